@@ -1,0 +1,121 @@
+package audit
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+	"golang.org/x/crypto/argon2"
+)
+
+// Role is what a user is allowed to do.
+type Role string
+
+// Roles (issue 2): admin manages users; lab registers donors, lots and QC;
+// qa releases; physician prescribes; nurse administers; auditor only reads.
+const (
+	Admin     Role = "admin"
+	Lab       Role = "lab"
+	QA        Role = "qa"
+	Physician Role = "physician"
+	Nurse     Role = "nurse"
+	Auditor   Role = "auditor"
+)
+
+// Roles lists every role in the order the permission table prints them.
+var Roles = []Role{Admin, Lab, QA, Physician, Nurse, Auditor}
+
+// ParseRole reads a role name.
+func ParseRole(s string) (Role, error) {
+	for _, r := range Roles {
+		if string(r) == strings.ToLower(strings.TrimSpace(s)) {
+			return r, nil
+		}
+	}
+	return "", lot.Errorf(lot.EINVALID, "role %q is not a role; use one of admin, lab, qa, physician, nurse, auditor", s)
+}
+
+// Clinical reports whether the role may care for patients at the bedside.
+func (r Role) Clinical() bool { return r == Physician || r == Nurse }
+
+// User is a person who may act in celltrack.
+type User struct {
+	ID        uuid.UUID
+	Name      string // login name, used with --user
+	FullName  string // printed name shown on signatures
+	Role      Role
+	Disabled  bool
+	Hash      string // argon2id password hash, PHC string format
+	CreatedAt time.Time
+	CreatedBy string
+}
+
+// Argon2id parameters: OWASP's recommended minimum (19 MiB, 2 passes, 1 lane).
+const (
+	argonTime    = 2
+	argonMemory  = 19 * 1024
+	argonThreads = 1
+	argonKeyLen  = 32
+)
+
+// MinPassword is the shortest password accepted.
+const MinPassword = 8
+
+// HashPassword returns a salted argon2id hash of password in PHC format.
+func HashPassword(password string) (string, error) {
+	if len(password) < MinPassword {
+		return "", lot.Errorf(lot.EINVALID, "password is %d characters; use at least %d", len(password), MinPassword)
+	}
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("read salt: %w", err)
+	}
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// CheckPassword reports whether password matches the PHC-format hash.
+func CheckPassword(hash, password string) bool {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
+		return false
+	}
+	b64 := base64.RawStdEncoding
+	salt, err1 := b64.DecodeString(parts[4])
+	want, err2 := b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// Signature is an electronic signature (21 CFR 11.50): the signer's printed
+// name, the time, the meaning, and the SHA-256 of the record signed, so a
+// signature cannot be copied onto another record.
+type Signature struct {
+	UserID   uuid.UUID
+	User     string
+	FullName string
+	Role     Role
+	Time     time.Time
+	Meaning  string // e.g. "approved for release"
+	Signed   [32]byte
+}
+
+// String prints a signature as it appears on screens and reports.
+func (s Signature) String() string {
+	return fmt.Sprintf("%s (%s, %s) %s — %s", s.FullName, s.User, s.Role, lot.FormatTime(s.Time), s.Meaning)
+}

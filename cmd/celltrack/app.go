@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/celltrack/celltrack/store"
+	"github.com/urfave/cli/v2"
+)
+
+// commonFlags are accepted before the command name and after it (before any
+// argument): `celltrack --db x lot list` and `celltrack lot list --db x`.
+// Only the top-level copies read the environment, so that a flag typed on the
+// command line always beats CELLTRACK_DB or CELLTRACK_USER.
+func commonFlags(top bool) []cli.Flag {
+	env := func(name string) []string {
+		if top {
+			return []string{name}
+		}
+		return nil
+	}
+	return []cli.Flag{
+		&cli.StringFlag{Name: "db", Value: "celltrack.db", EnvVars: env("CELLTRACK_DB"), Usage: "the database `FILE` (env CELLTRACK_DB)"},
+		&cli.StringFlag{Name: "user", EnvVars: env("CELLTRACK_USER"), Usage: "the acting user's `NAME`, required for writes (env CELLTRACK_USER)"},
+		&cli.DurationFlag{Name: "lock-timeout", Value: store.DefaultTimeout, Usage: "how long to wait while another process holds the database"},
+		&cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON (errors as JSON on stderr)"},
+	}
+}
+
+// flagValue returns a common flag's value from the command where it was
+// typed, else from the top level (which also reads the environment).
+func flagValue[T any](c *cli.Context, name string, get func(*cli.Context, string) T) T {
+	lineage := c.Lineage()
+	for _, cc := range lineage[:len(lineage)-1] {
+		if cc.IsSet(name) {
+			return get(cc, name)
+		}
+	}
+	return get(lineage[len(lineage)-1], name)
+}
+
+func (rt *runtime) app() *cli.App {
+	app := &cli.App{
+		Name:                 "celltrack",
+		Usage:                "track MSC therapy from donor to vein: lots, release, dosing, chain of custody",
+		Flags:                commonFlags(true),
+		EnableBashCompletion: true,
+		Reader:               rt.stdin,
+		Writer:               rt.stdout,
+		ErrWriter:            rt.stderr,
+		ExitErrHandler:       func(*cli.Context, error) {}, // exit happens in main, after the database is closed
+		CommandNotFound: func(c *cli.Context, name string) {
+			rt.notFound = name
+		},
+		Commands: rt.commands(),
+		Before: func(c *cli.Context) error {
+			rt.json = c.Bool("json")
+			return nil
+		},
+	}
+	rt.required = map[*cli.Command][]string{}
+	rt.prepare(app.Commands)
+	return app
+}
+
+// prepare gives every leaf command the common flags, and takes over the
+// check of required flags: urfave/cli would make it before celltrack sees a
+// flag misplaced after an argument, and report the wrong problem.
+func (rt *runtime) prepare(cmds []*cli.Command) {
+	for _, c := range cmds {
+		if len(c.Subcommands) > 0 {
+			rt.prepare(c.Subcommands)
+			continue
+		}
+		for _, f := range c.Flags {
+			switch f := f.(type) {
+			case *cli.StringFlag:
+				if f.Required {
+					f.Required, f.Usage = false, f.Usage+" (required)"
+					rt.required[c] = append(rt.required[c], f.Name)
+				}
+			case *cli.IntFlag:
+				if f.Required {
+					f.Required, f.Usage = false, f.Usage+" (required)"
+					rt.required[c] = append(rt.required[c], f.Name)
+				}
+			case *cli.StringSliceFlag:
+				if f.Required {
+					f.Required, f.Usage = false, f.Usage+" (required)"
+					rt.required[c] = append(rt.required[c], f.Name)
+				}
+			}
+		}
+		c.Flags = append(c.Flags, commonFlags(false)...)
+	}
+}
+
+func example(lines ...string) string {
+	s := "Example:\n"
+	for _, l := range lines {
+		s += "   " + l + "\n"
+	}
+	return s
+}
+
+func since(t time.Time) string { return fmt.Sprint(time.Since(t).Round(time.Millisecond)) }

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/urfave/cli/v2"
+)
+
+func (rt *runtime) auditCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "audit",
+		Usage: "read and verify the tamper-evident audit trail",
+		Subcommands: []*cli.Command{
+			{
+				Name:        "log",
+				Usage:       "list audit entries, oldest first",
+				ArgsUsage:   " ",
+				Description: example("celltrack audit log", "celltrack audit log --entity LOT-UC-1"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "entity", Usage: "only this record: UUID, lot, DIN, container code, MRN, donor id or user name"},
+					&cli.BoolFlag{Name: "values", Usage: "print the previous and new values of each entry"},
+				},
+				Action: rt.action(readDB, 0, func(c *cli.Context) error {
+					es, err := rt.db.AuditLog(c.String("entity"))
+					if err != nil {
+						return err
+					}
+					views := []map[string]any{}
+					for _, e := range es {
+						views = append(views, entryView(e))
+					}
+					return rt.out(views, func(w io.Writer) {
+						for _, e := range es {
+							fmt.Fprintf(w, "%6d  %s  %-10s %-20s %-9s %s", e.Seq, lot.FormatTime(e.Time), e.User, e.Action, e.Entity, e.ID)
+							if e.Reason != "" {
+								fmt.Fprintf(w, "  reason: %s", e.Reason)
+							}
+							fmt.Fprintln(w)
+							if c.Bool("values") {
+								if e.Prev != nil {
+									fmt.Fprintf(w, "        prev %s\n", e.Prev)
+								}
+								if e.New != nil {
+									fmt.Fprintf(w, "        new  %s\n", e.New)
+								}
+							}
+						}
+						fmt.Fprintf(w, "%d entries\n", len(es))
+					})
+				}),
+			},
+			{
+				Name:      "verify",
+				Usage:     "recompute the hash chain and check every record against its last audit entry",
+				ArgsUsage: " ",
+				Description: "Exits 3 and names each problem when the trail or a record was changed outside celltrack.\n\n" +
+					example("celltrack audit verify"),
+				Action: rt.action(readDB, 0, func(c *cli.Context) error {
+					v, err := rt.db.Verify()
+					if err != nil {
+						return err
+					}
+					err = rt.out(map[string]any{"ok": v.OK(), "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "problems": v.Problems},
+						func(w io.Writer) {
+							for _, p := range v.Problems {
+								fmt.Fprintf(w, "PROBLEM: %s\n", p)
+							}
+							verdict := "OK"
+							if !v.OK() {
+								verdict = fmt.Sprintf("FAILED (%d problems)", len(v.Problems))
+							}
+							fmt.Fprintf(w, "audit verify: %s — %d entries, %d records\nchain head: %s\n", verdict, v.Entries, v.Records, v.HeadHex())
+						})
+					if err == nil && !v.OK() {
+						rt.json = false // the problems are already on stdout
+						return lot.Errorf(lot.ECONFLICT, "audit verify failed: %d problem(s); the database was changed outside celltrack — report it to QA", len(v.Problems))
+					}
+					return err
+				}),
+			},
+		},
+	}
+}
+
+func entryView(e audit.Entry) map[string]any {
+	return map[string]any{"seq": e.Seq, "time": e.Time, "user": e.User, "action": e.Action, "entity": e.Entity, "id": e.ID,
+		"prev": e.Prev, "new": e.New, "reason": e.Reason, "hash": hex.EncodeToString(e.Hash[:]), "prev_hash": hex.EncodeToString(e.PrevHash[:])}
+}

@@ -1,0 +1,24 @@
+// Command celltrack tracks mesenchymal stromal cell therapy from donor to
+// vein: donors, lots, release, dosing and the chain of custody, in one bbolt
+// file. Run `celltrack --help`, or see README.md.
+package main
+
+import (
+	"io"
+	"os"
+	"time"
+)
+
+func main() {
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr, nil))
+}
+
+// run executes one command line and returns its exit code. now replaces the
+// clock when non-nil (tests only; the binary always uses the real clock). The
+// database is closed before run returns, so exiting afterwards loses nothing.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) int {
+	rt := &runtime{stdin: stdin, stdout: stdout, stderr: stderr, now: now}
+	err := rt.app().Run(args)
+	rt.closeDB()
+	return rt.exit(err)
+}

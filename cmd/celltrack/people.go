@@ -1,0 +1,224 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store"
+	"github.com/urfave/cli/v2"
+)
+
+func (rt *runtime) lots() *store.LotService { return store.NewLotService(rt.db) }
+
+func (rt *runtime) donorCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "donor",
+		Usage: "register and look up umbilical-cord donors",
+		Subcommands: []*cli.Command{
+			{
+				Name:        "add",
+				Usage:       "register an umbilical-cord donor (lab)",
+				ArgsUsage:   "ID",
+				Description: example("celltrack --user liu donor add --delivered 2026-10-30 --site 'Ward 5 maternity' --consented 2026-10-12 D-0001"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "delivered", Required: true, Usage: "delivery date, YYYY-MM-DD"},
+					&cli.StringFlag{Name: "site", Required: true, Usage: "where the cord was collected"},
+					&cli.StringFlag{Name: "consented", Required: true, Usage: "date of the donor's written consent, YYYY-MM-DD"},
+				},
+				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
+					var d lot.Donor
+					var err error
+					d.Code, d.Site = c.Args().First(), c.String("site")
+					if d.Delivered, err = lot.ParseDate("--delivered", c.String("delivered")); err != nil {
+						return err
+					}
+					if d.Consented, err = lot.ParseDate("--consented", c.String("consented")); err != nil {
+						return err
+					}
+					if d, err = rt.lots().AddDonor(actor(c), d); err != nil {
+						return err
+					}
+					return rt.out(donorView(d), func(w io.Writer) { fmt.Fprintf(w, "registered donor %s\n", d.Code) })
+				}),
+			},
+			{
+				Name:        "show",
+				Usage:       "show a donor",
+				ArgsUsage:   "ID",
+				Description: example("celltrack donor show D-0001"),
+				Action: rt.action(readDB, 1, func(c *cli.Context) error {
+					d, err := rt.lots().Donor(c.Args().First())
+					if err != nil {
+						return err
+					}
+					return rt.out(donorView(d), func(w io.Writer) {
+						fmt.Fprintf(w, "Donor %s\n  delivered  %s at %s\n  consented  %s\n  registered %s by %s\n",
+							d.Code, lot.FormatDate(d.Delivered), d.Site, lot.FormatDate(d.Consented), lot.FormatTime(d.CreatedAt), d.CreatedBy)
+					})
+				}),
+			},
+			{
+				Name:        "list",
+				Usage:       "list donors",
+				ArgsUsage:   " ",
+				Description: example("celltrack donor list"),
+				Action: rt.action(readDB, 0, func(c *cli.Context) error {
+					ds, err := rt.lots().Donors()
+					if err != nil {
+						return err
+					}
+					views := []map[string]any{}
+					for _, d := range ds {
+						views = append(views, donorView(d))
+					}
+					return rt.out(views, func(w io.Writer) {
+						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+						fmt.Fprintln(tw, "DONOR\tDELIVERED\tSITE\tCONSENTED")
+						for _, d := range ds {
+							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.Code, lot.FormatDate(d.Delivered), d.Site, lot.FormatDate(d.Consented))
+						}
+						tw.Flush()
+					})
+				}),
+			},
+		},
+	}
+}
+
+func donorView(d lot.Donor) map[string]any {
+	return map[string]any{"id": d.ID, "code": d.Code, "delivered": lot.FormatDate(d.Delivered), "site": d.Site,
+		"consented": lot.FormatDate(d.Consented), "created_at": d.CreatedAt, "created_by": d.CreatedBy}
+}
+
+func (rt *runtime) patientCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "patient",
+		Usage: "register patients and record their weight",
+		Subcommands: []*cli.Command{
+			{
+				Name:        "add",
+				Usage:       "register a patient (admin, physician, nurse)",
+				ArgsUsage:   "MRN",
+				Description: example("celltrack --user nina patient add --name 'Mei Chen' --born 1984-03-09 --sex F MRN-1001"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "name", Required: true, Usage: "the patient's full name, as on the wristband"},
+					&cli.StringFlag{Name: "born", Required: true, Usage: "date of birth, YYYY-MM-DD"},
+					&cli.StringFlag{Name: "sex", Required: true, Usage: "F, M or X"},
+				},
+				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
+					p := lot.Patient{MRN: c.Args().First(), Name: c.String("name")}
+					var err error
+					if p.Born, err = lot.ParseDate("--born", c.String("born")); err != nil {
+						return err
+					}
+					if p.Sex, err = lot.ParseSex(c.String("sex")); err != nil {
+						return err
+					}
+					if p, err = rt.lots().AddPatient(actor(c), p); err != nil {
+						return err
+					}
+					return rt.out(patientView(p, nil), func(w io.Writer) { fmt.Fprintf(w, "registered patient %s (%s)\n", p.MRN, p.Name) })
+				}),
+			},
+			{
+				Name:      "weigh",
+				Usage:     "record a body weight (physician, nurse)",
+				ArgsUsage: "MRN",
+				Description: "Doses per kg use the most recent weight; record it in kg.\n\n" +
+					example("celltrack --user nina patient weigh --kg 62.0 --at 2026-11-25T08:10Z MRN-1001"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "kg", Required: true, Usage: "weight in kilograms, 1–300"},
+					&cli.StringFlag{Name: "at", Usage: "when it was measured (ISO 8601 with zone; default now)"},
+				},
+				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
+					g, err := lot.ParseWeightKg("--kg", c.String("kg"))
+					if err != nil {
+						return err
+					}
+					var at = zeroTime
+					if c.IsSet("at") {
+						if at, err = lot.ParseTime("--at", c.String("at")); err != nil {
+							return err
+						}
+					}
+					wt, err := rt.lots().Weigh(actor(c), c.Args().First(), g, at)
+					if err != nil {
+						return err
+					}
+					return rt.out(weightView(wt), func(w io.Writer) {
+						fmt.Fprintf(w, "recorded %s for %s, measured %s\n", wt.Grams, c.Args().First(), lot.FormatTime(wt.MeasuredAt))
+					})
+				}),
+			},
+			{
+				Name:        "show",
+				Usage:       "show a patient with weight history",
+				ArgsUsage:   "MRN",
+				Description: example("celltrack patient show MRN-1001"),
+				Action: rt.action(readDB, 1, func(c *cli.Context) error {
+					p, err := rt.lots().Patient(c.Args().First())
+					if err != nil {
+						return err
+					}
+					ws, err := rt.lots().Weights(p.MRN)
+					if err != nil {
+						return err
+					}
+					return rt.out(patientView(p, ws), func(w io.Writer) {
+						fmt.Fprintf(w, "Patient %s  %s  born %s  sex %s\n", p.MRN, p.Name, lot.FormatDate(p.Born), p.Sex)
+						fmt.Fprintf(w, "  registered %s by %s\n", lot.FormatTime(p.CreatedAt), p.CreatedBy)
+						if len(ws) == 0 {
+							fmt.Fprintln(w, "  no weight recorded")
+						}
+						for _, wt := range ws {
+							fmt.Fprintf(w, "  weight %8s  measured %s  by %s\n", wt.Grams, lot.FormatTime(wt.MeasuredAt), wt.RecordedBy)
+						}
+					})
+				}),
+			},
+			{
+				Name:        "list",
+				Usage:       "list patients",
+				ArgsUsage:   " ",
+				Description: example("celltrack patient list"),
+				Action: rt.action(readDB, 0, func(c *cli.Context) error {
+					ps, err := rt.lots().Patients()
+					if err != nil {
+						return err
+					}
+					views := []map[string]any{}
+					for _, p := range ps {
+						views = append(views, patientView(p, nil))
+					}
+					return rt.out(views, func(w io.Writer) {
+						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+						fmt.Fprintln(tw, "MRN\tNAME\tBORN\tSEX")
+						for _, p := range ps {
+							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.MRN, p.Name, lot.FormatDate(p.Born), p.Sex)
+						}
+						tw.Flush()
+					})
+				}),
+			},
+		},
+	}
+}
+
+func patientView(p lot.Patient, ws []lot.Weight) map[string]any {
+	v := map[string]any{"id": p.ID, "mrn": p.MRN, "name": p.Name, "born": lot.FormatDate(p.Born), "sex": p.Sex,
+		"created_at": p.CreatedAt, "created_by": p.CreatedBy}
+	if ws != nil {
+		wv := []map[string]any{}
+		for _, w := range ws {
+			wv = append(wv, weightView(w))
+		}
+		v["weights"] = wv
+	}
+	return v
+}
+
+func weightView(w lot.Weight) map[string]any {
+	return map[string]any{"id": w.ID, "kg": w.Grams.KgString(), "measured_at": w.MeasuredAt, "recorded_by": w.RecordedBy}
+}

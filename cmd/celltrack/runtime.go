@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+)
+
+// Exit codes (README, "Exit codes"). One table, one function maps to it.
+const (
+	exitOK       = 0
+	exitInternal = 1
+	exitUsage    = 2
+	exitRefused  = 3
+	exitNoGo     = 4
+	exitNotFound = 5
+	exitNoDB     = 10
+	exitBusy     = 11
+)
+
+// exitCode maps an error code to the process exit code.
+func exitCode(code string) int {
+	switch code {
+	case "":
+		return exitOK
+	case lot.EUSAGE:
+		return exitUsage
+	case lot.EINVALID, lot.EFORBIDDEN, lot.ECONFLICT, lot.EAUTH:
+		return exitRefused
+	case lot.ENOGO:
+		return exitNoGo
+	case lot.ENOTFOUND:
+		return exitNotFound
+	case lot.ENODB:
+		return exitNoDB
+	case lot.EBUSY:
+		return exitBusy
+	}
+	return exitInternal
+}
+
+// runtime is one invocation: its streams, clock and open database.
+type runtime struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	now            func() time.Time
+	db             *store.DB
+	actionStarted  bool // false while urfave/cli is still parsing: its errors are usage errors
+	json           bool
+	stdinReader    *bufio.Reader
+	notFound       string // an unknown command name, reported as a usage error
+	required       map[*cli.Command][]string
+}
+
+// exit reports err on stderr (as JSON with --json) and returns the exit code.
+func (rt *runtime) exit(err error) int {
+	if err == nil && rt.notFound != "" {
+		err = lot.Errorf(lot.EUSAGE, "%q is not a celltrack command; see `celltrack --help`", rt.notFound)
+	}
+	if err == nil {
+		return exitOK
+	}
+	code := lot.ErrorCode(err)
+	if !rt.actionStarted && code == lot.EINTERNAL {
+		code, err = lot.EUSAGE, lot.Errorf(lot.EUSAGE, "%s; see --help", err.Error())
+	}
+	msg := lot.ErrorMessage(err)
+	if rt.json {
+		json.NewEncoder(rt.stderr).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg, "exit": exitCode(code)}})
+	} else {
+		fmt.Fprintf(rt.stderr, "celltrack: %s\n", msg)
+	}
+	return exitCode(code)
+}
+
+func (rt *runtime) closeDB() {
+	if rt.db != nil {
+		rt.db.Close()
+		rt.db = nil
+	}
+}
+
+// Access says how a command opens the database.
+type access int
+
+const (
+	noDB access = iota
+	readDB
+	writeDB
+)
+
+// action wraps a command body: it refuses flags written after arguments and a
+// wrong number of arguments, opens the database as the command needs, and
+// hands over.
+func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		rt.actionStarted = true
+		rt.json = flagValue(c, "json", (*cli.Context).Bool)
+		if err := checkArgs(c, nargs); err != nil {
+			return err
+		}
+		for _, name := range rt.required[c.Command] {
+			if !c.IsSet(name) {
+				return lot.Errorf(lot.EUSAGE, "`%s` needs --%s; see `%s --help`", c.Command.HelpName, name, c.Command.HelpName)
+			}
+		}
+		if mode != noDB {
+			db, err := store.Open(dbPath(c), store.Options{ReadOnly: mode == readDB, Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
+			if err != nil {
+				return err
+			}
+			rt.db = db
+		}
+		return fn(c)
+	}
+}
+
+// checkArgs refuses anything that looks like a flag after the first
+// positional argument — urfave/cli would silently ignore it, and a silently
+// ignored flag at the bedside is a safety bug — and a wrong argument count.
+func checkArgs(c *cli.Context, nargs int) error {
+	args := c.Args().Slice()
+	for i, a := range args {
+		if strings.HasPrefix(a, "-") && len(a) > 1 {
+			if i == 0 {
+				return lot.Errorf(lot.EUSAGE, "%s is not a flag of `%s`; see `%s --help`", a, c.Command.HelpName, c.Command.HelpName)
+			}
+			return lot.Errorf(lot.EUSAGE, "flag %s comes after the argument %q and would be ignored; put every flag before the arguments: %s %s ... %s",
+				a, args[0], c.Command.HelpName, a, args[0])
+		}
+	}
+	switch {
+	case nargs >= 0 && len(args) < nargs:
+		return lot.Errorf(lot.EUSAGE, "`%s` needs %s; usage: %s [flags] %s", c.Command.HelpName, c.Command.ArgsUsage, c.Command.HelpName, c.Command.ArgsUsage)
+	case nargs >= 0 && len(args) > nargs:
+		want := "no arguments"
+		if nargs > 0 {
+			want = c.Command.ArgsUsage
+		}
+		return lot.Errorf(lot.EUSAGE, "`%s` takes %s but got %d: %s", c.Command.HelpName, want, len(args), strings.Join(args, " "))
+	}
+	return nil
+}
+
+func dbPath(c *cli.Context) string { return flagValue(c, "db", (*cli.Context).String) }
+
+func actor(c *cli.Context) string { return flagValue(c, "user", (*cli.Context).String) }
+
+// out prints v as JSON with --json, otherwise calls text.
+func (rt *runtime) out(v any, text func(w io.Writer)) error {
+	if rt.json {
+		enc := json.NewEncoder(rt.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	text(rt.stdout)
+	return nil
+}
+
+// password reads a password: one line of stdin with --password-stdin, else a
+// prompt on the terminal. Each call reads the next line, so a command that
+// needs two signatures reads two lines.
+func (rt *runtime) password(c *cli.Context, prompt string) (string, error) {
+	if c.Bool("password-stdin") {
+		if rt.stdinReader == nil {
+			rt.stdinReader = bufio.NewReader(rt.stdin)
+		}
+		line, err := rt.stdinReader.ReadString('\n')
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" && err != nil {
+			return "", lot.Errorf(lot.EUSAGE, "--password-stdin: no password line on standard input for %s", prompt)
+		}
+		return line, nil
+	}
+	f, ok := rt.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", lot.Errorf(lot.EUSAGE, "a password is needed for %s; type it at a terminal, or pass it on standard input with --password-stdin", prompt)
+	}
+	fmt.Fprintf(rt.stderr, "Password for %s: ", prompt)
+	b, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(rt.stderr)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return string(b), nil
+}
+

@@ -1,0 +1,152 @@
+package lot
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// ImportColumns are the columns of a lot import file, in any order; the first
+// line must name them. lot_number, source, cells, viability, volume_ml,
+// manufactured and expires are required; donor (uc) or patient (rfib) names the
+// source; passage, cryopreserved and location are optional.
+var ImportColumns = []string{"lot_number", "source", "donor", "patient", "cells", "viability", "volume_ml",
+	"manufactured", "expires", "passage", "cryopreserved", "location"}
+
+// MaxImportRows bounds one import file.
+const MaxImportRows = 1_000_000
+
+// ParseImport reads a lot import CSV. It reports every bad row, with its line
+// number and field, in one EINVALID error; it returns rows only when all are
+// good. Checks that need the database (unknown donor, duplicate lot number)
+// are made by the store in the same all-or-nothing way.
+func ParseImport(r io.Reader) ([]ImportRow, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, Errorf(EINVALID, "the import file is empty; its first line must name the columns: %s", strings.Join(ImportColumns, ","))
+	} else if err != nil {
+		return nil, Errorf(EINVALID, "line 1: %s", csvProblem(err))
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		if !containsString(ImportColumns, h) {
+			return nil, Errorf(EINVALID, "line 1: column %q is not an import column; the columns are %s", h, strings.Join(ImportColumns, ","))
+		}
+		if _, dup := col[h]; dup {
+			return nil, Errorf(EINVALID, "line 1: column %q appears twice", h)
+		}
+		col[h] = i
+	}
+	for _, need := range []string{"lot_number", "source", "cells", "viability", "volume_ml", "manufactured", "expires"} {
+		if _, ok := col[need]; !ok {
+			return nil, Errorf(EINVALID, "line 1: required column %q is missing; the columns are %s", need, strings.Join(ImportColumns, ","))
+		}
+	}
+	var rows []ImportRow
+	var problems []string
+	for {
+		line, _ := cr.FieldPos(0)
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.StartLine
+			}
+			problems = append(problems, fmt.Sprintf("line %d: %s", line, csvProblem(err)))
+			if len(problems) > 100 {
+				break
+			}
+			continue
+		}
+		line, _ = cr.FieldPos(0)
+		if len(rows)+len(problems) >= MaxImportRows {
+			return nil, Errorf(EINVALID, "the import file has more than %d rows; split it", MaxImportRows)
+		}
+		if len(rec) != len(header) {
+			problems = append(problems, fmt.Sprintf("line %d: has %d fields, the header has %d", line, len(rec), len(header)))
+			continue
+		}
+		row, err := parseImportRow(rec, col)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("line %d: %s", line, ErrorMessage(err)))
+			continue
+		}
+		row.Line = line
+		rows = append(rows, row)
+	}
+	if len(problems) > 0 {
+		return nil, ImportError(problems)
+	}
+	if len(rows) == 0 {
+		return nil, Errorf(EINVALID, "the import file has a header but no rows")
+	}
+	return rows, nil
+}
+
+func parseImportRow(rec []string, col map[string]int) (ImportRow, error) {
+	field := func(name string) string {
+		if i, ok := col[name]; ok {
+			return strings.TrimSpace(rec[i])
+		}
+		return ""
+	}
+	var row ImportRow
+	var err error
+	r := &row.Registration
+	r.Number, r.Donor, r.Patient, r.Location = field("lot_number"), field("donor"), field("patient"), field("location")
+	if r.Source, err = ParseSource(field("source")); err != nil {
+		return row, err
+	}
+	if r.Cells, err = ParseCells("cells", field("cells")); err != nil {
+		return row, err
+	}
+	if r.Viability, err = ParsePercent("viability", field("viability")); err != nil {
+		return row, err
+	}
+	if r.VolumeML, err = ParseTenths("volume_ml", field("volume_ml")); err != nil {
+		return row, err
+	}
+	if r.Manufactured, err = ParseDate("manufactured", field("manufactured")); err != nil {
+		return row, err
+	}
+	if r.Expires, err = ParseDate("expires", field("expires")); err != nil {
+		return row, err
+	}
+	if p := field("passage"); p != "" {
+		if r.Passage, err = strconv.Atoi(p); err != nil {
+			return row, Errorf(EINVALID, "passage %q is not a whole number", p)
+		}
+	}
+	if c := field("cryopreserved"); c != "" {
+		if r.Cryopreserved, err = ParseDate("cryopreserved", c); err != nil {
+			return row, err
+		}
+	}
+	return row, nil
+}
+
+func csvProblem(err error) string {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("broken CSV at column %d: %v", pe.Column, pe.Err)
+	}
+	return err.Error()
+}
+
+func containsString(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

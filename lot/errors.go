@@ -1,0 +1,61 @@
+package lot
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes shared by every celltrack package. A code says what kind of
+// refusal it is, so that the command line can map it to an exit code and a
+// script can branch on it; the message says what was wrong and what to do.
+const (
+	EINVALID   = "invalid"   // a value is malformed or outside its range
+	EFORBIDDEN = "forbidden" // the acting user's role may not do this
+	ECONFLICT  = "conflict"  // the record's state does not allow this now
+	ENOTFOUND  = "not_found" // the named record does not exist
+	ENOGO      = "no_go"     // a bedside check failed: do not infuse
+	EAUTH      = "auth"      // a password or signature was refused
+	EUSAGE     = "usage"     // the command line itself is malformed
+	ENODB      = "no_database"
+	EBUSY      = "busy" // another process holds the database lock
+	EINTERNAL  = "internal"
+)
+
+// Error is a refusal written for the person at the keyboard. Code is one of
+// the E* constants; Message names the field, the bad value and what to do.
+type Error struct {
+	Code    string
+	Message string
+}
+
+// Error returns the message.
+func (e *Error) Error() string { return e.Message }
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EINTERNAL for
+// any other non-nil error, and "" for nil.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the message of the first *Error in err's chain, or a
+// generic message that still carries err's text for anything else.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error: " + err.Error()
+}

@@ -1,0 +1,266 @@
+// Package lot holds celltrack's core domain: donors, patients, lots of MSC and
+// the containers they are split into, the ISBT 128 identifiers they carry, the
+// quantities they are measured in and the Error type every package returns.
+// It does no I/O; package store persists it.
+package lot
+
+import (
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Source is where a lot's cells come from.
+type Source string
+
+// The two lot kinds (DOMAIN.md, "Two kinds of lot").
+const (
+	// SourceUC is allogeneic umbilical-cord MSC: one donor lot, many patients.
+	SourceUC Source = "uc"
+	// SourceRFib is autologous regenerative fibroblasts: the source patient only.
+	SourceRFib Source = "rfib"
+)
+
+// ParseSource reads "uc" or "rfib".
+func ParseSource(s string) (Source, error) {
+	switch Source(strings.ToLower(strings.TrimSpace(s))) {
+	case SourceUC:
+		return SourceUC, nil
+	case SourceRFib:
+		return SourceRFib, nil
+	}
+	return "", Errorf(EINVALID, "source %q is not a lot kind; use uc (allogeneic umbilical-cord MSC) or rfib (autologous regenerative fibroblasts)", s)
+}
+
+// Product is the product name printed on screens and labels.
+func (s Source) Product() string {
+	if s == SourceRFib {
+		return "autologous rFib"
+	}
+	return "UC-MSC"
+}
+
+// Status is a lot's release status. Every lot starts in quarantine; only a QA
+// release makes its containers usable.
+type Status string
+
+// Lot statuses.
+const (
+	Quarantine Status = "quarantine"
+	Released   Status = "released"
+	Rejected   Status = "rejected"
+)
+
+// ParseStatus reads a lot status.
+func ParseStatus(s string) (Status, error) {
+	switch st := Status(strings.ToLower(strings.TrimSpace(s))); st {
+	case Quarantine, Released, Rejected:
+		return st, nil
+	}
+	return "", Errorf(EINVALID, "status %q is not a lot status; use quarantine, released or rejected", s)
+}
+
+// Sex is a patient's sex as recorded for dosing and identity checks.
+type Sex string
+
+// ParseSex reads F, M or X.
+func ParseSex(s string) (Sex, error) {
+	switch v := Sex(strings.ToUpper(strings.TrimSpace(s))); v {
+	case "F", "M", "X":
+		return v, nil
+	}
+	return "", Errorf(EINVALID, "sex %q is not F, M or X", s)
+}
+
+// Donor is an umbilical-cord donor: a mother who consented, after a normal
+// delivery, to donate the cord.
+type Donor struct {
+	ID        uuid.UUID
+	Code      string // the lab's donor identifier
+	Delivered time.Time
+	Site      string
+	Consented time.Time
+	CreatedAt time.Time
+	CreatedBy string
+}
+
+// Patient is a person who may receive cells, and for rFib lots the source.
+type Patient struct {
+	ID        uuid.UUID
+	MRN       string // medical record number, as on the wristband
+	Name      string
+	Born      time.Time
+	Sex       Sex
+	CreatedAt time.Time
+	CreatedBy string
+}
+
+// Weight is one body-weight measurement.
+type Weight struct {
+	ID         uuid.UUID
+	PatientID  uuid.UUID
+	Grams      Grams
+	MeasuredAt time.Time
+	RecordedBy string
+}
+
+// Lot is one manufacturing lot of cells.
+type Lot struct {
+	ID           uuid.UUID
+	Number       string // the lab's own lot number
+	DIN          DIN
+	Source       Source
+	DonorID      uuid.UUID // UC lots
+	PatientID    uuid.UUID // rFib lots: the source patient
+	Cells        Cells     // total cells at registration
+	Viability    Tenths    // % viable at registration, in 0.1 %
+	VolumeML     Tenths
+	Manufactured time.Time
+	Expires      time.Time
+	Passage      int
+	Cryopreserved time.Time
+	Location     string
+	Status       Status
+	Containers   int   // how many containers it was split into
+	CellsSplit   Cells // cells already allocated to containers
+	CreatedAt    time.Time
+	CreatedBy    string
+}
+
+// Expired reports whether the lot is past its expiry at now. An expired lot is
+// never usable, whatever its status.
+func (l Lot) Expired(now time.Time) bool { return !l.Expires.IsZero() && !now.Before(l.Expires) }
+
+// Registration is what the lab enters to register a lot.
+type Registration struct {
+	Number        string
+	Source        Source
+	Donor         string // donor code, for uc
+	Patient       string // MRN, for rfib
+	Cells         Cells
+	Viability     Tenths
+	VolumeML      Tenths
+	Manufactured  time.Time
+	Expires       time.Time
+	Passage       int
+	Cryopreserved time.Time
+	Location      string
+}
+
+// MaxText bounds free-text fields (names, locations, reasons).
+const MaxText = 200
+
+// ValidateText checks a required or optional free-text field: valid UTF-8,
+// no control characters, at most MaxText characters.
+func ValidateText(field, s string, required bool) error {
+	if strings.TrimSpace(s) == "" {
+		if required {
+			return Errorf(EINVALID, "%s is required", field)
+		}
+		return nil
+	}
+	if !validUTF8NoControl(s) {
+		return Errorf(EINVALID, "%s %q contains control characters or is not UTF-8 text", field, s)
+	}
+	if n := len([]rune(s)); n > MaxText {
+		return Errorf(EINVALID, "%s is %d characters long; at most %d are allowed", field, n, MaxText)
+	}
+	return nil
+}
+
+// ValidateCode checks an identifier typed by staff (lot number, MRN, donor
+// code, site or user name): 1–40 characters of letters, digits and - _ . /
+func ValidateCode(field, s string) error {
+	if s == "" {
+		return Errorf(EINVALID, "%s is required", field)
+	}
+	if len(s) > 40 {
+		return Errorf(EINVALID, "%s %q is %d characters long; at most 40 are allowed", field, s, len(s))
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./", r)) {
+			return Errorf(EINVALID, "%s %q contains %q; use letters, digits and - _ . / only", field, s, r)
+		}
+	}
+	if strings.HasPrefix(s, "-") {
+		return Errorf(EINVALID, "%s %q may not start with '-'", field, s)
+	}
+	return nil
+}
+
+func validUTF8NoControl(s string) bool {
+	for _, r := range s {
+		if r == '\uFFFD' || r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks a registration before anything is written; now is the
+// registration time.
+func (r Registration) Validate(now time.Time) error {
+	if err := ValidateCode("lot number", r.Number); err != nil {
+		return err
+	}
+	switch r.Source {
+	case SourceUC:
+		if r.Donor == "" {
+			return Errorf(EINVALID, "--donor is required for a uc lot: name the umbilical-cord donor")
+		}
+		if r.Patient != "" {
+			return Errorf(EINVALID, "--patient %q is for autologous rfib lots; a uc lot comes from a --donor", r.Patient)
+		}
+	case SourceRFib:
+		if r.Patient == "" {
+			return Errorf(EINVALID, "--patient is required for an rfib lot: name the patient the cells came from (MRN)")
+		}
+		if r.Donor != "" {
+			return Errorf(EINVALID, "--donor %q is for uc lots; an rfib lot's source is its --patient", r.Donor)
+		}
+	default:
+		return Errorf(EINVALID, "--source is required: uc or rfib")
+	}
+	if r.Cells <= 0 {
+		return Errorf(EINVALID, "--cells is required: the total cells in the lot, e.g. 2.5e9")
+	}
+	if r.Viability <= 0 {
+		return Errorf(EINVALID, "--viability is required: the percentage of viable cells, e.g. 92.5")
+	}
+	if r.VolumeML <= 0 {
+		return Errorf(EINVALID, "--volume-ml is required: the lot's volume in mL, e.g. 100")
+	}
+	if r.Manufactured.IsZero() {
+		return Errorf(EINVALID, "--manufactured is required: the date the lot was manufactured")
+	}
+	if r.Manufactured.After(now) {
+		return Errorf(EINVALID, "--manufactured %s is in the future", FormatDate(r.Manufactured))
+	}
+	if r.Expires.IsZero() {
+		return Errorf(EINVALID, "--expires is required: the lot's expiry date")
+	}
+	if !r.Expires.After(r.Manufactured) {
+		return Errorf(EINVALID, "--expires %s is not after --manufactured %s", FormatDate(r.Expires), FormatDate(r.Manufactured))
+	}
+	if r.Passage < 0 || r.Passage > 50 {
+		return Errorf(EINVALID, "--passage %d is outside 0–50", r.Passage)
+	}
+	if !r.Cryopreserved.IsZero() && r.Cryopreserved.Before(r.Manufactured) {
+		return Errorf(EINVALID, "--cryopreserved %s is before --manufactured %s", FormatDate(r.Cryopreserved), FormatDate(r.Manufactured))
+	}
+	return ValidateText("--location", r.Location, false)
+}
+
+// ImportRow is one registration read from an import file, with the line it
+// came from so that every refusal can name it.
+type ImportRow struct {
+	Line int
+	Registration
+}
+
+// ImportError lists every bad row of an import; nothing was imported.
+func ImportError(problems []string) *Error {
+	return Errorf(EINVALID, "import refused, nothing was written; %d bad row(s):\n  %s\nfix these rows and import the whole file again",
+		len(problems), strings.Join(problems, "\n  "))
+}

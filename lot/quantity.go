@@ -1,0 +1,279 @@
+package lot
+
+import (
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxCells bounds any cell count celltrack accepts. The largest MSC lots in the
+// seed trials hold a few ×10^9 cells; 10^13 leaves room for pooled lots while
+// catching a slipped exponent (6.2e17) long before int64 overflows.
+const MaxCells = Cells(10_000_000_000_000)
+
+// Cells is a count of cells. It is an integer so that dose arithmetic is exact:
+// 62.0 kg × 1×10^6/kg is 62000000, never 61999999.99.
+type Cells int64
+
+// ParseCells reads a cell count as a person writes it: 62000000, 6.2e7,
+// 6.2E+07, 6.2x10^7 or 6.2×10^7. The value must be a whole number of cells
+// from 1 to MaxCells. Mangled or ambiguous input (1×10, 1e, -5e7, 0) is
+// refused with a message that quotes it; field names the flag or column.
+func ParseCells(field, s string) (Cells, error) {
+	in := strings.TrimSpace(s)
+	bad := func(why string) error {
+		return Errorf(EINVALID, "%s %q is not a cell count: %s; write it as 62000000, 6.2e7 or 6.2x10^7", field, s, why)
+	}
+	if in == "" {
+		return 0, bad("it is empty")
+	}
+	if strings.HasPrefix(in, "-") {
+		return 0, bad("it is negative")
+	}
+	mant, exp := in, "0"
+	lower := strings.ToLower(in)
+	if i := strings.IndexAny(lower, "x×*"); i >= 0 {
+		mant = in[:i]
+		rest := lower[i:]
+		rest = strings.TrimPrefix(rest, "×")
+		rest = strings.TrimLeft(rest, "x*")
+		if !strings.HasPrefix(rest, "10^") {
+			return 0, bad("the power of ten must be written 10^N")
+		}
+		exp = rest[len("10^"):]
+	} else if i := strings.IndexAny(lower, "e"); i >= 0 {
+		mant, exp = in[:i], lower[i+1:]
+	}
+	exp = strings.TrimPrefix(exp, "+")
+	if exp == "" {
+		return 0, bad("the exponent is missing")
+	}
+	e, err := strconv.Atoi(exp)
+	if err != nil || e < 0 || e > 15 {
+		return 0, bad("the exponent must be a whole number from 0 to 15")
+	}
+	if mant == "" || strings.Trim(mant, "0123456789.") != "" || strings.Count(mant, ".") > 1 || mant == "." {
+		return 0, bad("the number before the exponent must be digits with at most one decimal point")
+	}
+	r, ok := new(big.Rat).SetString(mant)
+	if !ok {
+		return 0, bad("the number before the exponent is not a number")
+	}
+	r.Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(e)), nil)))
+	if !r.IsInt() {
+		return 0, bad("it is not a whole number of cells")
+	}
+	n := r.Num()
+	if n.Sign() == 0 {
+		return 0, bad("it is zero")
+	}
+	if !n.IsInt64() || Cells(n.Int64()) > MaxCells {
+		return 0, bad(fmt.Sprintf("it is more than %s", MaxCells))
+	}
+	return Cells(n.Int64()), nil
+}
+
+// String formats the count in scientific notation with three significant
+// digits, as clinicians write doses: 6.20×10^7. Counts below 1000 print whole.
+func (c Cells) String() string {
+	if c < 0 {
+		return "-" + (-c).String()
+	}
+	if c < 1000 {
+		return strconv.FormatInt(int64(c), 10)
+	}
+	digits := len(strconv.FormatInt(int64(c), 10))
+	exp := digits - 1
+	// Round half up to three significant digits in integers.
+	div := pow10(exp - 2)
+	m := (int64(c) + div/2) / div
+	if m >= 1000 { // 9.995e7 rounds up to 1.00e8
+		m /= 10
+		exp++
+	}
+	return fmt.Sprintf("%d.%02d×10^%d", m/100, m%100, exp)
+}
+
+// Exact formats the count with every digit, for records and CSV exports.
+func (c Cells) Exact() string { return strconv.FormatInt(int64(c), 10) }
+
+func pow10(n int) int64 {
+	p := int64(1)
+	for range n {
+		p *= 10
+	}
+	return p
+}
+
+// ParseFixed reads a non-negative decimal such as "62.0" or "31" into an
+// integer scaled by 10^places, refusing more decimal places than places so
+// that no precision is silently dropped. field names the flag or column.
+func ParseFixed(field, s string, places int) (int64, error) {
+	in := strings.TrimSpace(s)
+	whole, frac, hasDot := strings.Cut(in, ".")
+	if in == "" || whole == "" && frac == "" || strings.Trim(whole, "0123456789") != "" ||
+		strings.Trim(frac, "0123456789") != "" || hasDot && frac == "" {
+		return 0, Errorf(EINVALID, "%s %q is not a number; write digits with an optional decimal point, e.g. 62.5", field, s)
+	}
+	if len(frac) > places {
+		return 0, Errorf(EINVALID, "%s %q has more than %d decimal places", field, s, places)
+	}
+	if len(whole) > 12 {
+		return 0, Errorf(EINVALID, "%s %q is too large", field, s)
+	}
+	frac += strings.Repeat("0", places-len(frac))
+	n, err := strconv.ParseInt(whole+frac, 10, 64)
+	if err != nil {
+		return 0, Errorf(EINVALID, "%s %q is not a number", field, s)
+	}
+	return n, nil
+}
+
+// FormatFixed prints an integer scaled by 10^places with shown decimals.
+func FormatFixed(n int64, places, shown int) string {
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	// Round half up from places to shown decimals.
+	if shown < places {
+		d := pow10(places - shown)
+		n = (n + d/2) / d
+		places = shown
+	}
+	s := strconv.FormatInt(n, 10)
+	if places > 0 {
+		for len(s) <= places {
+			s = "0" + s
+		}
+		s = s[:len(s)-places] + "." + s[len(s)-places:]
+	}
+	if shown > places {
+		if places == 0 {
+			s += "."
+		}
+		s += strings.Repeat("0", shown-places)
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// Grams is a body weight in grams; weights are typed in kg to 0.1 kg (or finer,
+// to the gram) and kept exact.
+type Grams int64
+
+// Plausible body weights. Anything outside is a typo or a wrong unit (lb, g).
+const (
+	MinWeight = Grams(1_000)
+	MaxWeight = Grams(300_000)
+)
+
+// ParseWeightKg reads a body weight in kilograms ("62.0") and checks it is
+// plausible for a human patient.
+func ParseWeightKg(field, s string) (Grams, error) {
+	g, err := ParseFixed(field, s, 3)
+	if err != nil {
+		return 0, err
+	}
+	w := Grams(g)
+	if w < MinWeight || w > MaxWeight {
+		return 0, Errorf(EINVALID, "%s %s kg is outside %s–%s kg; re-weigh the patient and enter the weight in kilograms",
+			field, strings.TrimSpace(s), MinWeight.KgString(), MaxWeight.KgString())
+	}
+	return w, nil
+}
+
+// KgString prints the weight in kg with one decimal: 62.0.
+func (g Grams) KgString() string { return FormatFixed(int64(g), 3, 1) }
+
+// String prints the weight with its unit: 62.0 kg.
+func (g Grams) String() string { return g.KgString() + " kg" }
+
+// Tenths is a quantity kept in tenths: a volume in 0.1 mL or a percentage in
+// 0.1 %.
+type Tenths int64
+
+// ParseTenths reads a decimal with at most one decimal place into tenths.
+func ParseTenths(field, s string) (Tenths, error) {
+	n, err := ParseFixed(field, s, 1)
+	return Tenths(n), err
+}
+
+// String prints the value with one decimal: 31.0.
+func (t Tenths) String() string { return FormatFixed(int64(t), 1, 1) }
+
+// ParsePercent reads a percentage from 0 to 100 (to 0.1 %). A value of 1 or
+// less is refused as a likely fraction (0.95 meant as 95 %), because reading
+// it as 0.95 % would turn a good lot into a failed one or the reverse.
+func ParsePercent(field, s string) (Tenths, error) {
+	t, err := ParseTenths(field, s)
+	if err != nil {
+		if strings.Count(strings.TrimSpace(s), ".") == 1 && len(strings.TrimSpace(s)) > 3 && strings.HasPrefix(strings.TrimSpace(s), "0.") {
+			return 0, Errorf(EINVALID, "%s %q looks like a fraction; give it in percent (0.95 is written 95)", field, s)
+		}
+		return 0, err
+	}
+	if t > 1000 {
+		return 0, Errorf(EINVALID, "%s %s %% is more than 100 %%", field, strings.TrimSpace(s))
+	}
+	if t <= 10 {
+		return 0, Errorf(EINVALID, "%s %s %% looks like a fraction; give it in percent (0.95 is written 95)", field, strings.TrimSpace(s))
+	}
+	return t, nil
+}
+
+// DateLayout is the one date format celltrack reads and writes (ISO 8601).
+const DateLayout = "2006-01-02"
+
+// ParseDate reads an ISO 8601 calendar date (2026-11-25) and refuses
+// impossible dates such as 2026-02-30. The date is midnight UTC.
+func ParseDate(field, s string) (time.Time, error) {
+	t, err := time.Parse(DateLayout, strings.TrimSpace(s))
+	if err != nil {
+		return time.Time{}, Errorf(EINVALID, "%s %q is not a date; write it as YYYY-MM-DD, e.g. 2026-11-25", field, s)
+	}
+	return t, nil
+}
+
+// ParseTime reads an ISO 8601 time with a zone (2026-11-25T14:30:00Z or
+// 2026-11-25T15:30+01:00) or a plain date, and returns it in UTC. A time
+// without a zone is refused: at a clinic on another continent it would mean a
+// different instant.
+func ParseTime(field, s string) (time.Time, error) {
+	in := strings.TrimSpace(s)
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00"} {
+		if t, err := time.Parse(layout, in); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	if t, err := time.Parse(DateLayout, in); err == nil {
+		return t, nil
+	}
+	if _, err := time.Parse("2006-01-02T15:04:05", in); err == nil {
+		return time.Time{}, Errorf(EINVALID, "%s %q has no time zone; add Z for UTC or an offset such as +01:00", field, s)
+	}
+	if _, err := time.Parse("2006-01-02T15:04", in); err == nil {
+		return time.Time{}, Errorf(EINVALID, "%s %q has no time zone; add Z for UTC or an offset such as +01:00", field, s)
+	}
+	return time.Time{}, Errorf(EINVALID, "%s %q is not a time; write it as 2026-11-25T14:30Z (ISO 8601 with a zone) or a date", field, s)
+}
+
+// FormatTime prints a stored instant in UTC with its zone.
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04 MST")
+}
+
+// FormatDate prints the calendar date of t in UTC.
+func FormatDate(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(DateLayout)
+}

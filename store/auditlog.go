@@ -1,0 +1,176 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// AuditLog returns the audit entries, oldest first; with a non-empty entity
+// reference (a UUID, lot, container, MRN, donor or user name) only that
+// record's entries.
+func (db *DB) AuditLog(entity string) ([]audit.Entry, error) {
+	var es []audit.Entry
+	err := db.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bAudit)
+		if entity == "" {
+			return b.ForEach(func(k, v []byte) error {
+				e, err := audit.Decode(v)
+				es = append(es, e)
+				return err
+			})
+		}
+		id, err := resolveEntity(tx, entity)
+		if err != nil {
+			return err
+		}
+		c := tx.Bucket(bAuditEntity).Cursor()
+		for k, _ := c.Seek(id[:]); k != nil && bytes.HasPrefix(k, id[:]); k, _ = c.Next() {
+			e, err := audit.Decode(b.Get(k[16:]))
+			if err != nil {
+				return err
+			}
+			es = append(es, e)
+		}
+		return nil
+	})
+	return es, err
+}
+
+// AuditCount returns the number of audit entries; tests use it to prove a
+// refusal wrote nothing.
+func (db *DB) AuditCount() (int, error) {
+	n := 0
+	err := db.view(func(tx *bolt.Tx) error { n = tx.Bucket(bAudit).Stats().KeyN; return nil })
+	return n, err
+}
+
+func resolveEntity(tx *bolt.Tx, ref string) (uuid.UUID, error) {
+	if u, err := uuid.Parse(ref); err == nil {
+		return u, nil
+	}
+	for _, index := range []string{"idx_lot_number", "idx_patient_mrn", "idx_donor_code", "idx_user_name", "idx_container_code"} {
+		if id, ok := lookup(tx, index, ref); ok {
+			return id, nil
+		}
+	}
+	if l, err := lotByRef(tx, ref); err == nil {
+		return l.ID, nil
+	}
+	if c, err := containerByRef(tx, ref); err == nil {
+		return c.ID, nil
+	}
+	return uuid.Nil, notFound("record", ref, "give a UUID, lot number, DIN, container code, MRN, donor id or user name")
+}
+
+// Verification is the result of `audit verify`.
+type Verification struct {
+	Entries  int
+	Records  int
+	Head     [32]byte
+	Problems []string
+}
+
+// OK reports whether nothing was wrong.
+func (v Verification) OK() bool { return len(v.Problems) == 0 }
+
+// HeadHex returns the chain head hash in hex.
+func (v Verification) HeadHex() string { return hex.EncodeToString(v.Head[:]) }
+
+type latestState struct {
+	seq    uint64
+	sha    [32]byte
+	exists bool
+}
+
+// Verify recomputes the audit chain and checks that every stored record is
+// exactly the value its latest audit entry set, and that no audited record
+// has vanished. It reads the fixed headers only, so it does not decode JSON
+// unless it has a problem to describe.
+func (db *DB) Verify() (Verification, error) {
+	var v Verification
+	err := db.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bAudit)
+		latest := make(map[uuid.UUID]*latestState, b.Stats().KeyN)
+		var prev [32]byte
+		var want uint64 = 1
+		c := b.Cursor()
+		for k, val := c.First(); k != nil; k, val = c.Next() {
+			seq := btoi(k)
+			h, err := audit.ReadHeader(val)
+			if err != nil {
+				v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d: %v", seq, err))
+				continue
+			}
+			if seq != want {
+				v.Problems = append(v.Problems, fmt.Sprintf("audit entries %d–%d are missing: the trail has a gap", want, seq-1))
+			}
+			want = seq + 1
+			if h.Computed != h.Hash {
+				v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d was altered: its content no longer matches its hash", seq))
+			}
+			if h.PrevHash != prev {
+				v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d does not follow entry %d: the chain is broken", seq, seq-1))
+			}
+			prev = h.Hash
+			v.Entries++
+			if h.State {
+				if st := latest[h.ID]; st != nil {
+					st.seq, st.sha = seq, h.NewSHA
+				} else {
+					latest[h.ID] = &latestState{seq: seq, sha: h.NewSHA}
+				}
+			}
+		}
+		v.Head = prev
+		for kind, name := range recordBuckets {
+			err := tx.Bucket(name).ForEach(func(k, val []byte) error {
+				v.Records++
+				id := uuid.UUID(k)
+				st := latest[id]
+				switch {
+				case st == nil:
+					v.Problems = append(v.Problems, fmt.Sprintf("%s %s is stored but has no audit entry: it was written outside celltrack", kind, describe(tx, kind, id)))
+				case sha256.Sum256(val) != st.sha:
+					v.Problems = append(v.Problems, fmt.Sprintf("%s %s differs from the value its last audit entry (%d) recorded: it was changed outside celltrack", kind, describe(tx, kind, id), st.seq))
+					st.exists = true
+				default:
+					st.exists = true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		for id, st := range latest {
+			if !st.exists {
+				e, _ := audit.Decode(b.Get(itob(st.seq)))
+				v.Problems = append(v.Problems, fmt.Sprintf("%s %s was set by audit entry %d but is no longer stored: it was deleted outside celltrack", e.Entity, id, st.seq))
+			}
+		}
+		return nil
+	})
+	return v, err
+}
+
+// describe names a record for a person: its lot number, code or MRN, and id.
+func describe(tx *bolt.Tx, kind string, id uuid.UUID) string {
+	var r struct {
+		Number, Code, MRN, Name string
+		DIN                     string
+	}
+	if _, err := get(tx, kind, id, &r); err == nil {
+		for _, s := range []string{r.Number, r.Code, r.MRN, r.Name} {
+			if s != "" {
+				return fmt.Sprintf("%s (%s)", s, id)
+			}
+		}
+	}
+	return id.String()
+}

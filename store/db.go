@@ -1,0 +1,179 @@
+// Package store persists celltrack's domain in one bbolt file. It is the only
+// package that imports bbolt; it implements the service interfaces declared by
+// the domain packages, checks each write against the permission table, and
+// appends the audit entry in the same transaction as the change.
+//
+// Key schema (every bucket at the root; ids are UUIDv7, 16 bytes, so keys sort
+// by creation time; "+" is concatenation):
+//
+//	bucket             key                            value
+//	meta               "schema"                       schema version, decimal
+//	meta               "facility"                     ISBT 128 FIN
+//	meta               "din/" + YY                    last DIN sequence issued that year, uint64 BE
+//	audit              seq uint64 BE                  audit.Entry, encoded (header + JSON)
+//	audit_entity       id + seq                       empty: the entries of one record
+//	users              id                             userRecord JSON
+//	idx_user_name      name                           id
+//	donors             id                             donorRecord JSON
+//	idx_donor_code     code                           id
+//	patients           id                             patientRecord JSON
+//	idx_patient_mrn    MRN                            id
+//	weights            id                             weightRecord JSON
+//	idx_weight_patient patient id + measured-at ns BE + id   empty
+//	lots               id                             lotRecord JSON
+//	idx_lot_number     lab lot number                 id
+//	idx_lot_din        DIN (13 chars)                 id
+//	idx_lot_donor      donor id + lot id              empty
+//	idx_lot_patient    source patient id + lot id     empty
+//	containers         id                             containerRecord JSON
+//	idx_container_code code (DIN + NN)                id
+//	idx_container_lot  lot id + container id          empty
+//
+// Buckets whose values are records (not indexes) are listed in recordBuckets;
+// `audit verify` checks each of their values against the audit trail.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// SchemaVersion is the version of the key schema above. A database written by
+// a newer celltrack is refused rather than misread.
+const SchemaVersion = 1
+
+var (
+	bMeta        = []byte("meta")
+	bAudit       = []byte("audit")
+	bAuditEntity = []byte("audit_entity")
+)
+
+// recordBuckets maps each audited entity kind to its bucket.
+var recordBuckets = map[string][]byte{
+	kindUser:      []byte("users"),
+	kindDonor:     []byte("donors"),
+	kindPatient:   []byte("patients"),
+	kindWeight:    []byte("weights"),
+	kindLot:       []byte("lots"),
+	kindContainer: []byte("containers"),
+}
+
+// indexBuckets are derived from records and written in the same transaction.
+var indexBuckets = [][]byte{
+	[]byte("idx_user_name"), []byte("idx_donor_code"), []byte("idx_patient_mrn"),
+	[]byte("idx_weight_patient"), []byte("idx_lot_number"), []byte("idx_lot_din"),
+	[]byte("idx_lot_donor"), []byte("idx_lot_patient"), []byte("idx_container_code"),
+	[]byte("idx_container_lot"),
+}
+
+// DB is an open celltrack database.
+type DB struct {
+	bolt *bolt.DB
+	path string
+	// Now is the clock; tests and the demo replace it.
+	Now func() time.Time
+	// NewID returns a new UUIDv7.
+	NewID func() uuid.UUID
+}
+
+// Options says how to open a database.
+type Options struct {
+	ReadOnly bool
+	// Create allows creating a missing file; only `celltrack init` sets it.
+	Create bool
+	// Timeout is how long to wait for another process's lock.
+	Timeout time.Duration
+	Now     func() time.Time
+}
+
+// DefaultTimeout is how long a command waits for the database lock.
+const DefaultTimeout = 10 * time.Second
+
+// Open opens the database at path. A missing file is ENODB unless
+// opts.Create; a lock held past opts.Timeout is EBUSY; a database written by a
+// newer schema is refused.
+func Open(path string, opts Options) (*DB, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
+		return nil, lot.Errorf(lot.ENODB, "no database at %s; check --db or CELLTRACK_DB, or create one with `celltrack init`", path)
+	case err == nil && opts.Create:
+		return nil, lot.Errorf(lot.ECONFLICT, "a file already exists at %s; init creates a new database and never overwrites one", path)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	case err == nil && fi.IsDir():
+		return nil, lot.Errorf(lot.EINVALID, "%s is a directory, not a celltrack database", path)
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, lot.Errorf(lot.EBUSY, "database is busy: another celltrack process held %s for more than %s; try again, or raise --lock-timeout", path, opts.Timeout)
+	} else if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db := &DB{bolt: bdb, path: path, Now: opts.Now, NewID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }}
+	if db.Now == nil {
+		db.Now = time.Now
+	}
+	if !opts.Create {
+		if err := db.checkSchema(); err != nil {
+			bdb.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// Close closes the database.
+func (db *DB) Close() error { return db.bolt.Close() }
+
+func (db *DB) checkSchema() error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bMeta)
+		if meta == nil {
+			return lot.Errorf(lot.EINVALID, "%s is not a celltrack database (no meta bucket)", db.path)
+		}
+		v, _ := strconv.Atoi(string(meta.Get([]byte("schema"))))
+		if v > SchemaVersion {
+			return lot.Errorf(lot.ECONFLICT, "%s has schema version %d, newer than this celltrack (%d); use a newer celltrack", db.path, v, SchemaVersion)
+		}
+		return nil
+	})
+}
+
+func (db *DB) now() time.Time { return db.Now().UTC() }
+
+// Facility returns the ISBT 128 facility number set at init.
+func (db *DB) Facility() (string, error) {
+	var fin string
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		fin = string(tx.Bucket(bMeta).Get([]byte("facility")))
+		return nil
+	})
+	return fin, err
+}
+
+// Check runs bbolt's page-level consistency check and returns every problem.
+func (db *DB) Check() []error {
+	var errs []error
+	db.bolt.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return nil
+	})
+	return errs
+}

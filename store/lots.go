@@ -1,0 +1,480 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// LotService implements lot.Service on a DB.
+type LotService struct{ db *DB }
+
+var _ lot.Service = (*LotService)(nil)
+
+// NewLotService returns the lot service of db.
+func NewLotService(db *DB) *LotService { return &LotService{db: db} }
+
+// AddDonor registers an umbilical-cord donor (lab role).
+func (s *LotService) AddDonor(actor string, d lot.Donor) (lot.Donor, error) {
+	if err := lot.ValidateCode("donor id", d.Code); err != nil {
+		return d, err
+	}
+	if err := lot.ValidateText("--site", d.Site, true); err != nil {
+		return d, err
+	}
+	if d.Delivered.IsZero() || d.Consented.IsZero() {
+		return d, lot.Errorf(lot.EINVALID, "--delivered and --consented are required: the delivery date and the date the donor consented")
+	}
+	err := s.db.update(actor, audit.DonorAdd, func(w *writer) error {
+		if d.Delivered.After(w.now) {
+			return lot.Errorf(lot.EINVALID, "--delivered %s is in the future", lot.FormatDate(d.Delivered))
+		}
+		if d.Consented.After(w.now) {
+			return lot.Errorf(lot.EINVALID, "--consented %s is in the future", lot.FormatDate(d.Consented))
+		}
+		if _, ok := lookup(w.tx, "idx_donor_code", d.Code); ok {
+			return lot.Errorf(lot.ECONFLICT, "donor %s is already registered; use another id or `celltrack donor show %s`", d.Code, d.Code)
+		}
+		d.ID, d.CreatedAt, d.CreatedBy = s.db.NewID(), w.now, w.actor.Name
+		if err := w.put(kindDonor, d.ID, string(audit.DonorAdd), "", toDonorRecord(d)); err != nil {
+			return err
+		}
+		return setIndex(w.tx, "idx_donor_code", d.Code, d.ID)
+	})
+	return d, err
+}
+
+// Donor returns the donor with the given code.
+func (s *LotService) Donor(ref string) (lot.Donor, error) {
+	var d lot.Donor
+	err := s.db.view(func(tx *bolt.Tx) (err error) { d, err = donorByRef(tx, ref); return err })
+	return d, err
+}
+
+func donorByRef(tx *bolt.Tx, ref string) (lot.Donor, error) {
+	id, ok := lookup(tx, "idx_donor_code", ref)
+	if !ok {
+		if u, err := uuid.Parse(ref); err == nil {
+			id, ok = u, true
+		}
+	}
+	var r donorRecord
+	if ok {
+		if found, err := get(tx, kindDonor, id, &r); err != nil || found {
+			return r.donor(), err
+		}
+	}
+	return lot.Donor{}, notFound("donor", ref, "check the donor id (`celltrack donor list`)")
+}
+
+// Donors lists every donor in registration order.
+func (s *LotService) Donors() ([]lot.Donor, error) {
+	var ds []lot.Donor
+	err := s.db.view(func(tx *bolt.Tx) error {
+		return forEach(tx, kindDonor, func(r *donorRecord) { ds = append(ds, r.donor()) })
+	})
+	return ds, err
+}
+
+// AddPatient registers a patient (admin, physician or nurse).
+func (s *LotService) AddPatient(actor string, p lot.Patient) (lot.Patient, error) {
+	if err := lot.ValidateCode("MRN", p.MRN); err != nil {
+		return p, err
+	}
+	if err := lot.ValidateText("--name", p.Name, true); err != nil {
+		return p, err
+	}
+	if p.Born.IsZero() {
+		return p, lot.Errorf(lot.EINVALID, "--born is required: the patient's date of birth")
+	}
+	if _, err := lot.ParseSex(string(p.Sex)); err != nil {
+		return p, err
+	}
+	err := s.db.update(actor, audit.PatientAdd, func(w *writer) error {
+		if p.Born.After(w.now) {
+			return lot.Errorf(lot.EINVALID, "--born %s is in the future", lot.FormatDate(p.Born))
+		}
+		if w.now.Sub(p.Born) > 130*365*24*time.Hour {
+			return lot.Errorf(lot.EINVALID, "--born %s is more than 130 years ago", lot.FormatDate(p.Born))
+		}
+		if _, ok := lookup(w.tx, "idx_patient_mrn", p.MRN); ok {
+			return lot.Errorf(lot.ECONFLICT, "patient %s is already registered; check the MRN or `celltrack patient show %s`", p.MRN, p.MRN)
+		}
+		p.ID, p.CreatedAt, p.CreatedBy = s.db.NewID(), w.now, w.actor.Name
+		if err := w.put(kindPatient, p.ID, string(audit.PatientAdd), "", toPatientRecord(p)); err != nil {
+			return err
+		}
+		return setIndex(w.tx, "idx_patient_mrn", p.MRN, p.ID)
+	})
+	return p, err
+}
+
+// Patient returns the patient with the given MRN (or UUID).
+func (s *LotService) Patient(mrn string) (lot.Patient, error) {
+	var p lot.Patient
+	err := s.db.view(func(tx *bolt.Tx) (err error) { p, err = patientByMRN(tx, mrn); return err })
+	return p, err
+}
+
+func patientByMRN(tx *bolt.Tx, mrn string) (lot.Patient, error) {
+	var r patientRecord
+	id, ok := lookup(tx, "idx_patient_mrn", mrn)
+	if !ok {
+		if u, err := uuid.Parse(mrn); err == nil {
+			id, ok = u, true
+		}
+	}
+	if ok {
+		if found, err := get(tx, kindPatient, id, &r); err != nil || found {
+			return r.patient(), err
+		}
+	}
+	return lot.Patient{}, notFound("patient with MRN", mrn, "check the wristband MRN (`celltrack patient list`)")
+}
+
+func patientByID(tx *bolt.Tx, id uuid.UUID) (lot.Patient, error) {
+	var r patientRecord
+	found, err := get(tx, kindPatient, id, &r)
+	if err == nil && !found {
+		err = fmt.Errorf("patient %s is referenced but missing", id)
+	}
+	return r.patient(), err
+}
+
+// Patients lists every patient in registration order.
+func (s *LotService) Patients() ([]lot.Patient, error) {
+	var ps []lot.Patient
+	err := s.db.view(func(tx *bolt.Tx) error {
+		return forEach(tx, kindPatient, func(r *patientRecord) { ps = append(ps, r.patient()) })
+	})
+	return ps, err
+}
+
+// Weigh records a body weight measured at the given time (physician or nurse).
+func (s *LotService) Weigh(actor, mrn string, g lot.Grams, at time.Time) (lot.Weight, error) {
+	var wt lot.Weight
+	if g < lot.MinWeight || g > lot.MaxWeight {
+		return wt, lot.Errorf(lot.EINVALID, "--kg %s is outside %s–%s kg; re-weigh the patient", g.KgString(), lot.MinWeight.KgString(), lot.MaxWeight.KgString())
+	}
+	err := s.db.update(actor, audit.PatientWeigh, func(w *writer) error {
+		if at.IsZero() {
+			at = w.now
+		}
+		if at.After(w.now.Add(5 * time.Minute)) {
+			return lot.Errorf(lot.EINVALID, "--at %s is in the future", lot.FormatTime(at))
+		}
+		p, err := patientByMRN(w.tx, mrn)
+		if err != nil {
+			return err
+		}
+		wt = lot.Weight{ID: s.db.NewID(), PatientID: p.ID, Grams: g, MeasuredAt: at.UTC(), RecordedBy: w.actor.Name}
+		if err := w.put(kindWeight, wt.ID, string(audit.PatientWeigh), "", toWeightRecord(wt)); err != nil {
+			return err
+		}
+		return setPair(w.tx, "idx_weight_patient", p.ID[:], itob(uint64(at.UnixNano())), wt.ID[:])
+	})
+	return wt, err
+}
+
+// Weights returns a patient's weights, oldest measurement first.
+func (s *LotService) Weights(mrn string) ([]lot.Weight, error) {
+	var ws []lot.Weight
+	err := s.db.view(func(tx *bolt.Tx) error {
+		p, err := patientByMRN(tx, mrn)
+		if err != nil {
+			return err
+		}
+		ws, err = weightsOf(tx, p.ID)
+		return err
+	})
+	return ws, err
+}
+
+func weightsOf(tx *bolt.Tx, patient uuid.UUID) ([]lot.Weight, error) {
+	var ws []lot.Weight
+	for _, id := range children(tx, "idx_weight_patient", patient) {
+		var r weightRecord
+		if _, err := get(tx, kindWeight, id, &r); err != nil {
+			return nil, err
+		}
+		ws = append(ws, r.weight())
+	}
+	return ws, nil
+}
+
+// RegisterLot registers a lot in quarantine and issues its DIN (lab role).
+func (s *LotService) RegisterLot(actor string, r lot.Registration) (lot.Lot, error) {
+	var l lot.Lot
+	err := s.db.update(actor, audit.LotRegister, func(w *writer) (err error) {
+		l, err = w.registerLot(r)
+		return err
+	})
+	return l, err
+}
+
+func (w *writer) registerLot(r lot.Registration) (lot.Lot, error) {
+	if err := r.Validate(w.now); err != nil {
+		return lot.Lot{}, err
+	}
+	if _, ok := lookup(w.tx, "idx_lot_number", r.Number); ok {
+		return lot.Lot{}, lot.Errorf(lot.ECONFLICT, "lot %s is already registered; every lot number is used once", r.Number)
+	}
+	l := lot.Lot{ID: w.db.NewID(), Number: r.Number, Source: r.Source, Cells: r.Cells, Viability: r.Viability,
+		VolumeML: r.VolumeML, Manufactured: r.Manufactured, Expires: r.Expires, Passage: r.Passage,
+		Cryopreserved: r.Cryopreserved, Location: r.Location, Status: lot.Quarantine, CreatedAt: w.now, CreatedBy: w.actor.Name}
+	index := "idx_lot_donor"
+	if r.Source == lot.SourceUC {
+		d, err := donorByRef(w.tx, r.Donor)
+		if err != nil {
+			return l, err
+		}
+		l.DonorID = d.ID
+	} else {
+		p, err := patientByMRN(w.tx, r.Patient)
+		if err != nil {
+			return l, err
+		}
+		l.PatientID, index = p.ID, "idx_lot_patient"
+	}
+	din, err := w.nextDIN()
+	if err != nil {
+		return l, err
+	}
+	l.DIN = din
+	if err := w.put(kindLot, l.ID, string(audit.LotRegister), "", toLotRecord(l)); err != nil {
+		return l, err
+	}
+	if err := setIndex(w.tx, "idx_lot_number", l.Number, l.ID); err != nil {
+		return l, err
+	}
+	if err := setIndex(w.tx, "idx_lot_din", l.DIN.String(), l.ID); err != nil {
+		return l, err
+	}
+	source := l.DonorID
+	if l.Source == lot.SourceRFib {
+		source = l.PatientID
+	}
+	return l, setPair(w.tx, index, source[:], l.ID[:])
+}
+
+// nextDIN issues the next Donation Identification Number of this facility
+// for the current year.
+func (w *writer) nextDIN() (lot.DIN, error) {
+	meta := w.tx.Bucket(bMeta)
+	fin := string(meta.Get([]byte("facility")))
+	yy := w.now.Year() % 100
+	key := []byte(fmt.Sprintf("din/%02d", yy))
+	var seq uint64
+	if v := meta.Get(key); len(v) == 8 {
+		seq = binary.BigEndian.Uint64(v)
+	}
+	seq++
+	if seq > 999999 {
+		return lot.DIN{}, lot.Errorf(lot.ECONFLICT, "facility %s has issued all 999999 DINs for year %02d", fin, yy)
+	}
+	return lot.DIN{FIN: fin, Year: yy, Seq: int(seq)}, meta.Put(key, itob(seq))
+}
+
+// Lot returns the lot named by ref: lab lot number, DIN or UUID.
+func (s *LotService) Lot(ref string) (lot.Lot, error) {
+	var l lot.Lot
+	err := s.db.view(func(tx *bolt.Tx) (err error) { l, err = lotByRef(tx, ref); return err })
+	return l, err
+}
+
+func lotByRef(tx *bolt.Tx, ref string) (lot.Lot, error) {
+	id, ok := lookup(tx, "idx_lot_number", ref)
+	if !ok && looksLikeDIN(ref) {
+		din, err := lot.ParseDIN(ref)
+		if err != nil {
+			return lot.Lot{}, err
+		}
+		id, ok = lookup(tx, "idx_lot_din", din.String())
+	}
+	if !ok {
+		if u, err := uuid.Parse(ref); err == nil {
+			id, ok = u, true
+		}
+	}
+	if ok {
+		var r lotRecord
+		if found, err := get(tx, kindLot, id, &r); err != nil || found {
+			return r.lot(), err
+		}
+	}
+	return lot.Lot{}, notFound("lot", ref, "give the lab lot number, the DIN from the label, or the UUID (`celltrack lot list`)")
+}
+
+func lotByID(tx *bolt.Tx, id uuid.UUID) (lot.Lot, error) {
+	var r lotRecord
+	found, err := get(tx, kindLot, id, &r)
+	if err == nil && !found {
+		err = fmt.Errorf("lot %s is referenced but missing", id)
+	}
+	return r.lot(), err
+}
+
+// looksLikeDIN reports whether ref has the shape of a DIN (letter, then
+// digits, 13 or 14 characters once spaces are dropped), so that a mistyped DIN
+// gets the DIN parser's precise message rather than "no lot".
+func looksLikeDIN(ref string) bool {
+	s := strings.TrimPrefix(strings.NewReplacer(" ", "", "-", "").Replace(ref), "=")
+	return (len(s) == 13 || len(s) == 14) && s[0] >= 'A' && s[0] <= 'Z' && strings.Trim(s[1:13], "0123456789") == ""
+}
+
+// Lots lists lots matching f in registration order.
+func (s *LotService) Lots(f lot.LotFilter) ([]lot.Lot, error) {
+	var ls []lot.Lot
+	err := s.db.view(func(tx *bolt.Tx) error {
+		return forEach(tx, kindLot, func(r *lotRecord) {
+			if (f.Status == "" || r.Status == f.Status) && (f.Source == "" || r.Source == f.Source) {
+				ls = append(ls, r.lot())
+			}
+		})
+	})
+	return ls, err
+}
+
+// Import registers every row in one transaction, or none: each bad row is
+// reported with its line number, and nothing is written if any row is bad.
+func (s *LotService) Import(actor string, rows []lot.ImportRow) ([]lot.Lot, error) {
+	var ls []lot.Lot
+	err := s.db.update(actor, audit.LotImport, func(w *writer) error {
+		var problems []string
+		seen := map[string]int{}
+		for _, row := range rows {
+			if first, dup := seen[row.Number]; dup {
+				problems = append(problems, fmt.Sprintf("line %d: lot_number %q repeats line %d", row.Line, row.Number, first))
+				continue
+			}
+			seen[row.Number] = row.Line
+			l, err := w.registerLot(row.Registration)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("line %d: %s", row.Line, lot.ErrorMessage(err)))
+				if lot.ErrorCode(err) == lot.EINTERNAL {
+					return err
+				}
+				continue
+			}
+			ls = append(ls, l)
+		}
+		if len(problems) > 0 {
+			return lot.ImportError(problems)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ls, nil
+}
+
+// SplitLot divides a lot into containers whose codes derive from the DIN.
+func (s *LotService) SplitLot(actor string, sp lot.Split) ([]lot.Container, error) {
+	var cs []lot.Container
+	err := s.db.update(actor, audit.LotSplit, func(w *writer) error {
+		l, err := lotByRef(w.tx, sp.Lot)
+		if err != nil {
+			return err
+		}
+		if err := lot.CheckSplit(l, sp); err != nil {
+			return err
+		}
+		vol := sp.VolumeEach
+		if vol == 0 {
+			vol = lot.Tenths(int64(l.VolumeML) * int64(sp.CellsEach) / int64(l.Cells))
+		}
+		for i := 1; i <= sp.Containers; i++ {
+			c := lot.Container{ID: s.db.NewID(), LotID: l.ID, DIN: l.DIN, Number: l.Containers + i, Cells: sp.CellsEach,
+				VolumeML: vol, State: lot.Created, Location: l.Location, Custodian: w.actor.Name, CreatedAt: w.now, CreatedBy: w.actor.Name}
+			if err := w.put(kindContainer, c.ID, string(audit.LotSplit), "", toContainerRecord(c)); err != nil {
+				return err
+			}
+			if err := setIndex(w.tx, "idx_container_code", c.Code(), c.ID); err != nil {
+				return err
+			}
+			if err := setPair(w.tx, "idx_container_lot", l.ID[:], c.ID[:]); err != nil {
+				return err
+			}
+			cs = append(cs, c)
+		}
+		l.Containers += sp.Containers
+		l.CellsSplit += lot.Cells(int64(sp.CellsEach) * int64(sp.Containers))
+		return w.put(kindLot, l.ID, string(audit.LotSplit), "", toLotRecord(l))
+	})
+	return cs, err
+}
+
+// Container returns the container named by its code or UUID.
+func (s *LotService) Container(ref string) (lot.Container, error) {
+	var c lot.Container
+	err := s.db.view(func(tx *bolt.Tx) (err error) { c, err = containerByRef(tx, ref); return err })
+	return c, err
+}
+
+func containerByRef(tx *bolt.Tx, ref string) (lot.Container, error) {
+	var id uuid.UUID
+	ok := false
+	if u, err := uuid.Parse(ref); err == nil {
+		id, ok = u, true
+	} else {
+		din, n, err := lot.ParseContainerCode(ref)
+		if err != nil {
+			return lot.Container{}, err
+		}
+		id, ok = lookup(tx, "idx_container_code", lot.ContainerCode(din, n))
+	}
+	if ok {
+		var r containerRecord
+		if found, err := get(tx, kindContainer, id, &r); err != nil || found {
+			return r.container(), err
+		}
+	}
+	return lot.Container{}, notFound("container", ref, "scan or type the code on the container label (`celltrack container list LOT`)")
+}
+
+// Containers lists a lot's containers in number order.
+func (s *LotService) Containers(lotRef string) ([]lot.Container, error) {
+	var cs []lot.Container
+	err := s.db.view(func(tx *bolt.Tx) error {
+		l, err := lotByRef(tx, lotRef)
+		if err != nil {
+			return err
+		}
+		cs, err = containersOf(tx, l.ID)
+		return err
+	})
+	return cs, err
+}
+
+func containersOf(tx *bolt.Tx, lotID uuid.UUID) ([]lot.Container, error) {
+	var cs []lot.Container
+	for _, id := range children(tx, "idx_container_lot", lotID) {
+		var r containerRecord
+		if _, err := get(tx, kindContainer, id, &r); err != nil {
+			return nil, err
+		}
+		cs = append(cs, r.container())
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Number < cs[j].Number })
+	return cs, nil
+}
+
+// forEach decodes every record of kind, in key (creation) order.
+func forEach[R any](tx *bolt.Tx, kind string, fn func(*R)) error {
+	return tx.Bucket(recordBuckets[kind]).ForEach(func(k, v []byte) error {
+		var r R
+		if _, err := get(tx, kind, uuid.UUID(k), &r); err != nil {
+			return err
+		}
+		fn(&r)
+		return nil
+	})
+}

@@ -1,0 +1,180 @@
+package store
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	bolt "go.etcd.io/bbolt"
+)
+
+const testPassword = "test-password"
+
+// newTestDB opens a fresh database with an admin (alice), a lab user (liu), a
+// donor D-1 and a patient MRN-1, and runs bbolt's consistency check and audit
+// verification when the test ends.
+func newTestDB(t testing.TB) *DB {
+	t.Helper()
+	FailedPasswordDelay = 0
+	path := filepath.Join(t.TempDir(), "test.db")
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	db, err := Open(path, Options{Create: true, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Init("G1234", audit.User{Name: "alice", FullName: "Alice"}, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []audit.User{{Name: "liu", FullName: "Liu", Role: audit.Lab}, {Name: "nina", FullName: "Nina", Role: audit.Nurse}} {
+		if _, err := db.AddUser("alice", u, testPassword); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := NewLotService(db)
+	if _, err := s.AddDonor("liu", lot.Donor{Code: "D-1", Site: "ward", Delivered: now.AddDate(0, 0, -10), Consented: now.AddDate(0, 0, -20)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddPatient("nina", lot.Patient{MRN: "MRN-1", Name: "Mei", Born: now.AddDate(-40, 0, 0), Sex: "F"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, err := range db.Check() {
+			t.Errorf("bbolt check: %v", err)
+		}
+		db.Close()
+	})
+	return db
+}
+
+func registerUC(t testing.TB, db *DB, number string) lot.Lot {
+	t.Helper()
+	now := db.Now()
+	l, err := NewLotService(db).RegisterLot("liu", lot.Registration{Number: number, Source: lot.SourceUC, Donor: "D-1",
+		Cells: 2_000_000_000, Viability: 950, VolumeML: 1000, Manufactured: now.AddDate(0, 0, -5), Expires: now.AddDate(1, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestVerifyCatchesRecordEditedOutsideCelltrack(t *testing.T) {
+	db := newTestDB(t)
+	l := registerUC(t, db, "LOT-1")
+	if v, err := db.Verify(); err != nil || !v.OK() {
+		t.Fatalf("fresh database: %v %v", err, v.Problems)
+	}
+	// Flip the lot from quarantine to released with raw bbolt, as a
+	// tamperer with a hex editor or bbolt tool would.
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(recordBuckets[kindLot])
+		var r map[string]any
+		json.Unmarshal(b.Get(l.ID[:]), &r)
+		r["status"] = "released"
+		v, _ := json.Marshal(r)
+		return b.Put(l.ID[:], v)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := db.Verify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.OK() || !strings.Contains(strings.Join(v.Problems, "\n"), "lot LOT-1 ("+l.ID.String()+") differs from the value its last audit entry") {
+		t.Fatalf("tampered lot not named: %q", v.Problems)
+	}
+}
+
+func TestVerifyCatchesAlteredAndDeletedAuditEntries(t *testing.T) {
+	for name, tamper := range map[string]func(tx *bolt.Tx) error{
+		"altered entry": func(tx *bolt.Tx) error {
+			b := tx.Bucket(bAudit)
+			v := append([]byte(nil), b.Get(itob(3))...)
+			v[len(v)-3] ^= 1
+			return b.Put(itob(3), v)
+		},
+		"deleted entry": func(tx *bolt.Tx) error { return tx.Bucket(bAudit).Delete(itob(2)) },
+		"deleted record": func(tx *bolt.Tx) error {
+			k, _ := tx.Bucket(recordBuckets[kindDonor]).Cursor().First()
+			return tx.Bucket(recordBuckets[kindDonor]).Delete(k)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := newTestDB(t)
+			if err := db.bolt.Update(tamper); err != nil {
+				t.Fatal(err)
+			}
+			v, err := db.Verify()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.OK() {
+				t.Fatal("verify passed a tampered database")
+			}
+			t.Log(v.Problems)
+		})
+	}
+}
+
+func TestRefusalWritesNothing(t *testing.T) {
+	db := newTestDB(t)
+	before, _ := db.AuditCount()
+	_, err := NewLotService(db).RegisterLot("nina", lot.Registration{Number: "LOT-N"})
+	if lot.ErrorCode(err) != lot.EFORBIDDEN {
+		t.Fatalf("nurse registering a lot: got %v", err)
+	}
+	_, err = NewLotService(db).RegisterLot("liu", lot.Registration{Number: "LOT-2", Source: lot.SourceUC, Donor: "D-404",
+		Cells: 1e9, Viability: 900, VolumeML: 10, Manufactured: db.Now().AddDate(0, 0, -1), Expires: db.Now().AddDate(1, 0, 0)})
+	if lot.ErrorCode(err) != lot.ENOTFOUND {
+		t.Fatalf("unknown donor: got %v", err)
+	}
+	if after, _ := db.AuditCount(); after != before {
+		t.Fatalf("audit grew from %d to %d on refusals", before, after)
+	}
+}
+
+func TestWrongPasswordIsRecorded(t *testing.T) {
+	db := newTestDB(t)
+	before, _ := db.AuditCount()
+	if _, err := db.Authenticate("nina", "not-her-password", "test"); lot.ErrorCode(err) != lot.EAUTH {
+		t.Fatalf("wrong password: got %v", err)
+	}
+	es, _ := db.AuditLog("nina")
+	if after, _ := db.AuditCount(); after != before+1 || es[len(es)-1].Action != "signature.refused" {
+		t.Fatalf("wrong password not recorded as one security event")
+	}
+	if _, err := db.Authenticate("nina", testPassword, "test"); err != nil {
+		t.Fatalf("right password refused: %v", err)
+	}
+}
+
+func TestSplitNeverExceedsLotCells(t *testing.T) {
+	db := newTestDB(t)
+	registerUC(t, db, "LOT-1") // 2×10^9 cells
+	s := NewLotService(db)
+	if _, err := s.SplitLot("liu", lot.Split{Lot: "LOT-1", Containers: 15, CellsEach: 100_000_000}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SplitLot("liu", lot.Split{Lot: "LOT-1", Containers: 6, CellsEach: 100_000_000}); lot.ErrorCode(err) != lot.EINVALID {
+		t.Fatalf("over-split: got %v", err)
+	}
+	cs, _ := s.Containers("LOT-1")
+	if len(cs) != 15 || cs[14].Code() != "G12342600000115" {
+		t.Fatalf("containers: %d, last %s", len(cs), cs[len(cs)-1].Code())
+	}
+	if c, err := s.Container("G1234 26 000001 " + string(cs[0].DIN.Check()) + " 03"); err != nil || c.Number != 3 {
+		t.Fatalf("container by typed code with check character: %v %v", c.Number, err)
+	}
+}
+
+func TestBusyDatabase(t *testing.T) {
+	db := newTestDB(t)
+	_, err := Open(db.Path(), Options{Timeout: 50 * time.Millisecond})
+	if lot.ErrorCode(err) != lot.EBUSY {
+		t.Fatalf("second writer: got %v, want busy", err)
+	}
+}

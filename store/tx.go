@@ -1,0 +1,165 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Entity kinds, as named in the audit trail.
+const (
+	kindUser      = "user"
+	kindDonor     = "donor"
+	kindPatient   = "patient"
+	kindWeight    = "weight"
+	kindLot       = "lot"
+	kindContainer = "container"
+)
+
+// writer is one write transaction on behalf of an authorised user. Every record
+// change goes through put, which appends the audit entry in the same
+// transaction, so a change and its audit entry commit or vanish together.
+type writer struct {
+	db    *DB
+	tx    *bolt.Tx
+	actor audit.User
+	now   time.Time
+}
+
+// update runs fn in a write transaction as actor, after checking that actor
+// exists, is enabled and may perform action. Any error rolls everything back.
+func (db *DB) update(actor string, action audit.Action, fn func(w *writer) error) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		u, err := userByName(tx, actor)
+		if err != nil {
+			return err
+		}
+		if err := audit.Authorize(u, action); err != nil {
+			return err
+		}
+		return fn(&writer{db: db, tx: tx, actor: u, now: db.now()})
+	})
+}
+
+// view runs fn in a read-only transaction.
+func (db *DB) view(fn func(tx *bolt.Tx) error) error { return db.bolt.View(fn) }
+
+// put stores rec as the new value of record id of kind, and appends the audit
+// entry with the previous value. reason is required by callers that correct or
+// void; it is recorded whenever given.
+func (w *writer) put(kind string, id uuid.UUID, action string, reason string, rec any) error {
+	b := w.tx.Bucket(recordBuckets[kind])
+	val, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode %s %s: %w", kind, id, err)
+	}
+	var prev json.RawMessage
+	if old := b.Get(id[:]); old != nil {
+		if bytes.Equal(old, val) {
+			return nil // nothing changed; no entry
+		}
+		prev = append(json.RawMessage(nil), old...)
+	}
+	if err := b.Put(id[:], val); err != nil {
+		return fmt.Errorf("put %s %s: %w", kind, id, err)
+	}
+	return appendEntry(w.tx, &audit.Entry{
+		Time: w.now, User: w.actor.Name, Action: action, Entity: kind, ID: id,
+		Prev: prev, New: val, Reason: reason, State: true,
+	})
+}
+
+// event appends an audit entry that records something that happened to a
+// record without changing it (a refused password, a printed report).
+func (w *writer) event(kind string, id uuid.UUID, action, reason string) error {
+	return appendEntry(w.tx, &audit.Entry{Time: w.now, User: w.actor.Name, Action: action, Entity: kind, ID: id, Reason: reason})
+}
+
+// appendEntry numbers e after the last entry, chains it to that entry's hash
+// and stores it with its per-record index key.
+func appendEntry(tx *bolt.Tx, e *audit.Entry) error {
+	b := tx.Bucket(bAudit)
+	if k, v := b.Cursor().Last(); k != nil {
+		h, err := audit.ReadHeader(v)
+		if err != nil {
+			return fmt.Errorf("read last audit entry: %w", err)
+		}
+		e.Seq = btoi(k) + 1
+		e.PrevHash = h.Hash
+	} else {
+		e.Seq = 1
+	}
+	e.Time = e.Time.UTC()
+	enc, err := e.Encode()
+	if err != nil {
+		return fmt.Errorf("encode audit entry: %w", err)
+	}
+	key := audit.SeqKey(e.Seq)
+	if err := b.Put(key, enc); err != nil {
+		return fmt.Errorf("append audit entry: %w", err)
+	}
+	return tx.Bucket(bAuditEntity).Put(append(e.ID[:len(e.ID):len(e.ID)], key...), nil)
+}
+
+// get decodes record id of kind into rec, returning false when it is absent.
+func get(tx *bolt.Tx, kind string, id uuid.UUID, rec any) (bool, error) {
+	v := tx.Bucket(recordBuckets[kind]).Get(id[:])
+	if v == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(v, rec); err != nil {
+		return false, fmt.Errorf("decode %s %s: %w", kind, id, err)
+	}
+	return true, nil
+}
+
+// lookup returns the id stored under key in an index bucket.
+func lookup(tx *bolt.Tx, index string, key string) (uuid.UUID, bool) {
+	v := tx.Bucket([]byte(index)).Get([]byte(key))
+	if len(v) != 16 {
+		return uuid.Nil, false
+	}
+	return uuid.UUID(v), true
+}
+
+// setIndex writes key → id in an index bucket.
+func setIndex(tx *bolt.Tx, index, key string, id uuid.UUID) error {
+	return tx.Bucket([]byte(index)).Put([]byte(key), id[:])
+}
+
+// setPair writes the composite key a + b (+ more) with no value.
+func setPair(tx *bolt.Tx, index string, parts ...[]byte) error {
+	return tx.Bucket([]byte(index)).Put(bytes.Join(parts, nil), nil)
+}
+
+// children returns the ids that follow the 16-byte parent prefix in a
+// composite index whose keys end in a 16-byte child id.
+func children(tx *bolt.Tx, index string, parent uuid.UUID) []uuid.UUID {
+	var ids []uuid.UUID
+	c := tx.Bucket([]byte(index)).Cursor()
+	for k, _ := c.Seek(parent[:]); k != nil && bytes.HasPrefix(k, parent[:]); k, _ = c.Next() {
+		ids = append(ids, uuid.UUID(k[len(k)-16:]))
+	}
+	return ids
+}
+
+func btoi(b []byte) uint64 {
+	var n uint64
+	for _, c := range b {
+		n = n<<8 | uint64(c)
+	}
+	return n
+}
+
+func itob(n uint64) []byte { return audit.SeqKey(n) }
+
+// notFound is the ENOTFOUND refusal for an unknown reference.
+func notFound(what, ref, hint string) error {
+	return lot.Errorf(lot.ENOTFOUND, "no %s %q; %s", what, ref, hint)
+}

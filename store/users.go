@@ -1,0 +1,205 @@
+package store
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// userRecord is the stored form of audit.User (version 1).
+type userRecord struct {
+	V         int        `json:"v"`
+	ID        uuid.UUID  `json:"id"`
+	Name      string     `json:"name"`
+	FullName  string     `json:"full_name"`
+	Role      audit.Role `json:"role"`
+	Disabled  bool       `json:"disabled,omitempty"`
+	Hash      string     `json:"hash"`
+	CreatedAt time.Time  `json:"created_at"`
+	CreatedBy string     `json:"created_by"`
+}
+
+func toUserRecord(u audit.User) userRecord {
+	return userRecord{V: 1, ID: u.ID, Name: u.Name, FullName: u.FullName, Role: u.Role, Disabled: u.Disabled,
+		Hash: u.Hash, CreatedAt: u.CreatedAt, CreatedBy: u.CreatedBy}
+}
+
+func (r userRecord) user() audit.User {
+	return audit.User{ID: r.ID, Name: r.Name, FullName: r.FullName, Role: r.Role, Disabled: r.Disabled,
+		Hash: r.Hash, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
+}
+
+// Init creates the buckets of a new database, records the facility's ISBT 128
+// FIN and the first admin. It is the only way a database comes into being.
+func (db *DB) Init(fin string, admin audit.User, password string) (audit.User, error) {
+	if err := lot.ValidateFIN(fin); err != nil {
+		return audit.User{}, err
+	}
+	if err := validateNewUser(admin); err != nil {
+		return audit.User{}, err
+	}
+	hash, err := audit.HashPassword(password)
+	if err != nil {
+		return audit.User{}, err
+	}
+	admin.ID, admin.Role, admin.Hash, admin.CreatedAt, admin.CreatedBy = db.NewID(), audit.Admin, hash, db.now(), admin.Name
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, name := range append([][]byte{bMeta, bAudit, bAuditEntity}, indexBuckets...) {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		for _, name := range recordBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		meta := tx.Bucket(bMeta)
+		if err := meta.Put([]byte("schema"), []byte(strconv.Itoa(SchemaVersion))); err != nil {
+			return err
+		}
+		if err := meta.Put([]byte("facility"), []byte(fin)); err != nil {
+			return err
+		}
+		w := &writer{db: db, tx: tx, actor: admin, now: db.now()}
+		if err := w.put(kindUser, admin.ID, "init", "database created for facility "+fin, toUserRecord(admin)); err != nil {
+			return err
+		}
+		return setIndex(tx, "idx_user_name", admin.Name, admin.ID)
+	})
+	return admin, err
+}
+
+func validateNewUser(u audit.User) error {
+	if err := lot.ValidateCode("user name", u.Name); err != nil {
+		return err
+	}
+	return lot.ValidateText("--full-name", u.FullName, true)
+}
+
+// AddUser creates a user with a password (admin only).
+func (db *DB) AddUser(actor string, u audit.User, password string) (audit.User, error) {
+	if err := validateNewUser(u); err != nil {
+		return audit.User{}, err
+	}
+	if _, err := audit.ParseRole(string(u.Role)); err != nil {
+		return audit.User{}, err
+	}
+	hash, err := audit.HashPassword(password)
+	if err != nil {
+		return audit.User{}, err
+	}
+	err = db.update(actor, audit.UserAdd, func(w *writer) error {
+		if _, ok := lookup(w.tx, "idx_user_name", u.Name); ok {
+			return lot.Errorf(lot.ECONFLICT, "user %s already exists; choose another name", u.Name)
+		}
+		u.ID, u.Hash, u.CreatedAt, u.CreatedBy = db.NewID(), hash, w.now, w.actor.Name
+		if err := w.put(kindUser, u.ID, string(audit.UserAdd), "", toUserRecord(u)); err != nil {
+			return err
+		}
+		return setIndex(w.tx, "idx_user_name", u.Name, u.ID)
+	})
+	return u, err
+}
+
+// DisableUser disables a user, who can then do nothing; the record stays.
+func (db *DB) DisableUser(actor, name, reason string) (audit.User, error) {
+	var u audit.User
+	if err := lot.ValidateText("--reason", reason, true); err != nil {
+		return u, err
+	}
+	err := db.update(actor, audit.UserDisable, func(w *writer) error {
+		var err error
+		if u, err = userByName(w.tx, name); err != nil {
+			return err
+		}
+		if u.Disabled {
+			return lot.Errorf(lot.ECONFLICT, "user %s is already disabled", name)
+		}
+		if u.Name == w.actor.Name {
+			return lot.Errorf(lot.ECONFLICT, "user %s cannot disable itself; ask another admin", name)
+		}
+		u.Disabled = true
+		return w.put(kindUser, u.ID, string(audit.UserDisable), reason, toUserRecord(u))
+	})
+	return u, err
+}
+
+// Users lists every user in creation order.
+func (db *DB) Users() ([]audit.User, error) {
+	var us []audit.User
+	err := db.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(recordBuckets[kindUser]).ForEach(func(k, v []byte) error {
+			var r userRecord
+			if _, err := get(tx, kindUser, uuid.UUID(k), &r); err != nil {
+				return err
+			}
+			us = append(us, r.user())
+			return nil
+		})
+	})
+	return us, err
+}
+
+// User returns the user called name.
+func (db *DB) User(name string) (audit.User, error) {
+	var u audit.User
+	err := db.view(func(tx *bolt.Tx) (err error) { u, err = userByName(tx, name); return err })
+	return u, err
+}
+
+func userByName(tx *bolt.Tx, name string) (audit.User, error) {
+	if name == "" {
+		return audit.User{}, lot.Errorf(lot.EFORBIDDEN, "no acting user; give --user NAME or set CELLTRACK_USER")
+	}
+	id, ok := lookup(tx, "idx_user_name", name)
+	if !ok {
+		return audit.User{}, lot.Errorf(lot.EFORBIDDEN, "no user %q; check --user or CELLTRACK_USER (an admin lists users with `celltrack user list`)", name)
+	}
+	var r userRecord
+	if _, err := get(tx, kindUser, id, &r); err != nil {
+		return audit.User{}, err
+	}
+	return r.user(), nil
+}
+
+// FailedPasswordDelay is how long a refused password holds the caller, so
+// that guessing passwords is slow (21 CFR 11.300(d)).
+var FailedPasswordDelay = time.Second
+
+// Authenticate checks name's password for a signature whose meaning is given.
+// A wrong password is refused with EAUTH after FailedPasswordDelay, and is
+// recorded in the audit trail as a security event — the one refusal that
+// writes. A disabled user is refused with EFORBIDDEN.
+func (db *DB) Authenticate(name, password, meaning string) (audit.User, error) {
+	u, err := db.User(name)
+	if err != nil {
+		return u, err
+	}
+	if u.Disabled {
+		return u, lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and cannot sign", name)
+	}
+	if audit.CheckPassword(u.Hash, password) {
+		return u, nil
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		w := &writer{db: db, tx: tx, actor: u, now: db.now()}
+		return w.event(kindUser, u.ID, "signature.refused", "wrong password for signature: "+meaning)
+	})
+	if err != nil {
+		return u, err
+	}
+	time.Sleep(FailedPasswordDelay)
+	return u, lot.Errorf(lot.EAUTH, "wrong password for user %s; nothing was signed (the attempt is recorded in the audit trail)", name)
+}
+
+// sign returns u's signature of the record value rec with the given meaning,
+// bound to the SHA-256 of rec's stored encoding.
+func (w *writer) sign(u audit.User, meaning string, signed [32]byte) audit.Signature {
+	return audit.Signature{UserID: u.ID, User: u.Name, FullName: u.FullName, Role: u.Role, Time: w.now, Meaning: meaning, Signed: signed}
+}

@@ -84,10 +84,10 @@ func ParseContainerCode(s string) (DIN, int, error) {
 
 // Split is a request to divide a lot into containers.
 type Split struct {
-	Lot         string // reference: DIN, lot number or UUID
-	Containers  int
-	CellsEach   Cells
-	VolumeEach  Tenths // optional; zero means the lot's volume shared evenly
+	Lot        string // reference: DIN, lot number or UUID
+	Containers int
+	CellsEach  Cells
+	VolumeEach Tenths // optional; zero means the lot's volume shared evenly
 }
 
 // CheckSplit checks that splitting l as asked fits: at most MaxContainers in

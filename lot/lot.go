@@ -107,21 +107,25 @@ type Weight struct {
 
 // Lot is one manufacturing lot of cells.
 type Lot struct {
-	ID           uuid.UUID
-	Number       string // the lab's own lot number
-	DIN          DIN
-	Source       Source
-	DonorID      uuid.UUID // UC lots
-	PatientID    uuid.UUID // rFib lots: the source patient
-	Cells        Cells     // total cells at registration
-	Viability    Tenths    // % viable at registration, in 0.1 %
-	VolumeML     Tenths
-	Manufactured time.Time
-	Expires      time.Time
-	Passage      int
+	ID            uuid.UUID
+	Number        string // the lab's own lot number
+	DIN           DIN
+	Source        Source
+	DonorID       uuid.UUID // UC lots
+	PatientID     uuid.UUID // rFib lots: the source patient
+	Cells         Cells     // total cells at registration
+	Viability     Tenths    // % viable at registration, in 0.1 %
+	VolumeML      Tenths
+	Manufactured  time.Time
+	Expires       time.Time
+	Passage       int
 	Cryopreserved time.Time
-	Location     string
-	Status       Status
+	Location      string
+	Status        Status
+	// Exceptional is set by an exceptional release of a non-conforming lot
+	// under medical necessity; the lot may then go only to RestrictedTo.
+	Exceptional  bool
+	RestrictedTo uuid.UUID
 	Containers   int   // how many containers it was split into
 	CellsSplit   Cells // cells already allocated to containers
 	CreatedAt    time.Time

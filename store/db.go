@@ -28,6 +28,9 @@
 //	containers         id                             containerRecord JSON
 //	idx_container_code code (DIN + NN)                id
 //	idx_container_lot  lot id + container id          empty
+//	events             id                             eventRecord JSON (custody event)
+//	idx_event_container container id + event id       empty
+//	idx_event_lot      lot id + event id              empty
 //
 // Buckets whose values are records (not indexes) are listed in recordBuckets;
 // `audit verify` checks each of their values against the audit trail.
@@ -64,6 +67,7 @@ var recordBuckets = map[string][]byte{
 	kindWeight:    []byte("weights"),
 	kindLot:       []byte("lots"),
 	kindContainer: []byte("containers"),
+	kindEvent:     []byte("events"),
 }
 
 // indexBuckets are derived from records and written in the same transaction.
@@ -71,7 +75,7 @@ var indexBuckets = [][]byte{
 	[]byte("idx_user_name"), []byte("idx_donor_code"), []byte("idx_patient_mrn"),
 	[]byte("idx_weight_patient"), []byte("idx_lot_number"), []byte("idx_lot_din"),
 	[]byte("idx_lot_donor"), []byte("idx_lot_patient"), []byte("idx_container_code"),
-	[]byte("idx_container_lot"),
+	[]byte("idx_container_lot"), []byte("idx_event_container"), []byte("idx_event_lot"),
 }
 
 // DB is an open celltrack database.

@@ -393,8 +393,9 @@ func (s *LotService) SplitLot(actor string, sp lot.Split) ([]lot.Container, erro
 		}
 		for i := 1; i <= sp.Containers; i++ {
 			c := lot.Container{ID: s.db.NewID(), LotID: l.ID, DIN: l.DIN, Number: l.Containers + i, Cells: sp.CellsEach,
-				VolumeML: vol, State: lot.Created, Location: l.Location, Custodian: w.actor.Name, CreatedAt: w.now, CreatedBy: w.actor.Name}
-			if err := w.put(kindContainer, c.ID, string(audit.LotSplit), "", toContainerRecord(c)); err != nil {
+				VolumeML: vol, Location: l.Location, Custodian: w.actor.Name, CreatedAt: w.now, CreatedBy: w.actor.Name}
+			created := lot.Event{To: lot.Created, Location: l.Location, Custodian: w.actor.Name}
+			if err := w.appendEvent(&c, created, string(audit.LotSplit), ""); err != nil {
 				return err
 			}
 			if err := setIndex(w.tx, "idx_container_code", c.Code(), c.ID); err != nil {

@@ -82,6 +82,8 @@ type lotRecord struct {
 	Cryopreserved time.Time  `json:"cryopreserved,omitzero"`
 	Location      string     `json:"location,omitempty"`
 	Status        lot.Status `json:"status"`
+	Exceptional   bool       `json:"exceptional,omitempty"`
+	RestrictedTo  uuid.UUID  `json:"restricted_to,omitzero"`
 	Containers    int        `json:"containers"`
 	CellsSplit    lot.Cells  `json:"cells_split"`
 	CreatedAt     time.Time  `json:"created_at"`
@@ -90,8 +92,8 @@ type lotRecord struct {
 
 func toLotRecord(l lot.Lot) lotRecord {
 	return lotRecord{1, l.ID, l.Number, l.DIN.String(), l.Source, l.DonorID, l.PatientID, l.Cells, l.Viability,
-		l.VolumeML, l.Manufactured, l.Expires, l.Passage, l.Cryopreserved, l.Location, l.Status, l.Containers,
-		l.CellsSplit, l.CreatedAt, l.CreatedBy}
+		l.VolumeML, l.Manufactured, l.Expires, l.Passage, l.Cryopreserved, l.Location, l.Status, l.Exceptional, l.RestrictedTo,
+		l.Containers, l.CellsSplit, l.CreatedAt, l.CreatedBy}
 }
 
 func (r lotRecord) lot() lot.Lot {
@@ -99,6 +101,7 @@ func (r lotRecord) lot() lot.Lot {
 	return lot.Lot{ID: r.ID, Number: r.Number, DIN: din, Source: r.Source, DonorID: r.DonorID, PatientID: r.PatientID,
 		Cells: r.Cells, Viability: r.Viability, VolumeML: r.VolumeML, Manufactured: r.Manufactured, Expires: r.Expires,
 		Passage: r.Passage, Cryopreserved: r.Cryopreserved, Location: r.Location, Status: r.Status,
+		Exceptional: r.Exceptional, RestrictedTo: r.RestrictedTo,
 		Containers: r.Containers, CellsSplit: r.CellsSplit, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
 }
 

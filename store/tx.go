@@ -20,6 +20,7 @@ const (
 	kindWeight    = "weight"
 	kindLot       = "lot"
 	kindContainer = "container"
+	kindEvent     = "event"
 )
 
 // writer is one write transaction on behalf of an authorised user. Every record

@@ -16,6 +16,20 @@ const (
 	LotRegister  Action = "lot.register"
 	LotImport    Action = "lot.import"
 	LotSplit     Action = "lot.split"
+
+	// Chain of custody (issue 5).
+	SiteAdd             Action = "site.add"
+	ContainerStore      Action = "container.store"
+	ContainerShip       Action = "container.ship"
+	ContainerReceive    Action = "container.receive"
+	ContainerThaw       Action = "container.thaw"
+	ContainerDispense   Action = "container.dispense"
+	ContainerDiscard    Action = "container.discard"
+	ContainerReturn     Action = "container.return"
+	ContainerQuarantine Action = "container.quarantine"
+	LabelPrint          Action = "label.print"
+	LabelApply          Action = "label.apply"
+	LabelVoid           Action = "label.void"
 )
 
 // Permissions is the permission table: which roles may perform each write.
@@ -29,6 +43,22 @@ var Permissions = map[Action][]Role{
 	LotRegister:  {Lab},
 	LotImport:    {Lab},
 	LotSplit:     {Lab},
+
+	// Custody: the cell lab moves containers; at a clinic the nurse receives,
+	// thaws, dispenses to the patient and returns an unused bag. Only the lab
+	// stores, ships, discards or quarantines, and labels.
+	SiteAdd:             {Lab},
+	ContainerStore:      {Lab},
+	ContainerShip:       {Lab},
+	ContainerReceive:    {Lab, Nurse},
+	ContainerThaw:       {Lab, Nurse},
+	ContainerDispense:   {Lab, Nurse},
+	ContainerDiscard:    {Lab},
+	ContainerReturn:     {Lab, Nurse},
+	ContainerQuarantine: {Lab},
+	LabelPrint:          {Lab},
+	LabelApply:          {Lab},
+	LabelVoid:           {Lab},
 }
 
 // Allowed reports whether role may perform a.

@@ -31,6 +31,9 @@
 //	events             id                             eventRecord JSON (custody event)
 //	idx_event_container container id + event id       empty
 //	idx_event_lot      lot id + event id              empty
+//	sites              id                             siteRecord JSON (the first one added is home)
+//	idx_site_code      site code                      id
+//	labels             container id                   labelRecord JSON (printed/applied/voided counts)
 //
 // Buckets whose values are records (not indexes) are listed in recordBuckets;
 // `audit verify` checks each of their values against the audit trail.
@@ -68,6 +71,8 @@ var recordBuckets = map[string][]byte{
 	kindLot:       []byte("lots"),
 	kindContainer: []byte("containers"),
 	kindEvent:     []byte("events"),
+	kindSite:      []byte("sites"),
+	kindLabel:     []byte("labels"),
 }
 
 // indexBuckets are derived from records and written in the same transaction.
@@ -76,6 +81,7 @@ var indexBuckets = [][]byte{
 	[]byte("idx_weight_patient"), []byte("idx_lot_number"), []byte("idx_lot_din"),
 	[]byte("idx_lot_donor"), []byte("idx_lot_patient"), []byte("idx_container_code"),
 	[]byte("idx_container_lot"), []byte("idx_event_container"), []byte("idx_event_lot"),
+	[]byte("idx_site_code"),
 }
 
 // DB is an open celltrack database.

@@ -13,6 +13,8 @@ func (rt *runtime) commands() []*cli.Command {
 		rt.patientCommand(),
 		rt.lotCommand(),
 		rt.containerCommand(),
+		rt.siteCommand(),
+		rt.labelCommand(),
 		rt.isbtCommand(),
 		rt.auditCommand(),
 		rt.demoCommand(),

@@ -309,7 +309,7 @@ func (rt *runtime) containerCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "container",
 		Usage: "look up containers (bags and vials)",
-		Subcommands: []*cli.Command{
+		Subcommands: append([]*cli.Command{
 			{
 				Name:        "show",
 				Usage:       "show a container",
@@ -360,7 +360,7 @@ func (rt *runtime) containerCommand() *cli.Command {
 					})
 				}),
 			},
-		},
+		}, rt.custodyCommands()...),
 	}
 }
 

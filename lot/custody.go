@@ -1,0 +1,227 @@
+package lot
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Moves is the chain-of-custody state machine: for each state, the states a
+// container may move to next (DOMAIN.md, "Chain of custody"). Infused and
+// discarded are final.
+//
+// "Returned" means a dispensed container that was not infused came back from
+// the bedside into the lab's custody. It is then put back into storage only if
+// it was never thawed; a thawed container can never be re-frozen, so it must
+// be discarded (or quarantined for investigation first).
+var Moves = map[ContainerState][]ContainerState{
+	Created:     {Stored},
+	Stored:      {Shipped, Thawed, Discarded, Quarantined},
+	Shipped:     {Received},
+	Received:    {Stored, Thawed, Discarded, Quarantined},
+	Thawed:      {Dispensed, Discarded},
+	Dispensed:   {Infused, Returned, Discarded},
+	Returned:    {Stored, Discarded, Quarantined},
+	Quarantined: {Stored, Discarded},
+	Infused:     nil,
+	Discarded:   nil,
+}
+
+// moveVerb is the command that makes each move, for messages.
+var moveVerb = map[ContainerState]string{
+	Stored: "store", Shipped: "ship", Received: "receive", Thawed: "thaw", Dispensed: "dispense",
+	Infused: "infuse", Discarded: "discard", Returned: "return", Quarantined: "quarantine",
+}
+
+// Label is how a container is named in messages: the DIN and the container
+// number, as printed on its label ("G123426000001 01").
+func (c Container) Label() string { return fmt.Sprintf("%s %02d", c.DIN, c.Number) }
+
+// Final reports whether no move may leave s.
+func (s ContainerState) Final() bool { return len(Moves[s]) == 0 }
+
+// CheckMove returns ECONFLICT unless the state machine allows c to move to
+// state to now. The message names the container's current state and the
+// allowed next steps. A thawed container may never be stored again.
+func CheckMove(c Container, to ContainerState) error {
+	next, known := Moves[c.State]
+	if !known {
+		return Errorf(ECONFLICT, "container %s is in unknown state %q; no move is allowed — report this to the system administrator", c.Label(), c.State)
+	}
+	if len(next) == 0 {
+		return Errorf(ECONFLICT, "container %s is %s; %s is final — no further moves", c.Label(), c.State, c.State)
+	}
+	for _, s := range next {
+		if s == to {
+			if to == Stored && !c.ThawedAt.IsZero() {
+				return Errorf(ECONFLICT, "container %s was thawed at %s; a thawed container can never be stored again — discard it", c.Label(), FormatTime(c.ThawedAt))
+			}
+			return nil
+		}
+	}
+	steps := make([]string, len(next))
+	for i, s := range next {
+		steps[i] = fmt.Sprintf("%s (%s)", moveVerb[s], s)
+	}
+	return Errorf(ECONFLICT, "container %s is %s and cannot be %s; from %s the allowed next steps are: %s",
+		c.Label(), c.State, to, c.State, strings.Join(steps, ", "))
+}
+
+// CheckReceive refuses receiving c anywhere but the site it was shipped to.
+// While a container is in transit its Site is the destination.
+func CheckReceive(c Container, at string) error {
+	if err := CheckMove(c, Received); err != nil {
+		return err
+	}
+	if c.Site != at {
+		return Errorf(ECONFLICT, "container %s was shipped to site %s, not %s; it can be received only at %s — check the shipping papers", c.Label(), c.Site, at, c.Site)
+	}
+	return nil
+}
+
+// CheckDispense checks the pure rules for handing container c of lot l to
+// patient p at now: the lot is released and not expired (an exceptional
+// release only to the one patient it names), and an autologous rFib container
+// goes only to the patient whose cells it holds.
+func CheckDispense(c Container, l Lot, p Patient, now time.Time) error {
+	if err := CheckMove(c, Dispensed); err != nil {
+		return err
+	}
+	if l.Status != Released {
+		state := string(l.Status)
+		if l.Status == Quarantine {
+			state = "in quarantine"
+		}
+		return Errorf(ECONFLICT, "container %s belongs to lot %s, which is %s, not released; only a QA release makes its containers usable", c.Label(), l.Number, state)
+	}
+	if l.Expired(now) {
+		return Errorf(ECONFLICT, "container %s belongs to lot %s, which expired at %s; do not use it — discard it", c.Label(), l.Number, FormatTime(l.Expires))
+	}
+	if l.Exceptional && l.RestrictedTo != p.ID {
+		return Errorf(ECONFLICT, "lot %s was released exceptionally for one named patient only, not %s; do not dispense it to anyone else", l.Number, p.MRN)
+	}
+	if l.Source == SourceRFib && l.PatientID != p.ID {
+		return Errorf(ECONFLICT, "container %s holds autologous rFib cells of another patient, not %s (%s); FOR AUTOLOGOUS USE ONLY — dispense it only to its source patient", c.Label(), p.MRN, p.Name)
+	}
+	return nil
+}
+
+// Thaw is what the person thawing a container measures.
+type Thaw struct {
+	At          time.Time // when it was thawed (UTC)
+	Viability   Tenths    // post-thaw viability, 0.1 %
+	ViableCells Cells     // post-thaw viable cell count in the container
+}
+
+// CheckThaw checks the post-thaw numbers against the container and the clock:
+// viable cells cannot exceed the cells frozen, and a thaw is never in the
+// future nor before the container existed.
+func CheckThaw(c Container, t Thaw, now time.Time) error {
+	if err := CheckMove(c, Thawed); err != nil {
+		return err
+	}
+	if t.Viability <= 0 || t.Viability > 1000 {
+		return Errorf(EINVALID, "--viability %s %% must be more than 0 and at most 100", t.Viability)
+	}
+	if t.ViableCells <= 0 {
+		return Errorf(EINVALID, "--viable-cells is required: the post-thaw viable cell count of the whole container")
+	}
+	if t.ViableCells > c.Cells {
+		return Errorf(EINVALID, "--viable-cells %s is more than the %s cells container %s was filled with; recount", t.ViableCells, c.Cells, c.Label())
+	}
+	if t.At.After(now.Add(5 * time.Minute)) {
+		return Errorf(EINVALID, "--at %s is in the future", FormatTime(t.At))
+	}
+	if t.At.Before(c.CreatedAt) {
+		return Errorf(EINVALID, "--at %s is before container %s was made (%s)", FormatTime(t.At), c.Label(), FormatTime(c.CreatedAt))
+	}
+	return nil
+}
+
+// Move is one custody step requested for a container. Only the fields its
+// state To needs are read.
+type Move struct {
+	To        ContainerState
+	Location  string // stored: freezer and position
+	Site      string // shipped: destination site; received: where it arrived
+	Courier   string // shipped, optional
+	Condition string // shipped: shipping condition; received: condition on arrival
+	Excursion string // received: "yes", "no" or "" (not stated)
+	Thaw      Thaw   // thawed
+	Patient   string // dispensed: MRN
+	Reason    string // discarded, quarantined (required); returned (optional)
+}
+
+// Validate checks the fields a move needs before anything is read or written.
+func (m Move) Validate() error {
+	if _, ok := moveVerb[m.To]; !ok {
+		return Errorf(EINVALID, "%q is not a custody move", m.To)
+	}
+	if m.To == Infused {
+		return Errorf(EINVALID, "an infusion is recorded by the bedside check (dosing), not as a custody move")
+	}
+	checks := []struct {
+		field, value string
+		required     bool
+	}{
+		{"--location", m.Location, m.To == Stored},
+		{"--courier", m.Courier, false},
+		{"--condition", m.Condition, false},
+		{"--reason", m.Reason, m.To == Discarded || m.To == Quarantined},
+	}
+	for _, ch := range checks {
+		if err := ValidateText(ch.field, ch.value, ch.required); err != nil {
+			return err
+		}
+	}
+	switch m.To {
+	case Shipped, Received:
+		flag := map[ContainerState]string{Shipped: "--to", Received: "--at"}[m.To]
+		if err := ValidateCode(flag+" site", m.Site); err != nil {
+			return err
+		}
+	case Dispensed:
+		if err := ValidateCode("--patient MRN", m.Patient); err != nil {
+			return err
+		}
+	}
+	if m.Excursion != "" && m.Excursion != "yes" && m.Excursion != "no" {
+		return Errorf(EINVALID, "--excursion %q must be yes or no: was the shipping temperature ever out of range?", m.Excursion)
+	}
+	return nil
+}
+
+// Site is a place that holds containers: the facility's own lab and the
+// clinics it ships to. The first site added is the home site, where every
+// container starts.
+type Site struct {
+	ID        uuid.UUID
+	Code      string // what staff type: LAB, CLINIC-2
+	Name      string
+	Home      bool
+	CreatedAt time.Time
+	CreatedBy string
+}
+
+// CustodyService moves containers along the chain of custody and keeps the
+// sites they move between. ref names a container by its code or UUID. Moves
+// return EFORBIDDEN when the actor's role may not make the move, EINVALID for
+// a bad value, ECONFLICT when the state machine or a dispensing rule forbids
+// it, and ENOTFOUND for an unknown container, site or patient.
+type CustodyService interface {
+	Store(actor, ref, location string) (Container, error)
+	Ship(actor, ref string, m Move) (Container, error)
+	Receive(actor, ref string, m Move) (Container, error)
+	Thaw(actor, ref string, t Thaw) (Container, error)
+	Dispense(actor, ref, mrn string) (Container, error)
+	Discard(actor, ref, reason string) (Container, error)
+	Return(actor, ref, reason string) (Container, error)
+	Quarantine(actor, ref, reason string) (Container, error)
+	// History returns the container and its events, oldest first.
+	History(ref string) (Container, []Event, error)
+
+	AddSite(actor string, s Site) (Site, error)
+	Sites() ([]Site, error)
+}

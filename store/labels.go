@@ -1,0 +1,178 @@
+package store
+
+import (
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+const kindLabel = "label"
+
+// labelRecord is the stored form of lot.LabelCount (version 1), one per
+// container that ever had a label printed, keyed by the container id.
+type labelRecord struct {
+	V           int       `json:"v"`
+	ContainerID uuid.UUID `json:"container_id"`
+	LotID       uuid.UUID `json:"lot_id"`
+	Printed     int       `json:"printed"`
+	Applied     int       `json:"applied"`
+	Voided      int       `json:"voided"`
+}
+
+func toLabelRecord(n lot.LabelCount) labelRecord {
+	return labelRecord{1, n.ContainerID, n.LotID, n.Printed, n.Applied, n.Voided}
+}
+
+func (r labelRecord) count() lot.LabelCount {
+	return lot.LabelCount{ContainerID: r.ContainerID, LotID: r.LotID, Printed: r.Printed, Applied: r.Applied, Voided: r.Voided}
+}
+
+// LabelService implements lot.LabelService on a DB.
+type LabelService struct{ db *DB }
+
+var _ lot.LabelService = (*LabelService)(nil)
+
+// NewLabelService returns the label service of db.
+func NewLabelService(db *DB) *LabelService { return &LabelService{db: db} }
+
+// Print counts one printed label for each container named by ref (a
+// container, or every container of a lot still in the chain) and calls render
+// with them in the same transaction; a render error counts nothing (lab).
+func (s *LabelService) Print(actor, ref string, render func(lot.LabelSet) error) (lot.LabelSet, error) {
+	var set lot.LabelSet
+	err := s.db.update(actor, audit.LabelPrint, func(w *writer) (err error) {
+		if set, err = labelSet(w.tx, ref); err != nil {
+			return err
+		}
+		for _, c := range set.Containers {
+			n, err := labelCount(w.tx, c)
+			if err != nil {
+				return err
+			}
+			n.Printed++
+			if err := w.put(kindLabel, c.ID, string(audit.LabelPrint), "", toLabelRecord(n)); err != nil {
+				return err
+			}
+		}
+		return render(set)
+	})
+	return set, err
+}
+
+// labelSet gathers the lot, the containers to label and, for an autologous
+// lot, its source patient. ref is tried as a lot first, then as a container.
+func labelSet(tx *bolt.Tx, ref string) (lot.LabelSet, error) {
+	var set lot.LabelSet
+	l, err := lotByRef(tx, ref)
+	if err == nil {
+		cs, err := containersOf(tx, l.ID)
+		if err != nil {
+			return set, err
+		}
+		for _, c := range cs {
+			if lot.CheckLabel(c) == nil {
+				set.Containers = append(set.Containers, c)
+			}
+		}
+		if len(set.Containers) == 0 {
+			return set, lot.Errorf(lot.ECONFLICT, "lot %s has no container that needs a label (split it first, or all are infused or discarded)", l.Number)
+		}
+	} else if lot.ErrorCode(err) != lot.ENOTFOUND {
+		return set, err
+	} else {
+		c, cerr := containerByRef(tx, ref)
+		if lot.ErrorCode(cerr) == lot.EINVALID {
+			return set, notFound("lot or container", ref, "give a lot number, DIN or a container code from its label (`celltrack lot list`)")
+		} else if cerr != nil {
+			return set, cerr
+		}
+		if err := lot.CheckLabel(c); err != nil {
+			return set, err
+		}
+		if l, err = lotByID(tx, c.LotID); err != nil {
+			return set, err
+		}
+		set.Containers = []lot.Container{c}
+	}
+	set.Lot = l
+	if l.Source == lot.SourceRFib {
+		p, err := patientByID(tx, l.PatientID)
+		if err != nil {
+			return set, err
+		}
+		set.Patient = &p
+	}
+	return set, nil
+}
+
+func labelCount(tx *bolt.Tx, c lot.Container) (lot.LabelCount, error) {
+	r := labelRecord{ContainerID: c.ID, LotID: c.LotID}
+	_, err := get(tx, kindLabel, c.ID, &r)
+	return r.count(), err
+}
+
+// Apply records that a printed label was put on the container (lab).
+func (s *LabelService) Apply(actor, ref string) (lot.LabelCount, error) {
+	return s.change(actor, ref, audit.LabelApply, "", func(c lot.Container, n *lot.LabelCount) error {
+		if err := lot.CheckApply(c, *n); err != nil {
+			return err
+		}
+		n.Applied++
+		return nil
+	})
+}
+
+// Void records that an unused printed label was destroyed, and why (lab).
+func (s *LabelService) Void(actor, ref, reason string) (lot.LabelCount, error) {
+	return s.change(actor, ref, audit.LabelVoid, reason, func(c lot.Container, n *lot.LabelCount) error {
+		if err := lot.CheckVoid(c, *n, reason); err != nil {
+			return err
+		}
+		n.Voided++
+		return nil
+	})
+}
+
+func (s *LabelService) change(actor, ref string, action audit.Action, reason string, fn func(lot.Container, *lot.LabelCount) error) (lot.LabelCount, error) {
+	var n lot.LabelCount
+	err := s.db.update(actor, action, func(w *writer) error {
+		c, err := containerByRef(w.tx, ref)
+		if err != nil {
+			return err
+		}
+		if n, err = labelCount(w.tx, c); err != nil {
+			return err
+		}
+		if err := fn(c, &n); err != nil {
+			return err
+		}
+		return w.put(kindLabel, c.ID, string(action), reason, toLabelRecord(n))
+	})
+	return n, err
+}
+
+// Reconcile returns the containers of a lot and their label counts, in
+// container order, reading only that lot's containers.
+func (s *LabelService) Reconcile(ref string) (lot.Lot, []lot.Container, []lot.LabelCount, error) {
+	var l lot.Lot
+	var cs []lot.Container
+	var ns []lot.LabelCount
+	err := s.db.view(func(tx *bolt.Tx) (err error) {
+		if l, err = lotByRef(tx, ref); err != nil {
+			return err
+		}
+		if cs, err = containersOf(tx, l.ID); err != nil {
+			return err
+		}
+		for _, c := range cs {
+			n, err := labelCount(tx, c)
+			if err != nil {
+				return err
+			}
+			ns = append(ns, n)
+		}
+		return nil
+	})
+	return l, cs, ns, err
+}

@@ -82,12 +82,16 @@ func CheckReceive(c Container, at string) error {
 }
 
 // CheckDispense checks the pure rules for handing container c of lot l to
-// patient p at now: the lot is released and not expired (an exceptional
-// release only to the one patient it names), and an autologous rFib container
-// goes only to the patient whose cells it holds.
+// patient p at now: an autologous rFib container goes only to the patient
+// whose cells it holds (checked first: the wrong patient is the gravest
+// error), and the lot is released and not expired (an exceptional release
+// only to the one patient it names).
 func CheckDispense(c Container, l Lot, p Patient, now time.Time) error {
 	if err := CheckMove(c, Dispensed); err != nil {
 		return err
+	}
+	if l.Source == SourceRFib && l.PatientID != p.ID {
+		return Errorf(ECONFLICT, "container %s holds autologous rFib cells of another patient, not %s (%s); FOR AUTOLOGOUS USE ONLY — dispense it only to its source patient", c.Label(), p.MRN, p.Name)
 	}
 	if l.Status != Released {
 		state := string(l.Status)
@@ -101,9 +105,6 @@ func CheckDispense(c Container, l Lot, p Patient, now time.Time) error {
 	}
 	if l.Exceptional && l.RestrictedTo != p.ID {
 		return Errorf(ECONFLICT, "lot %s was released exceptionally for one named patient only, not %s; do not dispense it to anyone else", l.Number, p.MRN)
-	}
-	if l.Source == SourceRFib && l.PatientID != p.ID {
-		return Errorf(ECONFLICT, "container %s holds autologous rFib cells of another patient, not %s (%s); FOR AUTOLOGOUS USE ONLY — dispense it only to its source patient", c.Label(), p.MRN, p.Name)
 	}
 	return nil
 }

@@ -33,7 +33,8 @@
 //	idx_event_lot      lot id + event id              empty
 //	sites              id                             siteRecord JSON (the first one added is home)
 //	idx_site_code      site code                      id
-//	labels             container id                   labelRecord JSON (printed/applied/voided counts)
+//	labels             id                             labelRecord JSON (a container's printed/applied/voided label counts)
+//	idx_label_container container id                  label id
 //
 // Buckets whose values are records (not indexes) are listed in recordBuckets;
 // `audit verify` checks each of their values against the audit trail.
@@ -81,7 +82,7 @@ var indexBuckets = [][]byte{
 	[]byte("idx_weight_patient"), []byte("idx_lot_number"), []byte("idx_lot_din"),
 	[]byte("idx_lot_donor"), []byte("idx_lot_patient"), []byte("idx_container_code"),
 	[]byte("idx_container_lot"), []byte("idx_event_container"), []byte("idx_event_lot"),
-	[]byte("idx_site_code"),
+	[]byte("idx_site_code"), []byte("idx_label_container"),
 }
 
 // DB is an open celltrack database.

@@ -10,9 +10,11 @@ import (
 const kindLabel = "label"
 
 // labelRecord is the stored form of lot.LabelCount (version 1), one per
-// container that ever had a label printed, keyed by the container id.
+// container that ever had a label printed; idx_label_container finds it. It
+// has an id of its own because the audit trail indexes entries by record id.
 type labelRecord struct {
 	V           int       `json:"v"`
+	ID          uuid.UUID `json:"id"`
 	ContainerID uuid.UUID `json:"container_id"`
 	LotID       uuid.UUID `json:"lot_id"`
 	Printed     int       `json:"printed"`
@@ -20,8 +22,8 @@ type labelRecord struct {
 	Voided      int       `json:"voided"`
 }
 
-func toLabelRecord(n lot.LabelCount) labelRecord {
-	return labelRecord{1, n.ContainerID, n.LotID, n.Printed, n.Applied, n.Voided}
+func toLabelRecord(id uuid.UUID, n lot.LabelCount) labelRecord {
+	return labelRecord{1, id, n.ContainerID, n.LotID, n.Printed, n.Applied, n.Voided}
 }
 
 func (r labelRecord) count() lot.LabelCount {
@@ -46,12 +48,12 @@ func (s *LabelService) Print(actor, ref string, render func(lot.LabelSet) error)
 			return err
 		}
 		for _, c := range set.Containers {
-			n, err := labelCount(w.tx, c)
+			id, n, err := labelCount(w.tx, c)
 			if err != nil {
 				return err
 			}
 			n.Printed++
-			if err := w.put(kindLabel, c.ID, string(audit.LabelPrint), "", toLabelRecord(n)); err != nil {
+			if err := w.putLabel(id, n, string(audit.LabelPrint), ""); err != nil {
 				return err
 			}
 		}
@@ -106,10 +108,29 @@ func labelSet(tx *bolt.Tx, ref string) (lot.LabelSet, error) {
 	return set, nil
 }
 
-func labelCount(tx *bolt.Tx, c lot.Container) (lot.LabelCount, error) {
+// labelCount returns the label record id and counts of container c; a
+// container never printed for has zero counts and a nil id.
+func labelCount(tx *bolt.Tx, c lot.Container) (uuid.UUID, lot.LabelCount, error) {
 	r := labelRecord{ContainerID: c.ID, LotID: c.LotID}
-	_, err := get(tx, kindLabel, c.ID, &r)
-	return r.count(), err
+	id, ok := lookup(tx, "idx_label_container", string(c.ID[:]))
+	if ok {
+		if _, err := get(tx, kindLabel, id, &r); err != nil {
+			return id, r.count(), err
+		}
+	}
+	return id, r.count(), nil
+}
+
+// putLabel stores a container's label counts, creating the record (and its
+// index entry) on the first print.
+func (w *writer) putLabel(id uuid.UUID, n lot.LabelCount, action, reason string) error {
+	if id == uuid.Nil {
+		id = w.db.NewID()
+		if err := setIndex(w.tx, "idx_label_container", string(n.ContainerID[:]), id); err != nil {
+			return err
+		}
+	}
+	return w.put(kindLabel, id, action, reason, toLabelRecord(id, n))
 }
 
 // Apply records that a printed label was put on the container (lab).
@@ -141,13 +162,15 @@ func (s *LabelService) change(actor, ref string, action audit.Action, reason str
 		if err != nil {
 			return err
 		}
-		if n, err = labelCount(w.tx, c); err != nil {
+		id, count, err := labelCount(w.tx, c)
+		if err != nil {
 			return err
 		}
+		n = count
 		if err := fn(c, &n); err != nil {
 			return err
 		}
-		return w.put(kindLabel, c.ID, string(action), reason, toLabelRecord(n))
+		return w.putLabel(id, n, string(action), reason)
 	})
 	return n, err
 }
@@ -166,7 +189,7 @@ func (s *LabelService) Reconcile(ref string) (lot.Lot, []lot.Container, []lot.La
 			return err
 		}
 		for _, c := range cs {
-			n, err := labelCount(tx, c)
+			_, n, err := labelCount(tx, c)
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,168 @@
+package lot
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+var allStates = []ContainerState{Created, Stored, Shipped, Received, Thawed, Dispensed, Infused, Discarded, Returned, Quarantined}
+
+func testContainer(s ContainerState) Container {
+	din, _ := ParseDIN("G123426000001")
+	return Container{DIN: din, Number: 1, State: s, Cells: 100_000_000, CreatedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+// Every pair of states, written out by hand from the custody table in the
+// README: a move is allowed exactly when it is listed here.
+func TestCheckMoveEveryPair(t *testing.T) {
+	allowed := map[string]bool{
+		"created>stored": true,
+		"stored>shipped": true, "stored>thawed": true, "stored>discarded": true, "stored>quarantined": true,
+		"shipped>received": true,
+		"received>stored":  true, "received>thawed": true, "received>discarded": true, "received>quarantined": true,
+		"thawed>dispensed": true, "thawed>discarded": true,
+		"dispensed>infused": true, "dispensed>returned": true, "dispensed>discarded": true,
+		"returned>stored": true, "returned>discarded": true, "returned>quarantined": true,
+		"quarantined>stored": true, "quarantined>discarded": true,
+	}
+	n := 0
+	for _, from := range allStates {
+		for _, to := range allStates {
+			err := CheckMove(testContainer(from), to)
+			want := allowed[string(from)+">"+string(to)]
+			if want {
+				n++
+			}
+			if (err == nil) != want {
+				t.Errorf("%s → %s: got %v, want allowed=%v", from, to, err, want)
+			}
+			if err != nil && ErrorCode(err) != ECONFLICT {
+				t.Errorf("%s → %s: code %s, want conflict", from, to, ErrorCode(err))
+			}
+		}
+	}
+	if n != 20 {
+		t.Fatalf("%d allowed moves checked, want 20", n)
+	}
+}
+
+func TestCheckMoveMessages(t *testing.T) {
+	thawed := testContainer(Returned)
+	thawed.ThawedAt = time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		c    Container
+		to   ContainerState
+		want string
+	}{
+		{"thaw an infused bag", testContainer(Infused), Thawed, "container G123426000001 01 is infused; infused is final — no further moves"},
+		{"ship a discarded bag", testContainer(Discarded), Shipped, "container G123426000001 01 is discarded; discarded is final — no further moves"},
+		{"thaw a bag in transit", testContainer(Shipped), Thawed, "container G123426000001 01 is shipped and cannot be thawed; from shipped the allowed next steps are: receive (received)"},
+		{"store a thawed returned bag", thawed, Stored, "container G123426000001 01 was thawed at 2026-11-24 08:00 UTC; a thawed container can never be stored again — discard it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := CheckMove(tc.c, tc.to); ErrorMessage(err) != tc.want {
+				t.Fatalf("got  %q\nwant %q", ErrorMessage(err), tc.want)
+			}
+		})
+	}
+	// A returned bag that was never thawed goes back into storage.
+	if err := CheckMove(testContainer(Returned), Stored); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCheckDispense(t *testing.T) {
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	mei := Patient{ID: uuid.New(), MRN: "MRN-1001", Name: "Mei Chen"}
+	hana := Patient{ID: uuid.New(), MRN: "MRN-2001", Name: "Hana Sato"}
+	released := Lot{Number: "LOT-UC-1", Source: SourceUC, Status: Released, Expires: now.AddDate(1, 0, 0)}
+	rfib := Lot{Number: "LOT-RF-1", Source: SourceRFib, PatientID: hana.ID, Status: Released, Expires: now.AddDate(0, 6, 0)}
+	quarantined, rejected, expired, exceptional := released, released, released, released
+	quarantined.Status, rejected.Status = Quarantine, Rejected
+	expired.Expires = now
+	exceptional.Exceptional, exceptional.RestrictedTo = true, hana.ID
+	for _, tc := range []struct {
+		name  string
+		state ContainerState
+		l     Lot
+		p     Patient
+		want  string // "" allowed, else a part of the message
+	}{
+		{"released UC lot to any patient", Thawed, released, mei, ""},
+		{"rFib to its source patient", Thawed, rfib, hana, ""},
+		{"exceptional release to its named patient", Thawed, exceptional, hana, ""},
+		{"frozen bag", Stored, released, mei, "is stored and cannot be dispensed"},
+		{"quarantined lot", Thawed, quarantined, mei, "which is in quarantine, not released"},
+		{"rejected lot", Thawed, rejected, mei, "which is rejected, not released"},
+		{"expired at this instant", Thawed, expired, mei, "expired at 2026-11-25 09:00 UTC"},
+		{"exceptional release to someone else", Thawed, exceptional, mei, "released exceptionally for one named patient only, not MRN-1001"},
+		{"rFib to another patient", Thawed, rfib, mei, "autologous rFib cells of another patient, not MRN-1001 (Mei Chen); FOR AUTOLOGOUS USE ONLY"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckDispense(testContainer(tc.state), tc.l, tc.p, now)
+			if tc.want == "" && err != nil || tc.want != "" && !strings.Contains(ErrorMessage(err), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+			if err != nil && ErrorCode(err) != ECONFLICT {
+				t.Fatalf("code %s, want conflict", ErrorCode(err))
+			}
+		})
+	}
+}
+
+func TestCheckReceiveAndThaw(t *testing.T) {
+	c := testContainer(Shipped)
+	c.Site = "CLINIC-A"
+	if err := CheckReceive(c, "CLINIC-A"); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckReceive(c, "CLINIC-B"); !strings.Contains(ErrorMessage(err), "was shipped to site CLINIC-A, not CLINIC-B") {
+		t.Fatalf("wrong site: %v", err)
+	}
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	s := testContainer(Stored) // 1.00×10^8 cells
+	for _, tc := range []struct {
+		name string
+		t    Thaw
+		want string
+	}{
+		{"all viable", Thaw{At: now, Viability: 915, ViableCells: 100_000_000}, ""},
+		{"more viable than frozen", Thaw{At: now, Viability: 915, ViableCells: 100_000_001}, "more than the 1.00×10^8 cells"},
+		{"future", Thaw{At: now.Add(time.Hour), Viability: 915, ViableCells: 9e7}, "is in the future"},
+		{"before the bag existed", Thaw{At: s.CreatedAt.Add(-time.Hour), Viability: 915, ViableCells: 9e7}, "before container G123426000001 01 was made"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckThaw(s, tc.t, now)
+			if tc.want == "" && err != nil || tc.want != "" && !strings.Contains(ErrorMessage(err), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLabelCounts(t *testing.T) {
+	c := testContainer(Stored)
+	if err := CheckApply(c, LabelCount{}); !strings.Contains(ErrorMessage(err), "no unused printed label") {
+		t.Fatalf("apply before print: %v", err)
+	}
+	if err := CheckApply(c, LabelCount{Printed: 2, Applied: 1}); !strings.Contains(ErrorMessage(err), "already carries its label") {
+		t.Fatalf("second label: %v", err)
+	}
+	if err := CheckVoid(c, LabelCount{Printed: 1, Applied: 1}, "smudged"); ErrorCode(err) != ECONFLICT {
+		t.Fatalf("void an applied label: %v", err)
+	}
+	if err := CheckVoid(c, LabelCount{Printed: 2, Applied: 1}, ""); ErrorCode(err) != EINVALID {
+		t.Fatalf("void without reason: %v", err)
+	}
+	n := LabelCount{Printed: 3, Applied: 1, Voided: 1}.Add(LabelCount{Printed: 1})
+	if n.Unused() != 2 {
+		t.Fatalf("unused = %d, want 4 printed - 1 applied - 1 voided = 2", n.Unused())
+	}
+	if got := BarcodeData(c); got != "=G12342600000101" {
+		t.Fatalf("barcode data %q", got)
+	}
+}

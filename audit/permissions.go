@@ -93,3 +93,17 @@ func rolesString(rs []Role) string {
 	}
 	return s
 }
+
+// clinicOnly are the actions a nurse may take only at a clinic: at the home
+// site (the cell lab) containers are the lab's to handle.
+var clinicOnly = map[Action]bool{ContainerReceive: true, ContainerThaw: true, ContainerDispense: true, ContainerReturn: true}
+
+// AuthorizeAtSite returns EFORBIDDEN when a nurse attempts a custody action
+// at the home site; everyone else, and a nurse at a clinic, is governed by the
+// permission table alone (checked by Authorize before).
+func AuthorizeAtSite(u User, a Action, site string, home bool) error {
+	if u.Role == Nurse && clinicOnly[a] && home {
+		return lot.Errorf(lot.EFORBIDDEN, "user %s has role nurse, who may %s only at a clinic; %s is the home site (the cell lab), where the lab does this", u.Name, a, site)
+	}
+	return nil
+}

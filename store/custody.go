@@ -110,6 +110,15 @@ func (s *CustodyService) move(actor, ref string, m lot.Move) (lot.Container, err
 			}
 			c.Site = home.Code
 		}
+		where := c.Site
+		if m.To == lot.Received {
+			where = m.Site
+		}
+		if site, err := siteByCode(w.tx, where); err != nil {
+			return err
+		} else if err := audit.AuthorizeAtSite(w.actor, action, site.Code, site.Home); err != nil {
+			return err
+		}
 		e := lot.Event{To: m.To, Site: c.Site, Custodian: w.actor.Name, Reason: m.Reason, Details: map[string]string{}}
 		if err := w.prepareMove(&c, &e, m); err != nil {
 			return err

@@ -93,8 +93,9 @@ func labelPage(pdf *fpdf.Fpdf, tr func(string) string, set lot.LabelSet, c lot.C
 		product, kind = "autologous rFib", "regenerative fibroblasts"
 	}
 	pdf.Text(labelMargin, y, tr(product))
+	kindX := labelMargin + pdf.GetStringWidth(tr(product)) + 3
 	pdf.SetFont("Helvetica", "", 8)
-	pdf.Text(labelMargin+pdf.GetStringWidth(product)*15/8+4, y, tr(kind))
+	pdf.Text(kindX, y, tr(kind))
 	lines := []string{
 		fmt.Sprintf("Lot %s   container %02d", l.Number, c.Number),
 		fmt.Sprintf("Cells %s   volume %s mL", c.Cells, c.VolumeML),

@@ -37,6 +37,7 @@ func Labels(set lot.LabelSet, facility string, printedAt time.Time) ([]byte, err
 	pdf := fpdf.NewCustom(&fpdf.InitType{UnitStr: "mm", Size: fpdf.SizeType{Wd: labelSize, Ht: labelSize}})
 	pdf.SetCreationDate(printedAt.UTC())
 	pdf.SetModificationDate(printedAt.UTC())
+	pdf.SetCatalogSort(true) // deterministic object order: the same labels give the same bytes
 	pdf.SetAutoPageBreak(false, 0)
 	pdf.SetMargins(labelMargin, labelMargin, labelMargin)
 	pdf.SetTitle("celltrack labels "+set.Lot.Number, true)

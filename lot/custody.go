@@ -118,8 +118,9 @@ type Thaw struct {
 
 // CheckThaw checks the post-thaw numbers against the container and the clock:
 // viable cells cannot exceed the cells frozen, and a thaw is never in the
-// future nor before the container existed.
-func CheckThaw(c Container, t Thaw, now time.Time) error {
+// future nor before the container's last custody event (lastMove), so the
+// history stays in time order.
+func CheckThaw(c Container, t Thaw, now, lastMove time.Time) error {
 	if err := CheckMove(c, Thawed); err != nil {
 		return err
 	}
@@ -135,8 +136,8 @@ func CheckThaw(c Container, t Thaw, now time.Time) error {
 	if t.At.After(now.Add(5 * time.Minute)) {
 		return Errorf(EINVALID, "--at %s is in the future", FormatTime(t.At))
 	}
-	if t.At.Before(c.CreatedAt) {
-		return Errorf(EINVALID, "--at %s is before container %s was made (%s)", FormatTime(t.At), c.Label(), FormatTime(c.CreatedAt))
+	if t.At.Before(lastMove) {
+		return Errorf(EINVALID, "--at %s is before container %s was last moved (%s, %s); give the time it was actually thawed", FormatTime(t.At), c.Label(), c.State, FormatTime(lastMove))
 	}
 	return nil
 }

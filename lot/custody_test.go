@@ -133,10 +133,10 @@ func TestCheckReceiveAndThaw(t *testing.T) {
 		{"all viable", Thaw{At: now, Viability: 915, ViableCells: 100_000_000}, ""},
 		{"more viable than frozen", Thaw{At: now, Viability: 915, ViableCells: 100_000_001}, "more than the 1.00×10^8 cells"},
 		{"future", Thaw{At: now.Add(time.Hour), Viability: 915, ViableCells: 9e7}, "is in the future"},
-		{"before the bag existed", Thaw{At: s.CreatedAt.Add(-time.Hour), Viability: 915, ViableCells: 9e7}, "before container G123426000001 01 was made"},
+		{"before it was stored", Thaw{At: s.CreatedAt.Add(-time.Hour), Viability: 915, ViableCells: 9e7}, "before container G123426000001 01 was last moved (stored, 2026-11-01 00:00 UTC)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckThaw(s, tc.t, now)
+			err := CheckThaw(s, tc.t, now, s.CreatedAt)
 			if tc.want == "" && err != nil || tc.want != "" && !strings.Contains(ErrorMessage(err), tc.want) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}

@@ -173,7 +173,11 @@ func (w *writer) prepareMove(c *lot.Container, e *lot.Event, m lot.Move) error {
 			t.At = w.now
 		}
 		t.At = t.At.UTC()
-		if err := lot.CheckThaw(*c, t, w.now); err != nil {
+		es, err := eventsOf(w.tx, "idx_event_container", c.ID)
+		if err != nil {
+			return err
+		}
+		if err := lot.CheckThaw(*c, t, w.now, es[len(es)-1].At); err != nil {
 			return err
 		}
 		c.ThawedAt, c.ThawViability, c.ViableCells = t.At, t.Viability, t.ViableCells

@@ -127,8 +127,15 @@ func (rt *runtime) custodyCommands() []*cli.Command {
 						"site": e.Site, "location": e.Location, "from_custodian": from[i], "custodian": e.Custodian,
 						"patient_id": e.PatientID, "reason": e.Reason, "details": e.Details})
 				}
-				return rt.out(map[string]any{"container": containerView(ct), "events": views}, func(w io.Writer) {
+				cv := containerView(ct)
+				if !ct.ThawedAt.IsZero() {
+					cv["thawed_at"], cv["thaw_viability_pct"], cv["viable_cells"] = ct.ThawedAt, ct.ThawViability.String(), ct.ViableCells
+				}
+				return rt.out(map[string]any{"container": cv, "events": views}, func(w io.Writer) {
 					fmt.Fprintf(w, "Container %s  now %s at %s\n", ct.Code(), ct.State, dash(ct.Site))
+					if !ct.ThawedAt.IsZero() {
+						fmt.Fprintf(w, "  thawed %s: viability %s %%, %s viable cells (doses use these)\n", lot.FormatTime(ct.ThawedAt), ct.ThawViability, ct.ViableCells)
+					}
 					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "WHEN\tSTEP\tBY\tSITE\tCUSTODY\tDETAILS")
 					for i, e := range es {

@@ -16,6 +16,13 @@ const (
 	LotRegister  Action = "lot.register"
 	LotImport    Action = "lot.import"
 	LotSplit     Action = "lot.split"
+
+	// Release (issue 3).
+	ReleaseResult  Action = "release.result"
+	DonorScreen    Action = "donor.screen"
+	ReleaseApprove Action = "release.approve"
+	ReleaseReject  Action = "release.reject"
+	ReleaseSpecAdd Action = "release.spec.add"
 )
 
 // Permissions is the permission table: which roles may perform each write.
@@ -29,6 +36,14 @@ var Permissions = map[Action][]Role{
 	LotRegister:  {Lab},
 	LotImport:    {Lab},
 	LotSplit:     {Lab},
+	// Release: the lab records QC results and donor screening; only QA
+	// decides. An exceptional release is also co-signed by a physician,
+	// checked by the store (release.Approval).
+	ReleaseResult:  {Lab},
+	DonorScreen:    {Lab},
+	ReleaseApprove: {QA},
+	ReleaseReject:  {QA},
+	ReleaseSpecAdd: {QA},
 }
 
 // Allowed reports whether role may perform a.

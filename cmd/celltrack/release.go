@@ -141,9 +141,9 @@ func (rt *runtime) releaseCommand() *cli.Command {
 				}),
 			},
 			{
-				Name:      "reject",
-				Usage:     "reject a lot, signed with your password (qa)",
-				ArgsUsage: "LOT",
+				Name:        "reject",
+				Usage:       "reject a lot, signed with your password (qa)",
+				ArgsUsage:   "LOT",
 				Description: example("printf 'qa-password\\n' | celltrack --user quinn release reject --reason 'mycoplasma positive' --password-stdin LOT-UC-3"),
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "reason", Required: true, Usage: "why the lot is rejected"},
@@ -482,4 +482,3 @@ func (rt *runtime) exceptionText(l lot.Lot) string {
 	}
 	return " EXCEPTIONAL RELEASE — patient " + mrn + " only"
 }
-

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"time"
@@ -146,7 +147,9 @@ func (r dispositionRecord) disposition() release.Disposition {
 		Infused: r.Infused, At: r.At, By: r.By}
 	for _, s := range r.Signatures {
 		sig := audit.Signature{UserID: s.UserID, User: s.User, FullName: s.FullName, Role: s.Role, Time: s.Time, Meaning: s.Meaning}
-		fmt.Sscanf(s.Signed, "%x", &sig.Signed)
+		if b, err := hex.DecodeString(s.Signed); err == nil && len(b) == len(sig.Signed) {
+			copy(sig.Signed[:], b)
+		}
 		d.Signatures = append(d.Signatures, sig)
 	}
 	return d

@@ -266,16 +266,22 @@ func (s *ReleaseService) AddSpec(actor string, sp release.Spec) (release.Spec, e
 	return sp, err
 }
 
-func resultsOf(tx *bolt.Tx, lotID uuid.UUID) ([]release.Result, error) {
-	var rs []release.Result
-	for _, id := range children(tx, "idx_result_lot", lotID) {
-		var r resultRecord
-		if _, err := get(tx, kindResult, id, &r); err != nil {
+// childRecords decodes the records of kind listed under parent in a
+// composite index, oldest first, and converts each to its domain type.
+func childRecords[R, T any](tx *bolt.Tx, index string, parent uuid.UUID, kind string, conv func(R) T) ([]T, error) {
+	var out []T
+	for _, id := range children(tx, index, parent) {
+		var r R
+		if _, err := get(tx, kind, id, &r); err != nil {
 			return nil, err
 		}
-		rs = append(rs, r.result())
+		out = append(out, conv(r))
 	}
-	return rs, nil
+	return out, nil
+}
+
+func resultsOf(tx *bolt.Tx, lotID uuid.UUID) ([]release.Result, error) {
+	return childRecords(tx, "idx_result_lot", lotID, kindResult, resultRecord.result)
 }
 
 // lotEndotoxin returns the latest non-voided endotoxin result of the lot in
@@ -296,15 +302,7 @@ func lotEndotoxin(tx *bolt.Tx, lotID uuid.UUID) (milliEUPerML int64, found bool,
 // lotDispositions returns the lot's approve, reject, exception and automatic
 // quarantine decisions with their signatures, oldest first.
 func lotDispositions(tx *bolt.Tx, lotID uuid.UUID) ([]release.Disposition, error) {
-	var ds []release.Disposition
-	for _, id := range children(tx, "idx_disposition_lot", lotID) {
-		var r dispositionRecord
-		if _, err := get(tx, kindDisposition, id, &r); err != nil {
-			return nil, err
-		}
-		ds = append(ds, r.disposition())
-	}
-	return ds, nil
+	return childRecords(tx, "idx_disposition_lot", lotID, kindDisposition, dispositionRecord.disposition)
 }
 
 // RecordResult records a QC result (lab role). With corrects > 0 it is a
@@ -459,15 +457,7 @@ func (s *ReleaseService) Results(lotRef string) ([]release.Result, error) {
 }
 
 func screeningsOf(tx *bolt.Tx, donorID uuid.UUID) ([]release.Screening, error) {
-	var ss []release.Screening
-	for _, id := range children(tx, "idx_screening_donor", donorID) {
-		var r screeningRecord
-		if _, err := get(tx, kindScreening, id, &r); err != nil {
-			return nil, err
-		}
-		ss = append(ss, r.screening())
-	}
-	return ss, nil
+	return childRecords(tx, "idx_screening_donor", donorID, kindScreening, screeningRecord.screening)
 }
 
 // Screen records a donor's infectious-disease screening (lab role). An

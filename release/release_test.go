@@ -150,3 +150,28 @@ func TestParseSpecRef(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSpecFileNumbersAndStrings(t *testing.T) {
+	s, err := ParseSpecFile([]byte(`{"name":"x","title":"X","kinds":["uc"],"criteria":[
+		{"assay":"endotoxin","op":"<=","limit":0.25},
+		{"assay":"viable-cells","op":"between","min":"1e8","max":5e9},
+		{"assay":"CD79A|cd19","op":"≤","limit":"2.0"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []string{s.Criteria[0].Limit(), s.Criteria[1].Limit(), s.Criteria[2].Limit(), s.Criteria[2].Name()}; strings.Join(got, "|") !=
+		"≤ 0.25 EU/mL|100000000–5000000000 cells|≤ 2 %|CD79a or CD19" {
+		t.Errorf("limits %q", got)
+	}
+	for _, bad := range []string{
+		`{"name":"x","title":"X","kinds":["uc"],"criteria":[{"assay":"CD90","op":"equals","result":"pass"}]}`,
+		`{"name":"x","title":"X","kinds":["uc"],"criteria":[{"assay":"CD90|sterility","op":"<=","limit":"2"}]}`,
+		`{"name":"x","title":"X","kinds":["uc"],"criteria":[{"assay":"CD90","op":"between","min":"9","max":"2"}]}`,
+		`{"name":"x","title":"X","kinds":[],"criteria":[{"assay":"CD90","op":">=","limit":"9"}]}`,
+		`{"name":"x","title":"X","kinds":["uc"],"criteria":[{"assay":"CD90","op":">=","limit":"9","colour":"red"}]}`,
+	} {
+		if _, err := ParseSpecFile([]byte(bad)); lot.ErrorCode(err) != lot.EINVALID {
+			t.Errorf("%s: err %v, want EINVALID", bad, err)
+		}
+	}
+}

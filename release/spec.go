@@ -164,15 +164,37 @@ type specFile struct {
 }
 
 type criterionRow struct {
-	Assay  string   `json:"assay"`
-	Op     string   `json:"op"`
-	Limit  string   `json:"limit"`
-	Min    string   `json:"min"`
-	Max    string   `json:"max"`
-	Result string   `json:"result"`
-	Unit   string   `json:"unit"`
-	Kinds  []string `json:"kinds"`
-	Source string   `json:"source"`
+	Assay  string      `json:"assay"`
+	Op     string      `json:"op"`
+	Limit  decimalText `json:"limit"`
+	Min    decimalText `json:"min"`
+	Max    decimalText `json:"max"`
+	Result string      `json:"result"`
+	Unit   string      `json:"unit"`
+	Kinds  []string    `json:"kinds"`
+	Source string      `json:"source"`
+}
+
+// decimalText is a limit written in a specification file either as a JSON
+// string ("0.25") or as a JSON number (0.25); the number's text is kept as
+// written, so it is never rounded through a float.
+type decimalText string
+
+func (d *decimalText) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*d = decimalText(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*d = decimalText(n.String())
+	return nil
 }
 
 // ParseSpecFile reads and checks a specification file. Every problem is
@@ -218,11 +240,11 @@ func (row criterionRow) criterion() (Criterion, error) {
 	c.Op = op
 	switch op {
 	case AtLeast:
-		c.Min = row.Limit
+		c.Min = string(row.Limit)
 	case AtMost:
-		c.Max = row.Limit
+		c.Max = string(row.Limit)
 	case Between:
-		c.Min, c.Max = row.Min, row.Max
+		c.Min, c.Max = string(row.Min), string(row.Max)
 	case Equals:
 		c.Result = row.Result
 	}

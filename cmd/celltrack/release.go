@@ -471,14 +471,21 @@ func (rt *runtime) donorScreenCommand() *cli.Command {
 	}
 }
 
+// restrictedTo is the MRN an exceptional release restricts the lot to, or "".
+func (rt *runtime) restrictedTo(l lot.Lot) string {
+	if !l.Exceptional {
+		return ""
+	}
+	if p, err := rt.lots().Patient(l.RestrictedTo.String()); err == nil {
+		return p.MRN
+	}
+	return l.RestrictedTo.String()
+}
+
 // exceptionText flags an exceptional release wherever a lot is shown.
 func (rt *runtime) exceptionText(l lot.Lot) string {
 	if !l.Exceptional {
 		return ""
 	}
-	mrn := l.RestrictedTo.String()
-	if p, err := rt.lots().Patient(mrn); err == nil {
-		mrn = p.MRN
-	}
-	return " EXCEPTIONAL RELEASE — patient " + mrn + " only"
+	return " EXCEPTIONAL RELEASE — patient " + rt.restrictedTo(l) + " only"
 }

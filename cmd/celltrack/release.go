@@ -168,6 +168,40 @@ func (rt *runtime) releaseCommand() *cli.Command {
 				}),
 			},
 			{
+				Name:        "history",
+				Usage:       "list a lot's release decisions with their signatures, oldest first",
+				ArgsUsage:   "LOT",
+				Description: example("celltrack release history LOT-UC-1"),
+				Action: rt.action(readDB, 1, func(c *cli.Context) error {
+					ds, err := rt.release().Dispositions(c.Args().First())
+					if err != nil {
+						return err
+					}
+					return rt.out(dispositionViews(ds), func(w io.Writer) {
+						if len(ds) == 0 {
+							fmt.Fprintf(w, "lot %s has no release decision yet\n", c.Args().First())
+						}
+						for _, d := range ds {
+							fmt.Fprintf(w, "%s  %s by %s", lot.FormatTime(d.At), strings.ToUpper(string(d.Decision)), d.By)
+							if d.Spec != "" {
+								fmt.Fprintf(w, " against %s@%d", d.Spec, d.SpecVersion)
+							}
+							if d.Patient != "" {
+								fmt.Fprintf(w, ", patient %s only", d.Patient)
+							}
+							if d.Reason != "" {
+								fmt.Fprintf(w, ": %s", d.Reason)
+							}
+							fmt.Fprintln(w)
+							printSignatures(w, d)
+							if len(d.Infused) > 0 {
+								fmt.Fprintf(w, "  LOOK-BACK: containers already infused: %s\n", strings.Join(d.Infused, ", "))
+							}
+						}
+					})
+				}),
+			},
+			{
 				Name:      "certificate",
 				Usage:     "print a lot's certificate of analysis",
 				ArgsUsage: "LOT",

@@ -30,6 +30,12 @@ const (
 	LabelPrint          Action = "label.print"
 	LabelApply          Action = "label.apply"
 	LabelVoid           Action = "label.void"
+	// Release (issue 3).
+	ReleaseResult  Action = "release.result"
+	DonorScreen    Action = "donor.screen"
+	ReleaseApprove Action = "release.approve"
+	ReleaseReject  Action = "release.reject"
+	ReleaseSpecAdd Action = "release.spec.add"
 )
 
 // Permissions is the permission table: which roles may perform each write.
@@ -59,6 +65,14 @@ var Permissions = map[Action][]Role{
 	LabelPrint:          {Lab},
 	LabelApply:          {Lab},
 	LabelVoid:           {Lab},
+	// Release: the lab records QC results and donor screening; only QA
+	// decides. An exceptional release is also co-signed by a physician,
+	// checked by the store (release.Approval).
+	ReleaseResult:  {Lab},
+	DonorScreen:    {Lab},
+	ReleaseApprove: {QA},
+	ReleaseReject:  {QA},
+	ReleaseSpecAdd: {QA},
 }
 
 // Allowed reports whether role may perform a.

@@ -35,6 +35,14 @@
 //	idx_site_code      site code                      id
 //	labels             id                             labelRecord JSON (a container's printed/applied/voided label counts)
 //	idx_label_container container id                  label id
+//	specs              id                             specRecord JSON (release specification version)
+//	idx_spec_name      name + "@" + version uint64 BE id
+//	results            id                             resultRecord JSON (QC result)
+//	idx_result_lot     lot id + result id             empty
+//	screenings         id                             screeningRecord JSON (donor infectious-disease screening)
+//	idx_screening_donor donor id + screening id       empty
+//	dispositions       id                             dispositionRecord JSON (QA decision with signatures)
+//	idx_disposition_lot lot id + disposition id       empty
 //
 // Buckets whose values are records (not indexes) are listed in recordBuckets;
 // `audit verify` checks each of their values against the audit trail.
@@ -74,6 +82,11 @@ var recordBuckets = map[string][]byte{
 	kindEvent:     []byte("events"),
 	kindSite:      []byte("sites"),
 	kindLabel:     []byte("labels"),
+	// release (store/release.go)
+	kindSpec:        []byte("specs"),
+	kindResult:      []byte("results"),
+	kindScreening:   []byte("screenings"),
+	kindDisposition: []byte("dispositions"),
 }
 
 // indexBuckets are derived from records and written in the same transaction.
@@ -83,6 +96,8 @@ var indexBuckets = [][]byte{
 	[]byte("idx_lot_donor"), []byte("idx_lot_patient"), []byte("idx_container_code"),
 	[]byte("idx_container_lot"), []byte("idx_event_container"), []byte("idx_event_lot"),
 	[]byte("idx_site_code"), []byte("idx_label_container"),
+	// release (store/release.go)
+	[]byte("idx_spec_name"), []byte("idx_result_lot"), []byte("idx_screening_donor"), []byte("idx_disposition_lot"),
 }
 
 // DB is an open celltrack database.

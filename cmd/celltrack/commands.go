@@ -12,6 +12,7 @@ func (rt *runtime) commands() []*cli.Command {
 		rt.donorCommand(),
 		rt.patientCommand(),
 		rt.lotCommand(),
+		rt.releaseCommand(),
 		rt.containerCommand(),
 		rt.siteCommand(),
 		rt.labelCommand(),

@@ -235,7 +235,7 @@ func (rt *runtime) statusText(l lot.Lot) string {
 	if l.Expired(rt.clock()) {
 		s += " (EXPIRED)"
 	}
-	return s
+	return s + rt.exceptionText(l)
 }
 
 func (rt *runtime) lotView(l lot.Lot) map[string]any {
@@ -244,7 +244,7 @@ func (rt *runtime) lotView(l lot.Lot) map[string]any {
 		"cells": l.Cells, "viability_pct": l.Viability.String(), "volume_ml": l.VolumeML.String(),
 		"manufactured": lot.FormatDate(l.Manufactured), "expires": lot.FormatDate(l.Expires), "passage": l.Passage,
 		"location": l.Location, "containers_count": l.Containers, "cells_split": l.CellsSplit,
-		"created_at": l.CreatedAt, "created_by": l.CreatedBy}
+		"created_at": l.CreatedAt, "created_by": l.CreatedBy, "exceptional": l.Exceptional, "restricted_to": rt.restrictedTo(l)}
 }
 
 func (rt *runtime) printLot(w io.Writer, l lot.Lot, cs []lot.Container) {

@@ -17,6 +17,7 @@ func (rt *runtime) donorCommand() *cli.Command {
 		Name:  "donor",
 		Usage: "register and look up umbilical-cord donors",
 		Subcommands: []*cli.Command{
+			rt.donorScreenCommand(),
 			{
 				Name:        "add",
 				Usage:       "register an umbilical-cord donor (lab)",

@@ -1,0 +1,525 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
+	"github.com/celltrack/celltrack/report"
+	"github.com/celltrack/celltrack/store"
+	"github.com/urfave/cli/v2"
+)
+
+func (rt *runtime) release() *store.ReleaseService { return store.NewReleaseService(rt.db) }
+
+func (rt *runtime) releaseCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "release",
+		Usage: "QC results, specifications, evaluation and the signed QA disposition of lots",
+		Subcommands: []*cli.Command{
+			rt.releaseSpecCommand(),
+			{
+				Name:      "result",
+				Usage:     "record, correct or void a QC result of a lot (lab)",
+				ArgsUsage: "LOT",
+				Description: "Assays: CD105 CD73 CD90 CD45 CD34 CD14 CD11b CD79a CD19 HLA-DR adherence trilineage sterility\n" +
+					"mycoplasma endotoxin viability viable-cells karyotype identity (any case). Numbers are exact decimals in the\n" +
+					"assay's unit (% , EU/mL, cells); words are pass|fail, no-growth|growth, negative|positive, normal|abnormal.\n" +
+					"A correction (--corrects N) or a void (--void N) keeps the old result visible, and sends a released lot back to quarantine.\n\n" +
+					example("celltrack --user liu release result --assay CD105 --value 98.2 --method 'flow cytometry' --tested 2026-11-20 LOT-UC-1",
+						"celltrack --user liu release result --assay endotoxin --value 0.12 --unit EU/mL LOT-UC-1",
+						"celltrack --user liu release result --corrects 3 --reason 'transcription error' --assay CD90 --value 97.1 LOT-UC-1",
+						"celltrack --user liu release result --void 3 --reason 'sample mix-up' LOT-UC-1"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "assay", Usage: "assay `CODE`"},
+					&cli.StringFlag{Name: "value", Usage: "the result: a number or a word"},
+					&cli.StringFlag{Name: "unit", Usage: "unit of a numeric result (default: the assay's)"},
+					&cli.StringFlag{Name: "method", Usage: "test method"},
+					&cli.StringFlag{Name: "tested", Usage: "test date, YYYY-MM-DD (default today)"},
+					&cli.IntFlag{Name: "corrects", Usage: "record a correction of result number `N` of this lot (voids it)"},
+					&cli.IntFlag{Name: "void", Usage: "void result number `N` of this lot without a replacement"},
+					&cli.StringFlag{Name: "reason", Usage: "why a result is corrected or voided"},
+				},
+				Action: rt.action(writeDB, 1, rt.releaseResult),
+			},
+			{
+				Name:        "results",
+				Usage:       "list a lot's QC results, voided ones included",
+				ArgsUsage:   "LOT",
+				Description: example("celltrack release results LOT-UC-1"),
+				Action: rt.action(readDB, 1, func(c *cli.Context) error {
+					rs, err := rt.release().Results(c.Args().First())
+					if err != nil {
+						return err
+					}
+					views := []map[string]any{}
+					for _, r := range rs {
+						views = append(views, resultView(r))
+					}
+					return rt.out(views, func(w io.Writer) {
+						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+						fmt.Fprintln(tw, "#\tASSAY\tRESULT\tTESTED\tBY\tSTATUS")
+						for _, r := range rs {
+							fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Assay, r.Display(), lot.FormatDate(r.Tested), r.RecordedBy, resultStatus(r))
+						}
+						tw.Flush()
+					})
+				}),
+			},
+			{
+				Name:      "evaluate",
+				Usage:     "judge a lot against a specification; exit 0 only when every criterion passes",
+				ArgsUsage: "LOT",
+				Description: "Without --spec the lot kind's built-in is used (isct-uc-msc or rfib-autologous, latest version).\n" +
+					"Exit 3 when any criterion fails or is missing.\n\n" + example("celltrack release evaluate LOT-UC-1", "celltrack release evaluate --spec isct-uc-msc@1 LOT-UC-1"),
+				Flags: []cli.Flag{&cli.StringFlag{Name: "spec", Usage: "specification `NAME[@VERSION]`"}},
+				Action: rt.action(readDB, 1, func(c *cli.Context) error {
+					ev, err := rt.release().Evaluate(c.Args().First(), c.String("spec"))
+					if err != nil {
+						return err
+					}
+					if err := rt.out(ev, func(w io.Writer) { printEvaluation(w, ev) }); err != nil {
+						return err
+					}
+					if !ev.Pass {
+						return lot.Errorf(lot.ECONFLICT, "lot %s does not conform to %s@%d: %s", ev.Lot, ev.Spec, ev.Version, strings.Join(ev.Failed(), ", "))
+					}
+					return nil
+				}),
+			},
+			{
+				Name:      "approve",
+				Usage:     "release a conforming lot, signed with your password (qa)",
+				ArgsUsage: "LOT",
+				Description: "The signer re-enters the password; the user who registered the lot may not release it.\n" +
+					"--exception releases a non-conforming lot for one --patient under medical necessity; it needs a\n" +
+					"--reason and the co-signature of a --physician (second password line on standard input).\n\n" +
+					example("printf 'qa-password\\n' | celltrack --user quinn release approve --spec isct-uc-msc --password-stdin LOT-UC-1",
+						"printf 'qa-password\\nmd-password\\n' | celltrack --user quinn release approve --exception --patient MRN-1001 \\",
+						"    --reason 'no alternative; life-threatening flare' --physician pat --password-stdin LOT-UC-2"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "spec", Usage: "specification `NAME[@VERSION]` (default: the lot kind's built-in)"},
+					&cli.BoolFlag{Name: "exception", Usage: "exceptional release of a non-conforming lot for one patient"},
+					&cli.StringFlag{Name: "patient", Usage: "MRN the exceptional release is restricted to"},
+					&cli.StringFlag{Name: "reason", Usage: "the medical necessity of an exceptional release"},
+					&cli.StringFlag{Name: "physician", Usage: "the co-signing physician's user `NAME`"},
+					passwordStdinFlag,
+				},
+				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
+					a := release.Approval{Lot: c.Args().First(), Spec: c.String("spec"), QA: actor(c), Exception: c.Bool("exception"),
+						Patient: c.String("patient"), Reason: c.String("reason"), Physician: c.String("physician")}
+					if err := a.Check(); err != nil {
+						return err
+					}
+					var err error
+					if a.Password, err = rt.password(c, a.QA+" (QA signature)"); err != nil {
+						return err
+					}
+					if a.Exception {
+						if a.PhysicianPassword, err = rt.password(c, a.Physician+" (physician co-signature)"); err != nil {
+							return err
+						}
+					}
+					d, err := rt.release().Approve(a)
+					if err != nil {
+						return err
+					}
+					return rt.out(dispositionView(d), func(w io.Writer) {
+						if d.Decision == release.Exception {
+							fmt.Fprintf(w, "EXCEPTIONAL RELEASE of lot %s for patient %s only, against %s@%d\n", d.Lot, d.Patient, d.Spec, d.SpecVersion)
+						} else {
+							fmt.Fprintf(w, "released lot %s against %s@%d\n", d.Lot, d.Spec, d.SpecVersion)
+						}
+						printSignatures(w, d)
+					})
+				}),
+			},
+			{
+				Name:        "reject",
+				Usage:       "reject a lot, signed with your password (qa)",
+				ArgsUsage:   "LOT",
+				Description: example("printf 'qa-password\\n' | celltrack --user quinn release reject --reason 'mycoplasma positive' --password-stdin LOT-UC-3"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "reason", Required: true, Usage: "why the lot is rejected"},
+					passwordStdinFlag,
+				},
+				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
+					if err := lot.ValidateText("--reason", c.String("reason"), true); err != nil {
+						return err
+					}
+					pw, err := rt.password(c, actor(c)+" (QA signature)")
+					if err != nil {
+						return err
+					}
+					d, err := rt.release().Reject(actor(c), pw, c.Args().First(), c.String("reason"))
+					if err != nil {
+						return err
+					}
+					return rt.out(dispositionView(d), func(w io.Writer) {
+						fmt.Fprintf(w, "rejected lot %s: %s\n", d.Lot, d.Reason)
+						printSignatures(w, d)
+					})
+				}),
+			},
+			{
+				Name:        "history",
+				Usage:       "list a lot's release decisions with their signatures, oldest first",
+				ArgsUsage:   "LOT",
+				Description: example("celltrack release history LOT-UC-1"),
+				Action: rt.action(readDB, 1, func(c *cli.Context) error {
+					ds, err := rt.release().Dispositions(c.Args().First())
+					if err != nil {
+						return err
+					}
+					return rt.out(dispositionViews(ds), func(w io.Writer) {
+						if len(ds) == 0 {
+							fmt.Fprintf(w, "lot %s has no release decision yet\n", c.Args().First())
+						}
+						for _, d := range ds {
+							fmt.Fprintf(w, "%s  %s by %s", lot.FormatTime(d.At), strings.ToUpper(string(d.Decision)), d.By)
+							if d.Spec != "" {
+								fmt.Fprintf(w, " against %s@%d", d.Spec, d.SpecVersion)
+							}
+							if d.Patient != "" {
+								fmt.Fprintf(w, ", patient %s only", d.Patient)
+							}
+							if d.Reason != "" {
+								fmt.Fprintf(w, ": %s", d.Reason)
+							}
+							fmt.Fprintln(w)
+							printSignatures(w, d)
+							if len(d.Infused) > 0 {
+								fmt.Fprintf(w, "  LOOK-BACK: containers already infused: %s\n", strings.Join(d.Infused, ", "))
+							}
+						}
+					})
+				}),
+			},
+			{
+				Name:      "certificate",
+				Usage:     "print a lot's certificate of analysis",
+				ArgsUsage: "LOT",
+				Description: "Formats: text (default), md, json, html, pdf (one A4 page, black and white). pdf needs --out.\n\n" +
+					example("celltrack release certificate LOT-UC-1", "celltrack release certificate --format pdf --out LOT-UC-1.pdf LOT-UC-1"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "format", Value: "text", Usage: "text, md, json, html or pdf"},
+					&cli.StringFlag{Name: "out", Usage: "write to `FILE` instead of standard output"},
+				},
+				Action: rt.action(readDB, 1, rt.releaseCertificate),
+			},
+		},
+	}
+}
+
+func (rt *runtime) releaseResult(c *cli.Context) error {
+	ref := c.Args().First()
+	var (
+		r   release.Result
+		rq  []release.Requarantine
+		err error
+	)
+	if c.IsSet("void") {
+		for _, f := range []string{"assay", "value", "unit", "method", "tested", "corrects"} {
+			if c.IsSet(f) {
+				return lot.Errorf(lot.EUSAGE, "--void voids a result without a replacement; --%s does not apply (use --corrects to replace it)", f)
+			}
+		}
+		r, rq, err = rt.release().VoidResult(actor(c), ref, c.Int("void"), c.String("reason"))
+		if err != nil {
+			return err
+		}
+		return rt.out(map[string]any{"voided": resultView(r), "requarantined": rq}, func(w io.Writer) {
+			fmt.Fprintf(w, "voided result #%d (%s %s) of lot %s: %s\n", r.Seq, r.Assay, r.Display(), ref, r.VoidReason)
+			printRequarantines(w, rq)
+		})
+	}
+	for _, f := range []string{"assay", "value"} {
+		if !c.IsSet(f) {
+			return lot.Errorf(lot.EUSAGE, "`%s` needs --%s (or --void N --reason R to void a result)", c.Command.HelpName, f)
+		}
+	}
+	e := release.Entry{Assay: c.String("assay"), Value: c.String("value"), Unit: c.String("unit"), Method: c.String("method")}
+	if c.IsSet("tested") {
+		if e.Tested, err = lot.ParseDate("--tested", c.String("tested")); err != nil {
+			return err
+		}
+	}
+	r, rq, err = rt.release().RecordResult(actor(c), ref, e, c.Int("corrects"), c.String("reason"))
+	if err != nil {
+		return err
+	}
+	return rt.out(map[string]any{"result": resultView(r), "requarantined": rq}, func(w io.Writer) {
+		fmt.Fprintf(w, "recorded result #%d of lot %s: %s %s", r.Seq, ref, r.Assay, r.Display())
+		if r.Corrects > 0 {
+			fmt.Fprintf(w, " (corrects #%d, now void)", r.Corrects)
+		}
+		fmt.Fprintln(w)
+		printRequarantines(w, rq)
+	})
+}
+
+// printRequarantines reports lots sent back to quarantine and the look-back
+// list of containers already infused.
+func printRequarantines(w io.Writer, rq []release.Requarantine) {
+	for _, q := range rq {
+		fmt.Fprintf(w, "LOT %s RETURNED TO QUARANTINE: %s\n", q.Lot, q.Reason)
+		if len(q.Infused) == 0 {
+			fmt.Fprintln(w, "  look-back: no container of the lot has been infused")
+		} else {
+			fmt.Fprintf(w, "  LOOK-BACK: containers already infused: %s\n", strings.Join(q.Infused, ", "))
+		}
+	}
+}
+
+func resultStatus(r release.Result) string {
+	s := "valid"
+	if r.Voided() {
+		s = fmt.Sprintf("VOID %s by %s: %s", lot.FormatDate(r.VoidedAt), r.VoidedBy, r.VoidReason)
+	}
+	if r.Corrects > 0 {
+		s += fmt.Sprintf(" (corrects #%d)", r.Corrects)
+	}
+	return s
+}
+
+func resultView(r release.Result) map[string]any {
+	return map[string]any{"id": r.ID, "seq": r.Seq, "assay": r.Assay, "value": r.Value.Text, "unit": r.Value.Unit,
+		"method": r.Method, "tested": lot.FormatDate(r.Tested), "recorded_at": r.RecordedAt, "recorded_by": r.RecordedBy,
+		"corrects": r.Corrects, "voided": r.Voided(), "voided_at": r.VoidedAt, "voided_by": r.VoidedBy, "void_reason": r.VoidReason}
+}
+
+func printEvaluation(w io.Writer, ev release.Evaluation) {
+	fmt.Fprintf(w, "Lot %s against %s@%d\n", ev.Lot, ev.Spec, ev.Version)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CRITERION\tLIMIT\tRESULT\tVERDICT")
+	for _, r := range ev.Rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Criterion, r.Limit, r.Result, r.Verdict)
+	}
+	tw.Flush()
+	if ev.Pass {
+		fmt.Fprintln(w, "VERDICT: PASS — the lot conforms and may be approved")
+	} else {
+		fmt.Fprintf(w, "VERDICT: FAIL — %s\n", strings.Join(ev.Failed(), ", "))
+	}
+}
+
+func printSignatures(w io.Writer, d release.Disposition) {
+	for _, s := range d.Signatures {
+		fmt.Fprintf(w, "  signed by %s (%s) at %s — %s\n", s.FullName, s.User, lot.FormatTime(s.Time), s.Meaning)
+	}
+	if len(d.Signatures) > 0 {
+		fmt.Fprintf(w, "  signed record SHA-256 %x\n", d.Signatures[0].Signed)
+	}
+}
+
+func dispositionView(d release.Disposition) map[string]any {
+	sigs := []map[string]any{}
+	for _, s := range d.Signatures {
+		sigs = append(sigs, map[string]any{"user": s.User, "full_name": s.FullName, "role": s.Role, "time": s.Time,
+			"meaning": s.Meaning, "signed_sha256": fmt.Sprintf("%x", s.Signed)})
+	}
+	return map[string]any{"id": d.ID, "lot": d.Lot, "din": d.DIN, "decision": d.Decision, "spec": d.Spec,
+		"spec_version": d.SpecVersion, "rows": d.Rows, "reason": d.Reason, "patient": d.Patient, "infused": d.Infused,
+		"at": d.At, "by": d.By, "signatures": sigs}
+}
+
+func (rt *runtime) releaseCertificate(c *cli.Context) error {
+	cert, err := rt.release().Certificate(c.Args().First())
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	switch f := c.String("format"); f {
+	case "text":
+		err = report.CertificateText(&buf, cert)
+	case "md":
+		err = report.CertificateMarkdown(&buf, cert)
+	case "html":
+		err = report.CertificateHTML(&buf, cert)
+	case "pdf":
+		if !c.IsSet("out") {
+			return lot.Errorf(lot.EUSAGE, "--format pdf writes a binary file; give --out FILE")
+		}
+		err = report.CertificatePDF(&buf, cert)
+	case "json":
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(map[string]any{"lot": rt.lotView(cert.Lot), "source": cert.Source, "restricted_to": cert.RestrictedTo,
+			"evaluation": cert.Evaluation, "spec_title": cert.SpecTitle, "dispositions": dispositionViews(cert.Dispositions),
+			"chain_head": cert.ChainHead, "generated": cert.Generated})
+	default:
+		return lot.Errorf(lot.EUSAGE, "--format %q is not a certificate format; use text, md, json, html or pdf", f)
+	}
+	if err != nil {
+		return err
+	}
+	if out := c.String("out"); out != "" {
+		if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("write certificate: %w", err)
+		}
+		fmt.Fprintf(rt.stdout, "wrote certificate of lot %s to %s\n", cert.Lot.Number, out)
+		return nil
+	}
+	_, err = rt.stdout.Write(buf.Bytes())
+	return err
+}
+
+func dispositionViews(ds []release.Disposition) []map[string]any {
+	v := []map[string]any{}
+	for _, d := range ds {
+		v = append(v, dispositionView(d))
+	}
+	return v
+}
+
+func (rt *runtime) releaseSpecCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "spec",
+		Usage: "release specifications: named, versioned lists of criteria",
+		Subcommands: []*cli.Command{
+			{
+				Name:        "list",
+				Usage:       "list every version of every specification",
+				ArgsUsage:   " ",
+				Description: example("celltrack release spec list"),
+				Action: rt.action(readDB, 0, func(c *cli.Context) error {
+					ss, err := rt.release().Specs()
+					if err != nil {
+						return err
+					}
+					return rt.out(ss, func(w io.Writer) {
+						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+						fmt.Fprintln(tw, "SPEC\tVERSION\tKINDS\tCRITERIA\tADDED\tTITLE")
+						for _, s := range ss {
+							fmt.Fprintf(tw, "%s\t%d\t%v\t%d\t%s by %s\t%s\n", s.Name, s.Version, s.Kinds, len(s.Criteria), lot.FormatDate(s.CreatedAt), s.CreatedBy, s.Title)
+						}
+						tw.Flush()
+					})
+				}),
+			},
+			{
+				Name:        "show",
+				Usage:       "show a specification's criteria and the source of each limit",
+				ArgsUsage:   "NAME[@VERSION]",
+				Description: example("celltrack release spec show isct-uc-msc", "celltrack release spec show isct-uc-msc@1"),
+				Action: rt.action(readDB, 1, func(c *cli.Context) error {
+					s, err := rt.release().Spec(c.Args().First())
+					if err != nil {
+						return err
+					}
+					return rt.out(s, func(w io.Writer) {
+						fmt.Fprintf(w, "Specification %s version %d — %s\n  kinds %v, added %s by %s\n", s.Name, s.Version, s.Title, s.Kinds, lot.FormatTime(s.CreatedAt), s.CreatedBy)
+						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+						fmt.Fprintln(tw, "CRITERION\tLIMIT\tKINDS\tSOURCE")
+						for _, cr := range s.Criteria {
+							kinds := "all"
+							if len(cr.Kinds) > 0 {
+								kinds = fmt.Sprint(cr.Kinds)
+							}
+							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cr.Name(), cr.Limit(), kinds, cr.Source)
+						}
+						tw.Flush()
+					})
+				}),
+			},
+			{
+				Name:      "add",
+				Usage:     "add a specification, or a new version of one, from a JSON file (qa)",
+				ArgsUsage: " ",
+				Description: "File format: README, \"Release\". A file whose content equals the latest version is refused.\n\n" +
+					example("celltrack --user quinn release spec add --file our-uc-spec.json"),
+				Flags: []cli.Flag{&cli.StringFlag{Name: "file", Required: true, Usage: "the specification `FILE` (JSON)"}},
+				Action: rt.action(writeDB, 0, func(c *cli.Context) error {
+					data, err := os.ReadFile(c.String("file"))
+					if err != nil {
+						return lot.Errorf(lot.EINVALID, "--file %s cannot be read: %v", c.String("file"), err)
+					}
+					s, err := release.ParseSpecFile(data)
+					if err != nil {
+						return err
+					}
+					if s, err = rt.release().AddSpec(actor(c), s); err != nil {
+						return err
+					}
+					return rt.out(s, func(w io.Writer) {
+						fmt.Fprintf(w, "added specification %s version %d (%d criteria)\n", s.Name, s.Version, len(s.Criteria))
+					})
+				}),
+			},
+		},
+	}
+}
+
+// donorScreenCommand records a donor's infectious-disease screening.
+func (rt *runtime) donorScreenCommand() *cli.Command {
+	flags := []cli.Flag{}
+	names := []string{"hiv", "hbv", "hcv", "syphilis", "htlv"}
+	for i, n := range names {
+		flags = append(flags, &cli.StringFlag{Name: n, Required: true, Usage: release.ScreenMarkers[i] + ": negative, positive or indeterminate"})
+	}
+	flags = append(flags, &cli.StringFlag{Name: "tested", Usage: "date the samples were tested, YYYY-MM-DD (default today)"})
+	return &cli.Command{
+		Name:      "screen",
+		Usage:     "record a donor's infectious-disease screening (lab)",
+		ArgsUsage: "ID",
+		Description: "Any result but negative makes the donor ineligible: every lot of the donor then fails evaluation,\n" +
+			"and released ones go back to quarantine at once, with the containers already infused listed.\n\n" +
+			example("celltrack --user liu donor screen --hiv negative --hbv negative --hcv negative --syphilis negative --htlv negative --tested 2026-10-31 D-0001"),
+		Flags: flags,
+		Action: rt.action(writeDB, 1, func(c *cli.Context) error {
+			sc := release.Screening{}
+			for i, n := range names {
+				r, err := release.ParseReactivity("--"+n, c.String(n))
+				if err != nil {
+					return err
+				}
+				sc.Markers = append(sc.Markers, release.Marker{Name: release.ScreenMarkers[i], Result: r})
+			}
+			if c.IsSet("tested") {
+				t, err := lot.ParseDate("--tested", c.String("tested"))
+				if err != nil {
+					return err
+				}
+				sc.Tested = t
+			}
+			sc, rq, err := rt.release().Screen(actor(c), c.Args().First(), sc)
+			if err != nil {
+				return err
+			}
+			verdict := "ELIGIBLE"
+			if !sc.Eligible() {
+				verdict = "INELIGIBLE: " + strings.Join(sc.Problems(), ", ")
+			}
+			return rt.out(map[string]any{"id": sc.ID, "donor": c.Args().First(), "markers": sc.Markers, "consented": lot.FormatDate(sc.Consented),
+				"tested": lot.FormatDate(sc.Tested), "eligible": sc.Eligible(), "requarantined": rq}, func(w io.Writer) {
+				fmt.Fprintf(w, "screened donor %s: %s; consent on file %s; donor %s\n", c.Args().First(), sc.Summary(), lot.FormatDate(sc.Consented), verdict)
+				printRequarantines(w, rq)
+			})
+		}),
+	}
+}
+
+// restrictedTo is the MRN an exceptional release restricts the lot to, or "".
+func (rt *runtime) restrictedTo(l lot.Lot) string {
+	if !l.Exceptional {
+		return ""
+	}
+	if p, err := rt.lots().Patient(l.RestrictedTo.String()); err == nil {
+		return p.MRN
+	}
+	return l.RestrictedTo.String()
+}
+
+// exceptionText flags an exceptional release wherever a lot is shown.
+func (rt *runtime) exceptionText(l lot.Lot) string {
+	if !l.Exceptional {
+		return ""
+	}
+	return " EXCEPTIONAL RELEASE — patient " + rt.restrictedTo(l) + " only"
+}

@@ -1,0 +1,175 @@
+package release
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+)
+
+// Decision is what a disposition decided.
+type Decision string
+
+// Decisions. Quarantined is the automatic return of a released lot to
+// quarantine when its basis fails (a voided result, a positive donor).
+const (
+	Approved    Decision = "approved"
+	Rejected    Decision = "rejected"
+	Exception   Decision = "exception"
+	Quarantined Decision = "quarantined"
+)
+
+// Signature meanings (21 CFR 11.50).
+const (
+	MeaningApprove   = "approved for release"
+	MeaningReject    = "rejected"
+	MeaningException = "approved for exceptional release of a non-conforming lot"
+	MeaningPhysician = "authorised exceptional release under medical necessity"
+)
+
+// Disposition is one QA decision on a lot, with the evaluation it was based
+// on and the signatures, each bound to the SHA-256 of Content().
+type Disposition struct {
+	ID          uuid.UUID
+	LotID       uuid.UUID
+	Lot         string // lab lot number
+	DIN         string
+	Decision    Decision
+	Spec        string
+	SpecVersion int
+	Rows        []Row
+	Reason      string
+	Patient     string // MRN an exceptional release is restricted to
+	PatientID   uuid.UUID
+	Infused     []string // look-back: containers already infused when quarantined
+	At          time.Time
+	By          string
+	Signatures  []audit.Signature
+}
+
+// Content is the canonical encoding of what is signed: everything in the
+// disposition except the signatures themselves.
+func (d Disposition) Content() []byte {
+	d.Signatures = nil
+	b, _ := json.Marshal(d)
+	return b
+}
+
+// Digest is the SHA-256 of Content().
+func (d Disposition) Digest() [32]byte { return sha256.Sum256(d.Content()) }
+
+// Approval asks for a lot's release. Passwords are checked by the store
+// before anything is written.
+type Approval struct {
+	Lot      string
+	Spec     string // NAME or NAME@VERSION; "" for the lot kind's default
+	QA       string
+	Password string
+	// Exceptional release of a non-conforming lot for one named patient.
+	Exception         bool
+	Patient           string
+	Reason            string
+	Physician         string
+	PhysicianPassword string
+}
+
+// Check validates the request before any lookup.
+func (a Approval) Check() error {
+	if !a.Exception {
+		if a.Patient != "" || a.Physician != "" {
+			return lot.Errorf(lot.EINVALID, "--patient and --physician belong to an exceptional release; add --exception or drop them")
+		}
+		return lot.ValidateText("--reason", a.Reason, false)
+	}
+	if a.Patient == "" {
+		return lot.Errorf(lot.EINVALID, "an exceptional release is for one named patient; give --patient MRN")
+	}
+	if err := lot.ValidateText("--reason", a.Reason, true); err != nil {
+		return lot.Errorf(lot.EINVALID, "an exceptional release needs --reason: the medical necessity")
+	}
+	if a.Physician == "" {
+		return lot.Errorf(lot.EFORBIDDEN, "an exceptional release needs a physician's co-signature as well as QA's; give --physician NAME and the physician's password as the second line")
+	}
+	return nil
+}
+
+// CheckSegregation refuses a release signed by the person who registered the
+// lot (EU GMP Annex 11; 21 CFR 211.22): the same login, or another login with
+// the same printed name.
+func CheckSegregation(l lot.Lot, signer, registrant audit.User) error {
+	if signer.Name == l.CreatedBy || strings.EqualFold(strings.TrimSpace(signer.FullName), strings.TrimSpace(registrant.FullName)) {
+		return lot.Errorf(lot.EFORBIDDEN, "segregation of duties: %s (%s) registered lot %s and may not also release it; another QA person must sign",
+			registrant.FullName, l.CreatedBy, l.Number)
+	}
+	return nil
+}
+
+// CheckApprovable says whether lot l may be approved on evaluation ev.
+func CheckApprovable(l lot.Lot, ev Evaluation, exception bool, now time.Time) error {
+	if l.Expired(now) {
+		return lot.Errorf(lot.ECONFLICT, "lot %s expired on %s; an expired lot is never releasable", l.Number, lot.FormatDate(l.Expires))
+	}
+	if l.Status != lot.Quarantine {
+		return lot.Errorf(lot.ECONFLICT, "lot %s is %s; only a lot in quarantine can be approved", l.Number, l.Status)
+	}
+	if exception {
+		if ev.Pass {
+			return lot.Errorf(lot.ECONFLICT, "lot %s conforms to %s@%d; approve it normally, without --exception", l.Number, ev.Spec, ev.Version)
+		}
+		return nil
+	}
+	if !ev.Pass {
+		return lot.Errorf(lot.ECONFLICT, "lot %s does not conform to %s@%d: %s; nothing was signed (see `celltrack release evaluate %s`)",
+			l.Number, ev.Spec, ev.Version, strings.Join(ev.Failed(), ", "), l.Number)
+	}
+	return nil
+}
+
+// Requarantine is a released lot sent back to quarantine automatically.
+type Requarantine struct {
+	Lot     string
+	Reason  string
+	Infused []string // containers already infused: the look-back list
+}
+
+// Certificate is the certificate of analysis of a lot.
+type Certificate struct {
+	Lot          lot.Lot
+	Source       string // "donor D-0001" or "patient MRN-2001 (Hana Sato)"
+	RestrictedTo string // MRN of an exceptional release
+	Evaluation   Evaluation
+	SpecTitle    string
+	Results      []Result
+	Dispositions []Disposition
+	Expired      bool
+	ChainHead    string
+	Generated    time.Time
+	Facility     string
+}
+
+// Service records QC results and screenings, evaluates lots and signs their
+// disposition. Writes return EFORBIDDEN for a role that may not, EAUTH for a
+// wrong password, EINVALID for a bad value, ECONFLICT for a state that forbids
+// it and ENOTFOUND for an unknown lot, donor, patient, result or specification.
+type Service interface {
+	Specs() ([]Spec, error)
+	Spec(ref string) (Spec, error)
+	AddSpec(actor string, s Spec) (Spec, error)
+
+	RecordResult(actor, lotRef string, e Entry, corrects int, reason string) (Result, []Requarantine, error)
+	VoidResult(actor, lotRef string, seq int, reason string) (Result, []Requarantine, error)
+	Results(lotRef string) ([]Result, error)
+
+	Screen(actor, donorRef string, s Screening) (Screening, []Requarantine, error)
+	Screenings(donorRef string) ([]Screening, error)
+
+	Evaluate(lotRef, spec string) (Evaluation, error)
+	Approve(a Approval) (Disposition, error)
+	Reject(qa, password, lotRef, reason string) (Disposition, error)
+	Dispositions(lotRef string) ([]Disposition, error)
+	Certificate(lotRef string) (Certificate, error)
+}

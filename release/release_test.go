@@ -1,0 +1,177 @@
+package release
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+)
+
+func TestParseValue(t *testing.T) {
+	for _, tc := range []struct {
+		assay, value, unit string
+		want               string // canonical text, or the error's fragment after "!"
+	}{
+		{"cd105", "98.20", "", "98.2"},
+		{"CD105", "98.2", "pct", "98.2"},
+		{"viability", "0.95", "", "!looks like a fraction"},
+		{"viability", "1", "%", "!give 100"},
+		{"CD45", "0.4", "", "0.4"}, // a marker that should be near 0 % is not a fraction trap
+		{"CD45", "101", "", "!over 100 %"},
+		{"endotoxin", "0.125", "EU/mL", "0.125"},
+		{"endotoxin", "0.1", "%", "!does not fit endotoxin"},
+		{"viable-cells", "2.36e9", "", "2360000000"},
+		{"viable-cells", "2.5x10^8", "cells", "250000000"},
+		{"viable-cells", "1.5", "", "!not a whole number"},
+		{"sterility", "No Growth", "", "no-growth"},
+		{"sterility", "clean", "", "!use no-growth or growth"},
+		{"mycoplasma", "negative", "%", "!takes no unit"},
+		{"CD90", "negative", "", "!is a number in %"},
+		{"CD90", "1/2", "", "!is not a number"},
+		{"CD90", "-1", "", "!negative"},
+	} {
+		a, err := ParseAssay(tc.assay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := ParseValue(a, tc.value, tc.unit)
+		if strings.HasPrefix(tc.want, "!") {
+			if err == nil || !strings.Contains(err.Error(), tc.want[1:]) || lot.ErrorCode(err) != lot.EINVALID {
+				t.Errorf("%s %q %q: err %v, want EINVALID containing %q", tc.assay, tc.value, tc.unit, err, tc.want[1:])
+			}
+			continue
+		}
+		if err != nil || v.Text != tc.want {
+			t.Errorf("%s %q %q = %q, %v; want %q", tc.assay, tc.value, tc.unit, v.Text, err, tc.want)
+		}
+	}
+}
+
+func TestBuiltinsValid(t *testing.T) {
+	for _, s := range Builtins() {
+		if err := s.Validate(); err != nil {
+			t.Errorf("%s: %v", s.Name, err)
+		}
+		for _, c := range s.Criteria {
+			if c.Source == "" {
+				t.Errorf("%s: criterion %s has no source", s.Name, c.Name())
+			}
+		}
+	}
+}
+
+// passing returns one conforming result for every criterion of s.
+func passing(s Spec) []Result {
+	good := map[Assay]string{"CD105": "98", "CD73": "98", "CD90": "98", "CD45": "1", "CD34": "1", "CD14": "1",
+		"CD79a": "1", "HLA-DR": "1", "endotoxin": "0.1", "viability": "90", "viable-cells": "200000000"}
+	var rs []Result
+	for _, c := range s.Criteria {
+		a := c.Assays[0]
+		v := Value{Text: good[a], Unit: a.Unit()}
+		if a.Qualitative() {
+			v = Value{Text: a.Words()[0]}
+		}
+		rs = append(rs, Result{Seq: len(rs) + 1, Assay: a, Value: v})
+	}
+	return rs
+}
+
+func TestEvaluate(t *testing.T) {
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	uc := Builtins()[0]
+	l := lot.Lot{Number: "L1", Source: lot.SourceUC, Expires: now.AddDate(1, 0, 0)}
+	eligible := &Donor{Code: "D", Screening: &Screening{Consented: now, Markers: []Marker{
+		{"HIV-1/2", Negative}, {"HBV", Negative}, {"HCV", Negative}, {"syphilis", Negative}, {"HTLV", Negative}}}}
+	positive := &Donor{Code: "D", Screening: &Screening{Consented: now, Markers: []Marker{
+		{"HIV-1/2", Negative}, {"HBV", Negative}, {"HCV", Indeterminate}, {"syphilis", Negative}, {"HTLV", Negative}}}}
+	add := func(rs []Result, a Assay, text string, unit Unit) []Result {
+		return append(append([]Result(nil), rs...), Result{Seq: len(rs) + 1, Assay: a, Value: Value{Text: text, Unit: unit}})
+	}
+	base := passing(uc)
+	for _, tc := range []struct {
+		name    string
+		results []Result
+		donor   *Donor
+		lot     lot.Lot
+		pass    bool
+		failed  string
+	}{
+		{"all pass", base, eligible, l, true, ""},
+		{"unscreened donor", base, &Donor{Code: "D"}, l, false, "donor eligibility MISSING"},
+		{"HCV indeterminate", base, positive, l, false, "donor eligibility FAIL"},
+		{"endotoxin exactly at limit", add(base, "endotoxin", "0.5", EUPerML), eligible, l, true, ""},
+		{"endotoxin just over", add(base, "endotoxin", "0.5000001", EUPerML), eligible, l, false, "endotoxin FAIL"},
+		{"CD105 exactly 95", add(base, "CD105", "95", Percent), eligible, l, true, ""},
+		{"CD14 fails, CD11b passes", add(add(base, "CD14", "3", Percent), "CD11b", "1", Percent), eligible, l, true, ""},
+		{"CD14 fails alone", add(base, "CD14", "3", Percent), eligible, l, false, "CD14 or CD11b FAIL"},
+		{"expired", base, eligible, lot.Lot{Number: "L1", Source: lot.SourceUC, Expires: now}, false, "expiry FAIL"},
+		{"no results", nil, eligible, l, false, "adherence MISSING"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := Evaluate(uc, tc.lot, tc.results, tc.donor, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Pass != tc.pass || (tc.failed != "" && !strings.Contains(strings.Join(ev.Failed(), ", "), tc.failed)) {
+				t.Errorf("pass=%v failed=%v; want pass=%v with %q", ev.Pass, ev.Failed(), tc.pass, tc.failed)
+			}
+		})
+	}
+	// A result whose unit does not fit the limit is an error, not a fail.
+	bad := add(base, "viability", "0.95", "fraction")
+	if _, err := Evaluate(uc, l, bad, eligible, now); lot.ErrorCode(err) != lot.EINVALID {
+		t.Errorf("unit mismatch: err %v, want EINVALID", err)
+	}
+}
+
+func TestMilliEUPerML(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want int64
+	}{{"0.12", 120}, {"0.5", 500}, {"0.0001", 1}, {"2", 2000}, {"0.1234", 124}} {
+		got, err := MilliEUPerML(Result{Assay: "endotoxin", Value: Value{Text: tc.text, Unit: EUPerML}})
+		if err != nil || got != tc.want {
+			t.Errorf("%s EU/mL = %d mEU/mL, %v; want %d", tc.text, got, err, tc.want)
+		}
+	}
+}
+
+func TestParseSpecRef(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		name    string
+		version int
+		ok      bool
+	}{{"isct-uc-msc", "isct-uc-msc", 0, true}, {"isct-uc-msc@2", "isct-uc-msc", 2, true}, {"x@0", "", 0, false}, {"x@02", "", 0, false}, {"x@v", "", 0, false}} {
+		n, v, err := ParseSpecRef(tc.in)
+		if (err == nil) != tc.ok || n != tc.name || v != tc.version {
+			t.Errorf("%q = %q %d %v", tc.in, n, v, err)
+		}
+	}
+}
+
+func TestParseSpecFileNumbersAndStrings(t *testing.T) {
+	s, err := ParseSpecFile([]byte(`{"name":"x","title":"X","kinds":["uc"],"criteria":[
+		{"assay":"endotoxin","op":"<=","limit":0.25},
+		{"assay":"viable-cells","op":"between","min":"1e8","max":5e9},
+		{"assay":"CD79A|cd19","op":"≤","limit":"2.0"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []string{s.Criteria[0].Limit(), s.Criteria[1].Limit(), s.Criteria[2].Limit(), s.Criteria[2].Name()}; strings.Join(got, "|") !=
+		"≤ 0.25 EU/mL|100000000–5000000000 cells|≤ 2 %|CD79a or CD19" {
+		t.Errorf("limits %q", got)
+	}
+	for _, bad := range []string{
+		`{"name":"x","title":"X","kinds":["uc"],"criteria":[{"assay":"CD90","op":"equals","result":"pass"}]}`,
+		`{"name":"x","title":"X","kinds":["uc"],"criteria":[{"assay":"CD90|sterility","op":"<=","limit":"2"}]}`,
+		`{"name":"x","title":"X","kinds":["uc"],"criteria":[{"assay":"CD90","op":"between","min":"9","max":"2"}]}`,
+		`{"name":"x","title":"X","kinds":[],"criteria":[{"assay":"CD90","op":">=","limit":"9"}]}`,
+		`{"name":"x","title":"X","kinds":["uc"],"criteria":[{"assay":"CD90","op":">=","limit":"9","colour":"red"}]}`,
+	} {
+		if _, err := ParseSpecFile([]byte(bad)); lot.ErrorCode(err) != lot.EINVALID {
+			t.Errorf("%s: err %v, want EINVALID", bad, err)
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package release
+
+import (
+	"strings"
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+)
+
+// Result is one recorded QC result of a lot. A correction is a new result
+// that voids the old one; both stay, and the voided one says why.
+type Result struct {
+	ID         uuid.UUID
+	LotID      uuid.UUID
+	Seq        int // 1, 2, … within the lot: what people type to void or correct
+	Assay      Assay
+	Value      Value
+	Method     string
+	Tested     time.Time
+	RecordedAt time.Time
+	RecordedBy string
+	Corrects   int // Seq of the result this one corrects, or 0
+	VoidedAt   time.Time
+	VoidedBy   string
+	VoidReason string
+}
+
+// Voided reports whether the result was voided.
+func (r Result) Voided() bool { return !r.VoidedAt.IsZero() }
+
+// Display prints the value with its unit: "96.5 %", "no-growth".
+func (r Result) Display() string {
+	if r.Value.Unit == "" {
+		return r.Value.Text
+	}
+	return r.Value.Text + " " + string(r.Value.Unit)
+}
+
+// Latest returns the latest non-voided result of each assay: the highest Seq.
+func Latest(rs []Result) map[Assay]Result {
+	m := map[Assay]Result{}
+	for _, r := range rs {
+		if r.Voided() {
+			continue
+		}
+		if old, ok := m[r.Assay]; !ok || r.Seq > old.Seq {
+			m[r.Assay] = r
+		}
+	}
+	return m
+}
+
+// Entry is a QC result as the lab enters it.
+type Entry struct {
+	Assay  string
+	Value  string
+	Unit   string
+	Method string
+	Tested time.Time // zero: now
+}
+
+// Check parses the entry into a result (without identity or times).
+func (e Entry) Check() (Result, error) {
+	a, err := ParseAssay(e.Assay)
+	if err != nil {
+		return Result{}, err
+	}
+	if strings.TrimSpace(e.Value) == "" {
+		return Result{}, lot.Errorf(lot.EINVALID, "--value is required: the result of %s", a)
+	}
+	v, err := ParseValue(a, e.Value, e.Unit)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := lot.ValidateText("--method", e.Method, false); err != nil {
+		return Result{}, err
+	}
+	return Result{Assay: a, Value: v, Method: e.Method, Tested: e.Tested}, nil
+}
+
+// Reactivity is a donor's infectious-disease test result.
+type Reactivity string
+
+// Reactivities.
+const (
+	Negative      Reactivity = "negative"
+	Positive      Reactivity = "positive"
+	Indeterminate Reactivity = "indeterminate"
+)
+
+// ParseReactivity reads negative, positive or indeterminate.
+func ParseReactivity(field, s string) (Reactivity, error) {
+	switch r := Reactivity(strings.ToLower(strings.TrimSpace(s))); r {
+	case Negative, Positive, Indeterminate:
+		return r, nil
+	}
+	return "", lot.Errorf(lot.EINVALID, "%s %q is not a screening result; use negative, positive or indeterminate", field, s)
+}
+
+// Screening is a donor's infectious-disease screening (HIV-1/2, HBV, HCV,
+// syphilis, HTLV) and the consent on file when it was recorded.
+type Screening struct {
+	ID         uuid.UUID
+	DonorID    uuid.UUID
+	Markers    []Marker
+	Consented  time.Time // the donor's consent date on file
+	Tested     time.Time
+	RecordedAt time.Time
+	RecordedBy string
+}
+
+// Marker is one infectious-disease marker and its result.
+type Marker struct {
+	Name   string     `json:"name"`
+	Result Reactivity `json:"result"`
+}
+
+// ScreenMarkers are the markers every screening records, in order.
+var ScreenMarkers = []string{"HIV-1/2", "HBV", "HCV", "syphilis", "HTLV"}
+
+// Problems lists why the donor is not eligible; empty means eligible.
+func (s Screening) Problems() []string {
+	var p []string
+	for _, m := range s.Markers {
+		if m.Result != Negative {
+			p = append(p, m.Name+" "+string(m.Result))
+		}
+	}
+	if len(s.Markers) != len(ScreenMarkers) {
+		p = append(p, "incomplete screening")
+	}
+	if s.Consented.IsZero() {
+		p = append(p, "no consent on file")
+	}
+	return p
+}
+
+// Eligible reports whether every marker is negative and consent is on file.
+func (s Screening) Eligible() bool { return len(s.Problems()) == 0 }
+
+// Summary prints the markers: "HIV-1/2 negative, HBV negative, …".
+func (s Screening) Summary() string {
+	var p []string
+	for _, m := range s.Markers {
+		p = append(p, m.Name+" "+string(m.Result))
+	}
+	return strings.Join(p, ", ")
+}

@@ -1,0 +1,344 @@
+package release
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+)
+
+// Op is a criterion's comparator.
+type Op string
+
+// Comparators.
+const (
+	AtLeast Op = ">="
+	AtMost  Op = "<="
+	Between Op = "between"
+	Equals  Op = "equals"
+)
+
+func parseOp(s string) (Op, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case ">=", "≥", "min":
+		return AtLeast, nil
+	case "<=", "≤", "max":
+		return AtMost, nil
+	case "between":
+		return Between, nil
+	case "equals", "=", "==":
+		return Equals, nil
+	}
+	return "", lot.Errorf(lot.EINVALID, "op %q is not a comparator; use >=, <=, between or equals", s)
+}
+
+// Criterion is one line of a specification. Several Assays make an either/or
+// criterion (CD14 or CD11b): any one conforming result satisfies it.
+type Criterion struct {
+	Assays []Assay      `json:"assays"`
+	Op     Op           `json:"op"`
+	Min    string       `json:"min,omitempty"`    // >= and between
+	Max    string       `json:"max,omitempty"`    // <= and between
+	Result string       `json:"result,omitempty"` // equals
+	Unit   Unit         `json:"unit,omitempty"`
+	Kinds  []lot.Source `json:"kinds,omitempty"`  // empty: every kind the specification covers
+	Source string       `json:"source,omitempty"` // where the limit comes from
+}
+
+// Name is the criterion as people read it: "CD14 or CD11b".
+func (c Criterion) Name() string {
+	var s []string
+	for _, a := range c.Assays {
+		s = append(s, string(a))
+	}
+	return strings.Join(s, " or ")
+}
+
+// Limit prints the acceptance limit: "≥ 95 %", "no-growth".
+func (c Criterion) Limit() string {
+	u := ""
+	if c.Unit != "" {
+		u = " " + string(c.Unit)
+	}
+	switch c.Op {
+	case AtLeast:
+		return "≥ " + c.Min + u
+	case AtMost:
+		return "≤ " + c.Max + u
+	case Between:
+		return c.Min + "–" + c.Max + u
+	}
+	return c.Result
+}
+
+// AppliesTo reports whether the criterion applies to lots of kind k.
+func (c Criterion) AppliesTo(k lot.Source) bool {
+	if len(c.Kinds) == 0 {
+		return true
+	}
+	for _, x := range c.Kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Spec is a named, versioned specification. A changed specification is a new
+// version; old versions stay, and each disposition names the version it used.
+type Spec struct {
+	ID        uuid.UUID    `json:"-"`
+	Name      string       `json:"name"`
+	Version   int          `json:"version"`
+	Title     string       `json:"title"`
+	Kinds     []lot.Source `json:"kinds"`
+	Source    string       `json:"source,omitempty"`
+	Criteria  []Criterion  `json:"criteria"`
+	CreatedAt time.Time    `json:"created_at"`
+	CreatedBy string       `json:"created_by"`
+}
+
+// Ref is NAME@VERSION.
+func (s Spec) Ref() string { return fmt.Sprintf("%s@%d", s.Name, s.Version) }
+
+// Covers reports whether the specification is written for lots of kind k.
+func (s Spec) Covers(k lot.Source) bool {
+	for _, x := range s.Kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// SameContent reports whether s and o say the same thing (ignoring version,
+// author and time), so that adding an unchanged file creates no version.
+func (s Spec) SameContent(o Spec) bool {
+	c := func(x Spec) []byte {
+		x.ID, x.Version, x.CreatedAt, x.CreatedBy = uuid.Nil, 0, time.Time{}, ""
+		b, _ := json.Marshal(x)
+		return b
+	}
+	return bytes.Equal(c(s), c(o))
+}
+
+// ParseSpecRef reads NAME or NAME@VERSION; version 0 means the latest.
+func ParseSpecRef(s string) (string, int, error) {
+	name, v, found := strings.Cut(s, "@")
+	if err := lot.ValidateCode("specification name", name); err != nil {
+		return "", 0, err
+	}
+	if !found {
+		return name, 0, nil
+	}
+	n := 0
+	if _, err := fmt.Sscanf(v, "%d", &n); err != nil || n < 1 || fmt.Sprint(n) != v {
+		return "", 0, lot.Errorf(lot.EINVALID, "specification %q: version %q must be a whole number from 1, e.g. %s@2", s, v, name)
+	}
+	return name, n, nil
+}
+
+// DefaultSpec names the built-in specification for lots of kind k.
+func DefaultSpec(k lot.Source) string {
+	if k == lot.SourceRFib {
+		return "rfib-autologous"
+	}
+	return "isct-uc-msc"
+}
+
+// specFile is the documented file format of `release spec add` (README,
+// "Release"): assay may name alternatives with "|" (CD14|CD11b); op is >=,
+// <=, between or equals; limit (or min and max for between) is an exact
+// decimal; result is the conforming word for equals.
+type specFile struct {
+	Name     string         `json:"name"`
+	Title    string         `json:"title"`
+	Kinds    []string       `json:"kinds"`
+	Source   string         `json:"source"`
+	Criteria []criterionRow `json:"criteria"`
+}
+
+type criterionRow struct {
+	Assay  string      `json:"assay"`
+	Op     string      `json:"op"`
+	Limit  decimalText `json:"limit"`
+	Min    decimalText `json:"min"`
+	Max    decimalText `json:"max"`
+	Result string      `json:"result"`
+	Unit   string      `json:"unit"`
+	Kinds  []string    `json:"kinds"`
+	Source string      `json:"source"`
+}
+
+// decimalText is a limit written in a specification file either as a JSON
+// string ("0.25") or as a JSON number (0.25); the number's text is kept as
+// written, so it is never rounded through a float.
+type decimalText string
+
+func (d *decimalText) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*d = decimalText(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*d = decimalText(n.String())
+	return nil
+}
+
+// ParseSpecFile reads and checks a specification file. Every problem is
+// reported with the criterion's position.
+func ParseSpecFile(data []byte) (Spec, error) {
+	var f specFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return Spec{}, lot.Errorf(lot.EINVALID, "specification file is not valid JSON in the documented format (README, \"Release\"): %v", err)
+	}
+	s := Spec{Name: f.Name, Title: f.Title, Source: f.Source}
+	for _, k := range f.Kinds {
+		src, err := lot.ParseSource(k)
+		if err != nil {
+			return Spec{}, err
+		}
+		s.Kinds = append(s.Kinds, src)
+	}
+	for i, row := range f.Criteria {
+		c, err := row.criterion()
+		if err != nil {
+			return Spec{}, lot.Errorf(lot.EINVALID, "criteria[%d] (%s): %s", i, row.Assay, lot.ErrorMessage(err))
+		}
+		s.Criteria = append(s.Criteria, c)
+	}
+	return s, s.Validate()
+}
+
+func (row criterionRow) criterion() (Criterion, error) {
+	c := Criterion{Source: row.Source}
+	for _, a := range strings.Split(row.Assay, "|") {
+		code, err := ParseAssay(a)
+		if err != nil {
+			return c, err
+		}
+		c.Assays = append(c.Assays, code)
+	}
+	op, err := parseOp(row.Op)
+	if err != nil {
+		return c, err
+	}
+	c.Op = op
+	switch op {
+	case AtLeast:
+		c.Min = string(row.Limit)
+	case AtMost:
+		c.Max = string(row.Limit)
+	case Between:
+		c.Min, c.Max = string(row.Min), string(row.Max)
+	case Equals:
+		c.Result = row.Result
+	}
+	if row.Unit != "" {
+		if c.Unit, err = ParseUnit(row.Unit); err != nil {
+			return c, err
+		}
+	}
+	for _, k := range row.Kinds {
+		src, err := lot.ParseSource(k)
+		if err != nil {
+			return c, err
+		}
+		c.Kinds = append(c.Kinds, src)
+	}
+	return c, nil
+}
+
+// Validate checks a specification: a name, at least one lot kind and one
+// criterion, and every criterion's comparator, limits and unit fitting its
+// assays. It normalises limits to their exact canonical text.
+func (s *Spec) Validate() error {
+	if err := lot.ValidateCode("specification name", s.Name); err != nil {
+		return err
+	}
+	if err := lot.ValidateText("title", s.Title, true); err != nil {
+		return err
+	}
+	if len(s.Kinds) == 0 {
+		return lot.Errorf(lot.EINVALID, "specification %s: kinds is empty; name the lot kinds it judges (uc, rfib)", s.Name)
+	}
+	if len(s.Criteria) == 0 {
+		return lot.Errorf(lot.EINVALID, "specification %s has no criteria", s.Name)
+	}
+	for i := range s.Criteria {
+		if err := s.Criteria[i].validate(); err != nil {
+			return lot.Errorf(lot.EINVALID, "specification %s, criteria[%d] (%s): %s", s.Name, i, s.Criteria[i].Name(), lot.ErrorMessage(err))
+		}
+	}
+	return nil
+}
+
+func (c *Criterion) validate() error {
+	if len(c.Assays) == 0 {
+		return lot.Errorf(lot.EINVALID, "assay is required")
+	}
+	qual := c.Assays[0].Qualitative()
+	for _, a := range c.Assays {
+		if info(a).code == "" {
+			return lot.Errorf(lot.EINVALID, "assay %q is not an assay code; use one of: %s", a, assayCodes())
+		}
+		if a.Qualitative() != qual || a.Unit() != c.Assays[0].Unit() || a.Words() != c.Assays[0].Words() {
+			return lot.Errorf(lot.EINVALID, "alternatives %s are not measured the same way; either/or assays must share a unit or vocabulary", c.Name())
+		}
+	}
+	if qual {
+		if c.Op != Equals {
+			return lot.Errorf(lot.EINVALID, "%s is qualitative; use op equals with result %s", c.Name(), c.Assays[0].Words()[0])
+		}
+		if c.Unit != "" {
+			return lot.Errorf(lot.EINVALID, "%s is qualitative and takes no unit", c.Name())
+		}
+		w, err := parseWord(c.Assays[0], c.Result)
+		if err != nil {
+			return err
+		}
+		c.Result = w
+		return nil
+	}
+	if c.Op == Equals {
+		return lot.Errorf(lot.EINVALID, "%s is numeric; use op >=, <= or between", c.Name())
+	}
+	if c.Unit == "" {
+		c.Unit = c.Assays[0].Unit()
+	}
+	if c.Unit != c.Assays[0].Unit() {
+		return lot.Errorf(lot.EINVALID, "unit %s does not fit %s, which is measured in %s", c.Unit, c.Name(), c.Assays[0].Unit())
+	}
+	var lo, hi *big.Rat
+	var err error
+	if c.Op == AtLeast || c.Op == Between {
+		if lo, err = ParseDecimal("limit", c.Min); err != nil {
+			return err
+		}
+		c.Min = FormatDecimal(lo)
+	}
+	if c.Op == AtMost || c.Op == Between {
+		if hi, err = ParseDecimal("limit", c.Max); err != nil {
+			return err
+		}
+		c.Max = FormatDecimal(hi)
+	}
+	if lo != nil && hi != nil && lo.Cmp(hi) > 0 {
+		return lot.Errorf(lot.EINVALID, "min %s is above max %s", c.Min, c.Max)
+	}
+	return nil
+}

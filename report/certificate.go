@@ -1,0 +1,146 @@
+// Package report renders celltrack's documents for people and auditors:
+// certificates of analysis, traceability reports and labels, as text,
+// Markdown, HTML and PDF. It holds no rule and does no lookup: it renders
+// what the domain assembled, to the writer it is given.
+package report
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
+)
+
+// certLine is one line of a certificate's header block.
+type certLine struct{ Label, Value string }
+
+// certHeader is the identity block shared by every format.
+func certHeader(c release.Certificate) []certLine {
+	l := c.Lot
+	status := strings.ToUpper(string(l.Status))
+	if l.Exceptional {
+		status += " — EXCEPTIONAL RELEASE, restricted to patient " + c.RestrictedTo
+	}
+	if c.Expired {
+		status += " (EXPIRED)"
+	}
+	return []certLine{
+		{"Lot", l.Number},
+		{"DIN", l.DIN.EyeReadable()},
+		{"Product", l.Source.Product()},
+		{"Source", c.Source},
+		{"Cells", fmt.Sprintf("%s  viability %s %%  volume %s mL", l.Cells, l.Viability, l.VolumeML)},
+		{"Manufactured", lot.FormatDate(l.Manufactured) + "   expires " + lot.FormatDate(l.Expires)},
+		{"Status", status},
+		{"Specification", fmt.Sprintf("%s version %d — %s", c.Evaluation.Spec, c.Evaluation.Version, c.SpecTitle)},
+	}
+}
+
+func certVerdict(c release.Certificate) string {
+	if c.Evaluation.Pass {
+		return "CONFORMS to " + fmt.Sprintf("%s@%d", c.Evaluation.Spec, c.Evaluation.Version)
+	}
+	return "DOES NOT CONFORM: " + strings.Join(c.Evaluation.Failed(), ", ")
+}
+
+// certDecisions prints each disposition with its signatures.
+func certDecisions(c release.Certificate) []string {
+	var out []string
+	for _, d := range c.Dispositions {
+		s := fmt.Sprintf("%s %s by %s", lot.FormatTime(d.At), strings.ToUpper(string(d.Decision)), d.By)
+		if d.Spec != "" {
+			s += fmt.Sprintf(" against %s@%d", d.Spec, d.SpecVersion)
+		}
+		if d.Patient != "" {
+			s += " — restricted to patient " + d.Patient
+		}
+		if d.Reason != "" {
+			s += " — " + d.Reason
+		}
+		out = append(out, s)
+		for _, sig := range d.Signatures {
+			out = append(out, fmt.Sprintf("  signed: %s (%s), %s, %s; SHA-256 %x", sig.FullName, sig.User, lot.FormatTime(sig.Time), sig.Meaning, sig.Signed))
+		}
+		if len(d.Infused) > 0 {
+			out = append(out, "  look-back, containers already infused: "+strings.Join(d.Infused, ", "))
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, "no disposition: the lot has not been released or rejected")
+	}
+	return out
+}
+
+// CertificateText writes the certificate as plain text.
+func CertificateText(w io.Writer, c release.Certificate) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CERTIFICATE OF ANALYSIS — facility %s\n\n", c.Facility)
+	for _, l := range certHeader(c) {
+		fmt.Fprintf(&b, "%-14s %s\n", l.Label, l.Value)
+	}
+	fmt.Fprintf(&b, "\n%-16s %-20s %-28s %s\n", "CRITERION", "LIMIT", "RESULT", "VERDICT")
+	for _, r := range c.Evaluation.Rows {
+		fmt.Fprintf(&b, "%-16s %-20s %-28s %s\n", r.Criterion, r.Limit, r.Result, r.Verdict)
+	}
+	fmt.Fprintf(&b, "\nVerdict: %s\n\nDecisions and signatures:\n", certVerdict(c))
+	for _, s := range certDecisions(c) {
+		fmt.Fprintf(&b, "  %s\n", s)
+	}
+	fmt.Fprintf(&b, "\nAudit chain head %s\nGenerated %s\n", c.ChainHead, lot.FormatTime(c.Generated))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// CertificateMarkdown writes the certificate as Markdown.
+func CertificateMarkdown(w io.Writer, c release.Certificate) error {
+	var b strings.Builder
+	esc := strings.NewReplacer("|", "\\|")
+	fmt.Fprintf(&b, "# Certificate of analysis — lot %s\n\nFacility %s\n\n", c.Lot.Number, c.Facility)
+	for _, l := range certHeader(c) {
+		fmt.Fprintf(&b, "- **%s:** %s\n", l.Label, esc.Replace(l.Value))
+	}
+	b.WriteString("\n| criterion | limit | result | verdict |\n|---|---|---|---|\n")
+	for _, r := range c.Evaluation.Rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | **%s** |\n", esc.Replace(r.Criterion), esc.Replace(r.Limit), esc.Replace(r.Result), r.Verdict)
+	}
+	fmt.Fprintf(&b, "\n**Verdict:** %s\n\n## Decisions and signatures\n\n", certVerdict(c))
+	for _, s := range certDecisions(c) {
+		if strings.HasPrefix(s, "  ") {
+			fmt.Fprintf(&b, "  - %s\n", strings.TrimSpace(s))
+		} else {
+			fmt.Fprintf(&b, "- %s\n", s)
+		}
+	}
+	fmt.Fprintf(&b, "\nAudit chain head `%s`, generated %s\n", c.ChainHead, lot.FormatTime(c.Generated))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+var certHTML = template.Must(template.New("certificate").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Certificate of analysis — lot {{.C.Lot.Number}}</title>
+<style>body{font-family:sans-serif;color:#000;background:#fff;max-width:50em;margin:2em auto}
+table{border-collapse:collapse;width:100%}td,th{border:1px solid #000;padding:.2em .4em;text-align:left}
+.fail{font-weight:bold;text-decoration:underline}</style></head><body>
+<h1>Certificate of analysis — lot {{.C.Lot.Number}}</h1>
+<p>Facility {{.C.Facility}}</p>
+<table>{{range .Header}}<tr><th>{{.Label}}</th><td>{{.Value}}</td></tr>{{end}}</table>
+<h2>Results</h2>
+<table><tr><th>criterion</th><th>limit</th><th>result</th><th>verdict</th></tr>
+{{range .C.Evaluation.Rows}}<tr><td>{{.Criterion}}</td><td>{{.Limit}}</td><td>{{.Result}}</td><td{{if ne .Verdict "PASS"}} class="fail"{{end}}>{{.Verdict}}</td></tr>
+{{end}}</table>
+<p><strong>Verdict:</strong> {{.Verdict}}</p>
+<h2>Decisions and signatures</h2>
+<ul>{{range .Decisions}}<li>{{.}}</li>{{end}}</ul>
+<p>Audit chain head <code>{{.C.ChainHead}}</code>, generated {{.Generated}}</p>
+</body></html>
+`))
+
+// CertificateHTML writes the certificate as a self-contained HTML page that
+// prints in black and white.
+func CertificateHTML(w io.Writer, c release.Certificate) error {
+	return certHTML.Execute(w, map[string]any{"C": c, "Header": certHeader(c), "Verdict": certVerdict(c),
+		"Decisions": certDecisions(c), "Generated": lot.FormatTime(c.Generated)})
+}

@@ -1,0 +1,88 @@
+package report
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
+)
+
+// certSample is a released UC lot with one signature.
+func certSample() release.Certificate {
+	at := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	l := lot.Lot{Number: "LOT-UC-1", DIN: lot.DIN{FIN: "G1234", Year: 26, Seq: 1}, Source: lot.SourceUC, Cells: 2_500_000_000,
+		Viability: 945, VolumeML: 2500, Manufactured: at.AddDate(0, 0, -15), Expires: at.AddDate(1, 0, 0), Status: lot.Released}
+	ev := release.Evaluation{Spec: "isct-uc-msc", Version: 1, Lot: l.Number, Pass: true, Rows: []release.Row{
+		{Criterion: "CD105", Limit: "≥ 95 %", Result: "98.2 %", Verdict: release.Pass},
+		{Criterion: "CD14 or CD11b", Limit: "≤ 2 %", Result: "CD11b 1.2 %", Verdict: release.Pass},
+		{Criterion: "endotoxin", Limit: "≤ 0.5 EU/mL", Result: "0.12 EU/mL", Verdict: release.Pass},
+	}}
+	d := release.Disposition{Lot: l.Number, Decision: release.Approved, Spec: "isct-uc-msc", SpecVersion: 1, Rows: ev.Rows, At: at, By: "quinn"}
+	d.Signatures = []audit.Signature{{User: "quinn", FullName: "Quinn Adebayo", Role: audit.QA, Time: at, Meaning: release.MeaningApprove, Signed: d.Digest()}}
+	return release.Certificate{Lot: l, Source: "allogeneic; donor D-0001", Evaluation: ev, SpecTitle: "Allogeneic UC-MSC",
+		Dispositions: []release.Disposition{d}, ChainHead: strings.Repeat("ab", 32), Generated: at, Facility: "G1234"}
+}
+
+func TestCertificatePDF(t *testing.T) {
+	tool, err := exec.LookPath("pdftotext")
+	if err != nil {
+		t.Skip("pdftotext (poppler-utils) is not installed; install it to check the PDF certificate's text")
+	}
+	var buf bytes.Buffer
+	c := certSample()
+	if err := CertificatePDF(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cert.pdf")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(tool, "-layout", path, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	text := string(out)
+	for _, want := range []string{
+		"Certificate of analysis - lot LOT-UC-1",
+		"G1234 26 000001 " + string(c.Lot.DIN.Check()),
+		"allogeneic; donor D-0001",
+		"isct-uc-msc version 1",
+		"CD14 or CD11b", "<= 2 %", "CD11b 1.2 %", ">= 95 %",
+		"Verdict: CONFORMS to isct-uc-msc@1",
+		"Quinn Adebayo (quinn), 2026-11-25 09:00 UTC, approved for release",
+		"Audit chain head " + c.ChainHead,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("PDF text lacks %q:\n%s", want, text)
+		}
+	}
+	if pages := strings.Count(strings.TrimRight(text, "\f"), "\f") + 1; pages != 1 {
+		t.Errorf("certificate has %d pages, want 1", pages)
+	}
+}
+
+func TestCertificateTextFormats(t *testing.T) {
+	c := certSample()
+	for name, render := range map[string]func(*bytes.Buffer) error{
+		"text": func(b *bytes.Buffer) error { return CertificateText(b, c) },
+		"md":   func(b *bytes.Buffer) error { return CertificateMarkdown(b, c) },
+		"html": func(b *bytes.Buffer) error { return CertificateHTML(b, c) },
+	} {
+		var b bytes.Buffer
+		if err := render(&b); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"LOT-UC-1", "Quinn Adebayo", c.ChainHead, "CONFORMS to isct-uc-msc@1"} {
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("%s lacks %q", name, want)
+			}
+		}
+	}
+}

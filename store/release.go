@@ -1,0 +1,811 @@
+package store
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Entity kinds of the release capability.
+const (
+	kindSpec        = "spec"
+	kindResult      = "result"
+	kindScreening   = "screening"
+	kindDisposition = "disposition"
+)
+
+// ReleaseService implements release.Service on a DB.
+type ReleaseService struct{ db *DB }
+
+var _ release.Service = (*ReleaseService)(nil)
+
+// NewReleaseService returns the release service of db.
+func NewReleaseService(db *DB) *ReleaseService { return &ReleaseService{db: db} }
+
+// Stored forms (version 1).
+
+type specRecord struct {
+	V         int                 `json:"v"`
+	ID        uuid.UUID           `json:"id"`
+	Name      string              `json:"name"`
+	Version   int                 `json:"version"`
+	Title     string              `json:"title"`
+	Kinds     []lot.Source        `json:"kinds"`
+	Source    string              `json:"source,omitempty"`
+	Criteria  []release.Criterion `json:"criteria"`
+	CreatedAt time.Time           `json:"created_at"`
+	CreatedBy string              `json:"created_by"`
+}
+
+func toSpecRecord(s release.Spec) specRecord {
+	return specRecord{1, s.ID, s.Name, s.Version, s.Title, s.Kinds, s.Source, s.Criteria, s.CreatedAt, s.CreatedBy}
+}
+
+func (r specRecord) spec() release.Spec {
+	return release.Spec{ID: r.ID, Name: r.Name, Version: r.Version, Title: r.Title, Kinds: r.Kinds, Source: r.Source,
+		Criteria: r.Criteria, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
+}
+
+type resultRecord struct {
+	V          int           `json:"v"`
+	ID         uuid.UUID     `json:"id"`
+	LotID      uuid.UUID     `json:"lot_id"`
+	Seq        int           `json:"seq"`
+	Assay      release.Assay `json:"assay"`
+	Value      string        `json:"value"`
+	Unit       release.Unit  `json:"unit,omitempty"`
+	Method     string        `json:"method,omitempty"`
+	Tested     time.Time     `json:"tested"`
+	RecordedAt time.Time     `json:"recorded_at"`
+	RecordedBy string        `json:"recorded_by"`
+	Corrects   int           `json:"corrects,omitempty"`
+	VoidedAt   time.Time     `json:"voided_at,omitzero"`
+	VoidedBy   string        `json:"voided_by,omitempty"`
+	VoidReason string        `json:"void_reason,omitempty"`
+}
+
+func toResultRecord(r release.Result) resultRecord {
+	return resultRecord{1, r.ID, r.LotID, r.Seq, r.Assay, r.Value.Text, r.Value.Unit, r.Method, r.Tested, r.RecordedAt,
+		r.RecordedBy, r.Corrects, r.VoidedAt, r.VoidedBy, r.VoidReason}
+}
+
+func (r resultRecord) result() release.Result {
+	return release.Result{ID: r.ID, LotID: r.LotID, Seq: r.Seq, Assay: r.Assay, Value: release.Value{Text: r.Value, Unit: r.Unit},
+		Method: r.Method, Tested: r.Tested, RecordedAt: r.RecordedAt, RecordedBy: r.RecordedBy, Corrects: r.Corrects,
+		VoidedAt: r.VoidedAt, VoidedBy: r.VoidedBy, VoidReason: r.VoidReason}
+}
+
+type screeningRecord struct {
+	V          int              `json:"v"`
+	ID         uuid.UUID        `json:"id"`
+	DonorID    uuid.UUID        `json:"donor_id"`
+	Markers    []release.Marker `json:"markers"`
+	Consented  time.Time        `json:"consented,omitzero"`
+	Tested     time.Time        `json:"tested"`
+	RecordedAt time.Time        `json:"recorded_at"`
+	RecordedBy string           `json:"recorded_by"`
+}
+
+func toScreeningRecord(s release.Screening) screeningRecord {
+	return screeningRecord{1, s.ID, s.DonorID, s.Markers, s.Consented, s.Tested, s.RecordedAt, s.RecordedBy}
+}
+
+func (r screeningRecord) screening() release.Screening {
+	return release.Screening{ID: r.ID, DonorID: r.DonorID, Markers: r.Markers, Consented: r.Consented, Tested: r.Tested,
+		RecordedAt: r.RecordedAt, RecordedBy: r.RecordedBy}
+}
+
+type signatureRecord struct {
+	UserID   uuid.UUID  `json:"user_id"`
+	User     string     `json:"user"`
+	FullName string     `json:"full_name"`
+	Role     audit.Role `json:"role"`
+	Time     time.Time  `json:"time"`
+	Meaning  string     `json:"meaning"`
+	Signed   string     `json:"signed_sha256"`
+}
+
+type dispositionRecord struct {
+	V           int               `json:"v"`
+	ID          uuid.UUID         `json:"id"`
+	LotID       uuid.UUID         `json:"lot_id"`
+	Lot         string            `json:"lot"`
+	DIN         string            `json:"din"`
+	Decision    release.Decision  `json:"decision"`
+	Spec        string            `json:"spec,omitempty"`
+	SpecVersion int               `json:"spec_version,omitempty"`
+	Rows        []release.Row     `json:"rows,omitempty"`
+	Reason      string            `json:"reason,omitempty"`
+	Patient     string            `json:"patient,omitempty"`
+	PatientID   uuid.UUID         `json:"patient_id,omitzero"`
+	Infused     []string          `json:"infused,omitempty"`
+	At          time.Time         `json:"at"`
+	By          string            `json:"by"`
+	Signatures  []signatureRecord `json:"signatures,omitempty"`
+}
+
+func toDispositionRecord(d release.Disposition) dispositionRecord {
+	r := dispositionRecord{1, d.ID, d.LotID, d.Lot, d.DIN, d.Decision, d.Spec, d.SpecVersion, d.Rows, d.Reason, d.Patient,
+		d.PatientID, d.Infused, d.At, d.By, nil}
+	for _, s := range d.Signatures {
+		r.Signatures = append(r.Signatures, signatureRecord{s.UserID, s.User, s.FullName, s.Role, s.Time, s.Meaning, fmt.Sprintf("%x", s.Signed)})
+	}
+	return r
+}
+
+func (r dispositionRecord) disposition() release.Disposition {
+	d := release.Disposition{ID: r.ID, LotID: r.LotID, Lot: r.Lot, DIN: r.DIN, Decision: r.Decision, Spec: r.Spec,
+		SpecVersion: r.SpecVersion, Rows: r.Rows, Reason: r.Reason, Patient: r.Patient, PatientID: r.PatientID,
+		Infused: r.Infused, At: r.At, By: r.By}
+	for _, s := range r.Signatures {
+		sig := audit.Signature{UserID: s.UserID, User: s.User, FullName: s.FullName, Role: s.Role, Time: s.Time, Meaning: s.Meaning}
+		if b, err := hex.DecodeString(s.Signed); err == nil && len(b) == len(sig.Signed) {
+			copy(sig.Signed[:], b)
+		}
+		d.Signatures = append(d.Signatures, sig)
+	}
+	return d
+}
+
+// installBuiltinSpecs writes the built-in specifications as version 1; Init
+// calls it in its own transaction.
+func (w *writer) installBuiltinSpecs() error {
+	for _, s := range release.Builtins() {
+		if err := s.Validate(); err != nil {
+			return fmt.Errorf("built-in specification %s: %w", s.Name, err)
+		}
+		if _, err := w.addSpec(s, "built-in specification installed at init"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func specKey(name string, version int) []byte {
+	return append([]byte(name+"@"), itob(uint64(version))...)
+}
+
+// specVersions returns every version of the named specification, oldest first.
+func specVersions(tx *bolt.Tx, name string) ([]release.Spec, error) {
+	var ss []release.Spec
+	prefix := []byte(name + "@")
+	c := tx.Bucket([]byte("idx_spec_name")).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, v = c.Next() {
+		var r specRecord
+		if _, err := get(tx, kindSpec, uuid.UUID(v), &r); err != nil {
+			return nil, err
+		}
+		ss = append(ss, r.spec())
+	}
+	return ss, nil
+}
+
+func (w *writer) addSpec(s release.Spec, reason string) (release.Spec, error) {
+	old, err := specVersions(w.tx, s.Name)
+	if err != nil {
+		return s, err
+	}
+	s.Version = 1
+	if n := len(old); n > 0 {
+		if old[n-1].SameContent(s) {
+			return s, lot.Errorf(lot.ECONFLICT, "specification %s is identical to its latest version %d; nothing was written", s.Name, old[n-1].Version)
+		}
+		s.Version = old[n-1].Version + 1
+	}
+	s.ID, s.CreatedAt, s.CreatedBy = w.db.NewID(), w.now, w.actor.Name
+	if err := w.put(kindSpec, s.ID, string(audit.ReleaseSpecAdd), reason, toSpecRecord(s)); err != nil {
+		return s, err
+	}
+	return s, w.tx.Bucket([]byte("idx_spec_name")).Put(specKey(s.Name, s.Version), s.ID[:])
+}
+
+func specByRef(tx *bolt.Tx, ref string) (release.Spec, error) {
+	name, version, err := release.ParseSpecRef(ref)
+	if err != nil {
+		return release.Spec{}, err
+	}
+	ss, err := specVersions(tx, name)
+	if err != nil {
+		return release.Spec{}, err
+	}
+	if len(ss) == 0 {
+		return release.Spec{}, notFound("specification", name, "list them with `celltrack release spec list`")
+	}
+	if version == 0 {
+		return ss[len(ss)-1], nil
+	}
+	for _, s := range ss {
+		if s.Version == version {
+			return s, nil
+		}
+	}
+	return release.Spec{}, notFound("specification version", ref, fmt.Sprintf("%s has versions 1–%d", name, ss[len(ss)-1].Version))
+}
+
+// Specs lists every version of every specification, by name then version.
+func (s *ReleaseService) Specs() ([]release.Spec, error) {
+	var ss []release.Spec
+	err := s.db.view(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("idx_spec_name")).ForEach(func(k, v []byte) error {
+			var r specRecord
+			if _, err := get(tx, kindSpec, uuid.UUID(v), &r); err != nil {
+				return err
+			}
+			ss = append(ss, r.spec())
+			return nil
+		})
+	})
+	return ss, err
+}
+
+// Spec returns NAME (latest version) or NAME@VERSION.
+func (s *ReleaseService) Spec(ref string) (release.Spec, error) {
+	var sp release.Spec
+	err := s.db.view(func(tx *bolt.Tx) (err error) { sp, err = specByRef(tx, ref); return err })
+	return sp, err
+}
+
+// AddSpec stores a specification as version 1, or as the next version of the
+// one with the same name (QA role).
+func (s *ReleaseService) AddSpec(actor string, sp release.Spec) (release.Spec, error) {
+	if err := sp.Validate(); err != nil {
+		return sp, err
+	}
+	err := s.db.update(actor, audit.ReleaseSpecAdd, func(w *writer) (err error) {
+		sp, err = w.addSpec(sp, "")
+		return err
+	})
+	return sp, err
+}
+
+// childRecords decodes the records of kind listed under parent in a
+// composite index, oldest first, and converts each to its domain type.
+func childRecords[R, T any](tx *bolt.Tx, index string, parent uuid.UUID, kind string, conv func(R) T) ([]T, error) {
+	var out []T
+	for _, id := range children(tx, index, parent) {
+		var r R
+		if _, err := get(tx, kind, id, &r); err != nil {
+			return nil, err
+		}
+		out = append(out, conv(r))
+	}
+	return out, nil
+}
+
+func resultsOf(tx *bolt.Tx, lotID uuid.UUID) ([]release.Result, error) {
+	return childRecords(tx, "idx_result_lot", lotID, kindResult, resultRecord.result)
+}
+
+// lotEndotoxin returns the latest non-voided endotoxin result of the lot in
+// EU/mL × 1000, rounded up (contract with the dosing and traceability code).
+func lotEndotoxin(tx *bolt.Tx, lotID uuid.UUID) (milliEUPerML int64, found bool, err error) {
+	rs, err := resultsOf(tx, lotID)
+	if err != nil {
+		return 0, false, err
+	}
+	r, ok := release.Latest(rs)["endotoxin"]
+	if !ok {
+		return 0, false, nil
+	}
+	m, err := release.MilliEUPerML(r)
+	return m, err == nil, err
+}
+
+// lotDispositions returns the lot's approve, reject, exception and automatic
+// quarantine decisions with their signatures, oldest first.
+func lotDispositions(tx *bolt.Tx, lotID uuid.UUID) ([]release.Disposition, error) {
+	return childRecords(tx, "idx_disposition_lot", lotID, kindDisposition, dispositionRecord.disposition)
+}
+
+// RecordResult records a QC result (lab role). With corrects > 0 it is a
+// correction: result #corrects of the same assay is voided with reason, and
+// a released lot goes back to quarantine.
+func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, corrects int, reason string) (release.Result, []release.Requarantine, error) {
+	r, err := e.Check()
+	if err != nil {
+		return r, nil, err
+	}
+	if corrects > 0 {
+		if err := lot.ValidateText("--reason", reason, true); err != nil {
+			return r, nil, lot.Errorf(lot.EINVALID, "--reason is required with --corrects: say why result #%d was wrong", corrects)
+		}
+	} else if reason != "" {
+		return r, nil, lot.Errorf(lot.EINVALID, "--reason is for a correction; give --corrects N too, or drop --reason")
+	}
+	var rq []release.Requarantine
+	err = s.db.update(actor, audit.ReleaseResult, func(w *writer) error {
+		l, err := lotByRef(w.tx, lotRef)
+		if err != nil {
+			return err
+		}
+		if r.Tested.IsZero() {
+			r.Tested = w.now
+		}
+		if r.Tested.After(w.now) {
+			return lot.Errorf(lot.EINVALID, "--tested %s is in the future", lot.FormatDate(r.Tested))
+		}
+		rs, err := resultsOf(w.tx, l.ID)
+		if err != nil {
+			return err
+		}
+		r.ID, r.LotID, r.Seq, r.RecordedAt, r.RecordedBy, r.Corrects = s.db.NewID(), l.ID, len(rs)+1, w.now, w.actor.Name, corrects
+		if corrects > 0 {
+			old, err := findResult(rs, l, corrects)
+			if err != nil {
+				return err
+			}
+			if old.Assay != r.Assay {
+				return lot.Errorf(lot.EINVALID, "--corrects %d is a %s result; a correction must be of the same assay, not %s", corrects, old.Assay, r.Assay)
+			}
+			why := fmt.Sprintf("corrected by result #%d: %s", r.Seq, reason)
+			if rq, err = w.voidResult(l, old, why); err != nil {
+				return err
+			}
+		}
+		if err := w.put(kindResult, r.ID, string(audit.ReleaseResult), reason, toResultRecord(r)); err != nil {
+			return err
+		}
+		return setPair(w.tx, "idx_result_lot", l.ID[:], r.ID[:])
+	})
+	return r, rq, err
+}
+
+func findResult(rs []release.Result, l lot.Lot, seq int) (release.Result, error) {
+	if seq < 1 || seq > len(rs) {
+		return release.Result{}, notFound("result", fmt.Sprintf("#%d of lot %s", seq, l.Number), fmt.Sprintf("lot %s has results #1–#%d (`celltrack release results %s`)", l.Number, len(rs), l.Number))
+	}
+	r := rs[seq-1]
+	if r.Voided() {
+		return r, lot.Errorf(lot.ECONFLICT, "result #%d of lot %s was already voided on %s: %s", seq, l.Number, lot.FormatTime(r.VoidedAt), r.VoidReason)
+	}
+	return r, nil
+}
+
+// voidResult voids r and, if the lot is released, returns it to quarantine.
+func (w *writer) voidResult(l lot.Lot, r release.Result, reason string) ([]release.Requarantine, error) {
+	r.VoidedAt, r.VoidedBy, r.VoidReason = w.now, w.actor.Name, reason
+	if err := w.put(kindResult, r.ID, string(audit.ReleaseResult)+".void", reason, toResultRecord(r)); err != nil {
+		return nil, err
+	}
+	if l.Status != lot.Released {
+		return nil, nil
+	}
+	q, err := w.requarantine(l, fmt.Sprintf("QC result #%d (%s %s) of released lot %s was voided (%s); lot returned to quarantine",
+		r.Seq, r.Assay, r.Display(), l.Number, reason))
+	return []release.Requarantine{q}, err
+}
+
+// VoidResult voids result #seq of a lot with a reason (lab role); a released
+// lot goes back to quarantine in the same transaction.
+func (s *ReleaseService) VoidResult(actor, lotRef string, seq int, reason string) (release.Result, []release.Requarantine, error) {
+	var r release.Result
+	if err := lot.ValidateText("--reason", reason, true); err != nil {
+		return r, nil, lot.Errorf(lot.EINVALID, "--reason is required: say why result #%d is void", seq)
+	}
+	var rq []release.Requarantine
+	err := s.db.update(actor, audit.ReleaseResult, func(w *writer) error {
+		l, err := lotByRef(w.tx, lotRef)
+		if err != nil {
+			return err
+		}
+		rs, err := resultsOf(w.tx, l.ID)
+		if err != nil {
+			return err
+		}
+		if r, err = findResult(rs, l, seq); err != nil {
+			return err
+		}
+		rq, err = w.voidResult(l, r, reason)
+		r.VoidedAt, r.VoidedBy, r.VoidReason = w.now, w.actor.Name, reason
+		return err
+	})
+	return r, rq, err
+}
+
+// requarantine sends a released lot back to quarantine, lifting any
+// exceptional restriction, and records the decision with the look-back list.
+func (w *writer) requarantine(l lot.Lot, reason string) (release.Requarantine, error) {
+	cs, err := containersOf(w.tx, l.ID)
+	if err != nil {
+		return release.Requarantine{}, err
+	}
+	var infused []string
+	for _, c := range cs {
+		if c.State == lot.Infused {
+			infused = append(infused, c.Code())
+		}
+	}
+	l.Status, l.Exceptional, l.RestrictedTo = lot.Quarantine, false, uuid.Nil
+	if err := w.put(kindLot, l.ID, "release.requarantine", reason, toLotRecord(l)); err != nil {
+		return release.Requarantine{}, err
+	}
+	d := release.Disposition{ID: w.db.NewID(), LotID: l.ID, Lot: l.Number, DIN: l.DIN.String(), Decision: release.Quarantined,
+		Reason: reason, Infused: infused, At: w.now, By: w.actor.Name}
+	if err := w.putDisposition(d, reason); err != nil {
+		return release.Requarantine{}, err
+	}
+	return release.Requarantine{Lot: l.Number, Reason: reason, Infused: infused}, nil
+}
+
+func (w *writer) putDisposition(d release.Disposition, reason string) error {
+	if err := w.put(kindDisposition, d.ID, "release."+string(d.Decision), reason, toDispositionRecord(d)); err != nil {
+		return err
+	}
+	return setPair(w.tx, "idx_disposition_lot", d.LotID[:], d.ID[:])
+}
+
+// Results lists a lot's QC results, voided ones included, in order.
+func (s *ReleaseService) Results(lotRef string) ([]release.Result, error) {
+	var rs []release.Result
+	err := s.db.view(func(tx *bolt.Tx) error {
+		l, err := lotByRef(tx, lotRef)
+		if err != nil {
+			return err
+		}
+		rs, err = resultsOf(tx, l.ID)
+		return err
+	})
+	return rs, err
+}
+
+func screeningsOf(tx *bolt.Tx, donorID uuid.UUID) ([]release.Screening, error) {
+	return childRecords(tx, "idx_screening_donor", donorID, kindScreening, screeningRecord.screening)
+}
+
+// Screen records a donor's infectious-disease screening (lab role). An
+// ineligible result sends every released lot of the donor back to quarantine
+// in the same transaction.
+func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (release.Screening, []release.Requarantine, error) {
+	if len(sc.Markers) != len(release.ScreenMarkers) {
+		return sc, nil, lot.Errorf(lot.EINVALID, "a screening records all of %v", release.ScreenMarkers)
+	}
+	var rq []release.Requarantine
+	err := s.db.update(actor, audit.DonorScreen, func(w *writer) error {
+		d, err := donorByRef(w.tx, donorRef)
+		if err != nil {
+			return err
+		}
+		if sc.Tested.IsZero() {
+			sc.Tested = w.now
+		}
+		if sc.Tested.After(w.now) {
+			return lot.Errorf(lot.EINVALID, "--tested %s is in the future", lot.FormatDate(sc.Tested))
+		}
+		sc.ID, sc.DonorID, sc.Consented, sc.RecordedAt, sc.RecordedBy = s.db.NewID(), d.ID, d.Consented, w.now, w.actor.Name
+		if err := w.put(kindScreening, sc.ID, string(audit.DonorScreen), "", toScreeningRecord(sc)); err != nil {
+			return err
+		}
+		if err := setPair(w.tx, "idx_screening_donor", d.ID[:], sc.ID[:]); err != nil {
+			return err
+		}
+		if sc.Eligible() {
+			return nil
+		}
+		for _, id := range children(w.tx, "idx_lot_donor", d.ID) {
+			l, err := lotByID(w.tx, id)
+			if err != nil {
+				return err
+			}
+			if l.Status != lot.Released {
+				continue
+			}
+			q, err := w.requarantine(l, fmt.Sprintf("donor %s screened ineligible on %s (%s); released lot %s returned to quarantine",
+				d.Code, lot.FormatDate(sc.Tested), joinProblems(sc.Problems()), l.Number))
+			if err != nil {
+				return err
+			}
+			rq = append(rq, q)
+		}
+		return nil
+	})
+	return sc, rq, err
+}
+
+func joinProblems(p []string) string {
+	var b bytes.Buffer
+	for i, s := range p {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+// Screenings lists a donor's screenings, oldest first.
+func (s *ReleaseService) Screenings(donorRef string) ([]release.Screening, error) {
+	var ss []release.Screening
+	err := s.db.view(func(tx *bolt.Tx) error {
+		d, err := donorByRef(tx, donorRef)
+		if err != nil {
+			return err
+		}
+		ss, err = screeningsOf(tx, d.ID)
+		return err
+	})
+	return ss, err
+}
+
+// evaluate judges l against the named specification (default: its kind's).
+func (db *DB) evaluate(tx *bolt.Tx, l lot.Lot, specRef string, now time.Time) (release.Evaluation, release.Spec, error) {
+	if specRef == "" {
+		specRef = release.DefaultSpec(l.Source)
+	}
+	sp, err := specByRef(tx, specRef)
+	if err != nil {
+		return release.Evaluation{}, sp, err
+	}
+	rs, err := resultsOf(tx, l.ID)
+	if err != nil {
+		return release.Evaluation{}, sp, err
+	}
+	var donor *release.Donor
+	if l.Source == lot.SourceUC {
+		d, err := donorByRef(tx, l.DonorID.String())
+		if err != nil {
+			return release.Evaluation{}, sp, err
+		}
+		donor = &release.Donor{Code: d.Code}
+		ss, err := screeningsOf(tx, d.ID)
+		if err != nil {
+			return release.Evaluation{}, sp, err
+		}
+		if len(ss) > 0 {
+			donor.Screening = &ss[len(ss)-1]
+		}
+	}
+	ev, err := release.Evaluate(sp, l, rs, donor, now)
+	return ev, sp, err
+}
+
+// Evaluate judges a lot against a specification (default: its kind's
+// built-in, latest version).
+func (s *ReleaseService) Evaluate(lotRef, spec string) (release.Evaluation, error) {
+	var ev release.Evaluation
+	err := s.db.view(func(tx *bolt.Tx) error {
+		l, err := lotByRef(tx, lotRef)
+		if err != nil {
+			return err
+		}
+		ev, _, err = s.db.evaluate(tx, l, spec, s.db.now())
+		return err
+	})
+	return ev, err
+}
+
+// approvalPlan is what a checked approval will write.
+type approvalPlan struct {
+	lot      lot.Lot
+	ev       release.Evaluation
+	patient  lot.Patient
+	qa, phys audit.User
+}
+
+// planApproval checks everything an approval needs, without writing.
+func (db *DB) planApproval(tx *bolt.Tx, a release.Approval, now time.Time) (approvalPlan, error) {
+	var p approvalPlan
+	var err error
+	if p.qa, err = userByName(tx, a.QA); err != nil {
+		return p, err
+	}
+	if err := audit.Authorize(p.qa, audit.ReleaseApprove); err != nil {
+		return p, err
+	}
+	if p.lot, err = lotByRef(tx, a.Lot); err != nil {
+		return p, err
+	}
+	registrant, err := userByName(tx, p.lot.CreatedBy)
+	if err != nil {
+		return p, err
+	}
+	if err := release.CheckSegregation(p.lot, p.qa, registrant); err != nil {
+		return p, err
+	}
+	if p.ev, _, err = db.evaluate(tx, p.lot, a.Spec, now); err != nil {
+		return p, err
+	}
+	if err := release.CheckApprovable(p.lot, p.ev, a.Exception, now); err != nil {
+		return p, err
+	}
+	if !a.Exception {
+		return p, nil
+	}
+	if p.patient, err = patientByMRN(tx, a.Patient); err != nil {
+		return p, err
+	}
+	if p.lot.Source == lot.SourceRFib && p.patient.ID != p.lot.PatientID {
+		return p, lot.Errorf(lot.ECONFLICT, "lot %s is autologous rFib from another patient; it can never go to %s", p.lot.Number, a.Patient)
+	}
+	if p.phys, err = userByName(tx, a.Physician); err != nil {
+		return p, err
+	}
+	if p.phys.Role != audit.Physician || p.phys.Disabled {
+		return p, lot.Errorf(lot.EFORBIDDEN, "--physician %s has role %s; the co-signature of an exceptional release needs an enabled physician", a.Physician, p.phys.Role)
+	}
+	return p, nil
+}
+
+// Approve releases a lot (QA role) after checking the evaluation, segregation
+// of duties and expiry, and the signers' passwords before anything is written.
+// An exceptional release also needs a physician's co-signature and restricts
+// the lot to one patient.
+func (s *ReleaseService) Approve(a release.Approval) (release.Disposition, error) {
+	var d release.Disposition
+	if err := a.Check(); err != nil {
+		return d, err
+	}
+	if err := s.db.view(func(tx *bolt.Tx) error { _, err := s.db.planApproval(tx, a, s.db.now()); return err }); err != nil {
+		return d, err
+	}
+	meaning := release.MeaningApprove
+	if a.Exception {
+		meaning = release.MeaningException
+	}
+	if _, err := s.db.Authenticate(a.QA, a.Password, meaning); err != nil {
+		return d, err
+	}
+	if a.Exception {
+		if _, err := s.db.Authenticate(a.Physician, a.PhysicianPassword, release.MeaningPhysician); err != nil {
+			return d, err
+		}
+	}
+	err := s.db.update(a.QA, audit.ReleaseApprove, func(w *writer) error {
+		p, err := s.db.planApproval(w.tx, a, w.now)
+		if err != nil {
+			return err
+		}
+		l := p.lot
+		d = release.Disposition{ID: s.db.NewID(), LotID: l.ID, Lot: l.Number, DIN: l.DIN.String(), Decision: release.Approved,
+			Spec: p.ev.Spec, SpecVersion: p.ev.Version, Rows: p.ev.Rows, Reason: a.Reason, At: w.now, By: w.actor.Name}
+		l.Status = lot.Released
+		if a.Exception {
+			d.Decision, d.Patient, d.PatientID = release.Exception, p.patient.MRN, p.patient.ID
+			l.Exceptional, l.RestrictedTo = true, p.patient.ID
+		}
+		digest := d.Digest()
+		d.Signatures = []audit.Signature{w.sign(p.qa, meaning, digest)}
+		if a.Exception {
+			d.Signatures = append(d.Signatures, w.sign(p.phys, release.MeaningPhysician+" for patient "+p.patient.MRN, digest))
+		}
+		why := fmt.Sprintf("%s against %s@%d, signed by %s", meaning, d.Spec, d.SpecVersion, p.qa.FullName)
+		if a.Exception {
+			why = fmt.Sprintf("EXCEPTIONAL release for patient %s only (%s), signed by %s and %s; failed: %v",
+				p.patient.MRN, a.Reason, p.qa.FullName, p.phys.FullName, p.ev.Failed())
+		}
+		if err := w.put(kindLot, l.ID, string(audit.ReleaseApprove), why, toLotRecord(l)); err != nil {
+			return err
+		}
+		return w.putDisposition(d, why)
+	})
+	return d, err
+}
+
+// Reject rejects a lot in quarantine or a released one (QA role, signed).
+func (s *ReleaseService) Reject(qa, password, lotRef, reason string) (release.Disposition, error) {
+	var d release.Disposition
+	if err := lot.ValidateText("--reason", reason, true); err != nil {
+		return d, err
+	}
+	check := func(tx *bolt.Tx) (lot.Lot, audit.User, error) {
+		u, err := userByName(tx, qa)
+		if err != nil {
+			return lot.Lot{}, u, err
+		}
+		if err := audit.Authorize(u, audit.ReleaseReject); err != nil {
+			return lot.Lot{}, u, err
+		}
+		l, err := lotByRef(tx, lotRef)
+		if err == nil && l.Status == lot.Rejected {
+			err = lot.Errorf(lot.ECONFLICT, "lot %s is already rejected", l.Number)
+		}
+		return l, u, err
+	}
+	if err := s.db.view(func(tx *bolt.Tx) error { _, _, err := check(tx); return err }); err != nil {
+		return d, err
+	}
+	if _, err := s.db.Authenticate(qa, password, release.MeaningReject); err != nil {
+		return d, err
+	}
+	err := s.db.update(qa, audit.ReleaseReject, func(w *writer) error {
+		l, u, err := check(w.tx)
+		if err != nil {
+			return err
+		}
+		d = release.Disposition{ID: s.db.NewID(), LotID: l.ID, Lot: l.Number, DIN: l.DIN.String(), Decision: release.Rejected,
+			Reason: reason, At: w.now, By: w.actor.Name}
+		if ev, _, err := s.db.evaluate(w.tx, l, "", w.now); err == nil {
+			d.Spec, d.SpecVersion, d.Rows = ev.Spec, ev.Version, ev.Rows
+		}
+		d.Signatures = []audit.Signature{w.sign(u, release.MeaningReject, d.Digest())}
+		l.Status, l.Exceptional, l.RestrictedTo = lot.Rejected, false, uuid.Nil
+		why := "rejected by " + u.FullName + ": " + reason
+		if err := w.put(kindLot, l.ID, string(audit.ReleaseReject), why, toLotRecord(l)); err != nil {
+			return err
+		}
+		return w.putDisposition(d, why)
+	})
+	return d, err
+}
+
+// Dispositions lists a lot's decisions, oldest first.
+func (s *ReleaseService) Dispositions(lotRef string) ([]release.Disposition, error) {
+	var ds []release.Disposition
+	err := s.db.view(func(tx *bolt.Tx) error {
+		l, err := lotByRef(tx, lotRef)
+		if err != nil {
+			return err
+		}
+		ds, err = lotDispositions(tx, l.ID)
+		return err
+	})
+	return ds, err
+}
+
+// Certificate assembles a lot's certificate of analysis: the evaluation
+// against the specification version of its latest approval (or the default
+// specification), its results, decisions and the audit chain head.
+func (s *ReleaseService) Certificate(lotRef string) (release.Certificate, error) {
+	var c release.Certificate
+	now := s.db.now()
+	err := s.db.view(func(tx *bolt.Tx) error {
+		l, err := lotByRef(tx, lotRef)
+		if err != nil {
+			return err
+		}
+		c.Lot, c.Generated, c.Expired = l, now, l.Expired(now)
+		c.Facility = string(tx.Bucket(bMeta).Get([]byte("facility")))
+		if l.Source == lot.SourceUC {
+			d, err := donorByRef(tx, l.DonorID.String())
+			if err != nil {
+				return err
+			}
+			c.Source = "allogeneic; donor " + d.Code
+		} else {
+			p, err := patientByID(tx, l.PatientID)
+			if err != nil {
+				return err
+			}
+			c.Source = fmt.Sprintf("autologous; source patient %s (%s)", p.MRN, p.Name)
+		}
+		if l.RestrictedTo != uuid.Nil {
+			p, err := patientByID(tx, l.RestrictedTo)
+			if err != nil {
+				return err
+			}
+			c.RestrictedTo = p.MRN
+		}
+		if c.Dispositions, err = lotDispositions(tx, l.ID); err != nil {
+			return err
+		}
+		spec := ""
+		for _, d := range c.Dispositions {
+			if d.Spec != "" && (d.Decision == release.Approved || d.Decision == release.Exception) {
+				spec = d.Spec + "@" + strconv.Itoa(d.SpecVersion)
+			}
+		}
+		var sp release.Spec
+		if c.Evaluation, sp, err = s.db.evaluate(tx, l, spec, now); err != nil {
+			return err
+		}
+		c.SpecTitle = sp.Title
+		c.Results, err = resultsOf(tx, l.ID)
+		return err
+	})
+	if err != nil {
+		return c, err
+	}
+	v, err := s.db.Verify()
+	if err != nil {
+		return c, err
+	}
+	c.ChainHead = v.HeadHex()
+	return c, nil
+}

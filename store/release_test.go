@@ -1,0 +1,112 @@
+package store
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
+	bolt "go.etcd.io/bbolt"
+)
+
+// releasedUC registers LOT-1 with every isct-uc-msc criterion passing, screens
+// its donor negative and has QA user quinn approve it.
+func releasedUC(t *testing.T, db *DB) (*ReleaseService, lot.Lot) {
+	t.Helper()
+	if _, err := db.AddUser("alice", audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA}, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	l := registerUC(t, db, "LOT-1")
+	rs := NewReleaseService(db)
+	neg := []release.Marker{}
+	for _, m := range release.ScreenMarkers {
+		neg = append(neg, release.Marker{Name: m, Result: release.Negative})
+	}
+	if _, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: neg}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range [][2]string{{"adherence", "pass"}, {"CD105", "98"}, {"CD73", "98"}, {"CD90", "98"}, {"CD45", "1"},
+		{"CD34", "1"}, {"CD14", "1"}, {"CD19", "1"}, {"HLA-DR", "1"}, {"trilineage", "pass"}, {"sterility", "no-growth"},
+		{"mycoplasma", "negative"}, {"endotoxin", "0.2"}, {"viability", "95"}, {"viable-cells", "1.9e9"}} {
+		if _, _, err := rs.RecordResult("liu", "LOT-1", release.Entry{Assay: e[0], Value: e[1]}, 0, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := rs.Approve(release.Approval{Lot: "LOT-1", QA: "quinn", Password: testPassword}); err != nil {
+		t.Fatal(err)
+	}
+	return rs, l
+}
+
+func TestLotEndotoxinAndDispositionsContract(t *testing.T) {
+	db := newTestDB(t)
+	rs, l := releasedUC(t, db)
+	// A correction supersedes the first endotoxin result.
+	if _, _, err := rs.RecordResult("liu", "LOT-1", release.Entry{Assay: "endotoxin", Value: "0.2345"}, 13, "re-read plate"); err != nil {
+		t.Fatal(err)
+	}
+	err := db.view(func(tx *bolt.Tx) error {
+		m, found, err := lotEndotoxin(tx, l.ID)
+		if err != nil || !found || m != 235 { // 0.2345 EU/mL = 234.5 mEU/mL, rounded up
+			t.Errorf("lotEndotoxin = %d %v %v; want 235 true", m, found, err)
+		}
+		ds, err := lotDispositions(tx, l.ID)
+		if err != nil || len(ds) != 2 || ds[0].Decision != release.Approved || ds[1].Decision != release.Quarantined {
+			t.Fatalf("dispositions = %+v %v; want approved then quarantined", ds, err)
+		}
+		sig := ds[0].Signatures[0]
+		if sig.FullName != "Quinn" || sig.Meaning != release.MeaningApprove || sig.Signed != ds[0].Digest() {
+			t.Errorf("signature %+v is not bound to the disposition's digest", sig)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := NewLotService(db).Lot("LOT-1"); got.Status != lot.Quarantine {
+		t.Errorf("corrected result left the lot %s", got.Status)
+	}
+}
+
+func TestPositiveDonorLooksBackAtInfusedContainers(t *testing.T) {
+	db := newTestDB(t)
+	rs, _ := releasedUC(t, db)
+	cs, err := NewLotService(db).SplitLot("liu", lot.Split{Lot: "LOT-1", Containers: 2, CellsEach: 100_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The custody commands are another capability; mark bag 1 infused directly.
+	err = db.update("liu", audit.LotSplit, func(w *writer) error {
+		return w.appendEvent(&cs[0], lot.Event{To: lot.Infused}, "test.infuse", "")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := []release.Marker{}
+	for _, m := range release.ScreenMarkers {
+		r := release.Negative
+		if m == "HTLV" {
+			r = release.Positive
+		}
+		ms = append(ms, release.Marker{Name: m, Result: r})
+	}
+	_, rq, err := rs.Screen("liu", "D-1", release.Screening{Markers: ms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rq) != 1 || len(rq[0].Infused) != 1 || rq[0].Infused[0] != cs[0].Code() || !strings.Contains(rq[0].Reason, "HTLV positive") {
+		t.Fatalf("requarantine = %+v; want LOT-1 with bag %s in the look-back", rq, cs[0].Code())
+	}
+	if v, err := db.Verify(); err != nil || !v.OK() {
+		t.Fatalf("verify: %v %v", err, v.Problems)
+	}
+}
+
+func TestInitInstallsBuiltinSpecs(t *testing.T) {
+	db := newTestDB(t)
+	ss, err := NewReleaseService(db).Specs()
+	if err != nil || len(ss) != 2 || ss[0].Name != "isct-uc-msc" || ss[1].Name != "rfib-autologous" || ss[0].Version != 1 {
+		t.Fatalf("specs after init: %+v %v", ss, err)
+	}
+}

@@ -16,6 +16,14 @@ const (
 	LotRegister  Action = "lot.register"
 	LotImport    Action = "lot.import"
 	LotSplit     Action = "lot.split"
+
+	// Dosing (issue 4).
+	ProtocolAdd    Action = "protocol.add"
+	ScheduleCreate Action = "schedule.create"
+	ScheduleChange Action = "schedule.change"
+	WeightConfirm  Action = "weight.confirm"
+	DoseAdminister Action = "dose.administer"
+	DoseReaction   Action = "dose.reaction"
 )
 
 // Permissions is the permission table: which roles may perform each write.
@@ -29,6 +37,13 @@ var Permissions = map[Action][]Role{
 	LotRegister:  {Lab},
 	LotImport:    {Lab},
 	LotSplit:     {Lab},
+
+	ProtocolAdd:    {Physician},
+	ScheduleCreate: {Physician},
+	ScheduleChange: {Physician},
+	WeightConfirm:  {Physician},
+	DoseAdminister: {Nurse, Physician},
+	DoseReaction:   {Nurse, Physician},
 }
 
 // Allowed reports whether role may perform a.

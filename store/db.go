@@ -31,6 +31,17 @@
 //	events             id                             eventRecord JSON (custody event)
 //	idx_event_container container id + event id       empty
 //	idx_event_lot      lot id + event id              empty
+//	protocols          id                             protocolRecord JSON (spec in the protocol file format)
+//	idx_protocol_name  name + 0x00 + version uint64 BE   id
+//	schedules          id                             scheduleRecord JSON (one course)
+//	idx_schedule_patient patient id + schedule id     empty
+//	infusions          id                             infusionRecord JSON (signed administration)
+//	idx_infusion_patient patient id + infusion id     empty
+//	idx_infusion_container container id + infusion id empty
+//	reactions          id                             reactionRecord JSON
+//	idx_reaction_infusion infusion id + reaction id   empty
+//	weight_confirmations id                           weightConfirmRecord JSON (physician's signed confirmation)
+//	idx_weight_confirm weight id                      confirmation id
 //
 // Buckets whose values are records (not indexes) are listed in recordBuckets;
 // `audit verify` checks each of their values against the audit trail.
@@ -68,6 +79,12 @@ var recordBuckets = map[string][]byte{
 	kindLot:       []byte("lots"),
 	kindContainer: []byte("containers"),
 	kindEvent:     []byte("events"),
+
+	kindProtocol:      []byte("protocols"),
+	kindSchedule:      []byte("schedules"),
+	kindInfusion:      []byte("infusions"),
+	kindReaction:      []byte("reactions"),
+	kindWeightConfirm: []byte("weight_confirmations"),
 }
 
 // indexBuckets are derived from records and written in the same transaction.
@@ -76,6 +93,8 @@ var indexBuckets = [][]byte{
 	[]byte("idx_weight_patient"), []byte("idx_lot_number"), []byte("idx_lot_din"),
 	[]byte("idx_lot_donor"), []byte("idx_lot_patient"), []byte("idx_container_code"),
 	[]byte("idx_container_lot"), []byte("idx_event_container"), []byte("idx_event_lot"),
+	[]byte("idx_protocol_name"), []byte("idx_schedule_patient"), []byte("idx_infusion_patient"),
+	[]byte("idx_infusion_container"), []byte("idx_reaction_infusion"), []byte("idx_weight_confirm"),
 }
 
 // DB is an open celltrack database.

@@ -70,7 +70,10 @@ func (db *DB) Init(fin string, admin audit.User, password string) (audit.User, e
 		if err := w.put(kindUser, admin.ID, "init", "database created for facility "+fin, toUserRecord(admin)); err != nil {
 			return err
 		}
-		return setIndex(tx, "idx_user_name", admin.Name, admin.ID)
+		if err := setIndex(tx, "idx_user_name", admin.Name, admin.ID); err != nil {
+			return err
+		}
+		return w.installProtocols()
 	})
 	return admin, err
 }

@@ -14,6 +14,9 @@ func (rt *runtime) commands() []*cli.Command {
 		rt.lotCommand(),
 		rt.containerCommand(),
 		rt.isbtCommand(),
+		rt.protocolCommand(),
+		rt.scheduleCommand(),
+		rt.doseCommand(),
 		rt.auditCommand(),
 		rt.demoCommand(),
 	}

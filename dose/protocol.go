@@ -201,27 +201,27 @@ func (p Protocol) Validate() error {
 // Cell counts are strings ("1e6", "7.5x10^7") and are parsed exactly;
 // kg and % are decimal strings.
 type protocolFile struct {
-	Format                int          `json:"format"`
-	Name                  string       `json:"name"`
-	Title                 string       `json:"title"`
-	Source                string       `json:"source"`
-	Product               string       `json:"product"`
-	Basis                 string       `json:"basis"`
-	CellsPerKg            string       `json:"cells_per_kg,omitempty"`
-	Cells                 string       `json:"cells,omitempty"`
-	Bands                 []bandFile   `json:"bands,omitempty"`
-	DoseChanges           []changeFile `json:"dose_changes,omitempty"`
-	Phases                []phaseFile  `json:"phases"`
-	WindowDays            int          `json:"window_days"`
-	FollowActual          bool         `json:"follow_actual"`
-	ToleranceMinusPct     string       `json:"tolerance_minus_pct"`
-	TolerancePlusPct      string       `json:"tolerance_plus_pct"`
-	CapCells              string       `json:"cap_cells,omitempty"`
-	MaxWeightAgeDays      int          `json:"max_weight_age_days"`
-	MaxThawMinutes        int          `json:"max_thaw_minutes"`
-	InfusionMinutes       int          `json:"infusion_minutes"`
-	EndotoxinEUPerKgPerH  string       `json:"endotoxin_eu_per_kg_per_h"`
-	Notes                 string       `json:"notes,omitempty"`
+	Format               int          `json:"format"`
+	Name                 string       `json:"name"`
+	Title                string       `json:"title"`
+	Source               string       `json:"source"`
+	Product              string       `json:"product"`
+	Basis                string       `json:"basis"`
+	CellsPerKg           string       `json:"cells_per_kg,omitempty"`
+	Cells                string       `json:"cells,omitempty"`
+	Bands                []bandFile   `json:"bands,omitempty"`
+	DoseChanges          []changeFile `json:"dose_changes,omitempty"`
+	Phases               []phaseFile  `json:"phases"`
+	WindowDays           int          `json:"window_days"`
+	FollowActual         bool         `json:"follow_actual"`
+	ToleranceMinusPct    string       `json:"tolerance_minus_pct"`
+	TolerancePlusPct     string       `json:"tolerance_plus_pct"`
+	CapCells             string       `json:"cap_cells,omitempty"`
+	MaxWeightAgeDays     int          `json:"max_weight_age_days"`
+	MaxThawMinutes       int          `json:"max_thaw_minutes"`
+	InfusionMinutes      int          `json:"infusion_minutes"`
+	EndotoxinEUPerKgPerH string       `json:"endotoxin_eu_per_kg_per_h"`
+	Notes                string       `json:"notes,omitempty"`
 }
 
 type bandFile struct {

@@ -23,7 +23,6 @@ const (
 	kindWeightConfirm = "weight_confirmation"
 )
 
-
 // endotoxinOf reads a lot's endotoxin result; store tests replace it.
 var endotoxinOf = lotEndotoxin
 

@@ -349,7 +349,9 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return rt.out(r, func(w io.Writer) { fmt.Fprintf(w, "recorded grade %d reaction to infusion %s\n", r.Grade, r.InfusionID) })
+					return rt.out(r, func(w io.Writer) {
+						fmt.Fprintf(w, "recorded grade %d reaction to infusion %s\n", r.Grade, r.InfusionID)
+					})
 				}),
 			},
 			{

@@ -240,9 +240,13 @@ func Check(f Facts) Report {
 	if n == 0 {
 		n = Next(f.Entries).Number
 	}
-	srcs := make([]Source, len(f.Containers))
-	for i, c := range f.Containers {
-		srcs[i] = c.Source
+	var srcs []Source
+	once := map[uuid.UUID]bool{}
+	for _, c := range f.Containers {
+		if !once[c.Container.ID] { // a bag named twice is already a failed check
+			once[c.Container.ID] = true
+			srcs = append(srcs, c.Source)
+		}
 	}
 	calc := Calculate(pr, n, w.Grams, srcs, f.Volume)
 	r.Calc = calc
@@ -255,6 +259,12 @@ func Check(f Facts) Report {
 			"draw the computed volume (`celltrack dose calc`) or ask the physician")
 	default:
 		add("dose", true, fmt.Sprintf("%s in %s mL, %s from %s (tolerance %s)", calc.Given, calc.Volume, FormatDeviation(calc.Deviation), calc.Working, tol), "")
+	}
+	for _, d := range calc.Draws {
+		if d.Draw == 0 && d.Viable > 0 {
+			add("container needed "+d.Code, false, fmt.Sprintf("the dose is complete without container %s", d.Code),
+				"leave this bag out of the infusion and return it")
+		}
 	}
 	if pr.CapCells > 0 {
 		if calc.Given > pr.CapCells {

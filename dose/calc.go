@@ -84,7 +84,7 @@ func RequiredCells(p Protocol, n int, w lot.Grams) (cells lot.Cells, basis, work
 	case PerKg:
 		cells = lot.Cells(roundRat(new(big.Rat).SetFrac(new(big.Int).Mul(big.NewInt(int64(perKg)), big.NewInt(int64(w))), big.NewInt(1000))))
 		basis = perKg.String() + " cells/kg of actual body weight"
-		working = fmt.Sprintf("%s × %s/kg = %s", w, perKg, cells)
+		working = fmt.Sprintf("%s × %s/kg = %s", exactKg(w), perKg, cells)
 	case Fixed:
 		cells = fixed
 		basis = "fixed " + fixed.String() + " cells, whatever the weight"
@@ -187,6 +187,15 @@ func WithinTolerance(p Protocol, c Calculation) bool {
 	hi := int64(c.Required) * int64(1000+p.TolerancePlus)
 	g := int64(c.Given) * 1000
 	return g >= lo && g <= hi
+}
+
+// exactKg prints a weight with one decimal, or to the gram when it was
+// entered that finely, so the working shows the weight actually used.
+func exactKg(g lot.Grams) string {
+	if g%100 == 0 {
+		return g.String()
+	}
+	return lot.FormatFixed(int64(g), 3, 3) + " kg"
 }
 
 // roundRat rounds r half away from zero to an integer.

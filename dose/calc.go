@@ -122,7 +122,7 @@ func RequiredCells(p Protocol, n int, w lot.Grams) (cells lot.Cells, basis, work
 // is the total infused volume actually given (filled container by container)
 // instead of the computed one.
 func Calculate(p Protocol, n int, w lot.Grams, srcs []Source, volume lot.Tenths) Calculation {
-	c := Calculation{Infusion: n, Weight: w, InfusionMinutes: p.InfusionMinutes, EndotoxinKnown: true}
+	c := Calculation{Infusion: n, Weight: w, InfusionMinutes: p.InfusionMinutes, EndotoxinKnown: len(srcs) > 0}
 	c.Required, c.Basis, c.Working, c.Capped = RequiredCells(p, n, w)
 	remaining := big.NewRat(int64(c.Required), 1)
 	left := volume

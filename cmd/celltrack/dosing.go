@@ -254,7 +254,17 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return rt.out(calcView(res.Calc), func(w io.Writer) { printCalc(w, res) })
+					v := calcView(res.Calc)
+					v["patient"], v["protocol"], v["protocol_version"], v["course"] = res.Patient.MRN, res.Course.Protocol.Name, res.Course.Protocol.Version, res.Course.Schedule.Course
+					v["planned"], v["status"], v["weight_measured_at"] = lot.FormatDate(res.Entry.Date), res.Entry.Status, res.Weight.MeasuredAt
+					cands := []map[string]any{}
+					for _, s := range res.Candidates {
+						viable, post := s.Viable()
+						cands = append(cands, map[string]any{"container": s.Container.Code(), "lot": s.Lot.Number, "state": s.Container.State,
+							"viable_cells": viable.Exact(), "post_thaw": post, "volume_ml": s.Container.VolumeML.String()})
+					}
+					v["candidates"] = cands
+					return rt.out(v, func(w io.Writer) { printCalc(w, res) })
 				}),
 			},
 			{

@@ -208,3 +208,58 @@ func TestWeightChange(t *testing.T) {
 		}
 	}
 }
+
+// goodFacts is a GO bedside: MRN-1 (62.0 kg weighed an hour ago) due for
+// infusion 1 of sle-uc-d0d7, one released bag of 1×10^8 viable cells in
+// 50.0 mL, thawed 30 minutes ago and dispensed for MRN-1, endotoxin 0.5 EU/mL.
+func goodFacts(t *testing.T) Facts {
+	now := day("2026-11-25").Add(9 * time.Hour)
+	p := builtin(t, "sle-uc-d0d7")
+	pat := lot.Patient{ID: uuid.New(), MRN: "MRN-1"}
+	s := Schedule{ID: uuid.New(), PatientID: pat.ID, Start: day("2026-11-25"), Course: 1}
+	l := lot.Lot{ID: uuid.New(), Number: "LOT-1", Source: lot.SourceUC, Status: lot.Released, Expires: now.AddDate(1, 0, 0)}
+	c := lot.Container{ID: uuid.New(), LotID: l.ID, Number: 1, Cells: 100_000_000, ViableCells: 100_000_000, VolumeML: 500,
+		State: lot.Dispensed, PatientID: pat.ID, ThawedAt: now.Add(-30 * time.Minute)}
+	return Facts{Now: now, Patient: pat, Protocol: &p, Schedule: &s, Entries: Plan(p, s, nil, now),
+		Weights:    []lot.Weight{{ID: uuid.New(), Grams: 62_000, MeasuredAt: now.Add(-time.Hour)}},
+		Containers: []Candidate{{Source: Source{Container: c, Lot: l, EndotoxinMilliEUPerML: 500, EndotoxinFound: true}}},
+		Refs:       []string{"bag"}}
+}
+
+func TestCheckBoundaries(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(f *Facts)
+		failed string
+	}{
+		{"GO", func(f *Facts) {}, ""},
+		{"endotoxin exactly 5 EU/kg/h is allowed", func(f *Facts) { f.Containers[0].EndotoxinMilliEUPerML = 10_000 }, ""},
+		{"endotoxin 5.001 EU/kg/h is not", func(f *Facts) { f.Containers[0].EndotoxinMilliEUPerML = 10_002 }, "endotoxin dose"},
+		{"thawed exactly 240 min ago", func(f *Facts) { f.Containers[0].Container.ThawedAt = f.Now.Add(-240 * time.Minute) }, ""},
+		{"thawed 241 min ago", func(f *Facts) { f.Containers[0].Container.ThawedAt = f.Now.Add(-241 * time.Minute) }, "thaw window bag"},
+		{"weight exactly 7 days old", func(f *Facts) { f.Weights[0].MeasuredAt = f.Now.AddDate(0, 0, -7) }, ""},
+		{"weight 7 days and a minute old", func(f *Facts) { f.Weights[0].MeasuredAt = f.Now.AddDate(0, 0, -7).Add(-time.Minute) }, "weight"},
+		{"−10.0 % is inside the tolerance", func(f *Facts) { f.Volume = 279 }, ""}, // 27.9 mL = 5.58×10^7 = −10.0 %
+		{"−10.3 % is outside", func(f *Facts) { f.Volume = 278 }, "dose"}, // 27.8 mL = 5.56×10^7
+		{"expired at midnight", func(f *Facts) { f.Containers[0].Lot.Expires = day("2026-11-25") }, "lot not expired bag"},
+		{"no weight at all", func(f *Facts) { f.Weights = nil }, "weight"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := goodFacts(t)
+			f.Containers[0].Container.DIN = lot.DIN{FIN: "bag"} // names the per-bag checks "… bag…"
+			tc.change(&f)
+			r := Check(f)
+			var names []string
+			for _, c := range r.Failed() {
+				names = append(names, c.Name)
+			}
+			got := ""
+			if len(names) > 0 {
+				got = names[0][:min(len(names[0]), len(tc.failed))]
+			}
+			if r.GO != (tc.failed == "") || got != tc.failed || len(names) > 1 {
+				t.Fatalf("failed %q, want %q", names, tc.failed)
+			}
+		})
+	}
+}

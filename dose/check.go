@@ -260,6 +260,9 @@ func Check(f Facts) Report {
 	default:
 		add("dose", true, fmt.Sprintf("%s in %s mL, %s from %s (tolerance %s)", calc.Given, calc.Volume, FormatDeviation(calc.Deviation), calc.Working, tol), "")
 	}
+	if f.Volume > calc.Volume {
+		add("volume", false, fmt.Sprintf("--volume-ml %s is more than the bags hold (%s mL)", f.Volume, calc.Volume), "give the volume actually infused")
+	}
 	for _, d := range calc.Draws {
 		if d.Draw == 0 && d.Viable > 0 {
 			add("container needed "+d.Code, false, fmt.Sprintf("the dose is complete without container %s", d.Code),

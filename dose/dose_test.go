@@ -241,6 +241,9 @@ func TestCheckBoundaries(t *testing.T) {
 		{"weight 7 days and a minute old", func(f *Facts) { f.Weights[0].MeasuredAt = f.Now.AddDate(0, 0, -7).Add(-time.Minute) }, "weight"},
 		{"−10.0 % is inside the tolerance", func(f *Facts) { f.Volume = 279 }, ""}, // 27.9 mL = 5.58×10^7 = −10.0 %
 		{"−10.3 % is outside", func(f *Facts) { f.Volume = 278 }, "dose"},          // 27.8 mL = 5.56×10^7
+		{"more volume than the bag holds", func(f *Facts) {
+			f.Containers[0].Container.ViableCells, f.Containers[0].Container.VolumeML, f.Volume = 62_000_000, 310, 320
+		}, "volume"},
 		{"expired at midnight", func(f *Facts) { f.Containers[0].Lot.Expires = day("2026-11-25") }, "lot not expired bag"},
 		{"no weight at all", func(f *Facts) { f.Weights = nil }, "weight"},
 	} {

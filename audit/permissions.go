@@ -36,6 +36,13 @@ const (
 	ReleaseApprove Action = "release.approve"
 	ReleaseReject  Action = "release.reject"
 	ReleaseSpecAdd Action = "release.spec.add"
+	// Dosing (issue 4).
+	ProtocolAdd    Action = "protocol.add"
+	ScheduleCreate Action = "schedule.create"
+	ScheduleChange Action = "schedule.change"
+	WeightConfirm  Action = "weight.confirm"
+	DoseAdminister Action = "dose.administer"
+	DoseReaction   Action = "dose.reaction"
 )
 
 // Permissions is the permission table: which roles may perform each write.
@@ -73,6 +80,12 @@ var Permissions = map[Action][]Role{
 	ReleaseApprove: {QA},
 	ReleaseReject:  {QA},
 	ReleaseSpecAdd: {QA},
+	ProtocolAdd:    {Physician},
+	ScheduleCreate: {Physician},
+	ScheduleChange: {Physician},
+	WeightConfirm:  {Physician},
+	DoseAdminister: {Nurse, Physician},
+	DoseReaction:   {Nurse, Physician},
 }
 
 // Allowed reports whether role may perform a.

@@ -43,6 +43,17 @@
 //	idx_screening_donor donor id + screening id       empty
 //	dispositions       id                             dispositionRecord JSON (QA decision with signatures)
 //	idx_disposition_lot lot id + disposition id       empty
+//	protocols          id                             protocolRecord JSON (spec in the protocol file format)
+//	idx_protocol_name  name + 0x00 + version uint64 BE   id
+//	schedules          id                             scheduleRecord JSON (one course)
+//	idx_schedule_patient patient id + schedule id     empty
+//	infusions          id                             infusionRecord JSON (signed administration)
+//	idx_infusion_patient patient id + infusion id     empty
+//	idx_infusion_container container id + infusion id empty
+//	reactions          id                             reactionRecord JSON
+//	idx_reaction_infusion infusion id + reaction id   empty
+//	weight_confirmations id                           weightConfirmRecord JSON (physician's signed confirmation)
+//	idx_weight_confirm weight id                      confirmation id
 //
 // Buckets whose values are records (not indexes) are listed in recordBuckets;
 // `audit verify` checks each of their values against the audit trail.
@@ -87,6 +98,12 @@ var recordBuckets = map[string][]byte{
 	kindResult:      []byte("results"),
 	kindScreening:   []byte("screenings"),
 	kindDisposition: []byte("dispositions"),
+
+	kindProtocol:      []byte("protocols"),
+	kindSchedule:      []byte("schedules"),
+	kindInfusion:      []byte("infusions"),
+	kindReaction:      []byte("reactions"),
+	kindWeightConfirm: []byte("weight_confirmations"),
 }
 
 // indexBuckets are derived from records and written in the same transaction.
@@ -98,6 +115,8 @@ var indexBuckets = [][]byte{
 	[]byte("idx_site_code"), []byte("idx_label_container"),
 	// release (store/release.go)
 	[]byte("idx_spec_name"), []byte("idx_result_lot"), []byte("idx_screening_donor"), []byte("idx_disposition_lot"),
+	[]byte("idx_protocol_name"), []byte("idx_schedule_patient"), []byte("idx_infusion_patient"),
+	[]byte("idx_infusion_container"), []byte("idx_reaction_infusion"), []byte("idx_weight_confirm"),
 }
 
 // DB is an open celltrack database.

@@ -73,7 +73,10 @@ func (db *DB) Init(fin string, admin audit.User, password string) (audit.User, e
 		if err := setIndex(tx, "idx_user_name", admin.Name, admin.ID); err != nil {
 			return err
 		}
-		return w.installBuiltinSpecs()
+		if err := w.installBuiltinSpecs(); err != nil {
+			return err
+		}
+		return w.installProtocols()
 	})
 	return admin, err
 }

@@ -28,15 +28,26 @@ func commonFlags(top bool) []cli.Flag {
 }
 
 // flagValue returns a common flag's value from the command where it was
-// typed, else from the top level (which also reads the environment).
+// typed, else from the top level (which also reads the environment). The top
+// level is the outermost context that knows the flag: urfave/cli puts an
+// empty context above the app's own.
 func flagValue[T any](c *cli.Context, name string, get func(*cli.Context, string) T) T {
 	lineage := c.Lineage()
-	for _, cc := range lineage[:len(lineage)-1] {
+	top := c
+	for _, cc := range lineage {
+		if cc.Value(name) != nil {
+			top = cc
+		}
+	}
+	for _, cc := range lineage {
+		if cc == top {
+			break
+		}
 		if cc.IsSet(name) {
 			return get(cc, name)
 		}
 	}
-	return get(lineage[len(lineage)-1], name)
+	return get(top, name)
 }
 
 func (rt *runtime) app() *cli.App {

@@ -17,6 +17,9 @@ func (rt *runtime) commands() []*cli.Command {
 		rt.siteCommand(),
 		rt.labelCommand(),
 		rt.isbtCommand(),
+		rt.protocolCommand(),
+		rt.scheduleCommand(),
+		rt.doseCommand(),
 		rt.auditCommand(),
 		rt.demoCommand(),
 	}

@@ -8,8 +8,6 @@ import (
 	"github.com/celltrack/celltrack/store"
 )
 
-func init() { demoSteps = append(demoSteps, demoRelease) }
-
 // demoQC is a conforming QC panel; the rFib lot adds karyotype and identity.
 var demoQC = [][2]string{{"adherence", "pass"}, {"CD105", "98.2"}, {"CD73", "99.1"}, {"CD90", "97.5"}, {"CD45", "0.4"},
 	{"CD34", "0.3"}, {"CD14", "0.9"}, {"CD19", "0.2"}, {"HLA-DR", "1.0"}, {"trilineage", "pass"}, {"sterility", "no-growth"},

@@ -2,14 +2,14 @@ package main
 
 import (
 	"bytes"
-	"encoding/hex"
-	"strings"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +59,8 @@ func scriptParams(dir string) testscript.Params {
 			"dbsnap":    cmdDBSnap,
 			"dbsame":    cmdDBSame,
 			"auditsize": cmdAuditSize,
+			"auditmark": cmdAuditMark,
+			"auditgrew": cmdAuditGrew,
 			"fixture":   cmdFixture,
 		},
 	}
@@ -109,14 +111,40 @@ func cmdAuditSize(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: auditsize N")
 	}
+	n := auditCount(ts)
+	if want, _ := strconv.Atoi(args[0]); (n == want) == neg {
+		ts.Fatalf("audit trail has %d entries, want %s", n, args[0])
+	}
+}
+
+// cmdAuditMark remembers the number of audit entries; `auditgrew N` then
+// checks that exactly N entries were appended since, whatever the fixtures
+// wrote before the mark.
+func cmdAuditMark(ts *testscript.TestScript, neg bool, args []string) {
+	ts.Setenv("AUDITMARK", strconv.Itoa(auditCount(ts)))
+}
+
+func cmdAuditGrew(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: auditgrew N")
+	}
+	mark, err := strconv.Atoi(ts.Getenv("AUDITMARK"))
+	if err != nil {
+		ts.Fatalf("auditgrew without auditmark")
+	}
+	n := auditCount(ts)
+	if want, _ := strconv.Atoi(args[0]); (n-mark == want) == neg {
+		ts.Fatalf("audit trail grew by %d entries since auditmark, want %s", n-mark, args[0])
+	}
+}
+
+func auditCount(ts *testscript.TestScript) int {
 	db, err := store.Open(ts.Getenv("CELLTRACK_DB"), store.Options{ReadOnly: true})
 	ts.Check(err)
 	defer db.Close()
 	n, err := db.AuditCount()
 	ts.Check(err)
-	if want, _ := strconv.Atoi(args[0]); (n == want) == neg {
-		ts.Fatalf("audit trail has %d entries, want %s", n, args[0])
-	}
+	return n
 }
 
 // fixturePassword is every fixture user's password.

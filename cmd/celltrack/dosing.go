@@ -1,0 +1,503 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store"
+	"github.com/urfave/cli/v2"
+)
+
+func (rt *runtime) doses() *store.DoseService { return store.NewDoseService(rt.db) }
+
+func (rt *runtime) protocolCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "protocol",
+		Usage: "list, show and add dosing protocols (regimens as data, versioned)",
+		Subcommands: []*cli.Command{
+			{
+				Name: "list", Usage: "list protocols (latest version of each)", ArgsUsage: " ",
+				Description: example("celltrack protocol list"),
+				Action: rt.action(readDB, 0, func(c *cli.Context) error {
+					ps, err := rt.doses().Protocols()
+					if err != nil {
+						return err
+					}
+					var views []any
+					for _, p := range ps {
+						views = append(views, protocolView(p))
+					}
+					return rt.out(views, func(w io.Writer) {
+						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+						fmt.Fprintln(tw, "PROTOCOL\tVERSION\tPRODUCT\tDOSE\tSCHEDULE")
+						for _, p := range ps {
+							fmt.Fprintf(tw, "%s\tv%d\t%s\t%s\t%s\n", p.Name, p.Version, p.Product.Product(), p.DoseText(1), p.ScheduleText())
+						}
+						tw.Flush()
+					})
+				}),
+			},
+			{
+				Name: "show", Usage: "show a protocol with every limit the bedside check applies", ArgsUsage: "NAME",
+				Description: "With --json the output is the protocol file format: edit it and `protocol add` it as a new version.\n\n" +
+					example("celltrack protocol show ss-rfib-12", "celltrack protocol show --version 1 --json sle-uc-d0d7"),
+				Flags: []cli.Flag{&cli.IntFlag{Name: "version", Usage: "show this version (default: the latest)"}},
+				Action: rt.action(readDB, 1, func(c *cli.Context) error {
+					p, err := rt.doses().Protocol(c.Args().First(), c.Int("version"))
+					if err != nil {
+						return err
+					}
+					return rt.out(p.File(), func(w io.Writer) { printProtocol(w, p) })
+				}),
+			},
+			{
+				Name: "add", Usage: "add a protocol, or a new version of one, from a JSON file (physician)", ArgsUsage: " ",
+				Description: "The file format is in the README, \"Protocol files\".\n\n" + example("celltrack --user pat protocol add --file ss-uc-bands.json"),
+				Flags:       []cli.Flag{&cli.StringFlag{Name: "file", Required: true, Usage: "the protocol `FILE` (JSON, format 1)"}},
+				Action: rt.action(writeDB, 0, func(c *cli.Context) error {
+					data, err := os.ReadFile(c.String("file"))
+					if err != nil {
+						return lot.Errorf(lot.EINVALID, "--file %s cannot be read: %v", c.String("file"), err)
+					}
+					p, err := dose.ParseProtocol(data)
+					if err != nil {
+						return err
+					}
+					sp, err := rt.doses().AddProtocol(actor(c), p)
+					if err != nil {
+						return err
+					}
+					return rt.out(protocolView(sp), func(w io.Writer) { fmt.Fprintf(w, "added protocol %s version %d\n", sp.Name, sp.Version) })
+				}),
+			},
+		},
+	}
+}
+
+func protocolView(p store.StoredProtocol) map[string]any {
+	return map[string]any{"id": p.ID, "name": p.Name, "version": p.Version, "product": p.Product, "dose": p.DoseText(1),
+		"schedule": p.ScheduleText(), "source": p.Source, "created_by": p.CreatedBy, "created_at": p.CreatedAt}
+}
+
+func printProtocol(w io.Writer, p store.StoredProtocol) {
+	fmt.Fprintf(w, "Protocol %s v%d: %s\n", p.Name, p.Version, p.Title)
+	fmt.Fprintf(w, "  source        %s\n", p.Source)
+	fmt.Fprintf(w, "  product       %s\n", p.Product.Product())
+	fmt.Fprintf(w, "  dose          %s\n", p.DoseText(1))
+	for _, ch := range p.Changes {
+		fmt.Fprintf(w, "                from infusion %d: %s\n", ch.From, p.DoseText(ch.From))
+	}
+	fmt.Fprintf(w, "  schedule      %s (%d infusions)\n", p.ScheduleText(), p.Infusions())
+	follow := "the plan"
+	if p.FollowActual {
+		follow = "the actual date of the infusion before"
+	}
+	fmt.Fprintf(w, "  later dates   follow %s\n", follow)
+	fmt.Fprintf(w, "  window        ±%d days\n", p.WindowDays)
+	fmt.Fprintf(w, "  tolerance     −%s %% / +%s %%\n", p.ToleranceMinus, p.TolerancePlus)
+	if p.CapCells > 0 {
+		fmt.Fprintf(w, "  cap           %s cells per infusion\n", p.CapCells)
+	}
+	fmt.Fprintf(w, "  weight age    at most %d days\n", p.MaxWeightAgeDays)
+	fmt.Fprintf(w, "  thaw window   at most %d min from thaw to start\n", p.MaxThawMinutes)
+	fmt.Fprintf(w, "  infusion time %d min\n", p.InfusionMinutes)
+	fmt.Fprintf(w, "  endotoxin     at most %s EU/kg/h (USP <85>)\n", dose.FormatEU(p.EndotoxinMilliEUPerKgH))
+	if p.Notes != "" {
+		fmt.Fprintf(w, "  notes         %s\n", p.Notes)
+	}
+	fmt.Fprintf(w, "  added         %s by %s\n", lot.FormatTime(p.CreatedAt), p.CreatedBy)
+}
+
+func (rt *runtime) scheduleCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "schedule",
+		Usage: "lay out, show and change a patient's treatment schedule",
+		Subcommands: []*cli.Command{
+			{
+				Name: "create", Usage: "start a course of a protocol for a patient (physician)", ArgsUsage: "MRN",
+				Description: "A patient has one active course; a second course of the same protocol starts after the first ends.\n\n" +
+					example("celltrack --user pat schedule create --protocol sle-uc-d0d7 --start 2026-11-25 MRN-1001"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "protocol", Required: true, Usage: "protocol `NAME` (latest version is used)"},
+					&cli.StringFlag{Name: "start", Required: true, Usage: "date of the first infusion, YYYY-MM-DD"},
+				},
+				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
+					start, err := lot.ParseDate("--start", c.String("start"))
+					if err != nil {
+						return err
+					}
+					co, err := rt.doses().CreateSchedule(actor(c), c.Args().First(), c.String("protocol"), start)
+					if err != nil {
+						return err
+					}
+					return rt.out(courseView(co), func(w io.Writer) {
+						fmt.Fprintf(w, "scheduled %s on %s v%d, course %d\n", c.Args().First(), co.Protocol.Name, co.Protocol.Version, co.Schedule.Course)
+						printEntries(w, co)
+					})
+				}),
+			},
+			{
+				Name: "show", Usage: "show a patient's courses: planned, given, missed and due infusions", ArgsUsage: "MRN",
+				Description: example("celltrack schedule show MRN-2001"),
+				Action: rt.action(readDB, 1, func(c *cli.Context) error {
+					p, cs, err := rt.doses().Courses(c.Args().First())
+					if err != nil {
+						return err
+					}
+					var views []any
+					for _, co := range cs {
+						views = append(views, courseView(co))
+					}
+					return rt.out(views, func(w io.Writer) {
+						fmt.Fprintf(w, "Patient %s  %s\n", p.MRN, p.Name)
+						if len(cs) == 0 {
+							fmt.Fprintln(w, "  no schedule")
+						}
+						for _, co := range cs {
+							state := "active"
+							if co.Ended {
+								state = "ended"
+							}
+							fmt.Fprintf(w, "%s v%d, course %d (%s), created %s by %s\n", co.Protocol.Name, co.Protocol.Version, co.Schedule.Course, state,
+								lot.FormatTime(co.Schedule.CreatedAt), co.Schedule.CreatedBy)
+							printEntries(w, co)
+							for _, ch := range co.Schedule.Changes {
+								fmt.Fprintf(w, "  change: infusion %d moved to %s — %s; signed %s\n", ch.Infusion, lot.FormatDate(ch.Date), ch.Reason, ch.Signature)
+							}
+						}
+					})
+				}),
+			},
+			{
+				Name: "change", Usage: "move one planned infusion to another date: a signed, reasoned change (physician)", ArgsUsage: "MRN",
+				Description: "The physician signs with their password. Later infusions follow the new date.\n\n" +
+					example("celltrack --user pat schedule change --infusion 2 --date 2026-12-03 --reason 'patient febrile on day 7' MRN-1001"),
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "infusion", Required: true, Usage: "the infusion `N` to move"},
+					&cli.StringFlag{Name: "date", Required: true, Usage: "its new date, YYYY-MM-DD"},
+					&cli.StringFlag{Name: "reason", Required: true, Usage: "why"},
+					&cli.BoolFlag{Name: "password-stdin", Usage: "read the signing password from standard input"},
+				},
+				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
+					date, err := lot.ParseDate("--date", c.String("date"))
+					if err != nil {
+						return err
+					}
+					pw, err := rt.password(c, actor(c))
+					if err != nil {
+						return err
+					}
+					u, err := rt.db.Authenticate(actor(c), pw, dose.MeaningSchedule)
+					if err != nil {
+						return err
+					}
+					co, err := rt.doses().ChangeSchedule(u, c.Args().First(), c.Int("infusion"), date, c.String("reason"))
+					if err != nil {
+						return err
+					}
+					return rt.out(courseView(co), func(w io.Writer) {
+						fmt.Fprintf(w, "moved infusion %d of %s to %s, signed by %s\n", c.Int("infusion"), c.Args().First(), lot.FormatDate(date), u.FullName)
+						printEntries(w, co)
+					})
+				}),
+			},
+		},
+	}
+}
+
+func printEntries(w io.Writer, co store.Course) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  #\tDATE\tWINDOW\tDOSE\tSTATUS\tGIVEN")
+	for _, e := range co.Entries {
+		given := ""
+		if e.Status == dose.Given {
+			given = lot.FormatTime(e.Given.At) + "  infusion " + e.Given.InfusionID.String()
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s – %s\t%s\t%s\t%s\n", e.Number, lot.FormatDate(e.Date), lot.FormatDate(e.From), lot.FormatDate(e.To), e.Dose, e.Status, given)
+	}
+	tw.Flush()
+}
+
+func courseView(co store.Course) map[string]any {
+	var es []map[string]any
+	for _, e := range co.Entries {
+		v := map[string]any{"number": e.Number, "date": lot.FormatDate(e.Date), "window_from": lot.FormatDate(e.From),
+			"window_to": lot.FormatDate(e.To), "dose": e.Dose, "status": e.Status}
+		if e.Status == dose.Given {
+			v["infusion"], v["given_at"] = e.Given.InfusionID, e.Given.At
+		}
+		es = append(es, v)
+	}
+	return map[string]any{"schedule": co.Schedule.ID, "protocol": co.Protocol.Name, "protocol_version": co.Protocol.Version,
+		"course": co.Schedule.Course, "start": lot.FormatDate(co.Schedule.Start), "ended": co.Ended, "entries": es,
+		"changes": co.Schedule.Changes}
+}
+
+func (rt *runtime) doseCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "dose",
+		Usage: "calculate a dose, run the bedside check, record the infusion",
+		Subcommands: []*cli.Command{
+			{
+				Name: "calc", Usage: "show the working of a dose: weight, cells required, containers, volume to draw, endotoxin", ArgsUsage: "MRN",
+				Description: example("celltrack dose calc MRN-1001", "celltrack dose calc --infusion 8 MRN-2001", "celltrack dose calc --container G12342600000101 MRN-1001"),
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "infusion", Usage: "infusion `N` of the active course (default: the next one)"},
+					&cli.StringSliceFlag{Name: "container", Usage: "use this container `CODE` (repeat for several); default: propose from the candidates"},
+				},
+				Action: rt.action(readDB, 1, func(c *cli.Context) error {
+					res, err := rt.doses().Calc(store.CalcRequest{MRN: c.Args().First(), Infusion: c.Int("infusion"), Containers: c.StringSlice("container")})
+					if err != nil {
+						return err
+					}
+					v := calcView(res.Calc)
+					v["patient"], v["protocol"], v["protocol_version"], v["course"] = res.Patient.MRN, res.Course.Protocol.Name, res.Course.Protocol.Version, res.Course.Schedule.Course
+					v["planned"], v["status"], v["weight_measured_at"] = lot.FormatDate(res.Entry.Date), res.Entry.Status, res.Weight.MeasuredAt
+					cands := []map[string]any{}
+					for _, s := range res.Candidates {
+						viable, post := s.Viable()
+						cands = append(cands, map[string]any{"container": s.Container.Code(), "lot": s.Lot.Number, "state": s.Container.State,
+							"viable_cells": viable.Exact(), "post_thaw": post, "volume_ml": s.Container.VolumeML.String()})
+					}
+					v["candidates"] = cands
+					return rt.out(v, func(w io.Writer) { printCalc(w, res) })
+				}),
+			},
+			{
+				Name: "check", Usage: "the bedside check: GO or NO-GO with every check (exit 4 on NO-GO)", ArgsUsage: "MRN",
+				Description: example("celltrack dose check --container G12342600000101 MRN-1001"),
+				Flags: []cli.Flag{
+					&cli.StringSliceFlag{Name: "container", Required: true, Usage: "the container `CODE` in your hand (repeat for several)"},
+					&cli.StringFlag{Name: "volume-ml", Usage: "the volume `V` you will infuse, if not the computed one"},
+				},
+				Action: rt.action(readDB, 1, func(c *cli.Context) error {
+					vol, err := optionalTenths(c, "volume-ml")
+					if err != nil {
+						return err
+					}
+					rep, err := rt.doses().Check(c.Args().First(), c.StringSlice("container"), vol)
+					if err != nil {
+						return err
+					}
+					if err := rt.out(reportView(rep), func(w io.Writer) { printReport(w, rep) }); err != nil {
+						return err
+					}
+					return rep.Err()
+				}),
+			},
+			{
+				Name: "administer", Usage: "record an infusion after the check, signed by the nurse and a witness (nurse, physician)", ArgsUsage: "MRN",
+				Description: "Both re-enter their passwords; with --password-stdin the nurse's is the first line and the witness's the second.\n" +
+					"The whole bedside check runs again in the writing transaction; NO-GO writes nothing.\n\n" +
+					example("celltrack --user nina dose administer --container G12342600000101 --witness omar MRN-1001"),
+				Flags: []cli.Flag{
+					&cli.StringSliceFlag{Name: "container", Required: true, Usage: "container `CODE` infused (repeat for several)"},
+					&cli.StringFlag{Name: "witness", Required: true, Usage: "the second clinical `USER` who checked"},
+					&cli.StringFlag{Name: "start", Usage: "start of the infusion (ISO 8601 with zone; default now)"},
+					&cli.StringFlag{Name: "volume-ml", Usage: "volume `V` infused, if not the computed one"},
+					&cli.BoolFlag{Name: "password-stdin", Usage: "read the two passwords from standard input, one a line"},
+				},
+				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
+					vol, err := optionalTenths(c, "volume-ml")
+					if err != nil {
+						return err
+					}
+					a := store.Administration{MRN: c.Args().First(), Containers: c.StringSlice("container"), Volume: vol}
+					if c.IsSet("start") {
+						if a.Start, err = lot.ParseTime("--start", c.String("start")); err != nil {
+							return err
+						}
+					}
+					if actor(c) == c.String("witness") {
+						return lot.Errorf(lot.EFORBIDDEN, "the witness %s is the administering user; a second, different person must witness", actor(c))
+					}
+					pw1, err := rt.password(c, actor(c)+" (administering)")
+					if err != nil {
+						return err
+					}
+					pw2, err := rt.password(c, c.String("witness")+" (witness)")
+					if err != nil {
+						return err
+					}
+					nurse, err := rt.db.Authenticate(actor(c), pw1, dose.MeaningAdminister)
+					if err != nil {
+						return err
+					}
+					witness, err := rt.db.Authenticate(c.String("witness"), pw2, dose.MeaningWitness)
+					if err != nil {
+						return err
+					}
+					in, rep, err := rt.doses().Administer(nurse, witness, a)
+					if lot.ErrorCode(err) == lot.ENOGO {
+						rt.out(reportView(rep), func(w io.Writer) { printReport(w, rep) })
+					}
+					if err != nil {
+						return err
+					}
+					return rt.out(infusionView(in), func(w io.Writer) {
+						fmt.Fprintf(w, "recorded infusion %s: %s, infusion %d of %s course %d\n", in.ID, c.Args().First(), in.Number, in.Protocol, in.Course)
+						fmt.Fprintf(w, "  %s in %s mL (%s from %s), %s to %s\n", in.Given, in.Volume, dose.FormatDeviation(in.Deviation), in.Required,
+							lot.FormatTime(in.Start), lot.FormatTime(in.End))
+						fmt.Fprintf(w, "  administered: %s\n  witnessed:    %s\n", in.Nurse, in.Witness)
+					})
+				}),
+			},
+			{
+				Name: "reaction", Usage: "record an adverse reaction to an infusion (nurse, physician)", ArgsUsage: " ",
+				Description: example("celltrack --user nina dose reaction --infusion 0192… --grade 1 --text 'transient fever 38.1 °C'"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "infusion", Required: true, Usage: "the infusion `ID` (from `schedule show`)"},
+					&cli.IntFlag{Name: "grade", Required: true, Usage: "CTCAE grade 1–5"},
+					&cli.StringFlag{Name: "text", Required: true, Usage: "what happened"},
+				},
+				Action: rt.action(writeDB, 0, func(c *cli.Context) error {
+					r, err := rt.doses().RecordReaction(actor(c), c.String("infusion"), c.Int("grade"), c.String("text"))
+					if err != nil {
+						return err
+					}
+					return rt.out(r, func(w io.Writer) {
+						fmt.Fprintf(w, "recorded grade %d reaction to infusion %s\n", r.Grade, r.InfusionID)
+					})
+				}),
+			},
+			{
+				Name: "confirm-weight", Usage: "confirm a patient's latest weight after a change of more than 10 % (physician, signed)", ArgsUsage: "MRN",
+				Description: example("celltrack --user pat dose confirm-weight --reason 're-weighed: fluid loss after diuretics' MRN-1001"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "reason", Required: true, Usage: "why the change is real"},
+					&cli.BoolFlag{Name: "password-stdin", Usage: "read the signing password from standard input"},
+				},
+				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
+					pw, err := rt.password(c, actor(c))
+					if err != nil {
+						return err
+					}
+					u, err := rt.db.Authenticate(actor(c), pw, "confirm weight")
+					if err != nil {
+						return err
+					}
+					wt, err := rt.doses().ConfirmWeight(u, c.Args().First(), c.String("reason"))
+					if err != nil {
+						return err
+					}
+					return rt.out(weightView(wt), func(w io.Writer) {
+						fmt.Fprintf(w, "confirmed %s measured %s for %s, signed by %s\n", wt.Grams, lot.FormatTime(wt.MeasuredAt), c.Args().First(), u.FullName)
+					})
+				}),
+			},
+		},
+	}
+}
+
+func optionalTenths(c *cli.Context, name string) (lot.Tenths, error) {
+	if !c.IsSet(name) {
+		return 0, nil
+	}
+	t, err := lot.ParseTenths("--"+name, c.String(name))
+	if err == nil && t <= 0 {
+		err = lot.Errorf(lot.EINVALID, "--%s must be more than 0", name)
+	}
+	return t, err
+}
+
+func printCalc(w io.Writer, res store.CalcResult) {
+	k := res.Calc
+	fmt.Fprintf(w, "Dose for %s (%s): %s v%d course %d, infusion %d planned %s (%s)\n", res.Patient.MRN, res.Patient.Name,
+		res.Course.Protocol.Name, res.Course.Protocol.Version, res.Course.Schedule.Course, res.Entry.Number, lot.FormatDate(res.Entry.Date), res.Entry.Status)
+	fmt.Fprintf(w, "  basis     %s\n", k.Basis)
+	fmt.Fprintf(w, "  weight    %s measured %s by %s\n", res.Weight.Grams, lot.FormatTime(res.Weight.MeasuredAt), res.Weight.RecordedBy)
+	fmt.Fprintf(w, "  required  %s  (%s cells)\n", k.Working, k.Required.Exact())
+	fmt.Fprintf(w, "  candidates: %d container(s) of released, unexpired lots %s may receive\n", len(res.Candidates), res.Patient.MRN)
+	for _, s := range res.Candidates {
+		v, post := s.Viable()
+		fmt.Fprintf(w, "    %s  lot %s  %s  %s viable (%s)  %s mL\n", s.Container.Code(), s.Lot.Number, s.Container.State, v, viableWhy(post, s.Lot), s.Container.VolumeML)
+	}
+	if len(k.Draws) == 0 {
+		fmt.Fprintln(w, "  no container to draw from: none is released, unexpired and available for this patient")
+	} else if res.Proposed {
+		fmt.Fprintln(w, "  proposed draw:")
+	} else {
+		fmt.Fprintln(w, "  draw:")
+	}
+	for _, d := range k.Draws {
+		fmt.Fprintf(w, "    %s  %s viable in %s mL = %s/mL; draw %s mL = %s cells\n", d.Code, d.Viable, d.Volume, d.ConcentrationPerML, d.Draw, d.Cells)
+	}
+	if len(k.Draws) > 0 {
+		fmt.Fprintf(w, "  total     %s cells in %s mL, %s from the required dose\n", k.Given, k.Volume, dose.FormatDeviation(k.Deviation))
+		if k.Short {
+			fmt.Fprintln(w, "  SHORT     the containers hold fewer viable cells than required")
+		}
+		if k.EndotoxinKnown {
+			fmt.Fprintf(w, "  endotoxin %s EU/kg/h over %d min (limit %s)\n", dose.FormatEU(k.EndotoxinMilliEUPerKgH), k.InfusionMinutes, dose.FormatEU(res.Course.Protocol.EndotoxinMilliEUPerKgH))
+		} else {
+			fmt.Fprintln(w, "  endotoxin unknown: no endotoxin result for a lot; QC must record one")
+		}
+	}
+}
+
+func viableWhy(postThaw bool, l lot.Lot) string {
+	if postThaw {
+		return "post-thaw count"
+	}
+	return "estimate: label × lot viability " + l.Viability.String() + " %"
+}
+
+func calcView(k dose.Calculation) map[string]any {
+	var ds []map[string]any
+	for _, d := range k.Draws {
+		ds = append(ds, map[string]any{"container": d.Code, "viable_cells": d.Viable.Exact(), "post_thaw": d.PostThaw,
+			"volume_ml": d.Volume.String(), "draw_ml": d.Draw.String(), "cells": d.Cells.Exact()})
+	}
+	v := map[string]any{"infusion": k.Infusion, "basis": k.Basis, "weight_kg": k.Weight.KgString(), "required_cells": k.Required.Exact(),
+		"working": k.Working, "draws": ds, "given_cells": k.Given.Exact(), "volume_ml": k.Volume.String(),
+		"deviation_pct": k.Deviation.String(), "short": k.Short}
+	if k.EndotoxinKnown {
+		v["endotoxin_eu_per_kg_h"] = dose.FormatEU(k.EndotoxinMilliEUPerKgH)
+	}
+	return v
+}
+
+func printReport(w io.Writer, r dose.Report) {
+	verdict := "GO"
+	if !r.GO {
+		verdict = "NO-GO"
+	}
+	fmt.Fprintln(w, verdict)
+	for _, c := range r.Checks {
+		mark := "ok  "
+		if !c.OK {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %s %s: %s\n", mark, c.Name, c.Detail)
+		if !c.OK {
+			fmt.Fprintf(w, "       → %s\n", c.Fix)
+		}
+	}
+	if r.GO {
+		fmt.Fprintf(w, "draw %s mL: %s cells (infusion %d)\n", r.Calc.Volume, r.Calc.Given, r.Entry.Number)
+	}
+}
+
+func reportView(r dose.Report) map[string]any {
+	v := map[string]any{"go": r.GO, "checks": r.Checks}
+	if r.Calc.Infusion > 0 {
+		v["calc"] = calcView(r.Calc)
+	}
+	return v
+}
+
+func infusionView(in dose.Infusion) map[string]any {
+	var cs []map[string]any
+	for _, c := range in.Containers {
+		cs = append(cs, map[string]any{"container": c.Code, "volume_ml": c.Volume.String(), "cells": c.Cells.Exact()})
+	}
+	return map[string]any{"id": in.ID, "number": in.Number, "protocol": in.Protocol, "course": in.Course,
+		"start": in.Start, "end": in.End, "weight_kg": in.Weight.KgString(), "required_cells": in.Required.Exact(),
+		"given_cells": in.Given.Exact(), "volume_ml": in.Volume.String(), "deviation_pct": in.Deviation.String(),
+		"containers": cs, "nurse": in.Nurse.String(), "witness": in.Witness.String(),
+		"endotoxin_eu_per_kg_h": dose.FormatEU(in.EndotoxinMilliEUPerKgH)}
+}

@@ -1,0 +1,234 @@
+package dose
+
+import (
+	"fmt"
+	"math/big"
+
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+)
+
+// Source is a container offered for an infusion, with what the dose
+// arithmetic needs to know about it.
+type Source struct {
+	Container lot.Container
+	Lot       lot.Lot
+	// Endotoxin of the lot in milli-EU per mL, when QC recorded one.
+	EndotoxinMilliEUPerML int64
+	EndotoxinFound        bool
+}
+
+// Viable returns the viable cells the container holds: the post-thaw count
+// when recorded, otherwise the label count × the lot's viability at release
+// (an estimate, said so by PostThaw false).
+func (s Source) Viable() (cells lot.Cells, postThaw bool) {
+	if s.Container.ViableCells > 0 {
+		return s.Container.ViableCells, true
+	}
+	return lot.Cells(roundRat(new(big.Rat).SetFrac64(int64(s.Container.Cells)*int64(s.Lot.Viability), 1000))), false
+}
+
+// Draw is what to take from one container.
+type Draw struct {
+	ContainerID uuid.UUID
+	Code        string
+	Viable      lot.Cells
+	PostThaw    bool
+	Volume      lot.Tenths // the container's volume
+	Draw        lot.Tenths // mL to draw, to 0.1
+	Cells       lot.Cells  // viable cells in the drawn volume, rounded to a whole cell
+	// ConcentrationPerML is viable cells per mL, rounded to a whole cell, for display.
+	ConcentrationPerML lot.Cells
+	EndotoxinMilliEU   int64 // endotoxin in the drawn volume, milli-EU (0 when unknown)
+}
+
+// Calculation is the working of one dose: every number a nurse checks.
+type Calculation struct {
+	Infusion int
+	Basis    string    // e.g. "1.00×10^6 cells/kg of actual body weight"
+	Weight   lot.Grams // weight used (also for the endotoxin dose)
+	Required lot.Cells
+	Working  string // e.g. "62.0 kg × 1.00×10^6/kg = 6.20×10^7"
+	Capped   bool
+
+	Draws     []Draw
+	Given     lot.Cells  // viable cells in the drawn volumes
+	Volume    lot.Tenths // total mL drawn
+	Deviation lot.Tenths // (given − required) / required, in 0.1 %, signed
+	Short     bool       // the containers hold too few viable cells
+
+	// EndotoxinMilliEUPerKgH is the endotoxin dose in milli-EU per kg per
+	// hour, rounded up; EndotoxinKnown is false when a lot has no result.
+	EndotoxinMilliEUPerKgH int64
+	EndotoxinKnown         bool
+	InfusionMinutes        int
+}
+
+// RequiredCells returns the dose of infusion n of p for a patient weighing w,
+// with the working written out. A per-kg dose is rounded half up to a whole
+// cell; a cap, when the protocol has one, limits it.
+func RequiredCells(p Protocol, n int, w lot.Grams) (cells lot.Cells, basis, working string, capped bool) {
+	b, perKg, fixed := p.Basis, p.CellsPerKg, p.Cells
+	changed := 0
+	for _, c := range p.Changes {
+		if n >= c.From {
+			changed, perKg, fixed = c.From, c.CellsPerKg, c.Cells
+			if c.Cells > 0 {
+				b = Fixed
+			} else {
+				b = PerKg
+			}
+		}
+	}
+	switch b {
+	case PerKg:
+		cells = lot.Cells(roundRat(new(big.Rat).SetFrac(new(big.Int).Mul(big.NewInt(int64(perKg)), big.NewInt(int64(w))), big.NewInt(1000))))
+		basis = perKg.String() + " cells/kg of actual body weight"
+		working = fmt.Sprintf("%s × %s/kg = %s", exactKg(w), perKg, cells)
+	case Fixed:
+		cells = fixed
+		basis = "fixed " + fixed.String() + " cells, whatever the weight"
+		working = "fixed dose " + fixed.String()
+	case Bands:
+		for i, band := range p.Bands {
+			if band.UpTo == 0 || w <= band.UpTo {
+				cells = band.Cells
+				lo := "up to"
+				switch {
+				case band.UpTo == 0:
+					working = fmt.Sprintf("%s is above %s: band %d, %s", w, p.Bands[i-1].UpTo, i+1, cells)
+				default:
+					working = fmt.Sprintf("%s is %s %s: band %d, %s", w, lo, band.UpTo, i+1, cells)
+				}
+				break
+			}
+		}
+		basis = "weight bands"
+	}
+	if changed > 0 {
+		working += fmt.Sprintf(" (the dose changes from infusion %d on)", changed)
+	}
+	if p.CapCells > 0 && cells > p.CapCells {
+		working += fmt.Sprintf(", capped at %s per infusion", p.CapCells)
+		cells, capped = p.CapCells, true
+	}
+	return cells, basis, working, capped
+}
+
+// Calculate works out infusion n of p for weight w from the containers in
+// order: each gives what is still needed, up to all its viable cells; the
+// volume to draw is cells ÷ viable concentration, rounded half up to 0.1 mL;
+// the cells given are those in the rounded volume. volume, when above zero,
+// is the total infused volume actually given (filled container by container)
+// instead of the computed one.
+func Calculate(p Protocol, n int, w lot.Grams, srcs []Source, volume lot.Tenths) Calculation {
+	c := Calculation{Infusion: n, Weight: w, InfusionMinutes: p.InfusionMinutes, EndotoxinKnown: len(srcs) > 0}
+	c.Required, c.Basis, c.Working, c.Capped = RequiredCells(p, n, w)
+	remaining := big.NewRat(int64(c.Required), 1)
+	left := volume
+	given := new(big.Rat)
+	endo := new(big.Rat) // milli-EU
+	for _, s := range srcs {
+		d := Draw{ContainerID: s.Container.ID, Code: s.Container.Code(), Volume: s.Container.VolumeML}
+		d.Viable, d.PostThaw = s.Viable()
+		if d.Viable <= 0 || d.Volume <= 0 {
+			c.Draws = append(c.Draws, d)
+			continue
+		}
+		d.ConcentrationPerML = lot.Cells(roundRat(new(big.Rat).SetFrac64(int64(d.Viable)*10, int64(d.Volume))))
+		if volume > 0 {
+			d.Draw = min(left, d.Volume)
+			left -= d.Draw
+		} else if remaining.Sign() > 0 {
+			take := remaining
+			if take.Cmp(big.NewRat(int64(d.Viable), 1)) > 0 {
+				take = big.NewRat(int64(d.Viable), 1)
+			}
+			// tenths of mL = take × volume(tenths) ÷ viable
+			d.Draw = lot.Tenths(roundRat(new(big.Rat).Mul(take, big.NewRat(int64(d.Volume), int64(d.Viable)))))
+			d.Draw = min(d.Draw, d.Volume)
+			remaining = new(big.Rat).Sub(remaining, take)
+		}
+		cells := new(big.Rat).SetFrac64(int64(d.Draw)*int64(d.Viable), int64(d.Volume))
+		given.Add(given, cells)
+		d.Cells = lot.Cells(roundRat(cells))
+		c.Volume += d.Draw
+		if s.EndotoxinFound {
+			e := new(big.Rat).SetFrac64(s.EndotoxinMilliEUPerML*int64(d.Draw), 10)
+			endo.Add(endo, e)
+			d.EndotoxinMilliEU = ceilRat(e)
+		} else {
+			c.EndotoxinKnown = false
+		}
+		c.Draws = append(c.Draws, d)
+	}
+	c.Given = lot.Cells(roundRat(given))
+	c.Short = volume == 0 && remaining.Sign() > 0
+	if c.Required > 0 {
+		dev := new(big.Rat).Sub(given, big.NewRat(int64(c.Required), 1))
+		dev.Mul(dev, big.NewRat(1000, int64(c.Required)))
+		c.Deviation = lot.Tenths(roundRat(dev))
+	}
+	if c.EndotoxinKnown && w > 0 {
+		// EU/kg/h = EU ÷ kg ÷ h, with h = max(1, minutes/60): USP <85> limits the
+		// dose in any one hour, so an infusion shorter than an hour counts as one.
+		minutes := int64(max(60, p.InfusionMinutes))
+		rate := new(big.Rat).Mul(endo, big.NewRat(1000*60, int64(w)*minutes))
+		c.EndotoxinMilliEUPerKgH = ceilRat(rate)
+	}
+	return c
+}
+
+// WithinTolerance reports whether the given cells are inside the protocol's
+// tolerance around the required dose: required × (1 − minus%) ≤ given ≤
+// required × (1 + plus%), compared exactly.
+func WithinTolerance(p Protocol, c Calculation) bool {
+	lo := int64(c.Required) * int64(1000-p.ToleranceMinus)
+	hi := int64(c.Required) * int64(1000+p.TolerancePlus)
+	g := int64(c.Given) * 1000
+	return g >= lo && g <= hi
+}
+
+// exactKg prints a weight with one decimal, or to the gram when it was
+// entered that finely, so the working shows the weight actually used.
+func exactKg(g lot.Grams) string {
+	if g%100 == 0 {
+		return g.String()
+	}
+	return lot.FormatFixed(int64(g), 3, 3) + " kg"
+}
+
+// roundRat rounds r half away from zero to an integer.
+func roundRat(r *big.Rat) int64 {
+	num, den := new(big.Int).Set(r.Num()), r.Denom()
+	neg := num.Sign() < 0
+	num.Abs(num)
+	q, m := new(big.Int).QuoRem(num, den, new(big.Int))
+	if new(big.Int).Mul(m, big.NewInt(2)).Cmp(den) >= 0 {
+		q.Add(q, big.NewInt(1))
+	}
+	if neg {
+		q.Neg(q)
+	}
+	return q.Int64()
+}
+
+// ceilRat rounds a non-negative r up to an integer.
+func ceilRat(r *big.Rat) int64 {
+	q, m := new(big.Int).QuoRem(r.Num(), r.Denom(), new(big.Int))
+	if m.Sign() > 0 {
+		q.Add(q, big.NewInt(1))
+	}
+	return q.Int64()
+}
+
+// FormatEU prints milli-EU as EU with three decimals: 0.125.
+func FormatEU(milli int64) string { return lot.FormatFixed(milli, 3, 3) }
+
+// FormatDeviation prints a signed percentage: +1.5 %, -0.3 %, 0.0 %.
+func FormatDeviation(t lot.Tenths) string {
+	if t > 0 {
+		return "+" + t.String() + " %"
+	}
+	return t.String() + " %"
+}

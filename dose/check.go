@@ -1,0 +1,311 @@
+package dose
+
+import (
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+)
+
+// WeightChangeConfirmTenths is the change since the previous weight, in 0.1 %,
+// above which a physician must confirm the new weight before it doses anyone
+// (issue 4: "a change of more than 10 % … needs a physician's confirmation").
+const WeightChangeConfirmTenths = 100
+
+// Candidate is a container offered at the bedside, with its history.
+type Candidate struct {
+	Source
+	// Infused lists infusions already recorded with this container.
+	Infused []uuid.UUID
+}
+
+// Facts are everything the bedside check looks at, read in one transaction.
+type Facts struct {
+	Now     time.Time
+	Patient lot.Patient
+	// Protocol and Schedule are nil when the patient has no active course.
+	Protocol *Protocol
+	Schedule *Schedule
+	Entries  []Entry
+	// Weights are the patient's weights, oldest measurement first;
+	// ConfirmedWeights holds the ids of weights a physician confirmed.
+	Weights          []lot.Weight
+	ConfirmedWeights map[uuid.UUID]bool
+	Containers       []Candidate
+	Refs             []string   // the container references as typed, to name duplicates
+	Volume           lot.Tenths // infused volume, when the nurse gives one
+}
+
+// Result is one named check and how it came out.
+type Result struct {
+	Name   string `json:"check"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"` // what to do when it failed
+}
+
+// Report is the outcome of the bedside check.
+type Report struct {
+	GO     bool
+	Checks []Result
+	Entry  Entry       // the infusion due (zero when none)
+	Calc   Calculation // zero when there was nothing to calculate
+	Weight lot.Weight  // the weight used
+}
+
+// Failed returns the failed checks.
+func (r Report) Failed() []Result {
+	var fs []Result
+	for _, c := range r.Checks {
+		if !c.OK {
+			fs = append(fs, c)
+		}
+	}
+	return fs
+}
+
+// Err returns nil for GO, and for NO-GO an ENOGO error naming every failed
+// check and what to do.
+func (r Report) Err() error {
+	fs := r.Failed()
+	if len(fs) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "NO-GO: do not infuse; %d check(s) failed:", len(fs))
+	for _, f := range fs {
+		fmt.Fprintf(&b, "\n  - %s: %s; %s", f.Name, f.Detail, f.Fix)
+	}
+	return lot.Errorf(lot.ENOGO, "%s", b.String())
+}
+
+// LatestWeight returns the most recent weight measured at or before now.
+func LatestWeight(ws []lot.Weight, now time.Time) (lot.Weight, int, bool) {
+	idx := -1
+	for i, w := range ws {
+		if !w.MeasuredAt.After(now) && (idx < 0 || !w.MeasuredAt.Before(ws[idx].MeasuredAt)) {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return lot.Weight{}, -1, false
+	}
+	return ws[idx], idx, true
+}
+
+// WeightChange returns the change from prev to cur in 0.1 %, signed.
+func WeightChange(prev, cur lot.Grams) lot.Tenths {
+	return lot.Tenths(roundRat(big.NewRat(int64(cur-prev)*1000, int64(prev))))
+}
+
+// Check runs every bedside check (issue 4, "Bedside check") and never stops
+// at the first failure: the nurse sees them all.
+func Check(f Facts) Report {
+	var r Report
+	add := func(name string, ok bool, detail, fix string) {
+		r.Checks = append(r.Checks, Result{Name: name, OK: ok, Detail: detail, Fix: fix})
+	}
+	p := f.Patient
+	// Patient and schedule.
+	if f.Schedule == nil || f.Protocol == nil {
+		add("patient scheduled", false, fmt.Sprintf("patient %s (%s) has no active treatment schedule", p.MRN, p.Name),
+			"check the wristband; a physician creates a schedule with `celltrack schedule create`")
+	} else {
+		add("patient scheduled", true, fmt.Sprintf("patient %s (%s) is on %s v%d, course %d", p.MRN, p.Name, f.Protocol.Name, f.Protocol.Version, f.Schedule.Course), "")
+	}
+	// Containers.
+	if len(f.Containers) == 0 {
+		add("container", false, "no container given", "scan the label of each bag with --container")
+	}
+	seen := map[uuid.UUID]bool{}
+	for i, c := range f.Containers {
+		code, l := c.Container.Code(), c.Lot
+		name := func(s string) string { return s + " " + code }
+		if seen[c.Container.ID] {
+			add(name("container given once"), false, fmt.Sprintf("container %s is named twice (%s)", code, f.Refs[i]), "name each bag once")
+			continue
+		}
+		seen[c.Container.ID] = true
+		switch {
+		case l.Status != lot.Released:
+			add(name("lot released"), false, fmt.Sprintf("lot %s is %s, not released", l.Number, l.Status), "do not use this bag; return it to the cell lab and ask QA")
+		case l.Exceptional && l.RestrictedTo != p.ID:
+			add(name("lot released"), false, fmt.Sprintf("lot %s was released exceptionally for another patient only", l.Number), "do not use this bag; it is restricted to its named patient")
+		case l.Exceptional:
+			add(name("lot released"), true, fmt.Sprintf("lot %s released exceptionally for %s only", l.Number, p.MRN), "")
+		default:
+			add(name("lot released"), true, fmt.Sprintf("lot %s is released", l.Number), "")
+		}
+		if l.Expired(f.Now) {
+			add(name("lot not expired"), false, fmt.Sprintf("lot %s expired %s", l.Number, lot.FormatDate(l.Expires)), "do not use this bag; discard it with a reason")
+		} else {
+			add(name("lot not expired"), true, fmt.Sprintf("lot %s expires %s", l.Number, lot.FormatDate(l.Expires)), "")
+		}
+		switch {
+		case l.Source == lot.SourceRFib && l.PatientID != p.ID:
+			add(name("chain of identity"), false, fmt.Sprintf("autologous lot %s was made from another patient's cells, not %s's", l.Number, p.MRN), "STOP: wrong patient's cells; quarantine the bag and report it")
+		case f.Protocol != nil && l.Source != f.Protocol.Product:
+			add(name("chain of identity"), false, fmt.Sprintf("lot %s is %s but protocol %s prescribes %s", l.Number, l.Source.Product(), f.Protocol.Name, f.Protocol.Product.Product()), "use a bag of the prescribed product")
+		case l.Source == lot.SourceRFib:
+			add(name("chain of identity"), true, fmt.Sprintf("autologous lot %s was made from %s's own cells", l.Number, p.MRN), "")
+		default:
+			add(name("chain of identity"), true, fmt.Sprintf("allogeneic %s lot %s", l.Source.Product(), l.Number), "")
+		}
+		ct := c.Container
+		switch {
+		case len(c.Infused) > 0 || ct.State == lot.Infused:
+			add(name("container not used"), false, fmt.Sprintf("container %s was already infused", code), "STOP: a bag is infused once; scan the right bag")
+		case ct.State == lot.Discarded:
+			add(name("container not used"), false, fmt.Sprintf("container %s was discarded", code), "do not use a discarded bag")
+		case ct.State != lot.Dispensed:
+			add(name("container dispensed"), false, fmt.Sprintf("container %s is %s, not thawed and dispensed", code, ct.State), "thaw and dispense the bag for this patient first (`celltrack container dispense`)")
+		case ct.PatientID != p.ID:
+			add(name("container dispensed"), false, fmt.Sprintf("container %s was dispensed for another patient, not %s", code, p.MRN), "STOP: wrong bag for this patient; return it to the pharmacy")
+		default:
+			add(name("container dispensed"), true, fmt.Sprintf("container %s was dispensed for %s", code, p.MRN), "")
+		}
+		if f.Protocol != nil {
+			limit := time.Duration(f.Protocol.MaxThawMinutes) * time.Minute
+			switch {
+			case ct.ThawedAt.IsZero():
+				add(name("thaw window"), false, fmt.Sprintf("container %s has no thaw time", code), "thaw the bag and record it")
+			case f.Now.Sub(ct.ThawedAt) > limit:
+				add(name("thaw window"), false, fmt.Sprintf("thawed %s, %s ago; the limit is %s", lot.FormatTime(ct.ThawedAt), f.Now.Sub(ct.ThawedAt).Round(time.Minute), limit),
+					"do not infuse; discard the bag and thaw another")
+			default:
+				add(name("thaw window"), true, fmt.Sprintf("thawed %s, %s ago (limit %s)", lot.FormatTime(ct.ThawedAt), f.Now.Sub(ct.ThawedAt).Round(time.Minute), limit), "")
+			}
+		}
+		if ct.ViableCells > 0 {
+			add(name("post-thaw count"), true, fmt.Sprintf("%s viable cells counted after thaw", ct.ViableCells), "")
+		} else {
+			add(name("post-thaw count"), false, fmt.Sprintf("no post-thaw viable count for %s", code), "count viable cells after thaw and record them")
+		}
+		if c.EndotoxinFound {
+			add(name("endotoxin result"), true, fmt.Sprintf("lot %s endotoxin %s EU/mL", l.Number, FormatEU(c.EndotoxinMilliEUPerML)), "")
+		} else {
+			add(name("endotoxin result"), false, fmt.Sprintf("no endotoxin result for lot %s", l.Number), "QC must record one before this lot is infused")
+		}
+	}
+	if f.Protocol == nil {
+		return finish(r)
+	}
+	pr := *f.Protocol
+	// Schedule.
+	if e, ok := DueEntry(f.Entries); ok {
+		r.Entry = e
+		add("infusion due", true, fmt.Sprintf("infusion %d of %d planned %s, window %s to %s", e.Number, len(f.Entries), lot.FormatDate(e.Date), lot.FormatDate(e.From), lot.FormatDate(e.To)), "")
+	} else {
+		n := Next(f.Entries)
+		detail := fmt.Sprintf("no infusion is due today (%s); infusion %d is %s, planned %s (window %s to %s)",
+			lot.FormatDate(f.Now), n.Number, n.Status, lot.FormatDate(n.Date), lot.FormatDate(n.From), lot.FormatDate(n.To))
+		add("infusion due", false, detail, "do not infuse today; a physician may move the date with `celltrack schedule change`")
+	}
+	// Weight.
+	w, idx, ok := LatestWeight(f.Weights, f.Now)
+	r.Weight = w
+	if !ok {
+		add("weight", false, "no weight recorded", "weigh the patient with `celltrack patient weigh`")
+		return finish(r)
+	}
+	age := f.Now.Sub(w.MeasuredAt)
+	maxAge := time.Duration(pr.MaxWeightAgeDays) * 24 * time.Hour
+	switch {
+	case w.Grams < lot.MinWeight || w.Grams > lot.MaxWeight:
+		add("weight", false, fmt.Sprintf("%s is outside %s–%s", w.Grams, lot.MinWeight, lot.MaxWeight), "re-weigh the patient")
+	case age > maxAge:
+		add("weight", false, fmt.Sprintf("%s measured %s is %d days old; %s allows %d", w.Grams, lot.FormatTime(w.MeasuredAt), int(age.Hours()/24), pr.Name, pr.MaxWeightAgeDays),
+			"re-weigh the patient with `celltrack patient weigh`")
+	default:
+		add("weight", true, fmt.Sprintf("%s measured %s", w.Grams, lot.FormatTime(w.MeasuredAt)), "")
+	}
+	if prev := previousWeight(f.Weights, idx); prev.Grams > 0 {
+		ch := WeightChange(prev.Grams, w.Grams)
+		if abs(ch) > WeightChangeConfirmTenths && !f.ConfirmedWeights[w.ID] {
+			add("weight change", false, fmt.Sprintf("%s is %s since %s on %s (more than 10 %%)", w.Grams, FormatDeviation(ch), prev.Grams, lot.FormatDate(prev.MeasuredAt)),
+				"re-weigh; a physician confirms the weight with `celltrack dose confirm-weight`")
+		} else if abs(ch) > WeightChangeConfirmTenths {
+			add("weight change", true, fmt.Sprintf("%s since the previous weight, confirmed by a physician", FormatDeviation(ch)), "")
+		} else {
+			add("weight change", true, fmt.Sprintf("%s since %s on %s", FormatDeviation(ch), prev.Grams, lot.FormatDate(prev.MeasuredAt)), "")
+		}
+	}
+	if len(f.Containers) == 0 {
+		return finish(r)
+	}
+	n := r.Entry.Number
+	if n == 0 {
+		n = Next(f.Entries).Number
+	}
+	var srcs []Source
+	once := map[uuid.UUID]bool{}
+	for _, c := range f.Containers {
+		if !once[c.Container.ID] { // a bag named twice is already a failed check
+			once[c.Container.ID] = true
+			srcs = append(srcs, c.Source)
+		}
+	}
+	calc := Calculate(pr, n, w.Grams, srcs, f.Volume)
+	r.Calc = calc
+	tol := fmt.Sprintf("−%s %%/+%s %%", pr.ToleranceMinus, pr.TolerancePlus)
+	switch {
+	case calc.Short:
+		add("dose", false, fmt.Sprintf("the bags hold %s viable cells; %s needs %s", calc.Given, calc.Working, calc.Required), "dispense another bag for this patient")
+	case !WithinTolerance(pr, calc):
+		add("dose", false, fmt.Sprintf("%s in %s mL is %s from the required %s, outside %s", calc.Given, calc.Volume, FormatDeviation(calc.Deviation), calc.Required, tol),
+			"draw the computed volume (`celltrack dose calc`) or ask the physician")
+	default:
+		add("dose", true, fmt.Sprintf("%s in %s mL, %s from %s (tolerance %s)", calc.Given, calc.Volume, FormatDeviation(calc.Deviation), calc.Working, tol), "")
+	}
+	if f.Volume > calc.Volume {
+		add("volume", false, fmt.Sprintf("--volume-ml %s is more than the bags hold (%s mL)", f.Volume, calc.Volume), "give the volume actually infused")
+	}
+	for _, d := range calc.Draws {
+		if d.Draw == 0 && d.Viable > 0 {
+			add("container needed "+d.Code, false, fmt.Sprintf("the dose is complete without container %s", d.Code),
+				"leave this bag out of the infusion and return it")
+		}
+	}
+	if pr.CapCells > 0 {
+		if calc.Given > pr.CapCells {
+			add("dose cap", false, fmt.Sprintf("%s is above the cap of %s per infusion", calc.Given, pr.CapCells), "draw less; the cap is a hard limit")
+		} else {
+			add("dose cap", true, fmt.Sprintf("under the cap of %s", pr.CapCells), "")
+		}
+	}
+	if calc.EndotoxinKnown {
+		lim := pr.EndotoxinMilliEUPerKgH
+		if calc.EndotoxinMilliEUPerKgH > lim {
+			add("endotoxin dose", false, fmt.Sprintf("%s EU/kg/h is above the limit of %s EU/kg/h (USP <85>)", FormatEU(calc.EndotoxinMilliEUPerKgH), FormatEU(lim)), "do not infuse; ask QA")
+		} else {
+			add("endotoxin dose", true, fmt.Sprintf("%s EU/kg/h, limit %s EU/kg/h (USP <85>, over %d min counted as at least 1 h)", FormatEU(calc.EndotoxinMilliEUPerKgH), FormatEU(lim), pr.InfusionMinutes), "")
+		}
+	}
+	return finish(r)
+}
+
+func finish(r Report) Report {
+	r.GO = len(r.Failed()) == 0
+	return r
+}
+
+// previousWeight is the latest weight measured before ws[idx].
+func previousWeight(ws []lot.Weight, idx int) lot.Weight {
+	var prev lot.Weight
+	for i, w := range ws {
+		if i != idx && w.MeasuredAt.Before(ws[idx].MeasuredAt) && (prev.MeasuredAt.IsZero() || w.MeasuredAt.After(prev.MeasuredAt)) {
+			prev = w
+		}
+	}
+	return prev
+}
+
+func abs(t lot.Tenths) lot.Tenths {
+	if t < 0 {
+		return -t
+	}
+	return t
+}

@@ -1,0 +1,268 @@
+package dose
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+)
+
+func builtin(t *testing.T, name string) Protocol {
+	t.Helper()
+	for _, p := range Builtins() {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("no built-in %s", name)
+	return Protocol{}
+}
+
+func bands() Protocol {
+	p := Builtins()[2]
+	p.Name, p.Basis, p.CellsPerKg = "bands", Bands, 0
+	p.Bands = []Band{{UpTo: 60_000, Cells: 50_000_000}, {UpTo: 80_000, Cells: 70_000_000}, {Cells: 90_000_000}}
+	return p
+}
+
+func TestBuiltinsAreValidAndRoundTripThroughTheFileFormat(t *testing.T) {
+	for _, p := range Builtins() {
+		t.Run(p.Name, func(t *testing.T) {
+			if err := p.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			data, _ := json.Marshal(p.File())
+			back, err := ParseProtocol(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back.Version = p.Version
+			if !reflect.DeepEqual(back, p) {
+				t.Fatalf("round trip changed the protocol:\n got %+v\nwant %+v", back, p)
+			}
+		})
+	}
+}
+
+func TestRequiredCells(t *testing.T) {
+	capped := builtin(t, "sle-uc-single")
+	capped.CapCells = 100_000_000
+	odd := builtin(t, "sle-uc-single")
+	odd.CellsPerKg = 333_333
+	for _, tc := range []struct {
+		name    string
+		p       Protocol
+		n       int
+		g       lot.Grams
+		want    lot.Cells
+		working string
+	}{
+		{"DOMAIN.md: 62.0 kg on 1×10^6/kg", builtin(t, "sle-uc-d0d7"), 1, 62_000, 62_000_000, "62.0 kg × 1.00×10^6/kg = 6.20×10^7"},
+		{"day 7 dose is the same per kg", builtin(t, "sle-uc-d0d7"), 2, 71_400, 71_400_000, "71.4 kg × 1.00×10^6/kg = 7.14×10^7"},
+		{"weight to the gram is exact", builtin(t, "ss-uc-single"), 1, 55_351, 55_351_000, "55.351 kg × 1.00×10^6/kg = 5.54×10^7"},
+		{"per-kg rounds half up to a whole cell", odd, 1, 1_001, 333_666, "1.001 kg × 3.33×10^5/kg = 3.34×10^5"},
+		{"fixed ignores weight", builtin(t, "ss-uc-fixed-x10"), 10, 80_200, 50_000_000, "fixed dose 5.00×10^7"},
+		{"rFib infusion 7 is 5×10^7", builtin(t, "ss-rfib-12"), 7, 55_300, 50_000_000, "fixed dose 5.00×10^7"},
+		{"rFib infusion 8 escalates to 7.5×10^7", builtin(t, "ss-rfib-12"), 8, 55_300, 75_000_000, "fixed dose 7.50×10^7 (the dose changes from infusion 8 on)"},
+		{"rFib infusion 12 stays 7.5×10^7", builtin(t, "ss-rfib-12"), 12, 90_000, 75_000_000, "fixed dose 7.50×10^7 (the dose changes from infusion 8 on)"},
+		{"band 1 includes its upper bound", bands(), 1, 60_000, 50_000_000, "60.0 kg is up to 60.0 kg: band 1, 5.00×10^7"},
+		{"one gram over goes to band 2", bands(), 1, 60_001, 70_000_000, "60.0 kg is up to 80.0 kg: band 2, 7.00×10^7"},
+		{"above the last bound", bands(), 1, 80_001, 90_000_000, "80.0 kg is above 80.0 kg: band 3, 9.00×10^7"},
+		{"cap limits a heavy patient", capped, 1, 120_000, 100_000_000, "120.0 kg × 1.00×10^6/kg = 1.20×10^8, capped at 1.00×10^8 per infusion"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, working, _ := RequiredCells(tc.p, tc.n, tc.g)
+			if got != tc.want || working != tc.working {
+				t.Fatalf("got %d %q, want %d %q", got, working, tc.want, tc.working)
+			}
+		})
+	}
+}
+
+func bag(viable lot.Cells, volume lot.Tenths, endotoxinMilliEU int64) Source {
+	return Source{Container: lot.Container{ID: uuid.New(), ViableCells: viable, VolumeML: volume, Cells: viable},
+		EndotoxinMilliEUPerML: endotoxinMilliEU, EndotoxinFound: endotoxinMilliEU >= 0}
+}
+
+func TestCalculate(t *testing.T) {
+	d0d7, rfib := builtin(t, "sle-uc-d0d7"), builtin(t, "ss-rfib-12")
+	short := d0d7
+	short.InfusionMinutes = 30
+	long := d0d7
+	long.InfusionMinutes = 120
+	for _, tc := range []struct {
+		name      string
+		p         Protocol
+		n         int
+		g         lot.Grams
+		srcs      []Source
+		volume    lot.Tenths
+		draws     []lot.Tenths
+		given     lot.Cells
+		deviation lot.Tenths
+		within    bool
+		short     bool
+		endotoxin int64 // milli-EU/kg/h
+	}{
+		{"DOMAIN.md: 6.20×10^7 at 2.0×10^6/mL is 31.0 mL", d0d7, 1, 62_000, []Source{bag(100_000_000, 500, 500)}, 0,
+			[]lot.Tenths{310}, 62_000_000, 0, true, false, 250}, // 0.5 EU/mL × 31 mL = 15.5 EU ÷ 62 kg ÷ 1 h
+		{"a 30-minute infusion counts as one hour", short, 1, 62_000, []Source{bag(100_000_000, 500, 500)}, 0,
+			[]lot.Tenths{310}, 62_000_000, 0, true, false, 250},
+		{"a 2-hour infusion halves the rate", long, 1, 62_000, []Source{bag(100_000_000, 500, 500)}, 0,
+			[]lot.Tenths{310}, 62_000_000, 0, true, false, 125},
+		{"rounding the volume to 0.1 mL shows in the deviation", d0d7, 1, 62_000, []Source{bag(94_500_000, 500, 0)}, 0,
+			[]lot.Tenths{328}, 61_992_000, 0, true, false, 0}, // 32.8 mL × 1.89×10^6/mL
+		{"rFib infusion 8 from two bags: one whole, one half", rfib, 8, 55_300, []Source{bag(50_000_000, 500, 0), bag(50_000_000, 500, 0)}, 0,
+			[]lot.Tenths{500, 250}, 75_000_000, 0, true, false, 0},
+		{"the nurse's volume: 33.0 mL is +6.5 %", d0d7, 1, 62_000, []Source{bag(100_000_000, 500, 0)}, 330,
+			[]lot.Tenths{330}, 66_000_000, 65, true, false, 0},
+		{"35.0 mL is +12.9 %, outside ±10 %", d0d7, 1, 62_000, []Source{bag(100_000_000, 500, 0)}, 350,
+			[]lot.Tenths{350}, 70_000_000, 129, false, false, 0},
+		{"27.0 mL is −12.9 %, outside ±10 %", d0d7, 1, 62_000, []Source{bag(100_000_000, 500, 0)}, 270,
+			[]lot.Tenths{270}, 54_000_000, -129, false, false, 0},
+		{"one bag too few", d0d7, 1, 62_000, []Source{bag(50_000_000, 500, 0)}, 0,
+			[]lot.Tenths{500}, 50_000_000, -194, false, true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Calculate(tc.p, tc.n, tc.g, tc.srcs, tc.volume)
+			var draws []lot.Tenths
+			for _, d := range c.Draws {
+				draws = append(draws, d.Draw)
+			}
+			if !reflect.DeepEqual(draws, tc.draws) || c.Given != tc.given || c.Deviation != tc.deviation ||
+				WithinTolerance(tc.p, c) != tc.within || c.Short != tc.short || c.EndotoxinMilliEUPerKgH != tc.endotoxin {
+				t.Fatalf("got draws %v given %d dev %d within %v short %v endotoxin %d",
+					draws, c.Given, c.Deviation, WithinTolerance(tc.p, c), c.Short, c.EndotoxinMilliEUPerKgH)
+			}
+		})
+	}
+}
+
+func day(s string) time.Time { t, _ := time.Parse(lot.DateLayout, s); return t }
+
+func TestPlan(t *testing.T) {
+	at := func(s string) time.Time { return day(s).Add(10 * time.Hour) }
+	d0d7 := builtin(t, "sle-uc-d0d7")
+	planOnly := d0d7
+	planOnly.FollowActual = false
+	moved := Schedule{Start: day("2026-11-25"), Changes: []DateChange{{Infusion: 2, Date: day("2026-12-04")}}}
+	for _, tc := range []struct {
+		name   string
+		p      Protocol
+		s      Schedule
+		given  map[int]GivenAt
+		now    string
+		dates  []string
+		status []Status
+	}{
+		{"SLE day 0 and day 7", d0d7, Schedule{Start: day("2026-11-25")}, nil, "2026-11-25",
+			[]string{"2026-11-25", "2026-12-02"}, []Status{Due, Planned}},
+		{"a late first dose moves day 7", d0d7, Schedule{Start: day("2026-11-25")}, map[int]GivenAt{1: {At: at("2026-11-26")}}, "2026-11-27",
+			[]string{"2026-11-25", "2026-12-03"}, []Status{Given, Planned}},
+		{"without follow-actual day 7 stays", planOnly, Schedule{Start: day("2026-11-25")}, map[int]GivenAt{1: {At: at("2026-11-26")}}, "2026-12-01",
+			[]string{"2026-11-25", "2026-12-02"}, []Status{Given, Due}},
+		{"a missed first dose", d0d7, Schedule{Start: day("2026-11-25")}, nil, "2026-11-27",
+			[]string{"2026-11-25", "2026-12-02"}, []Status{Missed, Planned}},
+		{"a signed change moves infusion 2", d0d7, moved, map[int]GivenAt{1: {At: at("2026-11-25")}}, "2026-11-26",
+			[]string{"2026-11-25", "2026-12-04"}, []Status{Given, Planned}},
+		{"single infusion", builtin(t, "ss-uc-single"), Schedule{Start: day("2026-12-01")}, nil, "2026-11-25",
+			[]string{"2026-12-01"}, []Status{Planned}},
+		{"rFib: 4 weekly then 8 every 4 weeks", builtin(t, "ss-rfib-12"), Schedule{Start: day("2026-11-25")}, nil, "2026-11-25",
+			[]string{"2026-11-25", "2026-12-02", "2026-12-09", "2026-12-16", "2027-01-13", "2027-02-10", "2027-03-10",
+				"2027-04-07", "2027-05-05", "2027-06-02", "2027-06-30", "2027-07-28"}, nil},
+		{"rFib infusion 8 is 4 weeks after the actual 7th", builtin(t, "ss-rfib-12"), Schedule{Start: day("2026-11-25")},
+			map[int]GivenAt{7: {At: at("2027-03-11")}}, "2027-03-11",
+			[]string{"2026-11-25", "2026-12-02", "2026-12-09", "2026-12-16", "2027-01-13", "2027-02-10", "2027-03-10",
+				"2027-04-08", "2027-05-06", "2027-06-03", "2027-07-01", "2027-07-29"}, nil},
+		{"UC fixed ×10 every 56 days", builtin(t, "ss-uc-fixed-x10"), Schedule{Start: day("2026-11-25")}, nil, "2026-11-25",
+			[]string{"2026-11-25", "2027-01-20", "2027-03-17", "2027-05-12", "2027-07-07", "2027-09-01", "2027-10-27",
+				"2027-12-22", "2028-02-16", "2028-04-12"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			es := Plan(tc.p, tc.s, tc.given, day(tc.now).Add(9*time.Hour))
+			var dates []string
+			var status []Status
+			for _, e := range es {
+				dates, status = append(dates, lot.FormatDate(e.Date)), append(status, e.Status)
+			}
+			if !reflect.DeepEqual(dates, tc.dates) {
+				t.Fatalf("dates %v, want %v", dates, tc.dates)
+			}
+			if tc.status != nil && !reflect.DeepEqual(status, tc.status) {
+				t.Fatalf("status %v, want %v", status, tc.status)
+			}
+		})
+	}
+}
+
+func TestWeightChange(t *testing.T) {
+	for _, tc := range []struct {
+		prev, cur lot.Grams
+		want      lot.Tenths
+	}{{62_000, 68_200, 100}, {62_000, 68_300, 102}, {62_000, 55_800, -100}, {62_000, 55_700, -102}} {
+		if got := WeightChange(tc.prev, tc.cur); got != tc.want {
+			t.Errorf("%s → %s: %d, want %d", tc.prev, tc.cur, got, tc.want)
+		}
+	}
+}
+
+// goodFacts is a GO bedside: MRN-1 (62.0 kg weighed an hour ago) due for
+// infusion 1 of sle-uc-d0d7, one released bag of 1×10^8 viable cells in
+// 50.0 mL, thawed 30 minutes ago and dispensed for MRN-1, endotoxin 0.5 EU/mL.
+func goodFacts(t *testing.T) Facts {
+	now := day("2026-11-25").Add(9 * time.Hour)
+	p := builtin(t, "sle-uc-d0d7")
+	pat := lot.Patient{ID: uuid.New(), MRN: "MRN-1"}
+	s := Schedule{ID: uuid.New(), PatientID: pat.ID, Start: day("2026-11-25"), Course: 1}
+	l := lot.Lot{ID: uuid.New(), Number: "LOT-1", Source: lot.SourceUC, Status: lot.Released, Expires: now.AddDate(1, 0, 0)}
+	c := lot.Container{ID: uuid.New(), LotID: l.ID, Number: 1, Cells: 100_000_000, ViableCells: 100_000_000, VolumeML: 500,
+		State: lot.Dispensed, PatientID: pat.ID, ThawedAt: now.Add(-30 * time.Minute)}
+	return Facts{Now: now, Patient: pat, Protocol: &p, Schedule: &s, Entries: Plan(p, s, nil, now),
+		Weights:    []lot.Weight{{ID: uuid.New(), Grams: 62_000, MeasuredAt: now.Add(-time.Hour)}},
+		Containers: []Candidate{{Source: Source{Container: c, Lot: l, EndotoxinMilliEUPerML: 500, EndotoxinFound: true}}},
+		Refs:       []string{"bag"}}
+}
+
+func TestCheckBoundaries(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(f *Facts)
+		failed string
+	}{
+		{"GO", func(f *Facts) {}, ""},
+		{"endotoxin exactly 5 EU/kg/h is allowed", func(f *Facts) { f.Containers[0].EndotoxinMilliEUPerML = 10_000 }, ""},
+		{"endotoxin 5.001 EU/kg/h is not", func(f *Facts) { f.Containers[0].EndotoxinMilliEUPerML = 10_002 }, "endotoxin dose"},
+		{"thawed exactly 240 min ago", func(f *Facts) { f.Containers[0].Container.ThawedAt = f.Now.Add(-240 * time.Minute) }, ""},
+		{"thawed 241 min ago", func(f *Facts) { f.Containers[0].Container.ThawedAt = f.Now.Add(-241 * time.Minute) }, "thaw window bag"},
+		{"weight exactly 7 days old", func(f *Facts) { f.Weights[0].MeasuredAt = f.Now.AddDate(0, 0, -7) }, ""},
+		{"weight 7 days and a minute old", func(f *Facts) { f.Weights[0].MeasuredAt = f.Now.AddDate(0, 0, -7).Add(-time.Minute) }, "weight"},
+		{"−10.0 % is inside the tolerance", func(f *Facts) { f.Volume = 279 }, ""}, // 27.9 mL = 5.58×10^7 = −10.0 %
+		{"−10.3 % is outside", func(f *Facts) { f.Volume = 278 }, "dose"},          // 27.8 mL = 5.56×10^7
+		{"more volume than the bag holds", func(f *Facts) {
+			f.Containers[0].Container.ViableCells, f.Containers[0].Container.VolumeML, f.Volume = 62_000_000, 310, 320
+		}, "volume"},
+		{"expired at midnight", func(f *Facts) { f.Containers[0].Lot.Expires = day("2026-11-25") }, "lot not expired bag"},
+		{"no weight at all", func(f *Facts) { f.Weights = nil }, "weight"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := goodFacts(t)
+			f.Containers[0].Container.DIN = lot.DIN{FIN: "bag"} // names the per-bag checks "… bag…"
+			tc.change(&f)
+			r := Check(f)
+			var names []string
+			for _, c := range r.Failed() {
+				names = append(names, c.Name)
+			}
+			got := ""
+			if len(names) > 0 {
+				got = names[0][:min(len(names[0]), len(tc.failed))]
+			}
+			if r.GO != (tc.failed == "") || got != tc.failed || len(names) > 1 {
+				t.Fatalf("failed %q, want %q", names, tc.failed)
+			}
+		})
+	}
+}

@@ -1,0 +1,67 @@
+package dose
+
+import (
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+)
+
+// Infusion is an administered dose, signed by the nurse who gave it and the
+// witness who checked it (21 CFR 11.50: name, time, meaning).
+type Infusion struct {
+	ID              uuid.UUID
+	PatientID       uuid.UUID
+	ScheduleID      uuid.UUID
+	Protocol        string
+	ProtocolVersion int
+	Course          int
+	Number          int // which infusion of the course
+	Start, End      time.Time
+	WeightID        uuid.UUID
+	Weight          lot.Grams
+	Required        lot.Cells
+	Given           lot.Cells
+	Volume          lot.Tenths
+	Deviation       lot.Tenths
+	// EndotoxinMilliEUPerKgH is the endotoxin dose given, milli-EU/kg/h.
+	EndotoxinMilliEUPerKgH int64
+	Containers             []InfusedContainer
+	Checks                 []Result // the bedside check as it passed in the writing transaction
+	Nurse, Witness         audit.Signature
+}
+
+// InfusedContainer is what one container gave to an infusion.
+type InfusedContainer struct {
+	ContainerID uuid.UUID
+	LotID       uuid.UUID
+	Code        string
+	Volume      lot.Tenths
+	Cells       lot.Cells
+}
+
+// Reaction is an adverse reaction to an infusion, graded 1–5 as in CTCAE.
+type Reaction struct {
+	ID         uuid.UUID
+	InfusionID uuid.UUID
+	Grade      int
+	Text       string
+	At         time.Time
+	By         string
+}
+
+// ValidateReaction checks a reaction's grade and description.
+func ValidateReaction(grade int, text string) error {
+	if grade < 1 || grade > 5 {
+		return lot.Errorf(lot.EINVALID, "--grade %d is not a CTCAE grade; use 1 (mild) to 5 (death)", grade)
+	}
+	return lot.ValidateText("--text", text, true)
+}
+
+// Meanings of the two administration signatures.
+const (
+	MeaningAdminister = "administered the infusion after the bedside check"
+	MeaningWitness    = "witnessed the bedside check and the infusion"
+	MeaningSchedule   = "changed the treatment schedule"
+)

@@ -1,0 +1,880 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Entity kinds of dosing.
+const (
+	kindProtocol      = "protocol"
+	kindSchedule      = "schedule"
+	kindInfusion      = "infusion"
+	kindReaction      = "reaction"
+	kindWeightConfirm = "weight_confirmation"
+)
+
+// endotoxinOf reads a lot's endotoxin result; store tests replace it.
+var endotoxinOf = lotEndotoxin
+
+// DoseService keeps protocols, schedules and infusions, and runs the bedside
+// check.
+type DoseService struct{ db *DB }
+
+// NewDoseService returns the dosing service of db.
+func NewDoseService(db *DB) *DoseService { return &DoseService{db: db} }
+
+// ---- protocols
+
+// protocolRecord stores a protocol as its documented file format (Spec), so
+// that what is stored is exactly what `protocol show --json` prints.
+type protocolRecord struct {
+	V         int             `json:"v"`
+	ID        uuid.UUID       `json:"id"`
+	Name      string          `json:"name"`
+	Version   int             `json:"version"`
+	Spec      json.RawMessage `json:"spec"`
+	CreatedAt time.Time       `json:"created_at"`
+	CreatedBy string          `json:"created_by"`
+}
+
+// StoredProtocol is a protocol version with its id and who added it.
+type StoredProtocol struct {
+	dose.Protocol
+	ID        uuid.UUID
+	CreatedAt time.Time
+	CreatedBy string
+}
+
+func toProtocolRecord(p StoredProtocol) (protocolRecord, error) {
+	spec, err := json.Marshal(p.File())
+	return protocolRecord{1, p.ID, p.Name, p.Version, spec, p.CreatedAt, p.CreatedBy}, err
+}
+
+func (r protocolRecord) protocol() (StoredProtocol, error) {
+	p, err := dose.ParseProtocol(r.Spec)
+	if err != nil {
+		return StoredProtocol{}, fmt.Errorf("stored protocol %s v%d: %w", r.Name, r.Version, err)
+	}
+	p.Version = r.Version
+	return StoredProtocol{Protocol: p, ID: r.ID, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}, nil
+}
+
+func protocolKey(name string, version int) []byte {
+	return append([]byte(name+"\x00"), itob(uint64(version))...)
+}
+
+// addProtocol stores p as the next version of its name.
+func (w *writer) addProtocol(p dose.Protocol, reason string) (StoredProtocol, error) {
+	if err := p.Validate(); err != nil {
+		return StoredProtocol{}, err
+	}
+	versions, err := protocolVersions(w.tx, p.Name)
+	if err != nil {
+		return StoredProtocol{}, err
+	}
+	p.Version = len(versions) + 1
+	sp := StoredProtocol{Protocol: p, ID: w.db.NewID(), CreatedAt: w.now, CreatedBy: w.actor.Name}
+	rec, err := toProtocolRecord(sp)
+	if err != nil {
+		return sp, err
+	}
+	if err := w.put(kindProtocol, sp.ID, string(audit.ProtocolAdd), reason, rec); err != nil {
+		return sp, err
+	}
+	return sp, w.tx.Bucket([]byte("idx_protocol_name")).Put(protocolKey(p.Name, p.Version), sp.ID[:])
+}
+
+// installProtocols adds the built-in regimens; Init calls it in the
+// transaction that creates the database.
+func (w *writer) installProtocols() error {
+	for _, p := range dose.Builtins() {
+		if _, err := w.addProtocol(p, "built-in regimen installed at init: "+p.Source); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// protocolVersions returns every version of the protocol called name, oldest first.
+func protocolVersions(tx *bolt.Tx, name string) ([]StoredProtocol, error) {
+	var ps []StoredProtocol
+	prefix := []byte(name + "\x00")
+	c := tx.Bucket([]byte("idx_protocol_name")).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		p, err := protocolByID(tx, uuid.UUID(v))
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+func protocolByID(tx *bolt.Tx, id uuid.UUID) (StoredProtocol, error) {
+	var r protocolRecord
+	if found, err := get(tx, kindProtocol, id, &r); err != nil || !found {
+		if err == nil {
+			err = fmt.Errorf("protocol %s is indexed but not stored", id)
+		}
+		return StoredProtocol{}, err
+	}
+	return r.protocol()
+}
+
+// protocolByName returns version of name, or its latest version when version is 0.
+func protocolByName(tx *bolt.Tx, name string, version int) (StoredProtocol, error) {
+	ps, err := protocolVersions(tx, name)
+	if err != nil {
+		return StoredProtocol{}, err
+	}
+	if len(ps) == 0 {
+		return StoredProtocol{}, notFound("protocol", name, "list protocols with `celltrack protocol list`")
+	}
+	if version == 0 {
+		return ps[len(ps)-1], nil
+	}
+	if version < 1 || version > len(ps) {
+		return StoredProtocol{}, lot.Errorf(lot.ENOTFOUND, "protocol %s has versions 1–%d, not %d", name, len(ps), version)
+	}
+	return ps[version-1], nil
+}
+
+// AddProtocol stores p as a new version of its name (physician).
+func (s *DoseService) AddProtocol(actor string, p dose.Protocol) (StoredProtocol, error) {
+	var sp StoredProtocol
+	err := s.db.update(actor, audit.ProtocolAdd, func(w *writer) (err error) {
+		sp, err = w.addProtocol(p, "")
+		return err
+	})
+	return sp, err
+}
+
+// Protocol returns a version of a protocol (0: the latest).
+func (s *DoseService) Protocol(name string, version int) (StoredProtocol, error) {
+	var p StoredProtocol
+	err := s.db.view(func(tx *bolt.Tx) (err error) { p, err = protocolByName(tx, name, version); return err })
+	return p, err
+}
+
+// Protocols lists the latest version of every protocol, by name.
+func (s *DoseService) Protocols() ([]StoredProtocol, error) {
+	var ps []StoredProtocol
+	err := s.db.view(func(tx *bolt.Tx) error {
+		latest := map[string]bool{}
+		c := tx.Bucket([]byte("idx_protocol_name")).Cursor()
+		var names []string
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			name := string(k[:bytes.IndexByte(k, 0)])
+			if !latest[name] {
+				latest[name] = true
+				names = append(names, name)
+			}
+		}
+		for _, n := range names {
+			p, err := protocolByName(tx, n, 0)
+			if err != nil {
+				return err
+			}
+			ps = append(ps, p)
+		}
+		return nil
+	})
+	return ps, err
+}
+
+// ---- schedules
+
+type dateChangeRecord struct {
+	Infusion  int             `json:"infusion"`
+	Date      time.Time       `json:"date"`
+	Reason    string          `json:"reason"`
+	Signature audit.Signature `json:"signature"`
+}
+
+type scheduleRecord struct {
+	V               int                `json:"v"`
+	ID              uuid.UUID          `json:"id"`
+	PatientID       uuid.UUID          `json:"patient_id"`
+	ProtocolID      uuid.UUID          `json:"protocol_id"`
+	Protocol        string             `json:"protocol"`
+	ProtocolVersion int                `json:"protocol_version"`
+	Course          int                `json:"course"`
+	Start           time.Time          `json:"start"`
+	Changes         []dateChangeRecord `json:"changes,omitempty"`
+	CreatedAt       time.Time          `json:"created_at"`
+	CreatedBy       string             `json:"created_by"`
+}
+
+func toScheduleRecord(s dose.Schedule) scheduleRecord {
+	r := scheduleRecord{1, s.ID, s.PatientID, s.ProtocolID, s.Protocol, s.ProtocolVersion, s.Course, s.Start, nil, s.CreatedAt, s.CreatedBy}
+	for _, c := range s.Changes {
+		r.Changes = append(r.Changes, dateChangeRecord{c.Infusion, c.Date, c.Reason, c.Signature})
+	}
+	return r
+}
+
+func (r scheduleRecord) schedule() dose.Schedule {
+	s := dose.Schedule{ID: r.ID, PatientID: r.PatientID, ProtocolID: r.ProtocolID, Protocol: r.Protocol, ProtocolVersion: r.ProtocolVersion,
+		Course: r.Course, Start: r.Start, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
+	for _, c := range r.Changes {
+		s.Changes = append(s.Changes, dose.DateChange{Infusion: c.Infusion, Date: c.Date, Reason: c.Reason, Signature: c.Signature})
+	}
+	return s
+}
+
+// Course is a schedule with its protocol version and its entries as of now.
+type Course struct {
+	Schedule dose.Schedule
+	Protocol StoredProtocol
+	Entries  []dose.Entry
+	Ended    bool
+}
+
+// coursesOf returns a patient's schedules, oldest first, planned as of now.
+func coursesOf(tx *bolt.Tx, patientID uuid.UUID, now time.Time) ([]Course, error) {
+	infs, err := infusionsOfPatient(tx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	var cs []Course
+	for _, id := range children(tx, "idx_schedule_patient", patientID) {
+		var r scheduleRecord
+		if _, err := get(tx, kindSchedule, id, &r); err != nil {
+			return nil, err
+		}
+		s := r.schedule()
+		p, err := protocolByID(tx, s.ProtocolID)
+		if err != nil {
+			return nil, err
+		}
+		given := map[int]dose.GivenAt{}
+		for _, in := range infs {
+			if in.ScheduleID == s.ID {
+				given[in.Number] = dose.GivenAt{InfusionID: in.ID, At: in.Start}
+			}
+		}
+		es := dose.Plan(p.Protocol, s, given, now)
+		cs = append(cs, Course{Schedule: s, Protocol: p, Entries: es, Ended: dose.Ended(es)})
+	}
+	return cs, nil
+}
+
+// activeCourse returns the patient's course that has not ended, if any.
+func activeCourse(tx *bolt.Tx, patientID uuid.UUID, now time.Time) (*Course, error) {
+	cs, err := coursesOf(tx, patientID, now)
+	if err != nil {
+		return nil, err
+	}
+	for i := range cs {
+		if !cs[i].Ended {
+			return &cs[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// CreateSchedule starts a course of a protocol's latest version for a
+// patient on start (physician). A patient has one active course at a time; a
+// second course of the same protocol starts after the first has ended.
+func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Time) (Course, error) {
+	var c Course
+	err := s.db.update(actor, audit.ScheduleCreate, func(w *writer) error {
+		p, err := patientByMRN(w.tx, mrn)
+		if err != nil {
+			return err
+		}
+		pr, err := protocolByName(w.tx, protocol, 0)
+		if err != nil {
+			return err
+		}
+		if start.Before(dose.Date(w.now).AddDate(0, 0, -pr.WindowDays)) {
+			return lot.Errorf(lot.EINVALID, "--start %s is in the past; a schedule starts today or later", lot.FormatDate(start))
+		}
+		cs, err := coursesOf(w.tx, p.ID, w.now)
+		if err != nil {
+			return err
+		}
+		course := 1
+		for _, old := range cs {
+			if !old.Ended {
+				return lot.Errorf(lot.ECONFLICT, "patient %s is on course %d of %s, which has not ended; change it with `celltrack schedule change` or wait until it ends",
+					mrn, old.Schedule.Course, old.Schedule.Protocol)
+			}
+			if old.Schedule.Protocol == pr.Name {
+				course = old.Schedule.Course + 1
+			}
+		}
+		sc := dose.Schedule{ID: w.db.NewID(), PatientID: p.ID, ProtocolID: pr.ID, Protocol: pr.Name, ProtocolVersion: pr.Version,
+			Course: course, Start: dose.Date(start), CreatedAt: w.now, CreatedBy: w.actor.Name}
+		if err := w.put(kindSchedule, sc.ID, string(audit.ScheduleCreate), "", toScheduleRecord(sc)); err != nil {
+			return err
+		}
+		if err := setPair(w.tx, "idx_schedule_patient", p.ID[:], sc.ID[:]); err != nil {
+			return err
+		}
+		es := dose.Plan(pr.Protocol, sc, nil, w.now)
+		c = Course{Schedule: sc, Protocol: pr, Entries: es}
+		return nil
+	})
+	return c, err
+}
+
+// ChangeSchedule moves infusion n of the patient's active course to date, a
+// signed, reasoned change by signer, who must be the acting physician and
+// has been authenticated by the caller.
+func (s *DoseService) ChangeSchedule(signer audit.User, mrn string, n int, date time.Time, reason string) (Course, error) {
+	var c Course
+	if err := lot.ValidateText("--reason", reason, true); err != nil {
+		return c, err
+	}
+	err := s.db.update(signer.Name, audit.ScheduleChange, func(w *writer) error {
+		p, err := patientByMRN(w.tx, mrn)
+		if err != nil {
+			return err
+		}
+		ac, err := activeCourse(w.tx, p.ID, w.now)
+		if err != nil {
+			return err
+		}
+		if ac == nil {
+			return lot.Errorf(lot.ECONFLICT, "patient %s has no active schedule to change", mrn)
+		}
+		if n < 1 || n > len(ac.Entries) {
+			return lot.Errorf(lot.EINVALID, "--infusion %d is outside 1–%d of %s", n, len(ac.Entries), ac.Schedule.Protocol)
+		}
+		if e := ac.Entries[n-1]; e.Status == dose.Given {
+			return lot.Errorf(lot.ECONFLICT, "infusion %d was given %s; a given infusion cannot be moved", n, lot.FormatTime(e.Given.At))
+		}
+		if dose.Date(date).Before(dose.Date(w.now)) {
+			return lot.Errorf(lot.EINVALID, "--date %s is in the past", lot.FormatDate(date))
+		}
+		sc := ac.Schedule
+		ch := dose.DateChange{Infusion: n, Date: dose.Date(date), Reason: reason}
+		payload, _ := json.Marshal(struct {
+			Schedule uuid.UUID
+			Change   dose.DateChange
+		}{sc.ID, ch})
+		ch.Signature = w.sign(w.actor, dose.MeaningSchedule, sha256.Sum256(payload))
+		sc.Changes = append(sc.Changes, ch)
+		if err := w.put(kindSchedule, sc.ID, string(audit.ScheduleChange), reason, toScheduleRecord(sc)); err != nil {
+			return err
+		}
+		cs, err := activeCourse(w.tx, p.ID, w.now)
+		if err != nil || cs == nil {
+			return err
+		}
+		c = *cs
+		return nil
+	})
+	return c, err
+}
+
+// Courses returns every course of a patient, oldest first, as of now.
+func (s *DoseService) Courses(mrn string) (lot.Patient, []Course, error) {
+	var cs []Course
+	var p lot.Patient
+	err := s.db.view(func(tx *bolt.Tx) (err error) {
+		if p, err = patientByMRN(tx, mrn); err != nil {
+			return err
+		}
+		cs, err = coursesOf(tx, p.ID, s.db.now())
+		return err
+	})
+	return p, cs, err
+}
+
+// ---- weight confirmation
+
+type weightConfirmRecord struct {
+	V         int             `json:"v"`
+	ID        uuid.UUID       `json:"id"`
+	WeightID  uuid.UUID       `json:"weight_id"`
+	Reason    string          `json:"reason"`
+	Signature audit.Signature `json:"signature"`
+}
+
+// ConfirmWeight records a physician's signed confirmation of the patient's
+// latest weight, needed when it changed more than 10 % since the one before.
+func (s *DoseService) ConfirmWeight(signer audit.User, mrn, reason string) (lot.Weight, error) {
+	var wt lot.Weight
+	if err := lot.ValidateText("--reason", reason, true); err != nil {
+		return wt, err
+	}
+	err := s.db.update(signer.Name, audit.WeightConfirm, func(w *writer) error {
+		p, err := patientByMRN(w.tx, mrn)
+		if err != nil {
+			return err
+		}
+		ws, err := weightsOf(w.tx, p.ID)
+		if err != nil {
+			return err
+		}
+		var ok bool
+		if wt, _, ok = dose.LatestWeight(ws, w.now); !ok {
+			return lot.Errorf(lot.ECONFLICT, "patient %s has no weight to confirm; weigh first", mrn)
+		}
+		if _, done := lookup(w.tx, "idx_weight_confirm", string(wt.ID[:])); done {
+			return lot.Errorf(lot.ECONFLICT, "the weight %s measured %s is already confirmed", wt.Grams, lot.FormatTime(wt.MeasuredAt))
+		}
+		r := weightConfirmRecord{V: 1, ID: w.db.NewID(), WeightID: wt.ID, Reason: reason}
+		payload, _ := json.Marshal(toWeightRecord(wt))
+		r.Signature = w.sign(w.actor, fmt.Sprintf("confirmed the weight %s of %s", wt.Grams, mrn), sha256.Sum256(payload))
+		if err := w.put(kindWeightConfirm, r.ID, string(audit.WeightConfirm), reason, r); err != nil {
+			return err
+		}
+		return setIndex(w.tx, "idx_weight_confirm", string(wt.ID[:]), r.ID)
+	})
+	return wt, err
+}
+
+// ---- infusions
+
+type infusedContainerRecord struct {
+	ContainerID uuid.UUID  `json:"container_id"`
+	LotID       uuid.UUID  `json:"lot_id"`
+	Code        string     `json:"code"`
+	Volume      lot.Tenths `json:"volume_tenths_ml"`
+	Cells       lot.Cells  `json:"cells"`
+}
+
+type infusionRecord struct {
+	V                      int                      `json:"v"`
+	ID                     uuid.UUID                `json:"id"`
+	PatientID              uuid.UUID                `json:"patient_id"`
+	ScheduleID             uuid.UUID                `json:"schedule_id"`
+	Protocol               string                   `json:"protocol"`
+	ProtocolVersion        int                      `json:"protocol_version"`
+	Course                 int                      `json:"course"`
+	Number                 int                      `json:"number"`
+	Start                  time.Time                `json:"start"`
+	End                    time.Time                `json:"end"`
+	WeightID               uuid.UUID                `json:"weight_id"`
+	Weight                 lot.Grams                `json:"weight_grams"`
+	Required               lot.Cells                `json:"required_cells"`
+	Given                  lot.Cells                `json:"given_cells"`
+	Volume                 lot.Tenths               `json:"volume_tenths_ml"`
+	Deviation              lot.Tenths               `json:"deviation_tenths_pct"`
+	EndotoxinMilliEUPerKgH int64                    `json:"endotoxin_milli_eu_per_kg_h"`
+	Containers             []infusedContainerRecord `json:"containers"`
+	Checks                 []dose.Result            `json:"checks"`
+	Nurse                  audit.Signature          `json:"nurse"`
+	Witness                audit.Signature          `json:"witness"`
+}
+
+func toInfusionRecord(in dose.Infusion) infusionRecord {
+	r := infusionRecord{1, in.ID, in.PatientID, in.ScheduleID, in.Protocol, in.ProtocolVersion, in.Course, in.Number, in.Start, in.End,
+		in.WeightID, in.Weight, in.Required, in.Given, in.Volume, in.Deviation, in.EndotoxinMilliEUPerKgH, nil, in.Checks, in.Nurse, in.Witness}
+	for _, c := range in.Containers {
+		r.Containers = append(r.Containers, infusedContainerRecord(c))
+	}
+	return r
+}
+
+func (r infusionRecord) infusion() dose.Infusion {
+	in := dose.Infusion{ID: r.ID, PatientID: r.PatientID, ScheduleID: r.ScheduleID, Protocol: r.Protocol, ProtocolVersion: r.ProtocolVersion,
+		Course: r.Course, Number: r.Number, Start: r.Start, End: r.End, WeightID: r.WeightID, Weight: r.Weight, Required: r.Required,
+		Given: r.Given, Volume: r.Volume, Deviation: r.Deviation, EndotoxinMilliEUPerKgH: r.EndotoxinMilliEUPerKgH,
+		Checks: r.Checks, Nurse: r.Nurse, Witness: r.Witness}
+	for _, c := range r.Containers {
+		in.Containers = append(in.Containers, dose.InfusedContainer(c))
+	}
+	return in
+}
+
+func infusionsIn(tx *bolt.Tx, index string, parent uuid.UUID) ([]dose.Infusion, error) {
+	var ins []dose.Infusion
+	for _, id := range children(tx, index, parent) {
+		var r infusionRecord
+		if _, err := get(tx, kindInfusion, id, &r); err != nil {
+			return nil, err
+		}
+		ins = append(ins, r.infusion())
+	}
+	return ins, nil
+}
+
+// infusionsOfPatient returns a patient's infusions, oldest first (for the
+// traceability reports).
+func infusionsOfPatient(tx *bolt.Tx, patientID uuid.UUID) ([]dose.Infusion, error) {
+	return infusionsIn(tx, "idx_infusion_patient", patientID)
+}
+
+// infusionsOfContainer returns the infusions a container went into (at most
+// one), for the traceability reports.
+func infusionsOfContainer(tx *bolt.Tx, containerID uuid.UUID) ([]dose.Infusion, error) {
+	return infusionsIn(tx, "idx_infusion_container", containerID)
+}
+
+// Infusions returns a patient's infusions with their reactions.
+func (s *DoseService) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]dose.Reaction, error) {
+	var ins []dose.Infusion
+	rs := map[uuid.UUID][]dose.Reaction{}
+	err := s.db.view(func(tx *bolt.Tx) error {
+		p, err := patientByMRN(tx, mrn)
+		if err != nil {
+			return err
+		}
+		if ins, err = infusionsOfPatient(tx, p.ID); err != nil {
+			return err
+		}
+		for _, in := range ins {
+			for _, id := range children(tx, "idx_reaction_infusion", in.ID) {
+				var r reactionRecord
+				if _, err := get(tx, kindReaction, id, &r); err != nil {
+					return err
+				}
+				rs[in.ID] = append(rs[in.ID], dose.Reaction(r.reaction()))
+			}
+		}
+		return nil
+	})
+	return ins, rs, err
+}
+
+// ---- the bedside check
+
+// facts gathers everything the bedside check reads, in tx.
+func facts(tx *bolt.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Tenths) (dose.Facts, *Course, error) {
+	f := dose.Facts{Now: now, Patient: p, Refs: refs, Volume: volume, ConfirmedWeights: map[uuid.UUID]bool{}}
+	ac, err := activeCourse(tx, p.ID, now)
+	if err != nil {
+		return f, nil, err
+	}
+	if ac != nil {
+		f.Protocol, f.Schedule, f.Entries = &ac.Protocol.Protocol, &ac.Schedule, ac.Entries
+	}
+	if f.Weights, err = weightsOf(tx, p.ID); err != nil {
+		return f, nil, err
+	}
+	for _, w := range f.Weights {
+		if _, ok := lookup(tx, "idx_weight_confirm", string(w.ID[:])); ok {
+			f.ConfirmedWeights[w.ID] = true
+		}
+	}
+	for _, ref := range refs {
+		c, err := containerByRef(tx, ref)
+		if err != nil {
+			return f, nil, err
+		}
+		cand, err := candidate(tx, c)
+		if err != nil {
+			return f, nil, err
+		}
+		f.Containers = append(f.Containers, cand)
+	}
+	return f, ac, nil
+}
+
+func candidate(tx *bolt.Tx, c lot.Container) (dose.Candidate, error) {
+	l, err := lotByID(tx, c.LotID)
+	if err != nil {
+		return dose.Candidate{}, err
+	}
+	cand := dose.Candidate{Source: dose.Source{Container: c, Lot: l}}
+	if cand.EndotoxinMilliEUPerML, cand.EndotoxinFound, err = endotoxinOf(tx, l.ID); err != nil {
+		return cand, err
+	}
+	ins, err := infusionsOfContainer(tx, c.ID)
+	for _, in := range ins {
+		cand.Infused = append(cand.Infused, in.ID)
+	}
+	return cand, err
+}
+
+// Check runs the bedside check for the patient and the containers named
+// (read only). It returns the report; report.Err() is the NO-GO error.
+func (s *DoseService) Check(mrn string, refs []string, volume lot.Tenths) (dose.Report, error) {
+	var r dose.Report
+	err := s.db.view(func(tx *bolt.Tx) error {
+		p, err := patientByMRN(tx, mrn)
+		if err != nil {
+			return err
+		}
+		f, _, err := facts(tx, s.db.now(), p, refs, volume)
+		if err != nil {
+			return err
+		}
+		r = dose.Check(f)
+		return nil
+	})
+	return r, err
+}
+
+// Administration is what a nurse asks to record.
+type Administration struct {
+	MRN        string
+	Containers []string
+	Start      time.Time  // zero: now
+	Volume     lot.Tenths // zero: the computed volume
+}
+
+// Administer records an infusion: it re-runs the whole bedside check inside
+// the writing transaction (nothing can change between check and record) and,
+// on GO, records the infusion with both signatures, marks each container
+// infused and so the schedule entry given. nurse and witness have been
+// authenticated by the caller; they must be different clinical users.
+// Returns ENOGO with the report when a check fails, writing nothing.
+func (s *DoseService) Administer(nurse, witness audit.User, a Administration) (dose.Infusion, dose.Report, error) {
+	var in dose.Infusion
+	var rep dose.Report
+	if nurse.ID == witness.ID || nurse.Name == witness.Name {
+		return in, rep, lot.Errorf(lot.EFORBIDDEN, "the witness %s is the administering user; a second, different person must witness", witness.Name)
+	}
+	for _, u := range []audit.User{nurse, witness} {
+		if !u.Role.Clinical() {
+			return in, rep, lot.Errorf(lot.EFORBIDDEN, "user %s has role %s; the administering user and the witness must be physicians or nurses", u.Name, u.Role)
+		}
+	}
+	err := s.db.update(nurse.Name, audit.DoseAdminister, func(w *writer) error {
+		wu, err := userByName(w.tx, witness.Name)
+		if err != nil {
+			return err
+		}
+		if wu.Disabled || !wu.Role.Clinical() {
+			return lot.Errorf(lot.EFORBIDDEN, "user %s may not witness an infusion", wu.Name)
+		}
+		p, err := patientByMRN(w.tx, a.MRN)
+		if err != nil {
+			return err
+		}
+		start := a.Start
+		if start.IsZero() {
+			start = w.now
+		}
+		if start.After(w.now.Add(5*time.Minute)) || start.Before(w.now.Add(-12*time.Hour)) {
+			return lot.Errorf(lot.EINVALID, "--start %s must be within the last 12 hours and not in the future", lot.FormatTime(start))
+		}
+		f, ac, err := facts(w.tx, start, p, a.Containers, a.Volume)
+		if err != nil {
+			return err
+		}
+		rep = dose.Check(f)
+		if err := rep.Err(); err != nil {
+			return err
+		}
+		calc := rep.Calc
+		in = dose.Infusion{ID: w.db.NewID(), PatientID: p.ID, ScheduleID: ac.Schedule.ID, Protocol: ac.Protocol.Name,
+			ProtocolVersion: ac.Protocol.Version, Course: ac.Schedule.Course, Number: rep.Entry.Number,
+			Start: start.UTC(), End: start.UTC().Add(time.Duration(ac.Protocol.InfusionMinutes) * time.Minute),
+			WeightID: rep.Weight.ID, Weight: rep.Weight.Grams, Required: calc.Required, Given: calc.Given, Volume: calc.Volume,
+			Deviation: calc.Deviation, EndotoxinMilliEUPerKgH: calc.EndotoxinMilliEUPerKgH, Checks: rep.Checks}
+		for i, d := range calc.Draws {
+			in.Containers = append(in.Containers, dose.InfusedContainer{ContainerID: d.ContainerID, LotID: f.Containers[i].Lot.ID,
+				Code: d.Code, Volume: d.Draw, Cells: d.Cells})
+		}
+		payload, _ := json.Marshal(toInfusionRecord(in))
+		sum := sha256.Sum256(payload)
+		in.Nurse, in.Witness = w.sign(nurse, dose.MeaningAdminister, sum), w.sign(wu, dose.MeaningWitness, sum)
+		if err := w.put(kindInfusion, in.ID, string(audit.DoseAdminister), "", toInfusionRecord(in)); err != nil {
+			return err
+		}
+		if err := setPair(w.tx, "idx_infusion_patient", p.ID[:], in.ID[:]); err != nil {
+			return err
+		}
+		for i, cand := range f.Containers {
+			c := cand.Container
+			if err := setPair(w.tx, "idx_infusion_container", c.ID[:], in.ID[:]); err != nil {
+				return err
+			}
+			ev := lot.Event{To: lot.Infused, At: start, PatientID: p.ID, Custodian: nurse.Name, Details: map[string]string{
+				"infusion": in.ID.String(), "volume_ml": calc.Draws[i].Draw.String(), "cells": calc.Draws[i].Cells.Exact(), "witness": wu.Name}}
+			if err := w.appendEvent(&c, ev, string(audit.DoseAdminister), ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return in, rep, err
+}
+
+// ---- reactions
+
+type reactionRecord struct {
+	V          int       `json:"v"`
+	ID         uuid.UUID `json:"id"`
+	InfusionID uuid.UUID `json:"infusion_id"`
+	Grade      int       `json:"grade"`
+	Text       string    `json:"text"`
+	At         time.Time `json:"at"`
+	By         string    `json:"by"`
+}
+
+func (r reactionRecord) reaction() dose.Reaction {
+	return dose.Reaction{ID: r.ID, InfusionID: r.InfusionID, Grade: r.Grade, Text: r.Text, At: r.At, By: r.By}
+}
+
+func toReactionRecord(r dose.Reaction) reactionRecord {
+	return reactionRecord{1, r.ID, r.InfusionID, r.Grade, r.Text, r.At, r.By}
+}
+
+// RecordReaction records an adverse reaction to an infusion (nurse, physician).
+func (s *DoseService) RecordReaction(actor, infusion string, grade int, text string) (dose.Reaction, error) {
+	var r dose.Reaction
+	if err := dose.ValidateReaction(grade, text); err != nil {
+		return r, err
+	}
+	id, err := uuid.Parse(infusion)
+	if err != nil {
+		return r, lot.Errorf(lot.EINVALID, "--infusion %q is not an infusion id; `celltrack schedule show MRN` lists them", infusion)
+	}
+	err = s.db.update(actor, audit.DoseReaction, func(w *writer) error {
+		var ir infusionRecord
+		if found, err := get(w.tx, kindInfusion, id, &ir); err != nil {
+			return err
+		} else if !found {
+			return notFound("infusion", infusion, "`celltrack schedule show MRN` lists a patient's infusions")
+		}
+		r = dose.Reaction{ID: w.db.NewID(), InfusionID: id, Grade: grade, Text: text, At: w.now, By: w.actor.Name}
+		if err := w.put(kindReaction, r.ID, string(audit.DoseReaction), "", toReactionRecord(r)); err != nil {
+			return err
+		}
+		return setPair(w.tx, "idx_reaction_infusion", id[:], r.ID[:])
+	})
+	return r, err
+}
+
+// ---- calculation
+
+// CalcRequest asks for the working of one infusion.
+type CalcRequest struct {
+	MRN        string
+	Infusion   int      // 0: the next infusion of the active course
+	Containers []string // none: propose from the candidates
+}
+
+// CalcResult is the working shown by `dose calc`.
+type CalcResult struct {
+	Patient    lot.Patient
+	Course     Course
+	Entry      dose.Entry
+	Weight     lot.Weight
+	Calc       dose.Calculation
+	Candidates []dose.Source // containers the patient may receive
+	Proposed   bool          // the containers were chosen by celltrack
+}
+
+// Calc works out an infusion's dose (read only).
+func (s *DoseService) Calc(req CalcRequest) (CalcResult, error) {
+	var res CalcResult
+	err := s.db.view(func(tx *bolt.Tx) error {
+		now := s.db.now()
+		p, err := patientByMRN(tx, req.MRN)
+		if err != nil {
+			return err
+		}
+		res.Patient = p
+		ac, err := activeCourse(tx, p.ID, now)
+		if err != nil {
+			return err
+		}
+		if ac == nil {
+			return lot.Errorf(lot.ECONFLICT, "patient %s has no active schedule; a physician creates one with `celltrack schedule create`", req.MRN)
+		}
+		res.Course = *ac
+		res.Entry = dose.Next(ac.Entries)
+		if req.Infusion != 0 {
+			if req.Infusion < 1 || req.Infusion > len(ac.Entries) {
+				return lot.Errorf(lot.EINVALID, "--infusion %d is outside 1–%d of %s", req.Infusion, len(ac.Entries), ac.Protocol.Name)
+			}
+			res.Entry = ac.Entries[req.Infusion-1]
+		}
+		ws, err := weightsOf(tx, p.ID)
+		if err != nil {
+			return err
+		}
+		var ok bool
+		if res.Weight, _, ok = dose.LatestWeight(ws, now); !ok {
+			return lot.Errorf(lot.ECONFLICT, "patient %s has no weight; weigh with `celltrack patient weigh`", req.MRN)
+		}
+		if res.Candidates, err = candidates(tx, p, ac.Protocol.Product, now); err != nil {
+			return err
+		}
+		var srcs []dose.Source
+		if len(req.Containers) > 0 {
+			for _, ref := range req.Containers {
+				c, err := containerByRef(tx, ref)
+				if err != nil {
+					return err
+				}
+				cand, err := candidate(tx, c)
+				if err != nil {
+					return err
+				}
+				srcs = append(srcs, cand.Source)
+			}
+		} else {
+			res.Proposed = true
+			required, _, _, _ := dose.RequiredCells(ac.Protocol.Protocol, res.Entry.Number, res.Weight.Grams)
+			var have lot.Cells
+			for _, c := range res.Candidates {
+				if have >= required {
+					break
+				}
+				v, _ := c.Viable()
+				have += v
+				srcs = append(srcs, c)
+			}
+		}
+		res.Calc = dose.Calculate(ac.Protocol.Protocol, res.Entry.Number, res.Weight.Grams, srcs, 0)
+		return nil
+	})
+	return res, err
+}
+
+// candidates lists the containers the patient may receive: of released,
+// unexpired lots of the product (rFib: only the patient's own lots; an
+// exceptional release only for its named patient), not infused, discarded
+// or dispensed to someone else. Bags already dispensed for the patient come
+// first, then by lot and number.
+func candidates(tx *bolt.Tx, p lot.Patient, product lot.Source, now time.Time) ([]dose.Source, error) {
+	var lots []lot.Lot
+	if product == lot.SourceRFib {
+		for _, id := range children(tx, "idx_lot_patient", p.ID) {
+			l, err := lotByID(tx, id)
+			if err != nil {
+				return nil, err
+			}
+			lots = append(lots, l)
+		}
+	} else if err := forEach(tx, kindLot, func(r *lotRecord) { lots = append(lots, r.lot()) }); err != nil {
+		return nil, err
+	}
+	var mine, others []dose.Source
+	for _, l := range lots {
+		if l.Source != product || l.Status != lot.Released || l.Expired(now) || l.Exceptional && l.RestrictedTo != p.ID {
+			continue
+		}
+		cs, err := containersOf(tx, l.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			switch {
+			case c.State == lot.Infused || c.State == lot.Discarded || c.State == lot.Quarantined:
+			case c.State == lot.Dispensed && c.PatientID != p.ID:
+			case c.State == lot.Dispensed:
+				mine = append(mine, dose.Source{Container: c, Lot: l})
+			default:
+				others = append(others, dose.Source{Container: c, Lot: l})
+			}
+		}
+	}
+	out := append(mine, others...)
+	for i := range out {
+		var err error
+		if out[i].EndotoxinMilliEUPerML, out[i].EndotoxinFound, err = endotoxinOf(tx, out[i].Lot.ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,346 @@
+package store
+
+import (
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Test-only helpers that stand in for the release and custody commands
+// (issues 3 and 5), writing through the audited writer so that `audit
+// verify` still passes.
+
+func asAdmin(t testing.TB, db *DB, fn func(w *writer) error) {
+	t.Helper()
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		u, err := userByName(tx, "alice")
+		if err != nil {
+			return err
+		}
+		return fn(&writer{db: db, tx: tx, actor: u, now: db.now()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func changeLot(t testing.TB, db *DB, number string, fn func(l *lot.Lot)) {
+	t.Helper()
+	asAdmin(t, db, func(w *writer) error {
+		l, err := lotByRef(w.tx, number)
+		if err != nil {
+			return err
+		}
+		fn(&l)
+		return w.put(kindLot, l.ID, "test.lot", "test setup", toLotRecord(l))
+	})
+}
+
+// dispense thaws container code at thawed with viable cells counted, and
+// dispenses it for patient mrn (viable 0: no post-thaw count; mrn "": thaw only).
+func dispense(t testing.TB, db *DB, code string, thawed time.Time, viable lot.Cells, mrn string) {
+	t.Helper()
+	asAdmin(t, db, func(w *writer) error {
+		c, err := containerByRef(w.tx, code)
+		if err != nil {
+			return err
+		}
+		c.ThawedAt, c.ViableCells = thawed, viable
+		if err := w.appendEvent(&c, lot.Event{To: lot.Thawed, At: thawed}, "test.thaw", ""); err != nil {
+			return err
+		}
+		if mrn == "" {
+			return nil
+		}
+		p, err := patientByMRN(w.tx, mrn)
+		if err != nil {
+			return err
+		}
+		c.PatientID = p.ID
+		return w.appendEvent(&c, lot.Event{To: lot.Dispensed, PatientID: p.ID}, "test.dispense", "")
+	})
+}
+
+// bedside builds the GO state: MRN-1 (62.0 kg, weighed an hour ago) on
+// sle-uc-d0d7 from today; LOT-1 released with endotoxin 0.5 EU/mL, split into
+// bags of 1×10^8 cells in 50.0 mL; bag 01 thawed 30 minutes ago with 1×10^8
+// viable cells (2.0×10^6/mL) and dispensed for MRN-1. MRN-2 is an rFib
+// source patient with lot RF-1.
+func bedside(t *testing.T, endotoxin map[uuid.UUID]int64) (*DB, *DoseService) {
+	t.Helper()
+	db := newTestDB(t)
+	now := db.Now()
+	for _, u := range []audit.User{{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, {Name: "omar", FullName: "Omar", Role: audit.Nurse}} {
+		if _, err := db.AddUser("alice", u, testPassword); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := NewLotService(db)
+	if _, err := s.AddPatient("nina", lot.Patient{MRN: "MRN-2", Name: "Hana", Born: now.AddDate(-50, 0, 0), Sex: "F"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"MRN-1", "MRN-2"} {
+		if _, err := s.Weigh("nina", m, 62_000, now.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := registerUC(t, db, "LOT-1")
+	if _, err := s.SplitLot("liu", lot.Split{Lot: "LOT-1", Containers: 4, CellsEach: 100_000_000, VolumeEach: 500}); err != nil {
+		t.Fatal(err)
+	}
+	rf, err := s.RegisterLot("liu", lot.Registration{Number: "RF-1", Source: lot.SourceRFib, Patient: "MRN-2", Cells: 1_000_000_000,
+		Viability: 950, VolumeML: 1000, Manufactured: now.AddDate(0, 0, -5), Expires: now.AddDate(1, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SplitLot("liu", lot.Split{Lot: "RF-1", Containers: 2, CellsEach: 100_000_000, VolumeEach: 500}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"LOT-1", "RF-1"} {
+		changeLot(t, db, n, func(l *lot.Lot) { l.Status = lot.Released })
+	}
+	endotoxin[l.ID], endotoxin[rf.ID] = 500, 500
+	old := endotoxinOf
+	endotoxinOf = func(tx *bolt.Tx, id uuid.UUID) (int64, bool, error) { v, ok := endotoxin[id]; return v, ok, nil }
+	t.Cleanup(func() { endotoxinOf = old })
+	d := NewDoseService(db)
+	if _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", now); err != nil {
+		t.Fatal(err)
+	}
+	dispense(t, db, "G12342600000101", now.Add(-30*time.Minute), 100_000_000, "MRN-1")
+	return db, d
+}
+
+const bag1, bag2 = "G12342600000101", "G12342600000102"
+
+func failed(r dose.Report) []string {
+	var names []string
+	for _, c := range r.Failed() {
+		name := c.Name
+		if i := strings.LastIndex(name, " G1234"); i > 0 {
+			name = name[:i] // the check of one container
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func TestBedsideGOAndAdminister(t *testing.T) {
+	db, d := bedside(t, map[uuid.UUID]int64{})
+	r, err := d.Check("MRN-1", []string{bag1}, 0)
+	if err != nil || !r.GO {
+		t.Fatalf("check: %v %v", err, failed(r))
+	}
+	if r.Calc.Volume != 310 || r.Calc.Required != 62_000_000 || r.Calc.EndotoxinMilliEUPerKgH != 250 {
+		t.Fatalf("calc: %s mL, %d cells, %d mEU/kg/h", r.Calc.Volume, r.Calc.Required, r.Calc.EndotoxinMilliEUPerKgH)
+	}
+	nina, _ := db.User("nina")
+	omar, _ := db.User("omar")
+	in, _, err := d.Administer(nina, omar, Administration{MRN: "MRN-1", Containers: []string{bag1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Number != 1 || in.Given != 62_000_000 || in.Volume != 310 || in.Nurse.User != "nina" || in.Witness.User != "omar" ||
+		in.Nurse.Signed != in.Witness.Signed || !in.End.Equal(in.Start.Add(time.Hour)) {
+		t.Fatalf("infusion: %+v", in)
+	}
+	c, _ := NewLotService(db).Container(bag1)
+	if c.State != lot.Infused {
+		t.Fatalf("container state %s", c.State)
+	}
+	_, cs, _ := d.Courses("MRN-1")
+	if cs[0].Entries[0].Status != dose.Given || cs[0].Entries[0].Given.InfusionID != in.ID {
+		t.Fatalf("schedule entry not given: %+v", cs[0].Entries[0])
+	}
+	err = db.view(func(tx *bolt.Tx) error {
+		p, _ := patientByMRN(tx, "MRN-1")
+		byP, err := infusionsOfPatient(tx, p.ID)
+		if err != nil || len(byP) != 1 || byP[0].ID != in.ID {
+			t.Fatalf("infusionsOfPatient: %v %v", byP, err)
+		}
+		byC, err := infusionsOfContainer(tx, c.ID)
+		if err != nil || len(byC) != 1 || byC[0].ID != in.ID {
+			t.Fatalf("infusionsOfContainer: %v %v", byC, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same bag again: already infused, and no infusion is due.
+	r, _ = d.Check("MRN-1", []string{bag1}, 0)
+	if got := strings.Join(failed(r), ","); !strings.Contains(got, "container not used") || !strings.Contains(got, "infusion due") {
+		t.Fatalf("second use of a bag: %s", got)
+	}
+	if _, err := d.RecordReaction("nina", in.ID.String(), 1, "transient fever 38.1 °C"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.RecordReaction("nina", in.ID.String(), 7, "x"); lot.ErrorCode(err) != lot.EINVALID {
+		t.Fatalf("grade 7: %v", err)
+	}
+	if v, _ := db.Verify(); !v.OK() {
+		t.Fatalf("audit verify: %v", v.Problems)
+	}
+}
+
+func TestBedsideNOGO(t *testing.T) {
+	hour := time.Hour
+	for _, tc := range []struct {
+		name   string
+		setup  func(t *testing.T, db *DB, d *DoseService, endotoxin map[uuid.UUID]int64)
+		mrn    string
+		bags   []string
+		volume lot.Tenths
+		want   string // the failed checks, sorted
+	}{
+		{"lot in quarantine", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+			changeLot(t, db, "LOT-1", func(l *lot.Lot) { l.Status = lot.Quarantine })
+		}, "MRN-1", []string{bag1}, 0, "lot released"},
+		{"lot expired", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+			changeLot(t, db, "LOT-1", func(l *lot.Lot) { l.Expires = db.Now().Add(-hour) })
+		}, "MRN-1", []string{bag1}, 0, "lot not expired"},
+		{"exceptional release for another patient", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+			p, _ := NewLotService(db).Patient("MRN-2")
+			changeLot(t, db, "LOT-1", func(l *lot.Lot) { l.Exceptional, l.RestrictedTo = true, p.ID })
+		}, "MRN-1", []string{bag1}, 0, "lot released"},
+		{"another patient's autologous cells", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+			dispense(t, db, "G12342600000201", db.Now().Add(-hour), 100_000_000, "MRN-1")
+		}, "MRN-1", []string{"G12342600000201"}, 0, "chain of identity"},
+		{"thawed but not dispensed", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+			dispense(t, db, bag2, db.Now().Add(-hour), 100_000_000, "")
+		}, "MRN-1", []string{bag2}, 0, "container dispensed"},
+		{"dispensed for another patient", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+			dispense(t, db, bag2, db.Now().Add(-hour), 100_000_000, "MRN-2")
+		}, "MRN-1", []string{bag2}, 0, "container dispensed"},
+		{"thawed too long ago", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+			dispense(t, db, bag2, db.Now().Add(-5*hour), 100_000_000, "MRN-1")
+		}, "MRN-1", []string{bag2}, 0, "thaw window"},
+		{"no post-thaw count", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+			dispense(t, db, bag2, db.Now().Add(-hour), 0, "MRN-1")
+		}, "MRN-1", []string{bag2}, 0, "post-thaw count"},
+		{"no endotoxin result", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+			l, _ := NewLotService(db).Lot("LOT-1")
+			delete(e, l.ID)
+		}, "MRN-1", []string{bag1}, 0, "endotoxin result"},
+		{"endotoxin above 5 EU/kg/h", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+			l, _ := NewLotService(db).Lot("LOT-1")
+			e[l.ID] = 10_001 // 10.001 EU/mL × 31.0 mL ÷ 62.0 kg = 5.0005 EU/kg over 1 h
+		}, "MRN-1", []string{bag1}, 0, "endotoxin dose"},
+		{"dose above tolerance", nil, "MRN-1", []string{bag1}, 350, "dose"},
+		{"too few cells", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+			dispense(t, db, bag2, db.Now().Add(-hour), 50_000_000, "MRN-1")
+		}, "MRN-1", []string{bag2}, 0, "dose"},
+		{"a bag not needed for the dose", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+			dispense(t, db, bag2, db.Now().Add(-hour), 100_000_000, "MRN-1")
+		}, "MRN-1", []string{bag1, bag2}, 0, "container needed"},
+		{"the same bag twice", nil, "MRN-1", []string{bag1, "G1234 26 000001 01"}, 0, "container given once"},
+		{"no schedule", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+			dispense(t, db, "G12342600000201", db.Now().Add(-hour), 100_000_000, "MRN-2")
+		}, "MRN-2", []string{"G12342600000201"}, 0, "patient scheduled"},
+		{"no infusion due today", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+			if _, err := d.CreateSchedule("pat", "MRN-2", "ss-rfib-12", db.Now().AddDate(0, 0, 5)); err != nil {
+				t.Fatal(err)
+			}
+			dispense(t, db, "G12342600000201", db.Now().Add(-hour), 50_000_000, "MRN-2")
+		}, "MRN-2", []string{"G12342600000201"}, 0, "infusion due"},
+		{"weight too old", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+			// eight days later the only weight is too old; infusion 1 is moved to that day
+			db.Now = func() time.Time { return time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC) }
+			if _, err := d.ChangeSchedule(mustUser(t, db, "pat"), "MRN-1", 1, db.Now(), "moved for the test"); err != nil {
+				t.Fatal(err)
+			}
+			dispense(t, db, bag2, db.Now().Add(-hour), 100_000_000, "MRN-1")
+		}, "MRN-1", []string{bag2}, 0, "weight"},
+		{"weight changed more than 10 % unconfirmed", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+			if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, db.Now().Add(-10*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			dispense(t, db, bag2, db.Now().Add(-hour), 100_000_000, "MRN-1")
+		}, "MRN-1", []string{bag2}, 0, "weight change"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			endotoxin := map[uuid.UUID]int64{}
+			db, d := bedside(t, endotoxin)
+			if tc.setup != nil {
+				tc.setup(t, db, d, endotoxin)
+			}
+			r, err := d.Check(tc.mrn, tc.bags, tc.volume)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(failed(r), ","); r.GO || got != tc.want || lot.ErrorCode(r.Err()) != lot.ENOGO {
+				t.Fatalf("failed checks %q, want %q\n%v", got, tc.want, r.Failed())
+			}
+			// administer refuses with the same reasons and writes nothing.
+			before, _ := db.AuditCount()
+			_, _, err = d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"),
+				Administration{MRN: tc.mrn, Containers: tc.bags, Volume: tc.volume, Start: db.Now()})
+			if lot.ErrorCode(err) != lot.ENOGO {
+				t.Fatalf("administer: %v", err)
+			}
+			if after, _ := db.AuditCount(); after != before {
+				t.Fatalf("a refused administration wrote %d audit entries", after-before)
+			}
+		})
+	}
+}
+
+func mustUser(t testing.TB, db *DB, name string) audit.User {
+	t.Helper()
+	u, err := db.User(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestWeightChangeConfirmedByPhysician(t *testing.T) {
+	db, d := bedside(t, map[uuid.UUID]int64{})
+	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, db.Now().Add(-10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ConfirmWeight(mustUser(t, db, "nina"), "MRN-1", "re-weighed"); lot.ErrorCode(err) != lot.EFORBIDDEN {
+		t.Fatalf("nurse confirming: %v", err)
+	}
+	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", "re-weighed twice, fluid overload"); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := d.Check("MRN-1", []string{bag1}, 0) // 68.3 kg needs 6.83×10^7: 34.15 mL, drawn as 34.2 mL = 6.84×10^7
+	if !r.GO || r.Calc.Required != 68_300_000 || r.Calc.Draws[0].Draw != 342 || r.Calc.Given != 68_400_000 {
+		t.Fatalf("after confirmation: %v %+v", failed(r), r.Calc.Draws)
+	}
+}
+
+func TestAdministerRefusesWitnessAndRoles(t *testing.T) {
+	db, d := bedside(t, map[uuid.UUID]int64{})
+	a := Administration{MRN: "MRN-1", Containers: []string{bag1}}
+	for name, pair := range map[string][2]string{"witness is the nurse": {"nina", "nina"}, "lab witness": {"nina", "liu"}, "admin administers": {"alice", "nina"}} {
+		before, _ := db.AuditCount()
+		if _, _, err := d.Administer(mustUser(t, db, pair[0]), mustUser(t, db, pair[1]), a); lot.ErrorCode(err) != lot.EFORBIDDEN {
+			t.Errorf("%s: %v", name, err)
+		}
+		if after, _ := db.AuditCount(); after != before {
+			t.Errorf("%s wrote", name)
+		}
+	}
+}
+
+func TestSecondCourseAfterTheFirstEnds(t *testing.T) {
+	db, d := bedside(t, map[uuid.UUID]int64{})
+	if _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now()); lot.ErrorCode(err) != lot.ECONFLICT {
+		t.Fatalf("second course while the first runs: %v", err)
+	}
+	db.Now = func() time.Time { return time.Date(2027, 6, 1, 9, 0, 0, 0, time.UTC) } // both infusions missed: the course ended
+	c, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now())
+	if err != nil || c.Schedule.Course != 2 {
+		t.Fatalf("second course: %v %d", err, c.Schedule.Course)
+	}
+}

@@ -8,6 +8,9 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// defaultDB is the database file when neither --db nor CELLTRACK_DB names one.
+const defaultDB = "celltrack.db"
+
 // commonFlags are accepted before the command name and after it (before any
 // argument): `celltrack --db x lot list` and `celltrack lot list --db x`.
 // Only the top-level copies read the environment, so that a flag typed on the
@@ -20,7 +23,7 @@ func commonFlags(top bool) []cli.Flag {
 		return nil
 	}
 	return []cli.Flag{
-		&cli.StringFlag{Name: "db", Value: "celltrack.db", EnvVars: env("CELLTRACK_DB"), Usage: "the database `FILE` (env CELLTRACK_DB)"},
+		&cli.StringFlag{Name: "db", Value: defaultDB, EnvVars: env("CELLTRACK_DB"), Usage: "the database `FILE` (env CELLTRACK_DB)"},
 		&cli.StringFlag{Name: "user", EnvVars: env("CELLTRACK_USER"), Usage: "the acting user's `NAME`, required for writes (env CELLTRACK_USER)"},
 		&cli.DurationFlag{Name: "lock-timeout", Value: store.DefaultTimeout, Usage: "how long to wait while another process holds the database"},
 		&cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON (errors as JSON on stderr)"},

@@ -151,7 +151,14 @@ func checkArgs(c *cli.Context, nargs int) error {
 	return nil
 }
 
-func dbPath(c *cli.Context) string { return flagValue(c, "db", (*cli.Context).String) }
+// dbPath is the database file: --db, else CELLTRACK_DB (an empty value
+// counts as unset), else ./celltrack.db.
+func dbPath(c *cli.Context) string {
+	if p := flagValue(c, "db", (*cli.Context).String); p != "" {
+		return p
+	}
+	return defaultDB
+}
 
 func actor(c *cli.Context) string { return flagValue(c, "user", (*cli.Context).String) }
 

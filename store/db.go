@@ -31,6 +31,7 @@
 //	events             id                             eventRecord JSON (custody event)
 //	idx_event_container container id + event id       empty
 //	idx_event_lot      lot id + event id              empty
+//	idx_event_patient  patient id + event id          empty: events that name a patient (dispensed, infused)
 //
 // Buckets whose values are records (not indexes) are listed in recordBuckets;
 // `audit verify` checks each of their values against the audit trail.
@@ -76,6 +77,7 @@ var indexBuckets = [][]byte{
 	[]byte("idx_weight_patient"), []byte("idx_lot_number"), []byte("idx_lot_din"),
 	[]byte("idx_lot_donor"), []byte("idx_lot_patient"), []byte("idx_container_code"),
 	[]byte("idx_container_lot"), []byte("idx_event_container"), []byte("idx_event_lot"),
+	[]byte("idx_event_patient"),
 }
 
 // DB is an open celltrack database.

@@ -15,6 +15,7 @@ func (rt *runtime) commands() []*cli.Command {
 		rt.containerCommand(),
 		rt.isbtCommand(),
 		rt.auditCommand(),
+		rt.traceCommand(),
 		rt.demoCommand(),
 	}
 }

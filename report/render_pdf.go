@@ -151,20 +151,8 @@ func (p *pdfDoc) fields(fs []Field) {
 // table draws a grid whose columns share the page width by content, wraps
 // each cell, and repeats the header row on every new page.
 func (p *pdfDoc) table(cols []string, rows [][]string) {
-	p.f.SetFont("Helvetica", "", 7.5)
-	widths := make([]float64, len(cols))
-	total := 0.0
-	for i, c := range cols {
-		w := p.f.GetStringWidth(latin1(c))
-		for _, r := range rows {
-			w = max(w, p.f.GetStringWidth(latin1(r[i])))
-		}
-		widths[i] = min(w+3, 60)
-		total += widths[i]
-	}
-	for i := range widths {
-		widths[i] *= p.width() / total
-	}
+	p.f.SetFont("Helvetica", "B", 7.5)
+	widths := p.columnWidths(cols, rows)
 	p.row(cols, widths, true)
 	for _, r := range rows {
 		if p.row(r, widths, false) {
@@ -173,6 +161,45 @@ func (p *pdfDoc) table(cols []string, rows [][]string) {
 		}
 	}
 	p.f.Ln(2)
+}
+
+// columnWidths gives each column at least its longest word, so that codes,
+// times and hashes break only when they must, then shares the rest of the
+// page width in proportion to what each column would need on one line.
+func (p *pdfDoc) columnWidths(cols []string, rows [][]string) []float64 {
+	const pad = 3.0
+	n := len(cols)
+	least, want := make([]float64, n), make([]float64, n)
+	for i, c := range cols {
+		cells := []string{c}
+		for _, r := range rows {
+			cells = append(cells, r[i])
+		}
+		for _, cell := range cells {
+			cell = latin1(cell)
+			want[i] = max(want[i], min(p.f.GetStringWidth(cell)+pad, 90))
+			for _, word := range strings.Fields(cell) {
+				least[i] = max(least[i], min(p.f.GetStringWidth(word)+pad, 45))
+			}
+		}
+	}
+	avail, sumLeast, sumMore := p.width(), 0.0, 0.0
+	for i := range cols {
+		sumLeast += least[i]
+		sumMore += want[i] - least[i]
+	}
+	widths := make([]float64, n)
+	for i := range cols {
+		switch {
+		case sumLeast >= avail:
+			widths[i] = least[i] * avail / sumLeast
+		case sumLeast+sumMore <= avail:
+			widths[i] = want[i] * avail / (sumLeast + sumMore)
+		default:
+			widths[i] = least[i] + (want[i]-least[i])*(avail-sumLeast)/sumMore
+		}
+	}
+	return widths
 }
 
 // row draws one table row; it returns true, having drawn nothing, when the
@@ -224,8 +251,12 @@ func (p *pdfDoc) signOff(r Report) {
 	p.ensure(50)
 	p.heading("Sign-off")
 	p.f.SetFont("Helvetica", "", 9)
+	verdict := "passed"
+	if !r.Produced.Verified {
+		verdict = "FAILED"
+	}
 	p.multi(4.2, fmt.Sprintf("I have reviewed this %s trace of %s, produced %s from %s (audit chain head %s; audit verify %s).",
-		r.Kind, r.Subject, lot.FormatTime(r.Produced.At), r.Produced.Database, r.Produced.AuditHead, strings.ToLower(r.Produced.VerifyText())))
+		r.Kind, r.Subject, lot.FormatTime(r.Produced.At), r.Produced.Database, r.Produced.AuditHead, verdict))
 	for _, s := range signOff {
 		p.f.Ln(10)
 		x, y := p.f.GetXY()

@@ -52,6 +52,7 @@ func RenderPDF(w io.Writer, r Report) error {
 		}
 		p.fields(s.Fields)
 		if s.Table != nil {
+			p.f.Ln(1.5)
 			p.table(s.Table.Columns, s.Table.Rows)
 		}
 	}

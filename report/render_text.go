@@ -77,29 +77,70 @@ func (t *textWriter) fields(fs []Field) {
 	}
 }
 
-// table writes tb aligned when it fits TextWidth, else one block per row
-// with each cell labelled by its column.
+// table writes tb aligned. When it is wider than TextWidth, the widest
+// columns wrap their cells (never inside a word); when even that cannot fit,
+// each row becomes a block with each cell labelled by its column.
 func (t *textWriter) table(tb Table) {
 	widths := make([]int, len(tb.Columns))
+	least := make([]int, len(tb.Columns)) // the longest word of each column
+	measure := func(i int, c string) {
+		widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		for _, w := range strings.Fields(c) {
+			least[i] = max(least[i], utf8.RuneCountInString(w))
+		}
+	}
 	for i, c := range tb.Columns {
-		widths[i] = utf8.RuneCountInString(c)
+		measure(i, c)
 	}
 	for _, row := range tb.Rows {
 		for i, c := range row {
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+			measure(i, c)
 		}
 	}
 	total := 2 + 2*(len(widths)-1)
 	for _, n := range widths {
 		total += n
 	}
-	if total <= TextWidth {
-		t.line("  " + alignRow(tb.Columns, widths))
-		for _, row := range tb.Rows {
-			t.line("  " + alignRow(row, widths))
+	for total > TextWidth {
+		widest := -1
+		for i := range widths {
+			if widths[i] > least[i] && (widest < 0 || widths[i] > widths[widest]) {
+				widest = i
+			}
 		}
-		return
+		if widest < 0 {
+			t.tableBlocks(tb)
+			return
+		}
+		widths[widest]--
+		total--
 	}
+	t.tableRow(tb.Columns, widths)
+	for _, row := range tb.Rows {
+		t.tableRow(row, widths)
+	}
+}
+
+// tableRow writes one row, its cells wrapped to their column widths.
+func (t *textWriter) tableRow(cells []string, widths []int) {
+	lines := make([][]string, len(cells))
+	n := 1
+	for i, c := range cells {
+		lines[i] = wrap(c, widths[i], widths[i])
+		n = max(n, len(lines[i]))
+	}
+	for k := range n {
+		parts := make([]string, len(cells))
+		for i := range cells {
+			if k < len(lines[i]) {
+				parts[i] = lines[i][k]
+			}
+		}
+		t.line("  " + alignRow(parts, widths))
+	}
+}
+
+func (t *textWriter) tableBlocks(tb Table) {
 	for i, row := range tb.Rows {
 		if i > 0 {
 			t.blank()

@@ -83,6 +83,9 @@ func (s *TraceService) trace(user string, build func(*tracer) error) (report.Rep
 		if err != nil {
 			return err
 		}
+		if u.Disabled {
+			return lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and can do nothing, not even produce a report; ask an admin", u.Name)
+		}
 		t := newTracer(tx)
 		if err := build(t); err != nil {
 			return err
@@ -227,6 +230,13 @@ func (t *tracer) containerTrace(ref string) error {
 		fs = append(fs, field("Location", c.Location))
 	}
 	fs = append(fs, field("Custodian", c.Custodian))
+	if c.PatientID != uuid.Nil {
+		p, err := t.patient(c.PatientID)
+		if err != nil {
+			return err
+		}
+		fs = append(fs, field("Dispensed to", p.MRN+" "+p.Name))
+	}
 	if !c.ThawedAt.IsZero() {
 		fs = append(fs, field("Thawed", fmt.Sprintf("%s, viability %s %%, %s viable cells", lot.FormatTime(c.ThawedAt), c.ThawViability, c.ViableCells)))
 	}

@@ -241,6 +241,12 @@ func TestTraceRefusals(t *testing.T) {
 	if after, _ := db.AuditCount(); after != before {
 		t.Errorf("a trace wrote %d audit entries", after-before)
 	}
+	if _, err := db.DisableUser("alice", "aud", "left the company"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Donor("aud", "D-1"); lot.ErrorCode(err) != lot.EFORBIDDEN || !strings.Contains(err.Error(), "user aud is disabled") {
+		t.Errorf("disabled user: got %v", err)
+	}
 }
 
 // TestTraceStatesFailedVerification: a report made from a tampered database
@@ -305,7 +311,7 @@ func TestTraceHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := render(t, r, "text")
-	for _, want := range []string{"Release decisions: lot LOT-1", "quinn (Quinn Adebayo)", "Infusions", "1.00×10^6", "INFUSED", "omar"} {
+	for _, want := range []string{"Release decisions: lot LOT-1", "quinn", "Infusions", "UC-MSC v1", "1.00×10^6", "INFUSED", "omar"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("lot trace with hooks lacks %q", want)
 		}

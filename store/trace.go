@@ -120,10 +120,10 @@ type tracer struct {
 }
 
 type recipient struct {
-	patient              lot.Patient
-	container            string
-	lot                  string
-	dispensed, infusedAt string
+	patient                lot.Patient
+	container              string
+	lot                    string
+	dispensedAt, infusedAt string
 }
 
 type handler struct {
@@ -142,16 +142,20 @@ func (t *tracer) patient(id uuid.UUID) (lot.Patient, error) {
 		return p, nil
 	}
 	p, err := patientByID(t.tx, id)
-	t.patients[id] = p
+	if err == nil {
+		t.patients[id] = p
+	}
 	return p, err
 }
 
-func (t *tracer) lot(id uuid.UUID) (lot.Lot, error) {
+func (t *tracer) lotOf(id uuid.UUID) (lot.Lot, error) {
 	if l, ok := t.lots[id]; ok {
 		return l, nil
 	}
 	l, err := lotByID(t.tx, id)
-	t.lots[id] = l
+	if err == nil {
+		t.lots[id] = l
+	}
 	return l, err
 }
 
@@ -174,7 +178,7 @@ func (t *tracer) donor(ref string) error {
 	ids := children(t.tx, "idx_lot_donor", d.ID)
 	containers := 0
 	for _, id := range ids {
-		l, err := t.lot(id)
+		l, err := t.lotOf(id)
 		if err != nil {
 			return err
 		}
@@ -214,7 +218,7 @@ func (t *tracer) containerTrace(ref string) error {
 	if err != nil {
 		return err
 	}
-	l, err := t.lot(c.LotID)
+	l, err := t.lotOf(c.LotID)
 	if err != nil {
 		return err
 	}
@@ -306,7 +310,7 @@ func (t *tracer) patientTrace(mrn string) error {
 			return fmt.Errorf("container %s is referenced but missing", id)
 		}
 		c := cr.container()
-		l, err := t.lot(c.LotID)
+		l, err := t.lotOf(c.LotID)
 		if err != nil {
 			return err
 		}
@@ -335,7 +339,7 @@ func (t *tracer) patientTrace(mrn string) error {
 	// An rFib source patient: the lots made from the patient's own cells.
 	var own [][]string
 	for _, id := range children(t.tx, "idx_lot_patient", p.ID) {
-		l, err := t.lot(id)
+		l, err := t.lotOf(id)
 		if err != nil {
 			return err
 		}
@@ -486,7 +490,7 @@ func (t *tracer) containerEvents(c lot.Container, l lot.Lot) error {
 			rc := t.recipient(p, c.Code(), l.Number)
 			switch e.To {
 			case lot.Dispensed:
-				rc.dispensed = lot.FormatTime(e.At)
+				rc.dispensedAt = lot.FormatTime(e.At)
 			case lot.Infused:
 				rc.infusedAt = lot.FormatTime(e.At)
 			}
@@ -595,7 +599,7 @@ func (t *tracer) finish(at int, counts []report.Field) {
 	if len(t.recipients) > 0 && t.r.Kind != "patient" {
 		tb := &report.Table{Columns: []string{"MRN", "Name", "Container", "Lot", "Dispensed", "Infused"}}
 		for _, r := range t.recipients {
-			tb.Rows = append(tb.Rows, []string{r.patient.MRN, r.patient.Name, r.container, r.lot, orDash(r.dispensed), orDash(r.infusedAt)})
+			tb.Rows = append(tb.Rows, []string{r.patient.MRN, r.patient.Name, r.container, r.lot, orDash(r.dispensedAt), orDash(r.infusedAt)})
 		}
 		head = append(head, report.Section{Title: "Recipients", Table: tb})
 	}

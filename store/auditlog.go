@@ -94,7 +94,15 @@ type latestState struct {
 // unless it has a problem to describe.
 func (db *DB) Verify() (Verification, error) {
 	var v Verification
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) (err error) { v, err = verifyTx(tx); return err })
+	return v, err
+}
+
+// verifyTx is Verify inside a transaction, so that a report can state the
+// verdict on exactly the records it shows.
+func verifyTx(tx *bolt.Tx) (Verification, error) {
+	var v Verification
+	err := func() error {
 		b := tx.Bucket(bAudit)
 		latest := make(map[uuid.UUID]*latestState, b.Stats().KeyN)
 		var prev [32]byte
@@ -155,7 +163,7 @@ func (db *DB) Verify() (Verification, error) {
 			}
 		}
 		return nil
-	})
+	}()
 	return v, err
 }
 

@@ -54,6 +54,7 @@
 //	idx_reaction_infusion infusion id + reaction id   empty
 //	weight_confirmations id                           weightConfirmRecord JSON (physician's signed confirmation)
 //	idx_weight_confirm weight id                      confirmation id
+//	idx_event_patient  patient id + event id          empty: events that name a patient (dispensed, infused)
 //
 // Buckets whose values are records (not indexes) are listed in recordBuckets;
 // `audit verify` checks each of their values against the audit trail.
@@ -117,6 +118,7 @@ var indexBuckets = [][]byte{
 	[]byte("idx_spec_name"), []byte("idx_result_lot"), []byte("idx_screening_donor"), []byte("idx_disposition_lot"),
 	[]byte("idx_protocol_name"), []byte("idx_schedule_patient"), []byte("idx_infusion_patient"),
 	[]byte("idx_infusion_container"), []byte("idx_reaction_infusion"), []byte("idx_weight_confirm"),
+	[]byte("idx_event_patient"),
 }
 
 // DB is an open celltrack database.

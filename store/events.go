@@ -54,6 +54,13 @@ func (w *writer) appendEvent(c *lot.Container, e lot.Event, action, reason strin
 	if err := setPair(w.tx, "idx_event_lot", c.LotID[:], e.ID[:]); err != nil {
 		return err
 	}
+	if e.PatientID != uuid.Nil {
+		// A patient's trace finds the containers dispensed to or infused
+		// into the patient here, without reading other events.
+		if err := setPair(w.tx, "idx_event_patient", e.PatientID[:], e.ID[:]); err != nil {
+			return err
+		}
+	}
 	return w.put(kindContainer, c.ID, action, reason, toContainerRecord(*c))
 }
 

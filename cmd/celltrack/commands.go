@@ -21,6 +21,7 @@ func (rt *runtime) commands() []*cli.Command {
 		rt.scheduleCommand(),
 		rt.doseCommand(),
 		rt.auditCommand(),
+		rt.traceCommand(),
 		rt.demoCommand(),
 	}
 }

@@ -71,7 +71,8 @@ func (rt *runtime) demoCommand() *cli.Command {
 }
 
 // demoSteps run in order; each later capability appends its own.
-var demoSteps = []func(*demo) error{demoFoundation, demoRelease, demoCustody, demoDosing}
+// demoTrace must stay last: it prints the look-back of what the others built.
+var demoSteps = []func(*demo) error{demoFoundation, demoRelease, demoCustody, demoDosing, demoTrace}
 
 func (d *demo) say(format string, args ...any) { fmt.Fprintf(d.w, format+"\n", args...) }
 

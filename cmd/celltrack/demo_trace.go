@@ -1,0 +1,40 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/celltrack/celltrack/report"
+	"github.com/celltrack/celltrack/store"
+)
+
+// demoTrace ends the demo as an auditor would: the look-back trace of the UC
+// donor, printed, and the same report as PDF (to sign off) and HTML (to
+// archive or mail) next to the demo database.
+func demoTrace(d *demo) error {
+	d.advance(time.Hour)
+	r, err := store.NewTraceService(d.db).Donor("aud", "D-0001")
+	if err != nil {
+		return err
+	}
+	d.say("\ntrace donor D-0001 (look-back, as auditor aud):\n")
+	if err := report.RenderText(d.w, r); err != nil {
+		return err
+	}
+	for _, format := range []string{"pdf", "html"} {
+		var buf bytes.Buffer
+		if err := report.Render(&buf, r, format); err != nil {
+			return err
+		}
+		path := filepath.Join(d.dir, "trace-donor-D-0001."+format)
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		d.say("trace report written: %s", path)
+	}
+	d.say("(again at any time: celltrack --db %s --user aud trace donor --out FILE.pdf D-0001)", d.db.Path())
+	return nil
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/report"
+	"github.com/celltrack/celltrack/store"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+)
+
+func (rt *runtime) traceCommand() *cli.Command {
+	sub := func(name, args, usage, desc string, build func(s *store.TraceService, user, ref string) (report.Report, error)) *cli.Command {
+		return &cli.Command{
+			Name:        name,
+			Usage:       usage,
+			ArgsUsage:   args,
+			Description: desc,
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "format", Usage: "text, md, json, csv, html or pdf (default: from --out's extension, else text)"},
+				&cli.StringFlag{Name: "out", Usage: "write the report to `FILE` instead of standard output"},
+			},
+			Action: rt.action(readDB, 1, func(c *cli.Context) error {
+				format, err := traceFormat(c, rt.json)
+				if err != nil {
+					return err
+				}
+				user := actor(c)
+				if user == "" {
+					return lot.Errorf(lot.EUSAGE, "`%s` needs --user NAME (or CELLTRACK_USER): every report states who produced it", c.Command.HelpName)
+				}
+				r, err := build(store.NewTraceService(rt.db), user, c.Args().First())
+				if err != nil {
+					return err
+				}
+				return rt.writeReport(r, format, c.String("out"))
+			}),
+		}
+	}
+	return &cli.Command{
+		Name:  "trace",
+		Usage: "traceability reports: donor look-back, lot forward, patient backward, one container",
+		Subcommands: []*cli.Command{
+			sub("donor", "DONOR", "look-back: every lot, container and recipient of a donor's cells",
+				"Answers \"which patients received cells from this donor?\" — for a donor test that turns positive later.\n\n"+
+					example("celltrack --user aud trace donor D-0001", "celltrack --user aud trace donor --format pdf --out D-0001.pdf D-0001"),
+				(*store.TraceService).Donor),
+			sub("lot", "LOT", "forward: a lot's source, release decisions, containers, custody events and recipients",
+				"LOT is the lab lot number, the DIN or the UUID.\n\n"+
+					example("celltrack --user aud trace lot LOT-UC-1", "celltrack --user aud trace lot --format csv --out LOT-UC-1.csv LOT-UC-1"),
+				(*store.TraceService).Lot),
+			sub("patient", "MRN", "backward: every container a patient received, its lot, donor or source, and its handlers",
+				"For an autologous (rFib) source patient the report also lists the lots made from the patient's own cells.\n\n"+
+					example("celltrack --user aud trace patient MRN-1001", "celltrack --user aud trace patient --format html --out MRN-1001.html MRN-1001"),
+				(*store.TraceService).Patient),
+			sub("container", "CONTAINER", "one container: its lot and source, its whole journey and who received it",
+				"CONTAINER is the code on its label (DIN + 2-digit number) or its UUID.\n\n"+
+					example("celltrack --user aud trace container G12342600000101"),
+				(*store.TraceService).Container),
+		},
+	}
+}
+
+// traceFormat is --format, else the extension of --out, else json with
+// --json, else text.
+func traceFormat(c *cli.Context, json bool) (string, error) {
+	if c.IsSet("format") {
+		return report.ParseFormat(c.String("format"))
+	}
+	if out := c.String("out"); out != "" {
+		ext := strings.TrimPrefix(strings.ToLower(filepath.Ext(out)), ".")
+		if ext == "txt" {
+			ext = "text"
+		}
+		if f, err := report.ParseFormat(ext); err == nil {
+			return f, nil
+		}
+		return "", lot.Errorf(lot.EUSAGE, "--out %s: cannot tell the format from the extension %q; add --format (%s)", out, filepath.Ext(out), strings.Join(report.Formats, ", "))
+	}
+	if json {
+		return "json", nil
+	}
+	return "text", nil
+}
+
+// writeReport renders r in full before writing anything, so that a failure
+// never leaves half a report; with out, it writes the file and says where.
+func (rt *runtime) writeReport(r report.Report, format, out string) error {
+	var buf bytes.Buffer
+	if err := report.Render(&buf, r, format); err != nil {
+		return err
+	}
+	if out == "" {
+		if f, ok := rt.stdout.(*os.File); ok && format == "pdf" && term.IsTerminal(int(f.Fd())) {
+			return lot.Errorf(lot.EUSAGE, "a PDF is not for the terminal; add --out FILE.pdf")
+		}
+		_, err := rt.stdout.Write(buf.Bytes())
+		return err
+	}
+	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		return lot.Errorf(lot.EINVALID, "--out %s cannot be written: %v", out, err)
+	}
+	verdict := "passed"
+	if !r.Produced.Verified {
+		verdict = "FAILED"
+	}
+	return rt.out(map[string]any{"wrote": out, "format": format, "events": len(r.Events), "audit_verified": r.Produced.Verified},
+		func(w io.Writer) {
+			fmt.Fprintf(w, "wrote the %s trace of %s to %s (%s, %d events; audit verify %s)\n", r.Kind, r.Subject, out, format, len(r.Events), verdict)
+		})
+}

@@ -1,0 +1,98 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/celltrack/celltrack/lot"
+)
+
+// Formats are the output formats, as named by --format.
+var Formats = []string{"text", "md", "json", "csv", "html", "pdf"}
+
+// ParseFormat checks a --format value.
+func ParseFormat(s string) (string, error) {
+	f := strings.ToLower(strings.TrimSpace(s))
+	for _, ok := range Formats {
+		if f == ok {
+			return f, nil
+		}
+	}
+	return "", lot.Errorf(lot.EUSAGE, "--format %q is not a report format; use one of %s", s, strings.Join(Formats, ", "))
+}
+
+// Render writes r to w in format (one of Formats).
+func Render(w io.Writer, r Report, format string) error {
+	switch format {
+	case "text":
+		return RenderText(w, r)
+	case "md":
+		return RenderMarkdown(w, r)
+	case "json":
+		return RenderJSON(w, r)
+	case "csv":
+		return RenderCSV(w, r)
+	case "html":
+		return RenderHTML(w, r)
+	case "pdf":
+		return RenderPDF(w, r)
+	}
+	return fmt.Errorf("report format %q has no renderer", format)
+}
+
+// provenanceFields is the report's header block, the same in every format.
+func provenanceFields(p Provenance) []Field {
+	by := p.By
+	if p.ByName != "" {
+		by += " (" + p.ByName
+		if p.ByRole != "" {
+			by += ", " + p.ByRole
+		}
+		by += ")"
+	}
+	fs := []Field{
+		{"Produced", lot.FormatTime(p.At)},
+		{"By", by},
+		{"Database", p.Database},
+		{"Audit head", p.AuditHead},
+		{"Audit entries", fmt.Sprint(p.AuditEntries)},
+		{"Audit verify", p.VerifyText()},
+	}
+	for _, prob := range p.Problems {
+		fs = append(fs, Field{"Audit problem", prob})
+	}
+	return fs
+}
+
+// eventColumns are the columns of the events table in md, html and pdf.
+var eventColumns = []string{"When (UTC)", "Container", "Event", "By", "Custodian", "Where", "Patient", "Notes"}
+
+// eventRow is one event as a table row under eventColumns.
+func eventRow(e Event) []string {
+	where := e.Site
+	if e.Location != "" {
+		if where != "" {
+			where += ", "
+		}
+		where += e.Location
+	}
+	notes := e.Reason
+	if d := e.DetailText(); d != "" {
+		if notes != "" {
+			notes += "; "
+		}
+		notes += d
+	}
+	move := e.Move()
+	if e.Kind == Infusion {
+		move = "infused"
+	}
+	return []string{lot.FormatTime(e.At), e.Container, move, e.By, e.Custodian, where, e.Patient, notes}
+}
+
+// eventsTitle heads the events part of every format.
+const eventsTitle = "Chain of custody and infusions"
+
+// signOff is the sign-off block an auditor completes on paper.
+var signOff = []string{"Reviewed by (name)", "Signature", "Date"}

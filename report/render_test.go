@@ -1,0 +1,212 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+)
+
+// sample is a report with everything a renderer must cope with: a long
+// database path, a long table, an autologous warning, details, a reason,
+// a table cell with a pipe and an infusion.
+func sample() Report {
+	at := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	return Report{
+		Kind: "patient", Subject: "MRN-2001", Title: "Backward trace of patient MRN-2001",
+		Question: "Which containers, lots and donors did patient MRN-2001 receive cells from, and who handled them on the way?",
+		Produced: Provenance{At: at, By: "aud", ByName: "Ada Auditor", ByRole: "auditor",
+			Database:  "/srv/celltrack/a/very/long/path/that/does/not/fit/on/one/line/of/an/eighty/column/terminal/celltrack.db",
+			AuditHead: strings.Repeat("ab", 32), AuditEntries: 321, Verified: true},
+		Sections: []Section{
+			{Title: "Patient MRN-2001", Fields: []Field{{"MRN", "MRN-2001"}, {"Name", "Hana Sato"}}},
+			{Title: "Lot LOT-RF-1", Warning: "FOR AUTOLOGOUS USE ONLY — patient MRN-2001",
+				Fields: []Field{{"Cells", lot.Cells(1_200_000_000).String()}}},
+			{Title: "Handlers", Table: &Table{
+				Columns: []string{"Handler", "Full name", "Role", "Recorded", "Custodian", "Containers"},
+				Rows: [][]string{{"nina", "Nina Rossi, Registered Nurse, Infusion Unit | Ward 5", "nurse", "12", "7", "3"},
+					{"liu", "Liu Wei", "lab", "1", "1", "1"}}}},
+		},
+		Events: []Event{
+			{Kind: Custody, At: at, Lot: "LOT-RF-1", Container: "G12342600000201", To: "created", By: "liu", Custodian: "liu", Location: "LN2-A rack 3"},
+			{Kind: Custody, At: at.Add(time.Hour), Lot: "LOT-RF-1", Container: "G12342600000201", From: "created", To: "shipped", By: "liu",
+				Site: "LAB", Custodian: "courier", Details: map[string]string{"to": "CLINIC-1", "courier": "ColdChain Logistics International Ltd", "condition": "dry shipper below -150 °C"}},
+			{Kind: Custody, At: at.Add(2 * time.Hour), Lot: "LOT-RF-1", Container: "G12342600000202", From: "created", To: "discarded", By: "liu", Reason: "bag cracked"},
+			{Kind: Infusion, At: at.Add(3 * time.Hour), Lot: "LOT-RF-1", Container: "G12342600000201", To: "infused", By: "nina", Patient: "MRN-2001",
+				Details: map[string]string{"cells": "5.00×10^7", "witness": "omar"}},
+		},
+	}
+}
+
+func renderString(t *testing.T, r Report, format string) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := Render(&b, r, format); err != nil {
+		t.Fatalf("%s: %v", format, err)
+	}
+	return b.String()
+}
+
+func TestTextFits80Columns(t *testing.T) {
+	out := renderString(t, sample(), "text")
+	for i, line := range strings.Split(out, "\n") {
+		if n := len([]rune(line)); n > TextWidth {
+			t.Errorf("line %d is %d columns wide: %q", i+1, n, line)
+		}
+	}
+	// Nothing is lost to wrapping: the long path and hash are all there.
+	joined := strings.Join(strings.Fields(out), "")
+	for _, want := range []string{strings.ReplaceAll(sample().Produced.Database, " ", ""), strings.Repeat("ab", 32),
+		"***FORAUTOLOGOUSUSEONLY—patientMRN-2001***", "courier=ColdChainLogisticsInternationalLtd", "reasonbagcracked", "INFUSED"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("text report lost %q", want)
+		}
+	}
+}
+
+func TestWrap(t *testing.T) {
+	for _, c := range []struct {
+		in          string
+		first, rest int
+		want        []string
+	}{
+		{"a bb ccc", 4, 4, []string{"a bb", "ccc"}},
+		{"abcdefghij", 4, 3, []string{"abcd", "efg", "hij"}},
+		{"", 10, 10, []string{""}},
+		{"one two", 80, 80, []string{"one two"}},
+	} {
+		if got := wrap(c.in, c.first, c.rest); strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("wrap(%q, %d, %d) = %q, want %q", c.in, c.first, c.rest, got, c.want)
+		}
+	}
+}
+
+func TestCSVOneRowPerEvent(t *testing.T) {
+	r := sample()
+	rows, err := csv.NewReader(strings.NewReader(renderString(t, r, "csv"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(r.Events)+1 || strings.Join(rows[0], ",") != strings.Join(CSVColumns, ",") {
+		t.Fatalf("got %d rows, header %q", len(rows), rows[0])
+	}
+	if got := strings.Join(rows[2][:15], ","); got != "patient,MRN-2001,custody,2026-11-25T10:00:00Z,LOT-RF-1,G12342600000201,created,shipped,liu,LAB,,courier,,,condition=dry shipper below -150 °C; courier=ColdChain Logistics International Ltd; to=CLINIC-1" {
+		t.Errorf("shipped row: %s", got)
+	}
+	if last := rows[len(rows)-1]; last[2] != Infusion || last[17] != r.Produced.Database || last[18] != r.Produced.AuditHead || last[19] != "true" {
+		t.Errorf("infusion row: %q", last)
+	}
+}
+
+func TestMarkdownKeepsTablesIntact(t *testing.T) {
+	md := renderString(t, sample(), "md")
+	if !strings.Contains(md, `Infusion Unit \| Ward 5`) {
+		t.Error("a pipe in a cell was not escaped")
+	}
+	if !strings.Contains(md, "## Sign-off") || !strings.Contains(md, "- **Audit verify:** PASSED") {
+		t.Error("markdown lacks the sign-off or the verify verdict")
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	if f, err := ParseFormat(" PDF "); err != nil || f != "pdf" {
+		t.Errorf("PDF: %q %v", f, err)
+	}
+	if _, err := ParseFormat("docx"); lot.ErrorCode(err) != lot.EUSAGE || !strings.Contains(err.Error(), "text, md, json, csv, html, pdf") {
+		t.Errorf("docx: %v", err)
+	}
+}
+
+// TestPDFText extracts the PDF's text with pdftotext (Debian poppler-utils)
+// and checks that what an auditor signs off is all there.
+func TestPDFText(t *testing.T) {
+	bin, err := exec.LookPath("pdftotext")
+	if err != nil {
+		t.Skip("pdftotext is not installed (Debian: apt-get install poppler-utils; .ci/run installs it): the PDF report is not checked")
+	}
+	r := sample()
+	r.Produced.Verified, r.Produced.Problems = false, []string{"audit entry 5 was altered"}
+	path := filepath.Join(t.TempDir(), "trace.pdf")
+	if err := os.WriteFile(path, []byte(renderString(t, r, "pdf")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "-layout", path, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, out)
+	}
+	text := string(out)
+	for _, want := range []string{"Backward trace of patient MRN-2001", "aud (Ada Auditor, auditor)", strings.Repeat("ab", 32),
+		"FAILED", "audit entry 5 was altered", "FOR AUTOLOGOUS USE ONLY - patient MRN-2001", "1.20×10^9", "G12342600000202",
+		"created ->", "shipped", "bag cracked", "audit verify FAILED", "Sign-off", "Reviewed by (name):", "Signature:", "Date:", "page 1 of"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("PDF text lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("pdftotext output:\n%s", text)
+	}
+}
+
+// TestPDFIsDeterministic: the same report renders to the same bytes, so a
+// PDF can be regenerated and compared.
+func TestPDFIsDeterministic(t *testing.T) {
+	if renderString(t, sample(), "pdf") != renderString(t, sample(), "pdf") {
+		t.Error("two renderings of one report differ")
+	}
+}
+
+// TestHTMLInChromium opens the HTML report in headless Chromium and checks
+// the page it builds; the page must need nothing from outside the file.
+func TestHTMLInChromium(t *testing.T) {
+	html := renderString(t, sample(), "html")
+	for _, external := range []string{"http://", "https://", "src=", "<link", "@import"} {
+		if strings.Contains(html, external) {
+			t.Errorf("HTML report refers to an external asset (%q); it must be self-contained", external)
+		}
+	}
+	var bin string
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			bin = p
+			break
+		}
+	}
+	if bin == "" {
+		t.Skip("no Chromium installed (Debian: apt-get install chromium; .ci/run installs it): the HTML report is not opened in a browser")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "trace.html")
+	if err := os.WriteFile(path, []byte(html), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--user-data-dir="+filepath.Join(dir, "profile"), "--dump-dom", "file://"+path)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+	}
+	dom := stdout.String()
+	for _, want := range []string{`<h1 id="title">Backward trace of patient MRN-2001</h1>`, "<dd>aud (Ada Auditor, auditor)</dd>",
+		"<dd>" + strings.Repeat("ab", 32) + "</dd>", "FOR AUTOLOGOUS USE ONLY — patient MRN-2001",
+		"<td>created → shipped</td>", `<section class="signoff" id="signoff">`, "<div>Signature</div>"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the page Chromium built lacks %q", want)
+		}
+	}
+	if rows := strings.Count(dom[strings.Index(dom, `id="events"`):], "<tr>"); rows != len(sample().Events)+1 {
+		t.Errorf("events table has %d rows in the browser, want %d", rows, len(sample().Events)+1)
+	}
+	if t.Failed() {
+		t.Logf("DOM:\n%s", dom)
+	}
+}

@@ -1,0 +1,235 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/celltrack/celltrack/lot"
+)
+
+// TextWidth is the widest line RenderText writes: an 80-column terminal.
+const TextWidth = 80
+
+// labelWidth is the width of a field label column in text.
+const labelWidth = 16
+
+// RenderText writes r as plain text no wider than TextWidth columns.
+func RenderText(w io.Writer, r Report) error {
+	t := &textWriter{}
+	t.line("CELLTRACK TRACEABILITY REPORT")
+	t.wrapped("", r.Title, "")
+	t.wrapped("", r.Question, "")
+	t.blank()
+	t.fields(provenanceFields(r.Produced))
+	for _, s := range r.Sections {
+		t.blank()
+		t.heading(s.Title)
+		if s.Warning != "" {
+			t.wrapped("", "*** "+s.Warning+" ***", "    ")
+		}
+		t.fields(s.Fields)
+		if s.Table != nil {
+			t.table(*s.Table)
+		}
+	}
+	if len(r.Events) > 0 {
+		t.blank()
+		t.heading(fmt.Sprintf("%s (%d)", eventsTitle, len(r.Events)))
+		for _, e := range r.Events {
+			t.event(e)
+		}
+	}
+	t.blank()
+	t.line("End of report.")
+	_, err := io.WriteString(w, t.b.String())
+	return err
+}
+
+type textWriter struct{ b strings.Builder }
+
+func (t *textWriter) line(s string) { t.b.WriteString(strings.TrimRight(s, " ") + "\n") }
+
+func (t *textWriter) blank() { t.b.WriteString("\n") }
+
+func (t *textWriter) heading(s string) {
+	t.wrapped("", s, "")
+	t.line(strings.Repeat("-", min(utf8.RuneCountInString(s), TextWidth)))
+}
+
+// wrapped writes s after prefix, wrapped at TextWidth; continuation lines
+// start with indent.
+func (t *textWriter) wrapped(prefix, s, indent string) {
+	for i, l := range wrap(s, TextWidth-utf8.RuneCountInString(prefix), TextWidth-utf8.RuneCountInString(indent)) {
+		if i == 0 {
+			t.line(prefix + l)
+		} else {
+			t.line(indent + l)
+		}
+	}
+}
+
+func (t *textWriter) fields(fs []Field) {
+	for _, f := range fs {
+		pad := strings.Repeat(" ", labelWidth)
+		t.wrapped(padRight(f.Label, labelWidth-1)+" ", f.Value, pad)
+	}
+}
+
+// table writes tb aligned. When it is wider than TextWidth, the widest
+// columns wrap their cells (never inside a word); when even that cannot fit,
+// each row becomes a block with each cell labelled by its column.
+func (t *textWriter) table(tb Table) {
+	widths := make([]int, len(tb.Columns))
+	least := make([]int, len(tb.Columns)) // the longest word of each column
+	measure := func(i int, c string) {
+		widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		for _, w := range strings.Fields(c) {
+			least[i] = max(least[i], utf8.RuneCountInString(w))
+		}
+	}
+	for i, c := range tb.Columns {
+		measure(i, c)
+	}
+	for _, row := range tb.Rows {
+		for i, c := range row {
+			measure(i, c)
+		}
+	}
+	total := 2 + 2*(len(widths)-1)
+	for _, n := range widths {
+		total += n
+	}
+	for total > TextWidth {
+		widest := -1
+		for i := range widths {
+			if widths[i] > least[i] && (widest < 0 || widths[i] > widths[widest]) {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			t.tableBlocks(tb)
+			return
+		}
+		widths[widest]--
+		total--
+	}
+	t.tableRow(tb.Columns, widths)
+	for _, row := range tb.Rows {
+		t.tableRow(row, widths)
+	}
+}
+
+// tableRow writes one row, its cells wrapped to their column widths.
+func (t *textWriter) tableRow(cells []string, widths []int) {
+	lines := make([][]string, len(cells))
+	n := 1
+	for i, c := range cells {
+		lines[i] = wrap(c, widths[i], widths[i])
+		n = max(n, len(lines[i]))
+	}
+	for k := range n {
+		parts := make([]string, len(cells))
+		for i := range cells {
+			if k < len(lines[i]) {
+				parts[i] = lines[i][k]
+			}
+		}
+		t.line("  " + alignRow(parts, widths))
+	}
+}
+
+func (t *textWriter) tableBlocks(tb Table) {
+	for i, row := range tb.Rows {
+		if i > 0 {
+			t.blank()
+		}
+		for j, c := range row {
+			if c == "" {
+				continue
+			}
+			t.wrapped("  "+padRight(tb.Columns[j], labelWidth-3)+" ", c, strings.Repeat(" ", labelWidth))
+		}
+	}
+}
+
+// event writes one event on a line of its own, then its particulars indented.
+func (t *textWriter) event(e Event) {
+	move := e.Move()
+	if e.Kind == Infusion {
+		move = "INFUSED"
+	}
+	t.wrapped("", fmt.Sprintf("%s %s %s", lot.FormatTime(e.At), e.Container, move), "      ")
+	var parts []string
+	add := func(label, v string) {
+		if v != "" {
+			parts = append(parts, label+" "+v)
+		}
+	}
+	add("by", e.By)
+	add("custodian", e.Custodian)
+	add("site", e.Site)
+	add("location", e.Location)
+	add("patient", e.Patient)
+	add("reason", e.Reason)
+	if d := e.DetailText(); d != "" {
+		parts = append(parts, d)
+	}
+	if len(parts) > 0 {
+		t.wrapped("      ", strings.Join(parts, "; "), "      ")
+	}
+}
+
+func alignRow(cells []string, widths []int) string {
+	var b strings.Builder
+	for i, c := range cells {
+		if i > 0 {
+			b.WriteString("  ")
+		}
+		b.WriteString(padRight(c, widths[i]))
+	}
+	return b.String()
+}
+
+func padRight(s string, n int) string {
+	if k := utf8.RuneCountInString(s); k < n {
+		return s + strings.Repeat(" ", n-k)
+	}
+	return s
+}
+
+// wrap breaks s into lines: the first at most first runes wide, the rest at
+// most rest runes. It breaks at spaces, and inside a word (a path, a hash)
+// only when the word alone is too wide.
+func wrap(s string, first, rest int) []string {
+	var lines []string
+	width := first
+	var cur []rune
+	for _, word := range strings.Fields(s) {
+		wr := []rune(word)
+		for {
+			need := len(wr)
+			if len(cur) > 0 {
+				need++
+			}
+			if len(cur)+need <= width {
+				if len(cur) > 0 {
+					cur = append(cur, ' ')
+				}
+				cur = append(cur, wr...)
+				break
+			}
+			if len(cur) > 0 {
+				lines, cur, width = append(lines, string(cur)), nil, rest
+				continue
+			}
+			// The word alone is wider than a line: cut it.
+			lines, wr, width = append(lines, string(wr[:width])), wr[width:], rest
+		}
+	}
+	if len(cur) > 0 || len(lines) == 0 {
+		lines = append(lines, string(cur))
+	}
+	return lines
+}

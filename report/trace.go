@@ -1,0 +1,168 @@
+// Package report renders traceability reports: the answer to an auditor's
+// "who received cells from this donor?" and "where did everything this patient
+// received come from, and who touched it?" (21 CFR 1271.290 tracking). It
+// holds the report model — pure data: a header, sections of fields and
+// tables, and the chronological list of custody and infusion events — and one
+// renderer per output format. None of lot, release, dose or store holds this
+// concept: store builds a Report from its indexes, cmd/celltrack picks the
+// format, and this package only lays out what it is given. It reads no
+// database and knows no business rule.
+package report
+
+import (
+	"sort"
+	"time"
+)
+
+// Report is one traceability report, ready to render in any format.
+type Report struct {
+	// Kind is what was traced: donor, lot, patient or container.
+	Kind string `json:"kind"`
+	// Subject is the traced record as people name it: donor code, lot
+	// number, MRN or container code.
+	Subject string `json:"subject"`
+	// Title heads the report, e.g. "Look-back trace of donor D-0001".
+	Title string `json:"title"`
+	// Question is what the report answers, in one sentence.
+	Question string     `json:"question"`
+	Produced Provenance `json:"produced"`
+	Sections []Section  `json:"sections"`
+	// Events are the custody and infusion events of every container in the
+	// report, oldest first. CSV writes one row per event.
+	Events []Event `json:"events"`
+}
+
+// Provenance says when, by whom and from which database a report was
+// produced, and the state of the audit trail at that moment, so that a
+// printed report can be checked against the database later.
+type Provenance struct {
+	At           time.Time `json:"at"`
+	By           string    `json:"by"`
+	ByName       string    `json:"by_name"`
+	ByRole       string    `json:"by_role"`
+	Database     string    `json:"database"`
+	AuditHead    string    `json:"audit_head"` // hex SHA-256 of the last audit entry
+	AuditEntries int       `json:"audit_entries"`
+	// Verified is whether `audit verify` passed when the report was made.
+	Verified bool     `json:"audit_verified"`
+	Problems []string `json:"audit_problems,omitempty"`
+}
+
+// VerifyText is the audit verification verdict as printed on every report.
+func (p Provenance) VerifyText() string {
+	if p.Verified {
+		return "PASSED"
+	}
+	return "FAILED — this report may rest on records changed outside celltrack; report it to QA"
+}
+
+// Section is one titled part of a report: fields (label: value) and at most
+// one table.
+type Section struct {
+	Title string `json:"title"`
+	// Warning is shown prominently, e.g. "FOR AUTOLOGOUS USE ONLY".
+	Warning string  `json:"warning,omitempty"`
+	Fields  []Field `json:"fields,omitempty"`
+	Table   *Table  `json:"table,omitempty"`
+}
+
+// Field is one labelled value.
+type Field struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
+}
+
+// Table is a grid of text; every row has one cell per column.
+type Table struct {
+	Columns []string   `json:"columns"`
+	Rows    [][]string `json:"rows"`
+}
+
+// Event kinds.
+const (
+	Custody  = "custody"
+	Infusion = "infusion"
+)
+
+// Event is one custody step of a container or one infusion, as reported.
+type Event struct {
+	Kind      string            `json:"kind"` // Custody or Infusion
+	At        time.Time         `json:"at"`
+	Lot       string            `json:"lot"`
+	Container string            `json:"container"`
+	From      string            `json:"from,omitempty"`
+	To        string            `json:"to"`
+	By        string            `json:"by"`
+	Site      string            `json:"site,omitempty"`
+	Location  string            `json:"location,omitempty"`
+	Custodian string            `json:"custodian,omitempty"`
+	Patient   string            `json:"patient,omitempty"` // MRN
+	Reason    string            `json:"reason,omitempty"`
+	Details   map[string]string `json:"details,omitempty"`
+}
+
+// Move is the event as a state change: "stored → shipped", or "created".
+func (e Event) Move() string {
+	if e.From == "" {
+		return e.To
+	}
+	return e.From + " → " + e.To
+}
+
+// DetailText is the event's details as "key=value" pairs in key order, so
+// every rendering of the same event is the same.
+func (e Event) DetailText() string {
+	keys := make([]string, 0, len(e.Details))
+	for k := range e.Details {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	s := ""
+	for i, k := range keys {
+		if i > 0 {
+			s += "; "
+		}
+		s += k + "=" + e.Details[k]
+	}
+	return s
+}
+
+// Decision is a QA release decision on a lot as the trace shows it. The
+// release capability supplies them; a trace shows a lot's decisions only when
+// there are some.
+type Decision struct {
+	At       time.Time `json:"at"`
+	Lot      string    `json:"lot"`
+	Decision string    `json:"decision"` // released, rejected, exceptional release …
+	SignedBy string    `json:"signed_by"`
+	FullName string    `json:"full_name"`
+	Meaning  string    `json:"meaning"`
+	Spec     string    `json:"spec,omitempty"` // specification and version judged against
+	Reason   string    `json:"reason,omitempty"`
+}
+
+// Dose is an infusion as the trace shows it. The dosing capability supplies
+// them; infusions appear in a trace only when there are some.
+type Dose struct {
+	At         time.Time `json:"at"`
+	Patient    string    `json:"patient"` // MRN
+	Container  string    `json:"container"`
+	Lot        string    `json:"lot"`
+	Cells      string    `json:"cells"`                  // as clinicians write it: 6.20×10^7
+	CellsPerKg string    `json:"cells_per_kg,omitempty"` // empty for fixed doses
+	VolumeML   string    `json:"volume_ml,omitempty"`
+	Protocol   string    `json:"protocol,omitempty"`
+	By         string    `json:"by"`
+	Witness    string    `json:"witness,omitempty"`
+}
+
+// SortEvents orders events by time, then container, then kind, so that a
+// report lists the same events in the same order every time.
+func SortEvents(es []Event) {
+	sort.SliceStable(es, func(i, j int) bool {
+		if !es[i].At.Equal(es[j].At) {
+			return es[i].At.Before(es[j].At)
+		}
+		return es[i].Container < es[j].Container
+	})
+}

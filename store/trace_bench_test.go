@@ -1,0 +1,90 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/celltrack/celltrack/lot"
+	bolt "go.etcd.io/bbolt"
+)
+
+// BenchmarkTrace builds the donor, lot and patient traces of the look-back
+// story alone and beside thousands of unrelated lots (each split into two
+// bags, one bag in ten dispensed to another patient). The time per trace
+// stays the same: a trace reads only the records its indexes lead to.
+//
+//	go test ./store -run '^$' -bench Trace -benchtime 200x
+//
+// It measures the report model; the provenance stamp adds `audit verify`,
+// which reads the whole audit trail by design (see BenchmarkTraceStamped).
+func BenchmarkTrace(b *testing.B) {
+	for _, unrelated := range []int{0, 2000} {
+		db := benchDB(b, unrelated)
+		for _, c := range []struct {
+			name  string
+			build func(t *tracer) error
+		}{
+			{"donor", func(t *tracer) error { return t.donor("D-1") }},
+			{"lot", func(t *tracer) error { return t.lotTrace("LOT-1") }},
+			{"patient", func(t *tracer) error { return t.patientTrace("MRN-1") }},
+			{"container", func(t *tracer) error { return t.containerTrace("G12342600000101") }},
+		} {
+			b.Run(fmt.Sprintf("%s/unrelated-lots=%d", c.name, unrelated), func(b *testing.B) {
+				for b.Loop() {
+					err := db.view(func(tx *bolt.Tx) error { return c.build(newTracer(tx)) })
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkTraceStamped is a whole `trace donor`: the model plus the
+// provenance block, whose audit verification grows with the database.
+func BenchmarkTraceStamped(b *testing.B) {
+	for _, unrelated := range []int{0, 2000} {
+		db := benchDB(b, unrelated)
+		b.Run(fmt.Sprintf("donor/unrelated-lots=%d", unrelated), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := NewTraceService(db).Donor("aud", "D-1"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// benchDB is the look-back story plus n lots of the unrelated donor D-2.
+func benchDB(b *testing.B, n int) *DB {
+	b.Helper()
+	db := traceDB(b)
+	db.bolt.NoSync = true // setup speed only; the traces read
+	s := NewLotService(db)
+	now := db.Now()
+	rows := make([]lot.ImportRow, n)
+	for i := range rows {
+		rows[i] = lot.ImportRow{Line: i + 2, Registration: lot.Registration{Number: fmt.Sprintf("BULK-%05d", i), Source: lot.SourceUC, Donor: "D-2",
+			Cells: 1_000_000_000, Viability: 900, VolumeML: 100, Manufactured: now.AddDate(0, 0, -3), Expires: now.AddDate(1, 0, 0)}}
+	}
+	if n > 0 {
+		if _, err := s.Import("liu", rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	other, err := s.Patient("MRN-2")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range n {
+		cs, err := s.SplitLot("liu", lot.Split{Lot: fmt.Sprintf("BULK-%05d", i), Containers: 2, CellsEach: 100_000_000})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i%10 == 0 {
+			custody(b, db, "nina", cs[0].Code(), lot.Event{To: lot.Dispensed, Site: "CLINIC-1", Custodian: "nina", PatientID: other.ID})
+		}
+	}
+	return db
+}

@@ -1,0 +1,348 @@
+package store
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/report"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of the trace reports")
+
+// custody appends a custody event to the container with the given code, as
+// the custody commands will: the test stands in for them until they exist,
+// through the same writer.appendEvent.
+func custody(t testing.TB, db *DB, user, code string, e lot.Event) {
+	t.Helper()
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		u, err := userByName(tx, user)
+		if err != nil {
+			return err
+		}
+		c, err := containerByRef(tx, code)
+		if err != nil {
+			return err
+		}
+		// Set the container's fields as the custody commands do before
+		// appending the event.
+		c.Custodian, c.Site, c.PatientID = e.Custodian, e.Site, e.PatientID
+		if e.Location != "" {
+			c.Location = e.Location
+		}
+		w := &writer{db: db, tx: tx, actor: u, now: db.now()}
+		return w.appendEvent(&c, e, "test."+string(e.To), e.Reason)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// traceDB is the look-back story: donor D-1 gave two UC lots; three patients
+// received containers of them; an unrelated donor's lot and an autologous
+// rFib lot (patient MRN-RF) share the database.
+func traceDB(t testing.TB) *DB {
+	t.Helper()
+	db := newTestDB(t)
+	s := NewLotService(db)
+	now := db.Now()
+	for _, p := range []lot.Patient{
+		{MRN: "MRN-2", Name: "Sara Lind", Born: now.AddDate(-47, 0, 0), Sex: "F"},
+		{MRN: "MRN-3", Name: "Tom Berg", Born: now.AddDate(-36, 0, 0), Sex: "M"},
+		{MRN: "MRN-RF", Name: "Hana Sato", Born: now.AddDate(-58, 0, 0), Sex: "F"},
+	} {
+		if _, err := s.AddPatient("nina", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.AddDonor("liu", lot.Donor{Code: "D-2", Site: "ward", Delivered: now.AddDate(0, 0, -9), Consented: now.AddDate(0, 0, -19)}); err != nil {
+		t.Fatal(err)
+	}
+	reg := func(number string, r lot.Registration) {
+		r.Number, r.Cells, r.Viability, r.VolumeML = number, 2_000_000_000, 950, 1000
+		r.Manufactured, r.Expires = now.AddDate(0, 0, -5), now.AddDate(1, 0, 0)
+		if _, err := s.RegisterLot("liu", r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	split := func(number string, n int) {
+		if _, err := s.SplitLot("liu", lot.Split{Lot: number, Containers: n, CellsEach: 100_000_000, VolumeEach: 500}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg("LOT-1", lot.Registration{Source: lot.SourceUC, Donor: "D-1", Location: "LN2-A rack 3"}) // DIN ...000001
+	split("LOT-1", 3)
+	reg("LOT-X", lot.Registration{Source: lot.SourceUC, Donor: "D-2"}) // 000002, unrelated
+	split("LOT-X", 2)
+	reg("LOT-2", lot.Registration{Source: lot.SourceUC, Donor: "D-1"}) // 000003
+	split("LOT-2", 1)
+	reg("LOT-RF", lot.Registration{Source: lot.SourceRFib, Patient: "MRN-RF"}) // 000004
+	split("LOT-RF", 2)
+
+	ids := map[string]uuid.UUID{}
+	for _, mrn := range []string{"MRN-1", "MRN-2", "MRN-3", "MRN-RF", "MRN-X"} {
+		if p, err := s.Patient(mrn); err == nil {
+			ids[mrn] = p.ID
+		}
+	}
+	h := func(n int) time.Time { return now.Add(time.Duration(n) * time.Hour) }
+	const b1, b2, b3, c1, rf1 = "G12342600000101", "G12342600000102", "G12342600000103", "G12342600000301", "G12342600000401"
+	custody(t, db, "liu", b1, lot.Event{To: lot.Stored, At: h(1), Site: "LAB", Location: "LN2-A rack 3 pos 7", Custodian: "liu"})
+	custody(t, db, "liu", b1, lot.Event{To: lot.Shipped, At: h(2), Site: "LAB", Custodian: "courier", Details: map[string]string{"to": "CLINIC-1", "courier": "ColdChain Ltd", "condition": "dry shipper"}})
+	custody(t, db, "nina", b1, lot.Event{To: lot.Received, At: h(5), Site: "CLINIC-1", Custodian: "nina", Details: map[string]string{"excursion": "no"}})
+	custody(t, db, "nina", b1, lot.Event{To: lot.Thawed, At: h(6), Site: "CLINIC-1", Custodian: "nina", Details: map[string]string{"viability_pct": "91.0", "viable_cells": "91000000"}})
+	custody(t, db, "nina", b1, lot.Event{To: lot.Dispensed, At: h(7), Site: "CLINIC-1", Custodian: "nina", PatientID: ids["MRN-1"]})
+	custody(t, db, "nina", b1, lot.Event{To: lot.Infused, At: h(8), Site: "CLINIC-1", Custodian: "nina", PatientID: ids["MRN-1"]})
+	custody(t, db, "liu", b2, lot.Event{To: lot.Dispensed, At: h(9), Site: "LAB", Custodian: "nina", PatientID: ids["MRN-2"]})
+	custody(t, db, "liu", b3, lot.Event{To: lot.Discarded, At: h(10), Site: "LAB", Custodian: "liu", Reason: "bag cracked on thaw"})
+	custody(t, db, "nina", c1, lot.Event{To: lot.Dispensed, At: h(11), Site: "CLINIC-1", Custodian: "nina", PatientID: ids["MRN-3"]})
+	custody(t, db, "nina", c1, lot.Event{To: lot.Infused, At: h(12), Site: "CLINIC-1", Custodian: "nina", PatientID: ids["MRN-3"]})
+	custody(t, db, "nina", rf1, lot.Event{To: lot.Dispensed, At: h(13), Site: "CLINIC-1", Custodian: "nina", PatientID: ids["MRN-RF"]})
+	custody(t, db, "nina", rf1, lot.Event{To: lot.Infused, At: h(14), Site: "CLINIC-1", Custodian: "nina", PatientID: ids["MRN-RF"]})
+	custody(t, db, "liu", "G12342600000201", lot.Event{To: lot.Stored, At: h(15), Site: "LAB", Location: "LN2-B", Custodian: "liu"})
+	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// golden compares got, with the per-run database path and audit head
+// replaced, with testdata/NAME; -update rewrites it.
+func golden(t *testing.T, db *DB, r report.Report, name, got string) {
+	t.Helper()
+	got = strings.ReplaceAll(got, db.Path(), "<db>")
+	got = strings.ReplaceAll(got, r.Produced.AuditHead, "<audit-head>")
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run `go test ./store -run Golden -update` to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file; run with -update and review the diff.\n--- got ---\n%s", name, got)
+	}
+}
+
+func render(t *testing.T, r report.Report, format string) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := report.Render(&b, r, format); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestTraceGolden(t *testing.T) {
+	db := traceDB(t)
+	ts := NewTraceService(db)
+	for _, c := range []struct {
+		name  string
+		trace func(user, ref string) (report.Report, error)
+		ref   string
+	}{
+		{"donor_lookback", ts.Donor, "D-1"},
+		{"patient_autologous", ts.Patient, "MRN-RF"},
+		{"patient_allogeneic", ts.Patient, "MRN-1"},
+		{"lot_forward", ts.Lot, "LOT-1"},
+		{"container", ts.Container, "G12342600000101"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := c.trace("aud", c.ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.Produced.Verified || r.Produced.By != "aud" || r.Produced.Database != db.Path() || len(r.Produced.AuditHead) != 64 {
+				t.Fatalf("provenance: %+v", r.Produced)
+			}
+			text := render(t, r, "text")
+			for i, line := range strings.Split(text, "\n") {
+				if n := len([]rune(line)); n > report.TextWidth {
+					t.Errorf("text line %d is %d columns: %q", i+1, n, line)
+				}
+			}
+			golden(t, db, r, c.name+".txt", text)
+			golden(t, db, r, c.name+".csv", render(t, r, "csv"))
+		})
+	}
+}
+
+// TestTraceLookBackFindsEveryRecipient is the look-back question itself:
+// donor D-1's cells reached MRN-1, MRN-2 and MRN-3 — and no one else, though
+// MRN-RF received an rFib bag and lot LOT-X of donor D-2 shares the database.
+func TestTraceLookBackFindsEveryRecipient(t *testing.T) {
+	db := traceDB(t)
+	r, err := NewTraceService(db).Donor("aud", "D-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recipients *report.Table
+	for _, s := range r.Sections {
+		if s.Title == "Recipients" {
+			recipients = s.Table
+		}
+		if strings.Contains(s.Title, "LOT-X") {
+			t.Errorf("unrelated lot LOT-X in the look-back: %q", s.Title)
+		}
+	}
+	if recipients == nil {
+		t.Fatal("no Recipients section")
+	}
+	got := ""
+	for _, row := range recipients.Rows {
+		got += strings.Join([]string{row[0], row[2], row[4], row[5]}, " ") + "\n"
+	}
+	want := "MRN-1 G12342600000101 2026-11-25 16:00 UTC 2026-11-25 17:00 UTC\n" +
+		"MRN-2 G12342600000102 2026-11-25 18:00 UTC -\n" +
+		"MRN-3 G12342600000301 2026-11-25 20:00 UTC 2026-11-25 21:00 UTC\n"
+	if got != want {
+		t.Errorf("recipients:\n%s\nwant:\n%s", got, want)
+	}
+	for _, e := range r.Events {
+		if e.Lot != "LOT-1" && e.Lot != "LOT-2" {
+			t.Errorf("event of lot %s in donor D-1's look-back", e.Lot)
+		}
+	}
+}
+
+func TestTraceRefusals(t *testing.T) {
+	db := traceDB(t)
+	ts := NewTraceService(db)
+	before, _ := db.AuditCount()
+	for name, c := range map[string]struct {
+		err  error
+		code string
+	}{
+		"unknown donor":     {func() error { _, err := ts.Donor("aud", "D-404"); return err }(), lot.ENOTFOUND},
+		"unknown patient":   {func() error { _, err := ts.Patient("aud", "MRN-404"); return err }(), lot.ENOTFOUND},
+		"unknown lot":       {func() error { _, err := ts.Lot("aud", "LOT-404"); return err }(), lot.ENOTFOUND},
+		"unknown container": {func() error { _, err := ts.Container("aud", "G12342600009901"); return err }(), lot.ENOTFOUND},
+		"no user":           {func() error { _, err := ts.Donor("", "D-1"); return err }(), lot.EFORBIDDEN},
+		"unknown user":      {func() error { _, err := ts.Donor("mallory", "D-1"); return err }(), lot.EFORBIDDEN},
+	} {
+		if lot.ErrorCode(c.err) != c.code {
+			t.Errorf("%s: got %v, want %s", name, c.err, c.code)
+		}
+	}
+	if after, _ := db.AuditCount(); after != before {
+		t.Errorf("a trace wrote %d audit entries", after-before)
+	}
+	if _, err := db.DisableUser("alice", "aud", "left the company"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Donor("aud", "D-1"); lot.ErrorCode(err) != lot.EFORBIDDEN || !strings.Contains(err.Error(), "user aud is disabled") {
+		t.Errorf("disabled user: got %v", err)
+	}
+}
+
+// TestTraceStatesFailedVerification: a report made from a tampered database
+// says so, with the problem, in every format.
+func TestTraceStatesFailedVerification(t *testing.T) {
+	db := traceDB(t)
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bAudit).Delete(itob(5))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewTraceService(db).Donor("aud", "D-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Produced.Verified || len(r.Produced.Problems) == 0 {
+		t.Fatalf("tampered database reported as verified: %+v", r.Produced)
+	}
+	for _, f := range []string{"text", "md", "html", "json"} {
+		if out := render(t, r, f); !strings.Contains(out, "FAILED") && !strings.Contains(out, `"audit_verified": false`) {
+			t.Errorf("%s report does not say verification failed", f)
+		}
+	}
+}
+
+// TestTraceHooks shows the release and dosing sections slot in through their
+// hooks and appear only when there is data.
+func TestTraceHooks(t *testing.T) {
+	db := traceDB(t)
+	c, err := NewLotService(db).Container("G12342600000101")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := NewLotService(db).Patient("MRN-1")
+	l, _ := NewLotService(db).Lot("LOT-1")
+	at := db.Now().Add(8 * time.Hour)
+	releaseDecisionsHook = func(tx *bolt.Tx, lotID uuid.UUID) ([]report.Decision, error) {
+		if lotID != l.ID {
+			return nil, nil
+		}
+		return []report.Decision{{At: db.Now(), Lot: "LOT-1", Decision: "released", SignedBy: "quinn", FullName: "Quinn Adebayo", Meaning: "release for clinical use", Spec: "UC-MSC v1"}}, nil
+	}
+	infusionsOfContainerHook = func(tx *bolt.Tx, id uuid.UUID) ([]TracedInfusion, error) {
+		if id != c.ID {
+			return nil, nil
+		}
+		return []TracedInfusion{{ContainerID: c.ID, PatientID: p.ID, Dose: report.Dose{At: at, Cells: "6.20×10^7", CellsPerKg: "1.00×10^6", VolumeML: "31.0", By: "nina", Witness: "omar"}}}, nil
+	}
+	defer func() { releaseDecisionsHook, infusionsOfContainerHook = nil, nil }()
+	r, err := NewTraceService(db).Lot("aud", "LOT-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range r.Sections {
+		if strings.HasPrefix(s.Title, "Release decisions") || s.Title == "Infusions" {
+			t.Errorf("lot LOT-2 has no decision or infusion, yet shows %q", s.Title)
+		}
+	}
+	r, err = NewTraceService(db).Lot("aud", "LOT-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := render(t, r, "text")
+	for _, want := range []string{"Release decisions: lot LOT-1", "quinn", "Infusions", "UC-MSC v1", "1.00×10^6", "INFUSED", "omar"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("lot trace with hooks lacks %q", want)
+		}
+	}
+	csv := render(t, r, "csv")
+	if !strings.Contains(csv, "lot,LOT-1,infusion,2026-11-25T17:00:00Z,LOT-1,G12342600000101,,infused,nina,") {
+		t.Errorf("CSV lacks the infusion row:\n%s", csv)
+	}
+}
+
+// TestTraceFlagsBrokenChainOfIdentity: an autologous bag that reached
+// another patient is named in a warning section of both traces.
+func TestTraceFlagsBrokenChainOfIdentity(t *testing.T) {
+	db := traceDB(t)
+	p, _ := NewLotService(db).Patient("MRN-2")
+	custody(t, db, "nina", "G12342600000402", lot.Event{To: lot.Dispensed, Site: "CLINIC-1", Custodian: "nina", PatientID: p.ID})
+	for name, r := range map[string]func() (report.Report, error){
+		"patient MRN-2": func() (report.Report, error) { return NewTraceService(db).Patient("aud", "MRN-2") },
+		"lot LOT-RF":    func() (report.Report, error) { return NewTraceService(db).Lot("aud", "LOT-RF") },
+	} {
+		rep, err := r()
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := render(t, rep, "text")
+		if !strings.Contains(text, "CHAIN OF IDENTITY BROKEN") || !strings.Contains(text, "G12342600000402") {
+			t.Errorf("%s: broken chain of identity not reported:\n%s", name, text)
+		}
+	}
+	rep, _ := NewTraceService(db).Patient("aud", "MRN-RF")
+	if strings.Contains(render(t, rep, "text"), "CHAIN OF IDENTITY BROKEN") {
+		t.Error("the source patient's own bag is flagged")
+	}
+}

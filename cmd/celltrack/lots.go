@@ -96,7 +96,7 @@ func (rt *runtime) lotCommand() *cli.Command {
 				Name:        "show",
 				Usage:       "show a lot and its containers",
 				ArgsUsage:   "LOT",
-				Description: "LOT is the lab lot number, the DIN (with or without check character) or the UUID.\n\n" + example("celltrack lot show LOT-UC-1", "celltrack lot show 'G1234 26 000001 K'"),
+				Description: "LOT is the lab lot number, the DIN (with or without check character) or the UUID.\n\n" + example("celltrack lot show LOT-UC-1", "celltrack lot show 'G1234 26 000001 4'"),
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					l, err := rt.lots().Lot(c.Args().First())
 					if err != nil {

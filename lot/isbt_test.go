@@ -32,11 +32,11 @@ func TestCheckCharacter(t *testing.T) {
 func TestParseDIN(t *testing.T) {
 	want := DIN{FIN: "G1234", Year: 17, Seq: 654321}
 	for _, in := range []string{
-		"G123417654321",       // typed, no check character
-		"G123417654321A",      // with check character
-		"G1234 17 654321 A",   // eye-readable groups
-		"g1234-17-654321-a",   // lower case, dashes
-		"=G12341765432100",    // scanned: '=' + DIN + 2-character flag
+		"G123417654321",      // typed, no check character
+		"G123417654321A",     // with check character
+		"G1234 17 654321 A",  // eye-readable groups
+		"g1234-17-654321-a",  // lower case, dashes
+		"=G12341765432100",   // scanned: '=' + DIN + 2-character flag
 		" =G1234 17 654321 ", // scanned with stray spaces
 	} {
 		got, err := ParseDIN(in)

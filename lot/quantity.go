@@ -33,19 +33,19 @@ func ParseCells(field, s string) (Cells, error) {
 	if strings.HasPrefix(in, "-") {
 		return 0, bad("it is negative")
 	}
+	// Split on the original string: lower-casing could change byte offsets
+	// (invalid UTF-8 becomes a 3-byte U+FFFD), found by FuzzParseCells.
 	mant, exp := in, "0"
-	lower := strings.ToLower(in)
-	if i := strings.IndexAny(lower, "x×*"); i >= 0 {
+	if i := strings.IndexAny(in, "xX×*"); i >= 0 {
 		mant = in[:i]
-		rest := lower[i:]
-		rest = strings.TrimPrefix(rest, "×")
-		rest = strings.TrimLeft(rest, "x*")
+		rest := strings.TrimPrefix(in[i:], "×")
+		rest = strings.TrimLeft(rest, "xX*")
 		if !strings.HasPrefix(rest, "10^") {
 			return 0, bad("the power of ten must be written 10^N")
 		}
 		exp = rest[len("10^"):]
-	} else if i := strings.IndexAny(lower, "e"); i >= 0 {
-		mant, exp = in[:i], lower[i+1:]
+	} else if i := strings.IndexAny(in, "eE"); i >= 0 {
+		mant, exp = in[:i], in[i+1:]
 	}
 	exp = strings.TrimPrefix(exp, "+")
 	if exp == "" {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
 	"github.com/urfave/cli/v2"
 )
@@ -52,7 +53,8 @@ func (rt *runtime) app() *cli.App {
 		CommandNotFound: func(c *cli.Context, name string) {
 			rt.notFound = name
 		},
-		Commands: rt.commands(),
+		Commands:     rt.commands(),
+		OnUsageError: usageError,
 		Before: func(c *cli.Context) error {
 			rt.json = c.Bool("json")
 			return nil
@@ -68,6 +70,7 @@ func (rt *runtime) app() *cli.App {
 // flag misplaced after an argument, and report the wrong problem.
 func (rt *runtime) prepare(cmds []*cli.Command) {
 	for _, c := range cmds {
+		c.OnUsageError = usageError
 		if len(c.Subcommands) > 0 {
 			rt.prepare(c.Subcommands)
 			continue
@@ -93,6 +96,17 @@ func (rt *runtime) prepare(cmds []*cli.Command) {
 		}
 		c.Flags = append(c.Flags, commonFlags(false)...)
 	}
+}
+
+// usageError reports a flag urfave/cli could not parse as a usage error
+// naming the command, instead of printing the whole help on stdout, where a
+// script reading --json output would choke on it.
+func usageError(c *cli.Context, err error, _ bool) error {
+	name := "celltrack"
+	if c.Command != nil && c.Command.HelpName != "" {
+		name = c.Command.HelpName
+	}
+	return lot.Errorf(lot.EUSAGE, "%v (in `%s`); see `%s --help`", err, name, name)
 }
 
 func example(lines ...string) string {

@@ -16,5 +16,6 @@ func (rt *runtime) commands() []*cli.Command {
 		rt.isbtCommand(),
 		rt.auditCommand(),
 		rt.demoCommand(),
+		rt.completionCommand(),
 	}
 }

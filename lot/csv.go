@@ -51,12 +51,14 @@ func ParseImport(r io.Reader) ([]ImportRow, error) {
 	var rows []ImportRow
 	var problems []string
 	for {
-		line, _ := cr.FieldPos(0)
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
+			// FieldPos would panic after a failed Read (found by
+			// FuzzParseImport); the ParseError carries the line.
+			line := 0
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				line = pe.StartLine
@@ -67,7 +69,7 @@ func ParseImport(r io.Reader) ([]ImportRow, error) {
 			}
 			continue
 		}
-		line, _ = cr.FieldPos(0)
+		line, _ := cr.FieldPos(0)
 		if len(rows)+len(problems) >= MaxImportRows {
 			return nil, Errorf(EINVALID, "the import file has more than %d rows; split it", MaxImportRows)
 		}

@@ -208,6 +208,14 @@ func (r Registration) Validate(now time.Time) error {
 	if err := ValidateCode("lot number", r.Number); err != nil {
 		return err
 	}
+	// A lot is looked up by lot number first, then DIN, then UUID: a lot
+	// number shaped like a DIN or UUID would let one lot's label find another.
+	if _, err := ParseDIN(r.Number); err == nil {
+		return Errorf(EINVALID, "lot number %q has the form of a DIN; celltrack issues each lot's DIN itself, so give the lab's own lot number (e.g. LOT-UC-1)", r.Number)
+	}
+	if _, err := uuid.Parse(r.Number); err == nil {
+		return Errorf(EINVALID, "lot number %q has the form of a UUID; give the lab's own lot number (e.g. LOT-UC-1)", r.Number)
+	}
 	switch r.Source {
 	case SourceUC:
 		if r.Donor == "" {

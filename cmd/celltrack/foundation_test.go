@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/celltrack/celltrack/store"
@@ -142,5 +143,25 @@ func TestCompletionScripts(t *testing.T) {
 		if code != 0 || !strings.Contains(stdout, sub+"\n") {
 			t.Errorf("completion candidates for `celltrack lot`: exit %d, %q lacks %s", code, stdout, sub)
 		}
+	}
+}
+
+// TestProgressReader checks the import progress bar counts up to 100 % and
+// ends its line, and passes the file through unchanged.
+func TestProgressReader(t *testing.T) {
+	data := strings.Repeat("LOT-1,uc,D-1,1e9,95,10,2026-01-01,2027-01-01\n", 200)
+	var bar bytes.Buffer
+	p := &progressReader{r: iotest.OneByteReader(strings.NewReader(data)), total: int64(len(data)), w: &bar}
+	got, err := io.ReadAll(p)
+	if err != nil || string(got) != data {
+		t.Fatalf("progressReader changed the data: %v", err)
+	}
+	out := bar.String()
+	if !strings.Contains(out, "\rreading  50% [####################                    ]") ||
+		!strings.HasSuffix(out, "\rreading 100% [########################################]\n") {
+		t.Fatalf("progress bar: %q", out[max(0, len(out)-200):])
+	}
+	if n := strings.Count(out, "\r"); n > 102 {
+		t.Errorf("redrew the bar %d times; once per percent is enough", n)
 	}
 }

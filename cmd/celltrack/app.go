@@ -29,15 +29,16 @@ func commonFlags(top bool) []cli.Flag {
 }
 
 // flagValue returns a common flag's value from the command where it was
-// typed, else from the top level (which also reads the environment).
+// typed, else from the top level (which also reads the environment), else
+// the default. (The last context of the lineage is urfave/cli's empty root,
+// which knows no flags: taking the default from it gave --db "".)
 func flagValue[T any](c *cli.Context, name string, get func(*cli.Context, string) T) T {
-	lineage := c.Lineage()
-	for _, cc := range lineage[:len(lineage)-1] {
+	for _, cc := range c.Lineage() {
 		if cc.IsSet(name) {
 			return get(cc, name)
 		}
 	}
-	return get(lineage[len(lineage)-1], name)
+	return get(c, name)
 }
 
 func (rt *runtime) app() *cli.App {
@@ -56,7 +57,7 @@ func (rt *runtime) app() *cli.App {
 		Commands:     rt.commands(),
 		OnUsageError: usageError,
 		Before: func(c *cli.Context) error {
-			rt.json = c.Bool("json")
+			rt.json = rt.json || c.Bool("json") // run may have seen --json already
 			return nil
 		},
 	}

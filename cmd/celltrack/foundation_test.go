@@ -165,3 +165,35 @@ func TestProgressReader(t *testing.T) {
 		t.Errorf("redrew the bar %d times; once per percent is enough", n)
 	}
 }
+
+// TestDefaultDatabasePath: without --db or CELLTRACK_DB the database is
+// ./celltrack.db, and a missing one is exit 10 naming that path.
+func TestDefaultDatabasePath(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("CELLTRACK_DB", "")
+	os.Unsetenv("CELLTRACK_DB") // restored by t.Setenv
+	var out, errb bytes.Buffer
+	if code := run([]string{"celltrack", "lot", "list"}, strings.NewReader(""), &out, &errb, nil); code != exitNoDB || !strings.Contains(errb.String(), "no database at celltrack.db;") {
+		t.Fatalf("exit %d, %q; want 10 naming celltrack.db", code, errb.String())
+	}
+	errb.Reset()
+	if code := run([]string{"celltrack", "init", "--facility", "G1234", "--admin", "alice", "--password-stdin"}, strings.NewReader(fixturePassword+"\n"), &out, &errb, nil); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, errb.String())
+	}
+	if _, err := os.Stat("celltrack.db"); err != nil {
+		t.Fatalf("init did not create ./celltrack.db: %v", err)
+	}
+	out.Reset()
+	if code := run([]string{"celltrack", "user", "list"}, strings.NewReader(""), &out, &errb, nil); code != 0 || !strings.Contains(out.String(), "alice") {
+		t.Fatalf("user list on the default database: exit %d, %q %q", code, out.String(), errb.String())
+	}
+}
+
+// TestJSONErrorForUnparsableFlag: a script that asked for --json gets its
+// error as JSON even when the parser fails before reading --json.
+func TestJSONErrorForUnparsableFlag(t *testing.T) {
+	code, stdout, stderr := runCLI("unused.db", "lot", "list", "--json", "--frob")
+	if code != exitUsage || stdout != "" || !strings.HasPrefix(stderr, `{"error":{"code":"usage","exit":2,"message":"flag provided but not defined: -frob`) {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}

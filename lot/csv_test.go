@@ -1,6 +1,7 @@
 package lot
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -57,5 +58,40 @@ func TestParseImportHeader(t *testing.T) {
 		if err == nil || ErrorCode(err) != EINVALID || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("ParseImport(%q) = %v; want %q", tc.in, err, tc.msg)
 		}
+	}
+}
+
+// TestParseImportManyBadRows: a file of the wrong kind gives a readable
+// refusal that describes the first MaxImportProblems rows and counts the rest.
+func TestParseImportManyBadRows(t *testing.T) {
+	in := "lot_number,source,cells,viability,volume_ml,manufactured,expires\n" +
+		strings.Repeat("L,uc,lots,95,10,2026-01-01,2027-01-01\n", 250)
+	_, err := ParseImport(strings.NewReader(in))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "250 bad row(s)") || !strings.Contains(msg, "line 101: cells") || strings.Contains(msg, "line 102:") ||
+		!strings.Contains(msg, "... and 150 more bad rows") {
+		t.Fatalf("message: %.300s ... %s", msg, msg[len(msg)-200:])
+	}
+}
+
+type failingReader struct{ n int }
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		r.n++
+		return copy(p, "lot_number,source,cells,viability,volume_ml,manufactured,expires\nL,uc,1e9,95,10,2026-01-01,2027-01-01\n"), nil
+	}
+	return 0, errors.New("disk on fire")
+}
+
+// TestParseImportReadError: an I/O error ends the import with that error
+// (it must not be retried as a bad row forever).
+func TestParseImportReadError(t *testing.T) {
+	_, err := ParseImport(&failingReader{})
+	if err == nil || !strings.Contains(err.Error(), "disk on fire") || ErrorCode(err) != EINTERNAL {
+		t.Fatalf("ParseImport = %v; want the I/O error", err)
 	}
 }

@@ -272,7 +272,10 @@ type ImportRow struct {
 }
 
 // ImportError lists every bad row of an import; nothing was imported.
-func ImportError(problems []string) *Error {
+func ImportError(problems []string) *Error { return importError(len(problems), problems) }
+
+// importError reports bad rows, of which problems describe the first.
+func importError(bad int, problems []string) *Error {
 	return Errorf(EINVALID, "import refused, nothing was written; %d bad row(s):\n  %s\nfix these rows and import the whole file again",
-		len(problems), strings.Join(problems, "\n  "))
+		bad, strings.Join(problems, "\n  "))
 }

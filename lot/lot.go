@@ -241,7 +241,7 @@ func (r Registration) Validate(now time.Time) error {
 		return Errorf(EINVALID, "--viability is required: the percentage of viable cells, e.g. 92.5")
 	}
 	if r.VolumeML <= 0 {
-		return Errorf(EINVALID, "--volume-ml is required: the lot's volume in mL, e.g. 100")
+		return Errorf(EINVALID, "--volume-ml %s mL is not a lot volume; give the lot's volume in mL, more than 0, e.g. 100", r.VolumeML)
 	}
 	if r.Manufactured.IsZero() {
 		return Errorf(EINVALID, "--manufactured is required: the date the lot was manufactured")

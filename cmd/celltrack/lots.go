@@ -75,6 +75,9 @@ func (rt *runtime) lotCommand() *cli.Command {
 						if sp.VolumeEach, err = lot.ParseTenths("--volume-ml-each", c.String("volume-ml-each")); err != nil {
 							return err
 						}
+						if sp.VolumeEach == 0 { // zero would mean "in proportion to the lot"
+							return lot.Errorf(lot.EINVALID, "--volume-ml-each 0 is not a container volume; give mL, or leave it out to share the lot's volume in proportion")
+						}
 					}
 					cs, err := rt.lots().SplitLot(actor(c), sp)
 					if err != nil {

@@ -120,3 +120,53 @@ func FuzzParseImport(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseFixed(f *testing.F) {
+	for _, s := range []string{"62.0", "62", ".5", "0", "94.55", "0.95", "620", "1e3", "-1", "62.", "999999999999.999", "1234567890123"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for places := 0; places <= 6; places++ {
+			v, err := ParseFixed("value", s, places)
+			if err != nil {
+				if ErrorCode(err) != EINVALID {
+					t.Fatalf("ParseFixed(%q, %d): error %v is not EINVALID", s, places, err)
+				}
+				continue
+			}
+			if v < 0 {
+				t.Fatalf("ParseFixed(%q, %d) = %d < 0", s, places, v)
+			}
+			if back, err := ParseFixed("value", FormatFixed(v, places, places), places); err != nil || back != v {
+				t.Fatalf("ParseFixed(%q, %d) = %d does not round-trip: %d, %v", s, places, v, back, err)
+			}
+		}
+		if p, err := ParsePercent("viability", s); err == nil && (p <= 10 || p > 1000) {
+			t.Fatalf("ParsePercent(%q) = %d tenths, outside (1 %%, 100 %%]", s, p)
+		}
+		if g, err := ParseWeightKg("kg", s); err == nil && (g < MinWeight || g > MaxWeight) {
+			t.Fatalf("ParseWeightKg(%q) = %d g, outside the plausible range", s, g)
+		}
+	})
+}
+
+func FuzzParseContainerCode(f *testing.F) {
+	for _, s := range []string{"G12342600000101", "G1234260000014 01", "=G123426000002-12", "G12342600000100", "G123426000001", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, n, err := ParseContainerCode(s)
+		if err != nil {
+			if ErrorCode(err) != EINVALID {
+				t.Fatalf("ParseContainerCode(%q): error %v is not EINVALID", s, err)
+			}
+			return
+		}
+		if n < 1 || n > 99 {
+			t.Fatalf("ParseContainerCode(%q): container number %d outside 1–99", s, n)
+		}
+		if d2, n2, err := ParseContainerCode(ContainerCode(d, n)); err != nil || d2 != d || n2 != n {
+			t.Fatalf("ParseContainerCode(%q) = %s %d does not round-trip: %s %d %v", s, d, n, d2, n2, err)
+		}
+	})
+}

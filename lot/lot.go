@@ -258,6 +258,9 @@ func (r Registration) Validate(now time.Time) error {
 	if r.Passage < 0 || r.Passage > 50 {
 		return Errorf(EINVALID, "--passage %d is outside 0–50", r.Passage)
 	}
+	if r.Cryopreserved.After(now) {
+		return Errorf(EINVALID, "--cryopreserved %s is in the future", FormatDate(r.Cryopreserved))
+	}
 	if !r.Cryopreserved.IsZero() && r.Cryopreserved.Before(r.Manufactured) {
 		return Errorf(EINVALID, "--cryopreserved %s is before --manufactured %s", FormatDate(r.Cryopreserved), FormatDate(r.Manufactured))
 	}

@@ -28,6 +28,7 @@ func TestRegistrationValidate(t *testing.T) {
 		{"manufactured tomorrow", func(r *Registration) { r.Manufactured = now.AddDate(0, 0, 1) }, "is in the future"},
 		{"expires before made", func(r *Registration) { r.Expires = r.Manufactured }, "is not after --manufactured"},
 		{"passage 51", func(r *Registration) { r.Passage = 51 }, "outside 0–50"},
+		{"cryopreserved tomorrow", func(r *Registration) { r.Cryopreserved = now.AddDate(0, 0, 1) }, "--cryopreserved 2026-11-26 is in the future"},
 		{"cryopreserved before made", func(r *Registration) { r.Cryopreserved = r.Manufactured.AddDate(0, 0, -1) }, "is before --manufactured"},
 	} {
 		r := good

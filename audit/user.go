@@ -95,7 +95,9 @@ func CheckPassword(hash, password string) bool {
 	b64 := base64.RawStdEncoding
 	salt, err1 := b64.DecodeString(parts[4])
 	want, err2 := b64.DecodeString(parts[5])
-	if err1 != nil || err2 != nil {
+	// Refuse a hash no HashPassword wrote: an empty key would match every
+	// password, and huge parameters would exhaust memory.
+	if err1 != nil || err2 != nil || len(want) < 16 || len(salt) < 8 || m > 1<<21 || t > 16 || p < 1 || p > 16 {
 		return false
 	}
 	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))

@@ -63,7 +63,7 @@ func (c Container) Code() string { return ContainerCode(c.DIN, c.Number) }
 func ContainerCode(d DIN, n int) string { return fmt.Sprintf("%s%02d", d, n) }
 
 // ParseContainerCode reads a container code as typed or scanned: spaces and
-// dashes are ignored, a check character may follow the DIN (G123426000001K01)
+// dashes are ignored, a check character may follow the DIN (G1234260000014 01)
 // and a barcode's leading "=" is accepted.
 func ParseContainerCode(s string) (DIN, int, error) {
 	c := strings.ToUpper(strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(s)))

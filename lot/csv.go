@@ -19,6 +19,10 @@ var ImportColumns = []string{"lot_number", "source", "donor", "patient", "cells"
 // MaxImportRows bounds one import file.
 const MaxImportRows = 1_000_000
 
+// MaxImportProblems is how many bad rows an import refusal describes; the
+// rest are counted, so a file of the wrong kind gives a readable message.
+const MaxImportProblems = 100
+
 // ParseImport reads a lot import CSV. It reports every bad row, with its line
 // number and field, in one EINVALID error; it returns rows only when all are
 // good. Checks that need the database (unknown donor, duplicate lot number)
@@ -50,41 +54,49 @@ func ParseImport(r io.Reader) ([]ImportRow, error) {
 	}
 	var rows []ImportRow
 	var problems []string
+	bad := 0 // bad rows, of which the first MaxImportProblems are described
+	report := func(line int, format string, args ...any) {
+		bad++
+		if len(problems) < MaxImportProblems {
+			problems = append(problems, fmt.Sprintf("line %d: ", line)+fmt.Sprintf(format, args...))
+		}
+	}
 	for {
-		line, _ := cr.FieldPos(0)
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
+			// FieldPos would panic after a failed Read (found by
+			// FuzzParseImport); the ParseError carries the line.
 			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.StartLine
+			if !errors.As(err, &pe) {
+				return nil, fmt.Errorf("read the import file: %w", err) // I/O: would repeat forever
 			}
-			problems = append(problems, fmt.Sprintf("line %d: %s", line, csvProblem(err)))
-			if len(problems) > 100 {
-				break
-			}
+			report(pe.StartLine, "%s", csvProblem(err))
 			continue
 		}
-		line, _ = cr.FieldPos(0)
-		if len(rows)+len(problems) >= MaxImportRows {
+		line, _ := cr.FieldPos(0)
+		if len(rows)+bad >= MaxImportRows {
 			return nil, Errorf(EINVALID, "the import file has more than %d rows; split it", MaxImportRows)
 		}
 		if len(rec) != len(header) {
-			problems = append(problems, fmt.Sprintf("line %d: has %d fields, the header has %d", line, len(rec), len(header)))
+			report(line, "has %d fields, the header has %d", len(rec), len(header))
 			continue
 		}
 		row, err := parseImportRow(rec, col)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("line %d: %s", line, ErrorMessage(err)))
+			report(line, "%s", ErrorMessage(err))
 			continue
 		}
 		row.Line = line
 		rows = append(rows, row)
 	}
-	if len(problems) > 0 {
-		return nil, ImportError(problems)
+	if bad > len(problems) {
+		problems = append(problems, fmt.Sprintf("... and %d more bad rows", bad-len(problems)))
+	}
+	if bad > 0 {
+		return nil, importError(bad, problems)
 	}
 	if len(rows) == 0 {
 		return nil, Errorf(EINVALID, "the import file has a header but no rows")

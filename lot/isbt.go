@@ -46,7 +46,7 @@ func (d DIN) String() string { return fmt.Sprintf("%s%02d%06d", d.FIN, d.Year, d
 func (d DIN) Check() byte { return CheckCharacter(d.String()) }
 
 // EyeReadable returns the DIN as printed under a barcode, in its groups, with
-// the check character last: "G1234 26 000001 K". Labels box the last character.
+// the check character last: "G1234 26 000001 4". Labels box the last character.
 func (d DIN) EyeReadable() string {
 	return fmt.Sprintf("%s %02d %06d %c", d.FIN, d.Year, d.Seq, d.Check())
 }

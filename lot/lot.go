@@ -208,6 +208,14 @@ func (r Registration) Validate(now time.Time) error {
 	if err := ValidateCode("lot number", r.Number); err != nil {
 		return err
 	}
+	// A lot is looked up by lot number first, then DIN, then UUID: a lot
+	// number shaped like a DIN or UUID would let one lot's label find another.
+	if _, err := ParseDIN(r.Number); err == nil {
+		return Errorf(EINVALID, "lot number %q has the form of a DIN; celltrack issues each lot's DIN itself, so give the lab's own lot number (e.g. LOT-UC-1)", r.Number)
+	}
+	if _, err := uuid.Parse(r.Number); err == nil {
+		return Errorf(EINVALID, "lot number %q has the form of a UUID; give the lab's own lot number (e.g. LOT-UC-1)", r.Number)
+	}
 	switch r.Source {
 	case SourceUC:
 		if r.Donor == "" {
@@ -233,7 +241,7 @@ func (r Registration) Validate(now time.Time) error {
 		return Errorf(EINVALID, "--viability is required: the percentage of viable cells, e.g. 92.5")
 	}
 	if r.VolumeML <= 0 {
-		return Errorf(EINVALID, "--volume-ml is required: the lot's volume in mL, e.g. 100")
+		return Errorf(EINVALID, "--volume-ml %s mL is not a lot volume; give the lot's volume in mL, more than 0, e.g. 100", r.VolumeML)
 	}
 	if r.Manufactured.IsZero() {
 		return Errorf(EINVALID, "--manufactured is required: the date the lot was manufactured")
@@ -250,6 +258,9 @@ func (r Registration) Validate(now time.Time) error {
 	if r.Passage < 0 || r.Passage > 50 {
 		return Errorf(EINVALID, "--passage %d is outside 0–50", r.Passage)
 	}
+	if r.Cryopreserved.After(now) {
+		return Errorf(EINVALID, "--cryopreserved %s is in the future", FormatDate(r.Cryopreserved))
+	}
 	if !r.Cryopreserved.IsZero() && r.Cryopreserved.Before(r.Manufactured) {
 		return Errorf(EINVALID, "--cryopreserved %s is before --manufactured %s", FormatDate(r.Cryopreserved), FormatDate(r.Manufactured))
 	}
@@ -264,7 +275,10 @@ type ImportRow struct {
 }
 
 // ImportError lists every bad row of an import; nothing was imported.
-func ImportError(problems []string) *Error {
+func ImportError(problems []string) *Error { return importError(len(problems), problems) }
+
+// importError reports bad rows, of which problems describe the first.
+func importError(bad int, problems []string) *Error {
 	return Errorf(EINVALID, "import refused, nothing was written; %d bad row(s):\n  %s\nfix these rows and import the whole file again",
-		len(problems), strings.Join(problems, "\n  "))
+		bad, strings.Join(problems, "\n  "))
 }

@@ -1,6 +1,7 @@
 package lot
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -32,19 +33,19 @@ func ParseCells(field, s string) (Cells, error) {
 	if strings.HasPrefix(in, "-") {
 		return 0, bad("it is negative")
 	}
+	// Split on the original string: lower-casing could change byte offsets
+	// (invalid UTF-8 becomes a 3-byte U+FFFD), found by FuzzParseCells.
 	mant, exp := in, "0"
-	lower := strings.ToLower(in)
-	if i := strings.IndexAny(lower, "x×*"); i >= 0 {
+	if i := strings.IndexAny(in, "xX×*"); i >= 0 {
 		mant = in[:i]
-		rest := lower[i:]
-		rest = strings.TrimPrefix(rest, "×")
-		rest = strings.TrimLeft(rest, "x*")
+		rest := strings.TrimPrefix(in[i:], "×")
+		rest = strings.TrimLeft(rest, "xX*")
 		if !strings.HasPrefix(rest, "10^") {
 			return 0, bad("the power of ten must be written 10^N")
 		}
 		exp = rest[len("10^"):]
-	} else if i := strings.IndexAny(lower, "e"); i >= 0 {
-		mant, exp = in[:i], lower[i+1:]
+	} else if i := strings.IndexAny(in, "eE"); i >= 0 {
+		mant, exp = in[:i], in[i+1:]
 	}
 	exp = strings.TrimPrefix(exp, "+")
 	if exp == "" {
@@ -210,20 +211,22 @@ func (t Tenths) String() string { return FormatFixed(int64(t), 1, 1) }
 // less is refused as a likely fraction (0.95 meant as 95 %), because reading
 // it as 0.95 % would turn a good lot into a failed one or the reverse.
 func ParsePercent(field, s string) (Tenths, error) {
-	t, err := ParseTenths(field, s)
+	// Read to 6 places first, so that a fraction such as 0.955 is named as
+	// a fraction rather than as a value with too many decimals.
+	v, err := ParseFixed(field, s, 6)
 	if err != nil {
-		if strings.Count(strings.TrimSpace(s), ".") == 1 && len(strings.TrimSpace(s)) > 3 && strings.HasPrefix(strings.TrimSpace(s), "0.") {
-			return 0, Errorf(EINVALID, "%s %q looks like a fraction; give it in percent (0.95 is written 95)", field, s)
-		}
 		return 0, err
 	}
-	if t > 1000 {
-		return 0, Errorf(EINVALID, "%s %s %% is more than 100 %%", field, strings.TrimSpace(s))
+	in := strings.TrimSpace(s)
+	switch {
+	case v <= 1_000_000:
+		return 0, Errorf(EINVALID, "%s %s %% looks like a fraction; give it in percent (0.95 is written 95)", field, in)
+	case v > 100_000_000:
+		return 0, Errorf(EINVALID, "%s %s %% is more than 100 %%", field, in)
+	case v%100_000 != 0:
+		return 0, Errorf(EINVALID, "%s %s %% has more than 1 decimal place; round it to 0.1 %%", field, in)
 	}
-	if t <= 10 {
-		return 0, Errorf(EINVALID, "%s %s %% looks like a fraction; give it in percent (0.95 is written 95)", field, strings.TrimSpace(s))
-	}
-	return t, nil
+	return Tenths(v / 100_000), nil
 }
 
 // DateLayout is the one date format celltrack reads and writes (ISO 8601).
@@ -233,7 +236,10 @@ const DateLayout = "2006-01-02"
 // impossible dates such as 2026-02-30. The date is midnight UTC.
 func ParseDate(field, s string) (time.Time, error) {
 	t, err := time.Parse(DateLayout, strings.TrimSpace(s))
-	if err != nil {
+	var pe *time.ParseError
+	if errors.As(err, &pe) && strings.Contains(pe.Message, "out of range") {
+		return time.Time{}, Errorf(EINVALID, "%s %q is not a calendar date (%s); check the day and month", field, s, strings.TrimPrefix(pe.Message, ": "))
+	} else if err != nil {
 		return time.Time{}, Errorf(EINVALID, "%s %q is not a date; write it as YYYY-MM-DD, e.g. 2026-11-25", field, s)
 	}
 	return t, nil

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"sort"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/google/uuid"
@@ -162,6 +163,8 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 				v.Problems = append(v.Problems, fmt.Sprintf("%s %s was set by audit entry %d but is no longer stored: it was deleted outside celltrack", e.Entity, id, st.seq))
 			}
 		}
+		v.Problems = append(v.Problems, verifyIndexes(tx)...)
+		sort.Strings(v.Problems) // map order would make two runs print differently
 		return nil
 	}()
 	return v, err

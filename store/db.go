@@ -36,7 +36,7 @@
 //	labels             id                             labelRecord JSON (a container's printed/applied/voided label counts)
 //	idx_label_container container id                  label id
 //	specs              id                             specRecord JSON (release specification version)
-//	idx_spec_name      name + "@" + version uint64 BE id
+//	idx_spec_name      name + "@" + version uint64 BE  id
 //	results            id                             resultRecord JSON (QC result)
 //	idx_result_lot     lot id + result id             empty
 //	screenings         id                             screeningRecord JSON (donor infectious-disease screening)
@@ -49,7 +49,7 @@
 //	idx_schedule_patient patient id + schedule id     empty
 //	infusions          id                             infusionRecord JSON (signed administration)
 //	idx_infusion_patient patient id + infusion id     empty
-//	idx_infusion_container container id + infusion id empty
+//	idx_infusion_container container id + infusion id  empty
 //	reactions          id                             reactionRecord JSON
 //	idx_reaction_infusion infusion id + reaction id   empty
 //	weight_confirmations id                           weightConfirmRecord JSON (physician's signed confirmation)

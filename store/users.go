@@ -121,7 +121,9 @@ func (db *DB) DisableUser(actor, name, reason string) (audit.User, error) {
 	}
 	err := db.update(actor, audit.UserDisable, func(w *writer) error {
 		var err error
-		if u, err = userByName(w.tx, name); err != nil {
+		if u, err = userByName(w.tx, name); lot.ErrorCode(err) == lot.EFORBIDDEN {
+			return notFound("user", name, "check the name (`celltrack user list`)") // the target, not the actor
+		} else if err != nil {
 			return err
 		}
 		if u.Disabled {

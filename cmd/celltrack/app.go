@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
 	"github.com/urfave/cli/v2"
 )
@@ -31,26 +32,16 @@ func commonFlags(top bool) []cli.Flag {
 }
 
 // flagValue returns a common flag's value from the command where it was
-// typed, else from the top level (which also reads the environment). The top
-// level is the outermost context that knows the flag: urfave/cli puts an
-// empty context above the app's own.
+// typed, else from the top level (which also reads the environment), else
+// the default. (The last context of the lineage is urfave/cli's empty root,
+// which knows no flags: taking the default from it gave --db "".)
 func flagValue[T any](c *cli.Context, name string, get func(*cli.Context, string) T) T {
-	lineage := c.Lineage()
-	top := c
-	for _, cc := range lineage {
-		if cc.Value(name) != nil {
-			top = cc
-		}
-	}
-	for _, cc := range lineage {
-		if cc == top {
-			break
-		}
+	for _, cc := range c.Lineage() {
 		if cc.IsSet(name) {
 			return get(cc, name)
 		}
 	}
-	return get(top, name)
+	return get(c, name)
 }
 
 func (rt *runtime) app() *cli.App {
@@ -66,9 +57,10 @@ func (rt *runtime) app() *cli.App {
 		CommandNotFound: func(c *cli.Context, name string) {
 			rt.notFound = name
 		},
-		Commands: rt.commands(),
+		Commands:     rt.commands(),
+		OnUsageError: usageError,
 		Before: func(c *cli.Context) error {
-			rt.json = c.Bool("json")
+			rt.json = rt.json || c.Bool("json") // run may have seen --json already
 			return nil
 		},
 	}
@@ -82,6 +74,7 @@ func (rt *runtime) app() *cli.App {
 // flag misplaced after an argument, and report the wrong problem.
 func (rt *runtime) prepare(cmds []*cli.Command) {
 	for _, c := range cmds {
+		c.OnUsageError = usageError
 		if len(c.Subcommands) > 0 {
 			rt.prepare(c.Subcommands)
 			continue
@@ -107,6 +100,17 @@ func (rt *runtime) prepare(cmds []*cli.Command) {
 		}
 		c.Flags = append(c.Flags, commonFlags(false)...)
 	}
+}
+
+// usageError reports a flag urfave/cli could not parse as a usage error
+// naming the command, instead of printing the whole help on stdout, where a
+// script reading --json output would choke on it.
+func usageError(c *cli.Context, err error, _ bool) error {
+	name := "celltrack"
+	if c.Command != nil && c.Command.HelpName != "" {
+		name = c.Command.HelpName
+	}
+	return lot.Errorf(lot.EUSAGE, "%v (in `%s`); see `%s --help`", err, name, name)
 }
 
 func example(lines ...string) string {

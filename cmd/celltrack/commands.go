@@ -23,5 +23,6 @@ func (rt *runtime) commands() []*cli.Command {
 		rt.auditCommand(),
 		rt.traceCommand(),
 		rt.demoCommand(),
+		rt.completionCommand(),
 	}
 }

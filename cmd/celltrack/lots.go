@@ -75,6 +75,9 @@ func (rt *runtime) lotCommand() *cli.Command {
 						if sp.VolumeEach, err = lot.ParseTenths("--volume-ml-each", c.String("volume-ml-each")); err != nil {
 							return err
 						}
+						if sp.VolumeEach == 0 { // zero would mean "in proportion to the lot"
+							return lot.Errorf(lot.EINVALID, "--volume-ml-each 0 is not a container volume; give mL, or leave it out to share the lot's volume in proportion")
+						}
 					}
 					cs, err := rt.lots().SplitLot(actor(c), sp)
 					if err != nil {
@@ -96,7 +99,7 @@ func (rt *runtime) lotCommand() *cli.Command {
 				Name:        "show",
 				Usage:       "show a lot and its containers",
 				ArgsUsage:   "LOT",
-				Description: "LOT is the lab lot number, the DIN (with or without check character) or the UUID.\n\n" + example("celltrack lot show LOT-UC-1", "celltrack lot show 'G1234 26 000001 K'"),
+				Description: "LOT is the lab lot number, the DIN (with or without check character) or the UUID.\n\n" + example("celltrack lot show LOT-UC-1", "celltrack lot show 'G1234 26 000001 4'"),
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					l, err := rt.lots().Lot(c.Args().First())
 					if err != nil {

@@ -18,6 +18,13 @@ func main() {
 // database is closed before run returns, so exiting afterwards loses nothing.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) int {
 	rt := &runtime{stdin: stdin, stdout: stdout, stderr: stderr, now: now}
+	// A script that asked for --json gets its error as JSON even when the
+	// parser fails before celltrack has read the flag (an unknown flag).
+	for _, a := range args[1:] {
+		if a == "--json" || a == "-json" {
+			rt.json = true
+		}
+	}
 	err := rt.app().Run(args)
 	rt.closeDB()
 	return rt.exit(err)

@@ -119,6 +119,7 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 				return err
 			}
 			rt.db = db
+			rt.warnWorldReadable(db.Path())
 		}
 		return fn(c)
 	}

@@ -1,0 +1,214 @@
+package lot
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseCells(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Cells
+	}{
+		{"62000000", 62_000_000},
+		{"6.2e7", 62_000_000},
+		{"6.2E7", 62_000_000},
+		{"6.2E+07", 62_000_000},
+		{"6.2x10^7", 62_000_000},
+		{"6.2X10^7", 62_000_000},
+		{"6.2×10^7", 62_000_000},
+		{"6.2*10^7", 62_000_000},
+		{" 7.5e7 ", 75_000_000}, // rFib infusions 8–12, seed 002
+		{"1e6", 1_000_000},      // 1×10^6 cells/kg, seeds 000, 001, 003, 004
+		{"2.5e9", 2_500_000_000},
+		{"1", 1},
+		{"1e13", MaxCells},
+		{"0.5e2", 50},
+		{".5e2", 50},
+	} {
+		got, err := ParseCells("--cells", tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseCells(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestParseCellsRefusals(t *testing.T) {
+	for _, tc := range []struct{ in, why string }{
+		{"1×10", "the power of ten must be written 10^N"},
+		{"1e", "the exponent is missing"},
+		{"-5e7", "it is negative"},
+		{"0", "it is zero"},
+		{"0e5", "it is zero"},
+		{"", "it is empty"},
+		{"6.25e1", "not a whole number of cells"},
+		{"1.5", "not a whole number of cells"},
+		{"2e13", "it is more than"},
+		{"1e16", "the exponent must be a whole number from 0 to 15"},
+		{"1e-3", "the exponent must be a whole number from 0 to 15"},
+		{"6,2e7", "digits with at most one decimal point"},
+		{"1.2.3e4", "digits with at most one decimal point"},
+		{"e7", "digits with at most one decimal point"},
+		{".e7", "digits with at most one decimal point"},
+		{"6.2x10^", "the exponent is missing"},
+		{"6.2x10", "the power of ten must be written 10^N"},
+		{"6.2 million", "digits with at most one decimal point"},
+	} {
+		_, err := ParseCells("--cells", tc.in)
+		if err == nil || ErrorCode(err) != EINVALID {
+			t.Errorf("ParseCells(%q) = %v; want EINVALID", tc.in, err)
+			continue
+		}
+		// The message quotes the input exactly as typed and says why.
+		if msg := err.Error(); !strings.Contains(msg, `--cells "`+tc.in+`"`) || !strings.Contains(msg, tc.why) {
+			t.Errorf("ParseCells(%q) message %q; want the quoted input and %q", tc.in, msg, tc.why)
+		}
+	}
+}
+
+func TestCellsString(t *testing.T) {
+	for c, want := range map[Cells]string{
+		62_000_000:    "6.20×10^7",
+		75_000_000:    "7.50×10^7",
+		2_500_000_000: "2.50×10^9",
+		99_950_000:    "1.00×10^8", // rounds up to the next power
+		999:           "999",
+		1000:          "1.00×10^3",
+		1234:          "1.23×10^3",
+		1235:          "1.24×10^3", // half up
+	} {
+		if got := c.String(); got != want {
+			t.Errorf("Cells(%d).String() = %s; want %s", c, got, want)
+		}
+	}
+}
+
+func TestParseFixed(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		places int
+		want   int64
+	}{
+		{"62.0", 3, 62_000},
+		{"62", 3, 62_000},
+		{"62.125", 3, 62_125},
+		{".5", 1, 5},
+		{"0", 1, 0},
+		{" 31.0 ", 1, 310},
+	} {
+		got, err := ParseFixed("--kg", tc.in, tc.places)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseFixed(%q, %d) = %d, %v; want %d", tc.in, tc.places, got, err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		in     string
+		places int
+		msg    string
+	}{
+		{"", 1, "is not a number"},
+		{".", 1, "is not a number"},
+		{"62.", 1, "is not a number"},
+		{"-1", 1, "is not a number"},
+		{"6,2", 1, "is not a number"},
+		{"1e3", 1, "is not a number"},
+		{"62.05", 1, "has more than 1 decimal places"},
+		{"1234567890123", 1, "is too large"},
+	} {
+		_, err := ParseFixed("--kg", tc.in, tc.places)
+		if err == nil || ErrorCode(err) != EINVALID || !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), `"`+tc.in+`"`) {
+			t.Errorf("ParseFixed(%q) = %v; want EINVALID quoting the input, %q", tc.in, err, tc.msg)
+		}
+	}
+}
+
+func TestParseWeightKg(t *testing.T) {
+	if g, err := ParseWeightKg("--kg", "62.0"); err != nil || g != 62_000 || g.String() != "62.0 kg" {
+		t.Errorf("ParseWeightKg(62.0) = %v, %v", g, err)
+	}
+	for _, in := range []string{"620", "0.9", "300.001", "0"} {
+		_, err := ParseWeightKg("--kg", in)
+		if err == nil || !strings.Contains(err.Error(), "outside 1.0–300.0 kg") {
+			t.Errorf("ParseWeightKg(%q) = %v; want outside 1–300 kg", in, err)
+		}
+	}
+}
+
+func TestParsePercent(t *testing.T) {
+	for in, want := range map[string]Tenths{"95": 950, "94.5": 945, "100": 1000, "1.1": 11, "92.10": 921} {
+		if got, err := ParsePercent("--viability", in); err != nil || got != want {
+			t.Errorf("ParsePercent(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, tc := range []struct{ in, msg string }{
+		{"0.95", "looks like a fraction"},
+		{"0.955", "looks like a fraction"},
+		{"1", "looks like a fraction"},
+		{"0", "looks like a fraction"},
+		{"100.1", "more than 100 %"},
+		{"950", "more than 100 %"},
+		{"94.55", "more than 1 decimal place"},
+		{"95%", "is not a number"},
+		{"abc", "is not a number"},
+	} {
+		_, err := ParsePercent("--viability", tc.in)
+		if err == nil || ErrorCode(err) != EINVALID || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("ParsePercent(%q) = %v; want EINVALID containing %q", tc.in, err, tc.msg)
+		}
+	}
+}
+
+func TestParseDate(t *testing.T) {
+	if d, err := ParseDate("--born", "1984-03-09"); err != nil || !d.Equal(time.Date(1984, 3, 9, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("ParseDate(1984-03-09) = %v, %v", d, err)
+	}
+	if d, err := ParseDate("--born", "2024-02-29"); err != nil || d.Day() != 29 {
+		t.Errorf("ParseDate(2024-02-29) (a leap day) = %v, %v", d, err)
+	}
+	for _, tc := range []struct{ in, msg string }{
+		{"2026-02-30", "is not a calendar date (day out of range)"},
+		{"2025-02-29", "is not a calendar date (day out of range)"},
+		{"2026-13-01", "is not a calendar date (month out of range)"},
+		{"25/11/2026", "write it as YYYY-MM-DD"},
+		{"2026-11-25T09:00Z", "write it as YYYY-MM-DD"},
+		{"", "write it as YYYY-MM-DD"},
+	} {
+		_, err := ParseDate("--expires", tc.in)
+		if err == nil || ErrorCode(err) != EINVALID || !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), `"`+tc.in+`"`) {
+			t.Errorf("ParseDate(%q) = %v; want EINVALID quoting it, %q", tc.in, err, tc.msg)
+		}
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	want := time.Date(2026, 11, 25, 14, 30, 0, 0, time.UTC)
+	for _, in := range []string{"2026-11-25T14:30Z", "2026-11-25T14:30:00Z", "2026-11-25T15:30+01:00", "2026-11-25T09:30:00-05:00", "2026-11-25T14:30:00.000Z"} {
+		got, err := ParseTime("--at", in)
+		if err != nil || !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("ParseTime(%q) = %v, %v; want %v in UTC", in, got, err, want)
+		}
+	}
+	if got, err := ParseTime("--at", "2026-11-25"); err != nil || !got.Equal(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("ParseTime(date) = %v, %v; want midnight UTC", got, err)
+	}
+	for _, tc := range []struct{ in, msg string }{
+		{"2026-11-25T14:30", "has no time zone"},
+		{"2026-11-25T14:30:00", "has no time zone"},
+		{"2026-11-25 14:30Z", "is not a time"},
+		{"14:30", "is not a time"},
+		{"2026-02-30T10:00Z", "is not a time"},
+	} {
+		_, err := ParseTime("--at", tc.in)
+		if err == nil || ErrorCode(err) != EINVALID || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("ParseTime(%q) = %v; want EINVALID containing %q", tc.in, err, tc.msg)
+		}
+	}
+}
+
+func TestFormatTimeShowsZone(t *testing.T) {
+	at := time.Date(2026, 11, 25, 15, 30, 0, 0, time.FixedZone("CET", 3600))
+	if got := FormatTime(at); got != "2026-11-25 14:30 UTC" {
+		t.Errorf("FormatTime = %q", got)
+	}
+}

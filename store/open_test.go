@@ -1,0 +1,75 @@
+package store
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestOpenRefusals(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "nosuch.db")
+	if _, err := Open(missing, Options{}); lot.ErrorCode(err) != lot.ENODB || !strings.Contains(err.Error(), "no database at "+missing) {
+		t.Errorf("missing file: %v; want ENODB", err)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("opening a missing database created it")
+	}
+	if _, err := Open(missing, Options{ReadOnly: true}); lot.ErrorCode(err) != lot.ENODB {
+		t.Errorf("missing file, read-only: %v; want ENODB", err)
+	}
+	db := newTestDB(t)
+	if _, err := Open(db.Path(), Options{Create: true}); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "never overwrites") {
+		t.Errorf("create over an existing file: %v; want ECONFLICT", err)
+	}
+	if _, err := Open(dir, Options{}); lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("a directory: %v; want EINVALID", err)
+	}
+	// A bbolt file that celltrack did not make.
+	other := filepath.Join(dir, "other.db")
+	b, err := bolt.Open(other, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if _, err := Open(other, Options{}); lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(err.Error(), "is not a celltrack database") {
+		t.Errorf("foreign bbolt file: %v; want EINVALID", err)
+	}
+}
+
+// TestOpenRefusesNewerSchema: a database written by a newer celltrack is
+// refused rather than misread.
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	db := newTestDB(t)
+	path := db.Path()
+	err := db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte("99")) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = Open(path, Options{ReadOnly: true, Timeout: time.Second})
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "has schema version 99, newer than this celltrack (1)") {
+		t.Fatalf("newer schema: %v; want ECONFLICT", err)
+	}
+	// Reopen so that newTestDB's cleanup can check and close it.
+	db.bolt, err = bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInitCreatesPrivateFile(t *testing.T) {
+	db := newTestDB(t)
+	fi, err := os.Stat(db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Fatalf("database mode %s, want -rw-------", perm)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
@@ -82,7 +83,7 @@ func (rt *runtime) lotCommand() *cli.Command {
 					}
 					views := []map[string]any{}
 					for _, ct := range cs {
-						views = append(views, containerView(ct))
+						views = append(views, rt.containerView(ct))
 					}
 					return rt.out(views, func(w io.Writer) {
 						fmt.Fprintf(w, "split %s into %d containers:\n", sp.Lot, len(cs))
@@ -109,7 +110,7 @@ func (rt *runtime) lotCommand() *cli.Command {
 					v := rt.lotView(l)
 					cv := []map[string]any{}
 					for _, ct := range cs {
-						cv = append(cv, containerView(ct))
+						cv = append(cv, rt.containerView(ct))
 					}
 					v["containers"] = cv
 					return rt.out(v, func(w io.Writer) { rt.printLot(w, l, cs) })
@@ -324,16 +325,10 @@ func (rt *runtime) containerCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					v := containerView(ct)
-					v["lot"] = l.Number
-					return rt.out(v, func(w io.Writer) {
-						fmt.Fprintf(w, "Container %s  (lot %s, %s, %s)\n", ct.Code(), l.Number, l.Source.Product(), rt.statusText(l))
-						fmt.Fprintf(w, "  state      %s\n  cells      %s   volume %s mL\n", ct.State, ct.Cells, ct.VolumeML)
-						if ct.Location != "" {
-							fmt.Fprintf(w, "  location   %s\n", ct.Location)
-						}
-						fmt.Fprintf(w, "  custodian  %s\n  created    %s by %s\n", ct.Custodian, lot.FormatTime(ct.CreatedAt), ct.CreatedBy)
-					})
+					v := rt.containerView(ct)
+					v["lot"], v["lot_status"], v["expired"] = l.Number, l.Status, l.Expired(rt.clock())
+					v["exceptional"], v["restricted_to"] = l.Exceptional, rt.restrictedTo(l)
+					return rt.out(v, func(w io.Writer) { rt.printContainer(w, ct, l) })
 				}),
 			},
 			{
@@ -348,7 +343,7 @@ func (rt *runtime) containerCommand() *cli.Command {
 					}
 					views := []map[string]any{}
 					for _, ct := range cs {
-						views = append(views, containerView(ct))
+						views = append(views, rt.containerView(ct))
 					}
 					return rt.out(views, func(w io.Writer) {
 						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -364,10 +359,52 @@ func (rt *runtime) containerCommand() *cli.Command {
 	}
 }
 
-func containerView(c lot.Container) map[string]any {
-	return map[string]any{"id": c.ID, "code": c.Code(), "lot_id": c.LotID, "number": c.Number, "cells": c.Cells,
+// containerView is a container as shown in --json output: where it is, its
+// post-thaw numbers once thawed (doses use them) and, once dispensed, the MRN
+// of the patient it is for.
+func (rt *runtime) containerView(c lot.Container) map[string]any {
+	v := map[string]any{"id": c.ID, "code": c.Code(), "lot_id": c.LotID, "number": c.Number, "cells": c.Cells,
 		"volume_ml": c.VolumeML.String(), "state": c.State, "location": c.Location, "site": c.Site,
 		"custodian": c.Custodian, "created_at": c.CreatedAt, "created_by": c.CreatedBy}
+	if !c.ThawedAt.IsZero() {
+		v["thawed_at"], v["thaw_viability_pct"], v["viable_cells"] = c.ThawedAt, c.ThawViability.String(), c.ViableCells
+	}
+	if c.PatientID != uuid.Nil {
+		v["patient_id"], v["patient"] = c.PatientID, rt.patientMRN(c.PatientID)
+	}
+	return v
+}
+
+// patientMRN names a patient by MRN, or by UUID if the lookup fails.
+func (rt *runtime) patientMRN(id uuid.UUID) string {
+	if p, err := rt.lots().Patient(id.String()); err == nil {
+		return p.MRN
+	}
+	return id.String()
+}
+
+// printContainer is the text of `container show`: the lot's status (with any
+// expiry or exceptional-release flag), where the container is, its post-thaw
+// numbers and the patient it was dispensed to.
+func (rt *runtime) printContainer(w io.Writer, ct lot.Container, l lot.Lot) {
+	fmt.Fprintf(w, "Container %s  (lot %s, %s, %s)\n", ct.Code(), l.Number, l.Source.Product(), rt.statusText(l))
+	fmt.Fprintf(w, "  state         %s\n", ct.State)
+	if ct.PatientID != uuid.Nil {
+		who := rt.patientMRN(ct.PatientID)
+		if p, err := rt.lots().Patient(ct.PatientID.String()); err == nil {
+			who += " (" + p.Name + ")"
+		}
+		fmt.Fprintf(w, "  dispensed to  patient %s\n", who)
+	}
+	fmt.Fprintf(w, "  cells         %s   volume %s mL\n", ct.Cells, ct.VolumeML)
+	fmt.Fprintf(w, "  site          %s\n", dash(ct.Site))
+	if ct.Location != "" {
+		fmt.Fprintf(w, "  location      %s\n", ct.Location)
+	}
+	if !ct.ThawedAt.IsZero() {
+		fmt.Fprintf(w, "  thawed        %s   viability %s %%   viable cells %s\n", lot.FormatTime(ct.ThawedAt), ct.ThawViability, ct.ViableCells)
+	}
+	fmt.Fprintf(w, "  custodian     %s\n  created       %s by %s\n", dash(ct.Custodian), lot.FormatTime(ct.CreatedAt), ct.CreatedBy)
 }
 
 func (rt *runtime) isbtCommand() *cli.Command {

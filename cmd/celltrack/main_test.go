@@ -2,14 +2,14 @@ package main
 
 import (
 	"bytes"
-	"encoding/hex"
-	"strings"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 

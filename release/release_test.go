@@ -6,7 +6,30 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
 )
+
+func TestLookBack(t *testing.T) {
+	mei := uuid.New()
+	din := lot.DIN{FIN: "G1234", Year: 26, Seq: 1}
+	mk := func(n int, st lot.ContainerState, p uuid.UUID) lot.Container {
+		return lot.Container{DIN: din, Number: n, State: st, PatientID: p}
+	}
+	cs := []lot.Container{mk(1, lot.Infused, mei), mk(2, lot.Dispensed, mei), mk(3, lot.Thawed, uuid.Nil),
+		mk(4, lot.Stored, uuid.Nil), mk(5, lot.Discarded, uuid.Nil), mk(6, lot.Returned, uuid.Nil)}
+	infused, recall := LookBack(cs, func(id uuid.UUID) string {
+		if id != mei {
+			t.Fatalf("asked for the MRN of %s", id)
+		}
+		return "MRN-1001"
+	})
+	if got := strings.Join(infused, ","); got != "G12342600000101" {
+		t.Errorf("infused %q", got)
+	}
+	if got := strings.Join(recall, ","); got != "G12342600000102 (dispensed to MRN-1001),G12342600000103 (thawed)" {
+		t.Errorf("recall %q", got)
+	}
+}
 
 func TestParseValue(t *testing.T) {
 	for _, tc := range []struct {

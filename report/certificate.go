@@ -67,6 +67,9 @@ func certDecisions(c release.Certificate) []string {
 		if len(d.Infused) > 0 {
 			out = append(out, "  look-back, containers already infused: "+strings.Join(d.Infused, ", "))
 		}
+		if len(d.Recall) > 0 {
+			out = append(out, "  recalled, thawed or dispensed but not infused: "+strings.Join(d.Recall, ", "))
+		}
 	}
 	if len(out) == 0 {
 		out = append(out, "no disposition: the lot has not been released or rejected")

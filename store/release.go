@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -127,6 +128,7 @@ type dispositionRecord struct {
 	Patient     string            `json:"patient,omitempty"`
 	PatientID   uuid.UUID         `json:"patient_id,omitzero"`
 	Infused     []string          `json:"infused,omitempty"`
+	Recall      []string          `json:"recall,omitempty"`
 	At          time.Time         `json:"at"`
 	By          string            `json:"by"`
 	Signatures  []signatureRecord `json:"signatures,omitempty"`
@@ -134,7 +136,7 @@ type dispositionRecord struct {
 
 func toDispositionRecord(d release.Disposition) dispositionRecord {
 	r := dispositionRecord{1, d.ID, d.LotID, d.Lot, d.DIN, d.Decision, d.Spec, d.SpecVersion, d.Rows, d.Reason, d.Patient,
-		d.PatientID, d.Infused, d.At, d.By, nil}
+		d.PatientID, d.Infused, d.Recall, d.At, d.By, nil}
 	for _, s := range d.Signatures {
 		r.Signatures = append(r.Signatures, signatureRecord{s.UserID, s.User, s.FullName, s.Role, s.Time, s.Meaning, fmt.Sprintf("%x", s.Signed)})
 	}
@@ -144,7 +146,7 @@ func toDispositionRecord(d release.Disposition) dispositionRecord {
 func (r dispositionRecord) disposition() release.Disposition {
 	d := release.Disposition{ID: r.ID, LotID: r.LotID, Lot: r.Lot, DIN: r.DIN, Decision: r.Decision, Spec: r.Spec,
 		SpecVersion: r.SpecVersion, Rows: r.Rows, Reason: r.Reason, Patient: r.Patient, PatientID: r.PatientID,
-		Infused: r.Infused, At: r.At, By: r.By}
+		Infused: r.Infused, Recall: r.Recall, At: r.At, By: r.By}
 	for _, s := range r.Signatures {
 		sig := audit.Signature{UserID: s.UserID, User: s.User, FullName: s.FullName, Role: s.Role, Time: s.Time, Meaning: s.Meaning}
 		if b, err := hex.DecodeString(s.Signed); err == nil && len(b) == len(sig.Signed) {
@@ -411,28 +413,29 @@ func (s *ReleaseService) VoidResult(actor, lotRef string, seq int, reason string
 }
 
 // requarantine sends a released lot back to quarantine, lifting any
-// exceptional restriction, and records the decision with the look-back list.
+// exceptional restriction, and records the decision with the look-back list
+// and the containers to recall (release.LookBack).
 func (w *writer) requarantine(l lot.Lot, reason string) (release.Requarantine, error) {
 	cs, err := containersOf(w.tx, l.ID)
 	if err != nil {
 		return release.Requarantine{}, err
 	}
-	var infused []string
-	for _, c := range cs {
-		if c.State == lot.Infused {
-			infused = append(infused, c.Code())
+	infused, recall := release.LookBack(cs, func(id uuid.UUID) string {
+		if p, err := patientByID(w.tx, id); err == nil {
+			return p.MRN
 		}
-	}
+		return id.String()
+	})
 	l.Status, l.Exceptional, l.RestrictedTo = lot.Quarantine, false, uuid.Nil
 	if err := w.put(kindLot, l.ID, "release.requarantine", reason, toLotRecord(l)); err != nil {
 		return release.Requarantine{}, err
 	}
 	d := release.Disposition{ID: w.db.NewID(), LotID: l.ID, Lot: l.Number, DIN: l.DIN.String(), Decision: release.Quarantined,
-		Reason: reason, Infused: infused, At: w.now, By: w.actor.Name}
+		Reason: reason, Infused: infused, Recall: recall, At: w.now, By: w.actor.Name}
 	if err := w.putDisposition(d, reason); err != nil {
 		return release.Requarantine{}, err
 	}
-	return release.Requarantine{Lot: l.Number, Reason: reason, Infused: infused}, nil
+	return release.Requarantine{Lot: l.Number, Reason: reason, Infused: infused, Recall: recall}, nil
 }
 
 func (w *writer) putDisposition(d release.Disposition, reason string) error {
@@ -498,7 +501,7 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 				continue
 			}
 			q, err := w.requarantine(l, fmt.Sprintf("donor %s screened ineligible on %s (%s); released lot %s returned to quarantine",
-				d.Code, lot.FormatDate(sc.Tested), joinProblems(sc.Problems()), l.Number))
+				d.Code, lot.FormatDate(sc.Tested), strings.Join(sc.Problems(), ", "), l.Number))
 			if err != nil {
 				return err
 			}
@@ -507,17 +510,6 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 		return nil
 	})
 	return sc, rq, err
-}
-
-func joinProblems(p []string) string {
-	var b bytes.Buffer
-	for i, s := range p {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(s)
-	}
-	return b.String()
 }
 
 // Screenings lists a donor's screenings, oldest first.
@@ -621,16 +613,13 @@ func (db *DB) planApproval(tx *bolt.Tx, a release.Approval, now time.Time) (appr
 	if p.patient, err = patientByMRN(tx, a.Patient); err != nil {
 		return p, err
 	}
-	if p.lot.Source == lot.SourceRFib && p.patient.ID != p.lot.PatientID {
-		return p, lot.Errorf(lot.ECONFLICT, "lot %s is autologous rFib from another patient; it can never go to %s", p.lot.Number, a.Patient)
+	if err := lot.CheckAutologous(p.lot, p.patient); err != nil {
+		return p, err
 	}
 	if p.phys, err = userByName(tx, a.Physician); err != nil {
 		return p, err
 	}
-	if p.phys.Role != audit.Physician || p.phys.Disabled {
-		return p, lot.Errorf(lot.EFORBIDDEN, "--physician %s has role %s; the co-signature of an exceptional release needs an enabled physician", a.Physician, p.phys.Role)
-	}
-	return p, nil
+	return p, release.CheckCoSigner(p.phys)
 }
 
 // Approve releases a lot (QA role) after checking the evaluation, segregation

@@ -197,6 +197,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 							if len(d.Infused) > 0 {
 								fmt.Fprintf(w, "  LOOK-BACK: containers already infused: %s\n", strings.Join(d.Infused, ", "))
 							}
+							printRecall(w, d.Recall)
 						}
 					})
 				}),
@@ -264,8 +265,16 @@ func (rt *runtime) releaseResult(c *cli.Context) error {
 	})
 }
 
-// printRequarantines reports lots sent back to quarantine and the look-back
-// list of containers already infused.
+// printRecall lists the containers of a requarantined lot that were thawed
+// or dispensed but not infused.
+func printRecall(w io.Writer, recall []string) {
+	if len(recall) > 0 {
+		fmt.Fprintf(w, "  RECALL: do not infuse, return to the lab and discard: %s\n", strings.Join(recall, ", "))
+	}
+}
+
+// printRequarantines reports lots sent back to quarantine, the look-back
+// list of containers already infused and the containers to recall.
 func printRequarantines(w io.Writer, rq []release.Requarantine) {
 	for _, q := range rq {
 		fmt.Fprintf(w, "LOT %s RETURNED TO QUARANTINE: %s\n", q.Lot, q.Reason)
@@ -274,6 +283,7 @@ func printRequarantines(w io.Writer, rq []release.Requarantine) {
 		} else {
 			fmt.Fprintf(w, "  LOOK-BACK: containers already infused: %s\n", strings.Join(q.Infused, ", "))
 		}
+		printRecall(w, q.Recall)
 	}
 }
 
@@ -325,7 +335,7 @@ func dispositionView(d release.Disposition) map[string]any {
 			"meaning": s.Meaning, "signed_sha256": fmt.Sprintf("%x", s.Signed)})
 	}
 	return map[string]any{"id": d.ID, "lot": d.Lot, "din": d.DIN, "decision": d.Decision, "spec": d.Spec,
-		"spec_version": d.SpecVersion, "rows": d.Rows, "reason": d.Reason, "patient": d.Patient, "infused": d.Infused,
+		"spec_version": d.SpecVersion, "rows": d.Rows, "reason": d.Reason, "patient": d.Patient, "infused": d.Infused, "recall": d.Recall,
 		"at": d.At, "by": d.By, "signatures": sigs}
 }
 

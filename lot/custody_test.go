@@ -187,3 +187,32 @@ func TestLabelCounts(t *testing.T) {
 		t.Fatalf("barcode data %q", got)
 	}
 }
+
+func TestStatusText(t *testing.T) {
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	released := Lot{Status: Released, Expires: time.Date(2027, 11, 10, 0, 0, 0, 0, time.UTC)}
+	exceptional := released
+	exceptional.Exceptional = true
+	for _, tc := range []struct {
+		name   string
+		l      Lot
+		at     time.Time
+		want   string
+		usable bool
+	}{
+		{"released", released, now, "RELEASED", true},
+		{"exceptional", exceptional, now, "RELEASED — EXCEPTIONAL RELEASE, patient MRN-1001 only", true},
+		{"expired at midnight", released, released.Expires, "EXPIRED 2027-11-10, do not use (was RELEASED)", false},
+		{"exceptional and expired", exceptional, released.Expires, "EXPIRED 2027-11-10, do not use (was RELEASED — EXCEPTIONAL RELEASE, patient MRN-1001 only)", false},
+		{"quarantine", Lot{Status: Quarantine, Expires: released.Expires}, now, "QUARANTINE", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.l.StatusText(tc.at, "MRN-1001"); got != tc.want {
+				t.Errorf("StatusText = %q, want %q", got, tc.want)
+			}
+			if got := tc.l.Usable(tc.at); got != tc.usable {
+				t.Errorf("Usable = %v, want %v", got, tc.usable)
+			}
+		})
+	}
+}

@@ -20,13 +20,7 @@ type certLine struct{ Label, Value string }
 // certHeader is the identity block shared by every format.
 func certHeader(c release.Certificate) []certLine {
 	l := c.Lot
-	status := strings.ToUpper(string(l.Status))
-	if l.Exceptional {
-		status += " — EXCEPTIONAL RELEASE, restricted to patient " + c.RestrictedTo
-	}
-	if c.Expired {
-		status += " (EXPIRED)"
-	}
+	status := l.StatusText(c.Generated, c.RestrictedTo)
 	return []certLine{
 		{"Lot", l.Number},
 		{"DIN", l.DIN.EyeReadable()},

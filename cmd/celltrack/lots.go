@@ -229,19 +229,14 @@ func (rt *runtime) clock() time.Time {
 	return time.Now().UTC()
 }
 
-// statusText is the lot status as shown to people: an expired lot says so,
-// whatever its release status, so it is never shown as usable.
-func (rt *runtime) statusText(l lot.Lot) string {
-	s := strings.ToUpper(string(l.Status))
-	if l.Expired(rt.clock()) {
-		s += " (EXPIRED)"
-	}
-	return s + rt.exceptionText(l)
-}
+// statusText is the lot status as shown to people (lot.StatusText): an
+// expired lot is never shown as usable, an exceptional release names its
+// patient.
+func (rt *runtime) statusText(l lot.Lot) string { return l.StatusText(rt.clock(), rt.restrictedTo(l)) }
 
 func (rt *runtime) lotView(l lot.Lot) map[string]any {
 	return map[string]any{"id": l.ID, "number": l.Number, "din": l.DIN.String(), "din_check": string(l.DIN.Check()),
-		"source": l.Source, "product": l.Source.Product(), "status": l.Status, "expired": l.Expired(rt.clock()),
+		"source": l.Source, "product": l.Source.Product(), "status": l.Status, "expired": l.Expired(rt.clock()), "usable": l.Usable(rt.clock()),
 		"cells": l.Cells, "viability_pct": l.Viability.String(), "volume_ml": l.VolumeML.String(),
 		"manufactured": lot.FormatDate(l.Manufactured), "expires": lot.FormatDate(l.Expires), "passage": l.Passage,
 		"location": l.Location, "containers_count": l.Containers, "cells_split": l.CellsSplit,
@@ -326,7 +321,7 @@ func (rt *runtime) containerCommand() *cli.Command {
 						return err
 					}
 					v := rt.containerView(ct)
-					v["lot"], v["lot_status"], v["expired"] = l.Number, l.Status, l.Expired(rt.clock())
+					v["lot"], v["lot_status"], v["expired"], v["usable"] = l.Number, l.Status, l.Expired(rt.clock()), l.Usable(rt.clock())
 					v["exceptional"], v["restricted_to"] = l.Exceptional, rt.restrictedTo(l)
 					return rt.out(v, func(w io.Writer) { rt.printContainer(w, ct, l) })
 				}),

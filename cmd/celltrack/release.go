@@ -525,11 +525,3 @@ func (rt *runtime) restrictedTo(l lot.Lot) string {
 	}
 	return l.RestrictedTo.String()
 }
-
-// exceptionText flags an exceptional release wherever a lot is shown.
-func (rt *runtime) exceptionText(l lot.Lot) string {
-	if !l.Exceptional {
-		return ""
-	}
-	return " EXCEPTIONAL RELEASE — patient " + rt.restrictedTo(l) + " only"
-}

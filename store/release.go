@@ -268,20 +268,6 @@ func (s *ReleaseService) AddSpec(actor string, sp release.Spec) (release.Spec, e
 	return sp, err
 }
 
-// childRecords decodes the records of kind listed under parent in a
-// composite index, oldest first, and converts each to its domain type.
-func childRecords[R, T any](tx *bolt.Tx, index string, parent uuid.UUID, kind string, conv func(R) T) ([]T, error) {
-	var out []T
-	for _, id := range children(tx, index, parent) {
-		var r R
-		if _, err := get(tx, kind, id, &r); err != nil {
-			return nil, err
-		}
-		out = append(out, conv(r))
-	}
-	return out, nil
-}
-
 func resultsOf(tx *bolt.Tx, lotID uuid.UUID) ([]release.Result, error) {
 	return childRecords(tx, "idx_result_lot", lotID, kindResult, resultRecord.result)
 }

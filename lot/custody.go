@@ -69,6 +69,17 @@ func CheckMove(c Container, to ContainerState) error {
 		c.Label(), c.State, to, c.State, strings.Join(steps, ", "))
 }
 
+// CheckShip refuses shipping c to the site it is already at.
+func CheckShip(c Container, to string) error {
+	if err := CheckMove(c, Shipped); err != nil {
+		return err
+	}
+	if to == c.Site {
+		return Errorf(EINVALID, "--to %s is where container %s already is; ship it to another site", to, c.Label())
+	}
+	return nil
+}
+
 // CheckReceive refuses receiving c anywhere but the site it was shipped to.
 // While a container is in transit its Site is the destination.
 func CheckReceive(c Container, at string) error {

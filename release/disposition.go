@@ -121,6 +121,15 @@ func CheckCoSigner(phys audit.User) error {
 	return nil
 }
 
+// CheckRejectable refuses rejecting a lot that is already rejected; a lot in
+// quarantine or a released one may be rejected.
+func CheckRejectable(l lot.Lot) error {
+	if l.Status == lot.Rejected {
+		return lot.Errorf(lot.ECONFLICT, "lot %s is already rejected", l.Number)
+	}
+	return nil
+}
+
 // CheckApprovable says whether lot l may be approved on evaluation ev.
 func CheckApprovable(l lot.Lot, ev Evaluation, exception bool, now time.Time) error {
 	if l.Expired(now) {

@@ -198,3 +198,22 @@ func TestParseSpecFileNumbersAndStrings(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckCorrectionAndRejectable(t *testing.T) {
+	old := Result{Seq: 3, Assay: "CD90"}
+	if err := CheckCorrection(old, Result{Assay: "CD90"}); err != nil {
+		t.Errorf("same assay: %v", err)
+	}
+	err := CheckCorrection(old, Result{Assay: "CD73"})
+	if lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), "--corrects 3 is a CD90 result; a correction must be of the same assay, not CD73") {
+		t.Errorf("other assay: %v", err)
+	}
+	for _, tc := range []struct {
+		st   lot.Status
+		want string
+	}{{lot.Quarantine, ""}, {lot.Released, ""}, {lot.Rejected, lot.ECONFLICT}} {
+		if got := lot.ErrorCode(CheckRejectable(lot.Lot{Number: "LOT-UC-1", Status: tc.st})); got != tc.want {
+			t.Errorf("%s: code %q, want %q", tc.st, got, tc.want)
+		}
+	}
+}

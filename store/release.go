@@ -330,8 +330,8 @@ func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, cor
 			if err != nil {
 				return err
 			}
-			if old.Assay != r.Assay {
-				return lot.Errorf(lot.EINVALID, "--corrects %d is a %s result; a correction must be of the same assay, not %s", corrects, old.Assay, r.Assay)
+			if err := release.CheckCorrection(old, r); err != nil {
+				return err
 			}
 			why := fmt.Sprintf("corrected by result #%d: %s", r.Seq, reason)
 			if rq, err = w.voidResult(l, old, why); err != nil {
@@ -678,10 +678,10 @@ func (s *ReleaseService) Reject(qa, password, lotRef, reason string) (release.Di
 			return lot.Lot{}, u, err
 		}
 		l, err := lotByRef(tx, lotRef)
-		if err == nil && l.Status == lot.Rejected {
-			err = lot.Errorf(lot.ECONFLICT, "lot %s is already rejected", l.Number)
+		if err != nil {
+			return l, u, err
 		}
-		return l, u, err
+		return l, u, release.CheckRejectable(l)
 	}
 	if err := s.db.view(func(tx *bolt.Tx) error { _, _, err := check(tx); return err }); err != nil {
 		return d, err

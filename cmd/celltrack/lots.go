@@ -258,7 +258,14 @@ func (rt *runtime) printLot(w io.Writer, l lot.Lot, cs []lot.Container) {
 	fmt.Fprintf(w, "  registered    %s by %s\n", lot.FormatTime(l.CreatedAt), l.CreatedBy)
 	fmt.Fprintf(w, "  containers    %d (%s of %s cells split)\n", len(cs), l.CellsSplit, l.Cells)
 	for _, c := range cs {
-		fmt.Fprintf(w, "    %s  %-10s %s cells  %s mL\n", c.Code(), c.State, c.Cells, c.VolumeML)
+		fmt.Fprintf(w, "    %s  %-10s %s cells  %s mL", c.Code(), c.State, c.Cells, c.VolumeML)
+		if c.Site != "" {
+			fmt.Fprintf(w, "  at %s", c.Site)
+		}
+		if c.PatientID != uuid.Nil {
+			fmt.Fprintf(w, "  for patient %s", rt.patientMRN(c.PatientID))
+		}
+		fmt.Fprintln(w)
 	}
 }
 
@@ -342,9 +349,13 @@ func (rt *runtime) containerCommand() *cli.Command {
 					}
 					return rt.out(views, func(w io.Writer) {
 						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-						fmt.Fprintln(tw, "CONTAINER\tSTATE\tCELLS\tVOLUME mL\tLOCATION")
+						fmt.Fprintln(tw, "CONTAINER\tSTATE\tCELLS\tVOLUME mL\tSITE\tLOCATION\tPATIENT")
 						for _, ct := range cs {
-							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ct.Code(), ct.State, ct.Cells, ct.VolumeML, ct.Location)
+							patient := "-"
+							if ct.PatientID != uuid.Nil {
+								patient = rt.patientMRN(ct.PatientID)
+							}
+							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ct.Code(), ct.State, ct.Cells, ct.VolumeML, dash(ct.Site), dash(ct.Location), patient)
 						}
 						tw.Flush()
 					})

@@ -402,16 +402,10 @@ func (s *ReleaseService) VoidResult(actor, lotRef string, seq int, reason string
 // exceptional restriction, and records the decision with the look-back list
 // and the containers to recall (release.LookBack).
 func (w *writer) requarantine(l lot.Lot, reason string) (release.Requarantine, error) {
-	cs, err := containersOf(w.tx, l.ID)
+	infused, recall, err := lookBack(w.tx, l)
 	if err != nil {
 		return release.Requarantine{}, err
 	}
-	infused, recall := release.LookBack(cs, func(id uuid.UUID) string {
-		if p, err := patientByID(w.tx, id); err == nil {
-			return p.MRN
-		}
-		return id.String()
-	})
 	l.Status, l.Exceptional, l.RestrictedTo = lot.Quarantine, false, uuid.Nil
 	if err := w.put(kindLot, l.ID, "release.requarantine", reason, toLotRecord(l)); err != nil {
 		return release.Requarantine{}, err
@@ -422,6 +416,22 @@ func (w *writer) requarantine(l lot.Lot, reason string) (release.Requarantine, e
 		return release.Requarantine{}, err
 	}
 	return release.Requarantine{Lot: l.Number, Reason: reason, Infused: infused, Recall: recall}, nil
+}
+
+// lookBack lists the lot's infused containers and those to recall
+// (release.LookBack), naming patients by MRN.
+func lookBack(tx *bolt.Tx, l lot.Lot) (infused, recall []string, err error) {
+	cs, err := containersOf(tx, l.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	infused, recall = release.LookBack(cs, func(id uuid.UUID) string {
+		if p, err := patientByID(tx, id); err == nil {
+			return p.MRN
+		}
+		return id.String()
+	})
+	return infused, recall, nil
 }
 
 func (w *writer) putDisposition(d release.Disposition, reason string) error {
@@ -663,7 +673,8 @@ func (s *ReleaseService) Approve(a release.Approval) (release.Disposition, error
 	return d, err
 }
 
-// Reject rejects a lot in quarantine or a released one (QA role, signed).
+// Reject rejects a lot in quarantine or a released one (QA role, signed); a
+// released lot's decision carries its look-back and recall lists.
 func (s *ReleaseService) Reject(qa, password, lotRef, reason string) (release.Disposition, error) {
 	var d release.Disposition
 	if err := lot.ValidateText("--reason", reason, true); err != nil {
@@ -698,6 +709,11 @@ func (s *ReleaseService) Reject(qa, password, lotRef, reason string) (release.Di
 			Reason: reason, At: w.now, By: w.actor.Name}
 		if ev, _, err := s.db.evaluate(w.tx, l, "", w.now); err == nil {
 			d.Spec, d.SpecVersion, d.Rows = ev.Spec, ev.Version, ev.Rows
+		}
+		if l.Status == lot.Released {
+			if d.Infused, d.Recall, err = lookBack(w.tx, l); err != nil {
+				return err
+			}
 		}
 		d.Signatures = []audit.Signature{w.sign(u, release.MeaningReject, d.Digest())}
 		l.Status, l.Exceptional, l.RestrictedTo = lot.Rejected, false, uuid.Nil

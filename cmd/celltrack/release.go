@@ -164,6 +164,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 					return rt.out(dispositionView(d), func(w io.Writer) {
 						fmt.Fprintf(w, "rejected lot %s: %s\n", d.Lot, d.Reason)
 						printSignatures(w, d)
+						printLookBack(w, d.Infused, d.Recall)
 					})
 				}),
 			},
@@ -194,10 +195,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 							}
 							fmt.Fprintln(w)
 							printSignatures(w, d)
-							if len(d.Infused) > 0 {
-								fmt.Fprintf(w, "  LOOK-BACK: containers already infused: %s\n", strings.Join(d.Infused, ", "))
-							}
-							printRecall(w, d.Recall)
+							printLookBack(w, d.Infused, d.Recall)
 						}
 					})
 				}),
@@ -265,9 +263,12 @@ func (rt *runtime) releaseResult(c *cli.Context) error {
 	})
 }
 
-// printRecall lists the containers of a requarantined lot that were thawed
-// or dispensed but not infused.
-func printRecall(w io.Writer, recall []string) {
+// printLookBack lists the containers of a lot taken out of use that were
+// already infused, and those thawed or dispensed but not infused, to recall.
+func printLookBack(w io.Writer, infused, recall []string) {
+	if len(infused) > 0 {
+		fmt.Fprintf(w, "  LOOK-BACK: containers already infused: %s\n", strings.Join(infused, ", "))
+	}
 	if len(recall) > 0 {
 		fmt.Fprintf(w, "  RECALL: do not infuse, return to the lab and discard: %s\n", strings.Join(recall, ", "))
 	}
@@ -280,10 +281,8 @@ func printRequarantines(w io.Writer, rq []release.Requarantine) {
 		fmt.Fprintf(w, "LOT %s RETURNED TO QUARANTINE: %s\n", q.Lot, q.Reason)
 		if len(q.Infused) == 0 {
 			fmt.Fprintln(w, "  look-back: no container of the lot has been infused")
-		} else {
-			fmt.Fprintf(w, "  LOOK-BACK: containers already infused: %s\n", strings.Join(q.Infused, ", "))
 		}
-		printRecall(w, q.Recall)
+		printLookBack(w, q.Infused, q.Recall)
 	}
 }
 

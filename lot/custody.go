@@ -69,6 +69,17 @@ func CheckMove(c Container, to ContainerState) error {
 		c.Label(), c.State, to, c.State, strings.Join(steps, ", "))
 }
 
+// CheckShip refuses shipping c to the site it is already at.
+func CheckShip(c Container, to string) error {
+	if err := CheckMove(c, Shipped); err != nil {
+		return err
+	}
+	if to == c.Site {
+		return Errorf(EINVALID, "--to %s is where container %s already is; ship it to another site", to, c.Label())
+	}
+	return nil
+}
+
 // CheckReceive refuses receiving c anywhere but the site it was shipped to.
 // While a container is in transit its Site is the destination.
 func CheckReceive(c Container, at string) error {
@@ -82,15 +93,23 @@ func CheckReceive(c Container, at string) error {
 }
 
 // CheckDispense checks the pure rules for handing container c of lot l to
-// patient p at now: an autologous rFib container goes only to the patient
-// whose cells it holds (checked first: the wrong patient is the gravest
-// error), and the lot is released and not expired (an exceptional release
-// only to the one patient it names).
+// patient p at now: the state machine allows it, and the lot is usable for
+// that patient (CheckUsable).
 func CheckDispense(c Container, l Lot, p Patient, now time.Time) error {
 	if err := CheckMove(c, Dispensed); err != nil {
 		return err
 	}
-	if l.Source == SourceRFib && l.PatientID != p.ID {
+	return CheckUsable(c, l, p, now)
+}
+
+// CheckUsable checks that container c of lot l may be given to patient p at
+// now: an autologous rFib container goes only to the patient whose cells it
+// holds (checked first: the wrong patient is the gravest error), and the lot
+// is released and not expired (an exceptional release only to the one
+// patient it names). Dispensing and the bedside check share it, so that a
+// lot sent back to quarantine after a bag left the lab stops that bag too.
+func CheckUsable(c Container, l Lot, p Patient, now time.Time) error {
+	if err := CheckAutologous(l, p); err != nil {
 		return Errorf(ECONFLICT, "container %s holds autologous rFib cells of another patient, not %s (%s); FOR AUTOLOGOUS USE ONLY — dispense it only to its source patient", c.Label(), p.MRN, p.Name)
 	}
 	if l.Status != Released {
@@ -105,6 +124,16 @@ func CheckDispense(c Container, l Lot, p Patient, now time.Time) error {
 	}
 	if l.Exceptional && l.RestrictedTo != p.ID {
 		return Errorf(ECONFLICT, "lot %s was released exceptionally for one named patient only, not %s; do not dispense it to anyone else", l.Number, p.MRN)
+	}
+	return nil
+}
+
+// CheckAutologous refuses giving an autologous rFib lot to anyone but the
+// patient whose cells it holds (DOMAIN.md, chain of identity); a UC lot may
+// go to anyone.
+func CheckAutologous(l Lot, p Patient) error {
+	if l.Source == SourceRFib && l.PatientID != p.ID {
+		return Errorf(ECONFLICT, "lot %s is autologous rFib from another patient; it can never go to %s", l.Number, p.MRN)
 	}
 	return nil
 }

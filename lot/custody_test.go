@@ -101,6 +101,7 @@ func TestCheckDispense(t *testing.T) {
 		{"expired at this instant", Thawed, expired, mei, "expired at 2026-11-25 09:00 UTC"},
 		{"exceptional release to someone else", Thawed, exceptional, mei, "released exceptionally for one named patient only, not MRN-1001"},
 		{"rFib to another patient", Thawed, rfib, mei, "autologous rFib cells of another patient, not MRN-1001 (Mei Chen); FOR AUTOLOGOUS USE ONLY"},
+		{"rFib of a quarantined lot to another patient: identity named first", Thawed, func() Lot { l := rfib; l.Status = Quarantine; return l }(), mei, "FOR AUTOLOGOUS USE ONLY"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := CheckDispense(testContainer(tc.state), tc.l, tc.p, now)
@@ -111,6 +112,26 @@ func TestCheckDispense(t *testing.T) {
 				t.Fatalf("code %s, want conflict", ErrorCode(err))
 			}
 		})
+	}
+}
+
+// TestCheckUsable covers a bag already at the bedside whose lot went back to
+// quarantine or expired since it was dispensed: the bedside check refuses it.
+func TestCheckUsable(t *testing.T) {
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	mei := Patient{ID: uuid.New(), MRN: "MRN-1001", Name: "Mei Chen"}
+	l := Lot{Number: "LOT-UC-1", Source: SourceUC, Status: Released, Expires: now.AddDate(1, 0, 0)}
+	c := testContainer(Dispensed)
+	if err := CheckUsable(c, l, mei, now); err != nil {
+		t.Fatalf("released lot: %v", err)
+	}
+	q := l
+	q.Status = Quarantine
+	if err := CheckUsable(c, q, mei, now); !strings.Contains(ErrorMessage(err), "which is in quarantine, not released") {
+		t.Fatalf("quarantined lot: got %v", err)
+	}
+	if err := CheckUsable(c, l, mei, l.Expires.Add(time.Second)); !strings.Contains(ErrorMessage(err), "expired at") {
+		t.Fatalf("expired lot: got %v", err)
 	}
 }
 
@@ -164,5 +185,34 @@ func TestLabelCounts(t *testing.T) {
 	}
 	if got := BarcodeData(c); got != "=G12342600000101" {
 		t.Fatalf("barcode data %q", got)
+	}
+}
+
+func TestStatusText(t *testing.T) {
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	released := Lot{Status: Released, Expires: time.Date(2027, 11, 10, 0, 0, 0, 0, time.UTC)}
+	exceptional := released
+	exceptional.Exceptional = true
+	for _, tc := range []struct {
+		name   string
+		l      Lot
+		at     time.Time
+		want   string
+		usable bool
+	}{
+		{"released", released, now, "RELEASED", true},
+		{"exceptional", exceptional, now, "RELEASED — EXCEPTIONAL RELEASE, patient MRN-1001 only", true},
+		{"expired at midnight", released, released.Expires, "EXPIRED 2027-11-10, do not use (was RELEASED)", false},
+		{"exceptional and expired", exceptional, released.Expires, "EXPIRED 2027-11-10, do not use (was RELEASED — EXCEPTIONAL RELEASE, patient MRN-1001 only)", false},
+		{"quarantine", Lot{Status: Quarantine, Expires: released.Expires}, now, "QUARANTINE", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.l.StatusText(tc.at, "MRN-1001"); got != tc.want {
+				t.Errorf("StatusText = %q, want %q", got, tc.want)
+			}
+			if got := tc.l.Usable(tc.at); got != tc.usable {
+				t.Errorf("Usable = %v, want %v", got, tc.usable)
+			}
+		})
 	}
 }

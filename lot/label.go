@@ -12,11 +12,19 @@ const StorageCondition = "Store at or below -150 °C, vapour phase of LN2"
 const AutologousWarning = "FOR AUTOLOGOUS USE ONLY"
 
 // LabelSet is what a label print needs: the lot, its containers to label, the
-// source patient of an autologous lot (nil otherwise) and the facility.
+// source patient of an autologous lot (nil otherwise) and, for a lot released
+// exceptionally, the one patient it is restricted to (nil otherwise).
 type LabelSet struct {
-	Lot        Lot
-	Containers []Container
-	Patient    *Patient
+	Lot          Lot
+	Containers   []Container
+	Patient      *Patient
+	RestrictedTo *Patient
+}
+
+// ExceptionalWarning is printed on every label of a lot released
+// exceptionally under medical necessity: the bag may go to one patient only.
+func ExceptionalWarning(p Patient) string {
+	return "EXCEPTIONAL RELEASE — ONLY FOR MRN " + p.MRN
 }
 
 // BarcodeData is the ISBT 128 data content encoded in a container's Code 128

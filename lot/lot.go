@@ -136,6 +136,26 @@ type Lot struct {
 // never usable, whatever its status.
 func (l Lot) Expired(now time.Time) bool { return !l.Expires.IsZero() && !now.Before(l.Expires) }
 
+// Usable reports whether the lot's containers may be given at now: released
+// and not expired. An exceptional release is usable for its one patient only
+// (CheckUsable).
+func (l Lot) Usable(now time.Time) bool { return l.Status == Released && !l.Expired(now) }
+
+// StatusText is the lot's status as every screen and document shows it:
+// an expired lot leads with EXPIRED whatever its release status, so it is
+// never read as usable, and an exceptional release names the one patient
+// (restrictedMRN) it is restricted to.
+func (l Lot) StatusText(now time.Time, restrictedMRN string) string {
+	s := strings.ToUpper(string(l.Status))
+	if l.Exceptional {
+		s += " — EXCEPTIONAL RELEASE, patient " + restrictedMRN + " only"
+	}
+	if l.Expired(now) {
+		s = "EXPIRED " + FormatDate(l.Expires) + ", do not use (was " + s + ")"
+	}
+	return s
+}
+
 // Registration is what the lab enters to register a lot.
 type Registration struct {
 	Number        string

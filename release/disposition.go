@@ -46,9 +46,13 @@ type Disposition struct {
 	Patient     string // MRN an exceptional release is restricted to
 	PatientID   uuid.UUID
 	Infused     []string // look-back: containers already infused when quarantined
-	At          time.Time
-	By          string
-	Signatures  []audit.Signature
+	// Recall: containers thawed or dispensed but not infused when quarantined,
+	// each with its state and patient. Omitted when empty so that the signed
+	// content of dispositions written before it existed is unchanged.
+	Recall     []string `json:",omitempty"`
+	At         time.Time
+	By         string
+	Signatures []audit.Signature
 }
 
 // Content is the canonical encoding of what is signed: everything in the
@@ -108,6 +112,24 @@ func CheckSegregation(l lot.Lot, signer, registrant audit.User) error {
 	return nil
 }
 
+// CheckCoSigner refuses a physician co-signature of an exceptional release
+// by anyone but an enabled physician.
+func CheckCoSigner(phys audit.User) error {
+	if phys.Role != audit.Physician || phys.Disabled {
+		return lot.Errorf(lot.EFORBIDDEN, "--physician %s has role %s; the co-signature of an exceptional release needs an enabled physician", phys.Name, phys.Role)
+	}
+	return nil
+}
+
+// CheckRejectable refuses rejecting a lot that is already rejected; a lot in
+// quarantine or a released one may be rejected.
+func CheckRejectable(l lot.Lot) error {
+	if l.Status == lot.Rejected {
+		return lot.Errorf(lot.ECONFLICT, "lot %s is already rejected", l.Number)
+	}
+	return nil
+}
+
 // CheckApprovable says whether lot l may be approved on evaluation ev.
 func CheckApprovable(l lot.Lot, ev Evaluation, exception bool, now time.Time) error {
 	if l.Expired(now) {
@@ -134,6 +156,28 @@ type Requarantine struct {
 	Lot     string
 	Reason  string
 	Infused []string // containers already infused: the look-back list
+	Recall  []string // containers thawed or dispensed, not infused: to recall
+}
+
+// LookBack sorts the containers of a lot that goes back to quarantine.
+// infused lists the codes of those already given to a patient: the look-back
+// list. recall lists those out of the freezer and not yet infused — thawed,
+// or dispensed to a patient (mrn names them) — which must be stopped and
+// brought back; each says its state and patient. Nothing more may be
+// dispensed from the lot while it is in quarantine (lot.CheckDispense), and
+// a thawed bag can never be re-frozen, so recalled bags end discarded.
+func LookBack(cs []lot.Container, mrn func(uuid.UUID) string) (infused, recall []string) {
+	for _, c := range cs {
+		switch c.State {
+		case lot.Infused:
+			infused = append(infused, c.Code())
+		case lot.Thawed:
+			recall = append(recall, c.Code()+" (thawed)")
+		case lot.Dispensed:
+			recall = append(recall, c.Code()+" (dispensed to "+mrn(c.PatientID)+")")
+		}
+	}
+	return infused, recall
 }
 
 // Certificate is the certificate of analysis of a lot.

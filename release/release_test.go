@@ -6,7 +6,30 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
 )
+
+func TestLookBack(t *testing.T) {
+	mei := uuid.New()
+	din := lot.DIN{FIN: "G1234", Year: 26, Seq: 1}
+	mk := func(n int, st lot.ContainerState, p uuid.UUID) lot.Container {
+		return lot.Container{DIN: din, Number: n, State: st, PatientID: p}
+	}
+	cs := []lot.Container{mk(1, lot.Infused, mei), mk(2, lot.Dispensed, mei), mk(3, lot.Thawed, uuid.Nil),
+		mk(4, lot.Stored, uuid.Nil), mk(5, lot.Discarded, uuid.Nil), mk(6, lot.Returned, uuid.Nil)}
+	infused, recall := LookBack(cs, func(id uuid.UUID) string {
+		if id != mei {
+			t.Fatalf("asked for the MRN of %s", id)
+		}
+		return "MRN-1001"
+	})
+	if got := strings.Join(infused, ","); got != "G12342600000101" {
+		t.Errorf("infused %q", got)
+	}
+	if got := strings.Join(recall, ","); got != "G12342600000102 (dispensed to MRN-1001),G12342600000103 (thawed)" {
+		t.Errorf("recall %q", got)
+	}
+}
 
 func TestParseValue(t *testing.T) {
 	for _, tc := range []struct {
@@ -172,6 +195,25 @@ func TestParseSpecFileNumbersAndStrings(t *testing.T) {
 	} {
 		if _, err := ParseSpecFile([]byte(bad)); lot.ErrorCode(err) != lot.EINVALID {
 			t.Errorf("%s: err %v, want EINVALID", bad, err)
+		}
+	}
+}
+
+func TestCheckCorrectionAndRejectable(t *testing.T) {
+	old := Result{Seq: 3, Assay: "CD90"}
+	if err := CheckCorrection(old, Result{Assay: "CD90"}); err != nil {
+		t.Errorf("same assay: %v", err)
+	}
+	err := CheckCorrection(old, Result{Assay: "CD73"})
+	if lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), "--corrects 3 is a CD90 result; a correction must be of the same assay, not CD73") {
+		t.Errorf("other assay: %v", err)
+	}
+	for _, tc := range []struct {
+		st   lot.Status
+		want string
+	}{{lot.Quarantine, ""}, {lot.Released, ""}, {lot.Rejected, lot.ECONFLICT}} {
+		if got := lot.ErrorCode(CheckRejectable(lot.Lot{Number: "LOT-UC-1", Status: tc.st})); got != tc.want {
+			t.Errorf("%s: code %q, want %q", tc.st, got, tc.want)
 		}
 	}
 }

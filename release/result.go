@@ -147,3 +147,12 @@ func (s Screening) Summary() string {
 	}
 	return strings.Join(p, ", ")
 }
+
+// CheckCorrection refuses a result r that corrects old unless both are of
+// the same assay: a correction replaces a wrong value, not a missing test.
+func CheckCorrection(old, r Result) error {
+	if old.Assay != r.Assay {
+		return lot.Errorf(lot.EINVALID, "--corrects %d is a %s result; a correction must be of the same assay, not %s", old.Seq, old.Assay, r.Assay)
+	}
+	return nil
+}

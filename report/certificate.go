@@ -20,13 +20,7 @@ type certLine struct{ Label, Value string }
 // certHeader is the identity block shared by every format.
 func certHeader(c release.Certificate) []certLine {
 	l := c.Lot
-	status := strings.ToUpper(string(l.Status))
-	if l.Exceptional {
-		status += " — EXCEPTIONAL RELEASE, restricted to patient " + c.RestrictedTo
-	}
-	if c.Expired {
-		status += " (EXPIRED)"
-	}
+	status := l.StatusText(c.Generated, c.RestrictedTo)
 	return []certLine{
 		{"Lot", l.Number},
 		{"DIN", l.DIN.EyeReadable()},
@@ -66,6 +60,9 @@ func certDecisions(c release.Certificate) []string {
 		}
 		if len(d.Infused) > 0 {
 			out = append(out, "  look-back, containers already infused: "+strings.Join(d.Infused, ", "))
+		}
+		if len(d.Recall) > 0 {
+			out = append(out, "  recalled, thawed or dispensed but not infused: "+strings.Join(d.Recall, ", "))
 		}
 	}
 	if len(out) == 0 {

@@ -31,7 +31,8 @@ const (
 // DIN with its boxed check character, the Code 128 barcode of the ISBT 128
 // data content ("=" + DIN + container number as flag), the product, cells and
 // volume, expiry with its time zone, the storage condition and, for an
-// autologous lot, the patient's name, MRN and FOR AUTOLOGOUS USE ONLY.
+// autologous lot, the patient's name, MRN and FOR AUTOLOGOUS USE ONLY; for a
+// lot released exceptionally, the one patient it may go to.
 // printedAt stamps the PDF's creation date so that output is reproducible.
 func Labels(set lot.LabelSet, facility string, printedAt time.Time) ([]byte, error) {
 	pdf := fpdf.NewCustom(&fpdf.InitType{UnitStr: "mm", Size: fpdf.SizeType{Wd: labelSize, Ht: labelSize}})
@@ -107,6 +108,11 @@ func labelPage(pdf *fpdf.Fpdf, tr func(string) string, set lot.LabelSet, c lot.C
 	for _, s := range lines {
 		y += 6
 		pdf.Text(labelMargin, y, tr(s))
+	}
+	if set.RestrictedTo != nil {
+		y += 7
+		pdf.SetFont("Helvetica", "B", 10)
+		pdf.Text(labelMargin, y, tr(lot.ExceptionalWarning(*set.RestrictedTo)))
 	}
 	if l.Source == lot.SourceRFib && set.Patient != nil {
 		y += 8

@@ -145,8 +145,8 @@ func (w *writer) prepareMove(c *lot.Container, e *lot.Event, m lot.Move) error {
 		if err != nil {
 			return err
 		}
-		if dest.Code == c.Site {
-			return lot.Errorf(lot.EINVALID, "--to %s is where container %s already is; ship it to another site", m.Site, c.Label())
+		if err := lot.CheckShip(*c, dest.Code); err != nil {
+			return err
 		}
 		e.Details["from_site"], e.Details["to_site"] = c.Site, dest.Code
 		setDetail(e.Details, "courier", m.Courier)

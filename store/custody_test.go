@@ -4,26 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 )
-
-// releaseForTest marks a lot released with a plain record write, standing in
-// for the QA release capability, which these tests do not exercise.
-func releaseForTest(t *testing.T, db *DB, ref string) {
-	t.Helper()
-	err := db.update("liu", audit.LotRegister, func(w *writer) error {
-		l, err := lotByRef(w.tx, ref)
-		if err != nil {
-			return err
-		}
-		l.Status = lot.Released
-		return w.put(kindLot, l.ID, "test.release", "test fixture", toLotRecord(l))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 func custodyDB(t *testing.T) (*DB, *CustodyService, []lot.Container) {
 	db := newTestDB(t)
@@ -44,7 +26,7 @@ func custodyDB(t *testing.T) (*DB, *CustodyService, []lot.Container) {
 func TestCustodyJourneyToDispenseAndReturn(t *testing.T) {
 	db, s, cs := custodyDB(t)
 	code := cs[0].Code()
-	releaseForTest(t, db, "LOT-1")
+	releaseUC(t, db, "LOT-1")
 	steps := []func() (lot.Container, error){
 		func() (lot.Container, error) { return s.Store("liu", code, "LN2-A rack 3") },
 		func() (lot.Container, error) {
@@ -166,5 +148,39 @@ func TestLabelCountsAreStoredAndAudited(t *testing.T) {
 	}
 	if v, err := db.Verify(); err != nil || !v.OK() {
 		t.Fatalf("audit verify: %v %v", err, v.Problems)
+	}
+}
+
+// TestRequarantineRecallsBagsOutOfTheFreezer: a released lot whose result is
+// voided after one bag was dispensed and another thawed lists both to recall
+// in its decision, with the patient, and dispenses nothing more.
+func TestRequarantineRecallsBagsOutOfTheFreezer(t *testing.T) {
+	db, s, cs := custodyDB(t)
+	rs := releaseUC(t, db, "LOT-1")
+	for _, c := range cs[:2] {
+		if _, err := s.Store("liu", c.Code(), "LN2-A"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Thaw("liu", c.Code(), lot.Thaw{Viability: 900, ViableCells: 90_000_000}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Dispense("liu", cs[0].Code(), "MRN-1"); err != nil {
+		t.Fatal(err)
+	}
+	_, rq, err := rs.VoidResult("liu", "LOT-1", 13, "assay run invalid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := cs[0].Code() + " (dispensed to MRN-1), " + cs[1].Code() + " (thawed)"
+	if len(rq) != 1 || strings.Join(rq[0].Recall, ", ") != want || len(rq[0].Infused) != 0 {
+		t.Fatalf("requarantine = %+v; want recall %q", rq, want)
+	}
+	ds, err := rs.Dispositions("LOT-1")
+	if err != nil || strings.Join(ds[len(ds)-1].Recall, ", ") != want {
+		t.Fatalf("stored decision = %+v %v; want recall %q", ds, err, want)
+	}
+	if _, err := s.Dispense("liu", cs[1].Code(), "MRN-1"); lot.ErrorCode(err) != lot.ECONFLICT {
+		t.Fatalf("dispensing from a quarantined lot: %v; want conflict", err)
 	}
 }

@@ -67,13 +67,5 @@ func (w *writer) appendEvent(c *lot.Container, e lot.Event, action, reason strin
 // eventsOf returns the custody events of one container (or, with index
 // idx_event_lot, of one lot), oldest first: UUIDv7 keys sort by time.
 func eventsOf(tx *bolt.Tx, index string, parent uuid.UUID) ([]lot.Event, error) {
-	var es []lot.Event
-	for _, id := range children(tx, index, parent) {
-		var r eventRecord
-		if _, err := get(tx, kindEvent, id, &r); err != nil {
-			return nil, err
-		}
-		es = append(es, r.event())
-	}
-	return es, nil
+	return childRecords(tx, index, parent, kindEvent, eventRecord.event)
 }

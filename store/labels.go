@@ -105,6 +105,13 @@ func labelSet(tx *bolt.Tx, ref string) (lot.LabelSet, error) {
 		}
 		set.Patient = &p
 	}
+	if l.Exceptional {
+		p, err := patientByID(tx, l.RestrictedTo)
+		if err != nil {
+			return set, err
+		}
+		set.RestrictedTo = &p
+	}
 	return set, nil
 }
 

@@ -198,15 +198,7 @@ func (s *LotService) Weights(mrn string) ([]lot.Weight, error) {
 }
 
 func weightsOf(tx *bolt.Tx, patient uuid.UUID) ([]lot.Weight, error) {
-	var ws []lot.Weight
-	for _, id := range children(tx, "idx_weight_patient", patient) {
-		var r weightRecord
-		if _, err := get(tx, kindWeight, id, &r); err != nil {
-			return nil, err
-		}
-		ws = append(ws, r.weight())
-	}
-	return ws, nil
+	return childRecords(tx, "idx_weight_patient", patient, kindWeight, weightRecord.weight)
 }
 
 // RegisterLot registers a lot in quarantine and issues its DIN (lab role).
@@ -456,13 +448,9 @@ func (s *LotService) Containers(lotRef string) ([]lot.Container, error) {
 }
 
 func containersOf(tx *bolt.Tx, lotID uuid.UUID) ([]lot.Container, error) {
-	var cs []lot.Container
-	for _, id := range children(tx, "idx_container_lot", lotID) {
-		var r containerRecord
-		if _, err := get(tx, kindContainer, id, &r); err != nil {
-			return nil, err
-		}
-		cs = append(cs, r.container())
+	cs, err := childRecords(tx, "idx_container_lot", lotID, kindContainer, containerRecord.container)
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Number < cs[j].Number })
 	return cs, nil

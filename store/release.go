@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -127,6 +128,7 @@ type dispositionRecord struct {
 	Patient     string            `json:"patient,omitempty"`
 	PatientID   uuid.UUID         `json:"patient_id,omitzero"`
 	Infused     []string          `json:"infused,omitempty"`
+	Recall      []string          `json:"recall,omitempty"`
 	At          time.Time         `json:"at"`
 	By          string            `json:"by"`
 	Signatures  []signatureRecord `json:"signatures,omitempty"`
@@ -134,7 +136,7 @@ type dispositionRecord struct {
 
 func toDispositionRecord(d release.Disposition) dispositionRecord {
 	r := dispositionRecord{1, d.ID, d.LotID, d.Lot, d.DIN, d.Decision, d.Spec, d.SpecVersion, d.Rows, d.Reason, d.Patient,
-		d.PatientID, d.Infused, d.At, d.By, nil}
+		d.PatientID, d.Infused, d.Recall, d.At, d.By, nil}
 	for _, s := range d.Signatures {
 		r.Signatures = append(r.Signatures, signatureRecord{s.UserID, s.User, s.FullName, s.Role, s.Time, s.Meaning, fmt.Sprintf("%x", s.Signed)})
 	}
@@ -144,7 +146,7 @@ func toDispositionRecord(d release.Disposition) dispositionRecord {
 func (r dispositionRecord) disposition() release.Disposition {
 	d := release.Disposition{ID: r.ID, LotID: r.LotID, Lot: r.Lot, DIN: r.DIN, Decision: r.Decision, Spec: r.Spec,
 		SpecVersion: r.SpecVersion, Rows: r.Rows, Reason: r.Reason, Patient: r.Patient, PatientID: r.PatientID,
-		Infused: r.Infused, At: r.At, By: r.By}
+		Infused: r.Infused, Recall: r.Recall, At: r.At, By: r.By}
 	for _, s := range r.Signatures {
 		sig := audit.Signature{UserID: s.UserID, User: s.User, FullName: s.FullName, Role: s.Role, Time: s.Time, Meaning: s.Meaning}
 		if b, err := hex.DecodeString(s.Signed); err == nil && len(b) == len(sig.Signed) {
@@ -266,20 +268,6 @@ func (s *ReleaseService) AddSpec(actor string, sp release.Spec) (release.Spec, e
 	return sp, err
 }
 
-// childRecords decodes the records of kind listed under parent in a
-// composite index, oldest first, and converts each to its domain type.
-func childRecords[R, T any](tx *bolt.Tx, index string, parent uuid.UUID, kind string, conv func(R) T) ([]T, error) {
-	var out []T
-	for _, id := range children(tx, index, parent) {
-		var r R
-		if _, err := get(tx, kind, id, &r); err != nil {
-			return nil, err
-		}
-		out = append(out, conv(r))
-	}
-	return out, nil
-}
-
 func resultsOf(tx *bolt.Tx, lotID uuid.UUID) ([]release.Result, error) {
 	return childRecords(tx, "idx_result_lot", lotID, kindResult, resultRecord.result)
 }
@@ -342,8 +330,8 @@ func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, cor
 			if err != nil {
 				return err
 			}
-			if old.Assay != r.Assay {
-				return lot.Errorf(lot.EINVALID, "--corrects %d is a %s result; a correction must be of the same assay, not %s", corrects, old.Assay, r.Assay)
+			if err := release.CheckCorrection(old, r); err != nil {
+				return err
 			}
 			why := fmt.Sprintf("corrected by result #%d: %s", r.Seq, reason)
 			if rq, err = w.voidResult(l, old, why); err != nil {
@@ -411,28 +399,39 @@ func (s *ReleaseService) VoidResult(actor, lotRef string, seq int, reason string
 }
 
 // requarantine sends a released lot back to quarantine, lifting any
-// exceptional restriction, and records the decision with the look-back list.
+// exceptional restriction, and records the decision with the look-back list
+// and the containers to recall (release.LookBack).
 func (w *writer) requarantine(l lot.Lot, reason string) (release.Requarantine, error) {
-	cs, err := containersOf(w.tx, l.ID)
+	infused, recall, err := lookBack(w.tx, l)
 	if err != nil {
 		return release.Requarantine{}, err
-	}
-	var infused []string
-	for _, c := range cs {
-		if c.State == lot.Infused {
-			infused = append(infused, c.Code())
-		}
 	}
 	l.Status, l.Exceptional, l.RestrictedTo = lot.Quarantine, false, uuid.Nil
 	if err := w.put(kindLot, l.ID, "release.requarantine", reason, toLotRecord(l)); err != nil {
 		return release.Requarantine{}, err
 	}
 	d := release.Disposition{ID: w.db.NewID(), LotID: l.ID, Lot: l.Number, DIN: l.DIN.String(), Decision: release.Quarantined,
-		Reason: reason, Infused: infused, At: w.now, By: w.actor.Name}
+		Reason: reason, Infused: infused, Recall: recall, At: w.now, By: w.actor.Name}
 	if err := w.putDisposition(d, reason); err != nil {
 		return release.Requarantine{}, err
 	}
-	return release.Requarantine{Lot: l.Number, Reason: reason, Infused: infused}, nil
+	return release.Requarantine{Lot: l.Number, Reason: reason, Infused: infused, Recall: recall}, nil
+}
+
+// lookBack lists the lot's infused containers and those to recall
+// (release.LookBack), naming patients by MRN.
+func lookBack(tx *bolt.Tx, l lot.Lot) (infused, recall []string, err error) {
+	cs, err := containersOf(tx, l.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	infused, recall = release.LookBack(cs, func(id uuid.UUID) string {
+		if p, err := patientByID(tx, id); err == nil {
+			return p.MRN
+		}
+		return id.String()
+	})
+	return infused, recall, nil
 }
 
 func (w *writer) putDisposition(d release.Disposition, reason string) error {
@@ -498,7 +497,7 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 				continue
 			}
 			q, err := w.requarantine(l, fmt.Sprintf("donor %s screened ineligible on %s (%s); released lot %s returned to quarantine",
-				d.Code, lot.FormatDate(sc.Tested), joinProblems(sc.Problems()), l.Number))
+				d.Code, lot.FormatDate(sc.Tested), strings.Join(sc.Problems(), ", "), l.Number))
 			if err != nil {
 				return err
 			}
@@ -507,17 +506,6 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 		return nil
 	})
 	return sc, rq, err
-}
-
-func joinProblems(p []string) string {
-	var b bytes.Buffer
-	for i, s := range p {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(s)
-	}
-	return b.String()
 }
 
 // Screenings lists a donor's screenings, oldest first.
@@ -621,16 +609,13 @@ func (db *DB) planApproval(tx *bolt.Tx, a release.Approval, now time.Time) (appr
 	if p.patient, err = patientByMRN(tx, a.Patient); err != nil {
 		return p, err
 	}
-	if p.lot.Source == lot.SourceRFib && p.patient.ID != p.lot.PatientID {
-		return p, lot.Errorf(lot.ECONFLICT, "lot %s is autologous rFib from another patient; it can never go to %s", p.lot.Number, a.Patient)
+	if err := lot.CheckAutologous(p.lot, p.patient); err != nil {
+		return p, err
 	}
 	if p.phys, err = userByName(tx, a.Physician); err != nil {
 		return p, err
 	}
-	if p.phys.Role != audit.Physician || p.phys.Disabled {
-		return p, lot.Errorf(lot.EFORBIDDEN, "--physician %s has role %s; the co-signature of an exceptional release needs an enabled physician", a.Physician, p.phys.Role)
-	}
-	return p, nil
+	return p, release.CheckCoSigner(p.phys)
 }
 
 // Approve releases a lot (QA role) after checking the evaluation, segregation
@@ -688,7 +673,8 @@ func (s *ReleaseService) Approve(a release.Approval) (release.Disposition, error
 	return d, err
 }
 
-// Reject rejects a lot in quarantine or a released one (QA role, signed).
+// Reject rejects a lot in quarantine or a released one (QA role, signed); a
+// released lot's decision carries its look-back and recall lists.
 func (s *ReleaseService) Reject(qa, password, lotRef, reason string) (release.Disposition, error) {
 	var d release.Disposition
 	if err := lot.ValidateText("--reason", reason, true); err != nil {
@@ -703,10 +689,10 @@ func (s *ReleaseService) Reject(qa, password, lotRef, reason string) (release.Di
 			return lot.Lot{}, u, err
 		}
 		l, err := lotByRef(tx, lotRef)
-		if err == nil && l.Status == lot.Rejected {
-			err = lot.Errorf(lot.ECONFLICT, "lot %s is already rejected", l.Number)
+		if err != nil {
+			return l, u, err
 		}
-		return l, u, err
+		return l, u, release.CheckRejectable(l)
 	}
 	if err := s.db.view(func(tx *bolt.Tx) error { _, _, err := check(tx); return err }); err != nil {
 		return d, err
@@ -723,6 +709,11 @@ func (s *ReleaseService) Reject(qa, password, lotRef, reason string) (release.Di
 			Reason: reason, At: w.now, By: w.actor.Name}
 		if ev, _, err := s.db.evaluate(w.tx, l, "", w.now); err == nil {
 			d.Spec, d.SpecVersion, d.Rows = ev.Spec, ev.Version, ev.Rows
+		}
+		if l.Status == lot.Released {
+			if d.Infused, d.Recall, err = lookBack(w.tx, l); err != nil {
+				return err
+			}
 		}
 		d.Signatures = []audit.Signature{w.sign(u, release.MeaningReject, d.Digest())}
 		l.Status, l.Exceptional, l.RestrictedTo = lot.Rejected, false, uuid.Nil

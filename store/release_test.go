@@ -10,14 +10,20 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// releasedUC registers LOT-1 with every isct-uc-msc criterion passing, screens
-// its donor negative and has QA user quinn approve it.
+// releasedUC registers LOT-1 and releases it (releaseUC).
 func releasedUC(t *testing.T, db *DB) (*ReleaseService, lot.Lot) {
+	t.Helper()
+	l := registerUC(t, db, "LOT-1")
+	return releaseUC(t, db, "LOT-1"), l
+}
+
+// releaseUC records every isct-uc-msc criterion passing for a registered UC
+// lot, screens its donor D-1 negative and has QA user quinn approve it.
+func releaseUC(t *testing.T, db *DB, ref string) *ReleaseService {
 	t.Helper()
 	if _, err := db.AddUser("alice", audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA}, testPassword); err != nil {
 		t.Fatal(err)
 	}
-	l := registerUC(t, db, "LOT-1")
 	rs := NewReleaseService(db)
 	neg := []release.Marker{}
 	for _, m := range release.ScreenMarkers {
@@ -29,14 +35,14 @@ func releasedUC(t *testing.T, db *DB) (*ReleaseService, lot.Lot) {
 	for _, e := range [][2]string{{"adherence", "pass"}, {"CD105", "98"}, {"CD73", "98"}, {"CD90", "98"}, {"CD45", "1"},
 		{"CD34", "1"}, {"CD14", "1"}, {"CD19", "1"}, {"HLA-DR", "1"}, {"trilineage", "pass"}, {"sterility", "no-growth"},
 		{"mycoplasma", "negative"}, {"endotoxin", "0.2"}, {"viability", "95"}, {"viable-cells", "1.9e9"}} {
-		if _, _, err := rs.RecordResult("liu", "LOT-1", release.Entry{Assay: e[0], Value: e[1]}, 0, ""); err != nil {
+		if _, _, err := rs.RecordResult("liu", ref, release.Entry{Assay: e[0], Value: e[1]}, 0, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := rs.Approve(release.Approval{Lot: "LOT-1", QA: "quinn", Password: testPassword}); err != nil {
+	if _, err := rs.Approve(release.Approval{Lot: ref, QA: "quinn", Password: testPassword}); err != nil {
 		t.Fatal(err)
 	}
-	return rs, l
+	return rs
 }
 
 func TestLotEndotoxinAndDispositionsContract(t *testing.T) {

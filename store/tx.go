@@ -164,3 +164,17 @@ func itob(n uint64) []byte { return audit.SeqKey(n) }
 func notFound(what, ref, hint string) error {
 	return lot.Errorf(lot.ENOTFOUND, "no %s %q; %s", what, ref, hint)
 }
+
+// childRecords decodes the records of kind listed under parent in a
+// composite index, oldest first, and converts each to its domain type.
+func childRecords[R, T any](tx *bolt.Tx, index string, parent uuid.UUID, kind string, conv func(R) T) ([]T, error) {
+	var out []T
+	for _, id := range children(tx, index, parent) {
+		var r R
+		if _, err := get(tx, kind, id, &r); err != nil {
+			return nil, err
+		}
+		out = append(out, conv(r))
+	}
+	return out, nil
+}

@@ -24,7 +24,7 @@ func (rt *runtime) custodyCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				return rt.out(containerView(ct), func(w io.Writer) {
+				return rt.out(rt.containerView(ct), func(w io.Writer) {
 					fmt.Fprintf(w, "container %s is %s at site %s; custodian %s\n", ct.Code(), ct.State, ct.Site, ct.Custodian)
 				})
 			}),
@@ -127,11 +127,7 @@ func (rt *runtime) custodyCommands() []*cli.Command {
 						"site": e.Site, "location": e.Location, "from_custodian": from[i], "custodian": e.Custodian,
 						"patient_id": e.PatientID, "reason": e.Reason, "details": e.Details})
 				}
-				cv := containerView(ct)
-				if !ct.ThawedAt.IsZero() {
-					cv["thawed_at"], cv["thaw_viability_pct"], cv["viable_cells"] = ct.ThawedAt, ct.ThawViability.String(), ct.ViableCells
-				}
-				return rt.out(map[string]any{"container": cv, "events": views}, func(w io.Writer) {
+				return rt.out(map[string]any{"container": rt.containerView(ct), "events": views}, func(w io.Writer) {
 					fmt.Fprintf(w, "Container %s  now %s at %s\n", ct.Code(), ct.State, dash(ct.Site))
 					if !ct.ThawedAt.IsZero() {
 						fmt.Fprintf(w, "  thawed %s: viability %s %%, %s viable cells (doses use these)\n", lot.FormatTime(ct.ThawedAt), ct.ThawViability, ct.ViableCells)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
@@ -85,7 +86,7 @@ func (rt *runtime) lotCommand() *cli.Command {
 					}
 					views := []map[string]any{}
 					for _, ct := range cs {
-						views = append(views, containerView(ct))
+						views = append(views, rt.containerView(ct))
 					}
 					return rt.out(views, func(w io.Writer) {
 						fmt.Fprintf(w, "split %s into %d containers:\n", sp.Lot, len(cs))
@@ -112,7 +113,7 @@ func (rt *runtime) lotCommand() *cli.Command {
 					v := rt.lotView(l)
 					cv := []map[string]any{}
 					for _, ct := range cs {
-						cv = append(cv, containerView(ct))
+						cv = append(cv, rt.containerView(ct))
 					}
 					v["containers"] = cv
 					return rt.out(v, func(w io.Writer) { rt.printLot(w, l, cs) })
@@ -231,19 +232,14 @@ func (rt *runtime) clock() time.Time {
 	return time.Now().UTC()
 }
 
-// statusText is the lot status as shown to people: an expired lot says so,
-// whatever its release status, so it is never shown as usable.
-func (rt *runtime) statusText(l lot.Lot) string {
-	s := strings.ToUpper(string(l.Status))
-	if l.Expired(rt.clock()) {
-		s += " (EXPIRED)"
-	}
-	return s + rt.exceptionText(l)
-}
+// statusText is the lot status as shown to people (lot.StatusText): an
+// expired lot is never shown as usable, an exceptional release names its
+// patient.
+func (rt *runtime) statusText(l lot.Lot) string { return l.StatusText(rt.clock(), rt.restrictedTo(l)) }
 
 func (rt *runtime) lotView(l lot.Lot) map[string]any {
 	return map[string]any{"id": l.ID, "number": l.Number, "din": l.DIN.String(), "din_check": string(l.DIN.Check()),
-		"source": l.Source, "product": l.Source.Product(), "status": l.Status, "expired": l.Expired(rt.clock()),
+		"source": l.Source, "product": l.Source.Product(), "status": l.Status, "expired": l.Expired(rt.clock()), "usable": l.Usable(rt.clock()),
 		"cells": l.Cells, "viability_pct": l.Viability.String(), "volume_ml": l.VolumeML.String(),
 		"manufactured": lot.FormatDate(l.Manufactured), "expires": lot.FormatDate(l.Expires), "passage": l.Passage,
 		"location": l.Location, "containers_count": l.Containers, "cells_split": l.CellsSplit,
@@ -265,7 +261,14 @@ func (rt *runtime) printLot(w io.Writer, l lot.Lot, cs []lot.Container) {
 	fmt.Fprintf(w, "  registered    %s by %s\n", lot.FormatTime(l.CreatedAt), l.CreatedBy)
 	fmt.Fprintf(w, "  containers    %d (%s of %s cells split)\n", len(cs), l.CellsSplit, l.Cells)
 	for _, c := range cs {
-		fmt.Fprintf(w, "    %s  %-10s %s cells  %s mL\n", c.Code(), c.State, c.Cells, c.VolumeML)
+		fmt.Fprintf(w, "    %s  %-10s %s cells  %s mL", c.Code(), c.State, c.Cells, c.VolumeML)
+		if c.Site != "" {
+			fmt.Fprintf(w, "  at %s", c.Site)
+		}
+		if c.PatientID != uuid.Nil {
+			fmt.Fprintf(w, "  for patient %s", rt.patientMRN(c.PatientID))
+		}
+		fmt.Fprintln(w)
 	}
 }
 
@@ -327,16 +330,10 @@ func (rt *runtime) containerCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					v := containerView(ct)
-					v["lot"] = l.Number
-					return rt.out(v, func(w io.Writer) {
-						fmt.Fprintf(w, "Container %s  (lot %s, %s, %s)\n", ct.Code(), l.Number, l.Source.Product(), rt.statusText(l))
-						fmt.Fprintf(w, "  state      %s\n  cells      %s   volume %s mL\n", ct.State, ct.Cells, ct.VolumeML)
-						if ct.Location != "" {
-							fmt.Fprintf(w, "  location   %s\n", ct.Location)
-						}
-						fmt.Fprintf(w, "  custodian  %s\n  created    %s by %s\n", ct.Custodian, lot.FormatTime(ct.CreatedAt), ct.CreatedBy)
-					})
+					v := rt.containerView(ct)
+					v["lot"], v["lot_status"], v["expired"], v["usable"] = l.Number, l.Status, l.Expired(rt.clock()), l.Usable(rt.clock())
+					v["exceptional"], v["restricted_to"] = l.Exceptional, rt.restrictedTo(l)
+					return rt.out(v, func(w io.Writer) { rt.printContainer(w, ct, l) })
 				}),
 			},
 			{
@@ -351,13 +348,17 @@ func (rt *runtime) containerCommand() *cli.Command {
 					}
 					views := []map[string]any{}
 					for _, ct := range cs {
-						views = append(views, containerView(ct))
+						views = append(views, rt.containerView(ct))
 					}
 					return rt.out(views, func(w io.Writer) {
 						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-						fmt.Fprintln(tw, "CONTAINER\tSTATE\tCELLS\tVOLUME mL\tLOCATION")
+						fmt.Fprintln(tw, "CONTAINER\tSTATE\tCELLS\tVOLUME mL\tSITE\tLOCATION\tPATIENT")
 						for _, ct := range cs {
-							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ct.Code(), ct.State, ct.Cells, ct.VolumeML, ct.Location)
+							patient := "-"
+							if ct.PatientID != uuid.Nil {
+								patient = rt.patientMRN(ct.PatientID)
+							}
+							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ct.Code(), ct.State, ct.Cells, ct.VolumeML, dash(ct.Site), dash(ct.Location), patient)
 						}
 						tw.Flush()
 					})
@@ -367,10 +368,52 @@ func (rt *runtime) containerCommand() *cli.Command {
 	}
 }
 
-func containerView(c lot.Container) map[string]any {
-	return map[string]any{"id": c.ID, "code": c.Code(), "lot_id": c.LotID, "number": c.Number, "cells": c.Cells,
+// containerView is a container as shown in --json output: where it is, its
+// post-thaw numbers once thawed (doses use them) and, once dispensed, the MRN
+// of the patient it is for.
+func (rt *runtime) containerView(c lot.Container) map[string]any {
+	v := map[string]any{"id": c.ID, "code": c.Code(), "lot_id": c.LotID, "number": c.Number, "cells": c.Cells,
 		"volume_ml": c.VolumeML.String(), "state": c.State, "location": c.Location, "site": c.Site,
 		"custodian": c.Custodian, "created_at": c.CreatedAt, "created_by": c.CreatedBy}
+	if !c.ThawedAt.IsZero() {
+		v["thawed_at"], v["thaw_viability_pct"], v["viable_cells"] = c.ThawedAt, c.ThawViability.String(), c.ViableCells
+	}
+	if c.PatientID != uuid.Nil {
+		v["patient_id"], v["patient"] = c.PatientID, rt.patientMRN(c.PatientID)
+	}
+	return v
+}
+
+// patientMRN names a patient by MRN, or by UUID if the lookup fails.
+func (rt *runtime) patientMRN(id uuid.UUID) string {
+	if p, err := rt.lots().Patient(id.String()); err == nil {
+		return p.MRN
+	}
+	return id.String()
+}
+
+// printContainer is the text of `container show`: the lot's status (with any
+// expiry or exceptional-release flag), where the container is, its post-thaw
+// numbers and the patient it was dispensed to.
+func (rt *runtime) printContainer(w io.Writer, ct lot.Container, l lot.Lot) {
+	fmt.Fprintf(w, "Container %s  (lot %s, %s, %s)\n", ct.Code(), l.Number, l.Source.Product(), rt.statusText(l))
+	fmt.Fprintf(w, "  state         %s\n", ct.State)
+	if ct.PatientID != uuid.Nil {
+		who := rt.patientMRN(ct.PatientID)
+		if p, err := rt.lots().Patient(ct.PatientID.String()); err == nil {
+			who += " (" + p.Name + ")"
+		}
+		fmt.Fprintf(w, "  dispensed to  patient %s\n", who)
+	}
+	fmt.Fprintf(w, "  cells         %s   volume %s mL\n", ct.Cells, ct.VolumeML)
+	fmt.Fprintf(w, "  site          %s\n", dash(ct.Site))
+	if ct.Location != "" {
+		fmt.Fprintf(w, "  location      %s\n", ct.Location)
+	}
+	if !ct.ThawedAt.IsZero() {
+		fmt.Fprintf(w, "  thawed        %s   viability %s %%   viable cells %s\n", lot.FormatTime(ct.ThawedAt), ct.ThawViability, ct.ViableCells)
+	}
+	fmt.Fprintf(w, "  custodian     %s\n  created       %s by %s\n", dash(ct.Custodian), lot.FormatTime(ct.CreatedAt), ct.CreatedBy)
 }
 
 func (rt *runtime) isbtCommand() *cli.Command {

@@ -164,6 +164,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 					return rt.out(dispositionView(d), func(w io.Writer) {
 						fmt.Fprintf(w, "rejected lot %s: %s\n", d.Lot, d.Reason)
 						printSignatures(w, d)
+						printLookBack(w, d.Infused, d.Recall)
 					})
 				}),
 			},
@@ -194,9 +195,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 							}
 							fmt.Fprintln(w)
 							printSignatures(w, d)
-							if len(d.Infused) > 0 {
-								fmt.Fprintf(w, "  LOOK-BACK: containers already infused: %s\n", strings.Join(d.Infused, ", "))
-							}
+							printLookBack(w, d.Infused, d.Recall)
 						}
 					})
 				}),
@@ -264,16 +263,26 @@ func (rt *runtime) releaseResult(c *cli.Context) error {
 	})
 }
 
-// printRequarantines reports lots sent back to quarantine and the look-back
-// list of containers already infused.
+// printLookBack lists the containers of a lot taken out of use that were
+// already infused, and those thawed or dispensed but not infused, to recall.
+func printLookBack(w io.Writer, infused, recall []string) {
+	if len(infused) > 0 {
+		fmt.Fprintf(w, "  LOOK-BACK: containers already infused: %s\n", strings.Join(infused, ", "))
+	}
+	if len(recall) > 0 {
+		fmt.Fprintf(w, "  RECALL: do not infuse, return to the lab and discard: %s\n", strings.Join(recall, ", "))
+	}
+}
+
+// printRequarantines reports lots sent back to quarantine, the look-back
+// list of containers already infused and the containers to recall.
 func printRequarantines(w io.Writer, rq []release.Requarantine) {
 	for _, q := range rq {
 		fmt.Fprintf(w, "LOT %s RETURNED TO QUARANTINE: %s\n", q.Lot, q.Reason)
 		if len(q.Infused) == 0 {
 			fmt.Fprintln(w, "  look-back: no container of the lot has been infused")
-		} else {
-			fmt.Fprintf(w, "  LOOK-BACK: containers already infused: %s\n", strings.Join(q.Infused, ", "))
 		}
+		printLookBack(w, q.Infused, q.Recall)
 	}
 }
 
@@ -325,7 +334,7 @@ func dispositionView(d release.Disposition) map[string]any {
 			"meaning": s.Meaning, "signed_sha256": fmt.Sprintf("%x", s.Signed)})
 	}
 	return map[string]any{"id": d.ID, "lot": d.Lot, "din": d.DIN, "decision": d.Decision, "spec": d.Spec,
-		"spec_version": d.SpecVersion, "rows": d.Rows, "reason": d.Reason, "patient": d.Patient, "infused": d.Infused,
+		"spec_version": d.SpecVersion, "rows": d.Rows, "reason": d.Reason, "patient": d.Patient, "infused": d.Infused, "recall": d.Recall,
 		"at": d.At, "by": d.By, "signatures": sigs}
 }
 
@@ -514,12 +523,4 @@ func (rt *runtime) restrictedTo(l lot.Lot) string {
 		return p.MRN
 	}
 	return l.RestrictedTo.String()
-}
-
-// exceptionText flags an exceptional release wherever a lot is shown.
-func (rt *runtime) exceptionText(l lot.Lot) string {
-	if !l.Exceptional {
-		return ""
-	}
-	return " EXCEPTIONAL RELEASE — patient " + rt.restrictedTo(l) + " only"
 }

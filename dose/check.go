@@ -129,30 +129,13 @@ func Check(f Facts) Report {
 			continue
 		}
 		seen[c.Container.ID] = true
-		switch {
-		case l.Status != lot.Released:
-			add(name("lot released"), false, fmt.Sprintf("lot %s is %s, not released", l.Number, l.Status), "do not use this bag; return it to the cell lab and ask QA")
-		case l.Exceptional && l.RestrictedTo != p.ID:
-			add(name("lot released"), false, fmt.Sprintf("lot %s was released exceptionally for another patient only", l.Number), "do not use this bag; it is restricted to its named patient")
-		case l.Exceptional:
-			add(name("lot released"), true, fmt.Sprintf("lot %s released exceptionally for %s only", l.Number, p.MRN), "")
-		default:
-			add(name("lot released"), true, fmt.Sprintf("lot %s is released", l.Number), "")
+		// The lot rules are the ones dispensing applies (lot.CheckLotUse):
+		// a lot re-quarantined or expired after dispensing fails here.
+		for _, u := range lot.CheckLotUse(l, p, f.Now) {
+			add(name(u.Name), u.OK, u.Detail, u.Fix)
 		}
-		if l.Expired(f.Now) {
-			add(name("lot not expired"), false, fmt.Sprintf("lot %s expired %s", l.Number, lot.FormatDate(l.Expires)), "do not use this bag; discard it with a reason")
-		} else {
-			add(name("lot not expired"), true, fmt.Sprintf("lot %s expires %s", l.Number, lot.FormatDate(l.Expires)), "")
-		}
-		switch {
-		case l.Source == lot.SourceRFib && l.PatientID != p.ID:
-			add(name("chain of identity"), false, fmt.Sprintf("autologous lot %s was made from another patient's cells, not %s's", l.Number, p.MRN), "STOP: wrong patient's cells; quarantine the bag and report it")
-		case f.Protocol != nil && l.Source != f.Protocol.Product:
-			add(name("chain of identity"), false, fmt.Sprintf("lot %s is %s but protocol %s prescribes %s", l.Number, l.Source.Product(), f.Protocol.Name, f.Protocol.Product.Product()), "use a bag of the prescribed product")
-		case l.Source == lot.SourceRFib:
-			add(name("chain of identity"), true, fmt.Sprintf("autologous lot %s was made from %s's own cells", l.Number, p.MRN), "")
-		default:
-			add(name("chain of identity"), true, fmt.Sprintf("allogeneic %s lot %s", l.Source.Product(), l.Number), "")
+		if f.Protocol != nil && l.Source != f.Protocol.Product {
+			add(name("product"), false, fmt.Sprintf("lot %s is %s but protocol %s prescribes %s", l.Number, l.Source.Product(), f.Protocol.Name, f.Protocol.Product.Product()), "use a bag of the prescribed product")
 		}
 		ct := c.Container
 		switch {

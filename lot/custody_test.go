@@ -85,6 +85,8 @@ func TestCheckDispense(t *testing.T) {
 	quarantined.Status, rejected.Status = Quarantine, Rejected
 	expired.Expires = now
 	exceptional.Exceptional, exceptional.RestrictedTo = true, hana.ID
+	rfibQuarantined := rfib
+	rfibQuarantined.Status = Quarantine
 	for _, tc := range []struct {
 		name  string
 		state ContainerState
@@ -96,11 +98,12 @@ func TestCheckDispense(t *testing.T) {
 		{"rFib to its source patient", Thawed, rfib, hana, ""},
 		{"exceptional release to its named patient", Thawed, exceptional, hana, ""},
 		{"frozen bag", Stored, released, mei, "is stored and cannot be dispensed"},
-		{"quarantined lot", Thawed, quarantined, mei, "which is in quarantine, not released"},
-		{"rejected lot", Thawed, rejected, mei, "which is rejected, not released"},
+		{"quarantined lot", Thawed, quarantined, mei, "lot LOT-UC-1 is in quarantine, not released; only a QA release"},
+		{"rejected lot", Thawed, rejected, mei, "lot LOT-UC-1 is rejected, not released"},
 		{"expired at this instant", Thawed, expired, mei, "expired at 2026-11-25 09:00 UTC"},
 		{"exceptional release to someone else", Thawed, exceptional, mei, "released exceptionally for one named patient only, not MRN-1001"},
-		{"rFib to another patient", Thawed, rfib, mei, "autologous rFib cells of another patient, not MRN-1001 (Mei Chen); FOR AUTOLOGOUS USE ONLY"},
+		{"rFib to another patient", Thawed, rfib, mei, "autologous rFib cells of another patient, not MRN-1001 (Mei Chen); STOP: FOR AUTOLOGOUS USE ONLY"},
+		{"the wrong patient is named before a quarantined lot", Thawed, rfibQuarantined, mei, "lot LOT-RF-1 holds autologous rFib cells of another patient"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := CheckDispense(testContainer(tc.state), tc.l, tc.p, now)

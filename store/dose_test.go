@@ -9,7 +9,7 @@ import (
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
-	"github.com/google/uuid"
+	"github.com/celltrack/celltrack/release"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -69,11 +69,12 @@ func dispense(t testing.TB, db *DB, code string, thawed time.Time, viable lot.Ce
 }
 
 // bedside builds the GO state: MRN-1 (62.0 kg, weighed an hour ago) on
-// sle-uc-d0d7 from today; LOT-1 released with endotoxin 0.5 EU/mL, split into
+// sle-uc-d0d7 from today; LOT-1 released with the QC result endotoxin
+// (EU/mL; "" records none) for it and RF-1, split into
 // bags of 1×10^8 cells in 50.0 mL; bag 01 thawed 30 minutes ago with 1×10^8
 // viable cells (2.0×10^6/mL) and dispensed for MRN-1. MRN-2 is an rFib
 // source patient with lot RF-1.
-func bedside(t *testing.T, endotoxin map[uuid.UUID]int64) (*DB, *DoseService) {
+func bedside(t *testing.T, endotoxin string) (*DB, *DoseService) {
 	t.Helper()
 	db := newTestDB(t)
 	now := db.Now()
@@ -91,11 +92,11 @@ func bedside(t *testing.T, endotoxin map[uuid.UUID]int64) (*DB, *DoseService) {
 			t.Fatal(err)
 		}
 	}
-	l := registerUC(t, db, "LOT-1")
+	registerUC(t, db, "LOT-1")
 	if _, err := s.SplitLot("liu", lot.Split{Lot: "LOT-1", Containers: 4, CellsEach: 100_000_000, VolumeEach: 500}); err != nil {
 		t.Fatal(err)
 	}
-	rf, err := s.RegisterLot("liu", lot.Registration{Number: "RF-1", Source: lot.SourceRFib, Patient: "MRN-2", Cells: 1_000_000_000,
+	_, err := s.RegisterLot("liu", lot.Registration{Number: "RF-1", Source: lot.SourceRFib, Patient: "MRN-2", Cells: 1_000_000_000,
 		Viability: 950, VolumeML: 1000, Manufactured: now.AddDate(0, 0, -5), Expires: now.AddDate(1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
@@ -104,12 +105,13 @@ func bedside(t *testing.T, endotoxin map[uuid.UUID]int64) (*DB, *DoseService) {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"LOT-1", "RF-1"} {
+		if endotoxin != "" { // the real QC result, read by lotEndotoxin
+			if _, _, err := NewReleaseService(db).RecordResult("liu", n, release.Entry{Assay: "endotoxin", Value: endotoxin}, 0, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
 		changeLot(t, db, n, func(l *lot.Lot) { l.Status = lot.Released })
 	}
-	endotoxin[l.ID], endotoxin[rf.ID] = 500, 500
-	old := endotoxinOf
-	endotoxinOf = func(tx *bolt.Tx, id uuid.UUID) (int64, bool, error) { v, ok := endotoxin[id]; return v, ok, nil }
-	t.Cleanup(func() { endotoxinOf = old })
 	d := NewDoseService(db)
 	if _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", now); err != nil {
 		t.Fatal(err)
@@ -134,7 +136,7 @@ func failed(r dose.Report) []string {
 }
 
 func TestBedsideGOAndAdminister(t *testing.T) {
-	db, d := bedside(t, map[uuid.UUID]int64{})
+	db, d := bedside(t, "0.5")
 	r, err := d.Check("MRN-1", []string{bag1}, 0)
 	if err != nil || !r.GO {
 		t.Fatalf("check: %v %v", err, failed(r))
@@ -194,83 +196,78 @@ func TestBedsideGOAndAdminister(t *testing.T) {
 func TestBedsideNOGO(t *testing.T) {
 	hour := time.Hour
 	for _, tc := range []struct {
-		name   string
-		setup  func(t *testing.T, db *DB, d *DoseService, endotoxin map[uuid.UUID]int64)
-		mrn    string
-		bags   []string
-		volume lot.Tenths
-		want   string // the failed checks, sorted
+		name      string
+		setup     func(t *testing.T, db *DB, d *DoseService)
+		endotoxin string // EU/mL; "" none
+		mrn       string
+		bags      []string
+		volume    lot.Tenths
+		want      string // the failed checks, sorted
 	}{
-		{"lot in quarantine", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		{"lot in quarantine", func(t *testing.T, db *DB, d *DoseService) {
 			changeLot(t, db, "LOT-1", func(l *lot.Lot) { l.Status = lot.Quarantine })
-		}, "MRN-1", []string{bag1}, 0, "lot released"},
-		{"lot expired", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag1}, 0, "lot released"},
+		{"lot expired", func(t *testing.T, db *DB, d *DoseService) {
 			changeLot(t, db, "LOT-1", func(l *lot.Lot) { l.Expires = db.Now().Add(-hour) })
-		}, "MRN-1", []string{bag1}, 0, "lot not expired"},
-		{"exceptional release for another patient", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag1}, 0, "lot not expired"},
+		{"exceptional release for another patient", func(t *testing.T, db *DB, d *DoseService) {
 			p, _ := NewLotService(db).Patient("MRN-2")
 			changeLot(t, db, "LOT-1", func(l *lot.Lot) { l.Exceptional, l.RestrictedTo = true, p.ID })
-		}, "MRN-1", []string{bag1}, 0, "lot released"},
-		{"another patient's autologous cells", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag1}, 0, "lot released"},
+		{"another patient's autologous cells", func(t *testing.T, db *DB, d *DoseService) {
 			dispense(t, db, "G12342600000201", db.Now().Add(-hour), 100_000_000, "MRN-1")
-		}, "MRN-1", []string{"G12342600000201"}, 0, "chain of identity"},
-		{"thawed but not dispensed", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{"G12342600000201"}, 0, "chain of identity,product"},
+		{"thawed but not dispensed", func(t *testing.T, db *DB, d *DoseService) {
 			dispense(t, db, bag2, db.Now().Add(-hour), 100_000_000, "")
-		}, "MRN-1", []string{bag2}, 0, "container dispensed"},
-		{"dispensed for another patient", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag2}, 0, "container dispensed"},
+		{"dispensed for another patient", func(t *testing.T, db *DB, d *DoseService) {
 			dispense(t, db, bag2, db.Now().Add(-hour), 100_000_000, "MRN-2")
-		}, "MRN-1", []string{bag2}, 0, "container dispensed"},
-		{"thawed too long ago", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag2}, 0, "container dispensed"},
+		{"thawed too long ago", func(t *testing.T, db *DB, d *DoseService) {
 			dispense(t, db, bag2, db.Now().Add(-5*hour), 100_000_000, "MRN-1")
-		}, "MRN-1", []string{bag2}, 0, "thaw window"},
-		{"no post-thaw count", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag2}, 0, "thaw window"},
+		{"no post-thaw count", func(t *testing.T, db *DB, d *DoseService) {
 			dispense(t, db, bag2, db.Now().Add(-hour), 0, "MRN-1")
-		}, "MRN-1", []string{bag2}, 0, "post-thaw count"},
-		{"no endotoxin result", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
-			l, _ := NewLotService(db).Lot("LOT-1")
-			delete(e, l.ID)
-		}, "MRN-1", []string{bag1}, 0, "endotoxin result"},
-		{"endotoxin above 5 EU/kg/h", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
-			l, _ := NewLotService(db).Lot("LOT-1")
-			e[l.ID] = 10_001 // 10.001 EU/mL × 31.0 mL ÷ 62.0 kg = 5.0005 EU/kg over 1 h
-		}, "MRN-1", []string{bag1}, 0, "endotoxin dose"},
-		{"dose above tolerance", nil, "MRN-1", []string{bag1}, 350, "dose"},
-		{"too few cells", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag2}, 0, "post-thaw count"},
+		{"no endotoxin result", nil, "", "MRN-1", []string{bag1}, 0, "endotoxin result"},
+		// 10.001 EU/mL × 31.0 mL ÷ 62.0 kg = 5.0005 EU/kg over 1 h
+		{"endotoxin above 5 EU/kg/h", nil, "10.001", "MRN-1", []string{bag1}, 0, "endotoxin dose"},
+		{"dose above tolerance", nil, "0.5", "MRN-1", []string{bag1}, 350, "dose"},
+		{"too few cells", func(t *testing.T, db *DB, d *DoseService) {
 			dispense(t, db, bag2, db.Now().Add(-hour), 50_000_000, "MRN-1")
-		}, "MRN-1", []string{bag2}, 0, "dose"},
-		{"a bag not needed for the dose", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag2}, 0, "dose"},
+		{"a bag not needed for the dose", func(t *testing.T, db *DB, d *DoseService) {
 			dispense(t, db, bag2, db.Now().Add(-hour), 100_000_000, "MRN-1")
-		}, "MRN-1", []string{bag1, bag2}, 0, "container needed"},
-		{"the same bag twice", nil, "MRN-1", []string{bag1, "G1234 26 000001 01"}, 0, "container given once"},
-		{"no schedule", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag1, bag2}, 0, "container needed"},
+		{"the same bag twice", nil, "0.5", "MRN-1", []string{bag1, "G1234 26 000001 01"}, 0, "container given once"},
+		{"no schedule", func(t *testing.T, db *DB, d *DoseService) {
 			dispense(t, db, "G12342600000201", db.Now().Add(-hour), 100_000_000, "MRN-2")
-		}, "MRN-2", []string{"G12342600000201"}, 0, "patient scheduled"},
-		{"no infusion due today", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-2", []string{"G12342600000201"}, 0, "patient scheduled"},
+		{"no infusion due today", func(t *testing.T, db *DB, d *DoseService) {
 			if _, err := d.CreateSchedule("pat", "MRN-2", "ss-rfib-12", db.Now().AddDate(0, 0, 5)); err != nil {
 				t.Fatal(err)
 			}
 			dispense(t, db, "G12342600000201", db.Now().Add(-hour), 50_000_000, "MRN-2")
-		}, "MRN-2", []string{"G12342600000201"}, 0, "infusion due"},
-		{"weight too old", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-2", []string{"G12342600000201"}, 0, "infusion due"},
+		{"weight too old", func(t *testing.T, db *DB, d *DoseService) {
 			// eight days later the only weight is too old; infusion 1 is moved to that day
 			db.Now = func() time.Time { return time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC) }
 			if _, err := d.ChangeSchedule(mustUser(t, db, "pat"), "MRN-1", 1, db.Now(), "moved for the test"); err != nil {
 				t.Fatal(err)
 			}
 			dispense(t, db, bag2, db.Now().Add(-hour), 100_000_000, "MRN-1")
-		}, "MRN-1", []string{bag2}, 0, "weight"},
-		{"weight changed more than 10 % unconfirmed", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag2}, 0, "weight"},
+		{"weight changed more than 10 % unconfirmed", func(t *testing.T, db *DB, d *DoseService) {
 			if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, db.Now().Add(-10*time.Minute)); err != nil {
 				t.Fatal(err)
 			}
 			dispense(t, db, bag2, db.Now().Add(-hour), 100_000_000, "MRN-1")
-		}, "MRN-1", []string{bag2}, 0, "weight change"},
+		}, "0.5", "MRN-1", []string{bag2}, 0, "weight change"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			endotoxin := map[uuid.UUID]int64{}
-			db, d := bedside(t, endotoxin)
+			db, d := bedside(t, tc.endotoxin)
 			if tc.setup != nil {
-				tc.setup(t, db, d, endotoxin)
+				tc.setup(t, db, d)
 			}
 			r, err := d.Check(tc.mrn, tc.bags, tc.volume)
 			if err != nil {
@@ -303,7 +300,7 @@ func mustUser(t testing.TB, db *DB, name string) audit.User {
 }
 
 func TestWeightChangeConfirmedByPhysician(t *testing.T) {
-	db, d := bedside(t, map[uuid.UUID]int64{})
+	db, d := bedside(t, "0.5")
 	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, db.Now().Add(-10*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +317,7 @@ func TestWeightChangeConfirmedByPhysician(t *testing.T) {
 }
 
 func TestAdministerRefusesWitnessAndRoles(t *testing.T) {
-	db, d := bedside(t, map[uuid.UUID]int64{})
+	db, d := bedside(t, "0.5")
 	a := Administration{MRN: "MRN-1", Containers: []string{bag1}}
 	for name, pair := range map[string][2]string{"witness is the nurse": {"nina", "nina"}, "lab witness": {"nina", "liu"}, "admin administers": {"alice", "nina"}} {
 		before, _ := db.AuditCount()
@@ -334,7 +331,7 @@ func TestAdministerRefusesWitnessAndRoles(t *testing.T) {
 }
 
 func TestSecondCourseAfterTheFirstEnds(t *testing.T) {
-	db, d := bedside(t, map[uuid.UUID]int64{})
+	db, d := bedside(t, "0.5")
 	if _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now()); lot.ErrorCode(err) != lot.ECONFLICT {
 		t.Fatalf("second course while the first runs: %v", err)
 	}

@@ -156,10 +156,10 @@ func Check(f Facts) Report {
 			case ct.ThawedAt.IsZero():
 				add(name("thaw window"), false, fmt.Sprintf("container %s has no thaw time", code), "thaw the bag and record it")
 			case f.Now.Sub(ct.ThawedAt) > limit:
-				add(name("thaw window"), false, fmt.Sprintf("thawed %s, %s ago; the limit is %s", lot.FormatTime(ct.ThawedAt), f.Now.Sub(ct.ThawedAt).Round(time.Minute), limit),
+				add(name("thaw window"), false, fmt.Sprintf("thawed %s, %s ago; the limit is %s", lot.FormatTime(ct.ThawedAt), minutes(f.Now.Sub(ct.ThawedAt)), minutes(limit)),
 					"do not infuse; discard the bag and thaw another")
 			default:
-				add(name("thaw window"), true, fmt.Sprintf("thawed %s, %s ago (limit %s)", lot.FormatTime(ct.ThawedAt), f.Now.Sub(ct.ThawedAt).Round(time.Minute), limit), "")
+				add(name("thaw window"), true, fmt.Sprintf("thawed %s, %s ago (limit %s)", lot.FormatTime(ct.ThawedAt), minutes(f.Now.Sub(ct.ThawedAt)), minutes(limit)), "")
 			}
 		}
 		if ct.ViableCells > 0 {
@@ -284,6 +284,12 @@ func previousWeight(ws []lot.Weight, idx int) lot.Weight {
 		}
 	}
 	return prev
+}
+
+// minutes shows a duration in whole minutes, rounded up, so that a thaw
+// 240 min 30 s ago never reads as within a 240 min limit.
+func minutes(d time.Duration) string {
+	return fmt.Sprintf("%d min", int64((d+time.Minute-1)/time.Minute))
 }
 
 func abs(t lot.Tenths) lot.Tenths {

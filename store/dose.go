@@ -683,8 +683,8 @@ func (s *DoseService) Administer(nurse, witness audit.User, a Administration) (d
 			if err := setPair(w.tx, "idx_infusion_container", c.ID[:], in.ID[:]); err != nil {
 				return err
 			}
-			ev := lot.Event{To: lot.Infused, At: start, PatientID: p.ID, Custodian: nurse.Name, Details: map[string]string{
-				"infusion": in.ID.String(), "volume_ml": calc.Draws[i].Draw.String(), "cells": calc.Draws[i].Cells.Exact(), "witness": wu.Name}}
+			ev := lot.Event{To: lot.Infused, At: start, Site: c.Site, PatientID: p.ID, Custodian: nurse.Name, Details: map[string]string{
+				"patient_mrn": p.MRN, "infusion": in.ID.String(), "volume_ml": calc.Draws[i].Draw.String(), "cells": calc.Draws[i].Cells.Exact(), "witness": wu.Name}}
 			// The bedside check found the bag dispensed; the custody state
 			// machine has the last word on the move.
 			if err := lot.CheckMove(c, lot.Infused); err != nil {

@@ -143,6 +143,8 @@ func Check(f Facts) Report {
 			add(name("container not used"), false, fmt.Sprintf("container %s was already infused", code), "STOP: a bag is infused once; scan the right bag")
 		case ct.State == lot.Discarded:
 			add(name("container not used"), false, fmt.Sprintf("container %s was discarded", code), "do not use a discarded bag")
+		case ct.State == lot.Thawed:
+			add(name("container dispensed"), false, fmt.Sprintf("container %s is thawed but not dispensed", code), "dispense the bag for this patient first (`celltrack container dispense`)")
 		case ct.State != lot.Dispensed:
 			add(name("container dispensed"), false, fmt.Sprintf("container %s is %s, not thawed and dispensed", code, ct.State), "thaw and dispense the bag for this patient first (`celltrack container dispense`)")
 		case ct.PatientID != p.ID:

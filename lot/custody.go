@@ -69,6 +69,21 @@ func CheckMove(c Container, to ContainerState) error {
 		c.Label(), c.State, to, c.State, strings.Join(steps, ", "))
 }
 
+// MayBeDispensed reports whether container c can still be dispensed to
+// anyone by the state machine's ordinary path: it is on its way (created,
+// stored, shipped, received, thawed), or it came back never thawed and may be
+// stored again. A quarantined container waits for its investigation; a
+// returned thawed one can only be discarded.
+func MayBeDispensed(c Container) bool {
+	switch c.State {
+	case Created, Stored, Shipped, Received, Thawed:
+		return true
+	case Returned:
+		return c.ThawedAt.IsZero()
+	}
+	return false
+}
+
 // CheckReceive refuses receiving c anywhere but the site it was shipped to.
 // While a container is in transit its Site is the destination.
 func CheckReceive(c Container, at string) error {

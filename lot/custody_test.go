@@ -169,3 +169,27 @@ func TestLabelCounts(t *testing.T) {
 		t.Fatalf("barcode data %q", got)
 	}
 }
+
+func TestMayBeDispensed(t *testing.T) {
+	thawed := testContainer(Returned)
+	thawed.ThawedAt = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		c    Container
+		want bool
+	}{
+		{"in the freezer", testContainer(Stored), true},
+		{"in transit", testContainer(Shipped), true},
+		{"thawed", testContainer(Thawed), true},
+		{"returned never thawed: may be stored again", testContainer(Returned), true},
+		{"returned after thaw: only discard", thawed, false},
+		{"quarantined pending investigation", testContainer(Quarantined), false},
+		{"already dispensed", testContainer(Dispensed), false},
+		{"infused", testContainer(Infused), false},
+		{"discarded", testContainer(Discarded), false},
+	} {
+		if got := MayBeDispensed(tc.c); got != tc.want {
+			t.Errorf("%s: MayBeDispensed = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -833,10 +833,9 @@ func (s *DoseService) Calc(req CalcRequest) (CalcResult, error) {
 	return res, err
 }
 
-// candidates lists the containers the patient may receive: of released,
-// unexpired lots of the product (rFib: only the patient's own lots; an
-// exceptional release only for its named patient), not infused, discarded
-// or dispensed to someone else. Bags already dispensed for the patient come
+// candidates lists the containers the patient may receive: of lots of the
+// product that pass lot.CheckLotUse for the patient, dispensed for the
+// patient or still dispensable (lot.MayBeDispensed). Bags already dispensed for the patient come
 // first, then by lot and number.
 func candidates(tx *bolt.Tx, p lot.Patient, product lot.Source, now time.Time) ([]dose.Source, error) {
 	var lots []lot.Lot
@@ -862,11 +861,9 @@ func candidates(tx *bolt.Tx, p lot.Patient, product lot.Source, now time.Time) (
 		}
 		for _, c := range cs {
 			switch {
-			case c.State == lot.Infused || c.State == lot.Discarded || c.State == lot.Quarantined:
-			case c.State == lot.Dispensed && c.PatientID != p.ID:
-			case c.State == lot.Dispensed:
+			case c.State == lot.Dispensed && c.PatientID == p.ID:
 				mine = append(mine, dose.Source{Container: c, Lot: l})
-			default:
+			case lot.MayBeDispensed(c):
 				others = append(others, dose.Source{Container: c, Lot: l})
 			}
 		}

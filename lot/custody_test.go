@@ -49,9 +49,16 @@ func TestCheckMoveEveryPair(t *testing.T) {
 	}
 }
 
+// returnedAfterThaw is a bag that came back from the bedside after it was
+// thawed: it can never be stored or dispensed again.
+func returnedAfterThaw() Container {
+	c := testContainer(Returned)
+	c.ThawedAt = time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+	return c
+}
+
 func TestCheckMoveMessages(t *testing.T) {
-	thawed := testContainer(Returned)
-	thawed.ThawedAt = time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+	thawed := returnedAfterThaw()
 	for _, tc := range []struct {
 		name string
 		c    Container
@@ -171,8 +178,6 @@ func TestLabelCounts(t *testing.T) {
 }
 
 func TestMayBeDispensed(t *testing.T) {
-	thawed := testContainer(Returned)
-	thawed.ThawedAt = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name string
 		c    Container
@@ -182,7 +187,7 @@ func TestMayBeDispensed(t *testing.T) {
 		{"in transit", testContainer(Shipped), true},
 		{"thawed", testContainer(Thawed), true},
 		{"returned never thawed: may be stored again", testContainer(Returned), true},
-		{"returned after thaw: only discard", thawed, false},
+		{"returned after thaw: only discard", returnedAfterThaw(), false},
 		{"quarantined pending investigation", testContainer(Quarantined), false},
 		{"already dispensed", testContainer(Dispensed), false},
 		{"infused", testContainer(Infused), false},

@@ -13,9 +13,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Test-only helpers that stand in for the release and custody commands
-// (issues 3 and 5), writing through the audited writer so that `audit
-// verify` still passes.
+// Test-only helpers that set a lot's status or a bag's thaw and dispense
+// directly, so that each bedside case below reaches its state in one line
+// (a thaw hours ago, a lot expired an hour ago). They write through the
+// audited writer so that `audit verify` still passes. The same path through
+// the real release and custody services is TestBedsideThroughReleaseAndCustody
+// here and the dose_*.txtar stories.
 
 func asAdmin(t testing.TB, db *DB, fn func(w *writer) error) {
 	t.Helper()
@@ -339,5 +342,71 @@ func TestSecondCourseAfterTheFirstEnds(t *testing.T) {
 	c, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now())
 	if err != nil || c.Schedule.Course != 2 {
 		t.Fatalf("second course: %v %d", err, c.Schedule.Course)
+	}
+}
+
+// The bedside through the real services: QA's release (with its endotoxin
+// result), custody's store, thaw and dispense, then the check and the signed
+// administration, which moves the bag to infused through the custody state
+// machine.
+func TestBedsideThroughReleaseAndCustody(t *testing.T) {
+	db := newTestDB(t)
+	for _, u := range []audit.User{{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, {Name: "omar", FullName: "Omar", Role: audit.Nurse}} {
+		if _, err := db.AddUser("alice", u, testPassword); err != nil {
+			t.Fatal(err)
+		}
+	}
+	releasedUC(t, db) // LOT-1, endotoxin 0.2 EU/mL
+	bags, err := NewLotService(db).SplitLot("liu", lot.Split{Lot: "LOT-1", Containers: 2, CellsEach: 100_000_000, VolumeEach: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 62_000, db.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	d := NewDoseService(db)
+	if _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now()); err != nil {
+		t.Fatal(err)
+	}
+	cs := NewCustodyService(db)
+	bag := bags[0].Code()
+	if _, err := cs.AddSite("liu", lot.Site{Code: "LAB", Name: "Cell lab"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.Store("liu", bag, "LN2-A rack 3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.Thaw("liu", bag, lot.Thaw{Viability: 950, ViableCells: 100_000_000}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := d.Check("MRN-1", []string{bag}, 0); !strings.Contains(strings.Join(failed(r), ","), "container dispensed") {
+		t.Fatalf("a thawed, undispensed bag passed: %v", failed(r))
+	}
+	if _, err := cs.Dispense("liu", bag, "MRN-1"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.Check("MRN-1", []string{bag}, 0)
+	if err != nil || !r.GO {
+		t.Fatalf("check: %v %v", err, r.Failed())
+	}
+	// 0.2 EU/mL × 31.0 mL ÷ 62.0 kg over one hour = 0.1 EU/kg/h, from the QC record.
+	if r.Calc.Volume != 310 || r.Calc.EndotoxinMilliEUPerKgH != 100 {
+		t.Fatalf("calc: %s mL, %d mEU/kg/h", r.Calc.Volume, r.Calc.EndotoxinMilliEUPerKgH)
+	}
+	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), Administration{MRN: "MRN-1", Containers: []string{bag}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, es, err := cs.History(bag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := es[len(es)-1]
+	if c.State != lot.Infused || last.To != lot.Infused || last.From != lot.Dispensed || last.Site != "LAB" ||
+		last.Details["infusion"] != in.ID.String() || last.Details["witness"] != "omar" || last.Details["patient_mrn"] != "MRN-1" {
+		t.Fatalf("infused event: %+v", last)
+	}
+	if _, err := cs.Return("liu", bag, "x"); lot.ErrorCode(err) != lot.ECONFLICT {
+		t.Fatalf("returning an infused bag: %v", err)
 	}
 }

@@ -690,6 +690,7 @@ func (s *DoseService) Administer(nurse, witness audit.User, a Administration) (d
 			if err := lot.CheckMove(c, lot.Infused); err != nil {
 				return err
 			}
+			c.Custodian = nurse.Name // the bag ends in the administering nurse's hands
 			if err := w.appendEvent(&c, ev, string(audit.DoseAdminister), ""); err != nil {
 				return err
 			}

@@ -402,7 +402,7 @@ func TestBedsideThroughReleaseAndCustody(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := es[len(es)-1]
-	if c.State != lot.Infused || last.To != lot.Infused || last.From != lot.Dispensed || last.Site != "LAB" ||
+	if c.State != lot.Infused || c.Custodian != "nina" || last.To != lot.Infused || last.From != lot.Dispensed || last.Site != "LAB" ||
 		last.Details["infusion"] != in.ID.String() || last.Details["witness"] != "omar" || last.Details["patient_mrn"] != "MRN-1" {
 		t.Fatalf("infused event: %+v", last)
 	}

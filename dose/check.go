@@ -235,7 +235,7 @@ func Check(f Facts) Report {
 	}
 	calc := Calculate(pr, n, w.Grams, srcs, f.Volume)
 	r.Calc = calc
-	tol := fmt.Sprintf("−%s %%/+%s %%", pr.ToleranceMinus, pr.TolerancePlus)
+	tol := fmt.Sprintf("-%s %%/+%s %%", pr.ToleranceMinus, pr.TolerancePlus)
 	switch {
 	case calc.Short:
 		add("dose", false, fmt.Sprintf("the bags hold %s viable cells; %s needs %s", calc.Given, calc.Working, calc.Required), "dispense another bag for this patient")

@@ -129,30 +129,13 @@ func Check(f Facts) Report {
 			continue
 		}
 		seen[c.Container.ID] = true
-		switch {
-		case l.Status != lot.Released:
-			add(name("lot released"), false, fmt.Sprintf("lot %s is %s, not released", l.Number, l.Status), "do not use this bag; return it to the cell lab and ask QA")
-		case l.Exceptional && l.RestrictedTo != p.ID:
-			add(name("lot released"), false, fmt.Sprintf("lot %s was released exceptionally for another patient only", l.Number), "do not use this bag; it is restricted to its named patient")
-		case l.Exceptional:
-			add(name("lot released"), true, fmt.Sprintf("lot %s released exceptionally for %s only", l.Number, p.MRN), "")
-		default:
-			add(name("lot released"), true, fmt.Sprintf("lot %s is released", l.Number), "")
+		// The lot rules are the ones dispensing applies (lot.CheckLotUse):
+		// a lot re-quarantined or expired after dispensing fails here.
+		for _, u := range lot.CheckLotUse(l, p, f.Now) {
+			add(name(u.Name), u.OK, u.Detail, u.Fix)
 		}
-		if l.Expired(f.Now) {
-			add(name("lot not expired"), false, fmt.Sprintf("lot %s expired %s", l.Number, lot.FormatDate(l.Expires)), "do not use this bag; discard it with a reason")
-		} else {
-			add(name("lot not expired"), true, fmt.Sprintf("lot %s expires %s", l.Number, lot.FormatDate(l.Expires)), "")
-		}
-		switch {
-		case l.Source == lot.SourceRFib && l.PatientID != p.ID:
-			add(name("chain of identity"), false, fmt.Sprintf("autologous lot %s was made from another patient's cells, not %s's", l.Number, p.MRN), "STOP: wrong patient's cells; quarantine the bag and report it")
-		case f.Protocol != nil && l.Source != f.Protocol.Product:
-			add(name("chain of identity"), false, fmt.Sprintf("lot %s is %s but protocol %s prescribes %s", l.Number, l.Source.Product(), f.Protocol.Name, f.Protocol.Product.Product()), "use a bag of the prescribed product")
-		case l.Source == lot.SourceRFib:
-			add(name("chain of identity"), true, fmt.Sprintf("autologous lot %s was made from %s's own cells", l.Number, p.MRN), "")
-		default:
-			add(name("chain of identity"), true, fmt.Sprintf("allogeneic %s lot %s", l.Source.Product(), l.Number), "")
+		if f.Protocol != nil && l.Source != f.Protocol.Product {
+			add(name("product"), false, fmt.Sprintf("lot %s is %s but protocol %s prescribes %s", l.Number, l.Source.Product(), f.Protocol.Name, f.Protocol.Product.Product()), "use a bag of the prescribed product")
 		}
 		ct := c.Container
 		switch {
@@ -160,6 +143,8 @@ func Check(f Facts) Report {
 			add(name("container not used"), false, fmt.Sprintf("container %s was already infused", code), "STOP: a bag is infused once; scan the right bag")
 		case ct.State == lot.Discarded:
 			add(name("container not used"), false, fmt.Sprintf("container %s was discarded", code), "do not use a discarded bag")
+		case ct.State == lot.Thawed:
+			add(name("container dispensed"), false, fmt.Sprintf("container %s is thawed but not dispensed", code), "dispense the bag for this patient first (`celltrack container dispense`)")
 		case ct.State != lot.Dispensed:
 			add(name("container dispensed"), false, fmt.Sprintf("container %s is %s, not thawed and dispensed", code, ct.State), "thaw and dispense the bag for this patient first (`celltrack container dispense`)")
 		case ct.PatientID != p.ID:
@@ -173,10 +158,10 @@ func Check(f Facts) Report {
 			case ct.ThawedAt.IsZero():
 				add(name("thaw window"), false, fmt.Sprintf("container %s has no thaw time", code), "thaw the bag and record it")
 			case f.Now.Sub(ct.ThawedAt) > limit:
-				add(name("thaw window"), false, fmt.Sprintf("thawed %s, %s ago; the limit is %s", lot.FormatTime(ct.ThawedAt), f.Now.Sub(ct.ThawedAt).Round(time.Minute), limit),
+				add(name("thaw window"), false, fmt.Sprintf("thawed %s, %s ago; the limit is %s", lot.FormatTime(ct.ThawedAt), minutes(f.Now.Sub(ct.ThawedAt)), minutes(limit)),
 					"do not infuse; discard the bag and thaw another")
 			default:
-				add(name("thaw window"), true, fmt.Sprintf("thawed %s, %s ago (limit %s)", lot.FormatTime(ct.ThawedAt), f.Now.Sub(ct.ThawedAt).Round(time.Minute), limit), "")
+				add(name("thaw window"), true, fmt.Sprintf("thawed %s, %s ago (limit %s)", lot.FormatTime(ct.ThawedAt), minutes(f.Now.Sub(ct.ThawedAt)), minutes(limit)), "")
 			}
 		}
 		if ct.ViableCells > 0 {
@@ -250,7 +235,7 @@ func Check(f Facts) Report {
 	}
 	calc := Calculate(pr, n, w.Grams, srcs, f.Volume)
 	r.Calc = calc
-	tol := fmt.Sprintf("−%s %%/+%s %%", pr.ToleranceMinus, pr.TolerancePlus)
+	tol := fmt.Sprintf("-%s %%/+%s %%", pr.ToleranceMinus, pr.TolerancePlus)
 	switch {
 	case calc.Short:
 		add("dose", false, fmt.Sprintf("the bags hold %s viable cells; %s needs %s", calc.Given, calc.Working, calc.Required), "dispense another bag for this patient")
@@ -301,6 +286,12 @@ func previousWeight(ws []lot.Weight, idx int) lot.Weight {
 		}
 	}
 	return prev
+}
+
+// minutes shows a duration in whole minutes, rounded up, so that a thaw
+// 240 min 30 s ago never reads as within a 240 min limit.
+func minutes(d time.Duration) string {
+	return fmt.Sprintf("%d min", int64((d+time.Minute-1)/time.Minute))
 }
 
 func abs(t lot.Tenths) lot.Tenths {

@@ -80,6 +80,21 @@ func CheckShip(c Container, to string) error {
 	return nil
 }
 
+// MayBeDispensed reports whether container c can still be dispensed to
+// anyone by the state machine's ordinary path: it is on its way (created,
+// stored, shipped, received, thawed), or it came back never thawed and may be
+// stored again. A quarantined container waits for its investigation; a
+// returned thawed one can only be discarded.
+func MayBeDispensed(c Container) bool {
+	switch c.State {
+	case Created, Stored, Shipped, Received, Thawed:
+		return true
+	case Returned:
+		return c.ThawedAt.IsZero()
+	}
+	return false
+}
+
 // CheckReceive refuses receiving c anywhere but the site it was shipped to.
 // While a container is in transit its Site is the destination.
 func CheckReceive(c Container, at string) error {
@@ -92,9 +107,71 @@ func CheckReceive(c Container, at string) error {
 	return nil
 }
 
+// UseCheck is one rule a lot must pass before any of its containers goes to
+// a patient, with what was found and, when it failed, what to do.
+type UseCheck struct {
+	Name   string // "chain of identity", "lot released", "lot not expired"
+	OK     bool
+	Detail string
+	Fix    string
+}
+
+// CheckLotUse runs the rules that decide whether a container of lot l may go
+// to patient p at now, in the order they matter: an autologous rFib lot goes
+// only to the patient whose cells it holds (the gravest error), the lot is
+// released (an exceptional release only for the one patient it names), and
+// it has not expired. Dispensing and the bedside check both use it, so the
+// two can never disagree.
+func CheckLotUse(l Lot, p Patient, now time.Time) []UseCheck {
+	var cs []UseCheck
+	add := func(name string, ok bool, detail, fix string) {
+		cs = append(cs, UseCheck{Name: name, OK: ok, Detail: detail, Fix: fix})
+	}
+	switch {
+	case l.Source == SourceRFib && l.PatientID != p.ID:
+		add("chain of identity", false, fmt.Sprintf("lot %s holds autologous rFib cells of another patient, not %s (%s)", l.Number, p.MRN, p.Name),
+			"STOP: FOR AUTOLOGOUS USE ONLY — only its source patient may receive it; quarantine the bag and report it")
+	case l.Source == SourceRFib:
+		add("chain of identity", true, fmt.Sprintf("autologous lot %s was made from %s's own cells", l.Number, p.MRN), "")
+	default:
+		add("chain of identity", true, fmt.Sprintf("allogeneic %s lot %s", l.Source.Product(), l.Number), "")
+	}
+	switch {
+	case l.Status != Released:
+		state := string(l.Status)
+		if l.Status == Quarantine {
+			state = "in quarantine"
+		}
+		add("lot released", false, fmt.Sprintf("lot %s is %s, not released", l.Number, state),
+			"only a QA release makes its containers usable; do not use this bag — return it to the cell lab and ask QA")
+	case l.Exceptional && l.RestrictedTo != p.ID:
+		add("lot released", false, fmt.Sprintf("lot %s was released exceptionally for one named patient only, not %s", l.Number, p.MRN),
+			"do not use it for anyone else")
+	case l.Exceptional:
+		add("lot released", true, fmt.Sprintf("lot %s released exceptionally for %s only", l.Number, p.MRN), "")
+	default:
+		add("lot released", true, fmt.Sprintf("lot %s is released", l.Number), "")
+	}
+	if l.Expired(now) {
+		add("lot not expired", false, fmt.Sprintf("lot %s expired at %s", l.Number, FormatTime(l.Expires)), "do not use it — discard it with a reason")
+	} else {
+		add("lot not expired", true, fmt.Sprintf("lot %s expires %s", l.Number, FormatTime(l.Expires)), "")
+	}
+	return cs
+}
+
+// UsableFor reports whether every CheckLotUse rule passes.
+func UsableFor(l Lot, p Patient, now time.Time) bool {
+	for _, c := range CheckLotUse(l, p, now) {
+		if !c.OK {
+			return false
+		}
+	}
+	return true
+}
+
 // CheckDispense checks the pure rules for handing container c of lot l to
-// patient p at now: the state machine allows it, and the lot is usable for
-// that patient (CheckUsable).
+// patient p at now: the custody state machine, then CheckUsable.
 func CheckDispense(c Container, l Lot, p Patient, now time.Time) error {
 	if err := CheckMove(c, Dispensed); err != nil {
 		return err
@@ -102,28 +179,13 @@ func CheckDispense(c Container, l Lot, p Patient, now time.Time) error {
 	return CheckUsable(c, l, p, now)
 }
 
-// CheckUsable checks that container c of lot l may be given to patient p at
-// now: an autologous rFib container goes only to the patient whose cells it
-// holds (checked first: the wrong patient is the gravest error), and the lot
-// is released and not expired (an exceptional release only to the one
-// patient it names). Dispensing and the bedside check share it, so that a
-// lot sent back to quarantine after a bag left the lab stops that bag too.
+// CheckUsable returns the first failed CheckLotUse rule for container c as
+// ECONFLICT, or nil when the lot may go to p at now.
 func CheckUsable(c Container, l Lot, p Patient, now time.Time) error {
-	if err := CheckAutologous(l, p); err != nil {
-		return Errorf(ECONFLICT, "container %s holds autologous rFib cells of another patient, not %s (%s); FOR AUTOLOGOUS USE ONLY — dispense it only to its source patient", c.Label(), p.MRN, p.Name)
-	}
-	if l.Status != Released {
-		state := string(l.Status)
-		if l.Status == Quarantine {
-			state = "in quarantine"
+	for _, u := range CheckLotUse(l, p, now) {
+		if !u.OK {
+			return Errorf(ECONFLICT, "container %s: %s; %s", c.Label(), u.Detail, u.Fix)
 		}
-		return Errorf(ECONFLICT, "container %s belongs to lot %s, which is %s, not released; only a QA release makes its containers usable", c.Label(), l.Number, state)
-	}
-	if l.Expired(now) {
-		return Errorf(ECONFLICT, "container %s belongs to lot %s, which expired at %s; do not use it — discard it", c.Label(), l.Number, FormatTime(l.Expires))
-	}
-	if l.Exceptional && l.RestrictedTo != p.ID {
-		return Errorf(ECONFLICT, "lot %s was released exceptionally for one named patient only, not %s; do not dispense it to anyone else", l.Number, p.MRN)
 	}
 	return nil
 }

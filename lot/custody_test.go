@@ -49,9 +49,16 @@ func TestCheckMoveEveryPair(t *testing.T) {
 	}
 }
 
+// returnedAfterThaw is a bag that came back from the bedside after it was
+// thawed: it can never be stored or dispensed again.
+func returnedAfterThaw() Container {
+	c := testContainer(Returned)
+	c.ThawedAt = time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+	return c
+}
+
 func TestCheckMoveMessages(t *testing.T) {
-	thawed := testContainer(Returned)
-	thawed.ThawedAt = time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+	thawed := returnedAfterThaw()
 	for _, tc := range []struct {
 		name string
 		c    Container
@@ -85,6 +92,8 @@ func TestCheckDispense(t *testing.T) {
 	quarantined.Status, rejected.Status = Quarantine, Rejected
 	expired.Expires = now
 	exceptional.Exceptional, exceptional.RestrictedTo = true, hana.ID
+	rfibQuarantined := rfib
+	rfibQuarantined.Status = Quarantine
 	for _, tc := range []struct {
 		name  string
 		state ContainerState
@@ -96,12 +105,12 @@ func TestCheckDispense(t *testing.T) {
 		{"rFib to its source patient", Thawed, rfib, hana, ""},
 		{"exceptional release to its named patient", Thawed, exceptional, hana, ""},
 		{"frozen bag", Stored, released, mei, "is stored and cannot be dispensed"},
-		{"quarantined lot", Thawed, quarantined, mei, "which is in quarantine, not released"},
-		{"rejected lot", Thawed, rejected, mei, "which is rejected, not released"},
+		{"quarantined lot", Thawed, quarantined, mei, "lot LOT-UC-1 is in quarantine, not released; only a QA release"},
+		{"rejected lot", Thawed, rejected, mei, "lot LOT-UC-1 is rejected, not released"},
 		{"expired at this instant", Thawed, expired, mei, "expired at 2026-11-25 09:00 UTC"},
 		{"exceptional release to someone else", Thawed, exceptional, mei, "released exceptionally for one named patient only, not MRN-1001"},
-		{"rFib to another patient", Thawed, rfib, mei, "autologous rFib cells of another patient, not MRN-1001 (Mei Chen); FOR AUTOLOGOUS USE ONLY"},
-		{"rFib of a quarantined lot to another patient: identity named first", Thawed, func() Lot { l := rfib; l.Status = Quarantine; return l }(), mei, "FOR AUTOLOGOUS USE ONLY"},
+		{"rFib to another patient", Thawed, rfib, mei, "autologous rFib cells of another patient, not MRN-1001 (Mei Chen); STOP: FOR AUTOLOGOUS USE ONLY"},
+		{"the wrong patient is named before a quarantined lot", Thawed, rfibQuarantined, mei, "lot LOT-RF-1 holds autologous rFib cells of another patient"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := CheckDispense(testContainer(tc.state), tc.l, tc.p, now)
@@ -127,7 +136,7 @@ func TestCheckUsable(t *testing.T) {
 	}
 	q := l
 	q.Status = Quarantine
-	if err := CheckUsable(c, q, mei, now); !strings.Contains(ErrorMessage(err), "which is in quarantine, not released") {
+	if err := CheckUsable(c, q, mei, now); !strings.Contains(ErrorMessage(err), "is in quarantine, not released") {
 		t.Fatalf("quarantined lot: got %v", err)
 	}
 	if err := CheckUsable(c, l, mei, l.Expires.Add(time.Second)); !strings.Contains(ErrorMessage(err), "expired at") {
@@ -214,5 +223,27 @@ func TestStatusText(t *testing.T) {
 				t.Errorf("Usable = %v, want %v", got, tc.usable)
 			}
 		})
+	}
+}
+
+func TestMayBeDispensed(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    Container
+		want bool
+	}{
+		{"in the freezer", testContainer(Stored), true},
+		{"in transit", testContainer(Shipped), true},
+		{"thawed", testContainer(Thawed), true},
+		{"returned never thawed: may be stored again", testContainer(Returned), true},
+		{"returned after thaw: only discard", returnedAfterThaw(), false},
+		{"quarantined pending investigation", testContainer(Quarantined), false},
+		{"already dispensed", testContainer(Dispensed), false},
+		{"infused", testContainer(Infused), false},
+		{"discarded", testContainer(Discarded), false},
+	} {
+		if got := MayBeDispensed(tc.c); got != tc.want {
+			t.Errorf("%s: MayBeDispensed = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

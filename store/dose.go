@@ -23,9 +23,6 @@ const (
 	kindWeightConfirm = "weight_confirmation"
 )
 
-// endotoxinOf reads a lot's endotoxin result; store tests replace it.
-var endotoxinOf = lotEndotoxin
-
 // DoseService keeps protocols, schedules and infusions, and runs the bedside
 // check.
 type DoseService struct{ db *DB }
@@ -581,7 +578,7 @@ func candidate(tx *bolt.Tx, c lot.Container) (dose.Candidate, error) {
 		return dose.Candidate{}, err
 	}
 	cand := dose.Candidate{Source: dose.Source{Container: c, Lot: l}}
-	if cand.EndotoxinMilliEUPerML, cand.EndotoxinFound, err = endotoxinOf(tx, l.ID); err != nil {
+	if cand.EndotoxinMilliEUPerML, cand.EndotoxinFound, err = lotEndotoxin(tx, l.ID); err != nil {
 		return cand, err
 	}
 	ins, err := infusionsOfContainer(tx, c.ID)
@@ -686,8 +683,14 @@ func (s *DoseService) Administer(nurse, witness audit.User, a Administration) (d
 			if err := setPair(w.tx, "idx_infusion_container", c.ID[:], in.ID[:]); err != nil {
 				return err
 			}
-			ev := lot.Event{To: lot.Infused, At: start, PatientID: p.ID, Custodian: nurse.Name, Details: map[string]string{
-				"infusion": in.ID.String(), "volume_ml": calc.Draws[i].Draw.String(), "cells": calc.Draws[i].Cells.Exact(), "witness": wu.Name}}
+			ev := lot.Event{To: lot.Infused, At: start, Site: c.Site, PatientID: p.ID, Custodian: nurse.Name, Details: map[string]string{
+				"patient_mrn": p.MRN, "infusion": in.ID.String(), "volume_ml": calc.Draws[i].Draw.String(), "cells": calc.Draws[i].Cells.Exact(), "witness": wu.Name}}
+			// The bedside check found the bag dispensed; the custody state
+			// machine has the last word on the move.
+			if err := lot.CheckMove(c, lot.Infused); err != nil {
+				return err
+			}
+			c.Custodian = nurse.Name // the bag ends in the administering nurse's hands
 			if err := w.appendEvent(&c, ev, string(audit.DoseAdminister), ""); err != nil {
 				return err
 			}
@@ -831,10 +834,9 @@ func (s *DoseService) Calc(req CalcRequest) (CalcResult, error) {
 	return res, err
 }
 
-// candidates lists the containers the patient may receive: of released,
-// unexpired lots of the product (rFib: only the patient's own lots; an
-// exceptional release only for its named patient), not infused, discarded
-// or dispensed to someone else. Bags already dispensed for the patient come
+// candidates lists the containers the patient may receive: of lots of the
+// product that pass lot.CheckLotUse for the patient, dispensed for the
+// patient or still dispensable (lot.MayBeDispensed). Bags already dispensed for the patient come
 // first, then by lot and number.
 func candidates(tx *bolt.Tx, p lot.Patient, product lot.Source, now time.Time) ([]dose.Source, error) {
 	var lots []lot.Lot
@@ -851,7 +853,7 @@ func candidates(tx *bolt.Tx, p lot.Patient, product lot.Source, now time.Time) (
 	}
 	var mine, others []dose.Source
 	for _, l := range lots {
-		if l.Source != product || l.Status != lot.Released || l.Expired(now) || l.Exceptional && l.RestrictedTo != p.ID {
+		if l.Source != product || !lot.UsableFor(l, p, now) {
 			continue
 		}
 		cs, err := containersOf(tx, l.ID)
@@ -860,11 +862,9 @@ func candidates(tx *bolt.Tx, p lot.Patient, product lot.Source, now time.Time) (
 		}
 		for _, c := range cs {
 			switch {
-			case c.State == lot.Infused || c.State == lot.Discarded || c.State == lot.Quarantined:
-			case c.State == lot.Dispensed && c.PatientID != p.ID:
-			case c.State == lot.Dispensed:
+			case c.State == lot.Dispensed && c.PatientID == p.ID:
 				mine = append(mine, dose.Source{Container: c, Lot: l})
-			default:
+			case lot.MayBeDispensed(c):
 				others = append(others, dose.Source{Container: c, Lot: l})
 			}
 		}
@@ -872,7 +872,7 @@ func candidates(tx *bolt.Tx, p lot.Patient, product lot.Source, now time.Time) (
 	out := append(mine, others...)
 	for i := range out {
 		var err error
-		if out[i].EndotoxinMilliEUPerML, out[i].EndotoxinFound, err = endotoxinOf(tx, out[i].Lot.ID); err != nil {
+		if out[i].EndotoxinMilliEUPerML, out[i].EndotoxinFound, err = lotEndotoxin(tx, out[i].Lot.ID); err != nil {
 			return nil, err
 		}
 	}

@@ -9,13 +9,16 @@ import (
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
-	"github.com/google/uuid"
+	"github.com/celltrack/celltrack/release"
 	bolt "go.etcd.io/bbolt"
 )
 
-// Test-only helpers that stand in for the release and custody commands
-// (issues 3 and 5), writing through the audited writer so that `audit
-// verify` still passes.
+// Test-only helpers that set a lot's status or a bag's thaw and dispense
+// directly, so that each bedside case below reaches its state in one line
+// (a thaw hours ago, a lot expired an hour ago). They write through the
+// audited writer so that `audit verify` still passes. The same path through
+// the real release and custody services is TestBedsideThroughReleaseAndCustody
+// here and the dose_*.txtar stories.
 
 func asAdmin(t testing.TB, db *DB, fn func(w *writer) error) {
 	t.Helper()
@@ -69,11 +72,12 @@ func dispense(t testing.TB, db *DB, code string, thawed time.Time, viable lot.Ce
 }
 
 // bedside builds the GO state: MRN-1 (62.0 kg, weighed an hour ago) on
-// sle-uc-d0d7 from today; LOT-1 released with endotoxin 0.5 EU/mL, split into
+// sle-uc-d0d7 from today; LOT-1 released with the QC result endotoxin
+// (EU/mL; "" records none) for it and RF-1, split into
 // bags of 1×10^8 cells in 50.0 mL; bag 01 thawed 30 minutes ago with 1×10^8
 // viable cells (2.0×10^6/mL) and dispensed for MRN-1. MRN-2 is an rFib
 // source patient with lot RF-1.
-func bedside(t *testing.T, endotoxin map[uuid.UUID]int64) (*DB, *DoseService) {
+func bedside(t *testing.T, endotoxin string) (*DB, *DoseService) {
 	t.Helper()
 	db := newTestDB(t)
 	now := db.Now()
@@ -91,11 +95,11 @@ func bedside(t *testing.T, endotoxin map[uuid.UUID]int64) (*DB, *DoseService) {
 			t.Fatal(err)
 		}
 	}
-	l := registerUC(t, db, "LOT-1")
+	registerUC(t, db, "LOT-1")
 	if _, err := s.SplitLot("liu", lot.Split{Lot: "LOT-1", Containers: 4, CellsEach: 100_000_000, VolumeEach: 500}); err != nil {
 		t.Fatal(err)
 	}
-	rf, err := s.RegisterLot("liu", lot.Registration{Number: "RF-1", Source: lot.SourceRFib, Patient: "MRN-2", Cells: 1_000_000_000,
+	_, err := s.RegisterLot("liu", lot.Registration{Number: "RF-1", Source: lot.SourceRFib, Patient: "MRN-2", Cells: 1_000_000_000,
 		Viability: 950, VolumeML: 1000, Manufactured: now.AddDate(0, 0, -5), Expires: now.AddDate(1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
@@ -104,12 +108,13 @@ func bedside(t *testing.T, endotoxin map[uuid.UUID]int64) (*DB, *DoseService) {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"LOT-1", "RF-1"} {
+		if endotoxin != "" { // the real QC result, read by lotEndotoxin
+			if _, _, err := NewReleaseService(db).RecordResult("liu", n, release.Entry{Assay: "endotoxin", Value: endotoxin}, 0, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
 		changeLot(t, db, n, func(l *lot.Lot) { l.Status = lot.Released })
 	}
-	endotoxin[l.ID], endotoxin[rf.ID] = 500, 500
-	old := endotoxinOf
-	endotoxinOf = func(tx *bolt.Tx, id uuid.UUID) (int64, bool, error) { v, ok := endotoxin[id]; return v, ok, nil }
-	t.Cleanup(func() { endotoxinOf = old })
 	d := NewDoseService(db)
 	if _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", now); err != nil {
 		t.Fatal(err)
@@ -134,7 +139,7 @@ func failed(r dose.Report) []string {
 }
 
 func TestBedsideGOAndAdminister(t *testing.T) {
-	db, d := bedside(t, map[uuid.UUID]int64{})
+	db, d := bedside(t, "0.5")
 	r, err := d.Check("MRN-1", []string{bag1}, 0)
 	if err != nil || !r.GO {
 		t.Fatalf("check: %v %v", err, failed(r))
@@ -194,83 +199,78 @@ func TestBedsideGOAndAdminister(t *testing.T) {
 func TestBedsideNOGO(t *testing.T) {
 	hour := time.Hour
 	for _, tc := range []struct {
-		name   string
-		setup  func(t *testing.T, db *DB, d *DoseService, endotoxin map[uuid.UUID]int64)
-		mrn    string
-		bags   []string
-		volume lot.Tenths
-		want   string // the failed checks, sorted
+		name      string
+		setup     func(t *testing.T, db *DB, d *DoseService)
+		endotoxin string // EU/mL; "" none
+		mrn       string
+		bags      []string
+		volume    lot.Tenths
+		want      string // the failed checks, sorted
 	}{
-		{"lot in quarantine", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		{"lot in quarantine", func(t *testing.T, db *DB, d *DoseService) {
 			changeLot(t, db, "LOT-1", func(l *lot.Lot) { l.Status = lot.Quarantine })
-		}, "MRN-1", []string{bag1}, 0, "lot released"},
-		{"lot expired", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag1}, 0, "lot released"},
+		{"lot expired", func(t *testing.T, db *DB, d *DoseService) {
 			changeLot(t, db, "LOT-1", func(l *lot.Lot) { l.Expires = db.Now().Add(-hour) })
-		}, "MRN-1", []string{bag1}, 0, "lot not expired"},
-		{"exceptional release for another patient", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag1}, 0, "lot not expired"},
+		{"exceptional release for another patient", func(t *testing.T, db *DB, d *DoseService) {
 			p, _ := NewLotService(db).Patient("MRN-2")
 			changeLot(t, db, "LOT-1", func(l *lot.Lot) { l.Exceptional, l.RestrictedTo = true, p.ID })
-		}, "MRN-1", []string{bag1}, 0, "lot released"},
-		{"another patient's autologous cells", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag1}, 0, "lot released"},
+		{"another patient's autologous cells", func(t *testing.T, db *DB, d *DoseService) {
 			dispense(t, db, "G12342600000201", db.Now().Add(-hour), 100_000_000, "MRN-1")
-		}, "MRN-1", []string{"G12342600000201"}, 0, "chain of identity"},
-		{"thawed but not dispensed", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{"G12342600000201"}, 0, "chain of identity,product"},
+		{"thawed but not dispensed", func(t *testing.T, db *DB, d *DoseService) {
 			dispense(t, db, bag2, db.Now().Add(-hour), 100_000_000, "")
-		}, "MRN-1", []string{bag2}, 0, "container dispensed"},
-		{"dispensed for another patient", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag2}, 0, "container dispensed"},
+		{"dispensed for another patient", func(t *testing.T, db *DB, d *DoseService) {
 			dispense(t, db, bag2, db.Now().Add(-hour), 100_000_000, "MRN-2")
-		}, "MRN-1", []string{bag2}, 0, "container dispensed"},
-		{"thawed too long ago", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag2}, 0, "container dispensed"},
+		{"thawed too long ago", func(t *testing.T, db *DB, d *DoseService) {
 			dispense(t, db, bag2, db.Now().Add(-5*hour), 100_000_000, "MRN-1")
-		}, "MRN-1", []string{bag2}, 0, "thaw window"},
-		{"no post-thaw count", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag2}, 0, "thaw window"},
+		{"no post-thaw count", func(t *testing.T, db *DB, d *DoseService) {
 			dispense(t, db, bag2, db.Now().Add(-hour), 0, "MRN-1")
-		}, "MRN-1", []string{bag2}, 0, "post-thaw count"},
-		{"no endotoxin result", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
-			l, _ := NewLotService(db).Lot("LOT-1")
-			delete(e, l.ID)
-		}, "MRN-1", []string{bag1}, 0, "endotoxin result"},
-		{"endotoxin above 5 EU/kg/h", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
-			l, _ := NewLotService(db).Lot("LOT-1")
-			e[l.ID] = 10_001 // 10.001 EU/mL × 31.0 mL ÷ 62.0 kg = 5.0005 EU/kg over 1 h
-		}, "MRN-1", []string{bag1}, 0, "endotoxin dose"},
-		{"dose above tolerance", nil, "MRN-1", []string{bag1}, 350, "dose"},
-		{"too few cells", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag2}, 0, "post-thaw count"},
+		{"no endotoxin result", nil, "", "MRN-1", []string{bag1}, 0, "endotoxin result"},
+		// 10.001 EU/mL × 31.0 mL ÷ 62.0 kg = 5.0005 EU/kg over 1 h
+		{"endotoxin above 5 EU/kg/h", nil, "10.001", "MRN-1", []string{bag1}, 0, "endotoxin dose"},
+		{"dose above tolerance", nil, "0.5", "MRN-1", []string{bag1}, 350, "dose"},
+		{"too few cells", func(t *testing.T, db *DB, d *DoseService) {
 			dispense(t, db, bag2, db.Now().Add(-hour), 50_000_000, "MRN-1")
-		}, "MRN-1", []string{bag2}, 0, "dose"},
-		{"a bag not needed for the dose", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag2}, 0, "dose"},
+		{"a bag not needed for the dose", func(t *testing.T, db *DB, d *DoseService) {
 			dispense(t, db, bag2, db.Now().Add(-hour), 100_000_000, "MRN-1")
-		}, "MRN-1", []string{bag1, bag2}, 0, "container needed"},
-		{"the same bag twice", nil, "MRN-1", []string{bag1, "G1234 26 000001 01"}, 0, "container given once"},
-		{"no schedule", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag1, bag2}, 0, "container needed"},
+		{"the same bag twice", nil, "0.5", "MRN-1", []string{bag1, "G1234 26 000001 01"}, 0, "container given once"},
+		{"no schedule", func(t *testing.T, db *DB, d *DoseService) {
 			dispense(t, db, "G12342600000201", db.Now().Add(-hour), 100_000_000, "MRN-2")
-		}, "MRN-2", []string{"G12342600000201"}, 0, "patient scheduled"},
-		{"no infusion due today", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-2", []string{"G12342600000201"}, 0, "patient scheduled"},
+		{"no infusion due today", func(t *testing.T, db *DB, d *DoseService) {
 			if _, err := d.CreateSchedule("pat", "MRN-2", "ss-rfib-12", db.Now().AddDate(0, 0, 5)); err != nil {
 				t.Fatal(err)
 			}
 			dispense(t, db, "G12342600000201", db.Now().Add(-hour), 50_000_000, "MRN-2")
-		}, "MRN-2", []string{"G12342600000201"}, 0, "infusion due"},
-		{"weight too old", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-2", []string{"G12342600000201"}, 0, "infusion due"},
+		{"weight too old", func(t *testing.T, db *DB, d *DoseService) {
 			// eight days later the only weight is too old; infusion 1 is moved to that day
 			db.Now = func() time.Time { return time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC) }
 			if _, err := d.ChangeSchedule(mustUser(t, db, "pat"), "MRN-1", 1, db.Now(), "moved for the test"); err != nil {
 				t.Fatal(err)
 			}
 			dispense(t, db, bag2, db.Now().Add(-hour), 100_000_000, "MRN-1")
-		}, "MRN-1", []string{bag2}, 0, "weight"},
-		{"weight changed more than 10 % unconfirmed", func(t *testing.T, db *DB, d *DoseService, e map[uuid.UUID]int64) {
+		}, "0.5", "MRN-1", []string{bag2}, 0, "weight"},
+		{"weight changed more than 10 % unconfirmed", func(t *testing.T, db *DB, d *DoseService) {
 			if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, db.Now().Add(-10*time.Minute)); err != nil {
 				t.Fatal(err)
 			}
 			dispense(t, db, bag2, db.Now().Add(-hour), 100_000_000, "MRN-1")
-		}, "MRN-1", []string{bag2}, 0, "weight change"},
+		}, "0.5", "MRN-1", []string{bag2}, 0, "weight change"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			endotoxin := map[uuid.UUID]int64{}
-			db, d := bedside(t, endotoxin)
+			db, d := bedside(t, tc.endotoxin)
 			if tc.setup != nil {
-				tc.setup(t, db, d, endotoxin)
+				tc.setup(t, db, d)
 			}
 			r, err := d.Check(tc.mrn, tc.bags, tc.volume)
 			if err != nil {
@@ -303,7 +303,7 @@ func mustUser(t testing.TB, db *DB, name string) audit.User {
 }
 
 func TestWeightChangeConfirmedByPhysician(t *testing.T) {
-	db, d := bedside(t, map[uuid.UUID]int64{})
+	db, d := bedside(t, "0.5")
 	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, db.Now().Add(-10*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func TestWeightChangeConfirmedByPhysician(t *testing.T) {
 }
 
 func TestAdministerRefusesWitnessAndRoles(t *testing.T) {
-	db, d := bedside(t, map[uuid.UUID]int64{})
+	db, d := bedside(t, "0.5")
 	a := Administration{MRN: "MRN-1", Containers: []string{bag1}}
 	for name, pair := range map[string][2]string{"witness is the nurse": {"nina", "nina"}, "lab witness": {"nina", "liu"}, "admin administers": {"alice", "nina"}} {
 		before, _ := db.AuditCount()
@@ -334,7 +334,7 @@ func TestAdministerRefusesWitnessAndRoles(t *testing.T) {
 }
 
 func TestSecondCourseAfterTheFirstEnds(t *testing.T) {
-	db, d := bedside(t, map[uuid.UUID]int64{})
+	db, d := bedside(t, "0.5")
 	if _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now()); lot.ErrorCode(err) != lot.ECONFLICT {
 		t.Fatalf("second course while the first runs: %v", err)
 	}
@@ -342,5 +342,71 @@ func TestSecondCourseAfterTheFirstEnds(t *testing.T) {
 	c, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now())
 	if err != nil || c.Schedule.Course != 2 {
 		t.Fatalf("second course: %v %d", err, c.Schedule.Course)
+	}
+}
+
+// The bedside through the real services: QA's release (with its endotoxin
+// result), custody's store, thaw and dispense, then the check and the signed
+// administration, which moves the bag to infused through the custody state
+// machine.
+func TestBedsideThroughReleaseAndCustody(t *testing.T) {
+	db := newTestDB(t)
+	for _, u := range []audit.User{{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, {Name: "omar", FullName: "Omar", Role: audit.Nurse}} {
+		if _, err := db.AddUser("alice", u, testPassword); err != nil {
+			t.Fatal(err)
+		}
+	}
+	releasedUC(t, db) // LOT-1, endotoxin 0.2 EU/mL
+	bags, err := NewLotService(db).SplitLot("liu", lot.Split{Lot: "LOT-1", Containers: 2, CellsEach: 100_000_000, VolumeEach: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 62_000, db.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	d := NewDoseService(db)
+	if _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now()); err != nil {
+		t.Fatal(err)
+	}
+	cs := NewCustodyService(db)
+	bag := bags[0].Code()
+	if _, err := cs.AddSite("liu", lot.Site{Code: "LAB", Name: "Cell lab"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.Store("liu", bag, "LN2-A rack 3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.Thaw("liu", bag, lot.Thaw{Viability: 950, ViableCells: 100_000_000}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := d.Check("MRN-1", []string{bag}, 0); !strings.Contains(strings.Join(failed(r), ","), "container dispensed") {
+		t.Fatalf("a thawed, undispensed bag passed: %v", failed(r))
+	}
+	if _, err := cs.Dispense("liu", bag, "MRN-1"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.Check("MRN-1", []string{bag}, 0)
+	if err != nil || !r.GO {
+		t.Fatalf("check: %v %v", err, r.Failed())
+	}
+	// 0.2 EU/mL × 31.0 mL ÷ 62.0 kg over one hour = 0.1 EU/kg/h, from the QC record.
+	if r.Calc.Volume != 310 || r.Calc.EndotoxinMilliEUPerKgH != 100 {
+		t.Fatalf("calc: %s mL, %d mEU/kg/h", r.Calc.Volume, r.Calc.EndotoxinMilliEUPerKgH)
+	}
+	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), Administration{MRN: "MRN-1", Containers: []string{bag}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, es, err := cs.History(bag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := es[len(es)-1]
+	if c.State != lot.Infused || c.Custodian != "nina" || last.To != lot.Infused || last.From != lot.Dispensed || last.Site != "LAB" ||
+		last.Details["infusion"] != in.ID.String() || last.Details["witness"] != "omar" || last.Details["patient_mrn"] != "MRN-1" {
+		t.Fatalf("infused event: %+v", last)
+	}
+	if _, err := cs.Return("liu", bag, "x"); lot.ErrorCode(err) != lot.ECONFLICT {
+		t.Fatalf("returning an infused bag: %v", err)
 	}
 }

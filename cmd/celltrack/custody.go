@@ -165,7 +165,8 @@ func eventDetails(e lot.Event) string {
 		parts = append(parts, "location "+e.Location)
 	}
 	for _, k := range []struct{ key, label string }{{"to_site", "to"}, {"courier", "courier"}, {"condition", "condition"},
-		{"excursion", "excursion"}, {"viability_pct", "viability %"}, {"viable_cells", "viable cells"}, {"patient_mrn", "patient"}} {
+		{"excursion", "excursion"}, {"viability_pct", "viability %"}, {"viable_cells", "viable cells"}, {"patient_mrn", "patient"},
+		{"volume_ml", "mL"}, {"cells", "cells"}, {"witness", "witness"}, {"infusion", "infusion"}} {
 		if x, ok := e.Details[k.key]; ok {
 			parts = append(parts, k.label+" "+x)
 		}

@@ -143,10 +143,10 @@ func demoFoundation(d *demo) error {
 		return err
 	}
 	d.say("lot register: %s, autologous rFib from patient MRN-2001, DIN %s", rf.Number, rf.DIN.EyeReadable())
-	if _, err := d.lots.SplitLot("liu", lot.Split{Lot: rf.Number, Containers: 12, CellsEach: 75_000_000, VolumeEach: 500}); err != nil {
+	if _, err := d.lots.SplitLot("liu", lot.Split{Lot: rf.Number, Containers: 12, CellsEach: 100_000_000, VolumeEach: 500}); err != nil {
 		return err
 	}
-	d.say("lot split: %s into 12 bags of %s cells", rf.Number, lot.Cells(75_000_000))
+	d.say("lot split: %s into 12 bags of %s cells", rf.Number, lot.Cells(100_000_000))
 	if _, err := d.lots.RegisterLot("nina", lot.Registration{Number: "LOT-X", Source: lot.SourceUC, Donor: "D-0001",
 		Cells: 1e9, Viability: 900, VolumeML: 100, Manufactured: day(2026, 8, 30), Expires: day(2027, 8, 30)}); err != nil {
 		d.say("refused as expected: nurse nina tried to register a lot: %s", lot.ErrorMessage(err))

@@ -98,7 +98,7 @@ func printProtocol(w io.Writer, p store.StoredProtocol) {
 	}
 	fmt.Fprintf(w, "  later dates   follow %s\n", follow)
 	fmt.Fprintf(w, "  window        ±%d days\n", p.WindowDays)
-	fmt.Fprintf(w, "  tolerance     −%s %% / +%s %%\n", p.ToleranceMinus, p.TolerancePlus)
+	fmt.Fprintf(w, "  tolerance     -%s %% / +%s %%\n", p.ToleranceMinus, p.TolerancePlus)
 	if p.CapCells > 0 {
 		fmt.Fprintf(w, "  cap           %s cells per infusion\n", p.CapCells)
 	}

@@ -444,7 +444,7 @@ func (t *tracer) decisions(l lot.Lot) error {
 		fs := []report.Field{field("Decided", lot.FormatTime(rd.At)+" by "+rd.By)}
 		if rd.Exceptional {
 			sec.Title = fmt.Sprintf("Release decision on lot %s: EXCEPTIONAL RELEASE", l.Number)
-			sec.Warning = "EXCEPTIONAL RELEASE of a non-conforming lot, restricted to patient " + rd.Patient
+			sec.Warning = "EXCEPTIONAL RELEASE of a non-conforming lot: patient " + rd.Patient + " only"
 			fs = append(fs, field("Restricted to", rd.Patient))
 		}
 		if rd.Spec != "" {

@@ -46,7 +46,11 @@ func (s *TraceService) Handling(user string, f HandlingFilter) (report.Report, e
 func handlingRows(tx *bolt.Tx, f HandlingFilter) ([]dose.Handling, error) {
 	var hs []dose.Handling
 	seen := map[uuid.UUID]bool{}
-	c := tx.Bucket([]byte("idx_event_infused")).Cursor()
+	b := tx.Bucket([]byte("idx_event_infused"))
+	if b == nil {
+		return nil, lot.Errorf(lot.ECONFLICT, "this database was created before the infusion time index (idx_event_infused) existed; create a new database with this celltrack")
+	}
+	c := b.Cursor()
 	k, _ := c.First()
 	if !f.From.IsZero() {
 		k, _ = c.Seek(itob(uint64(f.From.UnixNano())))

@@ -30,6 +30,14 @@ type Report struct {
 	// Events are the custody and infusion events of every container in the
 	// report, oldest first. CSV writes one row per event.
 	Events []Event `json:"events"`
+	// Decisions and Infusions are the release decisions and infusions of
+	// the report, oldest first, for programs reading the JSON; the sections
+	// show the same to people.
+	Decisions []Decision `json:"decisions,omitempty"`
+	Infusions []Dose     `json:"infusions,omitempty"`
+	// Data, when set, is a report's one-row-per-record table (the handling
+	// report's rows): CSV writes it instead of the events.
+	Data *Table `json:"data,omitempty"`
 }
 
 // Provenance says when, by whom and from which database a report was
@@ -127,33 +135,51 @@ func (e Event) DetailText() string {
 	return s
 }
 
-// Decision is a QA release decision on a lot as the trace shows it. The
-// release capability supplies them; a trace shows a lot's decisions only when
-// there are some.
+// Signature is an electronic signature as a report shows it: who signed,
+// when, and what the signature means (21 CFR 11.50).
+type Signature struct {
+	By       string    `json:"by"`
+	FullName string    `json:"full_name"`
+	Role     string    `json:"role"`
+	At       time.Time `json:"at"`
+	Meaning  string    `json:"meaning"`
+}
+
+// Decision is a QA release decision on a lot (approved, rejected, exception,
+// quarantined) with its signatures, as a trace shows it.
 type Decision struct {
 	At       time.Time `json:"at"`
 	Lot      string    `json:"lot"`
-	Decision string    `json:"decision"` // released, rejected, exceptional release …
-	SignedBy string    `json:"signed_by"`
-	FullName string    `json:"full_name"`
-	Meaning  string    `json:"meaning"`
-	Spec     string    `json:"spec,omitempty"` // specification and version judged against
-	Reason   string    `json:"reason,omitempty"`
+	Decision string    `json:"decision"`
+	// Exceptional is an exceptional release of a non-conforming lot,
+	// restricted to Patient (MRN).
+	Exceptional bool        `json:"exceptional,omitempty"`
+	Patient     string      `json:"patient,omitempty"`
+	Spec        string      `json:"spec,omitempty"` // specification and version judged against
+	Reason      string      `json:"reason,omitempty"`
+	By          string      `json:"by"`
+	Signatures  []Signature `json:"signatures,omitempty"`
 }
 
-// Dose is an infusion as the trace shows it. The dosing capability supplies
-// them; infusions appear in a trace only when there are some.
+// Dose is one infusion as a trace shows it: the dose given and both
+// signatures of the bedside check.
 type Dose struct {
-	At         time.Time `json:"at"`
-	Patient    string    `json:"patient"` // MRN
-	Container  string    `json:"container"`
-	Lot        string    `json:"lot"`
-	Cells      string    `json:"cells"`                  // as clinicians write it: 6.20×10^7
-	CellsPerKg string    `json:"cells_per_kg,omitempty"` // empty for fixed doses
-	VolumeML   string    `json:"volume_ml,omitempty"`
-	Protocol   string    `json:"protocol,omitempty"`
-	By         string    `json:"by"`
-	Witness    string    `json:"witness,omitempty"`
+	ID         string    `json:"id"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	Patient    string    `json:"patient"`    // MRN
+	Containers []string  `json:"containers"` // codes
+	Lots       []string  `json:"lots"`
+	Protocol   string    `json:"protocol"` // name vN, course and infusion number
+	Weight     string    `json:"weight"`
+	Cells      string    `json:"cells"`                  // viable cells given, as clinicians write it: 6.20×10^7
+	CellsExact string    `json:"cells_exact"`            // the same, every digit
+	CellsPerKg string    `json:"cells_per_kg,omitempty"` // cells given ÷ the weight used
+	VolumeML   string    `json:"volume_ml"`
+	Nurse      Signature `json:"nurse"`
+	Witness    Signature `json:"witness"`
+	// Reactions are the adverse reactions recorded, as "grade N: text (by, when)".
+	Reactions []string `json:"reactions,omitempty"`
 }
 
 // SortEvents orders events by time, then container, then kind, so that a

@@ -55,6 +55,7 @@
 //	weight_confirmations id                           weightConfirmRecord JSON (physician's signed confirmation)
 //	idx_weight_confirm weight id                      confirmation id
 //	idx_event_patient  patient id + event id          empty: events that name a patient (dispensed, infused)
+//	idx_event_infused  at ns uint64 BE + event id     empty: `infused` events by infusion start (report handling --from/--to)
 //
 // Buckets whose values are records (not indexes) are listed in recordBuckets;
 // `audit verify` checks each of their values against the audit trail.
@@ -118,7 +119,7 @@ var indexBuckets = [][]byte{
 	[]byte("idx_spec_name"), []byte("idx_result_lot"), []byte("idx_screening_donor"), []byte("idx_disposition_lot"),
 	[]byte("idx_protocol_name"), []byte("idx_schedule_patient"), []byte("idx_infusion_patient"),
 	[]byte("idx_infusion_container"), []byte("idx_reaction_infusion"), []byte("idx_weight_confirm"),
-	[]byte("idx_event_patient"),
+	[]byte("idx_event_patient"), []byte("idx_event_infused"),
 }
 
 // DB is an open celltrack database.

@@ -61,6 +61,13 @@ func (w *writer) appendEvent(c *lot.Container, e lot.Event, action, reason strin
 			return err
 		}
 	}
+	if e.To == lot.Infused {
+		// `report handling --from --to` seeks the infusions of a period
+		// here, by start time, instead of reading every infusion.
+		if err := setPair(w.tx, "idx_event_infused", itob(uint64(e.At.UnixNano())), e.ID[:]); err != nil {
+			return err
+		}
+	}
 	return w.put(kindContainer, c.ID, action, reason, toContainerRecord(*c))
 }
 

@@ -2,10 +2,15 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
 	"github.com/celltrack/celltrack/report"
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
@@ -13,7 +18,9 @@ import (
 
 // TraceService builds traceability reports (report.Report) from the
 // indexes: a trace follows idx_lot_donor, idx_lot_patient, idx_container_lot,
-// idx_event_container and idx_event_patient from the traced record and reads
+// idx_event_container, idx_event_patient, idx_disposition_lot,
+// idx_infusion_patient, idx_infusion_container and idx_reaction_infusion
+// from the traced record and reads
 // only the records on the way, so its cost follows the size of the answer,
 // not of the database. The provenance block it stamps on every report adds
 // one full pass over the audit trail — `audit verify` — because a report must
@@ -22,30 +29,6 @@ type TraceService struct{ db *DB }
 
 // NewTraceService returns the trace reports of db.
 func NewTraceService(db *DB) *TraceService { return &TraceService{db: db} }
-
-// Hooks for records that other capabilities own. Each stays nil until the
-// capability that stores those records sets it from its own store file
-// (`func init() { releaseDecisionsHook = ... }`); the section it feeds appears
-// only when it returns data, so a trace never prints an empty placeholder.
-var (
-	// releaseDecisionsHook returns the QA release decisions (dispositions)
-	// of a lot, oldest first: the release capability wraps
-	// lotDispositions(tx, lotID).
-	releaseDecisionsHook func(tx *bolt.Tx, lotID uuid.UUID) ([]report.Decision, error)
-	// infusionsOfPatientHook and infusionsOfContainerHook return recorded
-	// infusions, oldest first: the dosing capability wraps
-	// infusionsOfPatient(tx, patientID) and infusionsOfContainer(tx, containerID).
-	// The tracer fills each Dose's Patient, Container and Lot from the ids.
-	infusionsOfPatientHook   func(tx *bolt.Tx, patientID uuid.UUID) ([]TracedInfusion, error)
-	infusionsOfContainerHook func(tx *bolt.Tx, containerID uuid.UUID) ([]TracedInfusion, error)
-)
-
-// TracedInfusion is an infusion as the dosing capability hands it to a trace.
-type TracedInfusion struct {
-	ContainerID uuid.UUID
-	PatientID   uuid.UUID
-	Dose        report.Dose
-}
 
 // Donor is the look-back trace of a donor: every lot made from the donor's
 // cord, every container, every custody event, and every patient who received
@@ -116,6 +99,7 @@ type tracer struct {
 	// other than the lot's source patient: a broken chain of identity.
 	identity [][]string
 	doses    []report.Dose
+	infused  map[uuid.UUID]int // infusion id → index in doses
 	handlers map[string]*handler
 }
 
@@ -134,7 +118,7 @@ type handler struct {
 
 func newTracer(tx *bolt.Tx) *tracer {
 	return &tracer{tx: tx, patients: map[uuid.UUID]lot.Patient{}, lots: map[uuid.UUID]lot.Lot{},
-		done: map[uuid.UUID]bool{}, handlers: map[string]*handler{}}
+		done: map[uuid.UUID]bool{}, infused: map[uuid.UUID]int{}, handlers: map[string]*handler{}}
 }
 
 func (t *tracer) patient(id uuid.UUID) (lot.Patient, error) {
@@ -288,15 +272,15 @@ func (t *tracer) patientTrace(mrn string) error {
 			received = append(received, r.ContainerID)
 		}
 	}
-	if infusionsOfPatientHook != nil {
-		ins, err := infusionsOfPatientHook(t.tx, p.ID)
-		if err != nil {
-			return err
-		}
-		for _, in := range ins {
-			if !seen[in.ContainerID] {
-				seen[in.ContainerID] = true
-				received = append(received, in.ContainerID)
+	ins, err := infusionsOfPatient(t.tx, p.ID)
+	if err != nil {
+		return err
+	}
+	for _, in := range ins {
+		for _, c := range in.Containers {
+			if !seen[c.ContainerID] {
+				seen[c.ContainerID] = true
+				received = append(received, c.ContainerID)
 			}
 		}
 	}
@@ -444,26 +428,66 @@ func (t *tracer) lotSection(l lot.Lot, cs []lot.Container) report.Section {
 	return s
 }
 
-// decisions adds a lot's release decisions, when the release capability has
-// recorded any.
+// decisions adds a lot's QA release decisions (idx_disposition_lot), one
+// section each, with every signature (name, time, meaning). An exceptional
+// release is flagged in a warning; an automatic return to quarantine is
+// shown as unsigned, with the user whose action caused it.
 func (t *tracer) decisions(l lot.Lot) error {
-	if releaseDecisionsHook == nil {
-		return nil
-	}
-	ds, err := releaseDecisionsHook(t.tx, l.ID)
-	if err != nil || len(ds) == 0 {
+	ds, err := lotDispositions(t.tx, l.ID)
+	if err != nil {
 		return err
 	}
-	tb := &report.Table{Columns: []string{"When", "Decision", "Signed by", "Meaning", "Specification", "Reason"}}
 	for _, d := range ds {
-		tb.Rows = append(tb.Rows, []string{lot.FormatTime(d.At), d.Decision, d.SignedBy + " (" + d.FullName + ")", d.Meaning, d.Spec, d.Reason})
+		rd := reportDecision(d)
+		t.r.Decisions = append(t.r.Decisions, rd)
+		sec := report.Section{Title: fmt.Sprintf("Release decision on lot %s: %s", l.Number, strings.ToUpper(rd.Decision))}
+		fs := []report.Field{field("Decided", lot.FormatTime(rd.At)+" by "+rd.By)}
+		if rd.Exceptional {
+			sec.Title = fmt.Sprintf("Release decision on lot %s: EXCEPTIONAL RELEASE", l.Number)
+			sec.Warning = "EXCEPTIONAL RELEASE of a non-conforming lot: patient " + rd.Patient + " only"
+			fs = append(fs, field("Restricted to", rd.Patient))
+		}
+		if rd.Spec != "" {
+			fs = append(fs, field("Specification", rd.Spec))
+		}
+		if rd.Reason != "" {
+			fs = append(fs, field("Reason", rd.Reason))
+		}
+		if len(d.Infused) > 0 {
+			fs = append(fs, field("Already infused", strings.Join(d.Infused, ", ")))
+		}
+		if len(rd.Signatures) == 0 {
+			fs = append(fs, field("Signature", "none: automatic, on an action by "+rd.By))
+		}
+		for _, sg := range rd.Signatures {
+			fs = append(fs, field("Signed", signatureText(sg)))
+		}
+		sec.Fields = fs
+		t.add(sec)
 	}
-	t.add(report.Section{Title: "Release decisions: lot " + l.Number, Table: tb})
 	return nil
 }
 
+func reportSignature(s audit.Signature) report.Signature {
+	return report.Signature{By: s.User, FullName: s.FullName, Role: string(s.Role), At: s.Time, Meaning: s.Meaning}
+}
+
+func reportDecision(d release.Disposition) report.Decision {
+	rd := report.Decision{At: d.At, Lot: d.Lot, Decision: string(d.Decision), Exceptional: d.Decision == release.Exception,
+		Patient: d.Patient, Reason: d.Reason, By: d.By}
+	if d.Spec != "" {
+		rd.Spec = fmt.Sprintf("%s v%d", d.Spec, d.SpecVersion)
+	}
+	for _, s := range d.Signatures {
+		rd.Signatures = append(rd.Signatures, reportSignature(s))
+	}
+	return rd
+}
+
 // containerEvents collects a container's custody events (idx_event_container)
-// and infusions, its handlers and its recipients.
+// and its infusions (idx_infusion_container), its handlers and its
+// recipients. The custody step that recorded an infusion becomes an
+// infusion event carrying the dose.
 func (t *tracer) containerEvents(c lot.Container, l lot.Lot) error {
 	if t.done[c.ID] {
 		return nil
@@ -473,9 +497,25 @@ func (t *tracer) containerEvents(c lot.Container, l lot.Lot) error {
 	if err != nil {
 		return err
 	}
+	ins, err := infusionsOfContainer(t.tx, c.ID)
+	if err != nil {
+		return err
+	}
+	doses := map[string]report.Dose{}
+	for _, in := range ins {
+		d, err := t.infusion(in)
+		if err != nil {
+			return err
+		}
+		doses[d.ID] = d
+	}
 	for _, e := range es {
 		re := report.Event{Kind: report.Custody, At: e.At, Lot: l.Number, Container: c.Code(), From: string(e.From), To: string(e.To),
 			By: e.By, Site: e.Site, Location: e.Location, Custodian: e.Custodian, Reason: e.Reason, Details: e.Details}
+		if d, ok := doses[e.Details["infusion"]]; ok && e.To == lot.Infused {
+			re.Kind, re.Details = report.Infusion, doseDetails(d, e.Details)
+			t.handled(d.Witness.By, c.Code(), false)
+		}
 		t.handled(e.By, c.Code(), false)
 		if e.Custodian != "" {
 			t.handled(e.Custodian, c.Code(), true)
@@ -497,32 +537,46 @@ func (t *tracer) containerEvents(c lot.Container, l lot.Lot) error {
 		}
 		t.r.Events = append(t.r.Events, re)
 	}
-	if infusionsOfContainerHook != nil {
-		ins, err := infusionsOfContainerHook(t.tx, c.ID)
+	return nil
+}
+
+// infusion returns the infusion with id as the report shows it, reading it
+// with its reactions once per report.
+func (t *tracer) infusion(in dose.Infusion) (report.Dose, error) {
+	if i, ok := t.infused[in.ID]; ok {
+		return t.doses[i], nil
+	}
+	p, err := t.patient(in.PatientID)
+	if err != nil {
+		return report.Dose{}, err
+	}
+	d := report.Dose{ID: in.ID.String(), Start: in.Start, End: in.End, Patient: p.MRN,
+		Protocol: fmt.Sprintf("%s v%d, course %d, infusion %d", in.Protocol, in.ProtocolVersion, in.Course, in.Number),
+		Weight:   in.Weight.String(), Cells: in.Given.String(), CellsExact: in.Given.Exact(), VolumeML: in.Volume.String(),
+		Nurse: reportSignature(in.Nurse), Witness: reportSignature(in.Witness)}
+	if perKg, ok := in.CellsPerKg(); ok {
+		d.CellsPerKg = perKg.String()
+	}
+	for _, c := range in.Containers {
+		l, err := t.lotOf(c.LotID)
 		if err != nil {
-			return err
+			return d, err
 		}
-		for _, in := range ins {
-			p, err := t.patient(in.PatientID)
-			if err != nil {
-				return err
-			}
-			t.checkIdentity(l, c, p, lot.Infused, in.Dose.At)
-			d := in.Dose
-			d.Patient, d.Container, d.Lot = p.MRN, c.Code(), l.Number
-			t.doses = append(t.doses, d)
-			if rc := t.recipient(p, c.Code(), l.Number); rc.infusedAt == "" {
-				rc.infusedAt = lot.FormatTime(d.At)
-			}
-			t.handled(d.By, c.Code(), false)
-			if d.Witness != "" {
-				t.handled(d.Witness, c.Code(), false)
-			}
-			t.r.Events = append(t.r.Events, report.Event{Kind: report.Infusion, At: d.At, Lot: l.Number, Container: c.Code(),
-				To: "infused", By: d.By, Patient: p.MRN, Details: doseDetails(d)})
+		d.Containers = append(d.Containers, c.Code)
+		if !slices.Contains(d.Lots, l.Number) {
+			d.Lots = append(d.Lots, l.Number)
 		}
 	}
-	return nil
+	for _, id := range children(t.tx, "idx_reaction_infusion", in.ID) {
+		var r reactionRecord
+		if _, err := get(t.tx, kindReaction, id, &r); err != nil {
+			return d, err
+		}
+		d.Reactions = append(d.Reactions, fmt.Sprintf("grade %d: %s (%s, %s)", r.Grade, r.Text, r.By, lot.FormatTime(r.At)))
+	}
+	t.infused[in.ID] = len(t.doses)
+	t.doses = append(t.doses, d)
+	return d, nil
 }
 
 // checkIdentity records an autologous container that reached a patient who
@@ -536,12 +590,23 @@ func (t *tracer) checkIdentity(l lot.Lot, c lot.Container, p lot.Patient, to lot
 	t.identity = append(t.identity, []string{c.Code(), l.Number, src.MRN, p.MRN, string(to), lot.FormatTime(at)})
 }
 
-func doseDetails(d report.Dose) map[string]string {
-	m := map[string]string{"cells": d.Cells}
-	for k, v := range map[string]string{"cells_per_kg": d.CellsPerKg, "volume_ml": d.VolumeML, "protocol": d.Protocol, "witness": d.Witness} {
-		if v != "" {
-			m[k] = v
-		}
+// doseDetails adds the infusion's dose and signatures to the details of the
+// custody event that recorded it (the cells and volume drawn from this
+// container).
+func doseDetails(d report.Dose, ev map[string]string) map[string]string {
+	m := map[string]string{}
+	for k, v := range ev {
+		m[k] = v
+	}
+	m["dose_cells"], m["dose_volume_ml"], m["end"] = d.CellsExact, d.VolumeML, d.End.UTC().Format(time.RFC3339)
+	m["nurse"] = d.Nurse.By + " " + d.Nurse.At.UTC().Format(time.RFC3339)
+	m["witness"] = d.Witness.By + " " + d.Witness.At.UTC().Format(time.RFC3339)
+	m["protocol"] = d.Protocol
+	if d.CellsPerKg != "" {
+		m["cells_per_kg"] = d.CellsPerKg
+	}
+	if len(d.Reactions) > 0 {
+		m["reactions"] = strings.Join(d.Reactions, " | ")
 	}
 	return m
 }
@@ -579,7 +644,13 @@ func (t *tracer) finish(at int, counts []report.Field) {
 	for _, r := range t.recipients {
 		recipients[r.patient.ID] = true
 	}
-	fs := append(counts, field("Custody events", fmt.Sprint(len(t.r.Events)-len(t.doses))))
+	custody := 0
+	for _, e := range t.r.Events {
+		if e.Kind == report.Custody {
+			custody++
+		}
+	}
+	fs := append(counts, field("Custody events", fmt.Sprint(custody)))
 	if len(t.doses) > 0 {
 		fs = append(fs, field("Infusions", fmt.Sprint(len(t.doses))))
 	}
@@ -604,13 +675,10 @@ func (t *tracer) finish(at int, counts []report.Field) {
 		head = append(head, report.Section{Title: "Recipients", Table: tb})
 	}
 	t.r.Sections = append(t.r.Sections[:at], append(head, t.r.Sections[at:]...)...)
-	if len(t.doses) > 0 {
-		tb := &report.Table{Columns: []string{"When", "Patient", "Container", "Cells", "Cells/kg", "mL", "By", "Witness"}}
-		for _, d := range t.doses {
-			tb.Rows = append(tb.Rows, []string{lot.FormatTime(d.At), d.Patient, d.Container, d.Cells, d.CellsPerKg, d.VolumeML, d.By, d.Witness})
-		}
-		t.add(report.Section{Title: "Infusions", Table: tb})
+	for _, d := range t.doses {
+		t.add(doseSection(d))
 	}
+	t.r.Infusions = t.doses
 	if len(t.handlers) > 0 {
 		t.add(t.handlerSection())
 	}
@@ -635,6 +703,27 @@ func (t *tracer) handlerSection() report.Section {
 		tb.Rows = append(tb.Rows, []string{n, full, role, fmt.Sprint(h.recorded), fmt.Sprint(h.custodian), fmt.Sprint(len(h.containers))})
 	}
 	return report.Section{Title: "Handlers (everyone who recorded or held a container)", Table: tb}
+}
+
+// doseSection is one infusion: the dose given and both signatures.
+func doseSection(d report.Dose) report.Section {
+	fs := []report.Field{field("Patient", d.Patient), field("Protocol", d.Protocol),
+		field("Start", lot.FormatTime(d.Start)), field("End", lot.FormatTime(d.End)),
+		field("Containers", strings.Join(d.Containers, ", ")+" (lot "+strings.Join(d.Lots, ", ")+")"),
+		field("Cells given", d.Cells+" viable cells ("+d.CellsExact+")"), field("Cells/kg", orDash(d.CellsPerKg)),
+		field("Weight used", d.Weight), field("Volume", d.VolumeML+" mL"),
+		field("Nurse", signatureText(d.Nurse)), field("Witness", signatureText(d.Witness))}
+	if len(d.Reactions) == 0 {
+		fs = append(fs, field("Reactions", "none recorded"))
+	}
+	for _, r := range d.Reactions {
+		fs = append(fs, field("Reaction", r))
+	}
+	return report.Section{Title: "Infusion " + lot.FormatTime(d.Start) + ": " + d.Patient, Fields: fs}
+}
+
+func signatureText(s report.Signature) string {
+	return fmt.Sprintf("%s (%s, %s) signed %s: %s", s.FullName, s.By, s.Role, lot.FormatTime(s.At), s.Meaning)
 }
 
 func orDash(s string) string {

@@ -2,6 +2,9 @@ package store
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/celltrack/celltrack/lot"
@@ -49,6 +52,49 @@ func BenchmarkTraceStamped(b *testing.B) {
 		b.Run(fmt.Sprintf("donor/unrelated-lots=%d", unrelated), func(b *testing.B) {
 			for b.Loop() {
 				if _, err := NewTraceService(db).Donor("aud", "D-1"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTraceLotScale is a whole `trace lot` (model + provenance) and the
+// model alone beside n unrelated lots, n from CELLTRACK_BENCH_LOTS
+// (comma-separated; default 1000):
+//
+//	CELLTRACK_BENCH_LOTS=1000,100000 go test ./store -run '^$' -bench TraceLotScale -benchtime 20x -timeout 60m
+func BenchmarkTraceLotScale(b *testing.B) {
+	ns := []int{1000}
+	if v := os.Getenv("CELLTRACK_BENCH_LOTS"); v != "" {
+		ns = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				b.Fatalf("CELLTRACK_BENCH_LOTS: %v", err)
+			}
+			ns = append(ns, n)
+		}
+	}
+	for _, n := range ns {
+		db := benchDB(b, n)
+		b.Run(fmt.Sprintf("model/lots=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if err := db.view(func(tx *bolt.Tx) error { return newTracer(tx).lotTrace("LOT-1") }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("verify/lots=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := db.Verify(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("stamped/lots=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := NewTraceService(db).Lot("aud", "LOT-1"); err != nil {
 					b.Fatal(err)
 				}
 			}

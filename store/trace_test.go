@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
 	"github.com/celltrack/celltrack/report"
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
@@ -273,52 +275,93 @@ func TestTraceStatesFailedVerification(t *testing.T) {
 	}
 }
 
-// TestTraceHooks shows the release and dosing sections slot in through their
-// hooks and appear only when there is data.
-func TestTraceHooks(t *testing.T) {
-	db := traceDB(t)
-	c, err := NewLotService(db).Container("G12342600000101")
+// TestTraceShowsReleaseDecisions: a lot approved by QA and sent back to
+// quarantine by a corrected result shows both decisions, the approval with
+// its signature (name, time, meaning) and the automatic return as unsigned.
+func TestTraceShowsReleaseDecisions(t *testing.T) {
+	db := newTestDB(t)
+	rs, _ := releasedUC(t, db)
+	if _, _, err := rs.RecordResult("liu", "LOT-1", release.Entry{Assay: "endotoxin", Value: "0.9"}, 13, "re-read plate"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewTraceService(db).Lot("aud", "LOT-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := NewLotService(db).Patient("MRN-1")
-	l, _ := NewLotService(db).Lot("LOT-1")
-	at := db.Now().Add(8 * time.Hour)
-	releaseDecisionsHook = func(tx *bolt.Tx, lotID uuid.UUID) ([]report.Decision, error) {
-		if lotID != l.ID {
-			return nil, nil
-		}
-		return []report.Decision{{At: db.Now(), Lot: "LOT-1", Decision: "released", SignedBy: "quinn", FullName: "Quinn Adebayo", Meaning: "release for clinical use", Spec: "UC-MSC v1"}}, nil
+	if len(r.Decisions) != 2 || r.Decisions[0].Decision != "approved" || r.Decisions[1].Decision != "quarantined" {
+		t.Fatalf("decisions: %+v", r.Decisions)
 	}
-	infusionsOfContainerHook = func(tx *bolt.Tx, id uuid.UUID) ([]TracedInfusion, error) {
-		if id != c.ID {
-			return nil, nil
-		}
-		return []TracedInfusion{{ContainerID: c.ID, PatientID: p.ID, Dose: report.Dose{At: at, Cells: "6.20×10^7", CellsPerKg: "1.00×10^6", VolumeML: "31.0", By: "nina", Witness: "omar"}}}, nil
-	}
-	defer func() { releaseDecisionsHook, infusionsOfContainerHook = nil, nil }()
-	r, err := NewTraceService(db).Lot("aud", "LOT-2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range r.Sections {
-		if strings.HasPrefix(s.Title, "Release decisions") || s.Title == "Infusions" {
-			t.Errorf("lot LOT-2 has no decision or infusion, yet shows %q", s.Title)
-		}
-	}
-	r, err = NewTraceService(db).Lot("aud", "LOT-1")
-	if err != nil {
-		t.Fatal(err)
+	sig := r.Decisions[0].Signatures
+	if len(sig) != 1 || sig[0].By != "quinn" || sig[0].FullName != "Quinn" || sig[0].Meaning != release.MeaningApprove || sig[0].At.IsZero() {
+		t.Errorf("approval signature: %+v", sig)
 	}
 	text := render(t, r, "text")
-	for _, want := range []string{"Release decisions: lot LOT-1", "quinn", "Infusions", "UC-MSC v1", "1.00×10^6", "INFUSED", "omar"} {
+	for _, want := range []string{"Release decision on lot LOT-1: APPROVED", "Signed          Quinn (quinn, qa) signed 2026-11-25 09:00 UTC: approved for",
+		"Release decision on lot LOT-1: QUARANTINED", "Signature       none: automatic, on an action by liu", "Specification   isct-uc-msc v1"} {
 		if !strings.Contains(text, want) {
-			t.Errorf("lot trace with hooks lacks %q", want)
+			t.Errorf("lot trace lacks %q:\n%s", want, text)
 		}
 	}
-	csv := render(t, r, "csv")
-	if !strings.Contains(csv, "lot,LOT-1,infusion,2026-11-25T17:00:00Z,LOT-1,G12342600000101,,infused,nina,") {
-		t.Errorf("CSV lacks the infusion row:\n%s", csv)
+	if !strings.Contains(render(t, r, "json"), `"decision": "quarantined"`) {
+		t.Error("JSON lacks the decisions")
+	}
+}
+
+// TestTraceShowsInfusions: an administered infusion appears in the lot,
+// patient and container traces with its dose, both signatures and its
+// reaction; its custody row in the CSV is an infusion row carrying the dose.
+func TestTraceShowsInfusions(t *testing.T) {
+	db, d := bedside(t, map[uuid.UUID]int64{})
+	nina, omar := mustUser(t, db, "nina"), mustUser(t, db, "omar")
+	in, _, err := d.Administer(nina, omar, Administration{MRN: "MRN-1", Containers: []string{bag1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.RecordReaction("nina", in.ID.String(), 1, "transient fever 38.1 °C"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	ts := NewTraceService(db)
+	for name, trace := range map[string]func() (report.Report, error){
+		"lot":       func() (report.Report, error) { return ts.Lot("aud", "LOT-1") },
+		"patient":   func() (report.Report, error) { return ts.Patient("aud", "MRN-1") },
+		"container": func() (report.Report, error) { return ts.Container("aud", bag1) },
+		"donor":     func() (report.Report, error) { return ts.Donor("aud", "D-1") },
+	} {
+		r, err := trace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Infusions) != 1 {
+			t.Fatalf("%s: infusions %+v", name, r.Infusions)
+		}
+		// 62.0 kg × 1.00×10^6/kg = 6.20×10^7 cells in 31.0 mL of a bag at 2.0×10^6/mL.
+		got := r.Infusions[0]
+		if got.CellsExact != "62000000" || got.CellsPerKg != "1.00×10^6" || got.VolumeML != "31.0" || got.Patient != "MRN-1" ||
+			got.Nurse.By != "nina" || got.Witness.By != "omar" || got.Witness.Meaning != dose.MeaningWitness ||
+			len(got.Reactions) != 1 || !got.End.Equal(got.Start.Add(time.Hour)) {
+			t.Errorf("%s: infusion %+v", name, got)
+		}
+		text := render(t, r, "text")
+		for _, want := range []string{"Cells given", "6.20×10^7 viable cells (62000000)", "Cells/kg", "31.0 mL",
+			"Nurse           Nina (nina, nurse) signed 2026-11-25 09:00 UTC", "Witness         Omar (omar, nurse) signed",
+			"grade 1: transient fever"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s trace lacks %q:\n%s", name, want, text)
+			}
+		}
+		csv := render(t, r, "csv")
+		if !strings.Contains(csv, ",infusion,") || !strings.Contains(csv, "cells_per_kg=1.00×10^6") || !strings.Contains(csv, "dose_cells=62000000") {
+			t.Errorf("%s CSV lacks the infusion row:\n%s", name, csv)
+		}
+		if strings.Count(csv, ",infusion,") != 1 {
+			t.Errorf("%s CSV has %d infusion rows, want 1", name, strings.Count(csv, ",infusion,"))
+		}
 	}
 }
 

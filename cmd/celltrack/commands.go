@@ -22,6 +22,7 @@ func (rt *runtime) commands() []*cli.Command {
 		rt.doseCommand(),
 		rt.auditCommand(),
 		rt.traceCommand(),
+		rt.reportCommand(),
 		rt.demoCommand(),
 		rt.completionCommand(),
 	}

@@ -36,5 +36,29 @@ func demoTrace(d *demo) error {
 		d.say("trace report written: %s", path)
 	}
 	d.say("(again at any time: celltrack --db %s --user aud trace donor --out FILE.pdf D-0001)", d.db.Path())
+	return demoHandling(d)
+}
+
+// demoHandling prints the handling report of the demo's infusions and
+// leaves its CSV next to the database.
+func demoHandling(d *demo) error {
+	r, err := store.NewTraceService(d.db).Handling("aud", store.HandlingFilter{})
+	if err != nil {
+		return err
+	}
+	d.say("\nreport handling (storage, thaw to infusion, viability, cells/kg, duration):\n")
+	if err := report.RenderText(d.w, r); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := report.Render(&buf, r, "csv"); err != nil {
+		return err
+	}
+	path := filepath.Join(d.dir, "handling.csv")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	d.say("handling report written: %s", path)
+	d.say("(again at any time: celltrack --db %s --user aud report handling --out FILE.csv)", d.db.Path())
 	return nil
 }

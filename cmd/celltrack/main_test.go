@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,6 +64,7 @@ func scriptParams(dir string) testscript.Params {
 			"auditmark": cmdAuditMark,
 			"auditgrew": cmdAuditGrew,
 			"fixture":   cmdFixture,
+			"golden":    cmdGolden,
 		},
 	}
 }
@@ -215,4 +218,38 @@ func splitWords(line string) []string {
 		words = append(words, cur.String())
 	}
 	return words
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files of testdata/golden")
+
+// goldenDir is read before testscript changes directory.
+var goldenDir, _ = filepath.Abs(filepath.Join("testdata", "golden"))
+
+var (
+	sha256Hex = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
+	uuidText  = regexp.MustCompile(`\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
+)
+
+// cmdGolden compares the last command's standard output with
+// testdata/golden/NAME, after replacing what differs between runs (the
+// audit chain head and other SHA-256 sums, record UUIDs) with <sha256> and
+// <uuid>: `golden lookback.txt`. `go test -run TestScripts -update`
+// rewrites the file; review the diff.
+func cmdGolden(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: golden NAME")
+	}
+	got := uuidText.ReplaceAllString(sha256Hex.ReplaceAllString(ts.ReadFile("stdout"), "<sha256>"), "<uuid>")
+	path := filepath.Join(goldenDir, args[0])
+	if *update {
+		ts.Check(os.MkdirAll(goldenDir, 0o755))
+		ts.Check(os.WriteFile(path, []byte(got), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		ts.Fatalf("%v (run `go test ./cmd/celltrack -run TestScripts -update` to create it)", err)
+	}
+	if got != string(want) {
+		ts.Fatalf("stdout differs from testdata/golden/%s; run with -update and review the diff.\n--- got ---\n%s", args[0], got)
+	}
 }

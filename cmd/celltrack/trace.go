@@ -112,6 +112,10 @@ func (rt *runtime) writeReport(r report.Report, format, out string) error {
 	}
 	return rt.out(map[string]any{"wrote": out, "format": format, "events": len(r.Events), "audit_verified": r.Produced.Verified},
 		func(w io.Writer) {
+			if r.Data != nil {
+				fmt.Fprintf(w, "wrote the %s report of %s to %s (%s, %d rows; audit verify %s)\n", r.Kind, r.Subject, out, format, len(r.Data.Rows), verdict)
+				return
+			}
 			fmt.Fprintf(w, "wrote the %s trace of %s to %s (%s, %d events; audit verify %s)\n", r.Kind, r.Subject, out, format, len(r.Events), verdict)
 		})
 }

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store"
+	"github.com/urfave/cli/v2"
+)
+
+// reportCommand holds reports across many records: `report handling`.
+func (rt *runtime) reportCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "report",
+		Usage: "reports across infusions: handling data (storage, thaw, viability, cells/kg, duration)",
+		Subcommands: []*cli.Command{{
+			Name:      "handling",
+			Usage:     "per infusion: storage time, thaw to infusion, post-thaw viability, cells/kg, duration; with median and range",
+			ArgsUsage: " ",
+			Description: "The handling data MSC trial publications rarely report, one CSV row per container of each infusion, " +
+				"and a summary table (median and range). --from and --to are dates (UTC), both included.\n\n" +
+				example("celltrack --user aud report handling",
+					"celltrack --user aud report handling --protocol sle-uc-d0d7 --from 2026-01-01 --to 2026-12-31 --format csv --out handling.csv"),
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "protocol", Usage: "only infusions of protocol `NAME`"},
+				&cli.StringFlag{Name: "from", Usage: "only infusions started on or after `DATE` (YYYY-MM-DD, UTC)"},
+				&cli.StringFlag{Name: "to", Usage: "only infusions started on or before `DATE` (YYYY-MM-DD, UTC)"},
+				&cli.StringFlag{Name: "format", Usage: "text, md, json, csv, html or pdf (default: from --out's extension, else text)"},
+				&cli.StringFlag{Name: "out", Usage: "write the report to `FILE` instead of standard output"},
+			},
+			Action: rt.action(readDB, 0, func(c *cli.Context) error {
+				format, err := traceFormat(c, rt.json)
+				if err != nil {
+					return err
+				}
+				user := actor(c)
+				if user == "" {
+					return lot.Errorf(lot.EUSAGE, "`%s` needs --user NAME (or CELLTRACK_USER): every report states who produced it", c.Command.HelpName)
+				}
+				f := store.HandlingFilter{Protocol: c.String("protocol")}
+				if c.IsSet("from") {
+					if f.From, err = lot.ParseDate("--from", c.String("from")); err != nil {
+						return err
+					}
+				}
+				if c.IsSet("to") {
+					to, err := lot.ParseDate("--to", c.String("to"))
+					if err != nil {
+						return err
+					}
+					f.To = to.AddDate(0, 0, 1) // the whole day
+				}
+				if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+					return lot.Errorf(lot.EINVALID, "--from %s is after --to %s; give the earlier date first", c.String("from"), c.String("to"))
+				}
+				r, err := store.NewTraceService(rt.db).Handling(user, f)
+				if err != nil {
+					return err
+				}
+				return rt.writeReport(r, format, c.String("out"))
+			}),
+		}},
+	}
+}

@@ -1,0 +1,203 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/report"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// HandlingFilter selects the infusions of `report handling`: those of
+// Protocol (any when empty) that started in [From, To) (open when zero).
+type HandlingFilter struct {
+	Protocol string
+	From, To time.Time
+}
+
+// Handling is the handling report: per container of each selected infusion,
+// the storage time, time from thaw to infusion, post-thaw viability, cells
+// per kg and infusion duration, with their median and range. It seeks the
+// period in idx_event_infused and reads only the infusions, containers,
+// lots and custody events of that period. ENOTFOUND for an unknown
+// protocol, EFORBIDDEN for an unknown or disabled user.
+func (s *TraceService) Handling(user string, f HandlingFilter) (report.Report, error) {
+	return s.trace(user, func(t *tracer) error {
+		if f.Protocol != "" {
+			if _, err := protocolByName(t.tx, f.Protocol, 0); err != nil {
+				return err
+			}
+		}
+		hs, err := handlingRows(t.tx, f)
+		if err != nil {
+			return err
+		}
+		handlingReport(&t.r, f, hs)
+		return nil
+	})
+}
+
+// handlingRows reads the handling of the infusions f selects, oldest first.
+func handlingRows(tx *bolt.Tx, f HandlingFilter) ([]dose.Handling, error) {
+	var hs []dose.Handling
+	seen := map[uuid.UUID]bool{}
+	b := tx.Bucket([]byte("idx_event_infused"))
+	if b == nil {
+		return nil, lot.Errorf(lot.ECONFLICT, "this database was created before the infusion time index (idx_event_infused) existed; create a new database with this celltrack")
+	}
+	c := b.Cursor()
+	k, _ := c.First()
+	if !f.From.IsZero() {
+		k, _ = c.Seek(itob(uint64(f.From.UnixNano())))
+	}
+	var end []byte
+	if !f.To.IsZero() {
+		end = itob(uint64(f.To.UnixNano()))
+	}
+	for ; k != nil && (end == nil || bytes.Compare(k[:8], end) < 0); k, _ = c.Next() {
+		var er eventRecord
+		if _, err := get(tx, kindEvent, uuid.UUID(k[8:]), &er); err != nil {
+			return nil, err
+		}
+		id, err := uuid.Parse(er.Details["infusion"])
+		if err != nil || seen[id] {
+			continue // a bag marked infused without a recorded dose has no handling data
+		}
+		seen[id] = true
+		var ir infusionRecord
+		if found, err := get(tx, kindInfusion, id, &ir); err != nil {
+			return nil, err
+		} else if !found {
+			return nil, fmt.Errorf("infusion %s is referenced by event %s but missing", id, er.ID)
+		}
+		in := ir.infusion()
+		if f.Protocol != "" && in.Protocol != f.Protocol {
+			continue
+		}
+		p, err := patientByID(tx, in.PatientID)
+		if err != nil {
+			return nil, err
+		}
+		for _, ic := range in.Containers {
+			h, err := containerHandling(tx, ic.ContainerID)
+			if err != nil {
+				return nil, err
+			}
+			h.Infusion, h.Patient, h.Protocol, h.Course, h.Number = in.ID, p.MRN, in.Protocol, in.Course, in.Number
+			h.Start, h.End, h.Given, h.Weight = in.Start, in.End, in.Given, in.Weight
+			hs = append(hs, h)
+		}
+	}
+	return hs, nil
+}
+
+// containerHandling reads a container's thaw record, lot and first storage.
+func containerHandling(tx *bolt.Tx, id uuid.UUID) (dose.Handling, error) {
+	var cr containerRecord
+	if found, err := get(tx, kindContainer, id, &cr); err != nil || !found {
+		return dose.Handling{}, fmt.Errorf("container %s: missing or unreadable (%v)", id, err)
+	}
+	c := cr.container()
+	l, err := lotByID(tx, c.LotID)
+	if err != nil {
+		return dose.Handling{}, err
+	}
+	h := dose.Handling{Container: c.Code(), Lot: l.Number, ThawedAt: c.ThawedAt, Viability: c.ThawViability}
+	es, err := eventsOf(tx, "idx_event_container", c.ID)
+	if err != nil {
+		return h, err
+	}
+	for _, e := range es {
+		if e.To == lot.Stored {
+			h.StoredAt = e.At
+			break
+		}
+	}
+	return h, nil
+}
+
+// HandlingColumns are the CSV columns of `report handling`, one row per
+// container of each infusion; durations are exact, shown to 0.1.
+var HandlingColumns = []string{"infusion_id", "patient_mrn", "protocol", "course", "infusion", "start_utc", "end_utc",
+	"container", "lot", "stored_utc", "thawed_utc", "storage_h", "thaw_to_start_min", "post_thaw_viability_pct",
+	"cells_given", "weight_kg", "cells_per_kg", "duration_min"}
+
+// handlingReport lays the rows and their summary out as a report.
+func handlingReport(r *report.Report, f HandlingFilter, hs []dose.Handling) {
+	r.Kind, r.Subject, r.Title = "handling", "all infusions", "Handling of infused cells"
+	if f.Protocol != "" {
+		r.Subject = "protocol " + f.Protocol
+	}
+	period := "any time"
+	switch {
+	case !f.From.IsZero() && !f.To.IsZero():
+		period = lot.FormatTime(f.From) + " to " + lot.FormatTime(f.To) + " (exclusive)"
+	case !f.From.IsZero():
+		period = "from " + lot.FormatTime(f.From)
+	case !f.To.IsZero():
+		period = "before " + lot.FormatTime(f.To)
+	}
+	r.Question = "How long were the infused cells stored, how soon after thawing were they infused, how viable were they, how many per kg, and over how long?"
+	infusions := map[uuid.UUID]bool{}
+	for _, h := range hs {
+		infusions[h.Infusion] = true
+	}
+	r.Sections = append(r.Sections, report.Section{Title: "Selection", Fields: []report.Field{
+		field("Protocol", orDash(f.Protocol)), field("Infusion start", period),
+		field("Infusions", fmt.Sprint(len(infusions))), field("Containers", fmt.Sprint(len(hs))),
+		field("Storage time", "from the container's first `stored` event to its thaw (includes transit)"),
+		field("Medians", "exact; the mean of the two middle values for an even count; shown rounded half away from zero")}})
+	sum := &report.Table{Columns: []string{"Measure", "N", "Median", "Min", "Max"}}
+	for _, s := range dose.Summarize(hs) {
+		row := []string{s.Measure, fmt.Sprint(s.N), "-", "-", "-"}
+		if s.N > 0 {
+			row[2], row[3], row[4] = dose.FormatMeasure(s.Measure, s.Median), dose.FormatMeasure(s.Measure, s.Min), dose.FormatMeasure(s.Measure, s.Max)
+		}
+		sum.Rows = append(sum.Rows, row)
+	}
+	r.Sections = append(r.Sections, report.Section{Title: "Summary (median and range)", Table: sum})
+	data := &report.Table{Columns: HandlingColumns}
+	// The text table fits 80 columns; the CSV has every column.
+	short := &report.Table{Columns: []string{"Start (UTC)", "Container", "Stor h", "Thaw min", "Viab %", "Cells/kg", "Min"}}
+	for _, h := range hs {
+		storage, thaw, viab, perKg, perKgExact, weight := "", "", "", "", "", ""
+		if d, ok := h.Storage(); ok {
+			storage = dose.FormatMeasure(dose.MeasureStorage, durationRat(d, time.Hour))
+		}
+		if d, ok := h.ThawToStart(); ok {
+			thaw = dose.FormatMeasure(dose.MeasureThawToStart, durationRat(d, time.Minute))
+		}
+		if !h.ThawedAt.IsZero() {
+			viab = h.Viability.String()
+		}
+		if c, ok := h.CellsPerKg(); ok {
+			perKg, perKgExact, weight = c.String(), c.Exact(), h.Weight.KgString()
+		}
+		minutes := dose.FormatMeasure(dose.MeasureDuration, durationRat(h.Duration(), time.Minute))
+		data.Rows = append(data.Rows, []string{h.Infusion.String(), h.Patient, h.Protocol, fmt.Sprint(h.Course), fmt.Sprint(h.Number),
+			rfc3339(h.Start), rfc3339(h.End), h.Container, h.Lot, rfc3339(h.StoredAt), rfc3339(h.ThawedAt), storage, thaw, viab,
+			h.Given.Exact(), weight, perKgExact, minutes})
+		short.Rows = append(short.Rows, []string{h.Start.UTC().Format("2006-01-02 15:04"), h.Container, orDash(storage), orDash(thaw),
+			orDash(viab), orDash(perKg), minutes})
+	}
+	r.Data = data
+	if len(hs) == 0 {
+		r.Sections = append(r.Sections, report.Section{Title: "Infusions", Fields: []report.Field{field("Infusions", "none in the selection")}})
+		return
+	}
+	r.Sections = append(r.Sections, report.Section{Title: "Infusions", Table: short})
+}
+
+func durationRat(d, unit time.Duration) *big.Rat { return big.NewRat(int64(d), int64(unit)) }
+
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -12,7 +11,7 @@ import (
 // infusion start, read from idx_event_infused; a bag thawed 30 minutes
 // before the start shows a 30-minute thaw-to-start time.
 func TestHandlingSelectsByStartAndProtocol(t *testing.T) {
-	db, d := bedside(t, map[uuid.UUID]int64{})
+	db, d := bedside(t, "0.5")
 	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), Administration{MRN: "MRN-1", Containers: []string{bag1}})
 	if err != nil {
 		t.Fatal(err)

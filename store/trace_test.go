@@ -314,7 +314,7 @@ func TestTraceShowsReleaseDecisions(t *testing.T) {
 // patient and container traces with its dose, both signatures and its
 // reaction; its custody row in the CSV is an infusion row carrying the dose.
 func TestTraceShowsInfusions(t *testing.T) {
-	db, d := bedside(t, map[uuid.UUID]int64{})
+	db, d := bedside(t, "0.5")
 	nina, omar := mustUser(t, db, "nina"), mustUser(t, db, "omar")
 	in, _, err := d.Administer(nina, omar, Administration{MRN: "MRN-1", Containers: []string{bag1}})
 	if err != nil {

@@ -15,6 +15,8 @@ func (rt *runtime) commands() []*cli.Command {
 		rt.containerCommand(),
 		rt.isbtCommand(),
 		rt.auditCommand(),
+		rt.checkCommand(),
+		rt.backupCommand(),
 		rt.demoCommand(),
 	}
 }

@@ -2,14 +2,15 @@ package main
 
 import (
 	"bytes"
-	"encoding/hex"
-	"strings"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,13 +130,21 @@ func cmdFixture(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: fixture NAME")
 	}
-	data, err := os.ReadFile(filepath.Join(fixtureDir, args[0]+".txt"))
-	ts.Check(err)
 	var clock func() time.Time
 	if now := ts.Getenv("CELLTRACK_TEST_NOW"); now != "" {
 		t, err := time.Parse(time.RFC3339, now)
 		ts.Check(err)
 		clock = func() time.Time { return t }
+	}
+	ts.Check(runFixture(ts.Getenv("CELLTRACK_DB"), args[0], clock))
+}
+
+// runFixture runs the command lines of testdata/fixtures/NAME.txt in-process
+// against the database at dbPath.
+func runFixture(dbPath, name string, clock func() time.Time) error {
+	data, err := os.ReadFile(filepath.Join(fixtureDir, name+".txt"))
+	if err != nil {
+		return err
 	}
 	for i, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
@@ -144,15 +153,16 @@ func cmdFixture(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		words := splitWords(line)
 		if words[0] != "celltrack" {
-			ts.Fatalf("fixture %s line %d: only celltrack commands are allowed", args[0], i+1)
+			return fmt.Errorf("fixture %s line %d: only celltrack commands are allowed", name, i+1)
 		}
-		argv := append([]string{"celltrack", "--db", ts.Getenv("CELLTRACK_DB")}, words[1:]...)
+		argv := append([]string{"celltrack", "--db", dbPath}, words[1:]...)
 		var stdout, stderr bytes.Buffer
 		stdin := strings.NewReader(strings.Repeat(fixturePassword+"\n", 2))
 		if code := run(argv, stdin, &stdout, &stderr, clock); code != 0 {
-			ts.Fatalf("fixture %s line %d: %s: exit %d: %s", args[0], i+1, line, code, stderr.String())
+			return fmt.Errorf("fixture %s line %d: %s: exit %d: %s", name, i+1, line, code, stderr.String())
 		}
 	}
+	return nil
 }
 
 // fixtureDir is read before testscript changes directory.

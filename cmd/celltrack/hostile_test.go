@@ -55,7 +55,9 @@ func patientAdd(more ...string) []string {
 	return with([]string{"--user", "pat", "patient", "add"}, more...)
 }
 
-func donorAdd(more ...string) []string { return with([]string{"--user", "liu", "donor", "add"}, more...) }
+func donorAdd(more ...string) []string {
+	return with([]string{"--user", "liu", "donor", "add"}, more...)
+}
 
 func split(more ...string) []string { return with([]string{"--user", "liu", "lot", "split"}, more...) }
 

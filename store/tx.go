@@ -56,6 +56,7 @@ func (db *DB) view(fn func(tx *bolt.Tx) error) error { return db.bolt.View(fn) }
 // void; it is recorded whenever given.
 func (w *writer) put(kind string, id uuid.UUID, action string, reason string, rec any) error {
 	b := w.tx.Bucket(recordBuckets[kind])
+	b.FillPercent = appendFill
 	val, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encode %s %s: %w", kind, id, err)
@@ -82,17 +83,24 @@ func (w *writer) event(kind string, id uuid.UUID, action, reason string) error {
 	return appendEntry(w.tx, &audit.Entry{Time: w.now, User: w.actor.Name, Action: action, Entity: kind, ID: id, Reason: reason})
 }
 
+// appendFill is the fill percent of buckets whose keys mostly arrive in
+// order (audit sequence numbers, UUIDv7 record ids): bbolt's default of 50 %
+// suits random inserts and leaves append-only pages half empty, which made a
+// 100k-lot database twice the size and its import and verify slower.
+const appendFill = 0.95
+
 // appendEntry numbers e after the last entry, chains it to that entry's hash
 // and stores it with its per-record index key.
 func appendEntry(tx *bolt.Tx, e *audit.Entry) error {
 	b := tx.Bucket(bAudit)
+	b.FillPercent = appendFill
 	if k, v := b.Cursor().Last(); k != nil {
-		h, err := audit.ReadHeader(v)
+		h, err := audit.StoredHash(v)
 		if err != nil {
 			return fmt.Errorf("read last audit entry: %w", err)
 		}
 		e.Seq = btoi(k) + 1
-		e.PrevHash = h.Hash
+		e.PrevHash = h
 	} else {
 		e.Seq = 1
 	}
@@ -105,7 +113,9 @@ func appendEntry(tx *bolt.Tx, e *audit.Entry) error {
 	if err := b.Put(key, enc); err != nil {
 		return fmt.Errorf("append audit entry: %w", err)
 	}
-	return tx.Bucket(bAuditEntity).Put(append(e.ID[:len(e.ID):len(e.ID)], key...), nil)
+	be := tx.Bucket(bAuditEntity)
+	be.FillPercent = appendFill
+	return be.Put(append(e.ID[:len(e.ID):len(e.ID)], key...), nil)
 }
 
 // get decodes record id of kind into rec, returning false when it is absent.

@@ -114,7 +114,7 @@ func TestCrashSafety(t *testing.T) {
 			t.Fatalf("CELLTRACK_CRASH_KILLS=%q: %v", s, err)
 		}
 	}
-	l := &crashLedger{dir: t.TempDir(), splits: map[string][2]int{}, weighs: map[string]bool{}, imports: map[int]bool{}, importLen: 100}
+	l := &crashLedger{dir: t.TempDir(), splits: map[string][2]int{}, weighs: map[string]bool{}, imports: map[int]bool{}, importLen: 25}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 6))
 	// slowest remembers how long each kind of write takes when it is left
 	// alone, so that kills land anywhere from process start to commit.

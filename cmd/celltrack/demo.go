@@ -71,7 +71,7 @@ func (rt *runtime) demoCommand() *cli.Command {
 }
 
 // demoSteps run in order; each later capability appends its own.
-var demoSteps = []func(*demo) error{demoFoundation}
+var demoSteps = []func(*demo) error{demoFoundation, demoMaint}
 
 func (d *demo) say(format string, args ...any) { fmt.Fprintf(d.w, format+"\n", args...) }
 

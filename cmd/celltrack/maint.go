@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store"
 	"github.com/urfave/cli/v2"
 )
 
@@ -69,4 +71,30 @@ func (rt *runtime) backupCommand() *cli.Command {
 			})
 		}),
 	}
+}
+
+// demoMaint backs the demo database up and checks the copy, as an operator
+// would at the end of a day.
+func demoMaint(d *demo) error {
+	out := filepath.Join(d.dir, "demo-backup.db")
+	n, err := d.db.Backup(out)
+	if err != nil {
+		return err
+	}
+	b, err := store.Open(out, store.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	problems := len(b.Check())
+	v, err := b.Verify()
+	if err != nil {
+		return err
+	}
+	d.say("backup: %s (%d bytes) taken while the database was open; check: %d page problems, audit verify ok=%v over %d entries",
+		out, n, problems, v.OK(), v.Entries)
+	if problems > 0 || !v.OK() {
+		return fmt.Errorf("the demo backup failed its check")
+	}
+	return nil
 }

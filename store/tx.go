@@ -31,6 +31,9 @@ type writer struct {
 	tx    *bolt.Tx
 	actor audit.User
 	now   time.Time
+	// donors remembers the donors this transaction has read, so that an
+	// import of many lots from one donor decodes the donor once.
+	donors map[string]lot.Donor
 }
 
 // update runs fn in a write transaction as actor, after checking that actor

@@ -193,4 +193,3 @@ func (rt *runtime) password(c *cli.Context, prompt string) (string, error) {
 	}
 	return string(b), nil
 }
-

@@ -40,3 +40,13 @@ func (db *DB) Backup(path string) (int64, error) {
 	}
 	return n, nil
 }
+
+// recoverDamage turns a panic raised by bbolt while reading a damaged file
+// (a page that does not identify as itself, say) into a refusal that names
+// the file and says what to do, instead of a crash with a stack trace. bbolt
+// has already rolled the transaction back when the panic reaches here.
+func (db *DB) recoverDamage(err *error) {
+	if r := recover(); r != nil {
+		*err = lot.Errorf(lot.ECONFLICT, "the database file %s is damaged (%v); nothing was written — run `celltrack check` and restore the last good backup", db.path, r)
+	}
+}

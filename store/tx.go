@@ -38,7 +38,8 @@ type writer struct {
 
 // update runs fn in a write transaction as actor, after checking that actor
 // exists, is enabled and may perform action. Any error rolls everything back.
-func (db *DB) update(actor string, action audit.Action, fn func(w *writer) error) error {
+func (db *DB) update(actor string, action audit.Action, fn func(w *writer) error) (err error) {
+	defer db.recoverDamage(&err)
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		u, err := userByName(tx, actor)
 		if err != nil {
@@ -52,7 +53,10 @@ func (db *DB) update(actor string, action audit.Action, fn func(w *writer) error
 }
 
 // view runs fn in a read-only transaction.
-func (db *DB) view(fn func(tx *bolt.Tx) error) error { return db.bolt.View(fn) }
+func (db *DB) view(fn func(tx *bolt.Tx) error) (err error) {
+	defer db.recoverDamage(&err)
+	return db.bolt.View(fn)
+}
 
 // put stores rec as the new value of record id of kind, and appends the audit
 // entry with the previous value. reason is required by callers that correct or

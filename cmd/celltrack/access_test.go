@@ -64,7 +64,7 @@ func TestEveryWriteAsEveryRole(t *testing.T) {
 		}
 	}
 	for role, user := range fixtureUsers {
-		if _, ok := audit.ParseRole(string(role)); ok != nil {
+		if _, err := audit.ParseRole(string(role)); err != nil {
 			t.Fatalf("fixture role %s is not a role", role)
 		}
 		for _, wc := range writeCommands {

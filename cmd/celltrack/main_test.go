@@ -25,7 +25,7 @@ const testNow = "2026-11-25T09:00:00Z"
 
 func TestMain(m *testing.M) {
 	store.FailedPasswordDelay = 50 * time.Millisecond
-	os.Exit(testscript.RunMain(m, map[string]func() int{
+	os.Exit(testscript.RunMain(cleanupM{m}, map[string]func() int{
 		"celltrack": func() int { return run(os.Args, os.Stdin, os.Stdout, os.Stderr, testClock()) },
 	}))
 }

@@ -72,3 +72,18 @@ func fileSum(t *testing.T, path string) [32]byte {
 	}
 	return sha256.Sum256(data)
 }
+
+// cleanupM runs the tests, then removes the lab fixture and the built
+// binary, which outlive any one test. testscript.RunMain exits the process
+// itself, so the cleanup has to run inside Run.
+type cleanupM struct{ m *testing.M }
+
+func (c cleanupM) Run() int {
+	code := c.m.Run()
+	for _, p := range []string{labOnce.path, binary.path} {
+		if p != "" {
+			os.RemoveAll(filepath.Dir(p))
+		}
+	}
+	return code
+}

@@ -112,6 +112,17 @@ func ReadHeader(b []byte) (Header, error) {
 	return h, nil
 }
 
+// StoredHash returns a stored entry's own hash without recomputing it: the
+// next entry chains to it, and verification, not appending, checks it.
+func StoredHash(b []byte) ([32]byte, error) {
+	var h [32]byte
+	if len(b) < headerLen {
+		return h, errShort
+	}
+	copy(h[:], b)
+	return h, nil
+}
+
 type auditError string
 
 func (e auditError) Error() string { return string(e) }

@@ -163,7 +163,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
+	bdb, err := openBolt(path, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, lot.Errorf(lot.EBUSY, "database is busy: another celltrack process held %s for more than %s; try again, or raise --lock-timeout", path, opts.Timeout)
 	} else if err != nil {
@@ -182,13 +182,21 @@ func Open(path string, opts Options) (*DB, error) {
 	return db, nil
 }
 
+// openBolt opens the bbolt file; bbolt panics when a writer loads the
+// freelist of a damaged file, which becomes a refusal like any other damage.
+func openBolt(path string, o *bolt.Options) (bdb *bolt.DB, err error) {
+	defer (&DB{path: path}).recoverDamage(&err)
+	return bolt.Open(path, 0o600, o)
+}
+
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
 
 // Close closes the database.
 func (db *DB) Close() error { return db.bolt.Close() }
 
-func (db *DB) checkSchema() error {
+func (db *DB) checkSchema() (err error) {
+	defer db.recoverDamage(&err)
 	return db.bolt.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
 		if meta == nil {
@@ -214,9 +222,16 @@ func (db *DB) Facility() (string, error) {
 	return fin, err
 }
 
-// Check runs bbolt's page-level consistency check and returns every problem.
-func (db *DB) Check() []error {
-	var errs []error
+// Check runs bbolt's page-level consistency check and returns every problem;
+// a file too damaged to walk is one problem, not a crash.
+func (db *DB) Check() (errs []error) {
+	var damage error
+	defer func() {
+		if damage != nil {
+			errs = append(errs, damage)
+		}
+	}()
+	defer db.recoverDamage(&damage) // recover must be called by the deferred function itself
 	db.bolt.View(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			errs = append(errs, err)

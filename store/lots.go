@@ -223,7 +223,7 @@ func (w *writer) registerLot(r lot.Registration) (lot.Lot, error) {
 		Cryopreserved: r.Cryopreserved, Location: r.Location, Status: lot.Quarantine, CreatedAt: w.now, CreatedBy: w.actor.Name}
 	index := "idx_lot_donor"
 	if r.Source == lot.SourceUC {
-		d, err := donorByRef(w.tx, r.Donor)
+		d, err := w.donor(r.Donor)
 		if err != nil {
 			return l, err
 		}
@@ -254,6 +254,22 @@ func (w *writer) registerLot(r lot.Registration) (lot.Lot, error) {
 		source = l.PatientID
 	}
 	return l, setPair(w.tx, index, source[:], l.ID[:])
+}
+
+// donor is donorByRef, remembered for the rest of the transaction.
+func (w *writer) donor(ref string) (lot.Donor, error) {
+	if d, ok := w.donors[ref]; ok {
+		return d, nil
+	}
+	d, err := donorByRef(w.tx, ref)
+	if err != nil {
+		return d, err
+	}
+	if w.donors == nil {
+		w.donors = map[string]lot.Donor{}
+	}
+	w.donors[ref] = d
+	return d, nil
 }
 
 // nextDIN issues the next Donation Identification Number of this facility

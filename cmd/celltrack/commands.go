@@ -23,6 +23,8 @@ func (rt *runtime) commands() []*cli.Command {
 		rt.auditCommand(),
 		rt.traceCommand(),
 		rt.reportCommand(),
+		rt.checkCommand(),
+		rt.backupCommand(),
 		rt.demoCommand(),
 		rt.completionCommand(),
 	}

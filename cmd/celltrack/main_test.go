@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,7 +27,7 @@ const testNow = "2026-11-25T09:00:00Z"
 
 func TestMain(m *testing.M) {
 	store.FailedPasswordDelay = 50 * time.Millisecond
-	os.Exit(testscript.RunMain(m, map[string]func() int{
+	os.Exit(testscript.RunMain(cleanupM{m}, map[string]func() int{
 		"celltrack": func() int { return run(os.Args, os.Stdin, os.Stdout, os.Stderr, testClock()) },
 	}))
 }
@@ -114,7 +115,7 @@ func cmdAuditSize(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: auditsize N")
 	}
-	n := auditCount(ts)
+	n := scriptAuditCount(ts)
 	if want, _ := strconv.Atoi(args[0]); (n == want) == neg {
 		ts.Fatalf("audit trail has %d entries, want %s", n, args[0])
 	}
@@ -124,7 +125,7 @@ func cmdAuditSize(ts *testscript.TestScript, neg bool, args []string) {
 // checks that exactly N entries were appended since, whatever the fixtures
 // wrote before the mark.
 func cmdAuditMark(ts *testscript.TestScript, neg bool, args []string) {
-	ts.Setenv("AUDITMARK", strconv.Itoa(auditCount(ts)))
+	ts.Setenv("AUDITMARK", strconv.Itoa(scriptAuditCount(ts)))
 }
 
 func cmdAuditGrew(ts *testscript.TestScript, neg bool, args []string) {
@@ -135,19 +136,26 @@ func cmdAuditGrew(ts *testscript.TestScript, neg bool, args []string) {
 	if err != nil {
 		ts.Fatalf("auditgrew without auditmark")
 	}
-	n := auditCount(ts)
+	n := scriptAuditCount(ts)
 	if want, _ := strconv.Atoi(args[0]); (n-mark == want) == neg {
 		ts.Fatalf("audit trail grew by %d entries since auditmark, want %s", n-mark, args[0])
 	}
 }
 
-func auditCount(ts *testscript.TestScript) int {
-	db, err := store.Open(ts.Getenv("CELLTRACK_DB"), store.Options{ReadOnly: true})
-	ts.Check(err)
-	defer db.Close()
-	n, err := db.AuditCount()
+func scriptAuditCount(ts *testscript.TestScript) int {
+	n, err := countAudit(ts.Getenv("CELLTRACK_DB"))
 	ts.Check(err)
 	return n
+}
+
+// countAudit returns the number of audit entries in the database at path.
+func countAudit(path string) (int, error) {
+	db, err := store.Open(path, store.Options{ReadOnly: true})
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	return db.AuditCount()
 }
 
 // fixturePassword is every fixture user's password.
@@ -160,13 +168,21 @@ func cmdFixture(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 1 {
 		ts.Fatalf("usage: fixture NAME")
 	}
-	data, err := os.ReadFile(filepath.Join(fixtureDir, args[0]+".txt"))
-	ts.Check(err)
 	var clock func() time.Time
 	if now := ts.Getenv("CELLTRACK_TEST_NOW"); now != "" {
 		t, err := time.Parse(time.RFC3339, now)
 		ts.Check(err)
 		clock = func() time.Time { return t }
+	}
+	ts.Check(runFixture(ts.Getenv("CELLTRACK_DB"), args[0], clock))
+}
+
+// runFixture runs the command lines of testdata/fixtures/NAME.txt in-process
+// against the database at dbPath.
+func runFixture(dbPath, name string, clock func() time.Time) error {
+	data, err := os.ReadFile(filepath.Join(fixtureDir, name+".txt"))
+	if err != nil {
+		return err
 	}
 	for i, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
@@ -175,15 +191,16 @@ func cmdFixture(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		words := splitWords(line)
 		if words[0] != "celltrack" {
-			ts.Fatalf("fixture %s line %d: only celltrack commands are allowed", args[0], i+1)
+			return fmt.Errorf("fixture %s line %d: only celltrack commands are allowed", name, i+1)
 		}
-		argv := append([]string{"celltrack", "--db", ts.Getenv("CELLTRACK_DB")}, words[1:]...)
+		argv := append([]string{"celltrack", "--db", dbPath}, words[1:]...)
 		var stdout, stderr bytes.Buffer
 		stdin := strings.NewReader(strings.Repeat(fixturePassword+"\n", 2))
 		if code := run(argv, stdin, &stdout, &stderr, clock); code != 0 {
-			ts.Fatalf("fixture %s line %d: %s: exit %d: %s", args[0], i+1, line, code, stderr.String())
+			return fmt.Errorf("fixture %s line %d: %s: exit %d: %s", name, i+1, line, code, stderr.String())
 		}
 	}
+	return nil
 }
 
 // fixtureDir is read before testscript changes directory.

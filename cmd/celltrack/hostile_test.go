@@ -1,0 +1,293 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// hostile is one bad input: the command line (after `celltrack --db DB`), its
+// standard input and files, the documented exit code, and substrings the
+// message must contain — the field and the bad value. "$DIR/" in an argument
+// is the case's directory, where files are written.
+type hostile struct {
+	name  string
+	code  int
+	args  []string
+	want  []string
+	stdin string
+	files map[string]string
+}
+
+var (
+	lotUC = []string{"--user", "liu", "lot", "register", "--source", "uc", "--donor", "D-0001", "--viability", "94.5",
+		"--volume-ml", "250", "--manufactured", "2026-11-10", "--expires", "2027-11-10"}
+	csvHeader = "lot_number,source,donor,patient,cells,viability,volume_ml,manufactured,expires,passage,cryopreserved,location\n"
+	csvGood   = "LOT-I-1,uc,D-0001,,2.5e9,94.5,250,2026-11-10,2027-11-10,4,,LN2-B\n"
+)
+
+// with returns base followed by more, without sharing base's array.
+func with(base []string, more ...string) []string {
+	return append(append([]string(nil), base...), more...)
+}
+
+func weigh(more ...string) []string {
+	return with([]string{"--user", "nina", "patient", "weigh"}, more...)
+}
+
+func regUC(more ...string) []string { return with(lotUC, more...) }
+
+// regWith is a uc registration with one flag replaced.
+func regWith(flag, value string, more ...string) []string {
+	var out []string
+	for i := 0; i < len(lotUC); i++ {
+		if lotUC[i] == flag {
+			i++
+			continue
+		}
+		out = append(out, lotUC[i])
+	}
+	return append(append(out, flag, value), more...)
+}
+
+func patientAdd(more ...string) []string {
+	return with([]string{"--user", "pat", "patient", "add"}, more...)
+}
+
+func donorAdd(more ...string) []string {
+	return with([]string{"--user", "liu", "donor", "add"}, more...)
+}
+
+func split(more ...string) []string { return with([]string{"--user", "liu", "lot", "split"}, more...) }
+
+func importCSV(body string, want ...string) hostile {
+	return hostile{code: 3, args: []string{"--user", "liu", "lot", "import", "--csv", "$DIR/in.csv"}, want: want,
+		files: map[string]string{"in.csv": body}}
+}
+
+var hostileCatalogue = []hostile{
+	// patient weigh: wrong types, units and ranges
+	{name: "weight not a number", code: 3, args: weigh("--kg", "abc", "MRN-1001"), want: []string{"--kg", `"abc"`}},
+	{name: "weight in grams", code: 3, args: weigh("--kg", "62000", "MRN-1001"), want: []string{"--kg", "62000", "outside"}},
+	{name: "weight with unit", code: 3, args: weigh("--kg", "62kg", "MRN-1001"), want: []string{"--kg", "62kg"}},
+	{name: "weight with comma", code: 3, args: weigh("--kg", "62,5", "MRN-1001"), want: []string{"--kg", "62,5"}},
+	{name: "weight zero", code: 3, args: weigh("--kg", "0", "MRN-1001"), want: []string{"--kg", "0", "outside"}},
+	{name: "weight negative", code: 3, args: weigh("--kg=-62", "MRN-1001"), want: []string{"--kg", "-62"}},
+	{name: "weight in tonnes", code: 3, args: weigh("--kg", "0.062", "MRN-1001"), want: []string{"--kg", "0.062", "outside"}},
+	{name: "weight 620 kg", code: 3, args: weigh("--kg", "620", "MRN-1001"), want: []string{"--kg", "620", "outside"}},
+	{name: "weight NaN", code: 3, args: weigh("--kg", "NaN", "MRN-1001"), want: []string{"--kg", "NaN"}},
+	{name: "weight Inf", code: 3, args: weigh("--kg", "Inf", "MRN-1001"), want: []string{"--kg", "Inf"}},
+	{name: "weight exponent", code: 3, args: weigh("--kg", "6.2e1", "MRN-1001"), want: []string{"--kg", "6.2e1"}},
+	{name: "weight too many decimals", code: 3, args: weigh("--kg", "62.12345", "MRN-1001"), want: []string{"--kg", "62.12345"}},
+	{name: "weight empty", code: 3, args: weigh("--kg", "", "MRN-1001"), want: []string{"--kg"}},
+	{name: "weight impossible time", code: 3, args: weigh("--kg", "62", "--at", "2026-13-01T08:00Z", "MRN-1001"), want: []string{"--at", "2026-13-01T08:00Z"}},
+	{name: "weight time without zone", code: 3, args: weigh("--kg", "62", "--at", "2026-11-25T08:00", "MRN-1001"), want: []string{"--at", "2026-11-25T08:00", "zone"}},
+	{name: "weight time in words", code: 3, args: weigh("--kg", "62", "--at", "yesterday", "MRN-1001"), want: []string{"--at", "yesterday"}},
+	{name: "weight time US format", code: 3, args: weigh("--kg", "62", "--at", "11/25/2026", "MRN-1001"), want: []string{"--at", "11/25/2026"}},
+	{name: "weight time Feb 30", code: 3, args: weigh("--kg", "62", "--at", "2026-02-30T08:00Z", "MRN-1001"), want: []string{"--at", "2026-02-30T08:00Z"}},
+	{name: "weight unknown MRN", code: 5, args: weigh("--kg", "62", "MRN-9999"), want: []string{"MRN-9999"}},
+	{name: "weight MRN typo lower case", code: 5, args: weigh("--kg", "62", "mrn-1001"), want: []string{"mrn-1001"}},
+	{name: "weight flag after MRN", code: 2, args: weigh("MRN-1001", "--kg", "62"), want: []string{"--kg", "MRN-1001"}},
+	{name: "weight missing --kg", code: 2, args: weigh("MRN-1001"), want: []string{"--kg"}},
+	{name: "weight missing MRN", code: 2, args: weigh("--kg", "62"), want: []string{"MRN"}},
+	{name: "weight two MRNs", code: 2, args: weigh("--kg", "62", "MRN-1001", "MRN-2001"), want: []string{"MRN-1001 MRN-2001"}},
+	{name: "weight unknown flag", code: 2, args: weigh("--lbs", "136", "MRN-1001"), want: []string{"lbs"}},
+	{name: "weight no acting user", code: 3, args: []string{"patient", "weigh", "--kg", "62", "MRN-1001"}, want: []string{"--user"}},
+	{name: "weight unknown acting user", code: 3, args: with([]string{"--user", "ghost"}, "patient", "weigh", "--kg", "62", "MRN-1001"), want: []string{`"ghost"`}},
+
+	// patient add
+	{name: "patient impossible birth date", code: 3, args: patientAdd("--name", "A B", "--born", "1984-02-30", "--sex", "F", "MRN-3001"), want: []string{"--born", "1984-02-30"}},
+	{name: "patient birth date European", code: 3, args: patientAdd("--name", "A B", "--born", "09.03.1984", "--sex", "F", "MRN-3001"), want: []string{"--born", "09.03.1984"}},
+	{name: "patient birth date compact", code: 3, args: patientAdd("--name", "A B", "--born", "19840309", "--sex", "F", "MRN-3001"), want: []string{"--born", "19840309"}},
+	{name: "patient born in the future", code: 3, args: patientAdd("--name", "A B", "--born", "2030-01-01", "--sex", "F", "MRN-3001"), want: []string{"--born", "2030-01-01"}},
+	{name: "patient unknown sex", code: 3, args: patientAdd("--name", "A B", "--born", "1984-03-09", "--sex", "Q", "MRN-3001"), want: []string{"sex", `"Q"`}},
+	{name: "patient duplicate MRN", code: 3, args: patientAdd("--name", "A B", "--born", "1984-03-09", "--sex", "F", "MRN-1001"), want: []string{"MRN-1001"}},
+	{name: "patient MRN with space", code: 3, args: patientAdd("--name", "A B", "--born", "1984-03-09", "--sex", "F", "MRN 3001"), want: []string{"MRN 3001"}},
+	{name: "patient MRN too long", code: 3, args: patientAdd("--name", "A B", "--born", "1984-03-09", "--sex", "F", strings.Repeat("M", 41)), want: []string{strings.Repeat("M", 41), "at most 40"}},
+	{name: "patient name oversized", code: 3, args: patientAdd("--name", strings.Repeat("n", 201), "--born", "1984-03-09", "--sex", "F", "MRN-3001"), want: []string{"--name", "201 characters"}},
+	{name: "patient name not UTF-8", code: 3, args: patientAdd("--name", "Mei \xff\xfe", "--born", "1984-03-09", "--sex", "F", "MRN-3001"), want: []string{"--name", "not UTF-8"}},
+	{name: "patient name control character", code: 3, args: patientAdd("--name", "Mei\x1bChen", "--born", "1984-03-09", "--sex", "F", "MRN-3001"), want: []string{"--name", `\x1b`}},
+	{name: "patient name blank", code: 3, args: patientAdd("--name", "   ", "--born", "1984-03-09", "--sex", "F", "MRN-3001"), want: []string{"--name", "required"}},
+	{name: "patient missing --name", code: 2, args: patientAdd("--born", "1984-03-09", "--sex", "F", "MRN-3001"), want: []string{"--name"}},
+	{name: "patient MRN non-UTF-8", code: 3, args: patientAdd("--name", "A B", "--born", "1984-03-09", "--sex", "F", "MRN-\xff"), want: []string{"MRN"}},
+	{name: "patient flag after MRN", code: 2, args: patientAdd("--name", "A B", "--born", "1984-03-09", "MRN-3001", "--sex", "F"), want: []string{"--sex", "MRN-3001"}},
+	{name: "patient added by lab", code: 3, args: []string{"--user", "liu", "patient", "add", "--name", "A B", "--born", "1984-03-09", "--sex", "F", "MRN-3001"}, want: []string{"liu", "lab", "patient.add"}},
+
+	// donor add
+	{name: "donor duplicate id", code: 3, args: donorAdd("--delivered", "2026-10-30", "--site", "W5", "--consented", "2026-10-12", "D-0001"), want: []string{"D-0001", "already"}},
+	{name: "donor impossible delivery date", code: 3, args: donorAdd("--delivered", "2026-11-31", "--site", "W5", "--consented", "2026-10-12", "D-0002"), want: []string{"--delivered", "2026-11-31"}},
+	{name: "donor delivery in the future", code: 3, args: donorAdd("--delivered", "2027-01-01", "--site", "W5", "--consented", "2026-10-12", "D-0002"), want: []string{"--delivered", "2027-01-01", "future"}},
+	{name: "donor consent date with slashes", code: 3, args: donorAdd("--delivered", "2026-10-30", "--site", "W5", "--consented", "12/10/2026", "D-0002"), want: []string{"--consented", "12/10/2026"}},
+	{name: "donor consent in the future", code: 3, args: donorAdd("--delivered", "2026-10-30", "--site", "W5", "--consented", "2026-12-24", "D-0002"), want: []string{"--consented", "2026-12-24"}},
+	{name: "donor blank site", code: 3, args: donorAdd("--delivered", "2026-10-30", "--site", " ", "--consented", "2026-10-12", "D-0002"), want: []string{"--site"}},
+	{name: "donor oversized site", code: 3, args: donorAdd("--delivered", "2026-10-30", "--site", strings.Repeat("s", 5000), "--consented", "2026-10-12", "D-0002"), want: []string{"--site", "5000 characters"}},
+	{name: "donor id with umlaut", code: 3, args: donorAdd("--delivered", "2026-10-30", "--site", "W5", "--consented", "2026-10-12", "D-ü"), want: []string{"donor id", "D-ü"}},
+	{name: "donor missing --delivered", code: 2, args: donorAdd("--site", "W5", "--consented", "2026-10-12", "D-0002"), want: []string{"--delivered"}},
+	{name: "donor added by nurse", code: 3, args: []string{"--user", "nina", "donor", "add", "--delivered", "2026-10-30", "--site", "W5", "--consented", "2026-10-12", "D-0002"}, want: []string{"nina", "donor.add"}},
+
+	// user add / disable
+	{name: "user unknown role", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "surgeon", "--password-stdin", "sam"}, stdin: "long-enough-pw\n", want: []string{"surgeon"}},
+	{name: "user duplicate name", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "lab", "--password-stdin", "liu"}, stdin: "long-enough-pw\n", want: []string{"liu", "already exists"}},
+	{name: "user short password", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "lab", "--password-stdin", "sam"}, stdin: "short\n", want: []string{"password", "5 characters"}},
+	{name: "user password missing on stdin", code: 2, args: []string{"--user", "alice", "user", "add", "--role", "lab", "--password-stdin", "sam"}, want: []string{"--password-stdin"}},
+	{name: "user password without terminal", code: 2, args: []string{"--user", "alice", "user", "add", "--role", "lab", "sam"}, want: []string{"--password-stdin"}},
+	{name: "user name with space", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "lab", "--password-stdin", "sam smith"}, stdin: "long-enough-pw\n", want: []string{"user name", "sam smith"}},
+	{name: "user full name not UTF-8", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "lab", "--full-name", "S\xc3\x28", "--password-stdin", "sam"}, stdin: "long-enough-pw\n", want: []string{"--full-name", "not UTF-8"}},
+	{name: "user added by lab", code: 3, args: []string{"--user", "liu", "user", "add", "--role", "lab", "--password-stdin", "sam"}, stdin: "long-enough-pw\n", want: []string{"liu", "user.add"}},
+	{name: "user missing --role", code: 2, args: []string{"--user", "alice", "user", "add", "--password-stdin", "sam"}, stdin: "long-enough-pw\n", want: []string{"--role"}},
+	{name: "disable unknown user", code: 5, args: []string{"--user", "alice", "user", "disable", "--reason", "left", "ghost"}, want: []string{`"ghost"`}},
+	{name: "disable self", code: 3, args: []string{"--user", "alice", "user", "disable", "--reason", "left", "alice"}, want: []string{"alice", "itself"}},
+	{name: "disable without reason", code: 2, args: []string{"--user", "alice", "user", "disable", "omar"}, want: []string{"--reason"}},
+	{name: "disable blank reason", code: 3, args: []string{"--user", "alice", "user", "disable", "--reason", "", "omar"}, want: []string{"--reason", "required"}},
+
+	// lot register: cells
+	{name: "cells not a number", code: 3, args: regUC("--cells", "abc", "LOT-X"), want: []string{"--cells", `"abc"`}},
+	{name: "cells exponent missing", code: 3, args: regUC("--cells", "2.5e", "LOT-X"), want: []string{"--cells", `"2.5e"`, "exponent"}},
+	{name: "cells negative", code: 3, args: regUC("--cells=-5e7", "LOT-X"), want: []string{"--cells", `"-5e7"`, "negative"}},
+	{name: "cells zero", code: 3, args: regUC("--cells", "0", "LOT-X"), want: []string{"--cells", `"0"`}},
+	{name: "cells slipped exponent", code: 3, args: regUC("--cells", "2.5e17", "LOT-X"), want: []string{"--cells", "2.5e17"}},
+	{name: "cells power without exponent", code: 3, args: regUC("--cells", "1x10", "LOT-X"), want: []string{"--cells", `"1x10"`}},
+	{name: "cells fractional exponent", code: 3, args: regUC("--cells", "2.5e9.5", "LOT-X"), want: []string{"--cells", `"2.5e9.5"`}},
+	{name: "cells fraction of a cell", code: 3, args: regUC("--cells", "1.5", "LOT-X"), want: []string{"--cells", `"1.5"`}},
+	{name: "cells decimal comma", code: 3, args: regUC("--cells", "2,5e9", "LOT-X"), want: []string{"--cells", `"2,5e9"`}},
+	{name: "cells in millions", code: 3, args: regUC("--cells", "2500M", "LOT-X"), want: []string{"--cells", `"2500M"`}},
+	{name: "cells hex", code: 3, args: regUC("--cells", "0x10", "LOT-X"), want: []string{"--cells", `"0x10"`}},
+	{name: "cells missing", code: 2, args: regUC("LOT-X"), want: []string{"--cells"}},
+	// lot register: viability, volume, dates, source
+	{name: "viability as fraction", code: 3, args: regWith("--viability", "0.95", "--cells", "2e9", "LOT-X"), want: []string{"--viability", "0.95", "fraction"}},
+	{name: "viability over 100", code: 3, args: regWith("--viability", "101", "--cells", "2e9", "LOT-X"), want: []string{"--viability", "101"}},
+	{name: "viability with percent sign", code: 3, args: regWith("--viability", "94%", "--cells", "2e9", "LOT-X"), want: []string{"--viability", "94%"}},
+	{name: "viability not a number", code: 3, args: regWith("--viability", "high", "--cells", "2e9", "LOT-X"), want: []string{"--viability", "high"}},
+	{name: "volume two decimals", code: 3, args: regWith("--volume-ml", "250.55", "--cells", "2e9", "LOT-X"), want: []string{"--volume-ml", "250.55"}},
+	{name: "volume in litres", code: 3, args: regWith("--volume-ml", "0.25L", "--cells", "2e9", "LOT-X"), want: []string{"--volume-ml", "0.25L"}},
+	{name: "volume negative", code: 3, args: regWith("--volume-ml", "-1", "--cells", "2e9", "LOT-X"), want: []string{"--volume-ml", "-1"}},
+	{name: "manufactured impossible", code: 3, args: regWith("--manufactured", "2026-02-30", "--cells", "2e9", "LOT-X"), want: []string{"--manufactured", "2026-02-30"}},
+	{name: "manufactured compact", code: 3, args: regWith("--manufactured", "20261110", "--cells", "2e9", "LOT-X"), want: []string{"--manufactured", "20261110"}},
+	{name: "manufactured in the future", code: 3, args: regWith("--manufactured", "2026-12-01", "--cells", "2e9", "--expires", "2027-12-01", "LOT-X"), want: []string{"--manufactured", "2026-12-01", "future"}},
+	{name: "expires before manufactured", code: 3, args: regWith("--expires", "2026-11-01", "--cells", "2e9", "LOT-X"), want: []string{"--expires", "2026-11-01", "2026-11-10"}},
+	{name: "expires year 10000", code: 3, args: regWith("--expires", "10000-01-01", "--cells", "2e9", "LOT-X"), want: []string{"--expires", "10000-01-01"}},
+	{name: "expires with time", code: 3, args: regWith("--expires", "2027-11-10T00:00Z", "--cells", "2e9", "LOT-X"), want: []string{"--expires", "2027-11-10T00:00Z"}},
+	{name: "source unknown", code: 3, args: regWith("--source", "blood", "--cells", "2e9", "LOT-X"), want: []string{"blood"}},
+	{name: "uc lot unknown donor", code: 5, args: regWith("--donor", "D-9999", "--cells", "2e9", "LOT-X"), want: []string{"D-9999"}},
+	{name: "uc lot with a patient", code: 3, args: regUC("--cells", "2e9", "--patient", "MRN-2001", "LOT-X"), want: []string{"--patient", "MRN-2001"}},
+	{name: "rfib lot unknown patient", code: 5, args: []string{"--user", "liu", "lot", "register", "--source", "rfib", "--patient", "MRN-7777", "--cells", "1e9", "--viability", "92", "--volume-ml", "100", "--manufactured", "2026-11-10", "--expires", "2027-05-10", "LOT-X"}, want: []string{"MRN-7777"}},
+	{name: "rfib lot with a donor", code: 3, args: []string{"--user", "liu", "lot", "register", "--source", "rfib", "--patient", "MRN-2001", "--donor", "D-0001", "--cells", "1e9", "--viability", "92", "--volume-ml", "100", "--manufactured", "2026-11-10", "--expires", "2027-05-10", "LOT-X"}, want: []string{"--donor", "D-0001"}},
+	{name: "lot number duplicate", code: 3, args: regUC("--cells", "2e9", "LOT-UC-1"), want: []string{"LOT-UC-1"}},
+	{name: "lot number with space", code: 3, args: regUC("--cells", "2e9", "LOT UC 2"), want: []string{"lot number", "LOT UC 2"}},
+	{name: "lot number oversized", code: 3, args: regUC("--cells", "2e9", strings.Repeat("L", 300)), want: []string{"lot number", "300 characters"}},
+	{name: "lot number non-UTF-8", code: 3, args: regUC("--cells", "2e9", "LOT-\xc0\xaf"), want: []string{"lot number"}},
+	{name: "passage out of range", code: 3, args: regUC("--cells", "2e9", "--passage", "99", "LOT-X"), want: []string{"--passage", "99"}},
+	{name: "passage not a number", code: 2, args: regUC("--cells", "2e9", "--passage", "four", "LOT-X"), want: []string{"passage", "four"}},
+	{name: "cryopreserved before manufacture", code: 3, args: regUC("--cells", "2e9", "--cryopreserved", "2026-11-01", "LOT-X"), want: []string{"--cryopreserved", "2026-11-01"}},
+	{name: "cryopreserved impossible", code: 3, args: regUC("--cells", "2e9", "--cryopreserved", "2026-11-00", "LOT-X"), want: []string{"--cryopreserved", "2026-11-00"}},
+	{name: "location oversized", code: 3, args: regUC("--cells", "2e9", "--location", strings.Repeat("x", 1<<16), "LOT-X"), want: []string{"--location", "65536 characters"}},
+	{name: "location not UTF-8", code: 3, args: regUC("--cells", "2e9", "--location", "LN2\xff", "LOT-X"), want: []string{"--location", "not UTF-8"}},
+	{name: "register flag after lot number", code: 2, args: regUC("LOT-X", "--cells", "2e9"), want: []string{"--cells", "LOT-X"}},
+	{name: "register by nurse", code: 3, args: with(with([]string{"--user", "nina"}, lotUC[2:]...), "--cells", "2e9", "LOT-N"), want: []string{"nina", "lot.register"}},
+
+	// lot split
+	{name: "split unknown lot", code: 5, args: split("--containers", "2", "--cells-each", "1e8", "LOT-NOPE"), want: []string{"LOT-NOPE"}},
+	{name: "split zero containers", code: 3, args: split("--containers", "0", "--cells-each", "1e8", "LOT-UC-1"), want: []string{"--containers", "0"}},
+	{name: "split negative containers", code: 3, args: split("--containers=-2", "--cells-each", "1e8", "LOT-UC-1"), want: []string{"--containers", "-2"}},
+	{name: "split containers not a number", code: 2, args: split("--containers", "two", "--cells-each", "1e8", "LOT-UC-1"), want: []string{"containers", "two"}},
+	{name: "split more cells than the lot", code: 3, args: split("--containers", "30", "--cells-each", "1e8", "LOT-UC-1"), want: []string{"LOT-UC-1"}},
+	{name: "split cells not a number", code: 3, args: split("--containers", "2", "--cells-each", "lots", "LOT-UC-1"), want: []string{"--cells-each", `"lots"`}},
+	{name: "split volume bad", code: 3, args: split("--containers", "2", "--cells-each", "1e8", "--volume-ml-each", "50ml", "LOT-UC-1"), want: []string{"--volume-ml-each", "50ml"}},
+	{name: "split more containers than labels", code: 3, args: split("--containers", "100", "--cells-each", "1", "LOT-UC-1"), want: []string{"--containers", "100"}},
+	{name: "split DIN with wrong check character", code: 3, args: split("--containers", "1", "--cells-each", "1e8", "G1234 26 000001 X"), want: []string{"G1234 26 000001 X", "check character X"}},
+	{name: "split DIN typo", code: 5, args: split("--containers", "1", "--cells-each", "1e8", "G123426000091"), want: []string{"G123426000091"}},
+	{name: "split missing --cells-each", code: 2, args: split("--containers", "2", "LOT-UC-1"), want: []string{"--cells-each"}},
+
+	// reads with unknown ids and typos
+	{name: "lot show unknown", code: 5, args: []string{"lot", "show", "LOT-UC-9"}, want: []string{"LOT-UC-9"}},
+	{name: "lot show DIN transposed", code: 5, args: []string{"lot", "show", "G1234 26 000010"}, want: []string{"G1234 26 000010"}},
+	{name: "lot show flag after", code: 2, args: []string{"lot", "show", "LOT-UC-1", "--json"}, want: []string{"--json", "LOT-UC-1"}},
+	{name: "lot list unknown status", code: 3, args: []string{"lot", "list", "--status", "approved"}, want: []string{"approved"}},
+	{name: "lot list unknown source", code: 3, args: []string{"lot", "list", "--source", "bone"}, want: []string{"bone"}},
+	{name: "container show unknown", code: 5, args: []string{"container", "show", "G12342600000199"}, want: []string{"G12342600000199"}},
+	{name: "container show garbage", code: 3, args: []string{"container", "show", "bag-7"}, want: []string{"bag-7"}},
+	{name: "container list unknown lot", code: 5, args: []string{"container", "list", "LOT-Q"}, want: []string{"LOT-Q"}},
+	{name: "audit log unknown entity", code: 5, args: []string{"audit", "log", "--entity", "NOBODY"}, want: []string{"NOBODY"}},
+	{name: "audit verify extra argument", code: 2, args: []string{"audit", "verify", "now"}, want: []string{"now"}},
+	{name: "isbt wrong check character", code: 3, args: []string{"isbt", "check", "G1234 17 654321 B"}, want: []string{"G1234 17 654321 B"}},
+	{name: "isbt too short", code: 3, args: []string{"isbt", "check", "G12341765"}, want: []string{"G12341765"}},
+	{name: "isbt letters in sequence", code: 3, args: []string{"isbt", "check", "G12341765432O"}, want: []string{"G12341765432O"}},
+	{name: "isbt lower-case facility", code: 3, args: []string{"isbt", "check", "g12341765432100"}, want: []string{"g12341765432100"}},
+	{name: "unknown command", code: 2, args: []string{"lot", "relase", "LOT-UC-1"}, want: []string{"relase"}},
+	{name: "unknown top-level flag", code: 2, args: []string{"--verbose", "lot", "list"}, want: []string{"verbose"}},
+	{name: "init over existing database", code: 3, args: []string{"init", "--facility", "G1234", "--admin", "bob", "--password-stdin"}, stdin: "long-enough-pw\n", want: []string{"already exists"}},
+	{name: "init bad facility", code: 3, args: []string{"--db", "$DIR/new.db", "init", "--facility", "G12", "--admin", "bob", "--password-stdin"}, stdin: "long-enough-pw\n", want: []string{"G12"}},
+	{name: "backup over existing file", code: 3, args: []string{"backup", "--out", "$DIR/in.csv"}, files: map[string]string{"in.csv": "x"}, want: []string{"--out", "in.csv", "already exists"}},
+
+	// lot import: broken CSV
+	importCSV("", "empty"),
+	importCSV(csvHeader, "no rows"),
+	importCSV("lot_number,source,colour\nA,uc,red\n", `"colour"`),
+	importCSV("lot_number,source,cells\nA,uc,1e9\n", "viability", "missing"),
+	importCSV("lot_number,lot_number,source\n", `"lot_number"`, "twice"),
+	importCSV(csvHeader+csvGood+"LOT-I-2,uc,D-0001\n", "line 3", "3 fields"),
+	importCSV(csvHeader+csvGood+"LOT-I-2,uc,D-0001,,\"2.5e9,94.5,250,2026-11-10,2027-11-10,4,,LN2\n", "line 3", "broken CSV"),
+	importCSV(csvHeader+csvGood+"LOT-I-2,uc,D-0001,,2.5x9,94.5,250,2026-11-10,2027-11-10,4,,LN2\n", "line 3", "cells", `"2.5x9"`),
+	importCSV(csvHeader+csvGood+"LOT-I-2,uc,D-0001,,2.5e9,94.5,250,2026-02-29,2027-11-10,4,,LN2\n", "line 3", "manufactured", "2026-02-29"),
+	importCSV(csvHeader+csvGood+"LOT-I-2,uc,D-0001,,2.5e9,0.945,250,2026-11-10,2027-11-10,4,,LN2\n", "line 3", "viability", "0.945"),
+	importCSV(csvHeader+csvGood+"LOT-I-2,uc,D-0001,,2.5e9,94.5,250,2026-11-10,2027-11-10,four,,LN2\n", "line 3", "passage", `"four"`),
+	importCSV(csvHeader+csvGood+"LOT-I-2,plasma,D-0001,,2.5e9,94.5,250,2026-11-10,2027-11-10,4,,LN2\n", "line 3", "plasma"),
+	importCSV(csvHeader+csvGood+csvGood, "LOT-I-1"),
+	importCSV(csvHeader+"LOT-UC-1,uc,D-0001,,2.5e9,94.5,250,2026-11-10,2027-11-10,4,,LN2\n", "LOT-UC-1"),
+	importCSV(csvHeader+csvGood+"LOT-I-2,uc,D-4040,,2.5e9,94.5,250,2026-11-10,2027-11-10,4,,LN2\n", "D-4040"),
+	importCSV(csvHeader+csvGood+"LOT-I-2,uc,D-0001,,2.5e9,94.5,250,2026-11-10,2027-11-10,4,,LN2 \xff\n", "location", "not UTF-8"),
+	importCSV(csvHeader+csvGood+"LOT-I-2,uc,D-0001,,2.5e9,94.5,250,2026-11-10,2027-11-10,4,2026-11-01,LN2\n", "cryopreserved", "2026-11-01"),
+	importCSV(csvHeader+csvGood+"LOT-I-2,uc,D-0001,,2.5e9,94.5,250.25,2026-11-10,2027-11-10,4,,LN2\n", "line 3", "volume_ml", "250.25"),
+	{name: "import file missing", code: 3, args: []string{"--user", "liu", "lot", "import", "--csv", "$DIR/nope.csv"}, want: []string{"--csv", "nope.csv"}},
+	{name: "import missing --csv", code: 2, args: []string{"--user", "liu", "lot", "import"}, want: []string{"--csv"}},
+	{name: "import by nurse", code: 3, args: []string{"--user", "nina", "lot", "import", "--csv", "$DIR/in.csv"}, files: map[string]string{"in.csv": csvHeader + csvGood}, want: []string{"nina", "lot.import"}},
+}
+
+// TestHostileInput runs every bad input of the catalogue against its own copy
+// of the lab database: each exits with the documented code, names the field
+// and the bad value, and leaves the file byte-for-byte as it was.
+func TestHostileInput(t *testing.T) {
+	if n := len(hostileCatalogue); n < 100 {
+		t.Fatalf("the catalogue has %d bad inputs; the issue asks for at least 100", n)
+	}
+	seen := map[string]bool{}
+	for i, h := range hostileCatalogue {
+		if h.name == "" {
+			h.name = "import " + strings.Join(h.want, " ")
+		}
+		if seen[h.name] {
+			t.Fatalf("case %d: duplicate name %q", i, h.name)
+		}
+		seen[h.name] = true
+		t.Run(h.name, func(t *testing.T) {
+			dir := t.TempDir()
+			db := labCopy(t, dir)
+			for name, body := range h.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			args := make([]string, len(h.args))
+			for i, a := range h.args {
+				args[i] = strings.ReplaceAll(a, "$DIR/", dir+string(filepath.Separator))
+			}
+			before := fileSum(t, db)
+			got := celltrack(db, h.stdin, args...)
+			if got.code != h.code {
+				t.Errorf("exit %d, want %d\nstderr: %s", got.code, h.code, got.stderr)
+			}
+			for _, w := range h.want {
+				if !strings.Contains(got.stderr, w) {
+					t.Errorf("stderr does not name %q:\n%s", w, got.stderr)
+				}
+			}
+			if fileSum(t, db) != before {
+				t.Errorf("the refusal changed the database file")
+			}
+			if _, err := os.Stat(filepath.Join(dir, "new.db")); err == nil {
+				t.Errorf("a refused init left a database file behind")
+			}
+		})
+	}
+}

@@ -1,0 +1,91 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+)
+
+// Benchmarks of the hot paths, so that a regression shows up in
+// `go test -bench . ./store`. Whole-process timings at scale are made by
+// internal/benchharness (BENCHMARKS.md).
+
+func importRows(prefix string, n int, now time.Time) []lot.ImportRow {
+	rows := make([]lot.ImportRow, n)
+	for i := range rows {
+		rows[i] = lot.ImportRow{Line: i + 2, Registration: lot.Registration{Number: fmt.Sprintf("%s-%d", prefix, i), Source: lot.SourceUC,
+			Donor: "D-1", Cells: 2_000_000_000, Viability: 945, VolumeML: 2500, Manufactured: now.AddDate(0, 0, -5),
+			Expires: now.AddDate(1, 0, 0), Passage: 4, Location: "LN2-A rack 3"}}
+	}
+	return rows
+}
+
+// BenchmarkWeigh is a single small audited write: one transaction, one
+// record, two index entries, one audit entry.
+func BenchmarkWeigh(b *testing.B) {
+	db := newTestDB(b)
+	s := NewLotService(db)
+	at := db.Now().AddDate(0, -1, 0)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Weigh("nina", "MRN-1", 62_000, at.Add(time.Duration(i)*time.Second)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkImport imports 1000 lots per operation; lots/s is the figure the
+// issue sets a target for (≥ 20,000).
+func BenchmarkImport(b *testing.B) {
+	db := newTestDB(b)
+	s := NewLotService(db)
+	const n = 1000
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		rows := importRows(fmt.Sprintf("B%d", i), n, db.Now())
+		b.StartTimer()
+		if _, err := s.Import("liu", rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "lots/s")
+}
+
+// BenchmarkVerify verifies a trail of about 10,000 entries; entries/s is the
+// figure the issue sets a target for (≥ 300,000).
+func BenchmarkVerify(b *testing.B) {
+	db := newTestDB(b)
+	if _, err := NewLotService(db).Import("liu", importRows("V", 10_000, db.Now())); err != nil {
+		b.Fatal(err)
+	}
+	entries := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		v, err := db.Verify()
+		if err != nil || !v.OK() {
+			b.Fatal(err, v.Problems)
+		}
+		entries += v.Entries
+	}
+	b.ReportMetric(float64(entries)/b.Elapsed().Seconds(), "entries/s")
+}
+
+// BenchmarkLotByDIN looks a lot up by its typed DIN among 10,000 lots.
+func BenchmarkLotByDIN(b *testing.B) {
+	db := newTestDB(b)
+	s := NewLotService(db)
+	ls, err := s.Import("liu", importRows("D", 10_000, db.Now()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d := ls[i%len(ls)].DIN
+		if _, err := s.Lot(d.EyeReadable()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

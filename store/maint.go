@@ -1,0 +1,52 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/celltrack/celltrack/lot"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Backup writes a consistent copy of the whole database to a new file at
+// path, from one read transaction, while other processes keep writing (bbolt
+// readers never block the writer). The file is created 0600 and never
+// overwrites an existing one; a partial file is removed on failure. Restoring
+// is copying the file back while no celltrack runs. It returns the bytes
+// written.
+func (db *DB) Backup(path string) (int64, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return 0, lot.Errorf(lot.ECONFLICT, "--out %s already exists; a backup never overwrites a file — choose a new name", path)
+	} else if err != nil {
+		return 0, lot.Errorf(lot.EINVALID, "--out %s cannot be created: %v", path, err)
+	}
+	var n int64
+	err = db.bolt.View(func(tx *bolt.Tx) (err error) {
+		n, err = tx.WriteTo(f)
+		return err
+	})
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return 0, fmt.Errorf("backup to %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// recoverDamage turns a panic raised by bbolt while reading a damaged file
+// (a page that does not identify as itself, say) into a refusal that names
+// the file and says what to do, instead of a crash with a stack trace. bbolt
+// has already rolled the transaction back when the panic reaches here.
+func (db *DB) recoverDamage(err *error) {
+	if r := recover(); r != nil {
+		*err = lot.Errorf(lot.ECONFLICT, "the database file %s is damaged (%v); nothing was written — run `celltrack check` and restore the last good backup", db.path, r)
+	}
+}

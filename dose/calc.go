@@ -145,7 +145,14 @@ func Calculate(p Protocol, n int, w lot.Grams, srcs []Source, volume lot.Tenths)
 				take = big.NewRat(int64(d.Viable), 1)
 			}
 			// tenths of mL = take × volume(tenths) ÷ viable
-			d.Draw = lot.Tenths(roundRat(new(big.Rat).Mul(take, big.NewRat(int64(d.Volume), int64(d.Viable)))))
+			exact := new(big.Rat).Mul(take, big.NewRat(int64(d.Volume), int64(d.Viable)))
+			d.Draw = lot.Tenths(roundRat(exact))
+			// Rounding up to 0.1 mL must not push the dose over a cap: the
+			// bedside check refuses anything above it, so the proposal
+			// rounds down instead.
+			if p.CapCells > 0 && overCap(given, d, p.CapCells) {
+				d.Draw = lot.Tenths(floorRat(exact))
+			}
 			d.Draw = min(d.Draw, d.Volume)
 			remaining = new(big.Rat).Sub(remaining, take)
 		}
@@ -212,6 +219,16 @@ func roundRat(r *big.Rat) int64 {
 	}
 	return q.Int64()
 }
+
+// overCap reports whether drawing d.Draw from d after the cells already
+// given would take the total above cap.
+func overCap(given *big.Rat, d Draw, cap lot.Cells) bool {
+	total := new(big.Rat).Add(given, new(big.Rat).SetFrac64(int64(d.Draw)*int64(d.Viable), int64(d.Volume)))
+	return total.Cmp(big.NewRat(int64(cap), 1)) > 0
+}
+
+// floorRat rounds a non-negative r down to an integer.
+func floorRat(r *big.Rat) int64 { return new(big.Int).Quo(r.Num(), r.Denom()).Int64() }
 
 // ceilRat rounds a non-negative r up to an integer.
 func ceilRat(r *big.Rat) int64 {

@@ -93,6 +93,9 @@ func TestCalculate(t *testing.T) {
 	short.InfusionMinutes = 30
 	long := d0d7
 	long.InfusionMinutes = 120
+	capped := builtin(t, "sle-uc-single")
+	capped.CapCells = 100_000_000
+	uncapped := builtin(t, "sle-uc-single")
 	for _, tc := range []struct {
 		name      string
 		p         Protocol
@@ -125,6 +128,13 @@ func TestCalculate(t *testing.T) {
 			[]lot.Tenths{270}, 54_000_000, -129, false, false, 0},
 		{"one bag too few", d0d7, 1, 62_000, []Source{bag(50_000_000, 500, 0)}, 0,
 			[]lot.Tenths{500}, 50_000_000, -194, false, true, 0},
+		// 1.00×10^8 at 1.5×10^6/mL is 66.67 mL; 66.7 mL would hold 1.0005×10^8,
+		// over the cap, so the volume rounds down to 66.6 mL = 9.99×10^7.
+		{"a capped dose rounds the volume down, never over the cap", capped, 1, 120_000, []Source{bag(150_000_000, 1000, 0)}, 0,
+			[]lot.Tenths{666}, 99_900_000, -1, true, false, 0},
+		// Uncapped, the same bag rounds half up: 66.7 mL.
+		{"uncapped it rounds half up", uncapped, 1, 100_000, []Source{bag(150_000_000, 1000, 0)}, 0,
+			[]lot.Tenths{667}, 100_050_000, 1, true, false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Calculate(tc.p, tc.n, tc.g, tc.srcs, tc.volume)
@@ -246,6 +256,20 @@ func TestCheckBoundaries(t *testing.T) {
 		}, "volume"},
 		{"expired at midnight", func(f *Facts) { f.Containers[0].Lot.Expires = day("2026-11-25") }, "lot not expired bag"},
 		{"no weight at all", func(f *Facts) { f.Weights = nil }, "weight"},
+		// 5.5×10^7 at 1.5×10^6/mL is 36.67 mL; rounding up to 36.7 mL would be
+		// 5.505×10^7, over the cap: the computed volume is 36.6 mL and passes.
+		{"a capped dose is drawn under the cap", func(f *Facts) {
+			p := *f.Protocol
+			p.CapCells = 55_000_000
+			f.Protocol = &p
+			f.Containers[0].Container.ViableCells = 75_000_000
+		}, ""},
+		{"a volume over the cap is refused", func(f *Facts) {
+			p := *f.Protocol
+			p.CapCells = 55_000_000
+			f.Protocol = &p
+			f.Containers[0].Container.ViableCells, f.Volume = 75_000_000, 367
+		}, "dose cap"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := goodFacts(t)

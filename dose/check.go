@@ -157,6 +157,10 @@ func Check(f Facts) Report {
 			switch {
 			case ct.ThawedAt.IsZero():
 				add(name("thaw window"), false, fmt.Sprintf("container %s has no thaw time", code), "thaw the bag and record it")
+			case f.Now.Before(ct.ThawedAt):
+				// A back-dated --start before the thaw would read as inside any window.
+				add(name("thaw window"), false, fmt.Sprintf("the infusion start %s is before the bag was thawed at %s", lot.FormatTime(f.Now), lot.FormatTime(ct.ThawedAt)),
+					"give the real start time of the infusion (--start)")
 			case f.Now.Sub(ct.ThawedAt) > limit:
 				add(name("thaw window"), false, fmt.Sprintf("thawed %s, %s ago; the limit is %s", lot.FormatTime(ct.ThawedAt), minutes(f.Now.Sub(ct.ThawedAt)), minutes(limit)),
 					"do not infuse; discard the bag and thaw another")

@@ -208,6 +208,28 @@ func TestPlan(t *testing.T) {
 	}
 }
 
+func TestValidateRefusesOverlappingWindows(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		window   int
+		interval int
+		ok       bool
+	}{
+		{"weekly ±3 days", 3, 7, true},
+		{"weekly ±4 days overlaps", 4, 7, false},
+		{"every 2 days ±1 day touches", 1, 2, false},
+		{"daily without a window", 0, 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := builtin(t, "sle-uc-d0d7")
+			p.WindowDays, p.Phases = tc.window, []Phase{{Count: 3, IntervalDays: tc.interval}}
+			if err := p.Validate(); (err == nil) != tc.ok {
+				t.Fatalf("Validate: %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
 func TestWeightChange(t *testing.T) {
 	for _, tc := range []struct {
 		prev, cur lot.Grams
@@ -256,6 +278,7 @@ func TestCheckBoundaries(t *testing.T) {
 		}, "volume"},
 		{"expired at midnight", func(f *Facts) { f.Containers[0].Lot.Expires = day("2026-11-25") }, "lot not expired bag"},
 		{"no weight at all", func(f *Facts) { f.Weights = nil }, "weight"},
+		{"a start before the thaw", func(f *Facts) { f.Containers[0].Container.ThawedAt = f.Now.Add(time.Minute) }, "thaw window bag"},
 		// 5.5×10^7 at 1.5×10^6/mL is 36.67 mL; rounding up to 36.7 mL would be
 		// 5.505×10^7, over the cap: the computed volume is 36.6 mL and passes.
 		{"a capped dose is drawn under the cap", func(f *Facts) {

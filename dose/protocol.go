@@ -176,6 +176,14 @@ func (p Protocol) Validate() error {
 	if p.WindowDays < 0 || p.WindowDays > 30 {
 		return bad("window_days %d is outside 0–30", p.WindowDays)
 	}
+	for i, ph := range p.Phases {
+		// Two windows that overlap would let two infusions be due on one
+		// day: the one after a dose given late would open before that dose.
+		if (i > 0 || ph.Count > 1) && 2*p.WindowDays >= ph.IntervalDays {
+			return bad("window_days %d is too wide for phase %d every %d days: ±%d days around two infusions %d days apart overlap; use a window under half the interval",
+				p.WindowDays, i+1, ph.IntervalDays, p.WindowDays, ph.IntervalDays)
+		}
+	}
 	if p.ToleranceMinus < 0 || p.ToleranceMinus > 500 || p.TolerancePlus < 0 || p.TolerancePlus > 500 {
 		return bad("tolerance must be 0–50 %% each way")
 	}

@@ -52,6 +52,8 @@ func TestRequiredCells(t *testing.T) {
 	capped.CapCells = 100_000_000
 	odd := builtin(t, "sle-uc-single")
 	odd.CellsPerKg = 333_333
+	cappedBands := bands()
+	cappedBands.CapCells = 80_000_000
 	for _, tc := range []struct {
 		name    string
 		p       Protocol
@@ -68,9 +70,12 @@ func TestRequiredCells(t *testing.T) {
 		{"rFib infusion 7 is 5×10^7", builtin(t, "ss-rfib-12"), 7, 55_300, 50_000_000, "fixed dose 5.00×10^7"},
 		{"rFib infusion 8 escalates to 7.5×10^7", builtin(t, "ss-rfib-12"), 8, 55_300, 75_000_000, "fixed dose 7.50×10^7 (the dose changes from infusion 8 on)"},
 		{"rFib infusion 12 stays 7.5×10^7", builtin(t, "ss-rfib-12"), 12, 90_000, 75_000_000, "fixed dose 7.50×10^7 (the dose changes from infusion 8 on)"},
-		{"band 1 includes its upper bound", bands(), 1, 60_000, 50_000_000, "60.0 kg is up to 60.0 kg: band 1, 5.00×10^7"},
-		{"one gram over goes to band 2", bands(), 1, 60_001, 70_000_000, "60.0 kg is up to 80.0 kg: band 2, 7.00×10^7"},
-		{"above the last bound", bands(), 1, 80_001, 90_000_000, "80.0 kg is above 80.0 kg: band 3, 9.00×10^7"},
+		{"band 1 includes its upper bound", bands(), 1, 60_000, 50_000_000, "60.0 kg is at most 60.0 kg: band 1 of 3, 5.00×10^7"},
+		{"one gram over goes to band 2, printed to the gram", bands(), 1, 60_001, 70_000_000, "60.001 kg is above 60.0 kg and at most 80.0 kg: band 2 of 3, 7.00×10^7"},
+		{"60.5 kg, between ≤60 and 61–80, is band 2: the weight is not rounded", bands(), 1, 60_500, 70_000_000, "60.5 kg is above 60.0 kg and at most 80.0 kg: band 2 of 3, 7.00×10^7"},
+		{"80.0 kg is still band 2", bands(), 1, 80_000, 70_000_000, "80.0 kg is above 60.0 kg and at most 80.0 kg: band 2 of 3, 7.00×10^7"},
+		{"above the last bound", bands(), 1, 80_001, 90_000_000, "80.001 kg is above 80.0 kg: band 3 of 3, 9.00×10^7"},
+		{"a band dose is capped too", cappedBands, 1, 95_000, 80_000_000, "95.0 kg is above 80.0 kg: band 3 of 3, 9.00×10^7, capped at 8.00×10^7 per infusion"},
 		{"cap limits a heavy patient", capped, 1, 120_000, 100_000_000, "120.0 kg × 1.00×10^6/kg = 1.20×10^8, capped at 1.00×10^8 per infusion"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

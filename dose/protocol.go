@@ -359,14 +359,10 @@ func (p Protocol) DoseText(n int) string {
 		return fixed.String() + " cells"
 	}
 	var parts []string
-	for _, b := range p.Bands {
-		if b.UpTo > 0 {
-			parts = append(parts, fmt.Sprintf("≤%s→%s", b.UpTo, b.Cells))
-		} else {
-			parts = append(parts, fmt.Sprintf("above→%s", b.Cells))
-		}
+	for i, b := range p.Bands {
+		parts = append(parts, fmt.Sprintf("%s → %s", bandRange(p.Bands, i), b.Cells))
 	}
-	return "by weight band: " + strings.Join(parts, ", ")
+	return "by weight band: " + strings.Join(parts, "; ")
 }
 
 // ScheduleText describes the phases: "4 × every 7 days, then 8 × every 28 days".

@@ -318,3 +318,36 @@ func TestCheckBoundaries(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckDateChange(t *testing.T) {
+	d0d7, rfib := builtin(t, "sle-uc-d0d7"), builtin(t, "ss-rfib-12")
+	at := func(s string) time.Time { return day(s).Add(10 * time.Hour) }
+	start := Schedule{Start: day("2026-11-25")}
+	for _, tc := range []struct {
+		name  string
+		p     Protocol
+		given map[int]GivenAt
+		n     int
+		date  string
+		ok    bool
+	}{
+		// Day 0 not given: its window ends 2026-11-26, so day 7's ±1 window
+		// must open on 2026-11-27 or later: 2026-11-28 at the earliest.
+		{"day 7 moved to the earliest date after day 0's window", d0d7, nil, 2, "2026-11-28", true},
+		{"day 7 moved into day 0's window is refused", d0d7, nil, 2, "2026-11-27", false},
+		// Day 0 given on 2026-11-25: day 7's window may open 2026-11-26.
+		{"day 7 moved to the day after day 0 was given ±1 opens that day", d0d7, map[int]GivenAt{1: {At: at("2026-11-25")}}, 2, "2026-11-26", false},
+		{"two days after day 0 was given", d0d7, map[int]GivenAt{1: {At: at("2026-11-25")}}, 2, "2026-11-27", true},
+		{"day 0 moved later, nothing given", d0d7, nil, 1, "2026-12-03", true},
+		{"rFib 3 moved past 4, which was given", rfib, map[int]GivenAt{1: {At: at("2026-11-25")}, 2: {At: at("2026-12-02")}, 4: {At: at("2026-12-16")}}, 3, "2026-12-15", false},
+		{"rFib 3 before 4's window", rfib, map[int]GivenAt{1: {At: at("2026-11-25")}, 2: {At: at("2026-12-02")}, 4: {At: at("2026-12-16")}}, 3, "2026-12-10", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			es := Plan(tc.p, start, tc.given, day("2026-11-25").Add(9*time.Hour))
+			err := CheckDateChange(es, tc.p.WindowDays, tc.n, day(tc.date))
+			if (err == nil) != tc.ok {
+				t.Fatalf("CheckDateChange: %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}

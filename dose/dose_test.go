@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/google/uuid"
 )
@@ -347,6 +348,34 @@ func TestCheckDateChange(t *testing.T) {
 			err := CheckDateChange(es, tc.p.WindowDays, tc.n, day(tc.date))
 			if (err == nil) != tc.ok {
 				t.Fatalf("CheckDateChange: %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestCheckSigners(t *testing.T) {
+	nina := audit.User{ID: uuid.New(), Name: "nina", Role: audit.Nurse}
+	omar := audit.User{ID: uuid.New(), Name: "omar", Role: audit.Nurse}
+	pat := audit.User{ID: uuid.New(), Name: "pat", Role: audit.Physician}
+	liu := audit.User{ID: uuid.New(), Name: "liu", Role: audit.Lab}
+	gone := omar
+	gone.Disabled = true
+	for _, tc := range []struct {
+		name           string
+		nurse, witness audit.User
+		ok             bool
+	}{
+		{"two nurses", nina, omar, true},
+		{"nurse and physician", nina, pat, true},
+		{"the nurse witnessing herself", nina, nina, false},
+		{"a lab witness", nina, liu, false},
+		{"a lab user administering", liu, nina, false},
+		{"a disabled witness", nina, gone, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckSigners(tc.nurse, tc.witness)
+			if (err == nil) != tc.ok || err != nil && lot.ErrorCode(err) != lot.EFORBIDDEN {
+				t.Fatalf("CheckSigners: %v, want ok %v", err, tc.ok)
 			}
 		})
 	}

@@ -627,21 +627,22 @@ type Administration struct {
 func (s *DoseService) Administer(nurse, witness audit.User, a Administration) (dose.Infusion, dose.Report, error) {
 	var in dose.Infusion
 	var rep dose.Report
-	if nurse.ID == witness.ID || nurse.Name == witness.Name {
-		return in, rep, lot.Errorf(lot.EFORBIDDEN, "the witness %s is the administering user; a second, different person must witness", witness.Name)
-	}
-	for _, u := range []audit.User{nurse, witness} {
-		if !u.Role.Clinical() {
-			return in, rep, lot.Errorf(lot.EFORBIDDEN, "user %s has role %s; the administering user and the witness must be physicians or nurses", u.Name, u.Role)
-		}
+	if err := dose.CheckSigners(nurse, witness); err != nil {
+		return in, rep, err
 	}
 	err := s.db.update(nurse.Name, audit.DoseAdminister, func(w *writer) error {
+		// Again inside the transaction: either could have been disabled since
+		// they signed in.
+		nu, err := userByName(w.tx, nurse.Name)
+		if err != nil {
+			return err
+		}
 		wu, err := userByName(w.tx, witness.Name)
 		if err != nil {
 			return err
 		}
-		if wu.Disabled || !wu.Role.Clinical() {
-			return lot.Errorf(lot.EFORBIDDEN, "user %s may not witness an infusion", wu.Name)
+		if err := dose.CheckSigners(nu, wu); err != nil {
+			return err
 		}
 		p, err := patientByMRN(w.tx, a.MRN)
 		if err != nil {

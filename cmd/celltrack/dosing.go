@@ -312,8 +312,20 @@ func (rt *runtime) doseCommand() *cli.Command {
 							return err
 						}
 					}
+					// Refuse the wrong people before asking for any password.
 					if actor(c) == c.String("witness") {
 						return lot.Errorf(lot.EFORBIDDEN, "the witness %s is the administering user; a second, different person must witness", actor(c))
+					}
+					nu, err := rt.db.User(actor(c))
+					if err != nil {
+						return err
+					}
+					wu, err := rt.db.User(c.String("witness"))
+					if err != nil {
+						return err
+					}
+					if err := dose.CheckSigners(nu, wu); err != nil {
+						return err
 					}
 					pw1, err := rt.password(c, actor(c)+" (administering)")
 					if err != nil {

@@ -768,6 +768,10 @@ type CalcResult struct {
 	Calc       dose.Calculation
 	Candidates []dose.Source // containers the patient may receive
 	Proposed   bool          // the containers were chosen by celltrack
+	// Failed lists the bedside checks that would fail now: with the named
+	// containers, or (when celltrack proposed them) those about the patient,
+	// the schedule and the weight.
+	Failed []dose.Result
 }
 
 // Calc works out an infusion's dose (read only).
@@ -808,18 +812,29 @@ func (s *DoseService) Calc(req CalcRequest) (CalcResult, error) {
 		}
 		var srcs []dose.Source
 		if len(req.Containers) > 0 {
-			for _, ref := range req.Containers {
-				c, err := containerByRef(tx, ref)
-				if err != nil {
-					return err
-				}
-				cand, err := candidate(tx, c)
-				if err != nil {
-					return err
-				}
+			// Named bags get the arithmetic, and also what the bedside check
+			// would say now, so that the working of a bag this patient may
+			// not receive never reads as a plan.
+			f, _, err := facts(tx, now, p, req.Containers, 0)
+			if err != nil {
+				return err
+			}
+			for _, cand := range f.Containers {
 				srcs = append(srcs, cand.Source)
 			}
+			res.Failed = dose.Check(f).Failed()
 		} else {
+			// Without bags, what would stop any bag: the patient, the
+			// schedule, the weight.
+			f, _, err := facts(tx, now, p, nil, 0)
+			if err != nil {
+				return err
+			}
+			for _, r := range dose.Check(f).Failed() {
+				if r.Name != "container" {
+					res.Failed = append(res.Failed, r)
+				}
+			}
 			res.Proposed = true
 			required, _, _, _ := dose.RequiredCells(ac.Protocol.Protocol, res.Entry.Number, res.Weight.Grams)
 			var have lot.Cells

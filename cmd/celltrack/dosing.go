@@ -264,6 +264,9 @@ func (rt *runtime) doseCommand() *cli.Command {
 							"viable_cells": viable.Exact(), "post_thaw": post, "volume_ml": s.Container.VolumeML.String()})
 					}
 					v["candidates"] = cands
+					if len(res.Failed) > 0 {
+						v["bedside_failed"] = res.Failed
+					}
 					return rt.out(v, func(w io.Writer) { printCalc(w, res) })
 				}),
 			},
@@ -447,6 +450,12 @@ func printCalc(w io.Writer, res store.CalcResult) {
 			fmt.Fprintf(w, "  endotoxin %s EU/kg/h over %d min (limit %s)\n", dose.FormatEU(k.EndotoxinMilliEUPerKgH), k.InfusionMinutes, dose.FormatEU(res.Course.Protocol.EndotoxinMilliEUPerKgH))
 		} else {
 			fmt.Fprintln(w, "  endotoxin unknown: no endotoxin result for a lot; QC must record one")
+		}
+	}
+	if len(res.Failed) > 0 {
+		fmt.Fprintf(w, "  NOT READY: the bedside check would be NO-GO now (%d check(s) failed):\n", len(res.Failed))
+		for _, f := range res.Failed {
+			fmt.Fprintf(w, "    %s: %s\n       → %s\n", f.Name, f.Detail, f.Fix)
 		}
 	}
 }

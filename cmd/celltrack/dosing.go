@@ -500,6 +500,10 @@ func printReport(w io.Writer, r dose.Report) {
 	}
 	if r.GO {
 		fmt.Fprintf(w, "draw %s mL: %s cells (infusion %d)\n", r.Calc.Volume, r.Calc.Given, r.Entry.Number)
+		// With several bags the total alone does not say how much from each.
+		for _, d := range r.Calc.Draws {
+			fmt.Fprintf(w, "  from %s: %s mL of %s mL (%s viable/mL) = %s cells\n", d.Code, d.Draw, d.Volume, d.ConcentrationPerML, d.Cells)
+		}
 	}
 }
 

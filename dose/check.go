@@ -20,6 +20,8 @@ type Candidate struct {
 	Source
 	// Infused lists infusions already recorded with this container.
 	Infused []uuid.UUID
+	// DispensedAt is when the container was last dispensed (zero if never).
+	DispensedAt time.Time
 }
 
 // Facts are everything the bedside check looks at, read in one transaction.
@@ -149,6 +151,10 @@ func Check(f Facts) Report {
 			add(name("container dispensed"), false, fmt.Sprintf("container %s is %s, not thawed and dispensed", code, ct.State), "thaw and dispense the bag for this patient first (`celltrack container dispense`)")
 		case ct.PatientID != p.ID:
 			add(name("container dispensed"), false, fmt.Sprintf("container %s was dispensed for another patient, not %s", code, p.MRN), "STOP: wrong bag for this patient; return it to the pharmacy")
+		case f.Now.Before(c.DispensedAt):
+			// A back-dated --start cannot put the infusion before the hand-over.
+			add(name("container dispensed"), false, fmt.Sprintf("the infusion start %s is before container %s was dispensed at %s", lot.FormatTime(f.Now), code, lot.FormatTime(c.DispensedAt)),
+				"give the real start time of the infusion (--start)")
 		default:
 			add(name("container dispensed"), true, fmt.Sprintf("container %s was dispensed for %s", code, p.MRN), "")
 		}

@@ -285,6 +285,8 @@ func TestCheckBoundaries(t *testing.T) {
 		{"expired at midnight", func(f *Facts) { f.Containers[0].Lot.Expires = day("2026-11-25") }, "lot not expired bag"},
 		{"no weight at all", func(f *Facts) { f.Weights = nil }, "weight"},
 		{"a start before the thaw", func(f *Facts) { f.Containers[0].Container.ThawedAt = f.Now.Add(time.Minute) }, "thaw window bag"},
+		{"a start before the dispense", func(f *Facts) { f.Containers[0].DispensedAt = f.Now.Add(time.Minute) }, "container dispensed bag"},
+		{"dispensed just before the start", func(f *Facts) { f.Containers[0].DispensedAt = f.Now.Add(-time.Minute) }, ""},
 		// 5.5×10^7 at 1.5×10^6/mL is 36.67 mL; rounding up to 36.7 mL would be
 		// 5.505×10^7, over the cap: the computed volume is 36.6 mL and passes.
 		{"a capped dose is drawn under the cap", func(f *Facts) {

@@ -584,6 +584,15 @@ func candidate(tx *bolt.Tx, c lot.Container) (dose.Candidate, error) {
 	if cand.EndotoxinMilliEUPerML, cand.EndotoxinFound, err = lotEndotoxin(tx, l.ID); err != nil {
 		return cand, err
 	}
+	evs, err := eventsOf(tx, "idx_event_container", c.ID)
+	if err != nil {
+		return cand, err
+	}
+	for _, e := range evs {
+		if e.To == lot.Dispensed {
+			cand.DispensedAt = e.At
+		}
+	}
 	ins, err := infusionsOfContainer(tx, c.ID)
 	for _, in := range ins {
 		cand.Infused = append(cand.Infused, in.ID)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
@@ -212,10 +213,15 @@ func (rt *runtime) scheduleCommand() *cli.Command {
 func printEntries(w io.Writer, co store.Course) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  #\tDATE\tWINDOW\tDOSE\tSTATUS\tGIVEN")
-	for _, e := range co.Entries {
+	for i, e := range co.Entries {
 		given := ""
-		if e.Status == dose.Given {
+		switch {
+		case e.Status == dose.Given:
 			given = lot.FormatTime(e.Given.At) + "  infusion " + e.Given.InfusionID.String()
+		case e.FromPrevious:
+			// Say why the date is not the one first planned.
+			prev := co.Entries[i-1]
+			given = fmt.Sprintf("(%d days after infusion %d, given %s)", e.Date.Sub(dose.Date(prev.Given.At))/(24*time.Hour), prev.Number, lot.FormatDate(prev.Given.At))
 		}
 		fmt.Fprintf(tw, "  %d\t%s\t%s – %s\t%s\t%s\t%s\n", e.Number, lot.FormatDate(e.Date), lot.FormatDate(e.From), lot.FormatDate(e.To), e.Dose, e.Status, given)
 	}
@@ -229,6 +235,8 @@ func courseView(co store.Course) map[string]any {
 			"window_to": lot.FormatDate(e.To), "dose": e.Dose, "status": e.Status}
 		if e.Status == dose.Given {
 			v["infusion"], v["given_at"] = e.Given.InfusionID, e.Given.At
+		} else if e.FromPrevious {
+			v["follows_given_infusion"] = e.Number - 1
 		}
 		es = append(es, v)
 	}

@@ -236,6 +236,30 @@ func TestValidateRefusesOverlappingWindows(t *testing.T) {
 	}
 }
 
+func TestValidateRefusesImplausibleDoses(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(p *Protocol)
+		ok     bool
+	}{
+		{"1×10^6/kg", func(p *Protocol) {}, true},
+		{"1×10^8/kg is the top", func(p *Protocol) { p.CellsPerKg = 100_000_000 }, true},
+		{"1×10^9/kg, a slipped exponent", func(p *Protocol) { p.CellsPerKg = 1_000_000_000 }, false},
+		{"1×10^3/kg", func(p *Protocol) { p.CellsPerKg = 1_000 }, false},
+		{"a fixed dose of 5×10^11", func(p *Protocol) { p.Basis, p.CellsPerKg, p.Cells = Fixed, 0, 500_000_000_000 }, false},
+		{"a cap of 1×10^5", func(p *Protocol) { p.CapCells = 100_000 }, false},
+		{"a dose change to 7.5×10^12", func(p *Protocol) { p.Changes = []Change{{From: 2, Cells: 7_500_000_000_000}} }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := builtin(t, "sle-uc-d0d7")
+			tc.change(&p)
+			if err := p.Validate(); (err == nil) != tc.ok {
+				t.Fatalf("Validate: %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
 func TestWeightChange(t *testing.T) {
 	for _, tc := range []struct {
 		prev, cur lot.Grams

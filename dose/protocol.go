@@ -27,6 +27,17 @@ const (
 // milli-EU so that it is an integer.
 const EndotoxinLimitMilliEU = 5000
 
+// Plausible doses in a protocol. The seeds give 1×10^6/kg and fixed doses of
+// 5×10^7 and 7.5×10^7 cells; these bounds, two orders of magnitude either way
+// (chosen here, README "Dosing"), refuse a slipped exponent in a protocol
+// file ("1e9" for "1e6") before it can dose anyone.
+const (
+	MinCellsPerKg = lot.Cells(10_000)
+	MaxCellsPerKg = lot.Cells(100_000_000)
+	MinDoseCells  = lot.Cells(1_000_000)
+	MaxDoseCells  = lot.Cells(10_000_000_000)
+)
+
 // FileFormat is the version of the protocol file format read by ParseProtocol.
 const FileFormat = 1
 
@@ -150,6 +161,30 @@ func (p Protocol) Validate() error {
 		}
 	default:
 		return bad("basis %q is not per_kg, fixed or bands", p.Basis)
+	}
+	perKg := func(what string, c lot.Cells) error {
+		if c > 0 && (c < MinCellsPerKg || c > MaxCellsPerKg) {
+			return bad("%s %s/kg is outside %s–%s/kg; check the exponent", what, c, MinCellsPerKg, MaxCellsPerKg)
+		}
+		return nil
+	}
+	count := func(what string, c lot.Cells) error {
+		if c > 0 && (c < MinDoseCells || c > MaxDoseCells) {
+			return bad("%s %s is outside %s–%s; check the exponent", what, c, MinDoseCells, MaxDoseCells)
+		}
+		return nil
+	}
+	errs := []error{perKg("cells_per_kg", p.CellsPerKg), count("cells", p.Cells), count("cap_cells", p.CapCells)}
+	for _, b := range p.Bands {
+		errs = append(errs, count("band cells", b.Cells))
+	}
+	for _, c := range p.Changes {
+		errs = append(errs, perKg("dose change cells_per_kg", c.CellsPerKg), count("dose change cells", c.Cells))
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
 	if len(p.Phases) == 0 {
 		return bad("phases are required, e.g. [{\"count\":2,\"interval_days\":7}]")

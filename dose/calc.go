@@ -90,19 +90,14 @@ func RequiredCells(p Protocol, n int, w lot.Grams) (cells lot.Cells, basis, work
 		basis = "fixed " + fixed.String() + " cells, whatever the weight"
 		working = "fixed dose " + fixed.String()
 	case Bands:
-		for i, band := range p.Bands {
-			if band.UpTo == 0 || w <= band.UpTo {
-				cells = band.Cells
-				lo := "up to"
-				switch {
-				case band.UpTo == 0:
-					working = fmt.Sprintf("%s is above %s: band %d, %s", w, p.Bands[i-1].UpTo, i+1, cells)
-				default:
-					working = fmt.Sprintf("%s is %s %s: band %d, %s", w, lo, band.UpTo, i+1, cells)
-				}
-				break
-			}
-		}
+		// Bands are contiguous and the weight is never rounded first: a band
+		// holds the weights above the bound before it up to and including
+		// its own, so 60.5 kg with bounds 60 and 80 kg is in band 2. The
+		// working prints the weight to the gram and both bounds, so that the
+		// two people at the bedside see which band was chosen and why.
+		i := BandOf(p.Bands, w)
+		cells = p.Bands[i].Cells
+		working = fmt.Sprintf("%s is %s: band %d of %d, %s", exactKg(w), bandRange(p.Bands, i), i+1, len(p.Bands), cells)
 		basis = "weight bands"
 	}
 	if changed > 0 {
@@ -145,7 +140,14 @@ func Calculate(p Protocol, n int, w lot.Grams, srcs []Source, volume lot.Tenths)
 				take = big.NewRat(int64(d.Viable), 1)
 			}
 			// tenths of mL = take × volume(tenths) ÷ viable
-			d.Draw = lot.Tenths(roundRat(new(big.Rat).Mul(take, big.NewRat(int64(d.Volume), int64(d.Viable)))))
+			exact := new(big.Rat).Mul(take, big.NewRat(int64(d.Volume), int64(d.Viable)))
+			d.Draw = lot.Tenths(roundRat(exact))
+			// Rounding up to 0.1 mL must not push the dose over a cap: the
+			// bedside check refuses anything above it, so the proposal
+			// rounds down instead.
+			if p.CapCells > 0 && overCap(given, d, p.CapCells) {
+				d.Draw = lot.Tenths(floorRat(exact))
+			}
 			d.Draw = min(d.Draw, d.Volume)
 			remaining = new(big.Rat).Sub(remaining, take)
 		}
@@ -189,6 +191,36 @@ func WithinTolerance(p Protocol, c Calculation) bool {
 	return g >= lo && g <= hi
 }
 
+// BandOf returns the index of the weight band w falls in: the first whose
+// bound is at or above w, or the last (open) band.
+func BandOf(bands []Band, w lot.Grams) int {
+	for i, b := range bands {
+		if b.UpTo == 0 || w <= b.UpTo {
+			return i
+		}
+	}
+	return len(bands) - 1
+}
+
+// bandRange describes band i in words: "at most 60.0 kg", "above 60.0 kg
+// and at most 80.0 kg", "above 80.0 kg".
+func bandRange(bands []Band, i int) string {
+	var lo, hi string
+	if i > 0 {
+		lo = "above " + exactKg(bands[i-1].UpTo)
+	}
+	if bands[i].UpTo > 0 {
+		hi = "at most " + exactKg(bands[i].UpTo)
+	}
+	switch {
+	case lo == "":
+		return hi
+	case hi == "":
+		return lo
+	}
+	return lo + " and " + hi
+}
+
 // exactKg prints a weight with one decimal, or to the gram when it was
 // entered that finely, so the working shows the weight actually used.
 func exactKg(g lot.Grams) string {
@@ -212,6 +244,16 @@ func roundRat(r *big.Rat) int64 {
 	}
 	return q.Int64()
 }
+
+// overCap reports whether drawing d.Draw from d after the cells already
+// given would take the total above cap.
+func overCap(given *big.Rat, d Draw, cap lot.Cells) bool {
+	total := new(big.Rat).Add(given, new(big.Rat).SetFrac64(int64(d.Draw)*int64(d.Viable), int64(d.Volume)))
+	return total.Cmp(big.NewRat(int64(cap), 1)) > 0
+}
+
+// floorRat rounds a non-negative r down to an integer.
+func floorRat(r *big.Rat) int64 { return new(big.Int).Quo(r.Num(), r.Denom()).Int64() }
 
 // ceilRat rounds a non-negative r up to an integer.
 func ceilRat(r *big.Rat) int64 {

@@ -20,6 +20,8 @@ type Candidate struct {
 	Source
 	// Infused lists infusions already recorded with this container.
 	Infused []uuid.UUID
+	// DispensedAt is when the container was last dispensed (zero if never).
+	DispensedAt time.Time
 }
 
 // Facts are everything the bedside check looks at, read in one transaction.
@@ -149,6 +151,10 @@ func Check(f Facts) Report {
 			add(name("container dispensed"), false, fmt.Sprintf("container %s is %s, not thawed and dispensed", code, ct.State), "thaw and dispense the bag for this patient first (`celltrack container dispense`)")
 		case ct.PatientID != p.ID:
 			add(name("container dispensed"), false, fmt.Sprintf("container %s was dispensed for another patient, not %s", code, p.MRN), "STOP: wrong bag for this patient; return it to the pharmacy")
+		case f.Now.Before(c.DispensedAt):
+			// A back-dated --start cannot put the infusion before the hand-over.
+			add(name("container dispensed"), false, fmt.Sprintf("the infusion start %s is before container %s was dispensed at %s", lot.FormatTime(f.Now), code, lot.FormatTime(c.DispensedAt)),
+				"give the real start time of the infusion (--start)")
 		default:
 			add(name("container dispensed"), true, fmt.Sprintf("container %s was dispensed for %s", code, p.MRN), "")
 		}
@@ -157,6 +163,10 @@ func Check(f Facts) Report {
 			switch {
 			case ct.ThawedAt.IsZero():
 				add(name("thaw window"), false, fmt.Sprintf("container %s has no thaw time", code), "thaw the bag and record it")
+			case f.Now.Before(ct.ThawedAt):
+				// A back-dated --start before the thaw would read as inside any window.
+				add(name("thaw window"), false, fmt.Sprintf("the infusion start %s is before the bag was thawed at %s", lot.FormatTime(f.Now), lot.FormatTime(ct.ThawedAt)),
+					"give the real start time of the infusion (--start)")
 			case f.Now.Sub(ct.ThawedAt) > limit:
 				add(name("thaw window"), false, fmt.Sprintf("thawed %s, %s ago; the limit is %s", lot.FormatTime(ct.ThawedAt), minutes(f.Now.Sub(ct.ThawedAt)), minutes(limit)),
 					"do not infuse; discard the bag and thaw another")

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/google/uuid"
 )
@@ -52,6 +53,8 @@ func TestRequiredCells(t *testing.T) {
 	capped.CapCells = 100_000_000
 	odd := builtin(t, "sle-uc-single")
 	odd.CellsPerKg = 333_333
+	cappedBands := bands()
+	cappedBands.CapCells = 80_000_000
 	for _, tc := range []struct {
 		name    string
 		p       Protocol
@@ -68,9 +71,12 @@ func TestRequiredCells(t *testing.T) {
 		{"rFib infusion 7 is 5×10^7", builtin(t, "ss-rfib-12"), 7, 55_300, 50_000_000, "fixed dose 5.00×10^7"},
 		{"rFib infusion 8 escalates to 7.5×10^7", builtin(t, "ss-rfib-12"), 8, 55_300, 75_000_000, "fixed dose 7.50×10^7 (the dose changes from infusion 8 on)"},
 		{"rFib infusion 12 stays 7.5×10^7", builtin(t, "ss-rfib-12"), 12, 90_000, 75_000_000, "fixed dose 7.50×10^7 (the dose changes from infusion 8 on)"},
-		{"band 1 includes its upper bound", bands(), 1, 60_000, 50_000_000, "60.0 kg is up to 60.0 kg: band 1, 5.00×10^7"},
-		{"one gram over goes to band 2", bands(), 1, 60_001, 70_000_000, "60.0 kg is up to 80.0 kg: band 2, 7.00×10^7"},
-		{"above the last bound", bands(), 1, 80_001, 90_000_000, "80.0 kg is above 80.0 kg: band 3, 9.00×10^7"},
+		{"band 1 includes its upper bound", bands(), 1, 60_000, 50_000_000, "60.0 kg is at most 60.0 kg: band 1 of 3, 5.00×10^7"},
+		{"one gram over goes to band 2, printed to the gram", bands(), 1, 60_001, 70_000_000, "60.001 kg is above 60.0 kg and at most 80.0 kg: band 2 of 3, 7.00×10^7"},
+		{"60.5 kg, between ≤60 and 61–80, is band 2: the weight is not rounded", bands(), 1, 60_500, 70_000_000, "60.5 kg is above 60.0 kg and at most 80.0 kg: band 2 of 3, 7.00×10^7"},
+		{"80.0 kg is still band 2", bands(), 1, 80_000, 70_000_000, "80.0 kg is above 60.0 kg and at most 80.0 kg: band 2 of 3, 7.00×10^7"},
+		{"above the last bound", bands(), 1, 80_001, 90_000_000, "80.001 kg is above 80.0 kg: band 3 of 3, 9.00×10^7"},
+		{"a band dose is capped too", cappedBands, 1, 95_000, 80_000_000, "95.0 kg is above 80.0 kg: band 3 of 3, 9.00×10^7, capped at 8.00×10^7 per infusion"},
 		{"cap limits a heavy patient", capped, 1, 120_000, 100_000_000, "120.0 kg × 1.00×10^6/kg = 1.20×10^8, capped at 1.00×10^8 per infusion"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,6 +99,9 @@ func TestCalculate(t *testing.T) {
 	short.InfusionMinutes = 30
 	long := d0d7
 	long.InfusionMinutes = 120
+	capped := builtin(t, "sle-uc-single")
+	capped.CapCells = 100_000_000
+	uncapped := builtin(t, "sle-uc-single")
 	for _, tc := range []struct {
 		name      string
 		p         Protocol
@@ -125,6 +134,13 @@ func TestCalculate(t *testing.T) {
 			[]lot.Tenths{270}, 54_000_000, -129, false, false, 0},
 		{"one bag too few", d0d7, 1, 62_000, []Source{bag(50_000_000, 500, 0)}, 0,
 			[]lot.Tenths{500}, 50_000_000, -194, false, true, 0},
+		// 1.00×10^8 at 1.5×10^6/mL is 66.67 mL; 66.7 mL would hold 1.0005×10^8,
+		// over the cap, so the volume rounds down to 66.6 mL = 9.99×10^7.
+		{"a capped dose rounds the volume down, never over the cap", capped, 1, 120_000, []Source{bag(150_000_000, 1000, 0)}, 0,
+			[]lot.Tenths{666}, 99_900_000, -1, true, false, 0},
+		// Uncapped, the same bag rounds half up: 66.7 mL.
+		{"uncapped it rounds half up", uncapped, 1, 100_000, []Source{bag(150_000_000, 1000, 0)}, 0,
+			[]lot.Tenths{667}, 100_050_000, 1, true, false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Calculate(tc.p, tc.n, tc.g, tc.srcs, tc.volume)
@@ -198,6 +214,52 @@ func TestPlan(t *testing.T) {
 	}
 }
 
+func TestValidateRefusesOverlappingWindows(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		window   int
+		interval int
+		ok       bool
+	}{
+		{"weekly ±3 days", 3, 7, true},
+		{"weekly ±4 days overlaps", 4, 7, false},
+		{"every 2 days ±1 day touches", 1, 2, false},
+		{"daily without a window", 0, 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := builtin(t, "sle-uc-d0d7")
+			p.WindowDays, p.Phases = tc.window, []Phase{{Count: 3, IntervalDays: tc.interval}}
+			if err := p.Validate(); (err == nil) != tc.ok {
+				t.Fatalf("Validate: %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestValidateRefusesImplausibleDoses(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(p *Protocol)
+		ok     bool
+	}{
+		{"1×10^6/kg", func(p *Protocol) {}, true},
+		{"1×10^8/kg is the top", func(p *Protocol) { p.CellsPerKg = 100_000_000 }, true},
+		{"1×10^9/kg, a slipped exponent", func(p *Protocol) { p.CellsPerKg = 1_000_000_000 }, false},
+		{"1×10^3/kg", func(p *Protocol) { p.CellsPerKg = 1_000 }, false},
+		{"a fixed dose of 5×10^11", func(p *Protocol) { p.Basis, p.CellsPerKg, p.Cells = Fixed, 0, 500_000_000_000 }, false},
+		{"a cap of 1×10^5", func(p *Protocol) { p.CapCells = 100_000 }, false},
+		{"a dose change to 7.5×10^12", func(p *Protocol) { p.Changes = []Change{{From: 2, Cells: 7_500_000_000_000}} }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := builtin(t, "sle-uc-d0d7")
+			tc.change(&p)
+			if err := p.Validate(); (err == nil) != tc.ok {
+				t.Fatalf("Validate: %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
 func TestWeightChange(t *testing.T) {
 	for _, tc := range []struct {
 		prev, cur lot.Grams
@@ -246,6 +308,23 @@ func TestCheckBoundaries(t *testing.T) {
 		}, "volume"},
 		{"expired at midnight", func(f *Facts) { f.Containers[0].Lot.Expires = day("2026-11-25") }, "lot not expired bag"},
 		{"no weight at all", func(f *Facts) { f.Weights = nil }, "weight"},
+		{"a start before the thaw", func(f *Facts) { f.Containers[0].Container.ThawedAt = f.Now.Add(time.Minute) }, "thaw window bag"},
+		{"a start before the dispense", func(f *Facts) { f.Containers[0].DispensedAt = f.Now.Add(time.Minute) }, "container dispensed bag"},
+		{"dispensed just before the start", func(f *Facts) { f.Containers[0].DispensedAt = f.Now.Add(-time.Minute) }, ""},
+		// 5.5×10^7 at 1.5×10^6/mL is 36.67 mL; rounding up to 36.7 mL would be
+		// 5.505×10^7, over the cap: the computed volume is 36.6 mL and passes.
+		{"a capped dose is drawn under the cap", func(f *Facts) {
+			p := *f.Protocol
+			p.CapCells = 55_000_000
+			f.Protocol = &p
+			f.Containers[0].Container.ViableCells = 75_000_000
+		}, ""},
+		{"a volume over the cap is refused", func(f *Facts) {
+			p := *f.Protocol
+			p.CapCells = 55_000_000
+			f.Protocol = &p
+			f.Containers[0].Container.ViableCells, f.Volume = 75_000_000, 367
+		}, "dose cap"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := goodFacts(t)
@@ -262,6 +341,67 @@ func TestCheckBoundaries(t *testing.T) {
 			}
 			if r.GO != (tc.failed == "") || got != tc.failed || len(names) > 1 {
 				t.Fatalf("failed %q, want %q", names, tc.failed)
+			}
+		})
+	}
+}
+
+func TestCheckDateChange(t *testing.T) {
+	d0d7, rfib := builtin(t, "sle-uc-d0d7"), builtin(t, "ss-rfib-12")
+	at := func(s string) time.Time { return day(s).Add(10 * time.Hour) }
+	start := Schedule{Start: day("2026-11-25")}
+	for _, tc := range []struct {
+		name  string
+		p     Protocol
+		given map[int]GivenAt
+		n     int
+		date  string
+		ok    bool
+	}{
+		// Day 0 not given: its window ends 2026-11-26, so day 7's ±1 window
+		// must open on 2026-11-27 or later: 2026-11-28 at the earliest.
+		{"day 7 moved to the earliest date after day 0's window", d0d7, nil, 2, "2026-11-28", true},
+		{"day 7 moved into day 0's window is refused", d0d7, nil, 2, "2026-11-27", false},
+		// Day 0 given on 2026-11-25: day 7's window may open 2026-11-26.
+		{"day 7 moved to the day after day 0 was given ±1 opens that day", d0d7, map[int]GivenAt{1: {At: at("2026-11-25")}}, 2, "2026-11-26", false},
+		{"two days after day 0 was given", d0d7, map[int]GivenAt{1: {At: at("2026-11-25")}}, 2, "2026-11-27", true},
+		{"day 0 moved later, nothing given", d0d7, nil, 1, "2026-12-03", true},
+		{"rFib 3 moved past 4, which was given", rfib, map[int]GivenAt{1: {At: at("2026-11-25")}, 2: {At: at("2026-12-02")}, 4: {At: at("2026-12-16")}}, 3, "2026-12-15", false},
+		{"rFib 3 before 4's window", rfib, map[int]GivenAt{1: {At: at("2026-11-25")}, 2: {At: at("2026-12-02")}, 4: {At: at("2026-12-16")}}, 3, "2026-12-10", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			es := Plan(tc.p, start, tc.given, day("2026-11-25").Add(9*time.Hour))
+			err := CheckDateChange(es, tc.p.WindowDays, tc.n, day(tc.date))
+			if (err == nil) != tc.ok {
+				t.Fatalf("CheckDateChange: %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestCheckSigners(t *testing.T) {
+	nina := audit.User{ID: uuid.New(), Name: "nina", Role: audit.Nurse}
+	omar := audit.User{ID: uuid.New(), Name: "omar", Role: audit.Nurse}
+	pat := audit.User{ID: uuid.New(), Name: "pat", Role: audit.Physician}
+	liu := audit.User{ID: uuid.New(), Name: "liu", Role: audit.Lab}
+	gone := omar
+	gone.Disabled = true
+	for _, tc := range []struct {
+		name           string
+		nurse, witness audit.User
+		ok             bool
+	}{
+		{"two nurses", nina, omar, true},
+		{"nurse and physician", nina, pat, true},
+		{"the nurse witnessing herself", nina, nina, false},
+		{"a lab witness", nina, liu, false},
+		{"a lab user administering", liu, nina, false},
+		{"a disabled witness", nina, gone, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckSigners(tc.nurse, tc.witness)
+			if (err == nil) != tc.ok || err != nil && lot.ErrorCode(err) != lot.EFORBIDDEN {
+				t.Fatalf("CheckSigners: %v, want ok %v", err, tc.ok)
 			}
 		})
 	}

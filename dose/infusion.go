@@ -65,3 +65,21 @@ const (
 	MeaningWitness    = "witnessed the bedside check and the infusion"
 	MeaningSchedule   = "changed the treatment schedule"
 )
+
+// CheckSigners checks the two people who sign an infusion: two different
+// users, both with a clinical role (physician or nurse), neither disabled.
+// It returns EFORBIDDEN naming the user at fault.
+func CheckSigners(nurse, witness audit.User) error {
+	if nurse.ID == witness.ID || nurse.Name == witness.Name {
+		return lot.Errorf(lot.EFORBIDDEN, "the witness %s is the administering user; a second, different person must witness", witness.Name)
+	}
+	for _, u := range []audit.User{nurse, witness} {
+		if !u.Role.Clinical() {
+			return lot.Errorf(lot.EFORBIDDEN, "user %s has role %s; the administering user and the witness must be physicians or nurses", u.Name, u.Role)
+		}
+		if u.Disabled {
+			return lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and may not administer or witness an infusion", u.Name)
+		}
+	}
+	return nil
+}

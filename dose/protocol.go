@@ -27,6 +27,17 @@ const (
 // milli-EU so that it is an integer.
 const EndotoxinLimitMilliEU = 5000
 
+// Plausible doses in a protocol. The seeds give 1×10^6/kg and fixed doses of
+// 5×10^7 and 7.5×10^7 cells; these bounds, two orders of magnitude either way
+// (chosen here, README "Dosing"), refuse a slipped exponent in a protocol
+// file ("1e9" for "1e6") before it can dose anyone.
+const (
+	MinCellsPerKg = lot.Cells(10_000)
+	MaxCellsPerKg = lot.Cells(100_000_000)
+	MinDoseCells  = lot.Cells(1_000_000)
+	MaxDoseCells  = lot.Cells(10_000_000_000)
+)
+
 // FileFormat is the version of the protocol file format read by ParseProtocol.
 const FileFormat = 1
 
@@ -151,6 +162,30 @@ func (p Protocol) Validate() error {
 	default:
 		return bad("basis %q is not per_kg, fixed or bands", p.Basis)
 	}
+	perKg := func(what string, c lot.Cells) error {
+		if c > 0 && (c < MinCellsPerKg || c > MaxCellsPerKg) {
+			return bad("%s %s/kg is outside %s–%s/kg; check the exponent", what, c, MinCellsPerKg, MaxCellsPerKg)
+		}
+		return nil
+	}
+	count := func(what string, c lot.Cells) error {
+		if c > 0 && (c < MinDoseCells || c > MaxDoseCells) {
+			return bad("%s %s is outside %s–%s; check the exponent", what, c, MinDoseCells, MaxDoseCells)
+		}
+		return nil
+	}
+	errs := []error{perKg("cells_per_kg", p.CellsPerKg), count("cells", p.Cells), count("cap_cells", p.CapCells)}
+	for _, b := range p.Bands {
+		errs = append(errs, count("band cells", b.Cells))
+	}
+	for _, c := range p.Changes {
+		errs = append(errs, perKg("dose change cells_per_kg", c.CellsPerKg), count("dose change cells", c.Cells))
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
 	if len(p.Phases) == 0 {
 		return bad("phases are required, e.g. [{\"count\":2,\"interval_days\":7}]")
 	}
@@ -175,6 +210,14 @@ func (p Protocol) Validate() error {
 	}
 	if p.WindowDays < 0 || p.WindowDays > 30 {
 		return bad("window_days %d is outside 0–30", p.WindowDays)
+	}
+	for i, ph := range p.Phases {
+		// Two windows that overlap would let two infusions be due on one
+		// day: the one after a dose given late would open before that dose.
+		if (i > 0 || ph.Count > 1) && 2*p.WindowDays >= ph.IntervalDays {
+			return bad("window_days %d is too wide for phase %d every %d days: ±%d days around two infusions %d days apart overlap; use a window under half the interval",
+				p.WindowDays, i+1, ph.IntervalDays, p.WindowDays, ph.IntervalDays)
+		}
 	}
 	if p.ToleranceMinus < 0 || p.ToleranceMinus > 500 || p.TolerancePlus < 0 || p.TolerancePlus > 500 {
 		return bad("tolerance must be 0–50 %% each way")
@@ -351,14 +394,10 @@ func (p Protocol) DoseText(n int) string {
 		return fixed.String() + " cells"
 	}
 	var parts []string
-	for _, b := range p.Bands {
-		if b.UpTo > 0 {
-			parts = append(parts, fmt.Sprintf("≤%s→%s", b.UpTo, b.Cells))
-		} else {
-			parts = append(parts, fmt.Sprintf("above→%s", b.Cells))
-		}
+	for i, b := range p.Bands {
+		parts = append(parts, fmt.Sprintf("%s → %s", bandRange(p.Bands, i), b.Cells))
 	}
-	return "by weight band: " + strings.Join(parts, ", ")
+	return "by weight band: " + strings.Join(parts, "; ")
 }
 
 // ScheduleText describes the phases: "4 × every 7 days, then 8 × every 28 days".

@@ -1,9 +1,11 @@
 package dose
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
 	"github.com/google/uuid"
 )
 
@@ -139,4 +141,32 @@ func Next(es []Entry) Entry {
 		}
 	}
 	return es[len(es)-1]
+}
+
+// CheckDateChange checks that moving infusion n (1-based) of a course whose
+// protocol has a ±window-day window to date keeps the infusions apart: its
+// window must open after the infusion before — after the day it was given,
+// or after its window when not given — and close before any later infusion
+// already given. Otherwise two infusions could be due, and given, on one day.
+func CheckDateChange(es []Entry, window, n int, date time.Time) error {
+	date = Date(date)
+	from, to := date.AddDate(0, 0, -window), date.AddDate(0, 0, window)
+	if n >= 2 {
+		prev := es[n-2]
+		ref, what := prev.To, fmt.Sprintf("the window of infusion %d ends %s", prev.Number, lot.FormatDate(prev.To))
+		if prev.Status == Given {
+			ref, what = Date(prev.Given.At), fmt.Sprintf("infusion %d was given %s", prev.Number, lot.FormatDate(prev.Given.At))
+		}
+		if !from.After(ref) {
+			return lot.Errorf(lot.EINVALID, "--date %s would open infusion %d's window (±%d days) on %s, but %s; choose %s or later",
+				lot.FormatDate(date), n, window, lot.FormatDate(from), what, lot.FormatDate(ref.AddDate(0, 0, window+1)))
+		}
+	}
+	for _, e := range es[n:] {
+		if e.Status == Given && !to.Before(Date(e.Given.At)) {
+			return lot.Errorf(lot.EINVALID, "--date %s would close infusion %d's window on %s, but infusion %d was given %s; choose a date before %s",
+				lot.FormatDate(date), n, lot.FormatDate(to), e.Number, lot.FormatDate(e.Given.At), lot.FormatDate(Date(e.Given.At).AddDate(0, 0, -window)))
+		}
+	}
+	return nil
 }

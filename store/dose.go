@@ -355,6 +355,9 @@ func (s *DoseService) ChangeSchedule(signer audit.User, mrn string, n int, date 
 		if dose.Date(date).Before(dose.Date(w.now)) {
 			return lot.Errorf(lot.EINVALID, "--date %s is in the past", lot.FormatDate(date))
 		}
+		if err := dose.CheckDateChange(ac.Entries, ac.Protocol.WindowDays, n, date); err != nil {
+			return err
+		}
 		sc := ac.Schedule
 		ch := dose.DateChange{Infusion: n, Date: dose.Date(date), Reason: reason}
 		payload, _ := json.Marshal(struct {
@@ -581,6 +584,15 @@ func candidate(tx *bolt.Tx, c lot.Container) (dose.Candidate, error) {
 	if cand.EndotoxinMilliEUPerML, cand.EndotoxinFound, err = lotEndotoxin(tx, l.ID); err != nil {
 		return cand, err
 	}
+	evs, err := eventsOf(tx, "idx_event_container", c.ID)
+	if err != nil {
+		return cand, err
+	}
+	for _, e := range evs {
+		if e.To == lot.Dispensed {
+			cand.DispensedAt = e.At
+		}
+	}
 	ins, err := infusionsOfContainer(tx, c.ID)
 	for _, in := range ins {
 		cand.Infused = append(cand.Infused, in.ID)
@@ -624,21 +636,22 @@ type Administration struct {
 func (s *DoseService) Administer(nurse, witness audit.User, a Administration) (dose.Infusion, dose.Report, error) {
 	var in dose.Infusion
 	var rep dose.Report
-	if nurse.ID == witness.ID || nurse.Name == witness.Name {
-		return in, rep, lot.Errorf(lot.EFORBIDDEN, "the witness %s is the administering user; a second, different person must witness", witness.Name)
-	}
-	for _, u := range []audit.User{nurse, witness} {
-		if !u.Role.Clinical() {
-			return in, rep, lot.Errorf(lot.EFORBIDDEN, "user %s has role %s; the administering user and the witness must be physicians or nurses", u.Name, u.Role)
-		}
+	if err := dose.CheckSigners(nurse, witness); err != nil {
+		return in, rep, err
 	}
 	err := s.db.update(nurse.Name, audit.DoseAdminister, func(w *writer) error {
+		// Again inside the transaction: either could have been disabled since
+		// they signed in.
+		nu, err := userByName(w.tx, nurse.Name)
+		if err != nil {
+			return err
+		}
 		wu, err := userByName(w.tx, witness.Name)
 		if err != nil {
 			return err
 		}
-		if wu.Disabled || !wu.Role.Clinical() {
-			return lot.Errorf(lot.EFORBIDDEN, "user %s may not witness an infusion", wu.Name)
+		if err := dose.CheckSigners(nu, wu); err != nil {
+			return err
 		}
 		p, err := patientByMRN(w.tx, a.MRN)
 		if err != nil {
@@ -764,6 +777,10 @@ type CalcResult struct {
 	Calc       dose.Calculation
 	Candidates []dose.Source // containers the patient may receive
 	Proposed   bool          // the containers were chosen by celltrack
+	// Failed lists the bedside checks that would fail now: with the named
+	// containers, or (when celltrack proposed them) those about the patient,
+	// the schedule and the weight.
+	Failed []dose.Result
 }
 
 // Calc works out an infusion's dose (read only).
@@ -804,18 +821,29 @@ func (s *DoseService) Calc(req CalcRequest) (CalcResult, error) {
 		}
 		var srcs []dose.Source
 		if len(req.Containers) > 0 {
-			for _, ref := range req.Containers {
-				c, err := containerByRef(tx, ref)
-				if err != nil {
-					return err
-				}
-				cand, err := candidate(tx, c)
-				if err != nil {
-					return err
-				}
+			// Named bags get the arithmetic, and also what the bedside check
+			// would say now, so that the working of a bag this patient may
+			// not receive never reads as a plan.
+			f, _, err := facts(tx, now, p, req.Containers, 0)
+			if err != nil {
+				return err
+			}
+			for _, cand := range f.Containers {
 				srcs = append(srcs, cand.Source)
 			}
+			res.Failed = dose.Check(f).Failed()
 		} else {
+			// Without bags, what would stop any bag: the patient, the
+			// schedule, the weight.
+			f, _, err := facts(tx, now, p, nil, 0)
+			if err != nil {
+				return err
+			}
+			for _, r := range dose.Check(f).Failed() {
+				if r.Name != "container" {
+					res.Failed = append(res.Failed, r)
+				}
+			}
 			res.Proposed = true
 			required, _, _, _ := dose.RequiredCells(ac.Protocol.Protocol, res.Entry.Number, res.Weight.Grams)
 			var have lot.Cells

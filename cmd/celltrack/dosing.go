@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
@@ -212,10 +213,15 @@ func (rt *runtime) scheduleCommand() *cli.Command {
 func printEntries(w io.Writer, co store.Course) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  #\tDATE\tWINDOW\tDOSE\tSTATUS\tGIVEN")
-	for _, e := range co.Entries {
+	for i, e := range co.Entries {
 		given := ""
-		if e.Status == dose.Given {
+		switch {
+		case e.Status == dose.Given:
 			given = lot.FormatTime(e.Given.At) + "  infusion " + e.Given.InfusionID.String()
+		case e.FromPrevious:
+			// Say why the date is not the one first planned.
+			prev := co.Entries[i-1]
+			given = fmt.Sprintf("(%d days after infusion %d, given %s)", e.Date.Sub(dose.Date(prev.Given.At))/(24*time.Hour), prev.Number, lot.FormatDate(prev.Given.At))
 		}
 		fmt.Fprintf(tw, "  %d\t%s\t%s – %s\t%s\t%s\t%s\n", e.Number, lot.FormatDate(e.Date), lot.FormatDate(e.From), lot.FormatDate(e.To), e.Dose, e.Status, given)
 	}
@@ -229,6 +235,8 @@ func courseView(co store.Course) map[string]any {
 			"window_to": lot.FormatDate(e.To), "dose": e.Dose, "status": e.Status}
 		if e.Status == dose.Given {
 			v["infusion"], v["given_at"] = e.Given.InfusionID, e.Given.At
+		} else if e.FromPrevious {
+			v["follows_given_infusion"] = e.Number - 1
 		}
 		es = append(es, v)
 	}
@@ -264,6 +272,9 @@ func (rt *runtime) doseCommand() *cli.Command {
 							"viable_cells": viable.Exact(), "post_thaw": post, "volume_ml": s.Container.VolumeML.String()})
 					}
 					v["candidates"] = cands
+					if len(res.Failed) > 0 {
+						v["bedside_failed"] = res.Failed
+					}
 					return rt.out(v, func(w io.Writer) { printCalc(w, res) })
 				}),
 			},
@@ -312,8 +323,20 @@ func (rt *runtime) doseCommand() *cli.Command {
 							return err
 						}
 					}
+					// Refuse the wrong people before asking for any password.
 					if actor(c) == c.String("witness") {
 						return lot.Errorf(lot.EFORBIDDEN, "the witness %s is the administering user; a second, different person must witness", actor(c))
+					}
+					nu, err := rt.db.User(actor(c))
+					if err != nil {
+						return err
+					}
+					wu, err := rt.db.User(c.String("witness"))
+					if err != nil {
+						return err
+					}
+					if err := dose.CheckSigners(nu, wu); err != nil {
+						return err
 					}
 					pw1, err := rt.password(c, actor(c)+" (administering)")
 					if err != nil {
@@ -437,6 +460,12 @@ func printCalc(w io.Writer, res store.CalcResult) {
 			fmt.Fprintln(w, "  endotoxin unknown: no endotoxin result for a lot; QC must record one")
 		}
 	}
+	if len(res.Failed) > 0 {
+		fmt.Fprintf(w, "  NOT READY: the bedside check would be NO-GO now (%d check(s) failed):\n", len(res.Failed))
+		for _, f := range res.Failed {
+			fmt.Fprintf(w, "    %s: %s\n       → %s\n", f.Name, f.Detail, f.Fix)
+		}
+	}
 }
 
 func viableWhy(postThaw bool, l lot.Lot) string {
@@ -479,6 +508,10 @@ func printReport(w io.Writer, r dose.Report) {
 	}
 	if r.GO {
 		fmt.Fprintf(w, "draw %s mL: %s cells (infusion %d)\n", r.Calc.Volume, r.Calc.Given, r.Entry.Number)
+		// With several bags the total alone does not say how much from each.
+		for _, d := range r.Calc.Draws {
+			fmt.Fprintf(w, "  from %s: %s mL of %s mL (%s viable/mL) = %s cells\n", d.Code, d.Draw, d.Volume, d.ConcentrationPerML, d.Cells)
+		}
 	}
 }
 

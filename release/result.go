@@ -1,6 +1,7 @@
 package release
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -35,6 +36,19 @@ func (r Result) Display() string {
 		return r.Value.Text
 	}
 	return r.Value.Text + " " + string(r.Value.Unit)
+}
+
+// Status says whether the result stands: "valid", or "VOID date by user:
+// reason", with "(corrects #N)" for a correction.
+func (r Result) Status() string {
+	s := "valid"
+	if r.Voided() {
+		s = fmt.Sprintf("VOID %s by %s: %s", lot.FormatDate(r.VoidedAt), r.VoidedBy, r.VoidReason)
+	}
+	if r.Corrects > 0 {
+		s += fmt.Sprintf(" (corrects #%d)", r.Corrects)
+	}
+	return s
 }
 
 // Latest returns the latest non-voided result of each assay: the highest Seq.

@@ -66,7 +66,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 						fmt.Fprintln(tw, "#\tASSAY\tRESULT\tTESTED\tBY\tSTATUS")
 						for _, r := range rs {
-							fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Assay, r.Display(), lot.FormatDate(r.Tested), r.RecordedBy, resultStatus(r))
+							fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Assay, r.Display(), lot.FormatDate(r.Tested), r.RecordedBy, r.Status())
 						}
 						tw.Flush()
 					})
@@ -284,17 +284,6 @@ func printRequarantines(w io.Writer, rq []release.Requarantine) {
 		}
 		printLookBack(w, q.Infused, q.Recall)
 	}
-}
-
-func resultStatus(r release.Result) string {
-	s := "valid"
-	if r.Voided() {
-		s = fmt.Sprintf("VOID %s by %s: %s", lot.FormatDate(r.VoidedAt), r.VoidedBy, r.VoidReason)
-	}
-	if r.Corrects > 0 {
-		s += fmt.Sprintf(" (corrects #%d)", r.Corrects)
-	}
-	return s
 }
 
 func resultView(r release.Result) map[string]any {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,5 +85,57 @@ func TestCertificateTextFormats(t *testing.T) {
 				t.Errorf("%s lacks %q", name, want)
 			}
 		}
+	}
+}
+
+// TestCertificatePDFLongHistoryLosesNothing: a lot released, sent back to
+// quarantine and released again many times has more decisions than one page
+// holds; the PDF flows onto further pages, each naming the lot and the audit
+// chain head, instead of cutting the last signatures off the bottom.
+func TestCertificatePDFLongHistoryLosesNothing(t *testing.T) {
+	tool, err := exec.LookPath("pdftotext")
+	if err != nil {
+		t.Skip("pdftotext (poppler-utils) is not installed; install it to check the PDF certificate's text")
+	}
+	c := certSample()
+	first := c.Dispositions[0]
+	for i := 1; i <= 24; i++ {
+		d := first
+		d.At = first.At.Add(time.Duration(i) * time.Hour)
+		d.Signatures = append([]audit.Signature(nil), first.Signatures...)
+		d.Signatures[0].Time = d.At
+		if i%2 == 1 {
+			d.Decision, d.Reason, d.Signatures = release.Quarantined, "QC result voided (round "+strings.Repeat("I", i%5+1)+")", nil
+		}
+		c.Dispositions = append(c.Dispositions, d)
+	}
+	last := c.Dispositions[len(c.Dispositions)-1]
+	var buf bytes.Buffer
+	if err := CertificatePDF(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cert.pdf")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(tool, "-layout", path, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	text := string(out)
+	pages := strings.Split(strings.TrimRight(text, "\f"), "\f")
+	if len(pages) < 2 {
+		t.Fatalf("%d page(s) for %d decisions; want the certificate to flow onto a second page", len(pages), len(c.Dispositions))
+	}
+	if want := "Quinn Adebayo (quinn), " + last.At.Format("2006-01-02 15:04") + " UTC, approved for release"; !strings.Contains(text, want) {
+		t.Errorf("the last signature %q is missing from the PDF:\n%s", want, text)
+	}
+	for i, p := range pages {
+		if !strings.Contains(p, "LOT-UC-1") || !strings.Contains(p, fmt.Sprintf("page %d of %d", i+1, len(pages))) {
+			t.Errorf("page %d does not name the lot and its page number:\n%s", i+1, p)
+		}
+	}
+	if !strings.Contains(text, "Audit chain head "+c.ChainHead) {
+		t.Error("the audit chain head is missing")
 	}
 }

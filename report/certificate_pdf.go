@@ -35,6 +35,18 @@ func CertificatePDF(w io.Writer, c release.Certificate) error {
 	pdf.SetFont("Helvetica", "", 8)
 	pdf.CellFormat(0, 4, tr("Facility "+c.Facility), "", 1, "L", false, 0, "")
 	pdf.Ln(1)
+	if warn := certWarning(c); warn != "" {
+		pdf.SetFont("Helvetica", "BU", 9)
+		pdf.MultiCell(0, 4.6, tr(warn), "", "L", false)
+		pdf.Ln(1)
+	}
+	for _, f := range certProvenance(c) {
+		pdf.SetFont("Helvetica", "B", 7)
+		pdf.CellFormat(28, 3.6, tr(f.Label), "", 0, "L", false, 0, "")
+		pdf.SetFont("Helvetica", "", 7)
+		pdf.MultiCell(0, 3.6, tr(f.Value), "", "L", false)
+	}
+	pdf.Ln(1)
 	for _, l := range certHeader(c) {
 		pdf.SetFont("Helvetica", "B", 8)
 		pdf.CellFormat(28, 4.2, tr(l.Label), "", 0, "L", false, 0, "")

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +29,8 @@ func certSample() release.Certificate {
 	d := release.Disposition{Lot: l.Number, Decision: release.Approved, Spec: "isct-uc-msc", SpecVersion: 1, Rows: ev.Rows, At: at, By: "quinn"}
 	d.Signatures = []audit.Signature{{User: "quinn", FullName: "Quinn Adebayo", Role: audit.QA, Time: at, Meaning: release.MeaningApprove, Signed: d.Digest()}}
 	return release.Certificate{Lot: l, Source: "allogeneic; donor D-0001", Evaluation: ev, SpecTitle: "Allogeneic UC-MSC",
-		Dispositions: []release.Disposition{d}, ChainHead: strings.Repeat("ab", 32), Generated: at, Facility: "G1234"}
+		Dispositions: []release.Disposition{d}, ChainHead: strings.Repeat("ab", 32), Generated: at, Facility: "G1234",
+		Database: "/srv/lab/celltrack.db", AuditEntries: 40, Verified: true, ProducedBy: "quinn", ProducedByName: "Quinn Adebayo", ProducedByRole: "qa"}
 }
 
 func TestCertificatePDF(t *testing.T) {
@@ -59,6 +61,7 @@ func TestCertificatePDF(t *testing.T) {
 		"Verdict: CONFORMS to isct-uc-msc@1",
 		"Quinn Adebayo (quinn), 2026-11-25 09:00 UTC, approved for release",
 		"Audit chain head " + c.ChainHead,
+		"quinn (Quinn Adebayo, qa)", "/srv/lab/celltrack.db", "PASSED",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("PDF text lacks %q:\n%s", want, text)
@@ -137,5 +140,51 @@ func TestCertificatePDFLongHistoryLosesNothing(t *testing.T) {
 	}
 	if !strings.Contains(text, "Audit chain head "+c.ChainHead) {
 		t.Error("the audit chain head is missing")
+	}
+}
+
+// TestCertificateTextFits80ColumnsAndStatesProvenance: the text certificate
+// wraps long results and signatures to an 80-column terminal, and every
+// format states when, by whom and from which database it was produced, the
+// audit chain head and whether `audit verify` passed.
+func TestCertificateTextFits80ColumnsAndStatesProvenance(t *testing.T) {
+	c := certSample()
+	c.Database, c.AuditEntries, c.Verified = "/srv/lab/celltrack.db", 412, true
+	c.ProducedBy, c.ProducedByName, c.ProducedByRole = "aud", "Ada Auditor", "auditor"
+	c.Evaluation.Rows = append(c.Evaluation.Rows, release.Row{Criterion: "donor eligibility", Limit: "all markers negative, consent on file",
+		Result: "HIV-1/2 negative, HBV negative, HCV negative, syphilis negative, HTLV negative", Verdict: release.Pass})
+	var b bytes.Buffer
+	if err := CertificateText(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(b.String(), "\n") {
+		if n := len([]rune(line)); n > TextWidth {
+			t.Errorf("line %d is %d columns: %q", i+1, n, line)
+		}
+	}
+	if !strings.Contains(b.String(), "syphilis negative, HTLV") || !strings.Contains(b.String(), "approved for") {
+		t.Errorf("wrapped text lost content:\n%s", b.String())
+	}
+	for name, render := range map[string]func(io.Writer, release.Certificate) error{
+		"text": CertificateText, "md": CertificateMarkdown, "html": CertificateHTML,
+	} {
+		var b bytes.Buffer
+		if err := render(&b, c); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"2026-11-25 09:00 UTC", "aud (Ada Auditor, auditor)", "/srv/lab/celltrack.db", c.ChainHead, "412", "PASSED"} {
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("%s certificate lacks %q", name, want)
+			}
+		}
+		if strings.Contains(b.String(), "AUDIT VERIFY FAILED") {
+			t.Errorf("%s certificate of a verified database warns of a failed verification", name)
+		}
+	}
+	c.ProducedBy = ""
+	b.Reset()
+	CertificateText(&b, c)
+	if !strings.Contains(b.String(), "not stated (no --user given)") {
+		t.Errorf("a certificate without --user does not say so:\n%s", b.String())
 	}
 }

@@ -787,16 +787,18 @@ func (s *ReleaseService) Certificate(lotRef string) (release.Certificate, error)
 			return err
 		}
 		c.SpecTitle = sp.Title
-		c.Results, err = resultsOf(tx, l.ID)
-		return err
+		if c.Results, err = resultsOf(tx, l.ID); err != nil {
+			return err
+		}
+		// Verified in the same read transaction, so the head printed is
+		// that of the records the certificate shows.
+		v, err := verifyTx(tx)
+		if err != nil {
+			return err
+		}
+		c.ChainHead, c.AuditEntries, c.Verified, c.AuditProblems = v.HeadHex(), v.Entries, v.OK(), v.Problems
+		return nil
 	})
-	if err != nil {
-		return c, err
-	}
-	v, err := s.db.Verify()
-	if err != nil {
-		return c, err
-	}
-	c.ChainHead = v.HeadHex()
-	return c, nil
+	c.Database = s.db.Path()
+	return c, err
 }

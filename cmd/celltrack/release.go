@@ -204,10 +204,13 @@ func (rt *runtime) releaseCommand() *cli.Command {
 				Name:      "certificate",
 				Usage:     "print a lot's certificate of analysis",
 				ArgsUsage: "LOT",
-				Description: "Formats: text (default), md, json, html, pdf (one A4 page, black and white). pdf needs --out.\n\n" +
-					example("celltrack release certificate LOT-UC-1", "celltrack release certificate --format pdf --out LOT-UC-1.pdf LOT-UC-1"),
+				Description: "Formats: text (default; --json gives json), md, json, html, pdf (A4, black and white: one page\n" +
+					"for a normal lot, further pages for a long history of decisions). pdf needs --out. Every certificate states\n" +
+					"when, by whom (--user) and from which database it was produced, the audit chain head, and whether\n" +
+					"`audit verify` passed at that moment.\n\n" +
+					example("celltrack --user quinn release certificate LOT-UC-1", "celltrack --user quinn release certificate --format pdf --out LOT-UC-1.pdf LOT-UC-1"),
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "format", Value: "text", Usage: "text, md, json, html or pdf"},
+					&cli.StringFlag{Name: "format", Value: "text", Usage: "text, md, json, html or pdf (default text; json with --json)"},
 					&cli.StringFlag{Name: "out", Usage: "write to `FILE` instead of standard output"},
 				},
 				Action: rt.action(readDB, 1, rt.releaseCertificate),
@@ -332,8 +335,19 @@ func (rt *runtime) releaseCertificate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if name := actor(c); name != "" {
+		u, err := rt.db.User(name)
+		if err != nil {
+			return err
+		}
+		cert.ProducedBy, cert.ProducedByName, cert.ProducedByRole = u.Name, u.FullName, string(u.Role)
+	}
+	format := c.String("format")
+	if rt.json && !c.IsSet("format") {
+		format = "json"
+	}
 	var buf bytes.Buffer
-	switch f := c.String("format"); f {
+	switch f := format; f {
 	case "text":
 		err = report.CertificateText(&buf, cert)
 	case "md":
@@ -350,7 +364,10 @@ func (rt *runtime) releaseCertificate(c *cli.Context) error {
 		enc.SetIndent("", "  ")
 		err = enc.Encode(map[string]any{"lot": rt.lotView(cert.Lot), "source": cert.Source, "restricted_to": cert.RestrictedTo,
 			"evaluation": cert.Evaluation, "spec_title": cert.SpecTitle, "dispositions": dispositionViews(cert.Dispositions),
-			"chain_head": cert.ChainHead, "generated": cert.Generated})
+			"chain_head": cert.ChainHead, "generated": cert.Generated,
+			"produced": map[string]any{"at": cert.Generated, "by": cert.ProducedBy, "by_name": cert.ProducedByName, "by_role": cert.ProducedByRole,
+				"database": cert.Database, "audit_head": cert.ChainHead, "audit_entries": cert.AuditEntries,
+				"audit_verified": cert.Verified, "audit_problems": cert.AuditProblems}})
 	default:
 		return lot.Errorf(lot.EUSAGE, "--format %q is not a certificate format; use text, md, json, html or pdf", f)
 	}

@@ -378,8 +378,8 @@ func (rt *runtime) releaseCertificate(c *cli.Context) error {
 		if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("write certificate: %w", err)
 		}
-		fmt.Fprintf(rt.stdout, "wrote certificate of lot %s to %s\n", cert.Lot.Number, out)
-		return nil
+		return rt.out(map[string]any{"wrote": out, "format": format, "lot": cert.Lot.Number, "audit_verified": cert.Verified},
+			func(w io.Writer) { fmt.Fprintf(w, "wrote certificate of lot %s to %s\n", cert.Lot.Number, out) })
 	}
 	_, err = rt.stdout.Write(buf.Bytes())
 	return err

@@ -217,3 +217,43 @@ func TestCheckCorrectionAndRejectable(t *testing.T) {
 		}
 	}
 }
+
+func TestNewFailures(t *testing.T) {
+	ev := func(verdicts ...Verdict) Evaluation {
+		e := Evaluation{Spec: "isct-uc-msc", Version: 1}
+		for i, v := range verdicts {
+			e.Rows = append(e.Rows, Row{Criterion: []string{"sterility", "viability", "expiry"}[i], Verdict: v})
+		}
+		return e
+	}
+	for _, c := range []struct {
+		name          string
+		before, after Evaluation
+		want          string
+	}{
+		{"a conforming lot stays conforming", ev(Pass, Pass, Pass), ev(Pass, Pass, Pass), ""},
+		{"late sterility growth", ev(Pass, Pass, Pass), ev(Fail, Pass, Pass), "sterility FAIL"},
+		{"exceptional release: the known failure is not new", ev(Pass, Fail, Pass), ev(Pass, Fail, Pass), ""},
+		{"exceptional release: a second failure is new", ev(Pass, Fail, Pass), ev(Fail, Fail, Pass), "sterility FAIL"},
+		{"expired before and after", ev(Pass, Pass, Fail), ev(Pass, Pass, Fail), ""},
+	} {
+		if got := strings.Join(NewFailures(c.before, c.after), ", "); got != c.want {
+			t.Errorf("%s: NewFailures = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestReleasedAgainst(t *testing.T) {
+	ds := []Disposition{
+		{Decision: Approved, Spec: "isct-uc-msc", SpecVersion: 1},
+		{Decision: Quarantined},
+		{Decision: Exception, Spec: "isct-uc-msc", SpecVersion: 2},
+		{Decision: Quarantined},
+	}
+	if got := ReleasedAgainst(ds); got != "isct-uc-msc@2" {
+		t.Errorf("ReleasedAgainst = %q, want the latest release's spec isct-uc-msc@2", got)
+	}
+	if got := ReleasedAgainst(ds[1:2]); got != "" {
+		t.Errorf("never released: ReleasedAgainst = %q, want \"\"", got)
+	}
+}

@@ -297,12 +297,11 @@ func resultView(r release.Result) map[string]any {
 
 func printEvaluation(w io.Writer, ev release.Evaluation) {
 	fmt.Fprintf(w, "Lot %s against %s@%d\n", ev.Lot, ev.Spec, ev.Version)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CRITERION\tLIMIT\tRESULT\tVERDICT")
+	rows := [][]string{}
 	for _, r := range ev.Rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Criterion, r.Limit, r.Result, r.Verdict)
+		rows = append(rows, []string{r.Criterion, r.Limit, r.Result, string(r.Verdict)})
 	}
-	tw.Flush()
+	report.WriteTextTable(w, []string{"CRITERION", "LIMIT", "RESULT", "VERDICT"}, rows)
 	if ev.Pass {
 		fmt.Fprintln(w, "VERDICT: PASS — the lot conforms and may be approved")
 	} else {

@@ -257,3 +257,41 @@ func TestReleasedAgainst(t *testing.T) {
 		t.Errorf("never released: ReleasedAgainst = %q, want \"\"", got)
 	}
 }
+
+func TestWithHistoryKeepsAReactiveDonorIneligible(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
+	screen := func(d int, hiv, hbv Reactivity) Screening {
+		s := Screening{Tested: day(d), Consented: day(1)}
+		for _, m := range ScreenMarkers {
+			r := Negative
+			switch m {
+			case "HIV-1/2":
+				r = hiv
+			case "HBV":
+				r = hbv
+			}
+			s.Markers = append(s.Markers, Marker{Name: m, Result: r})
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name string
+		ss   []Screening
+		want string
+	}{
+		{"one negative screening", []Screening{screen(2, Negative, Negative)}, ""},
+		{"positive, then a negative re-test", []Screening{screen(2, Positive, Negative), screen(9, Negative, Negative)},
+			"HIV-1/2 positive on 2026-11-02 (a reactive donor stays ineligible)"},
+		{"indeterminate resolved by a negative re-test", []Screening{screen(2, Indeterminate, Negative), screen(9, Negative, Negative)}, ""},
+		{"positive now and before", []Screening{screen(2, Negative, Positive), screen(9, Negative, Positive)},
+			"HBV positive, HBV positive on 2026-11-02 (a reactive donor stays ineligible)"},
+	} {
+		got := WithHistory(c.ss)
+		if p := strings.Join(got.Problems(), ", "); p != c.want {
+			t.Errorf("%s: problems %q, want %q", c.name, p, c.want)
+		}
+		if !got.Tested.Equal(c.ss[len(c.ss)-1].Tested) {
+			t.Errorf("%s: WithHistory did not return the latest screening", c.name)
+		}
+	}
+}

@@ -508,6 +508,11 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 			return lot.Errorf(lot.EINVALID, "--tested %s is in the future", lot.FormatDate(sc.Tested))
 		}
 		sc.ID, sc.DonorID, sc.Consented, sc.RecordedAt, sc.RecordedBy = s.db.NewID(), d.ID, d.Consented, w.now, w.actor.Name
+		earlier, err := screeningsOf(w.tx, d.ID)
+		if err != nil {
+			return err
+		}
+		sc = release.WithHistory(append(earlier, sc))
 		if err := w.put(kindScreening, sc.ID, string(audit.DonorScreen), "", toScreeningRecord(sc)); err != nil {
 			return err
 		}
@@ -576,7 +581,8 @@ func (db *DB) evaluate(tx *bolt.Tx, l lot.Lot, specRef string, now time.Time) (r
 			return release.Evaluation{}, sp, err
 		}
 		if len(ss) > 0 {
-			donor.Screening = &ss[len(ss)-1]
+			latest := release.WithHistory(ss)
+			donor.Screening = &latest
 		}
 	}
 	ev, err := release.Evaluate(sp, l, rs, donor, now)

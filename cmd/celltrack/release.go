@@ -483,7 +483,9 @@ func (rt *runtime) donorScreenCommand() *cli.Command {
 		Usage:     "record a donor's infectious-disease screening (lab)",
 		ArgsUsage: "ID",
 		Description: "Any result but negative makes the donor ineligible: every lot of the donor then fails evaluation,\n" +
-			"and released ones go back to quarantine at once, with the containers already infused listed.\n\n" +
+			"and released ones go back to quarantine at once, with the containers already infused listed. A donor who\n" +
+			"once tested positive stays ineligible whatever a later screening says; an indeterminate may be resolved by a\n" +
+			"later all-negative screening.\n\n" +
 			example("celltrack --user liu donor screen --hiv negative --hbv negative --hcv negative --syphilis negative --htlv negative --tested 2026-10-31 D-0001"),
 		Flags: flags,
 		Action: rt.action(writeDB, 1, func(c *cli.Context) error {

@@ -107,6 +107,22 @@ func CheckReceive(c Container, at string) error {
 	return nil
 }
 
+// CheckAfterReceipt refuses storing or thawing a container that arrived with
+// a temperature excursion: received is its state and arrival the event that
+// received it. A cryopreserved product that warmed in transit may be damaged;
+// it is held for investigation (`container quarantine`, lab) or discarded,
+// and only the lab's release from quarantine (store) puts it back in use.
+func CheckAfterReceipt(c Container, arrival Event, to ContainerState) error {
+	if c.State != Received || arrival.To != Received || arrival.Details["excursion"] != "yes" {
+		return nil
+	}
+	if to != Stored && to != Thawed {
+		return nil
+	}
+	return Errorf(ECONFLICT, "container %s arrived at %s on %s with a temperature excursion; it may not be %s — the lab quarantines it pending investigation (container quarantine --reason ...) or discards it",
+		c.Label(), arrival.Site, FormatTime(arrival.At), to)
+}
+
 // UseCheck is one rule a lot must pass before any of its containers goes to
 // a patient, with what was found and, when it failed, what to do.
 type UseCheck struct {

@@ -247,3 +247,35 @@ func TestMayBeDispensed(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckAfterReceipt(t *testing.T) {
+	c := testContainer(Received)
+	at := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	warm := Event{To: Received, At: at, Site: "CLINIC-A", Details: map[string]string{"excursion": "yes"}}
+	cold := Event{To: Received, At: at, Site: "CLINIC-A", Details: map[string]string{"excursion": "no"}}
+	unstated := Event{To: Received, At: at, Site: "CLINIC-A"}
+	for _, tc := range []struct {
+		name    string
+		arrival Event
+		to      ContainerState
+		want    string
+	}{
+		{"excursion: no thaw", warm, Thawed, "arrived at CLINIC-A on 2026-11-25 09:00 UTC with a temperature excursion; it may not be thawed"},
+		{"excursion: no store", warm, Stored, "it may not be stored — the lab quarantines it"},
+		{"excursion: quarantine", warm, Quarantined, ""},
+		{"excursion: discard", warm, Discarded, ""},
+		{"no excursion: thaw", cold, Thawed, ""},
+		{"not stated: thaw", unstated, Thawed, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckAfterReceipt(c, tc.arrival, tc.to)
+			if tc.want == "" && err != nil || tc.want != "" && (!strings.Contains(ErrorMessage(err), tc.want) || ErrorCode(err) != ECONFLICT) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// Once the lab has released it from quarantine (stored), it is in use again.
+	if err := CheckAfterReceipt(testContainer(Stored), warm, Thawed); err != nil {
+		t.Fatalf("stored after investigation: %v", err)
+	}
+}

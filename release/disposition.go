@@ -193,6 +193,17 @@ type Certificate struct {
 	ChainHead    string
 	Generated    time.Time
 	Facility     string
+	// Provenance printed on every certificate: the database file, the
+	// number of audit entries and whether `audit verify` passed when it was
+	// produced (with the problems found), and who produced it (empty when
+	// no acting user was given).
+	Database       string
+	AuditEntries   int
+	Verified       bool
+	AuditProblems  []string
+	ProducedBy     string
+	ProducedByName string
+	ProducedByRole string
 }
 
 // Service records QC results and screenings, evaluates lots and signs their

@@ -2,6 +2,7 @@ package release
 
 import (
 	"math/big"
+	"strconv"
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
@@ -45,6 +46,41 @@ func (e Evaluation) Failed() []string {
 		}
 	}
 	return f
+}
+
+// NewFailures lists the criteria that do not pass in after but did pass in
+// before: what a QC result recorded after release broke. A released lot with
+// a new failure must go back to quarantine — a late sterility "growth" or an
+// endotoxin over the limit is as serious as a voided result. A criterion
+// that already failed (an exceptional release of a non-conforming lot, an
+// expired lot) is not new.
+func NewFailures(before, after Evaluation) []string {
+	passed := map[string]bool{}
+	for _, r := range before.Rows {
+		if r.Verdict == Pass {
+			passed[r.Criterion] = true
+		}
+	}
+	var f []string
+	for _, r := range after.Rows {
+		if r.Verdict != Pass && passed[r.Criterion] {
+			f = append(f, r.Criterion+" "+string(r.Verdict))
+		}
+	}
+	return f
+}
+
+// ReleasedAgainst is the specification ("name@version") of a lot's latest
+// approval or exceptional release among its dispositions, oldest first, or
+// "" when it was never released.
+func ReleasedAgainst(ds []Disposition) string {
+	spec := ""
+	for _, d := range ds {
+		if d.Spec != "" && (d.Decision == Approved || d.Decision == Exception) {
+			spec = d.Spec + "@" + strconv.Itoa(d.SpecVersion)
+		}
+	}
+	return spec
 }
 
 // Donor is what evaluation needs to know about a UC lot's donor.

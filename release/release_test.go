@@ -217,3 +217,81 @@ func TestCheckCorrectionAndRejectable(t *testing.T) {
 		}
 	}
 }
+
+func TestNewFailures(t *testing.T) {
+	ev := func(verdicts ...Verdict) Evaluation {
+		e := Evaluation{Spec: "isct-uc-msc", Version: 1}
+		for i, v := range verdicts {
+			e.Rows = append(e.Rows, Row{Criterion: []string{"sterility", "viability", "expiry"}[i], Verdict: v})
+		}
+		return e
+	}
+	for _, c := range []struct {
+		name          string
+		before, after Evaluation
+		want          string
+	}{
+		{"a conforming lot stays conforming", ev(Pass, Pass, Pass), ev(Pass, Pass, Pass), ""},
+		{"late sterility growth", ev(Pass, Pass, Pass), ev(Fail, Pass, Pass), "sterility FAIL"},
+		{"exceptional release: the known failure is not new", ev(Pass, Fail, Pass), ev(Pass, Fail, Pass), ""},
+		{"exceptional release: a second failure is new", ev(Pass, Fail, Pass), ev(Fail, Fail, Pass), "sterility FAIL"},
+		{"expired before and after", ev(Pass, Pass, Fail), ev(Pass, Pass, Fail), ""},
+	} {
+		if got := strings.Join(NewFailures(c.before, c.after), ", "); got != c.want {
+			t.Errorf("%s: NewFailures = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestReleasedAgainst(t *testing.T) {
+	ds := []Disposition{
+		{Decision: Approved, Spec: "isct-uc-msc", SpecVersion: 1},
+		{Decision: Quarantined},
+		{Decision: Exception, Spec: "isct-uc-msc", SpecVersion: 2},
+		{Decision: Quarantined},
+	}
+	if got := ReleasedAgainst(ds); got != "isct-uc-msc@2" {
+		t.Errorf("ReleasedAgainst = %q, want the latest release's spec isct-uc-msc@2", got)
+	}
+	if got := ReleasedAgainst(ds[1:2]); got != "" {
+		t.Errorf("never released: ReleasedAgainst = %q, want \"\"", got)
+	}
+}
+
+func TestWithHistoryKeepsAReactiveDonorIneligible(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
+	screen := func(d int, hiv, hbv Reactivity) Screening {
+		s := Screening{Tested: day(d), Consented: day(1)}
+		for _, m := range ScreenMarkers {
+			r := Negative
+			switch m {
+			case "HIV-1/2":
+				r = hiv
+			case "HBV":
+				r = hbv
+			}
+			s.Markers = append(s.Markers, Marker{Name: m, Result: r})
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name string
+		ss   []Screening
+		want string
+	}{
+		{"one negative screening", []Screening{screen(2, Negative, Negative)}, ""},
+		{"positive, then a negative re-test", []Screening{screen(2, Positive, Negative), screen(9, Negative, Negative)},
+			"HIV-1/2 positive on 2026-11-02 (a reactive donor stays ineligible)"},
+		{"indeterminate resolved by a negative re-test", []Screening{screen(2, Indeterminate, Negative), screen(9, Negative, Negative)}, ""},
+		{"positive now and before", []Screening{screen(2, Negative, Positive), screen(9, Negative, Positive)},
+			"HBV positive, HBV positive on 2026-11-02 (a reactive donor stays ineligible)"},
+	} {
+		got := WithHistory(c.ss)
+		if p := strings.Join(got.Problems(), ", "); p != c.want {
+			t.Errorf("%s: problems %q, want %q", c.name, p, c.want)
+		}
+		if !got.Tested.Equal(c.ss[len(c.ss)-1].Tested) {
+			t.Errorf("%s: WithHistory did not return the latest screening", c.name)
+		}
+	}
+}

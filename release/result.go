@@ -1,6 +1,7 @@
 package release
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -35,6 +36,19 @@ func (r Result) Display() string {
 		return r.Value.Text
 	}
 	return r.Value.Text + " " + string(r.Value.Unit)
+}
+
+// Status says whether the result stands: "valid", or "VOID date by user:
+// reason", with "(corrects #N)" for a correction.
+func (r Result) Status() string {
+	s := "valid"
+	if r.Voided() {
+		s = fmt.Sprintf("VOID %s by %s: %s", lot.FormatDate(r.VoidedAt), r.VoidedBy, r.VoidReason)
+	}
+	if r.Corrects > 0 {
+		s += fmt.Sprintf(" (corrects #%d)", r.Corrects)
+	}
+	return s
 }
 
 // Latest returns the latest non-voided result of each assay: the highest Seq.
@@ -108,6 +122,28 @@ type Screening struct {
 	Tested     time.Time
 	RecordedAt time.Time
 	RecordedBy string
+	// PriorReactive lists the markers that tested positive in an earlier
+	// screening of the same donor ("HIV-1/2 positive on 2026-11-24"). It is
+	// derived (WithHistory), never stored.
+	PriorReactive []string
+}
+
+// WithHistory returns a donor's latest screening (ss oldest first, not
+// empty) with the positive markers of the earlier ones: a donor whose
+// specimen once tested reactive stays ineligible whatever a later test says
+// (21 CFR 1271.80(d)(1)). An indeterminate result may be resolved by a later
+// all-negative screening.
+func WithHistory(ss []Screening) Screening {
+	latest := ss[len(ss)-1]
+	latest.PriorReactive = nil
+	for _, s := range ss[:len(ss)-1] {
+		for _, m := range s.Markers {
+			if m.Result == Positive {
+				latest.PriorReactive = append(latest.PriorReactive, fmt.Sprintf("%s positive on %s", m.Name, lot.FormatDate(s.Tested)))
+			}
+		}
+	}
+	return latest
 }
 
 // Marker is one infectious-disease marker and its result.
@@ -132,6 +168,9 @@ func (s Screening) Problems() []string {
 	}
 	if s.Consented.IsZero() {
 		p = append(p, "no consent on file")
+	}
+	for _, r := range s.PriorReactive {
+		p = append(p, r+" (a reactive donor stays ineligible)")
 	}
 	return p
 }

@@ -33,6 +33,27 @@ func certHeader(c release.Certificate) []certLine {
 	}
 }
 
+// certProvenance is when, by whom and from which database the certificate
+// was produced, and the state of the audit trail at that moment: the same
+// block every traceability report prints.
+func certProvenance(c release.Certificate) []Field {
+	p := Provenance{At: c.Generated, By: c.ProducedBy, ByName: c.ProducedByName, ByRole: c.ProducedByRole,
+		Database: c.Database, AuditHead: c.ChainHead, AuditEntries: c.AuditEntries, Verified: c.Verified, Problems: c.AuditProblems}
+	if p.By == "" {
+		p.By = "not stated (no --user given)"
+	}
+	return provenanceFields(p)
+}
+
+// certWarning is the banner of a certificate produced while `audit verify`
+// failed: its content may rest on records changed outside celltrack.
+func certWarning(c release.Certificate) string {
+	if c.Verified {
+		return ""
+	}
+	return "AUDIT VERIFY FAILED when this certificate was produced: do not rely on it; report it to QA"
+}
+
 func certVerdict(c release.Certificate) string {
 	if c.Evaluation.Pass {
 		return "CONFORMS to " + fmt.Sprintf("%s@%d", c.Evaluation.Spec, c.Evaluation.Version)
@@ -71,23 +92,39 @@ func certDecisions(c release.Certificate) []string {
 	return out
 }
 
-// CertificateText writes the certificate as plain text.
+// CertificateText writes the certificate as plain text no wider than
+// TextWidth columns.
 func CertificateText(w io.Writer, c release.Certificate) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "CERTIFICATE OF ANALYSIS — facility %s\n\n", c.Facility)
+	t := &textWriter{}
+	t.line("CERTIFICATE OF ANALYSIS — facility " + c.Facility)
+	t.blank()
+	if warn := certWarning(c); warn != "" {
+		t.wrapped("", "*** "+warn+" ***", "    ")
+		t.blank()
+	}
+	t.fields(certProvenance(c))
+	t.blank()
 	for _, l := range certHeader(c) {
-		fmt.Fprintf(&b, "%-14s %s\n", l.Label, l.Value)
+		t.fields([]Field{{l.Label, l.Value}})
 	}
-	fmt.Fprintf(&b, "\n%-16s %-20s %-28s %s\n", "CRITERION", "LIMIT", "RESULT", "VERDICT")
+	t.blank()
+	tb := Table{Columns: []string{"CRITERION", "LIMIT", "RESULT", "VERDICT"}}
 	for _, r := range c.Evaluation.Rows {
-		fmt.Fprintf(&b, "%-16s %-20s %-28s %s\n", r.Criterion, r.Limit, r.Result, r.Verdict)
+		tb.Rows = append(tb.Rows, []string{r.Criterion, r.Limit, r.Result, string(r.Verdict)})
 	}
-	fmt.Fprintf(&b, "\nVerdict: %s\n\nDecisions and signatures:\n", certVerdict(c))
+	t.table(tb)
+	t.blank()
+	t.wrapped("", "Verdict: "+certVerdict(c), "  ")
+	t.blank()
+	t.line("Decisions and signatures:")
 	for _, s := range certDecisions(c) {
-		fmt.Fprintf(&b, "  %s\n", s)
+		indent := "  "
+		if strings.HasPrefix(s, "  ") {
+			indent = "    "
+		}
+		t.wrapped(indent, strings.TrimSpace(s), indent+"  ")
 	}
-	fmt.Fprintf(&b, "\nAudit chain head %s\nGenerated %s\n", c.ChainHead, lot.FormatTime(c.Generated))
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(w, t.b.String())
 	return err
 }
 
@@ -96,6 +133,13 @@ func CertificateMarkdown(w io.Writer, c release.Certificate) error {
 	var b strings.Builder
 	esc := strings.NewReplacer("|", "\\|")
 	fmt.Fprintf(&b, "# Certificate of analysis — lot %s\n\nFacility %s\n\n", c.Lot.Number, c.Facility)
+	if warn := certWarning(c); warn != "" {
+		fmt.Fprintf(&b, "**%s**\n\n", warn)
+	}
+	for _, f := range certProvenance(c) {
+		fmt.Fprintf(&b, "- %s: %s\n", f.Label, esc.Replace(f.Value))
+	}
+	b.WriteString("\n")
 	for _, l := range certHeader(c) {
 		fmt.Fprintf(&b, "- **%s:** %s\n", l.Label, esc.Replace(l.Value))
 	}
@@ -123,6 +167,8 @@ table{border-collapse:collapse;width:100%}td,th{border:1px solid #000;padding:.2
 .fail{font-weight:bold;text-decoration:underline}</style></head><body>
 <h1>Certificate of analysis — lot {{.C.Lot.Number}}</h1>
 <p>Facility {{.C.Facility}}</p>
+{{with .Warning}}<p><strong>{{.}}</strong></p>{{end}}
+<table>{{range .Provenance}}<tr><th>{{.Label}}</th><td>{{.Value}}</td></tr>{{end}}</table>
 <table>{{range .Header}}<tr><th>{{.Label}}</th><td>{{.Value}}</td></tr>{{end}}</table>
 <h2>Results</h2>
 <table><tr><th>criterion</th><th>limit</th><th>result</th><th>verdict</th></tr>
@@ -139,5 +185,5 @@ table{border-collapse:collapse;width:100%}td,th{border:1px solid #000;padding:.2
 // prints in black and white.
 func CertificateHTML(w io.Writer, c release.Certificate) error {
 	return certHTML.Execute(w, map[string]any{"C": c, "Header": certHeader(c), "Verdict": certVerdict(c),
-		"Decisions": certDecisions(c), "Generated": lot.FormatTime(c.Generated)})
+		"Decisions": certDecisions(c), "Generated": lot.FormatTime(c.Generated), "Warning": certWarning(c), "Provenance": certProvenance(c)})
 }

@@ -9,21 +9,43 @@ import (
 	"github.com/go-pdf/fpdf"
 )
 
-// CertificatePDF writes the certificate as a one-page A4 PDF in black and
-// white, for QA to file and auditors to print.
+// CertificatePDF writes the certificate as an A4 PDF in black and white, for
+// QA to file and auditors to print: one page for a normal lot. A lot with a
+// long history of decisions flows onto further pages — never is a signature
+// cut off the bottom of the page — and every page's footer names the lot,
+// the page ("page 2 of 3") and the audit chain head.
 func CertificatePDF(w io.Writer, c release.Certificate) error {
 	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetCreationDate(c.Generated)
 	pdf.SetModificationDate(c.Generated)
 	pdf.SetTitle("Certificate of analysis "+c.Lot.Number, true)
 	pdf.SetMargins(14, 12, 14)
-	pdf.SetAutoPageBreak(false, 10)
-	pdf.AddPage()
+	pdf.SetAutoPageBreak(true, 14)
+	pdf.AliasNbPages("{nb}")
 	tr := certPDFText(pdf)
+	pdf.SetFooterFunc(func() {
+		pdf.SetY(-10)
+		pdf.SetFont("Helvetica", "", 6.5)
+		pdf.CellFormat(0, 3, tr(fmt.Sprintf("Certificate of analysis - lot %s - page %d of {nb} - audit chain head %s",
+			c.Lot.Number, pdf.PageNo(), c.ChainHead)), "", 0, "L", false, 0, "")
+	})
+	pdf.AddPage()
 	pdf.SetFont("Helvetica", "B", 14)
 	pdf.CellFormat(0, 7, tr("Certificate of analysis - lot "+c.Lot.Number), "", 1, "L", false, 0, "")
 	pdf.SetFont("Helvetica", "", 8)
 	pdf.CellFormat(0, 4, tr("Facility "+c.Facility), "", 1, "L", false, 0, "")
+	pdf.Ln(1)
+	if warn := certWarning(c); warn != "" {
+		pdf.SetFont("Helvetica", "BU", 9)
+		pdf.MultiCell(0, 4.6, tr(warn), "", "L", false)
+		pdf.Ln(1)
+	}
+	for _, f := range certProvenance(c) {
+		pdf.SetFont("Helvetica", "B", 7)
+		pdf.CellFormat(28, 3.6, tr(f.Label), "", 0, "L", false, 0, "")
+		pdf.SetFont("Helvetica", "", 7)
+		pdf.MultiCell(0, 3.6, tr(f.Value), "", "L", false)
+	}
 	pdf.Ln(1)
 	for _, l := range certHeader(c) {
 		pdf.SetFont("Helvetica", "B", 8)
@@ -65,9 +87,6 @@ func CertificatePDF(w io.Writer, c release.Certificate) error {
 	pdf.MultiCell(0, 3.6, tr("Audit chain head "+c.ChainHead), "", "L", false)
 	pdf.SetFont("Helvetica", "", 7)
 	pdf.CellFormat(0, 3.6, tr("Generated "+c.Generated.UTC().Format("2006-01-02 15:04 UTC")), "", 1, "L", false, 0, "")
-	if pdf.PageNo() > 1 {
-		return fmt.Errorf("certificate of lot %s does not fit on one page", c.Lot.Number)
-	}
 	return pdf.Output(w)
 }
 

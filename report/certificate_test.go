@@ -2,6 +2,8 @@ package report
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +29,8 @@ func certSample() release.Certificate {
 	d := release.Disposition{Lot: l.Number, Decision: release.Approved, Spec: "isct-uc-msc", SpecVersion: 1, Rows: ev.Rows, At: at, By: "quinn"}
 	d.Signatures = []audit.Signature{{User: "quinn", FullName: "Quinn Adebayo", Role: audit.QA, Time: at, Meaning: release.MeaningApprove, Signed: d.Digest()}}
 	return release.Certificate{Lot: l, Source: "allogeneic; donor D-0001", Evaluation: ev, SpecTitle: "Allogeneic UC-MSC",
-		Dispositions: []release.Disposition{d}, ChainHead: strings.Repeat("ab", 32), Generated: at, Facility: "G1234"}
+		Dispositions: []release.Disposition{d}, ChainHead: strings.Repeat("ab", 32), Generated: at, Facility: "G1234",
+		Database: "/srv/lab/celltrack.db", AuditEntries: 40, Verified: true, ProducedBy: "quinn", ProducedByName: "Quinn Adebayo", ProducedByRole: "qa"}
 }
 
 func TestCertificatePDF(t *testing.T) {
@@ -58,6 +61,7 @@ func TestCertificatePDF(t *testing.T) {
 		"Verdict: CONFORMS to isct-uc-msc@1",
 		"Quinn Adebayo (quinn), 2026-11-25 09:00 UTC, approved for release",
 		"Audit chain head " + c.ChainHead,
+		"quinn (Quinn Adebayo, qa)", "/srv/lab/celltrack.db", "PASSED",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("PDF text lacks %q:\n%s", want, text)
@@ -84,5 +88,103 @@ func TestCertificateTextFormats(t *testing.T) {
 				t.Errorf("%s lacks %q", name, want)
 			}
 		}
+	}
+}
+
+// TestCertificatePDFLongHistoryLosesNothing: a lot released, sent back to
+// quarantine and released again many times has more decisions than one page
+// holds; the PDF flows onto further pages, each naming the lot and the audit
+// chain head, instead of cutting the last signatures off the bottom.
+func TestCertificatePDFLongHistoryLosesNothing(t *testing.T) {
+	tool, err := exec.LookPath("pdftotext")
+	if err != nil {
+		t.Skip("pdftotext (poppler-utils) is not installed; install it to check the PDF certificate's text")
+	}
+	c := certSample()
+	first := c.Dispositions[0]
+	for i := 1; i <= 24; i++ {
+		d := first
+		d.At = first.At.Add(time.Duration(i) * time.Hour)
+		d.Signatures = append([]audit.Signature(nil), first.Signatures...)
+		d.Signatures[0].Time = d.At
+		if i%2 == 1 {
+			d.Decision, d.Reason, d.Signatures = release.Quarantined, "QC result voided (round "+strings.Repeat("I", i%5+1)+")", nil
+		}
+		c.Dispositions = append(c.Dispositions, d)
+	}
+	last := c.Dispositions[len(c.Dispositions)-1]
+	var buf bytes.Buffer
+	if err := CertificatePDF(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cert.pdf")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(tool, "-layout", path, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	text := string(out)
+	pages := strings.Split(strings.TrimRight(text, "\f"), "\f")
+	if len(pages) < 2 {
+		t.Fatalf("%d page(s) for %d decisions; want the certificate to flow onto a second page", len(pages), len(c.Dispositions))
+	}
+	if want := "Quinn Adebayo (quinn), " + last.At.Format("2006-01-02 15:04") + " UTC, approved for release"; !strings.Contains(text, want) {
+		t.Errorf("the last signature %q is missing from the PDF:\n%s", want, text)
+	}
+	for i, p := range pages {
+		if !strings.Contains(p, "LOT-UC-1") || !strings.Contains(p, fmt.Sprintf("page %d of %d", i+1, len(pages))) {
+			t.Errorf("page %d does not name the lot and its page number:\n%s", i+1, p)
+		}
+	}
+	if !strings.Contains(text, "Audit chain head "+c.ChainHead) {
+		t.Error("the audit chain head is missing")
+	}
+}
+
+// TestCertificateTextFits80ColumnsAndStatesProvenance: the text certificate
+// wraps long results and signatures to an 80-column terminal, and every
+// format states when, by whom and from which database it was produced, the
+// audit chain head and whether `audit verify` passed.
+func TestCertificateTextFits80ColumnsAndStatesProvenance(t *testing.T) {
+	c := certSample()
+	c.Database, c.AuditEntries, c.Verified = "/srv/lab/celltrack.db", 412, true
+	c.ProducedBy, c.ProducedByName, c.ProducedByRole = "aud", "Ada Auditor", "auditor"
+	c.Evaluation.Rows = append(c.Evaluation.Rows, release.Row{Criterion: "donor eligibility", Limit: "all markers negative, consent on file",
+		Result: "HIV-1/2 negative, HBV negative, HCV negative, syphilis negative, HTLV negative", Verdict: release.Pass})
+	var b bytes.Buffer
+	if err := CertificateText(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(b.String(), "\n") {
+		if n := len([]rune(line)); n > TextWidth {
+			t.Errorf("line %d is %d columns: %q", i+1, n, line)
+		}
+	}
+	if !strings.Contains(b.String(), "syphilis negative, HTLV") || !strings.Contains(b.String(), "approved for") {
+		t.Errorf("wrapped text lost content:\n%s", b.String())
+	}
+	for name, render := range map[string]func(io.Writer, release.Certificate) error{
+		"text": CertificateText, "md": CertificateMarkdown, "html": CertificateHTML,
+	} {
+		var b bytes.Buffer
+		if err := render(&b, c); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"2026-11-25 09:00 UTC", "aud (Ada Auditor, auditor)", "/srv/lab/celltrack.db", c.ChainHead, "412", "PASSED"} {
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("%s certificate lacks %q", name, want)
+			}
+		}
+		if strings.Contains(b.String(), "AUDIT VERIFY FAILED") {
+			t.Errorf("%s certificate of a verified database warns of a failed verification", name)
+		}
+	}
+	c.ProducedBy = ""
+	b.Reset()
+	CertificateText(&b, c)
+	if !strings.Contains(b.String(), "not stated (no --user given)") {
+		t.Errorf("a certificate without --user does not say so:\n%s", b.String())
 	}
 }

@@ -47,6 +47,17 @@ func RenderText(w io.Writer, r Report) error {
 	return err
 }
 
+// WriteTextTable writes a table for an 80-column terminal, as the reports
+// lay theirs out: each row indented two spaces, the widest columns wrapped
+// (never inside a word), or one labelled block per row when even that cannot
+// fit. The command-line screens that list criteria or custody steps use it.
+func WriteTextTable(w io.Writer, columns []string, rows [][]string) error {
+	t := &textWriter{}
+	t.table(Table{Columns: columns, Rows: rows})
+	_, err := io.WriteString(w, t.b.String())
+	return err
+}
+
 type textWriter struct{ b strings.Builder }
 
 func (t *textWriter) line(s string) { t.b.WriteString(strings.TrimRight(s, " ") + "\n") }

@@ -137,6 +137,15 @@ func (w *writer) prepareMove(c *lot.Container, e *lot.Event, m lot.Move) error {
 	if err := lot.CheckMove(*c, m.To); err != nil {
 		return err
 	}
+	if c.State == lot.Received {
+		es, err := eventsOf(w.tx, "idx_event_container", c.ID)
+		if err != nil {
+			return err
+		}
+		if err := lot.CheckAfterReceipt(*c, es[len(es)-1], m.To); err != nil {
+			return err
+		}
+	}
 	switch m.To {
 	case lot.Stored:
 		c.Location, e.Location = m.Location, m.Location

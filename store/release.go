@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -295,7 +294,9 @@ func lotDispositions(tx *bolt.Tx, lotID uuid.UUID) ([]release.Disposition, error
 
 // RecordResult records a QC result (lab role). With corrects > 0 it is a
 // correction: result #corrects of the same assay is voided with reason, and
-// a released lot goes back to quarantine.
+// a released lot goes back to quarantine. A new result that makes a released
+// lot fail a criterion it passed (release.NewFailures) — a late sterility
+// "growth" — sends it back to quarantine too, in the same transaction.
 func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, corrects int, reason string) (release.Result, []release.Requarantine, error) {
 	r, err := e.Check()
 	if err != nil {
@@ -325,6 +326,18 @@ func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, cor
 			return err
 		}
 		r.ID, r.LotID, r.Seq, r.RecordedAt, r.RecordedBy, r.Corrects = s.db.NewID(), l.ID, len(rs)+1, w.now, w.actor.Name, corrects
+		var before release.Evaluation
+		var spec string
+		if corrects == 0 && l.Status == lot.Released {
+			ds, err := lotDispositions(w.tx, l.ID)
+			if err != nil {
+				return err
+			}
+			spec = release.ReleasedAgainst(ds)
+			if before, _, err = s.db.evaluate(w.tx, l, spec, w.now); err != nil {
+				return err
+			}
+		}
 		if corrects > 0 {
 			old, err := findResult(rs, l, corrects)
 			if err != nil {
@@ -341,7 +354,23 @@ func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, cor
 		if err := w.put(kindResult, r.ID, string(audit.ReleaseResult), reason, toResultRecord(r)); err != nil {
 			return err
 		}
-		return setPair(w.tx, "idx_result_lot", l.ID[:], r.ID[:])
+		if err := setPair(w.tx, "idx_result_lot", l.ID[:], r.ID[:]); err != nil {
+			return err
+		}
+		if before.Spec == "" {
+			return nil
+		}
+		after, _, err := s.db.evaluate(w.tx, l, spec, w.now)
+		if err != nil {
+			return err
+		}
+		if failed := release.NewFailures(before, after); len(failed) > 0 {
+			q, err := w.requarantine(l, fmt.Sprintf("QC result #%d (%s %s) recorded after release: lot %s no longer conforms to %s@%d (%s); lot returned to quarantine",
+				r.Seq, r.Assay, r.Display(), l.Number, after.Spec, after.Version, strings.Join(failed, ", ")))
+			rq = append(rq, q)
+			return err
+		}
+		return nil
 	})
 	return r, rq, err
 }
@@ -479,6 +508,11 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 			return lot.Errorf(lot.EINVALID, "--tested %s is in the future", lot.FormatDate(sc.Tested))
 		}
 		sc.ID, sc.DonorID, sc.Consented, sc.RecordedAt, sc.RecordedBy = s.db.NewID(), d.ID, d.Consented, w.now, w.actor.Name
+		earlier, err := screeningsOf(w.tx, d.ID)
+		if err != nil {
+			return err
+		}
+		sc = release.WithHistory(append(earlier, sc))
 		if err := w.put(kindScreening, sc.ID, string(audit.DonorScreen), "", toScreeningRecord(sc)); err != nil {
 			return err
 		}
@@ -547,7 +581,8 @@ func (db *DB) evaluate(tx *bolt.Tx, l lot.Lot, specRef string, now time.Time) (r
 			return release.Evaluation{}, sp, err
 		}
 		if len(ss) > 0 {
-			donor.Screening = &ss[len(ss)-1]
+			latest := release.WithHistory(ss)
+			donor.Screening = &latest
 		}
 	}
 	ev, err := release.Evaluate(sp, l, rs, donor, now)
@@ -776,27 +811,23 @@ func (s *ReleaseService) Certificate(lotRef string) (release.Certificate, error)
 		if c.Dispositions, err = lotDispositions(tx, l.ID); err != nil {
 			return err
 		}
-		spec := ""
-		for _, d := range c.Dispositions {
-			if d.Spec != "" && (d.Decision == release.Approved || d.Decision == release.Exception) {
-				spec = d.Spec + "@" + strconv.Itoa(d.SpecVersion)
-			}
-		}
 		var sp release.Spec
-		if c.Evaluation, sp, err = s.db.evaluate(tx, l, spec, now); err != nil {
+		if c.Evaluation, sp, err = s.db.evaluate(tx, l, release.ReleasedAgainst(c.Dispositions), now); err != nil {
 			return err
 		}
 		c.SpecTitle = sp.Title
-		c.Results, err = resultsOf(tx, l.ID)
-		return err
+		if c.Results, err = resultsOf(tx, l.ID); err != nil {
+			return err
+		}
+		// Verified in the same read transaction, so the head printed is
+		// that of the records the certificate shows.
+		v, err := verifyTx(tx)
+		if err != nil {
+			return err
+		}
+		c.ChainHead, c.AuditEntries, c.Verified, c.AuditProblems = v.HeadHex(), v.Entries, v.OK(), v.Problems
+		return nil
 	})
-	if err != nil {
-		return c, err
-	}
-	v, err := s.db.Verify()
-	if err != nil {
-		return c, err
-	}
-	c.ChainHead = v.HeadHex()
-	return c, nil
+	c.Database = s.db.Path()
+	return c, err
 }

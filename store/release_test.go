@@ -1,12 +1,14 @@
 package store
 
 import (
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
+	"github.com/celltrack/celltrack/report"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -114,5 +116,41 @@ func TestInitInstallsBuiltinSpecs(t *testing.T) {
 	ss, err := NewReleaseService(db).Specs()
 	if err != nil || len(ss) != 2 || ss[0].Name != "isct-uc-msc" || ss[1].Name != "rfib-autologous" || ss[0].Version != 1 {
 		t.Fatalf("specs after init: %+v %v", ss, err)
+	}
+}
+
+// TestCertificateStatesFailedVerification: a lot flipped from quarantine to
+// released with a raw bbolt tool prints as RELEASED — so its certificate must
+// say, in every format, that `audit verify` failed and name the record.
+func TestCertificateStatesFailedVerification(t *testing.T) {
+	db := newTestDB(t)
+	l := registerUC(t, db, "LOT-1")
+	c, err := NewReleaseService(db).Certificate("LOT-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Verified || c.Database != db.Path() || len(c.ChainHead) != 64 || c.AuditEntries == 0 {
+		t.Fatalf("provenance of an untouched database: %+v", c)
+	}
+	tamperLotStatus(t, db, l, "released")
+	c, err = NewReleaseService(db).Certificate("LOT-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Verified || !strings.Contains(strings.Join(c.AuditProblems, "\n"), "lot LOT-1") {
+		t.Fatalf("tampered lot certified as verified: %v %q", c.Verified, c.AuditProblems)
+	}
+	for name, render := range map[string]func(io.Writer, release.Certificate) error{
+		"text": report.CertificateText, "md": report.CertificateMarkdown, "html": report.CertificateHTML,
+	} {
+		var b strings.Builder
+		if err := render(&b, c); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"AUDIT VERIFY FAILED when this certificate was produced", "lot LOT-1 (" + l.ID.String() + ") differs"} {
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("%s certificate lacks %q:\n%s", name, want, b.String())
+			}
+		}
 	}
 }

@@ -61,25 +61,32 @@ func registerUC(t testing.TB, db *DB, number string) lot.Lot {
 	return l
 }
 
-func TestVerifyCatchesRecordEditedOutsideCelltrack(t *testing.T) {
-	db := newTestDB(t)
-	l := registerUC(t, db, "LOT-1")
-	if v, err := db.Verify(); err != nil || !v.OK() {
-		t.Fatalf("fresh database: %v %v", err, v.Problems)
-	}
-	// Flip the lot from quarantine to released with raw bbolt, as a
-	// tamperer with a hex editor or bbolt tool would.
+// tamperLotStatus sets a lot's stored status with raw bbolt, behind
+// celltrack's back, as a tamperer with a hex editor or bbolt tool would.
+func tamperLotStatus(t *testing.T, db *DB, l lot.Lot, status string) {
+	t.Helper()
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(recordBuckets[kindLot])
 		var r map[string]any
-		json.Unmarshal(b.Get(l.ID[:]), &r)
-		r["status"] = "released"
+		if err := json.Unmarshal(b.Get(l.ID[:]), &r); err != nil {
+			return err
+		}
+		r["status"] = status
 		v, _ := json.Marshal(r)
 		return b.Put(l.ID[:], v)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestVerifyCatchesRecordEditedOutsideCelltrack(t *testing.T) {
+	db := newTestDB(t)
+	l := registerUC(t, db, "LOT-1")
+	if v, err := db.Verify(); err != nil || !v.OK() {
+		t.Fatalf("fresh database: %v %v", err, v.Problems)
+	}
+	tamperLotStatus(t, db, l, "released")
 	v, err := db.Verify()
 	if err != nil {
 		t.Fatal(err)

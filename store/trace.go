@@ -166,7 +166,7 @@ func (t *tracer) donor(ref string) error {
 		if err != nil {
 			return err
 		}
-		n, err := t.lotBody(l)
+		n, err := t.lotBody(l, false)
 		if err != nil {
 			return err
 		}
@@ -189,7 +189,7 @@ func (t *tracer) lotTrace(ref string) error {
 		return err
 	}
 	summary := len(t.r.Sections)
-	n, err := t.lotBody(l)
+	n, err := t.lotBody(l, true)
 	if err != nil {
 		return err
 	}
@@ -379,14 +379,20 @@ func (t *tracer) sourceName(l lot.Lot) (string, error) {
 	return "patient " + p.MRN + " (autologous)", err
 }
 
-// lotBody adds a lot's section with its containers, its release decisions,
-// and collects every container's events; it returns the container count.
-func (t *tracer) lotBody(l lot.Lot) (int, error) {
+// lotBody adds a lot's section with its containers, with qc its QC results,
+// its release decisions, and collects every container's events; it returns
+// the container count.
+func (t *tracer) lotBody(l lot.Lot, qc bool) (int, error) {
 	cs, err := containersOf(t.tx, l.ID)
 	if err != nil {
 		return 0, err
 	}
 	t.add(t.lotSection(l, cs))
+	if qc {
+		if err := t.results(l); err != nil {
+			return 0, err
+		}
+	}
 	if err := t.decisions(l); err != nil {
 		return 0, err
 	}
@@ -426,6 +432,30 @@ func (t *tracer) lotSection(l lot.Lot, cs []lot.Container) report.Section {
 		s.Table = tb
 	}
 	return s
+}
+
+// results adds a lot's QC results (idx_result_lot), voided and corrected
+// ones included with who voided them and why: the evidence the release
+// decisions rest on.
+func (t *tracer) results(l lot.Lot) error {
+	rs, err := resultsOf(t.tx, l.ID)
+	if err != nil {
+		return err
+	}
+	sec := report.Section{Title: "QC results of lot " + l.Number}
+	if len(rs) == 0 {
+		sec.Fields = []report.Field{field("Results", "none recorded")}
+		t.add(sec)
+		return nil
+	}
+	tb := &report.Table{Columns: []string{"#", "Assay", "Result", "Tested", "By", "Status"}}
+	for _, r := range rs {
+		tb.Rows = append(tb.Rows, []string{fmt.Sprint(r.Seq), string(r.Assay), r.Display(), lot.FormatDate(r.Tested),
+			r.RecordedBy, r.Status()})
+	}
+	sec.Table = tb
+	t.add(sec)
+	return nil
 }
 
 // decisions adds a lot's QA release decisions (idx_disposition_lot), one

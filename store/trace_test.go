@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -387,5 +388,65 @@ func TestTraceFlagsBrokenChainOfIdentity(t *testing.T) {
 	rep, _ := NewTraceService(db).Patient("aud", "MRN-RF")
 	if strings.Contains(render(t, rep, "text"), "CHAIN OF IDENTITY BROKEN") {
 		t.Error("the source patient's own bag is flagged")
+	}
+}
+
+// TestTraceReadsOnlyWhatItsIndexesLeadTo: a record that no index of the
+// trace leads to is never read. Every record bucket gets an unreadable
+// record (not JSON) that nothing refers to; a trace that scanned a bucket
+// would fail to decode it. Every kind of trace still builds the same report.
+// (The provenance's `audit verify` reads everything by design, so the report
+// model is built on its own, as BenchmarkTrace does.)
+func TestTraceReadsOnlyWhatItsIndexesLeadTo(t *testing.T) {
+	db := traceDB(t)
+	builds := map[string]func(t *tracer) error{
+		"donor":      func(t *tracer) error { return t.donor("D-1") },
+		"lot":        func(t *tracer) error { return t.lotTrace("LOT-1") },
+		"patient":    func(t *tracer) error { return t.patientTrace("MRN-RF") },
+		"allogeneic": func(t *tracer) error { return t.patientTrace("MRN-1") },
+		"container":  func(t *tracer) error { return t.containerTrace("G12342600000101") },
+	}
+	model := func(build func(*tracer) error) (string, error) {
+		var out string
+		err := db.view(func(tx *bolt.Tx) error {
+			tr := newTracer(tx)
+			if err := build(tr); err != nil {
+				return err
+			}
+			b, err := json.Marshal(tr.r)
+			out = string(b)
+			return err
+		})
+		return out, err
+	}
+	before := map[string]string{}
+	for name, build := range builds {
+		m, err := model(build)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		before[name] = m
+	}
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, b := range recordBuckets {
+			id := uuid.Must(uuid.NewV7())
+			if err := tx.Bucket(b).Put(id[:], []byte("not a record {")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, build := range builds {
+		m, err := model(build)
+		if err != nil {
+			t.Errorf("%s trace read a record no index leads to: %v", name, err)
+			continue
+		}
+		if m != before[name] {
+			t.Errorf("%s trace changed when unrelated records were added", name)
+		}
 	}
 }

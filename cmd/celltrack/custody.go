@@ -48,7 +48,8 @@ func (rt *runtime) custodyCommands() []*cli.Command {
 				return rt.custody().Ship(actor(c), ref, lot.Move{Site: c.String("to"), Courier: c.String("courier"), Condition: c.String("condition")})
 			}),
 		move("receive", "receive a shipped container at the site it was shipped to (lab, nurse)",
-			"Say whether the shipping temperature went out of range with --excursion; quarantine the container if it did.\n\n"+
+			"Say whether the shipping temperature went out of range with --excursion. A container received with\n"+
+				"--excursion yes may not be thawed or stored: the lab quarantines it pending investigation, then stores or discards it.\n\n"+
 				example("celltrack --user nina container receive --at CLINIC-A --condition 'shipper intact, logger OK' --excursion no G12342600000101"),
 			[]cli.Flag{
 				&cli.StringFlag{Name: "at", Required: true, Usage: "the receiving site id"},

@@ -32,7 +32,9 @@ func (rt *runtime) demoCommand() *cli.Command {
 		Name:      "demo",
 		Usage:     "build a demonstration database in a temporary folder and narrate what it did",
 		ArgsUsage: " ",
-		Description: "The demo uses a simulated clock and the password '" + demoPassword + "' for every user.\n\n" +
+		Description: "The demo uses a simulated clock and the password '" + demoPassword + "' for every user.\n" +
+			"With --json the narration goes to standard error and standard output gets a JSON summary\n" +
+			"(database, files written, audit verification).\n\n" +
 			example("celltrack demo", "celltrack demo --dir /tmp/ct-demo"),
 		Flags: []cli.Flag{&cli.StringFlag{Name: "dir", Usage: "write the demo database into this (new or empty) folder instead of a temporary one"}},
 		Action: rt.action(noDB, 0, func(c *cli.Context) error {
@@ -46,6 +48,9 @@ func (rt *runtime) demoCommand() *cli.Command {
 				return fmt.Errorf("make demo folder: %w", err)
 			}
 			d := &demo{rt: rt, dir: dir, w: rt.stdout, now: time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)}
+			if rt.json {
+				d.w = rt.stderr // stdout carries only the JSON summary
+			}
 			path := filepath.Join(dir, "demo.db")
 			d.db, err = store.Open(path, store.Options{Create: true, Now: func() time.Time { return d.now }})
 			if err != nil {
@@ -65,7 +70,19 @@ func (rt *runtime) demoCommand() *cli.Command {
 			}
 			fmt.Fprintf(d.w, "\naudit verify: ok=%v, %d entries, chain head %s\n", v.OK(), v.Entries, v.HeadHex())
 			fmt.Fprintf(d.w, "\nExplore it:\n  export CELLTRACK_DB=%s\n  celltrack lot list\n  celltrack audit log\n", path)
-			return nil
+			if !rt.json {
+				return nil
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				return fmt.Errorf("list demo folder: %w", err)
+			}
+			files := []string{}
+			for _, e := range entries {
+				files = append(files, filepath.Join(dir, e.Name()))
+			}
+			return rt.out(map[string]any{"database": path, "dir": dir, "files": files, "audit_verified": v.OK(),
+				"audit_entries": v.Entries, "audit_head": v.HeadHex(), "audit_problems": v.Problems}, nil)
 		}),
 	}
 }

@@ -78,6 +78,14 @@ func demoCustody(d *demo) error {
 		return err
 	}
 	d.say("label print: %d labels of autologous lot %s (FOR AUTOLOGOUS USE ONLY, patient MRN-2001) written to\n  %s", len(set.Containers), set.Lot.Number, path)
+	// The lab puts every printed label on its bag, so the lot's label
+	// reconciliation balances (FACT-JACIE): printed = applied.
+	for _, c := range set.Containers {
+		if _, err := store.NewLabelService(d.db).Apply("liu", c.Code()); err != nil {
+			return err
+		}
+	}
+	d.say("label apply: all %d labels applied; reconcile: celltrack label reconcile %s", len(set.Containers), set.Lot.Number)
 	d.say("  see a bag's journey: celltrack container history %s", bag)
 	return nil
 }

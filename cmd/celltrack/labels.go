@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -36,21 +38,35 @@ func (rt *runtime) labelCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					var pdf []byte
-					set, err := rt.labelService().Print(actor(c), ref, func(set lot.LabelSet) (err error) {
-						pdf, err = report.Labels(set, fin, rt.clock())
-						return err
+					// The PDF is written to a temporary file beside --out inside
+					// the transaction that counts the labels: a folder that cannot
+					// be written refuses the print and nothing is counted. The
+					// file takes its name only once the count is committed.
+					var tmp string
+					set, err := rt.labelService().Print(actor(c), ref, func(set lot.LabelSet) error {
+						pdf, err := report.Labels(set, fin, rt.clock())
+						if err != nil {
+							return err
+						}
+						if out == "" {
+							out = set.Lot.Number + "-labels.pdf"
+							if _, _, err := lot.ParseContainerCode(ref); err == nil || ref == set.Containers[0].ID.String() {
+								out = set.Containers[0].Code() + "-label.pdf"
+							}
+						}
+						if tmp, err = writeTemp(out, pdf); err != nil {
+							return lot.Errorf(lot.EINVALID, "--out %s: cannot write the labels there (%v); nothing was printed or counted", out, err)
+						}
+						return nil
 					})
 					if err != nil {
+						if tmp != "" {
+							os.Remove(tmp)
+						}
 						return err
 					}
-					if out == "" {
-						out = set.Lot.Number + "-labels.pdf"
-						if _, _, err := lot.ParseContainerCode(ref); err == nil || ref == set.Containers[0].ID.String() {
-							out = set.Containers[0].Code() + "-label.pdf"
-						}
-					}
-					if err := os.WriteFile(out, pdf, 0o644); err != nil {
+					if err := os.Rename(tmp, out); err != nil {
+						os.Remove(tmp)
 						return fmt.Errorf("write %s (the %d labels were counted as printed; void them with `celltrack label void`): %w", out, len(set.Containers), err)
 					}
 					abs, _ := filepath.Abs(out)
@@ -129,4 +145,29 @@ func (rt *runtime) labelResult(c *cli.Context, n lot.LabelCount, err error, what
 
 func labelCountView(c lot.Container, n lot.LabelCount) map[string]any {
 	return map[string]any{"container": c.Code(), "printed": n.Printed, "applied": n.Applied, "voided": n.Voided, "unused": n.Unused()}
+}
+
+// writeTemp writes data to a new temporary file in the folder of path, with
+// the mode of a report (0644), and returns its name.
+func writeTemp(path string, data []byte) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), ".celltrack-*.tmp")
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return "", pe.Err // "no such file or directory", without the temporary name
+	}
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }

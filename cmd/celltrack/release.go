@@ -66,7 +66,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 						fmt.Fprintln(tw, "#\tASSAY\tRESULT\tTESTED\tBY\tSTATUS")
 						for _, r := range rs {
-							fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Assay, r.Display(), lot.FormatDate(r.Tested), r.RecordedBy, resultStatus(r))
+							fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Assay, r.Display(), lot.FormatDate(r.Tested), r.RecordedBy, r.Status())
 						}
 						tw.Flush()
 					})
@@ -204,10 +204,13 @@ func (rt *runtime) releaseCommand() *cli.Command {
 				Name:      "certificate",
 				Usage:     "print a lot's certificate of analysis",
 				ArgsUsage: "LOT",
-				Description: "Formats: text (default), md, json, html, pdf (one A4 page, black and white). pdf needs --out.\n\n" +
-					example("celltrack release certificate LOT-UC-1", "celltrack release certificate --format pdf --out LOT-UC-1.pdf LOT-UC-1"),
+				Description: "Formats: text (default; --json gives json), md, json, html, pdf (A4, black and white: one page\n" +
+					"for a normal lot, further pages for a long history of decisions). pdf needs --out. Every certificate states\n" +
+					"when, by whom (--user) and from which database it was produced, the audit chain head, and whether\n" +
+					"`audit verify` passed at that moment.\n\n" +
+					example("celltrack --user quinn release certificate LOT-UC-1", "celltrack --user quinn release certificate --format pdf --out LOT-UC-1.pdf LOT-UC-1"),
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "format", Value: "text", Usage: "text, md, json, html or pdf"},
+					&cli.StringFlag{Name: "format", Value: "text", Usage: "text, md, json, html or pdf (default text; json with --json)"},
 					&cli.StringFlag{Name: "out", Usage: "write to `FILE` instead of standard output"},
 				},
 				Action: rt.action(readDB, 1, rt.releaseCertificate),
@@ -286,17 +289,6 @@ func printRequarantines(w io.Writer, rq []release.Requarantine) {
 	}
 }
 
-func resultStatus(r release.Result) string {
-	s := "valid"
-	if r.Voided() {
-		s = fmt.Sprintf("VOID %s by %s: %s", lot.FormatDate(r.VoidedAt), r.VoidedBy, r.VoidReason)
-	}
-	if r.Corrects > 0 {
-		s += fmt.Sprintf(" (corrects #%d)", r.Corrects)
-	}
-	return s
-}
-
 func resultView(r release.Result) map[string]any {
 	return map[string]any{"id": r.ID, "seq": r.Seq, "assay": r.Assay, "value": r.Value.Text, "unit": r.Value.Unit,
 		"method": r.Method, "tested": lot.FormatDate(r.Tested), "recorded_at": r.RecordedAt, "recorded_by": r.RecordedBy,
@@ -305,12 +297,11 @@ func resultView(r release.Result) map[string]any {
 
 func printEvaluation(w io.Writer, ev release.Evaluation) {
 	fmt.Fprintf(w, "Lot %s against %s@%d\n", ev.Lot, ev.Spec, ev.Version)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CRITERION\tLIMIT\tRESULT\tVERDICT")
+	rows := [][]string{}
 	for _, r := range ev.Rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Criterion, r.Limit, r.Result, r.Verdict)
+		rows = append(rows, []string{r.Criterion, r.Limit, r.Result, string(r.Verdict)})
 	}
-	tw.Flush()
+	report.WriteTextTable(w, []string{"CRITERION", "LIMIT", "RESULT", "VERDICT"}, rows)
 	if ev.Pass {
 		fmt.Fprintln(w, "VERDICT: PASS — the lot conforms and may be approved")
 	} else {
@@ -343,8 +334,19 @@ func (rt *runtime) releaseCertificate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if name := actor(c); name != "" {
+		u, err := rt.db.User(name)
+		if err != nil {
+			return err
+		}
+		cert.ProducedBy, cert.ProducedByName, cert.ProducedByRole = u.Name, u.FullName, string(u.Role)
+	}
+	format := c.String("format")
+	if rt.json && !c.IsSet("format") {
+		format = "json"
+	}
 	var buf bytes.Buffer
-	switch f := c.String("format"); f {
+	switch f := format; f {
 	case "text":
 		err = report.CertificateText(&buf, cert)
 	case "md":
@@ -361,7 +363,10 @@ func (rt *runtime) releaseCertificate(c *cli.Context) error {
 		enc.SetIndent("", "  ")
 		err = enc.Encode(map[string]any{"lot": rt.lotView(cert.Lot), "source": cert.Source, "restricted_to": cert.RestrictedTo,
 			"evaluation": cert.Evaluation, "spec_title": cert.SpecTitle, "dispositions": dispositionViews(cert.Dispositions),
-			"chain_head": cert.ChainHead, "generated": cert.Generated})
+			"chain_head": cert.ChainHead, "generated": cert.Generated,
+			"produced": map[string]any{"at": cert.Generated, "by": cert.ProducedBy, "by_name": cert.ProducedByName, "by_role": cert.ProducedByRole,
+				"database": cert.Database, "audit_head": cert.ChainHead, "audit_entries": cert.AuditEntries,
+				"audit_verified": cert.Verified, "audit_problems": cert.AuditProblems}})
 	default:
 		return lot.Errorf(lot.EUSAGE, "--format %q is not a certificate format; use text, md, json, html or pdf", f)
 	}
@@ -372,8 +377,8 @@ func (rt *runtime) releaseCertificate(c *cli.Context) error {
 		if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("write certificate: %w", err)
 		}
-		fmt.Fprintf(rt.stdout, "wrote certificate of lot %s to %s\n", cert.Lot.Number, out)
-		return nil
+		return rt.out(map[string]any{"wrote": out, "format": format, "lot": cert.Lot.Number, "audit_verified": cert.Verified},
+			func(w io.Writer) { fmt.Fprintf(w, "wrote certificate of lot %s to %s\n", cert.Lot.Number, out) })
 	}
 	_, err = rt.stdout.Write(buf.Bytes())
 	return err
@@ -478,7 +483,9 @@ func (rt *runtime) donorScreenCommand() *cli.Command {
 		Usage:     "record a donor's infectious-disease screening (lab)",
 		ArgsUsage: "ID",
 		Description: "Any result but negative makes the donor ineligible: every lot of the donor then fails evaluation,\n" +
-			"and released ones go back to quarantine at once, with the containers already infused listed.\n\n" +
+			"and released ones go back to quarantine at once, with the containers already infused listed. A donor who\n" +
+			"once tested positive stays ineligible whatever a later screening says; an indeterminate may be resolved by a\n" +
+			"later all-negative screening.\n\n" +
 			example("celltrack --user liu donor screen --hiv negative --hbv negative --hcv negative --syphilis negative --htlv negative --tested 2026-10-31 D-0001"),
 		Flags: flags,
 		Action: rt.action(writeDB, 1, func(c *cli.Context) error {

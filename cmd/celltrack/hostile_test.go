@@ -342,7 +342,12 @@ var laterHostile = []hostile{
 	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "one", "unit": "EU/mL"}]}`, "limit", "one"),
 	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "1", "unit": "furlongs"}]}`, "furlongs"),
 	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "CD999", "op": ">=", "limit": "95", "unit": "%"}]}`, "CD999"),
-	specFile(`{"name": "x ÿ", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "1", "unit": "EU/mL"}]}`, "name"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "CD105", "op": ">=", "limit": "0.95", "unit": "%"}]}`, "CD105", "limit 0.95", "fraction", "give 95"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "viability", "op": ">=", "limit": "120"}]}`, "viability", "limit 120 %", "over 100"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "-1"}]}`, "endotoxin", "limit -1", "negative"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "1e999999"}]}`, "endotoxin", "1e999999", "out of range"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "CD105", "op": "between", "min": "99", "max": "95"}]}`, "CD105", "min 99", "max 95"),
+	specFile(`{"name": "x `+"\xff"+`", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "1", "unit": "EU/mL"}]}`, "name"),
 	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "colour": "red", "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "1", "unit": "EU/mL"}]}`, "colour"),
 	{name: "spec file missing", code: 3, args: []string{"--user", "quinn", "release", "spec", "add", "--file", "$DIR/nope.json"}, want: []string{"--file", "nope.json"}},
 

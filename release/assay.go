@@ -6,6 +6,7 @@ package release
 
 import (
 	"math/big"
+	"regexp"
 	"strings"
 
 	"github.com/celltrack/celltrack/lot"
@@ -129,12 +130,34 @@ func ParseDecimal(field, s string) (*big.Rat, error) {
 	for _, sep := range []string{"×10^", "x10^", "X10^", "*10^"} {
 		t = strings.Replace(t, sep, "e", 1)
 	}
-	r, ok := new(big.Rat).SetString(t)
-	if !ok || t == "" || strings.ContainsAny(t, "/") {
+	if len(t) > 40 {
+		return nil, lot.Errorf(lot.EINVALID, "%s %q is %d characters long; write a decimal such as 95, 0.25 or 2.5e9", field, s, len(t))
+	}
+	m := decimalRE.FindStringSubmatch(t)
+	if m == nil {
 		return nil, lot.Errorf(lot.EINVALID, "%s %q is not a number; write a decimal such as 95, 0.25 or 2.5e9", field, s)
+	}
+	// big.Rat would expand an exponent of a million into a million digits;
+	// no QC result or limit is anywhere near 10^±30.
+	if len(m[1]) > 2 {
+		return nil, lot.Errorf(lot.EINVALID, "%s %q is out of range: the exponent may have at most 2 digits", field, s)
+	}
+	r, ok := new(big.Rat).SetString(t)
+	if !ok {
+		return nil, lot.Errorf(lot.EINVALID, "%s %q is not a number; write a decimal such as 95, 0.25 or 2.5e9", field, s)
+	}
+	if new(big.Rat).Abs(r).Cmp(decimalMax) >= 0 {
+		return nil, lot.Errorf(lot.EINVALID, "%s %q is out of range: no QC value or limit reaches 10^15", field, s)
 	}
 	return r, nil
 }
+
+// decimalMax bounds every decimal, so that its canonical text stays short.
+var decimalMax = new(big.Rat).SetInt64(1_000_000_000_000_000)
+
+// decimalRE is a decimal with an optional exponent (submatch 1): no
+// fractions, hexadecimal or underscores, which big.Rat would also accept.
+var decimalRE = regexp.MustCompile(`^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?([0-9]+))?$`)
 
 // FormatDecimal prints r exactly as a decimal, without trailing zeros.
 // Values with more than 9 decimal places (never typed) are rounded.

@@ -340,5 +340,19 @@ func (c *Criterion) validate() error {
 	if lo != nil && hi != nil && lo.Cmp(hi) > 0 {
 		return lot.Errorf(lot.EINVALID, "min %s is above max %s", c.Min, c.Max)
 	}
+	// The same traps as a result (ParseValue): a limit of 0.95 % for CD105
+	// is 95 % written as a fraction, and would pass every lot.
+	for _, r := range []*big.Rat{lo, hi} {
+		switch {
+		case r == nil:
+		case r.Sign() < 0:
+			return lot.Errorf(lot.EINVALID, "limit %s is negative", FormatDecimal(r))
+		case c.Unit == Percent && r.Cmp(big.NewRat(100, 1)) > 0:
+			return lot.Errorf(lot.EINVALID, "limit %s %% is over 100 %%", FormatDecimal(r))
+		case info(c.Assays[0]).fractionTrap && r.Sign() > 0 && r.Cmp(big.NewRat(1, 1)) <= 0:
+			return lot.Errorf(lot.EINVALID, "limit %s for %s looks like a fraction, but %s is a percentage (0–100); give %s",
+				FormatDecimal(r), c.Name(), c.Name(), FormatDecimal(new(big.Rat).Mul(r, big.NewRat(100, 1))))
+		}
+	}
 	return nil
 }

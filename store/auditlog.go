@@ -90,9 +90,11 @@ type latestState struct {
 }
 
 // Verify recomputes the audit chain and checks that every stored record is
-// exactly the value its latest audit entry set, and that no audited record
-// has vanished. It reads the fixed headers only, so it does not decode JSON
-// unless it has a problem to describe.
+// exactly the value its latest audit entry set, that no audited record
+// has vanished, and that every signature is bound to the record it is stored
+// in (verifySignatures). It reads the fixed headers of entries only and
+// decodes no JSON except the few signed kinds of record, or to describe a
+// problem.
 func (db *DB) Verify() (Verification, error) {
 	var v Verification
 	err := db.view(func(tx *bolt.Tx) (err error) { v, err = verifyTx(tx); return err })
@@ -164,6 +166,7 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 			}
 		}
 		v.Problems = append(v.Problems, verifyIndexes(tx)...)
+		v.Problems = append(v.Problems, verifySignatures(tx)...)
 		sort.Strings(v.Problems) // map order would make two runs print differently
 		return nil
 	}()

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -360,11 +359,7 @@ func (s *DoseService) ChangeSchedule(signer audit.User, mrn string, n int, date 
 		}
 		sc := ac.Schedule
 		ch := dose.DateChange{Infusion: n, Date: dose.Date(date), Reason: reason}
-		payload, _ := json.Marshal(struct {
-			Schedule uuid.UUID
-			Change   dose.DateChange
-		}{sc.ID, ch})
-		ch.Signature = w.sign(w.actor, dose.MeaningSchedule, sha256.Sum256(payload))
+		ch.Signature = w.sign(w.actor, dose.MeaningSchedule, scheduleChangeDigest(sc.ID, ch))
 		sc.Changes = append(sc.Changes, ch)
 		if err := w.put(kindSchedule, sc.ID, string(audit.ScheduleChange), reason, toScheduleRecord(sc)); err != nil {
 			return err
@@ -427,8 +422,7 @@ func (s *DoseService) ConfirmWeight(signer audit.User, mrn, reason string) (lot.
 			return lot.Errorf(lot.ECONFLICT, "the weight %s measured %s is already confirmed", wt.Grams, lot.FormatTime(wt.MeasuredAt))
 		}
 		r := weightConfirmRecord{V: 1, ID: w.db.NewID(), WeightID: wt.ID, Reason: reason}
-		payload, _ := json.Marshal(toWeightRecord(wt))
-		r.Signature = w.sign(w.actor, fmt.Sprintf("confirmed the weight %s of %s", wt.Grams, mrn), sha256.Sum256(payload))
+		r.Signature = w.sign(w.actor, fmt.Sprintf("confirmed the weight %s of %s", wt.Grams, mrn), weightDigest(toWeightRecord(wt)))
 		if err := w.put(kindWeightConfirm, r.ID, string(audit.WeightConfirm), reason, r); err != nil {
 			return err
 		}
@@ -682,8 +676,7 @@ func (s *DoseService) Administer(nurse, witness audit.User, a Administration) (d
 			in.Containers = append(in.Containers, dose.InfusedContainer{ContainerID: d.ContainerID, LotID: f.Containers[i].Lot.ID,
 				Code: d.Code, Volume: d.Draw, Cells: d.Cells})
 		}
-		payload, _ := json.Marshal(toInfusionRecord(in))
-		sum := sha256.Sum256(payload)
+		sum := infusionDigest(toInfusionRecord(in))
 		in.Nurse, in.Witness = w.sign(nurse, dose.MeaningAdminister, sum), w.sign(wu, dose.MeaningWitness, sum)
 		if err := w.put(kindInfusion, in.ID, string(audit.DoseAdminister), "", toInfusionRecord(in)); err != nil {
 			return err

@@ -19,7 +19,19 @@ type writeCommand struct {
 	args   func(user string) []string
 	stdin  string
 	files  map[string]string
+	// base names the starting database (see accessBases); "" is the lab
+	// fixture.
+	base string
+	// refused is what a refusal by role says, when not the permission
+	// table's "which may not ACTION" (a check the domain makes first).
+	refused string
 }
+
+// pw is one signing password on standard input; pw2 two (signer, witness).
+const (
+	pw  = fixturePassword + "\n"
+	pw2 = pw + pw
+)
 
 var writeCommands = []writeCommand{
 	{action: audit.UserAdd, stdin: "long-enough-pw\n", args: func(u string) []string {
@@ -44,7 +56,101 @@ var writeCommands = []writeCommand{
 	{action: audit.LotSplit, args: func(u string) []string {
 		return []string{"--user", u, "lot", "split", "--containers", "2", "--cells-each", "1e8", "LOT-UC-1"}
 	}},
+
+	// Chain of custody and labels, on the bedside base (see accessBases):
+	// each row moves a container that is in the right state at the right
+	// site, so that an allowed role really succeeds. The nurse's moves are
+	// at CLINIC-A, away from the home site (audit.AuthorizeAtSite).
+	{action: audit.SiteAdd, args: func(u string) []string {
+		return []string{"--user", u, "site", "add", "--name", "Cell therapy lab", "LAB"}
+	}},
+	{action: audit.ContainerStore, base: "bedside", args: func(u string) []string {
+		return []string{"--user", u, "container", "store", "--location", "LN2-A rack 4 pos 2", "G12342600000202"}
+	}},
+	{action: audit.ContainerShip, base: "bedside", args: func(u string) []string {
+		return []string{"--user", u, "container", "ship", "--to", "CLINIC-B", "--courier", "BioCour 8", "G12342600000201"}
+	}},
+	{action: audit.ContainerReceive, base: "bedside", args: func(u string) []string {
+		return []string{"--user", u, "container", "receive", "--at", "CLINIC-A", "--excursion", "no", "G12342600000102"}
+	}},
+	{action: audit.ContainerThaw, base: "bedside", args: func(u string) []string {
+		return []string{"--user", u, "container", "thaw", "--viability", "90.5", "--viable-cells", "9.0e7", "G12342600000103"}
+	}},
+	{action: audit.ContainerDispense, base: "bedside", args: func(u string) []string {
+		return []string{"--user", u, "container", "dispense", "--patient", "MRN-1001", "G12342600000104"}
+	}},
+	{action: audit.ContainerDiscard, base: "bedside", args: func(u string) []string {
+		return []string{"--user", u, "container", "discard", "--reason", "surplus", "G12342600000201"}
+	}},
+	{action: audit.ContainerReturn, base: "bedside", args: func(u string) []string {
+		return []string{"--user", u, "container", "return", "--reason", "infusion postponed: fever", "G12342600000101"}
+	}},
+	{action: audit.ContainerQuarantine, base: "bedside", args: func(u string) []string {
+		return []string{"--user", u, "container", "quarantine", "--reason", "freezer alarm", "G12342600000201"}
+	}},
+	{action: audit.LabelPrint, base: "bedside", args: func(u string) []string {
+		return []string{"--user", u, "label", "print", "--out", "$DIR/label.pdf", "G12342600000202"}
+	}},
+	{action: audit.LabelApply, base: "bedside", args: func(u string) []string {
+		return []string{"--user", u, "label", "apply", "G12342600000201"}
+	}},
+	{action: audit.LabelVoid, base: "bedside", args: func(u string) []string {
+		return []string{"--user", u, "label", "void", "--reason", "smudged print", "G12342600000201"}
+	}},
+
+	// Release.
+	{action: audit.ReleaseResult, args: func(u string) []string {
+		return []string{"--user", u, "release", "result", "--assay", "CD105", "--value", "98.2", "LOT-UC-1"}
+	}},
+	{action: audit.DonorScreen, args: func(u string) []string {
+		return []string{"--user", u, "donor", "screen", "--hiv", "negative", "--hbv", "negative", "--hcv", "negative",
+			"--syphilis", "negative", "--htlv", "negative", "--tested", "2026-11-01", "D-0001"}
+	}},
+	{action: audit.ReleaseApprove, base: "release", stdin: pw, args: func(u string) []string {
+		return []string{"--user", u, "release", "approve", "--spec", "isct-uc-msc", "--password-stdin", "LOT-UC-1"}
+	}},
+	{action: audit.ReleaseReject, base: "release", stdin: pw, args: func(u string) []string {
+		return []string{"--user", u, "release", "reject", "--reason", "bag leaked in transit", "--password-stdin", "LOT-UC-1"}
+	}},
+	{action: audit.ReleaseSpecAdd, files: map[string]string{"spec.json": accessSpec}, args: func(u string) []string {
+		return []string{"--user", u, "release", "spec", "add", "--file", "$DIR/spec.json"}
+	}},
+
+	// Dosing.
+	{action: audit.ProtocolAdd, files: map[string]string{"protocol.json": accessProtocol}, args: func(u string) []string {
+		return []string{"--user", u, "protocol", "add", "--file", "$DIR/protocol.json"}
+	}},
+	{action: audit.ScheduleCreate, args: func(u string) []string {
+		return []string{"--user", u, "schedule", "create", "--protocol", "sle-uc-d0d7", "--start", "2026-11-25", "MRN-1001"}
+	}},
+	{action: audit.ScheduleChange, base: "bedside", stdin: pw, args: func(u string) []string {
+		return []string{"--user", u, "schedule", "change", "--infusion", "2", "--date", "2026-12-03", "--reason", "febrile on day 7", "--password-stdin", "MRN-1001"}
+	}},
+	{action: audit.WeightConfirm, stdin: pw, args: func(u string) []string {
+		return []string{"--user", u, "dose", "confirm-weight", "--reason", "re-weighed twice", "--password-stdin", "MRN-1001"}
+	}},
+	{action: audit.DoseAdminister, base: "bedside", stdin: pw2,
+		refused: "the administering user and the witness must be physicians or nurses", args: func(u string) []string {
+			witness := "omar"
+			if u == "omar" {
+				witness = "nina"
+			}
+			return []string{"--user", u, "dose", "administer", "--container", "G12342600000101", "--witness", witness, "--password-stdin", "MRN-1001"}
+		}},
+	{action: audit.DoseReaction, base: "infused", args: func(u string) []string {
+		return []string{"--user", u, "dose", "reaction", "--infusion", "$INFUSION", "--grade", "1", "--text", "transient fever 38.1 °C"}
+	}},
 }
+
+const accessSpec = `{"name": "lab-uc", "title": "Lab UC panel", "kinds": ["uc"],
+ "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "1.0", "unit": "EU/mL", "source": "USP <85>"}]}`
+
+const accessProtocol = `{"format": 1, "name": "ss-uc-bands", "title": "Sjögren's: UC-MSC by weight band", "source": "issue 4 example bands",
+ "product": "uc", "basis": "bands",
+ "bands": [{"up_to_kg": "60", "cells": "5e7"}, {"up_to_kg": "80", "cells": "7e7"}, {"cells": "9e7"}],
+ "phases": [{"count": 1, "interval_days": 0}], "window_days": 1, "follow_actual": false,
+ "tolerance_minus_pct": "10", "tolerance_plus_pct": "10", "max_weight_age_days": 7,
+ "max_thaw_minutes": 240, "infusion_minutes": 60, "endotoxin_eu_per_kg_per_h": "5"}`
 
 // fixtureUsers are the lab fixture's users, one per role.
 var fixtureUsers = map[audit.Role]string{
@@ -70,7 +176,7 @@ func TestEveryWriteAsEveryRole(t *testing.T) {
 		for _, wc := range writeCommands {
 			t.Run(string(wc.action)+"/"+string(role), func(t *testing.T) {
 				dir := t.TempDir()
-				db := labCopy(t, dir)
+				db := baseCopy(t, dir, wc.base)
 				before := fileSum(t, db)
 				got := runWrite(t, dir, db, wc, user)
 				if audit.Allowed(role, wc.action) {
@@ -79,7 +185,11 @@ func TestEveryWriteAsEveryRole(t *testing.T) {
 					}
 					return
 				}
-				if got.code != exitRefused || !strings.Contains(got.stderr, "which may not "+string(wc.action)) {
+				want := "which may not " + string(wc.action)
+				if wc.refused != "" {
+					want = wc.refused
+				}
+				if got.code != exitRefused || !strings.Contains(got.stderr, want) {
 					t.Errorf("%s (%s) may not %s: got exit %d: %s", user, role, wc.action, got.code, got.stderr)
 				}
 				if fileSum(t, db) != before {
@@ -91,7 +201,7 @@ func TestEveryWriteAsEveryRole(t *testing.T) {
 	for _, wc := range writeCommands {
 		t.Run(string(wc.action)+"/disabled", func(t *testing.T) {
 			dir := t.TempDir()
-			db := labCopy(t, dir)
+			db := baseCopy(t, dir, wc.base)
 			// lars is a lab user: allowed lab writes until disabled. An
 			// admin is disabled too, to cover the admin-only writes.
 			for _, u := range []string{"lars", "omar"} {
@@ -128,7 +238,8 @@ func runWrite(t *testing.T, dir, db string, wc writeCommand, user string) invoca
 	}
 	args := wc.args(user)
 	for i, a := range args {
-		args[i] = strings.ReplaceAll(a, "$DIR/", dir+string(filepath.Separator))
+		a = strings.ReplaceAll(a, "$DIR/", dir+string(filepath.Separator))
+		args[i] = strings.ReplaceAll(a, "$INFUSION", infusionID)
 	}
 	return celltrack(db, wc.stdin, args...)
 }

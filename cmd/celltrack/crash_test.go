@@ -20,7 +20,7 @@ import (
 // crashOp is one kind of write the crash test runs and kills. start returns
 // the command line for write number i; the ledger remembers what each
 // acknowledged or killed write must have left behind, and check proves it.
-// Commands added later (custody, infusions) add a row here.
+// Custody moves and infusions are in crash_custody_test.go.
 type crashOp struct {
 	name  string
 	args  func(l *crashLedger, i int) (stdin string, args []string, ok bool)
@@ -35,6 +35,7 @@ type crashLedger struct {
 	weighs    map[string]bool   // --at of each weighing → acknowledged
 	imports   map[int]bool      // import number → acknowledged
 	importLen int
+	bags      []*crashBag // the released lot's bags, one per patient
 }
 
 var crashOps = []crashOp{
@@ -121,12 +122,13 @@ func TestCrashSafety(t *testing.T) {
 		}
 	}
 	l := &crashLedger{dir: t.TempDir(), splits: map[string][2]int{}, weighs: map[string]bool{}, imports: map[int]bool{}, importLen: 25}
+	prepareCustody(t, p, l)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 6))
 	// typical remembers how long each kind of write took the last time it
 	// was left alone, so that kills land anywhere from process start to
 	// commit even as the database grows or the machine slows down.
 	typical := map[string]time.Duration{}
-	killed := 0
+	killed, killedOp := 0, map[string]int{}
 	for i := 0; killed < kills; i++ {
 		if i > 20*kills+50 {
 			t.Fatalf("only %d kills landed in %d writes", killed, i)
@@ -161,6 +163,7 @@ func TestCrashSafety(t *testing.T) {
 			op.apply(l, i, true)
 		case errors.As(err, &ee) && ee.ProcessState.Sys().(syscall.WaitStatus).Signaled():
 			killed++
+			killedOp[op.name]++
 			op.apply(l, i, false)
 			if killed%50 == 0 {
 				t.Logf("%d kills in %d writes", killed, i+1)
@@ -173,7 +176,13 @@ func TestCrashSafety(t *testing.T) {
 			return
 		}
 	}
-	t.Logf("%d kills; %d lots acknowledged, %d weighings, %d imports", killed, len(l.lots), len(l.weighs), len(l.imports))
+	infused := 0
+	for _, b := range l.bags {
+		if b.state == lot.Infused {
+			infused++
+		}
+	}
+	t.Logf("%d kills %v; %d lots acknowledged, %d weighings, %d imports, %d of %d bags infused", killed, killedOp, len(l.lots), len(l.weighs), len(l.imports), infused, len(l.bags))
 }
 
 // checkCrashLedger opens the database as the next user would and checks it
@@ -239,6 +248,7 @@ func checkCrashLedger(t *testing.T, path string, l *crashLedger, when string) {
 			t.Errorf("%s: import %d (acknowledged %t) left %d of %d lots", when, n, acked, got, l.importLen)
 		}
 	}
+	checkCrashCustody(t, db, l, when)
 	ws, err := s.Weights("MRN-1")
 	if err != nil {
 		t.Fatal(err)

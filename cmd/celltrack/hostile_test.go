@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -18,6 +20,8 @@ type hostile struct {
 	want  []string
 	stdin string
 	files map[string]string
+	// base names the starting database (accessBases); "" is the lab fixture.
+	base string
 }
 
 var (
@@ -244,6 +248,211 @@ var hostileCatalogue = []hostile{
 	{name: "import by nurse", code: 3, args: []string{"--user", "nina", "lot", "import", "--csv", "$DIR/in.csv"}, files: map[string]string{"in.csv": csvHeader + csvGood}, want: []string{"nina", "lot.import"}},
 }
 
+// The capabilities merged after the foundation: release, custody, labels,
+// dosing, trace and reports. They join the catalogue in init so that each
+// group reads as one block.
+func init() { hostileCatalogue = append(hostileCatalogue, laterHostile...) }
+
+func result(more ...string) []string {
+	return with([]string{"--user", "liu", "release", "result"}, more...)
+}
+
+func screen(more ...string) []string {
+	return with([]string{"--user", "liu", "donor", "screen"}, more...)
+}
+
+func approve(more ...string) hostile {
+	return hostile{base: "release", stdin: pw, args: with([]string{"--user", "quinn", "release", "approve", "--password-stdin"}, more...)}
+}
+
+func move(user, verb string, more ...string) []string {
+	return with([]string{"--user", user, "container", verb}, more...)
+}
+
+func administer(more ...string) []string {
+	return with([]string{"--user", "nina", "dose", "administer", "--witness", "omar", "--password-stdin"}, more...)
+}
+
+func specFile(body string, want ...string) hostile {
+	return hostile{name: "spec file " + strconv.Quote(body), code: 3, args: []string{"--user", "quinn", "release", "spec", "add", "--file", "$DIR/spec.json"},
+		files: map[string]string{"spec.json": body}, want: want}
+}
+
+func protocolFile(body string, want ...string) hostile {
+	return hostile{name: "protocol file " + strconv.Quote(body), code: 3, args: []string{"--user", "pat", "protocol", "add", "--file", "$DIR/p.json"},
+		files: map[string]string{"p.json": body}, want: want}
+}
+
+// protocolWith is accessProtocol with one "key": value pair replaced.
+func protocolWith(key, value string) string {
+	re := regexp.MustCompile(`"` + regexp.QuoteMeta(key) + `": ("[^"]*"|[0-9]+|true|false|\[[^\]]*\])`)
+	if !re.MatchString(accessProtocol) {
+		panic("protocolWith: no key " + key)
+	}
+	return re.ReplaceAllLiteralString(accessProtocol, `"`+key+`": `+value)
+}
+
+func (h hostile) is(name string, code int, want ...string) hostile {
+	h.name, h.code, h.want = name, code, want
+	return h
+}
+
+var laterHostile = []hostile{
+	// release result: values, units, dates, ids
+	{name: "result value not a number", code: 3, args: result("--assay", "CD105", "--value", "high", "LOT-UC-1"), want: []string{"--value", `"high"`}},
+	{name: "result percent as fraction", code: 3, args: result("--assay", "CD105", "--value", "0.982", "LOT-UC-1"), want: []string{"--value", "0.982"}},
+	{name: "result percent over 100", code: 3, args: result("--assay", "CD105", "--value", "120", "LOT-UC-1"), want: []string{"--value", "120"}},
+	{name: "result negative", code: 3, args: result("--assay", "endotoxin", "--value=-0.1", "LOT-UC-1"), want: []string{"--value", "-0.1"}},
+	{name: "result wrong unit", code: 3, args: result("--assay", "endotoxin", "--value", "0.12", "--unit", "mg", "LOT-UC-1"), want: []string{"unit", `"mg"`}},
+	{name: "result percent in EU/mL", code: 3, args: result("--assay", "CD105", "--value", "98", "--unit", "EU/mL", "LOT-UC-1"), want: []string{"unit", "EU/mL"}},
+	{name: "result word for a number assay", code: 3, args: result("--assay", "CD73", "--value", "pass", "LOT-UC-1"), want: []string{"--value", `"pass"`}},
+	{name: "result unknown word", code: 3, args: result("--assay", "sterility", "--value", "clean", "LOT-UC-1"), want: []string{"--value", `"clean"`}},
+	{name: "result NaN", code: 3, args: result("--assay", "CD105", "--value", "NaN", "LOT-UC-1"), want: []string{"--value", "NaN"}},
+	{name: "result decimal comma", code: 3, args: result("--assay", "CD105", "--value", "98,2", "LOT-UC-1"), want: []string{"--value", "98,2"}},
+	{name: "result unknown assay", code: 3, args: result("--assay", "CD999", "--value", "1", "LOT-UC-1"), want: []string{"assay", `"CD999"`}},
+	{name: "result impossible date", code: 3, args: result("--assay", "CD105", "--value", "98", "--tested", "2026-11-31", "LOT-UC-1"), want: []string{"--tested", "2026-11-31"}},
+	{name: "result tested in the future", code: 3, args: result("--assay", "CD105", "--value", "98", "--tested", "2026-12-25", "LOT-UC-1"), want: []string{"--tested", "2026-12-25"}},
+	{name: "result unknown lot", code: 5, args: result("--assay", "CD105", "--value", "98", "LOT-UC-9"), want: []string{"LOT-UC-9"}},
+	{name: "result flag after lot", code: 2, args: result("--assay", "CD105", "LOT-UC-1", "--value", "98"), want: []string{"--value", "LOT-UC-1"}},
+	{name: "result corrects unknown number", code: 5, base: "release", args: result("--assay", "CD105", "--value", "98", "--corrects", "99", "--reason", "typo", "LOT-UC-1"), want: []string{"#99", "LOT-UC-1"}},
+	{name: "result method not UTF-8", code: 3, args: result("--assay", "CD105", "--value", "98", "--method", "flow\xff", "LOT-UC-1"), want: []string{"--method", "not UTF-8"}},
+	{name: "result method oversized", code: 3, args: result("--assay", "CD105", "--value", "98", "--method", strings.Repeat("m", 5000), "LOT-UC-1"), want: []string{"--method", "5000 characters"}},
+	{name: "result by nurse", code: 3, args: []string{"--user", "nina", "release", "result", "--assay", "CD105", "--value", "98", "LOT-UC-1"}, want: []string{"nina", "release.result"}},
+	// donor screen
+	{name: "screen unknown result", code: 3, args: screen("--hiv", "neg", "--hbv", "negative", "--hcv", "negative", "--syphilis", "negative", "--htlv", "negative", "D-0001"), want: []string{"--hiv", `"neg"`}},
+	{name: "screen unknown donor", code: 5, args: screen("--hiv", "negative", "--hbv", "negative", "--hcv", "negative", "--syphilis", "negative", "--htlv", "negative", "D-0404"), want: []string{"D-0404"}},
+	{name: "screen missing marker", code: 2, args: screen("--hiv", "negative", "--hbv", "negative", "--hcv", "negative", "--syphilis", "negative", "D-0001"), want: []string{"htlv"}},
+	{name: "screen date impossible", code: 3, args: screen("--hiv", "negative", "--hbv", "negative", "--hcv", "negative", "--syphilis", "negative", "--htlv", "negative", "--tested", "2026-02-29", "D-0001"), want: []string{"--tested", "2026-02-29"}},
+	// release approve / reject
+	approve("--spec", "isct-uc-msc@9", "LOT-UC-1").is("approve unknown spec version", 5, "isct-uc-msc@9"),
+	approve("--spec", "no-such-spec", "LOT-UC-1").is("approve unknown spec", 5, "no-such-spec"),
+	approve("LOT-UC-9").is("approve unknown lot", 5, "LOT-UC-9"),
+	approve("LOT-UC-1", "--spec", "isct-uc-msc").is("approve flag after lot", 2, "--spec", "LOT-UC-1"),
+	approve("--exception", "--patient", "MRN-1001", "--reason", "no alternative", "LOT-UC-1").is("approve exception without physician", 3, "--physician"),
+	approve("--spec", "rfib-autologous", "LOT-UC-1").is("approve uc lot against rfib spec", 3, "rfib-autologous", "LOT-UC-1"),
+	{name: "reject blank reason", code: 3, base: "release", stdin: pw, args: []string{"--user", "quinn", "release", "reject", "--reason", " ", "--password-stdin", "LOT-UC-1"}, want: []string{"--reason"}},
+	{name: "reject missing reason", code: 2, base: "release", stdin: pw, args: []string{"--user", "quinn", "release", "reject", "--password-stdin", "LOT-UC-1"}, want: []string{"--reason"}},
+	{name: "reject no password", code: 2, base: "release", args: []string{"--user", "quinn", "release", "reject", "--reason", "leak", "--password-stdin", "LOT-UC-1"}, want: []string{"--password-stdin"}},
+	// release spec files
+	specFile("", "specification file", "JSON"),
+	specFile("{not json", "specification file", "JSON"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": []}`, "criteria"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["blood"], "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "1", "unit": "EU/mL"}]}`, "blood"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "endotoxin", "op": "<<", "limit": "1", "unit": "EU/mL"}]}`, "op", "<<"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "one", "unit": "EU/mL"}]}`, "limit", "one"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "1", "unit": "furlongs"}]}`, "furlongs"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "CD999", "op": ">=", "limit": "95", "unit": "%"}]}`, "CD999"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "CD105", "op": ">=", "limit": "0.95", "unit": "%"}]}`, "CD105", "limit 0.95", "fraction", "give 95"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "viability", "op": ">=", "limit": "120"}]}`, "viability", "limit 120 %", "over 100"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "-1"}]}`, "endotoxin", "limit -1", "negative"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "1e999999"}]}`, "endotoxin", "1e999999", "out of range"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "CD105", "op": "between", "min": "99", "max": "95"}]}`, "CD105", "min 99", "max 95"),
+	specFile(`{"name": "x `+"\xff"+`", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "1", "unit": "EU/mL"}]}`, "name"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "colour": "red", "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "1", "unit": "EU/mL"}]}`, "colour"),
+	{name: "spec file missing", code: 3, args: []string{"--user", "quinn", "release", "spec", "add", "--file", "$DIR/nope.json"}, want: []string{"--file", "nope.json"}},
+
+	// custody moves: unknown containers, DIN typos, wrong states and sites
+	{name: "store DIN typo", code: 5, base: "bedside", args: move("liu", "store", "--location", "x", "G12342600000209"), want: []string{"G12342600000209"}},
+	{name: "store wrong check character", code: 3, base: "bedside", args: move("liu", "store", "--location", "x", "G1234 26 000002 X 02"), want: []string{`"G123426000002X"`, "check character X"}},
+	{name: "store garbage code", code: 3, base: "bedside", args: move("liu", "store", "--location", "x", "bag-7"), want: []string{"bag-7"}},
+	{name: "store location not UTF-8", code: 3, base: "bedside", args: move("liu", "store", "--location", "LN2\xff", "G12342600000202"), want: []string{"--location", "not UTF-8"}},
+	{name: "store location oversized", code: 3, base: "bedside", args: move("liu", "store", "--location", strings.Repeat("x", 70000), "G12342600000202"), want: []string{"--location", "70000 characters"}},
+	{name: "store missing location", code: 2, base: "bedside", args: move("liu", "store", "G12342600000202"), want: []string{"--location"}},
+	{name: "ship to unknown site", code: 5, base: "bedside", args: move("liu", "ship", "--to", "CLINIC-Z", "G12342600000201"), want: []string{"CLINIC-Z"}},
+	{name: "ship flag after container", code: 2, base: "bedside", args: move("liu", "ship", "G12342600000201", "--to", "CLINIC-A"), want: []string{"--to", "G12342600000201"}},
+	{name: "ship a dispensed bag", code: 3, base: "bedside", args: move("liu", "ship", "--to", "CLINIC-B", "G12342600000101"), want: []string{"G123426000001 01", "dispensed", "cannot be shipped"}},
+	{name: "receive at unknown site", code: 5, base: "bedside", args: move("nina", "receive", "--at", "CLINIC-Q", "G12342600000102"), want: []string{"CLINIC-Q"}},
+	{name: "receive excursion maybe", code: 3, base: "bedside", args: move("nina", "receive", "--at", "CLINIC-A", "--excursion", "maybe", "G12342600000102"), want: []string{"--excursion", "maybe"}},
+	{name: "receive at the home site by nurse", code: 3, base: "bedside", args: move("nina", "receive", "--at", "LAB", "G12342600000102"), want: []string{"nina", "LAB", "home site"}},
+	{name: "thaw viability fraction", code: 3, base: "bedside", args: move("nina", "thaw", "--viability", "0.9", "--viable-cells", "9e7", "G12342600000103"), want: []string{"--viability", "0.9"}},
+	{name: "thaw viability over 100", code: 3, base: "bedside", args: move("nina", "thaw", "--viability", "190", "--viable-cells", "9e7", "G12342600000103"), want: []string{"--viability", "190"}},
+	{name: "thaw cells not a number", code: 3, base: "bedside", args: move("nina", "thaw", "--viability", "90", "--viable-cells", "many", "G12342600000103"), want: []string{"--viable-cells", `"many"`}},
+	{name: "thaw more cells than the bag", code: 3, base: "bedside", args: move("nina", "thaw", "--viability", "90", "--viable-cells", "9e9", "G12342600000103"), want: []string{"--viable-cells", "9"}},
+	{name: "thaw time impossible", code: 3, base: "bedside", args: move("nina", "thaw", "--viability", "90", "--viable-cells", "9e7", "--at", "2026-11-25T25:00Z", "G12342600000103"), want: []string{"--at", "2026-11-25T25:00Z"}},
+	{name: "thaw time without zone", code: 3, base: "bedside", args: move("nina", "thaw", "--viability", "90", "--viable-cells", "9e7", "--at", "2026-11-25T08:40", "G12342600000103"), want: []string{"--at", "2026-11-25T08:40"}},
+	{name: "thaw time in the future", code: 3, base: "bedside", args: move("nina", "thaw", "--viability", "90", "--viable-cells", "9e7", "--at", "2026-11-26T08:40Z", "G12342600000103"), want: []string{"--at", "2026-11-26 08:40 UTC", "future"}},
+	{name: "thaw missing viability", code: 2, base: "bedside", args: move("nina", "thaw", "--viable-cells", "9e7", "G12342600000103"), want: []string{"--viability"}},
+	{name: "dispense unknown patient", code: 5, base: "bedside", args: move("nina", "dispense", "--patient", "MRN-9999", "G12342600000104"), want: []string{"MRN-9999"}},
+	{name: "dispense a frozen bag", code: 3, base: "bedside", args: move("liu", "dispense", "--patient", "MRN-1001", "G12342600000201"), want: []string{"G123426000002 01", "stored", "cannot be dispensed"}},
+	{name: "dispense a quarantined bag", code: 3, base: "bedside", args: move("liu", "dispense", "--patient", "MRN-2001", "G12342600000202"), want: []string{"G123426000002 02", "quarantined", "cannot be dispensed"}},
+	{name: "discard blank reason", code: 3, base: "bedside", args: move("liu", "discard", "--reason", "", "G12342600000201"), want: []string{"--reason"}},
+	{name: "quarantine twice", code: 3, base: "bedside", args: move("liu", "quarantine", "--reason", "again", "G12342600000202"), want: []string{"G123426000002 02", "quarantined", "cannot be quarantined"}},
+	{name: "return a stored bag", code: 3, base: "bedside", args: move("liu", "return", "--reason", "unused", "G12342600000201"), want: []string{"G123426000002 01", "stored", "cannot be returned"}},
+	{name: "container history unknown", code: 5, args: []string{"container", "history", "G12342600000301"}, want: []string{"G12342600000301"}},
+	{name: "site add duplicate", code: 3, base: "bedside", args: []string{"--user", "liu", "site", "add", "--name", "Again", "CLINIC-A"}, want: []string{"CLINIC-A", "already"}},
+	{name: "site add name not UTF-8", code: 3, args: []string{"--user", "liu", "site", "add", "--name", "Lab \xc3\x28", "LAB"}, want: []string{"--name", "not UTF-8"}},
+	{name: "site add code with space", code: 3, args: []string{"--user", "liu", "site", "add", "--name", "Lab", "CELL LAB"}, want: []string{"CELL LAB"}},
+	// labels
+	{name: "label print unknown lot", code: 5, args: []string{"--user", "liu", "label", "print", "--out", "$DIR/l.pdf", "LOT-UC-7"}, want: []string{"LOT-UC-7"}},
+	{name: "label print DIN typo", code: 5, args: []string{"--user", "liu", "label", "print", "--out", "$DIR/l.pdf", "G12342600000105"}, want: []string{"G12342600000105"}},
+	{name: "label apply never printed", code: 3, base: "bedside", args: []string{"--user", "liu", "label", "apply", "G12342600000202"}, want: []string{"G12342600000202"}},
+	{name: "label void without reason", code: 2, base: "bedside", args: []string{"--user", "liu", "label", "void", "G12342600000201"}, want: []string{"--reason"}},
+	{name: "label reconcile unknown lot", code: 5, args: []string{"label", "reconcile", "LOT-X"}, want: []string{"LOT-X"}},
+
+	// protocols
+	protocolFile("", "protocol file", "JSON"),
+	protocolFile("[1, 2]", "protocol file", "JSON"),
+	protocolFile(protocolWith("format", "2"), "format", "2"),
+	protocolFile(protocolWith("product", `"blood"`), "product", "blood"),
+	protocolFile(protocolWith("basis", `"per_m2"`), "basis", "per_m2"),
+	protocolFile(protocolWith("tolerance_plus_pct", `"150"`), "tolerance", "0–50 %"),
+	protocolFile(protocolWith("tolerance_minus_pct", `"-5"`), "tolerance_minus_pct", "-5"),
+	protocolFile(protocolWith("max_thaw_minutes", "0"), "max_thaw_minutes", "0"),
+	protocolFile(protocolWith("endotoxin_eu_per_kg_per_h", `"five"`), "endotoxin_eu_per_kg_per_h", "five"),
+	protocolFile(protocolWith("bands", `[{"up_to_kg": "80", "cells": "7e7"}, {"up_to_kg": "60", "cells": "5e7"}, {"cells": "9e7"}]`), "band 2", "up_to_kg 60.0", "not above"),
+	protocolFile(protocolWith("bands", `[{"up_to_kg": "60", "cells": "5e70"}, {"cells": "9e7"}]`), "cells", "5e70"),
+	protocolFile(protocolWith("phases", `[{"count": 0, "interval_days": 0}]`), "phase 1", "count 0", "outside"),
+	protocolFile(protocolWith("title", "\"Sj\xf6gren\""), "title", "UTF-8"),
+	{name: "protocol show unknown", code: 5, args: []string{"protocol", "show", "no-such"}, want: []string{"no-such"}},
+	{name: "protocol show unknown version", code: 5, args: []string{"protocol", "show", "--version", "9", "sle-uc-d0d7"}, want: []string{"sle-uc-d0d7", "9"}},
+
+	// schedules
+	{name: "schedule unknown protocol", code: 5, args: []string{"--user", "pat", "schedule", "create", "--protocol", "sle-uc-d0d9", "--start", "2026-11-25", "MRN-1001"}, want: []string{"sle-uc-d0d9"}},
+	{name: "schedule impossible start", code: 3, args: []string{"--user", "pat", "schedule", "create", "--protocol", "sle-uc-d0d7", "--start", "2026-11-31", "MRN-1001"}, want: []string{"--start", "2026-11-31"}},
+	{name: "schedule start with time", code: 3, args: []string{"--user", "pat", "schedule", "create", "--protocol", "sle-uc-d0d7", "--start", "2026-11-25T09:00Z", "MRN-1001"}, want: []string{"--start", "2026-11-25T09:00Z"}},
+	{name: "schedule unknown patient", code: 5, args: []string{"--user", "pat", "schedule", "create", "--protocol", "sle-uc-d0d7", "--start", "2026-11-25", "MRN-4040"}, want: []string{"MRN-4040"}},
+	{name: "schedule flag after MRN", code: 2, args: []string{"--user", "pat", "schedule", "create", "--protocol", "sle-uc-d0d7", "MRN-1001", "--start", "2026-11-25"}, want: []string{"--start", "MRN-1001"}},
+	{name: "schedule second active course", code: 3, base: "bedside", args: []string{"--user", "pat", "schedule", "create", "--protocol", "sle-uc-d0d7", "--start", "2026-11-26", "MRN-1001"}, want: []string{"MRN-1001"}},
+	{name: "schedule change unknown infusion", code: 3, base: "bedside", stdin: pw, args: []string{"--user", "pat", "schedule", "change", "--infusion", "9", "--date", "2026-12-03", "--reason", "fever", "--password-stdin", "MRN-1001"}, want: []string{"--infusion", "9"}},
+	{name: "schedule change date impossible", code: 3, base: "bedside", stdin: pw, args: []string{"--user", "pat", "schedule", "change", "--infusion", "2", "--date", "2026-12-32", "--reason", "fever", "--password-stdin", "MRN-1001"}, want: []string{"--date", "2026-12-32"}},
+	{name: "schedule change into the past", code: 3, base: "bedside", stdin: pw, args: []string{"--user", "pat", "schedule", "change", "--infusion", "2", "--date", "2026-11-01", "--reason", "fever", "--password-stdin", "MRN-1001"}, want: []string{"--date", "2026-11-01"}},
+	{name: "schedule change infusion not a number", code: 2, base: "bedside", stdin: pw, args: []string{"--user", "pat", "schedule", "change", "--infusion", "two", "--date", "2026-12-03", "--reason", "fever", "--password-stdin", "MRN-1001"}, want: []string{"infusion", "two"}},
+	{name: "schedule show unknown patient", code: 5, args: []string{"schedule", "show", "MRN-4040"}, want: []string{"MRN-4040"}},
+
+	// dose
+	{name: "administer DIN typo", code: 5, base: "bedside", stdin: pw2, args: administer("--container", "G12342600000110", "MRN-1001"), want: []string{"G12342600000110"}},
+	{name: "administer volume with unit", code: 3, base: "bedside", stdin: pw2, args: administer("--container", "G12342600000101", "--volume-ml", "50ml", "MRN-1001"), want: []string{"--volume-ml", "50ml"}},
+	{name: "administer volume negative", code: 3, base: "bedside", stdin: pw2, args: administer("--container", "G12342600000101", "--volume-ml=-5", "MRN-1001"), want: []string{"--volume-ml", "-5"}},
+	{name: "administer start without zone", code: 3, base: "bedside", stdin: pw2, args: administer("--container", "G12342600000101", "--start", "2026-11-25T09:00", "MRN-1001"), want: []string{"--start", "2026-11-25T09:00"}},
+	{name: "administer start impossible", code: 3, base: "bedside", stdin: pw2, args: administer("--container", "G12342600000101", "--start", "2026-11-31T09:00Z", "MRN-1001"), want: []string{"--start", "2026-11-31T09:00Z"}},
+	{name: "administer unknown witness", code: 3, base: "bedside", stdin: pw2, args: []string{"--user", "nina", "dose", "administer", "--witness", "ghost", "--password-stdin", "--container", "G12342600000101", "MRN-1001"}, want: []string{"ghost"}},
+	{name: "administer own witness", code: 3, base: "bedside", stdin: pw2, args: []string{"--user", "nina", "dose", "administer", "--witness", "nina", "--password-stdin", "--container", "G12342600000101", "MRN-1001"}, want: []string{"nina", "witness"}},
+	{name: "administer wrong patient", code: 4, base: "bedside", stdin: pw2, args: administer("--container", "G12342600000101", "MRN-2001"), want: []string{"MRN-2001"}},
+	{name: "administer missing container", code: 2, base: "bedside", stdin: pw2, args: administer("MRN-1001"), want: []string{"--container"}},
+	{name: "administer flag after MRN", code: 2, base: "bedside", stdin: pw2, args: administer("MRN-1001", "--container", "G12342600000101"), want: []string{"--container", "MRN-1001"}},
+	{name: "check volume two decimals", code: 3, base: "bedside", args: []string{"dose", "check", "--container", "G12342600000101", "--volume-ml", "50.25", "MRN-1001"}, want: []string{"--volume-ml", "50.25"}},
+	{name: "calc infusion out of range", code: 3, base: "bedside", args: []string{"dose", "calc", "--infusion", "99", "MRN-1001"}, want: []string{"--infusion", "99"}},
+	{name: "reaction grade zero", code: 3, base: "infused", args: []string{"--user", "nina", "dose", "reaction", "--infusion", "$INFUSION", "--grade", "0", "--text", "fever"}, want: []string{"grade", "0"}},
+	{name: "reaction text not UTF-8", code: 3, base: "infused", args: []string{"--user", "nina", "dose", "reaction", "--infusion", "$INFUSION", "--grade", "1", "--text", "fever \xff"}, want: []string{"--text", "not UTF-8"}},
+	{name: "reaction text oversized", code: 3, base: "infused", args: []string{"--user", "nina", "dose", "reaction", "--infusion", "$INFUSION", "--grade", "1", "--text", strings.Repeat("t", 100000)}, want: []string{"--text", "100000 characters"}},
+	{name: "confirm weight unknown patient", code: 5, stdin: pw, args: []string{"--user", "pat", "dose", "confirm-weight", "--reason", "re-weighed", "--password-stdin", "MRN-4040"}, want: []string{"MRN-4040"}},
+
+	// trace and reports
+	{name: "trace lot unknown", code: 5, args: []string{"--user", "aud", "trace", "lot", "LOT-UC-4"}, want: []string{"LOT-UC-4"}},
+	{name: "trace donor unknown", code: 5, args: []string{"--user", "aud", "trace", "donor", "D-0404"}, want: []string{"D-0404"}},
+	{name: "trace patient unknown", code: 5, args: []string{"--user", "aud", "trace", "patient", "MRN-4040"}, want: []string{"MRN-4040"}},
+	{name: "trace container DIN typo", code: 5, args: []string{"--user", "aud", "trace", "container", "G12342600000501"}, want: []string{"G12342600000501"}},
+	{name: "trace container wrong check character", code: 3, args: []string{"--user", "aud", "trace", "container", "G1234 26 000001 X 01"}, want: []string{`"G123426000001X"`, "check character X"}},
+	{name: "trace unknown format", code: 2, args: []string{"--user", "aud", "trace", "lot", "--format", "docx", "LOT-UC-1"}, want: []string{"--format", "docx"}},
+	{name: "trace unknown out extension", code: 2, args: []string{"--user", "aud", "trace", "lot", "--out", "$DIR/t.xls", "LOT-UC-1"}, want: []string{"--out", "t.xls", `".xls"`}},
+	{name: "trace flag after id", code: 2, args: []string{"--user", "aud", "trace", "lot", "LOT-UC-1", "--format", "csv"}, want: []string{"--format", "LOT-UC-1"}},
+	{name: "report handling without user", code: 2, args: []string{"report", "handling"}, want: []string{"--user"}},
+	{name: "report handling date impossible", code: 3, args: []string{"--user", "aud", "report", "handling", "--from", "2026-02-30"}, want: []string{"--from", "2026-02-30"}},
+	{name: "report handling dates reversed", code: 3, args: []string{"--user", "aud", "report", "handling", "--from", "2026-12-01", "--to", "2026-11-01"}, want: []string{"--from", "--to"}},
+	{name: "report handling unknown protocol", code: 5, args: []string{"--user", "aud", "report", "handling", "--protocol", "no-such"}, want: []string{"no-such"}},
+	{name: "report handling unknown format", code: 2, args: []string{"--user", "aud", "report", "handling", "--format", "xlsx"}, want: []string{"--format", "xlsx"}},
+}
+
 // TestHostileInput runs every bad input of the catalogue against its own copy
 // of the lab database: each exits with the documented code, names the field
 // and the bad value, and leaves the file byte-for-byte as it was.
@@ -262,7 +471,7 @@ func TestHostileInput(t *testing.T) {
 		seen[h.name] = true
 		t.Run(h.name, func(t *testing.T) {
 			dir := t.TempDir()
-			db := labCopy(t, dir)
+			db := baseCopy(t, dir, h.base)
 			for name, body := range h.files {
 				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 					t.Fatal(err)
@@ -270,7 +479,8 @@ func TestHostileInput(t *testing.T) {
 			}
 			args := make([]string, len(h.args))
 			for i, a := range h.args {
-				args[i] = strings.ReplaceAll(a, "$DIR/", dir+string(filepath.Separator))
+				a = strings.ReplaceAll(a, "$DIR/", dir+string(filepath.Separator))
+				args[i] = strings.ReplaceAll(a, "$INFUSION", infusionID)
 			}
 			before := fileSum(t, db)
 			got := celltrack(db, h.stdin, args...)

@@ -71,12 +71,15 @@ func (p procDB) must(stdin string, args ...string) string {
 	return out.String()
 }
 
+// procPassword is every process-test user's password, as read from stdin.
+const procPassword = "stress-password\n"
+
 // newProcDB creates a database through the binary with an admin (alice), a
 // lab user (liu), a nurse (nina), donor D-1 and patient MRN-1. Dates are
 // relative to the real clock, which the binary always uses.
 func newProcDB(t *testing.T) procDB {
 	p := procDB{t: t, bin: celltrackBinary(t), db: filepath.Join(t.TempDir(), "ct.db")}
-	pw := "stress-password\n"
+	pw := procPassword
 	p.must(pw, "init", "--facility", "G1234", "--admin", "alice", "--password-stdin")
 	p.must(pw, "--user", "alice", "user", "add", "--role", "lab", "--password-stdin", "liu")
 	p.must(pw, "--user", "alice", "user", "add", "--role", "nurse", "--password-stdin", "nina")

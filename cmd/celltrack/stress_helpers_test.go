@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -50,6 +52,106 @@ func labCopy(t *testing.T, dir string) string {
 	return p
 }
 
+// accessBases are starting databases beyond the lab fixture, each built once
+// per test binary from fixtures and further command lines ("$BASE/" is the
+// base's own directory), and copied per case by baseCopy.
+var accessBases = map[string]struct {
+	fixtures []string
+	steps    [][]string
+}{
+	"release": {fixtures: []string{"lab", "release"}},
+	// bedside: both lots released, MRN-1001 scheduled, bag 101 dispensed at
+	// CLINIC-A; bag 102 shipped there, 103 received there, 104 thawed there;
+	// 201 stored at LAB with a printed label, 202 quarantined at LAB.
+	"bedside": {fixtures: []string{"lab", "release", "custody", "bedside"}, steps: bedsideSteps},
+	// infused: bedside, and bag 101 infused into MRN-1001 (infusionID).
+	"infused": {fixtures: []string{"lab", "release", "custody", "bedside"}, steps: append(append([][]string{}, bedsideSteps...),
+		[]string{"--user", "nina", "dose", "administer", "--container", "G12342600000101", "--witness", "omar", "--password-stdin", "MRN-1001"})},
+}
+
+var bedsideSteps = [][]string{
+	{"--user", "liu", "container", "ship", "--to", "CLINIC-A", "G12342600000102"},
+	{"--user", "liu", "container", "ship", "--to", "CLINIC-A", "G12342600000103"},
+	{"--user", "nina", "container", "receive", "--at", "CLINIC-A", "--excursion", "no", "G12342600000103"},
+	{"--user", "liu", "container", "ship", "--to", "CLINIC-A", "G12342600000104"},
+	{"--user", "nina", "container", "receive", "--at", "CLINIC-A", "--excursion", "no", "G12342600000104"},
+	{"--user", "nina", "container", "thaw", "--viability", "90.0", "--viable-cells", "9.0e7", "G12342600000104"},
+	{"--user", "liu", "container", "quarantine", "--reason", "freezer alarm", "G12342600000202"},
+	{"--user", "liu", "label", "print", "--out", "$BASE/label.pdf", "G12342600000201"},
+}
+
+var (
+	basesMu    sync.Mutex
+	basePaths  = map[string]string{}
+	infusionID string // the infusion of the "infused" base
+)
+
+var infusionRE = regexp.MustCompile(`"infusion": "([0-9a-f-]+)"`)
+
+// baseCopy returns the path of a fresh copy of the named base in dir; ""
+// is the lab fixture.
+func baseCopy(t *testing.T, dir, name string) string {
+	t.Helper()
+	if name == "" {
+		return labCopy(t, dir)
+	}
+	basesMu.Lock()
+	src, ok := basePaths[name]
+	if !ok {
+		var err error
+		src, err = buildBase(name)
+		if err != nil {
+			basesMu.Unlock()
+			t.Fatalf("base %s: %v", name, err)
+		}
+		basePaths[name] = src
+	}
+	basesMu.Unlock()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "ct.db")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func buildBase(name string) (string, error) {
+	b, ok := accessBases[name]
+	if !ok {
+		return "", fmt.Errorf("no base %q", name)
+	}
+	d, err := os.MkdirTemp("", "celltrack-base-")
+	if err != nil {
+		return "", err
+	}
+	db := filepath.Join(d, "base.db")
+	for _, f := range b.fixtures {
+		if err := runFixture(db, f, fixedClock()); err != nil {
+			return db, err
+		}
+	}
+	for _, st := range b.steps {
+		args := make([]string, len(st))
+		for i, a := range st {
+			args[i] = strings.ReplaceAll(a, "$BASE/", d+string(filepath.Separator))
+		}
+		if r := celltrack(db, strings.Repeat(fixturePassword+"\n", 2), args...); r.code != 0 {
+			return db, fmt.Errorf("%s: exit %d: %s", strings.Join(st, " "), r.code, r.stderr)
+		}
+	}
+	if name == "infused" {
+		m := infusionRE.FindStringSubmatch(celltrack(db, "", "--json", "schedule", "show", "MRN-1001").stdout)
+		if m == nil {
+			return db, fmt.Errorf("no infusion id in schedule show")
+		}
+		infusionID = m[1]
+	}
+	return db, nil
+}
+
 // invocation is the result of one in-process celltrack command.
 type invocation struct {
 	code           int
@@ -80,7 +182,11 @@ type cleanupM struct{ m *testing.M }
 
 func (c cleanupM) Run() int {
 	code := c.m.Run()
-	for _, p := range []string{labOnce.path, binary.path} {
+	paths := []string{labOnce.path, binary.path}
+	for _, p := range basePaths {
+		paths = append(paths, p)
+	}
+	for _, p := range paths {
 		if p != "" {
 			os.RemoveAll(filepath.Dir(p))
 		}

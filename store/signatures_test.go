@@ -1,0 +1,245 @@
+package store
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// forge changes a stored record with raw bbolt the way a careful attacker
+// would: it rewrites the record, then the audit entry that set it so that
+// the entry records the forged value, then re-chains every later entry.
+// Afterwards the audit chain and the records agree; only the signature
+// binding can tell.
+func forge[T any](t *testing.T, db *DB, kind string, id uuid.UUID, edit func(*T)) {
+	t.Helper()
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		var rec T
+		if found, err := get(tx, kind, id, &rec); err != nil || !found {
+			t.Fatalf("%s %s: found %v, %v", kind, id, found, err)
+		}
+		edit(&rec)
+		val, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(recordBuckets[kind]).Put(id[:], val); err != nil {
+			return err
+		}
+		b := tx.Bucket(bAudit)
+		var seq uint64
+		c := b.Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			if h, err := audit.ReadHeader(v); err == nil && h.ID == id && h.State {
+				seq = btoi(k)
+				break
+			}
+		}
+		if seq == 0 {
+			t.Fatalf("no audit entry set %s %s", kind, id)
+		}
+		var prev [32]byte
+		if seq > 1 {
+			prev, _ = audit.StoredHash(b.Get(itob(seq - 1)))
+		}
+		for s := seq; b.Get(itob(s)) != nil; s++ {
+			e, err := audit.Decode(b.Get(itob(s)))
+			if err != nil {
+				return err
+			}
+			if s == seq {
+				e.New = val
+			}
+			e.PrevHash = prev
+			enc, err := e.Encode()
+			if err != nil {
+				return err
+			}
+			if err := b.Put(itob(s), enc); err != nil {
+				return err
+			}
+			prev = e.Hash
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// onlySignatureProblems fails unless verify found problems and every one of
+// them is a signature binding that names want.
+func onlySignatureProblems(t *testing.T, db *DB, want ...string) {
+	t.Helper()
+	v, err := db.Verify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.OK() {
+		t.Fatal("verify passed a forged signature")
+	}
+	all := strings.Join(v.Problems, "\n")
+	for _, p := range v.Problems {
+		if !strings.Contains(p, "signature") {
+			t.Errorf("the forgery was not consistent, verify also found: %s", p)
+		}
+	}
+	for _, w := range want {
+		if !strings.Contains(all, w) {
+			t.Errorf("verify does not name %q:\n%s", w, all)
+		}
+	}
+}
+
+// verifyOK fails unless verify finds nothing wrong: a forgery undone with
+// forge leaves a consistent database.
+func verifyOK(t *testing.T, db *DB) {
+	t.Helper()
+	if v, err := db.Verify(); err != nil || !v.OK() {
+		t.Fatalf("verify: %v %v", err, v.Problems)
+	}
+}
+
+func dispositionOf(t *testing.T, db *DB, number string) dispositionRecord {
+	t.Helper()
+	var r dispositionRecord
+	err := db.view(func(tx *bolt.Tx) error {
+		l, err := lotByRef(tx, number)
+		if err != nil {
+			return err
+		}
+		ids := children(tx, "idx_disposition_lot", l.ID)
+		if len(ids) != 1 {
+			t.Fatalf("lot %s has %d dispositions", number, len(ids))
+		}
+		_, err = get(tx, kindDisposition, ids[0], &r)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestVerifyCatchesASignatureCopiedToAnotherDisposition(t *testing.T) {
+	db := newTestDB(t)
+	releasedUC(t, db) // LOT-1 approved by quinn
+	registerUC(t, db, "LOT-2")
+	if _, err := NewReleaseService(db).Reject("quinn", testPassword, "LOT-2", "bag leaked"); err != nil {
+		t.Fatal(err)
+	}
+	verifyOK(t, db)
+	approved, rejected := dispositionOf(t, db, "LOT-1"), dispositionOf(t, db, "LOT-2")
+
+	t.Run("copied onto another lot's decision", func(t *testing.T) {
+		// Turn LOT-2's rejection into an approval carrying LOT-1's
+		// genuine signature.
+		forge(t, db, kindDisposition, rejected.ID, func(r *dispositionRecord) {
+			r.Decision, r.Reason, r.Signatures = approved.Decision, "", approved.Signatures
+		})
+		onlySignatureProblems(t, db, "disposition "+rejected.ID.String()+" (lot LOT-2, approved)", "quinn", "approved for release")
+	})
+	t.Run("signature removed", func(t *testing.T) {
+		forge(t, db, kindDisposition, rejected.ID, func(r *dispositionRecord) { r.Signatures = nil })
+		onlySignatureProblems(t, db, "disposition "+rejected.ID.String(), `0 signature(s); a decision "approved" carries 1`)
+	})
+	t.Run("put back", func(t *testing.T) {
+		forge(t, db, kindDisposition, rejected.ID, func(r *dispositionRecord) { *r = rejected })
+		verifyOK(t, db)
+	})
+	t.Run("signed decision edited", func(t *testing.T) {
+		forge(t, db, kindDisposition, approved.ID, func(r *dispositionRecord) { r.Rows = r.Rows[1:] })
+		onlySignatureProblems(t, db, "disposition "+approved.ID.String()+" (lot LOT-1, approved)")
+	})
+}
+
+func TestVerifyCatchesEditedSignedDosingRecords(t *testing.T) {
+	db, d := bedside(t, "0.5")
+	nina, omar, pat := mustUser(t, db, "nina"), mustUser(t, db, "omar"), mustUser(t, db, "pat")
+	in, _, err := d.Administer(nina, omar, Administration{MRN: "MRN-1", Containers: []string{bag1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.ChangeSchedule(pat, "MRN-1", 2, db.Now().AddDate(0, 0, 8), "febrile on day 7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, db.Now().Add(-10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ConfirmWeight(pat, "MRN-1", "re-weighed twice"); err != nil {
+		t.Fatal(err)
+	}
+	verifyOK(t, db)
+	var confirmID uuid.UUID
+	db.view(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(recordBuckets[kindWeightConfirm]).Cursor().First()
+		confirmID = uuid.UUID(k)
+		return nil
+	})
+
+	t.Run("infusion volume", func(t *testing.T) {
+		forge(t, db, kindInfusion, in.ID, func(r *infusionRecord) { r.Volume += 100 })
+		onlySignatureProblems(t, db, "infusion "+in.ID.String()+" (sle-uc-d0d7 infusion 1)", "the signature of nina", "the signature of omar")
+		forge(t, db, kindInfusion, in.ID, func(r *infusionRecord) { r.Volume -= 100 })
+	})
+	verifyOK(t, db)
+	t.Run("infusion renumbered", func(t *testing.T) {
+		forge(t, db, kindInfusion, in.ID, func(r *infusionRecord) { r.Number = 2 })
+		onlySignatureProblems(t, db, "infusion "+in.ID.String()+" (sle-uc-d0d7 infusion 2)")
+		forge(t, db, kindInfusion, in.ID, func(r *infusionRecord) { r.Number = 1 })
+	})
+	verifyOK(t, db)
+	t.Run("schedule change moved", func(t *testing.T) {
+		forge(t, db, kindSchedule, c.Schedule.ID, func(r *scheduleRecord) { r.Changes[0].Date = r.Changes[0].Date.AddDate(0, 0, 1) })
+		onlySignatureProblems(t, db, "schedule "+c.Schedule.ID.String()+" (sle-uc-d0d7 course 1) change 1 (infusion 2)", "the signature of pat")
+		forge(t, db, kindSchedule, c.Schedule.ID, func(r *scheduleRecord) { r.Changes[0].Date = r.Changes[0].Date.AddDate(0, 0, -1) })
+	})
+	verifyOK(t, db)
+	t.Run("weight confirmation moved to another weight", func(t *testing.T) {
+		var first uuid.UUID
+		db.view(func(tx *bolt.Tx) error {
+			p, _ := patientByMRN(tx, "MRN-1")
+			ws, _ := weightsOf(tx, p.ID)
+			first = ws[0].ID
+			return nil
+		})
+		forge(t, db, kindWeightConfirm, confirmID, func(r *weightConfirmRecord) { r.WeightID = first })
+		onlySignatureProblems(t, db, "weight confirmation "+confirmID.String(), "the signature of pat")
+	})
+}
+
+// TestSignaturesOfEveryKindVerify is the positive side: freshly signed
+// records of every kind pass, so the check cannot be satisfied by failing
+// everything.
+func TestSignaturesOfEveryKindVerify(t *testing.T) {
+	db, d := bedside(t, "0.5")
+	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ChangeSchedule(mustUser(t, db, "pat"), "MRN-1", 2, db.Now().AddDate(0, 0, 8), "febrile"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", "re-weighed"); err != nil {
+		t.Fatal(err)
+	}
+	err := db.view(func(tx *bolt.Tx) error {
+		for _, kind := range []string{kindInfusion, kindSchedule, kindWeightConfirm} {
+			if tx.Bucket(recordBuckets[kind]).Stats().KeyN == 0 {
+				t.Errorf("no %s record to check", kind)
+			}
+		}
+		if p := verifySignatures(tx); len(p) != 0 {
+			t.Errorf("fresh signatures: %v", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -73,12 +73,16 @@ func CheckSigners(nurse, witness audit.User) error {
 	if nurse.ID == witness.ID || nurse.Name == witness.Name {
 		return lot.Errorf(lot.EFORBIDDEN, "the witness %s is the administering user; a second, different person must witness", witness.Name)
 	}
+	// A disabled account is named first: it can do nothing at all, whatever
+	// its role.
+	for _, u := range []audit.User{nurse, witness} {
+		if u.Disabled {
+			return lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and may not administer or witness an infusion", u.Name)
+		}
+	}
 	for _, u := range []audit.User{nurse, witness} {
 		if !u.Role.Clinical() {
 			return lot.Errorf(lot.EFORBIDDEN, "user %s has role %s; the administering user and the witness must be physicians or nurses", u.Name, u.Role)
-		}
-		if u.Disabled {
-			return lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and may not administer or witness an infusion", u.Name)
 		}
 	}
 	return nil

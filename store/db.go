@@ -130,6 +130,9 @@ type DB struct {
 	Now func() time.Time
 	// NewID returns a new UUIDv7.
 	NewID func() uuid.UUID
+	// bulk, while Bulk runs, is the one write transaction every service
+	// call shares.
+	bulk *bolt.Tx
 }
 
 // Options says how to open a database.

@@ -82,6 +82,10 @@ func TestTraceVerifiesFromCheckpoint(t *testing.T) {
 	if r, err := full.Lot("aud", "LOT-1"); err != nil || r.Produced.Scope != report.ScopeFull || !r.Produced.Verified {
 		t.Fatalf("full verify: %v %+v", err, r.Produced)
 	}
+	// The handling report does not list its records: it verifies in full.
+	if r, err := NewTraceService(db).Handling("aud", HandlingFilter{}); err != nil || r.Produced.Scope != report.ScopeFull || !r.Produced.Verified {
+		t.Fatalf("handling report: %v %+v", err, r.Produced)
+	}
 	if r, err := NewTraceService(traceDB(t)).Lot("aud", "LOT-1"); err != nil || r.Produced.Scope != report.ScopeFull || !strings.Contains(render(t, r, "text"), "PASSED") {
 		t.Fatalf("no checkpoint: %v %+v", err, r.Produced)
 	}

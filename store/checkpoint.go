@@ -144,32 +144,59 @@ func verifyReport(tx *bolt.Tx, cp Checkpoint, refs []recordRef) (reportVerificat
 		prev, want = h.Hash, seq+1
 		rv.Head, rv.HeadSeq = h.Hash, seq
 	}
+	// One cursor per bucket for the whole report: in a read transaction
+	// bbolt allocates a bucket handle per tx.Bucket and a cursor per Get,
+	// which were most of this check's allocations.
+	vc := &verifyCursors{tx: tx, audit: b.Cursor(), ents: tx.Bucket(bAuditEntity).Cursor(), records: map[string]*bolt.Cursor{}}
 	seen := map[uuid.UUID]bool{}
-	ents := tx.Bucket(bAuditEntity).Cursor()
 	for _, r := range refs {
 		if seen[r.id] {
 			continue
 		}
 		seen[r.id] = true
 		rv.Records++
-		if p := verifyRecord(tx, b, ents, r); p != "" {
+		if p := vc.verifyRecord(r); p != "" {
 			rv.Problems = append(rv.Problems, p)
 		}
 	}
 	return rv, true
 }
 
+type verifyCursors struct {
+	tx          *bolt.Tx
+	audit, ents *bolt.Cursor
+	records     map[string]*bolt.Cursor
+	upper       [24]byte
+}
+
+// get1 returns the value stored under key exactly, through cursor c.
+func get1(c *bolt.Cursor, key []byte) []byte {
+	k, v := c.Seek(key)
+	if !bytes.Equal(k, key) {
+		return nil
+	}
+	return v
+}
+
 // verifyRecord checks one record against its latest state-setting audit
 // entry, found through audit_entity (the entries of one record, in order).
-func verifyRecord(tx *bolt.Tx, b *bolt.Bucket, ents *bolt.Cursor, r recordRef) string {
-	val := tx.Bucket(recordBuckets[r.kind]).Get(r.id[:])
-	name := func() string { return r.kind + " " + describe(tx, r.kind, r.id) }
+func (vc *verifyCursors) verifyRecord(r recordRef) string {
+	rc := vc.records[r.kind]
+	if rc == nil {
+		rc = vc.tx.Bucket(recordBuckets[r.kind]).Cursor()
+		vc.records[r.kind] = rc
+	}
+	val := get1(rc, r.id[:])
+	name := func() string { return r.kind + " " + describe(vc.tx, r.kind, r.id) }
 	if val == nil {
 		return fmt.Sprintf("%s is shown in this report but not stored", name())
 	}
 	// Walk this record's entries from the newest back to the latest one that
 	// set its value (events such as a refused password set nothing).
-	upper := append(append([]byte(nil), r.id[:]...), bytes.Repeat([]byte{0xff}, 8)...)
+	ents := vc.ents
+	upper := vc.upper[:]
+	copy(upper, r.id[:])
+	copy(upper[16:], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	k, _ := ents.Seek(upper)
 	if k == nil {
 		k, _ = ents.Last()
@@ -178,7 +205,7 @@ func verifyRecord(tx *bolt.Tx, b *bolt.Bucket, ents *bolt.Cursor, r recordRef) s
 	}
 	for ; k != nil && bytes.HasPrefix(k, r.id[:]); k, _ = ents.Prev() {
 		seq := btoi(k[16:])
-		h, err := audit.ReadHeader(b.Get(k[16:]))
+		h, err := audit.ReadHeader(get1(vc.audit, k[16:]))
 		switch {
 		case err != nil:
 			return fmt.Sprintf("audit entry %d of %s: %v", seq, name(), err)

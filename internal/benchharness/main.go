@@ -37,6 +37,9 @@ func main() {
 type bench struct {
 	dir, celltrack, floor string
 	runs                  int
+	// cpu is the user + system CPU time of the last process timed: unlike
+	// wall time, it does not grow while the process waits for a core.
+	cpu time.Duration
 }
 
 func harness(sizes string, runs int, keep bool) error {
@@ -82,16 +85,22 @@ func harness(sizes string, runs int, keep bool) error {
 			ms(r.show), ms(r.verify), float64(r.entries)/r.verify.Seconds(), ms(r.check), ms(r.imp), float64(r.n)/r.imp.Seconds(), ms(r.raw), float64(r.imp)/float64(r.raw))
 	}
 	fmt.Println()
+	fmt.Println("wall time (CPU time: user + system) of each process")
+	fmt.Println()
 	fmt.Println("| lots | `dose check` | `trace lot` | `trace patient` | `trace donor` | `trace lot --full-verify` |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, r := range rs {
-		fmt.Printf("| %d | %s | %s | %s | %s | %s |\n", r.n, ms(r.reads[0]), ms(r.reads[1]), ms(r.reads[2]), ms(r.reads[3]), ms(r.fullTrace))
+		fmt.Printf("| %d |", r.n)
+		for i := range r.reads {
+			fmt.Printf(" %s (%s) |", ms(r.reads[i]), ms(r.readsCPU[i]))
+		}
+		fmt.Printf(" %s |\n", ms(r.fullTrace))
 	}
 	if len(rs) > 1 {
 		small, large := rs[0], rs[len(rs)-1]
 		fmt.Printf("| %d / %d |", large.n, small.n)
 		for i := range large.reads {
-			fmt.Printf(" %.2f× |", float64(large.reads[i])/float64(small.reads[i]))
+			fmt.Printf(" %.2f× (%.2f×) |", float64(large.reads[i])/float64(small.reads[i]), float64(large.readsCPU[i])/float64(small.readsCPU[i]))
 		}
 		fmt.Printf(" %.2f× |\n", float64(large.fullTrace)/float64(small.fullTrace))
 	}
@@ -104,7 +113,7 @@ type result struct {
 	size                                                    int64
 	build                                                   time.Duration
 	write, commit, show, verify, check, imp, raw, fullTrace time.Duration
-	reads                                                   [4]time.Duration // dose check, trace lot, patient, donor
+	reads, readsCPU                                         [4]time.Duration // dose check, trace lot, patient, donor
 }
 
 // size builds a database of n lots — users by the binary, donors and sites
@@ -185,7 +194,7 @@ func (b *bench) size(n int) (result, error) {
 		return res, err
 	}
 	var writes, commits, shows, verifies, fulls []time.Duration
-	var reads [4][]time.Duration
+	var reads, readsCPU [4][]time.Duration
 	floorDB := filepath.Join(b.dir, fmt.Sprintf("floor-%d.db", n))
 	if err := copyFile(db, floorDB); err != nil {
 		return res, err
@@ -216,7 +225,7 @@ func (b *bench) size(n int) (result, error) {
 			if d, err = b.ct(db, "", args...); err != nil {
 				return res, err
 			}
-			reads[i] = append(reads[i], d)
+			reads[i], readsCPU[i] = append(reads[i], d), append(readsCPU[i], b.cpu)
 		}
 		if d, err = b.ct(db, "", "--user", "aud", "trace", "lot", "--full-verify", lotRef); err != nil {
 			return res, err
@@ -232,7 +241,7 @@ func (b *bench) size(n int) (result, error) {
 	res.write, res.commit, res.imp, res.raw, res.verify = median(writes), median(commits), median(importTimes), median(rawTimes), median(verifies)
 	res.show, res.fullTrace = median(shows), median(fulls)
 	for i := range reads {
-		res.reads[i] = median(reads[i])
+		res.reads[i], res.readsCPU[i] = median(reads[i]), median(readsCPU[i])
 	}
 	return res, nil
 }
@@ -262,6 +271,9 @@ func (b *bench) timed(cmd *exec.Cmd) (time.Duration, error) {
 	start := time.Now()
 	err := cmd.Run()
 	d := time.Since(start)
+	if cmd.ProcessState != nil {
+		b.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	if err != nil {
 		return d, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, errb.String())
 	}

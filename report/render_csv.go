@@ -3,7 +3,6 @@ package report
 import (
 	"encoding/csv"
 	"io"
-	"strconv"
 	"time"
 )
 
@@ -21,7 +20,7 @@ func RenderCSV(w io.Writer, r Report) error {
 	cw := csv.NewWriter(w)
 	p := r.Produced
 	if r.Data != nil {
-		prov := []string{p.At.UTC().Format(time.RFC3339), p.By, p.Database, p.AuditHead, strconv.FormatBool(p.Verified)}
+		prov := []string{p.At.UTC().Format(time.RFC3339), p.By, p.Database, p.AuditHead, p.VerifyCell()}
 		if err := cw.Write(append(append([]string{}, r.Data.Columns...), CSVColumns[len(CSVColumns)-len(prov):]...)); err != nil {
 			return err
 		}
@@ -39,7 +38,7 @@ func RenderCSV(w io.Writer, r Report) error {
 	for _, e := range r.Events {
 		row := []string{r.Kind, r.Subject, e.Kind, e.At.UTC().Format(time.RFC3339), e.Lot, e.Container, e.From, e.To, e.By,
 			e.Site, e.Location, e.Custodian, e.Patient, e.Reason, e.DetailText(),
-			p.At.UTC().Format(time.RFC3339), p.By, p.Database, p.AuditHead, strconv.FormatBool(p.Verified)}
+			p.At.UTC().Format(time.RFC3339), p.By, p.Database, p.AuditHead, p.VerifyCell()}
 		if err := cw.Write(row); err != nil {
 			return err
 		}

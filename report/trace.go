@@ -10,8 +10,11 @@
 package report
 
 import (
+	"fmt"
 	"sort"
 	"time"
+
+	"github.com/celltrack/celltrack/lot"
 )
 
 // Report is one traceability report, ready to render in any format.
@@ -51,17 +54,61 @@ type Provenance struct {
 	Database     string    `json:"database"`
 	AuditHead    string    `json:"audit_head"` // hex SHA-256 of the last audit entry
 	AuditEntries int       `json:"audit_entries"`
-	// Verified is whether `audit verify` passed when the report was made.
+	// Verified is whether the verification named by Scope passed when the
+	// report was made: with ScopeFull, the whole of `audit verify`.
 	Verified bool     `json:"audit_verified"`
 	Problems []string `json:"audit_problems,omitempty"`
+	// Scope is what was verified: ScopeFull (every entry and record) or
+	// ScopeReport (the report's own records and the chain since the last
+	// full verification, described by the fields below).
+	Scope string `json:"audit_verify_scope"`
+	// RecordsVerified is how many of the report's records were checked
+	// against their latest audit entry (ScopeReport).
+	RecordsVerified int `json:"audit_records_verified,omitempty"`
+	// ChainFrom is the entry from which the chain was verified to the head
+	// (ScopeReport): the head of the last full verification, made at
+	// FullVerifyAt by `celltrack check`.
+	ChainFrom    uint64     `json:"audit_chain_from,omitempty"`
+	FullVerifyAt *time.Time `json:"audit_full_verify_at,omitempty"`
 }
 
+// Verification scopes of a report.
+const (
+	ScopeFull   = "full"
+	ScopeReport = "report"
+)
+
 // VerifyText is the audit verification verdict as printed on every report.
+// Only a full verification prints PASSED; a report-scoped one says exactly
+// what was checked.
 func (p Provenance) VerifyText() string {
-	if p.Verified {
-		return "PASSED"
+	switch {
+	case !p.Verified:
+		return "FAILED — this report may rest on records changed outside celltrack; report it to QA"
+	case p.Scope == ScopeReport:
+		return fmt.Sprintf("NOT A FULL VERIFY: the %d records in this report verified against the audit trail; chain verified from entry %d (full verify at %s) to head; run `celltrack audit verify` for the whole database",
+			p.RecordsVerified, p.ChainFrom, fullVerifyAt(p))
 	}
-	return "FAILED — this report may rest on records changed outside celltrack; report it to QA"
+	return "PASSED"
+}
+
+// VerifyCell is the verdict in one CSV cell (column audit_verified): true
+// only for a full verification that passed.
+func (p Provenance) VerifyCell() string {
+	switch {
+	case !p.Verified:
+		return "false"
+	case p.Scope == ScopeReport:
+		return fmt.Sprintf("report records and chain from entry %d only", p.ChainFrom)
+	}
+	return "true"
+}
+
+func fullVerifyAt(p Provenance) string {
+	if p.FullVerifyAt == nil {
+		return "unknown"
+	}
+	return lot.FormatTime(*p.FullVerifyAt)
 }
 
 // Section is one titled part of a report: fields (label: value) and at most

@@ -10,6 +10,7 @@
 //	meta               "schema"                       schema version, decimal
 //	meta               "facility"                     ISBT 128 FIN
 //	meta               "din/" + YY                    last DIN sequence issued that year, uint64 BE
+//	meta               "verified"                     checkpoint JSON: head seq + hash of the last passing `celltrack check` (checkpoint.go)
 //	audit              seq uint64 BE                  audit.Entry, encoded (header + JSON)
 //	audit_entity       id + seq                       empty: the entries of one record
 //	users              id                             userRecord JSON
@@ -130,6 +131,9 @@ type DB struct {
 	Now func() time.Time
 	// NewID returns a new UUIDv7.
 	NewID func() uuid.UUID
+	// bulk, while Bulk runs, is the one write transaction every service
+	// call shares.
+	bulk *bolt.Tx
 }
 
 // Options says how to open a database.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"sort"
@@ -22,10 +23,19 @@ import (
 // idx_infusion_patient, idx_infusion_container and idx_reaction_infusion
 // from the traced record and reads
 // only the records on the way, so its cost follows the size of the answer,
-// not of the database. The provenance block it stamps on every report adds
-// one full pass over the audit trail — `audit verify` — because a report must
-// say whether the trail was intact when it was produced.
-type TraceService struct{ db *DB }
+// not of the database. The provenance block it stamps on every report says
+// whether the trail was intact when it was produced: when the database has
+// a checkpoint (the head of the last passing full verification, recorded by
+// `celltrack check`) it checks every record the report shows against its
+// latest audit entry and the chain from the checkpoint to the head, and says
+// exactly that (report.ScopeReport); otherwise, or with FullVerify, it runs
+// the whole of `audit verify` (report.ScopeFull), which reads every entry
+// and record of the database.
+type TraceService struct {
+	db *DB
+	// FullVerify makes every report run the whole of `audit verify`.
+	FullVerify bool
+}
 
 // NewTraceService returns the trace reports of db.
 func NewTraceService(db *DB) *TraceService { return &TraceService{db: db} }
@@ -73,13 +83,24 @@ func (s *TraceService) trace(user string, build func(*tracer) error) (report.Rep
 		if err := build(t); err != nil {
 			return err
 		}
+		t.saw(kindUser, u.ID)
+		r = t.r
+		r.Produced = report.Provenance{At: s.db.now(), By: u.Name, ByName: u.FullName, ByRole: string(u.Role), Database: s.db.Path()}
+		if cp, ok := checkpointOf(tx); ok && !s.FullVerify {
+			if rv, ok := verifyReport(tx, cp, t.refs); ok {
+				at := cp.At
+				r.Produced.AuditHead, r.Produced.AuditEntries = hex.EncodeToString(rv.Head[:]), int(rv.HeadSeq)
+				r.Produced.Verified, r.Produced.Problems = len(rv.Problems) == 0, rv.Problems
+				r.Produced.Scope, r.Produced.RecordsVerified, r.Produced.ChainFrom, r.Produced.FullVerifyAt = report.ScopeReport, rv.Records, rv.From, &at
+				return nil
+			}
+		}
 		v, err := verifyTx(tx)
 		if err != nil {
 			return err
 		}
-		r = t.r
-		r.Produced = report.Provenance{At: s.db.now(), By: u.Name, ByName: u.FullName, ByRole: string(u.Role),
-			Database: s.db.Path(), AuditHead: v.HeadHex(), AuditEntries: v.Entries, Verified: v.OK(), Problems: v.Problems}
+		r.Produced.AuditHead, r.Produced.AuditEntries, r.Produced.Verified, r.Produced.Problems = v.HeadHex(), v.Entries, v.OK(), v.Problems
+		r.Produced.Scope = report.ScopeFull
 		return nil
 	})
 	return r, err
@@ -101,7 +122,12 @@ type tracer struct {
 	doses    []report.Dose
 	infused  map[uuid.UUID]int // infusion id → index in doses
 	handlers map[string]*handler
+	// refs are the records the report shows, for its audit verification.
+	refs []recordRef
 }
+
+// saw notes a record the report shows, so that the report verifies it.
+func (t *tracer) saw(kind string, id uuid.UUID) { t.refs = append(t.refs, recordRef{kind, id}) }
 
 type recipient struct {
 	patient                lot.Patient
@@ -128,6 +154,7 @@ func (t *tracer) patient(id uuid.UUID) (lot.Patient, error) {
 	p, err := patientByID(t.tx, id)
 	if err == nil {
 		t.patients[id] = p
+		t.saw(kindPatient, id)
 	}
 	return p, err
 }
@@ -139,6 +166,7 @@ func (t *tracer) lotOf(id uuid.UUID) (lot.Lot, error) {
 	l, err := lotByID(t.tx, id)
 	if err == nil {
 		t.lots[id] = l
+		t.saw(kindLot, id)
 	}
 	return l, err
 }
@@ -152,6 +180,7 @@ func (t *tracer) donor(ref string) error {
 	if err != nil {
 		return err
 	}
+	t.saw(kindDonor, d.ID)
 	t.r.Kind, t.r.Subject = "donor", d.Code
 	t.r.Title = "Look-back trace of donor " + d.Code
 	t.r.Question = fmt.Sprintf("Which patients received cells from donor %s, and when?", d.Code)
@@ -182,6 +211,7 @@ func (t *tracer) lotTrace(ref string) error {
 		return err
 	}
 	t.lots[l.ID] = l
+	t.saw(kindLot, l.ID)
 	t.r.Kind, t.r.Subject = "lot", l.Number
 	t.r.Title = "Forward trace of lot " + l.Number
 	t.r.Question = fmt.Sprintf("Where did lot %s come from, where did each of its containers go, and who received it?", l.Number)
@@ -206,6 +236,7 @@ func (t *tracer) containerTrace(ref string) error {
 	if err != nil {
 		return err
 	}
+	t.saw(kindContainer, c.ID)
 	t.r.Kind, t.r.Subject = "container", c.Code()
 	t.r.Title = "Trace of container " + c.Code()
 	t.r.Question = fmt.Sprintf("Where did container %s come from, who handled it, and who received it?", c.Code())
@@ -251,6 +282,7 @@ func (t *tracer) patientTrace(mrn string) error {
 		return err
 	}
 	t.patients[p.ID] = p
+	t.saw(kindPatient, p.ID)
 	t.r.Kind, t.r.Subject = "patient", p.MRN
 	t.r.Title = "Backward trace of patient " + p.MRN
 	t.r.Question = fmt.Sprintf("Which containers, lots and donors did patient %s receive cells from, and who handled them on the way?", p.MRN)
@@ -267,6 +299,7 @@ func (t *tracer) patientTrace(mrn string) error {
 		if _, err := get(t.tx, kindEvent, id, &r); err != nil {
 			return err
 		}
+		t.saw(kindEvent, id)
 		if !seen[r.ContainerID] {
 			seen[r.ContainerID] = true
 			received = append(received, r.ContainerID)
@@ -277,6 +310,7 @@ func (t *tracer) patientTrace(mrn string) error {
 		return err
 	}
 	for _, in := range ins {
+		t.saw(kindInfusion, in.ID)
 		for _, c := range in.Containers {
 			if !seen[c.ContainerID] {
 				seen[c.ContainerID] = true
@@ -294,6 +328,7 @@ func (t *tracer) patientTrace(mrn string) error {
 			return fmt.Errorf("container %s is referenced but missing", id)
 		}
 		c := cr.container()
+		t.saw(kindContainer, c.ID)
 		l, err := t.lotOf(c.LotID)
 		if err != nil {
 			return err
@@ -351,6 +386,7 @@ func (t *tracer) source(l lot.Lot) error {
 		if found, err := get(t.tx, kindDonor, l.DonorID, &r); err != nil || !found {
 			return fmt.Errorf("donor %s of lot %s: missing or unreadable (%v)", l.DonorID, l.Number, err)
 		}
+		t.saw(kindDonor, l.DonorID)
 		d := r.donor()
 		t.add(report.Section{Title: "Source: donor " + d.Code, Fields: []report.Field{
 			field("Donor", d.Code), field("Cord collected", lot.FormatDate(d.Delivered)), field("Collection site", d.Site),
@@ -373,6 +409,7 @@ func (t *tracer) sourceName(l lot.Lot) (string, error) {
 		if _, err := get(t.tx, kindDonor, l.DonorID, &r); err != nil {
 			return "", err
 		}
+		t.saw(kindDonor, l.DonorID)
 		return "donor " + r.Code, nil
 	}
 	p, err := t.patient(l.PatientID)
@@ -386,6 +423,9 @@ func (t *tracer) lotBody(l lot.Lot, qc bool) (int, error) {
 	cs, err := containersOf(t.tx, l.ID)
 	if err != nil {
 		return 0, err
+	}
+	for _, c := range cs {
+		t.saw(kindContainer, c.ID)
 	}
 	t.add(t.lotSection(l, cs))
 	if qc {
@@ -468,6 +508,7 @@ func (t *tracer) decisions(l lot.Lot) error {
 		return err
 	}
 	for _, d := range ds {
+		t.saw(kindDisposition, d.ID)
 		rd := reportDecision(d)
 		t.r.Decisions = append(t.r.Decisions, rd)
 		sec := report.Section{Title: fmt.Sprintf("Release decision on lot %s: %s", l.Number, strings.ToUpper(rd.Decision))}
@@ -527,6 +568,9 @@ func (t *tracer) containerEvents(c lot.Container, l lot.Lot) error {
 	if err != nil {
 		return err
 	}
+	for _, e := range es {
+		t.saw(kindEvent, e.ID)
+	}
 	ins, err := infusionsOfContainer(t.tx, c.ID)
 	if err != nil {
 		return err
@@ -576,6 +620,7 @@ func (t *tracer) infusion(in dose.Infusion) (report.Dose, error) {
 	if i, ok := t.infused[in.ID]; ok {
 		return t.doses[i], nil
 	}
+	t.saw(kindInfusion, in.ID)
 	p, err := t.patient(in.PatientID)
 	if err != nil {
 		return report.Dose{}, err
@@ -602,6 +647,7 @@ func (t *tracer) infusion(in dose.Infusion) (report.Dose, error) {
 		if _, err := get(t.tx, kindReaction, id, &r); err != nil {
 			return d, err
 		}
+		t.saw(kindReaction, id)
 		d.Reactions = append(d.Reactions, fmt.Sprintf("grade %d: %s (%s, %s)", r.Grade, r.Text, r.By, lot.FormatTime(r.At)))
 	}
 	t.infused[in.ID] = len(t.doses)
@@ -728,6 +774,7 @@ func (t *tracer) handlerSection() report.Section {
 		h := t.handlers[n]
 		full, role := "", "not a celltrack user"
 		if u, err := userByName(t.tx, n); err == nil {
+			t.saw(kindUser, u.ID)
 			full, role = u.FullName, string(u.Role)
 		}
 		tb.Rows = append(tb.Rows, []string{n, full, role, fmt.Sprint(h.recorded), fmt.Sprint(h.custodian), fmt.Sprint(len(h.containers))})

@@ -65,18 +65,7 @@ func BenchmarkTraceStamped(b *testing.B) {
 //
 //	CELLTRACK_BENCH_LOTS=1000,100000 go test ./store -run '^$' -bench TraceLotScale -benchtime 20x -timeout 60m
 func BenchmarkTraceLotScale(b *testing.B) {
-	ns := []int{1000}
-	if v := os.Getenv("CELLTRACK_BENCH_LOTS"); v != "" {
-		ns = nil
-		for _, f := range strings.Split(v, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil {
-				b.Fatalf("CELLTRACK_BENCH_LOTS: %v", err)
-			}
-			ns = append(ns, n)
-		}
-	}
-	for _, n := range ns {
+	for _, n := range benchLots(b, []int{1000}) {
 		db := benchDB(b, n)
 		b.Run(fmt.Sprintf("model/lots=%d", n), func(b *testing.B) {
 			for b.Loop() {
@@ -133,4 +122,21 @@ func benchDB(b *testing.B, n int) *DB {
 		}
 	}
 	return db
+}
+
+// benchLots is CELLTRACK_BENCH_LOTS (comma-separated lot counts), else def.
+func benchLots(b *testing.B, def []int) []int {
+	v := os.Getenv("CELLTRACK_BENCH_LOTS")
+	if v == "" {
+		return def
+	}
+	var ns []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			b.Fatalf("CELLTRACK_BENCH_LOTS: %v", err)
+		}
+		ns = append(ns, n)
+	}
+	return ns
 }

@@ -40,21 +40,30 @@ type writer struct {
 // exists, is enabled and may perform action. Any error rolls everything back.
 func (db *DB) update(actor string, action audit.Action, fn func(w *writer) error) (err error) {
 	defer db.recoverDamage(&err)
-	return db.bolt.Update(func(tx *bolt.Tx) error {
-		u, err := userByName(tx, actor)
-		if err != nil {
-			return err
-		}
-		if err := audit.Authorize(u, action); err != nil {
-			return err
-		}
-		return fn(&writer{db: db, tx: tx, actor: u, now: db.now()})
-	})
+	if db.bulk != nil {
+		return db.asActor(db.bulk, actor, action, fn)
+	}
+	return db.bolt.Update(func(tx *bolt.Tx) error { return db.asActor(tx, actor, action, fn) })
+}
+
+// asActor checks actor's permission for action and runs fn as actor in tx.
+func (db *DB) asActor(tx *bolt.Tx, actor string, action audit.Action, fn func(w *writer) error) error {
+	u, err := userByName(tx, actor)
+	if err != nil {
+		return err
+	}
+	if err := audit.Authorize(u, action); err != nil {
+		return err
+	}
+	return fn(&writer{db: db, tx: tx, actor: u, now: db.now()})
 }
 
 // view runs fn in a read-only transaction.
 func (db *DB) view(fn func(tx *bolt.Tx) error) (err error) {
 	defer db.recoverDamage(&err)
+	if db.bulk != nil {
+		return fn(db.bulk)
+	}
 	return db.bolt.View(fn)
 }
 

@@ -19,7 +19,14 @@ func (rt *runtime) checkCommand() *cli.Command {
 		ArgsUsage: " ",
 		Description: "Runs bbolt's page-level consistency check, then `audit verify`. Exits 3 and names\n" +
 			"each problem when either finds one; run it after a crash, a power cut or a restore.\n\n" +
-			example("celltrack check"),
+			"When both pass, check then writes a checkpoint (the audit head it verified, and when) to\n" +
+			"the database's meta bucket: traceability reports verify their own records and the chain\n" +
+			"from that checkpoint to the head instead of the whole trail, and say so. When the audit\n" +
+			"trail fails, check removes the checkpoint, so reports verify in full again. The check\n" +
+			"itself runs read-only; only the checkpoint is written, in a short transaction afterwards.\n" +
+			"--no-checkpoint writes nothing (a backup, read-only media).\n\n" +
+			example("celltrack check", "celltrack --db backup.db check --no-checkpoint"),
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "no-checkpoint", Usage: "do not record the verified audit head for traceability reports; write nothing"}},
 		Action: rt.action(readDB, 0, func(c *cli.Context) error {
 			var problems []string
 			for _, err := range rt.db.Check() {
@@ -29,8 +36,13 @@ func (rt *runtime) checkCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			pagesOK := len(problems) == 0
 			problems = append(problems, v.Problems...)
-			err = rt.out(map[string]any{"ok": len(problems) == 0, "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "problems": problems},
+			checkpoint := ""
+			if pagesOK && !c.Bool("no-checkpoint") {
+				checkpoint = rt.recordCheckpoint(c, v)
+			}
+			err = rt.out(map[string]any{"ok": len(problems) == 0, "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "problems": problems, "checkpoint": checkpoint},
 				func(w io.Writer) {
 					for _, p := range problems {
 						fmt.Fprintf(w, "PROBLEM: %s\n", p)
@@ -41,6 +53,9 @@ func (rt *runtime) checkCommand() *cli.Command {
 					}
 					fmt.Fprintf(w, "check: %s — pages consistent: %t; audit trail: %d entries, %d records\nchain head: %s\n",
 						verdict, len(problems) == len(v.Problems), v.Entries, v.Records, v.HeadHex())
+					if checkpoint != "" {
+						fmt.Fprintf(w, "checkpoint: %s\n", checkpoint)
+					}
 				})
 			if err == nil && len(problems) > 0 {
 				rt.json = false // the problems are already on stdout
@@ -49,6 +64,26 @@ func (rt *runtime) checkCommand() *cli.Command {
 			return err
 		}),
 	}
+}
+
+// recordCheckpoint closes the read-only database, reopens it for writing
+// and records v as the checkpoint (or removes it when v failed). It returns
+// what it did, in words; a checkpoint that cannot be written (read-only
+// media, a busy database) is reported, not an error: the check itself ran.
+func (rt *runtime) recordCheckpoint(c *cli.Context, v store.Verification) string {
+	rt.db.Close()
+	db, err := store.Open(dbPath(c), store.Options{Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
+	if err == nil {
+		rt.db = db
+		err = db.RecordCheckpoint(v)
+	}
+	switch {
+	case err != nil:
+		return "not recorded (" + err.Error() + "); traceability reports verify the whole trail"
+	case !v.OK():
+		return "removed; traceability reports verify the whole trail until check passes again"
+	}
+	return fmt.Sprintf("recorded at entry %d; traceability reports verify their own records and the chain from it", v.Entries)
 }
 
 func (rt *runtime) backupCommand() *cli.Command {

@@ -25,6 +25,7 @@ func (rt *runtime) traceCommand() *cli.Command {
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "format", Usage: "text, md, json, csv, html or pdf (default: from --out's extension, else text)"},
 				&cli.StringFlag{Name: "out", Usage: "write the report to `FILE` instead of standard output"},
+				&cli.BoolFlag{Name: "full-verify", Usage: "run the whole of `audit verify` for the report's header, not only its own records and the chain since the last `celltrack check`"},
 			},
 			Action: rt.action(readDB, 1, func(c *cli.Context) error {
 				format, err := traceFormat(c, rt.json)
@@ -35,7 +36,9 @@ func (rt *runtime) traceCommand() *cli.Command {
 				if user == "" {
 					return lot.Errorf(lot.EUSAGE, "`%s` needs --user NAME (or CELLTRACK_USER): every report states who produced it", c.Command.HelpName)
 				}
-				r, err := build(store.NewTraceService(rt.db), user, c.Args().First())
+				ts := store.NewTraceService(rt.db)
+				ts.FullVerify = c.Bool("full-verify")
+				r, err := build(ts, user, c.Args().First())
 				if err != nil {
 					return err
 				}
@@ -106,16 +109,19 @@ func (rt *runtime) writeReport(r report.Report, format, out string) error {
 	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
 		return lot.Errorf(lot.EINVALID, "--out %s cannot be written: %v", out, err)
 	}
-	verdict := "passed"
-	if !r.Produced.Verified {
-		verdict = "FAILED"
+	verdict := "audit verify passed"
+	switch {
+	case !r.Produced.Verified:
+		verdict = "audit verify FAILED"
+	case r.Produced.Scope == report.ScopeReport:
+		verdict = fmt.Sprintf("not a full audit verify: its records and the chain from entry %d verified", r.Produced.ChainFrom)
 	}
-	return rt.out(map[string]any{"wrote": out, "format": format, "events": len(r.Events), "audit_verified": r.Produced.Verified},
+	return rt.out(map[string]any{"wrote": out, "format": format, "events": len(r.Events), "audit_verified": r.Produced.Verified, "audit_verify_scope": r.Produced.Scope},
 		func(w io.Writer) {
 			if r.Data != nil {
-				fmt.Fprintf(w, "wrote the %s report of %s to %s (%s, %d rows; audit verify %s)\n", r.Kind, r.Subject, out, format, len(r.Data.Rows), verdict)
+				fmt.Fprintf(w, "wrote the %s report of %s to %s (%s, %d rows; %s)\n", r.Kind, r.Subject, out, format, len(r.Data.Rows), verdict)
 				return
 			}
-			fmt.Fprintf(w, "wrote the %s trace of %s to %s (%s, %d events; audit verify %s)\n", r.Kind, r.Subject, out, format, len(r.Events), verdict)
+			fmt.Fprintf(w, "wrote the %s trace of %s to %s (%s, %d events; %s)\n", r.Kind, r.Subject, out, format, len(r.Events), verdict)
 		})
 }

@@ -9,8 +9,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +37,9 @@ func main() {
 type bench struct {
 	dir, celltrack, floor string
 	runs                  int
+	// cpu is the user + system CPU time of the last process timed: unlike
+	// wall time, it does not grow while the process waits for a core.
+	cpu time.Duration
 }
 
 func harness(sizes string, runs int, keep bool) error {
@@ -44,6 +49,8 @@ func harness(sizes string, runs int, keep bool) error {
 	}
 	if !keep {
 		defer os.RemoveAll(dir)
+	} else {
+		fmt.Fprintln(os.Stderr, "benchharness: keeping", dir)
 	}
 	b := &bench{dir: dir, celltrack: filepath.Join(dir, "celltrack"), floor: filepath.Join(dir, "floor"), runs: runs}
 	for pkg, out := range map[string]string{"./cmd/celltrack": b.celltrack, "./internal/benchharness/floor": b.floor} {
@@ -51,58 +58,112 @@ func harness(sizes string, runs int, keep bool) error {
 			return fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
 	}
-	fmt.Printf("# celltrack benchmark, %s\n\nmachine: %s, nproc %d, %s/%s, %s; medians of %d runs\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), runs)
-	fmt.Println("| lots | audit entries | db size | single write (patient weigh) | floor: one bbolt commit | write / floor | `lot show` | `audit verify` | verify entries/s | import (whole process) | import lots/s | floor: raw puts | import / raw |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("# celltrack benchmark, %s\n\nmachine: %s, nproc %d, %s/%s, %s; load average at start %s; medians of %d runs\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(),
+		strings.Join(strings.Fields(string(load))[:3], " "), runs)
+	var rs []result
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil {
 			return fmt.Errorf("-sizes: %v", err)
 		}
-		if err := b.size(n); err != nil {
+		r, err := b.size(n)
+		if err != nil {
 			return err
 		}
+		rs = append(rs, r)
+		fmt.Fprintf(os.Stderr, "benchharness: %d lots done\n", n)
+	}
+	load, _ = os.ReadFile("/proc/loadavg")
+	fmt.Printf("load average at end %s\n\n", strings.Join(strings.Fields(string(load))[:3], " "))
+	fmt.Println("| lots | custody events | infusions | audit entries | db size | build in-process | single write (patient weigh) | floor: one bbolt commit | write / floor | `lot show` | `audit verify` | verify entries/s | `check` (page check + verify) | import (whole process) | import lots/s | floor: raw puts | import / raw |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range rs {
+		fmt.Printf("| %d | %d | %d | %d | %.1f MB | %.1f s | %s | %s | %.2f× | %s | %s | %.0f | %s | %s | %.0f | %s | %.2f× |\n",
+			r.n, r.events, r.infusions, r.entries, float64(r.size)/1e6, r.build.Seconds(), ms(r.write), ms(r.commit), float64(r.write)/float64(r.commit),
+			ms(r.show), ms(r.verify), float64(r.entries)/r.verify.Seconds(), ms(r.check), ms(r.imp), float64(r.n)/r.imp.Seconds(), ms(r.raw), float64(r.imp)/float64(r.raw))
+	}
+	fmt.Println()
+	fmt.Println("wall time (CPU time: user + system) of each process")
+	fmt.Println()
+	fmt.Println("| lots | `dose check` | `trace lot` | `trace patient` | `trace donor` | `trace lot --full-verify` |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, r := range rs {
+		fmt.Printf("| %d |", r.n)
+		for i := range r.reads {
+			fmt.Printf(" %s (%s) |", ms(r.reads[i]), ms(r.readsCPU[i]))
+		}
+		fmt.Printf(" %s |\n", ms(r.fullTrace))
+	}
+	if len(rs) > 1 {
+		small, large := rs[0], rs[len(rs)-1]
+		fmt.Printf("| %d / %d |", large.n, small.n)
+		for i := range large.reads {
+			fmt.Printf(" %.2f× (%.2f×) |", float64(large.reads[i])/float64(small.reads[i]), float64(large.readsCPU[i])/float64(small.readsCPU[i]))
+		}
+		fmt.Printf(" %.2f× |\n", float64(large.fullTrace)/float64(small.fullTrace))
 	}
 	return nil
 }
 
-// size builds a database of n lots by import and times each command on it.
-func (b *bench) size(n int) error {
+// result is one size's figures (medians).
+type result struct {
+	n, entries, events, infusions                           int
+	size                                                    int64
+	build                                                   time.Duration
+	write, commit, show, verify, check, imp, raw, fullTrace time.Duration
+	reads, readsCPU                                         [4]time.Duration // dose check, trace lot, patient, donor
+}
+
+// size builds a database of n lots — users by the binary, donors and sites
+// in-process, the lots by `celltrack lot import`, then the custody events,
+// releases and infusions in-process (build.go) — and times each command on it.
+func (b *bench) size(n int) (result, error) {
+	res := result{n: n}
 	base := filepath.Join(b.dir, fmt.Sprintf("base-%d.db", n))
-	pw := "bench-password\n"
-	day := func(d int) string { return time.Now().UTC().AddDate(0, 0, d).Format("2006-01-02") }
-	for _, args := range [][]string{
-		{"init", "--facility", "G1234", "--admin", "alice", "--password-stdin"},
-		{"--user", "alice", "user", "add", "--role", "lab", "--password-stdin", "liu"},
-		{"--user", "alice", "user", "add", "--role", "nurse", "--password-stdin", "nina"},
-		{"--user", "liu", "donor", "add", "--delivered", day(-30), "--site", "Ward 5", "--consented", day(-40), "D-1"},
-		{"--user", "nina", "patient", "add", "--name", "Mei Chen", "--born", "1984-03-09", "--sex", "F", "MRN-1"},
-	} {
-		if _, err := b.ct(base, pw, args...); err != nil {
-			return err
+	pw := benchPassword + "\n"
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	day := func(d int) time.Time { return today.AddDate(0, 0, d) }
+	date := func(d int) string { return day(d).Format("2006-01-02") }
+	if _, err := b.ct(base, pw, "init", "--facility", "G1234", "--admin", "alice", "--password-stdin"); err != nil {
+		return res, err
+	}
+	for _, u := range [][2]string{{"liu", "lab"}, {"nina", "nurse"}, {"omar", "nurse"}, {"quinn", "qa"}, {"pat", "physician"}, {"aud", "auditor"}} {
+		if _, err := b.ct(base, pw, "--user", "alice", "user", "add", "--role", u[1], "--password-stdin", u[0]); err != nil {
+			return res, err
 		}
+	}
+	if _, err := b.ct(base, "", "--user", "nina", "patient", "add", "--name", "Mei Chen", "--born", "1984-03-09", "--sex", "F", "MRN-1"); err != nil {
+		return res, err
+	}
+	if err := prepare(base, n, day); err != nil {
+		return res, fmt.Errorf("prepare: %w", err)
 	}
 	csvPath := filepath.Join(b.dir, fmt.Sprintf("lots-%d.csv", n))
 	var csv bytes.Buffer
 	csv.WriteString("lot_number,source,donor,cells,viability,volume_ml,manufactured,expires,passage,location\n")
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&csv, "LOT-%07d,uc,D-1,2.5e9,94.5,250,%s,%s,4,LN2-A rack %d\n", i, day(-5), day(360), i%40)
+		cells := "2.5e9"
+		if released(i) {
+			cells = "9.9e9" // bagsPerRelease+1 bags of 1×10^8
+		}
+		fmt.Fprintf(&csv, "%s,uc,%s,%s,94.5,5050,%s,%s,4,LN2-A rack %d\n", lotNumber(i), donorCode(i), cells, date(-200), date(300), i%40)
 	}
 	if err := os.WriteFile(csvPath, csv.Bytes(), 0o600); err != nil {
-		return err
+		return res, err
 	}
-	// Import: each run imports into a fresh copy of the empty base.
+	// Import: each run imports into a fresh copy of the base.
 	var importTimes []time.Duration
 	db := filepath.Join(b.dir, fmt.Sprintf("db-%d.db", n))
 	for r := 0; r < b.runs; r++ {
 		target := filepath.Join(b.dir, fmt.Sprintf("import-%d-%d.db", n, r))
 		if err := copyFile(base, target); err != nil {
-			return err
+			return res, err
 		}
 		d, err := b.ct(target, "", "--user", "liu", "lot", "import", "--csv", csvPath)
 		if err != nil {
-			return err
+			return res, err
 		}
 		importTimes = append(importTimes, d)
 		if r == 0 {
@@ -117,42 +178,83 @@ func (b *bench) size(n int) error {
 		f := filepath.Join(b.dir, fmt.Sprintf("raw-%d-%d.db", n, r))
 		d, err := b.timed(exec.Command(b.floor, "puts", f, strconv.Itoa(n)))
 		if err != nil {
-			return err
+			return res, err
 		}
 		rawTimes = append(rawTimes, d)
 		os.Remove(f)
 	}
-	var writes, commits, shows, verifies []time.Duration
+	start := time.Now()
+	events, infusions, err := history(db, n, day)
+	if err != nil {
+		return res, fmt.Errorf("build: %w", err)
+	}
+	res.build, res.events, res.infusions = time.Since(start), events, infusions
+	// The checkpoint that traces verify from: `celltrack check`, once.
+	if res.check, err = b.ct(db, "", "check"); err != nil {
+		return res, err
+	}
+	var writes, commits, shows, verifies, fulls []time.Duration
+	var reads, readsCPU [4][]time.Duration
 	floorDB := filepath.Join(b.dir, fmt.Sprintf("floor-%d.db", n))
 	if err := copyFile(db, floorDB); err != nil {
-		return err
+		return res, err
+	}
+	lotRef := lotNumber(n/2/releasedEvery*releasedEvery + releasedEvery/2)
+	readArgs := [4][]string{
+		{"--user", "nina", "dose", "check", "--container", checkBagCode(b, db), "MRN-CHECK"},
+		{"--user", "aud", "trace", "lot", lotRef},
+		{"--user", "aud", "trace", "patient", patientMRN(n/2/releasedEvery*releasedEvery+releasedEvery/2, bagsPerRelease/2)},
+		{"--user", "aud", "trace", "donor", donorCode(n/2/releasedEvery*releasedEvery + releasedEvery/2)},
 	}
 	for r := 0; r < b.runs; r++ {
 		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r) * time.Minute).Format(time.RFC3339)
 		d, err := b.ct(db, "", "--user", "nina", "patient", "weigh", "--kg", "62.5", "--at", at, "MRN-1")
 		if err != nil {
-			return err
+			return res, err
 		}
 		writes = append(writes, d)
 		if d, err = b.timed(exec.Command(b.floor, "commit", floorDB)); err != nil {
-			return err
+			return res, err
 		}
 		commits = append(commits, d)
-		if d, err = b.ct(db, "", "lot", "show", fmt.Sprintf("LOT-%07d", n/2)); err != nil {
-			return err
+		if d, err = b.ct(db, "", "lot", "show", lotRef); err != nil {
+			return res, err
 		}
 		shows = append(shows, d)
+		for i, args := range readArgs {
+			if d, err = b.ct(db, "", args...); err != nil {
+				return res, err
+			}
+			reads[i], readsCPU[i] = append(reads[i], d), append(readsCPU[i], b.cpu)
+		}
+		if d, err = b.ct(db, "", "--user", "aud", "trace", "lot", "--full-verify", lotRef); err != nil {
+			return res, err
+		}
+		fulls = append(fulls, d)
 		if d, err = b.ct(db, "", "audit", "verify"); err != nil {
-			return err
+			return res, err
 		}
 		verifies = append(verifies, d)
 	}
-	entries, size := b.auditEntries(db)
-	w, c, imp, raw, ver := median(writes), median(commits), median(importTimes), median(rawTimes), median(verifies)
-	fmt.Printf("| %d | %d | %.1f MB | %s | %s | %.2f× | %s | %s | %.0f | %s | %.0f | %s | %.2f× |\n",
-		n, entries, float64(size)/1e6, ms(w), ms(c), float64(w)/float64(c), ms(median(shows)), ms(ver),
-		float64(entries)/ver.Seconds(), ms(imp), float64(n)/imp.Seconds(), ms(raw), float64(imp)/float64(raw))
-	return nil
+	os.Remove(floorDB)
+	res.entries, res.size = b.auditEntries(db)
+	res.write, res.commit, res.imp, res.raw, res.verify = median(writes), median(commits), median(importTimes), median(rawTimes), median(verifies)
+	res.show, res.fullTrace = median(shows), median(fulls)
+	for i := range reads {
+		res.reads[i], res.readsCPU[i] = median(reads[i]), median(readsCPU[i])
+	}
+	return res, nil
+}
+
+// checkBagCode is the code of MRN-CHECK's bag: the last bag of the first
+// released lot (DINs are issued in import order, from 1).
+func checkBagCode(b *bench, db string) string {
+	out, _ := exec.Command(b.celltrack, "--db", db, "--json", "lot", "show", lotNumber(releasedEvery/2)).Output()
+	var v struct {
+		DIN string `json:"din"`
+	}
+	json.Unmarshal(out, &v)
+	return fmt.Sprintf("%s%02d", v.DIN, bagsPerRelease+1)
 }
 
 // ct runs celltrack on db and returns its wall time.
@@ -169,6 +271,9 @@ func (b *bench) timed(cmd *exec.Cmd) (time.Duration, error) {
 	start := time.Now()
 	err := cmd.Run()
 	d := time.Since(start)
+	if cmd.ProcessState != nil {
+		b.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	if err != nil {
 		return d, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, errb.String())
 	}
@@ -194,15 +299,16 @@ func median(ds []time.Duration) time.Duration {
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 
 func copyFile(from, to string) error {
-	data, err := os.ReadFile(from)
+	in, err := os.Open(from)
 	if err != nil {
 		return err
 	}
+	defer in.Close()
 	f, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	if _, err := io.Copy(f, in); err != nil {
 		f.Close()
 		return err
 	}

@@ -1,0 +1,224 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// A verification checkpoint is the head of the audit trail as the last
+// passing full verification (`celltrack check`) found it. A traceability
+// report uses it so that its cost follows the report, not the database: it
+// checks the records it shows against their latest audit entries, and the
+// chain from the checkpoint to the head, instead of the whole trail. The
+// checkpoint is bookkeeping in the meta bucket, not an audited record: it
+// proves nothing by itself, and every report that relies on it says so and
+// names it; a report re-checks that the checkpoint's entry still carries
+// the hash recorded, and falls back to a full verification when it does not.
+var metaCheckpoint = []byte("verified")
+
+type checkpointRecord struct {
+	V       int       `json:"v"`
+	Seq     uint64    `json:"seq"`
+	Hash    string    `json:"hash"` // hex SHA-256 of entry Seq
+	At      time.Time `json:"at"`
+	Entries int       `json:"entries"`
+	Records int       `json:"records"`
+}
+
+// Checkpoint is the last passing full verification recorded in a database.
+type Checkpoint struct {
+	Seq     uint64 // the head entry it verified
+	Hash    [32]byte
+	At      time.Time
+	Entries int
+	Records int
+}
+
+// RecordCheckpoint stores v, a full verification that passed, as the
+// database's checkpoint, after checking that its head entry is still in the
+// trail with the hash v verified; a failed v removes any checkpoint instead,
+// so that reports go back to full verification until the database passes
+// again. It writes only the meta bucket and appends no audit entry.
+func (db *DB) RecordCheckpoint(v Verification) error {
+	return db.bolt.Update(func(tx *bolt.Tx) (err error) {
+		defer db.recoverDamage(&err)
+		meta := tx.Bucket(bMeta)
+		if !v.OK() || v.Entries == 0 {
+			return meta.Delete(metaCheckpoint)
+		}
+		// A passing verification has entries 1..Entries with no gap.
+		seq := uint64(v.Entries)
+		h, err := audit.StoredHash(tx.Bucket(bAudit).Get(itob(seq)))
+		if err != nil || h != v.Head {
+			return lot.Errorf(lot.ECONFLICT, "audit entry %d no longer has the hash just verified; run `celltrack check` again", seq)
+		}
+		val, err := json.Marshal(checkpointRecord{V: 1, Seq: seq, Hash: hex.EncodeToString(h[:]), At: db.now(), Entries: v.Entries, Records: v.Records})
+		if err != nil {
+			return err
+		}
+		return meta.Put(metaCheckpoint, val)
+	})
+}
+
+// checkpointOf reads the checkpoint, if the database has a readable one.
+func checkpointOf(tx *bolt.Tx) (Checkpoint, bool) {
+	var r checkpointRecord
+	v := tx.Bucket(bMeta).Get(metaCheckpoint)
+	if v == nil || json.Unmarshal(v, &r) != nil {
+		return Checkpoint{}, false
+	}
+	h, err := hex.DecodeString(r.Hash)
+	if err != nil || len(h) != 32 || r.Seq == 0 {
+		return Checkpoint{}, false
+	}
+	return Checkpoint{Seq: r.Seq, Hash: [32]byte(h), At: r.At, Entries: r.Entries, Records: r.Records}, true
+}
+
+// Checkpoint returns the database's checkpoint; false when there is none.
+func (db *DB) Checkpoint() (Checkpoint, bool, error) {
+	var cp Checkpoint
+	var ok bool
+	err := db.view(func(tx *bolt.Tx) error { cp, ok = checkpointOf(tx); return nil })
+	return cp, ok, err
+}
+
+// recordRef is one record a report shows: its kind and id.
+type recordRef struct {
+	kind string
+	id   uuid.UUID
+}
+
+// reportVerification is what a report checked of the audit trail when it
+// did not run a full verification.
+type reportVerification struct {
+	Records  int      // records of the report checked against their latest entry
+	From     uint64   // the chain was checked from this entry (the checkpoint) …
+	Head     [32]byte // … to this head
+	HeadSeq  uint64
+	Problems []string
+}
+
+// verifyReport checks, in tx: (a) that every record in refs is stored with
+// exactly the value its latest audit entry set, and that that entry's own
+// hash matches its content; (b) the chain from the checkpoint's entry,
+// which must still carry the checkpoint's hash, to the head: every entry's
+// hash, its link to the one before, and no gap. It returns ok false when
+// the checkpoint's entry is gone or changed: the caller then verifies in
+// full rather than rest on it.
+func verifyReport(tx *bolt.Tx, cp Checkpoint, refs []recordRef) (reportVerification, bool) {
+	rv := reportVerification{From: cp.Seq}
+	b := tx.Bucket(bAudit)
+	start := b.Get(itob(cp.Seq))
+	if start == nil {
+		return rv, false
+	}
+	if h, err := audit.ReadHeader(start); err != nil || h.Hash != cp.Hash || h.Computed != cp.Hash {
+		return rv, false
+	}
+	c := b.Cursor()
+	prev, want := cp.Hash, cp.Seq+1
+	rv.Head, rv.HeadSeq = cp.Hash, cp.Seq
+	c.Seek(itob(cp.Seq))
+	for k, val := c.Next(); k != nil; k, val = c.Next() {
+		seq := btoi(k)
+		h, err := audit.ReadHeader(val)
+		switch {
+		case err != nil:
+			rv.Problems = append(rv.Problems, fmt.Sprintf("audit entry %d: %v", seq, err))
+		case seq != want:
+			rv.Problems = append(rv.Problems, fmt.Sprintf("audit entries %d–%d are missing: the trail has a gap", want, seq-1))
+		case h.Computed != h.Hash:
+			rv.Problems = append(rv.Problems, fmt.Sprintf("audit entry %d was altered: its content no longer matches its hash", seq))
+		case h.PrevHash != prev:
+			rv.Problems = append(rv.Problems, fmt.Sprintf("audit entry %d does not follow entry %d: the chain is broken", seq, seq-1))
+		}
+		prev, want = h.Hash, seq+1
+		rv.Head, rv.HeadSeq = h.Hash, seq
+	}
+	// One cursor per bucket for the whole report: in a read transaction
+	// bbolt allocates a bucket handle per tx.Bucket and a cursor per Get,
+	// which were most of this check's allocations.
+	vc := &verifyCursors{tx: tx, audit: b.Cursor(), ents: tx.Bucket(bAuditEntity).Cursor(), records: map[string]*bolt.Cursor{}}
+	seen := map[uuid.UUID]bool{}
+	for _, r := range refs {
+		if seen[r.id] {
+			continue
+		}
+		seen[r.id] = true
+		rv.Records++
+		if p := vc.verifyRecord(r); p != "" {
+			rv.Problems = append(rv.Problems, p)
+		}
+	}
+	return rv, true
+}
+
+type verifyCursors struct {
+	tx          *bolt.Tx
+	audit, ents *bolt.Cursor
+	records     map[string]*bolt.Cursor
+	upper       [24]byte
+}
+
+// get1 returns the value stored under key exactly, through cursor c.
+func get1(c *bolt.Cursor, key []byte) []byte {
+	k, v := c.Seek(key)
+	if !bytes.Equal(k, key) {
+		return nil
+	}
+	return v
+}
+
+// verifyRecord checks one record against its latest state-setting audit
+// entry, found through audit_entity (the entries of one record, in order).
+func (vc *verifyCursors) verifyRecord(r recordRef) string {
+	rc := vc.records[r.kind]
+	if rc == nil {
+		rc = vc.tx.Bucket(recordBuckets[r.kind]).Cursor()
+		vc.records[r.kind] = rc
+	}
+	val := get1(rc, r.id[:])
+	name := func() string { return r.kind + " " + describe(vc.tx, r.kind, r.id) }
+	if val == nil {
+		return fmt.Sprintf("%s is shown in this report but not stored", name())
+	}
+	// Walk this record's entries from the newest back to the latest one that
+	// set its value (events such as a refused password set nothing).
+	ents := vc.ents
+	upper := vc.upper[:]
+	copy(upper, r.id[:])
+	copy(upper[16:], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	k, _ := ents.Seek(upper)
+	if k == nil {
+		k, _ = ents.Last()
+	} else if !bytes.Equal(k, upper) {
+		k, _ = ents.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, r.id[:]); k, _ = ents.Prev() {
+		seq := btoi(k[16:])
+		h, err := audit.ReadHeader(get1(vc.audit, k[16:]))
+		switch {
+		case err != nil:
+			return fmt.Sprintf("audit entry %d of %s: %v", seq, name(), err)
+		case h.Computed != h.Hash:
+			return fmt.Sprintf("audit entry %d was altered: its content no longer matches its hash", seq)
+		case h.ID != r.id:
+			return fmt.Sprintf("audit entry %d is indexed under %s but is about %s", seq, name(), h.ID)
+		case !h.State:
+			continue
+		case sha256.Sum256(val) != h.NewSHA:
+			return fmt.Sprintf("%s differs from the value its last audit entry (%d) recorded: it was changed outside celltrack", name(), seq)
+		}
+		return ""
+	}
+	return fmt.Sprintf("%s is stored but has no audit entry: it was written outside celltrack", name())
+}

@@ -1,0 +1,135 @@
+package store
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
+)
+
+// BenchmarkTraceCheckpointed is a whole trace as `celltrack trace` runs it
+// after a `celltrack check`: the report model and its verification against
+// the checkpoint (the report's records and the chain since), beside 0 and
+// 2,000 unrelated lots. The time per trace should not grow with them.
+//
+//	go test ./store -run '^$' -bench TraceCheckpointed -benchtime 200x
+func BenchmarkTraceCheckpointed(b *testing.B) {
+	for _, unrelated := range []int{0, 2000} {
+		db := benchDB(b, unrelated)
+		v, err := db.Verify()
+		if err != nil || !v.OK() {
+			b.Fatalf("verify: %v %v", err, v.Problems)
+		}
+		if err := db.RecordCheckpoint(v); err != nil {
+			b.Fatal(err)
+		}
+		ts := NewTraceService(db)
+		for _, c := range []struct {
+			name  string
+			trace func(user, ref string) (any, error)
+			ref   string
+		}{
+			{"donor", func(u, r string) (any, error) { return ts.Donor(u, r) }, "D-1"},
+			{"lot", func(u, r string) (any, error) { return ts.Lot(u, r) }, "LOT-1"},
+			{"patient", func(u, r string) (any, error) { return ts.Patient(u, r) }, "MRN-1"},
+		} {
+			b.Run(fmt.Sprintf("%s/unrelated-lots=%d", c.name, unrelated), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := c.trace("aud", c.ref); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkDoseCheck is the bedside check of MRN-2, who has a bag of a
+// released lot thawed and dispensed and whose infusion is due, beside n
+// unrelated lots whose bags, one in ten, were dispensed to MRN-2 too; n from
+// CELLTRACK_BENCH_LOTS (default 0 and 2000). The check reads the patient's
+// course, weights and infusions and the named bag's lot: nothing that grows
+// with the database.
+//
+//	go test ./store -run '^$' -bench DoseCheck -cpuprofile cpu.out
+func BenchmarkDoseCheck(b *testing.B) {
+	ns := benchLots(b, []int{0, 2000})
+	for _, n := range ns {
+		db := benchDB(b, n)
+		now := db.Now()
+		if _, err := db.AddUser("alice", audit.User{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, testPassword); err != nil {
+			b.Fatal(err)
+		}
+		s := NewLotService(db)
+		if _, err := s.Weigh("nina", "MRN-2", 62_000, now.Add(-time.Hour)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.RegisterLot("liu", lot.Registration{Number: "LOT-DOSE", Source: lot.SourceUC, Donor: "D-1", Cells: 1_000_000_000,
+			Viability: 950, VolumeML: 1000, Manufactured: now.AddDate(0, 0, -5), Expires: now.AddDate(1, 0, 0)}); err != nil {
+			b.Fatal(err)
+		}
+		bags, err := s.SplitLot("liu", lot.Split{Lot: "LOT-DOSE", Containers: 1, CellsEach: 100_000_000, VolumeEach: 500})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := NewReleaseService(db).RecordResult("liu", "LOT-DOSE", release.Entry{Assay: "endotoxin", Value: "0.2"}, 0, ""); err != nil {
+			b.Fatal(err)
+		}
+		changeLot(b, db, "LOT-DOSE", func(l *lot.Lot) { l.Status = lot.Released })
+		d := NewDoseService(db)
+		if _, err := d.CreateSchedule("pat", "MRN-2", "sle-uc-d0d7", now); err != nil {
+			b.Fatal(err)
+		}
+		dispense(b, db, bags[0].Code(), now.Add(-30*time.Minute), 100_000_000, "MRN-2")
+		refs := []string{bags[0].Code()}
+		if r, err := d.Check("MRN-2", refs, 0); err != nil || !r.GO {
+			b.Fatalf("check: %v %v", err, r.Failed())
+		}
+		b.Run(fmt.Sprintf("lots=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := d.Check("MRN-2", refs, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkHarnessDB runs `dose check` and the three traces in-process on
+// a database the benchmark harness built and kept (go run
+// ./internal/benchharness -keep); skipped unless CELLTRACK_BENCH_DB names
+// its file. The harness prints the command with the references to trace.
+func BenchmarkHarnessDB(b *testing.B) {
+	path := os.Getenv("CELLTRACK_BENCH_DB")
+	if path == "" {
+		b.Skip("CELLTRACK_BENCH_DB is not set")
+	}
+	db, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ts, ds := NewTraceService(db), NewDoseService(db)
+	bag := os.Getenv("CELLTRACK_BENCH_BAG")
+	for _, c := range []struct {
+		name string
+		run  func() error
+	}{
+		{"dose-check", func() error { _, err := ds.Check("MRN-CHECK", []string{bag}, 0); return err }},
+		{"trace-lot", func() error { _, err := ts.Lot("aud", os.Getenv("CELLTRACK_BENCH_LOT")); return err }},
+		{"trace-patient", func() error { _, err := ts.Patient("aud", os.Getenv("CELLTRACK_BENCH_PATIENT")); return err }},
+		{"trace-donor", func() error { _, err := ts.Donor("aud", os.Getenv("CELLTRACK_BENCH_DONOR")); return err }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := c.run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

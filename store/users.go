@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -34,19 +35,53 @@ func (r userRecord) user() audit.User {
 		Hash: r.Hash, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
 }
 
-// Init creates the buckets of a new database, records the facility's ISBT 128
-// FIN and the first admin. It is the only way a database comes into being.
-func (db *DB) Init(fin string, admin audit.User, password string) (audit.User, error) {
+// Create makes a new database at path with its facility number and first
+// admin. Everything is checked before the file is made, and a file this call
+// made is removed again if initialising it fails, so a refused init leaves
+// nothing behind that later commands would take for a (broken) database.
+func Create(path string, opts Options, fin string, admin audit.User, password string) (*DB, audit.User, error) {
+	hash, err := prepareInit(fin, admin, password)
+	if err != nil {
+		return nil, audit.User{}, err
+	}
+	opts.Create, opts.ReadOnly = true, false
+	db, err := Open(path, opts)
+	if err != nil {
+		return nil, audit.User{}, err
+	}
+	u, err := db.initHashed(fin, admin, hash)
+	if err != nil {
+		db.Close()
+		os.Remove(path)
+		return nil, audit.User{}, err
+	}
+	return db, u, nil
+}
+
+// prepareInit checks the facility number, the admin and the password of a
+// new database and returns the password's hash.
+func prepareInit(fin string, admin audit.User, password string) (string, error) {
 	if err := lot.ValidateFIN(fin); err != nil {
-		return audit.User{}, err
+		return "", err
 	}
 	if err := validateNewUser(admin); err != nil {
-		return audit.User{}, err
+		return "", err
 	}
-	hash, err := audit.HashPassword(password)
+	return audit.HashPassword(password)
+}
+
+// Init creates the buckets of a database just opened with Options.Create,
+// records the facility's ISBT 128 FIN and the first admin.
+func (db *DB) Init(fin string, admin audit.User, password string) (audit.User, error) {
+	hash, err := prepareInit(fin, admin, password)
 	if err != nil {
 		return audit.User{}, err
 	}
+	return db.initHashed(fin, admin, hash)
+}
+
+func (db *DB) initHashed(fin string, admin audit.User, hash string) (_ audit.User, err error) {
+	defer db.recoverDamage(&err)
 	admin.ID, admin.Role, admin.Hash, admin.CreatedAt, admin.CreatedBy = db.NewID(), audit.Admin, hash, db.now(), admin.Name
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, name := range append([][]byte{bMeta, bAudit, bAuditEntity}, indexBuckets...) {

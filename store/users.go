@@ -196,6 +196,16 @@ func (db *DB) User(name string) (audit.User, error) {
 	return u, err
 }
 
+// Reader checks that name may read the database: an existing user who is not
+// disabled (audit.AuthorizeRead). Every command that shows data calls it.
+func (db *DB) Reader(name string) (audit.User, error) {
+	u, err := db.User(name)
+	if err != nil {
+		return audit.User{}, err
+	}
+	return u, audit.AuthorizeRead(u)
+}
+
 func userByName(tx *bolt.Tx, name string) (audit.User, error) {
 	if name == "" {
 		return audit.User{}, lot.Errorf(lot.EFORBIDDEN, "no acting user; give --user NAME or set CELLTRACK_USER")

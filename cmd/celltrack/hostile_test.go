@@ -200,15 +200,15 @@ var hostileCatalogue = []hostile{
 	{name: "split missing --cells-each", code: 2, args: split("--containers", "2", "LOT-UC-1"), want: []string{"--cells-each"}},
 
 	// reads with unknown ids and typos
-	{name: "lot show unknown", code: 5, args: []string{"lot", "show", "LOT-UC-9"}, want: []string{"LOT-UC-9"}},
-	{name: "lot show DIN transposed", code: 5, args: []string{"lot", "show", "G1234 26 000010"}, want: []string{"G1234 26 000010"}},
+	{name: "lot show unknown", code: 5, args: []string{"--user", "aud", "lot", "show", "LOT-UC-9"}, want: []string{"LOT-UC-9"}},
+	{name: "lot show DIN transposed", code: 5, args: []string{"--user", "aud", "lot", "show", "G1234 26 000010"}, want: []string{"G1234 26 000010"}},
 	{name: "lot show flag after", code: 2, args: []string{"lot", "show", "LOT-UC-1", "--json"}, want: []string{"--json", "LOT-UC-1"}},
-	{name: "lot list unknown status", code: 3, args: []string{"lot", "list", "--status", "approved"}, want: []string{"approved"}},
-	{name: "lot list unknown source", code: 3, args: []string{"lot", "list", "--source", "bone"}, want: []string{"bone"}},
-	{name: "container show unknown", code: 5, args: []string{"container", "show", "G12342600000199"}, want: []string{"G12342600000199"}},
-	{name: "container show garbage", code: 3, args: []string{"container", "show", "bag-7"}, want: []string{"bag-7"}},
-	{name: "container list unknown lot", code: 5, args: []string{"container", "list", "LOT-Q"}, want: []string{"LOT-Q"}},
-	{name: "audit log unknown entity", code: 5, args: []string{"audit", "log", "--entity", "NOBODY"}, want: []string{"NOBODY"}},
+	{name: "lot list unknown status", code: 3, args: []string{"--user", "aud", "lot", "list", "--status", "approved"}, want: []string{"approved"}},
+	{name: "lot list unknown source", code: 3, args: []string{"--user", "aud", "lot", "list", "--source", "bone"}, want: []string{"bone"}},
+	{name: "container show unknown", code: 5, args: []string{"--user", "aud", "container", "show", "G12342600000199"}, want: []string{"G12342600000199"}},
+	{name: "container show garbage", code: 3, args: []string{"--user", "aud", "container", "show", "bag-7"}, want: []string{"bag-7"}},
+	{name: "container list unknown lot", code: 5, args: []string{"--user", "aud", "container", "list", "LOT-Q"}, want: []string{"LOT-Q"}},
+	{name: "audit log unknown entity", code: 5, args: []string{"--user", "aud", "audit", "log", "--entity", "NOBODY"}, want: []string{"NOBODY"}},
 	{name: "audit verify extra argument", code: 2, args: []string{"audit", "verify", "now"}, want: []string{"now"}},
 	{name: "isbt wrong check character", code: 3, args: []string{"isbt", "check", "G1234 17 654321 B"}, want: []string{"G1234 17 654321 B"}},
 	{name: "isbt too short", code: 3, args: []string{"isbt", "check", "G12341765"}, want: []string{"G12341765"}},
@@ -218,7 +218,7 @@ var hostileCatalogue = []hostile{
 	{name: "unknown top-level flag", code: 2, args: []string{"--verbose", "lot", "list"}, want: []string{"verbose"}},
 	{name: "init over existing database", code: 3, args: []string{"init", "--facility", "G1234", "--admin", "bob", "--password-stdin"}, stdin: "long-enough-pw\n", want: []string{"already exists"}},
 	{name: "init bad facility", code: 3, args: []string{"--db", "$DIR/new.db", "init", "--facility", "G12", "--admin", "bob", "--password-stdin"}, stdin: "long-enough-pw\n", want: []string{"G12"}},
-	{name: "backup over existing file", code: 3, args: []string{"backup", "--out", "$DIR/in.csv"}, files: map[string]string{"in.csv": "x"}, want: []string{"--out", "in.csv", "already exists"}},
+	{name: "backup over existing file", code: 3, args: []string{"--user", "aud", "backup", "--out", "$DIR/in.csv"}, files: map[string]string{"in.csv": "x"}, want: []string{"--out", "in.csv", "already exists"}},
 
 	// lot import: broken CSV
 	importCSV("", "empty"),

@@ -20,7 +20,7 @@ func (rt *runtime) checkCommand() *cli.Command {
 		Description: "Runs bbolt's page-level consistency check, then `audit verify`. Exits 3 and names\n" +
 			"each problem when either finds one; run it after a crash, a power cut or a restore.\n\n" +
 			example("celltrack check"),
-		Action: rt.action(readDB, 0, func(c *cli.Context) error {
+		Action: rt.action(checkDB, 0, func(c *cli.Context) error {
 			var problems []string
 			for _, err := range rt.db.Check() {
 				problems = append(problems, "page check: "+err.Error())

@@ -29,29 +29,40 @@ func (rt *runtime) labelCommand() *cli.Command {
 					"condition and, for autologous lots, the patient and FOR AUTOLOGOUS USE ONLY. Every label printed\n" +
 					"is counted for reconciliation.\n\n" +
 					example("celltrack --user liu label print --out LOT-UC-1-labels.pdf LOT-UC-1", "celltrack --user liu label print G12342600000101"),
-				Flags: []cli.Flag{&cli.StringFlag{Name: "out", Usage: "the PDF `FILE` (default: LOT-labels.pdf or CONTAINER-label.pdf)"}},
+				Flags: []cli.Flag{&cli.StringFlag{Name: "out", Usage: "the PDF `FILE` (default: LOT-labels.pdf or CONTAINER-label.pdf)"}, forceFlag},
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
 					ref, out := c.Args().First(), c.String("out")
 					fin, err := rt.db.Facility()
 					if err != nil {
 						return err
 					}
-					var pdf []byte
-					set, err := rt.labelService().Print(actor(c), ref, func(set lot.LabelSet) (err error) {
-						pdf, err = report.Labels(set, fin, rt.clock())
-						return err
+					// The file is written inside the transaction that counts
+					// the labels, so an --out that exists (or cannot be
+					// written) counts nothing; if the count then fails to
+					// commit, the file goes too.
+					wrote := false
+					set, err := rt.labelService().Print(actor(c), ref, func(set lot.LabelSet) error {
+						if out == "" {
+							out = set.Lot.Number + "-labels.pdf"
+							if _, _, err := lot.ParseContainerCode(ref); err == nil || ref == set.Containers[0].ID.String() {
+								out = set.Containers[0].Code() + "-label.pdf"
+							}
+						}
+						pdf, err := report.Labels(set, fin, rt.clock())
+						if err != nil {
+							return err
+						}
+						if err := writeOut(out, pdf, c.Bool("force")); err != nil {
+							return err
+						}
+						wrote = true
+						return nil
 					})
 					if err != nil {
-						return err
-					}
-					if out == "" {
-						out = set.Lot.Number + "-labels.pdf"
-						if _, _, err := lot.ParseContainerCode(ref); err == nil || ref == set.Containers[0].ID.String() {
-							out = set.Containers[0].Code() + "-label.pdf"
+						if wrote {
+							os.Remove(out)
 						}
-					}
-					if err := os.WriteFile(out, pdf, 0o644); err != nil {
-						return fmt.Errorf("write %s (the %d labels were counted as printed; void them with `celltrack label void`): %w", out, len(set.Containers), err)
+						return err
 					}
 					abs, _ := filepath.Abs(out)
 					return rt.out(map[string]any{"file": abs, "lot": set.Lot.Number, "labels": len(set.Containers)}, func(w io.Writer) {

@@ -209,6 +209,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "format", Value: "text", Usage: "text, md, json, html or pdf"},
 					&cli.StringFlag{Name: "out", Usage: "write to `FILE` instead of standard output"},
+					forceFlag,
 				},
 				Action: rt.action(readDB, 1, rt.releaseCertificate),
 			},
@@ -369,8 +370,8 @@ func (rt *runtime) releaseCertificate(c *cli.Context) error {
 		return err
 	}
 	if out := c.String("out"); out != "" {
-		if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("write certificate: %w", err)
+		if err := writeOut(out, buf.Bytes(), c.Bool("force")); err != nil {
+			return err
 		}
 		fmt.Fprintf(rt.stdout, "wrote certificate of lot %s to %s\n", cert.Lot.Number, out)
 		return nil

@@ -684,7 +684,9 @@ func (s *DoseService) Administer(nurse, witness audit.User, a Administration) (d
 		}
 		payload, _ := json.Marshal(toInfusionRecord(in))
 		sum := sha256.Sum256(payload)
-		in.Nurse, in.Witness = w.sign(nurse, dose.MeaningAdminister, sum), w.sign(wu, dose.MeaningWitness, sum)
+		// Both signatures from the user records just re-read: the caller's copy
+		// of the nurse may be stale (a renamed or re-roled user).
+		in.Nurse, in.Witness = w.sign(nu, dose.MeaningAdminister, sum), w.sign(wu, dose.MeaningWitness, sum)
 		if err := w.put(kindInfusion, in.ID, string(audit.DoseAdminister), "", toInfusionRecord(in)); err != nil {
 			return err
 		}
@@ -696,14 +698,14 @@ func (s *DoseService) Administer(nurse, witness audit.User, a Administration) (d
 			if err := setPair(w.tx, "idx_infusion_container", c.ID[:], in.ID[:]); err != nil {
 				return err
 			}
-			ev := lot.Event{To: lot.Infused, At: start, Site: c.Site, PatientID: p.ID, Custodian: nurse.Name, Details: map[string]string{
+			ev := lot.Event{To: lot.Infused, At: start, Site: c.Site, PatientID: p.ID, Custodian: nu.Name, Details: map[string]string{
 				"patient_mrn": p.MRN, "infusion": in.ID.String(), "volume_ml": calc.Draws[i].Draw.String(), "cells": calc.Draws[i].Cells.Exact(), "witness": wu.Name}}
 			// The bedside check found the bag dispensed; the custody state
 			// machine has the last word on the move.
 			if err := lot.CheckMove(c, lot.Infused); err != nil {
 				return err
 			}
-			c.Custodian = nurse.Name // the bag ends in the administering nurse's hands
+			c.Custodian = nu.Name // the bag ends in the administering nurse's hands
 			if err := w.appendEvent(&c, ev, string(audit.DoseAdminister), ""); err != nil {
 				return err
 			}

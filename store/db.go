@@ -9,6 +9,7 @@
 //	bucket             key                            value
 //	meta               "schema"                       schema version, decimal
 //	meta               "facility"                     ISBT 128 FIN
+//	meta               "migration/" + version         JSON note of the upgrade to that version (store/migrate.go)
 //	meta               "din/" + YY                    last DIN sequence issued that year, uint64 BE
 //	audit              seq uint64 BE                  audit.Entry, encoded (header + JSON)
 //	audit_entity       id + seq                       empty: the entries of one record
@@ -66,7 +67,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
@@ -76,7 +76,7 @@ import (
 
 // SchemaVersion is the version of the key schema above. A database written by
 // a newer celltrack is refused rather than misread.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 var (
 	bMeta        = []byte("meta")
@@ -174,7 +174,11 @@ func Open(path string, opts Options) (*DB, error) {
 		db.Now = time.Now
 	}
 	if !opts.Create {
-		if err := db.checkSchema(); err != nil {
+		err := db.checkSchema(opts.ReadOnly)
+		if err == nil && !opts.ReadOnly {
+			err = db.migrate()
+		}
+		if err != nil {
 			bdb.Close()
 			return nil, err
 		}
@@ -195,16 +199,25 @@ func (db *DB) Path() string { return db.path }
 // Close closes the database.
 func (db *DB) Close() error { return db.bolt.Close() }
 
-func (db *DB) checkSchema() (err error) {
+// checkSchema refuses a file that is not a celltrack database, one with a
+// garbled or newer schema version, and — read-only, where it cannot be
+// migrated — one that an older celltrack wrote (see migrate.go).
+func (db *DB) checkSchema(readOnly bool) (err error) {
 	defer db.recoverDamage(&err)
 	return db.bolt.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
 		if meta == nil {
 			return lot.Errorf(lot.EINVALID, "%s is not a celltrack database (no meta bucket)", db.path)
 		}
-		v, _ := strconv.Atoi(string(meta.Get([]byte("schema"))))
+		v, err := schemaOf(tx, db.path)
+		if err != nil {
+			return err
+		}
 		if v > SchemaVersion {
 			return lot.Errorf(lot.ECONFLICT, "%s has schema version %d, newer than this celltrack (%d); use a newer celltrack", db.path, v, SchemaVersion)
+		}
+		if readOnly && needsMigration(tx, v) {
+			return lot.Errorf(lot.ECONFLICT, "%s was written by an older celltrack (schema version %d; this one reads %d) and must be upgraded before it can be read; run `celltrack upgrade` (it keeps every record and records the upgrade)", db.path, v, SchemaVersion)
 		}
 		return nil
 	})

@@ -51,6 +51,34 @@ func (rt *runtime) checkCommand() *cli.Command {
 	}
 }
 
+// upgradeCommand brings a file written by an older celltrack up to this
+// one's schema. Any writable open does it (store.Open); this command is the
+// one to run when a read says the file must be upgraded.
+func (rt *runtime) upgradeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "upgrade",
+		Usage:     "bring a database written by an older celltrack up to this one's schema",
+		ArgsUsage: " ",
+		Description: "Creates the buckets the older file lacks and rebuilds the custody-event indexes from the\n" +
+			"events, in one transaction; every record is kept. The upgrade is noted in the file's meta.\n" +
+			"Take a backup first; a file already up to date is left as it is.\n\n" +
+			example("celltrack upgrade"),
+		Action: rt.action(writeDB, 0, func(c *cli.Context) error {
+			v, note, err := rt.db.Schema()
+			if err != nil {
+				return err
+			}
+			return rt.out(map[string]any{"database": dbPath(c), "schema": v, "migration": note}, func(w io.Writer) {
+				fmt.Fprintf(w, "%s is at schema version %d", dbPath(c), v)
+				if note != "" {
+					fmt.Fprintf(w, " (upgraded: %s)", note)
+				}
+				fmt.Fprintln(w)
+			})
+		}),
+	}
+}
+
 func (rt *runtime) backupCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "backup",

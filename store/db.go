@@ -67,6 +67,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
@@ -189,6 +190,7 @@ func Open(path string, opts Options) (*DB, error) {
 // openBolt opens the bbolt file; bbolt panics when a writer loads the
 // freelist of a damaged file, which becomes a refusal like any other damage.
 func openBolt(path string, o *bolt.Options) (bdb *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer (&DB{path: path}).recoverDamage(&err)
 	return bolt.Open(path, 0o600, o)
 }
@@ -203,6 +205,7 @@ func (db *DB) Close() error { return db.bolt.Close() }
 // garbled or newer schema version, and — read-only, where it cannot be
 // migrated — one that an older celltrack wrote (see migrate.go).
 func (db *DB) checkSchema(readOnly bool) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
 	return db.bolt.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
@@ -244,6 +247,7 @@ func (db *DB) Check() (errs []error) {
 			errs = append(errs, damage)
 		}
 	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&damage) // recover must be called by the deferred function itself
 	db.bolt.View(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {

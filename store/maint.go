@@ -51,6 +51,11 @@ func (db *DB) Backup(path string) (int64, error) {
 // other panic is a bug in celltrack, not damage: telling the user to restore
 // a backup would send them to replace a good file, so it is EINTERNAL with the
 // panic value and the stack.
+//
+// Every caller also defers debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+// before it: bbolt reads the file through mmap, and a page read past the end
+// of a truncated file faults, which would otherwise kill the process instead
+// of panicking inside bbolt.
 func (db *DB) recoverDamage(err *error) {
 	if r := recover(); r != nil {
 		if panickedInBolt() {

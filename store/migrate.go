@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/celltrack/celltrack/lot"
@@ -73,6 +74,7 @@ func needsMigration(tx *bolt.Tx, v int) bool {
 // events, and any other missing index is created empty only when its records
 // bucket is empty. It records what it did in meta "migration/<version>".
 func (db *DB) migrate() (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
 	// Look first: a write transaction commits a new meta page even when it
 	// changes nothing, and a refused command must leave the file's bytes alone.

@@ -1,8 +1,12 @@
 package store
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
@@ -34,4 +38,33 @@ func TestABugIsNotDamage(t *testing.T) {
 	}
 	// A panic raised by bbolt on a damaged page stays "damaged" (exit 3):
 	// cmd/celltrack TestCheckRefusesATruncatedFile.
+}
+
+// TestATruncatedFileIsDamageNotACrash: bbolt reads through mmap, and a page
+// read past the end of a cut file faults; that must read as damage (or as a
+// file too short to open), never kill the process. Cut at many points, so
+// that some cut lands inside a page that a read reaches.
+func TestATruncatedFileIsDamageNotACrash(t *testing.T) {
+	db := newTestDB(t)
+	data, err := os.ReadFile(db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for i := 1; i < 16; i++ {
+		cut := filepath.Join(dir, fmt.Sprintf("cut%d.db", i))
+		if err := os.WriteFile(cut, data[:len(data)*i/16], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, ro := range []bool{true, false} {
+			c, err := Open(cut, Options{ReadOnly: ro, Timeout: time.Second})
+			if err == nil {
+				_, err = c.Users()
+				c.Close()
+			}
+			if code := lot.ErrorCode(err); code == lot.EINTERNAL && strings.Contains(err.Error(), "panic") {
+				t.Errorf("cut at %d/16 (read-only %t): a bbolt fault read as a bug: %v", i, ro, err)
+			}
+		}
+	}
 }

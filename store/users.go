@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -81,6 +82,7 @@ func (db *DB) Init(fin string, admin audit.User, password string) (audit.User, e
 }
 
 func (db *DB) initHashed(fin string, admin audit.User, hash string) (_ audit.User, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
 	admin.ID, admin.Role, admin.Hash, admin.CreatedAt, admin.CreatedBy = db.NewID(), audit.Admin, hash, db.now(), admin.Name
 	err = db.bolt.Update(func(tx *bolt.Tx) error {

@@ -164,10 +164,17 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	bdb, err := openBolt(path, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
-	if errors.Is(err, bolt.ErrTimeout) {
+	bdb, err := openBolt(path, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly, OpenFile: openFile(opts.Create)})
+	switch {
+	case errors.Is(err, bolt.ErrTimeout):
 		return nil, lot.Errorf(lot.EBUSY, "database is busy: another celltrack process held %s for more than %s; try again, or raise --lock-timeout", path, opts.Timeout)
-	} else if err != nil {
+	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
+		return nil, lot.Errorf(lot.ENODB, "no database at %s (it went away while celltrack opened it); check --db or CELLTRACK_DB", path)
+	case errors.Is(err, fs.ErrExist) && opts.Create:
+		return nil, lot.Errorf(lot.ECONFLICT, "a file already exists at %s; init creates a new database and never overwrites one", path)
+	case errors.Is(err, errEmptyFile):
+		return nil, lot.Errorf(lot.EINVALID, "%s is an empty file, not a celltrack database; check --db or CELLTRACK_DB (only `celltrack init` makes a database)", path)
+	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db := &DB{bolt: bdb, path: path, Now: opts.Now, NewID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }}
@@ -185,6 +192,35 @@ func Open(path string, opts Options) (*DB, error) {
 		}
 	}
 	return db, nil
+}
+
+// errEmptyFile is an existing file of no bytes, which bbolt would turn into
+// an (empty, non-celltrack) database if opened for writing.
+var errEmptyFile = errors.New("empty file")
+
+// openFile is how bbolt opens the file. Only init may create one, and then
+// only a new one (O_EXCL): bbolt asks for O_CREATE on every writable open, so
+// a file that vanished between Open's check and bbolt's open would otherwise
+// be made anew, empty, and a file that appeared would be taken over. Any
+// other open refuses an empty file rather than let bbolt initialise it.
+func openFile(create bool) func(string, int, os.FileMode) (*os.File, error) {
+	return func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		if create {
+			return os.OpenFile(name, flag|os.O_CREATE|os.O_EXCL, perm)
+		}
+		f, err := os.OpenFile(name, flag&^os.O_CREATE, perm)
+		if err != nil {
+			return nil, err
+		}
+		if fi, err := f.Stat(); err != nil || fi.Size() == 0 {
+			f.Close()
+			if err == nil {
+				err = errEmptyFile
+			}
+			return nil, err
+		}
+		return f, nil
+	}
 }
 
 // openBolt opens the bbolt file; bbolt panics when a writer loads the

@@ -661,8 +661,11 @@ func (s *DoseService) Administer(nurse, witness audit.User, a Administration) (d
 		if start.IsZero() {
 			start = w.now
 		}
-		if start.After(w.now.Add(5*time.Minute)) || start.Before(w.now.Add(-12*time.Hour)) {
-			return lot.Errorf(lot.EINVALID, "--start %s must be within the last 12 hours and not in the future", lot.FormatTime(start))
+		if err := lot.CheckNotFuture("--start", start, w.now); err != nil {
+			return err
+		}
+		if start.Before(w.now.Add(-12 * time.Hour)) {
+			return lot.Errorf(lot.EINVALID, "--start %s must be within the last 12 hours", lot.FormatTime(start))
 		}
 		f, ac, err := facts(w.tx, start, p, a.Containers, a.Volume)
 		if err != nil {

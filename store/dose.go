@@ -137,6 +137,9 @@ func protocolByName(tx *bolt.Tx, name string, version int) (StoredProtocol, erro
 	if len(ps) == 0 {
 		return StoredProtocol{}, notFound("protocol", name, "list protocols with `celltrack protocol list`")
 	}
+	if version < 0 {
+		return StoredProtocol{}, lot.Errorf(lot.EINVALID, "--version %d is not a version; versions count from 1 (protocol %s has 1–%d)", version, name, len(ps))
+	}
 	if version == 0 {
 		return ps[len(ps)-1], nil
 	}

@@ -208,6 +208,25 @@ func (db *DB) Reader(name string) (audit.User, error) {
 	return u, audit.AuthorizeRead(u)
 }
 
+// Signer returns the user named by a co-signer flag (--witness,
+// --physician). An unknown name is ENOTFOUND naming the flag — it is not the
+// acting user, so "check --user" would send the user to the wrong flag.
+func (db *DB) Signer(flag, name string) (audit.User, error) {
+	var u audit.User
+	err := db.view(func(tx *bolt.Tx) (err error) { u, err = signerByName(tx, flag, name); return err })
+	return u, err
+}
+
+func signerByName(tx *bolt.Tx, flag, name string) (audit.User, error) {
+	if name == "" {
+		return audit.User{}, lot.Errorf(lot.EUSAGE, "%s needs a user NAME", flag)
+	}
+	if _, ok := lookup(tx, "idx_user_name", name); !ok {
+		return audit.User{}, lot.Errorf(lot.ENOTFOUND, "%s %s: no such user; check the name (an admin lists users with `celltrack user list`)", flag, name)
+	}
+	return userByName(tx, name)
+}
+
 func userByName(tx *bolt.Tx, name string) (audit.User, error) {
 	if name == "" {
 		return audit.User{}, lot.Errorf(lot.EFORBIDDEN, "no acting user; give --user NAME or set CELLTRACK_USER")

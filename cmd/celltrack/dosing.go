@@ -331,7 +331,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					wu, err := rt.db.User(c.String("witness"))
+					wu, err := rt.db.Signer("--witness", c.String("witness"))
 					if err != nil {
 						return err
 					}

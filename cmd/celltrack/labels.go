@@ -95,7 +95,7 @@ func (rt *runtime) labelCommand() *cli.Command {
 				Name:        "reconcile",
 				Usage:       "count a lot's labels: printed = applied + voided + unused",
 				ArgsUsage:   "LOT",
-				Description: example("celltrack label reconcile LOT-UC-1"),
+				Description: example("celltrack --user aud label reconcile LOT-UC-1"),
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					l, cs, ns, err := rt.labelService().Reconcile(c.Args().First())
 					if err != nil {

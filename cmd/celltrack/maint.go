@@ -87,7 +87,7 @@ func (rt *runtime) backupCommand() *cli.Command {
 		Description: "The copy is taken from one read transaction, so it is consistent even while other\n" +
 			"users write. It never overwrites a file and is created readable by you only (0600).\n" +
 			"To restore, stop every celltrack and copy the file back over the database.\n\n" +
-			example("celltrack backup --out /backups/celltrack-2026-11-25.db"),
+			example("celltrack --user alice backup --out /backups/celltrack-2026-11-25.db"),
 		Flags: []cli.Flag{&cli.StringFlag{Name: "out", Required: true, Usage: "the new backup `FILE`"}},
 		Action: rt.action(readDB, 0, func(c *cli.Context) error {
 			n, err := rt.db.Backup(c.String("out"))

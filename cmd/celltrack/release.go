@@ -52,7 +52,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 				Name:        "results",
 				Usage:       "list a lot's QC results, voided ones included",
 				ArgsUsage:   "LOT",
-				Description: example("celltrack release results LOT-UC-1"),
+				Description: example("celltrack --user aud release results LOT-UC-1"),
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					rs, err := rt.release().Results(c.Args().First())
 					if err != nil {
@@ -77,7 +77,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 				Usage:     "judge a lot against a specification; exit 0 only when every criterion passes",
 				ArgsUsage: "LOT",
 				Description: "Without --spec the lot kind's built-in is used (isct-uc-msc or rfib-autologous, latest version).\n" +
-					"Exit 3 when any criterion fails or is missing.\n\n" + example("celltrack release evaluate LOT-UC-1", "celltrack release evaluate --spec isct-uc-msc@1 LOT-UC-1"),
+					"Exit 3 when any criterion fails or is missing.\n\n" + example("celltrack --user aud release evaluate LOT-UC-1", "celltrack --user aud release evaluate --spec isct-uc-msc@1 LOT-UC-1"),
 				Flags: []cli.Flag{&cli.StringFlag{Name: "spec", Usage: "specification `NAME[@VERSION]`"}},
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					ev, err := rt.release().Evaluate(c.Args().First(), c.String("spec"))
@@ -172,7 +172,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 				Name:        "history",
 				Usage:       "list a lot's release decisions with their signatures, oldest first",
 				ArgsUsage:   "LOT",
-				Description: example("celltrack release history LOT-UC-1"),
+				Description: example("celltrack --user aud release history LOT-UC-1"),
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					ds, err := rt.release().Dispositions(c.Args().First())
 					if err != nil {
@@ -205,7 +205,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 				Usage:     "print a lot's certificate of analysis",
 				ArgsUsage: "LOT",
 				Description: "Formats: text (default), md, json, html, pdf (one A4 page, black and white). pdf needs --out.\n\n" +
-					example("celltrack release certificate LOT-UC-1", "celltrack release certificate --format pdf --out LOT-UC-1.pdf LOT-UC-1"),
+					example("celltrack --user aud release certificate LOT-UC-1", "celltrack --user aud release certificate --format pdf --out LOT-UC-1.pdf LOT-UC-1"),
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "format", Value: "text", Usage: "text, md, json, html or pdf"},
 					&cli.StringFlag{Name: "out", Usage: "write to `FILE` instead of standard output"},
@@ -397,7 +397,7 @@ func (rt *runtime) releaseSpecCommand() *cli.Command {
 				Name:        "list",
 				Usage:       "list every version of every specification",
 				ArgsUsage:   " ",
-				Description: example("celltrack release spec list"),
+				Description: example("celltrack --user aud release spec list"),
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
 					ss, err := rt.release().Specs()
 					if err != nil {
@@ -417,7 +417,7 @@ func (rt *runtime) releaseSpecCommand() *cli.Command {
 				Name:        "show",
 				Usage:       "show a specification's criteria and the source of each limit",
 				ArgsUsage:   "NAME[@VERSION]",
-				Description: example("celltrack release spec show isct-uc-msc", "celltrack release spec show isct-uc-msc@1"),
+				Description: example("celltrack --user aud release spec show isct-uc-msc", "celltrack --user aud release spec show isct-uc-msc@1"),
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					s, err := rt.release().Spec(c.Args().First())
 					if err != nil {

@@ -93,7 +93,7 @@ func (rt *runtime) userCommand() *cli.Command {
 				Name:        "list",
 				Usage:       "list users",
 				ArgsUsage:   " ",
-				Description: example("celltrack user list"),
+				Description: example("celltrack --user alice user list"),
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
 					us, err := rt.db.Users()
 					if err != nil {

@@ -208,9 +208,10 @@ func Check(f Facts) Report {
 	}
 	age := f.Now.Sub(w.MeasuredAt)
 	maxAge := time.Duration(pr.MaxWeightAgeDays) * 24 * time.Hour
+	implausible := lot.CheckWeight("weight", w.Grams)
 	switch {
-	case w.Grams < lot.MinWeight || w.Grams > lot.MaxWeight:
-		add("weight", false, fmt.Sprintf("%s is outside %s–%s", w.Grams, lot.MinWeight, lot.MaxWeight), "re-weigh the patient")
+	case implausible != nil:
+		add("weight", false, lot.ErrorMessage(implausible), "re-weigh the patient")
 	case age > maxAge:
 		add("weight", false, fmt.Sprintf("%s measured %s is %d days old; %s allows %d", w.Grams, lot.FormatTime(w.MeasuredAt), int(age.Hours()/24), pr.Name, pr.MaxWeightAgeDays),
 			"re-weigh the patient with `celltrack patient weigh`")

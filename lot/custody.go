@@ -240,8 +240,8 @@ func CheckThaw(c Container, t Thaw, now, lastMove time.Time) error {
 	if t.ViableCells > c.Cells {
 		return Errorf(EINVALID, "--viable-cells %s is more than the %s cells container %s was filled with; recount", t.ViableCells, c.Cells, c.Label())
 	}
-	if t.At.After(now.Add(5 * time.Minute)) {
-		return Errorf(EINVALID, "--at %s is in the future", FormatTime(t.At))
+	if err := CheckNotFuture("--at", t.At, now); err != nil {
+		return err
 	}
 	if t.At.Before(lastMove) {
 		return Errorf(EINVALID, "--at %s is before container %s was last moved (%s, %s); give the time it was actually thawed", FormatTime(t.At), c.Label(), c.State, FormatTime(lastMove))
@@ -333,4 +333,17 @@ type CustodyService interface {
 
 	AddSite(actor string, s Site) (Site, error)
 	Sites() ([]Site, error)
+}
+
+// ClockSkew is how far after celltrack's clock a time typed in may lie: the
+// clocks of a ward PC and a wall differ by a few minutes, more is a typo.
+const ClockSkew = 5 * time.Minute
+
+// CheckNotFuture refuses a time more than ClockSkew after now, naming the
+// field and the time — the one rule for thaws, weighings and infusions.
+func CheckNotFuture(field string, t, now time.Time) error {
+	if t.After(now.Add(ClockSkew)) {
+		return Errorf(EINVALID, "%s %s is in the future (now is %s); give the time it actually happened", field, FormatTime(t), FormatTime(now))
+	}
+	return nil
 }

@@ -181,11 +181,32 @@ func ParseWeightKg(field, s string) (Grams, error) {
 		return 0, err
 	}
 	w := Grams(g)
-	if w < MinWeight || w > MaxWeight {
-		return 0, Errorf(EINVALID, "%s %s kg is outside %s–%s kg; re-weigh the patient and enter the weight in kilograms",
-			field, strings.TrimSpace(s), MinWeight.KgString(), MaxWeight.KgString())
+	if err := CheckWeight(field, w); err != nil {
+		return 0, err
 	}
 	return w, nil
+}
+
+// CheckWeight refuses a body weight outside MinWeight–MaxWeight, naming the
+// field and the value: the one plausibility rule for weights typed in,
+// stored and used at the bedside.
+func CheckWeight(field string, w Grams) error {
+	if w < MinWeight || w > MaxWeight {
+		return Errorf(EINVALID, "%s %s kg is outside %s–%s kg; re-weigh the patient and enter the weight in kilograms",
+			field, w.exactKg(), MinWeight.KgString(), MaxWeight.KgString())
+	}
+	return nil
+}
+
+// exactKg prints the weight in kg to the gram, without trailing zeros past
+// the first decimal: 620.0, 0.999, 300.001 — a refusal must not round the
+// value it refuses into the range it names.
+func (g Grams) exactKg() string {
+	s := FormatFixed(int64(g), 3, 3)
+	for strings.HasSuffix(s, "0") && len(s)-strings.IndexByte(s, '.') > 2 {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // KgString prints the weight in kg with one decimal: 62.0.

@@ -186,6 +186,11 @@ func (w *writer) prepareMove(c *lot.Container, e *lot.Event, m lot.Move) error {
 		if err != nil {
 			return err
 		}
+		if len(es) == 0 {
+			// Every container is stored with its 'created' event; none means
+			// the file was changed outside celltrack.
+			return lot.Errorf(lot.ECONFLICT, "container %s has no custody events, not even 'created': its history was changed outside celltrack; nothing was written — run `celltrack check` and report it to QA", c.Code())
+		}
 		if err := lot.CheckThaw(*c, t, w.now, es[len(es)-1].At); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/celltrack/celltrack/lot"
+	bolt "go.etcd.io/bbolt"
 )
 
 func custodyDB(t *testing.T) (*DB, *CustodyService, []lot.Container) {
@@ -182,5 +183,46 @@ func TestRequarantineRecallsBagsOutOfTheFreezer(t *testing.T) {
 	}
 	if _, err := s.Dispense("liu", cs[1].Code(), "MRN-1"); lot.ErrorCode(err) != lot.ECONFLICT {
 		t.Fatalf("dispensing from a quarantined lot: %v; want conflict", err)
+	}
+}
+
+// TestThawOfAContainerWithoutEventsIsRefused: every container is stored with
+// its 'created' event; one whose events were removed outside celltrack is
+// refused with a clear message (it used to panic on the empty list).
+func TestThawOfAContainerWithoutEventsIsRefused(t *testing.T) {
+	db, s, cs := custodyDB(t)
+	code := cs[0].Code()
+	releaseUC(t, db, "LOT-1")
+	for _, step := range []func() (lot.Container, error){
+		func() (lot.Container, error) { return s.Store("liu", code, "LN2-A rack 3") },
+		func() (lot.Container, error) {
+			return s.Ship("liu", code, lot.Move{Site: "CLINIC-A", Courier: "BioCour 7", Condition: "dry shipper"})
+		},
+		func() (lot.Container, error) {
+			return s.Receive("nina", code, lot.Move{Site: "CLINIC-A", Excursion: "no"})
+		},
+	} {
+		if _, err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, id := range children(tx, "idx_event_container", cs[0].ID) {
+			if err := tx.Bucket([]byte("idx_event_container")).Delete(append(cs[0].ID[:], id[:]...)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := db.AuditCount()
+	_, err = s.Thaw("nina", code, lot.Thaw{Viability: 915, ViableCells: 91_000_000})
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "has no custody events") {
+		t.Fatalf("thaw without events: %v", err)
+	}
+	if after, _ := db.AuditCount(); after != before {
+		t.Fatalf("the refusal wrote %d audit entries", after-before)
 	}
 }

@@ -9,6 +9,7 @@
 //	bucket             key                            value
 //	meta               "schema"                       schema version, decimal
 //	meta               "facility"                     ISBT 128 FIN
+//	meta               "migration/" + version         JSON note of the upgrade to that version (store/migrate.go)
 //	meta               "din/" + YY                    last DIN sequence issued that year, uint64 BE
 //	meta               "verified"                     checkpoint JSON: head seq + hash of the last passing `celltrack check` (checkpoint.go)
 //	audit              seq uint64 BE                  audit.Entry, encoded (header + JSON)
@@ -67,7 +68,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strconv"
+	"runtime/debug"
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
@@ -77,7 +78,7 @@ import (
 
 // SchemaVersion is the version of the key schema above. A database written by
 // a newer celltrack is refused rather than misread.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 var (
 	bMeta        = []byte("meta")
@@ -167,10 +168,17 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	bdb, err := openBolt(path, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
-	if errors.Is(err, bolt.ErrTimeout) {
+	bdb, err := openBolt(path, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly, OpenFile: openFile(opts.Create)})
+	switch {
+	case errors.Is(err, bolt.ErrTimeout):
 		return nil, lot.Errorf(lot.EBUSY, "database is busy: another celltrack process held %s for more than %s; try again, or raise --lock-timeout", path, opts.Timeout)
-	} else if err != nil {
+	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
+		return nil, lot.Errorf(lot.ENODB, "no database at %s (it went away while celltrack opened it); check --db or CELLTRACK_DB", path)
+	case errors.Is(err, fs.ErrExist) && opts.Create:
+		return nil, lot.Errorf(lot.ECONFLICT, "a file already exists at %s; init creates a new database and never overwrites one", path)
+	case errors.Is(err, errEmptyFile):
+		return nil, lot.Errorf(lot.EINVALID, "%s is an empty file, not a celltrack database; check --db or CELLTRACK_DB (only `celltrack init` makes a database)", path)
+	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db := &DB{bolt: bdb, path: path, Now: opts.Now, NewID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }}
@@ -178,7 +186,11 @@ func Open(path string, opts Options) (*DB, error) {
 		db.Now = time.Now
 	}
 	if !opts.Create {
-		if err := db.checkSchema(); err != nil {
+		err := db.checkSchema(opts.ReadOnly)
+		if err == nil && !opts.ReadOnly {
+			err = db.migrate()
+		}
+		if err != nil {
 			bdb.Close()
 			return nil, err
 		}
@@ -186,9 +198,39 @@ func Open(path string, opts Options) (*DB, error) {
 	return db, nil
 }
 
+// errEmptyFile is an existing file of no bytes, which bbolt would turn into
+// an (empty, non-celltrack) database if opened for writing.
+var errEmptyFile = errors.New("empty file")
+
+// openFile is how bbolt opens the file. Only init may create one, and then
+// only a new one (O_EXCL): bbolt asks for O_CREATE on every writable open, so
+// a file that vanished between Open's check and bbolt's open would otherwise
+// be made anew, empty, and a file that appeared would be taken over. Any
+// other open refuses an empty file rather than let bbolt initialise it.
+func openFile(create bool) func(string, int, os.FileMode) (*os.File, error) {
+	return func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		if create {
+			return os.OpenFile(name, flag|os.O_CREATE|os.O_EXCL, perm)
+		}
+		f, err := os.OpenFile(name, flag&^os.O_CREATE, perm)
+		if err != nil {
+			return nil, err
+		}
+		if fi, err := f.Stat(); err != nil || fi.Size() == 0 {
+			f.Close()
+			if err == nil {
+				err = errEmptyFile
+			}
+			return nil, err
+		}
+		return f, nil
+	}
+}
+
 // openBolt opens the bbolt file; bbolt panics when a writer loads the
 // freelist of a damaged file, which becomes a refusal like any other damage.
 func openBolt(path string, o *bolt.Options) (bdb *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer (&DB{path: path}).recoverDamage(&err)
 	return bolt.Open(path, 0o600, o)
 }
@@ -199,16 +241,26 @@ func (db *DB) Path() string { return db.path }
 // Close closes the database.
 func (db *DB) Close() error { return db.bolt.Close() }
 
-func (db *DB) checkSchema() (err error) {
+// checkSchema refuses a file that is not a celltrack database, one with a
+// garbled or newer schema version, and — read-only, where it cannot be
+// migrated — one that an older celltrack wrote (see migrate.go).
+func (db *DB) checkSchema(readOnly bool) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
 	return db.bolt.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
 		if meta == nil {
 			return lot.Errorf(lot.EINVALID, "%s is not a celltrack database (no meta bucket)", db.path)
 		}
-		v, _ := strconv.Atoi(string(meta.Get([]byte("schema"))))
+		v, err := schemaOf(tx, db.path)
+		if err != nil {
+			return err
+		}
 		if v > SchemaVersion {
 			return lot.Errorf(lot.ECONFLICT, "%s has schema version %d, newer than this celltrack (%d); use a newer celltrack", db.path, v, SchemaVersion)
+		}
+		if readOnly && needsMigration(tx, v) {
+			return lot.Errorf(lot.ECONFLICT, "%s was written by an older celltrack (schema version %d; this one reads %d) and must be upgraded before it can be read; run `celltrack upgrade` (it keeps every record and records the upgrade)", db.path, v, SchemaVersion)
 		}
 		return nil
 	})
@@ -235,6 +287,7 @@ func (db *DB) Check() (errs []error) {
 			errs = append(errs, damage)
 		}
 	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&damage) // recover must be called by the deferred function itself
 	db.bolt.View(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {

@@ -136,6 +136,9 @@ func protocolByName(tx *bolt.Tx, name string, version int) (StoredProtocol, erro
 	if len(ps) == 0 {
 		return StoredProtocol{}, notFound("protocol", name, "list protocols with `celltrack protocol list`")
 	}
+	if version < 0 {
+		return StoredProtocol{}, lot.Errorf(lot.EINVALID, "--version %d is not a version; versions count from 1 (protocol %s has 1–%d)", version, name, len(ps))
+	}
 	if version == 0 {
 		return ps[len(ps)-1], nil
 	}
@@ -655,8 +658,11 @@ func (s *DoseService) Administer(nurse, witness audit.User, a Administration) (d
 		if start.IsZero() {
 			start = w.now
 		}
-		if start.After(w.now.Add(5*time.Minute)) || start.Before(w.now.Add(-12*time.Hour)) {
-			return lot.Errorf(lot.EINVALID, "--start %s must be within the last 12 hours and not in the future", lot.FormatTime(start))
+		if err := lot.CheckNotFuture("--start", start, w.now); err != nil {
+			return err
+		}
+		if start.Before(w.now.Add(-12 * time.Hour)) {
+			return lot.Errorf(lot.EINVALID, "--start %s must be within the last 12 hours", lot.FormatTime(start))
 		}
 		f, ac, err := facts(w.tx, start, p, a.Containers, a.Volume)
 		if err != nil {
@@ -677,7 +683,9 @@ func (s *DoseService) Administer(nurse, witness audit.User, a Administration) (d
 				Code: d.Code, Volume: d.Draw, Cells: d.Cells})
 		}
 		sum := infusionDigest(toInfusionRecord(in))
-		in.Nurse, in.Witness = w.sign(nurse, dose.MeaningAdminister, sum), w.sign(wu, dose.MeaningWitness, sum)
+		// Both signatures from the user records just re-read: the caller's copy
+		// of the nurse may be stale (a renamed or re-roled user).
+		in.Nurse, in.Witness = w.sign(nu, dose.MeaningAdminister, sum), w.sign(wu, dose.MeaningWitness, sum)
 		if err := w.put(kindInfusion, in.ID, string(audit.DoseAdminister), "", toInfusionRecord(in)); err != nil {
 			return err
 		}
@@ -689,14 +697,14 @@ func (s *DoseService) Administer(nurse, witness audit.User, a Administration) (d
 			if err := setPair(w.tx, "idx_infusion_container", c.ID[:], in.ID[:]); err != nil {
 				return err
 			}
-			ev := lot.Event{To: lot.Infused, At: start, Site: c.Site, PatientID: p.ID, Custodian: nurse.Name, Details: map[string]string{
+			ev := lot.Event{To: lot.Infused, At: start, Site: c.Site, PatientID: p.ID, Custodian: nu.Name, Details: map[string]string{
 				"patient_mrn": p.MRN, "infusion": in.ID.String(), "volume_ml": calc.Draws[i].Draw.String(), "cells": calc.Draws[i].Cells.Exact(), "witness": wu.Name}}
 			// The bedside check found the bag dispensed; the custody state
 			// machine has the last word on the move.
 			if err := lot.CheckMove(c, lot.Infused); err != nil {
 				return err
 			}
-			c.Custodian = nurse.Name // the bag ends in the administering nurse's hands
+			c.Custodian = nu.Name // the bag ends in the administering nurse's hands
 			if err := w.appendEvent(&c, ev, string(audit.DoseAdminister), ""); err != nil {
 				return err
 			}

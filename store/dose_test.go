@@ -196,6 +196,26 @@ func TestBedsideGOAndAdminister(t *testing.T) {
 	}
 }
 
+// TestAdministerSignsFromTheStoredRecord: the nurse's signature is built from
+// the user record read inside the transaction, as the witness's is, not from
+// the caller's copy, which may be stale or wrong.
+func TestAdministerSignsFromTheStoredRecord(t *testing.T) {
+	db, d := bedside(t, "0.5")
+	nina, omar := mustUser(t, db, "nina"), mustUser(t, db, "omar")
+	stored := nina
+	nina.FullName, omar.FullName = "Stale Name", "Stale Witness"
+	in, _, err := d.Administer(nina, omar, Administration{MRN: "MRN-1", Containers: []string{bag1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Nurse.FullName != stored.FullName || in.Nurse.Role != stored.Role || in.Nurse.UserID != stored.ID {
+		t.Errorf("nurse signature %+v, want the stored record's name %q", in.Nurse, stored.FullName)
+	}
+	if in.Witness.FullName == "Stale Witness" {
+		t.Errorf("witness signature from the caller's copy: %+v", in.Witness)
+	}
+}
+
 func TestBedsideNOGO(t *testing.T) {
 	hour := time.Hour
 	for _, tc := range []struct {

@@ -160,15 +160,15 @@ func (s *LotService) Patients() ([]lot.Patient, error) {
 // Weigh records a body weight measured at the given time (physician or nurse).
 func (s *LotService) Weigh(actor, mrn string, g lot.Grams, at time.Time) (lot.Weight, error) {
 	var wt lot.Weight
-	if g < lot.MinWeight || g > lot.MaxWeight {
-		return wt, lot.Errorf(lot.EINVALID, "--kg %s is outside %s–%s kg; re-weigh the patient", g.KgString(), lot.MinWeight.KgString(), lot.MaxWeight.KgString())
+	if err := lot.CheckWeight("--kg", g); err != nil {
+		return wt, err
 	}
 	err := s.db.update(actor, audit.PatientWeigh, func(w *writer) error {
 		if at.IsZero() {
 			at = w.now
 		}
-		if at.After(w.now.Add(5 * time.Minute)) {
-			return lot.Errorf(lot.EINVALID, "--at %s is in the future", lot.FormatTime(at))
+		if err := lot.CheckNotFuture("--at", at, w.now); err != nil {
+			return err
 		}
 		p, err := patientByMRN(w.tx, mrn)
 		if err != nil {

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
 
 	"github.com/celltrack/celltrack/lot"
 	bolt "go.etcd.io/bbolt"
@@ -44,9 +47,44 @@ func (db *DB) Backup(path string) (int64, error) {
 // recoverDamage turns a panic raised by bbolt while reading a damaged file
 // (a page that does not identify as itself, say) into a refusal that names
 // the file and says what to do, instead of a crash with a stack trace. bbolt
-// has already rolled the transaction back when the panic reaches here.
+// has already rolled the transaction back when the panic reaches here. Any
+// other panic is a bug in celltrack, not damage: telling the user to restore
+// a backup would send them to replace a good file, so it is EINTERNAL with the
+// panic value and the stack.
+//
+// Every caller also defers debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+// before it: bbolt reads the file through mmap, and a page read past the end
+// of a truncated file faults, which would otherwise kill the process instead
+// of panicking inside bbolt.
 func (db *DB) recoverDamage(err *error) {
 	if r := recover(); r != nil {
-		*err = lot.Errorf(lot.ECONFLICT, "the database file %s is damaged (%v); nothing was written — run `celltrack check` and restore the last good backup", db.path, r)
+		if panickedInBolt() {
+			*err = lot.Errorf(lot.ECONFLICT, "the database file %s is damaged (%v); nothing was written — run `celltrack check` and restore the last good backup", db.path, r)
+			return
+		}
+		*err = lot.Errorf(lot.EINTERNAL, "internal error (a bug in celltrack, not damage to %s; nothing was written — please report it with this text): panic: %v\n%s", db.path, r, debug.Stack())
+	}
+}
+
+// panickedInBolt reports whether the panic being recovered was raised by
+// bbolt's own code (its page checks and assertions, or a runtime error such
+// as an index out of range while it decoded a page). It must be called from
+// the deferred function that recovers: the panicking frames are still on the
+// stack, below runtime.gopanic.
+func panickedInBolt() bool {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	seenPanic := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			seenPanic = true
+		case seenPanic && !strings.HasPrefix(f.Function, "runtime."):
+			return strings.HasPrefix(f.Function, "go.etcd.io/bbolt.") || strings.HasPrefix(f.Function, "go.etcd.io/bbolt/")
+		}
+		if !more {
+			return false
+		}
 	}
 }

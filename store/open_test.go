@@ -53,7 +53,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	}
 	db.Close()
 	_, err = Open(path, Options{ReadOnly: true, Timeout: time.Second})
-	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "has schema version 99, newer than this celltrack (1)") {
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "has schema version 99, newer than this celltrack (2)") {
 		t.Fatalf("newer schema: %v; want ECONFLICT", err)
 	}
 	// Reopen so that newTestDB's cleanup can check and close it.
@@ -71,5 +71,39 @@ func TestInitCreatesPrivateFile(t *testing.T) {
 	}
 	if perm := fi.Mode().Perm(); perm != 0o600 {
 		t.Fatalf("database mode %s, want -rw-------", perm)
+	}
+}
+
+// TestOpenNeverCreatesOutsideInit: a file that vanishes between Open's check
+// and bbolt's open is not made anew (bbolt asks for O_CREATE on every
+// writable open), init never takes over a file that appeared meanwhile, and
+// an empty file is refused, left as it was.
+func TestOpenNeverCreatesOutsideInit(t *testing.T) {
+	dir := t.TempDir()
+	gone := filepath.Join(dir, "gone.db")
+	if _, err := openFile(false)(gone, os.O_RDWR|os.O_CREATE, 0o600); !os.IsNotExist(err) {
+		t.Errorf("a vanished file: %v; want not-exist", err)
+	}
+	if _, err := os.Stat(gone); !os.IsNotExist(err) {
+		t.Errorf("opening a vanished database created it")
+	}
+	appeared := filepath.Join(dir, "appeared.db")
+	if err := os.WriteFile(appeared, []byte("someone else's file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openFile(true)(appeared, os.O_RDWR|os.O_CREATE, 0o600); !os.IsExist(err) {
+		t.Errorf("init over a file that appeared: %v; want exist", err)
+	}
+	empty := filepath.Join(dir, "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, ro := range []bool{false, true} {
+		if _, err := Open(empty, Options{ReadOnly: ro, Timeout: time.Second}); lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(err.Error(), "is an empty file") {
+			t.Errorf("an empty file (read-only %t): %v; want EINVALID", ro, err)
+		}
+	}
+	if fi, err := os.Stat(empty); err != nil || fi.Size() != 0 {
+		t.Errorf("the empty file was changed: %v %v", fi, err)
 	}
 }

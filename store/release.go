@@ -647,7 +647,7 @@ func (db *DB) planApproval(tx *bolt.Tx, a release.Approval, now time.Time) (appr
 	if err := lot.CheckAutologous(p.lot, p.patient); err != nil {
 		return p, err
 	}
-	if p.phys, err = userByName(tx, a.Physician); err != nil {
+	if p.phys, err = signerByName(tx, "--physician", a.Physician); err != nil {
 		return p, err
 	}
 	return p, release.CheckCoSigner(p.phys)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -39,6 +40,7 @@ type writer struct {
 // update runs fn in a write transaction as actor, after checking that actor
 // exists, is enabled and may perform action. Any error rolls everything back.
 func (db *DB) update(actor string, action audit.Action, fn func(w *writer) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
 	if db.bulk != nil {
 		return db.asActor(db.bulk, actor, action, fn)
@@ -60,6 +62,7 @@ func (db *DB) asActor(tx *bolt.Tx, actor string, action audit.Action, fn func(w 
 
 // view runs fn in a read-only transaction.
 func (db *DB) view(fn func(tx *bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
 	if db.bulk != nil {
 		return fn(db.bulk)

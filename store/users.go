@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -34,19 +36,54 @@ func (r userRecord) user() audit.User {
 		Hash: r.Hash, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
 }
 
-// Init creates the buckets of a new database, records the facility's ISBT 128
-// FIN and the first admin. It is the only way a database comes into being.
-func (db *DB) Init(fin string, admin audit.User, password string) (audit.User, error) {
+// Create makes a new database at path with its facility number and first
+// admin. Everything is checked before the file is made, and a file this call
+// made is removed again if initialising it fails, so a refused init leaves
+// nothing behind that later commands would take for a (broken) database.
+func Create(path string, opts Options, fin string, admin audit.User, password string) (*DB, audit.User, error) {
+	hash, err := prepareInit(fin, admin, password)
+	if err != nil {
+		return nil, audit.User{}, err
+	}
+	opts.Create, opts.ReadOnly = true, false
+	db, err := Open(path, opts)
+	if err != nil {
+		return nil, audit.User{}, err
+	}
+	u, err := db.initHashed(fin, admin, hash)
+	if err != nil {
+		db.Close()
+		os.Remove(path)
+		return nil, audit.User{}, err
+	}
+	return db, u, nil
+}
+
+// prepareInit checks the facility number, the admin and the password of a
+// new database and returns the password's hash.
+func prepareInit(fin string, admin audit.User, password string) (string, error) {
 	if err := lot.ValidateFIN(fin); err != nil {
-		return audit.User{}, err
+		return "", err
 	}
 	if err := validateNewUser(admin); err != nil {
-		return audit.User{}, err
+		return "", err
 	}
-	hash, err := audit.HashPassword(password)
+	return audit.HashPassword(password)
+}
+
+// Init creates the buckets of a database just opened with Options.Create,
+// records the facility's ISBT 128 FIN and the first admin.
+func (db *DB) Init(fin string, admin audit.User, password string) (audit.User, error) {
+	hash, err := prepareInit(fin, admin, password)
 	if err != nil {
 		return audit.User{}, err
 	}
+	return db.initHashed(fin, admin, hash)
+}
+
+func (db *DB) initHashed(fin string, admin audit.User, hash string) (_ audit.User, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer db.recoverDamage(&err)
 	admin.ID, admin.Role, admin.Hash, admin.CreatedAt, admin.CreatedBy = db.NewID(), audit.Admin, hash, db.now(), admin.Name
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, name := range append([][]byte{bMeta, bAudit, bAuditEntity}, indexBuckets...) {
@@ -159,6 +196,35 @@ func (db *DB) User(name string) (audit.User, error) {
 	var u audit.User
 	err := db.view(func(tx *bolt.Tx) (err error) { u, err = userByName(tx, name); return err })
 	return u, err
+}
+
+// Reader checks that name may read the database: an existing user who is not
+// disabled (audit.AuthorizeRead). Every command that shows data calls it.
+func (db *DB) Reader(name string) (audit.User, error) {
+	u, err := db.User(name)
+	if err != nil {
+		return audit.User{}, err
+	}
+	return u, audit.AuthorizeRead(u)
+}
+
+// Signer returns the user named by a co-signer flag (--witness,
+// --physician). An unknown name is ENOTFOUND naming the flag — it is not the
+// acting user, so "check --user" would send the user to the wrong flag.
+func (db *DB) Signer(flag, name string) (audit.User, error) {
+	var u audit.User
+	err := db.view(func(tx *bolt.Tx) (err error) { u, err = signerByName(tx, flag, name); return err })
+	return u, err
+}
+
+func signerByName(tx *bolt.Tx, flag, name string) (audit.User, error) {
+	if name == "" {
+		return audit.User{}, lot.Errorf(lot.EUSAGE, "%s needs a user NAME", flag)
+	}
+	if _, ok := lookup(tx, "idx_user_name", name); !ok {
+		return audit.User{}, lot.Errorf(lot.ENOTFOUND, "%s %s: no such user; check the name (an admin lists users with `celltrack user list`)", flag, name)
+	}
+	return userByName(tx, name)
 }
 
 func userByName(tx *bolt.Tx, name string) (audit.User, error) {

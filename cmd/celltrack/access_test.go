@@ -261,7 +261,7 @@ func TestPasswordsAreStoredOnlyAsHashes(t *testing.T) {
 			t.Errorf("the password %q is stored in the database file", pw)
 		}
 	}
-	users := strings.Count(celltrack(db, "", "user", "list").stdout, "\n") - 1
+	users := strings.Count(celltrack(db, "", "--user", "aud", "user", "list").stdout, "\n") - 1
 	if users < 8 {
 		t.Fatalf("user list shows %d users", users)
 	}
@@ -280,7 +280,7 @@ func TestDatabaseFilesAreCreatedOwnerOnly(t *testing.T) {
 		t.Fatal(r.stderr)
 	}
 	backup := filepath.Join(dir, "backup.db")
-	if r := celltrack(db, "", "backup", "--out", backup); r.code != 0 {
+	if r := celltrack(db, "", "--user", "alice", "backup", "--out", backup); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	for _, p := range []string{db, backup} {

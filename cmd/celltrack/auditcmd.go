@@ -19,7 +19,7 @@ func (rt *runtime) auditCommand() *cli.Command {
 				Name:        "log",
 				Usage:       "list audit entries, oldest first",
 				ArgsUsage:   " ",
-				Description: example("celltrack audit log", "celltrack audit log --entity LOT-UC-1"),
+				Description: example("celltrack --user aud audit log", "celltrack --user aud audit log --entity LOT-UC-1"),
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "entity", Usage: "only this record: UUID, lot, DIN, container code, MRN, donor id or user name"},
 					&cli.BoolFlag{Name: "values", Usage: "print the previous and new values of each entry"},
@@ -58,7 +58,7 @@ func (rt *runtime) auditCommand() *cli.Command {
 				Usage:     "recompute the hash chain and check every record against its last audit entry",
 				ArgsUsage: " ",
 				Description: "Exits 3 and names each problem when the trail or a record was changed outside celltrack.\n\n" +
-					example("celltrack audit verify"),
+					example("celltrack --user aud audit verify"),
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
 					v, err := rt.db.Verify()
 					if err != nil {

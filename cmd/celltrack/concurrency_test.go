@@ -45,7 +45,7 @@ func TestConcurrentUsers(t *testing.T) {
 		defer close(done)
 		for i := 0; ; i++ {
 			out := filepath.Join(t.TempDir(), fmt.Sprintf("backup-%d.db", i))
-			if err := p.command("", "backup", "--out", out).Run(); err != nil {
+			if err := p.command("", "--user", "alice", "backup", "--out", out).Run(); err != nil {
 				errs <- fmt.Errorf("backup %d: %v", i, err)
 			}
 			backups = append(backups, out)

@@ -125,7 +125,7 @@ func prepareCustody(t *testing.T, p procDB, l *crashLedger) {
 	}
 	p.must(pw, "--user", "quinn", "release", "approve", "--spec", "isct-uc-msc", "--password-stdin", "LOT-REL")
 	p.must("", "--user", "liu", "lot", "split", "--containers", fmt.Sprint(crashBags), "--cells-each", "1e8", "--volume-ml-each", "50", "LOT-REL")
-	ms := codeRE.FindAllStringSubmatch(p.must("", "--json", "container", "list", "LOT-REL"), -1)
+	ms := codeRE.FindAllStringSubmatch(p.must("", "--user", "alice", "--json", "container", "list", "LOT-REL"), -1)
 	if len(ms) != crashBags {
 		t.Fatalf("container list LOT-REL shows %d bags, want %d", len(ms), crashBags)
 	}

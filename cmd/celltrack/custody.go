@@ -112,7 +112,7 @@ func (rt *runtime) custodyCommands() []*cli.Command {
 			Name:        "history",
 			Usage:       "show a container's whole journey, oldest first",
 			ArgsUsage:   "CONTAINER",
-			Description: "Each step: when (UTC), what, who, where, and from which custodian to which.\n\n" + example("celltrack container history G12342600000101"),
+			Description: "Each step: when (UTC), what, who, where, and from which custodian to which.\n\n" + example("celltrack --user aud container history G12342600000101"),
 			Action: rt.action(readDB, 1, func(c *cli.Context) error {
 				ct, es, err := rt.custody().History(c.Args().First())
 				if err != nil {
@@ -208,7 +208,7 @@ func (rt *runtime) siteCommand() *cli.Command {
 				Name:        "list",
 				Usage:       "list the sites",
 				ArgsUsage:   " ",
-				Description: example("celltrack site list"),
+				Description: example("celltrack --user aud site list"),
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
 					ss, err := rt.custody().Sites()
 					if err != nil {

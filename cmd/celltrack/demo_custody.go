@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -74,7 +73,7 @@ func demoCustody(d *demo) error {
 		return err
 	}
 	path := filepath.Join(d.dir, "LOT-RF-1-labels.pdf")
-	if err := os.WriteFile(path, pdf, 0o644); err != nil {
+	if err := writeOut(path, pdf, false); err != nil {
 		return err
 	}
 	d.say("label print: %d labels of autologous lot %s (FOR AUTOLOGOUS USE ONLY, patient MRN-2001) written to\n  %s", len(set.Containers), set.Lot.Number, path)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -30,7 +29,7 @@ func demoTrace(d *demo) error {
 			return err
 		}
 		path := filepath.Join(d.dir, "trace-donor-D-0001."+format)
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		if err := writeOut(path, buf.Bytes(), false); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 		d.say("trace report written: %s", path)
@@ -55,7 +54,7 @@ func demoHandling(d *demo) error {
 		return err
 	}
 	path := filepath.Join(d.dir, "handling.csv")
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := writeOut(path, buf.Bytes(), false); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	d.say("handling report written: %s", path)

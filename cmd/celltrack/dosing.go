@@ -22,7 +22,7 @@ func (rt *runtime) protocolCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name: "list", Usage: "list protocols (latest version of each)", ArgsUsage: " ",
-				Description: example("celltrack protocol list"),
+				Description: example("celltrack --user aud protocol list"),
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
 					ps, err := rt.doses().Protocols()
 					if err != nil {
@@ -45,7 +45,7 @@ func (rt *runtime) protocolCommand() *cli.Command {
 			{
 				Name: "show", Usage: "show a protocol with every limit the bedside check applies", ArgsUsage: "NAME",
 				Description: "With --json the output is the protocol file format: edit it and `protocol add` it as a new version.\n\n" +
-					example("celltrack protocol show ss-rfib-12", "celltrack protocol show --version 1 --json sle-uc-d0d7"),
+					example("celltrack --user aud protocol show ss-rfib-12", "celltrack --user aud protocol show --version 1 --json sle-uc-d0d7"),
 				Flags: []cli.Flag{&cli.IntFlag{Name: "version", Usage: "show this version (default: the latest)"}},
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					p, err := rt.doses().Protocol(c.Args().First(), c.Int("version"))
@@ -143,7 +143,7 @@ func (rt *runtime) scheduleCommand() *cli.Command {
 			},
 			{
 				Name: "show", Usage: "show a patient's courses: planned, given, missed and due infusions", ArgsUsage: "MRN",
-				Description: example("celltrack schedule show MRN-2001"),
+				Description: example("celltrack --user aud schedule show MRN-2001"),
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					p, cs, err := rt.doses().Courses(c.Args().First())
 					if err != nil {
@@ -252,7 +252,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name: "calc", Usage: "show the working of a dose: weight, cells required, containers, volume to draw, endotoxin", ArgsUsage: "MRN",
-				Description: example("celltrack dose calc MRN-1001", "celltrack dose calc --infusion 8 MRN-2001", "celltrack dose calc --container G12342600000101 MRN-1001"),
+				Description: example("celltrack --user aud dose calc MRN-1001", "celltrack --user aud dose calc --infusion 8 MRN-2001", "celltrack --user aud dose calc --container G12342600000101 MRN-1001"),
 				Flags: []cli.Flag{
 					&cli.IntFlag{Name: "infusion", Usage: "infusion `N` of the active course (default: the next one)"},
 					&cli.StringSliceFlag{Name: "container", Usage: "use this container `CODE` (repeat for several); default: propose from the candidates"},
@@ -280,7 +280,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 			},
 			{
 				Name: "check", Usage: "the bedside check: GO or NO-GO with every check (exit 4 on NO-GO)", ArgsUsage: "MRN",
-				Description: example("celltrack dose check --container G12342600000101 MRN-1001"),
+				Description: example("celltrack --user aud dose check --container G12342600000101 MRN-1001"),
 				Flags: []cli.Flag{
 					&cli.StringSliceFlag{Name: "container", Required: true, Usage: "the container `CODE` in your hand (repeat for several)"},
 					&cli.StringFlag{Name: "volume-ml", Usage: "the volume `V` you will infuse, if not the computed one"},
@@ -331,7 +331,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					wu, err := rt.db.User(c.String("witness"))
+					wu, err := rt.db.Signer("--witness", c.String("witness"))
 					if err != nil {
 						return err
 					}

@@ -43,16 +43,16 @@ func TestBusyDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr := runCLI(path, "--lock-timeout", "100ms", "user", "list")
+	code, _, stderr := runCLI(path, "--user", "alice", "--lock-timeout", "100ms", "user", "list")
 	if code != exitBusy || !strings.Contains(stderr, "database is busy") || !strings.Contains(stderr, "--lock-timeout") {
 		t.Fatalf("exit %d, stderr %q; want 11 and 'database is busy'", code, stderr)
 	}
-	code, _, stderr = runCLI(path, "--json", "--lock-timeout", "50ms", "user", "list")
+	code, _, stderr = runCLI(path, "--user", "alice", "--json", "--lock-timeout", "50ms", "user", "list")
 	if code != exitBusy || !strings.Contains(stderr, `"code":"busy","exit":11`) {
 		t.Fatalf("--json: exit %d, stderr %q", code, stderr)
 	}
 	holder.Close()
-	if code, _, stderr := runCLI(path, "--lock-timeout", "100ms", "user", "list"); code != 0 {
+	if code, _, stderr := runCLI(path, "--user", "alice", "--lock-timeout", "100ms", "user", "list"); code != 0 {
 		t.Fatalf("after the holder closed: exit %d: %s", code, stderr)
 	}
 }
@@ -68,13 +68,13 @@ func TestDatabaseFileIsPrivate(t *testing.T) {
 	if perm := fi.Mode().Perm(); perm != 0o600 {
 		t.Fatalf("init created the database with mode %s, want -rw-------", perm)
 	}
-	if code, _, stderr := runCLI(path, "user", "list"); code != 0 || stderr != "" {
+	if code, _, stderr := runCLI(path, "--user", "alice", "user", "list"); code != 0 || stderr != "" {
 		t.Fatalf("private database: exit %d, stderr %q; want silence", code, stderr)
 	}
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := runCLI(path, "user", "list")
+	code, stdout, stderr := runCLI(path, "--user", "alice", "user", "list")
 	if code != 0 || !strings.Contains(stdout, "alice") {
 		t.Fatalf("world-readable database: exit %d, stdout %q", code, stdout)
 	}
@@ -184,7 +184,7 @@ func TestDefaultDatabasePath(t *testing.T) {
 		t.Fatalf("init did not create ./celltrack.db: %v", err)
 	}
 	out.Reset()
-	if code := run([]string{"celltrack", "user", "list"}, strings.NewReader(""), &out, &errb, nil); code != 0 || !strings.Contains(out.String(), "alice") {
+	if code := run([]string{"celltrack", "--user", "alice", "user", "list"}, strings.NewReader(""), &out, &errb, nil); code != 0 || !strings.Contains(out.String(), "alice") {
 		t.Fatalf("user list on the default database: exit %d, %q %q", code, out.String(), errb.String())
 	}
 }

@@ -25,6 +25,7 @@ func (rt *runtime) reportCommand() *cli.Command {
 				&cli.StringFlag{Name: "to", Usage: "only infusions started on or before `DATE` (YYYY-MM-DD, UTC)"},
 				&cli.StringFlag{Name: "format", Usage: "text, md, json, csv, html or pdf (default: from --out's extension, else text)"},
 				&cli.StringFlag{Name: "out", Usage: "write the report to `FILE` instead of standard output"},
+				forceFlag,
 			},
 			Action: rt.action(readDB, 0, func(c *cli.Context) error {
 				format, err := traceFormat(c, rt.json)
@@ -55,7 +56,7 @@ func (rt *runtime) reportCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				return rt.writeReport(r, format, c.String("out"))
+				return rt.writeReport(r, format, c.String("out"), c.Bool("force"))
 			}),
 		}},
 	}

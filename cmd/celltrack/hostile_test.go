@@ -204,15 +204,15 @@ var hostileCatalogue = []hostile{
 	{name: "split missing --cells-each", code: 2, args: split("--containers", "2", "LOT-UC-1"), want: []string{"--cells-each"}},
 
 	// reads with unknown ids and typos
-	{name: "lot show unknown", code: 5, args: []string{"lot", "show", "LOT-UC-9"}, want: []string{"LOT-UC-9"}},
-	{name: "lot show DIN transposed", code: 5, args: []string{"lot", "show", "G1234 26 000010"}, want: []string{"G1234 26 000010"}},
+	{name: "lot show unknown", code: 5, args: []string{"--user", "aud", "lot", "show", "LOT-UC-9"}, want: []string{"LOT-UC-9"}},
+	{name: "lot show DIN transposed", code: 5, args: []string{"--user", "aud", "lot", "show", "G1234 26 000010"}, want: []string{"G1234 26 000010"}},
 	{name: "lot show flag after", code: 2, args: []string{"lot", "show", "LOT-UC-1", "--json"}, want: []string{"--json", "LOT-UC-1"}},
-	{name: "lot list unknown status", code: 3, args: []string{"lot", "list", "--status", "approved"}, want: []string{"approved"}},
-	{name: "lot list unknown source", code: 3, args: []string{"lot", "list", "--source", "bone"}, want: []string{"bone"}},
-	{name: "container show unknown", code: 5, args: []string{"container", "show", "G12342600000199"}, want: []string{"G12342600000199"}},
-	{name: "container show garbage", code: 3, args: []string{"container", "show", "bag-7"}, want: []string{"bag-7"}},
-	{name: "container list unknown lot", code: 5, args: []string{"container", "list", "LOT-Q"}, want: []string{"LOT-Q"}},
-	{name: "audit log unknown entity", code: 5, args: []string{"audit", "log", "--entity", "NOBODY"}, want: []string{"NOBODY"}},
+	{name: "lot list unknown status", code: 3, args: []string{"--user", "aud", "lot", "list", "--status", "approved"}, want: []string{"approved"}},
+	{name: "lot list unknown source", code: 3, args: []string{"--user", "aud", "lot", "list", "--source", "bone"}, want: []string{"bone"}},
+	{name: "container show unknown", code: 5, args: []string{"--user", "aud", "container", "show", "G12342600000199"}, want: []string{"G12342600000199"}},
+	{name: "container show garbage", code: 3, args: []string{"--user", "aud", "container", "show", "bag-7"}, want: []string{"bag-7"}},
+	{name: "container list unknown lot", code: 5, args: []string{"--user", "aud", "container", "list", "LOT-Q"}, want: []string{"LOT-Q"}},
+	{name: "audit log unknown entity", code: 5, args: []string{"--user", "aud", "audit", "log", "--entity", "NOBODY"}, want: []string{"NOBODY"}},
 	{name: "audit verify extra argument", code: 2, args: []string{"audit", "verify", "now"}, want: []string{"now"}},
 	{name: "isbt wrong check character", code: 3, args: []string{"isbt", "check", "G1234 17 654321 B"}, want: []string{"G1234 17 654321 B"}},
 	{name: "isbt too short", code: 3, args: []string{"isbt", "check", "G12341765"}, want: []string{"G12341765"}},
@@ -222,7 +222,7 @@ var hostileCatalogue = []hostile{
 	{name: "unknown top-level flag", code: 2, args: []string{"--verbose", "lot", "list"}, want: []string{"verbose"}},
 	{name: "init over existing database", code: 3, args: []string{"init", "--facility", "G1234", "--admin", "bob", "--password-stdin"}, stdin: "long-enough-pw\n", want: []string{"already exists"}},
 	{name: "init bad facility", code: 3, args: []string{"--db", "$DIR/new.db", "init", "--facility", "G12", "--admin", "bob", "--password-stdin"}, stdin: "long-enough-pw\n", want: []string{"G12"}},
-	{name: "backup over existing file", code: 3, args: []string{"backup", "--out", "$DIR/in.csv"}, files: map[string]string{"in.csv": "x"}, want: []string{"--out", "in.csv", "already exists"}},
+	{name: "backup over existing file", code: 3, args: []string{"--user", "aud", "backup", "--out", "$DIR/in.csv"}, files: map[string]string{"in.csv": "x"}, want: []string{"--out", "in.csv", "already exists"}},
 
 	// lot import: broken CSV
 	importCSV("", "empty"),
@@ -378,7 +378,7 @@ var laterHostile = []hostile{
 	{name: "discard blank reason", code: 3, base: "bedside", args: move("liu", "discard", "--reason", "", "G12342600000201"), want: []string{"--reason"}},
 	{name: "quarantine twice", code: 3, base: "bedside", args: move("liu", "quarantine", "--reason", "again", "G12342600000202"), want: []string{"G123426000002 02", "quarantined", "cannot be quarantined"}},
 	{name: "return a stored bag", code: 3, base: "bedside", args: move("liu", "return", "--reason", "unused", "G12342600000201"), want: []string{"G123426000002 01", "stored", "cannot be returned"}},
-	{name: "container history unknown", code: 5, args: []string{"container", "history", "G12342600000301"}, want: []string{"G12342600000301"}},
+	{name: "container history unknown", code: 5, args: []string{"--user", "aud", "container", "history", "G12342600000301"}, want: []string{"G12342600000301"}},
 	{name: "site add duplicate", code: 3, base: "bedside", args: []string{"--user", "liu", "site", "add", "--name", "Again", "CLINIC-A"}, want: []string{"CLINIC-A", "already"}},
 	{name: "site add name not UTF-8", code: 3, args: []string{"--user", "liu", "site", "add", "--name", "Lab \xc3\x28", "LAB"}, want: []string{"--name", "not UTF-8"}},
 	{name: "site add code with space", code: 3, args: []string{"--user", "liu", "site", "add", "--name", "Lab", "CELL LAB"}, want: []string{"CELL LAB"}},
@@ -387,7 +387,7 @@ var laterHostile = []hostile{
 	{name: "label print DIN typo", code: 5, args: []string{"--user", "liu", "label", "print", "--out", "$DIR/l.pdf", "G12342600000105"}, want: []string{"G12342600000105"}},
 	{name: "label apply never printed", code: 3, base: "bedside", args: []string{"--user", "liu", "label", "apply", "G12342600000202"}, want: []string{"G12342600000202"}},
 	{name: "label void without reason", code: 2, base: "bedside", args: []string{"--user", "liu", "label", "void", "G12342600000201"}, want: []string{"--reason"}},
-	{name: "label reconcile unknown lot", code: 5, args: []string{"label", "reconcile", "LOT-X"}, want: []string{"LOT-X"}},
+	{name: "label reconcile unknown lot", code: 5, args: []string{"--user", "aud", "label", "reconcile", "LOT-X"}, want: []string{"LOT-X"}},
 
 	// protocols
 	protocolFile("", "protocol file", "JSON"),
@@ -403,8 +403,8 @@ var laterHostile = []hostile{
 	protocolFile(protocolWith("bands", `[{"up_to_kg": "60", "cells": "5e70"}, {"cells": "9e7"}]`), "cells", "5e70"),
 	protocolFile(protocolWith("phases", `[{"count": 0, "interval_days": 0}]`), "phase 1", "count 0", "outside"),
 	protocolFile(protocolWith("title", "\"Sj\xf6gren\""), "title", "UTF-8"),
-	{name: "protocol show unknown", code: 5, args: []string{"protocol", "show", "no-such"}, want: []string{"no-such"}},
-	{name: "protocol show unknown version", code: 5, args: []string{"protocol", "show", "--version", "9", "sle-uc-d0d7"}, want: []string{"sle-uc-d0d7", "9"}},
+	{name: "protocol show unknown", code: 5, args: []string{"--user", "aud", "protocol", "show", "no-such"}, want: []string{"no-such"}},
+	{name: "protocol show unknown version", code: 5, args: []string{"--user", "aud", "protocol", "show", "--version", "9", "sle-uc-d0d7"}, want: []string{"sle-uc-d0d7", "9"}},
 
 	// schedules
 	{name: "schedule unknown protocol", code: 5, args: []string{"--user", "pat", "schedule", "create", "--protocol", "sle-uc-d0d9", "--start", "2026-11-25", "MRN-1001"}, want: []string{"sle-uc-d0d9"}},
@@ -417,7 +417,7 @@ var laterHostile = []hostile{
 	{name: "schedule change date impossible", code: 3, base: "bedside", stdin: pw, args: []string{"--user", "pat", "schedule", "change", "--infusion", "2", "--date", "2026-12-32", "--reason", "fever", "--password-stdin", "MRN-1001"}, want: []string{"--date", "2026-12-32"}},
 	{name: "schedule change into the past", code: 3, base: "bedside", stdin: pw, args: []string{"--user", "pat", "schedule", "change", "--infusion", "2", "--date", "2026-11-01", "--reason", "fever", "--password-stdin", "MRN-1001"}, want: []string{"--date", "2026-11-01"}},
 	{name: "schedule change infusion not a number", code: 2, base: "bedside", stdin: pw, args: []string{"--user", "pat", "schedule", "change", "--infusion", "two", "--date", "2026-12-03", "--reason", "fever", "--password-stdin", "MRN-1001"}, want: []string{"infusion", "two"}},
-	{name: "schedule show unknown patient", code: 5, args: []string{"schedule", "show", "MRN-4040"}, want: []string{"MRN-4040"}},
+	{name: "schedule show unknown patient", code: 5, args: []string{"--user", "aud", "schedule", "show", "MRN-4040"}, want: []string{"MRN-4040"}},
 
 	// dose
 	{name: "administer DIN typo", code: 5, base: "bedside", stdin: pw2, args: administer("--container", "G12342600000110", "MRN-1001"), want: []string{"G12342600000110"}},
@@ -425,13 +425,13 @@ var laterHostile = []hostile{
 	{name: "administer volume negative", code: 3, base: "bedside", stdin: pw2, args: administer("--container", "G12342600000101", "--volume-ml=-5", "MRN-1001"), want: []string{"--volume-ml", "-5"}},
 	{name: "administer start without zone", code: 3, base: "bedside", stdin: pw2, args: administer("--container", "G12342600000101", "--start", "2026-11-25T09:00", "MRN-1001"), want: []string{"--start", "2026-11-25T09:00"}},
 	{name: "administer start impossible", code: 3, base: "bedside", stdin: pw2, args: administer("--container", "G12342600000101", "--start", "2026-11-31T09:00Z", "MRN-1001"), want: []string{"--start", "2026-11-31T09:00Z"}},
-	{name: "administer unknown witness", code: 3, base: "bedside", stdin: pw2, args: []string{"--user", "nina", "dose", "administer", "--witness", "ghost", "--password-stdin", "--container", "G12342600000101", "MRN-1001"}, want: []string{"ghost"}},
+	{name: "administer unknown witness", code: 5, base: "bedside", stdin: pw2, args: []string{"--user", "nina", "dose", "administer", "--witness", "ghost", "--password-stdin", "--container", "G12342600000101", "MRN-1001"}, want: []string{"ghost"}},
 	{name: "administer own witness", code: 3, base: "bedside", stdin: pw2, args: []string{"--user", "nina", "dose", "administer", "--witness", "nina", "--password-stdin", "--container", "G12342600000101", "MRN-1001"}, want: []string{"nina", "witness"}},
 	{name: "administer wrong patient", code: 4, base: "bedside", stdin: pw2, args: administer("--container", "G12342600000101", "MRN-2001"), want: []string{"MRN-2001"}},
 	{name: "administer missing container", code: 2, base: "bedside", stdin: pw2, args: administer("MRN-1001"), want: []string{"--container"}},
 	{name: "administer flag after MRN", code: 2, base: "bedside", stdin: pw2, args: administer("MRN-1001", "--container", "G12342600000101"), want: []string{"--container", "MRN-1001"}},
-	{name: "check volume two decimals", code: 3, base: "bedside", args: []string{"dose", "check", "--container", "G12342600000101", "--volume-ml", "50.25", "MRN-1001"}, want: []string{"--volume-ml", "50.25"}},
-	{name: "calc infusion out of range", code: 3, base: "bedside", args: []string{"dose", "calc", "--infusion", "99", "MRN-1001"}, want: []string{"--infusion", "99"}},
+	{name: "check volume two decimals", code: 3, base: "bedside", args: []string{"--user", "aud", "dose", "check", "--container", "G12342600000101", "--volume-ml", "50.25", "MRN-1001"}, want: []string{"--volume-ml", "50.25"}},
+	{name: "calc infusion out of range", code: 3, base: "bedside", args: []string{"--user", "aud", "dose", "calc", "--infusion", "99", "MRN-1001"}, want: []string{"--infusion", "99"}},
 	{name: "reaction grade zero", code: 3, base: "infused", args: []string{"--user", "nina", "dose", "reaction", "--infusion", "$INFUSION", "--grade", "0", "--text", "fever"}, want: []string{"grade", "0"}},
 	{name: "reaction text not UTF-8", code: 3, base: "infused", args: []string{"--user", "nina", "dose", "reaction", "--infusion", "$INFUSION", "--grade", "1", "--text", "fever \xff"}, want: []string{"--text", "not UTF-8"}},
 	{name: "reaction text oversized", code: 3, base: "infused", args: []string{"--user", "nina", "dose", "reaction", "--infusion", "$INFUSION", "--grade", "1", "--text", strings.Repeat("t", 100000)}, want: []string{"--text", "100000 characters"}},

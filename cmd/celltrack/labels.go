@@ -1,10 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -31,43 +29,40 @@ func (rt *runtime) labelCommand() *cli.Command {
 					"condition and, for autologous lots, the patient and FOR AUTOLOGOUS USE ONLY. Every label printed\n" +
 					"is counted for reconciliation.\n\n" +
 					example("celltrack --user liu label print --out LOT-UC-1-labels.pdf LOT-UC-1", "celltrack --user liu label print G12342600000101"),
-				Flags: []cli.Flag{&cli.StringFlag{Name: "out", Usage: "the PDF `FILE` (default: LOT-labels.pdf or CONTAINER-label.pdf)"}},
+				Flags: []cli.Flag{&cli.StringFlag{Name: "out", Usage: "the PDF `FILE` (default: LOT-labels.pdf or CONTAINER-label.pdf)"}, forceFlag},
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
 					ref, out := c.Args().First(), c.String("out")
 					fin, err := rt.db.Facility()
 					if err != nil {
 						return err
 					}
-					// The PDF is written to a temporary file beside --out inside
-					// the transaction that counts the labels: a folder that cannot
-					// be written refuses the print and nothing is counted. The
-					// file takes its name only once the count is committed.
-					var tmp string
+					// The file is written inside the transaction that counts
+					// the labels, so an --out that exists (or cannot be
+					// written) counts nothing; if the count then fails to
+					// commit, the file goes too.
+					wrote := false
 					set, err := rt.labelService().Print(actor(c), ref, func(set lot.LabelSet) error {
-						pdf, err := report.Labels(set, fin, rt.clock())
-						if err != nil {
-							return err
-						}
 						if out == "" {
 							out = set.Lot.Number + "-labels.pdf"
 							if _, _, err := lot.ParseContainerCode(ref); err == nil || ref == set.Containers[0].ID.String() {
 								out = set.Containers[0].Code() + "-label.pdf"
 							}
 						}
-						if tmp, err = writeTemp(out, pdf); err != nil {
-							return lot.Errorf(lot.EINVALID, "--out %s: cannot write the labels there (%v); nothing was printed or counted", out, err)
+						pdf, err := report.Labels(set, fin, rt.clock())
+						if err != nil {
+							return err
 						}
+						if err := writeOut(out, pdf, c.Bool("force")); err != nil {
+							return err
+						}
+						wrote = true
 						return nil
 					})
 					if err != nil {
-						if tmp != "" {
-							os.Remove(tmp)
+						if wrote {
+							os.Remove(out)
 						}
 						return err
-					}
-					if err := os.Rename(tmp, out); err != nil {
-						os.Remove(tmp)
-						return fmt.Errorf("write %s (the %d labels were counted as printed; void them with `celltrack label void`): %w", out, len(set.Containers), err)
 					}
 					abs, _ := filepath.Abs(out)
 					return rt.out(map[string]any{"file": abs, "lot": set.Lot.Number, "labels": len(set.Containers)}, func(w io.Writer) {
@@ -100,7 +95,7 @@ func (rt *runtime) labelCommand() *cli.Command {
 				Name:        "reconcile",
 				Usage:       "count a lot's labels: printed = applied + voided + unused",
 				ArgsUsage:   "LOT",
-				Description: example("celltrack label reconcile LOT-UC-1"),
+				Description: example("celltrack --user aud label reconcile LOT-UC-1"),
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					l, cs, ns, err := rt.labelService().Reconcile(c.Args().First())
 					if err != nil {
@@ -145,29 +140,4 @@ func (rt *runtime) labelResult(c *cli.Context, n lot.LabelCount, err error, what
 
 func labelCountView(c lot.Container, n lot.LabelCount) map[string]any {
 	return map[string]any{"container": c.Code(), "printed": n.Printed, "applied": n.Applied, "voided": n.Voided, "unused": n.Unused()}
-}
-
-// writeTemp writes data to a new temporary file in the folder of path, with
-// the mode of a report (0644), and returns its name.
-func writeTemp(path string, data []byte) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), ".celltrack-*.tmp")
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return "", pe.Err // "no such file or directory", without the temporary name
-	}
-	if err != nil {
-		return "", err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
 }

@@ -100,7 +100,7 @@ func (rt *runtime) lotCommand() *cli.Command {
 				Name:        "show",
 				Usage:       "show a lot and its containers",
 				ArgsUsage:   "LOT",
-				Description: "LOT is the lab lot number, the DIN (with or without check character) or the UUID.\n\n" + example("celltrack lot show LOT-UC-1", "celltrack lot show 'G1234 26 000001 4'"),
+				Description: "LOT is the lab lot number, the DIN (with or without check character) or the UUID.\n\n" + example("celltrack --user aud lot show LOT-UC-1", "celltrack --user aud lot show 'G1234 26 000001 4'"),
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					l, err := rt.lots().Lot(c.Args().First())
 					if err != nil {
@@ -123,7 +123,7 @@ func (rt *runtime) lotCommand() *cli.Command {
 				Name:        "list",
 				Usage:       "list lots",
 				ArgsUsage:   " ",
-				Description: example("celltrack lot list --status quarantine --source uc"),
+				Description: example("celltrack --user aud lot list --status quarantine --source uc"),
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "status", Usage: "quarantine, released or rejected"},
 					&cli.StringFlag{Name: "source", Usage: "uc or rfib"},
@@ -320,7 +320,7 @@ func (rt *runtime) containerCommand() *cli.Command {
 				Name:        "show",
 				Usage:       "show a container",
 				ArgsUsage:   "CONTAINER",
-				Description: "CONTAINER is the code on its label (DIN + 2-digit number) or its UUID.\n\n" + example("celltrack container show G123426000001-01"),
+				Description: "CONTAINER is the code on its label (DIN + 2-digit number) or its UUID.\n\n" + example("celltrack --user aud container show G123426000001-01"),
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					ct, err := rt.lots().Container(c.Args().First())
 					if err != nil {
@@ -340,7 +340,7 @@ func (rt *runtime) containerCommand() *cli.Command {
 				Name:        "list",
 				Usage:       "list a lot's containers",
 				ArgsUsage:   "LOT",
-				Description: example("celltrack container list LOT-UC-1"),
+				Description: example("celltrack --user aud container list LOT-UC-1"),
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					cs, err := rt.lots().Containers(c.Args().First())
 					if err != nil {

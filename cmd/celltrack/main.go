@@ -6,7 +6,10 @@ package main
 import (
 	"io"
 	"os"
+	"runtime/debug"
 	"time"
+
+	"github.com/celltrack/celltrack/lot"
 )
 
 func main() {
@@ -16,8 +19,18 @@ func main() {
 // run executes one command line and returns its exit code. now replaces the
 // clock when non-nil (tests only; the binary always uses the real clock). The
 // database is closed before run returns, so exiting afterwards loses nothing.
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) (code int) {
 	rt := &runtime{stdin: stdin, stdout: stdout, stderr: stderr, now: now}
+	// A panic is a bug in celltrack: report it as an internal error (exit 1)
+	// with its value and stack. Left alone, Go would exit 2, which is our
+	// usage code and would tell a script the command line was wrong.
+	defer func() {
+		if r := recover(); r != nil {
+			rt.closeDB()
+			rt.actionStarted = true
+			code = rt.exit(lot.Errorf(lot.EINTERNAL, "internal error (a bug in celltrack; please report it with this text): panic: %v\n%s", r, debug.Stack()))
+		}
+	}()
 	// A script that asked for --json gets its error as JSON even when the
 	// parser fails before celltrack has read the flag (an unknown flag).
 	for _, a := range args[1:] {

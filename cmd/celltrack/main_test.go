@@ -55,6 +55,10 @@ func scriptParams(dir string) testscript.Params {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("CELLTRACK_DB", filepath.Join(env.WorkDir, "ct.db"))
 			env.Setenv("CELLTRACK_TEST_NOW", testNow)
+			// Reads need an enabled acting user; stories read as the lab
+			// fixture's auditor unless they pass --user (or clear it with
+			// `env CELLTRACK_USER=`).
+			env.Setenv("CELLTRACK_USER", "aud")
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -27,7 +27,7 @@ func (rt *runtime) checkCommand() *cli.Command {
 			"--no-checkpoint writes nothing (a backup, read-only media).\n\n" +
 			example("celltrack check", "celltrack --db backup.db check --no-checkpoint"),
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "no-checkpoint", Usage: "do not record the verified audit head for traceability reports; write nothing"}},
-		Action: rt.action(readDB, 0, func(c *cli.Context) error {
+		Action: rt.action(checkDB, 0, func(c *cli.Context) error {
 			var problems []string
 			for _, err := range rt.db.Check() {
 				problems = append(problems, "page check: "+err.Error())
@@ -86,6 +86,34 @@ func (rt *runtime) recordCheckpoint(c *cli.Context, v store.Verification) string
 	return fmt.Sprintf("recorded at entry %d; traceability reports verify their own records and the chain from it", v.Entries)
 }
 
+// upgradeCommand brings a file written by an older celltrack up to this
+// one's schema. Any writable open does it (store.Open); this command is the
+// one to run when a read says the file must be upgraded.
+func (rt *runtime) upgradeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "upgrade",
+		Usage:     "bring a database written by an older celltrack up to this one's schema",
+		ArgsUsage: " ",
+		Description: "Creates the buckets the older file lacks and rebuilds the custody-event indexes from the\n" +
+			"events, in one transaction; every record is kept. The upgrade is noted in the file's meta.\n" +
+			"Take a backup first; a file already up to date is left as it is.\n\n" +
+			example("celltrack upgrade"),
+		Action: rt.action(writeDB, 0, func(c *cli.Context) error {
+			v, note, err := rt.db.Schema()
+			if err != nil {
+				return err
+			}
+			return rt.out(map[string]any{"database": dbPath(c), "schema": v, "migration": note}, func(w io.Writer) {
+				fmt.Fprintf(w, "%s is at schema version %d", dbPath(c), v)
+				if note != "" {
+					fmt.Fprintf(w, " (upgraded: %s)", note)
+				}
+				fmt.Fprintln(w)
+			})
+		}),
+	}
+}
+
 func (rt *runtime) backupCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "backup",
@@ -94,7 +122,7 @@ func (rt *runtime) backupCommand() *cli.Command {
 		Description: "The copy is taken from one read transaction, so it is consistent even while other\n" +
 			"users write. It never overwrites a file and is created readable by you only (0600).\n" +
 			"To restore, stop every celltrack and copy the file back over the database.\n\n" +
-			example("celltrack backup --out /backups/celltrack-2026-11-25.db"),
+			example("celltrack --user alice backup --out /backups/celltrack-2026-11-25.db"),
 		Flags: []cli.Flag{&cli.StringFlag{Name: "out", Required: true, Usage: "the new backup `FILE`"}},
 		Action: rt.action(readDB, 0, func(c *cli.Context) error {
 			n, err := rt.db.Backup(c.String("out"))

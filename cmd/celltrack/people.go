@@ -48,7 +48,7 @@ func (rt *runtime) donorCommand() *cli.Command {
 				Name:        "show",
 				Usage:       "show a donor",
 				ArgsUsage:   "ID",
-				Description: example("celltrack donor show D-0001"),
+				Description: example("celltrack --user aud donor show D-0001"),
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					d, err := rt.lots().Donor(c.Args().First())
 					if err != nil {
@@ -64,7 +64,7 @@ func (rt *runtime) donorCommand() *cli.Command {
 				Name:        "list",
 				Usage:       "list donors",
 				ArgsUsage:   " ",
-				Description: example("celltrack donor list"),
+				Description: example("celltrack --user aud donor list"),
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
 					ds, err := rt.lots().Donors()
 					if err != nil {
@@ -157,7 +157,7 @@ func (rt *runtime) patientCommand() *cli.Command {
 				Name:        "show",
 				Usage:       "show a patient with weight history",
 				ArgsUsage:   "MRN",
-				Description: example("celltrack patient show MRN-1001"),
+				Description: example("celltrack --user aud patient show MRN-1001"),
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					p, err := rt.lots().Patient(c.Args().First())
 					if err != nil {
@@ -183,7 +183,7 @@ func (rt *runtime) patientCommand() *cli.Command {
 				Name:        "list",
 				Usage:       "list patients",
 				ArgsUsage:   " ",
-				Description: example("celltrack patient list"),
+				Description: example("celltrack --user aud patient list"),
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
 					ps, err := rt.lots().Patients()
 					if err != nil {

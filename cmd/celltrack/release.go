@@ -52,7 +52,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 				Name:        "results",
 				Usage:       "list a lot's QC results, voided ones included",
 				ArgsUsage:   "LOT",
-				Description: example("celltrack release results LOT-UC-1"),
+				Description: example("celltrack --user aud release results LOT-UC-1"),
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					rs, err := rt.release().Results(c.Args().First())
 					if err != nil {
@@ -77,7 +77,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 				Usage:     "judge a lot against a specification; exit 0 only when every criterion passes",
 				ArgsUsage: "LOT",
 				Description: "Without --spec the lot kind's built-in is used (isct-uc-msc or rfib-autologous, latest version).\n" +
-					"Exit 3 when any criterion fails or is missing.\n\n" + example("celltrack release evaluate LOT-UC-1", "celltrack release evaluate --spec isct-uc-msc@1 LOT-UC-1"),
+					"Exit 3 when any criterion fails or is missing.\n\n" + example("celltrack --user aud release evaluate LOT-UC-1", "celltrack --user aud release evaluate --spec isct-uc-msc@1 LOT-UC-1"),
 				Flags: []cli.Flag{&cli.StringFlag{Name: "spec", Usage: "specification `NAME[@VERSION]`"}},
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					ev, err := rt.release().Evaluate(c.Args().First(), c.String("spec"))
@@ -172,7 +172,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 				Name:        "history",
 				Usage:       "list a lot's release decisions with their signatures, oldest first",
 				ArgsUsage:   "LOT",
-				Description: example("celltrack release history LOT-UC-1"),
+				Description: example("celltrack --user aud release history LOT-UC-1"),
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					ds, err := rt.release().Dispositions(c.Args().First())
 					if err != nil {
@@ -212,6 +212,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "format", Value: "text", Usage: "text, md, json, html or pdf (default text; json with --json)"},
 					&cli.StringFlag{Name: "out", Usage: "write to `FILE` instead of standard output"},
+					forceFlag,
 				},
 				Action: rt.action(readDB, 1, rt.releaseCertificate),
 			},
@@ -374,8 +375,8 @@ func (rt *runtime) releaseCertificate(c *cli.Context) error {
 		return err
 	}
 	if out := c.String("out"); out != "" {
-		if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("write certificate: %w", err)
+		if err := writeOut(out, buf.Bytes(), c.Bool("force")); err != nil {
+			return err
 		}
 		return rt.out(map[string]any{"wrote": out, "format": format, "lot": cert.Lot.Number, "audit_verified": cert.Verified},
 			func(w io.Writer) { fmt.Fprintf(w, "wrote certificate of lot %s to %s\n", cert.Lot.Number, out) })
@@ -401,7 +402,7 @@ func (rt *runtime) releaseSpecCommand() *cli.Command {
 				Name:        "list",
 				Usage:       "list every version of every specification",
 				ArgsUsage:   " ",
-				Description: example("celltrack release spec list"),
+				Description: example("celltrack --user aud release spec list"),
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
 					ss, err := rt.release().Specs()
 					if err != nil {
@@ -421,7 +422,7 @@ func (rt *runtime) releaseSpecCommand() *cli.Command {
 				Name:        "show",
 				Usage:       "show a specification's criteria and the source of each limit",
 				ArgsUsage:   "NAME[@VERSION]",
-				Description: example("celltrack release spec show isct-uc-msc", "celltrack release spec show isct-uc-msc@1"),
+				Description: example("celltrack --user aud release spec show isct-uc-msc", "celltrack --user aud release spec show isct-uc-msc@1"),
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					s, err := rt.release().Spec(c.Args().First())
 					if err != nil {

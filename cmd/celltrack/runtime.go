@@ -94,8 +94,14 @@ type access int
 
 const (
 	noDB access = iota
+	// readDB opens the database read-only for an acting user who exists and
+	// is not disabled: reads show patient data, and a regulated system knows
+	// who reads it.
 	readDB
 	writeDB
+	// checkDB opens read-only without a user: only `celltrack check`, which
+	// shows no patient data and must work when the users bucket is damaged.
+	checkDB
 )
 
 // action wraps a command body: it refuses flags written after arguments and a
@@ -114,12 +120,20 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			}
 		}
 		if mode != noDB {
-			db, err := store.Open(dbPath(c), store.Options{ReadOnly: mode == readDB, Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
+			db, err := store.Open(dbPath(c), store.Options{ReadOnly: mode != writeDB, Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
 			if err != nil {
 				return err
 			}
 			rt.db = db
 			rt.warnWorldReadable(db.Path())
+			if mode == readDB {
+				if actor(c) == "" {
+					return lot.Errorf(lot.EUSAGE, "`%s` needs --user NAME (or CELLTRACK_USER): celltrack shows its records, patient data among them, only to a named user who is not disabled", c.Command.HelpName)
+				}
+				if _, err := db.Reader(actor(c)); err != nil {
+					return err
+				}
+			}
 		}
 		return fn(c)
 	}

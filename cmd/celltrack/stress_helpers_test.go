@@ -143,7 +143,7 @@ func buildBase(name string) (string, error) {
 		}
 	}
 	if name == "infused" {
-		m := infusionRE.FindStringSubmatch(celltrack(db, "", "--json", "schedule", "show", "MRN-1001").stdout)
+		m := infusionRE.FindStringSubmatch(celltrack(db, "", "--user", "aud", "--json", "schedule", "show", "MRN-1001").stdout)
 		if m == nil {
 			return db, fmt.Errorf("no infusion id in schedule show")
 		}

@@ -26,6 +26,7 @@ func (rt *runtime) traceCommand() *cli.Command {
 				&cli.StringFlag{Name: "format", Usage: "text, md, json, csv, html or pdf (default: from --out's extension, else text)"},
 				&cli.StringFlag{Name: "out", Usage: "write the report to `FILE` instead of standard output"},
 				&cli.BoolFlag{Name: "full-verify", Usage: "run the whole of `audit verify` for the report's header, not only its own records and the chain since the last `celltrack check`"},
+				forceFlag,
 			},
 			Action: rt.action(readDB, 1, func(c *cli.Context) error {
 				format, err := traceFormat(c, rt.json)
@@ -42,7 +43,7 @@ func (rt *runtime) traceCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				return rt.writeReport(r, format, c.String("out"))
+				return rt.writeReport(r, format, c.String("out"), c.Bool("force"))
 			}),
 		}
 	}
@@ -94,7 +95,7 @@ func traceFormat(c *cli.Context, json bool) (string, error) {
 
 // writeReport renders r in full before writing anything, so that a failure
 // never leaves half a report; with out, it writes the file and says where.
-func (rt *runtime) writeReport(r report.Report, format, out string) error {
+func (rt *runtime) writeReport(r report.Report, format, out string, force bool) error {
 	var buf bytes.Buffer
 	if err := report.Render(&buf, r, format); err != nil {
 		return err
@@ -106,8 +107,8 @@ func (rt *runtime) writeReport(r report.Report, format, out string) error {
 		_, err := rt.stdout.Write(buf.Bytes())
 		return err
 	}
-	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
-		return lot.Errorf(lot.EINVALID, "--out %s cannot be written: %v", out, err)
+	if err := writeOut(out, buf.Bytes(), force); err != nil {
+		return err
 	}
 	verdict := "audit verify passed"
 	switch {

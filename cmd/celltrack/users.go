@@ -39,18 +39,13 @@ func (rt *runtime) initCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := audit.HashPassword(pw); err != nil {
-				return err
-			}
-			db, err := store.Open(dbPath(c), store.Options{Create: true, Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
+			// store.Create checks everything before it makes the file and
+			// removes a file it made if init fails.
+			db, u, err := store.Create(dbPath(c), store.Options{Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now}, fin, admin, pw)
 			if err != nil {
 				return err
 			}
 			rt.db = db
-			u, err := db.Init(fin, admin, pw)
-			if err != nil {
-				return err
-			}
 			return rt.out(map[string]any{"database": dbPath(c), "facility": fin, "admin": u.Name}, func(w io.Writer) {
 				fmt.Fprintf(w, "created %s for facility %s; admin is %s\n", dbPath(c), fin, u.Name)
 			})
@@ -98,7 +93,7 @@ func (rt *runtime) userCommand() *cli.Command {
 				Name:        "list",
 				Usage:       "list users",
 				ArgsUsage:   " ",
-				Description: example("celltrack user list"),
+				Description: example("celltrack --user alice user list"),
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
 					us, err := rt.db.Users()
 					if err != nil {

@@ -1,0 +1,101 @@
+package store
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+	bolt "go.etcd.io/bbolt"
+)
+
+// reopen closes db's file, changes it with fn as an older or foreign program
+// would, and returns the path; db.bolt is reopened by the caller.
+func tamperFile(t *testing.T, db *DB, fn func(tx *bolt.Tx) error) string {
+	t.Helper()
+	if err := db.bolt.Update(fn); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	return db.Path()
+}
+
+// TestOpenMigratesAnOlderFile: a version 1 file lacks idx_event_patient and
+// idx_event_infused, and panicked celltrack. A read is refused with what to
+// run; a writable open creates the buckets, rebuilds them from the events,
+// bumps the schema and records the migration in meta.
+func TestOpenMigratesAnOlderFile(t *testing.T) {
+	db, d := bedside(t, "0.5")
+	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(tx *bolt.Tx, name string) int { return tx.Bucket([]byte(name)).Stats().KeyN }
+	var patients, infused int
+	path := tamperFile(t, db, func(tx *bolt.Tx) error {
+		patients, infused = count(tx, "idx_event_patient"), count(tx, "idx_event_infused")
+		for _, b := range []string{"idx_event_patient", "idx_event_infused"} {
+			if err := tx.DeleteBucket([]byte(b)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bMeta).Put([]byte("schema"), []byte("1"))
+	})
+	if patients != 2 || infused != 1 { // dispensed and infused name the patient; one infusion
+		t.Fatalf("before: %d patient events, %d infused", patients, infused)
+	}
+	_, err := Open(path, Options{ReadOnly: true, Timeout: time.Second})
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "schema version 1; this one reads 2") || !strings.Contains(err.Error(), "celltrack upgrade") {
+		t.Fatalf("read-only open of a version 1 file: %v", err)
+	}
+	up, err := Open(path, Options{Timeout: time.Second, Now: db.Now})
+	if err != nil {
+		t.Fatalf("writable open of a version 1 file: %v", err)
+	}
+	db.bolt = up.bolt // newTestDB's cleanup checks and closes it
+	v, note, err := up.Schema()
+	if err != nil || v != SchemaVersion || !strings.Contains(note, `"from":1`) || !strings.Contains(note, `"events_reindexed":`) {
+		t.Fatalf("schema %d, note %q, %v", v, note, err)
+	}
+	up.view(func(tx *bolt.Tx) error {
+		if p, i := count(tx, "idx_event_patient"), count(tx, "idx_event_infused"); p != patients || i != infused {
+			t.Errorf("rebuilt: %d patient events, %d infused; want %d, %d", p, i, patients, infused)
+		}
+		return nil
+	})
+	if v, _ := up.Verify(); !v.OK() {
+		t.Errorf("audit verify after the upgrade: %v", v.Problems)
+	}
+}
+
+// TestOpenRefusesAGarbledSchemaAndAnUnrebuildableIndex: a schema value that
+// is not a number is refused, not read as 0; a missing index whose records
+// exist is refused rather than created empty (lookups would find nothing).
+func TestOpenRefusesAGarbledSchemaAndAnUnrebuildableIndex(t *testing.T) {
+	for name, fn := range map[string]func(tx *bolt.Tx) error{
+		"garbled": func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte("two")) },
+		"index":   func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("idx_donor_code")) },
+	} {
+		db := newTestDB(t)
+		path := tamperFile(t, db, fn)
+		_, err := Open(path, Options{Timeout: time.Second})
+		want, code := `garbled schema version "two"`, lot.EINVALID
+		if name == "index" {
+			want, code = "lacks the bucket idx_donor_code while its records exist", lot.ECONFLICT
+		}
+		if lot.ErrorCode(err) != code || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v; want %s %q", name, err, code, want)
+		}
+		if db.bolt, err = bolt.Open(path, 0o600, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestEveryIndexHasASource: the migration knows what each index is built from.
+func TestEveryIndexHasASource(t *testing.T) {
+	for _, b := range indexBuckets {
+		if _, ok := indexSource[string(b)]; !ok {
+			t.Errorf("index %s has no entry in indexSource (store/migrate.go)", b)
+		}
+	}
+}

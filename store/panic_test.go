@@ -1,0 +1,70 @@
+package store
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestABugIsNotDamage: a panic in celltrack's own code inside a transaction
+// is an internal error with the panic value and a stack, never "the database
+// file is damaged, restore a backup" — which would send a user to replace a
+// good file. A panic raised by bbolt while reading a page stays damage.
+func TestABugIsNotDamage(t *testing.T) {
+	db := newTestDB(t)
+	checks := map[string]error{
+		"view": db.view(func(*bolt.Tx) error { panic("boom in view") }),
+		"update": db.update("alice", audit.UserAdd, func(*writer) error {
+			var m map[string]int
+			m["x"] = 1 // a nil-map write: a runtime error raised in celltrack's code
+			return nil
+		}),
+	}
+	for name, err := range checks {
+		msg := lot.ErrorMessage(err)
+		if lot.ErrorCode(err) != lot.EINTERNAL || strings.Contains(msg, "damaged") || !strings.Contains(msg, "panic: ") || !strings.Contains(msg, "goroutine ") {
+			t.Errorf("%s: %s %q; want EINTERNAL with the panic value and a stack", name, lot.ErrorCode(err), msg)
+		}
+	}
+	if msg := lot.ErrorMessage(checks["view"]); !strings.Contains(msg, "boom in view") {
+		t.Errorf("view: the panic value is missing: %q", msg)
+	}
+	// A panic raised by bbolt on a damaged page stays "damaged" (exit 3):
+	// cmd/celltrack TestCheckRefusesATruncatedFile.
+}
+
+// TestATruncatedFileIsDamageNotACrash: bbolt reads through mmap, and a page
+// read past the end of a cut file faults; that must read as damage (or as a
+// file too short to open), never kill the process. Cut at many points, so
+// that some cut lands inside a page that a read reaches.
+func TestATruncatedFileIsDamageNotACrash(t *testing.T) {
+	db := newTestDB(t)
+	data, err := os.ReadFile(db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for i := 1; i < 16; i++ {
+		cut := filepath.Join(dir, fmt.Sprintf("cut%d.db", i))
+		if err := os.WriteFile(cut, data[:len(data)*i/16], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, ro := range []bool{true, false} {
+			c, err := Open(cut, Options{ReadOnly: ro, Timeout: time.Second})
+			if err == nil {
+				_, err = c.Users()
+				c.Close()
+			}
+			if code := lot.ErrorCode(err); code == lot.EINTERNAL && strings.Contains(err.Error(), "panic") {
+				t.Errorf("cut at %d/16 (read-only %t): a bbolt fault read as a bug: %v", i, ro, err)
+			}
+		}
+	}
+}

@@ -131,6 +131,19 @@ func (s *CustodyService) move(actor, ref string, m lot.Move) (lot.Container, err
 	return c, err
 }
 
+// lastEvent returns c's latest custody event. Every container is stored with
+// its 'created' event; none means the file was changed outside celltrack.
+func (w *writer) lastEvent(c *lot.Container) (lot.Event, error) {
+	es, err := eventsOf(w.tx, "idx_event_container", c.ID)
+	if err != nil {
+		return lot.Event{}, err
+	}
+	if len(es) == 0 {
+		return lot.Event{}, lot.Errorf(lot.ECONFLICT, "container %s has no custody events, not even 'created': its history was changed outside celltrack; nothing was written — run `celltrack check` and report it to QA", c.Code())
+	}
+	return es[len(es)-1], nil
+}
+
 // prepareMove checks the move's rules and sets the container's and event's
 // move-specific fields.
 func (w *writer) prepareMove(c *lot.Container, e *lot.Event, m lot.Move) error {
@@ -138,11 +151,11 @@ func (w *writer) prepareMove(c *lot.Container, e *lot.Event, m lot.Move) error {
 		return err
 	}
 	if c.State == lot.Received {
-		es, err := eventsOf(w.tx, "idx_event_container", c.ID)
+		last, err := w.lastEvent(c)
 		if err != nil {
 			return err
 		}
-		if err := lot.CheckAfterReceipt(*c, es[len(es)-1], m.To); err != nil {
+		if err := lot.CheckAfterReceipt(*c, last, m.To); err != nil {
 			return err
 		}
 	}
@@ -182,16 +195,11 @@ func (w *writer) prepareMove(c *lot.Container, e *lot.Event, m lot.Move) error {
 			t.At = w.now
 		}
 		t.At = t.At.UTC()
-		es, err := eventsOf(w.tx, "idx_event_container", c.ID)
+		last, err := w.lastEvent(c)
 		if err != nil {
 			return err
 		}
-		if len(es) == 0 {
-			// Every container is stored with its 'created' event; none means
-			// the file was changed outside celltrack.
-			return lot.Errorf(lot.ECONFLICT, "container %s has no custody events, not even 'created': its history was changed outside celltrack; nothing was written — run `celltrack check` and report it to QA", c.Code())
-		}
-		if err := lot.CheckThaw(*c, t, w.now, es[len(es)-1].At); err != nil {
+		if err := lot.CheckThaw(*c, t, w.now, last.At); err != nil {
 			return err
 		}
 		c.ThawedAt, c.ThawViability, c.ViableCells = t.At, t.Viability, t.ViableCells

@@ -223,7 +223,12 @@ type Service interface {
 	Screenings(donorRef string) ([]Screening, error)
 
 	Evaluate(lotRef, spec string) (Evaluation, error)
+	// CheckApproval and CheckReject run every check of Approve and Reject
+	// except the passwords, writing nothing, so that nobody is asked to sign
+	// a decision that is not allowed; Approve and Reject check again.
+	CheckApproval(a Approval) error
 	Approve(a Approval) (Disposition, error)
+	CheckReject(qa, lotRef, reason string) error
 	Reject(qa, password, lotRef, reason string) (Disposition, error)
 	Dispositions(lotRef string) ([]Disposition, error)
 	Certificate(lotRef string) (Certificate, error)

@@ -653,16 +653,24 @@ func (db *DB) planApproval(tx *bolt.Tx, a release.Approval, now time.Time) (appr
 	return p, release.CheckCoSigner(p.phys)
 }
 
+// CheckApproval runs every check of Approve except the passwords, and writes
+// nothing, so that a command can refuse a decision that is not allowed
+// before asking anyone to sign. Approve runs the same checks again in its
+// writing transaction.
+func (s *ReleaseService) CheckApproval(a release.Approval) error {
+	if err := a.Check(); err != nil {
+		return err
+	}
+	return s.db.view(func(tx *bolt.Tx) error { _, err := s.db.planApproval(tx, a, s.db.now()); return err })
+}
+
 // Approve releases a lot (QA role) after checking the evaluation, segregation
 // of duties and expiry, and the signers' passwords before anything is written.
 // An exceptional release also needs a physician's co-signature and restricts
 // the lot to one patient.
 func (s *ReleaseService) Approve(a release.Approval) (release.Disposition, error) {
 	var d release.Disposition
-	if err := a.Check(); err != nil {
-		return d, err
-	}
-	if err := s.db.view(func(tx *bolt.Tx) error { _, err := s.db.planApproval(tx, a, s.db.now()); return err }); err != nil {
+	if err := s.CheckApproval(a); err != nil {
 		return d, err
 	}
 	meaning := release.MeaningApprove
@@ -708,35 +716,44 @@ func (s *ReleaseService) Approve(a release.Approval) (release.Disposition, error
 	return d, err
 }
 
+// checkReject finds the signer and the lot of a rejection and checks that
+// the signer may reject and the lot may be rejected.
+func checkReject(tx *bolt.Tx, qa, lotRef string) (lot.Lot, audit.User, error) {
+	u, err := userByName(tx, qa)
+	if err != nil {
+		return lot.Lot{}, u, err
+	}
+	if err := audit.Authorize(u, audit.ReleaseReject); err != nil {
+		return lot.Lot{}, u, err
+	}
+	l, err := lotByRef(tx, lotRef)
+	if err != nil {
+		return l, u, err
+	}
+	return l, u, release.CheckRejectable(l)
+}
+
+// CheckReject runs every check of Reject except the password, and writes
+// nothing; Reject runs the same checks again in its writing transaction.
+func (s *ReleaseService) CheckReject(qa, lotRef, reason string) error {
+	if err := lot.ValidateText("--reason", reason, true); err != nil {
+		return err
+	}
+	return s.db.view(func(tx *bolt.Tx) error { _, _, err := checkReject(tx, qa, lotRef); return err })
+}
+
 // Reject rejects a lot in quarantine or a released one (QA role, signed); a
 // released lot's decision carries its look-back and recall lists.
 func (s *ReleaseService) Reject(qa, password, lotRef, reason string) (release.Disposition, error) {
 	var d release.Disposition
-	if err := lot.ValidateText("--reason", reason, true); err != nil {
-		return d, err
-	}
-	check := func(tx *bolt.Tx) (lot.Lot, audit.User, error) {
-		u, err := userByName(tx, qa)
-		if err != nil {
-			return lot.Lot{}, u, err
-		}
-		if err := audit.Authorize(u, audit.ReleaseReject); err != nil {
-			return lot.Lot{}, u, err
-		}
-		l, err := lotByRef(tx, lotRef)
-		if err != nil {
-			return l, u, err
-		}
-		return l, u, release.CheckRejectable(l)
-	}
-	if err := s.db.view(func(tx *bolt.Tx) error { _, _, err := check(tx); return err }); err != nil {
+	if err := s.CheckReject(qa, lotRef, reason); err != nil {
 		return d, err
 	}
 	if _, err := s.db.Authenticate(qa, password, release.MeaningReject); err != nil {
 		return d, err
 	}
 	err := s.db.update(qa, audit.ReleaseReject, func(w *writer) error {
-		l, u, err := check(w.tx)
+		l, u, err := checkReject(w.tx, qa, lotRef)
 		if err != nil {
 			return err
 		}

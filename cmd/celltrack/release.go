@@ -114,7 +114,8 @@ func (rt *runtime) releaseCommand() *cli.Command {
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
 					a := release.Approval{Lot: c.Args().First(), Spec: c.String("spec"), QA: actor(c), Exception: c.Bool("exception"),
 						Patient: c.String("patient"), Reason: c.String("reason"), Physician: c.String("physician")}
-					if err := a.Check(); err != nil {
+					// Refuse a decision that is not allowed before asking for any password.
+					if err := rt.release().CheckApproval(a); err != nil {
 						return err
 					}
 					var err error
@@ -150,7 +151,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 					passwordStdinFlag,
 				},
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
-					if err := lot.ValidateText("--reason", c.String("reason"), true); err != nil {
+					if err := rt.release().CheckReject(actor(c), c.Args().First(), c.String("reason")); err != nil {
 						return err
 					}
 					pw, err := rt.password(c, actor(c)+" (QA signature)")

@@ -49,10 +49,13 @@ type Disposition struct {
 	// Recall: containers thawed or dispensed but not infused when quarantined,
 	// each with its state and patient. Omitted when empty so that the signed
 	// content of dispositions written before it existed is unchanged.
-	Recall     []string `json:",omitempty"`
-	At         time.Time
-	By         string
-	Signatures []audit.Signature
+	Recall []string `json:",omitempty"`
+	// Unevaluated says why a rejection carries no evaluation rows
+	// ("evaluation unavailable: …"); omitted when empty, as Recall.
+	Unevaluated string `json:",omitempty"`
+	At          time.Time
+	By          string
+	Signatures  []audit.Signature
 }
 
 // Content is the canonical encoding of what is signed: everything in the

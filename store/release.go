@@ -128,6 +128,7 @@ type dispositionRecord struct {
 	PatientID   uuid.UUID         `json:"patient_id,omitzero"`
 	Infused     []string          `json:"infused,omitempty"`
 	Recall      []string          `json:"recall,omitempty"`
+	Unevaluated string            `json:"unevaluated,omitempty"`
 	At          time.Time         `json:"at"`
 	By          string            `json:"by"`
 	Signatures  []signatureRecord `json:"signatures,omitempty"`
@@ -135,7 +136,7 @@ type dispositionRecord struct {
 
 func toDispositionRecord(d release.Disposition) dispositionRecord {
 	r := dispositionRecord{1, d.ID, d.LotID, d.Lot, d.DIN, d.Decision, d.Spec, d.SpecVersion, d.Rows, d.Reason, d.Patient,
-		d.PatientID, d.Infused, d.Recall, d.At, d.By, nil}
+		d.PatientID, d.Infused, d.Recall, d.Unevaluated, d.At, d.By, nil}
 	for _, s := range d.Signatures {
 		r.Signatures = append(r.Signatures, signatureRecord{s.UserID, s.User, s.FullName, s.Role, s.Time, s.Meaning, fmt.Sprintf("%x", s.Signed)})
 	}
@@ -145,7 +146,7 @@ func toDispositionRecord(d release.Disposition) dispositionRecord {
 func (r dispositionRecord) disposition() release.Disposition {
 	d := release.Disposition{ID: r.ID, LotID: r.LotID, Lot: r.Lot, DIN: r.DIN, Decision: r.Decision, Spec: r.Spec,
 		SpecVersion: r.SpecVersion, Rows: r.Rows, Reason: r.Reason, Patient: r.Patient, PatientID: r.PatientID,
-		Infused: r.Infused, Recall: r.Recall, At: r.At, By: r.By}
+		Infused: r.Infused, Recall: r.Recall, Unevaluated: r.Unevaluated, At: r.At, By: r.By}
 	for _, s := range r.Signatures {
 		sig := audit.Signature{UserID: s.UserID, User: s.User, FullName: s.FullName, Role: s.Role, Time: s.Time, Meaning: s.Meaning}
 		if b, err := hex.DecodeString(s.Signed); err == nil && len(b) == len(sig.Signed) {
@@ -759,7 +760,13 @@ func (s *ReleaseService) Reject(qa, password, lotRef, reason string) (release.Di
 		}
 		d = release.Disposition{ID: s.db.NewID(), LotID: l.ID, Lot: l.Number, DIN: l.DIN.String(), Decision: release.Rejected,
 			Reason: reason, At: w.now, By: w.actor.Name}
-		if ev, _, err := s.db.evaluate(w.tx, l, "", w.now); err == nil {
+		// A lot that cannot be evaluated may still be rejected (the safe
+		// direction), but the decision says so rather than silently
+		// carrying no specification rows.
+		ev, _, err := s.db.evaluate(w.tx, l, "", w.now)
+		if err != nil {
+			d.Unevaluated = "evaluation unavailable: " + err.Error()
+		} else {
 			d.Spec, d.SpecVersion, d.Rows = ev.Spec, ev.Version, ev.Rows
 		}
 		if l.Status == lot.Released {
@@ -770,6 +777,9 @@ func (s *ReleaseService) Reject(qa, password, lotRef, reason string) (release.Di
 		d.Signatures = []audit.Signature{w.sign(u, release.MeaningReject, d.Digest())}
 		l.Status, l.Exceptional, l.RestrictedTo = lot.Rejected, false, uuid.Nil
 		why := "rejected by " + u.FullName + ": " + reason
+		if d.Unevaluated != "" {
+			why += " (" + d.Unevaluated + ")"
+		}
 		if err := w.put(kindLot, l.ID, string(audit.ReleaseReject), why, toLotRecord(l)); err != nil {
 			return err
 		}

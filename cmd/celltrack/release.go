@@ -164,6 +164,9 @@ func (rt *runtime) releaseCommand() *cli.Command {
 					}
 					return rt.out(dispositionView(d), func(w io.Writer) {
 						fmt.Fprintf(w, "rejected lot %s: %s\n", d.Lot, d.Reason)
+						if d.Unevaluated != "" {
+							fmt.Fprintf(w, "  %s\n", d.Unevaluated)
+						}
 						printSignatures(w, d)
 						printLookBack(w, d.Infused, d.Recall)
 					})
@@ -193,6 +196,9 @@ func (rt *runtime) releaseCommand() *cli.Command {
 							}
 							if d.Reason != "" {
 								fmt.Fprintf(w, ": %s", d.Reason)
+							}
+							if d.Unevaluated != "" {
+								fmt.Fprintf(w, " (%s)", d.Unevaluated)
 							}
 							fmt.Fprintln(w)
 							printSignatures(w, d)
@@ -327,7 +333,7 @@ func dispositionView(d release.Disposition) map[string]any {
 	}
 	return map[string]any{"id": d.ID, "lot": d.Lot, "din": d.DIN, "decision": d.Decision, "spec": d.Spec,
 		"spec_version": d.SpecVersion, "rows": d.Rows, "reason": d.Reason, "patient": d.Patient, "infused": d.Infused, "recall": d.Recall,
-		"at": d.At, "by": d.By, "signatures": sigs}
+		"unevaluated": d.Unevaluated, "at": d.At, "by": d.By, "signatures": sigs}
 }
 
 func (rt *runtime) releaseCertificate(c *cli.Context) error {

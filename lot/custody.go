@@ -249,6 +249,32 @@ func CheckThaw(c Container, t Thaw, now, lastMove time.Time) error {
 	return nil
 }
 
+// LocationAfter is where a container is once it has moved to state to, so
+// that it never still shows a freezer position it has left: the freezer
+// position given when stored; in transit, received, thawed, dispensed or
+// returned at site (its site after the move); where it was (current) when
+// quarantined; and nowhere once infused or discarded (the patient a bag
+// was dispensed for is shown beside it, not in its location).
+func LocationAfter(to ContainerState, current, position, site string) string {
+	switch to {
+	case Stored:
+		return position
+	case Shipped:
+		return "in transit to " + site
+	case Received:
+		return "received at " + site
+	case Thawed:
+		return "thawed at " + site
+	case Dispensed:
+		return "dispensed at " + site
+	case Returned:
+		return "returned at " + site
+	case Quarantined:
+		return current
+	}
+	return "" // infused, discarded
+}
+
 // Move is one custody step requested for a container. Only the fields its
 // state To needs are read.
 type Move struct {

@@ -279,3 +279,24 @@ func TestCheckAfterReceipt(t *testing.T) {
 		t.Fatalf("stored after investigation: %v", err)
 	}
 }
+
+func TestLocationAfter(t *testing.T) {
+	for _, tc := range []struct {
+		to   ContainerState
+		want string
+	}{
+		{Stored, "LN2-B rack 1"},
+		{Shipped, "in transit to CLINIC-A"},
+		{Received, "received at CLINIC-A"},
+		{Thawed, "thawed at CLINIC-A"},
+		{Dispensed, "dispensed at CLINIC-A"},
+		{Returned, "returned at CLINIC-A"},
+		{Quarantined, "LN2-A rack 3"}, // stays where it is, flagged
+		{Infused, ""},
+		{Discarded, ""},
+	} {
+		if got := LocationAfter(tc.to, "LN2-A rack 3", "LN2-B rack 1", "CLINIC-A"); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.to, got, tc.want)
+		}
+	}
+}

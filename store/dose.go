@@ -697,6 +697,7 @@ func (s *DoseService) Administer(nurse, witness audit.User, a Administration) (d
 				return err
 			}
 			c.Custodian = nurse.Name // the bag ends in the administering nurse's hands
+			c.Location = lot.LocationAfter(lot.Infused, c.Location, "", c.Site)
 			if err := w.appendEvent(&c, ev, string(audit.DoseAdminister), ""); err != nil {
 				return err
 			}

@@ -402,6 +402,10 @@ func TestBedsideThroughReleaseAndCustody(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := es[len(es)-1]
+	// The bag was stored at "LN2-A rack 3" and is now in the patient.
+	if c.Location != "" {
+		t.Errorf("infused bag still shows location %q", c.Location)
+	}
 	if c.State != lot.Infused || c.Custodian != "nina" || last.To != lot.Infused || last.From != lot.Dispensed || last.Site != "LAB" ||
 		last.Details["infusion"] != in.ID.String() || last.Details["witness"] != "omar" || last.Details["patient_mrn"] != "MRN-1" {
 		t.Fatalf("infused event: %+v", last)

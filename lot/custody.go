@@ -286,7 +286,7 @@ type Move struct {
 	Excursion string // received: "yes", "no" or "" (not stated)
 	Thaw      Thaw   // thawed
 	Patient   string // dispensed: MRN
-	Reason    string // discarded, quarantined (required); returned (optional)
+	Reason    string // discarded, quarantined, returned (required)
 }
 
 // Validate checks the fields a move needs before anything is read or written.
@@ -304,7 +304,7 @@ func (m Move) Validate() error {
 		{"--location", m.Location, m.To == Stored},
 		{"--courier", m.Courier, false},
 		{"--condition", m.Condition, false},
-		{"--reason", m.Reason, m.To == Discarded || m.To == Quarantined},
+		{"--reason", m.Reason, m.To == Discarded || m.To == Quarantined || m.To == Returned},
 	}
 	for _, ch := range checks {
 		if err := ValidateText(ch.field, ch.value, ch.required); err != nil {

@@ -300,3 +300,19 @@ func TestLocationAfter(t *testing.T) {
 		}
 	}
 }
+
+// A return says why the container was not infused, as discard and
+// quarantine say why.
+func TestMoveReasonRequired(t *testing.T) {
+	for _, to := range []ContainerState{Discarded, Quarantined, Returned} {
+		for _, reason := range []string{"", "   "} {
+			err := Move{To: to, Reason: reason}.Validate()
+			if ErrorCode(err) != EINVALID || !strings.Contains(ErrorMessage(err), "--reason") {
+				t.Errorf("%s with reason %q: %v; want EINVALID naming --reason", to, reason, err)
+			}
+		}
+		if err := (Move{To: to, Reason: "infusion postponed"}).Validate(); err != nil {
+			t.Errorf("%s with a reason: %v", to, err)
+		}
+	}
+}

@@ -422,7 +422,7 @@ func (s *DoseService) ConfirmWeight(signer audit.User, mrn, reason string) (lot.
 			return lot.Errorf(lot.ECONFLICT, "the weight %s measured %s is already confirmed", wt.Grams, lot.FormatTime(wt.MeasuredAt))
 		}
 		r := weightConfirmRecord{V: 1, ID: w.db.NewID(), WeightID: wt.ID, Reason: reason}
-		r.Signature = w.sign(w.actor, fmt.Sprintf("confirmed the weight %s of %s", wt.Grams, mrn), weightDigest(toWeightRecord(wt)))
+		r.Signature = w.sign(w.actor, fmt.Sprintf("%s %s of %s", dose.MeaningConfirmWeight, wt.Grams, mrn), weightDigest(toWeightRecord(wt)))
 		if err := w.put(kindWeightConfirm, r.ID, string(audit.WeightConfirm), reason, r); err != nil {
 			return err
 		}

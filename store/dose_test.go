@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -310,7 +311,23 @@ func TestWeightChangeConfirmedByPhysician(t *testing.T) {
 	if _, err := d.ConfirmWeight(mustUser(t, db, "nina"), "MRN-1", "re-weighed"); lot.ErrorCode(err) != lot.EFORBIDDEN {
 		t.Fatalf("nurse confirming: %v", err)
 	}
-	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", "re-weighed twice, fluid overload"); err != nil {
+	wt, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", "re-weighed twice, fluid overload")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The signature stores the meaning the password prompt authenticated.
+	err = db.view(func(tx *bolt.Tx) error {
+		id, ok := lookup(tx, "idx_weight_confirm", string(wt.ID[:]))
+		var r weightConfirmRecord
+		if _, err := get(tx, kindWeightConfirm, id, &r); err != nil || !ok {
+			return fmt.Errorf("confirmation of %s: found %v, %v", wt.ID, ok, err)
+		}
+		if want := dose.MeaningConfirmWeight + " 68.3 kg of MRN-1"; r.Signature.Meaning != want {
+			t.Errorf("signature meaning %q, want %q", r.Signature.Meaning, want)
+		}
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	r, _ := d.Check("MRN-1", []string{bag1}, 0) // 68.3 kg needs 6.83×10^7: 34.15 mL, drawn as 34.2 mL = 6.84×10^7

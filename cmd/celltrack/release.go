@@ -480,9 +480,8 @@ func (rt *runtime) releaseSpecCommand() *cli.Command {
 // donorScreenCommand records a donor's infectious-disease screening.
 func (rt *runtime) donorScreenCommand() *cli.Command {
 	flags := []cli.Flag{}
-	names := []string{"hiv", "hbv", "hcv", "syphilis", "htlv"}
-	for i, n := range names {
-		flags = append(flags, &cli.StringFlag{Name: n, Required: true, Usage: release.ScreenMarkers[i] + ": negative, positive or indeterminate"})
+	for _, m := range release.ScreenPanel {
+		flags = append(flags, &cli.StringFlag{Name: m.Flag, Required: true, Usage: m.Name + ": negative, positive or indeterminate"})
 	}
 	flags = append(flags, &cli.StringFlag{Name: "tested", Usage: "date the samples were tested, YYYY-MM-DD (default today)"})
 	return &cli.Command{
@@ -497,12 +496,12 @@ func (rt *runtime) donorScreenCommand() *cli.Command {
 		Flags: flags,
 		Action: rt.action(writeDB, 1, func(c *cli.Context) error {
 			sc := release.Screening{}
-			for i, n := range names {
-				r, err := release.ParseReactivity("--"+n, c.String(n))
+			for _, m := range release.ScreenPanel {
+				r, err := release.ParseReactivity("--"+m.Flag, c.String(m.Flag))
 				if err != nil {
 					return err
 				}
-				sc.Markers = append(sc.Markers, release.Marker{Name: release.ScreenMarkers[i], Result: r})
+				sc.Markers = append(sc.Markers, release.Marker{Name: m.Name, Result: r})
 			}
 			if c.IsSet("tested") {
 				t, err := lot.ParseDate("--tested", c.String("tested"))

@@ -150,7 +150,7 @@ func TestBedsideGOAndAdminister(t *testing.T) {
 	}
 	nina, _ := db.User("nina")
 	omar, _ := db.User("omar")
-	in, _, err := d.Administer(nina, omar, Administration{MRN: "MRN-1", Containers: []string{bag1}})
+	in, _, err := d.Administer(nina, omar, dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestBedsideNOGO(t *testing.T) {
 			// administer refuses with the same reasons and writes nothing.
 			before, _ := db.AuditCount()
 			_, _, err = d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"),
-				Administration{MRN: tc.mrn, Containers: tc.bags, Volume: tc.volume, Start: db.Now()})
+				dose.Administration{MRN: tc.mrn, Containers: tc.bags, Volume: tc.volume, Start: db.Now()})
 			if lot.ErrorCode(err) != lot.ENOGO {
 				t.Fatalf("administer: %v", err)
 			}
@@ -338,7 +338,7 @@ func TestWeightChangeConfirmedByPhysician(t *testing.T) {
 
 func TestAdministerRefusesWitnessAndRoles(t *testing.T) {
 	db, d := bedside(t, "0.5")
-	a := Administration{MRN: "MRN-1", Containers: []string{bag1}}
+	a := dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}
 	for name, pair := range map[string][2]string{"witness is the nurse": {"nina", "nina"}, "lab witness": {"nina", "liu"}, "admin administers": {"alice", "nina"}} {
 		before, _ := db.AuditCount()
 		if _, _, err := d.Administer(mustUser(t, db, pair[0]), mustUser(t, db, pair[1]), a); lot.ErrorCode(err) != lot.EFORBIDDEN {
@@ -410,7 +410,7 @@ func TestBedsideThroughReleaseAndCustody(t *testing.T) {
 	if r.Calc.Volume != 310 || r.Calc.EndotoxinMilliEUPerKgH != 100 {
 		t.Fatalf("calc: %s mL, %d mEU/kg/h", r.Calc.Volume, r.Calc.EndotoxinMilliEUPerKgH)
 	}
-	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), Administration{MRN: "MRN-1", Containers: []string{bag}})
+	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag}})
 	if err != nil {
 		t.Fatal(err)
 	}

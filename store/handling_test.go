@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/report"
 	bolt "go.etcd.io/bbolt"
 )
@@ -15,7 +16,7 @@ import (
 // before the start shows a 30-minute thaw-to-start time.
 func TestHandlingSelectsByStartAndProtocol(t *testing.T) {
 	db, d := bedside(t, "0.5")
-	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), Administration{MRN: "MRN-1", Containers: []string{bag1}})
+	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func TestHandlingRowsOfATwoBagInfusion(t *testing.T) {
 	for _, b := range []string{bag2, bag3} {
 		dispense(t, db, b, db.Now().Add(-time.Hour), 50_000_000, "MRN-1")
 	}
-	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), Administration{MRN: "MRN-1", Containers: []string{bag2, bag3}})
+	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag2, bag3}})
 	if err != nil {
 		t.Fatal(err)
 	}

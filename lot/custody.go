@@ -143,9 +143,9 @@ func CheckLotUse(l Lot, p Patient, now time.Time) []UseCheck {
 	add := func(name string, ok bool, detail, fix string) {
 		cs = append(cs, UseCheck{Name: name, OK: ok, Detail: detail, Fix: fix})
 	}
-	switch {
-	case l.Source == SourceRFib && l.PatientID != p.ID:
-		add("chain of identity", false, fmt.Sprintf("lot %s holds autologous rFib cells of another patient, not %s (%s)", l.Number, p.MRN, p.Name),
+	switch err := CheckAutologous(l, p); {
+	case err != nil:
+		add("chain of identity", false, ErrorMessage(err),
 			"STOP: FOR AUTOLOGOUS USE ONLY — only its source patient may receive it; quarantine the bag and report it")
 	case l.Source == SourceRFib:
 		add("chain of identity", true, fmt.Sprintf("autologous lot %s was made from %s's own cells", l.Number, p.MRN), "")
@@ -208,10 +208,11 @@ func CheckUsable(c Container, l Lot, p Patient, now time.Time) error {
 
 // CheckAutologous refuses giving an autologous rFib lot to anyone but the
 // patient whose cells it holds (DOMAIN.md, chain of identity); a UC lot may
-// go to anyone.
+// go to anyone. It is the chain-of-identity rule of CheckLotUse, and of an
+// exceptional release.
 func CheckAutologous(l Lot, p Patient) error {
 	if l.Source == SourceRFib && l.PatientID != p.ID {
-		return Errorf(ECONFLICT, "lot %s is autologous rFib from another patient; it can never go to %s", l.Number, p.MRN)
+		return Errorf(ECONFLICT, "lot %s holds autologous rFib cells of another patient, not %s (%s)", l.Number, p.MRN, p.Name)
 	}
 	return nil
 }

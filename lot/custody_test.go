@@ -316,3 +316,32 @@ func TestMoveReasonRequired(t *testing.T) {
 		}
 	}
 }
+
+// TestChainOfIdentityIsOneRule: dispensing (CheckLotUse) and an exceptional
+// release (CheckAutologous) refuse another patient's autologous cells with
+// the same rule and the same words.
+func TestChainOfIdentityIsOneRule(t *testing.T) {
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	mei := Patient{ID: uuid.New(), MRN: "MRN-1001", Name: "Mei Chen"}
+	hana := Patient{ID: uuid.New(), MRN: "MRN-2001", Name: "Hana Sato"}
+	rfib := Lot{Number: "LOT-RF-1", Source: SourceRFib, PatientID: hana.ID, Status: Released, Expires: now.AddDate(0, 6, 0)}
+	uc := Lot{Number: "LOT-UC-1", Source: SourceUC, Status: Released, Expires: now.AddDate(1, 0, 0)}
+	for _, tc := range []struct {
+		l    Lot
+		p    Patient
+		want string // "" allowed
+	}{
+		{rfib, hana, ""},
+		{uc, mei, ""},
+		{rfib, mei, "lot LOT-RF-1 holds autologous rFib cells of another patient, not MRN-1001 (Mei Chen)"},
+	} {
+		err := CheckAutologous(tc.l, tc.p)
+		if ErrorMessage(err) != tc.want || (err != nil && ErrorCode(err) != ECONFLICT) {
+			t.Errorf("CheckAutologous(%s, %s) = %v, want %q", tc.l.Number, tc.p.MRN, err, tc.want)
+		}
+		use := CheckLotUse(tc.l, tc.p, now)[0]
+		if use.Name != "chain of identity" || use.OK != (tc.want == "") || (!use.OK && use.Detail != tc.want) {
+			t.Errorf("CheckLotUse(%s, %s) chain of identity = %+v, want detail %q", tc.l.Number, tc.p.MRN, use, tc.want)
+		}
+	}
+}

@@ -38,7 +38,8 @@ type Handling struct {
 	// was infused without one.
 	ThawedAt  time.Time
 	Viability lot.Tenths
-	Given     lot.Cells // viable cells of the whole infusion
+	Cells     lot.Cells // viable cells this container gave
+	Given     lot.Cells // viable cells of the whole infusion (every container)
 	Weight    lot.Grams // the weight the dose used
 }
 

@@ -59,11 +59,14 @@ func ValidateReaction(grade int, text string) error {
 	return lot.ValidateText("--text", text, true)
 }
 
-// Meanings of the two administration signatures.
+// Signature meanings (21 CFR 11.50): the two administration signatures, a
+// schedule change, and a physician's weight confirmation (stored followed
+// by the weight and the MRN: "confirmed the weight 68.3 kg of MRN-1001").
 const (
-	MeaningAdminister = "administered the infusion after the bedside check"
-	MeaningWitness    = "witnessed the bedside check and the infusion"
-	MeaningSchedule   = "changed the treatment schedule"
+	MeaningAdminister    = "administered the infusion after the bedside check"
+	MeaningWitness       = "witnessed the bedside check and the infusion"
+	MeaningSchedule      = "changed the treatment schedule"
+	MeaningConfirmWeight = "confirmed the weight"
 )
 
 // CheckSigners checks the two people who sign an infusion: two different

@@ -143,9 +143,9 @@ func CheckLotUse(l Lot, p Patient, now time.Time) []UseCheck {
 	add := func(name string, ok bool, detail, fix string) {
 		cs = append(cs, UseCheck{Name: name, OK: ok, Detail: detail, Fix: fix})
 	}
-	switch {
-	case l.Source == SourceRFib && l.PatientID != p.ID:
-		add("chain of identity", false, fmt.Sprintf("lot %s holds autologous rFib cells of another patient, not %s (%s)", l.Number, p.MRN, p.Name),
+	switch err := CheckAutologous(l, p); {
+	case err != nil:
+		add("chain of identity", false, ErrorMessage(err),
 			"STOP: FOR AUTOLOGOUS USE ONLY — only its source patient may receive it; quarantine the bag and report it")
 	case l.Source == SourceRFib:
 		add("chain of identity", true, fmt.Sprintf("autologous lot %s was made from %s's own cells", l.Number, p.MRN), "")
@@ -208,10 +208,11 @@ func CheckUsable(c Container, l Lot, p Patient, now time.Time) error {
 
 // CheckAutologous refuses giving an autologous rFib lot to anyone but the
 // patient whose cells it holds (DOMAIN.md, chain of identity); a UC lot may
-// go to anyone.
+// go to anyone. It is the chain-of-identity rule of CheckLotUse, and of an
+// exceptional release.
 func CheckAutologous(l Lot, p Patient) error {
 	if l.Source == SourceRFib && l.PatientID != p.ID {
-		return Errorf(ECONFLICT, "lot %s is autologous rFib from another patient; it can never go to %s", l.Number, p.MRN)
+		return Errorf(ECONFLICT, "lot %s holds autologous rFib cells of another patient, not %s (%s)", l.Number, p.MRN, p.Name)
 	}
 	return nil
 }
@@ -249,6 +250,32 @@ func CheckThaw(c Container, t Thaw, now, lastMove time.Time) error {
 	return nil
 }
 
+// LocationAfter is where a container is once it has moved to state to, so
+// that it never still shows a freezer position it has left: the freezer
+// position given when stored; in transit, received, thawed, dispensed or
+// returned at site (its site after the move); where it was (current) when
+// quarantined; and nowhere once infused or discarded (the patient a bag
+// was dispensed for is shown beside it, not in its location).
+func LocationAfter(to ContainerState, current, position, site string) string {
+	switch to {
+	case Stored:
+		return position
+	case Shipped:
+		return "in transit to " + site
+	case Received:
+		return "received at " + site
+	case Thawed:
+		return "thawed at " + site
+	case Dispensed:
+		return "dispensed at " + site
+	case Returned:
+		return "returned at " + site
+	case Quarantined:
+		return current
+	}
+	return "" // infused, discarded
+}
+
 // Move is one custody step requested for a container. Only the fields its
 // state To needs are read.
 type Move struct {
@@ -260,7 +287,7 @@ type Move struct {
 	Excursion string // received: "yes", "no" or "" (not stated)
 	Thaw      Thaw   // thawed
 	Patient   string // dispensed: MRN
-	Reason    string // discarded, quarantined (required); returned (optional)
+	Reason    string // discarded, quarantined, returned (required)
 }
 
 // Validate checks the fields a move needs before anything is read or written.
@@ -278,7 +305,7 @@ func (m Move) Validate() error {
 		{"--location", m.Location, m.To == Stored},
 		{"--courier", m.Courier, false},
 		{"--condition", m.Condition, false},
-		{"--reason", m.Reason, m.To == Discarded || m.To == Quarantined},
+		{"--reason", m.Reason, m.To == Discarded || m.To == Quarantined || m.To == Returned},
 	}
 	for _, ch := range checks {
 		if err := ValidateText(ch.field, ch.value, ch.required); err != nil {

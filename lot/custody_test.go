@@ -279,3 +279,69 @@ func TestCheckAfterReceipt(t *testing.T) {
 		t.Fatalf("stored after investigation: %v", err)
 	}
 }
+
+func TestLocationAfter(t *testing.T) {
+	for _, tc := range []struct {
+		to   ContainerState
+		want string
+	}{
+		{Stored, "LN2-B rack 1"},
+		{Shipped, "in transit to CLINIC-A"},
+		{Received, "received at CLINIC-A"},
+		{Thawed, "thawed at CLINIC-A"},
+		{Dispensed, "dispensed at CLINIC-A"},
+		{Returned, "returned at CLINIC-A"},
+		{Quarantined, "LN2-A rack 3"}, // stays where it is, flagged
+		{Infused, ""},
+		{Discarded, ""},
+	} {
+		if got := LocationAfter(tc.to, "LN2-A rack 3", "LN2-B rack 1", "CLINIC-A"); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.to, got, tc.want)
+		}
+	}
+}
+
+// A return says why the container was not infused, as discard and
+// quarantine say why.
+func TestMoveReasonRequired(t *testing.T) {
+	for _, to := range []ContainerState{Discarded, Quarantined, Returned} {
+		for _, reason := range []string{"", "   "} {
+			err := Move{To: to, Reason: reason}.Validate()
+			if ErrorCode(err) != EINVALID || !strings.Contains(ErrorMessage(err), "--reason") {
+				t.Errorf("%s with reason %q: %v; want EINVALID naming --reason", to, reason, err)
+			}
+		}
+		if err := (Move{To: to, Reason: "infusion postponed"}).Validate(); err != nil {
+			t.Errorf("%s with a reason: %v", to, err)
+		}
+	}
+}
+
+// TestChainOfIdentityIsOneRule: dispensing (CheckLotUse) and an exceptional
+// release (CheckAutologous) refuse another patient's autologous cells with
+// the same rule and the same words.
+func TestChainOfIdentityIsOneRule(t *testing.T) {
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	mei := Patient{ID: uuid.New(), MRN: "MRN-1001", Name: "Mei Chen"}
+	hana := Patient{ID: uuid.New(), MRN: "MRN-2001", Name: "Hana Sato"}
+	rfib := Lot{Number: "LOT-RF-1", Source: SourceRFib, PatientID: hana.ID, Status: Released, Expires: now.AddDate(0, 6, 0)}
+	uc := Lot{Number: "LOT-UC-1", Source: SourceUC, Status: Released, Expires: now.AddDate(1, 0, 0)}
+	for _, tc := range []struct {
+		l    Lot
+		p    Patient
+		want string // "" allowed
+	}{
+		{rfib, hana, ""},
+		{uc, mei, ""},
+		{rfib, mei, "lot LOT-RF-1 holds autologous rFib cells of another patient, not MRN-1001 (Mei Chen)"},
+	} {
+		err := CheckAutologous(tc.l, tc.p)
+		if ErrorMessage(err) != tc.want || (err != nil && ErrorCode(err) != ECONFLICT) {
+			t.Errorf("CheckAutologous(%s, %s) = %v, want %q", tc.l.Number, tc.p.MRN, err, tc.want)
+		}
+		use := CheckLotUse(tc.l, tc.p, now)[0]
+		if use.Name != "chain of identity" || use.OK != (tc.want == "") || (!use.OK && use.Detail != tc.want) {
+			t.Errorf("CheckLotUse(%s, %s) chain of identity = %+v, want detail %q", tc.l.Number, tc.p.MRN, use, tc.want)
+		}
+	}
+}

@@ -49,10 +49,13 @@ type Disposition struct {
 	// Recall: containers thawed or dispensed but not infused when quarantined,
 	// each with its state and patient. Omitted when empty so that the signed
 	// content of dispositions written before it existed is unchanged.
-	Recall     []string `json:",omitempty"`
-	At         time.Time
-	By         string
-	Signatures []audit.Signature
+	Recall []string `json:",omitempty"`
+	// Unevaluated says why a rejection carries no evaluation rows
+	// ("evaluation unavailable: …"); omitted when empty, as Recall.
+	Unevaluated string `json:",omitempty"`
+	At          time.Time
+	By          string
+	Signatures  []audit.Signature
 }
 
 // Content is the canonical encoding of what is signed: everything in the
@@ -223,7 +226,12 @@ type Service interface {
 	Screenings(donorRef string) ([]Screening, error)
 
 	Evaluate(lotRef, spec string) (Evaluation, error)
+	// CheckApproval and CheckReject run every check of Approve and Reject
+	// except the passwords, writing nothing, so that nobody is asked to sign
+	// a decision that is not allowed; Approve and Reject check again.
+	CheckApproval(a Approval) error
 	Approve(a Approval) (Disposition, error)
+	CheckReject(qa, lotRef, reason string) error
 	Reject(qa, password, lotRef, reason string) (Disposition, error)
 	Dispositions(lotRef string) ([]Disposition, error)
 	Certificate(lotRef string) (Certificate, error)

@@ -152,8 +152,22 @@ type Marker struct {
 	Result Reactivity `json:"result"`
 }
 
-// ScreenMarkers are the markers every screening records, in order.
-var ScreenMarkers = []string{"HIV-1/2", "HBV", "HCV", "syphilis", "HTLV"}
+// ScreenMarker is a marker every screening records and the command-line
+// flag (without "--") its result is entered with.
+type ScreenMarker struct{ Name, Flag string }
+
+// ScreenPanel is the screening panel, in order: the one place each marker
+// is paired with its flag.
+var ScreenPanel = []ScreenMarker{{"HIV-1/2", "hiv"}, {"HBV", "hbv"}, {"HCV", "hcv"}, {"syphilis", "syphilis"}, {"HTLV", "htlv"}}
+
+// ScreenMarkers are the names of the ScreenPanel markers, in order.
+var ScreenMarkers = func() []string {
+	var ns []string
+	for _, m := range ScreenPanel {
+		ns = append(ns, m.Name)
+	}
+	return ns
+}()
 
 // Problems lists why the donor is not eligible; empty means eligible.
 func (s Screening) Problems() []string {

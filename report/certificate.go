@@ -75,6 +75,9 @@ func certDecisions(c release.Certificate) []string {
 		if d.Reason != "" {
 			s += " — " + d.Reason
 		}
+		if d.Unevaluated != "" {
+			s += " (" + d.Unevaluated + ")"
+		}
 		out = append(out, s)
 		for _, sig := range d.Signatures {
 			out = append(out, fmt.Sprintf("  signed: %s (%s), %s, %s; SHA-256 %x", sig.FullName, sig.User, lot.FormatTime(sig.Time), sig.Meaning, sig.Signed))

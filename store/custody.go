@@ -161,7 +161,7 @@ func (w *writer) prepareMove(c *lot.Container, e *lot.Event, m lot.Move) error {
 	}
 	switch m.To {
 	case lot.Stored:
-		c.Location, e.Location = m.Location, m.Location
+		e.Location = m.Location
 	case lot.Shipped:
 		dest, err := siteByCode(w.tx, m.Site)
 		if err != nil {
@@ -177,7 +177,7 @@ func (w *writer) prepareMove(c *lot.Container, e *lot.Event, m lot.Move) error {
 		if m.Courier != "" {
 			e.Custodian = "courier " + m.Courier
 		}
-		c.Site, c.Location = dest.Code, "in transit to "+dest.Code
+		c.Site = dest.Code
 	case lot.Received:
 		if _, err := siteByCode(w.tx, m.Site); err != nil {
 			return err
@@ -188,7 +188,6 @@ func (w *writer) prepareMove(c *lot.Container, e *lot.Event, m lot.Move) error {
 		e.Site = m.Site
 		setDetail(e.Details, "condition", m.Condition)
 		setDetail(e.Details, "excursion", m.Excursion)
-		c.Location = "received at " + m.Site
 	case lot.Thawed:
 		t := m.Thaw
 		if t.At.IsZero() {
@@ -223,6 +222,7 @@ func (w *writer) prepareMove(c *lot.Container, e *lot.Event, m lot.Move) error {
 		e.PatientID, c.PatientID = c.PatientID, uuid.Nil
 	}
 	c.Custodian = e.Custodian
+	c.Location = lot.LocationAfter(m.To, c.Location, m.Location, c.Site)
 	return nil
 }
 

@@ -42,9 +42,17 @@ func TestCustodyJourneyToDispenseAndReturn(t *testing.T) {
 		func() (lot.Container, error) { return s.Dispense("nina", code, "MRN-1") },
 		func() (lot.Container, error) { return s.Return("nina", code, "infusion postponed") },
 	}
+	// Where `container show` says the bag is after each step: never a
+	// freezer position it has left.
+	where := []string{"LN2-A rack 3", "in transit to CLINIC-A", "received at CLINIC-A", "thawed at CLINIC-A",
+		"dispensed at CLINIC-A", "returned at CLINIC-A"}
 	for i, step := range steps {
-		if _, err := step(); err != nil {
+		c, err := step()
+		if err != nil {
 			t.Fatalf("step %d: %v", i+1, err)
+		}
+		if stored, _ := NewLotService(db).Container(code); c.Location != where[i] || stored.Location != where[i] {
+			t.Errorf("step %d: location %q (stored %q), want %q", i+1, c.Location, stored.Location, where[i])
 		}
 	}
 	c, es, err := s.History(code)
@@ -69,8 +77,8 @@ func TestCustodyJourneyToDispenseAndReturn(t *testing.T) {
 	if after, _ := db.AuditCount(); after != before {
 		t.Fatalf("refusal wrote %d audit entries", after-before)
 	}
-	if _, err := s.Discard("liu", code, "thawed, returned unused"); err != nil {
-		t.Fatal(err)
+	if c, err := s.Discard("liu", code, "thawed, returned unused"); err != nil || c.Location != "" {
+		t.Fatalf("discard: location %q, %v; want none", c.Location, err)
 	}
 }
 

@@ -22,12 +22,14 @@ const (
 	kindWeightConfirm = "weight_confirmation"
 )
 
-// DoseService keeps protocols, schedules and infusions, and runs the bedside
-// check.
+// DoseService implements dose.Service on a DB: it keeps protocols, schedules
+// and infusions, and runs the bedside check.
 type DoseService struct{ db *DB }
 
 // NewDoseService returns the dosing service of db.
 func NewDoseService(db *DB) *DoseService { return &DoseService{db: db} }
+
+var _ dose.Service = (*DoseService)(nil)
 
 // ---- protocols
 
@@ -43,26 +45,18 @@ type protocolRecord struct {
 	CreatedBy string          `json:"created_by"`
 }
 
-// StoredProtocol is a protocol version with its id and who added it.
-type StoredProtocol struct {
-	dose.Protocol
-	ID        uuid.UUID
-	CreatedAt time.Time
-	CreatedBy string
-}
-
-func toProtocolRecord(p StoredProtocol) (protocolRecord, error) {
+func toProtocolRecord(p dose.StoredProtocol) (protocolRecord, error) {
 	spec, err := json.Marshal(p.File())
 	return protocolRecord{1, p.ID, p.Name, p.Version, spec, p.CreatedAt, p.CreatedBy}, err
 }
 
-func (r protocolRecord) protocol() (StoredProtocol, error) {
+func (r protocolRecord) protocol() (dose.StoredProtocol, error) {
 	p, err := dose.ParseProtocol(r.Spec)
 	if err != nil {
-		return StoredProtocol{}, fmt.Errorf("stored protocol %s v%d: %w", r.Name, r.Version, err)
+		return dose.StoredProtocol{}, fmt.Errorf("stored protocol %s v%d: %w", r.Name, r.Version, err)
 	}
 	p.Version = r.Version
-	return StoredProtocol{Protocol: p, ID: r.ID, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}, nil
+	return dose.StoredProtocol{Protocol: p, ID: r.ID, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}, nil
 }
 
 func protocolKey(name string, version int) []byte {
@@ -70,16 +64,16 @@ func protocolKey(name string, version int) []byte {
 }
 
 // addProtocol stores p as the next version of its name.
-func (w *writer) addProtocol(p dose.Protocol, reason string) (StoredProtocol, error) {
+func (w *writer) addProtocol(p dose.Protocol, reason string) (dose.StoredProtocol, error) {
 	if err := p.Validate(); err != nil {
-		return StoredProtocol{}, err
+		return dose.StoredProtocol{}, err
 	}
 	versions, err := protocolVersions(w.tx, p.Name)
 	if err != nil {
-		return StoredProtocol{}, err
+		return dose.StoredProtocol{}, err
 	}
 	p.Version = len(versions) + 1
-	sp := StoredProtocol{Protocol: p, ID: w.db.NewID(), CreatedAt: w.now, CreatedBy: w.actor.Name}
+	sp := dose.StoredProtocol{Protocol: p, ID: w.db.NewID(), CreatedAt: w.now, CreatedBy: w.actor.Name}
 	rec, err := toProtocolRecord(sp)
 	if err != nil {
 		return sp, err
@@ -102,8 +96,8 @@ func (w *writer) installProtocols() error {
 }
 
 // protocolVersions returns every version of the protocol called name, oldest first.
-func protocolVersions(tx *bolt.Tx, name string) ([]StoredProtocol, error) {
-	var ps []StoredProtocol
+func protocolVersions(tx *bolt.Tx, name string) ([]dose.StoredProtocol, error) {
+	var ps []dose.StoredProtocol
 	prefix := []byte(name + "\x00")
 	c := tx.Bucket([]byte("idx_protocol_name")).Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
@@ -116,41 +110,41 @@ func protocolVersions(tx *bolt.Tx, name string) ([]StoredProtocol, error) {
 	return ps, nil
 }
 
-func protocolByID(tx *bolt.Tx, id uuid.UUID) (StoredProtocol, error) {
+func protocolByID(tx *bolt.Tx, id uuid.UUID) (dose.StoredProtocol, error) {
 	var r protocolRecord
 	if found, err := get(tx, kindProtocol, id, &r); err != nil || !found {
 		if err == nil {
 			err = fmt.Errorf("protocol %s is indexed but not stored", id)
 		}
-		return StoredProtocol{}, err
+		return dose.StoredProtocol{}, err
 	}
 	return r.protocol()
 }
 
 // protocolByName returns version of name, or its latest version when version is 0.
-func protocolByName(tx *bolt.Tx, name string, version int) (StoredProtocol, error) {
+func protocolByName(tx *bolt.Tx, name string, version int) (dose.StoredProtocol, error) {
 	ps, err := protocolVersions(tx, name)
 	if err != nil {
-		return StoredProtocol{}, err
+		return dose.StoredProtocol{}, err
 	}
 	if len(ps) == 0 {
-		return StoredProtocol{}, notFound("protocol", name, "list protocols with `celltrack protocol list`")
+		return dose.StoredProtocol{}, notFound("protocol", name, "list protocols with `celltrack protocol list`")
 	}
 	if version < 0 {
-		return StoredProtocol{}, lot.Errorf(lot.EINVALID, "--version %d is not a version; versions count from 1 (protocol %s has 1–%d)", version, name, len(ps))
+		return dose.StoredProtocol{}, lot.Errorf(lot.EINVALID, "--version %d is not a version; versions count from 1 (protocol %s has 1–%d)", version, name, len(ps))
 	}
 	if version == 0 {
 		return ps[len(ps)-1], nil
 	}
 	if version < 1 || version > len(ps) {
-		return StoredProtocol{}, lot.Errorf(lot.ENOTFOUND, "protocol %s has versions 1–%d, not %d", name, len(ps), version)
+		return dose.StoredProtocol{}, lot.Errorf(lot.ENOTFOUND, "protocol %s has versions 1–%d, not %d", name, len(ps), version)
 	}
 	return ps[version-1], nil
 }
 
 // AddProtocol stores p as a new version of its name (physician).
-func (s *DoseService) AddProtocol(actor string, p dose.Protocol) (StoredProtocol, error) {
-	var sp StoredProtocol
+func (s *DoseService) AddProtocol(actor string, p dose.Protocol) (dose.StoredProtocol, error) {
+	var sp dose.StoredProtocol
 	err := s.db.update(actor, audit.ProtocolAdd, func(w *writer) (err error) {
 		sp, err = w.addProtocol(p, "")
 		return err
@@ -159,15 +153,15 @@ func (s *DoseService) AddProtocol(actor string, p dose.Protocol) (StoredProtocol
 }
 
 // Protocol returns a version of a protocol (0: the latest).
-func (s *DoseService) Protocol(name string, version int) (StoredProtocol, error) {
-	var p StoredProtocol
+func (s *DoseService) Protocol(name string, version int) (dose.StoredProtocol, error) {
+	var p dose.StoredProtocol
 	err := s.db.view(func(tx *bolt.Tx) (err error) { p, err = protocolByName(tx, name, version); return err })
 	return p, err
 }
 
 // Protocols lists the latest version of every protocol, by name.
-func (s *DoseService) Protocols() ([]StoredProtocol, error) {
-	var ps []StoredProtocol
+func (s *DoseService) Protocols() ([]dose.StoredProtocol, error) {
+	var ps []dose.StoredProtocol
 	err := s.db.view(func(tx *bolt.Tx) error {
 		latest := map[string]bool{}
 		c := tx.Bucket([]byte("idx_protocol_name")).Cursor()
@@ -231,21 +225,13 @@ func (r scheduleRecord) schedule() dose.Schedule {
 	return s
 }
 
-// Course is a schedule with its protocol version and its entries as of now.
-type Course struct {
-	Schedule dose.Schedule
-	Protocol StoredProtocol
-	Entries  []dose.Entry
-	Ended    bool
-}
-
 // coursesOf returns a patient's schedules, oldest first, planned as of now.
-func coursesOf(tx *bolt.Tx, patientID uuid.UUID, now time.Time) ([]Course, error) {
+func coursesOf(tx *bolt.Tx, patientID uuid.UUID, now time.Time) ([]dose.Course, error) {
 	infs, err := infusionsOfPatient(tx, patientID)
 	if err != nil {
 		return nil, err
 	}
-	var cs []Course
+	var cs []dose.Course
 	for _, id := range children(tx, "idx_schedule_patient", patientID) {
 		var r scheduleRecord
 		if _, err := get(tx, kindSchedule, id, &r); err != nil {
@@ -263,13 +249,13 @@ func coursesOf(tx *bolt.Tx, patientID uuid.UUID, now time.Time) ([]Course, error
 			}
 		}
 		es := dose.Plan(p.Protocol, s, given, now)
-		cs = append(cs, Course{Schedule: s, Protocol: p, Entries: es, Ended: dose.Ended(es)})
+		cs = append(cs, dose.Course{Schedule: s, Protocol: p, Entries: es, Ended: dose.Ended(es)})
 	}
 	return cs, nil
 }
 
 // activeCourse returns the patient's course that has not ended, if any.
-func activeCourse(tx *bolt.Tx, patientID uuid.UUID, now time.Time) (*Course, error) {
+func activeCourse(tx *bolt.Tx, patientID uuid.UUID, now time.Time) (*dose.Course, error) {
 	cs, err := coursesOf(tx, patientID, now)
 	if err != nil {
 		return nil, err
@@ -285,8 +271,8 @@ func activeCourse(tx *bolt.Tx, patientID uuid.UUID, now time.Time) (*Course, err
 // CreateSchedule starts a course of a protocol's latest version for a
 // patient on start (physician). A patient has one active course at a time; a
 // second course of the same protocol starts after the first has ended.
-func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Time) (Course, error) {
-	var c Course
+func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Time) (dose.Course, error) {
+	var c dose.Course
 	err := s.db.update(actor, audit.ScheduleCreate, func(w *writer) error {
 		p, err := patientByMRN(w.tx, mrn)
 		if err != nil {
@@ -322,7 +308,7 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 			return err
 		}
 		es := dose.Plan(pr.Protocol, sc, nil, w.now)
-		c = Course{Schedule: sc, Protocol: pr, Entries: es}
+		c = dose.Course{Schedule: sc, Protocol: pr, Entries: es}
 		return nil
 	})
 	return c, err
@@ -331,8 +317,8 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 // ChangeSchedule moves infusion n of the patient's active course to date, a
 // signed, reasoned change by signer, who must be the acting physician and
 // has been authenticated by the caller.
-func (s *DoseService) ChangeSchedule(signer audit.User, mrn string, n int, date time.Time, reason string) (Course, error) {
-	var c Course
+func (s *DoseService) ChangeSchedule(signer audit.User, mrn string, n int, date time.Time, reason string) (dose.Course, error) {
+	var c dose.Course
 	if err := lot.ValidateText("--reason", reason, true); err != nil {
 		return c, err
 	}
@@ -378,8 +364,8 @@ func (s *DoseService) ChangeSchedule(signer audit.User, mrn string, n int, date 
 }
 
 // Courses returns every course of a patient, oldest first, as of now.
-func (s *DoseService) Courses(mrn string) (lot.Patient, []Course, error) {
-	var cs []Course
+func (s *DoseService) Courses(mrn string) (lot.Patient, []dose.Course, error) {
+	var cs []dose.Course
 	var p lot.Patient
 	err := s.db.view(func(tx *bolt.Tx) (err error) {
 		if p, err = patientByMRN(tx, mrn); err != nil {
@@ -425,7 +411,7 @@ func (s *DoseService) ConfirmWeight(signer audit.User, mrn, reason string) (lot.
 			return lot.Errorf(lot.ECONFLICT, "the weight %s measured %s is already confirmed", wt.Grams, lot.FormatTime(wt.MeasuredAt))
 		}
 		r := weightConfirmRecord{V: 1, ID: w.db.NewID(), WeightID: wt.ID, Reason: reason}
-		r.Signature = w.sign(w.actor, fmt.Sprintf("confirmed the weight %s of %s", wt.Grams, mrn), weightDigest(toWeightRecord(wt)))
+		r.Signature = w.sign(w.actor, fmt.Sprintf("%s %s of %s", dose.MeaningConfirmWeight, wt.Grams, mrn), weightDigest(toWeightRecord(wt)))
 		if err := w.put(kindWeightConfirm, r.ID, string(audit.WeightConfirm), reason, r); err != nil {
 			return err
 		}
@@ -541,7 +527,7 @@ func (s *DoseService) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]do
 // ---- the bedside check
 
 // facts gathers everything the bedside check reads, in tx.
-func facts(tx *bolt.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Tenths) (dose.Facts, *Course, error) {
+func facts(tx *bolt.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Tenths) (dose.Facts, *dose.Course, error) {
 	f := dose.Facts{Now: now, Patient: p, Refs: refs, Volume: volume, ConfirmedWeights: map[uuid.UUID]bool{}}
 	ac, err := activeCourse(tx, p.ID, now)
 	if err != nil {
@@ -616,21 +602,13 @@ func (s *DoseService) Check(mrn string, refs []string, volume lot.Tenths) (dose.
 	return r, err
 }
 
-// Administration is what a nurse asks to record.
-type Administration struct {
-	MRN        string
-	Containers []string
-	Start      time.Time  // zero: now
-	Volume     lot.Tenths // zero: the computed volume
-}
-
 // Administer records an infusion: it re-runs the whole bedside check inside
 // the writing transaction (nothing can change between check and record) and,
 // on GO, records the infusion with both signatures, marks each container
 // infused and so the schedule entry given. nurse and witness have been
 // authenticated by the caller; they must be different clinical users.
 // Returns ENOGO with the report when a check fails, writing nothing.
-func (s *DoseService) Administer(nurse, witness audit.User, a Administration) (dose.Infusion, dose.Report, error) {
+func (s *DoseService) Administer(nurse, witness audit.User, a dose.Administration) (dose.Infusion, dose.Report, error) {
 	var in dose.Infusion
 	var rep dose.Report
 	if err := dose.CheckSigners(nurse, witness); err != nil {
@@ -705,6 +683,7 @@ func (s *DoseService) Administer(nurse, witness audit.User, a Administration) (d
 				return err
 			}
 			c.Custodian = nu.Name // the bag ends in the administering nurse's hands
+			c.Location = lot.LocationAfter(lot.Infused, c.Location, "", c.Site)
 			if err := w.appendEvent(&c, ev, string(audit.DoseAdminister), ""); err != nil {
 				return err
 			}
@@ -762,31 +741,9 @@ func (s *DoseService) RecordReaction(actor, infusion string, grade int, text str
 
 // ---- calculation
 
-// CalcRequest asks for the working of one infusion.
-type CalcRequest struct {
-	MRN        string
-	Infusion   int      // 0: the next infusion of the active course
-	Containers []string // none: propose from the candidates
-}
-
-// CalcResult is the working shown by `dose calc`.
-type CalcResult struct {
-	Patient    lot.Patient
-	Course     Course
-	Entry      dose.Entry
-	Weight     lot.Weight
-	Calc       dose.Calculation
-	Candidates []dose.Source // containers the patient may receive
-	Proposed   bool          // the containers were chosen by celltrack
-	// Failed lists the bedside checks that would fail now: with the named
-	// containers, or (when celltrack proposed them) those about the patient,
-	// the schedule and the weight.
-	Failed []dose.Result
-}
-
 // Calc works out an infusion's dose (read only).
-func (s *DoseService) Calc(req CalcRequest) (CalcResult, error) {
-	var res CalcResult
+func (s *DoseService) Calc(req dose.CalcRequest) (dose.CalcResult, error) {
+	var res dose.CalcResult
 	err := s.db.view(func(tx *bolt.Tx) error {
 		now := s.db.now()
 		p, err := patientByMRN(tx, req.MRN)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -149,7 +150,7 @@ func TestBedsideGOAndAdminister(t *testing.T) {
 	}
 	nina, _ := db.User("nina")
 	omar, _ := db.User("omar")
-	in, _, err := d.Administer(nina, omar, Administration{MRN: "MRN-1", Containers: []string{bag1}})
+	in, _, err := d.Administer(nina, omar, dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +205,7 @@ func TestAdministerSignsFromTheStoredRecord(t *testing.T) {
 	nina, omar := mustUser(t, db, "nina"), mustUser(t, db, "omar")
 	stored := nina
 	nina.FullName, omar.FullName = "Stale Name", "Stale Witness"
-	in, _, err := d.Administer(nina, omar, Administration{MRN: "MRN-1", Containers: []string{bag1}})
+	in, _, err := d.Administer(nina, omar, dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +303,7 @@ func TestBedsideNOGO(t *testing.T) {
 			// administer refuses with the same reasons and writes nothing.
 			before, _ := db.AuditCount()
 			_, _, err = d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"),
-				Administration{MRN: tc.mrn, Containers: tc.bags, Volume: tc.volume, Start: db.Now()})
+				dose.Administration{MRN: tc.mrn, Containers: tc.bags, Volume: tc.volume, Start: db.Now()})
 			if lot.ErrorCode(err) != lot.ENOGO {
 				t.Fatalf("administer: %v", err)
 			}
@@ -330,7 +331,23 @@ func TestWeightChangeConfirmedByPhysician(t *testing.T) {
 	if _, err := d.ConfirmWeight(mustUser(t, db, "nina"), "MRN-1", "re-weighed"); lot.ErrorCode(err) != lot.EFORBIDDEN {
 		t.Fatalf("nurse confirming: %v", err)
 	}
-	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", "re-weighed twice, fluid overload"); err != nil {
+	wt, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", "re-weighed twice, fluid overload")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The signature stores the meaning the password prompt authenticated.
+	err = db.view(func(tx *bolt.Tx) error {
+		id, ok := lookup(tx, "idx_weight_confirm", string(wt.ID[:]))
+		var r weightConfirmRecord
+		if _, err := get(tx, kindWeightConfirm, id, &r); err != nil || !ok {
+			return fmt.Errorf("confirmation of %s: found %v, %v", wt.ID, ok, err)
+		}
+		if want := dose.MeaningConfirmWeight + " 68.3 kg of MRN-1"; r.Signature.Meaning != want {
+			t.Errorf("signature meaning %q, want %q", r.Signature.Meaning, want)
+		}
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	r, _ := d.Check("MRN-1", []string{bag1}, 0) // 68.3 kg needs 6.83×10^7: 34.15 mL, drawn as 34.2 mL = 6.84×10^7
@@ -341,7 +358,7 @@ func TestWeightChangeConfirmedByPhysician(t *testing.T) {
 
 func TestAdministerRefusesWitnessAndRoles(t *testing.T) {
 	db, d := bedside(t, "0.5")
-	a := Administration{MRN: "MRN-1", Containers: []string{bag1}}
+	a := dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}
 	for name, pair := range map[string][2]string{"witness is the nurse": {"nina", "nina"}, "lab witness": {"nina", "liu"}, "admin administers": {"alice", "nina"}} {
 		before, _ := db.AuditCount()
 		if _, _, err := d.Administer(mustUser(t, db, pair[0]), mustUser(t, db, pair[1]), a); lot.ErrorCode(err) != lot.EFORBIDDEN {
@@ -413,7 +430,7 @@ func TestBedsideThroughReleaseAndCustody(t *testing.T) {
 	if r.Calc.Volume != 310 || r.Calc.EndotoxinMilliEUPerKgH != 100 {
 		t.Fatalf("calc: %s mL, %d mEU/kg/h", r.Calc.Volume, r.Calc.EndotoxinMilliEUPerKgH)
 	}
-	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), Administration{MRN: "MRN-1", Containers: []string{bag}})
+	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,6 +439,10 @@ func TestBedsideThroughReleaseAndCustody(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := es[len(es)-1]
+	// The bag was stored at "LN2-A rack 3" and is now in the patient.
+	if c.Location != "" {
+		t.Errorf("infused bag still shows location %q", c.Location)
+	}
 	if c.State != lot.Infused || c.Custodian != "nina" || last.To != lot.Infused || last.From != lot.Dispensed || last.Site != "LAB" ||
 		last.Details["infusion"] != in.ID.String() || last.Details["witness"] != "omar" || last.Details["patient_mrn"] != "MRN-1" {
 		t.Fatalf("infused event: %+v", last)

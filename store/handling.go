@@ -93,7 +93,7 @@ func handlingRows(tx *bolt.Tx, f HandlingFilter) ([]dose.Handling, error) {
 				return nil, err
 			}
 			h.Infusion, h.Patient, h.Protocol, h.Course, h.Number = in.ID, p.MRN, in.Protocol, in.Course, in.Number
-			h.Start, h.End, h.Given, h.Weight = in.Start, in.End, in.Given, in.Weight
+			h.Start, h.End, h.Cells, h.Given, h.Weight = in.Start, in.End, ic.Cells, in.Given, in.Weight
 			hs = append(hs, h)
 		}
 	}
@@ -127,9 +127,12 @@ func containerHandling(tx *bolt.Tx, id uuid.UUID) (dose.Handling, error) {
 
 // HandlingColumns are the CSV columns of `report handling`, one row per
 // container of each infusion; durations are exact, shown to 0.1.
+// cells_given is what the row's container gave, so the column sums to the
+// cells infused; infusion_cells_given, weight_kg, cells_per_kg and
+// duration_min are the infusion's, repeated on each of its rows.
 var HandlingColumns = []string{"infusion_id", "patient_mrn", "protocol", "course", "infusion", "start_utc", "end_utc",
 	"container", "lot", "stored_utc", "thawed_utc", "storage_h", "thaw_to_start_min", "post_thaw_viability_pct",
-	"cells_given", "weight_kg", "cells_per_kg", "duration_min"}
+	"cells_given", "infusion_cells_given", "weight_kg", "cells_per_kg", "duration_min"}
 
 // handlingReport lays the rows and their summary out as a report.
 func handlingReport(r *report.Report, f HandlingFilter, hs []dose.Handling) {
@@ -185,7 +188,7 @@ func handlingReport(r *report.Report, f HandlingFilter, hs []dose.Handling) {
 		minutes := dose.FormatMeasure(dose.MeasureDuration, durationRat(h.Duration(), time.Minute))
 		data.Rows = append(data.Rows, []string{h.Infusion.String(), h.Patient, h.Protocol, fmt.Sprint(h.Course), fmt.Sprint(h.Number),
 			rfc3339(h.Start), rfc3339(h.End), h.Container, h.Lot, rfc3339(h.StoredAt), rfc3339(h.ThawedAt), storage, thaw, viab,
-			h.Given.Exact(), weight, perKgExact, minutes})
+			h.Cells.Exact(), h.Given.Exact(), weight, perKgExact, minutes})
 		short.Rows = append(short.Rows, []string{h.Start.UTC().Format("2006-01-02 15:04"), h.Container, orDash(storage), orDash(thaw),
 			orDash(viab), orDash(perKg), minutes})
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"github.com/celltrack/celltrack/dose"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ func tamperFile(t *testing.T, db *DB, fn func(tx *bolt.Tx) error) string {
 // bumps the schema and records the migration in meta.
 func TestOpenMigratesAnOlderFile(t *testing.T) {
 	db, d := bedside(t, "0.5")
-	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
+	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
 		t.Fatal(err)
 	}
 	count := func(tx *bolt.Tx, name string) int { return tx.Bucket([]byte(name)).Stats().KeyN }

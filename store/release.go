@@ -128,6 +128,7 @@ type dispositionRecord struct {
 	PatientID   uuid.UUID         `json:"patient_id,omitzero"`
 	Infused     []string          `json:"infused,omitempty"`
 	Recall      []string          `json:"recall,omitempty"`
+	Unevaluated string            `json:"unevaluated,omitempty"`
 	At          time.Time         `json:"at"`
 	By          string            `json:"by"`
 	Signatures  []signatureRecord `json:"signatures,omitempty"`
@@ -135,7 +136,7 @@ type dispositionRecord struct {
 
 func toDispositionRecord(d release.Disposition) dispositionRecord {
 	r := dispositionRecord{1, d.ID, d.LotID, d.Lot, d.DIN, d.Decision, d.Spec, d.SpecVersion, d.Rows, d.Reason, d.Patient,
-		d.PatientID, d.Infused, d.Recall, d.At, d.By, nil}
+		d.PatientID, d.Infused, d.Recall, d.Unevaluated, d.At, d.By, nil}
 	for _, s := range d.Signatures {
 		r.Signatures = append(r.Signatures, signatureRecord{s.UserID, s.User, s.FullName, s.Role, s.Time, s.Meaning, fmt.Sprintf("%x", s.Signed)})
 	}
@@ -145,7 +146,7 @@ func toDispositionRecord(d release.Disposition) dispositionRecord {
 func (r dispositionRecord) disposition() release.Disposition {
 	d := release.Disposition{ID: r.ID, LotID: r.LotID, Lot: r.Lot, DIN: r.DIN, Decision: r.Decision, Spec: r.Spec,
 		SpecVersion: r.SpecVersion, Rows: r.Rows, Reason: r.Reason, Patient: r.Patient, PatientID: r.PatientID,
-		Infused: r.Infused, Recall: r.Recall, At: r.At, By: r.By}
+		Infused: r.Infused, Recall: r.Recall, Unevaluated: r.Unevaluated, At: r.At, By: r.By}
 	for _, s := range r.Signatures {
 		sig := audit.Signature{UserID: s.UserID, User: s.User, FullName: s.FullName, Role: s.Role, Time: s.Time, Meaning: s.Meaning}
 		if b, err := hex.DecodeString(s.Signed); err == nil && len(b) == len(sig.Signed) {
@@ -653,16 +654,24 @@ func (db *DB) planApproval(tx *bolt.Tx, a release.Approval, now time.Time) (appr
 	return p, release.CheckCoSigner(p.phys)
 }
 
+// CheckApproval runs every check of Approve except the passwords, and writes
+// nothing, so that a command can refuse a decision that is not allowed
+// before asking anyone to sign. Approve runs the same checks again in its
+// writing transaction.
+func (s *ReleaseService) CheckApproval(a release.Approval) error {
+	if err := a.Check(); err != nil {
+		return err
+	}
+	return s.db.view(func(tx *bolt.Tx) error { _, err := s.db.planApproval(tx, a, s.db.now()); return err })
+}
+
 // Approve releases a lot (QA role) after checking the evaluation, segregation
 // of duties and expiry, and the signers' passwords before anything is written.
 // An exceptional release also needs a physician's co-signature and restricts
 // the lot to one patient.
 func (s *ReleaseService) Approve(a release.Approval) (release.Disposition, error) {
 	var d release.Disposition
-	if err := a.Check(); err != nil {
-		return d, err
-	}
-	if err := s.db.view(func(tx *bolt.Tx) error { _, err := s.db.planApproval(tx, a, s.db.now()); return err }); err != nil {
+	if err := s.CheckApproval(a); err != nil {
 		return d, err
 	}
 	meaning := release.MeaningApprove
@@ -708,41 +717,56 @@ func (s *ReleaseService) Approve(a release.Approval) (release.Disposition, error
 	return d, err
 }
 
+// checkReject finds the signer and the lot of a rejection and checks that
+// the signer may reject and the lot may be rejected.
+func checkReject(tx *bolt.Tx, qa, lotRef string) (lot.Lot, audit.User, error) {
+	u, err := userByName(tx, qa)
+	if err != nil {
+		return lot.Lot{}, u, err
+	}
+	if err := audit.Authorize(u, audit.ReleaseReject); err != nil {
+		return lot.Lot{}, u, err
+	}
+	l, err := lotByRef(tx, lotRef)
+	if err != nil {
+		return l, u, err
+	}
+	return l, u, release.CheckRejectable(l)
+}
+
+// CheckReject runs every check of Reject except the password, and writes
+// nothing; Reject runs the same checks again in its writing transaction.
+func (s *ReleaseService) CheckReject(qa, lotRef, reason string) error {
+	if err := lot.ValidateText("--reason", reason, true); err != nil {
+		return err
+	}
+	return s.db.view(func(tx *bolt.Tx) error { _, _, err := checkReject(tx, qa, lotRef); return err })
+}
+
 // Reject rejects a lot in quarantine or a released one (QA role, signed); a
 // released lot's decision carries its look-back and recall lists.
 func (s *ReleaseService) Reject(qa, password, lotRef, reason string) (release.Disposition, error) {
 	var d release.Disposition
-	if err := lot.ValidateText("--reason", reason, true); err != nil {
-		return d, err
-	}
-	check := func(tx *bolt.Tx) (lot.Lot, audit.User, error) {
-		u, err := userByName(tx, qa)
-		if err != nil {
-			return lot.Lot{}, u, err
-		}
-		if err := audit.Authorize(u, audit.ReleaseReject); err != nil {
-			return lot.Lot{}, u, err
-		}
-		l, err := lotByRef(tx, lotRef)
-		if err != nil {
-			return l, u, err
-		}
-		return l, u, release.CheckRejectable(l)
-	}
-	if err := s.db.view(func(tx *bolt.Tx) error { _, _, err := check(tx); return err }); err != nil {
+	if err := s.CheckReject(qa, lotRef, reason); err != nil {
 		return d, err
 	}
 	if _, err := s.db.Authenticate(qa, password, release.MeaningReject); err != nil {
 		return d, err
 	}
 	err := s.db.update(qa, audit.ReleaseReject, func(w *writer) error {
-		l, u, err := check(w.tx)
+		l, u, err := checkReject(w.tx, qa, lotRef)
 		if err != nil {
 			return err
 		}
 		d = release.Disposition{ID: s.db.NewID(), LotID: l.ID, Lot: l.Number, DIN: l.DIN.String(), Decision: release.Rejected,
 			Reason: reason, At: w.now, By: w.actor.Name}
-		if ev, _, err := s.db.evaluate(w.tx, l, "", w.now); err == nil {
+		// A lot that cannot be evaluated may still be rejected (the safe
+		// direction), but the decision says so rather than silently
+		// carrying no specification rows.
+		ev, _, err := s.db.evaluate(w.tx, l, "", w.now)
+		if err != nil {
+			d.Unevaluated = "evaluation unavailable: " + err.Error()
+		} else {
 			d.Spec, d.SpecVersion, d.Rows = ev.Spec, ev.Version, ev.Rows
 		}
 		if l.Status == lot.Released {
@@ -753,6 +777,9 @@ func (s *ReleaseService) Reject(qa, password, lotRef, reason string) (release.Di
 		d.Signatures = []audit.Signature{w.sign(u, release.MeaningReject, d.Digest())}
 		l.Status, l.Exceptional, l.RestrictedTo = lot.Rejected, false, uuid.Nil
 		why := "rejected by " + u.FullName + ": " + reason
+		if d.Unevaluated != "" {
+			why += " (" + d.Unevaluated + ")"
+		}
 		if err := w.put(kindLot, l.ID, string(audit.ReleaseReject), why, toLotRecord(l)); err != nil {
 			return err
 		}

@@ -154,3 +154,43 @@ func TestCertificateStatesFailedVerification(t *testing.T) {
 		}
 	}
 }
+
+// A lot whose specification cannot be found may still be rejected, but the
+// decision and its audit entry say that no evaluation was recorded.
+func TestRejectRecordsUnavailableEvaluation(t *testing.T) {
+	db := newTestDB(t)
+	registerUC(t, db, "LOT-1")
+	if _, err := db.AddUser("alice", audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA}, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	// Remove the built-in specification's index entry behind celltrack's back.
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("idx_spec_name")).Delete(specKey(release.DefaultSpec(lot.SourceUC), 1))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := NewReleaseService(db)
+	if _, err := rs.Evaluate("LOT-1", ""); lot.ErrorCode(err) != lot.ENOTFOUND {
+		t.Fatalf("evaluate after removing the spec: %v; want ENOTFOUND", err)
+	}
+	d, err := rs.Reject("quinn", testPassword, "LOT-1", "mycoplasma positive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "evaluation unavailable: "
+	if !strings.HasPrefix(d.Unevaluated, want) || !strings.Contains(d.Unevaluated, "isct-uc-msc") || d.Spec != "" || len(d.Rows) != 0 {
+		t.Errorf("rejection = spec %q rows %d unevaluated %q; want no spec, no rows and %q…", d.Spec, len(d.Rows), d.Unevaluated, want)
+	}
+	ds, err := rs.Dispositions("LOT-1")
+	if err != nil || len(ds) != 1 || ds[0].Unevaluated != d.Unevaluated || ds[0].Signatures[0].Signed != ds[0].Digest() {
+		t.Fatalf("stored rejection = %+v %v; want the note, signed", ds, err)
+	}
+	es, err := db.AuditLog("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := es[len(es)-1]; !strings.Contains(last.Reason, want) {
+		t.Errorf("last audit entry %q does not say the evaluation was unavailable", last.Reason)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 )
@@ -161,7 +162,7 @@ func TestVerifyCatchesASignatureCopiedToAnotherDisposition(t *testing.T) {
 func TestVerifyCatchesEditedSignedDosingRecords(t *testing.T) {
 	db, d := bedside(t, "0.5")
 	nina, omar, pat := mustUser(t, db, "nina"), mustUser(t, db, "omar"), mustUser(t, db, "pat")
-	in, _, err := d.Administer(nina, omar, Administration{MRN: "MRN-1", Containers: []string{bag1}})
+	in, _, err := d.Administer(nina, omar, dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +220,7 @@ func TestVerifyCatchesEditedSignedDosingRecords(t *testing.T) {
 // everything.
 func TestSignaturesOfEveryKindVerify(t *testing.T) {
 	db, d := bedside(t, "0.5")
-	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
+	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.ChangeSchedule(mustUser(t, db, "pat"), "MRN-1", 2, db.Now().AddDate(0, 0, 8), "febrile"); err != nil {

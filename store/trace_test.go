@@ -317,7 +317,7 @@ func TestTraceShowsReleaseDecisions(t *testing.T) {
 func TestTraceShowsInfusions(t *testing.T) {
 	db, d := bedside(t, "0.5")
 	nina, omar := mustUser(t, db, "nina"), mustUser(t, db, "omar")
-	in, _, err := d.Administer(nina, omar, Administration{MRN: "MRN-1", Containers: []string{bag1}})
+	in, _, err := d.Administer(nina, omar, dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,22 +64,10 @@ func (rt *runtime) auditCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					err = rt.out(map[string]any{"ok": v.OK(), "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "problems": v.Problems},
-						func(w io.Writer) {
-							for _, p := range v.Problems {
-								fmt.Fprintf(w, "PROBLEM: %s\n", p)
-							}
-							verdict := "OK"
-							if !v.OK() {
-								verdict = fmt.Sprintf("FAILED (%d problems)", len(v.Problems))
-							}
-							fmt.Fprintf(w, "audit verify: %s — %d entries, %d records\nchain head: %s\n", verdict, v.Entries, v.Records, v.HeadHex())
-						})
-					if err == nil && !v.OK() {
-						rt.json = false // the problems are already on stdout
-						return lot.Errorf(lot.ECONFLICT, "audit verify failed: %d problem(s); the database was changed outside celltrack — report it to QA", len(v.Problems))
-					}
-					return err
+					return rt.printVerdict(verdict{name: "audit verify", problems: v.Problems,
+						counts: fmt.Sprintf("%d entries, %d records", v.Entries, v.Records), head: v.HeadHex(),
+						view:   map[string]any{"ok": v.OK(), "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "problems": v.Problems},
+						failed: fmt.Sprintf("audit verify failed: %d problem(s); the database was changed outside celltrack — report it to QA", len(v.Problems))})
 				}),
 			},
 		},

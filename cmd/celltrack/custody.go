@@ -98,7 +98,7 @@ func (rt *runtime) custodyCommands() []*cli.Command {
 		move("return", "bring a dispensed, not infused container back into custody (lab, nurse)",
 			"A returned container that was thawed can never be stored again; it must be discarded.\n\n"+
 				example("celltrack --user nina container return --reason 'infusion postponed: fever' G12342600000101"),
-			[]cli.Flag{&cli.StringFlag{Name: "reason", Usage: "why it was not infused"}},
+			[]cli.Flag{&cli.StringFlag{Name: "reason", Required: true, Usage: "why it was not infused"}},
 			func(c *cli.Context, ref string) (lot.Container, error) {
 				return rt.custody().Return(actor(c), ref, c.String("reason"))
 			}),

@@ -53,7 +53,7 @@ func demoDosing(d *demo) error {
 			}
 		}
 	}
-	res, err := ds.Calc(store.CalcRequest{MRN: "MRN-2001", Infusion: 8})
+	res, err := ds.Calc(dose.CalcRequest{MRN: "MRN-2001", Infusion: 8})
 	if err != nil {
 		return err
 	}
@@ -170,7 +170,7 @@ func (d *demo) infuse(ds *store.DoseService, v demoVisit, weight lot.Grams) (dos
 	if err != nil {
 		return dose.Infusion{}, err
 	}
-	in, _, err := ds.Administer(nurse, witness, store.Administration{MRN: v.mrn, Containers: []string{bag}})
+	in, _, err := ds.Administer(nurse, witness, dose.Administration{MRN: v.mrn, Containers: []string{bag}})
 	d.advance(time.Hour)
 	return in, err
 }

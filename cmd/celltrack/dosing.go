@@ -79,12 +79,12 @@ func (rt *runtime) protocolCommand() *cli.Command {
 	}
 }
 
-func protocolView(p store.StoredProtocol) map[string]any {
+func protocolView(p dose.StoredProtocol) map[string]any {
 	return map[string]any{"id": p.ID, "name": p.Name, "version": p.Version, "product": p.Product, "dose": p.DoseText(1),
 		"schedule": p.ScheduleText(), "source": p.Source, "created_by": p.CreatedBy, "created_at": p.CreatedAt}
 }
 
-func printProtocol(w io.Writer, p store.StoredProtocol) {
+func printProtocol(w io.Writer, p dose.StoredProtocol) {
 	fmt.Fprintf(w, "Protocol %s v%d: %s\n", p.Name, p.Version, p.Title)
 	fmt.Fprintf(w, "  source        %s\n", p.Source)
 	fmt.Fprintf(w, "  product       %s\n", p.Product.Product())
@@ -210,7 +210,7 @@ func (rt *runtime) scheduleCommand() *cli.Command {
 	}
 }
 
-func printEntries(w io.Writer, co store.Course) {
+func printEntries(w io.Writer, co dose.Course) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  #\tDATE\tWINDOW\tDOSE\tSTATUS\tGIVEN")
 	for i, e := range co.Entries {
@@ -228,7 +228,7 @@ func printEntries(w io.Writer, co store.Course) {
 	tw.Flush()
 }
 
-func courseView(co store.Course) map[string]any {
+func courseView(co dose.Course) map[string]any {
 	var es []map[string]any
 	for _, e := range co.Entries {
 		v := map[string]any{"number": e.Number, "date": lot.FormatDate(e.Date), "window_from": lot.FormatDate(e.From),
@@ -258,7 +258,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					&cli.StringSliceFlag{Name: "container", Usage: "use this container `CODE` (repeat for several); default: propose from the candidates"},
 				},
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
-					res, err := rt.doses().Calc(store.CalcRequest{MRN: c.Args().First(), Infusion: c.Int("infusion"), Containers: c.StringSlice("container")})
+					res, err := rt.doses().Calc(dose.CalcRequest{MRN: c.Args().First(), Infusion: c.Int("infusion"), Containers: c.StringSlice("container")})
 					if err != nil {
 						return err
 					}
@@ -317,16 +317,13 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					a := store.Administration{MRN: c.Args().First(), Containers: c.StringSlice("container"), Volume: vol}
+					a := dose.Administration{MRN: c.Args().First(), Containers: c.StringSlice("container"), Volume: vol}
 					if c.IsSet("start") {
 						if a.Start, err = lot.ParseTime("--start", c.String("start")); err != nil {
 							return err
 						}
 					}
 					// Refuse the wrong people before asking for any password.
-					if actor(c) == c.String("witness") {
-						return lot.Errorf(lot.EFORBIDDEN, "the witness %s is the administering user; a second, different person must witness", actor(c))
-					}
 					nu, err := rt.db.User(actor(c))
 					if err != nil {
 						return err
@@ -399,7 +396,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					u, err := rt.db.Authenticate(actor(c), pw, "confirm weight")
+					u, err := rt.db.Authenticate(actor(c), pw, dose.MeaningConfirmWeight)
 					if err != nil {
 						return err
 					}
@@ -427,7 +424,7 @@ func optionalTenths(c *cli.Context, name string) (lot.Tenths, error) {
 	return t, err
 }
 
-func printCalc(w io.Writer, res store.CalcResult) {
+func printCalc(w io.Writer, res dose.CalcResult) {
 	k := res.Calc
 	fmt.Fprintf(w, "Dose for %s (%s): %s v%d course %d, infusion %d planned %s (%s)\n", res.Patient.MRN, res.Patient.Name,
 		res.Course.Protocol.Name, res.Course.Protocol.Version, res.Course.Schedule.Course, res.Entry.Number, lot.FormatDate(res.Entry.Date), res.Entry.Status)

@@ -5,7 +5,6 @@ import (
 	"io"
 	"path/filepath"
 
-	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
 	"github.com/urfave/cli/v2"
 )
@@ -39,29 +38,17 @@ func (rt *runtime) checkCommand() *cli.Command {
 			pagesOK := len(problems) == 0
 			problems = append(problems, v.Problems...)
 			checkpoint := ""
+			var notes []string
 			if pagesOK && !c.Bool("no-checkpoint") {
 				checkpoint = rt.recordCheckpoint(c, v)
+				notes = append(notes, "checkpoint: "+checkpoint)
 			}
-			err = rt.out(map[string]any{"ok": len(problems) == 0, "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "problems": problems, "checkpoint": checkpoint},
-				func(w io.Writer) {
-					for _, p := range problems {
-						fmt.Fprintf(w, "PROBLEM: %s\n", p)
-					}
-					verdict := "OK"
-					if len(problems) > 0 {
-						verdict = fmt.Sprintf("FAILED (%d problems)", len(problems))
-					}
-					fmt.Fprintf(w, "check: %s — pages consistent: %t; audit trail: %d entries, %d records\nchain head: %s\n",
-						verdict, len(problems) == len(v.Problems), v.Entries, v.Records, v.HeadHex())
-					if checkpoint != "" {
-						fmt.Fprintf(w, "checkpoint: %s\n", checkpoint)
-					}
-				})
-			if err == nil && len(problems) > 0 {
-				rt.json = false // the problems are already on stdout
-				return lot.Errorf(lot.ECONFLICT, "check failed: %d problem(s); restore the last good backup and report it to QA", len(problems))
-			}
-			return err
+			return rt.printVerdict(verdict{name: "check", problems: problems,
+				counts: fmt.Sprintf("pages consistent: %t; audit trail: %d entries, %d records", len(problems) == len(v.Problems), v.Entries, v.Records),
+				head:   v.HeadHex(),
+				view:   map[string]any{"ok": len(problems) == 0, "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "problems": problems, "checkpoint": checkpoint},
+				failed: fmt.Sprintf("check failed: %d problem(s); restore the last good backup and report it to QA", len(problems)),
+				notes:  notes})
 		}),
 	}
 }

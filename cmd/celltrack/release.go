@@ -114,7 +114,8 @@ func (rt *runtime) releaseCommand() *cli.Command {
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
 					a := release.Approval{Lot: c.Args().First(), Spec: c.String("spec"), QA: actor(c), Exception: c.Bool("exception"),
 						Patient: c.String("patient"), Reason: c.String("reason"), Physician: c.String("physician")}
-					if err := a.Check(); err != nil {
+					// Refuse a decision that is not allowed before asking for any password.
+					if err := rt.release().CheckApproval(a); err != nil {
 						return err
 					}
 					var err error
@@ -150,7 +151,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 					passwordStdinFlag,
 				},
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
-					if err := lot.ValidateText("--reason", c.String("reason"), true); err != nil {
+					if err := rt.release().CheckReject(actor(c), c.Args().First(), c.String("reason")); err != nil {
 						return err
 					}
 					pw, err := rt.password(c, actor(c)+" (QA signature)")
@@ -163,6 +164,9 @@ func (rt *runtime) releaseCommand() *cli.Command {
 					}
 					return rt.out(dispositionView(d), func(w io.Writer) {
 						fmt.Fprintf(w, "rejected lot %s: %s\n", d.Lot, d.Reason)
+						if d.Unevaluated != "" {
+							fmt.Fprintf(w, "  %s\n", d.Unevaluated)
+						}
 						printSignatures(w, d)
 						printLookBack(w, d.Infused, d.Recall)
 					})
@@ -192,6 +196,9 @@ func (rt *runtime) releaseCommand() *cli.Command {
 							}
 							if d.Reason != "" {
 								fmt.Fprintf(w, ": %s", d.Reason)
+							}
+							if d.Unevaluated != "" {
+								fmt.Fprintf(w, " (%s)", d.Unevaluated)
 							}
 							fmt.Fprintln(w)
 							printSignatures(w, d)
@@ -327,7 +334,7 @@ func dispositionView(d release.Disposition) map[string]any {
 	}
 	return map[string]any{"id": d.ID, "lot": d.Lot, "din": d.DIN, "decision": d.Decision, "spec": d.Spec,
 		"spec_version": d.SpecVersion, "rows": d.Rows, "reason": d.Reason, "patient": d.Patient, "infused": d.Infused, "recall": d.Recall,
-		"at": d.At, "by": d.By, "signatures": sigs}
+		"unevaluated": d.Unevaluated, "at": d.At, "by": d.By, "signatures": sigs}
 }
 
 func (rt *runtime) releaseCertificate(c *cli.Context) error {
@@ -474,9 +481,8 @@ func (rt *runtime) releaseSpecCommand() *cli.Command {
 // donorScreenCommand records a donor's infectious-disease screening.
 func (rt *runtime) donorScreenCommand() *cli.Command {
 	flags := []cli.Flag{}
-	names := []string{"hiv", "hbv", "hcv", "syphilis", "htlv"}
-	for i, n := range names {
-		flags = append(flags, &cli.StringFlag{Name: n, Required: true, Usage: release.ScreenMarkers[i] + ": negative, positive or indeterminate"})
+	for _, m := range release.ScreenPanel {
+		flags = append(flags, &cli.StringFlag{Name: m.Flag, Required: true, Usage: m.Name + ": negative, positive or indeterminate"})
 	}
 	flags = append(flags, &cli.StringFlag{Name: "tested", Usage: "date the samples were tested, YYYY-MM-DD (default today)"})
 	return &cli.Command{
@@ -491,12 +497,12 @@ func (rt *runtime) donorScreenCommand() *cli.Command {
 		Flags: flags,
 		Action: rt.action(writeDB, 1, func(c *cli.Context) error {
 			sc := release.Screening{}
-			for i, n := range names {
-				r, err := release.ParseReactivity("--"+n, c.String(n))
+			for _, m := range release.ScreenPanel {
+				r, err := release.ParseReactivity("--"+m.Flag, c.String(m.Flag))
 				if err != nil {
 					return err
 				}
-				sc.Markers = append(sc.Markers, release.Marker{Name: release.ScreenMarkers[i], Result: r})
+				sc.Markers = append(sc.Markers, release.Marker{Name: m.Name, Result: r})
 			}
 			if c.IsSet("tested") {
 				t, err := lot.ParseDate("--tested", c.String("tested"))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/celltrack/celltrack/dose"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -168,7 +169,7 @@ func infuse(ls *store.LotService, cs *store.CustodyService, ds *store.DoseServic
 	if err := journey(ls, cs, ds, code, mrn, ck); err != nil {
 		return err
 	}
-	_, rep, err := ds.Administer(nina, omar, store.Administration{MRN: mrn, Containers: []string{code}})
+	_, rep, err := ds.Administer(nina, omar, dose.Administration{MRN: mrn, Containers: []string{code}})
 	if err != nil {
 		return fmt.Errorf("administer: %w (%v)", err, rep.Failed())
 	}

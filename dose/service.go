@@ -1,0 +1,103 @@
+package dose
+
+import (
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+)
+
+// StoredProtocol is a protocol version with its id and who added it.
+type StoredProtocol struct {
+	Protocol
+	ID        uuid.UUID
+	CreatedAt time.Time
+	CreatedBy string
+}
+
+// Course is a schedule with its protocol version and its entries as of now.
+type Course struct {
+	Schedule Schedule
+	Protocol StoredProtocol
+	Entries  []Entry
+	Ended    bool
+}
+
+// Administration is what a nurse asks to record.
+type Administration struct {
+	MRN        string
+	Containers []string
+	Start      time.Time  // zero: now
+	Volume     lot.Tenths // zero: the computed volume
+}
+
+// CalcRequest asks for the working of one infusion.
+type CalcRequest struct {
+	MRN        string
+	Infusion   int      // 0: the next infusion of the active course
+	Containers []string // none: propose from the candidates
+}
+
+// CalcResult is the working shown by `dose calc`.
+type CalcResult struct {
+	Patient    lot.Patient
+	Course     Course
+	Entry      Entry
+	Weight     lot.Weight
+	Calc       Calculation
+	Candidates []Source // containers the patient may receive
+	Proposed   bool     // the containers were chosen by celltrack
+	// Failed lists the bedside checks that would fail now: with the named
+	// containers, or (when celltrack proposed them) those about the patient,
+	// the schedule and the weight.
+	Failed []Result
+}
+
+// Service keeps the treatment protocols, patients' schedules, weight
+// confirmations and infusions, and runs the bedside check. MRNs name
+// patients; refs name containers by code or UUID. Writes check the actor's
+// role: EFORBIDDEN for a role that may not (or a signer who is not the
+// actor, disabled or not clinical), EINVALID for a bad value, ECONFLICT for
+// a state that forbids it, ENOTFOUND for an unknown patient, protocol,
+// container or infusion. Signers (audit.User) have been authenticated by
+// the caller with the matching Meaning… constant.
+type Service interface {
+	// AddProtocol stores p as a new version of its name (physician):
+	// EINVALID for an implausible dose or schedule.
+	AddProtocol(actor string, p Protocol) (StoredProtocol, error)
+	// Protocol returns a version of a protocol (0: the latest); ENOTFOUND.
+	Protocol(name string, version int) (StoredProtocol, error)
+	// Protocols lists the latest version of every protocol, by name.
+	Protocols() ([]StoredProtocol, error)
+
+	// CreateSchedule starts a course of a protocol's latest version on
+	// start (physician): ECONFLICT while another course is active.
+	CreateSchedule(actor, mrn, protocol string, start time.Time) (Course, error)
+	// ChangeSchedule moves infusion n of the active course to date, signed
+	// by the acting physician (MeaningSchedule): EINVALID for a bad date or
+	// reason, ECONFLICT for an infusion already given or no active course.
+	ChangeSchedule(signer audit.User, mrn string, n int, date time.Time, reason string) (Course, error)
+	// Courses returns every course of a patient, oldest first, as of now.
+	Courses(mrn string) (lot.Patient, []Course, error)
+	// ConfirmWeight signs the patient's latest weight (physician,
+	// MeaningConfirmWeight): ECONFLICT without a weight or when it is
+	// already confirmed.
+	ConfirmWeight(signer audit.User, mrn, reason string) (lot.Weight, error)
+
+	// Check runs the bedside check (read only); the report's Err() is the
+	// ENOGO error.
+	Check(mrn string, refs []string, volume lot.Tenths) (Report, error)
+	// Calc works out an infusion's dose (read only).
+	Calc(req CalcRequest) (CalcResult, error)
+	// Administer re-runs the bedside check in the writing transaction and
+	// on GO records the infusion signed by nurse (MeaningAdminister) and
+	// witness (MeaningWitness); EFORBIDDEN when CheckSigners refuses them,
+	// ENOGO with the report when a check fails, writing nothing.
+	Administer(nurse, witness audit.User, a Administration) (Infusion, Report, error)
+	// Infusions returns a patient's infusions with their reactions.
+	Infusions(mrn string) ([]Infusion, map[uuid.UUID][]Reaction, error)
+	// RecordReaction records an adverse reaction to an infusion (nurse,
+	// physician): EINVALID for a grade outside 1–5 or no text.
+	RecordReaction(actor, infusion string, grade int, text string) (Reaction, error)
+}

@@ -23,8 +23,7 @@ func (rt *runtime) reportCommand() *cli.Command {
 				&cli.StringFlag{Name: "protocol", Usage: "only infusions of protocol `NAME`"},
 				&cli.StringFlag{Name: "from", Usage: "only infusions started on or after `DATE` (YYYY-MM-DD, UTC)"},
 				&cli.StringFlag{Name: "to", Usage: "only infusions started on or before `DATE` (YYYY-MM-DD, UTC)"},
-				&cli.StringFlag{Name: "format", Usage: "text, md, json, csv, html or pdf (default: from --out's extension, else text)"},
-				&cli.StringFlag{Name: "out", Usage: "write the report to `FILE` instead of standard output"},
+				formatFlag(), outFlag(),
 				forceFlag,
 			},
 			Action: rt.action(readDB, 0, func(c *cli.Context) error {
@@ -32,10 +31,7 @@ func (rt *runtime) reportCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				user := actor(c)
-				if user == "" {
-					return lot.Errorf(lot.EUSAGE, "`%s` needs --user NAME (or CELLTRACK_USER): every report states who produced it", c.Command.HelpName)
-				}
+				user := actor(c) // readDB has checked that this user exists and is enabled
 				f := store.HandlingFilter{Protocol: c.String("protocol")}
 				if c.IsSet("from") {
 					if f.From, err = lot.ParseDate("--from", c.String("from")); err != nil {

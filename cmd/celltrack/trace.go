@@ -23,8 +23,7 @@ func (rt *runtime) traceCommand() *cli.Command {
 			ArgsUsage:   args,
 			Description: desc,
 			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "format", Usage: "text, md, json, csv, html or pdf (default: from --out's extension, else text)"},
-				&cli.StringFlag{Name: "out", Usage: "write the report to `FILE` instead of standard output"},
+				formatFlag(), outFlag(),
 				&cli.BoolFlag{Name: "full-verify", Usage: "run the whole of `audit verify` for the report's header, not only its own records and the chain since the last `celltrack check`"},
 				forceFlag,
 			},
@@ -33,10 +32,7 @@ func (rt *runtime) traceCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				user := actor(c)
-				if user == "" {
-					return lot.Errorf(lot.EUSAGE, "`%s` needs --user NAME (or CELLTRACK_USER): every report states who produced it", c.Command.HelpName)
-				}
+				user := actor(c) // readDB has checked that this user exists and is enabled
 				ts := store.NewTraceService(rt.db)
 				ts.FullVerify = c.Bool("full-verify")
 				r, err := build(ts, user, c.Args().First())
@@ -125,4 +121,13 @@ func (rt *runtime) writeReport(r report.Report, format, out string, force bool) 
 			}
 			fmt.Fprintf(w, "wrote the %s trace of %s to %s (%s, %d events; %s)\n", r.Kind, r.Subject, out, format, len(r.Events), verdict)
 		})
+}
+
+// formatFlag and outFlag are the output flags every report command shares.
+func formatFlag() cli.Flag {
+	return &cli.StringFlag{Name: "format", Usage: "text, md, json, csv, html or pdf (default: from --out's extension, else text)"}
+}
+
+func outFlag() cli.Flag {
+	return &cli.StringFlag{Name: "out", Usage: "write the report to `FILE` instead of standard output"}
 }

@@ -69,7 +69,7 @@ func (rt *runtime) demoCommand() *cli.Command {
 				return err
 			}
 			fmt.Fprintf(d.w, "\naudit verify: ok=%v, %d entries, chain head %s\n", v.OK(), v.Entries, v.HeadHex())
-			fmt.Fprintf(d.w, "\nExplore it:\n  export CELLTRACK_DB=%s\n  celltrack lot list\n  celltrack audit log\n", path)
+			fmt.Fprintf(d.w, "\nExplore it (every demo password is %q):\n  export CELLTRACK_DB=%s CELLTRACK_USER=aud\n  celltrack lot list\n  celltrack audit log\n", demoPassword, path)
 			if !rt.json {
 				return nil
 			}

@@ -60,25 +60,55 @@ type indexedKey struct {
 
 // verifyIndexes returns a problem for every lookup-index entry that does not
 // match its record, and every record missing from its lookup index. Each
-// record is decoded once per index (not once from each side): the record
-// bucket is walked first, then the index entries are matched against the
-// keys found.
+// record is decoded once per index (not once from each side): the value
+// checks find each record's key, then finish matches the index entries
+// against the keys found.
 func verifyIndexes(tx *bolt.Tx) []string {
-	var problems []string
-	for _, ix := range lookupIndexes {
-		b := tx.Bucket([]byte(ix.bucket))
-		records := tx.Bucket(recordBuckets[ix.kind])
-		keys := make(map[uuid.UUID]indexedKey, records.Stats().KeyN)
-		records.ForEach(func(k, v []byte) error {
-			id := uuid.UUID(k)
-			key, err := ix.key(v)
+	ic, checks := newIndexCheck()
+	r := startChecks(tx, checks)
+	r.wait()
+	return ic.finish(tx)
+}
+
+// indexCheck holds, for each of lookupIndexes, the key each record's value
+// gives.
+type indexCheck struct {
+	keys []map[uuid.UUID]indexedKey
+}
+
+// newIndexCheck returns the value checks of verifyIndexes; they decode
+// records and need no transaction, so they run on startChecks' worker.
+func newIndexCheck() (*indexCheck, []valueCheck) {
+	ic := &indexCheck{keys: make([]map[uuid.UUID]indexedKey, len(lookupIndexes))}
+	checks := make([]valueCheck, len(lookupIndexes))
+	for i, ix := range lookupIndexes {
+		keys := make(map[uuid.UUID]indexedKey)
+		ic.keys[i] = keys
+		checks[i] = valueCheck{ix.kind, func(id uuid.UUID, val []byte) {
+			key, err := ix.key(val)
 			if err != nil {
-				keys[id] = indexedKey{err: fmt.Errorf("decode %s %s: %w", ix.kind, id, err)}
+				err = fmt.Errorf("decode %s %s: %w", ix.kind, id, err)
+			}
+			keys[id] = indexedKey{key: key, err: err}
+		}}
+	}
+	return ic, checks
+}
+
+// finish matches the keys found against the index buckets, in tx.
+func (ic *indexCheck) finish(tx *bolt.Tx) []string {
+	var problems []string
+	for i, ix := range lookupIndexes {
+		b := tx.Bucket([]byte(ix.bucket))
+		keys := ic.keys[i]
+		tx.Bucket(recordBuckets[ix.kind]).ForEach(func(k, _ []byte) error {
+			id := uuid.UUID(k)
+			r := keys[id]
+			if r.err != nil {
 				return nil // reported below or by the record check
 			}
-			keys[id] = indexedKey{key: key}
-			if got := b.Get([]byte(key)); len(got) != 16 || uuid.UUID(got) != id {
-				problems = append(problems, fmt.Sprintf("%s %q (%s) is missing from index %s: it was changed outside celltrack", ix.kind, key, id, ix.bucket))
+			if got := b.Get([]byte(r.key)); len(got) != 16 || uuid.UUID(got) != id {
+				problems = append(problems, fmt.Sprintf("%s %q (%s) is missing from index %s: it was changed outside celltrack", ix.kind, r.key, id, ix.bucket))
 			}
 			return nil
 		})

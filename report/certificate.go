@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
@@ -163,7 +164,10 @@ func CertificateMarkdown(w io.Writer, c release.Certificate) error {
 	return err
 }
 
-var certHTML = template.Must(template.New("certificate").Parse(`<!DOCTYPE html>
+// certHTML is parsed on first use, not at start-up: every command, a one-record
+// write among them, would otherwise pay for parsing it.
+var certHTML = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("certificate").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Certificate of analysis — lot {{.C.Lot.Number}}</title>
 <style>body{font-family:sans-serif;color:#000;background:#fff;max-width:50em;margin:2em auto}
 table{border-collapse:collapse;width:100%}td,th{border:1px solid #000;padding:.2em .4em;text-align:left}
@@ -183,10 +187,11 @@ table{border-collapse:collapse;width:100%}td,th{border:1px solid #000;padding:.2
 <p>Audit chain head <code>{{.C.ChainHead}}</code>, generated {{.Generated}}</p>
 </body></html>
 `))
+})
 
 // CertificateHTML writes the certificate as a self-contained HTML page that
 // prints in black and white.
 func CertificateHTML(w io.Writer, c release.Certificate) error {
-	return certHTML.Execute(w, map[string]any{"C": c, "Header": certHeader(c), "Verdict": certVerdict(c),
+	return certHTML().Execute(w, map[string]any{"C": c, "Header": certHeader(c), "Verdict": certVerdict(c),
 		"Decisions": certDecisions(c), "Generated": lot.FormatTime(c.Generated), "Warning": certWarning(c), "Provenance": certProvenance(c)})
 }

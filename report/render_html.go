@@ -3,6 +3,7 @@ package report
 import (
 	"html/template"
 	"io"
+	"sync"
 
 	"github.com/celltrack/celltrack/lot"
 )
@@ -15,14 +16,17 @@ func RenderHTML(w io.Writer, r Report) error {
 	for i, e := range r.Events {
 		rows[i] = eventRow(e)
 	}
-	return htmlPage.Execute(w, map[string]any{
+	return htmlPage().Execute(w, map[string]any{
 		"R": r, "Provenance": provenanceFields(r.Produced), "Verified": r.Produced.Verified,
 		"EventsTitle": eventsTitle, "EventColumns": eventColumns, "EventRows": rows, "SignOff": signOff,
 		"Produced": lot.FormatTime(r.Produced.At),
 	})
 }
 
-var htmlPage = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+// htmlPage is parsed on first use, not at start-up: every command, a one-record
+// write among them, would otherwise pay for parsing it.
+var htmlPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -111,3 +115,4 @@ var htmlPage = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 </body>
 </html>
 `))
+})

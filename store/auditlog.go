@@ -103,15 +103,33 @@ func (db *DB) Verify() (Verification, error) {
 
 // verifyTx is Verify inside a transaction, so that a report can state the
 // verdict on exactly the records it shows.
+//
+// The checks that decode JSON (lookup indexes, signatures) run on a second
+// goroutine (startChecks) while this one walks and hashes the chain and the
+// records; their problems are sorted with the rest, so the report is the
+// same as if they ran in turn.
 func verifyTx(tx *bolt.Tx) (Verification, error) {
 	var v Verification
+	ic, checks := newIndexCheck()
+	sc, sigChecks := newSignatureCheck()
+	r := startChecks(tx, append(checks, sigChecks...))
 	err := func() error {
 		b := tx.Bucket(bAudit)
-		latest := make(map[uuid.UUID]*latestState, b.Stats().KeyN)
+		c := b.Cursor()
+		var size uint64
+		if k, _ := c.Last(); k != nil {
+			size = btoi(k) // entries are numbered from 1, so this is their count unless the trail has a gap
+		}
+		// latest maps a record to its state; the states live in one slice so
+		// that a record's first entry costs no allocation of its own.
+		latest := make(map[uuid.UUID]int32, min(size, 1<<26))
+		var states []latestState
 		var prev [32]byte
 		var want uint64 = 1
-		c := b.Cursor()
 		for k, val := c.First(); k != nil; k, val = c.Next() {
+			if v.Entries&1023 == 0 {
+				r.feed()
+			}
 			seq := btoi(k)
 			h, err := audit.ReadHeader(val)
 			if err != nil {
@@ -131,27 +149,31 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 			prev = h.Hash
 			v.Entries++
 			if h.State {
-				if st := latest[h.ID]; st != nil {
-					st.seq, st.sha = seq, h.NewSHA
+				if i, ok := latest[h.ID]; ok {
+					states[i].seq, states[i].sha = seq, h.NewSHA
 				} else {
-					latest[h.ID] = &latestState{seq: seq, sha: h.NewSHA}
+					latest[h.ID] = int32(len(states))
+					states = append(states, latestState{seq: seq, sha: h.NewSHA})
 				}
 			}
 		}
 		v.Head = prev
 		for kind, name := range recordBuckets {
 			err := tx.Bucket(name).ForEach(func(k, val []byte) error {
+				if v.Records&1023 == 0 {
+					r.feed()
+				}
 				v.Records++
 				id := uuid.UUID(k)
-				st := latest[id]
+				i, ok := latest[id]
 				switch {
-				case st == nil:
+				case !ok:
 					v.Problems = append(v.Problems, fmt.Sprintf("%s %s is stored but has no audit entry: it was written outside celltrack", kind, describe(tx, kind, id)))
-				case sha256.Sum256(val) != st.sha:
-					v.Problems = append(v.Problems, fmt.Sprintf("%s %s differs from the value its last audit entry (%d) recorded: it was changed outside celltrack", kind, describe(tx, kind, id), st.seq))
-					st.exists = true
+				case sha256.Sum256(val) != states[i].sha:
+					v.Problems = append(v.Problems, fmt.Sprintf("%s %s differs from the value its last audit entry (%d) recorded: it was changed outside celltrack", kind, describe(tx, kind, id), states[i].seq))
+					states[i].exists = true
 				default:
-					st.exists = true
+					states[i].exists = true
 				}
 				return nil
 			})
@@ -159,18 +181,22 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 				return err
 			}
 		}
-		for id, st := range latest {
-			if !st.exists {
+		for id, i := range latest {
+			if st := states[i]; !st.exists {
 				e, _ := audit.Decode(b.Get(itob(st.seq)))
 				v.Problems = append(v.Problems, fmt.Sprintf("%s %s was set by audit entry %d but is no longer stored: it was deleted outside celltrack", e.Entity, id, st.seq))
 			}
 		}
-		v.Problems = append(v.Problems, verifyIndexes(tx)...)
-		v.Problems = append(v.Problems, verifySignatures(tx)...)
-		sort.Strings(v.Problems) // map order would make two runs print differently
 		return nil
 	}()
-	return v, err
+	r.wait()
+	if err != nil {
+		return v, err
+	}
+	v.Problems = append(v.Problems, ic.finish(tx)...)
+	v.Problems = append(v.Problems, sc.finish(tx)...)
+	sort.Strings(v.Problems) // map order would make two runs print differently
+	return v, nil
 }
 
 // describe names a record for a person: its lot number, code or MRN, and id.

@@ -2,10 +2,12 @@ package store
 
 import (
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Benchmarks of the hot paths, so that a regression shows up in
@@ -71,6 +73,44 @@ func BenchmarkVerify(b *testing.B) {
 		entries += v.Entries
 	}
 	b.ReportMetric(float64(entries)/b.Elapsed().Seconds(), "entries/s")
+}
+
+// BenchmarkVerifyHarnessDB verifies a database kept by the harness
+// (`go run ./internal/benchharness -sizes 10000 -keep`: ~283,000 entries,
+// 479 MB), skipped unless CELLTRACK_BENCH_DB names its file. Its
+// sub-benchmarks split `audit verify` into its parts: the whole, the chain
+// and record check alone, the index check and the signature check.
+func BenchmarkVerifyHarnessDB(b *testing.B) {
+	path := os.Getenv("CELLTRACK_BENCH_DB")
+	if path == "" {
+		b.Skip("CELLTRACK_BENCH_DB is not set")
+	}
+	db, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	b.Run("all", func(b *testing.B) {
+		entries := 0
+		for b.Loop() {
+			v, err := db.Verify()
+			if err != nil || !v.OK() {
+				b.Fatal(err, v.Problems)
+			}
+			entries += v.Entries
+		}
+		b.ReportMetric(float64(entries)/b.Elapsed().Seconds(), "entries/s")
+	})
+	b.Run("indexes", func(b *testing.B) {
+		for b.Loop() {
+			db.view(func(tx *bolt.Tx) error { verifyIndexes(tx); return nil })
+		}
+	})
+	b.Run("signatures", func(b *testing.B) {
+		for b.Loop() {
+			db.view(func(tx *bolt.Tx) error { verifySignatures(tx); return nil })
+		}
+	})
 }
 
 // BenchmarkLotByDIN looks a lot up by its typed DIN among 10,000 lots.

@@ -54,76 +54,100 @@ var signaturesNeeded = map[release.Decision]int{release.Approved: 1, release.Rej
 // only the signed kinds of record, which are few next to containers and
 // events.
 func verifySignatures(tx *bolt.Tx) []string {
-	var problems []string
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	mismatch := "its signed SHA-256 is not that of the record: the signature was copied from another record or the record was changed after signing"
-	check := func(what string, s audit.Signature, want [32]byte) {
-		if s.Signed != want {
-			bad("%s: the signature of %s (%s): %s", what, s.User, s.Meaning, mismatch)
-		}
+	sc, checks := newSignatureCheck()
+	r := startChecks(tx, checks)
+	r.wait()
+	return sc.finish(tx)
+}
+
+// signatureCheck holds what the value checks of verifySignatures found, in
+// the order it reports them: dispositions and schedules, weight
+// confirmations (whose weight is looked up in the transaction by finish),
+// infusions.
+type signatureCheck struct {
+	signed, infusions []string
+	confirms          []weightConfirmRecord
+	confirmIDs        []uuid.UUID
+}
+
+const signatureMismatch = "its signed SHA-256 is not that of the record: the signature was copied from another record or the record was changed after signing"
+
+func checkSignature(problems *[]string, what string, s audit.Signature, want [32]byte) {
+	if s.Signed != want {
+		*problems = append(*problems, fmt.Sprintf("%s: the signature of %s (%s): %s", what, s.User, s.Meaning, signatureMismatch))
 	}
-	each := func(kind string, fn func(id uuid.UUID, val []byte) error) {
-		err := tx.Bucket(recordBuckets[kind]).ForEach(func(k, v []byte) error { return fn(uuid.UUID(k), v) })
-		if err != nil {
-			bad("%s records cannot be read: %v", kind, err)
-		}
+}
+
+// newSignatureCheck returns the value checks of verifySignatures; they need
+// no transaction and run on startChecks' worker.
+func newSignatureCheck() (*signatureCheck, []valueCheck) {
+	sc := &signatureCheck{}
+	bad := func(problems *[]string, format string, args ...any) {
+		*problems = append(*problems, fmt.Sprintf(format, args...))
 	}
-	each(kindDisposition, func(id uuid.UUID, val []byte) error {
-		var r dispositionRecord
-		if err := json.Unmarshal(val, &r); err != nil {
-			bad("disposition %s cannot be decoded: %v", id, err)
-			return nil
-		}
-		d := r.disposition()
-		what := fmt.Sprintf("disposition %s (lot %s, %s)", id, d.Lot, d.Decision)
-		if n := signaturesNeeded[d.Decision]; len(d.Signatures) != n {
-			bad("%s has %d signature(s); a decision %q carries %d", what, len(d.Signatures), d.Decision, n)
-		}
-		digest := d.Digest()
-		for _, s := range d.Signatures {
-			check(what, s, digest)
-		}
-		return nil
-	})
-	each(kindSchedule, func(id uuid.UUID, val []byte) error {
-		var r scheduleRecord
-		if err := json.Unmarshal(val, &r); err != nil {
-			bad("schedule %s cannot be decoded: %v", id, err)
-			return nil
-		}
-		s := r.schedule()
-		for i, ch := range s.Changes {
-			check(fmt.Sprintf("schedule %s (%s course %d) change %d (infusion %d)", id, s.Protocol, s.Course, i+1, ch.Infusion),
-				ch.Signature, scheduleChangeDigest(s.ID, ch))
-		}
-		return nil
-	})
-	each(kindWeightConfirm, func(id uuid.UUID, val []byte) error {
-		var r weightConfirmRecord
-		if err := json.Unmarshal(val, &r); err != nil {
-			bad("weight confirmation %s cannot be decoded: %v", id, err)
-			return nil
-		}
+	return sc, []valueCheck{
+		{kindDisposition, func(id uuid.UUID, val []byte) {
+			var r dispositionRecord
+			if err := json.Unmarshal(val, &r); err != nil {
+				bad(&sc.signed, "disposition %s cannot be decoded: %v", id, err)
+				return
+			}
+			d := r.disposition()
+			what := fmt.Sprintf("disposition %s (lot %s, %s)", id, d.Lot, d.Decision)
+			if n := signaturesNeeded[d.Decision]; len(d.Signatures) != n {
+				bad(&sc.signed, "%s has %d signature(s); a decision %q carries %d", what, len(d.Signatures), d.Decision, n)
+			}
+			digest := d.Digest()
+			for _, s := range d.Signatures {
+				checkSignature(&sc.signed, what, s, digest)
+			}
+		}},
+		{kindSchedule, func(id uuid.UUID, val []byte) {
+			var r scheduleRecord
+			if err := json.Unmarshal(val, &r); err != nil {
+				bad(&sc.signed, "schedule %s cannot be decoded: %v", id, err)
+				return
+			}
+			s := r.schedule()
+			for i, ch := range s.Changes {
+				checkSignature(&sc.signed, fmt.Sprintf("schedule %s (%s course %d) change %d (infusion %d)", id, s.Protocol, s.Course, i+1, ch.Infusion),
+					ch.Signature, scheduleChangeDigest(s.ID, ch))
+			}
+		}},
+		{kindWeightConfirm, func(id uuid.UUID, val []byte) {
+			var r weightConfirmRecord
+			if err := json.Unmarshal(val, &r); err != nil {
+				bad(&sc.signed, "weight confirmation %s cannot be decoded: %v", id, err)
+				return
+			}
+			sc.confirms, sc.confirmIDs = append(sc.confirms, r), append(sc.confirmIDs, id)
+		}},
+		{kindInfusion, func(id uuid.UUID, val []byte) {
+			var r infusionRecord
+			if err := json.Unmarshal(val, &r); err != nil {
+				bad(&sc.infusions, "infusion %s cannot be decoded: %v", id, err)
+				return
+			}
+			what := fmt.Sprintf("infusion %s (%s infusion %d)", id, r.Protocol, r.Number)
+			sum := infusionDigest(r)
+			checkSignature(&sc.infusions, what, r.Nurse, sum)
+			checkSignature(&sc.infusions, what, r.Witness, sum)
+		}},
+	}
+}
+
+// finish checks the weight confirmations against their weights, in tx, and
+// returns every problem found.
+func (sc *signatureCheck) finish(tx *bolt.Tx) []string {
+	problems := sc.signed
+	for i, r := range sc.confirms {
 		var wr weightRecord
-		what := fmt.Sprintf("weight confirmation %s (weight %s)", id, r.WeightID)
+		what := fmt.Sprintf("weight confirmation %s (weight %s)", sc.confirmIDs[i], r.WeightID)
 		if found, err := get(tx, kindWeight, r.WeightID, &wr); err != nil || !found {
-			bad("%s: the confirmed weight is not stored", what)
-			return nil
+			problems = append(problems, fmt.Sprintf("%s: the confirmed weight is not stored", what))
+			continue
 		}
-		check(what, r.Signature, weightDigest(wr))
-		return nil
-	})
-	each(kindInfusion, func(id uuid.UUID, val []byte) error {
-		var r infusionRecord
-		if err := json.Unmarshal(val, &r); err != nil {
-			bad("infusion %s cannot be decoded: %v", id, err)
-			return nil
-		}
-		what := fmt.Sprintf("infusion %s (%s infusion %d)", id, r.Protocol, r.Number)
-		sum := infusionDigest(r)
-		check(what, r.Nurse, sum)
-		check(what, r.Witness, sum)
-		return nil
-	})
-	return problems
+		checkSignature(&problems, what, r.Signature, weightDigest(wr))
+	}
+	return append(problems, sc.infusions...)
 }

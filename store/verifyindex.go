@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -16,71 +17,115 @@ import (
 // indexed under its key.
 var lookupIndexes = []struct {
 	bucket, kind string
-	key          func(tx *bolt.Tx, id uuid.UUID) (string, bool, error)
+	key          func(val []byte) (string, error)
 }{
-	{"idx_user_name", kindUser, func(tx *bolt.Tx, id uuid.UUID) (string, bool, error) {
+	{"idx_user_name", kindUser, func(val []byte) (string, error) {
 		var r userRecord
-		found, err := get(tx, kindUser, id, &r)
-		return r.Name, found, err
+		err := json.Unmarshal(val, &r)
+		return r.Name, err
 	}},
-	{"idx_donor_code", kindDonor, func(tx *bolt.Tx, id uuid.UUID) (string, bool, error) {
+	{"idx_donor_code", kindDonor, func(val []byte) (string, error) {
 		var r donorRecord
-		found, err := get(tx, kindDonor, id, &r)
-		return r.Code, found, err
+		err := json.Unmarshal(val, &r)
+		return r.Code, err
 	}},
-	{"idx_patient_mrn", kindPatient, func(tx *bolt.Tx, id uuid.UUID) (string, bool, error) {
+	{"idx_patient_mrn", kindPatient, func(val []byte) (string, error) {
 		var r patientRecord
-		found, err := get(tx, kindPatient, id, &r)
-		return r.MRN, found, err
+		err := json.Unmarshal(val, &r)
+		return r.MRN, err
 	}},
-	{"idx_lot_number", kindLot, func(tx *bolt.Tx, id uuid.UUID) (string, bool, error) {
+	{"idx_lot_number", kindLot, func(val []byte) (string, error) {
 		var r lotRecord
-		found, err := get(tx, kindLot, id, &r)
-		return r.Number, found, err
+		err := json.Unmarshal(val, &r)
+		return r.Number, err
 	}},
-	{"idx_lot_din", kindLot, func(tx *bolt.Tx, id uuid.UUID) (string, bool, error) {
+	{"idx_lot_din", kindLot, func(val []byte) (string, error) {
 		var r lotRecord
-		found, err := get(tx, kindLot, id, &r)
-		return r.DIN, found, err
+		err := json.Unmarshal(val, &r)
+		return r.DIN, err
 	}},
-	{"idx_container_code", kindContainer, func(tx *bolt.Tx, id uuid.UUID) (string, bool, error) {
+	{"idx_container_code", kindContainer, func(val []byte) (string, error) {
 		var r containerRecord
-		found, err := get(tx, kindContainer, id, &r)
-		return fmt.Sprintf("%s%02d", r.DIN, r.Number), found, err
+		err := json.Unmarshal(val, &r)
+		return fmt.Sprintf("%s%02d", r.DIN, r.Number), err
 	}},
 }
 
+// indexedKey is the key a record's value gives in one lookup index, or why
+// the value cannot be read.
+type indexedKey struct {
+	key string
+	err error
+}
+
 // verifyIndexes returns a problem for every lookup-index entry that does not
-// match its record, and every record missing from its lookup index.
+// match its record, and every record missing from its lookup index. Each
+// record is decoded once per index (not once from each side): the value
+// checks find each record's key, then finish matches the index entries
+// against the keys found.
 func verifyIndexes(tx *bolt.Tx) []string {
+	ic, checks := newIndexCheck()
+	r := startChecks(tx, checks)
+	r.wait()
+	return ic.finish(tx)
+}
+
+// indexCheck holds, for each of lookupIndexes, the key each record's value
+// gives.
+type indexCheck struct {
+	keys []map[uuid.UUID]indexedKey
+}
+
+// newIndexCheck returns the value checks of verifyIndexes; they decode
+// records and need no transaction, so they run on startChecks' worker.
+func newIndexCheck() (*indexCheck, []valueCheck) {
+	ic := &indexCheck{keys: make([]map[uuid.UUID]indexedKey, len(lookupIndexes))}
+	checks := make([]valueCheck, len(lookupIndexes))
+	for i, ix := range lookupIndexes {
+		keys := make(map[uuid.UUID]indexedKey)
+		ic.keys[i] = keys
+		checks[i] = valueCheck{ix.kind, func(id uuid.UUID, val []byte) {
+			key, err := ix.key(val)
+			if err != nil {
+				err = fmt.Errorf("decode %s %s: %w", ix.kind, id, err)
+			}
+			keys[id] = indexedKey{key: key, err: err}
+		}}
+	}
+	return ic, checks
+}
+
+// finish matches the keys found against the index buckets, in tx.
+func (ic *indexCheck) finish(tx *bolt.Tx) []string {
 	var problems []string
-	for _, ix := range lookupIndexes {
+	for i, ix := range lookupIndexes {
 		b := tx.Bucket([]byte(ix.bucket))
+		keys := ic.keys[i]
+		tx.Bucket(recordBuckets[ix.kind]).ForEach(func(k, _ []byte) error {
+			id := uuid.UUID(k)
+			r := keys[id]
+			if r.err != nil {
+				return nil // reported below or by the record check
+			}
+			if got := b.Get([]byte(r.key)); len(got) != 16 || uuid.UUID(got) != id {
+				problems = append(problems, fmt.Sprintf("%s %q (%s) is missing from index %s: it was changed outside celltrack", ix.kind, r.key, id, ix.bucket))
+			}
+			return nil
+		})
 		b.ForEach(func(k, v []byte) error {
 			if len(v) != 16 {
 				problems = append(problems, fmt.Sprintf("index %s: %q holds no record id: it was changed outside celltrack", ix.bucket, k))
 				return nil
 			}
 			id := uuid.UUID(v)
-			key, found, err := ix.key(tx, id)
+			r, found := keys[id]
 			switch {
-			case err != nil:
-				problems = append(problems, fmt.Sprintf("index %s: %q points at %s %s, which cannot be read: %v", ix.bucket, k, ix.kind, id, err))
+			case found && r.err != nil:
+				problems = append(problems, fmt.Sprintf("index %s: %q points at %s %s, which cannot be read: %v", ix.bucket, k, ix.kind, id, r.err))
 			case !found:
 				problems = append(problems, fmt.Sprintf("index %s: %q points at %s %s, which is not stored: it was changed outside celltrack", ix.bucket, k, ix.kind, id))
-			case key != string(k):
-				problems = append(problems, fmt.Sprintf("index %s: %q points at %s %s, which is %q: the index was changed outside celltrack, so a lookup would find the wrong record", ix.bucket, k, ix.kind, id, key))
-			}
-			return nil
-		})
-		tx.Bucket(recordBuckets[ix.kind]).ForEach(func(k, _ []byte) error {
-			id := uuid.UUID(k)
-			key, _, err := ix.key(tx, id)
-			if err != nil {
-				return nil // reported above or by the record check
-			}
-			if got := b.Get([]byte(key)); len(got) != 16 || uuid.UUID(got) != id {
-				problems = append(problems, fmt.Sprintf("%s %q (%s) is missing from index %s: it was changed outside celltrack", ix.kind, key, id, ix.bucket))
+			case r.key != string(k):
+				problems = append(problems, fmt.Sprintf("index %s: %q points at %s %s, which is %q: the index was changed outside celltrack, so a lookup would find the wrong record", ix.bucket, k, ix.kind, id, r.key))
 			}
 			return nil
 		})

@@ -217,7 +217,7 @@ func (b *bench) size(n int) (result, error) {
 			return res, err
 		}
 		commits = append(commits, d)
-		if d, err = b.ct(db, "", "lot", "show", lotRef); err != nil {
+		if d, err = b.ct(db, "", "--user", "aud", "lot", "show", lotRef); err != nil {
 			return res, err
 		}
 		shows = append(shows, d)
@@ -231,7 +231,7 @@ func (b *bench) size(n int) (result, error) {
 			return res, err
 		}
 		fulls = append(fulls, d)
-		if d, err = b.ct(db, "", "audit", "verify"); err != nil {
+		if d, err = b.ct(db, "", "--user", "aud", "audit", "verify"); err != nil {
 			return res, err
 		}
 		verifies = append(verifies, d)
@@ -249,7 +249,7 @@ func (b *bench) size(n int) (result, error) {
 // checkBagCode is the code of MRN-CHECK's bag: the last bag of the first
 // released lot (DINs are issued in import order, from 1).
 func checkBagCode(b *bench, db string) string {
-	out, _ := exec.Command(b.celltrack, "--db", db, "--json", "lot", "show", lotNumber(releasedEvery/2)).Output()
+	out, _ := exec.Command(b.celltrack, "--db", db, "--user", "aud", "--json", "lot", "show", lotNumber(releasedEvery/2)).Output()
 	var v struct {
 		DIN string `json:"din"`
 	}
@@ -281,7 +281,7 @@ func (b *bench) timed(cmd *exec.Cmd) (time.Duration, error) {
 }
 
 func (b *bench) auditEntries(db string) (int, int64) {
-	out, _ := exec.Command(b.celltrack, "--db", db, "--json", "audit", "verify").Output()
+	out, _ := exec.Command(b.celltrack, "--db", db, "--user", "aud", "--json", "audit", "verify").Output()
 	var entries int
 	if i := bytes.Index(out, []byte(`"entries": `)); i >= 0 {
 		fmt.Sscanf(string(out[i+len(`"entries": `):]), "%d", &entries)

@@ -127,21 +127,9 @@ func TestParseFormat(t *testing.T) {
 // TestPDFText extracts the PDF's text with pdftotext (Debian poppler-utils)
 // and checks that what an auditor signs off is all there.
 func TestPDFText(t *testing.T) {
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		t.Skip("pdftotext is not installed (Debian: apt-get install poppler-utils; .ci/run installs it): the PDF report is not checked")
-	}
 	r := sample()
 	r.Produced.Verified, r.Produced.Problems = false, []string{"audit entry 5 was altered"}
-	path := filepath.Join(t.TempDir(), "trace.pdf")
-	if err := os.WriteFile(path, []byte(renderString(t, r, "pdf")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, "-layout", path, "-").CombinedOutput()
-	if err != nil {
-		t.Fatalf("pdftotext: %v\n%s", err, out)
-	}
-	text := string(out)
+	text := extractPDFText(t, []byte(renderString(t, r, "pdf")))
 	for _, want := range []string{"Backward trace of patient MRN-2001", "aud (Ada Auditor, auditor)", strings.Repeat("ab", 32),
 		"FAILED", "audit entry 5 was altered", "FOR AUTOLOGOUS USE ONLY - patient MRN-2001", "1.20×10^9", "G12342600000202",
 		"created ->", "shipped", "bag cracked", "audit verify FAILED", "Sign-off", "Reviewed by (name):", "Signature:", "Date:", "page 1 of"} {
@@ -209,4 +197,24 @@ func TestHTMLInChromium(t *testing.T) {
 	if t.Failed() {
 		t.Logf("DOM:\n%s", dom)
 	}
+}
+
+// extractPDFText returns the text pdftotext (Debian poppler-utils) extracts from a
+// PDF, pages separated by form feeds; the test is skipped with a message when
+// the tool is missing (.ci/run installs it).
+func extractPDFText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	bin, err := exec.LookPath("pdftotext")
+	if err != nil {
+		t.Skip("pdftotext is not installed (Debian: apt-get install poppler-utils; .ci/run installs it): the PDF is not checked")
+	}
+	path := filepath.Join(t.TempDir(), "out.pdf")
+	if err := os.WriteFile(path, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "-layout", path, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, out)
+	}
+	return string(out)
 }

@@ -10,11 +10,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/celltrack/celltrack/internal/shipbuild"
 )
 
 // The crash and concurrency tests run the real binary, built once per test
-// run, in separate processes: what they prove is about processes sharing a
-// file, which an in-process test cannot show.
+// run the way it is shipped (internal/shipbuild), in separate processes: what
+// they prove is about processes sharing a file, which an in-process test
+// cannot show.
 var binary struct {
 	sync.Once
 	path string
@@ -33,9 +36,9 @@ func celltrackBinary(t *testing.T) string {
 			return
 		}
 		binary.path = filepath.Join(dir, "celltrack")
-		out, err := exec.Command("go", "build", "-o", binary.path, ".").CombinedOutput()
+		out, err := shipbuild.Command(binary.path, ".").CombinedOutput()
 		if err != nil {
-			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
+			binary.err = fmt.Errorf("%s: %v\n%s", shipbuild.Line(binary.path, "."), err, out)
 		}
 	})
 	if binary.err != nil {

@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/celltrack/celltrack/internal/shipbuild"
 )
 
 func main() {
@@ -54,8 +56,8 @@ func harness(sizes string, runs int, keep bool) error {
 	}
 	b := &bench{dir: dir, celltrack: filepath.Join(dir, "celltrack"), floor: filepath.Join(dir, "floor"), runs: runs}
 	for pkg, out := range map[string]string{"./cmd/celltrack": b.celltrack, "./internal/benchharness/floor": b.floor} {
-		if out, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+		if msg, err := shipbuild.Command(out, pkg).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %v\n%s", shipbuild.Line(out, pkg), err, msg)
 		}
 	}
 	load, _ := os.ReadFile("/proc/loadavg")

@@ -41,24 +41,6 @@ type InfusedContainer struct {
 	Cells       lot.Cells
 }
 
-// Reaction is an adverse reaction to an infusion, graded 1–5 as in CTCAE.
-type Reaction struct {
-	ID         uuid.UUID
-	InfusionID uuid.UUID
-	Grade      int
-	Text       string
-	At         time.Time
-	By         string
-}
-
-// ValidateReaction checks a reaction's grade and description.
-func ValidateReaction(grade int, text string) error {
-	if grade < 1 || grade > 5 {
-		return lot.Errorf(lot.EINVALID, "--grade %d is not a CTCAE grade; use 1 (mild) to 5 (death)", grade)
-	}
-	return lot.ValidateText("--text", text, true)
-}
-
 // Signature meanings (21 CFR 11.50): the two administration signatures, a
 // schedule change, and a physician's weight confirmation (stored followed
 // by the weight and the MRN: "confirmed the weight 68.3 kg of MRN-1001").

@@ -100,4 +100,13 @@ type Service interface {
 	// RecordReaction records an adverse reaction to an infusion (nurse,
 	// physician): EINVALID for a grade outside 1–5 or no text.
 	RecordReaction(actor, infusion string, grade int, text string) (Reaction, error)
+	// CorrectReaction records a reaction that supersedes reaction #seq of
+	// the infusion, which stays, marked corrected with reason (nurse,
+	// physician): EINVALID for a blank reason or a bad grade or text,
+	// ENOTFOUND for an unknown infusion or seq, ECONFLICT when #seq was
+	// already corrected or voided.
+	CorrectReaction(actor, infusion string, seq, grade int, text, reason string) (Reaction, error)
+	// VoidReaction marks reaction #seq of the infusion void with reason
+	// (nurse, physician); it stays visible. Errors as CorrectReaction.
+	VoidReaction(actor, infusion string, seq int, reason string) (Reaction, error)
 }

@@ -225,7 +225,10 @@ type Dose struct {
 	VolumeML   string    `json:"volume_ml"`
 	Nurse      Signature `json:"nurse"`
 	Witness    Signature `json:"witness"`
-	// Reactions are the adverse reactions recorded, as "grade N: text (by, when)".
+	// Reactions are the adverse reactions recorded, voided and corrected ones
+	// included, as dose.Reaction.Line writes them: "#1 grade N: text (by,
+	// when)", a void or corrected one led by its status ("#1 VOID when by
+	// user: reason — grade …", "#1 CORRECTED by #2 when by user: reason — …").
 	Reactions []string `json:"reactions,omitempty"`
 }
 

@@ -52,7 +52,7 @@
 //	infusions          id                             infusionRecord JSON (signed administration)
 //	idx_infusion_patient patient id + infusion id     empty
 //	idx_infusion_container container id + infusion id  empty
-//	reactions          id                             reactionRecord JSON
+//	reactions          id                             reactionRecord JSON (number in the infusion; corrected/void: who, when, why)
 //	idx_reaction_infusion infusion id + reaction id   empty
 //	weight_confirmations id                           weightConfirmRecord JSON (physician's signed confirmation)
 //	idx_weight_confirm weight id                      confirmation id

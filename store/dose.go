@@ -511,12 +511,8 @@ func (s *DoseService) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]do
 			return err
 		}
 		for _, in := range ins {
-			for _, id := range children(tx, "idx_reaction_infusion", in.ID) {
-				var r reactionRecord
-				if _, err := get(tx, kindReaction, id, &r); err != nil {
-					return err
-				}
-				rs[in.ID] = append(rs[in.ID], dose.Reaction(r.reaction()))
+			if rs[in.ID], err = reactionsOf(tx, in.ID); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -695,46 +691,148 @@ func (s *DoseService) Administer(nurse, witness audit.User, a dose.Administratio
 
 // ---- reactions
 
+// reactionRecord is a reaction as stored. Seq is 0 in reactions recorded
+// before corrections existed; their number is their place in
+// idx_reaction_infusion (ids are time-ordered), which is also what a new
+// reaction's Seq is set to, so old and new records number the same way.
 type reactionRecord struct {
-	V          int       `json:"v"`
-	ID         uuid.UUID `json:"id"`
-	InfusionID uuid.UUID `json:"infusion_id"`
-	Grade      int       `json:"grade"`
-	Text       string    `json:"text"`
-	At         time.Time `json:"at"`
-	By         string    `json:"by"`
+	V           int       `json:"v"`
+	ID          uuid.UUID `json:"id"`
+	InfusionID  uuid.UUID `json:"infusion_id"`
+	Grade       int       `json:"grade"`
+	Text        string    `json:"text"`
+	At          time.Time `json:"at"`
+	By          string    `json:"by"`
+	Seq         int       `json:"seq,omitempty"`
+	Corrects    int       `json:"corrects,omitempty"`
+	CorrectedBy int       `json:"corrected_by,omitempty"`
+	VoidedAt    time.Time `json:"voided_at,omitzero"`
+	VoidedBy    string    `json:"voided_by,omitempty"`
+	VoidReason  string    `json:"void_reason,omitempty"`
 }
 
-func (r reactionRecord) reaction() dose.Reaction {
-	return dose.Reaction{ID: r.ID, InfusionID: r.InfusionID, Grade: r.Grade, Text: r.Text, At: r.At, By: r.By}
+// reaction converts the record; pos is its 1-based place among the
+// infusion's reactions, the number of a record stored without one.
+func (r reactionRecord) reaction(pos int) dose.Reaction {
+	seq := r.Seq
+	if seq == 0 {
+		seq = pos
+	}
+	return dose.Reaction{ID: r.ID, InfusionID: r.InfusionID, Seq: seq, Grade: r.Grade, Text: r.Text, At: r.At, By: r.By,
+		Corrects: r.Corrects, CorrectedBy: r.CorrectedBy, VoidedAt: r.VoidedAt, VoidedBy: r.VoidedBy, VoidReason: r.VoidReason}
 }
 
 func toReactionRecord(r dose.Reaction) reactionRecord {
-	return reactionRecord{1, r.ID, r.InfusionID, r.Grade, r.Text, r.At, r.By}
+	return reactionRecord{1, r.ID, r.InfusionID, r.Grade, r.Text, r.At, r.By, r.Seq, r.Corrects, r.CorrectedBy,
+		r.VoidedAt, r.VoidedBy, r.VoidReason}
+}
+
+// reactionsOf returns an infusion's reactions, voided and corrected ones
+// included, in the order they were recorded.
+func reactionsOf(tx *bolt.Tx, infusionID uuid.UUID) ([]dose.Reaction, error) {
+	var rs []dose.Reaction
+	for i, id := range children(tx, "idx_reaction_infusion", infusionID) {
+		var r reactionRecord
+		if _, err := get(tx, kindReaction, id, &r); err != nil {
+			return nil, err
+		}
+		rs = append(rs, r.reaction(i+1))
+	}
+	return rs, nil
+}
+
+// parseInfusionID reads the --infusion flag.
+func parseInfusionID(infusion string) (uuid.UUID, error) {
+	id, err := uuid.Parse(infusion)
+	if err != nil {
+		return id, lot.Errorf(lot.EINVALID, "--infusion %q is not an infusion id; `celltrack schedule show MRN` lists them", infusion)
+	}
+	return id, nil
+}
+
+// infusionReactions returns the reactions of the infusion with id, or
+// ENOTFOUND when there is no such infusion.
+func infusionReactions(tx *bolt.Tx, id uuid.UUID, infusion string) ([]dose.Reaction, error) {
+	var ir infusionRecord
+	if found, err := get(tx, kindInfusion, id, &ir); err != nil {
+		return nil, err
+	} else if !found {
+		return nil, notFound("infusion", infusion, "`celltrack schedule show MRN` lists a patient's infusions")
+	}
+	return reactionsOf(tx, id)
 }
 
 // RecordReaction records an adverse reaction to an infusion (nurse, physician).
 func (s *DoseService) RecordReaction(actor, infusion string, grade int, text string) (dose.Reaction, error) {
+	return s.recordReaction(actor, infusion, false, 0, grade, text, "")
+}
+
+// CorrectReaction records a reaction that supersedes reaction #seq of the
+// infusion (nurse, physician). The old one stays, marked corrected by the
+// new one's number with who, when and reason, in the same transaction.
+func (s *DoseService) CorrectReaction(actor, infusion string, seq, grade int, text, reason string) (dose.Reaction, error) {
+	if err := dose.ValidateReactionReason("--corrects", seq, reason); err != nil {
+		return dose.Reaction{}, err
+	}
+	return s.recordReaction(actor, infusion, true, seq, grade, text, reason)
+}
+
+// recordReaction records a reaction; a correction (its reason already
+// checked) supersedes reaction #corrects.
+func (s *DoseService) recordReaction(actor, infusion string, correction bool, corrects, grade int, text, reason string) (dose.Reaction, error) {
 	var r dose.Reaction
 	if err := dose.ValidateReaction(grade, text); err != nil {
 		return r, err
 	}
-	id, err := uuid.Parse(infusion)
+	id, err := parseInfusionID(infusion)
 	if err != nil {
-		return r, lot.Errorf(lot.EINVALID, "--infusion %q is not an infusion id; `celltrack schedule show MRN` lists them", infusion)
+		return r, err
 	}
 	err = s.db.update(actor, audit.DoseReaction, func(w *writer) error {
-		var ir infusionRecord
-		if found, err := get(w.tx, kindInfusion, id, &ir); err != nil {
+		rs, err := infusionReactions(w.tx, id, infusion)
+		if err != nil {
 			return err
-		} else if !found {
-			return notFound("infusion", infusion, "`celltrack schedule show MRN` lists a patient's infusions")
 		}
-		r = dose.Reaction{ID: w.db.NewID(), InfusionID: id, Grade: grade, Text: text, At: w.now, By: w.actor.Name}
-		if err := w.put(kindReaction, r.ID, string(audit.DoseReaction), "", toReactionRecord(r)); err != nil {
+		r = dose.Reaction{ID: w.db.NewID(), InfusionID: id, Seq: len(rs) + 1, Grade: grade, Text: text, At: w.now, By: w.actor.Name, Corrects: corrects}
+		if correction {
+			old, err := dose.FindReaction(rs, infusion, corrects)
+			if err != nil {
+				return err
+			}
+			old.CorrectedBy, old.VoidedAt, old.VoidedBy, old.VoidReason = r.Seq, w.now, w.actor.Name, reason
+			if err := w.put(kindReaction, old.ID, string(audit.DoseReaction)+".corrected", reason, toReactionRecord(old)); err != nil {
+				return err
+			}
+		}
+		if err := w.put(kindReaction, r.ID, string(audit.DoseReaction), reason, toReactionRecord(r)); err != nil {
 			return err
 		}
 		return setPair(w.tx, "idx_reaction_infusion", id[:], r.ID[:])
+	})
+	return r, err
+}
+
+// VoidReaction marks reaction #seq of the infusion void with a reason
+// (nurse, physician); it stays in the record and in every report.
+func (s *DoseService) VoidReaction(actor, infusion string, seq int, reason string) (dose.Reaction, error) {
+	var r dose.Reaction
+	if err := dose.ValidateReactionReason("--void", seq, reason); err != nil {
+		return r, err
+	}
+	id, err := parseInfusionID(infusion)
+	if err != nil {
+		return r, err
+	}
+	err = s.db.update(actor, audit.DoseReaction, func(w *writer) error {
+		rs, err := infusionReactions(w.tx, id, infusion)
+		if err != nil {
+			return err
+		}
+		if r, err = dose.FindReaction(rs, infusion, seq); err != nil {
+			return err
+		}
+		r.VoidedAt, r.VoidedBy, r.VoidReason = w.now, w.actor.Name, reason
+		return w.put(kindReaction, r.ID, string(audit.DoseReaction)+".void", reason, toReactionRecord(r))
 	})
 	return r, err
 }

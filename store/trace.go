@@ -642,13 +642,13 @@ func (t *tracer) infusion(in dose.Infusion) (report.Dose, error) {
 			d.Lots = append(d.Lots, l.Number)
 		}
 	}
-	for _, id := range children(t.tx, "idx_reaction_infusion", in.ID) {
-		var r reactionRecord
-		if _, err := get(t.tx, kindReaction, id, &r); err != nil {
-			return d, err
-		}
-		t.saw(kindReaction, id)
-		d.Reactions = append(d.Reactions, fmt.Sprintf("grade %d: %s (%s, %s)", r.Grade, r.Text, r.By, lot.FormatTime(r.At)))
+	rs, err := reactionsOf(t.tx, in.ID)
+	if err != nil {
+		return d, err
+	}
+	for _, r := range rs {
+		t.saw(kindReaction, r.ID)
+		d.Reactions = append(d.Reactions, r.Line())
 	}
 	t.infused[in.ID] = len(t.doses)
 	t.doses = append(t.doses, d)

@@ -367,22 +367,21 @@ func (rt *runtime) doseCommand() *cli.Command {
 				}),
 			},
 			{
-				Name: "reaction", Usage: "record an adverse reaction to an infusion (nurse, physician)", ArgsUsage: " ",
-				Description: example("celltrack --user nina dose reaction --infusion 0192… --grade 1 --text 'transient fever 38.1 °C'"),
+				Name: "reaction", Usage: "record, correct or void an adverse reaction to an infusion (nurse, physician)", ArgsUsage: " ",
+				Description: "Reactions are numbered #1, #2, … within the infusion (`trace patient` lists them). A correction (--corrects N)\n" +
+					"or a void (--void N) needs a --reason and keeps the old reaction visible, marked corrected or void.\n\n" +
+					example("celltrack --user nina dose reaction --infusion 0192… --grade 1 --text 'transient fever 38.1 °C'",
+						"celltrack --user nina dose reaction --infusion 0192… --corrects 1 --grade 2 --text 'fever 39.2 °C' --reason 'misread thermometer'",
+						"celltrack --user nina dose reaction --infusion 0192… --void 1 --reason 'entered for the wrong patient'"),
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "infusion", Required: true, Usage: "the infusion `ID` (from `schedule show`)"},
-					&cli.IntFlag{Name: "grade", Required: true, Usage: "CTCAE grade 1–5"},
-					&cli.StringFlag{Name: "text", Required: true, Usage: "what happened"},
+					&cli.IntFlag{Name: "grade", Usage: "CTCAE grade 1–5"},
+					&cli.StringFlag{Name: "text", Usage: "what happened"},
+					&cli.IntFlag{Name: "corrects", Usage: "record a correction of reaction number `N` of this infusion (marks it corrected)"},
+					&cli.IntFlag{Name: "void", Usage: "mark reaction number `N` of this infusion void, without a replacement"},
+					&cli.StringFlag{Name: "reason", Usage: "why a reaction is corrected or voided"},
 				},
-				Action: rt.action(writeDB, 0, func(c *cli.Context) error {
-					r, err := rt.doses().RecordReaction(actor(c), c.String("infusion"), c.Int("grade"), c.String("text"))
-					if err != nil {
-						return err
-					}
-					return rt.out(r, func(w io.Writer) {
-						fmt.Fprintf(w, "recorded grade %d reaction to infusion %s\n", r.Grade, r.InfusionID)
-					})
-				}),
+				Action: rt.action(writeDB, 0, rt.doseReaction),
 			},
 			{
 				Name: "confirm-weight", Usage: "confirm a patient's latest weight after a change of more than 10 % (physician, signed)", ArgsUsage: "MRN",
@@ -530,4 +529,50 @@ func infusionView(in dose.Infusion) map[string]any {
 		"given_cells": in.Given.Exact(), "volume_ml": in.Volume.String(), "deviation_pct": in.Deviation.String(),
 		"containers": cs, "nurse": in.Nurse.String(), "witness": in.Witness.String(),
 		"endotoxin_eu_per_kg_h": dose.FormatEU(in.EndotoxinMilliEUPerKgH)}
+}
+
+// doseReaction records a reaction, a correction of one (--corrects) or a
+// void (--void), mirroring `release result`.
+func (rt *runtime) doseReaction(c *cli.Context) error {
+	infusion := c.String("infusion")
+	if c.IsSet("void") {
+		for _, f := range []string{"grade", "text", "corrects"} {
+			if c.IsSet(f) {
+				return lot.Errorf(lot.EUSAGE, "--void voids a reaction without a replacement; --%s does not apply (use --corrects to replace it)", f)
+			}
+		}
+		r, err := rt.doses().VoidReaction(actor(c), infusion, c.Int("void"), c.String("reason"))
+		if err != nil {
+			return err
+		}
+		return rt.out(r, func(w io.Writer) {
+			fmt.Fprintf(w, "voided reaction #%d (grade %d: %s) of infusion %s: %s\n", r.Seq, r.Grade, r.Text, r.InfusionID, r.VoidReason)
+		})
+	}
+	for _, f := range []string{"grade", "text"} {
+		if !c.IsSet(f) {
+			return lot.Errorf(lot.EUSAGE, "`%s` needs --%s (or --void N --reason R to void a reaction)", c.Command.HelpName, f)
+		}
+	}
+	var (
+		r   dose.Reaction
+		err error
+	)
+	if c.IsSet("corrects") {
+		r, err = rt.doses().CorrectReaction(actor(c), infusion, c.Int("corrects"), c.Int("grade"), c.String("text"), c.String("reason"))
+	} else if c.IsSet("reason") {
+		err = lot.Errorf(lot.EINVALID, "--reason is for a correction or a void; give --corrects N or --void N too, or drop --reason")
+	} else {
+		r, err = rt.doses().RecordReaction(actor(c), infusion, c.Int("grade"), c.String("text"))
+	}
+	if err != nil {
+		return err
+	}
+	return rt.out(r, func(w io.Writer) {
+		fmt.Fprintf(w, "recorded grade %d reaction #%d to infusion %s", r.Grade, r.Seq, r.InfusionID)
+		if r.Corrects > 0 {
+			fmt.Fprintf(w, " (corrects #%d, now marked corrected)", r.Corrects)
+		}
+		fmt.Fprintln(w)
+	})
 }

@@ -63,6 +63,11 @@ func donorAdd(more ...string) []string {
 	return with([]string{"--user", "liu", "donor", "add"}, more...)
 }
 
+// react is `dose reaction` on the infused base's infusion, as nurse nina.
+func react(more ...string) []string {
+	return with([]string{"--user", "nina", "dose", "reaction", "--infusion", "$INFUSION"}, more...)
+}
+
 func split(more ...string) []string { return with([]string{"--user", "liu", "lot", "split"}, more...) }
 
 func importCSV(body string, want ...string) hostile {
@@ -435,6 +440,11 @@ var laterHostile = []hostile{
 	{name: "reaction grade zero", code: 3, base: "infused", args: []string{"--user", "nina", "dose", "reaction", "--infusion", "$INFUSION", "--grade", "0", "--text", "fever"}, want: []string{"grade", "0"}},
 	{name: "reaction text not UTF-8", code: 3, base: "infused", args: []string{"--user", "nina", "dose", "reaction", "--infusion", "$INFUSION", "--grade", "1", "--text", "fever \xff"}, want: []string{"--text", "not UTF-8"}},
 	{name: "reaction text oversized", code: 3, base: "infused", args: []string{"--user", "nina", "dose", "reaction", "--infusion", "$INFUSION", "--grade", "1", "--text", strings.Repeat("t", 100000)}, want: []string{"--text", "100000 characters"}},
+	{name: "reaction void of a number never recorded", code: 5, base: "infused", args: react("--void", "1", "--reason", "typo"), want: []string{"no reaction #1", "has no reactions recorded"}},
+	{name: "reaction void negative number", code: 5, base: "infused", args: react("--void=-1", "--reason", "typo"), want: []string{"no reaction #-1"}},
+	{name: "reaction void and corrects together", code: 2, base: "infused", args: react("--void", "1", "--corrects", "1", "--reason", "x"), want: []string{"--void", "--corrects does not apply"}},
+	{name: "reaction void blank reason", code: 3, base: "infused", args: react("--void", "1", "--reason", " \t "), want: []string{"--reason is required with --void"}},
+	{name: "reaction correction reason not UTF-8", code: 3, base: "infused", args: react("--corrects", "1", "--grade", "1", "--text", "rash", "--reason", "typo \xff"), want: []string{"--reason", "not UTF-8"}},
 	{name: "confirm weight unknown patient", code: 5, stdin: pw, args: []string{"--user", "pat", "dose", "confirm-weight", "--reason", "re-weighed", "--password-stdin", "MRN-4040"}, want: []string{"MRN-4040"}},
 
 	// trace and reports

@@ -1,0 +1,114 @@
+package dose
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+)
+
+// Reaction is an adverse reaction to an infusion, graded 1–5 as in CTCAE.
+// A reaction entered wrongly is never changed or deleted: a correction is a
+// new reaction that supersedes it (Corrects), and the old one is marked
+// corrected (CorrectedBy) or void, with who, when and why, as QC results are
+// (release.Result).
+type Reaction struct {
+	ID         uuid.UUID
+	InfusionID uuid.UUID
+	Seq        int // 1, 2, … within the infusion: what people type to correct or void
+	Grade      int
+	Text       string
+	At         time.Time
+	By         string
+	Corrects   int `json:",omitempty"` // Seq of the reaction this one corrects, or 0
+	// CorrectedBy is the Seq of the reaction that corrects this one, or 0.
+	// A corrected reaction is also void: VoidedAt, VoidedBy and VoidReason
+	// say when, by whom and why it was corrected. (The JSON of `dose
+	// reaction --json` keeps the field names and leaves out what is unset.)
+	CorrectedBy int       `json:",omitempty"`
+	VoidedAt    time.Time `json:",omitzero"`
+	VoidedBy    string    `json:",omitempty"`
+	VoidReason  string    `json:",omitempty"`
+}
+
+// Voided reports whether the reaction no longer stands: voided, or
+// superseded by a correction.
+func (r Reaction) Voided() bool { return !r.VoidedAt.IsZero() }
+
+// Status says whether the reaction stands: "valid", "VOID date by user:
+// reason" or "CORRECTED by #M date by user: reason", with "(corrects #N)"
+// for a correction.
+func (r Reaction) Status() string {
+	s := "valid"
+	switch {
+	case r.CorrectedBy > 0:
+		s = fmt.Sprintf("CORRECTED by #%d %s by %s: %s", r.CorrectedBy, lot.FormatTime(r.VoidedAt), r.VoidedBy, r.VoidReason)
+	case r.Voided():
+		s = fmt.Sprintf("VOID %s by %s: %s", lot.FormatTime(r.VoidedAt), r.VoidedBy, r.VoidReason)
+	}
+	if r.Corrects > 0 {
+		s += fmt.Sprintf(" (corrects #%d)", r.Corrects)
+	}
+	return s
+}
+
+// Line is the reaction as a report shows it, the status first so that a
+// void or corrected reaction never reads as one that stands:
+// "#1 grade 3: rash (nina, 2026-11-25 09:00 UTC)", "#1 CORRECTED by #2
+// 2026-11-25 10:00 UTC by pat: wrong chart — grade 3: rash (nina, …)".
+func (r Reaction) Line() string {
+	what := fmt.Sprintf("grade %d: %s (%s, %s)", r.Grade, r.Text, r.By, lot.FormatTime(r.At))
+	if st := r.Status(); st != "valid" {
+		what = strings.TrimPrefix(st, "valid ") + " — " + what
+	}
+	return fmt.Sprintf("#%d %s", r.Seq, what)
+}
+
+// ValidateReaction checks a reaction's grade and description.
+func ValidateReaction(grade int, text string) error {
+	if grade < 1 || grade > 5 {
+		return lot.Errorf(lot.EINVALID, "--grade %d is not a CTCAE grade; use 1 (mild) to 5 (death)", grade)
+	}
+	return lot.ValidateText("--text", text, true)
+}
+
+// ValidateReactionReason checks the reason for correcting (flag "--corrects")
+// or voiding (flag "--void") reaction #seq: required, and plain text.
+func ValidateReactionReason(flag string, seq int, reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		if flag == "--corrects" {
+			return lot.Errorf(lot.EINVALID, "--reason is required with --corrects: say why reaction #%d was wrong", seq)
+		}
+		return lot.Errorf(lot.EINVALID, "--reason is required with --void: say why reaction #%d is void", seq)
+	}
+	return lot.ValidateText("--reason", reason, true)
+}
+
+// FindReaction returns reaction #seq of an infusion's reactions rs (infusion
+// is the id as typed, for the message) if it still stands: ENOTFOUND when
+// there is no such number, ECONFLICT when it was already voided or corrected
+// — a reaction is corrected or voided once; the correction itself is what
+// to correct next.
+func FindReaction(rs []Reaction, infusion string, seq int) (Reaction, error) {
+	for _, r := range rs {
+		if r.Seq != seq {
+			continue
+		}
+		switch {
+		case r.CorrectedBy > 0:
+			return r, lot.Errorf(lot.ECONFLICT, "reaction #%d of infusion %s was already corrected by reaction #%d on %s by %s (%s); correct or void #%d instead",
+				seq, infusion, r.CorrectedBy, lot.FormatTime(r.VoidedAt), r.VoidedBy, r.VoidReason, r.CorrectedBy)
+		case r.Voided():
+			return r, lot.Errorf(lot.ECONFLICT, "reaction #%d of infusion %s was already voided on %s by %s (%s); it stays in the record as void",
+				seq, infusion, lot.FormatTime(r.VoidedAt), r.VoidedBy, r.VoidReason)
+		}
+		return r, nil
+	}
+	hint := fmt.Sprintf("infusion %s has no reactions recorded", infusion)
+	if len(rs) > 0 {
+		hint = fmt.Sprintf("infusion %s has reactions #1–#%d (`celltrack trace patient MRN` lists them)", infusion, len(rs))
+	}
+	return Reaction{}, lot.Errorf(lot.ENOTFOUND, "no reaction #%d of infusion %s; %s", seq, infusion, hint)
+}

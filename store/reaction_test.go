@@ -1,0 +1,187 @@
+package store
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/report"
+)
+
+// infusedWithReactions administers bag1 to MRN-1 and records the reactions
+// (grade, text) as nina; it returns the infusion id.
+func infusedWithReactions(t *testing.T, grades ...int) (*DB, *DoseService, string) {
+	t.Helper()
+	db, d := bedside(t, "0.5")
+	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range grades {
+		if _, err := d.RecordReaction("nina", in.ID.String(), g, "rash"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db, d, in.ID.String()
+}
+
+// TestReactionCorrectedAndVoided: a grade 3 entered in error is corrected by
+// a grade 1, and another reaction is voided; all three stay, each marked with
+// who, when and why, an audit entry is written for every record changed, and
+// audit verify passes.
+func TestReactionCorrectedAndVoided(t *testing.T) {
+	db, d, inf := infusedWithReactions(t, 3)
+	before, _ := db.AuditCount()
+	c, err := d.CorrectReaction("pat", inf, 1, 1, "mild rash, resolved", "grade misread from the chart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Seq != 2 || c.Corrects != 1 || c.Grade != 1 || c.By != "pat" || c.Voided() {
+		t.Fatalf("correction: %+v", c)
+	}
+	if _, err := d.RecordReaction("nina", inf, 2, "fever 38.5 °C"); err != nil {
+		t.Fatal(err)
+	}
+	v, err := d.VoidReaction("nina", inf, 3, "entered for the wrong patient")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Seq != 3 || v.VoidedBy != "nina" || v.VoidReason != "entered for the wrong patient" || v.CorrectedBy != 0 {
+		t.Fatalf("void: %+v", v)
+	}
+	// correction: the new reaction and the old one marked; reaction 3; void of 3.
+	if after, _ := db.AuditCount(); after-before != 4 {
+		t.Fatalf("audit grew by %d entries, want 4", after-before)
+	}
+	ins, rs, err := d.Infusions("MRN-1")
+	if err != nil || len(ins) != 1 {
+		t.Fatalf("infusions: %v %v", ins, err)
+	}
+	got := rs[ins[0].ID]
+	want := []string{
+		"#1 CORRECTED by #2 2026-11-25 09:00 UTC by pat: grade misread from the chart — grade 3: rash (nina, 2026-11-25 09:00 UTC)",
+		"#2 (corrects #1) — grade 1: mild rash, resolved (pat, 2026-11-25 09:00 UTC)",
+		"#3 VOID 2026-11-25 09:00 UTC by nina: entered for the wrong patient — grade 2: fever 38.5 °C (nina, 2026-11-25 09:00 UTC)",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("reactions: %+v", got)
+	}
+	for i, r := range got {
+		if r.Line() != want[i] {
+			t.Errorf("reaction %d:\n got %s\nwant %s", i+1, r.Line(), want[i])
+		}
+	}
+	if !got[0].Voided() || got[0].CorrectedBy != 2 || got[0].VoidedBy != "pat" || got[0].Grade != 3 {
+		t.Errorf("corrected reaction: %+v", got[0])
+	}
+	if v, err := db.Verify(); err != nil || !v.OK() {
+		t.Fatalf("audit verify: %v %v", err, v.Problems)
+	}
+
+	// Every report format shows the statuses.
+	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := NewTraceService(db).Patient("aud", "MRN-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"text", "md", "csv", "html"} {
+		out := strings.Join(strings.Fields(render(t, rep, format)), " ") // text wraps long fields
+		for _, w := range []string{"#1 CORRECTED by #2 2026-11-25 09:00 UTC by pat: grade misread from the chart", "#2 (corrects #1)",
+			"#3 VOID 2026-11-25 09:00 UTC by nina: entered for the wrong patient"} {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s lacks %q:\n%s", format, w, out)
+			}
+		}
+	}
+	var js struct {
+		Infusions []report.Dose `json:"infusions"`
+	}
+	if err := json.Unmarshal([]byte(render(t, rep, "json")), &js); err != nil {
+		t.Fatal(err)
+	}
+	if len(js.Infusions) != 1 || strings.Join(js.Infusions[0].Reactions, "\n") != strings.Join(want, "\n") {
+		t.Errorf("JSON reactions: %+v", js.Infusions)
+	}
+}
+
+// TestReactionCorrectionRefusals: each refusal has its code and writes nothing.
+func TestReactionCorrectionRefusals(t *testing.T) {
+	db, d, inf := infusedWithReactions(t, 3, 2)
+	if _, err := d.CorrectReaction("nina", inf, 2, 1, "rash", "typo"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.VoidReaction("nina", inf, 1, "wrong patient"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	unknown := "01900000-0000-7000-8000-000000000000"
+	for _, c := range []struct {
+		name string
+		err  func() error
+		code string
+		want string
+	}{
+		{"unknown infusion", func() error { _, err := d.VoidReaction("nina", unknown, 1, "x"); return err }, lot.ENOTFOUND, "no infusion"},
+		{"not an infusion id", func() error { _, err := d.VoidReaction("nina", "nope", 1, "x"); return err }, lot.EINVALID, `--infusion "nope"`},
+		{"seq past the last", func() error { _, err := d.VoidReaction("nina", inf, 4, "x"); return err }, lot.ENOTFOUND, "has reactions #1–#3"},
+		{"seq zero", func() error { _, err := d.CorrectReaction("nina", inf, 0, 1, "rash", "x"); return err }, lot.ENOTFOUND, "no reaction #0"},
+		{"void of a void", func() error { _, err := d.VoidReaction("nina", inf, 1, "again"); return err }, lot.ECONFLICT, "reaction #1 of infusion " + inf + " was already voided"},
+		{"correct a void", func() error { _, err := d.CorrectReaction("nina", inf, 1, 1, "rash", "again"); return err }, lot.ECONFLICT, "already voided"},
+		{"void of a corrected", func() error { _, err := d.VoidReaction("nina", inf, 2, "again"); return err }, lot.ECONFLICT, "already corrected by reaction #3"},
+		{"correct a corrected", func() error { _, err := d.CorrectReaction("nina", inf, 2, 1, "rash", "again"); return err }, lot.ECONFLICT, "correct or void #3 instead"},
+		{"void without reason", func() error { _, err := d.VoidReaction("nina", inf, 3, ""); return err }, lot.EINVALID, "--reason is required with --void"},
+		{"correction with blank reason", func() error { _, err := d.CorrectReaction("nina", inf, 3, 1, "rash", "  "); return err }, lot.EINVALID, "--reason is required with --corrects"},
+		{"correction with bad grade", func() error { _, err := d.CorrectReaction("nina", inf, 3, 6, "rash", "x"); return err }, lot.EINVALID, "not a CTCAE grade"},
+		{"auditor voids", func() error { _, err := d.VoidReaction("aud", inf, 3, "x"); return err }, lot.EFORBIDDEN, "may not dose.reaction"},
+		{"lab corrects", func() error { _, err := d.CorrectReaction("liu", inf, 3, 1, "rash", "x"); return err }, lot.EFORBIDDEN, "may not dose.reaction"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before, _ := db.AuditCount()
+			err := c.err()
+			if lot.ErrorCode(err) != c.code || err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v (%s), want %s containing %q", err, lot.ErrorCode(err), c.code, c.want)
+			}
+			if after, _ := db.AuditCount(); after != before {
+				t.Fatalf("audit grew from %d to %d on a refusal", before, after)
+			}
+		})
+	}
+}
+
+// TestReactionRecordedWithoutNumber: a reaction stored before corrections
+// existed has no number in its record; it is numbered by its place, and
+// voiding it marks that one.
+func TestReactionRecordedWithoutNumber(t *testing.T) {
+	db, d, inf := infusedWithReactions(t, 1, 2)
+	_, rs, _ := d.Infusions("MRN-1")
+	var ids []string
+	for _, list := range rs {
+		for _, r := range list {
+			ids = append(ids, r.ID.String())
+			rec := toReactionRecord(r)
+			rec.Seq = 0 // as the first version wrote it
+			asAdmin(t, db, func(w *writer) error { return w.put(kindReaction, r.ID, "test.legacy", "", rec) })
+		}
+	}
+	v, err := d.VoidReaction("nina", inf, 2, "duplicate entry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.ID.String() != ids[1] || v.Grade != 2 {
+		t.Fatalf("voided %+v, want the second reaction %s", v, ids[1])
+	}
+	c, err := d.CorrectReaction("nina", inf, 1, 2, "rash", "grade")
+	if err != nil || c.Seq != 3 {
+		t.Fatalf("correction: %+v %v", c, err)
+	}
+	if v, err := db.Verify(); err != nil || !v.OK() {
+		t.Fatalf("audit verify: %v %v", err, v.Problems)
+	}
+}

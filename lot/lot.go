@@ -176,7 +176,10 @@ type Registration struct {
 const MaxText = 200
 
 // ValidateText checks a required or optional free-text field: valid UTF-8,
-// no control characters, at most MaxText characters.
+// no control characters, no invisible characters (zero-width spaces and
+// joiners, bidi controls, byte order marks: see checkInvisible), at least one
+// visible character when required (text of spaces only, of any width, is
+// blank), at most MaxText characters.
 func ValidateText(field, s string, required bool) error {
 	if strings.TrimSpace(s) == "" {
 		if required {
@@ -186,6 +189,12 @@ func ValidateText(field, s string, required bool) error {
 	}
 	if !validUTF8NoControl(s) {
 		return Errorf(EINVALID, "%s %q contains control characters or is not UTF-8 text", field, s)
+	}
+	if err := checkInvisible(field, s); err != nil {
+		return err
+	}
+	if required && !hasVisible(s) {
+		return Errorf(EINVALID, "%s is required: %q has no visible character, only spaces", field, s)
 	}
 	if n := len([]rune(s)); n > MaxText {
 		return Errorf(EINVALID, "%s is %d characters long; at most %d are allowed", field, n, MaxText)

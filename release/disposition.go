@@ -106,9 +106,10 @@ func (a Approval) Check() error {
 
 // CheckSegregation refuses a release signed by the person who registered the
 // lot (EU GMP Annex 11; 21 CFR 211.22): the same login, or another login with
-// the same printed name.
+// the same printed name, compared folded (lot.SameName: spacing, width, case
+// and Unicode form do not make another person).
 func CheckSegregation(l lot.Lot, signer, registrant audit.User) error {
-	if signer.Name == l.CreatedBy || strings.EqualFold(strings.TrimSpace(signer.FullName), strings.TrimSpace(registrant.FullName)) {
+	if signer.Name == l.CreatedBy || lot.SameName(signer.FullName, registrant.FullName) {
 		return lot.Errorf(lot.EFORBIDDEN, "segregation of duties: %s (%s) registered lot %s and may not also release it; another QA person must sign",
 			registrant.FullName, l.CreatedBy, l.Number)
 	}

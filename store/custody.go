@@ -103,6 +103,9 @@ func (s *CustodyService) move(actor, ref string, m lot.Move) (lot.Container, err
 		if c, err = containerByRef(w.tx, ref); err != nil {
 			return err
 		}
+		if err := checkIntact(w.tx, moveRecords(c)...); err != nil {
+			return err
+		}
 		if c.Site == "" { // containers start at the home site
 			home, err := homeSite(w.tx)
 			if err != nil {

@@ -642,6 +642,9 @@ func (s *DoseService) Administer(nurse, witness audit.User, a dose.Administratio
 		if err != nil {
 			return err
 		}
+		if err := checkIntact(w.tx, bedsideRecords(w.tx, f, ac, nu, wu)...); err != nil {
+			return err
+		}
 		rep = dose.Check(f)
 		if err := rep.Err(); err != nil {
 			return err

@@ -630,6 +630,9 @@ func (db *DB) planApproval(tx *bolt.Tx, a release.Approval, now time.Time) (appr
 	if err != nil {
 		return p, err
 	}
+	if err := checkIntact(tx, approvalRecords(tx, a, p.lot, p.qa, registrant)...); err != nil {
+		return p, err
+	}
 	if err := release.CheckSegregation(p.lot, p.qa, registrant); err != nil {
 		return p, err
 	}
@@ -729,6 +732,9 @@ func checkReject(tx *bolt.Tx, qa, lotRef string) (lot.Lot, audit.User, error) {
 	}
 	l, err := lotByRef(tx, lotRef)
 	if err != nil {
+		return l, u, err
+	}
+	if err := checkIntact(tx, append(lotRecords(tx, l), recordRef{kindUser, u.ID})...); err != nil {
 		return l, u, err
 	}
 	return l, u, release.CheckRejectable(l)

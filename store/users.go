@@ -141,6 +141,9 @@ func (db *DB) AddUser(actor string, u audit.User, password string) (audit.User, 
 		if _, ok := lookup(w.tx, "idx_user_name", u.Name); ok {
 			return lot.Errorf(lot.ECONFLICT, "user %s already exists; choose another name", u.Name)
 		}
+		if err := checkPrintedName(w.tx, u.FullName); err != nil {
+			return err
+		}
 		u.ID, u.Hash, u.CreatedAt, u.CreatedBy = db.NewID(), hash, w.now, w.actor.Name
 		if err := w.put(kindUser, u.ID, string(audit.UserAdd), "", toUserRecord(u)); err != nil {
 			return err
@@ -148,6 +151,28 @@ func (db *DB) AddUser(actor string, u audit.User, password string) (audit.User, 
 		return setIndex(w.tx, "idx_user_name", u.Name, u.ID)
 	})
 	return u, err
+}
+
+// checkPrintedName refuses a full name that reads like an existing user's
+// but is not typed the same (two spaces, a no-break space, other case or
+// width). A signature shows only the printed name, and segregation of
+// duties treats logins with the same folded name (lot.SameName) as one
+// person: a name typed exactly the same is that person's second login (a
+// lab analyst who is also QA); a look-alike would be a second person nobody
+// can tell apart on a signature, or the same person slipping past the check.
+func checkPrintedName(tx *bolt.Tx, fullName string) error {
+	return tx.Bucket(recordBuckets[kindUser]).ForEach(func(k, _ []byte) error {
+		var r userRecord
+		if _, err := get(tx, kindUser, uuid.UUID(k), &r); err != nil {
+			return err
+		}
+		if r.FullName != fullName && lot.SameName(r.FullName, fullName) {
+			return lot.Errorf(lot.ECONFLICT, "--full-name %q reads the same as %q, the printed name of user %s, but is typed differently (spacing, case or characters); "+
+				"if it is the same person type it exactly as %q (both logins then count as one person for segregation of duties); "+
+				"if it is another person, add what tells them apart on a signature, e.g. a middle initial", fullName, r.FullName, r.Name, r.FullName)
+		}
+		return nil
+	})
 }
 
 // DisableUser disables a user, who can then do nothing; the record stays.

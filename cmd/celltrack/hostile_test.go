@@ -461,6 +461,27 @@ var laterHostile = []hostile{
 	{name: "report handling dates reversed", code: 3, args: []string{"--user", "aud", "report", "handling", "--from", "2026-12-01", "--to", "2026-11-01"}, want: []string{"--from", "--to"}},
 	{name: "report handling unknown protocol", code: 5, args: []string{"--user", "aud", "report", "handling", "--protocol", "no-such"}, want: []string{"no-such"}},
 	{name: "report handling unknown format", code: 2, args: []string{"--user", "aud", "report", "handling", "--format", "xlsx"}, want: []string{"--format", "xlsx"}},
+
+	// free text that shows nothing: a reason, a name, a site must be seen to be there
+	{name: "void reason zero width space", code: 3, base: "release", args: result("--void", "3", "--reason", "\u200b", "LOT-UC-1"), want: []string{"--reason", "required"}},
+	{name: "correct reason word joiner", code: 3, base: "release", args: result("--corrects", "3", "--reason", "\u2060", "--assay", "CD73", "--value", "97", "LOT-UC-1"), want: []string{"--reason", "required"}},
+	{name: "reject reason word joiner", code: 3, base: "release", stdin: pw, args: []string{"--user", "quinn", "release", "reject", "--reason", "\u2060", "--password-stdin", "LOT-UC-1"}, want: []string{"--reason", `"\u2060"`, "U+2060 WORD JOINER", "retype"}},
+	{name: "reject reason ideographic space", code: 3, base: "release", stdin: pw, args: []string{"--user", "quinn", "release", "reject", "--reason", "\u3000", "--password-stdin", "LOT-UC-1"}, want: []string{"--reason is required"}},
+	{name: "reject reason Braille blank", code: 3, base: "release", stdin: pw, args: []string{"--user", "quinn", "release", "reject", "--reason", "\u2800", "--password-stdin", "LOT-UC-1"}, want: []string{"--reason is required", "no visible character"}},
+	{name: "reject reason bidi override", code: 3, base: "release", stdin: pw, args: []string{"--user", "quinn", "release", "reject", "--reason", "sterility \u202eok", "--password-stdin", "LOT-UC-1"}, want: []string{"--reason", "U+202E RIGHT-TO-LEFT OVERRIDE"}},
+	approve("--exception", "--patient", "MRN-1001", "--physician", "pat", "--reason", "\ufeff", "LOT-UC-1").is("approve exception reason byte order mark", 3, "--reason", "medical necessity"),
+	{name: "discard reason no-break spaces", code: 3, base: "bedside", args: move("liu", "discard", "--reason", "\u00a0\u00a0", "G12342600000201"), want: []string{"--reason is required"}},
+	{name: "quarantine reason zero width joiner", code: 3, base: "bedside", args: move("liu", "quarantine", "--reason", "temp\u200dexcursion", "G12342600000201"), want: []string{"--reason", "U+200D"}},
+	{name: "patient name bidi override", code: 3, args: patientAdd("--name", "Mei\u202eChen", "--born", "1984-03-09", "--sex", "F", "MRN-3001"), want: []string{"--name", "U+202E"}},
+	{name: "patient name Hangul filler", code: 3, args: patientAdd("--name", "\u3164", "--born", "1984-03-09", "--sex", "F", "MRN-3001"), want: []string{"--name", "U+3164 HANGUL FILLER"}},
+	{name: "user full name zero width space", code: 3, stdin: "long-enough-pw\n", args: []string{"--user", "alice", "user", "add", "--role", "qa", "--full-name", "\u200b", "--password-stdin", "qa3"}, want: []string{"--full-name", "U+200B ZERO WIDTH SPACE"}},
+	{name: "site name byte order mark", code: 3, args: []string{"--user", "liu", "site", "add", "--name", "\ufeffCell lab", "LAB"}, want: []string{"--name", "U+FEFF"}},
+	{name: "donor site soft hyphen", code: 3, args: donorAdd("--delivered", "2026-10-30", "--site", "Mater\u00adnity", "--consented", "2026-10-12", "D-0009"), want: []string{"--site", "U+00AD SOFT HYPHEN"}},
+	{name: "reaction text zero width space", code: 3, base: "infused", args: []string{"--user", "nina", "dose", "reaction", "--infusion", "$INFUSION", "--grade", "1", "--text", "\u200b"}, want: []string{"--text", "U+200B"}},
+	// a second login whose printed name only looks like another user's
+	{name: "user full name two spaces", code: 3, stdin: "long-enough-pw\n", args: []string{"--user", "alice", "user", "add", "--role", "qa", "--full-name", "Liu  Wei", "--password-stdin", "qa3"}, want: []string{`"Liu  Wei"`, "user liu", "middle initial"}},
+	{name: "user full name no-break space", code: 3, stdin: "long-enough-pw\n", args: []string{"--user", "alice", "user", "add", "--role", "qa", "--full-name", "Liu\u00a0Wei", "--password-stdin", "qa3"}, want: []string{`"Liu\u00a0Wei"`, "user liu"}},
+	{name: "user full name other case", code: 3, stdin: "long-enough-pw\n", args: []string{"--user", "alice", "user", "add", "--role", "qa", "--full-name", "LIU WEI", "--password-stdin", "qa3"}, want: []string{`"LIU WEI"`, "user liu"}},
 }
 
 // TestHostileInput runs every bad input of the catalogue against its own copy

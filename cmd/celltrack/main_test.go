@@ -70,6 +70,7 @@ func scriptParams(dir string) testscript.Params {
 			"auditgrew": cmdAuditGrew,
 			"fixture":   cmdFixture,
 			"golden":    cmdGolden,
+			"dbedit":    cmdDBEdit,
 		},
 	}
 }

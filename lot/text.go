@@ -1,0 +1,99 @@
+package lot
+
+import (
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Free text is read by people: on screen, on a certificate, in an audit
+// trail. A character that shows nothing there — a zero-width space, a word
+// joiner, a bidi override that reverses what follows, a byte order mark —
+// makes a required reason look empty or a name look like another. Such
+// characters are the Unicode format characters (category Cf), the C1
+// controls, the line and paragraph separators, and the few letters Unicode
+// itself says to ignore when displaying (Other_Default_Ignorable_Code_Point:
+// the Hangul fillers, the combining grapheme joiner, …).
+
+// invisibleNames names the invisible characters most often met in pasted
+// text, so that the message says more than a code point.
+var invisibleNames = map[rune]string{
+	0x00AD: "SOFT HYPHEN",
+	0x061C: "ARABIC LETTER MARK",
+	0x180E: "MONGOLIAN VOWEL SEPARATOR",
+	0x200B: "ZERO WIDTH SPACE",
+	0x200C: "ZERO WIDTH NON-JOINER",
+	0x200D: "ZERO WIDTH JOINER",
+	0x200E: "LEFT-TO-RIGHT MARK",
+	0x200F: "RIGHT-TO-LEFT MARK",
+	0x2028: "LINE SEPARATOR",
+	0x2029: "PARAGRAPH SEPARATOR",
+	0x202A: "LEFT-TO-RIGHT EMBEDDING",
+	0x202B: "RIGHT-TO-LEFT EMBEDDING",
+	0x202C: "POP DIRECTIONAL FORMATTING",
+	0x202D: "LEFT-TO-RIGHT OVERRIDE",
+	0x202E: "RIGHT-TO-LEFT OVERRIDE",
+	0x2060: "WORD JOINER",
+	0x2066: "LEFT-TO-RIGHT ISOLATE",
+	0x2067: "RIGHT-TO-LEFT ISOLATE",
+	0x2068: "FIRST STRONG ISOLATE",
+	0x2069: "POP DIRECTIONAL ISOLATE",
+	0x3164: "HANGUL FILLER",
+	0xFEFF: "ZERO WIDTH NO-BREAK SPACE (byte order mark)",
+}
+
+// invisible reports whether r shows nothing where it stands.
+func invisible(r rune) bool {
+	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Other_Default_Ignorable_Code_Point)
+}
+
+// visible reports whether r is a character a reader sees: a letter, digit,
+// punctuation mark, symbol or spacing mark. Spaces of every width, lone
+// combining marks and the Braille blank (U+2800, drawn as nothing) are not.
+func visible(r rune) bool {
+	return r != 0x2800 && unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S, unicode.Mc)
+}
+
+// checkInvisible refuses text holding an invisible character, naming the
+// field, the character's code point and where it is.
+func checkInvisible(field, s string) error {
+	i := 0
+	for _, r := range s {
+		i++
+		if !invisible(r) {
+			continue
+		}
+		what := "an invisible control or format character"
+		if name, ok := invisibleNames[r]; ok {
+			what = name + ", an invisible character"
+		}
+		return Errorf(EINVALID, "%s %q contains U+%04X %s (character %d); retype %s without it rather than pasting it",
+			field, s, r, what, i, field)
+	}
+	return nil
+}
+
+// hasVisible reports whether s has at least one visible character.
+func hasVisible(s string) bool {
+	return strings.IndexFunc(s, visible) >= 0
+}
+
+// FoldName is the form in which two printed names are compared to decide
+// whether they name the same person: Unicode compatibility normalisation
+// (NFKC, so a decomposed é equals é, a full-width Ｌ equals L and every
+// width of space is a space), every run of spaces as one space, no leading
+// or trailing space, and case folded (full Unicode case folding, so Σ, σ
+// and ς are one letter). It does not reorder names: "Wei Liu"
+// and "Liu Wei" stay different.
+func FoldName(s string) string {
+	s = norm.NFKC.String(s)
+	return cases.Fold().String(strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " "))
+}
+
+// SameName reports whether printed names a and b are the same once folded
+// (FoldName).
+func SameName(a, b string) bool {
+	return FoldName(a) == FoldName(b)
+}

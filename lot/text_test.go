@@ -1,0 +1,134 @@
+package lot
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestValidateTextRefusesInvisible: a required reason or name must be seen
+// to be there. Each row is text pasted from a mail, a PDF or a chat, that
+// shows as nothing or as something else.
+func TestValidateTextRefusesInvisible(t *testing.T) {
+	for _, tc := range []struct {
+		name, text string
+		want       []string // substrings of the message
+	}{
+		{"zero width space alone", "\u200b", []string{"--reason", "U+200B ZERO WIDTH SPACE", "retype --reason"}},
+		{"word joiner alone", "\u2060", []string{"U+2060 WORD JOINER"}},
+		{"byte order mark alone", "\ufeff", []string{"U+FEFF", "byte order mark"}},
+		{"zero width space inside a word", "sample\u200bmix-up", []string{"U+200B", "character 7"}},
+		{"zero width joiner", "mix\u200dup", []string{"U+200D ZERO WIDTH JOINER"}},
+		{"zero width non-joiner", "mix\u200cup", []string{"U+200C ZERO WIDTH NON-JOINER"}},
+		{"right-to-left override", "pass\u202eliaf", []string{"U+202E RIGHT-TO-LEFT OVERRIDE"}},
+		{"right-to-left isolate", "\u2067ok", []string{"U+2067"}},
+		{"left-to-right mark", "ok\u200e", []string{"U+200E"}},
+		{"soft hyphen", "trans\u00adcription", []string{"U+00AD SOFT HYPHEN"}},
+		{"Mongolian vowel separator", "\u180e", []string{"U+180E"}},
+		{"Hangul filler", "\u3164", []string{"U+3164 HANGUL FILLER"}},
+		{"halfwidth Hangul filler", "\uffa0", []string{"U+FFA0", "invisible"}},
+		{"combining grapheme joiner", "a\u034fb", []string{"U+034F", "invisible"}},
+		{"tag character", "ok\U000E0041", []string{"U+E0041"}},
+		{"C1 next line", "ok\u0085more", []string{"U+0085", "invisible"}},
+		{"line separator", "one\u2028two", []string{"U+2028 LINE SEPARATOR"}},
+		{"paragraph separator", "one\u2029two", []string{"U+2029 PARAGRAPH SEPARATOR"}},
+		{"no-break spaces only", "\u00a0\u00a0", []string{"--reason is required"}},
+		{"ideographic space only", "\u3000", []string{"--reason is required"}},
+		{"en, em and narrow spaces only", "\u2002\u2003\u202f\u205f", []string{"--reason is required"}},
+		{"Braille blank only", "\u2800", []string{"--reason is required", "no visible character"}},
+		{"lone combining accent", " \u0301 ", []string{"--reason is required", "no visible character"}},
+		{"escape", "a\x1bb", []string{"control characters"}},
+		{"tab", "a\tb", []string{"control characters"}},
+		{"not UTF-8", "a\xffb", []string{"not UTF-8"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ValidateText("--reason", tc.text, true)
+			if ErrorCode(err) != EINVALID {
+				t.Fatalf("ValidateText(%q): %v; want EINVALID", tc.text, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("ValidateText(%q) = %q; want it to contain %q", tc.text, err, w)
+				}
+			}
+		})
+	}
+	// Invisible characters are refused in optional text too: an optional
+	// location can still carry a bidi override.
+	if err := ValidateText("--location", "LN2\u202eA", false); ErrorCode(err) != EINVALID || !strings.Contains(err.Error(), "U+202E") {
+		t.Errorf("optional --location with U+202E: %v", err)
+	}
+}
+
+// TestValidateTextAcceptsRealText: the names and reasons of a real lab —
+// accents, CJK, hyphens, apostrophes, typographic quotes and dashes, emoji,
+// spaces of other widths between words — pass unchanged.
+func TestValidateTextAcceptsRealText(t *testing.T) {
+	for _, text := range []string{
+		"sample mix-up",
+		"José Álvarez-Núñez",
+		"Jose\u0301 (decomposed accent)",
+		"Zoë O'Brien",
+		"Siobhán Ní Dhómhnaill",
+		"Ærøskøbing Ø",
+		"Łukasz Żółć",
+		"Ἀθηνᾶ Παπαδοπούλου",
+		"Дмитрий Шостакович",
+		"刘伟",
+		"劉 偉",
+		"山田　太郎", // ideographic space between family and given name
+		"김민준",
+		"محمد",
+		"אברהם",
+		"नमस्ते",
+		"Liu\u00a0Wei",
+		"transcription error — CD90 was 97.1 ‘not’ 91.7",
+		"≥ 95 % · 2.36×10^9 cells",
+		"no growth ✓",
+		"reaction 🤒 grade 1",
+		"❤️ variation selector",
+		"a", // one visible character is enough
+	} {
+		if err := ValidateText("--full-name", text, true); err != nil {
+			t.Errorf("ValidateText(%q): %v", text, err)
+		}
+	}
+	if err := ValidateText("--location", "", false); err != nil {
+		t.Errorf("empty optional text: %v", err)
+	}
+}
+
+// TestSameName: two printed names are the same person when they differ only
+// in spacing, width, case or Unicode composition; reordered or different
+// names are not (reordering is out of scope: "Wei Liu" may be another person).
+func TestSameName(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"Liu Wei", "Liu Wei", true},
+		{"Liu Wei", "liu wei", true},
+		{"Liu Wei", "LIU WEI", true},
+		{"Liu Wei", "Liu  Wei", true},
+		{"Liu Wei", " Liu Wei ", true},
+		{"Liu Wei", "Liu\u00a0Wei", true},
+		{"Liu Wei", "Liu\u3000Wei", true},
+		{"Liu Wei", "Liu\u2002\u2003Wei", true},
+		{"Liu Wei", "Liu\tWei", true},
+		{"Liu Wei", "Ｌｉｕ Ｗｅｉ", true},                         // full-width letters from a CJK input method
+		{"José Núñez", "Jose\u0301 Nu\u0301n\u0303ez", true}, // decomposed accents (macOS)
+		{"Straße", "STRASSE", true},                          // full case folding
+		{"Σωκράτης", "σωκράτης", true},
+		{"Οδυσσεύς", "ΟΔΥΣΣΕΎΣ", true}, // final sigma
+		{"刘伟", "刘伟", true},
+		{"Liu Wei", "Wei Liu", false},
+		{"Liu Wei", "Liu W.", false},
+		{"Liu Wei", "Liu Wen", false},
+		{"Liu Wei", "LiuWei", false},
+		{"José", "Jose", false}, // an accent is part of the name
+		{"刘伟", "劉偉", false},     // simplified and traditional: not folded
+	} {
+		if got := SameName(tc.a, tc.b); got != tc.same {
+			t.Errorf("SameName(%q, %q) = %v; want %v (folded %q and %q)", tc.a, tc.b, got, tc.same, FoldName(tc.a), FoldName(tc.b))
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package store
+
+import (
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// A safety-critical write — a release decision, a custody move, an infusion —
+// decides on records it reads: the lot's status, its results, the donor's
+// screenings, the container's state. A record edited with a raw bbolt tool
+// ("status":"quarantine" → "released") is named by `audit verify`, but until
+// someone runs it every command would trust it, and the write itself would
+// then overwrite the record and bury the edit under a new, valid audit entry.
+// So such a write first checks each record it rests on against its latest
+// audit entry, as a traceability report checks the records it shows
+// (verifyCursors.verifyRecord), and refuses on a mismatch, writing nothing.
+// The cost is a few seeks per record, not a verification of the trail.
+
+// checkIntact refuses, with ECONFLICT, when one of refs is not stored with
+// exactly the value its latest audit entry set.
+func checkIntact(tx *bolt.Tx, refs ...recordRef) error {
+	vc := &verifyCursors{tx: tx, audit: tx.Bucket(bAudit).Cursor(), ents: tx.Bucket(bAuditEntity).Cursor(), records: map[string]*bolt.Cursor{}}
+	seen := make(map[uuid.UUID]bool, len(refs))
+	for _, r := range refs {
+		if r.id == uuid.Nil || seen[r.id] {
+			continue
+		}
+		seen[r.id] = true
+		if p := vc.verifyRecord(r); p != "" {
+			return lot.Errorf(lot.ECONFLICT, "refused: %s; this command rests on it, so nothing was written — run `celltrack check` and contact the administrator", p)
+		}
+	}
+	return nil
+}
+
+// refsOf lists ids of one kind as records to check.
+func refsOf(kind string, ids ...uuid.UUID) []recordRef {
+	refs := make([]recordRef, len(ids))
+	for i, id := range ids {
+		refs[i] = recordRef{kind, id}
+	}
+	return refs
+}
+
+// lotRecords lists a lot and what its release status was decided on: its
+// QC results and, for a UC lot, its donor and the donor's screenings.
+func lotRecords(tx *bolt.Tx, l lot.Lot) []recordRef {
+	refs := append(refsOf(kindLot, l.ID), refsOf(kindResult, children(tx, "idx_result_lot", l.ID)...)...)
+	if l.DonorID != uuid.Nil {
+		refs = append(refs, recordRef{kindDonor, l.DonorID})
+		refs = append(refs, refsOf(kindScreening, children(tx, "idx_screening_donor", l.DonorID)...)...)
+	}
+	return refs
+}
+
+// approvalRecords lists what an approval rests on: the lot, its results and
+// donor screenings, the specification it is judged against, the signers and
+// the registrant (segregation of duties: their names and roles), and for an
+// exceptional release the patient it is restricted to. A reference that does
+// not resolve is left to the approval's own checks, which name it.
+func approvalRecords(tx *bolt.Tx, a release.Approval, l lot.Lot, qa, registrant audit.User) []recordRef {
+	refs := append(lotRecords(tx, l), recordRef{kindUser, qa.ID}, recordRef{kindUser, registrant.ID})
+	spec := a.Spec
+	if spec == "" {
+		spec = release.DefaultSpec(l.Source)
+	}
+	if sp, err := specByRef(tx, spec); err == nil {
+		refs = append(refs, recordRef{kindSpec, sp.ID})
+	}
+	if a.Exception {
+		if id, ok := lookup(tx, "idx_user_name", a.Physician); ok {
+			refs = append(refs, recordRef{kindUser, id})
+		}
+		if id, ok := lookup(tx, "idx_patient_mrn", a.Patient); ok {
+			refs = append(refs, recordRef{kindPatient, id})
+		}
+	}
+	return refs
+}
+
+// moveRecords lists what a custody move rests on: the container (its state
+// decides which moves are allowed) and its lot (its status decides whether
+// it may be dispensed, and to whom).
+func moveRecords(c lot.Container) []recordRef {
+	return []recordRef{{kindContainer, c.ID}, {kindLot, c.LotID}}
+}
+
+// bedsideRecords lists what an infusion rests on: the patient, the active
+// course and its protocol, the weights and their confirmations, every
+// container with its lot and the lot's results (the endotoxin load), and the
+// two signers.
+func bedsideRecords(tx *bolt.Tx, f dose.Facts, ac *dose.Course, signers ...audit.User) []recordRef {
+	refs := refsOf(kindPatient, f.Patient.ID)
+	if ac != nil {
+		refs = append(refs, recordRef{kindSchedule, ac.Schedule.ID}, recordRef{kindProtocol, ac.Protocol.ID})
+	}
+	for _, w := range f.Weights {
+		refs = append(refs, recordRef{kindWeight, w.ID})
+		if id, ok := lookup(tx, "idx_weight_confirm", string(w.ID[:])); ok {
+			refs = append(refs, recordRef{kindWeightConfirm, id})
+		}
+	}
+	for _, c := range f.Containers {
+		refs = append(refs, recordRef{kindContainer, c.Container.ID}, recordRef{kindLot, c.Lot.ID})
+		refs = append(refs, refsOf(kindResult, children(tx, "idx_result_lot", c.Lot.ID)...)...)
+	}
+	for _, u := range signers {
+		refs = append(refs, recordRef{kindUser, u.ID})
+	}
+	return refs
+}

@@ -1,0 +1,188 @@
+package store
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// refusedIntact checks that err is the refusal of a write resting on a
+// record changed outside celltrack, naming that record, and that nothing was
+// written: the audit trail is as long as before and the tampered record is
+// still there for `audit verify` to name (not overwritten by the write).
+func refusedIntact(t *testing.T, db *DB, entries int, err error, record string) {
+	t.Helper()
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), record) ||
+		!strings.Contains(err.Error(), "changed outside celltrack") ||
+		!strings.Contains(err.Error(), "nothing was written — run `celltrack check` and contact the administrator") {
+		t.Fatalf("got %v; want ECONFLICT naming %s", err, record)
+	}
+	if n, _ := db.AuditCount(); n != entries {
+		t.Fatalf("the refusal wrote %d audit entries", n-entries)
+	}
+	v, _ := db.Verify()
+	if !strings.Contains(strings.Join(v.Problems, "\n"), record) {
+		t.Fatalf("audit verify no longer names %s: %v", record, v.Problems)
+	}
+}
+
+// TestApprovalRefusesTamperedRecords: LOT-1 was released, then a sterility
+// result "growth" sent it back to quarantine. Each row edits one record the
+// approval rests on with raw bbolt; approving is then refused, before any
+// password (CheckApproval) and again when the decision would be written.
+// Without the check the first row releases a lot whose sterility grew.
+func TestApprovalRefusesTamperedRecords(t *testing.T) {
+	for _, tc := range []struct {
+		name, approver string
+		tamper         func(t *testing.T, db *DB, growth release.Result) (record string)
+	}{
+		{"failing result edited to pass", "quinn", func(t *testing.T, db *DB, growth release.Result) string {
+			tamper(t, db, kindResult, growth.ID, `"value":"growth"`, `"value":"no-growth"`)
+			return "result " + growth.ID.String()
+		}},
+		{"specification edited to accept growth", "quinn", func(t *testing.T, db *DB, _ release.Result) string {
+			sp, err := NewReleaseService(db).Spec("isct-uc-msc")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tamper(t, db, kindSpec, sp.ID, `"result":"no-growth"`, `"result":"growth"`)
+			return "spec isct-uc-msc (" + sp.ID.String() + ")"
+		}},
+		{"nurse's role edited to qa", "nina", func(t *testing.T, db *DB, _ release.Result) string {
+			nina := mustUser(t, db, "nina")
+			tamper(t, db, kindUser, nina.ID, `"role":"nurse"`, `"role":"qa"`)
+			return "user nina (" + nina.ID.String() + ")"
+		}},
+		{"lot record edited", "quinn", func(t *testing.T, db *DB, growth release.Result) string {
+			tamper(t, db, kindResult, growth.ID, `"value":"growth"`, `"value":"no-growth"`)
+			l, _ := NewLotService(db).Lot("LOT-1")
+			tamper(t, db, kindLot, l.ID, `"number":"LOT-1"`, `"number":"LOT-1","note":"x"`)
+			return "lot LOT-1 (" + l.ID.String() + ")"
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := newTestDB(t)
+			rs, _ := releasedUC(t, db)
+			growth, rq, err := rs.RecordResult("liu", "LOT-1", release.Entry{Assay: "sterility", Value: "growth"}, 0, "")
+			if err != nil || len(rq) != 1 {
+				t.Fatalf("sterility growth: %v %v", rq, err)
+			}
+			record := tc.tamper(t, db, growth)
+			n, _ := db.AuditCount()
+			a := release.Approval{Lot: "LOT-1", QA: tc.approver, Password: testPassword}
+			refusedIntact(t, db, n, rs.CheckApproval(a), record)
+			_, err = rs.Approve(a)
+			refusedIntact(t, db, n, err, record)
+			if l, _ := NewLotService(db).Lot("LOT-1"); l.Status == lot.Released {
+				t.Fatal("the lot was released")
+			}
+		})
+	}
+}
+
+// TestRejectRefusesTamperedLot: a rejection would overwrite the edited lot
+// record and bury the edit under a valid audit entry.
+func TestRejectRefusesTamperedLot(t *testing.T) {
+	db := newTestDB(t)
+	rs, l := releasedUC(t, db)
+	tamper(t, db, kindLot, l.ID, `"status":"released"`, `"status":"quarantine"`)
+	n, _ := db.AuditCount()
+	refusedIntact(t, db, n, rs.CheckReject("quinn", "LOT-1", "edited"), "lot LOT-1")
+	_, err := rs.Reject("quinn", testPassword, "LOT-1", "edited")
+	refusedIntact(t, db, n, err, "lot LOT-1")
+}
+
+// TestCustodyRefusesTamperedLotOrContainer: a lot in quarantine edited to
+// "released" is not dispensed, nor is any of its containers moved; a
+// container edited from "stored" to "thawed" is not dispensed.
+func TestCustodyRefusesTamperedLotOrContainer(t *testing.T) {
+	t.Run("lot status edited to released", func(t *testing.T) {
+		db, s, cs := custodyDB(t)
+		for _, step := range []func() (lot.Container, error){
+			func() (lot.Container, error) { return s.Store("liu", cs[0].Code(), "LN2-A") },
+			func() (lot.Container, error) {
+				return s.Thaw("liu", cs[0].Code(), lot.Thaw{Viability: 915, ViableCells: 91_000_000})
+			},
+		} {
+			if _, err := step(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l, _ := NewLotService(db).Lot("LOT-1")
+		tamper(t, db, kindLot, l.ID, `"status":"quarantine"`, `"status":"released"`)
+		n, _ := db.AuditCount()
+		_, err := s.Dispense("liu", cs[0].Code(), "MRN-1")
+		refusedIntact(t, db, n, err, "lot LOT-1")
+		_, err = s.Store("liu", cs[1].Code(), "LN2-B")
+		refusedIntact(t, db, n, err, "lot LOT-1")
+		_, err = s.Quarantine("liu", cs[1].Code(), "found edited")
+		refusedIntact(t, db, n, err, "lot LOT-1")
+	})
+	t.Run("container state edited to thawed", func(t *testing.T) {
+		db, s, cs := custodyDB(t)
+		releaseUC(t, db, "LOT-1")
+		if _, err := s.Store("liu", cs[0].Code(), "LN2-A"); err != nil {
+			t.Fatal(err)
+		}
+		tamper(t, db, kindContainer, cs[0].ID, `"state":"stored"`, `"state":"thawed"`)
+		n, _ := db.AuditCount()
+		_, err := s.Dispense("liu", cs[0].Code(), "MRN-1")
+		refusedIntact(t, db, n, err, "container "+cs[0].ID.String())
+	})
+}
+
+// TestAdministerRefusesTamperedRecords: the bedside GO state of bedside(),
+// with one record the dose rests on edited; the infusion is refused.
+func TestAdministerRefusesTamperedRecords(t *testing.T) {
+	idOf := func(t *testing.T, db *DB, index, key string) uuid.UUID {
+		var id uuid.UUID
+		err := db.view(func(tx *bolt.Tx) error {
+			var ok bool
+			if id, ok = lookup(tx, index, key); !ok {
+				t.Fatalf("no %s in %s", key, index)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	for _, tc := range []struct {
+		name, kind, index, key, from, to string
+	}{
+		{"lot expiry moved", kindLot, "idx_lot_number", "LOT-1", `"expires":"2027`, `"expires":"2029`},
+		{"container cells raised", kindContainer, "idx_container_code", bag1, `"cells":100000000`, `"cells":900000000`},
+		{"patient born earlier", kindPatient, "idx_patient_mrn", "MRN-1", `"born":"1986`, `"born":"1966`},
+		{"witness's printed name edited", kindUser, "idx_user_name", "omar", `"full_name":"Omar"`, `"full_name":"Omar B"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, d := bedside(t, "0.5")
+			id := idOf(t, db, tc.index, tc.key)
+			tamper(t, db, tc.kind, id, tc.from, tc.to)
+			n, _ := db.AuditCount()
+			_, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
+			refusedIntact(t, db, n, err, tc.kind+" ")
+			refusedIntact(t, db, n, err, id.String())
+		})
+	}
+	t.Run("weight raised", func(t *testing.T) {
+		db, d := bedside(t, "0.5")
+		var w lot.Weight
+		_ = db.view(func(tx *bolt.Tx) error {
+			p, _ := patientByMRN(tx, "MRN-1")
+			ws, err := weightsOf(tx, p.ID)
+			w = ws[len(ws)-1]
+			return err
+		})
+		tamper(t, db, kindWeight, w.ID, `"grams":62000`, `"grams":82000`)
+		n, _ := db.AuditCount()
+		_, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
+		refusedIntact(t, db, n, err, "weight "+w.ID.String())
+	})
+}

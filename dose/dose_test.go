@@ -380,10 +380,11 @@ func TestCheckDateChange(t *testing.T) {
 }
 
 func TestCheckSigners(t *testing.T) {
-	nina := audit.User{ID: uuid.New(), Name: "nina", Role: audit.Nurse}
-	omar := audit.User{ID: uuid.New(), Name: "omar", Role: audit.Nurse}
-	pat := audit.User{ID: uuid.New(), Name: "pat", Role: audit.Physician}
-	liu := audit.User{ID: uuid.New(), Name: "liu", Role: audit.Lab}
+	nina := audit.User{ID: uuid.New(), Name: "nina", FullName: "Nina Rossi RN", Role: audit.Nurse}
+	omar := audit.User{ID: uuid.New(), Name: "omar", FullName: "Omar Haddad RN", Role: audit.Nurse}
+	pat := audit.User{ID: uuid.New(), Name: "pat", FullName: "Dr Pat Okafor", Role: audit.Physician}
+	liu := audit.User{ID: uuid.New(), Name: "liu", FullName: "Liu Wei", Role: audit.Lab}
+	nina2 := audit.User{ID: uuid.New(), Name: "nina2", FullName: "nina  rossi RN", Role: audit.Nurse}
 	gone := omar
 	gone.Disabled = true
 	for _, tc := range []struct {
@@ -394,6 +395,7 @@ func TestCheckSigners(t *testing.T) {
 		{"two nurses", nina, omar, true},
 		{"nurse and physician", nina, pat, true},
 		{"the nurse witnessing herself", nina, nina, false},
+		{"her second login witnessing", nina, nina2, false},
 		{"a lab witness", nina, liu, false},
 		{"a lab user administering", liu, nina, false},
 		{"a disabled witness", nina, gone, false},

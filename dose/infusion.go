@@ -58,6 +58,12 @@ func CheckSigners(nurse, witness audit.User) error {
 	if nurse.ID == witness.ID || nurse.Name == witness.Name {
 		return lot.Errorf(lot.EFORBIDDEN, "the witness %s is the administering user; a second, different person must witness", witness.Name)
 	}
+	// Two logins with one printed name are one person as far as the signed
+	// record can show: the second check must be somebody else.
+	if lot.SameName(nurse.FullName, witness.FullName) {
+		return lot.Errorf(lot.EFORBIDDEN, "the witness %s and the administering user %s have the same printed name %q; a second, different person must witness",
+			witness.Name, nurse.Name, witness.FullName)
+	}
 	// A disabled account is named first: it can do nothing at all, whatever
 	// its role.
 	for _, u := range []audit.User{nurse, witness} {

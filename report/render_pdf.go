@@ -150,18 +150,108 @@ func (p *pdfDoc) fields(fs []Field) {
 }
 
 // table draws a grid whose columns share the page width by content, wraps
-// each cell, and repeats the header row on every new page.
+// each cell, and repeats the header row on every new page. A row that does
+// not fit on what is left of the page starts a new one; a row taller than a
+// whole page is drawn across pages, its cells split by line, so that no row
+// is ever left out.
 func (p *pdfDoc) table(cols []string, rows [][]string) {
 	p.f.SetFont("Helvetica", "B", 7.5)
 	widths := p.columnWidths(cols, rows)
-	p.row(cols, widths, true)
+	head := p.splitRow(cols, widths, true)
+	if p.linesLeft() < rowLines(head)+2 {
+		p.f.AddPage()
+	}
+	p.rowPart(head, 0, rowLines(head), widths, true)
 	for _, r := range rows {
-		if p.row(r, widths, false) {
-			p.row(cols, widths, true)
-			p.row(r, widths, false)
+		lines := p.splitRow(r, widths, false)
+		n := rowLines(lines)
+		for from := 0; from < n; {
+			room := p.linesLeft()
+			// Start a new page when the row would fit on one but not on what
+			// is left of this one, or when not even two lines are left.
+			if n-from > room && (from == 0 && n <= p.linesPerPage()-rowLines(head) || room < 2) {
+				p.f.AddPage()
+				p.rowPart(head, 0, rowLines(head), widths, true)
+				continue
+			}
+			to := min(n, from+room)
+			p.rowPart(lines, from, to, widths, false)
+			from = to
+			if from < n {
+				p.f.AddPage()
+				p.rowPart(head, 0, rowLines(head), widths, true)
+			}
 		}
 	}
 	p.f.Ln(2)
+}
+
+// rowLineH is the height of one line of text in a table cell; a row is its
+// lines plus rowPad.
+const rowLineH, rowPad = 3.4, 1.0
+
+// splitRow wraps each cell of a row to its column width.
+func (p *pdfDoc) splitRow(cells []string, widths []float64, head bool) [][]string {
+	style := ""
+	if head {
+		style = "B"
+	}
+	p.f.SetFont("Helvetica", style, 7.5)
+	lines := make([][]string, len(cells))
+	for i, c := range cells {
+		lines[i] = p.f.SplitText(latin1(c), widths[i])
+	}
+	return lines
+}
+
+// rowLines is the number of lines of a row's tallest cell (at least one).
+func rowLines(lines [][]string) int {
+	n := 1
+	for _, l := range lines {
+		n = max(n, len(l))
+	}
+	return n
+}
+
+// linesLeft is how many table lines fit on what is left of the page.
+func (p *pdfDoc) linesLeft() int {
+	_, ph := p.f.GetPageSize()
+	_, _, _, bottom := p.f.GetMargins()
+	return max(0, int((ph-bottom-p.f.GetY()-rowPad)/rowLineH))
+}
+
+// linesPerPage is how many table lines fit on an empty page.
+func (p *pdfDoc) linesPerPage() int {
+	_, ph := p.f.GetPageSize()
+	_, top, _, bottom := p.f.GetMargins()
+	return int((ph - top - bottom - rowPad) / rowLineH)
+}
+
+// rowPart draws lines from..to of a row, each cell boxed; the caller has
+// made sure they fit on the page.
+func (p *pdfDoc) rowPart(lines [][]string, from, to int, widths []float64, head bool) {
+	style := ""
+	if head {
+		style = "B"
+	}
+	p.f.SetFont("Helvetica", style, 7.5)
+	h := float64(to-from)*rowLineH + rowPad
+	x0, y0 := p.f.GetXY()
+	x := x0
+	for i := range lines {
+		if head {
+			p.f.SetFillColor(225, 225, 225)
+			p.f.Rect(x, y0, widths[i], h, "FD")
+		} else {
+			p.f.Rect(x, y0, widths[i], h, "D")
+		}
+		for j := from; j < to && j < len(lines[i]); j++ {
+			p.f.SetXY(x, y0+rowPad/2+float64(j-from)*rowLineH)
+			p.f.CellFormat(widths[i], rowLineH, p.tr(lines[i][j]), "", 0, "L", false, 0, "")
+		}
+		x += widths[i]
+	}
+	p.f.SetXY(x0, y0+h)
 }
 
 // columnWidths gives each column at least its longest word, so that codes,
@@ -201,49 +291,6 @@ func (p *pdfDoc) columnWidths(cols []string, rows [][]string) []float64 {
 		}
 	}
 	return widths
-}
-
-// row draws one table row; it returns true, having drawn nothing, when the
-// row does not fit on this page and a new page was started.
-func (p *pdfDoc) row(cells []string, widths []float64, head bool) bool {
-	const lh = 3.4
-	style := ""
-	if head {
-		style = "B"
-	}
-	p.f.SetFont("Helvetica", style, 7.5)
-	lines := make([][]string, len(cells))
-	n := 1
-	for i, c := range cells {
-		lines[i] = p.f.SplitText(latin1(c), widths[i])
-		n = max(n, len(lines[i]))
-	}
-	h := float64(n)*lh + 1
-	_, ph := p.f.GetPageSize()
-	_, _, _, bottom := p.f.GetMargins()
-	if p.f.GetY()+h > ph-bottom {
-		p.f.AddPage()
-		if !head {
-			return true
-		}
-	}
-	x0, y0 := p.f.GetXY()
-	x := x0
-	for i := range cells {
-		if head {
-			p.f.SetFillColor(225, 225, 225)
-			p.f.Rect(x, y0, widths[i], h, "FD")
-		} else {
-			p.f.Rect(x, y0, widths[i], h, "D")
-		}
-		for j, l := range lines[i] {
-			p.f.SetXY(x, y0+0.5+float64(j)*lh)
-			p.f.CellFormat(widths[i], lh, p.tr(l), "", 0, "L", false, 0, "")
-		}
-		x += widths[i]
-	}
-	p.f.SetXY(x0, y0+h)
-	return false
 }
 
 // signOff is the block the reviewing auditor completes by hand.

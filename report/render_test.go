@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -217,4 +218,37 @@ func extractPDFText(t *testing.T, pdf []byte) string {
 		t.Fatalf("pdftotext: %v\n%s", err, out)
 	}
 	return string(out)
+}
+
+// TestPDFDrawsRowsTallerThanAPage: an infusion with thirty long reactions
+// makes a row taller than an A4 page. It is drawn across pages, never
+// dropped, and so are the rows after it.
+func TestPDFDrawsRowsTallerThanAPage(t *testing.T) {
+	r := sample()
+	var reactions []string
+	for i := range 30 {
+		reactions = append(reactions, fmt.Sprintf("grade 2: fever and rigors %02d %s reaction-%02d-end", i, strings.Repeat("lorem ipsum dolor sit amet ", 6), i))
+	}
+	inf := &r.Events[3]
+	inf.Details["reactions"] = strings.Join(reactions, " | ")
+	at := inf.At
+	for i := range 3 {
+		r.Events = append(r.Events, Event{Kind: Custody, At: at.Add(time.Duration(i+1) * time.Hour), Lot: "LOT-RF-1",
+			Container: fmt.Sprintf("G1234260000030%d", i), To: "created", By: "liu", Reason: fmt.Sprintf("after-the-tall-row-%d", i)})
+	}
+	text := extractPDFText(t, []byte(renderString(t, r, "pdf")))
+	joined := strings.Join(strings.Fields(text), "")
+	for _, want := range []string{"infused", "witness=omar", "G12342600000300", "after-the-tall-row-0", "after-the-tall-row-2"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("PDF text lacks %q", want)
+		}
+	}
+	for i := range 30 {
+		if want := fmt.Sprintf("reaction-%02d-end", i); !strings.Contains(joined, want) {
+			t.Errorf("PDF text lacks %q: the tall row was cut", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("pdftotext output:\n%s", text)
+	}
 }

@@ -510,6 +510,9 @@ func (t *tracer) decisions(l lot.Lot) error {
 	for _, d := range ds {
 		t.saw(kindDisposition, d.ID)
 		rd := reportDecision(d)
+		if rd.Infused, rd.Recall, err = t.lookBack(l, d); err != nil {
+			return err
+		}
 		t.r.Decisions = append(t.r.Decisions, rd)
 		sec := report.Section{Title: fmt.Sprintf("Release decision on lot %s: %s", l.Number, strings.ToUpper(rd.Decision))}
 		fs := []report.Field{field("Decided", lot.FormatTime(rd.At)+" by "+rd.By)}
@@ -524,8 +527,12 @@ func (t *tracer) decisions(l lot.Lot) error {
 		if rd.Reason != "" {
 			fs = append(fs, field("Reason", rd.Reason))
 		}
-		if len(d.Infused) > 0 {
-			fs = append(fs, field("Already infused", strings.Join(d.Infused, ", ")))
+		if len(rd.Recall) > 0 {
+			sec.Warning = "RECALL: do not infuse, return to the lab and discard: " + report.LookBackText(rd.Recall)
+			fs = append(fs, field("To recall", report.LookBackText(rd.Recall)))
+		}
+		if len(rd.Infused) > 0 {
+			fs = append(fs, field("Already infused", report.LookBackText(rd.Infused)))
 		}
 		if len(rd.Signatures) == 0 {
 			fs = append(fs, field("Signature", "none: automatic, on an action by "+rd.By))
@@ -537,6 +544,45 @@ func (t *tracer) decisions(l lot.Lot) error {
 		t.add(sec)
 	}
 	return nil
+}
+
+// lookBack is the look-back a return to quarantine recorded: the
+// containers already infused, each with the patient who received it (the
+// container's patient), and those to recall, as recorded ("CODE (thawed)",
+// "CODE (dispensed to MRN)", release.LookBack): their state then, not now.
+func (t *tracer) lookBack(l lot.Lot, d release.Disposition) (infused, recall []report.LookBack, err error) {
+	if len(d.Infused) == 0 && len(d.Recall) == 0 {
+		return nil, nil, nil
+	}
+	cs, err := containersOf(t.tx, l.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, code := range d.Infused {
+		b := report.LookBack{Container: code, State: string(lot.Infused)}
+		for _, c := range cs {
+			if c.Code() == code && c.PatientID != uuid.Nil {
+				t.saw(kindContainer, c.ID)
+				p, err := t.patient(c.PatientID)
+				if err != nil {
+					return nil, nil, err
+				}
+				b.Patient = p.MRN
+			}
+		}
+		infused = append(infused, b)
+	}
+	for _, s := range d.Recall {
+		b := report.LookBack{Container: s}
+		if code, rest, ok := strings.Cut(s, " ("); ok {
+			b.Container, b.State = code, strings.TrimSuffix(rest, ")")
+			if st, mrn, ok := strings.Cut(b.State, " to "); ok {
+				b.State, b.Patient = st, mrn
+			}
+		}
+		recall = append(recall, b)
+	}
+	return infused, recall, nil
 }
 
 func reportSignature(s audit.Signature) report.Signature {

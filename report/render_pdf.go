@@ -32,8 +32,8 @@ func RenderPDF(w io.Writer, r Report) error {
 		if len(head) > 16 {
 			head = head[:16] + "…"
 		}
-		p.cell(0, 4, fmt.Sprintf("celltrack trace %s %s — produced %s by %s — audit head %s — page %d of {nb}",
-			r.Kind, r.Subject, lot.FormatTime(r.Produced.At), r.Produced.By, head, f.PageNo()), "C")
+		p.cell(0, 4, fmt.Sprintf("%s — produced %s by %s — audit head %s — page %d of {nb}",
+			r.Command(), lot.FormatTime(r.Produced.At), r.Produced.By, head, f.PageNo()), "C")
 	})
 	f.AddPage()
 
@@ -299,12 +299,7 @@ func (p *pdfDoc) signOff(r Report) {
 	p.ensure(50)
 	p.heading("Sign-off")
 	p.f.SetFont("Helvetica", "", 9)
-	verdict := "passed"
-	if !r.Produced.Verified {
-		verdict = "FAILED"
-	}
-	p.multi(4.2, fmt.Sprintf("I have reviewed this %s trace of %s, produced %s from %s (audit chain head %s; audit verify %s).",
-		r.Kind, r.Subject, lot.FormatTime(r.Produced.At), r.Produced.Database, r.Produced.AuditHead, verdict))
+	p.multi(4.2, signOffText(r))
 	for _, s := range signOff {
 		p.f.Ln(10)
 		x, y := p.f.GetXY()

@@ -133,7 +133,7 @@ func TestPDFText(t *testing.T) {
 	text := extractPDFText(t, []byte(renderString(t, r, "pdf")))
 	for _, want := range []string{"Backward trace of patient MRN-2001", "aud (Ada Auditor, auditor)", strings.Repeat("ab", 32),
 		"FAILED", "audit entry 5 was altered", "FOR AUTOLOGOUS USE ONLY - patient MRN-2001", "1.20×10^9", "G12342600000202",
-		"created ->", "shipped", "bag cracked", "audit verify FAILED", "Sign-off", "Reviewed by (name):", "Signature:", "Date:", "page 1 of"} {
+		"created ->", "shipped", "bag cracked", "audit verify: FAILED", "Sign-off", "Reviewed by (name):", "Signature:", "Date:", "page 1 of"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("PDF text lacks %q", want)
 		}
@@ -250,5 +250,45 @@ func TestPDFDrawsRowsTallerThanAPage(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("pdftotext output:\n%s", text)
+	}
+}
+
+// TestSignOffStatesTheVerificationScope: with only the report-scope check
+// run, the sentence an auditor signs says NOT A FULL VERIFY as the header
+// does, in every format with a sign-off, and never that audit verify passed.
+func TestSignOffStatesTheVerificationScope(t *testing.T) {
+	r := sample()
+	at := r.Produced.At.Add(-time.Hour)
+	r.Produced.Scope, r.Produced.RecordsVerified, r.Produced.ChainFrom, r.Produced.FullVerifyAt = ScopeReport, 17, 300, &at
+	for _, format := range []string{"pdf", "md", "html"} {
+		out := renderString(t, r, format)
+		if format == "pdf" {
+			out = extractPDFText(t, []byte(out))
+		}
+		out = strings.Join(strings.Fields(out), " ")
+		i := strings.Index(out, "I have reviewed this patient trace of MRN-2001")
+		if i < 0 {
+			t.Errorf("%s: no sign-off sentence:\n%s", format, out)
+			continue
+		}
+		signed := out[i:]
+		if !strings.Contains(signed, "audit verify: NOT A FULL VERIFY: the 17 records in this report verified") ||
+			!strings.Contains(signed, "chain verified from entry 300") || strings.Contains(strings.ToLower(signed), "passed") {
+			t.Errorf("%s: the sign-off claims other than the header: %s", format, signed)
+		}
+	}
+}
+
+// TestPDFFooterNamesTheCommand: the footer names the command that makes the
+// report — a handling report is not a trace.
+func TestPDFFooterNamesTheCommand(t *testing.T) {
+	r := sample()
+	if text := extractPDFText(t, []byte(renderString(t, r, "pdf"))); !strings.Contains(text, "celltrack trace patient MRN-2001") {
+		t.Errorf("trace footer: %s", text)
+	}
+	r.Kind, r.Subject, r.Data = "handling", "all infusions", &Table{Columns: []string{"a"}, Rows: [][]string{{"1"}}}
+	text := extractPDFText(t, []byte(renderString(t, r, "pdf")))
+	if !strings.Contains(text, "celltrack report handling (all infusions)") || strings.Contains(text, "celltrack trace handling") {
+		t.Errorf("handling footer: %s", text)
 	}
 }

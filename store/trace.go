@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/hex"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -85,7 +86,7 @@ func (s *TraceService) trace(user string, build func(*tracer) error) (report.Rep
 		}
 		t.saw(kindUser, u.ID)
 		r = t.r
-		r.Produced = report.Provenance{At: s.db.now(), By: u.Name, ByName: u.FullName, ByRole: string(u.Role), Database: s.db.Path()}
+		r.Produced = report.Provenance{At: s.db.now(), By: u.Name, ByName: u.FullName, ByRole: string(u.Role), Database: absPath(s.db.Path())}
 		if cp, ok := checkpointOf(tx); ok && !s.FullVerify {
 			if rv, ok := verifyReport(tx, cp, t.refs); ok {
 				at := cp.At
@@ -104,6 +105,16 @@ func (s *TraceService) trace(user string, build func(*tracer) error) (report.Rep
 		return nil
 	})
 	return r, err
+}
+
+// absPath is the database file as a report names it: absolute and cleaned,
+// so that "./../s1/lab.db" typed in one directory still names the file read
+// when the report is read elsewhere.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return filepath.Clean(path)
 }
 
 // tracer walks the indexes from one record and collects a report.

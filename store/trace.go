@@ -483,7 +483,11 @@ func (t *tracer) lotSection(l lot.Lot, cs []lot.Container) report.Section {
 		}
 	}
 	if l.Exceptional {
-		s.Fields = append(s.Fields, field("Exceptional release", "yes; restricted to one patient"))
+		restricted := "yes; restricted to one patient"
+		if p, err := t.patient(l.RestrictedTo); err == nil {
+			restricted += ": " + p.MRN + " " + p.Name
+		}
+		s.Fields = append(s.Fields, field("Exceptional release", restricted))
 	}
 	if len(cs) > 0 {
 		tb := &report.Table{Columns: []string{"Container", "State", "Cells", "mL", "Custodian", "Patient"}}

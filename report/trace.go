@@ -262,6 +262,19 @@ type Dose struct {
 	Witness    Signature `json:"witness"`
 	// Reactions are the adverse reactions recorded, as "grade N: text (by, when)".
 	Reactions []string `json:"reactions,omitempty"`
+	// Bags are what each container gave, with its lot's source: in an
+	// infusion from two donors' bags, each donor's share.
+	Bags []DoseBag `json:"bags,omitempty"`
+}
+
+// DoseBag is what one container gave to an infusion.
+type DoseBag struct {
+	Container  string `json:"container"`
+	Lot        string `json:"lot"`
+	Source     string `json:"source"` // "donor D-0001", "patient MRN-2001 (autologous)"
+	Cells      string `json:"cells"`
+	CellsExact string `json:"cells_exact"`
+	VolumeML   string `json:"volume_ml"`
 }
 
 // SortEvents orders events by time, then container, then kind, so that a

@@ -715,6 +715,12 @@ func (t *tracer) infusion(in dose.Infusion) (report.Dose, error) {
 			return d, err
 		}
 		d.Containers = append(d.Containers, c.Code)
+		src, err := t.sourceName(l)
+		if err != nil {
+			return d, err
+		}
+		d.Bags = append(d.Bags, report.DoseBag{Container: c.Code, Lot: l.Number, Source: src,
+			Cells: c.Cells.String(), CellsExact: c.Cells.Exact(), VolumeML: c.Volume.String()})
 		if !slices.Contains(d.Lots, l.Number) {
 			d.Lots = append(d.Lots, l.Number)
 		}
@@ -878,9 +884,17 @@ func doseSection(d report.Dose) report.Section {
 	fs := []report.Field{field("Patient", d.Patient), field("Protocol", d.Protocol),
 		field("Start", lot.FormatTime(d.Start)), field("End", lot.FormatTime(d.End)),
 		field("Containers", strings.Join(d.Containers, ", ")+" (lot "+strings.Join(d.Lots, ", ")+")"),
-		field("Cells given", d.Cells+" viable cells ("+d.CellsExact+")"), field("Cells/kg", orDash(d.CellsPerKg)),
+		field("Cells given", d.Cells+" viable cells ("+d.CellsExact+")")}
+	if len(d.Bags) > 1 {
+		// Bags from more than one container: what each gave, and from
+		// whom, so a donor's look-back shows that donor's share.
+		for _, b := range d.Bags {
+			fs = append(fs, field("From bag", fmt.Sprintf("%s gave %s viable cells (%s), %s mL; lot %s, %s", b.Container, b.Cells, b.CellsExact, b.VolumeML, b.Lot, b.Source)))
+		}
+	}
+	fs = append(fs, field("Cells/kg", orDash(d.CellsPerKg)),
 		field("Weight used", d.Weight), field("Volume", d.VolumeML+" mL"),
-		field("Nurse", signatureText(d.Nurse)), field("Witness", signatureText(d.Witness))}
+		field("Nurse", signatureText(d.Nurse)), field("Witness", signatureText(d.Witness)))
 	if len(d.Reactions) == 0 {
 		fs = append(fs, field("Reactions", "none recorded"))
 	}

@@ -96,7 +96,7 @@ func traceFormat(c *cli.Context, json bool) (string, error) {
 		if json && out == "" && f != "json" {
 			return "", lot.Errorf(lot.EUSAGE, "--json and --format %s ask for two formats; drop one (--json is --format json)", c.String("format"))
 		}
-		if fromExt != "" && fromExt != f {
+		if fromExt != "" && fromExt != f && (fromExt != "text" || f != "md") { // Markdown is text: .txt may hold it
 			return "", lot.Errorf(lot.EUSAGE, "--format %s and --out %s ask for two formats (the extension says %s); drop --format or name the file .%s", c.String("format"), out, fromExt, extOf(f))
 		}
 		return f, nil

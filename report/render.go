@@ -96,3 +96,29 @@ const eventsTitle = "Chain of custody and infusions"
 
 // signOff is the sign-off block an auditor completes on paper.
 var signOff = []string{"Reviewed by (name)", "Signature", "Date"}
+
+// signOffText is the sentence the auditor signs: it states the audit
+// verification exactly as the header does (scope and result), so that a
+// signature never vouches for more than was checked.
+func signOffText(r Report) string {
+	return fmt.Sprintf("I have reviewed this %s, produced %s from %s (audit chain head %s; audit verify: %s).",
+		r.Name(), lot.FormatTime(r.Produced.At), r.Produced.Database, r.Produced.AuditHead, r.Produced.VerifyText())
+}
+
+// Name is what the report is, in a phrase: "donor trace of D-0001",
+// "handling report of all infusions".
+func (r Report) Name() string {
+	if r.Data != nil {
+		return r.Kind + " report of " + r.Subject
+	}
+	return r.Kind + " trace of " + r.Subject
+}
+
+// Command is the celltrack command that produces the report, for a page
+// footer: "celltrack trace donor D-0001", "celltrack report handling".
+func (r Report) Command() string {
+	if r.Data != nil {
+		return "celltrack report " + r.Kind + " (" + r.Subject + ")"
+	}
+	return "celltrack trace " + r.Kind + " " + r.Subject
+}

@@ -19,7 +19,7 @@ func RenderHTML(w io.Writer, r Report) error {
 	return htmlPage().Execute(w, map[string]any{
 		"R": r, "Provenance": provenanceFields(r.Produced), "Verified": r.Produced.Verified,
 		"EventsTitle": eventsTitle, "EventColumns": eventColumns, "EventRows": rows, "SignOff": signOff,
-		"Produced": lot.FormatTime(r.Produced.At),
+		"Produced": lot.FormatTime(r.Produced.At), "SignOffText": signOffText(r),
 	})
 }
 
@@ -106,6 +106,7 @@ var htmlPage = sync.OnceValue(func() *template.Template {
 {{- end}}
 <section class="signoff" id="signoff">
 <h2>Sign-off</h2>
+<p>{{.SignOffText}}</p>
 {{- range .SignOff}}
 <div>{{.}}</div>
 {{- end}}

@@ -29,7 +29,7 @@ func RenderMarkdown(w io.Writer, r Report) error {
 		}
 		mdTable(&b, eventColumns, rows)
 	}
-	b.WriteString("## Sign-off\n\n")
+	b.WriteString("## Sign-off\n\n" + mdEscape(signOffText(r)) + "\n\n")
 	for _, s := range signOff {
 		fmt.Fprintf(&b, "%s: ______________________________\n\n", s)
 	}

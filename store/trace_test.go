@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -185,18 +186,26 @@ func TestTraceGolden(t *testing.T) {
 }
 
 // TestTraceLookBackFindsEveryRecipient is the look-back question itself:
-// donor D-1's cells reached MRN-1, MRN-2 and MRN-3 — and no one else, though
-// MRN-RF received an rFib bag and lot LOT-X of donor D-2 shares the database.
+// donor D-1's cells were infused into MRN-1 and MRN-3 — and no one else,
+// though MRN-RF received an rFib bag and lot LOT-X of donor D-2 shares the
+// database; a bag dispensed to MRN-2 and not infused is listed apart, and
+// MRN-2 is not counted as a recipient.
 func TestTraceLookBackFindsEveryRecipient(t *testing.T) {
 	db := traceDB(t)
 	r, err := NewTraceService(db).Donor("aud", "D-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recipients *report.Table
+	var recipients, dispensed *report.Table
+	var summary []report.Field
 	for _, s := range r.Sections {
-		if s.Title == "Recipients" {
+		switch s.Title {
+		case "Recipients":
 			recipients = s.Table
+		case "Dispensed, not infused (not recipients)":
+			dispensed = s.Table
+		case "Summary":
+			summary = s.Fields
 		}
 		if strings.Contains(s.Title, "LOT-X") {
 			t.Errorf("unrelated lot LOT-X in the look-back: %q", s.Title)
@@ -210,10 +219,30 @@ func TestTraceLookBackFindsEveryRecipient(t *testing.T) {
 		got += strings.Join([]string{row[0], row[2], row[4], row[5]}, " ") + "\n"
 	}
 	want := "MRN-1 G12342600000101 2026-11-25 16:00 UTC 2026-11-25 17:00 UTC\n" +
-		"MRN-2 G12342600000102 2026-11-25 18:00 UTC -\n" +
 		"MRN-3 G12342600000301 2026-11-25 20:00 UTC 2026-11-25 21:00 UTC\n"
 	if got != want {
 		t.Errorf("recipients:\n%s\nwant:\n%s", got, want)
+	}
+	if dispensed == nil || len(dispensed.Rows) != 1 || strings.Join(dispensed.Rows[0], " ") != "MRN-2 "+dispensed.Rows[0][1]+" G12342600000102 LOT-1 2026-11-25 18:00 UTC" {
+		t.Errorf("dispensed, not infused: %v", dispensed)
+	}
+	if !slices.Contains(summary, report.Field{Label: "Recipients", Value: "2 patient(s) infused"}) ||
+		!slices.Contains(summary, report.Field{Label: "Not infused", Value: "1 container(s) dispensed to 1 patient(s) and not infused: not counted as recipients"}) {
+		t.Errorf("summary: %v", summary)
+	}
+	// MRN-2's own trace: the bag was dispensed, never infused.
+	pr, err := NewTraceService(db).Patient("aud", "MRN-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range pr.Sections {
+		if s.Title == "Summary" {
+			summary = s.Fields
+		}
+	}
+	if !slices.Contains(summary, report.Field{Label: "Received", Value: "none: no container has been infused into this patient"}) ||
+		!slices.Contains(summary, report.Field{Label: "Not infused", Value: "G12342600000102 (dispensed, not infused; dispensed now)"}) {
+		t.Errorf("MRN-2's summary: %v", summary)
 	}
 	for _, e := range r.Events {
 		if e.Lot != "LOT-1" && e.Lot != "LOT-2" {

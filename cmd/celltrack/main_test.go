@@ -249,19 +249,24 @@ var goldenDir, _ = filepath.Abs(filepath.Join("testdata", "golden"))
 
 var (
 	sha256Hex = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
+	dbField   = regexp.MustCompile(`(?m)^Database +/.*\n(?: {16}\S.*\n)*`)
 	uuidText  = regexp.MustCompile(`\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
 )
 
 // cmdGolden compares the last command's standard output with
 // testdata/golden/NAME, after replacing what differs between runs (the
-// audit chain head and other SHA-256 sums, record UUIDs) with <sha256> and
-// <uuid>: `golden lookback.txt`. `go test -run TestScripts -update`
+// audit chain head and other SHA-256 sums, record UUIDs, the database's
+// absolute path) with <sha256>, <uuid> and <db>: `golden lookback.txt`. `go test -run TestScripts -update`
 // rewrites the file; review the diff.
 func cmdGolden(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: golden NAME")
 	}
 	got := uuidText.ReplaceAllString(sha256Hex.ReplaceAllString(ts.ReadFile("stdout"), "<sha256>"), "<uuid>")
+	// The database is named by its absolute path, which differs between
+	// runs and, in text, wraps where its length says.
+	got = dbField.ReplaceAllString(got, "Database        <db>\n")
+	got = strings.ReplaceAll(got, ts.Getenv("CELLTRACK_DB"), "<db>")
 	path := filepath.Join(goldenDir, args[0])
 	if *update {
 		ts.Check(os.MkdirAll(goldenDir, 0o755))

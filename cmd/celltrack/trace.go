@@ -68,18 +68,42 @@ func (rt *runtime) traceCommand() *cli.Command {
 }
 
 // traceFormat is --format, else the extension of --out, else json with
-// --json, else text.
+// --json, else text. Flags that ask for different formats are refused, naming
+// both, rather than one silently winning: --json (without --out) with a
+// --format other than json, and a --format that contradicts --out's known
+// extension (CSV written into x.pdf). With --out, --json only makes the
+// confirmation line JSON. An --out that is a directory is named as one.
 func traceFormat(c *cli.Context, json bool) (string, error) {
-	if c.IsSet("format") {
-		return report.ParseFormat(c.String("format"))
+	out := c.String("out")
+	if out != "" {
+		if st, err := os.Stat(out); err == nil && st.IsDir() {
+			return "", lot.Errorf(lot.EINVALID, "--out %s is a directory; give a file name in it, e.g. --out %s", out, filepath.Join(out, "report.pdf"))
+		}
 	}
-	if out := c.String("out"); out != "" {
+	fromExt := ""
+	if out != "" {
 		ext := strings.TrimPrefix(strings.ToLower(filepath.Ext(out)), ".")
 		if ext == "txt" {
 			ext = "text"
 		}
-		if f, err := report.ParseFormat(ext); err == nil {
-			return f, nil
+		fromExt, _ = report.ParseFormat(ext)
+	}
+	if c.IsSet("format") {
+		f, err := report.ParseFormat(c.String("format"))
+		if err != nil {
+			return "", err
+		}
+		if json && out == "" && f != "json" {
+			return "", lot.Errorf(lot.EUSAGE, "--json and --format %s ask for two formats; drop one (--json is --format json)", c.String("format"))
+		}
+		if fromExt != "" && fromExt != f && (fromExt != "text" || f != "md") { // Markdown is text: .txt may hold it
+			return "", lot.Errorf(lot.EUSAGE, "--format %s and --out %s ask for two formats (the extension says %s); drop --format or name the file .%s", c.String("format"), out, fromExt, extOf(f))
+		}
+		return f, nil
+	}
+	if out != "" {
+		if fromExt != "" {
+			return fromExt, nil
 		}
 		return "", lot.Errorf(lot.EUSAGE, "--out %s: cannot tell the format from the extension %q; add --format (%s)", out, filepath.Ext(out), strings.Join(report.Formats, ", "))
 	}
@@ -87,6 +111,14 @@ func traceFormat(c *cli.Context, json bool) (string, error) {
 		return "json", nil
 	}
 	return "text", nil
+}
+
+// extOf is the file extension of a format.
+func extOf(format string) string {
+	if format == "text" {
+		return "txt"
+	}
+	return format
 }
 
 // writeReport renders r in full before writing anything, so that a failure

@@ -3,6 +3,7 @@ package dose
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -349,31 +350,49 @@ func TestCheckBoundaries(t *testing.T) {
 func TestCheckDateChange(t *testing.T) {
 	d0d7, rfib := builtin(t, "sle-uc-d0d7"), builtin(t, "ss-rfib-12")
 	at := func(s string) time.Time { return day(s).Add(10 * time.Hour) }
-	start := Schedule{Start: day("2026-11-25")}
+	moved := func(n int, date string) []DateChange { return []DateChange{{Infusion: n, Date: day(date)}} }
 	for _, tc := range []struct {
-		name  string
-		p     Protocol
-		given map[int]GivenAt
-		n     int
-		date  string
-		ok    bool
+		name    string
+		p       Protocol
+		changes []DateChange // signed before this one
+		given   map[int]GivenAt
+		n       int
+		date    string
+		want    string // "" for accepted, else a part of the refusal
 	}{
 		// Day 0 not given: its window ends 2026-11-26, so day 7's ±1 window
 		// must open on 2026-11-27 or later: 2026-11-28 at the earliest.
-		{"day 7 moved to the earliest date after day 0's window", d0d7, nil, 2, "2026-11-28", true},
-		{"day 7 moved into day 0's window is refused", d0d7, nil, 2, "2026-11-27", false},
+		{"day 7 moved to the earliest date after day 0's window", d0d7, nil, nil, 2, "2026-11-28", ""},
+		{"day 7 moved into day 0's window is refused", d0d7, nil, nil, 2, "2026-11-27",
+			"infusion 1 is planned 2026-11-25 (window 2026-11-24 to 2026-11-26); two infusions may never be due on one day; choose 2026-11-28 or later"},
 		// Day 0 given on 2026-11-25: day 7's window may open 2026-11-26.
-		{"day 7 moved to the day after day 0 was given ±1 opens that day", d0d7, map[int]GivenAt{1: {At: at("2026-11-25")}}, 2, "2026-11-26", false},
-		{"two days after day 0 was given", d0d7, map[int]GivenAt{1: {At: at("2026-11-25")}}, 2, "2026-11-27", true},
-		{"day 0 moved later, nothing given", d0d7, nil, 1, "2026-12-03", true},
-		{"rFib 3 moved past 4, which was given", rfib, map[int]GivenAt{1: {At: at("2026-11-25")}, 2: {At: at("2026-12-02")}, 4: {At: at("2026-12-16")}}, 3, "2026-12-15", false},
-		{"rFib 3 before 4's window", rfib, map[int]GivenAt{1: {At: at("2026-11-25")}, 2: {At: at("2026-12-02")}, 4: {At: at("2026-12-16")}}, 3, "2026-12-10", true},
+		{"day 7 moved to the day after day 0 was given ±1 opens that day", d0d7, nil, map[int]GivenAt{1: {At: at("2026-11-25")}}, 2, "2026-11-26", "infusion 1 was given 2026-11-25"},
+		{"two days after day 0 was given", d0d7, nil, map[int]GivenAt{1: {At: at("2026-11-25")}}, 2, "2026-11-27", ""},
+		// Day 7 follows day 0 when day 0 moves: it moves with it.
+		{"day 0 moved later, nothing given", d0d7, nil, nil, 1, "2026-12-03", ""},
+		// The bedside review: day 7 moved to 2026-12-05, then day 0 moved to
+		// the same day. Both would be due 2026-12-04 to 2026-12-06.
+		{"day 0 moved onto a moved day 7", d0d7, moved(2, "2026-12-05"), nil, 1, "2026-12-05",
+			"--date 2026-12-05 would close infusion 1's window (±1 days) on 2026-12-06, but infusion 2 is planned 2026-12-05 (window 2026-12-04 to 2026-12-06); two infusions may never be due on one day; choose 2026-12-02 or earlier, or move infusion 2 first"},
+		{"day 0 moved past a moved day 7", d0d7, moved(2, "2026-12-05"), nil, 1, "2026-12-10", "choose 2026-12-02 or earlier"},
+		{"day 0 moved to the last date before a moved day 7", d0d7, moved(2, "2026-12-05"), nil, 1, "2026-12-02", ""},
+		{"day 0 moved one day too close to a moved day 7", d0d7, moved(2, "2026-12-05"), nil, 1, "2026-12-03", "choose 2026-12-02 or earlier"},
+		{"rFib 3 moved past 4, which was given", rfib, nil, map[int]GivenAt{1: {At: at("2026-11-25")}, 2: {At: at("2026-12-02")}, 4: {At: at("2026-12-16")}}, 3, "2026-12-15", "infusion 4 was given 2026-12-16"},
+		{"rFib 3 before 4's window", rfib, nil, map[int]GivenAt{1: {At: at("2026-11-25")}, 2: {At: at("2026-12-02")}, 4: {At: at("2026-12-16")}}, 3, "2026-12-10", ""},
+		// Moving 3 later moves 4 with it (4 follows 3), onto a 5 moved before.
+		{"rFib 3 moved later pushes 4 onto a moved 5", rfib, moved(5, "2026-12-24"), nil, 3, "2026-12-15",
+			"--date 2026-12-15 for infusion 3 would give overlapping days: infusion 4 is planned 2026-12-22 (window 2026-12-20 to 2026-12-24), and infusion 5 is planned 2026-12-24 (window 2026-12-22 to 2026-12-26)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			es := Plan(tc.p, start, tc.given, day("2026-11-25").Add(9*time.Hour))
-			err := CheckDateChange(es, tc.p.WindowDays, tc.n, day(tc.date))
-			if (err == nil) != tc.ok {
-				t.Fatalf("CheckDateChange: %v, want ok %v", err, tc.ok)
+			now := day("2026-11-25").Add(9 * time.Hour)
+			s := Schedule{Start: day("2026-11-25"), Changes: tc.changes}
+			es := Plan(tc.p, s, tc.given, now)
+			err := CheckDateChange(tc.p, s, es, now, tc.n, day(tc.date))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), tc.want)):
+				t.Fatalf("got %v, want EINVALID with %q", err, tc.want)
 			}
 		})
 	}

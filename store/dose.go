@@ -343,7 +343,7 @@ func (s *DoseService) ChangeSchedule(signer audit.User, mrn string, n int, date 
 		if dose.Date(date).Before(dose.Date(w.now)) {
 			return lot.Errorf(lot.EINVALID, "--date %s is in the past", lot.FormatDate(date))
 		}
-		if err := dose.CheckDateChange(ac.Entries, ac.Protocol.WindowDays, n, date); err != nil {
+		if err := dose.CheckDateChange(ac.Protocol.Protocol, ac.Schedule, ac.Entries, w.now, n, date); err != nil {
 			return err
 		}
 		sc := ac.Schedule

@@ -10,7 +10,8 @@ import (
 	"github.com/google/uuid"
 )
 
-// WeightChangeConfirmTenths is the change since the previous weight, in 0.1 %,
+// WeightChangeConfirmTenths is the change since the last weight accepted for
+// dosing (see referenceWeight), in 0.1 %,
 // above which a physician must confirm the new weight before it doses anyone
 // (issue 4: "a change of more than 10 % … needs a physician's confirmation").
 const WeightChangeConfirmTenths = 100
@@ -33,9 +34,12 @@ type Facts struct {
 	Schedule *Schedule
 	Entries  []Entry
 	// Weights are the patient's weights, oldest measurement first;
-	// ConfirmedWeights holds the ids of weights a physician confirmed.
+	// ConfirmedWeights holds the ids of weights a physician confirmed, and
+	// UsedWeights those an earlier infusion of this patient was given with:
+	// together, the weights accepted for dosing.
 	Weights          []lot.Weight
 	ConfirmedWeights map[uuid.UUID]bool
+	UsedWeights      map[uuid.UUID]bool
 	Containers       []Candidate
 	Refs             []string   // the container references as typed, to name duplicates
 	Volume           lot.Tenths // infused volume, when the nurse gives one
@@ -218,15 +222,19 @@ func Check(f Facts) Report {
 	default:
 		add("weight", true, fmt.Sprintf("%s measured %s", w.Grams, lot.FormatTime(w.MeasuredAt)), "")
 	}
-	if prev := previousWeight(f.Weights, idx); prev.Grams > 0 {
-		ch := WeightChange(prev.Grams, w.Grams)
-		if abs(ch) > WeightChangeConfirmTenths && !f.ConfirmedWeights[w.ID] {
-			add("weight change", false, fmt.Sprintf("%s is %s since %s on %s (more than 10 %%)", w.Grams, FormatDeviation(ch), prev.Grams, lot.FormatDate(prev.MeasuredAt)),
-				"re-weigh; a physician confirms the weight with `celltrack dose confirm-weight`")
-		} else if abs(ch) > WeightChangeConfirmTenths {
-			add("weight change", true, fmt.Sprintf("%s since the previous weight, confirmed by a physician", FormatDeviation(ch)), "")
-		} else {
-			add("weight change", true, fmt.Sprintf("%s since %s on %s", FormatDeviation(ch), prev.Grams, lot.FormatDate(prev.MeasuredAt)), "")
+	if ref, what := referenceWeight(f, idx); ref.Grams > 0 {
+		ch := WeightChange(ref.Grams, w.Grams)
+		since := fmt.Sprintf("since %s on %s (%s)", ref.Grams, lot.FormatDate(ref.MeasuredAt), what)
+		switch {
+		case abs(ch) <= WeightChangeConfirmTenths:
+			add("weight change", true, fmt.Sprintf("%s %s", FormatDeviation(ch), since), "")
+		case f.ConfirmedWeights[w.ID]:
+			add("weight change", true, fmt.Sprintf("%s %s, confirmed by a physician", FormatDeviation(ch), since), "")
+		case f.UsedWeights[w.ID]:
+			add("weight change", true, fmt.Sprintf("%s %s, accepted for an earlier infusion", FormatDeviation(ch), since), "")
+		default:
+			add("weight change", false, fmt.Sprintf("%s is %s %s: more than 10 %%", w.Grams, FormatDeviation(ch), since),
+				"a physician confirms this weight with `celltrack dose confirm-weight`; entering the same weight again does not clear this (a corrected weight within 10 % of "+ref.Grams.String()+" does)")
 		}
 	}
 	if len(f.Containers) == 0 {
@@ -288,15 +296,33 @@ func finish(r Report) Report {
 	return r
 }
 
-// previousWeight is the latest weight measured before ws[idx].
-func previousWeight(ws []lot.Weight, idx int) lot.Weight {
-	var prev lot.Weight
-	for i, w := range ws {
-		if i != idx && w.MeasuredAt.Before(ws[idx].MeasuredAt) && (prev.MeasuredAt.IsZero() || w.MeasuredAt.After(prev.MeasuredAt)) {
-			prev = w
+// referenceWeight is the weight a change of ws[idx] is measured from: the
+// latest weight measured before it that was accepted for dosing (an earlier
+// infusion of the patient was given with it, or a physician confirmed it),
+// else the patient's first weight. Never simply the weight before: a changed
+// weight entered twice would then compare with itself and pass, and small
+// steps could add up to any change unseen.
+func referenceWeight(f Facts, idx int) (lot.Weight, string) {
+	cur := f.Weights[idx]
+	var ref, first lot.Weight
+	for i, w := range f.Weights {
+		if i == idx || !w.MeasuredAt.Before(cur.MeasuredAt) {
+			continue
+		}
+		if first.MeasuredAt.IsZero() || w.MeasuredAt.Before(first.MeasuredAt) {
+			first = w
+		}
+		if (f.UsedWeights[w.ID] || f.ConfirmedWeights[w.ID]) && (ref.MeasuredAt.IsZero() || w.MeasuredAt.After(ref.MeasuredAt)) {
+			ref = w
 		}
 	}
-	return prev
+	switch {
+	case ref.Grams == 0:
+		return first, "the first weight recorded"
+	case f.UsedWeights[ref.ID]:
+		return ref, "the weight an earlier infusion was given with"
+	}
+	return ref, "the last weight a physician confirmed"
 }
 
 // minutes shows a duration in whole minutes, rounded up, so that a thaw

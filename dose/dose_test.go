@@ -347,6 +347,63 @@ func TestCheckBoundaries(t *testing.T) {
 	}
 }
 
+// TestCheckWeightChange: a change over 10 % is measured from the last weight
+// accepted for dosing (used by an earlier infusion, or confirmed by a
+// physician), else the first weight; entering the changed weight again, or
+// reaching it in small steps, never clears it without a physician.
+func TestCheckWeightChange(t *testing.T) {
+	const used, confirmed = "used", "confirmed"
+	type w struct {
+		kg  lot.Grams
+		tag string
+	}
+	for _, tc := range []struct {
+		name    string
+		weights []w // oldest first, one hour apart, the last is the current one
+		want    string
+	}{
+		{"no change since the last infusion", []w{{62_000, used}, {62_000, ""}}, ""},
+		{"+32.3 % since the last infusion", []w{{62_000, used}, {82_000, ""}}, "82.0 kg is +32.3 % since 62.0 kg on 2026-11-25 (the weight an earlier infusion was given with): more than 10 %"},
+		{"the same changed weight entered again", []w{{62_000, used}, {82_000, ""}, {82_000, ""}}, "82.0 kg is +32.3 % since 62.0 kg"},
+		{"entered three times", []w{{62_000, used}, {82_000, ""}, {82_000, ""}, {82_000, ""}}, "+32.3 %"},
+		{"confirmed, then weighed the same again", []w{{62_000, used}, {82_000, confirmed}, {82_000, ""}}, ""},
+		{"the confirmed weight itself", []w{{62_000, used}, {82_000, confirmed}}, ""},
+		{"small steps adding up to +14.5 %", []w{{62_000, used}, {66_000, ""}, {69_000, ""}, {71_000, ""}}, "71.0 kg is +14.5 % since 62.0 kg"},
+		{"a typo corrected by re-weighing", []w{{62_000, used}, {82_000, ""}, {62_500, ""}}, ""},
+		{"exactly +10.0 %", []w{{62_000, used}, {68_200, ""}}, ""},
+		{"no infusion yet: from the first weight", []w{{62_000, ""}, {68_300, ""}, {68_300, ""}}, "68.3 kg is +10.2 % since 62.0 kg on 2026-11-25 (the first weight recorded)"},
+		{"the latest accepted weight counts, not an older one", []w{{62_000, used}, {75_000, confirmed}, {76_000, ""}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := goodFacts(t)
+			f.Weights, f.ConfirmedWeights, f.UsedWeights = nil, map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
+			for i, x := range tc.weights {
+				wt := lot.Weight{ID: uuid.New(), Grams: x.kg, MeasuredAt: f.Now.Add(time.Duration(i-len(tc.weights)) * time.Hour)}
+				f.Weights = append(f.Weights, wt)
+				f.UsedWeights[wt.ID], f.ConfirmedWeights[wt.ID] = x.tag == used, x.tag == confirmed
+			}
+			f.Containers = nil // the weight alone
+			var got *Result
+			for _, c := range Check(f).Checks {
+				if c.Name == "weight change" {
+					c := c
+					got = &c
+				}
+			}
+			switch {
+			case got == nil:
+				t.Fatal("no weight change check")
+			case tc.want == "" && !got.OK:
+				t.Fatalf("failed: %s", got.Detail)
+			case tc.want != "" && (got.OK || !strings.Contains(got.Detail, tc.want)):
+				t.Fatalf("got ok %v %q, want a failure with %q", got.OK, got.Detail, tc.want)
+			case !got.OK && !strings.Contains(got.Fix, "entering the same weight again does not clear this"):
+				t.Fatalf("fix %q", got.Fix)
+			}
+		})
+	}
+}
+
 func TestCheckDateChange(t *testing.T) {
 	d0d7, rfib := builtin(t, "sle-uc-d0d7"), builtin(t, "ss-rfib-12")
 	at := func(s string) time.Time { return day(s).Add(10 * time.Hour) }

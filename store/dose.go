@@ -388,7 +388,8 @@ type weightConfirmRecord struct {
 }
 
 // ConfirmWeight records a physician's signed confirmation of the patient's
-// latest weight, needed when it changed more than 10 % since the one before.
+// latest weight, needed when it changed more than 10 % since the last weight
+// accepted for dosing (dose.Check).
 func (s *DoseService) ConfirmWeight(signer audit.User, mrn, reason string) (lot.Weight, error) {
 	var wt lot.Weight
 	if err := lot.ValidateText("--reason", reason, true); err != nil {
@@ -528,7 +529,7 @@ func (s *DoseService) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]do
 
 // facts gathers everything the bedside check reads, in tx.
 func facts(tx *bolt.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Tenths) (dose.Facts, *dose.Course, error) {
-	f := dose.Facts{Now: now, Patient: p, Refs: refs, Volume: volume, ConfirmedWeights: map[uuid.UUID]bool{}}
+	f := dose.Facts{Now: now, Patient: p, Refs: refs, Volume: volume, ConfirmedWeights: map[uuid.UUID]bool{}, UsedWeights: map[uuid.UUID]bool{}}
 	ac, err := activeCourse(tx, p.ID, now)
 	if err != nil {
 		return f, nil, err
@@ -543,6 +544,13 @@ func facts(tx *bolt.Tx, now time.Time, p lot.Patient, refs []string, volume lot.
 		if _, ok := lookup(tx, "idx_weight_confirm", string(w.ID[:])); ok {
 			f.ConfirmedWeights[w.ID] = true
 		}
+	}
+	ins, err := infusionsOfPatient(tx, p.ID)
+	if err != nil {
+		return f, nil, err
+	}
+	for _, in := range ins {
+		f.UsedWeights[in.WeightID] = true
 	}
 	for _, ref := range refs {
 		c, err := containerByRef(tx, ref)

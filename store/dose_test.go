@@ -356,6 +356,35 @@ func TestWeightChangeConfirmedByPhysician(t *testing.T) {
 	}
 }
 
+// TestWeightChangeFromTheLastInfusion: on day 7 the change is measured from
+// the weight infusion 1 was given with, so weighing the changed weight
+// again does not clear it (the bedside review: 62.0 → 82.0 → 82.0 was GO).
+func TestWeightChangeFromTheLastInfusion(t *testing.T) {
+	db, d := bedside(t, "0.5")
+	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
+		t.Fatal(err)
+	}
+	day7 := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	db.Now = func() time.Time { return day7 }
+	dispense(t, db, bag2, day7.Add(-30*time.Minute), 100_000_000, "MRN-1")
+	for _, at := range []time.Duration{-time.Hour, -30 * time.Minute} {
+		if _, err := NewLotService(db).Weigh("nina", "MRN-1", 82_000, day7.Add(at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := d.Check("MRN-1", []string{bag2}, 0)
+	if err != nil || r.GO || strings.Join(failed(r), ",") != "weight change" ||
+		!strings.Contains(lot.ErrorMessage(r.Err()), "82.0 kg is +32.3 % since 62.0 kg on 2026-11-25 (the weight an earlier infusion was given with)") {
+		t.Fatalf("82.0 kg entered twice after 62.0 kg: %v %v %v", err, failed(r), r.Err())
+	}
+	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", "re-weighed twice, fluid overload"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := d.Check("MRN-1", []string{bag2}, 0); !r.GO || r.Calc.Required != 82_000_000 {
+		t.Fatalf("after confirmation: %v", failed(r))
+	}
+}
+
 func TestAdministerRefusesWitnessAndRoles(t *testing.T) {
 	db, d := bedside(t, "0.5")
 	a := dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}

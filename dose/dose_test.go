@@ -455,6 +455,38 @@ func TestCheckDateChange(t *testing.T) {
 	}
 }
 
+// TestCheckCourseStart: a new course starts today or later, and after a
+// patient's last infusion (any course) only once its first infusion's
+// window is clear of that day and its shortest interval has passed.
+func TestCheckCourseStart(t *testing.T) {
+	now := day("2026-11-26").Add(13 * time.Hour)
+	last := &Infusion{Protocol: "sle-uc-single", Course: 1, Number: 1, Start: day("2026-11-26").Add(12 * time.Hour)}
+	for _, tc := range []struct {
+		protocol string
+		last     *Infusion
+		start    string
+		want     string // the error code, "" for accepted
+	}{
+		{"sle-uc-single", nil, "2026-11-26", ""},
+		{"sle-uc-single", nil, "2026-11-25", lot.EINVALID},   // in the past
+		{"sle-uc-single", last, "2026-11-26", lot.ECONFLICT}, // the same day as the last infusion
+		{"sle-uc-single", last, "2026-11-27", lot.ECONFLICT}, // its ±1 window opens that day
+		{"sle-uc-single", last, "2026-11-28", ""},
+		{"sle-uc-d0d7", last, "2026-12-02", lot.ECONFLICT}, // 6 days: under its 7-day interval
+		{"sle-uc-d0d7", last, "2026-12-03", ""},
+		{"ss-uc-fixed-x10", last, "2027-01-20", lot.ECONFLICT}, // 55 days
+		{"ss-uc-fixed-x10", last, "2027-01-21", ""},
+		{"ss-rfib-12", last, "2026-12-03", ""}, // its shortest interval is weekly
+	} {
+		t.Run(tc.protocol+" "+tc.start, func(t *testing.T) {
+			err := CheckCourseStart(builtin(t, tc.protocol), day(tc.start), now, tc.last)
+			if lot.ErrorCode(err) != tc.want {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestCheckSigners(t *testing.T) {
 	nina := audit.User{ID: uuid.New(), Name: "nina", Role: audit.Nurse}
 	omar := audit.User{ID: uuid.New(), Name: "omar", Role: audit.Nurse}

@@ -204,3 +204,46 @@ func describe(e Entry) string {
 	}
 	return fmt.Sprintf("infusion %d is planned %s (window %s to %s)", e.Number, lot.FormatDate(e.Date), lot.FormatDate(e.From), lot.FormatDate(e.To))
 }
+
+// MinInterval returns the shortest number of days between two infusions of
+// a course of p, or 0 for a single-infusion protocol.
+func (p Protocol) MinInterval() int {
+	m := 0
+	for n := 2; n <= p.Infusions(); n++ {
+		if i := p.interval(n); i > 0 && (m == 0 || i < m) {
+			m = i
+		}
+	}
+	return m
+}
+
+// EarliestCourseStart returns the first date a new course of p may start
+// after the patient's last infusion (given on the day lastGiven, on any
+// course): its shortest interval later, as if the new course's first
+// infusion were the next infusion of a course, and never so early that the
+// first infusion's window (±WindowDays) opens on or before that day.
+func EarliestCourseStart(p Protocol, lastGiven time.Time) time.Time {
+	return Date(lastGiven).AddDate(0, 0, max(p.MinInterval(), p.WindowDays+1))
+}
+
+// CheckCourseStart checks the start date of a new course of p as of now: not
+// in the past (a course is a prescription from today on; a dose given
+// before it was prescribed is recorded by no course), and, when the patient
+// was given an infusion before (last, on any course), not before
+// EarliestCourseStart — otherwise a second full dose could be due the day the
+// first course ended.
+func CheckCourseStart(p Protocol, start, now time.Time, last *Infusion) error {
+	start = Date(start)
+	if start.Before(Date(now)) {
+		return lot.Errorf(lot.EINVALID, "--start %s is in the past; a schedule starts today (%s) or later", lot.FormatDate(start), lot.FormatDate(now))
+	}
+	if last == nil {
+		return nil
+	}
+	if earliest := EarliestCourseStart(p, last.Start); start.Before(earliest) {
+		return lot.Errorf(lot.ECONFLICT, "--start %s is too soon: the patient was last given an infusion on %s (%s course %d, infusion %d), and a course of %s may start %d days after it at the earliest (its shortest interval, or its ±%d-day window clear of that day); choose %s or later",
+			lot.FormatDate(start), lot.FormatDate(last.Start), last.Protocol, last.Course, last.Number, p.Name,
+			int(earliest.Sub(Date(last.Start)).Hours()/24), p.WindowDays, lot.FormatDate(earliest))
+	}
+	return nil
+}

@@ -270,7 +270,9 @@ func activeCourse(tx *bolt.Tx, patientID uuid.UUID, now time.Time) (*dose.Course
 
 // CreateSchedule starts a course of a protocol's latest version for a
 // patient on start (physician). A patient has one active course at a time; a
-// second course of the same protocol starts after the first has ended.
+// second course of the same protocol starts after the first has ended, and
+// never sooner after the patient's last infusion than dose.CheckCourseStart
+// allows.
 func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Time) (dose.Course, error) {
 	var c dose.Course
 	err := s.db.update(actor, audit.ScheduleCreate, func(w *writer) error {
@@ -281,9 +283,6 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 		pr, err := protocolByName(w.tx, protocol, 0)
 		if err != nil {
 			return err
-		}
-		if start.Before(dose.Date(w.now).AddDate(0, 0, -pr.WindowDays)) {
-			return lot.Errorf(lot.EINVALID, "--start %s is in the past; a schedule starts today or later", lot.FormatDate(start))
 		}
 		cs, err := coursesOf(w.tx, p.ID, w.now)
 		if err != nil {
@@ -298,6 +297,19 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 			if old.Schedule.Protocol == pr.Name {
 				course = old.Schedule.Course + 1
 			}
+		}
+		ins, err := infusionsOfPatient(w.tx, p.ID)
+		if err != nil {
+			return err
+		}
+		var last *dose.Infusion
+		for i := range ins {
+			if last == nil || ins[i].Start.After(last.Start) {
+				last = &ins[i]
+			}
+		}
+		if err := dose.CheckCourseStart(pr.Protocol, start, w.now, last); err != nil {
+			return err
 		}
 		sc := dose.Schedule{ID: w.db.NewID(), PatientID: p.ID, ProtocolID: pr.ID, Protocol: pr.Name, ProtocolVersion: pr.Version,
 			Course: course, Start: dose.Date(start), CreatedAt: w.now, CreatedBy: w.actor.Name}

@@ -23,6 +23,11 @@ type Candidate struct {
 	Infused []uuid.UUID
 	// DispensedAt is when the container was last dispensed (zero if never).
 	DispensedAt time.Time
+	// ViabilityFloor is the viability floor (0.1 %) of the specification
+	// the lot was released against, named by FloorSpec ("isct-uc-msc v1");
+	// zero when the lot has no release or its specification no floor.
+	ViabilityFloor lot.Tenths
+	FloorSpec      string
 }
 
 // Facts are everything the bedside check looks at, read in one transaction.
@@ -176,6 +181,19 @@ func Check(f Facts) Report {
 					"do not infuse; discard the bag and thaw another")
 			default:
 				add(name("thaw window"), true, fmt.Sprintf("thawed %s, %s ago (limit %s)", lot.FormatTime(ct.ThawedAt), minutes(f.Now.Sub(ct.ThawedAt)), minutes(limit)), "")
+			}
+		}
+		if !ct.ThawedAt.IsZero() {
+			// The cells that thawed badly are not a product that passed
+			// release: the floor QA released the lot against holds at the bedside.
+			switch {
+			case c.FloorSpec == "":
+				add(name("post-thaw viability"), true, fmt.Sprintf("%s %% viable after thaw (no viability floor in the lot's release)", ct.ThawViability), "")
+			case ct.ThawViability < c.ViabilityFloor:
+				add(name("post-thaw viability"), false, fmt.Sprintf("%s %% viable after thaw is below the floor of %s %% of %s, which lot %s was released against", ct.ThawViability, c.ViabilityFloor, c.FloorSpec, l.Number),
+					"do not infuse; keep the bag and tell QA (a recount may be needed), and thaw another bag")
+			default:
+				add(name("post-thaw viability"), true, fmt.Sprintf("%s %% viable after thaw (floor %s %% of %s)", ct.ThawViability, c.ViabilityFloor, c.FloorSpec), "")
 			}
 		}
 		if ct.ViableCells > 0 {

@@ -307,6 +307,12 @@ func TestCheckBoundaries(t *testing.T) {
 		{"more volume than the bag holds", func(f *Facts) {
 			f.Containers[0].Container.ViableCells, f.Containers[0].Container.VolumeML, f.Volume = 62_000_000, 310, 320
 		}, "volume"},
+		{"post-thaw viability at the release floor", func(f *Facts) {
+			f.Containers[0].Container.ThawViability, f.Containers[0].ViabilityFloor, f.Containers[0].FloorSpec = 800, 800, "isct-uc-msc v1"
+		}, ""},
+		{"post-thaw viability under the release floor", func(f *Facts) {
+			f.Containers[0].Container.ThawViability, f.Containers[0].ViabilityFloor, f.Containers[0].FloorSpec = 799, 800, "isct-uc-msc v1"
+		}, "post-thaw viability bag"},
 		{"expired at midnight", func(f *Facts) { f.Containers[0].Lot.Expires = day("2026-11-25") }, "lot not expired bag"},
 		{"no weight at all", func(f *Facts) { f.Weights = nil }, "weight"},
 		{"a start before the thaw", func(f *Facts) { f.Containers[0].Container.ThawedAt = f.Now.Add(time.Minute) }, "thaw window bag"},

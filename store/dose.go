@@ -9,6 +9,7 @@ import (
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 )
@@ -587,6 +588,9 @@ func candidate(tx *bolt.Tx, c lot.Container) (dose.Candidate, error) {
 	if cand.EndotoxinMilliEUPerML, cand.EndotoxinFound, err = lotEndotoxin(tx, l.ID); err != nil {
 		return cand, err
 	}
+	if cand.ViabilityFloor, cand.FloorSpec, err = viabilityFloor(tx, l.ID); err != nil {
+		return cand, err
+	}
 	evs, err := eventsOf(tx, "idx_event_container", c.ID)
 	if err != nil {
 		return cand, err
@@ -601,6 +605,37 @@ func candidate(tx *bolt.Tx, c lot.Container) (dose.Candidate, error) {
 		cand.Infused = append(cand.Infused, in.ID)
 	}
 	return cand, err
+}
+
+// viabilityFloor returns the viability floor of the specification version
+// the lot's latest release (approved or exceptional) was judged against,
+// and that version as "name vN"; zero and "" when the lot was never
+// released or the specification has no viability floor.
+func viabilityFloor(tx *bolt.Tx, lotID uuid.UUID) (lot.Tenths, string, error) {
+	ds, err := lotDispositions(tx, lotID)
+	if err != nil {
+		return 0, "", err
+	}
+	for i := len(ds) - 1; i >= 0; i-- {
+		d := ds[i]
+		if d.Decision != release.Approved && d.Decision != release.Exception {
+			continue
+		}
+		sp, err := specByRef(tx, fmt.Sprintf("%s@%d", d.Spec, d.SpecVersion))
+		if err != nil {
+			return 0, "", err
+		}
+		for _, cr := range sp.Criteria {
+			if len(cr.Assays) == 1 && cr.Assays[0] == "viability" && (cr.Op == release.AtLeast || cr.Op == release.Between) {
+				// Read to 6 places and rounded up to 0.1 %, so that a floor
+				// written finer than the thaw's 0.1 % is never relaxed.
+				v, err := lot.ParseFixed("viability floor of "+d.Spec, cr.Min, 6)
+				return lot.Tenths((v + 99_999) / 100_000), fmt.Sprintf("%s v%d", sp.Name, sp.Version), err
+			}
+		}
+		return 0, "", nil
+	}
+	return 0, "", nil
 }
 
 // Check runs the bedside check for the patient and the containers named

@@ -442,7 +442,7 @@ func TestBedsideThroughReleaseAndCustody(t *testing.T) {
 	if _, err := cs.Store("liu", bag, "LN2-A rack 3"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.Thaw("liu", bag, lot.Thaw{Viability: 950, ViableCells: 100_000_000}); err != nil {
+	if _, err := cs.Thaw("liu", bag, lot.Thaw{Viability: 1000, ViableCells: 100_000_000}); err != nil {
 		t.Fatal(err)
 	}
 	if r, _ := d.Check("MRN-1", []string{bag}, 0); !strings.Contains(strings.Join(failed(r), ","), "container dispensed") {
@@ -458,6 +458,26 @@ func TestBedsideThroughReleaseAndCustody(t *testing.T) {
 	// 0.2 EU/mL × 31.0 mL ÷ 62.0 kg over one hour = 0.1 EU/kg/h, from the QC record.
 	if r.Calc.Volume != 310 || r.Calc.EndotoxinMilliEUPerKgH != 100 {
 		t.Fatalf("calc: %s mL, %d mEU/kg/h", r.Calc.Volume, r.Calc.EndotoxinMilliEUPerKgH)
+	}
+	// The post-thaw viability is checked against the floor of the
+	// specification version QA released the lot against (isct-uc-msc v1: ≥ 80 %).
+	if !strings.Contains(fmt.Sprint(r.Checks), "100.0 % viable after thaw (floor 80.0 % of isct-uc-msc v1)") {
+		t.Fatalf("post-thaw viability not shown with its floor: %v", r.Checks)
+	}
+	bag2 := bags[1].Code()
+	if _, err := cs.Store("liu", bag2, "LN2-A rack 3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.Thaw("liu", bag2, lot.Thaw{Viability: 799, ViableCells: 79_900_000}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.Dispense("liu", bag2, "MRN-1"); err != nil {
+		t.Fatal(err)
+	}
+	low, err := d.Check("MRN-1", []string{bag2}, 0)
+	if err != nil || low.GO || strings.Join(failed(low), ",") != "post-thaw viability" ||
+		!strings.Contains(lot.ErrorMessage(low.Err()), "79.9 % viable after thaw is below the floor of 80.0 % of isct-uc-msc v1, which lot LOT-1 was released against") {
+		t.Fatalf("79.9 %% viable: %v %v", err, low.Err())
 	}
 	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag}})
 	if err != nil {

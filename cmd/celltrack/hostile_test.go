@@ -107,6 +107,7 @@ var hostileCatalogue = []hostile{
 	{name: "patient born in the future", code: 3, args: patientAdd("--name", "A B", "--born", "2030-01-01", "--sex", "F", "MRN-3001"), want: []string{"--born", "2030-01-01"}},
 	{name: "patient unknown sex", code: 3, args: patientAdd("--name", "A B", "--born", "1984-03-09", "--sex", "Q", "MRN-3001"), want: []string{"sex", `"Q"`}},
 	{name: "patient duplicate MRN", code: 3, args: patientAdd("--name", "A B", "--born", "1984-03-09", "--sex", "F", "MRN-1001"), want: []string{"MRN-1001"}},
+	{name: "patient MRN differs only in case", code: 3, args: patientAdd("--name", "A B", "--born", "1984-03-09", "--sex", "F", "mrn-1001"), want: []string{"mrn-1001", "MRN-1001", "letter case"}},
 	{name: "patient MRN with space", code: 3, args: patientAdd("--name", "A B", "--born", "1984-03-09", "--sex", "F", "MRN 3001"), want: []string{"MRN 3001"}},
 	{name: "patient MRN too long", code: 3, args: patientAdd("--name", "A B", "--born", "1984-03-09", "--sex", "F", strings.Repeat("M", 41)), want: []string{strings.Repeat("M", 41), "at most 40"}},
 	{name: "patient name oversized", code: 3, args: patientAdd("--name", strings.Repeat("n", 201), "--born", "1984-03-09", "--sex", "F", "MRN-3001"), want: []string{"--name", "201 characters"}},

@@ -235,7 +235,7 @@ func Check(f Facts) Report {
 	case implausible != nil:
 		add("weight", false, lot.ErrorMessage(implausible), "re-weigh the patient")
 	case age > maxAge:
-		add("weight", false, fmt.Sprintf("%s measured %s is %d days old; %s allows %d", w.Grams, lot.FormatTime(w.MeasuredAt), int(age.Hours()/24), pr.Name, pr.MaxWeightAgeDays),
+		add("weight", false, fmt.Sprintf("%s measured %s is %s old; %s allows %d days", w.Grams, lot.FormatTime(w.MeasuredAt), daysOld(age), pr.Name, pr.MaxWeightAgeDays),
 			"re-weigh the patient with `celltrack patient weigh`")
 	default:
 		add("weight", true, fmt.Sprintf("%s measured %s", w.Grams, lot.FormatTime(w.MeasuredAt)), "")
@@ -341,6 +341,14 @@ func referenceWeight(f Facts, idx int) (lot.Weight, string) {
 		return ref, "the weight an earlier infusion was given with"
 	}
 	return ref, "the last weight a physician confirmed"
+}
+
+// daysOld shows an age in days, hours and minutes, rounded up to the minute
+// as minutes does, so that a weight 7 days and 1 s old never reads as "7
+// days" beside a limit of 7 days: "7 days 0 h 1 min".
+func daysOld(d time.Duration) string {
+	m := int64((d + time.Minute - 1) / time.Minute)
+	return fmt.Sprintf("%d days %d h %d min", m/(24*60), m/60%24, m%60)
 }
 
 // minutes shows a duration in whole minutes, rounded up, so that a thaw

@@ -274,8 +274,10 @@ func Check(f Facts) Report {
 	r.Calc = calc
 	tol := fmt.Sprintf("-%s %%/+%s %%", pr.ToleranceMinus, pr.TolerancePlus)
 	switch {
-	case calc.Short:
-		add("dose", false, fmt.Sprintf("the bags hold %s viable cells; %s needs %s", calc.Given, calc.Working, calc.Required), "dispense another bag for this patient")
+	case !WithinTolerance(pr, calc) && calc.Short:
+		add("dose", false, fmt.Sprintf("the bags hold %s viable cells, %s fewer than the %s required (%s), outside %s",
+			calc.Held, calc.Required-calc.Held, calc.Required, FormatDeviation(deviation(big.NewRat(int64(calc.Held), 1), calc.Required)), tol),
+			"dispense another bag for this patient and name every bag with --container")
 	case !WithinTolerance(pr, calc):
 		add("dose", false, fmt.Sprintf("%s in %s mL is %s from the required %s, outside %s", calc.Given, calc.Volume, FormatDeviation(calc.Deviation), calc.Required, tol),
 			"draw the computed volume (`celltrack dose calc`) or ask the physician")

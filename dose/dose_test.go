@@ -304,6 +304,12 @@ func TestCheckBoundaries(t *testing.T) {
 		{"weight 7 days and a minute old", func(f *Facts) { f.Weights[0].MeasuredAt = f.Now.AddDate(0, 0, -7).Add(-time.Minute) }, "weight"},
 		{"−10.0 % is inside the tolerance", func(f *Facts) { f.Volume = 279 }, ""}, // 27.9 mL = 5.58×10^7 = −10.0 %
 		{"−10.3 % is outside", func(f *Facts) { f.Volume = 278 }, "dose"},          // 27.8 mL = 5.56×10^7
+		// The bedside review: 5.7×10^7 viable for 6.2×10^7 required is −8.1 %,
+		// inside ±10 %, with or without --volume-ml (it was NO-GO without).
+		{"a short bag inside the tolerance", func(f *Facts) { f.Containers[0].Container.ViableCells = 57_000_000 }, ""},
+		{"a short bag inside the tolerance, volume given", func(f *Facts) { f.Containers[0].Container.ViableCells, f.Volume = 57_000_000, 500 }, ""},
+		{"a bag short beyond the tolerance", func(f *Facts) { f.Containers[0].Container.ViableCells = 55_000_000 }, "dose"},
+		{"a bag short beyond the tolerance, volume given", func(f *Facts) { f.Containers[0].Container.ViableCells, f.Volume = 55_000_000, 500 }, "dose"},
 		{"more volume than the bag holds", func(f *Facts) {
 			f.Containers[0].Container.ViableCells, f.Containers[0].Container.VolumeML, f.Volume = 62_000_000, 310, 320
 		}, "volume"},
@@ -408,6 +414,23 @@ func TestCheckWeightChange(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestShortBagMessage: a bag too short says what is short by how much and
+// what to do.
+func TestShortBagMessage(t *testing.T) {
+	f := goodFacts(t)
+	f.Containers[0].Container.ViableCells = 55_000_000
+	for _, c := range Check(f).Failed() {
+		if c.Name == "dose" {
+			want := "the bags hold 5.50×10^7 viable cells, 7.00×10^6 fewer than the 6.20×10^7 required (-11.3 %), outside -10.0 %/+10.0 %"
+			if c.Detail != want || c.Fix != "dispense another bag for this patient and name every bag with --container" {
+				t.Fatalf("%q; %q\nwant %q", c.Detail, c.Fix, want)
+			}
+			return
+		}
+	}
+	t.Fatal("no failed dose check")
 }
 
 func TestCheckDateChange(t *testing.T) {

@@ -87,6 +87,7 @@ var hostileCatalogue = []hostile{
 	{name: "weight empty", code: 3, args: weigh("--kg", "", "MRN-1001"), want: []string{"--kg"}},
 	{name: "weight impossible time", code: 3, args: weigh("--kg", "62", "--at", "2026-13-01T08:00Z", "MRN-1001"), want: []string{"--at", "2026-13-01T08:00Z"}},
 	{name: "weight time without zone", code: 3, args: weigh("--kg", "62", "--at", "2026-11-25T08:00", "MRN-1001"), want: []string{"--at", "2026-11-25T08:00", "zone"}},
+	{name: "weight time a bare date", code: 3, args: weigh("--kg", "62", "--at", "2026-11-25", "MRN-1001"), want: []string{"--at", "2026-11-25", "without a time"}},
 	{name: "weight time in words", code: 3, args: weigh("--kg", "62", "--at", "yesterday", "MRN-1001"), want: []string{"--at", "yesterday"}},
 	{name: "weight time US format", code: 3, args: weigh("--kg", "62", "--at", "11/25/2026", "MRN-1001"), want: []string{"--at", "11/25/2026"}},
 	{name: "weight time Feb 30", code: 3, args: weigh("--kg", "62", "--at", "2026-02-30T08:00Z", "MRN-1001"), want: []string{"--at", "2026-02-30T08:00Z"}},

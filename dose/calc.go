@@ -55,7 +55,8 @@ type Calculation struct {
 	Given     lot.Cells  // viable cells in the drawn volumes
 	Volume    lot.Tenths // total mL drawn
 	Deviation lot.Tenths // (given − required) / required, in 0.1 %, signed
-	Short     bool       // the containers hold too few viable cells
+	Held      lot.Cells  // viable cells the containers hold, all of them
+	Short     bool       // the containers hold fewer viable cells than required
 
 	// EndotoxinMilliEUPerKgH is the endotoxin dose in milli-EU per kg per
 	// hour, rounded up; EndotoxinKnown is false when a lot has no result.
@@ -130,6 +131,7 @@ func Calculate(p Protocol, n int, w lot.Grams, srcs []Source, volume lot.Tenths)
 			c.Draws = append(c.Draws, d)
 			continue
 		}
+		c.Held += d.Viable
 		d.ConcentrationPerML = lot.Cells(roundRat(new(big.Rat).SetFrac64(int64(d.Viable)*10, int64(d.Volume))))
 		if volume > 0 {
 			d.Draw = min(left, d.Volume)
@@ -165,12 +167,10 @@ func Calculate(p Protocol, n int, w lot.Grams, srcs []Source, volume lot.Tenths)
 		c.Draws = append(c.Draws, d)
 	}
 	c.Given = lot.Cells(roundRat(given))
-	c.Short = volume == 0 && remaining.Sign() > 0
-	if c.Required > 0 {
-		dev := new(big.Rat).Sub(given, big.NewRat(int64(c.Required), 1))
-		dev.Mul(dev, big.NewRat(1000, int64(c.Required)))
-		c.Deviation = lot.Tenths(roundRat(dev))
-	}
+	// Short is about the bags, whether or not a volume was given: the
+	// tolerance decides, the same way on both paths, whether short is too short.
+	c.Short = c.Held < c.Required
+	c.Deviation = deviation(given, c.Required)
 	if c.EndotoxinKnown && w > 0 {
 		// EU/kg/h = EU ÷ kg ÷ h, with h = max(1, minutes/60): USP <85> limits the
 		// dose in any one hour, so an infusion shorter than an hour counts as one.
@@ -179,6 +179,17 @@ func Calculate(p Protocol, n int, w lot.Grams, srcs []Source, volume lot.Tenths)
 		c.EndotoxinMilliEUPerKgH = ceilRat(rate)
 	}
 	return c
+}
+
+// deviation is (given − required) ÷ required in 0.1 %, rounded half away
+// from zero (0 when nothing is required).
+func deviation(given *big.Rat, required lot.Cells) lot.Tenths {
+	if required <= 0 {
+		return 0
+	}
+	dev := new(big.Rat).Sub(given, big.NewRat(int64(required), 1))
+	dev.Mul(dev, big.NewRat(1000, int64(required)))
+	return lot.Tenths(roundRat(dev))
 }
 
 // WithinTolerance reports whether the given cells are inside the protocol's

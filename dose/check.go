@@ -10,7 +10,8 @@ import (
 	"github.com/google/uuid"
 )
 
-// WeightChangeConfirmTenths is the change since the previous weight, in 0.1 %,
+// WeightChangeConfirmTenths is the change since the last weight accepted for
+// dosing (see referenceWeight), in 0.1 %,
 // above which a physician must confirm the new weight before it doses anyone
 // (issue 4: "a change of more than 10 % … needs a physician's confirmation").
 const WeightChangeConfirmTenths = 100
@@ -22,6 +23,11 @@ type Candidate struct {
 	Infused []uuid.UUID
 	// DispensedAt is when the container was last dispensed (zero if never).
 	DispensedAt time.Time
+	// ViabilityFloor is the viability floor (0.1 %) of the specification
+	// the lot was released against, named by FloorSpec ("isct-uc-msc v1");
+	// zero when the lot has no release or its specification no floor.
+	ViabilityFloor lot.Tenths
+	FloorSpec      string
 }
 
 // Facts are everything the bedside check looks at, read in one transaction.
@@ -33,9 +39,12 @@ type Facts struct {
 	Schedule *Schedule
 	Entries  []Entry
 	// Weights are the patient's weights, oldest measurement first;
-	// ConfirmedWeights holds the ids of weights a physician confirmed.
+	// ConfirmedWeights holds the ids of weights a physician confirmed, and
+	// UsedWeights those an earlier infusion of this patient was given with:
+	// together, the weights accepted for dosing.
 	Weights          []lot.Weight
 	ConfirmedWeights map[uuid.UUID]bool
+	UsedWeights      map[uuid.UUID]bool
 	Containers       []Candidate
 	Refs             []string   // the container references as typed, to name duplicates
 	Volume           lot.Tenths // infused volume, when the nurse gives one
@@ -174,6 +183,19 @@ func Check(f Facts) Report {
 				add(name("thaw window"), true, fmt.Sprintf("thawed %s, %s ago (limit %s)", lot.FormatTime(ct.ThawedAt), minutes(f.Now.Sub(ct.ThawedAt)), minutes(limit)), "")
 			}
 		}
+		if !ct.ThawedAt.IsZero() {
+			// The cells that thawed badly are not a product that passed
+			// release: the floor QA released the lot against holds at the bedside.
+			switch {
+			case c.FloorSpec == "":
+				add(name("post-thaw viability"), true, fmt.Sprintf("%s %% viable after thaw (no viability floor in the lot's release)", ct.ThawViability), "")
+			case ct.ThawViability < c.ViabilityFloor:
+				add(name("post-thaw viability"), false, fmt.Sprintf("%s %% viable after thaw is below the floor of %s %% of %s, which lot %s was released against", ct.ThawViability, c.ViabilityFloor, c.FloorSpec, l.Number),
+					"do not infuse; keep the bag and tell QA (a recount may be needed), and thaw another bag")
+			default:
+				add(name("post-thaw viability"), true, fmt.Sprintf("%s %% viable after thaw (floor %s %% of %s)", ct.ThawViability, c.ViabilityFloor, c.FloorSpec), "")
+			}
+		}
 		if ct.ViableCells > 0 {
 			add(name("post-thaw count"), true, fmt.Sprintf("%s viable cells counted after thaw", ct.ViableCells), "")
 		} else {
@@ -213,20 +235,24 @@ func Check(f Facts) Report {
 	case implausible != nil:
 		add("weight", false, lot.ErrorMessage(implausible), "re-weigh the patient")
 	case age > maxAge:
-		add("weight", false, fmt.Sprintf("%s measured %s is %d days old; %s allows %d", w.Grams, lot.FormatTime(w.MeasuredAt), int(age.Hours()/24), pr.Name, pr.MaxWeightAgeDays),
+		add("weight", false, fmt.Sprintf("%s measured %s is %s old; %s allows %d days", w.Grams, lot.FormatTime(w.MeasuredAt), daysOld(age), pr.Name, pr.MaxWeightAgeDays),
 			"re-weigh the patient with `celltrack patient weigh`")
 	default:
 		add("weight", true, fmt.Sprintf("%s measured %s", w.Grams, lot.FormatTime(w.MeasuredAt)), "")
 	}
-	if prev := previousWeight(f.Weights, idx); prev.Grams > 0 {
-		ch := WeightChange(prev.Grams, w.Grams)
-		if abs(ch) > WeightChangeConfirmTenths && !f.ConfirmedWeights[w.ID] {
-			add("weight change", false, fmt.Sprintf("%s is %s since %s on %s (more than 10 %%)", w.Grams, FormatDeviation(ch), prev.Grams, lot.FormatDate(prev.MeasuredAt)),
-				"re-weigh; a physician confirms the weight with `celltrack dose confirm-weight`")
-		} else if abs(ch) > WeightChangeConfirmTenths {
-			add("weight change", true, fmt.Sprintf("%s since the previous weight, confirmed by a physician", FormatDeviation(ch)), "")
-		} else {
-			add("weight change", true, fmt.Sprintf("%s since %s on %s", FormatDeviation(ch), prev.Grams, lot.FormatDate(prev.MeasuredAt)), "")
+	if ref, what := referenceWeight(f, idx); ref.Grams > 0 {
+		ch := WeightChange(ref.Grams, w.Grams)
+		since := fmt.Sprintf("since %s on %s (%s)", ref.Grams, lot.FormatDate(ref.MeasuredAt), what)
+		switch {
+		case abs(ch) <= WeightChangeConfirmTenths:
+			add("weight change", true, fmt.Sprintf("%s %s", FormatDeviation(ch), since), "")
+		case f.ConfirmedWeights[w.ID]:
+			add("weight change", true, fmt.Sprintf("%s %s, confirmed by a physician", FormatDeviation(ch), since), "")
+		case f.UsedWeights[w.ID]:
+			add("weight change", true, fmt.Sprintf("%s %s, accepted for an earlier infusion", FormatDeviation(ch), since), "")
+		default:
+			add("weight change", false, fmt.Sprintf("%s is %s %s: more than 10 %%", w.Grams, FormatDeviation(ch), since),
+				"a physician confirms this weight with `celltrack dose confirm-weight`; entering the same weight again does not clear this (a corrected weight within 10 % of "+ref.Grams.String()+" does)")
 		}
 	}
 	if len(f.Containers) == 0 {
@@ -248,8 +274,10 @@ func Check(f Facts) Report {
 	r.Calc = calc
 	tol := fmt.Sprintf("-%s %%/+%s %%", pr.ToleranceMinus, pr.TolerancePlus)
 	switch {
-	case calc.Short:
-		add("dose", false, fmt.Sprintf("the bags hold %s viable cells; %s needs %s", calc.Given, calc.Working, calc.Required), "dispense another bag for this patient")
+	case !WithinTolerance(pr, calc) && calc.Short:
+		add("dose", false, fmt.Sprintf("the bags hold %s viable cells, %s fewer than the %s required (%s), outside %s",
+			calc.Held, calc.Required-calc.Held, calc.Required, FormatDeviation(deviation(big.NewRat(int64(calc.Held), 1), calc.Required)), tol),
+			"dispense another bag for this patient and name every bag with --container")
 	case !WithinTolerance(pr, calc):
 		add("dose", false, fmt.Sprintf("%s in %s mL is %s from the required %s, outside %s", calc.Given, calc.Volume, FormatDeviation(calc.Deviation), calc.Required, tol),
 			"draw the computed volume (`celltrack dose calc`) or ask the physician")
@@ -288,15 +316,41 @@ func finish(r Report) Report {
 	return r
 }
 
-// previousWeight is the latest weight measured before ws[idx].
-func previousWeight(ws []lot.Weight, idx int) lot.Weight {
-	var prev lot.Weight
-	for i, w := range ws {
-		if i != idx && w.MeasuredAt.Before(ws[idx].MeasuredAt) && (prev.MeasuredAt.IsZero() || w.MeasuredAt.After(prev.MeasuredAt)) {
-			prev = w
+// referenceWeight is the weight a change of ws[idx] is measured from: the
+// latest weight measured before it that was accepted for dosing (an earlier
+// infusion of the patient was given with it, or a physician confirmed it),
+// else the patient's first weight. Never simply the weight before: a changed
+// weight entered twice would then compare with itself and pass, and small
+// steps could add up to any change unseen.
+func referenceWeight(f Facts, idx int) (lot.Weight, string) {
+	cur := f.Weights[idx]
+	var ref, first lot.Weight
+	for i, w := range f.Weights {
+		if i == idx || !w.MeasuredAt.Before(cur.MeasuredAt) {
+			continue
+		}
+		if first.MeasuredAt.IsZero() || w.MeasuredAt.Before(first.MeasuredAt) {
+			first = w
+		}
+		if (f.UsedWeights[w.ID] || f.ConfirmedWeights[w.ID]) && (ref.MeasuredAt.IsZero() || w.MeasuredAt.After(ref.MeasuredAt)) {
+			ref = w
 		}
 	}
-	return prev
+	switch {
+	case ref.Grams == 0:
+		return first, "the first weight recorded"
+	case f.UsedWeights[ref.ID]:
+		return ref, "the weight an earlier infusion was given with"
+	}
+	return ref, "the last weight a physician confirmed"
+}
+
+// daysOld shows an age in days, hours and minutes, rounded up to the minute
+// as minutes does, so that a weight 7 days and 1 s old never reads as "7
+// days" beside a limit of 7 days: "7 days 0 h 1 min".
+func daysOld(d time.Duration) string {
+	m := int64((d + time.Minute - 1) / time.Minute)
+	return fmt.Sprintf("%d days %d h %d min", m/(24*60), m/60%24, m%60)
 }
 
 // minutes shows a duration in whole minutes, rounded up, so that a thaw

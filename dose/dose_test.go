@@ -3,6 +3,7 @@ package dose
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -303,9 +304,21 @@ func TestCheckBoundaries(t *testing.T) {
 		{"weight 7 days and a minute old", func(f *Facts) { f.Weights[0].MeasuredAt = f.Now.AddDate(0, 0, -7).Add(-time.Minute) }, "weight"},
 		{"−10.0 % is inside the tolerance", func(f *Facts) { f.Volume = 279 }, ""}, // 27.9 mL = 5.58×10^7 = −10.0 %
 		{"−10.3 % is outside", func(f *Facts) { f.Volume = 278 }, "dose"},          // 27.8 mL = 5.56×10^7
+		// The bedside review: 5.7×10^7 viable for 6.2×10^7 required is −8.1 %,
+		// inside ±10 %, with or without --volume-ml (it was NO-GO without).
+		{"a short bag inside the tolerance", func(f *Facts) { f.Containers[0].Container.ViableCells = 57_000_000 }, ""},
+		{"a short bag inside the tolerance, volume given", func(f *Facts) { f.Containers[0].Container.ViableCells, f.Volume = 57_000_000, 500 }, ""},
+		{"a bag short beyond the tolerance", func(f *Facts) { f.Containers[0].Container.ViableCells = 55_000_000 }, "dose"},
+		{"a bag short beyond the tolerance, volume given", func(f *Facts) { f.Containers[0].Container.ViableCells, f.Volume = 55_000_000, 500 }, "dose"},
 		{"more volume than the bag holds", func(f *Facts) {
 			f.Containers[0].Container.ViableCells, f.Containers[0].Container.VolumeML, f.Volume = 62_000_000, 310, 320
 		}, "volume"},
+		{"post-thaw viability at the release floor", func(f *Facts) {
+			f.Containers[0].Container.ThawViability, f.Containers[0].ViabilityFloor, f.Containers[0].FloorSpec = 800, 800, "isct-uc-msc v1"
+		}, ""},
+		{"post-thaw viability under the release floor", func(f *Facts) {
+			f.Containers[0].Container.ThawViability, f.Containers[0].ViabilityFloor, f.Containers[0].FloorSpec = 799, 800, "isct-uc-msc v1"
+		}, "post-thaw viability bag"},
 		{"expired at midnight", func(f *Facts) { f.Containers[0].Lot.Expires = day("2026-11-25") }, "lot not expired bag"},
 		{"no weight at all", func(f *Facts) { f.Weights = nil }, "weight"},
 		{"a start before the thaw", func(f *Facts) { f.Containers[0].Container.ThawedAt = f.Now.Add(time.Minute) }, "thaw window bag"},
@@ -346,34 +359,158 @@ func TestCheckBoundaries(t *testing.T) {
 	}
 }
 
+// TestCheckWeightChange: a change over 10 % is measured from the last weight
+// accepted for dosing (used by an earlier infusion, or confirmed by a
+// physician), else the first weight; entering the changed weight again, or
+// reaching it in small steps, never clears it without a physician.
+func TestCheckWeightChange(t *testing.T) {
+	const used, confirmed = "used", "confirmed"
+	type w struct {
+		kg  lot.Grams
+		tag string
+	}
+	for _, tc := range []struct {
+		name    string
+		weights []w // oldest first, one hour apart, the last is the current one
+		want    string
+	}{
+		{"no change since the last infusion", []w{{62_000, used}, {62_000, ""}}, ""},
+		{"+32.3 % since the last infusion", []w{{62_000, used}, {82_000, ""}}, "82.0 kg is +32.3 % since 62.0 kg on 2026-11-25 (the weight an earlier infusion was given with): more than 10 %"},
+		{"the same changed weight entered again", []w{{62_000, used}, {82_000, ""}, {82_000, ""}}, "82.0 kg is +32.3 % since 62.0 kg"},
+		{"entered three times", []w{{62_000, used}, {82_000, ""}, {82_000, ""}, {82_000, ""}}, "+32.3 %"},
+		{"confirmed, then weighed the same again", []w{{62_000, used}, {82_000, confirmed}, {82_000, ""}}, ""},
+		{"the confirmed weight itself", []w{{62_000, used}, {82_000, confirmed}}, ""},
+		{"small steps adding up to +14.5 %", []w{{62_000, used}, {66_000, ""}, {69_000, ""}, {71_000, ""}}, "71.0 kg is +14.5 % since 62.0 kg"},
+		{"a typo corrected by re-weighing", []w{{62_000, used}, {82_000, ""}, {62_500, ""}}, ""},
+		{"exactly +10.0 %", []w{{62_000, used}, {68_200, ""}}, ""},
+		{"no infusion yet: from the first weight", []w{{62_000, ""}, {68_300, ""}, {68_300, ""}}, "68.3 kg is +10.2 % since 62.0 kg on 2026-11-25 (the first weight recorded)"},
+		{"the latest accepted weight counts, not an older one", []w{{62_000, used}, {75_000, confirmed}, {76_000, ""}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := goodFacts(t)
+			f.Weights, f.ConfirmedWeights, f.UsedWeights = nil, map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
+			for i, x := range tc.weights {
+				wt := lot.Weight{ID: uuid.New(), Grams: x.kg, MeasuredAt: f.Now.Add(time.Duration(i-len(tc.weights)) * time.Hour)}
+				f.Weights = append(f.Weights, wt)
+				f.UsedWeights[wt.ID], f.ConfirmedWeights[wt.ID] = x.tag == used, x.tag == confirmed
+			}
+			f.Containers = nil // the weight alone
+			var got *Result
+			for _, c := range Check(f).Checks {
+				if c.Name == "weight change" {
+					c := c
+					got = &c
+				}
+			}
+			switch {
+			case got == nil:
+				t.Fatal("no weight change check")
+			case tc.want == "" && !got.OK:
+				t.Fatalf("failed: %s", got.Detail)
+			case tc.want != "" && (got.OK || !strings.Contains(got.Detail, tc.want)):
+				t.Fatalf("got ok %v %q, want a failure with %q", got.OK, got.Detail, tc.want)
+			case !got.OK && !strings.Contains(got.Fix, "entering the same weight again does not clear this"):
+				t.Fatalf("fix %q", got.Fix)
+			}
+		})
+	}
+}
+
+// TestShortBagMessage: a bag too short says what is short by how much and
+// what to do.
+func TestShortBagMessage(t *testing.T) {
+	f := goodFacts(t)
+	f.Containers[0].Container.ViableCells = 55_000_000
+	for _, c := range Check(f).Failed() {
+		if c.Name == "dose" {
+			want := "the bags hold 5.50×10^7 viable cells, 7.00×10^6 fewer than the 6.20×10^7 required (-11.3 %), outside -10.0 %/+10.0 %"
+			if c.Detail != want || c.Fix != "dispense another bag for this patient and name every bag with --container" {
+				t.Fatalf("%q; %q\nwant %q", c.Detail, c.Fix, want)
+			}
+			return
+		}
+	}
+	t.Fatal("no failed dose check")
+}
+
 func TestCheckDateChange(t *testing.T) {
 	d0d7, rfib := builtin(t, "sle-uc-d0d7"), builtin(t, "ss-rfib-12")
 	at := func(s string) time.Time { return day(s).Add(10 * time.Hour) }
-	start := Schedule{Start: day("2026-11-25")}
+	moved := func(n int, date string) []DateChange { return []DateChange{{Infusion: n, Date: day(date)}} }
 	for _, tc := range []struct {
-		name  string
-		p     Protocol
-		given map[int]GivenAt
-		n     int
-		date  string
-		ok    bool
+		name    string
+		p       Protocol
+		changes []DateChange // signed before this one
+		given   map[int]GivenAt
+		n       int
+		date    string
+		want    string // "" for accepted, else a part of the refusal
 	}{
 		// Day 0 not given: its window ends 2026-11-26, so day 7's ±1 window
 		// must open on 2026-11-27 or later: 2026-11-28 at the earliest.
-		{"day 7 moved to the earliest date after day 0's window", d0d7, nil, 2, "2026-11-28", true},
-		{"day 7 moved into day 0's window is refused", d0d7, nil, 2, "2026-11-27", false},
+		{"day 7 moved to the earliest date after day 0's window", d0d7, nil, nil, 2, "2026-11-28", ""},
+		{"day 7 moved into day 0's window is refused", d0d7, nil, nil, 2, "2026-11-27",
+			"infusion 1 is planned 2026-11-25 (window 2026-11-24 to 2026-11-26); two infusions may never be due on one day; choose 2026-11-28 or later"},
 		// Day 0 given on 2026-11-25: day 7's window may open 2026-11-26.
-		{"day 7 moved to the day after day 0 was given ±1 opens that day", d0d7, map[int]GivenAt{1: {At: at("2026-11-25")}}, 2, "2026-11-26", false},
-		{"two days after day 0 was given", d0d7, map[int]GivenAt{1: {At: at("2026-11-25")}}, 2, "2026-11-27", true},
-		{"day 0 moved later, nothing given", d0d7, nil, 1, "2026-12-03", true},
-		{"rFib 3 moved past 4, which was given", rfib, map[int]GivenAt{1: {At: at("2026-11-25")}, 2: {At: at("2026-12-02")}, 4: {At: at("2026-12-16")}}, 3, "2026-12-15", false},
-		{"rFib 3 before 4's window", rfib, map[int]GivenAt{1: {At: at("2026-11-25")}, 2: {At: at("2026-12-02")}, 4: {At: at("2026-12-16")}}, 3, "2026-12-10", true},
+		{"day 7 moved to the day after day 0 was given ±1 opens that day", d0d7, nil, map[int]GivenAt{1: {At: at("2026-11-25")}}, 2, "2026-11-26", "infusion 1 was given 2026-11-25"},
+		{"two days after day 0 was given", d0d7, nil, map[int]GivenAt{1: {At: at("2026-11-25")}}, 2, "2026-11-27", ""},
+		// Day 7 follows day 0 when day 0 moves: it moves with it.
+		{"day 0 moved later, nothing given", d0d7, nil, nil, 1, "2026-12-03", ""},
+		// The bedside review: day 7 moved to 2026-12-05, then day 0 moved to
+		// the same day. Both would be due 2026-12-04 to 2026-12-06.
+		{"day 0 moved onto a moved day 7", d0d7, moved(2, "2026-12-05"), nil, 1, "2026-12-05",
+			"--date 2026-12-05 would close infusion 1's window (±1 days) on 2026-12-06, but infusion 2 is planned 2026-12-05 (window 2026-12-04 to 2026-12-06); two infusions may never be due on one day; choose 2026-12-02 or earlier, or move infusion 2 first"},
+		{"day 0 moved past a moved day 7", d0d7, moved(2, "2026-12-05"), nil, 1, "2026-12-10", "choose 2026-12-02 or earlier"},
+		{"day 0 moved to the last date before a moved day 7", d0d7, moved(2, "2026-12-05"), nil, 1, "2026-12-02", ""},
+		{"day 0 moved one day too close to a moved day 7", d0d7, moved(2, "2026-12-05"), nil, 1, "2026-12-03", "choose 2026-12-02 or earlier"},
+		{"rFib 3 moved past 4, which was given", rfib, nil, map[int]GivenAt{1: {At: at("2026-11-25")}, 2: {At: at("2026-12-02")}, 4: {At: at("2026-12-16")}}, 3, "2026-12-15", "infusion 4 was given 2026-12-16"},
+		{"rFib 3 before 4's window", rfib, nil, map[int]GivenAt{1: {At: at("2026-11-25")}, 2: {At: at("2026-12-02")}, 4: {At: at("2026-12-16")}}, 3, "2026-12-10", ""},
+		// Moving 3 later moves 4 with it (4 follows 3), onto a 5 moved before.
+		{"rFib 3 moved later pushes 4 onto a moved 5", rfib, moved(5, "2026-12-24"), nil, 3, "2026-12-15",
+			"--date 2026-12-15 for infusion 3 would give overlapping days: infusion 4 is planned 2026-12-22 (window 2026-12-20 to 2026-12-24), and infusion 5 is planned 2026-12-24 (window 2026-12-22 to 2026-12-26)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			es := Plan(tc.p, start, tc.given, day("2026-11-25").Add(9*time.Hour))
-			err := CheckDateChange(es, tc.p.WindowDays, tc.n, day(tc.date))
-			if (err == nil) != tc.ok {
-				t.Fatalf("CheckDateChange: %v, want ok %v", err, tc.ok)
+			now := day("2026-11-25").Add(9 * time.Hour)
+			s := Schedule{Start: day("2026-11-25"), Changes: tc.changes}
+			es := Plan(tc.p, s, tc.given, now)
+			err := CheckDateChange(tc.p, s, es, now, tc.n, day(tc.date))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), tc.want)):
+				t.Fatalf("got %v, want EINVALID with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestCheckCourseStart: a new course starts today or later, and after a
+// patient's last infusion (any course) only once its first infusion's
+// window is clear of that day and its shortest interval has passed.
+func TestCheckCourseStart(t *testing.T) {
+	now := day("2026-11-26").Add(13 * time.Hour)
+	last := &Infusion{Protocol: "sle-uc-single", Course: 1, Number: 1, Start: day("2026-11-26").Add(12 * time.Hour)}
+	for _, tc := range []struct {
+		protocol string
+		last     *Infusion
+		start    string
+		want     string // the error code, "" for accepted
+	}{
+		{"sle-uc-single", nil, "2026-11-26", ""},
+		{"sle-uc-single", nil, "2026-11-25", lot.EINVALID},   // in the past
+		{"sle-uc-single", last, "2026-11-26", lot.ECONFLICT}, // the same day as the last infusion
+		{"sle-uc-single", last, "2026-11-27", lot.ECONFLICT}, // its ±1 window opens that day
+		{"sle-uc-single", last, "2026-11-28", ""},
+		{"sle-uc-d0d7", last, "2026-12-02", lot.ECONFLICT}, // 6 days: under its 7-day interval
+		{"sle-uc-d0d7", last, "2026-12-03", ""},
+		{"ss-uc-fixed-x10", last, "2027-01-20", lot.ECONFLICT}, // 55 days
+		{"ss-uc-fixed-x10", last, "2027-01-21", ""},
+		{"ss-rfib-12", last, "2026-12-03", ""}, // its shortest interval is weekly
+	} {
+		t.Run(tc.protocol+" "+tc.start, func(t *testing.T) {
+			err := CheckCourseStart(builtin(t, tc.protocol), day(tc.start), now, tc.last)
+			if lot.ErrorCode(err) != tc.want {
+				t.Fatalf("got %v, want %q", err, tc.want)
 			}
 		})
 	}

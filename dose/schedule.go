@@ -143,30 +143,107 @@ func Next(es []Entry) Entry {
 	return es[len(es)-1]
 }
 
-// CheckDateChange checks that moving infusion n (1-based) of a course whose
-// protocol has a ±window-day window to date keeps the infusions apart: its
-// window must open after the infusion before — after the day it was given,
-// or after its window when not given — and close before any later infusion
-// already given. Otherwise two infusions could be due, and given, on one day.
-func CheckDateChange(es []Entry, window, n int, date time.Time) error {
+// CheckDateChange checks that moving infusion n (1-based) of schedule s
+// (planned as es as of now) to date keeps every infusion of the course
+// strictly ordered and apart: it plans the course again with the change,
+// as Plan will after it is stored (later infusions that follow the moved
+// one move with it), and requires every infusion's days to end before the
+// next one's begin — the day it was given for a given infusion, its ±window
+// otherwise — for every pair, whether or not the other infusion was moved
+// before. Otherwise two infusions could be due, and given, on one day. Two
+// infusions already given are history and not compared.
+func CheckDateChange(p Protocol, s Schedule, es []Entry, now time.Time, n int, date time.Time) error {
 	date = Date(date)
-	from, to := date.AddDate(0, 0, -window), date.AddDate(0, 0, window)
-	if n >= 2 {
-		prev := es[n-2]
-		ref, what := prev.To, fmt.Sprintf("the window of infusion %d ends %s", prev.Number, lot.FormatDate(prev.To))
-		if prev.Status == Given {
-			ref, what = Date(prev.Given.At), fmt.Sprintf("infusion %d was given %s", prev.Number, lot.FormatDate(prev.Given.At))
-		}
-		if !from.After(ref) {
-			return lot.Errorf(lot.EINVALID, "--date %s would open infusion %d's window (±%d days) on %s, but %s; choose %s or later",
-				lot.FormatDate(date), n, window, lot.FormatDate(from), what, lot.FormatDate(ref.AddDate(0, 0, window+1)))
+	given := map[int]GivenAt{}
+	for _, e := range es {
+		if e.Status == Given {
+			given[e.Number] = e.Given
 		}
 	}
-	for _, e := range es[n:] {
-		if e.Status == Given && !to.Before(Date(e.Given.At)) {
-			return lot.Errorf(lot.EINVALID, "--date %s would close infusion %d's window on %s, but infusion %d was given %s; choose a date before %s",
-				lot.FormatDate(date), n, lot.FormatDate(to), e.Number, lot.FormatDate(e.Given.At), lot.FormatDate(Date(e.Given.At).AddDate(0, 0, -window)))
+	s.Changes = append(append([]DateChange(nil), s.Changes...), DateChange{Infusion: n, Date: date})
+	after := Plan(p, s, given, now)
+	w := p.WindowDays
+	from, to := date.AddDate(0, 0, -w), date.AddDate(0, 0, w)
+	for i, a := range after {
+		for _, b := range after[i+1:] {
+			_, aTo := days(a)
+			bFrom, _ := days(b)
+			if aTo.Before(bFrom) || (a.Status == Given && b.Status == Given) {
+				continue
+			}
+			switch {
+			case b.Number == n:
+				return lot.Errorf(lot.EINVALID, "--date %s would open infusion %d's window (±%d days) on %s, but %s; two infusions may never be due on one day; choose %s or later",
+					lot.FormatDate(date), n, w, lot.FormatDate(from), describe(a), lot.FormatDate(aTo.AddDate(0, 0, w+1)))
+			case a.Number == n:
+				return lot.Errorf(lot.EINVALID, "--date %s would close infusion %d's window (±%d days) on %s, but %s; two infusions may never be due on one day; choose %s or earlier, or move infusion %d first",
+					lot.FormatDate(date), n, w, lot.FormatDate(to), describe(b), lot.FormatDate(bFrom.AddDate(0, 0, -w-1)), b.Number)
+			default:
+				return lot.Errorf(lot.EINVALID, "--date %s for infusion %d would give overlapping days: %s, and %s; two infusions may never be due on one day; choose another date or move infusion %d first",
+					lot.FormatDate(date), n, describe(a), describe(b), b.Number)
+			}
 		}
+	}
+	return nil
+}
+
+// days returns the first and last day an entry takes: the day it was given,
+// or its window.
+func days(e Entry) (from, to time.Time) {
+	if e.Status == Given {
+		d := Date(e.Given.At)
+		return d, d
+	}
+	return e.From, e.To
+}
+
+// describe says which days an entry takes, for a refusal.
+func describe(e Entry) string {
+	if e.Status == Given {
+		return fmt.Sprintf("infusion %d was given %s", e.Number, lot.FormatDate(e.Given.At))
+	}
+	return fmt.Sprintf("infusion %d is planned %s (window %s to %s)", e.Number, lot.FormatDate(e.Date), lot.FormatDate(e.From), lot.FormatDate(e.To))
+}
+
+// MinInterval returns the shortest number of days between two infusions of
+// a course of p, or 0 for a single-infusion protocol.
+func (p Protocol) MinInterval() int {
+	m := 0
+	for n := 2; n <= p.Infusions(); n++ {
+		if i := p.interval(n); i > 0 && (m == 0 || i < m) {
+			m = i
+		}
+	}
+	return m
+}
+
+// EarliestCourseStart returns the first date a new course of p may start
+// after the patient's last infusion (given on the day lastGiven, on any
+// course): its shortest interval later, as if the new course's first
+// infusion were the next infusion of a course, and never so early that the
+// first infusion's window (±WindowDays) opens on or before that day.
+func EarliestCourseStart(p Protocol, lastGiven time.Time) time.Time {
+	return Date(lastGiven).AddDate(0, 0, max(p.MinInterval(), p.WindowDays+1))
+}
+
+// CheckCourseStart checks the start date of a new course of p as of now: not
+// in the past (a course is a prescription from today on; a dose given
+// before it was prescribed is recorded by no course), and, when the patient
+// was given an infusion before (last, on any course), not before
+// EarliestCourseStart — otherwise a second full dose could be due the day the
+// first course ended.
+func CheckCourseStart(p Protocol, start, now time.Time, last *Infusion) error {
+	start = Date(start)
+	if start.Before(Date(now)) {
+		return lot.Errorf(lot.EINVALID, "--start %s is in the past; a schedule starts today (%s) or later", lot.FormatDate(start), lot.FormatDate(now))
+	}
+	if last == nil {
+		return nil
+	}
+	if earliest := EarliestCourseStart(p, last.Start); start.Before(earliest) {
+		return lot.Errorf(lot.ECONFLICT, "--start %s is too soon: the patient was last given an infusion on %s (%s course %d, infusion %d), and a course of %s may start %d days after it at the earliest (its shortest interval, or its ±%d-day window clear of that day); choose %s or later",
+			lot.FormatDate(start), lot.FormatDate(last.Start), last.Protocol, last.Course, last.Number, p.Name,
+			int(earliest.Sub(Date(last.Start)).Hours()/24), p.WindowDays, lot.FormatDate(earliest))
 	}
 	return nil
 }

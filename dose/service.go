@@ -72,7 +72,9 @@ type Service interface {
 	Protocols() ([]StoredProtocol, error)
 
 	// CreateSchedule starts a course of a protocol's latest version on
-	// start (physician): ECONFLICT while another course is active.
+	// start (physician): EINVALID for a start in the past, ECONFLICT while
+	// another course is active or too soon after the last infusion
+	// (CheckCourseStart).
 	CreateSchedule(actor, mrn, protocol string, start time.Time) (Course, error)
 	// ChangeSchedule moves infusion n of the active course to date, signed
 	// by the acting physician (MeaningSchedule): EINVALID for a bad date or

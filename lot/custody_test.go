@@ -160,7 +160,15 @@ func TestCheckReceiveAndThaw(t *testing.T) {
 		t    Thaw
 		want string
 	}{
-		{"all viable", Thaw{At: now, Viability: 915, ViableCells: 100_000_000}, ""},
+		{"all viable", Thaw{At: now, Viability: 1000, ViableCells: 100_000_000}, ""},
+		{"cells × viability", Thaw{At: now, Viability: 915, ViableCells: 91_500_000}, ""},
+		// 91.5 % is 91.45–91.55 % before rounding: up to 9.155×10^7 of 1×10^8.
+		{"within the viability's rounding", Thaw{At: now, Viability: 915, ViableCells: 91_550_000}, ""},
+		{"beyond the viability's rounding", Thaw{At: now, Viability: 915, ViableCells: 91_550_001},
+			"--viable-cells 9.16×10^7 is more than container G123426000001 01's 1.00×10^8 cells × --viability 91.5 % = 9.15×10^7 viable cells"},
+		// The bedside review: 12.0 % viable, yet 9.1×10^7 of 1×10^8 cells viable.
+		{"viable cells far above cells × viability", Thaw{At: now, Viability: 120, ViableCells: 91_000_000},
+			"--viable-cells 9.10×10^7 is more than container G123426000001 01's 1.00×10^8 cells × --viability 12.0 % = 1.20×10^7 viable cells; recount"},
 		{"more viable than frozen", Thaw{At: now, Viability: 915, ViableCells: 100_000_001}, "more than the 1.00×10^8 cells"},
 		{"future", Thaw{At: now.Add(time.Hour), Viability: 915, ViableCells: 9e7}, "is in the future"},
 		{"before it was stored", Thaw{At: s.CreatedAt.Add(-time.Hour), Viability: 915, ViableCells: 9e7}, "before container G123426000001 01 was last moved (stored, 2026-11-01 00:00 UTC)"},

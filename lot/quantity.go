@@ -267,9 +267,10 @@ func ParseDate(field, s string) (time.Time, error) {
 }
 
 // ParseTime reads an ISO 8601 time with a zone (2026-11-25T14:30:00Z or
-// 2026-11-25T15:30+01:00) or a plain date, and returns it in UTC. A time
-// without a zone is refused: at a clinic on another continent it would mean a
-// different instant.
+// 2026-11-25T15:30+01:00) and returns it in UTC. A time without a zone is
+// refused: at a clinic on another continent it would mean a different
+// instant; so is a bare date, which is not the time of an event. Dates
+// (birth, expiry, tests) are read by ParseDate.
 func ParseTime(field, s string) (time.Time, error) {
 	in := strings.TrimSpace(s)
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00"} {
@@ -277,8 +278,11 @@ func ParseTime(field, s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	if t, err := time.Parse(DateLayout, in); err == nil {
-		return t, nil
+	// A bare date is refused, not read as midnight UTC: every caller reads
+	// the time of an event (a weighing, a thaw, an infusion start), and the
+	// hour decides a weight's age and a thaw window.
+	if _, err := time.Parse(DateLayout, in); err == nil {
+		return time.Time{}, Errorf(EINVALID, "%s %q is a date without a time; give the time it happened with a zone, e.g. %sT08:30Z", field, s, in)
 	}
 	if _, err := time.Parse("2006-01-02T15:04:05", in); err == nil {
 		return time.Time{}, Errorf(EINVALID, "%s %q has no time zone; add Z for UTC or an offset such as +01:00", field, s)
@@ -286,7 +290,7 @@ func ParseTime(field, s string) (time.Time, error) {
 	if _, err := time.Parse("2006-01-02T15:04", in); err == nil {
 		return time.Time{}, Errorf(EINVALID, "%s %q has no time zone; add Z for UTC or an offset such as +01:00", field, s)
 	}
-	return time.Time{}, Errorf(EINVALID, "%s %q is not a time; write it as 2026-11-25T14:30Z (ISO 8601 with a zone) or a date", field, s)
+	return time.Time{}, Errorf(EINVALID, "%s %q is not a time; write it as 2026-11-25T14:30Z (ISO 8601 with a zone)", field, s)
 }
 
 // FormatTime prints a stored instant in UTC with its zone.

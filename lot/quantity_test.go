@@ -189,10 +189,9 @@ func TestParseTime(t *testing.T) {
 			t.Errorf("ParseTime(%q) = %v, %v; want %v in UTC", in, got, err, want)
 		}
 	}
-	if got, err := ParseTime("--at", "2026-11-25"); err != nil || !got.Equal(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)) {
-		t.Errorf("ParseTime(date) = %v, %v; want midnight UTC", got, err)
-	}
 	for _, tc := range []struct{ in, msg string }{
+		// An event time without its hour would be read as midnight UTC.
+		{"2026-11-25", `--at "2026-11-25" is a date without a time; give the time it happened with a zone, e.g. 2026-11-25T08:30Z`},
 		{"2026-11-25T14:30", "has no time zone"},
 		{"2026-11-25T14:30:00", "has no time zone"},
 		{"2026-11-25 14:30Z", "is not a time"},

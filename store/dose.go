@@ -9,6 +9,7 @@ import (
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 )
@@ -270,7 +271,9 @@ func activeCourse(tx *bolt.Tx, patientID uuid.UUID, now time.Time) (*dose.Course
 
 // CreateSchedule starts a course of a protocol's latest version for a
 // patient on start (physician). A patient has one active course at a time; a
-// second course of the same protocol starts after the first has ended.
+// second course of the same protocol starts after the first has ended, and
+// never sooner after the patient's last infusion than dose.CheckCourseStart
+// allows.
 func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Time) (dose.Course, error) {
 	var c dose.Course
 	err := s.db.update(actor, audit.ScheduleCreate, func(w *writer) error {
@@ -281,9 +284,6 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 		pr, err := protocolByName(w.tx, protocol, 0)
 		if err != nil {
 			return err
-		}
-		if start.Before(dose.Date(w.now).AddDate(0, 0, -pr.WindowDays)) {
-			return lot.Errorf(lot.EINVALID, "--start %s is in the past; a schedule starts today or later", lot.FormatDate(start))
 		}
 		cs, err := coursesOf(w.tx, p.ID, w.now)
 		if err != nil {
@@ -298,6 +298,19 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 			if old.Schedule.Protocol == pr.Name {
 				course = old.Schedule.Course + 1
 			}
+		}
+		ins, err := infusionsOfPatient(w.tx, p.ID)
+		if err != nil {
+			return err
+		}
+		var last *dose.Infusion
+		for i := range ins {
+			if last == nil || ins[i].Start.After(last.Start) {
+				last = &ins[i]
+			}
+		}
+		if err := dose.CheckCourseStart(pr.Protocol, start, w.now, last); err != nil {
+			return err
 		}
 		sc := dose.Schedule{ID: w.db.NewID(), PatientID: p.ID, ProtocolID: pr.ID, Protocol: pr.Name, ProtocolVersion: pr.Version,
 			Course: course, Start: dose.Date(start), CreatedAt: w.now, CreatedBy: w.actor.Name}
@@ -343,7 +356,7 @@ func (s *DoseService) ChangeSchedule(signer audit.User, mrn string, n int, date 
 		if dose.Date(date).Before(dose.Date(w.now)) {
 			return lot.Errorf(lot.EINVALID, "--date %s is in the past", lot.FormatDate(date))
 		}
-		if err := dose.CheckDateChange(ac.Entries, ac.Protocol.WindowDays, n, date); err != nil {
+		if err := dose.CheckDateChange(ac.Protocol.Protocol, ac.Schedule, ac.Entries, w.now, n, date); err != nil {
 			return err
 		}
 		sc := ac.Schedule
@@ -388,7 +401,8 @@ type weightConfirmRecord struct {
 }
 
 // ConfirmWeight records a physician's signed confirmation of the patient's
-// latest weight, needed when it changed more than 10 % since the one before.
+// latest weight, needed when it changed more than 10 % since the last weight
+// accepted for dosing (dose.Check).
 func (s *DoseService) ConfirmWeight(signer audit.User, mrn, reason string) (lot.Weight, error) {
 	var wt lot.Weight
 	if err := lot.ValidateText("--reason", reason, true); err != nil {
@@ -524,7 +538,7 @@ func (s *DoseService) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]do
 
 // facts gathers everything the bedside check reads, in tx.
 func facts(tx *bolt.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Tenths) (dose.Facts, *dose.Course, error) {
-	f := dose.Facts{Now: now, Patient: p, Refs: refs, Volume: volume, ConfirmedWeights: map[uuid.UUID]bool{}}
+	f := dose.Facts{Now: now, Patient: p, Refs: refs, Volume: volume, ConfirmedWeights: map[uuid.UUID]bool{}, UsedWeights: map[uuid.UUID]bool{}}
 	ac, err := activeCourse(tx, p.ID, now)
 	if err != nil {
 		return f, nil, err
@@ -539,6 +553,13 @@ func facts(tx *bolt.Tx, now time.Time, p lot.Patient, refs []string, volume lot.
 		if _, ok := lookup(tx, "idx_weight_confirm", string(w.ID[:])); ok {
 			f.ConfirmedWeights[w.ID] = true
 		}
+	}
+	ins, err := infusionsOfPatient(tx, p.ID)
+	if err != nil {
+		return f, nil, err
+	}
+	for _, in := range ins {
+		f.UsedWeights[in.WeightID] = true
 	}
 	for _, ref := range refs {
 		c, err := containerByRef(tx, ref)
@@ -563,6 +584,9 @@ func candidate(tx *bolt.Tx, c lot.Container) (dose.Candidate, error) {
 	if cand.EndotoxinMilliEUPerML, cand.EndotoxinFound, err = lotEndotoxin(tx, l.ID); err != nil {
 		return cand, err
 	}
+	if cand.ViabilityFloor, cand.FloorSpec, err = viabilityFloor(tx, l.ID); err != nil {
+		return cand, err
+	}
 	evs, err := eventsOf(tx, "idx_event_container", c.ID)
 	if err != nil {
 		return cand, err
@@ -577,6 +601,37 @@ func candidate(tx *bolt.Tx, c lot.Container) (dose.Candidate, error) {
 		cand.Infused = append(cand.Infused, in.ID)
 	}
 	return cand, err
+}
+
+// viabilityFloor returns the viability floor of the specification version
+// the lot's latest release (approved or exceptional) was judged against,
+// and that version as "name vN"; zero and "" when the lot was never
+// released or the specification has no viability floor.
+func viabilityFloor(tx *bolt.Tx, lotID uuid.UUID) (lot.Tenths, string, error) {
+	ds, err := lotDispositions(tx, lotID)
+	if err != nil {
+		return 0, "", err
+	}
+	for i := len(ds) - 1; i >= 0; i-- {
+		d := ds[i]
+		if d.Decision != release.Approved && d.Decision != release.Exception {
+			continue
+		}
+		sp, err := specByRef(tx, fmt.Sprintf("%s@%d", d.Spec, d.SpecVersion))
+		if err != nil {
+			return 0, "", err
+		}
+		for _, cr := range sp.Criteria {
+			if len(cr.Assays) == 1 && cr.Assays[0] == "viability" && (cr.Op == release.AtLeast || cr.Op == release.Between) {
+				// Read to 6 places and rounded up to 0.1 %, so that a floor
+				// written finer than the thaw's 0.1 % is never relaxed.
+				v, err := lot.ParseFixed("viability floor of "+d.Spec, cr.Min, 6)
+				return lot.Tenths((v + 99_999) / 100_000), fmt.Sprintf("%s v%d", sp.Name, sp.Version), err
+			}
+		}
+		return 0, "", nil
+	}
+	return 0, "", nil
 }
 
 // Check runs the bedside check for the patient and the containers named

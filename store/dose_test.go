@@ -356,6 +356,35 @@ func TestWeightChangeConfirmedByPhysician(t *testing.T) {
 	}
 }
 
+// TestWeightChangeFromTheLastInfusion: on day 7 the change is measured from
+// the weight infusion 1 was given with, so weighing the changed weight
+// again does not clear it (the bedside review: 62.0 → 82.0 → 82.0 was GO).
+func TestWeightChangeFromTheLastInfusion(t *testing.T) {
+	db, d := bedside(t, "0.5")
+	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
+		t.Fatal(err)
+	}
+	day7 := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	db.Now = func() time.Time { return day7 }
+	dispense(t, db, bag2, day7.Add(-30*time.Minute), 100_000_000, "MRN-1")
+	for _, at := range []time.Duration{-time.Hour, -30 * time.Minute} {
+		if _, err := NewLotService(db).Weigh("nina", "MRN-1", 82_000, day7.Add(at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := d.Check("MRN-1", []string{bag2}, 0)
+	if err != nil || r.GO || strings.Join(failed(r), ",") != "weight change" ||
+		!strings.Contains(lot.ErrorMessage(r.Err()), "82.0 kg is +32.3 % since 62.0 kg on 2026-11-25 (the weight an earlier infusion was given with)") {
+		t.Fatalf("82.0 kg entered twice after 62.0 kg: %v %v %v", err, failed(r), r.Err())
+	}
+	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", "re-weighed twice, fluid overload"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := d.Check("MRN-1", []string{bag2}, 0); !r.GO || r.Calc.Required != 82_000_000 {
+		t.Fatalf("after confirmation: %v", failed(r))
+	}
+}
+
 func TestAdministerRefusesWitnessAndRoles(t *testing.T) {
 	db, d := bedside(t, "0.5")
 	a := dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}
@@ -413,7 +442,7 @@ func TestBedsideThroughReleaseAndCustody(t *testing.T) {
 	if _, err := cs.Store("liu", bag, "LN2-A rack 3"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.Thaw("liu", bag, lot.Thaw{Viability: 950, ViableCells: 100_000_000}); err != nil {
+	if _, err := cs.Thaw("liu", bag, lot.Thaw{Viability: 1000, ViableCells: 100_000_000}); err != nil {
 		t.Fatal(err)
 	}
 	if r, _ := d.Check("MRN-1", []string{bag}, 0); !strings.Contains(strings.Join(failed(r), ","), "container dispensed") {
@@ -429,6 +458,26 @@ func TestBedsideThroughReleaseAndCustody(t *testing.T) {
 	// 0.2 EU/mL × 31.0 mL ÷ 62.0 kg over one hour = 0.1 EU/kg/h, from the QC record.
 	if r.Calc.Volume != 310 || r.Calc.EndotoxinMilliEUPerKgH != 100 {
 		t.Fatalf("calc: %s mL, %d mEU/kg/h", r.Calc.Volume, r.Calc.EndotoxinMilliEUPerKgH)
+	}
+	// The post-thaw viability is checked against the floor of the
+	// specification version QA released the lot against (isct-uc-msc v1: ≥ 80 %).
+	if !strings.Contains(fmt.Sprint(r.Checks), "100.0 % viable after thaw (floor 80.0 % of isct-uc-msc v1)") {
+		t.Fatalf("post-thaw viability not shown with its floor: %v", r.Checks)
+	}
+	bag2 := bags[1].Code()
+	if _, err := cs.Store("liu", bag2, "LN2-A rack 3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.Thaw("liu", bag2, lot.Thaw{Viability: 799, ViableCells: 79_900_000}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.Dispense("liu", bag2, "MRN-1"); err != nil {
+		t.Fatal(err)
+	}
+	low, err := d.Check("MRN-1", []string{bag2}, 0)
+	if err != nil || low.GO || strings.Join(failed(low), ",") != "post-thaw viability" ||
+		!strings.Contains(lot.ErrorMessage(low.Err()), "79.9 % viable after thaw is below the floor of 80.0 % of isct-uc-msc v1, which lot LOT-1 was released against") {
+		t.Fatalf("79.9 %% viable: %v %v", err, low.Err())
 	}
 	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag}})
 	if err != nil {

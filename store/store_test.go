@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -183,5 +185,51 @@ func TestBusyDatabase(t *testing.T) {
 	_, err := Open(db.Path(), Options{Timeout: 50 * time.Millisecond})
 	if lot.ErrorCode(err) != lot.EBUSY {
 		t.Fatalf("second writer: got %v, want busy", err)
+	}
+}
+
+// TestMRNDiffersOnlyInCase: mrn-1 while MRN-1 exists is refused, naming
+// MRN-1, and nothing is written.
+func TestMRNDiffersOnlyInCase(t *testing.T) {
+	db := newTestDB(t)
+	s := NewLotService(db)
+	before, _ := db.AuditCount()
+	for _, mrn := range []string{"mrn-1", "Mrn-1", "MRN-1"} {
+		_, err := s.AddPatient("nina", lot.Patient{MRN: mrn, Name: "Other", Born: db.Now().AddDate(-30, 0, 0), Sex: "M"})
+		if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), "MRN-1") {
+			t.Errorf("%s: %v", mrn, err)
+		}
+	}
+	if after, _ := db.AuditCount(); after != before {
+		t.Fatal("a refused registration wrote")
+	}
+	if _, err := s.AddPatient("nina", lot.Patient{MRN: "MRN-10", Name: "Other", Born: db.Now().AddDate(-30, 0, 0), Sex: "M"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkMRNFolded is the cost of the case-folded MRN look-up a
+// registration pays, over 100k MRNs in idx_patient_mrn.
+func BenchmarkMRNFolded(b *testing.B) {
+	db := newTestDB(b)
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		for i := 0; i < 100_000; i++ {
+			if err := setIndex(tx, "idx_patient_mrn", fmt.Sprintf("MRN-%07d", i), uuid.New()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		db.bolt.View(func(tx *bolt.Tx) error {
+			if _, ok := mrnFolded(tx, "mrn-0099999"); !ok {
+				b.Fatal("not found")
+			}
+			return nil
+		})
 	}
 }

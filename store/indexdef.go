@@ -241,14 +241,23 @@ func writeIndexes(tx *bolt.Tx, kind string, id uuid.UUID) error {
 // accessors read a member as encoding/json would into the record's field
 // (a missing member or null is the zero value); the first error sticks.
 type jsonFields struct {
-	names, vals [][]byte
-	err         error
+	b       []byte
+	members []member
+	err     error
+}
+
+// member is one member of b: its name b[name:nameEnd] as written (or
+// unescaped, when written with escapes), its value b[value:end]. Offsets, not slices, so that
+// the parse writes no pointers (no GC write barriers) for each member.
+type member struct {
+	name, nameEnd, value, end int32
+	unescaped                 string // the name, when written with escapes
 }
 
 var errNotObject = errors.New("not a JSON object")
 
 func (f *jsonFields) parse(b []byte) {
-	f.names, f.vals, f.err = f.names[:0], f.vals[:0], nil
+	f.b, f.members, f.err = b, f.members[:0], nil
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		f.err = errNotObject
@@ -268,14 +277,12 @@ func (f *jsonFields) parse(b []byte) {
 			f.err = fmt.Errorf("unterminated string at byte %d", i)
 			return
 		}
-		name := b[i+1 : end-1]
-		if bytes.IndexByte(name, '\\') >= 0 {
-			var s string
-			if err := json.Unmarshal(b[i:end], &s); err != nil {
+		m := member{name: int32(i + 1), nameEnd: int32(end - 1)}
+		if bytes.IndexByte(b[i+1:end-1], '\\') >= 0 {
+			if err := json.Unmarshal(b[i:end], &m.unescaped); err != nil {
 				f.err = err
 				return
 			}
-			name = []byte(s)
 		}
 		if i = skipSpace(b, end); i >= len(b) || b[i] != ':' {
 			f.err = fmt.Errorf("':' expected at byte %d", i)
@@ -287,7 +294,8 @@ func (f *jsonFields) parse(b []byte) {
 			f.err = fmt.Errorf("bad value at byte %d", i)
 			return
 		}
-		f.names, f.vals = append(f.names, name), append(f.vals, b[i:vend])
+		m.value, m.end = int32(i), int32(vend)
+		f.members = append(f.members, m)
 		switch i = skipSpace(b, vend); {
 		case i < len(b) && b[i] == ',':
 			i = skipSpace(b, i+1)
@@ -366,12 +374,18 @@ func skipValue(b []byte, i int) (int, bool) {
 // encoding/json, the last of repeated names wins and names match without
 // regard to case.
 func (f *jsonFields) raw(name string) []byte {
-	for i := len(f.names) - 1; i >= 0; i-- {
-		if bytes.EqualFold(f.names[i], []byte(name)) {
-			if string(f.vals[i]) == "null" {
+	for i := len(f.members) - 1; i >= 0; i-- {
+		m := &f.members[i]
+		n := f.b[m.name:m.nameEnd]
+		if m.unescaped != "" {
+			n = []byte(m.unescaped)
+		}
+		if bytes.EqualFold(n, []byte(name)) {
+			v := f.b[m.value:m.end]
+			if string(v) == "null" {
 				return nil
 			}
-			return f.vals[i]
+			return v
 		}
 	}
 	return nil

@@ -87,8 +87,8 @@ func TestJSONFieldsReadsAsEncodingJSON(t *testing.T) {
 						t.Errorf("%s %x: %s is %q; encoding/json reads %q", kind, k, member, f.str(member), s)
 					}
 				}
-				if f.err != nil || len(f.names) != len(m) {
-					t.Errorf("%s %x: %d members, %v; encoding/json reads %d", kind, k, len(f.names), f.err, len(m))
+				if f.err != nil || len(f.members) != len(m) {
+					t.Errorf("%s %x: %d members, %v; encoding/json reads %d", kind, k, len(f.members), f.err, len(m))
 				}
 				return nil
 			})

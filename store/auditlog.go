@@ -189,6 +189,9 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 		}
 		return nil
 	}()
+	if err == nil {
+		ic.walk(tx, r.feed)
+	}
 	r.wait()
 	if err != nil {
 		return v, err

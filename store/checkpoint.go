@@ -111,7 +111,11 @@ type reportVerification struct {
 // exactly the value its latest audit entry set, and that that entry's own
 // hash matches its content; (b) the chain from the checkpoint's entry,
 // which must still carry the checkpoint's hash, to the head: every entry's
-// hash, its link to the one before, and no gap. It returns ok false when
+// hash, its link to the one before, and no gap. It does not check the
+// indexes the report was built through: an entry removed or added outside
+// celltrack since the checkpoint changes which records refs holds, unseen
+// here; only the full verify (verifyIndexes) compares indexes and records,
+// which is one reason a report verified from a checkpoint never says PASSED. It returns ok false when
 // the checkpoint's entry is gone or changed: the caller then verifies in
 // full rather than rest on it.
 func verifyReport(tx *bolt.Tx, cp Checkpoint, refs []recordRef) (reportVerification, bool) {

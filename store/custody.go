@@ -267,7 +267,7 @@ func (s *CustodyService) AddSite(actor string, site lot.Site) (lot.Site, error) 
 		if err := w.put(kindSite, site.ID, string(audit.SiteAdd), "", toSiteRecord(site)); err != nil {
 			return err
 		}
-		return setIndex(w.tx, "idx_site_code", site.Code, site.ID)
+		return writeIndexes(w.tx, kindSite, site.ID)
 	})
 	return site, err
 }

@@ -60,7 +60,10 @@
 //	idx_event_infused  at ns uint64 BE + event id     empty: `infused` events by infusion start (report handling --from/--to)
 //
 // Buckets whose values are records (not indexes) are listed in recordBuckets;
-// `audit verify` checks each of their values against the audit trail.
+// `audit verify` checks each of their values against the audit trail. The
+// idx_ buckets are declared, with the entries each record has in them, in
+// recordIndexes (indexdef.go); the services write and `audit verify` checks
+// every index from that one definition.
 package store
 
 import (
@@ -110,19 +113,8 @@ var recordBuckets = map[string][]byte{
 	kindWeightConfirm: []byte("weight_confirmations"),
 }
 
-// indexBuckets are derived from records and written in the same transaction.
-var indexBuckets = [][]byte{
-	[]byte("idx_user_name"), []byte("idx_donor_code"), []byte("idx_patient_mrn"),
-	[]byte("idx_weight_patient"), []byte("idx_lot_number"), []byte("idx_lot_din"),
-	[]byte("idx_lot_donor"), []byte("idx_lot_patient"), []byte("idx_container_code"),
-	[]byte("idx_container_lot"), []byte("idx_event_container"), []byte("idx_event_lot"),
-	[]byte("idx_site_code"), []byte("idx_label_container"),
-	// release (store/release.go)
-	[]byte("idx_spec_name"), []byte("idx_result_lot"), []byte("idx_screening_donor"), []byte("idx_disposition_lot"),
-	[]byte("idx_protocol_name"), []byte("idx_schedule_patient"), []byte("idx_infusion_patient"),
-	[]byte("idx_infusion_container"), []byte("idx_reaction_infusion"), []byte("idx_weight_confirm"),
-	[]byte("idx_event_patient"), []byte("idx_event_infused"),
-}
+// The index buckets are declared with the indexes of each kind of record,
+// in recordIndexes (indexdef.go).
 
 // DB is an open celltrack database.
 type DB struct {

@@ -82,7 +82,7 @@ func (w *writer) addProtocol(p dose.Protocol, reason string) (dose.StoredProtoco
 	if err := w.put(kindProtocol, sp.ID, string(audit.ProtocolAdd), reason, rec); err != nil {
 		return sp, err
 	}
-	return sp, w.tx.Bucket([]byte("idx_protocol_name")).Put(protocolKey(p.Name, p.Version), sp.ID[:])
+	return sp, writeIndexes(w.tx, kindProtocol, sp.ID)
 }
 
 // installProtocols adds the built-in regimens; Init calls it in the
@@ -317,7 +317,7 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 		if err := w.put(kindSchedule, sc.ID, string(audit.ScheduleCreate), "", toScheduleRecord(sc)); err != nil {
 			return err
 		}
-		if err := setPair(w.tx, "idx_schedule_patient", p.ID[:], sc.ID[:]); err != nil {
+		if err := writeIndexes(w.tx, kindSchedule, sc.ID); err != nil {
 			return err
 		}
 		es := dose.Plan(pr.Protocol, sc, nil, w.now)
@@ -429,7 +429,7 @@ func (s *DoseService) ConfirmWeight(signer audit.User, mrn, reason string) (lot.
 		if err := w.put(kindWeightConfirm, r.ID, string(audit.WeightConfirm), reason, r); err != nil {
 			return err
 		}
-		return setIndex(w.tx, "idx_weight_confirm", string(wt.ID[:]), r.ID)
+		return writeIndexes(w.tx, kindWeightConfirm, r.ID)
 	})
 	return wt, err
 }
@@ -721,14 +721,11 @@ func (s *DoseService) Administer(nurse, witness audit.User, a dose.Administratio
 		if err := w.put(kindInfusion, in.ID, string(audit.DoseAdminister), "", toInfusionRecord(in)); err != nil {
 			return err
 		}
-		if err := setPair(w.tx, "idx_infusion_patient", p.ID[:], in.ID[:]); err != nil {
+		if err := writeIndexes(w.tx, kindInfusion, in.ID); err != nil {
 			return err
 		}
 		for i, cand := range f.Containers {
 			c := cand.Container
-			if err := setPair(w.tx, "idx_infusion_container", c.ID[:], in.ID[:]); err != nil {
-				return err
-			}
 			ev := lot.Event{To: lot.Infused, At: start, Site: c.Site, PatientID: p.ID, Custodian: nu.Name, Details: map[string]string{
 				"patient_mrn": p.MRN, "infusion": in.ID.String(), "volume_ml": calc.Draws[i].Draw.String(), "cells": calc.Draws[i].Cells.Exact(), "witness": wu.Name}}
 			// The bedside check found the bag dispensed; the custody state
@@ -865,7 +862,7 @@ func (s *DoseService) recordReaction(actor, infusion string, correction bool, co
 		if err := w.put(kindReaction, r.ID, string(audit.DoseReaction), reason, toReactionRecord(r)); err != nil {
 			return err
 		}
-		return setPair(w.tx, "idx_reaction_infusion", id[:], r.ID[:])
+		return writeIndexes(w.tx, kindReaction, r.ID)
 	})
 	return r, err
 }

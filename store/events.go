@@ -48,36 +48,10 @@ func (w *writer) appendEvent(c *lot.Container, e lot.Event, action, reason strin
 	if err := w.put(kindEvent, e.ID, action, reason, toEventRecord(e)); err != nil {
 		return err
 	}
-	if err := indexEvent(w.tx, e); err != nil {
+	if err := writeIndexes(w.tx, kindEvent, e.ID); err != nil {
 		return err
 	}
 	return w.put(kindContainer, c.ID, action, reason, toContainerRecord(*c))
-}
-
-// indexEvent writes the index entries of one custody event; the schema
-// migration rebuilds the event indexes with it.
-func indexEvent(tx *bolt.Tx, e lot.Event) error {
-	if err := setPair(tx, "idx_event_container", e.ContainerID[:], e.ID[:]); err != nil {
-		return err
-	}
-	if err := setPair(tx, "idx_event_lot", e.LotID[:], e.ID[:]); err != nil {
-		return err
-	}
-	if e.PatientID != uuid.Nil {
-		// A patient's trace finds the containers dispensed to or infused
-		// into the patient here, without reading other events.
-		if err := setPair(tx, "idx_event_patient", e.PatientID[:], e.ID[:]); err != nil {
-			return err
-		}
-	}
-	if e.To == lot.Infused {
-		// `report handling --from --to` seeks the infusions of a period
-		// here, by start time, instead of reading every infusion.
-		if err := setPair(tx, "idx_event_infused", itob(uint64(e.At.UnixNano())), e.ID[:]); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // eventsOf returns the custody events of one container (or, with index

@@ -131,13 +131,14 @@ func labelCount(tx *bolt.Tx, c lot.Container) (uuid.UUID, lot.LabelCount, error)
 // putLabel stores a container's label counts, creating the record (and its
 // index entry) on the first print.
 func (w *writer) putLabel(id uuid.UUID, n lot.LabelCount, action, reason string) error {
-	if id == uuid.Nil {
-		id = w.db.NewID()
-		if err := setIndex(w.tx, "idx_label_container", string(n.ContainerID[:]), id); err != nil {
-			return err
-		}
+	if id != uuid.Nil {
+		return w.put(kindLabel, id, action, reason, toLabelRecord(id, n))
 	}
-	return w.put(kindLabel, id, action, reason, toLabelRecord(id, n))
+	id = w.db.NewID()
+	if err := w.put(kindLabel, id, action, reason, toLabelRecord(id, n)); err != nil {
+		return err
+	}
+	return writeIndexes(w.tx, kindLabel, id)
 }
 
 // Apply records that a printed label was put on the container (lab).

@@ -46,7 +46,7 @@ func (s *LotService) AddDonor(actor string, d lot.Donor) (lot.Donor, error) {
 		if err := w.put(kindDonor, d.ID, string(audit.DonorAdd), "", toDonorRecord(d)); err != nil {
 			return err
 		}
-		return setIndex(w.tx, "idx_donor_code", d.Code, d.ID)
+		return writeIndexes(w.tx, kindDonor, d.ID)
 	})
 	return d, err
 }
@@ -115,7 +115,7 @@ func (s *LotService) AddPatient(actor string, p lot.Patient) (lot.Patient, error
 		if err := w.put(kindPatient, p.ID, string(audit.PatientAdd), "", toPatientRecord(p)); err != nil {
 			return err
 		}
-		return setIndex(w.tx, "idx_patient_mrn", p.MRN, p.ID)
+		return writeIndexes(w.tx, kindPatient, p.ID)
 	})
 	return p, err
 }
@@ -196,7 +196,7 @@ func (s *LotService) Weigh(actor, mrn string, g lot.Grams, at time.Time) (lot.We
 		if err := w.put(kindWeight, wt.ID, string(audit.PatientWeigh), "", toWeightRecord(wt)); err != nil {
 			return err
 		}
-		return setPair(w.tx, "idx_weight_patient", p.ID[:], itob(uint64(at.UnixNano())), wt.ID[:])
+		return writeIndexes(w.tx, kindWeight, wt.ID)
 	})
 	return wt, err
 }
@@ -239,7 +239,6 @@ func (w *writer) registerLot(r lot.Registration) (lot.Lot, error) {
 	l := lot.Lot{ID: w.db.NewID(), Number: r.Number, Source: r.Source, Cells: r.Cells, Viability: r.Viability,
 		VolumeML: r.VolumeML, Manufactured: r.Manufactured, Expires: r.Expires, Passage: r.Passage,
 		Cryopreserved: r.Cryopreserved, Location: r.Location, Status: lot.Quarantine, CreatedAt: w.now, CreatedBy: w.actor.Name}
-	index := "idx_lot_donor"
 	if r.Source == lot.SourceUC {
 		d, err := w.donor(r.Donor)
 		if err != nil {
@@ -251,7 +250,7 @@ func (w *writer) registerLot(r lot.Registration) (lot.Lot, error) {
 		if err != nil {
 			return l, err
 		}
-		l.PatientID, index = p.ID, "idx_lot_patient"
+		l.PatientID = p.ID
 	}
 	din, err := w.nextDIN()
 	if err != nil {
@@ -261,17 +260,7 @@ func (w *writer) registerLot(r lot.Registration) (lot.Lot, error) {
 	if err := w.put(kindLot, l.ID, string(audit.LotRegister), "", toLotRecord(l)); err != nil {
 		return l, err
 	}
-	if err := setIndex(w.tx, "idx_lot_number", l.Number, l.ID); err != nil {
-		return l, err
-	}
-	if err := setIndex(w.tx, "idx_lot_din", l.DIN.String(), l.ID); err != nil {
-		return l, err
-	}
-	source := l.DonorID
-	if l.Source == lot.SourceRFib {
-		source = l.PatientID
-	}
-	return l, setPair(w.tx, index, source[:], l.ID[:])
+	return l, writeIndexes(w.tx, kindLot, l.ID)
 }
 
 // donor is donorByRef, remembered for the rest of the transaction.
@@ -424,10 +413,7 @@ func (s *LotService) SplitLot(actor string, sp lot.Split) ([]lot.Container, erro
 			if err := w.appendEvent(&c, created, string(audit.LotSplit), ""); err != nil {
 				return err
 			}
-			if err := setIndex(w.tx, "idx_container_code", c.Code(), c.ID); err != nil {
-				return err
-			}
-			if err := setPair(w.tx, "idx_container_lot", l.ID[:], c.ID[:]); err != nil {
+			if err := writeIndexes(w.tx, kindContainer, c.ID); err != nil {
 				return err
 			}
 			cs = append(cs, c)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -20,21 +21,6 @@ import (
 // A writable Open migrates an older file in one transaction (migrate) and
 // records it in meta under "migration/" + the new version; a read-only Open
 // of an older file is refused with what to run.
-
-// indexSource names the record kind each index is derived from: an index
-// bucket missing from an older file is created empty only when it has
-// nothing to index, or rebuilt when a rebuilder exists (the event indexes).
-var indexSource = map[string]string{
-	"idx_user_name": kindUser, "idx_donor_code": kindDonor, "idx_patient_mrn": kindPatient,
-	"idx_weight_patient": kindWeight, "idx_lot_number": kindLot, "idx_lot_din": kindLot,
-	"idx_lot_donor": kindLot, "idx_lot_patient": kindLot, "idx_container_code": kindContainer,
-	"idx_container_lot": kindContainer, "idx_event_container": kindEvent, "idx_event_lot": kindEvent,
-	"idx_site_code": kindSite, "idx_label_container": kindLabel, "idx_spec_name": kindSpec,
-	"idx_result_lot": kindResult, "idx_screening_donor": kindScreening, "idx_disposition_lot": kindDisposition,
-	"idx_protocol_name": kindProtocol, "idx_schedule_patient": kindSchedule, "idx_infusion_patient": kindInfusion,
-	"idx_infusion_container": kindInfusion, "idx_reaction_infusion": kindReaction, "idx_weight_confirm": kindWeightConfirm,
-	"idx_event_patient": kindEvent, "idx_event_infused": kindEvent,
-}
 
 // schemaOf reads the schema version in meta; a value that is not a positive
 // number was not written by celltrack.
@@ -98,6 +84,10 @@ func (db *DB) migrate() (err error) {
 			}
 		}
 		rebuildEvents := false
+		// indexSource names the record kind each index is derived from: an
+		// index bucket missing from an older file is created empty only when
+		// it has nothing to index, or rebuilt when a rebuilder exists (the
+		// event indexes).
 		for _, name := range indexes {
 			kind, ok := indexSource[name]
 			switch {
@@ -113,12 +103,8 @@ func (db *DB) migrate() (err error) {
 		events := 0
 		if rebuildEvents {
 			err := tx.Bucket(recordBuckets[kindEvent]).ForEach(func(k, v []byte) error {
-				var r eventRecord
-				if err := json.Unmarshal(v, &r); err != nil {
-					return fmt.Errorf("event %x: %w", k, err)
-				}
 				events++
-				return indexEvent(tx, r.event())
+				return writeIndexes(tx, kindEvent, uuid.UUID(k))
 			})
 			if err != nil {
 				return err

@@ -206,7 +206,7 @@ func (w *writer) addSpec(s release.Spec, reason string) (release.Spec, error) {
 	if err := w.put(kindSpec, s.ID, string(audit.ReleaseSpecAdd), reason, toSpecRecord(s)); err != nil {
 		return s, err
 	}
-	return s, w.tx.Bucket([]byte("idx_spec_name")).Put(specKey(s.Name, s.Version), s.ID[:])
+	return s, writeIndexes(w.tx, kindSpec, s.ID)
 }
 
 func specByRef(tx *bolt.Tx, ref string) (release.Spec, error) {
@@ -355,7 +355,7 @@ func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, cor
 		if err := w.put(kindResult, r.ID, string(audit.ReleaseResult), reason, toResultRecord(r)); err != nil {
 			return err
 		}
-		if err := setPair(w.tx, "idx_result_lot", l.ID[:], r.ID[:]); err != nil {
+		if err := writeIndexes(w.tx, kindResult, r.ID); err != nil {
 			return err
 		}
 		if before.Spec == "" {
@@ -468,7 +468,7 @@ func (w *writer) putDisposition(d release.Disposition, reason string) error {
 	if err := w.put(kindDisposition, d.ID, "release."+string(d.Decision), reason, toDispositionRecord(d)); err != nil {
 		return err
 	}
-	return setPair(w.tx, "idx_disposition_lot", d.LotID[:], d.ID[:])
+	return writeIndexes(w.tx, kindDisposition, d.ID)
 }
 
 // Results lists a lot's QC results, voided ones included, in order.
@@ -517,7 +517,7 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 		if err := w.put(kindScreening, sc.ID, string(audit.DonorScreen), "", toScreeningRecord(sc)); err != nil {
 			return err
 		}
-		if err := setPair(w.tx, "idx_screening_donor", d.ID[:], sc.ID[:]); err != nil {
+		if err := writeIndexes(w.tx, kindScreening, sc.ID); err != nil {
 			return err
 		}
 		if sc.Eligible() {

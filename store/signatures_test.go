@@ -13,10 +13,10 @@ import (
 )
 
 // forge changes a stored record with raw bbolt the way a careful attacker
-// would: it rewrites the record, then the audit entry that set it so that
-// the entry records the forged value, then re-chains every later entry.
-// Afterwards the audit chain and the records agree; only the signature
-// binding can tell.
+// would: it rewrites the record and its index entries, then the audit entry
+// that set it so that the entry records the forged value, then re-chains
+// every later entry. Afterwards the audit chain, the records and the
+// indexes agree; only the signature binding can tell.
 func forge[T any](t *testing.T, db *DB, kind string, id uuid.UUID, edit func(*T)) {
 	t.Helper()
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
@@ -29,7 +29,20 @@ func forge[T any](t *testing.T, db *DB, kind string, id uuid.UUID, edit func(*T)
 		if err != nil {
 			return err
 		}
+		var old indexEntries
+		var r jsonFields
+		if err := old.derive(indexOf[kind], &r, id, tx.Bucket(recordBuckets[kind]).Get(id[:])); err != nil {
+			return err
+		}
+		for _, en := range old.list {
+			if err := tx.Bucket([]byte(en.bucket)).Delete(en.key); err != nil {
+				return err
+			}
+		}
 		if err := tx.Bucket(recordBuckets[kind]).Put(id[:], val); err != nil {
+			return err
+		}
+		if err := writeIndexes(tx, kind, id); err != nil {
 			return err
 		}
 		b := tx.Bucket(bAudit)

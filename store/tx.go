@@ -158,16 +158,6 @@ func lookup(tx *bolt.Tx, index string, key string) (uuid.UUID, bool) {
 	return uuid.UUID(v), true
 }
 
-// setIndex writes key → id in an index bucket.
-func setIndex(tx *bolt.Tx, index, key string, id uuid.UUID) error {
-	return tx.Bucket([]byte(index)).Put([]byte(key), id[:])
-}
-
-// setPair writes the composite key a + b (+ more) with no value.
-func setPair(tx *bolt.Tx, index string, parts ...[]byte) error {
-	return tx.Bucket([]byte(index)).Put(bytes.Join(parts, nil), nil)
-}
-
 // children returns the ids that follow the 16-byte parent prefix in a
 // composite index whose keys end in a 16-byte child id.
 func children(tx *bolt.Tx, index string, parent uuid.UUID) []uuid.UUID {

@@ -107,7 +107,7 @@ func (db *DB) initHashed(fin string, admin audit.User, hash string) (_ audit.Use
 		if err := w.put(kindUser, admin.ID, "init", "database created for facility "+fin, toUserRecord(admin)); err != nil {
 			return err
 		}
-		if err := setIndex(tx, "idx_user_name", admin.Name, admin.ID); err != nil {
+		if err := writeIndexes(tx, kindUser, admin.ID); err != nil {
 			return err
 		}
 		if err := w.installBuiltinSpecs(); err != nil {
@@ -148,7 +148,7 @@ func (db *DB) AddUser(actor string, u audit.User, password string) (audit.User, 
 		if err := w.put(kindUser, u.ID, string(audit.UserAdd), "", toUserRecord(u)); err != nil {
 			return err
 		}
-		return setIndex(w.tx, "idx_user_name", u.Name, u.ID)
+		return writeIndexes(w.tx, kindUser, u.ID)
 	})
 	return u, err
 }

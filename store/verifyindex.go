@@ -1,134 +1,206 @@
 package store
 
 import (
-	"encoding/json"
+	"bytes"
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
+	"sort"
+	"strconv"
 
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 )
 
-// lookupIndexes are the indexes that find a record from what a person types
-// or scans: a user name, donor id, MRN, lot number, DIN or container code.
-// Records are checked against the audit trail, but a lookup goes through the
-// index first: an index entry repointed with a raw bbolt tool would make one
-// lot's label find another lot. `audit verify` therefore checks each entry
-// points at a record whose own value gives that key, and each record is
-// indexed under its key.
-var lookupIndexes = []struct {
-	bucket, kind string
-	key          func(val []byte) (string, error)
-}{
-	{"idx_user_name", kindUser, func(val []byte) (string, error) {
-		var r userRecord
-		err := json.Unmarshal(val, &r)
-		return r.Name, err
-	}},
-	{"idx_donor_code", kindDonor, func(val []byte) (string, error) {
-		var r donorRecord
-		err := json.Unmarshal(val, &r)
-		return r.Code, err
-	}},
-	{"idx_patient_mrn", kindPatient, func(val []byte) (string, error) {
-		var r patientRecord
-		err := json.Unmarshal(val, &r)
-		return r.MRN, err
-	}},
-	{"idx_lot_number", kindLot, func(val []byte) (string, error) {
-		var r lotRecord
-		err := json.Unmarshal(val, &r)
-		return r.Number, err
-	}},
-	{"idx_lot_din", kindLot, func(val []byte) (string, error) {
-		var r lotRecord
-		err := json.Unmarshal(val, &r)
-		return r.DIN, err
-	}},
-	{"idx_container_code", kindContainer, func(val []byte) (string, error) {
-		var r containerRecord
-		err := json.Unmarshal(val, &r)
-		return fmt.Sprintf("%s%02d", r.DIN, r.Number), err
-	}},
+// The services read through the indexes: a label scan finds its container
+// through idx_container_code, a lot's release evaluation reads its results
+// through idx_result_lot, a donor's eligibility its screenings through
+// idx_screening_donor, a trace its lots, containers, events and infusions
+// through the composite indexes. Records are checked against the audit
+// trail, but an index entry deleted, added or repointed with a raw bbolt
+// tool would hide a failing result, make a donor eligible or a label find
+// another lot, with every record intact. So `audit verify` checks every
+// index bucket both ways against recordIndexes (indexdef.go): each record
+// has exactly the entries its stored value gives, and each entry is one of
+// them.
+//
+// Cheaply: while verifyTx walks the chain, the worker (verifyworker.go)
+// derives each record's entries and adds a keyed hash of each to its
+// bucket's sum; the walking goroutine then reads every index bucket and sums
+// its entries the same way. Equal counts and sums mean equal sets, but for
+// a chance of 2^-64 — the hash key is random per run, so nobody can choose
+// a change whose sums agree. Only a bucket whose sums differ is compared
+// entry by entry, to name what differs (indexCheck.name).
+
+// indexSum is the number of entries of an index bucket and the sum of
+// their hashes.
+type indexSum struct {
+	n   int
+	sum uint64
 }
 
-// indexedKey is the key a record's value gives in one lookup index, or why
-// the value cannot be read.
-type indexedKey struct {
-	key string
-	err error
+// indexCheck holds, for each of indexBuckets, the sum of the entries the
+// records give (want) and of the entries stored (got).
+type indexCheck struct {
+	seed      maphash.Seed
+	want, got []indexSum
+	unread    []string // records whose entries could not be derived
 }
 
-// verifyIndexes returns a problem for every lookup-index entry that does not
-// match its record, and every record missing from its lookup index. Each
-// record is decoded once per index (not once from each side): the value
-// checks find each record's key, then finish matches the index entries
-// against the keys found.
+func (ic *indexCheck) hash(sums []indexSum, bucket string, key, val []byte) {
+	var h maphash.Hash
+	h.SetSeed(ic.seed)
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(key)))
+	h.Write(n[:])
+	h.Write(key)
+	h.Write(val)
+	s := &sums[indexPos[bucket]]
+	s.n++
+	s.sum += h.Sum64()
+}
+
+// verifyIndexes returns a problem for every index entry a record lacks and
+// every entry no record has.
 func verifyIndexes(tx *bolt.Tx) []string {
 	ic, checks := newIndexCheck()
 	r := startChecks(tx, checks)
+	ic.walk(tx, r.feed)
 	r.wait()
 	return ic.finish(tx)
-}
-
-// indexCheck holds, for each of lookupIndexes, the key each record's value
-// gives.
-type indexCheck struct {
-	keys []map[uuid.UUID]indexedKey
 }
 
 // newIndexCheck returns the value checks of verifyIndexes; they decode
 // records and need no transaction, so they run on startChecks' worker.
 func newIndexCheck() (*indexCheck, []valueCheck) {
-	ic := &indexCheck{keys: make([]map[uuid.UUID]indexedKey, len(lookupIndexes))}
-	checks := make([]valueCheck, len(lookupIndexes))
-	for i, ix := range lookupIndexes {
-		keys := make(map[uuid.UUID]indexedKey)
-		ic.keys[i] = keys
+	ic := &indexCheck{seed: maphash.MakeSeed(), want: make([]indexSum, len(indexBuckets)), got: make([]indexSum, len(indexBuckets))}
+	checks := make([]valueCheck, len(recordIndexes))
+	for i := range recordIndexes {
+		ix := &recordIndexes[i]
+		var e indexEntries
+		var r jsonFields
 		checks[i] = valueCheck{ix.kind, func(id uuid.UUID, val []byte) {
-			key, err := ix.key(val)
-			if err != nil {
-				err = fmt.Errorf("decode %s %s: %w", ix.kind, id, err)
+			if err := e.derive(ix, &r, id, val); err != nil {
+				ic.unread = append(ic.unread, fmt.Sprintf("%s %s cannot be read, so its index entries cannot be checked: %v", ix.kind, id, err))
+				return
 			}
-			keys[id] = indexedKey{key: key, err: err}
+			for _, en := range e.list {
+				ic.hash(ic.want, en.bucket, en.key, en.val)
+			}
 		}}
 	}
 	return ic, checks
 }
 
-// finish matches the keys found against the index buckets, in tx.
+// walk sums the entries stored in every index bucket, calling feed now and
+// then so that the worker never waits for values.
+func (ic *indexCheck) walk(tx *bolt.Tx, feed func()) {
+	for _, name := range indexBuckets {
+		c := tx.Bucket(name).Cursor()
+		n := 0
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if n++; n&1023 == 0 {
+				feed()
+			}
+			ic.hash(ic.got, string(name), k, v)
+		}
+	}
+}
+
+// finish names what differs in each bucket whose sums differ; call it
+// after walk and after the worker is done.
 func (ic *indexCheck) finish(tx *bolt.Tx) []string {
-	var problems []string
-	for i, ix := range lookupIndexes {
-		b := tx.Bucket([]byte(ix.bucket))
-		keys := ic.keys[i]
-		tx.Bucket(recordBuckets[ix.kind]).ForEach(func(k, _ []byte) error {
-			id := uuid.UUID(k)
-			r := keys[id]
-			if r.err != nil {
-				return nil // reported below or by the record check
-			}
-			if got := b.Get([]byte(r.key)); len(got) != 16 || uuid.UUID(got) != id {
-				problems = append(problems, fmt.Sprintf("%s %q (%s) is missing from index %s: it was changed outside celltrack", ix.kind, r.key, id, ix.bucket))
-			}
-			return nil
-		})
-		b.ForEach(func(k, v []byte) error {
-			if len(v) != 16 {
-				problems = append(problems, fmt.Sprintf("index %s: %q holds no record id: it was changed outside celltrack", ix.bucket, k))
-				return nil
-			}
-			id := uuid.UUID(v)
-			r, found := keys[id]
-			switch {
-			case found && r.err != nil:
-				problems = append(problems, fmt.Sprintf("index %s: %q points at %s %s, which cannot be read: %v", ix.bucket, k, ix.kind, id, r.err))
-			case !found:
-				problems = append(problems, fmt.Sprintf("index %s: %q points at %s %s, which is not stored: it was changed outside celltrack", ix.bucket, k, ix.kind, id))
-			case r.key != string(k):
-				problems = append(problems, fmt.Sprintf("index %s: %q points at %s %s, which is %q: the index was changed outside celltrack, so a lookup would find the wrong record", ix.bucket, k, ix.kind, id, r.key))
-			}
-			return nil
-		})
+	problems := ic.unread
+	for i, name := range indexBuckets {
+		if ic.want[i] != ic.got[i] {
+			problems = append(problems, ic.name(tx, string(name))...)
+		}
 	}
 	return problems
+}
+
+// name compares one index bucket with the entries its records give, entry
+// by entry, and names each difference: the bucket, the key and the record.
+func (ic *indexCheck) name(tx *bolt.Tx, bucket string) []string {
+	kind := indexSource[bucket]
+	ix := indexOf[kind]
+	type wanted struct {
+		val []byte
+		id  uuid.UUID
+	}
+	want := map[string]wanted{}     // key → entry
+	keyOf := map[uuid.UUID][]byte{} // record → its key
+	var e indexEntries
+	var r jsonFields
+	tx.Bucket(recordBuckets[kind]).ForEach(func(k, v []byte) error {
+		id := uuid.UUID(k)
+		if e.derive(ix, &r, id, v) != nil {
+			return nil // in ic.unread
+		}
+		for _, en := range e.list {
+			if en.bucket == bucket {
+				want[string(en.key)] = wanted{bytes.Clone(en.val), id}
+				keyOf[id] = bytes.Clone(en.key)
+			}
+		}
+		return nil
+	})
+	record := func(id uuid.UUID) string { return kind + " " + describe(tx, kind, id) }
+	var problems []string
+	tx.Bucket([]byte(bucket)).ForEach(func(k, v []byte) error {
+		w, ok := want[string(k)]
+		switch {
+		case ok && bytes.Equal(w.val, v):
+		case ok && len(v) == 16:
+			problems = append(problems, fmt.Sprintf("index %s: key %s points at %s instead of %s, whose key it is: it was changed outside celltrack, so a lookup finds the wrong record", bucket, keyText(k), record(uuid.UUID(v)), record(w.id)))
+		case ok:
+			problems = append(problems, fmt.Sprintf("index %s: key %s holds %s instead of the id of %s: it was changed outside celltrack", bucket, keyText(k), keyText(v), record(w.id)))
+		default:
+			// Whose entry it claims to be: a lookup entry holds the record's
+			// id, a composite key ends in it.
+			var owner uuid.UUID
+			switch {
+			case len(v) == 16:
+				owner = uuid.UUID(v)
+			case len(v) == 0 && len(k) > 16:
+				owner = uuid.UUID(k[len(k)-16:])
+			default:
+				problems = append(problems, fmt.Sprintf("index %s: key %s holds %s, which names no %s: it was written outside celltrack", bucket, keyText(k), keyText(v), kind))
+				return nil
+			}
+			if own, has := keyOf[owner]; has {
+				problems = append(problems, fmt.Sprintf("index %s: key %s points at %s, whose entry is key %s: it was added outside celltrack, so the index files the record under the wrong key", bucket, keyText(k), record(owner), keyText(own)))
+			} else if tx.Bucket(recordBuckets[kind]).Get(owner[:]) != nil {
+				problems = append(problems, fmt.Sprintf("index %s: key %s points at %s, which has no entry in %s: it was added outside celltrack", bucket, keyText(k), record(owner), bucket))
+			} else {
+				problems = append(problems, fmt.Sprintf("index %s: key %s points at %s %s, which is not stored: it was added outside celltrack", bucket, keyText(k), kind, owner))
+			}
+		}
+		delete(want, string(k))
+		return nil
+	})
+	var missing []string
+	for k, w := range want {
+		missing = append(missing, fmt.Sprintf("%s is missing from index %s (key %s): it was removed outside celltrack, so what reads through the index does not see the record", record(w.id), bucket, keyText([]byte(k))))
+	}
+	sort.Strings(missing)
+	problems = append(problems, missing...)
+	if len(problems) == 0 { // the sums differ, so something does; never pass it silently
+		problems = append(problems, fmt.Sprintf("index %s does not match its %s records", bucket, kind))
+	}
+	return problems
+}
+
+// keyText shows an index key or value: quoted when it is text, otherwise
+// in hex (as a raw bbolt tool takes it), a 16-byte id as a UUID.
+func keyText(k []byte) string {
+	for _, c := range k {
+		if c < 0x20 || c > 0x7e {
+			if len(k) == 16 {
+				return uuid.UUID(k).String()
+			}
+			return fmt.Sprintf("%x", k)
+		}
+	}
+	return strconv.Quote(string(k))
 }

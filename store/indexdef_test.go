@@ -1,0 +1,98 @@
+package store
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestJSONFieldsReadsAsEncodingJSON: the index definitions read records with
+// jsonFields, the services with encoding/json; both must see the same
+// values, or verify would check the indexes against something the services
+// never read.
+func TestJSONFieldsReadsAsEncodingJSON(t *testing.T) {
+	for _, tc := range []struct {
+		in, name, want string
+	}{
+		{`{"a":"x"}`, "a", "x"},
+		{` { "a" : "x" , "b":1 } `, "a", "x"},
+		{`{"a":"x\"}{,y"}`, "a", `x"}{,y`},
+		{`{"a":"L\u003cT\u003e \u0026 \\"}`, "a", `L<T> & \`},
+		{`{"n":{"a":"in"},"a":"out"}`, "a", "out"},
+		{`{"n":["a",{"a":"]"}],"a":"out"}`, "a", "out"},
+		{`{"A":"case"}`, "a", "case"},
+		{`{"a":"first","a":"last"}`, "a", "last"},
+		{`{"a":null}`, "a", ""},
+		{`{}`, "a", ""},
+		{`{"a\u0062":"escaped name"}`, "ab", "escaped name"},
+	} {
+		var f jsonFields
+		f.parse([]byte(tc.in))
+		got := f.str(tc.name)
+		var m struct {
+			A  string `json:"a"`
+			B  int    `json:"b"`
+			AB string `json:"ab"`
+		}
+		if err := json.Unmarshal([]byte(tc.in), &m); err != nil {
+			t.Fatalf("%s: %v", tc.in, err)
+		}
+		if f.err != nil || got != tc.want {
+			t.Errorf("%s: %s = %q, %v; want %q", tc.in, tc.name, got, f.err, tc.want)
+		}
+		if want := map[string]string{"a": m.A, "ab": m.AB}[tc.name]; want != tc.want {
+			t.Errorf("%s: encoding/json reads %s as %q; the table says %q", tc.in, tc.name, want, tc.want)
+		}
+	}
+	for _, bad := range []string{``, `[]`, `{`, `{"a"}`, `{"a":}`, `{"a":"x"`, `{"a":"x" "b":1}`, `{"a":"x"} {}`, `{"a":{"b":1}`} {
+		var f jsonFields
+		if f.parse([]byte(bad)); f.err == nil {
+			t.Errorf("%q: parsed without error; encoding/json refuses it", bad)
+		}
+	}
+	var f jsonFields
+	if f.parse([]byte(` { "a" : "x" , "b":12 } `)); f.num("b") != 12 || f.err != nil {
+		t.Errorf("b = %d, %v; want 12", f.num("b"), f.err)
+	}
+	if f.parse([]byte(`{"id":"not-a-uuid","n":"1","at":"yesterday"}`)); f.id("id") != uuid.Nil || f.err == nil {
+		t.Errorf("a bad uuid read without error")
+	}
+	if f.err = nil; f.num("n") != 0 || f.err == nil {
+		t.Errorf("a quoted number read without error")
+	}
+	if f.err = nil; !f.time("at").IsZero() || f.err == nil {
+		t.Errorf("a bad time read without error")
+	}
+
+	// Every member of every record of a database with every kind, read both
+	// ways.
+	db := everyIndexDB(t)
+	db.view(func(tx *bolt.Tx) error {
+		for kind, name := range recordBuckets {
+			tx.Bucket(name).ForEach(func(k, v []byte) error {
+				var m map[string]json.RawMessage
+				if err := json.Unmarshal(v, &m); err != nil {
+					t.Fatal(err)
+				}
+				var f jsonFields
+				f.parse(v)
+				for member, raw := range m {
+					if got := f.raw(member); string(got) != string(raw) {
+						t.Errorf("%s %x: %s is %s; encoding/json reads %s", kind, k, member, got, raw)
+					}
+					var s string
+					if json.Unmarshal(raw, &s) == nil && f.str(member) != s {
+						t.Errorf("%s %x: %s is %q; encoding/json reads %q", kind, k, member, f.str(member), s)
+					}
+				}
+				if f.err != nil || len(f.members) != len(m) {
+					t.Errorf("%s %x: %d members, %v; encoding/json reads %d", kind, k, len(f.members), f.err, len(m))
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+}

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"fmt"
 	"math/big"
 	"strconv"
 	"time"
@@ -99,17 +100,22 @@ func Evaluate(s Spec, l lot.Lot, results []Result, donor *Donor, now time.Time) 
 		return Evaluation{}, lot.Errorf(lot.EINVALID, "specification %s judges %v lots; lot %s is %s — use --spec %s", s.Ref(), s.Kinds, l.Number, l.Source, DefaultSpec(l.Source))
 	}
 	ev := Evaluation{Spec: s.Name, Version: s.Version, Lot: l.Number, At: now, Pass: true}
-	latest := Latest(results)
+	valid := Valid(results)
 	for _, c := range s.Criteria {
 		if !c.AppliesTo(l.Source) {
 			continue
 		}
 		row := Row{Criterion: c.Name(), Limit: c.Limit(), Source: c.Source, Verdict: Missing, Result: "no result"}
 		for _, a := range c.Assays {
-			r, ok := latest[a]
-			if !ok {
+			vs := valid[a]
+			if len(vs) == 0 {
 				continue
 			}
+			if len(vs) > 1 {
+				row.Verdict, row.Result = Fail, conflicting(vs)
+				break
+			}
+			r := vs[0]
 			ok, err := c.conforms(r)
 			if err != nil {
 				return Evaluation{}, err
@@ -143,6 +149,16 @@ func Evaluate(s Spec, l lot.Lot, results []Result, donor *Donor, now time.Time) 
 	}
 	ev.add(row)
 	return ev, nil
+}
+
+// conflicting describes several valid results of one assay (a database
+// written before CheckNewResult): none of them is chosen.
+func conflicting(vs []Result) string {
+	var p []string
+	for _, r := range vs {
+		p = append(p, fmt.Sprintf("#%d %s", r.Seq, r.Display()))
+	}
+	return fmt.Sprintf("%d valid %s results (%s): correct or void all but one", len(vs), vs[0].Assay, joinComma(p))
 }
 
 func (e *Evaluation) add(r Row) {

@@ -108,7 +108,20 @@ func TestEvaluate(t *testing.T) {
 		{"HIV-1/2", Negative}, {"HBV", Negative}, {"HCV", Negative}, {"syphilis", Negative}, {"HTLV", Negative}}}}
 	positive := &Donor{Code: "D", Screening: &Screening{Consented: now, Markers: []Marker{
 		{"HIV-1/2", Negative}, {"HBV", Negative}, {"HCV", Indeterminate}, {"syphilis", Negative}, {"HTLV", Negative}}}}
+	// add replaces the lot's result of assay a, as a correction does: the
+	// earlier one is voided.
 	add := func(rs []Result, a Assay, text string, unit Unit) []Result {
+		out := append([]Result(nil), rs...)
+		for i := range out {
+			if out[i].Assay == a {
+				out[i].VoidedAt = now
+			}
+		}
+		return append(out, Result{Seq: len(rs) + 1, Assay: a, Value: Value{Text: text, Unit: unit}})
+	}
+	// both keeps the earlier result of assay a valid beside the new one: a
+	// database written before CheckNewResult.
+	both := func(rs []Result, a Assay, text string, unit Unit) []Result {
 		return append(append([]Result(nil), rs...), Result{Seq: len(rs) + 1, Assay: a, Value: Value{Text: text, Unit: unit}})
 	}
 	base := passing(uc)
@@ -130,6 +143,11 @@ func TestEvaluate(t *testing.T) {
 		{"CD14 fails alone", add(base, "CD14", "3", Percent), eligible, l, false, "CD14 or CD11b FAIL"},
 		{"expired", base, eligible, lot.Lot{Number: "L1", Source: lot.SourceUC, Expires: now}, false, "expiry FAIL"},
 		{"no results", nil, eligible, l, false, "adherence MISSING"},
+		// Two valid results of one assay: neither the later nor the
+		// passing one wins (finding A).
+		{"growth then no-growth, both valid", both(add(base, "sterility", "growth", ""), "sterility", "no-growth", ""), eligible, l, false, "sterility FAIL"},
+		{"no-growth then growth, both valid", both(base, "sterility", "growth", ""), eligible, l, false, "sterility FAIL"},
+		{"growth corrected to no-growth", add(add(base, "sterility", "growth", ""), "sterility", "no-growth", ""), eligible, l, true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev, err := Evaluate(uc, tc.lot, tc.results, tc.donor, now)
@@ -292,6 +310,45 @@ func TestWithHistoryKeepsAReactiveDonorIneligible(t *testing.T) {
 		}
 		if !got.Tested.Equal(c.ss[len(c.ss)-1].Tested) {
 			t.Errorf("%s: WithHistory did not return the latest screening", c.name)
+		}
+	}
+}
+
+func TestCheckNewResult(t *testing.T) {
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	made := time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC)
+	l := lot.Lot{Number: "LOT-B", Manufactured: made}
+	growth := Result{Seq: 11, Assay: "sterility", Value: Value{Text: "growth"}, Tested: made.AddDate(0, 0, 7)}
+	voided := Result{Seq: 12, Assay: "mycoplasma", Value: Value{Text: "positive"}, Tested: made, VoidedAt: now}
+	rs := []Result{growth, voided}
+	entry := func(a Assay, text string, tested time.Time) Result {
+		return Result{Assay: a, Value: Value{Text: text}, Tested: tested}
+	}
+	for _, tc := range []struct {
+		name     string
+		r        Result
+		corrects int
+		code     string
+		msg      string
+	}{
+		{"first sterility result of another lot", entry("sterility", "no-growth", now), 0, "", ""},
+		{"a later passing sterility beside the growth", entry("sterility", "no-growth", now), 0, lot.ECONFLICT,
+			"lot LOT-B already has a valid sterility result, #11 growth (tested 2026-11-17); a lot has one valid result per assay: to replace it give --corrects 11 --reason '...', or void it first with --void 11 --reason '...'"},
+		{"an older passing sterility beside the growth", entry("sterility", "no-growth", made), 0, lot.ECONFLICT, "already has a valid sterility result, #11 growth"},
+		{"the growth corrected", entry("sterility", "no-growth", now), 11, "", ""},
+		{"a voided result does not block", entry("mycoplasma", "negative", now), 0, "", ""},
+		{"tested on the day of manufacture", entry("CD90", "98", made), 0, "", ""},
+		{"tested before manufacture", entry("CD90", "98", made.AddDate(0, 0, -1)), 0, lot.EINVALID,
+			"--tested 2026-11-09 is before lot LOT-B was manufactured (2026-11-10); a QC test of the lot cannot predate it — check the date"},
+		{"tested tomorrow", entry("CD90", "98", now.AddDate(0, 0, 1)), 0, lot.EINVALID, "--tested 2026-11-26 is in the future"},
+	} {
+		have := rs
+		if tc.name == "first sterility result of another lot" {
+			have = nil
+		}
+		err := CheckNewResult(l, have, tc.r, tc.corrects, now)
+		if lot.ErrorCode(err) != tc.code || (tc.msg != "" && !strings.Contains(lot.ErrorMessage(err), tc.msg)) {
+			t.Errorf("%s: err %v, want code %q containing %q", tc.name, err, tc.code, tc.msg)
 		}
 	}
 }

@@ -51,18 +51,44 @@ func (r Result) Status() string {
 	return s
 }
 
-// Latest returns the latest non-voided result of each assay: the highest Seq.
-func Latest(rs []Result) map[Assay]Result {
-	m := map[Assay]Result{}
+// Valid returns the valid (not voided) results of each assay, in order. A
+// lot has at most one valid result per assay (CheckNewResult); more than one
+// can only come from a database written before that rule, and evaluation
+// then fails the criterion instead of choosing one.
+func Valid(rs []Result) map[Assay][]Result {
+	m := map[Assay][]Result{}
 	for _, r := range rs {
-		if r.Voided() {
-			continue
-		}
-		if old, ok := m[r.Assay]; !ok || r.Seq > old.Seq {
-			m[r.Assay] = r
+		if !r.Voided() {
+			m[r.Assay] = append(m[r.Assay], r)
 		}
 	}
 	return m
+}
+
+// CheckNewResult refuses a result r of lot l that would stand beside another
+// valid result of the same assay among rs (the lot's results): a later
+// result must never silently outvote an earlier one — a sterility "growth"
+// followed by a "no-growth" is a failed lot, not a passed one. The existing
+// result is corrected (corrects, its Seq, is then excluded) or voided first,
+// each with a reason. It also refuses a test date after now or before the
+// lot was manufactured.
+func CheckNewResult(l lot.Lot, rs []Result, r Result, corrects int, now time.Time) error {
+	if r.Tested.After(now) {
+		return lot.Errorf(lot.EINVALID, "--tested %s is in the future; give the date the sample was tested", lot.FormatDate(r.Tested))
+	}
+	if r.Tested.Before(l.Manufactured) {
+		return lot.Errorf(lot.EINVALID, "--tested %s is before lot %s was manufactured (%s); a QC test of the lot cannot predate it — check the date",
+			lot.FormatDate(r.Tested), l.Number, lot.FormatDate(l.Manufactured))
+	}
+	for _, old := range Valid(rs)[r.Assay] {
+		if old.Seq == corrects {
+			continue
+		}
+		return lot.Errorf(lot.ECONFLICT, "lot %s already has a valid %s result, #%d %s (tested %s); a lot has one valid result per assay: "+
+			"to replace it give --corrects %d --reason '...', or void it first with --void %d --reason '...'",
+			l.Number, r.Assay, old.Seq, old.Display(), lot.FormatDate(old.Tested), old.Seq, old.Seq)
+	}
+	return nil
 }
 
 // Entry is a QC result as the lab enters it.

@@ -272,19 +272,25 @@ func resultsOf(tx *bolt.Tx, lotID uuid.UUID) ([]release.Result, error) {
 	return childRecords(tx, "idx_result_lot", lotID, kindResult, resultRecord.result)
 }
 
-// lotEndotoxin returns the latest non-voided endotoxin result of the lot in
-// EU/mL × 1000, rounded up (contract with the dosing and traceability code).
+// lotEndotoxin returns the valid endotoxin result of the lot in EU/mL ×
+// 1000, rounded up (contract with the dosing and traceability code). Of
+// several valid results (a database written before release.CheckNewResult)
+// it returns the highest: the dose is never computed from the better one.
 func lotEndotoxin(tx *bolt.Tx, lotID uuid.UUID) (milliEUPerML int64, found bool, err error) {
 	rs, err := resultsOf(tx, lotID)
 	if err != nil {
 		return 0, false, err
 	}
-	r, ok := release.Latest(rs)["endotoxin"]
-	if !ok {
-		return 0, false, nil
+	for _, r := range release.Valid(rs)["endotoxin"] {
+		m, err := release.MilliEUPerML(r)
+		if err != nil {
+			return 0, false, err
+		}
+		if !found || m > milliEUPerML {
+			milliEUPerML, found = m, true
+		}
 	}
-	m, err := release.MilliEUPerML(r)
-	return m, err == nil, err
+	return milliEUPerML, found, nil
 }
 
 // lotDispositions returns the lot's approve, reject, exception and automatic
@@ -319,9 +325,6 @@ func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, cor
 		if r.Tested.IsZero() {
 			r.Tested = w.now
 		}
-		if r.Tested.After(w.now) {
-			return lot.Errorf(lot.EINVALID, "--tested %s is in the future", lot.FormatDate(r.Tested))
-		}
 		rs, err := resultsOf(w.tx, l.ID)
 		if err != nil {
 			return err
@@ -339,14 +342,19 @@ func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, cor
 				return err
 			}
 		}
+		var old release.Result
 		if corrects > 0 {
-			old, err := findResult(rs, l, corrects)
-			if err != nil {
+			if old, err = findResult(rs, l, corrects); err != nil {
 				return err
 			}
 			if err := release.CheckCorrection(old, r); err != nil {
 				return err
 			}
+		}
+		if err := release.CheckNewResult(l, rs, r, corrects, w.now); err != nil {
+			return err
+		}
+		if corrects > 0 {
 			why := fmt.Sprintf("corrected by result #%d: %s", r.Seq, reason)
 			if rq, err = w.voidResult(l, old, why); err != nil {
 				return err

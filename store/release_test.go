@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
@@ -192,5 +193,37 @@ func TestRejectRecordsUnavailableEvaluation(t *testing.T) {
 	}
 	if last := es[len(es)-1]; !strings.Contains(last.Reason, want) {
 		t.Errorf("last audit entry %q does not say the evaluation was unavailable", last.Reason)
+	}
+}
+
+// TestRecordResultOneValidPerAssay: a passing sterility result entered after
+// a growth, with a later or an older test date, is refused and writes
+// nothing, so the growth can never be outvoted; a correction replaces it.
+func TestRecordResultOneValidPerAssay(t *testing.T) {
+	db := newTestDB(t)
+	registerUC(t, db, "LOT-B")
+	rs := NewReleaseService(db)
+	if _, _, err := rs.RecordResult("liu", "LOT-B", release.Entry{Assay: "sterility", Value: "growth"}, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := db.AuditCount()
+	for _, tested := range []time.Time{{}, db.Now().AddDate(0, 0, -3)} {
+		_, _, err := rs.RecordResult("liu", "LOT-B", release.Entry{Assay: "sterility", Value: "no-growth", Tested: tested}, 0, "")
+		if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), "#1 growth") {
+			t.Errorf("tested %v: err %v, want ECONFLICT naming #1 growth", tested, err)
+		}
+	}
+	if m, _ := db.AuditCount(); m != n {
+		t.Errorf("refusals wrote %d audit entries", m-n)
+	}
+	ev, err := rs.Evaluate("LOT-B", "")
+	if err != nil || !strings.Contains(strings.Join(ev.Failed(), ", "), "sterility FAIL") {
+		t.Errorf("evaluate: %v %v; want sterility FAIL", ev.Failed(), err)
+	}
+	if _, _, err := rs.RecordResult("liu", "LOT-B", release.Entry{Assay: "sterility", Value: "no-growth"}, 1, "plate mislabelled"); err != nil {
+		t.Fatalf("correction: %v", err)
+	}
+	if ev, _ := rs.Evaluate("LOT-B", ""); strings.Contains(strings.Join(ev.Failed(), ", "), "sterility") {
+		t.Errorf("after the correction: %v", ev.Failed())
 	}
 }

@@ -312,6 +312,8 @@ var laterHostile = []hostile{
 	{name: "result unknown assay", code: 3, args: result("--assay", "CD999", "--value", "1", "LOT-UC-1"), want: []string{"assay", `"CD999"`}},
 	{name: "result impossible date", code: 3, args: result("--assay", "CD105", "--value", "98", "--tested", "2026-11-31", "LOT-UC-1"), want: []string{"--tested", "2026-11-31"}},
 	{name: "result tested in the future", code: 3, args: result("--assay", "CD105", "--value", "98", "--tested", "2026-12-25", "LOT-UC-1"), want: []string{"--tested", "2026-12-25"}},
+	{name: "result tested before the lot was made", code: 3, args: result("--assay", "CD105", "--value", "98", "--tested", "2026-11-01", "LOT-UC-1"), want: []string{"--tested", "2026-11-01", "manufactured (2026-11-10)"}},
+	{name: "result beside a valid one", code: 3, base: "release", args: result("--assay", "sterility", "--value", "no-growth", "LOT-UC-1"), want: []string{"LOT-UC-1", "sterility", "#11 no-growth", "--corrects 11"}},
 	{name: "result unknown lot", code: 5, args: result("--assay", "CD105", "--value", "98", "LOT-UC-9"), want: []string{"LOT-UC-9"}},
 	{name: "result flag after lot", code: 2, args: result("--assay", "CD105", "LOT-UC-1", "--value", "98"), want: []string{"--value", "LOT-UC-1"}},
 	{name: "result corrects unknown number", code: 5, base: "release", args: result("--assay", "CD105", "--value", "98", "--corrects", "99", "--reason", "typo", "LOT-UC-1"), want: []string{"#99", "LOT-UC-1"}},

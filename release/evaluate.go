@@ -49,22 +49,24 @@ func (e Evaluation) Failed() []string {
 	return f
 }
 
-// NewFailures lists the criteria that do not pass in after but did pass in
-// before: what a QC result recorded after release broke. A released lot with
-// a new failure must go back to quarantine — a late sterility "growth" or an
-// endotoxin over the limit is as serious as a voided result. A criterion
-// that already failed (an exceptional release of a non-conforming lot, an
-// expired lot) is not new.
+// NewFailures lists the criteria that fail in after but did not fail in
+// before — they passed, had no result yet, or were not judged at all — and
+// those that passed in before and no longer pass: what a QC result recorded
+// after release broke. A released lot with a new failure must go back to
+// quarantine — a late sterility "growth" or an endotoxin over the limit is
+// as serious as a voided result, and no less so when an exceptional release
+// was signed while that result was still MISSING. A criterion that already
+// failed (the known failure of an exceptional release, an expired lot) is
+// not new.
 func NewFailures(before, after Evaluation) []string {
-	passed := map[string]bool{}
+	was := map[string]Verdict{}
 	for _, r := range before.Rows {
-		if r.Verdict == Pass {
-			passed[r.Criterion] = true
-		}
+		was[r.Criterion] = r.Verdict
 	}
 	var f []string
 	for _, r := range after.Rows {
-		if r.Verdict != Pass && passed[r.Criterion] {
+		v, judged := was[r.Criterion]
+		if (r.Verdict == Fail && (!judged || v != Fail)) || (r.Verdict != Pass && v == Pass) {
 			f = append(f, r.Criterion+" "+string(r.Verdict))
 		}
 	}

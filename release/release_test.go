@@ -254,6 +254,10 @@ func TestNewFailures(t *testing.T) {
 		{"exceptional release: the known failure is not new", ev(Pass, Fail, Pass), ev(Pass, Fail, Pass), ""},
 		{"exceptional release: a second failure is new", ev(Pass, Fail, Pass), ev(Fail, Fail, Pass), "sterility FAIL"},
 		{"expired before and after", ev(Pass, Pass, Fail), ev(Pass, Pass, Fail), ""},
+		{"exceptional release with sterility missing: growth is new", ev(Missing, Fail, Pass), ev(Fail, Fail, Pass), "sterility FAIL"},
+		{"exceptional release with sterility missing: no-growth is not a failure", ev(Missing, Fail, Pass), ev(Pass, Fail, Pass), ""},
+		{"still missing", ev(Missing, Fail, Pass), ev(Missing, Fail, Pass), ""},
+		{"a failing row that was not judged before is new", ev(Pass), ev(Pass, Fail), "viability FAIL"},
 	} {
 		if got := strings.Join(NewFailures(c.before, c.after), ", "); got != c.want {
 			t.Errorf("%s: NewFailures = %q, want %q", c.name, got, c.want)

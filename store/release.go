@@ -302,8 +302,9 @@ func lotDispositions(tx *bolt.Tx, lotID uuid.UUID) ([]release.Disposition, error
 // RecordResult records a QC result (lab role). With corrects > 0 it is a
 // correction: result #corrects of the same assay is voided with reason, and
 // a released lot goes back to quarantine. A new result that makes a released
-// lot fail a criterion it passed (release.NewFailures) — a late sterility
-// "growth" — sends it back to quarantine too, in the same transaction.
+// lot fail a criterion that did not fail before (release.NewFailures) — a
+// sterility "growth" after an exceptional release signed while sterility was
+// MISSING — sends it back to quarantine too, in the same transaction.
 func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, corrects int, reason string) (release.Result, []release.Requarantine, error) {
 	r, err := e.Check()
 	if err != nil {

@@ -356,3 +356,14 @@ func TestCheckNewResult(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckCurrent(t *testing.T) {
+	v1, v2 := Spec{Name: "isct-uc-msc", Version: 1}, Spec{Name: "isct-uc-msc", Version: 2}
+	if err := CheckCurrent(v2, v2); err != nil {
+		t.Errorf("latest version: %v", err)
+	}
+	err := CheckCurrent(v1, v2)
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), "--spec isct-uc-msc@1 is superseded: the latest version of isct-uc-msc is 2") {
+		t.Errorf("superseded version: %v", err)
+	}
+}

@@ -127,6 +127,18 @@ func (s Spec) SameContent(o Spec) bool {
 	return bytes.Equal(c(s), c(o))
 }
 
+// CheckCurrent refuses releasing a lot against s when latest, the latest
+// version of the same specification, supersedes it: a changed specification
+// is what the lab now requires, and an old version stays only to show what
+// earlier decisions were judged against.
+func CheckCurrent(s, latest Spec) error {
+	if s.Version != latest.Version {
+		return lot.Errorf(lot.ECONFLICT, "--spec %s is superseded: the latest version of %s is %d; a lot is released only against the current version — give --spec %s (or --spec %s)",
+			s.Ref(), s.Name, latest.Version, latest.Ref(), s.Name)
+	}
+	return nil
+}
+
 // ParseSpecRef reads NAME or NAME@VERSION; version 0 means the latest.
 func ParseSpecRef(s string) (string, int, error) {
 	name, v, found := strings.Cut(s, "@")

@@ -642,7 +642,15 @@ func (db *DB) planApproval(tx *bolt.Tx, a release.Approval, now time.Time) (appr
 	if err := release.CheckSegregation(p.lot, p.qa, registrant); err != nil {
 		return p, err
 	}
-	if p.ev, _, err = db.evaluate(tx, p.lot, a.Spec, now); err != nil {
+	var sp release.Spec
+	if p.ev, sp, err = db.evaluate(tx, p.lot, a.Spec, now); err != nil {
+		return p, err
+	}
+	versions, err := specVersions(tx, sp.Name)
+	if err != nil {
+		return p, err
+	}
+	if err := release.CheckCurrent(sp, versions[len(versions)-1]); err != nil {
 		return p, err
 	}
 	if err := release.CheckApprovable(p.lot, p.ev, a.Exception, now); err != nil {

@@ -227,3 +227,35 @@ func TestRecordResultOneValidPerAssay(t *testing.T) {
 		t.Errorf("after the correction: %v", ev.Failed())
 	}
 }
+
+// TestApproveRefusesSupersededSpec: after isct-uc-msc@2 is added, approving
+// against @1 is refused and writes nothing; the latest version is accepted.
+func TestApproveRefusesSupersededSpec(t *testing.T) {
+	db := newTestDB(t)
+	registerUC(t, db, "LOT-1")
+	rs := releaseUC(t, db, "LOT-1") // releases LOT-1 against @1 while it is the latest
+	registerUC(t, db, "LOT-2")
+	v2 := release.Builtins()[0]
+	v2.Title += ", rev 2"
+	if _, err := rs.AddSpec("quinn", v2); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range [][2]string{{"adherence", "pass"}, {"CD105", "98"}, {"CD73", "98"}, {"CD90", "98"}, {"CD45", "1"},
+		{"CD34", "1"}, {"CD14", "1"}, {"CD19", "1"}, {"HLA-DR", "1"}, {"trilineage", "pass"}, {"sterility", "no-growth"},
+		{"mycoplasma", "negative"}, {"endotoxin", "0.2"}, {"viability", "95"}, {"viable-cells", "1.9e9"}} {
+		if _, _, err := rs.RecordResult("liu", "LOT-2", release.Entry{Assay: e[0], Value: e[1]}, 0, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, _ := db.AuditCount()
+	_, err := rs.Approve(release.Approval{Lot: "LOT-2", Spec: "isct-uc-msc@1", QA: "quinn", Password: testPassword})
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), "isct-uc-msc@1 is superseded: the latest version of isct-uc-msc is 2") {
+		t.Fatalf("approve against @1: %v", err)
+	}
+	if m, _ := db.AuditCount(); m != n {
+		t.Errorf("refusal wrote %d audit entries", m-n)
+	}
+	if d, err := rs.Approve(release.Approval{Lot: "LOT-2", Spec: "isct-uc-msc@2", QA: "quinn", Password: testPassword}); err != nil || d.SpecVersion != 2 {
+		t.Fatalf("approve against @2: %+v %v", d, err)
+	}
+}

@@ -134,6 +134,9 @@ func Evaluate(s Spec, l lot.Lot, results []Result, donor *Donor, now time.Time) 
 		}
 		ev.add(row)
 	}
+	for _, row := range selfFailing(s, l.Source, valid) {
+		ev.add(row)
+	}
 	if l.Source == lot.SourceUC {
 		row := Row{Criterion: "donor eligibility", Limit: "all markers negative, consent on file", Verdict: Missing, Result: "donor not screened"}
 		if donor != nil && donor.Screening != nil {
@@ -151,6 +154,37 @@ func Evaluate(s Spec, l lot.Lot, results []Result, donor *Donor, now time.Time) 
 	}
 	ev.add(row)
 	return ev, nil
+}
+
+// selfFailing returns a FAIL row for each valid result that fails on its
+// own terms — the failing word of a qualitative assay: sterility growth,
+// mycoplasma positive, karyotype abnormal, a failed adherence, trilineage or
+// identity — of an assay no criterion of s judges for lots of kind k. A
+// specification that leaves out an assay does not make its failing result
+// releasable.
+func selfFailing(s Spec, k lot.Source, valid map[Assay][]Result) []Row {
+	judged := map[Assay]bool{}
+	for _, c := range s.Criteria {
+		if c.AppliesTo(k) {
+			for _, a := range c.Assays {
+				judged[a] = true
+			}
+		}
+	}
+	var rows []Row
+	for _, in := range assays {
+		if in.unit != "" || judged[in.code] {
+			continue
+		}
+		for _, r := range valid[in.code] {
+			if r.Value.Text == in.words[1] {
+				rows = append(rows, Row{Criterion: string(in.code) + " (unlisted)", Limit: in.words[0], Result: r.Display(), Verdict: Fail,
+					Source: "a failing " + string(in.code) + " result blocks release whatever the specification lists"})
+				break
+			}
+		}
+	}
+	return rows
 }
 
 // conflicting describes several valid results of one assay (a database

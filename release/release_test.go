@@ -196,7 +196,7 @@ func TestParseSpecFileNumbersAndStrings(t *testing.T) {
 	s, err := ParseSpecFile([]byte(`{"name":"x","title":"X","kinds":["uc"],"criteria":[
 		{"assay":"endotoxin","op":"<=","limit":0.25},
 		{"assay":"viable-cells","op":"between","min":"1e8","max":5e9},
-		{"assay":"CD79A|cd19","op":"≤","limit":"2.0"}]}`))
+		{"assay":"CD79A|cd19","op":"≤","limit":"2.0"},` + safetyRows + `]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,5 +365,83 @@ func TestCheckCurrent(t *testing.T) {
 	err := CheckCurrent(v1, v2)
 	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), "--spec isct-uc-msc@1 is superseded: the latest version of isct-uc-msc is 2") {
 		t.Errorf("superseded version: %v", err)
+	}
+}
+
+// safetyRows are the criteria every UC specification must hold (Validate).
+const safetyRows = `{"assay":"sterility","op":"equals","result":"no-growth"},
+	{"assay":"mycoplasma","op":"equals","result":"negative"},
+	{"assay":"viability","op":">=","limit":"80"}`
+
+func TestValidateRequiresTheSafetyPanel(t *testing.T) {
+	uc := func(rows string) string {
+		return `{"name":"lax","title":"X","kinds":["uc"],"criteria":[` + rows + `]}`
+	}
+	endo := `{"assay":"endotoxin","op":"<=","limit":"0.5"}`
+	cells := `{"assay":"viable-cells","op":">=","limit":"1e8"}`
+	full := safetyRows + "," + endo + "," + cells
+	for _, tc := range []struct {
+		name, file, want string // want "" accepts
+	}{
+		{"the reviewer's lax spec: viability only", uc(`{"assay":"viability","op":">=","limit":"50","unit":"%"}`),
+			"specification lax lacks safety criteria every release must check: for uc lots sterility equals no-growth, mycoplasma equals negative, endotoxin with an upper limit (op <= or between), viable-cells with a lower limit (op >= or between); add each as a criterion of its own assay, as the built-in does (`celltrack release spec show isct-uc-msc`)"},
+		{"the full panel", uc(full), ""},
+		{"between counts as an upper limit", uc(safetyRows + `,{"assay":"endotoxin","op":"between","min":"0","max":"0.5"},` + cells), ""},
+		{"endotoxin with only a floor", uc(safetyRows + `,{"assay":"endotoxin","op":">=","limit":"0"},` + cells), "for uc lots endotoxin with an upper limit"},
+		{"sterility only for rfib lots", uc(strings.Replace(full, `"result":"no-growth"}`, `"result":"no-growth","kinds":["rfib"]}`, 1)), "for uc lots sterility equals no-growth"},
+		{"viability only as an alternative", uc(strings.Replace(full, `"assay":"viability"`, `"assay":"viability|CD105"`, 1)), "for uc lots viability with a lower limit"},
+		{"sterility that accepts growth", uc(strings.Replace(full, `"no-growth"`, `"growth"`, 1)), "result growth is the failing result of sterility"},
+		{"rfib needs karyotype and identity", strings.Replace(uc(full), `["uc"]`, `["uc","rfib"]`, 1),
+			"for rfib lots karyotype equals normal, identity equals pass"},
+		{"rfib with karyotype and identity", strings.Replace(uc(full+`,{"assay":"karyotype","op":"equals","result":"normal","kinds":["rfib"]},{"assay":"identity","op":"equals","result":"pass"}`), `["uc"]`, `["uc","rfib"]`, 1), ""},
+	} {
+		_, err := ParseSpecFile([]byte(tc.file))
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		if lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), tc.want) {
+			t.Errorf("%s: err %v, want EINVALID containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestEvaluateSelfFailingResults: a lax specification without sterility or
+// mycoplasma does not make their failing results releasable (finding E).
+func TestEvaluateSelfFailingResults(t *testing.T) {
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	l := lot.Lot{Number: "LOT-B", Source: lot.SourceUC, Expires: now.AddDate(1, 0, 0)}
+	donor := &Donor{Code: "D", Screening: &Screening{Consented: now, Markers: []Marker{
+		{"HIV-1/2", Negative}, {"HBV", Negative}, {"HCV", Negative}, {"syphilis", Negative}, {"HTLV", Negative}}}}
+	// A specification stored before Validate required the safety panel.
+	lax := Spec{Name: "lax", Version: 1, Kinds: []lot.Source{lot.SourceUC},
+		Criteria: []Criterion{{Assays: []Assay{"viability"}, Op: AtLeast, Min: "50", Unit: Percent}}}
+	res := func(seq int, a Assay, text string, unit Unit) Result {
+		return Result{Seq: seq, Assay: a, Value: Value{Text: text, Unit: unit}}
+	}
+	viab := res(1, "viability", "95", Percent)
+	for _, tc := range []struct {
+		name   string
+		spec   Spec
+		rs     []Result
+		pass   bool
+		failed string
+	}{
+		{"lax spec, clean results", lax, []Result{viab, res(2, "sterility", "no-growth", ""), res(3, "mycoplasma", "negative", "")}, true, ""},
+		{"lax spec, growth and positive", lax, []Result{viab, res(2, "sterility", "growth", ""), res(3, "mycoplasma", "positive", "")}, false,
+			"sterility (unlisted) FAIL, mycoplasma (unlisted) FAIL"},
+		{"lax spec, abnormal karyotype of a UC lot", lax, []Result{viab, res(2, "karyotype", "abnormal", "")}, false, "karyotype (unlisted) FAIL"},
+		{"lax spec, a numeric assay it lacks is not judged", lax, []Result{viab, res(2, "endotoxin", "9", EUPerML)}, true, ""},
+		{"built-in: karyotype of a UC lot is judged by no criterion", Builtins()[0], append(passing(Builtins()[0]), res(99, "karyotype", "abnormal", "")), false, "karyotype (unlisted) FAIL"},
+	} {
+		ev, err := Evaluate(tc.spec, l, tc.rs, donor, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(ev.Failed(), ", "); ev.Pass != tc.pass || got != tc.failed {
+			t.Errorf("%s: pass=%v failed=%q; want pass=%v failed=%q", tc.name, ev.Pass, got, tc.pass, tc.failed)
+		}
 	}
 }

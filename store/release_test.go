@@ -259,3 +259,31 @@ func TestApproveRefusesSupersededSpec(t *testing.T) {
 		t.Fatalf("approve against @2: %+v %v", d, err)
 	}
 }
+
+// TestLaxSpecCannotReleaseFailingSafetyResults: QA's one-criterion spec
+// (viability ≥ 50 %) is refused; one stored before that rule does not let a
+// lot with sterility growth and mycoplasma positive be approved normally.
+func TestLaxSpecCannotReleaseFailingSafetyResults(t *testing.T) {
+	db := newTestDB(t)
+	registerUC(t, db, "LOT-1")
+	rs := releaseUC(t, db, "LOT-1")
+	lax := release.Spec{Name: "lax", Title: "only viability", Kinds: []lot.Source{lot.SourceUC},
+		Criteria: []release.Criterion{{Assays: []release.Assay{"viability"}, Op: release.AtLeast, Min: "50", Unit: release.Percent}}}
+	if _, err := rs.AddSpec("quinn", lax); lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), "sterility equals no-growth, mycoplasma equals negative") {
+		t.Fatalf("AddSpec(lax): %v", err)
+	}
+	// As a database written before the rule holds it.
+	if err := db.update("quinn", audit.ReleaseSpecAdd, func(w *writer) error { _, err := w.addSpec(lax, "legacy"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	registerUC(t, db, "LOT-2")
+	for _, e := range [][2]string{{"viability", "95"}, {"sterility", "growth"}, {"mycoplasma", "positive"}} {
+		if _, _, err := rs.RecordResult("liu", "LOT-2", release.Entry{Assay: e[0], Value: e[1]}, 0, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := rs.Approve(release.Approval{Lot: "LOT-2", Spec: "lax", QA: "quinn", Password: testPassword})
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), "sterility (unlisted) FAIL, mycoplasma (unlisted) FAIL") {
+		t.Fatalf("approve against lax: %v", err)
+	}
+}

@@ -351,6 +351,8 @@ var laterHostile = []hostile{
 	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "CD105", "op": "between", "min": "99", "max": "95"}]}`, "CD105", "min 99", "max 95"),
 	specFile(`{"name": "x `+"\xff"+`", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "1", "unit": "EU/mL"}]}`, "name"),
 	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "colour": "red", "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "1", "unit": "EU/mL"}]}`, "colour"),
+	specFile(`{"name": "lax", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "viability", "op": ">=", "limit": "50"}]}`, "lax", "lacks safety criteria", "sterility equals no-growth", "mycoplasma equals negative", "endotoxin"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "mycoplasma", "op": "equals", "result": "positive"}]}`, "mycoplasma", "result positive", "negative"),
 	{name: "spec file missing", code: 3, args: []string{"--user", "quinn", "release", "spec", "add", "--file", "$DIR/nope.json"}, want: []string{"--file", "nope.json"}},
 
 	// custody moves: unknown containers, DIN typos, wrong states and sites

@@ -445,3 +445,15 @@ func TestEvaluateSelfFailingResults(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckResultNumber(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{{1, ""}, {17, ""}, {0, "--corrects 0 is not a result number"}, {-1, "--corrects -1 is not a result number: results are numbered from 1"}} {
+		err := CheckResultNumber("--corrects", tc.n)
+		if (tc.want == "") != (err == nil) || (err != nil && (lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), tc.want))) {
+			t.Errorf("%d: %v, want %q", tc.n, err, tc.want)
+		}
+	}
+}

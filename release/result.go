@@ -227,6 +227,15 @@ func (s Screening) Summary() string {
 	return strings.Join(p, ", ")
 }
 
+// CheckResultNumber refuses a result number n given with flag (--corrects,
+// --void) that is not a result number at all: results are numbered from 1.
+func CheckResultNumber(flag string, n int) error {
+	if n < 1 {
+		return lot.Errorf(lot.EINVALID, "%s %d is not a result number: results are numbered from 1; see them with `celltrack release results LOT`", flag, n)
+	}
+	return nil
+}
+
 // CheckCorrection refuses a result r that corrects old unless both are of
 // the same assay: a correction replaces a wrong value, not a missing test.
 func CheckCorrection(old, r Result) error {

@@ -310,6 +310,9 @@ func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, cor
 	if err != nil {
 		return r, nil, err
 	}
+	if corrects < 0 {
+		return r, nil, release.CheckResultNumber("--corrects", corrects)
+	}
 	if corrects > 0 {
 		if err := lot.ValidateText("--reason", reason, true); err != nil {
 			return r, nil, lot.Errorf(lot.EINVALID, "--reason is required with --corrects: say why result #%d was wrong", corrects)
@@ -414,6 +417,9 @@ func (w *writer) voidResult(l lot.Lot, r release.Result, reason string) ([]relea
 // lot goes back to quarantine in the same transaction.
 func (s *ReleaseService) VoidResult(actor, lotRef string, seq int, reason string) (release.Result, []release.Requarantine, error) {
 	var r release.Result
+	if err := release.CheckResultNumber("--void", seq); err != nil {
+		return r, nil, err
+	}
 	if err := lot.ValidateText("--reason", reason, true); err != nil {
 		return r, nil, lot.Errorf(lot.EINVALID, "--reason is required: say why result #%d is void", seq)
 	}

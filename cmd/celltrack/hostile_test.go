@@ -317,6 +317,8 @@ var laterHostile = []hostile{
 	{name: "result unknown lot", code: 5, args: result("--assay", "CD105", "--value", "98", "LOT-UC-9"), want: []string{"LOT-UC-9"}},
 	{name: "result flag after lot", code: 2, args: result("--assay", "CD105", "LOT-UC-1", "--value", "98"), want: []string{"--value", "LOT-UC-1"}},
 	{name: "result corrects unknown number", code: 5, base: "release", args: result("--assay", "CD105", "--value", "98", "--corrects", "99", "--reason", "typo", "LOT-UC-1"), want: []string{"#99", "LOT-UC-1"}},
+	{name: "result corrects negative", code: 3, base: "release", args: result("--assay", "CD90", "--value", "97", "--corrects", "-1", "LOT-UC-1"), want: []string{"--corrects -1", "numbered from 1"}},
+	{name: "result void zero", code: 3, base: "release", args: result("--void", "0", "--reason", "mix-up", "LOT-UC-1"), want: []string{"--void 0", "numbered from 1"}},
 	{name: "result method not UTF-8", code: 3, args: result("--assay", "CD105", "--value", "98", "--method", "flow\xff", "LOT-UC-1"), want: []string{"--method", "not UTF-8"}},
 	{name: "result method oversized", code: 3, args: result("--assay", "CD105", "--value", "98", "--method", strings.Repeat("m", 5000), "LOT-UC-1"), want: []string{"--method", "5000 characters"}},
 	{name: "result by nurse", code: 3, args: []string{"--user", "nina", "release", "result", "--assay", "CD105", "--value", "98", "LOT-UC-1"}, want: []string{"nina", "release.result"}},

@@ -234,6 +234,13 @@ func (rt *runtime) releaseResult(c *cli.Context) error {
 		rq  []release.Requarantine
 		err error
 	)
+	for _, f := range []string{"corrects", "void"} {
+		if c.IsSet(f) {
+			if err := release.CheckResultNumber("--"+f, c.Int(f)); err != nil {
+				return err
+			}
+		}
+	}
 	if c.IsSet("void") {
 		for _, f := range []string{"assay", "value", "unit", "method", "tested", "corrects"} {
 			if c.IsSet(f) {

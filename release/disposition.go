@@ -222,7 +222,10 @@ type Service interface {
 	VoidResult(actor, lotRef string, seq int, reason string) (Result, []Requarantine, error)
 	Results(lotRef string) ([]Result, error)
 
-	Screen(actor, donorRef string, s Screening) (Screening, []Requarantine, error)
+	// Screen returns the screening recorded and the donor's status after
+	// it (WithHistory), which is another screening when that one was
+	// tested later.
+	Screen(actor, donorRef string, s Screening) (recorded, status Screening, rq []Requarantine, err error)
 	Screenings(donorRef string) ([]Screening, error)
 
 	Evaluate(lotRef, spec string) (Evaluation, error)

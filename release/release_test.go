@@ -307,13 +307,24 @@ func TestWithHistoryKeepsAReactiveDonorIneligible(t *testing.T) {
 		{"indeterminate resolved by a negative re-test", []Screening{screen(2, Indeterminate, Negative), screen(9, Negative, Negative)}, ""},
 		{"positive now and before", []Screening{screen(2, Negative, Positive), screen(9, Negative, Positive)},
 			"HBV positive, HBV positive on 2026-11-02 (a reactive donor stays ineligible)"},
+		// Finding F: entered later, tested earlier — the indeterminate stands.
+		{"indeterminate, then an older negative entered", []Screening{screen(9, Indeterminate, Negative), screen(2, Negative, Negative)}, "HIV-1/2 indeterminate"},
+		{"same test date: the later entry stands", []Screening{screen(9, Indeterminate, Negative), screen(9, Negative, Negative)}, ""},
+		{"an older positive entered later stays", []Screening{screen(9, Negative, Negative), screen(2, Negative, Positive)},
+			"HBV positive on 2026-11-02 (a reactive donor stays ineligible)"},
 	} {
 		got := WithHistory(c.ss)
 		if p := strings.Join(got.Problems(), ", "); p != c.want {
 			t.Errorf("%s: problems %q, want %q", c.name, p, c.want)
 		}
-		if !got.Tested.Equal(c.ss[len(c.ss)-1].Tested) {
-			t.Errorf("%s: WithHistory did not return the latest screening", c.name)
+		latest := c.ss[0].Tested
+		for _, s := range c.ss {
+			if s.Tested.After(latest) {
+				latest = s.Tested
+			}
+		}
+		if !got.Tested.Equal(latest) {
+			t.Errorf("%s: WithHistory returned the screening tested %v, not the latest", c.name, got.Tested)
 		}
 	}
 }

@@ -148,28 +148,40 @@ type Screening struct {
 	Tested     time.Time
 	RecordedAt time.Time
 	RecordedBy string
-	// PriorReactive lists the markers that tested positive in an earlier
+	// PriorReactive lists the markers that tested positive in another
 	// screening of the same donor ("HIV-1/2 positive on 2026-11-24"). It is
 	// derived (WithHistory), never stored.
 	PriorReactive []string
 }
 
-// WithHistory returns a donor's latest screening (ss oldest first, not
-// empty) with the positive markers of the earlier ones: a donor whose
-// specimen once tested reactive stays ineligible whatever a later test says
-// (21 CFR 1271.80(d)(1)). An indeterminate result may be resolved by a later
-// all-negative screening.
+// WithHistory returns a donor's current screening (ss in the order they
+// were entered, not empty) with the positive markers of all the others. The
+// current one is the screening with the latest test date — ties go to the
+// later entry — so that an older all-negative screening entered afterwards
+// does not clear a newer indeterminate one. A donor whose specimen ever
+// tested reactive stays ineligible whatever another test says (21 CFR
+// 1271.80(d)(1)); an indeterminate result may be resolved by an all-negative
+// screening tested later.
 func WithHistory(ss []Screening) Screening {
-	latest := ss[len(ss)-1]
-	latest.PriorReactive = nil
-	for _, s := range ss[:len(ss)-1] {
+	cur := 0
+	for i, s := range ss {
+		if !s.Tested.Before(ss[cur].Tested) {
+			cur = i
+		}
+	}
+	current := ss[cur]
+	current.PriorReactive = nil
+	for i, s := range ss {
+		if i == cur {
+			continue
+		}
 		for _, m := range s.Markers {
 			if m.Result == Positive {
-				latest.PriorReactive = append(latest.PriorReactive, fmt.Sprintf("%s positive on %s", m.Name, lot.FormatDate(s.Tested)))
+				current.PriorReactive = append(current.PriorReactive, fmt.Sprintf("%s positive on %s", m.Name, lot.FormatDate(s.Tested)))
 			}
 		}
 	}
-	return latest
+	return current
 }
 
 // Marker is one infectious-disease marker and its result.

@@ -504,15 +504,16 @@ func screeningsOf(tx *bolt.Tx, donorID uuid.UUID) ([]release.Screening, error) {
 	return childRecords(tx, "idx_screening_donor", donorID, kindScreening, screeningRecord.screening)
 }
 
-// Screen records a donor's infectious-disease screening (lab role). An
-// ineligible result sends every released lot of the donor back to quarantine
+// Screen records a donor's infectious-disease screening (lab role) and
+// returns it with the donor's status after it (release.WithHistory: the
+// screening with the latest test date, and every positive marker ever). An
+// ineligible status sends every released lot of the donor back to quarantine
 // in the same transaction.
-func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (release.Screening, []release.Requarantine, error) {
+func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (recorded, status release.Screening, rq []release.Requarantine, err error) {
 	if len(sc.Markers) != len(release.ScreenMarkers) {
-		return sc, nil, lot.Errorf(lot.EINVALID, "a screening records all of %v", release.ScreenMarkers)
+		return sc, sc, nil, lot.Errorf(lot.EINVALID, "a screening records all of %v", release.ScreenMarkers)
 	}
-	var rq []release.Requarantine
-	err := s.db.update(actor, audit.DonorScreen, func(w *writer) error {
+	err = s.db.update(actor, audit.DonorScreen, func(w *writer) error {
 		d, err := donorByRef(w.tx, donorRef)
 		if err != nil {
 			return err
@@ -528,14 +529,14 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 		if err != nil {
 			return err
 		}
-		sc = release.WithHistory(append(earlier, sc))
+		status = release.WithHistory(append(earlier, sc))
 		if err := w.put(kindScreening, sc.ID, string(audit.DonorScreen), "", toScreeningRecord(sc)); err != nil {
 			return err
 		}
 		if err := setPair(w.tx, "idx_screening_donor", d.ID[:], sc.ID[:]); err != nil {
 			return err
 		}
-		if sc.Eligible() {
+		if status.Eligible() {
 			return nil
 		}
 		for _, id := range children(w.tx, "idx_lot_donor", d.ID) {
@@ -547,7 +548,7 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 				continue
 			}
 			q, err := w.requarantine(l, fmt.Sprintf("donor %s screened ineligible on %s (%s); released lot %s returned to quarantine",
-				d.Code, lot.FormatDate(sc.Tested), strings.Join(sc.Problems(), ", "), l.Number))
+				d.Code, lot.FormatDate(status.Tested), strings.Join(status.Problems(), ", "), l.Number))
 			if err != nil {
 				return err
 			}
@@ -555,7 +556,7 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 		}
 		return nil
 	})
-	return sc, rq, err
+	return sc, status, rq, err
 }
 
 // Screenings lists a donor's screenings, oldest first.

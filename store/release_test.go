@@ -32,7 +32,7 @@ func releaseUC(t *testing.T, db *DB, ref string) *ReleaseService {
 	for _, m := range release.ScreenMarkers {
 		neg = append(neg, release.Marker{Name: m, Result: release.Negative})
 	}
-	if _, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: neg}); err != nil {
+	if _, _, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: neg}); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range [][2]string{{"adherence", "pass"}, {"CD105", "98"}, {"CD73", "98"}, {"CD90", "98"}, {"CD45", "1"},
@@ -100,7 +100,7 @@ func TestPositiveDonorLooksBackAtInfusedContainers(t *testing.T) {
 		}
 		ms = append(ms, release.Marker{Name: m, Result: r})
 	}
-	_, rq, err := rs.Screen("liu", "D-1", release.Screening{Markers: ms})
+	_, _, rq, err := rs.Screen("liu", "D-1", release.Screening{Markers: ms})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,5 +302,39 @@ func TestResultNumberFromOne(t *testing.T) {
 	}
 	if got, _ := rs.Results("LOT-1"); len(got) != 0 {
 		t.Errorf("recorded %d results", len(got))
+	}
+}
+
+// TestScreeningStatusIsTheLatestTested: an all-negative screening with an
+// older test date, entered after an indeterminate one, is recorded as
+// entered but does not clear the donor.
+func TestScreeningStatusIsTheLatestTested(t *testing.T) {
+	db := newTestDB(t)
+	rs := NewReleaseService(db)
+	panel := func(hbv release.Reactivity) []release.Marker {
+		var ms []release.Marker
+		for _, m := range release.ScreenMarkers {
+			r := release.Negative
+			if m == "HBV" {
+				r = hbv
+			}
+			ms = append(ms, release.Marker{Name: m, Result: r})
+		}
+		return ms
+	}
+	now := db.Now()
+	if _, _, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: panel(release.Indeterminate), Tested: now.AddDate(0, 0, -5)}); err != nil {
+		t.Fatal(err)
+	}
+	rec, status, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: panel(release.Negative), Tested: now.AddDate(0, 0, -10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Eligible() || status.Eligible() || status.ID == rec.ID || !status.Tested.Equal(now.AddDate(0, 0, -5)) {
+		t.Errorf("recorded %+v, status %+v; want the older negative recorded and the indeterminate standing", rec, status)
+	}
+	ss, err := rs.Screenings("D-1")
+	if err != nil || len(ss) != 2 || ss[0].Markers[1].Result != release.Indeterminate || ss[1].Markers[1].Result != release.Negative {
+		t.Errorf("screenings %+v %v; want both, as entered", ss, err)
 	}
 }

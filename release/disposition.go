@@ -163,8 +163,9 @@ type Requarantine struct {
 }
 
 // LookBack sorts the containers of a lot that goes back to quarantine.
-// infused lists the codes of those already given to a patient: the look-back
-// list. recall lists those out of the freezer and not yet infused — thawed,
+// infused lists those already given to a patient, each with the patient's
+// MRN — "G12342600000101 (MRN-1001)": the look-back list, whose patients the
+// physicians must now follow up. recall lists those out of the freezer and not yet infused — thawed,
 // or dispensed to a patient (mrn names them) — which must be stopped and
 // brought back; each says its state and patient. Nothing more may be
 // dispensed from the lot while it is in quarantine (lot.CheckDispense), and
@@ -173,7 +174,11 @@ func LookBack(cs []lot.Container, mrn func(uuid.UUID) string) (infused, recall [
 	for _, c := range cs {
 		switch c.State {
 		case lot.Infused:
-			infused = append(infused, c.Code())
+			who := "patient not recorded"
+			if c.PatientID != uuid.Nil {
+				who = mrn(c.PatientID)
+			}
+			infused = append(infused, c.Code()+" ("+who+")")
 		case lot.Thawed:
 			recall = append(recall, c.Code()+" (thawed)")
 		case lot.Dispensed:

@@ -23,7 +23,7 @@ func TestLookBack(t *testing.T) {
 		}
 		return "MRN-1001"
 	})
-	if got := strings.Join(infused, ","); got != "G12342600000101" {
+	if got := strings.Join(infused, ","); got != "G12342600000101 (MRN-1001)" {
 		t.Errorf("infused %q", got)
 	}
 	if got := strings.Join(recall, ","); got != "G12342600000102 (dispensed to MRN-1001),G12342600000103 (thawed)" {

@@ -85,9 +85,15 @@ func TestPositiveDonorLooksBackAtInfusedContainers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The custody commands are another capability; mark bag 1 infused directly.
+	// The custody commands are another capability; mark bag 1 infused
+	// into MRN-1 directly.
+	mei, err := NewLotService(db).Patient("MRN-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs[0].PatientID = mei.ID // set at dispense
 	err = db.update("liu", audit.LotSplit, func(w *writer) error {
-		return w.appendEvent(&cs[0], lot.Event{To: lot.Infused}, "test.infuse", "")
+		return w.appendEvent(&cs[0], lot.Event{To: lot.Infused, PatientID: mei.ID}, "test.infuse", "")
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -104,8 +110,8 @@ func TestPositiveDonorLooksBackAtInfusedContainers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rq) != 1 || len(rq[0].Infused) != 1 || rq[0].Infused[0] != cs[0].Code() || !strings.Contains(rq[0].Reason, "HTLV positive") {
-		t.Fatalf("requarantine = %+v; want LOT-1 with bag %s in the look-back", rq, cs[0].Code())
+	if len(rq) != 1 || len(rq[0].Infused) != 1 || rq[0].Infused[0] != cs[0].Code()+" (MRN-1)" || !strings.Contains(rq[0].Reason, "HTLV positive") {
+		t.Fatalf("requarantine = %+v; want LOT-1 with bag %s (MRN-1) in the look-back", rq, cs[0].Code())
 	}
 	if v, err := db.Verify(); err != nil || !v.OK() {
 		t.Fatalf("verify: %v %v", err, v.Problems)

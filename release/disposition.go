@@ -31,6 +31,16 @@ const (
 	MeaningPhysician = "authorised exceptional release under medical necessity"
 )
 
+// ExceptionMeanings are the signature meanings of an exceptional release of
+// a lot judged as rows for patient mrn, by QA and by the physician: each
+// names every criterion the lot does not meet, donor eligibility included
+// (a reactive donor is released only under medical necessity, and both
+// signers must sign knowing it).
+func ExceptionMeanings(rows []Row, mrn string) (qa, physician string) {
+	despite := "; does not meet: " + strings.Join(Nonconforming(rows), ", ")
+	return MeaningException + despite, MeaningPhysician + " for patient " + mrn + despite
+}
+
 // Disposition is one QA decision on a lot, with the evaluation it was based
 // on and the signatures, each bound to the SHA-256 of Content().
 type Disposition struct {

@@ -49,6 +49,20 @@ func (e Evaluation) Failed() []string {
 	return f
 }
 
+// Nonconforming lists each row that did not pass with its verdict and
+// result — "viability FAIL (78 %)", "donor eligibility FAIL (ineligible:
+// HBV positive)" — so that whoever signs an exceptional release sees every
+// failing criterion, the donor's eligibility included.
+func Nonconforming(rows []Row) []string {
+	var f []string
+	for _, r := range rows {
+		if r.Verdict != Pass {
+			f = append(f, r.Criterion+" "+string(r.Verdict)+" ("+r.Result+")")
+		}
+	}
+	return f
+}
+
 // NewFailures lists the criteria that fail in after but did not fail in
 // before — they passed, had no result yet, or were not judged at all — and
 // those that passed in before and no longer pass: what a QC result recorded

@@ -468,3 +468,20 @@ func TestCheckResultNumber(t *testing.T) {
 		}
 	}
 }
+
+func TestExceptionMeaningsNameEveryFailure(t *testing.T) {
+	rows := []Row{
+		{Criterion: "sterility", Result: "no result", Verdict: Missing},
+		{Criterion: "viability", Result: "78 %", Verdict: Fail},
+		{Criterion: "CD105", Result: "98 %", Verdict: Pass},
+		{Criterion: "donor eligibility", Result: "ineligible: HBV positive", Verdict: Fail},
+	}
+	qa, md := ExceptionMeanings(rows, "MRN-1001")
+	const despite = "; does not meet: sterility MISSING (no result), viability FAIL (78 %), donor eligibility FAIL (ineligible: HBV positive)"
+	if qa != MeaningException+despite {
+		t.Errorf("QA meaning %q", qa)
+	}
+	if md != MeaningPhysician+" for patient MRN-1001"+despite {
+		t.Errorf("physician meaning %q", md)
+	}
+}

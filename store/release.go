@@ -724,14 +724,16 @@ func (s *ReleaseService) Approve(a release.Approval) (release.Disposition, error
 			l.Exceptional, l.RestrictedTo = true, p.patient.ID
 		}
 		digest := d.Digest()
-		d.Signatures = []audit.Signature{w.sign(p.qa, meaning, digest)}
-		if a.Exception {
-			d.Signatures = append(d.Signatures, w.sign(p.phys, release.MeaningPhysician+" for patient "+p.patient.MRN, digest))
+		if !a.Exception {
+			d.Signatures = []audit.Signature{w.sign(p.qa, meaning, digest)}
+		} else {
+			qaMeaning, physMeaning := release.ExceptionMeanings(p.ev.Rows, p.patient.MRN)
+			d.Signatures = []audit.Signature{w.sign(p.qa, qaMeaning, digest), w.sign(p.phys, physMeaning, digest)}
 		}
 		why := fmt.Sprintf("%s against %s@%d, signed by %s", meaning, d.Spec, d.SpecVersion, p.qa.FullName)
 		if a.Exception {
-			why = fmt.Sprintf("EXCEPTIONAL release for patient %s only (%s), signed by %s and %s; failed: %v",
-				p.patient.MRN, a.Reason, p.qa.FullName, p.phys.FullName, p.ev.Failed())
+			why = fmt.Sprintf("EXCEPTIONAL release for patient %s only (%s), signed by %s and %s; does not meet: %s",
+				p.patient.MRN, a.Reason, p.qa.FullName, p.phys.FullName, strings.Join(release.Nonconforming(p.ev.Rows), ", "))
 		}
 		if err := w.put(kindLot, l.ID, string(audit.ReleaseApprove), why, toLotRecord(l)); err != nil {
 			return err

@@ -98,15 +98,7 @@ func TestPositiveDonorLooksBackAtInfusedContainers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms := []release.Marker{}
-	for _, m := range release.ScreenMarkers {
-		r := release.Negative
-		if m == "HTLV" {
-			r = release.Positive
-		}
-		ms = append(ms, release.Marker{Name: m, Result: r})
-	}
-	_, _, rq, err := rs.Screen("liu", "D-1", release.Screening{Markers: ms})
+	_, _, rq, err := rs.Screen("liu", "D-1", release.Screening{Markers: panelWith("HTLV", release.Positive)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,22 +309,11 @@ func TestResultNumberFromOne(t *testing.T) {
 func TestScreeningStatusIsTheLatestTested(t *testing.T) {
 	db := newTestDB(t)
 	rs := NewReleaseService(db)
-	panel := func(hbv release.Reactivity) []release.Marker {
-		var ms []release.Marker
-		for _, m := range release.ScreenMarkers {
-			r := release.Negative
-			if m == "HBV" {
-				r = hbv
-			}
-			ms = append(ms, release.Marker{Name: m, Result: r})
-		}
-		return ms
-	}
 	now := db.Now()
-	if _, _, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: panel(release.Indeterminate), Tested: now.AddDate(0, 0, -5)}); err != nil {
+	if _, _, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: panelWith("HBV", release.Indeterminate), Tested: now.AddDate(0, 0, -5)}); err != nil {
 		t.Fatal(err)
 	}
-	rec, status, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: panel(release.Negative), Tested: now.AddDate(0, 0, -10)})
+	rec, status, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: panelWith("HBV", release.Negative), Tested: now.AddDate(0, 0, -10)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,4 +324,46 @@ func TestScreeningStatusIsTheLatestTested(t *testing.T) {
 	if err != nil || len(ss) != 2 || ss[0].Markers[1].Result != release.Indeterminate || ss[1].Markers[1].Result != release.Negative {
 		t.Errorf("screenings %+v %v; want both, as entered", ss, err)
 	}
+}
+
+// TestExceptionalReleaseOfReactiveDonorSignsKnowingly: the exceptional
+// release stays possible, and both signatures name donor eligibility.
+func TestExceptionalReleaseOfReactiveDonorSignsKnowingly(t *testing.T) {
+	db := newTestDB(t)
+	registerUC(t, db, "LOT-1")
+	rs := releaseUC(t, db, "LOT-1")
+	if _, err := db.AddUser("alice", audit.User{Name: "pat", FullName: "Pat", Role: audit.Physician}, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	registerUC(t, db, "LOT-2")
+	if _, _, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: panelWith("HBV", release.Positive)}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := rs.Approve(release.Approval{Lot: "LOT-2", QA: "quinn", Password: testPassword, Exception: true, Patient: "MRN-1",
+		Reason: "no alternative", Physician: "pat", PhysicianPassword: testPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Signatures) != 2 {
+		t.Fatalf("signatures %+v", d.Signatures)
+	}
+	for _, s := range d.Signatures {
+		if !strings.Contains(s.Meaning, "donor eligibility FAIL (ineligible: HBV positive)") || !strings.Contains(s.Meaning, "viability MISSING") {
+			t.Errorf("%s signed %q; want donor eligibility and every missing result named", s.User, s.Meaning)
+		}
+	}
+}
+
+// panelWith is a screening panel, every marker negative but marker, which
+// has result r.
+func panelWith(marker string, r release.Reactivity) []release.Marker {
+	var ms []release.Marker
+	for _, m := range release.ScreenMarkers {
+		res := release.Negative
+		if m == marker {
+			res = r
+		}
+		ms = append(ms, release.Marker{Name: m, Result: res})
+	}
+	return ms
 }

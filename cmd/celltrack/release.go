@@ -134,6 +134,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 					return rt.out(dispositionView(d), func(w io.Writer) {
 						if d.Decision == release.Exception {
 							fmt.Fprintf(w, "EXCEPTIONAL RELEASE of lot %s for patient %s only, against %s@%d\n", d.Lot, d.Patient, d.Spec, d.SpecVersion)
+							fmt.Fprintf(w, "  DOES NOT MEET: %s\n", strings.Join(release.Nonconforming(d.Rows), ", "))
 						} else {
 							fmt.Fprintf(w, "released lot %s against %s@%d\n", d.Lot, d.Spec, d.SpecVersion)
 						}

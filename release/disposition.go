@@ -31,6 +31,16 @@ const (
 	MeaningPhysician = "authorised exceptional release under medical necessity"
 )
 
+// ExceptionMeanings are the signature meanings of an exceptional release of
+// a lot judged as rows for patient mrn, by QA and by the physician: each
+// names every criterion the lot does not meet, donor eligibility included
+// (a reactive donor is released only under medical necessity, and both
+// signers must sign knowing it).
+func ExceptionMeanings(rows []Row, mrn string) (qa, physician string) {
+	despite := "; does not meet: " + strings.Join(Nonconforming(rows), ", ")
+	return MeaningException + despite, MeaningPhysician + " for patient " + mrn + despite
+}
+
 // Disposition is one QA decision on a lot, with the evaluation it was based
 // on and the signatures, each bound to the SHA-256 of Content().
 type Disposition struct {
@@ -164,8 +174,9 @@ type Requarantine struct {
 }
 
 // LookBack sorts the containers of a lot that goes back to quarantine.
-// infused lists the codes of those already given to a patient: the look-back
-// list. recall lists those out of the freezer and not yet infused — thawed,
+// infused lists those already given to a patient, each with the patient's
+// MRN — "G12342600000101 (MRN-1001)": the look-back list, whose patients the
+// physicians must now follow up. recall lists those out of the freezer and not yet infused — thawed,
 // or dispensed to a patient (mrn names them) — which must be stopped and
 // brought back; each says its state and patient. Nothing more may be
 // dispensed from the lot while it is in quarantine (lot.CheckDispense), and
@@ -174,7 +185,11 @@ func LookBack(cs []lot.Container, mrn func(uuid.UUID) string) (infused, recall [
 	for _, c := range cs {
 		switch c.State {
 		case lot.Infused:
-			infused = append(infused, c.Code())
+			who := "patient not recorded"
+			if c.PatientID != uuid.Nil {
+				who = mrn(c.PatientID)
+			}
+			infused = append(infused, c.Code()+" ("+who+")")
 		case lot.Thawed:
 			recall = append(recall, c.Code()+" (thawed)")
 		case lot.Dispensed:
@@ -223,7 +238,10 @@ type Service interface {
 	VoidResult(actor, lotRef string, seq int, reason string) (Result, []Requarantine, error)
 	Results(lotRef string) ([]Result, error)
 
-	Screen(actor, donorRef string, s Screening) (Screening, []Requarantine, error)
+	// Screen returns the screening recorded and the donor's status after
+	// it (WithHistory), which is another screening when that one was
+	// tested later.
+	Screen(actor, donorRef string, s Screening) (recorded, status Screening, rq []Requarantine, err error)
 	Screenings(donorRef string) ([]Screening, error)
 
 	Evaluate(lotRef, spec string) (Evaluation, error)

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"fmt"
 	"math/big"
 	"strconv"
 	"time"
@@ -48,22 +49,38 @@ func (e Evaluation) Failed() []string {
 	return f
 }
 
-// NewFailures lists the criteria that do not pass in after but did pass in
-// before: what a QC result recorded after release broke. A released lot with
-// a new failure must go back to quarantine — a late sterility "growth" or an
-// endotoxin over the limit is as serious as a voided result. A criterion
-// that already failed (an exceptional release of a non-conforming lot, an
-// expired lot) is not new.
-func NewFailures(before, after Evaluation) []string {
-	passed := map[string]bool{}
-	for _, r := range before.Rows {
-		if r.Verdict == Pass {
-			passed[r.Criterion] = true
+// Nonconforming lists each row that did not pass with its verdict and
+// result — "viability FAIL (78 %)", "donor eligibility FAIL (ineligible:
+// HBV positive)" — so that whoever signs an exceptional release sees every
+// failing criterion, the donor's eligibility included.
+func Nonconforming(rows []Row) []string {
+	var f []string
+	for _, r := range rows {
+		if r.Verdict != Pass {
+			f = append(f, r.Criterion+" "+string(r.Verdict)+" ("+r.Result+")")
 		}
+	}
+	return f
+}
+
+// NewFailures lists the criteria that fail in after but did not fail in
+// before — they passed, had no result yet, or were not judged at all — and
+// those that passed in before and no longer pass: what a QC result recorded
+// after release broke. A released lot with a new failure must go back to
+// quarantine — a late sterility "growth" or an endotoxin over the limit is
+// as serious as a voided result, and no less so when an exceptional release
+// was signed while that result was still MISSING. A criterion that already
+// failed (the known failure of an exceptional release, an expired lot) is
+// not new.
+func NewFailures(before, after Evaluation) []string {
+	was := map[string]Verdict{}
+	for _, r := range before.Rows {
+		was[r.Criterion] = r.Verdict
 	}
 	var f []string
 	for _, r := range after.Rows {
-		if r.Verdict != Pass && passed[r.Criterion] {
+		v, judged := was[r.Criterion]
+		if (r.Verdict == Fail && (!judged || v != Fail)) || (r.Verdict != Pass && v == Pass) {
 			f = append(f, r.Criterion+" "+string(r.Verdict))
 		}
 	}
@@ -99,17 +116,22 @@ func Evaluate(s Spec, l lot.Lot, results []Result, donor *Donor, now time.Time) 
 		return Evaluation{}, lot.Errorf(lot.EINVALID, "specification %s judges %v lots; lot %s is %s — use --spec %s", s.Ref(), s.Kinds, l.Number, l.Source, DefaultSpec(l.Source))
 	}
 	ev := Evaluation{Spec: s.Name, Version: s.Version, Lot: l.Number, At: now, Pass: true}
-	latest := Latest(results)
+	valid := Valid(results)
 	for _, c := range s.Criteria {
 		if !c.AppliesTo(l.Source) {
 			continue
 		}
 		row := Row{Criterion: c.Name(), Limit: c.Limit(), Source: c.Source, Verdict: Missing, Result: "no result"}
 		for _, a := range c.Assays {
-			r, ok := latest[a]
-			if !ok {
+			vs := valid[a]
+			if len(vs) == 0 {
 				continue
 			}
+			if len(vs) > 1 {
+				row.Verdict, row.Result = Fail, conflicting(vs)
+				break
+			}
+			r := vs[0]
 			ok, err := c.conforms(r)
 			if err != nil {
 				return Evaluation{}, err
@@ -124,6 +146,9 @@ func Evaluate(s Spec, l lot.Lot, results []Result, donor *Donor, now time.Time) 
 			}
 			row.Verdict, row.Result = Fail, res
 		}
+		ev.add(row)
+	}
+	for _, row := range selfFailing(s, l.Source, valid) {
 		ev.add(row)
 	}
 	if l.Source == lot.SourceUC {
@@ -143,6 +168,47 @@ func Evaluate(s Spec, l lot.Lot, results []Result, donor *Donor, now time.Time) 
 	}
 	ev.add(row)
 	return ev, nil
+}
+
+// selfFailing returns a FAIL row for each valid result that fails on its
+// own terms — the failing word of a qualitative assay: sterility growth,
+// mycoplasma positive, karyotype abnormal, a failed adherence, trilineage or
+// identity — of an assay no criterion of s judges for lots of kind k. A
+// specification that leaves out an assay does not make its failing result
+// releasable.
+func selfFailing(s Spec, k lot.Source, valid map[Assay][]Result) []Row {
+	judged := map[Assay]bool{}
+	for _, c := range s.Criteria {
+		if c.AppliesTo(k) {
+			for _, a := range c.Assays {
+				judged[a] = true
+			}
+		}
+	}
+	var rows []Row
+	for _, in := range assays {
+		if in.unit != "" || judged[in.code] {
+			continue
+		}
+		for _, r := range valid[in.code] {
+			if r.Value.Text == in.words[1] {
+				rows = append(rows, Row{Criterion: string(in.code) + " (unlisted)", Limit: in.words[0], Result: r.Display(), Verdict: Fail,
+					Source: "a failing " + string(in.code) + " result blocks release whatever the specification lists"})
+				break
+			}
+		}
+	}
+	return rows
+}
+
+// conflicting describes several valid results of one assay (a database
+// written before CheckNewResult): none of them is chosen.
+func conflicting(vs []Result) string {
+	var p []string
+	for _, r := range vs {
+		p = append(p, fmt.Sprintf("#%d %s", r.Seq, r.Display()))
+	}
+	return fmt.Sprintf("%d valid %s results (%s): correct or void all but one", len(vs), vs[0].Assay, joinComma(p))
 }
 
 func (e *Evaluation) add(r Row) {

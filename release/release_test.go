@@ -23,7 +23,7 @@ func TestLookBack(t *testing.T) {
 		}
 		return "MRN-1001"
 	})
-	if got := strings.Join(infused, ","); got != "G12342600000101" {
+	if got := strings.Join(infused, ","); got != "G12342600000101 (MRN-1001)" {
 		t.Errorf("infused %q", got)
 	}
 	if got := strings.Join(recall, ","); got != "G12342600000102 (dispensed to MRN-1001),G12342600000103 (thawed)" {
@@ -108,7 +108,20 @@ func TestEvaluate(t *testing.T) {
 		{"HIV-1/2", Negative}, {"HBV", Negative}, {"HCV", Negative}, {"syphilis", Negative}, {"HTLV", Negative}}}}
 	positive := &Donor{Code: "D", Screening: &Screening{Consented: now, Markers: []Marker{
 		{"HIV-1/2", Negative}, {"HBV", Negative}, {"HCV", Indeterminate}, {"syphilis", Negative}, {"HTLV", Negative}}}}
+	// add replaces the lot's result of assay a, as a correction does: the
+	// earlier one is voided.
 	add := func(rs []Result, a Assay, text string, unit Unit) []Result {
+		out := append([]Result(nil), rs...)
+		for i := range out {
+			if out[i].Assay == a {
+				out[i].VoidedAt = now
+			}
+		}
+		return append(out, Result{Seq: len(rs) + 1, Assay: a, Value: Value{Text: text, Unit: unit}})
+	}
+	// both keeps the earlier result of assay a valid beside the new one: a
+	// database written before CheckNewResult.
+	both := func(rs []Result, a Assay, text string, unit Unit) []Result {
 		return append(append([]Result(nil), rs...), Result{Seq: len(rs) + 1, Assay: a, Value: Value{Text: text, Unit: unit}})
 	}
 	base := passing(uc)
@@ -130,6 +143,11 @@ func TestEvaluate(t *testing.T) {
 		{"CD14 fails alone", add(base, "CD14", "3", Percent), eligible, l, false, "CD14 or CD11b FAIL"},
 		{"expired", base, eligible, lot.Lot{Number: "L1", Source: lot.SourceUC, Expires: now}, false, "expiry FAIL"},
 		{"no results", nil, eligible, l, false, "adherence MISSING"},
+		// Two valid results of one assay: neither the later nor the
+		// passing one wins (finding A).
+		{"growth then no-growth, both valid", both(add(base, "sterility", "growth", ""), "sterility", "no-growth", ""), eligible, l, false, "sterility FAIL"},
+		{"no-growth then growth, both valid", both(base, "sterility", "growth", ""), eligible, l, false, "sterility FAIL"},
+		{"growth corrected to no-growth", add(add(base, "sterility", "growth", ""), "sterility", "no-growth", ""), eligible, l, true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev, err := Evaluate(uc, tc.lot, tc.results, tc.donor, now)
@@ -178,7 +196,7 @@ func TestParseSpecFileNumbersAndStrings(t *testing.T) {
 	s, err := ParseSpecFile([]byte(`{"name":"x","title":"X","kinds":["uc"],"criteria":[
 		{"assay":"endotoxin","op":"<=","limit":0.25},
 		{"assay":"viable-cells","op":"between","min":"1e8","max":5e9},
-		{"assay":"CD79A|cd19","op":"≤","limit":"2.0"}]}`))
+		{"assay":"CD79A|cd19","op":"≤","limit":"2.0"},` + safetyRows + `]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,6 +254,10 @@ func TestNewFailures(t *testing.T) {
 		{"exceptional release: the known failure is not new", ev(Pass, Fail, Pass), ev(Pass, Fail, Pass), ""},
 		{"exceptional release: a second failure is new", ev(Pass, Fail, Pass), ev(Fail, Fail, Pass), "sterility FAIL"},
 		{"expired before and after", ev(Pass, Pass, Fail), ev(Pass, Pass, Fail), ""},
+		{"exceptional release with sterility missing: growth is new", ev(Missing, Fail, Pass), ev(Fail, Fail, Pass), "sterility FAIL"},
+		{"exceptional release with sterility missing: no-growth is not a failure", ev(Missing, Fail, Pass), ev(Pass, Fail, Pass), ""},
+		{"still missing", ev(Missing, Fail, Pass), ev(Missing, Fail, Pass), ""},
+		{"a failing row that was not judged before is new", ev(Pass), ev(Pass, Fail), "viability FAIL"},
 	} {
 		if got := strings.Join(NewFailures(c.before, c.after), ", "); got != c.want {
 			t.Errorf("%s: NewFailures = %q, want %q", c.name, got, c.want)
@@ -285,13 +307,181 @@ func TestWithHistoryKeepsAReactiveDonorIneligible(t *testing.T) {
 		{"indeterminate resolved by a negative re-test", []Screening{screen(2, Indeterminate, Negative), screen(9, Negative, Negative)}, ""},
 		{"positive now and before", []Screening{screen(2, Negative, Positive), screen(9, Negative, Positive)},
 			"HBV positive, HBV positive on 2026-11-02 (a reactive donor stays ineligible)"},
+		// Finding F: entered later, tested earlier — the indeterminate stands.
+		{"indeterminate, then an older negative entered", []Screening{screen(9, Indeterminate, Negative), screen(2, Negative, Negative)}, "HIV-1/2 indeterminate"},
+		{"same test date: the later entry stands", []Screening{screen(9, Indeterminate, Negative), screen(9, Negative, Negative)}, ""},
+		{"an older positive entered later stays", []Screening{screen(9, Negative, Negative), screen(2, Negative, Positive)},
+			"HBV positive on 2026-11-02 (a reactive donor stays ineligible)"},
 	} {
 		got := WithHistory(c.ss)
 		if p := strings.Join(got.Problems(), ", "); p != c.want {
 			t.Errorf("%s: problems %q, want %q", c.name, p, c.want)
 		}
-		if !got.Tested.Equal(c.ss[len(c.ss)-1].Tested) {
-			t.Errorf("%s: WithHistory did not return the latest screening", c.name)
+		latest := c.ss[0].Tested
+		for _, s := range c.ss {
+			if s.Tested.After(latest) {
+				latest = s.Tested
+			}
 		}
+		if !got.Tested.Equal(latest) {
+			t.Errorf("%s: WithHistory returned the screening tested %v, not the latest", c.name, got.Tested)
+		}
+	}
+}
+
+func TestCheckNewResult(t *testing.T) {
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	made := time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC)
+	l := lot.Lot{Number: "LOT-B", Manufactured: made}
+	growth := Result{Seq: 11, Assay: "sterility", Value: Value{Text: "growth"}, Tested: made.AddDate(0, 0, 7)}
+	voided := Result{Seq: 12, Assay: "mycoplasma", Value: Value{Text: "positive"}, Tested: made, VoidedAt: now}
+	rs := []Result{growth, voided}
+	entry := func(a Assay, text string, tested time.Time) Result {
+		return Result{Assay: a, Value: Value{Text: text}, Tested: tested}
+	}
+	for _, tc := range []struct {
+		name     string
+		r        Result
+		corrects int
+		code     string
+		msg      string
+	}{
+		{"first sterility result of another lot", entry("sterility", "no-growth", now), 0, "", ""},
+		{"a later passing sterility beside the growth", entry("sterility", "no-growth", now), 0, lot.ECONFLICT,
+			"lot LOT-B already has a valid sterility result, #11 growth (tested 2026-11-17); a lot has one valid result per assay: to replace it give --corrects 11 --reason '...', or void it first with --void 11 --reason '...'"},
+		{"an older passing sterility beside the growth", entry("sterility", "no-growth", made), 0, lot.ECONFLICT, "already has a valid sterility result, #11 growth"},
+		{"the growth corrected", entry("sterility", "no-growth", now), 11, "", ""},
+		{"a voided result does not block", entry("mycoplasma", "negative", now), 0, "", ""},
+		{"tested on the day of manufacture", entry("CD90", "98", made), 0, "", ""},
+		{"tested before manufacture", entry("CD90", "98", made.AddDate(0, 0, -1)), 0, lot.EINVALID,
+			"--tested 2026-11-09 is before lot LOT-B was manufactured (2026-11-10); a QC test of the lot cannot predate it — check the date"},
+		{"tested tomorrow", entry("CD90", "98", now.AddDate(0, 0, 1)), 0, lot.EINVALID, "--tested 2026-11-26 is in the future"},
+	} {
+		have := rs
+		if tc.name == "first sterility result of another lot" {
+			have = nil
+		}
+		err := CheckNewResult(l, have, tc.r, tc.corrects, now)
+		if lot.ErrorCode(err) != tc.code || (tc.msg != "" && !strings.Contains(lot.ErrorMessage(err), tc.msg)) {
+			t.Errorf("%s: err %v, want code %q containing %q", tc.name, err, tc.code, tc.msg)
+		}
+	}
+}
+
+func TestCheckCurrent(t *testing.T) {
+	v1, v2 := Spec{Name: "isct-uc-msc", Version: 1}, Spec{Name: "isct-uc-msc", Version: 2}
+	if err := CheckCurrent(v2, v2); err != nil {
+		t.Errorf("latest version: %v", err)
+	}
+	err := CheckCurrent(v1, v2)
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), "--spec isct-uc-msc@1 is superseded: the latest version of isct-uc-msc is 2") {
+		t.Errorf("superseded version: %v", err)
+	}
+}
+
+// safetyRows are the criteria every UC specification must hold (Validate).
+const safetyRows = `{"assay":"sterility","op":"equals","result":"no-growth"},
+	{"assay":"mycoplasma","op":"equals","result":"negative"},
+	{"assay":"viability","op":">=","limit":"80"}`
+
+func TestValidateRequiresTheSafetyPanel(t *testing.T) {
+	uc := func(rows string) string {
+		return `{"name":"lax","title":"X","kinds":["uc"],"criteria":[` + rows + `]}`
+	}
+	endo := `{"assay":"endotoxin","op":"<=","limit":"0.5"}`
+	cells := `{"assay":"viable-cells","op":">=","limit":"1e8"}`
+	full := safetyRows + "," + endo + "," + cells
+	for _, tc := range []struct {
+		name, file, want string // want "" accepts
+	}{
+		{"the reviewer's lax spec: viability only", uc(`{"assay":"viability","op":">=","limit":"50","unit":"%"}`),
+			"specification lax lacks safety criteria every release must check: for uc lots sterility equals no-growth, mycoplasma equals negative, endotoxin with an upper limit (op <= or between), viable-cells with a lower limit (op >= or between); add each as a criterion of its own assay, as the built-in does (`celltrack release spec show isct-uc-msc`)"},
+		{"the full panel", uc(full), ""},
+		{"between counts as an upper limit", uc(safetyRows + `,{"assay":"endotoxin","op":"between","min":"0","max":"0.5"},` + cells), ""},
+		{"endotoxin with only a floor", uc(safetyRows + `,{"assay":"endotoxin","op":">=","limit":"0"},` + cells), "for uc lots endotoxin with an upper limit"},
+		{"sterility only for rfib lots", uc(strings.Replace(full, `"result":"no-growth"}`, `"result":"no-growth","kinds":["rfib"]}`, 1)), "for uc lots sterility equals no-growth"},
+		{"viability only as an alternative", uc(strings.Replace(full, `"assay":"viability"`, `"assay":"viability|CD105"`, 1)), "for uc lots viability with a lower limit"},
+		{"sterility that accepts growth", uc(strings.Replace(full, `"no-growth"`, `"growth"`, 1)), "result growth is the failing result of sterility"},
+		{"rfib needs karyotype and identity", strings.Replace(uc(full), `["uc"]`, `["uc","rfib"]`, 1),
+			"for rfib lots karyotype equals normal, identity equals pass"},
+		{"rfib with karyotype and identity", strings.Replace(uc(full+`,{"assay":"karyotype","op":"equals","result":"normal","kinds":["rfib"]},{"assay":"identity","op":"equals","result":"pass"}`), `["uc"]`, `["uc","rfib"]`, 1), ""},
+	} {
+		_, err := ParseSpecFile([]byte(tc.file))
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		if lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), tc.want) {
+			t.Errorf("%s: err %v, want EINVALID containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestEvaluateSelfFailingResults: a lax specification without sterility or
+// mycoplasma does not make their failing results releasable (finding E).
+func TestEvaluateSelfFailingResults(t *testing.T) {
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	l := lot.Lot{Number: "LOT-B", Source: lot.SourceUC, Expires: now.AddDate(1, 0, 0)}
+	donor := &Donor{Code: "D", Screening: &Screening{Consented: now, Markers: []Marker{
+		{"HIV-1/2", Negative}, {"HBV", Negative}, {"HCV", Negative}, {"syphilis", Negative}, {"HTLV", Negative}}}}
+	// A specification stored before Validate required the safety panel.
+	lax := Spec{Name: "lax", Version: 1, Kinds: []lot.Source{lot.SourceUC},
+		Criteria: []Criterion{{Assays: []Assay{"viability"}, Op: AtLeast, Min: "50", Unit: Percent}}}
+	res := func(seq int, a Assay, text string, unit Unit) Result {
+		return Result{Seq: seq, Assay: a, Value: Value{Text: text, Unit: unit}}
+	}
+	viab := res(1, "viability", "95", Percent)
+	for _, tc := range []struct {
+		name   string
+		spec   Spec
+		rs     []Result
+		pass   bool
+		failed string
+	}{
+		{"lax spec, clean results", lax, []Result{viab, res(2, "sterility", "no-growth", ""), res(3, "mycoplasma", "negative", "")}, true, ""},
+		{"lax spec, growth and positive", lax, []Result{viab, res(2, "sterility", "growth", ""), res(3, "mycoplasma", "positive", "")}, false,
+			"sterility (unlisted) FAIL, mycoplasma (unlisted) FAIL"},
+		{"lax spec, abnormal karyotype of a UC lot", lax, []Result{viab, res(2, "karyotype", "abnormal", "")}, false, "karyotype (unlisted) FAIL"},
+		{"lax spec, a numeric assay it lacks is not judged", lax, []Result{viab, res(2, "endotoxin", "9", EUPerML)}, true, ""},
+		{"built-in: karyotype of a UC lot is judged by no criterion", Builtins()[0], append(passing(Builtins()[0]), res(99, "karyotype", "abnormal", "")), false, "karyotype (unlisted) FAIL"},
+	} {
+		ev, err := Evaluate(tc.spec, l, tc.rs, donor, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(ev.Failed(), ", "); ev.Pass != tc.pass || got != tc.failed {
+			t.Errorf("%s: pass=%v failed=%q; want pass=%v failed=%q", tc.name, ev.Pass, got, tc.pass, tc.failed)
+		}
+	}
+}
+
+func TestCheckResultNumber(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{{1, ""}, {17, ""}, {0, "--corrects 0 is not a result number"}, {-1, "--corrects -1 is not a result number: results are numbered from 1"}} {
+		err := CheckResultNumber("--corrects", tc.n)
+		if (tc.want == "") != (err == nil) || (err != nil && (lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), tc.want))) {
+			t.Errorf("%d: %v, want %q", tc.n, err, tc.want)
+		}
+	}
+}
+
+func TestExceptionMeaningsNameEveryFailure(t *testing.T) {
+	rows := []Row{
+		{Criterion: "sterility", Result: "no result", Verdict: Missing},
+		{Criterion: "viability", Result: "78 %", Verdict: Fail},
+		{Criterion: "CD105", Result: "98 %", Verdict: Pass},
+		{Criterion: "donor eligibility", Result: "ineligible: HBV positive", Verdict: Fail},
+	}
+	qa, md := ExceptionMeanings(rows, "MRN-1001")
+	const despite = "; does not meet: sterility MISSING (no result), viability FAIL (78 %), donor eligibility FAIL (ineligible: HBV positive)"
+	if qa != MeaningException+despite {
+		t.Errorf("QA meaning %q", qa)
+	}
+	if md != MeaningPhysician+" for patient MRN-1001"+despite {
+		t.Errorf("physician meaning %q", md)
 	}
 }

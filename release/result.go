@@ -51,18 +51,44 @@ func (r Result) Status() string {
 	return s
 }
 
-// Latest returns the latest non-voided result of each assay: the highest Seq.
-func Latest(rs []Result) map[Assay]Result {
-	m := map[Assay]Result{}
+// Valid returns the valid (not voided) results of each assay, in order. A
+// lot has at most one valid result per assay (CheckNewResult); more than one
+// can only come from a database written before that rule, and evaluation
+// then fails the criterion instead of choosing one.
+func Valid(rs []Result) map[Assay][]Result {
+	m := map[Assay][]Result{}
 	for _, r := range rs {
-		if r.Voided() {
-			continue
-		}
-		if old, ok := m[r.Assay]; !ok || r.Seq > old.Seq {
-			m[r.Assay] = r
+		if !r.Voided() {
+			m[r.Assay] = append(m[r.Assay], r)
 		}
 	}
 	return m
+}
+
+// CheckNewResult refuses a result r of lot l that would stand beside another
+// valid result of the same assay among rs (the lot's results): a later
+// result must never silently outvote an earlier one — a sterility "growth"
+// followed by a "no-growth" is a failed lot, not a passed one. The existing
+// result is corrected (corrects, its Seq, is then excluded) or voided first,
+// each with a reason. It also refuses a test date after now or before the
+// lot was manufactured.
+func CheckNewResult(l lot.Lot, rs []Result, r Result, corrects int, now time.Time) error {
+	if r.Tested.After(now) {
+		return lot.Errorf(lot.EINVALID, "--tested %s is in the future; give the date the sample was tested", lot.FormatDate(r.Tested))
+	}
+	if r.Tested.Before(l.Manufactured) {
+		return lot.Errorf(lot.EINVALID, "--tested %s is before lot %s was manufactured (%s); a QC test of the lot cannot predate it — check the date",
+			lot.FormatDate(r.Tested), l.Number, lot.FormatDate(l.Manufactured))
+	}
+	for _, old := range Valid(rs)[r.Assay] {
+		if old.Seq == corrects {
+			continue
+		}
+		return lot.Errorf(lot.ECONFLICT, "lot %s already has a valid %s result, #%d %s (tested %s); a lot has one valid result per assay: "+
+			"to replace it give --corrects %d --reason '...', or void it first with --void %d --reason '...'",
+			l.Number, r.Assay, old.Seq, old.Display(), lot.FormatDate(old.Tested), old.Seq, old.Seq)
+	}
+	return nil
 }
 
 // Entry is a QC result as the lab enters it.
@@ -122,28 +148,40 @@ type Screening struct {
 	Tested     time.Time
 	RecordedAt time.Time
 	RecordedBy string
-	// PriorReactive lists the markers that tested positive in an earlier
+	// PriorReactive lists the markers that tested positive in another
 	// screening of the same donor ("HIV-1/2 positive on 2026-11-24"). It is
 	// derived (WithHistory), never stored.
 	PriorReactive []string
 }
 
-// WithHistory returns a donor's latest screening (ss oldest first, not
-// empty) with the positive markers of the earlier ones: a donor whose
-// specimen once tested reactive stays ineligible whatever a later test says
-// (21 CFR 1271.80(d)(1)). An indeterminate result may be resolved by a later
-// all-negative screening.
+// WithHistory returns a donor's current screening (ss in the order they
+// were entered, not empty) with the positive markers of all the others. The
+// current one is the screening with the latest test date — ties go to the
+// later entry — so that an older all-negative screening entered afterwards
+// does not clear a newer indeterminate one. A donor whose specimen ever
+// tested reactive stays ineligible whatever another test says (21 CFR
+// 1271.80(d)(1)); an indeterminate result may be resolved by an all-negative
+// screening tested later.
 func WithHistory(ss []Screening) Screening {
-	latest := ss[len(ss)-1]
-	latest.PriorReactive = nil
-	for _, s := range ss[:len(ss)-1] {
+	cur := 0
+	for i, s := range ss {
+		if !s.Tested.Before(ss[cur].Tested) {
+			cur = i
+		}
+	}
+	current := ss[cur]
+	current.PriorReactive = nil
+	for i, s := range ss {
+		if i == cur {
+			continue
+		}
 		for _, m := range s.Markers {
 			if m.Result == Positive {
-				latest.PriorReactive = append(latest.PriorReactive, fmt.Sprintf("%s positive on %s", m.Name, lot.FormatDate(s.Tested)))
+				current.PriorReactive = append(current.PriorReactive, fmt.Sprintf("%s positive on %s", m.Name, lot.FormatDate(s.Tested)))
 			}
 		}
 	}
-	return latest
+	return current
 }
 
 // Marker is one infectious-disease marker and its result.
@@ -199,6 +237,15 @@ func (s Screening) Summary() string {
 		p = append(p, m.Name+" "+string(m.Result))
 	}
 	return strings.Join(p, ", ")
+}
+
+// CheckResultNumber refuses a result number n given with flag (--corrects,
+// --void) that is not a result number at all: results are numbered from 1.
+func CheckResultNumber(flag string, n int) error {
+	if n < 1 {
+		return lot.Errorf(lot.EINVALID, "%s %d is not a result number: results are numbered from 1; see them with `celltrack release results LOT`", flag, n)
+	}
+	return nil
 }
 
 // CheckCorrection refuses a result r that corrects old unless both are of

@@ -127,6 +127,18 @@ func (s Spec) SameContent(o Spec) bool {
 	return bytes.Equal(c(s), c(o))
 }
 
+// CheckCurrent refuses releasing a lot against s when latest, the latest
+// version of the same specification, supersedes it: a changed specification
+// is what the lab now requires, and an old version stays only to show what
+// earlier decisions were judged against.
+func CheckCurrent(s, latest Spec) error {
+	if s.Version != latest.Version {
+		return lot.Errorf(lot.ECONFLICT, "--spec %s is superseded: the latest version of %s is %d; a lot is released only against the current version — give --spec %s (or --spec %s)",
+			s.Ref(), s.Name, latest.Version, latest.Ref(), s.Name)
+	}
+	return nil
+}
+
 // ParseSpecRef reads NAME or NAME@VERSION; version 0 means the latest.
 func ParseSpecRef(s string) (string, int, error) {
 	name, v, found := strings.Cut(s, "@")
@@ -284,7 +296,75 @@ func (s *Spec) Validate() error {
 			return lot.Errorf(lot.EINVALID, "specification %s, criteria[%d] (%s): %s", s.Name, i, s.Criteria[i].Name(), lot.ErrorMessage(err))
 		}
 	}
+	var missing []string
+	for _, k := range s.Kinds {
+		var m []string
+		for _, r := range requiredSafety {
+			if r.kind != "" && r.kind != k {
+				continue
+			}
+			if !s.hasSafety(k, r) {
+				m = append(m, r.need())
+			}
+		}
+		if len(m) > 0 {
+			missing = append(missing, fmt.Sprintf("for %s lots %s", k, strings.Join(m, ", ")))
+		}
+	}
+	if len(missing) > 0 {
+		return lot.Errorf(lot.EINVALID, "specification %s lacks safety criteria every release must check: %s; "+
+			"add each as a criterion of its own assay, as the built-in does (`celltrack release spec show %s`)",
+			s.Name, strings.Join(missing, "; "), DefaultSpec(s.Kinds[0]))
+	}
 	return nil
+}
+
+// safetyCheck is a criterion every specification of a kind must hold: the
+// safety panel of the MSC trials (DOMAIN.md, "Release criteria"). A
+// specification without it would let a lot with positive mycoplasma or a
+// growing sterility culture be released as conforming.
+type safetyCheck struct {
+	assay Assay
+	op    Op         // Equals: the conforming word; AtMost: an upper limit; AtLeast: a lower limit
+	kind  lot.Source // "" for every kind
+}
+
+var requiredSafety = []safetyCheck{
+	{assay: "sterility", op: Equals},
+	{assay: "mycoplasma", op: Equals},
+	{assay: "endotoxin", op: AtMost},
+	{assay: "viability", op: AtLeast},
+	{assay: "viable-cells", op: AtLeast},
+	// rFib: genetic stability of reprogrammed cells and the chain of
+	// identity (seed 002; T/CSCB 0003-2021).
+	{assay: "karyotype", op: Equals, kind: lot.SourceRFib},
+	{assay: "identity", op: Equals, kind: lot.SourceRFib},
+}
+
+// need says what the check requires, as a spec file writes it.
+func (r safetyCheck) need() string {
+	switch r.op {
+	case AtMost:
+		return fmt.Sprintf("%s with an upper limit (op <= or between)", r.assay)
+	case AtLeast:
+		return fmt.Sprintf("%s with a lower limit (op >= or between)", r.assay)
+	}
+	return fmt.Sprintf("%s equals %s", r.assay, r.assay.Words()[0])
+}
+
+// hasSafety reports whether a criterion of assay r.assay alone, applying
+// to lots of kind k, checks what r requires. Validated criteria of a
+// qualitative assay always name its conforming word.
+func (s Spec) hasSafety(k lot.Source, r safetyCheck) bool {
+	for _, c := range s.Criteria {
+		if len(c.Assays) != 1 || c.Assays[0] != r.assay || !c.AppliesTo(k) {
+			continue
+		}
+		if c.Op == r.op || c.Op == Between {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Criterion) validate() error {
@@ -310,6 +390,9 @@ func (c *Criterion) validate() error {
 		w, err := parseWord(c.Assays[0], c.Result)
 		if err != nil {
 			return err
+		}
+		if good := c.Assays[0].Words()[0]; w != good {
+			return lot.Errorf(lot.EINVALID, "result %s is the failing result of %s and would release a lot that fails it; a criterion names the conforming result, %s", w, c.Name(), good)
 		}
 		c.Result = w
 		return nil

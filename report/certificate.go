@@ -80,6 +80,9 @@ func certDecisions(c release.Certificate) []string {
 			s += " (" + d.Unevaluated + ")"
 		}
 		out = append(out, s)
+		if d.Decision == release.Exception {
+			out = append(out, "  released despite: "+strings.Join(release.Nonconforming(d.Rows), ", "))
+		}
 		for _, sig := range d.Signatures {
 			out = append(out, fmt.Sprintf("  signed: %s (%s), %s, %s; SHA-256 %x", sig.FullName, sig.User, lot.FormatTime(sig.Time), sig.Meaning, sig.Signed))
 		}

@@ -272,19 +272,25 @@ func resultsOf(tx *bolt.Tx, lotID uuid.UUID) ([]release.Result, error) {
 	return childRecords(tx, "idx_result_lot", lotID, kindResult, resultRecord.result)
 }
 
-// lotEndotoxin returns the latest non-voided endotoxin result of the lot in
-// EU/mL × 1000, rounded up (contract with the dosing and traceability code).
+// lotEndotoxin returns the valid endotoxin result of the lot in EU/mL ×
+// 1000, rounded up (contract with the dosing and traceability code). Of
+// several valid results (a database written before release.CheckNewResult)
+// it returns the highest: the dose is never computed from the better one.
 func lotEndotoxin(tx *bolt.Tx, lotID uuid.UUID) (milliEUPerML int64, found bool, err error) {
 	rs, err := resultsOf(tx, lotID)
 	if err != nil {
 		return 0, false, err
 	}
-	r, ok := release.Latest(rs)["endotoxin"]
-	if !ok {
-		return 0, false, nil
+	for _, r := range release.Valid(rs)["endotoxin"] {
+		m, err := release.MilliEUPerML(r)
+		if err != nil {
+			return 0, false, err
+		}
+		if !found || m > milliEUPerML {
+			milliEUPerML, found = m, true
+		}
 	}
-	m, err := release.MilliEUPerML(r)
-	return m, err == nil, err
+	return milliEUPerML, found, nil
 }
 
 // lotDispositions returns the lot's approve, reject, exception and automatic
@@ -296,12 +302,16 @@ func lotDispositions(tx *bolt.Tx, lotID uuid.UUID) ([]release.Disposition, error
 // RecordResult records a QC result (lab role). With corrects > 0 it is a
 // correction: result #corrects of the same assay is voided with reason, and
 // a released lot goes back to quarantine. A new result that makes a released
-// lot fail a criterion it passed (release.NewFailures) — a late sterility
-// "growth" — sends it back to quarantine too, in the same transaction.
+// lot fail a criterion that did not fail before (release.NewFailures) — a
+// sterility "growth" after an exceptional release signed while sterility was
+// MISSING — sends it back to quarantine too, in the same transaction.
 func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, corrects int, reason string) (release.Result, []release.Requarantine, error) {
 	r, err := e.Check()
 	if err != nil {
 		return r, nil, err
+	}
+	if corrects < 0 {
+		return r, nil, release.CheckResultNumber("--corrects", corrects)
 	}
 	if corrects > 0 {
 		if err := lot.ValidateText("--reason", reason, true); err != nil {
@@ -318,9 +328,6 @@ func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, cor
 		}
 		if r.Tested.IsZero() {
 			r.Tested = w.now
-		}
-		if r.Tested.After(w.now) {
-			return lot.Errorf(lot.EINVALID, "--tested %s is in the future", lot.FormatDate(r.Tested))
 		}
 		rs, err := resultsOf(w.tx, l.ID)
 		if err != nil {
@@ -339,14 +346,19 @@ func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, cor
 				return err
 			}
 		}
+		var old release.Result
 		if corrects > 0 {
-			old, err := findResult(rs, l, corrects)
-			if err != nil {
+			if old, err = findResult(rs, l, corrects); err != nil {
 				return err
 			}
 			if err := release.CheckCorrection(old, r); err != nil {
 				return err
 			}
+		}
+		if err := release.CheckNewResult(l, rs, r, corrects, w.now); err != nil {
+			return err
+		}
+		if corrects > 0 {
 			why := fmt.Sprintf("corrected by result #%d: %s", r.Seq, reason)
 			if rq, err = w.voidResult(l, old, why); err != nil {
 				return err
@@ -405,6 +417,9 @@ func (w *writer) voidResult(l lot.Lot, r release.Result, reason string) ([]relea
 // lot goes back to quarantine in the same transaction.
 func (s *ReleaseService) VoidResult(actor, lotRef string, seq int, reason string) (release.Result, []release.Requarantine, error) {
 	var r release.Result
+	if err := release.CheckResultNumber("--void", seq); err != nil {
+		return r, nil, err
+	}
 	if err := lot.ValidateText("--reason", reason, true); err != nil {
 		return r, nil, lot.Errorf(lot.EINVALID, "--reason is required: say why result #%d is void", seq)
 	}
@@ -489,15 +504,16 @@ func screeningsOf(tx *bolt.Tx, donorID uuid.UUID) ([]release.Screening, error) {
 	return childRecords(tx, "idx_screening_donor", donorID, kindScreening, screeningRecord.screening)
 }
 
-// Screen records a donor's infectious-disease screening (lab role). An
-// ineligible result sends every released lot of the donor back to quarantine
+// Screen records a donor's infectious-disease screening (lab role) and
+// returns it with the donor's status after it (release.WithHistory: the
+// screening with the latest test date, and every positive marker ever). An
+// ineligible status sends every released lot of the donor back to quarantine
 // in the same transaction.
-func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (release.Screening, []release.Requarantine, error) {
+func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (recorded, status release.Screening, rq []release.Requarantine, err error) {
 	if len(sc.Markers) != len(release.ScreenMarkers) {
-		return sc, nil, lot.Errorf(lot.EINVALID, "a screening records all of %v", release.ScreenMarkers)
+		return sc, sc, nil, lot.Errorf(lot.EINVALID, "a screening records all of %v", release.ScreenMarkers)
 	}
-	var rq []release.Requarantine
-	err := s.db.update(actor, audit.DonorScreen, func(w *writer) error {
+	err = s.db.update(actor, audit.DonorScreen, func(w *writer) error {
 		d, err := donorByRef(w.tx, donorRef)
 		if err != nil {
 			return err
@@ -513,14 +529,14 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 		if err != nil {
 			return err
 		}
-		sc = release.WithHistory(append(earlier, sc))
+		status = release.WithHistory(append(earlier, sc))
 		if err := w.put(kindScreening, sc.ID, string(audit.DonorScreen), "", toScreeningRecord(sc)); err != nil {
 			return err
 		}
 		if err := writeIndexes(w.tx, kindScreening, sc.ID); err != nil {
 			return err
 		}
-		if sc.Eligible() {
+		if status.Eligible() {
 			return nil
 		}
 		for _, id := range children(w.tx, "idx_lot_donor", d.ID) {
@@ -532,7 +548,7 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 				continue
 			}
 			q, err := w.requarantine(l, fmt.Sprintf("donor %s screened ineligible on %s (%s); released lot %s returned to quarantine",
-				d.Code, lot.FormatDate(sc.Tested), strings.Join(sc.Problems(), ", "), l.Number))
+				d.Code, lot.FormatDate(status.Tested), strings.Join(status.Problems(), ", "), l.Number))
 			if err != nil {
 				return err
 			}
@@ -540,7 +556,7 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 		}
 		return nil
 	})
-	return sc, rq, err
+	return sc, status, rq, err
 }
 
 // Screenings lists a donor's screenings, oldest first.
@@ -636,7 +652,15 @@ func (db *DB) planApproval(tx *bolt.Tx, a release.Approval, now time.Time) (appr
 	if err := release.CheckSegregation(p.lot, p.qa, registrant); err != nil {
 		return p, err
 	}
-	if p.ev, _, err = db.evaluate(tx, p.lot, a.Spec, now); err != nil {
+	var sp release.Spec
+	if p.ev, sp, err = db.evaluate(tx, p.lot, a.Spec, now); err != nil {
+		return p, err
+	}
+	versions, err := specVersions(tx, sp.Name)
+	if err != nil {
+		return p, err
+	}
+	if err := release.CheckCurrent(sp, versions[len(versions)-1]); err != nil {
 		return p, err
 	}
 	if err := release.CheckApprovable(p.lot, p.ev, a.Exception, now); err != nil {
@@ -703,14 +727,16 @@ func (s *ReleaseService) Approve(a release.Approval) (release.Disposition, error
 			l.Exceptional, l.RestrictedTo = true, p.patient.ID
 		}
 		digest := d.Digest()
-		d.Signatures = []audit.Signature{w.sign(p.qa, meaning, digest)}
-		if a.Exception {
-			d.Signatures = append(d.Signatures, w.sign(p.phys, release.MeaningPhysician+" for patient "+p.patient.MRN, digest))
+		if !a.Exception {
+			d.Signatures = []audit.Signature{w.sign(p.qa, meaning, digest)}
+		} else {
+			qaMeaning, physMeaning := release.ExceptionMeanings(p.ev.Rows, p.patient.MRN)
+			d.Signatures = []audit.Signature{w.sign(p.qa, qaMeaning, digest), w.sign(p.phys, physMeaning, digest)}
 		}
 		why := fmt.Sprintf("%s against %s@%d, signed by %s", meaning, d.Spec, d.SpecVersion, p.qa.FullName)
 		if a.Exception {
-			why = fmt.Sprintf("EXCEPTIONAL release for patient %s only (%s), signed by %s and %s; failed: %v",
-				p.patient.MRN, a.Reason, p.qa.FullName, p.phys.FullName, p.ev.Failed())
+			why = fmt.Sprintf("EXCEPTIONAL release for patient %s only (%s), signed by %s and %s; does not meet: %s",
+				p.patient.MRN, a.Reason, p.qa.FullName, p.phys.FullName, strings.Join(release.Nonconforming(p.ev.Rows), ", "))
 		}
 		if err := w.put(kindLot, l.ID, string(audit.ReleaseApprove), why, toLotRecord(l)); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
@@ -31,7 +32,7 @@ func releaseUC(t *testing.T, db *DB, ref string) *ReleaseService {
 	for _, m := range release.ScreenMarkers {
 		neg = append(neg, release.Marker{Name: m, Result: release.Negative})
 	}
-	if _, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: neg}); err != nil {
+	if _, _, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: neg}); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range [][2]string{{"adherence", "pass"}, {"CD105", "98"}, {"CD73", "98"}, {"CD90", "98"}, {"CD45", "1"},
@@ -84,27 +85,25 @@ func TestPositiveDonorLooksBackAtInfusedContainers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The custody commands are another capability; mark bag 1 infused directly.
+	// The custody commands are another capability; mark bag 1 infused
+	// into MRN-1 directly.
+	mei, err := NewLotService(db).Patient("MRN-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs[0].PatientID = mei.ID // set at dispense
 	err = db.update("liu", audit.LotSplit, func(w *writer) error {
-		return w.appendEvent(&cs[0], lot.Event{To: lot.Infused}, "test.infuse", "")
+		return w.appendEvent(&cs[0], lot.Event{To: lot.Infused, PatientID: mei.ID}, "test.infuse", "")
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms := []release.Marker{}
-	for _, m := range release.ScreenMarkers {
-		r := release.Negative
-		if m == "HTLV" {
-			r = release.Positive
-		}
-		ms = append(ms, release.Marker{Name: m, Result: r})
-	}
-	_, rq, err := rs.Screen("liu", "D-1", release.Screening{Markers: ms})
+	_, _, rq, err := rs.Screen("liu", "D-1", release.Screening{Markers: panelWith("HTLV", release.Positive)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rq) != 1 || len(rq[0].Infused) != 1 || rq[0].Infused[0] != cs[0].Code() || !strings.Contains(rq[0].Reason, "HTLV positive") {
-		t.Fatalf("requarantine = %+v; want LOT-1 with bag %s in the look-back", rq, cs[0].Code())
+	if len(rq) != 1 || len(rq[0].Infused) != 1 || rq[0].Infused[0] != cs[0].Code()+" (MRN-1)" || !strings.Contains(rq[0].Reason, "HTLV positive") {
+		t.Fatalf("requarantine = %+v; want LOT-1 with bag %s (MRN-1) in the look-back", rq, cs[0].Code())
 	}
 	if v, err := db.Verify(); err != nil || !v.OK() {
 		t.Fatalf("verify: %v %v", err, v.Problems)
@@ -193,4 +192,178 @@ func TestRejectRecordsUnavailableEvaluation(t *testing.T) {
 	if last := es[len(es)-1]; !strings.Contains(last.Reason, want) {
 		t.Errorf("last audit entry %q does not say the evaluation was unavailable", last.Reason)
 	}
+}
+
+// TestRecordResultOneValidPerAssay: a passing sterility result entered after
+// a growth, with a later or an older test date, is refused and writes
+// nothing, so the growth can never be outvoted; a correction replaces it.
+func TestRecordResultOneValidPerAssay(t *testing.T) {
+	db := newTestDB(t)
+	registerUC(t, db, "LOT-B")
+	rs := NewReleaseService(db)
+	if _, _, err := rs.RecordResult("liu", "LOT-B", release.Entry{Assay: "sterility", Value: "growth"}, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := db.AuditCount()
+	for _, tested := range []time.Time{{}, db.Now().AddDate(0, 0, -3)} {
+		_, _, err := rs.RecordResult("liu", "LOT-B", release.Entry{Assay: "sterility", Value: "no-growth", Tested: tested}, 0, "")
+		if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), "#1 growth") {
+			t.Errorf("tested %v: err %v, want ECONFLICT naming #1 growth", tested, err)
+		}
+	}
+	if m, _ := db.AuditCount(); m != n {
+		t.Errorf("refusals wrote %d audit entries", m-n)
+	}
+	ev, err := rs.Evaluate("LOT-B", "")
+	if err != nil || !strings.Contains(strings.Join(ev.Failed(), ", "), "sterility FAIL") {
+		t.Errorf("evaluate: %v %v; want sterility FAIL", ev.Failed(), err)
+	}
+	if _, _, err := rs.RecordResult("liu", "LOT-B", release.Entry{Assay: "sterility", Value: "no-growth"}, 1, "plate mislabelled"); err != nil {
+		t.Fatalf("correction: %v", err)
+	}
+	if ev, _ := rs.Evaluate("LOT-B", ""); strings.Contains(strings.Join(ev.Failed(), ", "), "sterility") {
+		t.Errorf("after the correction: %v", ev.Failed())
+	}
+}
+
+// TestApproveRefusesSupersededSpec: after isct-uc-msc@2 is added, approving
+// against @1 is refused and writes nothing; the latest version is accepted.
+func TestApproveRefusesSupersededSpec(t *testing.T) {
+	db := newTestDB(t)
+	registerUC(t, db, "LOT-1")
+	rs := releaseUC(t, db, "LOT-1") // releases LOT-1 against @1 while it is the latest
+	registerUC(t, db, "LOT-2")
+	v2 := release.Builtins()[0]
+	v2.Title += ", rev 2"
+	if _, err := rs.AddSpec("quinn", v2); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range [][2]string{{"adherence", "pass"}, {"CD105", "98"}, {"CD73", "98"}, {"CD90", "98"}, {"CD45", "1"},
+		{"CD34", "1"}, {"CD14", "1"}, {"CD19", "1"}, {"HLA-DR", "1"}, {"trilineage", "pass"}, {"sterility", "no-growth"},
+		{"mycoplasma", "negative"}, {"endotoxin", "0.2"}, {"viability", "95"}, {"viable-cells", "1.9e9"}} {
+		if _, _, err := rs.RecordResult("liu", "LOT-2", release.Entry{Assay: e[0], Value: e[1]}, 0, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, _ := db.AuditCount()
+	_, err := rs.Approve(release.Approval{Lot: "LOT-2", Spec: "isct-uc-msc@1", QA: "quinn", Password: testPassword})
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), "isct-uc-msc@1 is superseded: the latest version of isct-uc-msc is 2") {
+		t.Fatalf("approve against @1: %v", err)
+	}
+	if m, _ := db.AuditCount(); m != n {
+		t.Errorf("refusal wrote %d audit entries", m-n)
+	}
+	if d, err := rs.Approve(release.Approval{Lot: "LOT-2", Spec: "isct-uc-msc@2", QA: "quinn", Password: testPassword}); err != nil || d.SpecVersion != 2 {
+		t.Fatalf("approve against @2: %+v %v", d, err)
+	}
+}
+
+// TestLaxSpecCannotReleaseFailingSafetyResults: QA's one-criterion spec
+// (viability ≥ 50 %) is refused; one stored before that rule does not let a
+// lot with sterility growth and mycoplasma positive be approved normally.
+func TestLaxSpecCannotReleaseFailingSafetyResults(t *testing.T) {
+	db := newTestDB(t)
+	registerUC(t, db, "LOT-1")
+	rs := releaseUC(t, db, "LOT-1")
+	lax := release.Spec{Name: "lax", Title: "only viability", Kinds: []lot.Source{lot.SourceUC},
+		Criteria: []release.Criterion{{Assays: []release.Assay{"viability"}, Op: release.AtLeast, Min: "50", Unit: release.Percent}}}
+	if _, err := rs.AddSpec("quinn", lax); lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), "sterility equals no-growth, mycoplasma equals negative") {
+		t.Fatalf("AddSpec(lax): %v", err)
+	}
+	// As a database written before the rule holds it.
+	if err := db.update("quinn", audit.ReleaseSpecAdd, func(w *writer) error { _, err := w.addSpec(lax, "legacy"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	registerUC(t, db, "LOT-2")
+	for _, e := range [][2]string{{"viability", "95"}, {"sterility", "growth"}, {"mycoplasma", "positive"}} {
+		if _, _, err := rs.RecordResult("liu", "LOT-2", release.Entry{Assay: e[0], Value: e[1]}, 0, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := rs.Approve(release.Approval{Lot: "LOT-2", Spec: "lax", QA: "quinn", Password: testPassword})
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), "sterility (unlisted) FAIL, mycoplasma (unlisted) FAIL") {
+		t.Fatalf("approve against lax: %v", err)
+	}
+}
+
+// TestResultNumberFromOne: --corrects -1 is not a plain new result, and
+// --void 0 is not a lookup that finds nothing: both are refused as values.
+func TestResultNumberFromOne(t *testing.T) {
+	db := newTestDB(t)
+	registerUC(t, db, "LOT-1")
+	rs := NewReleaseService(db)
+	if _, _, err := rs.RecordResult("liu", "LOT-1", release.Entry{Assay: "CD90", Value: "97"}, -1, ""); lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), "--corrects -1") {
+		t.Errorf("corrects -1: %v", err)
+	}
+	if _, _, err := rs.VoidResult("liu", "LOT-1", 0, "mix-up"); lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), "--void 0") {
+		t.Errorf("void 0: %v", err)
+	}
+	if got, _ := rs.Results("LOT-1"); len(got) != 0 {
+		t.Errorf("recorded %d results", len(got))
+	}
+}
+
+// TestScreeningStatusIsTheLatestTested: an all-negative screening with an
+// older test date, entered after an indeterminate one, is recorded as
+// entered but does not clear the donor.
+func TestScreeningStatusIsTheLatestTested(t *testing.T) {
+	db := newTestDB(t)
+	rs := NewReleaseService(db)
+	now := db.Now()
+	if _, _, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: panelWith("HBV", release.Indeterminate), Tested: now.AddDate(0, 0, -5)}); err != nil {
+		t.Fatal(err)
+	}
+	rec, status, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: panelWith("HBV", release.Negative), Tested: now.AddDate(0, 0, -10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Eligible() || status.Eligible() || status.ID == rec.ID || !status.Tested.Equal(now.AddDate(0, 0, -5)) {
+		t.Errorf("recorded %+v, status %+v; want the older negative recorded and the indeterminate standing", rec, status)
+	}
+	ss, err := rs.Screenings("D-1")
+	if err != nil || len(ss) != 2 || ss[0].Markers[1].Result != release.Indeterminate || ss[1].Markers[1].Result != release.Negative {
+		t.Errorf("screenings %+v %v; want both, as entered", ss, err)
+	}
+}
+
+// TestExceptionalReleaseOfReactiveDonorSignsKnowingly: the exceptional
+// release stays possible, and both signatures name donor eligibility.
+func TestExceptionalReleaseOfReactiveDonorSignsKnowingly(t *testing.T) {
+	db := newTestDB(t)
+	registerUC(t, db, "LOT-1")
+	rs := releaseUC(t, db, "LOT-1")
+	if _, err := db.AddUser("alice", audit.User{Name: "pat", FullName: "Pat", Role: audit.Physician}, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	registerUC(t, db, "LOT-2")
+	if _, _, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: panelWith("HBV", release.Positive)}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := rs.Approve(release.Approval{Lot: "LOT-2", QA: "quinn", Password: testPassword, Exception: true, Patient: "MRN-1",
+		Reason: "no alternative", Physician: "pat", PhysicianPassword: testPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Signatures) != 2 {
+		t.Fatalf("signatures %+v", d.Signatures)
+	}
+	for _, s := range d.Signatures {
+		if !strings.Contains(s.Meaning, "donor eligibility FAIL (ineligible: HBV positive)") || !strings.Contains(s.Meaning, "viability MISSING") {
+			t.Errorf("%s signed %q; want donor eligibility and every missing result named", s.User, s.Meaning)
+		}
+	}
+}
+
+// panelWith is a screening panel, every marker negative but marker, which
+// has result r.
+func panelWith(marker string, r release.Reactivity) []release.Marker {
+	var ms []release.Marker
+	for _, m := range release.ScreenMarkers {
+		res := release.Negative
+		if m == marker {
+			res = r
+		}
+		ms = append(ms, release.Marker{Name: m, Result: res})
+	}
+	return ms
 }

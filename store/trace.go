@@ -578,8 +578,9 @@ func (t *tracer) decisions(l lot.Lot) error {
 }
 
 // lookBack is the look-back a return to quarantine recorded: the
-// containers already infused, each with the patient who received it (the
-// container's patient), and those to recall, as recorded ("CODE (thawed)",
+// containers already infused, each with the patient who received it (as
+// recorded, or for a record that predates it, the container's patient), and
+// those to recall, as recorded ("CODE (thawed)",
 // "CODE (dispensed to MRN)", release.LookBack): their state then, not now.
 func (t *tracer) lookBack(l lot.Lot, d release.Disposition) (infused, recall []report.LookBack, err error) {
 	if len(d.Infused) == 0 && len(d.Recall) == 0 {
@@ -589,8 +590,16 @@ func (t *tracer) lookBack(l lot.Lot, d release.Disposition) (infused, recall []r
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, code := range d.Infused {
+	for _, s := range d.Infused {
+		// Recorded as "CODE (MRN)" (release.LookBack); before the MRN was
+		// recorded, as "CODE", whose patient is the container's.
+		code, who, recorded := strings.Cut(s, " (")
 		b := report.LookBack{Container: code, State: string(lot.Infused)}
+		if recorded {
+			b.Patient = strings.TrimSuffix(who, ")")
+			infused = append(infused, b)
+			continue
+		}
 		for _, c := range cs {
 			if c.Code() == code && c.PatientID != uuid.Nil {
 				t.saw(kindContainer, c.ID)

@@ -85,7 +85,7 @@ func everyIndexDB(t *testing.T) *DB {
 	for _, m := range release.ScreenMarkers {
 		neg = append(neg, release.Marker{Name: m, Result: release.Negative})
 	}
-	if _, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: neg}); err != nil {
+	if _, _, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: neg}); err != nil {
 		t.Fatal(err)
 	}
 	registerUC(t, db, "LOT-R")

@@ -143,7 +143,9 @@ var writeCommands = []writeCommand{
 }
 
 const accessSpec = `{"name": "lab-uc", "title": "Lab UC panel", "kinds": ["uc"],
- "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "1.0", "unit": "EU/mL", "source": "USP <85>"}]}`
+ "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "1.0", "unit": "EU/mL", "source": "USP <85>"},
+  {"assay": "sterility", "op": "equals", "result": "no-growth"}, {"assay": "mycoplasma", "op": "equals", "result": "negative"},
+  {"assay": "viability", "op": ">=", "limit": "80"}, {"assay": "viable-cells", "op": ">=", "limit": "1e8"}]}`
 
 const accessProtocol = `{"format": 1, "name": "ss-uc-bands", "title": "Sjögren's: UC-MSC by weight band", "source": "issue 4 example bands",
  "product": "uc", "basis": "bands",

@@ -22,7 +22,7 @@ func demoRelease(d *demo) error {
 	for _, m := range release.ScreenMarkers {
 		neg = append(neg, release.Marker{Name: m, Result: release.Negative})
 	}
-	if _, _, err := rs.Screen("liu", "D-0001", release.Screening{Markers: neg, Tested: day(2026, 8, 29)}); err != nil {
+	if _, _, _, err := rs.Screen("liu", "D-0001", release.Screening{Markers: neg, Tested: day(2026, 8, 29)}); err != nil {
 		return err
 	}
 	d.say("donor screen: D-0001 negative for HIV-1/2, HBV, HCV, syphilis and HTLV; eligible")

@@ -319,9 +319,13 @@ var laterHostile = []hostile{
 	{name: "result unknown assay", code: 3, args: result("--assay", "CD999", "--value", "1", "LOT-UC-1"), want: []string{"assay", `"CD999"`}},
 	{name: "result impossible date", code: 3, args: result("--assay", "CD105", "--value", "98", "--tested", "2026-11-31", "LOT-UC-1"), want: []string{"--tested", "2026-11-31"}},
 	{name: "result tested in the future", code: 3, args: result("--assay", "CD105", "--value", "98", "--tested", "2026-12-25", "LOT-UC-1"), want: []string{"--tested", "2026-12-25"}},
+	{name: "result tested before the lot was made", code: 3, args: result("--assay", "CD105", "--value", "98", "--tested", "2026-11-01", "LOT-UC-1"), want: []string{"--tested", "2026-11-01", "manufactured (2026-11-10)"}},
+	{name: "result beside a valid one", code: 3, base: "release", args: result("--assay", "sterility", "--value", "no-growth", "LOT-UC-1"), want: []string{"LOT-UC-1", "sterility", "#11 no-growth", "--corrects 11"}},
 	{name: "result unknown lot", code: 5, args: result("--assay", "CD105", "--value", "98", "LOT-UC-9"), want: []string{"LOT-UC-9"}},
 	{name: "result flag after lot", code: 2, args: result("--assay", "CD105", "LOT-UC-1", "--value", "98"), want: []string{"--value", "LOT-UC-1"}},
 	{name: "result corrects unknown number", code: 5, base: "release", args: result("--assay", "CD105", "--value", "98", "--corrects", "99", "--reason", "typo", "LOT-UC-1"), want: []string{"#99", "LOT-UC-1"}},
+	{name: "result corrects negative", code: 3, base: "release", args: result("--assay", "CD90", "--value", "97", "--corrects", "-1", "LOT-UC-1"), want: []string{"--corrects -1", "numbered from 1"}},
+	{name: "result void zero", code: 3, base: "release", args: result("--void", "0", "--reason", "mix-up", "LOT-UC-1"), want: []string{"--void 0", "numbered from 1"}},
 	{name: "result method not UTF-8", code: 3, args: result("--assay", "CD105", "--value", "98", "--method", "flow\xff", "LOT-UC-1"), want: []string{"--method", "not UTF-8"}},
 	{name: "result method oversized", code: 3, args: result("--assay", "CD105", "--value", "98", "--method", strings.Repeat("m", 5000), "LOT-UC-1"), want: []string{"--method", "5000 characters"}},
 	{name: "result by nurse", code: 3, args: []string{"--user", "nina", "release", "result", "--assay", "CD105", "--value", "98", "LOT-UC-1"}, want: []string{"nina", "release.result"}},
@@ -356,6 +360,8 @@ var laterHostile = []hostile{
 	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "CD105", "op": "between", "min": "99", "max": "95"}]}`, "CD105", "min 99", "max 95"),
 	specFile(`{"name": "x `+"\xff"+`", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "1", "unit": "EU/mL"}]}`, "name"),
 	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "colour": "red", "criteria": [{"assay": "endotoxin", "op": "<=", "limit": "1", "unit": "EU/mL"}]}`, "colour"),
+	specFile(`{"name": "lax", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "viability", "op": ">=", "limit": "50"}]}`, "lax", "lacks safety criteria", "sterility equals no-growth", "mycoplasma equals negative", "endotoxin"),
+	specFile(`{"name": "x", "title": "X", "kinds": ["uc"], "criteria": [{"assay": "mycoplasma", "op": "equals", "result": "positive"}]}`, "mycoplasma", "result positive", "negative"),
 	{name: "spec file missing", code: 3, args: []string{"--user", "quinn", "release", "spec", "add", "--file", "$DIR/nope.json"}, want: []string{"--file", "nope.json"}},
 
 	// custody moves: unknown containers, DIN typos, wrong states and sites

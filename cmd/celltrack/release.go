@@ -134,6 +134,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 					return rt.out(dispositionView(d), func(w io.Writer) {
 						if d.Decision == release.Exception {
 							fmt.Fprintf(w, "EXCEPTIONAL RELEASE of lot %s for patient %s only, against %s@%d\n", d.Lot, d.Patient, d.Spec, d.SpecVersion)
+							fmt.Fprintf(w, "  DOES NOT MEET: %s\n", strings.Join(release.Nonconforming(d.Rows), ", "))
 						} else {
 							fmt.Fprintf(w, "released lot %s against %s@%d\n", d.Lot, d.Spec, d.SpecVersion)
 						}
@@ -234,6 +235,13 @@ func (rt *runtime) releaseResult(c *cli.Context) error {
 		rq  []release.Requarantine
 		err error
 	)
+	for _, f := range []string{"corrects", "void"} {
+		if c.IsSet(f) {
+			if err := release.CheckResultNumber("--"+f, c.Int(f)); err != nil {
+				return err
+			}
+		}
+	}
 	if c.IsSet("void") {
 		for _, f := range []string{"assay", "value", "unit", "method", "tested", "corrects"} {
 			if c.IsSet(f) {
@@ -491,8 +499,8 @@ func (rt *runtime) donorScreenCommand() *cli.Command {
 		ArgsUsage: "ID",
 		Description: "Any result but negative makes the donor ineligible: every lot of the donor then fails evaluation,\n" +
 			"and released ones go back to quarantine at once, with the containers already infused listed. A donor who\n" +
-			"once tested positive stays ineligible whatever a later screening says; an indeterminate may be resolved by a\n" +
-			"later all-negative screening.\n\n" +
+			"once tested positive stays ineligible whatever another screening says; otherwise the screening with the latest\n" +
+			"test date stands, so an indeterminate is resolved only by an all-negative screening tested later.\n\n" +
 			example("celltrack --user liu donor screen --hiv negative --hbv negative --hcv negative --syphilis negative --htlv negative --tested 2026-10-31 D-0001"),
 		Flags: flags,
 		Action: rt.action(writeDB, 1, func(c *cli.Context) error {
@@ -511,16 +519,20 @@ func (rt *runtime) donorScreenCommand() *cli.Command {
 				}
 				sc.Tested = t
 			}
-			sc, rq, err := rt.release().Screen(actor(c), c.Args().First(), sc)
+			sc, status, rq, err := rt.release().Screen(actor(c), c.Args().First(), sc)
 			if err != nil {
 				return err
 			}
 			verdict := "ELIGIBLE"
-			if !sc.Eligible() {
-				verdict = "INELIGIBLE: " + strings.Join(sc.Problems(), ", ")
+			if !status.Eligible() {
+				verdict = "INELIGIBLE: " + strings.Join(status.Problems(), ", ")
+			}
+			if status.ID != sc.ID {
+				verdict += fmt.Sprintf(" (the screening tested %s is later than this one, tested %s, and stands)", lot.FormatDate(status.Tested), lot.FormatDate(sc.Tested))
 			}
 			return rt.out(map[string]any{"id": sc.ID, "donor": c.Args().First(), "markers": sc.Markers, "consented": lot.FormatDate(sc.Consented),
-				"tested": lot.FormatDate(sc.Tested), "eligible": sc.Eligible(), "requarantined": rq}, func(w io.Writer) {
+				"tested": lot.FormatDate(sc.Tested), "eligible": status.Eligible(), "status_tested": lot.FormatDate(status.Tested),
+				"requarantined": rq}, func(w io.Writer) {
 				fmt.Fprintf(w, "screened donor %s: %s; consent on file %s; donor %s\n", c.Args().First(), sc.Summary(), lot.FormatDate(sc.Consented), verdict)
 				printRequarantines(w, rq)
 			})

@@ -99,7 +99,7 @@ func history(path string, n int, day func(int) time.Time) (events, infusions int
 		err := db.Bulk(func() error {
 			for i := from; i < min(from+batch, n); i++ {
 				if i%lotsPerDonor == 0 {
-					if _, _, err := rs.Screen("liu", donorCode(i), release.Screening{Markers: neg}); err != nil {
+					if _, _, _, err := rs.Screen("liu", donorCode(i), release.Screening{Markers: neg}); err != nil {
 						return fmt.Errorf("screen %s: %w", donorCode(i), err)
 					}
 				}

@@ -42,7 +42,7 @@ func TestCertificatePDF(t *testing.T) {
 		"G1234 26 000001 " + string(c.Lot.DIN.Check()),
 		"allogeneic; donor D-0001",
 		"isct-uc-msc version 1",
-		"CD14 or CD11b", "<= 2 %", "CD11b 1.2 %", ">= 95 %",
+		"CD14 or CD11b", "≤ 0.5 EU/mL", "CD11b 1.2 %", "≥ 95 %",
 		"Verdict: CONFORMS to isct-uc-msc@1",
 		"Quinn Adebayo (quinn), 2026-11-25 09:00 UTC, approved for release",
 		"Audit chain head " + c.ChainHead,
@@ -54,6 +54,50 @@ func TestCertificatePDF(t *testing.T) {
 	}
 	if pages := strings.Count(strings.TrimRight(text, "\f"), "\f") + 1; pages != 1 {
 		t.Errorf("certificate has %d pages, want 1", pages)
+	}
+}
+
+// TestCertificatePDFPrintsNamesAsWritten: the certificate embeds the trace
+// PDF's font, so a signer's and a donor site's names in Polish or Greek
+// print as written (the core fonts printed '?'); a character the font lacks
+// is printed as its code point with a note naming the field, and the HTML
+// certificate carries it.
+func TestCertificatePDFPrintsNamesAsWritten(t *testing.T) {
+	c := certSample()
+	c.Source = "allogeneic; donor D-0001, collected at Szpital Łódź"
+	c.Dispositions[0].Signatures[0].FullName = "Łucja Wąsowska"
+	c.ProducedByName = "Ελένη Παπαδοπούλου"
+	var buf bytes.Buffer
+	if err := CertificatePDF(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+	text := extractPDFText(t, buf.Bytes())
+	for _, want := range []string{"Szpital Łódź", "signed: Łucja Wąsowska (quinn)", "quinn (Ελένη Παπαδοπούλου, qa)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("PDF text lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "?") || strings.Contains(text, "NOTE") {
+		t.Errorf("a character was lost, or a note for names the font can draw:\n%s", text)
+	}
+
+	c.Dispositions[0].Signatures[0].FullName = "陈美玲"
+	buf.Reset()
+	if err := CertificatePDF(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+	text = extractPDFText(t, buf.Bytes())
+	for _, want := range []string{"signed: [U+9648][U+7F8E][U+73B2] (quinn)",
+		"NOTE: Decisions and signatures, signature: has characters this PDF's font cannot show",
+		"read the HTML or text certificate"} {
+		if !strings.Contains(strings.Join(strings.Fields(text), " "), want) {
+			t.Errorf("PDF text lacks %q:\n%s", want, text)
+		}
+	}
+	buf.Reset()
+	CertificateHTML(&buf, c)
+	if !strings.Contains(buf.String(), "陈美玲") {
+		t.Error("the HTML certificate lacks the signer's name")
 	}
 }
 

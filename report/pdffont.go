@@ -6,28 +6,52 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/go-pdf/fpdf"
 )
 
-// The trace PDF's font: DejaVu Sans (Debian fonts-dejavu-core; licence in
-// fonts/LICENSE), embedded so that names in Latin Extended, Greek or
-// Cyrillic print as written. The core PDF fonts (cp1252) could not: they
-// turned 'Łucja Wąsowska' into '?ucja W?sowska'. fpdf embeds only the
-// glyphs a report uses.
+// The PDFs' font — trace reports, certificates, labels: DejaVu Sans (Debian
+// fonts-dejavu-core; licence in fonts/LICENSE), embedded so that names in
+// Latin Extended, Greek or Cyrillic print as written. The core PDF fonts
+// (cp1252) could not: they turned 'Łucja Wąsowska' into '?ucja W?sowska'.
+// fpdf embeds only the glyphs a document uses.
+//
+// Labels also print the eye-readable DIN in DejaVu Sans Mono Bold: its zero
+// is dotted and its I has serifs, so a check character 0 is not read as O,
+// nor 1 as I — DejaVu Sans draws both pairs alike.
 var (
 	//go:embed fonts/DejaVuSans.ttf
 	dejaVuSans []byte
 	//go:embed fonts/DejaVuSans-Bold.ttf
 	dejaVuSansBold []byte
+	//go:embed fonts/DejaVuSansMono-Bold.ttf
+	dejaVuSansMonoBold []byte
 )
 
-// pdfFont is the family name the trace PDF registers DejaVu Sans under.
-const pdfFont = "DejaVu"
+// pdfFont is the family name DejaVu Sans is registered under; pdfMonoFont
+// that of DejaVu Sans Mono (bold only).
+const (
+	pdfFont     = "DejaVu"
+	pdfMonoFont = "DejaVuMono"
+)
+
+// addPDFFonts registers the embedded faces with f.
+func addPDFFonts(f *fpdf.Fpdf) {
+	f.AddUTF8FontFromBytes(pdfFont, "", dejaVuSans)
+	f.AddUTF8FontFromBytes(pdfFont, "B", dejaVuSansBold)
+}
 
 // pdfGlyphs is the set of characters both embedded faces can draw, read
 // once from their cmap tables.
 var pdfGlyphs = sync.OnceValue(func() func(rune) bool {
 	regular, bold := cmapRunes(dejaVuSans), cmapRunes(dejaVuSansBold)
 	return func(r rune) bool { return regular[r] && bold[r] }
+})
+
+// pdfMonoGlyphs is the set of characters DejaVu Sans Mono Bold can draw.
+var pdfMonoGlyphs = sync.OnceValue(func() func(rune) bool {
+	mono := cmapRunes(dejaVuSansMonoBold)
+	return func(r rune) bool { return mono[r] }
 })
 
 // pdfMissing is how a character the font lacks is printed: its code point,

@@ -25,8 +25,7 @@ func RenderPDF(w io.Writer, r Report) error {
 	f.SetMargins(15, 15, 15)
 	f.SetAutoPageBreak(true, 18)
 	f.AliasNbPages("")
-	f.AddUTF8FontFromBytes(pdfFont, "", dejaVuSans)
-	f.AddUTF8FontFromBytes(pdfFont, "B", dejaVuSansBold)
+	addPDFFonts(f)
 	p := &pdfDoc{f: f}
 	f.SetFooterFunc(func() {
 		f.SetY(-13)
@@ -79,6 +78,9 @@ type pdfDoc struct {
 	// lost names the fields drawn since the last note in which a character
 	// the font lacks was printed as its code point.
 	lost []string
+	// alt is what the note calls the document whose HTML or text form
+	// carries every character: "report" when empty, or "certificate".
+	alt string
 }
 
 // text is s as the PDF can draw it (pdfClean); when a character had to be
@@ -103,7 +105,11 @@ func (p *pdfDoc) notes() {
 	p.lost = nil
 	size, _ := p.f.GetFontSize()
 	p.f.SetFont(pdfFont, "B", 7.5)
-	p.multi(3.6, "", "NOTE: "+fields+": has characters this PDF's font cannot show, printed as [U+code point]; read the HTML or text report for the exact text.")
+	alt := p.alt
+	if alt == "" {
+		alt = "report"
+	}
+	p.multi(3.6, "", "NOTE: "+fields+": has characters this PDF's font cannot show, printed as [U+code point]; read the HTML or text "+alt+" for the exact text.")
 	p.f.SetFont(pdfFont, "", size)
 }
 

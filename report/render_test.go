@@ -205,6 +205,12 @@ func TestHTMLInChromium(t *testing.T) {
 // the tool is missing (.ci/run installs it).
 func extractPDFText(t *testing.T, pdf []byte) string {
 	t.Helper()
+	return pdftotext(t, pdf, "-layout")
+}
+
+// pdftotext runs pdftotext with flags on pdf and returns what it writes.
+func pdftotext(t *testing.T, pdf []byte, flags ...string) string {
+	t.Helper()
 	bin, err := exec.LookPath("pdftotext")
 	if err != nil {
 		t.Skip("pdftotext is not installed (Debian: apt-get install poppler-utils; .ci/run installs it): the PDF is not checked")
@@ -213,7 +219,7 @@ func extractPDFText(t *testing.T, pdf []byte) string {
 	if err := os.WriteFile(path, pdf, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(bin, "-layout", path, "-").CombinedOutput()
+	out, err := exec.Command(bin, append(flags, path, "-")...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("pdftotext: %v\n%s", err, out)
 	}

@@ -40,11 +40,16 @@ func NewLabelService(db *DB) *LabelService { return &LabelService{db: db} }
 
 // Print counts one printed label for each container named by ref (a
 // container, or every container of a lot still in the chain) and calls render
-// with them in the same transaction; a render error counts nothing (lab).
+// with them in the same transaction, before anything is counted: when render
+// refuses (a character the label font cannot draw, a file that cannot be
+// written), nothing is counted and the database is untouched (lab).
 func (s *LabelService) Print(actor, ref string, render func(lot.LabelSet) error) (lot.LabelSet, error) {
 	var set lot.LabelSet
 	err := s.db.update(actor, audit.LabelPrint, func(w *writer) (err error) {
 		if set, err = labelSet(w.tx, ref); err != nil {
+			return err
+		}
+		if err := render(set); err != nil {
 			return err
 		}
 		for _, c := range set.Containers {
@@ -57,7 +62,7 @@ func (s *LabelService) Print(actor, ref string, render func(lot.LabelSet) error)
 				return err
 			}
 		}
-		return render(set)
+		return nil
 	})
 	return set, err
 }

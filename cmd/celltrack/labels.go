@@ -37,7 +37,8 @@ func (rt *runtime) labelCommand() *cli.Command {
 						return err
 					}
 					// The file is written inside the transaction that counts
-					// the labels, so an --out that exists (or cannot be
+					// the labels, before it counts them, so a label the font
+					// cannot print or an --out that exists (or cannot be
 					// written) counts nothing; if the count then fails to
 					// commit, the file goes too.
 					wrote := false

@@ -200,7 +200,7 @@ func journey(ls *store.LotService, cs *store.CustodyService, ds *store.DoseServi
 			return err
 		},
 		func() error {
-			_, err := cs.Thaw("nina", code, lot.Thaw{Viability: 950, ViableCells: 100_000_000})
+			_, err := cs.Thaw("nina", code, lot.Thaw{Viability: 950, ViableCells: 95_000_000})
 			return err
 		},
 		func() error { _, err := cs.Dispense("nina", code, mrn); return err },

@@ -473,7 +473,7 @@ func TestCheckDateChange(t *testing.T) {
 			now := day("2026-11-25").Add(9 * time.Hour)
 			s := Schedule{Start: day("2026-11-25"), Changes: tc.changes}
 			es := Plan(tc.p, s, tc.given, now)
-			err := CheckDateChange(tc.p, s, es, now, tc.n, day(tc.date))
+			err := CheckDateChange(tc.p, s, es, now, tc.n, day(tc.date), nil)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -481,6 +481,39 @@ func TestCheckDateChange(t *testing.T) {
 				t.Fatalf("got %v, want EINVALID with %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestCheckDateChangeAfterEarlierCourse: a second course may not be moved
+// back towards the first course's last infusion any closer than a new
+// course may start (the regression review: course 2's day 0 was moved onto
+// the day course 1's day 7 was given, and both were infused that day).
+func TestCheckDateChangeAfterEarlierCourse(t *testing.T) {
+	d0d7 := builtin(t, "sle-uc-d0d7")
+	now := day("2026-11-25").Add(9 * time.Hour)
+	prev := &Infusion{Protocol: "sle-uc-d0d7", Course: 1, Number: 2, Start: day("2026-11-25").Add(8 * time.Hour)}
+	s := Schedule{Start: day("2026-12-09"), Course: 2}
+	es := Plan(d0d7, s, nil, now)
+	for _, tc := range []struct {
+		date string
+		want string
+	}{
+		{"2026-11-25", "--date 2026-11-25 would plan infusion 1 on 2026-11-25, too soon after the patient's last infusion of an earlier course on 2026-11-25 (sle-uc-d0d7 course 1, infusion 2); a course of sle-uc-d0d7 keeps 7 days clear of it; choose a date that plans it on 2026-12-02 or later"},
+		{"2026-12-01", "choose a date that plans it on 2026-12-02 or later"},
+		{"2026-12-02", ""},
+	} {
+		t.Run(tc.date, func(t *testing.T) {
+			err := CheckDateChange(d0d7, s, es, now, 1, day(tc.date), prev)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), tc.want)):
+				t.Fatalf("got %v, want EINVALID with %q", err, tc.want)
+			}
+		})
+	}
+	if err := CheckDateChange(d0d7, s, es, now, 1, day("2026-11-25"), nil); err != nil {
+		t.Fatalf("with no earlier course the same move is allowed: %v", err)
 	}
 }
 

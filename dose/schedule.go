@@ -151,8 +151,11 @@ func Next(es []Entry) Entry {
 // next one's begin — the day it was given for a given infusion, its ±window
 // otherwise — for every pair, whether or not the other infusion was moved
 // before. Otherwise two infusions could be due, and given, on one day. Two
-// infusions already given are history and not compared.
-func CheckDateChange(p Protocol, s Schedule, es []Entry, now time.Time, n int, date time.Time) error {
+// infusions already given are history and not compared. prev is the
+// patient's last infusion on an earlier course, or nil: no infusion of this
+// course may then be planned before EarliestCourseStart after it, the rule
+// CheckCourseStart applies when the course is created.
+func CheckDateChange(p Protocol, s Schedule, es []Entry, now time.Time, n int, date time.Time, prev *Infusion) error {
 	date = Date(date)
 	given := map[int]GivenAt{}
 	for _, e := range es {
@@ -164,6 +167,16 @@ func CheckDateChange(p Protocol, s Schedule, es []Entry, now time.Time, n int, d
 	after := Plan(p, s, given, now)
 	w := p.WindowDays
 	from, to := date.AddDate(0, 0, -w), date.AddDate(0, 0, w)
+	if prev != nil {
+		earliest := EarliestCourseStart(p, prev.Start)
+		for _, e := range after {
+			if e.Status != Given && e.Date.Before(earliest) {
+				return lot.Errorf(lot.EINVALID, "--date %s would plan infusion %d on %s, too soon after the patient's last infusion of an earlier course on %s (%s course %d, infusion %d); a course of %s keeps %d days clear of it; choose a date that plans it on %s or later",
+					lot.FormatDate(date), e.Number, lot.FormatDate(e.Date), lot.FormatDate(prev.Start), prev.Protocol, prev.Course, prev.Number, p.Name,
+					int(earliest.Sub(Date(prev.Start)).Hours()/24), lot.FormatDate(earliest))
+			}
+		}
+	}
 	for i, a := range after {
 		for _, b := range after[i+1:] {
 			_, aTo := days(a)

@@ -299,15 +299,9 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 				course = old.Schedule.Course + 1
 			}
 		}
-		ins, err := infusionsOfPatient(w.tx, p.ID)
+		last, err := lastInfusion(w.tx, p.ID, uuid.Nil)
 		if err != nil {
 			return err
-		}
-		var last *dose.Infusion
-		for i := range ins {
-			if last == nil || ins[i].Start.After(last.Start) {
-				last = &ins[i]
-			}
 		}
 		if err := dose.CheckCourseStart(pr.Protocol, start, w.now, last); err != nil {
 			return err
@@ -325,6 +319,22 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 		return nil
 	})
 	return c, err
+}
+
+// lastInfusion returns the patient's latest infusion on any course but the
+// schedule except (uuid.Nil: any course at all), or nil when there is none.
+func lastInfusion(tx *bolt.Tx, patientID, except uuid.UUID) (*dose.Infusion, error) {
+	ins, err := infusionsOfPatient(tx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	var last *dose.Infusion
+	for i := range ins {
+		if ins[i].ScheduleID != except && (last == nil || ins[i].Start.After(last.Start)) {
+			last = &ins[i]
+		}
+	}
+	return last, nil
 }
 
 // ChangeSchedule moves infusion n of the patient's active course to date, a
@@ -356,7 +366,11 @@ func (s *DoseService) ChangeSchedule(signer audit.User, mrn string, n int, date 
 		if dose.Date(date).Before(dose.Date(w.now)) {
 			return lot.Errorf(lot.EINVALID, "--date %s is in the past", lot.FormatDate(date))
 		}
-		if err := dose.CheckDateChange(ac.Protocol.Protocol, ac.Schedule, ac.Entries, w.now, n, date); err != nil {
+		prev, err := lastInfusion(w.tx, p.ID, ac.Schedule.ID)
+		if err != nil {
+			return err
+		}
+		if err := dose.CheckDateChange(ac.Protocol.Protocol, ac.Schedule, ac.Entries, w.now, n, date, prev); err != nil {
 			return err
 		}
 		sc := ac.Schedule

@@ -28,6 +28,10 @@ type Candidate struct {
 	// zero when the lot has no release or its specification no floor.
 	ViabilityFloor lot.Tenths
 	FloorSpec      string
+	// FloorWaived, when not "", says which exceptional release accepted the
+	// lot below that floor: a post-thaw viability under it is then shown,
+	// not a hard stop.
+	FloorWaived string
 }
 
 // Facts are everything the bedside check looks at, read in one transaction.
@@ -189,6 +193,8 @@ func Check(f Facts) Report {
 			switch {
 			case c.FloorSpec == "":
 				add(name("post-thaw viability"), true, fmt.Sprintf("%s %% viable after thaw (no viability floor in the lot's release)", ct.ThawViability), "")
+			case ct.ThawViability < c.ViabilityFloor && c.FloorWaived != "":
+				add(name("post-thaw viability"), true, fmt.Sprintf("%s %% viable after thaw, below the floor of %s %% of %s: %s", ct.ThawViability, c.ViabilityFloor, c.FloorSpec, c.FloorWaived), "")
 			case ct.ThawViability < c.ViabilityFloor:
 				add(name("post-thaw viability"), false, fmt.Sprintf("%s %% viable after thaw is below the floor of %s %% of %s, which lot %s was released against", ct.ThawViability, c.ViabilityFloor, c.FloorSpec, l.Number),
 					"do not infuse; keep the bag and tell QA (a recount may be needed), and thaw another bag")

@@ -319,6 +319,13 @@ func TestCheckBoundaries(t *testing.T) {
 		{"post-thaw viability under the release floor", func(f *Facts) {
 			f.Containers[0].Container.ThawViability, f.Containers[0].ViabilityFloor, f.Containers[0].FloorSpec = 799, 800, "isct-uc-msc v1"
 		}, "post-thaw viability bag"},
+		// The regression review: a lot released by exception at 78 % viability
+		// (its signers accepted the floor failing) could never be infused.
+		{"post-thaw viability under a floor the exceptional release accepted", func(f *Facts) {
+			c := &f.Containers[0]
+			c.Container.ThawViability, c.ViabilityFloor, c.FloorSpec = 760, 800, "isct-uc-msc v1"
+			c.FloorWaived = "the exceptional release of LOT-UC-3 signed 2026-11-25 accepted viability FAIL (78.0 %)"
+		}, ""},
 		{"expired at midnight", func(f *Facts) { f.Containers[0].Lot.Expires = day("2026-11-25") }, "lot not expired bag"},
 		{"no weight at all", func(f *Facts) { f.Weights = nil }, "weight"},
 		{"a start before the thaw", func(f *Facts) { f.Containers[0].Container.ThawedAt = f.Now.Add(time.Minute) }, "thaw window bag"},

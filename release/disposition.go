@@ -127,10 +127,16 @@ func CheckSegregation(l lot.Lot, signer, registrant audit.User) error {
 }
 
 // CheckCoSigner refuses a physician co-signature of an exceptional release
-// by anyone but an enabled physician.
-func CheckCoSigner(phys audit.User) error {
+// by anyone but an enabled physician who is not the QA signer: two logins
+// with one printed name are one person (lot.SameName), as for segregation
+// of duties, and an exceptional release needs two.
+func CheckCoSigner(qa, phys audit.User) error {
 	if phys.Role != audit.Physician || phys.Disabled {
 		return lot.Errorf(lot.EFORBIDDEN, "--physician %s has role %s; the co-signature of an exceptional release needs an enabled physician", phys.Name, phys.Role)
+	}
+	if phys.ID == qa.ID || lot.SameName(phys.FullName, qa.FullName) {
+		return lot.Errorf(lot.EFORBIDDEN, "--physician %s and the QA signer %s have the same printed name %q; an exceptional release needs two different people: another physician must co-sign",
+			phys.Name, qa.Name, phys.FullName)
 	}
 	return nil
 }

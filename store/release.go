@@ -678,7 +678,7 @@ func (db *DB) planApproval(tx *bolt.Tx, a release.Approval, now time.Time) (appr
 	if p.phys, err = signerByName(tx, "--physician", a.Physician); err != nil {
 		return p, err
 	}
-	return p, release.CheckCoSigner(p.phys)
+	return p, release.CheckCoSigner(p.qa, p.phys)
 }
 
 // CheckApproval runs every check of Approve except the passwords, and writes

@@ -140,11 +140,16 @@ func Evaluate(s Spec, l lot.Lot, results []Result, donor *Donor, now time.Time) 
 			if len(c.Assays) > 1 {
 				res = string(a) + " " + res
 			}
-			if ok {
-				row.Verdict, row.Result = Pass, res
+			// Of a criterion met by any of several assays ("CD14 or
+			// CD11b"), one passing result does not outvote another that
+			// fails: a valid failing result fails the criterion.
+			if !ok {
+				row.Verdict, row.Result = Fail, res
 				break
 			}
-			row.Verdict, row.Result = Fail, res
+			if row.Verdict == Missing {
+				row.Verdict, row.Result = Pass, res
+			}
 		}
 		ev.add(row)
 	}

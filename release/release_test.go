@@ -139,7 +139,12 @@ func TestEvaluate(t *testing.T) {
 		{"endotoxin exactly at limit", add(base, "endotoxin", "0.5", EUPerML), eligible, l, true, ""},
 		{"endotoxin just over", add(base, "endotoxin", "0.5000001", EUPerML), eligible, l, false, "endotoxin FAIL"},
 		{"CD105 exactly 95", add(base, "CD105", "95", Percent), eligible, l, true, ""},
-		{"CD14 fails, CD11b passes", add(add(base, "CD14", "3", Percent), "CD11b", "1", Percent), eligible, l, true, ""},
+		// Either marker may be tested; when both are, a failing one is not
+		// outvoted by the other (the code review: a failing CD14 passed once
+		// a CD11b was added, and a CD11b failing after release returned nothing).
+		{"CD14 fails, CD11b passes", add(add(base, "CD14", "3", Percent), "CD11b", "1", Percent), eligible, l, false, "CD14 or CD11b FAIL"},
+		{"CD14 passes, CD11b fails", add(add(base, "CD14", "1", Percent), "CD11b", "3", Percent), eligible, l, false, "CD14 or CD11b FAIL"},
+		{"CD11b alone passes", add(base, "CD11b", "1", Percent), eligible, l, true, ""},
 		{"CD14 fails alone", add(base, "CD14", "3", Percent), eligible, l, false, "CD14 or CD11b FAIL"},
 		{"expired", base, eligible, lot.Lot{Number: "L1", Source: lot.SourceUC, Expires: now}, false, "expiry FAIL"},
 		{"no results", nil, eligible, l, false, "adherence MISSING"},

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"fmt"
+
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
@@ -90,11 +92,15 @@ func moveRecords(c lot.Container) []recordRef {
 }
 
 // bedsideRecords lists what an infusion rests on: the patient, the active
-// course and its protocol, the weights and their confirmations, every
-// container with its lot and the lot's results (the endotoxin load), and the
-// two signers.
+// course and its protocol, the weights and their confirmations, the
+// patient's earlier infusions (the weights they were given with are the
+// reference of the weight-change check), every container with its lot, the
+// lot's results (the endotoxin load), its release decisions and the
+// specifications they were judged against (the post-thaw viability floor),
+// and the two signers.
 func bedsideRecords(tx *bolt.Tx, f dose.Facts, ac *dose.Course, signers ...audit.User) []recordRef {
 	refs := refsOf(kindPatient, f.Patient.ID)
+	refs = append(refs, refsOf(kindInfusion, children(tx, "idx_infusion_patient", f.Patient.ID)...)...)
 	if ac != nil {
 		refs = append(refs, recordRef{kindSchedule, ac.Schedule.ID}, recordRef{kindProtocol, ac.Protocol.ID})
 	}
@@ -107,6 +113,14 @@ func bedsideRecords(tx *bolt.Tx, f dose.Facts, ac *dose.Course, signers ...audit
 	for _, c := range f.Containers {
 		refs = append(refs, recordRef{kindContainer, c.Container.ID}, recordRef{kindLot, c.Lot.ID})
 		refs = append(refs, refsOf(kindResult, children(tx, "idx_result_lot", c.Lot.ID)...)...)
+		refs = append(refs, refsOf(kindDisposition, children(tx, "idx_disposition_lot", c.Lot.ID)...)...)
+		if ds, err := lotDispositions(tx, c.Lot.ID); err == nil {
+			for _, d := range ds {
+				if sp, err := specByRef(tx, fmt.Sprintf("%s@%d", d.Spec, d.SpecVersion)); err == nil {
+					refs = append(refs, recordRef{kindSpec, sp.ID})
+				}
+			}
+		}
 	}
 	for _, u := range signers {
 		refs = append(refs, recordRef{kindUser, u.ID})

@@ -3,7 +3,9 @@ package store
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
@@ -196,4 +198,75 @@ func TestAdministerRefusesTamperedRecords(t *testing.T) {
 		_, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
 		refusedIntact(t, db, n, err, "weight "+w.ID.String())
 	})
+}
+
+// TestAdministerRefusesTamperedReleaseSpec: the bedside decides on the
+// viability floor of the specification the lot was released against, so an
+// infusion rests on that specification too (the code review: its floor
+// edited from 80 to 50 % with raw bbolt let a bag thawed at 70 % be given).
+func TestAdministerRefusesTamperedReleaseSpec(t *testing.T) {
+	db := newTestDB(t)
+	for _, u := range []audit.User{{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, {Name: "omar", FullName: "Omar", Role: audit.Nurse}} {
+		if _, err := db.AddUser("alice", u, testPassword); err != nil {
+			t.Fatal(err)
+		}
+	}
+	releasedUC(t, db)
+	ls, cs, d := NewLotService(db), NewCustodyService(db), NewDoseService(db)
+	bags, err := ls.SplitLot("liu", lot.Split{Lot: "LOT-1", Containers: 2, CellsEach: 100_000_000, VolumeEach: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bag := bags[0].Code()
+	steps := []func() error{
+		func() error { _, err := ls.Weigh("nina", "MRN-1", 62_000, db.Now().Add(-time.Hour)); return err },
+		func() error { _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now()); return err },
+		func() error { _, err := cs.AddSite("liu", lot.Site{Code: "LAB", Name: "Cell lab"}); return err },
+		func() error { _, err := cs.Store("liu", bag, "LN2-A rack 3"); return err },
+		func() error {
+			_, err := cs.Thaw("liu", bag, lot.Thaw{Viability: 700, ViableCells: 70_000_000})
+			return err
+		},
+		func() error { _, err := cs.Dispense("liu", bag, "MRN-1"); return err },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, _ := d.Check("MRN-1", []string{bag}, 0); r.GO {
+		t.Fatal("a bag thawed at 70 % under an 80 % floor is GO")
+	}
+	var specID uuid.UUID
+	_ = db.view(func(tx *bolt.Tx) error {
+		specID, _ = lookup(tx, "idx_spec_name", string(specKey("isct-uc-msc", 1)))
+		return nil
+	})
+	tamper(t, db, kindSpec, specID, `"assays":["viability"],"op":"\u003e=","min":"80"`, `"assays":["viability"],"op":"\u003e=","min":"50"`)
+	n, _ := db.AuditCount()
+	_, _, err = d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag}})
+	refusedIntact(t, db, n, err, "spec isct-uc-msc")
+}
+
+// TestAdministerRefusesTamperedEarlierInfusion: the weight-change check
+// measures from the weight an earlier infusion was given with, so an
+// infusion rests on the patient's earlier infusions (the code review: one
+// repointed at an unconfirmed +32 % weight let it be used unconfirmed).
+func TestAdministerRefusesTamperedEarlierInfusion(t *testing.T) {
+	db, d := bedside(t, "0.5")
+	in1, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day7 := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	db.Now = func() time.Time { return day7 }
+	dispense(t, db, bag2, day7.Add(-30*time.Minute), 100_000_000, "MRN-1")
+	w82, err := NewLotService(db).Weigh("nina", "MRN-1", 82_000, day7.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tamper(t, db, kindInfusion, in1.ID, `"weight_id":"`+in1.WeightID.String()+`"`, `"weight_id":"`+w82.ID.String()+`"`)
+	n, _ := db.AuditCount()
+	_, _, err = d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag2}})
+	refusedIntact(t, db, n, err, "infusion "+in1.ID.String())
 }

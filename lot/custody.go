@@ -241,11 +241,14 @@ func CheckThaw(c Container, t Thaw, now, lastMove time.Time) error {
 	if t.ViableCells > c.Cells {
 		return Errorf(EINVALID, "--viable-cells %s is more than the %s cells container %s was filled with; recount", t.ViableCells, c.Cells, c.Label())
 	}
-	// Viable cells are the cells counted after thaw × the viability, and
-	// no more cells than were frozen can be counted: at most cells ×
-	// viability, with the viability's own rounding (±0.05 %) allowed.
-	if int64(t.ViableCells)*2000 > int64(c.Cells)*(2*int64(t.Viability)+1) {
-		return Errorf(EINVALID, "--viable-cells %s is more than container %s's %s cells × --viability %s %% = %s viable cells; recount the viable cells or check the viability",
+	// Viable cells are the cells counted after thaw × the viability, so
+	// they cannot be far above the bag's cells × the viability: a count is
+	// allowed 10 % above it (a cell count's own uncertainty; the bag's cell
+	// number is the count made when it was filled), and the viability its
+	// rounding (±0.05 %). 12 % viability with 9.1×10^7 viable cells of
+	// 1×10^8 is a typo in one of the two, and refused.
+	if int64(t.ViableCells)*20_000 > int64(c.Cells)*(2*int64(t.Viability)+1)*11 {
+		return Errorf(EINVALID, "--viable-cells %s is more than 10 %% above container %s's %s cells × --viability %s %% = %s viable cells; recount the viable cells or check the viability",
 			t.ViableCells, c.Label(), c.Cells, t.Viability, Cells(int64(c.Cells)*int64(t.Viability)/1000))
 	}
 	if err := CheckNotFuture("--at", t.At, now); err != nil {

@@ -61,7 +61,7 @@ func CheckSigners(nurse, witness audit.User) error {
 	// Two logins with one printed name are one person as far as the signed
 	// record can show: the second check must be somebody else.
 	if lot.SameName(nurse.FullName, witness.FullName) {
-		return lot.Errorf(lot.EFORBIDDEN, "the witness %s and the administering user %s have the same printed name %q; a second, different person must witness",
+		return lot.Errorf(lot.EFORBIDDEN, "the witness %s and the administering user %s have the same printed name %q; a second, different person must witness (two people of one name: the administrator adds one of them again with a full name that tells them apart, such as a middle initial, and disables the old login)",
 			witness.Name, nurse.Name, witness.FullName)
 	}
 	// A disabled account is named first: it can do nothing at all, whatever

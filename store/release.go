@@ -326,12 +326,19 @@ func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, cor
 		if err != nil {
 			return err
 		}
-		if r.Tested.IsZero() {
-			r.Tested = w.now
-		}
 		rs, err := resultsOf(w.tx, l.ID)
 		if err != nil {
 			return err
+		}
+		if r.Tested.IsZero() {
+			// A correction of a mistyped value keeps the test date of the
+			// result it corrects; a retest gives its own --tested.
+			r.Tested = w.now
+			for _, old := range rs {
+				if corrects > 0 && old.Seq == corrects {
+					r.Tested = old.Tested
+				}
+			}
 		}
 		r.ID, r.LotID, r.Seq, r.RecordedAt, r.RecordedBy, r.Corrects = s.db.NewID(), l.ID, len(rs)+1, w.now, w.actor.Name, corrects
 		var before release.Evaluation

@@ -226,6 +226,29 @@ func TestRecordResultOneValidPerAssay(t *testing.T) {
 	}
 }
 
+// TestCorrectionKeepsTheTestDate: a correction without --tested keeps the
+// date the corrected result was tested (the regression review: a mistyped
+// value corrected days later was stored as tested that day); a retest gives
+// its own date.
+func TestCorrectionKeepsTheTestDate(t *testing.T) {
+	db := newTestDB(t)
+	registerUC(t, db, "LOT-B")
+	rs := NewReleaseService(db)
+	tested := db.Now().AddDate(0, 0, -3).Truncate(24 * time.Hour)
+	if _, _, err := rs.RecordResult("liu", "LOT-B", release.Entry{Assay: "CD73", Value: "9.8", Tested: tested}, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := rs.RecordResult("liu", "LOT-B", release.Entry{Assay: "CD73", Value: "98"}, 1, "decimal point misplaced")
+	if err != nil || !r.Tested.Equal(tested) {
+		t.Fatalf("correction tested %v (%v), want %v", r.Tested, err, tested)
+	}
+	retest := db.Now().AddDate(0, 0, -1).Truncate(24 * time.Hour)
+	r, _, err = rs.RecordResult("liu", "LOT-B", release.Entry{Assay: "CD73", Value: "97", Tested: retest}, 2, "repeat on a fresh sample")
+	if err != nil || !r.Tested.Equal(retest) {
+		t.Fatalf("retest tested %v (%v), want %v", r.Tested, err, retest)
+	}
+}
+
 // TestApproveRefusesSupersededSpec: after isct-uc-msc@2 is added, approving
 // against @1 is refused and writes nothing; the latest version is accepted.
 func TestApproveRefusesSupersededSpec(t *testing.T) {

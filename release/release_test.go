@@ -490,3 +490,38 @@ func TestExceptionMeaningsNameEveryFailure(t *testing.T) {
 		t.Errorf("physician meaning %q", md)
 	}
 }
+
+// TestViabilityFloor: the floor a released lot must still meet after thaw
+// is its specification's viability criterion, rounded up to 0.1 %; an
+// exceptional release whose signers accepted viability failing waives it.
+func TestViabilityFloor(t *testing.T) {
+	uc := Builtins()[0]
+	floor, waived, ok, err := ViabilityFloor(uc, Disposition{Decision: Approved}, lot.SourceUC)
+	if err != nil || !ok || floor != 800 || waived != "" {
+		t.Fatalf("isct-uc-msc: %v %q %v %v; want 80.0 %%, not waived", floor, waived, ok, err)
+	}
+	fine := uc
+	fine.Criteria = append([]Criterion(nil), uc.Criteria...)
+	for i, c := range fine.Criteria {
+		if len(c.Assays) == 1 && c.Assays[0] == "viability" {
+			fine.Criteria[i].Min = "80.01"
+		}
+	}
+	if floor, _, _, _ := ViabilityFloor(fine, Disposition{Decision: Approved}, lot.SourceUC); floor != 801 {
+		t.Errorf("a floor of 80.01 %% is %v; want 80.1 %%, never relaxed to 80.0", floor)
+	}
+	d := Disposition{Decision: Exception, Lot: "LOT-UC-3", At: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC),
+		Rows: []Row{{Criterion: "viability", Result: "78 %", Verdict: Fail}}}
+	_, waived, _, _ = ViabilityFloor(uc, d, lot.SourceUC)
+	if waived != "the exceptional release of LOT-UC-3 signed 2026-11-25 accepted viability FAIL (78 %)" {
+		t.Errorf("waived %q", waived)
+	}
+	d.Rows[0].Criterion = "sterility"
+	if _, waived, _, _ = ViabilityFloor(uc, d, lot.SourceUC); waived != "" {
+		t.Errorf("an exception for sterility waives the viability floor: %q", waived)
+	}
+	none := Spec{Name: "none"}
+	if _, _, ok, _ := ViabilityFloor(none, Disposition{Decision: Approved}, lot.SourceUC); ok {
+		t.Error("a specification without a viability criterion has a floor")
+	}
+}

@@ -356,15 +356,43 @@ func (r safetyCheck) need() string {
 // to lots of kind k, checks what r requires. Validated criteria of a
 // qualitative assay always name its conforming word.
 func (s Spec) hasSafety(k lot.Source, r safetyCheck) bool {
+	_, ok := s.safetyCriterion(k, r)
+	return ok
+}
+
+// safetyCriterion returns the criterion of s that judges safety check r for
+// lot kind k: one of r's assay alone, with r's operator or a range.
+func (s Spec) safetyCriterion(k lot.Source, r safetyCheck) (Criterion, bool) {
 	for _, c := range s.Criteria {
-		if len(c.Assays) != 1 || c.Assays[0] != r.assay || !c.AppliesTo(k) {
-			continue
-		}
-		if c.Op == r.op || c.Op == Between {
-			return true
+		if len(c.Assays) == 1 && c.Assays[0] == r.assay && c.AppliesTo(k) && (c.Op == r.op || c.Op == Between) {
+			return c, true
 		}
 	}
-	return false
+	return Criterion{}, false
+}
+
+// ViabilityFloor is the viability a lot of kind k released against s by d
+// must still have after thaw: the lower limit of s's viability criterion in
+// 0.1 %, read to 6 places and rounded up, so that a floor written finer
+// than a thaw's 0.1 % is never relaxed; ok is false when s has none. When d
+// is an exceptional release whose signers accepted that criterion failing,
+// waived says so: a floor the lot never met cannot stop its bags at the
+// bedside, or every bag of it would be thawed and wasted.
+func ViabilityFloor(s Spec, d Disposition, k lot.Source) (floor lot.Tenths, waived string, ok bool, err error) {
+	c, ok := s.safetyCriterion(k, safetyCheck{assay: "viability", op: AtLeast})
+	if !ok {
+		return 0, "", false, nil
+	}
+	v, err := lot.ParseFixed("viability floor of "+s.Name, c.Min, 6)
+	if d.Decision == Exception {
+		for _, r := range d.Rows {
+			if r.Criterion == c.Name() && r.Verdict != Pass {
+				waived = fmt.Sprintf("the exceptional release of %s signed %s accepted %s %s (%s)",
+					d.Lot, lot.FormatDate(d.At), r.Criterion, r.Verdict, r.Result)
+			}
+		}
+	}
+	return lot.Tenths((v + 99_999) / 100_000), waived, true, err
 }
 
 func (c *Criterion) validate() error {

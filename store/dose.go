@@ -598,7 +598,7 @@ func candidate(tx *bolt.Tx, c lot.Container) (dose.Candidate, error) {
 	if cand.EndotoxinMilliEUPerML, cand.EndotoxinFound, err = lotEndotoxin(tx, l.ID); err != nil {
 		return cand, err
 	}
-	if cand.ViabilityFloor, cand.FloorSpec, cand.FloorWaived, err = viabilityFloor(tx, l.ID); err != nil {
+	if cand.ViabilityFloor, cand.FloorSpec, cand.FloorWaived, err = viabilityFloor(tx, l); err != nil {
 		return cand, err
 	}
 	evs, err := eventsOf(tx, "idx_event_container", c.ID)
@@ -617,15 +617,12 @@ func candidate(tx *bolt.Tx, c lot.Container) (dose.Candidate, error) {
 	return cand, err
 }
 
-// viabilityFloor returns the viability floor of the specification version
-// the lot's latest release (approved or exceptional) was judged against,
-// and that version as "name vN"; zero and "" when the lot was never
-// released or the specification has no viability floor. waived says so
-// when that release was an exceptional one whose signers accepted the
-// viability criterion failing: a floor the lot never met cannot stop its
-// bags at the bedside, or every bag of it would be thawed and wasted.
-func viabilityFloor(tx *bolt.Tx, lotID uuid.UUID) (floor lot.Tenths, spec, waived string, err error) {
-	ds, err := lotDispositions(tx, lotID)
+// viabilityFloor returns the post-thaw viability floor of the lot's latest
+// release (approved or exceptional), release.ViabilityFloor, with that
+// specification version as "name vN"; zero and "" when the lot was never
+// released or the specification has no viability floor.
+func viabilityFloor(tx *bolt.Tx, l lot.Lot) (floor lot.Tenths, spec, waived string, err error) {
+	ds, err := lotDispositions(tx, l.ID)
 	if err != nil {
 		return 0, "", "", err
 	}
@@ -638,23 +635,11 @@ func viabilityFloor(tx *bolt.Tx, lotID uuid.UUID) (floor lot.Tenths, spec, waive
 		if err != nil {
 			return 0, "", "", err
 		}
-		for _, cr := range sp.Criteria {
-			if len(cr.Assays) == 1 && cr.Assays[0] == "viability" && (cr.Op == release.AtLeast || cr.Op == release.Between) {
-				// Read to 6 places and rounded up to 0.1 %, so that a floor
-				// written finer than the thaw's 0.1 % is never relaxed.
-				v, err := lot.ParseFixed("viability floor of "+d.Spec, cr.Min, 6)
-				if d.Decision == release.Exception {
-					for _, r := range d.Rows {
-						if r.Criterion == cr.Name() && r.Verdict != release.Pass {
-							waived = fmt.Sprintf("the exceptional release of %s signed %s accepted %s %s (%s)",
-								d.Lot, lot.FormatDate(d.At), r.Criterion, r.Verdict, r.Result)
-						}
-					}
-				}
-				return lot.Tenths((v + 99_999) / 100_000), fmt.Sprintf("%s v%d", sp.Name, sp.Version), waived, err
-			}
+		floor, waived, ok, err := release.ViabilityFloor(sp, d, l.Source)
+		if !ok || err != nil {
+			return 0, "", "", err
 		}
-		return 0, "", "", nil
+		return floor, fmt.Sprintf("%s v%d", sp.Name, sp.Version), waived, nil
 	}
 	return 0, "", "", nil
 }

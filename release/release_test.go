@@ -525,3 +525,35 @@ func TestViabilityFloor(t *testing.T) {
 		t.Error("a specification without a viability criterion has a floor")
 	}
 }
+
+// TestInvalidated: the results that no longer stand, each with how — a
+// sterility growth corrected by a repeat test, an endotoxin voided for a
+// sample mix-up — and nothing for the results that stand.
+func TestInvalidated(t *testing.T) {
+	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	at := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	rs := []Result{
+		{Seq: 1, Assay: "CD105", Value: Value{Text: "98.2", Unit: "%"}, Tested: day, RecordedBy: "liu"},
+		{Seq: 2, Assay: "sterility", Value: Value{Text: "growth"}, Tested: day, RecordedBy: "liu",
+			VoidedAt: at, VoidedBy: "liu", VoidReason: "corrected by result #4: repeat sterility, INV-12"},
+		{Seq: 3, Assay: "endotoxin", Value: Value{Text: "0.9", Unit: "EU/mL"}, Tested: day, RecordedBy: "sam",
+			VoidedAt: at.Add(time.Hour), VoidedBy: "liu", VoidReason: "sample mix-up"},
+		{Seq: 4, Assay: "sterility", Value: Value{Text: "no-growth"}, Tested: day, RecordedBy: "liu", Corrects: 2},
+	}
+	got := Invalidated(rs)
+	want := []string{
+		"#2 sterility growth, tested 2026-11-20, recorded by liu — CORRECTED by #4 2026-11-25 09:00 UTC by liu: repeat sterility, INV-12",
+		"#3 endotoxin 0.9 EU/mL, tested 2026-11-20, recorded by sam — VOID 2026-11-25 10:00 UTC by liu: sample mix-up",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Invalidated = %v, want %d", got, len(want))
+	}
+	for i := range want {
+		if got[i].Line() != want[i] {
+			t.Errorf("line %d = %q, want %q", i, got[i].Line(), want[i])
+		}
+	}
+	if got := Invalidated(rs[:1]); len(got) != 0 {
+		t.Errorf("Invalidated of valid results = %v, want none", got)
+	}
+}

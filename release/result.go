@@ -51,6 +51,59 @@ func (r Result) Status() string {
 	return s
 }
 
+// Invalidation is a result of a lot that no longer stands — voided, or
+// corrected by a later result — with how it was invalidated. A certificate
+// and an approval list them apart from the conforming results, so that QA
+// and whoever reads the certificate see that, say, a sterility growth was
+// recorded and invalidated, not only the result that replaced it.
+type Invalidation struct {
+	Result
+	CorrectedBy int    // Seq of the result that corrects it; 0 when it was voided
+	Reason      string // the reason given, without "corrected by result #M: "
+}
+
+// Invalidated returns the voided and corrected results among rs (a lot's
+// results), in their order.
+func Invalidated(rs []Result) []Invalidation {
+	var out []Invalidation
+	for _, r := range rs {
+		if !r.Voided() {
+			continue
+		}
+		inv := Invalidation{Result: r, Reason: r.VoidReason}
+		for _, c := range rs {
+			if c.Corrects == r.Seq {
+				inv.CorrectedBy = c.Seq
+				// A correction stores its reason as the void reason of the
+				// old result, prefixed (store.RecordResult); print it once.
+				inv.Reason = strings.TrimPrefix(r.VoidReason, fmt.Sprintf("corrected by result #%d: ", c.Seq))
+			}
+		}
+		out = append(out, inv)
+	}
+	return out
+}
+
+// How says how the result was invalidated: "VOID 2026-11-25 09:00 UTC by
+// liu: reason" or "CORRECTED by #18 2026-11-25 09:00 UTC by liu: reason".
+func (i Invalidation) How() string {
+	s := "VOID"
+	if i.CorrectedBy > 0 {
+		s = fmt.Sprintf("CORRECTED by #%d", i.CorrectedBy)
+	}
+	return fmt.Sprintf("%s %s by %s: %s", s, lot.FormatTime(i.VoidedAt), i.VoidedBy, i.Reason)
+}
+
+// What is the result itself: "#17 sterility growth, tested 2026-11-25,
+// recorded by liu".
+func (i Invalidation) What() string {
+	return fmt.Sprintf("#%d %s %s, tested %s, recorded by %s", i.Seq, i.Assay, i.Display(), lot.FormatDate(i.Tested), i.RecordedBy)
+}
+
+// Line is What and How on one line, as `release approve` and the
+// certificate print it.
+func (i Invalidation) Line() string { return i.What() + " — " + i.How() }
+
 // Valid returns the valid (not voided) results of each assay, in order. A
 // lot has at most one valid result per assay (CheckNewResult); more than one
 // can only come from a database written before that rule, and evaluation

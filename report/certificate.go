@@ -62,6 +62,24 @@ func certVerdict(c release.Certificate) string {
 	return "DOES NOT CONFORM: " + strings.Join(c.Evaluation.Failed(), ", ")
 }
 
+// certInvalidatedTitle heads the list of the lot's voided and corrected
+// results, printed apart from the conforming results in every format.
+const certInvalidatedTitle = "Results voided or corrected"
+
+// certInvalidated lists the lot's results that no longer stand, one line
+// each, or says there are none: whoever reads the certificate sees that a
+// failing result was recorded and how it was invalidated.
+func certInvalidated(c release.Certificate) []string {
+	var out []string
+	for _, i := range release.Invalidated(c.Results) {
+		out = append(out, i.Line())
+	}
+	if len(out) == 0 {
+		out = append(out, "none")
+	}
+	return out
+}
+
 // certDecisions prints each disposition with its signatures.
 func certDecisions(c release.Certificate) []string {
 	var out []string
@@ -123,6 +141,11 @@ func CertificateText(w io.Writer, c release.Certificate) error {
 	t.blank()
 	t.wrapped("", "Verdict: "+certVerdict(c), "  ")
 	t.blank()
+	t.line(certInvalidatedTitle + ":")
+	for _, s := range certInvalidated(c) {
+		t.wrapped("  ", s, "    ")
+	}
+	t.blank()
 	t.line("Decisions and signatures:")
 	for _, s := range certDecisions(c) {
 		indent := "  "
@@ -154,7 +177,11 @@ func CertificateMarkdown(w io.Writer, c release.Certificate) error {
 	for _, r := range c.Evaluation.Rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | **%s** |\n", esc.Replace(r.Criterion), esc.Replace(r.Limit), esc.Replace(r.Result), r.Verdict)
 	}
-	fmt.Fprintf(&b, "\n**Verdict:** %s\n\n## Decisions and signatures\n\n", certVerdict(c))
+	fmt.Fprintf(&b, "\n**Verdict:** %s\n\n## %s\n\n", certVerdict(c), certInvalidatedTitle)
+	for _, s := range certInvalidated(c) {
+		fmt.Fprintf(&b, "- %s\n", s)
+	}
+	b.WriteString("\n## Decisions and signatures\n\n")
 	for _, s := range certDecisions(c) {
 		if strings.HasPrefix(s, "  ") {
 			fmt.Fprintf(&b, "  - %s\n", strings.TrimSpace(s))
@@ -185,6 +212,8 @@ table{border-collapse:collapse;width:100%}td,th{border:1px solid #000;padding:.2
 {{range .C.Evaluation.Rows}}<tr><td>{{.Criterion}}</td><td>{{.Limit}}</td><td>{{.Result}}</td><td{{if ne .Verdict "PASS"}} class="fail"{{end}}>{{.Verdict}}</td></tr>
 {{end}}</table>
 <p><strong>Verdict:</strong> {{.Verdict}}</p>
+<h2>{{.InvalidatedTitle}}</h2>
+<ul>{{range .Invalidated}}<li>{{.}}</li>{{end}}</ul>
 <h2>Decisions and signatures</h2>
 <ul>{{range .Decisions}}<li>{{.}}</li>{{end}}</ul>
 <p>Audit chain head <code>{{.C.ChainHead}}</code>, generated {{.Generated}}</p>
@@ -196,5 +225,6 @@ table{border-collapse:collapse;width:100%}td,th{border:1px solid #000;padding:.2
 // prints in black and white.
 func CertificateHTML(w io.Writer, c release.Certificate) error {
 	return certHTML().Execute(w, map[string]any{"C": c, "Header": certHeader(c), "Verdict": certVerdict(c),
-		"Decisions": certDecisions(c), "Generated": lot.FormatTime(c.Generated), "Warning": certWarning(c), "Provenance": certProvenance(c)})
+		"Decisions": certDecisions(c), "Generated": lot.FormatTime(c.Generated), "Warning": certWarning(c), "Provenance": certProvenance(c),
+		"InvalidatedTitle": certInvalidatedTitle, "Invalidated": certInvalidated(c)})
 }

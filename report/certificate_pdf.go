@@ -94,6 +94,14 @@ func CertificatePDF(w io.Writer, c release.Certificate) error {
 	p.notes()
 	pdf.Ln(1)
 	pdf.SetFont(pdfFont, "B", 9)
+	pdf.CellFormat(0, 5, certInvalidatedTitle, "", 1, "L", false, 0, "")
+	pdf.SetFont(pdfFont, "", 7.5)
+	for _, s := range certInvalidated(c) {
+		pdf.MultiCell(0, 3.8, p.text(certInvalidatedTitle, s), "", "L", false)
+		p.notes()
+	}
+	pdf.Ln(1)
+	pdf.SetFont(pdfFont, "B", 9)
 	pdf.CellFormat(0, 5, "Decisions and signatures", "", 1, "L", false, 0, "")
 	pdf.SetFont(pdfFont, "", 7.5)
 	for _, s := range certDecisions(c) {

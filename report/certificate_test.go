@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
@@ -203,5 +204,94 @@ func TestCertificateTextFits80ColumnsAndStatesProvenance(t *testing.T) {
 	CertificateText(&b, c)
 	if !strings.Contains(b.String(), "not stated (no --user given)") {
 		t.Errorf("a certificate without --user does not say so:\n%s", b.String())
+	}
+}
+
+// certRender renders c in format (text, md, html, or pdf read back with
+// pdftotext), with every run of white space as one space: a long line wraps
+// differently in each format.
+func certRender(t *testing.T, c release.Certificate, format string) string {
+	t.Helper()
+	var b bytes.Buffer
+	var err error
+	switch format {
+	case "text":
+		err = CertificateText(&b, c)
+	case "md":
+		err = CertificateMarkdown(&b, c)
+	case "html":
+		err = CertificateHTML(&b, c)
+	case "pdf":
+		err = CertificatePDF(&b, c)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := b.String()
+	if format == "pdf" {
+		s = pdftotext(t, b.Bytes())
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// TestCertificateListsVoidedAndCorrectedResults: a lot whose sterility growth
+// was corrected by a repeat test and whose endotoxin was voided conforms, and
+// its certificate says so — but in every format it also lists, after the
+// conforming results and apart from them, each result that no longer stands,
+// with who recorded it and who invalidated it, when and why; a lot without
+// any says "none".
+func TestCertificateListsVoidedAndCorrectedResults(t *testing.T) {
+	day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	at := time.Date(2026, 11, 24, 14, 30, 0, 0, time.UTC)
+	withVoids := certSample()
+	withVoids.Results = []release.Result{
+		{Seq: 1, Assay: "CD105", Value: release.Value{Text: "98.2", Unit: "%"}, Tested: day, RecordedBy: "liu"},
+		{Seq: 2, Assay: "sterility", Value: release.Value{Text: "growth"}, Tested: day, RecordedBy: "liu",
+			VoidedAt: at, VoidedBy: "sam", VoidReason: "corrected by result #4: repeat sterility, INV-12"},
+		{Seq: 3, Assay: "endotoxin", Value: release.Value{Text: "0.9", Unit: "EU/mL"}, Tested: day, RecordedBy: "sam",
+			VoidedAt: at, VoidedBy: "liu", VoidReason: "sample mix-up"},
+		{Seq: 4, Assay: "sterility", Value: release.Value{Text: "no-growth"}, Tested: day, RecordedBy: "sam", Corrects: 2},
+	}
+	for _, format := range []string{"text", "md", "html", "pdf"} {
+		t.Run(format, func(t *testing.T) {
+			s := certRender(t, withVoids, format)
+			title := strings.Index(s, "Results voided or corrected")
+			table := strings.Index(s, "CD11b 1.2 %")
+			decisions := strings.Index(s, "Decisions and signatures")
+			if title < 0 || table < 0 || decisions < 0 || !(table < title && title < decisions) {
+				t.Fatalf("want the conforming results, then %q, then the decisions; got positions %d, %d, %d in:\n%s",
+					"Results voided or corrected", table, title, decisions, s)
+			}
+			section := s[title:decisions]
+			for _, want := range []string{
+				"#2 sterility growth, tested 2026-11-20, recorded by liu — CORRECTED by #4 2026-11-24 14:30 UTC by sam: repeat sterility, INV-12",
+				"#3 endotoxin 0.9 EU/mL, tested 2026-11-20, recorded by sam — VOID 2026-11-24 14:30 UTC by liu: sample mix-up",
+			} {
+				if !strings.Contains(section, want) {
+					t.Errorf("the section lacks %q:\n%s", want, section)
+				}
+			}
+			for _, unwanted := range []string{"#1 ", "#4 sterility", "none"} {
+				if strings.Contains(section, unwanted) {
+					t.Errorf("the section lists %q, which stands:\n%s", unwanted, section)
+				}
+			}
+			if strings.Contains(s[:title], "growth") {
+				t.Errorf("a voided result appears before its section, among the conforming results:\n%s", s[:title])
+			}
+			none := certRender(t, certSample(), format)
+			if i := strings.Index(none, "Results voided or corrected"); i < 0 || !strings.Contains(none[i:min(i+80, len(none))], "none") {
+				t.Errorf("a lot without voided results does not say so:\n%s", none)
+			}
+		})
+	}
+	var b bytes.Buffer
+	if err := CertificateText(&b, withVoids); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(b.String(), "\n") {
+		if utf8.RuneCountInString(l) > TextWidth {
+			t.Errorf("line wider than %d columns: %q", TextWidth, l)
+		}
 	}
 }

@@ -118,7 +118,20 @@ func (rt *runtime) releaseCommand() *cli.Command {
 					if err := rt.release().CheckApproval(a); err != nil {
 						return err
 					}
-					var err error
+					// QA signs knowingly: the results that no longer stand
+					// are shown before the password is asked for (on
+					// stderr, beside the prompt, so --json stays one
+					// document). What is signed does not change.
+					rs, err := rt.release().Results(a.Lot)
+					if err != nil {
+						return err
+					}
+					if inv := release.Invalidated(rs); len(inv) > 0 {
+						fmt.Fprintf(rt.stderr, "RESULTS VOIDED OR CORRECTED on lot %s (not part of the evaluation):\n", a.Lot)
+						for _, i := range inv {
+							fmt.Fprintf(rt.stderr, "  %s\n", i.Line())
+						}
+					}
 					if a.Password, err = rt.password(c, a.QA+" (QA signature)"); err != nil {
 						return err
 					}
@@ -379,7 +392,7 @@ func (rt *runtime) releaseCertificate(c *cli.Context) error {
 		enc.SetIndent("", "  ")
 		err = enc.Encode(map[string]any{"lot": rt.lotView(cert.Lot), "source": cert.Source, "restricted_to": cert.RestrictedTo,
 			"evaluation": cert.Evaluation, "spec_title": cert.SpecTitle, "dispositions": dispositionViews(cert.Dispositions),
-			"chain_head": cert.ChainHead, "generated": cert.Generated,
+			"chain_head": cert.ChainHead, "generated": cert.Generated, "results_voided_or_corrected": invalidationViews(release.Invalidated(cert.Results)),
 			"produced": map[string]any{"at": cert.Generated, "by": cert.ProducedBy, "by_name": cert.ProducedByName, "by_role": cert.ProducedByRole,
 				"database": cert.Database, "audit_head": cert.ChainHead, "audit_entries": cert.AuditEntries,
 				"audit_verified": cert.Verified, "audit_problems": cert.AuditProblems}})
@@ -398,6 +411,23 @@ func (rt *runtime) releaseCertificate(c *cli.Context) error {
 	}
 	_, err = rt.stdout.Write(buf.Bytes())
 	return err
+}
+
+// invalidationViews is the JSON of a lot's voided and corrected results:
+// each result with "invalidated" "void" or "corrected", and by which result,
+// when, by whom and why. Never null: an empty list says there are none.
+func invalidationViews(is []release.Invalidation) []map[string]any {
+	v := []map[string]any{}
+	for _, i := range is {
+		how := "void"
+		if i.CorrectedBy > 0 {
+			how = "corrected"
+		}
+		v = append(v, map[string]any{"seq": i.Seq, "assay": i.Assay, "value": i.Value.Text, "unit": i.Value.Unit,
+			"tested": lot.FormatDate(i.Tested), "recorded_by": i.RecordedBy, "recorded_at": i.RecordedAt,
+			"invalidated": how, "corrected_by": i.CorrectedBy, "voided_at": i.VoidedAt, "voided_by": i.VoidedBy, "reason": i.Reason})
+	}
+	return v
 }
 
 func dispositionViews(ds []release.Disposition) []map[string]any {

@@ -31,11 +31,14 @@ const (
 	LabelApply          Action = "label.apply"
 	LabelVoid           Action = "label.void"
 	// Release (issue 3).
-	ReleaseResult  Action = "release.result"
-	DonorScreen    Action = "donor.screen"
-	ReleaseApprove Action = "release.approve"
-	ReleaseReject  Action = "release.reject"
-	ReleaseSpecAdd Action = "release.spec.add"
+	ReleaseResult Action = "release.result"
+	DonorScreen   Action = "donor.screen"
+	// DonorScreenVoid voids a mistyped screening: QA's signed decision,
+	// because it can make a reactive donor eligible again.
+	DonorScreenVoid Action = "donor.screen.void"
+	ReleaseApprove  Action = "release.approve"
+	ReleaseReject   Action = "release.reject"
+	ReleaseSpecAdd  Action = "release.spec.add"
 	// Dosing (issue 4).
 	ProtocolAdd    Action = "protocol.add"
 	ScheduleCreate Action = "schedule.create"
@@ -75,17 +78,18 @@ var Permissions = map[Action][]Role{
 	// Release: the lab records QC results and donor screening; only QA
 	// decides. An exceptional release is also co-signed by a physician,
 	// checked by the store (release.Approval).
-	ReleaseResult:  {Lab},
-	DonorScreen:    {Lab},
-	ReleaseApprove: {QA},
-	ReleaseReject:  {QA},
-	ReleaseSpecAdd: {QA},
-	ProtocolAdd:    {Physician},
-	ScheduleCreate: {Physician},
-	ScheduleChange: {Physician},
-	WeightConfirm:  {Physician},
-	DoseAdminister: {Nurse, Physician},
-	DoseReaction:   {Nurse, Physician},
+	ReleaseResult:   {Lab},
+	DonorScreen:     {Lab},
+	DonorScreenVoid: {QA},
+	ReleaseApprove:  {QA},
+	ReleaseReject:   {QA},
+	ReleaseSpecAdd:  {QA},
+	ProtocolAdd:     {Physician},
+	ScheduleCreate:  {Physician},
+	ScheduleChange:  {Physician},
+	WeightConfirm:   {Physician},
+	DoseAdminister:  {Nurse, Physician},
+	DoseReaction:    {Nurse, Physician},
 }
 
 // Allowed reports whether role may perform a.

@@ -249,6 +249,13 @@ type Service interface {
 	// tested later.
 	Screen(actor, donorRef string, s Screening) (recorded, status Screening, rq []Requarantine, err error)
 	Screenings(donorRef string) ([]Screening, error)
+	// CheckVoidScreening runs every check of VoidScreening except the
+	// password, writing nothing. VoidScreening voids screening #seq of a
+	// donor, signed by QA, and returns the donor's status after it (nil:
+	// no screening counts) and the donor's lots in quarantine after a
+	// release, which stay there until QA decides again.
+	CheckVoidScreening(qa, donorRef string, seq int, reason string) error
+	VoidScreening(qa, password, donorRef string, seq int, reason string) (voided Screening, status *Screening, quarantined []string, err error)
 
 	Evaluate(lotRef, spec string) (Evaluation, error)
 	// CheckApproval and CheckReject run every check of Approve and Reject

@@ -334,6 +334,90 @@ func TestWithHistoryKeepsAReactiveDonorIneligible(t *testing.T) {
 	}
 }
 
+// A voided screening (a mistyped entry) counts for nothing: not as the
+// current screening, not as a reactive result that keeps the donor
+// ineligible; with every screening void the donor is not screened.
+func TestVoidedScreeningsCountForNothing(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
+	screen := func(d int, syphilis Reactivity, void bool) Screening {
+		s := Screening{Tested: day(d), Consented: day(1)}
+		for _, m := range ScreenMarkers {
+			r := Negative
+			if m == "syphilis" {
+				r = syphilis
+			}
+			s.Markers = append(s.Markers, Marker{Name: m, Result: r})
+		}
+		if void {
+			s.VoidedAt, s.VoidedBy, s.VoidReason = day(25), "quinn", "typo"
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name   string
+		ss     []Screening
+		tested int // of the current screening; 0: none counts
+		want   string
+	}{
+		{"mistyped positive voided, tested later", []Screening{screen(2, Negative, false), screen(9, Positive, true)}, 2, ""},
+		{"mistyped positive voided, tested earlier", []Screening{screen(9, Negative, false), screen(2, Positive, true)}, 9, ""},
+		{"the not-voided positive still counts", []Screening{screen(2, Positive, false), screen(9, Positive, true), screen(12, Negative, false)}, 12,
+			"syphilis positive on 2026-11-02 (a reactive donor stays ineligible)"},
+		{"a voided negative does not resolve an indeterminate", []Screening{screen(2, Indeterminate, false), screen(9, Negative, true)}, 2, "syphilis indeterminate"},
+		{"every screening void", []Screening{screen(9, Positive, true)}, 0, ""},
+	} {
+		got := Current(c.ss)
+		if c.tested == 0 {
+			if got != nil {
+				t.Errorf("%s: Current = screening tested %v, want none", c.name, got.Tested)
+			}
+			continue
+		}
+		if got == nil {
+			t.Errorf("%s: Current = nil, want the screening tested on day %d", c.name, c.tested)
+			continue
+		}
+		if !got.Tested.Equal(day(c.tested)) {
+			t.Errorf("%s: current screening tested %v, want day %d", c.name, got.Tested, c.tested)
+		}
+		if p := strings.Join(got.Problems(), ", "); p != c.want {
+			t.Errorf("%s: problems %q, want %q", c.name, p, c.want)
+		}
+	}
+}
+
+func TestCheckScreeningVoid(t *testing.T) {
+	ss := []Screening{{Seq: 1}, {Seq: 2, VoidedAt: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC), VoidedBy: "quinn", VoidReason: "typo"}}
+	for _, c := range []struct {
+		seq    int
+		reason string
+		code   string
+		want   string
+	}{
+		{1, "typo", "", ""},
+		{0, "typo", lot.EINVALID, "--void 0 is not a screening number"},
+		{-1, "typo", lot.EINVALID, "--void -1 is not a screening number"},
+		{3, "typo", lot.ENOTFOUND, "donor D-1 has no screening #3: it has screenings #1–#2"},
+		{2, "typo", lot.ECONFLICT, "screening #2 of donor D-1 was already voided"},
+		{1, "", lot.EINVALID, "--reason is required: say why screening #1 of donor D-1 is void"},
+		{1, " \t", lot.EINVALID, "--reason is required"},
+	} {
+		_, err := CheckScreeningVoid("D-1", ss, c.seq, c.reason)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("void #%d: %v", c.seq, err)
+			}
+			continue
+		}
+		if lot.ErrorCode(err) != c.code || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("void #%d %q: got %v (%s), want %s %q", c.seq, c.reason, err, lot.ErrorCode(err), c.code, c.want)
+		}
+	}
+	if _, err := CheckScreeningVoid("D-2", nil, 1, "typo"); err == nil || !strings.Contains(err.Error(), "it has no screening") {
+		t.Errorf("void of a donor never screened: %v", err)
+	}
+}
+
 func TestCheckNewResult(t *testing.T) {
 	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 	made := time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC)

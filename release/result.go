@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/google/uuid"
 )
@@ -194,8 +195,11 @@ func ParseReactivity(field, s string) (Reactivity, error) {
 // Screening is a donor's infectious-disease screening (HIV-1/2, HBV, HCV,
 // syphilis, HTLV) and the consent on file when it was recorded.
 type Screening struct {
-	ID         uuid.UUID
-	DonorID    uuid.UUID
+	ID      uuid.UUID
+	DonorID uuid.UUID
+	// Seq numbers the donor's screenings 1, 2, … in the order they were
+	// entered: what QA types to void one. It is derived, never stored.
+	Seq        int
 	Markers    []Marker
 	Consented  time.Time // the donor's consent date on file
 	Tested     time.Time
@@ -205,6 +209,67 @@ type Screening struct {
 	// screening of the same donor ("HIV-1/2 positive on 2026-11-24"). It is
 	// derived (WithHistory), never stored.
 	PriorReactive []string
+	// A voided screening (a mistyped entry) stays visible but counts for
+	// nothing; voiding is QA's signed decision.
+	VoidedAt      time.Time
+	VoidedBy      string
+	VoidReason    string
+	VoidSignature audit.Signature
+}
+
+// Voided reports whether the screening was voided.
+func (s Screening) Voided() bool { return !s.VoidedAt.IsZero() }
+
+// Status says whether the screening counts: "valid", or "VOID date by
+// user: reason".
+func (s Screening) Status() string {
+	if !s.Voided() {
+		return "valid"
+	}
+	return fmt.Sprintf("VOID %s by %s: %s", lot.FormatDate(s.VoidedAt), s.VoidedBy, s.VoidReason)
+}
+
+// VoidMeaning is the meaning of QA's signature voiding screening #seq.
+func VoidMeaning(seq int, reason string) string {
+	return fmt.Sprintf("voided donor screening #%d: %s", seq, reason)
+}
+
+// Current returns the donor's status from its screenings (ss in the order
+// they were entered) as WithHistory does, or nil when no screening counts:
+// none recorded, or every one voided.
+func Current(ss []Screening) *Screening {
+	for _, s := range ss {
+		if !s.Voided() {
+			c := WithHistory(ss)
+			return &c
+		}
+	}
+	return nil
+}
+
+// CheckScreeningVoid finds screening #seq of donor among ss (the donor's
+// screenings) for voiding with reason: it refuses a number that is not a
+// screening number (EINVALID), one the donor does not have (ENOTFOUND), a
+// screening already void (ECONFLICT) and a missing reason (EINVALID).
+func CheckScreeningVoid(donor string, ss []Screening, seq int, reason string) (Screening, error) {
+	if seq < 1 {
+		return Screening{}, lot.Errorf(lot.EINVALID, "--void %d is not a screening number: screenings are numbered from 1; see them with `celltrack donor show %s`", seq, donor)
+	}
+	if seq > len(ss) {
+		have := "no screening"
+		if len(ss) > 0 {
+			have = fmt.Sprintf("screenings #1–#%d", len(ss))
+		}
+		return Screening{}, lot.Errorf(lot.ENOTFOUND, "donor %s has no screening #%d: it has %s (`celltrack donor show %s`)", donor, seq, have, donor)
+	}
+	s := ss[seq-1]
+	if s.Voided() {
+		return s, lot.Errorf(lot.ECONFLICT, "screening #%d of donor %s was already voided on %s by %s: %s", seq, donor, lot.FormatTime(s.VoidedAt), s.VoidedBy, s.VoidReason)
+	}
+	if err := lot.ValidateText("--reason", reason, true); err != nil {
+		return s, lot.Errorf(lot.EINVALID, "--reason is required: say why screening #%d of donor %s is void", seq, donor)
+	}
+	return s, nil
 }
 
 // WithHistory returns a donor's current screening (ss in the order they
@@ -215,17 +280,20 @@ type Screening struct {
 // tested reactive stays ineligible whatever another test says (21 CFR
 // 1271.80(d)(1)); an indeterminate result may be resolved by an all-negative
 // screening tested later.
+//
+// Voided screenings count for nothing, neither as the current one nor as a
+// reactive result; ss must hold at least one that is not voided (Current).
 func WithHistory(ss []Screening) Screening {
-	cur := 0
+	cur := -1
 	for i, s := range ss {
-		if !s.Tested.Before(ss[cur].Tested) {
+		if !s.Voided() && (cur < 0 || !s.Tested.Before(ss[cur].Tested)) {
 			cur = i
 		}
 	}
 	current := ss[cur]
 	current.PriorReactive = nil
 	for i, s := range ss {
-		if i == cur {
+		if i == cur || s.Voided() {
 			continue
 		}
 		for _, m := range s.Markers {
@@ -259,6 +327,15 @@ var ScreenMarkers = func() []string {
 	}
 	return ns
 }()
+
+// ScreenFlags are the ScreenPanel flags, in order.
+func ScreenFlags() []string {
+	var fs []string
+	for _, m := range ScreenPanel {
+		fs = append(fs, m.Flag)
+	}
+	return fs
+}
 
 // Problems lists why the donor is not eligible; empty means eligible.
 func (s Screening) Problems() []string {

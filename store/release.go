@@ -83,24 +83,42 @@ func (r resultRecord) result() release.Result {
 		VoidedAt: r.VoidedAt, VoidedBy: r.VoidedBy, VoidReason: r.VoidReason}
 }
 
+// screeningRecord is a donor's screening; a voided one also carries QA's
+// signature of the void, bound to the record without that signature
+// (screeningDigest). The void fields are omitted while empty, so a screening
+// stored before voiding existed reads and verifies unchanged.
 type screeningRecord struct {
-	V          int              `json:"v"`
-	ID         uuid.UUID        `json:"id"`
-	DonorID    uuid.UUID        `json:"donor_id"`
-	Markers    []release.Marker `json:"markers"`
-	Consented  time.Time        `json:"consented,omitzero"`
-	Tested     time.Time        `json:"tested"`
-	RecordedAt time.Time        `json:"recorded_at"`
-	RecordedBy string           `json:"recorded_by"`
+	V             int              `json:"v"`
+	ID            uuid.UUID        `json:"id"`
+	DonorID       uuid.UUID        `json:"donor_id"`
+	Markers       []release.Marker `json:"markers"`
+	Consented     time.Time        `json:"consented,omitzero"`
+	Tested        time.Time        `json:"tested"`
+	RecordedAt    time.Time        `json:"recorded_at"`
+	RecordedBy    string           `json:"recorded_by"`
+	VoidedAt      time.Time        `json:"voided_at,omitzero"`
+	VoidedBy      string           `json:"voided_by,omitempty"`
+	VoidReason    string           `json:"void_reason,omitempty"`
+	VoidSignature *signatureRecord `json:"void_signature,omitempty"`
 }
 
 func toScreeningRecord(s release.Screening) screeningRecord {
-	return screeningRecord{1, s.ID, s.DonorID, s.Markers, s.Consented, s.Tested, s.RecordedAt, s.RecordedBy}
+	r := screeningRecord{1, s.ID, s.DonorID, s.Markers, s.Consented, s.Tested, s.RecordedAt, s.RecordedBy,
+		s.VoidedAt, s.VoidedBy, s.VoidReason, nil}
+	if s.Voided() {
+		sig := toSignatureRecord(s.VoidSignature)
+		r.VoidSignature = &sig
+	}
+	return r
 }
 
 func (r screeningRecord) screening() release.Screening {
-	return release.Screening{ID: r.ID, DonorID: r.DonorID, Markers: r.Markers, Consented: r.Consented, Tested: r.Tested,
-		RecordedAt: r.RecordedAt, RecordedBy: r.RecordedBy}
+	s := release.Screening{ID: r.ID, DonorID: r.DonorID, Markers: r.Markers, Consented: r.Consented, Tested: r.Tested,
+		RecordedAt: r.RecordedAt, RecordedBy: r.RecordedBy, VoidedAt: r.VoidedAt, VoidedBy: r.VoidedBy, VoidReason: r.VoidReason}
+	if r.VoidSignature != nil {
+		s.VoidSignature = r.VoidSignature.signature()
+	}
+	return s
 }
 
 type signatureRecord struct {
@@ -111,6 +129,18 @@ type signatureRecord struct {
 	Time     time.Time  `json:"time"`
 	Meaning  string     `json:"meaning"`
 	Signed   string     `json:"signed_sha256"`
+}
+
+func toSignatureRecord(s audit.Signature) signatureRecord {
+	return signatureRecord{s.UserID, s.User, s.FullName, s.Role, s.Time, s.Meaning, fmt.Sprintf("%x", s.Signed)}
+}
+
+func (s signatureRecord) signature() audit.Signature {
+	sig := audit.Signature{UserID: s.UserID, User: s.User, FullName: s.FullName, Role: s.Role, Time: s.Time, Meaning: s.Meaning}
+	if b, err := hex.DecodeString(s.Signed); err == nil && len(b) == len(sig.Signed) {
+		copy(sig.Signed[:], b)
+	}
+	return sig
 }
 
 type dispositionRecord struct {
@@ -138,7 +168,7 @@ func toDispositionRecord(d release.Disposition) dispositionRecord {
 	r := dispositionRecord{1, d.ID, d.LotID, d.Lot, d.DIN, d.Decision, d.Spec, d.SpecVersion, d.Rows, d.Reason, d.Patient,
 		d.PatientID, d.Infused, d.Recall, d.Unevaluated, d.At, d.By, nil}
 	for _, s := range d.Signatures {
-		r.Signatures = append(r.Signatures, signatureRecord{s.UserID, s.User, s.FullName, s.Role, s.Time, s.Meaning, fmt.Sprintf("%x", s.Signed)})
+		r.Signatures = append(r.Signatures, toSignatureRecord(s))
 	}
 	return r
 }
@@ -148,11 +178,7 @@ func (r dispositionRecord) disposition() release.Disposition {
 		SpecVersion: r.SpecVersion, Rows: r.Rows, Reason: r.Reason, Patient: r.Patient, PatientID: r.PatientID,
 		Infused: r.Infused, Recall: r.Recall, Unevaluated: r.Unevaluated, At: r.At, By: r.By}
 	for _, s := range r.Signatures {
-		sig := audit.Signature{UserID: s.UserID, User: s.User, FullName: s.FullName, Role: s.Role, Time: s.Time, Meaning: s.Meaning}
-		if b, err := hex.DecodeString(s.Signed); err == nil && len(b) == len(sig.Signed) {
-			copy(sig.Signed[:], b)
-		}
-		d.Signatures = append(d.Signatures, sig)
+		d.Signatures = append(d.Signatures, s.signature())
 	}
 	return d
 }
@@ -507,8 +533,14 @@ func (s *ReleaseService) Results(lotRef string) ([]release.Result, error) {
 	return rs, err
 }
 
+// screeningsOf returns a donor's screenings in the order they were entered
+// (their UUIDv7 ids), numbered 1, 2, ….
 func screeningsOf(tx *bolt.Tx, donorID uuid.UUID) ([]release.Screening, error) {
-	return childRecords(tx, "idx_screening_donor", donorID, kindScreening, screeningRecord.screening)
+	ss, err := childRecords(tx, "idx_screening_donor", donorID, kindScreening, screeningRecord.screening)
+	for i := range ss {
+		ss[i].Seq = i + 1
+	}
+	return ss, err
 }
 
 // Screen records a donor's infectious-disease screening (lab role) and
@@ -536,6 +568,7 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 		if err != nil {
 			return err
 		}
+		sc.Seq = len(earlier) + 1
 		status = release.WithHistory(append(earlier, sc))
 		if err := w.put(kindScreening, sc.ID, string(audit.DonorScreen), "", toScreeningRecord(sc)); err != nil {
 			return err
@@ -546,14 +579,11 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 		if status.Eligible() {
 			return nil
 		}
-		for _, id := range children(w.tx, "idx_lot_donor", d.ID) {
-			l, err := lotByID(w.tx, id)
-			if err != nil {
-				return err
-			}
-			if l.Status != lot.Released {
-				continue
-			}
+		released, err := donorLots(w.tx, d.ID, lot.Released)
+		if err != nil {
+			return err
+		}
+		for _, l := range released {
 			q, err := w.requarantine(l, fmt.Sprintf("donor %s screened ineligible on %s (%s); released lot %s returned to quarantine",
 				d.Code, lot.FormatDate(status.Tested), strings.Join(status.Problems(), ", "), l.Number))
 			if err != nil {
@@ -564,6 +594,21 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 		return nil
 	})
 	return sc, status, rq, err
+}
+
+// donorLots returns the donor's lots in the given status.
+func donorLots(tx *bolt.Tx, donorID uuid.UUID, status lot.Status) ([]lot.Lot, error) {
+	var ls []lot.Lot
+	for _, id := range children(tx, "idx_lot_donor", donorID) {
+		l, err := lotByID(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if l.Status == status {
+			ls = append(ls, l)
+		}
+	}
+	return ls, nil
 }
 
 // Screenings lists a donor's screenings, oldest first.
@@ -578,6 +623,84 @@ func (s *ReleaseService) Screenings(donorRef string) ([]release.Screening, error
 		return err
 	})
 	return ss, err
+}
+
+// checkScreeningVoid finds the signer, the donor and the screening QA
+// voids, and checks that the signer may and the screening can be voided.
+func checkScreeningVoid(tx *bolt.Tx, qa, donorRef string, seq int, reason string) (lot.Donor, audit.User, []release.Screening, error) {
+	u, err := userByName(tx, qa)
+	if err != nil {
+		return lot.Donor{}, u, nil, err
+	}
+	if err := audit.Authorize(u, audit.DonorScreenVoid); err != nil {
+		return lot.Donor{}, u, nil, err
+	}
+	d, err := donorByRef(tx, donorRef)
+	if err != nil {
+		return d, u, nil, err
+	}
+	ss, err := screeningsOf(tx, d.ID)
+	if err != nil {
+		return d, u, nil, err
+	}
+	sc, err := release.CheckScreeningVoid(d.Code, ss, seq, reason)
+	if err != nil {
+		return d, u, nil, err
+	}
+	return d, u, ss, checkIntact(tx, recordRef{kindScreening, sc.ID}, recordRef{kindUser, u.ID})
+}
+
+// CheckVoidScreening runs every check of VoidScreening except the password,
+// and writes nothing; VoidScreening runs them again when it writes.
+func (s *ReleaseService) CheckVoidScreening(qa, donorRef string, seq int, reason string) error {
+	return s.db.view(func(tx *bolt.Tx) error { _, _, _, err := checkScreeningVoid(tx, qa, donorRef, seq, reason); return err })
+}
+
+// VoidScreening voids screening #seq of a donor — a mistyped entry — with
+// QA's signature bound to the voided record (screeningDigest). The voided
+// screening stays visible but counts for nothing; the donor's status after
+// it is returned (nil: no screening counts). Nothing else changes: a lot the
+// screening sent back to quarantine stays there until QA decides again, and
+// quarantined lists the donor's lots in quarantine after a release.
+func (s *ReleaseService) VoidScreening(qa, password, donorRef string, seq int, reason string) (voided release.Screening, status *release.Screening, quarantined []string, err error) {
+	if err := s.CheckVoidScreening(qa, donorRef, seq, reason); err != nil {
+		return voided, nil, nil, err
+	}
+	if _, err := s.db.Authenticate(qa, password, release.VoidMeaning(seq, reason)); err != nil {
+		return voided, nil, nil, err
+	}
+	err = s.db.update(qa, audit.DonorScreenVoid, func(w *writer) error {
+		d, u, ss, err := checkScreeningVoid(w.tx, qa, donorRef, seq, reason)
+		if err != nil {
+			return err
+		}
+		voided = ss[seq-1]
+		voided.VoidedAt, voided.VoidedBy, voided.VoidReason = w.now, w.actor.Name, reason
+		rec := toScreeningRecord(voided)
+		voided.VoidSignature = w.sign(u, release.VoidMeaning(seq, reason), screeningDigest(rec))
+		why := fmt.Sprintf("screening #%d of donor %s (tested %s: %s) voided, signed by %s: %s",
+			seq, d.Code, lot.FormatDate(voided.Tested), voided.Summary(), u.FullName, reason)
+		if err := w.put(kindScreening, voided.ID, string(audit.DonorScreenVoid), why, toScreeningRecord(voided)); err != nil {
+			return err
+		}
+		ss[seq-1] = voided
+		status = release.Current(ss)
+		held, err := donorLots(w.tx, d.ID, lot.Quarantine)
+		if err != nil {
+			return err
+		}
+		for _, l := range held {
+			ds, err := lotDispositions(w.tx, l.ID)
+			if err != nil {
+				return err
+			}
+			if len(ds) > 0 && ds[len(ds)-1].Decision == release.Quarantined {
+				quarantined = append(quarantined, l.Number)
+			}
+		}
+		return nil
+	})
+	return voided, status, quarantined, err
 }
 
 // evaluate judges l against the named specification (default: its kind's).
@@ -604,10 +727,7 @@ func (db *DB) evaluate(tx *bolt.Tx, l lot.Lot, specRef string, now time.Time) (r
 		if err != nil {
 			return release.Evaluation{}, sp, err
 		}
-		if len(ss) > 0 {
-			latest := release.WithHistory(ss)
-			donor.Screening = &latest
-		}
+		donor.Screening = release.Current(ss)
 	}
 	ev, err := release.Evaluate(sp, l, rs, donor, now)
 	return ev, sp, err

@@ -44,6 +44,14 @@ func infusionDigest(r infusionRecord) [32]byte {
 	return sha256.Sum256(payload)
 }
 
+// screeningDigest is what QA signs to void a screening: the screening's
+// record, voided, without that signature.
+func screeningDigest(r screeningRecord) [32]byte {
+	r.VoidSignature = nil
+	payload, _ := json.Marshal(r)
+	return sha256.Sum256(payload)
+}
+
 // signaturesNeeded is how many signatures each kind of disposition carries:
 // QA's, and for an exceptional release also the physician's. An automatic
 // return to quarantine is not signed.
@@ -112,6 +120,20 @@ func newSignatureCheck() (*signatureCheck, []valueCheck) {
 			for i, ch := range s.Changes {
 				checkSignature(&sc.signed, fmt.Sprintf("schedule %s (%s course %d) change %d (infusion %d)", id, s.Protocol, s.Course, i+1, ch.Infusion),
 					ch.Signature, scheduleChangeDigest(s.ID, ch))
+			}
+		}},
+		{kindScreening, func(id uuid.UUID, val []byte) {
+			var r screeningRecord
+			if err := json.Unmarshal(val, &r); err != nil {
+				bad(&sc.signed, "screening %s cannot be decoded: %v", id, err)
+				return
+			}
+			what := fmt.Sprintf("screening %s (tested %s)", id, r.Tested.Format("2006-01-02"))
+			switch {
+			case r.VoidSignature != nil:
+				checkSignature(&sc.signed, what, r.VoidSignature.signature(), screeningDigest(r))
+			case !r.VoidedAt.IsZero():
+				bad(&sc.signed, "%s is void but carries no signature; voiding a screening is signed by QA", what)
 			}
 		}},
 		{kindWeightConfirm, func(id uuid.UUID, val []byte) {

@@ -106,6 +106,9 @@ var writeCommands = []writeCommand{
 		return []string{"--user", u, "donor", "screen", "--hiv", "negative", "--hbv", "negative", "--hcv", "negative",
 			"--syphilis", "negative", "--htlv", "negative", "--tested", "2026-11-01", "D-0001"}
 	}},
+	{action: audit.DonorScreenVoid, base: "release", stdin: pw, args: func(u string) []string {
+		return []string{"--user", u, "donor", "screen", "--void", "1", "--reason", "markers typed into the wrong donor", "--password-stdin", "D-0001"}
+	}},
 	{action: audit.ReleaseApprove, base: "release", stdin: pw, args: func(u string) []string {
 		return []string{"--user", u, "release", "approve", "--spec", "isct-uc-msc", "--password-stdin", "LOT-UC-1"}
 	}},

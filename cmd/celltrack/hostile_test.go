@@ -268,6 +268,10 @@ func screen(more ...string) []string {
 	return with([]string{"--user", "liu", "donor", "screen"}, more...)
 }
 
+func screenVoid(more ...string) []string {
+	return with([]string{"--user", "quinn", "donor", "screen", "--password-stdin"}, more...)
+}
+
 func approve(more ...string) hostile {
 	return hostile{base: "release", stdin: pw, args: with([]string{"--user", "quinn", "release", "approve", "--password-stdin"}, more...)}
 }
@@ -334,6 +338,15 @@ var laterHostile = []hostile{
 	{name: "screen unknown donor", code: 5, args: screen("--hiv", "negative", "--hbv", "negative", "--hcv", "negative", "--syphilis", "negative", "--htlv", "negative", "D-0404"), want: []string{"D-0404"}},
 	{name: "screen missing marker", code: 2, args: screen("--hiv", "negative", "--hbv", "negative", "--hcv", "negative", "--syphilis", "negative", "D-0001"), want: []string{"htlv"}},
 	{name: "screen date impossible", code: 3, args: screen("--hiv", "negative", "--hbv", "negative", "--hcv", "negative", "--syphilis", "negative", "--htlv", "negative", "--tested", "2026-02-29", "D-0001"), want: []string{"--tested", "2026-02-29"}},
+	{name: "screen void unknown donor", code: 5, base: "release", stdin: pw, args: screenVoid("--void", "1", "--reason", "typo", "D-0404"), want: []string{"D-0404"}},
+	{name: "screen void number never recorded", code: 5, base: "release", stdin: pw, args: screenVoid("--void", "2", "--reason", "typo", "D-0001"), want: []string{"no screening #2", "#1–#1"}},
+	{name: "screen void zero", code: 3, base: "release", stdin: pw, args: screenVoid("--void", "0", "--reason", "typo", "D-0001"), want: []string{"--void 0", "numbered from 1"}},
+	{name: "screen void negative", code: 3, base: "release", stdin: pw, args: screenVoid("--void=-1", "--reason", "typo", "D-0001"), want: []string{"--void -1", "numbered from 1"}},
+	{name: "screen void without reason", code: 3, base: "release", stdin: pw, args: screenVoid("--void", "1", "D-0001"), want: []string{"--reason is required", "screening #1"}},
+	{name: "screen void reason zero width space", code: 3, base: "release", stdin: pw, args: screenVoid("--void", "1", "--reason", "\u200b", "D-0001"), want: []string{"--reason is required"}},
+	{name: "screen void with a marker", code: 2, base: "release", stdin: pw, args: screenVoid("--void", "1", "--reason", "typo", "--hiv", "negative", "D-0001"), want: []string{"--hiv does not apply"}},
+	{name: "screen void by lab", code: 3, base: "release", stdin: pw, args: with([]string{"--user", "liu", "donor", "screen", "--password-stdin"}, "--void", "1", "--reason", "typo", "D-0001"), want: []string{"which may not donor.screen.void"}},
+	{name: "screen reason without void", code: 2, args: screen("--hiv", "negative", "--hbv", "negative", "--hcv", "negative", "--syphilis", "negative", "--htlv", "negative", "--reason", "typo", "D-0001"), want: []string{"--reason", "--void"}},
 	// release approve / reject
 	approve("--spec", "isct-uc-msc@9", "LOT-UC-1").is("approve unknown spec version", 5, "isct-uc-msc@9"),
 	approve("--spec", "no-such-spec", "LOT-UC-1").is("approve unknown spec", 5, "no-such-spec"),

@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
 	"github.com/celltrack/celltrack/store"
 	"github.com/urfave/cli/v2"
 )
@@ -54,9 +56,20 @@ func (rt *runtime) donorCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return rt.out(donorView(d), func(w io.Writer) {
+					ss, err := rt.release().Screenings(d.Code)
+					if err != nil {
+						return err
+					}
+					view, sv := donorView(d), []map[string]any{}
+					for _, s := range ss {
+						sv = append(sv, screeningView(s))
+					}
+					status := release.Current(ss)
+					view["screenings"], view["eligible"] = sv, status != nil && status.Eligible()
+					return rt.out(view, func(w io.Writer) {
 						fmt.Fprintf(w, "Donor %s\n  delivered  %s at %s\n  consented  %s\n  registered %s by %s\n",
 							d.Code, lot.FormatDate(d.Delivered), d.Site, lot.FormatDate(d.Consented), lot.FormatTime(d.CreatedAt), d.CreatedBy)
+						printScreenings(w, ss, status)
 					})
 				}),
 			},
@@ -222,4 +235,34 @@ func patientView(p lot.Patient, ws []lot.Weight) map[string]any {
 
 func weightView(w lot.Weight) map[string]any {
 	return map[string]any{"id": w.ID, "kg": w.Grams.KgString(), "measured_at": w.MeasuredAt, "recorded_by": w.RecordedBy}
+}
+
+// printScreenings lists a donor's screenings by number, voided ones marked
+// VOID with who, when, why and the signature, and the donor's status.
+func printScreenings(w io.Writer, ss []release.Screening, status *release.Screening) {
+	if len(ss) == 0 {
+		fmt.Fprintln(w, "  not screened")
+		return
+	}
+	fmt.Fprintln(w, "  screenings")
+	for _, s := range ss {
+		fmt.Fprintf(w, "    #%d  tested %s: %s; recorded %s by %s; %s\n", s.Seq, lot.FormatDate(s.Tested), s.Summary(),
+			lot.FormatTime(s.RecordedAt), s.RecordedBy, s.Status())
+		if s.Voided() {
+			g := s.VoidSignature
+			fmt.Fprintf(w, "        signed by %s (%s) at %s — %s\n", g.FullName, g.User, lot.FormatTime(g.Time), g.Meaning)
+		}
+	}
+	fmt.Fprintf(w, "  status     %s\n", donorVerdict(status))
+}
+
+// donorVerdict is a donor's status from release.Current.
+func donorVerdict(status *release.Screening) string {
+	switch {
+	case status == nil:
+		return "NOT SCREENED: no valid screening"
+	case status.Eligible():
+		return fmt.Sprintf("ELIGIBLE (screening #%d)", status.Seq)
+	}
+	return "INELIGIBLE: " + strings.Join(status.Problems(), ", ")
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
 	"github.com/celltrack/celltrack/report"
@@ -151,7 +152,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 						} else {
 							fmt.Fprintf(w, "released lot %s against %s@%d\n", d.Lot, d.Spec, d.SpecVersion)
 						}
-						printSignatures(w, d)
+						printSignatures(w, d.Signatures)
 					})
 				}),
 			},
@@ -181,7 +182,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 						if d.Unevaluated != "" {
 							fmt.Fprintf(w, "  %s\n", d.Unevaluated)
 						}
-						printSignatures(w, d)
+						printSignatures(w, d.Signatures)
 						printLookBack(w, d.Infused, d.Recall)
 					})
 				}),
@@ -215,7 +216,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 								fmt.Fprintf(w, " (%s)", d.Unevaluated)
 							}
 							fmt.Fprintln(w)
-							printSignatures(w, d)
+							printSignatures(w, d.Signatures)
 							printLookBack(w, d.Infused, d.Recall)
 						}
 					})
@@ -338,20 +339,25 @@ func printEvaluation(w io.Writer, ev release.Evaluation) {
 	}
 }
 
-func printSignatures(w io.Writer, d release.Disposition) {
-	for _, s := range d.Signatures {
+func printSignatures(w io.Writer, sigs []audit.Signature) {
+	for _, s := range sigs {
 		fmt.Fprintf(w, "  signed by %s (%s) at %s — %s\n", s.FullName, s.User, lot.FormatTime(s.Time), s.Meaning)
 	}
-	if len(d.Signatures) > 0 {
-		fmt.Fprintf(w, "  signed record SHA-256 %x\n", d.Signatures[0].Signed)
+	if len(sigs) > 0 {
+		fmt.Fprintf(w, "  signed record SHA-256 %x\n", sigs[0].Signed)
 	}
+}
+
+// signatureView is a signature as --json prints it.
+func signatureView(s audit.Signature) map[string]any {
+	return map[string]any{"user": s.User, "full_name": s.FullName, "role": s.Role, "time": s.Time,
+		"meaning": s.Meaning, "signed_sha256": fmt.Sprintf("%x", s.Signed)}
 }
 
 func dispositionView(d release.Disposition) map[string]any {
 	sigs := []map[string]any{}
 	for _, s := range d.Signatures {
-		sigs = append(sigs, map[string]any{"user": s.User, "full_name": s.FullName, "role": s.Role, "time": s.Time,
-			"meaning": s.Meaning, "signed_sha256": fmt.Sprintf("%x", s.Signed)})
+		sigs = append(sigs, signatureView(s))
 	}
 	return map[string]any{"id": d.ID, "lot": d.Lot, "din": d.DIN, "decision": d.Decision, "spec": d.Spec,
 		"spec_version": d.SpecVersion, "rows": d.Rows, "reason": d.Reason, "patient": d.Patient, "infused": d.Infused, "recall": d.Recall,
@@ -516,26 +522,43 @@ func (rt *runtime) releaseSpecCommand() *cli.Command {
 	}
 }
 
-// donorScreenCommand records a donor's infectious-disease screening.
+// donorScreenCommand records a donor's infectious-disease screening, or
+// voids a mistyped one (QA, signed).
 func (rt *runtime) donorScreenCommand() *cli.Command {
 	flags := []cli.Flag{}
 	for _, m := range release.ScreenPanel {
-		flags = append(flags, &cli.StringFlag{Name: m.Flag, Required: true, Usage: m.Name + ": negative, positive or indeterminate"})
+		// Required unless --void: checked in the action, as a usage error.
+		flags = append(flags, &cli.StringFlag{Name: m.Flag, Usage: m.Name + ": negative, positive or indeterminate (required unless --void)"})
 	}
-	flags = append(flags, &cli.StringFlag{Name: "tested", Usage: "date the samples were tested, YYYY-MM-DD (default today)"})
+	flags = append(flags, &cli.StringFlag{Name: "tested", Usage: "date the samples were tested, YYYY-MM-DD (default today)"},
+		&cli.IntFlag{Name: "void", Usage: "void screening number `N` of this donor (qa, signed; see `donor show`)"},
+		&cli.StringFlag{Name: "reason", Usage: "why the screening is voided"},
+		passwordStdinFlag)
 	return &cli.Command{
 		Name:      "screen",
-		Usage:     "record a donor's infectious-disease screening (lab)",
+		Usage:     "record a donor's infectious-disease screening (lab), or void a mistyped one (qa)",
 		ArgsUsage: "ID",
 		Description: "Any result but negative makes the donor ineligible: every lot of the donor then fails evaluation,\n" +
 			"and released ones go back to quarantine at once, with the containers already infused listed. A donor who\n" +
 			"once tested positive stays ineligible whatever another screening says; otherwise the screening with the latest\n" +
-			"test date stands, so an indeterminate is resolved only by an all-negative screening tested later.\n\n" +
-			example("celltrack --user liu donor screen --hiv negative --hbv negative --hcv negative --syphilis negative --htlv negative --tested 2026-10-31 D-0001"),
+			"test date stands, so an indeterminate is resolved only by an all-negative screening tested later.\n" +
+			"QA voids a mistyped screening with --void N --reason R, signed with the password: it stays visible in\n" +
+			"`donor show` but counts for nothing; lots it sent back to quarantine stay there until QA approves them again.\n\n" +
+			example("celltrack --user liu donor screen --hiv negative --hbv negative --hcv negative --syphilis negative --htlv negative --tested 2026-10-31 D-0001",
+				"printf 'qa-password\\n' | celltrack --user quinn donor screen --void 2 --reason 'syphilis typed positive; the report says negative' --password-stdin D-0001"),
 		Flags: flags,
 		Action: rt.action(writeDB, 1, func(c *cli.Context) error {
+			if c.IsSet("void") {
+				return rt.donorScreenVoid(c)
+			}
+			if c.IsSet("reason") {
+				return lot.Errorf(lot.EUSAGE, "--reason is for voiding a screening; give --void N too, or drop --reason")
+			}
 			sc := release.Screening{}
 			for _, m := range release.ScreenPanel {
+				if !c.IsSet(m.Flag) {
+					return lot.Errorf(lot.EUSAGE, "`%s` needs --%s (or --void N --reason R to void a screening); see `%s --help`", c.Command.HelpName, m.Flag, c.Command.HelpName)
+				}
 				r, err := release.ParseReactivity("--"+m.Flag, c.String(m.Flag))
 				if err != nil {
 					return err
@@ -560,7 +583,7 @@ func (rt *runtime) donorScreenCommand() *cli.Command {
 			if status.ID != sc.ID {
 				verdict += fmt.Sprintf(" (the screening tested %s is later than this one, tested %s, and stands)", lot.FormatDate(status.Tested), lot.FormatDate(sc.Tested))
 			}
-			return rt.out(map[string]any{"id": sc.ID, "donor": c.Args().First(), "markers": sc.Markers, "consented": lot.FormatDate(sc.Consented),
+			return rt.out(map[string]any{"id": sc.ID, "seq": sc.Seq, "donor": c.Args().First(), "markers": sc.Markers, "consented": lot.FormatDate(sc.Consented),
 				"tested": lot.FormatDate(sc.Tested), "eligible": status.Eligible(), "status_tested": lot.FormatDate(status.Tested),
 				"requarantined": rq}, func(w io.Writer) {
 				fmt.Fprintf(w, "screened donor %s: %s; consent on file %s; donor %s\n", c.Args().First(), sc.Summary(), lot.FormatDate(sc.Consented), verdict)
@@ -568,6 +591,49 @@ func (rt *runtime) donorScreenCommand() *cli.Command {
 			})
 		}),
 	}
+}
+
+// donorScreenVoid voids a donor's screening: QA's decision, refused before
+// the password is asked for when it is not allowed.
+func (rt *runtime) donorScreenVoid(c *cli.Context) error {
+	for _, f := range append(release.ScreenFlags(), "tested") {
+		if c.IsSet(f) {
+			return lot.Errorf(lot.EUSAGE, "--void voids a screening without a replacement; --%s does not apply (record a new screening without --void)", f)
+		}
+	}
+	ref, seq, reason := c.Args().First(), c.Int("void"), c.String("reason")
+	if err := rt.release().CheckVoidScreening(actor(c), ref, seq, reason); err != nil {
+		return err
+	}
+	pw, err := rt.password(c, actor(c)+" (QA signature)")
+	if err != nil {
+		return err
+	}
+	sc, status, quarantined, err := rt.release().VoidScreening(actor(c), pw, ref, seq, reason)
+	if err != nil {
+		return err
+	}
+	return rt.out(map[string]any{"voided": screeningView(sc), "donor": ref, "eligible": status != nil && status.Eligible(),
+		"quarantined": quarantined}, func(w io.Writer) {
+		fmt.Fprintf(w, "voided screening #%d of donor %s (tested %s: %s): %s\n", sc.Seq, ref, lot.FormatDate(sc.Tested), sc.Summary(), sc.VoidReason)
+		printSignatures(w, []audit.Signature{sc.VoidSignature})
+		fmt.Fprintf(w, "donor %s now %s\n", ref, donorVerdict(status))
+		if len(quarantined) > 0 {
+			fmt.Fprintf(w, "lots of donor %s in quarantine stay in quarantine: %s; voiding a screening releases nothing — QA decides again with `release approve`\n",
+				ref, strings.Join(quarantined, ", "))
+		}
+	})
+}
+
+// screeningView is a screening as --json prints it.
+func screeningView(s release.Screening) map[string]any {
+	v := map[string]any{"seq": s.Seq, "id": s.ID, "markers": s.Markers, "tested": lot.FormatDate(s.Tested),
+		"recorded_at": s.RecordedAt, "recorded_by": s.RecordedBy, "voided": s.Voided()}
+	if s.Voided() {
+		v["voided_at"], v["voided_by"], v["void_reason"] = s.VoidedAt, s.VoidedBy, s.VoidReason
+		v["void_signature"] = signatureView(s.VoidSignature)
+	}
+	return v
 }
 
 // restrictedTo is the MRN an exceptional release restricts the lot to, or "".

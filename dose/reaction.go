@@ -77,6 +77,11 @@ func ValidateReaction(grade int, text string) error {
 // ValidateReactionReason checks the reason for correcting (flag "--corrects")
 // or voiding (flag "--void") reaction #seq: required, and plain text.
 func ValidateReactionReason(flag string, seq int, reason string) error {
+	if seq < 1 {
+		// As for QC results (release.CheckResultNumber): a number below 1
+		// is a mistyped value, not a reaction that is missing.
+		return lot.Errorf(lot.EINVALID, "%s %d is not a reaction number: reactions are numbered from 1 within their infusion; see them with `celltrack trace patient MRN`", flag, seq)
+	}
 	if strings.TrimSpace(reason) == "" {
 		if flag == "--corrects" {
 			return lot.Errorf(lot.EINVALID, "--reason is required with --corrects: say why reaction #%d was wrong", seq)

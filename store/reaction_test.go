@@ -131,7 +131,7 @@ func TestReactionCorrectionRefusals(t *testing.T) {
 		{"unknown infusion", func() error { _, err := d.VoidReaction("nina", unknown, 1, "x"); return err }, lot.ENOTFOUND, "no infusion"},
 		{"not an infusion id", func() error { _, err := d.VoidReaction("nina", "nope", 1, "x"); return err }, lot.EINVALID, `--infusion "nope"`},
 		{"seq past the last", func() error { _, err := d.VoidReaction("nina", inf, 4, "x"); return err }, lot.ENOTFOUND, "has reactions #1–#3"},
-		{"seq zero", func() error { _, err := d.CorrectReaction("nina", inf, 0, 1, "rash", "x"); return err }, lot.ENOTFOUND, "no reaction #0"},
+		{"seq zero", func() error { _, err := d.CorrectReaction("nina", inf, 0, 1, "rash", "x"); return err }, lot.EINVALID, "--corrects 0 is not a reaction number"},
 		{"void of a void", func() error { _, err := d.VoidReaction("nina", inf, 1, "again"); return err }, lot.ECONFLICT, "reaction #1 of infusion " + inf + " was already voided"},
 		{"correct a void", func() error { _, err := d.CorrectReaction("nina", inf, 1, 1, "rash", "again"); return err }, lot.ECONFLICT, "already voided"},
 		{"void of a corrected", func() error { _, err := d.VoidReaction("nina", inf, 2, "again"); return err }, lot.ECONFLICT, "already corrected by reaction #3"},

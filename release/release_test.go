@@ -1,6 +1,7 @@
 package release
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -639,5 +640,26 @@ func TestInvalidated(t *testing.T) {
 	}
 	if got := Invalidated(rs[:1]); len(got) != 0 {
 		t.Errorf("Invalidated of valid results = %v, want none", got)
+	}
+}
+
+// TestSpecFileRoundTrip: every built-in specification, written in the file
+// format (`release spec show --json`) and read back by ParseSpecFile (`release
+// spec add`), says exactly what it said, limits' text included.
+func TestSpecFileRoundTrip(t *testing.T) {
+	for _, s := range Builtins() {
+		t.Run(s.Name, func(t *testing.T) {
+			data, err := json.Marshal(s.File())
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := ParseSpecFile(data)
+			if err != nil {
+				t.Fatalf("its own file is refused: %v\n%s", err, data)
+			}
+			if !back.SameContent(s) {
+				t.Errorf("round trip changed it:\n got %+v\nwant %+v", back, s)
+			}
+		})
 	}
 }

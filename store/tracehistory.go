@@ -35,24 +35,23 @@ func (t *tracer) screenings(d lot.Donor) (string, error) {
 		return now, nil
 	}
 	tb := &report.Table{Columns: []string{"#", "Tested", "Result", "Recorded", "Status"}}
+	var voids []report.Field
 	for _, s := range ss {
 		rs := report.Screening{Seq: s.Seq, Tested: s.Tested, Markers: s.Summary(), RecordedAt: s.RecordedAt, RecordedBy: s.RecordedBy, Status: "valid"}
-		status := "valid"
 		if s.Voided() {
 			at := s.VoidedAt
 			rs.Status, rs.VoidedAt, rs.VoidedBy, rs.VoidReason = "void", &at, s.VoidedBy, s.VoidReason
-			status = s.Status()
 			if s.VoidSignature.User != "" {
 				sg := reportSignature(s.VoidSignature)
 				rs.VoidSigned = &sg
-				status += "; signed by " + signatureText(sg)
+				voids = append(voids, field(fmt.Sprintf("Void of #%d", s.Seq), signatureText(sg)))
 			}
 		}
 		t.r.Screenings = append(t.r.Screenings, rs)
-		tb.Rows = append(tb.Rows, []string{fmt.Sprint(s.Seq), lot.FormatDate(s.Tested), s.Summary(),
-			lot.FormatTime(s.RecordedAt) + " by " + s.RecordedBy, status})
+		tb.Rows = append(tb.Rows, []string{fmt.Sprint(s.Seq), lot.FormatDate(s.Tested), markersText(s),
+			lot.FormatTime(s.RecordedAt) + " by " + s.RecordedBy, s.Status()})
 	}
-	t.add(report.Section{Title: "Screenings of donor " + d.Code, Table: tb})
+	t.add(report.Section{Title: "Screenings of donor " + d.Code, Fields: voids, Table: tb})
 	hist := &report.Table{Columns: []string{"When", "Change", "By", "Eligibility after it"}}
 	for _, h := range release.EligibilityHistory(ss) {
 		e := report.Eligibility{At: h.At, By: h.By, Change: h.What(ss), Eligible: h.Status != nil && h.Status.Eligible(), Status: release.DonorVerdict(h.Status)}
@@ -63,12 +62,32 @@ func (t *tracer) screenings(d lot.Donor) (string, error) {
 	return now, nil
 }
 
+// markersText is a screening's result in a table cell: "all negative"
+// (naming the markers), or the markers that were not negative, then
+// "others negative". The full list is in the JSON and CSV.
+func markersText(s release.Screening) string {
+	var not, names []string
+	for _, m := range s.Markers {
+		names = append(names, m.Name)
+		if m.Result != release.Negative {
+			not = append(not, m.Name+" "+string(m.Result))
+		}
+	}
+	switch {
+	case len(not) == 0:
+		return "all negative (" + strings.Join(names, ", ") + ")"
+	case len(not) == len(s.Markers):
+		return strings.Join(not, ", ")
+	}
+	return strings.Join(not, ", ") + "; others negative"
+}
+
 // labels adds the label history of containers cs of lot l — every label
 // printed, applied or voided, from the audit entries of each container's
 // label record (idx_label_container) — and their reconciliation: printed =
 // applied + voided + unused, as `label reconcile` shows it.
 func (t *tracer) labels(l lot.Lot, cs []lot.Container) error {
-	hist := &report.Table{Columns: []string{"When", "Container", "Label", "By", "Reason", "Counts after"}}
+	hist := &report.Table{Columns: []string{"When", "Container", "Label", "By", "Reason"}}
 	rec := &report.Table{Columns: []string{"Container", "Printed", "Applied", "Voided", "Unused"}}
 	var total lot.LabelCount
 	for _, c := range cs {
@@ -94,7 +113,7 @@ func (t *tracer) labels(l lot.Lot, cs []lot.Container) error {
 			le := report.LabelEvent{At: e.Time, Lot: l.Number, Container: c.Code(), Action: labelAction(e.Action), By: e.User, Reason: e.Reason,
 				Printed: after.Printed, Applied: after.Applied, Voided: after.Voided, Unused: after.Unused()}
 			t.r.Labels = append(t.r.Labels, le)
-			hist.Rows = append(hist.Rows, []string{lot.FormatTime(le.At), le.Container, le.Action, le.By, orDash(le.Reason), le.Counts()})
+			hist.Rows = append(hist.Rows, []string{lot.FormatTime(le.At), le.Container, le.Action, le.By, orDash(le.Reason)})
 		}
 		total = total.Add(n)
 		rec.Rows = append(rec.Rows, []string{c.Code(), fmt.Sprint(n.Printed), fmt.Sprint(n.Applied), fmt.Sprint(n.Voided), fmt.Sprint(n.Unused())})

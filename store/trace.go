@@ -562,7 +562,7 @@ func (t *tracer) decisions(l lot.Lot) error {
 			sec.Title = fmt.Sprintf("Release decision on lot %s: EXCEPTIONAL RELEASE", l.Number)
 			sec.Warning = "EXCEPTIONAL RELEASE of a non-conforming lot: patient " + rd.Patient + " only"
 			fs = append(fs, field("Restricted to", rd.Patient))
-			what := "non-conforming lot released for patient " + rd.Patient + " only"
+			what := "released although non-conforming, for this patient only"
 			if rd.Spec != "" {
 				what += ", against " + rd.Spec
 			}

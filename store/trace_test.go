@@ -84,6 +84,22 @@ func traceDB(t testing.TB) *DB {
 	}
 	reg("LOT-1", lot.Registration{Source: lot.SourceUC, Donor: "D-1", Location: "LN2-A rack 3"}) // DIN ...000001
 	split("LOT-1", 3)
+	// Labels for LOT-1, one applied; a negative screening of D-1: the
+	// traces show their histories.
+	ls := NewLabelService(db)
+	if _, err := ls.Print("liu", "LOT-1", func(lot.LabelSet) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ls.Apply("liu", "G12342600000101"); err != nil {
+		t.Fatal(err)
+	}
+	var neg []release.Marker
+	for _, m := range release.ScreenMarkers {
+		neg = append(neg, release.Marker{Name: m, Result: release.Negative})
+	}
+	if _, _, _, err := NewReleaseService(db).Screen("liu", "D-1", release.Screening{Markers: neg, Tested: now.AddDate(0, 0, -8)}); err != nil {
+		t.Fatal(err)
+	}
 	reg("LOT-X", lot.Registration{Source: lot.SourceUC, Donor: "D-2"}) // 000002, unrelated
 	split("LOT-X", 2)
 	reg("LOT-2", lot.Registration{Source: lot.SourceUC, Donor: "D-1"}) // 000003

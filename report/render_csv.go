@@ -42,13 +42,16 @@ func writeCSVRow(cw *csv.Writer, row []string) error {
 }
 
 // CSVColumns are the columns of the CSV report: one row per custody or
-// infusion event. The provenance columns repeat on every row so that a row
+// infusion event, then one per screening, eligibility change, label step and
+// deviation (recordRows), kind saying which. The provenance columns repeat on every row so that a row
 // pasted into another spreadsheet still says where it came from.
 var CSVColumns = []string{"report", "subject", "kind", "time_utc", "lot", "container", "from", "to", "by",
 	"site", "location", "custodian", "patient_mrn", "reason", "details",
 	"produced_at", "produced_by", "database", "audit_head", "audit_verified"}
 
-// RenderCSV writes one row per event of r, oldest first, under CSVColumns;
+// RenderCSV writes one row per event of r, oldest first, then r's
+// screenings, eligibility history, label history and deviations, under
+// CSVColumns;
 // a report with Data writes Data's rows instead, followed by the same
 // provenance columns. No cell can run as a spreadsheet formula (csvCell).
 func RenderCSV(w io.Writer, r Report) error {

@@ -32,7 +32,8 @@ type Report struct {
 	Produced Provenance `json:"produced"`
 	Sections []Section  `json:"sections"`
 	// Events are the custody and infusion events of every container in the
-	// report, oldest first. CSV writes one row per event.
+	// report, oldest first. CSV writes one row per event (and then one per
+	// screening, eligibility change, label step and deviation).
 	Events []Event `json:"events"`
 	// Decisions and Infusions are the release decisions and infusions of
 	// the report, oldest first, for programs reading the JSON; the sections

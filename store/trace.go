@@ -285,7 +285,7 @@ func (t *tracer) containerTrace(ref string) error {
 	if err := t.decisions(l); err != nil {
 		return err
 	}
-	if err := t.labels(l, []lot.Container{c}); err != nil {
+	if err := t.labels(l, []lot.Container{c}, "container "+c.Code()); err != nil {
 		return err
 	}
 	if err := t.containerEvents(c, l); err != nil {
@@ -467,7 +467,7 @@ func (t *tracer) lotBody(l lot.Lot, qc bool) (int, error) {
 		if err := t.results(l); err != nil {
 			return 0, err
 		}
-		if err := t.labels(l, cs); err != nil {
+		if err := t.labels(l, cs, "lot "+l.Number); err != nil {
 			return 0, err
 		}
 	}

@@ -85,8 +85,9 @@ func markersText(s release.Screening) string {
 // labels adds the label history of containers cs of lot l — every label
 // printed, applied or voided, from the audit entries of each container's
 // label record (idx_label_container) — and their reconciliation: printed =
-// applied + voided + unused, as `label reconcile` shows it.
-func (t *tracer) labels(l lot.Lot, cs []lot.Container) error {
+// applied + voided + unused, as `label reconcile` shows it. of names what
+// the sections are of: "lot LOT-1", "container G12342600000101".
+func (t *tracer) labels(l lot.Lot, cs []lot.Container, of string) error {
 	hist := &report.Table{Columns: []string{"When", "Container", "Label", "By", "Reason"}}
 	rec := &report.Table{Columns: []string{"Container", "Printed", "Applied", "Voided", "Unused"}}
 	var total lot.LabelCount
@@ -105,6 +106,9 @@ func (t *tracer) labels(l lot.Lot, cs []lot.Container) error {
 			return err
 		}
 		for _, e := range es {
+			if !e.State && len(e.New) == 0 {
+				continue // an event that set no value
+			}
 			var r labelRecord
 			if err := json.Unmarshal(e.New, &r); err != nil {
 				return fmt.Errorf("label history of container %s: audit entry %d: %w", c.Code(), e.Seq, err)
@@ -118,10 +122,7 @@ func (t *tracer) labels(l lot.Lot, cs []lot.Container) error {
 		total = total.Add(n)
 		rec.Rows = append(rec.Rows, []string{c.Code(), fmt.Sprint(n.Printed), fmt.Sprint(n.Applied), fmt.Sprint(n.Voided), fmt.Sprint(n.Unused())})
 	}
-	title := "Label history of lot " + l.Number
-	if len(cs) == 1 {
-		title = "Label history of container " + cs[0].Code()
-	}
+	title := "Label history of " + of
 	if len(hist.Rows) == 0 {
 		t.add(report.Section{Title: title, Fields: []report.Field{field("Labels", "none printed")}})
 		return nil
@@ -134,7 +135,7 @@ func (t *tracer) labels(l lot.Lot, cs []lot.Container) error {
 	if total.Unused() > 0 {
 		acc += fmt.Sprintf("; %d printed label(s) neither applied nor voided yet", total.Unused())
 	}
-	t.add(report.Section{Title: strings.Replace(title, "Label history", "Label reconciliation", 1), Fields: []report.Field{field("Accounted for", acc)}, Table: rec})
+	t.add(report.Section{Title: "Label reconciliation of " + of, Fields: []report.Field{field("Accounted for", acc)}, Table: rec})
 	return nil
 }
 

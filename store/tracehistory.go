@@ -223,7 +223,7 @@ func (t *tracer) deviationSection() report.Section {
 	report.SortDeviations(t.r.Deviations)
 	s := report.Section{Title: "Deviations"}
 	if len(t.r.Deviations) == 0 {
-		s.Fields = []report.Field{field("Deviations", "none: no infusion off its planned day, computed volume or required dose, and no exceptional release")}
+		s.Fields = []report.Field{field("Deviations", "none: no infusion given off its planned day, off its computed volume or short of its dose, and no exceptional release")}
 		return s
 	}
 	tb := &report.Table{Columns: []string{"When", "Deviation", "What"}}

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -639,5 +640,86 @@ func TestInvalidated(t *testing.T) {
 	}
 	if got := Invalidated(rs[:1]); len(got) != 0 {
 		t.Errorf("Invalidated of valid results = %v, want none", got)
+	}
+}
+
+// TestSpecFileRoundTrip: every built-in specification, written in the file
+// format (`release spec show --json`) and read back by ParseSpecFile (`release
+// spec add`), says exactly what it said, limits' text included.
+func TestSpecFileRoundTrip(t *testing.T) {
+	for _, s := range Builtins() {
+		t.Run(s.Name, func(t *testing.T) {
+			data, err := json.Marshal(s.File())
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := ParseSpecFile(data)
+			if err != nil {
+				t.Fatalf("its own file is refused: %v\n%s", err, data)
+			}
+			if !back.SameContent(s) {
+				t.Errorf("round trip changed it:\n got %+v\nwant %+v", back, s)
+			}
+		})
+	}
+}
+
+// TestEligibilityHistory: a donor's status after each screening recorded
+// and each void, in the order they happened, as a look-back shows it.
+func TestEligibilityHistory(t *testing.T) {
+	at := func(d, h int) time.Time { return time.Date(2026, 11, d, h, 0, 0, 0, time.UTC) }
+	screen := func(seq, recorded int, syphilis Reactivity) Screening {
+		s := Screening{Seq: seq, Tested: at(recorded, 0), Consented: at(1, 0), RecordedAt: at(recorded, 9), RecordedBy: "liu"}
+		for _, m := range ScreenMarkers {
+			r := Negative
+			if m == "syphilis" {
+				r = syphilis
+			}
+			s.Markers = append(s.Markers, Marker{Name: m, Result: r})
+		}
+		return s
+	}
+	void := func(s Screening, d int) Screening {
+		s.VoidedAt, s.VoidedBy, s.VoidReason = at(d, 15), "quinn", "typed positive"
+		return s
+	}
+	for _, c := range []struct {
+		name string
+		ss   []Screening
+		want []string // "what by: verdict"
+	}{
+		{"never screened", nil, nil},
+		{"one negative screening", []Screening{screen(1, 10, Negative)},
+			[]string{"screening #1 recorded (tested 2026-11-10) by liu: ELIGIBLE (screening #1)"}},
+		{"a mistyped positive, voided two days later", []Screening{screen(1, 10, Negative), void(screen(2, 24, Positive), 26)},
+			[]string{
+				"screening #1 recorded (tested 2026-11-10) by liu: ELIGIBLE (screening #1)",
+				"screening #2 recorded (tested 2026-11-24) by liu: INELIGIBLE: syphilis positive",
+				"screening #2 voided: typed positive by quinn: ELIGIBLE (screening #1)",
+			}},
+		{"a true positive after a negative stays ineligible whatever comes later", []Screening{screen(1, 10, Positive), screen(2, 20, Negative)},
+			[]string{
+				"screening #1 recorded (tested 2026-11-10) by liu: INELIGIBLE: syphilis positive",
+				"screening #2 recorded (tested 2026-11-20) by liu: INELIGIBLE: syphilis positive on 2026-11-10 (a reactive donor stays ineligible)",
+			}},
+		{"the only screening voided", []Screening{void(screen(1, 10, Negative), 11)},
+			[]string{
+				"screening #1 recorded (tested 2026-11-10) by liu: ELIGIBLE (screening #1)",
+				"screening #1 voided: typed positive by quinn: NOT SCREENED: no valid screening",
+			}},
+		{"a void made before a later screening was entered", []Screening{void(screen(1, 10, Positive), 12), screen(2, 20, Negative)},
+			[]string{
+				"screening #1 recorded (tested 2026-11-10) by liu: INELIGIBLE: syphilis positive",
+				"screening #1 voided: typed positive by quinn: NOT SCREENED: no valid screening",
+				"screening #2 recorded (tested 2026-11-20) by liu: ELIGIBLE (screening #2)",
+			}},
+	} {
+		var got []string
+		for _, h := range EligibilityHistory(c.ss) {
+			got = append(got, h.What(c.ss)+" by "+h.By+": "+DonorVerdict(h.Status))
+		}
+		if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("%s:\n got %q\nwant %q", c.name, got, c.want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package release
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -385,4 +386,98 @@ func CheckCorrection(old, r Result) error {
 		return lot.Errorf(lot.EINVALID, "--corrects %d is a %s result; a correction must be of the same assay, not %s", old.Seq, old.Assay, r.Assay)
 	}
 	return nil
+}
+
+// DonorVerdict is a donor's status as every screen and report prints it, from
+// Current: "ELIGIBLE (screening #1)", "INELIGIBLE: syphilis positive", or
+// "NOT SCREENED: no valid screening" (status nil).
+func DonorVerdict(status *Screening) string {
+	switch {
+	case status == nil:
+		return "NOT SCREENED: no valid screening"
+	case status.Eligible():
+		return fmt.Sprintf("ELIGIBLE (screening #%d)", status.Seq)
+	}
+	return "INELIGIBLE: " + strings.Join(status.Problems(), ", ")
+}
+
+// EligibilityChange is a donor's status right after one of its screenings
+// was recorded or voided.
+type EligibilityChange struct {
+	At  time.Time
+	By  string
+	Seq int // the screening recorded or voided
+	// Voided is true for the void of screening Seq, with its Reason.
+	Voided bool
+	Reason string
+	// Status is Current of the screenings as they stood after the change:
+	// nil when none counted.
+	Status *Screening
+}
+
+// What says what changed: "screening #2 recorded (tested 2026-11-24)",
+// "screening #2 voided: typed positive".
+func (c EligibilityChange) What(ss []Screening) string {
+	if c.Voided {
+		return fmt.Sprintf("screening #%d voided: %s", c.Seq, c.Reason)
+	}
+	return fmt.Sprintf("screening #%d recorded (tested %s)", c.Seq, lot.FormatDate(ss[c.Seq-1].Tested))
+}
+
+// EligibilityHistory replays a donor's screenings (ss in the order they
+// were entered, numbered by Seq) in the order things happened — each
+// screening recorded, each void — and returns the donor's status after each
+// step, as Current judged it then: the history a look-back shows, so that an
+// auditor sees when the donor was eligible, and on what, when lots were
+// released or infused. A void is applied from its time on, not before.
+func EligibilityHistory(ss []Screening) []EligibilityChange {
+	type step struct {
+		at    time.Time
+		i     int
+		voids bool
+	}
+	var steps []step
+	for i, s := range ss {
+		steps = append(steps, step{s.RecordedAt, i, false})
+		if s.Voided() {
+			steps = append(steps, step{s.VoidedAt, i, true})
+		}
+	}
+	// In time order; a screening's entry before its void, and entries in the
+	// order they were made when times tie.
+	sort.SliceStable(steps, func(a, b int) bool {
+		if !steps[a].at.Equal(steps[b].at) {
+			return steps[a].at.Before(steps[b].at)
+		}
+		if steps[a].i != steps[b].i {
+			return steps[a].i < steps[b].i
+		}
+		return !steps[a].voids && steps[b].voids
+	})
+	recorded, voided := make([]bool, len(ss)), make([]bool, len(ss))
+	var out []EligibilityChange
+	for _, st := range steps {
+		s := ss[st.i]
+		c := EligibilityChange{At: st.at, Seq: s.Seq, Voided: st.voids}
+		if st.voids {
+			voided[st.i] = true
+			c.By, c.Reason = s.VoidedBy, s.VoidReason
+		} else {
+			recorded[st.i] = true
+			c.By = s.RecordedBy
+		}
+		var then []Screening
+		for j, x := range ss {
+			if !recorded[j] {
+				continue
+			}
+			if !voided[j] {
+				x.VoidedAt, x.VoidedBy, x.VoidReason = time.Time{}, "", ""
+			}
+			then = append(then, x)
+		}
+		c.Status = Current(then)
+		out = append(out, c)
+	}
+	return out
 }

@@ -171,20 +171,54 @@ type specFile struct {
 	Name     string         `json:"name"`
 	Title    string         `json:"title"`
 	Kinds    []string       `json:"kinds"`
-	Source   string         `json:"source"`
+	Source   string         `json:"source,omitempty"`
 	Criteria []criterionRow `json:"criteria"`
 }
 
 type criterionRow struct {
 	Assay  string      `json:"assay"`
 	Op     string      `json:"op"`
-	Limit  decimalText `json:"limit"`
-	Min    decimalText `json:"min"`
-	Max    decimalText `json:"max"`
-	Result string      `json:"result"`
-	Unit   string      `json:"unit"`
-	Kinds  []string    `json:"kinds"`
-	Source string      `json:"source"`
+	Limit  decimalText `json:"limit,omitempty"`
+	Min    decimalText `json:"min,omitempty"`
+	Max    decimalText `json:"max,omitempty"`
+	Result string      `json:"result,omitempty"`
+	Unit   string      `json:"unit,omitempty"`
+	Kinds  []string    `json:"kinds,omitempty"`
+	Source string      `json:"source,omitempty"`
+}
+
+// File returns the specification in the file format ParseSpecFile reads
+// (README, "Release"), so that `release spec show --json` output can be
+// edited and added back as a new version, as protocols can. Version,
+// author and time are the store's, not the file's, and are left out.
+func (s Spec) File() any {
+	f := specFile{Name: s.Name, Title: s.Title, Source: s.Source, Kinds: sourceNames(s.Kinds), Criteria: []criterionRow{}}
+	for _, c := range s.Criteria {
+		row := criterionRow{Op: string(c.Op), Result: c.Result, Unit: string(c.Unit), Kinds: sourceNames(c.Kinds), Source: c.Source}
+		var assays []string
+		for _, a := range c.Assays {
+			assays = append(assays, string(a))
+		}
+		row.Assay = strings.Join(assays, "|")
+		switch c.Op {
+		case AtLeast:
+			row.Limit = decimalText(c.Min)
+		case AtMost:
+			row.Limit = decimalText(c.Max)
+		case Between:
+			row.Min, row.Max = decimalText(c.Min), decimalText(c.Max)
+		}
+		f.Criteria = append(f.Criteria, row)
+	}
+	return f
+}
+
+func sourceNames(ks []lot.Source) []string {
+	var s []string
+	for _, k := range ks {
+		s = append(s, string(k))
+	}
+	return s
 }
 
 // decimalText is a limit written in a specification file either as a JSON

@@ -41,6 +41,20 @@ func Render(w io.Writer, r Report, format string) error {
 	return fmt.Errorf("report format %q has no renderer", format)
 }
 
+// FailedBanner heads a report whose audit verification failed, in every
+// format a person reads (the CSV says audit_verified false on every row,
+// the JSON "audit_verified": false): such a report is written, as evidence,
+// but nobody should rely on it.
+const FailedBanner = "AUDIT VERIFICATION FAILED: this report may rest on records changed outside celltrack; do not rely on it"
+
+// banner is the report's FailedBanner, or "" when its verification passed.
+func banner(p Provenance) string {
+	if p.Verified {
+		return ""
+	}
+	return FailedBanner
+}
+
 // provenanceFields is the report's header block, the same in every format.
 func provenanceFields(p Provenance) []Field {
 	by := p.By

@@ -17,7 +17,7 @@ func RenderHTML(w io.Writer, r Report) error {
 		rows[i] = eventRow(e)
 	}
 	return htmlPage().Execute(w, map[string]any{
-		"R": r, "Provenance": provenanceFields(r.Produced), "Verified": r.Produced.Verified,
+		"R": r, "Provenance": provenanceFields(r.Produced), "Verified": r.Produced.Verified, "Banner": banner(r.Produced),
 		"EventsTitle": eventsTitle, "EventColumns": eventColumns, "EventRows": rows, "SignOff": signOff,
 		"Produced": lot.FormatTime(r.Produced.At), "SignOffText": signOffText(r),
 	})
@@ -62,7 +62,7 @@ var htmlPage = sync.OnceValue(func() *template.Template {
 {{- end}}
 </dl>
 {{- if not .Verified}}
-<p class="verify-failed">audit verify FAILED when this report was produced.</p>
+<p class="verify-failed warning">{{.Banner}}</p>
 {{- end}}
 </header>
 <main>

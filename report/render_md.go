@@ -10,6 +10,9 @@ import (
 func RenderMarkdown(w io.Writer, r Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n%s\n\n", mdEscape(r.Title), mdEscape(r.Question))
+	if s := banner(r.Produced); s != "" {
+		fmt.Fprintf(&b, "**%s**\n\n", mdEscape(s))
+	}
 	mdFields(&b, provenanceFields(r.Produced))
 	for _, s := range r.Sections {
 		fmt.Fprintf(&b, "## %s\n\n", mdEscape(s.Title))

@@ -45,6 +45,10 @@ func RenderPDF(w io.Writer, r Report) error {
 	p.multi(5, "Question", r.Question)
 	p.notes()
 	f.Ln(2)
+	if b := banner(r.Produced); b != "" {
+		f.SetFont(pdfFont, "B", 10)
+		p.warning("Audit verify", b)
+	}
 	p.fields(provenanceFields(r.Produced))
 	for _, s := range r.Sections {
 		p.heading(s.Title)

@@ -21,6 +21,10 @@ func RenderText(w io.Writer, r Report) error {
 	t.line("CELLTRACK TRACEABILITY REPORT")
 	t.wrapped("", r.Title, "")
 	t.wrapped("", r.Question, "")
+	if b := banner(r.Produced); b != "" {
+		t.blank()
+		t.wrapped("", "*** "+b+" ***", "    ")
+	}
 	t.blank()
 	t.fields(provenanceFields(r.Produced))
 	for _, s := range r.Sections {

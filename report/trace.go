@@ -32,13 +32,23 @@ type Report struct {
 	Produced Provenance `json:"produced"`
 	Sections []Section  `json:"sections"`
 	// Events are the custody and infusion events of every container in the
-	// report, oldest first. CSV writes one row per event.
+	// report, oldest first. CSV writes one row per event (and then one per
+	// screening, eligibility change, label step and deviation).
 	Events []Event `json:"events"`
 	// Decisions and Infusions are the release decisions and infusions of
 	// the report, oldest first, for programs reading the JSON; the sections
 	// show the same to people.
 	Decisions []Decision `json:"decisions,omitempty"`
 	Infusions []Dose     `json:"infusions,omitempty"`
+	// Screenings and Eligibility are a donor look-back's screenings, valid
+	// and voided, and the donor's eligibility after each one was recorded
+	// or voided; Labels are the label history of a lot or container trace;
+	// Deviations are every departure from plan in the report. The sections
+	// show the same to people; CSV writes one row for each after the events.
+	Screenings  []Screening   `json:"screenings,omitempty"`
+	Eligibility []Eligibility `json:"eligibility,omitempty"`
+	Labels      []LabelEvent  `json:"labels,omitempty"`
+	Deviations  []Deviation   `json:"deviations,omitempty"`
 	// Data, when set, is a report's one-row-per-record table (the handling
 	// report's rows): CSV writes it instead of the events.
 	Data *Table `json:"data,omitempty"`
@@ -278,6 +288,80 @@ type DoseBag struct {
 	Cells      string `json:"cells"`
 	CellsExact string `json:"cells_exact"`
 	VolumeML   string `json:"volume_ml"`
+}
+
+// Screening is one of a donor's infectious-disease screenings as a
+// look-back shows it; a voided one carries who voided it, when and why, and
+// QA's signature of the void.
+type Screening struct {
+	Seq        int        `json:"seq"`
+	Tested     time.Time  `json:"tested"`
+	Markers    string     `json:"markers"` // "HIV-1/2 negative, HBV negative, …"
+	RecordedAt time.Time  `json:"recorded_at"`
+	RecordedBy string     `json:"recorded_by"`
+	Status     string     `json:"status"` // "valid" or "void"
+	VoidedAt   *time.Time `json:"voided_at,omitempty"`
+	VoidedBy   string     `json:"voided_by,omitempty"`
+	VoidReason string     `json:"void_reason,omitempty"`
+	VoidSigned *Signature `json:"void_signature,omitempty"`
+}
+
+// Eligibility is a donor's status right after one screening was recorded
+// or voided.
+type Eligibility struct {
+	At       time.Time `json:"at"`
+	By       string    `json:"by"`
+	Change   string    `json:"change"` // "screening #2 voided: typed positive"
+	Eligible bool      `json:"eligible"`
+	Status   string    `json:"status"` // "ELIGIBLE (screening #1)", "INELIGIBLE: …"
+}
+
+// LabelEvent is one step of a container's label history: a label printed,
+// applied or voided, with the container's counts after it.
+type LabelEvent struct {
+	At        time.Time `json:"at"`
+	Lot       string    `json:"lot"`
+	Container string    `json:"container"`
+	Action    string    `json:"action"` // printed, applied or voided
+	By        string    `json:"by"`
+	Reason    string    `json:"reason,omitempty"`
+	Printed   int       `json:"printed"`
+	Applied   int       `json:"applied"`
+	Voided    int       `json:"voided"`
+	Unused    int       `json:"unused"`
+}
+
+// Counts is the label counts after the step, as `label reconcile` words them.
+func (l LabelEvent) Counts() string {
+	return fmt.Sprintf("printed %d, applied %d, voided %d, unused %d", l.Printed, l.Applied, l.Voided, l.Unused)
+}
+
+// Deviation kinds beside dose.Departure's (infusion day, volume, dose).
+const DeviationExceptional = "exceptional release"
+
+// Deviation is a departure from plan that the report lists with the others:
+// an infusion on another day than planned, a volume or dose off plan within
+// tolerance, an exceptional release.
+type Deviation struct {
+	At        time.Time `json:"at"`
+	Kind      string    `json:"kind"`
+	Lot       string    `json:"lot,omitempty"`
+	Container string    `json:"container,omitempty"` // codes, comma-separated
+	Patient   string    `json:"patient,omitempty"`   // MRN
+	Infusion  string    `json:"infusion,omitempty"`  // id
+	By        string    `json:"by,omitempty"`
+	Detail    string    `json:"detail"`
+}
+
+// SortDeviations orders deviations by time, then kind, so every rendering
+// lists them the same way.
+func SortDeviations(ds []Deviation) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		if !ds[i].At.Equal(ds[j].At) {
+			return ds[i].At.Before(ds[j].At)
+		}
+		return ds[i].Kind < ds[j].Kind
+	})
 }
 
 // SortEvents orders events by time, then container, then kind, so that a

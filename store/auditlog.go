@@ -30,17 +30,26 @@ func (db *DB) AuditLog(entity string) ([]audit.Entry, error) {
 		if err != nil {
 			return err
 		}
-		c := tx.Bucket(bAuditEntity).Cursor()
-		for k, _ := c.Seek(id[:]); k != nil && bytes.HasPrefix(k, id[:]); k, _ = c.Next() {
-			e, err := audit.Decode(b.Get(k[16:]))
-			if err != nil {
-				return err
-			}
-			es = append(es, e)
-		}
-		return nil
+		es, err = recordEntries(tx, id)
+		return err
 	})
 	return es, err
+}
+
+// recordEntries returns the audit entries of the record with id, oldest
+// first, found through audit_entity: a record's whole history.
+func recordEntries(tx *bolt.Tx, id uuid.UUID) ([]audit.Entry, error) {
+	var es []audit.Entry
+	b := tx.Bucket(bAudit)
+	c := tx.Bucket(bAuditEntity).Cursor()
+	for k, _ := c.Seek(id[:]); k != nil && bytes.HasPrefix(k, id[:]); k, _ = c.Next() {
+		e, err := audit.Decode(b.Get(k[16:]))
+		if err != nil {
+			return nil, err
+		}
+		es = append(es, e)
+	}
+	return es, nil
 }
 
 // AuditCount returns the number of audit entries; tests use it to prove a

@@ -199,6 +199,11 @@ func (t *tracer) donor(ref string) error {
 		field("Donor", d.Code), field("Cord collected", lot.FormatDate(d.Delivered)), field("Collection site", d.Site),
 		field("Consent", lot.FormatDate(d.Consented)), field("Registered", lot.FormatTime(d.CreatedAt)+" by "+d.CreatedBy)}})
 	summary := len(t.r.Sections)
+	eligibility, err := t.screenings(d)
+	if err != nil {
+		return err
+	}
+	t.r.Sections[summary-1].Fields = append(t.r.Sections[summary-1].Fields, field("Eligibility", eligibility))
 	ids := children(t.tx, "idx_lot_donor", d.ID)
 	containers := 0
 	for _, id := range ids {
@@ -278,6 +283,9 @@ func (t *tracer) containerTrace(ref string) error {
 	summary := len(t.r.Sections)
 	t.add(t.lotSection(l, nil))
 	if err := t.decisions(l); err != nil {
+		return err
+	}
+	if err := t.labels(l, []lot.Container{c}, "container "+c.Code()); err != nil {
 		return err
 	}
 	if err := t.containerEvents(c, l); err != nil {
@@ -459,6 +467,9 @@ func (t *tracer) lotBody(l lot.Lot, qc bool) (int, error) {
 		if err := t.results(l); err != nil {
 			return 0, err
 		}
+		if err := t.labels(l, cs, "lot "+l.Number); err != nil {
+			return 0, err
+		}
 	}
 	if err := t.decisions(l); err != nil {
 		return 0, err
@@ -551,6 +562,17 @@ func (t *tracer) decisions(l lot.Lot) error {
 			sec.Title = fmt.Sprintf("Release decision on lot %s: EXCEPTIONAL RELEASE", l.Number)
 			sec.Warning = "EXCEPTIONAL RELEASE of a non-conforming lot: patient " + rd.Patient + " only"
 			fs = append(fs, field("Restricted to", rd.Patient))
+			what := "released although non-conforming, for this patient only"
+			if rd.Spec != "" {
+				what += ", against " + rd.Spec
+			}
+			if rd.Reason != "" {
+				what += ": " + rd.Reason
+			}
+			for _, sg := range rd.Signatures {
+				what += "; signed by " + sg.FullName + " (" + sg.By + ", " + sg.Role + ")"
+			}
+			t.deviate(report.Deviation{At: rd.At, Kind: report.DeviationExceptional, Lot: l.Number, Patient: rd.Patient, Detail: what})
 		}
 		if rd.Spec != "" {
 			fs = append(fs, field("Specification", rd.Spec))
@@ -742,6 +764,9 @@ func (t *tracer) infusion(in dose.Infusion) (report.Dose, error) {
 		t.saw(kindReaction, r.ID)
 		d.Reactions = append(d.Reactions, r.Line())
 	}
+	if err := t.departures(in, d); err != nil {
+		return d, err
+	}
 	t.infused[in.ID] = len(t.doses)
 	t.doses = append(t.doses, d)
 	return d, nil
@@ -832,6 +857,11 @@ func (t *tracer) finish(at int, counts []report.Field) {
 	if len(t.doses) > 0 {
 		fs = append(fs, field("Infusions", fmt.Sprint(len(t.doses))))
 	}
+	if n := len(t.r.Deviations); n > 0 {
+		fs = append(fs, field("Deviations", fmt.Sprintf("%d, listed under Deviations", n)))
+	} else {
+		fs = append(fs, field("Deviations", "none"))
+	}
 	if t.r.Kind != "patient" {
 		if len(recipients) == 0 {
 			fs = append(fs, field("Recipients", "none: no container has been infused into a patient"))
@@ -848,6 +878,7 @@ func (t *tracer) finish(at int, counts []report.Field) {
 			Warning: "CHAIN OF IDENTITY BROKEN: autologous cells reached a patient who is not their source; report to QA now",
 			Table:   &report.Table{Columns: []string{"Container", "Lot", "Source", "Patient", "Event", "When"}, Rows: t.identity}})
 	}
+	head = append(head, t.deviationSection())
 	if len(infusedRows) > 0 && t.r.Kind != "patient" {
 		head = append(head, report.Section{Title: "Recipients", Table: &report.Table{
 			Columns: []string{"MRN", "Name", "Container", "Lot", "Dispensed", "Infused"}, Rows: infusedRows}})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -84,6 +85,22 @@ func traceDB(t testing.TB) *DB {
 	}
 	reg("LOT-1", lot.Registration{Source: lot.SourceUC, Donor: "D-1", Location: "LN2-A rack 3"}) // DIN ...000001
 	split("LOT-1", 3)
+	// Labels for LOT-1, one applied; a negative screening of D-1: the
+	// traces show their histories.
+	ls := NewLabelService(db)
+	if _, err := ls.Print("liu", "LOT-1", func(lot.LabelSet) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ls.Apply("liu", "G12342600000101"); err != nil {
+		t.Fatal(err)
+	}
+	var neg []release.Marker
+	for _, m := range release.ScreenMarkers {
+		neg = append(neg, release.Marker{Name: m, Result: release.Negative})
+	}
+	if _, _, _, err := NewReleaseService(db).Screen("liu", "D-1", release.Screening{Markers: neg, Tested: now.AddDate(0, 0, -8)}); err != nil {
+		t.Fatal(err)
+	}
 	reg("LOT-X", lot.Registration{Source: lot.SourceUC, Donor: "D-2"}) // 000002, unrelated
 	split("LOT-X", 2)
 	reg("LOT-2", lot.Registration{Source: lot.SourceUC, Donor: "D-1"}) // 000003
@@ -477,5 +494,59 @@ func TestTraceReadsOnlyWhatItsIndexesLeadTo(t *testing.T) {
 		if m != before[name] {
 			t.Errorf("%s trace changed when unrelated records were added", name)
 		}
+	}
+}
+
+// TestTraceListsInfusionDeviations: an infusion given with the computed
+// volume is no deviation; one given with another volume, inside tolerance,
+// is listed once with its infusion, patient, lot, bag and nurse, and counted
+// in the summary.
+func TestTraceListsInfusionDeviations(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		volume lot.Tenths // 0: the computed 31.0 mL
+		want   string
+	}{
+		{"computed volume", 0, ""},
+		{"30.0 mL of a computed 31.0 mL", 300, "volume: 30.0 mL infused, 31.0 mL computed for these bags: 6.00×10^7 cells, -3.2 % from the required 6.20×10^7 (tolerance -10.0 %/+10.0 %)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db, d := bedside(t, "0.5")
+			nina, _ := db.User("nina")
+			omar, _ := db.User("omar")
+			in, _, err := d.Administer(nina, omar, dose.Administration{MRN: "MRN-1", Containers: []string{bag1}, Volume: c.volume})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, trace := range []func() (report.Report, error){
+				func() (report.Report, error) { return NewTraceService(db).Patient("nina", "MRN-1") },
+				func() (report.Report, error) { return NewTraceService(db).Lot("nina", "LOT-1") },
+				func() (report.Report, error) { return NewTraceService(db).Container("nina", bag1) },
+			} {
+				r, err := trace()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, dv := range r.Deviations {
+					got = append(got, dv.Kind+": "+dv.Detail)
+					if dv.Infusion != in.ID.String() || dv.Patient != "MRN-1" || dv.Lot != "LOT-1" || dv.Container != bag1 || dv.By != "nina" {
+						t.Errorf("%s: deviation %+v does not name its infusion, patient, lot, bag and nurse", r.Kind, dv)
+					}
+				}
+				if strings.Join(got, "\n") != c.want {
+					t.Errorf("%s trace: deviations %q, want %q", r.Kind, got, c.want)
+				}
+				summary := r.Sections[0].Title
+				for _, s := range r.Sections {
+					if s.Title == "Summary" {
+						summary = fmt.Sprint(s.Fields)
+					}
+				}
+				if want := map[bool]string{true: "{Deviations none}", false: "{Deviations 1, listed under Deviations}"}[c.want == ""]; !strings.Contains(summary, want) {
+					t.Errorf("%s trace: summary %s lacks %s", r.Kind, summary, want)
+				}
+			}
+		})
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/celltrack/celltrack/lot"
@@ -257,12 +256,4 @@ func printScreenings(w io.Writer, ss []release.Screening, status *release.Screen
 }
 
 // donorVerdict is a donor's status from release.Current.
-func donorVerdict(status *release.Screening) string {
-	switch {
-	case status == nil:
-		return "NOT SCREENED: no valid screening"
-	case status.Eligible():
-		return fmt.Sprintf("ELIGIBLE (screening #%d)", status.Seq)
-	}
-	return "INELIGIBLE: " + strings.Join(status.Problems(), ", ")
-}
+func donorVerdict(status *release.Screening) string { return release.DonorVerdict(status) }

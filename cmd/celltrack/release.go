@@ -470,16 +470,19 @@ func (rt *runtime) releaseSpecCommand() *cli.Command {
 				}),
 			},
 			{
-				Name:        "show",
-				Usage:       "show a specification's criteria and the source of each limit",
-				ArgsUsage:   "NAME[@VERSION]",
-				Description: example("celltrack --user aud release spec show isct-uc-msc", "celltrack --user aud release spec show isct-uc-msc@1"),
+				Name:      "show",
+				Usage:     "show a specification's criteria and the source of each limit",
+				ArgsUsage: "NAME[@VERSION]",
+				Description: "With --json it prints the specification in the file format `release spec add` reads (README, \"Release\"),\n" +
+					"to keep, edit and add back as a new version; `release spec list --json` has versions, authors and times.\n\n" +
+					example("celltrack --user aud release spec show isct-uc-msc", "celltrack --user aud release spec show isct-uc-msc@1",
+						"celltrack --json release spec show isct-uc-msc > our-uc-spec.json"),
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
 					s, err := rt.release().Spec(c.Args().First())
 					if err != nil {
 						return err
 					}
-					return rt.out(s, func(w io.Writer) {
+					return rt.out(s.File(), func(w io.Writer) {
 						fmt.Fprintf(w, "Specification %s version %d — %s\n  kinds %v, added %s by %s\n", s.Name, s.Version, s.Title, s.Kinds, lot.FormatTime(s.CreatedAt), s.CreatedBy)
 						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 						fmt.Fprintln(tw, "CRITERION\tLIMIT\tKINDS\tSOURCE")

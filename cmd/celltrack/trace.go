@@ -123,6 +123,9 @@ func extOf(format string) string {
 
 // writeReport renders r in full before writing anything, so that a failure
 // never leaves half a report; with out, it writes the file and says where.
+// A report whose audit verification failed is still written — marked FAILED
+// with every problem, it is the evidence QA needs — but the command then
+// fails with exit 3 (verifyFailed), so that no script files it as a good one.
 func (rt *runtime) writeReport(r report.Report, format, out string, force bool) error {
 	var buf bytes.Buffer
 	if err := report.Render(&buf, r, format); err != nil {
@@ -132,8 +135,10 @@ func (rt *runtime) writeReport(r report.Report, format, out string, force bool) 
 		if f, ok := rt.stdout.(*os.File); ok && format == "pdf" && term.IsTerminal(int(f.Fd())) {
 			return lot.Errorf(lot.EUSAGE, "a PDF is not for the terminal; add --out FILE.pdf")
 		}
-		_, err := rt.stdout.Write(buf.Bytes())
-		return err
+		if _, err := rt.stdout.Write(buf.Bytes()); err != nil {
+			return err
+		}
+		return verifyFailed(r, "")
 	}
 	if err := writeOut(out, buf.Bytes(), force); err != nil {
 		return err
@@ -145,7 +150,7 @@ func (rt *runtime) writeReport(r report.Report, format, out string, force bool) 
 	case r.Produced.Scope == report.ScopeReport:
 		verdict = fmt.Sprintf("not a full audit verify: its records and the chain from entry %d verified", r.Produced.ChainFrom)
 	}
-	return rt.out(map[string]any{"wrote": out, "format": format, "events": len(r.Events), "audit_verified": r.Produced.Verified, "audit_verify_scope": r.Produced.Scope},
+	err := rt.out(map[string]any{"wrote": out, "format": format, "events": len(r.Events), "audit_verified": r.Produced.Verified, "audit_verify_scope": r.Produced.Scope},
 		func(w io.Writer) {
 			if r.Data != nil {
 				fmt.Fprintf(w, "wrote the %s report of %s to %s (%s, %d rows; %s)\n", r.Kind, r.Subject, out, format, len(r.Data.Rows), verdict)
@@ -153,6 +158,24 @@ func (rt *runtime) writeReport(r report.Report, format, out string, force bool) 
 			}
 			fmt.Fprintf(w, "wrote the %s trace of %s to %s (%s, %d events; %s)\n", r.Kind, r.Subject, out, format, len(r.Events), verdict)
 		})
+	if err != nil {
+		return err
+	}
+	return verifyFailed(r, out)
+}
+
+// verifyFailed is the refusal (ECONFLICT, exit 3) of a report written, to
+// out or to standard output (out ""), although its audit verification failed.
+func verifyFailed(r report.Report, out string) error {
+	if r.Produced.Verified {
+		return nil
+	}
+	where := "above"
+	if out != "" {
+		where = "to " + out
+	}
+	return lot.Errorf(lot.ECONFLICT, "audit verify FAILED (%d problem(s)) for the %s: it was written %s marked FAILED, with each problem; do not rely on it — run `celltrack check` and report it to QA",
+		len(r.Produced.Problems), r.Name(), where)
 }
 
 // formatFlag and outFlag are the output flags every report command shares.

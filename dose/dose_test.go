@@ -66,8 +66,10 @@ func TestRequiredCells(t *testing.T) {
 	}{
 		{"DOMAIN.md: 62.0 kg on 1×10^6/kg", builtin(t, "sle-uc-d0d7"), 1, 62_000, 62_000_000, "62.0 kg × 1.00×10^6/kg = 6.20×10^7"},
 		{"day 7 dose is the same per kg", builtin(t, "sle-uc-d0d7"), 2, 71_400, 71_400_000, "71.4 kg × 1.00×10^6/kg = 7.14×10^7"},
-		{"weight to the gram is exact", builtin(t, "ss-uc-single"), 1, 55_351, 55_351_000, "55.351 kg × 1.00×10^6/kg = 5.54×10^7"},
-		{"per-kg rounds half up to a whole cell", odd, 1, 1_001, 333_666, "1.001 kg × 3.33×10^5/kg = 3.34×10^5"},
+		{"issue 12: 62.05 kg is dosed and shown as 62.05 kg", builtin(t, "sle-uc-d0d7"), 1, 62_050, 62_050_000, "62.05 kg × 1.00×10^6/kg = 6.205×10^7"},
+		{"a weight over 100 kg shows every digit of its dose", builtin(t, "sle-uc-d0d7"), 1, 105_300, 105_300_000, "105.3 kg × 1.00×10^6/kg = 1.053×10^8"},
+		{"weight to the gram is exact", builtin(t, "ss-uc-single"), 1, 55_351, 55_351_000, "55.351 kg × 1.00×10^6/kg = 5.5351×10^7"},
+		{"per-kg rounds half up to a whole cell", odd, 1, 1_001, 333_666, "1.001 kg × 3.33333×10^5/kg = 3.33666×10^5"},
 		{"fixed ignores weight", builtin(t, "ss-uc-fixed-x10"), 10, 80_200, 50_000_000, "fixed dose 5.00×10^7"},
 		{"rFib infusion 7 is 5×10^7", builtin(t, "ss-rfib-12"), 7, 55_300, 50_000_000, "fixed dose 5.00×10^7"},
 		{"rFib infusion 8 escalates to 7.5×10^7", builtin(t, "ss-rfib-12"), 8, 55_300, 75_000_000, "fixed dose 7.50×10^7 (the dose changes from infusion 8 on)"},

@@ -564,6 +564,12 @@ func TestCheckSigners(t *testing.T) {
 	pat := audit.User{ID: uuid.New(), Name: "pat", FullName: "Dr Pat Okafor", Role: audit.Physician}
 	liu := audit.User{ID: uuid.New(), Name: "liu", FullName: "Liu Wei", Role: audit.Lab}
 	nina2 := audit.User{ID: uuid.New(), Name: "nina2", FullName: "nina  rossi RN", Role: audit.Nurse}
+	// Issue 12: a second login printed "Nina Rossi." witnessed Nina Rossi's
+	// infusion. Punctuation and repeated spaces do not make another person.
+	ninaDot := audit.User{ID: uuid.New(), Name: "nina3", FullName: "Nina Rossi RN.", Role: audit.Nurse}
+	ninaComma := audit.User{ID: uuid.New(), Name: "nina4", FullName: "Nina  Rossi, RN", Role: audit.Nurse}
+	ninaHyphen := audit.User{ID: uuid.New(), Name: "nina5", FullName: "Nina-Rossi RN", Role: audit.Nurse}
+	ninaInitial := audit.User{ID: uuid.New(), Name: "nina6", FullName: "Nina M. Rossi RN", Role: audit.Nurse}
 	gone := omar
 	gone.Disabled = true
 	for _, tc := range []struct {
@@ -575,6 +581,11 @@ func TestCheckSigners(t *testing.T) {
 		{"nurse and physician", nina, pat, true},
 		{"the nurse witnessing herself", nina, nina, false},
 		{"her second login witnessing", nina, nina2, false},
+		{"a login printed with a full stop witnessing", nina, ninaDot, false},
+		{"a login printed with a comma and two spaces witnessing", nina, ninaComma, false},
+		{"a login printed with a hyphen witnessing", nina, ninaHyphen, false},
+		{"the full-stop login administering, Nina witnessing", ninaDot, nina, false},
+		{"another Nina Rossi told apart by a middle initial", nina, ninaInitial, true},
 		{"a lab witness", nina, liu, false},
 		{"a lab user administering", liu, nina, false},
 		{"a disabled witness", nina, gone, false},

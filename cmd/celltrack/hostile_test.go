@@ -55,6 +55,14 @@ func regWith(flag, value string, more ...string) []string {
 	return append(append(out, flag, value), more...)
 }
 
+func patientCorrect(more ...string) []string {
+	return with([]string{"--user", "nina", "patient", "correct"}, more...)
+}
+
+func donorCorrect(more ...string) []string {
+	return with([]string{"--user", "liu", "donor", "correct"}, more...)
+}
+
 func patientAdd(more ...string) []string {
 	return with([]string{"--user", "pat", "patient", "add"}, more...)
 }
@@ -126,6 +134,28 @@ var hostileCatalogue = []hostile{
 	{name: "patient MRN non-UTF-8", code: 3, args: patientAdd("--name", "A B", "--born", "1984-03-09", "--sex", "F", "MRN-\xff"), want: []string{"MRN"}},
 	{name: "patient flag after MRN", code: 2, args: patientAdd("--name", "A B", "--born", "1984-03-09", "MRN-3001", "--sex", "F"), want: []string{"--sex", "MRN-3001"}},
 	{name: "patient added by lab", code: 3, args: []string{"--user", "liu", "patient", "add", "--name", "A B", "--born", "1984-03-09", "--sex", "F", "MRN-3001"}, want: []string{"liu", "lab", "patient.add"}},
+
+	// patient correct / donor correct (issue 12)
+	{name: "patient correct blank reason", code: 3, args: patientCorrect("--name", "Mei Chan", "--reason", " ", "MRN-1001"), want: []string{"--reason", "required"}},
+	{name: "patient correct missing --reason", code: 2, args: patientCorrect("--name", "Mei Chan", "MRN-1001"), want: []string{"reason"}},
+	{name: "patient correct nothing given", code: 3, args: patientCorrect("--reason", "typo", "MRN-1001"), want: []string{"nothing to correct", "--mrn", "--name"}},
+	{name: "patient correct same name", code: 3, args: patientCorrect("--name", "Mei Chen", "--reason", "typo", "MRN-1001"), want: []string{"--name", `"Mei Chen"`, "already"}},
+	{name: "patient correct to another patient's MRN", code: 3, args: patientCorrect("--mrn", "MRN-2001", "--reason", "typo", "MRN-1001"), want: []string{"--mrn", "MRN-2001", "another patient"}},
+	{name: "patient correct to another patient's MRN in lower case", code: 3, args: patientCorrect("--mrn", "mrn-2001", "--reason", "typo", "MRN-1001"), want: []string{"--mrn", "mrn-2001", "letter case"}},
+	{name: "patient correct MRN with a space", code: 3, args: patientCorrect("--mrn", "MRN 1010", "--reason", "typo", "MRN-1001"), want: []string{"--mrn", "MRN 1010"}},
+	{name: "patient correct born 30 February", code: 3, args: patientCorrect("--born", "1984-02-30", "--reason", "typo", "MRN-1001"), want: []string{"--born", "1984-02-30"}},
+	{name: "patient correct born in the future", code: 3, args: patientCorrect("--born", "2030-01-01", "--reason", "typo", "MRN-1001"), want: []string{"--born", "2030-01-01", "future"}},
+	{name: "patient correct sex Q", code: 3, args: patientCorrect("--sex", "Q", "--reason", "typo", "MRN-1001"), want: []string{"sex", `"Q"`}},
+	{name: "patient correct name with a zero-width space", code: 3, args: patientCorrect("--name", "Mei​Chan", "--reason", "typo", "MRN-1001"), want: []string{"--name", "U+200B"}},
+	{name: "patient correct unknown patient", code: 5, args: patientCorrect("--name", "A B", "--reason", "typo", "MRN-9999"), want: []string{"MRN-9999"}},
+	{name: "patient correct flag after MRN", code: 2, args: patientCorrect("--reason", "typo", "MRN-1001", "--name", "A B"), want: []string{"--name", "MRN-1001"}},
+	{name: "patient corrected by lab", code: 3, args: []string{"--user", "liu", "patient", "correct", "--name", "A B", "--reason", "typo", "MRN-1001"}, want: []string{"liu", "lab", "patient.correct"}},
+	{name: "donor correct delivery in the future", code: 3, args: donorCorrect("--delivered", "2027-01-01", "--reason", "typo", "D-0001"), want: []string{"--delivered", "2027-01-01", "future"}},
+	{name: "donor correct same consent date", code: 3, args: donorCorrect("--consented", "2026-10-12", "--reason", "typo", "D-0001"), want: []string{"--consented", "2026-10-12", "already"}},
+	{name: "donor correct blank site", code: 3, args: donorCorrect("--site", " ", "--reason", "typo", "D-0001"), want: []string{"--site", "blank"}},
+	{name: "donor correct nothing given", code: 3, args: donorCorrect("--reason", "typo", "D-0001"), want: []string{"nothing to correct", "--delivered"}},
+	{name: "donor correct blank reason", code: 3, args: donorCorrect("--site", "W6", "--reason", "", "D-0001"), want: []string{"--reason", "required"}},
+	{name: "donor corrected by nurse", code: 3, args: []string{"--user", "nina", "donor", "correct", "--site", "W6", "--reason", "typo", "D-0001"}, want: []string{"nina", "donor.correct"}},
 
 	// donor add
 	{name: "donor duplicate id", code: 3, args: donorAdd("--delivered", "2026-10-30", "--site", "W5", "--consented", "2026-10-12", "D-0001"), want: []string{"D-0001", "already"}},

@@ -171,15 +171,21 @@ func TestCorrectDonor(t *testing.T) {
 	}
 }
 
-// TestOpenUpgradesAVersion2File: a file of the previous schema (2) opens
-// read-only only after `upgrade`; the upgrade notes what version 7 adds, and
-// the upgraded file takes corrections and verifies.
-func TestOpenUpgradesAVersion2File(t *testing.T) {
+// TestOpenUpgradesAnOlderFile: a file of an earlier schema (2, or 3, the
+// version before 7) opens read-only only after `upgrade`; the upgrade notes
+// what version 7 adds, and the upgraded file takes corrections and verifies.
+func TestOpenUpgradesAnOlderFile(t *testing.T) {
+	for _, from := range []string{"2", "3"} {
+		t.Run("from "+from, func(t *testing.T) { upgradeFrom(t, from) })
+	}
+}
+
+func upgradeFrom(t *testing.T, from string) {
 	db := newTestDB(t)
-	path := tamperFile(t, db, func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte("2")) })
+	path := tamperFile(t, db, func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte(from)) })
 	_, err := Open(path, Options{ReadOnly: true, Timeout: time.Second})
-	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "schema version 2; this one reads "+strconv.Itoa(SchemaVersion)) {
-		t.Fatalf("read-only open of a version 2 file: %v", err)
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "schema version "+from+"; this one reads "+strconv.Itoa(SchemaVersion)) {
+		t.Fatalf("read-only open of a version %s file: %v", from, err)
 	}
 	up, err := Open(path, Options{Timeout: time.Second, Now: db.Now})
 	if err != nil {
@@ -187,7 +193,7 @@ func TestOpenUpgradesAVersion2File(t *testing.T) {
 	}
 	db.bolt = up.bolt
 	v, note, err := up.Schema()
-	if err != nil || v != SchemaVersion || !strings.Contains(note, `"from":2`) || !strings.Contains(note, "7: patient and donor records may carry corrections") {
+	if err != nil || v != SchemaVersion || !strings.Contains(note, `"from":`+from) || !strings.Contains(note, "7: patient and donor records may carry corrections") {
 		t.Fatalf("schema %d, note %q, %v", v, note, err)
 	}
 	if _, _, err := NewLotService(up).CorrectPatient("nina", "MRN-1", lot.PatientFix{MRN: "MRN-100"}, "typo"); err != nil {

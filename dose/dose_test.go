@@ -263,13 +263,31 @@ func TestValidateRefusesImplausibleDoses(t *testing.T) {
 	}
 }
 
+// TestWeightChange: whether a weight changed by more than 10 % is decided
+// on the exact change, and the percentage shown falls on the same side of
+// 10 % as the change itself (issue 12: never decide on one value and show
+// another).
 func TestWeightChange(t *testing.T) {
 	for _, tc := range []struct {
 		prev, cur lot.Grams
-		want      lot.Tenths
-	}{{62_000, 68_200, 100}, {62_000, 68_300, 102}, {62_000, 55_800, -100}, {62_000, 55_700, -102}} {
-		if got := WeightChange(tc.prev, tc.cur); got != tc.want {
-			t.Errorf("%s → %s: %d, want %d", tc.prev, tc.cur, got, tc.want)
+		show      string
+		tooLarge  bool
+	}{
+		{62_000, 68_200, "+10.0 %", false}, // exactly +10 %
+		{62_000, 68_300, "+10.2 %", true},
+		{62_000, 55_800, "-10.0 %", false},
+		{62_000, 55_700, "-10.2 %", true},
+		{62_000, 68_230, "+10.05 %", true}, // +10.048 %: over, though +10.0 % to 0.1 %
+		{62_000, 68_210, "+10.02 %", true}, // +10.016 %
+		{62_000, 55_770, "-10.05 %", true}, // -10.048 %
+		{100_000, 110_010, "+10.01 %", true},
+		{300_000, 330_010, "+10.003 %", true},  // +10.0033 %: three decimals
+		{300_000, 330_001, "+10.0003 %", true}, // a weight kept to the gram before 10 g
+		{62_000, 62_050, "+0.1 %", false},
+		{62_000, 62_000, "0.0 %", false},
+	} {
+		if got, over := FormatWeightChange(tc.prev, tc.cur), WeightChangeTooLarge(tc.prev, tc.cur); got != tc.show || over != tc.tooLarge {
+			t.Errorf("%s → %s: %q, too large %v; want %q, %v", tc.prev, tc.cur, got, over, tc.show, tc.tooLarge)
 		}
 	}
 }
@@ -392,6 +410,7 @@ func TestCheckWeightChange(t *testing.T) {
 		{"small steps adding up to +14.5 %", []w{{62_000, used}, {66_000, ""}, {69_000, ""}, {71_000, ""}}, "71.0 kg is +14.5 % since 62.0 kg"},
 		{"a typo corrected by re-weighing", []w{{62_000, used}, {82_000, ""}, {62_500, ""}}, ""},
 		{"exactly +10.0 %", []w{{62_000, used}, {68_200, ""}}, ""},
+		{"+10.048 % is more than 10 %, though +10.0 % to 0.1 %", []w{{62_000, used}, {68_230, ""}}, "68.23 kg is +10.05 % since 62.0 kg"},
 		{"no infusion yet: from the first weight", []w{{62_000, ""}, {68_300, ""}, {68_300, ""}}, "68.3 kg is +10.2 % since 62.0 kg on 2026-11-25 (the first weight recorded)"},
 		{"the latest accepted weight counts, not an older one", []w{{62_000, used}, {75_000, confirmed}, {76_000, ""}}, ""},
 	} {

@@ -129,9 +129,15 @@ func WeightChangeTooLarge(prev, cur lot.Grams) bool {
 // same side of the 10 % limit as the exact change: +10.0 % is within it,
 // +10.05 % (+10.048 %) is not.
 func FormatWeightChange(prev, cur lot.Grams) string {
-	exact := big.NewRat(int64(cur-prev)*100, int64(prev))
-	over := WeightChangeTooLarge(prev, cur)
-	limit := big.NewRat(WeightChangeConfirmTenths, 10)
+	return percentBeside(big.NewRat(int64(cur-prev)*100, int64(prev)), big.NewRat(WeightChangeConfirmTenths, 10), WeightChangeTooLarge(prev, cur))
+}
+
+// percentBeside prints exact, a signed percentage, to 0.1 %, or with as
+// many more decimals (up to 6) as it takes for the number shown to fall on
+// the same side of limit as the verdict: beyond it when over, within it
+// otherwise. A rounded number must never contradict the check it explains
+// (issue 12).
+func percentBeside(exact, limit *big.Rat, over bool) string {
 	s := exact.FloatString(1)
 	for places := 2; places <= 6; places++ {
 		shown, _ := new(big.Rat).SetString(s)
@@ -144,6 +150,21 @@ func FormatWeightChange(prev, cur lot.Grams) string {
 		s = "+" + s
 	}
 	return s + " %"
+}
+
+// deviationOutside prints the deviation of given from required for a dose
+// outside p's tolerance, so that it reads outside: -10.04 % against a
+// tolerance of -10 % is shown -10.04 %, never -10.0 %.
+func deviationOutside(p Protocol, given, required lot.Cells) string {
+	if required <= 0 {
+		return FormatDeviation(0)
+	}
+	exact := big.NewRat((int64(given)-int64(required))*100, int64(required))
+	limit := big.NewRat(int64(p.TolerancePlus), 10)
+	if exact.Sign() < 0 {
+		limit = big.NewRat(int64(p.ToleranceMinus), 10)
+	}
+	return percentBeside(exact, limit, new(big.Rat).Abs(exact).Cmp(limit) > 0)
 }
 
 // Check runs every bedside check (issue 4, "Bedside check") and never stops
@@ -312,10 +333,10 @@ func Check(f Facts) Report {
 	switch {
 	case !WithinTolerance(pr, calc) && calc.Short:
 		add("dose", false, fmt.Sprintf("the bags hold %s viable cells, %s fewer than the %s required (%s), outside %s",
-			calc.Held, calc.Required-calc.Held, calc.Required, FormatDeviation(deviation(big.NewRat(int64(calc.Held), 1), calc.Required)), tol),
+			calc.Held, calc.Required-calc.Held, calc.Required, deviationOutside(pr, calc.Held, calc.Required), tol),
 			"dispense another bag for this patient and name every bag with --container")
 	case !WithinTolerance(pr, calc):
-		add("dose", false, fmt.Sprintf("%s in %s mL is %s from the required %s, outside %s", calc.Given, calc.Volume, FormatDeviation(calc.Deviation), calc.Required, tol),
+		add("dose", false, fmt.Sprintf("%s in %s mL is %s from the required %s, outside %s", calc.Given, calc.Volume, deviationOutside(pr, calc.Given, calc.Required), calc.Required, tol),
 			"draw the computed volume (`celltrack dose calc`) or ask the physician")
 	default:
 		add("dose", true, fmt.Sprintf("%s in %s mL, %s from %s (tolerance %s)", calc.Given, calc.Volume, FormatDeviation(calc.Deviation), calc.Working, tol), "")

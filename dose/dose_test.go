@@ -292,6 +292,26 @@ func TestWeightChange(t *testing.T) {
 	}
 }
 
+// TestDeviationOutside: a dose outside the tolerance is shown outside it,
+// with more decimals when 0.1 % would round it onto the limit.
+func TestDeviationOutside(t *testing.T) {
+	p := Protocol{ToleranceMinus: 100, TolerancePlus: 50}
+	for _, tc := range []struct {
+		given, required lot.Cells
+		want            string
+	}{
+		{55_780_000, 62_000_000, "-10.03 %"}, // -10.032 %: never "-10.0 %" beside "outside -10.0 %"
+		{55_000_000, 62_000_000, "-11.3 %"},
+		{65_120_000, 62_000_000, "+5.03 %"}, // +5.032 % against +5 %
+		{65_200_000, 62_000_000, "+5.2 %"},
+		{55_799_999, 62_000_000, "-10.000002 %"},
+	} {
+		if got := deviationOutside(p, tc.given, tc.required); got != tc.want {
+			t.Errorf("%s of %s: %q, want %q", tc.given, tc.required, got, tc.want)
+		}
+	}
+}
+
 // goodFacts is a GO bedside: MRN-1 (62.0 kg weighed an hour ago) due for
 // infusion 1 of sle-uc-d0d7, one released bag of 1×10^8 viable cells in
 // 50.0 mL, thawed 30 minutes ago and dispensed for MRN-1, endotoxin 0.5 EU/mL.

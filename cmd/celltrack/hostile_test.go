@@ -146,7 +146,7 @@ var hostileCatalogue = []hostile{
 	{name: "patient correct born 30 February", code: 3, args: patientCorrect("--born", "1984-02-30", "--reason", "typo", "MRN-1001"), want: []string{"--born", "1984-02-30"}},
 	{name: "patient correct born in the future", code: 3, args: patientCorrect("--born", "2030-01-01", "--reason", "typo", "MRN-1001"), want: []string{"--born", "2030-01-01", "future"}},
 	{name: "patient correct sex Q", code: 3, args: patientCorrect("--sex", "Q", "--reason", "typo", "MRN-1001"), want: []string{"sex", `"Q"`}},
-	{name: "patient correct name with a zero-width space", code: 3, args: patientCorrect("--name", "Mei​Chan", "--reason", "typo", "MRN-1001"), want: []string{"--name", "U+200B"}},
+	{name: "patient correct name with a zero-width space", code: 3, args: patientCorrect("--name", "Mei\u200bChan", "--reason", "typo", "MRN-1001"), want: []string{"--name", "U+200B"}},
 	{name: "patient correct unknown patient", code: 5, args: patientCorrect("--name", "A B", "--reason", "typo", "MRN-9999"), want: []string{"MRN-9999"}},
 	{name: "patient correct flag after MRN", code: 2, args: patientCorrect("--reason", "typo", "MRN-1001", "--name", "A B"), want: []string{"--name", "MRN-1001"}},
 	{name: "patient corrected by lab", code: 3, args: []string{"--user", "liu", "patient", "correct", "--name", "A B", "--reason", "typo", "MRN-1001"}, want: []string{"liu", "lab", "patient.correct"}},

@@ -554,8 +554,20 @@ func (t *tracer) decisions(l lot.Lot) error {
 		fs := []report.Field{field("Decided", lot.FormatTime(rd.At)+" by "+rd.By)}
 		if rd.Exceptional {
 			sec.Title = fmt.Sprintf("Release decision on lot %s: EXCEPTIONAL RELEASE", l.Number)
-			sec.Warning = "EXCEPTIONAL RELEASE of a non-conforming lot: patient " + rd.Patient + " only"
-			fs = append(fs, field("Restricted to", rd.Patient))
+			// The signed decision names the MRN of its day; a corrected MRN
+			// is named beside it.
+			to := rd.Patient
+			if d.PatientID != uuid.Nil {
+				p, err := t.patient(d.PatientID)
+				if err != nil {
+					return err
+				}
+				if p.MRN != rd.Patient {
+					to += " (MRN now " + p.MRN + ")"
+				}
+			}
+			sec.Warning = "EXCEPTIONAL RELEASE of a non-conforming lot: patient " + to + " only"
+			fs = append(fs, field("Restricted to", to))
 		}
 		if rd.Spec != "" {
 			fs = append(fs, field("Specification", rd.Spec))

@@ -637,3 +637,41 @@ func TestCheckSigners(t *testing.T) {
 		})
 	}
 }
+
+// TestBandBoundsKeptToTheGram: a band bound is a threshold, not a
+// measurement, so it keeps the gram precision protocols were written with
+// before weights were kept to 10 g (a stored protocol is read again from its
+// file on every use and must still read), and it round-trips exactly.
+func TestBandBoundsKeptToTheGram(t *testing.T) {
+	for _, tc := range []struct {
+		bound string
+		want  lot.Grams
+		err   string
+	}{
+		{"60.999", 60_999, ""},
+		{"60", 60_000, ""},
+		{"60.05", 60_050, ""},
+		{"60.9999", 0, "more than 3 decimal places"},
+		{"0.5", 0, "outside 1.0–300.0 kg"},
+	} {
+		data := `{"format": 1, "name": "ss-uc-bands", "title": "bands", "source": "test", "product": "uc", "basis": "bands",
+		 "bands": [{"up_to_kg": "` + tc.bound + `", "cells": "5e7"}, {"cells": "9e7"}],
+		 "phases": [{"count": 1, "interval_days": 0}], "window_days": 1, "follow_actual": false,
+		 "tolerance_minus_pct": "10", "tolerance_plus_pct": "10", "max_weight_age_days": 7,
+		 "max_thaw_minutes": 240, "infusion_minutes": 60, "endotoxin_eu_per_kg_per_h": "5"}`
+		p, err := ParseProtocol([]byte(data))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("bound %s: %v; want %q", tc.bound, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || p.Bands[0].UpTo != tc.want {
+			t.Fatalf("bound %s: %+v %v", tc.bound, p.Bands, err)
+		}
+		back, err := json.Marshal(p.File())
+		if q, err2 := ParseProtocol(back); err != nil || err2 != nil || q.Bands[0].UpTo != tc.want {
+			t.Errorf("bound %s does not round-trip: %s %v %v", tc.bound, back, err, err2)
+		}
+	}
+}

@@ -46,6 +46,10 @@ const (
 	WeightConfirm  Action = "weight.confirm"
 	DoseAdminister Action = "dose.administer"
 	DoseReaction   Action = "dose.reaction"
+	// Corrections of master data (issue 12): a mistyped name, date of
+	// birth, sex or MRN of a patient; a donor's dates or site.
+	PatientCorrect Action = "patient.correct"
+	DonorCorrect   Action = "donor.correct"
 )
 
 // Permissions is the permission table: which roles may perform each write.
@@ -90,6 +94,10 @@ var Permissions = map[Action][]Role{
 	WeightConfirm:   {Physician},
 	DoseAdminister:  {Nurse, Physician},
 	DoseReaction:    {Nurse, Physician},
+	// Whoever may register a patient or a donor may correct the record's
+	// typing errors; the correction names them and their reason.
+	PatientCorrect: {Admin, Physician, Nurse},
+	DonorCorrect:   {Lab},
 }
 
 // Allowed reports whether role may perform a.

@@ -232,14 +232,9 @@ func bandRange(bands []Band, i int) string {
 	return lo + " and " + hi
 }
 
-// exactKg prints a weight with one decimal, or to the gram when it was
-// entered that finely, so the working shows the weight actually used.
-func exactKg(g lot.Grams) string {
-	if g%100 == 0 {
-		return g.String()
-	}
-	return lot.FormatFixed(int64(g), 3, 3) + " kg"
-}
+// exactKg prints a weight exactly as kept, so the working shows the weight
+// actually used.
+func exactKg(g lot.Grams) string { return g.String() }
 
 // roundRat rounds r half away from zero to an integer.
 func roundRat(r *big.Rat) int64 {

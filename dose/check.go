@@ -111,9 +111,60 @@ func LatestWeight(ws []lot.Weight, now time.Time) (lot.Weight, int, bool) {
 	return ws[idx], idx, true
 }
 
-// WeightChange returns the change from prev to cur in 0.1 %, signed.
-func WeightChange(prev, cur lot.Grams) lot.Tenths {
-	return lot.Tenths(roundRat(big.NewRat(int64(cur-prev)*1000, int64(prev))))
+// WeightChangeTooLarge reports whether cur differs from prev by more than
+// WeightChangeConfirmTenths, compared exactly rather than on the rounded
+// percentage: 68.23 kg after 62.0 kg is +10.048 %, more than 10 %, though it
+// rounds to +10.0 %.
+func WeightChangeTooLarge(prev, cur lot.Grams) bool {
+	d := int64(cur - prev)
+	if d < 0 {
+		d = -d
+	}
+	return d*1000 > WeightChangeConfirmTenths*int64(prev)
+}
+
+// FormatWeightChange prints the change from prev to cur as a signed
+// percentage to 0.1 %, or with as many more decimals (up to 6, enough for
+// weights kept to the gram) as it takes for the number shown to fall on the
+// same side of the 10 % limit as the exact change: +10.0 % is within it,
+// +10.05 % (+10.048 %) is not.
+func FormatWeightChange(prev, cur lot.Grams) string {
+	return percentBeside(big.NewRat(int64(cur-prev)*100, int64(prev)), big.NewRat(WeightChangeConfirmTenths, 10), WeightChangeTooLarge(prev, cur))
+}
+
+// percentBeside prints exact, a signed percentage, to 0.1 %, or with as
+// many more decimals (up to 6) as it takes for the number shown to fall on
+// the same side of limit as the verdict: beyond it when over, within it
+// otherwise. A rounded number must never contradict the check it explains
+// (issue 12).
+func percentBeside(exact, limit *big.Rat, over bool) string {
+	s := exact.FloatString(1)
+	for places := 2; places <= 6; places++ {
+		shown, _ := new(big.Rat).SetString(s)
+		if (new(big.Rat).Abs(shown).Cmp(limit) > 0) == over {
+			break
+		}
+		s = exact.FloatString(places)
+	}
+	if exact.Sign() > 0 {
+		s = "+" + s
+	}
+	return s + " %"
+}
+
+// deviationOutside prints the deviation of given from required for a dose
+// outside p's tolerance, so that it reads outside: -10.04 % against a
+// tolerance of -10 % is shown -10.04 %, never -10.0 %.
+func deviationOutside(p Protocol, given, required lot.Cells) string {
+	if required <= 0 {
+		return FormatDeviation(0)
+	}
+	exact := big.NewRat((int64(given)-int64(required))*100, int64(required))
+	limit := big.NewRat(int64(p.TolerancePlus), 10)
+	if exact.Sign() < 0 {
+		limit = big.NewRat(int64(p.ToleranceMinus), 10)
+	}
+	return percentBeside(exact, limit, new(big.Rat).Abs(exact).Cmp(limit) > 0)
 }
 
 // Check runs every bedside check (issue 4, "Bedside check") and never stops
@@ -247,17 +298,17 @@ func Check(f Facts) Report {
 		add("weight", true, fmt.Sprintf("%s measured %s", w.Grams, lot.FormatTime(w.MeasuredAt)), "")
 	}
 	if ref, what := referenceWeight(f, idx); ref.Grams > 0 {
-		ch := WeightChange(ref.Grams, w.Grams)
+		ch := FormatWeightChange(ref.Grams, w.Grams)
 		since := fmt.Sprintf("since %s on %s (%s)", ref.Grams, lot.FormatDate(ref.MeasuredAt), what)
 		switch {
-		case abs(ch) <= WeightChangeConfirmTenths:
-			add("weight change", true, fmt.Sprintf("%s %s", FormatDeviation(ch), since), "")
+		case !WeightChangeTooLarge(ref.Grams, w.Grams):
+			add("weight change", true, fmt.Sprintf("%s %s", ch, since), "")
 		case f.ConfirmedWeights[w.ID]:
-			add("weight change", true, fmt.Sprintf("%s %s, confirmed by a physician", FormatDeviation(ch), since), "")
+			add("weight change", true, fmt.Sprintf("%s %s, confirmed by a physician", ch, since), "")
 		case f.UsedWeights[w.ID]:
-			add("weight change", true, fmt.Sprintf("%s %s, accepted for an earlier infusion", FormatDeviation(ch), since), "")
+			add("weight change", true, fmt.Sprintf("%s %s, accepted for an earlier infusion", ch, since), "")
 		default:
-			add("weight change", false, fmt.Sprintf("%s is %s %s: more than 10 %%", w.Grams, FormatDeviation(ch), since),
+			add("weight change", false, fmt.Sprintf("%s is %s %s: more than 10 %%", w.Grams, ch, since),
 				"a physician confirms this weight with `celltrack dose confirm-weight`; entering the same weight again does not clear this (a corrected weight within 10 % of "+ref.Grams.String()+" does)")
 		}
 	}
@@ -282,10 +333,10 @@ func Check(f Facts) Report {
 	switch {
 	case !WithinTolerance(pr, calc) && calc.Short:
 		add("dose", false, fmt.Sprintf("the bags hold %s viable cells, %s fewer than the %s required (%s), outside %s",
-			calc.Held, calc.Required-calc.Held, calc.Required, FormatDeviation(deviation(big.NewRat(int64(calc.Held), 1), calc.Required)), tol),
+			calc.Held, calc.Required-calc.Held, calc.Required, deviationOutside(pr, calc.Held, calc.Required), tol),
 			"dispense another bag for this patient and name every bag with --container")
 	case !WithinTolerance(pr, calc):
-		add("dose", false, fmt.Sprintf("%s in %s mL is %s from the required %s, outside %s", calc.Given, calc.Volume, FormatDeviation(calc.Deviation), calc.Required, tol),
+		add("dose", false, fmt.Sprintf("%s in %s mL is %s from the required %s, outside %s", calc.Given, calc.Volume, deviationOutside(pr, calc.Given, calc.Required), calc.Required, tol),
 			"draw the computed volume (`celltrack dose calc`) or ask the physician")
 	default:
 		add("dose", true, fmt.Sprintf("%s in %s mL, %s from %s (tolerance %s)", calc.Given, calc.Volume, FormatDeviation(calc.Deviation), calc.Working, tol), "")
@@ -363,11 +414,4 @@ func daysOld(d time.Duration) string {
 // 240 min 30 s ago never reads as within a 240 min limit.
 func minutes(d time.Duration) string {
 	return fmt.Sprintf("%d min", int64((d+time.Minute-1)/time.Minute))
-}
-
-func abs(t lot.Tenths) lot.Tenths {
-	if t < 0 {
-		return -t
-	}
-	return t
 }

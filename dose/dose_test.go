@@ -66,8 +66,10 @@ func TestRequiredCells(t *testing.T) {
 	}{
 		{"DOMAIN.md: 62.0 kg on 1×10^6/kg", builtin(t, "sle-uc-d0d7"), 1, 62_000, 62_000_000, "62.0 kg × 1.00×10^6/kg = 6.20×10^7"},
 		{"day 7 dose is the same per kg", builtin(t, "sle-uc-d0d7"), 2, 71_400, 71_400_000, "71.4 kg × 1.00×10^6/kg = 7.14×10^7"},
-		{"weight to the gram is exact", builtin(t, "ss-uc-single"), 1, 55_351, 55_351_000, "55.351 kg × 1.00×10^6/kg = 5.54×10^7"},
-		{"per-kg rounds half up to a whole cell", odd, 1, 1_001, 333_666, "1.001 kg × 3.33×10^5/kg = 3.34×10^5"},
+		{"issue 12: 62.05 kg is dosed and shown as 62.05 kg", builtin(t, "sle-uc-d0d7"), 1, 62_050, 62_050_000, "62.05 kg × 1.00×10^6/kg = 6.205×10^7"},
+		{"a weight over 100 kg shows every digit of its dose", builtin(t, "sle-uc-d0d7"), 1, 105_300, 105_300_000, "105.3 kg × 1.00×10^6/kg = 1.053×10^8"},
+		{"weight to the gram is exact", builtin(t, "ss-uc-single"), 1, 55_351, 55_351_000, "55.351 kg × 1.00×10^6/kg = 5.5351×10^7"},
+		{"per-kg rounds half up to a whole cell", odd, 1, 1_001, 333_666, "1.001 kg × 3.33333×10^5/kg = 3.33666×10^5"},
 		{"fixed ignores weight", builtin(t, "ss-uc-fixed-x10"), 10, 80_200, 50_000_000, "fixed dose 5.00×10^7"},
 		{"rFib infusion 7 is 5×10^7", builtin(t, "ss-rfib-12"), 7, 55_300, 50_000_000, "fixed dose 5.00×10^7"},
 		{"rFib infusion 8 escalates to 7.5×10^7", builtin(t, "ss-rfib-12"), 8, 55_300, 75_000_000, "fixed dose 7.50×10^7 (the dose changes from infusion 8 on)"},
@@ -261,13 +263,51 @@ func TestValidateRefusesImplausibleDoses(t *testing.T) {
 	}
 }
 
+// TestWeightChange: whether a weight changed by more than 10 % is decided
+// on the exact change, and the percentage shown falls on the same side of
+// 10 % as the change itself (issue 12: never decide on one value and show
+// another).
 func TestWeightChange(t *testing.T) {
 	for _, tc := range []struct {
 		prev, cur lot.Grams
-		want      lot.Tenths
-	}{{62_000, 68_200, 100}, {62_000, 68_300, 102}, {62_000, 55_800, -100}, {62_000, 55_700, -102}} {
-		if got := WeightChange(tc.prev, tc.cur); got != tc.want {
-			t.Errorf("%s → %s: %d, want %d", tc.prev, tc.cur, got, tc.want)
+		show      string
+		tooLarge  bool
+	}{
+		{62_000, 68_200, "+10.0 %", false}, // exactly +10 %
+		{62_000, 68_300, "+10.2 %", true},
+		{62_000, 55_800, "-10.0 %", false},
+		{62_000, 55_700, "-10.2 %", true},
+		{62_000, 68_230, "+10.05 %", true}, // +10.048 %: over, though +10.0 % to 0.1 %
+		{62_000, 68_210, "+10.02 %", true}, // +10.016 %
+		{62_000, 55_770, "-10.05 %", true}, // -10.048 %
+		{100_000, 110_010, "+10.01 %", true},
+		{300_000, 330_010, "+10.003 %", true},  // +10.0033 %: three decimals
+		{300_000, 330_001, "+10.0003 %", true}, // a weight kept to the gram before 10 g
+		{62_000, 62_050, "+0.1 %", false},
+		{62_000, 62_000, "0.0 %", false},
+	} {
+		if got, over := FormatWeightChange(tc.prev, tc.cur), WeightChangeTooLarge(tc.prev, tc.cur); got != tc.show || over != tc.tooLarge {
+			t.Errorf("%s → %s: %q, too large %v; want %q, %v", tc.prev, tc.cur, got, over, tc.show, tc.tooLarge)
+		}
+	}
+}
+
+// TestDeviationOutside: a dose outside the tolerance is shown outside it,
+// with more decimals when 0.1 % would round it onto the limit.
+func TestDeviationOutside(t *testing.T) {
+	p := Protocol{ToleranceMinus: 100, TolerancePlus: 50}
+	for _, tc := range []struct {
+		given, required lot.Cells
+		want            string
+	}{
+		{55_780_000, 62_000_000, "-10.03 %"}, // -10.032 %: never "-10.0 %" beside "outside -10.0 %"
+		{55_000_000, 62_000_000, "-11.3 %"},
+		{65_120_000, 62_000_000, "+5.03 %"}, // +5.032 % against +5 %
+		{65_200_000, 62_000_000, "+5.2 %"},
+		{55_799_999, 62_000_000, "-10.000002 %"},
+	} {
+		if got := deviationOutside(p, tc.given, tc.required); got != tc.want {
+			t.Errorf("%s of %s: %q, want %q", tc.given, tc.required, got, tc.want)
 		}
 	}
 }
@@ -390,6 +430,7 @@ func TestCheckWeightChange(t *testing.T) {
 		{"small steps adding up to +14.5 %", []w{{62_000, used}, {66_000, ""}, {69_000, ""}, {71_000, ""}}, "71.0 kg is +14.5 % since 62.0 kg"},
 		{"a typo corrected by re-weighing", []w{{62_000, used}, {82_000, ""}, {62_500, ""}}, ""},
 		{"exactly +10.0 %", []w{{62_000, used}, {68_200, ""}}, ""},
+		{"+10.048 % is more than 10 %, though +10.0 % to 0.1 %", []w{{62_000, used}, {68_230, ""}}, "68.23 kg is +10.05 % since 62.0 kg"},
 		{"no infusion yet: from the first weight", []w{{62_000, ""}, {68_300, ""}, {68_300, ""}}, "68.3 kg is +10.2 % since 62.0 kg on 2026-11-25 (the first weight recorded)"},
 		{"the latest accepted weight counts, not an older one", []w{{62_000, used}, {75_000, confirmed}, {76_000, ""}}, ""},
 	} {
@@ -562,6 +603,12 @@ func TestCheckSigners(t *testing.T) {
 	pat := audit.User{ID: uuid.New(), Name: "pat", FullName: "Dr Pat Okafor", Role: audit.Physician}
 	liu := audit.User{ID: uuid.New(), Name: "liu", FullName: "Liu Wei", Role: audit.Lab}
 	nina2 := audit.User{ID: uuid.New(), Name: "nina2", FullName: "nina  rossi RN", Role: audit.Nurse}
+	// Issue 12: a second login printed "Nina Rossi." witnessed Nina Rossi's
+	// infusion. Punctuation and repeated spaces do not make another person.
+	ninaDot := audit.User{ID: uuid.New(), Name: "nina3", FullName: "Nina Rossi RN.", Role: audit.Nurse}
+	ninaComma := audit.User{ID: uuid.New(), Name: "nina4", FullName: "Nina  Rossi, RN", Role: audit.Nurse}
+	ninaHyphen := audit.User{ID: uuid.New(), Name: "nina5", FullName: "Nina-Rossi RN", Role: audit.Nurse}
+	ninaInitial := audit.User{ID: uuid.New(), Name: "nina6", FullName: "Nina M. Rossi RN", Role: audit.Nurse}
 	gone := omar
 	gone.Disabled = true
 	for _, tc := range []struct {
@@ -573,6 +620,11 @@ func TestCheckSigners(t *testing.T) {
 		{"nurse and physician", nina, pat, true},
 		{"the nurse witnessing herself", nina, nina, false},
 		{"her second login witnessing", nina, nina2, false},
+		{"a login printed with a full stop witnessing", nina, ninaDot, false},
+		{"a login printed with a comma and two spaces witnessing", nina, ninaComma, false},
+		{"a login printed with a hyphen witnessing", nina, ninaHyphen, false},
+		{"the full-stop login administering, Nina witnessing", ninaDot, nina, false},
+		{"another Nina Rossi told apart by a middle initial", nina, ninaInitial, true},
 		{"a lab witness", nina, liu, false},
 		{"a lab user administering", liu, nina, false},
 		{"a disabled witness", nina, gone, false},
@@ -583,5 +635,43 @@ func TestCheckSigners(t *testing.T) {
 				t.Fatalf("CheckSigners: %v, want ok %v", err, tc.ok)
 			}
 		})
+	}
+}
+
+// TestBandBoundsKeptToTheGram: a band bound is a threshold, not a
+// measurement, so it keeps the gram precision protocols were written with
+// before weights were kept to 10 g (a stored protocol is read again from its
+// file on every use and must still read), and it round-trips exactly.
+func TestBandBoundsKeptToTheGram(t *testing.T) {
+	for _, tc := range []struct {
+		bound string
+		want  lot.Grams
+		err   string
+	}{
+		{"60.999", 60_999, ""},
+		{"60", 60_000, ""},
+		{"60.05", 60_050, ""},
+		{"60.9999", 0, "more than 3 decimal places"},
+		{"0.5", 0, "outside 1.0–300.0 kg"},
+	} {
+		data := `{"format": 1, "name": "ss-uc-bands", "title": "bands", "source": "test", "product": "uc", "basis": "bands",
+		 "bands": [{"up_to_kg": "` + tc.bound + `", "cells": "5e7"}, {"cells": "9e7"}],
+		 "phases": [{"count": 1, "interval_days": 0}], "window_days": 1, "follow_actual": false,
+		 "tolerance_minus_pct": "10", "tolerance_plus_pct": "10", "max_weight_age_days": 7,
+		 "max_thaw_minutes": 240, "infusion_minutes": 60, "endotoxin_eu_per_kg_per_h": "5"}`
+		p, err := ParseProtocol([]byte(data))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("bound %s: %v; want %q", tc.bound, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || p.Bands[0].UpTo != tc.want {
+			t.Fatalf("bound %s: %+v %v", tc.bound, p.Bands, err)
+		}
+		back, err := json.Marshal(p.File())
+		if q, err2 := ParseProtocol(back); err != nil || err2 != nil || q.Bands[0].UpTo != tc.want {
+			t.Errorf("bound %s does not round-trip: %s %v %v", tc.bound, back, err, err2)
+		}
 	}
 }

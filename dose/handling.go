@@ -138,14 +138,15 @@ func stat(measure string, vs []*big.Rat) Stat {
 }
 
 // FormatMeasure prints a value of measure for people: hours and minutes to
-// 0.1, viability to 0.01 % (a median of tenths is exact there), cells/kg as
-// clinicians write it. Rounding is half away from zero, on the exact value.
+// 0.1, viability to 0.01 % (a median of tenths is exact there), cells/kg to three
+// significant digits (lot.Cells.Rounded; the handling report says it rounds
+// and its CSV and JSON carry the exact value). Rounding is half away from zero, on the exact value.
 func FormatMeasure(measure string, v *big.Rat) string {
 	switch measure {
 	case MeasureViability:
 		return v.FloatString(2)
 	case MeasureCellsPerKg:
-		return lot.Cells(roundRat(v)).String()
+		return lot.Cells(roundRat(v)).Rounded()
 	}
 	return v.FloatString(1)
 }

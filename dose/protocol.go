@@ -320,7 +320,15 @@ func ParseProtocol(data []byte) (Protocol, error) {
 	for _, b := range f.Bands {
 		band := Band{Cells: cells("bands.cells", b.Cells)}
 		if b.UpToKg != "" && err == nil {
-			band.UpTo, err = lot.ParseWeightKg("bands.up_to_kg", b.UpToKg)
+			// A bound is a threshold, not a measurement: it is kept to the
+			// gram (a lab may write 60.999 to move an edge), as it was
+			// before weights were kept to 10 g, so that every stored
+			// protocol still reads.
+			var g int64
+			if g, err = lot.ParseFixed("bands.up_to_kg", b.UpToKg, 3); err == nil {
+				band.UpTo = lot.Grams(g)
+				err = lot.CheckWeight("bands.up_to_kg", band.UpTo)
+			}
 		}
 		p.Bands = append(p.Bands, band)
 	}

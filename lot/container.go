@@ -124,10 +124,18 @@ type Service interface {
 	AddDonor(actor string, d Donor) (Donor, error)
 	Donor(ref string) (Donor, error)
 	Donors() ([]Donor, error)
+	// CorrectDonor corrects a donor's dates or site with a reason
+	// (CorrectDonor's refusals).
+	CorrectDonor(actor, ref string, fix DonorFix, reason string) (Donor, Correction, error)
 
 	AddPatient(actor string, p Patient) (Patient, error)
 	Patient(ref string) (Patient, error)
 	Patients() ([]Patient, error)
+	// CorrectPatient corrects a patient's MRN, name, date of birth or sex
+	// with a reason (CorrectPatient's refusals); a new MRN that is any
+	// patient's MRN, current or former, is ECONFLICT, unless it is a former
+	// MRN of this patient.
+	CorrectPatient(actor, mrn string, fix PatientFix, reason string) (Patient, Correction, error)
 	Weigh(actor string, mrn string, g Grams, at time.Time) (Weight, error)
 	Weights(mrn string) ([]Weight, error)
 

@@ -169,7 +169,7 @@ func TestCheckReceiveAndThaw(t *testing.T) {
 		{"a count a little above cells × viability", Thaw{At: now, Viability: 880, ViableCells: 90_000_000}, ""},
 		{"10 % above, within the viability's rounding", Thaw{At: now, Viability: 500, ViableCells: 55_055_000}, ""},
 		{"beyond 10 % above", Thaw{At: now, Viability: 500, ViableCells: 55_055_001},
-			"--viable-cells 5.51×10^7 is more than 10 % above container G123426000001 01's 1.00×10^8 cells × --viability 50.0 % = 5.00×10^7 viable cells"},
+			"--viable-cells 5.5055001×10^7 is more than 10 % above container G123426000001 01's 1.00×10^8 cells × --viability 50.0 % = 5.00×10^7 viable cells"},
 		{"viable cells far above cells × viability", Thaw{At: now, Viability: 120, ViableCells: 91_000_000},
 			"--viable-cells 9.10×10^7 is more than 10 % above container G123426000001 01's 1.00×10^8 cells × --viability 12.0 % = 1.20×10^7 viable cells; recount"},
 		{"more viable than frozen", Thaw{At: now, Viability: 915, ViableCells: 100_000_001}, "more than the 1.00×10^8 cells"},

@@ -83,6 +83,9 @@ type Donor struct {
 	Consented time.Time
 	CreatedAt time.Time
 	CreatedBy string
+	// Corrections are the corrections of the donor's dates or site, oldest
+	// first (CorrectDonor).
+	Corrections []Correction
 }
 
 // Patient is a person who may receive cells, and for rFib lots the source.
@@ -94,6 +97,13 @@ type Patient struct {
 	Sex       Sex
 	CreatedAt time.Time
 	CreatedBy string
+	// FormerMRNs are MRNs the patient had before a correction, oldest
+	// first. Each stays reserved to this patient: it may be on a wristband,
+	// a label or a paper record, so it is never given to anyone else.
+	FormerMRNs []string
+	// Corrections are the corrections of the patient's master data, oldest
+	// first (CorrectPatient).
+	Corrections []Correction
 }
 
 // Weight is one body-weight measurement.

@@ -76,8 +76,11 @@ func ParseCells(field, s string) (Cells, error) {
 	return Cells(n.Int64()), nil
 }
 
-// String formats the count in scientific notation with three significant
-// digits, as clinicians write doses: 6.20×10^7. Counts below 1000 print whole.
+// String formats the count in scientific notation as clinicians write doses,
+// with three significant digits or as many more as the count has: 6.20×10^7,
+// 6.205×10^7, 6.2012345×10^7. It never rounds (issue 12): the count shown
+// is the count a dose was computed on or a record keeps. Counts below 1000
+// print whole.
 func (c Cells) String() string {
 	if c < 0 {
 		return "-" + (-c).String()
@@ -85,9 +88,27 @@ func (c Cells) String() string {
 	if c < 1000 {
 		return strconv.FormatInt(int64(c), 10)
 	}
-	digits := len(strconv.FormatInt(int64(c), 10))
-	exp := digits - 1
-	// Round half up to three significant digits in integers.
+	digits := strconv.FormatInt(int64(c), 10)
+	exp := len(digits) - 1
+	frac := strings.TrimRight(digits[1:], "0")
+	if len(frac) < 2 {
+		frac += strings.Repeat("0", 2-len(frac))
+	}
+	return fmt.Sprintf("%s.%s×10^%d", digits[:1], frac, exp)
+}
+
+// Rounded formats the count with three significant digits, rounded half
+// up: 6.21×10^7 for 62062000. Only summaries that say they round use it (the
+// handling report's cells/kg, beside the exact value in its CSV and JSON);
+// everything else shows String or Exact.
+func (c Cells) Rounded() string {
+	if c < 0 {
+		return "-" + (-c).Rounded()
+	}
+	if c < 1000 {
+		return strconv.FormatInt(int64(c), 10)
+	}
+	exp := len(strconv.FormatInt(int64(c), 10)) - 1
 	div := pow10(exp - 2)
 	m := (int64(c) + div/2) / div
 	if m >= 1000 { // 9.995e7 rounds up to 1.00e8
@@ -163,8 +184,10 @@ func FormatFixed(n int64, places, shown int) string {
 	return s
 }
 
-// Grams is a body weight in grams; weights are typed in kg to 0.1 kg (or finer,
-// to the gram) and kept exact.
+// Grams is a body weight in grams. Weights are typed in kg to the scale's
+// resolution, at finest 0.01 kg (paediatric scales weigh to 10 g), kept
+// exact, and always shown exactly as kept: the weight shown is the weight
+// a dose was computed on.
 type Grams int64
 
 // Plausible body weights. Anything outside is a typo or a wrong unit (lb, g).
@@ -173,18 +196,39 @@ const (
 	MaxWeight = Grams(300_000)
 )
 
-// ParseWeightKg reads a body weight in kilograms ("62.0") and checks it is
-// plausible for a human patient.
+// ParseWeightKg reads a body weight in kilograms ("62.0", "8.35") and checks
+// it is plausible for a human patient. More than two decimals that are not
+// zeros (62.055) is refused rather than rounded: celltrack keeps weights to
+// 10 g, the resolution of a paediatric scale, so that no screen or record
+// shows a weight other than the one typed.
 func ParseWeightKg(field, s string) (Grams, error) {
-	g, err := ParseFixed(field, s, 3)
+	// Read to the microgram, ignoring digits past the sixth decimal, so
+	// that a weight in the wrong unit (0.062, tonnes) is named as outside
+	// the plausible range, and a finer weight (62.055) as finer than the
+	// scale, rather than either as a number with too many decimals.
+	in := strings.TrimSpace(s)
+	whole, frac, hasDot := strings.Cut(in, ".")
+	digits := strings.Trim(frac, "0123456789") == ""
+	read := in
+	if hasDot && digits && len(frac) > 6 {
+		read = whole + "." + frac[:6]
+	}
+	ug, err := ParseFixed(field, read, 6)
 	if err != nil {
 		return 0, err
 	}
-	w := Grams(g)
-	if err := CheckWeight(field, w); err != nil {
-		return 0, err
+	sig := strings.TrimRight(frac, "0")
+	if ug < int64(MinWeight)*1000 || ug > int64(MaxWeight)*1000 {
+		if len(sig) <= 3 {
+			return 0, CheckWeight(field, Grams(ug/1000))
+		}
+		return 0, Errorf(EINVALID, "%s %s kg is outside %s–%s kg; re-weigh the patient and enter the weight in kilograms",
+			field, in, MinWeight.KgString(), MaxWeight.KgString())
 	}
-	return w, nil
+	if len(sig) > 2 {
+		return 0, weightTooFine(field, s)
+	}
+	return Grams(ug / 1000), nil
 }
 
 // CheckWeight refuses a body weight outside MinWeight–MaxWeight, naming the
@@ -198,6 +242,10 @@ func CheckWeight(field string, w Grams) error {
 	return nil
 }
 
+func weightTooFine(field, s string) error {
+	return Errorf(EINVALID, "%s %q has more than 2 decimal places; celltrack keeps weights to 0.01 kg (10 g): enter the weight as the scale shows it, e.g. 62.05", field, strings.TrimSpace(s))
+}
+
 // exactKg prints the weight in kg to the gram, without trailing zeros past
 // the first decimal: 620.0, 0.999, 300.001 — a refusal must not round the
 // value it refuses into the range it names.
@@ -209,10 +257,13 @@ func (g Grams) exactKg() string {
 	return s
 }
 
-// KgString prints the weight in kg with one decimal: 62.0.
-func (g Grams) KgString() string { return FormatFixed(int64(g), 3, 1) }
+// KgString prints the weight in kg exactly as kept, with at least one
+// decimal: 62.0, 62.05, and 62.055 for a weight recorded to the gram
+// before weights were kept to 10 g. It never rounds: doses are computed on
+// this value.
+func (g Grams) KgString() string { return g.exactKg() }
 
-// String prints the weight with its unit: 62.0 kg.
+// String prints the weight exactly with its unit: 62.0 kg, 62.05 kg.
 func (g Grams) String() string { return g.KgString() + " kg" }
 
 // Tenths is a quantity kept in tenths: a volume in 0.1 mL or a percentage in

@@ -72,14 +72,35 @@ func TestCellsString(t *testing.T) {
 		62_000_000:    "6.20×10^7",
 		75_000_000:    "7.50×10^7",
 		2_500_000_000: "2.50×10^9",
-		99_950_000:    "1.00×10^8", // rounds up to the next power
+		62_050_000:    "6.205×10^7", // 62.05 kg × 1×10^6/kg: every digit shown
+		99_950_000:    "9.995×10^7", // never rounded up to 1.00×10^8
+		62_012_345:    "6.2012345×10^7",
+		105_300_000:   "1.053×10^8",
 		999:           "999",
 		1000:          "1.00×10^3",
-		1234:          "1.23×10^3",
-		1235:          "1.24×10^3", // half up
+		1234:          "1.234×10^3",
+		1235:          "1.235×10^3",
+		1_000_000_001: "1.000000001×10^9",
 	} {
 		if got := c.String(); got != want {
 			t.Errorf("Cells(%d).String() = %s; want %s", c, got, want)
+		}
+	}
+}
+
+// TestCellsRounded: the three-significant-digit form that only a summary
+// saying it rounds may print.
+func TestCellsRounded(t *testing.T) {
+	for c, want := range map[Cells]string{
+		62_000_000: "6.20×10^7",
+		62_062_000: "6.21×10^7",
+		99_950_000: "1.00×10^8", // rounds up to the next power
+		999:        "999",
+		1234:       "1.23×10^3",
+		1235:       "1.24×10^3", // half up
+	} {
+		if got := c.Rounded(); got != want {
+			t.Errorf("Cells(%d).Rounded() = %s; want %s", c, got, want)
 		}
 	}
 }
@@ -123,14 +144,60 @@ func TestParseFixed(t *testing.T) {
 	}
 }
 
+// TestParseWeightKg: a weight is kept to the scale's 10 g and shown exactly
+// as typed, never rounded (issue 12: 62.05 kg was dosed on but shown as
+// 62.1 kg); a finer weight is refused, not rounded.
 func TestParseWeightKg(t *testing.T) {
-	if g, err := ParseWeightKg("--kg", "62.0"); err != nil || g != 62_000 || g.String() != "62.0 kg" {
-		t.Errorf("ParseWeightKg(62.0) = %v, %v", g, err)
+	for _, tc := range []struct {
+		in   string
+		want Grams
+		show string
+	}{
+		{"62.0", 62_000, "62.0 kg"},
+		{"62", 62_000, "62.0 kg"},
+		{"62.05", 62_050, "62.05 kg"},    // the issue's paediatric-scale weight
+		{"62.050", 62_050, "62.05 kg"},   // a trailing zero adds no precision
+		{"8.35", 8_350, "8.35 kg"},       // an infant on a 10 g scale
+		{"3.1", 3_100, "3.1 kg"},         // a neonate
+		{"1.00", 1_000, "1.0 kg"},        // the lower bound
+		{"300.00", 300_000, "300.0 kg"},  // the upper bound
+		{" 70.10 ", 70_100, "70.1 kg"},   // spaces around
+		{"105.35", 105_350, "105.35 kg"}, // three digits before the point
+	} {
+		g, err := ParseWeightKg("--kg", tc.in)
+		if err != nil || g != tc.want || g.String() != tc.show {
+			t.Errorf("ParseWeightKg(%q) = %d g shown %q, %v; want %d g shown %q", tc.in, g, g.String(), err, tc.want, tc.show)
+		}
 	}
-	for _, in := range []string{"620", "0.9", "300.001", "0"} {
-		_, err := ParseWeightKg("--kg", in)
-		if err == nil || !strings.Contains(err.Error(), "outside 1.0–300.0 kg") {
-			t.Errorf("ParseWeightKg(%q) = %v; want outside 1–300 kg", in, err)
+	for _, tc := range []struct{ in, msg string }{
+		{"620", "outside 1.0–300.0 kg"},
+		{"0.9", "outside 1.0–300.0 kg"},
+		{"300.01", "outside 1.0–300.0 kg"},
+		{"0", "outside 1.0–300.0 kg"},
+		{"62.055", `"62.055" has more than 2 decimal places; celltrack keeps weights to 0.01 kg`},
+		{"62.051", "has more than 2 decimal places"},
+		{"300.001", "outside 1.0–300.0 kg"},
+		{"0.062", "--kg 0.062 kg is outside"},
+		{"0.0625", "--kg 0.0625 kg is outside"},
+		{"300.0001", "--kg 300.0001 kg is outside"},
+		{"61.9999999", "has more than 2 decimal places"},
+		{"62.0501", "has more than 2 decimal places"},
+		{"62.0500001", "has more than 2 decimal places"},
+		{"62,05", "is not a number"},
+	} {
+		_, err := ParseWeightKg("--kg", tc.in)
+		if err == nil || ErrorCode(err) != EINVALID || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("ParseWeightKg(%q) = %v; want EINVALID %q", tc.in, err, tc.msg)
+		}
+	}
+}
+
+// TestGramsShownExactly: a weight already on file to the gram (recorded
+// before weights were kept to 10 g) is shown to the gram, not rounded.
+func TestGramsShownExactly(t *testing.T) {
+	for g, want := range map[Grams]string{62_000: "62.0", 62_050: "62.05", 62_055: "62.055", 62_100: "62.1", 999: "0.999", 300_001: "300.001"} {
+		if got := g.KgString(); got != want {
+			t.Errorf("Grams(%d).KgString() = %q, want %q", g, got, want)
 		}
 	}
 }

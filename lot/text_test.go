@@ -120,7 +120,24 @@ func TestSameName(t *testing.T) {
 		{"Σωκράτης", "σωκράτης", true},
 		{"Οδυσσεύς", "ΟΔΥΣΣΕΎΣ", true}, // final sigma
 		{"刘伟", "刘伟", true},
+		{"Nina Rossi", "Nina Rossi.", true}, // issue 12: the look-alike witness
+		{"Nina Rossi", "Nina  Rossi.", true},
+		{"Nina Rossi", "Nina. Rossi", true},
+		{"Nina Rossi", "Nina.Rossi", true},
+		{"Nina Rossi", "Nina,  Rossi", true},
+		{"Nina Rossi", "'Nina Rossi'", true},
+		{"Nina Rossi", "Nina Rossi*", true},
+		{"Nina Rossi", "Nina·Rossi", true}, // a middle dot, as in transliterated names
+		{"Nina Rossi", "Nina Rossi \u2014", true},
+		{"Nina Rossi", "Nina Rossi\uff0e", true}, // a full-width full stop
+		{"Anne-Marie Dubois", "Anne Marie Dubois", true},
+		{"Anne-Marie Dubois", "AnneMarie Dubois", true},
+		{"Sean O'Brien", "Sean OBrien", true},
+		{"Sean O'Brien", "Sean O Brien", true},
+		{"Sean O\u2019Brien", "Sean O'Brien", true}, // a typographic apostrophe
 		{"Liu Wei", "Wei Liu", false},
+		{"Nina Rossi", "Nina Rossi 2", false},  // a digit is not punctuation
+		{"Nina Rossi", "Nina R. Rossi", false}, // a middle initial tells them apart
 		{"Liu Wei", "Liu W.", false},
 		{"Liu Wei", "Liu Wen", false},
 		{"Liu Wei", "LiuWei", false},

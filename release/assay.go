@@ -222,6 +222,11 @@ func ParseValue(a Assay, value, unit string) (Value, error) {
 	if in.fractionTrap && r.Sign() > 0 && r.Cmp(big.NewRat(1, 1)) <= 0 {
 		return Value{}, lot.Errorf(lot.EINVALID, "--value %s for %s looks like a fraction, but %s is a percentage (0–100); give %s", value, a, a, FormatDecimal(new(big.Rat).Mul(r, big.NewRat(100, 1))))
 	}
+	// The bedside computes the endotoxin dose in 0.001 EU (dose.Source):
+	// a finer result would be dosed on one value and shown as another.
+	if u == EUPerML && !new(big.Rat).Mul(r, big.NewRat(1000, 1)).IsInt() {
+		return Value{}, lot.Errorf(lot.EINVALID, "--value %s EU/mL for %s has more than 3 decimal places; celltrack keeps endotoxin to 0.001 EU/mL, which the bedside endotoxin dose is computed on: give the result as the assay reports it to 0.001 EU/mL", value, a)
+	}
 	if u == CellCount && !r.IsInt() {
 		return Value{}, lot.Errorf(lot.EINVALID, "--value %s for %s is not a whole number of cells", value, a)
 	}

@@ -44,6 +44,10 @@ func TestParseValue(t *testing.T) {
 		{"CD45", "0.4", "", "0.4"}, // a marker that should be near 0 % is not a fraction trap
 		{"CD45", "101", "", "!over 100 %"},
 		{"endotoxin", "0.125", "EU/mL", "0.125"},
+		{"endotoxin", "0.1250", "EU/mL", "0.125"},                           // a trailing zero adds no precision
+		{"endotoxin", "1.25e-1", "EU/mL", "0.125"},                          // written with an exponent
+		{"endotoxin", "0.1234", "EU/mL", "!has more than 3 decimal places"}, // issue 12: dosed in 0.001 EU, never rounded
+		{"endotoxin", "5e-4", "EU/mL", "!has more than 3 decimal places"},
 		{"endotoxin", "0.1", "%", "!does not fit endotoxin"},
 		{"viable-cells", "2.36e9", "", "2360000000"},
 		{"viable-cells", "2.5x10^8", "cells", "250000000"},

@@ -9,7 +9,7 @@ import (
 
 // TestCheckSegregation: the registrant may not release the lot under another
 // login whose printed name differs only in spacing, width, case or Unicode
-// form; a different person may.
+// form, punctuation or repeated spaces; a different person may.
 func TestCheckSegregation(t *testing.T) {
 	l := lot.Lot{Number: "LOT-A", CreatedBy: "liu"}
 	registrant := audit.User{Name: "liu", FullName: "Liu Wei", Role: audit.Lab}
@@ -26,6 +26,11 @@ func TestCheckSegregation(t *testing.T) {
 		{"qa3", "Liu\u3000Wei", true},
 		{"qa3", "Liu\u2009Wei", true},
 		{"qa3", "Ｌｉｕ Ｗｅｉ", true},
+		{"qa3", "Liu Wei.", true}, // issue 12: punctuation is not another person
+		{"qa3", "Liu, Wei", true},
+		{"qa3", "Liu-Wei", true},
+		{"qa3", "Liu  Wei .", true},
+		{"qa3", "Liu K. Wei", false}, // a middle initial tells them apart
 		{"quinn", "Quinn Adebayo", false},
 		{"qa3", "Liu Wen", false},
 		{"qa3", "Wei Liu", false}, // reordered names are out of scope (README "Release")

@@ -19,7 +19,7 @@
 //	donors             id                             donorRecord JSON
 //	idx_donor_code     code                           id
 //	patients           id                             patientRecord JSON
-//	idx_patient_mrn    MRN                            id
+//	idx_patient_mrn    MRN (current or former)        id
 //	weights            id                             weightRecord JSON
 //	idx_weight_patient patient id + measured-at ns BE + id   empty
 //	lots               id                             lotRecord JSON
@@ -81,8 +81,10 @@ import (
 )
 
 // SchemaVersion is the version of the key schema above. A database written by
-// a newer celltrack is refused rather than misread.
-const SchemaVersion = 3
+// a newer celltrack is refused rather than misread. Version 7: patient and
+// donor records may carry corrections, and idx_patient_mrn a patient's
+// former MRNs (store/migrate.go).
+const SchemaVersion = 7
 
 var (
 	bMeta        = []byte("meta")

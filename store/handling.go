@@ -183,7 +183,7 @@ func handlingReport(r *report.Report, f HandlingFilter, hs []dose.Handling) {
 			viab = h.Viability.String()
 		}
 		if c, ok := h.CellsPerKg(); ok {
-			perKg, perKgExact, weight = c.String(), c.Exact(), h.Weight.KgString()
+			perKg, perKgExact, weight = c.Rounded(), c.Exact(), h.Weight.KgString()
 		}
 		minutes := dose.FormatMeasure(dose.MeasureDuration, durationRat(h.Duration(), time.Minute))
 		data.Rows = append(data.Rows, []string{h.Infusion.String(), h.Patient, h.Protocol, fmt.Sprint(h.Course), fmt.Sprint(h.Number),

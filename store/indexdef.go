@@ -43,6 +43,11 @@ var recordIndexes = []recordIndex{
 	}},
 	{kindPatient, []string{"idx_patient_mrn"}, func(e *indexEntries, r *jsonFields) {
 		e.lookup("idx_patient_mrn", r.str("mrn"))
+		// A corrected MRN stays reserved to its patient: it may be on a
+		// wristband or a label (patientByMRN refuses it with the current one).
+		for _, former := range r.strs("former_mrns") {
+			e.lookup("idx_patient_mrn", former)
+		}
 	}},
 	{kindWeight, []string{"idx_weight_patient"}, func(e *indexEntries, r *jsonFields) {
 		e.child("idx_weight_patient", r.id("patient_id"), nanos(r.time("measured_at")))
@@ -216,9 +221,28 @@ func (e *indexEntries) derive(ix *recordIndex, r *jsonFields, id uuid.UUID, val 
 	return nil
 }
 
+// rewriteIndexes replaces the index entries of record id of kind, whose
+// stored value was prev before this transaction changed it, with those of
+// its value now: the one way an indexed field changes (a corrected MRN).
+func rewriteIndexes(tx *bolt.Tx, kind string, id uuid.UUID, prev []byte) error {
+	ix := indexOf[kind]
+	var e indexEntries
+	var r jsonFields
+	if err := e.derive(ix, &r, id, prev); err != nil {
+		return err
+	}
+	for _, en := range e.list {
+		if err := tx.Bucket([]byte(en.bucket)).Delete(en.key); err != nil {
+			return fmt.Errorf("unindex %s %s in %s: %w", kind, id, en.bucket, err)
+		}
+	}
+	return writeIndexes(tx, kind, id)
+}
+
 // writeIndexes writes the index entries of the new record id of kind, as
 // it is now stored in tx. Every service calls it after storing a record
-// for the first time; the fields it indexes never change afterwards.
+// for the first time; the fields it indexes change afterwards only through
+// rewriteIndexes.
 func writeIndexes(tx *bolt.Tx, kind string, id uuid.UUID) error {
 	ix := indexOf[kind]
 	var e indexEntries
@@ -443,6 +467,19 @@ func (f *jsonFields) time(name string) time.Time {
 		}
 	}
 	return t
+}
+
+// strs returns an array member of strings (nil when absent).
+func (f *jsonFields) strs(name string) []string {
+	v := f.raw(name)
+	if v == nil {
+		return nil
+	}
+	var out []string
+	if err := json.Unmarshal(v, &out); err != nil {
+		f.fail(name, err)
+	}
+	return out
 }
 
 // objects returns the members of each object in an array member.

@@ -94,17 +94,18 @@ func (s *LotService) AddPatient(actor string, p lot.Patient) (lot.Patient, error
 	if p.Born.IsZero() {
 		return p, lot.Errorf(lot.EINVALID, "--born is required: the patient's date of birth")
 	}
+	p.FormerMRNs, p.Corrections = nil, nil
 	if _, err := lot.ParseSex(string(p.Sex)); err != nil {
 		return p, err
 	}
 	err := s.db.update(actor, audit.PatientAdd, func(w *writer) error {
-		if p.Born.After(w.now) {
-			return lot.Errorf(lot.EINVALID, "--born %s is in the future", lot.FormatDate(p.Born))
+		if err := lot.CheckBorn("--born", p.Born, w.now); err != nil {
+			return err
 		}
-		if w.now.Sub(p.Born) > 130*365*24*time.Hour {
-			return lot.Errorf(lot.EINVALID, "--born %s is more than 130 years ago", lot.FormatDate(p.Born))
-		}
-		if _, ok := lookup(w.tx, "idx_patient_mrn", p.MRN); ok {
+		if id, ok := lookup(w.tx, "idx_patient_mrn", p.MRN); ok {
+			if err := formerMRN(w.tx, id, p.MRN); err != nil {
+				return err
+			}
 			return lot.Errorf(lot.ECONFLICT, "patient %s is already registered; check the MRN or `celltrack patient show %s`", p.MRN, p.MRN)
 		}
 		if other, ok := mrnFolded(w.tx, p.MRN); ok {
@@ -118,6 +119,111 @@ func (s *LotService) AddPatient(actor string, p lot.Patient) (lot.Patient, error
 		return writeIndexes(w.tx, kindPatient, p.ID)
 	})
 	return p, err
+}
+
+// CorrectPatient corrects the master data of the patient with MRN mrn
+// (patient.correct): a mistyped name, date of birth, sex or MRN. The record
+// keeps every correction with the old and new values (the audit entry keeps
+// the whole record before and after). A changed MRN moves the patient's
+// entry in idx_patient_mrn and keeps the old MRN there too, reserved to the
+// patient: weights, schedules, infusions, custody events and autologous lots
+// refer to the patient by id, so they stay attached.
+func (s *LotService) CorrectPatient(actor, mrn string, fix lot.PatientFix, reason string) (lot.Patient, lot.Correction, error) {
+	var p lot.Patient
+	var c lot.Correction
+	err := s.db.update(actor, audit.PatientCorrect, func(w *writer) error {
+		old, err := patientByMRN(w.tx, mrn)
+		if err != nil {
+			return err
+		}
+		if p, c, err = lot.CorrectPatient(old, fix, w.actor.Name, reason, w.now); err != nil {
+			return err
+		}
+		if fix.MRN != "" {
+			if err := checkNewMRN(w.tx, old, fix.MRN); err != nil {
+				return err
+			}
+		}
+		prev := append([]byte(nil), w.tx.Bucket(recordBuckets[kindPatient]).Get(p.ID[:])...)
+		if err := w.put(kindPatient, p.ID, string(audit.PatientCorrect), reason, toPatientRecord(p)); err != nil {
+			return err
+		}
+		if fix.MRN == "" {
+			return nil
+		}
+		return rewriteIndexes(w.tx, kindPatient, p.ID, prev)
+	})
+	return p, c, err
+}
+
+// checkNewMRN refuses (ECONFLICT) correcting patient p's MRN to one that is
+// another patient's MRN, current or former, or differs from one only in
+// letter case. A former MRN of p itself may be its MRN again.
+func checkNewMRN(tx *bolt.Tx, p lot.Patient, mrn string) error {
+	if id, ok := lookup(tx, "idx_patient_mrn", mrn); ok {
+		if id == p.ID {
+			return nil
+		}
+		if err := formerMRN(tx, id, mrn); err != nil {
+			return err
+		}
+		other, err := patientByID(tx, id)
+		if err != nil {
+			return err
+		}
+		return lot.Errorf(lot.ECONFLICT, "--mrn %s is the MRN of another patient (%s, born %s); an MRN names one person: check the wristband and the hospital record",
+			mrn, other.Name, lot.FormatDate(other.Born))
+	}
+	if other, ok := mrnFolded(tx, mrn); ok {
+		if id, _ := lookup(tx, "idx_patient_mrn", other); id != p.ID {
+			return lot.Errorf(lot.ECONFLICT, "--mrn %s differs from the registered MRN %s only in letter case; a wristband read in another case must never reach another person: ask the registry for a distinct MRN",
+				mrn, other)
+		}
+	}
+	return nil
+}
+
+// formerMRN returns ECONFLICT when mrn, found in idx_patient_mrn for the
+// patient id, is no longer that patient's MRN but a former one, reserved.
+func formerMRN(tx *bolt.Tx, id uuid.UUID, mrn string) error {
+	p, err := patientByID(tx, id)
+	if err != nil || p.MRN == mrn {
+		return err
+	}
+	return lot.Errorf(lot.ECONFLICT, "MRN %s is a former MRN of patient %s (%s), corrected %s; a former MRN stays reserved to its patient because it may still be on a wristband, a label or a paper record: ask the registry for a distinct MRN",
+		mrn, p.MRN, p.Name, correctedWhen(p, mrn))
+}
+
+// correctedWhen says when and by whom the MRN was corrected away from mrn.
+func correctedWhen(p lot.Patient, mrn string) string {
+	for _, c := range p.Corrections {
+		for _, ch := range c.Changes {
+			if ch.Field == "MRN" && ch.Old == mrn {
+				return fmt.Sprintf("%s by %s (%s)", lot.FormatTime(c.At), c.By, c.Reason)
+			}
+		}
+	}
+	return "earlier"
+}
+
+// CorrectDonor corrects a donor's delivery or consent date or collection
+// site (donor.correct), keeping the old and new values in the record and
+// the audit trail. Screenings keep the consent date they were recorded
+// with.
+func (s *LotService) CorrectDonor(actor, ref string, fix lot.DonorFix, reason string) (lot.Donor, lot.Correction, error) {
+	var d lot.Donor
+	var c lot.Correction
+	err := s.db.update(actor, audit.DonorCorrect, func(w *writer) error {
+		old, err := donorByRef(w.tx, ref)
+		if err != nil {
+			return err
+		}
+		if d, c, err = lot.CorrectDonor(old, fix, w.actor.Name, reason, w.now); err != nil {
+			return err
+		}
+		return w.put(kindDonor, d.ID, string(audit.DonorCorrect), reason, toDonorRecord(d))
+	})
+	return d, c, err
 }
 
 // mrnFolded returns a registered MRN equal to mrn under Unicode case folding
@@ -150,8 +256,17 @@ func patientByMRN(tx *bolt.Tx, mrn string) (lot.Patient, error) {
 		}
 	}
 	if ok {
-		if found, err := get(tx, kindPatient, id, &r); err != nil || found {
-			return r.patient(), err
+		found, err := get(tx, kindPatient, id, &r)
+		if err != nil {
+			return lot.Patient{}, err
+		}
+		if p := r.patient(); found && p.MRN != mrn && p.ID.String() != mrn {
+			// A former MRN: on an old wristband or label. Never resolve it
+			// silently; name the patient's MRN now.
+			return lot.Patient{}, lot.Errorf(lot.ENOTFOUND, "no patient has MRN %s now: it was corrected to %s %s; use %s, and replace any wristband or label that still shows %s",
+				mrn, p.MRN, correctedWhen(p, mrn), p.MRN, mrn)
+		} else if found {
+			return p, nil
 		}
 	}
 	return lot.Patient{}, notFound("patient with MRN", mrn, "check the wristband MRN (`celltrack patient list`)")

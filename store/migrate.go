@@ -22,6 +22,12 @@ import (
 //	   with no correction), but the bump makes a celltrack that knows only
 //	   version 2 refuse the file instead of dropping the fields it does not
 //	   know when it reads, and so showing a voided reaction as standing
+//	7  patient and donor records version 2 (corrections of master data, a
+//	   patient's former MRNs), and idx_patient_mrn holds former MRNs too,
+//	   reserved to their patient: an older celltrack would resolve a
+//	   former MRN to its patient and fail `audit verify` on the extra
+//	   index entries, so it must refuse the file. Nothing to convert: no
+//	   record of an older file has a correction.
 //
 // A writable Open migrates an older file in one transaction (migrate) and
 // records it in meta under "migration/" + the new version; a read-only Open
@@ -115,9 +121,13 @@ func (db *DB) migrate() (err error) {
 				return err
 			}
 		}
+		var steps []string
+		if from < 7 {
+			steps = append(steps, "7: patient and donor records may carry corrections, idx_patient_mrn former MRNs; no record of the older file has either, nothing converted")
+		}
 		meta := tx.Bucket(bMeta)
 		note, _ := json.Marshal(map[string]any{"from": from, "to": SchemaVersion, "at": db.now(),
-			"created": append(records, indexes...), "events_reindexed": events})
+			"created": append(records, indexes...), "events_reindexed": events, "steps": steps})
 		if err := meta.Put([]byte("migration/"+strconv.Itoa(SchemaVersion)), note); err != nil {
 			return err
 		}

@@ -10,42 +10,83 @@ import (
 // Stored forms of the lot package's types (version 1). Each has one pair of
 // conversion functions; a later version adds fields and bumps V.
 
+// Version 2 of donor and patient records adds their corrections (and a
+// patient's former MRNs); a record never corrected is still written as
+// version 1, byte for byte as before.
 type donorRecord struct {
-	V         int       `json:"v"`
-	ID        uuid.UUID `json:"id"`
-	Code      string    `json:"code"`
-	Delivered time.Time `json:"delivered"`
-	Site      string    `json:"site"`
-	Consented time.Time `json:"consented"`
-	CreatedAt time.Time `json:"created_at"`
-	CreatedBy string    `json:"created_by"`
+	V           int                `json:"v"`
+	ID          uuid.UUID          `json:"id"`
+	Code        string             `json:"code"`
+	Delivered   time.Time          `json:"delivered"`
+	Site        string             `json:"site"`
+	Consented   time.Time          `json:"consented"`
+	CreatedAt   time.Time          `json:"created_at"`
+	CreatedBy   string             `json:"created_by"`
+	Corrections []correctionRecord `json:"corrections,omitempty"`
+}
+
+// correctionRecord is a lot.Correction as stored in a donor or patient
+// record.
+type correctionRecord struct {
+	At      time.Time         `json:"at"`
+	By      string            `json:"by"`
+	Reason  string            `json:"reason"`
+	Changes []lot.FieldChange `json:"changes"`
+}
+
+func toCorrectionRecords(cs []lot.Correction) []correctionRecord {
+	var out []correctionRecord
+	for _, c := range cs {
+		out = append(out, correctionRecord{c.At, c.By, c.Reason, c.Changes})
+	}
+	return out
+}
+
+func corrections(rs []correctionRecord) []lot.Correction {
+	var out []lot.Correction
+	for _, r := range rs {
+		out = append(out, lot.Correction{At: r.At, By: r.By, Reason: r.Reason, Changes: r.Changes})
+	}
+	return out
 }
 
 func toDonorRecord(d lot.Donor) donorRecord {
-	return donorRecord{1, d.ID, d.Code, d.Delivered, d.Site, d.Consented, d.CreatedAt, d.CreatedBy}
+	v := 1
+	if len(d.Corrections) > 0 {
+		v = 2
+	}
+	return donorRecord{v, d.ID, d.Code, d.Delivered, d.Site, d.Consented, d.CreatedAt, d.CreatedBy, toCorrectionRecords(d.Corrections)}
 }
 
 func (r donorRecord) donor() lot.Donor {
-	return lot.Donor{ID: r.ID, Code: r.Code, Delivered: r.Delivered, Site: r.Site, Consented: r.Consented, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
+	return lot.Donor{ID: r.ID, Code: r.Code, Delivered: r.Delivered, Site: r.Site, Consented: r.Consented, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy,
+		Corrections: corrections(r.Corrections)}
 }
 
 type patientRecord struct {
-	V         int       `json:"v"`
-	ID        uuid.UUID `json:"id"`
-	MRN       string    `json:"mrn"`
-	Name      string    `json:"name"`
-	Born      time.Time `json:"born"`
-	Sex       lot.Sex   `json:"sex"`
-	CreatedAt time.Time `json:"created_at"`
-	CreatedBy string    `json:"created_by"`
+	V           int                `json:"v"`
+	ID          uuid.UUID          `json:"id"`
+	MRN         string             `json:"mrn"`
+	Name        string             `json:"name"`
+	Born        time.Time          `json:"born"`
+	Sex         lot.Sex            `json:"sex"`
+	CreatedAt   time.Time          `json:"created_at"`
+	CreatedBy   string             `json:"created_by"`
+	FormerMRNs  []string           `json:"former_mrns,omitempty"`
+	Corrections []correctionRecord `json:"corrections,omitempty"`
 }
 
 func toPatientRecord(p lot.Patient) patientRecord {
-	return patientRecord{1, p.ID, p.MRN, p.Name, p.Born, p.Sex, p.CreatedAt, p.CreatedBy}
+	v := 1
+	if len(p.Corrections) > 0 {
+		v = 2
+	}
+	return patientRecord{v, p.ID, p.MRN, p.Name, p.Born, p.Sex, p.CreatedAt, p.CreatedBy, p.FormerMRNs, toCorrectionRecords(p.Corrections)}
 }
 
 func (r patientRecord) patient() lot.Patient {
-	return lot.Patient{ID: r.ID, MRN: r.MRN, Name: r.Name, Born: r.Born, Sex: r.Sex, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
+	return lot.Patient{ID: r.ID, MRN: r.MRN, Name: r.Name, Born: r.Born, Sex: r.Sex, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy,
+		FormerMRNs: r.FormerMRNs, Corrections: corrections(r.Corrections)}
 }
 
 type weightRecord struct {

@@ -52,13 +52,15 @@ func TestLotEndotoxinAndDispositionsContract(t *testing.T) {
 	db := newTestDB(t)
 	rs, l := releasedUC(t, db)
 	// A correction supersedes the first endotoxin result.
-	if _, _, err := rs.RecordResult("liu", "LOT-1", release.Entry{Assay: "endotoxin", Value: "0.2345"}, 13, "re-read plate"); err != nil {
+	// (Results are kept to 0.001 EU/mL, the unit of the dose arithmetic;
+	// release.TestMilliEUPerML covers rounding up a finer stored result.)
+	if _, _, err := rs.RecordResult("liu", "LOT-1", release.Entry{Assay: "endotoxin", Value: "0.234"}, 13, "re-read plate"); err != nil {
 		t.Fatal(err)
 	}
 	err := db.view(func(tx *bolt.Tx) error {
 		m, found, err := lotEndotoxin(tx, l.ID)
-		if err != nil || !found || m != 235 { // 0.2345 EU/mL = 234.5 mEU/mL, rounded up
-			t.Errorf("lotEndotoxin = %d %v %v; want 235 true", m, found, err)
+		if err != nil || !found || m != 234 { // 0.234 EU/mL = 234 mEU/mL
+			t.Errorf("lotEndotoxin = %d %v %v; want 234 true", m, found, err)
 		}
 		ds, err := lotDispositions(tx, l.ID)
 		if err != nil || len(ds) != 2 || ds[0].Decision != release.Approved || ds[1].Decision != release.Quarantined {

@@ -198,6 +198,7 @@ func (t *tracer) donor(ref string) error {
 	t.add(report.Section{Title: "Donor " + d.Code, Fields: []report.Field{
 		field("Donor", d.Code), field("Cord collected", lot.FormatDate(d.Delivered)), field("Collection site", d.Site),
 		field("Consent", lot.FormatDate(d.Consented)), field("Registered", lot.FormatTime(d.CreatedAt)+" by "+d.CreatedBy)}})
+	t.corrections("donor "+d.Code, d.Corrections)
 	summary := len(t.r.Sections)
 	eligibility, err := t.screenings(d)
 	if err != nil {
@@ -305,8 +306,12 @@ func (t *tracer) patientTrace(mrn string) error {
 	t.r.Kind, t.r.Subject = "patient", p.MRN
 	t.r.Title = "Backward trace of patient " + p.MRN
 	t.r.Question = fmt.Sprintf("Which containers, lots and donors did patient %s receive cells from, and who handled them on the way?", p.MRN)
-	t.add(report.Section{Title: "Patient " + p.MRN, Fields: []report.Field{
-		field("MRN", p.MRN), field("Name", p.Name), field("Born", lot.FormatDate(p.Born)), field("Sex", string(p.Sex))}})
+	fs := []report.Field{field("MRN", p.MRN), field("Name", p.Name), field("Born", lot.FormatDate(p.Born)), field("Sex", string(p.Sex))}
+	if len(p.FormerMRNs) > 0 {
+		fs = append(fs, field("Former MRNs", strings.Join(p.FormerMRNs, ", ")+" (reserved to this patient)"))
+	}
+	t.add(report.Section{Title: "Patient " + p.MRN, Fields: fs})
+	t.corrections("patient "+p.MRN, p.Corrections)
 	summary := len(t.r.Sections)
 
 	// The containers the patient received: from custody events naming the
@@ -560,8 +565,20 @@ func (t *tracer) decisions(l lot.Lot) error {
 		fs := []report.Field{field("Decided", lot.FormatTime(rd.At)+" by "+rd.By)}
 		if rd.Exceptional {
 			sec.Title = fmt.Sprintf("Release decision on lot %s: EXCEPTIONAL RELEASE", l.Number)
-			sec.Warning = "EXCEPTIONAL RELEASE of a non-conforming lot: patient " + rd.Patient + " only"
-			fs = append(fs, field("Restricted to", rd.Patient))
+			// The signed decision names the MRN of its day; a corrected MRN
+			// is named beside it.
+			to := rd.Patient
+			if d.PatientID != uuid.Nil {
+				p, err := t.patient(d.PatientID)
+				if err != nil {
+					return err
+				}
+				if p.MRN != rd.Patient {
+					to += " (MRN now " + p.MRN + ")"
+				}
+			}
+			sec.Warning = "EXCEPTIONAL RELEASE of a non-conforming lot: patient " + to + " only"
+			fs = append(fs, field("Restricted to", to))
 			what := "released although non-conforming, for this patient only"
 			if rd.Spec != "" {
 				what += ", against " + rd.Spec
@@ -572,7 +589,7 @@ func (t *tracer) decisions(l lot.Lot) error {
 			for _, sg := range rd.Signatures {
 				what += "; signed by " + sg.FullName + " (" + sg.By + ", " + sg.Role + ")"
 			}
-			t.deviate(report.Deviation{At: rd.At, Kind: report.DeviationExceptional, Lot: l.Number, Patient: rd.Patient, Detail: what})
+			t.deviate(report.Deviation{At: rd.At, Kind: report.DeviationExceptional, Lot: l.Number, Patient: to, Detail: what})
 		}
 		if rd.Spec != "" {
 			fs = append(fs, field("Specification", rd.Spec))
@@ -953,6 +970,21 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// corrections adds the section listing the corrections of a patient's or
+// donor's master data, oldest first, when there are any: when, by whom,
+// every field's old and new value, and why. An auditor reading a trace sees
+// what the record said before.
+func (t *tracer) corrections(of string, cs []lot.Correction) {
+	if len(cs) == 0 {
+		return
+	}
+	var fs []report.Field
+	for _, c := range cs {
+		fs = append(fs, field("Corrected", fmt.Sprintf("%s by %s: %s — reason: %s", lot.FormatTime(c.At), c.By, c.Summary(), c.Reason)))
+	}
+	t.add(report.Section{Title: "Corrections of the " + of + " record", Fields: fs})
 }
 
 func field(label, value string) report.Field { return report.Field{Label: label, Value: value} }

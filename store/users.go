@@ -154,8 +154,8 @@ func (db *DB) AddUser(actor string, u audit.User, password string) (audit.User, 
 }
 
 // checkPrintedName refuses a full name that reads like an existing user's
-// but is not typed the same (two spaces, a no-break space, other case or
-// width). A signature shows only the printed name, and segregation of
+// but is not typed the same (two spaces, a no-break space, punctuation,
+// other case or width). A signature shows only the printed name, and segregation of
 // duties treats logins with the same folded name (lot.SameName) as one
 // person: a name typed exactly the same is that person's second login (a
 // lab analyst who is also QA); a look-alike would be a second person nobody
@@ -167,7 +167,7 @@ func checkPrintedName(tx *bolt.Tx, fullName string) error {
 			return err
 		}
 		if r.FullName != fullName && lot.SameName(r.FullName, fullName) {
-			return lot.Errorf(lot.ECONFLICT, "--full-name %q reads the same as %q, the printed name of user %s, but is typed differently (spacing, case or characters); "+
+			return lot.Errorf(lot.ECONFLICT, "--full-name %q reads the same as %q, the printed name of user %s, but is typed differently (spacing, punctuation, case or characters); "+
 				"if it is the same person type it exactly as %q (both logins then count as one person for segregation of duties); "+
 				"if it is another person, add what tells them apart on a signature, e.g. a middle initial", fullName, r.FullName, r.Name, r.FullName)
 		}

@@ -49,6 +49,12 @@ var writeCommands = []writeCommand{
 	{action: audit.PatientWeigh, args: func(u string) []string {
 		return []string{"--user", u, "patient", "weigh", "--kg", "61.5", "MRN-1001"}
 	}},
+	{action: audit.PatientCorrect, args: func(u string) []string {
+		return []string{"--user", u, "patient", "correct", "--name", "Mei Chan", "--reason", "wristband reads Mei Chan", "MRN-1001"}
+	}},
+	{action: audit.DonorCorrect, args: func(u string) []string {
+		return []string{"--user", u, "donor", "correct", "--delivered", "2026-10-29", "--reason", "delivery record says 29 October", "D-0001"}
+	}},
 	{action: audit.LotRegister, args: func(u string) []string { return regWith("--user", u, "--cells", "2e9", "LOT-AC-1") }},
 	{action: audit.LotImport, files: map[string]string{"in.csv": csvHeader + csvGood}, args: func(u string) []string {
 		return []string{"--user", u, "lot", "import", "--csv", "$DIR/in.csv"}

@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
+	"github.com/google/uuid"
 	"github.com/urfave/cli/v2"
 )
 
@@ -120,6 +122,20 @@ func (rt *runtime) custodyCommands() []*cli.Command {
 				}
 				views := []map[string]any{}
 				from := make([]string, len(es)) // the custodian before each event
+				// An event keeps the MRN it was recorded with; a patient whose
+				// MRN was corrected since is named by the MRN now as well.
+				for i, e := range es {
+					if was, ok := e.Details["patient_mrn"]; ok && e.PatientID != uuid.Nil {
+						p, err := rt.lots().Patient(e.PatientID.String())
+						if err != nil {
+							return err
+						}
+						if p.MRN != was {
+							es[i].Details = maps.Clone(e.Details)
+							es[i].Details["patient_mrn"] = p.MRN + " (recorded as " + was + ")"
+						}
+					}
+				}
 				for i, e := range es {
 					if i > 0 {
 						from[i] = es[i-1].Custodian

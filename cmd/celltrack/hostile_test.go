@@ -55,6 +55,14 @@ func regWith(flag, value string, more ...string) []string {
 	return append(append(out, flag, value), more...)
 }
 
+func patientCorrect(more ...string) []string {
+	return with([]string{"--user", "nina", "patient", "correct"}, more...)
+}
+
+func donorCorrect(more ...string) []string {
+	return with([]string{"--user", "liu", "donor", "correct"}, more...)
+}
+
 func patientAdd(more ...string) []string {
 	return with([]string{"--user", "pat", "patient", "add"}, more...)
 }
@@ -84,6 +92,8 @@ var hostileCatalogue = []hostile{
 	{name: "weight zero", code: 3, args: weigh("--kg", "0", "MRN-1001"), want: []string{"--kg", "0", "outside"}},
 	{name: "weight negative", code: 3, args: weigh("--kg=-62", "MRN-1001"), want: []string{"--kg", "-62"}},
 	{name: "weight in tonnes", code: 3, args: weigh("--kg", "0.062", "MRN-1001"), want: []string{"--kg", "0.062", "outside"}},
+	{name: "weight finer than 10 g", code: 3, args: weigh("--kg", "62.055", "MRN-1001"), want: []string{"--kg", "62.055", "more than 2 decimal places"}},
+	{name: "weight finer than 10 g past trailing zeros", code: 3, args: weigh("--kg", "62.0501", "MRN-1001"), want: []string{"--kg", "62.0501", "0.01 kg"}},
 	{name: "weight 620 kg", code: 3, args: weigh("--kg", "620", "MRN-1001"), want: []string{"--kg", "620", "outside"}},
 	{name: "weight NaN", code: 3, args: weigh("--kg", "NaN", "MRN-1001"), want: []string{"--kg", "NaN"}},
 	{name: "weight Inf", code: 3, args: weigh("--kg", "Inf", "MRN-1001"), want: []string{"--kg", "Inf"}},
@@ -125,6 +135,28 @@ var hostileCatalogue = []hostile{
 	{name: "patient flag after MRN", code: 2, args: patientAdd("--name", "A B", "--born", "1984-03-09", "MRN-3001", "--sex", "F"), want: []string{"--sex", "MRN-3001"}},
 	{name: "patient added by lab", code: 3, args: []string{"--user", "liu", "patient", "add", "--name", "A B", "--born", "1984-03-09", "--sex", "F", "MRN-3001"}, want: []string{"liu", "lab", "patient.add"}},
 
+	// patient correct / donor correct (issue 12)
+	{name: "patient correct blank reason", code: 3, args: patientCorrect("--name", "Mei Chan", "--reason", " ", "MRN-1001"), want: []string{"--reason", "required"}},
+	{name: "patient correct missing --reason", code: 2, args: patientCorrect("--name", "Mei Chan", "MRN-1001"), want: []string{"reason"}},
+	{name: "patient correct nothing given", code: 3, args: patientCorrect("--reason", "typo", "MRN-1001"), want: []string{"nothing to correct", "--mrn", "--name"}},
+	{name: "patient correct same name", code: 3, args: patientCorrect("--name", "Mei Chen", "--reason", "typo", "MRN-1001"), want: []string{"--name", `"Mei Chen"`, "already"}},
+	{name: "patient correct to another patient's MRN", code: 3, args: patientCorrect("--mrn", "MRN-2001", "--reason", "typo", "MRN-1001"), want: []string{"--mrn", "MRN-2001", "another patient"}},
+	{name: "patient correct to another patient's MRN in lower case", code: 3, args: patientCorrect("--mrn", "mrn-2001", "--reason", "typo", "MRN-1001"), want: []string{"--mrn", "mrn-2001", "letter case"}},
+	{name: "patient correct MRN with a space", code: 3, args: patientCorrect("--mrn", "MRN 1010", "--reason", "typo", "MRN-1001"), want: []string{"--mrn", "MRN 1010"}},
+	{name: "patient correct born 30 February", code: 3, args: patientCorrect("--born", "1984-02-30", "--reason", "typo", "MRN-1001"), want: []string{"--born", "1984-02-30"}},
+	{name: "patient correct born in the future", code: 3, args: patientCorrect("--born", "2030-01-01", "--reason", "typo", "MRN-1001"), want: []string{"--born", "2030-01-01", "future"}},
+	{name: "patient correct sex Q", code: 3, args: patientCorrect("--sex", "Q", "--reason", "typo", "MRN-1001"), want: []string{"sex", `"Q"`}},
+	{name: "patient correct name with a zero-width space", code: 3, args: patientCorrect("--name", "Mei\u200bChan", "--reason", "typo", "MRN-1001"), want: []string{"--name", "U+200B"}},
+	{name: "patient correct unknown patient", code: 5, args: patientCorrect("--name", "A B", "--reason", "typo", "MRN-9999"), want: []string{"MRN-9999"}},
+	{name: "patient correct flag after MRN", code: 2, args: patientCorrect("--reason", "typo", "MRN-1001", "--name", "A B"), want: []string{"--name", "MRN-1001"}},
+	{name: "patient corrected by lab", code: 3, args: []string{"--user", "liu", "patient", "correct", "--name", "A B", "--reason", "typo", "MRN-1001"}, want: []string{"liu", "lab", "patient.correct"}},
+	{name: "donor correct delivery in the future", code: 3, args: donorCorrect("--delivered", "2027-01-01", "--reason", "typo", "D-0001"), want: []string{"--delivered", "2027-01-01", "future"}},
+	{name: "donor correct same consent date", code: 3, args: donorCorrect("--consented", "2026-10-12", "--reason", "typo", "D-0001"), want: []string{"--consented", "2026-10-12", "already"}},
+	{name: "donor correct blank site", code: 3, args: donorCorrect("--site", " ", "--reason", "typo", "D-0001"), want: []string{"--site", "blank"}},
+	{name: "donor correct nothing given", code: 3, args: donorCorrect("--reason", "typo", "D-0001"), want: []string{"nothing to correct", "--delivered"}},
+	{name: "donor correct blank reason", code: 3, args: donorCorrect("--site", "W6", "--reason", "", "D-0001"), want: []string{"--reason", "required"}},
+	{name: "donor corrected by nurse", code: 3, args: []string{"--user", "nina", "donor", "correct", "--site", "W6", "--reason", "typo", "D-0001"}, want: []string{"nina", "donor.correct"}},
+
 	// donor add
 	{name: "donor duplicate id", code: 3, args: donorAdd("--delivered", "2026-10-30", "--site", "W5", "--consented", "2026-10-12", "D-0001"), want: []string{"D-0001", "already"}},
 	{name: "donor impossible delivery date", code: 3, args: donorAdd("--delivered", "2026-11-31", "--site", "W5", "--consented", "2026-10-12", "D-0002"), want: []string{"--delivered", "2026-11-31"}},
@@ -144,6 +176,8 @@ var hostileCatalogue = []hostile{
 	{name: "user password missing on stdin", code: 2, args: []string{"--user", "alice", "user", "add", "--role", "lab", "--password-stdin", "sam"}, want: []string{"--password-stdin"}},
 	{name: "user password without terminal", code: 2, args: []string{"--user", "alice", "user", "add", "--role", "lab", "sam"}, want: []string{"--password-stdin"}},
 	{name: "user name with space", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "lab", "--password-stdin", "sam smith"}, stdin: "long-enough-pw\n", want: []string{"user name", "sam smith"}},
+	{name: "user full name a look-alike by a full stop", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "nurse", "--full-name", "Nina Rossi.", "--password-stdin", "nina9"}, stdin: "long-enough-pw\n", want: []string{"--full-name", `"Nina Rossi."`, "reads the same"}},
+	{name: "user full name a look-alike by punctuation and spaces", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "qa", "--full-name", "Liu,  Wei", "--password-stdin", "liu9"}, stdin: "long-enough-pw\n", want: []string{"--full-name", `"Liu,  Wei"`, "reads the same"}},
 	{name: "user full name not UTF-8", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "lab", "--full-name", "S\xc3\x28", "--password-stdin", "sam"}, stdin: "long-enough-pw\n", want: []string{"--full-name", "not UTF-8"}},
 	{name: "user added by lab", code: 3, args: []string{"--user", "liu", "user", "add", "--role", "lab", "--password-stdin", "sam"}, stdin: "long-enough-pw\n", want: []string{"liu", "user.add"}},
 	{name: "user missing --role", code: 2, args: []string{"--user", "alice", "user", "add", "--password-stdin", "sam"}, stdin: "long-enough-pw\n", want: []string{"--role"}},
@@ -313,6 +347,7 @@ var laterHostile = []hostile{
 	{name: "result value not a number", code: 3, args: result("--assay", "CD105", "--value", "high", "LOT-UC-1"), want: []string{"--value", `"high"`}},
 	{name: "result percent as fraction", code: 3, args: result("--assay", "CD105", "--value", "0.982", "LOT-UC-1"), want: []string{"--value", "0.982"}},
 	{name: "result percent over 100", code: 3, args: result("--assay", "CD105", "--value", "120", "LOT-UC-1"), want: []string{"--value", "120"}},
+	{name: "result endotoxin finer than 0.001 EU/mL", code: 3, args: result("--assay", "endotoxin", "--value", "0.1234", "LOT-UC-1"), want: []string{"--value", "0.1234", "more than 3 decimal places"}},
 	{name: "result negative", code: 3, args: result("--assay", "endotoxin", "--value=-0.1", "LOT-UC-1"), want: []string{"--value", "-0.1"}},
 	{name: "result wrong unit", code: 3, args: result("--assay", "endotoxin", "--value", "0.12", "--unit", "mg", "LOT-UC-1"), want: []string{"unit", `"mg"`}},
 	{name: "result percent in EU/mL", code: 3, args: result("--assay", "CD105", "--value", "98", "--unit", "EU/mL", "LOT-UC-1"), want: []string{"unit", "EU/mL"}},

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/celltrack/celltrack/lot"
@@ -46,6 +47,48 @@ func (rt *runtime) donorCommand() *cli.Command {
 				}),
 			},
 			{
+				Name:      "correct",
+				Usage:     "correct a donor's mistyped delivery or consent date or collection site, with a reason (lab)",
+				ArgsUsage: "ID",
+				Description: "Give only the fields that are wrong. The old and new values are kept in the donor's record\n" +
+					"and the audit trail, and shown by `donor show` and the donor's look-back trace.\n\n" +
+					example("celltrack --user liu donor correct --delivered 2026-10-29 --reason 'delivery record says 29 October' D-0001"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "delivered", Usage: "the right delivery date, YYYY-MM-DD"},
+					&cli.StringFlag{Name: "consented", Usage: "the right date of the donor's written consent, YYYY-MM-DD"},
+					&cli.StringFlag{Name: "site", Usage: "the right collection site"},
+					&cli.StringFlag{Name: "reason", Required: true, Usage: "why the record is corrected"},
+				},
+				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
+					var fix lot.DonorFix
+					var err error
+					if c.IsSet("delivered") {
+						if fix.Delivered, err = lot.ParseDate("--delivered", c.String("delivered")); err != nil {
+							return err
+						}
+					}
+					if c.IsSet("consented") {
+						if fix.Consented, err = lot.ParseDate("--consented", c.String("consented")); err != nil {
+							return err
+						}
+					}
+					if c.IsSet("site") {
+						if fix.Site = c.String("site"); strings.TrimSpace(fix.Site) == "" {
+							return lot.Errorf(lot.EINVALID, "--site is blank; give the right collection site or leave the flag out")
+						}
+					}
+					d, corr, err := rt.lots().CorrectDonor(actor(c), c.Args().First(), fix, c.String("reason"))
+					if err != nil {
+						return err
+					}
+					v := donorView(d)
+					v["correction"] = correctionView(corr)
+					return rt.out(v, func(w io.Writer) {
+						fmt.Fprintf(w, "corrected donor %s: %s\n  reason: %s\n", d.Code, corr.Summary(), corr.Reason)
+					})
+				}),
+			},
+			{
 				Name:        "show",
 				Usage:       "show a donor",
 				ArgsUsage:   "ID",
@@ -68,6 +111,7 @@ func (rt *runtime) donorCommand() *cli.Command {
 					return rt.out(view, func(w io.Writer) {
 						fmt.Fprintf(w, "Donor %s\n  delivered  %s at %s\n  consented  %s\n  registered %s by %s\n",
 							d.Code, lot.FormatDate(d.Delivered), d.Site, lot.FormatDate(d.Consented), lot.FormatTime(d.CreatedAt), d.CreatedBy)
+						printCorrections(w, d.Corrections)
 						printScreenings(w, ss, status)
 					})
 				}),
@@ -102,7 +146,34 @@ func (rt *runtime) donorCommand() *cli.Command {
 
 func donorView(d lot.Donor) map[string]any {
 	return map[string]any{"id": d.ID, "code": d.Code, "delivered": lot.FormatDate(d.Delivered), "site": d.Site,
-		"consented": lot.FormatDate(d.Consented), "created_at": d.CreatedAt, "created_by": d.CreatedBy}
+		"consented": lot.FormatDate(d.Consented), "created_at": d.CreatedAt, "created_by": d.CreatedBy,
+		"corrections": correctionsView(d.Corrections)}
+}
+
+// correctionsView is a record's corrections for JSON, oldest first ([] when
+// none).
+func correctionsView(cs []lot.Correction) []map[string]any {
+	out := []map[string]any{}
+	for _, c := range cs {
+		out = append(out, correctionView(c))
+	}
+	return out
+}
+
+func correctionView(c lot.Correction) map[string]any {
+	changes := []map[string]any{}
+	for _, ch := range c.Changes {
+		changes = append(changes, map[string]any{"field": ch.Field, "old": ch.Old, "new": ch.New})
+	}
+	return map[string]any{"at": c.At, "by": c.By, "reason": c.Reason, "changes": changes}
+}
+
+// printCorrections lists a record's corrections, oldest first: when, who,
+// every field's old and new value, and why.
+func printCorrections(w io.Writer, cs []lot.Correction) {
+	for _, c := range cs {
+		fmt.Fprintf(w, "  corrected  %s by %s: %s — reason: %s\n", lot.FormatTime(c.At), c.By, c.Summary(), c.Reason)
+	}
 }
 
 func (rt *runtime) patientCommand() *cli.Command {
@@ -133,6 +204,55 @@ func (rt *runtime) patientCommand() *cli.Command {
 						return err
 					}
 					return rt.out(patientView(p, nil), func(w io.Writer) { fmt.Fprintf(w, "registered patient %s (%s)\n", p.MRN, p.Name) })
+				}),
+			},
+			{
+				Name:      "correct",
+				Usage:     "correct a patient's mistyped MRN, name, date of birth or sex, with a reason (admin, physician, nurse)",
+				ArgsUsage: "MRN",
+				Description: "Give only the fields that are wrong. The old and new values are kept in the patient's record\n" +
+					"and the audit trail, and shown by `patient show` and the patient's trace. A corrected MRN\n" +
+					"keeps the patient's weights, schedules, infusions and autologous lots attached; the old MRN\n" +
+					"stays reserved to the patient and is refused wherever it is typed or scanned, naming the new one.\n\n" +
+					example("celltrack --user nina patient correct --name 'Mei Chan' --reason 'wristband and ID card read Mei Chan' MRN-1001"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "mrn", Usage: "the right MRN"},
+					&cli.StringFlag{Name: "name", Usage: "the right full name, as on the wristband"},
+					&cli.StringFlag{Name: "born", Usage: "the right date of birth, YYYY-MM-DD"},
+					&cli.StringFlag{Name: "sex", Usage: "the right sex: F, M or X"},
+					&cli.StringFlag{Name: "reason", Required: true, Usage: "why the record is corrected"},
+				},
+				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
+					var fix lot.PatientFix
+					var err error
+					for _, f := range []string{"mrn", "name"} {
+						if c.IsSet(f) && strings.TrimSpace(c.String(f)) == "" {
+							return lot.Errorf(lot.EINVALID, "--%s is blank; give the right value or leave the flag out", f)
+						}
+					}
+					fix.MRN, fix.Name = c.String("mrn"), c.String("name")
+					if c.IsSet("born") {
+						if fix.Born, err = lot.ParseDate("--born", c.String("born")); err != nil {
+							return err
+						}
+					}
+					if c.IsSet("sex") {
+						if fix.Sex, err = lot.ParseSex(c.String("sex")); err != nil {
+							return err
+						}
+					}
+					p, corr, err := rt.lots().CorrectPatient(actor(c), c.Args().First(), fix, c.String("reason"))
+					if err != nil {
+						return err
+					}
+					v := patientView(p, nil)
+					v["correction"] = correctionView(corr)
+					return rt.out(v, func(w io.Writer) {
+						fmt.Fprintf(w, "corrected patient %s: %s\n  reason: %s\n", p.MRN, corr.Summary(), corr.Reason)
+						if fix.MRN != "" {
+							fmt.Fprintf(w, "  %s stays reserved to this patient and is refused wherever it is typed or scanned: replace the wristband and any label that shows it\n", c.Args().First())
+						}
+					})
 				}),
 			},
 			{
@@ -182,6 +302,10 @@ func (rt *runtime) patientCommand() *cli.Command {
 					return rt.out(patientView(p, ws), func(w io.Writer) {
 						fmt.Fprintf(w, "Patient %s  %s  born %s  sex %s\n", p.MRN, p.Name, lot.FormatDate(p.Born), p.Sex)
 						fmt.Fprintf(w, "  registered %s by %s\n", lot.FormatTime(p.CreatedAt), p.CreatedBy)
+						if len(p.FormerMRNs) > 0 {
+							fmt.Fprintf(w, "  formerly  %s (reserved to this patient)\n", strings.Join(p.FormerMRNs, ", "))
+						}
+						printCorrections(w, p.Corrections)
 						if len(ws) == 0 {
 							fmt.Fprintln(w, "  no weight recorded")
 						}
@@ -220,8 +344,9 @@ func (rt *runtime) patientCommand() *cli.Command {
 }
 
 func patientView(p lot.Patient, ws []lot.Weight) map[string]any {
+	former := append([]string{}, p.FormerMRNs...)
 	v := map[string]any{"id": p.ID, "mrn": p.MRN, "name": p.Name, "born": lot.FormatDate(p.Born), "sex": p.Sex,
-		"created_at": p.CreatedAt, "created_by": p.CreatedBy}
+		"created_at": p.CreatedAt, "created_by": p.CreatedBy, "former_mrns": former, "corrections": correctionsView(p.Corrections)}
 	if ws != nil {
 		wv := []map[string]any{}
 		for _, w := range ws {

@@ -220,7 +220,7 @@ func TestAdministerRefusesTamperedReleaseSpec(t *testing.T) {
 	bag := bags[0].Code()
 	steps := []func() error{
 		func() error { _, err := ls.Weigh("nina", "MRN-1", 62_000, db.Now().Add(-time.Hour)); return err },
-		func() error { _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now()); return err },
+		func() error { _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now(), ""); return err },
 		func() error { _, err := cs.AddSite("liu", lot.Site{Code: "LAB", Name: "Cell lab"}); return err },
 		func() error { _, err := cs.Store("liu", bag, "LN2-A rack 3"); return err },
 		func() error {

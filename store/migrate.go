@@ -17,6 +17,13 @@ import (
 //	2  idx_event_patient and idx_event_infused (events that name a patient;
 //	   infusions by start time); any bucket of the key schema may be missing
 //	   from a version 1 file
+//	6  time zones (issue 12): the facility bucket (the facility's time
+//	   zone), a site's own zone (sites "tz") and a course's treating site
+//	   (schedules "site_id", "site"). An older celltrack would count every
+//	   day in UTC and drop a site's zone when it rewrote the site, so it
+//	   must refuse such a file. A file upgraded from before 6 has no
+//	   facility record: its days stay counted in UTC, as they were, until an
+//	   admin sets the zone (`celltrack site set-tz --facility`)
 //
 // A writable Open migrates an older file in one transaction (migrate) and
 // records it in meta under "migration/" + the new version; a read-only Open
@@ -111,8 +118,14 @@ func (db *DB) migrate() (err error) {
 			}
 		}
 		meta := tx.Bucket(bMeta)
-		note, _ := json.Marshal(map[string]any{"from": from, "to": SchemaVersion, "at": db.now(),
-			"created": append(records, indexes...), "events_reindexed": events})
+		fields := map[string]any{"from": from, "to": SchemaVersion, "at": db.now(),
+			"created": append(records, indexes...), "events_reindexed": events}
+		if from < 6 {
+			// Nothing to rewrite: no site has a zone and no schedule a
+			// site, so every course goes on counting days in UTC.
+			fields["facility_time_zone"] = "UTC, as every day was counted before version 6; an admin sets the facility's zone with `celltrack site set-tz --facility`"
+		}
+		note, _ := json.Marshal(fields)
 		if err := meta.Put([]byte("migration/"+strconv.Itoa(SchemaVersion)), note); err != nil {
 			return err
 		}

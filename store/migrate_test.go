@@ -1,8 +1,10 @@
 package store
 
 import (
-	"github.com/celltrack/celltrack/dose"
+	"fmt"
 	"strings"
+
+	"github.com/celltrack/celltrack/dose"
 	"testing"
 	"time"
 
@@ -45,7 +47,7 @@ func TestOpenMigratesAnOlderFile(t *testing.T) {
 		t.Fatalf("before: %d patient events, %d infused", patients, infused)
 	}
 	_, err := Open(path, Options{ReadOnly: true, Timeout: time.Second})
-	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "schema version 1; this one reads 2") || !strings.Contains(err.Error(), "celltrack upgrade") {
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), fmt.Sprintf("schema version 1; this one reads %d", SchemaVersion)) || !strings.Contains(err.Error(), "celltrack upgrade") {
 		t.Fatalf("read-only open of a version 1 file: %v", err)
 	}
 	up, err := Open(path, Options{Timeout: time.Second, Now: db.Now})

@@ -72,6 +72,9 @@ type Report struct {
 	Entry  Entry       // the infusion due (zero when none)
 	Calc   Calculation // zero when there was nothing to calculate
 	Weight lot.Weight  // the weight used
+	// Zone is the zone of the site that treats the patient (Facts.Zone):
+	// the report's times are local there.
+	Zone *time.Location
 }
 
 // Failed returns the failed checks.
@@ -122,7 +125,7 @@ func WeightChange(prev, cur lot.Grams) lot.Tenths {
 // Check runs every bedside check (issue 4, "Bedside check") and never stops
 // at the first failure: the nurse sees them all.
 func Check(f Facts) Report {
-	var r Report
+	r := Report{Zone: f.Zone}
 	add := func(name string, ok bool, detail, fix string) {
 		r.Checks = append(r.Checks, Result{Name: name, OK: ok, Detail: detail, Fix: fix})
 	}

@@ -25,6 +25,9 @@ func LoadZone(field, name string) (*time.Location, error) {
 	if strings.EqualFold(in, "local") {
 		return nil, Errorf(EINVALID, "%s %q is the machine's zone, not a place; give the site's IANA time zone name, such as Asia/Shanghai", field, name)
 	}
+	if looksLikeOffset(in) {
+		return nil, Errorf(EINVALID, "%s %q is a fixed UTC offset, not a time zone: it knows no daylight saving; give the IANA name of the place, such as Asia/Shanghai or America/New_York", field, name)
+	}
 	for _, r := range in {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_+/", r)) {
 			return nil, Errorf(EINVALID, "%s %q is not an IANA time zone name (it contains %q); write it as Area/City, e.g. Asia/Shanghai", field, name, r)
@@ -35,6 +38,14 @@ func LoadZone(field, name string) (*time.Location, error) {
 		return nil, Errorf(EINVALID, "%s %q is not a time zone in the IANA database; write it as Area/City, e.g. Asia/Shanghai or America/New_York (a fixed offset such as +08:00 is not a zone: it knows no daylight saving)", field, name)
 	}
 	return loc, nil
+}
+
+// looksLikeOffset reports whether s is written as a UTC offset: +08:00,
+// -5, UTC+8, GMT-05:00. (The IANA names Etc/GMT-8 are zones and pass.)
+func looksLikeOffset(s string) bool {
+	u := strings.ToUpper(s)
+	u = strings.TrimPrefix(strings.TrimPrefix(u, "UTC"), "GMT")
+	return len(u) > 1 && (u[0] == '+' || u[0] == '-') && u[1] >= '0' && u[1] <= '9'
 }
 
 // displayZone is the zone FormatTime shows times in: the facility's, set

@@ -379,7 +379,7 @@ func (s *DoseService) ChangeSchedule(signer audit.User, mrn string, n int, date 
 			return lot.Errorf(lot.EINVALID, "--infusion %d is outside 1–%d of %s", n, len(ac.Entries), ac.Schedule.Protocol)
 		}
 		if e := ac.Entries[n-1]; e.Status == dose.Given {
-			return lot.Errorf(lot.ECONFLICT, "infusion %d was given %s; a given infusion cannot be moved", n, lot.FormatTime(e.Given.At))
+			return lot.Errorf(lot.ECONFLICT, "infusion %d was given %s; a given infusion cannot be moved", n, lot.FormatTimeIn(e.Given.At, ac.Zone))
 		}
 		if today := dose.DateIn(w.now, ac.Zone); dose.Date(date).Before(today) {
 			return lot.Errorf(lot.EINVALID, "--date %s is in the past (today is %s in %s)", lot.FormatDate(date), lot.FormatDate(today), lot.ZoneName(ac.Zone))

@@ -209,7 +209,8 @@ func (rt *runtime) siteCommand() *cli.Command {
 						if s.Home {
 							home = " (home site: every container starts here)"
 						}
-						fmt.Fprintf(w, "added site %s%s; time zone %s\n", s.Code, home, siteZoneText(s))
+						fmt.Fprintf(w, "added site %s%s\n", s.Code, home)
+						fmt.Fprintf(w, "time zone %s: patients treated at %s count their days in it\n", siteZoneText(s), s.Code)
 					})
 				}),
 			},

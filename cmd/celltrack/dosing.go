@@ -388,7 +388,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					return rt.out(infusionView(in), func(w io.Writer) {
 						fmt.Fprintf(w, "recorded infusion %s: %s, infusion %d of %s course %d\n", in.ID, c.Args().First(), in.Number, in.Protocol, in.Course)
 						fmt.Fprintf(w, "  %s in %s mL (%s from %s), %s to %s\n", in.Given, in.Volume, dose.FormatDeviation(in.Deviation), in.Required,
-							lot.FormatTime(in.Start), lot.FormatTime(in.End))
+							lot.FormatTimeIn(in.Start, rep.Zone), lot.FormatTimeIn(in.End, rep.Zone))
 						fmt.Fprintf(w, "  administered: %s\n  witnessed:    %s\n", in.Nurse, in.Witness)
 					})
 				}),

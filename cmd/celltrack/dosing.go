@@ -455,7 +455,11 @@ func printCalc(w io.Writer, res dose.CalcResult) {
 	fmt.Fprintf(w, "Dose for %s (%s): %s v%d course %d, infusion %d planned %s (%s)\n", res.Patient.MRN, res.Patient.Name,
 		res.Course.Protocol.Name, res.Course.Protocol.Version, res.Course.Schedule.Course, res.Entry.Number, lot.FormatDate(res.Entry.Date), res.Entry.Status)
 	fmt.Fprintf(w, "  basis     %s\n", k.Basis)
-	fmt.Fprintf(w, "  weight    %s measured %s by %s\n", res.Weight.Grams, lot.FormatTime(res.Weight.MeasuredAt), res.Weight.RecordedBy)
+	zone := res.Course.Zone // the treating site's, as the bedside check shows it
+	if zone == nil {
+		zone = lot.DisplayZone()
+	}
+	fmt.Fprintf(w, "  weight    %s measured %s by %s\n", res.Weight.Grams, lot.FormatTimeIn(res.Weight.MeasuredAt, zone), res.Weight.RecordedBy)
 	fmt.Fprintf(w, "  required  %s  (%s cells)\n", k.Working, k.Required.Exact())
 	fmt.Fprintf(w, "  candidates: %d container(s) of released, unexpired lots %s may receive\n", len(res.Candidates), res.Patient.MRN)
 	for _, s := range res.Candidates {

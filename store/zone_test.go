@@ -127,12 +127,18 @@ func TestZoneChangesAreAuditedAndMoveTheDays(t *testing.T) {
 	}
 }
 
-// TestOpenMigratesAVersion2File: a file of schema version 2 has no facility
-// bucket, no site zones and no schedule sites. A read is refused with what
-// to run; a writable open creates the bucket and notes that days stay
-// counted in UTC, as they were; the course goes on as before and the admin
-// can then set the facility's zone.
-func TestOpenMigratesAVersion2File(t *testing.T) {
+// TestOpenMigratesAFileWithoutZones: a file of schema version 2 to 5 has no
+// facility bucket, no site zones and no schedule sites. A read is refused
+// with what to run; a writable open creates the bucket and notes that days
+// stay counted in UTC, as they were; the course goes on as before and the
+// admin can then set the facility's zone.
+func TestOpenMigratesAFileWithoutZones(t *testing.T) {
+	for from := 2; from < 6; from++ {
+		t.Run(fmt.Sprintf("from version %d", from), func(t *testing.T) { migrateWithoutZones(t, from) })
+	}
+}
+
+func migrateWithoutZones(t *testing.T, from int) {
 	FailedPasswordDelay = 0
 	path := filepath.Join(t.TempDir(), "v2.db")
 	now := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC) // 04:00 on the 26th in Nanjing
@@ -162,23 +168,23 @@ func TestOpenMigratesAVersion2File(t *testing.T) {
 		if err := tx.DeleteBucket([]byte("facility")); err != nil {
 			return err
 		}
-		return tx.Bucket(bMeta).Put([]byte("schema"), []byte("2"))
+		return tx.Bucket(bMeta).Put([]byte("schema"), []byte(fmt.Sprint(from)))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
 	_, err = Open(path, Options{ReadOnly: true, Timeout: time.Second})
-	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), fmt.Sprintf("schema version 2; this one reads %d", SchemaVersion)) {
-		t.Fatalf("read-only open of a version 2 file: %v", err)
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), fmt.Sprintf("schema version %d; this one reads %d", from, SchemaVersion)) {
+		t.Fatalf("read-only open of a version %d file: %v", from, err)
 	}
 	up, err := Open(path, Options{Timeout: time.Second, Now: func() time.Time { return now }})
 	if err != nil {
-		t.Fatalf("writable open of a version 2 file: %v", err)
+		t.Fatalf("writable open of a version %d file: %v", from, err)
 	}
 	defer up.Close()
 	v, note, err := up.Schema()
-	if err != nil || v != SchemaVersion || !strings.Contains(note, `"from":2`) || !strings.Contains(note, `"facility_time_zone":"UTC`) ||
+	if err != nil || v != SchemaVersion || !strings.Contains(note, fmt.Sprintf(`"from":%d`, from)) || !strings.Contains(note, `"facility_time_zone":"UTC`) ||
 		!strings.Contains(note, `"facility"`) {
 		t.Fatalf("schema %d, note %q, %v", v, note, err)
 	}

@@ -543,7 +543,8 @@ func printReport(w io.Writer, r dose.Report) {
 }
 
 func reportView(r dose.Report) map[string]any {
-	v := map[string]any{"go": r.GO, "checks": r.Checks}
+	// The checks' times are local in the treating site's zone; say which.
+	v := map[string]any{"go": r.GO, "checks": r.Checks, "time_zone": lot.ZoneName(r.Zone)}
 	if r.Calc.Infusion > 0 {
 		v["calc"] = calcView(r.Calc)
 	}

@@ -18,7 +18,10 @@ const (
 	LotSplit     Action = "lot.split"
 
 	// Chain of custody (issue 5).
-	SiteAdd             Action = "site.add"
+	SiteAdd Action = "site.add"
+	// ZoneSet changes the facility's or a site's time zone (issue 12):
+	// it moves the calendar days of every course counted in it.
+	ZoneSet             Action = "zone.set"
 	ContainerStore      Action = "container.store"
 	ContainerShip       Action = "container.ship"
 	ContainerReceive    Action = "container.receive"
@@ -68,6 +71,7 @@ var Permissions = map[Action][]Role{
 	// thaws, dispenses to the patient and returns an unused bag. Only the lab
 	// stores, ships, discards or quarantines, and labels.
 	SiteAdd:             {Lab},
+	ZoneSet:             {Admin},
 	ContainerStore:      {Lab},
 	ContainerShip:       {Lab},
 	ContainerReceive:    {Lab, Nurse},

@@ -36,7 +36,10 @@ type Candidate struct {
 
 // Facts are everything the bedside check looks at, read in one transaction.
 type Facts struct {
-	Now     time.Time
+	Now time.Time
+	// Zone is the time zone of the site that treats the patient: "today"
+	// and every time the nurse reads are local there.
+	Zone    *time.Location
 	Patient lot.Patient
 	// Protocol and Schedule are nil when the patient has no active course.
 	Protocol *Protocol
@@ -69,6 +72,9 @@ type Report struct {
 	Entry  Entry       // the infusion due (zero when none)
 	Calc   Calculation // zero when there was nothing to calculate
 	Weight lot.Weight  // the weight used
+	// Zone is the zone of the site that treats the patient (Facts.Zone):
+	// the report's times are local there.
+	Zone *time.Location
 }
 
 // Failed returns the failed checks.
@@ -170,7 +176,7 @@ func deviationOutside(p Protocol, given, required lot.Cells) string {
 // Check runs every bedside check (issue 4, "Bedside check") and never stops
 // at the first failure: the nurse sees them all.
 func Check(f Facts) Report {
-	var r Report
+	r := Report{Zone: f.Zone}
 	add := func(name string, ok bool, detail, fix string) {
 		r.Checks = append(r.Checks, Result{Name: name, OK: ok, Detail: detail, Fix: fix})
 	}
@@ -217,7 +223,7 @@ func Check(f Facts) Report {
 			add(name("container dispensed"), false, fmt.Sprintf("container %s was dispensed for another patient, not %s", code, p.MRN), "STOP: wrong bag for this patient; return it to the pharmacy")
 		case f.Now.Before(c.DispensedAt):
 			// A back-dated --start cannot put the infusion before the hand-over.
-			add(name("container dispensed"), false, fmt.Sprintf("the infusion start %s is before container %s was dispensed at %s", lot.FormatTime(f.Now), code, lot.FormatTime(c.DispensedAt)),
+			add(name("container dispensed"), false, fmt.Sprintf("the infusion start %s is before container %s was dispensed at %s", lot.FormatTimeIn(f.Now, f.Zone), code, lot.FormatTimeIn(c.DispensedAt, f.Zone)),
 				"give the real start time of the infusion (--start)")
 		default:
 			add(name("container dispensed"), true, fmt.Sprintf("container %s was dispensed for %s", code, p.MRN), "")
@@ -229,13 +235,13 @@ func Check(f Facts) Report {
 				add(name("thaw window"), false, fmt.Sprintf("container %s has no thaw time", code), "thaw the bag and record it")
 			case f.Now.Before(ct.ThawedAt):
 				// A back-dated --start before the thaw would read as inside any window.
-				add(name("thaw window"), false, fmt.Sprintf("the infusion start %s is before the bag was thawed at %s", lot.FormatTime(f.Now), lot.FormatTime(ct.ThawedAt)),
+				add(name("thaw window"), false, fmt.Sprintf("the infusion start %s is before the bag was thawed at %s", lot.FormatTimeIn(f.Now, f.Zone), lot.FormatTimeIn(ct.ThawedAt, f.Zone)),
 					"give the real start time of the infusion (--start)")
 			case f.Now.Sub(ct.ThawedAt) > limit:
-				add(name("thaw window"), false, fmt.Sprintf("thawed %s, %s ago; the limit is %s", lot.FormatTime(ct.ThawedAt), minutes(f.Now.Sub(ct.ThawedAt)), minutes(limit)),
+				add(name("thaw window"), false, fmt.Sprintf("thawed %s, %s ago; the limit is %s", lot.FormatTimeIn(ct.ThawedAt, f.Zone), minutes(f.Now.Sub(ct.ThawedAt)), minutes(limit)),
 					"do not infuse; discard the bag and thaw another")
 			default:
-				add(name("thaw window"), true, fmt.Sprintf("thawed %s, %s ago (limit %s)", lot.FormatTime(ct.ThawedAt), minutes(f.Now.Sub(ct.ThawedAt)), minutes(limit)), "")
+				add(name("thaw window"), true, fmt.Sprintf("thawed %s, %s ago (limit %s)", lot.FormatTimeIn(ct.ThawedAt, f.Zone), minutes(f.Now.Sub(ct.ThawedAt)), minutes(limit)), "")
 			}
 		}
 		if !ct.ThawedAt.IsZero() {
@@ -274,8 +280,8 @@ func Check(f Facts) Report {
 		add("infusion due", true, fmt.Sprintf("infusion %d of %d planned %s, window %s to %s", e.Number, len(f.Entries), lot.FormatDate(e.Date), lot.FormatDate(e.From), lot.FormatDate(e.To)), "")
 	} else {
 		n := Next(f.Entries)
-		detail := fmt.Sprintf("no infusion is due today (%s); infusion %d is %s, planned %s (window %s to %s)",
-			lot.FormatDate(f.Now), n.Number, n.Status, lot.FormatDate(n.Date), lot.FormatDate(n.From), lot.FormatDate(n.To))
+		detail := fmt.Sprintf("no infusion is due today (%s in %s); infusion %d is %s, planned %s (window %s to %s)",
+			lot.FormatDateIn(f.Now, f.Zone), lot.ZoneName(f.Zone), n.Number, n.Status, lot.FormatDate(n.Date), lot.FormatDate(n.From), lot.FormatDate(n.To))
 		add("infusion due", false, detail, "do not infuse today; a physician may move the date with `celltrack schedule change`")
 	}
 	// Weight.
@@ -292,14 +298,14 @@ func Check(f Facts) Report {
 	case implausible != nil:
 		add("weight", false, lot.ErrorMessage(implausible), "re-weigh the patient")
 	case age > maxAge:
-		add("weight", false, fmt.Sprintf("%s measured %s is %s old; %s allows %d days", w.Grams, lot.FormatTime(w.MeasuredAt), daysOld(age), pr.Name, pr.MaxWeightAgeDays),
+		add("weight", false, fmt.Sprintf("%s measured %s is %s old; %s allows %d days", w.Grams, lot.FormatTimeIn(w.MeasuredAt, f.Zone), daysOld(age), pr.Name, pr.MaxWeightAgeDays),
 			"re-weigh the patient with `celltrack patient weigh`")
 	default:
-		add("weight", true, fmt.Sprintf("%s measured %s", w.Grams, lot.FormatTime(w.MeasuredAt)), "")
+		add("weight", true, fmt.Sprintf("%s measured %s", w.Grams, lot.FormatTimeIn(w.MeasuredAt, f.Zone)), "")
 	}
 	if ref, what := referenceWeight(f, idx); ref.Grams > 0 {
 		ch := FormatWeightChange(ref.Grams, w.Grams)
-		since := fmt.Sprintf("since %s on %s (%s)", ref.Grams, lot.FormatDate(ref.MeasuredAt), what)
+		since := fmt.Sprintf("since %s on %s (%s)", ref.Grams, lot.FormatDateIn(ref.MeasuredAt, f.Zone), what)
 		switch {
 		case !WeightChangeTooLarge(ref.Grams, w.Grams):
 			add("weight change", true, fmt.Sprintf("%s %s", ch, since), "")

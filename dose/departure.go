@@ -2,6 +2,7 @@ package dose
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/celltrack/celltrack/lot"
 )
@@ -34,10 +35,12 @@ const (
 //
 // Rounding a draw to 0.1 mL is the plan, not a departure; nor is a dose
 // capped by the protocol.
-func Departures(p Protocol, e Entry, in Infusion, planned Calculation) []Departure {
+// Days are counted in loc, the zone of the site that treats the patient, as
+// the schedule's were.
+func Departures(p Protocol, e Entry, in Infusion, planned Calculation, loc *time.Location) []Departure {
 	var ds []Departure
 	tol := fmt.Sprintf("-%s %%/+%s %%", p.ToleranceMinus, p.TolerancePlus)
-	if given := Date(in.Start); !given.Equal(e.Date) {
+	if given := DateIn(in.Start, loc); !given.Equal(e.Date) {
 		early := "later"
 		if given.Before(e.Date) {
 			early = "earlier"

@@ -201,7 +201,7 @@ func TestPlan(t *testing.T) {
 				"2027-12-22", "2028-02-16", "2028-04-12"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			es := Plan(tc.p, tc.s, tc.given, day(tc.now).Add(9*time.Hour))
+			es := Plan(tc.p, tc.s, tc.given, day(tc.now).Add(9*time.Hour), time.UTC)
 			var dates []string
 			var status []Status
 			for _, e := range es {
@@ -323,7 +323,7 @@ func goodFacts(t *testing.T) Facts {
 	l := lot.Lot{ID: uuid.New(), Number: "LOT-1", Source: lot.SourceUC, Status: lot.Released, Expires: now.AddDate(1, 0, 0)}
 	c := lot.Container{ID: uuid.New(), LotID: l.ID, Number: 1, Cells: 100_000_000, ViableCells: 100_000_000, VolumeML: 500,
 		State: lot.Dispensed, PatientID: pat.ID, ThawedAt: now.Add(-30 * time.Minute)}
-	return Facts{Now: now, Patient: pat, Protocol: &p, Schedule: &s, Entries: Plan(p, s, nil, now),
+	return Facts{Now: now, Patient: pat, Protocol: &p, Schedule: &s, Entries: Plan(p, s, nil, now, time.UTC),
 		Weights:    []lot.Weight{{ID: uuid.New(), Grams: 62_000, MeasuredAt: now.Add(-time.Hour)}},
 		Containers: []Candidate{{Source: Source{Container: c, Lot: l, EndotoxinMilliEUPerML: 500, EndotoxinFound: true}}},
 		Refs:       []string{"bag"}}
@@ -520,8 +520,8 @@ func TestCheckDateChange(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			now := day("2026-11-25").Add(9 * time.Hour)
 			s := Schedule{Start: day("2026-11-25"), Changes: tc.changes}
-			es := Plan(tc.p, s, tc.given, now)
-			err := CheckDateChange(tc.p, s, es, now, tc.n, day(tc.date), nil)
+			es := Plan(tc.p, s, tc.given, now, time.UTC)
+			err := CheckDateChange(tc.p, s, es, now, tc.n, day(tc.date), nil, time.UTC)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -541,7 +541,7 @@ func TestCheckDateChangeAfterEarlierCourse(t *testing.T) {
 	now := day("2026-11-25").Add(9 * time.Hour)
 	prev := &Infusion{Protocol: "sle-uc-d0d7", Course: 1, Number: 2, Start: day("2026-11-25").Add(8 * time.Hour)}
 	s := Schedule{Start: day("2026-12-09"), Course: 2}
-	es := Plan(d0d7, s, nil, now)
+	es := Plan(d0d7, s, nil, now, time.UTC)
 	for _, tc := range []struct {
 		date string
 		want string
@@ -551,7 +551,7 @@ func TestCheckDateChangeAfterEarlierCourse(t *testing.T) {
 		{"2026-12-02", ""},
 	} {
 		t.Run(tc.date, func(t *testing.T) {
-			err := CheckDateChange(d0d7, s, es, now, 1, day(tc.date), prev)
+			err := CheckDateChange(d0d7, s, es, now, 1, day(tc.date), prev, time.UTC)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -560,7 +560,7 @@ func TestCheckDateChangeAfterEarlierCourse(t *testing.T) {
 			}
 		})
 	}
-	if err := CheckDateChange(d0d7, s, es, now, 1, day("2026-11-25"), nil); err != nil {
+	if err := CheckDateChange(d0d7, s, es, now, 1, day("2026-11-25"), nil, time.UTC); err != nil {
 		t.Fatalf("with no earlier course the same move is allowed: %v", err)
 	}
 }
@@ -589,7 +589,7 @@ func TestCheckCourseStart(t *testing.T) {
 		{"ss-rfib-12", last, "2026-12-03", ""}, // its shortest interval is weekly
 	} {
 		t.Run(tc.protocol+" "+tc.start, func(t *testing.T) {
-			err := CheckCourseStart(builtin(t, tc.protocol), day(tc.start), now, tc.last)
+			err := CheckCourseStart(builtin(t, tc.protocol), day(tc.start), now, tc.last, time.UTC)
 			if lot.ErrorCode(err) != tc.want {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}

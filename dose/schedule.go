@@ -20,10 +20,15 @@ type Schedule struct {
 	Protocol        string
 	ProtocolVersion int
 	Course          int       // 1 for the first course of this protocol, 2 for a repeat …
-	Start           time.Time // date of infusion 1, midnight UTC
-	Changes         []DateChange
-	CreatedAt       time.Time
-	CreatedBy       string
+	Start           time.Time // date of infusion 1: a calendar date, stored as midnight UTC
+	// SiteID and Site name the site that treats the patient on this course
+	// (uuid.Nil and "" when none was given): its days are counted in that
+	// site's time zone, or the facility's when neither is set.
+	SiteID    uuid.UUID
+	Site      string
+	Changes   []DateChange
+	CreatedAt time.Time
+	CreatedBy string
 }
 
 // DateChange moves one planned infusion to another date: a signed, reasoned
@@ -63,20 +68,37 @@ type Entry struct {
 	FromPrevious bool // the date follows the actual date of the infusion before
 }
 
-// Date returns the calendar date (midnight UTC) of t.
+// Date returns the calendar date of t read in UTC, as midnight UTC: it
+// normalises a value that already is a calendar date (a --start or --date
+// typed as YYYY-MM-DD). The day an instant falls on at a site is DateIn.
 func Date(t time.Time) time.Time {
-	t = t.UTC()
+	return DateIn(t, time.UTC)
+}
+
+// DateIn returns the calendar date on which the instant t falls in loc,
+// as midnight UTC (the form every date of a schedule takes, so that dates
+// compare and add days without any zone): an infusion at 07:00 on
+// 10 December in Nanjing, 23:00 on 9 December UTC, is on 2026-12-10 in
+// Asia/Shanghai. Calendar arithmetic on the result (AddDate) is exact
+// across daylight-saving changes, which only move the local clock.
+func DateIn(t time.Time, loc *time.Location) time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	t = t.In(loc)
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
 // Plan lays out every infusion of schedule s under protocol p as of now,
-// given the infusions already recorded (by infusion number). Infusion 1 is on
+// given the infusions already recorded (by infusion number), counting days
+// in loc, the time zone of the site that treats the patient: "today" and
+// the day an infusion was given are calendar days there. Infusion 1 is on
 // the start date; each later one is the phase's interval after the one
 // before — after its actual date when the protocol follows actual dates and
 // it was given, otherwise after its planned date. A signed date change
 // overrides the date of its infusion, and later ones follow from it.
-func Plan(p Protocol, s Schedule, given map[int]GivenAt, now time.Time) []Entry {
-	today := Date(now)
+func Plan(p Protocol, s Schedule, given map[int]GivenAt, now time.Time, loc *time.Location) []Entry {
+	today := DateIn(now, loc)
 	var es []Entry
 	var prev time.Time
 	for n := 1; n <= p.Infusions(); n++ {
@@ -85,7 +107,7 @@ func Plan(p Protocol, s Schedule, given map[int]GivenAt, now time.Time) []Entry 
 		case n == 1:
 			e.Date = Date(s.Start)
 		case p.FollowActual && !given[n-1].At.IsZero():
-			e.Date = Date(given[n-1].At).AddDate(0, 0, p.interval(n))
+			e.Date = DateIn(given[n-1].At, loc).AddDate(0, 0, p.interval(n))
 			e.FromPrevious = true
 		default:
 			e.Date = prev.AddDate(0, 0, p.interval(n))
@@ -154,8 +176,9 @@ func Next(es []Entry) Entry {
 // infusions already given are history and not compared. prev is the
 // patient's last infusion on an earlier course, or nil: no infusion of this
 // course may then be planned before EarliestCourseStart after it, the rule
-// CheckCourseStart applies when the course is created.
-func CheckDateChange(p Protocol, s Schedule, es []Entry, now time.Time, n int, date time.Time, prev *Infusion) error {
+// CheckCourseStart applies when the course is created. Days are counted in
+// loc, the zone of the site that treats the patient.
+func CheckDateChange(p Protocol, s Schedule, es []Entry, now time.Time, n int, date time.Time, prev *Infusion, loc *time.Location) error {
 	date = Date(date)
 	given := map[int]GivenAt{}
 	for _, e := range es {
@@ -164,56 +187,56 @@ func CheckDateChange(p Protocol, s Schedule, es []Entry, now time.Time, n int, d
 		}
 	}
 	s.Changes = append(append([]DateChange(nil), s.Changes...), DateChange{Infusion: n, Date: date})
-	after := Plan(p, s, given, now)
+	after := Plan(p, s, given, now, loc)
 	w := p.WindowDays
 	from, to := date.AddDate(0, 0, -w), date.AddDate(0, 0, w)
 	if prev != nil {
-		earliest := EarliestCourseStart(p, prev.Start)
+		earliest := EarliestCourseStart(p, prev.Start, loc)
 		for _, e := range after {
 			if e.Status != Given && e.Date.Before(earliest) {
 				return lot.Errorf(lot.EINVALID, "--date %s would plan infusion %d on %s, too soon after the patient's last infusion of an earlier course on %s (%s course %d, infusion %d); a course of %s keeps %d days clear of it; choose a date that plans it on %s or later",
-					lot.FormatDate(date), e.Number, lot.FormatDate(e.Date), lot.FormatDate(prev.Start), prev.Protocol, prev.Course, prev.Number, p.Name,
-					int(earliest.Sub(Date(prev.Start)).Hours()/24), lot.FormatDate(earliest))
+					lot.FormatDate(date), e.Number, lot.FormatDate(e.Date), lot.FormatDateIn(prev.Start, loc), prev.Protocol, prev.Course, prev.Number, p.Name,
+					int(earliest.Sub(DateIn(prev.Start, loc)).Hours()/24), lot.FormatDate(earliest))
 			}
 		}
 	}
 	for i, a := range after {
 		for _, b := range after[i+1:] {
-			_, aTo := days(a)
-			bFrom, _ := days(b)
+			_, aTo := days(a, loc)
+			bFrom, _ := days(b, loc)
 			if aTo.Before(bFrom) || (a.Status == Given && b.Status == Given) {
 				continue
 			}
 			switch {
 			case b.Number == n:
 				return lot.Errorf(lot.EINVALID, "--date %s would open infusion %d's window (±%d days) on %s, but %s; two infusions may never be due on one day; choose %s or later",
-					lot.FormatDate(date), n, w, lot.FormatDate(from), describe(a), lot.FormatDate(aTo.AddDate(0, 0, w+1)))
+					lot.FormatDate(date), n, w, lot.FormatDate(from), describe(a, loc), lot.FormatDate(aTo.AddDate(0, 0, w+1)))
 			case a.Number == n:
 				return lot.Errorf(lot.EINVALID, "--date %s would close infusion %d's window (±%d days) on %s, but %s; two infusions may never be due on one day; choose %s or earlier, or move infusion %d first",
-					lot.FormatDate(date), n, w, lot.FormatDate(to), describe(b), lot.FormatDate(bFrom.AddDate(0, 0, -w-1)), b.Number)
+					lot.FormatDate(date), n, w, lot.FormatDate(to), describe(b, loc), lot.FormatDate(bFrom.AddDate(0, 0, -w-1)), b.Number)
 			default:
 				return lot.Errorf(lot.EINVALID, "--date %s for infusion %d would give overlapping days: %s, and %s; two infusions may never be due on one day; choose another date or move infusion %d first",
-					lot.FormatDate(date), n, describe(a), describe(b), b.Number)
+					lot.FormatDate(date), n, describe(a, loc), describe(b, loc), b.Number)
 			}
 		}
 	}
 	return nil
 }
 
-// days returns the first and last day an entry takes: the day it was given,
-// or its window.
-func days(e Entry) (from, to time.Time) {
+// days returns the first and last day an entry takes: the day it was given
+// (in loc), or its window.
+func days(e Entry, loc *time.Location) (from, to time.Time) {
 	if e.Status == Given {
-		d := Date(e.Given.At)
+		d := DateIn(e.Given.At, loc)
 		return d, d
 	}
 	return e.From, e.To
 }
 
 // describe says which days an entry takes, for a refusal.
-func describe(e Entry) string {
+func describe(e Entry, loc *time.Location) string {
 	if e.Status == Given {
-		return fmt.Sprintf("infusion %d was given %s", e.Number, lot.FormatDate(e.Given.At))
+		return fmt.Sprintf("infusion %d was given %s", e.Number, lot.FormatDateIn(e.Given.At, loc))
 	}
 	return fmt.Sprintf("infusion %d is planned %s (window %s to %s)", e.Number, lot.FormatDate(e.Date), lot.FormatDate(e.From), lot.FormatDate(e.To))
 }
@@ -232,11 +255,12 @@ func (p Protocol) MinInterval() int {
 
 // EarliestCourseStart returns the first date a new course of p may start
 // after the patient's last infusion (given on the day lastGiven, on any
-// course): its shortest interval later, as if the new course's first
-// infusion were the next infusion of a course, and never so early that the
-// first infusion's window (±WindowDays) opens on or before that day.
-func EarliestCourseStart(p Protocol, lastGiven time.Time) time.Time {
-	return Date(lastGiven).AddDate(0, 0, max(p.MinInterval(), p.WindowDays+1))
+// course; its day counted in loc): its shortest interval later, as if the
+// new course's first infusion were the next infusion of a course, and never
+// so early that the first infusion's window (±WindowDays) opens on or before
+// that day.
+func EarliestCourseStart(p Protocol, lastGiven time.Time, loc *time.Location) time.Time {
+	return DateIn(lastGiven, loc).AddDate(0, 0, max(p.MinInterval(), p.WindowDays+1))
 }
 
 // CheckCourseStart checks the start date of a new course of p as of now: not
@@ -244,19 +268,20 @@ func EarliestCourseStart(p Protocol, lastGiven time.Time) time.Time {
 // before it was prescribed is recorded by no course), and, when the patient
 // was given an infusion before (last, on any course), not before
 // EarliestCourseStart — otherwise a second full dose could be due the day the
-// first course ended.
-func CheckCourseStart(p Protocol, start, now time.Time, last *Infusion) error {
+// first course ended. "Today" and the day of the last infusion are calendar
+// days in loc, the zone of the site that will treat the patient.
+func CheckCourseStart(p Protocol, start, now time.Time, last *Infusion, loc *time.Location) error {
 	start = Date(start)
-	if start.Before(Date(now)) {
-		return lot.Errorf(lot.EINVALID, "--start %s is in the past; a schedule starts today (%s) or later", lot.FormatDate(start), lot.FormatDate(now))
+	if today := DateIn(now, loc); start.Before(today) {
+		return lot.Errorf(lot.EINVALID, "--start %s is in the past; a schedule starts today (%s in %s) or later", lot.FormatDate(start), lot.FormatDate(today), lot.ZoneName(loc))
 	}
 	if last == nil {
 		return nil
 	}
-	if earliest := EarliestCourseStart(p, last.Start); start.Before(earliest) {
+	if earliest := EarliestCourseStart(p, last.Start, loc); start.Before(earliest) {
 		return lot.Errorf(lot.ECONFLICT, "--start %s is too soon: the patient was last given an infusion on %s (%s course %d, infusion %d), and a course of %s may start %d days after it at the earliest (its shortest interval, or its ±%d-day window clear of that day); choose %s or later",
-			lot.FormatDate(start), lot.FormatDate(last.Start), last.Protocol, last.Course, last.Number, p.Name,
-			int(earliest.Sub(Date(last.Start)).Hours()/24), p.WindowDays, lot.FormatDate(earliest))
+			lot.FormatDate(start), lot.FormatDateIn(last.Start, loc), last.Protocol, last.Course, last.Number, p.Name,
+			int(earliest.Sub(DateIn(last.Start, loc)).Hours()/24), p.WindowDays, lot.FormatDate(earliest))
 	}
 	return nil
 }

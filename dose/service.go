@@ -22,6 +22,10 @@ type Course struct {
 	Protocol StoredProtocol
 	Entries  []Entry
 	Ended    bool
+	// Zone is the time zone its days are counted in: the treating site's,
+	// or the facility's; ZoneFrom says which ("site CLINIC-CN", "facility").
+	Zone     *time.Location
+	ZoneFrom string
 }
 
 // Administration is what a nurse asks to record.
@@ -72,10 +76,11 @@ type Service interface {
 	Protocols() ([]StoredProtocol, error)
 
 	// CreateSchedule starts a course of a protocol's latest version on
-	// start (physician): EINVALID for a start in the past, ECONFLICT while
+	// start (physician) at the treating site (a site code; "" counts days in
+	// the facility's zone): EINVALID for a start in the past, ECONFLICT while
 	// another course is active or too soon after the last infusion
-	// (CheckCourseStart).
-	CreateSchedule(actor, mrn, protocol string, start time.Time) (Course, error)
+	// (CheckCourseStart), ENOTFOUND for an unknown site.
+	CreateSchedule(actor, mrn, protocol string, start time.Time, site string) (Course, error)
 	// ChangeSchedule moves infusion n of the active course to date, signed
 	// by the acting physician (MeaningSchedule): EINVALID for a bad date or
 	// reason, ECONFLICT for an infusion already given or no active course.

@@ -343,12 +343,24 @@ func (m Move) Validate() error {
 // clinics it ships to. The first site added is the home site, where every
 // container starts.
 type Site struct {
-	ID        uuid.UUID
-	Code      string // what staff type: LAB, CLINIC-2
-	Name      string
-	Home      bool
+	ID   uuid.UUID
+	Code string // what staff type: LAB, CLINIC-2
+	Name string
+	Home bool
+	// TZ is the site's IANA time zone (Asia/Shanghai); "" uses the
+	// facility's. A patient treated here counts days in it.
+	TZ        string
 	CreatedAt time.Time
 	CreatedBy string
+}
+
+// ZoneChange is what a change of a time zone did: Site is "" for the
+// facility's zone, Old is "" when the site used the facility's, and
+// ActiveCourses counts the courses under way that count days in it.
+type ZoneChange struct {
+	Site          string
+	Old, New      string
+	ActiveCourses int
 }
 
 // CustodyService moves containers along the chain of custody and keeps the
@@ -370,6 +382,12 @@ type CustodyService interface {
 
 	AddSite(actor string, s Site) (Site, error)
 	Sites() ([]Site, error)
+	// SetSiteZone gives site code its own time zone, and SetFacilityZone
+	// changes the facility's (admin; reason required): EINVALID for an
+	// unknown zone, a blank reason or the zone already set, ENOTFOUND for an
+	// unknown site.
+	SetSiteZone(actor, code, zone, reason string) (ZoneChange, error)
+	SetFacilityZone(actor, zone, reason string) (ZoneChange, error)
 }
 
 // ClockSkew is how far after celltrack's clock a time typed in may lie: the

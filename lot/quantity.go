@@ -344,15 +344,8 @@ func ParseTime(field, s string) (time.Time, error) {
 	return time.Time{}, Errorf(EINVALID, "%s %q is not a time; write it as 2026-11-25T14:30Z (ISO 8601 with a zone)", field, s)
 }
 
-// FormatTime prints a stored instant in UTC with its zone.
-func FormatTime(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Format("2006-01-02 15:04 MST")
-}
-
-// FormatDate prints the calendar date of t in UTC.
+// FormatDate prints a calendar date (stored as midnight UTC). An instant's
+// date where it happened is FormatDateIn.
 func FormatDate(t time.Time) string {
 	if t.IsZero() {
 		return "-"

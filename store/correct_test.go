@@ -20,7 +20,7 @@ import (
 func TestCorrectMRNKeepsEverythingAttached(t *testing.T) {
 	db, d := bedside(t, "0.5")
 	s := NewLotService(db)
-	if _, err := d.CreateSchedule("pat", "MRN-2", "ss-rfib-12", db.Now()); err != nil {
+	if _, err := d.CreateSchedule("pat", "MRN-2", "ss-rfib-12", db.Now(), ""); err != nil {
 		t.Fatal(err)
 	}
 	dispense(t, db, "G12342600000201", db.Now().Add(-30*time.Minute), 100_000_000, "MRN-2")

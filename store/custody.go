@@ -18,16 +18,17 @@ type siteRecord struct {
 	Code      string    `json:"code"`
 	Name      string    `json:"name"`
 	Home      bool      `json:"home,omitempty"`
+	TZ        string    `json:"tz,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	CreatedBy string    `json:"created_by"`
 }
 
 func toSiteRecord(s lot.Site) siteRecord {
-	return siteRecord{1, s.ID, s.Code, s.Name, s.Home, s.CreatedAt, s.CreatedBy}
+	return siteRecord{1, s.ID, s.Code, s.Name, s.Home, s.TZ, s.CreatedAt, s.CreatedBy}
 }
 
 func (r siteRecord) site() lot.Site {
-	return lot.Site{ID: r.ID, Code: r.Code, Name: r.Name, Home: r.Home, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
+	return lot.Site{ID: r.ID, Code: r.Code, Name: r.Name, Home: r.Home, TZ: r.TZ, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
 }
 
 // CustodyService implements lot.CustodyService on a DB.
@@ -250,10 +251,18 @@ func (s *CustodyService) History(ref string) (lot.Container, []lot.Event, error)
 }
 
 // AddSite registers a site (lab). The first site added becomes the home site:
-// every container starts there.
+// every container starts there. site.TZ, when set, is the site's own time
+// zone; otherwise it uses the facility's.
 func (s *CustodyService) AddSite(actor string, site lot.Site) (lot.Site, error) {
 	if err := lot.ValidateCode("site id", site.Code); err != nil {
 		return site, err
+	}
+	if site.TZ != "" {
+		loc, err := lot.LoadZone("--tz", site.TZ)
+		if err != nil {
+			return site, err
+		}
+		site.TZ = loc.String()
 	}
 	if err := lot.ValidateText("--name", site.Name, true); err != nil {
 		return site, err

@@ -35,6 +35,7 @@
 //	idx_event_lot      lot id + event id              empty
 //	sites              id                             siteRecord JSON (the first one added is home)
 //	idx_site_code      site code                      id
+//	facility           id                             facilityRecord JSON: the facility's time zone (one record; none in a file upgraded from before version 6: UTC)
 //	labels             id                             labelRecord JSON (a container's printed/applied/voided label counts)
 //	idx_label_container container id                  label id
 //	specs              id                             specRecord JSON (release specification version)
@@ -102,6 +103,7 @@ var recordBuckets = map[string][]byte{
 	kindContainer: []byte("containers"),
 	kindEvent:     []byte("events"),
 	kindSite:      []byte("sites"),
+	kindFacility:  []byte("facility"),
 	kindLabel:     []byte("labels"),
 	// release (store/release.go)
 	kindSpec:        []byte("specs"),
@@ -140,6 +142,8 @@ type Options struct {
 	// Timeout is how long to wait for another process's lock.
 	Timeout time.Duration
 	Now     func() time.Time
+	// Zone is the facility's IANA time zone, for Create only ("": UTC).
+	Zone string
 }
 
 // DefaultTimeout is how long a command waits for the database lock.

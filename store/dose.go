@@ -204,13 +204,15 @@ type scheduleRecord struct {
 	ProtocolVersion int                `json:"protocol_version"`
 	Course          int                `json:"course"`
 	Start           time.Time          `json:"start"`
+	SiteID          uuid.UUID          `json:"site_id,omitzero"`
+	Site            string             `json:"site,omitempty"`
 	Changes         []dateChangeRecord `json:"changes,omitempty"`
 	CreatedAt       time.Time          `json:"created_at"`
 	CreatedBy       string             `json:"created_by"`
 }
 
 func toScheduleRecord(s dose.Schedule) scheduleRecord {
-	r := scheduleRecord{1, s.ID, s.PatientID, s.ProtocolID, s.Protocol, s.ProtocolVersion, s.Course, s.Start, nil, s.CreatedAt, s.CreatedBy}
+	r := scheduleRecord{1, s.ID, s.PatientID, s.ProtocolID, s.Protocol, s.ProtocolVersion, s.Course, s.Start, s.SiteID, s.Site, nil, s.CreatedAt, s.CreatedBy}
 	for _, c := range s.Changes {
 		r.Changes = append(r.Changes, dateChangeRecord{c.Infusion, c.Date, c.Reason, c.Signature})
 	}
@@ -219,7 +221,7 @@ func toScheduleRecord(s dose.Schedule) scheduleRecord {
 
 func (r scheduleRecord) schedule() dose.Schedule {
 	s := dose.Schedule{ID: r.ID, PatientID: r.PatientID, ProtocolID: r.ProtocolID, Protocol: r.Protocol, ProtocolVersion: r.ProtocolVersion,
-		Course: r.Course, Start: r.Start, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
+		Course: r.Course, Start: r.Start, SiteID: r.SiteID, Site: r.Site, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
 	for _, c := range r.Changes {
 		s.Changes = append(s.Changes, dose.DateChange{Infusion: c.Infusion, Date: c.Date, Reason: c.Reason, Signature: c.Signature})
 	}
@@ -249,8 +251,12 @@ func coursesOf(tx *bolt.Tx, patientID uuid.UUID, now time.Time) ([]dose.Course, 
 				given[in.Number] = dose.GivenAt{InfusionID: in.ID, At: in.Start}
 			}
 		}
-		es := dose.Plan(p.Protocol, s, given, now)
-		cs = append(cs, dose.Course{Schedule: s, Protocol: p, Entries: es, Ended: dose.Ended(es)})
+		loc, from, err := scheduleZone(tx, s)
+		if err != nil {
+			return nil, err
+		}
+		es := dose.Plan(p.Protocol, s, given, now, loc)
+		cs = append(cs, dose.Course{Schedule: s, Protocol: p, Entries: es, Ended: dose.Ended(es), Zone: loc, ZoneFrom: from})
 	}
 	return cs, nil
 }
@@ -273,8 +279,9 @@ func activeCourse(tx *bolt.Tx, patientID uuid.UUID, now time.Time) (*dose.Course
 // patient on start (physician). A patient has one active course at a time; a
 // second course of the same protocol starts after the first has ended, and
 // never sooner after the patient's last infusion than dose.CheckCourseStart
-// allows.
-func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Time) (dose.Course, error) {
+// allows. site names the site that treats the patient on this course: its
+// days are counted in that site's time zone ("" names none: the facility's).
+func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Time, site string) (dose.Course, error) {
 	var c dose.Course
 	err := s.db.update(actor, audit.ScheduleCreate, func(w *writer) error {
 		p, err := patientByMRN(w.tx, mrn)
@@ -303,19 +310,30 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 		if err != nil {
 			return err
 		}
-		if err := dose.CheckCourseStart(pr.Protocol, start, w.now, last); err != nil {
-			return err
-		}
 		sc := dose.Schedule{ID: w.db.NewID(), PatientID: p.ID, ProtocolID: pr.ID, Protocol: pr.Name, ProtocolVersion: pr.Version,
 			Course: course, Start: dose.Date(start), CreatedAt: w.now, CreatedBy: w.actor.Name}
+		if site != "" {
+			st, err := siteByCode(w.tx, site)
+			if err != nil {
+				return err
+			}
+			sc.SiteID, sc.Site = st.ID, st.Code
+		}
+		loc, from, err := scheduleZone(w.tx, sc)
+		if err != nil {
+			return err
+		}
+		if err := dose.CheckCourseStart(pr.Protocol, start, w.now, last, loc); err != nil {
+			return err
+		}
 		if err := w.put(kindSchedule, sc.ID, string(audit.ScheduleCreate), "", toScheduleRecord(sc)); err != nil {
 			return err
 		}
 		if err := writeIndexes(w.tx, kindSchedule, sc.ID); err != nil {
 			return err
 		}
-		es := dose.Plan(pr.Protocol, sc, nil, w.now)
-		c = dose.Course{Schedule: sc, Protocol: pr, Entries: es}
+		es := dose.Plan(pr.Protocol, sc, nil, w.now, loc)
+		c = dose.Course{Schedule: sc, Protocol: pr, Entries: es, Zone: loc, ZoneFrom: from}
 		return nil
 	})
 	return c, err
@@ -361,16 +379,16 @@ func (s *DoseService) ChangeSchedule(signer audit.User, mrn string, n int, date 
 			return lot.Errorf(lot.EINVALID, "--infusion %d is outside 1–%d of %s", n, len(ac.Entries), ac.Schedule.Protocol)
 		}
 		if e := ac.Entries[n-1]; e.Status == dose.Given {
-			return lot.Errorf(lot.ECONFLICT, "infusion %d was given %s; a given infusion cannot be moved", n, lot.FormatTime(e.Given.At))
+			return lot.Errorf(lot.ECONFLICT, "infusion %d was given %s; a given infusion cannot be moved", n, lot.FormatTimeIn(e.Given.At, ac.Zone))
 		}
-		if dose.Date(date).Before(dose.Date(w.now)) {
-			return lot.Errorf(lot.EINVALID, "--date %s is in the past", lot.FormatDate(date))
+		if today := dose.DateIn(w.now, ac.Zone); dose.Date(date).Before(today) {
+			return lot.Errorf(lot.EINVALID, "--date %s is in the past (today is %s in %s)", lot.FormatDate(date), lot.FormatDate(today), lot.ZoneName(ac.Zone))
 		}
 		prev, err := lastInfusion(w.tx, p.ID, ac.Schedule.ID)
 		if err != nil {
 			return err
 		}
-		if err := dose.CheckDateChange(ac.Protocol.Protocol, ac.Schedule, ac.Entries, w.now, n, date, prev); err != nil {
+		if err := dose.CheckDateChange(ac.Protocol.Protocol, ac.Schedule, ac.Entries, w.now, n, date, prev, ac.Zone); err != nil {
 			return err
 		}
 		sc := ac.Schedule
@@ -558,7 +576,9 @@ func facts(tx *bolt.Tx, now time.Time, p lot.Patient, refs []string, volume lot.
 		return f, nil, err
 	}
 	if ac != nil {
-		f.Protocol, f.Schedule, f.Entries = &ac.Protocol.Protocol, &ac.Schedule, ac.Entries
+		f.Protocol, f.Schedule, f.Entries, f.Zone = &ac.Protocol.Protocol, &ac.Schedule, ac.Entries, ac.Zone
+	} else if f.Zone, err = facilityZone(tx); err != nil {
+		return f, nil, err
 	}
 	if f.Weights, err = weightsOf(tx, p.ID); err != nil {
 		return f, nil, err

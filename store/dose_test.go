@@ -117,7 +117,7 @@ func bedside(t *testing.T, endotoxin string) (*DB, *DoseService) {
 		changeLot(t, db, n, func(l *lot.Lot) { l.Status = lot.Released })
 	}
 	d := NewDoseService(db)
-	if _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", now); err != nil {
+	if _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", now, ""); err != nil {
 		t.Fatal(err)
 	}
 	dispense(t, db, "G12342600000101", now.Add(-30*time.Minute), 100_000_000, "MRN-1")
@@ -268,7 +268,7 @@ func TestBedsideNOGO(t *testing.T) {
 			dispense(t, db, "G12342600000201", db.Now().Add(-hour), 100_000_000, "MRN-2")
 		}, "0.5", "MRN-2", []string{"G12342600000201"}, 0, "patient scheduled"},
 		{"no infusion due today", func(t *testing.T, db *DB, d *DoseService) {
-			if _, err := d.CreateSchedule("pat", "MRN-2", "ss-rfib-12", db.Now().AddDate(0, 0, 5)); err != nil {
+			if _, err := d.CreateSchedule("pat", "MRN-2", "ss-rfib-12", db.Now().AddDate(0, 0, 5), ""); err != nil {
 				t.Fatal(err)
 			}
 			dispense(t, db, "G12342600000201", db.Now().Add(-hour), 50_000_000, "MRN-2")
@@ -401,11 +401,11 @@ func TestAdministerRefusesWitnessAndRoles(t *testing.T) {
 
 func TestSecondCourseAfterTheFirstEnds(t *testing.T) {
 	db, d := bedside(t, "0.5")
-	if _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now()); lot.ErrorCode(err) != lot.ECONFLICT {
+	if _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now(), ""); lot.ErrorCode(err) != lot.ECONFLICT {
 		t.Fatalf("second course while the first runs: %v", err)
 	}
 	db.Now = func() time.Time { return time.Date(2027, 6, 1, 9, 0, 0, 0, time.UTC) } // both infusions missed: the course ended
-	c, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now())
+	c, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now(), "")
 	if err != nil || c.Schedule.Course != 2 {
 		t.Fatalf("second course: %v %d", err, c.Schedule.Course)
 	}
@@ -431,7 +431,7 @@ func TestBedsideThroughReleaseAndCustody(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := NewDoseService(db)
-	if _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now()); err != nil {
+	if _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now(), ""); err != nil {
 		t.Fatal(err)
 	}
 	cs := NewCustodyService(db)

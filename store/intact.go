@@ -103,6 +103,13 @@ func bedsideRecords(tx *bolt.Tx, f dose.Facts, ac *dose.Course, signers ...audit
 	refs = append(refs, refsOf(kindInfusion, children(tx, "idx_infusion_patient", f.Patient.ID)...)...)
 	if ac != nil {
 		refs = append(refs, recordRef{kindSchedule, ac.Schedule.ID}, recordRef{kindProtocol, ac.Protocol.ID})
+		// The zone the course's days are counted in decides "due today".
+		if ac.Schedule.SiteID != uuid.Nil {
+			refs = append(refs, recordRef{kindSite, ac.Schedule.SiteID})
+		}
+	}
+	if fr, ok, err := facilityRec(tx); err == nil && ok {
+		refs = append(refs, recordRef{kindFacility, fr.ID})
 	}
 	for _, w := range f.Weights {
 		refs = append(refs, recordRef{kindWeight, w.ID})

@@ -198,6 +198,16 @@ func TestAdministerRefusesTamperedRecords(t *testing.T) {
 		_, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
 		refusedIntact(t, db, n, err, "weight "+w.ID.String())
 	})
+	// The facility's time zone decides which calendar day "due today" is.
+	t.Run("facility time zone edited", func(t *testing.T) {
+		db, d := bedside(t, "0.5")
+		var fr facilityRecord
+		_ = db.view(func(tx *bolt.Tx) (err error) { fr, _, err = facilityRec(tx); return err })
+		tamper(t, db, kindFacility, fr.ID, `"tz":"UTC"`, `"tz":"Pacific/Kiritimati"`)
+		n, _ := db.AuditCount()
+		_, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
+		refusedIntact(t, db, n, err, "facility "+fr.ID.String())
+	})
 }
 
 // TestAdministerRefusesTamperedReleaseSpec: the bedside decides on the
@@ -220,7 +230,7 @@ func TestAdministerRefusesTamperedReleaseSpec(t *testing.T) {
 	bag := bags[0].Code()
 	steps := []func() error{
 		func() error { _, err := ls.Weigh("nina", "MRN-1", 62_000, db.Now().Add(-time.Hour)); return err },
-		func() error { _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now()); return err },
+		func() error { _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-d0d7", db.Now(), ""); return err },
 		func() error { _, err := cs.AddSite("liu", lot.Site{Code: "LAB", Name: "Cell lab"}); return err },
 		func() error { _, err := cs.Store("liu", bag, "LN2-A rack 3"); return err },
 		func() error {

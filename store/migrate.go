@@ -22,6 +22,13 @@ import (
 //	   with no correction), but the bump makes a celltrack that knows only
 //	   version 2 refuse the file instead of dropping the fields it does not
 //	   know when it reads, and so showing a voided reaction as standing
+//	6  time zones (issue 12): the facility bucket (the facility's time
+//	   zone), a site's own zone (sites "tz") and a course's treating site
+//	   (schedules "site_id", "site"). An older celltrack would count every
+//	   day in UTC and drop a site's zone when it rewrote the site, so it
+//	   must refuse such a file. A file upgraded from before 6 has no
+//	   facility record: its days stay counted in UTC, as they were, until an
+//	   admin sets the zone (`celltrack site set-tz --facility`)
 //	7  patient and donor records version 2 (corrections of master data, a
 //	   patient's former MRNs), and idx_patient_mrn holds former MRNs too,
 //	   reserved to their patient: an older celltrack would resolve a
@@ -126,8 +133,14 @@ func (db *DB) migrate() (err error) {
 			steps = append(steps, "7: patient and donor records may carry corrections, idx_patient_mrn former MRNs; no record of the older file has either, nothing converted")
 		}
 		meta := tx.Bucket(bMeta)
-		note, _ := json.Marshal(map[string]any{"from": from, "to": SchemaVersion, "at": db.now(),
-			"created": append(records, indexes...), "events_reindexed": events, "steps": steps})
+		fields := map[string]any{"from": from, "to": SchemaVersion, "at": db.now(),
+			"created": append(records, indexes...), "events_reindexed": events, "steps": steps}
+		if from < 6 {
+			// Nothing to rewrite: no site has a zone and no schedule a
+			// site, so every course goes on counting days in UTC.
+			fields["facility_time_zone"] = "UTC, as every day was counted before version 6; an admin sets the facility's zone with `celltrack site set-tz --facility`"
+		}
+		note, _ := json.Marshal(fields)
 		if err := meta.Put([]byte("migration/"+strconv.Itoa(SchemaVersion)), note); err != nil {
 			return err
 		}

@@ -2,12 +2,11 @@ package store
 
 import (
 	"fmt"
-
-	"github.com/celltrack/celltrack/dose"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	bolt "go.etcd.io/bbolt"
 )

@@ -81,7 +81,7 @@ func BenchmarkDoseCheck(b *testing.B) {
 		}
 		changeLot(b, db, "LOT-DOSE", func(l *lot.Lot) { l.Status = lot.Released })
 		d := NewDoseService(db)
-		if _, err := d.CreateSchedule("pat", "MRN-2", "sle-uc-d0d7", now); err != nil {
+		if _, err := d.CreateSchedule("pat", "MRN-2", "sle-uc-d0d7", now, ""); err != nil {
 			b.Fatal(err)
 		}
 		dispense(b, db, bags[0].Code(), now.Add(-30*time.Minute), 100_000_000, "MRN-2")

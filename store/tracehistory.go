@@ -179,7 +179,11 @@ func (t *tracer) departures(in dose.Infusion, d report.Dose) error {
 			given[x.Number] = dose.GivenAt{InfusionID: x.ID, At: x.Start}
 		}
 	}
-	es := dose.Plan(sp.Protocol, sr.schedule(), given, in.Start)
+	loc, _, err := scheduleZone(t.tx, sr.schedule())
+	if err != nil {
+		return err
+	}
+	es := dose.Plan(sp.Protocol, sr.schedule(), given, in.Start, loc)
 	if in.Number < 1 || in.Number > len(es) {
 		return fmt.Errorf("infusion %s is number %d of a course of %d", in.ID, in.Number, len(es))
 	}
@@ -199,7 +203,7 @@ func (t *tracer) departures(in dose.Infusion, d report.Dose) error {
 		srcs = append(srcs, dose.Source{Container: cr.container(), Lot: l})
 	}
 	planned := dose.Calculate(sp.Protocol, in.Number, in.Weight, srcs, 0)
-	for _, dp := range dose.Departures(sp.Protocol, es[in.Number-1], in, planned) {
+	for _, dp := range dose.Departures(sp.Protocol, es[in.Number-1], in, planned, loc) {
 		t.deviate(report.Deviation{At: in.Start, Kind: dp.Kind, Lot: strings.Join(d.Lots, ", "), Container: strings.Join(d.Containers, ", "),
 			Patient: d.Patient, Infusion: d.ID, By: d.Nurse.By, Detail: dp.Detail})
 	}

@@ -45,12 +45,19 @@ func Create(path string, opts Options, fin string, admin audit.User, password st
 	if err != nil {
 		return nil, audit.User{}, err
 	}
+	zone := opts.Zone
+	if zone == "" {
+		zone = "UTC"
+	}
+	if _, err := lot.LoadZone("--tz", zone); err != nil {
+		return nil, audit.User{}, err
+	}
 	opts.Create, opts.ReadOnly = true, false
 	db, err := Open(path, opts)
 	if err != nil {
 		return nil, audit.User{}, err
 	}
-	u, err := db.initHashed(fin, admin, hash)
+	u, err := db.initHashed(fin, admin, hash, zone)
 	if err != nil {
 		db.Close()
 		os.Remove(path)
@@ -72,16 +79,19 @@ func prepareInit(fin string, admin audit.User, password string) (string, error) 
 }
 
 // Init creates the buckets of a database just opened with Options.Create,
-// records the facility's ISBT 128 FIN and the first admin.
+// records the facility's ISBT 128 FIN, its time zone (UTC; Create takes
+// another) and the first admin.
 func (db *DB) Init(fin string, admin audit.User, password string) (audit.User, error) {
 	hash, err := prepareInit(fin, admin, password)
 	if err != nil {
 		return audit.User{}, err
 	}
-	return db.initHashed(fin, admin, hash)
+	return db.initHashed(fin, admin, hash, "UTC")
 }
 
-func (db *DB) initHashed(fin string, admin audit.User, hash string) (_ audit.User, err error) {
+// initHashed makes the database; zone "" stores no facility record, as a
+// file of schema version 5 or older has none (the migration tests build one).
+func (db *DB) initHashed(fin string, admin audit.User, hash, zone string) (_ audit.User, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
 	admin.ID, admin.Role, admin.Hash, admin.CreatedAt, admin.CreatedBy = db.NewID(), audit.Admin, hash, db.now(), admin.Name
@@ -109,6 +119,11 @@ func (db *DB) initHashed(fin string, admin audit.User, hash string) (_ audit.Use
 		}
 		if err := writeIndexes(tx, kindUser, admin.ID); err != nil {
 			return err
+		}
+		if zone != "" {
+			if err := w.putFacilityZone(zone, "init", "facility time zone "+zone+" set at init"); err != nil {
+				return err
+			}
 		}
 		if err := w.installBuiltinSpecs(); err != nil {
 			return err

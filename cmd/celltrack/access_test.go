@@ -70,6 +70,9 @@ var writeCommands = []writeCommand{
 	{action: audit.SiteAdd, args: func(u string) []string {
 		return []string{"--user", u, "site", "add", "--name", "Cell therapy lab", "LAB"}
 	}},
+	{action: audit.ZoneSet, base: "bedside", args: func(u string) []string {
+		return []string{"--user", u, "site", "set-tz", "--tz", "Asia/Shanghai", "--reason", "the clinic is in Nanjing", "CLINIC-A"}
+	}},
 	{action: audit.ContainerStore, base: "bedside", args: func(u string) []string {
 		return []string{"--user", u, "container", "store", "--location", "LN2-A rack 4 pos 2", "G12342600000202"}
 	}},

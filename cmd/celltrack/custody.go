@@ -203,11 +203,20 @@ func (rt *runtime) siteCommand() *cli.Command {
 				Name:      "add",
 				Usage:     "register a site; the first one added is the home site where containers start (lab)",
 				ArgsUsage: "ID",
-				Description: example("celltrack --user liu site add --name 'Cell therapy lab' LAB",
-					"celltrack --user liu site add --name 'Rheumatology day unit, Centre 2' CLINIC-2"),
-				Flags: []cli.Flag{&cli.StringFlag{Name: "name", Required: true, Usage: "the site's name"}},
+				Description: "--tz gives the site its own IANA time zone: patients treated there count their days in it.\n" +
+					"Without it the site uses the facility's zone (set at init).\n\n" +
+					example("celltrack --user liu site add --name 'Cell therapy lab' LAB",
+						"celltrack --user liu site add --name 'Rheumatology day unit, Centre 2' --tz Asia/Shanghai CLINIC-2"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "name", Required: true, Usage: "the site's name"},
+					&cli.StringFlag{Name: "tz", Usage: "the site's IANA time `ZONE`, e.g. Asia/Shanghai (default: the facility's)"},
+				},
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
-					s, err := rt.custody().AddSite(actor(c), lot.Site{Code: c.Args().First(), Name: c.String("name")})
+					if c.IsSet("tz") && c.String("tz") == "" {
+						_, err := lot.LoadZone("--tz", "")
+						return err
+					}
+					s, err := rt.custody().AddSite(actor(c), lot.Site{Code: c.Args().First(), Name: c.String("name"), TZ: c.String("tz")})
 					if err != nil {
 						return err
 					}
@@ -217,6 +226,53 @@ func (rt *runtime) siteCommand() *cli.Command {
 							home = " (home site: every container starts here)"
 						}
 						fmt.Fprintf(w, "added site %s%s\n", s.Code, home)
+						fmt.Fprintf(w, "time zone %s: patients treated at %s count their days in it\n", siteZoneText(s), s.Code)
+					})
+				}),
+			},
+			{
+				Name:      "set-tz",
+				Usage:     "change a site's time zone, or the facility's with --facility: an audited change with a reason (admin)",
+				ArgsUsage: "[SITE]",
+				Description: "Courses under way at the site (or, for the facility, at every site without a zone of its own)\n" +
+					"count their days in the new zone from now on: \"today\", windows and the day an infusion was given.\n" +
+					"The old and the new zone and the reason are kept in the audit trail; the output says how many\n" +
+					"courses under way it moved, so that a physician reviews them with `celltrack schedule show`.\n\n" +
+					example("celltrack --user alice site set-tz --tz Asia/Shanghai --reason 'clinic is in Nanjing' CLINIC-2",
+						"celltrack --user alice site set-tz --facility --tz America/New_York --reason 'facility moved to Charleston'"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "tz", Required: true, Usage: "the new IANA time `ZONE`"},
+					&cli.StringFlag{Name: "reason", Required: true, Usage: "why the zone changes"},
+					&cli.BoolFlag{Name: "facility", Usage: "change the facility's zone instead of a site's"},
+				},
+				Action: rt.action(writeDB, -1, func(c *cli.Context) error {
+					var ch lot.ZoneChange
+					var err error
+					switch n := c.NArg(); {
+					case c.Bool("facility") && n != 0:
+						return lot.Errorf(lot.EUSAGE, "`%s --facility` takes no SITE but got %s; drop --facility to change a site's zone", c.Command.HelpName, c.Args().First())
+					case c.Bool("facility"):
+						ch, err = rt.custody().SetFacilityZone(actor(c), c.String("tz"), c.String("reason"))
+					case n != 1:
+						return lot.Errorf(lot.EUSAGE, "`%s` needs one SITE, or --facility for the facility's zone; usage: %s [flags] SITE", c.Command.HelpName, c.Command.HelpName)
+					default:
+						ch, err = rt.custody().SetSiteZone(actor(c), c.Args().First(), c.String("tz"), c.String("reason"))
+					}
+					if err != nil {
+						return err
+					}
+					what, old := "facility", ch.Old
+					if ch.Site != "" {
+						what = "site " + ch.Site
+					}
+					if old == "" {
+						old = "the facility's"
+					}
+					return rt.out(map[string]any{"site": ch.Site, "old": ch.Old, "new": ch.New, "active_courses": ch.ActiveCourses, "reason": c.String("reason")}, func(w io.Writer) {
+						fmt.Fprintf(w, "%s time zone changed from %s to %s\n", what, old, ch.New)
+						if ch.ActiveCourses > 0 {
+							fmt.Fprintf(w, "%d course(s) under way now count their days in %s; review them with `celltrack schedule show`\n", ch.ActiveCourses, ch.New)
+						}
 					})
 				}),
 			},
@@ -236,13 +292,13 @@ func (rt *runtime) siteCommand() *cli.Command {
 					}
 					return rt.out(views, func(w io.Writer) {
 						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-						fmt.Fprintln(tw, "SITE\tNAME\tHOME")
+						fmt.Fprintln(tw, "SITE\tNAME\tHOME\tTIME ZONE")
 						for _, s := range ss {
 							home := ""
 							if s.Home {
 								home = "yes"
 							}
-							fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Code, s.Name, home)
+							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Code, s.Name, home, siteZoneText(s))
 						}
 						tw.Flush()
 					})
@@ -253,5 +309,14 @@ func (rt *runtime) siteCommand() *cli.Command {
 }
 
 func siteView(s lot.Site) map[string]any {
-	return map[string]any{"id": s.ID, "code": s.Code, "name": s.Name, "home": s.Home, "created_at": s.CreatedAt, "created_by": s.CreatedBy}
+	return map[string]any{"id": s.ID, "code": s.Code, "name": s.Name, "home": s.Home, "time_zone": s.TZ, "created_at": s.CreatedAt, "created_by": s.CreatedBy}
+}
+
+// siteZoneText is a site's zone as shown: its own, or the facility's
+// (lot.DisplayZone, which the runtime set from the database).
+func siteZoneText(s lot.Site) string {
+	if s.TZ != "" {
+		return s.TZ
+	}
+	return lot.ZoneName(lot.DisplayZone()) + " (facility's)"
 }

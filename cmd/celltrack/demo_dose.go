@@ -40,7 +40,7 @@ func demoDosing(d *demo) error {
 		mrn, protocol string
 		start         time.Time
 	}{{"MRN-1001", "sle-uc-d0d7", today}, {"MRN-1002", "sle-uc-d0d7", today}, {"MRN-2001", "ss-rfib-12", today.AddDate(0, 0, 1)}} {
-		co, err := ds.CreateSchedule("pat", s.mrn, s.protocol, s.start)
+		co, err := ds.CreateSchedule("pat", s.mrn, s.protocol, s.start, "")
 		if err != nil {
 			return err
 		}

@@ -120,23 +120,27 @@ func (rt *runtime) scheduleCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name: "create", Usage: "start a course of a protocol for a patient (physician)", ArgsUsage: "MRN",
-				Description: "A patient has one active course; a second course of the same protocol starts after the first ends.\n\n" +
-					example("celltrack --user pat schedule create --protocol sle-uc-d0d7 --start 2026-11-25 MRN-1001"),
+				Description: "A patient has one active course; a second course of the same protocol starts after the first ends.\n" +
+					"The course counts its days (\"day 7\", \"today\", windows) in the time zone of the site that treats the patient (--site),\n" +
+					"or the facility's when no site is given or the site has no zone of its own.\n\n" +
+					example("celltrack --user pat schedule create --protocol sle-uc-d0d7 --start 2026-11-25 --site CLINIC-A MRN-1001"),
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "protocol", Required: true, Usage: "protocol `NAME` (latest version is used)"},
-					&cli.StringFlag{Name: "start", Required: true, Usage: "date of the first infusion, YYYY-MM-DD"},
+					&cli.StringFlag{Name: "start", Required: true, Usage: "date of the first infusion, YYYY-MM-DD, a calendar day at the treating site"},
+					&cli.StringFlag{Name: "site", Usage: "the `SITE` that treats the patient; its time zone counts the days (default: the facility's zone)"},
 				},
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
 					start, err := lot.ParseDate("--start", c.String("start"))
 					if err != nil {
 						return err
 					}
-					co, err := rt.doses().CreateSchedule(actor(c), c.Args().First(), c.String("protocol"), start)
+					co, err := rt.doses().CreateSchedule(actor(c), c.Args().First(), c.String("protocol"), start, c.String("site"))
 					if err != nil {
 						return err
 					}
 					return rt.out(courseView(co), func(w io.Writer) {
 						fmt.Fprintf(w, "scheduled %s on %s v%d, course %d\n", c.Args().First(), co.Protocol.Name, co.Protocol.Version, co.Schedule.Course)
+						printZone(w, co, rt.clock())
 						printEntries(w, co)
 					})
 				}),
@@ -164,7 +168,12 @@ func (rt *runtime) scheduleCommand() *cli.Command {
 								state = "ended"
 							}
 							fmt.Fprintf(w, "%s v%d, course %d (%s), created %s by %s\n", co.Protocol.Name, co.Protocol.Version, co.Schedule.Course, state,
-								lot.FormatTime(co.Schedule.CreatedAt), co.Schedule.CreatedBy)
+								lot.FormatTimeIn(co.Schedule.CreatedAt, co.Zone), co.Schedule.CreatedBy)
+							if !co.Ended {
+								printZone(w, co, rt.clock())
+							} else {
+								fmt.Fprintf(w, "  days counted in %s\n", zoneText(co))
+							}
 							printEntries(w, co)
 							for _, ch := range co.Schedule.Changes {
 								fmt.Fprintf(w, "  change: infusion %d moved to %s — %s; signed %s\n", ch.Infusion, lot.FormatDate(ch.Date), ch.Reason, ch.Signature)
@@ -210,6 +219,24 @@ func (rt *runtime) scheduleCommand() *cli.Command {
 	}
 }
 
+// zoneText says which zone a course counts its days in and why:
+// "Asia/Shanghai (site CLINIC-CN)", "UTC (the facility's; no treating site
+// given)".
+func zoneText(co dose.Course) string {
+	switch {
+	case co.ZoneFrom != "facility":
+		return fmt.Sprintf("%s (%s)", lot.ZoneName(co.Zone), co.ZoneFrom)
+	case co.Schedule.Site != "":
+		return fmt.Sprintf("%s (the facility's; site %s has no zone of its own)", lot.ZoneName(co.Zone), co.Schedule.Site)
+	}
+	return fmt.Sprintf("%s (the facility's; no treating site given)", lot.ZoneName(co.Zone))
+}
+
+// printZone says where a course's days are counted and what day it is there.
+func printZone(w io.Writer, co dose.Course, now time.Time) {
+	fmt.Fprintf(w, "  days counted in %s; now %s there\n", zoneText(co), lot.FormatTimeIn(now, co.Zone))
+}
+
 func printEntries(w io.Writer, co dose.Course) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  #\tDATE\tWINDOW\tDOSE\tSTATUS\tGIVEN")
@@ -217,11 +244,11 @@ func printEntries(w io.Writer, co dose.Course) {
 		given := ""
 		switch {
 		case e.Status == dose.Given:
-			given = lot.FormatTime(e.Given.At) + "  infusion " + e.Given.InfusionID.String()
+			given = lot.FormatTimeIn(e.Given.At, co.Zone) + "  infusion " + e.Given.InfusionID.String()
 		case e.FromPrevious:
 			// Say why the date is not the one first planned.
 			prev := co.Entries[i-1]
-			given = fmt.Sprintf("(%d days after infusion %d, given %s)", e.Date.Sub(dose.Date(prev.Given.At))/(24*time.Hour), prev.Number, lot.FormatDate(prev.Given.At))
+			given = fmt.Sprintf("(%d days after infusion %d, given %s)", e.Date.Sub(dose.DateIn(prev.Given.At, co.Zone))/(24*time.Hour), prev.Number, lot.FormatDateIn(prev.Given.At, co.Zone))
 		}
 		fmt.Fprintf(tw, "  %d\t%s\t%s – %s\t%s\t%s\t%s\n", e.Number, lot.FormatDate(e.Date), lot.FormatDate(e.From), lot.FormatDate(e.To), e.Dose, e.Status, given)
 	}
@@ -234,7 +261,7 @@ func courseView(co dose.Course) map[string]any {
 		v := map[string]any{"number": e.Number, "date": lot.FormatDate(e.Date), "window_from": lot.FormatDate(e.From),
 			"window_to": lot.FormatDate(e.To), "dose": e.Dose, "status": e.Status}
 		if e.Status == dose.Given {
-			v["infusion"], v["given_at"] = e.Given.InfusionID, e.Given.At
+			v["infusion"], v["given_at"], v["given_at_local"] = e.Given.InfusionID, e.Given.At, lot.FormatTimeIn(e.Given.At, co.Zone)
 		} else if e.FromPrevious {
 			v["follows_given_infusion"] = e.Number - 1
 		}
@@ -242,7 +269,7 @@ func courseView(co dose.Course) map[string]any {
 	}
 	return map[string]any{"schedule": co.Schedule.ID, "protocol": co.Protocol.Name, "protocol_version": co.Protocol.Version,
 		"course": co.Schedule.Course, "start": lot.FormatDate(co.Schedule.Start), "ended": co.Ended, "entries": es,
-		"changes": co.Schedule.Changes}
+		"changes": co.Schedule.Changes, "site": co.Schedule.Site, "time_zone": lot.ZoneName(co.Zone), "time_zone_from": co.ZoneFrom}
 }
 
 func (rt *runtime) doseCommand() *cli.Command {
@@ -361,7 +388,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					return rt.out(infusionView(in), func(w io.Writer) {
 						fmt.Fprintf(w, "recorded infusion %s: %s, infusion %d of %s course %d\n", in.ID, c.Args().First(), in.Number, in.Protocol, in.Course)
 						fmt.Fprintf(w, "  %s in %s mL (%s from %s), %s to %s\n", in.Given, in.Volume, dose.FormatDeviation(in.Deviation), in.Required,
-							lot.FormatTime(in.Start), lot.FormatTime(in.End))
+							lot.FormatTimeIn(in.Start, rep.Zone), lot.FormatTimeIn(in.End, rep.Zone))
 						fmt.Fprintf(w, "  administered: %s\n  witnessed:    %s\n", in.Nurse, in.Witness)
 					})
 				}),
@@ -428,7 +455,11 @@ func printCalc(w io.Writer, res dose.CalcResult) {
 	fmt.Fprintf(w, "Dose for %s (%s): %s v%d course %d, infusion %d planned %s (%s)\n", res.Patient.MRN, res.Patient.Name,
 		res.Course.Protocol.Name, res.Course.Protocol.Version, res.Course.Schedule.Course, res.Entry.Number, lot.FormatDate(res.Entry.Date), res.Entry.Status)
 	fmt.Fprintf(w, "  basis     %s\n", k.Basis)
-	fmt.Fprintf(w, "  weight    %s measured %s by %s\n", res.Weight.Grams, lot.FormatTime(res.Weight.MeasuredAt), res.Weight.RecordedBy)
+	zone := res.Course.Zone // the treating site's, as the bedside check shows it
+	if zone == nil {
+		zone = lot.DisplayZone()
+	}
+	fmt.Fprintf(w, "  weight    %s measured %s by %s\n", res.Weight.Grams, lot.FormatTimeIn(res.Weight.MeasuredAt, zone), res.Weight.RecordedBy)
 	fmt.Fprintf(w, "  required  %s  (%s cells)\n", k.Working, k.Required.Exact())
 	fmt.Fprintf(w, "  candidates: %d container(s) of released, unexpired lots %s may receive\n", len(res.Candidates), res.Patient.MRN)
 	for _, s := range res.Candidates {
@@ -512,7 +543,8 @@ func printReport(w io.Writer, r dose.Report) {
 }
 
 func reportView(r dose.Report) map[string]any {
-	v := map[string]any{"go": r.GO, "checks": r.Checks}
+	// The checks' times are local in the treating site's zone; say which.
+	v := map[string]any{"go": r.GO, "checks": r.Checks, "time_zone": lot.ZoneName(r.Zone)}
 	if r.Calc.Infusion > 0 {
 		v["calc"] = calcView(r.Calc)
 	}

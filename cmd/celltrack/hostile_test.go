@@ -263,6 +263,16 @@ var hostileCatalogue = []hostile{
 	{name: "unknown top-level flag", code: 2, args: []string{"--verbose", "lot", "list"}, want: []string{"verbose"}},
 	{name: "init over existing database", code: 3, args: []string{"init", "--facility", "G1234", "--admin", "bob", "--password-stdin"}, stdin: "long-enough-pw\n", want: []string{"already exists"}},
 	{name: "init bad facility", code: 3, args: []string{"--db", "$DIR/new.db", "init", "--facility", "G12", "--admin", "bob", "--password-stdin"}, stdin: "long-enough-pw\n", want: []string{"G12"}},
+	// Time zones (issue 12): only IANA names the embedded database holds.
+	{name: "init unknown time zone", code: 3, args: []string{"--db", "$DIR/new.db", "init", "--facility", "G1234", "--tz", "Asia/Nanjing", "--admin", "bob", "--password-stdin"}, stdin: "long-enough-pw\n", want: []string{"--tz", "Asia/Nanjing"}},
+	{name: "init time zone as offset", code: 3, args: []string{"--db", "$DIR/new.db", "init", "--facility", "G1234", "--tz", "UTC+8", "--admin", "bob", "--password-stdin"}, stdin: "long-enough-pw\n", want: []string{"--tz", "UTC+8"}},
+	{name: "init time zone path escape", code: 3, args: []string{"--db", "$DIR/new.db", "init", "--facility", "G1234", "--tz", "../../etc/passwd", "--admin", "bob", "--password-stdin"}, stdin: "long-enough-pw\n", want: []string{"--tz", "../../etc/passwd"}},
+	{name: "site add time zone abbreviation", code: 3, args: []string{"--user", "liu", "site", "add", "--name", "Nanjing", "--tz", "CST", "CLINIC-CN"}, want: []string{"--tz", "CST"}},
+	{name: "site add time zone Local", code: 3, args: []string{"--user", "liu", "site", "add", "--name", "Nanjing", "--tz", "Local", "CLINIC-CN"}, want: []string{"--tz", "Local", "machine"}},
+	{name: "site set-tz unknown zone", code: 3, base: "bedside", args: []string{"--user", "alice", "site", "set-tz", "--tz", "Mars/Olympus", "--reason", "x", "CLINIC-A"}, want: []string{"--tz", "Mars/Olympus"}},
+	{name: "site set-tz by lab", code: 3, base: "bedside", args: []string{"--user", "liu", "site", "set-tz", "--tz", "Asia/Shanghai", "--reason", "x", "CLINIC-A"}, want: []string{"zone.set", "admin"}},
+	{name: "site set-tz unknown site", code: 5, base: "bedside", args: []string{"--user", "alice", "site", "set-tz", "--tz", "Asia/Shanghai", "--reason", "x", "CLINIC-Z"}, want: []string{"CLINIC-Z"}},
+	{name: "schedule create unknown site", code: 5, base: "bedside", args: []string{"--user", "pat", "schedule", "create", "--protocol", "ss-rfib-12", "--start", "2026-11-28", "--site", "CLINIC-Z", "MRN-2001"}, want: []string{"CLINIC-Z"}},
 	{name: "backup over existing file", code: 3, args: []string{"--user", "aud", "backup", "--out", "$DIR/in.csv"}, files: map[string]string{"in.csv": "x"}, want: []string{"--out", "in.csv", "already exists"}},
 
 	// lot import: broken CSV

@@ -8,6 +8,9 @@ import (
 	"os"
 	"runtime/debug"
 	"time"
+	// The IANA time zone database inside the binary: a site's days are
+	// counted in its zone (Asia/Shanghai) on a machine without zoneinfo too.
+	_ "time/tzdata"
 
 	"github.com/celltrack/celltrack/lot"
 )
@@ -21,6 +24,7 @@ func main() {
 // database is closed before run returns, so exiting afterwards loses nothing.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) (code int) {
 	rt := &runtime{stdin: stdin, stdout: stdout, stderr: stderr, now: now}
+	lot.SetDisplayZone(nil) // UTC until the database names the facility's zone
 	// A panic is a bug in celltrack: report it as an internal error (exit 1)
 	// with its value and stack. Left alone, Go would exit 2, which is our
 	// usage code and would tell a script the command line was wrong.

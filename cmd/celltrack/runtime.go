@@ -126,6 +126,13 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			}
 			rt.db = db
 			rt.warnWorldReadable(db.Path())
+			// Screens show local time at the facility; a course's screens
+			// use its treating site's zone. A zone that cannot be read
+			// leaves UTC (every time carries its offset), and the commands
+			// that count days refuse on it themselves.
+			if loc, err := db.FacilityZone(); err == nil {
+				lot.SetDisplayZone(loc)
+			}
 			if mode == readDB {
 				if actor(c) == "" {
 					return lot.Errorf(lot.EUSAGE, "`%s` needs --user NAME (or CELLTRACK_USER): celltrack shows its records, patient data among them, only to a named user who is not disabled", c.Command.HelpName)

@@ -18,17 +18,24 @@ func (rt *runtime) initCommand() *cli.Command {
 		Name:      "init",
 		Usage:     "create a new database with its facility number and first admin",
 		ArgsUsage: " ",
-		Description: "Only init creates a database; every other command refuses a missing file.\n\n" +
-			example("printf 'correct horse battery\\n' | celltrack --db lab.db init --facility G1234 --admin alice --full-name 'Alice Admin' --password-stdin"),
+		Description: "Only init creates a database; every other command refuses a missing file.\n" +
+			"--tz is the facility's IANA time zone: days (\"day 7\", \"today\") are counted in it at every site without\n" +
+			"a zone of its own, and screens show local time in it. Without --tz it is UTC, said in the output.\n\n" +
+			example("printf 'correct horse battery\\n' | celltrack --db lab.db init --facility G1234 --tz Asia/Shanghai --admin alice --full-name 'Alice Admin' --password-stdin"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "facility", Required: true, Usage: "the ISBT 128 Facility Identification Number, e.g. G1234"},
 			&cli.StringFlag{Name: "admin", Required: true, Usage: "the first admin's user name"},
 			&cli.StringFlag{Name: "full-name", Usage: "the admin's printed name, shown on signatures (default: the user name)"},
+			&cli.StringFlag{Name: "tz", Value: "UTC", Usage: "the facility's IANA time `ZONE`, e.g. Asia/Shanghai or America/New_York"},
 			passwordStdinFlag,
 		},
 		Action: rt.action(noDB, 0, func(c *cli.Context) error {
 			fin := c.String("facility")
 			if err := lot.ValidateFIN(fin); err != nil {
+				return err
+			}
+			zone, err := lot.LoadZone("--tz", c.String("tz"))
+			if err != nil {
 				return err
 			}
 			admin := audit.User{Name: c.String("admin"), FullName: c.String("full-name")}
@@ -41,13 +48,14 @@ func (rt *runtime) initCommand() *cli.Command {
 			}
 			// store.Create checks everything before it makes the file and
 			// removes a file it made if init fails.
-			db, u, err := store.Create(dbPath(c), store.Options{Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now}, fin, admin, pw)
+			db, u, err := store.Create(dbPath(c), store.Options{Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now, Zone: zone.String()}, fin, admin, pw)
 			if err != nil {
 				return err
 			}
 			rt.db = db
-			return rt.out(map[string]any{"database": dbPath(c), "facility": fin, "admin": u.Name}, func(w io.Writer) {
+			return rt.out(map[string]any{"database": dbPath(c), "facility": fin, "admin": u.Name, "time_zone": zone.String()}, func(w io.Writer) {
 				fmt.Fprintf(w, "created %s for facility %s; admin is %s\n", dbPath(c), fin, u.Name)
+				fmt.Fprintf(w, "facility time zone %s: days are counted in it at every site without a zone of its own\n", zone)
 			})
 		}),
 	}

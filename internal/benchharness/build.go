@@ -186,7 +186,7 @@ func journey(ls *store.LotService, cs *store.CustodyService, ds *store.DoseServi
 	if _, err := ls.Weigh("nina", mrn, 62_000, now); err != nil {
 		return fmt.Errorf("weigh: %w", err)
 	}
-	if _, err := ds.CreateSchedule("pat", mrn, "ss-uc-single", now); err != nil {
+	if _, err := ds.CreateSchedule("pat", mrn, "ss-uc-single", now, ""); err != nil {
 		return fmt.Errorf("schedule: %w", err)
 	}
 	steps := []func() error{

@@ -46,6 +46,10 @@ const (
 	WeightConfirm  Action = "weight.confirm"
 	DoseAdminister Action = "dose.administer"
 	DoseReaction   Action = "dose.reaction"
+	// Signed checkpoints and restore (issue 13).
+	AuditKeyRegister Action = "audit.key.register"
+	AuditKeyRotate   Action = "audit.key.rotate"
+	DatabaseRestore  Action = "database.restore"
 )
 
 // Permissions is the permission table: which roles may perform each write.
@@ -90,6 +94,11 @@ var Permissions = map[Action][]Role{
 	WeightConfirm:   {Physician},
 	DoseAdminister:  {Nurse, Physician},
 	DoseReaction:    {Nurse, Physician},
+	// The checkpoint verifier key and a restore change what every later
+	// verification trusts: the administrator's, as user accounts are.
+	AuditKeyRegister: {Admin},
+	AuditKeyRotate:   {Admin},
+	DatabaseRestore:  {Admin},
 }
 
 // Allowed reports whether role may perform a.

@@ -17,6 +17,12 @@ import (
 //	2  idx_event_patient and idx_event_infused (events that name a patient;
 //	   infusions by start time); any bucket of the key schema may be missing
 //	   from a version 1 file
+//	5  audit_tree: the audit trail as a Merkle tree (tree.go), and
+//	   checkpoint_keys, the verifier keys of signed checkpoints; the upgrade
+//	   builds the tree of the existing entries in batches (buildTree) before
+//	   the one transaction below, so a file of millions of entries is
+//	   upgraded in bounded memory and an interrupted upgrade resumes
+//	   (3 and 4 are other features' versions)
 //
 // A writable Open migrates an older file in one transaction (migrate) and
 // records it in meta under "migration/" + the new version; a read-only Open
@@ -72,6 +78,10 @@ func (db *DB) migrate() (err error) {
 	}); err != nil || !needed {
 		return err
 	}
+	treeAdded, err := db.buildTree(treeBatch)
+	if err != nil {
+		return err
+	}
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		from, err := schemaOf(tx, db.path)
 		if err != nil || !needsMigration(tx, from) {
@@ -112,13 +122,16 @@ func (db *DB) migrate() (err error) {
 		}
 		meta := tx.Bucket(bMeta)
 		note, _ := json.Marshal(map[string]any{"from": from, "to": SchemaVersion, "at": db.now(),
-			"created": append(records, indexes...), "events_reindexed": events})
+			"created": append(records, indexes...), "events_reindexed": events, "tree_entries": treeAdded})
 		if err := meta.Put([]byte("migration/"+strconv.Itoa(SchemaVersion)), note); err != nil {
 			return err
 		}
 		return meta.Put([]byte("schema"), []byte(strconv.Itoa(SchemaVersion)))
 	})
 }
+
+// treeBatch is how many entries buildTree adds to the tree per transaction.
+const treeBatch = 50_000
 
 // Schema returns the file's schema version and the meta note of the
 // migration to that version ("" when the file was created at it).

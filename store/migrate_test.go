@@ -34,7 +34,7 @@ func TestOpenMigratesAnOlderFile(t *testing.T) {
 	var patients, infused int
 	path := tamperFile(t, db, func(tx *bolt.Tx) error {
 		patients, infused = count(tx, "idx_event_patient"), count(tx, "idx_event_infused")
-		for _, b := range []string{"idx_event_patient", "idx_event_infused"} {
+		for _, b := range []string{"idx_event_patient", "idx_event_infused", "audit_tree", "checkpoint_keys"} {
 			if err := tx.DeleteBucket([]byte(b)); err != nil {
 				return err
 			}
@@ -45,7 +45,7 @@ func TestOpenMigratesAnOlderFile(t *testing.T) {
 		t.Fatalf("before: %d patient events, %d infused", patients, infused)
 	}
 	_, err := Open(path, Options{ReadOnly: true, Timeout: time.Second})
-	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "schema version 1; this one reads 2") || !strings.Contains(err.Error(), "celltrack upgrade") {
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "schema version 1; this one reads 5") || !strings.Contains(err.Error(), "celltrack upgrade") {
 		t.Fatalf("read-only open of a version 1 file: %v", err)
 	}
 	up, err := Open(path, Options{Timeout: time.Second, Now: db.Now})
@@ -54,7 +54,7 @@ func TestOpenMigratesAnOlderFile(t *testing.T) {
 	}
 	db.bolt = up.bolt // newTestDB's cleanup checks and closes it
 	v, note, err := up.Schema()
-	if err != nil || v != SchemaVersion || !strings.Contains(note, `"from":1`) || !strings.Contains(note, `"events_reindexed":`) {
+	if err != nil || v != SchemaVersion || !strings.Contains(note, `"from":1`) || !strings.Contains(note, `"events_reindexed":`) || !strings.Contains(note, `"tree_entries":`) {
 		t.Fatalf("schema %d, note %q, %v", v, note, err)
 	}
 	up.view(func(tx *bolt.Tx) error {

@@ -53,7 +53,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	}
 	db.Close()
 	_, err = Open(path, Options{ReadOnly: true, Timeout: time.Second})
-	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "has schema version 99, newer than this celltrack (2)") {
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "has schema version 99, newer than this celltrack (5)") {
 		t.Fatalf("newer schema: %v; want ECONFLICT", err)
 	}
 	// Reopen so that newTestDB's cleanup can check and close it.

@@ -21,7 +21,9 @@ func (rt *runtime) checkCommand() *cli.Command {
 			"When both pass, check then writes a checkpoint (the audit head it verified, and when) to\n" +
 			"the database's meta bucket: traceability reports verify their own records and the chain\n" +
 			"from that checkpoint to the head instead of the whole trail, and say so. When the audit\n" +
-			"trail fails, check removes the checkpoint, so reports verify in full again. The check\n" +
+			"trail fails, check marks the checkpoint failed, so reports verify in full again; it never\n" +
+			"moves it backwards: a trail shorter than the checkpoint, or whose entry at it changed,\n" +
+			"fails every later check and audit verify. The check\n" +
 			"itself runs read-only; only the checkpoint is written, in a short transaction afterwards.\n" +
 			"--no-checkpoint writes nothing (a backup, read-only media).\n\n" +
 			example("celltrack check", "celltrack --db backup.db check --no-checkpoint"),
@@ -68,7 +70,7 @@ func (rt *runtime) recordCheckpoint(c *cli.Context, v store.Verification) string
 	case err != nil:
 		return "not recorded (" + err.Error() + "); traceability reports verify the whole trail"
 	case !v.OK():
-		return "removed; traceability reports verify the whole trail until check passes again"
+		return "marked failed; traceability reports verify the whole trail until check passes again"
 	}
 	return fmt.Sprintf("recorded at entry %d; traceability reports verify their own records and the chain from it", v.Entries)
 }

@@ -131,7 +131,7 @@ func (db *DB) migrate() (err error) {
 }
 
 // treeBatch is how many entries buildTree adds to the tree per transaction.
-const treeBatch = 50_000
+var treeBatch = 50_000
 
 // Schema returns the file's schema version and the meta note of the
 // migration to that version ("" when the file was created at it).

@@ -1,8 +1,11 @@
 package store
 
 import (
-	"github.com/celltrack/celltrack/dose"
+	"fmt"
 	"strings"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
 	"testing"
 	"time"
 
@@ -98,5 +101,57 @@ func TestEveryIndexHasASource(t *testing.T) {
 		if _, ok := indexSource[string(b)]; !ok {
 			t.Errorf("index %s has no entry in indexSource (store/migrate.go)", b)
 		}
+	}
+}
+
+// TestUpgradeBuildsTheTree: a version 2 file has no audit tree. The upgrade
+// builds it from the entries in batches, resuming a tree an interrupted
+// upgrade left part-built, and the root is the one celltrack would have
+// written entry by entry.
+func TestUpgradeBuildsTheTree(t *testing.T) {
+	db := newTestDB(t)
+	for _, n := range []string{"LOT-1", "LOT-2", "LOT-3"} {
+		registerUC(t, db, n)
+	}
+	want, err := db.TreeHead()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := tamperFile(t, db, func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bAuditTree); err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket([]byte("checkpoint_keys")); err != nil {
+			return err
+		}
+		// An interrupted upgrade built the first 5 entries' tree.
+		if _, err := tx.CreateBucket(bAuditTree); err != nil {
+			return err
+		}
+		for seq := uint64(1); seq <= 5; seq++ {
+			h, _ := audit.StoredHash(tx.Bucket(bAudit).Get(itob(seq)))
+			if err := appendTree(tx, seq, h); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bMeta).Put([]byte("schema"), []byte("2"))
+	})
+	defer func(b int) { treeBatch = b }(treeBatch)
+	treeBatch = 4
+	up, err := Open(path, Options{Timeout: time.Second, Now: db.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.bolt = up.bolt
+	got, err := up.TreeHead()
+	if err != nil || got != want {
+		t.Fatalf("tree after the upgrade %+v, %v; want %+v", got, err, want)
+	}
+	v, note, _ := up.Schema()
+	if v != 5 || !strings.Contains(note, `"from":2`) || !strings.Contains(note, fmt.Sprintf(`"tree_entries":%d`, want.Size-5)) {
+		t.Fatalf("schema %d, note %s", v, note)
+	}
+	if vr, _ := up.Verify(); !vr.OK() {
+		t.Fatalf("verify after the upgrade: %v", vr.Problems)
 	}
 }

@@ -71,6 +71,9 @@ type CheckpointResult struct {
 	Head    audit.Head // zero when the note could not be read
 	Signer  string     // the verifier key that verified it
 	Problem string     // empty when today's tree extends it
+	// Ahead is set when the checkpoint is of a larger tree than the trail
+	// has: the trail was cut back, or this file is older than the checkpoint.
+	Ahead bool
 }
 
 // CheckpointVerification is `audit verify --checkpoint`: the whole verify,
@@ -156,14 +159,16 @@ func checkKept(tx *bolt.Tx, kept []KeptCheckpoint) ([]CheckpointResult, error) {
 	for _, kc := range kept {
 		r := CheckpointResult{Name: kc.Name}
 		r.Head, r.Signer, r.Problem = checkOne(kc, verifiers, retired, now, reader)
+		r.Ahead = r.Problem != "" && r.Head.Size > now.Size && r.Signer != ""
 		out = append(out, r)
 	}
 	return out, nil
 }
 
 func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]checkpointKeyRecord, now audit.Head, reader tlog.HashReader) (audit.Head, string, string) {
+	var signer string
 	fail := func(h audit.Head, format string, args ...any) (audit.Head, string, string) {
-		return h, "", fmt.Sprintf("checkpoint %s: ", kc.Name) + fmt.Sprintf(format, args...)
+		return h, signer, fmt.Sprintf("checkpoint %s: ", kc.Name) + fmt.Sprintf(format, args...)
 	}
 	if len(verifiers) == 0 {
 		return fail(audit.Head{}, "this database has no registered checkpoint key to verify it with")
@@ -181,7 +186,6 @@ func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]c
 	if err != nil {
 		return fail(audit.Head{}, "%v", err)
 	}
-	var signer string
 	for _, s := range n.Sigs {
 		for _, v := range verifiers {
 			if v.Name() == s.Name && v.KeyHash() == s.Hash {
@@ -196,7 +200,7 @@ func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]c
 	case h.Facility != now.Facility:
 		return fail(h, "it is of facility %s; this database is facility %s", h.Facility, now.Facility)
 	case h.Size > now.Size:
-		return fail(h, "it was signed at tree size %d but the trail now has %d entries: entries %d–%d were removed, or an older file was put in place (rolled back); the first tree size that no longer matches is %d", h.Size, now.Size, now.Size+1, h.Size, now.Size+1)
+		return fail(h, "it was signed at tree size %d but the trail now has %d entries: %s removed, or an older file was put in place (rolled back); the first tree size that no longer matches is %d", h.Size, now.Size, EntryRange(now.Size+1, h.Size)+" were", now.Size+1)
 	case h.Size == 0:
 		if h.Root != (tlog.Hash{}) && h.Root != emptyRoot() {
 			return fail(h, "it states an empty tree with a root that is not the empty tree's")
@@ -211,6 +215,14 @@ func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]c
 		return fail(h, "today's trail (%d entries) does not extend it: the tree of its first %d entries no longer has the root it signed — entries up to %d were rewritten, or this file forked from the one it was made of; the first tree size that no longer matches is at most %d", now.Size, h.Size, h.Size, h.Size)
 	}
 	return h, signer, ""
+}
+
+// EntryRange names the entries a to b: "entry 7", "entries 7–9".
+func EntryRange(a, b int64) string {
+	if a == b {
+		return fmt.Sprintf("entry %d", a)
+	}
+	return fmt.Sprintf("entries %d–%d", a, b)
 }
 
 func emptyRoot() tlog.Hash {

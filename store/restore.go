@@ -137,7 +137,9 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	// 1. The backup, read-only: sound, verified, consistent with every
 	// kept checkpoint, restorable by opts.Actor.
 	bk, err := Open(opts.From, Options{ReadOnly: true, Timeout: opts.Timeout, Now: opts.Now})
-	if err != nil {
+	if errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrVersionMismatch) || errors.Is(err, bolt.ErrChecksum) {
+		return rep, lot.Errorf(lot.EINVALID, "--from %s is not a celltrack database (%v); give the backup file `celltrack backup` wrote", opts.From, err)
+	} else if err != nil {
 		return rep, lot.Errorf(lot.ErrorCode(err), "--from %s: %s", opts.From, lot.ErrorMessage(err))
 	}
 	var ahead []CheckpointResult

@@ -323,7 +323,16 @@ func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 			notes = append(notes, fmt.Sprintf("checkpoint %s: FAILED", r.Name))
 		}
 	}
+	var bad []string
+	for _, r := range cv.Checkpoints {
+		if r.Problem != "" {
+			bad = append(bad, r.Name)
+		}
+	}
 	failed := fmt.Sprintf("audit verify failed: %d problem(s); the database was changed outside celltrack — report it to QA", len(cv.Problems))
+	if len(bad) > 0 {
+		failed = fmt.Sprintf("audit verify failed: %d problem(s), among them the kept checkpoint(s) %s; see PROBLEM lines — report it to QA", len(cv.Problems), strings.Join(bad, ", "))
+	}
 	if cv.FirstMismatch > 0 {
 		failed = fmt.Sprintf("audit verify failed: %d problem(s); the first tree size that no longer matches a kept checkpoint is %d", len(cv.Problems), cv.FirstMismatch)
 		if cv.LastMatch > 0 {

@@ -79,5 +79,8 @@ func ParseCheckpoint(text []byte) (Head, error) {
 	return Head{Facility: fin, Size: size, Root: tlog.Hash(root), Time: t.UTC()}, nil
 }
 
+// String is the tree head as reports print it: "306 entries, root …".
+func (h Head) String() string { return fmt.Sprintf("%d entries, root %s", h.Size, RootString(h.Root)) }
+
 // RootString is a tree root as a checkpoint and a report print it.
 func RootString(h tlog.Hash) string { return base64.StdEncoding.EncodeToString(h[:]) }

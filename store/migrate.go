@@ -17,12 +17,17 @@ import (
 //	2  idx_event_patient and idx_event_infused (events that name a patient;
 //	   infusions by start time); any bucket of the key schema may be missing
 //	   from a version 1 file
+//	3  reaction records version 2: a number in their infusion, corrections
+//	   and voids. Nothing is rewritten (a version 1 reaction reads as one
+//	   with no correction), but the bump makes a celltrack that knows only
+//	   version 2 refuse the file instead of dropping the fields it does not
+//	   know when it reads, and so showing a voided reaction as standing
 //	5  audit_tree: the audit trail as a Merkle tree (tree.go), and
 //	   checkpoint_keys, the verifier keys of signed checkpoints; the upgrade
 //	   builds the tree of the existing entries in batches (buildTree) before
 //	   the one transaction below, so a file of millions of entries is
 //	   upgraded in bounded memory and an interrupted upgrade resumes
-//	   (3 and 4 are other features' versions)
+//	   (4 is another feature's version)
 //
 // A writable Open migrates an older file in one transaction (migrate) and
 // records it in meta under "migration/" + the new version; a read-only Open

@@ -14,6 +14,7 @@ import (
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -137,7 +138,7 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	// 1. The backup, read-only: sound, verified, consistent with every
 	// kept checkpoint, restorable by opts.Actor.
 	bk, err := Open(opts.From, Options{ReadOnly: true, Timeout: opts.Timeout, Now: opts.Now})
-	if errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrVersionMismatch) || errors.Is(err, bolt.ErrChecksum) {
+	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrChecksum) {
 		return rep, lot.Errorf(lot.EINVALID, "--from %s is not a celltrack database (%v); give the backup file `celltrack backup` wrote", opts.From, err)
 	} else if err != nil {
 		return rep, lot.Errorf(lot.ErrorCode(err), "--from %s: %s", opts.From, lot.ErrorMessage(err))

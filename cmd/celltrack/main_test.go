@@ -27,9 +27,9 @@ const testNow = "2026-11-25T09:00:00Z"
 
 func TestMain(m *testing.M) {
 	store.FailedPasswordDelay = 50 * time.Millisecond
-	os.Exit(testscript.RunMain(cleanupM{m}, map[string]func() int{
-		"celltrack": func() int { return run(os.Args, os.Stdin, os.Stdout, os.Stderr, testClock()) },
-	}))
+	testscript.Main(cleanupM{m}, map[string]func(){
+		"celltrack": func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr, testClock())) },
+	})
 }
 
 func testClock() func() time.Time {

@@ -119,6 +119,7 @@ type treeCheck struct {
 		hash  tlog.Hash
 	}
 	problem string // the first disagreement; one is enough to condemn the tree
+	buf     []tlog.Hash
 }
 
 func newTreeCheck(tx *bolt.Tx) *treeCheck {
@@ -127,15 +128,22 @@ func newTreeCheck(tx *bolt.Tx) *treeCheck {
 	return t
 }
 
+// ReadHashes returns hashes of the right edge. The slice is reused from
+// call to call: tlog reads it before it returns, and verify makes millions
+// of calls.
 func (t *treeCheck) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, x := range indexes {
-		level, _ := tlog.SplitStoredHashIndex(x)
-		if t.frontier[level].index != x {
-			return nil, fmt.Errorf("stored hash %d is not on the tree's right edge", x)
+	out := t.buf[:0]
+next:
+	for _, x := range indexes {
+		for l := range t.frontier {
+			if t.frontier[l].index == x && (x != 0 || l == 0) {
+				out = append(out, t.frontier[l].hash)
+				continue next
+			}
 		}
-		out[i] = t.frontier[level].hash
+		return nil, fmt.Errorf("stored hash %d is not on the tree's right edge", x)
 	}
+	t.buf = out
 	return out, nil
 }
 

@@ -135,8 +135,36 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		return rep, lot.Errorf(lot.EINVALID, "--from %s is the database itself; give a backup file", opts.From)
 	}
 
-	// 1. The backup, read-only: sound, verified, consistent with every
-	// kept checkpoint, restorable by opts.Actor.
+	// 1. The live file, locked for the whole restore so that no other
+	// celltrack writes to it meanwhile; the acting user must be an admin
+	// there (or, when it cannot be read, in the backup).
+	live, err := Open(path, Options{Timeout: opts.Timeout, Now: opts.Now})
+	switch {
+	case lot.ErrorCode(err) == lot.EBUSY:
+		return rep, lot.Errorf(lot.EBUSY, "%s is in use by another celltrack (a server, or another command); stop it before restoring", path)
+	case err == nil:
+		defer func() {
+			if live != nil {
+				live.Close()
+			}
+		}()
+		u, err := live.User(opts.Actor)
+		if err != nil {
+			return rep, err
+		}
+		if err := audit.Authorize(u, audit.DatabaseRestore); err != nil {
+			return rep, err
+		}
+		if h, herr := live.TreeHead(); herr == nil {
+			rep.Live, rep.LiveRead = h, true
+		}
+	}
+	// A damaged file is a reason to restore; the kept checkpoints are then
+	// the only record of how far the trail had come.
+
+	// 2. The backup, read-only: sound, verified, consistent with every
+	// kept checkpoint, with opts.Actor an admin in it (the restore is
+	// recorded as theirs in the restored trail).
 	bk, err := Open(opts.From, Options{ReadOnly: true, Timeout: opts.Timeout, Now: opts.Now})
 	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrChecksum) {
 		return rep, lot.Errorf(lot.EINVALID, "--from %s is not a celltrack database (%v); give the backup file `celltrack backup` wrote", opts.From, err)
@@ -153,10 +181,10 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		}
 		u, err := bk.User(opts.Actor)
 		if err != nil {
-			return err
+			return lot.Errorf(lot.ECONFLICT, "--from %s: %s; the restore is recorded in the restored trail as its admin's, so restore as an admin the backup knows", opts.From, lot.ErrorMessage(err))
 		}
 		if err := audit.Authorize(u, audit.DatabaseRestore); err != nil {
-			return err
+			return lot.Errorf(lot.ECONFLICT, "--from %s: %s (in the backup); restore as an admin the backup knows", opts.From, lot.ErrorMessage(err))
 		}
 		var problems []string
 		for _, e := range bk.Check() {
@@ -189,26 +217,6 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		rep.Rollback = append(rep.Rollback, fmt.Sprintf("the kept checkpoint %s is of %d entries; the backup has %d", r.Name, r.Head.Size, rep.Backup.Size))
 	}
 
-	// 2. The live file, locked for the whole swap so that no other
-	// celltrack writes to it meanwhile.
-	live, err := Open(path, Options{Timeout: opts.Timeout, Now: opts.Now})
-	switch {
-	case lot.ErrorCode(err) == lot.EBUSY:
-		return rep, lot.Errorf(lot.EBUSY, "%s is in use by another celltrack (a server, or another command); stop it before restoring", path)
-	case err == nil:
-		defer func() {
-			if live != nil {
-				live.Close()
-			}
-		}()
-		if h, herr := live.TreeHead(); herr == nil {
-			rep.Live, rep.LiveRead = h, true
-		}
-	default:
-		// A damaged file is a reason to restore; the kept checkpoints are
-		// then the only record of how far the trail had come.
-		rep.Live = audit.Head{}
-	}
 	if rep.LiveRead {
 		if rep.Live.Facility != rep.Backup.Facility {
 			return rep, lot.Errorf(lot.ECONFLICT, "--from %s is a backup of facility %s; %s is facility %s — nothing was changed", opts.From, rep.Backup.Facility, path, rep.Live.Facility)

@@ -118,9 +118,10 @@ func (rt *runtime) auditKeyCommand() *cli.Command {
 				}),
 			},
 			{
-				Name:      "list",
-				Usage:     "list the checkpoint verifier keys, active and retired",
-				ArgsUsage: " ",
+				Name:        "list",
+				Usage:       "list the checkpoint verifier keys, active and retired",
+				ArgsUsage:   " ",
+				Description: example("celltrack --user aud audit key list"),
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
 					keys, err := rt.db.CheckpointKeys()
 					if err != nil {

@@ -82,5 +82,21 @@ func ParseCheckpoint(text []byte) (Head, error) {
 // String is the tree head as reports print it: "306 entries, root …".
 func (h Head) String() string { return fmt.Sprintf("%d entries, root %s", h.Size, RootString(h.Root)) }
 
+// ParseHead parses a tree head as reports print it ("306 entries, root
+// …=") or in short ("306:…="): what an auditor types from a printed page.
+func ParseHead(s string) (Head, error) {
+	s = strings.TrimSpace(s)
+	size, root, ok := strings.Cut(s, " entries, root ")
+	if !ok {
+		size, root, ok = strings.Cut(s, ":")
+	}
+	n, err := strconv.ParseInt(size, 10, 64)
+	r, rerr := base64.StdEncoding.DecodeString(root)
+	if !ok || err != nil || n < 1 || rerr != nil || len(r) != tlog.HashSize {
+		return Head{}, fmt.Errorf("tree head %q is not \"N entries, root BASE64\" as reports print it, nor N:BASE64", s)
+	}
+	return Head{Size: n, Root: tlog.Hash(r)}, nil
+}
+
 // RootString is a tree root as a checkpoint and a report print it.
 func RootString(h tlog.Hash) string { return base64.StdEncoding.EncodeToString(h[:]) }

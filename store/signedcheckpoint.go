@@ -63,6 +63,11 @@ func (db *DB) SignCheckpoint(signer note.Signer, verify bool) (msg []byte, head 
 type KeptCheckpoint struct {
 	Name string
 	Note []byte
+	// Printed, instead of Note, is an unsigned tree head typed from a
+	// printed report, certificate or backup (audit.ParseHead): it is checked
+	// for consistency with today's trail only, and proves nothing about who
+	// made it.
+	Printed *audit.Head
 }
 
 // CheckpointResult is what verification found of one kept checkpoint.
@@ -170,37 +175,22 @@ func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]c
 	fail := func(h audit.Head, format string, args ...any) (audit.Head, string, string) {
 		return h, signer, fmt.Sprintf("checkpoint %s: ", kc.Name) + fmt.Sprintf(format, args...)
 	}
-	if len(verifiers) == 0 {
-		return fail(audit.Head{}, "this database has no registered checkpoint key to verify it with")
-	}
-	n, err := note.Open(kc.Note, note.VerifierList(verifiers...))
-	var unverified *note.UnverifiedNoteError
-	switch {
-	case errors.As(err, &unverified) && len(unverified.Note.UnverifiedSigs) > 0:
-		s := unverified.Note.UnverifiedSigs[0]
-		return fail(audit.Head{}, "it is signed by the key %s+%08x, which this database never registered: a forged checkpoint, or one of another database", s.Name, s.Hash)
-	case err != nil:
-		return fail(audit.Head{}, "its signature does not verify (%v): the checkpoint was altered or forged", err)
-	}
-	h, err := audit.ParseCheckpoint([]byte(n.Text))
-	if err != nil {
-		return fail(audit.Head{}, "%v", err)
-	}
-	for _, s := range n.Sigs {
-		for _, v := range verifiers {
-			if v.Name() == s.Name && v.KeyHash() == s.Hash {
-				signer = keyString(v, retired)
-				if k, ok := retired[signer]; ok && h.Time.After(*k.Retired) {
-					return fail(h, "it is dated %s but signed by a key retired at %s: a checkpoint made with a key that should no longer be used", lot.FormatTime(h.Time), lot.FormatTime(*k.Retired))
-				}
-			}
+	var h audit.Head
+	made := "signed"
+	if kc.Printed != nil {
+		h, made = *kc.Printed, "printed"
+		h.Facility, signer = now.Facility, "nobody (an unsigned printed tree head)"
+	} else {
+		var problem string
+		if h, problem = openSigned(kc, verifiers, retired, &signer); problem != "" {
+			return fail(h, "%s", problem)
 		}
 	}
 	switch {
 	case h.Facility != now.Facility:
 		return fail(h, "it is of facility %s; this database is facility %s", h.Facility, now.Facility)
 	case h.Size > now.Size:
-		return fail(h, "it was signed at tree size %d but the trail now has %d entries: %s removed, or an older file was put in place (rolled back); the first tree size that no longer matches is %d", h.Size, now.Size, EntryRange(now.Size+1, h.Size)+" were", now.Size+1)
+		return fail(h, "it was %s at tree size %d but the trail now has %d entries: %s removed, or an older file was put in place (rolled back); the first tree size that no longer matches is %d", made, h.Size, now.Size, EntryRange(now.Size+1, h.Size)+" were", now.Size+1)
 	case h.Size == 0:
 		if h.Root != (tlog.Hash{}) && h.Root != emptyRoot() {
 			return fail(h, "it states an empty tree with a root that is not the empty tree's")
@@ -212,9 +202,41 @@ func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]c
 		err = tlog.CheckTree(proof, now.Size, now.Root, h.Size, h.Root)
 	}
 	if err != nil {
-		return fail(h, "today's trail (%d entries) does not extend it: the tree of its first %d entries no longer has the root it signed — entries up to %d were rewritten, or this file forked from the one it was made of; the first tree size that no longer matches is at most %d", now.Size, h.Size, h.Size, h.Size)
+		return fail(h, "today's trail (%d entries) does not extend it: the tree of its first %d entries no longer has the root it states — entries up to %d were rewritten, or this file forked from the one it was made of; the first tree size that no longer matches is at most %d", now.Size, h.Size, h.Size, h.Size)
 	}
 	return h, signer, ""
+}
+
+// openSigned opens a checkpoint note with the registered keys and parses
+// it; it sets *signer to the key that verified it.
+func openSigned(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]checkpointKeyRecord, signer *string) (audit.Head, string) {
+	if len(verifiers) == 0 {
+		return audit.Head{}, "this database has no registered checkpoint key to verify it with"
+	}
+	n, err := note.Open(kc.Note, note.VerifierList(verifiers...))
+	var unverified *note.UnverifiedNoteError
+	switch {
+	case errors.As(err, &unverified) && len(unverified.Note.UnverifiedSigs) > 0:
+		s := unverified.Note.UnverifiedSigs[0]
+		return audit.Head{}, fmt.Sprintf("it is signed by the key %s+%08x, which this database never registered: a forged checkpoint, or one of another database", s.Name, s.Hash)
+	case err != nil:
+		return audit.Head{}, fmt.Sprintf("its signature does not verify (%v): the checkpoint was altered or forged", err)
+	}
+	h, err := audit.ParseCheckpoint([]byte(n.Text))
+	if err != nil {
+		return audit.Head{}, err.Error()
+	}
+	for _, s := range n.Sigs {
+		for _, v := range verifiers {
+			if v.Name() == s.Name && v.KeyHash() == s.Hash {
+				*signer = keyString(v, retired)
+				if k, ok := retired[*signer]; ok && h.Time.After(*k.Retired) {
+					return h, fmt.Sprintf("it is dated %s but signed by a key retired at %s: a checkpoint made with a key that should no longer be used", lot.FormatTime(h.Time), lot.FormatTime(*k.Retired))
+				}
+			}
+		}
+	}
+	return h, ""
 }
 
 // EntryRange names the entries a to b: "entry 7", "entries 7–9".

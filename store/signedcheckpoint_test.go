@@ -272,6 +272,37 @@ func TestRechainedForgeryCaught(t *testing.T) {
 	wantFail(t, cv, "cp1", "does not extend it")
 }
 
+// TestPrintedTreeHead: a tree head typed from a printed report, unsigned,
+// is checked for consistency the same way: it passes while the trail
+// extends it and fails once the trail before it is rewritten.
+func TestPrintedTreeHead(t *testing.T) {
+	db := newTestDB(t)
+	l := registerUC(t, db, "LOT-A")
+	head, err := db.TreeHead()
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed, err := audit.ParseHead(head.String())
+	if err != nil || printed.Size != head.Size || printed.Root != head.Root {
+		t.Fatalf("ParseHead(%q) = %+v, %v", head.String(), printed, err)
+	}
+	registerUC(t, db, "LOT-B")
+	kept := []KeptCheckpoint{{Name: "report", Printed: &printed}}
+	if cv, err := db.VerifyCheckpoints(kept); err != nil || !cv.OK() {
+		t.Fatalf("a printed head of this trail: %v %v", err, cv.Problems)
+	}
+	forge(t, db, kindLot, l.ID, func(r *map[string]any) { (*r)["viability_tenths_pct"] = 990 })
+	cv, err := db.VerifyCheckpoints(kept)
+	if err != nil || cv.OK() || !strings.Contains(cv.Checkpoints[0].Problem, "does not extend it") {
+		t.Fatalf("after a re-chained forgery: %v %v", err, cv.Problems)
+	}
+	for _, bad := range []string{"", "306", "306 entries, root xyz", "0:" + audit.RootString(head.Root), "-1 entries, root " + audit.RootString(head.Root)} {
+		if _, err := audit.ParseHead(bad); err == nil {
+			t.Errorf("ParseHead(%q) accepted", bad)
+		}
+	}
+}
+
 // TestRollbackToBackupCaught: a backup copied over the live file.
 func TestRollbackToBackupCaught(t *testing.T) {
 	db, signer, _ := keyed(t)

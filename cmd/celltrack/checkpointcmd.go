@@ -306,6 +306,13 @@ func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if s := c.String("tree-head"); s != "" {
+		h, err := audit.ParseHead(s)
+		if err != nil {
+			return lot.Errorf(lot.EINVALID, "--tree-head: %v", err)
+		}
+		kept = append(kept, store.KeptCheckpoint{Name: fmt.Sprintf("(printed %d entries)", h.Size), Printed: &h})
+	}
 	cv, err := rt.db.VerifyCheckpoints(kept)
 	if err != nil {
 		return err
@@ -319,9 +326,17 @@ func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 		}
 		views = append(views, v)
 		if r.Problem == "" {
+			if r.Head.Time.IsZero() {
+				notes = append(notes, fmt.Sprintf("tree head %s: OK — unsigned; today's trail extends it", r.Name))
+				continue
+			}
 			notes = append(notes, fmt.Sprintf("checkpoint %s: OK — tree size %d of %s, signed by %s; today's trail extends it", r.Name, r.Head.Size, lot.FormatTime(r.Head.Time), r.Signer))
 		} else {
-			notes = append(notes, fmt.Sprintf("checkpoint %s: FAILED", r.Name))
+			what := "checkpoint"
+			if r.Head.Time.IsZero() && r.Head.Size > 0 {
+				what = "tree head"
+			}
+			notes = append(notes, fmt.Sprintf("%s %s: FAILED", what, r.Name))
 		}
 	}
 	var bad []string

@@ -239,6 +239,7 @@ var hostileCatalogue = []hostile{
 	{name: "key init name with plus", code: 2, args: []string{"audit", "key", "init", "--name", "a+b", "--out", "$DIR/k"}, want: []string{"--name", "a+b"}},
 	{name: "verify checkpoint file missing", code: 5, args: []string{"--user", "aud", "audit", "verify", "--checkpoint", "$DIR/none"}, want: []string{"--checkpoint", "none"}},
 	{name: "verify checkpoint not a note", code: 3, args: []string{"--user", "aud", "audit", "verify", "--checkpoint", "$DIR/c"}, files: map[string]string{"c": "hello\n"}, want: []string{"checkpoint", "c"}},
+	{name: "verify tree head garbled", code: 3, args: []string{"--user", "aud", "audit", "verify", "--tree-head", "306 entries, root nope"}, want: []string{"--tree-head", "306 entries, root nope"}},
 	{name: "restore from the database itself", code: 3, args: []string{"--user", "alice", "restore", "--from", "$DB"}, want: []string{"--from", "the database itself"}},
 	{name: "restore from a text file", code: 3, args: []string{"--user", "alice", "restore", "--from", "$DIR/in.csv"}, files: map[string]string{"in.csv": "x"}, want: []string{"--from", "in.csv"}},
 	{name: "restore reason without rollback", code: 2, args: []string{"--user", "alice", "restore", "--from", "$DIR/in.csv", "--reason", "x"}, files: map[string]string{"in.csv": "x"}, want: []string{"--reason", "--allow-rollback"}},

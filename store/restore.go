@@ -237,6 +237,12 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	// renamed over it after the database is renamed aside.
 	now := opts.Now().UTC()
 	rep.Replaced = fmt.Sprintf("%s.replaced-%s", path, now.Format("20060102T150405Z"))
+	for i := 2; ; i++ { // never over an earlier replaced file
+		if _, err := os.Lstat(rep.Replaced); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		rep.Replaced = fmt.Sprintf("%s.replaced-%s-%d", path, now.Format("20060102T150405Z"), i)
+	}
 	tmp := path + ".restoring"
 	if err := copyFile(opts.From, tmp); err != nil {
 		return rep, err

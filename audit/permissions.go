@@ -53,6 +53,10 @@ const (
 	// birth, sex or MRN of a patient; a donor's dates or site.
 	PatientCorrect Action = "patient.correct"
 	DonorCorrect   Action = "donor.correct"
+	// Signed checkpoints and restore (issue 13).
+	AuditKeyRegister Action = "audit.key.register"
+	AuditKeyRotate   Action = "audit.key.rotate"
+	DatabaseRestore  Action = "database.restore"
 )
 
 // Permissions is the permission table: which roles may perform each write.
@@ -102,6 +106,11 @@ var Permissions = map[Action][]Role{
 	// typing errors; the correction names them and their reason.
 	PatientCorrect: {Admin, Physician, Nurse},
 	DonorCorrect:   {Lab},
+	// The checkpoint verifier key and a restore change what every later
+	// verification trusts: the administrator's, as user accounts are.
+	AuditKeyRegister: {Admin},
+	AuditKeyRotate:   {Admin},
+	DatabaseRestore:  {Admin},
 }
 
 // Allowed reports whether role may perform a.

@@ -216,8 +216,10 @@ type Certificate struct {
 	Dispositions []Disposition
 	Expired      bool
 	ChainHead    string
-	Generated    time.Time
-	Facility     string
+	// TreeHead is the audit trail's Merkle tree head ("N entries, root …").
+	TreeHead  string
+	Generated time.Time
+	Facility  string
 	// Provenance printed on every certificate: the database file, the
 	// number of audit entries and whether `audit verify` passed when it was
 	// produced (with the problems found), and who produced it (empty when

@@ -39,7 +39,7 @@ func certHeader(c release.Certificate) []certLine {
 // block every traceability report prints.
 func certProvenance(c release.Certificate) []Field {
 	p := Provenance{At: c.Generated, By: c.ProducedBy, ByName: c.ProducedByName, ByRole: c.ProducedByRole,
-		Database: c.Database, AuditHead: c.ChainHead, AuditEntries: c.AuditEntries, Verified: c.Verified, Problems: c.AuditProblems}
+		Database: c.Database, AuditHead: c.ChainHead, AuditEntries: c.AuditEntries, AuditTree: c.TreeHead, Verified: c.Verified, Problems: c.AuditProblems}
 	if p.By == "" {
 		p.By = "not stated (no --user given)"
 	}
@@ -189,7 +189,7 @@ func CertificateMarkdown(w io.Writer, c release.Certificate) error {
 			fmt.Fprintf(&b, "- %s\n", s)
 		}
 	}
-	fmt.Fprintf(&b, "\nAudit chain head `%s`, generated %s\n", c.ChainHead, lot.FormatTime(c.Generated))
+	fmt.Fprintf(&b, "\nAudit chain head `%s`, tree head `%s`, generated %s\n", c.ChainHead, c.TreeHead, lot.FormatTime(c.Generated))
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -216,7 +216,7 @@ table{border-collapse:collapse;width:100%}td,th{border:1px solid #000;padding:.2
 <ul>{{range .Invalidated}}<li>{{.}}</li>{{end}}</ul>
 <h2>Decisions and signatures</h2>
 <ul>{{range .Decisions}}<li>{{.}}</li>{{end}}</ul>
-<p>Audit chain head <code>{{.C.ChainHead}}</code>, generated {{.Generated}}</p>
+<p>Audit chain head <code>{{.C.ChainHead}}</code>, tree head <code>{{.C.TreeHead}}</code>, generated {{.Generated}}</p>
 </body></html>
 `))
 })

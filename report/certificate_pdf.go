@@ -114,7 +114,7 @@ func CertificatePDF(w io.Writer, c release.Certificate) error {
 	}
 	pdf.Ln(2)
 	pdf.SetFont(pdfFont, "", 7)
-	pdf.MultiCell(0, 3.6, p.text("Audit chain head", "Audit chain head "+c.ChainHead), "", "L", false)
+	pdf.MultiCell(0, 3.6, p.text("Audit chain head", "Audit chain head "+c.ChainHead+"; tree head "+c.TreeHead), "", "L", false)
 	pdf.CellFormat(0, 3.6, p.text("Generated", "Generated "+c.Generated.UTC().Format("2006-01-02 15:04 UTC")), "", 1, "L", false, 0, "")
 	p.notes()
 	if err := pdf.Error(); err != nil {

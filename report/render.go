@@ -71,8 +71,11 @@ func provenanceFields(p Provenance) []Field {
 		{"Database", p.Database},
 		{"Audit head", p.AuditHead},
 		{"Audit entries", fmt.Sprint(p.AuditEntries)},
-		{"Audit verify", p.VerifyText()},
 	}
+	if p.AuditTree != "" {
+		fs = append(fs, Field{"Audit tree head", p.AuditTree})
+	}
+	fs = append(fs, Field{"Audit verify", p.VerifyText()})
 	for _, prob := range p.Problems {
 		fs = append(fs, Field{"Audit problem", prob})
 	}

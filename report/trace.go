@@ -65,6 +65,10 @@ type Provenance struct {
 	Database     string    `json:"database"`
 	AuditHead    string    `json:"audit_head"` // hex SHA-256 of the last audit entry
 	AuditEntries int       `json:"audit_entries"`
+	// AuditTree is the Merkle tree head of the audit trail (size and root),
+	// which `celltrack audit verify --checkpoint` and a signed checkpoint of
+	// the same size can be held against later.
+	AuditTree string `json:"audit_tree,omitempty"`
 	// Verified is whether the verification named by Scope passed when the
 	// report was made: with ScopeFull, the whole of `audit verify`.
 	Verified bool     `json:"audit_verified"`

@@ -80,9 +80,12 @@ func resolveEntity(tx *bolt.Tx, ref string) (uuid.UUID, error) {
 
 // Verification is the result of `audit verify`.
 type Verification struct {
-	Entries  int
-	Records  int
-	Head     [32]byte
+	Entries int
+	Records int
+	Head    [32]byte
+	// Tree is the head of the audit tree, recomputed from the entries and
+	// compared with every stored hash of the tree.
+	Tree     audit.Head
 	Problems []string
 }
 
@@ -135,6 +138,7 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 		var states []latestState
 		var prev [32]byte
 		var want uint64 = 1
+		tc := newTreeCheck(tx)
 		for k, val := c.First(); k != nil; k, val = c.Next() {
 			if v.Entries&1023 == 0 {
 				r.feed()
@@ -156,6 +160,7 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 				v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d does not follow entry %d: the chain is broken", seq, seq-1))
 			}
 			prev = h.Hash
+			tc.add(seq, h.Hash)
 			v.Entries++
 			if h.State {
 				if i, ok := latest[h.ID]; ok {
@@ -167,6 +172,15 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 			}
 		}
 		v.Head = prev
+		if tp := tc.finish(); tp != nil {
+			v.Problems = append(v.Problems, tp...)
+		} else if th, err := treeHead(tx); err != nil {
+			v.Problems = append(v.Problems, err.Error())
+		} else {
+			v.Tree = th
+		}
+		v.Problems = append(v.Problems, verifyCheckpointKeys(tx)...)
+		v.Problems = append(v.Problems, verifyAgainstCheckpoint(tx, v.Entries)...)
 		for kind, name := range recordBuckets {
 			err := tx.Bucket(name).ForEach(func(k, val []byte) error {
 				if v.Records&1023 == 0 {

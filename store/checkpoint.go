@@ -32,6 +32,8 @@ type checkpointRecord struct {
 	At      time.Time `json:"at"`
 	Entries int       `json:"entries"`
 	Records int       `json:"records"`
+	// Failed is set by a check that failed after this one passed.
+	Failed bool `json:"failed,omitempty"`
 }
 
 // Checkpoint is the last passing full verification recorded in a database.
@@ -45,21 +47,37 @@ type Checkpoint struct {
 
 // RecordCheckpoint stores v, a full verification that passed, as the
 // database's checkpoint, after checking that its head entry is still in the
-// trail with the hash v verified; a failed v removes any checkpoint instead,
-// so that reports go back to full verification until the database passes
-// again. It writes only the meta bucket and appends no audit entry.
+// trail with the hash v verified. A failed v does not remove the checkpoint
+// — a checkpoint removed on failure let the next check pass on a trail cut
+// back below it — but marks it failed, so that reports go back to full
+// verification until the database passes again, while every verification
+// still compares the trail with it (verifyAgainstCheckpoint): a checkpoint
+// never moves backwards. It writes only the meta bucket and appends no
+// audit entry.
 func (db *DB) RecordCheckpoint(v Verification) error {
 	return db.bolt.Update(func(tx *bolt.Tx) (err error) {
 		defer db.recoverDamage(&err)
 		meta := tx.Bucket(bMeta)
 		if !v.OK() || v.Entries == 0 {
-			return meta.Delete(metaCheckpoint)
+			r, ok := recordedCheckpoint(tx)
+			if !ok || r.Failed {
+				return nil
+			}
+			r.Failed = true
+			val, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			return meta.Put(metaCheckpoint, val)
 		}
 		// A passing verification has entries 1..Entries with no gap.
 		seq := uint64(v.Entries)
 		h, err := audit.StoredHash(tx.Bucket(bAudit).Get(itob(seq)))
 		if err != nil || h != v.Head {
 			return lot.Errorf(lot.ECONFLICT, "audit entry %d no longer has the hash just verified; run `celltrack check` again", seq)
+		}
+		if r, ok := recordedCheckpoint(tx); ok && r.Seq > seq {
+			return lot.Errorf(lot.ECONFLICT, "the checkpoint is at entry %d, beyond the %d entries just verified; a checkpoint never moves backwards", r.Seq, seq)
 		}
 		val, err := json.Marshal(checkpointRecord{V: 1, Seq: seq, Hash: hex.EncodeToString(h[:]), At: db.now(), Entries: v.Entries, Records: v.Records})
 		if err != nil {
@@ -69,15 +87,43 @@ func (db *DB) RecordCheckpoint(v Verification) error {
 	})
 }
 
-// checkpointOf reads the checkpoint, if the database has a readable one.
-func checkpointOf(tx *bolt.Tx) (Checkpoint, bool) {
+// recordedCheckpoint reads the checkpoint record, failed or not.
+func recordedCheckpoint(tx *bolt.Tx) (checkpointRecord, bool) {
 	var r checkpointRecord
 	v := tx.Bucket(bMeta).Get(metaCheckpoint)
-	if v == nil || json.Unmarshal(v, &r) != nil {
+	if v == nil || json.Unmarshal(v, &r) != nil || r.Seq == 0 {
+		return checkpointRecord{}, false
+	}
+	return r, true
+}
+
+// verifyAgainstCheckpoint compares the trail with the recorded checkpoint,
+// failed or not: a trail shorter than it, or whose entry at it no longer
+// carries the hash check verified, was cut back or rewritten since.
+func verifyAgainstCheckpoint(tx *bolt.Tx, entries int) []string {
+	r, ok := recordedCheckpoint(tx)
+	if !ok {
+		return nil
+	}
+	if uint64(entries) < r.Seq {
+		return []string{fmt.Sprintf("the trail has %d entries, fewer than the %d that `celltrack check` verified at %s: entries were removed or an older file was put in its place", entries, r.Seq, lot.FormatTime(r.At))}
+	}
+	h, err := audit.StoredHash(tx.Bucket(bAudit).Get(itob(r.Seq)))
+	if err != nil || hex.EncodeToString(h[:]) != r.Hash {
+		return []string{fmt.Sprintf("audit entry %d differs from the one `celltrack check` verified at %s: the trail was rewritten up to it", r.Seq, lot.FormatTime(r.At))}
+	}
+	return nil
+}
+
+// checkpointOf reads the checkpoint, if the database has a readable one
+// that is not marked failed.
+func checkpointOf(tx *bolt.Tx) (Checkpoint, bool) {
+	r, ok := recordedCheckpoint(tx)
+	if !ok || r.Failed {
 		return Checkpoint{}, false
 	}
 	h, err := hex.DecodeString(r.Hash)
-	if err != nil || len(h) != 32 || r.Seq == 0 {
+	if err != nil || len(h) != 32 {
 		return Checkpoint{}, false
 	}
 	return Checkpoint{Seq: r.Seq, Hash: [32]byte(h), At: r.At, Entries: r.Entries, Records: r.Records}, true

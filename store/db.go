@@ -14,6 +14,8 @@
 //	meta               "verified"                     checkpoint JSON: head seq + hash of the last passing `celltrack check` (checkpoint.go)
 //	audit              seq uint64 BE                  audit.Entry, encoded (header + JSON)
 //	audit_entity       id + seq                       empty: the entries of one record
+//	audit_tree         stored-hash index uint64 BE    32-byte hash: the trail as a Merkle tree, tlog stored-hash layout (tree.go)
+//	checkpoint_keys    id                             checkpointKeyRecord JSON: a verifier key of signed checkpoints, active or retired (checkpointkeys.go)
 //	users              id                             userRecord JSON
 //	idx_user_name      name                           id
 //	donors             id                             donorRecord JSON
@@ -116,6 +118,8 @@ var recordBuckets = map[string][]byte{
 	kindInfusion:      []byte("infusions"),
 	kindReaction:      []byte("reactions"),
 	kindWeightConfirm: []byte("weight_confirmations"),
+	// signed checkpoints (checkpointkeys.go)
+	kindCheckpointKey: []byte("checkpoint_keys"),
 }
 
 // The index buckets are declared with the indexes of each kind of record,

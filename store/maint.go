@@ -20,6 +20,12 @@ import (
 // is copying the file back while no celltrack runs. It returns the bytes
 // written.
 func (db *DB) Backup(path string) (int64, error) {
+	return db.backup(path, nil)
+}
+
+// backup writes the copy from one read transaction, after running before
+// (a verification) in it when given.
+func (db *DB) backup(path string, before func(tx *bolt.Tx) error) (int64, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return 0, lot.Errorf(lot.ECONFLICT, "--out %s already exists; a backup never overwrites a file — choose a new name", path)
@@ -27,7 +33,12 @@ func (db *DB) Backup(path string) (int64, error) {
 		return 0, lot.Errorf(lot.EINVALID, "--out %s cannot be created: %v", path, err)
 	}
 	var n int64
-	err = db.bolt.View(func(tx *bolt.Tx) (err error) {
+	err = db.view(func(tx *bolt.Tx) (err error) {
+		if before != nil {
+			if err := before(tx); err != nil {
+				return err
+			}
+		}
 		n, err = tx.WriteTo(f)
 		return err
 	})

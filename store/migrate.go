@@ -22,6 +22,11 @@ import (
 //	   with no correction), but the bump makes a celltrack that knows only
 //	   version 2 refuse the file instead of dropping the fields it does not
 //	   know when it reads, and so showing a voided reaction as standing
+//	5  audit_tree: the audit trail as a Merkle tree (tree.go), and
+//	   checkpoint_keys, the verifier keys of signed checkpoints; the upgrade
+//	   builds the tree of the existing entries in batches (buildTree) before
+//	   the one transaction below, so a file of millions of entries is
+//	   upgraded in bounded memory and an interrupted upgrade resumes
 //	6  time zones (issue 12): the facility bucket (the facility's time
 //	   zone), a site's own zone (sites "tz") and a course's treating site
 //	   (schedules "site_id", "site"). An older celltrack would count every
@@ -90,6 +95,10 @@ func (db *DB) migrate() (err error) {
 	}); err != nil || !needed {
 		return err
 	}
+	treeAdded, err := db.buildTree(treeBatch)
+	if err != nil {
+		return err
+	}
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		from, err := schemaOf(tx, db.path)
 		if err != nil || !needsMigration(tx, from) {
@@ -134,7 +143,8 @@ func (db *DB) migrate() (err error) {
 		}
 		meta := tx.Bucket(bMeta)
 		fields := map[string]any{"from": from, "to": SchemaVersion, "at": db.now(),
-			"created": append(records, indexes...), "events_reindexed": events, "steps": steps}
+			"created": append(records, indexes...), "events_reindexed": events, "steps": steps,
+			"tree_entries": treeAdded}
 		if from < 6 {
 			// Nothing to rewrite: no site has a zone and no schedule a
 			// site, so every course goes on counting days in UTC.
@@ -147,6 +157,9 @@ func (db *DB) migrate() (err error) {
 		return meta.Put([]byte("schema"), []byte(strconv.Itoa(SchemaVersion)))
 	})
 }
+
+// treeBatch is how many entries buildTree adds to the tree per transaction.
+var treeBatch = 50_000
 
 // Schema returns the file's schema version and the meta note of the
 // migration to that version ("" when the file was created at it).

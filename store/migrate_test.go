@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	bolt "go.etcd.io/bbolt"
@@ -35,7 +36,7 @@ func TestOpenMigratesAnOlderFile(t *testing.T) {
 	var patients, infused int
 	path := tamperFile(t, db, func(tx *bolt.Tx) error {
 		patients, infused = count(tx, "idx_event_patient"), count(tx, "idx_event_infused")
-		for _, b := range []string{"idx_event_patient", "idx_event_infused"} {
+		for _, b := range []string{"idx_event_patient", "idx_event_infused", "audit_tree", "checkpoint_keys"} {
 			if err := tx.DeleteBucket([]byte(b)); err != nil {
 				return err
 			}
@@ -55,7 +56,7 @@ func TestOpenMigratesAnOlderFile(t *testing.T) {
 	}
 	db.bolt = up.bolt // newTestDB's cleanup checks and closes it
 	v, note, err := up.Schema()
-	if err != nil || v != SchemaVersion || !strings.Contains(note, `"from":1`) || !strings.Contains(note, `"events_reindexed":`) {
+	if err != nil || v != SchemaVersion || !strings.Contains(note, `"from":1`) || !strings.Contains(note, `"events_reindexed":`) || !strings.Contains(note, `"tree_entries":`) {
 		t.Fatalf("schema %d, note %q, %v", v, note, err)
 	}
 	up.view(func(tx *bolt.Tx) error {
@@ -136,5 +137,57 @@ func TestUpgradeFromVersion2KeepsReactions(t *testing.T) {
 	}
 	if v, _ := up.Verify(); !v.OK() {
 		t.Errorf("audit verify after the upgrade: %v", v.Problems)
+	}
+}
+
+// TestUpgradeBuildsTheTree: a version 2 file has no audit tree. The upgrade
+// builds it from the entries in batches, resuming a tree an interrupted
+// upgrade left part-built, and the root is the one celltrack would have
+// written entry by entry.
+func TestUpgradeBuildsTheTree(t *testing.T) {
+	db := newTestDB(t)
+	for _, n := range []string{"LOT-1", "LOT-2", "LOT-3"} {
+		registerUC(t, db, n)
+	}
+	want, err := db.TreeHead()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := tamperFile(t, db, func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bAuditTree); err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket([]byte("checkpoint_keys")); err != nil {
+			return err
+		}
+		// An interrupted upgrade built the first 5 entries' tree.
+		if _, err := tx.CreateBucket(bAuditTree); err != nil {
+			return err
+		}
+		for seq := uint64(1); seq <= 5; seq++ {
+			h, _ := audit.StoredHash(tx.Bucket(bAudit).Get(itob(seq)))
+			if err := appendTree(tx, seq, h); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bMeta).Put([]byte("schema"), []byte("2"))
+	})
+	defer func(b int) { treeBatch = b }(treeBatch)
+	treeBatch = 4
+	up, err := Open(path, Options{Timeout: time.Second, Now: db.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.bolt = up.bolt
+	got, err := up.TreeHead()
+	if err != nil || got != want {
+		t.Fatalf("tree after the upgrade %+v, %v; want %+v", got, err, want)
+	}
+	v, note, _ := up.Schema()
+	if v != SchemaVersion || !strings.Contains(note, `"from":2`) || !strings.Contains(note, fmt.Sprintf(`"tree_entries":%d`, want.Size-5)) {
+		t.Fatalf("schema %d, note %s", v, note)
+	}
+	if vr, _ := up.Verify(); !vr.OK() {
+		t.Fatalf("verify after the upgrade: %v", vr.Problems)
 	}
 }

@@ -1012,6 +1012,9 @@ func (s *ReleaseService) Certificate(lotRef string) (release.Certificate, error)
 			return err
 		}
 		c.ChainHead, c.AuditEntries, c.Verified, c.AuditProblems = v.HeadHex(), v.Entries, v.OK(), v.Problems
+		if th, err := treeHead(tx); err == nil {
+			c.TreeHead = th.String()
+		}
 		return nil
 	})
 	c.Database = s.db.Path()

@@ -93,6 +93,9 @@ func (s *TraceService) trace(user string, build func(*tracer) error) (report.Rep
 				r.Produced.AuditHead, r.Produced.AuditEntries = hex.EncodeToString(rv.Head[:]), int(rv.HeadSeq)
 				r.Produced.Verified, r.Produced.Problems = len(rv.Problems) == 0, rv.Problems
 				r.Produced.Scope, r.Produced.RecordsVerified, r.Produced.ChainFrom, r.Produced.FullVerifyAt = report.ScopeReport, rv.Records, rv.From, &at
+				if th, err := treeHead(tx); err == nil {
+					r.Produced.AuditTree = th.String()
+				}
 				return nil
 			}
 		}
@@ -102,6 +105,9 @@ func (s *TraceService) trace(user string, build func(*tracer) error) (report.Rep
 		}
 		r.Produced.AuditHead, r.Produced.AuditEntries, r.Produced.Verified, r.Produced.Problems = v.HeadHex(), v.Entries, v.OK(), v.Problems
 		r.Produced.Scope = report.ScopeFull
+		if v.Tree.Size > 0 {
+			r.Produced.AuditTree = v.Tree.String()
+		}
 		return nil
 	})
 	return r, err

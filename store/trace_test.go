@@ -141,6 +141,9 @@ func golden(t *testing.T, db *DB, r report.Report, name, got string) {
 	t.Helper()
 	got = strings.ReplaceAll(got, db.Path(), "<db>")
 	got = strings.ReplaceAll(got, r.Produced.AuditHead, "<audit-head>")
+	if r.Produced.AuditTree != "" {
+		got = strings.ReplaceAll(got, r.Produced.AuditTree, "<audit-tree>")
+	}
 	path := filepath.Join("testdata", name)
 	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {

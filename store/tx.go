@@ -109,7 +109,8 @@ func (w *writer) event(kind string, id uuid.UUID, action, reason string) error {
 const appendFill = 0.95
 
 // appendEntry numbers e after the last entry, chains it to that entry's hash
-// and stores it with its per-record index key.
+// and stores it with its per-record index key and its hashes in the audit
+// tree (tree.go).
 func appendEntry(tx *bolt.Tx, e *audit.Entry) error {
 	b := tx.Bucket(bAudit)
 	b.FillPercent = appendFill
@@ -131,6 +132,9 @@ func appendEntry(tx *bolt.Tx, e *audit.Entry) error {
 	key := audit.SeqKey(e.Seq)
 	if err := b.Put(key, enc); err != nil {
 		return fmt.Errorf("append audit entry: %w", err)
+	}
+	if err := appendTree(tx, e.Seq, e.Hash); err != nil {
+		return err
 	}
 	be := tx.Bucket(bAuditEntity)
 	be.FillPercent = appendFill

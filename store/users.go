@@ -96,7 +96,7 @@ func (db *DB) initHashed(fin string, admin audit.User, hash, zone string) (_ aud
 	defer db.recoverDamage(&err)
 	admin.ID, admin.Role, admin.Hash, admin.CreatedAt, admin.CreatedBy = db.NewID(), audit.Admin, hash, db.now(), admin.Name
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		for _, name := range append([][]byte{bMeta, bAudit, bAuditEntity}, indexBuckets...) {
+		for _, name := range append([][]byte{bMeta, bAudit, bAuditEntity, bAuditTree}, indexBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

@@ -152,6 +152,17 @@ var writeCommands = []writeCommand{
 	{action: audit.DoseReaction, base: "infused", args: func(u string) []string {
 		return []string{"--user", u, "dose", "reaction", "--infusion", "$INFUSION", "--grade", "1", "--text", "transient fever 38.1 °C"}
 	}},
+
+	// Signed checkpoints and restore.
+	{action: audit.AuditKeyRegister, files: map[string]string{"k.pub": "access-test+7debb3b1+AV7xAGaTZWH/gg/UeNMhnSiEWZxCf2s5Hy93Bv0SijgP\n"}, args: func(u string) []string {
+		return []string{"--user", u, "audit", "key", "register", "--verifier-file", "$DIR/k.pub"}
+	}},
+	{action: audit.AuditKeyRotate, base: "keyed", stdin: pw, files: map[string]string{"new.pub": "access-test-2+970394b9+ATyJ0qCmmJwFrVzjplG4yZoFO/TNR0eYXLhBuAr0+Azs\n"}, args: func(u string) []string {
+		return []string{"--user", u, "audit", "key", "rotate", "--verifier-file", "$DIR/new.pub", "--reason", "yearly rotation", "--password-stdin"}
+	}},
+	{action: audit.DatabaseRestore, base: "keyed", args: func(u string) []string {
+		return []string{"--user", u, "restore", "--from", filepath.Join(filepath.Dir(basePaths["keyed"]), "backup.db")}
+	}},
 }
 
 const accessSpec = `{"name": "lab-uc", "title": "Lab UC panel", "kinds": ["uc"],

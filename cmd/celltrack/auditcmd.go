@@ -57,19 +57,35 @@ func (rt *runtime) auditCommand() *cli.Command {
 				Name:      "verify",
 				Usage:     "recompute the hash chain and check every record against its last audit entry",
 				ArgsUsage: " ",
-				Description: "Exits 3 and names each problem when the trail or a record was changed outside celltrack.\n\n" +
-					example("celltrack --user aud audit verify"),
+				Description: "Exits 3 and names each problem when the trail or a record was changed outside celltrack.\n" +
+					"With --checkpoint it also checks each kept signed checkpoint (`audit checkpoint`): its\n" +
+					"signature, and a consistency proof that today's trail extends it; a cut tail, a rewritten\n" +
+					"entry, a fork or an older file put in place fails, naming the checkpoint and the first tree\n" +
+					"size that no longer matches. --tree-head checks a tree head typed from a printed report\n" +
+					"the same way, without a signature: it proves the trail still contains what was printed.\n\n" +
+					example("celltrack --user aud audit verify", "celltrack --user aud audit verify --checkpoint /witness",
+						"celltrack --user aud audit verify --tree-head '306 entries, root XoyPDkC6siVEyYP0rlSKdiJ6OtcTV1vwCwKjCjdS7AY='"),
+				Flags: []cli.Flag{
+					&cli.StringSliceFlag{Name: "checkpoint", Usage: "a kept checkpoint `FILE`, or a directory of them; repeat for more"},
+					&cli.StringFlag{Name: "tree-head", Usage: "an unsigned tree `HEAD` typed from a printed report (\"306 entries, root …\")"},
+				},
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
+					if c.IsSet("checkpoint") || c.IsSet("tree-head") {
+						return rt.verifyWithCheckpoints(c)
+					}
 					v, err := rt.db.Verify()
 					if err != nil {
 						return err
 					}
 					return rt.printVerdict(verdict{name: "audit verify", problems: v.Problems,
 						counts: fmt.Sprintf("%d entries, %d records", v.Entries, v.Records), head: v.HeadHex(),
-						view:   map[string]any{"ok": v.OK(), "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "problems": v.Problems},
-						failed: fmt.Sprintf("audit verify failed: %d problem(s); the database was changed outside celltrack — report it to QA", len(v.Problems))})
+						view:   map[string]any{"ok": v.OK(), "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "tree": headView(v.Tree), "problems": v.Problems},
+						failed: fmt.Sprintf("audit verify failed: %d problem(s); the database was changed outside celltrack — report it to QA", len(v.Problems)),
+						notes:  []string{treeNote(v.Tree)}})
 				}),
 			},
+			rt.auditCheckpointCommand(),
+			rt.auditKeyCommand(),
 		},
 	}
 }

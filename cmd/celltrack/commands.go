@@ -25,6 +25,7 @@ func (rt *runtime) commands() []*cli.Command {
 		rt.reportCommand(),
 		rt.checkCommand(),
 		rt.backupCommand(),
+		rt.restoreCommand(),
 		rt.upgradeCommand(),
 		rt.demoCommand(),
 		rt.completionCommand(),

@@ -12,7 +12,7 @@ import (
 // hostile is one bad input: the command line (after `celltrack --db DB`), its
 // standard input and files, the documented exit code, and substrings the
 // message must contain — the field and the bad value. "$DIR/" in an argument
-// is the case's directory, where files are written.
+// is the case's directory, where files are written; "$DB" the database file.
 type hostile struct {
 	name  string
 	code  int
@@ -274,6 +274,19 @@ var hostileCatalogue = []hostile{
 	{name: "site set-tz unknown site", code: 5, base: "bedside", args: []string{"--user", "alice", "site", "set-tz", "--tz", "Asia/Shanghai", "--reason", "x", "CLINIC-Z"}, want: []string{"CLINIC-Z"}},
 	{name: "schedule create unknown site", code: 5, base: "bedside", args: []string{"--user", "pat", "schedule", "create", "--protocol", "ss-rfib-12", "--start", "2026-11-28", "--site", "CLINIC-Z", "MRN-2001"}, want: []string{"CLINIC-Z"}},
 	{name: "backup over existing file", code: 3, args: []string{"--user", "aud", "backup", "--out", "$DIR/in.csv"}, files: map[string]string{"in.csv": "x"}, want: []string{"--out", "in.csv", "already exists"}},
+	// signed checkpoints and restore (issue 13)
+	{name: "checkpoint key file missing", code: 3, args: []string{"--user", "aud", "audit", "checkpoint", "--key", "$DIR/none.key"}, want: []string{"--key", "none.key"}},
+	{name: "checkpoint key file not a key", code: 3, args: []string{"--user", "aud", "audit", "checkpoint", "--key", "$DIR/k.key"}, files: map[string]string{"k.key": "PRIVATE+KEY+x+00000000+garbage\n"}, want: []string{"--key", "k.key", "not a signing key"}},
+	{name: "checkpoint with no key registered", code: 3, args: []string{"--user", "aud", "audit", "checkpoint", "--key", "$DIR/k.key"}, files: map[string]string{"k.key": "PRIVATE+KEY+celltrack+f2104329+AcoFb/b+JKB9RWOLyfFKi466Z3nqWp6AVEdZ4UgGvp1F\n"}, want: []string{"no checkpoint verifier key is registered"}},
+	{name: "register verifier garbled", code: 3, args: []string{"--user", "alice", "audit", "key", "register", "--verifier", "celltrack+zz+AQ"}, want: []string{"--verifier", "celltrack+zz+AQ"}},
+	{name: "register verifier both flags", code: 2, args: []string{"--user", "alice", "audit", "key", "register", "--verifier", "a", "--verifier-file", "$DIR/v"}, want: []string{"--verifier", "--verifier-file"}},
+	{name: "key init name with plus", code: 2, args: []string{"audit", "key", "init", "--name", "a+b", "--out", "$DIR/k"}, want: []string{"--name", "a+b"}},
+	{name: "verify checkpoint file missing", code: 5, args: []string{"--user", "aud", "audit", "verify", "--checkpoint", "$DIR/none"}, want: []string{"--checkpoint", "none"}},
+	{name: "verify checkpoint not a note", code: 3, args: []string{"--user", "aud", "audit", "verify", "--checkpoint", "$DIR/c"}, files: map[string]string{"c": "hello\n"}, want: []string{"checkpoint", "c"}},
+	{name: "verify tree head garbled", code: 3, args: []string{"--user", "aud", "audit", "verify", "--tree-head", "306 entries, root nope"}, want: []string{"--tree-head", "306 entries, root nope"}},
+	{name: "restore from the database itself", code: 3, args: []string{"--user", "alice", "restore", "--from", "$DB"}, want: []string{"--from", "the database itself"}},
+	{name: "restore from a text file", code: 3, args: []string{"--user", "alice", "restore", "--from", "$DIR/in.csv"}, files: map[string]string{"in.csv": "x"}, want: []string{"--from", "in.csv"}},
+	{name: "restore reason without rollback", code: 2, args: []string{"--user", "alice", "restore", "--from", "$DIR/in.csv", "--reason", "x"}, files: map[string]string{"in.csv": "x"}, want: []string{"--reason", "--allow-rollback"}},
 
 	// lot import: broken CSV
 	importCSV("", "empty"),
@@ -586,6 +599,7 @@ func TestHostileInput(t *testing.T) {
 			args := make([]string, len(h.args))
 			for i, a := range h.args {
 				a = strings.ReplaceAll(a, "$DIR/", dir+string(filepath.Separator))
+				a = strings.ReplaceAll(a, "$DB", db)
 				args[i] = strings.ReplaceAll(a, "$INFUSION", infusionID)
 			}
 			before := fileSum(t, db)

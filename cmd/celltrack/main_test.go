@@ -249,8 +249,10 @@ var goldenDir, _ = filepath.Abs(filepath.Join("testdata", "golden"))
 
 var (
 	sha256Hex = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
-	dbField   = regexp.MustCompile(`(?m)^Database +/.*\n(?: {16}\S.*\n)*`)
-	uuidText  = regexp.MustCompile(`\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
+	// treeRoot is an audit tree root as reports print it (base64 SHA-256).
+	treeRoot = regexp.MustCompile(`root [A-Za-z0-9+/]{43}=`)
+	dbField  = regexp.MustCompile(`(?m)^Database +/.*\n(?: {16}\S.*\n)*`)
+	uuidText = regexp.MustCompile(`\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
 )
 
 // cmdGolden compares the last command's standard output with
@@ -263,6 +265,7 @@ func cmdGolden(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: golden NAME")
 	}
 	got := uuidText.ReplaceAllString(sha256Hex.ReplaceAllString(ts.ReadFile("stdout"), "<sha256>"), "<uuid>")
+	got = treeRoot.ReplaceAllString(got, "root <root>")
 	// The database is named by its absolute path, which differs between
 	// runs and, in text, wraps where its length says.
 	got = dbField.ReplaceAllString(got, "Database        <db>\n")

@@ -5,8 +5,10 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // checkCommand and backupCommand are the maintenance commands: proof that the
@@ -21,7 +23,9 @@ func (rt *runtime) checkCommand() *cli.Command {
 			"When both pass, check then writes a checkpoint (the audit head it verified, and when) to\n" +
 			"the database's meta bucket: traceability reports verify their own records and the chain\n" +
 			"from that checkpoint to the head instead of the whole trail, and say so. When the audit\n" +
-			"trail fails, check removes the checkpoint, so reports verify in full again. The check\n" +
+			"trail fails, check marks the checkpoint failed, so reports verify in full again; it never\n" +
+			"moves it backwards: a trail shorter than the checkpoint, or whose entry at it changed,\n" +
+			"fails every later check and audit verify. The check\n" +
 			"itself runs read-only; only the checkpoint is written, in a short transaction afterwards.\n" +
 			"--no-checkpoint writes nothing (a backup, read-only media).\n\n" +
 			example("celltrack check", "celltrack --db backup.db check --no-checkpoint"),
@@ -38,7 +42,7 @@ func (rt *runtime) checkCommand() *cli.Command {
 			pagesOK := len(problems) == 0
 			problems = append(problems, v.Problems...)
 			checkpoint := ""
-			var notes []string
+			notes := []string{treeNote(v.Tree)}
 			if pagesOK && !c.Bool("no-checkpoint") {
 				checkpoint = rt.recordCheckpoint(c, v)
 				notes = append(notes, "checkpoint: "+checkpoint)
@@ -46,7 +50,7 @@ func (rt *runtime) checkCommand() *cli.Command {
 			return rt.printVerdict(verdict{name: "check", problems: problems,
 				counts: fmt.Sprintf("pages consistent: %t; audit trail: %d entries, %d records", len(problems) == len(v.Problems), v.Entries, v.Records),
 				head:   v.HeadHex(),
-				view:   map[string]any{"ok": len(problems) == 0, "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "problems": problems, "checkpoint": checkpoint},
+				view:   map[string]any{"ok": len(problems) == 0, "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "tree": headView(v.Tree), "problems": problems, "checkpoint": checkpoint},
 				failed: fmt.Sprintf("check failed: %d problem(s); restore the last good backup and report it to QA", len(problems)),
 				notes:  notes})
 		}),
@@ -68,7 +72,7 @@ func (rt *runtime) recordCheckpoint(c *cli.Context, v store.Verification) string
 	case err != nil:
 		return "not recorded (" + err.Error() + "); traceability reports verify the whole trail"
 	case !v.OK():
-		return "removed; traceability reports verify the whole trail until check passes again"
+		return "marked failed; traceability reports verify the whole trail until check passes again"
 	}
 	return fmt.Sprintf("recorded at entry %d; traceability reports verify their own records and the chain from it", v.Entries)
 }
@@ -104,20 +108,64 @@ func (rt *runtime) upgradeCommand() *cli.Command {
 func (rt *runtime) backupCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "backup",
-		Usage:     "write a consistent copy of the database while others keep working",
+		Usage:     "verify the database and write a consistent copy while others keep working",
 		ArgsUsage: " ",
-		Description: "The copy is taken from one read transaction, so it is consistent even while other\n" +
-			"users write. It never overwrites a file and is created readable by you only (0600).\n" +
-			"To restore, stop every celltrack and copy the file back over the database.\n\n" +
-			example("celltrack --user alice backup --out /backups/celltrack-2026-11-25.db"),
-		Flags: []cli.Flag{&cli.StringFlag{Name: "out", Required: true, Usage: "the new backup `FILE`"}},
+		Description: "The copy is taken from one read transaction, after the page check and the whole of\n" +
+			"`audit verify` in that same transaction, so it is exactly what was verified, even while\n" +
+			"other users write. A source that fails is still copied, but the copy is marked in its meta\n" +
+			"as taken from a database that failed (restore refuses it) and backup exits 3. It prints\n" +
+			"the copy's tree head; with --key it also signs it and writes the checkpoint to OUT.checkpoint.\n" +
+			"It never overwrites a file and creates it readable by you only (0600). Restore with\n" +
+			"`celltrack restore --from FILE`.\n\n" +
+			example("celltrack --user alice backup --out /backups/celltrack-2026-11-25.db --key /etc/celltrack/checkpoint.key"),
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "out", Required: true, Usage: "the new backup `FILE`"},
+			&cli.StringFlag{Name: "key", Usage: "sign the copy's tree head with this signing key `FILE`"},
+		},
 		Action: rt.action(readDB, 0, func(c *cli.Context) error {
-			n, err := rt.db.Backup(c.String("out"))
+			var signer note.Signer
+			if c.IsSet("key") {
+				s, err := readSigner(c.String("key"))
+				if err != nil {
+					return err
+				}
+				signer = s
+			}
+			out := c.String("out")
+			rep, err := rt.db.VerifiedBackup(out)
 			if err != nil {
 				return err
 			}
-			return rt.out(map[string]any{"backup": c.String("out"), "bytes": n}, func(w io.Writer) {
-				fmt.Fprintf(w, "backed up %s to %s (%d bytes); check it with `celltrack --db %s check`\n", dbPath(c), c.String("out"), n, c.String("out"))
+			view := map[string]any{"backup": out, "bytes": rep.Bytes, "verified": len(rep.Problems) == 0, "problems": rep.Problems, "tree": headView(rep.Head)}
+			if len(rep.Problems) > 0 {
+				rt.out(view, func(w io.Writer) {
+					for _, p := range rep.Problems {
+						fmt.Fprintf(w, "PROBLEM: %s\n", p)
+					}
+					fmt.Fprintf(w, "backed up %s to %s (%d bytes), MARKED as taken from a database that failed verification\n", dbPath(c), out, rep.Bytes)
+				})
+				return lot.Errorf(lot.ECONFLICT, "backup: the database failed verification (%d problem(s)); the copy %s is marked as such and restore refuses it — report it to QA", len(rep.Problems), out)
+			}
+			var msg []byte
+			if signer != nil {
+				b, err := store.Open(out, store.Options{ReadOnly: true, Now: rt.now})
+				if err == nil {
+					msg, _, err = b.SignCheckpoint(signer, false)
+					b.Close()
+				}
+				if err == nil {
+					err = writeOut(out+".checkpoint", msg, false)
+				}
+				if err != nil {
+					return lot.Errorf(lot.ErrorCode(err), "the backup %s is written and verified, but its checkpoint was not: %s", out, lot.ErrorMessage(err))
+				}
+				view["checkpoint_file"], view["checkpoint"] = out+".checkpoint", string(msg)
+			}
+			return rt.out(view, func(w io.Writer) {
+				fmt.Fprintf(w, "backed up %s to %s (%d bytes); verified: %d entries\n%s\n", dbPath(c), out, rep.Bytes, rep.Entries, treeNote(rep.Head))
+				if msg != nil {
+					fmt.Fprintf(w, "signed checkpoint written to %s:\n%s", out+".checkpoint", msg)
+				}
 			})
 		}),
 	}

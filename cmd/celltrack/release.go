@@ -398,7 +398,7 @@ func (rt *runtime) releaseCertificate(c *cli.Context) error {
 		enc.SetIndent("", "  ")
 		err = enc.Encode(map[string]any{"lot": rt.lotView(cert.Lot), "source": cert.Source, "restricted_to": cert.RestrictedTo,
 			"evaluation": cert.Evaluation, "spec_title": cert.SpecTitle, "dispositions": dispositionViews(cert.Dispositions),
-			"chain_head": cert.ChainHead, "generated": cert.Generated, "results_voided_or_corrected": invalidationViews(release.Invalidated(cert.Results)),
+			"chain_head": cert.ChainHead, "tree_head": cert.TreeHead, "generated": cert.Generated, "results_voided_or_corrected": invalidationViews(release.Invalidated(cert.Results)),
 			"produced": map[string]any{"at": cert.Generated, "by": cert.ProducedBy, "by_name": cert.ProducedByName, "by_role": cert.ProducedByRole,
 				"database": cert.Database, "audit_head": cert.ChainHead, "audit_entries": cert.AuditEntries,
 				"audit_verified": cert.Verified, "audit_problems": cert.AuditProblems}})

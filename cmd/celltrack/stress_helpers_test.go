@@ -60,6 +60,13 @@ var accessBases = map[string]struct {
 	steps    [][]string
 }{
 	"release": {fixtures: []string{"lab", "release"}},
+	// keyed: the lab with a registered checkpoint key and a backup of it,
+	// $BASE/backup.db (restore, key rotation).
+	"keyed": {fixtures: []string{"lab"}, steps: [][]string{
+		{"audit", "key", "init", "--out", "$BASE/ck.key"},
+		{"--user", "alice", "audit", "key", "register", "--verifier-file", "$BASE/ck.key.pub"},
+		{"--user", "alice", "backup", "--out", "$BASE/backup.db"},
+	}},
 	// bedside: both lots released, MRN-1001 scheduled, bag 101 dispensed at
 	// CLINIC-A; bag 102 shipped there, 103 received there, 104 thawed there;
 	// 201 stored at LAB with a printed label, 202 quarantined at LAB.

@@ -1,0 +1,410 @@
+package main
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Signed checkpoints (issue 13): the signing key lives in a file outside
+// the database; the database knows only the verifier key.
+
+func (rt *runtime) auditKeyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "key",
+		Usage: "make and register the key that signs checkpoints of the audit trail",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "init",
+				Usage:     "make a new Ed25519 signing key in a file (0600) and print its verifier key",
+				ArgsUsage: " ",
+				Description: "Writes the signing key to --out, readable by you only, and the verifier key to --out.pub.\n" +
+					"The signing key never enters the database; keep it where the checkpoints are made (the\n" +
+					"server, an administrator's account). An admin registers the verifier key with\n" +
+					"`audit key register`. It never overwrites a file: a lost signing key cannot be recovered.\n\n" +
+					example("celltrack audit key init --out /etc/celltrack/checkpoint.key --name celltrack-G1234"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "out", Required: true, Usage: "the new signing key `FILE`"},
+					&cli.StringFlag{Name: "name", Value: "celltrack", Usage: "the key's `NAME`, printed on every checkpoint it signs"},
+				},
+				Action: rt.action(noDB, 0, func(c *cli.Context) error {
+					name := c.String("name")
+					if name == "" || strings.ContainsAny(name, "+ \t\n") {
+						return lot.Errorf(lot.EUSAGE, "--name %q: a key name is non-empty, without spaces or '+'", name)
+					}
+					skey, vkey, err := note.GenerateKey(rand.Reader, name)
+					if err != nil {
+						return fmt.Errorf("generate key: %w", err)
+					}
+					out := c.String("out")
+					if err := writeNew(out, skey+"\n", 0o600); err != nil {
+						return err
+					}
+					if err := writeNew(out+".pub", vkey+"\n", 0o644); err != nil {
+						os.Remove(out)
+						return err
+					}
+					return rt.out(map[string]any{"key_file": out, "verifier_file": out + ".pub", "verifier": vkey}, func(w io.Writer) {
+						fmt.Fprintf(w, "signing key written to %s (0600; keep it safe, it cannot be recovered)\nverifier key: %s\n", out, vkey)
+						fmt.Fprintf(w, "register it: celltrack --user ADMIN audit key register --verifier-file %s.pub\n", out)
+					})
+				}),
+			},
+			{
+				Name:      "register",
+				Usage:     "record the verifier key of the database's signed checkpoints (admin, once)",
+				ArgsUsage: " ",
+				Description: "Only when no key is registered yet; a registered key is replaced by `audit key rotate`.\n\n" +
+					example("celltrack --user alice audit key register --verifier-file checkpoint.key.pub"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "verifier", Usage: "the verifier `KEY` that `audit key init` printed"},
+					&cli.StringFlag{Name: "verifier-file", Usage: "a `FILE` holding the verifier key (the .pub `audit key init` wrote)"},
+				},
+				Action: rt.action(writeDB, 0, func(c *cli.Context) error {
+					vkey, err := verifierFlag(c)
+					if err != nil {
+						return err
+					}
+					k, err := rt.db.RegisterCheckpointKey(actor(c), vkey)
+					if err != nil {
+						return err
+					}
+					return rt.out(keyView(k), func(w io.Writer) {
+						fmt.Fprintf(w, "checkpoint verifier key registered: %s\n", k.Verifier)
+					})
+				}),
+			},
+			{
+				Name:      "rotate",
+				Usage:     "replace the checkpoint verifier key, signed with your password and a reason (admin)",
+				ArgsUsage: " ",
+				Description: "The old key is kept, retired, so that checkpoints signed before still verify; one signed\n" +
+					"with it after the rotation does not. The rotation is two audit entries with the reason.\n\n" +
+					example("celltrack --user alice audit key rotate --verifier-file new.key.pub --reason 'yearly rotation'"),
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "verifier", Usage: "the new verifier `KEY`"},
+					&cli.StringFlag{Name: "verifier-file", Usage: "a `FILE` holding the new verifier key"},
+					&cli.StringFlag{Name: "reason", Required: true, Usage: "why the key is replaced"},
+					&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from standard input"},
+				},
+				Action: rt.action(writeDB, 0, func(c *cli.Context) error {
+					vkey, err := verifierFlag(c)
+					if err != nil {
+						return err
+					}
+					pw, err := rt.password(c, actor(c)+" ("+store.MeaningRotateKey+")")
+					if err != nil {
+						return err
+					}
+					k, err := rt.db.RotateCheckpointKey(actor(c), pw, vkey, c.String("reason"))
+					if err != nil {
+						return err
+					}
+					return rt.out(keyView(k), func(w io.Writer) {
+						fmt.Fprintf(w, "checkpoint verifier key rotated to %s; the old key is retired and still verifies older checkpoints\n", k.Verifier)
+					})
+				}),
+			},
+			{
+				Name:        "list",
+				Usage:       "list the checkpoint verifier keys, active and retired",
+				ArgsUsage:   " ",
+				Description: example("celltrack --user aud audit key list"),
+				Action: rt.action(readDB, 0, func(c *cli.Context) error {
+					keys, err := rt.db.CheckpointKeys()
+					if err != nil {
+						return err
+					}
+					views := []map[string]any{}
+					for _, k := range keys {
+						views = append(views, keyView(k))
+					}
+					return rt.out(views, func(w io.Writer) {
+						for _, k := range keys {
+							state := "active"
+							if k.Retired != nil {
+								state = fmt.Sprintf("retired %s by %s: %s", lot.FormatTime(*k.Retired), k.RetiredBy, k.Reason)
+							}
+							fmt.Fprintf(w, "%s  added %s by %s  %s\n", k.Verifier, lot.FormatTime(k.Added), k.AddedBy, state)
+						}
+						fmt.Fprintf(w, "%d keys\n", len(keys))
+					})
+				}),
+			},
+		},
+	}
+}
+
+func keyView(k store.CheckpointKey) map[string]any {
+	return map[string]any{"verifier": k.Verifier, "name": k.Name, "added": k.Added, "added_by": k.AddedBy,
+		"retired": k.Retired, "retired_by": k.RetiredBy, "reason": k.Reason}
+}
+
+// verifierFlag reads --verifier or --verifier-file: exactly one.
+func verifierFlag(c *cli.Context) (string, error) {
+	v, f := c.String("verifier"), c.String("verifier-file")
+	switch {
+	case (v == "") == (f == ""):
+		return "", lot.Errorf(lot.EUSAGE, "`%s` needs one of --verifier KEY or --verifier-file FILE", c.Command.HelpName)
+	case f != "":
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", lot.Errorf(lot.EINVALID, "--verifier-file %s cannot be read: %v", f, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return v, nil
+}
+
+// writeNew creates path with data, never replacing a file.
+func writeNew(path, data string, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if errors.Is(err, fs.ErrExist) {
+		return lot.Errorf(lot.ECONFLICT, "%s already exists; a key file is never overwritten (a lost signing key cannot be recovered) — choose a new name", path)
+	} else if err != nil {
+		return lot.Errorf(lot.EINVALID, "%s cannot be created: %v", path, err)
+	}
+	err = f.Chmod(perm) // the umask may have narrowed or, for 0644, left it as asked
+	if err == nil {
+		_, err = f.WriteString(data)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return lot.Errorf(lot.EINVALID, "%s cannot be written: %v", path, err)
+	}
+	return nil
+}
+
+// readSigner reads a signing key file, refusing one that others can read:
+// whoever can read it can sign checkpoints in the facility's name.
+func readSigner(path string) (note.Signer, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, lot.Errorf(lot.EINVALID, "--key %s cannot be read: %v", path, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, lot.Errorf(lot.EINVALID, "--key %s is readable by others (mode %04o): whoever can read it can sign checkpoints; run chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, lot.Errorf(lot.EINVALID, "--key %s cannot be read: %v", path, err)
+	}
+	s, err := note.NewSigner(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, lot.Errorf(lot.EINVALID, "--key %s is not a signing key made by `celltrack audit key init` (%v)", path, err)
+	}
+	return s, nil
+}
+
+func (rt *runtime) auditCheckpointCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "checkpoint",
+		Usage:     "write a signed checkpoint of the audit trail: facility, tree size, root hash, time",
+		ArgsUsage: " ",
+		Description: "Runs the whole of `audit verify` first and signs nothing when it fails (exit 3). Keep the\n" +
+			"checkpoint outside the database (another disk, a write-once share, with a printed report);\n" +
+			"`audit verify --checkpoint FILE` later proves the trail still extends it.\n\n" +
+			example("celltrack --user alice audit checkpoint --key /etc/celltrack/checkpoint.key --out /witness/2026-11-25.checkpoint"),
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "key", Required: true, Usage: "the signing key `FILE` (from `audit key init`)"},
+			&cli.StringFlag{Name: "out", Usage: "write the checkpoint to `FILE` instead of standard output"},
+			forceFlag,
+		},
+		Action: rt.action(readDB, 0, func(c *cli.Context) error {
+			signer, err := readSigner(c.String("key"))
+			if err != nil {
+				return err
+			}
+			msg, head, err := rt.db.SignCheckpoint(signer, true)
+			if err != nil {
+				return err
+			}
+			view := headView(head)
+			view["note"] = string(msg)
+			if out := c.String("out"); out != "" {
+				if err := writeOut(out, msg, c.Bool("force")); err != nil {
+					return err
+				}
+				view["out"] = out
+				return rt.out(view, func(w io.Writer) {
+					fmt.Fprintf(w, "checkpoint of %d entries written to %s\n", head.Size, out)
+				})
+			}
+			return rt.out(view, func(w io.Writer) { w.Write(msg) })
+		}),
+	}
+}
+
+func headView(h audit.Head) map[string]any {
+	v := map[string]any{"facility": h.Facility, "tree_size": h.Size, "root": audit.RootString(h.Root)}
+	if !h.Time.IsZero() {
+		v["time"] = h.Time
+	}
+	return v
+}
+
+// treeNote is the tree head line every verification prints.
+func treeNote(h audit.Head) string {
+	return fmt.Sprintf("tree head: %d entries, root %s", h.Size, audit.RootString(h.Root))
+}
+
+// readKept reads the --checkpoint files; a directory stands for every
+// file in it (a witness directory), in name order.
+func readKept(paths []string) ([]store.KeptCheckpoint, error) {
+	var kept []store.KeptCheckpoint
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, lot.Errorf(lot.ENOTFOUND, "--checkpoint %s: %v", p, err)
+		}
+		files := []string{p}
+		if fi.IsDir() {
+			ents, err := os.ReadDir(p)
+			if err != nil {
+				return nil, lot.Errorf(lot.EINVALID, "--checkpoint %s: %v", p, err)
+			}
+			files = nil
+			for _, e := range ents {
+				if e.Type().IsRegular() {
+					files = append(files, filepath.Join(p, e.Name()))
+				}
+			}
+			sort.Strings(files)
+			if len(files) == 0 {
+				return nil, lot.Errorf(lot.EINVALID, "--checkpoint %s is a directory with no checkpoint files", p)
+			}
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, lot.Errorf(lot.EINVALID, "--checkpoint %s: %v", f, err)
+			}
+			kept = append(kept, store.KeptCheckpoint{Name: f, Note: b})
+		}
+	}
+	return kept, nil
+}
+
+// verifyWithCheckpoints is `audit verify --checkpoint`.
+func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
+	kept, err := readKept(c.StringSlice("checkpoint"))
+	if err != nil {
+		return err
+	}
+	if s := c.String("tree-head"); s != "" {
+		h, err := audit.ParseHead(s)
+		if err != nil {
+			return lot.Errorf(lot.EINVALID, "--tree-head: %v", err)
+		}
+		kept = append(kept, store.KeptCheckpoint{Name: fmt.Sprintf("(printed %d entries)", h.Size), Printed: &h})
+	}
+	cv, err := rt.db.VerifyCheckpoints(kept)
+	if err != nil {
+		return err
+	}
+	notes := []string{treeNote(cv.Tree)}
+	var views []map[string]any
+	for _, r := range cv.Checkpoints {
+		v := map[string]any{"file": r.Name, "ok": r.Problem == "", "problem": r.Problem}
+		if r.Head.Size > 0 {
+			v["tree_size"], v["root"], v["time"], v["signer"] = r.Head.Size, audit.RootString(r.Head.Root), r.Head.Time, r.Signer
+		}
+		views = append(views, v)
+		if r.Problem == "" {
+			if r.Head.Time.IsZero() {
+				notes = append(notes, fmt.Sprintf("tree head %s: OK — unsigned; today's trail extends it", r.Name))
+				continue
+			}
+			notes = append(notes, fmt.Sprintf("checkpoint %s: OK — tree size %d of %s, signed by %s; today's trail extends it", r.Name, r.Head.Size, lot.FormatTime(r.Head.Time), r.Signer))
+		} else {
+			what := "checkpoint"
+			if r.Head.Time.IsZero() && r.Head.Size > 0 {
+				what = "tree head"
+			}
+			notes = append(notes, fmt.Sprintf("%s %s: FAILED", what, r.Name))
+		}
+	}
+	var bad []string
+	for _, r := range cv.Checkpoints {
+		if r.Problem != "" {
+			bad = append(bad, r.Name)
+		}
+	}
+	failed := fmt.Sprintf("audit verify failed: %d problem(s); the database was changed outside celltrack — report it to QA", len(cv.Problems))
+	if len(bad) > 0 {
+		failed = fmt.Sprintf("audit verify failed: %d problem(s), among them the kept checkpoint(s) %s; see PROBLEM lines — report it to QA", len(cv.Problems), strings.Join(bad, ", "))
+	}
+	if cv.FirstMismatch > 0 {
+		failed = fmt.Sprintf("audit verify failed: %d problem(s); the first tree size that no longer matches a kept checkpoint is %d", len(cv.Problems), cv.FirstMismatch)
+		if cv.LastMatch > 0 {
+			failed += fmt.Sprintf(" (a checkpoint of %d entries still matches: what changed lies in %s)", cv.LastMatch, store.EntryRange(cv.LastMatch+1, cv.FirstMismatch))
+		}
+		failed += "; the database was changed outside celltrack, cut back or replaced by an older file — report it to QA"
+	}
+	return rt.printVerdict(verdict{name: "audit verify", problems: cv.Problems,
+		counts: fmt.Sprintf("%d entries, %d records, %d checkpoints", cv.Entries, cv.Records, len(cv.Checkpoints)), head: cv.HeadHex(),
+		view: map[string]any{"ok": cv.OK(), "entries": cv.Entries, "records": cv.Records, "head": cv.HeadHex(), "tree": headView(cv.Tree),
+			"checkpoints": views, "first_mismatch": cv.FirstMismatch, "problems": cv.Problems},
+		failed: failed, notes: notes})
+}
+
+func (rt *runtime) restoreCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "restore",
+		Usage:     "replace the database with a verified backup (admin; every celltrack stopped)",
+		ArgsUsage: " ",
+		Description: "Verifies the backup (page check, audit verify, every --checkpoint) and refuses one that\n" +
+			"fails, one of another facility, and one older than a kept checkpoint or than the database\n" +
+			"it replaces — a rollback — unless --allow-rollback with --reason. The replaced file is kept\n" +
+			"beside the database (NAME.replaced-TIME); the restore is the next entry of the restored trail.\n\n" +
+			example("celltrack --user alice restore --from /backups/2026-11-25.db --checkpoint /witness",
+				"celltrack --user alice restore --from old.db --allow-rollback --reason 'disk failure; entries since re-entered from paper'"),
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "from", Required: true, Usage: "the backup `FILE`"},
+			&cli.StringSliceFlag{Name: "checkpoint", Usage: "a kept checkpoint `FILE` or a directory of them; repeat for more"},
+			&cli.BoolFlag{Name: "allow-rollback", Usage: "restore even a backup older than a kept checkpoint or the database (needs --reason)"},
+			&cli.StringFlag{Name: "reason", Usage: "why a rollback is allowed"},
+		},
+		Action: rt.action(noDB, 0, func(c *cli.Context) error {
+			if actor(c) == "" {
+				return lot.Errorf(lot.EUSAGE, "`%s` needs --user NAME (or CELLTRACK_USER): an admin restores", c.Command.HelpName)
+			}
+			if c.IsSet("reason") && !c.Bool("allow-rollback") {
+				return lot.Errorf(lot.EUSAGE, "--reason is the reason for --allow-rollback; give both, or neither")
+			}
+			kept, err := readKept(c.StringSlice("checkpoint"))
+			if err != nil {
+				return err
+			}
+			rep, err := store.Restore(dbPath(c), store.RestoreOptions{From: c.String("from"), Actor: actor(c), Kept: kept,
+				AllowRollback: c.Bool("allow-rollback"), Reason: c.String("reason"),
+				Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
+			if err != nil {
+				return err
+			}
+			return rt.out(map[string]any{"database": dbPath(c), "from": c.String("from"), "tree": headView(rep.Backup),
+				"replaced": rep.Replaced, "rollback": rep.Rollback}, func(w io.Writer) {
+				fmt.Fprintf(w, "restored %s from %s (%s)\nthe replaced file is kept at %s\n", dbPath(c), c.String("from"), treeNote(rep.Backup), rep.Replaced)
+				for _, r := range rep.Rollback {
+					fmt.Fprintf(w, "ROLLBACK: %s\n", r)
+				}
+				fmt.Fprintln(w, "the restore is recorded in the audit trail; run `celltrack check`")
+			})
+		}),
+	}
+}

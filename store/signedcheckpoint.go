@@ -1,0 +1,263 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// A signed checkpoint is the tree head (facility, size, root, time) in a
+// note signed with the facility's key (audit.FormatCheckpoint). Copies kept
+// outside the database — another disk, a write-once share, a printed
+// report — are what a rewritten or rolled-back file can no longer agree
+// with: `audit verify --checkpoint` proves, with an RFC 6962 consistency
+// proof, that today's tree extends each one.
+
+// SignCheckpoint signs the tree head as of now with signer, which must be
+// the database's active checkpoint key. With verify it first runs the whole
+// of `audit verify` in the same read transaction and refuses to sign a trail
+// that fails (ECONFLICT): a checkpoint vouches for the trail it names. A
+// server writing a checkpoint every few entries may pass verify false: the
+// tree it signs is the one its own writes built. It writes nothing.
+func (db *DB) SignCheckpoint(signer note.Signer, verify bool) (msg []byte, head audit.Head, err error) {
+	err = db.view(func(tx *bolt.Tx) error {
+		keys, err := checkpointKeys(tx)
+		if err != nil {
+			return err
+		}
+		k, ok := activeKey(keys)
+		if !ok {
+			return lot.Errorf(lot.ECONFLICT, "no checkpoint verifier key is registered in this database; an admin registers the one `celltrack audit key init` printed with `celltrack audit key register`")
+		}
+		if v, err := note.NewVerifier(k.Verifier); err != nil || v.Name() != signer.Name() || v.KeyHash() != signer.KeyHash() {
+			return lot.Errorf(lot.ECONFLICT, "--key is the signing key %s+%08x, but this database verifies checkpoints with %s; sign with the key registered here, or have an admin rotate it", signer.Name(), signer.KeyHash(), k.Verifier)
+		}
+		if verify {
+			v, err := verifyTx(tx)
+			if err != nil {
+				return err
+			}
+			if !v.OK() {
+				return lot.Errorf(lot.ECONFLICT, "audit verify found %d problem(s) (first: %s); a checkpoint would vouch for a trail changed outside celltrack, so none was signed — run `celltrack audit verify` and report it to QA", len(v.Problems), v.Problems[0])
+			}
+		}
+		head, err = treeHead(tx)
+		return err
+	})
+	if err != nil {
+		return nil, head, err
+	}
+	head.Time = db.now()
+	msg, err = note.Sign(&note.Note{Text: string(audit.FormatCheckpoint(head))}, signer)
+	return msg, head, err
+}
+
+// KeptCheckpoint is a signed checkpoint to check: where it came from (a
+// file name, for messages) and its bytes.
+type KeptCheckpoint struct {
+	Name string
+	Note []byte
+	// Printed, instead of Note, is an unsigned tree head typed from a
+	// printed report, certificate or backup (audit.ParseHead): it is checked
+	// for consistency with today's trail only, and proves nothing about who
+	// made it.
+	Printed *audit.Head
+}
+
+// CheckpointResult is what verification found of one kept checkpoint.
+type CheckpointResult struct {
+	Name    string
+	Head    audit.Head // zero when the note could not be read
+	Signer  string     // the verifier key that verified it
+	Problem string     // empty when today's tree extends it
+	// Ahead is set when the checkpoint is of a larger tree than the trail
+	// has: the trail was cut back, or this file is older than the checkpoint.
+	Ahead bool
+}
+
+// CheckpointVerification is `audit verify --checkpoint`: the whole verify,
+// then every kept checkpoint.
+type CheckpointVerification struct {
+	Verification
+	Checkpoints []CheckpointResult
+	// FirstMismatch is the smallest tree size of a failing checkpoint (or
+	// of the missing entries, for a trail shorter than a checkpoint), and
+	// LastMatch the largest tree size a checkpoint still proves below it;
+	// what changed lies in between. Zero when all passed.
+	FirstMismatch, LastMatch int64
+}
+
+// VerifyCheckpoints runs the whole of `audit verify` and checks each kept
+// checkpoint in the same read transaction: its signature against the
+// verifier keys registered in the database (a retired key verifies only
+// checkpoints dated before its rotation), its facility, and a consistency
+// proof (tlog.ProveTree, tlog.CheckTree) that today's tree of the trail
+// extends it. A trail cut back below a checkpoint, an entry rewritten and
+// re-chained, a fork and an older file put in place all fail here, as a
+// problem naming the checkpoint and the tree size.
+func (db *DB) VerifyCheckpoints(kept []KeptCheckpoint) (CheckpointVerification, error) {
+	var cv CheckpointVerification
+	err := db.view(func(tx *bolt.Tx) (err error) {
+		cv.Verification, err = verifyTx(tx)
+		if err != nil {
+			return err
+		}
+		cv.Checkpoints, err = checkKept(tx, kept)
+		return err
+	})
+	if err != nil {
+		return cv, err
+	}
+	var failing, passing []int64
+	for _, r := range cv.Checkpoints {
+		if r.Problem == "" {
+			passing = append(passing, r.Head.Size)
+			continue
+		}
+		cv.Problems = append(cv.Problems, r.Problem)
+		if r.Head.Size > 0 {
+			failing = append(failing, min(r.Head.Size, cv.Tree.Size+1))
+		}
+	}
+	if len(failing) > 0 {
+		sort.Slice(failing, func(i, j int) bool { return failing[i] < failing[j] })
+		cv.FirstMismatch = failing[0]
+		for _, p := range passing {
+			if p < cv.FirstMismatch && p > cv.LastMatch {
+				cv.LastMatch = p
+			}
+		}
+	}
+	return cv, nil
+}
+
+// checkKept checks kept against the tree in tx.
+func checkKept(tx *bolt.Tx, kept []KeptCheckpoint) ([]CheckpointResult, error) {
+	keys, err := checkpointKeys(tx)
+	if err != nil {
+		return nil, err
+	}
+	var verifiers []note.Verifier
+	retired := map[string]checkpointKeyRecord{}
+	for _, k := range keys {
+		v, err := note.NewVerifier(k.Verifier)
+		if err != nil {
+			continue // verifyCheckpointKeys names a key that is not one
+		}
+		verifiers = append(verifiers, v)
+		if k.Retired != nil {
+			retired[k.Verifier] = k
+		}
+	}
+	now, err := treeHead(tx)
+	if err != nil {
+		return nil, err
+	}
+	reader := bucketHashes{tx.Bucket(bAuditTree)}
+	var out []CheckpointResult
+	for _, kc := range kept {
+		r := CheckpointResult{Name: kc.Name}
+		r.Head, r.Signer, r.Problem = checkOne(kc, verifiers, retired, now, reader)
+		r.Ahead = r.Problem != "" && r.Head.Size > now.Size && r.Signer != ""
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]checkpointKeyRecord, now audit.Head, reader tlog.HashReader) (audit.Head, string, string) {
+	var signer string
+	fail := func(h audit.Head, format string, args ...any) (audit.Head, string, string) {
+		return h, signer, fmt.Sprintf("checkpoint %s: ", kc.Name) + fmt.Sprintf(format, args...)
+	}
+	var h audit.Head
+	made := "signed"
+	if kc.Printed != nil {
+		h, made = *kc.Printed, "printed"
+		h.Facility, signer = now.Facility, "nobody (an unsigned printed tree head)"
+	} else {
+		var problem string
+		if h, problem = openSigned(kc, verifiers, retired, &signer); problem != "" {
+			return fail(h, "%s", problem)
+		}
+	}
+	switch {
+	case h.Facility != now.Facility:
+		return fail(h, "it is of facility %s; this database is facility %s", h.Facility, now.Facility)
+	case h.Size > now.Size:
+		return fail(h, "it was %s at tree size %d but the trail now has %d entries: %s removed, or an older file was put in place (rolled back); the first tree size that no longer matches is %d", made, h.Size, now.Size, EntryRange(now.Size+1, h.Size)+" were", now.Size+1)
+	case h.Size == 0:
+		if h.Root != (tlog.Hash{}) && h.Root != emptyRoot() {
+			return fail(h, "it states an empty tree with a root that is not the empty tree's")
+		}
+		return h, signer, ""
+	}
+	proof, err := tlog.ProveTree(now.Size, h.Size, reader)
+	if err == nil {
+		err = tlog.CheckTree(proof, now.Size, now.Root, h.Size, h.Root)
+	}
+	if err != nil {
+		return fail(h, "today's trail (%d entries) does not extend it: the tree of its first %d entries no longer has the root it states — entries up to %d were rewritten, or this file forked from the one it was made of; the first tree size that no longer matches is at most %d", now.Size, h.Size, h.Size, h.Size)
+	}
+	return h, signer, ""
+}
+
+// openSigned opens a checkpoint note with the registered keys and parses
+// it; it sets *signer to the key that verified it.
+func openSigned(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]checkpointKeyRecord, signer *string) (audit.Head, string) {
+	if len(verifiers) == 0 {
+		return audit.Head{}, "this database has no registered checkpoint key to verify it with"
+	}
+	n, err := note.Open(kc.Note, note.VerifierList(verifiers...))
+	var unverified *note.UnverifiedNoteError
+	switch {
+	case errors.As(err, &unverified) && len(unverified.Note.UnverifiedSigs) > 0:
+		s := unverified.Note.UnverifiedSigs[0]
+		return audit.Head{}, fmt.Sprintf("it is signed by the key %s+%08x, which this database never registered: a forged checkpoint, or one of another database", s.Name, s.Hash)
+	case err != nil:
+		return audit.Head{}, fmt.Sprintf("its signature does not verify (%v): the checkpoint was altered or forged", err)
+	}
+	h, err := audit.ParseCheckpoint([]byte(n.Text))
+	if err != nil {
+		return audit.Head{}, err.Error()
+	}
+	for _, s := range n.Sigs {
+		for _, v := range verifiers {
+			if v.Name() == s.Name && v.KeyHash() == s.Hash {
+				*signer = keyString(v, retired)
+				if k, ok := retired[*signer]; ok && h.Time.After(*k.Retired) {
+					return h, fmt.Sprintf("it is dated %s but signed by a key retired at %s: a checkpoint made with a key that should no longer be used", lot.FormatTime(h.Time), lot.FormatTime(*k.Retired))
+				}
+			}
+		}
+	}
+	return h, ""
+}
+
+// EntryRange names the entries a to b: "entry 7", "entries 7–9".
+func EntryRange(a, b int64) string {
+	if a == b {
+		return fmt.Sprintf("entry %d", a)
+	}
+	return fmt.Sprintf("entries %d–%d", a, b)
+}
+
+func emptyRoot() tlog.Hash {
+	h, _ := tlog.TreeHash(0, nil)
+	return h
+}
+
+// keyString finds the registered verifier key string of v.
+func keyString(v note.Verifier, retired map[string]checkpointKeyRecord) string {
+	for s := range retired {
+		if rv, err := note.NewVerifier(s); err == nil && rv.Name() == v.Name() && rv.KeyHash() == v.KeyHash() {
+			return s
+		}
+	}
+	return fmt.Sprintf("%s+%08x", v.Name(), v.KeyHash())
+}

@@ -11,6 +11,7 @@
 //	meta               "facility"                     ISBT 128 FIN
 //	meta               "migration/" + version         JSON note of the upgrade to that version (store/migrate.go)
 //	meta               "din/" + YY                    last DIN sequence issued that year, uint64 BE
+//	meta               "db_id"                        the database's random identity, a UUIDv7 made at init (sessions are bound to it)
 //	meta               "verified"                     checkpoint JSON: head seq + hash of the last passing `celltrack check` (checkpoint.go)
 //	audit              seq uint64 BE                  audit.Entry, encoded (header + JSON)
 //	audit_entity       id + seq                       empty: the entries of one record
@@ -58,6 +59,8 @@
 //	idx_weight_confirm weight id                      confirmation id
 //	idx_event_patient  patient id + event id          empty: events that name a patient (dispensed, infused)
 //	idx_event_infused  at ns uint64 BE + event id     empty: `infused` events by infusion start (report handling --from/--to)
+//	settings           database id                    settingsRecord JSON (facility session, lockout and password settings)
+//	sessions           SHA-256 of the session token   sessionRecord JSON (user, times, revoked, touch key); not audited, never the token
 //
 // Buckets whose values are records (not indexes) are listed in recordBuckets;
 // `audit verify` checks each of their values against the audit trail. The
@@ -81,7 +84,7 @@ import (
 
 // SchemaVersion is the version of the key schema above. A database written by
 // a newer celltrack is refused rather than misread.
-const SchemaVersion = 2
+const SchemaVersion = 4
 
 var (
 	bMeta        = []byte("meta")
@@ -111,6 +114,8 @@ var recordBuckets = map[string][]byte{
 	kindInfusion:      []byte("infusions"),
 	kindReaction:      []byte("reactions"),
 	kindWeightConfirm: []byte("weight_confirmations"),
+
+	kindSettings: []byte("settings"),
 }
 
 // The index buckets are declared with the indexes of each kind of record,
@@ -127,6 +132,9 @@ type DB struct {
 	// bulk, while Bulk runs, is the one write transaction every service
 	// call shares.
 	bulk *bolt.Tx
+	// creds, on a handle from WithSession, is the session every write
+	// checks in its transaction.
+	creds *Credentials
 }
 
 // Options says how to open a database.

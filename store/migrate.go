@@ -17,6 +17,8 @@ import (
 //	2  idx_event_patient and idx_event_infused (events that name a patient;
 //	   infusions by start time); any bucket of the key schema may be missing
 //	   from a version 1 file
+//	4  sessions (issue 10): the sessions bucket, the settings record bucket
+//	   and the database's identity in meta "db_id", made by the upgrade
 //
 // A writable Open migrates an older file in one transaction (migrate) and
 // records it in meta under "migration/" + the new version; a read-only Open
@@ -40,7 +42,7 @@ func missingBuckets(tx *bolt.Tx) (records []string, indexes []string) {
 			records = append(records, string(b))
 		}
 	}
-	for _, b := range append([][]byte{bAudit, bAuditEntity}, indexBuckets...) {
+	for _, b := range append([][]byte{bAudit, bAuditEntity, bSessions}, indexBuckets...) {
 		if tx.Bucket(b) == nil {
 			indexes = append(indexes, string(b))
 		}
@@ -91,6 +93,8 @@ func (db *DB) migrate() (err error) {
 		for _, name := range indexes {
 			kind, ok := indexSource[name]
 			switch {
+			case name == string(bSessions):
+				// bookkeeping, empty until someone logs in
 			case ok && kind == kindEvent:
 				rebuildEvents = true
 			case !ok || tx.Bucket(recordBuckets[kind]).Stats().KeyN > 0:
@@ -111,6 +115,12 @@ func (db *DB) migrate() (err error) {
 			}
 		}
 		meta := tx.Bucket(bMeta)
+		if from < 4 && meta.Get(metaDBID) == nil {
+			// Sessions are bound to the database's identity (issue 10).
+			if err := meta.Put(metaDBID, []byte(db.NewID().String())); err != nil {
+				return err
+			}
+		}
 		note, _ := json.Marshal(map[string]any{"from": from, "to": SchemaVersion, "at": db.now(),
 			"created": append(records, indexes...), "events_reindexed": events})
 		if err := meta.Put([]byte("migration/"+strconv.Itoa(SchemaVersion)), note); err != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"github.com/celltrack/celltrack/dose"
 	"strings"
 	"testing"
@@ -45,7 +46,7 @@ func TestOpenMigratesAnOlderFile(t *testing.T) {
 		t.Fatalf("before: %d patient events, %d infused", patients, infused)
 	}
 	_, err := Open(path, Options{ReadOnly: true, Timeout: time.Second})
-	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "schema version 1; this one reads 2") || !strings.Contains(err.Error(), "celltrack upgrade") {
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), fmt.Sprintf("schema version 1; this one reads %d", SchemaVersion)) || !strings.Contains(err.Error(), "celltrack upgrade") {
 		t.Fatalf("read-only open of a version 1 file: %v", err)
 	}
 	up, err := Open(path, Options{Timeout: time.Second, Now: db.Now})
@@ -98,5 +99,46 @@ func TestEveryIndexHasASource(t *testing.T) {
 		if _, ok := indexSource[string(b)]; !ok {
 			t.Errorf("index %s has no entry in indexSource (store/migrate.go)", b)
 		}
+	}
+}
+
+// TestOpenMigratesAVersion2File: a version 2 file (before sessions) has no
+// sessions bucket, no settings bucket and no database identity; the upgrade
+// to 4 makes all three, and a session can then be opened on it.
+func TestOpenMigratesAVersion2File(t *testing.T) {
+	db := newTestDB(t)
+	path := tamperFile(t, db, func(tx *bolt.Tx) error {
+		for _, b := range []string{"sessions", "settings"} {
+			if err := tx.DeleteBucket([]byte(b)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bMeta).Delete(metaDBID); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Put([]byte("schema"), []byte("2"))
+	})
+	up, err := Open(path, Options{Timeout: time.Second, Now: db.Now})
+	if err != nil {
+		t.Fatalf("writable open of a version 2 file: %v", err)
+	}
+	db.bolt = up.bolt
+	v, note, err := up.Schema()
+	if err != nil || v != 4 || !strings.Contains(note, `"from":2`) || !strings.Contains(note, "sessions") {
+		t.Fatalf("schema %d, note %q, %v", v, note, err)
+	}
+	id, err := up.DatabaseID()
+	if err != nil || len(id) != 36 {
+		t.Fatalf("database id %q after the upgrade: %v", id, err)
+	}
+	creds, _, err := up.Login("alice", testPassword, nil)
+	if err != nil {
+		t.Fatalf("login after the upgrade: %v", err)
+	}
+	if _, _, err := up.Session(creds); err != nil {
+		t.Fatalf("session after the upgrade: %v", err)
+	}
+	if v, _ := up.Verify(); !v.OK() {
+		t.Errorf("audit verify after the upgrade: %v", v.Problems)
 	}
 }

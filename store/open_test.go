@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,7 +54,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	}
 	db.Close()
 	_, err = Open(path, Options{ReadOnly: true, Timeout: time.Second})
-	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "has schema version 99, newer than this celltrack (2)") {
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), fmt.Sprintf("has schema version 99, newer than this celltrack (%d)", SchemaVersion)) {
 		t.Fatalf("newer schema: %v; want ECONFLICT", err)
 	}
 	// Reopen so that newTestDB's cleanup can check and close it.

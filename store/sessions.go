@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -138,7 +139,7 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 		if !found {
 			// The same work and the same answer as a wrong password, so
 			// that the reply does not tell which names exist.
-			audit.CheckPassword(dummyHash, password)
+			audit.CheckPassword(dummyHash(), password)
 		}
 		return Credentials{}, SessionInfo{}, db.wrongPassword(name, u, found, "login.refused", "wrong password at login")
 	}
@@ -199,7 +200,11 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 
 // dummyHash is checked against when the name is unknown, so that an
 // unknown name costs what a wrong password costs.
-var dummyHash, _ = audit.HashPassword("no-such-user-dummy-9f2c")
+// It is made on first use: hashing at start-up would slow every command.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := audit.HashPassword("no-such-user-dummy-9f2c")
+	return h
+})
 
 func statusWord(u audit.User, now time.Time) string {
 	if u.Disabled {

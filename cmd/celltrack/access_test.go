@@ -31,10 +31,13 @@ type writeCommand struct {
 const (
 	pw  = fixturePassword + "\n"
 	pw2 = pw + pw
+	// newUserPw is a new user's password, then the admin's (a qa or
+	// physician grant is signed; other roles leave the second line unread).
+	newUserPw = "copper-meadow-lynx-42\n" + pw
 )
 
 var writeCommands = []writeCommand{
-	{action: audit.UserAdd, stdin: "long-enough-pw\n", args: func(u string) []string {
+	{action: audit.UserAdd, stdin: newUserPw, args: func(u string) []string {
 		return []string{"--user", u, "user", "add", "--role", "nurse", "--password-stdin", "newbie"}
 	}},
 	{action: audit.UserDisable, args: func(u string) []string {
@@ -214,20 +217,26 @@ func TestEveryWriteAsEveryRole(t *testing.T) {
 					t.Fatal(r.stderr)
 				}
 			}
-			if r := celltrack(db, "long-enough-pw\n", "--user", "alice", "user", "add", "--role", "admin", "--password-stdin", "adam"); r.code != 0 {
+			if r := celltrack(db, newUserPw, "--user", "alice", "user", "add", "--role", "admin", "--password-stdin", "adam"); r.code != 0 {
 				t.Fatal(r.stderr)
 			}
 			if r := celltrack(db, "", "--user", "alice", "user", "disable", "--reason", "left", "adam"); r.code != 0 {
 				t.Fatal(r.stderr)
 			}
+			// A disabled user's session ended with the disabling (adam never
+			// had one): the command is refused before anything is read, and
+			// logging in again is refused because the account is disabled.
 			for _, user := range []string{"lars", "omar", "adam"} {
 				before := fileSum(t, db)
 				got := runWrite(t, dir, db, wc, user)
-				if got.code != exitRefused || !strings.Contains(got.stderr, "user "+user+" is disabled") {
+				if got.code != exitUsage || !strings.Contains(got.stderr, "log in") {
 					t.Errorf("disabled %s: %s: got exit %d: %s", user, wc.action, got.code, got.stderr)
 				}
 				if fileSum(t, db) != before {
 					t.Errorf("a disabled user's attempt changed the database")
+				}
+				if r := celltrack(db, pw, "login", "--password-stdin", user); r.code != exitRefused || !strings.Contains(r.stderr, "user "+user+" is disabled") {
+					t.Errorf("disabled %s logs in: exit %d: %s", user, r.code, r.stderr)
 				}
 			}
 		})
@@ -254,14 +263,14 @@ func runWrite(t *testing.T, dir, db string, wc writeCommand, user string) invoca
 func TestPasswordsAreStoredOnlyAsHashes(t *testing.T) {
 	dir := t.TempDir()
 	db := labCopy(t, dir)
-	if r := celltrack(db, "Another-Secret-9\n", "--user", "alice", "user", "add", "--role", "qa", "--password-stdin", "qed"); r.code != 0 {
+	if r := celltrack(db, "Another-Secret-9-lynx\n"+pw, "--user", "alice", "user", "add", "--role", "qa", "--password-stdin", "qed"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	data, err := os.ReadFile(db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, pw := range []string{fixturePassword, "Another-Secret-9"} {
+	for _, pw := range []string{fixturePassword, "Another-Secret-9-lynx"} {
 		if bytes.Contains(data, []byte(pw)) {
 			t.Errorf("the password %q is stored in the database file", pw)
 		}
@@ -281,14 +290,25 @@ func TestPasswordsAreStoredOnlyAsHashes(t *testing.T) {
 func TestDatabaseFilesAreCreatedOwnerOnly(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "new.db")
-	if r := celltrack(db, "long-enough-pw\n", "init", "--facility", "G1234", "--admin", "alice", "--password-stdin"); r.code != 0 {
+	if r := celltrack(db, newUserPw, "init", "--facility", "G1234", "--admin", "alice", "--password-stdin"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if r := celltrack(db, newUserPw, "login", "--password-stdin", "alice"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	backup := filepath.Join(dir, "backup.db")
 	if r := celltrack(db, "", "--user", "alice", "backup", "--out", backup); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
-	for _, p := range []string{db, backup} {
+	// The session file, which holds the token, is the user's alone too.
+	sessions, _ := filepath.Glob(filepath.Join(homesOf(db), "alice", "session-*.json"))
+	if len(sessions) != 1 {
+		t.Fatalf("session files of alice: %v", sessions)
+	}
+	if fi, err := os.Stat(filepath.Dir(sessions[0])); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("the config dir has mode %v (%v), want 0700", fi.Mode().Perm(), err)
+	}
+	for _, p := range []string{db, backup, sessions[0]} {
 		fi, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)

@@ -138,15 +138,15 @@ var hostileCatalogue = []hostile{
 	{name: "donor added by nurse", code: 3, args: []string{"--user", "nina", "donor", "add", "--delivered", "2026-10-30", "--site", "W5", "--consented", "2026-10-12", "D-0002"}, want: []string{"nina", "donor.add"}},
 
 	// user add / disable
-	{name: "user unknown role", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "surgeon", "--password-stdin", "sam"}, stdin: "long-enough-pw\n", want: []string{"surgeon"}},
-	{name: "user duplicate name", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "lab", "--password-stdin", "liu"}, stdin: "long-enough-pw\n", want: []string{"liu", "already exists"}},
+	{name: "user unknown role", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "surgeon", "--password-stdin", "sam"}, stdin: newUserPw, want: []string{"surgeon"}},
+	{name: "user duplicate name", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "lab", "--password-stdin", "liu"}, stdin: newUserPw, want: []string{"liu", "already exists"}},
 	{name: "user short password", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "lab", "--password-stdin", "sam"}, stdin: "short\n", want: []string{"password", "5 characters"}},
 	{name: "user password missing on stdin", code: 2, args: []string{"--user", "alice", "user", "add", "--role", "lab", "--password-stdin", "sam"}, want: []string{"--password-stdin"}},
 	{name: "user password without terminal", code: 2, args: []string{"--user", "alice", "user", "add", "--role", "lab", "sam"}, want: []string{"--password-stdin"}},
-	{name: "user name with space", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "lab", "--password-stdin", "sam smith"}, stdin: "long-enough-pw\n", want: []string{"user name", "sam smith"}},
-	{name: "user full name not UTF-8", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "lab", "--full-name", "S\xc3\x28", "--password-stdin", "sam"}, stdin: "long-enough-pw\n", want: []string{"--full-name", "not UTF-8"}},
-	{name: "user added by lab", code: 3, args: []string{"--user", "liu", "user", "add", "--role", "lab", "--password-stdin", "sam"}, stdin: "long-enough-pw\n", want: []string{"liu", "user.add"}},
-	{name: "user missing --role", code: 2, args: []string{"--user", "alice", "user", "add", "--password-stdin", "sam"}, stdin: "long-enough-pw\n", want: []string{"--role"}},
+	{name: "user name with space", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "lab", "--password-stdin", "sam smith"}, stdin: newUserPw, want: []string{"user name", "sam smith"}},
+	{name: "user full name not UTF-8", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "lab", "--full-name", "S\xc3\x28", "--password-stdin", "sam"}, stdin: newUserPw, want: []string{"--full-name", "not UTF-8"}},
+	{name: "user added by lab", code: 3, args: []string{"--user", "liu", "user", "add", "--role", "lab", "--password-stdin", "sam"}, stdin: newUserPw, want: []string{"liu", "user.add"}},
+	{name: "user missing --role", code: 2, args: []string{"--user", "alice", "user", "add", "--password-stdin", "sam"}, stdin: newUserPw, want: []string{"--role"}},
 	{name: "disable unknown user", code: 5, args: []string{"--user", "alice", "user", "disable", "--reason", "left", "ghost"}, want: []string{`"ghost"`}},
 	{name: "disable self", code: 3, args: []string{"--user", "alice", "user", "disable", "--reason", "left", "alice"}, want: []string{"alice", "itself"}},
 	{name: "disable without reason", code: 2, args: []string{"--user", "alice", "user", "disable", "omar"}, want: []string{"--reason"}},
@@ -227,8 +227,8 @@ var hostileCatalogue = []hostile{
 	{name: "isbt lower-case facility", code: 3, args: []string{"isbt", "check", "g12341765432100"}, want: []string{"g12341765432100"}},
 	{name: "unknown command", code: 2, args: []string{"lot", "relase", "LOT-UC-1"}, want: []string{"relase"}},
 	{name: "unknown top-level flag", code: 2, args: []string{"--verbose", "lot", "list"}, want: []string{"verbose"}},
-	{name: "init over existing database", code: 3, args: []string{"init", "--facility", "G1234", "--admin", "bob", "--password-stdin"}, stdin: "long-enough-pw\n", want: []string{"already exists"}},
-	{name: "init bad facility", code: 3, args: []string{"--db", "$DIR/new.db", "init", "--facility", "G12", "--admin", "bob", "--password-stdin"}, stdin: "long-enough-pw\n", want: []string{"G12"}},
+	{name: "init over existing database", code: 3, args: []string{"init", "--facility", "G1234", "--admin", "bob", "--password-stdin"}, stdin: newUserPw, want: []string{"already exists"}},
+	{name: "init bad facility", code: 3, args: []string{"--db", "$DIR/new.db", "init", "--facility", "G12", "--admin", "bob", "--password-stdin"}, stdin: newUserPw, want: []string{"G12"}},
 	{name: "backup over existing file", code: 3, args: []string{"--user", "aud", "backup", "--out", "$DIR/in.csv"}, files: map[string]string{"in.csv": "x"}, want: []string{"--out", "in.csv", "already exists"}},
 
 	// lot import: broken CSV
@@ -501,14 +501,14 @@ var laterHostile = []hostile{
 	{name: "quarantine reason zero width joiner", code: 3, base: "bedside", args: move("liu", "quarantine", "--reason", "temp\u200dexcursion", "G12342600000201"), want: []string{"--reason", "U+200D"}},
 	{name: "patient name bidi override", code: 3, args: patientAdd("--name", "Mei\u202eChen", "--born", "1984-03-09", "--sex", "F", "MRN-3001"), want: []string{"--name", "U+202E"}},
 	{name: "patient name Hangul filler", code: 3, args: patientAdd("--name", "\u3164", "--born", "1984-03-09", "--sex", "F", "MRN-3001"), want: []string{"--name", "U+3164 HANGUL FILLER"}},
-	{name: "user full name zero width space", code: 3, stdin: "long-enough-pw\n", args: []string{"--user", "alice", "user", "add", "--role", "qa", "--full-name", "\u200b", "--password-stdin", "qa3"}, want: []string{"--full-name", "U+200B ZERO WIDTH SPACE"}},
+	{name: "user full name zero width space", code: 3, stdin: newUserPw, args: []string{"--user", "alice", "user", "add", "--role", "qa", "--full-name", "\u200b", "--password-stdin", "qa3"}, want: []string{"--full-name", "U+200B ZERO WIDTH SPACE"}},
 	{name: "site name byte order mark", code: 3, args: []string{"--user", "liu", "site", "add", "--name", "\ufeffCell lab", "LAB"}, want: []string{"--name", "U+FEFF"}},
 	{name: "donor site soft hyphen", code: 3, args: donorAdd("--delivered", "2026-10-30", "--site", "Mater\u00adnity", "--consented", "2026-10-12", "D-0009"), want: []string{"--site", "U+00AD SOFT HYPHEN"}},
 	{name: "reaction text zero width space", code: 3, base: "infused", args: []string{"--user", "nina", "dose", "reaction", "--infusion", "$INFUSION", "--grade", "1", "--text", "\u200b"}, want: []string{"--text", "U+200B"}},
 	// a second login whose printed name only looks like another user's
-	{name: "user full name two spaces", code: 3, stdin: "long-enough-pw\n", args: []string{"--user", "alice", "user", "add", "--role", "qa", "--full-name", "Liu  Wei", "--password-stdin", "qa3"}, want: []string{`"Liu  Wei"`, "user liu", "middle initial"}},
-	{name: "user full name no-break space", code: 3, stdin: "long-enough-pw\n", args: []string{"--user", "alice", "user", "add", "--role", "qa", "--full-name", "Liu\u00a0Wei", "--password-stdin", "qa3"}, want: []string{`"Liu\u00a0Wei"`, "user liu"}},
-	{name: "user full name other case", code: 3, stdin: "long-enough-pw\n", args: []string{"--user", "alice", "user", "add", "--role", "qa", "--full-name", "LIU WEI", "--password-stdin", "qa3"}, want: []string{`"LIU WEI"`, "user liu"}},
+	{name: "user full name two spaces", code: 3, stdin: newUserPw, args: []string{"--user", "alice", "user", "add", "--role", "qa", "--full-name", "Liu  Wei", "--password-stdin", "qa3"}, want: []string{`"Liu  Wei"`, "user liu", "middle initial"}},
+	{name: "user full name no-break space", code: 3, stdin: newUserPw, args: []string{"--user", "alice", "user", "add", "--role", "qa", "--full-name", "Liu\u00a0Wei", "--password-stdin", "qa3"}, want: []string{`"Liu\u00a0Wei"`, "user liu"}},
+	{name: "user full name other case", code: 3, stdin: newUserPw, args: []string{"--user", "alice", "user", "add", "--role", "qa", "--full-name", "LIU WEI", "--password-stdin", "qa3"}, want: []string{`"LIU WEI"`, "user liu"}},
 }
 
 // TestHostileInput runs every bad input of the catalogue against its own copy

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -213,7 +214,78 @@ func cmdFixture(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 		clock = func() time.Time { return t }
 	}
-	ts.Check(runFixture(ts.Getenv("CELLTRACK_DB"), ts.Getenv("CELLTRACK_TEST_HOMES"), args[0], clock))
+	ts.Check(cachedFixture(ts.Getenv("CELLTRACK_DB"), ts.Getenv("CELLTRACK_TEST_HOMES"), args[0], clock))
+}
+
+// fixtureCache holds what a fixture made from a given database (its bytes'
+// SHA-256, "none" when absent) at a given clock: the new database and the
+// session files it left for it. Many stories start from the same fixtures;
+// each fixture's commands (with their logins and argon2 hashes) then run for
+// real once per test binary, and later stories get a byte copy, with the
+// session files renamed for their database's path (the copy holds the same
+// sessions).
+var fixtureCache = struct {
+	sync.Mutex
+	m map[string]fixtureResult
+}{m: map[string]fixtureResult{}}
+
+type fixtureResult struct {
+	db       []byte
+	sessions map[string][]byte // user → session file
+}
+
+func cachedFixture(dbPath, homes, name string, clock func() time.Time) error {
+	before := "none"
+	if data, err := os.ReadFile(dbPath); err == nil {
+		sum := sha256.Sum256(data)
+		before = hex.EncodeToString(sum[:])
+	}
+	at := ""
+	if clock != nil {
+		at = clock().Format(time.RFC3339Nano)
+	}
+	key := before + "|" + name + "|" + at
+	sessionFile := func(user string) string {
+		rt := &runtime{getenv: func(string) string { return filepath.Join(homes, user) }}
+		p, _ := rt.sessionFile(dbPath)
+		return p
+	}
+	fixtureCache.Lock()
+	r, ok := fixtureCache.m[key]
+	fixtureCache.Unlock()
+	if ok {
+		if err := os.WriteFile(dbPath, r.db, 0o600); err != nil {
+			return err
+		}
+		for user, data := range r.sessions {
+			p := sessionFile(user)
+			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+				return err
+			}
+			if err := os.WriteFile(p, data, 0o600); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := runFixture(dbPath, homes, name, clock); err != nil {
+		return err
+	}
+	r = fixtureResult{sessions: map[string][]byte{}}
+	var err error
+	if r.db, err = os.ReadFile(dbPath); err != nil {
+		return err
+	}
+	users, _ := os.ReadDir(homes)
+	for _, u := range users {
+		if data, err := os.ReadFile(sessionFile(u.Name())); err == nil {
+			r.sessions[u.Name()] = data
+		}
+	}
+	fixtureCache.Lock()
+	fixtureCache.m[key] = r
+	fixtureCache.Unlock()
+	return nil
 }
 
 // runFixture runs the command lines of testdata/fixtures/NAME.txt in-process

@@ -148,10 +148,8 @@ func (rt *runtime) loginCommand() *cli.Command {
 			example("celltrack login nina"),
 		Flags: []cli.Flag{passwordStdinFlag},
 		Action: rt.action(authDB, 1, func(c *cli.Context) error {
+			// NAME is explicit: --user and CELLTRACK_USER are not read.
 			name := c.Args().First()
-			if want := flagValue(c, "user", (*cli.Context).String); want != "" && want != name {
-				return lot.Errorf(lot.EUSAGE, "--user (or CELLTRACK_USER) %s names someone other than %s, who is logging in; drop --user or log in as %s", want, name, want)
-			}
 			path, err := rt.sessionFile(dbPath(c))
 			if err != nil {
 				return err

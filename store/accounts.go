@@ -309,7 +309,7 @@ func (s *TraceService) Access(user string) (report.Report, error) {
 			field("Accounts", fmt.Sprint(len(rows))),
 			field("Sessions", fmt.Sprintf("idle expiry %s, absolute expiry %s", audit.FormatDuration(set.IdleExpiry), audit.FormatDuration(set.AbsoluteExpiry))),
 			field("Lockout", fmt.Sprintf("%s after %d wrong passwords in a row", audit.FormatDuration(set.LockoutDuration), audit.MaxFailures)),
-			field("Password max age", audit.FormatDuration(set.PasswordMaxAge))}})
+			field("Password expiry", audit.FormatDuration(set.PasswordMaxAge))}})
 		data := &report.Table{Columns: []string{"user", "full_name", "role", "status", "created_at", "created_by", "role_changes", "last_login", "logins", "failed_passwords", "locks", "locked_until", "password_changed"}}
 		short := &report.Table{Columns: []string{"User", "Role", "Status", "Created", "By", "Last login", "Failed", "Locks"}}
 		var changes []string

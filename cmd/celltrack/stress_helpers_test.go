@@ -97,7 +97,18 @@ func copySessions(t *testing.T, src, dst string) {
 var accessBases = map[string]struct {
 	fixtures []string
 	steps    [][]string
+	// refused are steps that must be refused (a wrong password), run after
+	// steps with the stdin "wrong-password-x".
+	refused [][]string
 }{
+	// disabled: the lab and a nurse, dora, whom alice has disabled.
+	"disabled": {fixtures: []string{"lab"}, steps: [][]string{
+		{"--user", "alice", "user", "add", "--role", "nurse", "--full-name", "Dora Diaz", "--password-stdin", "dora"},
+		{"--user", "alice", "user", "disable", "--reason", "left the unit", "dora"}}},
+	// failed: the lab and a nurse, dora, whose last login failed.
+	"failed": {fixtures: []string{"lab"}, steps: [][]string{
+		{"--user", "alice", "user", "add", "--role", "nurse", "--full-name", "Dora Diaz", "--password-stdin", "dora"}},
+		refused: [][]string{{"login", "--password-stdin", "dora"}}},
 	"release": {fixtures: []string{"lab", "release"}},
 	// bedside: both lots released, MRN-1001 scheduled, bag 101 dispensed at
 	// CLINIC-A; bag 102 shipped there, 103 received there, 104 thawed there;
@@ -180,6 +191,11 @@ func buildBase(name string) (string, error) {
 		}
 		if r := celltrack(db, strings.Repeat(fixturePassword+"\n", 2), args...); r.code != 0 {
 			return db, fmt.Errorf("%s: exit %d: %s", strings.Join(st, " "), r.code, r.stderr)
+		}
+	}
+	for _, st := range b.refused {
+		if r := celltrack(db, "wrong-password-x\n", st...); r.code != exitRefused {
+			return db, fmt.Errorf("%s: exit %d, want %d: %s", strings.Join(st, " "), r.code, exitRefused, r.stderr)
 		}
 	}
 	if name == "infused" {

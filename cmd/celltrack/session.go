@@ -123,8 +123,10 @@ func (rt *runtime) useSession(c *cli.Context, db *store.DB, mode access) error {
 	if want := flagValue(c, "user", (*cli.Context).String); want != "" && want != info.User.Name {
 		return lot.Errorf(lot.EUSAGE, "--user (or CELLTRACK_USER) %s names someone other than the session's user %s; log in as %s with `celltrack login %s`, or drop --user", want, info.User.Name, want, want)
 	}
-	if err := saveSession(path, next); err != nil {
-		return err
+	if next != creds {
+		if err := saveSession(path, next); err != nil {
+			return err
+		}
 	}
 	c.App.Metadata = map[string]any{"user": info.User.Name}
 	rt.session = &info

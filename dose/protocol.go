@@ -6,7 +6,6 @@ package dose
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/celltrack/celltrack/lot"
@@ -330,7 +329,7 @@ func ParseProtocol(data []byte) (Protocol, error) {
 			CellsPerKg: cells("dose_changes.cells_per_kg", c.CellsPerKg)})
 	}
 	for _, ph := range f.Phases {
-		p.Phases = append(p.Phases, Phase{Count: ph.Count, IntervalDays: ph.IntervalDays})
+		p.Phases = append(p.Phases, Phase(ph))
 	}
 	p.ToleranceMinus = tenths("tolerance_minus_pct", f.ToleranceMinusPct)
 	p.TolerancePlus = tenths("tolerance_plus_pct", f.TolerancePlusPct)
@@ -368,7 +367,7 @@ func (p Protocol) File() any {
 		f.DoseChanges = append(f.DoseChanges, changeFile{FromInfusion: c.From, Cells: exact(c.Cells), CellsPerKg: exact(c.CellsPerKg)})
 	}
 	for _, ph := range p.Phases {
-		f.Phases = append(f.Phases, phaseFile{ph.Count, ph.IntervalDays})
+		f.Phases = append(f.Phases, phaseFile(ph))
 	}
 	return f
 }
@@ -412,14 +411,4 @@ func (p Protocol) ScheduleText() string {
 		}
 	}
 	return strings.Join(parts, ", then ")
-}
-
-// SortProtocols orders protocols by name, then version.
-func SortProtocols(ps []Protocol) {
-	sort.Slice(ps, func(i, j int) bool {
-		if ps[i].Name != ps[j].Name {
-			return ps[i].Name < ps[j].Name
-		}
-		return ps[i].Version < ps[j].Version
-	})
 }

@@ -5,8 +5,8 @@ import (
 	"io"
 	"strings"
 
+	"codeberg.org/go-pdf/fpdf"
 	"github.com/celltrack/celltrack/release"
-	"github.com/go-pdf/fpdf"
 )
 
 // CertificatePDF writes the certificate as an A4 PDF in black and white, for

@@ -10,10 +10,10 @@ import (
 	"image/color"
 	"time"
 
+	"codeberg.org/go-pdf/fpdf"
 	"github.com/boombuler/barcode"
 	"github.com/boombuler/barcode/code128"
 	"github.com/celltrack/celltrack/lot"
-	"github.com/go-pdf/fpdf"
 	"golang.org/x/text/unicode/norm"
 )
 

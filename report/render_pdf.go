@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"codeberg.org/go-pdf/fpdf"
 	"github.com/celltrack/celltrack/lot"
-	"github.com/go-pdf/fpdf"
 )
 
 // RenderPDF writes r as an A4 PDF for an auditor to print, review and sign:

@@ -146,7 +146,8 @@ func TestPDFText(t *testing.T) {
 // TestPDFIsDeterministic: the same report renders to the same bytes, so a
 // PDF can be regenerated and compared.
 func TestPDFIsDeterministic(t *testing.T) {
-	if renderString(t, sample(), "pdf") != renderString(t, sample(), "pdf") {
+	first, second := renderString(t, sample(), "pdf"), renderString(t, sample(), "pdf")
+	if first != second {
 		t.Error("two renderings of one report differ")
 	}
 }

@@ -80,6 +80,7 @@ import (
 	"github.com/celltrack/celltrack/lot"
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // SchemaVersion is the version of the key schema above. A database written by
@@ -170,7 +171,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	bdb, err := openBolt(path, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly, OpenFile: openFile(opts.Create)})
 	switch {
-	case errors.Is(err, bolt.ErrTimeout):
+	case errors.Is(err, berrors.ErrTimeout):
 		return nil, lot.Errorf(lot.EBUSY, "database is busy: another celltrack process held %s for more than %s; try again, or raise --lock-timeout", path, opts.Timeout)
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
 		return nil, lot.Errorf(lot.ENODB, "no database at %s (it went away while celltrack opened it); check --db or CELLTRACK_DB", path)

@@ -756,7 +756,10 @@ func (s *DoseService) Administer(nurse, witness audit.User, a dose.Administratio
 
 // ---- reactions
 
-// reactionRecord is a reaction as stored. Seq is 0 in reactions recorded
+// reactionRecord is a reaction as stored: version 2 since schema 3, when
+// reactions gained their number and corrections (Seq, Corrects, CorrectedBy,
+// the void). Version 1 records read the same: the new fields are empty.
+// Seq is 0 in reactions recorded
 // before corrections existed; their number is their place in
 // idx_reaction_infusion (ids are time-ordered), which is also what a new
 // reaction's Seq is set to, so old and new records number the same way.
@@ -788,7 +791,7 @@ func (r reactionRecord) reaction(pos int) dose.Reaction {
 }
 
 func toReactionRecord(r dose.Reaction) reactionRecord {
-	return reactionRecord{1, r.ID, r.InfusionID, r.Grade, r.Text, r.At, r.By, r.Seq, r.Corrects, r.CorrectedBy,
+	return reactionRecord{2, r.ID, r.InfusionID, r.Grade, r.Text, r.At, r.By, r.Seq, r.Corrects, r.CorrectedBy,
 		r.VoidedAt, r.VoidedBy, r.VoidReason}
 }
 

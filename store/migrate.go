@@ -17,6 +17,11 @@ import (
 //	2  idx_event_patient and idx_event_infused (events that name a patient;
 //	   infusions by start time); any bucket of the key schema may be missing
 //	   from a version 1 file
+//	3  reaction records version 2: a number in their infusion, corrections
+//	   and voids. Nothing is rewritten (a version 1 reaction reads as one
+//	   with no correction), but the bump makes a celltrack that knows only
+//	   version 2 refuse the file instead of dropping the fields it does not
+//	   know when it reads, and so showing a voided reaction as standing
 //	4  sessions (issue 10): the sessions bucket, the settings record bucket
 //	   and the database's identity in meta "db_id", made by the upgrade
 //

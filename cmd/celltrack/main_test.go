@@ -28,8 +28,8 @@ const testNow = "2026-11-25T09:00:00Z"
 
 func TestMain(m *testing.M) {
 	store.FailedPasswordDelay = 50 * time.Millisecond
-	os.Exit(testscript.RunMain(cleanupM{m}, map[string]func() int{
-		"celltrack": func() int {
+	testscript.Main(cleanupM{m}, map[string]func(){
+		"celltrack": func() {
 			// Each person at their own workstation: with CELLTRACK_TEST_HOMES
 			// set, the session files of the user named on the command line
 			// live in a config dir of their own. This logs no one in.
@@ -38,9 +38,9 @@ func TestMain(m *testing.M) {
 					os.Setenv("CELLTRACK_CONFIG_DIR", filepath.Join(homes, name))
 				}
 			}
-			return run(os.Args, os.Stdin, os.Stdout, os.Stderr, testClock())
+			os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr, testClock()))
 		},
-	}))
+	})
 }
 
 func testClock() func() time.Time {

@@ -261,7 +261,7 @@ func (db *DB) checkSchema(readOnly bool) (err error) {
 			return lot.Errorf(lot.ECONFLICT, "%s has schema version %d, newer than this celltrack (%d); use a newer celltrack", db.path, v, SchemaVersion)
 		}
 		if readOnly && needsMigration(tx, v) {
-			return lot.Errorf(lot.ECONFLICT, "%s was written by an older celltrack (schema version %d; this one reads %d) and must be upgraded before it can be read; run `celltrack upgrade` (it keeps every record and records the upgrade)", db.path, v, SchemaVersion)
+			return lot.Errorf(lot.ECONFLICT, "%s was written by an older celltrack (schema version %d; this one reads %d) and must be upgraded before it can be read; run `celltrack upgrade` (it keeps every record and records the upgrade; `celltrack login`, which opens the file for writing, upgrades it too)", db.path, v, SchemaVersion)
 		}
 		return nil
 	})

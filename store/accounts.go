@@ -1,7 +1,6 @@
 package store
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -49,14 +48,13 @@ func (db *DB) grantSignature(actor string, role audit.Role, password string) (*a
 }
 
 // grant returns the admin's signature over the account given the role,
-// bound to the account's record without the signature.
+// bound to who the account is and the role (roleGrantDigest), which
+// `audit verify` recomputes.
 func (w *writer) grant(admin *audit.User, u audit.User) *audit.Signature {
 	if admin == nil {
 		return nil
 	}
-	u.RoleGrant = nil
-	payload, _ := json.Marshal(toUserRecord(u))
-	s := w.sign(*admin, MeaningGrantRole+" "+string(u.Role), sha256.Sum256(payload))
+	s := w.sign(*admin, MeaningGrantRole+" "+string(u.Role), roleGrantDigest(u))
 	return &s
 }
 

@@ -198,3 +198,25 @@ func TestAdminSeparation(t *testing.T) {
 		t.Fatalf("qa grant: %v, %+v", err, u.RoleGrant)
 	}
 }
+
+// TestRoleGrantSignatureIsVerified: the admin's signature that gave an
+// account the qa role is bound to the account and the role; a forger who
+// turns a nurse into qa and copies a grant onto the record, re-chaining the
+// trail, is named by audit verify, and a grant kept after the role changed
+// back is named too.
+func TestRoleGrantSignatureIsVerified(t *testing.T) {
+	db := newTestDB(t)
+	q, err := db.AddUser("alice", audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA}, "copper-meadow-lynx-42", testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := db.Verify(); !v.OK() {
+		t.Fatalf("verify after a signed grant: %v", v.Problems)
+	}
+	nina, _ := db.User("nina")
+	forge(t, db, kindUser, nina.ID, func(r *userRecord) { r.Role, r.RoleGrant = audit.QA, q.RoleGrant })
+	v, _ := db.Verify()
+	if !strings.Contains(strings.Join(v.Problems, "\n"), "user nina ("+nina.ID.String()+", role qa): the signature of alice (granted the role qa)") {
+		t.Errorf("a copied grant is not named: %v", v.Problems)
+	}
+}

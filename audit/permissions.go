@@ -8,8 +8,14 @@ type Action string
 
 // The actions of the foundation. Later capabilities add theirs to Permissions.
 const (
-	UserAdd      Action = "user.add"
-	UserDisable  Action = "user.disable"
+	UserAdd     Action = "user.add"
+	UserDisable Action = "user.disable"
+	// Account lifecycle and facility settings (issue 10).
+	UserEnable   Action = "user.enable"
+	UserReset    Action = "user.reset"
+	UserRole     Action = "user.role"
+	UserUnlock   Action = "user.unlock"
+	SettingsSet  Action = "settings.set"
 	DonorAdd     Action = "donor.add"
 	PatientAdd   Action = "patient.add"
 	PatientWeigh Action = "patient.weigh"
@@ -64,6 +70,11 @@ const (
 var Permissions = map[Action][]Role{
 	UserAdd:      {Admin},
 	UserDisable:  {Admin},
+	UserEnable:   {Admin},
+	UserReset:    {Admin},
+	UserRole:     {Admin},
+	UserUnlock:   {Admin},
+	SettingsSet:  {Admin},
 	DonorAdd:     {Lab},
 	PatientAdd:   {Admin, Physician, Nurse},
 	PatientWeigh: {Physician, Nurse},

@@ -24,7 +24,7 @@ func TestPasswordHash(t *testing.T) {
 	if h2, _ := HashPassword("correct horse battery"); h2 == h {
 		t.Error("two hashes of one password are equal: the salt is not random")
 	}
-	if _, err := HashPassword("short"); err == nil || !strings.Contains(err.Error(), "password is 5 characters; use at least 8") {
+	if _, err := HashPassword("short"); err == nil || !strings.Contains(err.Error(), "the password is 5 characters; use at least 12") {
 		t.Errorf("short password: %v", err)
 	}
 }

@@ -16,6 +16,7 @@ const (
 	ENOGO      = "no_go"     // a bedside check failed: do not infuse
 	EAUTH      = "auth"      // a password or signature was refused
 	EUSAGE     = "usage"     // the command line itself is malformed
+	ESESSION   = "session"   // no live login session: log in again
 	ENODB      = "no_database"
 	EBUSY      = "busy" // another process holds the database lock
 	EINTERNAL  = "internal"

@@ -139,16 +139,21 @@ func (db *DB) RotateCheckpointKey(actor, password, vkey, reason string) (Checkpo
 	if err := lot.ValidateText("--reason", reason, true); err != nil {
 		return CheckpointKey{}, err
 	}
-	if u, err := db.User(actor); err != nil {
-		return CheckpointKey{}, err
-	} else if err := audit.Authorize(u, audit.AuditKeyRotate); err != nil {
+	u, err := db.User(actor)
+	if err != nil {
 		return CheckpointKey{}, err
 	}
-	if _, err := db.Authenticate(actor, password, MeaningRotateKey); err != nil {
+	if err := audit.Authorize(u, audit.AuditKeyRotate); err != nil {
+		return CheckpointKey{}, err
+	}
+	// The rotation is the administrator's own signature, as a role grant
+	// is (grantSignature): audit.AuthorizeSign keeps admins from signing
+	// records, not from signing their own administrative acts.
+	if _, err := db.checkPasswordOf(u, password, "signature.refused", "wrong password for signature: "+MeaningRotateKey); err != nil {
 		return CheckpointKey{}, err
 	}
 	var out CheckpointKey
-	err := db.update(actor, audit.AuditKeyRotate, func(w *writer) error {
+	err = db.update(actor, audit.AuditKeyRotate, func(w *writer) error {
 		keys, err := checkpointKeys(w.tx)
 		if err != nil {
 			return err

@@ -11,6 +11,7 @@
 //	meta               "facility"                     ISBT 128 FIN
 //	meta               "migration/" + version         JSON note of the upgrade to that version (store/migrate.go)
 //	meta               "din/" + YY                    last DIN sequence issued that year, uint64 BE
+//	meta               "db_id"                        the database's random identity, a UUIDv7 made at init (sessions are bound to it)
 //	meta               "verified"                     checkpoint JSON: head seq + hash of the last passing `celltrack check` (checkpoint.go)
 //	audit              seq uint64 BE                  audit.Entry, encoded (header + JSON)
 //	audit_entity       id + seq                       empty: the entries of one record
@@ -61,6 +62,8 @@
 //	idx_weight_confirm weight id                      confirmation id
 //	idx_event_patient  patient id + event id          empty: events that name a patient (dispensed, infused)
 //	idx_event_infused  at ns uint64 BE + event id     empty: `infused` events by infusion start (report handling --from/--to)
+//	settings           database id                    settingsRecord JSON (facility session, lockout and password settings)
+//	sessions           SHA-256 of the session token   sessionRecord JSON (user, times, revoked, touch key); not audited, never the token
 //
 // Buckets whose values are records (not indexes) are listed in recordBuckets;
 // `audit verify` checks each of their values against the audit trail. The
@@ -120,6 +123,8 @@ var recordBuckets = map[string][]byte{
 	kindWeightConfirm: []byte("weight_confirmations"),
 	// signed checkpoints (checkpointkeys.go)
 	kindCheckpointKey: []byte("checkpoint_keys"),
+
+	kindSettings: []byte("settings"),
 }
 
 // The index buckets are declared with the indexes of each kind of record,
@@ -136,6 +141,9 @@ type DB struct {
 	// bulk, while Bulk runs, is the one write transaction every service
 	// call shares.
 	bulk *bolt.Tx
+	// creds, on a handle from WithSession, is the session every write
+	// checks in its transaction.
+	creds *Credentials
 }
 
 // Options says how to open a database.
@@ -263,7 +271,7 @@ func (db *DB) checkSchema(readOnly bool) (err error) {
 			return lot.Errorf(lot.ECONFLICT, "%s has schema version %d, newer than this celltrack (%d); use a newer celltrack", db.path, v, SchemaVersion)
 		}
 		if readOnly && needsMigration(tx, v) {
-			return lot.Errorf(lot.ECONFLICT, "%s was written by an older celltrack (schema version %d; this one reads %d) and must be upgraded before it can be read; run `celltrack upgrade` (it keeps every record and records the upgrade)", db.path, v, SchemaVersion)
+			return lot.Errorf(lot.ECONFLICT, "%s was written by an older celltrack (schema version %d; this one reads %d) and must be upgraded before it can be read; run `celltrack upgrade` (it keeps every record and records the upgrade; `celltrack login`, which opens the file for writing, upgrades it too)", db.path, v, SchemaVersion)
 		}
 		return nil
 	})

@@ -83,7 +83,7 @@ func bedside(t *testing.T, endotoxin string) (*DB, *DoseService) {
 	db := newTestDB(t)
 	now := db.Now()
 	for _, u := range []audit.User{{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, {Name: "omar", FullName: "Omar", Role: audit.Nurse}} {
-		if _, err := db.AddUser("alice", u, testPassword); err != nil {
+		if _, err := db.AddUser("alice", u, testPassword, testPassword); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -418,7 +418,7 @@ func TestSecondCourseAfterTheFirstEnds(t *testing.T) {
 func TestBedsideThroughReleaseAndCustody(t *testing.T) {
 	db := newTestDB(t)
 	for _, u := range []audit.User{{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, {Name: "omar", FullName: "Omar", Role: audit.Nurse}} {
-		if _, err := db.AddUser("alice", u, testPassword); err != nil {
+		if _, err := db.AddUser("alice", u, testPassword, testPassword); err != nil {
 			t.Fatal(err)
 		}
 	}

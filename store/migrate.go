@@ -22,6 +22,8 @@ import (
 //	   with no correction), but the bump makes a celltrack that knows only
 //	   version 2 refuse the file instead of dropping the fields it does not
 //	   know when it reads, and so showing a voided reaction as standing
+//	4  sessions (issue 10): the sessions bucket, the settings record bucket
+//	   and the database's identity in meta "db_id", made by the upgrade
 //	5  audit_tree: the audit trail as a Merkle tree (tree.go), and
 //	   checkpoint_keys, the verifier keys of signed checkpoints; the upgrade
 //	   builds the tree of the existing entries in batches (buildTree) before
@@ -63,7 +65,7 @@ func missingBuckets(tx *bolt.Tx) (records []string, indexes []string) {
 			records = append(records, string(b))
 		}
 	}
-	for _, b := range append([][]byte{bAudit, bAuditEntity}, indexBuckets...) {
+	for _, b := range append([][]byte{bAudit, bAuditEntity, bSessions}, indexBuckets...) {
 		if tx.Bucket(b) == nil {
 			indexes = append(indexes, string(b))
 		}
@@ -118,6 +120,8 @@ func (db *DB) migrate() (err error) {
 		for _, name := range indexes {
 			kind, ok := indexSource[name]
 			switch {
+			case name == string(bSessions):
+				// bookkeeping, empty until someone logs in
 			case ok && kind == kindEvent:
 				rebuildEvents = true
 			case !ok || tx.Bucket(recordBuckets[kind]).Stats().KeyN > 0:
@@ -142,6 +146,12 @@ func (db *DB) migrate() (err error) {
 			steps = append(steps, "7: patient and donor records may carry corrections, idx_patient_mrn former MRNs; no record of the older file has either, nothing converted")
 		}
 		meta := tx.Bucket(bMeta)
+		if from < 4 && meta.Get(metaDBID) == nil {
+			// Sessions are bound to the database's identity (issue 10).
+			if err := meta.Put(metaDBID, []byte(db.NewID().String())); err != nil {
+				return err
+			}
+		}
 		fields := map[string]any{"from": from, "to": SchemaVersion, "at": db.now(),
 			"created": append(records, indexes...), "events_reindexed": events, "steps": steps,
 			"tree_entries": treeAdded}

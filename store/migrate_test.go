@@ -103,6 +103,47 @@ func TestEveryIndexHasASource(t *testing.T) {
 	}
 }
 
+// TestOpenMigratesAVersion2File: a version 2 file (before sessions) has no
+// sessions bucket, no settings bucket and no database identity; the upgrade
+// to 4 makes all three, and a session can then be opened on it.
+func TestOpenMigratesAVersion2File(t *testing.T) {
+	db := newTestDB(t)
+	path := tamperFile(t, db, func(tx *bolt.Tx) error {
+		for _, b := range []string{"sessions", "settings"} {
+			if err := tx.DeleteBucket([]byte(b)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bMeta).Delete(metaDBID); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Put([]byte("schema"), []byte("2"))
+	})
+	up, err := Open(path, Options{Timeout: time.Second, Now: db.Now})
+	if err != nil {
+		t.Fatalf("writable open of a version 2 file: %v", err)
+	}
+	db.bolt = up.bolt
+	v, note, err := up.Schema()
+	if err != nil || v != SchemaVersion || !strings.Contains(note, `"from":2`) || !strings.Contains(note, "sessions") {
+		t.Fatalf("schema %d, note %q, %v", v, note, err)
+	}
+	id, err := up.DatabaseID()
+	if err != nil || len(id) != 36 {
+		t.Fatalf("database id %q after the upgrade: %v", id, err)
+	}
+	creds, _, err := up.Login("alice", testPassword, nil)
+	if err != nil {
+		t.Fatalf("login after the upgrade: %v", err)
+	}
+	if _, _, err := up.Session(creds); err != nil {
+		t.Fatalf("session after the upgrade: %v", err)
+	}
+	if v, _ := up.Verify(); !v.OK() {
+		t.Errorf("audit verify after the upgrade: %v", v.Problems)
+	}
+}
+
 // TestUpgradeFromVersion2KeepsReactions: a version 2 file whose reactions
 // were corrected and voided (records of version 1 that already carried the
 // new fields) is refused for reading until upgraded; the upgrade rewrites no

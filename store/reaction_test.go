@@ -82,7 +82,7 @@ func TestReactionCorrectedAndVoided(t *testing.T) {
 	}
 
 	// Every report format shows the statuses.
-	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword); err != nil {
+	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword, testPassword); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := NewTraceService(db).Patient("aud", "MRN-1")
@@ -118,7 +118,7 @@ func TestReactionCorrectionRefusals(t *testing.T) {
 	if _, err := d.VoidReaction("nina", inf, 1, "wrong patient"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword); err != nil {
+	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword, testPassword); err != nil {
 		t.Fatal(err)
 	}
 	unknown := "01900000-0000-7000-8000-000000000000"

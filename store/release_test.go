@@ -24,7 +24,7 @@ func releasedUC(t *testing.T, db *DB) (*ReleaseService, lot.Lot) {
 // lot, screens its donor D-1 negative and has QA user quinn approve it.
 func releaseUC(t *testing.T, db *DB, ref string) *ReleaseService {
 	t.Helper()
-	if _, err := db.AddUser("alice", audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA}, testPassword); err != nil {
+	if _, err := db.AddUser("alice", audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA}, testPassword, testPassword); err != nil {
 		t.Fatal(err)
 	}
 	rs := NewReleaseService(db)
@@ -161,7 +161,7 @@ func TestCertificateStatesFailedVerification(t *testing.T) {
 func TestRejectRecordsUnavailableEvaluation(t *testing.T) {
 	db := newTestDB(t)
 	registerUC(t, db, "LOT-1")
-	if _, err := db.AddUser("alice", audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA}, testPassword); err != nil {
+	if _, err := db.AddUser("alice", audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA}, testPassword, testPassword); err != nil {
 		t.Fatal(err)
 	}
 	// Remove the built-in specification's index entry behind celltrack's back.
@@ -357,7 +357,7 @@ func TestExceptionalReleaseOfReactiveDonorSignsKnowingly(t *testing.T) {
 	db := newTestDB(t)
 	registerUC(t, db, "LOT-1")
 	rs := releaseUC(t, db, "LOT-1")
-	if _, err := db.AddUser("alice", audit.User{Name: "pat", FullName: "Pat", Role: audit.Physician}, testPassword); err != nil {
+	if _, err := db.AddUser("alice", audit.User{Name: "pat", FullName: "Pat", Role: audit.Physician}, testPassword, testPassword); err != nil {
 		t.Fatal(err)
 	}
 	registerUC(t, db, "LOT-2")

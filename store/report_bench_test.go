@@ -61,7 +61,7 @@ func BenchmarkDoseCheck(b *testing.B) {
 	for _, n := range ns {
 		db := benchDB(b, n)
 		now := db.Now()
-		if _, err := db.AddUser("alice", audit.User{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, testPassword); err != nil {
+		if _, err := db.AddUser("alice", audit.User{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, testPassword, testPassword); err != nil {
 			b.Fatal(err)
 		}
 		s := NewLotService(db)

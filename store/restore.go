@@ -82,10 +82,18 @@ func (db *DB) VerifiedBackup(path string) (BackupReport, error) {
 	return rep, nil
 }
 
+// MeaningRestore is what the administrator's password confirms at a restore.
+const MeaningRestore = "restored the database from a backup"
+
 // RestoreOptions says what to restore and what the restore may undo.
 type RestoreOptions struct {
 	From  string // the backup file
 	Actor string // an admin in the backup
+	// Password is the actor's: a restore must work when the live file is
+	// damaged, so it authenticates by password rather than by a session —
+	// against the live file when it opens (a wrong one counts towards the
+	// lockout there), else against the backup.
+	Password string
 	// Kept are checkpoints kept outside the database (the witness copies);
 	// a backup older than one of them is a rollback.
 	Kept          []KeptCheckpoint
@@ -155,6 +163,9 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		if err := audit.Authorize(u, audit.DatabaseRestore); err != nil {
 			return rep, err
 		}
+		if _, err := live.checkPasswordOf(u, opts.Password, "signature.refused", "wrong password for signature: "+MeaningRestore); err != nil {
+			return rep, err
+		}
 		if h, herr := live.TreeHead(); herr == nil {
 			rep.Live, rep.LiveRead = h, true
 		}
@@ -185,6 +196,13 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		}
 		if err := audit.Authorize(u, audit.DatabaseRestore); err != nil {
 			return lot.Errorf(lot.ECONFLICT, "--from %s: %s (in the backup); restore as an admin the backup knows", opts.From, lot.ErrorMessage(err))
+		}
+		if live == nil && !audit.CheckPassword(u.Hash, opts.Password) {
+			// The live file cannot be read: the backup's account is the
+			// only one to check. Nothing can count the failure, so it
+			// costs the same delay as any wrong password.
+			time.Sleep(FailedPasswordDelay)
+			return lot.Errorf(lot.EAUTH, "wrong password for user %s (checked in the backup %s, as the database does not open); nothing was restored", opts.Actor, opts.From)
 		}
 		var problems []string
 		for _, e := range bk.Check() {

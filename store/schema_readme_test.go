@@ -28,7 +28,7 @@ func TestREADMEKeySchemaListsEveryBucket(t *testing.T) {
 	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z0-9_]+)` \\|").FindAllStringSubmatch(table, -1) {
 		documented[m[1]] = true
 	}
-	created := map[string]bool{string(bMeta): true, string(bAudit): true, string(bAuditEntity): true, string(bAuditTree): true}
+	created := map[string]bool{string(bMeta): true, string(bAudit): true, string(bAuditEntity): true, string(bAuditTree): true, string(bSessions): true}
 	for _, b := range recordBuckets {
 		created[string(b)] = true
 	}

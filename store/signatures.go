@@ -18,6 +18,19 @@ import (
 // a signed record edited afterwards, no longer matches — even when the
 // audit trail was rewritten to agree with the edit.
 
+// roleGrantDigest is what an admin signs to give an account the qa or
+// physician role: who the account is and the role, not its other fields
+// (last login, wrong-password count), which change afterwards.
+func roleGrantDigest(u audit.User) [32]byte {
+	payload, _ := json.Marshal(struct {
+		ID       uuid.UUID
+		Name     string
+		FullName string
+		Role     audit.Role
+	}{u.ID, u.Name, u.FullName, u.Role})
+	return sha256.Sum256(payload)
+}
+
 // scheduleChangeDigest is what a physician signs to move an infusion: the
 // schedule's id and the change without its signature.
 func scheduleChangeDigest(schedule uuid.UUID, ch dose.DateChange) [32]byte {
@@ -109,6 +122,21 @@ func newSignatureCheck() (*signatureCheck, []valueCheck) {
 			for _, s := range d.Signatures {
 				checkSignature(&sc.signed, what, s, digest)
 			}
+		}},
+		{kindUser, func(id uuid.UUID, val []byte) {
+			var r userRecord
+			if err := json.Unmarshal(val, &r); err != nil {
+				bad(&sc.signed, "user %s cannot be decoded: %v", id, err)
+				return
+			}
+			if r.RoleGrant == nil {
+				return
+			}
+			what := fmt.Sprintf("user %s (%s, role %s)", r.Name, id, r.Role)
+			if !signedRole(r.Role) {
+				bad(&sc.signed, "%s carries an admin's grant signature, but its role is not one that needs it", what)
+			}
+			checkSignature(&sc.signed, what, *r.RoleGrant, roleGrantDigest(r.user()))
 		}},
 		{kindSchedule, func(id uuid.UUID, val []byte) {
 			var r scheduleRecord

@@ -13,7 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-const testPassword = "test-password"
+const testPassword = "amber-falcon-river-9"
 
 // newTestDB opens a fresh database with an admin (alice), a lab user (liu), a
 // donor D-1 and a patient MRN-1, and runs bbolt's consistency check when the
@@ -31,7 +31,7 @@ func newTestDB(t testing.TB) *DB {
 		t.Fatal(err)
 	}
 	for _, u := range []audit.User{{Name: "liu", FullName: "Liu", Role: audit.Lab}, {Name: "nina", FullName: "Nina", Role: audit.Nurse}} {
-		if _, err := db.AddUser("alice", u, testPassword); err != nil {
+		if _, err := db.AddUser("alice", u, testPassword, testPassword); err != nil {
 			t.Fatal(err)
 		}
 	}

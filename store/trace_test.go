@@ -129,7 +129,7 @@ func traceDB(t testing.TB) *DB {
 	custody(t, db, "nina", rf1, lot.Event{To: lot.Dispensed, At: h(13), Site: "CLINIC-1", Custodian: "nina", PatientID: ids["MRN-RF"]})
 	custody(t, db, "nina", rf1, lot.Event{To: lot.Infused, At: h(14), Site: "CLINIC-1", Custodian: "nina", PatientID: ids["MRN-RF"]})
 	custody(t, db, "liu", "G12342600000201", lot.Event{To: lot.Stored, At: h(15), Site: "LAB", Location: "LN2-B", Custodian: "liu"})
-	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword); err != nil {
+	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword, testPassword); err != nil {
 		t.Fatal(err)
 	}
 	return db
@@ -334,7 +334,7 @@ func TestTraceShowsReleaseDecisions(t *testing.T) {
 	if _, _, err := rs.RecordResult("liu", "LOT-1", release.Entry{Assay: "endotoxin", Value: "0.9"}, 13, "re-read plate"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword); err != nil {
+	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword, testPassword); err != nil {
 		t.Fatal(err)
 	}
 	r, err := NewTraceService(db).Lot("aud", "LOT-1")
@@ -373,7 +373,7 @@ func TestTraceShowsInfusions(t *testing.T) {
 	if _, err := d.RecordReaction("nina", in.ID.String(), 1, "transient fever 38.1 °C"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword); err != nil {
+	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword, testPassword); err != nil {
 		t.Fatal(err)
 	}
 	ts := NewTraceService(db)

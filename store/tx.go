@@ -22,6 +22,7 @@ const (
 	kindLot       = "lot"
 	kindContainer = "container"
 	kindEvent     = "event"
+	kindSettings  = "settings"
 )
 
 // writer is one write transaction on behalf of an authorised user. Every record
@@ -55,6 +56,9 @@ func (db *DB) asActor(tx *bolt.Tx, actor string, action audit.Action, fn func(w 
 		return err
 	}
 	if err := audit.Authorize(u, action); err != nil {
+		return err
+	}
+	if err := db.touchSession(tx, actor); err != nil {
 		return err
 	}
 	return fn(&writer{db: db, tx: tx, actor: u, now: db.now()})

@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -24,16 +25,26 @@ type userRecord struct {
 	Hash      string     `json:"hash"`
 	CreatedAt time.Time  `json:"created_at"`
 	CreatedBy string     `json:"created_by"`
+	// Issue 10: lockout, last login, password age, the admin's signature
+	// when the role was last set to qa or physician.
+	Failures        int              `json:"failures,omitempty"`
+	LockedUntil     time.Time        `json:"locked_until,omitzero"`
+	LastLogin       time.Time        `json:"last_login,omitzero"`
+	PasswordChanged time.Time        `json:"password_changed,omitzero"`
+	MustChange      bool             `json:"must_change,omitempty"`
+	RoleGrant       *audit.Signature `json:"role_grant,omitempty"`
 }
 
 func toUserRecord(u audit.User) userRecord {
 	return userRecord{V: 1, ID: u.ID, Name: u.Name, FullName: u.FullName, Role: u.Role, Disabled: u.Disabled,
-		Hash: u.Hash, CreatedAt: u.CreatedAt, CreatedBy: u.CreatedBy}
+		Hash: u.Hash, CreatedAt: u.CreatedAt, CreatedBy: u.CreatedBy,
+		Failures: u.Failures, LockedUntil: u.LockedUntil, LastLogin: u.LastLogin, PasswordChanged: u.PasswordChanged, MustChange: u.MustChange, RoleGrant: u.RoleGrant}
 }
 
 func (r userRecord) user() audit.User {
 	return audit.User{ID: r.ID, Name: r.Name, FullName: r.FullName, Role: r.Role, Disabled: r.Disabled,
-		Hash: r.Hash, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
+		Hash: r.Hash, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy,
+		Failures: r.Failures, LockedUntil: r.LockedUntil, LastLogin: r.LastLogin, PasswordChanged: r.PasswordChanged, MustChange: r.MustChange, RoleGrant: r.RoleGrant}
 }
 
 // Create makes a new database at path with its facility number and first
@@ -75,6 +86,12 @@ func prepareInit(fin string, admin audit.User, password string) (string, error) 
 	if err := validateNewUser(admin); err != nil {
 		return "", err
 	}
+	if admin.FullName == "" {
+		admin.FullName = admin.Name
+	}
+	if err := audit.CheckNewPassword(password, admin.Name, admin.FullName); err != nil {
+		return "", err
+	}
 	return audit.HashPassword(password)
 }
 
@@ -95,8 +112,9 @@ func (db *DB) initHashed(fin string, admin audit.User, hash, zone string) (_ aud
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
 	admin.ID, admin.Role, admin.Hash, admin.CreatedAt, admin.CreatedBy = db.NewID(), audit.Admin, hash, db.now(), admin.Name
+	admin.PasswordChanged = admin.CreatedAt
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		for _, name := range append([][]byte{bMeta, bAudit, bAuditEntity, bAuditTree}, indexBuckets...) {
+		for _, name := range append([][]byte{bMeta, bAudit, bAuditEntity, bAuditTree, bSessions}, indexBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
@@ -111,6 +129,9 @@ func (db *DB) initHashed(fin string, admin audit.User, hash, zone string) (_ aud
 			return err
 		}
 		if err := meta.Put([]byte("facility"), []byte(fin)); err != nil {
+			return err
+		}
+		if err := meta.Put(metaDBID, []byte(db.NewID().String())); err != nil {
 			return err
 		}
 		w := &writer{db: db, tx: tx, actor: admin, now: db.now()}
@@ -140,12 +161,22 @@ func validateNewUser(u audit.User) error {
 	return lot.ValidateText("--full-name", u.FullName, true)
 }
 
-// AddUser creates a user with a password (admin only).
-func (db *DB) AddUser(actor string, u audit.User, password string) (audit.User, error) {
+// AddUser creates a user with a password (admin only). The password must
+// pass audit.CheckNewPassword. Giving the new account the qa or physician
+// role is an e-signature of the admin: adminPassword is checked (and a wrong
+// one counted towards the admin's lockout).
+func (db *DB) AddUser(actor string, u audit.User, password, adminPassword string) (audit.User, error) {
 	if err := validateNewUser(u); err != nil {
 		return audit.User{}, err
 	}
 	if _, err := audit.ParseRole(string(u.Role)); err != nil {
+		return audit.User{}, err
+	}
+	if err := audit.CheckNewPassword(password, u.Name, u.FullName); err != nil {
+		return audit.User{}, err
+	}
+	grant, err := db.grantSignature(actor, u.Role, adminPassword)
+	if err != nil {
 		return audit.User{}, err
 	}
 	hash, err := audit.HashPassword(password)
@@ -159,7 +190,11 @@ func (db *DB) AddUser(actor string, u audit.User, password string) (audit.User, 
 		if err := checkPrintedName(w.tx, u.FullName); err != nil {
 			return err
 		}
-		u.ID, u.Hash, u.CreatedAt, u.CreatedBy = db.NewID(), hash, w.now, w.actor.Name
+		if err := notOwnLookalike(w.actor, u); err != nil {
+			return err
+		}
+		u.ID, u.Hash, u.CreatedAt, u.CreatedBy, u.PasswordChanged = db.NewID(), hash, w.now, w.actor.Name, w.now
+		u.RoleGrant = w.grant(grant, u)
 		if err := w.put(kindUser, u.ID, string(audit.UserAdd), "", toUserRecord(u)); err != nil {
 			return err
 		}
@@ -210,6 +245,9 @@ func (db *DB) DisableUser(actor, name, reason string) (audit.User, error) {
 			return lot.Errorf(lot.ECONFLICT, "user %s cannot disable itself; ask another admin", name)
 		}
 		u.Disabled = true
+		if err := revokeSessions(w.tx, u.ID); err != nil {
+			return err
+		}
 		return w.put(kindUser, u.ID, string(audit.UserDisable), reason, toUserRecord(u))
 	})
 	return u, err
@@ -287,29 +325,67 @@ func userByName(tx *bolt.Tx, name string) (audit.User, error) {
 var FailedPasswordDelay = time.Second
 
 // Authenticate checks name's password for a signature whose meaning is given.
-// A wrong password is refused with EAUTH after FailedPasswordDelay, and is
-// recorded in the audit trail as a security event — the one refusal that
-// writes. A disabled user is refused with EFORBIDDEN.
+// An admin cannot sign (audit.AuthorizeSign); a disabled user is refused
+// with EFORBIDDEN, a locked one with EAUTH. A wrong password is refused with
+// EAUTH after FailedPasswordDelay and recorded in the audit trail — the one
+// refusal that writes — and counts towards the lockout (audit.MaxFailures);
+// a right one after wrong ones resets the count (one more entry).
 func (db *DB) Authenticate(name, password, meaning string) (audit.User, error) {
 	u, err := db.User(name)
 	if err != nil {
 		return u, err
 	}
-	if u.Disabled {
-		return u, lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and cannot sign", name)
-	}
-	if audit.CheckPassword(u.Hash, password) {
-		return u, nil
-	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		w := &writer{db: db, tx: tx, actor: u, now: db.now()}
-		return w.event(kindUser, u.ID, "signature.refused", "wrong password for signature: "+meaning)
-	})
-	if err != nil {
+	if err := audit.AuthorizeSign(u, meaning); err != nil {
 		return u, err
 	}
-	time.Sleep(FailedPasswordDelay)
-	return u, lot.Errorf(lot.EAUTH, "wrong password for user %s; nothing was signed (the attempt is recorded in the audit trail)", name)
+	return db.checkPasswordOf(u, password, "signature.refused", "wrong password for signature: "+meaning)
+}
+
+// checkPasswordOf checks u's password as a signature or re-authentication,
+// counting a wrong one and resetting the count on a right one.
+func (db *DB) checkPasswordOf(u audit.User, password, action, reason string) (audit.User, error) {
+	if u.Disabled {
+		return u, lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and cannot sign", u.Name)
+	}
+	if err := audit.CheckLogin(u, db.now()); err != nil {
+		if werr := db.refusedEvent(u, action, "signature while locked"); werr != nil {
+			return u, werr
+		}
+		return u, err
+	}
+	if !audit.CheckPassword(u.Hash, password) {
+		err := db.wrongPassword(u.Name, u, true, action, reason)
+		if lot.ErrorCode(err) == lot.EAUTH {
+			err = lot.Errorf(lot.EAUTH, "wrong password for user %s; nothing was signed (%s)", u.Name, lockNote(err))
+		}
+		return u, err
+	}
+	if u.Failures > 0 {
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			r, err := userRecordByName(tx, u.Name)
+			if err != nil {
+				return err
+			}
+			cur := r.user()
+			cur.Failures = 0
+			w := &writer{db: db, tx: tx, actor: cur, now: db.now()}
+			return w.put(kindUser, cur.ID, "password.ok", "a right password resets the count of wrong ones", toUserRecord(cur))
+		})
+		if err != nil {
+			return u, err
+		}
+		u.Failures = 0
+	}
+	return u, nil
+}
+
+// lockNote keeps what wrongPassword said about the lockout.
+func lockNote(err error) string {
+	msg := lot.ErrorMessage(err)
+	if i := strings.Index(msg, "after "); i >= 0 && strings.Contains(msg, "is locked until") {
+		return "the attempt is recorded in the audit trail; " + msg[i:]
+	}
+	return fmt.Sprintf("the attempt is recorded in the audit trail; %d wrong in a row lock the account", audit.MaxFailures)
 }
 
 // sign returns u's signature of the record value rec with the given meaning,

@@ -16,7 +16,7 @@ func TestAddUserRefusesLookAlikePrintedName(t *testing.T) {
 	db := newTestDB(t)
 	for _, name := range []string{"liu", "LIU", " Liu", "Liu ", "Ｌｉｕ", "Liu\u00a0"} {
 		before, _ := db.AuditCount()
-		_, err := db.AddUser("alice", audit.User{Name: "qa3", FullName: name, Role: audit.QA}, testPassword)
+		_, err := db.AddUser("alice", audit.User{Name: "qa3", FullName: name, Role: audit.QA}, testPassword, testPassword)
 		if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), `printed name of user liu`) {
 			t.Errorf("full name %q: %v; want ECONFLICT naming user liu", name, err)
 		}
@@ -25,7 +25,7 @@ func TestAddUserRefusesLookAlikePrintedName(t *testing.T) {
 		}
 	}
 	for i, name := range []string{"Liu", "Liu Wen"} {
-		if _, err := db.AddUser("alice", audit.User{Name: []string{"liuqa", "wen"}[i], FullName: name, Role: audit.QA}, testPassword); err != nil {
+		if _, err := db.AddUser("alice", audit.User{Name: []string{"liuqa", "wen"}[i], FullName: name, Role: audit.QA}, testPassword, testPassword); err != nil {
 			t.Errorf("full name %q: %v", name, err)
 		}
 	}

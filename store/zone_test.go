@@ -19,7 +19,7 @@ import (
 func zoneDB(t *testing.T) (*DB, *DoseService) {
 	t.Helper()
 	db := newTestDB(t)
-	if _, err := db.AddUser("alice", audit.User{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, testPassword); err != nil {
+	if _, err := db.AddUser("alice", audit.User{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, testPassword, testPassword); err != nil {
 		t.Fatal(err)
 	}
 	cs := NewCustodyService(db)
@@ -154,7 +154,7 @@ func migrateWithoutZones(t *testing.T, from int) {
 		t.Fatal(err)
 	}
 	for _, u := range []audit.User{{Name: "nina", FullName: "Nina", Role: audit.Nurse}, {Name: "pat", FullName: "Pat", Role: audit.Physician}} {
-		if _, err := db.AddUser("alice", u, testPassword); err != nil {
+		if _, err := db.AddUser("alice", u, testPassword, testPassword); err != nil {
 			t.Fatal(err)
 		}
 	}

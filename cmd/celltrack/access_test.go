@@ -31,14 +31,32 @@ type writeCommand struct {
 const (
 	pw  = fixturePassword + "\n"
 	pw2 = pw + pw
+	// newUserPw is a new user's password, then the admin's (a qa or
+	// physician grant is signed; other roles leave the second line unread).
+	newUserPw = "copper-meadow-lynx-42\n" + pw
 )
 
 var writeCommands = []writeCommand{
-	{action: audit.UserAdd, stdin: "long-enough-pw\n", args: func(u string) []string {
+	{action: audit.UserAdd, stdin: newUserPw, args: func(u string) []string {
 		return []string{"--user", u, "user", "add", "--role", "nurse", "--password-stdin", "newbie"}
 	}},
 	{action: audit.UserDisable, args: func(u string) []string {
 		return []string{"--user", u, "user", "disable", "--reason", "left the unit", "omar"}
+	}},
+	{action: audit.UserEnable, base: "disabled", args: func(u string) []string {
+		return []string{"--user", u, "user", "enable", "--reason", "back from leave", "dora"}
+	}},
+	{action: audit.UserUnlock, base: "failed", args: func(u string) []string {
+		return []string{"--user", u, "user", "unlock", "--reason", "identity checked", "dora"}
+	}},
+	{action: audit.UserReset, stdin: "violet-harbor-quartz-5\n", args: func(u string) []string {
+		return []string{"--user", u, "user", "reset", "--reason", "forgot it", "--password-stdin", "omar"}
+	}},
+	{action: audit.UserRole, args: func(u string) []string {
+		return []string{"--user", u, "user", "role", "--reason", "moved to the lab", "omar", "lab"}
+	}},
+	{action: audit.SettingsSet, args: func(u string) []string {
+		return []string{"--user", u, "settings", "set", "--idle", "10m", "--reason", "ward policy"}
 	}},
 	{action: audit.DonorAdd, args: func(u string) []string {
 		return []string{"--user", u, "donor", "add", "--delivered", "2026-11-01", "--site", "Ward 5", "--consented", "2026-10-20", "D-0002"}
@@ -160,8 +178,8 @@ var writeCommands = []writeCommand{
 	{action: audit.AuditKeyRotate, base: "keyed", stdin: pw, files: map[string]string{"new.pub": "access-test-2+970394b9+ATyJ0qCmmJwFrVzjplG4yZoFO/TNR0eYXLhBuAr0+Azs\n"}, args: func(u string) []string {
 		return []string{"--user", u, "audit", "key", "rotate", "--verifier-file", "$DIR/new.pub", "--reason", "yearly rotation", "--password-stdin"}
 	}},
-	{action: audit.DatabaseRestore, base: "keyed", args: func(u string) []string {
-		return []string{"--user", u, "restore", "--from", filepath.Join(filepath.Dir(basePaths["keyed"]), "backup.db")}
+	{action: audit.DatabaseRestore, base: "keyed", stdin: pw, args: func(u string) []string {
+		return []string{"--user", u, "restore", "--password-stdin", "--from", filepath.Join(filepath.Dir(basePaths["keyed"]), "backup.db")}
 	}},
 }
 
@@ -214,6 +232,9 @@ func TestEveryWriteAsEveryRole(t *testing.T) {
 				if wc.refused != "" {
 					want = wc.refused
 				}
+				if role == audit.Admin && strings.Contains(got.stderr, "an admin cannot sign") {
+					want = "an admin cannot sign" // refused as a signer before the permission table
+				}
 				if got.code != exitRefused || !strings.Contains(got.stderr, want) {
 					t.Errorf("%s (%s) may not %s: got exit %d: %s", user, role, wc.action, got.code, got.stderr)
 				}
@@ -234,20 +255,31 @@ func TestEveryWriteAsEveryRole(t *testing.T) {
 					t.Fatal(r.stderr)
 				}
 			}
-			if r := celltrack(db, "long-enough-pw\n", "--user", "alice", "user", "add", "--role", "admin", "--password-stdin", "adam"); r.code != 0 {
+			if r := celltrack(db, newUserPw, "--user", "alice", "user", "add", "--role", "admin", "--password-stdin", "adam"); r.code != 0 {
 				t.Fatal(r.stderr)
 			}
 			if r := celltrack(db, "", "--user", "alice", "user", "disable", "--reason", "left", "adam"); r.code != 0 {
 				t.Fatal(r.stderr)
 			}
+			// A disabled user's session ended with the disabling (adam never
+			// had one): the command is refused before anything is read, and
+			// logging in again is refused because the account is disabled.
 			for _, user := range []string{"lars", "omar", "adam"} {
 				before := fileSum(t, db)
 				got := runWrite(t, dir, db, wc, user)
-				if got.code != exitRefused || !strings.Contains(got.stderr, "user "+user+" is disabled") {
+				wantCode, wantText := exitUsage, "log in"
+				if wc.action == audit.DatabaseRestore {
+					// restore authenticates by password, not by a session.
+					wantCode, wantText = exitRefused, "is disabled"
+				}
+				if got.code != wantCode || !strings.Contains(got.stderr, wantText) {
 					t.Errorf("disabled %s: %s: got exit %d: %s", user, wc.action, got.code, got.stderr)
 				}
 				if fileSum(t, db) != before {
 					t.Errorf("a disabled user's attempt changed the database")
+				}
+				if r := celltrack(db, pw, "login", "--password-stdin", user); r.code != exitRefused || !strings.Contains(r.stderr, "user "+user+" is disabled") {
+					t.Errorf("disabled %s logs in: exit %d: %s", user, r.code, r.stderr)
 				}
 			}
 		})
@@ -274,14 +306,14 @@ func runWrite(t *testing.T, dir, db string, wc writeCommand, user string) invoca
 func TestPasswordsAreStoredOnlyAsHashes(t *testing.T) {
 	dir := t.TempDir()
 	db := labCopy(t, dir)
-	if r := celltrack(db, "Another-Secret-9\n", "--user", "alice", "user", "add", "--role", "qa", "--password-stdin", "qed"); r.code != 0 {
+	if r := celltrack(db, "Another-Secret-9-lynx\n"+pw, "--user", "alice", "user", "add", "--role", "qa", "--password-stdin", "qed"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	data, err := os.ReadFile(db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, pw := range []string{fixturePassword, "Another-Secret-9"} {
+	for _, pw := range []string{fixturePassword, "Another-Secret-9-lynx"} {
 		if bytes.Contains(data, []byte(pw)) {
 			t.Errorf("the password %q is stored in the database file", pw)
 		}
@@ -301,14 +333,25 @@ func TestPasswordsAreStoredOnlyAsHashes(t *testing.T) {
 func TestDatabaseFilesAreCreatedOwnerOnly(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "new.db")
-	if r := celltrack(db, "long-enough-pw\n", "init", "--facility", "G1234", "--admin", "alice", "--password-stdin"); r.code != 0 {
+	if r := celltrack(db, newUserPw, "init", "--facility", "G1234", "--admin", "alice", "--password-stdin"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if r := celltrack(db, newUserPw, "login", "--password-stdin", "alice"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	backup := filepath.Join(dir, "backup.db")
 	if r := celltrack(db, "", "--user", "alice", "backup", "--out", backup); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
-	for _, p := range []string{db, backup} {
+	// The session file, which holds the token, is the user's alone too.
+	sessions, _ := filepath.Glob(filepath.Join(homesOf(db), "alice", "session-*.json"))
+	if len(sessions) != 1 {
+		t.Fatalf("session files of alice: %v", sessions)
+	}
+	if fi, err := os.Stat(filepath.Dir(sessions[0])); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("the config dir has mode %v (%v), want 0700", fi.Mode().Perm(), err)
+	}
+	for _, p := range []string{db, backup, sessions[0]} {
 		fi, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)

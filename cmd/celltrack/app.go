@@ -25,7 +25,7 @@ func commonFlags(top bool) []cli.Flag {
 	}
 	return []cli.Flag{
 		&cli.StringFlag{Name: "db", Value: defaultDB, EnvVars: env("CELLTRACK_DB"), Usage: "the database `FILE` (env CELLTRACK_DB)"},
-		&cli.StringFlag{Name: "user", EnvVars: env("CELLTRACK_USER"), Usage: "the acting user's `NAME`, required for reads and writes (env CELLTRACK_USER)"},
+		&cli.StringFlag{Name: "user", EnvVars: env("CELLTRACK_USER"), Usage: "assert that the session's user is `NAME`; refused when it is someone else (env CELLTRACK_USER); log in with `celltrack login NAME`"},
 		&cli.DurationFlag{Name: "lock-timeout", Value: store.DefaultTimeout, Usage: "how long to wait while another process holds the database"},
 		&cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON (errors as JSON on stderr)"},
 	}

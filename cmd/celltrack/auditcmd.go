@@ -29,6 +29,9 @@ func (rt *runtime) auditCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
+					for i := range es {
+						es[i] = audit.Redact(es[i]) // no output shows a password hash
+					}
 					views := []map[string]any{}
 					for _, e := range es {
 						views = append(views, entryView(e))

@@ -58,7 +58,7 @@ func (rt *runtime) auditKeyCommand() *cli.Command {
 					}
 					return rt.out(map[string]any{"key_file": out, "verifier_file": out + ".pub", "verifier": vkey}, func(w io.Writer) {
 						fmt.Fprintf(w, "signing key written to %s (0600; keep it safe, it cannot be recovered)\nverifier key: %s\n", out, vkey)
-						fmt.Fprintf(w, "register it: celltrack --user ADMIN audit key register --verifier-file %s.pub\n", out)
+						fmt.Fprintf(w, "register it, logged in as an admin: celltrack audit key register --verifier-file %s.pub\n", out)
 					})
 				}),
 			},
@@ -371,7 +371,10 @@ func (rt *runtime) restoreCommand() *cli.Command {
 		Description: "Verifies the backup (page check, audit verify, every --checkpoint) and refuses one that\n" +
 			"fails, one of another facility, and one older than a kept checkpoint or than the database\n" +
 			"it replaces — a rollback — unless --allow-rollback with --reason. The replaced file is kept\n" +
-			"beside the database (NAME.replaced-TIME); the restore is the next entry of the restored trail.\n\n" +
+			"beside the database (NAME.replaced-TIME); the restore is the next entry of the restored trail.\n" +
+			"It needs no session (the database may be too damaged to check one): the admin names\n" +
+			"themselves with --user and gives their password, checked in the database, or in the\n" +
+			"backup when the database does not open.\n\n" +
 			example("celltrack --user alice restore --from /backups/2026-11-25.db --checkpoint /witness",
 				"celltrack --user alice restore --from old.db --allow-rollback --reason 'disk failure; entries since re-entered from paper'"),
 		Flags: []cli.Flag{
@@ -379,10 +382,14 @@ func (rt *runtime) restoreCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "checkpoint", Usage: "a kept checkpoint `FILE` or a directory of them; repeat for more"},
 			&cli.BoolFlag{Name: "allow-rollback", Usage: "restore even a backup older than a kept checkpoint or the database (needs --reason)"},
 			&cli.StringFlag{Name: "reason", Usage: "why a rollback is allowed"},
+			passwordStdinFlag,
 		},
 		Action: rt.action(noDB, 0, func(c *cli.Context) error {
-			if actor(c) == "" {
-				return lot.Errorf(lot.EUSAGE, "`%s` needs --user NAME (or CELLTRACK_USER): an admin restores", c.Command.HelpName)
+			// No session: the database may be too damaged to check one.
+			// The admin names themselves and gives their password instead.
+			admin := flagValue(c, "user", (*cli.Context).String)
+			if admin == "" {
+				return lot.Errorf(lot.EUSAGE, "`%s` needs --user NAME (or CELLTRACK_USER) and that admin's password: a restore works without a session, as the database may be damaged", c.Command.HelpName)
 			}
 			if c.IsSet("reason") && !c.Bool("allow-rollback") {
 				return lot.Errorf(lot.EUSAGE, "--reason is the reason for --allow-rollback; give both, or neither")
@@ -391,7 +398,11 @@ func (rt *runtime) restoreCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := store.Restore(dbPath(c), store.RestoreOptions{From: c.String("from"), Actor: actor(c), Kept: kept,
+			password, err := rt.password(c, admin)
+			if err != nil {
+				return err
+			}
+			rep, err := store.Restore(dbPath(c), store.RestoreOptions{From: c.String("from"), Actor: admin, Password: password, Kept: kept,
 				AllowRollback: c.Bool("allow-rollback"), Reason: c.String("reason"),
 				Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
 			if err != nil {

@@ -8,7 +8,11 @@ import (
 func (rt *runtime) commands() []*cli.Command {
 	return []*cli.Command{
 		rt.initCommand(),
+		rt.loginCommand(),
+		rt.logoutCommand(),
+		rt.whoamiCommand(),
 		rt.userCommand(),
+		rt.settingsCommand(),
 		rt.donorCommand(),
 		rt.patientCommand(),
 		rt.lotCommand(),

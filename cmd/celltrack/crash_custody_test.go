@@ -109,9 +109,12 @@ var codeRE = regexp.MustCompile(`"code": "(G1234\d{10})"`)
 // patient per bag, weighed and scheduled on sle-uc-d0d7 from today.
 func prepareCustody(t *testing.T, p procDB, l *crashLedger) {
 	pw := procPassword
-	p.must(pw, "--user", "alice", "user", "add", "--role", "qa", "--password-stdin", "quinn")
-	p.must(pw, "--user", "alice", "user", "add", "--role", "physician", "--password-stdin", "pat")
+	p.must(pw+pw, "--user", "alice", "user", "add", "--role", "qa", "--password-stdin", "quinn")
+	p.must(pw+pw, "--user", "alice", "user", "add", "--role", "physician", "--password-stdin", "pat")
 	p.must(pw, "--user", "alice", "user", "add", "--role", "nurse", "--password-stdin", "omar")
+	for _, u := range []string{"quinn", "pat", "omar"} {
+		p.must(pw, "login", "--password-stdin", u)
+	}
 	p.must("", "--user", "liu", "site", "add", "--name", "Cell therapy lab", "LAB")
 	p.must("", "--user", "liu", "site", "add", "--name", "Clinic A", "CLINIC-A")
 	p.must("", "--user", "liu", "lot", "register", "--source", "uc", "--donor", "D-1", "--cells", "2.5e9", "--viability", "94.5",

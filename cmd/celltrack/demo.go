@@ -25,7 +25,7 @@ type demo struct {
 }
 
 // demoPassword is every demo user's password; the demo database is a toy.
-const demoPassword = "demo-password"
+const demoPassword = "tulip-orbit-canyon-73"
 
 func (rt *runtime) demoCommand() *cli.Command {
 	return &cli.Command{
@@ -69,7 +69,7 @@ func (rt *runtime) demoCommand() *cli.Command {
 				return err
 			}
 			fmt.Fprintf(d.w, "\naudit verify: ok=%v, %d entries, chain head %s\n", v.OK(), v.Entries, v.HeadHex())
-			fmt.Fprintf(d.w, "\nExplore it (every demo password is %q):\n  export CELLTRACK_DB=%s CELLTRACK_USER=aud\n  celltrack lot list\n  celltrack audit log\n", demoPassword, path)
+			fmt.Fprintf(d.w, "\nExplore it (every demo password is %q):\n  export CELLTRACK_DB=%s\n  celltrack login aud\n  celltrack lot list\n  celltrack audit log\n", demoPassword, path)
 			if !rt.json {
 				return nil
 			}
@@ -103,6 +103,14 @@ func demoFoundation(d *demo) error {
 		return err
 	}
 	d.say("init: facility G1234, admin %s", admin.Name)
+	// Every person proves who they are before acting: alice logs in, and
+	// her writes below check her session in their own transaction.
+	creds, info, err := d.db.Login("alice", demoPassword, nil)
+	if err != nil {
+		return err
+	}
+	d.say("login: %s (%s), session until %s at the latest, 15 min idle (`celltrack login alice`)", info.User.Name, info.User.Role, lot.FormatTime(info.Session.Expires))
+	as := d.db.WithSession(creds)
 	for _, u := range []audit.User{
 		{Name: "liu", FullName: "Liu Wei (cell lab)", Role: audit.Lab},
 		{Name: "quinn", FullName: "Quinn Adebayo (QA)", Role: audit.QA},
@@ -111,11 +119,15 @@ func demoFoundation(d *demo) error {
 		{Name: "omar", FullName: "Omar Haddad RN", Role: audit.Nurse},
 		{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor},
 	} {
-		if _, err := d.db.AddUser("alice", u, demoPassword); err != nil {
+		if _, err := as.AddUser("alice", u, demoPassword, demoPassword); err != nil {
 			return err
 		}
 		d.say("user add: %-6s %s", u.Name, u.Role)
 	}
+	if _, err := d.db.Logout(creds); err != nil {
+		return err
+	}
+	d.say("logout: alice; the admin cannot sign, so QA, physicians and nurses sign below with their own passwords")
 	d.advance(time.Hour)
 	donor, err := d.lots.AddDonor("liu", lot.Donor{Code: "D-0001", Site: "Maternity ward 5",
 		Delivered: day(2026, 8, 28), Consented: day(2026, 8, 14)})

@@ -25,12 +25,28 @@ func newCLIDB(t *testing.T) string {
 	if code != 0 {
 		t.Fatalf("init: exit %d: %s", code, errb.String())
 	}
+	if code, _, stderr := runCLIStdin(path, fixturePassword+"\n", "login", "--password-stdin", "alice"); code != 0 {
+		t.Fatalf("login: exit %d: %s", code, stderr)
+	}
 	return path
 }
 
+// runCLI runs a command line in-process on the real clock, in the config
+// dir of the user it names (see celltrack).
 func runCLI(path string, args ...string) (int, string, string) {
+	return runCLIStdin(path, "", args...)
+}
+
+func runCLIStdin(path, stdin string, args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
-	code := run(append([]string{"celltrack", "--db", path}, args...), strings.NewReader(""), &out, &errb, nil)
+	cfg := filepath.Join(homesOf(path), commandUser(args, "aud"))
+	getenv := func(k string) string {
+		if k == "CELLTRACK_CONFIG_DIR" {
+			return cfg
+		}
+		return os.Getenv(k)
+	}
+	code := runEnv(append([]string{"celltrack", "--db", path}, args...), strings.NewReader(stdin), &out, &errb, nil, getenv)
 	return code, out.String(), errb.String()
 }
 
@@ -182,6 +198,10 @@ func TestDefaultDatabasePath(t *testing.T) {
 	}
 	if _, err := os.Stat("celltrack.db"); err != nil {
 		t.Fatalf("init did not create ./celltrack.db: %v", err)
+	}
+	t.Setenv("CELLTRACK_CONFIG_DIR", t.TempDir()) // not the real user's config dir
+	if code := run([]string{"celltrack", "login", "--password-stdin", "alice"}, strings.NewReader(fixturePassword+"\n"), &out, &errb, nil); code != 0 {
+		t.Fatalf("login: exit %d: %s", code, errb.String())
 	}
 	out.Reset()
 	if code := run([]string{"celltrack", "--user", "alice", "user", "list"}, strings.NewReader(""), &out, &errb, nil); code != 0 || !strings.Contains(out.String(), "alice") {

@@ -10,8 +10,27 @@ import (
 func (rt *runtime) reportCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "report",
-		Usage: "reports across infusions: handling data (storage, thaw, viability, cells/kg, duration)",
+		Usage: "reports across records: handling data of infusions, the user-access review",
 		Subcommands: []*cli.Command{{
+			Name:      "access",
+			Usage:     "the user-access review: every account, role, status, creation, role changes, last login, failed passwords and locks",
+			ArgsUsage: " ",
+			Description: "The periodic review of user access an inspector asks for (21 CFR 11.10(d), 11.300). CSV has\n" +
+				"one row per account with every column.\n\n" +
+				example("celltrack report access", "celltrack report access --out access-2026-Q4.pdf"),
+			Flags: []cli.Flag{formatFlag(), outFlag(), forceFlag},
+			Action: rt.action(readDB, 0, func(c *cli.Context) error {
+				format, err := traceFormat(c, rt.json)
+				if err != nil {
+					return err
+				}
+				r, err := store.NewTraceService(rt.db).Access(actor(c))
+				if err != nil {
+					return err
+				}
+				return rt.writeReport(r, format, c.String("out"), c.Bool("force"))
+			}),
+		}, {
 			Name:      "handling",
 			Usage:     "per infusion: storage time, thaw to infusion, post-thaw viability, cells/kg, duration; with median and range",
 			ArgsUsage: " ",

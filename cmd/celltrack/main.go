@@ -23,7 +23,12 @@ func main() {
 // clock when non-nil (tests only; the binary always uses the real clock). The
 // database is closed before run returns, so exiting afterwards loses nothing.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) (code int) {
-	rt := &runtime{stdin: stdin, stdout: stdout, stderr: stderr, now: now}
+	return runEnv(args, stdin, stdout, stderr, now, os.Getenv)
+}
+
+// runEnv is run with the environment read through getenv.
+func runEnv(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time, getenv func(string) string) (code int) {
+	rt := &runtime{stdin: stdin, stdout: stdout, stderr: stderr, now: now, getenv: getenv}
 	lot.SetDisplayZone(nil) // UTC until the database names the facility's zone
 	// A panic is a bug in celltrack: report it as an internal error (exit 1)
 	// with its value and stack. Left alone, Go would exit 2, which is our

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,7 +29,17 @@ const testNow = "2026-11-25T09:00:00Z"
 func TestMain(m *testing.M) {
 	store.FailedPasswordDelay = 50 * time.Millisecond
 	testscript.Main(cleanupM{m}, map[string]func(){
-		"celltrack": func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr, testClock())) },
+		"celltrack": func() {
+			// Each person at their own workstation: with CELLTRACK_TEST_HOMES
+			// set, the session files of the user named on the command line
+			// live in a config dir of their own. This logs no one in.
+			if homes := os.Getenv("CELLTRACK_TEST_HOMES"); homes != "" {
+				if name := commandUser(os.Args[1:], os.Getenv("CELLTRACK_USER")); name != "" {
+					os.Setenv("CELLTRACK_CONFIG_DIR", filepath.Join(homes, name))
+				}
+			}
+			os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr, testClock()))
+		},
 	})
 }
 
@@ -55,9 +66,11 @@ func scriptParams(dir string) testscript.Params {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("CELLTRACK_DB", filepath.Join(env.WorkDir, "ct.db"))
 			env.Setenv("CELLTRACK_TEST_NOW", testNow)
-			// Reads need an enabled acting user; stories read as the lab
+			// Every person has a config dir of their own under
+			// $CELLTRACK_TEST_HOMES (see TestMain); stories act as the lab
 			// fixture's auditor unless they pass --user (or clear it with
-			// `env CELLTRACK_USER=`).
+			// `env CELLTRACK_USER=`). Each still needs a real login.
+			env.Setenv("CELLTRACK_TEST_HOMES", filepath.Join(env.WorkDir, "homes"))
 			env.Setenv("CELLTRACK_USER", "aud")
 			return nil
 		},
@@ -163,8 +176,30 @@ func countAudit(path string) (int, error) {
 	return db.AuditCount()
 }
 
-// fixturePassword is every fixture user's password.
-const fixturePassword = "test-password"
+// fixturePassword is every fixture user's password. It passes the password
+// policy (audit.CheckNewPassword) and contains no fixture user's name.
+const fixturePassword = "amber-falcon-river-9"
+
+// commandUser is the person a command line is typed by, for the test's
+// per-person config dirs: the --user value, else the NAME of `login NAME`,
+// else CELLTRACK_USER.
+func commandUser(args []string, env string) string {
+	login := false
+	for i, a := range args {
+		switch {
+		case (a == "--user" || a == "-user") && i+1 < len(args):
+			return args[i+1]
+		case strings.HasPrefix(a, "--user="):
+			return strings.TrimPrefix(a, "--user=")
+		case a == "login":
+			login = true
+		}
+	}
+	if login && len(args) > 0 && !strings.HasPrefix(args[len(args)-1], "-") && args[len(args)-1] != "login" {
+		return args[len(args)-1]
+	}
+	return env
+}
 
 // cmdFixture runs the celltrack command lines of testdata/fixtures/NAME.txt
 // in-process against the story's database, so that stories share a setup
@@ -179,12 +214,84 @@ func cmdFixture(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 		clock = func() time.Time { return t }
 	}
-	ts.Check(runFixture(ts.Getenv("CELLTRACK_DB"), args[0], clock))
+	ts.Check(cachedFixture(ts.Getenv("CELLTRACK_DB"), ts.Getenv("CELLTRACK_TEST_HOMES"), args[0], clock))
+}
+
+// fixtureCache holds what a fixture made from a given database (its bytes'
+// SHA-256, "none" when absent) at a given clock: the new database and the
+// session files it left for it. Many stories start from the same fixtures;
+// each fixture's commands (with their logins and argon2 hashes) then run for
+// real once per test binary, and later stories get a byte copy, with the
+// session files renamed for their database's path (the copy holds the same
+// sessions).
+var fixtureCache = struct {
+	sync.Mutex
+	m map[string]fixtureResult
+}{m: map[string]fixtureResult{}}
+
+type fixtureResult struct {
+	db       []byte
+	sessions map[string][]byte // user → session file
+}
+
+func cachedFixture(dbPath, homes, name string, clock func() time.Time) error {
+	before := "none"
+	if data, err := os.ReadFile(dbPath); err == nil {
+		sum := sha256.Sum256(data)
+		before = hex.EncodeToString(sum[:])
+	}
+	at := ""
+	if clock != nil {
+		at = clock().Format(time.RFC3339Nano)
+	}
+	key := before + "|" + name + "|" + at
+	sessionFile := func(user string) string {
+		rt := &runtime{getenv: func(string) string { return filepath.Join(homes, user) }}
+		p, _ := rt.sessionFile(dbPath)
+		return p
+	}
+	fixtureCache.Lock()
+	r, ok := fixtureCache.m[key]
+	fixtureCache.Unlock()
+	if ok {
+		if err := os.WriteFile(dbPath, r.db, 0o600); err != nil {
+			return err
+		}
+		for user, data := range r.sessions {
+			p := sessionFile(user)
+			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+				return err
+			}
+			if err := os.WriteFile(p, data, 0o600); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := runFixture(dbPath, homes, name, clock); err != nil {
+		return err
+	}
+	r = fixtureResult{sessions: map[string][]byte{}}
+	var err error
+	if r.db, err = os.ReadFile(dbPath); err != nil {
+		return err
+	}
+	users, _ := os.ReadDir(homes)
+	for _, u := range users {
+		if data, err := os.ReadFile(sessionFile(u.Name())); err == nil {
+			r.sessions[u.Name()] = data
+		}
+	}
+	fixtureCache.Lock()
+	fixtureCache.m[key] = r
+	fixtureCache.Unlock()
+	return nil
 }
 
 // runFixture runs the command lines of testdata/fixtures/NAME.txt in-process
-// against the database at dbPath.
-func runFixture(dbPath, name string, clock func() time.Time) error {
+// against the database at dbPath, each in the config dir of the user it
+// names under homes (see TestMain).
+func runFixture(dbPath, homes, name string, clock func() time.Time) error {
 	data, err := os.ReadFile(filepath.Join(fixtureDir, name+".txt"))
 	if err != nil {
 		return err
@@ -201,7 +308,14 @@ func runFixture(dbPath, name string, clock func() time.Time) error {
 		argv := append([]string{"celltrack", "--db", dbPath}, words[1:]...)
 		var stdout, stderr bytes.Buffer
 		stdin := strings.NewReader(strings.Repeat(fixturePassword+"\n", 2))
-		if code := run(argv, stdin, &stdout, &stderr, clock); code != 0 {
+		cfg := filepath.Join(homes, commandUser(words[1:], "aud"))
+		getenv := func(k string) string {
+			if k == "CELLTRACK_CONFIG_DIR" {
+				return cfg
+			}
+			return os.Getenv(k)
+		}
+		if code := runEnv(argv, stdin, &stdout, &stderr, clock, getenv); code != 0 {
 			return fmt.Errorf("fixture %s line %d: %s: exit %d: %s", name, i+1, line, code, stderr.String())
 		}
 	}

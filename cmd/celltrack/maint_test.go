@@ -27,6 +27,7 @@ func TestCheckFindsDamage(t *testing.T) {
 	if err := os.WriteFile(damaged, bytes.ReplaceAll(data, []byte("Maternity ward 5"), []byte("Maternity ward 6")), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	copySessions(t, db, damaged)
 	r := celltrack(damaged, "", "check")
 	if r.code != exitRefused {
 		t.Errorf("damaged database: exit %d, want %d", r.code, exitRefused)

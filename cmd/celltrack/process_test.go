@@ -58,7 +58,10 @@ type procDB struct {
 func (p procDB) command(stdin string, args ...string) *exec.Cmd {
 	cmd := exec.Command(p.bin, append([]string{"--db", p.db}, args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
-	cmd.Env = append(os.Environ(), "CELLTRACK_USER=", "CELLTRACK_DB=")
+	// Each person at their own workstation: the config dir of the user the
+	// command line names (see TestMain). The sessions are real logins.
+	cmd.Env = append(os.Environ(), "CELLTRACK_USER=", "CELLTRACK_DB=",
+		"CELLTRACK_CONFIG_DIR="+filepath.Join(filepath.Dir(p.db), "homes", commandUser(args, "")))
 	return cmd
 }
 
@@ -75,7 +78,7 @@ func (p procDB) must(stdin string, args ...string) string {
 }
 
 // procPassword is every process-test user's password, as read from stdin.
-const procPassword = "stress-password\n"
+const procPassword = fixturePassword + "\n"
 
 // newProcDB creates a database through the binary with an admin (alice), a
 // lab user (liu), a nurse (nina), donor D-1 and patient MRN-1. Dates are
@@ -84,8 +87,11 @@ func newProcDB(t *testing.T) procDB {
 	p := procDB{t: t, bin: celltrackBinary(t), db: filepath.Join(t.TempDir(), "ct.db")}
 	pw := procPassword
 	p.must(pw, "init", "--facility", "G1234", "--admin", "alice", "--password-stdin")
+	p.must(pw, "login", "--password-stdin", "alice")
 	p.must(pw, "--user", "alice", "user", "add", "--role", "lab", "--password-stdin", "liu")
 	p.must(pw, "--user", "alice", "user", "add", "--role", "nurse", "--password-stdin", "nina")
+	p.must(pw, "login", "--password-stdin", "liu")
+	p.must(pw, "login", "--password-stdin", "nina")
 	day := func(d int) string { return time.Now().UTC().AddDate(0, 0, d).Format("2006-01-02") }
 	p.must("", "--user", "liu", "donor", "add", "--delivered", day(-30), "--site", "Ward 5", "--consented", day(-40), "D-1")
 	p.must("", "--user", "nina", "patient", "add", "--name", "Mei Chen", "--born", "1984-03-09", "--sex", "F", "MRN-1")

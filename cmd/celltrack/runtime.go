@@ -32,7 +32,7 @@ func exitCode(code string) int {
 	switch code {
 	case "":
 		return exitOK
-	case lot.EUSAGE:
+	case lot.EUSAGE, lot.ESESSION:
 		return exitUsage
 	case lot.EINVALID, lot.EFORBIDDEN, lot.ECONFLICT, lot.EAUTH:
 		return exitRefused
@@ -59,6 +59,11 @@ type runtime struct {
 	stdinReader    *bufio.Reader
 	notFound       string // an unknown command name, reported as a usage error
 	required       map[*cli.Command][]string
+	// getenv reads the environment (CELLTRACK_CONFIG_DIR); tests running
+	// commands in-process give their own.
+	getenv func(string) string
+	// session is the checked login session of the command, if it needs one.
+	session *store.SessionInfo
 }
 
 // exit reports err on stderr (as JSON with --json) and returns the exit code.
@@ -99,9 +104,13 @@ const (
 	// who reads it.
 	readDB
 	writeDB
-	// checkDB opens read-only without a user: only `celltrack check`, which
-	// shows no patient data and must work when the users bucket is damaged.
+	// checkDB opens read-only and checks the session without reading the
+	// user records: only `celltrack check`, which shows no patient data and
+	// must work when the users bucket is damaged.
 	checkDB
+	// authDB opens for writing without a session: login and logout, which
+	// make and end one.
+	authDB
 )
 
 // action wraps a command body: it refuses flags written after arguments and a
@@ -120,7 +129,8 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			}
 		}
 		if mode != noDB {
-			db, err := store.Open(dbPath(c), store.Options{ReadOnly: mode != writeDB, Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
+			writable := mode == writeDB || mode == authDB
+			db, err := store.Open(dbPath(c), store.Options{ReadOnly: !writable, Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
 			if err != nil {
 				return err
 			}
@@ -133,11 +143,8 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			if loc, err := db.FacilityZone(); err == nil {
 				lot.SetDisplayZone(loc)
 			}
-			if mode == readDB {
-				if actor(c) == "" {
-					return lot.Errorf(lot.EUSAGE, "`%s` needs --user NAME (or CELLTRACK_USER): celltrack shows its records, patient data among them, only to a named user who is not disabled", c.Command.HelpName)
-				}
-				if _, err := db.Reader(actor(c)); err != nil {
+			if mode != authDB {
+				if err := rt.useSession(c, db, mode); err != nil {
 					return err
 				}
 			}
@@ -182,7 +189,13 @@ func dbPath(c *cli.Context) string {
 	return defaultDB
 }
 
-func actor(c *cli.Context) string { return flagValue(c, "user", (*cli.Context).String) }
+// actor is the acting user: the user of the command's checked session.
+func actor(c *cli.Context) string {
+	if u, ok := c.App.Metadata["user"].(string); ok {
+		return u
+	}
+	return ""
+}
 
 // out prints v as JSON with --json, otherwise calls text.
 func (rt *runtime) out(v any, text func(w io.Writer)) error {

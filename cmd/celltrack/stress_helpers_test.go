@@ -36,7 +36,7 @@ func labCopy(t *testing.T, dir string) string {
 			return
 		}
 		labOnce.path = filepath.Join(d, "lab.db")
-		labOnce.err = runFixture(labOnce.path, "lab", fixedClock())
+		labOnce.err = runFixture(labOnce.path, homesOf(labOnce.path), "lab", fixedClock())
 	})
 	if labOnce.err != nil {
 		t.Fatal(labOnce.err)
@@ -49,7 +49,46 @@ func labCopy(t *testing.T, dir string) string {
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	copySessions(t, labOnce.path, p)
 	return p
+}
+
+// homesOf is the directory of per-user config dirs (see TestMain) of the
+// database at db in Go tests: "homes" beside it.
+func homesOf(db string) string { return filepath.Join(filepath.Dir(db), "homes") }
+
+// copySessions gives the users logged in to src the same sessions on dst,
+// a byte copy of src at another path: their session files are named from
+// the database's path, and the copy holds the same sessions.
+func copySessions(t *testing.T, src, dst string) {
+	t.Helper()
+	rt := &runtime{}
+	users, err := os.ReadDir(homesOf(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		rt.getenv = func(string) string { return filepath.Join(homesOf(src), u.Name()) }
+		from, err := rt.sessionFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(from)
+		if err != nil {
+			continue // this user never logged in
+		}
+		rt.getenv = func(string) string { return filepath.Join(homesOf(dst), u.Name()) }
+		to, err := rt.sessionFile(dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // accessBases are starting databases beyond the lab fixture, each built once
@@ -58,7 +97,18 @@ func labCopy(t *testing.T, dir string) string {
 var accessBases = map[string]struct {
 	fixtures []string
 	steps    [][]string
+	// refused are steps that must be refused (a wrong password), run after
+	// steps with the stdin "wrong-password-x".
+	refused [][]string
 }{
+	// disabled: the lab and a nurse, dora, whom alice has disabled.
+	"disabled": {fixtures: []string{"lab"}, steps: [][]string{
+		{"--user", "alice", "user", "add", "--role", "nurse", "--full-name", "Dora Diaz", "--password-stdin", "dora"},
+		{"--user", "alice", "user", "disable", "--reason", "left the unit", "dora"}}},
+	// failed: the lab and a nurse, dora, whose last login failed.
+	"failed": {fixtures: []string{"lab"}, steps: [][]string{
+		{"--user", "alice", "user", "add", "--role", "nurse", "--full-name", "Dora Diaz", "--password-stdin", "dora"}},
+		refused: [][]string{{"login", "--password-stdin", "dora"}}},
 	"release": {fixtures: []string{"lab", "release"}},
 	// keyed: the lab with a registered checkpoint key and a backup of it,
 	// $BASE/backup.db (restore, key rotation).
@@ -122,6 +172,7 @@ func baseCopy(t *testing.T, dir, name string) string {
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	copySessions(t, src, p)
 	return p
 }
 
@@ -136,7 +187,7 @@ func buildBase(name string) (string, error) {
 	}
 	db := filepath.Join(d, "base.db")
 	for _, f := range b.fixtures {
-		if err := runFixture(db, f, fixedClock()); err != nil {
+		if err := runFixture(db, homesOf(db), f, fixedClock()); err != nil {
 			return db, err
 		}
 	}
@@ -147,6 +198,11 @@ func buildBase(name string) (string, error) {
 		}
 		if r := celltrack(db, strings.Repeat(fixturePassword+"\n", 2), args...); r.code != 0 {
 			return db, fmt.Errorf("%s: exit %d: %s", strings.Join(st, " "), r.code, r.stderr)
+		}
+	}
+	for _, st := range b.refused {
+		if r := celltrack(db, "wrong-password-x\n", st...); r.code != exitRefused {
+			return db, fmt.Errorf("%s: exit %d, want %d: %s", strings.Join(st, " "), r.code, exitRefused, r.stderr)
 		}
 	}
 	if name == "infused" {
@@ -165,11 +221,21 @@ type invocation struct {
 	stdout, stderr string
 }
 
-// celltrack runs one command line in-process on db at the test clock.
+// celltrack runs one command line in-process on db at the test clock, in
+// the config dir of the user it names (--user, `login NAME`, else aud)
+// under homesOf(db): each person at their own workstation. It logs no one
+// in; the fixtures do, with `celltrack login`.
 func celltrack(db, stdin string, args ...string) invocation {
 	var out, errb bytes.Buffer
 	argv := append([]string{"celltrack", "--db", db}, args...)
-	code := run(argv, strings.NewReader(stdin), &out, &errb, fixedClock())
+	cfg := filepath.Join(homesOf(db), commandUser(args, "aud"))
+	getenv := func(k string) string {
+		if k == "CELLTRACK_CONFIG_DIR" {
+			return cfg
+		}
+		return os.Getenv(k)
+	}
+	code := runEnv(argv, strings.NewReader(stdin), &out, &errb, fixedClock(), getenv)
 	return invocation{code, out.String(), errb.String()}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
@@ -71,7 +72,9 @@ func (rt *runtime) userCommand() *cli.Command {
 				Usage:     "add a user with a role (admin only)",
 				ArgsUsage: "NAME",
 				Description: "Roles: admin, lab, qa, physician, nurse, auditor.\n\n" +
-					example("printf 'lab-password-1\\n' | celltrack --user alice user add --role lab --full-name 'Liu Lab' --password-stdin liu"),
+					"Giving the role qa or physician is an e-signature of the admin: the admin's password is\n" +
+					"asked after the new user's (with --password-stdin: a second line).\n\n" +
+					example("printf 'amber-falcon-river-9\\n' | celltrack user add --role lab --full-name 'Liu Wei' --password-stdin liu"),
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "role", Required: true, Usage: "admin, lab, qa, physician, nurse or auditor"},
 					&cli.StringFlag{Name: "full-name", Usage: "the printed name shown on signatures (default: NAME)"},
@@ -90,7 +93,11 @@ func (rt *runtime) userCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					u, err = rt.db.AddUser(actor(c), u, pw)
+					adminPw, err := rt.grantPassword(c, role)
+					if err != nil {
+						return err
+					}
+					u, err = rt.db.AddUser(actor(c), u, pw, adminPw)
 					if err != nil {
 						return err
 					}
@@ -107,19 +114,30 @@ func (rt *runtime) userCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
+					set, err := rt.db.Settings()
+					if err != nil {
+						return err
+					}
+					now := rt.clock()
 					views := make([]map[string]any, len(us))
 					for i, u := range us {
 						views[i] = userView(u)
+						views[i]["status"], views[i]["locked_until"] = userStatus(u, now), lockedUntil(u, now)
+						views[i]["last_login"], views[i]["password_changed"] = timeOrNil(u.LastLogin), timeOrNil(u.PasswordChanged)
+						views[i]["must_change_password"] = audit.PasswordExpired(u, now, set)
 					}
 					return rt.out(views, func(w io.Writer) {
 						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-						fmt.Fprintln(tw, "NAME\tROLE\tSTATUS\tFULL NAME")
+						fmt.Fprintln(tw, "NAME\tROLE\tSTATUS\tLAST LOGIN\tPASSWORD AGE\tFULL NAME")
 						for _, u := range us {
-							st := "active"
-							if u.Disabled {
-								st = "disabled"
+							age := "-"
+							if !u.PasswordChanged.IsZero() {
+								age = fmt.Sprintf("%dd", int(now.Sub(u.PasswordChanged).Hours()/24))
 							}
-							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, st, u.FullName)
+							if audit.PasswordExpired(u, now, set) {
+								age += " (must change)"
+							}
+							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Name, u.Role, userStatus(u, now), orDash(u.LastLogin), age, u.FullName)
 						}
 						tw.Flush()
 					})
@@ -139,8 +157,145 @@ func (rt *runtime) userCommand() *cli.Command {
 					return rt.out(userView(u), func(w io.Writer) { fmt.Fprintf(w, "disabled user %s\n", u.Name) })
 				}),
 			},
+			rt.adminUserCommand("enable", "enable a disabled user again (admin only)", "celltrack user enable --reason 'back from leave' liu",
+				func(c *cli.Context, name, reason string) (audit.User, string, error) {
+					u, err := rt.db.EnableUser(actor(c), name, reason)
+					return u, "enabled user " + name, err
+				}),
+			rt.adminUserCommand("unlock", "lift a lockout after wrong passwords (admin only)", "celltrack user unlock --reason 'identity checked by phone' nina",
+				func(c *cli.Context, name, reason string) (audit.User, string, error) {
+					u, err := rt.db.UnlockUser(actor(c), name, reason)
+					return u, "unlocked user " + name, err
+				}),
+			{
+				Name:      "reset",
+				Usage:     "set a one-time password that NAME must change at the next login (admin only)",
+				ArgsUsage: "NAME",
+				Description: "The user's sessions end and any lockout is lifted. The one-time password must pass the\n" +
+					"password policy; give it to the person out of band.\n\n" +
+					example("celltrack user reset --reason 'forgot the password' --password-stdin nina"),
+				Flags: []cli.Flag{&cli.StringFlag{Name: "reason", Required: true, Usage: "why the password is reset"}, passwordStdinFlag},
+				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
+					name := c.Args().First()
+					pw, err := rt.password(c, "one-time password of "+name)
+					if err != nil {
+						return err
+					}
+					u, err := rt.db.ResetPassword(actor(c), name, pw, c.String("reason"))
+					if err != nil {
+						return err
+					}
+					return rt.out(userView(u), func(w io.Writer) {
+						fmt.Fprintf(w, "reset the password of %s; it must be changed at the next login\n", name)
+					})
+				}),
+			},
+			{
+				Name:      "role",
+				Usage:     "give NAME another role (admin only); qa and physician need the admin's signature",
+				ArgsUsage: "NAME ROLE",
+				Description: "The user's sessions end. Giving qa or physician is an e-signature of the admin: the\n" +
+					"admin's password is asked.\n\n" +
+					example("celltrack user role --reason 'moved to QA' --password-stdin liu qa"),
+				Flags: []cli.Flag{&cli.StringFlag{Name: "reason", Required: true, Usage: "why the role changes"}, passwordStdinFlag},
+				Action: rt.action(writeDB, 2, func(c *cli.Context) error {
+					name := c.Args().Get(0)
+					role, err := audit.ParseRole(c.Args().Get(1))
+					if err != nil {
+						return err
+					}
+					adminPw, err := rt.grantPassword(c, role)
+					if err != nil {
+						return err
+					}
+					u, err := rt.db.SetRole(actor(c), name, role, c.String("reason"), adminPw)
+					if err != nil {
+						return err
+					}
+					return rt.out(userView(u), func(w io.Writer) { fmt.Fprintf(w, "user %s now has role %s\n", name, u.Role) })
+				}),
+			},
+			{
+				Name:      "passwd",
+				Usage:     "change your own password (the current one, then the new one)",
+				ArgsUsage: " ",
+				Description: "The new password needs at least 12 characters, must not contain your user name or a\n" +
+					"part of your printed name, and must not be easy to guess (zxcvbn strength 3 of 4).\n\n" +
+					example("celltrack user passwd"),
+				Flags: []cli.Flag{passwordStdinFlag},
+				Action: rt.action(writeDB, 0, func(c *cli.Context) error {
+					old, err := rt.password(c, "current password of "+actor(c))
+					if err != nil {
+						return err
+					}
+					pw, err := rt.password(c, "new password of "+actor(c))
+					if err != nil {
+						return err
+					}
+					u, err := rt.db.ChangePassword(actor(c), old, pw)
+					if err != nil {
+						return err
+					}
+					return rt.out(userView(u), func(w io.Writer) { fmt.Fprintf(w, "changed the password of %s\n", u.Name) })
+				}),
+			},
 		},
 	}
+}
+
+// adminUserCommand is an admin's change to an account that needs only a
+// reason.
+func (rt *runtime) adminUserCommand(name, usage, ex string, fn func(c *cli.Context, name, reason string) (audit.User, string, error)) *cli.Command {
+	return &cli.Command{
+		Name: name, Usage: usage, ArgsUsage: "NAME", Description: example(ex),
+		Flags: []cli.Flag{&cli.StringFlag{Name: "reason", Required: true, Usage: "why"}},
+		Action: rt.action(writeDB, 1, func(c *cli.Context) error {
+			u, msg, err := fn(c, c.Args().First(), c.String("reason"))
+			if err != nil {
+				return err
+			}
+			return rt.out(userView(u), func(w io.Writer) { fmt.Fprintln(w, msg) })
+		}),
+	}
+}
+
+// grantPassword reads the admin's password when role needs a signed grant.
+func (rt *runtime) grantPassword(c *cli.Context, role audit.Role) (string, error) {
+	if role != audit.QA && role != audit.Physician {
+		return "", nil
+	}
+	return rt.password(c, actor(c)+" (admin), signing the grant of role "+string(role))
+}
+
+func userStatus(u audit.User, now time.Time) string {
+	switch {
+	case u.Disabled:
+		return "disabled"
+	case u.Locked(now):
+		return "locked"
+	}
+	return "active"
+}
+
+func lockedUntil(u audit.User, now time.Time) any {
+	if u.Locked(now) {
+		return u.LockedUntil
+	}
+	return nil
+}
+
+func timeOrNil(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func orDash(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return lot.FormatTime(t)
 }
 
 func userView(u audit.User) map[string]any {

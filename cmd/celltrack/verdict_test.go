@@ -13,7 +13,8 @@ import (
 // on stderr (exit 3), never plain text on stderr.
 func TestFailedVerifyKeepsTheJSONContract(t *testing.T) {
 	dir := t.TempDir()
-	data, err := os.ReadFile(labCopy(t, dir))
+	lab := labCopy(t, dir)
+	data, err := os.ReadFile(lab)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,6 +22,7 @@ func TestFailedVerifyKeepsTheJSONContract(t *testing.T) {
 	if err := os.WriteFile(damaged, bytes.ReplaceAll(data, []byte("Maternity ward 5"), []byte("Maternity ward 6")), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	copySessions(t, lab, damaged)
 	for _, args := range [][]string{{"--user", "aud", "--json", "audit", "verify"}, {"--json", "check"}} {
 		r := celltrack(damaged, "", args...)
 		if r.code != exitRefused {

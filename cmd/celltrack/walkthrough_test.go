@@ -19,6 +19,7 @@ import (
 //
 //	$ export NAME=VALUE          sets an environment variable
 //	$ echo 'pw' | celltrack ...  runs celltrack with that line on stdin
+//	$ printf 'a\nb\n' | celltrack ... with those lines on stdin
 //	$ celltrack ...              runs celltrack; the lines up to the next $
 //	                             are its exact stdout, except that lines
 //	                             starting "celltrack: " are its stderr, "…"
@@ -42,6 +43,18 @@ func TestREADMEWalkthrough(t *testing.T) {
 	}
 	p := scriptParams(dir)
 	p.Cmds["walkmatch"] = cmdWalkMatch
+	// The walkthrough is one person's shell at one workstation: logins
+	// switch its user. It gets a config dir of its own and no default user.
+	setup := p.Setup
+	p.Setup = func(env *testscript.Env) error {
+		if err := setup(env); err != nil {
+			return err
+		}
+		env.Setenv("CELLTRACK_TEST_HOMES", "")
+		env.Setenv("CELLTRACK_USER", "")
+		env.Setenv("CELLTRACK_CONFIG_DIR", filepath.Join(env.WorkDir, "config"))
+		return nil
+	}
 	testscript.Run(t, p)
 }
 
@@ -97,11 +110,15 @@ func walkthroughArchive(readme string) (*txtar.Archive, error) {
 			commands++
 			if pw, after, ok := strings.Cut(cmd, " | "); ok {
 				words := splitWords(pw)
-				if len(words) != 2 || words[0] != "echo" {
-					return nil, fmt.Errorf("README walkthrough: only `echo 'LINE' | celltrack ...` may pipe: %s", cmd)
+				if len(words) != 2 || (words[0] != "echo" && words[0] != "printf") {
+					return nil, fmt.Errorf("README walkthrough: only `echo 'LINE' | celltrack ...` or `printf 'LINE\\nLINE\\n' | celltrack ...` may pipe: %s", cmd)
 				}
 				name := fmt.Sprintf("step%02d.stdin", commands)
-				ar.Files = append(ar.Files, txtar.File{Name: name, Data: []byte(words[1] + "\n")})
+				data := words[1] + "\n"
+				if words[0] == "printf" {
+					data = strings.ReplaceAll(words[1], `\n`, "\n")
+				}
+				ar.Files = append(ar.Files, txtar.File{Name: name, Data: []byte(data)})
 				fmt.Fprintf(&script, "stdin %s\n", name)
 				cmd = after
 			}

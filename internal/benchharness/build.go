@@ -28,7 +28,7 @@ const (
 	lotsPerDonor   = 10
 	releasedEvery  = 98
 	bagsPerRelease = 98
-	benchPassword  = "bench-password"
+	benchPassword  = "bench-amber-falcon-river-9"
 )
 
 func donorCode(i int) string     { return fmt.Sprintf("D-%05d", i/lotsPerDonor) }

@@ -131,10 +131,17 @@ func (b *bench) size(n int) (result, error) {
 	if _, err := b.ct(base, pw, "init", "--facility", "G1234", "--admin", "alice", "--password-stdin"); err != nil {
 		return res, err
 	}
+	if err := b.login(base, "alice"); err != nil {
+		return res, err
+	}
 	for _, u := range [][2]string{{"liu", "lab"}, {"nina", "nurse"}, {"omar", "nurse"}, {"quinn", "qa"}, {"pat", "physician"}, {"aud", "auditor"}} {
-		if _, err := b.ct(base, pw, "--user", "alice", "user", "add", "--role", u[1], "--password-stdin", u[0]); err != nil {
+		// qa and physician are granted with alice's signature: her password follows.
+		if _, err := b.ct(base, pw+pw, "--user", "alice", "user", "add", "--role", u[1], "--password-stdin", u[0]); err != nil {
 			return res, err
 		}
+	}
+	if err := b.login(base, "nina"); err != nil {
+		return res, err
 	}
 	if _, err := b.ct(base, "", "--user", "nina", "patient", "add", "--name", "Mei Chen", "--born", "1984-03-09", "--sex", "F", "MRN-1"); err != nil {
 		return res, err
@@ -161,6 +168,9 @@ func (b *bench) size(n int) (result, error) {
 	for r := 0; r < b.runs; r++ {
 		target := filepath.Join(b.dir, fmt.Sprintf("import-%d-%d.db", n, r))
 		if err := copyFile(base, target); err != nil {
+			return res, err
+		}
+		if err := b.login(target, "liu"); err != nil {
 			return res, err
 		}
 		d, err := b.ct(target, "", "--user", "liu", "lot", "import", "--csv", csvPath)
@@ -192,7 +202,13 @@ func (b *bench) size(n int) (result, error) {
 	}
 	res.build, res.events, res.infusions = time.Since(start), events, infusions
 	// The checkpoint that traces verify from: `celltrack check`, once.
-	if res.check, err = b.ct(db, "", "check"); err != nil {
+	// Every timed command runs in a real session: nina (writes, dose
+	// check) and aud (reads) log in as people do, each in a config dir of
+	// their own.
+	if err := b.login(db, "nina", "aud"); err != nil {
+		return res, err
+	}
+	if res.check, err = b.ct(db, "", "--user", "aud", "check"); err != nil {
 		return res, err
 	}
 	var writes, commits, shows, verifies, fulls []time.Duration
@@ -268,7 +284,9 @@ func (b *bench) size(n int) (result, error) {
 // checkBagCode is the code of MRN-CHECK's bag: the last bag of the first
 // released lot (DINs are issued in import order, from 1).
 func checkBagCode(b *bench, db string) string {
-	out, _ := exec.Command(b.celltrack, "--db", db, "--user", "aud", "--json", "lot", "show", lotNumber(releasedEvery/2)).Output()
+	cmd := exec.Command(b.celltrack, "--db", db, "--user", "aud", "--json", "lot", "show", lotNumber(releasedEvery/2))
+	cmd.Env = append(os.Environ(), "CELLTRACK_USER=", "CELLTRACK_DB=", "CELLTRACK_CONFIG_DIR="+b.configDir([]string{"--user", "aud"}))
+	out, _ := cmd.Output()
 	var v struct {
 		DIN string `json:"din"`
 	}
@@ -276,9 +294,35 @@ func checkBagCode(b *bench, db string) string {
 	return fmt.Sprintf("%s%02d", v.DIN, bagsPerRelease+1)
 }
 
+// login logs users in to db with `celltrack login`.
+func (b *bench) login(db string, users ...string) error {
+	for _, u := range users {
+		if _, err := b.ct(db, benchPassword+"\n", "login", "--password-stdin", u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// configDir is the config dir (session files) of the person a command line
+// is typed by: the --user value, or the NAME of `login NAME`.
+func (b *bench) configDir(args []string) string {
+	name := "anyone"
+	for i, a := range args {
+		switch {
+		case a == "--user" && i+1 < len(args):
+			name = args[i+1]
+		case a == "login":
+			name = args[len(args)-1]
+		}
+	}
+	return filepath.Join(b.dir, "homes", name)
+}
+
 // ct runs celltrack on db and returns its wall time.
 func (b *bench) ct(db, stdin string, args ...string) (time.Duration, error) {
 	cmd := exec.Command(b.celltrack, append([]string{"--db", db}, args...)...)
+	cmd.Env = append(os.Environ(), "CELLTRACK_USER=", "CELLTRACK_DB=", "CELLTRACK_CONFIG_DIR="+b.configDir(args))
 	if stdin != "" {
 		// A pipe costs the timing a copying goroutine in this process; a
 		// command that reads nothing gets /dev/null, as the floor does.
@@ -290,7 +334,9 @@ func (b *bench) ct(db, stdin string, args ...string) (time.Duration, error) {
 func (b *bench) timed(cmd *exec.Cmd) (time.Duration, error) {
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
-	cmd.Env = append(os.Environ(), "CELLTRACK_USER=", "CELLTRACK_DB=")
+	if cmd.Env == nil {
+		cmd.Env = append(os.Environ(), "CELLTRACK_USER=", "CELLTRACK_DB=")
+	}
 	start := time.Now()
 	err := cmd.Run()
 	d := time.Since(start)
@@ -304,7 +350,9 @@ func (b *bench) timed(cmd *exec.Cmd) (time.Duration, error) {
 }
 
 func (b *bench) auditEntries(db string) (int, int64) {
-	out, _ := exec.Command(b.celltrack, "--db", db, "--user", "aud", "--json", "audit", "verify").Output()
+	cmd := exec.Command(b.celltrack, "--db", db, "--user", "aud", "--json", "audit", "verify")
+	cmd.Env = append(os.Environ(), "CELLTRACK_USER=", "CELLTRACK_DB=", "CELLTRACK_CONFIG_DIR="+b.configDir([]string{"--user", "aud"}))
+	out, _ := cmd.Output()
 	var entries int
 	if i := bytes.Index(out, []byte(`"entries": `)); i >= 0 {
 		fmt.Sscanf(string(out[i+len(`"entries": `):]), "%d", &entries)

@@ -1,0 +1,24 @@
+package audit
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestPasswordPolicy: NIST SP 800-63B without composition rules.
+func TestPasswordPolicy(t *testing.T) {
+	for _, tc := range []struct{ pw, want string }{
+		{"short-one", "use at least 12"},
+		{"nina-is-on-the-ward-7", "contains the user name"},
+		{"rossi-harbor-lantern", "from the printed name"},
+		{"password1234", "too easy to guess"},
+		{"qwertyuiop12", "too easy to guess"},
+		{"aaaaaaaaaaaa", "too easy to guess"},
+		{"copper-meadow-lynx-42", ""},
+	} {
+		err := CheckNewPassword(tc.pw, "nina", "Nina Rossi")
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%q: %v; want %q", tc.pw, err, tc.want)
+		}
+	}
+}

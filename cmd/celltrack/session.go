@@ -1,0 +1,246 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store"
+	"github.com/urfave/cli/v2"
+)
+
+// The client side of a login session: one file per database, 0600, in a
+// 0700 directory under the user's config directory (CELLTRACK_CONFIG_DIR
+// overrides os.UserConfigDir()/celltrack). It is named from a hash of the
+// database's absolute path and holds store.Credentials.
+
+// configDir is where session files live.
+func (rt *runtime) configDir() (string, error) {
+	if d := rt.getenv("CELLTRACK_CONFIG_DIR"); d != "" {
+		return d, nil
+	}
+	d, err := os.UserConfigDir()
+	if err != nil {
+		return "", lot.Errorf(lot.EUSAGE, "no config directory for the session file (%v); set CELLTRACK_CONFIG_DIR", err)
+	}
+	return filepath.Join(d, "celltrack"), nil
+}
+
+// sessionFile is the session file of the database at dbPath.
+func (rt *runtime) sessionFile(dbPath string) (string, error) {
+	dir, err := rt.configDir()
+	if err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(dbPath)
+	if err != nil {
+		return "", fmt.Errorf("absolute path of %s: %w", dbPath, err)
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(dir, "session-"+hex.EncodeToString(sum[:12])+".json"), nil
+}
+
+// loadSession reads the session file of the database at dbPath.
+func (rt *runtime) loadSession(dbPath string) (store.Credentials, string, error) {
+	var c store.Credentials
+	path, err := rt.sessionFile(dbPath)
+	if err != nil {
+		return c, "", err
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, path, lot.Errorf(lot.ESESSION, "not logged in to %s; log in with `celltrack login NAME`", dbPath)
+	}
+	if err != nil {
+		return c, path, fmt.Errorf("read session file: %w", err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil || c.Token == "" {
+		return c, path, lot.Errorf(lot.ESESSION, "the session file %s is not one celltrack wrote (it was edited by hand); log in again with `celltrack login NAME`", path)
+	}
+	return c, path, nil
+}
+
+// saveSession writes c to path, 0600 in a 0700 directory, replacing the
+// file in one rename so that a reader never sees half a file.
+func saveSession(path string, c store.Credentials) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	os.Chmod(dir, 0o700)
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".session-*")
+	if err != nil {
+		return fmt.Errorf("write session file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("write session file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write session file: %w", err)
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// useSession checks the session of this database for a command and makes
+// its user the acting user: --user (or CELLTRACK_USER), when given, must name
+// the same person. Reads check in a read-only transaction and refresh only
+// the session file; writes are checked again inside their transaction.
+func (rt *runtime) useSession(c *cli.Context, db *store.DB, mode access) error {
+	creds, path, err := rt.loadSession(dbPath(c))
+	if err != nil {
+		return err
+	}
+	check := db.Session
+	if mode == checkDB {
+		check = db.SessionOnly
+	}
+	info, next, err := check(creds)
+	if err != nil {
+		return err
+	}
+	if want := flagValue(c, "user", (*cli.Context).String); want != "" && want != info.User.Name {
+		return lot.Errorf(lot.EUSAGE, "--user (or CELLTRACK_USER) %s names someone other than the session's user %s; log in as %s with `celltrack login %s`, or drop --user", want, info.User.Name, want, want)
+	}
+	if next != creds {
+		if err := saveSession(path, next); err != nil {
+			return err
+		}
+	}
+	c.App.Metadata = map[string]any{"user": info.User.Name}
+	rt.session = &info
+	if mode == writeDB {
+		rt.db = db.WithSession(next)
+	}
+	return nil
+}
+
+func (rt *runtime) loginCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "login",
+		Usage:     "open a session on this database (password at a hidden prompt, or one line on stdin)",
+		ArgsUsage: "NAME",
+		Description: "Every command but init, login, isbt check, demo and completion needs a live session and\n" +
+			"acts as its user. A session ends after the facility's idle expiry (15 min by default)\n" +
+			"or absolute expiry (12 h), at `celltrack logout`, or when an admin disables, resets or\n" +
+			"changes the account. 5 wrong passwords in a row lock the account (`celltrack settings`).\n" +
+			"When the password must be changed (after `user reset`), the new one is asked next\n" +
+			"(with --password-stdin: a second line).\n\n" +
+			example("celltrack login nina"),
+		Flags: []cli.Flag{passwordStdinFlag},
+		Action: rt.action(authDB, 1, func(c *cli.Context) error {
+			// NAME is explicit: --user and CELLTRACK_USER are not read.
+			name := c.Args().First()
+			path, err := rt.sessionFile(dbPath(c))
+			if err != nil {
+				return err
+			}
+			pw, err := rt.password(c, name)
+			if err != nil {
+				return err
+			}
+			creds, info, err := rt.db.Login(name, pw, func() (string, error) {
+				fmt.Fprintf(rt.stderr, "celltrack: the password of %s must be changed now.\n", name)
+				return rt.password(c, "new password of "+name)
+			})
+			if err != nil {
+				return err
+			}
+			if err := saveSession(path, creds); err != nil {
+				return err
+			}
+			set, err := rt.db.Settings()
+			if err != nil {
+				return err
+			}
+			return rt.out(sessionView(dbPath(c), info, set), func(w io.Writer) {
+				fmt.Fprintf(w, "logged in as %s (%s, %s) to %s until %s at the latest; idle after %s\n",
+					info.User.Name, info.User.FullName, info.User.Role, dbPath(c), lot.FormatTime(info.Session.Expires), audit.FormatDuration(set.IdleExpiry))
+			})
+		}),
+	}
+}
+
+func (rt *runtime) logoutCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "logout",
+		Usage:       "end this database's session",
+		ArgsUsage:   " ",
+		Description: example("celltrack logout"),
+		Action: rt.action(authDB, 0, func(c *cli.Context) error {
+			creds, path, err := rt.loadSession(dbPath(c))
+			if err != nil {
+				return err
+			}
+			u, err := rt.db.Logout(creds)
+			os.Remove(path)
+			if lot.ErrorCode(err) == lot.ESESSION {
+				return rt.out(map[string]any{"logged_out": creds.User, "ended": false}, func(w io.Writer) {
+					fmt.Fprintf(w, "the session of %s had already ended; removed its session file\n", creds.User)
+				})
+			}
+			if err != nil {
+				return err
+			}
+			return rt.out(map[string]any{"logged_out": u.Name, "ended": true}, func(w io.Writer) {
+				fmt.Fprintf(w, "logged out %s from %s\n", u.Name, dbPath(c))
+			})
+		}),
+	}
+}
+
+func (rt *runtime) whoamiCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "whoami",
+		Usage:       "print the session's user, role, database, start and expiry",
+		ArgsUsage:   " ",
+		Description: example("celltrack whoami"),
+		Action: rt.action(readDB, 0, func(c *cli.Context) error {
+			set, err := rt.db.Settings()
+			if err != nil {
+				return err
+			}
+			info := *rt.session
+			return rt.out(sessionView(dbPath(c), info, set), func(w io.Writer) {
+				fmt.Fprintf(w, "user      %s (%s, %s)\n", info.User.Name, info.User.FullName, info.User.Role)
+				fmt.Fprintf(w, "database  %s\n", dbPath(c))
+				fmt.Fprintf(w, "started   %s\n", lot.FormatTime(info.Session.Created))
+				fmt.Fprintf(w, "expires   %s, or after %s idle (at %s)\n", lot.FormatTime(info.Session.Expires), audit.FormatDuration(set.IdleExpiry), lot.FormatTime(idleEnd(info, set)))
+			})
+		}),
+	}
+}
+
+func idleEnd(info store.SessionInfo, set audit.Settings) time.Time {
+	t := info.Session.LastActivity.Add(set.IdleExpiry)
+	if t.After(info.Session.Expires) {
+		return info.Session.Expires
+	}
+	return t
+}
+
+func sessionView(db string, info store.SessionInfo, set audit.Settings) map[string]any {
+	return map[string]any{"user": info.User.Name, "full_name": info.User.FullName, "role": info.User.Role, "database": db,
+		"started": info.Session.Created, "expires": info.Session.Expires, "idle_expires": idleEnd(info, set)}
+}

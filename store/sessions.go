@@ -1,0 +1,530 @@
+package store
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Login sessions (issue 10). The database keeps, per session, the SHA-256 of
+// its token (never the token), the user, when it started, its absolute
+// expiry, its last activity as writes saw it, whether it was revoked, and a
+// random touch key. The client keeps the token and its own last activity,
+// MACed with the touch key, so that a read — a read-only transaction that
+// cannot update the database — still counts as activity, and a hand-edited
+// client file is detected. The sessions bucket is bookkeeping, like meta: it
+// is not an audited record (logins and logouts are audit entries).
+
+var (
+	bSessions = []byte("sessions")
+	metaDBID  = []byte("db_id")
+)
+
+// sessionRecord is a session as the database keeps it (version 1).
+type sessionRecord struct {
+	V            int       `json:"v"`
+	UserID       uuid.UUID `json:"user_id"`
+	User         string    `json:"user"`
+	Created      time.Time `json:"created"`
+	Expires      time.Time `json:"expires"`
+	LastActivity time.Time `json:"last_activity"`
+	Revoked      bool      `json:"revoked,omitempty"`
+	TouchKey     []byte    `json:"touch_key"`
+}
+
+func (r sessionRecord) session() audit.Session {
+	return audit.Session{User: r.User, Created: r.Created, Expires: r.Expires, LastActivity: r.LastActivity, Revoked: r.Revoked}
+}
+
+// Credentials are what a client keeps of its session: the database it
+// belongs to, the user, the token, and the client's last activity with its
+// MAC under the session's touch key.
+type Credentials struct {
+	DatabaseID   string    `json:"database_id"`
+	User         string    `json:"user"`
+	Token        string    `json:"token"`
+	LastActivity time.Time `json:"last_activity"`
+	MAC          string    `json:"mac"`
+}
+
+// SessionInfo is a checked session: its user (as stored now) and times.
+type SessionInfo struct {
+	User       audit.User
+	Session    audit.Session
+	DatabaseID string
+}
+
+// errRelogin is the refusal of credentials the database does not know.
+func errRelogin(user, why string) error {
+	return lot.Errorf(lot.ESESSION, "%s; log in again with `celltrack login %s`", why, user)
+}
+
+func tokenHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// touchMAC binds the client's last activity to the session.
+func touchMAC(key, hash []byte, at time.Time) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(hash)
+	m.Write([]byte(at.UTC().Format(time.RFC3339Nano)))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// DatabaseID returns the database's random identity, made at init (or by
+// the upgrade to schema 4): a session is valid only on the database that
+// made it.
+func (db *DB) DatabaseID() (string, error) {
+	var id string
+	err := db.view(func(tx *bolt.Tx) error { id = string(tx.Bucket(bMeta).Get(metaDBID)); return nil })
+	return id, err
+}
+
+// settingsID is the id of the settings record: the database's identity.
+func settingsID(tx *bolt.Tx) uuid.UUID {
+	id, _ := uuid.Parse(string(tx.Bucket(bMeta).Get(metaDBID)))
+	return id
+}
+
+// Login checks name's password and opens a session. A wrong password or an
+// unknown name is refused with the same EAUTH message and one audit entry;
+// the MaxFailures-th consecutive wrong password locks the account for the
+// facility's lockout duration (one more entry). A right password resets the
+// count. When the password must be changed (an admin's reset, or older than
+// the facility's maximum age), newPassword is called for the new one, which
+// must pass audit.CheckNewPassword; the login then changes it.
+func (db *DB) Login(name, password string, newPassword func() (string, error)) (_ Credentials, _ SessionInfo, err error) {
+	defer db.recoverDamage(&err)
+	var u audit.User
+	var found bool
+	var set audit.Settings
+	err = db.view(func(tx *bolt.Tx) error {
+		set = settingsTx(tx)
+		id, ok := lookup(tx, "idx_user_name", name)
+		if !ok {
+			return nil
+		}
+		var r userRecord
+		if _, err := get(tx, kindUser, id, &r); err != nil {
+			return err
+		}
+		u, found = r.user(), true
+		return nil
+	})
+	if err != nil {
+		return Credentials{}, SessionInfo{}, err
+	}
+	now := db.now()
+	if found {
+		if err := audit.CheckLogin(u, now); err != nil {
+			if werr := db.refusedEvent(u, "login.refused", "login while "+statusWord(u, now)); werr != nil {
+				return Credentials{}, SessionInfo{}, werr
+			}
+			return Credentials{}, SessionInfo{}, err
+		}
+	}
+	if !found || !audit.CheckPassword(u.Hash, password) {
+		if !found {
+			// The same work and the same answer as a wrong password, so
+			// that the reply does not tell which names exist.
+			audit.CheckPassword(dummyHash(), password)
+		}
+		return Credentials{}, SessionInfo{}, db.wrongPassword(name, u, found, "login.refused", "wrong password at login")
+	}
+	var newHash string
+	if audit.PasswordExpired(u, now, set) {
+		if newPassword == nil {
+			return Credentials{}, SessionInfo{}, lot.Errorf(lot.EAUTH, "user %s must change the password before logging in; log in at a terminal, or give the new password as a second line with --password-stdin", name)
+		}
+		np, err := newPassword()
+		if err != nil {
+			return Credentials{}, SessionInfo{}, err
+		}
+		if newHash, err = newPasswordHash(u, np); err != nil {
+			return Credentials{}, SessionInfo{}, err
+		}
+	}
+	var creds Credentials
+	var info SessionInfo
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		r, err := userRecordByName(tx, name)
+		if err != nil {
+			return err
+		}
+		u := r.user()
+		if err := audit.CheckLogin(u, now); err != nil {
+			return err
+		}
+		u.Failures, u.LastLogin = 0, now
+		reason := ""
+		if newHash != "" {
+			u.Hash, u.PasswordChanged, u.MustChange = newHash, now, false
+			reason = "password changed at login"
+		}
+		w := &writer{db: db, tx: tx, actor: u, now: now}
+		if err := w.put(kindUser, u.ID, "login", reason, toUserRecord(u)); err != nil {
+			return err
+		}
+		pruneSessions(tx, now)
+		token, key := make([]byte, 32), make([]byte, 32)
+		if _, err := rand.Read(token); err != nil {
+			return fmt.Errorf("session token: %w", err)
+		}
+		if _, err := rand.Read(key); err != nil {
+			return fmt.Errorf("session key: %w", err)
+		}
+		s := sessionRecord{V: 1, UserID: u.ID, User: u.Name, Created: now, Expires: now.Add(set.AbsoluteExpiry), LastActivity: now, TouchKey: key}
+		creds = Credentials{DatabaseID: string(tx.Bucket(bMeta).Get(metaDBID)), User: u.Name, Token: base64.RawURLEncoding.EncodeToString(token), LastActivity: now}
+		h := tokenHash(creds.Token)
+		creds.MAC = touchMAC(key, h, now)
+		if err := putSession(tx, h, s); err != nil {
+			return err
+		}
+		info = SessionInfo{User: u, Session: s.session(), DatabaseID: creds.DatabaseID}
+		return nil
+	})
+	return creds, info, err
+}
+
+// dummyHash is checked against when the name is unknown, so that an
+// unknown name costs what a wrong password costs.
+// It is made on first use: hashing at start-up would slow every command.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := audit.HashPassword("no-such-user-dummy-9f2c")
+	return h
+})
+
+func statusWord(u audit.User, now time.Time) string {
+	if u.Disabled {
+		return "disabled"
+	}
+	return "locked until " + lot.FormatTime(u.LockedUntil)
+}
+
+// refusedEvent records an attempt by a disabled or locked account.
+func (db *DB) refusedEvent(u audit.User, action, reason string) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		w := &writer{db: db, tx: tx, actor: u, now: db.now()}
+		return w.event(kindUser, u.ID, action, reason)
+	})
+}
+
+// wrongPassword records a wrong password for name (u when found): one audit
+// entry, and a second when it locks the account. It waits
+// FailedPasswordDelay and returns the refusal, worded the same for an
+// unknown name as for a wrong password.
+func (db *DB) wrongPassword(name string, u audit.User, found bool, action, reason string) error {
+	locked := false
+	var until time.Time
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		now := db.now()
+		if !found {
+			w := &writer{db: db, tx: tx, actor: audit.User{Name: name}, now: now}
+			return w.event(kindUser, uuid.Nil, action, "unknown user name")
+		}
+		r, err := userRecordByName(tx, name)
+		if err != nil {
+			return err
+		}
+		u := r.user()
+		u.Failures++
+		if u.Failures >= audit.MaxFailures {
+			u.LockedUntil = now.Add(settingsTx(tx).LockoutDuration)
+			locked, until = true, u.LockedUntil
+		}
+		w := &writer{db: db, tx: tx, actor: u, now: now}
+		if err := w.put(kindUser, u.ID, action, fmt.Sprintf("%s (%d of %d)", reason, u.Failures, audit.MaxFailures), toUserRecord(u)); err != nil {
+			return err
+		}
+		if locked {
+			if err := w.event(kindUser, u.ID, "user.locked", fmt.Sprintf("locked until %s after %d consecutive wrong passwords", lot.FormatTime(until), u.Failures)); err != nil {
+				return err
+			}
+			revokeSessions(tx, u.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	time.Sleep(FailedPasswordDelay)
+	if locked {
+		return lot.Errorf(lot.EAUTH, "wrong user name or password; nothing was done, and after %d wrong passwords in a row user %s is locked until %s (an admin can run `celltrack user unlock %s`)", audit.MaxFailures, name, lot.FormatTime(until), name)
+	}
+	return lot.Errorf(lot.EAUTH, "wrong user name or password for %s; nothing was done (the attempt is recorded in the audit trail; %d wrong in a row lock the account)", name, audit.MaxFailures)
+}
+
+// newPasswordHash checks a new password of u against the policy and that it
+// is not the current one, and hashes it.
+func newPasswordHash(u audit.User, password string) (string, error) {
+	if err := audit.CheckNewPassword(password, u.Name, u.FullName); err != nil {
+		return "", err
+	}
+	if audit.CheckPassword(u.Hash, password) {
+		return "", lot.Errorf(lot.EINVALID, "the new password of %s is the current one; choose a new one", u.Name)
+	}
+	return audit.HashPassword(password)
+}
+
+func userRecordByName(tx *bolt.Tx, name string) (userRecord, error) {
+	var r userRecord
+	id, ok := lookup(tx, "idx_user_name", name)
+	if !ok {
+		return r, lot.Errorf(lot.ENOTFOUND, "no user %q; check the name (an admin lists users with `celltrack user list`)", name)
+	}
+	_, err := get(tx, kindUser, id, &r)
+	return r, err
+}
+
+func putSession(tx *bolt.Tx, hash []byte, s sessionRecord) error {
+	val, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bSessions).Put(hash, val)
+}
+
+func getSession(tx *bolt.Tx, hash []byte) (sessionRecord, bool, error) {
+	var s sessionRecord
+	v := tx.Bucket(bSessions).Get(hash)
+	if v == nil {
+		return s, false, nil
+	}
+	if err := json.Unmarshal(v, &s); err != nil {
+		return s, false, fmt.Errorf("decode session: %w", err)
+	}
+	return s, true, nil
+}
+
+// pruneSessions deletes sessions that ended more than a day ago, so the
+// bucket holds about one day of logins.
+func pruneSessions(tx *bolt.Tx, now time.Time) {
+	b := tx.Bucket(bSessions)
+	var old [][]byte
+	b.ForEach(func(k, v []byte) error {
+		var s sessionRecord
+		if json.Unmarshal(v, &s) == nil && now.Sub(s.Expires) > 24*time.Hour {
+			old = append(old, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	for _, k := range old {
+		b.Delete(k)
+	}
+}
+
+// revokeSessions ends every session of user id (disable, reset, role
+// change, lock).
+func revokeSessions(tx *bolt.Tx, id uuid.UUID) error {
+	b := tx.Bucket(bSessions)
+	type kv struct{ k, v []byte }
+	var upd []kv
+	err := b.ForEach(func(k, v []byte) error {
+		var s sessionRecord
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("decode session: %w", err)
+		}
+		if s.UserID == id && !s.Revoked {
+			s.Revoked = true
+			nv, _ := json.Marshal(s)
+			upd = append(upd, kv{append([]byte(nil), k...), nv})
+		}
+		return nil
+	})
+	for _, x := range upd {
+		if err == nil {
+			err = b.Put(x.k, x.v)
+		}
+	}
+	return err
+}
+
+// checkSession checks credentials in tx: the database identity, the
+// session (known, not revoked, within its absolute and idle expiry, the
+// client's activity MACed by its touch key) and its user (existing, enabled,
+// not locked, no password change pending). It returns the session, its key
+// and the user.
+func (db *DB) checkSession(tx *bolt.Tx, c Credentials, withUser bool) (sessionRecord, []byte, audit.User, error) {
+	user := c.User
+	if user == "" {
+		user = "NAME"
+	}
+	if c.Token == "" {
+		return sessionRecord{}, nil, audit.User{}, lot.Errorf(lot.ESESSION, "not logged in to this database; log in with `celltrack login NAME`")
+	}
+	if id := string(tx.Bucket(bMeta).Get(metaDBID)); id == "" || id != c.DatabaseID {
+		return sessionRecord{}, nil, audit.User{}, errRelogin(user, fmt.Sprintf("the session file was made for another database (id %s), not %s (id %s)", c.DatabaseID, db.path, id))
+	}
+	h := tokenHash(c.Token)
+	s, ok, err := getSession(tx, h)
+	if err != nil {
+		return s, nil, audit.User{}, err
+	}
+	if !ok || s.User != c.User {
+		return s, nil, audit.User{}, errRelogin(user, "this database knows no such session (it was pruned, or the session file was copied or edited)")
+	}
+	if !hmac.Equal([]byte(touchMAC(s.TouchKey, h, c.LastActivity)), []byte(c.MAC)) {
+		return s, nil, audit.User{}, errRelogin(user, "the session file was changed by hand (its last activity does not match its MAC)")
+	}
+	now := db.now()
+	last := s.LastActivity
+	if c.LastActivity.After(last) && !c.LastActivity.After(now) {
+		last = c.LastActivity
+	}
+	set := settingsTx(tx)
+	if err := s.session().Check(now, last, set.IdleExpiry); err != nil {
+		return s, nil, audit.User{}, err
+	}
+	if !withUser {
+		return s, h, audit.User{Name: s.User, ID: s.UserID}, nil
+	}
+	var r userRecord
+	if ok, err := get(tx, kindUser, s.UserID, &r); err != nil || !ok {
+		if err == nil {
+			err = errRelogin(user, "the session's user no longer exists")
+		}
+		return s, nil, audit.User{}, err
+	}
+	u := r.user()
+	if err := audit.CheckLogin(u, now); err != nil {
+		return s, nil, u, err
+	}
+	if audit.PasswordExpired(u, now, set) {
+		return s, nil, u, errRelogin(u.Name, "the password of "+u.Name+" must be changed")
+	}
+	return s, h, u, nil
+}
+
+// touchEvery is how often a read moves the client's last activity.
+const touchEvery = time.Minute
+
+// Session checks credentials in a read-only transaction — a read writes
+// nothing to the database — and returns the session and the credentials
+// with the client's last activity moved to now, for the client to keep.
+// Refusals: ESESSION (log in again), EFORBIDDEN (disabled), EAUTH (locked).
+func (db *DB) Session(c Credentials) (SessionInfo, Credentials, error) {
+	return db.session(c, true)
+}
+
+// SessionOnly is Session without reading the user record: `celltrack
+// check` must work on a file whose user records are damaged.
+func (db *DB) SessionOnly(c Credentials) (SessionInfo, Credentials, error) {
+	return db.session(c, false)
+}
+
+func (db *DB) session(c Credentials, withUser bool) (info SessionInfo, next Credentials, err error) {
+	err = db.view(func(tx *bolt.Tx) error {
+		s, h, u, err := db.checkSession(tx, c, withUser)
+		if err != nil {
+			return err
+		}
+		now := db.now()
+		next = c
+		// The client's activity moves at most once a minute: a burst of
+		// reads (a bedside check, then the schedule) rewrites no file, and
+		// the idle expiry loses at most that minute.
+		if now.Sub(c.LastActivity) >= touchEvery || now.Before(c.LastActivity) {
+			next.LastActivity = now
+			next.MAC = touchMAC(s.TouchKey, h, now)
+		}
+		info = SessionInfo{User: u, Session: s.session(), DatabaseID: c.DatabaseID}
+		info.Session.LastActivity = now
+		return nil
+	})
+	return info, next, err
+}
+
+// WithSession returns a handle on db whose every write first checks c inside
+// its own write transaction, refuses an acting user other than the
+// session's, and records the activity in the session — so a write and its
+// session check commit or vanish together. Reads on it are unchanged.
+func (db *DB) WithSession(c Credentials) *DB {
+	s := *db
+	s.creds = &c
+	return &s
+}
+
+// touchSession checks the handle's session in a write transaction for
+// actor and moves its last activity to now.
+func (db *DB) touchSession(tx *bolt.Tx, actor string) error {
+	if db.creds == nil {
+		return nil
+	}
+	s, h, u, err := db.checkSession(tx, *db.creds, true)
+	if err != nil {
+		return err
+	}
+	if u.Name != actor {
+		return lot.Errorf(lot.EFORBIDDEN, "the session is %s's; %s cannot act in it", u.Name, actor)
+	}
+	s.LastActivity = db.now()
+	return putSession(tx, h, s)
+}
+
+// Logout revokes the session of c and records it in the audit trail.
+func (db *DB) Logout(c Credentials) (audit.User, error) {
+	var u audit.User
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		s, h, su, err := db.checkSession(tx, c, false)
+		if err != nil {
+			return err
+		}
+		u = su
+		s.Revoked = true
+		if err := putSession(tx, h, s); err != nil {
+			return err
+		}
+		w := &writer{db: db, tx: tx, actor: su, now: db.now()}
+		return w.event(kindUser, s.UserID, "logout", "")
+	})
+	return u, err
+}
+
+// settingsRecord is the stored form of audit.Settings (version 1), one
+// record keyed by the database's identity.
+type settingsRecord struct {
+	V int `json:"v"`
+	audit.Settings
+}
+
+// settingsTx returns the facility's settings, the defaults until an admin
+// changes one.
+func settingsTx(tx *bolt.Tx) audit.Settings {
+	var r settingsRecord
+	if ok, err := get(tx, kindSettings, settingsID(tx), &r); err != nil || !ok {
+		return audit.DefaultSettings
+	}
+	return r.Settings
+}
+
+// Settings returns the facility's session, lockout and password settings.
+func (db *DB) Settings() (audit.Settings, error) {
+	var s audit.Settings
+	err := db.view(func(tx *bolt.Tx) error { s = settingsTx(tx); return nil })
+	return s, err
+}
+
+// SetSettings changes the facility's settings (admin only), with a reason.
+func (db *DB) SetSettings(actor string, s audit.Settings, reason string) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if err := lot.ValidateText("--reason", reason, true); err != nil {
+		return err
+	}
+	return db.update(actor, audit.SettingsSet, func(w *writer) error {
+		return w.put(kindSettings, settingsID(w.tx), string(audit.SettingsSet), reason, settingsRecord{V: 1, Settings: s})
+	})
+}

@@ -1,0 +1,222 @@
+package store
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+)
+
+// TestSessionRefusals: each way a session stops being good is refused with
+// ESESSION and a message that says to log in again.
+func TestSessionRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// spoil turns good credentials (made at 09:00) into bad ones, or
+		// moves the clock.
+		spoil func(t *testing.T, db *DB, c *Credentials, now *time.Time)
+		want  string
+	}{
+		{"idle past 15 minutes", func(t *testing.T, db *DB, c *Credentials, now *time.Time) { *now = now.Add(15 * time.Minute) }, "was idle since"},
+		{"past the absolute expiry", func(t *testing.T, db *DB, c *Credentials, now *time.Time) {
+			// Active every 10 minutes, yet 12 hours end it.
+			for i := 0; i < 72; i++ {
+				*now = now.Add(10 * time.Minute)
+				if _, next, err := db.Session(*c); err == nil {
+					*c = next
+				}
+			}
+		}, "expired at"},
+		{"logged out", func(t *testing.T, db *DB, c *Credentials, now *time.Time) {
+			if _, err := db.Logout(*c); err != nil {
+				t.Fatal(err)
+			}
+		}, "was ended"},
+		{"edited last activity", func(t *testing.T, db *DB, c *Credentials, now *time.Time) {
+			c.LastActivity = c.LastActivity.Add(time.Hour)
+			*now = now.Add(30 * time.Minute)
+		}, "changed by hand"},
+		{"forged token", func(t *testing.T, db *DB, c *Credentials, now *time.Time) { c.Token = strings.Repeat("A", 43) }, "knows no such session"},
+		{"another database", func(t *testing.T, db *DB, c *Credentials, now *time.Time) {
+			c.DatabaseID = "0190a0a0-0000-7000-8000-000000000000"
+		}, "made for another database"},
+		{"user disabled", func(t *testing.T, db *DB, c *Credentials, now *time.Time) {
+			if _, err := db.DisableUser("alice", "nina", "left the unit"); err != nil {
+				t.Fatal(err)
+			}
+		}, "was ended"},
+		{"not logged in", func(t *testing.T, db *DB, c *Credentials, now *time.Time) { *c = Credentials{} }, "not logged in"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := newTestDB(t)
+			now := db.Now()
+			db.Now = func() time.Time { return now }
+			c, _, err := db.Login("nina", testPassword, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := db.Session(c); err != nil {
+				t.Fatalf("fresh session refused: %v", err)
+			}
+			tc.spoil(t, db, &c, &now)
+			_, _, err = db.Session(c)
+			if lot.ErrorCode(err) != lot.ESESSION || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v; want ESESSION %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestSessionIdleCountsReadsAndWrites: a read moves only the client's last
+// activity (MACed), a write moves the database's; either keeps the session
+// alive, and a read writes nothing to the database.
+func TestSessionIdleCountsReadsAndWrites(t *testing.T) {
+	db := newTestDB(t)
+	now := db.Now()
+	db.Now = func() time.Time { return now }
+	c, _, err := db.Login("nina", testPassword, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := db.AuditCount()
+	for i := 0; i < 5; i++ { // 50 minutes of reads 10 minutes apart
+		now = now.Add(10 * time.Minute)
+		if _, c, err = db.Session(c); err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+	}
+	if after, _ := db.AuditCount(); after != before {
+		t.Errorf("reads appended %d audit entries", after-before)
+	}
+	stale := c // the client file as it was before the write
+	now = now.Add(10 * time.Minute)
+	s := NewLotService(db.WithSession(c))
+	if _, err := s.Weigh("nina", "MRN-1", 62000, now); err != nil {
+		t.Fatalf("weigh in the session: %v", err)
+	}
+	// 14 minutes after the write, 24 after the client's last activity: the
+	// write, recorded in the database, keeps the session alive.
+	now = now.Add(14 * time.Minute)
+	if _, _, err := db.Session(stale); err != nil {
+		t.Fatalf("the write did not count as activity: %v", err)
+	}
+	if _, err := s.AddDonor("liu", lot.Donor{Code: "D-9", Site: "ward", Delivered: now.AddDate(0, 0, -10), Consented: now.AddDate(0, 0, -20)}); lot.ErrorCode(err) != lot.EFORBIDDEN || !strings.Contains(err.Error(), "nina's") {
+		t.Fatalf("another actor in nina's session: %v", err)
+	}
+}
+
+// TestLockoutAfterFiveWrongPasswords: four wrong passwords and a right one
+// reset the count; five lock the account (login and signatures alike) until
+// the lockout ends or an admin unlocks it. An unknown name gets the same
+// answer as a wrong password.
+func TestLockoutAfterFiveWrongPasswords(t *testing.T) {
+	db := newTestDB(t)
+	now := db.Now()
+	db.Now = func() time.Time { return now }
+	_, _, errUnknown := db.Login("nobody", "whatever-it-is-1", nil)
+	_, _, errWrong := db.Login("nina", "whatever-it-is-1", nil)
+	if lot.ErrorCode(errUnknown) != lot.EAUTH || strings.Replace(errUnknown.Error(), "nobody", "nina", 1) != errWrong.Error() {
+		t.Fatalf("unknown user %q and wrong password %q differ", errUnknown, errWrong)
+	}
+	for i := 0; i < 3; i++ {
+		db.Login("nina", "wrong-password-x", nil)
+	}
+	if _, _, err := db.Login("nina", testPassword, nil); err != nil {
+		t.Fatalf("4 wrong then right: %v", err)
+	}
+	if u, _ := db.User("nina"); u.Failures != 0 {
+		t.Fatalf("a right password left %d failures", u.Failures)
+	}
+	before, _ := db.AuditCount()
+	for i := 0; i < 4; i++ {
+		db.Login("nina", "wrong-password-x", nil)
+	}
+	if _, err := db.Authenticate("nina", "wrong-password-x", "witnessed"); err == nil || !strings.Contains(err.Error(), "locked until") {
+		t.Fatalf("5th wrong password, at a signature: %v", err)
+	}
+	if after, _ := db.AuditCount(); after != before+6 { // five failures and one lock
+		t.Errorf("5 failures appended %d entries; want 6", after-before)
+	}
+	if _, _, err := db.Login("nina", testPassword, nil); lot.ErrorCode(err) != lot.EAUTH || !strings.Contains(err.Error(), "is locked") {
+		t.Fatalf("right password while locked: %v", err)
+	}
+	now = now.Add(16 * time.Minute)
+	if _, _, err := db.Login("nina", testPassword, nil); err != nil {
+		t.Fatalf("after the lockout: %v", err)
+	}
+	for i := 0; i < 5; i++ {
+		db.Login("nina", "wrong-password-x", nil)
+	}
+	if _, err := db.UnlockUser("alice", "nina", "identity checked"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.Login("nina", testPassword, nil); err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
+}
+
+// TestResetForcesChangeAtLogin: a one-time password must be changed at the
+// next login, to one that passes the policy.
+func TestResetForcesChangeAtLogin(t *testing.T) {
+	db := newTestDB(t)
+	if _, err := db.ResetPassword("alice", "nina", "violet-harbor-quartz-5", "forgot it"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.Login("nina", "violet-harbor-quartz-5", nil); lot.ErrorCode(err) != lot.EAUTH || !strings.Contains(err.Error(), "must change") {
+		t.Fatalf("login without a new password: %v", err)
+	}
+	weak := func() (string, error) { return "nina12345678", nil }
+	if _, _, err := db.Login("nina", "violet-harbor-quartz-5", weak); lot.ErrorCode(err) != lot.EINVALID {
+		t.Fatalf("weak new password: %v", err)
+	}
+	strong := func() (string, error) { return "copper-meadow-lynx-42", nil }
+	if _, _, err := db.Login("nina", "violet-harbor-quartz-5", strong); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.Login("nina", "copper-meadow-lynx-42", nil); err != nil {
+		t.Fatalf("login with the new password: %v", err)
+	}
+}
+
+// TestAdminSeparation: an admin cannot sign, nor create or change an
+// account that reads as their own; giving qa needs the admin's password.
+func TestAdminSeparation(t *testing.T) {
+	db := newTestDB(t)
+	if _, err := db.Authenticate("alice", testPassword, "approved for release"); lot.ErrorCode(err) != lot.EFORBIDDEN || !strings.Contains(err.Error(), "cannot sign") {
+		t.Errorf("admin signature: %v", err)
+	}
+	if _, err := db.AddUser("alice", audit.User{Name: "alice2", FullName: "Alice", Role: audit.QA}, "copper-meadow-lynx-42", testPassword); lot.ErrorCode(err) != lot.EFORBIDDEN {
+		t.Errorf("admin adding a look-alike of themselves: %v", err)
+	}
+	if _, err := db.AddUser("alice", audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA}, "copper-meadow-lynx-42", "wrong-password-x"); lot.ErrorCode(err) != lot.EAUTH {
+		t.Errorf("qa grant with a wrong admin password: %v", err)
+	}
+	u, err := db.AddUser("alice", audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA}, "copper-meadow-lynx-42", testPassword)
+	if err != nil || u.RoleGrant == nil || u.RoleGrant.User != "alice" {
+		t.Fatalf("qa grant: %v, %+v", err, u.RoleGrant)
+	}
+}
+
+// TestRoleGrantSignatureIsVerified: the admin's signature that gave an
+// account the qa role is bound to the account and the role; a forger who
+// turns a nurse into qa and copies a grant onto the record, re-chaining the
+// trail, is named by audit verify, and a grant kept after the role changed
+// back is named too.
+func TestRoleGrantSignatureIsVerified(t *testing.T) {
+	db := newTestDB(t)
+	q, err := db.AddUser("alice", audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA}, "copper-meadow-lynx-42", testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := db.Verify(); !v.OK() {
+		t.Fatalf("verify after a signed grant: %v", v.Problems)
+	}
+	nina, _ := db.User("nina")
+	forge(t, db, kindUser, nina.ID, func(r *userRecord) { r.Role, r.RoleGrant = audit.QA, q.RoleGrant })
+	v, _ := db.Verify()
+	if !strings.Contains(strings.Join(v.Problems, "\n"), "user nina ("+nina.ID.String()+", role qa): the signature of alice (granted the role qa)") {
+		t.Errorf("a copied grant is not named: %v", v.Problems)
+	}
+}

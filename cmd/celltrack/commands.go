@@ -26,6 +26,7 @@ func (rt *runtime) commands() []*cli.Command {
 		rt.checkCommand(),
 		rt.backupCommand(),
 		rt.upgradeCommand(),
+		rt.serveCommand(),
 		rt.demoCommand(),
 		rt.completionCommand(),
 	}

@@ -122,7 +122,7 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 		if mode != noDB {
 			db, err := store.Open(dbPath(c), store.Options{ReadOnly: mode != writeDB, Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
 			if err != nil {
-				return err
+				return heldByServer(dbPath(c), err)
 			}
 			rt.db = db
 			rt.warnWorldReadable(db.Path())

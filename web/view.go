@@ -103,4 +103,3 @@ func infusionView(in dose.Infusion) InfusionView {
 	}
 	return v
 }
-

@@ -82,8 +82,8 @@ var staticFS embed.FS
 
 // Server is the web application. Build it with New.
 type Server struct {
-	cfg   Config
-	pages map[string]*template.Template
+	cfg     Config
+	pages   map[string]*template.Template
 	mux     *http.ServeMux
 	handler http.Handler
 }

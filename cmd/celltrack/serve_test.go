@@ -341,4 +341,3 @@ func TestServeHealthz(t *testing.T) {
 		t.Fatalf("healthz: %d %q", st, body)
 	}
 }
-

@@ -160,9 +160,7 @@ func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held
 			d.Report = &rep
 			d.Weight = rep.Weight.Grams.String() + ", measured " + lot.FormatTime(rep.Weight.MeasuredAt) + " by " + rep.Weight.RecordedBy
 			d.Deviation = dose.FormatDeviation(rep.Calc.Deviation)
-			if !rep.GO && status == http.StatusOK {
-				status = http.StatusOK // NO-GO is an answer, not a failed request
-			}
+			// A NO-GO is the page's answer, not a failed request: 200.
 		}
 	} else if mrn == "" && len(held) > 0 {
 		p.Error, d.Bags = "scan the patient's wristband (MRN) first, then the bag", nil

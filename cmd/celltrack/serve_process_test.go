@@ -131,4 +131,3 @@ func TestServeStaleServerFile(t *testing.T) {
 		t.Errorf("a non-busy error was reworded: %v", got)
 	}
 }
-

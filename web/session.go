@@ -163,6 +163,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, name, password st
 	}
 	u, err := s.cfg.Users.Authenticate(name, password, MeaningLogin)
 	if err != nil {
+		if c := lot.ErrorCode(err); c == lot.EFORBIDDEN || c == lot.ENOTFOUND {
+			time.Sleep(s.cfg.RefusedLoginDelay)
+		}
 		return u, err
 	}
 	token, err := s.cfg.Sessions.Start(u.Name)

@@ -56,6 +56,10 @@ type Config struct {
 	// Secure is true when the server is reached over TLS (directly or
 	// through a TLS proxy): the session cookie is then Secure and __Host-.
 	Secure bool
+	// RefusedLoginDelay holds a login refused for an unknown or disabled
+	// user as long as Authenticate holds a wrong password, so the time of
+	// the answer does not tell which user names exist.
+	RefusedLoginDelay time.Duration
 	// Now is the clock (tests replace it); nil is time.Now.
 	Now func() time.Time
 	// Log receives one line per refused or failed request; nil is the

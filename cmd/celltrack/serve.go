@@ -152,6 +152,8 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 		Health: func() error { _, err := db.Facility(); return err },
 		Secure: secure,
 		Log:    logger,
+		// An unknown user waits as long as a wrong password does.
+		RefusedLoginDelay: store.FailedPasswordDelay,
 	})
 }
 

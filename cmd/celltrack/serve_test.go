@@ -280,6 +280,11 @@ func TestServeAPI(t *testing.T) {
 	if st != http.StatusUnauthorized || m["error"].(map[string]any)["exit"] != float64(3) {
 		t.Fatalf("wrong login: %d %v", st, m)
 	}
+	wrongPassword := m["error"].(map[string]any)["message"]
+	st, m = f.postJSON(c, "/api/v1/login", map[string]any{"user": "nobody", "password": "wrong-password"})
+	if st != http.StatusUnauthorized || m["error"].(map[string]any)["message"] != wrongPassword {
+		t.Fatalf("unknown user's login is told apart from a wrong password: %d %v", st, m)
+	}
 	st, m = f.postJSON(c, "/api/v1/login", map[string]any{"user": "nina", "password": fixturePassword})
 	if st != http.StatusOK || m["role"] != "nurse" || m["full_name"] != "Nina Rossi" {
 		t.Fatalf("login: %d %v", st, m)

@@ -13,6 +13,37 @@ import (
 	"github.com/chromedp/chromedp/kb"
 )
 
+// newBrowser starts a headless Chromium with a fresh profile for one test,
+// or skips the test when none is installed.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	chromium := chromiumPath()
+	if chromium == "" {
+		t.Skip("no chromium on PATH: the browser test needs Debian's chromium (apt-get install chromium)")
+	}
+	if testing.Short() {
+		t.Skip("-short: the browser test starts chromium")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(768, 1024),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	return ctx
+}
+
 // chromiumPath finds a Chromium to drive; "" when none is installed.
 func chromiumPath() string {
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -39,34 +70,8 @@ func screenshotDir() string {
 // patient's trace. Screenshots of the bedside page at tablet (768×1024)
 // and phone (390×844) size are saved, their paths logged.
 func TestServeBrowserBedside(t *testing.T) {
-	chromium := chromiumPath()
-	if chromium == "" {
-		t.Skip("no chromium on PATH: the browser test needs Debian's chromium (apt-get install chromium)")
-	}
-	if testing.Short() {
-		t.Skip("-short: the browser test starts chromium")
-	}
 	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(768, 1024),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	ctx, cancelC := chromedp.NewContext(actx)
-	defer cancelC()
-	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancelT()
-
+	ctx := newBrowser(t)
 	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, actions...); err != nil {
@@ -154,5 +159,54 @@ func TestServeBrowserBedside(t *testing.T) {
 		if !strings.Contains(report, want) {
 			t.Errorf("the auditor's trace lacks %q:\n%s", want, report)
 		}
+	}
+}
+
+// Names with markup, in a real browser: the user's printed name in the
+// header and a patient's name in a trace show as text, and the script in
+// them never runs (it would retitle the page).
+func TestServeBrowserEscapesNames(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	if err := runFixture(path, "lab", nil); err != nil {
+		t.Fatal(err)
+	}
+	const script = `<script>document.title='pwned'</script>`
+	const img = `<img src=x onerror="document.title='pwned'">`
+	runCLIOn(t, path, "--user", "alice", "user", "add", "--role", "auditor", "--full-name", script, "--password-stdin", "xss")
+	runCLIOn(t, path, "--user", "pat", "patient", "add", "--name", img, "--born", "1990-01-01", "--sex", "F", "MRN-666")
+	f := newWebFixtureAt(t, path)
+	ctx := newBrowser(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/login"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "xss"),
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("mrn")),
+		chromedp.Navigate(f.srv.URL+"/trace?kind=patient&ref=MRN-666"),
+		chromedp.WaitVisible(chromedp.ID("report")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	title, err := chromedp.Run(ctx, chromedp.Title())
+	if err != nil {
+		t.Fatal(err)
+	}
+	who, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".who")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("report")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(title, "pwned") {
+		t.Fatalf("a script from a name ran: the page title is %q", title)
+	}
+	if !strings.Contains(who, script) {
+		t.Errorf("the header does not show the printed name as text: %q", who)
+	}
+	if !strings.Contains(report, img) {
+		t.Errorf("the trace does not show the patient's name as text:\n%s", report)
 	}
 }

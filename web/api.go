@@ -231,6 +231,21 @@ func (s *Server) apiDoseAdminister(w http.ResponseWriter, r *http.Request, u aud
 	return nil
 }
 
+// apiDoseReaction answers with the reaction as `dose reaction --json`
+// prints it.
+func (s *Server) apiDoseReaction(w http.ResponseWriter, r *http.Request, u audit.User) error {
+	var req ReactionRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	rc, err := s.reaction(u, req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, rc)
+	return nil
+}
+
 func (s *Server) apiTrace(w http.ResponseWriter, r *http.Request, u audit.User) error {
 	format := r.URL.Query().Get("format")
 	if format == "" {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/celltrack/celltrack/audit"
@@ -92,3 +93,25 @@ func (s *Server) administer(nurse audit.User, req AdministerRequest) (dose.Infus
 }
 
 func trim(s string) string { return strings.TrimSpace(s) }
+
+// ReactionRequest is the body of POST /api/v1/dose/reaction: an adverse
+// reaction to an infusion (its ID), a CTCAE grade 1–5 and what happened.
+type ReactionRequest struct {
+	Infusion string `json:"infusion"`
+	Grade    int    `json:"grade"`
+	Text     string `json:"text"`
+}
+
+// parseGrade reads the grade chosen on the page.
+func parseGrade(s string) (int, error) {
+	g, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return 0, lot.Errorf(lot.EINVALID, "grade %q is not a number; choose the CTCAE grade 1–5", s)
+	}
+	return g, nil
+}
+
+// reaction records a reaction as the acting user, as `dose reaction` does.
+func (s *Server) reaction(u audit.User, req ReactionRequest) (dose.Reaction, error) {
+	return s.cfg.Doses.RecordReaction(u.Name, strings.TrimSpace(req.Infusion), req.Grade, req.Text)
+}

@@ -13,12 +13,12 @@ import (
 )
 
 // pageNames are the templates of templates/, each rendered inside base.html.
-var pageNames = []string{"login", "bedside", "recorded", "trace"}
+var pageNames = []string{"login", "bedside", "recorded", "reaction", "reaction_form", "trace"}
 
 func parsePages() map[string]*template.Template {
 	m := map[string]*template.Template{}
 	for _, n := range pageNames {
-		m[n] = template.Must(template.New(n).ParseFS(templateFS, "templates/base.html", "templates/"+n+".html"))
+		m[n] = template.Must(template.New(n).ParseFS(templateFS, "templates/base.html", "templates/partials.html", "templates/"+n+".html"))
 	}
 	return m
 }
@@ -173,6 +173,18 @@ type recordedData struct {
 	MRN        string
 	Infusion   dose.Infusion
 	Start, End string
+	CanReact   bool
+	Form       reactionForm
+}
+
+// reactionForm is what the reaction form carries: the infusion and patient.
+type reactionForm struct{ Infusion, MRN string }
+
+type reactionData struct {
+	MRN      string
+	Reaction dose.Reaction
+	At       string
+	Form     reactionForm
 }
 
 func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u audit.User) {
@@ -189,7 +201,30 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 		return
 	}
 	s.render(w, http.StatusOK, "recorded", pageData{Title: "Infusion recorded", User: u, Nav: "bedside",
-		Data: recordedData{MRN: trim(req.MRN), Infusion: in, Start: lot.FormatTime(in.Start), End: lot.FormatTime(in.End)}})
+		Data: recordedData{MRN: trim(req.MRN), Infusion: in, Start: lot.FormatTime(in.Start), End: lot.FormatTime(in.End),
+			CanReact: audit.Allowed(u.Role, audit.DoseReaction), Form: reactionForm{Infusion: in.ID.String(), MRN: trim(req.MRN)}}})
+}
+
+// bedsideReaction records an adverse reaction to an infusion, as `dose
+// reaction` does; a refusal is shown above the form, which keeps its place.
+func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit.User) {
+	if !s.form(w, r) {
+		return
+	}
+	f := r.PostForm
+	form := reactionForm{Infusion: trim(f.Get("infusion")), MRN: trim(f.Get("mrn"))}
+	grade, err := parseGrade(f.Get("grade"))
+	var rc dose.Reaction
+	if err == nil {
+		rc, err = s.reaction(u, ReactionRequest{Infusion: form.Infusion, Grade: grade, Text: f.Get("text")})
+	}
+	if err != nil {
+		s.logError(r, err)
+		s.render(w, statusOf(err), "reaction_form", pageData{Title: "Reaction", User: u, Nav: "bedside", Error: lot.ErrorMessage(err), Data: form})
+		return
+	}
+	s.render(w, http.StatusOK, "reaction", pageData{Title: "Reaction recorded", User: u, Nav: "bedside",
+		Data: reactionData{MRN: form.MRN, Reaction: rc, At: lot.FormatTime(rc.At), Form: form}})
 }
 
 type option struct{ Value, Label string }

@@ -140,6 +140,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /bedside", s.page(s.bedsidePage))
 	s.mux.HandleFunc("POST /bedside/check", s.page(s.bedsideCheck))
 	s.mux.HandleFunc("POST /bedside/administer", s.page(s.bedsideAdminister))
+	s.mux.HandleFunc("POST /bedside/reaction", s.page(s.bedsideReaction))
 	s.mux.HandleFunc("GET /trace", s.page(s.tracePage))
 	s.mux.HandleFunc("GET /trace/download", s.page(s.traceDownload))
 
@@ -147,6 +148,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/v1/logout", s.apiLogout)
 	s.mux.HandleFunc("POST /api/v1/dose/check", s.api(s.apiDoseCheck))
 	s.mux.HandleFunc("POST /api/v1/dose/administer", s.api(s.apiDoseAdminister))
+	s.mux.HandleFunc("POST /api/v1/dose/reaction", s.api(s.apiDoseReaction))
 	s.mux.HandleFunc("GET /api/v1/trace/{kind}/{ref}", s.api(s.apiTrace))
 }
 

@@ -142,6 +142,15 @@ func TestServeBrowserBedside(t *testing.T) {
 	if recorded := text("main"); !strings.Contains(recorded, "Omar Haddad (omar, nurse)") || !strings.Contains(recorded, "witnessed the bedside check and the infusion") {
 		t.Fatalf("recorded page:\n%s", recorded)
 	}
+	shot("celltrack-recorded-768x1024.png")
+	do("record a reaction",
+		chromedp.SetValue(chromedp.ID("grade"), "1"),
+		chromedp.SendKeys(chromedp.ID("text"), "transient fever 38.1 °C"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("reaction-recorded")),
+	)
+	if rec := text("reaction-recorded"); !strings.Contains(rec, "Reaction #1") || !strings.Contains(rec, "grade 1, transient fever 38.1 °C") {
+		t.Fatalf("reaction page:\n%s", rec)
+	}
 	do("the auditor reads the patient's trace",
 		chromedp.Click(chromedp.CSS(".logout button")),
 		chromedp.WaitVisible(chromedp.ID("user")),
@@ -155,7 +164,7 @@ func TestServeBrowserBedside(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("report")),
 	)
 	report := text("report")
-	for _, want := range []string{"G12342600000101", "infused", "Omar Haddad"} {
+	for _, want := range []string{"G12342600000101", "infused", "Omar Haddad", "transient fever 38.1 °C"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("the auditor's trace lacks %q:\n%s", want, report)
 		}

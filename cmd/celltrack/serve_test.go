@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -209,6 +210,23 @@ func TestServeBedsideWrongBagThenGo(t *testing.T) {
 		t.Errorf("the infusion wrote no audit entry")
 	}
 
+	mustContain(t, "recorded", body, `id="reaction-form"`)
+	id := regexp.MustCompile(`id="infusion-id">([0-9a-f-]{36})<`).FindStringSubmatch(body)
+	if id == nil {
+		t.Fatalf("no infusion id on the recorded page")
+	}
+	n0 := f.auditCount()
+	st, body = f.post(c, "/bedside/reaction", url.Values{"infusion": {id[1]}, "mrn": {"MRN-1001"}, "grade": {"7"}, "text": {"fever"}})
+	if st != http.StatusUnprocessableEntity || f.auditCount() != n0 {
+		t.Errorf("grade 7: status %d, %d audit entries; want 422 and none\n%s", st, f.auditCount()-n0, body)
+	}
+	mustContain(t, "grade 7", body, "grade", "7", `id="reaction-form"`)
+	st, body = f.post(c, "/bedside/reaction", url.Values{"infusion": {id[1]}, "mrn": {"MRN-1001"}, "grade": {"1"}, "text": {"transient fever 38.1 °C"}})
+	if st != http.StatusOK || f.auditCount() != n0+1 {
+		t.Fatalf("reaction: %d, %d audit entries\n%s", st, f.auditCount()-n0, body)
+	}
+	mustContain(t, "reaction", body, "Reaction #1 to infusion "+id[1], "grade 1, transient fever 38.1 °C", "by nina")
+
 	// Recorded twice is refused: the check runs again and the bag is infused.
 	n := f.auditCount()
 	st, body = f.post(c, "/bedside/administer", form)
@@ -223,7 +241,7 @@ func TestServeBedsideWrongBagThenGo(t *testing.T) {
 	if st != http.StatusOK {
 		t.Fatalf("trace: %d\n%s", st, body)
 	}
-	mustContain(t, "patient trace", body, "patient trace of MRN-1001", "G12342600000101", "infused", "Omar Haddad")
+	mustContain(t, "patient trace", body, "patient trace of MRN-1001", "G12342600000101", "infused", "Omar Haddad", "transient fever 38.1 °C")
 }
 
 // A wrong witness password signs nothing (its refusal is recorded, as on
@@ -319,6 +337,15 @@ func TestServeAPI(t *testing.T) {
 	}
 	if f.auditCount() <= n {
 		t.Errorf("administer wrote no audit entry")
+	}
+	st, r := f.postJSON(c, "/api/v1/dose/reaction", map[string]any{"infusion": m["id"], "grade": 2, "text": "headache"})
+	if st != http.StatusCreated || r["Seq"] != float64(1) || r["Grade"] != float64(2) {
+		t.Fatalf("reaction: %d %v", st, r)
+	}
+	n = f.auditCount()
+	st, r = f.postJSON(c, "/api/v1/dose/reaction", map[string]any{"infusion": m["id"], "grade": 0, "text": "headache"})
+	if st != http.StatusUnprocessableEntity || r["error"].(map[string]any)["exit"] != float64(3) || f.auditCount() != n {
+		t.Fatalf("grade 0: %d %v", st, r)
 	}
 	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/api/v1/trace/patient/MRN-1001", nil)
 	st, body := f.do(c, req)

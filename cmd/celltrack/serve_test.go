@@ -373,3 +373,37 @@ func TestServeHealthz(t *testing.T) {
 		t.Fatalf("healthz: %d %q", st, body)
 	}
 }
+
+// The API's bedside check is the command line's `dose check --json`, field
+// for field, for a GO and a NO-GO: scripts read either.
+func TestServeCheckJSONMatchesCLI(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	now, _ := time.Parse(time.RFC3339, testNow)
+	for _, fx := range []string{"lab", "release", "custody", "bedside"} {
+		if err := runFixture(path, fx, func() time.Time { return now }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bags := []string{"G12342600000101", "G12342600000102"}
+	cli := map[string]any{}
+	for _, bag := range bags {
+		var stdout, stderr bytes.Buffer
+		run([]string{"celltrack", "--db", path, "--user", "nina", "--json", "dose", "check", "--container", bag, "MRN-1001"}, strings.NewReader(""), &stdout, &stderr, func() time.Time { return now })
+		var v any
+		if err := json.Unmarshal(stdout.Bytes(), &v); err != nil {
+			t.Fatalf("dose check --json %s: %v\n%s", bag, err, stdout.String())
+		}
+		cli[bag] = v
+	}
+	f := newWebFixtureAt(t, path)
+	c := f.client()
+	f.login(c, "nina")
+	for _, bag := range bags {
+		_, m := f.postJSON(c, "/api/v1/dose/check", map[string]any{"mrn": "MRN-1001", "containers": []string{bag}})
+		api, _ := json.Marshal(m["report"])
+		want, _ := json.Marshal(cli[bag])
+		if !bytes.Equal(api, want) {
+			t.Errorf("%s: the API's report differs from dose check --json:\nAPI %s\nCLI %s", bag, api, want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
@@ -234,9 +235,27 @@ type download struct{ URL, Label string }
 type traceData struct {
 	Kinds     []option
 	Kind, Ref string
-	Name      string
-	Text      string
+	Report    *report.Report
+	Produced  string
+	Events    [][]string
 	Downloads []download
+}
+
+// eventRow is one custody or infusion event as the report's HTML shows it.
+func eventRow(e report.Event) []string {
+	where := e.Site
+	if e.Location != "" {
+		where = strings.TrimPrefix(where+", "+e.Location, ", ")
+	}
+	notes := e.Reason
+	if d := e.DetailText(); d != "" {
+		notes = strings.TrimPrefix(notes+"; "+d, "; ")
+	}
+	move := e.Move()
+	if e.Kind == report.Infusion {
+		move = "infused"
+	}
+	return []string{lot.FormatTime(e.At), e.Container, move, e.By, e.Custodian, where, e.Patient, notes}
 }
 
 var traceKinds = []option{{"lot", "Lot (forward)"}, {"patient", "Patient (backward)"}, {"donor", "Donor (look-back)"}, {"container", "Container"}}
@@ -252,17 +271,15 @@ func (s *Server) tracePage(w http.ResponseWriter, r *http.Request, u audit.User)
 	p := pageData{Title: "Traces", User: u, Nav: "trace"}
 	status := http.StatusOK
 	if d.Ref != "" {
-		rep, _, err := s.trace(u, d.Kind, d.Ref, "text")
+		rep, _, err := s.trace(u, d.Kind, d.Ref, "html")
 		if err != nil {
 			s.logError(r, err)
 			p.Error, status = lot.ErrorMessage(err), statusOf(err)
 		} else {
-			var buf bytes.Buffer
-			if err := report.Render(&buf, rep, "text"); err != nil {
-				s.logError(r, err)
-				p.Error, status = lot.ErrorMessage(err), http.StatusInternalServerError
+			d.Report, d.Produced = &rep, lot.FormatTime(rep.Produced.At)
+			for _, e := range rep.Events {
+				d.Events = append(d.Events, eventRow(e))
 			}
-			d.Name, d.Text = rep.Name(), buf.String()
 			for _, f := range report.Formats {
 				v := url.Values{"kind": {d.Kind}, "ref": {d.Ref}, "format": {f}}
 				d.Downloads = append(d.Downloads, download{URL: "/trace/download?" + v.Encode(), Label: f})

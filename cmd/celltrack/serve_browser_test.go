@@ -163,6 +163,7 @@ func TestServeBrowserBedside(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("ref"), "MRN-1001"+kb.Enter),
 		chromedp.WaitVisible(chromedp.ID("report")),
 	)
+	shot("celltrack-trace-768x1024.png")
 	report := text("report")
 	for _, want := range []string{"G12342600000101", "infused", "Omar Haddad", "transient fever 38.1 °C"} {
 		if !strings.Contains(report, want) {

@@ -241,7 +241,7 @@ func TestServeBedsideWrongBagThenGo(t *testing.T) {
 	if st != http.StatusOK {
 		t.Fatalf("trace: %d\n%s", st, body)
 	}
-	mustContain(t, "patient trace", body, "patient trace of MRN-1001", "G12342600000101", "infused", "Omar Haddad", "transient fever 38.1 °C")
+	mustContain(t, "patient trace", body, "trace of patient MRN-1001", "G12342600000101", "infused", "Omar Haddad", "transient fever 38.1 °C")
 }
 
 // A wrong witness password signs nothing (its refusal is recorded, as on

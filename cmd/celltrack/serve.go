@@ -100,7 +100,9 @@ func isLoopback(host string) bool {
 func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config) error {
 	db := rt.db
 	logger := log.New(rt.stderr, "celltrack serve: ", log.LstdFlags|log.LUTC)
-	app := webApp(db, tlsConf != nil, logger)
+	// Behind a TLS proxy (--insecure-http) the browser still speaks HTTPS:
+	// the cookie is Secure there too, so it never travels in clear text.
+	app := webApp(db, tlsConf != nil || c.Bool("insecure-http"), logger)
 	ln, err := net.Listen("tcp", c.String("addr"))
 	if err != nil {
 		return lot.Errorf(lot.ECONFLICT, "--addr %s: cannot listen: %v; choose another address or port", c.String("addr"), err)

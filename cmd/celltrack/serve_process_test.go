@@ -3,10 +3,20 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -129,5 +139,83 @@ func TestServeStaleServerFile(t *testing.T) {
 	}
 	if got := heldByServer(db, lot.Errorf(lot.ENODB, "no database")); lot.ErrorCode(got) != lot.ENODB {
 		t.Errorf("a non-busy error was reworded: %v", got)
+	}
+}
+
+// writeTestCert writes a self-signed certificate for 127.0.0.1 and its key
+// as PEM files in dir, and returns a pool that trusts it.
+func writeTestCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ward test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "ward.crt"), filepath.Join(dir, "ward.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// With --tls-cert and --tls-key the real binary serves HTTPS (it may then
+// bind beyond loopback), and the session cookie is __Host-, Secure,
+// HttpOnly and SameSite=Strict.
+func TestServeProcessTLS(t *testing.T) {
+	p := newProcDB(t)
+	certFile, keyFile, pool := writeTestCert(t, t.TempDir())
+	cmd := exec.Command(p.bin, "--db", p.db, "serve", "--addr", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() {
+		t.Fatalf("no start-up line; stderr: %s", stderr.String())
+	}
+	m := regexp.MustCompile(` at (https://127\.0\.0\.1:[0-9]+) `).FindStringSubmatch(lines.Text())
+	if m == nil {
+		t.Fatalf("start-up line %q does not give an https URL", lines.Text())
+	}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequest(http.MethodPost, m[1]+"/api/v1/login", strings.NewReader(`{"user":"nina","password":"`+strings.TrimSpace(procPassword)+`"}`))
+	req.Header.Set("Origin", m[1])
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login over TLS: %d", resp.StatusCode)
+	}
+	ck := sessionCookie(t, resp)
+	if ck.Name != "__Host-celltrack_session" || !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode {
+		t.Errorf("cookie over TLS: %+v", ck)
+	}
+	if resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Errorf("no Strict-Transport-Security over TLS")
 	}
 }

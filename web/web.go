@@ -144,12 +144,37 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /trace", s.page(s.tracePage))
 	s.mux.HandleFunc("GET /trace/download", s.page(s.traceDownload))
 
-	s.mux.HandleFunc("POST /api/v1/login", s.apiLogin)
-	s.mux.HandleFunc("POST /api/v1/logout", s.apiLogout)
-	s.mux.HandleFunc("POST /api/v1/dose/check", s.api(s.apiDoseCheck))
-	s.mux.HandleFunc("POST /api/v1/dose/administer", s.api(s.apiDoseAdminister))
-	s.mux.HandleFunc("POST /api/v1/dose/reaction", s.api(s.apiDoseReaction))
-	s.mux.HandleFunc("GET /api/v1/trace/{kind}/{ref}", s.api(s.apiTrace))
+	for _, rt := range s.apiRoutes() {
+		s.mux.HandleFunc(rt.pattern, rt.handler)
+	}
+	s.mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
+}
+
+// apiRoute is one route of the JSON API; web/openapi.json describes each
+// (a test keeps the two in step).
+type apiRoute struct {
+	pattern string
+	handler http.HandlerFunc
+}
+
+func (s *Server) apiRoutes() []apiRoute {
+	return []apiRoute{
+		{"POST /api/v1/login", s.apiLogin},
+		{"POST /api/v1/logout", s.apiLogout},
+		{"POST /api/v1/dose/check", s.api(s.apiDoseCheck)},
+		{"POST /api/v1/dose/administer", s.api(s.apiDoseAdminister)},
+		{"POST /api/v1/dose/reaction", s.api(s.apiDoseReaction)},
+		{"GET /api/v1/trace/{kind}/{ref}", s.api(s.apiTrace)},
+	}
+}
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+// openAPI serves the API's description (OpenAPI 3.1).
+func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(openAPIDoc)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -372,6 +372,10 @@ func TestServeHealthz(t *testing.T) {
 	if st != http.StatusOK || body != "ok\n" {
 		t.Fatalf("healthz: %d %q", st, body)
 	}
+	st, body = f.get(f.srv.Client(), "/api/v1/openapi.json")
+	if st != http.StatusOK || !json.Valid([]byte(body)) || !strings.Contains(body, `"/api/v1/dose/check"`) {
+		t.Fatalf("openapi.json: %d\n%.200s", st, body)
+	}
 }
 
 // The API's bedside check is the command line's `dose check --json`, field

@@ -58,7 +58,8 @@ func (s *Server) page(fn func(w http.ResponseWriter, r *http.Request, u audit.Us
 				http.Redirect(w, r, "/login", http.StatusSeeOther)
 				return
 			}
-			http.Error(w, "not logged in, or the session expired; log in again — nothing was done", http.StatusUnauthorized)
+			s.render(w, http.StatusUnauthorized, "login", pageData{Title: "Log in",
+				Error: "not logged in, or the session expired (15 minutes without use); log in again — nothing was done", Data: loginData{}})
 			return
 		}
 		fn(w, r, u)
@@ -89,12 +90,22 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PostForm.Get("user")
-	if _, err := s.login(w, r, name, r.PostForm.Get("password")); err != nil {
+	u, err := s.login(w, r, name, r.PostForm.Get("password"))
+	if err != nil {
 		err = loginError(err)
 		s.render(w, statusOf(err), "login", pageData{Title: "Log in", Error: lot.ErrorMessage(err), Data: loginData{User: name}})
 		return
 	}
-	http.Redirect(w, r, "/bedside", http.StatusSeeOther)
+	http.Redirect(w, r, landing(u), http.StatusSeeOther)
+}
+
+// landing is the page a user starts on: the bedside for those who may
+// record an infusion, the traces for everyone else.
+func landing(u audit.User) string {
+	if audit.Allowed(u.Role, audit.DoseAdminister) {
+		return "/bedside"
+	}
+	return "/trace"
 }
 
 func (s *Server) logoutPost(w http.ResponseWriter, r *http.Request) {

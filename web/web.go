@@ -191,8 +191,8 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.currentUser(r); ok {
-		http.Redirect(w, r, "/bedside", http.StatusSeeOther)
+	if u, ok := s.currentUser(r); ok {
+		http.Redirect(w, r, landing(u), http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)

@@ -157,6 +157,13 @@ func TestServeLogoutRevokes(t *testing.T) {
 	if st := replay("/api/v1/trace/lot/LOT-UC-1"); st != http.StatusUnauthorized {
 		t.Errorf("API after logout: %d, want 401", st)
 	}
+	req, _ = http.NewRequest(http.MethodPost, f.srv.URL+"/bedside/check", strings.NewReader("mrn=MRN-1001&scan=G12342600000101"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", f.srv.URL)
+	req.AddCookie(&http.Cookie{Name: "celltrack_session", Value: tok})
+	if st, body := f.do(f.noRedirect(), req); st != http.StatusUnauthorized || !strings.Contains(body, "log in again") || !strings.Contains(body, `id="password"`) {
+		t.Errorf("a form posted after logout: %d, want 401 and the login form\n%s", st, body)
+	}
 }
 
 // A name with markup is shown as text: in the header (the user's printed

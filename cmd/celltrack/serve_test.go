@@ -144,7 +144,7 @@ func (f *webFixture) do(c *http.Client, req *http.Request) (int, string) {
 func (f *webFixture) login(c *http.Client, user string) {
 	f.t.Helper()
 	st, body := f.post(c, "/login", url.Values{"user": {user}, "password": {fixturePassword}})
-	if st != http.StatusOK || !strings.Contains(body, "Bedside check") {
+	if st != http.StatusOK || !strings.Contains(body, `aria-current="page"`) || !strings.Contains(body, "Log out") {
 		f.t.Fatalf("login %s: %d\n%s", user, st, body)
 	}
 }

@@ -10,15 +10,23 @@ import (
 )
 
 // bags cleans the scanned or typed codes: one per entry or per line, blanks
-// dropped. A code is passed on as scanned — the printed container code or
-// the label barcode's data (=DIN+flag); the store reads both.
+// dropped. A code read as a container code — printed (G12342600000101),
+// typed with spaces or its check character, or the label barcode's data
+// (=G12342600000101) — is shown and passed on as the printed code, which
+// is what the nurse compares with the label; anything else (a UUID, a
+// mistyped code) is passed on as given, for the store to find or refuse.
 func bags(in []string) []string {
 	var out []string
 	for _, s := range in {
 		for _, line := range strings.Split(s, "\n") {
-			if c := strings.TrimSpace(line); c != "" {
-				out = append(out, c)
+			c := strings.TrimSpace(line)
+			if c == "" {
+				continue
 			}
+			if din, n, err := lot.ParseContainerCode(c); err == nil {
+				c = lot.ContainerCode(din, n)
+			}
+			out = append(out, c)
 		}
 	}
 	return out

@@ -194,6 +194,10 @@ func TestServeBedsideWrongBagThenGo(t *testing.T) {
 	if strings.Contains(body, "G12342600000102") {
 		t.Errorf("a new scan did not replace the wrong bag")
 	}
+	// The barcode's data is shown as the code printed on the label.
+	if !strings.Contains(body, "MRN-1001 · G12342600000101<") || strings.Contains(body, "=G1234") {
+		t.Errorf("the scanned barcode is not shown as the printed container code")
+	}
 	if f.auditCount() != before {
 		t.Errorf("the check wrote to the audit trail")
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -321,7 +322,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					if err := rt.out(reportView(rep), func(w io.Writer) { printReport(w, rep) }); err != nil {
+					if err := rt.out(dose.ViewReport(rep), func(w io.Writer) { printReport(w, rep) }); err != nil {
 						return err
 					}
 					return rep.Err()
@@ -380,12 +381,12 @@ func (rt *runtime) doseCommand() *cli.Command {
 					}
 					in, rep, err := rt.doses().Administer(nurse, witness, a)
 					if lot.ErrorCode(err) == lot.ENOGO {
-						rt.out(reportView(rep), func(w io.Writer) { printReport(w, rep) })
+						rt.out(dose.ViewReport(rep), func(w io.Writer) { printReport(w, rep) })
 					}
 					if err != nil {
 						return err
 					}
-					return rt.out(infusionView(in), func(w io.Writer) {
+					return rt.out(dose.ViewInfusion(in), func(w io.Writer) {
 						fmt.Fprintf(w, "recorded infusion %s: %s, infusion %d of %s course %d\n", in.ID, c.Args().First(), in.Number, in.Protocol, in.Course)
 						fmt.Fprintf(w, "  %s in %s mL (%s from %s), %s to %s\n", in.Given, in.Volume, dose.FormatDeviation(in.Deviation), in.Required,
 							lot.FormatTimeIn(in.Start, rep.Zone), lot.FormatTimeIn(in.End, rep.Zone))
@@ -502,18 +503,12 @@ func viableWhy(postThaw bool, l lot.Lot) string {
 	return "estimate: label × lot viability " + l.Viability.String() + " %"
 }
 
+// calcView is dose.ViewCalc as a map, which `dose calc` extends with the
+// course and the candidate bags.
 func calcView(k dose.Calculation) map[string]any {
-	var ds []map[string]any
-	for _, d := range k.Draws {
-		ds = append(ds, map[string]any{"container": d.Code, "viable_cells": d.Viable.Exact(), "post_thaw": d.PostThaw,
-			"volume_ml": d.Volume.String(), "draw_ml": d.Draw.String(), "cells": d.Cells.Exact()})
-	}
-	v := map[string]any{"infusion": k.Infusion, "basis": k.Basis, "weight_kg": k.Weight.KgString(), "required_cells": k.Required.Exact(),
-		"working": k.Working, "draws": ds, "given_cells": k.Given.Exact(), "volume_ml": k.Volume.String(),
-		"deviation_pct": k.Deviation.String(), "short": k.Short}
-	if k.EndotoxinKnown {
-		v["endotoxin_eu_per_kg_h"] = dose.FormatEU(k.EndotoxinMilliEUPerKgH)
-	}
+	b, _ := json.Marshal(dose.ViewCalc(k))
+	var v map[string]any
+	json.Unmarshal(b, &v)
 	return v
 }
 
@@ -540,27 +535,6 @@ func printReport(w io.Writer, r dose.Report) {
 			fmt.Fprintf(w, "  from %s: %s mL of %s mL (%s viable/mL) = %s cells\n", d.Code, d.Draw, d.Volume, d.ConcentrationPerML, d.Cells)
 		}
 	}
-}
-
-func reportView(r dose.Report) map[string]any {
-	// The checks' times are local in the treating site's zone; say which.
-	v := map[string]any{"go": r.GO, "checks": r.Checks, "time_zone": lot.ZoneName(r.Zone)}
-	if r.Calc.Infusion > 0 {
-		v["calc"] = calcView(r.Calc)
-	}
-	return v
-}
-
-func infusionView(in dose.Infusion) map[string]any {
-	var cs []map[string]any
-	for _, c := range in.Containers {
-		cs = append(cs, map[string]any{"container": c.Code, "volume_ml": c.Volume.String(), "cells": c.Cells.Exact()})
-	}
-	return map[string]any{"id": in.ID, "number": in.Number, "protocol": in.Protocol, "course": in.Course,
-		"start": in.Start, "end": in.End, "weight_kg": in.Weight.KgString(), "required_cells": in.Required.Exact(),
-		"given_cells": in.Given.Exact(), "volume_ml": in.Volume.String(), "deviation_pct": in.Deviation.String(),
-		"containers": cs, "nurse": in.Nurse.String(), "witness": in.Witness.String(),
-		"endotoxin_eu_per_kg_h": dose.FormatEU(in.EndotoxinMilliEUPerKgH)}
 }
 
 // doseReaction records a reaction, a correction of one (--corrects) or a

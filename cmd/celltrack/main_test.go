@@ -201,6 +201,19 @@ func commandUser(args []string, env string) string {
 	return env
 }
 
+// personEnv is the environment of the person typing args (commandUser, or
+// the auditor): CELLTRACK_CONFIG_DIR is their own config dir under homes,
+// where their session files live, as at a workstation of their own.
+func personEnv(homes string, args []string) func(string) string {
+	cfg := filepath.Join(homes, commandUser(args, "aud"))
+	return func(k string) string {
+		if k == "CELLTRACK_CONFIG_DIR" {
+			return cfg
+		}
+		return os.Getenv(k)
+	}
+}
+
 // cmdFixture runs the celltrack command lines of testdata/fixtures/NAME.txt
 // in-process against the story's database, so that stories share a setup
 // instead of repeating it: `fixture lab`. Every password is fixturePassword.
@@ -308,14 +321,7 @@ func runFixture(dbPath, homes, name string, clock func() time.Time) error {
 		argv := append([]string{"celltrack", "--db", dbPath}, words[1:]...)
 		var stdout, stderr bytes.Buffer
 		stdin := strings.NewReader(strings.Repeat(fixturePassword+"\n", 2))
-		cfg := filepath.Join(homes, commandUser(words[1:], "aud"))
-		getenv := func(k string) string {
-			if k == "CELLTRACK_CONFIG_DIR" {
-				return cfg
-			}
-			return os.Getenv(k)
-		}
-		if code := runEnv(argv, stdin, &stdout, &stderr, clock, getenv); code != 0 {
+		if code := runEnv(argv, stdin, &stdout, &stderr, clock, personEnv(homes, words[1:])); code != 0 {
 			return fmt.Errorf("fixture %s line %d: %s: exit %d: %s", name, i+1, line, code, stderr.String())
 		}
 	}

@@ -132,7 +132,7 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			writable := mode == writeDB || mode == authDB
 			db, err := store.Open(dbPath(c), store.Options{ReadOnly: !writable, Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
 			if err != nil {
-				return err
+				return heldByServer(dbPath(c), err)
 			}
 			rt.db = db
 			rt.warnWorldReadable(db.Path())

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/web"
+	"github.com/urfave/cli/v2"
+)
+
+// shutdownGrace is how long a stopping server waits for requests in flight
+// (an infusion being signed) before it closes the database anyway.
+const shutdownGrace = 30 * time.Second
+
+func (rt *runtime) serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "serve",
+		Usage:     "hold the database open and serve the bedside and trace pages and the JSON API over HTTP(S)",
+		ArgsUsage: " ",
+		Description: "Binding anything but a loopback address needs --tls-cert and --tls-key, or --insecure-http\n" +
+			"(only on a trusted network behind a TLS proxy). SIGINT or SIGTERM stops accepting, finishes the\n" +
+			"requests in flight and closes the database. An admin starts it, logged in (`celltrack login`);\n" +
+			"people then log in to the server itself, in the browser or through the API. See the README, \"Server\".\n\n" +
+			example("celltrack --db ward.db serve", "celltrack --db ward.db serve --addr :8443 --tls-cert ward.crt --tls-key ward.key"),
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen on `HOST:PORT`"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate `FILE` (PEM, with --tls-key)"},
+			&cli.StringFlag{Name: "tls-key", Usage: "the private key `FILE` of --tls-cert (PEM)"},
+			&cli.BoolFlag{Name: "insecure-http", Usage: "allow plain HTTP on a non-loopback address (only behind a TLS proxy on a trusted network)"},
+		},
+		Action: func(c *cli.Context) error {
+			// Check the flags and the certificate before opening the database.
+			tlsConf, err := serveTLS(c)
+			if err != nil {
+				return err
+			}
+			if err := checkServeAddr(c.String("addr"), tlsConf != nil, c.Bool("insecure-http")); err != nil {
+				return err
+			}
+			// authDB: the server acts for whoever logs in to it, so the
+			// database is not bound to the starting admin's session (as a
+			// write command's is); that session is checked here instead.
+			return rt.action(authDB, 0, func(c *cli.Context) error {
+				if err := rt.useSession(c, rt.db, readDB); err != nil {
+					return err
+				}
+				if u := rt.session.User; u.Role != audit.Admin {
+					return lot.Errorf(lot.EFORBIDDEN, "user %s has role %s; an admin starts the server (it holds the database for everyone): log in as an admin", u.Name, u.Role)
+				}
+				return rt.serve(c, tlsConf)
+			})(c)
+		},
+	}
+}
+
+// serveTLS loads --tls-cert and --tls-key; nil without them.
+func serveTLS(c *cli.Context) (*tls.Config, error) {
+	cert, key := c.String("tls-cert"), c.String("tls-key")
+	if cert == "" && key == "" {
+		return nil, nil
+	}
+	if cert == "" || key == "" {
+		return nil, lot.Errorf(lot.EUSAGE, "--tls-cert and --tls-key go together: give both files, or neither for plain HTTP on loopback")
+	}
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		return nil, lot.Errorf(lot.EINVALID, "--tls-cert %s / --tls-key %s cannot be used: %v; give a PEM certificate and its private key", cert, key, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// checkServeAddr refuses plain HTTP on anything but loopback: passwords and
+// patient data would cross the ward's network in clear text.
+func checkServeAddr(addr string, tls, insecure bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return lot.Errorf(lot.EUSAGE, "--addr %q is not HOST:PORT (e.g. 127.0.0.1:8080 or :8443): %v", addr, err)
+	}
+	if tls || insecure || isLoopback(host) {
+		return nil
+	}
+	shown := host
+	if shown == "" {
+		shown = "every interface"
+	}
+	return lot.Errorf(lot.EUSAGE, "--addr %s listens on %s, beyond this machine, without TLS: passwords and patient data would cross the network in clear text; "+
+		"give --tls-cert and --tls-key, or --insecure-http only when a TLS proxy on a trusted network is in front", addr, shown)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// serve runs the server on the database rt.db holds until SIGINT or SIGTERM.
+func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config) error {
+	db := rt.db
+	logger := log.New(rt.stderr, "celltrack serve: ", log.LstdFlags|log.LUTC)
+	// Behind a TLS proxy (--insecure-http) the browser still speaks HTTPS:
+	// the cookie is Secure there too, so it never travels in clear text.
+	app := webApp(db, tlsConf != nil || c.Bool("insecure-http"), logger)
+	ln, err := net.Listen("tcp", c.String("addr"))
+	if err != nil {
+		return lot.Errorf(lot.ECONFLICT, "--addr %s: cannot listen: %v; choose another address or port", c.String("addr"), err)
+	}
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, tlsConf)
+	}
+	url := scheme + "://" + ln.Addr().String()
+	if err := writeServerFile(db.Path(), serverFile{URL: url, PID: os.Getpid(), Started: time.Now().UTC()}); err != nil {
+		ln.Close()
+		return err
+	}
+	defer os.Remove(serverFilePath(db.Path()))
+
+	srv := app.HTTPServer(ln.Addr().String())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Fprintf(rt.stdout, "celltrack serve: %s at %s (SIGINT or SIGTERM stops)\n", db.Path(), url)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve %s: %w", url, err)
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(rt.stdout, "celltrack serve: stopping: no new requests; finishing those in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("stop the server: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve %s: %w", url, err)
+	}
+	rt.closeDB()
+	fmt.Fprintf(rt.stdout, "celltrack serve: stopped; %s closed\n", db.Path())
+	return nil
+}
+
+// webApp wires the store's services into the web front end.
+func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
+	return web.New(web.Config{
+		Doses:    store.NewDoseService(db),
+		Traces:   store.NewTraceService(db),
+		Users:    db,
+		Sessions: webSessions{db},
+		Health:   func() error { _, err := db.Facility(); return err },
+		Secure:   secure,
+		Log:      logger,
+	})
+}
+
+// webSessions are the database's login sessions, for browsers and API
+// clients: the token a browser keeps is the credentials `celltrack login`
+// keeps in its session file (the database's identity, the user, the secret,
+// the last activity and its MAC), as URL-safe base64 of their JSON.
+type webSessions struct{ db *store.DB }
+
+func (s webSessions) Login(name, password string) (string, audit.User, error) {
+	// No new password can be asked here: an account that must change its
+	// password is refused, and told to log in at a terminal.
+	creds, info, err := s.db.Login(name, password, nil)
+	if err != nil {
+		return "", info.User, err
+	}
+	return encodeCreds(creds), info.User, nil
+}
+
+func (s webSessions) Check(token string) (audit.User, string, error) {
+	c, err := decodeCreds(token)
+	if err != nil {
+		return audit.User{}, "", err
+	}
+	info, next, err := s.db.Session(c)
+	if err != nil {
+		return info.User, "", err
+	}
+	if next != c {
+		return info.User, encodeCreds(next), nil
+	}
+	return info.User, "", nil
+}
+
+func (s webSessions) Logout(token string) error {
+	c, err := decodeCreds(token)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.Logout(c)
+	return err
+}
+
+func encodeCreds(c store.Credentials) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCreds(token string) (store.Credentials, error) {
+	var c store.Credentials
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || json.Unmarshal(b, &c) != nil || c.Token == "" {
+		return c, lot.Errorf(lot.ESESSION, "the session cookie is not one this server made; log in again")
+	}
+	return c, nil
+}
+
+// serverFile is written beside the database while a server holds it, so
+// that a local command that finds the file locked can say who holds it.
+type serverFile struct {
+	URL     string    `json:"url"`
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
+}
+
+func serverFilePath(db string) string { return db + ".serve" }
+
+func writeServerFile(db string, f serverFile) error {
+	data, _ := json.Marshal(f)
+	if err := os.WriteFile(serverFilePath(db), append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", serverFilePath(db), err)
+	}
+	return nil
+}
+
+// heldByServer rewords a "database is busy" error when a live celltrack
+// server holds the file: the user should use the server, not wait. A
+// server file whose process is gone (a server killed without cleaning up)
+// is ignored.
+func heldByServer(db string, err error) error {
+	if lot.ErrorCode(err) != lot.EBUSY {
+		return err
+	}
+	data, rerr := os.ReadFile(serverFilePath(db))
+	if rerr != nil {
+		return err
+	}
+	var f serverFile
+	if json.Unmarshal(data, &f) != nil || f.PID <= 0 || f.URL == "" || !processAlive(f.PID) {
+		return err
+	}
+	return lot.Errorf(lot.EBUSY, "database is busy: celltrack serve (pid %d, since %s) holds %s and serves it at %s; use it there, or stop that server first",
+		f.PID, lot.FormatTime(f.Started), db, strings.TrimSpace(f.URL))
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// newBrowser starts a headless Chromium with a fresh profile for one test,
+// or skips the test when none is installed.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	chromium := chromiumPath()
+	if chromium == "" {
+		t.Skip("no chromium on PATH: the browser test needs Debian's chromium (apt-get install chromium)")
+	}
+	if testing.Short() {
+		t.Skip("-short: the browser test starts chromium")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(768, 1024),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	return ctx
+}
+
+// chromiumPath finds a Chromium to drive; "" when none is installed.
+func chromiumPath() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// screenshotDir is where the browser test leaves its screenshots for a
+// person to look at: CELLTRACK_SCREENSHOTS, else the system's temp folder.
+func screenshotDir() string {
+	if d := os.Getenv("CELLTRACK_SCREENSHOTS"); d != "" {
+		return d
+	}
+	return os.TempDir()
+}
+
+// The bedside in a real browser, with the keyboard only (a wedge scanner
+// types the code and Enter): the nurse logs in, scans the wristband, scans
+// the wrong bag and sees NO-GO with its reason, scans the right one and
+// sees GO, signs with a witness, and the auditor finds the infusion in the
+// patient's trace. Screenshots of the bedside page at tablet (768×1024)
+// and phone (390×844) size are saved, their paths logged.
+func TestServeBrowserBedside(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
+	ctx := newBrowser(t)
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	text := func(id string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
+		if err != nil {
+			t.Fatalf("text of #%s: %v", id, err)
+		}
+		return s
+	}
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		p := filepath.Join(screenshotDir(), name)
+		if err := os.WriteFile(p, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", p)
+	}
+	do("log in as the nurse",
+		chromedp.EmulateViewport(768, 1024),
+		chromedp.Navigate(f.srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "nina"),
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("mrn")),
+	)
+	do("scan the wristband",
+		chromedp.SendKeys(chromedp.ID("mrn"), "MRN-1001"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("scan")),
+	)
+	if p := text("patient"); p != "MRN-1001" {
+		t.Fatalf("patient shown %q", p)
+	}
+	do("scan the wrong bag",
+		chromedp.SendKeys(chromedp.ID("scan"), "G12342600000102"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("verdict")),
+	)
+	if verdict, checks := text("verdict-word"), text("checks"); verdict != "NO-GO" || !strings.Contains(checks, "✗ FAIL") ||
+		!strings.Contains(checks, "container dispensed") || !strings.Contains(checks, "→") {
+		t.Fatalf("wrong bag: verdict %q, checks:\n%s", verdict, checks)
+	}
+	shot("celltrack-bedside-nogo-768x1024.png")
+	do("scan the right bag's label barcode",
+		chromedp.SendKeys(chromedp.ID("scan"), "=G12342600000101"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("administer-form")),
+	)
+	if verdict := text("verdict-word"); verdict != "GO" {
+		t.Fatalf("right bag: verdict %q", verdict)
+	}
+	shot("celltrack-bedside-768x1024.png")
+	do("phone width", chromedp.EmulateViewport(390, 844))
+	shot("celltrack-bedside-390x844.png")
+	do("sign with a witness",
+		chromedp.EmulateViewport(768, 1024),
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword),
+		chromedp.SendKeys(chromedp.ID("witness"), "omar"),
+		chromedp.SendKeys(chromedp.ID("witness_password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("recorded")),
+	)
+	if recorded := text("main"); !strings.Contains(recorded, "Omar Haddad (omar, nurse)") || !strings.Contains(recorded, "witnessed the bedside check and the infusion") {
+		t.Fatalf("recorded page:\n%s", recorded)
+	}
+	shot("celltrack-recorded-768x1024.png")
+	do("record a reaction",
+		chromedp.SetValue(chromedp.ID("grade"), "1"),
+		chromedp.SendKeys(chromedp.ID("text"), "transient fever 38.1 °C"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("reaction-recorded")),
+	)
+	if rec := text("reaction-recorded"); !strings.Contains(rec, "Reaction #1") || !strings.Contains(rec, "grade 1, transient fever 38.1 °C") {
+		t.Fatalf("reaction page:\n%s", rec)
+	}
+	do("the auditor reads the patient's trace",
+		chromedp.Click(chromedp.CSS(".logout button")),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "aud"),
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("ref")), // an auditor starts on the traces
+		chromedp.SetValue(chromedp.ID("kind"), "patient"),
+		chromedp.SendKeys(chromedp.ID("ref"), "MRN-1001"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("report")),
+	)
+	shot("celltrack-trace-768x1024.png")
+	report := text("report")
+	for _, want := range []string{"G12342600000101", "infused", "Omar Haddad", "transient fever 38.1 °C"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the auditor's trace lacks %q:\n%s", want, report)
+		}
+	}
+}
+
+// Names with markup, in a real browser: the user's printed name in the
+// header and a patient's name in a trace show as text, and the script in
+// them never runs (it would retitle the page).
+func TestServeBrowserEscapesNames(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), "lab", nil); err != nil {
+		t.Fatal(err)
+	}
+	const script = `<script>document.title='pwned'</script>`
+	const img = `<img src=x onerror="document.title='pwned'">`
+	runCLIOn(t, path, "--user", "alice", "user", "add", "--role", "auditor", "--full-name", script, "--password-stdin", "xss")
+	runCLIOn(t, path, "--user", "pat", "patient", "add", "--name", img, "--born", "1990-01-01", "--sex", "F", "MRN-666")
+	f := newWebFixtureAt(t, path)
+	ctx := newBrowser(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/login"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "xss"),
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("ref")),
+		chromedp.Navigate(f.srv.URL+"/trace?kind=patient&ref=MRN-666"),
+		chromedp.WaitVisible(chromedp.ID("report")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	title, err := chromedp.Run(ctx, chromedp.Title())
+	if err != nil {
+		t.Fatal(err)
+	}
+	who, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".who")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("report")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(title, "pwned") {
+		t.Fatalf("a script from a name ran: the page title is %q", title)
+	}
+	if !strings.Contains(who, script) {
+		t.Errorf("the header does not show the printed name as text: %q", who)
+	}
+	if !strings.Contains(report, img) {
+		t.Errorf("the trace does not show the patient's name as text:\n%s", report)
+	}
+}

@@ -1,0 +1,18 @@
+package main
+
+// Bad `serve` command lines, refused before the database is opened or a
+// port is bound.
+var serveHostile = []hostile{
+	{name: "serve plain http on every interface", code: 2, args: []string{"serve", "--addr", ":8080"}, want: []string{"--addr :8080", "every interface", "without TLS", "--insecure-http"}},
+	{name: "serve plain http on a LAN address", code: 2, args: []string{"serve", "--addr", "10.1.2.3:8080"}, want: []string{"--addr 10.1.2.3:8080", "without TLS"}},
+	{name: "serve plain http on a host name", code: 2, args: []string{"serve", "--addr", "ward7.example:8080"}, want: []string{"ward7.example", "without TLS"}},
+	{name: "serve address without port", code: 2, args: []string{"serve", "--addr", "127.0.0.1"}, want: []string{`--addr "127.0.0.1"`, "HOST:PORT"}},
+	{name: "serve certificate without key", code: 2, args: []string{"serve", "--tls-cert", "$DIR/ward.crt"}, want: []string{"--tls-cert and --tls-key go together"}},
+	{name: "serve key without certificate", code: 2, args: []string{"serve", "--tls-key", "$DIR/ward.key"}, want: []string{"--tls-cert and --tls-key go together"}},
+	{name: "serve certificate not PEM", code: 3, files: map[string]string{"ward.crt": "not a certificate", "ward.key": "not a key"},
+		args: []string{"serve", "--tls-cert", "$DIR/ward.crt", "--tls-key", "$DIR/ward.key"}, want: []string{"--tls-cert", "ward.crt", "cannot be used"}},
+	{name: "serve certificate missing", code: 3, args: []string{"serve", "--tls-cert", "$DIR/none.crt", "--tls-key", "$DIR/none.key"}, want: []string{"--tls-cert", "none.crt", "cannot be used"}},
+	{name: "serve argument", code: 2, args: []string{"serve", "now"}, want: []string{"takes no arguments", "now"}},
+}
+
+func init() { hostileCatalogue = append(hostileCatalogue, serveHostile...) }

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+)
+
+// The real binary serving a file: it prints its address; a local command
+// on the file says a server holds it and where; SIGTERM lets a request in
+// flight finish (a wrong login password, held a second), then the server
+// stops, removes its server file and closes the database, which the next
+// command opens and checks.
+func TestServeProcessSIGTERM(t *testing.T) {
+	p := newProcDB(t)
+	cmd := p.command("", "--user", "alice", "serve", "--addr", "127.0.0.1:0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() {
+		t.Fatalf("no start-up line; stderr: %s", stderr.String())
+	}
+	m := regexp.MustCompile(`^celltrack serve: (.*) at (http://127\.0\.0\.1:[0-9]+) \(SIGINT or SIGTERM stops\)$`).FindStringSubmatch(lines.Text())
+	if m == nil || m[1] != p.db {
+		t.Fatalf("start-up line %q", lines.Text())
+	}
+	url := m[2]
+	resp, err := http.Get(url + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	busy := p.command("", "--lock-timeout", "300ms", "--user", "alice", "user", "list")
+	var busyErr bytes.Buffer
+	busy.Stderr = &busyErr
+	err = busy.Run()
+	if code := busy.ProcessState.ExitCode(); code != exitBusy {
+		t.Errorf("local command on a served file: exit %d (%v), want %d", code, err, exitBusy)
+	}
+	want := "celltrack serve (pid " + strconv.Itoa(cmd.Process.Pid)
+	if !strings.Contains(busyErr.String(), want) || !strings.Contains(busyErr.String(), "serves it at "+url) {
+		t.Errorf("busy message does not name the server (%q, %s):\n%s", want, url, busyErr.String())
+	}
+
+	inFlight := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, url+"/api/v1/login", strings.NewReader(`{"user":"nina","password":"wrong-password"}`))
+		req.Header.Set("Origin", url)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			inFlight <- 0
+			return
+		}
+		resp.Body.Close()
+		inFlight <- resp.StatusCode
+	}()
+	time.Sleep(300 * time.Millisecond) // the wrong password holds the request for a second
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if st := <-inFlight; st != http.StatusUnauthorized {
+		t.Errorf("the request in flight at SIGTERM got %d, want its answer (401)", st)
+	}
+	var rest strings.Builder
+	for lines.Scan() {
+		rest.WriteString(lines.Text() + "\n")
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v\nstderr: %s", err, stderr.String())
+	}
+	if !strings.Contains(rest.String(), "stopped; "+p.db+" closed") {
+		t.Errorf("no shutdown line:\n%s", rest.String())
+	}
+	if _, err := os.Stat(serverFilePath(p.db)); !os.IsNotExist(err) {
+		t.Errorf("the server file is still there after a clean stop: %v", err)
+	}
+	if out := p.must("", "--user", "alice", "check"); !strings.Contains(out, "OK") {
+		t.Errorf("check after the server stopped:\n%s", out)
+	}
+	// The refused login in flight was recorded, as every wrong password is.
+	if out := p.must("", "--user", "alice", "audit", "log", "--json"); !strings.Contains(out, "wrong password at login") {
+		t.Errorf("the refused web login is not in the audit trail")
+	}
+}
+
+// A server file left by a server that is gone (killed) does not make a
+// busy file look served; a live one does.
+func TestServeStaleServerFile(t *testing.T) {
+	db := t.TempDir() + "/ct.db"
+	busy := lot.Errorf(lot.EBUSY, "database is busy: another celltrack process held %s", db)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skip("no `true` to make a dead pid")
+	}
+	write := func(pid int) {
+		data, _ := json.Marshal(serverFile{URL: "http://127.0.0.1:9", PID: pid, Started: time.Now()})
+		if err := os.WriteFile(serverFilePath(db), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(dead.Process.Pid)
+	if got := heldByServer(db, busy); got != error(busy) {
+		t.Errorf("stale server file: %v", got)
+	}
+	write(os.Getpid())
+	if got := lot.ErrorMessage(heldByServer(db, busy)); !strings.Contains(got, "serves it at http://127.0.0.1:9") {
+		t.Errorf("live server file: %s", got)
+	}
+	if got := heldByServer(db, lot.Errorf(lot.ENODB, "no database")); lot.ErrorCode(got) != lot.ENODB {
+		t.Errorf("a non-busy error was reworded: %v", got)
+	}
+}
+
+// writeTestCert writes a self-signed certificate for 127.0.0.1 and its key
+// as PEM files in dir, and returns a pool that trusts it.
+func writeTestCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ward test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "ward.crt"), filepath.Join(dir, "ward.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// With --tls-cert and --tls-key the real binary serves HTTPS (it may then
+// bind beyond loopback), and the session cookie is __Host-, Secure,
+// HttpOnly and SameSite=Strict.
+func TestServeProcessTLS(t *testing.T) {
+	p := newProcDB(t)
+	certFile, keyFile, pool := writeTestCert(t, t.TempDir())
+	cmd := p.command("", "--user", "alice", "serve", "--addr", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() {
+		t.Fatalf("no start-up line; stderr: %s", stderr.String())
+	}
+	m := regexp.MustCompile(` at (https://127\.0\.0\.1:[0-9]+) `).FindStringSubmatch(lines.Text())
+	if m == nil {
+		t.Fatalf("start-up line %q does not give an https URL", lines.Text())
+	}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequest(http.MethodPost, m[1]+"/api/v1/login", strings.NewReader(`{"user":"nina","password":"`+strings.TrimSpace(procPassword)+`"}`))
+	req.Header.Set("Origin", m[1])
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login over TLS: %d", resp.StatusCode)
+	}
+	ck := sessionCookie(t, resp)
+	if ck.Name != "__Host-celltrack_session" || !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode {
+		t.Errorf("cookie over TLS: %+v", ck)
+	}
+	if resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Errorf("no Strict-Transport-Security over TLS")
+	}
+}

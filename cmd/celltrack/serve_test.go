@@ -1,0 +1,419 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/store"
+)
+
+// webFixture is a database built by the named fixtures at the stories'
+// clock, held open as `celltrack serve` holds it, and the web application
+// on it behind a test HTTP server.
+type webFixture struct {
+	t   *testing.T
+	db  *store.DB
+	srv *httptest.Server
+	log bytes.Buffer
+}
+
+func newWebFixture(t *testing.T, secure bool, fixtures ...string) *webFixture {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ct.db")
+	now, _ := time.Parse(time.RFC3339, testNow)
+	clock := func() time.Time { return now }
+	for _, f := range fixtures {
+		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), f, clock); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return newWebFixtureOpts(t, path, secure)
+}
+
+// newWebFixtureAt serves a database already built at path.
+func newWebFixtureAt(t *testing.T, path string) *webFixture {
+	return newWebFixtureOpts(t, path, false)
+}
+
+func newWebFixtureOpts(t *testing.T, path string, secure bool) *webFixture {
+	t.Helper()
+	now, _ := time.Parse(time.RFC3339, testNow)
+	clock := func() time.Time { return now }
+	db, err := store.Open(path, store.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &webFixture{t: t, db: db}
+	app := webApp(db, secure, log.New(&f.log, "", 0))
+	if secure {
+		f.srv = httptest.NewTLSServer(app)
+	} else {
+		f.srv = httptest.NewServer(app)
+	}
+	t.Cleanup(func() { f.srv.Close(); db.Close() })
+	return f
+}
+
+// runCLIOn runs one celltrack command on the database file at path (not
+// yet held by a web fixture), every password line fixturePassword.
+func runCLIOn(t *testing.T, path string, args ...string) {
+	t.Helper()
+	now, _ := time.Parse(time.RFC3339, testNow)
+	var stdout, stderr bytes.Buffer
+	argv := append([]string{"celltrack", "--db", path}, args...)
+	if code := runEnv(argv, strings.NewReader(strings.Repeat(fixturePassword+"\n", 2)), &stdout, &stderr, func() time.Time { return now }, personEnv(filepath.Join(filepath.Dir(path), "homes"), args)); code != 0 {
+		t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), code, stderr.String())
+	}
+}
+
+// client is a browser-like client: a cookie jar, redirects followed, and
+// the Origin a browser sends on a POST.
+func (f *webFixture) client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	c := *f.srv.Client()
+	c.Jar = jar
+	return &c
+}
+
+// noRedirect is a client without cookies that shows redirects instead of
+// following them.
+func (f *webFixture) noRedirect() *http.Client {
+	c := *f.srv.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+func (f *webFixture) auditCount() int {
+	n, err := f.db.AuditCount()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+func (f *webFixture) post(c *http.Client, path string, form url.Values) (int, string) {
+	f.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", f.srv.URL)
+	return f.do(c, req)
+}
+
+func (f *webFixture) get(c *http.Client, path string) (int, string) {
+	f.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+path, nil)
+	return f.do(c, req)
+}
+
+func (f *webFixture) postJSON(c *http.Client, path string, v any) (int, map[string]any) {
+	f.t.Helper()
+	data, _ := json.Marshal(v)
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+path, bytes.NewReader(data))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", f.srv.URL)
+	st, body := f.do(c, req)
+	var m map[string]any
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		f.t.Fatalf("POST %s: %d, not JSON: %v\n%s", path, st, err, body)
+	}
+	return st, m
+}
+
+func (f *webFixture) do(c *http.Client, req *http.Request) (int, string) {
+	f.t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (f *webFixture) login(c *http.Client, user string) {
+	f.t.Helper()
+	st, body := f.post(c, "/login", url.Values{"user": {user}, "password": {fixturePassword}})
+	if st != http.StatusOK || !strings.Contains(body, `aria-current="page"`) || !strings.Contains(body, "Log out") {
+		f.t.Fatalf("login %s: %d\n%s", user, st, body)
+	}
+}
+
+func mustContain(t *testing.T, what, body string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(body, w) {
+			t.Errorf("%s does not contain %q:\n%s", what, w, body)
+		}
+	}
+}
+
+// The bedside on the web, as dose_administer_go.txtar on the command line:
+// the wrong bag is NO-GO with its reason and what to do, the right one is
+// GO with the dose working, and the infusion is recorded with the nurse's
+// and the witness's signatures, in the audit trail and in the trace.
+func TestServeBedsideWrongBagThenGo(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
+	c := f.client()
+	f.login(c, "nina")
+
+	// The scanner types the wristband and Enter: the page asks for the bag.
+	st, body := f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-1001"}})
+	if st != http.StatusOK {
+		t.Fatalf("MRN alone: %d\n%s", st, body)
+	}
+	mustContain(t, "after the wristband", body, `id="patient">MRN-1001<`, `id="scan"`)
+
+	// Bag 02 was never thawed nor dispensed for this patient.
+	st, body = f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-1001"}, "scan": {"G12342600000102"}, "op": {"check"}})
+	if st != http.StatusOK {
+		t.Fatalf("wrong bag: %d\n%s", st, body)
+	}
+	mustContain(t, "wrong bag", body, ">NO-GO<", "Do not infuse.", "✗ FAIL", "container dispensed", "→ ")
+	if strings.Contains(body, "administer-form") {
+		t.Errorf("NO-GO offers the administer form")
+	}
+
+	// The label barcode's data (=DIN+flag) replaces the wrong bag.
+	before := f.auditCount()
+	st, body = f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-1001"}, "bag": {"G12342600000102"}, "scan": {"=G12342600000101"}, "op": {"check"}})
+	if st != http.StatusOK {
+		t.Fatalf("right bag: %d\n%s", st, body)
+	}
+	mustContain(t, "right bag", body, ">GO<", "62.0 kg", "62.0 kg × 1.00×10^6/kg = 6.20×10^7", "6.2062×10^7 cells in 34.1 mL", "0.1 % from the required dose", `id="administer-form"`)
+	if strings.Contains(body, "G12342600000102") {
+		t.Errorf("a new scan did not replace the wrong bag")
+	}
+	// The barcode's data is shown as the code printed on the label.
+	if !strings.Contains(body, "MRN-1001 · G12342600000101<") || strings.Contains(body, "=G1234") {
+		t.Errorf("the scanned barcode is not shown as the printed container code")
+	}
+	if f.auditCount() != before {
+		t.Errorf("the check wrote to the audit trail")
+	}
+
+	form := url.Values{"mrn": {"MRN-1001"}, "bag": {"=G12342600000101"}, "password": {fixturePassword}, "witness": {"omar"}, "witness_password": {fixturePassword}}
+	st, body = f.post(c, "/bedside/administer", form)
+	if st != http.StatusOK {
+		t.Fatalf("administer: %d\n%s", st, body)
+	}
+	mustContain(t, "recorded", body, ">Recorded<", "Infusion 1 of sle-uc-d0d7",
+		"Nina Rossi (nina, nurse) 2026-11-25 09:00 UTC — administered the infusion after the bedside check",
+		"Omar Haddad (omar, nurse) 2026-11-25 09:00 UTC — witnessed the bedside check and the infusion")
+	if f.auditCount() <= before {
+		t.Errorf("the infusion wrote no audit entry")
+	}
+
+	mustContain(t, "recorded", body, `id="reaction-form"`)
+	id := regexp.MustCompile(`id="infusion-id">([0-9a-f-]{36})<`).FindStringSubmatch(body)
+	if id == nil {
+		t.Fatalf("no infusion id on the recorded page")
+	}
+	n0 := f.auditCount()
+	st, body = f.post(c, "/bedside/reaction", url.Values{"infusion": {id[1]}, "mrn": {"MRN-1001"}, "grade": {"7"}, "text": {"fever"}})
+	if st != http.StatusUnprocessableEntity || f.auditCount() != n0 {
+		t.Errorf("grade 7: status %d, %d audit entries; want 422 and none\n%s", st, f.auditCount()-n0, body)
+	}
+	mustContain(t, "grade 7", body, "grade", "7", `id="reaction-form"`)
+	st, body = f.post(c, "/bedside/reaction", url.Values{"infusion": {id[1]}, "mrn": {"MRN-1001"}, "grade": {"1"}, "text": {"transient fever 38.1 °C"}})
+	if st != http.StatusOK || f.auditCount() != n0+1 {
+		t.Fatalf("reaction: %d, %d audit entries\n%s", st, f.auditCount()-n0, body)
+	}
+	mustContain(t, "reaction", body, "Reaction #1 to infusion "+id[1], "grade 1, transient fever 38.1 °C", "by nina")
+
+	// Recorded twice is refused: the check runs again and the bag is infused.
+	n := f.auditCount()
+	st, body = f.post(c, "/bedside/administer", form)
+	if st == http.StatusOK && strings.Contains(body, ">Recorded<") {
+		t.Fatalf("a second infusion from the same bag was recorded")
+	}
+	if f.auditCount() != n {
+		t.Errorf("the refused second infusion wrote %d audit entries", f.auditCount()-n)
+	}
+
+	st, body = f.get(c, "/trace?kind=patient&ref=MRN-1001")
+	if st != http.StatusOK {
+		t.Fatalf("trace: %d\n%s", st, body)
+	}
+	mustContain(t, "patient trace", body, "trace of patient MRN-1001", "G12342600000101", "infused", "Omar Haddad", "transient fever 38.1 °C")
+}
+
+// A wrong witness password signs nothing (its refusal is recorded, as on
+// the command line); an unknown witness writes nothing; an auditor may check
+// but is not offered the signature form.
+func TestServeBedsideRefusals(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
+	c := f.client()
+	f.login(c, "nina")
+	n := f.auditCount()
+	st, body := f.post(c, "/bedside/administer", url.Values{"mrn": {"MRN-1001"}, "bag": {"G12342600000101"},
+		"password": {fixturePassword}, "witness": {"nobody"}, "witness_password": {fixturePassword}})
+	if st != http.StatusNotFound {
+		t.Errorf("unknown witness: status %d, want 404", st)
+	}
+	mustContain(t, "unknown witness", body, "witness nobody: no such user", ">GO<")
+	if f.auditCount() != n {
+		t.Errorf("unknown witness wrote %d audit entries", f.auditCount()-n)
+	}
+	st, body = f.post(c, "/bedside/administer", url.Values{"mrn": {"MRN-1001"}, "bag": {"G12342600000101"},
+		"password": {fixturePassword}, "witness": {"omar"}, "witness_password": {"wrong-password"}})
+	if st != http.StatusUnauthorized {
+		t.Errorf("wrong witness password: status %d, want 401", st)
+	}
+	mustContain(t, "wrong witness password", body, "wrong password for user omar; nothing was signed")
+	if got := f.auditCount() - n; got != 1 {
+		t.Errorf("wrong witness password wrote %d audit entries, want 1 (the refused signature)", got)
+	}
+
+	a := f.client()
+	f.login(a, "aud")
+	_, body = f.post(a, "/bedside/check", url.Values{"mrn": {"MRN-1001"}, "scan": {"G12342600000101"}})
+	mustContain(t, "auditor's check", body, ">GO<", "may check but not record")
+	if strings.Contains(body, "administer-form") {
+		t.Errorf("an auditor is offered the administer form")
+	}
+	n = f.auditCount()
+	st, _ = f.post(a, "/bedside/administer", url.Values{"mrn": {"MRN-1001"}, "bag": {"G12342600000101"},
+		"password": {fixturePassword}, "witness": {"omar"}, "witness_password": {fixturePassword}})
+	if st != http.StatusForbidden || f.auditCount() != n {
+		t.Errorf("auditor administering: status %d, %d audit entries; want 403 and none", st, f.auditCount()-n)
+	}
+}
+
+// The API: the same validation, codes and error object as --json.
+func TestServeAPI(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
+	c := f.client()
+	st, m := f.postJSON(c, "/api/v1/dose/check", map[string]any{"mrn": "MRN-1001", "containers": []string{"G12342600000101"}})
+	if st != http.StatusUnauthorized || m["error"].(map[string]any)["code"] != "session" {
+		t.Fatalf("check before login: %d %v", st, m)
+	}
+	st, m = f.postJSON(c, "/api/v1/login", map[string]any{"user": "nina", "password": "wrong-password"})
+	if st != http.StatusUnauthorized || m["error"].(map[string]any)["exit"] != float64(3) {
+		t.Fatalf("wrong login: %d %v", st, m)
+	}
+	wrongPassword := m["error"].(map[string]any)["message"]
+	st, m = f.postJSON(c, "/api/v1/login", map[string]any{"user": "nobody", "password": "wrong-password"})
+	if msg, _ := m["error"].(map[string]any)["message"].(string); st != http.StatusUnauthorized || strings.Replace(msg, "nobody", "nina", 1) != wrongPassword {
+		t.Fatalf("unknown user's login is told apart from a wrong password: %d %v", st, m)
+	}
+	st, m = f.postJSON(c, "/api/v1/login", map[string]any{"user": "nina", "password": fixturePassword})
+	if st != http.StatusOK || m["role"] != "nurse" || m["full_name"] != "Nina Rossi" {
+		t.Fatalf("login: %d %v", st, m)
+	}
+	st, m = f.postJSON(c, "/api/v1/dose/check", map[string]any{"mrn": "MRN-1001", "containers": []string{"G12342600000102"}})
+	e, _ := m["error"].(map[string]any)
+	if st != http.StatusConflict || e["code"] != "no_go" || e["exit"] != float64(4) || m["report"].(map[string]any)["go"] != false {
+		t.Fatalf("NO-GO: %d %v", st, m)
+	}
+	st, m = f.postJSON(c, "/api/v1/dose/check", map[string]any{"mrn": "MRN-1001", "containers": []string{"G12342600000101"}, "volume_ml": "0"})
+	if st != http.StatusUnprocessableEntity || m["error"].(map[string]any)["code"] != "invalid" {
+		t.Fatalf("volume 0: %d %v", st, m)
+	}
+	st, m = f.postJSON(c, "/api/v1/dose/check", map[string]any{"mrn": "MRN-1001", "container": []string{"G12342600000101"}})
+	if st != http.StatusBadRequest || m["error"].(map[string]any)["exit"] != float64(2) {
+		t.Fatalf("misspelt field: %d %v", st, m)
+	}
+	st, m = f.postJSON(c, "/api/v1/dose/check", map[string]any{"mrn": "MRN-9999", "containers": []string{"G12342600000101"}})
+	if st != http.StatusNotFound || m["error"].(map[string]any)["exit"] != float64(5) {
+		t.Fatalf("unknown patient: %d %v", st, m)
+	}
+	st, m = f.postJSON(c, "/api/v1/dose/check", map[string]any{"mrn": "MRN-1001", "containers": []string{"G12342600000101"}})
+	calc, _ := m["report"].(map[string]any)["calc"].(map[string]any)
+	if st != http.StatusOK || m["report"].(map[string]any)["go"] != true || calc["volume_ml"] != "34.1" || calc["weight_kg"] != "62.0" {
+		t.Fatalf("GO: %d %v", st, m)
+	}
+	n := f.auditCount()
+	st, m = f.postJSON(c, "/api/v1/dose/administer", map[string]any{"mrn": "MRN-1001", "containers": []string{"G12342600000101"},
+		"password": fixturePassword, "witness": "omar", "witness_password": fixturePassword})
+	if st != http.StatusCreated || m["number"] != float64(1) || !strings.HasPrefix(m["witness"].(string), "Omar Haddad (omar, nurse)") {
+		t.Fatalf("administer: %d %v", st, m)
+	}
+	if f.auditCount() <= n {
+		t.Errorf("administer wrote no audit entry")
+	}
+	st, r := f.postJSON(c, "/api/v1/dose/reaction", map[string]any{"infusion": m["id"], "grade": 2, "text": "headache"})
+	if st != http.StatusCreated || r["Seq"] != float64(1) || r["Grade"] != float64(2) {
+		t.Fatalf("reaction: %d %v", st, r)
+	}
+	n = f.auditCount()
+	st, r = f.postJSON(c, "/api/v1/dose/reaction", map[string]any{"infusion": m["id"], "grade": 0, "text": "headache"})
+	if st != http.StatusUnprocessableEntity || r["error"].(map[string]any)["exit"] != float64(3) || f.auditCount() != n {
+		t.Fatalf("grade 0: %d %v", st, r)
+	}
+	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/api/v1/trace/patient/MRN-1001", nil)
+	st, body := f.do(c, req)
+	if st != http.StatusOK || !strings.Contains(body, `"G12342600000101"`) || !json.Valid([]byte(body)) {
+		t.Fatalf("trace JSON: %d\n%s", st, body)
+	}
+	req, _ = http.NewRequest(http.MethodGet, f.srv.URL+"/api/v1/trace/patient/MRN-1001?format=csv", nil)
+	if st, body = f.do(c, req); st != http.StatusOK || !strings.Contains(body, "G12342600000101") {
+		t.Fatalf("trace CSV: %d\n%s", st, body)
+	}
+	st, m = f.postJSON(c, "/api/v1/logout", map[string]any{})
+	if st != http.StatusOK {
+		t.Fatalf("logout: %d %v", st, m)
+	}
+	req, _ = http.NewRequest(http.MethodGet, f.srv.URL+"/api/v1/trace/patient/MRN-1001", nil)
+	if st, _ = f.do(c, req); st != http.StatusUnauthorized {
+		t.Errorf("trace after logout: %d, want 401", st)
+	}
+}
+
+func TestServeHealthz(t *testing.T) {
+	f := newWebFixture(t, false, "lab")
+	st, body := f.get(f.srv.Client(), "/healthz")
+	if st != http.StatusOK || body != "ok\n" {
+		t.Fatalf("healthz: %d %q", st, body)
+	}
+	st, body = f.get(f.srv.Client(), "/api/v1/openapi.json")
+	if st != http.StatusOK || !json.Valid([]byte(body)) || !strings.Contains(body, `"/api/v1/dose/check"`) {
+		t.Fatalf("openapi.json: %d\n%.200s", st, body)
+	}
+}
+
+// The API's bedside check is the command line's `dose check --json`, field
+// for field, for a GO and a NO-GO: scripts read either.
+func TestServeCheckJSONMatchesCLI(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	now, _ := time.Parse(time.RFC3339, testNow)
+	for _, fx := range []string{"lab", "release", "custody", "bedside"} {
+		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), fx, func() time.Time { return now }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bags := []string{"G12342600000101", "G12342600000102"}
+	cli := map[string]any{}
+	for _, bag := range bags {
+		var stdout, stderr bytes.Buffer
+		args := []string{"--user", "nina", "--json", "dose", "check", "--container", bag, "MRN-1001"}
+		runEnv(append([]string{"celltrack", "--db", path}, args...), strings.NewReader(""), &stdout, &stderr, func() time.Time { return now },
+			personEnv(filepath.Join(filepath.Dir(path), "homes"), args))
+		var v any
+		if err := json.Unmarshal(stdout.Bytes(), &v); err != nil {
+			t.Fatalf("dose check --json %s: %v\n%s", bag, err, stdout.String())
+		}
+		cli[bag] = v
+	}
+	f := newWebFixtureAt(t, path)
+	c := f.client()
+	f.login(c, "nina")
+	for _, bag := range bags {
+		_, m := f.postJSON(c, "/api/v1/dose/check", map[string]any{"mrn": "MRN-1001", "containers": []string{bag}})
+		api, _ := json.Marshal(m["report"])
+		want, _ := json.Marshal(cli[bag])
+		if !bytes.Equal(api, want) {
+			t.Errorf("%s: the API's report differs from dose check --json:\nAPI %s\nCLI %s", bag, api, want)
+		}
+	}
+}

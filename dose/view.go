@@ -1,0 +1,112 @@
+package dose
+
+import (
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+)
+
+// The JSON views below are the --json output of `dose check` and `dose
+// administer` and the API's answers to the same calls: one definition, so
+// a script reads either and the two cannot drift apart.
+
+// ReportView is the bedside check's outcome.
+type ReportView struct {
+	GO     bool      `json:"go"`
+	Checks []Result  `json:"checks"`
+	Calc   *CalcView `json:"calc,omitempty"`
+	// TimeZone is the zone of the site that treats the patient: the
+	// checks' times are local there.
+	TimeZone string `json:"time_zone"`
+}
+
+// CalcView is the dose working.
+type CalcView struct {
+	Infusion          int        `json:"infusion"`
+	Basis             string     `json:"basis"`
+	WeightKg          string     `json:"weight_kg"`
+	RequiredCells     string     `json:"required_cells"`
+	Working           string     `json:"working"`
+	Draws             []DrawView `json:"draws"`
+	GivenCells        string     `json:"given_cells"`
+	VolumeML          string     `json:"volume_ml"`
+	DeviationPct      string     `json:"deviation_pct"`
+	Short             bool       `json:"short"`
+	EndotoxinEUPerKgH string     `json:"endotoxin_eu_per_kg_h,omitempty"`
+}
+
+// DrawView is what to draw from one container.
+type DrawView struct {
+	Container   string `json:"container"`
+	ViableCells string `json:"viable_cells"`
+	PostThaw    bool   `json:"post_thaw"`
+	VolumeML    string `json:"volume_ml"`
+	DrawML      string `json:"draw_ml"`
+	Cells       string `json:"cells"`
+}
+
+// ViewReport is the JSON view of a bedside check.
+func ViewReport(r Report) ReportView {
+	v := ReportView{GO: r.GO, Checks: r.Checks, TimeZone: lot.ZoneName(r.Zone)}
+	if v.Checks == nil {
+		v.Checks = []Result{}
+	}
+	if r.Calc.Infusion > 0 {
+		c := ViewCalc(r.Calc)
+		v.Calc = &c
+	}
+	return v
+}
+
+// ViewCalc is the JSON view of a dose working.
+func ViewCalc(k Calculation) CalcView {
+	v := CalcView{Infusion: k.Infusion, Basis: k.Basis, WeightKg: k.Weight.KgString(), RequiredCells: k.Required.Exact(),
+		Working: k.Working, Draws: []DrawView{}, GivenCells: k.Given.Exact(), VolumeML: k.Volume.String(),
+		DeviationPct: k.Deviation.String(), Short: k.Short}
+	for _, d := range k.Draws {
+		v.Draws = append(v.Draws, DrawView{Container: d.Code, ViableCells: d.Viable.Exact(), PostThaw: d.PostThaw,
+			VolumeML: d.Volume.String(), DrawML: d.Draw.String(), Cells: d.Cells.Exact()})
+	}
+	if k.EndotoxinKnown {
+		v.EndotoxinEUPerKgH = FormatEU(k.EndotoxinMilliEUPerKgH)
+	}
+	return v
+}
+
+// InfusionView is a recorded infusion with its two signatures.
+type InfusionView struct {
+	ID                string        `json:"id"`
+	Number            int           `json:"number"`
+	Protocol          string        `json:"protocol"`
+	Course            int           `json:"course"`
+	Start             time.Time     `json:"start"`
+	End               time.Time     `json:"end"`
+	WeightKg          string        `json:"weight_kg"`
+	RequiredCells     string        `json:"required_cells"`
+	GivenCells        string        `json:"given_cells"`
+	VolumeML          string        `json:"volume_ml"`
+	DeviationPct      string        `json:"deviation_pct"`
+	Containers        []InfusedView `json:"containers"`
+	Nurse             string        `json:"nurse"`
+	Witness           string        `json:"witness"`
+	EndotoxinEUPerKgH string        `json:"endotoxin_eu_per_kg_h"`
+}
+
+// InfusedView is what one container gave.
+type InfusedView struct {
+	Container string `json:"container"`
+	VolumeML  string `json:"volume_ml"`
+	Cells     string `json:"cells"`
+}
+
+// ViewInfusion is the JSON view of a recorded infusion.
+func ViewInfusion(in Infusion) InfusionView {
+	v := InfusionView{ID: in.ID.String(), Number: in.Number, Protocol: in.Protocol, Course: in.Course, Start: in.Start, End: in.End,
+		WeightKg: in.Weight.KgString(), RequiredCells: in.Required.Exact(), GivenCells: in.Given.Exact(), VolumeML: in.Volume.String(),
+		DeviationPct: in.Deviation.String(), Nurse: in.Nurse.String(), Witness: in.Witness.String(),
+		EndotoxinEUPerKgH: FormatEU(in.EndotoxinMilliEUPerKgH)}
+	for _, c := range in.Containers {
+		v.Containers = append(v.Containers, InfusedView{Container: c.Code, VolumeML: c.Volume.String(), Cells: c.Cells.Exact()})
+	}
+	return v
+}

@@ -1,0 +1,327 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/report"
+)
+
+// ExitCodes is the command line's exit code of each error code (README,
+// "Exit codes"); the API's error object carries it so that a script gets
+// the same answer from the server as from a local command.
+var ExitCodes = map[string]int{
+	lot.EUSAGE: 2, lot.ESESSION: 2, lot.EINVALID: 3, lot.EFORBIDDEN: 3, lot.ECONFLICT: 3, lot.EAUTH: 3,
+	lot.ENOGO: 4, lot.ENOTFOUND: 5, lot.ENODB: 10, lot.EBUSY: 11, lot.EINTERNAL: 1,
+}
+
+// HTTPStatus is the HTTP status of each error code (README, "Server").
+var HTTPStatus = map[string]int{
+	lot.EUSAGE:     http.StatusBadRequest,
+	lot.EINVALID:   http.StatusUnprocessableEntity,
+	lot.EAUTH:      http.StatusUnauthorized,
+	lot.ESESSION:   http.StatusUnauthorized,
+	lot.EFORBIDDEN: http.StatusForbidden,
+	lot.ENOTFOUND:  http.StatusNotFound,
+	lot.ECONFLICT:  http.StatusConflict,
+	lot.ENOGO:      http.StatusConflict,
+	lot.ENODB:      http.StatusServiceUnavailable,
+	lot.EBUSY:      http.StatusServiceUnavailable,
+	lot.EINTERNAL:  http.StatusInternalServerError,
+}
+
+// APIError is the error object of the API, the same as the command line's
+// with --json: {"error":{"code","message","exit"}}.
+type APIError struct {
+	Error APIErrorBody `json:"error"`
+}
+
+// APIErrorBody is the inside of APIError.
+type APIErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Exit    int    `json:"exit"`
+}
+
+func errorBody(err error) APIErrorBody {
+	code := lot.ErrorCode(err)
+	exit, ok := ExitCodes[code]
+	if !ok {
+		exit = 1
+	}
+	return APIErrorBody{Code: code, Message: lot.ErrorMessage(err), Exit: exit}
+}
+
+func statusOf(err error) int {
+	if st, ok := HTTPStatus[lot.ErrorCode(err)]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// writeAPIError writes err as the error object with status (0: the code's).
+func writeAPIError(w http.ResponseWriter, status int, err error) {
+	if status == 0 {
+		status = statusOf(err)
+	}
+	writeJSON(w, status, APIError{errorBody(err)})
+}
+
+// api wraps an API handler: it needs a logged-in user, and an error it
+// returns becomes the error object with the code's status.
+func (s *Server) api(fn func(w http.ResponseWriter, r *http.Request, u audit.User) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.currentUser(w, r)
+		if err != nil {
+			writeAPIError(w, 0, err)
+			return
+		}
+		if err := fn(w, r, u); err != nil {
+			s.logError(r, err)
+			writeAPIError(w, 0, err)
+		}
+	}
+}
+
+func (s *Server) logError(r *http.Request, err error) {
+	if lot.ErrorCode(err) == lot.EINTERNAL {
+		s.cfg.Log.Printf("%s %s: %v", r.Method, r.URL.Path, err)
+	}
+}
+
+// decode reads a JSON request body into v, refusing unknown fields: a
+// misspelt field at the bedside must not be silently ignored.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if bodyTooLarge(err) {
+			return errTooLarge
+		}
+		return lot.Errorf(lot.EUSAGE, "the request body is not the JSON this call takes: %v", err)
+	}
+	if dec.More() {
+		return lot.Errorf(lot.EUSAGE, "the request body holds more than one JSON value")
+	}
+	return nil
+}
+
+var errTooLarge = tooLarge()
+
+// LoginRequest is the body of POST /api/v1/login.
+type LoginRequest struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+}
+
+// UserView is a user as the API shows it: never the password hash.
+type UserView struct {
+	User     string     `json:"user"`
+	FullName string     `json:"full_name"`
+	Role     audit.Role `json:"role"`
+}
+
+func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
+	var req LoginRequest
+	if err := decode(r, &req); err != nil {
+		s.apiFail(w, err)
+		return
+	}
+	u, err := s.login(w, r, req.User, req.Password)
+	if err != nil {
+		s.apiFail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, UserView{u.Name, u.FullName, u.Role})
+}
+
+func (s *Server) apiFail(w http.ResponseWriter, err error) {
+	if err == errTooLarge {
+		writeAPIError(w, http.StatusRequestEntityTooLarge, err)
+		return
+	}
+	writeAPIError(w, 0, err)
+}
+
+func (s *Server) apiLogout(w http.ResponseWriter, r *http.Request) {
+	s.logout(w, r)
+	writeJSON(w, http.StatusOK, map[string]bool{"logged_out": true})
+}
+
+// CheckRequest is the body of POST /api/v1/dose/check.
+type CheckRequest struct {
+	MRN        string   `json:"mrn"`
+	Containers []string `json:"containers"`
+	VolumeML   string   `json:"volume_ml,omitempty"`
+}
+
+// AdministerRequest is the body of POST /api/v1/dose/administer. The acting
+// user (the session's) signs as the nurse with Password; Witness signs with
+// WitnessPassword.
+type AdministerRequest struct {
+	CheckRequest
+	Start           string `json:"start,omitempty"`
+	Password        string `json:"password"`
+	Witness         string `json:"witness"`
+	WitnessPassword string `json:"witness_password"`
+}
+
+// CheckResponse carries a NO-GO's report beside its error object.
+type CheckResponse struct {
+	Report dose.ReportView `json:"report"`
+	Error  *APIErrorBody   `json:"error,omitempty"`
+}
+
+func (s *Server) apiDoseCheck(w http.ResponseWriter, r *http.Request, u audit.User) error {
+	var req CheckRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	rep, err := s.check(req)
+	if err != nil {
+		return err
+	}
+	if err := rep.Err(); err != nil {
+		eb := errorBody(err)
+		writeJSON(w, statusOf(err), CheckResponse{Report: dose.ViewReport(rep), Error: &eb})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, CheckResponse{Report: dose.ViewReport(rep)})
+	return nil
+}
+
+func (s *Server) apiDoseAdminister(w http.ResponseWriter, r *http.Request, u audit.User) error {
+	var req AdministerRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	in, rep, err := s.administer(u, req)
+	if lot.ErrorCode(err) == lot.ENOGO {
+		eb := errorBody(err)
+		writeJSON(w, statusOf(err), CheckResponse{Report: dose.ViewReport(rep), Error: &eb})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, dose.ViewInfusion(in))
+	return nil
+}
+
+// apiDoseReaction answers with the reaction as `dose reaction --json`
+// prints it.
+func (s *Server) apiDoseReaction(w http.ResponseWriter, r *http.Request, u audit.User) error {
+	var req ReactionRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	rc, err := s.reaction(u, req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, rc)
+	return nil
+}
+
+func (s *Server) apiTrace(w http.ResponseWriter, r *http.Request, u audit.User) error {
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = "json"
+	}
+	rep, format, err := s.trace(u, r.PathValue("kind"), r.PathValue("ref"), format)
+	if err != nil {
+		return err
+	}
+	return s.sendReport(w, rep, format, false)
+}
+
+// trace builds one trace report for u, checking kind and format first.
+func (s *Server) trace(u audit.User, kind, ref, format string) (report.Report, string, error) {
+	f, err := report.ParseFormat(format)
+	if err != nil {
+		return report.Report{}, "", err
+	}
+	if err := lot.ValidateText("reference", ref, true); err != nil {
+		return report.Report{}, "", err
+	}
+	var build func(user, ref string) (report.Report, error)
+	switch kind {
+	case "lot":
+		build = s.cfg.Traces.Lot
+	case "patient":
+		build = s.cfg.Traces.Patient
+	case "donor":
+		build = s.cfg.Traces.Donor
+	case "container":
+		build = s.cfg.Traces.Container
+	default:
+		return report.Report{}, "", lot.Errorf(lot.EUSAGE, "trace %q is not a kind of trace; use lot, patient, donor or container", kind)
+	}
+	rep, err := build(u.Name, strings.TrimSpace(ref))
+	return rep, f, err
+}
+
+// contentTypes are the media types of report.Formats.
+var contentTypes = map[string]string{
+	"text": "text/plain; charset=utf-8", "md": "text/markdown; charset=utf-8", "json": "application/json; charset=utf-8",
+	"csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8", "pdf": "application/pdf",
+}
+
+// sendReport renders rep in full before sending anything, so a failure
+// never sends half a report. As a download it is an attachment whose file
+// name is built from the report's own name, never from the request.
+func (s *Server) sendReport(w http.ResponseWriter, rep report.Report, format string, download bool) error {
+	var buf bytes.Buffer
+	if err := report.Render(&buf, rep, format); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", contentTypes[format])
+	if format == "html" {
+		// The report's HTML is one self-contained page with its style
+		// inline (so it can be archived and mailed); still no script.
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	}
+	if download {
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", safeFileName(rep.Kind+"-trace-"+rep.Subject)+"."+extOf(format)))
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func extOf(format string) string {
+	if format == "text" {
+		return "txt"
+	}
+	return format
+}
+
+// safeFileName keeps letters, digits, '-', '_' and '.', replacing anything
+// else with '_', and strips leading dots: a downloaded file name can never
+// name a directory or climb out of one.
+func safeFileName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			b[i] = '_'
+		}
+	}
+	out := strings.TrimLeft(string(b), ".")
+	if out == "" {
+		out = "report"
+	}
+	return out
+}

@@ -1,0 +1,125 @@
+package web
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
+)
+
+// bags cleans the scanned or typed codes: one per entry or per line, blanks
+// dropped. A code read as a container code — printed (G12342600000101),
+// typed with spaces or its check character, or the label barcode's data
+// (=G12342600000101) — is shown and passed on as the printed code, which
+// is what the nurse compares with the label; anything else (a UUID, a
+// mistyped code) is passed on as given, for the store to find or refuse.
+func bags(in []string) []string {
+	var out []string
+	for _, s := range in {
+		for _, line := range strings.Split(s, "\n") {
+			c := strings.TrimSpace(line)
+			if c == "" {
+				continue
+			}
+			if din, n, err := lot.ParseContainerCode(c); err == nil {
+				c = lot.ContainerCode(din, n)
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (req CheckRequest) parse() (mrn string, refs []string, vol lot.Tenths, err error) {
+	mrn = strings.TrimSpace(req.MRN)
+	if mrn == "" {
+		return "", nil, 0, lot.Errorf(lot.EUSAGE, "MRN is empty; scan the patient's wristband or type the MRN")
+	}
+	refs = bags(req.Containers)
+	if len(refs) == 0 {
+		return "", nil, 0, lot.Errorf(lot.EUSAGE, "no bag code; scan the label of the bag in your hand or type its code")
+	}
+	if v := strings.TrimSpace(req.VolumeML); v != "" {
+		if vol, err = lot.ParseTenths("volume (mL)", v); err != nil {
+			return "", nil, 0, err
+		}
+		if vol <= 0 {
+			return "", nil, 0, lot.Errorf(lot.EINVALID, "volume (mL) %s must be more than 0; leave it empty to infuse the computed volume", v)
+		}
+	}
+	return mrn, refs, vol, nil
+}
+
+// check runs the bedside check, read only, as `dose check` does.
+func (s *Server) check(req CheckRequest) (dose.Report, error) {
+	mrn, refs, vol, err := req.parse()
+	if err != nil {
+		return dose.Report{}, err
+	}
+	return s.cfg.Doses.Check(mrn, refs, vol)
+}
+
+// administer records an infusion as `dose administer` does: the wrong
+// people are refused before any password is checked; then both passwords,
+// each with its signature's meaning; then the store re-runs the whole check
+// in its writing transaction and writes nothing on NO-GO.
+func (s *Server) administer(nurse audit.User, req AdministerRequest) (dose.Infusion, dose.Report, error) {
+	mrn, refs, vol, err := req.CheckRequest.parse()
+	if err != nil {
+		return dose.Infusion{}, dose.Report{}, err
+	}
+	a := dose.Administration{MRN: mrn, Containers: refs, Volume: vol}
+	if st := strings.TrimSpace(req.Start); st != "" {
+		if a.Start, err = lot.ParseTime("start", st); err != nil {
+			return dose.Infusion{}, dose.Report{}, err
+		}
+	}
+	if err := audit.Authorize(nurse, audit.DoseAdminister); err != nil {
+		return dose.Infusion{}, dose.Report{}, err
+	}
+	wu, err := s.cfg.Users.Signer("witness", strings.TrimSpace(req.Witness))
+	if err != nil {
+		return dose.Infusion{}, dose.Report{}, err
+	}
+	if err := dose.CheckSigners(nurse, wu); err != nil {
+		return dose.Infusion{}, dose.Report{}, err
+	}
+	if req.Password == "" || req.WitnessPassword == "" {
+		return dose.Infusion{}, dose.Report{}, lot.Errorf(lot.EUSAGE, "both passwords are needed: the nurse's and the witness's; nothing was signed")
+	}
+	n, err := s.cfg.Users.Authenticate(nurse.Name, req.Password, dose.MeaningAdminister)
+	if err != nil {
+		return dose.Infusion{}, dose.Report{}, err
+	}
+	w, err := s.cfg.Users.Authenticate(wu.Name, req.WitnessPassword, dose.MeaningWitness)
+	if err != nil {
+		return dose.Infusion{}, dose.Report{}, err
+	}
+	return s.cfg.Doses.Administer(n, w, a)
+}
+
+func trim(s string) string { return strings.TrimSpace(s) }
+
+// ReactionRequest is the body of POST /api/v1/dose/reaction: an adverse
+// reaction to an infusion (its ID), a CTCAE grade 1–5 and what happened.
+type ReactionRequest struct {
+	Infusion string `json:"infusion"`
+	Grade    int    `json:"grade"`
+	Text     string `json:"text"`
+}
+
+// parseGrade reads the grade chosen on the page.
+func parseGrade(s string) (int, error) {
+	g, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return 0, lot.Errorf(lot.EINVALID, "grade %q is not a number; choose the CTCAE grade 1–5", s)
+	}
+	return g, nil
+}
+
+// reaction records a reaction as the acting user, as `dose reaction` does.
+func (s *Server) reaction(u audit.User, req ReactionRequest) (dose.Reaction, error) {
+	return s.cfg.Doses.RecordReaction(u.Name, strings.TrimSpace(req.Infusion), req.Grade, req.Text)
+}

@@ -1,0 +1,313 @@
+package web
+
+import (
+	"bytes"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/report"
+)
+
+// pageNames are the templates of templates/, each rendered inside base.html.
+var pageNames = []string{"login", "bedside", "recorded", "reaction", "reaction_form", "trace"}
+
+func parsePages() map[string]*template.Template {
+	m := map[string]*template.Template{}
+	for _, n := range pageNames {
+		m[n] = template.Must(template.New(n).ParseFS(templateFS, "templates/base.html", "templates/partials.html", "templates/"+n+".html"))
+	}
+	return m
+}
+
+// pageData is what every page shows: its title, the logged-in user (zero on
+// the login page), the menu entry it is, a refusal to show, and its own data.
+type pageData struct {
+	Title string
+	User  audit.User
+	Nav   string
+	Error string
+	Data  any
+}
+
+// render executes a page in full before writing, so a template error never
+// sends half a page.
+func (s *Server) render(w http.ResponseWriter, status int, name string, p pageData) {
+	var buf bytes.Buffer
+	if err := s.pages[name].ExecuteTemplate(&buf, "base", p); err != nil {
+		s.cfg.Log.Printf("render %s: %v", name, err)
+		http.Error(w, "internal error: the page could not be drawn", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// page wraps a page handler: without a valid session it sends the browser
+// to the login page.
+func (s *Server) page(fn func(w http.ResponseWriter, r *http.Request, u audit.User)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.currentUser(w, r)
+		if err != nil {
+			if r.Method == http.MethodGet && lot.ErrorCode(err) == lot.ESESSION {
+				http.Redirect(w, r, "/login", http.StatusSeeOther)
+				return
+			}
+			s.render(w, statusOf(err), "login", pageData{Title: "Log in",
+				Error: lot.ErrorMessage(err) + " — nothing was done", Data: loginData{}})
+			return
+		}
+		fn(w, r, u)
+	}
+}
+
+// form parses a posted form; false when it was refused (answered already).
+func (s *Server) form(w http.ResponseWriter, r *http.Request) bool {
+	if err := r.ParseForm(); err != nil {
+		if bodyTooLarge(err) {
+			s.refuse(w, r, http.StatusRequestEntityTooLarge, tooLarge())
+		} else {
+			s.refuse(w, r, http.StatusBadRequest, lot.Errorf(lot.EUSAGE, "the form could not be read: %v", err))
+		}
+		return false
+	}
+	return true
+}
+
+type loginData struct{ User string }
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, http.StatusOK, "login", pageData{Title: "Log in", Data: loginData{}})
+}
+
+func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	name := r.PostForm.Get("user")
+	u, err := s.login(w, r, name, r.PostForm.Get("password"))
+	if err != nil {
+		s.render(w, statusOf(err), "login", pageData{Title: "Log in", Error: lot.ErrorMessage(err), Data: loginData{User: name}})
+		return
+	}
+	http.Redirect(w, r, landing(u), http.StatusSeeOther)
+}
+
+// landing is the page a user starts on: the bedside for those who may
+// record an infusion, the traces for everyone else.
+func landing(u audit.User) string {
+	if audit.Allowed(u.Role, audit.DoseAdminister) {
+		return "/bedside"
+	}
+	return "/trace"
+}
+
+func (s *Server) logoutPost(w http.ResponseWriter, r *http.Request) {
+	s.logout(w, r)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// bedsideData is the bedside page: the patient, the bags in hand, and once
+// both are known the check's report.
+type bedsideData struct {
+	MRN               string
+	Bags              []string
+	VolumeML          string
+	Report            *dose.Report
+	Weight, Deviation string
+	CanAdminister     bool
+	MeaningAdminister string
+	MeaningWitness    string
+}
+
+func (s *Server) bedsideData(u audit.User, mrn string, bags []string, vol string) bedsideData {
+	return bedsideData{MRN: mrn, Bags: bags, VolumeML: vol, CanAdminister: audit.Allowed(u.Role, audit.DoseAdminister),
+		MeaningAdminister: dose.MeaningAdminister, MeaningWitness: dose.MeaningWitness}
+}
+
+func (s *Server) bedsidePage(w http.ResponseWriter, r *http.Request, u audit.User) {
+	s.render(w, http.StatusOK, "bedside", pageData{Title: "Bedside check", User: u, Nav: "bedside", Data: s.bedsideData(u, "", nil, "")})
+}
+
+// bedsideCheck runs the check. A scan replaces the bags in hand (the wrong
+// bag scanned first is gone when the right one is scanned); "Add as another
+// bag" keeps them, for a dose drawn from several bags. A wedge scanner's
+// Enter after the wristband submits the MRN alone: the page then asks for
+// the bag.
+func (s *Server) bedsideCheck(w http.ResponseWriter, r *http.Request, u audit.User) {
+	if !s.form(w, r) {
+		return
+	}
+	f := r.PostForm
+	mrn, vol := trim(f.Get("mrn")), trim(f.Get("volume_ml"))
+	held := bags(f["bag"])
+	scan := bags([]string{f.Get("scan")})
+	switch {
+	case f.Get("op") == "add":
+		held = append(held, scan...)
+	case len(scan) > 0:
+		held = scan
+	}
+	s.showCheck(w, u, mrn, held, vol, "", http.StatusOK)
+}
+
+// showCheck runs the check for the page and renders it, with a refusal
+// from an earlier step (a wrong password) shown above it.
+func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held []string, vol, refusal string, status int) {
+	d := s.bedsideData(u, mrn, held, vol)
+	p := pageData{Title: "Bedside check", User: u, Nav: "bedside", Error: refusal}
+	if mrn != "" && len(held) > 0 {
+		rep, err := s.check(CheckRequest{MRN: mrn, Containers: held, VolumeML: vol})
+		if err != nil {
+			if p.Error == "" {
+				p.Error, status = lot.ErrorMessage(err), statusOf(err)
+			}
+		} else {
+			d.Report = &rep
+			d.Weight = rep.Weight.Grams.String() + ", measured " + lot.FormatTime(rep.Weight.MeasuredAt) + " by " + rep.Weight.RecordedBy
+			d.Deviation = dose.FormatDeviation(rep.Calc.Deviation)
+			// A NO-GO is the page's answer, not a failed request: 200.
+		}
+	} else if mrn == "" && len(held) > 0 {
+		p.Error, d.Bags = "scan the patient's wristband (MRN) first, then the bag", nil
+	}
+	p.Data = d
+	s.render(w, status, "bedside", p)
+}
+
+type recordedData struct {
+	MRN        string
+	Infusion   dose.Infusion
+	Start, End string
+	CanReact   bool
+	Form       reactionForm
+}
+
+// reactionForm is what the reaction form carries: the infusion and patient.
+type reactionForm struct{ Infusion, MRN string }
+
+type reactionData struct {
+	MRN      string
+	Reaction dose.Reaction
+	At       string
+	Form     reactionForm
+}
+
+func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u audit.User) {
+	if !s.form(w, r) {
+		return
+	}
+	f := r.PostForm
+	req := AdministerRequest{CheckRequest: CheckRequest{MRN: f.Get("mrn"), Containers: f["bag"], VolumeML: f.Get("volume_ml")},
+		Password: f.Get("password"), Witness: f.Get("witness"), WitnessPassword: f.Get("witness_password")}
+	in, _, err := s.administer(u, req)
+	if err != nil {
+		s.logError(r, err)
+		s.showCheck(w, u, trim(req.MRN), bags(req.Containers), trim(req.VolumeML), lot.ErrorMessage(err), statusOf(err))
+		return
+	}
+	s.render(w, http.StatusOK, "recorded", pageData{Title: "Infusion recorded", User: u, Nav: "bedside",
+		Data: recordedData{MRN: trim(req.MRN), Infusion: in, Start: lot.FormatTime(in.Start), End: lot.FormatTime(in.End),
+			CanReact: audit.Allowed(u.Role, audit.DoseReaction), Form: reactionForm{Infusion: in.ID.String(), MRN: trim(req.MRN)}}})
+}
+
+// bedsideReaction records an adverse reaction to an infusion, as `dose
+// reaction` does; a refusal is shown above the form, which keeps its place.
+func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit.User) {
+	if !s.form(w, r) {
+		return
+	}
+	f := r.PostForm
+	form := reactionForm{Infusion: trim(f.Get("infusion")), MRN: trim(f.Get("mrn"))}
+	grade, err := parseGrade(f.Get("grade"))
+	var rc dose.Reaction
+	if err == nil {
+		rc, err = s.reaction(u, ReactionRequest{Infusion: form.Infusion, Grade: grade, Text: f.Get("text")})
+	}
+	if err != nil {
+		s.logError(r, err)
+		s.render(w, statusOf(err), "reaction_form", pageData{Title: "Reaction", User: u, Nav: "bedside", Error: lot.ErrorMessage(err), Data: form})
+		return
+	}
+	s.render(w, http.StatusOK, "reaction", pageData{Title: "Reaction recorded", User: u, Nav: "bedside",
+		Data: reactionData{MRN: form.MRN, Reaction: rc, At: lot.FormatTime(rc.At), Form: form}})
+}
+
+type option struct{ Value, Label string }
+
+type download struct{ URL, Label string }
+
+type traceData struct {
+	Kinds     []option
+	Kind, Ref string
+	Report    *report.Report
+	Produced  string
+	Events    [][]string
+	Downloads []download
+}
+
+// eventRow is one custody or infusion event as the report's HTML shows it.
+func eventRow(e report.Event) []string {
+	where := e.Site
+	if e.Location != "" {
+		where = strings.TrimPrefix(where+", "+e.Location, ", ")
+	}
+	notes := e.Reason
+	if d := e.DetailText(); d != "" {
+		notes = strings.TrimPrefix(notes+"; "+d, "; ")
+	}
+	move := e.Move()
+	if e.Kind == report.Infusion {
+		move = "infused"
+	}
+	return []string{lot.FormatTime(e.At), e.Container, move, e.By, e.Custodian, where, e.Patient, notes}
+}
+
+var traceKinds = []option{{"lot", "Lot (forward)"}, {"patient", "Patient (backward)"}, {"donor", "Donor (look-back)"}, {"container", "Container"}}
+
+// tracePage shows a trace as text, with a download in every format the
+// command line writes. Every role may read traces, as on the command line.
+func (s *Server) tracePage(w http.ResponseWriter, r *http.Request, u audit.User) {
+	q := r.URL.Query()
+	d := traceData{Kinds: traceKinds, Kind: q.Get("kind"), Ref: q.Get("ref")}
+	if d.Kind == "" {
+		d.Kind = "lot"
+	}
+	p := pageData{Title: "Traces", User: u, Nav: "trace"}
+	status := http.StatusOK
+	if d.Ref != "" {
+		rep, _, err := s.trace(u, d.Kind, d.Ref, "html")
+		if err != nil {
+			s.logError(r, err)
+			p.Error, status = lot.ErrorMessage(err), statusOf(err)
+		} else {
+			d.Report, d.Produced = &rep, lot.FormatTime(rep.Produced.At)
+			for _, e := range rep.Events {
+				d.Events = append(d.Events, eventRow(e))
+			}
+			for _, f := range report.Formats {
+				v := url.Values{"kind": {d.Kind}, "ref": {d.Ref}, "format": {f}}
+				d.Downloads = append(d.Downloads, download{URL: "/trace/download?" + v.Encode(), Label: f})
+			}
+		}
+	}
+	p.Data = d
+	s.render(w, status, "trace", p)
+}
+
+func (s *Server) traceDownload(w http.ResponseWriter, r *http.Request, u audit.User) {
+	q := r.URL.Query()
+	rep, format, err := s.trace(u, q.Get("kind"), q.Get("ref"), q.Get("format"))
+	if err == nil {
+		err = s.sendReport(w, rep, format, true)
+	}
+	if err != nil {
+		s.logError(r, err)
+		http.Error(w, lot.ErrorMessage(err), statusOf(err))
+	}
+}

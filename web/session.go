@@ -1,0 +1,101 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+)
+
+// Sessions opens, checks and ends logins. They are the sessions of
+// `celltrack login`, kept by the database (cmd wires the store's): the
+// facility's idle and absolute expiry, the lockout after wrong passwords, an
+// admin's disable, reset or role change ending them, every login and logout
+// in the audit trail. A token is what the browser keeps in its cookie; the
+// database keeps only a hash of the secret inside it.
+type Sessions interface {
+	// Login checks name's password and opens a session. A wrong password
+	// and an unknown name get the same EAUTH answer, are recorded and count
+	// towards the lockout; a locked account is EAUTH, a disabled one
+	// EFORBIDDEN.
+	Login(name, password string) (token string, u audit.User, err error)
+	// Check returns the user of the session of token, checked now: ESESSION
+	// when it is unknown, revoked, idle too long or past its absolute
+	// expiry (log in again); EFORBIDDEN for a disabled user, EAUTH for a
+	// locked one. next is the token to keep from now on ("" when
+	// unchanged): a read writes nothing to the database, so the session's
+	// last activity travels in the token, authenticated.
+	Check(token string) (u audit.User, next string, err error)
+	// Logout ends the session of token.
+	Logout(token string) error
+}
+
+// cookieName is __Host- prefixed under TLS, so the browser accepts it only
+// Secure, for this host and path /; plain HTTP (loopback) cannot use it.
+func (s *Server) cookieName() string {
+	if s.cfg.Secure {
+		return "__Host-celltrack_session"
+	}
+	return "celltrack_session"
+}
+
+func (s *Server) setSessionCookie(w http.ResponseWriter, token string) {
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: token, Path: "/", HttpOnly: true,
+		Secure: s.cfg.Secure, SameSite: http.SameSiteStrictMode})
+}
+
+func (s *Server) clearSessionCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: s.cfg.Secure, SameSite: http.SameSiteStrictMode})
+}
+
+// currentUser returns the logged-in user of r, the session checked again
+// against the database on every request (a user disabled since login can
+// do nothing), and keeps the cookie's token current.
+func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) (audit.User, error) {
+	c, err := r.Cookie(s.cookieName())
+	if err != nil || c.Value == "" {
+		return audit.User{}, lot.Errorf(lot.ESESSION, "not logged in; log in first (the login page, or POST /api/v1/login)")
+	}
+	u, next, err := s.cfg.Sessions.Check(c.Value)
+	if err != nil {
+		s.clearSessionCookie(w)
+		return u, err
+	}
+	if next != "" {
+		s.setSessionCookie(w, next)
+	}
+	return u, nil
+}
+
+// login checks the password and opens a new session. Any session the
+// browser presented is ended first: the session always changes at login, so
+// a token planted before it (session fixation) is worth nothing.
+func (s *Server) login(w http.ResponseWriter, r *http.Request, name, password string) (audit.User, error) {
+	s.endSession(r)
+	if name == "" {
+		return audit.User{}, lot.Errorf(lot.EUSAGE, "user name is empty; type your user name")
+	}
+	token, u, err := s.cfg.Sessions.Login(name, password)
+	if err != nil {
+		return u, err
+	}
+	s.setSessionCookie(w, token)
+	return u, nil
+}
+
+// logout ends the browser's session, if it has a live one, and clears the
+// cookie.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	s.endSession(r)
+	s.clearSessionCookie(w)
+}
+
+// endSession ends the session of the browser's cookie, if it is live.
+func (s *Server) endSession(r *http.Request) {
+	if c, err := r.Cookie(s.cookieName()); err == nil && c.Value != "" {
+		if err := s.cfg.Sessions.Logout(c.Value); err != nil && lot.ErrorCode(err) == lot.EINTERNAL {
+			s.cfg.Log.Printf("logout: %v", err)
+		}
+	}
+}

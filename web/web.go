@@ -1,0 +1,191 @@
+// Package web is celltrack's second front end: the bedside page, the
+// auditor's trace pages and a JSON API, served over HTTP by `celltrack serve`.
+// It is the only package that imports net/http and html/template. Like the
+// command line it parses, calls the domain's service interfaces and renders;
+// it never sees the store's concrete types — cmd wires them in (Config).
+package web
+
+import (
+	"embed"
+	"html/template"
+	"io/fs"
+	"log"
+	"net/http"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/report"
+)
+
+// Users is what the web front end needs from users and authentication: the
+// same calls the command line makes before a read, a login or a signature.
+type Users interface {
+	// Authenticate checks name's password for a signature or login with the
+	// given meaning: EAUTH for a wrong password (recorded in the audit
+	// trail), EFORBIDDEN for a disabled or unknown user.
+	Authenticate(name, password, meaning string) (audit.User, error)
+	// Reader returns name when it may read: an existing, enabled user;
+	// EFORBIDDEN otherwise.
+	Reader(name string) (audit.User, error)
+	// Signer returns the co-signer named in field (the witness): ENOTFOUND
+	// naming the field for an unknown name.
+	Signer(field, name string) (audit.User, error)
+}
+
+// Traces builds the traceability reports, as `celltrack trace` does. Each
+// method returns ENOTFOUND for an unknown record and EFORBIDDEN for a user
+// who may not read.
+type Traces interface {
+	Donor(user, ref string) (report.Report, error)
+	Lot(user, ref string) (report.Report, error)
+	Patient(user, mrn string) (report.Report, error)
+	Container(user, ref string) (report.Report, error)
+}
+
+// Config wires the services into the server.
+type Config struct {
+	Doses  dose.Service
+	Traces Traces
+	Users  Users
+	// Sessions opens, checks and ends logins.
+	Sessions Sessions
+	// Health answers /healthz: nil when the database can be read.
+	Health func() error
+	// Secure is true when the server is reached over TLS (directly or
+	// through a TLS proxy): the session cookie is then Secure and __Host-.
+	Secure bool
+	// Now is the clock (tests replace it); nil is time.Now.
+	Now func() time.Time
+	// Log receives one line per refused or failed request; nil is the
+	// standard logger.
+	Log *log.Logger
+}
+
+// Limits on what a client may send: a bedside form or an API call is a few
+// hundred bytes; nothing celltrack serves takes an upload yet.
+const (
+	MaxBodyBytes      = 64 << 10
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 15 * time.Second
+	// WriteTimeout leaves room for a full-verify PDF trace of a large lot.
+	WriteTimeout = 60 * time.Second
+	IdleTimeout  = 120 * time.Second
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Server is the web application. Build it with New.
+type Server struct {
+	cfg     Config
+	pages   map[string]*template.Template
+	mux     *http.ServeMux
+	handler http.Handler
+}
+
+// New returns the web application's handler, with its security middleware.
+func New(cfg Config) *Server {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = log.Default()
+	}
+	s := &Server{cfg: cfg, pages: parsePages(), mux: http.NewServeMux()}
+	s.routes()
+	s.handler = s.secure(s.mux)
+	return s
+}
+
+// ServeHTTP serves a request through the security middleware.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// HTTPServer returns an http.Server for addr with every timeout set, so a
+// slow client cannot hold a connection open.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          s.cfg.Log,
+	}
+}
+
+func (s *Server) routes() {
+	static, _ := fs.Sub(staticFS, "static")
+	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /{$}", s.home)
+	s.mux.HandleFunc("GET /login", s.loginPage)
+	s.mux.HandleFunc("POST /login", s.loginPost)
+	s.mux.HandleFunc("POST /logout", s.logoutPost)
+	s.mux.HandleFunc("GET /bedside", s.page(s.bedsidePage))
+	s.mux.HandleFunc("POST /bedside/check", s.page(s.bedsideCheck))
+	s.mux.HandleFunc("POST /bedside/administer", s.page(s.bedsideAdminister))
+	s.mux.HandleFunc("POST /bedside/reaction", s.page(s.bedsideReaction))
+	s.mux.HandleFunc("GET /trace", s.page(s.tracePage))
+	s.mux.HandleFunc("GET /trace/download", s.page(s.traceDownload))
+
+	for _, rt := range s.apiRoutes() {
+		s.mux.HandleFunc(rt.pattern, rt.handler)
+	}
+	s.mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
+}
+
+// apiRoute is one route of the JSON API; web/openapi.json describes each
+// (a test keeps the two in step).
+type apiRoute struct {
+	pattern string
+	handler http.HandlerFunc
+}
+
+func (s *Server) apiRoutes() []apiRoute {
+	return []apiRoute{
+		{"POST /api/v1/login", s.apiLogin},
+		{"POST /api/v1/logout", s.apiLogout},
+		{"POST /api/v1/dose/check", s.api(s.apiDoseCheck)},
+		{"POST /api/v1/dose/administer", s.api(s.apiDoseAdminister)},
+		{"POST /api/v1/dose/reaction", s.api(s.apiDoseReaction)},
+		{"GET /api/v1/trace/{kind}/{ref}", s.api(s.apiTrace)},
+	}
+}
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+// openAPI serves the API's description (OpenAPI 3.1).
+func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(openAPIDoc)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.cfg.Health != nil {
+		if err := s.cfg.Health(); err != nil {
+			s.cfg.Log.Printf("healthz: %v", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("database unavailable\n"))
+			return
+		}
+	}
+	w.Write([]byte("ok\n"))
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	if u, err := s.currentUser(w, r); err == nil {
+		http.Redirect(w, r, landing(u), http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}

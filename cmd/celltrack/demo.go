@@ -90,7 +90,7 @@ func (rt *runtime) demoCommand() *cli.Command {
 // demoSteps run in order; each later capability appends its own.
 // demoTrace must stay last: the issue asks the demo to end with the look-back
 // of what the others built.
-var demoSteps = []func(*demo) error{demoFoundation, demoRelease, demoCustody, demoDosing, demoMaint, demoServe, demoTrace}
+var demoSteps = []func(*demo) error{demoFoundation, demoRelease, demoCustody, demoDosing, demoMaint, demoCheckpoint, demoServe, demoTrace}
 
 func (d *demo) say(format string, args ...any) { fmt.Fprintf(d.w, format+"\n", args...) }
 

@@ -125,7 +125,7 @@ func (rt *runtime) backupCommand() *cli.Command {
 		Action: rt.action(readDB, 0, func(c *cli.Context) error {
 			var signer note.Signer
 			if c.IsSet("key") {
-				s, err := readSigner(c.String("key"))
+				s, err := readSigner("--key", c.String("key"))
 				if err != nil {
 					return err
 				}

@@ -42,6 +42,9 @@ func (rt *runtime) serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate `FILE` (PEM, with --tls-key)"},
 			&cli.StringFlag{Name: "tls-key", Usage: "the private key `FILE` of --tls-cert (PEM)"},
 			&cli.BoolFlag{Name: "insecure-http", Usage: "allow plain HTTP on a non-loopback address (only behind a TLS proxy on a trusted network)"},
+			&cli.StringFlag{Name: "checkpoint-key", Usage: "sign checkpoints of the audit trail with this signing key `FILE` (from `audit key init`, registered here) while serving"},
+			&cli.StringFlag{Name: "checkpoint-dir", Usage: "write each signed checkpoint as a new file in this `FOLDER` (keep it off the database's disk)"},
+			&cli.DurationFlag{Name: "checkpoint-every", Value: time.Hour, Usage: "sign a checkpoint this often (at least 1m) when entries were added; also at start and stop"},
 		},
 		Action: func(c *cli.Context) error {
 			// Check the flags and the certificate before opening the database.
@@ -50,6 +53,10 @@ func (rt *runtime) serveCommand() *cli.Command {
 				return err
 			}
 			if err := checkServeAddr(c.String("addr"), tlsConf != nil, c.Bool("insecure-http")); err != nil {
+				return err
+			}
+			ck, err := serveCheckpointer(c)
+			if err != nil {
 				return err
 			}
 			// authDB: the server acts for whoever logs in to it, so the
@@ -62,7 +69,7 @@ func (rt *runtime) serveCommand() *cli.Command {
 				if u := rt.session.User; u.Role != audit.Admin {
 					return lot.Errorf(lot.EFORBIDDEN, "user %s has role %s; an admin starts the server (it holds the database for everyone): log in as an admin", u.Name, u.Role)
 				}
-				return rt.serve(c, tlsConf)
+				return rt.serve(c, tlsConf, ck)
 			})(c)
 		},
 	}
@@ -111,9 +118,18 @@ func isLoopback(host string) bool {
 }
 
 // serve runs the server on the database rt.db holds until SIGINT or SIGTERM.
-func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config) error {
+func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) error {
 	db := rt.db
 	logger := log.New(rt.stderr, "celltrack serve: ", log.LstdFlags|log.LUTC)
+	if ck != nil {
+		// The first checkpoint before anything is served: a key this
+		// database does not verify with, or a trail that fails
+		// verification, stops the start (exit 3).
+		ck.db, ck.log = db, log.New(rt.stdout, "celltrack serve: ", 0)
+		if err := ck.sign(); err != nil {
+			return err
+		}
+	}
 	// Behind a TLS proxy (--insecure-http) the browser still speaks HTTPS:
 	// the cookie is Secure there too, so it never travels in clear text.
 	app := webApp(db, tlsConf != nil || c.Bool("insecure-http"), logger)
@@ -138,6 +154,13 @@ func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config) error {
 	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	ckDone := make(chan struct{})
+	go func() {
+		defer close(ckDone)
+		if ck != nil {
+			ck.run(ctx)
+		}
+	}()
 	fmt.Fprintf(rt.stdout, "celltrack serve: %s at %s (SIGINT or SIGTERM stops)\n", db.Path(), url)
 
 	select {
@@ -153,6 +176,13 @@ func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config) error {
 	}
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve %s: %w", url, err)
+	}
+	<-ckDone
+	if ck != nil {
+		// The last checkpoint holds every entry the server wrote.
+		if err := ck.sign(); err != nil {
+			logger.Printf("last checkpoint not written: %s", lot.ErrorMessage(err))
+		}
 	}
 	rt.closeDB()
 	fmt.Fprintf(rt.stdout, "celltrack serve: stopped; %s closed\n", db.Path())

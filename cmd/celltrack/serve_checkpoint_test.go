@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/store"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// The server's checkpointer writes a new checkpoint at each tick when
+// entries were added since the last, and none when nothing was; every file
+// it wrote verifies against the trail.
+func TestServeCheckpointerTicks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	now, _ := time.Parse(time.RFC3339, testNow)
+	clock := func() time.Time { return now }
+	if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), "lab", clock); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(path, store.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	skey, vkey, err := note.GenerateKey(rand.Reader, "celltrack-G1234")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := note.NewSigner(skey)
+	if _, err := db.RegisterCheckpointKey("alice", vkey); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ck := &checkpointer{db: db, signer: signer, dir: dir, every: 20 * time.Millisecond, log: log.New(io.Discard, "", 0)}
+	files := func() int {
+		es, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(es)
+	}
+	if err := ck.sign(); err != nil || files() != 1 {
+		t.Fatalf("first checkpoint: %v, %d files", err, files())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { ck.run(ctx); close(done) }()
+	time.Sleep(100 * time.Millisecond)
+	if files() != 1 {
+		t.Errorf("%d checkpoints while nothing was added, want 1", files())
+	}
+	// An entry added: the next tick signs it (the name carries the size).
+	set, err := db.Settings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.IdleExpiry = 20 * time.Minute
+	if err := db.SetSettings("alice", set, "longer idle time on the ward"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for files() != 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if files() != 2 {
+		t.Fatalf("%d checkpoints after an entry was added, want 2", files())
+	}
+	var kept []store.KeptCheckpoint
+	es, _ := os.ReadDir(dir)
+	for _, e := range es {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, store.KeptCheckpoint{Name: e.Name(), Note: b})
+	}
+	cv, err := db.VerifyCheckpoints(kept)
+	if err != nil || !cv.OK() {
+		t.Fatalf("the server's checkpoints do not verify: %v %+v", err, cv.Problems)
+	}
+}

@@ -264,3 +264,52 @@ func TestServeSecurityHeaders(t *testing.T) {
 		t.Errorf("headers: %v", resp.Header)
 	}
 }
+
+// Lockout over HTTP: the web login counts wrong passwords with the command
+// line's and the signatures' (one count, on the user record). The fifth in
+// a row locks the account; the right password is then refused too, and an
+// admin's `user unlock` at the command line lets the user in again. A live
+// session of a user locked meanwhile ends at its next request.
+func TestServeLockoutOverHTTP(t *testing.T) {
+	f := newWebFixture(t, false, "lab")
+	omar := f.client()
+	f.login(omar, "omar")
+	c := f.client()
+	for i := 1; i <= 5; i++ {
+		st, m := f.postJSON(c, "/api/v1/login", map[string]any{"user": "omar", "password": "not-the-password"})
+		if st != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d %v", i, st, m)
+		}
+	}
+	st, m := f.postJSON(c, "/api/v1/login", map[string]any{"user": "omar", "password": fixturePassword})
+	msg, _ := m["error"].(map[string]any)["message"].(string)
+	if st != http.StatusUnauthorized || !strings.Contains(msg, "locked") {
+		t.Fatalf("right password on a locked account: %d %v", st, m)
+	}
+	u, err := f.db.User("omar")
+	if err != nil || u.Failures < 5 || u.LockedUntil.IsZero() {
+		t.Fatalf("the database does not hold omar locked: %+v %v", u, err)
+	}
+	if st, body := f.get(omar, "/api/v1/trace/lot/LOT-UC-1"); st != http.StatusUnauthorized {
+		t.Errorf("the locked user's live session still reads: %d %.200s", st, body)
+	}
+	es, err := f.db.AuditLog("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]int{}
+	for _, e := range es {
+		if e.User == "omar" {
+			actions[e.Action]++
+		}
+	}
+	if actions["login.refused"] != 6 || actions["user.locked"] != 1 {
+		t.Errorf("omar's audit entries %v, want 6 login.refused (5 wrong, 1 while locked) and 1 user.locked", actions)
+	}
+	if _, err := f.db.UnlockUser("alice", "omar", "confirmed by phone"); err != nil {
+		t.Fatal(err)
+	}
+	if st, m := f.postJSON(c, "/api/v1/login", map[string]any{"user": "omar", "password": fixturePassword}); st != http.StatusOK {
+		t.Fatalf("login after unlock: %d %v", st, m)
+	}
+}

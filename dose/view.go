@@ -43,6 +43,9 @@ type DrawView struct {
 	VolumeML    string `json:"volume_ml"`
 	DrawML      string `json:"draw_ml"`
 	Cells       string `json:"cells"`
+	// ConcentrationPerML is viable cells per mL, rounded to a whole cell,
+	// as the bedside text shows it.
+	ConcentrationPerML string `json:"concentration_per_ml"`
 }
 
 // ViewReport is the JSON view of a bedside check.
@@ -65,7 +68,7 @@ func ViewCalc(k Calculation) CalcView {
 		DeviationPct: k.Deviation.String(), Short: k.Short}
 	for _, d := range k.Draws {
 		v.Draws = append(v.Draws, DrawView{Container: d.Code, ViableCells: d.Viable.Exact(), PostThaw: d.PostThaw,
-			VolumeML: d.Volume.String(), DrawML: d.Draw.String(), Cells: d.Cells.Exact()})
+			VolumeML: d.Volume.String(), DrawML: d.Draw.String(), Cells: d.Cells.Exact(), ConcentrationPerML: d.ConcentrationPerML.Exact()})
 	}
 	if k.EndotoxinKnown {
 		v.EndotoxinEUPerKgH = FormatEU(k.EndotoxinMilliEUPerKgH)
@@ -90,6 +93,9 @@ type InfusionView struct {
 	Nurse             string        `json:"nurse"`
 	Witness           string        `json:"witness"`
 	EndotoxinEUPerKgH string        `json:"endotoxin_eu_per_kg_h"`
+	// TimeZone is the zone of the site that treats the patient, in which
+	// the infusion's start and end are shown.
+	TimeZone string `json:"time_zone"`
 }
 
 // InfusedView is what one container gave.
@@ -99,12 +105,13 @@ type InfusedView struct {
 	Cells     string `json:"cells"`
 }
 
-// ViewInfusion is the JSON view of a recorded infusion.
-func ViewInfusion(in Infusion) InfusionView {
+// ViewInfusion is the JSON view of a recorded infusion; zone is the
+// treating site's (Report.Zone of its bedside check).
+func ViewInfusion(in Infusion, zone *time.Location) InfusionView {
 	v := InfusionView{ID: in.ID.String(), Number: in.Number, Protocol: in.Protocol, Course: in.Course, Start: in.Start, End: in.End,
 		WeightKg: in.Weight.KgString(), RequiredCells: in.Required.Exact(), GivenCells: in.Given.Exact(), VolumeML: in.Volume.String(),
 		DeviationPct: in.Deviation.String(), Nurse: in.Nurse.String(), Witness: in.Witness.String(),
-		EndotoxinEUPerKgH: FormatEU(in.EndotoxinMilliEUPerKgH)}
+		EndotoxinEUPerKgH: FormatEU(in.EndotoxinMilliEUPerKgH), TimeZone: lot.ZoneName(zone)}
 	for _, c := range in.Containers {
 		v.Containers = append(v.Containers, InfusedView{Container: c.Code, VolumeML: c.Volume.String(), Cells: c.Cells.Exact()})
 	}

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
@@ -135,18 +138,27 @@ type UserView struct {
 	Role     audit.Role `json:"role"`
 }
 
+// LoginView is the answer to a login: the user, when the session ends at
+// the latest and after how many seconds idle.
+type LoginView struct {
+	UserView
+	Expires           time.Time `json:"expires"`
+	IdleExpirySeconds int64     `json:"idle_expiry_seconds"`
+}
+
 func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
 	var req LoginRequest
 	if err := decode(r, &req); err != nil {
 		s.apiFail(w, err)
 		return
 	}
-	u, err := s.login(w, r, req.User, req.Password)
+	res, err := s.login(w, r, req.User, req.Password)
 	if err != nil {
 		s.apiFail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, UserView{u.Name, u.FullName, u.Role})
+	u := res.User
+	writeJSON(w, http.StatusOK, LoginView{UserView{u.Name, u.FullName, u.Role}, res.Expires, int64(res.IdleExpiry / time.Second)})
 }
 
 func (s *Server) apiFail(w http.ResponseWriter, err error) {
@@ -158,8 +170,10 @@ func (s *Server) apiFail(w http.ResponseWriter, err error) {
 }
 
 func (s *Server) apiLogout(w http.ResponseWriter, r *http.Request) {
-	s.logout(w, r)
-	writeJSON(w, http.StatusOK, map[string]bool{"logged_out": true})
+	// ended says whether the cookie's session was still live, as
+	// `celltrack logout` says it.
+	ended := s.logout(w, r)
+	writeJSON(w, http.StatusOK, map[string]bool{"logged_out": true, "ended": ended})
 }
 
 // CheckRequest is the body of POST /api/v1/dose/check.
@@ -178,6 +192,11 @@ type AdministerRequest struct {
 	Password        string `json:"password"`
 	Witness         string `json:"witness"`
 	WitnessPassword string `json:"witness_password"`
+	// SignersOnly checks the request and both signers (who they are,
+	// their roles) and answers 200 {"signers_ok":true} without a password,
+	// a check or a write: `dose administer` through a server refuses the
+	// wrong people before it asks for any password, as it does locally.
+	SignersOnly bool `json:"signers_only,omitempty"`
 }
 
 // CheckResponse carries a NO-GO's report beside its error object.
@@ -210,6 +229,10 @@ func (s *Server) apiDoseAdminister(w http.ResponseWriter, r *http.Request, u aud
 		return err
 	}
 	in, rep, err := s.administer(u, req)
+	if err == nil && req.SignersOnly {
+		writeJSON(w, http.StatusOK, map[string]bool{"signers_ok": true})
+		return nil
+	}
 	if lot.ErrorCode(err) == lot.ENOGO {
 		eb := errorBody(err)
 		writeJSON(w, statusOf(err), CheckResponse{Report: dose.ViewReport(rep), Error: &eb})
@@ -218,7 +241,7 @@ func (s *Server) apiDoseAdminister(w http.ResponseWriter, r *http.Request, u aud
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, dose.ViewInfusion(in))
+	writeJSON(w, http.StatusCreated, dose.ViewInfusion(in, rep.Zone))
 	return nil
 }
 
@@ -242,7 +265,18 @@ func (s *Server) apiTrace(w http.ResponseWriter, r *http.Request, u audit.User) 
 	if format == "" {
 		format = "json"
 	}
-	rep, format, err := s.trace(u, r.PathValue("kind"), r.PathValue("ref"), format)
+	traces := s.cfg.Traces
+	switch fv := r.URL.Query().Get("full_verify"); fv {
+	case "", "false":
+	case "true":
+		if s.cfg.FullTraces == nil {
+			return lot.Errorf(lot.EUSAGE, "full_verify is not offered by this server")
+		}
+		traces = s.cfg.FullTraces
+	default:
+		return lot.Errorf(lot.EUSAGE, "full_verify=%q: give true or false", fv)
+	}
+	rep, format, err := s.traceWith(traces, u, r.PathValue("kind"), r.PathValue("ref"), format)
 	if err != nil {
 		return err
 	}
@@ -251,6 +285,11 @@ func (s *Server) apiTrace(w http.ResponseWriter, r *http.Request, u audit.User) 
 
 // trace builds one trace report for u, checking kind and format first.
 func (s *Server) trace(u audit.User, kind, ref, format string) (report.Report, string, error) {
+	return s.traceWith(s.cfg.Traces, u, kind, ref, format)
+}
+
+// traceWith builds one trace report with traces.
+func (s *Server) traceWith(traces Traces, u audit.User, kind, ref, format string) (report.Report, string, error) {
 	f, err := report.ParseFormat(format)
 	if err != nil {
 		return report.Report{}, "", err
@@ -261,13 +300,13 @@ func (s *Server) trace(u audit.User, kind, ref, format string) (report.Report, s
 	var build func(user, ref string) (report.Report, error)
 	switch kind {
 	case "lot":
-		build = s.cfg.Traces.Lot
+		build = traces.Lot
 	case "patient":
-		build = s.cfg.Traces.Patient
+		build = traces.Patient
 	case "donor":
-		build = s.cfg.Traces.Donor
+		build = traces.Donor
 	case "container":
-		build = s.cfg.Traces.Container
+		build = traces.Container
 	default:
 		return report.Report{}, "", lot.Errorf(lot.EUSAGE, "trace %q is not a kind of trace; use lot, patient, donor or container", kind)
 	}
@@ -290,6 +329,7 @@ func (s *Server) sendReport(w http.ResponseWriter, rep report.Report, format str
 		return err
 	}
 	w.Header().Set("Content-Type", contentTypes[format])
+	w.Header().Set(ReportHeader, ReportSummary(rep))
 	if format == "html" {
 		// The report's HTML is one self-contained page with its style
 		// inline (so it can be archived and mailed); still no script.
@@ -300,6 +340,31 @@ func (s *Server) sendReport(w http.ResponseWriter, rep report.Report, format str
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// ReportHeader is the header of a trace answer that sums the report up in
+// every format (a PDF cannot be read by a script): what `celltrack trace
+// --out` says it wrote, and whether its audit verification passed, which a
+// command line client needs to exit as a local command does.
+const ReportHeader = "Celltrack-Report"
+
+// ReportSummary is the value of ReportHeader: URL query syntax, ASCII
+// whatever the subject holds. kind, subject, events, rows (tabular reports
+// only), audit_verified, audit_problems, audit_verify_scope and
+// audit_chain_from.
+func ReportSummary(r report.Report) string {
+	v := url.Values{}
+	v.Set("kind", r.Kind)
+	v.Set("subject", r.Subject)
+	v.Set("events", strconv.Itoa(len(r.Events)))
+	if r.Data != nil {
+		v.Set("rows", strconv.Itoa(len(r.Data.Rows)))
+	}
+	v.Set("audit_verified", strconv.FormatBool(r.Produced.Verified))
+	v.Set("audit_problems", strconv.Itoa(len(r.Produced.Problems)))
+	v.Set("audit_verify_scope", r.Produced.Scope)
+	v.Set("audit_chain_from", strconv.FormatUint(r.Produced.ChainFrom, 10))
+	return v.Encode()
 }
 
 func extOf(format string) string {

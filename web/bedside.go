@@ -76,15 +76,21 @@ func (s *Server) administer(nurse audit.User, req AdministerRequest) (dose.Infus
 			return dose.Infusion{}, dose.Report{}, err
 		}
 	}
-	if err := audit.Authorize(nurse, audit.DoseAdminister); err != nil {
-		return dose.Infusion{}, dose.Report{}, err
-	}
+	// In the order of `dose administer`, so that both refuse the same
+	// people with the same words: the witness, both roles, then the
+	// permission.
 	wu, err := s.cfg.Users.Signer("witness", strings.TrimSpace(req.Witness))
 	if err != nil {
 		return dose.Infusion{}, dose.Report{}, err
 	}
 	if err := dose.CheckSigners(nurse, wu); err != nil {
 		return dose.Infusion{}, dose.Report{}, err
+	}
+	if err := audit.Authorize(nurse, audit.DoseAdminister); err != nil {
+		return dose.Infusion{}, dose.Report{}, err
+	}
+	if req.SignersOnly {
+		return dose.Infusion{}, dose.Report{}, nil
 	}
 	if req.Password == "" || req.WitnessPassword == "" {
 		return dose.Infusion{}, dose.Report{}, lot.Errorf(lot.EUSAGE, "both passwords are needed: the nurse's and the witness's; nothing was signed")
@@ -104,10 +110,17 @@ func trim(s string) string { return strings.TrimSpace(s) }
 
 // ReactionRequest is the body of POST /api/v1/dose/reaction: an adverse
 // reaction to an infusion (its ID), a CTCAE grade 1–5 and what happened.
+//
+// With Corrects (the number of a reaction of the infusion) it records a
+// correction of that reaction, and with Void it voids one without a
+// replacement; both need a Reason, as `dose reaction --corrects/--void`.
 type ReactionRequest struct {
 	Infusion string `json:"infusion"`
-	Grade    int    `json:"grade"`
-	Text     string `json:"text"`
+	Grade    int    `json:"grade,omitempty"`
+	Text     string `json:"text,omitempty"`
+	Corrects *int   `json:"corrects,omitempty"`
+	Void     *int   `json:"void,omitempty"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 // parseGrade reads the grade chosen on the page.
@@ -121,5 +134,16 @@ func parseGrade(s string) (int, error) {
 
 // reaction records a reaction as the acting user, as `dose reaction` does.
 func (s *Server) reaction(u audit.User, req ReactionRequest) (dose.Reaction, error) {
-	return s.cfg.Doses.RecordReaction(u.Name, strings.TrimSpace(req.Infusion), req.Grade, req.Text)
+	infusion := strings.TrimSpace(req.Infusion)
+	switch {
+	case req.Void != nil && (req.Corrects != nil || req.Grade != 0 || req.Text != ""):
+		return dose.Reaction{}, lot.Errorf(lot.EUSAGE, "void voids a reaction without a replacement; grade, text and corrects do not apply (use corrects to replace it)")
+	case req.Void != nil:
+		return s.cfg.Doses.VoidReaction(u.Name, infusion, *req.Void, req.Reason)
+	case req.Corrects != nil:
+		return s.cfg.Doses.CorrectReaction(u.Name, infusion, *req.Corrects, req.Grade, req.Text, req.Reason)
+	case req.Reason != "":
+		return dose.Reaction{}, lot.Errorf(lot.EINVALID, "reason is for a correction or a void; give corrects or void too, or leave reason out")
+	}
+	return s.cfg.Doses.RecordReaction(u.Name, infusion, req.Grade, req.Text)
 }

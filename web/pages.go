@@ -90,12 +90,12 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PostForm.Get("user")
-	u, err := s.login(w, r, name, r.PostForm.Get("password"))
+	res, err := s.login(w, r, name, r.PostForm.Get("password"))
 	if err != nil {
 		s.render(w, statusOf(err), "login", pageData{Title: "Log in", Error: lot.ErrorMessage(err), Data: loginData{User: name}})
 		return
 	}
-	http.Redirect(w, r, landing(u), http.StatusSeeOther)
+	http.Redirect(w, r, landing(res.User), http.StatusSeeOther)
 }
 
 // landing is the page a user starts on: the bedside for those who may

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
@@ -18,7 +19,7 @@ type Sessions interface {
 	// and an unknown name get the same EAUTH answer, are recorded and count
 	// towards the lockout; a locked account is EAUTH, a disabled one
 	// EFORBIDDEN.
-	Login(name, password string) (token string, u audit.User, err error)
+	Login(name, password string) (LoginResult, error)
 	// Check returns the user of the session of token, checked now: ESESSION
 	// when it is unknown, revoked, idle too long or past its absolute
 	// expiry (log in again); EFORBIDDEN for a disabled user, EAUTH for a
@@ -28,6 +29,16 @@ type Sessions interface {
 	Check(token string) (u audit.User, next string, err error)
 	// Logout ends the session of token.
 	Logout(token string) error
+}
+
+// LoginResult is a new session: the token for the cookie, the user, and
+// when the session ends at the latest and after how long idle (the
+// facility's settings), which `celltrack login` prints.
+type LoginResult struct {
+	Token      string
+	User       audit.User
+	Expires    time.Time
+	IdleExpiry time.Duration
 }
 
 // cookieName is __Host- prefixed under TLS, so the browser accepts it only
@@ -71,31 +82,36 @@ func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) (audit.User
 // login checks the password and opens a new session. Any session the
 // browser presented is ended first: the session always changes at login, so
 // a token planted before it (session fixation) is worth nothing.
-func (s *Server) login(w http.ResponseWriter, r *http.Request, name, password string) (audit.User, error) {
+func (s *Server) login(w http.ResponseWriter, r *http.Request, name, password string) (LoginResult, error) {
 	s.endSession(r)
 	if name == "" {
-		return audit.User{}, lot.Errorf(lot.EUSAGE, "user name is empty; type your user name")
+		return LoginResult{}, lot.Errorf(lot.EUSAGE, "user name is empty; type your user name")
 	}
-	token, u, err := s.cfg.Sessions.Login(name, password)
+	res, err := s.cfg.Sessions.Login(name, password)
 	if err != nil {
-		return u, err
+		return res, err
 	}
-	s.setSessionCookie(w, token)
-	return u, nil
+	s.setSessionCookie(w, res.Token)
+	return res, nil
 }
 
 // logout ends the browser's session, if it has a live one, and clears the
-// cookie.
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	s.endSession(r)
+// cookie. It reports whether a live session was ended.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) bool {
+	ended := s.endSession(r)
 	s.clearSessionCookie(w)
+	return ended
 }
 
-// endSession ends the session of the browser's cookie, if it is live.
-func (s *Server) endSession(r *http.Request) {
+// endSession ends the session of the browser's cookie, if it is live, and
+// reports whether it was.
+func (s *Server) endSession(r *http.Request) bool {
 	if c, err := r.Cookie(s.cookieName()); err == nil && c.Value != "" {
-		if err := s.cfg.Sessions.Logout(c.Value); err != nil && lot.ErrorCode(err) == lot.EINTERNAL {
+		err := s.cfg.Sessions.Logout(c.Value)
+		if err != nil && lot.ErrorCode(err) == lot.EINTERNAL {
 			s.cfg.Log.Printf("logout: %v", err)
 		}
+		return err == nil
 	}
+	return false
 }

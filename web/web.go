@@ -47,6 +47,9 @@ type Traces interface {
 type Config struct {
 	Doses  dose.Service
 	Traces Traces
+	// FullTraces builds the same reports with the whole of `audit verify`
+	// in their header (`trace --full-verify`, ?full_verify=true).
+	FullTraces Traces
 	Users  Users
 	// Sessions opens, checks and ends logins.
 	Sessions Sessions

@@ -28,6 +28,7 @@ func commonFlags(top bool) []cli.Flag {
 		&cli.StringFlag{Name: "user", EnvVars: env("CELLTRACK_USER"), Usage: "assert that the session's user is `NAME`; refused when it is someone else (env CELLTRACK_USER); log in with `celltrack login NAME`"},
 		&cli.DurationFlag{Name: "lock-timeout", Value: store.DefaultTimeout, Usage: "how long to wait while another process holds the database"},
 		&cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON (errors as JSON on stderr)"},
+		&cli.StringFlag{Name: "server", EnvVars: env("CELLTRACK_SERVER"), Usage: "run through the `URL` of a `celltrack serve` (login, logout, dose check/administer/reaction, trace); --db is then not used (env CELLTRACK_SERVER)"},
 	}
 }
 
@@ -99,6 +100,34 @@ func (rt *runtime) prepare(cmds []*cli.Command) {
 			}
 		}
 		c.Flags = append(c.Flags, commonFlags(false)...)
+		c.Action = rt.throughServer(c.Action)
+	}
+}
+
+// throughServer wraps a command's action: with --server (or
+// CELLTRACK_SERVER) a command the server serves runs as its client, and
+// any other is refused before it does anything.
+func (rt *runtime) throughServer(next cli.ActionFunc) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		raw := flagValue(c, "server", (*cli.Context).String)
+		if raw == "" || next == nil {
+			if next == nil {
+				return nil
+			}
+			return next(c)
+		}
+		rt.actionStarted = true
+		rt.json = flagValue(c, "json", (*cli.Context).Bool)
+		if !servedThroughServer(c.Command.HelpName) {
+			return lot.Errorf(lot.EUSAGE, "`%s` does not run through a server (--server or CELLTRACK_SERVER %s): only login, logout, dose check, dose administer, dose reaction and trace do; run it where the database is, without CELLTRACK_SERVER",
+				c.Command.HelpName, raw)
+		}
+		cl, err := rt.newServerClient(raw)
+		if err != nil {
+			return err
+		}
+		rt.client = cl
+		return next(c)
 	}
 }
 

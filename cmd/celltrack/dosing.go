@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/web"
 	"github.com/urfave/cli/v2"
 )
 
@@ -318,14 +321,15 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
+					if rt.client != nil {
+						v, err := rt.client.doseCheck(c.Args().First(), c.StringSlice("container"), c.String("volume-ml"))
+						return rt.printCheck(v, err)
+					}
 					rep, err := rt.doses().Check(c.Args().First(), c.StringSlice("container"), vol)
 					if err != nil {
 						return err
 					}
-					if err := rt.out(dose.ViewReport(rep), func(w io.Writer) { printReport(w, rep) }); err != nil {
-						return err
-					}
-					return rep.Err()
+					return rt.printCheck(dose.ViewReport(rep), rep.Err())
 				}),
 			},
 			{
@@ -350,6 +354,26 @@ func (rt *runtime) doseCommand() *cli.Command {
 						if a.Start, err = lot.ParseTime("--start", c.String("start")); err != nil {
 							return err
 						}
+					}
+					if rt.client != nil {
+						// Refuse the wrong people before asking for any
+						// password: the server checks the signers first.
+						if err := rt.client.checkSigners(c.Args().First(), c.StringSlice("container"), c.String("volume-ml"), c.String("start"), c.String("witness")); err != nil {
+							return err
+						}
+						pw1, err := rt.password(c, actor(c)+" (administering)")
+						if err != nil {
+							return err
+						}
+						pw2, err := rt.password(c, c.String("witness")+" (witness)")
+						if err != nil {
+							return err
+						}
+						v, err := rt.client.doseAdminister(c.Args().First(), c.StringSlice("container"), c.String("volume-ml"), c.String("start"), pw1, c.String("witness"), pw2)
+						if err != nil {
+							return err
+						}
+						return rt.out(v, func(w io.Writer) { printInfusion(w, c.Args().First(), v) })
 					}
 					// Refuse the wrong people before asking for any password.
 					nu, err := rt.db.User(actor(c))
@@ -381,17 +405,13 @@ func (rt *runtime) doseCommand() *cli.Command {
 					}
 					in, rep, err := rt.doses().Administer(nurse, witness, a)
 					if lot.ErrorCode(err) == lot.ENOGO {
-						rt.out(dose.ViewReport(rep), func(w io.Writer) { printReport(w, rep) })
+						return rt.printCheck(dose.ViewReport(rep), err)
 					}
 					if err != nil {
 						return err
 					}
-					return rt.out(dose.ViewInfusion(in), func(w io.Writer) {
-						fmt.Fprintf(w, "recorded infusion %s: %s, infusion %d of %s course %d\n", in.ID, c.Args().First(), in.Number, in.Protocol, in.Course)
-						fmt.Fprintf(w, "  %s in %s mL (%s from %s), %s to %s\n", in.Given, in.Volume, dose.FormatDeviation(in.Deviation), in.Required,
-							lot.FormatTimeIn(in.Start, rep.Zone), lot.FormatTimeIn(in.End, rep.Zone))
-						fmt.Fprintf(w, "  administered: %s\n  witnessed:    %s\n", in.Nurse, in.Witness)
-					})
+					v := dose.ViewInfusion(in, rep.Zone)
+					return rt.out(v, func(w io.Writer) { printInfusion(w, c.Args().First(), v) })
 				}),
 			},
 			{
@@ -512,7 +532,22 @@ func calcView(k dose.Calculation) map[string]any {
 	return v
 }
 
-func printReport(w io.Writer, r dose.Report) {
+// printCheck prints a bedside check's report and returns its NO-GO error
+// (nil for GO): the same for a check made here and one made by a server
+// (--server), which answers with the same view.
+func (rt *runtime) printCheck(v dose.ReportView, err error) error {
+	if lot.ErrorCode(err) != lot.ENOGO && err != nil {
+		return err
+	}
+	if oerr := rt.out(v, func(w io.Writer) { printReport(w, v) }); oerr != nil {
+		return oerr
+	}
+	return err
+}
+
+// printReport prints a bedside check from its view (dose.ReportView), which
+// is also what the server's API answers.
+func printReport(w io.Writer, r dose.ReportView) {
 	verdict := "GO"
 	if !r.GO {
 		verdict = "NO-GO"
@@ -528,13 +563,50 @@ func printReport(w io.Writer, r dose.Report) {
 			fmt.Fprintf(w, "       → %s\n", c.Fix)
 		}
 	}
-	if r.GO {
-		fmt.Fprintf(w, "draw %s mL: %s cells (infusion %d)\n", r.Calc.Volume, r.Calc.Given, r.Entry.Number)
+	if r.GO && r.Calc != nil {
+		fmt.Fprintf(w, "draw %s mL: %s cells (infusion %d)\n", r.Calc.VolumeML, cellsText(r.Calc.GivenCells), r.Calc.Infusion)
 		// With several bags the total alone does not say how much from each.
 		for _, d := range r.Calc.Draws {
-			fmt.Fprintf(w, "  from %s: %s mL of %s mL (%s viable/mL) = %s cells\n", d.Code, d.Draw, d.Volume, d.ConcentrationPerML, d.Cells)
+			fmt.Fprintf(w, "  from %s: %s mL of %s mL (%s viable/mL) = %s cells\n", d.Container, d.DrawML, d.VolumeML, cellsText(d.ConcentrationPerML), cellsText(d.Cells))
 		}
 	}
+}
+
+// printInfusion prints a recorded infusion from its view (dose.InfusionView),
+// which is also what the server's API answers.
+func printInfusion(w io.Writer, mrn string, in dose.InfusionView) {
+	zone, err := time.LoadLocation(in.TimeZone)
+	if err != nil {
+		zone = time.UTC // every time printed carries its zone's name or offset
+	}
+	fmt.Fprintf(w, "recorded infusion %s: %s, infusion %d of %s course %d\n", in.ID, mrn, in.Number, in.Protocol, in.Course)
+	fmt.Fprintf(w, "  %s in %s mL (%s from %s), %s to %s\n", cellsText(in.GivenCells), in.VolumeML, deviationText(in.DeviationPct), cellsText(in.RequiredCells),
+		lot.FormatTimeIn(in.Start, zone), lot.FormatTimeIn(in.End, zone))
+	fmt.Fprintf(w, "  administered: %s\n  witnessed:    %s\n", in.Nurse, in.Witness)
+}
+
+// cellsText shows an exact cell count of a view ("62062000") as the text
+// screens do ("6.2062×10^7"); a count that does not parse is shown as is.
+func cellsText(exact string) string {
+	n, err := strconv.ParseInt(exact, 10, 64)
+	if err != nil {
+		return exact
+	}
+	return lot.Cells(n).String()
+}
+
+// deviationText shows a view's deviation ("0.1") with its sign and unit.
+func deviationText(pct string) string {
+	t, err := lot.ParseTenths("deviation", strings.TrimPrefix(pct, "+"))
+	if err != nil {
+		if strings.HasPrefix(pct, "-") {
+			if t, err = lot.ParseTenths("deviation", pct[1:]); err == nil {
+				return dose.FormatDeviation(-t)
+			}
+		}
+		return pct + " %"
+	}
+	return dose.FormatDeviation(t)
 }
 
 // doseReaction records a reaction, a correction of one (--corrects) or a
@@ -547,7 +619,13 @@ func (rt *runtime) doseReaction(c *cli.Context) error {
 				return lot.Errorf(lot.EUSAGE, "--void voids a reaction without a replacement; --%s does not apply (use --corrects to replace it)", f)
 			}
 		}
-		r, err := rt.doses().VoidReaction(actor(c), infusion, c.Int("void"), c.String("reason"))
+		var r dose.Reaction
+		var err error
+		if rt.client != nil {
+			r, err = rt.client.reaction(web.ReactionRequest{Infusion: infusion, Void: intPtr(c.Int("void")), Reason: c.String("reason")})
+		} else {
+			r, err = rt.doses().VoidReaction(actor(c), infusion, c.Int("void"), c.String("reason"))
+		}
 		if err != nil {
 			return err
 		}
@@ -564,10 +642,14 @@ func (rt *runtime) doseReaction(c *cli.Context) error {
 		r   dose.Reaction
 		err error
 	)
-	if c.IsSet("corrects") {
+	if c.IsSet("corrects") && rt.client != nil {
+		r, err = rt.client.reaction(web.ReactionRequest{Infusion: infusion, Corrects: intPtr(c.Int("corrects")), Grade: c.Int("grade"), Text: c.String("text"), Reason: c.String("reason")})
+	} else if c.IsSet("corrects") {
 		r, err = rt.doses().CorrectReaction(actor(c), infusion, c.Int("corrects"), c.Int("grade"), c.String("text"), c.String("reason"))
 	} else if c.IsSet("reason") {
 		err = lot.Errorf(lot.EINVALID, "--reason is for a correction or a void; give --corrects N or --void N too, or drop --reason")
+	} else if rt.client != nil {
+		r, err = rt.client.reaction(web.ReactionRequest{Infusion: infusion, Grade: c.Int("grade"), Text: c.String("text")})
 	} else {
 		r, err = rt.doses().RecordReaction(actor(c), infusion, c.Int("grade"), c.String("text"))
 	}
@@ -582,3 +664,5 @@ func (rt *runtime) doseReaction(c *cli.Context) error {
 		fmt.Fprintln(w)
 	})
 }
+
+func intPtr(n int) *int { return &n }

@@ -38,7 +38,12 @@ func TestMain(m *testing.M) {
 					os.Setenv("CELLTRACK_CONFIG_DIR", filepath.Join(homes, name))
 				}
 			}
-			os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr, testClock()))
+			// In a story run through a server (TestScriptsThroughServer)
+			// the commands the server serves go through it.
+			done := throughServer(os.Args)
+			code := run(os.Args, os.Stdin, os.Stdout, os.Stderr, testClock())
+			done(code)
+			os.Exit(code)
 		},
 	})
 }
@@ -73,6 +78,15 @@ func scriptParams(dir string) testscript.Params {
 			env.Setenv("CELLTRACK_TEST_HOMES", filepath.Join(env.WorkDir, "homes"))
 			env.Setenv("CELLTRACK_USER", "aud")
 			return nil
+		},
+		// [server] is true while TestScriptsThroughServer runs the story
+		// through a server: lines where the server's answer is worded
+		// otherwise say so.
+		Condition: func(cond string) (bool, error) {
+			if cond == "server" {
+				return false, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"status":    cmdStatus,
@@ -227,6 +241,8 @@ func cmdFixture(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 		clock = func() time.Time { return t }
 	}
+	inProcess.Lock()
+	defer inProcess.Unlock()
 	ts.Check(cachedFixture(ts.Getenv("CELLTRACK_DB"), ts.Getenv("CELLTRACK_TEST_HOMES"), args[0], clock))
 }
 

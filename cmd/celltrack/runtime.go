@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -64,6 +65,8 @@ type runtime struct {
 	getenv func(string) string
 	// session is the checked login session of the command, if it needs one.
 	session *store.SessionInfo
+	// client is set when the command runs through a server (--server).
+	client *serverClient
 }
 
 // exit reports err on stderr (as JSON with --json) and returns the exit code.
@@ -79,12 +82,18 @@ func (rt *runtime) exit(err error) int {
 		code, err = lot.EUSAGE, lot.Errorf(lot.EUSAGE, "%s; see --help", err.Error())
 	}
 	msg := lot.ErrorMessage(err)
+	exit := exitCode(code)
+	// A server's refusal exits with the exit code the server gave.
+	var se *serverError
+	if errors.As(err, &se) && se.exit != 0 {
+		exit = se.exit
+	}
 	if rt.json {
-		json.NewEncoder(rt.stderr).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg, "exit": exitCode(code)}})
+		json.NewEncoder(rt.stderr).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg, "exit": exit}})
 	} else {
 		fmt.Fprintf(rt.stderr, "celltrack: %s\n", msg)
 	}
-	return exitCode(code)
+	return exit
 }
 
 func (rt *runtime) closeDB() {
@@ -127,6 +136,16 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			if !c.IsSet(name) {
 				return lot.Errorf(lot.EUSAGE, "`%s` needs --%s; see `%s --help`", c.Command.HelpName, name, c.Command.HelpName)
 			}
+		}
+		if rt.client != nil && mode != noDB {
+			// Through a server: the server holds the database and checks
+			// the session again; login and logout make and end it.
+			if mode != authDB {
+				if err := rt.client.useServerSession(c); err != nil {
+					return err
+				}
+			}
+			return fn(c)
 		}
 		if mode != noDB {
 			writable := mode == writeDB || mode == authDB

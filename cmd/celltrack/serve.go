@@ -192,8 +192,13 @@ func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) 
 // webApp wires the store's services into the web front end.
 func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 	return web.New(web.Config{
-		Doses:    store.NewDoseService(db),
-		Traces:   store.NewTraceService(db),
+		Doses:  store.NewDoseService(db),
+		Traces: store.NewTraceService(db),
+		FullTraces: func() *store.TraceService {
+			ts := store.NewTraceService(db)
+			ts.FullVerify = true
+			return ts
+		}(),
 		Users:    db,
 		Sessions: webSessions{db},
 		Health:   func() error { _, err := db.Facility(); return err },
@@ -208,14 +213,18 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 // the last activity and its MAC), as URL-safe base64 of their JSON.
 type webSessions struct{ db *store.DB }
 
-func (s webSessions) Login(name, password string) (string, audit.User, error) {
+func (s webSessions) Login(name, password string) (web.LoginResult, error) {
 	// No new password can be asked here: an account that must change its
 	// password is refused, and told to log in at a terminal.
 	creds, info, err := s.db.Login(name, password, nil)
 	if err != nil {
-		return "", info.User, err
+		return web.LoginResult{User: info.User}, err
 	}
-	return encodeCreds(creds), info.User, nil
+	set, err := s.db.Settings()
+	if err != nil {
+		return web.LoginResult{User: info.User}, err
+	}
+	return web.LoginResult{Token: encodeCreds(creds), User: info.User, Expires: info.Session.Expires, IdleExpiry: set.IdleExpiry}, nil
 }
 
 func (s webSessions) Check(token string) (audit.User, string, error) {

@@ -152,6 +152,22 @@ func (rt *runtime) loginCommand() *cli.Command {
 		Action: rt.action(authDB, 1, func(c *cli.Context) error {
 			// NAME is explicit: --user and CELLTRACK_USER are not read.
 			name := c.Args().First()
+			if rt.client != nil {
+				pw, err := rt.password(c, name)
+				if err != nil {
+					return err
+				}
+				v, err := rt.client.login(name, pw)
+				if err != nil {
+					return err
+				}
+				idle := time.Duration(v.IdleExpirySeconds) * time.Second
+				return rt.out(map[string]any{"user": v.User, "full_name": v.FullName, "role": v.Role, "server": rt.client.base,
+					"expires": v.Expires, "idle_expiry_seconds": v.IdleExpirySeconds}, func(w io.Writer) {
+					fmt.Fprintf(w, "logged in as %s (%s, %s) to %s until %s at the latest; idle after %s\n",
+						v.User, v.FullName, v.Role, rt.client.base, lot.FormatTime(v.Expires), audit.FormatDuration(idle))
+				})
+			}
 			path, err := rt.sessionFile(dbPath(c))
 			if err != nil {
 				return err
@@ -189,6 +205,20 @@ func (rt *runtime) logoutCommand() *cli.Command {
 		ArgsUsage:   " ",
 		Description: example("celltrack logout"),
 		Action: rt.action(authDB, 0, func(c *cli.Context) error {
+			if rt.client != nil {
+				user, ended, err := rt.client.logout()
+				if err != nil {
+					return err
+				}
+				if !ended {
+					return rt.out(map[string]any{"logged_out": user, "ended": false}, func(w io.Writer) {
+						fmt.Fprintf(w, "the session of %s had already ended; removed its session file\n", user)
+					})
+				}
+				return rt.out(map[string]any{"logged_out": user, "ended": true}, func(w io.Writer) {
+					fmt.Fprintf(w, "logged out %s from %s\n", user, rt.client.base)
+				})
+			}
 			creds, path, err := rt.loadSession(dbPath(c))
 			if err != nil {
 				return err

@@ -32,6 +32,13 @@ func (rt *runtime) traceCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				if rt.client != nil {
+					data, sum, err := rt.client.trace(c.Command.Name, c.Args().First(), format, c.Bool("full-verify"))
+					if err != nil {
+						return err
+					}
+					return rt.writeRendered(data, sum, format, c.String("out"), c.Bool("force"))
+				}
 				user := actor(c) // readDB has checked that this user exists and is enabled
 				ts := store.NewTraceService(rt.db)
 				ts.FullVerify = c.Bool("full-verify")
@@ -131,32 +138,38 @@ func (rt *runtime) writeReport(r report.Report, format, out string, force bool) 
 	if err := report.Render(&buf, r, format); err != nil {
 		return err
 	}
+	return rt.writeRendered(buf.Bytes(), summarize(r), format, out, force)
+}
+
+// writeRendered writes a rendered report (made here, or by a server) to
+// standard output or to out, and says what it wrote.
+func (rt *runtime) writeRendered(data []byte, r reportSummary, format, out string, force bool) error {
 	if out == "" {
 		if f, ok := rt.stdout.(*os.File); ok && format == "pdf" && term.IsTerminal(int(f.Fd())) {
 			return lot.Errorf(lot.EUSAGE, "a PDF is not for the terminal; add --out FILE.pdf")
 		}
-		if _, err := rt.stdout.Write(buf.Bytes()); err != nil {
+		if _, err := rt.stdout.Write(data); err != nil {
 			return err
 		}
 		return verifyFailed(r, "")
 	}
-	if err := writeOut(out, buf.Bytes(), force); err != nil {
+	if err := writeOut(out, data, force); err != nil {
 		return err
 	}
 	verdict := "audit verify passed"
 	switch {
-	case !r.Produced.Verified:
+	case !r.Verified:
 		verdict = "audit verify FAILED"
-	case r.Produced.Scope == report.ScopeReport:
-		verdict = fmt.Sprintf("not a full audit verify: its records and the chain from entry %d verified", r.Produced.ChainFrom)
+	case r.Scope == report.ScopeReport:
+		verdict = fmt.Sprintf("not a full audit verify: its records and the chain from entry %d verified", r.ChainFrom)
 	}
-	err := rt.out(map[string]any{"wrote": out, "format": format, "events": len(r.Events), "audit_verified": r.Produced.Verified, "audit_verify_scope": r.Produced.Scope},
+	err := rt.out(map[string]any{"wrote": out, "format": format, "events": r.Events, "audit_verified": r.Verified, "audit_verify_scope": r.Scope},
 		func(w io.Writer) {
-			if r.Data != nil {
-				fmt.Fprintf(w, "wrote the %s report of %s to %s (%s, %d rows; %s)\n", r.Kind, r.Subject, out, format, len(r.Data.Rows), verdict)
+			if r.Rows >= 0 {
+				fmt.Fprintf(w, "wrote the %s report of %s to %s (%s, %d rows; %s)\n", r.Kind, r.Subject, out, format, r.Rows, verdict)
 				return
 			}
-			fmt.Fprintf(w, "wrote the %s trace of %s to %s (%s, %d events; %s)\n", r.Kind, r.Subject, out, format, len(r.Events), verdict)
+			fmt.Fprintf(w, "wrote the %s trace of %s to %s (%s, %d events; %s)\n", r.Kind, r.Subject, out, format, r.Events, verdict)
 		})
 	if err != nil {
 		return err
@@ -166,8 +179,8 @@ func (rt *runtime) writeReport(r report.Report, format, out string, force bool) 
 
 // verifyFailed is the refusal (ECONFLICT, exit 3) of a report written, to
 // out or to standard output (out ""), although its audit verification failed.
-func verifyFailed(r report.Report, out string) error {
-	if r.Produced.Verified {
+func verifyFailed(r reportSummary, out string) error {
+	if r.Verified {
 		return nil
 	}
 	where := "above"
@@ -175,7 +188,7 @@ func verifyFailed(r report.Report, out string) error {
 		where = "to " + out
 	}
 	return lot.Errorf(lot.ECONFLICT, "audit verify FAILED (%d problem(s)) for the %s: it was written %s marked FAILED, with each problem; do not rely on it — run `celltrack check` and report it to QA",
-		len(r.Produced.Problems), r.Name(), where)
+		r.Problems, r.name(), where)
 }
 
 // formatFlag and outFlag are the output flags every report command shares.

@@ -1,0 +1,440 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/report"
+	"github.com/celltrack/celltrack/web"
+	"github.com/urfave/cli/v2"
+)
+
+// The command line as a client of `celltrack serve` (--server URL or
+// CELLTRACK_SERVER): the commands below run through the server's JSON API
+// and print what they print locally, with the same exit codes. Every other
+// command is refused (exit 2): it needs the database itself.
+var servedCommands = map[string]bool{
+	"celltrack login":           true,
+	"celltrack logout":          true,
+	"celltrack dose check":      true,
+	"celltrack dose administer": true,
+	"celltrack dose reaction":   true,
+	"celltrack trace lot":       true,
+	"celltrack trace patient":   true,
+	"celltrack trace donor":     true,
+	"celltrack trace container": true,
+}
+
+// servedThroughServer reports whether the command named by its help name
+// ("celltrack dose check") runs through a server.
+func servedThroughServer(helpName string) bool { return servedCommands[helpName] }
+
+// serverClient talks to one server for one command.
+type serverClient struct {
+	rt      *runtime
+	base    string // scheme://host[:port], no trailing slash
+	http    *http.Client
+	session serverSession
+	path    string // the session file
+}
+
+// serverSession is the client's session file for one server: the cookie
+// the server set at login (the database's session, as a browser keeps it)
+// and the user it belongs to.
+type serverSession struct {
+	Server     string `json:"server"`
+	User       string `json:"user"`
+	CookieName string `json:"cookie_name"`
+	Cookie     string `json:"cookie"`
+}
+
+// serverError is an error object of the API: its code, message and the
+// exit code the server gives.
+type serverError struct {
+	err  *lot.Error
+	exit int
+}
+
+func (e *serverError) Error() string { return e.err.Message }
+func (e *serverError) Unwrap() error { return e.err }
+
+// clientTransport, when set, is the transport of every client (tests wrap
+// it); nil builds one from the URL's TLS rules.
+var clientTransport func(base http.RoundTripper) http.RoundTripper
+
+// newServerClient checks the server's URL and the TLS rules: https is
+// verified with the system's roots and CELLTRACK_SERVER_CA (a PEM file of a
+// private CA) if set; plain http only to a loopback address, the rule of
+// serve's --addr, because passwords would cross the network in clear text.
+func (rt *runtime) newServerClient(raw string) (*serverClient, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, lot.Errorf(lot.EUSAGE, "--server (or CELLTRACK_SERVER) %q is not a server URL; give http(s)://HOST:PORT as `celltrack serve` printed it", raw)
+	}
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, lot.Errorf(lot.EUSAGE, "--server (or CELLTRACK_SERVER) %q: give only the scheme, host and port (e.g. https://ward.example:8443), no user, path or query", raw)
+	}
+	base := u.Scheme + "://" + u.Host
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil // patient data goes to the server named, not through a proxy from the environment
+	if u.Scheme == "http" {
+		if !isLoopback(u.Hostname()) {
+			return nil, lot.Errorf(lot.EUSAGE, "--server %s is plain http to %s, beyond this machine: passwords and patient data would cross the network in clear text; use the server's https URL", base, u.Hostname())
+		}
+	} else {
+		conf := &tls.Config{MinVersion: tls.VersionTLS12}
+		if ca := rt.getenv("CELLTRACK_SERVER_CA"); ca != "" {
+			pem, err := os.ReadFile(ca)
+			if err != nil {
+				return nil, lot.Errorf(lot.EINVALID, "CELLTRACK_SERVER_CA %s cannot be read: %v; give the PEM file of the CA that signed the server's certificate", ca, err)
+			}
+			pool, err := x509.SystemCertPool()
+			if err != nil {
+				pool = x509.NewCertPool()
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, lot.Errorf(lot.EINVALID, "CELLTRACK_SERVER_CA %s holds no PEM certificate; give the PEM file of the CA that signed the server's certificate", ca)
+			}
+			conf.RootCAs = pool
+		}
+		tr.TLSClientConfig = conf
+	}
+	var rtr http.RoundTripper = tr
+	if clientTransport != nil {
+		rtr = clientTransport(tr)
+	}
+	dir, err := rt.configDir()
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(base))
+	return &serverClient{rt: rt, base: base, path: filepath.Join(dir, "server-"+hex.EncodeToString(sum[:12])+".json"),
+		http: &http.Client{Transport: rtr, Timeout: 90 * time.Second,
+			// An API answer is never a redirect; following one could
+			// send the session elsewhere.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
+}
+
+// useServerSession loads the session file of this server and checks --user
+// (or CELLTRACK_USER) against its user, as a local command does.
+func (cl *serverClient) useServerSession(c *cli.Context) error {
+	b, err := os.ReadFile(cl.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return lot.Errorf(lot.ESESSION, "not logged in to %s; log in with `celltrack login NAME`", cl.base)
+	}
+	if err != nil {
+		return fmt.Errorf("read session file: %w", err)
+	}
+	if json.Unmarshal(b, &cl.session) != nil || cl.session.Cookie == "" || cl.session.Server != cl.base {
+		return lot.Errorf(lot.ESESSION, "the session file %s is not one celltrack wrote (it was edited by hand); log in again with `celltrack login NAME`", cl.path)
+	}
+	if want := flagValue(c, "user", (*cli.Context).String); want != "" && want != cl.session.User {
+		return lot.Errorf(lot.EUSAGE, "--user (or CELLTRACK_USER) %s names someone other than the session's user %s; log in as %s with `celltrack login %s`, or drop --user", want, cl.session.User, want, want)
+	}
+	c.App.Metadata = map[string]any{"user": cl.session.User}
+	return nil
+}
+
+// call sends one API request. The answer's body is returned for a 2xx
+// status, and for a NO-GO (409 with a report) as well as its error; any
+// other error object becomes a serverError.
+func (cl *serverClient) call(method, path string, body any) ([]byte, http.Header, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, cl.base+path, rd)
+	if err != nil {
+		return nil, nil, fmt.Errorf("request %s: %w", path, err)
+	}
+	req.Header.Set("Origin", cl.base) // the server's cross-origin check
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if cl.session.Cookie != "" {
+		req.AddCookie(&http.Cookie{Name: cl.session.CookieName, Value: cl.session.Cookie})
+	}
+	resp, err := cl.http.Do(req)
+	if err != nil {
+		return nil, nil, lot.Errorf(lot.ENODB, "the server %s cannot be reached: %v; check the URL, and that `celltrack serve` runs there", cl.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, nil, lot.Errorf(lot.ENODB, "the answer of the server %s was cut off: %v; nothing can be assumed about it — check with `celltrack trace` before repeating a write", cl.base, err)
+	}
+	cl.keepCookie(resp)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return data, resp.Header, nil
+	}
+	var ae web.APIError
+	if json.Unmarshal(data, &ae) != nil || ae.Error.Code == "" {
+		return nil, nil, lot.Errorf(lot.EINTERNAL, "the server %s answered %s to %s %s without an error object; is it a celltrack server?", cl.base, resp.Status, method, path)
+	}
+	return data, resp.Header, &serverError{err: lot.Errorf(ae.Error.Code, "%s", ae.Error.Message), exit: ae.Error.Exit}
+}
+
+// keepCookie saves the session's token when the server renewed it (a read
+// carries the session's last activity in the token).
+func (cl *serverClient) keepCookie(resp *http.Response) {
+	if cl.session.Cookie == "" {
+		return
+	}
+	for _, ck := range resp.Cookies() {
+		if ck.Name == cl.session.CookieName && ck.Value != "" && ck.MaxAge >= 0 && ck.Value != cl.session.Cookie {
+			cl.session.Cookie = ck.Value
+			if err := saveJSONFile(cl.path, cl.session); err != nil {
+				fmt.Fprintf(cl.rt.stderr, "celltrack: the renewed session could not be saved: %v\n", err)
+			}
+		}
+	}
+}
+
+// login opens a session on the server and keeps its cookie in the session
+// file of this server.
+func (cl *serverClient) login(name, password string) (web.LoginView, error) {
+	var v web.LoginView
+	cl.session = serverSession{}
+	data, _, err := cl.callLogin(name, password)
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return v, lot.Errorf(lot.EINTERNAL, "the server %s answered the login with something else than a user: %v", cl.base, err)
+	}
+	return v, nil
+}
+
+func (cl *serverClient) callLogin(name, password string) ([]byte, http.Header, error) {
+	b, _ := json.Marshal(web.LoginRequest{User: name, Password: password})
+	req, err := http.NewRequest(http.MethodPost, cl.base+"/api/v1/login", bytes.NewReader(b))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Origin", cl.base)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := cl.http.Do(req)
+	if err != nil {
+		return nil, nil, lot.Errorf(lot.ENODB, "the server %s cannot be reached: %v; check the URL, and that `celltrack serve` runs there", cl.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, nil, lot.Errorf(lot.ENODB, "the answer of the server %s was cut off: %v", cl.base, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var ae web.APIError
+		if json.Unmarshal(data, &ae) != nil || ae.Error.Code == "" {
+			return nil, nil, lot.Errorf(lot.EINTERNAL, "the server %s answered %s to the login without an error object; is it a celltrack server?", cl.base, resp.Status)
+		}
+		return nil, nil, &serverError{err: lot.Errorf(ae.Error.Code, "%s", ae.Error.Message), exit: ae.Error.Exit}
+	}
+	var v web.LoginView
+	json.Unmarshal(data, &v)
+	for _, ck := range resp.Cookies() {
+		if strings.HasSuffix(ck.Name, "celltrack_session") && ck.Value != "" {
+			cl.session = serverSession{Server: cl.base, User: v.User, CookieName: ck.Name, Cookie: ck.Value}
+		}
+	}
+	if cl.session.Cookie == "" {
+		return nil, nil, lot.Errorf(lot.EINTERNAL, "the server %s logged %s in but set no session cookie; is it a celltrack server?", cl.base, name)
+	}
+	if err := saveJSONFile(cl.path, cl.session); err != nil {
+		return nil, nil, err
+	}
+	return data, resp.Header, nil
+}
+
+// logout ends the session on the server and removes the session file. It
+// reports whether the server still had the session.
+func (cl *serverClient) logout() (string, bool, error) {
+	b, err := os.ReadFile(cl.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, lot.Errorf(lot.ESESSION, "not logged in to %s; log in with `celltrack login NAME`", cl.base)
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read session file: %w", err)
+	}
+	if json.Unmarshal(b, &cl.session) != nil || cl.session.Cookie == "" {
+		os.Remove(cl.path)
+		return "", false, lot.Errorf(lot.ESESSION, "the session file %s is not one celltrack wrote (it was edited by hand); it was removed", cl.path)
+	}
+	data, _, err := cl.call(http.MethodPost, "/api/v1/logout", nil)
+	var v struct {
+		Ended bool `json:"ended"`
+	}
+	json.Unmarshal(data, &v)
+	live := v.Ended
+	os.Remove(cl.path)
+	return cl.session.User, live, err
+}
+
+// doseCheck runs the bedside check on the server; a NO-GO returns the
+// report with its error.
+func (cl *serverClient) doseCheck(mrn string, containers []string, volume string) (dose.ReportView, error) {
+	return cl.checkCall("/api/v1/dose/check", web.CheckRequest{MRN: mrn, Containers: containers, VolumeML: volume})
+}
+
+func (cl *serverClient) checkCall(path string, body any) (dose.ReportView, error) {
+	data, _, err := cl.call(http.MethodPost, path, body)
+	if err != nil && lot.ErrorCode(err) != lot.ENOGO {
+		return dose.ReportView{}, err
+	}
+	var resp web.CheckResponse
+	if jerr := json.Unmarshal(data, &resp); jerr != nil {
+		return dose.ReportView{}, lot.Errorf(lot.EINTERNAL, "the server %s answered the check with something else than a report: %v", cl.base, jerr)
+	}
+	return resp.Report, err
+}
+
+// doseAdminister records an infusion on the server: the acting user signs
+// as the nurse, witness as the witness. A NO-GO returns the report's error
+// after printing the report, as the local command does.
+func (cl *serverClient) doseAdminister(mrn string, containers []string, volume, start, password, witness, witnessPassword string) (dose.InfusionView, error) {
+	req := web.AdministerRequest{CheckRequest: web.CheckRequest{MRN: mrn, Containers: containers, VolumeML: volume},
+		Start: start, Password: password, Witness: witness, WitnessPassword: witnessPassword}
+	data, _, err := cl.call(http.MethodPost, "/api/v1/dose/administer", req)
+	if lot.ErrorCode(err) == lot.ENOGO {
+		var resp web.CheckResponse
+		if json.Unmarshal(data, &resp) == nil {
+			return dose.InfusionView{}, cl.rt.printCheck(resp.Report, err)
+		}
+	}
+	if err != nil {
+		return dose.InfusionView{}, err
+	}
+	var v dose.InfusionView
+	if err := json.Unmarshal(data, &v); err != nil {
+		return v, lot.Errorf(lot.EINTERNAL, "the server %s recorded the infusion but its answer cannot be read (%v); check `celltrack trace patient %s` before doing anything again", cl.base, err, mrn)
+	}
+	return v, nil
+}
+
+// checkSigners asks the server whether the acting user and witness may
+// sign an administration, before any password is read.
+func (cl *serverClient) checkSigners(mrn string, containers []string, volume, start, witness string) error {
+	req := web.AdministerRequest{CheckRequest: web.CheckRequest{MRN: mrn, Containers: containers, VolumeML: volume},
+		Start: start, Witness: witness, SignersOnly: true}
+	_, _, err := cl.call(http.MethodPost, "/api/v1/dose/administer", req)
+	return err
+}
+
+// reaction records a reaction, a correction or a void on the server.
+func (cl *serverClient) reaction(req web.ReactionRequest) (dose.Reaction, error) {
+	var r dose.Reaction
+	data, _, err := cl.call(http.MethodPost, "/api/v1/dose/reaction", req)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(data, &r); err != nil {
+		return r, lot.Errorf(lot.EINTERNAL, "the server %s recorded the reaction but its answer cannot be read: %v", cl.base, err)
+	}
+	return r, nil
+}
+
+// trace fetches a trace report rendered by the server in format, with the
+// summary the server sends beside it (web.ReportHeader).
+func (cl *serverClient) trace(kind, ref, format string, fullVerify bool) ([]byte, reportSummary, error) {
+	q := url.Values{"format": {format}}
+	if fullVerify {
+		q.Set("full_verify", "true")
+	}
+	data, h, err := cl.call(http.MethodGet, "/api/v1/trace/"+kind+"/"+url.PathEscape(ref)+"?"+q.Encode(), nil)
+	if err != nil {
+		return nil, reportSummary{}, err
+	}
+	v, perr := url.ParseQuery(h.Get(web.ReportHeader))
+	if perr != nil || v.Get("kind") == "" {
+		return nil, reportSummary{}, lot.Errorf(lot.EINTERNAL, "the server %s sent the report without its %s header; is it a celltrack server of this version?", cl.base, web.ReportHeader)
+	}
+	n := func(k string) int { i, _ := strconv.Atoi(v.Get(k)); return i }
+	s := reportSummary{Kind: v.Get("kind"), Subject: v.Get("subject"), Events: n("events"), Rows: -1,
+		Verified: v.Get("audit_verified") == "true", Problems: n("audit_problems"), Scope: v.Get("audit_verify_scope")}
+	if v.Has("rows") {
+		s.Rows = n("rows")
+	}
+	s.ChainFrom, _ = strconv.ParseUint(v.Get("audit_chain_from"), 10, 64)
+	return data, s, nil
+}
+
+// reportSummary is what `trace --out` says it wrote and what decides its
+// exit code, from a report built here or a server's summary of one.
+type reportSummary struct {
+	Kind, Subject string
+	Events        int
+	Rows          int // -1: not a tabular report
+	Verified      bool
+	Problems      int
+	Scope         string
+	ChainFrom     uint64
+}
+
+func summarize(r report.Report) reportSummary {
+	s := reportSummary{Kind: r.Kind, Subject: r.Subject, Events: len(r.Events), Rows: -1, Verified: r.Produced.Verified,
+		Problems: len(r.Produced.Problems), Scope: r.Produced.Scope, ChainFrom: r.Produced.ChainFrom}
+	if r.Data != nil {
+		s.Rows = len(r.Data.Rows)
+	}
+	return s
+}
+
+// name is the report's name, as report.Report.Name says it.
+func (s reportSummary) name() string {
+	r := report.Report{Kind: s.Kind, Subject: s.Subject}
+	if s.Rows >= 0 {
+		r.Data = &report.Table{}
+	}
+	return r.Name()
+}
+
+// saveJSONFile writes v to path, 0600 in a 0700 directory, in one rename.
+func saveJSONFile(path string, v any) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	os.Chmod(dir, 0o700)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".session-*")
+	if err != nil {
+		return fmt.Errorf("write session file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("write session file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write session file: %w", err)
+	}
+	return os.Rename(f.Name(), path)
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// The stories below run a second time through a server: the test starts
+// one on the story's database (the web front end, in this process, on
+// httptest) and every command the command line sends through a server
+// (servedCommands) runs as its client, with CELLTRACK_SERVER set; the same
+// stdout, stderr and exit codes must hold. The story's other commands
+// (schedule show, container history, audit verify, …) still run locally:
+// the test's server opens the database for each request only, where
+// `celltrack serve` holds it from start to stop, so that a story can mix
+// the two. The fixtures build the database locally before the first request.
+var throughServerStories = []string{
+	"dose_administer_*.txtar",
+	"dose_check_*.txtar",
+	"dose_nogo_*.txtar",
+	"dose_reaction_*.txtar",
+	"dose_short_bag_*.txtar",
+	"dose_post_thaw_*.txtar",
+	"dose_weight_shown_as_used.txtar",
+	"trace_*.txtar",
+	"client_*.txtar",
+}
+
+// TestScriptsThroughServer runs the bedside and trace stories through a
+// server.
+func TestScriptsThroughServer(t *testing.T) {
+	var files []string
+	for _, pat := range throughServerStories {
+		m, err := filepath.Glob(filepath.Join("testdata", "script", pat))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	// The demo makes its own database and traces it in-process.
+	files = slices.DeleteFunc(files, func(f string) bool { return strings.HasSuffix(f, "trace_demo_reports.txtar") })
+	sort.Strings(files)
+	if len(files) < 30 {
+		t.Fatalf("only %d stories to run through the server: %v", len(files), files)
+	}
+	p := scriptParams("testdata/script")
+	p.Dir, p.Files = "", files
+	local := p.Setup
+	p.Setup = func(env *testscript.Env) error {
+		if err := local(env); err != nil {
+			return err
+		}
+		var requests atomic.Int64
+		srv := httptest.NewServer(storyServer(env.Getenv("CELLTRACK_DB"), &requests))
+		env.Defer(srv.Close)
+		// A story that never reached the server proved nothing about it.
+		env.Defer(func() {
+			if requests.Load() == 0 {
+				env.T().Fatal("no command of the story went through the server")
+			}
+		})
+		env.Setenv("CELLTRACK_TEST_SERVER", srv.URL)
+		return nil
+	}
+	p.Condition = func(cond string) (bool, error) { return cond == "server", nil }
+	testscript.Run(t, p)
+}
+
+// inProcess serialises what this process runs against story databases (the
+// test's servers and the fixtures): the facility's display zone is one per
+// process.
+var inProcess sync.Mutex
+
+// testNowHeader carries the story's clock (CELLTRACK_TEST_NOW) from the
+// command line to the test's server, which stamps what it writes with it.
+const testNowHeader = "Celltrack-Test-Now"
+
+// storyServer is the web front end on the database at dbPath, opened for
+// each request as `celltrack serve` opens it, with the story's clock.
+func storyServer(dbPath string, requests *atomic.Int64) http.Handler {
+	logger := log.New(io.Discard, "", 0)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		inProcess.Lock()
+		defer inProcess.Unlock()
+		now, err := time.Parse(time.RFC3339, r.Header.Get(testNowHeader))
+		if err != nil {
+			now, _ = time.Parse(time.RFC3339, testNow)
+		}
+		db, err := store.Open(dbPath, store.Options{Timeout: 5 * time.Second, Now: func() time.Time { return now }})
+		if err != nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": lot.ErrorCode(err), "message": lot.ErrorMessage(err), "exit": exitCode(lot.ErrorCode(err))}})
+			return
+		}
+		defer db.Close()
+		lot.SetDisplayZone(nil)
+		if loc, err := db.FacilityZone(); err == nil {
+			lot.SetDisplayZone(loc)
+		}
+		webApp(db, false, logger).ServeHTTP(w, r)
+	})
+}
+
+// clockTransport sends the story's clock to the test's server.
+type clockTransport struct{ base http.RoundTripper }
+
+func (c clockTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if now := os.Getenv("CELLTRACK_TEST_NOW"); now != "" {
+		r = r.Clone(r.Context())
+		r.Header.Set(testNowHeader, now)
+	}
+	return c.base.RoundTrip(r)
+}
+
+// throughServer is the test binary's `celltrack` in a story run through a
+// server: a command the server serves gets CELLTRACK_SERVER. Each person
+// keeps one session on the story's database; the fixtures made it with a
+// local login, so its file is carried to the server's session file (the
+// cookie is the same credentials) before a command, and back after one, so
+// that local and served commands go on sharing it, as one login would.
+func throughServer(args []string) (done func(code int)) {
+	url := os.Getenv("CELLTRACK_TEST_SERVER")
+	if url == "" {
+		return func(int) {}
+	}
+	rt := &runtime{getenv: os.Getenv}
+	localPath, err1 := rt.sessionFile(os.Getenv("CELLTRACK_DB"))
+	cl, err2 := rt.newServerClient(url)
+	if err1 != nil || err2 != nil {
+		return func(int) {}
+	}
+	served := servedThroughServer(helpName(args))
+	if served {
+		os.Setenv("CELLTRACK_SERVER", url)
+		clientTransport = func(base http.RoundTripper) http.RoundTripper { return clockTransport{base} }
+	}
+	syncSessions(localPath, cl.path, url)
+	return func(int) {
+		if !served {
+			return
+		}
+		if _, err := os.Stat(cl.path); errors.Is(err, fs.ErrNotExist) {
+			os.Remove(localPath) // logged out through the server
+			return
+		}
+		syncSessions(localPath, cl.path, url)
+	}
+}
+
+// syncSessions copies the newer of the person's local session file and
+// server session file over the other.
+func syncSessions(localPath, serverPath, url string) {
+	ls, lerr := os.Stat(localPath)
+	ss, serr := os.Stat(serverPath)
+	switch {
+	case lerr == nil && (serr != nil || ls.ModTime().After(ss.ModTime())):
+		var c store.Credentials
+		if b, err := os.ReadFile(localPath); err == nil && json.Unmarshal(b, &c) == nil {
+			saveJSONFile(serverPath, serverSession{Server: url, User: c.User, CookieName: "celltrack_session", Cookie: encodeCreds(c)})
+		}
+	case serr == nil && (lerr != nil || ss.ModTime().After(ls.ModTime())):
+		var s serverSession
+		if b, err := os.ReadFile(serverPath); err == nil && json.Unmarshal(b, &s) == nil {
+			if c, err := decodeCreds(s.Cookie); err == nil {
+				saveSession(localPath, c)
+			}
+		}
+	}
+}
+
+// helpName is the help name of the command a command line runs
+// ("celltrack dose check"): its leading words that name commands, flags
+// and their values skipped.
+func helpName(args []string) string {
+	rt := &runtime{getenv: os.Getenv}
+	cmds := rt.app().Commands
+	name := "celltrack"
+	valued := map[string]bool{"db": true, "user": true, "lock-timeout": true, "server": true}
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if strings.HasPrefix(a, "-") {
+			f := strings.TrimLeft(a, "-")
+			if valued[f] {
+				i++
+			}
+			continue
+		}
+		found := false
+		for _, c := range cmds {
+			if c.Name == a {
+				name += " " + a
+				cmds, found = c.Subcommands, true
+				break
+			}
+		}
+		if !found || len(cmds) == 0 {
+			break
+		}
+	}
+	return name
+}

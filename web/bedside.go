@@ -76,17 +76,22 @@ func (s *Server) administer(nurse audit.User, req AdministerRequest) (dose.Infus
 			return dose.Infusion{}, dose.Report{}, err
 		}
 	}
-	// In the order of `dose administer`, so that both refuse the same
-	// people with the same words: the witness, both roles, then the
-	// permission.
-	wu, err := s.cfg.Users.Signer("witness", strings.TrimSpace(req.Witness))
-	if err != nil {
+	// A user who may not administer is refused first (403), in the words
+	// of `dose administer` when the witness is known; then the witness
+	// and both roles, as `dose administer` checks them.
+	wu, werr := s.cfg.Users.Signer("witness", strings.TrimSpace(req.Witness))
+	if err := audit.Authorize(nurse, audit.DoseAdminister); err != nil {
+		if werr == nil {
+			if serr := dose.CheckSigners(nurse, wu); serr != nil {
+				return dose.Infusion{}, dose.Report{}, serr
+			}
+		}
 		return dose.Infusion{}, dose.Report{}, err
+	}
+	if werr != nil {
+		return dose.Infusion{}, dose.Report{}, werr
 	}
 	if err := dose.CheckSigners(nurse, wu); err != nil {
-		return dose.Infusion{}, dose.Report{}, err
-	}
-	if err := audit.Authorize(nurse, audit.DoseAdminister); err != nil {
 		return dose.Infusion{}, dose.Report{}, err
 	}
 	if req.SignersOnly {

@@ -50,7 +50,7 @@ type Config struct {
 	// FullTraces builds the same reports with the whole of `audit verify`
 	// in their header (`trace --full-verify`, ?full_verify=true).
 	FullTraces Traces
-	Users  Users
+	Users      Users
 	// Sessions opens, checks and ends logins.
 	Sessions Sessions
 	// Health answers /healthz: nil when the database can be read.

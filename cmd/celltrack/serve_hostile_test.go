@@ -15,4 +15,14 @@ var serveHostile = []hostile{
 	{name: "serve argument", code: 2, args: []string{"serve", "now"}, want: []string{"takes no arguments", "now"}},
 }
 
-func init() { hostileCatalogue = append(hostileCatalogue, serveHostile...) }
+func init() { hostileCatalogue = append(append(hostileCatalogue, serveHostile...), clientHostile...) }
+
+// Bad --server values and commands that do not run through a server,
+// refused before anything is sent or opened.
+var clientHostile = []hostile{
+	{name: "server plain http beyond loopback", code: 2, args: []string{"--server", "http://10.1.2.3:8080", "--user", "aud", "trace", "donor", "D-0001"}, want: []string{"http://10.1.2.3:8080", "plain http", "clear text"}},
+	{name: "server not a URL", code: 2, args: []string{"--server", "ward7:8080", "--user", "aud", "trace", "donor", "D-0001"}, want: []string{`"ward7:8080"`, "not a server URL"}},
+	{name: "server with a path", code: 2, args: []string{"--server", "https://ward7.example/api", "--user", "aud", "trace", "donor", "D-0001"}, want: []string{"https://ward7.example/api", "no user, path or query"}},
+	{name: "server for a command it does not run", code: 2, args: []string{"--server", "https://ward7.example", "--user", "liu", "lot", "list"}, want: []string{"`celltrack lot list`", "does not run through a server"}},
+	{name: "server for serve itself", code: 2, args: []string{"--server", "https://ward7.example", "serve"}, want: []string{"`celltrack serve`", "does not run through a server"}},
+}

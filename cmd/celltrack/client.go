@@ -285,10 +285,14 @@ func (cl *serverClient) logout() (string, bool, error) {
 	var v struct {
 		Ended bool `json:"ended"`
 	}
+	if lot.ErrorCode(err) == lot.ENODB {
+		// The server was not reached: the session may still be live
+		// there, so its file is kept for a later logout.
+		return "", false, err
+	}
 	json.Unmarshal(data, &v)
-	live := v.Ended
 	os.Remove(cl.path)
-	return cl.session.User, live, err
+	return cl.session.User, v.Ended, err
 }
 
 // doseCheck runs the bedside check on the server; a NO-GO returns the

@@ -299,6 +299,7 @@ func heldByServer(db string, err error) error {
 	if json.Unmarshal(data, &f) != nil || f.PID <= 0 || f.URL == "" || !processAlive(f.PID) {
 		return err
 	}
-	return lot.Errorf(lot.EBUSY, "database is busy: celltrack serve (pid %d, since %s) holds %s and serves it at %s; use it there, or stop that server first",
-		f.PID, lot.FormatTime(f.Started), db, strings.TrimSpace(f.URL))
+	url := strings.TrimSpace(f.URL)
+	return lot.Errorf(lot.EBUSY, "database is busy: celltrack serve (pid %d, since %s) holds %s and serves it at %s; use it there (CELLTRACK_SERVER=%s runs login, logout, dose check, administer and reaction, and trace through it), or stop that server first",
+		f.PID, lot.FormatTime(f.Started), db, url, url)
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -57,5 +58,98 @@ func TestClientHTTPSPrivateCA(t *testing.T) {
 	got = run(ca, "", "--user", "aud", "trace", "donor", "D-0001")
 	if got.code != 0 || !strings.Contains(got.stdout, "Look-back trace of donor D-0001") {
 		t.Fatalf("trace: exit %d\nstdout %s\nstderr %s", got.code, got.stdout, got.stderr)
+	}
+}
+
+// The same command lines, on two copies of one database, locally and
+// through a server: byte for byte the same stdout and stderr (the copies'
+// folders and record UUIDs aside) and the same exit code.
+func TestClientSameOutputBothModes(t *testing.T) {
+	pw2 := fixturePassword + "\n" + fixturePassword + "\n"
+	cases := []struct {
+		name, base, stdin string
+		args              []string
+	}{
+		{"check GO", "bedside", "", []string{"--user", "nina", "dose", "check", "--container", "G12342600000101", "MRN-1001"}},
+		{"check NO-GO", "bedside", "", []string{"--user", "nina", "dose", "check", "--container", "G12342600000101", "MRN-2001"}},
+		{"check NO-GO json", "bedside", "", []string{"--json", "--user", "nina", "dose", "check", "--container", "G12342600000101", "MRN-2001"}},
+		{"check GO json", "bedside", "", []string{"--json", "--user", "aud", "dose", "check", "--container", "G12342600000101", "MRN-1001"}},
+		{"check unknown bag", "bedside", "", []string{"--user", "nina", "dose", "check", "--container", "G12342600000199", "MRN-1001"}},
+		{"check bad volume", "bedside", "", []string{"--user", "nina", "dose", "check", "--volume-ml", "-3", "--container", "G12342600000101", "MRN-1001"}},
+		{"administer", "bedside", pw2, []string{"--user", "nina", "dose", "administer", "--container", "G12342600000101", "--witness", "omar", "--password-stdin", "MRN-1001"}},
+		{"administer json", "bedside", pw2, []string{"--json", "--user", "nina", "dose", "administer", "--container", "G12342600000101", "--witness", "omar", "--password-stdin", "MRN-1001"}},
+		{"administer NO-GO", "bedside", pw2, []string{"--user", "nina", "dose", "administer", "--container", "G12342600000101", "--witness", "omar", "--password-stdin", "MRN-2001"}},
+		{"administer wrong password", "bedside", "nope-nope-nope-1\n" + fixturePassword + "\n", []string{"--user", "nina", "dose", "administer", "--container", "G12342600000101", "--witness", "omar", "--password-stdin", "MRN-1001"}},
+		{"administer lab witness", "bedside", "", []string{"--user", "nina", "dose", "administer", "--container", "G12342600000101", "--witness", "liu", "--password-stdin", "MRN-1001"}},
+		{"administer same witness", "bedside", "", []string{"--user", "nina", "dose", "administer", "--container", "G12342600000101", "--witness", "nina", "--password-stdin", "MRN-1001"}},
+		{"reaction", "infused", "", []string{"--user", "nina", "dose", "reaction", "--infusion", infusionID, "--grade", "2", "--text", "rigors"}},
+		{"reaction grade 9", "infused", "", []string{"--user", "nina", "dose", "reaction", "--infusion", infusionID, "--grade", "9", "--text", "rigors"}},
+		{"trace patient", "infused", "", []string{"--user", "aud", "trace", "patient", "MRN-1001"}},
+		{"trace lot csv", "infused", "", []string{"--user", "aud", "trace", "lot", "--format", "csv", "LOT-UC-1"}},
+		{"trace donor md full verify", "infused", "", []string{"--user", "aud", "trace", "donor", "--format", "md", "--full-verify", "D-0001"}},
+		{"trace container out", "infused", "", []string{"--user", "aud", "trace", "container", "--out", "$DIR/c.html", "G12342600000101"}},
+		{"trace unknown json", "infused", "", []string{"--json", "--user", "aud", "trace", "donor", "D-0404"}},
+		{"trace by disabled-less stranger", "infused", "", []string{"--user", "mallory", "trace", "donor", "D-0001"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func(server bool) (invocation, string) {
+				dir := t.TempDir()
+				db := baseCopy(t, dir, tc.base)
+				args := make([]string, len(tc.args))
+				for i, a := range tc.args {
+					args[i] = strings.ReplaceAll(a, "$DIR/", dir+string(filepath.Separator))
+				}
+				if !server {
+					return celltrack(db, tc.stdin, args...), dir
+				}
+				var requests atomic.Int64
+				srv := httptest.NewServer(storyServer(db, &requests))
+				defer srv.Close()
+				cfg := filepath.Join(homesOf(db), commandUser(args, "aud"))
+				rt := &runtime{getenv: func(string) string { return cfg }}
+				local, _ := rt.sessionFile(db)
+				cl, err := rt.newServerClient(srv.URL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				syncSessions(local, cl.path, srv.URL) // the person's session, as its cookie
+				var out, errb bytes.Buffer
+				code := runEnv(append([]string{"celltrack", "--server", srv.URL}, args...), strings.NewReader(tc.stdin), &out, &errb, fixedClock(),
+					func(k string) string {
+						if k == "CELLTRACK_CONFIG_DIR" {
+							return cfg
+						}
+						return os.Getenv(k)
+					})
+				// A bad value and a missing session are refused before
+				// anything is sent, as locally before the database opens.
+				if requests.Load() == 0 && !strings.Contains(tc.name, "stranger") && !strings.Contains(tc.name, "bad volume") {
+					t.Errorf("nothing reached the server")
+				}
+				return invocation{code, out.String(), errb.String()}, dir
+			}
+			norm := func(s, dir string) string {
+				s = strings.ReplaceAll(s, dir, "<dir>")
+				s = strings.ReplaceAll(s, strings.ReplaceAll(dir, "_", `\_`), "<dir>") // Markdown escapes
+				s = uuidText.ReplaceAllString(s, "<uuid>")
+				return s
+			}
+			l, ldir := run(false)
+			s, sdir := run(true)
+			if l.code != s.code {
+				t.Errorf("exit %d locally, %d through the server\nlocal stderr: %s\nserver stderr: %s", l.code, s.code, l.stderr, s.stderr)
+			}
+			if a, b := norm(l.stdout, ldir), norm(s.stdout, sdir); a != b {
+				t.Errorf("stdout differs\n--- local ---\n%s\n--- server ---\n%s", a, b)
+			}
+			// Where the local command names the database, the client names
+			// the server (not logged in to ct.db / to http://…).
+			la, sa := norm(l.stderr, ldir), norm(s.stderr, sdir)
+			sa = regexp.MustCompile(`http://127\.0\.0\.1:\d+`).ReplaceAllString(sa, "<dir>/ct.db")
+			if la != sa {
+				t.Errorf("stderr differs\n--- local ---\n%s\n--- server ---\n%s", la, sa)
+			}
+		})
 	}
 }

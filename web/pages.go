@@ -216,6 +216,22 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 			CanReact: audit.Allowed(u.Role, audit.DoseReaction), Form: reactionForm{Infusion: in.ID.String(), MRN: trim(req.MRN)}}})
 }
 
+// infusionOf refuses a reaction form whose infusion is not one of the
+// patient's it names: the page would confirm a reaction for one patient
+// while the record went to another's infusion.
+func (s *Server) infusionOf(mrn, infusion string) error {
+	ins, _, err := s.cfg.Doses.Infusions(mrn)
+	if err != nil {
+		return err
+	}
+	for _, in := range ins {
+		if in.ID.String() == infusion {
+			return nil
+		}
+	}
+	return lot.Errorf(lot.ECONFLICT, "infusion %s is not an infusion of patient %s; nothing was recorded — open the reaction form from the patient's recorded infusion", infusion, mrn)
+}
+
 // bedsideReaction records an adverse reaction to an infusion, as `dose
 // reaction` does; a refusal is shown above the form, which keeps its place.
 func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit.User) {
@@ -225,6 +241,9 @@ func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit
 	f := r.PostForm
 	form := reactionForm{Infusion: trim(f.Get("infusion")), MRN: trim(f.Get("mrn"))}
 	grade, err := parseGrade(f.Get("grade"))
+	if err == nil {
+		err = s.infusionOf(form.MRN, form.Infusion)
+	}
 	var rc dose.Reaction
 	if err == nil {
 		rc, err = s.reaction(u, ReactionRequest{Infusion: form.Infusion, Grade: grade, Text: f.Get("text")})

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -14,12 +15,21 @@ import (
 )
 
 // pageNames are the templates of templates/, each rendered inside base.html.
-var pageNames = []string{"login", "bedside", "recorded", "reaction", "reaction_form", "trace"}
+var pageNames = []string{"login", "bedside", "recorded", "reaction", "reaction_form", "trace", "lots", "lot", "lot_missing"}
+
+// funcs are the templates' helpers: dates and times as the command line
+// prints them.
+var funcs = template.FuncMap{
+	"fmtDate":  lot.FormatDate,
+	"fmtTime":  lot.FormatTime,
+	"upper":    func(v any) string { return strings.ToUpper(fmt.Sprint(v)) },
+	"lookBack": lookBack,
+}
 
 func parsePages() map[string]*template.Template {
 	m := map[string]*template.Template{}
 	for _, n := range pageNames {
-		m[n] = template.Must(template.New(n).ParseFS(templateFS, "templates/base.html", "templates/partials.html", "templates/"+n+".html"))
+		m[n] = template.Must(template.New(n).Funcs(funcs).ParseFS(templateFS, "templates/base.html", "templates/partials.html", "templates/"+n+".html"))
 	}
 	return m
 }

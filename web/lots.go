@@ -131,8 +131,10 @@ type lotData struct {
 	Assays         []string
 	Entry          resultForm // the result form, kept after a refusal
 
-	// Done is what the last POST recorded, shown above the lot.
+	// Done is what the last POST recorded, shown above the lot; Rejected
+	// shows it as a stop.
 	Done     string
+	Rejected bool
 	DoneSigs []audit.Signature
 	DoneList []string
 }
@@ -288,7 +290,7 @@ func (s *Server) lotReject(w http.ResponseWriter, r *http.Request, u audit.User)
 		return
 	}
 	s.showLot(w, r, u, "", nil, http.StatusOK, func(ld *lotData) {
-		ld.Done = "Rejected lot " + d.Lot + ": " + d.Reason
+		ld.Done, ld.Rejected = "Rejected lot "+d.Lot+": "+d.Reason, true
 		if d.Unevaluated != "" {
 			ld.Done += " (" + d.Unevaluated + ")"
 		}

@@ -109,10 +109,14 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 }
 
 // landing is the page a user starts on: the bedside for those who may
-// record an infusion, the traces for everyone else.
+// record an infusion, the lots for the lab and QA, the traces for everyone
+// else.
 func landing(u audit.User) string {
-	if audit.Allowed(u.Role, audit.DoseAdminister) {
+	switch {
+	case audit.Allowed(u.Role, audit.DoseAdminister):
 		return "/bedside"
+	case audit.Allowed(u.Role, audit.ReleaseApprove), audit.Allowed(u.Role, audit.ReleaseResult):
+		return "/lots"
 	}
 	return "/trace"
 }

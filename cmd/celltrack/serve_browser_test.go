@@ -218,3 +218,80 @@ func TestServeBrowserEscapesNames(t *testing.T) {
 		t.Errorf("the trace does not show the patient's name as text:\n%s", report)
 	}
 }
+
+// QA's lot page in a real browser, with the keyboard only: QA logs in,
+// starts on the lots, filters them and goes to LOT-UC-1 through the list,
+// reads the evaluation, types the password in the release form and Enter,
+// and the page shows the release with QA's printed name and meaning.
+// Screenshots of the lot page at tablet size (768×1024, the whole page as
+// well as the first screen) before and after signing are saved.
+func TestServeBrowserQALotPage(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "release")
+	ctx := newBrowser(t)
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	shot := func(name string, full bool) {
+		t.Helper()
+		var a chromedp.Action[[]byte] = chromedp.CaptureScreenshot()
+		if full {
+			a = chromedp.FullScreenshot(100) // 100: PNG
+		}
+		img, err := chromedp.Run(ctx, a)
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		p := filepath.Join(screenshotDir(), name)
+		if err := os.WriteFile(p, img, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", p)
+	}
+	do("log in as QA",
+		chromedp.EmulateViewport(768, 1024),
+		chromedp.Navigate(f.srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "quinn"),
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("lots")), // QA starts on the lots
+	)
+	do("filter to the lots in quarantine, by keyboard",
+		chromedp.SetValue(chromedp.ID("status"), "quarantine"),
+		chromedp.Focus(chromedp.CSS(`#lot-filter button`)),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitReady(chromedp.CSS(`#status option[value="quarantine"][selected]`)),
+	)
+	do("LOT-UC-1 in the list, by keyboard",
+		chromedp.Focus(chromedp.CSS(`#lots a[href="/lots/LOT-UC-1"]`)),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("approve-form")),
+	)
+	if v := text("#eval-verdict"); v != "PASS — conforms to isct-uc-msc@1" {
+		t.Fatalf("evaluation verdict %q", v)
+	}
+	shot("celltrack-qa-lot-768x1024.png", false)
+	shot("celltrack-qa-lot-768-full.png", true)
+	do("sign the release",
+		chromedp.SendKeys(chromedp.ID("approve-password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("done")),
+	)
+	if done := text("#done"); !strings.Contains(done, "Released lot LOT-UC-1 against isct-uc-msc@1") ||
+		!strings.Contains(done, "Signed by Quinn Adebayo (quinn, qa)") || !strings.Contains(done, "approved for release") {
+		t.Fatalf("after signing:\n%s", done)
+	}
+	if st := text("#lot-status"); st != "RELEASED" {
+		t.Errorf("lot status shown %q after release", st)
+	}
+	shot("celltrack-qa-lot-released-768x1024.png", false)
+}

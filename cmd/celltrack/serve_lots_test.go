@@ -392,3 +392,28 @@ func TestServeLotsAPIMatchesCLIJSON(t *testing.T) {
 		t.Errorf("a result: %v", r)
 	}
 }
+
+// A printed name with markup, signing a release on the lot page, shows as
+// text there and in the decisions, never as markup.
+func TestServeLotPageEscapesNames(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	for _, fx := range []string{"lab", "release"} {
+		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), fx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const script = `<script>document.title='pwned'</script>`
+	runCLIOn(t, path, "--user", "alice", "user", "add", "--role", "qa", "--full-name", script, "--password-stdin", "qx")
+	f := newWebFixtureAt(t, path)
+	c := f.client()
+	f.login(c, "qx")
+	st, body := f.post(c, "/lots/LOT-UC-1/approve", url.Values{"password": {fixturePassword}})
+	if st != http.StatusOK {
+		t.Fatalf("approve: %d\n%s", st, body)
+	}
+	if strings.Contains(body, script) {
+		t.Fatalf("the printed name is sent as markup:\n%s", body)
+	}
+	mustContain(t, "lot page", body, "Signed by &lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt; (qx, qa)",
+		"signed by &lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt; (qx, qa)")
+}

@@ -36,3 +36,50 @@ func ViewContainer(c Container, patientMRN func(uuid.UUID) string) map[string]an
 	}
 	return v
 }
+
+// ViewDonor is a donor as --json prints it, with its corrections.
+func ViewDonor(d Donor) map[string]any {
+	return map[string]any{"id": d.ID, "code": d.Code, "delivered": FormatDate(d.Delivered), "site": d.Site,
+		"consented": FormatDate(d.Consented), "created_at": d.CreatedAt, "created_by": d.CreatedBy,
+		"corrections": ViewCorrections(d.Corrections)}
+}
+
+// ViewCorrections is a record's corrections, oldest first ([] when none).
+func ViewCorrections(cs []Correction) []map[string]any {
+	out := []map[string]any{}
+	for _, c := range cs {
+		out = append(out, ViewCorrection(c))
+	}
+	return out
+}
+
+// ViewCorrection is one correction: when, who, why and every field's old
+// and new value.
+func ViewCorrection(c Correction) map[string]any {
+	changes := []map[string]any{}
+	for _, ch := range c.Changes {
+		changes = append(changes, map[string]any{"field": ch.Field, "old": ch.Old, "new": ch.New})
+	}
+	return map[string]any{"at": c.At, "by": c.By, "reason": c.Reason, "changes": changes}
+}
+
+// ViewPatient is a patient as --json prints it, with the weights when ws
+// is not nil (`patient show`).
+func ViewPatient(p Patient, ws []Weight) map[string]any {
+	former := append([]string{}, p.FormerMRNs...)
+	v := map[string]any{"id": p.ID, "mrn": p.MRN, "name": p.Name, "born": FormatDate(p.Born), "sex": p.Sex,
+		"created_at": p.CreatedAt, "created_by": p.CreatedBy, "former_mrns": former, "corrections": ViewCorrections(p.Corrections)}
+	if ws != nil {
+		wv := []map[string]any{}
+		for _, w := range ws {
+			wv = append(wv, ViewWeight(w))
+		}
+		v["weights"] = wv
+	}
+	return v
+}
+
+// ViewWeight is a recorded weight.
+func ViewWeight(w Weight) map[string]any {
+	return map[string]any{"id": w.ID, "kg": w.Grams.KgString(), "measured_at": w.MeasuredAt, "recorded_by": w.RecordedBy}
+}

@@ -15,7 +15,7 @@ import (
 )
 
 // pageNames are the templates of templates/, each rendered inside base.html.
-var pageNames = []string{"login", "bedside", "recorded", "reaction", "reaction_form", "trace", "lots", "lot", "lot_missing"}
+var pageNames = []string{"login", "bedside", "recorded", "reaction", "reaction_form", "trace", "lots", "lot", "lot_missing", "register"}
 
 // funcs are the templates' helpers: dates and times as the command line
 // prints them.
@@ -24,6 +24,9 @@ var funcs = template.FuncMap{
 	"fmtTime":  lot.FormatTime,
 	"upper":    func(v any) string { return strings.ToUpper(fmt.Sprint(v)) },
 	"lookBack": lookBack,
+	// allowed: whether a role may take an action (audit.Permissions), so
+	// that a page offers only what the user may do.
+	"allowed": func(r audit.Role, a string) bool { return audit.Allowed(r, audit.Action(a)) },
 }
 
 func parsePages() map[string]*template.Template {

@@ -145,6 +145,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /lots/{ref}/approve", s.page(s.lotApprove))
 	s.mux.HandleFunc("POST /lots/{ref}/reject", s.page(s.lotReject))
 	s.mux.HandleFunc("POST /lots/{ref}/results", s.page(s.lotResult))
+	s.mux.HandleFunc("GET /register", s.page(s.registerPage))
+	s.mux.HandleFunc("POST /register/donor", s.page(s.registerDonor))
+	s.mux.HandleFunc("POST /register/patient", s.page(s.registerPatient))
 
 	for _, rt := range s.apiRoutes() {
 		s.mux.HandleFunc(rt.pattern, rt.handler)
@@ -175,6 +178,8 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"GET /api/v1/lots/{ref}/history", s.api(s.apiHistory)},
 		{"POST /api/v1/lots/{ref}/approve", s.api(s.apiApprove)},
 		{"POST /api/v1/lots/{ref}/reject", s.api(s.apiReject)},
+		{"POST /api/v1/donors", s.api(s.apiAddDonor)},
+		{"POST /api/v1/patients", s.api(s.apiAddPatient)},
 	}
 }
 

@@ -295,3 +295,74 @@ func TestServeBrowserQALotPage(t *testing.T) {
 	}
 	shot("celltrack-qa-lot-released-768x1024.png", false)
 }
+
+// The lab in a real browser, keyboard only: the lab starts on the lots,
+// registers a donor on the registration page, and records a QC result on
+// a lot's page. Screenshots of both at tablet size are saved.
+func TestServeBrowserLab(t *testing.T) {
+	f := newWebFixture(t, false, "lab")
+	ctx := newBrowser(t)
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	shot := func(name string) {
+		t.Helper()
+		img, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		p := filepath.Join(screenshotDir(), name)
+		if err := os.WriteFile(p, img, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", p)
+	}
+	do("log in as the lab",
+		chromedp.EmulateViewport(768, 1024),
+		chromedp.Navigate(f.srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "liu"),
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("lots")),
+	)
+	do("register a donor",
+		chromedp.Focus(chromedp.CSS(`nav a[href="/register"]`)),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("donor-form")),
+		chromedp.SendKeys(chromedp.ID("code"), "D-0002"),
+		chromedp.SendKeys(chromedp.ID("site"), "Maternity ward 5"),
+		chromedp.SendKeys(chromedp.ID("delivered"), "2026-11-01"),
+		chromedp.SendKeys(chromedp.ID("consented"), "2026-10-20"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("done")),
+	)
+	if done := text("#done"); !strings.Contains(done, "Registered donor D-0002") {
+		t.Fatalf("after registering:\n%s", done)
+	}
+	shot("celltrack-lab-register-768.png")
+	do("record a QC result on LOT-UC-1",
+		chromedp.Navigate(f.srv.URL+"/lots/LOT-UC-1"),
+		chromedp.WaitVisible(chromedp.ID("result-form")),
+		chromedp.SetValue(chromedp.ID("assay"), "CD105"),
+		chromedp.SendKeys(chromedp.ID("value"), "98.2"),
+		chromedp.SendKeys(chromedp.ID("method"), "flow cytometry"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("done")),
+	)
+	if done := text("#done"); !strings.Contains(done, "Recorded result #1: CD105 98.2 %") {
+		t.Fatalf("after recording:\n%s", done)
+	}
+	if ev := text("#eval-verdict"); !strings.Contains(ev, "FAIL") {
+		t.Errorf("one result of fifteen: the evaluation says %q", ev)
+	}
+	shot("celltrack-lab-lot-768.png")
+}

@@ -104,6 +104,10 @@ func (s *Server) apiHistory(w http.ResponseWriter, r *http.Request, u audit.User
 // apiRecordResult is `release result --json`: 201 with the result and the
 // lots sent back to quarantine by it.
 func (s *Server) apiRecordResult(w http.ResponseWriter, r *http.Request, u audit.User) error {
+	// A role that may not is refused before the body is read.
+	if err := audit.Authorize(u, audit.ReleaseResult); err != nil {
+		return err
+	}
 	var req ResultRequest
 	if err := decode(r, &req); err != nil {
 		return s.bodyError(w, err)
@@ -122,6 +126,10 @@ func (s *Server) apiRecordResult(w http.ResponseWriter, r *http.Request, u audit
 // apiApprove is `release approve --json` (without --exception): 201 with
 // the signed disposition.
 func (s *Server) apiApprove(w http.ResponseWriter, r *http.Request, u audit.User) error {
+	// A role that may not is refused before the body is read.
+	if err := audit.Authorize(u, audit.ReleaseApprove); err != nil {
+		return err
+	}
 	var req ApproveRequest
 	if err := decode(r, &req); err != nil {
 		return s.bodyError(w, err)
@@ -136,6 +144,10 @@ func (s *Server) apiApprove(w http.ResponseWriter, r *http.Request, u audit.User
 
 // apiReject is `release reject --json`: 201 with the signed disposition.
 func (s *Server) apiReject(w http.ResponseWriter, r *http.Request, u audit.User) error {
+	// A role that may not is refused before the body is read.
+	if err := audit.Authorize(u, audit.ReleaseReject); err != nil {
+		return err
+	}
 	var req RejectRequest
 	if err := decode(r, &req); err != nil {
 		return s.bodyError(w, err)

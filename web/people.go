@@ -127,6 +127,10 @@ func (s *Server) addPatient(u audit.User, req PatientRequest) (lot.Patient, erro
 
 // apiAddDonor is `donor add --json`: 201 with the donor.
 func (s *Server) apiAddDonor(w http.ResponseWriter, r *http.Request, u audit.User) error {
+	// A role that may not is refused before the body is read.
+	if err := audit.Authorize(u, audit.DonorAdd); err != nil {
+		return err
+	}
 	var req DonorRequest
 	if err := decode(r, &req); err != nil {
 		return s.bodyError(w, err)
@@ -141,6 +145,10 @@ func (s *Server) apiAddDonor(w http.ResponseWriter, r *http.Request, u audit.Use
 
 // apiAddPatient is `patient add --json`: 201 with the patient.
 func (s *Server) apiAddPatient(w http.ResponseWriter, r *http.Request, u audit.User) error {
+	// A role that may not is refused before the body is read.
+	if err := audit.Authorize(u, audit.PatientAdd); err != nil {
+		return err
+	}
 	var req PatientRequest
 	if err := decode(r, &req); err != nil {
 		return s.bodyError(w, err)

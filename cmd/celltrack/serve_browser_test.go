@@ -282,6 +282,9 @@ func TestServeBrowserQALotPage(t *testing.T) {
 	}
 	shot("celltrack-qa-lot-768x1024.png", false)
 	shot("celltrack-qa-lot-768-full.png", true)
+	do("phone width", chromedp.EmulateViewport(390, 844))
+	shot("celltrack-qa-lot-390-full.png", true)
+	do("tablet width again", chromedp.EmulateViewport(768, 1024))
 	do("sign the release",
 		chromedp.SendKeys(chromedp.ID("approve-password"), fixturePassword+kb.Enter),
 		chromedp.WaitVisible(chromedp.ID("done")),

@@ -398,7 +398,7 @@ func TestServeLotsAPIMatchesCLIJSON(t *testing.T) {
 func TestServeLotPageEscapesNames(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ct.db")
 	for _, fx := range []string{"lab", "release"} {
-		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), fx, nil); err != nil {
+		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), fx, testClockAt()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -416,4 +416,48 @@ func TestServeLotPageEscapesNames(t *testing.T) {
 	}
 	mustContain(t, "lot page", body, "Signed by &lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt; (qx, qa)",
 		"signed by &lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt; (qx, qa)")
+}
+
+// What QA sees before signing, as the command line shows it: results
+// voided or corrected are listed above the form, and a decision the store
+// refuses — here segregation of duties, a QA login with the printed name
+// of the lab person who registered the lot — is explained with no password
+// box, and refused with 403 if posted anyway, writing nothing.
+func TestServeLotApproveRefusedBeforeSigning(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	for _, fx := range []string{"lab", "release"} {
+		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), fx, testClockAt()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runCLIOn(t, path, "--user", "alice", "user", "add", "--role", "qa", "--full-name", "Liu Wei", "--password-stdin", "liuqa")
+	runCLIOn(t, path, "--user", "liu", "release", "result", "--corrects", "4", "--reason", "transcription error", "--assay", "CD90", "--value", "97.1", "LOT-UC-1")
+	f := newWebFixtureAt(t, path)
+
+	c := f.client()
+	f.login(c, "quinn")
+	_, body := f.get(c, "/lots/LOT-UC-1")
+	mustContain(t, "QA's page after a correction", body, `id="invalidated"`, "Results voided or corrected", "#4 CD90 97.5 %", `id="approve-form"`)
+
+	same := f.client()
+	f.login(same, "liuqa")
+	n := f.auditCount()
+	_, body = f.get(same, "/lots/LOT-UC-1")
+	if strings.Contains(body, "approve-form") || !strings.Contains(body, "Cannot be approved:") || !strings.Contains(body, "segregation of duties") {
+		t.Errorf("the registrant's namesake is offered the approval:\n%s", body)
+	}
+	st, body := f.post(same, "/lots/LOT-UC-1/approve", url.Values{"password": {fixturePassword}})
+	if st != http.StatusForbidden || !strings.Contains(body, "segregation of duties") || f.auditCount() != n || f.lotStatus("LOT-UC-1") != "quarantine" {
+		t.Errorf("approve by the registrant's namesake: %d, %d entries\n%s", st, f.auditCount()-n, body)
+	}
+	st2, e := f.postJSON(same, "/api/v1/lots/LOT-UC-1/approve", map[string]any{"password": fixturePassword})
+	if st2 != http.StatusForbidden || !strings.Contains(e["error"].(map[string]any)["message"].(string), "segregation of duties") || f.auditCount() != n {
+		t.Errorf("API approve by the registrant's namesake: %d %v", st2, e)
+	}
+}
+
+// testClockAt is the stories' clock, testNow.
+func testClockAt() func() time.Time {
+	now, _ := time.Parse(time.RFC3339, testNow)
+	return func() time.Time { return now }
 }

@@ -128,6 +128,14 @@ type lotData struct {
 	MeaningApprove string
 	MeaningReject  string
 	Reason         string // the reject form's reason, kept after a refusal
+	// CanException: the lot does not conform and is in quarantine, so QA
+	// may release it exceptionally for one patient with a physician's
+	// co-signature (CheckApproval judges the rest when it is posted).
+	CanException   bool
+	Nonconforming  string
+	MeaningExc     string
+	MeaningExcPhys string
+	Exc            exceptionForm // kept after a refusal
 	Assays         []string
 	Entry          resultForm // the result form, kept after a refusal
 
@@ -138,6 +146,10 @@ type lotData struct {
 	DoneSigs []audit.Signature
 	DoneList []string
 }
+
+// exceptionForm is what the exceptional release form keeps after a refusal
+// (never a password).
+type exceptionForm struct{ Patient, Reason, Physician string }
 
 // resultForm is what the QC result form carries.
 type resultForm struct{ Assay, Value, Unit, Method, Tested string }
@@ -197,6 +209,11 @@ func (s *Server) lotPageData(u audit.User, ref, spec string) (lotData, error) {
 	if d.CanApprove {
 		if err := s.cfg.Releases.CheckApproval(release.Approval{Lot: l.ID.String(), Spec: spec, QA: u.Name}); err != nil {
 			d.ApproveRefusal = lot.ErrorMessage(err)
+		}
+		if ev := d.Evaluation; ev != nil && !ev.Pass && l.Status == lot.Quarantine && !l.Expired(s.cfg.Now()) {
+			d.CanException = true
+			d.Nonconforming = strings.Join(release.Nonconforming(ev.Rows), ", ")
+			d.MeaningExc, d.MeaningExcPhys = release.ExceptionMeanings(ev.Rows, "[MRN]")
 		}
 	}
 	for _, a := range release.Assays() {
@@ -265,14 +282,25 @@ func (s *Server) lotApprove(w http.ResponseWriter, r *http.Request, u audit.User
 		return
 	}
 	f := r.PostForm
-	d, err := s.approve(u, r.PathValue("ref"), ApproveRequest{Spec: f.Get("spec"), Password: f.Get("password")})
+	req := ApproveRequest{Spec: f.Get("spec"), Password: f.Get("password"), Exception: f.Get("exception") == "yes",
+		Patient: f.Get("patient"), Reason: f.Get("reason"), Physician: f.Get("physician"), PhysicianPassword: f.Get("physician_password")}
+	d, err := s.approve(u, r.PathValue("ref"), req)
 	if err != nil {
 		s.logError(r, err)
-		s.showLot(w, r, u, f.Get("spec"), err, statusOf(err), nil)
+		s.showLot(w, r, u, f.Get("spec"), err, statusOf(err), func(ld *lotData) {
+			if req.Exception {
+				ld.Exc = exceptionForm{Patient: req.Patient, Reason: req.Reason, Physician: req.Physician}
+			}
+		})
 		return
 	}
 	s.showLot(w, r, u, f.Get("spec"), nil, http.StatusOK, func(ld *lotData) {
-		ld.Done = "Released lot " + d.Lot + " against " + d.Spec + "@" + strconv.Itoa(d.SpecVersion)
+		if d.Decision == release.Exception {
+			ld.Done = "EXCEPTIONAL RELEASE of lot " + d.Lot + " for patient " + d.Patient + " only, against " + d.Spec + "@" + strconv.Itoa(d.SpecVersion) +
+				"; DOES NOT MEET: " + strings.Join(release.Nonconforming(d.Rows), ", ")
+		} else {
+			ld.Done = "Released lot " + d.Lot + " against " + d.Spec + "@" + strconv.Itoa(d.SpecVersion)
+		}
 		ld.DoneSigs = d.Signatures
 	})
 }
@@ -338,10 +366,18 @@ func lookBack(infused, recall []string) []string {
 
 // ApproveRequest is the body of POST /api/v1/lots/{ref}/approve: the
 // specification (NAME or NAME@VERSION; empty for the lot kind's default)
-// and the acting QA's password, the signature.
+// and the acting QA's password, the signature. An exceptional release of a
+// non-conforming lot (as `release approve --exception`) names the one
+// patient, the medical necessity (reason) and the co-signing physician,
+// with the physician's password.
 type ApproveRequest struct {
-	Spec     string `json:"spec,omitempty"`
-	Password string `json:"password"`
+	Spec              string `json:"spec,omitempty"`
+	Password          string `json:"password"`
+	Exception         bool   `json:"exception,omitempty"`
+	Patient           string `json:"patient,omitempty"`
+	Reason            string `json:"reason,omitempty"`
+	Physician         string `json:"physician,omitempty"`
+	PhysicianPassword string `json:"physician_password,omitempty"`
 }
 
 // RejectRequest is the body of POST /api/v1/lots/{ref}/reject.
@@ -360,19 +396,25 @@ type ResultRequest struct {
 	Tested string `json:"tested,omitempty"`
 }
 
-// approve is `release approve` (without --exception) for u.
+// approve is `release approve` for u: the role, then every check of the
+// decision (CheckApproval), then the passwords — QA's, and for an
+// exceptional release the physician's — which Approve checks and records.
 func (s *Server) approve(u audit.User, ref string, req ApproveRequest) (release.Disposition, error) {
 	if err := audit.Authorize(u, audit.ReleaseApprove); err != nil {
 		return release.Disposition{}, err
 	}
-	a := release.Approval{Lot: trim(ref), Spec: trim(req.Spec), QA: u.Name}
+	a := release.Approval{Lot: trim(ref), Spec: trim(req.Spec), QA: u.Name, Exception: req.Exception,
+		Patient: trim(req.Patient), Reason: req.Reason, Physician: trim(req.Physician)}
 	if err := s.cfg.Releases.CheckApproval(a); err != nil {
 		return release.Disposition{}, err
 	}
 	if req.Password == "" {
 		return release.Disposition{}, lot.Errorf(lot.EUSAGE, "password is empty; type your password to sign the release — nothing was signed")
 	}
-	a.Password = req.Password
+	if a.Exception && req.PhysicianPassword == "" {
+		return release.Disposition{}, lot.Errorf(lot.EUSAGE, "the physician's password is empty; physician %s co-signs an exceptional release with their password — nothing was signed", a.Physician)
+	}
+	a.Password, a.PhysicianPassword = req.Password, req.PhysicianPassword
 	return s.cfg.Releases.Approve(a)
 }
 

@@ -369,3 +369,48 @@ func TestServeBrowserLab(t *testing.T) {
 	}
 	shot("celltrack-lab-lot-768.png")
 }
+
+// The exceptional release form in a real browser, for a lot whose
+// viability fails: it names what the lot does not meet and both
+// signatures' meanings; a screenshot at tablet width is saved.
+func TestServeBrowserQAExceptionForm(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	for _, fx := range []string{"lab", "release"} {
+		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), fx, testClockAt()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runCLIOn(t, path, "--user", "liu", "release", "result", "--corrects", "14", "--reason", "viability re-read", "--assay", "viability", "--value", "78.0", "LOT-UC-1")
+	f := newWebFixtureAt(t, path)
+	ctx := newBrowser(t)
+	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(768, 1024),
+		chromedp.Navigate(f.srv.URL+"/login"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "quinn"),
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("lots")),
+		chromedp.Navigate(f.srv.URL+"/lots/LOT-UC-1"),
+		chromedp.WaitVisible(chromedp.ID("exception-form")),
+		chromedp.ScrollIntoView(chromedp.ID("approve")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	form, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("exception-form")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(form, "does not meet: viability FAIL (78 %)") {
+		t.Errorf("the exception form:\n%s", form)
+	}
+	img, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(screenshotDir(), "celltrack-qa-exception-768x1024.png")
+	if err := os.WriteFile(p, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", p)
+}

@@ -351,8 +351,8 @@ func TestServeLotsAPIMatchesCLIJSON(t *testing.T) {
 		t.Errorf("wrong password: %d %v", st, e)
 	}
 	n = f.auditCount()
-	st, e = f.postJSON(qa, "/api/v1/lots/LOT-UC-1/approve", map[string]any{"spec": "isct-uc-msc", "password": fixturePassword, "exception": true})
-	if st != http.StatusBadRequest || !strings.Contains(e["error"].(map[string]any)["message"].(string), "exception") || f.auditCount() != n {
+	st, e = f.postJSON(qa, "/api/v1/lots/LOT-UC-1/approve", map[string]any{"spec": "isct-uc-msc", "password": fixturePassword, "witness": "pat"})
+	if st != http.StatusBadRequest || !strings.Contains(e["error"].(map[string]any)["message"].(string), "witness") || f.auditCount() != n {
 		t.Errorf("unknown field: %d %v", st, e)
 	}
 	st, d := f.postJSON(qa, "/api/v1/lots/LOT-UC-1/approve", map[string]any{"spec": "isct-uc-msc", "password": fixturePassword})
@@ -460,4 +460,74 @@ func TestServeLotApproveRefusedBeforeSigning(t *testing.T) {
 func testClockAt() func() time.Time {
 	now, _ := time.Parse(time.RFC3339, testNow)
 	return func() time.Time { return now }
+}
+
+// An exceptional release on the lot page, as `release approve --exception`
+// (release_exception.txtar): offered to QA only for a non-conforming lot in
+// quarantine, naming what it does not meet; refused before any password is
+// checked for a co-signer who is not a physician or a missing patient; then
+// signed by QA and the physician with the meanings that name the patient
+// and the criteria not met.
+func TestServeLotExceptionalRelease(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	for _, fx := range []string{"lab", "release"} {
+		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), fx, testClockAt()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runCLIOn(t, path, "--user", "liu", "release", "result", "--corrects", "14", "--reason", "viability re-read", "--assay", "viability", "--value", "78.0", "LOT-UC-1")
+	f := newWebFixtureAt(t, path)
+	c := f.client()
+	f.login(c, "quinn")
+	_, body := f.get(c, "/lots/LOT-UC-1")
+	mustContain(t, "non-conforming lot", body, `id="exception-form"`, "Cannot be approved:", "The lot does not meet: <strong>viability FAIL (78 %)</strong>",
+		"approved for exceptional release of a non-conforming lot; does not meet: viability FAIL (78 %)")
+	if strings.Contains(body, `id="approve-form"`) {
+		t.Errorf("a non-conforming lot is offered a normal release")
+	}
+	_, conforming := f.get(c, "/lots/LOT-RF-1")
+	if strings.Contains(conforming, "exception-form") {
+		t.Errorf("a conforming lot is offered an exceptional release")
+	}
+
+	exc := func(patient, physician, physPassword string) url.Values {
+		return url.Values{"exception": {"yes"}, "patient": {patient}, "reason": {"refractory flare, no alternative"},
+			"physician": {physician}, "password": {fixturePassword}, "physician_password": {physPassword}}
+	}
+	n := f.auditCount()
+	for _, tc := range []struct {
+		form   url.Values
+		status int
+		want   string
+	}{
+		{exc("", "pat", fixturePassword), http.StatusUnprocessableEntity, "one named patient"},
+		{exc("MRN-1001", "", fixturePassword), http.StatusForbidden, "physician&#39;s co-signature"},
+		{exc("MRN-1001", "nina", fixturePassword), http.StatusForbidden, "--physician nina has role nurse"},
+		{exc("MRN-9999", "pat", fixturePassword), http.StatusNotFound, "MRN-9999"},
+		{exc("MRN-1001", "pat", ""), http.StatusBadRequest, "the physician&#39;s password is empty"},
+	} {
+		st, body := f.post(c, "/lots/LOT-UC-1/approve", tc.form)
+		if st != tc.status || !strings.Contains(body, tc.want) || f.auditCount() != n || f.lotStatus("LOT-UC-1") != "quarantine" {
+			t.Errorf("%v: %d (want %d), %d entries; want %q in\n%s", tc.form, st, tc.status, f.auditCount()-n, tc.want, body)
+		}
+	}
+	// The API takes the same fields.
+	f.postJSON(c, "/api/v1/login", map[string]string{"user": "quinn", "password": fixturePassword})
+	n = f.auditCount() // the login is recorded
+	st, e := f.postJSON(c, "/api/v1/lots/LOT-UC-1/approve", map[string]any{"exception": true, "patient": "MRN-1001", "reason": "no alternative",
+		"physician": "nina", "password": fixturePassword, "physician_password": fixturePassword})
+	if st != http.StatusForbidden || !strings.Contains(e["error"].(map[string]any)["message"].(string), "--physician nina has role nurse") || f.auditCount() != n {
+		t.Errorf("API exception co-signed by a nurse: %d %v", st, e)
+	}
+	st, body = f.post(c, "/lots/LOT-UC-1/approve", exc("MRN-1001", "pat", fixturePassword))
+	if st != http.StatusOK {
+		t.Fatalf("exceptional release: %d\n%s", st, body)
+	}
+	mustContain(t, "exceptional release", body, "EXCEPTIONAL RELEASE of lot LOT-UC-1 for patient MRN-1001 only, against isct-uc-msc@1; DOES NOT MEET: viability FAIL (78 %)",
+		"Signed by Quinn Adebayo (quinn, qa) at 2026-11-25 09:00 UTC — approved for exceptional release of a non-conforming lot; does not meet: viability FAIL (78 %)",
+		"Signed by Dr Pat Okafor (pat, physician) at 2026-11-25 09:00 UTC — authorised exceptional release under medical necessity for patient MRN-1001; does not meet: viability FAIL (78 %)",
+		"RELEASED — EXCEPTIONAL RELEASE, patient MRN-1001 only")
+	if f.lotStatus("LOT-UC-1") != "released" {
+		t.Errorf("lot is %s", f.lotStatus("LOT-UC-1"))
+	}
 }

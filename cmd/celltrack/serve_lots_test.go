@@ -92,6 +92,18 @@ func TestServeLotApproveAndReject(t *testing.T) {
 	}
 
 	n := f.auditCount()
+	// From another site, or saying nothing of where it comes from: 403,
+	// nothing signed, even with the right password.
+	for _, origin := range []string{"https://evil.example", ""} {
+		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/lots/LOT-UC-1/approve", strings.NewReader(url.Values{"password": {fixturePassword}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		if st, body := f.do(c, req); st != http.StatusForbidden || f.auditCount() != n || f.lotStatus("LOT-UC-1") != "quarantine" {
+			t.Errorf("approve with Origin %q: %d, %d entries\n%s", origin, st, f.auditCount()-n, body)
+		}
+	}
 	st, body = f.post(c, "/lots/LOT-UC-1/approve", url.Values{"password": {""}})
 	if st != http.StatusBadRequest || !strings.Contains(body, "password is empty") || f.auditCount() != n {
 		t.Errorf("empty password: %d, %d entries written\n%s", st, f.auditCount()-n, body)

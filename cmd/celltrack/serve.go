@@ -194,6 +194,8 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 	return web.New(web.Config{
 		Doses:    store.NewDoseService(db),
 		Traces:   store.NewTraceService(db),
+		Lots:     store.NewLotService(db),
+		Releases: store.NewReleaseService(db),
 		Users:    db,
 		Sessions: webSessions{db},
 		Health:   func() error { _, err := db.Facility(); return err },

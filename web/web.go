@@ -53,6 +53,8 @@ type Config struct {
 	Lots     lot.Service
 	Releases release.Service
 	Users    Users
+	// Accounts serves the admin's accounts page (unlock, disable, enable).
+	Accounts Accounts
 	// Sessions opens, checks and ends logins.
 	Sessions Sessions
 	// Health answers /healthz: nil when the database can be read.
@@ -145,6 +147,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /lots/{ref}/approve", s.page(s.lotApprove))
 	s.mux.HandleFunc("POST /lots/{ref}/reject", s.page(s.lotReject))
 	s.mux.HandleFunc("POST /lots/{ref}/results", s.page(s.lotResult))
+	s.mux.HandleFunc("GET /accounts", s.page(s.accountsPage))
+	s.mux.HandleFunc("POST /accounts/{name}/{action}", s.page(s.accountPost))
 	s.mux.HandleFunc("GET /register", s.page(s.registerPage))
 	s.mux.HandleFunc("POST /register/donor", s.page(s.registerDonor))
 	s.mux.HandleFunc("POST /register/patient", s.page(s.registerPatient))
@@ -170,6 +174,8 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"POST /api/v1/dose/administer", s.api(s.apiDoseAdminister)},
 		{"POST /api/v1/dose/reaction", s.api(s.apiDoseReaction)},
 		{"GET /api/v1/trace/{kind}/{ref}", s.api(s.apiTrace)},
+		{"GET /api/v1/users", s.api(s.apiAccounts)},
+		{"POST /api/v1/users/{name}/{action}", s.api(s.apiAccountAct)},
 		{"GET /api/v1/lots", s.api(s.apiLots)},
 		{"GET /api/v1/lots/{ref}", s.api(s.apiLot)},
 		{"GET /api/v1/lots/{ref}/results", s.api(s.apiResults)},

@@ -414,3 +414,58 @@ func TestServeBrowserQAExceptionForm(t *testing.T) {
 	}
 	t.Logf("screenshot: %s", p)
 }
+
+// The admin lifts a lockout on the accounts page with the keyboard alone,
+// while the server runs; a screenshot at tablet size is left to look at.
+func TestServeBrowserAccounts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), "lab", nil); err != nil {
+		t.Fatal(err)
+	}
+	f := newWebFixtureAt(t, path)
+	stranger := f.client()
+	for i := 0; i < 5; i++ {
+		f.postJSON(stranger, "/api/v1/login", map[string]any{"user": "omar", "password": "not-the-password"})
+	}
+	ctx := newBrowser(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/login"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "alice"),
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS("nav")),
+		chromedp.Navigate(f.srv.URL+"/accounts"),
+		chromedp.WaitVisible(chromedp.ID("accounts")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		p := filepath.Join(screenshotDir(), name)
+		if err := os.WriteFile(p, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", p)
+	}
+	shot("celltrack-accounts-768x1024.png")
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("reason-unlock-omar"), "locked by guesses; confirmed by phone"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("done")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("done")))
+	if err != nil || !strings.Contains(done, "Account omar: unlock recorded") {
+		t.Fatalf("after unlocking: %q %v", done, err)
+	}
+	shot("celltrack-accounts-unlocked-768x1024.png")
+	if u, err := f.db.User("omar"); err != nil || u.Failures != 0 {
+		t.Errorf("omar after the unlock: %+v %v", u, err)
+	}
+}

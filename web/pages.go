@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -14,12 +15,24 @@ import (
 )
 
 // pageNames are the templates of templates/, each rendered inside base.html.
-var pageNames = []string{"login", "bedside", "recorded", "reaction", "reaction_form", "trace"}
+var pageNames = []string{"login", "bedside", "recorded", "reaction", "reaction_form", "trace", "lots", "lot", "lot_missing", "register", "accounts"}
+
+// funcs are the templates' helpers: dates and times as the command line
+// prints them.
+var funcs = template.FuncMap{
+	"fmtDate":  lot.FormatDate,
+	"fmtTime":  lot.FormatTime,
+	"upper":    func(v any) string { return strings.ToUpper(fmt.Sprint(v)) },
+	"lookBack": lookBack,
+	// allowed: whether a role may take an action (audit.Permissions), so
+	// that a page offers only what the user may do.
+	"allowed": func(r audit.Role, a string) bool { return audit.Allowed(r, audit.Action(a)) },
+}
 
 func parsePages() map[string]*template.Template {
 	m := map[string]*template.Template{}
 	for _, n := range pageNames {
-		m[n] = template.Must(template.New(n).ParseFS(templateFS, "templates/base.html", "templates/partials.html", "templates/"+n+".html"))
+		m[n] = template.Must(template.New(n).Funcs(funcs).ParseFS(templateFS, "templates/base.html", "templates/partials.html", "templates/"+n+".html"))
 	}
 	return m
 }
@@ -99,10 +112,14 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 }
 
 // landing is the page a user starts on: the bedside for those who may
-// record an infusion, the traces for everyone else.
+// record an infusion, the lots for the lab and QA, the traces for everyone
+// else.
 func landing(u audit.User) string {
-	if audit.Allowed(u.Role, audit.DoseAdminister) {
+	switch {
+	case audit.Allowed(u.Role, audit.DoseAdminister):
 		return "/bedside"
+	case audit.Allowed(u.Role, audit.ReleaseApprove), audit.Allowed(u.Role, audit.ReleaseResult):
+		return "/lots"
 	}
 	return "/trace"
 }
@@ -216,6 +233,22 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 			CanReact: audit.Allowed(u.Role, audit.DoseReaction), Form: reactionForm{Infusion: in.ID.String(), MRN: trim(req.MRN)}}})
 }
 
+// infusionOf refuses a reaction form whose infusion is not one of the
+// patient's it names: the page would confirm a reaction for one patient
+// while the record went to another's infusion.
+func (s *Server) infusionOf(mrn, infusion string) error {
+	ins, _, err := s.cfg.Doses.Infusions(mrn)
+	if err != nil {
+		return err
+	}
+	for _, in := range ins {
+		if in.ID.String() == infusion {
+			return nil
+		}
+	}
+	return lot.Errorf(lot.ECONFLICT, "infusion %s is not an infusion of patient %s; nothing was recorded — open the reaction form from the patient's recorded infusion", infusion, mrn)
+}
+
 // bedsideReaction records an adverse reaction to an infusion, as `dose
 // reaction` does; a refusal is shown above the form, which keeps its place.
 func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit.User) {
@@ -225,6 +258,9 @@ func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit
 	f := r.PostForm
 	form := reactionForm{Infusion: trim(f.Get("infusion")), MRN: trim(f.Get("mrn"))}
 	grade, err := parseGrade(f.Get("grade"))
+	if err == nil {
+		err = s.infusionOf(form.MRN, form.Infusion)
+	}
 	var rc dose.Reaction
 	if err == nil {
 		rc, err = s.reaction(u, ReactionRequest{Infusion: form.Infusion, Grade: grade, Text: f.Get("text")})

@@ -179,7 +179,10 @@ func TestServeBedsideWrongBagThenGo(t *testing.T) {
 	if st != http.StatusOK {
 		t.Fatalf("wrong bag: %d\n%s", st, body)
 	}
-	mustContain(t, "wrong bag", body, ">NO-GO<", "Do not infuse.", "✗ FAIL", "container dispensed", "→ ")
+	mustContain(t, "wrong bag", body, ">NO-GO<", "Do not infuse.", "✗ FAIL", "container dispensed", "→ ", `id="no-plan"`)
+	if strings.Contains(body, "To give") || strings.Contains(body, ">From G12342600000102<") {
+		t.Errorf("a NO-GO shows a volume to draw from the refused bag")
+	}
 	if strings.Contains(body, "administer-form") {
 		t.Errorf("NO-GO offers the administer form")
 	}
@@ -225,6 +228,13 @@ func TestServeBedsideWrongBagThenGo(t *testing.T) {
 		t.Errorf("grade 7: status %d, %d audit entries; want 422 and none\n%s", st, f.auditCount()-n0, body)
 	}
 	mustContain(t, "grade 7", body, "grade", "7", `id="reaction-form"`)
+	// A form that names another patient than the infusion's is refused:
+	// the page would confirm a reaction for MRN-2001 stored on MRN-1001.
+	st, body = f.post(c, "/bedside/reaction", url.Values{"infusion": {id[1]}, "mrn": {"MRN-2001"}, "grade": {"3"}, "text": {"anaphylaxis"}})
+	if st != http.StatusConflict || f.auditCount() != n0 {
+		t.Errorf("reaction naming another patient: status %d, %d audit entries; want 409 and none\n%.300s", st, f.auditCount()-n0, body)
+	}
+	mustContain(t, "another patient", body, "is not an infusion of patient MRN-2001; nothing was recorded")
 	st, body = f.post(c, "/bedside/reaction", url.Values{"infusion": {id[1]}, "mrn": {"MRN-1001"}, "grade": {"1"}, "text": {"transient fever 38.1 °C"}})
 	if st != http.StatusOK || f.auditCount() != n0+1 {
 		t.Fatalf("reaction: %d, %d audit entries\n%s", st, f.auditCount()-n0, body)

@@ -172,7 +172,13 @@ func TestServeBedsideWrongBagThenGo(t *testing.T) {
 	if st != http.StatusOK {
 		t.Fatalf("MRN alone: %d\n%s", st, body)
 	}
-	mustContain(t, "after the wristband", body, `id="patient">MRN-1001<`, `id="scan"`)
+	mustContain(t, "after the wristband", body, `id="patient">MRN-1001<`, `id="scan"`,
+		`id="patient-name">Mei Chen, born 1984-03-09, sex F — check it against the wristband<`)
+	// An unknown wristband is said at once, before any bag is scanned.
+	st, body = f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-NOPE"}})
+	if st != http.StatusNotFound || !strings.Contains(body, "MRN-NOPE") || strings.Contains(body, `id="scan"`) {
+		t.Errorf("unknown MRN: %d\n%.400s", st, body)
+	}
 
 	// Bag 02 was never thawed nor dispensed for this patient.
 	st, body = f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-1001"}, "scan": {"G12342600000102"}, "op": {"check"}})

@@ -167,6 +167,14 @@ func (s *Server) bedsideCheck(w http.ResponseWriter, r *http.Request, u audit.Us
 	mrn, vol := trim(f.Get("mrn")), trim(f.Get("volume_ml"))
 	held := bags(f["bag"])
 	scan := bags([]string{f.Get("scan")})
+	for _, code := range scan {
+		// A mis-scan is refused on its own and the bags in hand stay:
+		// it must not replace the right bag, nor stick in the list.
+		if _, err := s.cfg.Lots.Container(code); err != nil {
+			s.showCheck(w, u, mrn, held, vol, "scanned "+lot.ErrorMessage(err), statusOf(err))
+			return
+		}
+	}
 	switch {
 	case f.Get("op") == "add":
 		held = append(held, scan...)

@@ -132,7 +132,10 @@ func (s *Server) logoutPost(w http.ResponseWriter, r *http.Request) {
 // bedsideData is the bedside page: the patient, the bags in hand, and once
 // both are known the check's report.
 type bedsideData struct {
-	MRN               string
+	MRN string
+	// Patient is who the MRN names, to check against the wristband:
+	// name, date of birth and sex (and the current MRN after a correction).
+	Patient           string
 	Bags              []string
 	VolumeML          string
 	Report            *dose.Report
@@ -164,6 +167,14 @@ func (s *Server) bedsideCheck(w http.ResponseWriter, r *http.Request, u audit.Us
 	mrn, vol := trim(f.Get("mrn")), trim(f.Get("volume_ml"))
 	held := bags(f["bag"])
 	scan := bags([]string{f.Get("scan")})
+	for _, code := range scan {
+		// A mis-scan is refused on its own and the bags in hand stay:
+		// it must not replace the right bag, nor stick in the list.
+		if _, err := s.cfg.Lots.Container(code); err != nil {
+			s.showCheck(w, u, mrn, held, vol, "scanned "+lot.ErrorMessage(err), statusOf(err))
+			return
+		}
+	}
 	switch {
 	case f.Get("op") == "add":
 		held = append(held, scan...)
@@ -178,6 +189,24 @@ func (s *Server) bedsideCheck(w http.ResponseWriter, r *http.Request, u audit.Us
 func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held []string, vol, refusal string, status int) {
 	d := s.bedsideData(u, mrn, held, vol)
 	p := pageData{Title: "Bedside check", User: u, Nav: "bedside", Error: refusal}
+	if mrn != "" {
+		pt, err := s.cfg.Lots.Patient(mrn)
+		if err != nil {
+			// An unknown wristband is said at once, not after a bag is
+			// scanned; the page asks for the wristband again.
+			if p.Error == "" {
+				p.Error, status = lot.ErrorMessage(err), statusOf(err)
+			}
+			d.MRN, d.Bags = "", nil
+			p.Data = d
+			s.render(w, status, "bedside", p)
+			return
+		}
+		d.Patient = pt.Name + ", born " + lot.FormatDate(pt.Born) + ", sex " + string(pt.Sex)
+		if pt.MRN != mrn {
+			d.Patient += " (MRN now " + pt.MRN + ")"
+		}
+	}
 	if mrn != "" && len(held) > 0 {
 		rep, err := s.check(CheckRequest{MRN: mrn, Containers: held, VolumeML: vol})
 		if err != nil {

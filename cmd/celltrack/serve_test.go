@@ -172,7 +172,19 @@ func TestServeBedsideWrongBagThenGo(t *testing.T) {
 	if st != http.StatusOK {
 		t.Fatalf("MRN alone: %d\n%s", st, body)
 	}
-	mustContain(t, "after the wristband", body, `id="patient">MRN-1001<`, `id="scan"`)
+	mustContain(t, "after the wristband", body, `id="patient">MRN-1001<`, `id="scan"`,
+		`id="patient-name">Mei Chen, born 1984-03-09, sex F — check it against the wristband<`)
+	// A mis-scan (a digit short) is refused on its own; the bag in hand
+	// stays, and the next scan or "add" is not stuck on the bad code.
+	st, body = f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-1001"}, "bag": {"G12342600000102"}, "scan": {"G1234260000010"}, "op": {"add"}})
+	if st == http.StatusOK || !strings.Contains(body, "G1234260000010") || strings.Contains(body, `name="bag" value="G1234260000010"`) || !strings.Contains(body, `name="bag" value="G12342600000102"`) {
+		t.Errorf("a mis-scan: %d; the bags in hand must stay and the bad code not join them\n%.600s", st, body)
+	}
+	// An unknown wristband is said at once, before any bag is scanned.
+	st, body = f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-NOPE"}})
+	if st != http.StatusNotFound || !strings.Contains(body, "MRN-NOPE") || strings.Contains(body, `id="scan"`) {
+		t.Errorf("unknown MRN: %d\n%.400s", st, body)
+	}
 
 	// Bag 02 was never thawed nor dispensed for this patient.
 	st, body = f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-1001"}, "scan": {"G12342600000102"}, "op": {"check"}})

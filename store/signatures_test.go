@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -259,5 +260,80 @@ func TestSignaturesOfEveryKindVerify(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestInfusionSignedAsStored: verify checks an infusion's signatures on its
+// stored bytes (infusionSignedAsStored) and decodes it only when they do
+// not match there. A freshly signed infusion must pass on its bytes — or
+// every infusion would take the slow path unnoticed — and agree with
+// infusionDigest; an edited one, or one with a signature copied from
+// another, must not; and the same record in another spelling of its JSON
+// is left to infusionDigest, which passes it as before.
+func TestInfusionSignedAsStored(t *testing.T) {
+	db, d := bedside(t, "0.5")
+	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func() (val []byte, r infusionRecord) {
+		db.view(func(tx *bolt.Tx) error {
+			val = bytes.Clone(tx.Bucket(recordBuckets[kindInfusion]).Get(in.ID[:]))
+			return nil
+		})
+		if err := json.Unmarshal(val, &r); err != nil {
+			t.Fatal(err)
+		}
+		return val, r
+	}
+	var f jsonFields
+	val, r := stored()
+	if !infusionSignedAsStored(&f, val) {
+		t.Fatal("a freshly signed infusion does not pass on its stored bytes")
+	}
+	if r.Nurse.Signed != infusionDigest(r) || r.Witness.Signed != infusionDigest(r) {
+		t.Fatal("the signatures are not infusionDigest's")
+	}
+
+	edited := bytes.Replace(val, []byte(`"number":1,`), []byte(`"number":2,`), 1)
+	if bytes.Equal(edited, val) {
+		t.Fatal("the test's edit did not apply")
+	}
+	if infusionSignedAsStored(&f, edited) {
+		t.Error("an infusion renumbered after signing passes on its stored bytes")
+	}
+	copied := r
+	copied.Nurse.Signed[0] ^= 1
+	other, _ := json.Marshal(copied)
+	if infusionSignedAsStored(&f, other) {
+		t.Error("an infusion whose nurse signed something else passes on its stored bytes")
+	}
+	for name, mangled := range map[string]string{
+		"nurse twice":       strings.Replace(string(val), `"witness":`, `"nurse":`, 1),
+		"nurse capitalised": strings.Replace(string(val), `"nurse":`, `"Nurse":`, 1),
+		"not JSON":          string(val[:len(val)-1]),
+	} {
+		if infusionSignedAsStored(&f, []byte(mangled)) {
+			t.Errorf("%s: passes on its stored bytes", name)
+		}
+	}
+
+	// The same record re-spelled (indented): not the bytes signed, but the
+	// same record, so verify still passes it through infusionDigest.
+	var out bytes.Buffer
+	if err := json.Indent(&out, val, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	if infusionSignedAsStored(&f, out.Bytes()) {
+		t.Error("an indented infusion passes on its stored bytes")
+	}
+	sc, checks := newSignatureCheck()
+	for _, c := range checks {
+		if c.kind == kindInfusion {
+			c.fn(in.ID, out.Bytes())
+		}
+	}
+	if len(sc.infusions) != 0 {
+		t.Errorf("the indented infusion fails the signature check: %v", sc.infusions)
 	}
 }

@@ -1,6 +1,10 @@
 package store
 
 import (
+	"runtime"
+	"runtime/debug"
+	"sync"
+
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 )
@@ -117,5 +121,72 @@ func (r *checkRunner) wait() {
 	}
 	if p := <-r.done; p != nil {
 		panic(p)
+	}
+}
+
+// hashPool runs the hashing of `audit verify` — each entry's hash
+// recomputed from its bytes, each record's SHA-256 compared with its last
+// entry's — on every core, beside the goroutine that walks the transaction:
+// after the JSON checks, hashing is most of verify's work, and one goroutine
+// walking the chain could not keep two cores busy.
+//
+// Its jobs read the transaction's bytes in place, without the copies the
+// value checks make: a read transaction's bytes point into bbolt's read-only
+// map of the file, which bbolt does not remap while the transaction is open,
+// and verifyTx waits for every job before it returns — on a panic, too
+// (close). The jobs never call the transaction itself. A fault reading the
+// map (a file truncated under it) panics in the job, as it would on the
+// walking goroutine, and the panic is re-raised there by wait.
+type hashPool struct {
+	jobs     chan func()
+	wg       sync.WaitGroup
+	closing  sync.Once
+	mu       sync.Mutex
+	panicked any // the first job's panic
+}
+
+func startHashPool() *hashPool {
+	p := &hashPool{jobs: make(chan func(), 8)}
+	for range runtime.GOMAXPROCS(0) {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+			for job := range p.jobs {
+				p.run(job)
+			}
+		}()
+	}
+	return p
+}
+
+func (p *hashPool) run(job func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.mu.Lock()
+			if p.panicked == nil {
+				p.panicked = r
+			}
+			p.mu.Unlock()
+		}
+	}()
+	job()
+}
+
+// do queues job, waiting while every worker is busy and the queue full.
+func (p *hashPool) do(job func()) { p.jobs <- job }
+
+// close waits for the jobs queued; verifyTx defers it so that no job reads
+// the transaction's bytes after it has returned.
+func (p *hashPool) close() {
+	p.closing.Do(func() { close(p.jobs) })
+	p.wg.Wait()
+}
+
+// wait waits for the jobs queued and re-raises the first panic of one.
+func (p *hashPool) wait() {
+	p.close()
+	if p.panicked != nil {
+		panic(p.panicked)
 	}
 }

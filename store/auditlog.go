@@ -133,16 +133,19 @@ func (db *DB) Verify() (Verification, error) {
 //
 // This goroutine walks the chain in order — the links, the tree, each
 // record's last entry — and then the records and the index buckets. The rest
-// runs beside it: the checks that decode JSON (lookup indexes, signatures)
-// on one more goroutine (startChecks), and the hashing — each entry's hash
-// recomputed from its bytes, each record's SHA-256 — on every core
-// (startHashPool). Their problems are sorted with the rest, so the report is
-// the same as if they ran in turn.
+// runs beside it: the hashing — each entry's hash recomputed from its bytes,
+// each record's SHA-256 — in jobs on every core (startHashPool), and the
+// checks that decode JSON, the indexes and the signatures, on a goroutine
+// each (startChecks), fed as this one goes. Their problems are sorted with
+// the rest, so the report is the same as if they ran in turn.
 func verifyTx(tx *bolt.Tx) (Verification, error) {
 	var v Verification
-	ic, checks := newIndexCheck()
+	ic := newIndexCheck()
+	is := ic.scratch()
+	ir := startChecks(tx, ic.checks(is))
 	sc, sigChecks := newSignatureCheck()
-	r := startChecks(tx, append(checks, sigChecks...))
+	sr := startChecks(tx, sigChecks)
+	feed := func() { ir.feed(); sr.feed() }
 	hp := startHashPool()
 	defer hp.close() // the jobs read tx's bytes: none may outlive verifyTx
 	var found struct {
@@ -181,7 +184,7 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 		}
 		for k, val := c.First(); k != nil; k, val = c.Next() {
 			if v.Entries&1023 == 0 {
-				r.feed()
+				feed()
 			}
 			seq := btoi(k)
 			h, err := audit.ParseHeader(val)
@@ -254,7 +257,7 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 			}
 			err := tx.Bucket(name).ForEach(func(k, val []byte) error {
 				if v.Records&1023 == 0 {
-					r.feed()
+					feed()
 				}
 				v.Records++
 				if ids, vals = append(ids, uuid.UUID(k)), append(vals, val); len(vals) == hashBatch {
@@ -273,10 +276,12 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 		return nil
 	}()
 	if err == nil {
-		ic.walk(tx, r.feed)
+		ic.walk(tx, feed)
 	}
 	hp.wait()
-	r.wait()
+	ir.wait()
+	sr.wait()
+	ic.merge(is)
 	if err != nil {
 		return v, err
 	}

@@ -143,8 +143,10 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 	ic := newIndexCheck()
 	is := ic.scratch()
 	ir := startChecks(tx, ic.checks(is))
+	defer ir.stop() // the checks read tx's bytes: none may outlive verifyTx
 	sc, sigChecks := newSignatureCheck()
 	sr := startChecks(tx, sigChecks)
+	defer sr.stop()
 	feed := func() { ir.feed(); sr.feed() }
 	hp := startHashPool()
 	defer hp.close() // the jobs read tx's bytes: none may outlive verifyTx
@@ -168,8 +170,7 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 		var prev [32]byte
 		var want uint64 = 1
 		tc := newTreeCheck(tx)
-		var seqs []uint64
-		var vals [][]byte
+		seqs, vals := make([]uint64, 0, hashBatch), make([][]byte, 0, hashBatch)
 		hashEntries := func() {
 			seqs, vals := seqs, vals
 			hp.do(func() {
@@ -194,7 +195,7 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 			}
 			if seqs, vals = append(seqs, seq), append(vals, val); len(vals) == hashBatch {
 				hashEntries()
-				seqs, vals = nil, nil
+				seqs, vals = make([]uint64, 0, hashBatch), make([][]byte, 0, hashBatch)
 			}
 			if seq != want {
 				v.Problems = append(v.Problems, fmt.Sprintf("audit entries %d–%d are missing: the trail has a gap", want, seq-1))
@@ -231,8 +232,7 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 		// latest and states are complete: from here on the hash jobs read
 		// them, and only the exists flags change.
 		for kind, name := range recordBuckets {
-			var ids []uuid.UUID
-			var vals [][]byte
+			ids, vals := make([]uuid.UUID, 0, hashBatch), make([][]byte, 0, hashBatch)
 			hashRecords := func() {
 				ids, vals := ids, vals
 				hp.do(func() {
@@ -262,7 +262,7 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 				v.Records++
 				if ids, vals = append(ids, uuid.UUID(k)), append(vals, val); len(vals) == hashBatch {
 					hashRecords()
-					ids, vals = nil, nil
+					ids, vals = make([]uuid.UUID, 0, hashBatch), make([][]byte, 0, hashBatch)
 				}
 				return nil
 			})

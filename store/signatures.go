@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
@@ -103,8 +104,9 @@ func infusionSignedAsStored(f *jsonFields, val []byte) bool {
 	if found != 2 {
 		return false
 	}
-	var nurse, witness audit.Signature
-	if json.Unmarshal(val[spans[0].value:spans[0].end], &nurse) != nil || json.Unmarshal(val[spans[1].value:spans[1].end], &witness) != nil {
+	nurse, ok1 := signedOf(val[spans[0].value:spans[0].end])
+	witness, ok2 := signedOf(val[spans[1].value:spans[1].end])
+	if !ok1 || !ok2 {
 		return false
 	}
 	first, second := spans[0], spans[1]
@@ -119,7 +121,66 @@ func infusionSignedAsStored(f *jsonFields, val []byte) bool {
 	h.Write(val[second.end:])
 	var sum [32]byte
 	h.Sum(sum[:0])
-	return nurse.Signed == sum && witness.Signed == sum
+	return nurse == sum && witness == sum
+}
+
+// signatureJSON is audit.Signature with Signed left raw. Decoding into it
+// checks every other field as decoding the record would, while Signed, 32
+// numbers that encoding/json would store one reflected element at a time
+// (most of the cost of decoding a signature), is read by signedOf.
+type signatureJSON struct {
+	UserID   uuid.UUID
+	User     string
+	FullName string
+	Role     audit.Role
+	Time     time.Time
+	Meaning  string
+	Signed   json.RawMessage
+}
+
+// signedOf returns the Signed field of the signature encoded as b, and
+// whether b decodes as an audit.Signature whose Signed is written once, as
+// encoding/json writes it: [n,n,…], 32 numbers 0–255 in decimal, without
+// spaces or leading zeros. Anything else is left to the caller's decoder.
+func signedOf(b []byte) (signed [32]byte, ok bool) {
+	var f jsonFields
+	if f.parse(b); f.err != nil {
+		return signed, false
+	}
+	n := 0
+	for _, m := range f.members {
+		if m.unescaped != "" || bytes.EqualFold(b[m.name:m.nameEnd], []byte("Signed")) {
+			n++ // an earlier Signed the decoder would also read, perhaps refuse
+		}
+	}
+	var s signatureJSON
+	if n != 1 || json.Unmarshal(b, &s) != nil {
+		return signed, false
+	}
+	r := []byte(s.Signed)
+	if len(r) < 2 || r[0] != '[' || r[len(r)-1] != ']' {
+		return signed, false
+	}
+	r = r[1 : len(r)-1]
+	for i := range signed {
+		if i > 0 {
+			if len(r) == 0 || r[0] != ',' {
+				return signed, false
+			}
+			r = r[1:]
+		}
+		n, digits := 0, 0
+		for digits < len(r) && r[digits] >= '0' && r[digits] <= '9' {
+			n = n*10 + int(r[digits]-'0')
+			digits++
+		}
+		if digits == 0 || digits > 3 || (digits > 1 && r[0] == '0') || n > 255 {
+			return signed, false
+		}
+		signed[i] = byte(n)
+		r = r[digits:]
+	}
+	return signed, len(r) == 0
 }
 
 // screeningDigest is what QA signs to void a screening: the screening's
@@ -142,6 +203,7 @@ var signaturesNeeded = map[release.Decision]int{release.Approved: 1, release.Rej
 func verifySignatures(tx *bolt.Tx) []string {
 	sc, checks := newSignatureCheck()
 	r := startChecks(tx, checks)
+	defer r.stop()
 	r.wait()
 	return sc.finish(tx)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -335,5 +336,55 @@ func TestInfusionSignedAsStored(t *testing.T) {
 	}
 	if len(sc.infusions) != 0 {
 		t.Errorf("the indented infusion fails the signature check: %v", sc.infusions)
+	}
+}
+
+// TestSignedOf: the infusion check reads a signature's Signed itself only
+// when it is written as encoding/json writes it, once, in a signature that
+// decodes; anything else goes to the decoder, which decides as before.
+func TestSignedOf(t *testing.T) {
+	var want [32]byte
+	for i := range want {
+		want[i] = byte(i * 8)
+	}
+	sig := audit.Signature{UserID: uuid.New(), User: "nina", Role: audit.Role("nurse"), Meaning: "administered", Signed: want}
+	good, _ := json.Marshal(sig)
+	if got, ok := signedOf(good); !ok || got != want {
+		t.Fatalf("signedOf(%s) = %v, %v; want %v", good, got, ok, want)
+	}
+	arr := good[bytes.Index(good, []byte(`"Signed":`))+len(`"Signed":`) : len(good)-1]
+	for name, b := range map[string]string{
+		"spaces":             strings.Replace(string(good), ",8,", ", 8,", 1),
+		"31 numbers":         strings.Replace(string(good), "[0,8,", "[8,", 1),
+		"33 numbers":         strings.Replace(string(good), "[0,", "[0,0,", 1),
+		"256":                strings.Replace(string(good), ",8,", ",256,", 1),
+		"leading zero":       strings.Replace(string(good), ",8,", ",08,", 1),
+		"a second Signed":    strings.Replace(string(good), `"Signed":`, `"signed":"x","Signed":`, 1),
+		"Signed twice":       strings.Replace(string(good), `"Signed":`, `"Signed":`+string(arr)+`,"Signed":`, 1),
+		"user id not a uuid": strings.Replace(string(good), sig.UserID.String(), "nobody", 1),
+		"no Signed":          strings.Replace(string(good), `"Signed":`, `"Sealed":`, 1),
+	} {
+		if b == string(good) {
+			t.Fatalf("%s: the test's edit did not apply", name)
+		}
+		if got, ok := signedOf([]byte(b)); ok {
+			t.Errorf("%s: signedOf(%s) = %v, read without the decoder", name, b, got)
+		}
+	}
+}
+
+// TestSignatureJSONIsASignature: signatureJSON must decode every field of
+// audit.Signature but Signed as the record's decoder does, so it must have
+// the same fields, of the same types.
+func TestSignatureJSONIsASignature(t *testing.T) {
+	a, b := reflect.TypeFor[audit.Signature](), reflect.TypeFor[signatureJSON]()
+	if a.NumField() != b.NumField() {
+		t.Fatalf("audit.Signature has %d fields, signatureJSON %d", a.NumField(), b.NumField())
+	}
+	for i := range a.NumField() {
+		fa, fb := a.Field(i), b.Field(i)
+		if fa.Name != fb.Name || fa.Tag != fb.Tag || (fa.Type != fb.Type && fa.Name != "Signed") {
+			t.Errorf("field %d: audit.Signature has %s %s %q, signatureJSON %s %s %q", i, fa.Name, fa.Type, fa.Tag, fb.Name, fb.Type, fb.Tag)
+		}
 	}
 }

@@ -68,6 +68,7 @@ func verifyIndexes(tx *bolt.Tx) []string {
 	ic := newIndexCheck()
 	s := ic.scratch()
 	r := startChecks(tx, ic.checks(s))
+	defer r.stop()
 	ic.walk(tx, r.feed)
 	r.wait()
 	ic.merge(s)

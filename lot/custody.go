@@ -169,9 +169,9 @@ func CheckLotUse(l Lot, p Patient, now time.Time) []UseCheck {
 		add("lot released", true, fmt.Sprintf("lot %s is released", l.Number), "")
 	}
 	if l.Expired(now) {
-		add("lot not expired", false, fmt.Sprintf("lot %s expired at %s", l.Number, FormatTime(l.Expires)), "do not use it — discard it with a reason")
+		add("lot not expired", false, fmt.Sprintf("lot %s expired at %s", l.Number, FormatTime(l.ExpiresAt())), "do not use it — discard it with a reason")
 	} else {
-		add("lot not expired", true, fmt.Sprintf("lot %s expires %s", l.Number, FormatTime(l.Expires)), "")
+		add("lot not expired", true, fmt.Sprintf("lot %s expires %s", l.Number, FormatTime(l.ExpiresAt())), "")
 	}
 	return cs
 }

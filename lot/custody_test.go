@@ -107,7 +107,7 @@ func TestCheckDispense(t *testing.T) {
 		{"frozen bag", Stored, released, mei, "is stored and cannot be dispensed"},
 		{"quarantined lot", Thawed, quarantined, mei, "lot LOT-UC-1 is in quarantine, not released; only a QA release"},
 		{"rejected lot", Thawed, rejected, mei, "lot LOT-UC-1 is rejected, not released"},
-		{"expired at this instant", Thawed, expired, mei, "expired at 2026-11-25 09:00 UTC"},
+		{"expired since its date began", Thawed, expired, mei, "expired at 2026-11-25 00:00 UTC"},
 		{"exceptional release to someone else", Thawed, exceptional, mei, "released exceptionally for one named patient only, not MRN-1001"},
 		{"rFib to another patient", Thawed, rfib, mei, "autologous rFib cells of another patient, not MRN-1001 (Mei Chen); STOP: FOR AUTOLOGOUS USE ONLY"},
 		{"the wrong patient is named before a quarantined lot", Thawed, rfibQuarantined, mei, "lot LOT-RF-1 holds autologous rFib cells of another patient"},

@@ -143,8 +143,19 @@ type Lot struct {
 }
 
 // Expired reports whether the lot is past its expiry at now. An expired lot is
-// never usable, whatever its status.
-func (l Lot) Expired(now time.Time) bool { return !l.Expires.IsZero() && !now.Before(l.Expires) }
+// never usable, whatever its status. The expiry is a calendar date: the lot
+// expires when that date begins at the facility (ExpiresAt).
+func (l Lot) Expired(now time.Time) bool {
+	return !l.Expires.IsZero() && !now.Before(l.ExpiresAt())
+}
+
+// ExpiresAt is the instant the lot expires: 00:00 of its expiry date at the
+// facility (the display zone) — in Nanjing 00:00 +08:00, 16:00 UTC the day
+// before, not eight hours into its expiry date.
+func (l Lot) ExpiresAt() time.Time {
+	y, m, d := l.Expires.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, DisplayZone())
+}
 
 // Usable reports whether the lot's containers may be given at now: released
 // and not expired. An exceptional release is usable for its one patient only

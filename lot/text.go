@@ -85,8 +85,10 @@ func hasVisible(s string) bool {
 // width of space is a space), punctuation and symbols read as spaces
 // ("Nina Rossi." is Nina Rossi, "Anne-Marie" is Anne Marie), every run of
 // spaces as one space, no leading or trailing space, and case folded (upper
-// then lower case, so Σ, σ and ς are one letter, and ß is ss). It does not
-// reorder names: "Wei Liu" and "Liu Wei" stay different.
+// then lower case, so Σ, σ and ς are one letter, and ß is ss), and Cyrillic
+// and Greek letters that print like Latin ones read as those
+// (latinLookalikes). It does not reorder names: "Wei Liu" and "Liu Wei"
+// stay different.
 //
 // The case folding is written here rather than taken from
 // golang.org/x/text/cases, whose language tables are initialised at every
@@ -109,7 +111,29 @@ func foldName(s string, drop bool) string {
 		return ' '
 	}, norm.NFKC.String(s))
 	s = strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
-	return strings.ReplaceAll(strings.ToLower(strings.ToUpper(s)), "ß", "ss")
+	s = strings.ReplaceAll(strings.ToLower(strings.ToUpper(s)), "ß", "ss")
+	return strings.Map(func(r rune) rune {
+		if l, ok := latinLookalikes[r]; ok {
+			return l
+		}
+		return r
+	}, s)
+}
+
+// latinLookalikes maps the Cyrillic and Greek letters that print like a
+// Latin letter (after case folding) to that letter, so that "Ninа Rossi"
+// with a Cyrillic а folds as "nina rossi": on a signed record the two cannot
+// be told apart. It is the part of Unicode's confusables (UTS #39) that
+// matters for names typed on Latin keyboards; the full table also folds
+// Latin sequences such as "rn" into "m", which would merge real names.
+var latinLookalikes = map[rune]rune{
+	// Cyrillic
+	'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'і': 'i', 'ї': 'i', 'ј': 'j', 'к': 'k',
+	'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'с': 'c', 'т': 't', 'у': 'y', 'х': 'x', 'ѕ': 's',
+	'һ': 'h', 'ԁ': 'd', 'ԛ': 'q', 'ԝ': 'w', 'ү': 'y',
+	// Greek
+	'α': 'a', 'β': 'b', 'ε': 'e', 'ζ': 'z', 'η': 'h', 'ι': 'i', 'κ': 'k', 'μ': 'm', 'ν': 'v',
+	'ο': 'o', 'ρ': 'p', 'τ': 't', 'υ': 'u', 'χ': 'x',
 }
 
 // SameName reports whether printed names a and b are the same once folded

@@ -133,6 +133,12 @@ func TestSameName(t *testing.T) {
 		{"Anne-Marie Dubois", "Anne Marie Dubois", true},
 		{"Anne-Marie Dubois", "AnneMarie Dubois", true},
 		{"Sean O'Brien", "Sean OBrien", true},
+		{"Nina Rossi RN", "Nin\u0430 Rossi RN", true},          // a Cyrillic а (review of issue 12)
+		{"Alice Adams", "\u0410lice Adams", true},              // a Cyrillic А
+		{"Omar Haddad", "\u039Fmar Haddad", true},              // a Greek Ο
+		{"Pat Okafor", "P\u0430t \u041Ek\u0430f\u043Er", true}, // several at once
+		{"Нина Петрова", "Нина Петрова", true},                 // Cyrillic names still compare
+		{"Нина Петрова", "Нина Петров", false},
 		{"Sean O'Brien", "Sean O Brien", true},
 		{"Sean O\u2019Brien", "Sean O'Brien", true}, // a typographic apostrophe
 		{"Liu Wei", "Wei Liu", false},

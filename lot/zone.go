@@ -33,6 +33,9 @@ func LoadZone(field, name string) (*time.Location, error) {
 			return nil, Errorf(EINVALID, "%s %q is not an IANA time zone name (it contains %q); write it as Area/City, e.g. Asia/Shanghai", field, name, r)
 		}
 	}
+	if err := placeZone(field, name, in); err != nil {
+		return nil, err
+	}
 	loc, err := time.LoadLocation(in)
 	if err != nil {
 		return nil, Errorf(EINVALID, "%s %q is not a time zone in the IANA database; write it as Area/City, e.g. Asia/Shanghai or America/New_York (a fixed offset such as +08:00 is not a zone: it knows no daylight saving)", field, name)
@@ -40,8 +43,31 @@ func LoadZone(field, name string) (*time.Location, error) {
 	return loc, nil
 }
 
+// zoneAreas are the areas of the IANA names of places. The time zone
+// database also holds fixed offsets (Etc/GMT-8, whose sign is inverted:
+// it is UTC+8), legacy rule names (EST, CST6CDT), and, on some machines,
+// copies under posix/ and right/ that the zone data compiled into
+// celltrack lacks; a zone that loads on the server but not on a ward PC
+// would count days differently there. Only Area/City names and UTC pass.
+var zoneAreas = []string{"Africa/", "America/", "Antarctica/", "Arctic/", "Asia/", "Atlantic/", "Australia/", "Europe/", "Indian/", "Pacific/"}
+
+func placeZone(field, name, in string) error {
+	if in == "UTC" {
+		return nil
+	}
+	for _, a := range zoneAreas {
+		if strings.HasPrefix(in, a) {
+			return nil
+		}
+	}
+	if strings.HasPrefix(in, "Etc/") {
+		return Errorf(EINVALID, "%s %q is a fixed offset, not a place: it knows no daylight saving, and its sign is inverted (Etc/GMT+8 is UTC−8); give the IANA name of the place, such as Asia/Shanghai, or UTC", field, name)
+	}
+	return Errorf(EINVALID, "%s %q is not the IANA name of a place; write it as Area/City (Africa, America, Antarctica, Arctic, Asia, Atlantic, Australia, Europe, Indian or Pacific), e.g. Asia/Shanghai, or UTC", field, name)
+}
+
 // looksLikeOffset reports whether s is written as a UTC offset: +08:00,
-// -5, UTC+8, GMT-05:00. (The IANA names Etc/GMT-8 are zones and pass.)
+// -5, UTC+8, GMT-05:00.
 func looksLikeOffset(s string) bool {
 	u := strings.ToUpper(s)
 	u = strings.TrimPrefix(strings.TrimPrefix(u, "UTC"), "GMT")

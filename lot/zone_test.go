@@ -15,7 +15,14 @@ func TestLoadZone(t *testing.T) {
 		{"Asia/Shanghai", "Asia/Shanghai", true},
 		{" America/New_York ", "America/New_York", true},
 		{"UTC", "UTC", true},
-		{"Etc/GMT-8", "Etc/GMT-8", true},
+		{"Etc/GMT-8", "its sign is inverted", false},
+		{"Etc/UTC", "fixed offset", false},
+		{"EST", "not the IANA name of a place", false},
+		{"CST6CDT", "not the IANA name of a place", false},
+		{"posix/Asia/Shanghai", "not the IANA name of a place", false},
+		{"right/Asia/Shanghai", "not the IANA name of a place", false},
+		{"Factory", "not the IANA name of a place", false},
+		{"posixrules", "not the IANA name of a place", false},
 		{"", "is empty", false},
 		{"Local", "the machine's zone", false},
 		{"local", "the machine's zone", false},
@@ -58,5 +65,38 @@ func TestFormatTimeIn(t *testing.T) {
 	}
 	if got := FormatTimeIn(time.Time{}, time.UTC); got != "-" {
 		t.Errorf("zero time: %q", got)
+	}
+}
+
+// A lot expires when its expiry date begins at the facility: in Nanjing at
+// 00:00 +08:00 (16:00 UTC the day before), in New York at 00:00 -05:00.
+func TestLotExpiresAtTheFacilitysMidnight(t *testing.T) {
+	defer SetDisplayZone(nil)
+	expires := time.Date(2027, 11, 10, 0, 0, 0, 0, time.UTC) // --expires 2027-11-10
+	l := Lot{Status: Released, Expires: expires}
+	for _, tc := range []struct {
+		zone    string
+		at      string
+		expired bool
+	}{
+		{"UTC", "2027-11-09T23:59:59Z", false},
+		{"UTC", "2027-11-10T00:00:00Z", true},
+		{"Asia/Shanghai", "2027-11-09T15:59:59Z", false},
+		{"Asia/Shanghai", "2027-11-09T16:00:00Z", true},
+		{"America/New_York", "2027-11-10T04:59:59Z", false},
+		{"America/New_York", "2027-11-10T05:00:00Z", true},
+	} {
+		loc, err := time.LoadLocation(tc.zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		SetDisplayZone(loc)
+		at, _ := time.Parse(time.RFC3339, tc.at)
+		if got := l.Expired(at); got != tc.expired {
+			t.Errorf("%s at %s (%s there): expired %v, want %v", tc.zone, tc.at, at.In(loc).Format("2006-01-02 15:04"), got, tc.expired)
+		}
+		if got := l.Usable(at); got == tc.expired {
+			t.Errorf("%s at %s: usable %v", tc.zone, tc.at, got)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"codeberg.org/go-pdf/fpdf"
+	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
 )
 
@@ -115,7 +116,7 @@ func CertificatePDF(w io.Writer, c release.Certificate) error {
 	pdf.Ln(2)
 	pdf.SetFont(pdfFont, "", 7)
 	pdf.MultiCell(0, 3.6, p.text("Audit chain head", "Audit chain head "+c.ChainHead+"; tree head "+c.TreeHead), "", "L", false)
-	pdf.CellFormat(0, 3.6, p.text("Generated", "Generated "+c.Generated.UTC().Format("2006-01-02 15:04 UTC")), "", 1, "L", false, 0, "")
+	pdf.CellFormat(0, 3.6, p.text("Generated", "Generated "+lot.FormatTime(c.Generated)), "", 1, "L", false, 0, "")
 	p.notes()
 	if err := pdf.Error(); err != nil {
 		return fmt.Errorf("render certificate PDF: %w", err)

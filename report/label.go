@@ -211,7 +211,7 @@ func (d *labelDoc) page(set lot.LabelSet, c lot.Container, facility string) erro
 	lines := []string{
 		fmt.Sprintf("Lot %s   container %02d", norm.NFC.String(l.Number), c.Number),
 		fmt.Sprintf("Cells %s   volume %s mL", c.Cells, c.VolumeML),
-		"Expires " + lot.FormatTime(l.Expires),
+		"Expires " + lot.FormatTime(l.ExpiresAt()),
 		lot.StorageCondition,
 	}
 	for _, s := range lines {

@@ -82,8 +82,9 @@ func provenanceFields(p Provenance) []Field {
 	return fs
 }
 
-// eventColumns are the columns of the events table in md, html and pdf.
-var eventColumns = []string{"When (UTC)", "Container", "Event", "By", "Custodian", "Where", "Patient", "Notes"}
+// eventColumns are the columns of the events table in md, html and pdf;
+// each time carries its zone (lot.FormatTime).
+var eventColumns = []string{"When", "Container", "Event", "By", "Custodian", "Where", "Patient", "Notes"}
 
 // eventRow is one event as a table row under eventColumns.
 func eventRow(e Event) []string {

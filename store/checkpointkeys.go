@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -71,6 +72,10 @@ func rotationDigest(old, new, reason string) [32]byte {
 
 // parseVerifier refuses a verifier key that is not in the note format.
 func parseVerifier(flag, vkey string) (note.Verifier, error) {
+	if strings.HasPrefix(vkey, "PRIVATE+KEY+") {
+		// Never echoed: a signing key in a message is a key given away.
+		return nil, lot.Errorf(lot.EINVALID, "%s holds a signing key (PRIVATE+KEY+…), not a verifier key; give the .pub file `celltrack audit key init` wrote beside it, and keep the signing key secret", flag)
+	}
 	v, err := note.NewVerifier(vkey)
 	if err != nil {
 		return nil, lot.Errorf(lot.EINVALID, "%s %q is not a verifier key (want name+hash+key, as `celltrack audit key init` prints it): %v", flag, vkey, err)

@@ -170,7 +170,11 @@ func handlingReport(r *report.Report, f HandlingFilter, hs []dose.Handling) {
 	r.Sections = append(r.Sections, report.Section{Title: "Summary (median and range)", Table: sum})
 	data := &report.Table{Columns: HandlingColumns}
 	// The text table fits 80 columns; the CSV has every column.
-	short := &report.Table{Columns: []string{"Start (UTC)", "Container", "Stor h", "Thaw min", "Viab %", "Cells/kg", "Min"}}
+	// Start times are local at the facility, its zone named in the heading
+	// (the CSV keeps UTC); with the offset in every cell the table would
+	// no longer fit 80 columns.
+	zone := lot.DisplayZone()
+	short := &report.Table{Columns: []string{"Start (" + lot.ZoneName(zone) + ")", "Container", "Stor h", "Thaw min", "Viab %", "Cells/kg", "Min"}}
 	for _, h := range hs {
 		storage, thaw, viab, perKg, perKgExact, weight := "", "", "", "", "", ""
 		if d, ok := h.Storage(); ok {
@@ -189,7 +193,7 @@ func handlingReport(r *report.Report, f HandlingFilter, hs []dose.Handling) {
 		data.Rows = append(data.Rows, []string{h.Infusion.String(), h.Patient, h.Protocol, fmt.Sprint(h.Course), fmt.Sprint(h.Number),
 			rfc3339(h.Start), rfc3339(h.End), h.Container, h.Lot, rfc3339(h.StoredAt), rfc3339(h.ThawedAt), storage, thaw, viab,
 			h.Cells.Exact(), h.Given.Exact(), weight, perKgExact, minutes})
-		short.Rows = append(short.Rows, []string{h.Start.UTC().Format("2006-01-02 15:04"), h.Container, orDash(storage), orDash(thaw),
+		short.Rows = append(short.Rows, []string{h.Start.In(zone).Format("2006-01-02 15:04"), h.Container, orDash(storage), orDash(thaw),
 			orDash(viab), orDash(perKg), minutes})
 	}
 	r.Data = data

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -127,13 +129,18 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 		return Credentials{}, SessionInfo{}, err
 	}
 	now := db.now()
-	if found {
-		if err := audit.CheckLogin(u, now); err != nil {
-			if werr := db.refusedEvent(u, "login.refused", "login while "+statusWord(u, now)); werr != nil {
-				return Credentials{}, SessionInfo{}, werr
-			}
-			return Credentials{}, SessionInfo{}, err
+	// A locked account says so (counting more wrong passwords while it is
+	// locked would only lengthen the lock). A disabled one says so only to
+	// the right password: a wrong one gets the answer an unknown name gets,
+	// so the reply does not tell which accounts exist.
+	refused := func(err error) (Credentials, SessionInfo, error) {
+		if werr := db.refusedEvent(u, "login.refused", "login while "+statusWord(u, now)); werr != nil {
+			return Credentials{}, SessionInfo{}, werr
 		}
+		return Credentials{}, SessionInfo{}, err
+	}
+	if found && u.Locked(now) {
+		return refused(audit.CheckLogin(u, now))
 	}
 	if !found || !audit.CheckPassword(u.Hash, password) {
 		if !found {
@@ -142,6 +149,9 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 			audit.CheckPassword(dummyHash(), password)
 		}
 		return Credentials{}, SessionInfo{}, db.wrongPassword(name, u, found, "login.refused", "wrong password at login")
+	}
+	if err := audit.CheckLogin(u, now); err != nil {
+		return refused(err)
 	}
 	var newHash string
 	if audit.PasswordExpired(u, now, set) {
@@ -231,7 +241,7 @@ func (db *DB) wrongPassword(name string, u audit.User, found bool, action, reaso
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		now := db.now()
 		if !found {
-			w := &writer{db: db, tx: tx, actor: audit.User{Name: name}, now: now}
+			w := &writer{db: db, tx: tx, actor: audit.User{Name: typedName(name)}, now: now}
 			return w.event(kindUser, uuid.Nil, action, "unknown user name")
 		}
 		r, err := userRecordByName(tx, name)
@@ -239,6 +249,12 @@ func (db *DB) wrongPassword(name string, u audit.User, found bool, action, reaso
 			return err
 		}
 		u := r.user()
+		if u.Locked(now) {
+			// Wrong passwords sent together, after the one that locked:
+			// each is recorded, none counts again or locks again.
+			w := &writer{db: db, tx: tx, actor: u, now: now}
+			return w.event(kindUser, u.ID, action, reason+" while locked")
+		}
 		u.Failures++
 		if u.Failures >= audit.MaxFailures {
 			u.LockedUntil = now.Add(settingsTx(tx).LockoutDuration)
@@ -263,7 +279,21 @@ func (db *DB) wrongPassword(name string, u audit.User, found bool, action, reaso
 	if locked {
 		return lot.Errorf(lot.EAUTH, "wrong user name or password; nothing was done, and after %d wrong passwords in a row user %s is locked until %s (an admin can run `celltrack user unlock %s`)", audit.MaxFailures, name, lot.FormatTime(until), name)
 	}
-	return lot.Errorf(lot.EAUTH, "wrong user name or password for %s; nothing was done (the attempt is recorded in the audit trail; %d wrong in a row lock the account)", name, audit.MaxFailures)
+	return lot.Errorf(lot.EAUTH, "wrong user name or password for %s; nothing was done (the attempt is recorded in the audit trail; %d wrong in a row lock the account)", typedName(name), audit.MaxFailures)
+}
+
+// typedName is a user name as typed at a refused login, for the audit
+// trail and the message: itself when it is a valid user name, otherwise
+// quoted (control characters escaped, so it cannot forge a line of `audit
+// log`) and cut to 64 bytes (a stranger cannot grow the trail at will).
+func typedName(name string) string {
+	if lot.ValidateCode("user name", name) == nil {
+		return name
+	}
+	if len(name) > 64 {
+		name = strings.ToValidUTF8(name[:64], "") + "…"
+	}
+	return strconv.QuoteToGraphic(name)
 }
 
 // newPasswordHash checks a new password of u against the policy and that it

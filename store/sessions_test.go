@@ -220,3 +220,42 @@ func TestRoleGrantSignatureIsVerified(t *testing.T) {
 		t.Errorf("a copied grant is not named: %v", v.Problems)
 	}
 }
+
+// A stranger's login attempts cannot forge a line of the audit trail or grow
+// it at will (the typed name is quoted and cut), cannot tell a disabled
+// account from a wrong password, and wrong passwords sent together after
+// the lock do not count again.
+func TestRefusedLoginsRecordSafely(t *testing.T) {
+	db := newTestDB(t)
+	forged := "x\n   999  2026-12-03 01:36 UTC  alice  user.enable  forged\x1b[31m" + strings.Repeat("y", 60000)
+	_, _, err := db.Login(forged, "not-the-password", nil)
+	if lot.ErrorCode(err) != lot.EAUTH || strings.Contains(lot.ErrorMessage(err), "\n") || len(lot.ErrorMessage(err)) > 400 {
+		t.Fatalf("forged name: %v", err)
+	}
+	es, err := db.AuditLog("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := es[len(es)-1]
+	if strings.ContainsAny(last.User, "\n\x1b") || len(last.User) > 80 || last.Action != "login.refused" {
+		t.Fatalf("the refused login was recorded as user %q, action %s", last.User, last.Action)
+	}
+	if _, err := db.DisableUser("alice", "liu", "left"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, wrong := db.Login("liu", "not-the-password", nil)
+	_, _, unknown := db.Login("nobody", "not-the-password", nil)
+	if lot.ErrorCode(wrong) != lot.EAUTH || strings.Replace(lot.ErrorMessage(wrong), "liu", "nobody", 1) != lot.ErrorMessage(unknown) {
+		t.Fatalf("a disabled account with a wrong password is told apart from an unknown name:\n%v\n%v", wrong, unknown)
+	}
+	if _, _, err := db.Login("liu", testPassword, nil); lot.ErrorCode(err) != lot.EFORBIDDEN {
+		t.Fatalf("the right password of a disabled account: %v", err)
+	}
+	for i := 0; i < audit.MaxFailures+3; i++ {
+		db.Login("nina", "not-the-password", nil)
+	}
+	u, err := db.User("nina")
+	if err != nil || u.Failures != audit.MaxFailures {
+		t.Fatalf("failures after the lock counted again: %d (%v)", u.Failures, err)
+	}
+}

@@ -163,7 +163,11 @@ func verifierFlag(c *cli.Context) (string, error) {
 		if err != nil {
 			return "", lot.Errorf(lot.EINVALID, "--verifier-file %s cannot be read: %v", f, err)
 		}
-		return strings.TrimSpace(string(b)), nil
+		if v := strings.TrimSpace(string(b)); strings.HasPrefix(v, "PRIVATE+KEY+") {
+			return "", lot.Errorf(lot.EINVALID, "--verifier-file %s holds a signing key, not a verifier key; give %s.pub, the file `celltrack audit key init` wrote beside it", f, f)
+		} else {
+			return v, nil
+		}
 	}
 	return v, nil
 }

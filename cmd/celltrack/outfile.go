@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store"
 	"github.com/urfave/cli/v2"
 )
 
@@ -51,8 +53,19 @@ func writeOut(path string, data []byte, force bool) error {
 // replaceOut writes data to a new 0600 file in path's directory and renames
 // it to path (rename replaces the entry, whatever it is: a file, or a link).
 func replaceOut(path string, data []byte) error {
-	if st, err := os.Lstat(path); err == nil && st.IsDir() {
+	st, err := os.Lstat(path)
+	if err == nil && st.IsDir() {
 		return lot.Errorf(lot.EINVALID, "--out %s is a directory; give a file name in it", path)
+	}
+	// --force replaces reports, never the records themselves: a database
+	// (the live one, a backup, a file kept by restore) or a signing key.
+	if err == nil && st.Mode().IsRegular() {
+		if store.IsDatabaseFile(path) {
+			return lot.Errorf(lot.EINVALID, "--out %s is a celltrack database; a report never replaces one, not even with --force — choose another file name", path)
+		}
+		if b, err := os.ReadFile(path); err == nil && bytes.HasPrefix(b, []byte("PRIVATE+KEY+")) {
+			return lot.Errorf(lot.EINVALID, "--out %s is a checkpoint signing key; a report never replaces one, not even with --force — choose another file name", path)
+		}
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {

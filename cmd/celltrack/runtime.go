@@ -142,6 +142,8 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			// that count days refuse on it themselves.
 			if loc, err := db.FacilityZone(); err == nil {
 				lot.SetDisplayZone(loc)
+			} else {
+				fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", lot.ErrorMessage(err))
 			}
 			if mode != authDB {
 				if err := rt.useSession(c, db, mode); err != nil {

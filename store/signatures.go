@@ -147,14 +147,14 @@ func signedOf(b []byte) (signed [32]byte, ok bool) {
 	if f.parse(b); f.err != nil {
 		return signed, false
 	}
-	n := 0
+	named := 0 // members the decoder may read as Signed
 	for _, m := range f.members {
 		if m.unescaped != "" || bytes.EqualFold(b[m.name:m.nameEnd], []byte("Signed")) {
-			n++ // an earlier Signed the decoder would also read, perhaps refuse
+			named++ // an earlier Signed the decoder would also read, perhaps refuse
 		}
 	}
 	var s signatureJSON
-	if n != 1 || json.Unmarshal(b, &s) != nil {
+	if named != 1 || json.Unmarshal(b, &s) != nil {
 		return signed, false
 	}
 	r := []byte(s.Signed)

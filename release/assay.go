@@ -69,6 +69,16 @@ var assays = []assayInfo{
 	{code: "identity", words: PassFail, what: "identity match to the source patient"},
 }
 
+// Assays returns every assay code, in the order of the closed list, for a
+// front end to offer.
+func Assays() []Assay {
+	out := make([]Assay, len(assays))
+	for i, a := range assays {
+		out[i] = a.code
+	}
+	return out
+}
+
 func assayCodes() string {
 	var s []string
 	for _, a := range assays {

@@ -94,6 +94,9 @@ type RestoreOptions struct {
 	// against the live file when it opens (a wrong one counts towards the
 	// lockout there), else against the backup.
 	Password string
+	// Facility is the facility the admin says the database is, needed only
+	// when the database does not open: the backup must be of it.
+	Facility string
 	// Kept are checkpoints kept outside the database (the witness copies);
 	// a backup older than one of them is a rollback.
 	Kept          []KeptCheckpoint
@@ -235,6 +238,15 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		rep.Rollback = append(rep.Rollback, fmt.Sprintf("the kept checkpoint %s is of %d entries; the backup has %d", r.Name, r.Head.Size, rep.Backup.Size))
 	}
 
+	if !rep.LiveRead {
+		// Nothing to compare the backup's facility with: the admin names it.
+		switch {
+		case opts.Facility == "":
+			return rep, lot.Errorf(lot.ECONFLICT, "%s does not open, so the facility of --from %s (%s) cannot be compared with it; if %s is this database's facility, repeat with --facility %s — nothing was changed", path, opts.From, rep.Backup.Facility, rep.Backup.Facility, rep.Backup.Facility)
+		case opts.Facility != rep.Backup.Facility:
+			return rep, lot.Errorf(lot.ECONFLICT, "--from %s is a backup of facility %s, not of --facility %s — nothing was changed", opts.From, rep.Backup.Facility, opts.Facility)
+		}
+	}
 	if rep.LiveRead {
 		if rep.Live.Facility != rep.Backup.Facility {
 			return rep, lot.Errorf(lot.ECONFLICT, "--from %s is a backup of facility %s; %s is facility %s — nothing was changed", opts.From, rep.Backup.Facility, path, rep.Live.Facility)

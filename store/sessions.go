@@ -462,10 +462,12 @@ func (db *DB) session(c Credentials, withUser bool) (info SessionInfo, next Cred
 		}
 		now := db.now()
 		next = c
-		// The client's activity moves at most once a minute: a burst of
-		// reads (a bedside check, then the schedule) rewrites no file, and
-		// the idle expiry loses at most that minute.
-		if now.Sub(c.LastActivity) >= touchEvery || now.Before(c.LastActivity) {
+		// The client's activity moves at most once a minute (or a quarter
+		// of a shorter idle expiry): a burst of reads (a bedside check,
+		// then the schedule) rewrites no file, and a session read more
+		// often than its idle expiry never lapses.
+		every := min(touchEvery, settingsTx(tx).IdleExpiry/4)
+		if now.Sub(c.LastActivity) >= every || now.Before(c.LastActivity) {
 			next.LastActivity = now
 			next.MAC = touchMAC(s.TouchKey, h, now)
 		}

@@ -259,3 +259,35 @@ func TestRefusedLoginsRecordSafely(t *testing.T) {
 		t.Fatalf("failures after the lock counted again: %d (%v)", u.Failures, err)
 	}
 }
+
+// With an idle expiry shorter than a minute's worth of reads apart, reads
+// still keep the session alive: the client's activity moves every quarter
+// of the idle expiry (the review found a 1m idle expiry lapse under reads
+// every 15 s).
+func TestShortIdleExpiryKeptByReads(t *testing.T) {
+	db := newTestDB(t)
+	now := db.Now()
+	db.Now = func() time.Time { return now }
+	set, err := db.Settings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.IdleExpiry = time.Minute
+	if err := db.SetSettings("alice", set, "a ward's shared tablet"); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := db.Login("nina", testPassword, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 8; i++ { // two minutes of reads 15 s apart
+		now = now.Add(15 * time.Second)
+		if _, c, err = db.Session(c); err != nil {
+			t.Fatalf("read %d, %s after login: %v", i, time.Duration(i+1)*15*time.Second, err)
+		}
+	}
+	now = now.Add(61 * time.Second)
+	if _, _, err := db.Session(c); lot.ErrorCode(err) != lot.ESESSION {
+		t.Fatalf("61 s without a read: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -14,12 +15,24 @@ import (
 )
 
 // pageNames are the templates of templates/, each rendered inside base.html.
-var pageNames = []string{"login", "bedside", "recorded", "reaction", "reaction_form", "trace"}
+var pageNames = []string{"login", "bedside", "recorded", "reaction", "reaction_form", "trace", "lots", "lot", "lot_missing", "register", "accounts"}
+
+// funcs are the templates' helpers: dates and times as the command line
+// prints them.
+var funcs = template.FuncMap{
+	"fmtDate":  lot.FormatDate,
+	"fmtTime":  lot.FormatTime,
+	"upper":    func(v any) string { return strings.ToUpper(fmt.Sprint(v)) },
+	"lookBack": lookBack,
+	// allowed: whether a role may take an action (audit.Permissions), so
+	// that a page offers only what the user may do.
+	"allowed": func(r audit.Role, a string) bool { return audit.Allowed(r, audit.Action(a)) },
+}
 
 func parsePages() map[string]*template.Template {
 	m := map[string]*template.Template{}
 	for _, n := range pageNames {
-		m[n] = template.Must(template.New(n).ParseFS(templateFS, "templates/base.html", "templates/partials.html", "templates/"+n+".html"))
+		m[n] = template.Must(template.New(n).Funcs(funcs).ParseFS(templateFS, "templates/base.html", "templates/partials.html", "templates/"+n+".html"))
 	}
 	return m
 }
@@ -99,10 +112,14 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 }
 
 // landing is the page a user starts on: the bedside for those who may
-// record an infusion, the traces for everyone else.
+// record an infusion, the lots for the lab and QA, the traces for everyone
+// else.
 func landing(u audit.User) string {
-	if audit.Allowed(u.Role, audit.DoseAdminister) {
+	switch {
+	case audit.Allowed(u.Role, audit.DoseAdminister):
 		return "/bedside"
+	case audit.Allowed(u.Role, audit.ReleaseApprove), audit.Allowed(u.Role, audit.ReleaseResult):
+		return "/lots"
 	}
 	return "/trace"
 }
@@ -115,7 +132,10 @@ func (s *Server) logoutPost(w http.ResponseWriter, r *http.Request) {
 // bedsideData is the bedside page: the patient, the bags in hand, and once
 // both are known the check's report.
 type bedsideData struct {
-	MRN               string
+	MRN string
+	// Patient is who the MRN names, to check against the wristband:
+	// name, date of birth and sex (and the current MRN after a correction).
+	Patient           string
 	Bags              []string
 	VolumeML          string
 	Report            *dose.Report
@@ -147,6 +167,14 @@ func (s *Server) bedsideCheck(w http.ResponseWriter, r *http.Request, u audit.Us
 	mrn, vol := trim(f.Get("mrn")), trim(f.Get("volume_ml"))
 	held := bags(f["bag"])
 	scan := bags([]string{f.Get("scan")})
+	for _, code := range scan {
+		// A mis-scan is refused on its own and the bags in hand stay:
+		// it must not replace the right bag, nor stick in the list.
+		if _, err := s.cfg.Lots.Container(code); err != nil {
+			s.showCheck(w, u, mrn, held, vol, "scanned "+lot.ErrorMessage(err), statusOf(err))
+			return
+		}
+	}
 	switch {
 	case f.Get("op") == "add":
 		held = append(held, scan...)
@@ -161,6 +189,24 @@ func (s *Server) bedsideCheck(w http.ResponseWriter, r *http.Request, u audit.Us
 func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held []string, vol, refusal string, status int) {
 	d := s.bedsideData(u, mrn, held, vol)
 	p := pageData{Title: "Bedside check", User: u, Nav: "bedside", Error: refusal}
+	if mrn != "" {
+		pt, err := s.cfg.Lots.Patient(mrn)
+		if err != nil {
+			// An unknown wristband is said at once, not after a bag is
+			// scanned; the page asks for the wristband again.
+			if p.Error == "" {
+				p.Error, status = lot.ErrorMessage(err), statusOf(err)
+			}
+			d.MRN, d.Bags = "", nil
+			p.Data = d
+			s.render(w, status, "bedside", p)
+			return
+		}
+		d.Patient = pt.Name + ", born " + lot.FormatDate(pt.Born) + ", sex " + string(pt.Sex)
+		if pt.MRN != mrn {
+			d.Patient += " (MRN now " + pt.MRN + ")"
+		}
+	}
 	if mrn != "" && len(held) > 0 {
 		rep, err := s.check(CheckRequest{MRN: mrn, Containers: held, VolumeML: vol})
 		if err != nil {
@@ -216,6 +262,22 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 			CanReact: audit.Allowed(u.Role, audit.DoseReaction), Form: reactionForm{Infusion: in.ID.String(), MRN: trim(req.MRN)}}})
 }
 
+// infusionOf refuses a reaction form whose infusion is not one of the
+// patient's it names: the page would confirm a reaction for one patient
+// while the record went to another's infusion.
+func (s *Server) infusionOf(mrn, infusion string) error {
+	ins, _, err := s.cfg.Doses.Infusions(mrn)
+	if err != nil {
+		return err
+	}
+	for _, in := range ins {
+		if in.ID.String() == infusion {
+			return nil
+		}
+	}
+	return lot.Errorf(lot.ECONFLICT, "infusion %s is not an infusion of patient %s; nothing was recorded — open the reaction form from the patient's recorded infusion", infusion, mrn)
+}
+
 // bedsideReaction records an adverse reaction to an infusion, as `dose
 // reaction` does; a refusal is shown above the form, which keeps its place.
 func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit.User) {
@@ -225,6 +287,9 @@ func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit
 	f := r.PostForm
 	form := reactionForm{Infusion: trim(f.Get("infusion")), MRN: trim(f.Get("mrn"))}
 	grade, err := parseGrade(f.Get("grade"))
+	if err == nil {
+		err = s.infusionOf(form.MRN, form.Infusion)
+	}
 	var rc dose.Reaction
 	if err == nil {
 		rc, err = s.reaction(u, ReactionRequest{Infusion: form.Infusion, Grade: grade, Text: f.Get("text")})

@@ -15,6 +15,8 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
 	"github.com/celltrack/celltrack/report"
 )
 
@@ -47,7 +49,12 @@ type Traces interface {
 type Config struct {
 	Doses  dose.Service
 	Traces Traces
-	Users  Users
+	// Lots and Releases serve the lab's and QA's pages and API.
+	Lots     lot.Service
+	Releases release.Service
+	Users    Users
+	// Accounts serves the admin's accounts page (unlock, disable, enable).
+	Accounts Accounts
 	// Sessions opens, checks and ends logins.
 	Sessions Sessions
 	// Health answers /healthz: nil when the database can be read.
@@ -135,6 +142,16 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /bedside/reaction", s.page(s.bedsideReaction))
 	s.mux.HandleFunc("GET /trace", s.page(s.tracePage))
 	s.mux.HandleFunc("GET /trace/download", s.page(s.traceDownload))
+	s.mux.HandleFunc("GET /lots", s.page(s.lotsPage))
+	s.mux.HandleFunc("GET /lots/{ref}", s.page(s.lotPage))
+	s.mux.HandleFunc("POST /lots/{ref}/approve", s.page(s.lotApprove))
+	s.mux.HandleFunc("POST /lots/{ref}/reject", s.page(s.lotReject))
+	s.mux.HandleFunc("POST /lots/{ref}/results", s.page(s.lotResult))
+	s.mux.HandleFunc("GET /accounts", s.page(s.accountsPage))
+	s.mux.HandleFunc("POST /accounts/{name}/{action}", s.page(s.accountPost))
+	s.mux.HandleFunc("GET /register", s.page(s.registerPage))
+	s.mux.HandleFunc("POST /register/donor", s.page(s.registerDonor))
+	s.mux.HandleFunc("POST /register/patient", s.page(s.registerPatient))
 
 	for _, rt := range s.apiRoutes() {
 		s.mux.HandleFunc(rt.pattern, rt.handler)
@@ -157,6 +174,18 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"POST /api/v1/dose/administer", s.api(s.apiDoseAdminister)},
 		{"POST /api/v1/dose/reaction", s.api(s.apiDoseReaction)},
 		{"GET /api/v1/trace/{kind}/{ref}", s.api(s.apiTrace)},
+		{"GET /api/v1/users", s.api(s.apiAccounts)},
+		{"POST /api/v1/users/{name}/{action}", s.api(s.apiAccountAct)},
+		{"GET /api/v1/lots", s.api(s.apiLots)},
+		{"GET /api/v1/lots/{ref}", s.api(s.apiLot)},
+		{"GET /api/v1/lots/{ref}/results", s.api(s.apiResults)},
+		{"POST /api/v1/lots/{ref}/results", s.api(s.apiRecordResult)},
+		{"GET /api/v1/lots/{ref}/evaluation", s.api(s.apiEvaluation)},
+		{"GET /api/v1/lots/{ref}/history", s.api(s.apiHistory)},
+		{"POST /api/v1/lots/{ref}/approve", s.api(s.apiApprove)},
+		{"POST /api/v1/lots/{ref}/reject", s.api(s.apiReject)},
+		{"POST /api/v1/donors", s.api(s.apiAddDonor)},
+		{"POST /api/v1/patients", s.api(s.apiAddPatient)},
 	}
 }
 

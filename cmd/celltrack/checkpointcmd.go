@@ -386,6 +386,7 @@ func (rt *runtime) restoreCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "checkpoint", Usage: "a kept checkpoint `FILE` or a directory of them; repeat for more"},
 			&cli.BoolFlag{Name: "allow-rollback", Usage: "restore even a backup older than a kept checkpoint or the database (needs --reason)"},
 			&cli.StringFlag{Name: "reason", Usage: "why a rollback is allowed"},
+			&cli.StringFlag{Name: "facility", Usage: "the facility's ISBT 128 `FIN` (e.g. G1234), needed when the database does not open: the backup must be of it"},
 			passwordStdinFlag,
 		},
 		Action: rt.action(noDB, 0, func(c *cli.Context) error {
@@ -406,7 +407,7 @@ func (rt *runtime) restoreCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := store.Restore(dbPath(c), store.RestoreOptions{From: c.String("from"), Actor: admin, Password: password, Kept: kept,
+			rep, err := store.Restore(dbPath(c), store.RestoreOptions{From: c.String("from"), Actor: admin, Password: password, Facility: c.String("facility"), Kept: kept,
 				AllowRollback: c.Bool("allow-rollback"), Reason: c.String("reason"),
 				Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
 			if err != nil {

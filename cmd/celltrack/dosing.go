@@ -431,7 +431,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return rt.out(weightView(wt), func(w io.Writer) {
+					return rt.out(lot.ViewWeight(wt), func(w io.Writer) {
 						fmt.Fprintf(w, "confirmed %s measured %s for %s, signed by %s\n", wt.Grams, lot.FormatTime(wt.MeasuredAt), c.Args().First(), u.FullName)
 					})
 				}),

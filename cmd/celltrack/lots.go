@@ -237,15 +237,6 @@ func (rt *runtime) clock() time.Time {
 // patient.
 func (rt *runtime) statusText(l lot.Lot) string { return l.StatusText(rt.clock(), rt.restrictedTo(l)) }
 
-func (rt *runtime) lotView(l lot.Lot) map[string]any {
-	return map[string]any{"id": l.ID, "number": l.Number, "din": l.DIN.String(), "din_check": string(l.DIN.Check()),
-		"source": l.Source, "product": l.Source.Product(), "status": l.Status, "expired": l.Expired(rt.clock()), "usable": l.Usable(rt.clock()),
-		"cells": l.Cells, "viability_pct": l.Viability.String(), "volume_ml": l.VolumeML.String(),
-		"manufactured": lot.FormatDate(l.Manufactured), "expires": lot.FormatDate(l.Expires), "passage": l.Passage,
-		"location": l.Location, "containers_count": l.Containers, "cells_split": l.CellsSplit,
-		"created_at": l.CreatedAt, "created_by": l.CreatedBy, "exceptional": l.Exceptional, "restricted_to": rt.restrictedTo(l)}
-}
-
 func (rt *runtime) printLot(w io.Writer, l lot.Lot, cs []lot.Container) {
 	fmt.Fprintf(w, "Lot %s  %s  %s\n", l.Number, l.Source.Product(), rt.statusText(l))
 	fmt.Fprintf(w, "  DIN           %s\n", l.DIN.EyeReadable())
@@ -368,22 +359,6 @@ func (rt *runtime) containerCommand() *cli.Command {
 	}
 }
 
-// containerView is a container as shown in --json output: where it is, its
-// post-thaw numbers once thawed (doses use them) and, once dispensed, the MRN
-// of the patient it is for.
-func (rt *runtime) containerView(c lot.Container) map[string]any {
-	v := map[string]any{"id": c.ID, "code": c.Code(), "lot_id": c.LotID, "number": c.Number, "cells": c.Cells,
-		"volume_ml": c.VolumeML.String(), "state": c.State, "location": c.Location, "site": c.Site,
-		"custodian": c.Custodian, "created_at": c.CreatedAt, "created_by": c.CreatedBy}
-	if !c.ThawedAt.IsZero() {
-		v["thawed_at"], v["thaw_viability_pct"], v["viable_cells"] = c.ThawedAt, c.ThawViability.String(), c.ViableCells
-	}
-	if c.PatientID != uuid.Nil {
-		v["patient_id"], v["patient"] = c.PatientID, rt.patientMRN(c.PatientID)
-	}
-	return v
-}
-
 // patientMRN names a patient by MRN, or by UUID if the lookup fails.
 func (rt *runtime) patientMRN(id uuid.UUID) string {
 	if p, err := rt.lots().Patient(id.String()); err == nil {
@@ -438,4 +413,15 @@ func (rt *runtime) isbtCommand() *cli.Command {
 			}),
 		}},
 	}
+}
+
+// lotView is a lot as --json prints it (lot.ViewLot), judged at the
+// command's clock.
+func (rt *runtime) lotView(l lot.Lot) map[string]any {
+	return lot.ViewLot(l, rt.clock(), rt.restrictedTo(l))
+}
+
+// containerView is a container as --json prints it (lot.ViewContainer).
+func (rt *runtime) containerView(c lot.Container) map[string]any {
+	return lot.ViewContainer(c, rt.patientMRN)
 }

@@ -43,7 +43,7 @@ func (rt *runtime) donorCommand() *cli.Command {
 					if d, err = rt.lots().AddDonor(actor(c), d); err != nil {
 						return err
 					}
-					return rt.out(donorView(d), func(w io.Writer) { fmt.Fprintf(w, "registered donor %s\n", d.Code) })
+					return rt.out(lot.ViewDonor(d), func(w io.Writer) { fmt.Fprintf(w, "registered donor %s\n", d.Code) })
 				}),
 			},
 			{
@@ -81,8 +81,8 @@ func (rt *runtime) donorCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					v := donorView(d)
-					v["correction"] = correctionView(corr)
+					v := lot.ViewDonor(d)
+					v["correction"] = lot.ViewCorrection(corr)
 					return rt.out(v, func(w io.Writer) {
 						fmt.Fprintf(w, "corrected donor %s: %s\n  reason: %s\n", d.Code, corr.Summary(), corr.Reason)
 					})
@@ -102,7 +102,7 @@ func (rt *runtime) donorCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					view, sv := donorView(d), []map[string]any{}
+					view, sv := lot.ViewDonor(d), []map[string]any{}
 					for _, s := range ss {
 						sv = append(sv, screeningView(s))
 					}
@@ -128,7 +128,7 @@ func (rt *runtime) donorCommand() *cli.Command {
 					}
 					views := []map[string]any{}
 					for _, d := range ds {
-						views = append(views, donorView(d))
+						views = append(views, lot.ViewDonor(d))
 					}
 					return rt.out(views, func(w io.Writer) {
 						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -142,30 +142,6 @@ func (rt *runtime) donorCommand() *cli.Command {
 			},
 		},
 	}
-}
-
-func donorView(d lot.Donor) map[string]any {
-	return map[string]any{"id": d.ID, "code": d.Code, "delivered": lot.FormatDate(d.Delivered), "site": d.Site,
-		"consented": lot.FormatDate(d.Consented), "created_at": d.CreatedAt, "created_by": d.CreatedBy,
-		"corrections": correctionsView(d.Corrections)}
-}
-
-// correctionsView is a record's corrections for JSON, oldest first ([] when
-// none).
-func correctionsView(cs []lot.Correction) []map[string]any {
-	out := []map[string]any{}
-	for _, c := range cs {
-		out = append(out, correctionView(c))
-	}
-	return out
-}
-
-func correctionView(c lot.Correction) map[string]any {
-	changes := []map[string]any{}
-	for _, ch := range c.Changes {
-		changes = append(changes, map[string]any{"field": ch.Field, "old": ch.Old, "new": ch.New})
-	}
-	return map[string]any{"at": c.At, "by": c.By, "reason": c.Reason, "changes": changes}
 }
 
 // printCorrections lists a record's corrections, oldest first: when, who,
@@ -203,7 +179,7 @@ func (rt *runtime) patientCommand() *cli.Command {
 					if p, err = rt.lots().AddPatient(actor(c), p); err != nil {
 						return err
 					}
-					return rt.out(patientView(p, nil), func(w io.Writer) { fmt.Fprintf(w, "registered patient %s (%s)\n", p.MRN, p.Name) })
+					return rt.out(lot.ViewPatient(p, nil), func(w io.Writer) { fmt.Fprintf(w, "registered patient %s (%s)\n", p.MRN, p.Name) })
 				}),
 			},
 			{
@@ -245,8 +221,8 @@ func (rt *runtime) patientCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					v := patientView(p, nil)
-					v["correction"] = correctionView(corr)
+					v := lot.ViewPatient(p, nil)
+					v["correction"] = lot.ViewCorrection(corr)
 					return rt.out(v, func(w io.Writer) {
 						fmt.Fprintf(w, "corrected patient %s: %s\n  reason: %s\n", p.MRN, corr.Summary(), corr.Reason)
 						if fix.MRN != "" {
@@ -280,7 +256,7 @@ func (rt *runtime) patientCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return rt.out(weightView(wt), func(w io.Writer) {
+					return rt.out(lot.ViewWeight(wt), func(w io.Writer) {
 						fmt.Fprintf(w, "recorded %s for %s, measured %s\n", wt.Grams, c.Args().First(), lot.FormatTime(wt.MeasuredAt))
 					})
 				}),
@@ -299,7 +275,7 @@ func (rt *runtime) patientCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return rt.out(patientView(p, ws), func(w io.Writer) {
+					return rt.out(lot.ViewPatient(p, ws), func(w io.Writer) {
 						fmt.Fprintf(w, "Patient %s  %s  born %s  sex %s\n", p.MRN, p.Name, lot.FormatDate(p.Born), p.Sex)
 						fmt.Fprintf(w, "  registered %s by %s\n", lot.FormatTime(p.CreatedAt), p.CreatedBy)
 						if len(p.FormerMRNs) > 0 {
@@ -327,7 +303,7 @@ func (rt *runtime) patientCommand() *cli.Command {
 					}
 					views := []map[string]any{}
 					for _, p := range ps {
-						views = append(views, patientView(p, nil))
+						views = append(views, lot.ViewPatient(p, nil))
 					}
 					return rt.out(views, func(w io.Writer) {
 						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -341,24 +317,6 @@ func (rt *runtime) patientCommand() *cli.Command {
 			},
 		},
 	}
-}
-
-func patientView(p lot.Patient, ws []lot.Weight) map[string]any {
-	former := append([]string{}, p.FormerMRNs...)
-	v := map[string]any{"id": p.ID, "mrn": p.MRN, "name": p.Name, "born": lot.FormatDate(p.Born), "sex": p.Sex,
-		"created_at": p.CreatedAt, "created_by": p.CreatedBy, "former_mrns": former, "corrections": correctionsView(p.Corrections)}
-	if ws != nil {
-		wv := []map[string]any{}
-		for _, w := range ws {
-			wv = append(wv, weightView(w))
-		}
-		v["weights"] = wv
-	}
-	return v
-}
-
-func weightView(w lot.Weight) map[string]any {
-	return map[string]any{"id": w.ID, "kg": w.Grams.KgString(), "measured_at": w.MeasuredAt, "recorded_by": w.RecordedBy}
 }
 
 // printScreenings lists a donor's screenings by number, voided ones marked

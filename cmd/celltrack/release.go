@@ -61,7 +61,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 					}
 					views := []map[string]any{}
 					for _, r := range rs {
-						views = append(views, resultView(r))
+						views = append(views, release.ViewResult(r))
 					}
 					return rt.out(views, func(w io.Writer) {
 						tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -145,7 +145,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return rt.out(dispositionView(d), func(w io.Writer) {
+					return rt.out(release.ViewDisposition(d), func(w io.Writer) {
 						if d.Decision == release.Exception {
 							fmt.Fprintf(w, "EXCEPTIONAL RELEASE of lot %s for patient %s only, against %s@%d\n", d.Lot, d.Patient, d.Spec, d.SpecVersion)
 							fmt.Fprintf(w, "  DOES NOT MEET: %s\n", strings.Join(release.Nonconforming(d.Rows), ", "))
@@ -177,7 +177,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return rt.out(dispositionView(d), func(w io.Writer) {
+					return rt.out(release.ViewDisposition(d), func(w io.Writer) {
 						fmt.Fprintf(w, "rejected lot %s: %s\n", d.Lot, d.Reason)
 						if d.Unevaluated != "" {
 							fmt.Fprintf(w, "  %s\n", d.Unevaluated)
@@ -197,7 +197,7 @@ func (rt *runtime) releaseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return rt.out(dispositionViews(ds), func(w io.Writer) {
+					return rt.out(release.ViewDispositions(ds), func(w io.Writer) {
 						if len(ds) == 0 {
 							fmt.Fprintf(w, "lot %s has no release decision yet\n", c.Args().First())
 						}
@@ -266,7 +266,7 @@ func (rt *runtime) releaseResult(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		return rt.out(map[string]any{"voided": resultView(r), "requarantined": rq}, func(w io.Writer) {
+		return rt.out(map[string]any{"voided": release.ViewResult(r), "requarantined": rq}, func(w io.Writer) {
 			fmt.Fprintf(w, "voided result #%d (%s %s) of lot %s: %s\n", r.Seq, r.Assay, r.Display(), ref, r.VoidReason)
 			printRequarantines(w, rq)
 		})
@@ -286,7 +286,7 @@ func (rt *runtime) releaseResult(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return rt.out(map[string]any{"result": resultView(r), "requarantined": rq}, func(w io.Writer) {
+	return rt.out(map[string]any{"result": release.ViewResult(r), "requarantined": rq}, func(w io.Writer) {
 		fmt.Fprintf(w, "recorded result #%d of lot %s: %s %s", r.Seq, ref, r.Assay, r.Display())
 		if r.Corrects > 0 {
 			fmt.Fprintf(w, " (corrects #%d, now void)", r.Corrects)
@@ -319,12 +319,6 @@ func printRequarantines(w io.Writer, rq []release.Requarantine) {
 	}
 }
 
-func resultView(r release.Result) map[string]any {
-	return map[string]any{"id": r.ID, "seq": r.Seq, "assay": r.Assay, "value": r.Value.Text, "unit": r.Value.Unit,
-		"method": r.Method, "tested": lot.FormatDate(r.Tested), "recorded_at": r.RecordedAt, "recorded_by": r.RecordedBy,
-		"corrects": r.Corrects, "voided": r.Voided(), "voided_at": r.VoidedAt, "voided_by": r.VoidedBy, "void_reason": r.VoidReason}
-}
-
 func printEvaluation(w io.Writer, ev release.Evaluation) {
 	fmt.Fprintf(w, "Lot %s against %s@%d\n", ev.Lot, ev.Spec, ev.Version)
 	rows := [][]string{}
@@ -346,22 +340,6 @@ func printSignatures(w io.Writer, sigs []audit.Signature) {
 	if len(sigs) > 0 {
 		fmt.Fprintf(w, "  signed record SHA-256 %x\n", sigs[0].Signed)
 	}
-}
-
-// signatureView is a signature as --json prints it.
-func signatureView(s audit.Signature) map[string]any {
-	return map[string]any{"user": s.User, "full_name": s.FullName, "role": s.Role, "time": s.Time,
-		"meaning": s.Meaning, "signed_sha256": fmt.Sprintf("%x", s.Signed)}
-}
-
-func dispositionView(d release.Disposition) map[string]any {
-	sigs := []map[string]any{}
-	for _, s := range d.Signatures {
-		sigs = append(sigs, signatureView(s))
-	}
-	return map[string]any{"id": d.ID, "lot": d.Lot, "din": d.DIN, "decision": d.Decision, "spec": d.Spec,
-		"spec_version": d.SpecVersion, "rows": d.Rows, "reason": d.Reason, "patient": d.Patient, "infused": d.Infused, "recall": d.Recall,
-		"unevaluated": d.Unevaluated, "at": d.At, "by": d.By, "signatures": sigs}
 }
 
 func (rt *runtime) releaseCertificate(c *cli.Context) error {
@@ -397,7 +375,7 @@ func (rt *runtime) releaseCertificate(c *cli.Context) error {
 		enc := json.NewEncoder(&buf)
 		enc.SetIndent("", "  ")
 		err = enc.Encode(map[string]any{"lot": rt.lotView(cert.Lot), "source": cert.Source, "restricted_to": cert.RestrictedTo,
-			"evaluation": cert.Evaluation, "spec_title": cert.SpecTitle, "dispositions": dispositionViews(cert.Dispositions),
+			"evaluation": cert.Evaluation, "spec_title": cert.SpecTitle, "dispositions": release.ViewDispositions(cert.Dispositions),
 			"chain_head": cert.ChainHead, "tree_head": cert.TreeHead, "generated": cert.Generated, "results_voided_or_corrected": invalidationViews(release.Invalidated(cert.Results)),
 			"produced": map[string]any{"at": cert.Generated, "by": cert.ProducedBy, "by_name": cert.ProducedByName, "by_role": cert.ProducedByRole,
 				"database": cert.Database, "audit_head": cert.ChainHead, "audit_entries": cert.AuditEntries,
@@ -432,14 +410,6 @@ func invalidationViews(is []release.Invalidation) []map[string]any {
 		v = append(v, map[string]any{"seq": i.Seq, "assay": i.Assay, "value": i.Value.Text, "unit": i.Value.Unit,
 			"tested": lot.FormatDate(i.Tested), "recorded_by": i.RecordedBy, "recorded_at": i.RecordedAt,
 			"invalidated": how, "corrected_by": i.CorrectedBy, "voided_at": i.VoidedAt, "voided_by": i.VoidedBy, "reason": i.Reason})
-	}
-	return v
-}
-
-func dispositionViews(ds []release.Disposition) []map[string]any {
-	v := []map[string]any{}
-	for _, d := range ds {
-		v = append(v, dispositionView(d))
 	}
 	return v
 }
@@ -634,7 +604,7 @@ func screeningView(s release.Screening) map[string]any {
 		"recorded_at": s.RecordedAt, "recorded_by": s.RecordedBy, "voided": s.Voided()}
 	if s.Voided() {
 		v["voided_at"], v["voided_by"], v["void_reason"] = s.VoidedAt, s.VoidedBy, s.VoidReason
-		v["void_signature"] = signatureView(s.VoidSignature)
+		v["void_signature"] = release.ViewSignature(s.VoidSignature)
 	}
 	return v
 }

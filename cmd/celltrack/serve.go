@@ -194,8 +194,12 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 	return web.New(web.Config{
 		Doses:    store.NewDoseService(db),
 		Traces:   store.NewTraceService(db),
+		Lots:     store.NewLotService(db),
+		Releases: store.NewReleaseService(db),
 		Users:    db,
 		Sessions: webSessions{db},
+		Accounts: db,
+		Now:      db.Now, // the database's clock: what is locked is decided by it
 		Health:   func() error { _, err := db.Facility(); return err },
 		Secure:   secure,
 		Log:      logger,

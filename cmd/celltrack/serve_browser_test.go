@@ -218,3 +218,254 @@ func TestServeBrowserEscapesNames(t *testing.T) {
 		t.Errorf("the trace does not show the patient's name as text:\n%s", report)
 	}
 }
+
+// QA's lot page in a real browser, with the keyboard only: QA logs in,
+// starts on the lots, filters them and goes to LOT-UC-1 through the list,
+// reads the evaluation, types the password in the release form and Enter,
+// and the page shows the release with QA's printed name and meaning.
+// Screenshots of the lot page at tablet size (768×1024, the whole page as
+// well as the first screen) before and after signing are saved.
+func TestServeBrowserQALotPage(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "release")
+	ctx := newBrowser(t)
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	shot := func(name string, full bool) {
+		t.Helper()
+		var a chromedp.Action[[]byte] = chromedp.CaptureScreenshot()
+		if full {
+			a = chromedp.FullScreenshot(100) // 100: PNG
+		}
+		img, err := chromedp.Run(ctx, a)
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		p := filepath.Join(screenshotDir(), name)
+		if err := os.WriteFile(p, img, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", p)
+	}
+	do("log in as QA",
+		chromedp.EmulateViewport(768, 1024),
+		chromedp.Navigate(f.srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "quinn"),
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("lots")), // QA starts on the lots
+	)
+	do("filter to the lots in quarantine, by keyboard",
+		chromedp.SetValue(chromedp.ID("status"), "quarantine"),
+		chromedp.Focus(chromedp.CSS(`#lot-filter button`)),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitReady(chromedp.CSS(`#status option[value="quarantine"][selected]`)),
+	)
+	do("LOT-UC-1 in the list, by keyboard",
+		chromedp.Focus(chromedp.CSS(`#lots a[href="/lots/LOT-UC-1"]`)),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("approve-form")),
+	)
+	if v := text("#eval-verdict"); v != "PASS — conforms to isct-uc-msc@1" {
+		t.Fatalf("evaluation verdict %q", v)
+	}
+	shot("celltrack-qa-lot-768x1024.png", false)
+	shot("celltrack-qa-lot-768-full.png", true)
+	do("phone width", chromedp.EmulateViewport(390, 844))
+	shot("celltrack-qa-lot-390-full.png", true)
+	do("tablet width again", chromedp.EmulateViewport(768, 1024))
+	do("sign the release",
+		chromedp.SendKeys(chromedp.ID("approve-password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("done")),
+	)
+	if done := text("#done"); !strings.Contains(done, "Released lot LOT-UC-1 against isct-uc-msc@1") ||
+		!strings.Contains(done, "Signed by Quinn Adebayo (quinn, qa)") || !strings.Contains(done, "approved for release") {
+		t.Fatalf("after signing:\n%s", done)
+	}
+	if st := text("#lot-status"); st != "RELEASED" {
+		t.Errorf("lot status shown %q after release", st)
+	}
+	shot("celltrack-qa-lot-released-768x1024.png", false)
+}
+
+// The lab in a real browser, keyboard only: the lab starts on the lots,
+// registers a donor on the registration page, and records a QC result on
+// a lot's page. Screenshots of both at tablet size are saved.
+func TestServeBrowserLab(t *testing.T) {
+	f := newWebFixture(t, false, "lab")
+	ctx := newBrowser(t)
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	shot := func(name string) {
+		t.Helper()
+		img, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		p := filepath.Join(screenshotDir(), name)
+		if err := os.WriteFile(p, img, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", p)
+	}
+	do("log in as the lab",
+		chromedp.EmulateViewport(768, 1024),
+		chromedp.Navigate(f.srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "liu"),
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("lots")),
+	)
+	do("register a donor",
+		chromedp.Focus(chromedp.CSS(`nav a[href="/register"]`)),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("donor-form")),
+		chromedp.SendKeys(chromedp.ID("code"), "D-0002"),
+		chromedp.SendKeys(chromedp.ID("site"), "Maternity ward 5"),
+		chromedp.SendKeys(chromedp.ID("delivered"), "2026-11-01"),
+		chromedp.SendKeys(chromedp.ID("consented"), "2026-10-20"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("done")),
+	)
+	if done := text("#done"); !strings.Contains(done, "Registered donor D-0002") {
+		t.Fatalf("after registering:\n%s", done)
+	}
+	shot("celltrack-lab-register-768.png")
+	do("record a QC result on LOT-UC-1",
+		chromedp.Navigate(f.srv.URL+"/lots/LOT-UC-1"),
+		chromedp.WaitVisible(chromedp.ID("result-form")),
+		chromedp.SetValue(chromedp.ID("assay"), "CD105"),
+		chromedp.SendKeys(chromedp.ID("value"), "98.2"),
+		chromedp.SendKeys(chromedp.ID("method"), "flow cytometry"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("done")),
+	)
+	if done := text("#done"); !strings.Contains(done, "Recorded result #1: CD105 98.2 %") {
+		t.Fatalf("after recording:\n%s", done)
+	}
+	if ev := text("#eval-verdict"); !strings.Contains(ev, "FAIL") {
+		t.Errorf("one result of fifteen: the evaluation says %q", ev)
+	}
+	shot("celltrack-lab-lot-768.png")
+}
+
+// The exceptional release form in a real browser, for a lot whose
+// viability fails: it names what the lot does not meet and both
+// signatures' meanings; a screenshot at tablet width is saved.
+func TestServeBrowserQAExceptionForm(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	for _, fx := range []string{"lab", "release"} {
+		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), fx, testClockAt()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runCLIOn(t, path, "--user", "liu", "release", "result", "--corrects", "14", "--reason", "viability re-read", "--assay", "viability", "--value", "78.0", "LOT-UC-1")
+	f := newWebFixtureAt(t, path)
+	ctx := newBrowser(t)
+	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(768, 1024),
+		chromedp.Navigate(f.srv.URL+"/login"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "quinn"),
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("lots")),
+		chromedp.Navigate(f.srv.URL+"/lots/LOT-UC-1"),
+		chromedp.WaitVisible(chromedp.ID("exception-form")),
+		chromedp.ScrollIntoView(chromedp.ID("approve")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	form, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("exception-form")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(form, "does not meet: viability FAIL (78 %)") {
+		t.Errorf("the exception form:\n%s", form)
+	}
+	img, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(screenshotDir(), "celltrack-qa-exception-768x1024.png")
+	if err := os.WriteFile(p, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", p)
+}
+
+// The admin lifts a lockout on the accounts page with the keyboard alone,
+// while the server runs; a screenshot at tablet size is left to look at.
+func TestServeBrowserAccounts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), "lab", nil); err != nil {
+		t.Fatal(err)
+	}
+	f := newWebFixtureAt(t, path)
+	stranger := f.client()
+	for i := 0; i < 5; i++ {
+		f.postJSON(stranger, "/api/v1/login", map[string]any{"user": "omar", "password": "not-the-password"})
+	}
+	ctx := newBrowser(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/login"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "alice"),
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS("nav")),
+		chromedp.Navigate(f.srv.URL+"/accounts"),
+		chromedp.WaitVisible(chromedp.ID("accounts")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		p := filepath.Join(screenshotDir(), name)
+		if err := os.WriteFile(p, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", p)
+	}
+	shot("celltrack-accounts-768x1024.png")
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("reason-unlock-omar"), "locked by guesses; confirmed by phone"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("done")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("done")))
+	if err != nil || !strings.Contains(done, "Account omar: unlock recorded") {
+		t.Fatalf("after unlocking: %q %v", done, err)
+	}
+	shot("celltrack-accounts-unlocked-768x1024.png")
+	if u, err := f.db.User("omar"); err != nil || u.Failures != 0 {
+		t.Errorf("omar after the unlock: %+v %v", u, err)
+	}
+}

@@ -313,3 +313,56 @@ func TestServeLockoutOverHTTP(t *testing.T) {
 		t.Fatalf("login after unlock: %d %v", st, m)
 	}
 }
+
+// While the server holds the database the admin unlocks, disables and
+// enables accounts on the accounts page (and the API): a lockout by a
+// stranger is not a dead end until the server stops. Other roles get 403,
+// a blank reason 422, and neither writes anything.
+func TestServeAccountsPage(t *testing.T) {
+	f := newWebFixture(t, false, "lab")
+	stranger := f.client()
+	for i := 0; i < 5; i++ {
+		f.postJSON(stranger, "/api/v1/login", map[string]any{"user": "omar", "password": "not-the-password"})
+	}
+	nurse := f.client()
+	f.login(nurse, "nina")
+	n0 := f.auditCount()
+	if st, _ := f.get(nurse, "/accounts"); st != http.StatusForbidden {
+		t.Errorf("GET /accounts as a nurse: %d, want 403", st)
+	}
+	if st, _ := f.post(nurse, "/accounts/omar/unlock", url.Values{"reason": {"x"}}); st != http.StatusForbidden || f.auditCount() != n0 {
+		t.Errorf("unlock by a nurse: %d, %d entries", st, f.auditCount()-n0)
+	}
+	admin := f.client()
+	f.login(admin, "alice")
+	n0 = f.auditCount()
+	st, body := f.get(admin, "/accounts")
+	mustContain(t, "accounts page", body, `id="account-omar"`, "locked until", `action="/accounts/omar/unlock"`)
+	if st != http.StatusOK {
+		t.Fatalf("GET /accounts as admin: %d", st)
+	}
+	if st, body := f.post(admin, "/accounts/omar/unlock", url.Values{"reason": {" "}}); st != http.StatusUnprocessableEntity || f.auditCount() != n0 {
+		t.Errorf("unlock without a reason: %d, %d entries\n%.300s", st, f.auditCount()-n0, body)
+	}
+	st, body = f.post(admin, "/accounts/omar/unlock", url.Values{"reason": {"locked by a stranger's guesses; confirmed by phone"}})
+	if st != http.StatusOK || f.auditCount() != n0+1 {
+		t.Fatalf("unlock: %d, %d entries\n%.300s", st, f.auditCount()-n0, body)
+	}
+	mustContain(t, "after unlock", body, "Account omar: unlock recorded")
+	omar := f.client()
+	f.login(omar, "omar")
+	// Disabled through the API: the live session ends at its next request.
+	st, m := f.postJSON(admin, "/api/v1/users/omar/disable", map[string]any{"reason": "badge lost"})
+	if st != http.StatusOK || m["status"] != "disabled" {
+		t.Fatalf("disable: %d %v", st, m)
+	}
+	if st, _ := f.get(omar, "/api/v1/lots"); st == http.StatusOK {
+		t.Errorf("a disabled user's session still reads")
+	}
+	if st, m := f.postJSON(admin, "/api/v1/users/omar/enable", map[string]any{"reason": "badge found"}); st != http.StatusOK || m["status"] != "active" {
+		t.Fatalf("enable: %d %v", st, m)
+	}
+	if st, m := f.postJSON(admin, "/api/v1/users/omar/promote", map[string]any{"reason": "x"}); st != http.StatusNotFound {
+		t.Errorf("an unknown action: %d %v", st, m)
+	}
+}

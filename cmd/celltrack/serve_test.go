@@ -172,14 +172,29 @@ func TestServeBedsideWrongBagThenGo(t *testing.T) {
 	if st != http.StatusOK {
 		t.Fatalf("MRN alone: %d\n%s", st, body)
 	}
-	mustContain(t, "after the wristband", body, `id="patient">MRN-1001<`, `id="scan"`)
+	mustContain(t, "after the wristband", body, `id="patient">MRN-1001<`, `id="scan"`,
+		`id="patient-name">Mei Chen, born 1984-03-09, sex F — check it against the wristband<`)
+	// A mis-scan (a digit short) is refused on its own; the bag in hand
+	// stays, and the next scan or "add" is not stuck on the bad code.
+	st, body = f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-1001"}, "bag": {"G12342600000102"}, "scan": {"G1234260000010"}, "op": {"add"}})
+	if st == http.StatusOK || !strings.Contains(body, "G1234260000010") || strings.Contains(body, `name="bag" value="G1234260000010"`) || !strings.Contains(body, `name="bag" value="G12342600000102"`) {
+		t.Errorf("a mis-scan: %d; the bags in hand must stay and the bad code not join them\n%.600s", st, body)
+	}
+	// An unknown wristband is said at once, before any bag is scanned.
+	st, body = f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-NOPE"}})
+	if st != http.StatusNotFound || !strings.Contains(body, "MRN-NOPE") || strings.Contains(body, `id="scan"`) {
+		t.Errorf("unknown MRN: %d\n%.400s", st, body)
+	}
 
 	// Bag 02 was never thawed nor dispensed for this patient.
 	st, body = f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-1001"}, "scan": {"G12342600000102"}, "op": {"check"}})
 	if st != http.StatusOK {
 		t.Fatalf("wrong bag: %d\n%s", st, body)
 	}
-	mustContain(t, "wrong bag", body, ">NO-GO<", "Do not infuse.", "✗ FAIL", "container dispensed", "→ ")
+	mustContain(t, "wrong bag", body, ">NO-GO<", "Do not infuse.", "✗ FAIL", "container dispensed", "→ ", `id="no-plan"`)
+	if strings.Contains(body, "To give") || strings.Contains(body, ">From G12342600000102<") {
+		t.Errorf("a NO-GO shows a volume to draw from the refused bag")
+	}
 	if strings.Contains(body, "administer-form") {
 		t.Errorf("NO-GO offers the administer form")
 	}
@@ -225,6 +240,13 @@ func TestServeBedsideWrongBagThenGo(t *testing.T) {
 		t.Errorf("grade 7: status %d, %d audit entries; want 422 and none\n%s", st, f.auditCount()-n0, body)
 	}
 	mustContain(t, "grade 7", body, "grade", "7", `id="reaction-form"`)
+	// A form that names another patient than the infusion's is refused:
+	// the page would confirm a reaction for MRN-2001 stored on MRN-1001.
+	st, body = f.post(c, "/bedside/reaction", url.Values{"infusion": {id[1]}, "mrn": {"MRN-2001"}, "grade": {"3"}, "text": {"anaphylaxis"}})
+	if st != http.StatusConflict || f.auditCount() != n0 {
+		t.Errorf("reaction naming another patient: status %d, %d audit entries; want 409 and none\n%.300s", st, f.auditCount()-n0, body)
+	}
+	mustContain(t, "another patient", body, "is not an infusion of patient MRN-2001; nothing was recorded")
 	st, body = f.post(c, "/bedside/reaction", url.Values{"infusion": {id[1]}, "mrn": {"MRN-1001"}, "grade": {"1"}, "text": {"transient fever 38.1 °C"}})
 	if st != http.StatusOK || f.auditCount() != n0+1 {
 		t.Fatalf("reaction: %d, %d audit entries\n%s", st, f.auditCount()-n0, body)

@@ -59,10 +59,15 @@ func (rt *runtime) loadSession(dbPath string) (store.Credentials, string, error)
 	if err != nil {
 		return c, "", err
 	}
-	b, err := os.ReadFile(path)
+	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, path, lot.Errorf(lot.ESESSION, "not logged in to %s; log in with `celltrack login NAME`", dbPath)
 	}
+	if err == nil && fi.Mode().Perm()&0o077 != 0 {
+		// Whoever can read the file can act as its user until it expires.
+		return c, path, lot.Errorf(lot.ESESSION, "the session file %s is readable by others (mode %04o), so it is not used; log in again with `celltrack login NAME` (it is written 0600)", path, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return c, path, fmt.Errorf("read session file: %w", err)
 	}
@@ -192,6 +197,9 @@ func (rt *runtime) logoutCommand() *cli.Command {
 			creds, path, err := rt.loadSession(dbPath(c))
 			if err != nil {
 				return err
+			}
+			if want := flagValue(c, "user", (*cli.Context).String); want != "" && want != creds.User {
+				return lot.Errorf(lot.EUSAGE, "--user (or CELLTRACK_USER) %s names someone other than the session's user %s; nothing was done — drop --user to log %s out", want, creds.User, creds.User)
 			}
 			u, err := rt.db.Logout(creds)
 			os.Remove(path)

@@ -1,0 +1,170 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+)
+
+// The accounts page: while the server holds the database no command can
+// open it, so the administrator's everyday account actions — lifting a
+// lockout, disabling a stolen or departed account, enabling it again — are
+// here too, as `user unlock`, `user disable` and `user enable`, each with a
+// reason in the audit trail.
+
+// Accounts is what the accounts page needs of the users: the list (as
+// `user list`) and the admin's actions on one account. Each action returns
+// EFORBIDDEN for a role that may not, EINVALID for a blank reason,
+// ENOTFOUND for an unknown user and ECONFLICT where the account's state
+// forbids it.
+type Accounts interface {
+	Users() ([]audit.User, error)
+	UnlockUser(actor, name, reason string) (audit.User, error)
+	DisableUser(actor, name, reason string) (audit.User, error)
+	EnableUser(actor, name, reason string) (audit.User, error)
+}
+
+// accountActions are the account actions the page and the API offer, by
+// the last element of their path.
+var accountActions = map[string]audit.Action{"unlock": audit.UserUnlock, "disable": audit.UserDisable, "enable": audit.UserEnable}
+
+// AccountRequest is the body of POST /api/v1/users/{name}/{unlock,disable,enable}.
+type AccountRequest struct {
+	Reason string `json:"reason"`
+}
+
+// AccountView is an account as the page and the API show it: never its
+// password hash.
+type AccountView struct {
+	User      string     `json:"user"`
+	FullName  string     `json:"full_name"`
+	Role      audit.Role `json:"role"`
+	Status    string     `json:"status"`
+	LastLogin string     `json:"last_login"`
+	Failures  int        `json:"failures"`
+}
+
+func (s *Server) accountViews() ([]AccountView, error) {
+	us, err := s.cfg.Accounts.Users()
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now()
+	vs := []AccountView{}
+	for _, u := range us {
+		v := AccountView{User: u.Name, FullName: u.FullName, Role: u.Role, Status: "active", LastLogin: lot.FormatTime(u.LastLogin), Failures: u.Failures}
+		switch {
+		case u.Disabled:
+			v.Status = "disabled"
+		case u.Locked(now):
+			v.Status = "locked until " + lot.FormatTime(u.LockedUntil)
+		}
+		vs = append(vs, v)
+	}
+	return vs, nil
+}
+
+// accountAct runs one account action for u on name.
+func (s *Server) accountAct(u audit.User, name, what, reason string) (audit.User, error) {
+	action, ok := accountActions[what]
+	if !ok {
+		return audit.User{}, lot.Errorf(lot.ENOTFOUND, "%q is not an account action; use unlock, disable or enable", what)
+	}
+	if err := audit.Authorize(u, action); err != nil {
+		return audit.User{}, err
+	}
+	if strings.TrimSpace(reason) == "" {
+		return audit.User{}, lot.Errorf(lot.EINVALID, "reason is empty; say why the account of %s is to be %sd", name, strings.TrimSuffix(what, "e"))
+	}
+	switch what {
+	case "unlock":
+		return s.cfg.Accounts.UnlockUser(u.Name, name, reason)
+	case "disable":
+		return s.cfg.Accounts.DisableUser(u.Name, name, reason)
+	}
+	return s.cfg.Accounts.EnableUser(u.Name, name, reason)
+}
+
+type accountsData struct {
+	Accounts []AccountView
+	Done     string
+}
+
+func (s *Server) renderAccounts(w http.ResponseWriter, u audit.User, status int, refusal error, done string) {
+	p := pageData{Title: "Accounts", User: u, Nav: "accounts"}
+	if !audit.Allowed(u.Role, audit.UserUnlock) {
+		s.render(w, http.StatusForbidden, "accounts", pageData{Title: "Accounts", User: u, Nav: "accounts",
+			Error: "user " + u.Name + " has role " + string(u.Role) + "; the accounts page is the admin's"})
+		return
+	}
+	vs, err := s.accountViews()
+	if err != nil {
+		p.Error = lot.ErrorMessage(err)
+		status = statusOf(err)
+	}
+	if refusal != nil {
+		p.Error = lot.ErrorMessage(refusal) + " — nothing was changed"
+	}
+	p.Data = accountsData{Accounts: vs, Done: done}
+	s.render(w, status, "accounts", p)
+}
+
+func (s *Server) accountsPage(w http.ResponseWriter, r *http.Request, u audit.User) {
+	s.renderAccounts(w, u, http.StatusOK, nil, "")
+}
+
+func (s *Server) accountPost(w http.ResponseWriter, r *http.Request, u audit.User) {
+	if !s.form(w, r) {
+		return
+	}
+	name, what := r.PathValue("name"), r.PathValue("action")
+	got, err := s.accountAct(u, name, what, r.PostForm.Get("reason"))
+	if err != nil {
+		s.logError(r, err)
+		s.renderAccounts(w, u, statusOf(err), err, "")
+		return
+	}
+	s.renderAccounts(w, u, http.StatusOK, nil, "Account "+got.Name+": "+what+" recorded")
+}
+
+func (s *Server) apiAccounts(w http.ResponseWriter, r *http.Request, u audit.User) error {
+	if err := audit.Authorize(u, audit.UserUnlock); err != nil {
+		return err
+	}
+	vs, err := s.accountViews()
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, vs)
+	return nil
+}
+
+func (s *Server) apiAccountAct(w http.ResponseWriter, r *http.Request, u audit.User) error {
+	name, what := r.PathValue("name"), r.PathValue("action")
+	if action, ok := accountActions[what]; ok {
+		if err := audit.Authorize(u, action); err != nil {
+			return err
+		}
+	}
+	var req AccountRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	got, err := s.accountAct(u, name, what, req.Reason)
+	if err != nil {
+		return err
+	}
+	vs, err := s.accountViews()
+	if err != nil {
+		return err
+	}
+	for _, v := range vs {
+		if v.User == got.Name {
+			writeJSON(w, http.StatusOK, v)
+			return nil
+		}
+	}
+	return lot.Errorf(lot.EINTERNAL, "account %s vanished after %s", got.Name, what)
+}

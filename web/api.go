@@ -92,7 +92,11 @@ func (s *Server) api(fn func(w http.ResponseWriter, r *http.Request, u audit.Use
 		}
 		if err := fn(w, r, u); err != nil {
 			s.logError(r, err)
-			writeAPIError(w, 0, err)
+			status := 0
+			if err == errTooLarge {
+				status = http.StatusRequestEntityTooLarge
+			}
+			writeAPIError(w, status, err)
 		}
 	}
 }

@@ -157,6 +157,11 @@ func (s *Server) routes() {
 		s.mux.HandleFunc(rt.pattern, rt.handler)
 	}
 	s.mux.HandleFunc("GET /api/v1/openapi.json", s.openAPI)
+	// Anything else under /api/ answers with the API's error object, not
+	// the mux's plain text.
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeAPIError(w, http.StatusNotFound, lot.Errorf(lot.ENOTFOUND, "%s %s is not a call of the API; see /api/v1/openapi.json", r.Method, r.URL.Path))
+	})
 }
 
 // apiRoute is one route of the JSON API; web/openapi.json describes each

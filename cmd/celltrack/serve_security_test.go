@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -241,6 +242,15 @@ func TestServeOversizedBody(t *testing.T) {
 			t.Errorf("%s chunked: %d, want 413", path, st)
 		}
 	}
+	// A logged-in call that hides its size too (the review found 422).
+	c := f.client()
+	f.login(c, "nina")
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/api/v1/dose/check", struct{ *strings.Reader }{strings.NewReader(`{"mrn":"` + big + `"}`)})
+	req.ContentLength = -1
+	req.Header.Set("Origin", f.srv.URL)
+	if st, body := f.do(c, req); st != http.StatusRequestEntityTooLarge {
+		t.Errorf("dose check chunked: %d, want 413\n%.200s", st, body)
+	}
 }
 
 // Every response carries the policy: no script, no framing.
@@ -364,5 +374,19 @@ func TestServeAccountsPage(t *testing.T) {
 	}
 	if st, m := f.postJSON(admin, "/api/v1/users/omar/promote", map[string]any{"reason": "x"}); st != http.StatusNotFound {
 		t.Errorf("an unknown action: %d %v", st, m)
+	}
+}
+
+// A call the API does not have answers with the API's error object.
+func TestServeUnknownAPICall(t *testing.T) {
+	f := newWebFixture(t, false, "lab")
+	c := f.client()
+	for _, tc := range []struct{ method, path string }{{"GET", "/api/v1/nope"}, {"GET", "/api/v1/login"}} {
+		req, _ := http.NewRequest(tc.method, f.srv.URL+tc.path, nil)
+		st, body := f.do(c, req)
+		var m map[string]any
+		if st != http.StatusNotFound || json.Unmarshal([]byte(body), &m) != nil || m["error"].(map[string]any)["code"] != "not_found" {
+			t.Errorf("%s %s: %d %s", tc.method, tc.path, st, body)
+		}
 	}
 }

@@ -99,6 +99,17 @@ type Header struct {
 // ReadHeader reads an entry's header and recomputes its hash from the stored
 // bytes, without decoding the JSON body.
 func ReadHeader(b []byte) (Header, error) {
+	h, err := ParseHeader(b)
+	if err == nil {
+		h.Computed = sha256.Sum256(b[32:])
+	}
+	return h, err
+}
+
+// ParseHeader reads an entry's header as stored, leaving Computed zero: a
+// caller that trusts Hash checks the entry with Intact, as `audit verify`
+// does on another core while it walks the chain.
+func ParseHeader(b []byte) (Header, error) {
 	var h Header
 	if len(b) < headerLen {
 		return h, errShort
@@ -108,8 +119,13 @@ func ReadHeader(b []byte) (Header, error) {
 	copy(h.ID[:], b[64:])
 	copy(h.NewSHA[:], b[80:])
 	h.State = b[112] == 1
-	h.Computed = sha256.Sum256(b[32:])
 	return h, nil
+}
+
+// Intact reports whether a stored entry's hash is the one recomputed from
+// its bytes; false for an entry shorter than its header.
+func Intact(b []byte) bool {
+	return len(b) >= headerLen && sha256.Sum256(b[32:]) == [32]byte(b[:32])
 }
 
 // StoredHash returns a stored entry's own hash without recomputing it: the

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"strconv"
@@ -21,7 +22,13 @@ import (
 // head.
 
 // LeafHash is the tree's record hash of an audit entry whose hash is h.
-func LeafHash(h [32]byte) tlog.Hash { return tlog.RecordHash(h[:]) }
+// It is tlog.RecordHash(h[:]), SHA-256(0x00 || h), hashed from the stack:
+// tlog's allocates, and `audit verify` recomputes the leaf of every entry.
+func LeafHash(h [32]byte) tlog.Hash {
+	var b [1 + 32]byte // b[0] = 0x00
+	copy(b[1:], h[:])
+	return sha256.Sum256(b[:])
+}
 
 // Head is a tree head: how many entries the trail had and the Merkle root of
 // those entries, as of a time, in one facility's database.

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/google/uuid"
@@ -98,8 +100,21 @@ func (v Verification) HeadHex() string { return hex.EncodeToString(v.Head[:]) }
 type latestState struct {
 	seq    uint64
 	sha    [32]byte
-	exists bool
+	exists atomic.Bool // set by the hash pool's record jobs
 }
+
+// recordFinding is a stored record that does not match its audit trail, as
+// a hash job found it: set by no entry (seq 0), or differing from entry seq.
+// verifyTx words it afterwards, since describing a record reads tx.
+type recordFinding struct {
+	kind string
+	id   uuid.UUID
+	seq  uint64
+}
+
+// hashBatch is how many entries or records one hash job takes: enough that
+// queueing a job costs little next to it, few enough to spread the work.
+const hashBatch = 256
 
 // Verify recomputes the audit chain and checks that every stored record is
 // exactly the value its latest audit entry set, that no audited record
@@ -116,46 +131,76 @@ func (db *DB) Verify() (Verification, error) {
 // verifyTx is Verify inside a transaction, so that a report can state the
 // verdict on exactly the records it shows.
 //
-// The checks that decode JSON (lookup indexes, signatures) run on a second
-// goroutine (startChecks) while this one walks and hashes the chain and the
-// records; their problems are sorted with the rest, so the report is the
-// same as if they ran in turn.
+// This goroutine walks the chain in order — the links, the tree, each
+// record's last entry — and then the records and the index buckets. The rest
+// runs beside it: the hashing — each entry's hash recomputed from its bytes,
+// each record's SHA-256 — in jobs on every core (startHashPool), and the
+// checks that decode JSON, the indexes and the signatures, on a goroutine
+// each (startChecks), fed as this one goes. Their problems are sorted with
+// the rest, so the report is the same as if they ran in turn.
 func verifyTx(tx *bolt.Tx) (Verification, error) {
 	var v Verification
-	ic, checks := newIndexCheck()
+	ic := newIndexCheck()
+	is := ic.scratch()
+	ir := startChecks(tx, ic.checks(is))
+	defer ir.stop() // the checks read tx's bytes: none may outlive verifyTx
 	sc, sigChecks := newSignatureCheck()
-	r := startChecks(tx, append(checks, sigChecks...))
+	sr := startChecks(tx, sigChecks)
+	defer sr.stop()
+	feed := func() { ir.feed(); sr.feed() }
+	hp := startHashPool()
+	defer hp.close() // the jobs read tx's bytes: none may outlive verifyTx
+	var found struct {
+		sync.Mutex
+		altered []uint64 // entries whose hash is not that of their content
+		records []recordFinding
+	}
+	b := tx.Bucket(bAudit)
+	// latest maps a record to its state; the states live in one slice so
+	// that a record's first entry costs no allocation of its own.
+	var latest map[uuid.UUID]int32
+	var states []latestState
 	err := func() error {
-		b := tx.Bucket(bAudit)
 		c := b.Cursor()
 		var size uint64
 		if k, _ := c.Last(); k != nil {
 			size = btoi(k) // entries are numbered from 1, so this is their count unless the trail has a gap
 		}
-		// latest maps a record to its state; the states live in one slice so
-		// that a record's first entry costs no allocation of its own.
-		latest := make(map[uuid.UUID]int32, min(size, 1<<26))
-		var states []latestState
+		latest = make(map[uuid.UUID]int32, min(size, 1<<26))
 		var prev [32]byte
 		var want uint64 = 1
 		tc := newTreeCheck(tx)
+		seqs, vals := make([]uint64, 0, hashBatch), make([][]byte, 0, hashBatch)
+		hashEntries := func() {
+			seqs, vals := seqs, vals
+			hp.do(func() {
+				for i, val := range vals {
+					if !audit.Intact(val) {
+						found.Lock()
+						found.altered = append(found.altered, seqs[i])
+						found.Unlock()
+					}
+				}
+			})
+		}
 		for k, val := c.First(); k != nil; k, val = c.Next() {
 			if v.Entries&1023 == 0 {
-				r.feed()
+				feed()
 			}
 			seq := btoi(k)
-			h, err := audit.ReadHeader(val)
+			h, err := audit.ParseHeader(val)
 			if err != nil {
 				v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d: %v", seq, err))
 				continue
+			}
+			if seqs, vals = append(seqs, seq), append(vals, val); len(vals) == hashBatch {
+				hashEntries()
+				seqs, vals = make([]uint64, 0, hashBatch), make([][]byte, 0, hashBatch)
 			}
 			if seq != want {
 				v.Problems = append(v.Problems, fmt.Sprintf("audit entries %d–%d are missing: the trail has a gap", want, seq-1))
 			}
 			want = seq + 1
-			if h.Computed != h.Hash {
-				v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d was altered: its content no longer matches its hash", seq))
-			}
 			if h.PrevHash != prev {
 				v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d does not follow entry %d: the chain is broken", seq, seq-1))
 			}
@@ -171,6 +216,9 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 				}
 			}
 		}
+		if len(vals) > 0 {
+			hashEntries()
+		}
 		v.Head = prev
 		if tp := tc.finish(); tp != nil {
 			v.Problems = append(v.Problems, tp...)
@@ -181,43 +229,77 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 		}
 		v.Problems = append(v.Problems, verifyCheckpointKeys(tx)...)
 		v.Problems = append(v.Problems, verifyAgainstCheckpoint(tx, v.Entries)...)
+		// latest and states are complete: from here on the hash jobs read
+		// them, and only the exists flags change.
 		for kind, name := range recordBuckets {
+			ids, vals := make([]uuid.UUID, 0, hashBatch), make([][]byte, 0, hashBatch)
+			hashRecords := func() {
+				ids, vals := ids, vals
+				hp.do(func() {
+					for j, val := range vals {
+						id := ids[j]
+						i, ok := latest[id]
+						if !ok {
+							found.Lock()
+							found.records = append(found.records, recordFinding{kind, id, 0})
+							found.Unlock()
+							continue
+						}
+						st := &states[i]
+						if sha256.Sum256(val) != st.sha {
+							found.Lock()
+							found.records = append(found.records, recordFinding{kind, id, st.seq})
+							found.Unlock()
+						}
+						st.exists.Store(true)
+					}
+				})
+			}
 			err := tx.Bucket(name).ForEach(func(k, val []byte) error {
 				if v.Records&1023 == 0 {
-					r.feed()
+					feed()
 				}
 				v.Records++
-				id := uuid.UUID(k)
-				i, ok := latest[id]
-				switch {
-				case !ok:
-					v.Problems = append(v.Problems, fmt.Sprintf("%s %s is stored but has no audit entry: it was written outside celltrack", kind, describe(tx, kind, id)))
-				case sha256.Sum256(val) != states[i].sha:
-					v.Problems = append(v.Problems, fmt.Sprintf("%s %s differs from the value its last audit entry (%d) recorded: it was changed outside celltrack", kind, describe(tx, kind, id), states[i].seq))
-					states[i].exists = true
-				default:
-					states[i].exists = true
+				if ids, vals = append(ids, uuid.UUID(k)), append(vals, val); len(vals) == hashBatch {
+					hashRecords()
+					ids, vals = make([]uuid.UUID, 0, hashBatch), make([][]byte, 0, hashBatch)
 				}
 				return nil
 			})
 			if err != nil {
 				return err
 			}
-		}
-		for id, i := range latest {
-			if st := states[i]; !st.exists {
-				e, _ := audit.Decode(b.Get(itob(st.seq)))
-				v.Problems = append(v.Problems, fmt.Sprintf("%s %s was set by audit entry %d but is no longer stored: it was deleted outside celltrack", e.Entity, id, st.seq))
+			if len(vals) > 0 {
+				hashRecords()
 			}
 		}
 		return nil
 	}()
 	if err == nil {
-		ic.walk(tx, r.feed)
+		ic.walk(tx, feed)
 	}
-	r.wait()
+	hp.wait()
+	ir.wait()
+	sr.wait()
+	ic.merge(is)
 	if err != nil {
 		return v, err
+	}
+	for _, seq := range found.altered {
+		v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d was altered: its content no longer matches its hash", seq))
+	}
+	for _, f := range found.records {
+		if f.seq == 0 {
+			v.Problems = append(v.Problems, fmt.Sprintf("%s %s is stored but has no audit entry: it was written outside celltrack", f.kind, describe(tx, f.kind, f.id)))
+		} else {
+			v.Problems = append(v.Problems, fmt.Sprintf("%s %s differs from the value its last audit entry (%d) recorded: it was changed outside celltrack", f.kind, describe(tx, f.kind, f.id), f.seq))
+		}
+	}
+	for id, i := range latest {
+		if st := &states[i]; !st.exists.Load() {
+			e, _ := audit.Decode(b.Get(itob(st.seq)))
+			v.Problems = append(v.Problems, fmt.Sprintf("%s %s was set by audit entry %d but is no longer stored: it was deleted outside celltrack", e.Entity, id, st.seq))
+		}
 	}
 	v.Problems = append(v.Problems, ic.finish(tx)...)
 	v.Problems = append(v.Problems, sc.finish(tx)...)

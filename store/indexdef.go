@@ -303,10 +303,12 @@ func (f *jsonFields) parse(b []byte) {
 		}
 		m := member{name: int32(i + 1), nameEnd: int32(end - 1)}
 		if bytes.IndexByte(b[i+1:end-1], '\\') >= 0 {
-			if err := json.Unmarshal(b[i:end], &m.unescaped); err != nil {
+			var name string // declared here, so that only an escaped name is allocated
+			if err := json.Unmarshal(b[i:end], &name); err != nil {
 				f.err = err
 				return
 			}
+			m.unescaped = name
 		}
 		if i = skipSpace(b, end); i >= len(b) || b[i] != ':' {
 			f.err = fmt.Errorf("':' expected at byte %d", i)
@@ -346,17 +348,26 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// skipString returns the index after the string starting at b[i] == '"'.
+// skipString returns the index after the string starting at b[i] == '"':
+// after the first quote not escaped, that is not preceded by an odd number
+// of backslashes. It finds quotes with bytes.IndexByte, because the long
+// strings of a record (the lines of a bedside check) are most of its bytes.
 func skipString(b []byte, i int) (int, bool) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1, true
+	for j := i + 1; ; {
+		q := bytes.IndexByte(b[j:], '"')
+		if q < 0 {
+			return 0, false
 		}
+		q += j
+		n := 0
+		for k := q - 1; k > i && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1, true
+		}
+		j = q + 1
 	}
-	return 0, false
 }
 
 // skipValue returns the index after the value starting at b[i].
@@ -437,8 +448,18 @@ func (f *jsonFields) str(name string) string {
 }
 
 func (f *jsonFields) id(name string) uuid.UUID {
-	if f.raw(name) == nil {
+	v := f.raw(name)
+	if v == nil {
 		return uuid.Nil
+	}
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && bytes.IndexByte(v, '\\') < 0 {
+		// The string as it stands, without making a Go string of it: every
+		// index of an event, container or infusion is an id.
+		u, err := uuid.ParseBytes(v[1 : len(v)-1])
+		if err != nil {
+			f.fail(name, err)
+		}
+		return u
 	}
 	u, err := uuid.Parse(f.str(name))
 	if err != nil {

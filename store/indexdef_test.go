@@ -27,6 +27,12 @@ func TestJSONFieldsReadsAsEncodingJSON(t *testing.T) {
 		{`{"a":null}`, "a", ""},
 		{`{}`, "a", ""},
 		{`{"a\u0062":"escaped name"}`, "ab", "escaped name"},
+		// Quotes after runs of backslashes: escaped after an odd run, the
+		// end of the string after an even one (skipString).
+		{`{"a":"\\","b":1}`, "a", `\`},
+		{`{"a":"x\\\"y","b":1}`, "a", `x\"y`},
+		{`{"a":"\\\\","b":1}`, "a", `\\`},
+		{`{"n":["\\",{"a":"\"]"}],"a":"out"}`, "a", "out"},
 	} {
 		var f jsonFields
 		f.parse([]byte(tc.in))
@@ -64,6 +70,19 @@ func TestJSONFieldsReadsAsEncodingJSON(t *testing.T) {
 	}
 	if f.err = nil; !f.time("at").IsZero() || f.err == nil {
 		t.Errorf("a bad time read without error")
+	}
+	var g jsonFields
+	for _, in := range []string{`{"id":"01a23983-a6d4-778b-ab13-f22b790b8ca6"}`, `{"id":"01a23983-a6d4-778b-ab13-f22b790b8c\u0061\u0036"}`} {
+		var want struct{ ID uuid.UUID }
+		if err := json.Unmarshal([]byte(in), &want); err != nil {
+			t.Fatal(err)
+		}
+		if g.parse([]byte(in)); g.id("id") != want.ID || g.err != nil {
+			t.Errorf("%s: id = %s, %v; encoding/json reads %s", in, g.id("id"), g.err, want.ID)
+		}
+	}
+	if g.parse([]byte(`{"id":7}`)); g.id("id") != uuid.Nil || g.err == nil {
+		t.Errorf("a number read as a uuid without error")
 	}
 
 	// Every member of every record of a database with every kind, read both

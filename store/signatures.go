@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
@@ -57,6 +59,130 @@ func infusionDigest(r infusionRecord) [32]byte {
 	return sha256.Sum256(payload)
 }
 
+// blankSignature is a zero signature as encoding/json writes it, and so as
+// the two signatures stand in what infusionDigest hashes.
+var blankSignature, _ = json.Marshal(audit.Signature{})
+
+// infusionSignedAsStored reports whether the nurse's and the witness's
+// signatures of the stored infusion val both sign val itself with the two
+// signatures blanked: the SHA-256 of the stored bytes, spliced, without
+// decoding and re-encoding the record. It is how `audit verify` checks
+// infusions, the largest signed records (a bedside check of a dozen lines),
+// at a fifth of the cost of infusionDigest.
+//
+// When it says yes, infusionDigest says yes: celltrack stores a record as
+// encoding/json writes it, so blanking the signatures in the stored bytes
+// gives exactly what infusionDigest encodes, and a SHA-256 equal to the
+// signed one means the bytes are the ones signed. (A Signed field computed
+// by hand over other bytes is no signature either way: whoever can write
+// one can as easily compute infusionDigest.) When it says no — a record
+// edited, a signature copied, or only stored in another spelling of the
+// same JSON — the caller decodes the record and checks it with
+// infusionDigest, which decides and words the problem as before.
+func infusionSignedAsStored(f *jsonFields, val []byte) bool {
+	f.parse(val)
+	if f.err != nil {
+		return false
+	}
+	var spans [2]member // nurse, witness, each found exactly once by its exact name
+	found := 0
+	for _, m := range f.members {
+		if m.unescaped != "" {
+			return false
+		}
+		name := val[m.name:m.nameEnd]
+		for i, want := range [2]string{"nurse", "witness"} {
+			if bytes.EqualFold(name, []byte(want)) {
+				if string(name) != want || spans[i].end != 0 {
+					return false // a second spelling: the decoder's business
+				}
+				spans[i] = m
+				found++
+			}
+		}
+	}
+	if found != 2 {
+		return false
+	}
+	nurse, ok1 := signedOf(val[spans[0].value:spans[0].end])
+	witness, ok2 := signedOf(val[spans[1].value:spans[1].end])
+	if !ok1 || !ok2 {
+		return false
+	}
+	first, second := spans[0], spans[1]
+	if second.value < first.value {
+		first, second = second, first
+	}
+	h := sha256.New()
+	h.Write(val[:first.value])
+	h.Write(blankSignature)
+	h.Write(val[first.end:second.value])
+	h.Write(blankSignature)
+	h.Write(val[second.end:])
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return nurse == sum && witness == sum
+}
+
+// signatureJSON is audit.Signature with Signed left raw. Decoding into it
+// checks every other field as decoding the record would, while Signed, 32
+// numbers that encoding/json would store one reflected element at a time
+// (most of the cost of decoding a signature), is read by signedOf.
+type signatureJSON struct {
+	UserID   uuid.UUID
+	User     string
+	FullName string
+	Role     audit.Role
+	Time     time.Time
+	Meaning  string
+	Signed   json.RawMessage
+}
+
+// signedOf returns the Signed field of the signature encoded as b, and
+// whether b decodes as an audit.Signature whose Signed is written once, as
+// encoding/json writes it: [n,n,…], 32 numbers 0–255 in decimal, without
+// spaces or leading zeros. Anything else is left to the caller's decoder.
+func signedOf(b []byte) (signed [32]byte, ok bool) {
+	var f jsonFields
+	if f.parse(b); f.err != nil {
+		return signed, false
+	}
+	named := 0 // members the decoder may read as Signed
+	for _, m := range f.members {
+		if m.unescaped != "" || bytes.EqualFold(b[m.name:m.nameEnd], []byte("Signed")) {
+			named++ // an earlier Signed the decoder would also read, perhaps refuse
+		}
+	}
+	var s signatureJSON
+	if named != 1 || json.Unmarshal(b, &s) != nil {
+		return signed, false
+	}
+	r := []byte(s.Signed)
+	if len(r) < 2 || r[0] != '[' || r[len(r)-1] != ']' {
+		return signed, false
+	}
+	r = r[1 : len(r)-1]
+	for i := range signed {
+		if i > 0 {
+			if len(r) == 0 || r[0] != ',' {
+				return signed, false
+			}
+			r = r[1:]
+		}
+		n, digits := 0, 0
+		for digits < len(r) && r[digits] >= '0' && r[digits] <= '9' {
+			n = n*10 + int(r[digits]-'0')
+			digits++
+		}
+		if digits == 0 || digits > 3 || (digits > 1 && r[0] == '0') || n > 255 {
+			return signed, false
+		}
+		signed[i] = byte(n)
+		r = r[digits:]
+	}
+	return signed, len(r) == 0
+}
+
 // screeningDigest is what QA signs to void a screening: the screening's
 // record, voided, without that signature.
 func screeningDigest(r screeningRecord) [32]byte {
@@ -77,6 +203,7 @@ var signaturesNeeded = map[release.Decision]int{release.Approved: 1, release.Rej
 func verifySignatures(tx *bolt.Tx) []string {
 	sc, checks := newSignatureCheck()
 	r := startChecks(tx, checks)
+	defer r.stop()
 	r.wait()
 	return sc.finish(tx)
 }
@@ -103,6 +230,7 @@ func checkSignature(problems *[]string, what string, s audit.Signature, want [32
 // no transaction and run on startChecks' worker.
 func newSignatureCheck() (*signatureCheck, []valueCheck) {
 	sc := &signatureCheck{}
+	var fields jsonFields // scratch of the infusion check, on the worker
 	bad := func(problems *[]string, format string, args ...any) {
 		*problems = append(*problems, fmt.Sprintf(format, args...))
 	}
@@ -173,6 +301,9 @@ func newSignatureCheck() (*signatureCheck, []valueCheck) {
 			sc.confirms, sc.confirmIDs = append(sc.confirms, r), append(sc.confirmIDs, id)
 		}},
 		{kindInfusion, func(id uuid.UUID, val []byte) {
+			if infusionSignedAsStored(&fields, val) {
+				return
+			}
 			var r infusionRecord
 			if err := json.Unmarshal(val, &r); err != nil {
 				bad(&sc.infusions, "infusion %s cannot be decoded: %v", id, err)

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -259,5 +261,130 @@ func TestSignaturesOfEveryKindVerify(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestInfusionSignedAsStored: verify checks an infusion's signatures on its
+// stored bytes (infusionSignedAsStored) and decodes it only when they do
+// not match there. A freshly signed infusion must pass on its bytes — or
+// every infusion would take the slow path unnoticed — and agree with
+// infusionDigest; an edited one, or one with a signature copied from
+// another, must not; and the same record in another spelling of its JSON
+// is left to infusionDigest, which passes it as before.
+func TestInfusionSignedAsStored(t *testing.T) {
+	db, d := bedside(t, "0.5")
+	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func() (val []byte, r infusionRecord) {
+		db.view(func(tx *bolt.Tx) error {
+			val = bytes.Clone(tx.Bucket(recordBuckets[kindInfusion]).Get(in.ID[:]))
+			return nil
+		})
+		if err := json.Unmarshal(val, &r); err != nil {
+			t.Fatal(err)
+		}
+		return val, r
+	}
+	var f jsonFields
+	val, r := stored()
+	if !infusionSignedAsStored(&f, val) {
+		t.Fatal("a freshly signed infusion does not pass on its stored bytes")
+	}
+	if r.Nurse.Signed != infusionDigest(r) || r.Witness.Signed != infusionDigest(r) {
+		t.Fatal("the signatures are not infusionDigest's")
+	}
+
+	edited := bytes.Replace(val, []byte(`"number":1,`), []byte(`"number":2,`), 1)
+	if bytes.Equal(edited, val) {
+		t.Fatal("the test's edit did not apply")
+	}
+	if infusionSignedAsStored(&f, edited) {
+		t.Error("an infusion renumbered after signing passes on its stored bytes")
+	}
+	copied := r
+	copied.Nurse.Signed[0] ^= 1
+	other, _ := json.Marshal(copied)
+	if infusionSignedAsStored(&f, other) {
+		t.Error("an infusion whose nurse signed something else passes on its stored bytes")
+	}
+	for name, mangled := range map[string]string{
+		"nurse twice":       strings.Replace(string(val), `"witness":`, `"nurse":`, 1),
+		"nurse capitalised": strings.Replace(string(val), `"nurse":`, `"Nurse":`, 1),
+		"not JSON":          string(val[:len(val)-1]),
+	} {
+		if infusionSignedAsStored(&f, []byte(mangled)) {
+			t.Errorf("%s: passes on its stored bytes", name)
+		}
+	}
+
+	// The same record re-spelled (indented): not the bytes signed, but the
+	// same record, so verify still passes it through infusionDigest.
+	var out bytes.Buffer
+	if err := json.Indent(&out, val, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	if infusionSignedAsStored(&f, out.Bytes()) {
+		t.Error("an indented infusion passes on its stored bytes")
+	}
+	sc, checks := newSignatureCheck()
+	for _, c := range checks {
+		if c.kind == kindInfusion {
+			c.fn(in.ID, out.Bytes())
+		}
+	}
+	if len(sc.infusions) != 0 {
+		t.Errorf("the indented infusion fails the signature check: %v", sc.infusions)
+	}
+}
+
+// TestSignedOf: the infusion check reads a signature's Signed itself only
+// when it is written as encoding/json writes it, once, in a signature that
+// decodes; anything else goes to the decoder, which decides as before.
+func TestSignedOf(t *testing.T) {
+	var want [32]byte
+	for i := range want {
+		want[i] = byte(i * 8)
+	}
+	sig := audit.Signature{UserID: uuid.New(), User: "nina", Role: audit.Role("nurse"), Meaning: "administered", Signed: want}
+	good, _ := json.Marshal(sig)
+	if got, ok := signedOf(good); !ok || got != want {
+		t.Fatalf("signedOf(%s) = %v, %v; want %v", good, got, ok, want)
+	}
+	arr := good[bytes.Index(good, []byte(`"Signed":`))+len(`"Signed":`) : len(good)-1]
+	for name, b := range map[string]string{
+		"spaces":             strings.Replace(string(good), ",8,", ", 8,", 1),
+		"31 numbers":         strings.Replace(string(good), "[0,8,", "[8,", 1),
+		"33 numbers":         strings.Replace(string(good), "[0,", "[0,0,", 1),
+		"256":                strings.Replace(string(good), ",8,", ",256,", 1),
+		"leading zero":       strings.Replace(string(good), ",8,", ",08,", 1),
+		"a second Signed":    strings.Replace(string(good), `"Signed":`, `"signed":"x","Signed":`, 1),
+		"Signed twice":       strings.Replace(string(good), `"Signed":`, `"Signed":`+string(arr)+`,"Signed":`, 1),
+		"user id not a uuid": strings.Replace(string(good), sig.UserID.String(), "nobody", 1),
+		"no Signed":          strings.Replace(string(good), `"Signed":`, `"Sealed":`, 1),
+	} {
+		if b == string(good) {
+			t.Fatalf("%s: the test's edit did not apply", name)
+		}
+		if got, ok := signedOf([]byte(b)); ok {
+			t.Errorf("%s: signedOf(%s) = %v, read without the decoder", name, b, got)
+		}
+	}
+}
+
+// TestSignatureJSONIsASignature: signatureJSON must decode every field of
+// audit.Signature but Signed as the record's decoder does, so it must have
+// the same fields, of the same types.
+func TestSignatureJSONIsASignature(t *testing.T) {
+	a, b := reflect.TypeFor[audit.Signature](), reflect.TypeFor[signatureJSON]()
+	if a.NumField() != b.NumField() {
+		t.Fatalf("audit.Signature has %d fields, signatureJSON %d", a.NumField(), b.NumField())
+	}
+	for i := range a.NumField() {
+		fa, fb := a.Field(i), b.Field(i)
+		if fa.Name != fb.Name || fa.Tag != fb.Tag || (fa.Type != fb.Type && fa.Name != "Signed") {
+			t.Errorf("field %d: audit.Signature has %s %s %q, signatureJSON %s %s %q", i, fa.Name, fa.Type, fa.Tag, fb.Name, fb.Type, fb.Tag)
+		}
 	}
 }

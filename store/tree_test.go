@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/celltrack/celltrack/audit"
@@ -90,4 +92,50 @@ func BenchmarkConsistencyProof(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestVerifyCatchesEveryStoredTreeHash: verify recomputes the tree from
+// the entries (treeCheck) and must notice any one stored hash changed — a
+// leaf or a node of any level, at any position — and name the entry that
+// stored it.
+func TestVerifyCatchesEveryStoredTreeHash(t *testing.T) {
+	db := newTestDB(t)
+	if _, err := NewLotService(db).Import("liu", importRows("T", 60, db.Now())); err != nil {
+		t.Fatal(err)
+	}
+	verifyOK(t, db)
+	var size int64
+	db.view(func(tx *bolt.Tx) error { size = treeSize(tx); return nil })
+	if size < 64 {
+		t.Fatalf("a tree of %d entries has no node of level 6", size)
+	}
+	for n := range size {
+		for i := range tlog.StoredHashCount(n+1) - tlog.StoredHashCount(n) {
+			idx := tlog.StoredHashIndex(0, n) + i
+			var orig []byte
+			flip := func(tx *bolt.Tx) error {
+				b := tx.Bucket(bAuditTree)
+				v := bytes.Clone(b.Get(treeKey(idx)))
+				if orig == nil {
+					orig = bytes.Clone(v)
+					v[31] ^= 1
+				} else {
+					v = orig
+				}
+				return b.Put(treeKey(idx), v)
+			}
+			if err := db.bolt.Update(flip); err != nil {
+				t.Fatal(err)
+			}
+			v, err := db.Verify()
+			want := fmt.Sprintf("the audit tree does not match entry %d: its stored hash %d differs", n+1, idx)
+			if err != nil || v.OK() || !strings.Contains(strings.Join(v.Problems, "\n"), want) {
+				t.Fatalf("stored hash %d (entry %d, level %d) changed: verify says %v %q, want %q", idx, n+1, i, err, v.Problems, want)
+			}
+			if err := db.bolt.Update(flip); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	verifyOK(t, db)
 }

@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
@@ -43,6 +44,7 @@ type indexSum struct {
 // records give (want) and of the entries stored (got).
 type indexCheck struct {
 	seed      maphash.Seed
+	mu        sync.Mutex // guards want and unread while scratches merge
 	want, got []indexSum
 	unread    []string // records whose entries could not be derived
 }
@@ -63,33 +65,69 @@ func (ic *indexCheck) hash(sums []indexSum, bucket string, key, val []byte) {
 // verifyIndexes returns a problem for every index entry a record lacks and
 // every entry no record has.
 func verifyIndexes(tx *bolt.Tx) []string {
-	ic, checks := newIndexCheck()
-	r := startChecks(tx, checks)
+	ic := newIndexCheck()
+	s := ic.scratch()
+	r := startChecks(tx, ic.checks(s))
+	defer r.stop()
 	ic.walk(tx, r.feed)
 	r.wait()
+	ic.merge(s)
 	return ic.finish(tx)
 }
 
-// newIndexCheck returns the value checks of verifyIndexes; they decode
-// records and need no transaction, so they run on startChecks' worker.
-func newIndexCheck() (*indexCheck, []valueCheck) {
-	ic := &indexCheck{seed: maphash.MakeSeed(), want: make([]indexSum, len(indexBuckets)), got: make([]indexSum, len(indexBuckets))}
+// checks returns the value checks that derive every record's index entries
+// into s, for startChecks' worker; merge s when it is done.
+func (ic *indexCheck) checks(s *indexScratch) []valueCheck {
 	checks := make([]valueCheck, len(recordIndexes))
 	for i := range recordIndexes {
 		ix := &recordIndexes[i]
-		var e indexEntries
-		var r jsonFields
-		checks[i] = valueCheck{ix.kind, func(id uuid.UUID, val []byte) {
-			if err := e.derive(ix, &r, id, val); err != nil {
-				ic.unread = append(ic.unread, fmt.Sprintf("%s %s cannot be read, so its index entries cannot be checked: %v", ix.kind, id, err))
-				return
-			}
-			for _, en := range e.list {
-				ic.hash(ic.want, en.bucket, en.key, en.val)
-			}
-		}}
+		checks[i] = valueCheck{ix.kind, func(id uuid.UUID, val []byte) { ic.derive(s, ix, id, val) }}
 	}
-	return ic, checks
+	return checks
+}
+
+func newIndexCheck() *indexCheck {
+	return &indexCheck{seed: maphash.MakeSeed(), want: make([]indexSum, len(indexBuckets)), got: make([]indexSum, len(indexBuckets))}
+}
+
+// indexScratch derives the index entries of records and sums them. It
+// decodes JSON, so derive runs beside the walk of the transaction, on
+// startChecks' worker, and merge adds its sums to the check afterwards.
+type indexScratch struct {
+	e      indexEntries
+	r      jsonFields
+	want   []indexSum
+	unread []string
+}
+
+func (ic *indexCheck) scratch() *indexScratch {
+	return &indexScratch{want: make([]indexSum, len(indexBuckets))}
+}
+
+// derive adds to s the entries that record id of ix's kind, stored as val,
+// gives its index buckets.
+func (ic *indexCheck) derive(s *indexScratch, ix *recordIndex, id uuid.UUID, val []byte) {
+	if err := s.e.derive(ix, &s.r, id, val); err != nil {
+		s.unread = append(s.unread, fmt.Sprintf("%s %s cannot be read, so its index entries cannot be checked: %v", ix.kind, id, err))
+		return
+	}
+	for _, en := range s.e.list {
+		ic.hash(s.want, en.bucket, en.key, en.val)
+	}
+}
+
+// merge adds what s derived to the check and empties s; several goroutines
+// may merge at once. The sums are sums, so the order does not matter.
+func (ic *indexCheck) merge(s *indexScratch) {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	for i := range s.want {
+		ic.want[i].n += s.want[i].n
+		ic.want[i].sum += s.want[i].sum
+		s.want[i] = indexSum{}
+	}
+	ic.unread = append(ic.unread, s.unread...)
+	s.unread = nil
 }
 
 // walk sums the entries stored in every index bucket, calling feed now and

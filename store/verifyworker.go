@@ -1,6 +1,10 @@
 package store
 
 import (
+	"runtime"
+	"runtime/debug"
+	"sync"
+
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 )
@@ -8,13 +12,16 @@ import (
 // valueCheck is a part of `audit verify` that needs only each record's own
 // value: decoding JSON to check a lookup-index key or a signature. Such
 // checks are most of verify's CPU after the hash chain, so verifyTx runs
-// them on a second goroutine while it walks the chain.
+// them on goroutines of their own while it walks the chain.
 //
-// bbolt transactions are not safe for use by two goroutines, and the bytes
-// they return die with the transaction, so the worker never touches tx: the
-// goroutine that owns tx copies the values, a batch at a time, and hands the
-// copies over. fn runs on the worker goroutine only, one record at a time in
-// bucket order; whatever it records is read after wait returns.
+// bbolt transactions are not safe for use by two goroutines, so the worker
+// never touches tx: the goroutine that owns tx walks the buckets and hands
+// the worker the values, a batch at a time. The values are the
+// transaction's bytes, read in place, as hashPool's jobs read them: valid
+// while the transaction is open, and the owner waits for the worker before
+// it ends (wait, or stop on a panic). fn runs on the worker goroutine only,
+// one record at a time in bucket order; it must not keep val, and whatever
+// it records is read after wait returns.
 type valueCheck struct {
 	kind string
 	fn   func(id uuid.UUID, val []byte)
@@ -28,21 +35,25 @@ type checkItem struct {
 
 // checkRunner feeds the records of each check's bucket to the worker.
 type checkRunner struct {
-	checks  []valueCheck
-	tx      *bolt.Tx
-	cur     int // index of the check being fed
-	c       *bolt.Cursor
-	k, v    []byte
-	out     chan []checkItem
-	done    chan any // the worker's panic, or nil
-	stopped bool
+	checks   []valueCheck
+	tx       *bolt.Tx
+	cur      int // index of the check being fed
+	c        *bolt.Cursor
+	k, v     []byte
+	out      chan []checkItem
+	done     chan any // the worker's panic, or nil
+	stopped  bool     // out is closed
+	finished bool     // the worker is done, with panicked
+	panicked any
 }
 
+// checkBatchBytes is about how many bytes of values one batch holds.
 const checkBatchBytes = 256 << 10
 
 func startChecks(tx *bolt.Tx, checks []valueCheck) *checkRunner {
 	r := &checkRunner{checks: checks, tx: tx, cur: -1, out: make(chan []checkItem, 4), done: make(chan any, 1)}
 	go func() {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // it reads the file's map
 		var p any
 		for batch := range r.out {
 			if p == nil { // after a panic, drain so that the feeder never blocks
@@ -62,12 +73,11 @@ func (r *checkRunner) run(batch []checkItem) (p any) {
 	return nil
 }
 
-// batch copies the next batch of values out of the transaction, or returns
-// nil when every bucket has been read.
+// batch returns the next batch of values, or nil when every bucket has
+// been read.
 func (r *checkRunner) batch() []checkItem {
-	var items []checkItem
-	var arena []byte
-	for len(arena) < checkBatchBytes {
+	items := make([]checkItem, 0, 256)
+	for size := 0; size < checkBatchBytes; {
 		for r.k == nil {
 			if r.cur++; r.cur >= len(r.checks) {
 				return items
@@ -75,15 +85,8 @@ func (r *checkRunner) batch() []checkItem {
 			r.c = r.tx.Bucket(recordBuckets[r.checks[r.cur].kind]).Cursor()
 			r.k, r.v = r.c.First()
 		}
-		if arena == nil {
-			arena = make([]byte, 0, checkBatchBytes+len(r.v))
-		}
-		if cap(arena)-len(arena) < len(r.v) {
-			break // the next value starts the next batch
-		}
-		start := len(arena)
-		arena = append(arena, r.v...)
-		items = append(items, checkItem{check: r.cur, id: uuid.UUID(r.k), val: arena[start:len(arena):len(arena)]})
+		items = append(items, checkItem{check: r.cur, id: uuid.UUID(r.k), val: r.v})
+		size += len(r.v)
 		r.k, r.v = r.c.Next()
 	}
 	return items
@@ -115,7 +118,88 @@ func (r *checkRunner) wait() {
 		}
 		r.out <- items
 	}
-	if p := <-r.done; p != nil {
+	if p := r.stop(); p != nil {
 		panic(p)
+	}
+}
+
+// stop feeds nothing more and waits for the worker to finish what it was
+// given; it returns the worker's panic. The owner defers it, so that on a
+// panic of its own no check reads the transaction's bytes after it ends.
+func (r *checkRunner) stop() any {
+	if !r.stopped {
+		r.stopped = true
+		close(r.out)
+	}
+	if !r.finished {
+		r.panicked, r.finished = <-r.done, true
+	}
+	return r.panicked
+}
+
+// hashPool runs the hashing of `audit verify` — each entry's hash
+// recomputed from its bytes, each record's SHA-256 compared with its last
+// entry's — on every core, beside the goroutine that walks the transaction:
+// after the JSON checks, hashing is most of verify's work, and one goroutine
+// walking the chain could not keep two cores busy.
+//
+// Its jobs read the transaction's bytes in place, without the copies the
+// value checks make: a read transaction's bytes point into bbolt's read-only
+// map of the file, which bbolt does not remap while the transaction is open,
+// and verifyTx waits for every job before it returns — on a panic, too
+// (close). The jobs never call the transaction itself. A fault reading the
+// map (a file truncated under it) panics in the job, as it would on the
+// walking goroutine, and the panic is re-raised there by wait.
+type hashPool struct {
+	jobs     chan func()
+	wg       sync.WaitGroup
+	closing  sync.Once
+	mu       sync.Mutex
+	panicked any // the first job's panic
+}
+
+func startHashPool() *hashPool {
+	p := &hashPool{jobs: make(chan func(), 8)}
+	for range runtime.GOMAXPROCS(0) {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+			for job := range p.jobs {
+				p.run(job)
+			}
+		}()
+	}
+	return p
+}
+
+func (p *hashPool) run(job func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.mu.Lock()
+			if p.panicked == nil {
+				p.panicked = r
+			}
+			p.mu.Unlock()
+		}
+	}()
+	job()
+}
+
+// do queues job, waiting while every worker is busy and the queue full.
+func (p *hashPool) do(job func()) { p.jobs <- job }
+
+// close waits for the jobs queued; verifyTx defers it so that no job reads
+// the transaction's bytes after it has returned.
+func (p *hashPool) close() {
+	p.closing.Do(func() { close(p.jobs) })
+	p.wg.Wait()
+}
+
+// wait waits for the jobs queued and re-raises the first panic of one.
+func (p *hashPool) wait() {
+	p.close()
+	if p.panicked != nil {
+		panic(p.panicked)
 	}
 }

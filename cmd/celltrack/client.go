@@ -1,23 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
@@ -46,11 +40,12 @@ var servedCommands = map[string]bool{
 // ("celltrack dose check") runs through a server.
 func servedThroughServer(helpName string) bool { return servedCommands[helpName] }
 
-// serverClient talks to one server for one command.
+// serverClient talks to one server for one command: web.Client sends the
+// requests, serverClient keeps the session file and reads the answers.
 type serverClient struct {
 	rt      *runtime
+	api     *web.Client
 	base    string // scheme://host[:port], no trailing slash
-	http    *http.Client
 	session serverSession
 	path    string // the session file
 }
@@ -67,69 +62,35 @@ type serverSession struct {
 
 // serverError is an error object of the API: its code, message and the
 // exit code the server gives.
-type serverError struct {
-	err  *lot.Error
-	exit int
-}
-
-func (e *serverError) Error() string { return e.err.Message }
-func (e *serverError) Unwrap() error { return e.err }
-
-// clientTransport, when set, is the transport of every client (tests wrap
-// it); nil builds one from the URL's TLS rules.
-var clientTransport func(base http.RoundTripper) http.RoundTripper
+type serverError = web.APIFailure
 
 // newServerClient checks the server's URL and the TLS rules: https is
 // verified with the system's roots and CELLTRACK_SERVER_CA (a PEM file of a
 // private CA) if set; plain http only to a loopback address, the rule of
 // serve's --addr, because passwords would cross the network in clear text.
 func (rt *runtime) newServerClient(raw string) (*serverClient, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, lot.Errorf(lot.EUSAGE, "--server (or CELLTRACK_SERVER) %q is not a server URL; give http(s)://HOST:PORT as `celltrack serve` printed it", raw)
+	var caPEM []byte
+	ca := ""
+	if strings.HasPrefix(strings.TrimSpace(raw), "https://") {
+		ca = rt.getenv("CELLTRACK_SERVER_CA") // a private CA verifies https only
 	}
-	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return nil, lot.Errorf(lot.EUSAGE, "--server (or CELLTRACK_SERVER) %q: give only the scheme, host and port (e.g. https://ward.example:8443), no user, path or query", raw)
-	}
-	base := u.Scheme + "://" + u.Host
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil // patient data goes to the server named, not through a proxy from the environment
-	if u.Scheme == "http" {
-		if !isLoopback(u.Hostname()) {
-			return nil, lot.Errorf(lot.EUSAGE, "--server %s is plain http to %s, beyond this machine: passwords and patient data would cross the network in clear text; use the server's https URL", base, u.Hostname())
+	if ca != "" {
+		b, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, lot.Errorf(lot.EINVALID, "CELLTRACK_SERVER_CA %s cannot be read: %v; give the PEM file of the CA that signed the server's certificate", ca, err)
 		}
-	} else {
-		conf := &tls.Config{MinVersion: tls.VersionTLS12}
-		if ca := rt.getenv("CELLTRACK_SERVER_CA"); ca != "" {
-			pem, err := os.ReadFile(ca)
-			if err != nil {
-				return nil, lot.Errorf(lot.EINVALID, "CELLTRACK_SERVER_CA %s cannot be read: %v; give the PEM file of the CA that signed the server's certificate", ca, err)
-			}
-			pool, err := x509.SystemCertPool()
-			if err != nil {
-				pool = x509.NewCertPool()
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, lot.Errorf(lot.EINVALID, "CELLTRACK_SERVER_CA %s holds no PEM certificate; give the PEM file of the CA that signed the server's certificate", ca)
-			}
-			conf.RootCAs = pool
-		}
-		tr.TLSClientConfig = conf
+		caPEM = b
 	}
-	var rtr http.RoundTripper = tr
-	if clientTransport != nil {
-		rtr = clientTransport(tr)
+	api, err := web.NewClient(raw, caPEM, ca)
+	if err != nil {
+		return nil, err
 	}
 	dir, err := rt.configDir()
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256([]byte(base))
-	return &serverClient{rt: rt, base: base, path: filepath.Join(dir, "server-"+hex.EncodeToString(sum[:12])+".json"),
-		http: &http.Client{Transport: rtr, Timeout: 90 * time.Second,
-			// An API answer is never a redirect; following one could
-			// send the session elsewhere.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
+	sum := sha256.Sum256([]byte(api.Base))
+	return &serverClient{rt: rt, api: api, base: api.Base, path: filepath.Join(dir, "server-"+hex.EncodeToString(sum[:12])+".json")}, nil
 }
 
 // useServerSession loads the session file of this server and checks --user
@@ -152,119 +113,32 @@ func (cl *serverClient) useServerSession(c *cli.Context) error {
 	return nil
 }
 
-// call sends one API request. The answer's body is returned for a 2xx
-// status, and for a NO-GO (409 with a report) as well as its error; any
-// other error object becomes a serverError.
-func (cl *serverClient) call(method, path string, body any) ([]byte, http.Header, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, cl.base+path, rd)
-	if err != nil {
-		return nil, nil, fmt.Errorf("request %s: %w", path, err)
-	}
-	req.Header.Set("Origin", cl.base) // the server's cross-origin check
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if cl.session.Cookie != "" {
-		req.AddCookie(&http.Cookie{Name: cl.session.CookieName, Value: cl.session.Cookie})
-	}
-	resp, err := cl.http.Do(req)
-	if err != nil {
-		return nil, nil, lot.Errorf(lot.ENODB, "the server %s cannot be reached: %v; check the URL, and that `celltrack serve` runs there", cl.base, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return nil, nil, lot.Errorf(lot.ENODB, "the answer of the server %s was cut off: %v; nothing can be assumed about it — check with `celltrack trace` before repeating a write", cl.base, err)
-	}
-	cl.keepCookie(resp)
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return data, resp.Header, nil
-	}
-	var ae web.APIError
-	if json.Unmarshal(data, &ae) != nil || ae.Error.Code == "" {
-		return nil, nil, lot.Errorf(lot.EINTERNAL, "the server %s answered %s to %s %s without an error object; is it a celltrack server?", cl.base, resp.Status, method, path)
-	}
-	return data, resp.Header, &serverError{err: lot.Errorf(ae.Error.Code, "%s", ae.Error.Message), exit: ae.Error.Exit}
-}
-
-// keepCookie saves the session's token when the server renewed it (a read
+// call sends one API request with the session's cookie. The answer's body
+// is returned for a 2xx status, and for a NO-GO (409 with a report) as well
+// as its error; a renewed cookie is saved in the session file (a read
 // carries the session's last activity in the token).
-func (cl *serverClient) keepCookie(resp *http.Response) {
-	if cl.session.Cookie == "" {
-		return
-	}
-	for _, ck := range resp.Cookies() {
-		if ck.Name == cl.session.CookieName && ck.Value != "" && ck.MaxAge >= 0 && ck.Value != cl.session.Cookie {
-			cl.session.Cookie = ck.Value
-			if err := saveJSONFile(cl.path, cl.session); err != nil {
-				fmt.Fprintf(cl.rt.stderr, "celltrack: the renewed session could not be saved: %v\n", err)
-			}
+func (cl *serverClient) call(method, path string, body any) ([]byte, map[string][]string, error) {
+	cl.api.CookieName, cl.api.Cookie = cl.session.CookieName, cl.session.Cookie
+	data, h, renewed, err := cl.api.Call(method, path, body)
+	if renewed {
+		cl.session.Cookie = cl.api.Cookie
+		if serr := saveJSONFile(cl.path, cl.session); serr != nil {
+			fmt.Fprintf(cl.rt.stderr, "celltrack: the renewed session could not be saved: %v\n", serr)
 		}
 	}
+	return data, h, err
 }
 
 // login opens a session on the server and keeps its cookie in the session
 // file of this server.
 func (cl *serverClient) login(name, password string) (web.LoginView, error) {
-	var v web.LoginView
 	cl.session = serverSession{}
-	data, _, err := cl.callLogin(name, password)
+	v, err := cl.api.Login(name, password)
 	if err != nil {
 		return v, err
 	}
-	if err := json.Unmarshal(data, &v); err != nil {
-		return v, lot.Errorf(lot.EINTERNAL, "the server %s answered the login with something else than a user: %v", cl.base, err)
-	}
-	return v, nil
-}
-
-func (cl *serverClient) callLogin(name, password string) ([]byte, http.Header, error) {
-	b, _ := json.Marshal(web.LoginRequest{User: name, Password: password})
-	req, err := http.NewRequest(http.MethodPost, cl.base+"/api/v1/login", bytes.NewReader(b))
-	if err != nil {
-		return nil, nil, err
-	}
-	req.Header.Set("Origin", cl.base)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := cl.http.Do(req)
-	if err != nil {
-		return nil, nil, lot.Errorf(lot.ENODB, "the server %s cannot be reached: %v; check the URL, and that `celltrack serve` runs there", cl.base, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, nil, lot.Errorf(lot.ENODB, "the answer of the server %s was cut off: %v", cl.base, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var ae web.APIError
-		if json.Unmarshal(data, &ae) != nil || ae.Error.Code == "" {
-			return nil, nil, lot.Errorf(lot.EINTERNAL, "the server %s answered %s to the login without an error object; is it a celltrack server?", cl.base, resp.Status)
-		}
-		return nil, nil, &serverError{err: lot.Errorf(ae.Error.Code, "%s", ae.Error.Message), exit: ae.Error.Exit}
-	}
-	var v web.LoginView
-	json.Unmarshal(data, &v)
-	for _, ck := range resp.Cookies() {
-		if strings.HasSuffix(ck.Name, "celltrack_session") && ck.Value != "" {
-			cl.session = serverSession{Server: cl.base, User: v.User, CookieName: ck.Name, Cookie: ck.Value}
-		}
-	}
-	if cl.session.Cookie == "" {
-		return nil, nil, lot.Errorf(lot.EINTERNAL, "the server %s logged %s in but set no session cookie; is it a celltrack server?", cl.base, name)
-	}
-	if err := saveJSONFile(cl.path, cl.session); err != nil {
-		return nil, nil, err
-	}
-	return data, resp.Header, nil
+	cl.session = serverSession{Server: cl.base, User: v.User, CookieName: cl.api.CookieName, Cookie: cl.api.Cookie}
+	return v, saveJSONFile(cl.path, cl.session)
 }
 
 // logout ends the session on the server and removes the session file. It
@@ -281,7 +155,7 @@ func (cl *serverClient) logout() (string, bool, error) {
 		os.Remove(cl.path)
 		return "", false, lot.Errorf(lot.ESESSION, "the session file %s is not one celltrack wrote (it was edited by hand); it was removed", cl.path)
 	}
-	data, _, err := cl.call(http.MethodPost, "/api/v1/logout", nil)
+	data, _, err := cl.call("POST", "/api/v1/logout", nil)
 	var v struct {
 		Ended bool `json:"ended"`
 	}
@@ -302,7 +176,7 @@ func (cl *serverClient) doseCheck(mrn string, containers []string, volume string
 }
 
 func (cl *serverClient) checkCall(path string, body any) (dose.ReportView, error) {
-	data, _, err := cl.call(http.MethodPost, path, body)
+	data, _, err := cl.call("POST", path, body)
 	if err != nil && lot.ErrorCode(err) != lot.ENOGO {
 		return dose.ReportView{}, err
 	}
@@ -319,7 +193,7 @@ func (cl *serverClient) checkCall(path string, body any) (dose.ReportView, error
 func (cl *serverClient) doseAdminister(mrn string, containers []string, volume, start, password, witness, witnessPassword string) (dose.InfusionView, error) {
 	req := web.AdministerRequest{CheckRequest: web.CheckRequest{MRN: mrn, Containers: containers, VolumeML: volume},
 		Start: start, Password: password, Witness: witness, WitnessPassword: witnessPassword}
-	data, _, err := cl.call(http.MethodPost, "/api/v1/dose/administer", req)
+	data, _, err := cl.call("POST", "/api/v1/dose/administer", req)
 	if lot.ErrorCode(err) == lot.ENOGO {
 		var resp web.CheckResponse
 		if json.Unmarshal(data, &resp) == nil {
@@ -341,14 +215,14 @@ func (cl *serverClient) doseAdminister(mrn string, containers []string, volume, 
 func (cl *serverClient) checkSigners(mrn string, containers []string, volume, start, witness string) error {
 	req := web.AdministerRequest{CheckRequest: web.CheckRequest{MRN: mrn, Containers: containers, VolumeML: volume},
 		Start: start, Witness: witness, SignersOnly: true}
-	_, _, err := cl.call(http.MethodPost, "/api/v1/dose/administer", req)
+	_, _, err := cl.call("POST", "/api/v1/dose/administer", req)
 	return err
 }
 
 // reaction records a reaction, a correction or a void on the server.
 func (cl *serverClient) reaction(req web.ReactionRequest) (dose.Reaction, error) {
 	var r dose.Reaction
-	data, _, err := cl.call(http.MethodPost, "/api/v1/dose/reaction", req)
+	data, _, err := cl.call("POST", "/api/v1/dose/reaction", req)
 	if err != nil {
 		return r, err
 	}
@@ -365,11 +239,11 @@ func (cl *serverClient) trace(kind, ref, format string, fullVerify bool) ([]byte
 	if fullVerify {
 		q.Set("full_verify", "true")
 	}
-	data, h, err := cl.call(http.MethodGet, "/api/v1/trace/"+kind+"/"+url.PathEscape(ref)+"?"+q.Encode(), nil)
+	data, h, err := cl.call("GET", "/api/v1/trace/"+kind+"/"+url.PathEscape(ref)+"?"+q.Encode(), nil)
 	if err != nil {
 		return nil, reportSummary{}, err
 	}
-	v, perr := url.ParseQuery(h.Get(web.ReportHeader))
+	v, perr := url.ParseQuery(headerValue(h, web.ReportHeader))
 	if perr != nil || v.Get("kind") == "" {
 		return nil, reportSummary{}, lot.Errorf(lot.EINTERNAL, "the server %s sent the report without its %s header; is it a celltrack server of this version?", cl.base, web.ReportHeader)
 	}
@@ -381,6 +255,16 @@ func (cl *serverClient) trace(kind, ref, format string, fullVerify bool) ([]byte
 	}
 	s.ChainFrom, _ = strconv.ParseUint(v.Get("audit_chain_from"), 10, 64)
 	return data, s, nil
+}
+
+// headerValue is the first value of header name in h (canonical form).
+func headerValue(h map[string][]string, name string) string {
+	for k, vs := range h {
+		if strings.EqualFold(k, name) && len(vs) > 0 {
+			return vs[0]
+		}
+	}
+	return ""
 }
 
 // reportSummary is what `trace --out` says it wrote and what decides its

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"github.com/celltrack/celltrack/web"
 	"io"
 	"io/fs"
 	"log"
@@ -152,7 +153,7 @@ func throughServer(args []string) (done func(code int)) {
 	served := servedThroughServer(helpName(args))
 	if served {
 		os.Setenv("CELLTRACK_SERVER", url)
-		clientTransport = func(base http.RoundTripper) http.RoundTripper { return clockTransport{base} }
+		web.ClientTransport = func(base http.RoundTripper) http.RoundTripper { return clockTransport{base} }
 	}
 	syncSessions(localPath, cl.path, url)
 	return func(int) {

@@ -85,8 +85,8 @@ func (rt *runtime) exit(err error) int {
 	exit := exitCode(code)
 	// A server's refusal exits with the exit code the server gave.
 	var se *serverError
-	if errors.As(err, &se) && se.exit != 0 {
-		exit = se.exit
+	if errors.As(err, &se) && se.Exit != 0 {
+		exit = se.Exit
 	}
 	if rt.json {
 		json.NewEncoder(rt.stderr).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg, "exit": exit}})

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -98,7 +97,7 @@ func checkServeAddr(addr string, tls, insecure bool) error {
 	if err != nil {
 		return lot.Errorf(lot.EUSAGE, "--addr %q is not HOST:PORT (e.g. 127.0.0.1:8080 or :8443): %v", addr, err)
 	}
-	if tls || insecure || isLoopback(host) {
+	if tls || insecure || web.IsLoopback(host) {
 		return nil
 	}
 	shown := host
@@ -109,13 +108,6 @@ func checkServeAddr(addr string, tls, insecure bool) error {
 		"give --tls-cert and --tls-key, or --insecure-http only when a TLS proxy on a trusted network is in front", addr, shown)
 }
 
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 // serve runs the server on the database rt.db holds until SIGINT or SIGTERM.
 func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) error {
@@ -174,7 +166,7 @@ func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) 
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("stop the server: %w", err)
 	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := <-served; err != nil && !errors.Is(err, web.ErrServerClosed) {
 		return fmt.Errorf("serve %s: %w", url, err)
 	}
 	<-ckDone

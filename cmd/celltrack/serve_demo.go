@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"net"
-	"net/http"
-	"net/http/cookiejar"
-	"strings"
+
+	"github.com/celltrack/celltrack/web"
 )
 
 // demoServe shows `celltrack serve` briefly: the web application on the
@@ -24,21 +24,25 @@ func demoServe(d *demo) error {
 	go srv.Serve(ln)
 	defer srv.Shutdown(context.Background())
 	d.say("\nserve: the web application on this database at %s (for a while; `celltrack serve` keeps it up)", url)
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar}
+	c, err := web.NewClient(url, nil, "")
+	if err != nil {
+		return err
+	}
+	// ask answers the HTTP status: 2xx for an answer, the error object's
+	// status for a refusal.
 	ask := func(method, path, body string) (int, string, error) {
-		req, err := http.NewRequest(method, url+path, strings.NewReader(body))
-		if err != nil {
-			return 0, "", err
+		var in any
+		if body != "" {
+			in = json.RawMessage(body)
 		}
-		req.Header.Set("Origin", url)
-		resp, err := c.Do(req)
+		data, _, _, err := c.Call(method, path, in)
+		if f, ok := web.IsAPIFailure(err); ok {
+			return web.HTTPStatus[f.Err.Code], string(data), nil
+		}
 		if err != nil {
 			return 0, "", fmt.Errorf("demo serve %s %s: %w", method, path, err)
 		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), err
+		return 200, string(data), nil
 	}
 	steps := []struct{ method, path, body, what string }{
 		{"GET", "/healthz", "", "health check for a load balancer"},

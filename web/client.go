@@ -1,0 +1,181 @@
+package web
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+)
+
+// The client side of the API, for the command line's server mode
+// (`celltrack --server URL …`): the HTTP transport lives here, with the
+// server, so that net/http has one home. The command line keeps the session
+// file and prints the answers.
+
+// ErrServerClosed is what Serve returns after a graceful shutdown.
+var ErrServerClosed = http.ErrServerClosed
+
+// IsLoopback reports whether host names this machine: localhost, 127.0.0.0/8
+// or ::1. Plain HTTP is allowed only there, by the server and the client.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ClientTransport, when set, wraps the transport of every Client (tests use
+// it to carry their clock); nil leaves it alone.
+var ClientTransport func(base http.RoundTripper) http.RoundTripper
+
+// Client calls one celltrack server's API with the session cookie it holds.
+type Client struct {
+	// Base is the server, scheme://host[:port].
+	Base string
+	// CookieName and Cookie are the session the server set at login; a
+	// server renews the cookie as a read moves the session's activity.
+	CookieName, Cookie string
+	http               *http.Client
+}
+
+// APIFailure is an error object the server answered: the code, the message
+// and the command line's exit code.
+type APIFailure struct {
+	Err  *lot.Error
+	Exit int
+}
+
+func (e *APIFailure) Error() string { return e.Err.Message }
+func (e *APIFailure) Unwrap() error { return e.Err }
+
+// NewClient checks the server's URL and the TLS rules: https is verified
+// with the system's roots and caPEM (a private CA, named caName in
+// messages) when given; plain http only to a loopback address, the rule of
+// serve's --addr, because passwords would cross the network in clear text.
+func NewClient(raw string, caPEM []byte, caName string) (*Client, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, lot.Errorf(lot.EUSAGE, "--server (or CELLTRACK_SERVER) %q is not a server URL; give http(s)://HOST:PORT as `celltrack serve` printed it", raw)
+	}
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, lot.Errorf(lot.EUSAGE, "--server (or CELLTRACK_SERVER) %q: give only the scheme, host and port (e.g. https://ward.example:8443), no user, path or query", raw)
+	}
+	base := u.Scheme + "://" + u.Host
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil // patient data goes to the server named, not through a proxy from the environment
+	if u.Scheme == "http" {
+		if !IsLoopback(u.Hostname()) {
+			return nil, lot.Errorf(lot.EUSAGE, "--server %s is plain http to %s, beyond this machine: passwords and patient data would cross the network in clear text; use the server's https URL", base, u.Hostname())
+		}
+	} else {
+		conf := &tls.Config{MinVersion: tls.VersionTLS12}
+		if caPEM != nil {
+			pool, err := x509.SystemCertPool()
+			if err != nil {
+				pool = x509.NewCertPool()
+			}
+			if !pool.AppendCertsFromPEM(caPEM) {
+				return nil, lot.Errorf(lot.EINVALID, "CELLTRACK_SERVER_CA %s holds no PEM certificate; give the PEM file of the CA that signed the server's certificate", caName)
+			}
+			conf.RootCAs = pool
+		}
+		tr.TLSClientConfig = conf
+	}
+	var rtr http.RoundTripper = tr
+	if ClientTransport != nil {
+		rtr = ClientTransport(tr)
+	}
+	return &Client{Base: base, http: &http.Client{Transport: rtr, Timeout: 90 * time.Second,
+		// An API answer is never a redirect; following one could send the
+		// session elsewhere.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
+}
+
+// Call sends one API request with the session cookie. The answer's body and
+// headers are returned for a 2xx status, and for an error object too (a
+// NO-GO carries its report), with the error as an *APIFailure. renewed
+// reports whether the server renewed the session's cookie (Cookie holds the
+// new one).
+func (c *Client) Call(method, path string, body any) (data []byte, header http.Header, renewed bool, err error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.Base+path, rd)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("request %s: %w", path, err)
+	}
+	req.Header.Set("Origin", c.Base) // the server's cross-origin check
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Cookie != "" {
+		req.AddCookie(&http.Cookie{Name: c.CookieName, Value: c.Cookie})
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, false, lot.Errorf(lot.ENODB, "the server %s cannot be reached: %v; check the URL, and that `celltrack serve` runs there", c.Base, err)
+	}
+	defer resp.Body.Close()
+	data, err = io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, nil, false, lot.Errorf(lot.ENODB, "the answer of the server %s was cut off: %v; nothing can be assumed about it — check with `celltrack trace` before repeating a write", c.Base, err)
+	}
+	for _, ck := range resp.Cookies() {
+		switch {
+		case c.Cookie == "" && strings.HasSuffix(ck.Name, "celltrack_session") && ck.Value != "":
+			c.CookieName, c.Cookie = ck.Name, ck.Value // a login
+		case c.Cookie != "" && ck.Name == c.CookieName && ck.Value != "" && ck.MaxAge >= 0 && ck.Value != c.Cookie:
+			c.Cookie, renewed = ck.Value, true
+		}
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return data, resp.Header, renewed, nil
+	}
+	var ae APIError
+	if json.Unmarshal(data, &ae) != nil || ae.Error.Code == "" {
+		return nil, nil, renewed, lot.Errorf(lot.EINTERNAL, "the server %s answered %s to %s %s without an error object; is it a celltrack server?", c.Base, resp.Status, method, path)
+	}
+	return data, resp.Header, renewed, &APIFailure{Err: lot.Errorf(ae.Error.Code, "%s", ae.Error.Message), Exit: ae.Error.Exit}
+}
+
+// Login opens a session for name: the cookie is kept in the client. The
+// answer is the LoginView.
+func (c *Client) Login(name, password string) (LoginView, error) {
+	var v LoginView
+	c.CookieName, c.Cookie = "", ""
+	data, _, _, err := c.Call(http.MethodPost, "/api/v1/login", LoginRequest{User: name, Password: password})
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return v, lot.Errorf(lot.EINTERNAL, "the server %s answered the login with something else than a user: %v", c.Base, err)
+	}
+	if c.Cookie == "" {
+		return v, lot.Errorf(lot.EINTERNAL, "the server %s logged %s in but set no session cookie; is it a celltrack server?", c.Base, name)
+	}
+	return v, nil
+}
+
+// IsAPIFailure returns the error object of err, if it is one.
+func IsAPIFailure(err error) (*APIFailure, bool) {
+	var f *APIFailure
+	ok := errors.As(err, &f)
+	return f, ok
+}

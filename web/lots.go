@@ -338,7 +338,7 @@ func (s *Server) lotResult(w http.ResponseWriter, r *http.Request, u audit.User)
 	if err != nil {
 		s.logError(r, err)
 		s.showLot(w, r, u, "", err, statusOf(err), func(ld *lotData) {
-			ld.Entry = resultForm{req.Assay, req.Value, req.Unit, req.Method, req.Tested}
+			ld.Entry = resultForm(req)
 		})
 		return
 	}

@@ -108,7 +108,6 @@ func checkServeAddr(addr string, tls, insecure bool) error {
 		"give --tls-cert and --tls-key, or --insecure-http only when a TLS proxy on a trusted network is in front", addr, shown)
 }
 
-
 // serve runs the server on the database rt.db holds until SIGINT or SIGTERM.
 func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) error {
 	db := rt.db

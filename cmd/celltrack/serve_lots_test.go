@@ -359,8 +359,8 @@ func TestServeLotsAPIMatchesCLIJSON(t *testing.T) {
 	f.postJSON(qa, "/api/v1/login", map[string]string{"user": "quinn", "password": fixturePassword})
 	n := f.auditCount()
 	st, e := f.postJSON(qa, "/api/v1/lots/LOT-UC-1/approve", map[string]any{"spec": "isct-uc-msc", "password": "wrong-password-77"})
-	if st != http.StatusUnauthorized || e["error"].(map[string]any)["code"] != "auth" || f.lotStatus("LOT-UC-1") != "quarantine" {
-		t.Errorf("wrong password: %d %v", st, e)
+	if st != http.StatusUnauthorized || e["error"].(map[string]any)["code"] != "auth" || f.lotStatus("LOT-UC-1") != "quarantine" || f.auditCount() != n+1 {
+		t.Errorf("wrong password: %d %v, %d entries (want only the refused signature's)", st, e, f.auditCount()-n)
 	}
 	n = f.auditCount()
 	st, e = f.postJSON(qa, "/api/v1/lots/LOT-UC-1/approve", map[string]any{"spec": "isct-uc-msc", "password": fixturePassword, "witness": "pat"})

@@ -80,32 +80,7 @@ func (rt *runtime) loadSession(dbPath string) (store.Credentials, string, error)
 // saveSession writes c to path, 0600 in a 0700 directory, replacing the
 // file in one rename so that a reader never sees half a file.
 func saveSession(path string, c store.Credentials) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	os.Chmod(dir, 0o700)
-	b, err := json.MarshalIndent(c, "", "  ")
-	if err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".session-*")
-	if err != nil {
-		return fmt.Errorf("write session file: %w", err)
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return fmt.Errorf("write session file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write session file: %w", err)
-	}
-	return os.Rename(f.Name(), path)
+	return saveJSONFile(path, c)
 }
 
 // useSession checks the session of this database for a command and makes

@@ -42,7 +42,6 @@ var throughServerStories = []string{
 	"dose_post_thaw_*.txtar",
 	"dose_weight_shown_as_used.txtar",
 	"trace_*.txtar",
-	"client_*.txtar",
 }
 
 // TestScriptsThroughServer runs the bedside and trace stories through a
@@ -56,6 +55,12 @@ func TestScriptsThroughServer(t *testing.T) {
 		}
 		files = append(files, m...)
 	}
+	// Stories that only mean something through a server.
+	only, err := filepath.Glob(filepath.Join("testdata", "server-script", "*.txtar"))
+	if err != nil || len(only) == 0 {
+		t.Fatalf("no server-only stories in testdata/server-script: %v", err)
+	}
+	files = append(files, only...)
 	// The demo makes its own database and traces it in-process.
 	files = slices.DeleteFunc(files, func(f string) bool { return strings.HasSuffix(f, "trace_demo_reports.txtar") })
 	sort.Strings(files)

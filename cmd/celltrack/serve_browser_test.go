@@ -63,6 +63,25 @@ func screenshotDir() string {
 	return os.TempDir()
 }
 
+// saveScreenshot saves what the browser shows (the whole page with full) as
+// name in screenshotDir, for a person to look at.
+func saveScreenshot(t *testing.T, ctx context.Context, name string, full bool) {
+	t.Helper()
+	var a chromedp.Action[[]byte] = chromedp.CaptureScreenshot()
+	if full {
+		a = chromedp.FullScreenshot(100) // 100: PNG
+	}
+	img, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	p := filepath.Join(screenshotDir(), name)
+	if err := os.WriteFile(p, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", p)
+}
+
 // The bedside in a real browser, with the keyboard only (a wedge scanner
 // types the code and Enter): the nurse logs in, scans the wristband, scans
 // the wrong bag and sees NO-GO with its reason, scans the right one and
@@ -86,18 +105,7 @@ func TestServeBrowserBedside(t *testing.T) {
 		}
 		return s
 	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		p := filepath.Join(screenshotDir(), name)
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", p)
-	}
+	shot := func(name string) { t.Helper(); saveScreenshot(t, ctx, name, false) }
 	do("log in as the nurse",
 		chromedp.EmulateViewport(768, 1024),
 		chromedp.Navigate(f.srv.URL+"/"),
@@ -242,22 +250,7 @@ func TestServeBrowserQALotPage(t *testing.T) {
 		}
 		return s
 	}
-	shot := func(name string, full bool) {
-		t.Helper()
-		var a chromedp.Action[[]byte] = chromedp.CaptureScreenshot()
-		if full {
-			a = chromedp.FullScreenshot(100) // 100: PNG
-		}
-		img, err := chromedp.Run(ctx, a)
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		p := filepath.Join(screenshotDir(), name)
-		if err := os.WriteFile(p, img, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", p)
-	}
+	shot := func(name string, full bool) { t.Helper(); saveScreenshot(t, ctx, name, full) }
 	do("log in as QA",
 		chromedp.EmulateViewport(768, 1024),
 		chromedp.Navigate(f.srv.URL+"/"),
@@ -319,18 +312,7 @@ func TestServeBrowserLab(t *testing.T) {
 		}
 		return s
 	}
-	shot := func(name string) {
-		t.Helper()
-		img, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		p := filepath.Join(screenshotDir(), name)
-		if err := os.WriteFile(p, img, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", p)
-	}
+	shot := func(name string) { t.Helper(); saveScreenshot(t, ctx, name, true) }
 	do("log in as the lab",
 		chromedp.EmulateViewport(768, 1024),
 		chromedp.Navigate(f.srv.URL+"/"),
@@ -404,15 +386,7 @@ func TestServeBrowserQAExceptionForm(t *testing.T) {
 	if !strings.Contains(form, "does not meet: viability FAIL (78 %)") {
 		t.Errorf("the exception form:\n%s", form)
 	}
-	img, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(screenshotDir(), "celltrack-qa-exception-768x1024.png")
-	if err := os.WriteFile(p, img, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", p)
+	saveScreenshot(t, ctx, "celltrack-qa-exception-768x1024.png", false)
 }
 
 // The admin lifts a lockout on the accounts page with the keyboard alone,
@@ -440,18 +414,7 @@ func TestServeBrowserAccounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		p := filepath.Join(screenshotDir(), name)
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", p)
-	}
+	shot := func(name string) { t.Helper(); saveScreenshot(t, ctx, name, false) }
 	shot("celltrack-accounts-768x1024.png")
 	err = chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.ID("reason-unlock-omar"), "locked by guesses; confirmed by phone"+kb.Enter),

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
@@ -74,9 +73,6 @@ func (s *Server) accountAct(u audit.User, name, what, reason string) (audit.User
 	}
 	if err := audit.Authorize(u, action); err != nil {
 		return audit.User{}, err
-	}
-	if strings.TrimSpace(reason) == "" {
-		return audit.User{}, lot.Errorf(lot.EINVALID, "reason is empty; say why the account of %s is to be %sd", name, strings.TrimSuffix(what, "e"))
 	}
 	switch what {
 	case "unlock":

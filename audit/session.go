@@ -115,6 +115,16 @@ func PasswordExpired(u User, now time.Time, s Settings) bool {
 	return u.MustChange || (s.PasswordMaxAge > 0 && !u.PasswordChanged.IsZero() && now.Sub(u.PasswordChanged) >= s.PasswordMaxAge)
 }
 
+// AuthorizeServe refuses to let anyone but an admin start the server: it
+// holds the database for everyone, and no other command can open it
+// meanwhile.
+func AuthorizeServe(u User) error {
+	if u.Role != Admin {
+		return lot.Errorf(lot.EFORBIDDEN, "user %s has role %s; an admin starts the server (it holds the database for everyone): log in as an admin", u.Name, u.Role)
+	}
+	return nil
+}
+
 // AuthorizeSign refuses an electronic signature by an admin: the person who
 // manages accounts could otherwise create a second account and sign with
 // both (separation of the administrator, issue 10).

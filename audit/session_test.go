@@ -3,6 +3,8 @@ package audit
 import (
 	"strings"
 	"testing"
+
+	"github.com/celltrack/celltrack/lot"
 )
 
 // TestPasswordPolicy: NIST SP 800-63B without composition rules.
@@ -19,6 +21,16 @@ func TestPasswordPolicy(t *testing.T) {
 		err := CheckNewPassword(tc.pw, "nina", "Nina Rossi")
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%q: %v; want %q", tc.pw, err, tc.want)
+		}
+	}
+}
+
+// Only an admin starts the server; every other role is refused, naming it.
+func TestAuthorizeServe(t *testing.T) {
+	for _, r := range []Role{Admin, Lab, QA, Physician, Nurse, Auditor} {
+		err := AuthorizeServe(User{Name: "x", Role: r})
+		if (err == nil) != (r == Admin) || (err != nil && (lot.ErrorCode(err) != lot.EFORBIDDEN || !strings.Contains(err.Error(), string(r)))) {
+			t.Errorf("role %s: %v", r, err)
 		}
 	}
 }

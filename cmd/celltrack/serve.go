@@ -65,8 +65,8 @@ func (rt *runtime) serveCommand() *cli.Command {
 				if err := rt.useSession(c, rt.db, readDB); err != nil {
 					return err
 				}
-				if u := rt.session.User; u.Role != audit.Admin {
-					return lot.Errorf(lot.EFORBIDDEN, "user %s has role %s; an admin starts the server (it holds the database for everyone): log in as an admin", u.Name, u.Role)
+				if err := audit.AuthorizeServe(rt.session.User); err != nil {
+					return err
 				}
 				return rt.serve(c, tlsConf, ck)
 			})(c)

@@ -27,16 +27,8 @@ import (
 // tree it signs is the one its own writes built. It writes nothing.
 func (db *DB) SignCheckpoint(signer note.Signer, verify bool) (msg []byte, head audit.Head, err error) {
 	err = db.view(func(tx *bolt.Tx) error {
-		keys, err := checkpointKeys(tx)
-		if err != nil {
+		if err := checkSigner(tx, signer); err != nil {
 			return err
-		}
-		k, ok := activeKey(keys)
-		if !ok {
-			return lot.Errorf(lot.ECONFLICT, "no checkpoint verifier key is registered in this database; an admin registers the one `celltrack audit key init` printed with `celltrack audit key register`")
-		}
-		if v, err := note.NewVerifier(k.Verifier); err != nil || v.Name() != signer.Name() || v.KeyHash() != signer.KeyHash() {
-			return lot.Errorf(lot.ECONFLICT, "--key is the signing key %s+%08x, but this database verifies checkpoints with %s; sign with the key registered here, or have an admin rotate it", signer.Name(), signer.KeyHash(), k.Verifier)
 		}
 		if verify {
 			v, err := verifyTx(tx)
@@ -56,6 +48,23 @@ func (db *DB) SignCheckpoint(signer note.Signer, verify bool) (msg []byte, head 
 	head.Time = db.now()
 	msg, err = note.Sign(&note.Note{Text: string(audit.FormatCheckpoint(head))}, signer)
 	return msg, head, err
+}
+
+// checkSigner refuses a signer that is not the database's active
+// checkpoint key.
+func checkSigner(tx *bolt.Tx, signer note.Signer) error {
+	keys, err := checkpointKeys(tx)
+	if err != nil {
+		return err
+	}
+	k, ok := activeKey(keys)
+	if !ok {
+		return lot.Errorf(lot.ECONFLICT, "no checkpoint verifier key is registered in this database; an admin registers the one `celltrack audit key init` printed with `celltrack audit key register`")
+	}
+	if v, err := note.NewVerifier(k.Verifier); err != nil || v.Name() != signer.Name() || v.KeyHash() != signer.KeyHash() {
+		return lot.Errorf(lot.ECONFLICT, "--key is the signing key %s+%08x, but this database verifies checkpoints with %s; sign with the key registered here, or have an admin rotate it", signer.Name(), signer.KeyHash(), k.Verifier)
+	}
+	return nil
 }
 
 // KeptCheckpoint is a signed checkpoint to check: where it came from (a

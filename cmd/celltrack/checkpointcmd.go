@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -399,6 +400,9 @@ func (rt *runtime) restoreCommand() *cli.Command {
 			if c.IsSet("reason") && !c.Bool("allow-rollback") {
 				return lot.Errorf(lot.EUSAGE, "--reason is the reason for --allow-rollback; give both, or neither")
 			}
+			if err := serverHolds(dbPath(c)); err != nil {
+				return err
+			}
 			kept, err := readKept(c.StringSlice("checkpoint"))
 			if err != nil {
 				return err
@@ -423,6 +427,30 @@ func (rt *runtime) restoreCommand() *cli.Command {
 			})
 		}),
 	}
+}
+
+// serverHolds refuses a restore while the server marker beside the
+// database (NAME.serve) names a live server, or cannot be read: the
+// database's lock alone is not enough, since a user who cannot open the
+// file cannot test its lock either. A marker whose process is gone (a
+// server killed without cleaning up) is ignored.
+func serverHolds(db string) error {
+	marker := serverFilePath(db)
+	data, err := os.ReadFile(marker)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return lot.Errorf(lot.EBUSY, "%s exists and cannot be read (%v): a celltrack server may hold %s; stop it before restoring (or, if no server runs, remove %s)", marker, err, db, marker)
+	}
+	var f serverFile
+	if json.Unmarshal(data, &f) != nil || f.PID <= 0 {
+		return lot.Errorf(lot.EBUSY, "%s is not a server marker celltrack wrote, so whether a server holds %s cannot be told; stop any server (or, if none runs, remove %s) before restoring", marker, db, marker)
+	}
+	if !processAlive(f.PID) {
+		return nil
+	}
+	return lot.Errorf(lot.EBUSY, "celltrack serve (pid %d, since %s) holds %s; stop that server before restoring — nothing was restored", f.PID, lot.FormatTime(f.Started), db)
 }
 
 // demoCheckpoint shows signed checkpoints: a signing key made outside the

@@ -132,7 +132,7 @@ func (rt *runtime) backupCommand() *cli.Command {
 				signer = s
 			}
 			out := c.String("out")
-			rep, err := rt.db.VerifiedBackup(out)
+			rep, err := rt.db.VerifiedBackup(out, signer)
 			if err != nil {
 				return err
 			}
@@ -146,17 +146,9 @@ func (rt *runtime) backupCommand() *cli.Command {
 				})
 				return lot.Errorf(lot.ECONFLICT, "backup: the database failed verification (%d problem(s)); the copy %s is marked as such and restore refuses it — report it to QA", len(rep.Problems), out)
 			}
-			var msg []byte
-			if signer != nil {
-				b, err := store.Open(out, store.Options{ReadOnly: true, Now: rt.now})
-				if err == nil {
-					msg, _, err = b.SignCheckpoint(signer, false)
-					b.Close()
-				}
-				if err == nil {
-					err = writeOut(out+".checkpoint", msg, false)
-				}
-				if err != nil {
+			msg := rep.Checkpoint
+			if msg != nil {
+				if err := writeOut(out+".checkpoint", msg, false); err != nil {
 					return lot.Errorf(lot.ErrorCode(err), "the backup %s is written and verified, but its checkpoint was not: %s", out, lot.ErrorMessage(err))
 				}
 				view["checkpoint_file"], view["checkpoint"] = out+".checkpoint", string(msg)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -84,6 +85,9 @@ func (db *DB) VerifiedBackup(path string, signer note.Signer) (BackupReport, err
 	rep.Bytes = n
 	if len(rep.Problems) == 0 {
 		if signer != nil {
+			if testHook != nil {
+				testHook("backup written")
+			}
 			if err := checkCopyHead(path, rep.Head); err != nil {
 				return rep, err
 			}
@@ -129,6 +133,11 @@ func checkCopyHead(path string, want audit.Head) error {
 	}
 	return nil
 }
+
+// testHook, when a test sets it, is called at the named stages of a
+// restore or a backup, so that a test can change files there as an
+// attacker racing the command would.
+var testHook func(stage string)
 
 // MeaningRestore is what the administrator's password confirms at a restore.
 const MeaningRestore = "restored the database from a backup"
@@ -261,6 +270,9 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	bv, err := verifyBackup(bk, opts, rep)
 	if err != nil {
 		return rep, err
+	}
+	if testHook != nil {
+		testHook("restore verified")
 	}
 	if live.db == nil && !audit.CheckPassword(bv.user.Hash, opts.Password) {
 		// The live file cannot be read: the backup's account is the
@@ -397,12 +409,21 @@ func (l *liveFile) close() {
 }
 
 // isDamage reports whether err, from opening or first reading a file, says
-// the file is damaged: bbolt finds no valid meta page or a checksum fails,
-// the file is empty, or reading its pages panicked in bbolt (recoverDamage).
+// the file is damaged: bbolt opened it and rejected what it holds (no valid
+// meta page, a checksum, a file too small for its pages, an empty file), or
+// reading its pages panicked in bbolt (recoverDamage). An error of the
+// system — permissions, a read-only disk, a directory, no such file — or a
+// lock timeout is not damage, nor any other refusal of celltrack's.
 func isDamage(err error) bool {
-	return errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) ||
-		errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrInvalidMapping) ||
-		errors.Is(err, errEmptyFile) || lot.ErrorCode(err) == lot.ECONFLICT
+	var pe *fs.PathError
+	var errno syscall.Errno
+	switch {
+	case err == nil, errors.Is(err, berrors.ErrTimeout), errors.As(err, &pe), errors.As(err, &errno):
+		return false
+	case lot.ErrorCode(err) != lot.EINTERNAL:
+		return lot.ErrorCode(err) == lot.ECONFLICT // recoverDamage's
+	}
+	return true
 }
 
 // openLive opens the database at path for a restore, taking its lock,

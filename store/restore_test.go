@@ -92,7 +92,9 @@ func noReplacedFile(t *testing.T, path string) {
 func TestRestoreRefusesWhatIsNotDamage(t *testing.T) {
 	t.Run("newer schema", func(t *testing.T) {
 		db, backup := liveAndBackup(t)
-		rawUpdate(t, db.Path(), func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte(fmt.Sprint(SchemaVersion+1))) })
+		rawUpdate(t, db.Path(), func(tx *bolt.Tx) error {
+			return tx.Bucket(bMeta).Put([]byte("schema"), []byte(fmt.Sprint(SchemaVersion+1)))
+		})
 		before := fileSum(t, db.Path())
 		_, err := Restore(db.Path(), restoreOpts(db, backup))
 		if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), fmt.Sprintf("has schema version %d, newer than this celltrack", SchemaVersion+1)) || !strings.Contains(err.Error(), "nothing was restored") {
@@ -102,7 +104,9 @@ func TestRestoreRefusesWhatIsNotDamage(t *testing.T) {
 			t.Fatal("the database changed")
 		}
 		noReplacedFile(t, db.Path())
-		rawUpdate(t, db.Path(), func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte(fmt.Sprint(SchemaVersion))) })
+		rawUpdate(t, db.Path(), func(tx *bolt.Tx) error {
+			return tx.Bucket(bMeta).Put([]byte("schema"), []byte(fmt.Sprint(SchemaVersion)))
+		})
 	})
 	t.Run("directory", func(t *testing.T) {
 		db, backup := liveAndBackup(t)
@@ -185,7 +189,9 @@ func TestIsDamage(t *testing.T) {
 // leaves every byte of it.
 func TestRestoreNeverUpgradesTheLiveFile(t *testing.T) {
 	db, backup := liveAndBackup(t)
-	rawUpdate(t, db.Path(), func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte(fmt.Sprint(SchemaVersion-1))) })
+	rawUpdate(t, db.Path(), func(tx *bolt.Tx) error {
+		return tx.Bucket(bMeta).Put([]byte("schema"), []byte(fmt.Sprint(SchemaVersion-1)))
+	})
 	before := fileSum(t, db.Path())
 	opts := restoreOpts(db, backup)
 	opts.AllowRollback, opts.Reason = false, ""

@@ -377,6 +377,10 @@ func (rt *runtime) restoreCommand() *cli.Command {
 			"fails, one of another facility, and one older than a kept checkpoint or than the database\n" +
 			"it replaces — a rollback — unless --allow-rollback with --reason. The replaced file is kept\n" +
 			"beside the database (NAME.replaced-TIME); the restore is the next entry of the restored trail.\n" +
+			"The backup is copied beside the database first, and that copy is what is verified and put\n" +
+			"in place. Only a damaged database (bbolt rejects its contents) is replaced unread; a database\n" +
+			"it cannot open for another reason (permissions, a newer schema), a directory or a symbolic\n" +
+			"link as --db is refused, and a running server (NAME.serve) refuses it with exit 11.\n" +
 			"It needs no session (the database may be too damaged to check one): the admin names\n" +
 			"themselves with --user and gives their password, checked in the database, or in the\n" +
 			"backup when the database does not open.\n\n" +

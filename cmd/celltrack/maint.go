@@ -114,7 +114,9 @@ func (rt *runtime) backupCommand() *cli.Command {
 			"`audit verify` in that same transaction, so it is exactly what was verified, even while\n" +
 			"other users write. A source that fails is still copied, but the copy is marked in its meta\n" +
 			"as taken from a database that failed (restore refuses it) and backup exits 3. It prints\n" +
-			"the copy's tree head; with --key it also signs it and writes the checkpoint to OUT.checkpoint.\n" +
+			"the copy's tree head; with --key (checked against the registered key before anything is\n" +
+			"written) it also signs the head of the transaction that wrote the copy, once the copy read\n" +
+			"back has that head, and writes the checkpoint to OUT.checkpoint.\n" +
 			"It never overwrites a file and creates it readable by you only (0600). Restore with\n" +
 			"`celltrack restore --from FILE`.\n\n" +
 			example("celltrack --user alice backup --out /backups/celltrack-2026-11-25.db --key /etc/celltrack/checkpoint.key"),

@@ -380,9 +380,26 @@ func checkLivePath(path string) error {
 	case fi.IsDir():
 		return lot.Errorf(lot.EINVALID, "--db %s is a directory, not a database file; restore never replaces a directory — check --db or CELLTRACK_DB", path)
 	case !fi.Mode().IsRegular():
-		return lot.Errorf(lot.EINVALID, "--db %s is not a regular file (%s); restore replaces only a database file — check --db or CELLTRACK_DB", path, fi.Mode().Type())
+		return lot.Errorf(lot.EINVALID, "--db %s is not a regular file (%s); restore replaces only a database file — check --db or CELLTRACK_DB", path, FileKind(fi.Mode()))
 	}
 	return nil
+}
+
+// FileKind names what a file that is not a regular one is, for messages.
+func FileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a regular file"
 }
 
 // liveFile is the database a restore replaces, held locked.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
@@ -50,6 +51,48 @@ func (db *DB) SignCheckpoint(signer note.Signer, verify bool) (msg []byte, head 
 	return msg, head, err
 }
 
+// SignCheckpointOver is SignCheckpoint with verify, for a signer that keeps
+// its checkpoints together (the server's --checkpoint-dir): in the same read
+// transaction it checks every checkpoint already kept there (kept) and
+// refuses (ECONFLICT) to sign a trail that does not extend each of them — a
+// file rolled back, cut or forked since. A checkpoint signed then would stand
+// beside the one it contradicts, as if the trail had always been so.
+func (db *DB) SignCheckpointOver(signer note.Signer, kept []KeptCheckpoint) (msg []byte, head audit.Head, err error) {
+	err = db.view(func(tx *bolt.Tx) error {
+		if err := checkSigner(tx, signer); err != nil {
+			return err
+		}
+		v, err := verifyTx(tx)
+		if err != nil {
+			return err
+		}
+		if !v.OK() {
+			return lot.Errorf(lot.ECONFLICT, "audit verify found %d problem(s) (first: %s); a checkpoint would vouch for a trail changed outside celltrack, so none was signed — run `celltrack audit verify` and report it to QA", len(v.Problems), v.Problems[0])
+		}
+		results, err := checkKept(tx, kept)
+		if err != nil {
+			return err
+		}
+		var bad []string
+		for _, r := range results {
+			if r.Problem != "" {
+				bad = append(bad, r.Problem)
+			}
+		}
+		if len(bad) > 0 {
+			return lot.Errorf(lot.ECONFLICT, "the trail does not extend %d of the checkpoints already kept, so none was signed (one signed now would stand beside the one it contradicts):\n  %s\nrun `celltrack audit verify --checkpoint` on that folder and report it to QA", len(bad), strings.Join(bad, "\n  "))
+		}
+		head, err = treeHead(tx)
+		return err
+	})
+	if err != nil {
+		return nil, head, err
+	}
+	head.Time = db.now()
+	msg, err = note.Sign(&note.Note{Text: string(audit.FormatCheckpoint(head))}, signer)
+	return msg, head, err
+}
+
 // checkSigner refuses a signer that is not the database's active
 // checkpoint key.
 func checkSigner(tx *bolt.Tx, signer note.Signer) error {
@@ -77,6 +120,12 @@ type KeptCheckpoint struct {
 	// for consistency with today's trail only, and proves nothing about who
 	// made it.
 	Printed *audit.Head
+	// Unusable, instead of Note, says why an entry of a witness folder
+	// that may be a checkpoint could not be read as one (a link to
+	// nothing, not a regular file, too large): it fails like a checkpoint
+	// the trail does not extend, so that nothing in a witness folder is
+	// passed over silently.
+	Unusable string
 }
 
 // CheckpointResult is what verification found of one kept checkpoint.
@@ -186,6 +235,9 @@ func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]c
 	}
 	var h audit.Head
 	made := "signed"
+	if kc.Unusable != "" {
+		return fail(h, "%s", kc.Unusable)
+	}
 	if kc.Printed != nil {
 		h, made = *kc.Printed, "printed"
 		h.Facility, signer = now.Facility, "nobody (an unsigned printed tree head)"

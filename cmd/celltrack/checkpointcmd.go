@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/celltrack/celltrack/audit"
@@ -227,10 +226,13 @@ func (rt *runtime) auditCheckpointCommand() *cli.Command {
 			example("celltrack --user alice audit checkpoint --key /etc/celltrack/checkpoint.key --out /witness/2026-11-25.checkpoint"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "key", Required: true, Usage: "the signing key `FILE` (from `audit key init`)"},
-			&cli.StringFlag{Name: "out", Usage: "write the checkpoint to `FILE` instead of standard output"},
-			forceFlag,
+			&cli.StringFlag{Name: "out", Usage: "write the checkpoint to a new `FILE` instead of standard output (never replaced)"},
+			&cli.BoolFlag{Name: "force", Hidden: true},
 		},
 		Action: rt.action(readDB, 0, func(c *cli.Context) error {
+			if c.Bool("force") {
+				return lot.Errorf(lot.EUSAGE, "--force: a checkpoint file is never replaced — it may be the only witness that the trail was once longer or different; write the new one to a new --out")
+			}
 			signer, err := readSigner("--key", c.String("key"))
 			if err != nil {
 				return err
@@ -242,7 +244,7 @@ func (rt *runtime) auditCheckpointCommand() *cli.Command {
 			view := headView(head)
 			view["note"] = string(msg)
 			if out := c.String("out"); out != "" {
-				if err := writeOut(out, msg, c.Bool("force")); err != nil {
+				if err := writeNew(out, string(msg), 0o600); err != nil {
 					return err
 				}
 				view["out"] = out
@@ -268,46 +270,122 @@ func treeNote(h audit.Head) string {
 	return fmt.Sprintf("tree head: %d entries, root %s", h.Size, audit.RootString(h.Root))
 }
 
-// readKept reads the --checkpoint files; a directory stands for every
-// file in it (a witness directory), in name order.
-func readKept(paths []string) ([]store.KeptCheckpoint, error) {
-	var kept []store.KeptCheckpoint
+// maxCheckpointBytes caps what is read of a checkpoint file: a note of a
+// tree head with a few signatures is a few hundred bytes, always under 4 KB.
+const maxCheckpointBytes = 4096
+
+// checkpointText is how every checkpoint note begins (audit.FormatCheckpoint).
+const checkpointText = "celltrack audit trail "
+
+// readKept reads the --checkpoint files; a folder stands for every
+// checkpoint in it and its subfolders (a witness folder), in name order.
+// A file given by name must be a regular file (a link to one is followed)
+// of at most maxCheckpointBytes. In a folder, nothing is passed over
+// silently: a file whose name celltrack gives checkpoints (*.checkpoint,
+// checkpoint-*) or whose text begins like one is a checkpoint, and fails
+// verification when it cannot be read as one; a link to a folder, a link to
+// nothing and anything but a file or a folder fail too; any other file is
+// clearly not a checkpoint and is listed in skipped with the reason.
+func readKept(paths []string) (kept []store.KeptCheckpoint, skipped []string, err error) {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
-			return nil, lot.Errorf(lot.ENOTFOUND, "--checkpoint %s: %v", p, err)
+			return nil, nil, lot.Errorf(lot.ENOTFOUND, "--checkpoint %s: %v", p, err)
 		}
-		files := []string{p}
-		if fi.IsDir() {
-			ents, err := os.ReadDir(p)
+		if !fi.IsDir() {
+			b, err := readCheckpointFile(p)
 			if err != nil {
-				return nil, lot.Errorf(lot.EINVALID, "--checkpoint %s: %v", p, err)
+				return nil, nil, lot.Errorf(lot.EINVALID, "--checkpoint %s %s; give a checkpoint file, or a folder of them", p, err)
 			}
-			files = nil
-			for _, e := range ents {
-				if e.Type().IsRegular() {
-					files = append(files, filepath.Join(p, e.Name()))
-				}
-			}
-			sort.Strings(files)
-			if len(files) == 0 {
-				return nil, lot.Errorf(lot.EINVALID, "--checkpoint %s is a directory with no checkpoint files", p)
-			}
+			kept = append(kept, store.KeptCheckpoint{Name: p, Note: b})
+			continue
 		}
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				return nil, lot.Errorf(lot.EINVALID, "--checkpoint %s: %v", f, err)
-			}
-			kept = append(kept, store.KeptCheckpoint{Name: f, Note: b})
+		k, sk, err := readWitness(p, false)
+		if err != nil {
+			return nil, nil, err
 		}
+		kept, skipped = append(kept, k...), append(skipped, sk...)
 	}
-	return kept, nil
+	return kept, skipped, nil
+}
+
+// readWitness reads a witness folder by readKept's rules; a folder with no
+// checkpoint is refused unless empty is allowed (a server's new folder).
+func readWitness(p string, empty bool) (kept []store.KeptCheckpoint, skipped []string, err error) {
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			kept = append(kept, store.KeptCheckpoint{Name: path, Unusable: fmt.Sprintf("cannot be read (%v)", err)})
+			return nil
+		case path == p || d.IsDir():
+			return nil
+		}
+		fi, err := os.Stat(path) // follows a link
+		switch {
+		case err != nil:
+			kept = append(kept, store.KeptCheckpoint{Name: path, Unusable: fmt.Sprintf("is a link to nothing (%v)", err)})
+			return nil
+		case fi.IsDir():
+			kept = append(kept, store.KeptCheckpoint{Name: path, Unusable: "is a link to a folder, which is not followed; give it as its own --checkpoint"})
+			return nil
+		}
+		b, err := readCheckpointFile(path)
+		named := strings.HasSuffix(d.Name(), ".checkpoint") || strings.HasPrefix(d.Name(), "checkpoint-")
+		switch {
+		case err != nil && (named || !fi.Mode().IsRegular()):
+			kept = append(kept, store.KeptCheckpoint{Name: path, Unusable: err.Error()})
+		case err != nil:
+			skipped = append(skipped, fmt.Sprintf("%s: %s, so not a checkpoint", path, err))
+		case !named && !strings.HasPrefix(string(b), checkpointText):
+			skipped = append(skipped, fmt.Sprintf("%s: does not begin %q, so not a checkpoint", path, checkpointText))
+		default:
+			kept = append(kept, store.KeptCheckpoint{Name: path, Note: b})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, lot.Errorf(lot.EINVALID, "--checkpoint %s: %v", p, err)
+	}
+	if len(kept) == 0 && !empty {
+		return nil, nil, lot.Errorf(lot.EINVALID, "--checkpoint %s is a folder with no checkpoint files", p)
+	}
+	return kept, skipped, nil
+}
+
+// readCheckpointFile reads a checkpoint file through one handle: a regular
+// file of at most maxCheckpointBytes. The error completes "FILE …".
+func readCheckpointFile(path string) ([]byte, error) {
+	// Stat before opening: opening a FIFO to read waits for a writer.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("cannot be read (%v)", err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("is not a regular file (%s)", store.FileKind(fi.Mode()))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot be read (%v)", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("cannot be read (%v)", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("is not a regular file (%s)", store.FileKind(fi.Mode()))
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxCheckpointBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot be read (%v)", err)
+	}
+	if len(b) > maxCheckpointBytes {
+		return nil, fmt.Errorf("is larger than %d bytes (a checkpoint note is under 4 KB)", maxCheckpointBytes)
+	}
+	return b, nil
 }
 
 // verifyWithCheckpoints is `audit verify --checkpoint`.
 func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
-	kept, err := readKept(c.StringSlice("checkpoint"))
+	kept, skipped, err := readKept(c.StringSlice("checkpoint"))
 	if err != nil {
 		return err
 	}
@@ -344,6 +422,9 @@ func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 			notes = append(notes, fmt.Sprintf("%s %s: FAILED", what, r.Name))
 		}
 	}
+	for _, sk := range skipped {
+		notes = append(notes, "skipped "+sk)
+	}
 	var bad []string
 	for _, r := range cv.Checkpoints {
 		if r.Problem != "" {
@@ -364,7 +445,7 @@ func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 	return rt.printVerdict(verdict{name: "audit verify", problems: cv.Problems,
 		counts: fmt.Sprintf("%d entries, %d records, %d checkpoints", cv.Entries, cv.Records, len(cv.Checkpoints)), head: cv.HeadHex(),
 		view: map[string]any{"ok": cv.OK(), "entries": cv.Entries, "records": cv.Records, "head": cv.HeadHex(), "tree": headView(cv.Tree),
-			"checkpoints": views, "first_mismatch": cv.FirstMismatch, "problems": cv.Problems},
+			"checkpoints": views, "skipped": skipped, "first_mismatch": cv.FirstMismatch, "problems": cv.Problems},
 		failed: failed, notes: notes})
 }
 
@@ -407,9 +488,12 @@ func (rt *runtime) restoreCommand() *cli.Command {
 			if err := serverHolds(dbPath(c)); err != nil {
 				return err
 			}
-			kept, err := readKept(c.StringSlice("checkpoint"))
+			kept, skipped, err := readKept(c.StringSlice("checkpoint"))
 			if err != nil {
 				return err
+			}
+			for _, sk := range skipped {
+				fmt.Fprintf(rt.stderr, "skipped %s\n", sk)
 			}
 			password, err := rt.password(c, admin)
 			if err != nil {

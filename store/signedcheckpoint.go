@@ -134,6 +134,9 @@ type CheckpointResult struct {
 	Head    audit.Head // zero when the note could not be read
 	Signer  string     // the verifier key that verified it
 	Problem string     // empty when today's tree extends it
+	// Mismatch is set when today's trail does not extend the checkpoint's
+	// tree (not for a signature, facility or key-date problem).
+	Mismatch bool
 	// Ahead is set when the checkpoint is of a larger tree than the trail
 	// has: the trail was cut back, or this file is older than the checkpoint.
 	Ahead bool
@@ -144,10 +147,14 @@ type CheckpointResult struct {
 type CheckpointVerification struct {
 	Verification
 	Checkpoints []CheckpointResult
-	// FirstMismatch is the smallest tree size of a failing checkpoint (or
-	// of the missing entries, for a trail shorter than a checkpoint), and
-	// LastMatch the largest tree size a checkpoint still proves below it;
-	// what changed lies in between. Zero when all passed.
+	// FirstMismatch bounds the first tree size that no longer matches: the
+	// smallest tree size of a checkpoint the trail does not extend (or of
+	// the missing entries, for a trail shorter than a checkpoint) — an
+	// upper bound, as a checkpoint's root alone cannot show which of its
+	// entries changed. LastMatch is the largest tree size a checkpoint
+	// still proves below it; what changed lies in between. Only tree
+	// mismatches count (Mismatch), not a signature, facility or key-date
+	// problem. Zero when none.
 	FirstMismatch, LastMatch int64
 }
 
@@ -179,7 +186,7 @@ func (db *DB) VerifyCheckpoints(kept []KeptCheckpoint) (CheckpointVerification, 
 			continue
 		}
 		cv.Problems = append(cv.Problems, r.Problem)
-		if r.Head.Size > 0 {
+		if r.Mismatch {
 			failing = append(failing, min(r.Head.Size, cv.Tree.Size+1))
 		}
 	}
@@ -220,84 +227,107 @@ func checkKept(tx *bolt.Tx, kept []KeptCheckpoint) ([]CheckpointResult, error) {
 	reader := bucketHashes{tx.Bucket(bAuditTree)}
 	var out []CheckpointResult
 	for _, kc := range kept {
-		r := CheckpointResult{Name: kc.Name}
-		r.Head, r.Signer, r.Problem = checkOne(kc, verifiers, retired, now, reader)
-		r.Ahead = r.Problem != "" && r.Head.Size > now.Size && r.Signer != ""
+		r := checkOne(kc, verifiers, retired, now, reader)
+		r.Ahead = r.Mismatch && r.Head.Size > now.Size
 		out = append(out, r)
 	}
 	return out, nil
 }
 
-func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]checkpointKeyRecord, now audit.Head, reader tlog.HashReader) (audit.Head, string, string) {
-	var signer string
-	fail := func(h audit.Head, format string, args ...any) (audit.Head, string, string) {
-		return h, signer, fmt.Sprintf("checkpoint %s: ", kc.Name) + fmt.Sprintf(format, args...)
-	}
-	var h audit.Head
-	made := "signed"
+// checkOne checks one kept checkpoint against today's tree (now). Only a
+// tree the trail does not extend sets Mismatch; a signature, a facility or a
+// key-date problem is named as what it is. A checkpoint signed with a
+// retired key but dated after the rotation (clock skew between machines,
+// or a key used after it was replaced) is still checked against the tree,
+// and the message says whether the trail extends it.
+func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]checkpointKeyRecord, now audit.Head, reader tlog.HashReader) CheckpointResult {
+	r := CheckpointResult{Name: kc.Name}
+	prefix := fmt.Sprintf("checkpoint %s: ", kc.Name)
 	if kc.Unusable != "" {
-		return fail(h, "%s", kc.Unusable)
+		r.Problem = prefix + kc.Unusable
+		return r
 	}
+	made := "signed"
+	var keyProblem string
 	if kc.Printed != nil {
-		h, made = *kc.Printed, "printed"
-		h.Facility, signer = now.Facility, "nobody (an unsigned printed tree head)"
+		r.Head, made = *kc.Printed, "printed"
+		r.Head.Facility, r.Signer = now.Facility, "nobody (an unsigned printed tree head)"
 	} else {
-		var problem string
-		if h, problem = openSigned(kc, verifiers, retired, &signer); problem != "" {
-			return fail(h, "%s", problem)
+		h, problem, dated := openSigned(kc, verifiers, retired, &r.Signer)
+		r.Head = h
+		if problem != "" && !dated {
+			r.Problem = prefix + problem
+			return r
+		}
+		keyProblem = problem
+	}
+	h := r.Head
+	var tree string
+	switch {
+	case h.Facility != now.Facility:
+		r.Problem = prefix + fmt.Sprintf("it is of facility %s; this database is facility %s", h.Facility, now.Facility)
+		return r
+	case h.Size > now.Size:
+		r.Mismatch = true
+		tree = fmt.Sprintf("it was %s at tree size %d but the trail now has %d entries: %s removed, or an older file was put in place (rolled back); the first tree size that no longer matches is at most %d (a root alone cannot show whether earlier entries changed too; an older kept checkpoint that still matches narrows it down)", made, h.Size, now.Size, EntryRange(now.Size+1, h.Size)+" were", now.Size+1)
+	case h.Size == 0:
+		if h.Root != (tlog.Hash{}) && h.Root != emptyRoot() {
+			r.Problem = prefix + "it states an empty tree with a root that is not the empty tree's"
+			return r
+		}
+	default:
+		proof, err := tlog.ProveTree(now.Size, h.Size, reader)
+		if err == nil {
+			err = tlog.CheckTree(proof, now.Size, now.Root, h.Size, h.Root)
+		}
+		if err != nil {
+			r.Mismatch = true
+			tree = fmt.Sprintf("today's trail (%d entries) does not extend it: the tree of its first %d entries no longer has the root it states — entries up to %d were rewritten, or this file forked from the one it was made of; the first tree size that no longer matches is at most %d", now.Size, h.Size, h.Size, h.Size)
 		}
 	}
 	switch {
-	case h.Facility != now.Facility:
-		return fail(h, "it is of facility %s; this database is facility %s", h.Facility, now.Facility)
-	case h.Size > now.Size:
-		return fail(h, "it was %s at tree size %d but the trail now has %d entries: %s removed, or an older file was put in place (rolled back); the first tree size that no longer matches is %d", made, h.Size, now.Size, EntryRange(now.Size+1, h.Size)+" were", now.Size+1)
-	case h.Size == 0:
-		if h.Root != (tlog.Hash{}) && h.Root != emptyRoot() {
-			return fail(h, "it states an empty tree with a root that is not the empty tree's")
-		}
-		return h, signer, ""
+	case keyProblem != "" && tree != "":
+		r.Problem = prefix + keyProblem + "; and " + tree
+	case keyProblem != "":
+		r.Problem = prefix + keyProblem + fmt.Sprintf(" — a problem of the key's dates, not of the trail: today's trail extends its tree of %d entries", h.Size)
+	case tree != "":
+		r.Problem = prefix + tree
 	}
-	proof, err := tlog.ProveTree(now.Size, h.Size, reader)
-	if err == nil {
-		err = tlog.CheckTree(proof, now.Size, now.Root, h.Size, h.Root)
-	}
-	if err != nil {
-		return fail(h, "today's trail (%d entries) does not extend it: the tree of its first %d entries no longer has the root it states — entries up to %d were rewritten, or this file forked from the one it was made of; the first tree size that no longer matches is at most %d", now.Size, h.Size, h.Size, h.Size)
-	}
-	return h, signer, ""
+	return r
 }
 
 // openSigned opens a checkpoint note with the registered keys and parses
 // it; it sets *signer to the key that verified it.
-func openSigned(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]checkpointKeyRecord, signer *string) (audit.Head, string) {
+// dated is set when the only problem is a retired key used after its
+// rotation (the head is then parsed and can still be checked).
+func openSigned(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]checkpointKeyRecord, signer *string) (h audit.Head, problem string, dated bool) {
 	if len(verifiers) == 0 {
-		return audit.Head{}, "this database has no registered checkpoint key to verify it with"
+		return audit.Head{}, "this database has no registered checkpoint key to verify it with", false
 	}
 	n, err := note.Open(kc.Note, note.VerifierList(verifiers...))
 	var unverified *note.UnverifiedNoteError
 	switch {
 	case errors.As(err, &unverified) && len(unverified.Note.UnverifiedSigs) > 0:
 		s := unverified.Note.UnverifiedSigs[0]
-		return audit.Head{}, fmt.Sprintf("it is signed by the key %s+%08x, which this database never registered: a forged checkpoint, or one of another database", s.Name, s.Hash)
+		return audit.Head{}, fmt.Sprintf("it is signed by the key %s+%08x, which this database never registered: a forged checkpoint, or one of another database", s.Name, s.Hash), false
 	case err != nil:
-		return audit.Head{}, fmt.Sprintf("its signature does not verify (%v): the checkpoint was altered or forged", err)
+		return audit.Head{}, fmt.Sprintf("its signature does not verify (%v): the checkpoint was altered or forged", err), false
 	}
-	h, err := audit.ParseCheckpoint([]byte(n.Text))
+	h, err = audit.ParseCheckpoint([]byte(n.Text))
 	if err != nil {
-		return audit.Head{}, err.Error()
+		return audit.Head{}, err.Error(), false
 	}
 	for _, s := range n.Sigs {
 		for _, v := range verifiers {
 			if v.Name() == s.Name && v.KeyHash() == s.Hash {
 				*signer = keyString(v, retired)
 				if k, ok := retired[*signer]; ok && h.Time.After(*k.Retired) {
-					return h, fmt.Sprintf("it is dated %s but signed by a key retired at %s: a checkpoint made with a key that should no longer be used", lot.FormatTime(h.Time), lot.FormatTime(*k.Retired))
+					return h, fmt.Sprintf("it is dated %s but signed by a key retired at %s: a checkpoint made with a key that should no longer be used, or on a machine whose clock was ahead", lot.FormatTime(h.Time), lot.FormatTime(*k.Retired)), true
 				}
 			}
 		}
 	}
-	return h, ""
+	return h, "", false
 }
 
 // EntryRange names the entries a to b: "entry 7", "entries 7–9".

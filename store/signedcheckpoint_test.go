@@ -496,3 +496,67 @@ func TestCheckNeverMovesBackwards(t *testing.T) {
 		t.Fatalf("verify after regrowth: %v", v.Problems)
 	}
 }
+
+// TestKeyDateIsNotATreeMismatch: a checkpoint signed with the old key but
+// dated after the rotation (the signing machine's clock ahead) is named as a
+// key-date problem, with whether the trail extends its tree — never as a
+// tree mismatch, and it does not count in FirstMismatch.
+func TestKeyDateIsNotATreeMismatch(t *testing.T) {
+	db, oldSigner, _ := keyed(t)
+	registerUC(t, db, "LOT-A")
+	_, newKey := newKey(t, "celltrack-G1234-2027")
+	rotated := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	db.Now = func() time.Time { return rotated }
+	if _, err := db.RotateCheckpointKey("alice", testPassword, newKey, "annual rotation"); err != nil {
+		t.Fatal(err)
+	}
+	head, _ := db.TreeHead()
+	head.Size -= 2 // signed just before the rotation's two entries...
+	head.Root, _ = tlogRoot(t, db, head.Size)
+	head.Time = rotated.Add(10 * time.Minute) // ...by a machine whose clock was ahead
+	skewed, _ := note.Sign(&note.Note{Text: string(audit.FormatCheckpoint(head))}, oldSigner)
+	cv := verifyKept(t, db, skewed)
+	r := cv.Checkpoints[0]
+	if r.Mismatch || cv.FirstMismatch != 0 || !strings.Contains(r.Problem, "signed by a key retired at") ||
+		!strings.Contains(r.Problem, "a problem of the key's dates, not of the trail: today's trail extends its tree of "+itoa(head.Size)+" entries") {
+		t.Fatalf("skewed checkpoint: mismatch %v, first mismatch %d, %q", r.Mismatch, cv.FirstMismatch, r.Problem)
+	}
+}
+
+// tlogRoot is the root of the first n entries' tree in db.
+func tlogRoot(t *testing.T, db *DB, n int64) (tlog.Hash, error) {
+	var root tlog.Hash
+	err := db.view(func(tx *bolt.Tx) (err error) {
+		root, err = tlog.TreeHash(n, bucketHashes{tx.Bucket(bAuditTree)})
+		return err
+	})
+	return root, err
+}
+
+// TestFirstMismatchIsABound: a trail cut below one checkpoint and rewritten
+// below another. A root alone cannot show which entry changed, so the first
+// tree size that no longer matches is given as a bound, and the checkpoints
+// that still match and no longer match bracket the rewritten entry.
+func TestFirstMismatchIsABound(t *testing.T) {
+	db, signer, _ := keyed(t)
+	registerUC(t, db, "LOT-A")
+	cp1 := sign(t, db, signer)
+	b := registerUC(t, db, "LOT-B")
+	rewritten, _ := db.AuditCount() // LOT-B's registration is the last entry
+	registerUC(t, db, "LOT-C")
+	cp2 := sign(t, db, signer)
+	keep, _ := db.AuditCount()
+	registerUC(t, db, "LOT-D")
+	cp3 := sign(t, db, signer)
+	forge(t, db, kindLot, b.ID, func(r *map[string]any) { (*r)["viability_tenths_pct"] = 990 })
+	cut(t, db, uint64(keep))
+	cv := verifyKept(t, db, cp1, cp2, cp3)
+	wantFail(t, cv, "cp3", "the first tree size that no longer matches is at most "+itoa(int64(keep)+1)+" (a root alone cannot show")
+	wantFail(t, cv, "cp2", "does not extend it")
+	if !(cv.LastMatch < int64(rewritten) && int64(rewritten) <= cv.FirstMismatch) {
+		t.Fatalf("the rewritten entry %d lies outside %d–%d", rewritten, cv.LastMatch+1, cv.FirstMismatch)
+	}
+	if cv.Checkpoints[0].Problem != "" {
+		t.Fatalf("cp1, before the rewritten entry: %s", cv.Checkpoints[0].Problem)
+	}
+}

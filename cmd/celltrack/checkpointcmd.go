@@ -436,7 +436,7 @@ func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 		failed = fmt.Sprintf("audit verify failed: %d problem(s), among them the kept checkpoint(s) %s; see PROBLEM lines — report it to QA", len(cv.Problems), strings.Join(bad, ", "))
 	}
 	if cv.FirstMismatch > 0 {
-		failed = fmt.Sprintf("audit verify failed: %d problem(s); the first tree size that no longer matches a kept checkpoint is %d", len(cv.Problems), cv.FirstMismatch)
+		failed = fmt.Sprintf("audit verify failed: %d problem(s); the first tree size that no longer matches a kept checkpoint is at most %d", len(cv.Problems), cv.FirstMismatch)
 		if cv.LastMatch > 0 {
 			failed += fmt.Sprintf(" (a checkpoint of %d entries still matches: what changed lies in %s)", cv.LastMatch, store.EntryRange(cv.LastMatch+1, cv.FirstMismatch))
 		}

@@ -156,7 +156,11 @@ type RestoreOptions struct {
 	Facility string
 	// Kept are checkpoints kept outside the database (the witness copies);
 	// a backup older than one of them is a rollback.
-	Kept          []KeptCheckpoint
+	Kept []KeptCheckpoint
+	// Pinned are verifier keys from outside the database; when given, the
+	// kept checkpoints are checked against them alone, and the backup must
+	// register each of them.
+	Pinned        []PinnedVerifier
 	AllowRollback bool
 	Reason        string // required with AllowRollback
 	Timeout       time.Duration
@@ -567,10 +571,11 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport) (backupVerific
 			return err
 		}
 		bv.problems = append(bv.problems, v.Problems...)
-		results, err := checkKept(tx, opts.Kept)
+		results, pinProblems, err := checkKept(tx, opts.Kept, opts.Pinned)
 		if err != nil {
 			return err
 		}
+		bv.problems = append(bv.problems, pinProblems...)
 		for _, r := range results {
 			if r.Ahead {
 				bv.ahead = append(bv.ahead, r)

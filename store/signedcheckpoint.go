@@ -69,7 +69,7 @@ func (db *DB) SignCheckpointOver(signer note.Signer, kept []KeptCheckpoint) (msg
 		if !v.OK() {
 			return lot.Errorf(lot.ECONFLICT, "audit verify found %d problem(s) (first: %s); a checkpoint would vouch for a trail changed outside celltrack, so none was signed — run `celltrack audit verify` and report it to QA", len(v.Problems), v.Problems[0])
 		}
-		results, err := checkKept(tx, kept)
+		results, _, err := checkKept(tx, kept, nil)
 		if err != nil {
 			return err
 		}
@@ -167,18 +167,36 @@ type CheckpointVerification struct {
 // re-chained, a fork and an older file put in place all fail here, as a
 // problem naming the checkpoint and the tree size.
 func (db *DB) VerifyCheckpoints(kept []KeptCheckpoint) (CheckpointVerification, error) {
+	return db.VerifyCheckpointsPinned(kept, nil)
+}
+
+// PinnedVerifier is a checkpoint verifier key given from outside the
+// database (`--verifier-file FILE.pub`): a key record replaced inside the
+// file cannot change what it verifies.
+type PinnedVerifier struct {
+	Source string // where it came from, for messages
+	Key    string // the note verifier key
+}
+
+// VerifyCheckpointsPinned is VerifyCheckpoints with the checkpoints checked
+// against the pinned verifier keys alone, not the keys the database
+// registers; a pinned key the database does not register (its key record
+// replaced or removed) is a problem of its own.
+func (db *DB) VerifyCheckpointsPinned(kept []KeptCheckpoint, pinned []PinnedVerifier) (CheckpointVerification, error) {
 	var cv CheckpointVerification
+	var pinProblems []string
 	err := db.view(func(tx *bolt.Tx) (err error) {
 		cv.Verification, err = verifyTx(tx)
 		if err != nil {
 			return err
 		}
-		cv.Checkpoints, err = checkKept(tx, kept)
+		cv.Checkpoints, pinProblems, err = checkKept(tx, kept, pinned)
 		return err
 	})
 	if err != nil {
 		return cv, err
 	}
+	cv.Problems = append(cv.Problems, pinProblems...)
 	var failing, passing []int64
 	for _, r := range cv.Checkpoints {
 		if r.Problem == "" {
@@ -202,36 +220,56 @@ func (db *DB) VerifyCheckpoints(kept []KeptCheckpoint) (CheckpointVerification, 
 	return cv, nil
 }
 
-// checkKept checks kept against the tree in tx.
-func checkKept(tx *bolt.Tx, kept []KeptCheckpoint) ([]CheckpointResult, error) {
+// checkKept checks kept against the tree in tx, with the registered keys,
+// or with the pinned keys alone when any are given; it also returns a
+// problem for each pinned key the database does not register.
+func checkKept(tx *bolt.Tx, kept []KeptCheckpoint, pinned []PinnedVerifier) ([]CheckpointResult, []string, error) {
 	keys, err := checkpointKeys(tx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var verifiers []note.Verifier
 	retired := map[string]checkpointKeyRecord{}
+	registered := map[string]bool{}
 	for _, k := range keys {
 		v, err := note.NewVerifier(k.Verifier)
 		if err != nil {
 			continue // verifyCheckpointKeys names a key that is not one
 		}
 		verifiers = append(verifiers, v)
+		registered[k.Verifier] = true
 		if k.Retired != nil {
 			retired[k.Verifier] = k
 		}
 	}
+	var pinProblems []string
+	if len(pinned) > 0 {
+		verifiers = nil
+		for _, p := range pinned {
+			key := strings.TrimSpace(p.Key)
+			v, err := note.NewVerifier(key)
+			if err != nil {
+				pinProblems = append(pinProblems, fmt.Sprintf("verifier key %s: not a verifier key (%v)", p.Source, err))
+				continue
+			}
+			verifiers = append(verifiers, v)
+			if !registered[key] {
+				pinProblems = append(pinProblems, fmt.Sprintf("verifier key %s (%s+%08x) is not one this database registered: its key record was replaced or removed outside celltrack, or this is another facility's database — report it to QA", p.Source, v.Name(), v.KeyHash()))
+			}
+		}
+	}
 	now, err := treeHead(tx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	reader := bucketHashes{tx.Bucket(bAuditTree)}
 	var out []CheckpointResult
 	for _, kc := range kept {
-		r := checkOne(kc, verifiers, retired, now, reader)
+		r := checkOne(kc, verifiers, retired, now, reader, len(pinned) > 0)
 		r.Ahead = r.Mismatch && r.Head.Size > now.Size
 		out = append(out, r)
 	}
-	return out, nil
+	return out, pinProblems, nil
 }
 
 // checkOne checks one kept checkpoint against today's tree (now). Only a
@@ -240,7 +278,7 @@ func checkKept(tx *bolt.Tx, kept []KeptCheckpoint) ([]CheckpointResult, error) {
 // retired key but dated after the rotation (clock skew between machines,
 // or a key used after it was replaced) is still checked against the tree,
 // and the message says whether the trail extends it.
-func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]checkpointKeyRecord, now audit.Head, reader tlog.HashReader) CheckpointResult {
+func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]checkpointKeyRecord, now audit.Head, reader tlog.HashReader, pinned bool) CheckpointResult {
 	r := CheckpointResult{Name: kc.Name}
 	prefix := fmt.Sprintf("checkpoint %s: ", kc.Name)
 	if kc.Unusable != "" {
@@ -253,7 +291,7 @@ func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]c
 		r.Head, made = *kc.Printed, "printed"
 		r.Head.Facility, r.Signer = now.Facility, "nobody (an unsigned printed tree head)"
 	} else {
-		h, problem, dated := openSigned(kc, verifiers, retired, &r.Signer)
+		h, problem, dated := openSigned(kc, verifiers, retired, &r.Signer, pinned)
 		r.Head = h
 		if problem != "" && !dated {
 			r.Problem = prefix + problem
@@ -300,7 +338,7 @@ func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]c
 // it; it sets *signer to the key that verified it.
 // dated is set when the only problem is a retired key used after its
 // rotation (the head is then parsed and can still be checked).
-func openSigned(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]checkpointKeyRecord, signer *string) (h audit.Head, problem string, dated bool) {
+func openSigned(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]checkpointKeyRecord, signer *string, pinned bool) (h audit.Head, problem string, dated bool) {
 	if len(verifiers) == 0 {
 		return audit.Head{}, "this database has no registered checkpoint key to verify it with", false
 	}
@@ -309,7 +347,14 @@ func openSigned(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string
 	switch {
 	case errors.As(err, &unverified) && len(unverified.Note.UnverifiedSigs) > 0:
 		s := unverified.Note.UnverifiedSigs[0]
-		return audit.Head{}, fmt.Sprintf("it is signed by the key %s+%08x, which this database never registered: a forged checkpoint, or one of another database", s.Name, s.Hash), false
+		states := ""
+		if uh, err := audit.ParseCheckpoint([]byte(unverified.Note.Text)); err == nil {
+			states = fmt.Sprintf(" It states tree size %d (%s).", uh.Size, lot.FormatTime(uh.Time))
+		}
+		if pinned {
+			return audit.Head{}, fmt.Sprintf("it is signed by the key %s+%08x, which is none of the --verifier-file keys: a forged checkpoint, or one signed with a key you did not pin.%s", s.Name, s.Hash, states), false
+		}
+		return audit.Head{}, fmt.Sprintf("it is signed by the key %s+%08x, which is not one this database registered: either the checkpoint is forged, or the database's key record was replaced (check with --verifier-file and the verifier key kept outside the database).%s", s.Name, s.Hash, states), false
 	case err != nil:
 		return audit.Head{}, fmt.Sprintf("its signature does not verify (%v): the checkpoint was altered or forged", err), false
 	}

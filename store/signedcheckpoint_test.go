@@ -156,7 +156,8 @@ func TestForgedCheckpointRefused(t *testing.T) {
 	good := sign(t, db, signer)
 	edited := []byte(strings.Replace(string(good), "\n"+itoa(head.Size)+"\n", "\n"+itoa(head.Size-1)+"\n", 1))
 	cv := verifyKept(t, db, forged, edited, good)
-	wantFail(t, cv, "cp1", "never registered")
+	wantFail(t, cv, "cp1", "which is not one this database registered: either the checkpoint is forged, or the database's key record was replaced")
+	wantFail(t, cv, "cp1", "It states tree size "+itoa(head.Size))
 	wantFail(t, cv, "cp2", "signature does not verify")
 	if cv.Checkpoints[2].Problem != "" {
 		t.Fatalf("the genuine checkpoint: %s", cv.Checkpoints[2].Problem)
@@ -558,5 +559,52 @@ func TestFirstMismatchIsABound(t *testing.T) {
 	}
 	if cv.Checkpoints[0].Problem != "" {
 		t.Fatalf("cp1, before the rewritten entry: %s", cv.Checkpoints[0].Problem)
+	}
+}
+
+// TestSwappedKeyRecordCaughtByAPinnedKey: the attacker replaces the
+// registered verifier key with their own (the entry re-chained, the tree
+// rebuilt), so plain `audit verify` passes and their checkpoints verify.
+// The genuine checkpoints are then named as signed by a key the database
+// does not register — forged, or the key record replaced — and a verifier
+// key pinned from outside (--verifier-file) settles it: the genuine
+// checkpoint's signature verifies against it and its tree is found
+// rewritten, the attacker's checkpoint does not verify, and the missing
+// registration of the pinned key fails verification.
+func TestSwappedKeyRecordCaughtByAPinnedKey(t *testing.T) {
+	db, signer, vkey := keyed(t)
+	registerUC(t, db, "LOT-A")
+	genuine := sign(t, db, signer)
+	attacker, akey := newKey(t, "celltrack-G1234")
+	forge(t, db, kindCheckpointKey, keyID(t, db, vkey), func(r *checkpointKeyRecord) { r.Verifier = akey })
+	if v, _ := db.Verify(); !v.OK() {
+		t.Fatalf("the swap is not consistent, so it proves nothing: %v", v.Problems)
+	}
+	theirs := sign(t, db, attacker)
+	cv := verifyKept(t, db, genuine, theirs)
+	wantFail(t, cv, "cp1", "either the checkpoint is forged, or the database's key record was replaced")
+	if cv.Checkpoints[1].Problem != "" || cv.FirstMismatch != 0 {
+		t.Fatalf("without a pinned key the attacker's checkpoint passes (that is the attack): %+v", cv.Checkpoints[1])
+	}
+	pinned := []PinnedVerifier{{Source: "ck.key.pub", Key: vkey + "\n"}}
+	cv, err := db.VerifyCheckpointsPinned([]KeptCheckpoint{{Name: "genuine", Note: genuine}, {Name: "theirs", Note: theirs}}, pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its signature verifies against the pinned key; what fails is the
+	// tree: the key record's entry, before it, was rewritten.
+	wantFail(t, cv, "genuine", "today's trail ("+itoa(cv.Tree.Size)+" entries) does not extend it")
+	if !cv.Checkpoints[0].Mismatch || cv.Checkpoints[0].Signer == "" {
+		t.Fatalf("the genuine checkpoint against the pinned key: %+v", cv.Checkpoints[0])
+	}
+	wantFail(t, cv, "theirs", "none of the --verifier-file keys")
+	if !strings.Contains(strings.Join(cv.Problems, "\n"), "verifier key ck.key.pub (celltrack-G1234+") || !strings.Contains(strings.Join(cv.Problems, "\n"), "is not one this database registered: its key record was replaced") {
+		t.Fatalf("the pinned key's missing registration is not named: %v", cv.Problems)
+	}
+	// Before the swap the same pin passes.
+	db2, signer2, vkey2 := keyed(t)
+	cv, err = db2.VerifyCheckpointsPinned([]KeptCheckpoint{{Name: "cp", Note: sign(t, db2, signer2)}}, []PinnedVerifier{{Source: "k.pub", Key: vkey2}})
+	if err != nil || !cv.OK() {
+		t.Fatalf("a pinned registered key: %v %v", err, cv.Problems)
 	}
 }

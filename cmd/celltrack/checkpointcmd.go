@@ -383,9 +383,36 @@ func readCheckpointFile(path string) ([]byte, error) {
 	return b, nil
 }
 
+// pinnedFlag is --verifier-file on audit verify and restore.
+var pinnedFlag = &cli.StringSliceFlag{Name: "verifier-file", Usage: "check the --checkpoint files against the verifier key in `FILE.pub`, kept outside the database, alone; repeat for more"}
+
+// readPinned reads the --verifier-file keys.
+func readPinned(c *cli.Context) ([]store.PinnedVerifier, error) {
+	var out []store.PinnedVerifier
+	for _, f := range c.StringSlice("verifier-file") {
+		b, err := readCheckpointFile(f) // a regular file, under 4 KB
+		if err != nil {
+			return nil, lot.Errorf(lot.EINVALID, "--verifier-file %s %s; give the .pub file `celltrack audit key init` wrote", f, err)
+		}
+		v := strings.TrimSpace(string(b))
+		if strings.HasPrefix(v, "PRIVATE+KEY+") {
+			return nil, lot.Errorf(lot.EINVALID, "--verifier-file %s holds a signing key, not a verifier key; give %s.pub, the file `celltrack audit key init` wrote beside it", f, f)
+		}
+		if _, err := note.NewVerifier(v); err != nil {
+			return nil, lot.Errorf(lot.EINVALID, "--verifier-file %s is not a verifier key (want name+hash+key, as `celltrack audit key init` wrote it): %v", f, err)
+		}
+		out = append(out, store.PinnedVerifier{Source: f, Key: v})
+	}
+	return out, nil
+}
+
 // verifyWithCheckpoints is `audit verify --checkpoint`.
 func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 	kept, skipped, err := readKept(c.StringSlice("checkpoint"))
+	if err != nil {
+		return err
+	}
+	pinned, err := readPinned(c)
 	if err != nil {
 		return err
 	}
@@ -396,11 +423,14 @@ func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 		}
 		kept = append(kept, store.KeptCheckpoint{Name: fmt.Sprintf("(printed %d entries)", h.Size), Printed: &h})
 	}
-	cv, err := rt.db.VerifyCheckpoints(kept)
+	cv, err := rt.db.VerifyCheckpointsPinned(kept, pinned)
 	if err != nil {
 		return err
 	}
 	notes := []string{treeNote(cv.Tree)}
+	for _, p := range pinned {
+		notes = append(notes, "checkpoints checked against the verifier key in "+p.Source+" alone")
+	}
 	var views []map[string]any
 	for _, r := range cv.Checkpoints {
 		v := map[string]any{"file": r.Name, "ok": r.Problem == "", "problem": r.Problem}
@@ -470,6 +500,7 @@ func (rt *runtime) restoreCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "from", Required: true, Usage: "the backup `FILE`"},
 			&cli.StringSliceFlag{Name: "checkpoint", Usage: "a kept checkpoint `FILE` or a directory of them; repeat for more"},
+			pinnedFlag,
 			&cli.BoolFlag{Name: "allow-rollback", Usage: "restore even a backup older than a kept checkpoint or the database (needs --reason)"},
 			&cli.StringFlag{Name: "reason", Usage: "why a rollback is allowed"},
 			&cli.StringFlag{Name: "facility", Usage: "the facility's ISBT 128 `FIN` (e.g. G1234), needed when the database does not open: the backup must be of it"},
@@ -495,11 +526,18 @@ func (rt *runtime) restoreCommand() *cli.Command {
 			for _, sk := range skipped {
 				fmt.Fprintf(rt.stderr, "skipped %s\n", sk)
 			}
+			pinned, err := readPinned(c)
+			if err != nil {
+				return err
+			}
+			if len(pinned) > 0 && len(kept) == 0 {
+				return lot.Errorf(lot.EUSAGE, "--verifier-file pins the key that checks the --checkpoint files; give --checkpoint too")
+			}
 			password, err := rt.password(c, admin)
 			if err != nil {
 				return err
 			}
-			rep, err := store.Restore(dbPath(c), store.RestoreOptions{From: c.String("from"), Actor: admin, Password: password, Facility: c.String("facility"), Kept: kept,
+			rep, err := store.Restore(dbPath(c), store.RestoreOptions{From: c.String("from"), Actor: admin, Password: password, Facility: c.String("facility"), Kept: kept, Pinned: pinned,
 				AllowRollback: c.Bool("allow-rollback"), Reason: c.String("reason"),
 				Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
 			if err != nil {

@@ -413,6 +413,7 @@ type liveFile struct {
 	// old is set when its schema is older than this celltrack's: it is
 	// read, never written (nor upgraded): a refused restore leaves it as it was.
 	old    bool
+	noTree bool // of a schema before the audit tree (5)
 	schema int
 	unlock func() // the lock held on a damaged file
 	why    string // why it cannot be compared with the backup ("does not open", …)
@@ -475,9 +476,7 @@ func openLive(path string, opts RestoreOptions) (*liveFile, error) {
 			return err
 		}
 		l.schema, l.old = v, needsMigration(tx, v)
-		if !l.old && tx.Bucket(bAuditTree) == nil {
-			l.old = true
-		}
+		l.noTree = tx.Bucket(bAuditTree) == nil
 		return nil
 	})
 	switch {
@@ -494,6 +493,9 @@ func openLive(path string, opts RestoreOptions) (*liveFile, error) {
 	case l.schema > SchemaVersion:
 		db.Close()
 		return nil, lot.Errorf(lot.ECONFLICT, "%s has schema version %d, newer than this celltrack (%d): a newer celltrack wrote it, and this one cannot tell what restoring would undo — run restore with that newer celltrack (upgrade this one); nothing was restored", path, l.schema, SchemaVersion)
+	case l.noTree:
+		db.Close()
+		return nil, lot.Errorf(lot.ECONFLICT, "%s is of schema version %d, from before the audit tree, so restore cannot tell what the backup would undo; copy it aside, run `celltrack upgrade` on it (it builds the tree and keeps every record), then restore; nothing was restored", path, l.schema)
 	}
 	l.db = db
 	return l, nil

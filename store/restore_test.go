@@ -108,6 +108,29 @@ func TestRestoreRefusesWhatIsNotDamage(t *testing.T) {
 			return tx.Bucket(bMeta).Put([]byte("schema"), []byte(fmt.Sprint(SchemaVersion)))
 		})
 	})
+	t.Run("schema before the audit tree", func(t *testing.T) {
+		db, backup := liveAndBackup(t)
+		rawUpdate(t, db.Path(), func(tx *bolt.Tx) error {
+			if err := tx.DeleteBucket(bAuditTree); err != nil {
+				return err
+			}
+			return tx.Bucket(bMeta).Put([]byte("schema"), []byte("4"))
+		})
+		before := fileSum(t, db.Path())
+		_, err := Restore(db.Path(), restoreOpts(db, backup))
+		if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "from before the audit tree") || !strings.Contains(err.Error(), "celltrack upgrade") {
+			t.Fatalf("restore over a file without the tree: %v", err)
+		}
+		if fileSum(t, db.Path()) != before {
+			t.Fatal("the database changed")
+		}
+		noReplacedFile(t, db.Path())
+		up, err := Open(db.Path(), Options{Timeout: time.Second, Now: db.Now}) // upgraded for newTestDB's cleanup
+		if err != nil {
+			t.Fatal(err)
+		}
+		up.Close()
+	})
 	t.Run("directory", func(t *testing.T) {
 		db, backup := liveAndBackup(t)
 		dir := filepath.Join(t.TempDir(), "data")

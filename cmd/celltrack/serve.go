@@ -18,6 +18,7 @@ import (
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/trace"
 	"github.com/celltrack/celltrack/web"
 	"github.com/urfave/cli/v2"
 )
@@ -184,9 +185,9 @@ func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) 
 func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 	return web.New(web.Config{
 		Doses:  store.NewDoseService(db),
-		Traces: store.NewTraceService(db),
-		FullTraces: func() *store.TraceService {
-			ts := store.NewTraceService(db)
+		Traces: trace.New(db.ReadTrace),
+		FullTraces: func() *trace.Service {
+			ts := trace.New(db.ReadTrace)
 			ts.FullVerify = true
 			return ts
 		}(),

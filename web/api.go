@@ -14,6 +14,7 @@ import (
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/report"
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // ExitCodes is the command line's exit code of each error code (README,
@@ -110,21 +111,22 @@ func (s *Server) logError(r *http.Request, err error) {
 	}
 }
 
-// decode reads a JSON request body into v, refusing unknown fields: a
-// misspelt field at the bedside must not be silently ignored.
+// decode reads a JSON request body into v strictly, with
+// github.com/go-json-experiment/json (the proposed encoding/json/v2): a key
+// must be spelt exactly as documented — encoding/json would take "MRN" for
+// "mrn" — it may appear only once — encoding/json keeps the last of
+// {"mrn":"A","mrn":"B"} — and a key the call does not take is refused,
+// so that a misspelt or doubled field at the bedside is never silently
+// ignored or silently chosen. The refusal names the key.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if bodyTooLarge(err) {
-			return errTooLarge
-		}
-		return lot.Errorf(lot.EUSAGE, "the request body is not the JSON this call takes: %v", err)
+	err := jsonv2.UnmarshalRead(r.Body, v, jsonv2.RejectUnknownMembers(true))
+	if err == nil {
+		return nil
 	}
-	if dec.More() {
-		return lot.Errorf(lot.EUSAGE, "the request body holds more than one JSON value")
+	if bodyTooLarge(err) {
+		return errTooLarge
 	}
-	return nil
+	return lot.Errorf(lot.EUSAGE, "%s", strictJSONMessage(err, v))
 }
 
 var errTooLarge = tooLarge()

@@ -95,6 +95,8 @@ type Server struct {
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 	handler http.Handler
+	// hosts are the Host header values served (AllowHosts); nil: any.
+	hosts map[string]bool
 }
 
 // New returns the web application's handler, with its security middleware.

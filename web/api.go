@@ -21,7 +21,7 @@ import (
 // "Exit codes"); the API's error object carries it so that a script gets
 // the same answer from the server as from a local command.
 var ExitCodes = map[string]int{
-	lot.EUSAGE: 2, lot.ESESSION: 2, lot.EINVALID: 3, lot.EFORBIDDEN: 3, lot.ECONFLICT: 3, lot.EAUTH: 3,
+	lot.EUSAGE: 2, lot.ESESSION: 2, lot.EINVALID: 3, lot.EFORBIDDEN: 3, lot.ECONFLICT: 3, lot.EAUTH: 3, lot.EPASSWORD: 3,
 	lot.ENOGO: 4, lot.ENOTFOUND: 5, lot.ENODB: 10, lot.EBUSY: 11, lot.EINTERNAL: 1,
 }
 
@@ -31,6 +31,7 @@ var HTTPStatus = map[string]int{
 	lot.EINVALID:   http.StatusUnprocessableEntity,
 	lot.EAUTH:      http.StatusUnauthorized,
 	lot.ESESSION:   http.StatusUnauthorized,
+	lot.EPASSWORD:  http.StatusForbidden,
 	lot.EFORBIDDEN: http.StatusForbidden,
 	lot.ENOTFOUND:  http.StatusNotFound,
 	lot.ECONFLICT:  http.StatusConflict,

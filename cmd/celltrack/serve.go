@@ -226,7 +226,8 @@ type webSessions struct{ db *store.DB }
 
 func (s webSessions) Login(name, password string) (web.LoginResult, error) {
 	// No new password can be asked here: an account that must change its
-	// password is refused, and told to log in at a terminal.
+	// password is refused (EPASSWORD), and the page or the API asks for
+	// the change, which LoginChange makes.
 	creds, info, err := s.db.Login(name, password, nil)
 	if err != nil {
 		return web.LoginResult{User: info.User}, err

@@ -205,16 +205,17 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 			ts.FullVerify = true
 			return ts
 		}(),
-		Lots:      store.NewLotService(db),
-		Releases:  store.NewReleaseService(db),
-		Users:     db,
-		Sessions:  webSessions{db},
-		Passwords: db,
-		Accounts:  db,
-		Now:       db.Now, // the database's clock: what is locked is decided by it
-		Health:    func() error { _, err := db.Facility(); return err },
-		Secure:    secure,
-		Log:       logger,
+		Lots:     store.NewLotService(db),
+		Releases: store.NewReleaseService(db),
+		Users:    db,
+		Sessions: webSessions{db},
+		Accounts: db,
+		Now:      db.Now, // the database's clock: what is locked is decided by it
+		Health:   func() error { _, err := db.Facility(); return err },
+		Secure:   secure,
+		Log:      logger,
+
+		Passwords: db, // the password pages and their API (web/password.go)
 	})
 }
 

@@ -9,12 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -35,6 +38,9 @@ type BackupReport struct {
 	Head     audit.Head // the tree head of the copy
 	Entries  int
 	Problems []string // the source's verification problems; the copy is marked
+	// Checkpoint is the signed checkpoint of Head, when a signer was given
+	// and the source verified.
+	Checkpoint []byte
 }
 
 // VerifiedBackup verifies the database — bbolt's page check and the whole of
@@ -43,9 +49,21 @@ type BackupReport struct {
 // fails is still copied (the copy may be all there is), but the copy is
 // marked in its meta as taken from a tampered or damaged database, with the
 // problems, and the caller exits non-zero; `restore` refuses a marked copy.
-func (db *DB) VerifiedBackup(path string) (BackupReport, error) {
+//
+// With a signer (the database's active checkpoint key, checked in the same
+// transaction before anything is written), a verified copy's tree head —
+// the one computed in the transaction that wrote the copy, never one read
+// back from the file — is signed into rep.Checkpoint, after the file at
+// path is read back and found to have that head (ECONFLICT otherwise: the
+// file was changed or replaced after it was written, and nothing is signed).
+func (db *DB) VerifiedBackup(path string, signer note.Signer) (BackupReport, error) {
 	var rep BackupReport
 	n, err := db.backup(path, func(tx *bolt.Tx) error {
+		if signer != nil {
+			if err := checkSigner(tx, signer); err != nil {
+				return err
+			}
+		}
 		for err := range tx.Check() {
 			rep.Problems = append(rep.Problems, "page check: "+err.Error())
 		}
@@ -66,6 +84,21 @@ func (db *DB) VerifiedBackup(path string) (BackupReport, error) {
 	}
 	rep.Bytes = n
 	if len(rep.Problems) == 0 {
+		if signer != nil {
+			if testHook != nil {
+				testHook("backup written")
+			}
+			if err := checkCopyHead(path, rep.Head); err != nil {
+				return rep, err
+			}
+			head := rep.Head
+			head.Time = db.now()
+			rep.Checkpoint, err = note.Sign(&note.Note{Text: string(audit.FormatCheckpoint(head))}, signer)
+			if err != nil {
+				return rep, err
+			}
+			rep.Head = head
+		}
 		return rep, nil
 	}
 	mark, _ := json.Marshal(backupMark{Taken: db.now(), From: db.path, Verified: false, Problems: rep.Problems})
@@ -81,6 +114,30 @@ func (db *DB) VerifiedBackup(path string) (BackupReport, error) {
 	}
 	return rep, nil
 }
+
+// checkCopyHead reads the backup at path back and refuses it unless its
+// tree head is want: a checkpoint is signed only for the file that holds
+// what was verified.
+func checkCopyHead(path string, want audit.Head) error {
+	b, err := Open(path, Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return lot.Errorf(lot.ECONFLICT, "the backup %s was written and verified, but reading it back failed (%s), so its checkpoint was not signed — the file was changed or replaced after it was written", path, lot.ErrorMessage(err))
+	}
+	defer b.Close()
+	got, err := b.TreeHead()
+	if err != nil {
+		return lot.Errorf(lot.ECONFLICT, "the backup %s was written with the tree head %s, but its tree cannot be read back (%s), so its checkpoint was not signed — the file was changed or replaced after it was written; take the backup again", path, want, lot.ErrorMessage(err))
+	}
+	if got.Size != want.Size || got.Root != want.Root || got.Facility != want.Facility {
+		return lot.Errorf(lot.ECONFLICT, "the backup %s was written with the tree head %s, but the file now has %s, so its checkpoint was not signed — the file was changed or replaced after it was written; take the backup again", path, want, got)
+	}
+	return nil
+}
+
+// testHook, when a test sets it, is called at the named stages of a
+// restore or a backup, so that a test can change files there as an
+// attacker racing the command would.
+var testHook func(stage string)
 
 // MeaningRestore is what the administrator's password confirms at a restore.
 const MeaningRestore = "restored the database from a backup"
@@ -99,7 +156,11 @@ type RestoreOptions struct {
 	Facility string
 	// Kept are checkpoints kept outside the database (the witness copies);
 	// a backup older than one of them is a rollback.
-	Kept          []KeptCheckpoint
+	Kept []KeptCheckpoint
+	// Pinned are verifier keys from outside the database; when given, the
+	// kept checkpoints are checked against them alone, and the backup must
+	// register each of them.
+	Pinned        []PinnedVerifier
 	AllowRollback bool
 	Reason        string // required with AllowRollback
 	Timeout       time.Duration
@@ -122,14 +183,28 @@ type RestoreReport struct {
 // fork), and — unless opts.AllowRollback with a reason — one older than a
 // kept checkpoint or than the database it replaces (a rollback: entries since
 // would vanish). The database must not be in use: Restore holds its lock
-// (EBUSY while a server or another command has it). The replaced file is
-// kept beside it, path + ".replaced-" + time, and the restore is recorded
-// in the restored trail as opts.Actor's entry, which a later `audit verify
+// (EBUSY while a server or another command has it) for the whole restore,
+// also when the file is damaged. Only damage — bbolt finds no valid meta
+// page, a checksum fails, the file is empty or its pages cannot be read —
+// lets a restore replace a file it cannot read; any other reason it does not
+// open (permissions, a newer schema, a directory, a symbolic link, a bbolt
+// file that is not celltrack's) is refused with that reason. A live file of
+// an older schema is read, never upgraded: a refused restore writes nothing.
+//
+// The backup is first copied beside the database (path + ".restoring"),
+// and that copy — the very bytes put in place — is what is verified and
+// compared with the live file and the kept checkpoints; it is then renamed
+// over the database after the database is renamed aside. The replaced file
+// is kept as path + ".replaced-" + time, and the restore is recorded in the
+// restored trail as opts.Actor's entry, which a later `audit verify
 // --checkpoint` can be read against.
 func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	var rep RestoreReport
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
 	}
 	if opts.AllowRollback {
 		if err := lot.ValidateText("--reason", opts.Reason, true); err != nil {
@@ -139,8 +214,8 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	if _, err := os.Stat(opts.From); errors.Is(err, fs.ErrNotExist) {
 		return rep, lot.Errorf(lot.ENOTFOUND, "--from %s: no such file; give the backup file `celltrack backup` wrote", opts.From)
 	}
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return rep, lot.Errorf(lot.ENODB, "no database at %s to restore over; check --db or CELLTRACK_DB (restore replaces an existing database and keeps it; when the file is lost, copy the backup into place and run `celltrack check`)", path)
+	if err := checkLivePath(path); err != nil {
+		return rep, err
 	}
 	if sameFile(path, opts.From) {
 		return rep, lot.Errorf(lot.EINVALID, "--from %s is the database itself; give a backup file", opts.From)
@@ -148,93 +223,73 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 
 	// 1. The live file, locked for the whole restore so that no other
 	// celltrack writes to it meanwhile; the acting user must be an admin
-	// there (or, when it cannot be read, in the backup).
-	live, err := Open(path, Options{Timeout: opts.Timeout, Now: opts.Now})
-	switch {
-	case lot.ErrorCode(err) == lot.EBUSY:
-		return rep, lot.Errorf(lot.EBUSY, "%s is in use by another celltrack (a server, or another command); stop it before restoring", path)
-	case err == nil:
-		defer func() {
-			if live != nil {
-				live.Close()
-			}
-		}()
-		u, err := live.User(opts.Actor)
-		if err != nil {
+	// there (or, when it is damaged, in the backup).
+	live, err := openLive(path, opts)
+	if err != nil {
+		return rep, err
+	}
+	defer live.close()
+	if live.db != nil {
+		if err := live.authenticate(opts); err != nil {
 			return rep, err
 		}
-		if err := audit.Authorize(u, audit.DatabaseRestore); err != nil {
-			return rep, err
-		}
-		if _, err := live.checkPasswordOf(u, opts.Password, "signature.refused", "wrong password for signature: "+MeaningRestore); err != nil {
-			return rep, err
-		}
-		if h, herr := live.TreeHead(); herr == nil {
+		if h, herr := live.db.TreeHead(); herr == nil {
 			rep.Live, rep.LiveRead = h, true
+		} else {
+			live.why = fmt.Sprintf("opens but its audit tree cannot be read (%s)", lot.ErrorMessage(herr))
 		}
 	}
 	// A damaged file is a reason to restore; the kept checkpoints are then
 	// the only record of how far the trail had come.
 
-	// 2. The backup, read-only: sound, verified, consistent with every
-	// kept checkpoint, with opts.Actor an admin in it (the restore is
-	// recorded as theirs in the restored trail).
-	bk, err := Open(opts.From, Options{ReadOnly: true, Timeout: opts.Timeout, Now: opts.Now})
-	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrChecksum) {
-		return rep, lot.Errorf(lot.EINVALID, "--from %s is not a celltrack database (%v); give the backup file `celltrack backup` wrote", opts.From, err)
-	} else if err != nil {
-		return rep, lot.Errorf(lot.ErrorCode(err), "--from %s: %s", opts.From, lot.ErrorMessage(err))
-	}
-	var ahead []CheckpointResult
-	err = func() error {
-		defer bk.Close()
-		var mark []byte
-		bk.view(func(tx *bolt.Tx) error { mark = append(mark, tx.Bucket(bMeta).Get(metaBackup)...); return nil })
-		if mark != nil {
-			return lot.Errorf(lot.ECONFLICT, "--from %s was taken from a database that failed its verification (%s); it is not restored — choose an earlier backup", opts.From, mark)
-		}
-		u, err := bk.User(opts.Actor)
-		if err != nil {
-			return lot.Errorf(lot.ECONFLICT, "--from %s: %s; the restore is recorded in the restored trail as its admin's, so restore as an admin the backup knows", opts.From, lot.ErrorMessage(err))
-		}
-		if err := audit.Authorize(u, audit.DatabaseRestore); err != nil {
-			return lot.Errorf(lot.ECONFLICT, "--from %s: %s (in the backup); restore as an admin the backup knows", opts.From, lot.ErrorMessage(err))
-		}
-		if live == nil && !audit.CheckPassword(u.Hash, opts.Password) {
-			// The live file cannot be read: the backup's account is the
-			// only one to check. Nothing can count the failure, so it
-			// costs the same delay as any wrong password.
-			time.Sleep(FailedPasswordDelay)
-			return lot.Errorf(lot.EAUTH, "wrong password for user %s (checked in the backup %s, as the database does not open); nothing was restored", opts.Actor, opts.From)
-		}
-		var problems []string
-		for _, e := range bk.Check() {
-			problems = append(problems, "page check: "+e.Error())
-		}
-		cv, err := bk.VerifyCheckpoints(opts.Kept)
-		if err != nil {
-			return err
-		}
-		for _, r := range cv.Checkpoints {
-			if r.Ahead {
-				ahead = append(ahead, r)
-			}
-		}
-		for _, p := range cv.Problems {
-			if !isAhead(p, ahead) {
-				problems = append(problems, p)
-			}
-		}
-		if len(problems) > 0 {
-			return lot.Errorf(lot.ECONFLICT, "--from %s fails verification, so it is not restored and nothing was changed:\n  %s", opts.From, strings.Join(problems, "\n  "))
-		}
-		rep.Backup = cv.Tree
-		return nil
-	}()
+	// 2. The backup, copied beside the database; the copy is what is
+	// verified, and what is put in place: sound, verified, consistent with
+	// every kept checkpoint, with opts.Actor an admin in it (the restore
+	// is recorded as theirs in the restored trail).
+	tmp := path + ".restoring"
+	copied, err := copyFile(opts.From, tmp)
 	if err != nil {
 		return rep, err
 	}
-	for _, r := range ahead {
+	placed := false
+	defer func() {
+		if !placed {
+			os.Remove(tmp)
+		}
+	}()
+	bk, err := Open(tmp, Options{ReadOnly: true, Timeout: opts.Timeout, Now: opts.Now})
+	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrChecksum) {
+		return rep, lot.Errorf(lot.EINVALID, "--from %s is not a celltrack database (%v); give the backup file `celltrack backup` wrote", opts.From, err)
+	} else if err != nil {
+		return rep, lot.Errorf(lot.ErrorCode(err), "--from %s: %s", opts.From, strings.ReplaceAll(lot.ErrorMessage(err), tmp, opts.From))
+	}
+	bkOpen := true
+	closeBk := func() {
+		if bkOpen {
+			bk.Close()
+			bkOpen = false
+		}
+	}
+	defer closeBk()
+	bv, err := verifyBackup(bk, opts, rep)
+	if err != nil {
+		return rep, err
+	}
+	if testHook != nil {
+		testHook("restore verified")
+	}
+	if live.db == nil && !audit.CheckPassword(bv.user.Hash, opts.Password) {
+		// The live file cannot be read: the backup's account is the
+		// only one to check. Nothing can count the failure, so it
+		// costs the same delay as any wrong password.
+		time.Sleep(FailedPasswordDelay)
+		return rep, lot.Errorf(lot.EAUTH, "wrong password for user %s (checked in the backup %s, as the database does not open); nothing was restored", opts.Actor, opts.From)
+	}
+	if len(bv.problems) > 0 {
+		return rep, lot.Errorf(lot.ECONFLICT, "--from %s fails verification, so it is not restored and nothing was changed:\n  %s", opts.From, strings.Join(bv.problems, "\n  "))
+	}
+	rep.Backup = bv.head
+	for _, r := range bv.ahead {
 		rep.Rollback = append(rep.Rollback, fmt.Sprintf("the kept checkpoint %s is of %d entries; the backup has %d", r.Name, r.Head.Size, rep.Backup.Size))
 	}
 
@@ -242,7 +297,7 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		// Nothing to compare the backup's facility with: the admin names it.
 		switch {
 		case opts.Facility == "":
-			return rep, lot.Errorf(lot.ECONFLICT, "%s does not open, so the facility of --from %s (%s) cannot be compared with it; if %s is this database's facility, repeat with --facility %s — nothing was changed", path, opts.From, rep.Backup.Facility, rep.Backup.Facility, rep.Backup.Facility)
+			return rep, lot.Errorf(lot.ECONFLICT, "%s %s, so the facility of --from %s (%s) cannot be compared with it; if %s is this database's facility, repeat with --facility %s — nothing was changed", path, live.why, opts.From, rep.Backup.Facility, rep.Backup.Facility, rep.Backup.Facility)
 		case opts.Facility != rep.Backup.Facility:
 			return rep, lot.Errorf(lot.ECONFLICT, "--from %s is a backup of facility %s, not of --facility %s — nothing was changed", opts.From, rep.Backup.Facility, opts.Facility)
 		}
@@ -253,9 +308,7 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		}
 		if rep.Live.Size > rep.Backup.Size {
 			rep.Rollback = append(rep.Rollback, fmt.Sprintf("%s has %d entries; the backup has %d: %s since would vanish from the database", path, rep.Live.Size, rep.Backup.Size, EntryRange(rep.Backup.Size+1, rep.Live.Size)))
-		} else if ok, err := extends(opts.From, rep.Backup, rep.Live); err != nil {
-			return rep, err
-		} else if !ok {
+		} else if !bv.extends {
 			rep.Rollback = append(rep.Rollback, fmt.Sprintf("%s (%d entries) is not a prefix of the backup's trail: the two histories differ", path, rep.Live.Size))
 		}
 	}
@@ -263,8 +316,8 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		return rep, lot.Errorf(lot.ECONFLICT, "--from %s is older than the history it would replace, so nothing was changed:\n  %s\nrestoring it would roll the audit trail back; if that is what must happen, repeat with --allow-rollback --reason \"…\" (the restore and the reason are recorded)", opts.From, strings.Join(rep.Rollback, "\n  "))
 	}
 
-	// 3. The swap: the backup is copied next to the database, synced, and
-	// renamed over it after the database is renamed aside.
+	// 3. The swap: the verified copy is renamed over the database after the
+	// database is renamed aside.
 	now := opts.Now().UTC()
 	rep.Replaced = fmt.Sprintf("%s.replaced-%s", path, now.Format("20060102T150405Z"))
 	for i := 2; ; i++ { // never over an earlier replaced file
@@ -273,23 +326,20 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		}
 		rep.Replaced = fmt.Sprintf("%s.replaced-%s-%d", path, now.Format("20060102T150405Z"), i)
 	}
-	tmp := path + ".restoring"
-	if err := copyFile(opts.From, tmp); err != nil {
-		return rep, err
+	if fi, err := os.Lstat(tmp); err != nil || !os.SameFile(fi, copied) {
+		return rep, lot.Errorf(lot.ECONFLICT, "%s, the verified copy of --from %s, was replaced while restore verified it; nothing was changed — find out who writes beside the database", tmp, opts.From)
 	}
 	if err := os.Rename(path, rep.Replaced); err != nil {
-		os.Remove(tmp)
 		return rep, fmt.Errorf("keep the replaced database as %s: %w", rep.Replaced, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Rename(rep.Replaced, path)
 		return rep, fmt.Errorf("put the backup in place at %s: %w", path, err)
 	}
+	placed = true
 	syncDir(filepath.Dir(path))
-	if live != nil {
-		live.Close()
-		live = nil
-	}
+	closeBk()
+	live.close()
 
 	// 4. The restore is the restored trail's next entry.
 	db, err := Open(path, Options{Timeout: opts.Timeout, Now: opts.Now})
@@ -315,6 +365,237 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	return rep, nil
 }
 
+// checkLivePath refuses a --db that restore must not rename: a missing
+// file, a directory, a symbolic link (renaming the link would leave the
+// file it points to as the live database) or anything but a regular file.
+func checkLivePath(path string) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return lot.Errorf(lot.ENODB, "no database at %s to restore over; check --db or CELLTRACK_DB (restore replaces an existing database and keeps it; when the file is lost, copy the backup into place and run `celltrack check`)", path)
+	case err != nil:
+		return lot.Errorf(lot.EINVALID, "--db %s cannot be examined (%v); nothing was restored", path, err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		target, _ := filepath.EvalSymlinks(path)
+		if target == "" {
+			target, _ = os.Readlink(path)
+		}
+		return lot.Errorf(lot.EINVALID, "--db %s is a symbolic link to %s; restore replaces a file by renaming it and would replace only the link, leaving %s in use — give the file itself, --db %s; nothing was restored", path, target, target, target)
+	case fi.IsDir():
+		return lot.Errorf(lot.EINVALID, "--db %s is a directory, not a database file; restore never replaces a directory — check --db or CELLTRACK_DB", path)
+	case !fi.Mode().IsRegular():
+		return lot.Errorf(lot.EINVALID, "--db %s is not a regular file (%s); restore replaces only a database file — check --db or CELLTRACK_DB", path, FileKind(fi.Mode()))
+	}
+	return nil
+}
+
+// FileKind names what a file that is not a regular one is, for messages.
+func FileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a regular file"
+}
+
+// liveFile is the database a restore replaces, held locked.
+type liveFile struct {
+	path string
+	db   *DB // open when it opened as a celltrack database; holds bbolt's lock
+	// old is set when its schema is older than this celltrack's: it is
+	// read, never written (nor upgraded): a refused restore leaves it as it was.
+	old    bool
+	noTree bool // of a schema before the audit tree (5)
+	schema int
+	unlock func() // the lock held on a damaged file
+	why    string // why it cannot be compared with the backup ("does not open", …)
+}
+
+func (l *liveFile) close() {
+	if l.db != nil {
+		l.db.Close()
+		l.db = nil
+	}
+	if l.unlock != nil {
+		l.unlock()
+		l.unlock = nil
+	}
+}
+
+// isDamage reports whether err, from opening or first reading a file, says
+// the file is damaged: bbolt opened it and rejected what it holds (no valid
+// meta page, a checksum, a file too small for its pages, an empty file), or
+// reading its pages panicked in bbolt (recoverDamage). An error of the
+// system — permissions, a read-only disk, a directory, no such file — or a
+// lock timeout is not damage, nor any other refusal of celltrack's.
+func isDamage(err error) bool {
+	var pe *fs.PathError
+	var errno syscall.Errno
+	switch {
+	case err == nil, errors.Is(err, berrors.ErrTimeout), errors.As(err, &pe), errors.As(err, &errno):
+		return false
+	case lot.ErrorCode(err) != lot.EINTERNAL:
+		return lot.ErrorCode(err) == lot.ECONFLICT // recoverDamage's
+	}
+	return true
+}
+
+// openLive opens the database at path for a restore, taking its lock,
+// without upgrading it. A damaged file is locked (lockDamaged) and returned
+// without a database; every other failure to open is refused with its cause.
+func openLive(path string, opts RestoreOptions) (*liveFile, error) {
+	l := &liveFile{path: path, why: "does not open"}
+	bdb, err := openBolt(path, &bolt.Options{Timeout: opts.Timeout, OpenFile: openFile(false)})
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, lot.Errorf(lot.EBUSY, "%s is in use by another celltrack (a server, or another command); stop it before restoring", path)
+	case err != nil && isDamage(err):
+		return l.damaged(opts.Timeout)
+	case errors.Is(err, fs.ErrPermission):
+		return nil, lot.Errorf(lot.EINVALID, "%s cannot be opened for writing (%v): it is not damaged, so restore does not replace it — run restore as the account that owns the database (the one the server runs as), with every celltrack stopped; nothing was restored", path, err)
+	case err != nil:
+		return nil, lot.Errorf(lot.EINVALID, "%s cannot be opened (%v): that is not damage a backup repairs, so nothing was restored — fix the cause and run restore again", path, err)
+	}
+	db := &DB{bolt: bdb, path: path, Now: opts.Now, NewID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }}
+	var foreign bool
+	err = db.view(func(tx *bolt.Tx) error {
+		if tx.Bucket(bMeta) == nil {
+			foreign = true
+			return nil
+		}
+		v, err := schemaOf(tx, path)
+		if err != nil {
+			return err
+		}
+		l.schema, l.old = v, needsMigration(tx, v)
+		l.noTree = tx.Bucket(bAuditTree) == nil
+		return nil
+	})
+	switch {
+	case err != nil && (isDamage(err) || lot.ErrorCode(err) == lot.EINVALID):
+		// unreadable pages, or a schema version celltrack never wrote
+		db.Close()
+		return l.damaged(opts.Timeout)
+	case err != nil:
+		db.Close()
+		return nil, err
+	case foreign:
+		db.Close()
+		return nil, lot.Errorf(lot.EINVALID, "%s is a bbolt file but not a celltrack database (no meta bucket); restore replaces only a celltrack database — check --db or CELLTRACK_DB; nothing was restored", path)
+	case l.schema > SchemaVersion:
+		db.Close()
+		return nil, lot.Errorf(lot.ECONFLICT, "%s has schema version %d, newer than this celltrack (%d): a newer celltrack wrote it, and this one cannot tell what restoring would undo — run restore with that newer celltrack (upgrade this one); nothing was restored", path, l.schema, SchemaVersion)
+	case l.noTree:
+		db.Close()
+		return nil, lot.Errorf(lot.ECONFLICT, "%s is of schema version %d, from before the audit tree, so restore cannot tell what the backup would undo; copy it aside, run `celltrack upgrade` on it (it builds the tree and keeps every record), then restore; nothing was restored", path, l.schema)
+	}
+	l.db = db
+	return l, nil
+}
+
+func (l *liveFile) damaged(timeout time.Duration) (*liveFile, error) {
+	unlock, err := lockDamaged(l.path, timeout)
+	if err != nil {
+		return nil, err
+	}
+	l.unlock, l.why = unlock, "does not open"
+	return l, nil
+}
+
+// authenticate checks that opts.Actor is an admin of the live file with
+// the password given. A wrong password counts towards the lockout there —
+// unless the file is of an older schema: restore writes nothing into a file
+// it may be about to replace, so then the failure only costs the delay.
+func (l *liveFile) authenticate(opts RestoreOptions) error {
+	u, err := l.db.User(opts.Actor)
+	if err != nil {
+		return err
+	}
+	if err := audit.Authorize(u, audit.DatabaseRestore); err != nil {
+		return err
+	}
+	if !l.old {
+		_, err := l.db.checkPasswordOf(u, opts.Password, "signature.refused", "wrong password for signature: "+MeaningRestore)
+		return err
+	}
+	if u.Disabled {
+		return lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and cannot sign", u.Name)
+	}
+	if err := audit.CheckLogin(u, l.db.now()); err != nil {
+		return err
+	}
+	if !audit.CheckPassword(u.Hash, opts.Password) {
+		time.Sleep(FailedPasswordDelay)
+		return lot.Errorf(lot.EAUTH, "wrong password for user %s; nothing was restored (not counted towards the lockout: %s is of schema %d, older than this celltrack's %d, and restore writes nothing into the file it may replace)", u.Name, l.path, l.schema, SchemaVersion)
+	}
+	return nil
+}
+
+// backupVerification is what restore found of the copy of the backup.
+type backupVerification struct {
+	user     audit.User // opts.Actor in the backup
+	problems []string   // page check, audit verify, kept checkpoints that contradict it
+	ahead    []CheckpointResult
+	head     audit.Head
+	extends  bool // the backup's tree has the live file's as a prefix
+}
+
+// verifyBackup verifies the copy bk in one read transaction: its backup
+// mark, the actor, the page check, the whole of `audit verify`, every kept
+// checkpoint, and whether its tree extends the live file's (rep.Live).
+func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport) (backupVerification, error) {
+	var bv backupVerification
+	err := bk.view(func(tx *bolt.Tx) error {
+		if mark := tx.Bucket(bMeta).Get(metaBackup); mark != nil {
+			return lot.Errorf(lot.ECONFLICT, "--from %s was taken from a database that failed its verification (%s); it is not restored — choose an earlier backup", opts.From, mark)
+		}
+		u, err := userByName(tx, opts.Actor)
+		if err != nil {
+			return lot.Errorf(lot.ECONFLICT, "--from %s: %s; the restore is recorded in the restored trail as its admin's, so restore as an admin the backup knows", opts.From, lot.ErrorMessage(err))
+		}
+		if err := audit.Authorize(u, audit.DatabaseRestore); err != nil {
+			return lot.Errorf(lot.ECONFLICT, "--from %s: %s (in the backup); restore as an admin the backup knows", opts.From, lot.ErrorMessage(err))
+		}
+		bv.user = u
+		for e := range tx.Check() {
+			bv.problems = append(bv.problems, "page check: "+e.Error())
+		}
+		v, err := verifyTx(tx)
+		if err != nil {
+			return err
+		}
+		bv.problems = append(bv.problems, v.Problems...)
+		results, pinProblems, err := checkKept(tx, opts.Kept, opts.Pinned)
+		if err != nil {
+			return err
+		}
+		bv.problems = append(bv.problems, pinProblems...)
+		for _, r := range results {
+			if r.Ahead {
+				bv.ahead = append(bv.ahead, r)
+			} else if r.Problem != "" {
+				bv.problems = append(bv.problems, r.Problem)
+			}
+		}
+		bv.head = v.Tree
+		bv.extends = true
+		if l := rep.Live; rep.LiveRead && l.Size > 0 && l.Size <= bv.head.Size {
+			p, err := tlog.ProveTree(bv.head.Size, l.Size, bucketHashes{tx.Bucket(bAuditTree)})
+			bv.extends = err == nil && tlog.CheckTree(p, bv.head.Size, bv.head.Root, l.Size, l.Root) == nil
+		}
+		return nil
+	})
+	return bv, err
+}
+
 // isAhead reports whether problem p is that of a checkpoint in ahead.
 func isAhead(p string, ahead []CheckpointResult) bool {
 	for _, r := range ahead {
@@ -325,26 +606,6 @@ func isAhead(p string, ahead []CheckpointResult) bool {
 	return false
 }
 
-// extends reports whether the backup's tree (head b) has the live file's
-// tree (head l) as a prefix.
-func extends(backup string, b, l audit.Head) (bool, error) {
-	if l.Size == 0 {
-		return true, nil
-	}
-	bk, err := Open(backup, Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		return false, err
-	}
-	defer bk.Close()
-	var ok bool
-	err = bk.view(func(tx *bolt.Tx) error {
-		p, err := tlog.ProveTree(b.Size, l.Size, bucketHashes{tx.Bucket(bAuditTree)})
-		ok = err == nil && tlog.CheckTree(p, b.Size, b.Root, l.Size, l.Root) == nil
-		return nil
-	})
-	return ok, err
-}
-
 // sameFile reports whether a and b are one file.
 func sameFile(a, b string) bool {
 	fa, err1 := os.Stat(a)
@@ -352,31 +613,40 @@ func sameFile(a, b string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
 }
 
-// copyFile copies src to a new file dst (0600), synced.
-func copyFile(src, dst string) error {
+// copyFile copies src to a new file dst (0600), synced, from one open
+// handle of src, which must be a regular file. It returns what dst is (its
+// identity, to check that the file later renamed is the one copied).
+func copyFile(src, dst string) (os.FileInfo, error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", src, err)
+		return nil, lot.Errorf(lot.EINVALID, "--from %s cannot be read: %v", src, err)
 	}
 	defer in.Close()
+	if fi, err := in.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, lot.Errorf(lot.EINVALID, "--from %s is not a regular file; give the backup file `celltrack backup` wrote", src)
+	}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return lot.Errorf(lot.ECONFLICT, "%s exists: an earlier restore was interrupted; remove it after checking it is not needed, and run restore again", dst)
+		return nil, lot.Errorf(lot.ECONFLICT, "%s exists: an earlier restore was interrupted; remove it after checking it is not needed, and run restore again", dst)
 	} else if err != nil {
-		return fmt.Errorf("create %s: %w", dst, err)
+		return nil, fmt.Errorf("create %s: %w", dst, err)
 	}
 	_, err = io.Copy(out, in)
 	if err == nil {
 		err = out.Sync()
+	}
+	var fi os.FileInfo
+	if err == nil {
+		fi, err = out.Stat()
 	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		os.Remove(dst)
-		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+		return nil, fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
-	return nil
+	return fi, nil
 }
 
 func syncDir(dir string) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
@@ -27,16 +28,8 @@ import (
 // tree it signs is the one its own writes built. It writes nothing.
 func (db *DB) SignCheckpoint(signer note.Signer, verify bool) (msg []byte, head audit.Head, err error) {
 	err = db.view(func(tx *bolt.Tx) error {
-		keys, err := checkpointKeys(tx)
-		if err != nil {
+		if err := checkSigner(tx, signer); err != nil {
 			return err
-		}
-		k, ok := activeKey(keys)
-		if !ok {
-			return lot.Errorf(lot.ECONFLICT, "no checkpoint verifier key is registered in this database; an admin registers the one `celltrack audit key init` printed with `celltrack audit key register`")
-		}
-		if v, err := note.NewVerifier(k.Verifier); err != nil || v.Name() != signer.Name() || v.KeyHash() != signer.KeyHash() {
-			return lot.Errorf(lot.ECONFLICT, "--key is the signing key %s+%08x, but this database verifies checkpoints with %s; sign with the key registered here, or have an admin rotate it", signer.Name(), signer.KeyHash(), k.Verifier)
 		}
 		if verify {
 			v, err := verifyTx(tx)
@@ -58,6 +51,65 @@ func (db *DB) SignCheckpoint(signer note.Signer, verify bool) (msg []byte, head 
 	return msg, head, err
 }
 
+// SignCheckpointOver is SignCheckpoint with verify, for a signer that keeps
+// its checkpoints together (the server's --checkpoint-dir): in the same read
+// transaction it checks every checkpoint already kept there (kept) and
+// refuses (ECONFLICT) to sign a trail that does not extend each of them — a
+// file rolled back, cut or forked since. A checkpoint signed then would stand
+// beside the one it contradicts, as if the trail had always been so.
+func (db *DB) SignCheckpointOver(signer note.Signer, kept []KeptCheckpoint) (msg []byte, head audit.Head, err error) {
+	err = db.view(func(tx *bolt.Tx) error {
+		if err := checkSigner(tx, signer); err != nil {
+			return err
+		}
+		v, err := verifyTx(tx)
+		if err != nil {
+			return err
+		}
+		if !v.OK() {
+			return lot.Errorf(lot.ECONFLICT, "audit verify found %d problem(s) (first: %s); a checkpoint would vouch for a trail changed outside celltrack, so none was signed — run `celltrack audit verify` and report it to QA", len(v.Problems), v.Problems[0])
+		}
+		results, _, err := checkKept(tx, kept, nil)
+		if err != nil {
+			return err
+		}
+		var bad []string
+		for _, r := range results {
+			if r.Problem != "" {
+				bad = append(bad, r.Problem)
+			}
+		}
+		if len(bad) > 0 {
+			return lot.Errorf(lot.ECONFLICT, "the trail does not extend %d of the checkpoints already kept, so none was signed (one signed now would stand beside the one it contradicts):\n  %s\nrun `celltrack audit verify --checkpoint` on that folder and report it to QA", len(bad), strings.Join(bad, "\n  "))
+		}
+		head, err = treeHead(tx)
+		return err
+	})
+	if err != nil {
+		return nil, head, err
+	}
+	head.Time = db.now()
+	msg, err = note.Sign(&note.Note{Text: string(audit.FormatCheckpoint(head))}, signer)
+	return msg, head, err
+}
+
+// checkSigner refuses a signer that is not the database's active
+// checkpoint key.
+func checkSigner(tx *bolt.Tx, signer note.Signer) error {
+	keys, err := checkpointKeys(tx)
+	if err != nil {
+		return err
+	}
+	k, ok := activeKey(keys)
+	if !ok {
+		return lot.Errorf(lot.ECONFLICT, "no checkpoint verifier key is registered in this database; an admin registers the one `celltrack audit key init` printed with `celltrack audit key register`")
+	}
+	if v, err := note.NewVerifier(k.Verifier); err != nil || v.Name() != signer.Name() || v.KeyHash() != signer.KeyHash() {
+		return lot.Errorf(lot.ECONFLICT, "--key is the signing key %s+%08x, but this database verifies checkpoints with %s; sign with the key registered here, or have an admin rotate it", signer.Name(), signer.KeyHash(), k.Verifier)
+	}
+	return nil
+}
+
 // KeptCheckpoint is a signed checkpoint to check: where it came from (a
 // file name, for messages) and its bytes.
 type KeptCheckpoint struct {
@@ -68,6 +120,12 @@ type KeptCheckpoint struct {
 	// for consistency with today's trail only, and proves nothing about who
 	// made it.
 	Printed *audit.Head
+	// Unusable, instead of Note, says why an entry of a witness folder
+	// that may be a checkpoint could not be read as one (a link to
+	// nothing, not a regular file, too large): it fails like a checkpoint
+	// the trail does not extend, so that nothing in a witness folder is
+	// passed over silently.
+	Unusable string
 }
 
 // CheckpointResult is what verification found of one kept checkpoint.
@@ -76,6 +134,9 @@ type CheckpointResult struct {
 	Head    audit.Head // zero when the note could not be read
 	Signer  string     // the verifier key that verified it
 	Problem string     // empty when today's tree extends it
+	// Mismatch is set when today's trail does not extend the checkpoint's
+	// tree (not for a signature, facility or key-date problem).
+	Mismatch bool
 	// Ahead is set when the checkpoint is of a larger tree than the trail
 	// has: the trail was cut back, or this file is older than the checkpoint.
 	Ahead bool
@@ -86,10 +147,14 @@ type CheckpointResult struct {
 type CheckpointVerification struct {
 	Verification
 	Checkpoints []CheckpointResult
-	// FirstMismatch is the smallest tree size of a failing checkpoint (or
-	// of the missing entries, for a trail shorter than a checkpoint), and
-	// LastMatch the largest tree size a checkpoint still proves below it;
-	// what changed lies in between. Zero when all passed.
+	// FirstMismatch bounds the first tree size that no longer matches: the
+	// smallest tree size of a checkpoint the trail does not extend (or of
+	// the missing entries, for a trail shorter than a checkpoint) — an
+	// upper bound, as a checkpoint's root alone cannot show which of its
+	// entries changed. LastMatch is the largest tree size a checkpoint
+	// still proves below it; what changed lies in between. Only tree
+	// mismatches count (Mismatch), not a signature, facility or key-date
+	// problem. Zero when none.
 	FirstMismatch, LastMatch int64
 }
 
@@ -102,18 +167,36 @@ type CheckpointVerification struct {
 // re-chained, a fork and an older file put in place all fail here, as a
 // problem naming the checkpoint and the tree size.
 func (db *DB) VerifyCheckpoints(kept []KeptCheckpoint) (CheckpointVerification, error) {
+	return db.VerifyCheckpointsPinned(kept, nil)
+}
+
+// PinnedVerifier is a checkpoint verifier key given from outside the
+// database (`--verifier-file FILE.pub`): a key record replaced inside the
+// file cannot change what it verifies.
+type PinnedVerifier struct {
+	Source string // where it came from, for messages
+	Key    string // the note verifier key
+}
+
+// VerifyCheckpointsPinned is VerifyCheckpoints with the checkpoints checked
+// against the pinned verifier keys alone, not the keys the database
+// registers; a pinned key the database does not register (its key record
+// replaced or removed) is a problem of its own.
+func (db *DB) VerifyCheckpointsPinned(kept []KeptCheckpoint, pinned []PinnedVerifier) (CheckpointVerification, error) {
 	var cv CheckpointVerification
+	var pinProblems []string
 	err := db.view(func(tx *bolt.Tx) (err error) {
 		cv.Verification, err = verifyTx(tx)
 		if err != nil {
 			return err
 		}
-		cv.Checkpoints, err = checkKept(tx, kept)
+		cv.Checkpoints, pinProblems, err = checkKept(tx, kept, pinned)
 		return err
 	})
 	if err != nil {
 		return cv, err
 	}
+	cv.Problems = append(cv.Problems, pinProblems...)
 	var failing, passing []int64
 	for _, r := range cv.Checkpoints {
 		if r.Problem == "" {
@@ -121,7 +204,7 @@ func (db *DB) VerifyCheckpoints(kept []KeptCheckpoint) (CheckpointVerification, 
 			continue
 		}
 		cv.Problems = append(cv.Problems, r.Problem)
-		if r.Head.Size > 0 {
+		if r.Mismatch {
 			failing = append(failing, min(r.Head.Size, cv.Tree.Size+1))
 		}
 	}
@@ -137,106 +220,159 @@ func (db *DB) VerifyCheckpoints(kept []KeptCheckpoint) (CheckpointVerification, 
 	return cv, nil
 }
 
-// checkKept checks kept against the tree in tx.
-func checkKept(tx *bolt.Tx, kept []KeptCheckpoint) ([]CheckpointResult, error) {
+// checkKept checks kept against the tree in tx, with the registered keys,
+// or with the pinned keys alone when any are given; it also returns a
+// problem for each pinned key the database does not register.
+func checkKept(tx *bolt.Tx, kept []KeptCheckpoint, pinned []PinnedVerifier) ([]CheckpointResult, []string, error) {
 	keys, err := checkpointKeys(tx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var verifiers []note.Verifier
 	retired := map[string]checkpointKeyRecord{}
+	registered := map[string]bool{}
 	for _, k := range keys {
 		v, err := note.NewVerifier(k.Verifier)
 		if err != nil {
 			continue // verifyCheckpointKeys names a key that is not one
 		}
 		verifiers = append(verifiers, v)
+		registered[k.Verifier] = true
 		if k.Retired != nil {
 			retired[k.Verifier] = k
 		}
 	}
+	var pinProblems []string
+	if len(pinned) > 0 {
+		verifiers = nil
+		for _, p := range pinned {
+			key := strings.TrimSpace(p.Key)
+			v, err := note.NewVerifier(key)
+			if err != nil {
+				pinProblems = append(pinProblems, fmt.Sprintf("verifier key %s: not a verifier key (%v)", p.Source, err))
+				continue
+			}
+			verifiers = append(verifiers, v)
+			if !registered[key] {
+				pinProblems = append(pinProblems, fmt.Sprintf("verifier key %s (%s+%08x) is not one this database registered: its key record was replaced or removed outside celltrack, or this is another facility's database — report it to QA", p.Source, v.Name(), v.KeyHash()))
+			}
+		}
+	}
 	now, err := treeHead(tx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	reader := bucketHashes{tx.Bucket(bAuditTree)}
 	var out []CheckpointResult
 	for _, kc := range kept {
-		r := CheckpointResult{Name: kc.Name}
-		r.Head, r.Signer, r.Problem = checkOne(kc, verifiers, retired, now, reader)
-		r.Ahead = r.Problem != "" && r.Head.Size > now.Size && r.Signer != ""
+		r := checkOne(kc, verifiers, retired, now, reader, len(pinned) > 0)
+		r.Ahead = r.Mismatch && r.Head.Size > now.Size
 		out = append(out, r)
 	}
-	return out, nil
+	return out, pinProblems, nil
 }
 
-func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]checkpointKeyRecord, now audit.Head, reader tlog.HashReader) (audit.Head, string, string) {
-	var signer string
-	fail := func(h audit.Head, format string, args ...any) (audit.Head, string, string) {
-		return h, signer, fmt.Sprintf("checkpoint %s: ", kc.Name) + fmt.Sprintf(format, args...)
+// checkOne checks one kept checkpoint against today's tree (now). Only a
+// tree the trail does not extend sets Mismatch; a signature, a facility or a
+// key-date problem is named as what it is. A checkpoint signed with a
+// retired key but dated after the rotation (clock skew between machines,
+// or a key used after it was replaced) is still checked against the tree,
+// and the message says whether the trail extends it.
+func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]checkpointKeyRecord, now audit.Head, reader tlog.HashReader, pinned bool) CheckpointResult {
+	r := CheckpointResult{Name: kc.Name}
+	prefix := fmt.Sprintf("checkpoint %s: ", kc.Name)
+	if kc.Unusable != "" {
+		r.Problem = prefix + kc.Unusable
+		return r
 	}
-	var h audit.Head
 	made := "signed"
+	var keyProblem string
 	if kc.Printed != nil {
-		h, made = *kc.Printed, "printed"
-		h.Facility, signer = now.Facility, "nobody (an unsigned printed tree head)"
+		r.Head, made = *kc.Printed, "printed"
+		r.Head.Facility, r.Signer = now.Facility, "nobody (an unsigned printed tree head)"
 	} else {
-		var problem string
-		if h, problem = openSigned(kc, verifiers, retired, &signer); problem != "" {
-			return fail(h, "%s", problem)
+		h, problem, dated := openSigned(kc, verifiers, retired, &r.Signer, pinned)
+		r.Head = h
+		if problem != "" && !dated {
+			r.Problem = prefix + problem
+			return r
+		}
+		keyProblem = problem
+	}
+	h := r.Head
+	var tree string
+	switch {
+	case h.Facility != now.Facility:
+		r.Problem = prefix + fmt.Sprintf("it is of facility %s; this database is facility %s", h.Facility, now.Facility)
+		return r
+	case h.Size > now.Size:
+		r.Mismatch = true
+		tree = fmt.Sprintf("it was %s at tree size %d but the trail now has %d entries: %s removed, or an older file was put in place (rolled back); the first tree size that no longer matches is at most %d (a root alone cannot show whether earlier entries changed too; an older kept checkpoint that still matches narrows it down)", made, h.Size, now.Size, EntryRange(now.Size+1, h.Size)+" were", now.Size+1)
+	case h.Size == 0:
+		if h.Root != (tlog.Hash{}) && h.Root != emptyRoot() {
+			r.Problem = prefix + "it states an empty tree with a root that is not the empty tree's"
+			return r
+		}
+	default:
+		proof, err := tlog.ProveTree(now.Size, h.Size, reader)
+		if err == nil {
+			err = tlog.CheckTree(proof, now.Size, now.Root, h.Size, h.Root)
+		}
+		if err != nil {
+			r.Mismatch = true
+			tree = fmt.Sprintf("today's trail (%d entries) does not extend it: the tree of its first %d entries no longer has the root it states — entries up to %d were rewritten, or this file forked from the one it was made of; the first tree size that no longer matches is at most %d", now.Size, h.Size, h.Size, h.Size)
 		}
 	}
 	switch {
-	case h.Facility != now.Facility:
-		return fail(h, "it is of facility %s; this database is facility %s", h.Facility, now.Facility)
-	case h.Size > now.Size:
-		return fail(h, "it was %s at tree size %d but the trail now has %d entries: %s removed, or an older file was put in place (rolled back); the first tree size that no longer matches is %d", made, h.Size, now.Size, EntryRange(now.Size+1, h.Size)+" were", now.Size+1)
-	case h.Size == 0:
-		if h.Root != (tlog.Hash{}) && h.Root != emptyRoot() {
-			return fail(h, "it states an empty tree with a root that is not the empty tree's")
-		}
-		return h, signer, ""
+	case keyProblem != "" && tree != "":
+		r.Problem = prefix + keyProblem + "; and " + tree
+	case keyProblem != "":
+		r.Problem = prefix + keyProblem + fmt.Sprintf(" — a problem of the key's dates, not of the trail: today's trail extends its tree of %d entries", h.Size)
+	case tree != "":
+		r.Problem = prefix + tree
 	}
-	proof, err := tlog.ProveTree(now.Size, h.Size, reader)
-	if err == nil {
-		err = tlog.CheckTree(proof, now.Size, now.Root, h.Size, h.Root)
-	}
-	if err != nil {
-		return fail(h, "today's trail (%d entries) does not extend it: the tree of its first %d entries no longer has the root it states — entries up to %d were rewritten, or this file forked from the one it was made of; the first tree size that no longer matches is at most %d", now.Size, h.Size, h.Size, h.Size)
-	}
-	return h, signer, ""
+	return r
 }
 
 // openSigned opens a checkpoint note with the registered keys and parses
 // it; it sets *signer to the key that verified it.
-func openSigned(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]checkpointKeyRecord, signer *string) (audit.Head, string) {
+// dated is set when the only problem is a retired key used after its
+// rotation (the head is then parsed and can still be checked).
+func openSigned(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]checkpointKeyRecord, signer *string, pinned bool) (h audit.Head, problem string, dated bool) {
 	if len(verifiers) == 0 {
-		return audit.Head{}, "this database has no registered checkpoint key to verify it with"
+		return audit.Head{}, "this database has no registered checkpoint key to verify it with", false
 	}
 	n, err := note.Open(kc.Note, note.VerifierList(verifiers...))
 	var unverified *note.UnverifiedNoteError
 	switch {
 	case errors.As(err, &unverified) && len(unverified.Note.UnverifiedSigs) > 0:
 		s := unverified.Note.UnverifiedSigs[0]
-		return audit.Head{}, fmt.Sprintf("it is signed by the key %s+%08x, which this database never registered: a forged checkpoint, or one of another database", s.Name, s.Hash)
+		states := ""
+		if uh, err := audit.ParseCheckpoint([]byte(unverified.Note.Text)); err == nil {
+			states = fmt.Sprintf(" It states tree size %d (%s).", uh.Size, lot.FormatTime(uh.Time))
+		}
+		if pinned {
+			return audit.Head{}, fmt.Sprintf("it is signed by the key %s+%08x, which is none of the --verifier-file keys: a forged checkpoint, or one signed with a key you did not pin.%s", s.Name, s.Hash, states), false
+		}
+		return audit.Head{}, fmt.Sprintf("it is signed by the key %s+%08x, which is not one this database registered: either the checkpoint is forged, or the database's key record was replaced (check with --verifier-file and the verifier key kept outside the database).%s", s.Name, s.Hash, states), false
 	case err != nil:
-		return audit.Head{}, fmt.Sprintf("its signature does not verify (%v): the checkpoint was altered or forged", err)
+		return audit.Head{}, fmt.Sprintf("its signature does not verify (%v): the checkpoint was altered or forged", err), false
 	}
-	h, err := audit.ParseCheckpoint([]byte(n.Text))
+	h, err = audit.ParseCheckpoint([]byte(n.Text))
 	if err != nil {
-		return audit.Head{}, err.Error()
+		return audit.Head{}, err.Error(), false
 	}
 	for _, s := range n.Sigs {
 		for _, v := range verifiers {
 			if v.Name() == s.Name && v.KeyHash() == s.Hash {
 				*signer = keyString(v, retired)
 				if k, ok := retired[*signer]; ok && h.Time.After(*k.Retired) {
-					return h, fmt.Sprintf("it is dated %s but signed by a key retired at %s: a checkpoint made with a key that should no longer be used", lot.FormatTime(h.Time), lot.FormatTime(*k.Retired))
+					return h, fmt.Sprintf("it is dated %s but signed by a key retired at %s: a checkpoint made with a key that should no longer be used, or on a machine whose clock was ahead", lot.FormatTime(h.Time), lot.FormatTime(*k.Retired)), true
 				}
 			}
 		}
 	}
-	return h, ""
+	return h, "", false
 }
 
 // EntryRange names the entries a to b: "entry 7", "entries 7–9".

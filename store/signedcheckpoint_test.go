@@ -156,7 +156,8 @@ func TestForgedCheckpointRefused(t *testing.T) {
 	good := sign(t, db, signer)
 	edited := []byte(strings.Replace(string(good), "\n"+itoa(head.Size)+"\n", "\n"+itoa(head.Size-1)+"\n", 1))
 	cv := verifyKept(t, db, forged, edited, good)
-	wantFail(t, cv, "cp1", "never registered")
+	wantFail(t, cv, "cp1", "which is not one this database registered: either the checkpoint is forged, or the database's key record was replaced")
+	wantFail(t, cv, "cp1", "It states tree size "+itoa(head.Size))
 	wantFail(t, cv, "cp2", "signature does not verify")
 	if cv.Checkpoints[2].Problem != "" {
 		t.Fatalf("the genuine checkpoint: %s", cv.Checkpoints[2].Problem)
@@ -494,5 +495,116 @@ func TestCheckNeverMovesBackwards(t *testing.T) {
 	registerUC(t, db, "LOT-D")
 	if v, _ = db.Verify(); v.OK() || !strings.Contains(strings.Join(v.Problems, "\n"), "differs from the one `celltrack check` verified") {
 		t.Fatalf("verify after regrowth: %v", v.Problems)
+	}
+}
+
+// TestKeyDateIsNotATreeMismatch: a checkpoint signed with the old key but
+// dated after the rotation (the signing machine's clock ahead) is named as a
+// key-date problem, with whether the trail extends its tree — never as a
+// tree mismatch, and it does not count in FirstMismatch.
+func TestKeyDateIsNotATreeMismatch(t *testing.T) {
+	db, oldSigner, _ := keyed(t)
+	registerUC(t, db, "LOT-A")
+	_, newKey := newKey(t, "celltrack-G1234-2027")
+	rotated := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	db.Now = func() time.Time { return rotated }
+	if _, err := db.RotateCheckpointKey("alice", testPassword, newKey, "annual rotation"); err != nil {
+		t.Fatal(err)
+	}
+	head, _ := db.TreeHead()
+	head.Size -= 2 // signed just before the rotation's two entries...
+	head.Root, _ = tlogRoot(t, db, head.Size)
+	head.Time = rotated.Add(10 * time.Minute) // ...by a machine whose clock was ahead
+	skewed, _ := note.Sign(&note.Note{Text: string(audit.FormatCheckpoint(head))}, oldSigner)
+	cv := verifyKept(t, db, skewed)
+	r := cv.Checkpoints[0]
+	if r.Mismatch || cv.FirstMismatch != 0 || !strings.Contains(r.Problem, "signed by a key retired at") ||
+		!strings.Contains(r.Problem, "a problem of the key's dates, not of the trail: today's trail extends its tree of "+itoa(head.Size)+" entries") {
+		t.Fatalf("skewed checkpoint: mismatch %v, first mismatch %d, %q", r.Mismatch, cv.FirstMismatch, r.Problem)
+	}
+}
+
+// tlogRoot is the root of the first n entries' tree in db.
+func tlogRoot(t *testing.T, db *DB, n int64) (tlog.Hash, error) {
+	var root tlog.Hash
+	err := db.view(func(tx *bolt.Tx) (err error) {
+		root, err = tlog.TreeHash(n, bucketHashes{tx.Bucket(bAuditTree)})
+		return err
+	})
+	return root, err
+}
+
+// TestFirstMismatchIsABound: a trail cut below one checkpoint and rewritten
+// below another. A root alone cannot show which entry changed, so the first
+// tree size that no longer matches is given as a bound, and the checkpoints
+// that still match and no longer match bracket the rewritten entry.
+func TestFirstMismatchIsABound(t *testing.T) {
+	db, signer, _ := keyed(t)
+	registerUC(t, db, "LOT-A")
+	cp1 := sign(t, db, signer)
+	b := registerUC(t, db, "LOT-B")
+	rewritten, _ := db.AuditCount() // LOT-B's registration is the last entry
+	registerUC(t, db, "LOT-C")
+	cp2 := sign(t, db, signer)
+	keep, _ := db.AuditCount()
+	registerUC(t, db, "LOT-D")
+	cp3 := sign(t, db, signer)
+	forge(t, db, kindLot, b.ID, func(r *map[string]any) { (*r)["viability_tenths_pct"] = 990 })
+	cut(t, db, uint64(keep))
+	cv := verifyKept(t, db, cp1, cp2, cp3)
+	wantFail(t, cv, "cp3", "the first tree size that no longer matches is at most "+itoa(int64(keep)+1)+" (a root alone cannot show")
+	wantFail(t, cv, "cp2", "does not extend it")
+	if !(cv.LastMatch < int64(rewritten) && int64(rewritten) <= cv.FirstMismatch) {
+		t.Fatalf("the rewritten entry %d lies outside %d–%d", rewritten, cv.LastMatch+1, cv.FirstMismatch)
+	}
+	if cv.Checkpoints[0].Problem != "" {
+		t.Fatalf("cp1, before the rewritten entry: %s", cv.Checkpoints[0].Problem)
+	}
+}
+
+// TestSwappedKeyRecordCaughtByAPinnedKey: the attacker replaces the
+// registered verifier key with their own (the entry re-chained, the tree
+// rebuilt), so plain `audit verify` passes and their checkpoints verify.
+// The genuine checkpoints are then named as signed by a key the database
+// does not register — forged, or the key record replaced — and a verifier
+// key pinned from outside (--verifier-file) settles it: the genuine
+// checkpoint's signature verifies against it and its tree is found
+// rewritten, the attacker's checkpoint does not verify, and the missing
+// registration of the pinned key fails verification.
+func TestSwappedKeyRecordCaughtByAPinnedKey(t *testing.T) {
+	db, signer, vkey := keyed(t)
+	registerUC(t, db, "LOT-A")
+	genuine := sign(t, db, signer)
+	attacker, akey := newKey(t, "celltrack-G1234")
+	forge(t, db, kindCheckpointKey, keyID(t, db, vkey), func(r *checkpointKeyRecord) { r.Verifier = akey })
+	if v, _ := db.Verify(); !v.OK() {
+		t.Fatalf("the swap is not consistent, so it proves nothing: %v", v.Problems)
+	}
+	theirs := sign(t, db, attacker)
+	cv := verifyKept(t, db, genuine, theirs)
+	wantFail(t, cv, "cp1", "either the checkpoint is forged, or the database's key record was replaced")
+	if cv.Checkpoints[1].Problem != "" || cv.FirstMismatch != 0 {
+		t.Fatalf("without a pinned key the attacker's checkpoint passes (that is the attack): %+v", cv.Checkpoints[1])
+	}
+	pinned := []PinnedVerifier{{Source: "ck.key.pub", Key: vkey + "\n"}}
+	cv, err := db.VerifyCheckpointsPinned([]KeptCheckpoint{{Name: "genuine", Note: genuine}, {Name: "theirs", Note: theirs}}, pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its signature verifies against the pinned key; what fails is the
+	// tree: the key record's entry, before it, was rewritten.
+	wantFail(t, cv, "genuine", "today's trail ("+itoa(cv.Tree.Size)+" entries) does not extend it")
+	if !cv.Checkpoints[0].Mismatch || cv.Checkpoints[0].Signer == "" {
+		t.Fatalf("the genuine checkpoint against the pinned key: %+v", cv.Checkpoints[0])
+	}
+	wantFail(t, cv, "theirs", "none of the --verifier-file keys")
+	if !strings.Contains(strings.Join(cv.Problems, "\n"), "verifier key ck.key.pub (celltrack-G1234+") || !strings.Contains(strings.Join(cv.Problems, "\n"), "is not one this database registered: its key record was replaced") {
+		t.Fatalf("the pinned key's missing registration is not named: %v", cv.Problems)
+	}
+	// Before the swap the same pin passes.
+	db2, signer2, vkey2 := keyed(t)
+	cv, err = db2.VerifyCheckpointsPinned([]KeptCheckpoint{{Name: "cp", Note: sign(t, db2, signer2)}}, []PinnedVerifier{{Source: "k.pub", Key: vkey2}})
+	if err != nil || !cv.OK() {
+		t.Fatalf("a pinned registered key: %v %v", err, cv.Problems)
 	}
 }

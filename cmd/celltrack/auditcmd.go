@@ -65,14 +65,21 @@ func (rt *runtime) auditCommand() *cli.Command {
 					"signature, and a consistency proof that today's trail extends it; a cut tail, a rewritten\n" +
 					"entry, a fork or an older file put in place fails, naming the checkpoint and the first tree\n" +
 					"size that no longer matches. --tree-head checks a tree head typed from a printed report\n" +
-					"the same way, without a signature: it proves the trail still contains what was printed.\n\n" +
+					"the same way, without a signature: it proves the trail still contains what was printed.\n" +
+					"--verifier-file FILE.pub (repeatable) pins the verifier key kept outside the database: the\n" +
+					"checkpoints are checked against it alone, and verify fails when the database no longer\n" +
+					"registers it (its key record replaced).\n\n" +
 					example("celltrack --user aud audit verify", "celltrack --user aud audit verify --checkpoint /witness",
 						"celltrack --user aud audit verify --tree-head '306 entries, root XoyPDkC6siVEyYP0rlSKdiJ6OtcTV1vwCwKjCjdS7AY='"),
 				Flags: []cli.Flag{
 					&cli.StringSliceFlag{Name: "checkpoint", Usage: "a kept checkpoint `FILE`, or a directory of them; repeat for more"},
 					&cli.StringFlag{Name: "tree-head", Usage: "an unsigned tree `HEAD` typed from a printed report (\"306 entries, root …\")"},
+					pinnedFlag,
 				},
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
+					if c.IsSet("verifier-file") && !c.IsSet("checkpoint") {
+						return lot.Errorf(lot.EUSAGE, "--verifier-file pins the key that checks the --checkpoint files; give --checkpoint too")
+					}
 					if c.IsSet("checkpoint") || c.IsSet("tree-head") {
 						return rt.verifyWithCheckpoints(c)
 					}

@@ -2,13 +2,13 @@ package main
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/celltrack/celltrack/audit"
@@ -226,10 +226,13 @@ func (rt *runtime) auditCheckpointCommand() *cli.Command {
 			example("celltrack --user alice audit checkpoint --key /etc/celltrack/checkpoint.key --out /witness/2026-11-25.checkpoint"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "key", Required: true, Usage: "the signing key `FILE` (from `audit key init`)"},
-			&cli.StringFlag{Name: "out", Usage: "write the checkpoint to `FILE` instead of standard output"},
-			forceFlag,
+			&cli.StringFlag{Name: "out", Usage: "write the checkpoint to a new `FILE` instead of standard output (never replaced)"},
+			&cli.BoolFlag{Name: "force", Hidden: true},
 		},
 		Action: rt.action(readDB, 0, func(c *cli.Context) error {
+			if c.Bool("force") {
+				return lot.Errorf(lot.EUSAGE, "--force: a checkpoint file is never replaced — it may be the only witness that the trail was once longer or different; write the new one to a new --out")
+			}
 			signer, err := readSigner("--key", c.String("key"))
 			if err != nil {
 				return err
@@ -241,7 +244,7 @@ func (rt *runtime) auditCheckpointCommand() *cli.Command {
 			view := headView(head)
 			view["note"] = string(msg)
 			if out := c.String("out"); out != "" {
-				if err := writeOut(out, msg, c.Bool("force")); err != nil {
+				if err := writeNew(out, string(msg), 0o600); err != nil {
 					return err
 				}
 				view["out"] = out
@@ -267,46 +270,149 @@ func treeNote(h audit.Head) string {
 	return fmt.Sprintf("tree head: %d entries, root %s", h.Size, audit.RootString(h.Root))
 }
 
-// readKept reads the --checkpoint files; a directory stands for every
-// file in it (a witness directory), in name order.
-func readKept(paths []string) ([]store.KeptCheckpoint, error) {
-	var kept []store.KeptCheckpoint
+// maxCheckpointBytes caps what is read of a checkpoint file: a note of a
+// tree head with a few signatures is a few hundred bytes, always under 4 KB.
+const maxCheckpointBytes = 4096
+
+// checkpointText is how every checkpoint note begins (audit.FormatCheckpoint).
+const checkpointText = "celltrack audit trail "
+
+// readKept reads the --checkpoint files; a folder stands for every
+// checkpoint in it and its subfolders (a witness folder), in name order.
+// A file given by name must be a regular file (a link to one is followed)
+// of at most maxCheckpointBytes. In a folder, nothing is passed over
+// silently: a file whose name celltrack gives checkpoints (*.checkpoint,
+// checkpoint-*) or whose text begins like one is a checkpoint, and fails
+// verification when it cannot be read as one; a link to a folder, a link to
+// nothing and anything but a file or a folder fail too; any other file is
+// clearly not a checkpoint and is listed in skipped with the reason.
+func readKept(paths []string) (kept []store.KeptCheckpoint, skipped []string, err error) {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
-			return nil, lot.Errorf(lot.ENOTFOUND, "--checkpoint %s: %v", p, err)
+			return nil, nil, lot.Errorf(lot.ENOTFOUND, "--checkpoint %s: %v", p, err)
 		}
-		files := []string{p}
-		if fi.IsDir() {
-			ents, err := os.ReadDir(p)
+		if !fi.IsDir() {
+			b, err := readCheckpointFile(p)
 			if err != nil {
-				return nil, lot.Errorf(lot.EINVALID, "--checkpoint %s: %v", p, err)
+				return nil, nil, lot.Errorf(lot.EINVALID, "--checkpoint %s %s; give a checkpoint file, or a folder of them", p, err)
 			}
-			files = nil
-			for _, e := range ents {
-				if e.Type().IsRegular() {
-					files = append(files, filepath.Join(p, e.Name()))
-				}
-			}
-			sort.Strings(files)
-			if len(files) == 0 {
-				return nil, lot.Errorf(lot.EINVALID, "--checkpoint %s is a directory with no checkpoint files", p)
-			}
+			kept = append(kept, store.KeptCheckpoint{Name: p, Note: b})
+			continue
 		}
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				return nil, lot.Errorf(lot.EINVALID, "--checkpoint %s: %v", f, err)
-			}
-			kept = append(kept, store.KeptCheckpoint{Name: f, Note: b})
+		k, sk, err := readWitness(p, false)
+		if err != nil {
+			return nil, nil, err
 		}
+		kept, skipped = append(kept, k...), append(skipped, sk...)
 	}
-	return kept, nil
+	return kept, skipped, nil
+}
+
+// readWitness reads a witness folder by readKept's rules; a folder with no
+// checkpoint is refused unless empty is allowed (a server's new folder).
+func readWitness(p string, empty bool) (kept []store.KeptCheckpoint, skipped []string, err error) {
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			kept = append(kept, store.KeptCheckpoint{Name: path, Unusable: fmt.Sprintf("cannot be read (%v)", err)})
+			return nil
+		case path == p || d.IsDir():
+			return nil
+		}
+		fi, err := os.Stat(path) // follows a link
+		switch {
+		case err != nil:
+			kept = append(kept, store.KeptCheckpoint{Name: path, Unusable: fmt.Sprintf("is a link to nothing (%v)", err)})
+			return nil
+		case fi.IsDir():
+			kept = append(kept, store.KeptCheckpoint{Name: path, Unusable: "is a link to a folder, which is not followed; give it as its own --checkpoint"})
+			return nil
+		}
+		b, err := readCheckpointFile(path)
+		named := strings.HasSuffix(d.Name(), ".checkpoint") || strings.HasPrefix(d.Name(), "checkpoint-")
+		switch {
+		case err != nil && (named || !fi.Mode().IsRegular()):
+			kept = append(kept, store.KeptCheckpoint{Name: path, Unusable: err.Error()})
+		case err != nil:
+			skipped = append(skipped, fmt.Sprintf("%s: %s, so not a checkpoint", path, err))
+		case !named && !strings.HasPrefix(string(b), checkpointText):
+			skipped = append(skipped, fmt.Sprintf("%s: does not begin %q, so not a checkpoint", path, checkpointText))
+		default:
+			kept = append(kept, store.KeptCheckpoint{Name: path, Note: b})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, lot.Errorf(lot.EINVALID, "--checkpoint %s: %v", p, err)
+	}
+	if len(kept) == 0 && !empty {
+		return nil, nil, lot.Errorf(lot.EINVALID, "--checkpoint %s is a folder with no checkpoint files", p)
+	}
+	return kept, skipped, nil
+}
+
+// readCheckpointFile reads a checkpoint file through one handle: a regular
+// file of at most maxCheckpointBytes. The error completes "FILE …".
+func readCheckpointFile(path string) ([]byte, error) {
+	// Stat before opening: opening a FIFO to read waits for a writer.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("cannot be read (%v)", err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("is not a regular file (%s)", store.FileKind(fi.Mode()))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot be read (%v)", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("cannot be read (%v)", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("is not a regular file (%s)", store.FileKind(fi.Mode()))
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxCheckpointBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot be read (%v)", err)
+	}
+	if len(b) > maxCheckpointBytes {
+		return nil, fmt.Errorf("is larger than %d bytes (a checkpoint note is under 4 KB)", maxCheckpointBytes)
+	}
+	return b, nil
+}
+
+// pinnedFlag is --verifier-file on audit verify and restore.
+var pinnedFlag = &cli.StringSliceFlag{Name: "verifier-file", Usage: "check the --checkpoint files against the verifier key in `FILE.pub`, kept outside the database, alone; repeat for more"}
+
+// readPinned reads the --verifier-file keys.
+func readPinned(c *cli.Context) ([]store.PinnedVerifier, error) {
+	var out []store.PinnedVerifier
+	for _, f := range c.StringSlice("verifier-file") {
+		b, err := readCheckpointFile(f) // a regular file, under 4 KB
+		if err != nil {
+			return nil, lot.Errorf(lot.EINVALID, "--verifier-file %s %s; give the .pub file `celltrack audit key init` wrote", f, err)
+		}
+		v := strings.TrimSpace(string(b))
+		if strings.HasPrefix(v, "PRIVATE+KEY+") {
+			return nil, lot.Errorf(lot.EINVALID, "--verifier-file %s holds a signing key, not a verifier key; give %s.pub, the file `celltrack audit key init` wrote beside it", f, f)
+		}
+		if _, err := note.NewVerifier(v); err != nil {
+			return nil, lot.Errorf(lot.EINVALID, "--verifier-file %s is not a verifier key (want name+hash+key, as `celltrack audit key init` wrote it): %v", f, err)
+		}
+		out = append(out, store.PinnedVerifier{Source: f, Key: v})
+	}
+	return out, nil
 }
 
 // verifyWithCheckpoints is `audit verify --checkpoint`.
 func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
-	kept, err := readKept(c.StringSlice("checkpoint"))
+	kept, skipped, err := readKept(c.StringSlice("checkpoint"))
+	if err != nil {
+		return err
+	}
+	pinned, err := readPinned(c)
 	if err != nil {
 		return err
 	}
@@ -317,11 +423,14 @@ func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 		}
 		kept = append(kept, store.KeptCheckpoint{Name: fmt.Sprintf("(printed %d entries)", h.Size), Printed: &h})
 	}
-	cv, err := rt.db.VerifyCheckpoints(kept)
+	cv, err := rt.db.VerifyCheckpointsPinned(kept, pinned)
 	if err != nil {
 		return err
 	}
 	notes := []string{treeNote(cv.Tree)}
+	for _, p := range pinned {
+		notes = append(notes, "checkpoints checked against the verifier key in "+p.Source+" alone")
+	}
 	var views []map[string]any
 	for _, r := range cv.Checkpoints {
 		v := map[string]any{"file": r.Name, "ok": r.Problem == "", "problem": r.Problem}
@@ -343,6 +452,9 @@ func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 			notes = append(notes, fmt.Sprintf("%s %s: FAILED", what, r.Name))
 		}
 	}
+	for _, sk := range skipped {
+		notes = append(notes, "skipped "+sk)
+	}
 	var bad []string
 	for _, r := range cv.Checkpoints {
 		if r.Problem != "" {
@@ -354,7 +466,7 @@ func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 		failed = fmt.Sprintf("audit verify failed: %d problem(s), among them the kept checkpoint(s) %s; see PROBLEM lines — report it to QA", len(cv.Problems), strings.Join(bad, ", "))
 	}
 	if cv.FirstMismatch > 0 {
-		failed = fmt.Sprintf("audit verify failed: %d problem(s); the first tree size that no longer matches a kept checkpoint is %d", len(cv.Problems), cv.FirstMismatch)
+		failed = fmt.Sprintf("audit verify failed: %d problem(s); the first tree size that no longer matches a kept checkpoint is at most %d", len(cv.Problems), cv.FirstMismatch)
 		if cv.LastMatch > 0 {
 			failed += fmt.Sprintf(" (a checkpoint of %d entries still matches: what changed lies in %s)", cv.LastMatch, store.EntryRange(cv.LastMatch+1, cv.FirstMismatch))
 		}
@@ -363,7 +475,7 @@ func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 	return rt.printVerdict(verdict{name: "audit verify", problems: cv.Problems,
 		counts: fmt.Sprintf("%d entries, %d records, %d checkpoints", cv.Entries, cv.Records, len(cv.Checkpoints)), head: cv.HeadHex(),
 		view: map[string]any{"ok": cv.OK(), "entries": cv.Entries, "records": cv.Records, "head": cv.HeadHex(), "tree": headView(cv.Tree),
-			"checkpoints": views, "first_mismatch": cv.FirstMismatch, "problems": cv.Problems},
+			"checkpoints": views, "skipped": skipped, "first_mismatch": cv.FirstMismatch, "problems": cv.Problems},
 		failed: failed, notes: notes})
 }
 
@@ -376,6 +488,10 @@ func (rt *runtime) restoreCommand() *cli.Command {
 			"fails, one of another facility, and one older than a kept checkpoint or than the database\n" +
 			"it replaces — a rollback — unless --allow-rollback with --reason. The replaced file is kept\n" +
 			"beside the database (NAME.replaced-TIME); the restore is the next entry of the restored trail.\n" +
+			"The backup is copied beside the database first, and that copy is what is verified and put\n" +
+			"in place. Only a damaged database (bbolt rejects its contents) is replaced unread; a database\n" +
+			"it cannot open for another reason (permissions, a newer schema), a directory or a symbolic\n" +
+			"link as --db is refused, and a running server (NAME.serve) refuses it with exit 11.\n" +
 			"It needs no session (the database may be too damaged to check one): the admin names\n" +
 			"themselves with --user and gives their password, checked in the database, or in the\n" +
 			"backup when the database does not open.\n\n" +
@@ -384,6 +500,7 @@ func (rt *runtime) restoreCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "from", Required: true, Usage: "the backup `FILE`"},
 			&cli.StringSliceFlag{Name: "checkpoint", Usage: "a kept checkpoint `FILE` or a directory of them; repeat for more"},
+			pinnedFlag,
 			&cli.BoolFlag{Name: "allow-rollback", Usage: "restore even a backup older than a kept checkpoint or the database (needs --reason)"},
 			&cli.StringFlag{Name: "reason", Usage: "why a rollback is allowed"},
 			&cli.StringFlag{Name: "facility", Usage: "the facility's ISBT 128 `FIN` (e.g. G1234), needed when the database does not open: the backup must be of it"},
@@ -399,15 +516,28 @@ func (rt *runtime) restoreCommand() *cli.Command {
 			if c.IsSet("reason") && !c.Bool("allow-rollback") {
 				return lot.Errorf(lot.EUSAGE, "--reason is the reason for --allow-rollback; give both, or neither")
 			}
-			kept, err := readKept(c.StringSlice("checkpoint"))
+			if err := serverHolds(dbPath(c)); err != nil {
+				return err
+			}
+			kept, skipped, err := readKept(c.StringSlice("checkpoint"))
 			if err != nil {
 				return err
+			}
+			for _, sk := range skipped {
+				fmt.Fprintf(rt.stderr, "skipped %s\n", sk)
+			}
+			pinned, err := readPinned(c)
+			if err != nil {
+				return err
+			}
+			if len(pinned) > 0 && len(kept) == 0 {
+				return lot.Errorf(lot.EUSAGE, "--verifier-file pins the key that checks the --checkpoint files; give --checkpoint too")
 			}
 			password, err := rt.password(c, admin)
 			if err != nil {
 				return err
 			}
-			rep, err := store.Restore(dbPath(c), store.RestoreOptions{From: c.String("from"), Actor: admin, Password: password, Facility: c.String("facility"), Kept: kept,
+			rep, err := store.Restore(dbPath(c), store.RestoreOptions{From: c.String("from"), Actor: admin, Password: password, Facility: c.String("facility"), Kept: kept, Pinned: pinned,
 				AllowRollback: c.Bool("allow-rollback"), Reason: c.String("reason"),
 				Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
 			if err != nil {
@@ -423,6 +553,30 @@ func (rt *runtime) restoreCommand() *cli.Command {
 			})
 		}),
 	}
+}
+
+// serverHolds refuses a restore while the server marker beside the
+// database (NAME.serve) names a live server, or cannot be read: the
+// database's lock alone is not enough, since a user who cannot open the
+// file cannot test its lock either. A marker whose process is gone (a
+// server killed without cleaning up) is ignored.
+func serverHolds(db string) error {
+	marker := serverFilePath(db)
+	data, err := os.ReadFile(marker)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return lot.Errorf(lot.EBUSY, "%s exists and cannot be read (%v): a celltrack server may hold %s; stop it before restoring (or, if no server runs, remove %s)", marker, err, db, marker)
+	}
+	var f serverFile
+	if json.Unmarshal(data, &f) != nil || f.PID <= 0 {
+		return lot.Errorf(lot.EBUSY, "%s is not a server marker celltrack wrote, so whether a server holds %s cannot be told; stop any server (or, if none runs, remove %s) before restoring", marker, db, marker)
+	}
+	if !processAlive(f.PID) {
+		return nil
+	}
+	return lot.Errorf(lot.EBUSY, "celltrack serve (pid %d, since %s) holds %s; stop that server before restoring — nothing was restored", f.PID, lot.FormatTime(f.Started), db)
 }
 
 // demoCheckpoint shows signed checkpoints: a signing key made outside the

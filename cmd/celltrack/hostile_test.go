@@ -286,6 +286,12 @@ var hostileCatalogue = []hostile{
 	{name: "verify tree head garbled", code: 3, args: []string{"--user", "aud", "audit", "verify", "--tree-head", "306 entries, root nope"}, want: []string{"--tree-head", "306 entries, root nope"}},
 	{name: "restore from the database itself", code: 3, args: []string{"--user", "alice", "restore", "--password-stdin", "--from", "$DB"}, stdin: pw, want: []string{"--from", "the database itself"}},
 	{name: "restore from a text file", code: 3, args: []string{"--user", "alice", "restore", "--password-stdin", "--from", "$DIR/in.csv"}, files: map[string]string{"in.csv": "x"}, stdin: pw, want: []string{"--from", "in.csv"}},
+	{name: "verify checkpoint a device", code: 3, args: []string{"--user", "aud", "audit", "verify", "--checkpoint", "/dev/zero"}, want: []string{"--checkpoint /dev/zero", "not a regular file", "a device"}},
+	{name: "verify checkpoint over 4 KB", code: 3, args: []string{"--user", "aud", "audit", "verify", "--checkpoint", "$DIR/c"}, files: map[string]string{"c": strings.Repeat("celltrack audit trail G1234\n", 200)}, want: []string{"--checkpoint", "/c", "larger than 4096 bytes"}},
+	{name: "verify pinned key is a signing key", code: 3, args: []string{"--user", "aud", "audit", "verify", "--checkpoint", "$DIR/c", "--verifier-file", "$DIR/k.key"}, files: map[string]string{"c": "hello\n", "k.key": "PRIVATE+KEY+celltrack+f2104329+AcoFb/b+JKB9RWOLyfFKi466Z3nqWp6AVEdZ4UgGvp1F\n"}, want: []string{"--verifier-file", "k.key", "signing key"}},
+	{name: "verify pinned key without checkpoint", code: 2, args: []string{"--user", "aud", "audit", "verify", "--verifier-file", "$DIR/v"}, files: map[string]string{"v": "x"}, want: []string{"--verifier-file", "--checkpoint"}},
+	{name: "checkpoint with --force", code: 2, args: []string{"--user", "aud", "audit", "checkpoint", "--key", "$DIR/k.key", "--out", "$DIR/c", "--force"}, want: []string{"--force", "never replaced"}},
+	{name: "restore from a device", code: 3, args: []string{"--user", "alice", "restore", "--password-stdin", "--from", "/dev/zero"}, stdin: pw, want: []string{"--from /dev/zero", "not a regular file"}},
 	{name: "restore reason without rollback", code: 2, args: []string{"--user", "alice", "restore", "--from", "$DIR/in.csv", "--reason", "x"}, files: map[string]string{"in.csv": "x"}, want: []string{"--reason", "--allow-rollback"}},
 
 	// lot import: broken CSV

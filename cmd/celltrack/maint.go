@@ -114,7 +114,9 @@ func (rt *runtime) backupCommand() *cli.Command {
 			"`audit verify` in that same transaction, so it is exactly what was verified, even while\n" +
 			"other users write. A source that fails is still copied, but the copy is marked in its meta\n" +
 			"as taken from a database that failed (restore refuses it) and backup exits 3. It prints\n" +
-			"the copy's tree head; with --key it also signs it and writes the checkpoint to OUT.checkpoint.\n" +
+			"the copy's tree head; with --key (checked against the registered key before anything is\n" +
+			"written) it also signs the head of the transaction that wrote the copy, once the copy read\n" +
+			"back has that head, and writes the checkpoint to OUT.checkpoint.\n" +
 			"It never overwrites a file and creates it readable by you only (0600). Restore with\n" +
 			"`celltrack restore --from FILE`.\n\n" +
 			example("celltrack --user alice backup --out /backups/celltrack-2026-11-25.db --key /etc/celltrack/checkpoint.key"),
@@ -132,7 +134,7 @@ func (rt *runtime) backupCommand() *cli.Command {
 				signer = s
 			}
 			out := c.String("out")
-			rep, err := rt.db.VerifiedBackup(out)
+			rep, err := rt.db.VerifiedBackup(out, signer)
 			if err != nil {
 				return err
 			}
@@ -146,17 +148,9 @@ func (rt *runtime) backupCommand() *cli.Command {
 				})
 				return lot.Errorf(lot.ECONFLICT, "backup: the database failed verification (%d problem(s)); the copy %s is marked as such and restore refuses it — report it to QA", len(rep.Problems), out)
 			}
-			var msg []byte
-			if signer != nil {
-				b, err := store.Open(out, store.Options{ReadOnly: true, Now: rt.now})
-				if err == nil {
-					msg, _, err = b.SignCheckpoint(signer, false)
-					b.Close()
-				}
-				if err == nil {
-					err = writeOut(out+".checkpoint", msg, false)
-				}
-				if err != nil {
+			msg := rep.Checkpoint
+			if msg != nil {
+				if err := writeNew(out+".checkpoint", string(msg), 0o600); err != nil {
 					return lot.Errorf(lot.ErrorCode(err), "the backup %s is written and verified, but its checkpoint was not: %s", out, lot.ErrorMessage(err))
 				}
 				view["checkpoint_file"], view["checkpoint"] = out+".checkpoint", string(msg)

@@ -59,9 +59,16 @@ func serveCheckpointer(c *cli.Context) (*checkpointer, error) {
 }
 
 // sign writes a checkpoint of the trail as it is now, unless the last one
-// already has this size. It verifies the whole trail first.
+// already has this size. It verifies the whole trail first, and every
+// checkpoint already in the folder (readKept's rules: nothing there is
+// passed over silently): it signs nothing for a trail that does not extend
+// each of them — a file rolled back or cut since — and says why.
 func (k *checkpointer) sign() error {
-	msg, head, err := k.db.SignCheckpoint(k.signer, true)
+	kept, _, err := readWitness(k.dir, true)
+	if err != nil {
+		return err
+	}
+	msg, head, err := k.db.SignCheckpointOver(k.signer, kept)
 	if err != nil {
 		return err
 	}

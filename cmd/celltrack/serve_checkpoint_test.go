@@ -7,9 +7,11 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -86,5 +88,59 @@ func TestServeCheckpointerTicks(t *testing.T) {
 	cv, err := db.VerifyCheckpoints(kept)
 	if err != nil || !cv.OK() {
 		t.Fatalf("the server's checkpoints do not verify: %v %+v", err, cv.Problems)
+	}
+}
+
+// TestServeCheckpointerRefusesARollback: the server's writer checks the
+// checkpoints already in its folder and signs nothing for a trail that does
+// not extend them (an older file put in place since): a checkpoint of the
+// rolled-back trail beside the one it contradicts would hide the rollback.
+func TestServeCheckpointerRefusesARollback(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	now, _ := time.Parse(time.RFC3339, testNow)
+	clock := func() time.Time { return now }
+	if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), "lab", clock); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(path, store.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey, vkey, _ := note.GenerateKey(rand.Reader, "celltrack-G1234")
+	signer, _ := note.NewSigner(skey)
+	if _, err := db.RegisterCheckpointKey("alice", vkey); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(t.TempDir(), "old.db")
+	if _, err := db.Backup(old); err != nil {
+		t.Fatal(err)
+	}
+	set, _ := db.Settings()
+	set.IdleExpiry = 20 * time.Minute
+	if err := db.SetSettings("alice", set, "longer idle time on the ward"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ck := &checkpointer{db: db, signer: signer, dir: dir, every: time.Minute, log: log.New(io.Discard, "", 0)}
+	if err := ck.sign(); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	data, _ := os.ReadFile(old)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err = store.Open(path, store.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ck.db, ck.last = db, 0
+	err = ck.sign()
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "the trail does not extend 1 of the checkpoints already kept, so none was signed") || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("signing a rolled-back trail beside its checkpoint: %v", err)
+	}
+	if es, _ := os.ReadDir(dir); len(es) != 1 {
+		t.Fatalf("%d files in the checkpoint folder, want the 1 from before the rollback", len(es))
 	}
 }

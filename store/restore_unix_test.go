@@ -1,0 +1,51 @@
+//go:build unix
+
+package store
+
+import (
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/celltrack/celltrack/lot"
+)
+
+// TestRestoreLocksADamagedFile: a file too damaged to open is still locked
+// before it is renamed: while another process holds it (a server whose file
+// was damaged under it), restore waits and then refuses, changing nothing.
+func TestRestoreLocksADamagedFile(t *testing.T) {
+	db, backup := liveAndBackup(t)
+	good, err := os.ReadFile(db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := []byte(strings.Repeat("not a database ", 400))
+	if err := os.WriteFile(db.Path(), garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.WriteFile(db.Path(), good, 0o600) }) // for newTestDB's cleanup
+	f, err := os.Open(db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Restore(db.Path(), restoreOpts(db, backup))
+	if lot.ErrorCode(err) != lot.EBUSY {
+		t.Fatalf("restore over a damaged file another process holds: %v", err)
+	}
+	if fileSum(t, db.Path()) != sumOf(garbage) {
+		t.Fatal("the held file changed")
+	}
+	noReplacedFile(t, db.Path())
+	f.Close()
+	rep, err := Restore(db.Path(), restoreOpts(db, backup))
+	if err != nil || rep.LiveRead {
+		t.Fatalf("restore over the damaged file once released: %v (live read %v)", err, rep.LiveRead)
+	}
+	if fileSum(t, rep.Replaced) != sumOf(garbage) {
+		t.Fatal("the replaced file is not the damaged one")
+	}
+}

@@ -60,6 +60,9 @@ type Config struct {
 	Accounts Accounts
 	// Sessions opens, checks and ends logins.
 	Sessions Sessions
+	// Zone is the facility's time zone, in which times are shown (the
+	// command line in server mode shows them as it does locally).
+	Zone func() (*time.Location, error)
 	// Health answers /healthz: nil when the database can be read.
 	Health func() error
 	// Secure is true when the server is reached over TLS (directly or
@@ -75,7 +78,10 @@ type Config struct {
 // Limits on what a client may send: a bedside form or an API call is a few
 // hundred bytes; nothing celltrack serves takes an upload yet.
 const (
-	MaxBodyBytes      = 64 << 10
+	MaxBodyBytes = 64 << 10
+	// MaxImportBytes is the body of a lot import (POST
+	// /api/v1/svc/lots/import): the rows of a CSV file the lab imports.
+	MaxImportBytes    = 64 << 20
 	ReadHeaderTimeout = 5 * time.Second
 	ReadTimeout       = 15 * time.Second
 	// WriteTimeout leaves room for a full-verify PDF trace of a large lot.
@@ -175,7 +181,7 @@ type apiRoute struct {
 }
 
 func (s *Server) apiRoutes() []apiRoute {
-	return []apiRoute{
+	routes := []apiRoute{
 		{"POST /api/v1/login", s.apiLogin},
 		{"POST /api/v1/logout", s.apiLogout},
 		{"POST /api/v1/dose/check", s.api(s.apiDoseCheck)},
@@ -195,6 +201,10 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"POST /api/v1/donors", s.api(s.apiAddDonor)},
 		{"POST /api/v1/patients", s.api(s.apiAddPatient)},
 	}
+	for _, sr := range s.svcRoutes() {
+		routes = append(routes, apiRoute{sr.pattern, sr.handler})
+	}
+	return routes
 }
 
 //go:embed openapi.json

@@ -34,6 +34,22 @@ var servedCommands = map[string]bool{
 	"celltrack trace patient":   true,
 	"celltrack trace donor":     true,
 	"celltrack trace container": true,
+	// lot.Service (web.RemoteLots)
+	"celltrack donor add":       true,
+	"celltrack donor correct":   true,
+	"celltrack donor list":      true,
+	"celltrack patient add":     true,
+	"celltrack patient correct": true,
+	"celltrack patient weigh":   true,
+	"celltrack patient show":    true,
+	"celltrack patient list":    true,
+	"celltrack lot register":    true,
+	"celltrack lot split":       true,
+	"celltrack lot show":        true,
+	"celltrack lot list":        true,
+	"celltrack lot import":      true,
+	"celltrack container show":  true,
+	"celltrack container list":  true,
 }
 
 // servedThroughServer reports whether the command named by its help name
@@ -127,6 +143,12 @@ func (cl *serverClient) call(method, path string, body any) ([]byte, map[string]
 		}
 	}
 	return data, h, err
+}
+
+// Call is call for the remote services (web.Caller): one request of the
+// API with the session's cookie.
+func (cl *serverClient) Call(method, path string, body any) ([]byte, map[string][]string, error) {
+	return cl.call(method, path, body)
 }
 
 // login opens a session on the server and keeps its cookie in the session

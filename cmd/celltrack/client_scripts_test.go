@@ -42,6 +42,9 @@ var throughServerStories = []string{
 	"dose_post_thaw_*.txtar",
 	"dose_weight_shown_as_used.txtar",
 	"trace_*.txtar",
+	"donor_*.txtar",
+	"patient_*.txtar",
+	"lot_*.txtar",
 }
 
 // TestScriptsThroughServer runs the bedside and trace stories through a

@@ -12,6 +12,7 @@ import (
 
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/web"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
@@ -142,6 +143,14 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			// the session again; login and logout make and end it.
 			if mode != authDB {
 				if err := rt.client.useServerSession(c); err != nil {
+					return err
+				}
+				// Times are shown in the facility's zone, as locally.
+				if loc, err := web.RemoteZone(rt.client); err == nil {
+					lot.SetDisplayZone(loc)
+				} else if lot.ErrorCode(err) == lot.EINVALID {
+					fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", lot.ErrorMessage(err))
+				} else {
 					return err
 				}
 			}

@@ -197,6 +197,7 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 		Accounts: db,
 		Now:      db.Now, // the database's clock: what is locked is decided by it
 		Health:   func() error { _, err := db.Facility(); return err },
+		Zone:     db.FacilityZone,
 		Secure:   secure,
 		Log:      logger,
 	})

@@ -2,11 +2,13 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
 )
 
 // The remote side of the service interfaces: the command line in server
@@ -182,15 +184,162 @@ func (r RemoteLots) Containers(lotRef string) ([]lot.Container, error) {
 	return remoteGet[[]lot.Container](r.c, "/lots/"+seg(lotRef)+"/containers")
 }
 
-// RemoteZone is the facility's time zone on the server that c calls.
-func RemoteZone(c Caller) (*time.Location, error) {
-	v, err := remoteGet[ZoneView](c, "/zone")
+// RemoteFacility is the facility of the server that c calls: its FIN, and
+// its time zone or why that cannot be read.
+func RemoteFacility(c Caller) (fin string, zone *time.Location, zoneErr error, err error) {
+	v, err := remoteGet[FacilityView](c, "/facility")
 	if err != nil {
-		return nil, err
+		return "", nil, nil, err
 	}
-	loc, err := time.LoadLocation(v.Zone)
+	if v.ZoneError.Code != "" {
+		return v.FIN, nil, lot.Errorf(v.ZoneError.Code, "%s", v.ZoneError.Message), nil
+	}
+	loc, lerr := time.LoadLocation(v.Zone)
+	if lerr != nil {
+		return v.FIN, nil, lot.Errorf(lot.EINVALID, "the facility's time zone %q (from the server) is not known on this machine: %v", v.Zone, lerr), nil
+	}
+	return v.FIN, loc, nil, nil
+}
+
+// ContainerHistory answers GET /api/v1/svc/containers/{ref}/history.
+type ContainerHistory struct {
+	Container lot.Container
+	Events    []lot.Event
+}
+
+// ZoneRequest is the body of a change of time zone.
+type ZoneRequest struct {
+	Zone   string
+	Reason string
+}
+
+// ReasonRequest is the body of a call whose one argument is a reason.
+type ReasonRequest struct {
+	Reason string
+}
+
+// PrintRequest is the body of POST /api/v1/svc/labels/{ref}/print: the
+// containers whose labels the client rendered, in order.
+type PrintRequest struct {
+	Containers []uuid.UUID
+}
+
+// matches refuses a label set other than the one the client rendered: a
+// container split or moved out of the chain between the two calls.
+func (q PrintRequest) matches(set lot.LabelSet) error {
+	same := len(set.Containers) == len(q.Containers)
+	for i := 0; same && i < len(q.Containers); i++ {
+		same = set.Containers[i].ID == q.Containers[i]
+	}
+	if !same {
+		return lot.Errorf(lot.ECONFLICT, "the labels of %s changed while they were printed (a container was added or left the chain); nothing was counted — print again", set.Lot.Number)
+	}
+	return nil
+}
+
+// errDryRun aborts the transaction of a dry print.
+var errDryRun = errors.New("dry run")
+
+// Reconciliation answers GET /api/v1/svc/lots/{ref}/labels.
+type Reconciliation struct {
+	Lot        lot.Lot
+	Containers []lot.Container
+	Counts     []lot.LabelCount
+}
+
+// RemoteCustody is lot.CustodyService over the API.
+type RemoteCustody struct{ c Caller }
+
+var _ lot.CustodyService = RemoteCustody{}
+
+// NewRemoteCustody returns lot.CustodyService on the server that c calls.
+func NewRemoteCustody(c Caller) RemoteCustody { return RemoteCustody{c} }
+
+func (r RemoteCustody) move(ref, verb string, m lot.Move) (lot.Container, error) {
+	return remotePost[lot.Container](r.c, "/containers/"+seg(ref)+"/"+verb, m)
+}
+
+func (r RemoteCustody) Store(_, ref, location string) (lot.Container, error) {
+	return r.move(ref, "store", lot.Move{Location: location})
+}
+func (r RemoteCustody) Ship(_, ref string, m lot.Move) (lot.Container, error) {
+	return r.move(ref, "ship", m)
+}
+func (r RemoteCustody) Receive(_, ref string, m lot.Move) (lot.Container, error) {
+	return r.move(ref, "receive", m)
+}
+func (r RemoteCustody) Thaw(_, ref string, t lot.Thaw) (lot.Container, error) {
+	return r.move(ref, "thaw", lot.Move{Thaw: t})
+}
+func (r RemoteCustody) Dispense(_, ref, mrn string) (lot.Container, error) {
+	return r.move(ref, "dispense", lot.Move{Patient: mrn})
+}
+func (r RemoteCustody) Discard(_, ref, reason string) (lot.Container, error) {
+	return r.move(ref, "discard", lot.Move{Reason: reason})
+}
+func (r RemoteCustody) Return(_, ref, reason string) (lot.Container, error) {
+	return r.move(ref, "return", lot.Move{Reason: reason})
+}
+func (r RemoteCustody) Quarantine(_, ref, reason string) (lot.Container, error) {
+	return r.move(ref, "quarantine", lot.Move{Reason: reason})
+}
+
+func (r RemoteCustody) History(ref string) (lot.Container, []lot.Event, error) {
+	v, err := remoteGet[ContainerHistory](r.c, "/containers/"+seg(ref)+"/history")
+	return v.Container, v.Events, err
+}
+
+func (r RemoteCustody) AddSite(_ string, s lot.Site) (lot.Site, error) {
+	return remotePost[lot.Site](r.c, "/sites", s)
+}
+
+func (r RemoteCustody) Sites() ([]lot.Site, error) { return remoteGet[[]lot.Site](r.c, "/sites") }
+
+func (r RemoteCustody) SetSiteZone(_, code, zone, reason string) (lot.ZoneChange, error) {
+	return remotePost[lot.ZoneChange](r.c, "/sites/"+seg(code)+"/zone", ZoneRequest{zone, reason})
+}
+
+func (r RemoteCustody) SetFacilityZone(_, zone, reason string) (lot.ZoneChange, error) {
+	return remotePost[lot.ZoneChange](r.c, "/facility/zone", ZoneRequest{zone, reason})
+}
+
+// RemoteLabels is lot.LabelService over the API.
+type RemoteLabels struct{ c Caller }
+
+var _ lot.LabelService = RemoteLabels{}
+
+// NewRemoteLabels returns lot.LabelService on the server that c calls.
+func NewRemoteLabels(c Caller) RemoteLabels { return RemoteLabels{c} }
+
+// Print asks the server for the label set a print would count (nothing is
+// counted), calls render with it here (the client writes the PDF), and
+// only then has the server count those labels: when render refuses,
+// nothing is counted, as locally; when the count is refused, the error is
+// returned for the caller to remove its file, as locally.
+func (r RemoteLabels) Print(_, ref string, render func(lot.LabelSet) error) (lot.LabelSet, error) {
+	set, err := remotePost[lot.LabelSet](r.c, "/labels/"+seg(ref)+"/set", none{})
 	if err != nil {
-		return nil, lot.Errorf(lot.EINVALID, "the facility's time zone %q (from the server) is not known on this machine: %v", v.Zone, err)
+		return set, err
 	}
-	return loc, nil
+	if err := render(set); err != nil {
+		return set, err
+	}
+	q := PrintRequest{Containers: []uuid.UUID{}}
+	for _, c := range set.Containers {
+		q.Containers = append(q.Containers, c.ID)
+	}
+	return remotePost[lot.LabelSet](r.c, "/labels/"+seg(ref)+"/print", q)
+}
+
+func (r RemoteLabels) Apply(_, ref string) (lot.LabelCount, error) {
+	return remotePost[lot.LabelCount](r.c, "/labels/"+seg(ref)+"/apply", none{})
+}
+
+func (r RemoteLabels) Void(_, ref, reason string) (lot.LabelCount, error) {
+	return remotePost[lot.LabelCount](r.c, "/labels/"+seg(ref)+"/void", ReasonRequest{reason})
+}
+
+func (r RemoteLabels) Reconcile(lotRef string) (lot.Lot, []lot.Container, []lot.LabelCount, error) {
+	v, err := remoteGet[Reconciliation](r.c, "/lots/"+seg(lotRef)+"/labels")
+	return v.Lot, v.Containers, v.Counts, err
 }

@@ -56,5 +56,14 @@ func roundTripCases(at, local time.Time, id uuid.UUID, din lot.DIN, corr lot.Cor
 		{"donor correction", DonorCorrected{Donor: lot.Donor{Code: "D"}, Correction: corr}},
 		{"patient fix", CorrectPatientRequest{Fix: lot.PatientFix{MRN: "M", Name: "N", Born: at, Sex: "X"}, Reason: "r"}},
 		{"weigh", WeighRequest{Grams: 8350, At: local}},
+		{"move", lot.Move{To: lot.Shipped, Location: "L", Site: "S", Courier: "C", Condition: "dry", Excursion: "no", Thaw: lot.Thaw{At: at, Viability: 915, ViableCells: 91_000_000}, Patient: "M", Reason: "R"}},
+		{"history", ContainerHistory{Container: lot.Container{ID: id, DIN: din}, Events: []lot.Event{{ID: id, ContainerID: id, LotID: id, From: lot.Stored, To: lot.Shipped,
+			At: at, By: "liu", Site: "LAB", Location: "L", Custodian: "liu", PatientID: id, Reason: "r", Details: map[string]string{"courier": "BioCour #4471"}}}}},
+		{"site", lot.Site{ID: id, Code: "CLINIC-2", Name: "Day unit", Home: true, TZ: "Asia/Shanghai", CreatedAt: at, CreatedBy: "liu"}},
+		{"zone change", lot.ZoneChange{Site: "C", Old: "UTC", New: "Asia/Shanghai", ActiveCourses: 2}},
+		{"label set autologous", lot.LabelSet{Lot: lot.Lot{ID: id, DIN: din}, Containers: []lot.Container{{ID: id, Number: 1}}, Patient: &lot.Patient{MRN: "M"}, RestrictedTo: &lot.Patient{MRN: "R"}}},
+		{"reconciliation", Reconciliation{Lot: lot.Lot{Number: "L"}, Containers: []lot.Container{{Number: 2}}, Counts: []lot.LabelCount{{ContainerID: id, LotID: id, Printed: 3, Applied: 1, Voided: 1}}}},
+		{"print request", PrintRequest{Containers: []uuid.UUID{id}}},
+		{"facility", FacilityView{FIN: "G1234", ZoneError: APIErrorBody{Code: lot.EINVALID, Message: "m", Exit: 3}}},
 	}
 }

@@ -64,22 +64,113 @@ func refOf(r *http.Request, name string) string {
 	return v
 }
 
-// ZoneView answers GET /api/v1/svc/zone: an IANA zone name.
-type ZoneView struct {
-	Zone string `json:"zone"`
+// FacilityView answers GET /api/v1/svc/facility: the facility's FIN and
+// its IANA time zone, or why the zone cannot be read (the command line
+// then shows times in UTC with a warning, as locally).
+type FacilityView struct {
+	FIN       string       `json:"fin"`
+	Zone      string       `json:"zone,omitempty"`
+	ZoneError APIErrorBody `json:"zone_error,omitzero"`
 }
 
 func (s *Server) svcRoutes() []svcRoute {
 	p := svcPrefix
 	L := func() lot.Service { return s.cfg.Lots }
+	C := func() lot.CustodyService { return s.cfg.Custody }
+	LB := func() lot.LabelService { return s.cfg.Labels }
+	move := func(do func(u audit.User, ref string, m lot.Move) (lot.Container, error)) http.HandlerFunc {
+		return writeCall(s, func(u audit.User, r *http.Request, m lot.Move) (lot.Container, error) {
+			return do(u, refOf(r, "ref"), m)
+		})
+	}
 	return []svcRoute{
-		{"GET " + p + "/zone", "the facility's time zone, in which times are shown",
-			readCall(s, func(r *http.Request) (ZoneView, error) {
-				if s.cfg.Zone == nil {
-					return ZoneView{Zone: "UTC"}, nil
+		{"POST " + p + "/containers/{ref}/store", "lot.CustodyService Store: put a container into storage (lab); body: Move with Location",
+			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
+				return C().Store(u.Name, ref, m.Location)
+			})},
+		{"POST " + p + "/containers/{ref}/ship", "lot.CustodyService Ship: ship a container to a site (lab)",
+			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) { return C().Ship(u.Name, ref, m) })},
+		{"POST " + p + "/containers/{ref}/receive", "lot.CustodyService Receive: receive a shipped container",
+			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) { return C().Receive(u.Name, ref, m) })},
+		{"POST " + p + "/containers/{ref}/thaw", "lot.CustodyService Thaw: record a thaw and the post-thaw numbers; body: Move with Thaw",
+			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
+				return C().Thaw(u.Name, ref, m.Thaw)
+			})},
+		{"POST " + p + "/containers/{ref}/dispense", "lot.CustodyService Dispense: hand a container over for a patient; body: Move with Patient",
+			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
+				return C().Dispense(u.Name, ref, m.Patient)
+			})},
+		{"POST " + p + "/containers/{ref}/discard", "lot.CustodyService Discard: take a container out of use; body: Move with Reason",
+			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
+				return C().Discard(u.Name, ref, m.Reason)
+			})},
+		{"POST " + p + "/containers/{ref}/return", "lot.CustodyService Return: bring a dispensed container back; body: Move with Reason",
+			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
+				return C().Return(u.Name, ref, m.Reason)
+			})},
+		{"POST " + p + "/containers/{ref}/quarantine", "lot.CustodyService Quarantine: hold a container; body: Move with Reason",
+			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
+				return C().Quarantine(u.Name, ref, m.Reason)
+			})},
+		{"GET " + p + "/containers/{ref}/history", "lot.CustodyService History: a container and its custody events",
+			readCall(s, func(r *http.Request) (ContainerHistory, error) {
+				c, es, err := C().History(refOf(r, "ref"))
+				return ContainerHistory{c, es}, err
+			})},
+		{"POST " + p + "/sites", "lot.CustodyService AddSite: register a site (lab)",
+			writeCall(s, func(u audit.User, r *http.Request, st lot.Site) (lot.Site, error) { return C().AddSite(u.Name, st) })},
+		{"GET " + p + "/sites", "lot.CustodyService Sites: every site",
+			readCall(s, func(r *http.Request) ([]lot.Site, error) { return C().Sites() })},
+		{"POST " + p + "/sites/{code}/zone", "lot.CustodyService SetSiteZone: change a site's time zone with a reason (admin)",
+			writeCall(s, func(u audit.User, r *http.Request, q ZoneRequest) (lot.ZoneChange, error) {
+				return C().SetSiteZone(u.Name, refOf(r, "code"), q.Zone, q.Reason)
+			})},
+		{"POST " + p + "/facility/zone", "lot.CustodyService SetFacilityZone: change the facility's time zone with a reason (admin)",
+			writeCall(s, func(u audit.User, r *http.Request, q ZoneRequest) (lot.ZoneChange, error) {
+				return C().SetFacilityZone(u.Name, q.Zone, q.Reason)
+			})},
+		{"POST " + p + "/labels/{ref}/set", "lot.LabelService Print, dry: the label set a print would count now (lab); nothing is counted",
+			writeCall(s, func(u audit.User, r *http.Request, _ none) (lot.LabelSet, error) {
+				var got lot.LabelSet
+				_, err := LB().Print(u.Name, refOf(r, "ref"), func(set lot.LabelSet) error { got = set; return errDryRun })
+				if err == errDryRun {
+					err = nil
+				}
+				return got, err
+			})},
+		{"POST " + p + "/labels/{ref}/print", "lot.LabelService Print: count the labels the client rendered (lab); body: the containers' ids, refused if the set changed since",
+			writeCall(s, func(u audit.User, r *http.Request, q PrintRequest) (lot.LabelSet, error) {
+				return LB().Print(u.Name, refOf(r, "ref"), func(set lot.LabelSet) error { return q.matches(set) })
+			})},
+		{"POST " + p + "/labels/{ref}/apply", "lot.LabelService Apply: a printed label was put on its container (lab)",
+			writeCall(s, func(u audit.User, r *http.Request, _ none) (lot.LabelCount, error) {
+				return LB().Apply(u.Name, refOf(r, "ref"))
+			})},
+		{"POST " + p + "/labels/{ref}/void", "lot.LabelService Void: an unused printed label was destroyed (lab)",
+			writeCall(s, func(u audit.User, r *http.Request, q ReasonRequest) (lot.LabelCount, error) {
+				return LB().Void(u.Name, refOf(r, "ref"), q.Reason)
+			})},
+		{"GET " + p + "/lots/{ref}/labels", "lot.LabelService Reconcile: a lot's label counts",
+			readCall(s, func(r *http.Request) (Reconciliation, error) {
+				l, cs, ns, err := LB().Reconcile(refOf(r, "ref"))
+				return Reconciliation{l, cs, ns}, err
+			})},
+
+		{"GET " + p + "/facility", "the facility: its FIN (for labels) and time zone (in which times are shown)",
+			readCall(s, func(r *http.Request) (FacilityView, error) {
+				var v FacilityView
+				if s.cfg.Facility == nil || s.cfg.Zone == nil {
+					return v, lot.Errorf(lot.EINTERNAL, "this server does not say its facility")
+				}
+				fin, err := s.cfg.Facility()
+				if err != nil {
+					return v, err
 				}
 				loc, err := s.cfg.Zone()
-				return ZoneView{Zone: loc.String()}, err
+				if err != nil {
+					return FacilityView{FIN: fin, ZoneError: errorBody(err)}, nil
+				}
+				return FacilityView{FIN: fin, Zone: loc.String()}, nil
 			})},
 		{"POST " + p + "/donors", "lot.Service AddDonor: register a donor (lab)",
 			writeCall(s, func(u audit.User, r *http.Request, d lot.Donor) (lot.Donor, error) { return L().AddDonor(u.Name, d) })},

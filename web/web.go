@@ -55,6 +55,11 @@ type Config struct {
 	// Lots and Releases serve the lab's and QA's pages and API.
 	Lots     lot.Service
 	Releases release.Service
+	// Custody and Labels serve the custody and label endpoints.
+	Custody lot.CustodyService
+	Labels  lot.LabelService
+	// Facility is the facility's FIN (ISBT 128), printed on labels.
+	Facility func() (string, error)
 	Users    Users
 	// Accounts serves the admin's accounts page (unlock, disable, enable).
 	Accounts Accounts

@@ -50,6 +50,24 @@ var servedCommands = map[string]bool{
 	"celltrack lot import":      true,
 	"celltrack container show":  true,
 	"celltrack container list":  true,
+	// lot.CustodyService (web.RemoteCustody)
+	"celltrack container store":      true,
+	"celltrack container ship":       true,
+	"celltrack container receive":    true,
+	"celltrack container thaw":       true,
+	"celltrack container dispense":   true,
+	"celltrack container discard":    true,
+	"celltrack container return":     true,
+	"celltrack container quarantine": true,
+	"celltrack container history":    true,
+	"celltrack site add":             true,
+	"celltrack site set-tz":          true,
+	"celltrack site list":            true,
+	// lot.LabelService (web.RemoteLabels); print writes the PDF here
+	"celltrack label print":     true,
+	"celltrack label apply":     true,
+	"celltrack label void":      true,
+	"celltrack label reconcile": true,
 }
 
 // servedThroughServer reports whether the command named by its help name
@@ -64,6 +82,8 @@ type serverClient struct {
 	base    string // scheme://host[:port], no trailing slash
 	session serverSession
 	path    string // the session file
+	// facility is the server's facility FIN, read at the start of a command.
+	facility string
 }
 
 // serverSession is the client's session file for one server: the cookie

@@ -45,6 +45,10 @@ var throughServerStories = []string{
 	"donor_*.txtar",
 	"patient_*.txtar",
 	"lot_*.txtar",
+	"custody_*.txtar",
+	"site_*.txtar",
+	"label_*.txtar",
+	"zone_*.txtar",
 }
 
 // TestScriptsThroughServer runs the bedside and trace stories through a

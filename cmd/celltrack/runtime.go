@@ -146,12 +146,15 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 					return err
 				}
 				// Times are shown in the facility's zone, as locally.
-				if loc, err := web.RemoteZone(rt.client); err == nil {
-					lot.SetDisplayZone(loc)
-				} else if lot.ErrorCode(err) == lot.EINVALID {
-					fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", lot.ErrorMessage(err))
-				} else {
+				fin, loc, zerr, err := web.RemoteFacility(rt.client)
+				if err != nil {
 					return err
+				}
+				rt.client.facility = fin
+				if zerr == nil {
+					lot.SetDisplayZone(loc)
+				} else {
+					fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", lot.ErrorMessage(zerr))
 				}
 			}
 			return fn(c)

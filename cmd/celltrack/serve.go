@@ -198,6 +198,9 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 		Now:      db.Now, // the database's clock: what is locked is decided by it
 		Health:   func() error { _, err := db.Facility(); return err },
 		Zone:     db.FacilityZone,
+		Facility: db.Facility,
+		Custody:  store.NewCustodyService(db),
+		Labels:   store.NewLabelService(db),
 		Secure:   secure,
 		Log:      logger,
 	})

@@ -50,6 +50,8 @@ type APIErrorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Exit    int    `json:"exit"`
+	// NewPasswordRequired says a login needs the new password as well.
+	NewPasswordRequired bool `json:"new_password_required,omitempty"`
 }
 
 func errorBody(err error) APIErrorBody {
@@ -133,6 +135,9 @@ var errTooLarge = tooLarge()
 type LoginRequest struct {
 	User     string `json:"user"`
 	Password string `json:"password"`
+	// NewPassword is the new password of an account that must change its
+	// password at this login.
+	NewPassword string `json:"new_password,omitempty"`
 }
 
 // UserView is a user as the API shows it: never the password hash.
@@ -156,7 +161,23 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, err)
 		return
 	}
-	res, err := s.login(w, r, req.User, req.Password)
+	// A password that must be changed is changed at this login when the
+	// request gives the new one; without it the answer says it is needed
+	// (new_password_required), and the command line asks for it and sends
+	// the login again, as a local login asks before it ends.
+	needed := lot.Errorf(lot.EAUTH, "user %s must change the password before logging in; give the new password as well (new_password)", req.User)
+	res, err := s.login(w, r, req.User, req.Password, func() (string, error) {
+		if req.NewPassword == "" {
+			return "", needed
+		}
+		return req.NewPassword, nil
+	})
+	if err == needed {
+		eb := errorBody(err)
+		eb.NewPasswordRequired = true
+		writeJSON(w, statusOf(err), APIError{eb})
+		return
+	}
 	if err != nil {
 		s.apiFail(w, err)
 		return

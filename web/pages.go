@@ -103,7 +103,7 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PostForm.Get("user")
-	res, err := s.login(w, r, name, r.PostForm.Get("password"))
+	res, err := s.login(w, r, name, r.PostForm.Get("password"), nil)
 	if err != nil {
 		s.render(w, statusOf(err), "login", pageData{Title: "Log in", Error: lot.ErrorMessage(err), Data: loginData{User: name}})
 		return

@@ -58,6 +58,10 @@ type Config struct {
 	// Custody and Labels serve the custody and label endpoints.
 	Custody lot.CustodyService
 	Labels  lot.LabelService
+	// UserService and AuditLog serve the users, settings and audit
+	// endpoints of the command line's server mode.
+	UserService audit.Users
+	AuditLog    audit.Log
 	// Facility is the facility's FIN (ISBT 128), printed on labels.
 	Facility func() (string, error)
 	Users    Users
@@ -206,7 +210,9 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"POST /api/v1/donors", s.api(s.apiAddDonor)},
 		{"POST /api/v1/patients", s.api(s.apiAddPatient)},
 	}
-	for _, sr := range s.svcRoutes() {
+	svc := append(s.svcRoutes(), s.releaseRoutes()...)
+	svc = append(svc, s.userRoutes()...)
+	for _, sr := range svc {
 		routes = append(routes, apiRoute{sr.pattern, sr.handler})
 	}
 	return routes

@@ -25,7 +25,7 @@ func (rt *runtime) auditCommand() *cli.Command {
 					&cli.BoolFlag{Name: "values", Usage: "print the previous and new values of each entry"},
 				},
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
-					es, err := rt.db.AuditLog(c.String("entity"))
+					es, err := rt.auditLog().AuditLog(c.String("entity"))
 					if err != nil {
 						return err
 					}

@@ -68,6 +68,31 @@ var servedCommands = map[string]bool{
 	"celltrack label apply":     true,
 	"celltrack label void":      true,
 	"celltrack label reconcile": true,
+	// release.Service (web.RemoteReleases); certificate --out writes here
+	"celltrack donor show":          true,
+	"celltrack donor screen":        true,
+	"celltrack release result":      true,
+	"celltrack release results":     true,
+	"celltrack release evaluate":    true,
+	"celltrack release approve":     true,
+	"celltrack release reject":      true,
+	"celltrack release history":     true,
+	"celltrack release certificate": true,
+	"celltrack release spec list":   true,
+	"celltrack release spec show":   true,
+	"celltrack release spec add":    true,
+	// audit.Users and audit.Log (web.RemoteUsers)
+	"celltrack user add":      true,
+	"celltrack user list":     true,
+	"celltrack user disable":  true,
+	"celltrack user enable":   true,
+	"celltrack user unlock":   true,
+	"celltrack user reset":    true,
+	"celltrack user role":     true,
+	"celltrack user passwd":   true,
+	"celltrack settings show": true,
+	"celltrack settings set":  true,
+	"celltrack audit log":     true,
 }
 
 // servedThroughServer reports whether the command named by its help name
@@ -84,6 +109,9 @@ type serverClient struct {
 	path    string // the session file
 	// facility is the server's facility FIN, read at the start of a command.
 	facility string
+	// signatures keeps the passwords signers typed in this command, for
+	// the server to check when the signature is used.
+	signatures *web.Signatures
 }
 
 // serverSession is the client's session file for one server: the cookie
@@ -126,7 +154,7 @@ func (rt *runtime) newServerClient(raw string) (*serverClient, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte(api.Base))
-	return &serverClient{rt: rt, api: api, base: api.Base, path: filepath.Join(dir, "server-"+hex.EncodeToString(sum[:12])+".json")}, nil
+	return &serverClient{rt: rt, api: api, base: api.Base, signatures: web.NewSignatures(), path: filepath.Join(dir, "server-"+hex.EncodeToString(sum[:12])+".json")}, nil
 }
 
 // useServerSession loads the session file of this server and checks --user
@@ -173,9 +201,16 @@ func (cl *serverClient) Call(method, path string, body any) ([]byte, map[string]
 
 // login opens a session on the server and keeps its cookie in the session
 // file of this server.
-func (cl *serverClient) login(name, password string) (web.LoginView, error) {
+func (cl *serverClient) login(name, password string, newPassword func() (string, error)) (web.LoginView, error) {
 	cl.session = serverSession{}
-	v, err := cl.api.Login(name, password)
+	v, err := cl.api.Login(name, password, "")
+	if f, ok := web.IsAPIFailure(err); ok && f.NewPasswordRequired {
+		np, perr := newPassword()
+		if perr != nil {
+			return v, perr
+		}
+		v, err = cl.api.Login(name, password, np)
+	}
 	if err != nil {
 		return v, err
 	}

@@ -49,6 +49,9 @@ var throughServerStories = []string{
 	"site_*.txtar",
 	"label_*.txtar",
 	"zone_*.txtar",
+	"release_*.txtar",
+	"user_*.txtar",
+	"audit_*.txtar",
 }
 
 // TestScriptsThroughServer runs the bedside and trace stories through a

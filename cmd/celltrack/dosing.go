@@ -205,7 +205,7 @@ func (rt *runtime) scheduleCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					u, err := rt.db.Authenticate(actor(c), pw, dose.MeaningSchedule)
+					u, err := rt.users().Authenticate(actor(c), pw, dose.MeaningSchedule)
 					if err != nil {
 						return err
 					}
@@ -376,11 +376,11 @@ func (rt *runtime) doseCommand() *cli.Command {
 						return rt.out(v, func(w io.Writer) { printInfusion(w, c.Args().First(), v) })
 					}
 					// Refuse the wrong people before asking for any password.
-					nu, err := rt.db.User(actor(c))
+					nu, err := rt.users().User(actor(c))
 					if err != nil {
 						return err
 					}
-					wu, err := rt.db.Signer("--witness", c.String("witness"))
+					wu, err := rt.users().Signer("--witness", c.String("witness"))
 					if err != nil {
 						return err
 					}
@@ -395,11 +395,11 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					nurse, err := rt.db.Authenticate(actor(c), pw1, dose.MeaningAdminister)
+					nurse, err := rt.users().Authenticate(actor(c), pw1, dose.MeaningAdminister)
 					if err != nil {
 						return err
 					}
-					witness, err := rt.db.Authenticate(c.String("witness"), pw2, dose.MeaningWitness)
+					witness, err := rt.users().Authenticate(c.String("witness"), pw2, dose.MeaningWitness)
 					if err != nil {
 						return err
 					}
@@ -443,7 +443,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					u, err := rt.db.Authenticate(actor(c), pw, dose.MeaningConfirmWeight)
+					u, err := rt.users().Authenticate(actor(c), pw, dose.MeaningConfirmWeight)
 					if err != nil {
 						return err
 					}

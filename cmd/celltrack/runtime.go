@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
 	"github.com/celltrack/celltrack/web"
@@ -267,4 +268,21 @@ func (rt *runtime) password(c *cli.Context, prompt string) (string, error) {
 		return "", fmt.Errorf("read password: %w", err)
 	}
 	return string(b), nil
+}
+
+// users is the service of accounts and signatures: the database, or the
+// server with --server (which checks every password).
+func (rt *runtime) users() audit.Users {
+	if rt.client != nil {
+		return web.NewRemoteUsers(rt.client, rt.client.signatures)
+	}
+	return rt.db
+}
+
+// auditLog reads the audit trail: the database's, or the server's.
+func (rt *runtime) auditLog() audit.Log {
+	if rt.client != nil {
+		return web.NewRemoteUsers(rt.client, rt.client.signatures)
+	}
+	return rt.db
 }

@@ -190,19 +190,21 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 			ts.FullVerify = true
 			return ts
 		}(),
-		Lots:     store.NewLotService(db),
-		Releases: store.NewReleaseService(db),
-		Users:    db,
-		Sessions: webSessions{db},
-		Accounts: db,
-		Now:      db.Now, // the database's clock: what is locked is decided by it
-		Health:   func() error { _, err := db.Facility(); return err },
-		Zone:     db.FacilityZone,
-		Facility: db.Facility,
-		Custody:  store.NewCustodyService(db),
-		Labels:   store.NewLabelService(db),
-		Secure:   secure,
-		Log:      logger,
+		Lots:        store.NewLotService(db),
+		Releases:    store.NewReleaseService(db),
+		Users:       db,
+		Sessions:    webSessions{db},
+		Accounts:    db,
+		Now:         db.Now, // the database's clock: what is locked is decided by it
+		Health:      func() error { _, err := db.Facility(); return err },
+		Zone:        db.FacilityZone,
+		Facility:    db.Facility,
+		UserService: db,
+		AuditLog:    db,
+		Custody:     store.NewCustodyService(db),
+		Labels:      store.NewLabelService(db),
+		Secure:      secure,
+		Log:         logger,
 	})
 }
 
@@ -212,10 +214,8 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 // the last activity and its MAC), as URL-safe base64 of their JSON.
 type webSessions struct{ db *store.DB }
 
-func (s webSessions) Login(name, password string) (web.LoginResult, error) {
-	// No new password can be asked here: an account that must change its
-	// password is refused, and told to log in at a terminal.
-	creds, info, err := s.db.Login(name, password, nil)
+func (s webSessions) Login(name, password string, newPassword func() (string, error)) (web.LoginResult, error) {
+	creds, info, err := s.db.Login(name, password, newPassword)
 	if err != nil {
 		return web.LoginResult{User: info.User}, err
 	}

@@ -137,7 +137,10 @@ func (rt *runtime) loginCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				v, err := rt.client.login(name, pw)
+				v, err := rt.client.login(name, pw, func() (string, error) {
+					fmt.Fprintf(rt.stderr, "celltrack: the password of %s must be changed now.\n", name)
+					return rt.password(c, "new password of "+name)
+				})
 				if err != nil {
 					return err
 				}
@@ -166,7 +169,7 @@ func (rt *runtime) loginCommand() *cli.Command {
 			if err := saveSession(path, creds); err != nil {
 				return err
 			}
-			set, err := rt.db.Settings()
+			set, err := rt.users().Settings()
 			if err != nil {
 				return err
 			}
@@ -230,7 +233,7 @@ func (rt *runtime) whoamiCommand() *cli.Command {
 		ArgsUsage:   " ",
 		Description: example("celltrack whoami"),
 		Action: rt.action(readDB, 0, func(c *cli.Context) error {
-			set, err := rt.db.Settings()
+			set, err := rt.users().Settings()
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
@@ -37,6 +38,12 @@ func remoteCall[T any](c Caller, method, path string, body any) (T, error) {
 	var v T
 	data, _, err := c.Call(method, svcPrefix+path, body)
 	if err != nil {
+		if lot.ErrorCode(err) == lot.ENOGO {
+			var ewr ErrorWithResult[T]
+			if json.Unmarshal(data, &ewr) == nil {
+				v = ewr.Result
+			}
+		}
 		return v, err
 	}
 	if err := json.Unmarshal(data, &v); err != nil {
@@ -342,4 +349,14 @@ func (r RemoteLabels) Void(_, ref, reason string) (lot.LabelCount, error) {
 func (r RemoteLabels) Reconcile(lotRef string) (lot.Lot, []lot.Container, []lot.LabelCount, error) {
 	v, err := remoteGet[Reconciliation](r.c, "/lots/"+seg(lotRef)+"/labels")
 	return v.Lot, v.Containers, v.Counts, err
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func atoi(name, v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, lot.Errorf(lot.EUSAGE, "%s %q is not a number", name, v)
+	}
+	return n, nil
 }

@@ -47,12 +47,26 @@ func writeCall[Req, Resp any](s *Server, fn func(u audit.User, r *http.Request, 
 			return s.bodyError(w, err)
 		}
 		v, err := fn(u, r, req)
+		if lot.ErrorCode(err) == lot.ENOGO {
+			// A NO-GO carries what was checked: the error object and
+			// the result beside it.
+			s.logError(r, err)
+			writeJSON(w, statusOf(err), ErrorWithResult[Resp]{errorBody(err), v})
+			return nil
+		}
 		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, v)
 		return nil
 	})
+}
+
+// ErrorWithResult is an error object that carries the call's result: the
+// report of a NO-GO.
+type ErrorWithResult[T any] struct {
+	Error  APIErrorBody `json:"error"`
+	Result T            `json:"result"`
 }
 
 // refOf is the reference in the path wildcard name, as the client typed it.

@@ -212,6 +212,7 @@ func (s *Server) apiRoutes() []apiRoute {
 	}
 	svc := append(s.svcRoutes(), s.releaseRoutes()...)
 	svc = append(svc, s.userRoutes()...)
+	svc = append(svc, s.doseRoutes()...)
 	for _, sr := range svc {
 		routes = append(routes, apiRoute{sr.pattern, sr.handler})
 	}

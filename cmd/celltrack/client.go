@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/report"
 	"github.com/celltrack/celltrack/web"
@@ -81,6 +80,15 @@ var servedCommands = map[string]bool{
 	"celltrack release spec list":   true,
 	"celltrack release spec show":   true,
 	"celltrack release spec add":    true,
+	// dose.Service (web.RemoteDoses)
+	"celltrack dose calc":           true,
+	"celltrack dose confirm-weight": true,
+	"celltrack protocol list":       true,
+	"celltrack protocol show":       true,
+	"celltrack protocol add":        true,
+	"celltrack schedule create":     true,
+	"celltrack schedule show":       true,
+	"celltrack schedule change":     true,
 	// audit.Users and audit.Log (web.RemoteUsers)
 	"celltrack user add":      true,
 	"celltrack user list":     true,
@@ -244,69 +252,6 @@ func (cl *serverClient) logout() (string, bool, error) {
 	json.Unmarshal(data, &v)
 	os.Remove(cl.path)
 	return cl.session.User, v.Ended, err
-}
-
-// doseCheck runs the bedside check on the server; a NO-GO returns the
-// report with its error.
-func (cl *serverClient) doseCheck(mrn string, containers []string, volume string) (dose.ReportView, error) {
-	return cl.checkCall("/api/v1/dose/check", web.CheckRequest{MRN: mrn, Containers: containers, VolumeML: volume})
-}
-
-func (cl *serverClient) checkCall(path string, body any) (dose.ReportView, error) {
-	data, _, err := cl.call("POST", path, body)
-	if err != nil && lot.ErrorCode(err) != lot.ENOGO {
-		return dose.ReportView{}, err
-	}
-	var resp web.CheckResponse
-	if jerr := json.Unmarshal(data, &resp); jerr != nil {
-		return dose.ReportView{}, lot.Errorf(lot.EINTERNAL, "the server %s answered the check with something else than a report: %v", cl.base, jerr)
-	}
-	return resp.Report, err
-}
-
-// doseAdminister records an infusion on the server: the acting user signs
-// as the nurse, witness as the witness. A NO-GO returns the report's error
-// after printing the report, as the local command does.
-func (cl *serverClient) doseAdminister(mrn string, containers []string, volume, start, password, witness, witnessPassword string) (dose.InfusionView, error) {
-	req := web.AdministerRequest{CheckRequest: web.CheckRequest{MRN: mrn, Containers: containers, VolumeML: volume},
-		Start: start, Password: password, Witness: witness, WitnessPassword: witnessPassword}
-	data, _, err := cl.call("POST", "/api/v1/dose/administer", req)
-	if lot.ErrorCode(err) == lot.ENOGO {
-		var resp web.CheckResponse
-		if json.Unmarshal(data, &resp) == nil {
-			return dose.InfusionView{}, cl.rt.printCheck(resp.Report, err)
-		}
-	}
-	if err != nil {
-		return dose.InfusionView{}, err
-	}
-	var v dose.InfusionView
-	if err := json.Unmarshal(data, &v); err != nil {
-		return v, lot.Errorf(lot.EINTERNAL, "the server %s recorded the infusion but its answer cannot be read (%v); check `celltrack trace patient %s` before doing anything again", cl.base, err, mrn)
-	}
-	return v, nil
-}
-
-// checkSigners asks the server whether the acting user and witness may
-// sign an administration, before any password is read.
-func (cl *serverClient) checkSigners(mrn string, containers []string, volume, start, witness string) error {
-	req := web.AdministerRequest{CheckRequest: web.CheckRequest{MRN: mrn, Containers: containers, VolumeML: volume},
-		Start: start, Witness: witness, SignersOnly: true}
-	_, _, err := cl.call("POST", "/api/v1/dose/administer", req)
-	return err
-}
-
-// reaction records a reaction, a correction or a void on the server.
-func (cl *serverClient) reaction(req web.ReactionRequest) (dose.Reaction, error) {
-	var r dose.Reaction
-	data, _, err := cl.call("POST", "/api/v1/dose/reaction", req)
-	if err != nil {
-		return r, err
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return r, lot.Errorf(lot.EINTERNAL, "the server %s recorded the reaction but its answer cannot be read: %v", cl.base, err)
-	}
-	return r, nil
 }
 
 // trace fetches a trace report rendered by the server in format, with the

@@ -34,13 +34,6 @@ import (
 // `celltrack serve` holds it from start to stop, so that a story can mix
 // the two. The fixtures build the database locally before the first request.
 var throughServerStories = []string{
-	"dose_administer_*.txtar",
-	"dose_check_*.txtar",
-	"dose_nogo_*.txtar",
-	"dose_reaction_*.txtar",
-	"dose_short_bag_*.txtar",
-	"dose_post_thaw_*.txtar",
-	"dose_weight_shown_as_used.txtar",
 	"trace_*.txtar",
 	"donor_*.txtar",
 	"patient_*.txtar",
@@ -52,6 +45,9 @@ var throughServerStories = []string{
 	"release_*.txtar",
 	"user_*.txtar",
 	"audit_*.txtar",
+	"dose_*.txtar",
+	"schedule_*.txtar",
+	"protocol_*.txtar",
 }
 
 // TestScriptsThroughServer runs the bedside and trace stories through a

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/google/uuid"
 )
@@ -189,6 +190,13 @@ func (r RemoteLots) Container(ref string) (lot.Container, error) {
 
 func (r RemoteLots) Containers(lotRef string) ([]lot.Container, error) {
 	return remoteGet[[]lot.Container](r.c, "/lots/"+seg(lotRef)+"/containers")
+}
+
+// RemoteSession is the session the command line holds on the server that c
+// calls: its user and times.
+func RemoteSession(c Caller) (audit.User, audit.Session, error) {
+	v, err := remoteGet[SessionView](c, "/session")
+	return v.User, v.Session, err
 }
 
 // RemoteFacility is the facility of the server that c calls: its FIN, and

@@ -2,9 +2,11 @@ package web
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/report"
 )
 
 // The service endpoints: one per method of the service interfaces, each a
@@ -240,5 +242,80 @@ func (s *Server) svcRoutes() []svcRoute {
 			readCall(s, func(r *http.Request) ([]lot.Container, error) { return L().Containers(refOf(r, "ref")) })},
 		{"GET " + p + "/containers/{ref}", "lot.Service Container: one container by code or id",
 			readCall(s, func(r *http.Request) (lot.Container, error) { return L().Container(refOf(r, "ref")) })},
+	}
+}
+
+// reportRoutes render the reports across records on the server, as the
+// trace endpoint does: the answer is the rendered report with its summary in
+// ReportHeader, which the command line writes where --out says.
+func (s *Server) reportRoutes() []svcRoute {
+	p := svcPrefix
+	render := func(build func(u audit.User, r *http.Request) (report.Report, error)) http.HandlerFunc {
+		return s.api(func(w http.ResponseWriter, r *http.Request, u audit.User) error {
+			if err := audit.AuthorizeRead(u); err != nil {
+				return err
+			}
+			f, err := report.ParseFormat(r.URL.Query().Get("format"))
+			if err != nil {
+				return err
+			}
+			rep, err := build(u, r)
+			if err != nil {
+				return err
+			}
+			return s.sendReport(w, rep, f, false)
+		})
+	}
+	instant := func(r *http.Request, name string) (time.Time, error) {
+		v := r.URL.Query().Get(name)
+		if v == "" {
+			return time.Time{}, nil
+		}
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return t, lot.Errorf(lot.EUSAGE, "%s %q is not an RFC 3339 time", name, v)
+		}
+		return t, nil
+	}
+	return []svcRoute{
+		{"GET " + p + "/reports/access", "report access: the user-access review, rendered in ?format=",
+			render(func(u audit.User, r *http.Request) (report.Report, error) { return s.cfg.Reports.Access(u.Name) })},
+		{"GET " + p + "/reports/handling", "report handling: the handling report, rendered in ?format=; ?protocol=, ?from= and ?to= (RFC 3339, to excluded) narrow it",
+			render(func(u audit.User, r *http.Request) (report.Report, error) {
+				from, err := instant(r, "from")
+				if err != nil {
+					return report.Report{}, err
+				}
+				to, err := instant(r, "to")
+				if err != nil {
+					return report.Report{}, err
+				}
+				return s.cfg.Reports.Handling(u.Name, r.URL.Query().Get("protocol"), from, to)
+			})},
+	}
+}
+
+// SessionView answers GET /api/v1/svc/session: the session's user and its
+// times, for `celltrack whoami`.
+type SessionView struct {
+	User    audit.User
+	Session audit.Session
+}
+
+func (s *Server) sessionRoutes() []svcRoute {
+	return []svcRoute{
+		{"GET " + svcPrefix + "/session", "the session of the request's cookie: its user, start, expiry and last activity (`celltrack whoami`)",
+			s.api(func(w http.ResponseWriter, r *http.Request, u audit.User) error {
+				c, err := r.Cookie(s.cookieName())
+				if err != nil {
+					return lot.Errorf(lot.ESESSION, "not logged in; log in first")
+				}
+				su, ss, err := s.cfg.Sessions.Info(c.Value)
+				if err != nil {
+					return err
+				}
+				writeJSON(w, http.StatusOK, SessionView{audit.Public(su), ss})
+				return nil
+			})},
 	}
 }

@@ -45,6 +45,16 @@ type Traces interface {
 	Container(user, ref string) (report.Report, error)
 }
 
+// Reports builds the reports across records, as `celltrack report` does:
+// EFORBIDDEN for a user who may not read them.
+type Reports interface {
+	// Access is the user-access review.
+	Access(user string) (report.Report, error)
+	// Handling is the handling report of the infusions of protocol (""
+	// all) started in [from, to) (a zero time leaves that end open).
+	Handling(user, protocol string, from, to time.Time) (report.Report, error)
+}
+
 // Config wires the services into the server.
 type Config struct {
 	Doses  dose.Service
@@ -62,6 +72,8 @@ type Config struct {
 	// endpoints of the command line's server mode.
 	UserService audit.Users
 	AuditLog    audit.Log
+	// Reports serves `celltrack report` through the server.
+	Reports Reports
 	// Facility is the facility's FIN (ISBT 128), printed on labels.
 	Facility func() (string, error)
 	Users    Users
@@ -213,6 +225,8 @@ func (s *Server) apiRoutes() []apiRoute {
 	svc := append(s.svcRoutes(), s.releaseRoutes()...)
 	svc = append(svc, s.userRoutes()...)
 	svc = append(svc, s.doseRoutes()...)
+	svc = append(svc, s.reportRoutes()...)
+	svc = append(svc, s.sessionRoutes()...)
 	for _, sr := range svc {
 		routes = append(routes, apiRoute{sr.pattern, sr.handler})
 	}

@@ -90,17 +90,42 @@ var servedCommands = map[string]bool{
 	"celltrack schedule show":       true,
 	"celltrack schedule change":     true,
 	// audit.Users and audit.Log (web.RemoteUsers)
-	"celltrack user add":      true,
-	"celltrack user list":     true,
-	"celltrack user disable":  true,
-	"celltrack user enable":   true,
-	"celltrack user unlock":   true,
-	"celltrack user reset":    true,
-	"celltrack user role":     true,
-	"celltrack user passwd":   true,
-	"celltrack settings show": true,
-	"celltrack settings set":  true,
-	"celltrack audit log":     true,
+	"celltrack user add":        true,
+	"celltrack user list":       true,
+	"celltrack user disable":    true,
+	"celltrack user enable":     true,
+	"celltrack user unlock":     true,
+	"celltrack user reset":      true,
+	"celltrack user role":       true,
+	"celltrack user passwd":     true,
+	"celltrack settings show":   true,
+	"celltrack settings set":    true,
+	"celltrack audit log":       true,
+	"celltrack whoami":          true,
+	"celltrack report access":   true,
+	"celltrack report handling": true,
+}
+
+// fileLevel are the commands that work on the database file itself, or on
+// a file on the server's disk, with the reason each is refused through a
+// server (README, "The command line as a client of a server").
+var fileLevel = map[string]string{
+	"celltrack init":             "it creates the database file",
+	"celltrack check":            "it checks the database file page by page",
+	"celltrack backup":           "it copies the database file to a file beside it",
+	"celltrack restore":          "it replaces the database file, with every celltrack stopped",
+	"celltrack upgrade":          "it migrates the database file, with every celltrack stopped",
+	"celltrack serve":            "it is the server: it opens the database file",
+	"celltrack demo":             "it builds a demonstration database file of its own",
+	"celltrack audit key init":   "it writes a signing key file, which belongs on the machine that signs",
+	"celltrack audit checkpoint": "it signs with a key file on the server's machine (`celltrack serve --checkpoint-key` signs checkpoints itself)",
+}
+
+// noDatabase are the commands that need no database: they run as they do
+// without a server.
+var noDatabase = map[string]bool{
+	"celltrack isbt check": true,
+	"celltrack completion": true,
 }
 
 // servedThroughServer reports whether the command named by its help name
@@ -261,7 +286,18 @@ func (cl *serverClient) trace(kind, ref, format string, fullVerify bool) ([]byte
 	if fullVerify {
 		q.Set("full_verify", "true")
 	}
-	data, h, err := cl.call("GET", "/api/v1/trace/"+kind+"/"+url.PathEscape(ref)+"?"+q.Encode(), nil)
+	return cl.rendered("/api/v1/trace/" + kind + "/" + url.PathEscape(ref) + "?" + q.Encode())
+}
+
+// report fetches a report across records (access, handling) rendered by the
+// server, with its summary.
+func (cl *serverClient) report(kind string, q url.Values) ([]byte, reportSummary, error) {
+	return cl.rendered("/api/v1/svc/reports/" + kind + "?" + q.Encode())
+}
+
+// rendered fetches a report the server rendered, and its summary.
+func (cl *serverClient) rendered(path string) ([]byte, reportSummary, error) {
+	data, h, err := cl.call("GET", path, nil)
 	if err != nil {
 		return nil, reportSummary{}, err
 	}

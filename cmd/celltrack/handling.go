@@ -1,6 +1,9 @@
 package main
 
 import (
+	"net/url"
+	"time"
+
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
 	"github.com/urfave/cli/v2"
@@ -23,6 +26,13 @@ func (rt *runtime) reportCommand() *cli.Command {
 				format, err := traceFormat(c, rt.json)
 				if err != nil {
 					return err
+				}
+				if rt.client != nil {
+					data, sum, err := rt.client.report("access", url.Values{"format": {format}})
+					if err != nil {
+						return err
+					}
+					return rt.writeRendered(data, sum, format, c.String("out"), c.Bool("force"))
 				}
 				r, err := store.NewTraceService(rt.db).Access(actor(c))
 				if err != nil {
@@ -66,6 +76,20 @@ func (rt *runtime) reportCommand() *cli.Command {
 				}
 				if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 					return lot.Errorf(lot.EINVALID, "--from %s is after --to %s; give the earlier date first", c.String("from"), c.String("to"))
+				}
+				if rt.client != nil {
+					q := url.Values{"format": {format}, "protocol": {f.Protocol}}
+					if !f.From.IsZero() {
+						q.Set("from", f.From.Format(time.RFC3339))
+					}
+					if !f.To.IsZero() {
+						q.Set("to", f.To.Format(time.RFC3339))
+					}
+					data, sum, err := rt.client.report("handling", q)
+					if err != nil {
+						return err
+					}
+					return rt.writeRendered(data, sum, format, c.String("out"), c.Bool("force"))
 				}
 				r, err := store.NewTraceService(rt.db).Handling(user, f)
 				if err != nil {

@@ -303,8 +303,9 @@ type SessionView struct {
 }
 
 func (s *Server) sessionRoutes() []svcRoute {
+	p := svcPrefix
 	return []svcRoute{
-		{"GET " + svcPrefix + "/session", "the session of the request's cookie: its user, start, expiry and last activity (`celltrack whoami`)",
+		{"GET " + p + "/session", "the session of the request's cookie: its user, start, expiry and last activity (`celltrack whoami`)",
 			s.api(func(w http.ResponseWriter, r *http.Request, u audit.User) error {
 				c, err := r.Cookie(s.cookieName())
 				if err != nil {

@@ -265,3 +265,31 @@ func (s *Server) auditLog(entity string) ([]WireEntry, error) {
 	}
 	return out, err
 }
+
+// Verification is what `audit verify` found: the entries and records
+// checked, the chain head, the audit tree's head and every problem.
+type Verification struct {
+	Entries  int
+	Records  int
+	Head     [32]byte
+	Tree     audit.Head
+	Problems []string
+}
+
+// RemoteVerify runs `audit verify` on the server that c calls.
+func RemoteVerify(c Caller) (Verification, error) {
+	return remoteGet[Verification](c, "/verification")
+}
+
+func (s *Server) verifyRoutes() []svcRoute {
+	p := svcPrefix
+	return []svcRoute{
+		{"GET " + p + "/verification", "audit verify: recompute the hash chain and check every record against its last audit entry",
+			readCall(s, func(r *http.Request) (Verification, error) {
+				if s.cfg.Verify == nil {
+					return Verification{}, lot.Errorf(lot.EINTERNAL, "this server does not verify its audit trail")
+				}
+				return s.cfg.Verify()
+			})},
+	}
+}

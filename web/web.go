@@ -72,6 +72,9 @@ type Config struct {
 	// endpoints of the command line's server mode.
 	UserService audit.Users
 	AuditLog    audit.Log
+	// Verify runs `audit verify` on the whole database, for the command
+	// line's server mode.
+	Verify func() (Verification, error)
 	// Reports serves `celltrack report` through the server.
 	Reports Reports
 	// Facility is the facility's FIN (ISBT 128), printed on labels.
@@ -227,6 +230,7 @@ func (s *Server) apiRoutes() []apiRoute {
 	svc = append(svc, s.doseRoutes()...)
 	svc = append(svc, s.reportRoutes()...)
 	svc = append(svc, s.sessionRoutes()...)
+	svc = append(svc, s.verifyRoutes()...)
 	for _, sr := range svc {
 		routes = append(routes, apiRoute{sr.pattern, sr.handler})
 	}

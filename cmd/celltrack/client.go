@@ -101,6 +101,7 @@ var servedCommands = map[string]bool{
 	"celltrack settings show":   true,
 	"celltrack settings set":    true,
 	"celltrack audit log":       true,
+	"celltrack audit verify":    true,
 	"celltrack whoami":          true,
 	"celltrack report access":   true,
 	"celltrack report handling": true,

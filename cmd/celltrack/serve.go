@@ -201,12 +201,16 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 		Zone:        db.FacilityZone,
 		Facility:    db.Facility,
 		UserService: db,
-		Reports:     webReports{store.NewTraceService(db)},
-		AuditLog:    db,
-		Custody:     store.NewCustodyService(db),
-		Labels:      store.NewLabelService(db),
-		Secure:      secure,
-		Log:         logger,
+		Verify: func() (web.Verification, error) {
+			v, err := db.Verify()
+			return web.Verification{Entries: v.Entries, Records: v.Records, Head: v.Head, Tree: v.Tree, Problems: v.Problems}, err
+		},
+		Reports:  webReports{store.NewTraceService(db)},
+		AuditLog: db,
+		Custody:  store.NewCustodyService(db),
+		Labels:   store.NewLabelService(db),
+		Secure:   secure,
+		Log:      logger,
 	})
 }
 

@@ -55,6 +55,7 @@ var notThroughServer = map[string]string{
 	"audit_key_rotate":                             "signing key files belong on the server's machine",
 	"audit_checkpoint_refused_forged_and_open_key": "signing key files belong on the server's machine",
 	"audit_verify_checkpoint_catches_rollback":     "checkpoint files and restore on the server's machine",
+	"audit_checkpoint_sign_and_verify":             "signing key files and kept checkpoints on the server's machine",
 	"session_file_edited":                          "the local session file of a database",
 	"session_file_readable_and_logout_user":        "the local session file of a database",
 	"session_none_refused":                         "the local session file of a database",

@@ -54,8 +54,6 @@ type Client struct {
 type APIFailure struct {
 	Err  *lot.Error
 	Exit int
-	// NewPasswordRequired says a login needs the new password as well.
-	NewPasswordRequired bool
 }
 
 func (e *APIFailure) Error() string { return e.Err.Message }
@@ -154,16 +152,15 @@ func (c *Client) Call(method, path string, body any) (data []byte, header http.H
 	if json.Unmarshal(data, &ae) != nil || ae.Error.Code == "" {
 		return nil, nil, renewed, lot.Errorf(lot.EINTERNAL, "the server %s answered %s to %s %s without an error object; is it a celltrack server?", c.Base, resp.Status, method, path)
 	}
-	return data, resp.Header, renewed, &APIFailure{Err: lot.Errorf(ae.Error.Code, "%s", ae.Error.Message), Exit: ae.Error.Exit, NewPasswordRequired: ae.Error.NewPasswordRequired}
+	return data, resp.Header, renewed, &APIFailure{Err: lot.Errorf(ae.Error.Code, "%s", ae.Error.Message), Exit: ae.Error.Exit}
 }
 
 // Login opens a session for name: the cookie is kept in the client. The
-// answer is the LoginView. newPassword, when not "", changes a password
-// that must be changed (an *APIFailure with NewPasswordRequired says so).
-func (c *Client) Login(name, password, newPassword string) (LoginView, error) {
+// answer is the LoginView.
+func (c *Client) Login(name, password string) (LoginView, error) {
 	var v LoginView
 	c.CookieName, c.Cookie = "", ""
-	data, _, _, err := c.Call(http.MethodPost, "/api/v1/login", LoginRequest{User: name, Password: password, NewPassword: newPassword})
+	data, _, _, err := c.Call(http.MethodPost, "/api/v1/login", LoginRequest{User: name, Password: password})
 	if err != nil {
 		return v, err
 	}

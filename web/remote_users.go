@@ -85,8 +85,8 @@ type SetRoleRequest struct {
 	AdminPassword string
 }
 
-// PasswordRequest is the body of a password change or reset.
-type PasswordRequest struct {
+// AccountPasswordRequest is the body of a password change or reset.
+type AccountPasswordRequest struct {
 	Old      string `json:",omitempty"`
 	Password string
 	Reason   string `json:",omitempty"`
@@ -156,7 +156,7 @@ func (r RemoteUsers) UnlockUser(_, name, reason string) (audit.User, error) {
 }
 
 func (r RemoteUsers) ResetPassword(_, name, oneTime, reason string) (audit.User, error) {
-	return remotePost[audit.User](r.c, "/users/"+seg(name)+"/reset", PasswordRequest{Password: oneTime, Reason: reason})
+	return remotePost[audit.User](r.c, "/users/"+seg(name)+"/reset", AccountPasswordRequest{Password: oneTime, Reason: reason})
 }
 
 func (r RemoteUsers) SetRole(_, name string, role audit.Role, reason, adminPassword string) (audit.User, error) {
@@ -164,7 +164,7 @@ func (r RemoteUsers) SetRole(_, name string, role audit.Role, reason, adminPassw
 }
 
 func (r RemoteUsers) ChangePassword(_, old, password string) (audit.User, error) {
-	return remotePost[audit.User](r.c, "/password", PasswordRequest{Old: old, Password: password})
+	return remotePost[audit.User](r.c, "/password", AccountPasswordRequest{Old: old, Password: password})
 }
 
 func (r RemoteUsers) Settings() (audit.Settings, error) {
@@ -230,7 +230,7 @@ func (s *Server) userRoutes() []svcRoute {
 		{"POST " + p + "/users/{name}/enable", "audit.Users EnableUser (admin)", account(audit.Users.EnableUser)},
 		{"POST " + p + "/users/{name}/unlock", "audit.Users UnlockUser (admin)", account(audit.Users.UnlockUser)},
 		{"POST " + p + "/users/{name}/reset", "audit.Users ResetPassword: a one-time password (admin)",
-			writeCall(s, func(u audit.User, r *http.Request, q PasswordRequest) (audit.User, error) {
+			writeCall(s, func(u audit.User, r *http.Request, q AccountPasswordRequest) (audit.User, error) {
 				return public(U().ResetPassword(u.Name, refOf(r, "name"), q.Password, q.Reason))
 			})},
 		{"POST " + p + "/users/{name}/role", "audit.Users SetRole: another role (admin; qa and physician need the admin's password)",
@@ -238,7 +238,7 @@ func (s *Server) userRoutes() []svcRoute {
 				return public(U().SetRole(u.Name, refOf(r, "name"), q.Role, q.Reason, q.AdminPassword))
 			})},
 		{"POST " + p + "/password", "audit.Users ChangePassword: the acting user's own password",
-			writeCall(s, func(u audit.User, r *http.Request, q PasswordRequest) (audit.User, error) {
+			writeCall(s, func(u audit.User, r *http.Request, q AccountPasswordRequest) (audit.User, error) {
 				return public(U().ChangePassword(u.Name, q.Old, q.Password))
 			})},
 		{"GET " + p + "/settings", "audit.Users Settings: session, lockout and password settings",

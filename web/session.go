@@ -18,9 +18,16 @@ type Sessions interface {
 	// Login checks name's password and opens a session. A wrong password
 	// and an unknown name get the same EAUTH answer, are recorded and count
 	// towards the lockout; a locked account is EAUTH, a disabled one
-	// EFORBIDDEN. When the password must be changed, newPassword (nil:
-	// refused with EAUTH) gives the new one, which the login sets.
-	Login(name, password string, newPassword func() (string, error)) (LoginResult, error)
+	// EFORBIDDEN.
+	Login(name, password string) (LoginResult, error)
+	// LoginChange is Login for a password that must be changed first (an
+	// admin's reset to a one-time password, or one older than the
+	// facility allows; Login answers EPASSWORD): password is the current
+	// one, newPassword replaces it in the login's own write, as `celltrack
+	// login` asks for it. A new password the policy refuses is EINVALID
+	// (the store's audit.CheckNewPassword, the command line's words) and
+	// writes nothing; a wrong current password is recorded as at Login.
+	LoginChange(name, password, newPassword string) (LoginResult, error)
 	// Check returns the user of the session of token, checked now: ESESSION
 	// when it is unknown, revoked, idle too long or past its absolute
 	// expiry (log in again); EFORBIDDEN for a disabled user, EAUTH for a
@@ -86,12 +93,15 @@ func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) (audit.User
 // login checks the password and opens a new session. Any session the
 // browser presented is ended first: the session always changes at login, so
 // a token planted before it (session fixation) is worth nothing.
-func (s *Server) login(w http.ResponseWriter, r *http.Request, name, password string, newPassword func() (string, error)) (LoginResult, error) {
+func (s *Server) login(w http.ResponseWriter, r *http.Request, name, password string) (LoginResult, error) {
 	s.endSession(r)
 	if name == "" {
 		return LoginResult{}, lot.Errorf(lot.EUSAGE, "user name is empty; type your user name")
 	}
-	res, err := s.cfg.Sessions.Login(name, password, newPassword)
+	res, err := s.cfg.Sessions.Login(name, password)
+	if lot.ErrorCode(err) == lot.EPASSWORD {
+		return res, errMustChange(name)
+	}
 	if err != nil {
 		return res, err
 	}

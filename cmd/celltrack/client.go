@@ -235,16 +235,9 @@ func (cl *serverClient) Call(method, path string, body any) ([]byte, map[string]
 
 // login opens a session on the server and keeps its cookie in the session
 // file of this server.
-func (cl *serverClient) login(name, password string, newPassword func() (string, error)) (web.LoginView, error) {
+func (cl *serverClient) login(name, password string) (web.LoginView, error) {
 	cl.session = serverSession{}
-	v, err := cl.api.Login(name, password, "")
-	if f, ok := web.IsAPIFailure(err); ok && f.NewPasswordRequired {
-		np, perr := newPassword()
-		if perr != nil {
-			return v, perr
-		}
-		v, err = cl.api.Login(name, password, np)
-	}
+	v, err := cl.api.Login(name, password)
 	if err != nil {
 		return v, err
 	}

@@ -4,8 +4,9 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
-	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/trace"
 	"github.com/urfave/cli/v2"
 )
 
@@ -34,7 +35,7 @@ func (rt *runtime) reportCommand() *cli.Command {
 					}
 					return rt.writeRendered(data, sum, format, c.String("out"), c.Bool("force"))
 				}
-				r, err := store.NewTraceService(rt.db).Access(actor(c))
+				r, err := trace.New(rt.db.ReadTrace).Access(actor(c))
 				if err != nil {
 					return err
 				}
@@ -61,7 +62,7 @@ func (rt *runtime) reportCommand() *cli.Command {
 					return err
 				}
 				user := actor(c) // readDB has checked that this user exists and is enabled
-				f := store.HandlingFilter{Protocol: c.String("protocol")}
+				f := dose.HandlingFilter{Protocol: c.String("protocol")}
 				if c.IsSet("from") {
 					if f.From, err = lot.ParseDate("--from", c.String("from")); err != nil {
 						return err
@@ -91,7 +92,7 @@ func (rt *runtime) reportCommand() *cli.Command {
 					}
 					return rt.writeRendered(data, sum, format, c.String("out"), c.Bool("force"))
 				}
-				r, err := store.NewTraceService(rt.db).Handling(user, f)
+				r, err := trace.New(rt.db.ReadTrace).Handling(user, f)
 				if err != nil {
 					return err
 				}

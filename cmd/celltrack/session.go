@@ -15,7 +15,6 @@ import (
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
-	"github.com/celltrack/celltrack/web"
 	"github.com/urfave/cli/v2"
 )
 
@@ -138,10 +137,17 @@ func (rt *runtime) loginCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				v, err := rt.client.login(name, pw, func() (string, error) {
+				v, err := rt.client.login(name, pw)
+				if lot.ErrorCode(err) == lot.EPASSWORD {
+					// As locally: the new password is asked, and the
+					// login is made with the change.
 					fmt.Fprintf(rt.stderr, "celltrack: the password of %s must be changed now.\n", name)
-					return rt.password(c, "new password of "+name)
-				})
+					np, perr := rt.password(c, "new password of "+name)
+					if perr != nil {
+						return perr
+					}
+					v, err = rt.client.loginChange(name, pw, np)
+				}
 				if err != nil {
 					return err
 				}
@@ -170,7 +176,7 @@ func (rt *runtime) loginCommand() *cli.Command {
 			if err := saveSession(path, creds); err != nil {
 				return err
 			}
-			set, err := rt.users().Settings()
+			set, err := rt.db.Settings()
 			if err != nil {
 				return err
 			}
@@ -234,23 +240,14 @@ func (rt *runtime) whoamiCommand() *cli.Command {
 		ArgsUsage:   " ",
 		Description: example("celltrack whoami"),
 		Action: rt.action(readDB, 0, func(c *cli.Context) error {
-			set, err := rt.users().Settings()
+			set, err := rt.db.Settings()
 			if err != nil {
 				return err
 			}
-			var info store.SessionInfo
-			where := dbPath(c)
-			if rt.client != nil {
-				if info.User, info.Session, err = web.RemoteSession(rt.client); err != nil {
-					return err
-				}
-				where = rt.client.base
-			} else {
-				info = *rt.session
-			}
-			return rt.out(sessionView(where, info, set), func(w io.Writer) {
+			info := *rt.session
+			return rt.out(sessionView(dbPath(c), info, set), func(w io.Writer) {
 				fmt.Fprintf(w, "user      %s (%s, %s)\n", info.User.Name, info.User.FullName, info.User.Role)
-				fmt.Fprintf(w, "database  %s\n", where)
+				fmt.Fprintf(w, "database  %s\n", dbPath(c))
 				fmt.Fprintf(w, "started   %s\n", lot.FormatTime(info.Session.Created))
 				fmt.Fprintf(w, "expires   %s, or after %s idle (at %s)\n", lot.FormatTime(info.Session.Expires), audit.FormatDuration(set.IdleExpiry), lot.FormatTime(idleEnd(info, set)))
 			})

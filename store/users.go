@@ -269,6 +269,11 @@ func (db *DB) Users() ([]audit.User, error) {
 	return us, err
 }
 
+var (
+	_ audit.Users = (*DB)(nil)
+	_ audit.Log   = (*DB)(nil)
+)
+
 // User returns the user called name.
 func (db *DB) User(name string) (audit.User, error) {
 	var u audit.User

@@ -15,6 +15,7 @@ import (
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/report"
 	jsonv2 "github.com/go-json-experiment/json"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // ExitCodes is the command line's exit code of each error code (README,
@@ -120,7 +121,10 @@ func (s *Server) logError(r *http.Request, err error) {
 // so that a misspelt or doubled field at the bedside is never silently
 // ignored or silently chosen. The refusal names the key.
 func decode(r *http.Request, v any) error {
-	err := jsonv2.UnmarshalRead(r.Body, v, jsonv2.RejectUnknownMembers(true))
+	// Byte arrays (hashes) and durations read as encoding/json writes them:
+	// the command line's remote services send domain values that way.
+	err := jsonv2.UnmarshalRead(r.Body, v, jsonv2.RejectUnknownMembers(true),
+		jsonv1.FormatByteArrayAsArray(true), jsonv1.FormatDurationAsNano(true))
 	if err == nil {
 		return nil
 	}

@@ -37,11 +37,15 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		if !s.checkHost(w, r) {
 			return
 		}
-		if r.ContentLength > MaxBodyBytes {
+		limit := int64(MaxBodyBytes)
+		if r.Method == http.MethodPost && r.URL.Path == svcPrefix+"/lots/import" {
+			limit = MaxImportBytes
+		}
+		if r.ContentLength > limit {
 			s.refuse(w, r, http.StatusRequestEntityTooLarge, tooLarge())
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		inner.ServeHTTP(w, r)
 	})
 }

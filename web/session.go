@@ -37,6 +37,9 @@ type Sessions interface {
 	Check(token string) (u audit.User, next string, err error)
 	// Logout ends the session of token.
 	Logout(token string) error
+	// Info is the session of token as `celltrack whoami` shows it: when it
+	// started, expires and was last active. Errors as Check.
+	Info(token string) (audit.User, audit.Session, error)
 }
 
 // LoginResult is a new session: the token for the cookie, the user, and

@@ -45,6 +45,16 @@ type Traces interface {
 	Container(user, ref string) (report.Report, error)
 }
 
+// Reports builds the reports across records, as `celltrack report` does:
+// EFORBIDDEN for a user who may not read them.
+type Reports interface {
+	// Access is the user-access review.
+	Access(user string) (report.Report, error)
+	// Handling is the handling report of the infusions of protocol (""
+	// all) started in [from, to) (a zero time leaves that end open).
+	Handling(user, protocol string, from, to time.Time) (report.Report, error)
+}
+
 // Config wires the services into the server.
 type Config struct {
 	Doses  dose.Service
@@ -55,6 +65,20 @@ type Config struct {
 	// Lots and Releases serve the lab's and QA's pages and API.
 	Lots     lot.Service
 	Releases release.Service
+	// Custody and Labels serve the custody and label endpoints.
+	Custody lot.CustodyService
+	Labels  lot.LabelService
+	// UserService and AuditLog serve the users, settings and audit
+	// endpoints of the command line's server mode.
+	UserService audit.Users
+	AuditLog    audit.Log
+	// Verify runs `audit verify` on the whole database, for the command
+	// line's server mode.
+	Verify func() (Verification, error)
+	// Reports serves `celltrack report` through the server.
+	Reports Reports
+	// Facility is the facility's FIN (ISBT 128), printed on labels.
+	Facility func() (string, error)
 	Users    Users
 	// Accounts serves the admin's accounts page (unlock, disable, enable).
 	Accounts Accounts
@@ -62,6 +86,9 @@ type Config struct {
 	Passwords Passwords
 	// Sessions opens, checks and ends logins.
 	Sessions Sessions
+	// Zone is the facility's time zone, in which times are shown (the
+	// command line in server mode shows them as it does locally).
+	Zone func() (*time.Location, error)
 	// Health answers /healthz: nil when the database can be read.
 	Health func() error
 	// Secure is true when the server is reached over TLS (directly or
@@ -77,7 +104,10 @@ type Config struct {
 // Limits on what a client may send: a bedside form or an API call is a few
 // hundred bytes; nothing celltrack serves takes an upload yet.
 const (
-	MaxBodyBytes      = 64 << 10
+	MaxBodyBytes = 64 << 10
+	// MaxImportBytes is the body of a lot import (POST
+	// /api/v1/svc/lots/import): the rows of a CSV file the lab imports.
+	MaxImportBytes    = 64 << 20
 	ReadHeaderTimeout = 5 * time.Second
 	ReadTimeout       = 15 * time.Second
 	// WriteTimeout leaves room for a full-verify PDF trace of a large lot.
@@ -183,7 +213,7 @@ type apiRoute struct {
 }
 
 func (s *Server) apiRoutes() []apiRoute {
-	return []apiRoute{
+	routes := []apiRoute{
 		{"POST /api/v1/login", s.apiLogin},
 		{"POST /api/v1/logout", s.apiLogout},
 		{"POST /api/v1/dose/check", s.api(s.apiDoseCheck)},
@@ -206,6 +236,16 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"POST /api/v1/password/expired", s.apiPasswordExpired},
 		{"POST /api/v1/users/{name}/reset", s.api(s.apiReset)},
 	}
+	svc := append(s.svcRoutes(), s.releaseRoutes()...)
+	svc = append(svc, s.userRoutes()...)
+	svc = append(svc, s.doseRoutes()...)
+	svc = append(svc, s.reportRoutes()...)
+	svc = append(svc, s.sessionRoutes()...)
+	svc = append(svc, s.verifyRoutes()...)
+	for _, sr := range svc {
+		routes = append(routes, apiRoute{sr.pattern, sr.handler})
+	}
+	return routes
 }
 
 //go:embed openapi.json

@@ -118,8 +118,15 @@ func (rt *runtime) throughServer(next cli.ActionFunc) cli.ActionFunc {
 		}
 		rt.actionStarted = true
 		rt.json = flagValue(c, "json", (*cli.Context).Bool)
+		if noDatabase[c.Command.HelpName] {
+			return next(c) // it needs no database: the same here as anywhere
+		}
+		if why, ok := fileLevel[c.Command.HelpName]; ok {
+			return lot.Errorf(lot.EUSAGE, "`%s` does not run through a server (--server or CELLTRACK_SERVER %s): %s; run it on the server's machine, without CELLTRACK_SERVER",
+				c.Command.HelpName, raw, why)
+		}
 		if !servedThroughServer(c.Command.HelpName) {
-			return lot.Errorf(lot.EUSAGE, "`%s` does not run through a server (--server or CELLTRACK_SERVER %s): only login, logout, dose check, dose administer, dose reaction and trace do; run it where the database is, without CELLTRACK_SERVER",
+			return lot.Errorf(lot.EUSAGE, "`%s` does not run through a server (--server or CELLTRACK_SERVER %s) yet; run it where the database is, without CELLTRACK_SERVER",
 				c.Command.HelpName, raw)
 		}
 		cl, err := rt.newServerClient(raw)

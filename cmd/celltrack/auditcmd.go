@@ -7,6 +7,8 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/web"
 	"github.com/urfave/cli/v2"
 )
 
@@ -25,7 +27,7 @@ func (rt *runtime) auditCommand() *cli.Command {
 					&cli.BoolFlag{Name: "values", Usage: "print the previous and new values of each entry"},
 				},
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
-					es, err := rt.db.AuditLog(c.String("entity"))
+					es, err := rt.auditLog().AuditLog(c.String("entity"))
 					if err != nil {
 						return err
 					}
@@ -81,9 +83,12 @@ func (rt *runtime) auditCommand() *cli.Command {
 						return lot.Errorf(lot.EUSAGE, "--verifier-file pins the key that checks the --checkpoint files; give --checkpoint too")
 					}
 					if c.IsSet("checkpoint") || c.IsSet("tree-head") {
+						if rt.client != nil {
+							return lot.Errorf(lot.EUSAGE, "`%s --checkpoint` and `--tree-head` do not run through a server yet; run them on the server's machine, without CELLTRACK_SERVER", c.Command.HelpName)
+						}
 						return rt.verifyWithCheckpoints(c)
 					}
-					v, err := rt.db.Verify()
+					v, err := rt.verify()
 					if err != nil {
 						return err
 					}
@@ -103,4 +108,13 @@ func (rt *runtime) auditCommand() *cli.Command {
 func entryView(e audit.Entry) map[string]any {
 	return map[string]any{"seq": e.Seq, "time": e.Time, "user": e.User, "action": e.Action, "entity": e.Entity, "id": e.ID,
 		"prev": e.Prev, "new": e.New, "reason": e.Reason, "hash": hex.EncodeToString(e.Hash[:]), "prev_hash": hex.EncodeToString(e.PrevHash[:])}
+}
+
+// verify runs `audit verify` on the database, or on the server's.
+func (rt *runtime) verify() (store.Verification, error) {
+	if rt.client != nil {
+		v, err := web.RemoteVerify(rt.client)
+		return store.Verification{Entries: v.Entries, Records: v.Records, Head: v.Head, Tree: v.Tree, Problems: v.Problems}, err
+	}
+	return rt.db.Verify()
 }

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/report"
 	"github.com/celltrack/celltrack/web"
@@ -34,6 +33,100 @@ var servedCommands = map[string]bool{
 	"celltrack trace patient":   true,
 	"celltrack trace donor":     true,
 	"celltrack trace container": true,
+	// lot.Service (web.RemoteLots)
+	"celltrack donor add":       true,
+	"celltrack donor correct":   true,
+	"celltrack donor list":      true,
+	"celltrack patient add":     true,
+	"celltrack patient correct": true,
+	"celltrack patient weigh":   true,
+	"celltrack patient show":    true,
+	"celltrack patient list":    true,
+	"celltrack lot register":    true,
+	"celltrack lot split":       true,
+	"celltrack lot show":        true,
+	"celltrack lot list":        true,
+	"celltrack lot import":      true,
+	"celltrack container show":  true,
+	"celltrack container list":  true,
+	// lot.CustodyService (web.RemoteCustody)
+	"celltrack container store":      true,
+	"celltrack container ship":       true,
+	"celltrack container receive":    true,
+	"celltrack container thaw":       true,
+	"celltrack container dispense":   true,
+	"celltrack container discard":    true,
+	"celltrack container return":     true,
+	"celltrack container quarantine": true,
+	"celltrack container history":    true,
+	"celltrack site add":             true,
+	"celltrack site set-tz":          true,
+	"celltrack site list":            true,
+	// lot.LabelService (web.RemoteLabels); print writes the PDF here
+	"celltrack label print":     true,
+	"celltrack label apply":     true,
+	"celltrack label void":      true,
+	"celltrack label reconcile": true,
+	// release.Service (web.RemoteReleases); certificate --out writes here
+	"celltrack donor show":          true,
+	"celltrack donor screen":        true,
+	"celltrack release result":      true,
+	"celltrack release results":     true,
+	"celltrack release evaluate":    true,
+	"celltrack release approve":     true,
+	"celltrack release reject":      true,
+	"celltrack release history":     true,
+	"celltrack release certificate": true,
+	"celltrack release spec list":   true,
+	"celltrack release spec show":   true,
+	"celltrack release spec add":    true,
+	// dose.Service (web.RemoteDoses)
+	"celltrack dose calc":           true,
+	"celltrack dose confirm-weight": true,
+	"celltrack protocol list":       true,
+	"celltrack protocol show":       true,
+	"celltrack protocol add":        true,
+	"celltrack schedule create":     true,
+	"celltrack schedule show":       true,
+	"celltrack schedule change":     true,
+	// audit.Users and audit.Log (web.RemoteUsers)
+	"celltrack user add":        true,
+	"celltrack user list":       true,
+	"celltrack user disable":    true,
+	"celltrack user enable":     true,
+	"celltrack user unlock":     true,
+	"celltrack user reset":      true,
+	"celltrack user role":       true,
+	"celltrack user passwd":     true,
+	"celltrack settings show":   true,
+	"celltrack settings set":    true,
+	"celltrack audit log":       true,
+	"celltrack audit verify":    true,
+	"celltrack whoami":          true,
+	"celltrack report access":   true,
+	"celltrack report handling": true,
+}
+
+// fileLevel are the commands that work on the database file itself, or on
+// a file on the server's disk, with the reason each is refused through a
+// server (README, "The command line as a client of a server").
+var fileLevel = map[string]string{
+	"celltrack init":             "it creates the database file",
+	"celltrack check":            "it checks the database file page by page",
+	"celltrack backup":           "it copies the database file to a file beside it",
+	"celltrack restore":          "it replaces the database file, with every celltrack stopped",
+	"celltrack upgrade":          "it migrates the database file, with every celltrack stopped",
+	"celltrack serve":            "it is the server: it opens the database file",
+	"celltrack demo":             "it builds a demonstration database file of its own",
+	"celltrack audit key init":   "it writes a signing key file, which belongs on the machine that signs",
+	"celltrack audit checkpoint": "it signs with a key file on the server's machine (`celltrack serve --checkpoint-key` signs checkpoints itself)",
+}
+
+// noDatabase are the commands that need no database: they run as they do
+// without a server.
+var noDatabase = map[string]bool{
+	"celltrack isbt check": true,
+	"celltrack completion": true,
 }
 
 // servedThroughServer reports whether the command named by its help name
@@ -48,6 +141,11 @@ type serverClient struct {
 	base    string // scheme://host[:port], no trailing slash
 	session serverSession
 	path    string // the session file
+	// facility is the server's facility FIN, read at the start of a command.
+	facility string
+	// signatures keeps the passwords signers typed in this command, for
+	// the server to check when the signature is used.
+	signatures *web.Signatures
 }
 
 // serverSession is the client's session file for one server: the cookie
@@ -90,7 +188,7 @@ func (rt *runtime) newServerClient(raw string) (*serverClient, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte(api.Base))
-	return &serverClient{rt: rt, api: api, base: api.Base, path: filepath.Join(dir, "server-"+hex.EncodeToString(sum[:12])+".json")}, nil
+	return &serverClient{rt: rt, api: api, base: api.Base, signatures: web.NewSignatures(), path: filepath.Join(dir, "server-"+hex.EncodeToString(sum[:12])+".json")}, nil
 }
 
 // useServerSession loads the session file of this server and checks --user
@@ -127,6 +225,12 @@ func (cl *serverClient) call(method, path string, body any) ([]byte, map[string]
 		}
 	}
 	return data, h, err
+}
+
+// Call is call for the remote services (web.Caller): one request of the
+// API with the session's cookie.
+func (cl *serverClient) Call(method, path string, body any) ([]byte, map[string][]string, error) {
+	return cl.call(method, path, body)
 }
 
 // login opens a session on the server and keeps its cookie in the session
@@ -169,69 +273,6 @@ func (cl *serverClient) logout() (string, bool, error) {
 	return cl.session.User, v.Ended, err
 }
 
-// doseCheck runs the bedside check on the server; a NO-GO returns the
-// report with its error.
-func (cl *serverClient) doseCheck(mrn string, containers []string, volume string) (dose.ReportView, error) {
-	return cl.checkCall("/api/v1/dose/check", web.CheckRequest{MRN: mrn, Containers: containers, VolumeML: volume})
-}
-
-func (cl *serverClient) checkCall(path string, body any) (dose.ReportView, error) {
-	data, _, err := cl.call("POST", path, body)
-	if err != nil && lot.ErrorCode(err) != lot.ENOGO {
-		return dose.ReportView{}, err
-	}
-	var resp web.CheckResponse
-	if jerr := json.Unmarshal(data, &resp); jerr != nil {
-		return dose.ReportView{}, lot.Errorf(lot.EINTERNAL, "the server %s answered the check with something else than a report: %v", cl.base, jerr)
-	}
-	return resp.Report, err
-}
-
-// doseAdminister records an infusion on the server: the acting user signs
-// as the nurse, witness as the witness. A NO-GO returns the report's error
-// after printing the report, as the local command does.
-func (cl *serverClient) doseAdminister(mrn string, containers []string, volume, start, password, witness, witnessPassword string) (dose.InfusionView, error) {
-	req := web.AdministerRequest{CheckRequest: web.CheckRequest{MRN: mrn, Containers: containers, VolumeML: volume},
-		Start: start, Password: password, Witness: witness, WitnessPassword: witnessPassword}
-	data, _, err := cl.call("POST", "/api/v1/dose/administer", req)
-	if lot.ErrorCode(err) == lot.ENOGO {
-		var resp web.CheckResponse
-		if json.Unmarshal(data, &resp) == nil {
-			return dose.InfusionView{}, cl.rt.printCheck(resp.Report, err)
-		}
-	}
-	if err != nil {
-		return dose.InfusionView{}, err
-	}
-	var v dose.InfusionView
-	if err := json.Unmarshal(data, &v); err != nil {
-		return v, lot.Errorf(lot.EINTERNAL, "the server %s recorded the infusion but its answer cannot be read (%v); check `celltrack trace patient %s` before doing anything again", cl.base, err, mrn)
-	}
-	return v, nil
-}
-
-// checkSigners asks the server whether the acting user and witness may
-// sign an administration, before any password is read.
-func (cl *serverClient) checkSigners(mrn string, containers []string, volume, start, witness string) error {
-	req := web.AdministerRequest{CheckRequest: web.CheckRequest{MRN: mrn, Containers: containers, VolumeML: volume},
-		Start: start, Witness: witness, SignersOnly: true}
-	_, _, err := cl.call("POST", "/api/v1/dose/administer", req)
-	return err
-}
-
-// reaction records a reaction, a correction or a void on the server.
-func (cl *serverClient) reaction(req web.ReactionRequest) (dose.Reaction, error) {
-	var r dose.Reaction
-	data, _, err := cl.call("POST", "/api/v1/dose/reaction", req)
-	if err != nil {
-		return r, err
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return r, lot.Errorf(lot.EINTERNAL, "the server %s recorded the reaction but its answer cannot be read: %v", cl.base, err)
-	}
-	return r, nil
-}
-
 // trace fetches a trace report rendered by the server in format, with the
 // summary the server sends beside it (web.ReportHeader).
 func (cl *serverClient) trace(kind, ref, format string, fullVerify bool) ([]byte, reportSummary, error) {
@@ -239,7 +280,18 @@ func (cl *serverClient) trace(kind, ref, format string, fullVerify bool) ([]byte
 	if fullVerify {
 		q.Set("full_verify", "true")
 	}
-	data, h, err := cl.call("GET", "/api/v1/trace/"+kind+"/"+url.PathEscape(ref)+"?"+q.Encode(), nil)
+	return cl.rendered("/api/v1/trace/" + kind + "/" + url.PathEscape(ref) + "?" + q.Encode())
+}
+
+// report fetches a report across records (access, handling) rendered by the
+// server, with its summary.
+func (cl *serverClient) report(kind string, q url.Values) ([]byte, reportSummary, error) {
+	return cl.rendered("/api/v1/svc/reports/" + kind + "?" + q.Encode())
+}
+
+// rendered fetches a report the server rendered, and its summary.
+func (cl *serverClient) rendered(path string) ([]byte, reportSummary, error) {
+	data, h, err := cl.call("GET", path, nil)
 	if err != nil {
 		return nil, reportSummary{}, err
 	}

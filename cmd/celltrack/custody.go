@@ -9,11 +9,19 @@ import (
 
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/web"
 	"github.com/google/uuid"
 	"github.com/urfave/cli/v2"
 )
 
-func (rt *runtime) custody() *store.CustodyService { return store.NewCustodyService(rt.db) }
+// custody is the custody service: the database's, or the server's with
+// --server.
+func (rt *runtime) custody() lot.CustodyService {
+	if rt.client != nil {
+		return web.NewRemoteCustody(rt.client)
+	}
+	return store.NewCustodyService(rt.db)
+}
 
 // custodyCommands are the container subcommands that move a container along
 // its chain of custody, and its history.

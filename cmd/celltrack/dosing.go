@@ -17,7 +17,14 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func (rt *runtime) doses() *store.DoseService { return store.NewDoseService(rt.db) }
+// doses is the dose service: the database's, or the server's with --server
+// (which checks the signers' passwords again before it signs).
+func (rt *runtime) doses() dose.Service {
+	if rt.client != nil {
+		return web.NewRemoteDoses(rt.client, rt.client.signatures)
+	}
+	return store.NewDoseService(rt.db)
+}
 
 func (rt *runtime) protocolCommand() *cli.Command {
 	return &cli.Command{
@@ -205,7 +212,7 @@ func (rt *runtime) scheduleCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					u, err := rt.db.Authenticate(actor(c), pw, dose.MeaningSchedule)
+					u, err := rt.users().Authenticate(actor(c), pw, dose.MeaningSchedule)
 					if err != nil {
 						return err
 					}
@@ -321,10 +328,6 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					if rt.client != nil {
-						v, err := rt.client.doseCheck(c.Args().First(), c.StringSlice("container"), c.String("volume-ml"))
-						return rt.printCheck(v, err)
-					}
 					rep, err := rt.doses().Check(c.Args().First(), c.StringSlice("container"), vol)
 					if err != nil {
 						return err
@@ -355,32 +358,12 @@ func (rt *runtime) doseCommand() *cli.Command {
 							return err
 						}
 					}
-					if rt.client != nil {
-						// Refuse the wrong people before asking for any
-						// password: the server checks the signers first.
-						if err := rt.client.checkSigners(c.Args().First(), c.StringSlice("container"), c.String("volume-ml"), c.String("start"), c.String("witness")); err != nil {
-							return err
-						}
-						pw1, err := rt.password(c, actor(c)+" (administering)")
-						if err != nil {
-							return err
-						}
-						pw2, err := rt.password(c, c.String("witness")+" (witness)")
-						if err != nil {
-							return err
-						}
-						v, err := rt.client.doseAdminister(c.Args().First(), c.StringSlice("container"), c.String("volume-ml"), c.String("start"), pw1, c.String("witness"), pw2)
-						if err != nil {
-							return err
-						}
-						return rt.out(v, func(w io.Writer) { printInfusion(w, c.Args().First(), v) })
-					}
 					// Refuse the wrong people before asking for any password.
-					nu, err := rt.db.User(actor(c))
+					nu, err := rt.users().User(actor(c))
 					if err != nil {
 						return err
 					}
-					wu, err := rt.db.Signer("--witness", c.String("witness"))
+					wu, err := rt.users().Signer("--witness", c.String("witness"))
 					if err != nil {
 						return err
 					}
@@ -395,11 +378,11 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					nurse, err := rt.db.Authenticate(actor(c), pw1, dose.MeaningAdminister)
+					nurse, err := rt.users().Authenticate(actor(c), pw1, dose.MeaningAdminister)
 					if err != nil {
 						return err
 					}
-					witness, err := rt.db.Authenticate(c.String("witness"), pw2, dose.MeaningWitness)
+					witness, err := rt.users().Authenticate(c.String("witness"), pw2, dose.MeaningWitness)
 					if err != nil {
 						return err
 					}
@@ -443,7 +426,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					u, err := rt.db.Authenticate(actor(c), pw, dose.MeaningConfirmWeight)
+					u, err := rt.users().Authenticate(actor(c), pw, dose.MeaningConfirmWeight)
 					if err != nil {
 						return err
 					}
@@ -621,11 +604,7 @@ func (rt *runtime) doseReaction(c *cli.Context) error {
 		}
 		var r dose.Reaction
 		var err error
-		if rt.client != nil {
-			r, err = rt.client.reaction(web.ReactionRequest{Infusion: infusion, Void: intPtr(c.Int("void")), Reason: c.String("reason")})
-		} else {
-			r, err = rt.doses().VoidReaction(actor(c), infusion, c.Int("void"), c.String("reason"))
-		}
+		r, err = rt.doses().VoidReaction(actor(c), infusion, c.Int("void"), c.String("reason"))
 		if err != nil {
 			return err
 		}
@@ -642,14 +621,10 @@ func (rt *runtime) doseReaction(c *cli.Context) error {
 		r   dose.Reaction
 		err error
 	)
-	if c.IsSet("corrects") && rt.client != nil {
-		r, err = rt.client.reaction(web.ReactionRequest{Infusion: infusion, Corrects: intPtr(c.Int("corrects")), Grade: c.Int("grade"), Text: c.String("text"), Reason: c.String("reason")})
-	} else if c.IsSet("corrects") {
+	if c.IsSet("corrects") {
 		r, err = rt.doses().CorrectReaction(actor(c), infusion, c.Int("corrects"), c.Int("grade"), c.String("text"), c.String("reason"))
 	} else if c.IsSet("reason") {
 		err = lot.Errorf(lot.EINVALID, "--reason is for a correction or a void; give --corrects N or --void N too, or drop --reason")
-	} else if rt.client != nil {
-		r, err = rt.client.reaction(web.ReactionRequest{Infusion: infusion, Grade: c.Int("grade"), Text: c.String("text")})
 	} else {
 		r, err = rt.doses().RecordReaction(actor(c), infusion, c.Int("grade"), c.String("text"))
 	}
@@ -664,5 +639,3 @@ func (rt *runtime) doseReaction(c *cli.Context) error {
 		fmt.Fprintln(w)
 	})
 }
-
-func intPtr(n int) *int { return &n }

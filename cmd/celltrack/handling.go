@@ -1,6 +1,9 @@
 package main
 
 import (
+	"net/url"
+	"time"
+
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/trace"
@@ -24,6 +27,13 @@ func (rt *runtime) reportCommand() *cli.Command {
 				format, err := traceFormat(c, rt.json)
 				if err != nil {
 					return err
+				}
+				if rt.client != nil {
+					data, sum, err := rt.client.report("access", url.Values{"format": {format}})
+					if err != nil {
+						return err
+					}
+					return rt.writeRendered(data, sum, format, c.String("out"), c.Bool("force"))
 				}
 				r, err := trace.New(rt.db.ReadTrace).Access(actor(c))
 				if err != nil {
@@ -67,6 +77,20 @@ func (rt *runtime) reportCommand() *cli.Command {
 				}
 				if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 					return lot.Errorf(lot.EINVALID, "--from %s is after --to %s; give the earlier date first", c.String("from"), c.String("to"))
+				}
+				if rt.client != nil {
+					q := url.Values{"format": {format}, "protocol": {f.Protocol}}
+					if !f.From.IsZero() {
+						q.Set("from", f.From.Format(time.RFC3339))
+					}
+					if !f.To.IsZero() {
+						q.Set("to", f.To.Format(time.RFC3339))
+					}
+					data, sum, err := rt.client.report("handling", q)
+					if err != nil {
+						return err
+					}
+					return rt.writeRendered(data, sum, format, c.String("out"), c.Bool("force"))
 				}
 				r, err := trace.New(rt.db.ReadTrace).Handling(user, f)
 				if err != nil {

@@ -10,10 +10,26 @@ import (
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/report"
 	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/web"
 	"github.com/urfave/cli/v2"
 )
 
-func (rt *runtime) labelService() *store.LabelService { return store.NewLabelService(rt.db) }
+// labelService is the label service: the database's, or the server's with
+// --server (which counts the labels this command renders and writes here).
+func (rt *runtime) labelService() lot.LabelService {
+	if rt.client != nil {
+		return web.NewRemoteLabels(rt.client)
+	}
+	return store.NewLabelService(rt.db)
+}
+
+// facility is the facility's FIN: the database's, or the server's.
+func (rt *runtime) facility() (string, error) {
+	if rt.client != nil {
+		return rt.client.facility, nil
+	}
+	return rt.db.Facility()
+}
 
 func (rt *runtime) labelCommand() *cli.Command {
 	return &cli.Command{
@@ -32,7 +48,7 @@ func (rt *runtime) labelCommand() *cli.Command {
 				Flags: []cli.Flag{&cli.StringFlag{Name: "out", Usage: "the PDF `FILE` (default: LOT-labels.pdf or CONTAINER-label.pdf)"}, forceFlag},
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
 					ref, out := c.Args().First(), c.String("out")
-					fin, err := rt.db.Facility()
+					fin, err := rt.facility()
 					if err != nil {
 						return err
 					}

@@ -9,10 +9,17 @@ import (
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
 	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/web"
 	"github.com/urfave/cli/v2"
 )
 
-func (rt *runtime) lots() *store.LotService { return store.NewLotService(rt.db) }
+// lots is the lot service: the database's, or the server's with --server.
+func (rt *runtime) lots() lot.Service {
+	if rt.client != nil {
+		return web.NewRemoteLots(rt.client)
+	}
+	return store.NewLotService(rt.db)
+}
 
 func (rt *runtime) donorCommand() *cli.Command {
 	return &cli.Command{

@@ -14,10 +14,18 @@ import (
 	"github.com/celltrack/celltrack/release"
 	"github.com/celltrack/celltrack/report"
 	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/web"
 	"github.com/urfave/cli/v2"
 )
 
-func (rt *runtime) release() *store.ReleaseService { return store.NewReleaseService(rt.db) }
+// release is the release service: the database's, or the server's with
+// --server (which checks the signers' passwords).
+func (rt *runtime) release() release.Service {
+	if rt.client != nil {
+		return web.NewRemoteReleases(rt.client)
+	}
+	return store.NewReleaseService(rt.db)
+}
 
 func (rt *runtime) releaseCommand() *cli.Command {
 	return &cli.Command{
@@ -348,7 +356,7 @@ func (rt *runtime) releaseCertificate(c *cli.Context) error {
 		return err
 	}
 	if name := actor(c); name != "" {
-		u, err := rt.db.User(name)
+		u, err := rt.users().User(name)
 		if err != nil {
 			return err
 		}

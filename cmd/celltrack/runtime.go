@@ -10,8 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/web"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
@@ -144,6 +146,17 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 				if err := rt.client.useServerSession(c); err != nil {
 					return err
 				}
+				// Times are shown in the facility's zone, as locally.
+				fin, loc, zerr, err := web.RemoteFacility(rt.client)
+				if err != nil {
+					return err
+				}
+				rt.client.facility = fin
+				if zerr == nil {
+					lot.SetDisplayZone(loc)
+				} else {
+					fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", lot.ErrorMessage(zerr))
+				}
 			}
 			return fn(c)
 		}
@@ -255,4 +268,21 @@ func (rt *runtime) password(c *cli.Context, prompt string) (string, error) {
 		return "", fmt.Errorf("read password: %w", err)
 	}
 	return string(b), nil
+}
+
+// users is the service of accounts and signatures: the database, or the
+// server with --server (which checks every password).
+func (rt *runtime) users() audit.Users {
+	if rt.client != nil {
+		return web.NewRemoteUsers(rt.client, rt.client.signatures)
+	}
+	return rt.db
+}
+
+// auditLog reads the audit trail: the database's, or the server's.
+func (rt *runtime) auditLog() audit.Log {
+	if rt.client != nil {
+		return web.NewRemoteUsers(rt.client, rt.client.signatures)
+	}
+	return rt.db
 }

@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/report"
 	"github.com/celltrack/celltrack/store"
 	"github.com/celltrack/celltrack/trace"
 	"github.com/celltrack/celltrack/web"
@@ -206,13 +208,24 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 			ts.FullVerify = true
 			return ts
 		}(),
-		Lots:     store.NewLotService(db),
-		Releases: store.NewReleaseService(db),
-		Users:    db,
-		Sessions: webSessions{db},
-		Accounts: db,
-		Now:      db.Now, // the database's clock: what is locked is decided by it
-		Health:   func() error { _, err := db.Facility(); return err },
+		Lots:        store.NewLotService(db),
+		Releases:    store.NewReleaseService(db),
+		Users:       db,
+		Sessions:    webSessions{db},
+		Accounts:    db,
+		Now:         db.Now, // the database's clock: what is locked is decided by it
+		Health:      func() error { _, err := db.Facility(); return err },
+		Zone:        db.FacilityZone,
+		Facility:    db.Facility,
+		UserService: db,
+		Verify: func() (web.Verification, error) {
+			v, err := db.Verify()
+			return web.Verification{Entries: v.Entries, Records: v.Records, Head: v.Head, Tree: v.Tree, Problems: v.Problems}, err
+		},
+		Reports:  webReports{trace.New(db.ReadTrace)},
+		AuditLog: db,
+		Custody:  store.NewCustodyService(db),
+		Labels:   store.NewLabelService(db),
 		Secure:   secure,
 		Log:      logger,
 
@@ -254,6 +267,15 @@ func (s webSessions) Check(token string) (audit.User, string, error) {
 		return info.User, encodeCreds(next), nil
 	}
 	return info.User, "", nil
+}
+
+func (s webSessions) Info(token string) (audit.User, audit.Session, error) {
+	c, err := decodeCreds(token)
+	if err != nil {
+		return audit.User{}, audit.Session{}, err
+	}
+	info, _, err := s.db.Session(c)
+	return info.User, info.Session, err
 }
 
 func (s webSessions) Logout(token string) error {
@@ -314,6 +336,16 @@ func heldByServer(db string, err error) error {
 		return err
 	}
 	url := strings.TrimSpace(f.URL)
-	return lot.Errorf(lot.EBUSY, "database is busy: celltrack serve (pid %d, since %s) holds %s and serves it at %s; use it there (CELLTRACK_SERVER=%s runs login, logout, dose check, administer and reaction, and trace through it), or stop that server first",
+	return lot.Errorf(lot.EBUSY, "database is busy: celltrack serve (pid %d, since %s) holds %s and serves it at %s; use it there (CELLTRACK_SERVER=%s runs every command but the file-level ones through it), or stop that server first",
 		f.PID, lot.FormatTime(f.Started), db, url, url)
+}
+
+// webReports are the reports across records of the trace service, for
+// `celltrack report` through a server.
+type webReports struct{ ts *trace.Service }
+
+func (r webReports) Access(user string) (report.Report, error) { return r.ts.Access(user) }
+
+func (r webReports) Handling(user, protocol string, from, to time.Time) (report.Report, error) {
+	return r.ts.Handling(user, dose.HandlingFilter{Protocol: protocol, From: from, To: to})
 }

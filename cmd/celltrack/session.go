@@ -15,6 +15,7 @@ import (
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/web"
 	"github.com/urfave/cli/v2"
 )
 
@@ -176,7 +177,7 @@ func (rt *runtime) loginCommand() *cli.Command {
 			if err := saveSession(path, creds); err != nil {
 				return err
 			}
-			set, err := rt.db.Settings()
+			set, err := rt.users().Settings()
 			if err != nil {
 				return err
 			}
@@ -240,14 +241,23 @@ func (rt *runtime) whoamiCommand() *cli.Command {
 		ArgsUsage:   " ",
 		Description: example("celltrack whoami"),
 		Action: rt.action(readDB, 0, func(c *cli.Context) error {
-			set, err := rt.db.Settings()
+			set, err := rt.users().Settings()
 			if err != nil {
 				return err
 			}
-			info := *rt.session
-			return rt.out(sessionView(dbPath(c), info, set), func(w io.Writer) {
+			var info store.SessionInfo
+			where := dbPath(c)
+			if rt.client != nil {
+				if info.User, info.Session, err = web.RemoteSession(rt.client); err != nil {
+					return err
+				}
+				where = rt.client.base
+			} else {
+				info = *rt.session
+			}
+			return rt.out(sessionView(where, info, set), func(w io.Writer) {
 				fmt.Fprintf(w, "user      %s (%s, %s)\n", info.User.Name, info.User.FullName, info.User.Role)
-				fmt.Fprintf(w, "database  %s\n", dbPath(c))
+				fmt.Fprintf(w, "database  %s\n", where)
 				fmt.Fprintf(w, "started   %s\n", lot.FormatTime(info.Session.Created))
 				fmt.Fprintf(w, "expires   %s, or after %s idle (at %s)\n", lot.FormatTime(info.Session.Expires), audit.FormatDuration(set.IdleExpiry), lot.FormatTime(idleEnd(info, set)))
 			})

@@ -25,7 +25,7 @@ func (rt *runtime) settingsCommand() *cli.Command {
 				ArgsUsage:   " ",
 				Description: example("celltrack settings show"),
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
-					s, err := rt.db.Settings()
+					s, err := rt.users().Settings()
 					if err != nil {
 						return err
 					}
@@ -47,7 +47,7 @@ func (rt *runtime) settingsCommand() *cli.Command {
 					&cli.StringFlag{Name: "reason", Required: true, Usage: "why the settings change"},
 				},
 				Action: rt.action(writeDB, 0, func(c *cli.Context) error {
-					s, err := rt.db.Settings()
+					s, err := rt.users().Settings()
 					if err != nil {
 						return err
 					}
@@ -68,7 +68,7 @@ func (rt *runtime) settingsCommand() *cli.Command {
 					if !changed {
 						return lot.Errorf(lot.EUSAGE, "`celltrack settings set` needs at least one of --idle, --absolute, --lockout, --password-max-age")
 					}
-					if err := rt.db.SetSettings(actor(c), s, c.String("reason")); err != nil {
+					if err := rt.users().SetSettings(actor(c), s, c.String("reason")); err != nil {
 						return err
 					}
 					return rt.out(settingsView(s), func(w io.Writer) { printSettings(w, s) })

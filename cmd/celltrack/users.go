@@ -97,7 +97,7 @@ func (rt *runtime) userCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					u, err = rt.db.AddUser(actor(c), u, pw, adminPw)
+					u, err = rt.users().AddUser(actor(c), u, pw, adminPw)
 					if err != nil {
 						return err
 					}
@@ -110,11 +110,11 @@ func (rt *runtime) userCommand() *cli.Command {
 				ArgsUsage:   " ",
 				Description: example("celltrack --user alice user list"),
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
-					us, err := rt.db.Users()
+					us, err := rt.users().Users()
 					if err != nil {
 						return err
 					}
-					set, err := rt.db.Settings()
+					set, err := rt.users().Settings()
 					if err != nil {
 						return err
 					}
@@ -150,7 +150,7 @@ func (rt *runtime) userCommand() *cli.Command {
 				Description: example("celltrack --user alice user disable --reason 'left the unit' liu"),
 				Flags:       []cli.Flag{&cli.StringFlag{Name: "reason", Required: true, Usage: "why the user is disabled"}},
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
-					u, err := rt.db.DisableUser(actor(c), c.Args().First(), c.String("reason"))
+					u, err := rt.users().DisableUser(actor(c), c.Args().First(), c.String("reason"))
 					if err != nil {
 						return err
 					}
@@ -159,12 +159,12 @@ func (rt *runtime) userCommand() *cli.Command {
 			},
 			rt.adminUserCommand("enable", "enable a disabled user again (admin only)", "celltrack user enable --reason 'back from leave' liu",
 				func(c *cli.Context, name, reason string) (audit.User, string, error) {
-					u, err := rt.db.EnableUser(actor(c), name, reason)
+					u, err := rt.users().EnableUser(actor(c), name, reason)
 					return u, "enabled user " + name, err
 				}),
 			rt.adminUserCommand("unlock", "lift a lockout after wrong passwords (admin only)", "celltrack user unlock --reason 'identity checked by phone' nina",
 				func(c *cli.Context, name, reason string) (audit.User, string, error) {
-					u, err := rt.db.UnlockUser(actor(c), name, reason)
+					u, err := rt.users().UnlockUser(actor(c), name, reason)
 					return u, "unlocked user " + name, err
 				}),
 			{
@@ -181,7 +181,7 @@ func (rt *runtime) userCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					u, err := rt.db.ResetPassword(actor(c), name, pw, c.String("reason"))
+					u, err := rt.users().ResetPassword(actor(c), name, pw, c.String("reason"))
 					if err != nil {
 						return err
 					}
@@ -208,7 +208,7 @@ func (rt *runtime) userCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					u, err := rt.db.SetRole(actor(c), name, role, c.String("reason"), adminPw)
+					u, err := rt.users().SetRole(actor(c), name, role, c.String("reason"), adminPw)
 					if err != nil {
 						return err
 					}
@@ -232,7 +232,7 @@ func (rt *runtime) userCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					u, err := rt.db.ChangePassword(actor(c), old, pw)
+					u, err := rt.users().ChangePassword(actor(c), old, pw)
 					if err != nil {
 						return err
 					}

@@ -1,0 +1,49 @@
+package audit
+
+// Users is the service of user accounts: looking people up, checking a
+// signature's password and the admin's changes to accounts. The store
+// implements it on the database; the command line's client of a server
+// implements it over the API, where the server checks every password.
+// Writes take the acting user's name and return EFORBIDDEN for a role that
+// may not, EAUTH for a wrong password, EINVALID for a bad value or reason,
+// ECONFLICT for a state that forbids it and ENOTFOUND for an unknown user.
+type Users interface {
+	// User returns the user called name: ENOTFOUND.
+	User(name string) (User, error)
+	// Users lists every user.
+	Users() ([]User, error)
+	// Signer returns the co-signer named in field (--witness,
+	// --physician): ENOTFOUND naming the field for an unknown name.
+	Signer(field, name string) (User, error)
+	// Authenticate checks name's password for a signature with meaning:
+	// EAUTH for a wrong password (counted, and recorded in the audit
+	// trail), EFORBIDDEN for a disabled user or a role that may not sign so.
+	Authenticate(name, password, meaning string) (User, error)
+
+	AddUser(actor string, u User, password, adminPassword string) (User, error)
+	DisableUser(actor, name, reason string) (User, error)
+	EnableUser(actor, name, reason string) (User, error)
+	UnlockUser(actor, name, reason string) (User, error)
+	ResetPassword(actor, name, oneTime, reason string) (User, error)
+	SetRole(actor, name string, role Role, reason, adminPassword string) (User, error)
+	ChangePassword(actor, old, password string) (User, error)
+
+	// Settings are the facility's session, lockout and password settings;
+	// SetSettings changes them with a reason (admin).
+	Settings() (Settings, error)
+	SetSettings(actor string, s Settings, reason string) error
+}
+
+// Log reads the audit trail.
+type Log interface {
+	// AuditLog returns the entries of the trail, oldest first; entity
+	// ("" for all) narrows them to one record: UUID, lot, DIN, container
+	// code, MRN, donor id or user name (ENOTFOUND).
+	AuditLog(entity string) ([]Entry, error)
+}
+
+// Public is u as it may leave the database: without its password hash.
+func Public(u User) User {
+	u.Hash = ""
+	return u
+}

@@ -1,0 +1,380 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+)
+
+// RemoteDoses is dose.Service over the API. A method signed by the acting
+// user (ChangeSchedule, ConfirmWeight, Administer) sends the password the
+// signer gave RemoteUsers.Authenticate in this command; the server signs as
+// the session's user, never as a name in the body, and checks the password
+// again before it signs.
+type RemoteDoses struct {
+	c    Caller
+	sigs *Signatures
+}
+
+var _ dose.Service = RemoteDoses{}
+
+// NewRemoteDoses returns dose.Service on the server that c calls; sigs are
+// the command's signatures (NewRemoteUsers).
+func NewRemoteDoses(c Caller, sigs *Signatures) RemoteDoses { return RemoteDoses{c, sigs} }
+
+// Zone is a time zone as the service endpoints send it: its IANA name
+// (a *time.Location has no JSON of its own).
+type Zone string
+
+func zoneOf(loc *time.Location) Zone {
+	if loc == nil {
+		return ""
+	}
+	return Zone(loc.String())
+}
+
+// loc is the zone again; "" is nil, and a name this machine does not know
+// is refused rather than shown as UTC.
+func (z Zone) loc() (*time.Location, error) {
+	if z == "" {
+		return nil, nil
+	}
+	loc, err := time.LoadLocation(string(z))
+	if err != nil {
+		return nil, lot.Errorf(lot.EINVALID, "the time zone %q (from the server) is not known on this machine: %v", z, err)
+	}
+	return loc, nil
+}
+
+// WireCourse is a course with its zone's name.
+type WireCourse struct {
+	dose.Course
+	ZoneName Zone
+}
+
+func wireCourse(c dose.Course) WireCourse { return WireCourse{c, zoneOf(c.Zone)} }
+
+func (w WireCourse) course() (dose.Course, error) {
+	c := w.Course
+	var err error
+	c.Zone, err = w.ZoneName.loc()
+	return c, err
+}
+
+// WireReport is a bedside check's report with its zone's name.
+type WireReport struct {
+	dose.Report
+	ZoneName Zone
+}
+
+func wireReport(r dose.Report) WireReport { return WireReport{r, zoneOf(r.Zone)} }
+
+func (w WireReport) report() (dose.Report, error) {
+	r := w.Report
+	var err error
+	r.Zone, err = w.ZoneName.loc()
+	return r, err
+}
+
+// WireCalc is a dose's working with its course's zone.
+type WireCalc struct {
+	dose.CalcResult
+	ZoneName Zone
+}
+
+// Courses answers GET /api/v1/svc/patients/{ref}/courses.
+type Courses struct {
+	Patient lot.Patient
+	Courses []WireCourse
+}
+
+// Infusions answers GET /api/v1/svc/patients/{ref}/infusions.
+type Infusions struct {
+	Infusions []dose.Infusion
+	Reactions map[uuid.UUID][]dose.Reaction
+}
+
+// ScheduleRequest is the body of POST /api/v1/svc/patients/{ref}/courses.
+type ScheduleRequest struct {
+	Protocol string
+	Start    time.Time
+	Site     string
+}
+
+// ScheduleChangeRequest is the body of POST
+// /api/v1/svc/patients/{ref}/courses/active/infusions/{n}/date, signed by
+// the acting physician.
+type ScheduleChangeRequest struct {
+	Date     time.Time
+	Reason   string
+	Password string
+}
+
+// ConfirmWeightRequest is the body of POST
+// /api/v1/svc/patients/{ref}/weights/latest/confirmation.
+type ConfirmWeightRequest struct {
+	Reason   string
+	Password string
+}
+
+// CheckRequestBody is the body of POST /api/v1/svc/checks.
+type CheckRequestBody struct {
+	MRN        string
+	Containers []string
+	Volume     lot.Tenths
+}
+
+// AdministerBody is the body of POST /api/v1/svc/infusions: the acting
+// user signs as the nurse with NursePassword, Witness with hers.
+type AdministerBody struct {
+	Administration  dose.Administration
+	NursePassword   string
+	Witness         string
+	WitnessPassword string
+}
+
+// Administered answers an administration: on NO-GO the report comes with
+// the error object (its "result").
+type Administered struct {
+	Infusion dose.Infusion
+	Report   WireReport
+}
+
+// ReactionBody is the body of a reaction recorded, corrected or voided.
+type ReactionBody struct {
+	Grade  int
+	Text   string
+	Reason string
+}
+
+func (r RemoteDoses) AddProtocol(_ string, p dose.Protocol) (dose.StoredProtocol, error) {
+	return remotePost[dose.StoredProtocol](r.c, "/protocols", p)
+}
+
+func (r RemoteDoses) Protocol(name string, version int) (dose.StoredProtocol, error) {
+	path := "/protocols/" + seg(name)
+	if version != 0 {
+		path += "?" + url.Values{"version": {itoa(version)}}.Encode()
+	}
+	return remoteGet[dose.StoredProtocol](r.c, path)
+}
+
+func (r RemoteDoses) Protocols() ([]dose.StoredProtocol, error) {
+	return remoteGet[[]dose.StoredProtocol](r.c, "/protocols")
+}
+
+func (r RemoteDoses) CreateSchedule(_, mrn, protocol string, start time.Time, site string) (dose.Course, error) {
+	w, err := remotePost[WireCourse](r.c, "/patients/"+seg(mrn)+"/courses", ScheduleRequest{protocol, start, site})
+	return courseOf(w, err)
+}
+
+func courseOf(w WireCourse, err error) (dose.Course, error) {
+	c, zerr := w.course()
+	if err == nil {
+		err = zerr
+	}
+	return c, err
+}
+
+func (r RemoteDoses) ChangeSchedule(signer audit.User, mrn string, n int, date time.Time, reason string) (dose.Course, error) {
+	pw, err := r.sigs.signature(signer, dose.MeaningSchedule)
+	if err != nil {
+		return dose.Course{}, err
+	}
+	w, err := remotePost[WireCourse](r.c, "/patients/"+seg(mrn)+"/courses/active/infusions/"+itoa(n)+"/date", ScheduleChangeRequest{date, reason, pw})
+	return courseOf(w, err)
+}
+
+func (r RemoteDoses) Courses(mrn string) (lot.Patient, []dose.Course, error) {
+	v, err := remoteGet[Courses](r.c, "/patients/"+seg(mrn)+"/courses")
+	var cs []dose.Course
+	for _, w := range v.Courses {
+		c, zerr := w.course()
+		if err == nil {
+			err = zerr
+		}
+		cs = append(cs, c)
+	}
+	return v.Patient, cs, err
+}
+
+func (r RemoteDoses) ConfirmWeight(signer audit.User, mrn, reason string) (lot.Weight, error) {
+	pw, err := r.sigs.signature(signer, dose.MeaningConfirmWeight)
+	if err != nil {
+		return lot.Weight{}, err
+	}
+	return remotePost[lot.Weight](r.c, "/patients/"+seg(mrn)+"/weights/latest/confirmation", ConfirmWeightRequest{reason, pw})
+}
+
+func (r RemoteDoses) Check(mrn string, refs []string, volume lot.Tenths) (dose.Report, error) {
+	w, err := remotePost[WireReport](r.c, "/checks", CheckRequestBody{mrn, refs, volume})
+	rep, zerr := w.report()
+	if err == nil {
+		err = zerr
+	}
+	return rep, err
+}
+
+func (r RemoteDoses) Calc(req dose.CalcRequest) (dose.CalcResult, error) {
+	w, err := remotePost[WireCalc](r.c, "/calculations", req)
+	res := w.CalcResult
+	var zerr error
+	res.Course.Zone, zerr = w.ZoneName.loc()
+	if err == nil {
+		err = zerr
+	}
+	return res, err
+}
+
+func (r RemoteDoses) Administer(nurse, witness audit.User, a dose.Administration) (dose.Infusion, dose.Report, error) {
+	npw, err := r.sigs.signature(nurse, dose.MeaningAdminister)
+	if err != nil {
+		return dose.Infusion{}, dose.Report{}, err
+	}
+	wpw, err := r.sigs.signature(witness, dose.MeaningWitness)
+	if err != nil {
+		return dose.Infusion{}, dose.Report{}, err
+	}
+	v, err := remotePost[Administered](r.c, "/infusions", AdministerBody{a, npw, witness.Name, wpw})
+	rep, zerr := v.Report.report()
+	if err == nil {
+		err = zerr
+	}
+	return v.Infusion, rep, err
+}
+
+func (r RemoteDoses) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]dose.Reaction, error) {
+	v, err := remoteGet[Infusions](r.c, "/patients/"+seg(mrn)+"/infusions")
+	return v.Infusions, v.Reactions, err
+}
+
+func (r RemoteDoses) RecordReaction(_, infusion string, grade int, text string) (dose.Reaction, error) {
+	return remotePost[dose.Reaction](r.c, "/infusions/"+seg(infusion)+"/reactions", ReactionBody{Grade: grade, Text: text})
+}
+
+func (r RemoteDoses) CorrectReaction(_, infusion string, seq, grade int, text, reason string) (dose.Reaction, error) {
+	return remotePost[dose.Reaction](r.c, "/infusions/"+seg(infusion)+"/reactions/"+itoa(seq)+"/correction", ReactionBody{grade, text, reason})
+}
+
+func (r RemoteDoses) VoidReaction(_, infusion string, seq int, reason string) (dose.Reaction, error) {
+	return remotePost[dose.Reaction](r.c, "/infusions/"+seg(infusion)+"/reactions/"+itoa(seq)+"/void", ReactionBody{Reason: reason})
+}
+
+func (s *Server) doseRoutes() []svcRoute {
+	p := svcPrefix
+	D := func() dose.Service { return s.cfg.Doses }
+	U := func() audit.Users { return s.cfg.UserService }
+	return []svcRoute{
+		{"POST " + p + "/protocols", "dose.Service AddProtocol: a new version of a protocol (physician)",
+			writeCall(s, func(u audit.User, r *http.Request, pr dose.Protocol) (dose.StoredProtocol, error) {
+				return D().AddProtocol(u.Name, pr)
+			})},
+		{"GET " + p + "/protocols", "dose.Service Protocols: the latest version of every protocol",
+			readCall(s, func(r *http.Request) ([]dose.StoredProtocol, error) { return D().Protocols() })},
+		{"GET " + p + "/protocols/{name}", "dose.Service Protocol: a version of a protocol (?version=, default the latest)",
+			readCall(s, func(r *http.Request) (dose.StoredProtocol, error) {
+				v := 0
+				if q := r.URL.Query().Get("version"); q != "" {
+					var err error
+					if v, err = atoi("version", q); err != nil {
+						return dose.StoredProtocol{}, err
+					}
+				}
+				return D().Protocol(refOf(r, "name"), v)
+			})},
+		{"POST " + p + "/patients/{ref}/courses", "dose.Service CreateSchedule: start a course of a protocol (physician)",
+			writeCall(s, func(u audit.User, r *http.Request, q ScheduleRequest) (WireCourse, error) {
+				c, err := D().CreateSchedule(u.Name, refOf(r, "ref"), q.Protocol, q.Start, q.Site)
+				return wireCourse(c), err
+			})},
+		{"GET " + p + "/patients/{ref}/courses", "dose.Service Courses: a patient's courses as of now",
+			readCall(s, func(r *http.Request) (Courses, error) {
+				pt, cs, err := D().Courses(refOf(r, "ref"))
+				v := Courses{Patient: pt}
+				for _, c := range cs {
+					v.Courses = append(v.Courses, wireCourse(c))
+				}
+				return v, err
+			})},
+		{"POST " + p + "/patients/{ref}/courses/active/infusions/{n}/date", "dose.Service ChangeSchedule: move an infusion, signed with the acting physician's password",
+			writeCall(s, func(u audit.User, r *http.Request, q ScheduleChangeRequest) (WireCourse, error) {
+				n, err := seqOf(r, "n")
+				if err != nil {
+					return WireCourse{}, err
+				}
+				signer, err := U().Authenticate(u.Name, q.Password, dose.MeaningSchedule)
+				if err != nil {
+					return WireCourse{}, err
+				}
+				c, err := D().ChangeSchedule(signer, refOf(r, "ref"), n, q.Date, q.Reason)
+				return wireCourse(c), err
+			})},
+		{"POST " + p + "/patients/{ref}/weights/latest/confirmation", "dose.Service ConfirmWeight: confirm the latest weight, signed with the acting physician's password",
+			writeCall(s, func(u audit.User, r *http.Request, q ConfirmWeightRequest) (lot.Weight, error) {
+				signer, err := U().Authenticate(u.Name, q.Password, dose.MeaningConfirmWeight)
+				if err != nil {
+					return lot.Weight{}, err
+				}
+				return D().ConfirmWeight(signer, refOf(r, "ref"), q.Reason)
+			})},
+		{"POST " + p + "/checks", "dose.Service Check: the bedside check (nothing is written; a NO-GO is in the report)",
+			writeCall(s, func(u audit.User, r *http.Request, q CheckRequestBody) (WireReport, error) {
+				if err := audit.AuthorizeRead(u); err != nil {
+					return WireReport{}, err
+				}
+				rep, err := D().Check(q.MRN, q.Containers, q.Volume)
+				return wireReport(rep), err
+			})},
+		{"POST " + p + "/calculations", "dose.Service Calc: the working of a dose (nothing is written)",
+			writeCall(s, func(u audit.User, r *http.Request, q dose.CalcRequest) (WireCalc, error) {
+				if err := audit.AuthorizeRead(u); err != nil {
+					return WireCalc{}, err
+				}
+				res, err := D().Calc(q)
+				return WireCalc{res, zoneOf(res.Course.Zone)}, err
+			})},
+		{"POST " + p + "/infusions", "dose.Service Administer: record an infusion signed by the acting nurse and a witness (their passwords); NO-GO answers the report as the error's result",
+			writeCall(s, func(u audit.User, r *http.Request, q AdministerBody) (Administered, error) {
+				nurse, err := U().Authenticate(u.Name, q.NursePassword, dose.MeaningAdminister)
+				if err != nil {
+					return Administered{}, err
+				}
+				witness, err := U().Authenticate(q.Witness, q.WitnessPassword, dose.MeaningWitness)
+				if err != nil {
+					return Administered{}, err
+				}
+				in, rep, err := D().Administer(nurse, witness, q.Administration)
+				return Administered{in, wireReport(rep)}, err
+			})},
+		{"GET " + p + "/patients/{ref}/infusions", "dose.Service Infusions: a patient's infusions and their reactions",
+			readCall(s, func(r *http.Request) (Infusions, error) {
+				in, rs, err := D().Infusions(refOf(r, "ref"))
+				return Infusions{in, rs}, err
+			})},
+		{"POST " + p + "/infusions/{id}/reactions", "dose.Service RecordReaction: an adverse reaction to an infusion",
+			writeCall(s, func(u audit.User, r *http.Request, q ReactionBody) (dose.Reaction, error) {
+				return D().RecordReaction(u.Name, refOf(r, "id"), q.Grade, q.Text)
+			})},
+		{"POST " + p + "/infusions/{id}/reactions/{seq}/correction", "dose.Service CorrectReaction: a reaction that supersedes another, with a reason",
+			writeCall(s, func(u audit.User, r *http.Request, q ReactionBody) (dose.Reaction, error) {
+				seq, err := seqOf(r, "seq")
+				if err != nil {
+					return dose.Reaction{}, err
+				}
+				return D().CorrectReaction(u.Name, refOf(r, "id"), seq, q.Grade, q.Text, q.Reason)
+			})},
+		{"POST " + p + "/infusions/{id}/reactions/{seq}/void", "dose.Service VoidReaction: mark a reaction void, with a reason",
+			writeCall(s, func(u audit.User, r *http.Request, q ReactionBody) (dose.Reaction, error) {
+				seq, err := seqOf(r, "seq")
+				if err != nil {
+					return dose.Reaction{}, err
+				}
+				return D().VoidReaction(u.Name, refOf(r, "id"), seq, q.Reason)
+			})},
+	}
+}

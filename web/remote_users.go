@@ -1,0 +1,295 @@
+package web
+
+import (
+	"net/http"
+	"sync"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+)
+
+// Signatures are the passwords a command's signers typed, kept by the
+// remote services of one command between Authenticate and the call that
+// uses the signature: the client never checks a password. Authenticate
+// asks the server to check it (so a wrong one is refused, counted and
+// recorded where the command refuses it locally) and the call that carries
+// the signature sends it again, for the server to check once more before it
+// signs. The passwords travel in request bodies only, over https or to this
+// machine (NewClient's rule).
+type Signatures struct {
+	mu sync.Mutex
+	pw map[[2]string]string // {name, meaning} → password
+}
+
+// NewSignatures returns an empty set of signatures for one command.
+func NewSignatures() *Signatures { return &Signatures{pw: map[[2]string]string{}} }
+
+func (s *Signatures) keep(name, meaning, password string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pw[[2]string{name, meaning}] = password
+}
+
+// password is the password name typed for meaning; ok is false when name
+// did not sign so in this command.
+func (s *Signatures) password(name, meaning string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pw, ok := s.pw[[2]string{name, meaning}]
+	return pw, ok
+}
+
+// signature is the password of signer for meaning, for a call that carries
+// the signature; an unsigned signer is a programming error, refused.
+func (s *Signatures) signature(signer audit.User, meaning string) (string, error) {
+	pw, ok := s.password(signer.Name, meaning)
+	if !ok {
+		return "", lot.Errorf(lot.EINTERNAL, "%s did not sign %q in this command", signer.Name, meaning)
+	}
+	return pw, nil
+}
+
+// RemoteUsers is audit.Users and audit.Log over the API.
+type RemoteUsers struct {
+	c    Caller
+	sigs *Signatures
+}
+
+var (
+	_ audit.Users = RemoteUsers{}
+	_ audit.Log   = RemoteUsers{}
+)
+
+// NewRemoteUsers returns audit.Users on the server that c calls; sigs keeps
+// the command's signatures for the remote services that use them.
+func NewRemoteUsers(c Caller, sigs *Signatures) RemoteUsers { return RemoteUsers{c, sigs} }
+
+// SignRequest is the body of POST /api/v1/svc/signatures.
+type SignRequest struct {
+	User     string
+	Password string
+	Meaning  string
+}
+
+// AddUserRequest is the body of POST /api/v1/svc/users.
+type AddUserRequest struct {
+	User          audit.User
+	Password      string
+	AdminPassword string
+}
+
+// SetRoleRequest is the body of POST /api/v1/svc/users/{name}/role.
+type SetRoleRequest struct {
+	Role          audit.Role
+	Reason        string
+	AdminPassword string
+}
+
+// AccountPasswordRequest is the body of a password change or reset.
+type AccountPasswordRequest struct {
+	Old      string `json:",omitempty"`
+	Password string
+	Reason   string `json:",omitempty"`
+}
+
+// SettingsRequest is the body of POST /api/v1/svc/settings.
+type SettingsRequest struct {
+	Settings audit.Settings
+	Reason   string
+}
+
+// WireEntry is an audit entry as the service endpoints send it: with its
+// hashes, which the entry's own JSON leaves out.
+type WireEntry struct {
+	audit.Entry
+	PrevHash [32]byte `json:"prev_hash"`
+	Hash     [32]byte `json:"hash"`
+	State    bool     `json:"state"`
+}
+
+func (w WireEntry) entry() audit.Entry {
+	e := w.Entry
+	e.PrevHash, e.Hash, e.State = w.PrevHash, w.Hash, w.State
+	return e
+}
+
+func (r RemoteUsers) User(name string) (audit.User, error) {
+	return remoteGet[audit.User](r.c, "/users/"+seg(name))
+}
+
+func (r RemoteUsers) Users() ([]audit.User, error) { return remoteGet[[]audit.User](r.c, "/users") }
+
+func (r RemoteUsers) Signer(field, name string) (audit.User, error) {
+	return remotePost[audit.User](r.c, "/signers", SignerRequest{field, name})
+}
+
+// SignerRequest is the body of POST /api/v1/svc/signers.
+type SignerRequest struct {
+	Field string
+	Name  string
+}
+
+func (r RemoteUsers) Authenticate(name, password, meaning string) (audit.User, error) {
+	u, err := remotePost[audit.User](r.c, "/signatures", SignRequest{name, password, meaning})
+	if err == nil {
+		r.sigs.keep(name, meaning, password)
+	}
+	return u, err
+}
+
+func (r RemoteUsers) AddUser(_ string, u audit.User, password, adminPassword string) (audit.User, error) {
+	return remotePost[audit.User](r.c, "/users", AddUserRequest{u, password, adminPassword})
+}
+
+func (r RemoteUsers) account(name, action, reason string) (audit.User, error) {
+	return remotePost[audit.User](r.c, "/users/"+seg(name)+"/"+action, ReasonRequest{reason})
+}
+
+func (r RemoteUsers) DisableUser(_, name, reason string) (audit.User, error) {
+	return r.account(name, "disable", reason)
+}
+func (r RemoteUsers) EnableUser(_, name, reason string) (audit.User, error) {
+	return r.account(name, "enable", reason)
+}
+func (r RemoteUsers) UnlockUser(_, name, reason string) (audit.User, error) {
+	return r.account(name, "unlock", reason)
+}
+
+func (r RemoteUsers) ResetPassword(_, name, oneTime, reason string) (audit.User, error) {
+	return remotePost[audit.User](r.c, "/users/"+seg(name)+"/reset", AccountPasswordRequest{Password: oneTime, Reason: reason})
+}
+
+func (r RemoteUsers) SetRole(_, name string, role audit.Role, reason, adminPassword string) (audit.User, error) {
+	return remotePost[audit.User](r.c, "/users/"+seg(name)+"/role", SetRoleRequest{role, reason, adminPassword})
+}
+
+func (r RemoteUsers) ChangePassword(_, old, password string) (audit.User, error) {
+	return remotePost[audit.User](r.c, "/password", AccountPasswordRequest{Old: old, Password: password})
+}
+
+func (r RemoteUsers) Settings() (audit.Settings, error) {
+	return remoteGet[audit.Settings](r.c, "/settings")
+}
+
+func (r RemoteUsers) SetSettings(_ string, s audit.Settings, reason string) error {
+	_, err := remotePost[Checked](r.c, "/settings", SettingsRequest{s, reason})
+	return err
+}
+
+func (r RemoteUsers) AuditLog(entity string) ([]audit.Entry, error) {
+	path := "/audit"
+	if entity != "" {
+		path = "/audit/" + seg(entity)
+	}
+	ws, err := remoteGet[[]WireEntry](r.c, path)
+	var es []audit.Entry
+	for _, w := range ws {
+		es = append(es, w.entry())
+	}
+	return es, err
+}
+
+// public strips the password hash from a user answered by a call.
+func public(u audit.User, err error) (audit.User, error) { return audit.Public(u), err }
+
+func (s *Server) userRoutes() []svcRoute {
+	p := svcPrefix
+	U := func() audit.Users { return s.cfg.UserService }
+	account := func(do func(us audit.Users, actor, name, reason string) (audit.User, error)) http.HandlerFunc {
+		return writeCall(s, func(u audit.User, r *http.Request, q ReasonRequest) (audit.User, error) {
+			return public(do(U(), u.Name, refOf(r, "name"), q.Reason))
+		})
+	}
+	return []svcRoute{
+		{"GET " + p + "/users", "audit.Users Users: every user, without password hashes",
+			readCall(s, func(r *http.Request) ([]audit.User, error) {
+				us, err := U().Users()
+				for i := range us {
+					us[i] = audit.Public(us[i])
+				}
+				return us, err
+			})},
+		{"GET " + p + "/users/{name}", "audit.Users User: one user, without the password hash",
+			readCall(s, func(r *http.Request) (audit.User, error) { return public(U().User(refOf(r, "name"))) })},
+		{"POST " + p + "/signers", "audit.Users Signer: the co-signer a field names (witness, physician)",
+			writeCall(s, func(u audit.User, r *http.Request, q SignerRequest) (audit.User, error) {
+				if err := audit.AuthorizeRead(u); err != nil {
+					return audit.User{}, err
+				}
+				return public(U().Signer(q.Field, q.Name))
+			})},
+		{"POST " + p + "/signatures", "audit.Users Authenticate: check a signer's password for a meaning (a wrong one is counted and recorded)",
+			writeCall(s, func(u audit.User, r *http.Request, q SignRequest) (audit.User, error) {
+				return public(U().Authenticate(q.User, q.Password, q.Meaning))
+			})},
+		{"POST " + p + "/users", "audit.Users AddUser: add a user (admin; qa and physician need the admin's password)",
+			writeCall(s, func(u audit.User, r *http.Request, q AddUserRequest) (audit.User, error) {
+				return public(U().AddUser(u.Name, q.User, q.Password, q.AdminPassword))
+			})},
+		{"POST " + p + "/users/{name}/disable", "audit.Users DisableUser (admin)", account(audit.Users.DisableUser)},
+		{"POST " + p + "/users/{name}/enable", "audit.Users EnableUser (admin)", account(audit.Users.EnableUser)},
+		{"POST " + p + "/users/{name}/unlock", "audit.Users UnlockUser (admin)", account(audit.Users.UnlockUser)},
+		{"POST " + p + "/users/{name}/reset", "audit.Users ResetPassword: a one-time password (admin)",
+			writeCall(s, func(u audit.User, r *http.Request, q AccountPasswordRequest) (audit.User, error) {
+				return public(U().ResetPassword(u.Name, refOf(r, "name"), q.Password, q.Reason))
+			})},
+		{"POST " + p + "/users/{name}/role", "audit.Users SetRole: another role (admin; qa and physician need the admin's password)",
+			writeCall(s, func(u audit.User, r *http.Request, q SetRoleRequest) (audit.User, error) {
+				return public(U().SetRole(u.Name, refOf(r, "name"), q.Role, q.Reason, q.AdminPassword))
+			})},
+		{"POST " + p + "/password", "audit.Users ChangePassword: the acting user's own password",
+			writeCall(s, func(u audit.User, r *http.Request, q AccountPasswordRequest) (audit.User, error) {
+				return public(U().ChangePassword(u.Name, q.Old, q.Password))
+			})},
+		{"GET " + p + "/settings", "audit.Users Settings: session, lockout and password settings",
+			readCall(s, func(r *http.Request) (audit.Settings, error) { return U().Settings() })},
+		{"POST " + p + "/settings", "audit.Users SetSettings: change the settings with a reason (admin)",
+			writeCall(s, func(u audit.User, r *http.Request, q SettingsRequest) (Checked, error) {
+				return Checked{true}, U().SetSettings(u.Name, q.Settings, q.Reason)
+			})},
+		{"GET " + p + "/audit", "audit.Log AuditLog: every audit entry, password hashes redacted",
+			readCall(s, func(r *http.Request) ([]WireEntry, error) { return s.auditLog("") })},
+		{"GET " + p + "/audit/{entity}", "audit.Log AuditLog: the audit entries of one record, password hashes redacted",
+			readCall(s, func(r *http.Request) ([]WireEntry, error) { return s.auditLog(refOf(r, "entity")) })},
+	}
+}
+
+// auditLog reads the trail with every password hash redacted: none leaves
+// the server.
+func (s *Server) auditLog(entity string) ([]WireEntry, error) {
+	es, err := s.cfg.AuditLog.AuditLog(entity)
+	out := make([]WireEntry, 0, len(es))
+	for _, e := range es {
+		e = audit.Redact(e)
+		out = append(out, WireEntry{e, e.PrevHash, e.Hash, e.State})
+	}
+	return out, err
+}
+
+// Verification is what `audit verify` found: the entries and records
+// checked, the chain head, the audit tree's head and every problem.
+type Verification struct {
+	Entries  int
+	Records  int
+	Head     [32]byte
+	Tree     audit.Head
+	Problems []string
+}
+
+// RemoteVerify runs `audit verify` on the server that c calls.
+func RemoteVerify(c Caller) (Verification, error) {
+	return remoteGet[Verification](c, "/verification")
+}
+
+func (s *Server) verifyRoutes() []svcRoute {
+	p := svcPrefix
+	return []svcRoute{
+		{"GET " + p + "/verification", "audit verify: recompute the hash chain and check every record against its last audit entry",
+			readCall(s, func(r *http.Request) (Verification, error) {
+				if s.cfg.Verify == nil {
+					return Verification{}, lot.Errorf(lot.EINTERNAL, "this server does not verify its audit trail")
+				}
+				return s.cfg.Verify()
+			})},
+	}
+}

@@ -1,0 +1,322 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/report"
+)
+
+// The service endpoints: one per method of the service interfaces, each a
+// few lines that decode the request, call the method with the session's
+// user as the actor (never a name from the body) and encode the result.
+// The remote implementations in remote.go are their clients.
+
+// none is the request of a call without a body (a GET).
+type none struct{}
+
+// svcRoute is one service endpoint and what openapi.json says of it.
+type svcRoute struct {
+	pattern string
+	summary string
+	handler http.HandlerFunc
+}
+
+// readCall is a GET endpoint: the session's user must be one who may read
+// (an existing, enabled user), as a local read command checks.
+func readCall[Resp any](s *Server, fn func(r *http.Request) (Resp, error)) http.HandlerFunc {
+	return s.api(func(w http.ResponseWriter, r *http.Request, u audit.User) error {
+		if err := audit.AuthorizeRead(u); err != nil {
+			return err
+		}
+		v, err := fn(r)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, v)
+		return nil
+	})
+}
+
+// writeCall is a POST endpoint: the body is decoded strictly into Req, and
+// fn gets the session's user to act as.
+func writeCall[Req, Resp any](s *Server, fn func(u audit.User, r *http.Request, req Req) (Resp, error)) http.HandlerFunc {
+	return s.api(func(w http.ResponseWriter, r *http.Request, u audit.User) error {
+		var req Req
+		if err := decode(r, &req); err != nil {
+			return s.bodyError(w, err)
+		}
+		v, err := fn(u, r, req)
+		if lot.ErrorCode(err) == lot.ENOGO {
+			// A NO-GO carries what was checked: the error object and
+			// the result beside it.
+			s.logError(r, err)
+			writeJSON(w, statusOf(err), ErrorWithResult[Resp]{errorBody(err), v})
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, v)
+		return nil
+	})
+}
+
+// ErrorWithResult is an error object that carries the call's result: the
+// report of a NO-GO.
+type ErrorWithResult[T any] struct {
+	Error  APIErrorBody `json:"error"`
+	Result T            `json:"result"`
+}
+
+// refOf is the reference in the path wildcard name, as the client typed it.
+func refOf(r *http.Request, name string) string {
+	v := r.PathValue(name)
+	if v == "\x00empty" {
+		return ""
+	}
+	return v
+}
+
+// FacilityView answers GET /api/v1/svc/facility: the facility's FIN and
+// its IANA time zone, or why the zone cannot be read (the command line
+// then shows times in UTC with a warning, as locally).
+type FacilityView struct {
+	FIN       string       `json:"fin"`
+	Zone      string       `json:"zone,omitempty"`
+	ZoneError APIErrorBody `json:"zone_error,omitzero"`
+}
+
+func (s *Server) svcRoutes() []svcRoute {
+	p := svcPrefix
+	L := func() lot.Service { return s.cfg.Lots }
+	C := func() lot.CustodyService { return s.cfg.Custody }
+	LB := func() lot.LabelService { return s.cfg.Labels }
+	move := func(do func(u audit.User, ref string, m lot.Move) (lot.Container, error)) http.HandlerFunc {
+		return writeCall(s, func(u audit.User, r *http.Request, m lot.Move) (lot.Container, error) {
+			return do(u, refOf(r, "ref"), m)
+		})
+	}
+	return []svcRoute{
+		{"POST " + p + "/containers/{ref}/store", "lot.CustodyService Store: put a container into storage (lab); body: Move with Location",
+			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
+				return C().Store(u.Name, ref, m.Location)
+			})},
+		{"POST " + p + "/containers/{ref}/ship", "lot.CustodyService Ship: ship a container to a site (lab)",
+			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) { return C().Ship(u.Name, ref, m) })},
+		{"POST " + p + "/containers/{ref}/receive", "lot.CustodyService Receive: receive a shipped container",
+			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) { return C().Receive(u.Name, ref, m) })},
+		{"POST " + p + "/containers/{ref}/thaw", "lot.CustodyService Thaw: record a thaw and the post-thaw numbers; body: Move with Thaw",
+			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
+				return C().Thaw(u.Name, ref, m.Thaw)
+			})},
+		{"POST " + p + "/containers/{ref}/dispense", "lot.CustodyService Dispense: hand a container over for a patient; body: Move with Patient",
+			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
+				return C().Dispense(u.Name, ref, m.Patient)
+			})},
+		{"POST " + p + "/containers/{ref}/discard", "lot.CustodyService Discard: take a container out of use; body: Move with Reason",
+			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
+				return C().Discard(u.Name, ref, m.Reason)
+			})},
+		{"POST " + p + "/containers/{ref}/return", "lot.CustodyService Return: bring a dispensed container back; body: Move with Reason",
+			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
+				return C().Return(u.Name, ref, m.Reason)
+			})},
+		{"POST " + p + "/containers/{ref}/quarantine", "lot.CustodyService Quarantine: hold a container; body: Move with Reason",
+			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
+				return C().Quarantine(u.Name, ref, m.Reason)
+			})},
+		{"GET " + p + "/containers/{ref}/history", "lot.CustodyService History: a container and its custody events",
+			readCall(s, func(r *http.Request) (ContainerHistory, error) {
+				c, es, err := C().History(refOf(r, "ref"))
+				return ContainerHistory{c, es}, err
+			})},
+		{"POST " + p + "/sites", "lot.CustodyService AddSite: register a site (lab)",
+			writeCall(s, func(u audit.User, r *http.Request, st lot.Site) (lot.Site, error) { return C().AddSite(u.Name, st) })},
+		{"GET " + p + "/sites", "lot.CustodyService Sites: every site",
+			readCall(s, func(r *http.Request) ([]lot.Site, error) { return C().Sites() })},
+		{"POST " + p + "/sites/{code}/zone", "lot.CustodyService SetSiteZone: change a site's time zone with a reason (admin)",
+			writeCall(s, func(u audit.User, r *http.Request, q ZoneRequest) (lot.ZoneChange, error) {
+				return C().SetSiteZone(u.Name, refOf(r, "code"), q.Zone, q.Reason)
+			})},
+		{"POST " + p + "/facility/zone", "lot.CustodyService SetFacilityZone: change the facility's time zone with a reason (admin)",
+			writeCall(s, func(u audit.User, r *http.Request, q ZoneRequest) (lot.ZoneChange, error) {
+				return C().SetFacilityZone(u.Name, q.Zone, q.Reason)
+			})},
+		{"POST " + p + "/labels/{ref}/set", "lot.LabelService Print, dry: the label set a print would count now (lab); nothing is counted",
+			writeCall(s, func(u audit.User, r *http.Request, _ none) (lot.LabelSet, error) {
+				var got lot.LabelSet
+				_, err := LB().Print(u.Name, refOf(r, "ref"), func(set lot.LabelSet) error { got = set; return errDryRun })
+				if err == errDryRun {
+					err = nil
+				}
+				return got, err
+			})},
+		{"POST " + p + "/labels/{ref}/print", "lot.LabelService Print: count the labels the client rendered (lab); body: the containers' ids, refused if the set changed since",
+			writeCall(s, func(u audit.User, r *http.Request, q PrintRequest) (lot.LabelSet, error) {
+				return LB().Print(u.Name, refOf(r, "ref"), func(set lot.LabelSet) error { return q.matches(set) })
+			})},
+		{"POST " + p + "/labels/{ref}/apply", "lot.LabelService Apply: a printed label was put on its container (lab)",
+			writeCall(s, func(u audit.User, r *http.Request, _ none) (lot.LabelCount, error) {
+				return LB().Apply(u.Name, refOf(r, "ref"))
+			})},
+		{"POST " + p + "/labels/{ref}/void", "lot.LabelService Void: an unused printed label was destroyed (lab)",
+			writeCall(s, func(u audit.User, r *http.Request, q ReasonRequest) (lot.LabelCount, error) {
+				return LB().Void(u.Name, refOf(r, "ref"), q.Reason)
+			})},
+		{"GET " + p + "/lots/{ref}/labels", "lot.LabelService Reconcile: a lot's label counts",
+			readCall(s, func(r *http.Request) (Reconciliation, error) {
+				l, cs, ns, err := LB().Reconcile(refOf(r, "ref"))
+				return Reconciliation{l, cs, ns}, err
+			})},
+
+		{"GET " + p + "/facility", "the facility: its FIN (for labels) and time zone (in which times are shown)",
+			readCall(s, func(r *http.Request) (FacilityView, error) {
+				var v FacilityView
+				if s.cfg.Facility == nil || s.cfg.Zone == nil {
+					return v, lot.Errorf(lot.EINTERNAL, "this server does not say its facility")
+				}
+				fin, err := s.cfg.Facility()
+				if err != nil {
+					return v, err
+				}
+				loc, err := s.cfg.Zone()
+				if err != nil {
+					return FacilityView{FIN: fin, ZoneError: errorBody(err)}, nil
+				}
+				return FacilityView{FIN: fin, Zone: loc.String()}, nil
+			})},
+		{"POST " + p + "/donors", "lot.Service AddDonor: register a donor (lab)",
+			writeCall(s, func(u audit.User, r *http.Request, d lot.Donor) (lot.Donor, error) { return L().AddDonor(u.Name, d) })},
+		{"GET " + p + "/donors", "lot.Service Donors: every donor",
+			readCall(s, func(r *http.Request) ([]lot.Donor, error) { return L().Donors() })},
+		{"GET " + p + "/donors/{ref}", "lot.Service Donor: one donor by code or id",
+			readCall(s, func(r *http.Request) (lot.Donor, error) { return L().Donor(refOf(r, "ref")) })},
+		{"POST " + p + "/donors/{ref}/corrections", "lot.Service CorrectDonor: correct a donor's record with a reason (lab)",
+			writeCall(s, func(u audit.User, r *http.Request, q CorrectDonorRequest) (DonorCorrected, error) {
+				d, c, err := L().CorrectDonor(u.Name, refOf(r, "ref"), q.Fix, q.Reason)
+				return DonorCorrected{d, c}, err
+			})},
+		{"POST " + p + "/patients", "lot.Service AddPatient: register a patient",
+			writeCall(s, func(u audit.User, r *http.Request, pt lot.Patient) (lot.Patient, error) {
+				return L().AddPatient(u.Name, pt)
+			})},
+		{"GET " + p + "/patients", "lot.Service Patients: every patient",
+			readCall(s, func(r *http.Request) ([]lot.Patient, error) { return L().Patients() })},
+		{"GET " + p + "/patients/{ref}", "lot.Service Patient: one patient by MRN or id",
+			readCall(s, func(r *http.Request) (lot.Patient, error) { return L().Patient(refOf(r, "ref")) })},
+		{"POST " + p + "/patients/{ref}/corrections", "lot.Service CorrectPatient: correct a patient's record with a reason",
+			writeCall(s, func(u audit.User, r *http.Request, q CorrectPatientRequest) (PatientCorrected, error) {
+				pt, c, err := L().CorrectPatient(u.Name, refOf(r, "ref"), q.Fix, q.Reason)
+				return PatientCorrected{pt, c}, err
+			})},
+		{"POST " + p + "/patients/{ref}/weights", "lot.Service Weigh: record a body weight",
+			writeCall(s, func(u audit.User, r *http.Request, q WeighRequest) (lot.Weight, error) {
+				return L().Weigh(u.Name, refOf(r, "ref"), q.Grams, q.At)
+			})},
+		{"GET " + p + "/patients/{ref}/weights", "lot.Service Weights: a patient's weights",
+			readCall(s, func(r *http.Request) ([]lot.Weight, error) { return L().Weights(refOf(r, "ref")) })},
+		{"POST " + p + "/lots", "lot.Service RegisterLot: register a lot (lab)",
+			writeCall(s, func(u audit.User, r *http.Request, reg lot.Registration) (lot.Lot, error) {
+				return L().RegisterLot(u.Name, reg)
+			})},
+		{"GET " + p + "/lots", "lot.Service Lots: lots, ?status= and ?source= narrow",
+			readCall(s, func(r *http.Request) ([]lot.Lot, error) {
+				q := r.URL.Query()
+				return L().Lots(lot.LotFilter{Status: lot.Status(q.Get("status")), Source: lot.Source(q.Get("source"))})
+			})},
+		{"POST " + p + "/lots/import", "lot.Service Import: register many lots, all or nothing (lab)",
+			writeCall(s, func(u audit.User, r *http.Request, rows []lot.ImportRow) ([]lot.Lot, error) {
+				return L().Import(u.Name, rows)
+			})},
+		{"GET " + p + "/lots/{ref}", "lot.Service Lot: one lot by DIN, number or id",
+			readCall(s, func(r *http.Request) (lot.Lot, error) { return L().Lot(refOf(r, "ref")) })},
+		{"POST " + p + "/lots/{ref}/containers", "lot.Service SplitLot: split a lot into containers (lab)",
+			writeCall(s, func(u audit.User, r *http.Request, sp lot.Split) ([]lot.Container, error) {
+				sp.Lot = refOf(r, "ref")
+				return L().SplitLot(u.Name, sp)
+			})},
+		{"GET " + p + "/lots/{ref}/containers", "lot.Service Containers: a lot's containers",
+			readCall(s, func(r *http.Request) ([]lot.Container, error) { return L().Containers(refOf(r, "ref")) })},
+		{"GET " + p + "/containers/{ref}", "lot.Service Container: one container by code or id",
+			readCall(s, func(r *http.Request) (lot.Container, error) { return L().Container(refOf(r, "ref")) })},
+	}
+}
+
+// reportRoutes render the reports across records on the server, as the
+// trace endpoint does: the answer is the rendered report with its summary in
+// ReportHeader, which the command line writes where --out says.
+func (s *Server) reportRoutes() []svcRoute {
+	p := svcPrefix
+	render := func(build func(u audit.User, r *http.Request) (report.Report, error)) http.HandlerFunc {
+		return s.api(func(w http.ResponseWriter, r *http.Request, u audit.User) error {
+			if err := audit.AuthorizeRead(u); err != nil {
+				return err
+			}
+			f, err := report.ParseFormat(r.URL.Query().Get("format"))
+			if err != nil {
+				return err
+			}
+			rep, err := build(u, r)
+			if err != nil {
+				return err
+			}
+			return s.sendReport(w, rep, f, false)
+		})
+	}
+	instant := func(r *http.Request, name string) (time.Time, error) {
+		v := r.URL.Query().Get(name)
+		if v == "" {
+			return time.Time{}, nil
+		}
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return t, lot.Errorf(lot.EUSAGE, "%s %q is not an RFC 3339 time", name, v)
+		}
+		return t, nil
+	}
+	return []svcRoute{
+		{"GET " + p + "/reports/access", "report access: the user-access review, rendered in ?format=",
+			render(func(u audit.User, r *http.Request) (report.Report, error) { return s.cfg.Reports.Access(u.Name) })},
+		{"GET " + p + "/reports/handling", "report handling: the handling report, rendered in ?format=; ?protocol=, ?from= and ?to= (RFC 3339, to excluded) narrow it",
+			render(func(u audit.User, r *http.Request) (report.Report, error) {
+				from, err := instant(r, "from")
+				if err != nil {
+					return report.Report{}, err
+				}
+				to, err := instant(r, "to")
+				if err != nil {
+					return report.Report{}, err
+				}
+				return s.cfg.Reports.Handling(u.Name, r.URL.Query().Get("protocol"), from, to)
+			})},
+	}
+}
+
+// SessionView answers GET /api/v1/svc/session: the session's user and its
+// times, for `celltrack whoami`.
+type SessionView struct {
+	User    audit.User
+	Session audit.Session
+}
+
+func (s *Server) sessionRoutes() []svcRoute {
+	p := svcPrefix
+	return []svcRoute{
+		{"GET " + p + "/session", "the session of the request's cookie: its user, start, expiry and last activity (`celltrack whoami`)",
+			s.api(func(w http.ResponseWriter, r *http.Request, u audit.User) error {
+				c, err := r.Cookie(s.cookieName())
+				if err != nil {
+					return lot.Errorf(lot.ESESSION, "not logged in; log in first")
+				}
+				su, ss, err := s.cfg.Sessions.Info(c.Value)
+				if err != nil {
+					return err
+				}
+				writeJSON(w, http.StatusOK, SessionView{audit.Public(su), ss})
+				return nil
+			})},
+	}
+}

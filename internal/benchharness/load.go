@@ -461,4 +461,3 @@ func (b *bench) procs(name string, env []string, db string, n, par int, args fun
 	r.wall, r.n = time.Since(start), len(r.lat)
 	return r
 }
-

@@ -33,11 +33,12 @@ import (
 
 // loadConfig is what -load measures.
 type loadConfig struct {
-	db                 string // a database kept by the harness (-keep): db-N.db
-	lots               int    // N, read from the file name
-	clients            int    // concurrent API clients
-	checks, writes     int    // requests per phase
-	cliRuns, cliPar    int    // CLI processes per command, and at once in the parallel phase
+	db                 string  // a database kept by the harness (-keep): db-N.db
+	lots               int     // N, read from the file name
+	clients            int     // concurrent API clients
+	checks, writes     int     // requests per phase
+	cliRuns, cliPar    int     // CLI processes per command, and at once in the parallel phase
+	rate               float64 // requests a second offered in the open-loop phases
 	phaseLimit         time.Duration
 	workDir, celltrack string
 }
@@ -46,7 +47,7 @@ type loadConfig struct {
 // by then stops and reports what it did.
 const phaseLimit = 3 * time.Minute
 
-func loadMain(dbPath string, clients, checks, writes, cliRuns, cliPar int) error {
+func loadMain(dbPath string, clients, checks, writes, cliRuns, cliPar int, rate float64) error {
 	m := regexp.MustCompile(`db-(\d+)\.db$`).FindStringSubmatch(dbPath)
 	if m == nil {
 		return fmt.Errorf("-load %s: give a database the harness kept (…/db-N.db, from -keep)", dbPath)
@@ -57,7 +58,7 @@ func loadMain(dbPath string, clients, checks, writes, cliRuns, cliPar int) error
 		return err
 	}
 	defer os.RemoveAll(work)
-	cfg := loadConfig{db: dbPath, lots: lots, clients: clients, checks: checks, writes: writes, cliRuns: cliRuns, cliPar: cliPar,
+	cfg := loadConfig{db: dbPath, lots: lots, clients: clients, checks: checks, writes: writes, cliRuns: cliRuns, cliPar: cliPar, rate: rate,
 		phaseLimit: phaseLimit, workDir: work, celltrack: filepath.Join(work, "celltrack")}
 	if msg, err := shipbuild.Command(cfg.celltrack, "./cmd/celltrack").CombinedOutput(); err != nil {
 		return fmt.Errorf("%s: %v\n%s", shipbuild.Line(cfg.celltrack, "./cmd/celltrack"), err, msg)
@@ -71,6 +72,7 @@ type loadResult struct {
 	n, failed int
 	wall      time.Duration
 	lat       []time.Duration
+	cpu       time.Duration // the server's CPU time (user + system) during the phase
 }
 
 func (r loadResult) row() string {
@@ -80,7 +82,11 @@ func (r loadResult) row() string {
 	s := slices.Clone(r.lat)
 	slices.Sort(s)
 	q := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
-	return fmt.Sprintf("| %s | %d | %.0f/s | %s | %s | %s | %d |", r.name, r.n, float64(r.n)/r.wall.Seconds(), ms(q(0.50)), ms(q(0.99)), ms(s[len(s)-1]), r.failed)
+	cpu := ""
+	if r.cpu > 0 {
+		cpu = fmt.Sprintf(" %.2f ms |", float64(r.cpu.Microseconds())/1000/float64(r.n))
+	}
+	return fmt.Sprintf("| %s | %d | %.0f/s | %s | %s | %s | %d |%s", r.name, r.n, float64(r.n)/r.wall.Seconds(), ms(q(0.50)), ms(q(0.99)), ms(s[len(s)-1]), r.failed, cpu)
 }
 
 func (cfg loadConfig) run() error {
@@ -123,26 +129,36 @@ func (cfg loadConfig) run() error {
 		return fmt.Sprintf(`{"mrn":"LOAD-%06d-%06d","name":"Load Test","born":"1980-01-01","sex":"F"}`, run, patients.Add(1))
 	}
 	var rs []loadResult
-	phase := func(name string, clients []*http.Client, n int, path string, body func(int) string, want int) {
+	phase := func(name string, clients []*http.Client, n int, rate float64, path string, body func(int) string, want int) {
 		// A short warm-up per client (connections, caches) is not counted.
-		hammer(srv.url, clients, len(clients), path, body, want, time.Minute)
-		r := hammer(srv.url, clients, n, path, body, want, cfg.phaseLimit)
-		r.name = name
+		hammer(srv.url, clients, len(clients), 0, path, body, want, time.Minute)
+		cpu := srv.cpu()
+		r := hammer(srv.url, clients, n, rate, path, body, want, cfg.phaseLimit)
+		r.name, r.cpu = name, srv.cpu()-cpu
 		rs = append(rs, r)
 		fmt.Fprintf(os.Stderr, "benchharness: %s: %d in %s, RSS %s\n", name, r.n, r.wall.Round(time.Millisecond), srv.memory())
 	}
-	phase(fmt.Sprintf("`POST /api/v1/dose/check`, %d clients", cfg.clients), cs, cfg.checks, "/api/v1/dose/check", checkBody, http.StatusOK)
-	phase("`POST /api/v1/dose/check`, 1 client", cs[:1], cfg.checks/10, "/api/v1/dose/check", checkBody, http.StatusOK)
-	phase(fmt.Sprintf("`POST /api/v1/dose/reaction` (write), %d clients", cfg.clients), cs, cfg.writes, "/api/v1/dose/reaction", reactionBody, http.StatusCreated)
-	phase("`POST /api/v1/dose/reaction` (write), 1 client", cs[:1], cfg.writes/10, "/api/v1/dose/reaction", reactionBody, http.StatusCreated)
-	phase(fmt.Sprintf("`POST /api/v1/patients` (write), %d clients", cfg.clients), cs, cfg.writes/5, "/api/v1/patients", patientBody, http.StatusCreated)
-	phase("`POST /api/v1/patients` (write), 1 client", cs[:1], cfg.writes/50, "/api/v1/patients", patientBody, http.StatusCreated)
+	// Closed loop: each client sends its next request when the last is
+	// answered — the most the server does. Open loop (offered rate): the
+	// clients together send cfg.rate requests a second on a fixed
+	// schedule, as tablets on a ward do, whatever the answers' delay; a
+	// latency counts from the request's scheduled time, so a server that
+	// falls behind is not flattered by the requests it delayed.
+	phase(fmt.Sprintf("`POST /api/v1/dose/check`, %d clients, closed loop", cfg.clients), cs, cfg.checks, 0, "/api/v1/dose/check", checkBody, http.StatusOK)
+	phase(fmt.Sprintf("`POST /api/v1/dose/check`, %d clients, %.0f/s offered", cfg.clients, cfg.rate), cs, cfg.checks, cfg.rate, "/api/v1/dose/check", checkBody, http.StatusOK)
+	phase("`POST /api/v1/dose/check`, 1 client", cs[:1], cfg.checks/10, 0, "/api/v1/dose/check", checkBody, http.StatusOK)
+	phase(fmt.Sprintf("`POST /api/v1/dose/reaction` (write), %d clients, closed loop", cfg.clients), cs, cfg.writes, 0, "/api/v1/dose/reaction", reactionBody, http.StatusCreated)
+	phase(fmt.Sprintf("`POST /api/v1/dose/reaction` (write), %d clients, %.0f/s offered", cfg.clients, cfg.rate/2), cs, cfg.writes, cfg.rate/2, "/api/v1/dose/reaction", reactionBody, http.StatusCreated)
+	phase("`POST /api/v1/dose/reaction` (write), 1 client", cs[:1], cfg.writes/10, 0, "/api/v1/dose/reaction", reactionBody, http.StatusCreated)
+	phase(fmt.Sprintf("`POST /api/v1/patients` (write), %d clients, closed loop", cfg.clients), cs, cfg.writes/5, 0, "/api/v1/patients", patientBody, http.StatusCreated)
+	phase("`POST /api/v1/patients` (write), 1 client", cs[:1], cfg.writes/50, 0, "/api/v1/patients", patientBody, http.StatusCreated)
 	mem := srv.memory()
 
-	fmt.Println("Over loopback, HTTP keep-alive, one connection per client; each write is acknowledged after its commit:")
+	fmt.Println("Over loopback, HTTP keep-alive, one connection per client; each write is acknowledged after its commit;")
+	fmt.Println("server CPU is the server process's user + system time in the phase over its requests:")
 	fmt.Println()
-	fmt.Println("| phase | requests | throughput | p50 | p99 | max | failed |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| phase | requests | throughput | p50 | p99 | max | failed | server CPU per request |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
 		fmt.Println(r.row())
 	}
@@ -300,6 +316,19 @@ func (s *server) heap() string {
 	return fmt.Sprintf("largest live heap after a GC %d MB; last GC: %s", s.maxH, s.gc)
 }
 
+// cpu is the server's CPU time so far (user + system, /proc/PID/stat).
+func (s *server) cpu() time.Duration {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	// The fields after the command name, which is in parentheses.
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	user, _ := strconv.Atoi(f[11])
+	sys, _ := strconv.Atoi(f[12])
+	return time.Duration(user+sys) * time.Second / 100 // USER_HZ
+}
+
 // stop sends SIGTERM and waits for the server to close the database.
 func (s *server) stop() error {
 	s.cmd.Process.Signal(syscall.SIGTERM)
@@ -377,7 +406,11 @@ func post(c *http.Client, url, path, body string) (int, []byte, error) {
 // next request when the last is answered, until n are sent or limit passes.
 // A request that does not get the status want counts as failed (the first
 // few are printed).
-func hammer(url string, clients []*http.Client, n int, path string, body func(int) string, want int, limit time.Duration) loadResult {
+//
+// With rate > 0 the clients send on a schedule instead: request i is due at
+// start + i/rate, client i mod len(clients) sends it, and its latency counts
+// from when it was due.
+func hammer(url string, clients []*http.Client, n int, rate float64, path string, body func(int) string, want int, limit time.Duration) loadResult {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	var next, failed atomic.Int64
@@ -389,12 +422,19 @@ func hammer(url string, clients []*http.Client, n int, path string, body func(in
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
+			for k := 0; ctx.Err() == nil; k++ {
 				i := int(next.Add(1)) - 1
+				if rate > 0 {
+					i = k*len(clients) + ci
+				}
 				if i >= n {
 					return
 				}
 				t0 := time.Now()
+				if rate > 0 {
+					t0 = start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+					time.Sleep(time.Until(t0))
+				}
 				st, data, err := post(c, url, path, body(i))
 				d := time.Since(t0)
 				if err != nil || st != want {

@@ -60,7 +60,11 @@ func beforeMain(rev, db string, runs int) error {
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), db, cpuModel(), runtime.NumCPU(), runs, strings.Join(strings.Fields(string(load))[:3], " "))
 
 	type timing struct{ wall, cpu []time.Duration }
-	var weighOld, weighNew, checkOld, checkNew timing
+	var weighOld, weighNew, checkOld, checkNew, startOld, startNew timing
+	// Process start without a database or a session: how much of a
+	// difference is the larger binary (the server and its pages were
+	// added after sessions), not the session check.
+	start := []string{"isbt", "check", "G123426000001"}
 	timeOne := func(b *bench, t *timing, args ...string) error {
 		d, err := b.ct(db, "", args...)
 		t.wall, t.cpu = append(t.wall, d), append(t.cpu, b.cpu)
@@ -76,9 +80,13 @@ func beforeMain(rev, db string, runs int) error {
 			func() error { return timeOne(now, &weighNew, weigh(1)...) },
 			func() error { return timeOne(old, &checkOld, check...) },
 			func() error { return timeOne(now, &checkNew, check...) },
+			func() error { return timeOne(old, &startOld, start...) },
+			func() error { return timeOne(now, &startNew, start...) },
 		}
 		if r%2 == 1 {
-			steps[0], steps[1], steps[2], steps[3] = steps[1], steps[0], steps[3], steps[2]
+			for i := 0; i < len(steps); i += 2 {
+				steps[i], steps[i+1] = steps[i+1], steps[i]
+			}
 		}
 		for _, f := range steps {
 			if err := f(); err != nil {
@@ -92,7 +100,7 @@ func beforeMain(rev, db string, runs int) error {
 	for _, row := range []struct {
 		name     string
 		old, new timing
-	}{{"`patient weigh`", weighOld, weighNew}, {"`dose check`", checkOld, checkNew}} {
+	}{{"`patient weigh`", weighOld, weighNew}, {"`dose check`", checkOld, checkNew}, {"process start: `isbt check` (no database, no session)", startOld, startNew}} {
 		ow, nw, oc, nc := median(row.old.wall), median(row.new.wall), median(row.old.cpu), median(row.new.cpu)
 		fmt.Printf("| %s | %s (%s) | %s (%s) | %.2f× | %.2f× |\n", row.name, ms(ow), ms(oc), ms(nw), ms(nc),
 			float64(nw)/float64(ow), float64(nc)/float64(oc))

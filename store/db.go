@@ -144,6 +144,9 @@ type DB struct {
 	// creds, on a handle from WithSession, is the session every write
 	// checks in its transaction.
 	creds *Credentials
+	// group, on a handle from GroupCommit, lets concurrent writes share
+	// commits (tx.go).
+	group bool
 }
 
 // Options says how to open a database.

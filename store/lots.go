@@ -297,6 +297,9 @@ func (s *LotService) Weigh(actor, mrn string, g lot.Grams, at time.Time) (lot.We
 		return wt, err
 	}
 	err := s.db.update(actor, audit.PatientWeigh, func(w *writer) error {
+		// at is the caller's: a run again (group commit, tx.go) must see
+		// it as given, not the time of an earlier run.
+		at := at
 		if at.IsZero() {
 			at = w.now
 		}

@@ -46,7 +46,73 @@ func (db *DB) update(actor string, action audit.Action, fn func(w *writer) error
 	if db.bulk != nil {
 		return db.asActor(db.bulk, actor, action, fn)
 	}
+	if db.group && batchable[action] {
+		return db.bolt.Batch(func(tx *bolt.Tx) error {
+			// bbolt runs a batch on a goroutine of its own: a fault on
+			// a damaged page there panics too, which bbolt turns into
+			// this call's error and a re-run alone, on this goroutine,
+			// where recoverDamage words it.
+			debug.SetPanicOnFault(true)
+			return db.asActor(tx, actor, action, fn)
+		})
+	}
 	return db.bolt.Update(func(tx *bolt.Tx) error { return db.asActor(tx, actor, action, fn) })
+}
+
+// GroupCommit returns a handle on db whose non-signature writes of the
+// actions in batchable share bbolt commits with the writes other goroutines
+// make at the same time (bbolt's DB.Batch): the server's, where fifty
+// people write at once and each commit costs two fsyncs. Each write still
+// runs its own permission check, rules and audit entries, in its own
+// function, one after the other inside the shared transaction, so the
+// audit trail stays one chain; each call returns only after the commit that
+// holds its write is on disk. A write that is refused rolls the shared
+// transaction back: bbolt takes it out, commits the others without it (their
+// functions run again) and runs it again alone, so it writes nothing and its
+// own caller gets its refusal — the answer it would have had in some serial
+// order. Writes of other actions commit alone, as on db. It sets bbolt's
+// batch delay, shared by every handle: call it once, before serving.
+func (db *DB) GroupCommit() *DB {
+	db.bolt.MaxBatchDelay = groupCommitDelay
+	s := *db
+	s.group = true
+	return &s
+}
+
+// groupCommitDelay is how long the first write of a batch waits for others
+// before its commit starts (bbolt's default is 10 ms). Writes that arrive
+// while a commit is under way wait for it in any case and share the next
+// one, so the delay only has to gather the writes of one burst; a lone
+// write pays it whole (BENCHMARKS.md, run M).
+const groupCommitDelay = 2 * time.Millisecond
+
+// batchable are the actions whose writes share commits on a GroupCommit
+// handle. bbolt may call a batched function more than once (again when
+// another write of its batch is refused, and alone when it is refused
+// itself), so each function below was read for what a re-run needs: it
+// reads and writes only in its transaction and sets its results afresh on
+// every run (no append to a caller's slice, no file written, no argument
+// changed). An action that is not listed commits alone, the safe default
+// for a new one. Left alone on purpose:
+//   - signatures (release approve and reject, screening void, schedule
+//     change, weight confirmation, administer, role grants, key rotation):
+//     rare (a few per patient) and the most consequential records; the
+//     administration re-runs the whole bedside check inside its
+//     transaction, which would hold every other writer's acknowledgement,
+//     and its NO-GO — an expected outcome — would make the whole batch run
+//     twice. Alone, a signed record never depends on the re-run path;
+//   - lot import (one transaction of thousands of lots, and all-or-nothing
+//     by design), label printing (renders a file inside its transaction),
+//     QC results and donor screening (collect re-quarantined lots across
+//     the run), and the administrator's accounts, settings, zones, keys and
+//     restore: rare, and not reviewed for re-runs.
+var batchable = map[audit.Action]bool{
+	audit.PatientWeigh: true, audit.PatientAdd: true, audit.PatientCorrect: true,
+	audit.DonorAdd: true, audit.DonorCorrect: true, audit.LotRegister: true, audit.SiteAdd: true,
+	audit.ContainerStore: true, audit.ContainerShip: true, audit.ContainerReceive: true,
+	audit.ContainerThaw: true, audit.ContainerDispense: true, audit.ContainerDiscard: true,
+	audit.ContainerReturn: true, audit.ContainerQuarantine: true,
+	audit.LabelApply: true, audit.LabelVoid: true, audit.DoseReaction: true,
 }
 
 // asActor checks actor's permission for action and runs fn as actor in tx.

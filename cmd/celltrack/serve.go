@@ -198,8 +198,13 @@ func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) 
 	return nil
 }
 
-// webApp wires the store's services into the web front end.
+// webApp wires the store's services into the web front end. Their writes
+// go through a group-commit handle: the non-signature writes that people
+// make at the same time share one commit (and its fsyncs), each answered
+// only once that commit is on disk; signatures commit alone (store/tx.go,
+// GroupCommit).
 func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
+	db = db.GroupCommit()
 	return web.New(web.Config{
 		Doses:  store.NewDoseService(db),
 		Traces: trace.New(db.ReadTrace),

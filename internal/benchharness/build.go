@@ -166,6 +166,13 @@ func history(path string, n int, day func(int) time.Time) (events, infusions int
 
 // infuse takes one bag from the freezer to patient mrn's vein.
 func infuse(ls *store.LotService, cs *store.CustodyService, ds *store.DoseService, nina, omar audit.User, code, mrn string, ck *clock) error {
+	// A course starts today or later: a journey that began before midnight
+	// and scheduled after it would start yesterday (refused). At 100k
+	// lots the simulated clock crosses ~11 midnights; a journey takes a
+	// few simulated seconds, so one that would cross starts the next day.
+	if next := ck.t.Truncate(24 * time.Hour).Add(24 * time.Hour); next.Sub(ck.t) < 10*time.Minute {
+		ck.t = next.Add(time.Minute)
+	}
 	if err := journey(ls, cs, ds, code, mrn, ck); err != nil {
 		return err
 	}

@@ -29,7 +29,30 @@ func main() {
 	sizes := flag.String("sizes", "1000,100000", "comma-separated lot counts")
 	runs := flag.Int("runs", 5, "runs per timing; the median is reported")
 	keep := flag.Bool("keep", false, "keep the work directory")
+	loadDB := flag.String("load", "", "instead of building: put `celltrack serve` on this kept database (…/db-N.db) under load (load.go)")
+	clients := flag.Int("clients", 50, "-load: concurrent API clients")
+	checks := flag.Int("checks", 20000, "-load: bedside checks sent by the clients")
+	writes := flag.Int("writes", 5000, "-load: reactions written by the clients (and a fifth as many patients)")
+	cliRuns := flag.Int("cli", 30, "-load: CLI processes per command, one at a time (twice as many in the parallel phase)")
+	cliPar := flag.Int("cli-parallel", 8, "-load: CLI processes at once in the parallel phase")
+	rate := flag.Float64("rate", 2000, "-load: bedside checks a second the clients offer together in the open-loop phase (writes: half)")
+	before := flag.String("before", "", "instead of building: time `patient weigh` and `dose check` of the build at this git `REV` against this tree's, on the database of -db (before.go)")
+	db := flag.String("db", "", "-before: a kept database (…/db-N.db)")
 	flag.Parse()
+	if *loadDB != "" {
+		if err := loadMain(*loadDB, *clients, *checks, *writes, *cliRuns, *cliPar, *rate); err != nil {
+			fmt.Fprintln(os.Stderr, "benchharness:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *before != "" {
+		if err := beforeMain(*before, *db, *runs); err != nil {
+			fmt.Fprintln(os.Stderr, "benchharness:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := harness(*sizes, *runs, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "benchharness:", err)
 		os.Exit(1)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/celltrack/celltrack/lot"
 	"github.com/google/uuid"
@@ -276,6 +277,7 @@ type jsonFields struct {
 type member struct {
 	name, nameEnd, value, end int32
 	unescaped                 string // the name, when written with escapes
+	ascii                     bool   // the name is ASCII, written without escapes
 }
 
 var errNotObject = errors.New("not a JSON object")
@@ -296,13 +298,27 @@ func (f *jsonFields) parse(b []byte) {
 			f.err = fmt.Errorf("member name expected at byte %d", i)
 			return
 		}
-		end, ok := skipString(b, i)
-		if !ok {
+		// A name is short: one pass reads it, noting whether it is ASCII
+		// (so raw can tell a name of another length cannot match) and
+		// stopping at a backslash, which skipString then handles.
+		end, ascii := i+1, true
+		for end < len(b) && b[end] != '"' && b[end] != '\\' {
+			ascii = ascii && b[end] < utf8.RuneSelf
+			end++
+		}
+		escaped := end < len(b) && b[end] == '\\'
+		if end++; escaped {
+			var ok bool
+			if end, ok = skipString(b, i); !ok {
+				f.err = fmt.Errorf("unterminated string at byte %d", i)
+				return
+			}
+		} else if end > len(b) {
 			f.err = fmt.Errorf("unterminated string at byte %d", i)
 			return
 		}
-		m := member{name: int32(i + 1), nameEnd: int32(end - 1)}
-		if bytes.IndexByte(b[i+1:end-1], '\\') >= 0 {
+		m := member{name: int32(i + 1), nameEnd: int32(end - 1), ascii: ascii && !escaped}
+		if escaped {
 			var name string // declared here, so that only an escaped name is allocated
 			if err := json.Unmarshal(b[i:end], &name); err != nil {
 				f.err = err
@@ -411,6 +427,9 @@ func skipValue(b []byte, i int) (int, bool) {
 func (f *jsonFields) raw(name string) []byte {
 	for i := len(f.members) - 1; i >= 0; i-- {
 		m := &f.members[i]
+		if m.ascii && int(m.nameEnd-m.name) != len(name) {
+			continue // every name asked for is ASCII, and ASCII folds only to ASCII of its length
+		}
 		n := f.b[m.name:m.nameEnd]
 		if m.unescaped != "" {
 			n = []byte(m.unescaped)

@@ -153,6 +153,7 @@ var indexBuckets, indexSource, indexPos = func() ([][]byte, map[string]string, m
 // record's id in a lookup index and empty in a composite one.
 type indexEntry struct {
 	bucket string
+	nth    int // bucket is the record index's buckets[nth]
 	key    []byte
 	val    []byte
 }
@@ -199,9 +200,9 @@ func (e *indexEntries) after(bucket string, prefix []byte) {
 }
 
 func (e *indexEntries) add(bucket string, key, val []byte) {
-	for _, b := range e.ix.buckets {
+	for i, b := range e.ix.buckets {
 		if b == bucket {
-			e.list = append(e.list, indexEntry{bucket, key, val})
+			e.list = append(e.list, indexEntry{bucket, i, key, val})
 			return
 		}
 	}

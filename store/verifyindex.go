@@ -44,22 +44,22 @@ type indexSum struct {
 // records give (want) and of the entries stored (got).
 type indexCheck struct {
 	seed      maphash.Seed
+	buf       []byte     // hash's scratch for walk
 	mu        sync.Mutex // guards want and unread while scratches merge
 	want, got []indexSum
 	unread    []string // records whose entries could not be derived
 }
 
-func (ic *indexCheck) hash(sums []indexSum, bucket string, key, val []byte) {
-	var h maphash.Hash
-	h.SetSeed(ic.seed)
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(key)))
-	h.Write(n[:])
-	h.Write(key)
-	h.Write(val)
-	s := &sums[indexPos[bucket]]
+// hash adds the entry key → val of the bucket indexBuckets[pos] to sums.
+// The entry is hashed in one call, its key's length first so that no two
+// entries give the same bytes; buf is scratch space.
+func (ic *indexCheck) hash(sums []indexSum, pos int, key, val []byte, buf *[]byte) {
+	b := binary.BigEndian.AppendUint64((*buf)[:0], uint64(len(key)))
+	b = append(append(b, key...), val...)
+	*buf = b
+	s := &sums[pos]
 	s.n++
-	s.sum += h.Sum64()
+	s.sum += maphash.Bytes(ic.seed, b)
 }
 
 // verifyIndexes returns a problem for every index entry a record lacks and
@@ -81,7 +81,11 @@ func (ic *indexCheck) checks(s *indexScratch) []valueCheck {
 	checks := make([]valueCheck, len(recordIndexes))
 	for i := range recordIndexes {
 		ix := &recordIndexes[i]
-		checks[i] = valueCheck{ix.kind, func(id uuid.UUID, val []byte) { ic.derive(s, ix, id, val) }}
+		pos := make([]int, len(ix.buckets)) // of each of ix's buckets in indexBuckets
+		for j, b := range ix.buckets {
+			pos[j] = indexPos[b]
+		}
+		checks[i] = valueCheck{ix.kind, func(id uuid.UUID, val []byte) { ic.derive(s, ix, pos, id, val) }}
 	}
 	return checks
 }
@@ -95,6 +99,7 @@ func newIndexCheck() *indexCheck {
 // startChecks' worker, and merge adds its sums to the check afterwards.
 type indexScratch struct {
 	e      indexEntries
+	buf    []byte
 	r      jsonFields
 	want   []indexSum
 	unread []string
@@ -105,14 +110,14 @@ func (ic *indexCheck) scratch() *indexScratch {
 }
 
 // derive adds to s the entries that record id of ix's kind, stored as val,
-// gives its index buckets.
-func (ic *indexCheck) derive(s *indexScratch, ix *recordIndex, id uuid.UUID, val []byte) {
+// gives its index buckets, which are at pos in indexBuckets.
+func (ic *indexCheck) derive(s *indexScratch, ix *recordIndex, pos []int, id uuid.UUID, val []byte) {
 	if err := s.e.derive(ix, &s.r, id, val); err != nil {
 		s.unread = append(s.unread, fmt.Sprintf("%s %s cannot be read, so its index entries cannot be checked: %v", ix.kind, id, err))
 		return
 	}
 	for _, en := range s.e.list {
-		ic.hash(s.want, en.bucket, en.key, en.val)
+		ic.hash(s.want, pos[en.nth], en.key, en.val, &s.buf)
 	}
 }
 
@@ -133,14 +138,14 @@ func (ic *indexCheck) merge(s *indexScratch) {
 // walk sums the entries stored in every index bucket, calling feed now and
 // then so that the worker never waits for values.
 func (ic *indexCheck) walk(tx *bolt.Tx, feed func()) {
-	for _, name := range indexBuckets {
+	for pos, name := range indexBuckets {
 		c := tx.Bucket(name).Cursor()
 		n := 0
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if n++; n&1023 == 0 {
 				feed()
 			}
-			ic.hash(ic.got, string(name), k, v)
+			ic.hash(ic.got, pos, k, v, &ic.buf)
 		}
 	}
 }

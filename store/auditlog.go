@@ -134,10 +134,10 @@ func (db *DB) Verify() (Verification, error) {
 func verifyTx(tx *bolt.Tx) (Verification, error) {
 	var v Verification
 	ic := newIndexCheck()
-	is := ic.scratch()
-	ir := startChecks(tx, ic.checks(is))
+	is, sis := ic.scratch(), ic.scratch() // for the index check, and the infusions' in the signature check
+	ir := startChecks(tx, ic.checks(is, kindInfusion))
 	defer ir.stop() // the checks read tx's bytes: none may outlive verifyTx
-	sc, sigChecks := newSignatureCheck()
+	sc, sigChecks := newSignatureCheck(ic.deriver(kindInfusion, sis))
 	sr := startChecks(tx, sigChecks)
 	defer sr.stop()
 	feed := func() { ir.feed(); sr.feed() }
@@ -227,7 +227,7 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 							found.Unlock()
 							continue
 						}
-						st := &latest.states[i]
+						st := latest.state(i)
 						if sha256.Sum256(val) != st.sha {
 							found.Lock()
 							found.records = append(found.records, recordFinding{kind, id, st.seq})
@@ -264,6 +264,7 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 	ir.wait()
 	sr.wait()
 	ic.merge(is)
+	ic.merge(sis)
 	if err != nil {
 		return v, err
 	}
@@ -278,7 +279,7 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 		}
 	}
 	for i := range latest.exists {
-		if st := &latest.states[i]; !latest.exists[i].Load() {
+		if st := latest.state(i); !latest.exists[i].Load() {
 			e, _ := audit.Decode(b.Get(itob(st.seq)))
 			v.Problems = append(v.Problems, fmt.Sprintf("%s %s was set by audit entry %d but is no longer stored: it was deleted outside celltrack", e.Entity, st.id, st.seq))
 		}

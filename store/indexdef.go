@@ -212,8 +212,13 @@ func (e *indexEntries) add(bucket string, key, val []byte) {
 // derive sets e to the entries of record id, of ix's kind, whose stored
 // value is val; r is scratch space.
 func (e *indexEntries) derive(ix *recordIndex, r *jsonFields, id uuid.UUID, val []byte) error {
-	e.reset(ix, id)
 	r.parse(val)
+	return e.deriveParsed(ix, r, id)
+}
+
+// deriveParsed is derive of a value r has parsed.
+func (e *indexEntries) deriveParsed(ix *recordIndex, r *jsonFields, id uuid.UUID) error {
+	e.reset(ix, id)
 	if r.err == nil {
 		ix.entries(e, r)
 	}

@@ -81,6 +81,12 @@ var blankSignature, _ = json.Marshal(audit.Signature{})
 // infusionDigest, which decides and words the problem as before.
 func infusionSignedAsStored(f *jsonFields, val []byte) bool {
 	f.parse(val)
+	return infusionSignedAsParsed(f, val)
+}
+
+// infusionSignedAsParsed is infusionSignedAsStored of a value f has parsed;
+// it uses f as scratch space afterwards.
+func infusionSignedAsParsed(f *jsonFields, val []byte) bool {
 	if f.err != nil {
 		return false
 	}
@@ -232,7 +238,7 @@ var signaturesNeeded = map[release.Decision]int{release.Approved: 1, release.Rej
 // only the signed kinds of record, which are few next to containers and
 // events.
 func verifySignatures(tx *bolt.Tx) []string {
-	sc, checks := newSignatureCheck()
+	sc, checks := newSignatureCheck(nil)
 	r := startChecks(tx, checks)
 	defer r.stop()
 	r.wait()
@@ -258,8 +264,10 @@ func checkSignature(problems *[]string, what string, s audit.Signature, want [32
 }
 
 // newSignatureCheck returns the value checks of verifySignatures; they need
-// no transaction and run on startChecks' worker.
-func newSignatureCheck() (*signatureCheck, []valueCheck) {
+// no transaction and run on startChecks' worker. With indexInfusion, the
+// infusion check also hands it each infusion as it parsed it, so that the
+// index check need not parse the largest records a second time.
+func newSignatureCheck(indexInfusion func(id uuid.UUID, r *jsonFields)) (*signatureCheck, []valueCheck) {
 	sc := &signatureCheck{}
 	var fields jsonFields // scratch of the infusion check, on the worker
 	bad := func(problems *[]string, format string, args ...any) {
@@ -332,7 +340,11 @@ func newSignatureCheck() (*signatureCheck, []valueCheck) {
 			sc.confirms, sc.confirmIDs = append(sc.confirms, r), append(sc.confirmIDs, id)
 		}},
 		{kindInfusion, func(id uuid.UUID, val []byte) {
-			if infusionSignedAsStored(&fields, val) {
+			fields.parse(val)
+			if indexInfusion != nil {
+				indexInfusion(id, &fields)
+			}
+			if infusionSignedAsParsed(&fields, val) {
 				return
 			}
 			var r infusionRecord

@@ -329,7 +329,7 @@ func TestInfusionSignedAsStored(t *testing.T) {
 	if infusionSignedAsStored(&f, out.Bytes()) {
 		t.Error("an indented infusion passes on its stored bytes")
 	}
-	sc, checks := newSignatureCheck()
+	sc, checks := newSignatureCheck(nil)
 	for _, c := range checks {
 		if c.kind == kindInfusion {
 			c.fn(in.ID, out.Bytes())

@@ -67,7 +67,7 @@ func (ic *indexCheck) hash(sums []indexSum, pos int, key, val []byte, buf *[]byt
 func verifyIndexes(tx *bolt.Tx) []string {
 	ic := newIndexCheck()
 	s := ic.scratch()
-	r := startChecks(tx, ic.checks(s))
+	r := startChecks(tx, ic.checks(s, ""))
 	defer r.stop()
 	ic.walk(tx, r.feed)
 	r.wait()
@@ -76,18 +76,40 @@ func verifyIndexes(tx *bolt.Tx) []string {
 }
 
 // checks returns the value checks that derive every record's index entries
-// into s, for startChecks' worker; merge s when it is done.
-func (ic *indexCheck) checks(s *indexScratch) []valueCheck {
-	checks := make([]valueCheck, len(recordIndexes))
+// into s, for startChecks' worker, but those of the kind except, which
+// another check derives (deriver); merge s when it is done.
+func (ic *indexCheck) checks(s *indexScratch, except string) []valueCheck {
+	var checks []valueCheck
 	for i := range recordIndexes {
-		ix := &recordIndexes[i]
-		pos := make([]int, len(ix.buckets)) // of each of ix's buckets in indexBuckets
-		for j, b := range ix.buckets {
-			pos[j] = indexPos[b]
+		if ix := &recordIndexes[i]; ix.kind != except {
+			derive := ic.deriver(ix.kind, s)
+			checks = append(checks, valueCheck{ix.kind, func(id uuid.UUID, val []byte) {
+				s.r.parse(val)
+				derive(id, &s.r)
+			}})
 		}
-		checks[i] = valueCheck{ix.kind, func(id uuid.UUID, val []byte) { ic.derive(s, ix, pos, id, val) }}
 	}
 	return checks
+}
+
+// deriver returns a function that derives the index entries of a record of
+// kind, parsed as r, into s: for a check that parses the record anyway
+// (the infusions' signature check), so that it is parsed once.
+func (ic *indexCheck) deriver(kind string, s *indexScratch) func(id uuid.UUID, r *jsonFields) {
+	ix := indexOf[kind]
+	pos := make([]int, len(ix.buckets)) // of each of ix's buckets in indexBuckets
+	for j, b := range ix.buckets {
+		pos[j] = indexPos[b]
+	}
+	return func(id uuid.UUID, r *jsonFields) {
+		if err := s.e.deriveParsed(ix, r, id); err != nil {
+			s.unread = append(s.unread, fmt.Sprintf("%s %s cannot be read, so its index entries cannot be checked: %v", ix.kind, id, err))
+			return
+		}
+		for _, en := range s.e.list {
+			ic.hash(s.want, pos[en.nth], en.key, en.val, &s.buf)
+		}
+	}
 }
 
 func newIndexCheck() *indexCheck {
@@ -107,18 +129,6 @@ type indexScratch struct {
 
 func (ic *indexCheck) scratch() *indexScratch {
 	return &indexScratch{want: make([]indexSum, len(indexBuckets))}
-}
-
-// derive adds to s the entries that record id of ix's kind, stored as val,
-// gives its index buckets, which are at pos in indexBuckets.
-func (ic *indexCheck) derive(s *indexScratch, ix *recordIndex, pos []int, id uuid.UUID, val []byte) {
-	if err := s.e.derive(ix, &s.r, id, val); err != nil {
-		s.unread = append(s.unread, fmt.Sprintf("%s %s cannot be read, so its index entries cannot be checked: %v", ix.kind, id, err))
-		return
-	}
-	for _, en := range s.e.list {
-		ic.hash(s.want, pos[en.nth], en.key, en.val, &s.buf)
-	}
 }
 
 // merge adds what s derived to the check and empties s; several goroutines

@@ -13,7 +13,7 @@ import (
 // found by the record's id. The chain walk adds to it for every entry that
 // sets a state, the hash jobs look every stored record up in it, so it is
 // on verify's hottest path: an open-addressing table of indexes into one
-// slice of states, probed linearly, costs about a third of a Go map keyed
+// list of states, probed linearly, costs about a third of a Go map keyed
 // by the 16-byte id (one cache line of the table, then the state itself,
 // which the caller reads anyway), and allocates nothing per record.
 //
@@ -21,12 +21,18 @@ import (
 // per verify, so a file written to make ids collide cannot choose ids that
 // do: it would slow verify, never change its verdict.
 type stateTable struct {
-	slots        []int32 // index+1 into states; 0 is empty
+	slots        []int32 // index+1 of a state; 0 is empty
 	mask         uint64
 	seed1, seed2 uint64
-	states       []latestState
-	exists       []atomic.Bool // exists[i]: states[i]'s record is stored; set by the hash jobs
+	chunks       [][]latestState // the states in the order first set, stateChunk a chunk: never copied to grow
+	n            int             // how many states
+	exists       []atomic.Bool   // exists[i]: state i's record is stored; set by the hash jobs
 }
+
+const stateChunk = 1 << 12
+
+// state returns state i.
+func (t *stateTable) state(i int) *latestState { return &t.chunks[i/stateChunk][i%stateChunk] }
 
 type latestState struct {
 	id  uuid.UUID
@@ -43,8 +49,8 @@ func newStateTable() *stateTable {
 func (t *stateTable) grow(n int) {
 	t.slots = make([]int32, n)
 	t.mask = uint64(n - 1)
-	for i := range t.states {
-		t.slots[t.free(t.states[i].id)] = int32(i + 1)
+	for i := range t.n {
+		t.slots[t.free(t.state(i).id)] = int32(i + 1)
 	}
 }
 
@@ -79,7 +85,7 @@ func (t *stateTable) find(id uuid.UUID) int {
 		if i == 0 {
 			return -1
 		}
-		if t.states[i-1].id == id {
+		if t.state(int(i-1)).id == id {
 			return int(i - 1)
 		}
 	}
@@ -89,14 +95,18 @@ func (t *stateTable) find(id uuid.UUID) int {
 func (t *stateTable) set(id uuid.UUID, seq uint64, sha [32]byte) {
 	s := t.home(id)
 	for ; t.slots[s] != 0; s = (s + 1) & t.mask {
-		if st := &t.states[t.slots[s]-1]; st.id == id {
+		if st := t.state(int(t.slots[s] - 1)); st.id == id {
 			st.seq, st.sha = seq, sha
 			return
 		}
 	}
-	t.states = append(t.states, latestState{id, seq, sha})
-	t.slots[s] = int32(len(t.states))
-	if len(t.states)*2 > len(t.slots) { // at most half full, so that probes stay short
+	if t.n%stateChunk == 0 {
+		t.chunks = append(t.chunks, make([]latestState, stateChunk))
+	}
+	*t.state(t.n) = latestState{id, seq, sha}
+	t.n++
+	t.slots[s] = int32(t.n)
+	if t.n*2 > len(t.slots) { // at most half full, so that probes stay short
 		t.grow(len(t.slots) * 2)
 	}
 }
@@ -104,5 +114,5 @@ func (t *stateTable) set(id uuid.UUID, seq uint64, sha [32]byte) {
 // done ends the chain walk: from here on the table is read only, but for
 // the exists flags.
 func (t *stateTable) done() {
-	t.exists = make([]atomic.Bool, len(t.states))
+	t.exists = make([]atomic.Bool, t.n)
 }

@@ -33,15 +33,15 @@ func TestStateTable(t *testing.T) {
 		}
 	}
 	tab.done()
-	if len(tab.states) != len(want) || len(tab.exists) != len(want) {
-		t.Fatalf("%d states, %d flags for %d records", len(tab.states), len(tab.exists), len(want))
+	if tab.n != len(want) || len(tab.exists) != len(want) {
+		t.Fatalf("%d states, %d flags for %d records", tab.n, len(tab.exists), len(want))
 	}
 	for id, s := range want {
 		i := tab.find(id)
 		if i < 0 {
 			t.Fatalf("%s was set by %d but is not found", id, s)
 		}
-		if st := tab.states[i]; st.id != id || st.seq != s || st.sha != [32]byte{byte(s), byte(s >> 8), byte(s >> 16)} {
+		if st := tab.state(i); st.id != id || st.seq != s || st.sha != [32]byte{byte(s), byte(s >> 8), byte(s >> 16)} {
 			t.Fatalf("%s: state %s %d %x; want its entry %d", id, st.id, st.seq, st.sha[:3], s)
 		}
 	}

@@ -14,14 +14,15 @@ import (
 // sets a state, the hash jobs look every stored record up in it, so it is
 // on verify's hottest path: an open-addressing table of indexes into one
 // list of states, probed linearly, costs about a third of a Go map keyed
-// by the 16-byte id (one cache line of the table, then the state itself,
-// which the caller reads anyway), and allocates nothing per record.
+// by the 16-byte id, and allocates nothing per record. Each slot also holds
+// 32 bits of its id's hash, so that a probe reads a state only when those
+// agree: mostly the state sought, which the caller reads anyway.
 //
 // The slot of an id is a seeded mix of both its halves, the seeds random
 // per verify, so a file written to make ids collide cannot choose ids that
 // do: it would slow verify, never change its verdict.
 type stateTable struct {
-	slots        []int32 // index+1 of a state; 0 is empty
+	slots        []uint64 // hash>>32<<32 | index+1 of a state; 0 is empty
 	mask         uint64
 	seed1, seed2 uint64
 	chunks       [][]latestState // the states in the order first set, stateChunk a chunk: never copied to grow
@@ -47,10 +48,15 @@ func newStateTable() *stateTable {
 }
 
 func (t *stateTable) grow(n int) {
-	t.slots = make([]int32, n)
+	t.slots = make([]uint64, n)
 	t.mask = uint64(n - 1)
 	for i := range t.n {
-		t.slots[t.free(t.state(i).id)] = int32(i + 1)
+		h := t.hash(t.state(i).id)
+		s := h & t.mask
+		for t.slots[s] != 0 {
+			s = (s + 1) & t.mask
+		}
+		t.slots[s] = h&^0xffffffff | uint64(i+1)
 	}
 }
 
@@ -63,39 +69,38 @@ func mix64(x uint64) uint64 { // the finaliser of MurmurHash3: every bit of x mo
 	return x
 }
 
-func (t *stateTable) home(id uuid.UUID) uint64 {
+// hash is id's hash: its low bits place it, its high 32 bits are kept in
+// its slot.
+func (t *stateTable) hash(id uuid.UUID) uint64 {
 	lo, hi := binary.LittleEndian.Uint64(id[:8]), binary.LittleEndian.Uint64(id[8:])
-	return mix64(hi^t.seed2^mix64(lo^t.seed1)) & t.mask
-}
-
-// free returns the empty slot id would take; id must not be in the table.
-func (t *stateTable) free(id uuid.UUID) uint64 {
-	s := t.home(id)
-	for t.slots[s] != 0 {
-		s = (s + 1) & t.mask
-	}
-	return s
+	return mix64(hi ^ t.seed2 ^ mix64(lo^t.seed1))
 }
 
 // find returns the index of id's state, or -1. Once the chain walk is done,
 // any number of goroutines may call it at once.
 func (t *stateTable) find(id uuid.UUID) int {
-	for s := t.home(id); ; s = (s + 1) & t.mask {
-		i := t.slots[s]
-		if i == 0 {
+	h := t.hash(id)
+	for s := h & t.mask; ; s = (s + 1) & t.mask {
+		v := t.slots[s]
+		if v == 0 {
 			return -1
 		}
-		if t.state(int(i-1)).id == id {
-			return int(i - 1)
+		if i := int(uint32(v)) - 1; (v^h)>>32 == 0 && t.state(i).id == id {
+			return i
 		}
 	}
 }
 
 // set records that entry seq set record id to a value of SHA-256 sha.
 func (t *stateTable) set(id uuid.UUID, seq uint64, sha [32]byte) {
-	s := t.home(id)
+	h := t.hash(id)
+	s := h & t.mask
 	for ; t.slots[s] != 0; s = (s + 1) & t.mask {
-		if st := t.state(int(t.slots[s] - 1)); st.id == id {
+		v := t.slots[s]
+		if (v^h)>>32 != 0 {
+			continue
+		}
+		if st := t.state(int(uint32(v)) - 1); st.id == id {
 			st.seq, st.sha = seq, sha
 			return
 		}
@@ -105,7 +110,7 @@ func (t *stateTable) set(id uuid.UUID, seq uint64, sha [32]byte) {
 	}
 	*t.state(t.n) = latestState{id, seq, sha}
 	t.n++
-	t.slots[s] = int32(t.n)
+	t.slots[s] = h&^0xffffffff | uint64(t.n)
 	if t.n*2 > len(t.slots) { // at most half full, so that probes stay short
 		t.grow(len(t.slots) * 2)
 	}

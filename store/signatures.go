@@ -263,13 +263,17 @@ func checkSignature(problems *[]string, what string, s audit.Signature, want [32
 	}
 }
 
+// scheduleLayout is a schedule as celltrack stores it; the physician signs
+// each of its date changes.
+var scheduleLayout = newRecordLayout[scheduleRecord]("changes")
+
 // newSignatureCheck returns the value checks of verifySignatures; they need
 // no transaction and run on startChecks' worker. With indexInfusion, the
 // infusion check also hands it each infusion as it parsed it, so that the
 // index check need not parse the largest records a second time.
 func newSignatureCheck(indexInfusion func(id uuid.UUID, r *jsonFields)) (*signatureCheck, []valueCheck) {
 	sc := &signatureCheck{}
-	var fields jsonFields // scratch of the infusion check, on the worker
+	var fields jsonFields // scratch of the schedule and infusion checks, on the worker
 	bad := func(problems *[]string, format string, args ...any) {
 		*problems = append(*problems, fmt.Sprintf(format, args...))
 	}
@@ -306,6 +310,9 @@ func newSignatureCheck(indexInfusion func(id uuid.UUID, r *jsonFields)) (*signat
 			checkSignature(&sc.signed, what, *r.RoleGrant, roleGrantDigest(r.user()))
 		}},
 		{kindSchedule, func(id uuid.UUID, val []byte) {
+			if fields.parse(val); scheduleLayout.plain(&fields) {
+				return // it decodes, and without date changes it carries no signature
+			}
 			var r scheduleRecord
 			if err := json.Unmarshal(val, &r); err != nil {
 				bad(&sc.signed, "schedule %s cannot be decoded: %v", id, err)

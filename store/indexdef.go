@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -308,8 +307,13 @@ func (f *jsonFields) parse(b []byte) {
 		// (so raw can tell a name of another length cannot match) and
 		// stopping at a backslash, which skipString then handles.
 		end, ascii := i+1, true
-		for end < len(b) && b[end] != '"' && b[end] != '\\' {
-			ascii = ascii && b[end] < utf8.RuneSelf
+		for end < len(b) {
+			if c := b[end]; nameStop[c] {
+				if c < utf8.RuneSelf {
+					break // '"' or '\\'
+				}
+				ascii = false
+			}
 			end++
 		}
 		escaped := end < len(b) && b[end] == '\\'
@@ -421,11 +425,25 @@ func skipValue(b []byte, i int) (int, bool) {
 		return 0, false
 	}
 	j := i
-	for j < len(b) && strings.IndexByte(",}] \t\r\n", b[j]) < 0 {
+	for j < len(b) && !literalStop[b[j]] {
 		j++
 	}
 	return j, j > i
 }
+
+// nameStop marks the bytes that end the plain ASCII run of a member name:
+// its closing quote, a backslash, a byte of a non-ASCII character;
+// literalStop those that end a number or literal.
+var nameStop, literalStop = func() (name, literal [256]bool) {
+	name['"'], name['\\'] = true, true
+	for c := utf8.RuneSelf; c < 256; c++ {
+		name[c] = true
+	}
+	for _, c := range []byte(",}] \t\r\n") {
+		literal[c] = true
+	}
+	return name, literal
+}()
 
 // raw returns the member's raw value, nil when absent or null. Like
 // encoding/json, the last of repeated names wins and names match without

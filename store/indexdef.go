@@ -498,7 +498,7 @@ func (f *jsonFields) id(name string) uuid.UUID {
 	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && bytes.IndexByte(v, '\\') < 0 {
 		// The string as it stands, without making a Go string of it: every
 		// index of an event, container or infusion is an id.
-		u, err := uuid.ParseBytes(v[1 : len(v)-1])
+		u, err := parseUUID(v[1 : len(v)-1])
 		if err != nil {
 			f.fail(name, err)
 		}

@@ -142,7 +142,7 @@ var signatureMembers = [...]struct {
 		if len(v) != 2+36 || !plainString(v) { // the form uuid.UUID's MarshalText writes
 			return false
 		}
-		_, err := uuid.ParseBytes(v[1 : len(v)-1]) // as its UnmarshalText reads it
+		_, err := parseUUID(v[1 : len(v)-1]) // as its UnmarshalText reads it (uuid.ParseBytes)
 		return err == nil
 	}},
 	{"User", plainString},

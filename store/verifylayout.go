@@ -101,7 +101,7 @@ func validUUID(v []byte) bool {
 	if len(v) != 2+36 || !plainString(v) {
 		return false
 	}
-	_, err := uuid.ParseBytes(v[1 : len(v)-1])
+	_, err := parseUUID(v[1 : len(v)-1])
 	return err == nil
 }
 
@@ -129,3 +129,41 @@ func plainInt(v []byte) bool {
 	}
 	return true
 }
+
+// parseUUID is uuid.ParseBytes, with the form uuid.UUID writes — 36
+// characters, hex in 8-4-4-4-12 — read by a table: verify reads three ids
+// of every event for its indexes. Any other form, or a bad one, is left to
+// uuid.ParseBytes, which reads or refuses it.
+func parseUUID(b []byte) (uuid.UUID, error) {
+	var u uuid.UUID
+	if len(b) != 36 || b[8] != '-' || b[13] != '-' || b[18] != '-' || b[23] != '-' {
+		return uuid.ParseBytes(b)
+	}
+	j := 0
+	for i := 0; i < 36; i += 2 {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i++
+		}
+		hi, lo := hexValue[b[i]], hexValue[b[i+1]]
+		if hi > 15 || lo > 15 {
+			return uuid.ParseBytes(b)
+		}
+		u[j] = hi<<4 | lo
+		j++
+	}
+	return u, nil
+}
+
+// hexValue is the value of each hex digit, 0xff for any other byte.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c - '0'
+	}
+	for c := byte('a'); c <= 'f'; c++ {
+		t[c], t[c-'a'+'A'] = c-'a'+10, c-'a'+10
+	}
+	return t
+}()

@@ -133,3 +133,23 @@ func TestRecordLayoutKnowsEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestParseUUID: parseUUID reads and refuses exactly what uuid.ParseBytes
+// does.
+func TestParseUUID(t *testing.T) {
+	id := uuid.New()
+	s := id.String()
+	inputs := []string{s, strings.ToUpper(s), "{" + s + "}", "urn:uuid:" + s, strings.ReplaceAll(s, "-", ""),
+		"00000000-0000-0000-0000-000000000000", "", "x", s[:35], s + "0", strings.Replace(s, "-", "_", 1),
+		s[:9] + "-" + s[10:], s[:35] + "g", "g" + s[1:], s[:14] + "G" + s[15:], s[:8] + "0" + s[9:]}
+	for c := range 256 {
+		inputs = append(inputs, s[:20]+string(rune(c))+s[21:], s[:7]+string([]byte{byte(c)})+s[8:])
+	}
+	for _, in := range inputs {
+		want, werr := uuid.ParseBytes([]byte(in))
+		got, err := parseUUID([]byte(in))
+		if got != want || (err == nil) != (werr == nil) {
+			t.Errorf("parseUUID(%q) = %s, %v; uuid.ParseBytes: %s, %v", in, got, err, want, werr)
+		}
+	}
+}

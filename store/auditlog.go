@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"sort"
 	"sync"
-	"sync/atomic"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/google/uuid"
@@ -97,12 +96,6 @@ func (v Verification) OK() bool { return len(v.Problems) == 0 }
 // HeadHex returns the chain head hash in hex.
 func (v Verification) HeadHex() string { return hex.EncodeToString(v.Head[:]) }
 
-type latestState struct {
-	seq    uint64
-	sha    [32]byte
-	exists atomic.Bool // set by the hash pool's record jobs
-}
-
 // recordFinding is a stored record that does not match its audit trail, as
 // a hash job found it: set by no entry (seq 0), or differing from entry seq.
 // verifyTx words it afterwards, since describing a record reads tx.
@@ -141,10 +134,10 @@ func (db *DB) Verify() (Verification, error) {
 func verifyTx(tx *bolt.Tx) (Verification, error) {
 	var v Verification
 	ic := newIndexCheck()
-	is := ic.scratch()
-	ir := startChecks(tx, ic.checks(is))
+	is, sis := ic.scratch(), ic.scratch() // for the index check, and the infusions' in the signature check
+	ir := startChecks(tx, ic.checks(is, kindInfusion))
 	defer ir.stop() // the checks read tx's bytes: none may outlive verifyTx
-	sc, sigChecks := newSignatureCheck()
+	sc, sigChecks := newSignatureCheck(ic.deriver(kindInfusion, sis))
 	sr := startChecks(tx, sigChecks)
 	defer sr.stop()
 	feed := func() { ir.feed(); sr.feed() }
@@ -156,17 +149,10 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 		records []recordFinding
 	}
 	b := tx.Bucket(bAudit)
-	// latest maps a record to its state; the states live in one slice so
-	// that a record's first entry costs no allocation of its own.
-	var latest map[uuid.UUID]int32
-	var states []latestState
+	// latest holds each record's latest state (verifystate.go).
+	latest := newStateTable()
 	err := func() error {
 		c := b.Cursor()
-		var size uint64
-		if k, _ := c.Last(); k != nil {
-			size = btoi(k) // entries are numbered from 1, so this is their count unless the trail has a gap
-		}
-		latest = make(map[uuid.UUID]int32, min(size, 1<<26))
 		var prev [32]byte
 		var want uint64 = 1
 		tc := newTreeCheck(tx)
@@ -208,12 +194,7 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 			tc.add(seq, h.Hash)
 			v.Entries++
 			if h.State {
-				if i, ok := latest[h.ID]; ok {
-					states[i].seq, states[i].sha = seq, h.NewSHA
-				} else {
-					latest[h.ID] = int32(len(states))
-					states = append(states, latestState{seq: seq, sha: h.NewSHA})
-				}
+				latest.set(h.ID, seq, h.NewSHA)
 			}
 		}
 		if len(vals) > 0 {
@@ -229,8 +210,9 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 		}
 		v.Problems = append(v.Problems, verifyCheckpointKeys(tx)...)
 		v.Problems = append(v.Problems, verifyAgainstCheckpoint(tx, v.Entries)...)
-		// latest and states are complete: from here on the hash jobs read
-		// them, and only the exists flags change.
+		// latest is complete: from here on the hash jobs read it, and only
+		// the exists flags change.
+		latest.done()
 		for kind, name := range recordBuckets {
 			ids, vals := make([]uuid.UUID, 0, hashBatch), make([][]byte, 0, hashBatch)
 			hashRecords := func() {
@@ -238,20 +220,20 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 				hp.do(func() {
 					for j, val := range vals {
 						id := ids[j]
-						i, ok := latest[id]
-						if !ok {
+						i := latest.find(id)
+						if i < 0 {
 							found.Lock()
 							found.records = append(found.records, recordFinding{kind, id, 0})
 							found.Unlock()
 							continue
 						}
-						st := &states[i]
+						st := latest.state(i)
 						if sha256.Sum256(val) != st.sha {
 							found.Lock()
 							found.records = append(found.records, recordFinding{kind, id, st.seq})
 							found.Unlock()
 						}
-						st.exists.Store(true)
+						latest.exists[i].Store(true)
 					}
 				})
 			}
@@ -282,6 +264,7 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 	ir.wait()
 	sr.wait()
 	ic.merge(is)
+	ic.merge(sis)
 	if err != nil {
 		return v, err
 	}
@@ -295,10 +278,10 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 			v.Problems = append(v.Problems, fmt.Sprintf("%s %s differs from the value its last audit entry (%d) recorded: it was changed outside celltrack", f.kind, describe(tx, f.kind, f.id), f.seq))
 		}
 	}
-	for id, i := range latest {
-		if st := &states[i]; !st.exists.Load() {
+	for i := range latest.exists {
+		if st := latest.state(i); !latest.exists[i].Load() {
 			e, _ := audit.Decode(b.Get(itob(st.seq)))
-			v.Problems = append(v.Problems, fmt.Sprintf("%s %s was set by audit entry %d but is no longer stored: it was deleted outside celltrack", e.Entity, id, st.seq))
+			v.Problems = append(v.Problems, fmt.Sprintf("%s %s was set by audit entry %d but is no longer stored: it was deleted outside celltrack", e.Entity, st.id, st.seq))
 		}
 	}
 	v.Problems = append(v.Problems, ic.finish(tx)...)

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/celltrack/celltrack/lot"
 	"github.com/google/uuid"
@@ -152,6 +152,7 @@ var indexBuckets, indexSource, indexPos = func() ([][]byte, map[string]string, m
 // record's id in a lookup index and empty in a composite one.
 type indexEntry struct {
 	bucket string
+	nth    int // bucket is the record index's buckets[nth]
 	key    []byte
 	val    []byte
 }
@@ -198,9 +199,9 @@ func (e *indexEntries) after(bucket string, prefix []byte) {
 }
 
 func (e *indexEntries) add(bucket string, key, val []byte) {
-	for _, b := range e.ix.buckets {
+	for i, b := range e.ix.buckets {
 		if b == bucket {
-			e.list = append(e.list, indexEntry{bucket, key, val})
+			e.list = append(e.list, indexEntry{bucket, i, key, val})
 			return
 		}
 	}
@@ -210,8 +211,13 @@ func (e *indexEntries) add(bucket string, key, val []byte) {
 // derive sets e to the entries of record id, of ix's kind, whose stored
 // value is val; r is scratch space.
 func (e *indexEntries) derive(ix *recordIndex, r *jsonFields, id uuid.UUID, val []byte) error {
-	e.reset(ix, id)
 	r.parse(val)
+	return e.deriveParsed(ix, r, id)
+}
+
+// deriveParsed is derive of a value r has parsed.
+func (e *indexEntries) deriveParsed(ix *recordIndex, r *jsonFields, id uuid.UUID) error {
+	e.reset(ix, id)
 	if r.err == nil {
 		ix.entries(e, r)
 	}
@@ -276,6 +282,7 @@ type jsonFields struct {
 type member struct {
 	name, nameEnd, value, end int32
 	unescaped                 string // the name, when written with escapes
+	ascii                     bool   // the name is ASCII, written without escapes
 }
 
 var errNotObject = errors.New("not a JSON object")
@@ -296,13 +303,32 @@ func (f *jsonFields) parse(b []byte) {
 			f.err = fmt.Errorf("member name expected at byte %d", i)
 			return
 		}
-		end, ok := skipString(b, i)
-		if !ok {
+		// A name is short: one pass reads it, noting whether it is ASCII
+		// (so raw can tell a name of another length cannot match) and
+		// stopping at a backslash, which skipString then handles.
+		end, ascii := i+1, true
+		for end < len(b) {
+			if c := b[end]; nameStop[c] {
+				if c < utf8.RuneSelf {
+					break // '"' or '\\'
+				}
+				ascii = false
+			}
+			end++
+		}
+		escaped := end < len(b) && b[end] == '\\'
+		if end++; escaped {
+			var ok bool
+			if end, ok = skipString(b, i); !ok {
+				f.err = fmt.Errorf("unterminated string at byte %d", i)
+				return
+			}
+		} else if end > len(b) {
 			f.err = fmt.Errorf("unterminated string at byte %d", i)
 			return
 		}
-		m := member{name: int32(i + 1), nameEnd: int32(end - 1)}
-		if bytes.IndexByte(b[i+1:end-1], '\\') >= 0 {
+		m := member{name: int32(i + 1), nameEnd: int32(end - 1), ascii: ascii && !escaped}
+		if escaped {
 			var name string // declared here, so that only an escaped name is allocated
 			if err := json.Unmarshal(b[i:end], &name); err != nil {
 				f.err = err
@@ -399,11 +425,25 @@ func skipValue(b []byte, i int) (int, bool) {
 		return 0, false
 	}
 	j := i
-	for j < len(b) && strings.IndexByte(",}] \t\r\n", b[j]) < 0 {
+	for j < len(b) && !literalStop[b[j]] {
 		j++
 	}
 	return j, j > i
 }
+
+// nameStop marks the bytes that end the plain ASCII run of a member name:
+// its closing quote, a backslash, a byte of a non-ASCII character;
+// literalStop those that end a number or literal.
+var nameStop, literalStop = func() (name, literal [256]bool) {
+	name['"'], name['\\'] = true, true
+	for c := utf8.RuneSelf; c < 256; c++ {
+		name[c] = true
+	}
+	for _, c := range []byte(",}] \t\r\n") {
+		literal[c] = true
+	}
+	return name, literal
+}()
 
 // raw returns the member's raw value, nil when absent or null. Like
 // encoding/json, the last of repeated names wins and names match without
@@ -411,6 +451,9 @@ func skipValue(b []byte, i int) (int, bool) {
 func (f *jsonFields) raw(name string) []byte {
 	for i := len(f.members) - 1; i >= 0; i-- {
 		m := &f.members[i]
+		if m.ascii && int(m.nameEnd-m.name) != len(name) {
+			continue // every name asked for is ASCII, and ASCII folds only to ASCII of its length
+		}
 		n := f.b[m.name:m.nameEnd]
 		if m.unescaped != "" {
 			n = []byte(m.unescaped)
@@ -455,7 +498,7 @@ func (f *jsonFields) id(name string) uuid.UUID {
 	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && bytes.IndexByte(v, '\\') < 0 {
 		// The string as it stands, without making a Go string of it: every
 		// index of an event, container or infusion is an id.
-		u, err := uuid.ParseBytes(v[1 : len(v)-1])
+		u, err := parseUUID(v[1 : len(v)-1])
 		if err != nil {
 			f.fail(name, err)
 		}

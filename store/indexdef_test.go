@@ -27,6 +27,12 @@ func TestJSONFieldsReadsAsEncodingJSON(t *testing.T) {
 		{`{"a":null}`, "a", ""},
 		{`{}`, "a", ""},
 		{`{"a\u0062":"escaped name"}`, "ab", "escaped name"},
+		// encoding/json folds names as Unicode does: a long s is an s,
+		// though its name is two bytes long (member.ascii).
+		{`{"ſ":"long s"}`, "s", "long s"},
+		{`{"\u017f":"long s, escaped"}`, "s", "long s, escaped"},
+		{`{"s":"short","ſs":"other"}`, "s", "short"},
+		{`{"ab":"ab","a\\":"escape","a":"a"}`, "ab", "ab"},
 		// Quotes after runs of backslashes: escaped after an odd run, the
 		// end of the string after an even one (skipString).
 		{`{"a":"\\","b":1}`, "a", `\`},
@@ -41,6 +47,7 @@ func TestJSONFieldsReadsAsEncodingJSON(t *testing.T) {
 			A  string `json:"a"`
 			B  int    `json:"b"`
 			AB string `json:"ab"`
+			S  string `json:"s"`
 		}
 		if err := json.Unmarshal([]byte(tc.in), &m); err != nil {
 			t.Fatalf("%s: %v", tc.in, err)
@@ -48,7 +55,7 @@ func TestJSONFieldsReadsAsEncodingJSON(t *testing.T) {
 		if f.err != nil || got != tc.want {
 			t.Errorf("%s: %s = %q, %v; want %q", tc.in, tc.name, got, f.err, tc.want)
 		}
-		if want := map[string]string{"a": m.A, "ab": m.AB}[tc.name]; want != tc.want {
+		if want := map[string]string{"a": m.A, "ab": m.AB, "s": m.S}[tc.name]; want != tc.want {
 			t.Errorf("%s: encoding/json reads %s as %q; the table says %q", tc.in, tc.name, want, tc.want)
 		}
 	}

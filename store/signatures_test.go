@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -328,7 +329,7 @@ func TestInfusionSignedAsStored(t *testing.T) {
 	if infusionSignedAsStored(&f, out.Bytes()) {
 		t.Error("an indented infusion passes on its stored bytes")
 	}
-	sc, checks := newSignatureCheck()
+	sc, checks := newSignatureCheck(nil)
 	for _, c := range checks {
 		if c.kind == kindInfusion {
 			c.fn(in.ID, out.Bytes())
@@ -347,44 +348,144 @@ func TestSignedOf(t *testing.T) {
 	for i := range want {
 		want[i] = byte(i * 8)
 	}
-	sig := audit.Signature{UserID: uuid.New(), User: "nina", Role: audit.Role("nurse"), Meaning: "administered", Signed: want}
+	sig := plainSignature()
+	sig.Signed = want
 	good, _ := json.Marshal(sig)
-	if got, ok := signedOf(good); !ok || got != want {
+	var f jsonFields
+	if got, ok := signedOf(&f, good); !ok || got != want {
 		t.Fatalf("signedOf(%s) = %v, %v; want %v", good, got, ok, want)
 	}
-	arr := good[bytes.Index(good, []byte(`"Signed":`))+len(`"Signed":`) : len(good)-1]
-	for name, b := range map[string]string{
-		"spaces":             strings.Replace(string(good), ",8,", ", 8,", 1),
-		"31 numbers":         strings.Replace(string(good), "[0,8,", "[8,", 1),
-		"33 numbers":         strings.Replace(string(good), "[0,", "[0,0,", 1),
-		"256":                strings.Replace(string(good), ",8,", ",256,", 1),
-		"leading zero":       strings.Replace(string(good), ",8,", ",08,", 1),
-		"a second Signed":    strings.Replace(string(good), `"Signed":`, `"signed":"x","Signed":`, 1),
-		"Signed twice":       strings.Replace(string(good), `"Signed":`, `"Signed":`+string(arr)+`,"Signed":`, 1),
-		"user id not a uuid": strings.Replace(string(good), sig.UserID.String(), "nobody", 1),
-		"no Signed":          strings.Replace(string(good), `"Signed":`, `"Sealed":`, 1),
-	} {
-		if b == string(good) {
-			t.Fatalf("%s: the test's edit did not apply", name)
-		}
-		if got, ok := signedOf([]byte(b)); ok {
+	for name, b := range signatureVariants(t, sig) {
+		if got, ok := signedOf(&f, []byte(b)); ok {
 			t.Errorf("%s: signedOf(%s) = %v, read without the decoder", name, b, got)
 		}
 	}
 }
 
-// TestSignatureJSONIsASignature: signatureJSON must decode every field of
-// audit.Signature but Signed as the record's decoder does, so it must have
-// the same fields, of the same types.
-func TestSignatureJSONIsASignature(t *testing.T) {
-	a, b := reflect.TypeFor[audit.Signature](), reflect.TypeFor[signatureJSON]()
-	if a.NumField() != b.NumField() {
-		t.Fatalf("audit.Signature has %d fields, signatureJSON %d", a.NumField(), b.NumField())
+// plainSignature is a signature that signatureVariants can edit.
+func plainSignature() audit.Signature {
+	return audit.Signature{UserID: uuid.New(), User: "nina", Role: audit.Role("nurse"), Meaning: "administered", Signed: [32]byte{0, 8, 16, 24}}
+}
+
+// signatureVariants are spellings of sig that signedOf must leave to the
+// decoder: some decode, to the same signature or another, some do not.
+func signatureVariants(t testing.TB, sig audit.Signature) map[string]string {
+	good, _ := json.Marshal(sig)
+	arr := good[bytes.Index(good, []byte(`"Signed":`))+len(`"Signed":`) : len(good)-1]
+	variants := map[string]string{
+		"spaces":              strings.Replace(string(good), ",8,", ", 8,", 1),
+		"31 numbers":          strings.Replace(string(good), "[0,8,", "[8,", 1),
+		"33 numbers":          strings.Replace(string(good), "[0,", "[0,0,", 1),
+		"256":                 strings.Replace(string(good), ",8,", ",256,", 1),
+		"leading zero":        strings.Replace(string(good), ",8,", ",08,", 1),
+		"a second Signed":     strings.Replace(string(good), `"Signed":`, `"signed":"x","Signed":`, 1),
+		"Signed twice":        strings.Replace(string(good), `"Signed":`, `"Signed":`+string(arr)+`,"Signed":`, 1),
+		"user id not a uuid":  strings.Replace(string(good), sig.UserID.String(), "nobody", 1),
+		"user id in braces":   strings.Replace(string(good), sig.UserID.String(), "{"+sig.UserID.String()+"}", 1),
+		"no Signed":           strings.Replace(string(good), `"Signed":`, `"Sealed":`, 1),
+		"signed in lowercase": strings.Replace(string(good), `"Signed":`, `"signed":`, 1),
+		"time not a time":     strings.Replace(string(good), `"0001-01-01T00:00:00Z"`, `"yesterday"`, 1),
+		"time a number":       strings.Replace(string(good), `"0001-01-01T00:00:00Z"`, `0`, 1),
+		"time null":           strings.Replace(string(good), `"0001-01-01T00:00:00Z"`, `null`, 1),
+		"user a number":       strings.Replace(string(good), `"nina"`, `7`, 1),
+		"user null":           strings.Replace(string(good), `"nina"`, `null`, 1),
+		"user escaped":        strings.Replace(string(good), `"nina"`, `"ni\u006ea"`, 1),
+		"user with a tab":     strings.Replace(string(good), `"nina"`, "\"ni\tna\"", 1),
+		"meaning an object":   strings.Replace(string(good), `"administered"`, `{"a":1}`, 1),
+		"role before user":    reorder(good),
+		"a member more":       strings.Replace(string(good), `"Signed":`, `"Extra":1,"Signed":`, 1),
+		"a member fewer":      strings.Replace(string(good), `"Meaning":"administered",`, ``, 1),
+		"escaped name":        strings.Replace(string(good), `"User":`, `"Us\u0065r":`, 1),
+		"not an object":       "[" + string(good) + "]",
+		"cut short":           string(good[:len(good)-2]),
+		"data after":          string(good) + "x",
 	}
+	for name, b := range variants {
+		if b == string(good) {
+			t.Fatalf("%s: the test's edit did not apply", name)
+		}
+	}
+	return variants
+}
+
+// reorder writes sig's members with User and Role swapped: the same
+// signature to the decoder, not encoding/json's spelling.
+func reorder(good []byte) string {
+	var m map[string]json.RawMessage
+	json.Unmarshal(good, &m)
+	var b strings.Builder
+	b.WriteString("{")
+	for i, name := range []string{"UserID", "Role", "FullName", "User", "Time", "Meaning", "Signed"} {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "%q:%s", name, m[name])
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// TestSignedOfAgreesWithTheDecoder: whenever signedOf reads a signature
+// itself, decoding it as the record's decoder does succeeds and gives the
+// same Signed, so the infusion check's fast path never passes a signature
+// the decoder would refuse or read differently.
+func TestSignedOfAgreesWithTheDecoder(t *testing.T) {
+	sig := audit.Signature{UserID: uuid.New(), User: "nina", FullName: "Nina Ödegaard", Role: audit.Role("nurse"),
+		Time: time.Date(2026, 5, 27, 8, 32, 4, 0, time.UTC), Meaning: "administered \"as planned\" <85>", Signed: [32]byte{1, 2, 3, 255}}
+	inputs := []string{}
+	for _, s := range []audit.Signature{sig, {}, plainSignature()} {
+		good, _ := json.Marshal(s)
+		inputs = append(inputs, string(good))
+	}
+	for _, b := range signatureVariants(t, plainSignature()) {
+		inputs = append(inputs, b)
+	}
+	var f jsonFields
+	for _, b := range inputs {
+		agreeWithDecoder(t, &f, []byte(b))
+	}
+}
+
+func agreeWithDecoder(t *testing.T, f *jsonFields, b []byte) {
+	got, ok := signedOf(f, b)
+	if !ok {
+		return
+	}
+	var s audit.Signature
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Errorf("signedOf reads %s, which the decoder refuses: %v", b, err)
+	} else if s.Signed != got {
+		t.Errorf("signedOf reads Signed %v from %s, the decoder %v", got, b, s.Signed)
+	}
+}
+
+// FuzzSignedOf looks for a signature signedOf reads that the decoder
+// refuses or reads differently (go test -fuzz FuzzSignedOf ./store).
+func FuzzSignedOf(f *testing.F) {
+	sig := audit.Signature{UserID: uuid.New(), User: "nina", Role: audit.Role("nurse"), Meaning: "administered", Signed: [32]byte{9, 8, 7}}
+	good, _ := json.Marshal(sig)
+	f.Add(good)
+	var scratch jsonFields
+	f.Fuzz(func(t *testing.T, b []byte) { agreeWithDecoder(t, &scratch, b) })
+}
+
+// TestSignatureMembersAreASignature: signedOf reads the members
+// encoding/json writes for an audit.Signature, so audit.Signature must have
+// exactly those fields, untagged, in that order, of the types each member
+// is checked as.
+func TestSignatureMembersAreASignature(t *testing.T) {
+	a := reflect.TypeFor[audit.Signature]()
+	if a.NumField() != len(signatureMembers) {
+		t.Fatalf("audit.Signature has %d fields, signatureMembers %d", a.NumField(), len(signatureMembers))
+	}
+	types := map[string]reflect.Type{"UserID": reflect.TypeFor[uuid.UUID](), "Time": reflect.TypeFor[time.Time](), "Signed": reflect.TypeFor[[32]byte]()}
 	for i := range a.NumField() {
-		fa, fb := a.Field(i), b.Field(i)
-		if fa.Name != fb.Name || fa.Tag != fb.Tag || (fa.Type != fb.Type && fa.Name != "Signed") {
-			t.Errorf("field %d: audit.Signature has %s %s %q, signatureJSON %s %s %q", i, fa.Name, fa.Type, fa.Tag, fb.Name, fb.Type, fb.Tag)
+		fa := a.Field(i)
+		if fa.Name != signatureMembers[i].name || fa.Tag != "" {
+			t.Errorf("field %d: audit.Signature has %s %q, signatureMembers %s", i, fa.Name, fa.Tag, signatureMembers[i].name)
+		}
+		if want, ok := types[fa.Name]; ok && fa.Type != want || !ok && fa.Type.Kind() != reflect.String {
+			t.Errorf("field %s is a %s, which signedOf does not check it as", fa.Name, fa.Type)
 		}
 	}
 }

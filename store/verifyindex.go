@@ -44,22 +44,22 @@ type indexSum struct {
 // records give (want) and of the entries stored (got).
 type indexCheck struct {
 	seed      maphash.Seed
+	buf       []byte     // hash's scratch for walk
 	mu        sync.Mutex // guards want and unread while scratches merge
 	want, got []indexSum
 	unread    []string // records whose entries could not be derived
 }
 
-func (ic *indexCheck) hash(sums []indexSum, bucket string, key, val []byte) {
-	var h maphash.Hash
-	h.SetSeed(ic.seed)
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(key)))
-	h.Write(n[:])
-	h.Write(key)
-	h.Write(val)
-	s := &sums[indexPos[bucket]]
+// hash adds the entry key → val of the bucket indexBuckets[pos] to sums.
+// The entry is hashed in one call, its key's length first so that no two
+// entries give the same bytes; buf is scratch space.
+func (ic *indexCheck) hash(sums []indexSum, pos int, key, val []byte, buf *[]byte) {
+	b := binary.BigEndian.AppendUint64((*buf)[:0], uint64(len(key)))
+	b = append(append(b, key...), val...)
+	*buf = b
+	s := &sums[pos]
 	s.n++
-	s.sum += h.Sum64()
+	s.sum += maphash.Bytes(ic.seed, b)
 }
 
 // verifyIndexes returns a problem for every index entry a record lacks and
@@ -67,7 +67,7 @@ func (ic *indexCheck) hash(sums []indexSum, bucket string, key, val []byte) {
 func verifyIndexes(tx *bolt.Tx) []string {
 	ic := newIndexCheck()
 	s := ic.scratch()
-	r := startChecks(tx, ic.checks(s))
+	r := startChecks(tx, ic.checks(s, ""))
 	defer r.stop()
 	ic.walk(tx, r.feed)
 	r.wait()
@@ -76,14 +76,40 @@ func verifyIndexes(tx *bolt.Tx) []string {
 }
 
 // checks returns the value checks that derive every record's index entries
-// into s, for startChecks' worker; merge s when it is done.
-func (ic *indexCheck) checks(s *indexScratch) []valueCheck {
-	checks := make([]valueCheck, len(recordIndexes))
+// into s, for startChecks' worker, but those of the kind except, which
+// another check derives (deriver); merge s when it is done.
+func (ic *indexCheck) checks(s *indexScratch, except string) []valueCheck {
+	var checks []valueCheck
 	for i := range recordIndexes {
-		ix := &recordIndexes[i]
-		checks[i] = valueCheck{ix.kind, func(id uuid.UUID, val []byte) { ic.derive(s, ix, id, val) }}
+		if ix := &recordIndexes[i]; ix.kind != except {
+			derive := ic.deriver(ix.kind, s)
+			checks = append(checks, valueCheck{ix.kind, func(id uuid.UUID, val []byte) {
+				s.r.parse(val)
+				derive(id, &s.r)
+			}})
+		}
 	}
 	return checks
+}
+
+// deriver returns a function that derives the index entries of a record of
+// kind, parsed as r, into s: for a check that parses the record anyway
+// (the infusions' signature check), so that it is parsed once.
+func (ic *indexCheck) deriver(kind string, s *indexScratch) func(id uuid.UUID, r *jsonFields) {
+	ix := indexOf[kind]
+	pos := make([]int, len(ix.buckets)) // of each of ix's buckets in indexBuckets
+	for j, b := range ix.buckets {
+		pos[j] = indexPos[b]
+	}
+	return func(id uuid.UUID, r *jsonFields) {
+		if err := s.e.deriveParsed(ix, r, id); err != nil {
+			s.unread = append(s.unread, fmt.Sprintf("%s %s cannot be read, so its index entries cannot be checked: %v", ix.kind, id, err))
+			return
+		}
+		for _, en := range s.e.list {
+			ic.hash(s.want, pos[en.nth], en.key, en.val, &s.buf)
+		}
+	}
 }
 
 func newIndexCheck() *indexCheck {
@@ -95,6 +121,7 @@ func newIndexCheck() *indexCheck {
 // startChecks' worker, and merge adds its sums to the check afterwards.
 type indexScratch struct {
 	e      indexEntries
+	buf    []byte
 	r      jsonFields
 	want   []indexSum
 	unread []string
@@ -102,18 +129,6 @@ type indexScratch struct {
 
 func (ic *indexCheck) scratch() *indexScratch {
 	return &indexScratch{want: make([]indexSum, len(indexBuckets))}
-}
-
-// derive adds to s the entries that record id of ix's kind, stored as val,
-// gives its index buckets.
-func (ic *indexCheck) derive(s *indexScratch, ix *recordIndex, id uuid.UUID, val []byte) {
-	if err := s.e.derive(ix, &s.r, id, val); err != nil {
-		s.unread = append(s.unread, fmt.Sprintf("%s %s cannot be read, so its index entries cannot be checked: %v", ix.kind, id, err))
-		return
-	}
-	for _, en := range s.e.list {
-		ic.hash(s.want, en.bucket, en.key, en.val)
-	}
 }
 
 // merge adds what s derived to the check and empties s; several goroutines
@@ -133,14 +148,14 @@ func (ic *indexCheck) merge(s *indexScratch) {
 // walk sums the entries stored in every index bucket, calling feed now and
 // then so that the worker never waits for values.
 func (ic *indexCheck) walk(tx *bolt.Tx, feed func()) {
-	for _, name := range indexBuckets {
+	for pos, name := range indexBuckets {
 		c := tx.Bucket(name).Cursor()
 		n := 0
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if n++; n&1023 == 0 {
 				feed()
 			}
-			ic.hash(ic.got, string(name), k, v)
+			ic.hash(ic.got, pos, k, v, &ic.buf)
 		}
 	}
 }

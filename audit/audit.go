@@ -45,41 +45,49 @@ func (e *Entry) NewSHA() [32]byte {
 
 // Header layout of an encoded entry, in front of its JSON body:
 //
-//	hash[32] | prevHash[32] | id[16] | newSHA[32] | state[1] | JSON
+//	hash[32] | prevHash[32] | id[16] | newSHA[32] | state[1] | body
 //
 // The fixed header lets `audit verify` walk the chain and match records without
-// decoding JSON; the hash covers everything after itself.
+// decoding JSON. The hash covers the canonical form: everything after itself,
+// with the body as JSON. Since schema 8 the body is stored as a zstd frame of
+// the JSON (entrybody.go); entries written before are stored as JSON and keep
+// verifying as they are, and compressing one keeps its hash.
 const headerLen = 32 + 32 + 16 + 32 + 1
 
-// Encode returns the entry's stored form and sets e.Hash. The JSON body is
-// canonical: encoding/json writes struct fields in declaration order and the
-// record values are themselves produced by encoding/json.
+// Encode returns the entry's stored form, its body compressed, and sets
+// e.Hash. The JSON body is canonical: encoding/json writes struct fields in
+// declaration order and the record values are themselves produced by
+// encoding/json.
 func (e *Entry) Encode() ([]byte, error) {
 	body, err := json.Marshal(e)
 	if err != nil {
 		return nil, err
 	}
-	buf := make([]byte, headerLen+len(body))
-	copy(buf[32:], e.PrevHash[:])
-	copy(buf[64:], e.ID[:])
+	var head [headerLen]byte
+	copy(head[32:], e.PrevHash[:])
+	copy(head[64:], e.ID[:])
 	sha := e.NewSHA()
-	copy(buf[80:], sha[:])
+	copy(head[80:], sha[:])
 	if e.State {
-		buf[112] = 1
+		head[112] = 1
 	}
-	copy(buf[headerLen:], body)
-	e.Hash = sha256.Sum256(buf[32:])
-	copy(buf, e.Hash[:])
-	return buf, nil
+	h := sha256.New()
+	h.Write(head[32:])
+	h.Write(body)
+	h.Sum(e.Hash[:0])
+	copy(head[:], e.Hash[:])
+	return compressBody(head[:], body), nil
 }
 
-// Decode parses a stored entry without checking its hash.
+// Decode parses a stored entry, of either body form, without checking its
+// hash.
 func Decode(b []byte) (Entry, error) {
 	var e Entry
-	if len(b) < headerLen {
-		return e, errShort
+	body, err := Body(b)
+	if err != nil {
+		return e, err
 	}
-	if err := json.Unmarshal(b[headerLen:], &e); err != nil {
+	if err := json.Unmarshal(body, &e); err != nil {
 		return e, err
 	}
 	copy(e.Hash[:], b)
@@ -97,11 +105,12 @@ type Header struct {
 }
 
 // ReadHeader reads an entry's header and recomputes its hash from the stored
-// bytes, without decoding the JSON body.
+// bytes (the body decompressed, not decoded); an entry whose body cannot be
+// read gets a zero Computed, which matches no hash.
 func ReadHeader(b []byte) (Header, error) {
 	h, err := ParseHeader(b)
 	if err == nil {
-		h.Computed = sha256.Sum256(b[32:])
+		h.Computed, _ = canonicalHash(b)
 	}
 	return h, err
 }
@@ -123,9 +132,14 @@ func ParseHeader(b []byte) (Header, error) {
 }
 
 // Intact reports whether a stored entry's hash is the one recomputed from
-// its bytes; false for an entry shorter than its header.
+// its bytes; false for an entry shorter than its header or whose body cannot
+// be read.
 func Intact(b []byte) bool {
-	return len(b) >= headerLen && sha256.Sum256(b[32:]) == [32]byte(b[:32])
+	if len(b) < headerLen {
+		return false
+	}
+	h, err := canonicalHash(b)
+	return err == nil && h == [32]byte(b[:32])
 }
 
 // StoredHash returns a stored entry's own hash without recomputing it: the

@@ -87,10 +87,9 @@ import (
 )
 
 // SchemaVersion is the version of the key schema above. A database written by
-// a newer celltrack is refused rather than misread. Version 7: patient and
-// donor records may carry corrections, and idx_patient_mrn a patient's
-// former MRNs (store/migrate.go).
-const SchemaVersion = 7
+// a newer celltrack is refused rather than misread. Version 8: audit entry
+// bodies are stored compressed (store/migrate.go).
+const SchemaVersion = 8
 
 var (
 	bMeta        = []byte("meta")

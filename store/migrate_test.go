@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -230,5 +231,115 @@ func TestUpgradeBuildsTheTree(t *testing.T) {
 	}
 	if vr, _ := up.Verify(); !vr.OK() {
 		t.Fatalf("verify after the upgrade: %v", vr.Problems)
+	}
+}
+
+// TestUpgradeCompressesTheTrail: a version 7 file stores each audit entry's
+// body as JSON. The upgrade to 8 compresses every body (continuing an
+// interrupted run), keeps every header and hash, so the chain, the tree and a
+// checkpoint signed before the upgrade verify after it, and the trail reads
+// the same, previous values included; an entry altered before the upgrade
+// is still caught.
+func TestUpgradeCompressesTheTrail(t *testing.T) {
+	for _, alter := range []bool{false, true} {
+		t.Run(fmt.Sprintf("altered=%v", alter), func(t *testing.T) {
+			db, signer, _ := keyed(t)
+			for _, n := range []string{"LOT-1", "LOT-2", "LOT-3"} {
+				registerUC(t, db, n)
+			}
+			cp := sign(t, db, signer)
+			before, err := db.AuditLog("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			head, err := db.TreeHead()
+			if err != nil {
+				t.Fatal(err)
+			}
+			hashes := map[uint64][]byte{}
+			path := tamperFile(t, db, func(tx *bolt.Tx) error {
+				b := tx.Bucket(bAudit)
+				var old [][2][]byte
+				err := b.ForEach(func(k, v []byte) error {
+					body, err := audit.Body(v)
+					if err != nil {
+						return err
+					}
+					hashes[btoi(k)] = append([]byte(nil), v[:32]...)
+					// As version 7 stored it: the header, then the JSON.
+					plain := append(append([]byte(nil), v[:113]...), body...)
+					if btoi(k) <= 3 {
+						plain = v // an interrupted upgrade compressed these already
+					}
+					if alter && btoi(k) == 5 {
+						plain = bytes.Replace(plain, []byte(`"time":"2`), []byte(`"time":"3`), 1)
+					}
+					old = append(old, [2][]byte{append([]byte(nil), k...), append([]byte(nil), plain...)})
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				for _, kv := range old {
+					if err := b.Put(kv[0], kv[1]); err != nil {
+						return err
+					}
+				}
+				return tx.Bucket(bMeta).Put([]byte("schema"), []byte("7"))
+			})
+			defer func(b int) { treeBatch = b }(treeBatch)
+			treeBatch = 4
+			up, err := Open(path, Options{Timeout: time.Second, Now: db.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.bolt = up.bolt
+			v, note, _ := up.Schema()
+			if v != SchemaVersion || !strings.Contains(note, `"from":7`) || !strings.Contains(note, fmt.Sprintf(`"entries_compressed":%d`, len(before)-3)) {
+				t.Fatalf("schema %d, note %s", v, note)
+			}
+			err = up.bolt.View(func(tx *bolt.Tx) error {
+				return tx.Bucket(bAudit).ForEach(func(k, v []byte) error {
+					if !bytes.HasPrefix(v[113:], []byte{0x28, 0xb5, 0x2f, 0xfd}) || !bytes.Equal(v[:32], hashes[btoi(k)]) {
+						t.Errorf("entry %d after the upgrade: compressed %v, hash kept %v", btoi(k), bytes.HasPrefix(v[113:], []byte{0x28, 0xb5, 0x2f, 0xfd}), bytes.Equal(v[:32], hashes[btoi(k)]))
+					}
+					return nil
+				})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := up.TreeHead(); err != nil || got != head {
+				t.Fatalf("tree after the upgrade %+v, %v; want %+v", got, err, head)
+			}
+			after, err := up.AuditLog("")
+			if err != nil || len(after) != len(before) {
+				t.Fatalf("trail after the upgrade: %d entries, %v", len(after), err)
+			}
+			for i := range before {
+				a, b := after[i], before[i]
+				if alter && a.Seq == 5 {
+					continue
+				}
+				if a.Hash != b.Hash || string(a.Prev) != string(b.Prev) || string(a.New) != string(b.New) || a.Action != b.Action || !a.Time.Equal(b.Time) {
+					t.Fatalf("entry %d reads differently after the upgrade:\n%+v\n%+v", b.Seq, a, b)
+				}
+			}
+			cv := verifyKept(t, up, cp)
+			if alter {
+				if cv.OK() || !strings.Contains(strings.Join(cv.Problems, "\n"), "audit entry 5 was altered") {
+					t.Fatalf("entry altered before the upgrade not caught: %v", cv.Problems)
+				}
+				return
+			}
+			if !cv.OK() || len(cv.Checkpoints) != 1 || cv.Checkpoints[0].Problem != "" {
+				t.Fatalf("verify after the upgrade: %v %+v", cv.Problems, cv.Checkpoints)
+			}
+			// And the trail goes on from there, compressed.
+			registerUC(t, up, "LOT-4")
+			if vr, _ := up.Verify(); !vr.OK() {
+				t.Fatalf("verify after a write: %v", vr.Problems)
+			}
+		})
 	}
 }

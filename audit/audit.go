@@ -32,6 +32,13 @@ type Entry struct {
 	// State is true when the entry sets the record's stored value (New); false
 	// for an event that changes no record, such as a refused password.
 	State bool `json:"-"`
+	// Lean is true for a state entry that does not hold the value it set
+	// (every state entry since schema 8): the value is stored once, as the
+	// record's stored value while the entry is the record's last, then as
+	// the Prev of the record's next state entry. The header's NewSHA binds
+	// the value to the entry all the same. Decode leaves New empty; the
+	// store fills it from there (store/auditlog.go, fillValues).
+	Lean bool `json:"-"`
 }
 
 // NewSHA returns the SHA-256 of the record value the entry sets, or zero for
@@ -47,6 +54,8 @@ func (e *Entry) NewSHA() [32]byte {
 //
 //	hash[32] | prevHash[32] | id[16] | newSHA[32] | state[1] | body
 //
+// state is 0 for an event, 1 for a state entry whose body holds the value it
+// set (before schema 8), 2 for a lean one (Entry.Lean).
 // The fixed header lets `audit verify` walk the chain and match records without
 // decoding JSON. The hash covers the canonical form: everything after itself,
 // with the body as JSON. Since schema 8 the body is stored as a zstd frame of
@@ -55,22 +64,26 @@ func (e *Entry) NewSHA() [32]byte {
 const headerLen = 32 + 32 + 16 + 32 + 1
 
 // Encode returns the entry's stored form, its body compressed, and sets
-// e.Hash. The JSON body is canonical: encoding/json writes struct fields in
+// e.Hash and e.Lean. A state entry is stored lean: its header holds the
+// SHA-256 of New, its body not New itself, which the record holds. The JSON body is canonical: encoding/json writes struct fields in
 // declaration order and the record values are themselves produced by
 // encoding/json.
 func (e *Entry) Encode() ([]byte, error) {
-	body, err := json.Marshal(e)
+	sha := e.NewSHA()
+	e.Lean = e.State
+	stored := *e
+	if e.Lean {
+		stored.New = nil
+	}
+	body, err := json.Marshal(&stored)
 	if err != nil {
 		return nil, err
 	}
 	var head [headerLen]byte
 	copy(head[32:], e.PrevHash[:])
 	copy(head[64:], e.ID[:])
-	sha := e.NewSHA()
 	copy(head[80:], sha[:])
-	if e.State {
-		head[112] = 1
-	}
+	head[112] = stateByte(e.State, e.Lean)
 	h := sha256.New()
 	h.Write(head[32:])
 	h.Write(body)
@@ -92,15 +105,33 @@ func Decode(b []byte) (Entry, error) {
 	}
 	copy(e.Hash[:], b)
 	copy(e.PrevHash[:], b[32:])
-	e.State = b[112] == 1
+	e.State, e.Lean = b[112] != 0, b[112] == stateLean
 	return e, nil
+}
+
+// The header's state byte: an event, a state entry holding its value (before
+// schema 8), or a lean state entry.
+const (
+	stateEvent = 0
+	stateFull  = 1
+	stateLean  = 2
+)
+
+func stateByte(state, lean bool) byte {
+	switch {
+	case !state:
+		return stateEvent
+	case lean:
+		return stateLean
+	}
+	return stateFull
 }
 
 // Header is the part of a stored entry that verification reads.
 type Header struct {
 	Hash, PrevHash, NewSHA [32]byte
 	ID                     uuid.UUID
-	State                  bool
+	State, Lean            bool     // as in Entry
 	Computed               [32]byte // the hash recomputed from the stored bytes
 }
 
@@ -127,7 +158,7 @@ func ParseHeader(b []byte) (Header, error) {
 	copy(h.PrevHash[:], b[32:])
 	copy(h.ID[:], b[64:])
 	copy(h.NewSHA[:], b[80:])
-	h.State = b[112] == 1
+	h.State, h.Lean = b[112] != 0, b[112] == stateLean
 	return h, nil
 }
 

@@ -40,34 +40,52 @@ func sampleEntry() *Entry {
 		Prev: json.RawMessage(strings.Replace(rec, "quarantine", "received", 1)), New: json.RawMessage(rec), Reason: "", State: true}
 }
 
-func TestEncodedEntryIsCompressedAndHashedOverItsJSON(t *testing.T) {
+func TestEncodedEntryIsLeanCompressedAndHashedOverItsJSON(t *testing.T) {
 	e := sampleEntry()
 	stored, err := e.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := encodeJSONBody(t, sampleEntry())
 	if !bytes.HasPrefix(stored[headerLen:], zstdMagic) {
 		t.Fatalf("body not compressed: % x", stored[headerLen:headerLen+8])
 	}
-	if [32]byte(stored) != [32]byte(old) {
-		t.Fatal("the compressed entry's hash is not the hash of its JSON form")
+	// The canonical form: the header after the hash, state 2 (lean), and
+	// the JSON without the value set, which the header's NewSHA binds.
+	lean := *sampleEntry()
+	lean.New = nil
+	body, _ := json.Marshal(&lean)
+	canon := append(append([]byte(nil), stored[32:headerLen]...), body...)
+	if stored[112] != stateLean || [32]byte(stored) != sha256.Sum256(canon) || !e.Lean {
+		t.Fatalf("state byte %d, lean %v: the hash is not that of the lean JSON form", stored[112], e.Lean)
 	}
-	if !Intact(stored) || !Intact(old) {
-		t.Fatalf("intact: compressed %v, JSON %v", Intact(stored), Intact(old))
+	if [32]byte(stored[80:]) != sha256.Sum256(sampleEntry().New) {
+		t.Fatal("the header does not hold the SHA-256 of the value set")
 	}
-	for name, b := range map[string][]byte{"compressed": stored, "JSON": old} {
-		d, err := Decode(b)
+	old := encodeJSONBody(t, sampleEntry())
+	for name, tc := range map[string]struct {
+		b    []byte
+		lean bool
+		new  string
+	}{"schema 8": {stored, true, ""}, "before schema 8": {old, false, string(e.New)}} {
+		if !Intact(tc.b) {
+			t.Fatalf("%s: not intact", name)
+		}
+		d, err := Decode(tc.b)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if d.Hash != e.Hash || d.PrevHash != e.PrevHash || string(d.New) != string(e.New) || string(d.Prev) != string(e.Prev) || !d.State || d.Seq != 7 {
+		if d.Hash != [32]byte(tc.b) || d.PrevHash != e.PrevHash || string(d.New) != tc.new || string(d.Prev) != string(e.Prev) || !d.State || d.Lean != tc.lean || d.Seq != 7 {
 			t.Fatalf("%s: decoded %+v", name, d)
 		}
-		h, err := ReadHeader(b)
-		if err != nil || h.Computed != e.Hash || h.NewSHA != e.NewSHA() {
+		h, err := ReadHeader(tc.b)
+		if err != nil || h.Computed != h.Hash || h.NewSHA != e.NewSHA() || h.Lean != tc.lean || !h.State {
 			t.Fatalf("%s: header %+v, %v", name, h, err)
 		}
+	}
+	ev := &Entry{Seq: 8, User: "qa", Action: "report.printed", Entity: "lot", ID: e.ID}
+	sb, _ := ev.Encode()
+	if d, err := Decode(sb); err != nil || d.State || d.Lean || sb[112] != stateEvent {
+		t.Fatalf("event entry: %+v, %v", d, err)
 	}
 }
 

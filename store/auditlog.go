@@ -22,11 +22,13 @@ func (db *DB) AuditLog(entity string) ([]audit.Entry, error) {
 	err := db.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bAudit)
 		if entity == "" {
-			return b.ForEach(func(k, v []byte) error {
+			err := b.ForEach(func(k, v []byte) error {
 				e, err := audit.Decode(v)
 				es = append(es, e)
 				return err
 			})
+			fillValues(tx, es)
+			return err
 		}
 		id, err := resolveEntity(tx, entity)
 		if err != nil {
@@ -51,6 +53,7 @@ func recordEntries(tx *bolt.Tx, id uuid.UUID) ([]audit.Entry, error) {
 		}
 		es = append(es, e)
 	}
+	fillValues(tx, es)
 	return es, nil
 }
 

@@ -49,7 +49,10 @@ import (
 //	   signed checkpoints are unchanged. The upgrade compresses the existing
 //	   entries in batches (compressEntries) before the one transaction
 //	   below, checking each one decompresses to its stored JSON, and an
-//	   interrupted upgrade resumes. Index buckets whose keys arrive in order
+//	   interrupted upgrade resumes. State entries written from then on
+//	   are lean (audit.Entry.Lean: the SHA-256 of the value set, the value
+//	   itself kept once, by the record or the next entry's prev; old
+//	   entries keep theirs). Index buckets whose keys arrive in order
 //	   are filled to 95 % from then on (appendIndexes); the pages an upgrade
 //	   frees are reused by later writes, the file does not shrink. An older
 //	   celltrack cannot read a compressed entry, so it must refuse the file

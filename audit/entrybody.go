@@ -27,14 +27,23 @@ var entryDict1 []byte
 
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
-// codec builds the encoder and decoder on first use: loading the
-// dictionary costs every process start nothing that does not read the trail.
-var codec = sync.OnceValues(func() (*zstd.Encoder, *zstd.Decoder) {
+// encoder and decoder are built on first use: loading the dictionary costs
+// every process start nothing, and a write, which compresses one entry and
+// reads none, builds no decoder.
+var encoder = sync.OnceValue(func() *zstd.Encoder {
+	// The fastest level compresses entries with the dictionary within 2 % of
+	// the default one (BENCHMARKS.md, run M), and one small encoder costs
+	// a single write well under a millisecond to set up instead of several.
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderDict(entryDict1), zstd.WithEncoderCRC(false),
-		zstd.WithSingleSegment(true), zstd.WithEncoderLevel(zstd.SpeedDefault))
+		zstd.WithSingleSegment(true), zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<17))
 	if err != nil {
 		panic("audit: entry dictionary 1: " + err.Error()) // embedded: a build error, not an input
 	}
+	return enc
+})
+
+var decoder = sync.OnceValue(func() *zstd.Decoder {
 	// An entry body is at most a few records: 64 MiB bounds what a damaged
 	// or hostile frame can make the decoder allocate.
 	dec, err := zstd.NewReader(nil, zstd.WithDecoderDicts(entryDict1), zstd.WithDecoderMaxMemory(64<<20),
@@ -42,12 +51,12 @@ var codec = sync.OnceValues(func() (*zstd.Encoder, *zstd.Decoder) {
 	if err != nil {
 		panic("audit: entry dictionary 1: " + err.Error())
 	}
-	return enc, dec
+	return dec
 })
 
 // compressBody returns head followed by body compressed.
 func compressBody(head, body []byte) []byte {
-	enc, _ := codec()
+	enc := encoder()
 	out := make([]byte, len(head), len(head)+len(body)/2+64)
 	copy(out, head)
 	return enc.EncodeAll(body, out)
@@ -71,8 +80,7 @@ func body(b, buf []byte) ([]byte, error) {
 	if !bytes.HasPrefix(raw, zstdMagic) {
 		return nil, errBody
 	}
-	_, dec := codec()
-	out, err := dec.DecodeAll(raw, buf[:0])
+	out, err := decoder().DecodeAll(raw, buf[:0])
 	if err != nil {
 		return nil, auditError("audit entry body cannot be decompressed: " + err.Error())
 	}

@@ -19,8 +19,9 @@ import (
 // the upgrade (Compress) keeps the hash the chain and the tree hold.
 //
 // The dictionaries are part of the format: one that entries were written
-// with is never changed or removed; a better one gets the next id and is
-// added to entryDicts.
+// with is never changed or removed; a better one gets the next id, is
+// embedded beside it and given to the decoder too (WithDecoderDicts takes
+// several), and the encoder moves to it.
 
 //go:embed entrydict/1.zdict
 var entryDict1 []byte

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	_ "embed"
+	"encoding/base64"
+	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -23,8 +25,20 @@ import (
 // embedded beside it and given to the decoder too (WithDecoderDicts takes
 // several), and the encoder moves to it.
 
-//go:embed entrydict/1.zdict
-var entryDict1 []byte
+// entryDict1b64 is dictionary 1, in base64 so that the repository holds
+// text only (a binary file there is build output unless shown otherwise).
+//
+//go:embed entrydict/1.zdict.b64
+var entryDict1b64 string
+
+// entryDict1 decodes dictionary 1 on first use.
+var entryDict1 = sync.OnceValue(func() []byte {
+	d, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(entryDict1b64, "\n", ""))
+	if err != nil {
+		panic("audit: entry dictionary 1: " + err.Error()) // embedded: a build error, not an input
+	}
+	return d
+})
 
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
@@ -35,7 +49,7 @@ var encoder = sync.OnceValue(func() *zstd.Encoder {
 	// The fastest level compresses entries with the dictionary within 2 % of
 	// the default one (BENCHMARKS.md, run M), and one small encoder costs
 	// a single write well under a millisecond to set up instead of several.
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderDict(entryDict1), zstd.WithEncoderCRC(false),
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderDict(entryDict1()), zstd.WithEncoderCRC(false),
 		zstd.WithSingleSegment(true), zstd.WithEncoderLevel(zstd.SpeedFastest),
 		zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<17))
 	if err != nil {
@@ -47,7 +61,7 @@ var encoder = sync.OnceValue(func() *zstd.Encoder {
 var decoder = sync.OnceValue(func() *zstd.Decoder {
 	// An entry body is at most a few records: 64 MiB bounds what a damaged
 	// or hostile frame can make the decoder allocate.
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderDicts(entryDict1), zstd.WithDecoderMaxMemory(64<<20),
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderDicts(entryDict1()), zstd.WithDecoderMaxMemory(64<<20),
 		zstd.WithDecoderConcurrency(0))
 	if err != nil {
 		panic("audit: entry dictionary 1: " + err.Error())

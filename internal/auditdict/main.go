@@ -4,7 +4,7 @@
 // facility's file, the dictionary is shipped in the binary).
 //
 //	go run ./internal/benchharness -sizes 10000 -runs 1 -keep
-//	go run ./internal/auditdict -db /tmp/celltrack-bench-…/db-10000.db -id 1 -out audit/entrydict/1.zdict
+//	go run ./internal/auditdict -db /tmp/celltrack-bench-…/db-10000.db -id 1 -out audit/entrydict/1.zdict.b64
 //
 // A dictionary, once entries are written with it, must stay in the binary
 // for ever under its id: a new one gets the next id, and the old ones are
@@ -12,9 +12,11 @@
 package main
 
 import (
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/klauspost/compress/dict"
 	bolt "go.etcd.io/bbolt"
@@ -26,7 +28,7 @@ const headerLen = 113
 func main() {
 	path := flag.String("db", "", "harness database to read the audit entries of")
 	id := flag.Uint("id", 0, "dictionary id (never reuse one)")
-	out := flag.String("out", "", "file to write the dictionary to")
+	out := flag.String("out", "", "file to write the dictionary to, in base64")
 	samples := flag.Int("samples", 3000, "entries to sample, spread evenly over the trail")
 	flag.Parse()
 	if *path == "" || *id == 0 || *out == "" {
@@ -67,5 +69,13 @@ func run(path string, id uint32, out string, want int) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "auditdict: %d samples, dictionary of %d bytes\n", len(samples), len(d))
-	return os.WriteFile(out, d, 0o644)
+	// base64, wrapped: the repository holds text only.
+	enc := base64.StdEncoding.EncodeToString(d)
+	var b strings.Builder
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\n")
+	return os.WriteFile(out, []byte(b.String()), 0o644)
 }

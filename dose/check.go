@@ -19,8 +19,11 @@ const WeightChangeConfirmTenths = 100
 // Candidate is a container offered at the bedside, with its history.
 type Candidate struct {
 	Source
-	// Infused lists infusions already recorded with this container.
-	Infused []uuid.UUID
+	// Infused lists infusions already recorded with this container, so
+	// that a second administration of it (a double click, a form sent
+	// again, the API called twice) is told what happened: when, by whom,
+	// into whom.
+	Infused []Infusion
 	// DispensedAt is when the container was last dispensed (zero if never).
 	DispensedAt time.Time
 	// ViabilityFloor is the viability floor (0.1 %) of the specification
@@ -75,6 +78,12 @@ type Report struct {
 	// Zone is the zone of the site that treats the patient (Facts.Zone):
 	// the report's times are local there.
 	Zone *time.Location
+	// Repeat, when not "", says that a bag offered was already infused
+	// into this patient — the same administration sent twice — with when,
+	// by whom and the infusion's id. It heads the NO-GO, before the checks
+	// that fail only because of it (the infusion is no longer due).
+	Repeat  string
+	repeats []int // the checks that say so, moved first by finish
 }
 
 // Failed returns the failed checks.
@@ -96,7 +105,11 @@ func (r Report) Err() error {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "NO-GO: do not infuse; %d check(s) failed:", len(fs))
+	if r.Repeat != "" {
+		fmt.Fprintf(&b, "NO-GO: %s; %d check(s) failed:", r.Repeat, len(fs))
+	} else {
+		fmt.Fprintf(&b, "NO-GO: do not infuse; %d check(s) failed:", len(fs))
+	}
 	for _, f := range fs {
 		fmt.Fprintf(&b, "\n  - %s: %s; %s", f.Name, f.Detail, f.Fix)
 	}
@@ -211,6 +224,18 @@ func Check(f Facts) Report {
 		}
 		ct := c.Container
 		switch {
+		case len(c.Infused) > 0 && c.Infused[0].PatientID == p.ID:
+			// The same bag into the same patient again: this infusion
+			// is recorded. Said first, and as what it is, not as the
+			// schedule or the dose that no longer fits because of it.
+			in := c.Infused[0]
+			what := fmt.Sprintf("bag %s was already infused into patient %s at %s by %s (%s), witness %s, infusion %s",
+				code, p.MRN, lot.FormatTimeIn(in.Start, f.Zone), in.Nurse.FullName, in.Nurse.User, in.Witness.User, in.ID)
+			if r.Repeat == "" {
+				r.Repeat = what + "; do not infuse it again"
+			}
+			r.repeats = append(r.repeats, len(r.Checks))
+			add(name("container not used"), false, what, "STOP: do not infuse again; this infusion is already recorded (a second click or a form sent twice records nothing more); see the patient's trace")
 		case len(c.Infused) > 0 || ct.State == lot.Infused:
 			add(name("container not used"), false, fmt.Sprintf("container %s was already infused", code), "STOP: a bag is infused once; scan the right bag")
 		case ct.State == lot.Discarded:
@@ -376,6 +401,23 @@ func Check(f Facts) Report {
 
 func finish(r Report) Report {
 	r.GO = len(r.Failed()) == 0
+	if len(r.repeats) > 0 {
+		// What happened first; what fails because of it after.
+		first := make([]Result, 0, len(r.Checks))
+		rest := make([]Result, 0, len(r.Checks))
+		at := map[int]bool{}
+		for _, i := range r.repeats {
+			at[i] = true
+		}
+		for i, c := range r.Checks {
+			if at[i] {
+				first = append(first, c)
+			} else {
+				rest = append(rest, c)
+			}
+		}
+		r.Checks, r.repeats = append(first, rest...), nil
+	}
 	return r
 }
 

@@ -18,6 +18,13 @@ func (in Infusion) CellsPerKg() (cells lot.Cells, ok bool) {
 	return lot.Cells(roundRat(big.NewRat(int64(in.Given)*1000, int64(in.Weight)))), true
 }
 
+// HandlingFilter selects the infusions of the handling report: those of
+// Protocol (any when empty) that started in [From, To) (open when zero).
+type HandlingFilter struct {
+	Protocol string
+	From, To time.Time
+}
+
 // Handling is what happened to one container of one infusion between the
 // freezer and the vein: the handling data MSC trial publications rarely
 // report (storage time, time from thaw to infusion, post-thaw viability,

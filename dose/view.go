@@ -12,9 +12,13 @@ import (
 
 // ReportView is the bedside check's outcome.
 type ReportView struct {
-	GO     bool      `json:"go"`
-	Checks []Result  `json:"checks"`
-	Calc   *CalcView `json:"calc,omitempty"`
+	GO bool `json:"go"`
+	// AlreadyInfused, on a NO-GO because a bag offered was already
+	// infused into this patient, says when, by whom and which infusion:
+	// the same administration sent twice.
+	AlreadyInfused string    `json:"already_infused,omitempty"`
+	Checks         []Result  `json:"checks"`
+	Calc           *CalcView `json:"calc,omitempty"`
 	// TimeZone is the zone of the site that treats the patient: the
 	// checks' times are local there.
 	TimeZone string `json:"time_zone"`
@@ -50,7 +54,7 @@ type DrawView struct {
 
 // ViewReport is the JSON view of a bedside check.
 func ViewReport(r Report) ReportView {
-	v := ReportView{GO: r.GO, Checks: r.Checks, TimeZone: lot.ZoneName(r.Zone)}
+	v := ReportView{GO: r.GO, AlreadyInfused: r.Repeat, Checks: r.Checks, TimeZone: lot.ZoneName(r.Zone)}
 	if v.Checks == nil {
 		v.Checks = []Result{}
 	}

@@ -17,9 +17,13 @@ const (
 	EAUTH      = "auth"      // a password or signature was refused
 	EUSAGE     = "usage"     // the command line itself is malformed
 	ESESSION   = "session"   // no live login session: log in again
-	ENODB      = "no_database"
-	EBUSY      = "busy" // another process holds the database lock
-	EINTERNAL  = "internal"
+	// EPASSWORD: the password is right but must be changed before
+	// anything else (an admin's reset to a one-time password, or older
+	// than the facility allows); no session is opened until it is.
+	EPASSWORD = "password_change"
+	ENODB     = "no_database"
+	EBUSY     = "busy" // another process holds the database lock
+	EINTERNAL = "internal"
 )
 
 // Error is a refusal written for the person at the keyboard. Code is one of

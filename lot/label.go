@@ -1,6 +1,10 @@
 package lot
 
-import "github.com/google/uuid"
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
 
 // StorageCondition is printed on every container label. Cryopreserved MSC
 // products are kept in the vapour phase of liquid nitrogen at or below
@@ -50,6 +54,18 @@ func (n LabelCount) Unused() int { return n.Printed - n.Applied - n.Voided }
 func (n LabelCount) Add(m LabelCount) LabelCount {
 	n.Printed, n.Applied, n.Voided = n.Printed+m.Printed, n.Applied+m.Applied, n.Voided+m.Voided
 	return n
+}
+
+// LabelStep is one step of a container's label history, from the audit
+// entry that recorded it: a print, an application or a void, by whom, why,
+// and the container's counts after it. Action is the audit action
+// ("label.print", …).
+type LabelStep struct {
+	At     time.Time
+	Action string
+	By     string
+	Reason string
+	After  LabelCount
 }
 
 // CheckApply refuses applying a label to container c unless a printed label

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/report"
 	"github.com/google/uuid"
@@ -50,7 +51,7 @@ func tamper(t *testing.T, db *DB, kind string, id uuid.UUID, from, to string) {
 
 func TestTraceVerifiesFromCheckpoint(t *testing.T) {
 	db, cp := checkpointed(t)
-	r, err := NewTraceService(db).Lot("aud", "LOT-1")
+	r, err := newTraces(db).Lot("aud", "LOT-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,16 +78,16 @@ func TestTraceVerifiesFromCheckpoint(t *testing.T) {
 		}
 	}
 	// --full-verify, and a database without a checkpoint, verify in full.
-	full := NewTraceService(db)
+	full := newTraces(db)
 	full.FullVerify = true
 	if r, err := full.Lot("aud", "LOT-1"); err != nil || r.Produced.Scope != report.ScopeFull || !r.Produced.Verified {
 		t.Fatalf("full verify: %v %+v", err, r.Produced)
 	}
 	// The handling report does not list its records: it verifies in full.
-	if r, err := NewTraceService(db).Handling("aud", HandlingFilter{}); err != nil || r.Produced.Scope != report.ScopeFull || !r.Produced.Verified {
+	if r, err := newTraces(db).Handling("aud", dose.HandlingFilter{}); err != nil || r.Produced.Scope != report.ScopeFull || !r.Produced.Verified {
 		t.Fatalf("handling report: %v %+v", err, r.Produced)
 	}
-	if r, err := NewTraceService(traceDB(t)).Lot("aud", "LOT-1"); err != nil || r.Produced.Scope != report.ScopeFull || !strings.Contains(render(t, r, "text"), "PASSED") {
+	if r, err := newTraces(traceDB(t)).Lot("aud", "LOT-1"); err != nil || r.Produced.Scope != report.ScopeFull || !strings.Contains(render(t, r, "text"), "PASSED") {
 		t.Fatalf("no checkpoint: %v %+v", err, r.Produced)
 	}
 }
@@ -102,7 +103,7 @@ func TestTraceFromCheckpointFindsTampering(t *testing.T) {
 	t.Run("a record in the report", func(t *testing.T) {
 		db, _ := checkpointed(t)
 		tamper(t, db, kindLot, lotOf(t, db, "LOT-1").ID, `"viability_tenths_pct":950`, `"viability_tenths_pct":990`)
-		r, err := NewTraceService(db).Lot("aud", "LOT-1")
+		r, err := newTraces(db).Lot("aud", "LOT-1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +125,7 @@ func TestTraceFromCheckpointFindsTampering(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := NewTraceService(db).Donor("aud", "D-1")
+		r, err := newTraces(db).Donor("aud", "D-1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,7 +144,7 @@ func TestTraceFromCheckpointFindsTampering(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := NewTraceService(db).Lot("aud", "LOT-1")
+		r, err := newTraces(db).Lot("aud", "LOT-1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +155,7 @@ func TestTraceFromCheckpointFindsTampering(t *testing.T) {
 	t.Run("a record outside the report: only a full verify sees it", func(t *testing.T) {
 		db, _ := checkpointed(t)
 		tamper(t, db, kindLot, lotOf(t, db, "LOT-X").ID, `"viability_tenths_pct":950`, `"viability_tenths_pct":990`)
-		r, err := NewTraceService(db).Lot("aud", "LOT-1")
+		r, err := newTraces(db).Lot("aud", "LOT-1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +174,7 @@ func TestTraceFromCheckpointFindsTampering(t *testing.T) {
 		if _, ok, _ := db.Checkpoint(); ok {
 			t.Fatal("a failed verification left the checkpoint in use")
 		}
-		if r, _ := NewTraceService(db).Lot("aud", "LOT-1"); r.Produced.Verified || r.Produced.Scope != report.ScopeFull {
+		if r, _ := newTraces(db).Lot("aud", "LOT-1"); r.Produced.Verified || r.Produced.Scope != report.ScopeFull {
 			t.Fatalf("after the failed check: %+v", r.Produced)
 		}
 	})

@@ -60,7 +60,7 @@ func TestCorrectMRNKeepsEverythingAttached(t *testing.T) {
 	if rf, err := s.Lot("RF-1"); err != nil || rf.PatientID != p.ID {
 		t.Errorf("autologous lot's source patient: %v %v", rf.PatientID, err)
 	}
-	tr, err := NewTraceService(db).Patient("alice", "MRN-20")
+	tr, err := newTraces(db).Patient("alice", "MRN-20")
 	var titles []string
 	for _, sec := range tr.Sections {
 		titles = append(titles, sec.Title)

@@ -631,9 +631,7 @@ func candidate(tx *bolt.Tx, c lot.Container) (dose.Candidate, error) {
 		}
 	}
 	ins, err := infusionsOfContainer(tx, c.ID)
-	for _, in := range ins {
-		cand.Infused = append(cand.Infused, in.ID)
-	}
+	cand.Infused = ins
 	return cand, err
 }
 

@@ -186,6 +186,11 @@ func TestBedsideGOAndAdminister(t *testing.T) {
 	if got := strings.Join(failed(r), ","); !strings.Contains(got, "container not used") || !strings.Contains(got, "infusion due") {
 		t.Fatalf("second use of a bag: %s", got)
 	}
+	// It says what happened, first: into whom, when, by whom, which infusion.
+	if want := "bag " + bag1 + " was already infused into patient MRN-1"; !strings.HasPrefix(r.Repeat, want) || !strings.Contains(r.Repeat, in.ID.String()) ||
+		!strings.Contains(r.Repeat, "(nina)") || r.Checks[0].Name != "container not used "+bag1 || !strings.Contains(lot.ErrorMessage(r.Err()), "NO-GO: "+want) {
+		t.Fatalf("second use of a bag does not say what happened: %q, first check %+v", r.Repeat, r.Checks[0])
+	}
 	if _, err := d.RecordReaction("nina", in.ID.String(), 1, "transient fever 38.1 °C"); err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/dose"
-	"github.com/celltrack/celltrack/report"
+	"github.com/celltrack/celltrack/trace"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -21,17 +21,17 @@ func TestHandlingSelectsByStartAndProtocol(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, c := range map[string]struct {
-		f    HandlingFilter
+		f    dose.HandlingFilter
 		want int
 	}{
-		"everything":          {HandlingFilter{}, 1},
-		"from the start":      {HandlingFilter{From: in.Start}, 1},
-		"to the start":        {HandlingFilter{To: in.Start}, 0},
-		"one second after":    {HandlingFilter{From: in.Start.Add(time.Second)}, 0},
-		"the day":             {HandlingFilter{From: in.Start.Add(-time.Hour), To: in.Start.Add(time.Hour)}, 1},
-		"its protocol":        {HandlingFilter{Protocol: "sle-uc-d0d7"}, 1},
-		"another protocol":    {HandlingFilter{Protocol: "sle-uc-single"}, 0},
-		"protocol and period": {HandlingFilter{Protocol: "sle-uc-d0d7", To: in.Start}, 0},
+		"everything":          {dose.HandlingFilter{}, 1},
+		"from the start":      {dose.HandlingFilter{From: in.Start}, 1},
+		"to the start":        {dose.HandlingFilter{To: in.Start}, 0},
+		"one second after":    {dose.HandlingFilter{From: in.Start.Add(time.Second)}, 0},
+		"the day":             {dose.HandlingFilter{From: in.Start.Add(-time.Hour), To: in.Start.Add(time.Hour)}, 1},
+		"its protocol":        {dose.HandlingFilter{Protocol: "sle-uc-d0d7"}, 1},
+		"another protocol":    {dose.HandlingFilter{Protocol: "sle-uc-single"}, 0},
+		"protocol and period": {dose.HandlingFilter{Protocol: "sle-uc-d0d7", To: in.Start}, 0},
 	} {
 		var n int
 		err := db.view(func(tx *bolt.Tx) error {
@@ -68,33 +68,35 @@ func TestHandlingRowsOfATwoBagInfusion(t *testing.T) {
 		t.Fatalf("infusion: given %d from %+v", in.Given, in.Containers)
 	}
 	err = db.view(func(tx *bolt.Tx) error {
-		hs, err := handlingRows(tx, HandlingFilter{})
+		hs, err := handlingRows(tx, dose.HandlingFilter{})
 		if err != nil {
 			return err
 		}
 		if len(hs) != 2 || hs[0].Container != bag2 || hs[0].Cells != 50_000_000 || hs[1].Container != bag3 || hs[1].Cells != 12_000_000 {
 			t.Fatalf("rows: %+v", hs)
 		}
-		var r report.Report
-		handlingReport(&r, HandlingFilter{}, hs)
-		given, total := slices.Index(HandlingColumns, "cells_given"), slices.Index(HandlingColumns, "infusion_cells_given")
-		var sum int64
-		for _, row := range r.Data.Rows {
-			n, err := strconv.ParseInt(row[given], 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sum += n
-			if row[total] != "62000000" {
-				t.Errorf("%s: infusion_cells_given %s, want 62000000", row[7], row[total])
-			}
-		}
-		if sum != int64(in.Given) {
-			t.Errorf("cells_given sums to %d over the bags of one infusion, want %d", sum, in.Given)
-		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	r, err := newTraces(db).Handling("nina", dose.HandlingFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	given, total := slices.Index(trace.HandlingColumns, "cells_given"), slices.Index(trace.HandlingColumns, "infusion_cells_given")
+	var sum int64
+	for _, row := range r.Data.Rows {
+		n, err := strconv.ParseInt(row[given], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum += n
+		if row[total] != "62000000" {
+			t.Errorf("%s: infusion_cells_given %s, want 62000000", row[7], row[total])
+		}
+	}
+	if sum != int64(in.Given) {
+		t.Errorf("cells_given sums to %d over the bags of one infusion, want %d", sum, in.Given)
 	}
 }

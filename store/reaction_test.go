@@ -85,7 +85,7 @@ func TestReactionCorrectedAndVoided(t *testing.T) {
 	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword, testPassword); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := NewTraceService(db).Patient("aud", "MRN-1")
+	rep, err := newTraces(db).Patient("aud", "MRN-1")
 	if err != nil {
 		t.Fatal(err)
 	}

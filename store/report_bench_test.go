@@ -27,7 +27,7 @@ func BenchmarkTraceCheckpointed(b *testing.B) {
 		if err := db.RecordCheckpoint(v); err != nil {
 			b.Fatal(err)
 		}
-		ts := NewTraceService(db)
+		ts := newTraces(db)
 		for _, c := range []struct {
 			name  string
 			trace func(user, ref string) (any, error)
@@ -113,7 +113,7 @@ func BenchmarkHarnessDB(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	ts, ds := NewTraceService(db), NewDoseService(db)
+	ts, ds := newTraces(db), NewDoseService(db)
 	bag := os.Getenv("CELLTRACK_BENCH_BAG")
 	for _, c := range []struct {
 		name string

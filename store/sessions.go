@@ -156,7 +156,7 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 	var newHash string
 	if audit.PasswordExpired(u, now, set) {
 		if newPassword == nil {
-			return Credentials{}, SessionInfo{}, lot.Errorf(lot.EAUTH, "user %s must change the password before logging in; log in at a terminal, or give the new password as a second line with --password-stdin", name)
+			return Credentials{}, SessionInfo{}, lot.Errorf(lot.EPASSWORD, "user %s must change the password before logging in; log in at a terminal, or give the new password as a second line with --password-stdin", name)
 		}
 		np, err := newPassword()
 		if err != nil {

@@ -164,7 +164,7 @@ func TestResetForcesChangeAtLogin(t *testing.T) {
 	if _, err := db.ResetPassword("alice", "nina", "violet-harbor-quartz-5", "forgot it"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := db.Login("nina", "violet-harbor-quartz-5", nil); lot.ErrorCode(err) != lot.EAUTH || !strings.Contains(err.Error(), "must change") {
+	if _, _, err := db.Login("nina", "violet-harbor-quartz-5", nil); lot.ErrorCode(err) != lot.EPASSWORD || !strings.Contains(err.Error(), "must change") {
 		t.Fatalf("login without a new password: %v", err)
 	}
 	weak := func() (string, error) { return "nina12345678", nil }

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/celltrack/celltrack/lot"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/trace"
 )
 
 // BenchmarkTrace builds the donor, lot and patient traces of the look-back
@@ -23,18 +23,15 @@ import (
 func BenchmarkTrace(b *testing.B) {
 	for _, unrelated := range []int{0, 2000} {
 		db := benchDB(b, unrelated)
-		for _, c := range []struct {
-			name  string
-			build func(t *tracer) error
-		}{
-			{"donor", func(t *tracer) error { return t.donor("D-1") }},
-			{"lot", func(t *tracer) error { return t.lotTrace("LOT-1") }},
-			{"patient", func(t *tracer) error { return t.patientTrace("MRN-1") }},
-			{"container", func(t *tracer) error { return t.containerTrace("G12342600000101") }},
+		for _, c := range []struct{ name, ref string }{
+			{trace.KindDonor, "D-1"},
+			{trace.KindLot, "LOT-1"},
+			{trace.KindPatient, "MRN-1"},
+			{trace.KindContainer, "G12342600000101"},
 		} {
 			b.Run(fmt.Sprintf("%s/unrelated-lots=%d", c.name, unrelated), func(b *testing.B) {
 				for b.Loop() {
-					err := db.view(func(tx *bolt.Tx) error { return c.build(newTracer(tx)) })
+					err := db.ReadTrace(func(s *TraceSnapshot) error { _, _, err := trace.Build(s, c.name, c.ref); return err })
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -51,7 +48,7 @@ func BenchmarkTraceStamped(b *testing.B) {
 		db := benchDB(b, unrelated)
 		b.Run(fmt.Sprintf("donor/unrelated-lots=%d", unrelated), func(b *testing.B) {
 			for b.Loop() {
-				if _, err := NewTraceService(db).Donor("aud", "D-1"); err != nil {
+				if _, err := newTraces(db).Donor("aud", "D-1"); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -69,7 +66,7 @@ func BenchmarkTraceLotScale(b *testing.B) {
 		db := benchDB(b, n)
 		b.Run(fmt.Sprintf("model/lots=%d", n), func(b *testing.B) {
 			for b.Loop() {
-				if err := db.view(func(tx *bolt.Tx) error { return newTracer(tx).lotTrace("LOT-1") }); err != nil {
+				if err := db.ReadTrace(func(s *TraceSnapshot) error { _, _, err := trace.Build(s, trace.KindLot, "LOT-1"); return err }); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -83,7 +80,7 @@ func BenchmarkTraceLotScale(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("stamped/lots=%d", n), func(b *testing.B) {
 			for b.Loop() {
-				if _, err := NewTraceService(db).Lot("aud", "LOT-1"); err != nil {
+				if _, err := newTraces(db).Lot("aud", "LOT-1"); err != nil {
 					b.Fatal(err)
 				}
 			}

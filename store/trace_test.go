@@ -17,11 +17,38 @@ import (
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
 	"github.com/celltrack/celltrack/report"
+	"github.com/celltrack/celltrack/trace"
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of the trace reports")
+
+// newTraces is the trace reports of db, as cmd wires them: package trace's
+// builder over this store's read snapshots.
+func newTraces(db *DB) *trace.Service { return trace.New(db.ReadTrace) }
+
+// The store's read snapshot is what package trace reads.
+var _ trace.Snapshot = (*TraceSnapshot)(nil)
+
+// TestAuditEntityNamesAreTheStoreKinds: a report names the records it shows
+// by audit entity name (audit.Ref), which the store verifies in the bucket
+// of its kind; every name a trace uses must be a kind with a bucket.
+func TestAuditEntityNamesAreTheStoreKinds(t *testing.T) {
+	for entity, kind := range map[string]string{
+		audit.EntityUser: kindUser, audit.EntityDonor: kindDonor, audit.EntityPatient: kindPatient, audit.EntityLot: kindLot,
+		audit.EntityContainer: kindContainer, audit.EntityEvent: kindEvent, audit.EntityLabel: kindLabel,
+		audit.EntityScreening: kindScreening, audit.EntityDisposition: kindDisposition, audit.EntityProtocol: kindProtocol,
+		audit.EntitySchedule: kindSchedule, audit.EntityInfusion: kindInfusion, audit.EntityReaction: kindReaction,
+	} {
+		if entity != kind {
+			t.Errorf("audit entity %q is store kind %q", entity, kind)
+		}
+		if recordBuckets[entity] == nil {
+			t.Errorf("audit entity %q has no record bucket", entity)
+		}
+	}
+}
 
 // custody appends a custody event to the container with the given code, as
 // the custody commands will: the test stands in for them until they exist,
@@ -173,7 +200,7 @@ func render(t *testing.T, r report.Report, format string) string {
 
 func TestTraceGolden(t *testing.T) {
 	db := traceDB(t)
-	ts := NewTraceService(db)
+	ts := newTraces(db)
 	for _, c := range []struct {
 		name  string
 		trace func(user, ref string) (report.Report, error)
@@ -212,7 +239,7 @@ func TestTraceGolden(t *testing.T) {
 // MRN-2 is not counted as a recipient.
 func TestTraceLookBackFindsEveryRecipient(t *testing.T) {
 	db := traceDB(t)
-	r, err := NewTraceService(db).Donor("aud", "D-1")
+	r, err := newTraces(db).Donor("aud", "D-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +278,7 @@ func TestTraceLookBackFindsEveryRecipient(t *testing.T) {
 		t.Errorf("summary: %v", summary)
 	}
 	// MRN-2's own trace: the bag was dispensed, never infused.
-	pr, err := NewTraceService(db).Patient("aud", "MRN-2")
+	pr, err := newTraces(db).Patient("aud", "MRN-2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +300,7 @@ func TestTraceLookBackFindsEveryRecipient(t *testing.T) {
 
 func TestTraceRefusals(t *testing.T) {
 	db := traceDB(t)
-	ts := NewTraceService(db)
+	ts := newTraces(db)
 	before, _ := db.AuditCount()
 	for name, c := range map[string]struct {
 		err  error
@@ -311,7 +338,7 @@ func TestTraceStatesFailedVerification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewTraceService(db).Donor("aud", "D-1")
+	r, err := newTraces(db).Donor("aud", "D-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +364,7 @@ func TestTraceShowsReleaseDecisions(t *testing.T) {
 	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword, testPassword); err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewTraceService(db).Lot("aud", "LOT-1")
+	r, err := newTraces(db).Lot("aud", "LOT-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +403,7 @@ func TestTraceShowsInfusions(t *testing.T) {
 	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword, testPassword); err != nil {
 		t.Fatal(err)
 	}
-	ts := NewTraceService(db)
+	ts := newTraces(db)
 	for name, trace := range map[string]func() (report.Report, error){
 		"lot":       func() (report.Report, error) { return ts.Lot("aud", "LOT-1") },
 		"patient":   func() (report.Report, error) { return ts.Patient("aud", "MRN-1") },
@@ -422,8 +449,8 @@ func TestTraceFlagsBrokenChainOfIdentity(t *testing.T) {
 	p, _ := NewLotService(db).Patient("MRN-2")
 	custody(t, db, "nina", "G12342600000402", lot.Event{To: lot.Dispensed, Site: "CLINIC-1", Custodian: "nina", PatientID: p.ID})
 	for name, r := range map[string]func() (report.Report, error){
-		"patient MRN-2": func() (report.Report, error) { return NewTraceService(db).Patient("aud", "MRN-2") },
-		"lot LOT-RF":    func() (report.Report, error) { return NewTraceService(db).Lot("aud", "LOT-RF") },
+		"patient MRN-2": func() (report.Report, error) { return newTraces(db).Patient("aud", "MRN-2") },
+		"lot LOT-RF":    func() (report.Report, error) { return newTraces(db).Lot("aud", "LOT-RF") },
 	} {
 		rep, err := r()
 		if err != nil {
@@ -434,7 +461,7 @@ func TestTraceFlagsBrokenChainOfIdentity(t *testing.T) {
 			t.Errorf("%s: broken chain of identity not reported:\n%s", name, text)
 		}
 	}
-	rep, _ := NewTraceService(db).Patient("aud", "MRN-RF")
+	rep, _ := newTraces(db).Patient("aud", "MRN-RF")
 	if strings.Contains(render(t, rep, "text"), "CHAIN OF IDENTITY BROKEN") {
 		t.Error("the source patient's own bag is flagged")
 	}
@@ -448,21 +475,21 @@ func TestTraceFlagsBrokenChainOfIdentity(t *testing.T) {
 // model is built on its own, as BenchmarkTrace does.)
 func TestTraceReadsOnlyWhatItsIndexesLeadTo(t *testing.T) {
 	db := traceDB(t)
-	builds := map[string]func(t *tracer) error{
-		"donor":      func(t *tracer) error { return t.donor("D-1") },
-		"lot":        func(t *tracer) error { return t.lotTrace("LOT-1") },
-		"patient":    func(t *tracer) error { return t.patientTrace("MRN-RF") },
-		"allogeneic": func(t *tracer) error { return t.patientTrace("MRN-1") },
-		"container":  func(t *tracer) error { return t.containerTrace("G12342600000101") },
+	builds := map[string][2]string{
+		"donor":      {trace.KindDonor, "D-1"},
+		"lot":        {trace.KindLot, "LOT-1"},
+		"patient":    {trace.KindPatient, "MRN-RF"},
+		"allogeneic": {trace.KindPatient, "MRN-1"},
+		"container":  {trace.KindContainer, "G12342600000101"},
 	}
-	model := func(build func(*tracer) error) (string, error) {
+	model := func(build [2]string) (string, error) {
 		var out string
-		err := db.view(func(tx *bolt.Tx) error {
-			tr := newTracer(tx)
-			if err := build(tr); err != nil {
+		err := db.ReadTrace(func(s *TraceSnapshot) error {
+			r, _, err := trace.Build(s, build[0], build[1])
+			if err != nil {
 				return err
 			}
-			b, err := json.Marshal(tr.r)
+			b, err := json.Marshal(r)
 			out = string(b)
 			return err
 		})
@@ -522,9 +549,9 @@ func TestTraceListsInfusionDeviations(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, trace := range []func() (report.Report, error){
-				func() (report.Report, error) { return NewTraceService(db).Patient("nina", "MRN-1") },
-				func() (report.Report, error) { return NewTraceService(db).Lot("nina", "LOT-1") },
-				func() (report.Report, error) { return NewTraceService(db).Container("nina", bag1) },
+				func() (report.Report, error) { return newTraces(db).Patient("nina", "MRN-1") },
+				func() (report.Report, error) { return newTraces(db).Lot("nina", "LOT-1") },
+				func() (report.Report, error) { return newTraces(db).Container("nina", bag1) },
 			} {
 				r, err := trace()
 				if err != nil {

@@ -14,13 +14,14 @@ import (
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/report"
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // ExitCodes is the command line's exit code of each error code (README,
 // "Exit codes"); the API's error object carries it so that a script gets
 // the same answer from the server as from a local command.
 var ExitCodes = map[string]int{
-	lot.EUSAGE: 2, lot.ESESSION: 2, lot.EINVALID: 3, lot.EFORBIDDEN: 3, lot.ECONFLICT: 3, lot.EAUTH: 3,
+	lot.EUSAGE: 2, lot.ESESSION: 2, lot.EINVALID: 3, lot.EFORBIDDEN: 3, lot.ECONFLICT: 3, lot.EAUTH: 3, lot.EPASSWORD: 3,
 	lot.ENOGO: 4, lot.ENOTFOUND: 5, lot.ENODB: 10, lot.EBUSY: 11, lot.EINTERNAL: 1,
 }
 
@@ -30,6 +31,7 @@ var HTTPStatus = map[string]int{
 	lot.EINVALID:   http.StatusUnprocessableEntity,
 	lot.EAUTH:      http.StatusUnauthorized,
 	lot.ESESSION:   http.StatusUnauthorized,
+	lot.EPASSWORD:  http.StatusForbidden,
 	lot.EFORBIDDEN: http.StatusForbidden,
 	lot.ENOTFOUND:  http.StatusNotFound,
 	lot.ECONFLICT:  http.StatusConflict,
@@ -110,21 +112,22 @@ func (s *Server) logError(r *http.Request, err error) {
 	}
 }
 
-// decode reads a JSON request body into v, refusing unknown fields: a
-// misspelt field at the bedside must not be silently ignored.
+// decode reads a JSON request body into v strictly, with
+// github.com/go-json-experiment/json (the proposed encoding/json/v2): a key
+// must be spelt exactly as documented — encoding/json would take "MRN" for
+// "mrn" — it may appear only once — encoding/json keeps the last of
+// {"mrn":"A","mrn":"B"} — and a key the call does not take is refused,
+// so that a misspelt or doubled field at the bedside is never silently
+// ignored or silently chosen. The refusal names the key.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if bodyTooLarge(err) {
-			return errTooLarge
-		}
-		return lot.Errorf(lot.EUSAGE, "the request body is not the JSON this call takes: %v", err)
+	err := jsonv2.UnmarshalRead(r.Body, v, jsonv2.RejectUnknownMembers(true))
+	if err == nil {
+		return nil
 	}
-	if dec.More() {
-		return lot.Errorf(lot.EUSAGE, "the request body holds more than one JSON value")
+	if bodyTooLarge(err) {
+		return errTooLarge
 	}
-	return nil
+	return lot.Errorf(lot.EUSAGE, "%s", strictJSONMessage(err, v))
 }
 
 var errTooLarge = tooLarge()

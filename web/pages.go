@@ -15,7 +15,7 @@ import (
 )
 
 // pageNames are the templates of templates/, each rendered inside base.html.
-var pageNames = []string{"login", "bedside", "recorded", "reaction", "reaction_form", "trace", "lots", "lot", "lot_missing", "register", "accounts"}
+var pageNames = []string{"login", "bedside", "recorded", "reaction", "reaction_form", "trace", "lots", "lot", "lot_missing", "register", "accounts", "password"}
 
 // funcs are the templates' helpers: dates and times as the command line
 // prints them.
@@ -104,6 +104,12 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PostForm.Get("user")
 	res, err := s.login(w, r, name, r.PostForm.Get("password"))
+	if lot.ErrorCode(err) == lot.EPASSWORD {
+		// The right password, which must be changed: the change is all
+		// this person is offered, as `celltrack login` asks for it.
+		s.renderExpired(w, name, http.StatusForbidden, nil)
+		return
+	}
 	if err != nil {
 		s.render(w, statusOf(err), "login", pageData{Title: "Log in", Error: lot.ErrorMessage(err), Data: loginData{User: name}})
 		return

@@ -13,7 +13,7 @@ import (
 // signature form), forms posted only to this server.
 const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// secure wraps every request: security headers, a body size limit, and for
+// secure wraps every request: the Host header check (hosts.go), security headers, a body size limit, and for
 // every state-changing request net/http's CrossOriginProtection plus the
 // demand that it says where it comes from (requireOrigin).
 func (s *Server) secure(next http.Handler) http.Handler {
@@ -33,6 +33,9 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		h.Set("Cache-Control", "no-store")
 		if s.cfg.Secure {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		if !s.checkHost(w, r) {
+			return
 		}
 		if r.ContentLength > MaxBodyBytes {
 			s.refuse(w, r, http.StatusRequestEntityTooLarge, tooLarge())

@@ -20,6 +20,14 @@ type Sessions interface {
 	// towards the lockout; a locked account is EAUTH, a disabled one
 	// EFORBIDDEN.
 	Login(name, password string) (LoginResult, error)
+	// LoginChange is Login for a password that must be changed first (an
+	// admin's reset to a one-time password, or one older than the
+	// facility allows; Login answers EPASSWORD): password is the current
+	// one, newPassword replaces it in the login's own write, as `celltrack
+	// login` asks for it. A new password the policy refuses is EINVALID
+	// (the store's audit.CheckNewPassword, the command line's words) and
+	// writes nothing; a wrong current password is recorded as at Login.
+	LoginChange(name, password, newPassword string) (LoginResult, error)
 	// Check returns the user of the session of token, checked now: ESESSION
 	// when it is unknown, revoked, idle too long or past its absolute
 	// expiry (log in again); EFORBIDDEN for a disabled user, EAUTH for a
@@ -88,6 +96,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, name, password st
 		return LoginResult{}, lot.Errorf(lot.EUSAGE, "user name is empty; type your user name")
 	}
 	res, err := s.cfg.Sessions.Login(name, password)
+	if lot.ErrorCode(err) == lot.EPASSWORD {
+		return res, errMustChange(name)
+	}
 	if err != nil {
 		return res, err
 	}

@@ -58,6 +58,8 @@ type Config struct {
 	Users    Users
 	// Accounts serves the admin's accounts page (unlock, disable, enable).
 	Accounts Accounts
+	// Passwords changes a user's own password and resets another's.
+	Passwords Passwords
 	// Sessions opens, checks and ends logins.
 	Sessions Sessions
 	// Health answers /healthz: nil when the database can be read.
@@ -95,6 +97,8 @@ type Server struct {
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 	handler http.Handler
+	// hosts are the Host header values served (AllowHosts); nil: any.
+	hosts map[string]bool
 }
 
 // New returns the web application's handler, with its security middleware.
@@ -155,6 +159,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /register", s.page(s.registerPage))
 	s.mux.HandleFunc("POST /register/donor", s.page(s.registerDonor))
 	s.mux.HandleFunc("POST /register/patient", s.page(s.registerPatient))
+	s.mux.HandleFunc("GET /password", s.page(s.passwordPage))
+	s.mux.HandleFunc("POST /password", s.page(s.passwordPost))
+	s.mux.HandleFunc("POST /password/expired", s.expiredPost)
+	s.mux.HandleFunc("POST /accounts/{name}/reset", s.page(s.resetPost))
 
 	for _, rt := range s.apiRoutes() {
 		s.mux.HandleFunc(rt.pattern, rt.handler)
@@ -194,6 +202,9 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"POST /api/v1/lots/{ref}/reject", s.api(s.apiReject)},
 		{"POST /api/v1/donors", s.api(s.apiAddDonor)},
 		{"POST /api/v1/patients", s.api(s.apiAddPatient)},
+		{"POST /api/v1/password", s.api(s.apiPassword)},
+		{"POST /api/v1/password/expired", s.apiPasswordExpired},
+		{"POST /api/v1/users/{name}/reset", s.api(s.apiReset)},
 	}
 }
 

@@ -6,8 +6,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/report"
-	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/trace"
 )
 
 // demoTrace ends the demo as an auditor would: the look-back trace of the UC
@@ -15,7 +16,7 @@ import (
 // archive or mail) next to the demo database.
 func demoTrace(d *demo) error {
 	d.advance(time.Hour)
-	r, err := store.NewTraceService(d.db).Donor("aud", "D-0001")
+	r, err := trace.New(d.db.ReadTrace).Donor("aud", "D-0001")
 	if err != nil {
 		return err
 	}
@@ -41,7 +42,7 @@ func demoTrace(d *demo) error {
 // demoHandling prints the handling report of the demo's infusions and
 // leaves its CSV next to the database.
 func demoHandling(d *demo) error {
-	r, err := store.NewTraceService(d.db).Handling("aud", store.HandlingFilter{})
+	r, err := trace.New(d.db.ReadTrace).Handling("aud", dose.HandlingFilter{})
 	if err != nil {
 		return err
 	}

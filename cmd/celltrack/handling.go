@@ -1,8 +1,9 @@
 package main
 
 import (
+	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
-	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/trace"
 	"github.com/urfave/cli/v2"
 )
 
@@ -24,7 +25,7 @@ func (rt *runtime) reportCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				r, err := store.NewTraceService(rt.db).Access(actor(c))
+				r, err := trace.New(rt.db.ReadTrace).Access(actor(c))
 				if err != nil {
 					return err
 				}
@@ -51,7 +52,7 @@ func (rt *runtime) reportCommand() *cli.Command {
 					return err
 				}
 				user := actor(c) // readDB has checked that this user exists and is enabled
-				f := store.HandlingFilter{Protocol: c.String("protocol")}
+				f := dose.HandlingFilter{Protocol: c.String("protocol")}
 				if c.IsSet("from") {
 					if f.From, err = lot.ParseDate("--from", c.String("from")); err != nil {
 						return err
@@ -67,7 +68,7 @@ func (rt *runtime) reportCommand() *cli.Command {
 				if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 					return lot.Errorf(lot.EINVALID, "--from %s is after --to %s; give the earlier date first", c.String("from"), c.String("to"))
 				}
-				r, err := store.NewTraceService(rt.db).Handling(user, f)
+				r, err := trace.New(rt.db.ReadTrace).Handling(user, f)
 				if err != nil {
 					return err
 				}

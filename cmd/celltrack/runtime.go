@@ -35,7 +35,7 @@ func exitCode(code string) int {
 		return exitOK
 	case lot.EUSAGE, lot.ESESSION:
 		return exitUsage
-	case lot.EINVALID, lot.EFORBIDDEN, lot.ECONFLICT, lot.EAUTH:
+	case lot.EINVALID, lot.EFORBIDDEN, lot.ECONFLICT, lot.EAUTH, lot.EPASSWORD:
 		return exitRefused
 	case lot.ENOGO:
 		return exitNoGo

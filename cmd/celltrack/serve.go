@@ -18,6 +18,7 @@ import (
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/trace"
 	"github.com/celltrack/celltrack/web"
 	"github.com/urfave/cli/v2"
 )
@@ -34,12 +35,15 @@ func (rt *runtime) serveCommand() *cli.Command {
 		Description: "Binding anything but a loopback address needs --tls-cert and --tls-key, or --insecure-http\n" +
 			"(only on a trusted network behind a TLS proxy). SIGINT or SIGTERM stops accepting, finishes the\n" +
 			"requests in flight and closes the database. An admin starts it, logged in (`celltrack login`);\n" +
-			"people then log in to the server itself, in the browser or through the API. See the README, \"Server\".\n\n" +
-			example("celltrack --db ward.db serve", "celltrack --db ward.db serve --addr :8443 --tls-cert ward.crt --tls-key ward.key"),
+			"people then log in to the server itself, in the browser or through the API. Requests are served only\n" +
+			"for the --addr host (and localhost, 127.0.0.1, [::1] for loopback) and each --public-host; other\n" +
+			"Host headers get 421 (DNS rebinding). See the README, \"Server\".\n\n" +
+			example("celltrack --db ward.db serve", "celltrack --db ward.db serve --addr :8443 --tls-cert ward.crt --tls-key ward.key --public-host ward7.example.org:8443"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen on `HOST:PORT`"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate `FILE` (PEM, with --tls-key)"},
 			&cli.StringFlag{Name: "tls-key", Usage: "the private key `FILE` of --tls-cert (PEM)"},
+			&cli.StringSliceFlag{Name: "public-host", Usage: "also answer requests for this host `NAME[:PORT]` (repeatable): the name a TLS proxy in front is reached by; other Host headers get 421"},
 			&cli.BoolFlag{Name: "insecure-http", Usage: "allow plain HTTP on a non-loopback address (only behind a TLS proxy on a trusted network)"},
 			&cli.StringFlag{Name: "checkpoint-key", Usage: "sign checkpoints of the audit trail with this signing key `FILE` (from `audit key init`, registered here) while serving"},
 			&cli.StringFlag{Name: "checkpoint-dir", Usage: "write each signed checkpoint as a new file in this `FOLDER` (keep it off the database's disk)"},
@@ -52,6 +56,9 @@ func (rt *runtime) serveCommand() *cli.Command {
 				return err
 			}
 			if err := checkServeAddr(c.String("addr"), tlsConf != nil, c.Bool("insecure-http")); err != nil {
+				return err
+			}
+			if _, err := web.AllowedHosts(c.String("addr"), "1", c.StringSlice("public-host")); err != nil {
 				return err
 			}
 			ck, err := serveCheckpointer(c)
@@ -128,6 +135,15 @@ func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) 
 	if err != nil {
 		return lot.Errorf(lot.ECONFLICT, "--addr %s: cannot listen: %v; choose another address or port", c.String("addr"), err)
 	}
+	// Requests are served only for the Host names of --addr and
+	// --public-host (DNS rebinding), the port the listener got.
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	hosts, err := web.AllowedHosts(c.String("addr"), port, c.StringSlice("public-host"))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	app.AllowHosts(hosts)
 	scheme := "http"
 	if tlsConf != nil {
 		scheme = "https"
@@ -184,9 +200,9 @@ func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) 
 func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 	return web.New(web.Config{
 		Doses:  store.NewDoseService(db),
-		Traces: store.NewTraceService(db),
-		FullTraces: func() *store.TraceService {
-			ts := store.NewTraceService(db)
+		Traces: trace.New(db.ReadTrace),
+		FullTraces: func() *trace.Service {
+			ts := trace.New(db.ReadTrace)
 			ts.FullVerify = true
 			return ts
 		}(),
@@ -199,6 +215,8 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 		Health:   func() error { _, err := db.Facility(); return err },
 		Secure:   secure,
 		Log:      logger,
+
+		Passwords: db, // the password pages and their API (web/password.go)
 	})
 }
 
@@ -210,7 +228,8 @@ type webSessions struct{ db *store.DB }
 
 func (s webSessions) Login(name, password string) (web.LoginResult, error) {
 	// No new password can be asked here: an account that must change its
-	// password is refused, and told to log in at a terminal.
+	// password is refused (EPASSWORD), and the page or the API asks for
+	// the change, which LoginChange makes.
 	creds, info, err := s.db.Login(name, password, nil)
 	if err != nil {
 		return web.LoginResult{User: info.User}, err

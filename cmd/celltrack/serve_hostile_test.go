@@ -12,6 +12,10 @@ var serveHostile = []hostile{
 	{name: "serve certificate not PEM", code: 3, files: map[string]string{"ward.crt": "not a certificate", "ward.key": "not a key"},
 		args: []string{"serve", "--tls-cert", "$DIR/ward.crt", "--tls-key", "$DIR/ward.key"}, want: []string{"--tls-cert", "ward.crt", "cannot be used"}},
 	{name: "serve certificate missing", code: 3, args: []string{"serve", "--tls-cert", "$DIR/none.crt", "--tls-key", "$DIR/none.key"}, want: []string{"--tls-cert", "none.crt", "cannot be used"}},
+	{name: "serve every interface without a public host", code: 2, args: []string{"serve", "--addr", ":8080", "--insecure-http"}, want: []string{"--addr :8080 listens on every interface", "--public-host NAME[:PORT]"}},
+	{name: "serve public host with a scheme", code: 2, args: []string{"serve", "--public-host", "https://ward7.example"}, want: []string{`--public-host "https://ward7.example"`, "not a host name"}},
+	{name: "serve public host with a path", code: 2, args: []string{"serve", "--public-host", "ward7.example/bedside"}, want: []string{`--public-host "ward7.example/bedside"`, "not a host name"}},
+	{name: "serve public host bad port", code: 2, args: []string{"serve", "--public-host", "ward7.example:99999"}, want: []string{`--public-host "ward7.example:99999"`, "above 65535"}},
 	{name: "serve argument", code: 2, args: []string{"serve", "now"}, want: []string{"takes no arguments", "now"}},
 }
 

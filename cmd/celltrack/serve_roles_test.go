@@ -25,6 +25,10 @@ func TestServeEveryRouteEveryRole(t *testing.T) {
 			if audit.Allowed(role, audit.DoseAdminister) {
 				administer = http.StatusNotFound // past the role check, to the unknown witness
 			}
+			reset := http.StatusForbidden
+			if audit.Allowed(role, audit.UserReset) {
+				reset = http.StatusNotFound // past the role check, to the unknown user
+			}
 			sign := url.Values{"mrn": {"MRN-1001"}, "bag": {"G12342600000101"}, "password": {fixturePassword}, "witness": {"nobody"}, "witness_password": {fixturePassword}}
 			for _, tc := range []struct {
 				name string
@@ -49,6 +53,15 @@ func TestServeEveryRouteEveryRole(t *testing.T) {
 					return st
 				}, administer},
 				{"GET /api/v1/trace", func() int { st, _ := f.get(c, "/api/v1/trace/patient/MRN-1001"); return st }, http.StatusOK},
+				{"GET /password", func() int { st, _ := f.get(c, "/password"); return st }, http.StatusOK},
+				{"POST /accounts/{name}/reset", func() int {
+					st, _ := f.post(c, "/accounts/nobody/reset", url.Values{"password": {"tulip-orbit-canyon-31"}, "repeat": {"tulip-orbit-canyon-31"}, "reason": {"x"}})
+					return st
+				}, reset},
+				{"POST /api/v1/users/{name}/reset", func() int {
+					st, _ := f.postJSON(c, "/api/v1/users/nobody/reset", map[string]any{"one_time_password": "tulip-orbit-canyon-31", "reason": "x"})
+					return st
+				}, reset},
 			} {
 				if got := tc.got(); got != tc.want {
 					t.Errorf("%s as %s: %d, want %d", tc.name, role, got, tc.want)

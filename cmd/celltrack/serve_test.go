@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/web"
 )
 
 // webFixture is a database built by the named fixtures at the stories'
@@ -56,10 +58,18 @@ func newWebFixtureOpts(t *testing.T, path string, secure bool) *webFixture {
 	}
 	f := &webFixture{t: t, db: db}
 	app := webApp(db, secure, log.New(&f.log, "", 0))
+	// The Host header check as `serve --addr 127.0.0.1:PORT` sets it.
+	f.srv = httptest.NewUnstartedServer(app)
+	_, port, _ := net.SplitHostPort(f.srv.Listener.Addr().String())
+	hosts, err := web.AllowedHosts("127.0.0.1:"+port, port, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.AllowHosts(hosts)
 	if secure {
-		f.srv = httptest.NewTLSServer(app)
+		f.srv.StartTLS()
 	} else {
-		f.srv = httptest.NewServer(app)
+		f.srv.Start()
 	}
 	t.Cleanup(func() { f.srv.Close(); db.Close() })
 	return f

@@ -138,6 +138,16 @@ func (rt *runtime) loginCommand() *cli.Command {
 					return err
 				}
 				v, err := rt.client.login(name, pw)
+				if lot.ErrorCode(err) == lot.EPASSWORD {
+					// As locally: the new password is asked, and the
+					// login is made with the change.
+					fmt.Fprintf(rt.stderr, "celltrack: the password of %s must be changed now.\n", name)
+					np, perr := rt.password(c, "new password of "+name)
+					if perr != nil {
+						return perr
+					}
+					v, err = rt.client.loginChange(name, pw, np)
+				}
 				if err != nil {
 					return err
 				}

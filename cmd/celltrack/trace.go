@@ -10,13 +10,13 @@ import (
 
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/report"
-	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/trace"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
 
 func (rt *runtime) traceCommand() *cli.Command {
-	sub := func(name, args, usage, desc string, build func(s *store.TraceService, user, ref string) (report.Report, error)) *cli.Command {
+	sub := func(name, args, usage, desc string, build func(s *trace.Service, user, ref string) (report.Report, error)) *cli.Command {
 		return &cli.Command{
 			Name:        name,
 			Usage:       usage,
@@ -40,7 +40,7 @@ func (rt *runtime) traceCommand() *cli.Command {
 					return rt.writeRendered(data, sum, format, c.String("out"), c.Bool("force"))
 				}
 				user := actor(c) // readDB has checked that this user exists and is enabled
-				ts := store.NewTraceService(rt.db)
+				ts := trace.New(rt.db.ReadTrace)
 				ts.FullVerify = c.Bool("full-verify")
 				r, err := build(ts, user, c.Args().First())
 				if err != nil {
@@ -57,19 +57,19 @@ func (rt *runtime) traceCommand() *cli.Command {
 			sub("donor", "DONOR", "look-back: every lot, container and recipient of a donor's cells",
 				"Answers \"which patients received cells from this donor?\" — for a donor test that turns positive later.\n\n"+
 					example("celltrack --user aud trace donor D-0001", "celltrack --user aud trace donor --format pdf --out D-0001.pdf D-0001"),
-				(*store.TraceService).Donor),
+				(*trace.Service).Donor),
 			sub("lot", "LOT", "forward: a lot's source, release decisions, containers, custody events and recipients",
 				"LOT is the lab lot number, the DIN or the UUID.\n\n"+
 					example("celltrack --user aud trace lot LOT-UC-1", "celltrack --user aud trace lot --format csv --out LOT-UC-1.csv LOT-UC-1"),
-				(*store.TraceService).Lot),
+				(*trace.Service).Lot),
 			sub("patient", "MRN", "backward: every container a patient received, its lot, donor or source, and its handlers",
 				"For an autologous (rFib) source patient the report also lists the lots made from the patient's own cells.\n\n"+
 					example("celltrack --user aud trace patient MRN-1001", "celltrack --user aud trace patient --format html --out MRN-1001.html MRN-1001"),
-				(*store.TraceService).Patient),
+				(*trace.Service).Patient),
 			sub("container", "CONTAINER", "one container: its lot and source, its whole journey and who received it",
 				"CONTAINER is the code on its label (DIN + 2-digit number) or its UUID.\n\n"+
 					example("celltrack --user aud trace container G12342600000101"),
-				(*store.TraceService).Container),
+				(*trace.Service).Container),
 		},
 	}
 }

@@ -1,9 +1,15 @@
-package store
+// Package trace builds celltrack's traceability reports (report.Report):
+// the donor look-back, the lot forward trace, the patient backward trace,
+// one container's journey, the handling report and the user-access review.
+// It holds the rules of what a report shows and how; it reads through a
+// Snapshot — domain-typed lookups and index walks of one consistent read
+// snapshot, which an engine (package store over bbolt) implements — and
+// does no I/O of its own, so that the store does not import report and a
+// second engine gets the same reports without a second copy of them.
+package trace
 
 import (
-	"encoding/hex"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -15,117 +21,193 @@ import (
 	"github.com/celltrack/celltrack/release"
 	"github.com/celltrack/celltrack/report"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
-// TraceService builds traceability reports (report.Report) from the
-// indexes: a trace follows idx_lot_donor, idx_lot_patient, idx_container_lot,
-// idx_event_container, idx_event_patient, idx_disposition_lot,
-// idx_infusion_patient, idx_infusion_container and idx_reaction_infusion
-// from the traced record and reads
-// only the records on the way, so its cost follows the size of the answer,
-// not of the database. The provenance block it stamps on every report says
-// whether the trail was intact when it was produced: when the database has
-// a checkpoint (the head of the last passing full verification, recorded by
-// `celltrack check`) it checks every record the report shows against its
-// latest audit entry and the chain from the checkpoint to the head, and says
-// exactly that (report.ScopeReport); otherwise, or with FullVerify, it runs
-// the whole of `audit verify` (report.ScopeFull), which reads every entry
-// and record of the database.
-type TraceService struct {
-	db *DB
+// Snapshot is what a report reads: the records and index walks of one
+// consistent read snapshot of the database, in domain types, and the audit
+// verification of the records the report shows, made in the same snapshot
+// (Stamp), so that the report's records and its provenance are from the
+// same moment. Every walk follows an index from a record to its children,
+// so the cost of a trace follows the size of its answer, not of the
+// database. Lookups by reference return ENOTFOUND for an unknown one;
+// lookups by id an error for a record referenced but missing, or found
+// false where the report words that itself.
+type Snapshot interface {
+	// Now is the clock the report is stamped with.
+	Now() time.Time
+	// Database names the database the report was read from.
+	Database() string
+	// User is the user called name: ENOTFOUND for an unknown one.
+	User(name string) (audit.User, error)
+
+	Donor(ref string) (lot.Donor, error)
+	DonorByID(id uuid.UUID) (d lot.Donor, found bool, err error)
+	Patient(mrn string) (lot.Patient, error)
+	PatientByID(id uuid.UUID) (lot.Patient, error)
+	Lot(ref string) (lot.Lot, error)
+	LotByID(id uuid.UUID) (lot.Lot, error)
+	Container(ref string) (lot.Container, error)
+	ContainerByID(id uuid.UUID) (c lot.Container, found bool, err error)
+
+	// LotsOfDonor and LotsOfPatient are the ids of the lots made from a
+	// donor's cord and from an rFib patient's own cells, oldest first.
+	LotsOfDonor(donorID uuid.UUID) []uuid.UUID
+	LotsOfPatient(patientID uuid.UUID) []uuid.UUID
+	ContainersOf(lotID uuid.UUID) ([]lot.Container, error)
+	EventsOfContainer(id uuid.UUID) ([]lot.Event, error)
+	EventsOfPatient(id uuid.UUID) ([]lot.Event, error)
+	InfusionsOfPatient(id uuid.UUID) ([]dose.Infusion, error)
+	InfusionsOfContainer(id uuid.UUID) ([]dose.Infusion, error)
+	Reactions(infusionID uuid.UUID) ([]dose.Reaction, error)
+	Dispositions(lotID uuid.UUID) ([]release.Disposition, error)
+	Results(lotID uuid.UUID) ([]release.Result, error)
+	Screenings(donorID uuid.UUID) ([]release.Screening, error)
+	// Labels is a container's label record id (uuid.Nil when none was
+	// printed), its counts now and its history, oldest first.
+	Labels(c lot.Container) (uuid.UUID, lot.LabelCount, []lot.LabelStep, error)
+	Schedule(id uuid.UUID) (s dose.Schedule, found bool, err error)
+	Protocol(id uuid.UUID) (dose.StoredProtocol, error)
+	// ProtocolNamed is the latest version of a protocol: ENOTFOUND for an
+	// unknown name.
+	ProtocolNamed(name string) (dose.StoredProtocol, error)
+	// Zone is the time zone a schedule's days are counted in.
+	Zone(s dose.Schedule) (*time.Location, error)
+
+	// Handling is the handling of the infusions f selects, oldest first.
+	Handling(f dose.HandlingFilter) ([]dose.Handling, error)
+	// Accounts is every account with what the audit trail says of it.
+	Accounts() ([]audit.AccessRow, error)
+	Settings() audit.Settings
+
+	// Stamp verifies the audit trail for a report showing refs: against
+	// the last full verification's checkpoint when there is one and full
+	// is false (a scoped stamp), else the whole of `audit verify`.
+	Stamp(refs []audit.Ref, full bool) (audit.Stamp, error)
+}
+
+// Service builds the reports over an engine's read snapshots. The
+// provenance block it stamps on every report says whether the trail was
+// intact when it was produced: when the database has a checkpoint (the head
+// of the last passing full verification, recorded by `celltrack check`) it
+// checks every record the report shows against its latest audit entry and
+// the chain from the checkpoint to the head, and says exactly that
+// (report.ScopeReport); otherwise, or with FullVerify, it runs the whole of
+// `audit verify` (report.ScopeFull), which reads every entry and record of
+// the database.
+type Service struct {
+	read func(func(Snapshot) error) error
 	// FullVerify makes every report run the whole of `audit verify`.
 	FullVerify bool
 }
 
-// NewTraceService returns the trace reports of db.
-func NewTraceService(db *DB) *TraceService { return &TraceService{db: db} }
+// New returns the reports of an engine whose read runs a function on one
+// read snapshot: trace.New(db.ReadTrace) for a store.DB.
+func New[S Snapshot](read func(fn func(S) error) error) *Service {
+	return &Service{read: func(fn func(Snapshot) error) error {
+		return read(func(s S) error { return fn(s) })
+	}}
+}
 
 // Donor is the look-back trace of a donor: every lot made from the donor's
 // cord, every container, every custody event, and every patient who received
-// any of it. ENOTFOUND for an unknown donor, EFORBIDDEN for an unknown user.
-func (s *TraceService) Donor(user, ref string) (report.Report, error) {
-	return s.trace(user, func(t *tracer) error { return t.donor(ref) })
+// any of it. ENOTFOUND for an unknown donor, EFORBIDDEN for a disabled user.
+func (s *Service) Donor(user, ref string) (report.Report, error) {
+	return s.trace(user, s.FullVerify, func(t *tracer) error { return t.donor(ref) })
 }
 
 // Lot is the forward trace of a lot: its source, release decisions,
 // containers, custody events, recipients and infusions.
-func (s *TraceService) Lot(user, ref string) (report.Report, error) {
-	return s.trace(user, func(t *tracer) error { return t.lotTrace(ref) })
+func (s *Service) Lot(user, ref string) (report.Report, error) {
+	return s.trace(user, s.FullVerify, func(t *tracer) error { return t.lotTrace(ref) })
 }
 
 // Patient is the backward trace of a patient: every container dispensed to
 // or infused into the patient, its lot, the lot's donor or source patient,
 // its release decisions and everyone who handled it; and, for an rFib source
 // patient, the lots made from the patient's own cells.
-func (s *TraceService) Patient(user, mrn string) (report.Report, error) {
-	return s.trace(user, func(t *tracer) error { return t.patientTrace(mrn) })
+func (s *Service) Patient(user, mrn string) (report.Report, error) {
+	return s.trace(user, s.FullVerify, func(t *tracer) error { return t.patientTrace(mrn) })
 }
 
 // Container is the trace of one container: its lot and source, its whole
 // journey and who received it.
-func (s *TraceService) Container(user, ref string) (report.Report, error) {
-	return s.trace(user, func(t *tracer) error { return t.containerTrace(ref) })
+func (s *Service) Container(user, ref string) (report.Report, error) {
+	return s.trace(user, s.FullVerify, func(t *tracer) error { return t.containerTrace(ref) })
 }
 
-// trace runs build and stamps the provenance in one read transaction, so the
+// Kinds of trace, for Build.
+const (
+	KindDonor     = "donor"
+	KindLot       = "lot"
+	KindPatient   = "patient"
+	KindContainer = "container"
+)
+
+// Build builds the trace of kind (KindDonor, …) from ref in snapshot s,
+// without its provenance: the report model and the records it shows. It is
+// what a trace costs apart from its audit verification.
+func Build(s Snapshot, kind, ref string) (report.Report, []audit.Ref, error) {
+	t := newTracer(s)
+	var err error
+	switch kind {
+	case KindDonor:
+		err = t.donor(ref)
+	case KindLot:
+		err = t.lotTrace(ref)
+	case KindPatient:
+		err = t.patientTrace(ref)
+	case KindContainer:
+		err = t.containerTrace(ref)
+	default:
+		err = fmt.Errorf("no trace of kind %q", kind)
+	}
+	return t.r, t.refs, err
+}
+
+// trace runs build and stamps the provenance in one read snapshot, so the
 // audit head and verdict printed are those of the records the report shows.
-func (s *TraceService) trace(user string, build func(*tracer) error) (report.Report, error) {
+// full asks for the whole of `audit verify`.
+func (s *Service) trace(user string, full bool, build func(*tracer) error) (report.Report, error) {
 	var r report.Report
-	err := s.db.view(func(tx *bolt.Tx) error {
-		u, err := userByName(tx, user)
+	err := s.read(func(snap Snapshot) error {
+		u, err := snap.User(user)
 		if err != nil {
 			return err
 		}
 		if u.Disabled {
 			return lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and can do nothing, not even produce a report; ask an admin", u.Name)
 		}
-		t := newTracer(tx)
+		t := newTracer(snap)
 		if err := build(t); err != nil {
 			return err
 		}
-		t.saw(kindUser, u.ID)
+		t.saw(audit.EntityUser, u.ID)
 		r = t.r
-		r.Produced = report.Provenance{At: s.db.now(), By: u.Name, ByName: u.FullName, ByRole: string(u.Role), Database: absPath(s.db.Path())}
-		if cp, ok := checkpointOf(tx); ok && !s.FullVerify {
-			if rv, ok := verifyReport(tx, cp, t.refs); ok {
-				at := cp.At
-				r.Produced.AuditHead, r.Produced.AuditEntries = hex.EncodeToString(rv.Head[:]), int(rv.HeadSeq)
-				r.Produced.Verified, r.Produced.Problems = len(rv.Problems) == 0, rv.Problems
-				r.Produced.Scope, r.Produced.RecordsVerified, r.Produced.ChainFrom, r.Produced.FullVerifyAt = report.ScopeReport, rv.Records, rv.From, &at
-				if th, err := treeHead(tx); err == nil {
-					r.Produced.AuditTree = th.String()
-				}
-				return nil
-			}
-		}
-		v, err := verifyTx(tx)
+		r.Produced = report.Provenance{At: snap.Now(), By: u.Name, ByName: u.FullName, ByRole: string(u.Role), Database: snap.Database()}
+		st, err := snap.Stamp(t.refs, full)
 		if err != nil {
 			return err
 		}
-		r.Produced.AuditHead, r.Produced.AuditEntries, r.Produced.Verified, r.Produced.Problems = v.HeadHex(), v.Entries, v.OK(), v.Problems
-		r.Produced.Scope = report.ScopeFull
-		if v.Tree.Size > 0 {
-			r.Produced.AuditTree = v.Tree.String()
-		}
+		stamp(&r.Produced, st)
 		return nil
 	})
 	return r, err
 }
 
-// absPath is the database file as a report names it: absolute and cleaned,
-// so that "./../s1/lab.db" typed in one directory still names the file read
-// when the report is read elsewhere.
-func absPath(path string) string {
-	if abs, err := filepath.Abs(path); err == nil {
-		return abs
+// stamp writes the audit verification st into p.
+func stamp(p *report.Provenance, st audit.Stamp) {
+	p.AuditHead, p.AuditEntries, p.AuditTree = st.Head, st.Entries, st.Tree
+	p.Verified, p.Problems = st.OK(), st.Problems
+	p.Scope = report.ScopeFull
+	if st.Scoped {
+		at := st.FullVerifyAt
+		p.Scope, p.RecordsVerified, p.ChainFrom, p.FullVerifyAt = report.ScopeReport, st.Records, st.ChainFrom, &at
 	}
-	return filepath.Clean(path)
 }
 
 // tracer walks the indexes from one record and collects a report.
 type tracer struct {
-	tx       *bolt.Tx
+	s        Snapshot
 	r        report.Report
 	patients map[uuid.UUID]lot.Patient
 	lots     map[uuid.UUID]lot.Lot
@@ -140,11 +222,13 @@ type tracer struct {
 	infused  map[uuid.UUID]int // infusion id → index in doses
 	handlers map[string]*handler
 	// refs are the records the report shows, for its audit verification.
-	refs []recordRef
+	refs []audit.Ref
 }
 
 // saw notes a record the report shows, so that the report verifies it.
-func (t *tracer) saw(kind string, id uuid.UUID) { t.refs = append(t.refs, recordRef{kind, id}) }
+func (t *tracer) saw(kind string, id uuid.UUID) {
+	t.refs = append(t.refs, audit.Ref{Kind: kind, ID: id})
+}
 
 type recipient struct {
 	patient                lot.Patient
@@ -159,8 +243,8 @@ type handler struct {
 	containers          map[string]bool
 }
 
-func newTracer(tx *bolt.Tx) *tracer {
-	return &tracer{tx: tx, patients: map[uuid.UUID]lot.Patient{}, lots: map[uuid.UUID]lot.Lot{},
+func newTracer(s Snapshot) *tracer {
+	return &tracer{s: s, patients: map[uuid.UUID]lot.Patient{}, lots: map[uuid.UUID]lot.Lot{},
 		done: map[uuid.UUID]bool{}, infused: map[uuid.UUID]int{}, handlers: map[string]*handler{}}
 }
 
@@ -168,10 +252,10 @@ func (t *tracer) patient(id uuid.UUID) (lot.Patient, error) {
 	if p, ok := t.patients[id]; ok {
 		return p, nil
 	}
-	p, err := patientByID(t.tx, id)
+	p, err := t.s.PatientByID(id)
 	if err == nil {
 		t.patients[id] = p
-		t.saw(kindPatient, id)
+		t.saw(audit.EntityPatient, id)
 	}
 	return p, err
 }
@@ -180,10 +264,10 @@ func (t *tracer) lotOf(id uuid.UUID) (lot.Lot, error) {
 	if l, ok := t.lots[id]; ok {
 		return l, nil
 	}
-	l, err := lotByID(t.tx, id)
+	l, err := t.s.LotByID(id)
 	if err == nil {
 		t.lots[id] = l
-		t.saw(kindLot, id)
+		t.saw(audit.EntityLot, id)
 	}
 	return l, err
 }
@@ -193,11 +277,11 @@ func (t *tracer) add(s report.Section) { t.r.Sections = append(t.r.Sections, s) 
 // --- the four traces -------------------------------------------------------
 
 func (t *tracer) donor(ref string) error {
-	d, err := donorByRef(t.tx, ref)
+	d, err := t.s.Donor(ref)
 	if err != nil {
 		return err
 	}
-	t.saw(kindDonor, d.ID)
+	t.saw(audit.EntityDonor, d.ID)
 	t.r.Kind, t.r.Subject = "donor", d.Code
 	t.r.Title = "Look-back trace of donor " + d.Code
 	t.r.Question = fmt.Sprintf("Which patients received cells from donor %s, and when?", d.Code)
@@ -211,7 +295,7 @@ func (t *tracer) donor(ref string) error {
 		return err
 	}
 	t.r.Sections[summary-1].Fields = append(t.r.Sections[summary-1].Fields, field("Eligibility", eligibility))
-	ids := children(t.tx, "idx_lot_donor", d.ID)
+	ids := t.s.LotsOfDonor(d.ID)
 	containers := 0
 	for _, id := range ids {
 		l, err := t.lotOf(id)
@@ -229,12 +313,12 @@ func (t *tracer) donor(ref string) error {
 }
 
 func (t *tracer) lotTrace(ref string) error {
-	l, err := lotByRef(t.tx, ref)
+	l, err := t.s.Lot(ref)
 	if err != nil {
 		return err
 	}
 	t.lots[l.ID] = l
-	t.saw(kindLot, l.ID)
+	t.saw(audit.EntityLot, l.ID)
 	t.r.Kind, t.r.Subject = "lot", l.Number
 	t.r.Title = "Forward trace of lot " + l.Number
 	t.r.Question = fmt.Sprintf("Where did lot %s come from, where did each of its containers go, and who received it?", l.Number)
@@ -251,7 +335,7 @@ func (t *tracer) lotTrace(ref string) error {
 }
 
 func (t *tracer) containerTrace(ref string) error {
-	c, err := containerByRef(t.tx, ref)
+	c, err := t.s.Container(ref)
 	if err != nil {
 		return err
 	}
@@ -259,7 +343,7 @@ func (t *tracer) containerTrace(ref string) error {
 	if err != nil {
 		return err
 	}
-	t.saw(kindContainer, c.ID)
+	t.saw(audit.EntityContainer, c.ID)
 	t.r.Kind, t.r.Subject = "container", c.Code()
 	t.r.Title = "Trace of container " + c.Code()
 	t.r.Question = fmt.Sprintf("Where did container %s come from, who handled it, and who received it?", c.Code())
@@ -303,12 +387,12 @@ func (t *tracer) containerTrace(ref string) error {
 }
 
 func (t *tracer) patientTrace(mrn string) error {
-	p, err := patientByMRN(t.tx, mrn)
+	p, err := t.s.Patient(mrn)
 	if err != nil {
 		return err
 	}
 	t.patients[p.ID] = p
-	t.saw(kindPatient, p.ID)
+	t.saw(audit.EntityPatient, p.ID)
 	t.r.Kind, t.r.Subject = "patient", p.MRN
 	t.r.Title = "Backward trace of patient " + p.MRN
 	t.r.Question = fmt.Sprintf("Which containers, lots and donors did patient %s receive cells from, and who handled them on the way?", p.MRN)
@@ -325,12 +409,12 @@ func (t *tracer) patientTrace(mrn string) error {
 	var received []uuid.UUID
 	seen := map[uuid.UUID]bool{}
 	infused := map[uuid.UUID]bool{} // containers infused into the patient
-	for _, id := range children(t.tx, "idx_event_patient", p.ID) {
-		var r eventRecord
-		if _, err := get(t.tx, kindEvent, id, &r); err != nil {
-			return err
-		}
-		t.saw(kindEvent, id)
+	es, err := t.s.EventsOfPatient(p.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range es {
+		t.saw(audit.EntityEvent, r.ID)
 		if r.To == lot.Infused && r.PatientID == p.ID {
 			infused[r.ContainerID] = true
 		}
@@ -339,12 +423,12 @@ func (t *tracer) patientTrace(mrn string) error {
 			received = append(received, r.ContainerID)
 		}
 	}
-	ins, err := infusionsOfPatient(t.tx, p.ID)
+	ins, err := t.s.InfusionsOfPatient(p.ID)
 	if err != nil {
 		return err
 	}
 	for _, in := range ins {
-		t.saw(kindInfusion, in.ID)
+		t.saw(audit.EntityInfusion, in.ID)
 		for _, c := range in.Containers {
 			infused[c.ContainerID] = true
 			if !seen[c.ContainerID] {
@@ -357,14 +441,13 @@ func (t *tracer) patientTrace(mrn string) error {
 	var rows [][]string
 	var notInfused []string
 	for _, id := range received {
-		var cr containerRecord
-		if found, err := get(t.tx, kindContainer, id, &cr); err != nil {
+		c, found, err := t.s.ContainerByID(id)
+		if err != nil {
 			return err
 		} else if !found {
 			return fmt.Errorf("container %s is referenced but missing", id)
 		}
-		c := cr.container()
-		t.saw(kindContainer, c.ID)
+		t.saw(audit.EntityContainer, c.ID)
 		l, err := t.lotOf(c.LotID)
 		if err != nil {
 			return err
@@ -398,7 +481,7 @@ func (t *tracer) patientTrace(mrn string) error {
 
 	// An rFib source patient: the lots made from the patient's own cells.
 	var own [][]string
-	for _, id := range children(t.tx, "idx_lot_patient", p.ID) {
+	for _, id := range t.s.LotsOfPatient(p.ID) {
 		l, err := t.lotOf(id)
 		if err != nil {
 			return err
@@ -428,12 +511,11 @@ func (t *tracer) patientTrace(mrn string) error {
 // source adds the section naming where a lot's cells came from.
 func (t *tracer) source(l lot.Lot) error {
 	if l.Source == lot.SourceUC {
-		var r donorRecord
-		if found, err := get(t.tx, kindDonor, l.DonorID, &r); err != nil || !found {
+		d, found, err := t.s.DonorByID(l.DonorID)
+		if err != nil || !found {
 			return fmt.Errorf("donor %s of lot %s: missing or unreadable (%v)", l.DonorID, l.Number, err)
 		}
-		t.saw(kindDonor, l.DonorID)
-		d := r.donor()
+		t.saw(audit.EntityDonor, l.DonorID)
 		t.add(report.Section{Title: "Source: donor " + d.Code, Fields: []report.Field{
 			field("Donor", d.Code), field("Cord collected", lot.FormatDate(d.Delivered)), field("Collection site", d.Site),
 			field("Consent", lot.FormatDate(d.Consented))}})
@@ -451,12 +533,12 @@ func (t *tracer) source(l lot.Lot) error {
 // sourceName names a lot's source in one phrase.
 func (t *tracer) sourceName(l lot.Lot) (string, error) {
 	if l.Source == lot.SourceUC {
-		var r donorRecord
-		if _, err := get(t.tx, kindDonor, l.DonorID, &r); err != nil {
+		d, _, err := t.s.DonorByID(l.DonorID)
+		if err != nil {
 			return "", err
 		}
-		t.saw(kindDonor, l.DonorID)
-		return "donor " + r.Code, nil
+		t.saw(audit.EntityDonor, l.DonorID)
+		return "donor " + d.Code, nil
 	}
 	p, err := t.patient(l.PatientID)
 	return "patient " + p.MRN + " (autologous)", err
@@ -466,12 +548,12 @@ func (t *tracer) sourceName(l lot.Lot) (string, error) {
 // its release decisions, and collects every container's events; it returns
 // the container count.
 func (t *tracer) lotBody(l lot.Lot, qc bool) (int, error) {
-	cs, err := containersOf(t.tx, l.ID)
+	cs, err := t.s.ContainersOf(l.ID)
 	if err != nil {
 		return 0, err
 	}
 	for _, c := range cs {
-		t.saw(kindContainer, c.ID)
+		t.saw(audit.EntityContainer, c.ID)
 	}
 	t.add(t.lotSection(l, cs))
 	if qc {
@@ -531,7 +613,7 @@ func (t *tracer) lotSection(l lot.Lot, cs []lot.Container) report.Section {
 // ones included with who voided them and why: the evidence the release
 // decisions rest on.
 func (t *tracer) results(l lot.Lot) error {
-	rs, err := resultsOf(t.tx, l.ID)
+	rs, err := t.s.Results(l.ID)
 	if err != nil {
 		return err
 	}
@@ -556,12 +638,12 @@ func (t *tracer) results(l lot.Lot) error {
 // release is flagged in a warning; an automatic return to quarantine is
 // shown as unsigned, with the user whose action caused it.
 func (t *tracer) decisions(l lot.Lot) error {
-	ds, err := lotDispositions(t.tx, l.ID)
+	ds, err := t.s.Dispositions(l.ID)
 	if err != nil {
 		return err
 	}
 	for _, d := range ds {
-		t.saw(kindDisposition, d.ID)
+		t.saw(audit.EntityDisposition, d.ID)
 		rd := reportDecision(d)
 		if rd.Infused, rd.Recall, err = t.lookBack(l, d); err != nil {
 			return err
@@ -631,7 +713,7 @@ func (t *tracer) lookBack(l lot.Lot, d release.Disposition) (infused, recall []r
 	if len(d.Infused) == 0 && len(d.Recall) == 0 {
 		return nil, nil, nil
 	}
-	cs, err := containersOf(t.tx, l.ID)
+	cs, err := t.s.ContainersOf(l.ID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -647,7 +729,7 @@ func (t *tracer) lookBack(l lot.Lot, d release.Disposition) (infused, recall []r
 		}
 		for _, c := range cs {
 			if c.Code() == code && c.PatientID != uuid.Nil {
-				t.saw(kindContainer, c.ID)
+				t.saw(audit.EntityContainer, c.ID)
 				p, err := t.patient(c.PatientID)
 				if err != nil {
 					return nil, nil, err
@@ -695,14 +777,14 @@ func (t *tracer) containerEvents(c lot.Container, l lot.Lot) error {
 		return nil
 	}
 	t.done[c.ID] = true
-	es, err := eventsOf(t.tx, "idx_event_container", c.ID)
+	es, err := t.s.EventsOfContainer(c.ID)
 	if err != nil {
 		return err
 	}
 	for _, e := range es {
-		t.saw(kindEvent, e.ID)
+		t.saw(audit.EntityEvent, e.ID)
 	}
-	ins, err := infusionsOfContainer(t.tx, c.ID)
+	ins, err := t.s.InfusionsOfContainer(c.ID)
 	if err != nil {
 		return err
 	}
@@ -751,7 +833,7 @@ func (t *tracer) infusion(in dose.Infusion) (report.Dose, error) {
 	if i, ok := t.infused[in.ID]; ok {
 		return t.doses[i], nil
 	}
-	t.saw(kindInfusion, in.ID)
+	t.saw(audit.EntityInfusion, in.ID)
 	p, err := t.patient(in.PatientID)
 	if err != nil {
 		return report.Dose{}, err
@@ -779,12 +861,12 @@ func (t *tracer) infusion(in dose.Infusion) (report.Dose, error) {
 			d.Lots = append(d.Lots, l.Number)
 		}
 	}
-	rs, err := reactionsOf(t.tx, in.ID)
+	rs, err := t.s.Reactions(in.ID)
 	if err != nil {
 		return d, err
 	}
 	for _, r := range rs {
-		t.saw(kindReaction, r.ID)
+		t.saw(audit.EntityReaction, r.ID)
 		d.Reactions = append(d.Reactions, r.Line())
 	}
 	if err := t.departures(in, d); err != nil {
@@ -933,8 +1015,8 @@ func (t *tracer) handlerSection() report.Section {
 	for _, n := range names {
 		h := t.handlers[n]
 		full, role := "", "not a celltrack user"
-		if u, err := userByName(t.tx, n); err == nil {
-			t.saw(kindUser, u.ID)
+		if u, err := t.s.User(n); err == nil {
+			t.saw(audit.EntityUser, u.ID)
 			full, role = u.FullName, string(u.Role)
 		}
 		tb.Rows = append(tb.Rows, []string{n, full, role, fmt.Sprint(h.recorded), fmt.Sprint(h.custodian), fmt.Sprint(len(h.containers))})

@@ -1,7 +1,6 @@
-package store
+package trace
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -22,12 +21,12 @@ import (
 // and the donor's eligibility after each screening was recorded or voided
 // (release.EligibilityHistory). It returns the donor's status now.
 func (t *tracer) screenings(d lot.Donor) (string, error) {
-	ss, err := screeningsOf(t.tx, d.ID)
+	ss, err := t.s.Screenings(d.ID)
 	if err != nil {
 		return "", err
 	}
 	for _, s := range ss {
-		t.saw(kindScreening, s.ID)
+		t.saw(audit.EntityScreening, s.ID)
 	}
 	now := release.DonorVerdict(release.Current(ss))
 	if len(ss) == 0 {
@@ -92,7 +91,7 @@ func (t *tracer) labels(l lot.Lot, cs []lot.Container, of string) error {
 	rec := &report.Table{Columns: []string{"Container", "Printed", "Applied", "Voided", "Unused"}}
 	var total lot.LabelCount
 	for _, c := range cs {
-		id, n, err := labelCount(t.tx, c)
+		id, n, steps, err := t.s.Labels(c)
 		if err != nil {
 			return err
 		}
@@ -100,21 +99,10 @@ func (t *tracer) labels(l lot.Lot, cs []lot.Container, of string) error {
 			rec.Rows = append(rec.Rows, []string{c.Code(), "0", "0", "0", "0"})
 			continue
 		}
-		t.saw(kindLabel, id)
-		es, err := recordEntries(t.tx, id)
-		if err != nil {
-			return err
-		}
-		for _, e := range es {
-			if !e.State && len(e.New) == 0 {
-				continue // an event that set no value
-			}
-			var r labelRecord
-			if err := json.Unmarshal(e.New, &r); err != nil {
-				return fmt.Errorf("label history of container %s: audit entry %d: %w", c.Code(), e.Seq, err)
-			}
-			after := r.count()
-			le := report.LabelEvent{At: e.Time, Lot: l.Number, Container: c.Code(), Action: labelAction(e.Action), By: e.User, Reason: e.Reason,
+		t.saw(audit.EntityLabel, id)
+		for _, e := range steps {
+			after := e.After
+			le := report.LabelEvent{At: e.At, Lot: l.Number, Container: c.Code(), Action: labelAction(e.Action), By: e.By, Reason: e.Reason,
 				Printed: after.Printed, Applied: after.Applied, Voided: after.Voided, Unused: after.Unused()}
 			t.r.Labels = append(t.r.Labels, le)
 			hist.Rows = append(hist.Rows, []string{lot.FormatTime(le.At), le.Container, le.Action, le.By, orDash(le.Reason)})
@@ -157,19 +145,19 @@ func labelAction(a string) string {
 // the volume computed for the same bags, its dose against the required one.
 // It reads the infusion's schedule, protocol version and containers.
 func (t *tracer) departures(in dose.Infusion, d report.Dose) error {
-	var sr scheduleRecord
-	if found, err := get(t.tx, kindSchedule, in.ScheduleID, &sr); err != nil {
+	sr, found, err := t.s.Schedule(in.ScheduleID)
+	if err != nil {
 		return err
 	} else if !found {
 		return fmt.Errorf("schedule %s of infusion %s is referenced but missing", in.ScheduleID, in.ID)
 	}
-	t.saw(kindSchedule, sr.ID)
-	sp, err := protocolByID(t.tx, sr.ProtocolID)
+	t.saw(audit.EntitySchedule, sr.ID)
+	sp, err := t.s.Protocol(sr.ProtocolID)
 	if err != nil {
 		return err
 	}
-	t.saw(kindProtocol, sp.ID)
-	infs, err := infusionsOfPatient(t.tx, in.PatientID)
+	t.saw(audit.EntityProtocol, sp.ID)
+	infs, err := t.s.InfusionsOfPatient(in.PatientID)
 	if err != nil {
 		return err
 	}
@@ -179,28 +167,28 @@ func (t *tracer) departures(in dose.Infusion, d report.Dose) error {
 			given[x.Number] = dose.GivenAt{InfusionID: x.ID, At: x.Start}
 		}
 	}
-	loc, _, err := scheduleZone(t.tx, sr.schedule())
+	loc, err := t.s.Zone(sr)
 	if err != nil {
 		return err
 	}
-	es := dose.Plan(sp.Protocol, sr.schedule(), given, in.Start, loc)
+	es := dose.Plan(sp.Protocol, sr, given, in.Start, loc)
 	if in.Number < 1 || in.Number > len(es) {
 		return fmt.Errorf("infusion %s is number %d of a course of %d", in.ID, in.Number, len(es))
 	}
 	var srcs []dose.Source
 	for _, ic := range in.Containers {
-		var cr containerRecord
-		if found, err := get(t.tx, kindContainer, ic.ContainerID, &cr); err != nil {
+		c, found, err := t.s.ContainerByID(ic.ContainerID)
+		if err != nil {
 			return err
 		} else if !found {
 			return fmt.Errorf("container %s of infusion %s is referenced but missing", ic.Code, in.ID)
 		}
-		t.saw(kindContainer, ic.ContainerID)
+		t.saw(audit.EntityContainer, ic.ContainerID)
 		l, err := t.lotOf(ic.LotID)
 		if err != nil {
 			return err
 		}
-		srcs = append(srcs, dose.Source{Container: cr.container(), Lot: l})
+		srcs = append(srcs, dose.Source{Container: c, Lot: l})
 	}
 	planned := dose.Calculate(sp.Protocol, in.Number, in.Weight, srcs, 0)
 	for _, dp := range dose.Departures(sp.Protocol, es[in.Number-1], in, planned, loc) {

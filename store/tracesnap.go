@@ -1,0 +1,259 @@
+package store
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+)
+
+// TraceSnapshot is the read side of the traceability reports (package
+// trace builds them): the records and index walks a trace follows, in
+// domain types, and the audit verification of what the report shows, all
+// in one bbolt read transaction, so that a report's records and its
+// provenance stamp are from the same moment. Every walk goes through an
+// index (idx_lot_donor, idx_lot_patient, idx_container_lot,
+// idx_event_container, idx_event_patient, idx_disposition_lot,
+// idx_infusion_patient, idx_infusion_container, idx_reaction_infusion, …),
+// so a trace's cost follows the size of its answer. It lives only inside
+// ReadTrace's callback.
+//
+// The methods are thin: each calls the store's own reader of that record.
+type TraceSnapshot struct {
+	db *DB
+	tx *bolt.Tx
+}
+
+// ReadTrace runs fn on a read snapshot of the database.
+func (db *DB) ReadTrace(fn func(*TraceSnapshot) error) error {
+	return db.view(func(tx *bolt.Tx) error { return fn(&TraceSnapshot{db: db, tx: tx}) })
+}
+
+// Now is the store's clock (UTC).
+func (s *TraceSnapshot) Now() time.Time { return s.db.now() }
+
+// Database is the database file as a report names it: absolute and
+// cleaned, so that "./../s1/lab.db" typed in one directory still names the
+// file read when the report is read elsewhere.
+func (s *TraceSnapshot) Database() string {
+	if abs, err := filepath.Abs(s.db.Path()); err == nil {
+		return abs
+	}
+	return filepath.Clean(s.db.Path())
+}
+
+// User is the user called name: ENOTFOUND for an unknown name.
+func (s *TraceSnapshot) User(name string) (audit.User, error) { return userByName(s.tx, name) }
+
+// Donor is the donor with code or id ref: ENOTFOUND otherwise.
+func (s *TraceSnapshot) Donor(ref string) (lot.Donor, error) { return donorByRef(s.tx, ref) }
+
+// DonorByID is the donor with id; found is false when none is stored.
+func (s *TraceSnapshot) DonorByID(id uuid.UUID) (d lot.Donor, found bool, err error) {
+	var r donorRecord
+	found, err = get(s.tx, kindDonor, id, &r)
+	return r.donor(), found, err
+}
+
+// Patient is the patient with MRN mrn (current or former): ENOTFOUND otherwise.
+func (s *TraceSnapshot) Patient(mrn string) (lot.Patient, error) { return patientByMRN(s.tx, mrn) }
+
+// PatientByID is the patient with id; an error when none is stored.
+func (s *TraceSnapshot) PatientByID(id uuid.UUID) (lot.Patient, error) { return patientByID(s.tx, id) }
+
+// Lot is the lot with number, DIN or id ref: ENOTFOUND otherwise.
+func (s *TraceSnapshot) Lot(ref string) (lot.Lot, error) { return lotByRef(s.tx, ref) }
+
+// LotByID is the lot with id; an error when none is stored.
+func (s *TraceSnapshot) LotByID(id uuid.UUID) (lot.Lot, error) { return lotByID(s.tx, id) }
+
+// Container is the container with code or id ref: ENOTFOUND otherwise.
+func (s *TraceSnapshot) Container(ref string) (lot.Container, error) {
+	return containerByRef(s.tx, ref)
+}
+
+// ContainerByID is the container with id; found is false when none is stored.
+func (s *TraceSnapshot) ContainerByID(id uuid.UUID) (c lot.Container, found bool, err error) {
+	var r containerRecord
+	found, err = get(s.tx, kindContainer, id, &r)
+	return r.container(), found, err
+}
+
+// LotsOfDonor are the ids of the lots made from a donor's cord
+// (idx_lot_donor), oldest first.
+func (s *TraceSnapshot) LotsOfDonor(donorID uuid.UUID) []uuid.UUID {
+	return children(s.tx, "idx_lot_donor", donorID)
+}
+
+// LotsOfPatient are the ids of the autologous lots made from a patient's
+// cells (idx_lot_patient), oldest first.
+func (s *TraceSnapshot) LotsOfPatient(patientID uuid.UUID) []uuid.UUID {
+	return children(s.tx, "idx_lot_patient", patientID)
+}
+
+// ContainersOf are a lot's containers (idx_container_lot), by number.
+func (s *TraceSnapshot) ContainersOf(lotID uuid.UUID) ([]lot.Container, error) {
+	return containersOf(s.tx, lotID)
+}
+
+// EventsOfContainer are a container's custody events (idx_event_container),
+// oldest first.
+func (s *TraceSnapshot) EventsOfContainer(id uuid.UUID) ([]lot.Event, error) {
+	return eventsOf(s.tx, "idx_event_container", id)
+}
+
+// EventsOfPatient are the custody events naming a patient
+// (idx_event_patient), oldest first; each carries the id its index names.
+func (s *TraceSnapshot) EventsOfPatient(id uuid.UUID) ([]lot.Event, error) {
+	var es []lot.Event
+	for _, eid := range children(s.tx, "idx_event_patient", id) {
+		var r eventRecord
+		if _, err := get(s.tx, kindEvent, eid, &r); err != nil {
+			return nil, err
+		}
+		e := r.event()
+		e.ID = eid
+		es = append(es, e)
+	}
+	return es, nil
+}
+
+// InfusionsOfPatient are a patient's infusions (idx_infusion_patient),
+// oldest first.
+func (s *TraceSnapshot) InfusionsOfPatient(id uuid.UUID) ([]dose.Infusion, error) {
+	return infusionsOfPatient(s.tx, id)
+}
+
+// InfusionsOfContainer are the infusions a container went into
+// (idx_infusion_container).
+func (s *TraceSnapshot) InfusionsOfContainer(id uuid.UUID) ([]dose.Infusion, error) {
+	return infusionsOfContainer(s.tx, id)
+}
+
+// Reactions are an infusion's reactions (idx_reaction_infusion), in order.
+func (s *TraceSnapshot) Reactions(infusionID uuid.UUID) ([]dose.Reaction, error) {
+	return reactionsOf(s.tx, infusionID)
+}
+
+// Dispositions are a lot's release decisions (idx_disposition_lot), oldest
+// first.
+func (s *TraceSnapshot) Dispositions(lotID uuid.UUID) ([]release.Disposition, error) {
+	return lotDispositions(s.tx, lotID)
+}
+
+// Results are a lot's QC results (idx_result_lot), voided ones included.
+func (s *TraceSnapshot) Results(lotID uuid.UUID) ([]release.Result, error) {
+	return resultsOf(s.tx, lotID)
+}
+
+// Screenings are a donor's screenings (idx_screening_donor), voided ones
+// included.
+func (s *TraceSnapshot) Screenings(donorID uuid.UUID) ([]release.Screening, error) {
+	return screeningsOf(s.tx, donorID)
+}
+
+// Labels are container c's label record id (uuid.Nil when no label was
+// ever printed for it), its counts now, and its history: one step per
+// audit entry of the label record that set a value.
+func (s *TraceSnapshot) Labels(c lot.Container) (uuid.UUID, lot.LabelCount, []lot.LabelStep, error) {
+	id, n, err := labelCount(s.tx, c)
+	if err != nil || id == uuid.Nil {
+		return id, n, nil, err
+	}
+	es, err := recordEntries(s.tx, id)
+	if err != nil {
+		return id, n, nil, err
+	}
+	var steps []lot.LabelStep
+	for _, e := range es {
+		if !e.State && len(e.New) == 0 {
+			continue // an event that set no value
+		}
+		var r labelRecord
+		if err := json.Unmarshal(e.New, &r); err != nil {
+			return id, n, nil, fmt.Errorf("label history of container %s: audit entry %d: %w", c.Code(), e.Seq, err)
+		}
+		steps = append(steps, lot.LabelStep{At: e.Time, Action: e.Action, By: e.User, Reason: e.Reason, After: r.count()})
+	}
+	return id, n, steps, nil
+}
+
+// Schedule is the course schedule with id; found is false when none is
+// stored.
+func (s *TraceSnapshot) Schedule(id uuid.UUID) (sc dose.Schedule, found bool, err error) {
+	var r scheduleRecord
+	found, err = get(s.tx, kindSchedule, id, &r)
+	return r.schedule(), found, err
+}
+
+// Protocol is the protocol version with id.
+func (s *TraceSnapshot) Protocol(id uuid.UUID) (dose.StoredProtocol, error) {
+	return protocolByID(s.tx, id)
+}
+
+// ProtocolNamed is the latest version of the protocol called name:
+// ENOTFOUND for an unknown name.
+func (s *TraceSnapshot) ProtocolNamed(name string) (dose.StoredProtocol, error) {
+	return protocolByName(s.tx, name, 0)
+}
+
+// Zone is the time zone a schedule's days are counted in (its site's).
+func (s *TraceSnapshot) Zone(sc dose.Schedule) (*time.Location, error) {
+	loc, _, err := scheduleZone(s.tx, sc)
+	return loc, err
+}
+
+// Handling is the handling of every container of the infusions f selects,
+// oldest first. It seeks the period in idx_event_infused and reads only the
+// infusions, containers, lots and custody events of that period.
+func (s *TraceSnapshot) Handling(f dose.HandlingFilter) ([]dose.Handling, error) {
+	return handlingRows(s.tx, f)
+}
+
+// Accounts is every account with its role changes, logins, wrong passwords
+// and locks from the audit trail (which it reads whole).
+func (s *TraceSnapshot) Accounts() ([]audit.AccessRow, error) { return accessRows(s.tx) }
+
+// Settings are the database's session and password settings.
+func (s *TraceSnapshot) Settings() audit.Settings { return settingsTx(s.tx) }
+
+// Stamp verifies the audit trail for a report showing the records refs.
+// When the database has a checkpoint (the head of the last passing full
+// verification, recorded by `celltrack check`) and full is false, it checks
+// those records against their latest audit entries and the chain from the
+// checkpoint to the head (verifyReport); otherwise, or when the checkpoint's
+// entry is gone or changed, it runs the whole of `audit verify` (verifyTx),
+// which reads every entry and record.
+func (s *TraceSnapshot) Stamp(refs []audit.Ref, full bool) (audit.Stamp, error) {
+	if cp, ok := checkpointOf(s.tx); ok && !full {
+		rr := make([]recordRef, len(refs))
+		for i, r := range refs {
+			rr[i] = recordRef{r.Kind, r.ID}
+		}
+		if rv, ok := verifyReport(s.tx, cp, rr); ok {
+			st := audit.Stamp{Head: hex.EncodeToString(rv.Head[:]), Entries: int(rv.HeadSeq), Problems: rv.Problems,
+				Scoped: true, Records: rv.Records, ChainFrom: rv.From, FullVerifyAt: cp.At}
+			if th, err := treeHead(s.tx); err == nil {
+				st.Tree = th.String()
+			}
+			return st, nil
+		}
+	}
+	v, err := verifyTx(s.tx)
+	if err != nil {
+		return audit.Stamp{}, err
+	}
+	st := audit.Stamp{Head: v.HeadHex(), Entries: v.Entries, Problems: v.Problems}
+	if v.Tree.Size > 0 {
+		st.Tree = v.Tree.String()
+	}
+	return st, nil
+}

@@ -1,0 +1,78 @@
+package trace
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/report"
+)
+
+// Access is the user-access review as a report (`celltrack report
+// access`): every account, its role and status, who created it and when,
+// its role changes, last login, wrong passwords and locks. It verifies the
+// whole audit trail, which it reads.
+func (s *Service) Access(user string) (report.Report, error) {
+	return s.trace(user, true, func(t *tracer) error {
+		rows, err := t.s.Accounts()
+		if err != nil {
+			return err
+		}
+		now := t.s.Now()
+		r := &t.r
+		r.Kind, r.Subject, r.Title = "access", "all accounts", "User access review"
+		r.Question = "Who may use this database, with which role, since when and granted by whom; who logged in last when, and whose passwords failed or were locked?"
+		set := t.s.Settings()
+		r.Sections = append(r.Sections, report.Section{Title: "Settings", Fields: []report.Field{
+			field("Accounts", fmt.Sprint(len(rows))),
+			field("Sessions", fmt.Sprintf("idle expiry %s, absolute expiry %s", audit.FormatDuration(set.IdleExpiry), audit.FormatDuration(set.AbsoluteExpiry))),
+			field("Lockout", fmt.Sprintf("%s after %d wrong passwords in a row", audit.FormatDuration(set.LockoutDuration), audit.MaxFailures)),
+			field("Password expiry", audit.FormatDuration(set.PasswordMaxAge))}})
+		data := &report.Table{Columns: []string{"user", "full_name", "role", "status", "created_at", "created_by", "role_changes", "last_login", "logins", "failed_passwords", "locks", "locked_until", "password_changed"}}
+		short := &report.Table{Columns: []string{"User", "Role", "Status", "Created", "By", "Last login", "Failed", "Locks"}}
+		var changes []string
+		for _, row := range rows {
+			u := row.User
+			status := "active"
+			switch {
+			case u.Disabled:
+				status = "disabled"
+			case u.Locked(now):
+				status = "locked"
+			}
+			var rc []string
+			for _, c := range row.RoleChanges {
+				line := fmt.Sprintf("%s %s→%s by %s: %s", rfc3339(c.At), c.From, c.To, c.By, c.Reason)
+				rc = append(rc, line)
+				changes = append(changes, u.Name+": "+line)
+			}
+			locked := ""
+			if u.Locked(now) {
+				locked = rfc3339(u.LockedUntil)
+			}
+			data.Rows = append(data.Rows, []string{u.Name, u.FullName, string(u.Role), status, rfc3339(u.CreatedAt), u.CreatedBy,
+				strings.Join(rc, " | "), rfc3339(u.LastLogin), fmt.Sprint(row.Logins), fmt.Sprint(row.Failures), fmt.Sprint(row.Locks), locked, rfc3339(u.PasswordChanged)})
+			last := "-"
+			if !u.LastLogin.IsZero() {
+				last = u.LastLogin.UTC().Format("2006-01-02 15:04")
+			}
+			short.Rows = append(short.Rows, []string{u.Name, string(u.Role), status, u.CreatedAt.UTC().Format("2006-01-02"), u.CreatedBy, last, fmt.Sprint(row.Failures), fmt.Sprint(row.Locks)})
+			t.saw(audit.EntityUser, u.ID)
+		}
+		r.Data = data
+		r.Sections = append(r.Sections, report.Section{Title: "Accounts", Table: short})
+		sec := report.Section{Title: "Role changes"}
+		if len(changes) == 0 {
+			sec.Fields = []report.Field{field("Role changes", "none")}
+		} else {
+			tbl := &report.Table{Columns: []string{"User", "Change"}}
+			for _, c := range changes {
+				name, rest, _ := strings.Cut(c, ": ")
+				tbl.Rows = append(tbl.Rows, []string{name, rest})
+			}
+			sec.Table = tbl
+		}
+		r.Sections = append(r.Sections, sec)
+		return nil
+	})
+}

@@ -1,0 +1,231 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+)
+
+// Passwords on the web, as `celltrack user passwd`, `user reset` and the
+// password change `celltrack login` asks for after a reset: the same store
+// calls, so the same policy (audit.CheckNewPassword: 12 characters, not the
+// user's name, not easy to guess), the same messages and the same audit
+// entries. The pages only add the repeat box a person needs to catch a typo.
+
+// Passwords is what the password pages need of the users. ChangePassword
+// changes actor's own password (EAUTH for a wrong current one, recorded and
+// counted towards the lockout; EINVALID for a new one the policy refuses);
+// ResetPassword sets name's one-time password, which must be changed at the
+// next login (admin only: EFORBIDDEN; EINVALID for a blank reason or a
+// password the policy refuses; ECONFLICT for the admin's own).
+type Passwords interface {
+	ChangePassword(actor, old, password string) (audit.User, error)
+	ResetPassword(actor, name, oneTime, reason string) (audit.User, error)
+}
+
+// errMustChange answers a login with a right password that must be changed
+// first: no session is opened, and nothing but the change is offered.
+func errMustChange(name string) error {
+	return lot.Errorf(lot.EPASSWORD, "the password of %s must be changed before anything else (an admin reset it to a one-time password, or it is older than the facility allows); "+
+		"choose a new one on the change-password page, or send {\"user\",\"password\",\"new_password\"} to POST /api/v1/password/expired — no session was opened", name)
+}
+
+// checkRepeat refuses a new password whose repeat differs: a typo would
+// otherwise lock its owner out at once.
+func checkRepeat(password, repeat string) error {
+	if password != repeat {
+		return lot.Errorf(lot.EINVALID, "the new password and its repeat differ; type the same new password in both boxes")
+	}
+	return nil
+}
+
+// passwordData is the change-password page's: Expired for the change a
+// login demands (no session yet: the user name is carried, the current
+// password typed again), Done once changed.
+type passwordData struct {
+	Expired bool
+	Name    string
+	Notice  string
+	Done    string
+}
+
+func (s *Server) renderPassword(w http.ResponseWriter, u audit.User, status int, d passwordData, refusal error) {
+	p := pageData{Title: "Change password", User: u, Nav: "password", Data: d}
+	if refusal != nil {
+		p.Error = lot.ErrorMessage(refusal) + " — nothing was changed"
+	}
+	s.render(w, status, "password", p)
+}
+
+// renderExpired shows the forced change after a login with a password that
+// must be changed: the only thing the person can do.
+func (s *Server) renderExpired(w http.ResponseWriter, name string, status int, refusal error) {
+	s.renderPassword(w, audit.User{}, status, passwordData{Expired: true, Name: name,
+		Notice: "The password of " + name + " must be changed before anything else: an admin reset it to a one-time password, or it is older than the facility allows. Type it once more, then a new one twice."}, refusal)
+}
+
+func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request, u audit.User) {
+	s.renderPassword(w, u, http.StatusOK, passwordData{Name: u.Name}, nil)
+}
+
+// passwordPost changes the logged-in user's own password, as `user passwd`.
+func (s *Server) passwordPost(w http.ResponseWriter, r *http.Request, u audit.User) {
+	if !s.form(w, r) {
+		return
+	}
+	np := r.PostForm.Get("new_password")
+	err := checkRepeat(np, r.PostForm.Get("repeat"))
+	if err == nil {
+		_, err = s.cfg.Passwords.ChangePassword(u.Name, r.PostForm.Get("password"), np)
+	}
+	if err != nil {
+		s.logError(r, err)
+		s.renderPassword(w, u, statusOf(err), passwordData{Name: u.Name}, err)
+		return
+	}
+	s.renderPassword(w, u, http.StatusOK, passwordData{Name: u.Name, Done: "The password of " + u.Name + " was changed. Use the new one from now on, at every login and signature."}, nil)
+}
+
+// expiredPost is the change a login demanded: the current (one-time)
+// password again and the new one; the login is made with the change, as
+// `celltrack login` makes it, and the browser goes on to its first page.
+func (s *Server) expiredPost(w http.ResponseWriter, r *http.Request) {
+	if !s.form(w, r) {
+		return
+	}
+	name, np := r.PostForm.Get("user"), r.PostForm.Get("new_password")
+	res, err := s.loginChange(w, r, name, r.PostForm.Get("password"), np, r.PostForm.Get("repeat"), true)
+	if err != nil {
+		s.logError(r, err)
+		s.renderExpired(w, name, statusOf(err), err)
+		return
+	}
+	http.Redirect(w, r, landing(res.User), http.StatusSeeOther)
+}
+
+// loginChange ends the browser's session, checks the repeat (when the
+// page has one), and logs in changing the password.
+func (s *Server) loginChange(w http.ResponseWriter, r *http.Request, name, password, np, repeat string, checkRep bool) (LoginResult, error) {
+	s.endSession(r)
+	if name == "" {
+		return LoginResult{}, lot.Errorf(lot.EUSAGE, "user name is empty; type your user name")
+	}
+	if checkRep {
+		if err := checkRepeat(np, repeat); err != nil {
+			return LoginResult{}, err
+		}
+	}
+	res, err := s.cfg.Sessions.LoginChange(name, password, np)
+	if err != nil {
+		return res, err
+	}
+	s.setSessionCookie(w, res.Token)
+	return res, nil
+}
+
+// resetPost is the admin's reset on the accounts page, as `user reset`:
+// a role that may not is refused before any value is looked at.
+func (s *Server) resetPost(w http.ResponseWriter, r *http.Request, u audit.User) {
+	if err := audit.Authorize(u, audit.UserReset); err != nil {
+		s.renderAccounts(w, u, statusOf(err), err, "")
+		return
+	}
+	if !s.form(w, r) {
+		return
+	}
+	name, pw := r.PathValue("name"), r.PostForm.Get("password")
+	err := checkRepeat(pw, r.PostForm.Get("repeat"))
+	if err == nil {
+		_, err = s.cfg.Passwords.ResetPassword(u.Name, name, pw, r.PostForm.Get("reason"))
+	}
+	if err != nil {
+		s.logError(r, err)
+		s.renderAccounts(w, u, statusOf(err), err, "")
+		return
+	}
+	s.renderAccounts(w, u, http.StatusOK, nil, "Account "+name+": password reset to the one-time password you gave; "+name+"'s sessions ended, and the password must be changed at the next login. Give it to the person out of band.")
+}
+
+// PasswordRequest is the body of POST /api/v1/password: the session's user
+// changes their own password.
+type PasswordRequest struct {
+	Password    string `json:"password"`
+	NewPassword string `json:"new_password"`
+}
+
+// ExpiredPasswordRequest is the body of POST /api/v1/password/expired: the
+// login a password that must be changed demands (the login answered
+// password_change), with the new password.
+type ExpiredPasswordRequest struct {
+	User        string `json:"user"`
+	Password    string `json:"password"`
+	NewPassword string `json:"new_password"`
+}
+
+// ResetRequest is the body of POST /api/v1/users/{name}/reset.
+type ResetRequest struct {
+	OneTimePassword string `json:"one_time_password"`
+	Reason          string `json:"reason"`
+}
+
+// PasswordView answers a password change: the user and when it changed.
+type PasswordView struct {
+	UserView
+	PasswordChanged time.Time `json:"password_changed"`
+}
+
+func (s *Server) apiPassword(w http.ResponseWriter, r *http.Request, u audit.User) error {
+	var req PasswordRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	got, err := s.cfg.Passwords.ChangePassword(u.Name, req.Password, req.NewPassword)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, PasswordView{UserView{got.Name, got.FullName, got.Role}, got.PasswordChanged})
+	return nil
+}
+
+func (s *Server) apiPasswordExpired(w http.ResponseWriter, r *http.Request) {
+	var req ExpiredPasswordRequest
+	if err := decode(r, &req); err != nil {
+		s.apiFail(w, err)
+		return
+	}
+	res, err := s.loginChange(w, r, req.User, req.Password, req.NewPassword, "", false)
+	if err != nil {
+		s.logError(r, err)
+		s.apiFail(w, err)
+		return
+	}
+	u := res.User
+	writeJSON(w, http.StatusOK, LoginView{UserView{u.Name, u.FullName, u.Role}, res.Expires, int64(res.IdleExpiry / time.Second)})
+}
+
+func (s *Server) apiReset(w http.ResponseWriter, r *http.Request, u audit.User) error {
+	if err := audit.Authorize(u, audit.UserReset); err != nil {
+		return err
+	}
+	var req ResetRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	got, err := s.cfg.Passwords.ResetPassword(u.Name, r.PathValue("name"), req.OneTimePassword, req.Reason)
+	if err != nil {
+		return err
+	}
+	vs, err := s.accountViews()
+	if err != nil {
+		return err
+	}
+	for _, v := range vs {
+		if v.User == got.Name {
+			writeJSON(w, http.StatusOK, v)
+			return nil
+		}
+	}
+	return lot.Errorf(lot.EINTERNAL, "account %s vanished after its reset", got.Name)
+}

@@ -32,6 +32,13 @@ type Entry struct {
 	// State is true when the entry sets the record's stored value (New); false
 	// for an event that changes no record, such as a refused password.
 	State bool `json:"-"`
+	// Lean is true for a state entry that does not hold the value it set
+	// (every state entry since schema 8): the value is stored once, as the
+	// record's stored value while the entry is the record's last, then as
+	// the Prev of the record's next state entry. The header's NewSHA binds
+	// the value to the entry all the same. Decode leaves New empty; the
+	// store fills it from there (store/auditlog.go, fillValues).
+	Lean bool `json:"-"`
 }
 
 // NewSHA returns the SHA-256 of the record value the entry sets, or zero for
@@ -45,63 +52,96 @@ func (e *Entry) NewSHA() [32]byte {
 
 // Header layout of an encoded entry, in front of its JSON body:
 //
-//	hash[32] | prevHash[32] | id[16] | newSHA[32] | state[1] | JSON
+//	hash[32] | prevHash[32] | id[16] | newSHA[32] | state[1] | body
 //
+// state is 0 for an event, 1 for a state entry whose body holds the value it
+// set (before schema 8), 2 for a lean one (Entry.Lean).
 // The fixed header lets `audit verify` walk the chain and match records without
-// decoding JSON; the hash covers everything after itself.
+// decoding JSON. The hash covers the canonical form: everything after itself,
+// with the body as JSON. Since schema 8 the body is stored as a zstd frame of
+// the JSON (entrybody.go); entries written before are stored as JSON and keep
+// verifying as they are, and compressing one keeps its hash.
 const headerLen = 32 + 32 + 16 + 32 + 1
 
-// Encode returns the entry's stored form and sets e.Hash. The JSON body is
-// canonical: encoding/json writes struct fields in declaration order and the
-// record values are themselves produced by encoding/json.
+// Encode returns the entry's stored form, its body compressed, and sets
+// e.Hash and e.Lean. A state entry is stored lean: its header holds the
+// SHA-256 of New, its body not New itself, which the record holds. The JSON body is canonical: encoding/json writes struct fields in
+// declaration order and the record values are themselves produced by
+// encoding/json.
 func (e *Entry) Encode() ([]byte, error) {
-	body, err := json.Marshal(e)
+	sha := e.NewSHA()
+	e.Lean = e.State
+	stored := *e
+	if e.Lean {
+		stored.New = nil
+	}
+	body, err := json.Marshal(&stored)
 	if err != nil {
 		return nil, err
 	}
-	buf := make([]byte, headerLen+len(body))
-	copy(buf[32:], e.PrevHash[:])
-	copy(buf[64:], e.ID[:])
-	sha := e.NewSHA()
-	copy(buf[80:], sha[:])
-	if e.State {
-		buf[112] = 1
-	}
-	copy(buf[headerLen:], body)
-	e.Hash = sha256.Sum256(buf[32:])
-	copy(buf, e.Hash[:])
-	return buf, nil
+	var head [headerLen]byte
+	copy(head[32:], e.PrevHash[:])
+	copy(head[64:], e.ID[:])
+	copy(head[80:], sha[:])
+	head[112] = stateByte(e.State, e.Lean)
+	h := sha256.New()
+	h.Write(head[32:])
+	h.Write(body)
+	h.Sum(e.Hash[:0])
+	copy(head[:], e.Hash[:])
+	return compressBody(head[:], body), nil
 }
 
-// Decode parses a stored entry without checking its hash.
+// Decode parses a stored entry, of either body form, without checking its
+// hash.
 func Decode(b []byte) (Entry, error) {
 	var e Entry
-	if len(b) < headerLen {
-		return e, errShort
+	body, err := Body(b)
+	if err != nil {
+		return e, err
 	}
-	if err := json.Unmarshal(b[headerLen:], &e); err != nil {
+	if err := json.Unmarshal(body, &e); err != nil {
 		return e, err
 	}
 	copy(e.Hash[:], b)
 	copy(e.PrevHash[:], b[32:])
-	e.State = b[112] == 1
+	e.State, e.Lean = b[112] != 0, b[112] == stateLean
 	return e, nil
+}
+
+// The header's state byte: an event, a state entry holding its value (before
+// schema 8), or a lean state entry.
+const (
+	stateEvent = 0
+	stateFull  = 1
+	stateLean  = 2
+)
+
+func stateByte(state, lean bool) byte {
+	switch {
+	case !state:
+		return stateEvent
+	case lean:
+		return stateLean
+	}
+	return stateFull
 }
 
 // Header is the part of a stored entry that verification reads.
 type Header struct {
 	Hash, PrevHash, NewSHA [32]byte
 	ID                     uuid.UUID
-	State                  bool
+	State, Lean            bool     // as in Entry
 	Computed               [32]byte // the hash recomputed from the stored bytes
 }
 
 // ReadHeader reads an entry's header and recomputes its hash from the stored
-// bytes, without decoding the JSON body.
+// bytes (the body decompressed, not decoded); an entry whose body cannot be
+// read gets a zero Computed, which matches no hash.
 func ReadHeader(b []byte) (Header, error) {
 	h, err := ParseHeader(b)
 	if err == nil {
-		h.Computed = sha256.Sum256(b[32:])
+		h.Computed, _ = canonicalHash(b)
 	}
 	return h, err
 }
@@ -118,14 +158,19 @@ func ParseHeader(b []byte) (Header, error) {
 	copy(h.PrevHash[:], b[32:])
 	copy(h.ID[:], b[64:])
 	copy(h.NewSHA[:], b[80:])
-	h.State = b[112] == 1
+	h.State, h.Lean = b[112] != 0, b[112] == stateLean
 	return h, nil
 }
 
 // Intact reports whether a stored entry's hash is the one recomputed from
-// its bytes; false for an entry shorter than its header.
+// its bytes; false for an entry shorter than its header or whose body cannot
+// be read.
 func Intact(b []byte) bool {
-	return len(b) >= headerLen && sha256.Sum256(b[32:]) == [32]byte(b[:32])
+	if len(b) < headerLen {
+		return false
+	}
+	h, err := canonicalHash(b)
+	return err == nil && h == [32]byte(b[:32])
 }
 
 // StoredHash returns a stored entry's own hash without recomputing it: the

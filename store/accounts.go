@@ -235,14 +235,22 @@ func accessRows(tx *bolt.Tx) ([]audit.AccessRow, error) {
 	if err != nil {
 		return nil, err
 	}
+	var es []audit.Entry
 	err = tx.Bucket(bAudit).ForEach(func(k, v []byte) error {
 		e, err := audit.Decode(v)
-		if err != nil || e.Entity != kindUser {
-			return err
+		if err == nil && e.Entity == kindUser {
+			es = append(es, e)
 		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	fillValues(tx, es) // a lean role change's new role is in the user's next entry or record
+	for _, e := range es {
 		i, ok := pos[e.ID]
 		if !ok {
-			return nil
+			continue
 		}
 		row := &rows[i]
 		switch e.Action {
@@ -262,7 +270,6 @@ func accessRows(tx *bolt.Tx) ([]audit.AccessRow, error) {
 			json.Unmarshal(e.New, &after)
 			row.RoleChanges = append(row.RoleChanges, audit.RoleChange{At: e.Time, By: e.User, From: before.Role, To: after.Role, Reason: e.Reason})
 		}
-		return nil
-	})
+	}
 	return rows, err
 }

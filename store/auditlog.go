@@ -21,11 +21,13 @@ func (db *DB) AuditLog(entity string) ([]audit.Entry, error) {
 	err := db.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bAudit)
 		if entity == "" {
-			return b.ForEach(func(k, v []byte) error {
+			err := b.ForEach(func(k, v []byte) error {
 				e, err := audit.Decode(v)
 				es = append(es, e)
 				return err
 			})
+			fillValues(tx, es)
+			return err
 		}
 		id, err := resolveEntity(tx, entity)
 		if err != nil {
@@ -50,6 +52,7 @@ func recordEntries(tx *bolt.Tx, id uuid.UUID) ([]audit.Entry, error) {
 		}
 		es = append(es, e)
 	}
+	fillValues(tx, es)
 	return es, nil
 }
 

@@ -13,7 +13,7 @@
 //	meta               "din/" + YY                    last DIN sequence issued that year, uint64 BE
 //	meta               "db_id"                        the database's random identity, a UUIDv7 made at init (sessions are bound to it)
 //	meta               "verified"                     checkpoint JSON: head seq + hash of the last passing `celltrack check` (checkpoint.go)
-//	audit              seq uint64 BE                  audit.Entry, encoded (header + JSON)
+//	audit              seq uint64 BE                  audit.Entry, encoded (header + zstd-compressed JSON since schema 8, JSON before; lean state entries since 8)
 //	audit_entity       id + seq                       empty: the entries of one record
 //	audit_tree         stored-hash index uint64 BE    32-byte hash: the trail as a Merkle tree, tlog stored-hash layout (tree.go)
 //	checkpoint_keys    id                             checkpointKeyRecord JSON: a verifier key of signed checkpoints, active or retired (checkpointkeys.go)
@@ -87,10 +87,9 @@ import (
 )
 
 // SchemaVersion is the version of the key schema above. A database written by
-// a newer celltrack is refused rather than misread. Version 7: patient and
-// donor records may carry corrections, and idx_patient_mrn a patient's
-// former MRNs (store/migrate.go).
-const SchemaVersion = 7
+// a newer celltrack is refused rather than misread. Version 8: audit entry
+// bodies are stored compressed (store/migrate.go).
+const SchemaVersion = 8
 
 var (
 	bMeta        = []byte("meta")

@@ -249,6 +249,21 @@ func rewriteIndexes(tx *bolt.Tx, kind string, id uuid.UUID, prev []byte) error {
 // it is now stored in tx. Every service calls it after storing a record
 // for the first time; the fields it indexes change afterwards only through
 // rewriteIndexes.
+// appendIndexes are the index buckets whose keys mostly arrive in order, as
+// the audit trail's do: they begin with the UUIDv7 of a record made shortly
+// before (the lot of a container, the container of a custody event), a DIN
+// issued in sequence, or a time. bbolt splits pages at 50 % by default, which
+// left these half empty (BENCHMARKS.md, run M); lookups by name, code or MRN
+// arrive in any order and keep the default.
+var appendIndexes = map[string]bool{
+	"idx_lot_din": true, "idx_lot_donor": true, "idx_lot_patient": true,
+	"idx_container_code": true, "idx_container_lot": true,
+	"idx_event_container": true, "idx_event_lot": true, "idx_event_patient": true, "idx_event_infused": true,
+	"idx_weight_patient": true, "idx_label_container": true, "idx_result_lot": true, "idx_screening_donor": true,
+	"idx_disposition_lot": true, "idx_schedule_patient": true, "idx_infusion_patient": true,
+	"idx_infusion_container": true, "idx_reaction_infusion": true, "idx_weight_confirm": true,
+}
+
 func writeIndexes(tx *bolt.Tx, kind string, id uuid.UUID) error {
 	ix := indexOf[kind]
 	var e indexEntries
@@ -257,7 +272,11 @@ func writeIndexes(tx *bolt.Tx, kind string, id uuid.UUID) error {
 		return err
 	}
 	for _, en := range e.list {
-		if err := tx.Bucket([]byte(en.bucket)).Put(en.key, en.val); err != nil {
+		b := tx.Bucket([]byte(en.bucket))
+		if appendIndexes[en.bucket] {
+			b.FillPercent = appendFill
+		}
+		if err := b.Put(en.key, en.val); err != nil {
 			return fmt.Errorf("index %s %s in %s: %w", kind, id, en.bucket, err)
 		}
 	}

@@ -122,3 +122,13 @@ func TestJSONFieldsReadsAsEncodingJSON(t *testing.T) {
 		return nil
 	})
 }
+
+// TestAppendIndexesAreIndexBuckets: a name in appendIndexes that is no index
+// bucket (a typo, a renamed index) would silently leave its bucket at 50 %.
+func TestAppendIndexesAreIndexBuckets(t *testing.T) {
+	for name := range appendIndexes {
+		if _, ok := indexPos[name]; !ok {
+			t.Errorf("appendIndexes names %s, which is not an index bucket", name)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"strconv"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
@@ -42,6 +43,19 @@ import (
 //	   former MRN to its patient and fail `audit verify` on the extra
 //	   index entries, so it must refuse the file. Nothing to convert: no
 //	   record of an older file has a correction.
+//	8  a leaner trail: audit entries store their JSON body compressed (zstd
+//	   with a dictionary shipped in the binary, audit/entrybody.go); the
+//	   hash still covers the uncompressed JSON, so old hashes, the tree and
+//	   signed checkpoints are unchanged. The upgrade compresses the existing
+//	   entries in batches (compressEntries) before the one transaction
+//	   below, checking each one decompresses to its stored JSON, and an
+//	   interrupted upgrade resumes. State entries written from then on
+//	   are lean (audit.Entry.Lean: the SHA-256 of the value set, the value
+//	   itself kept once, by the record or the next entry's prev; old
+//	   entries keep theirs). Index buckets whose keys arrive in order
+//	   are filled to 95 % from then on (appendIndexes); the pages an upgrade
+//	   frees are reused by later writes, the file does not shrink. An older
+//	   celltrack cannot read a compressed entry, so it must refuse the file
 //
 // A writable Open migrates an older file in one transaction (migrate) and
 // records it in meta under "migration/" + the new version; a read-only Open
@@ -101,6 +115,10 @@ func (db *DB) migrate() (err error) {
 	if err != nil {
 		return err
 	}
+	compressed, err := db.compressEntries(treeBatch)
+	if err != nil {
+		return err
+	}
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		from, err := schemaOf(tx, db.path)
 		if err != nil || !needsMigration(tx, from) {
@@ -145,6 +163,9 @@ func (db *DB) migrate() (err error) {
 		if from < 7 {
 			steps = append(steps, "7: patient and donor records may carry corrections, idx_patient_mrn former MRNs; no record of the older file has either, nothing converted")
 		}
+		if from < 8 {
+			steps = append(steps, "8: audit entry bodies stored compressed, every hash unchanged")
+		}
 		meta := tx.Bucket(bMeta)
 		if from < 4 && meta.Get(metaDBID) == nil {
 			// Sessions are bound to the database's identity (issue 10).
@@ -154,7 +175,7 @@ func (db *DB) migrate() (err error) {
 		}
 		fields := map[string]any{"from": from, "to": SchemaVersion, "at": db.now(),
 			"created": append(records, indexes...), "events_reindexed": events, "steps": steps,
-			"tree_entries": treeAdded}
+			"tree_entries": treeAdded, "entries_compressed": compressed}
 		if from < 6 {
 			// Nothing to rewrite: no site has a zone and no schedule a
 			// site, so every course goes on counting days in UTC.
@@ -170,6 +191,53 @@ func (db *DB) migrate() (err error) {
 
 // treeBatch is how many entries buildTree adds to the tree per transaction.
 var treeBatch = 50_000
+
+// compressEntries stores the JSON body of every entry written before schema 8
+// compressed (audit.Compress), in transactions of batch entries each, and
+// returns how many it compressed. The header, hash included, is kept as
+// stored, so the chain, the tree and every signed checkpoint stay as they
+// were, and an entry altered before the upgrade still fails `audit verify`.
+// Running it again continues where an interrupted run stopped: a batch
+// commits whole, and compressed entries are skipped.
+func (db *DB) compressEntries(batch int) (done int64, err error) {
+	next := itob(1)
+	for next != nil {
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bAudit)
+			b.FillPercent = appendFill
+			type kv struct{ k, v []byte }
+			var todo []kv
+			c := b.Cursor()
+			k, v := c.Seek(next)
+			for ; k != nil && len(todo) < batch; k, v = c.Next() {
+				z, err := audit.Compress(v)
+				if z == nil && err == nil {
+					continue // compressed already, or damaged: left for audit verify to report
+				}
+				if err != nil {
+					return lot.Errorf(lot.ECONFLICT, "%s: audit entry %d cannot be compressed (%v); run `celltrack audit verify` with the previous celltrack, restore the last good backup and report it", db.path, btoi(k), err)
+				}
+				todo = append(todo, kv{append([]byte(nil), k...), z})
+			}
+			next = nil
+			if k != nil {
+				next = append([]byte(nil), k...)
+			}
+			// Put only after the walk: bbolt's cursor is not valid across a Put.
+			for _, e := range todo {
+				if err := b.Put(e.k, e.v); err != nil {
+					return err
+				}
+			}
+			done += int64(len(todo))
+			return nil
+		})
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
 
 // Schema returns the file's schema version and the meta note of the
 // migration to that version ("" when the file was created at it).

@@ -1,6 +1,9 @@
 package store
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -230,5 +233,156 @@ func TestUpgradeBuildsTheTree(t *testing.T) {
 	}
 	if vr, _ := up.Verify(); !vr.OK() {
 		t.Fatalf("verify after the upgrade: %v", vr.Problems)
+	}
+}
+
+// encodeV7 is how celltrack before schema 8 stored an entry: the header
+// (state 1: the body holds the value set), then the JSON body, hashed as
+// stored.
+func encodeV7(t *testing.T, e *audit.Entry) []byte {
+	t.Helper()
+	body, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 113+len(body))
+	copy(buf[32:], e.PrevHash[:])
+	copy(buf[64:], e.ID[:])
+	if e.State {
+		sha := sha256.Sum256(e.New)
+		copy(buf[80:], sha[:])
+		buf[112] = 1
+	}
+	copy(buf[113:], body)
+	e.Hash = sha256.Sum256(buf[32:])
+	copy(buf, e.Hash[:])
+	return buf
+}
+
+// TestUpgradeFromVersion7LeavesEveryHash: a version 7 file stores each audit
+// entry whole: its JSON body uncompressed, with the value it set. The
+// upgrade to 8 compresses every body (continuing an interrupted run) and
+// keeps every header and hash, so the chain, the tree and a checkpoint
+// signed before the upgrade verify after it, and the trail reads the same,
+// previous and new values included; an entry altered before the upgrade is
+// still caught. Entries written after it are lean and read alike.
+func TestUpgradeFromVersion7LeavesEveryHash(t *testing.T) {
+	for _, alter := range []bool{false, true} {
+		t.Run(fmt.Sprintf("altered=%v", alter), func(t *testing.T) {
+			db, signer, _ := keyed(t)
+			for _, n := range []string{"LOT-1", "LOT-2", "LOT-3"} {
+				registerUC(t, db, n)
+			}
+			before, err := db.AuditLog("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Rewrite the trail as version 7 wrote it, re-chained, with its tree.
+			err = db.bolt.Update(func(tx *bolt.Tx) error {
+				b := tx.Bucket(bAudit)
+				var prev [32]byte
+				for i := range before {
+					e := before[i]
+					e.PrevHash = prev
+					v := encodeV7(t, &e)
+					before[i].Hash, before[i].PrevHash, before[i].Lean = e.Hash, e.PrevHash, false
+					prev = e.Hash
+					if alter && e.Seq == 5 {
+						v = bytes.Replace(v, []byte(`"time":"2`), []byte(`"time":"3`), 1)
+					}
+					if e.Seq <= 3 {
+						// An interrupted upgrade compressed these already.
+						if v, err = audit.Compress(v); err != nil {
+							return err
+						}
+					}
+					if err := b.Put(itob(e.Seq), v); err != nil {
+						return err
+					}
+				}
+				if err := tx.DeleteBucket(bAuditTree); err != nil {
+					return err
+				}
+				if _, err := tx.CreateBucket(bAuditTree); err != nil {
+					return err
+				}
+				for _, e := range before {
+					if err := appendTree(tx, e.Seq, e.Hash); err != nil {
+						return err
+					}
+				}
+				return tx.Bucket(bMeta).Put([]byte("schema"), []byte("7"))
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cp, _, err := db.SignCheckpoint(signer, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			head, err := db.TreeHead()
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			defer func(b int) { treeBatch = b }(treeBatch)
+			treeBatch = 4
+			up, err := Open(db.Path(), Options{Timeout: time.Second, Now: db.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.bolt = up.bolt
+			v, note, _ := up.Schema()
+			if v != SchemaVersion || !strings.Contains(note, `"from":7`) || !strings.Contains(note, fmt.Sprintf(`"entries_compressed":%d`, len(before)-3)) {
+				t.Fatalf("schema %d, note %s", v, note)
+			}
+			err = up.bolt.View(func(tx *bolt.Tx) error {
+				return tx.Bucket(bAudit).ForEach(func(k, v []byte) error {
+					e := before[btoi(k)-1]
+					if !bytes.HasPrefix(v[113:], []byte{0x28, 0xb5, 0x2f, 0xfd}) || [32]byte(v) != e.Hash {
+						t.Errorf("entry %d after the upgrade: compressed %v, hash kept %v", btoi(k), bytes.HasPrefix(v[113:], []byte{0x28, 0xb5, 0x2f, 0xfd}), [32]byte(v) == e.Hash)
+					}
+					return nil
+				})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := up.TreeHead(); err != nil || got != head {
+				t.Fatalf("tree after the upgrade %+v, %v; want %+v", got, err, head)
+			}
+			after, err := up.AuditLog("")
+			if err != nil || len(after) != len(before) {
+				t.Fatalf("trail after the upgrade: %d entries, %v", len(after), err)
+			}
+			for i := range before {
+				a, b := after[i], before[i]
+				if alter && a.Seq == 5 {
+					continue
+				}
+				if a.Hash != b.Hash || string(a.Prev) != string(b.Prev) || string(a.New) != string(b.New) || a.Action != b.Action || !a.Time.Equal(b.Time) || a.Lean {
+					t.Fatalf("entry %d reads differently after the upgrade:\n%+v\n%+v", b.Seq, a, b)
+				}
+			}
+			cv := verifyKept(t, up, cp)
+			if alter {
+				if cv.OK() || !strings.Contains(strings.Join(cv.Problems, "\n"), "audit entry 5 was altered") {
+					t.Fatalf("entry altered before the upgrade not caught: %v", cv.Problems)
+				}
+				return
+			}
+			if !cv.OK() || len(cv.Checkpoints) != 1 || cv.Checkpoints[0].Problem != "" {
+				t.Fatalf("verify after the upgrade: %v %+v", cv.Problems, cv.Checkpoints)
+			}
+			// The trail goes on, lean: a correction of an old record shows
+			// the value the old entry set as its previous value.
+			registerUC(t, up, "LOT-4")
+			if vr, _ := up.Verify(); !vr.OK() {
+				t.Fatalf("verify after a write: %v", vr.Problems)
+			}
+			if cv := verifyKept(t, up, cp); !cv.OK() {
+				t.Fatalf("checkpoint after a write: %v", cv.Problems)
+			}
+		})
 	}
 }

@@ -68,14 +68,18 @@ func forge[T any](t *testing.T, db *DB, kind string, id uuid.UUID, edit func(*T)
 		if seq > 1 {
 			prev, _ = audit.StoredHash(b.Get(itob(seq - 1)))
 		}
+		var es []audit.Entry
 		for s := seq; b.Get(itob(s)) != nil; s++ {
 			e, err := audit.Decode(b.Get(itob(s)))
 			if err != nil {
 				return err
 			}
-			if s == seq {
-				e.New = val
-			}
+			es = append(es, e)
+		}
+		fillValues(tx, es) // a lean entry is re-encoded with the value it set
+		es[0].New = val
+		for _, e := range es {
+			s := e.Seq
 			e.PrevHash = prev
 			enc, err := e.Encode()
 			if err != nil {

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/internal/shipbuild"
+	"github.com/celltrack/celltrack/store"
 )
 
 func main() {
@@ -102,11 +103,11 @@ func harness(sizes string, runs int, keep bool) error {
 	}
 	load, _ = os.ReadFile("/proc/loadavg")
 	fmt.Printf("load average at end %s\n\n", strings.Join(strings.Fields(string(load))[:3], " "))
-	fmt.Println("| lots | custody events | infusions | audit entries | db size | build in-process | single write (patient weigh) | floor: one bbolt commit | write / floor | `lot show` | `audit verify` | verify entries/s | `check` (page check + verify) | import (whole process) | import lots/s | floor: raw puts | import / raw |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| lots | custody events | infusions | audit entries | db size | record JSON | db / record JSON | build in-process | single write (patient weigh) | floor: one bbolt commit | write / floor | `lot show` | `audit verify` | verify entries/s | `check` (page check + verify) | import (whole process) | import lots/s | floor: raw puts | import / raw |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
-		fmt.Printf("| %d | %d | %d | %d | %.1f MB | %.1f s | %s | %s | %.2f× | %s | %s | %.0f | %s | %s | %.0f | %s | %.2f× |\n",
-			r.n, r.events, r.infusions, r.entries, float64(r.size)/1e6, r.build.Seconds(), ms(r.write), ms(r.commit), float64(r.write)/float64(r.commit),
+		fmt.Printf("| %d | %d | %d | %d | %.1f MB | %.1f MB | %.2f× | %.1f s | %s | %s | %.2f× | %s | %s | %.0f | %s | %s | %.0f | %s | %.2f× |\n",
+			r.n, r.events, r.infusions, r.entries, float64(r.size)/1e6, float64(r.records)/1e6, float64(r.size)/float64(r.records), r.build.Seconds(), ms(r.write), ms(r.commit), float64(r.write)/float64(r.commit),
 			ms(r.show), ms(r.verify), float64(r.entries)/r.verify.Seconds(), ms(r.check), ms(r.imp), float64(r.n)/r.imp.Seconds(), ms(r.raw), float64(r.imp)/float64(r.raw))
 	}
 	fmt.Println()
@@ -136,6 +137,7 @@ func harness(sizes string, runs int, keep bool) error {
 type result struct {
 	n, entries, events, infusions                           int
 	size                                                    int64
+	records                                                 int64 // bytes of the records' JSON values (store.RecordBytes)
 	build                                                   time.Duration
 	write, commit, show, verify, check, imp, raw, fullTrace time.Duration
 	reads, readsCPU                                         [4]time.Duration // dose check, trace lot, patient, donor
@@ -296,6 +298,9 @@ func (b *bench) size(n int) (result, error) {
 	}
 	os.Remove(floorDB)
 	res.entries, res.size = b.auditEntries(db)
+	if res.records, err = recordBytes(db); err != nil {
+		return res, err
+	}
 	res.write, res.commit, res.imp, res.raw, res.verify = median(writes), median(commits), median(importTimes), median(rawTimes), median(verifies)
 	res.show, res.fullTrace = median(shows), median(fulls)
 	for i := range reads {
@@ -424,4 +429,15 @@ func cpuModel() string {
 		}
 	}
 	return "unknown CPU"
+}
+
+// recordBytes is the size of the records' JSON in db, which the file's size
+// is compared with.
+func recordBytes(path string) (int64, error) {
+	db, err := store.Open(path, store.Options{ReadOnly: true, Timeout: time.Minute})
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	return db.RecordBytes()
 }

@@ -152,15 +152,21 @@ func (s *Server) apiAccountAct(w http.ResponseWriter, r *http.Request, u audit.U
 	if err != nil {
 		return err
 	}
+	return s.writeAccount(w, got.Name, what)
+}
+
+// writeAccount answers an account action with the account's view as the
+// accounts listing shows it after the action (after: what was done).
+func (s *Server) writeAccount(w http.ResponseWriter, name, after string) error {
 	vs, err := s.accountViews()
 	if err != nil {
 		return err
 	}
 	for _, v := range vs {
-		if v.User == got.Name {
+		if v.User == name {
 			writeJSON(w, http.StatusOK, v)
 			return nil
 		}
 	}
-	return lot.Errorf(lot.EINTERNAL, "account %s vanished after %s", got.Name, what)
+	return lot.Errorf(lot.EINTERNAL, "account %s vanished after %s", name, after)
 }

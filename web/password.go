@@ -217,15 +217,5 @@ func (s *Server) apiReset(w http.ResponseWriter, r *http.Request, u audit.User) 
 	if err != nil {
 		return err
 	}
-	vs, err := s.accountViews()
-	if err != nil {
-		return err
-	}
-	for _, v := range vs {
-		if v.User == got.Name {
-			writeJSON(w, http.StatusOK, v)
-			return nil
-		}
-	}
-	return lot.Errorf(lot.EINTERNAL, "account %s vanished after its reset", got.Name)
+	return s.writeAccount(w, got.Name, "its reset")
 }

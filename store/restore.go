@@ -596,16 +596,6 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport) (backupVerific
 	return bv, err
 }
 
-// isAhead reports whether problem p is that of a checkpoint in ahead.
-func isAhead(p string, ahead []CheckpointResult) bool {
-	for _, r := range ahead {
-		if p == r.Problem {
-			return true
-		}
-	}
-	return false
-}
-
 // sameFile reports whether a and b are one file.
 func sameFile(a, b string) bool {
 	fa, err1 := os.Stat(a)

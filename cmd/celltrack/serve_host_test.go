@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -116,25 +113,8 @@ func TestAllowedHosts(t *testing.T) {
 // address it listens on too, anything else is 421.
 func TestServeProcessPublicHost(t *testing.T) {
 	p := newProcDB(t)
-	cmd := p.command("", "--user", "alice", "serve", "--addr", "127.0.0.1:0", "--public-host", "ward7.example.org", "--public-host", "ward7.example.org:8443")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() {
-		t.Fatalf("no start-up line; stderr: %s", stderr.String())
-	}
-	m := regexp.MustCompile(` at (http://(127\.0\.0\.1:[0-9]+)) `).FindStringSubmatch(lines.Text())
-	if m == nil {
-		t.Fatalf("start-up line %q", lines.Text())
-	}
+	sp := p.startServe("--addr", "127.0.0.1:0", "--public-host", "ward7.example.org", "--public-host", "ward7.example.org:8443")
+	m := []string{sp.line, sp.url, strings.TrimPrefix(sp.url, "http://")}
 	for host, want := range map[string]int{"ward7.example.org": 200, "ward7.example.org:8443": 200, m[2]: 200,
 		"ward7.example.org:8080": 421, "evil.example": 421, "ward7.example.org.evil.example": 421} {
 		req, _ := http.NewRequest(http.MethodGet, m[1]+"/login", nil)
@@ -148,6 +128,6 @@ func TestServeProcessPublicHost(t *testing.T) {
 			t.Errorf("Host %q: %d, want %d", host, resp.StatusCode, want)
 		}
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
+	sp.cmd.Process.Signal(syscall.SIGTERM)
+	sp.cmd.Wait()
 }

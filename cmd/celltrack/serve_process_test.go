@@ -38,26 +38,11 @@ import (
 // command opens and checks.
 func TestServeProcessSIGTERM(t *testing.T) {
 	p := newProcDB(t)
-	cmd := p.command("", "--user", "alice", "serve", "--addr", "127.0.0.1:0")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	sp := p.startServe("--addr", "127.0.0.1:0")
+	cmd, lines, stderr, url := sp.cmd, sp.lines, sp.stderr, sp.url
+	if m := regexp.MustCompile(`^celltrack serve: (.*) at (http://127\.0\.0\.1:[0-9]+) \(SIGINT or SIGTERM stops\)$`).FindStringSubmatch(sp.line); m == nil || m[1] != p.db {
+		t.Fatalf("start-up line %q", sp.line)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() {
-		t.Fatalf("no start-up line; stderr: %s", stderr.String())
-	}
-	m := regexp.MustCompile(`^celltrack serve: (.*) at (http://127\.0\.0\.1:[0-9]+) \(SIGINT or SIGTERM stops\)$`).FindStringSubmatch(lines.Text())
-	if m == nil || m[1] != p.db {
-		t.Fatalf("start-up line %q", lines.Text())
-	}
-	url := m[2]
 	resp, err := http.Get(url + "/healthz")
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("healthz: %v %v", resp, err)
@@ -184,25 +169,12 @@ func writeTestCert(t *testing.T, dir string) (certFile, keyFile string, pool *x5
 func TestServeProcessTLS(t *testing.T) {
 	p := newProcDB(t)
 	certFile, keyFile, pool := writeTestCert(t, t.TempDir())
-	cmd := p.command("", "--user", "alice", "serve", "--addr", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	sp := p.startServe("--addr", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
+	defer func() { sp.cmd.Process.Signal(syscall.SIGTERM); sp.cmd.Wait() }()
+	if !strings.HasPrefix(sp.url, "https://") {
+		t.Fatalf("start-up line %q does not give an https URL", sp.line)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() {
-		t.Fatalf("no start-up line; stderr: %s", stderr.String())
-	}
-	m := regexp.MustCompile(` at (https://127\.0\.0\.1:[0-9]+) `).FindStringSubmatch(lines.Text())
-	if m == nil {
-		t.Fatalf("start-up line %q does not give an https URL", lines.Text())
-	}
+	m := []string{sp.line, sp.url}
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	req, _ := http.NewRequest(http.MethodPost, m[1]+"/api/v1/login", strings.NewReader(`{"user":"nina","password":"`+strings.TrimSpace(procPassword)+`"}`))
 	req.Header.Set("Origin", m[1])
@@ -229,24 +201,8 @@ func TestServeProcessTLS(t *testing.T) {
 // the file afterwards, and the file passes check and audit verify.
 func TestServeProcessSIGKILLKeepsAcknowledgedWrites(t *testing.T) {
 	p := newProcDB(t)
-	cmd := p.command("", "--user", "alice", "serve", "--addr", "127.0.0.1:0")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() {
-		t.Fatal("no start-up line")
-	}
-	m := regexp.MustCompile(` at (http://127\.0\.0\.1:[0-9]+) `).FindStringSubmatch(lines.Text())
-	if m == nil {
-		t.Fatalf("start-up line %q", lines.Text())
-	}
-	url := m[1]
+	sp := p.startServe("--addr", "127.0.0.1:0")
+	cmd, url := sp.cmd, sp.url
 	var acked atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -309,24 +265,8 @@ func TestServeProcessSIGKILLKeepsAcknowledgedWrites(t *testing.T) {
 // and its audit trail check.
 func TestServeProcessSIGKILLKeepsGroupCommittedWrites(t *testing.T) {
 	p := newProcDB(t)
-	cmd := p.command("", "--user", "alice", "serve", "--addr", "127.0.0.1:0")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() {
-		t.Fatal("no start-up line")
-	}
-	m := regexp.MustCompile(` at (http://127\.0\.0\.1:[0-9]+) `).FindStringSubmatch(lines.Text())
-	if m == nil {
-		t.Fatalf("start-up line %q", lines.Text())
-	}
-	url := m[1]
+	sp := p.startServe("--addr", "127.0.0.1:0")
+	cmd, url := sp.cmd, sp.url
 	send := func(c *http.Client, path, body string) (int, error) {
 		req, _ := http.NewRequest(http.MethodPost, url+path, strings.NewReader(body))
 		req.Header.Set("Origin", url)
@@ -403,4 +343,40 @@ func TestServeProcessSIGKILLKeepsGroupCommittedWrites(t *testing.T) {
 		}
 	}
 	t.Logf("%d registrations acknowledged before SIGKILL, all in the file", len(acked))
+}
+
+// servingProcess is `celltrack serve` started by alice on a procDB's file:
+// the command, its standard output after the start-up line, its standard
+// error, the start-up line and the URL it printed.
+type servingProcess struct {
+	cmd       *exec.Cmd
+	lines     *bufio.Scanner
+	stderr    *bytes.Buffer
+	line, url string
+}
+
+// startServe starts `celltrack serve` with args, waits for its start-up
+// line and reads the URL from it; the process is killed when the test ends.
+func (p procDB) startServe(args ...string) servingProcess {
+	p.t.Helper()
+	cmd := p.command("", append([]string{"--user", "alice", "serve"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() {
+		p.t.Fatalf("no start-up line; stderr: %s", stderr.String())
+	}
+	m := regexp.MustCompile(` at (https?://127\.0\.0\.1:[0-9]+) `).FindStringSubmatch(lines.Text())
+	if m == nil {
+		p.t.Fatalf("start-up line %q gives no URL", lines.Text())
+	}
+	return servingProcess{cmd: cmd, lines: lines, stderr: stderr, line: lines.Text(), url: m[1]}
 }

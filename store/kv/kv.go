@@ -1,0 +1,101 @@
+// Package kv is the storage seam beneath celltrack's store: ordered,
+// transactional buckets of byte keys and values, the shape of the key schema
+// (README "Key schema"). Package store holds every rule — permissions, facts,
+// the audit chain and its Merkle tree, indexes, verification — once, over
+// these interfaces; an engine implements them: the embedded bbolt file
+// (package boltkv) or a PostgreSQL database (package pgkv).
+//
+// The model is bbolt's, because store was written against it:
+//   - one writer at a time: an engine serialises write transactions, so a
+//     read-then-write inside Update sees a state no other writer changes;
+//   - a read transaction sees one consistent snapshot;
+//   - keys sort bytewise (bytes.Compare) in every bucket and cursor;
+//   - a value returned by Get or a cursor is valid until the transaction
+//     ends, and must not be modified;
+//   - reads do not return errors. A read that cannot be answered (a damaged
+//     page, a lost connection) panics with a value that wraps the cause as
+//     an error; store recovers it where the transaction began and returns
+//     it (an *Error from an engine is passed on with its Busy flag).
+package kv
+
+import "fmt"
+
+// Engine is an open database.
+type Engine interface {
+	// View runs fn in a read-only transaction.
+	View(fn func(Tx) error) error
+	// Update runs fn in a write transaction, committed when fn returns nil
+	// and rolled back otherwise.
+	Update(fn func(Tx) error) error
+	// Batch is Update whose transaction may be shared with other
+	// goroutines' concurrent Batch calls, and whose fn may then run more
+	// than once (bbolt's DB.Batch). An engine without group commit runs
+	// Update.
+	Batch(fn func(Tx) error) error
+	// Close releases the database.
+	Close() error
+	// Describe names the database for people (a file path, or a URL
+	// without its password).
+	Describe() string
+}
+
+// Tx is one transaction.
+type Tx interface {
+	// Bucket returns the bucket named name, or nil when there is none.
+	Bucket(name []byte) Bucket
+	// CreateBucket makes a new bucket; it is an error if one exists.
+	CreateBucket(name []byte) (Bucket, error)
+	// CreateBucketIfNotExists returns the bucket, made if missing.
+	CreateBucketIfNotExists(name []byte) (Bucket, error)
+	// DeleteBucket removes a bucket and everything in it.
+	DeleteBucket(name []byte) error
+	// Writable says whether this is a write transaction.
+	Writable() bool
+}
+
+// Bucket is an ordered map from keys to values.
+type Bucket interface {
+	// Get returns the value of key, or nil when there is none.
+	Get(key []byte) []byte
+	// Put sets the value of key. Neither may be changed until the
+	// transaction ends.
+	Put(key, value []byte) error
+	// Delete removes key; removing a missing key is not an error.
+	Delete(key []byte) error
+	// Cursor returns a cursor over the bucket, in key order.
+	Cursor() Cursor
+	// ForEach calls fn for each key in order, stopping at its first error.
+	ForEach(fn func(k, v []byte) error) error
+	// KeyN is the number of keys.
+	KeyN() int
+	// SetFillPercent hints that keys arrive mostly in order (an engine
+	// with pages may fill them fuller); others ignore it.
+	SetFillPercent(f float64)
+}
+
+// Cursor walks a bucket in key order. Each move returns the key and value it
+// lands on, or nil keys past either end.
+type Cursor interface {
+	First() (k, v []byte)
+	Last() (k, v []byte)
+	Next() (k, v []byte)
+	Prev() (k, v []byte)
+	// Seek moves to the first key ≥ seek.
+	Seek(seek []byte) (k, v []byte)
+	// Delete removes the key the cursor is on.
+	Delete() error
+}
+
+// Error is an engine's failure to read or write, carried by a read's panic or
+// returned by a transaction.
+type Error struct {
+	// Busy says the transaction could not run because of others (a lock
+	// not granted in time, a serialization failure retried until the
+	// engine gave up): trying again later may succeed.
+	Busy bool
+	Op   string
+	Err  error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %v", e.Op, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }

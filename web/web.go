@@ -75,6 +75,9 @@ type Config struct {
 	// Verify runs `audit verify` on the whole database, for the command
 	// line's server mode.
 	Verify func() (Verification, error)
+	// Checkpoints serves the checkpoint verifier keys and `audit verify
+	// --checkpoint` for the command line's server mode.
+	Checkpoints audit.Checkpoints
 	// Reports serves `celltrack report` through the server.
 	Reports Reports
 	// Facility is the facility's FIN (ISBT 128), printed on labels.
@@ -242,6 +245,7 @@ func (s *Server) apiRoutes() []apiRoute {
 	svc = append(svc, s.reportRoutes()...)
 	svc = append(svc, s.sessionRoutes()...)
 	svc = append(svc, s.verifyRoutes()...)
+	svc = append(svc, s.checkpointRoutes()...)
 	for _, sr := range svc {
 		routes = append(routes, apiRoute{sr.pattern, sr.handler})
 	}

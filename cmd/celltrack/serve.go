@@ -223,16 +223,14 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 		Zone:        db.FacilityZone,
 		Facility:    db.Facility,
 		UserService: db,
-		Verify: func() (web.Verification, error) {
-			v, err := db.Verify()
-			return web.Verification{Entries: v.Entries, Records: v.Records, Head: v.Head, Tree: v.Tree, Problems: v.Problems}, err
-		},
-		Reports:  webReports{trace.New(db.ReadTrace)},
-		AuditLog: db,
-		Custody:  store.NewCustodyService(db),
-		Labels:   store.NewLabelService(db),
-		Secure:   secure,
-		Log:      logger,
+		Verify:      db.Verify,
+		Checkpoints: db,
+		Reports:     webReports{trace.New(db.ReadTrace)},
+		AuditLog:    db,
+		Custody:     store.NewCustodyService(db),
+		Labels:      store.NewLabelService(db),
+		Secure:      secure,
+		Log:         logger,
 
 		Passwords: db, // the password pages and their API (web/password.go)
 	})

@@ -10,7 +10,7 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/kv"
 )
 
 // TestABugIsNotDamage: a panic in celltrack's own code inside a transaction
@@ -20,7 +20,7 @@ import (
 func TestABugIsNotDamage(t *testing.T) {
 	db := newTestDB(t)
 	checks := map[string]error{
-		"view": db.view(func(*bolt.Tx) error { panic("boom in view") }),
+		"view": db.view(func(kv.Tx) error { panic("boom in view") }),
 		"update": db.update("alice", audit.UserAdd, func(*writer) error {
 			var m map[string]int
 			//lint:ignore SA5000 the test needs a runtime error raised in celltrack's own code

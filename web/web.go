@@ -179,6 +179,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /bedside/reaction", s.page(s.bedsideReaction))
 	s.mux.HandleFunc("GET /trace", s.page(s.tracePage))
 	s.mux.HandleFunc("GET /trace/download", s.page(s.traceDownload))
+	s.reportPageRoutes()
 	s.mux.HandleFunc("GET /lots", s.page(s.lotsPage))
 	s.mux.HandleFunc("GET /lots/{ref}", s.page(s.lotPage))
 	s.mux.HandleFunc("POST /lots/{ref}/approve", s.page(s.lotApprove))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/report"
 	"github.com/celltrack/celltrack/store"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/mod/sumdb/note"
@@ -257,18 +258,10 @@ func (rt *runtime) auditCheckpointCommand() *cli.Command {
 	}
 }
 
-func headView(h audit.Head) map[string]any {
-	v := map[string]any{"facility": h.Facility, "tree_size": h.Size, "root": audit.RootString(h.Root)}
-	if !h.Time.IsZero() {
-		v["time"] = h.Time
-	}
-	return v
-}
+func headView(h audit.Head) map[string]any { return report.HeadView(h) }
 
 // treeNote is the tree head line every verification prints.
-func treeNote(h audit.Head) string {
-	return fmt.Sprintf("tree head: %d entries, root %s", h.Size, audit.RootString(h.Root))
-}
+func treeNote(h audit.Head) string { return report.TreeNote(h) }
 
 // maxCheckpointBytes caps what is read of a checkpoint file: a note of a
 // tree head with a few signatures is a few hundred bytes, always under 4 KB.

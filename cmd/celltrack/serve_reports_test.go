@@ -326,7 +326,7 @@ func TestServeBrowserReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustContain(t, "the handling report page", text, "MRN-1001", "MRN-1002", "MRN-1003", "Download:", "pdf")
+	mustContain(t, "the handling report page", text, "G12342600000101", "G12342600000102", "G12342600000103", "2026-11-26 00:00 UTC to 2026-11-27 00:00 UTC (exclusive)", "Download:", "pdf")
 	href, err := chromedp.Run(ctx, chromedp.AttributeValue(`a.download:last-of-type`, "href"))
 	if err != nil {
 		t.Fatal(err)
@@ -354,5 +354,12 @@ func TestServeBrowserReports(t *testing.T) {
 			saveScreenshot(t, ctx, "celltrack-report-"+name+"-"+strconv.FormatInt(size[0], 10)+"x"+strconv.FormatInt(size[1], 10)+".png", false)
 		}
 	}
-	t.Logf("the downloaded PDF: %s", filepath.Join(screenshotDir(), "celltrack-handling-report.pdf"))
+	st, h, pdf = f.download(c, "/reports/certificate/download?lot=LOT-UC-1&format=pdf")
+	if st != http.StatusOK || h.Get("Content-Type") != "application/pdf" || !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+		t.Fatalf("the certificate's PDF: %d %s %.20q", st, h.Get("Content-Type"), pdf)
+	}
+	if err := os.WriteFile(filepath.Join(screenshotDir(), "celltrack-certificate.pdf"), pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the downloaded PDFs: %s, %s", filepath.Join(screenshotDir(), "celltrack-handling-report.pdf"), filepath.Join(screenshotDir(), "celltrack-certificate.pdf"))
 }

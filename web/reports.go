@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -396,38 +397,66 @@ func (s *Server) auditLogDownload(w http.ResponseWriter, r *http.Request, u audi
 }
 
 // verifyData is the audit verify page: nothing until it is asked to run (a
-// full verification reads the whole database), then its verdict.
+// full verification reads the whole database), then its verdict; with a
+// tree head typed from a printed report, whether today's trail extends it.
 type verifyData struct {
 	Ran       bool
+	TreeHead  string
 	Result    report.Verification
+	Checks    []report.CheckpointCheck
 	Text      string
 	Tree      string
 	Downloads []download
 }
 
-func (s *Server) verification(u audit.User) (report.Verification, error) {
+// verifyResult is a verification as the page and its downloads render it.
+type verifyResult interface {
+	Render(w io.Writer, format string) error
+}
+
+// verification runs `audit verify`, or with treeHead `audit verify
+// --tree-head`: EINVALID naming the field for a head that cannot be read.
+func (s *Server) verification(u audit.User, treeHead string) (verifyResult, report.Verification, []report.CheckpointCheck, error) {
 	if err := audit.AuthorizeRead(u); err != nil {
-		return report.Verification{}, err
+		return nil, report.Verification{}, nil, err
+	}
+	if treeHead != "" {
+		h, err := audit.ParseHead(treeHead)
+		if err != nil {
+			return nil, report.Verification{}, nil, lot.Errorf(lot.EINVALID, "tree head %q: %v; copy it from the report's \"Audit tree head\" line, e.g. \"306 entries, root XoyP…=\"", treeHead, err)
+		}
+		if s.cfg.VerifyTreeHead == nil {
+			return nil, report.Verification{}, nil, lot.Errorf(lot.EINTERNAL, "this server does not check tree heads")
+		}
+		cv, err := s.cfg.VerifyTreeHead(h)
+		return cv, cv.Verification, cv.Checkpoints, err
 	}
 	if s.cfg.Verify == nil {
-		return report.Verification{}, lot.Errorf(lot.EINTERNAL, "this server does not verify its audit trail")
+		return nil, report.Verification{}, nil, lot.Errorf(lot.EINTERNAL, "this server does not verify its audit trail")
 	}
 	v, err := s.cfg.Verify()
-	return report.Verification{Entries: v.Entries, Records: v.Records, Head: v.Head, Tree: v.Tree, Problems: v.Problems}, err
+	rv := report.Verification{Entries: v.Entries, Records: v.Records, Head: v.Head, Tree: v.Tree, Problems: v.Problems}
+	return rv, rv, nil, err
 }
 
 func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request, u audit.User) {
-	d := verifyData{}
+	q := r.URL.Query()
+	d := verifyData{TreeHead: strings.TrimSpace(q.Get("tree_head"))}
 	p := pageData{Title: "Audit verify", User: u, Nav: "reports"}
 	status := http.StatusOK
-	run, err := boolParam("run", r.URL.Query().Get("run"))
+	run, err := boolParam("run", q.Get("run"))
 	if err == nil && run {
-		d.Result, err = s.verification(u)
+		var res verifyResult
+		res, d.Result, d.Checks, err = s.verification(u, d.TreeHead)
 		if err == nil {
 			var buf bytes.Buffer
-			d.Result.Render(&buf, "text")
+			res.Render(&buf, "text")
 			d.Ran, d.Text, d.Tree = true, buf.String(), report.TreeNote(d.Result.Tree)
-			d.Downloads = downloads("/reports/audit-verify/download", nil, report.VerificationFormats)
+			dq := url.Values{}
+			if d.TreeHead != "" {
+				dq.Set("tree_head", d.TreeHead)
+			}
+			d.Downloads = downloads("/reports/audit-verify/download", dq, report.VerificationFormats)
 		}
 	}
 	if err != nil {
@@ -439,15 +468,16 @@ func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request, u audit.User
 }
 
 func (s *Server) verifyDownload(w http.ResponseWriter, r *http.Request, u audit.User) {
-	f, err := formatIn(r.URL.Query().Get("format"), report.VerificationFormats)
+	q := r.URL.Query()
+	f, err := formatIn(q.Get("format"), report.VerificationFormats)
 	if err != nil {
 		s.downloadError(w, r, err)
 		return
 	}
-	v, err := s.verification(u)
+	res, _, _, err := s.verification(u, strings.TrimSpace(q.Get("tree_head")))
 	if err == nil {
 		var buf bytes.Buffer
-		if err = v.Render(&buf, f); err == nil {
+		if err = res.Render(&buf, f); err == nil {
 			s.sendFile(w, buf.Bytes(), f, "audit-verify")
 			return
 		}

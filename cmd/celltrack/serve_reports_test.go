@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"log"
 	"net"
@@ -80,11 +81,18 @@ func serveAt(t *testing.T, path, now string) (f *webFixture, stop func()) {
 // session, and returns its standard output; a non-zero exit fails the test.
 func cliAt(t *testing.T, path, now string, args ...string) []byte {
 	t.Helper()
+	return cliExit(t, path, now, 0, args...)
+}
+
+// cliExit runs one celltrack command as cliAt does, wanting exit code
+// exit, and returns its standard output.
+func cliExit(t *testing.T, path, now string, exit int, args ...string) []byte {
+	t.Helper()
 	tm, _ := time.Parse(time.RFC3339, now)
 	var stdout, stderr bytes.Buffer
 	argv := append([]string{"celltrack", "--db", path}, args...)
-	if code := runEnv(argv, strings.NewReader(""), &stdout, &stderr, func() time.Time { return tm }, personEnv(filepath.Join(filepath.Dir(path), "homes"), args)); code != 0 {
-		t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), code, stderr.String())
+	if code := runEnv(argv, strings.NewReader(""), &stdout, &stderr, func() time.Time { return tm }, personEnv(filepath.Join(filepath.Dir(path), "homes"), args)); code != exit {
+		t.Fatalf("%s: exit %d, want %d: %s", strings.Join(args, " "), code, exit, stderr.String())
 	}
 	return stdout.Bytes()
 }
@@ -117,28 +125,61 @@ func TestServeReportDownloadsMatchCLI(t *testing.T) {
 		url string   // the page's download
 		cli []string // the command, run as aud; out names its --out file
 		out string
+		// exit is the command's exit code: 3 for a verification that
+		// fails (it still prints the whole verdict).
+		exit int
 	}
 	var pairs []pair
 	for _, format := range []string{"text", "md", "json", "csv", "html", "pdf"} {
 		ext := extOf(format)
 		pairs = append(pairs,
-			pair{"/reports/handling/download?format=" + format, []string{"report", "handling", "--format", format}, "handling." + ext},
+			pair{"/reports/handling/download?format=" + format, []string{"report", "handling", "--format", format}, "handling." + ext, 0},
 			pair{"/reports/handling/download?protocol=sle-uc-single&from=2026-11-26&to=2026-11-26&format=" + format,
-				[]string{"report", "handling", "--protocol", "sle-uc-single", "--from", "2026-11-26", "--to", "2026-11-26", "--format", format}, "handling-filtered." + ext},
-			pair{"/reports/access/download?format=" + format, []string{"report", "access", "--format", format}, "access." + ext})
+				[]string{"report", "handling", "--protocol", "sle-uc-single", "--from", "2026-11-26", "--to", "2026-11-26", "--format", format}, "handling-filtered." + ext, 0},
+			pair{"/reports/access/download?format=" + format, []string{"report", "access", "--format", format}, "access." + ext, 0})
 		if format != "csv" {
 			pairs = append(pairs, pair{"/reports/certificate/download?lot=LOT-UC-1&format=" + format,
-				[]string{"release", "certificate", "--format", format, "LOT-UC-1"}, "cert." + ext})
+				[]string{"release", "certificate", "--format", format, "LOT-UC-1"}, "cert." + ext, 0})
 		}
 	}
 	pairs = append(pairs,
-		pair{"/reports/audit-log/download?format=text", []string{"audit", "log"}, ""},
-		pair{"/reports/audit-log/download?format=json", []string{"--json", "audit", "log"}, ""},
-		pair{"/reports/audit-log/download?entity=LOT-UC-1&values=true&format=text", []string{"audit", "log", "--entity", "LOT-UC-1", "--values"}, ""},
-		pair{"/reports/audit-log/download?entity=MRN-1001&format=json", []string{"--json", "audit", "log", "--entity", "MRN-1001"}, ""},
-		pair{"/reports/audit-verify/download?format=text", []string{"audit", "verify"}, ""},
-		pair{"/reports/audit-verify/download?format=json", []string{"--json", "audit", "verify"}, ""},
+		pair{"/reports/audit-log/download?format=text", []string{"audit", "log"}, "", 0},
+		pair{"/reports/audit-log/download?format=json", []string{"--json", "audit", "log"}, "", 0},
+		pair{"/reports/audit-log/download?entity=LOT-UC-1&values=true&format=text", []string{"audit", "log", "--entity", "LOT-UC-1", "--values"}, "", 0},
+		pair{"/reports/audit-log/download?entity=MRN-1001&format=json", []string{"--json", "audit", "log", "--entity", "MRN-1001"}, "", 0},
+		pair{"/reports/audit-verify/download?format=text", []string{"audit", "verify"}, "", 0},
+		pair{"/reports/audit-verify/download?format=json", []string{"--json", "audit", "verify"}, "", 0},
 	)
+	// The tree head an auditor types from a printed report: the access
+	// report's, and one whose root is not the trail's.
+	_, _, accessJSON := f.download(c, "/reports/access/download?format=json")
+	var access struct {
+		Produced struct {
+			AuditTree string `json:"audit_tree"`
+		} `json:"produced"`
+	}
+	if err := json.Unmarshal(accessJSON, &access); err != nil || !strings.Contains(access.Produced.AuditTree, " entries, root ") {
+		t.Fatalf("the access report's tree head: %v %q\n%.300s", err, access.Produced.AuditTree, accessJSON)
+	}
+	printed := access.Produced.AuditTree
+	forged := printed[:strings.Index(printed, "root ")+5] + strings.Repeat("A", 43) + "="
+	for _, head := range []struct {
+		text string
+		exit int
+	}{{printed, 0}, {forged, 3}} {
+		q := url.Values{"tree_head": {head.text}}.Encode()
+		pairs = append(pairs,
+			pair{"/reports/audit-verify/download?format=text&" + q, []string{"audit", "verify", "--tree-head", head.text}, "", head.exit},
+			pair{"/reports/audit-verify/download?format=json&" + q, []string{"--json", "audit", "verify", "--tree-head", head.text}, "", head.exit})
+	}
+	// The page says it in words: the printed head OK, the forged one FAILED.
+	for head, want := range map[string]string{printed: "OK — unsigned; today&#39;s trail extends it", forged: `<dd id="printed-head" class="verify-failed">FAILED: `} {
+		st, body := f.get(c, "/reports/audit-verify?run=true&"+url.Values{"tree_head": {head}}.Encode())
+		if st != http.StatusOK {
+			t.Fatalf("audit verify page with tree head %q: %d\n%s", head, st, body)
+		}
+		mustContain(t, "the audit verify page with "+head, body, want, "Printed tree head")
+	}
 	got := map[string][]byte{}
 	for _, p := range pairs {
 		st, h, body := f.download(c, p.url)
@@ -174,7 +215,7 @@ func TestServeReportDownloadsMatchCLI(t *testing.T) {
 				t.Fatal(err)
 			}
 		} else {
-			want = cliAt(t, path, reportsNow, args...)
+			want = cliExit(t, path, reportsNow, p.exit, args...)
 		}
 		if len(want) == 0 {
 			t.Fatalf("%s wrote nothing", strings.Join(args, " "))
@@ -259,6 +300,8 @@ func TestServeReportRefusals(t *testing.T) {
 		{"/reports/audit-log?entity=LOT-UC-1&values=maybe", http.StatusBadRequest, `values=&#34;maybe&#34;: give true or false`},
 		{"/reports/audit-log/download?format=pdf", http.StatusBadRequest, "pdf"},
 		{"/reports/audit-verify/download?format=csv", http.StatusBadRequest, "csv"},
+		{"/reports/audit-verify?run=true&tree_head=306+entries", http.StatusUnprocessableEntity, `tree head &#34;306 entries&#34;`},
+		{"/reports/audit-verify/download?format=text&tree_head=root+only", http.StatusUnprocessableEntity, `tree head "root only"`},
 	} {
 		st, body := f.get(c, tc.path)
 		if st != tc.status {

@@ -451,7 +451,7 @@ func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request, u audit.User
 		if err == nil {
 			var buf bytes.Buffer
 			res.Render(&buf, "text")
-			d.Ran, d.Text, d.Tree = true, buf.String(), report.TreeNote(d.Result.Tree)
+			d.Ran, d.Text, d.Tree = true, buf.String(), strings.TrimPrefix(report.TreeNote(d.Result.Tree), "tree head: ")
 			dq := url.Values{}
 			if d.TreeHead != "" {
 				dq.Set("tree_head", d.TreeHead)

@@ -244,7 +244,7 @@ func TestServeReportPagesEveryRole(t *testing.T) {
 		"/reports/access":                    {"User access review", `href="/reports/access/download?format=csv`, "<td>quinn</td>"},
 		"/reports/certificate?lot=LOT-UC-1":  {"Certificate of lot LOT-UC-1", `lot=LOT-UC-1`, "format=pdf"},
 		"/reports/audit-log?entity=LOT-UC-1": {"entries of LOT-UC-1", "release.approve", "format=json"},
-		"/reports/audit-verify?run=true":     {"PASSED: no problem found", "tree head: ", "format=text"},
+		"/reports/audit-verify?run=true":     {"PASSED: no problem found", " entries, root ", "format=text"},
 	}
 	for _, user := range []string{"alice", "liu", "quinn", "pat", "nina", "aud"} {
 		c := f.client()
@@ -391,6 +391,17 @@ func TestServeBrowserReports(t *testing.T) {
 		"auditlog":    "/reports/audit-log?entity=LOT-UC-1",
 		"verify":      "/reports/audit-verify?run=true",
 	}
+	// The verify page checking the tree head printed on the access review.
+	_, _, accessJSON := f.download(c, "/reports/access/download?format=json")
+	var access struct {
+		Produced struct {
+			AuditTree string `json:"audit_tree"`
+		} `json:"produced"`
+	}
+	if err := json.Unmarshal(accessJSON, &access); err != nil {
+		t.Fatal(err)
+	}
+	pages["verify-tree-head"] = "/reports/audit-verify?run=true&" + url.Values{"tree_head": {access.Produced.AuditTree}}.Encode()
 	for name, p := range pages {
 		for _, size := range [][2]int64{{1280, 800}, {390, 844}} {
 			do("open "+p, chromedp.EmulateViewport(size[0], size[1]), chromedp.Navigate(f.srv.URL+p), chromedp.WaitVisible(chromedp.ID("main")))

@@ -417,3 +417,40 @@ func TestServeBrowserReports(t *testing.T) {
 	}
 	t.Logf("the downloaded PDFs: %s, %s", filepath.Join(screenshotDir(), "celltrack-handling-report.pdf"), filepath.Join(screenshotDir(), "celltrack-certificate.pdf"))
 }
+
+// A download's file name is built from what the report is, never from the
+// request; a reference, record or format that tries to climb directories
+// is only a value that is not found or not a format.
+func TestServeReportDownloadNames(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "release")
+	c := f.client()
+	f.login(c, "aud")
+	for path, want := range map[string]string{
+		"/reports/handling/download?format=csv":                       `attachment; filename="handling-report.csv"`,
+		"/reports/access/download?format=text":                        `attachment; filename="access-report.txt"`,
+		"/reports/certificate/download?lot=G1234260000014&format=pdf": `attachment; filename="certificate-LOT-UC-1.pdf"`,
+		"/reports/audit-log/download?entity=LOT-UC-1&format=json":     `attachment; filename="audit-log-LOT-UC-1.json"`,
+		"/reports/audit-log/download?format=text":                     `attachment; filename="audit-log.txt"`,
+		"/reports/audit-verify/download?format=json":                  `attachment; filename="audit-verify.json"`,
+	} {
+		st, h, body := f.download(c, path)
+		if st != http.StatusOK || h.Get("Content-Disposition") != want {
+			t.Errorf("GET %s: %d %q, want %q\n%.300s", path, st, h.Get("Content-Disposition"), want, body)
+		}
+	}
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{"/reports/certificate/download?lot=" + url.QueryEscape("../../../../etc/passwd") + "&format=pdf", http.StatusNotFound},
+		{"/reports/certificate/download?lot=LOT-UC-1&format=" + url.QueryEscape("../../etc/passwd"), http.StatusBadRequest},
+		{"/reports/audit-log/download?entity=" + url.QueryEscape("/etc/passwd") + "&format=text", http.StatusNotFound},
+		{"/reports/handling/download?protocol=" + url.QueryEscape("../../etc/passwd") + "&format=text", http.StatusNotFound},
+		{"/reports/access/download?format=" + url.QueryEscape("../access"), http.StatusBadRequest},
+	} {
+		st, h, body := f.download(c, tc.path)
+		if st != tc.want || h.Get("Content-Disposition") != "" || bytes.Contains(body, []byte("root:")) {
+			t.Errorf("GET %s: %d %q, want %d\n%s", tc.path, st, h.Get("Content-Disposition"), tc.want, body)
+		}
+	}
+}

@@ -226,11 +226,15 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 		Verify:      db.Verify,
 		Checkpoints: db,
 		Reports:     webReports{trace.New(db.ReadTrace)},
-		AuditLog:    db,
-		Custody:     store.NewCustodyService(db),
-		Labels:      store.NewLabelService(db),
-		Secure:      secure,
-		Log:         logger,
+		VerifyTreeHead: func(h audit.Head) (report.CheckpointVerification, error) {
+			cv, err := db.VerifyCheckpointsPinned([]audit.KeptCheckpoint{{Name: report.PrintedHeadName(h), Printed: &h}}, nil)
+			return checkpointReport(cv, nil), err
+		},
+		AuditLog: db,
+		Custody:  store.NewCustodyService(db),
+		Labels:   store.NewLabelService(db),
+		Secure:   secure,
+		Log:      logger,
 
 		Passwords: db, // the password pages and their API (web/password.go)
 	})

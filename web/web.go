@@ -75,6 +75,9 @@ type Config struct {
 	// Verify runs `audit verify` on the whole database, for the command
 	// line's server mode.
 	Verify func() (Verification, error)
+	// Checkpoints serves the checkpoint verifier keys and `audit verify
+	// --checkpoint` for the command line's server mode.
+	Checkpoints audit.Checkpoints
 	// VerifyTreeHead runs `audit verify --tree-head`: the whole verify,
 	// then whether today's trail extends a tree head typed from a printed
 	// report (the auditor's audit verify page).
@@ -247,6 +250,7 @@ func (s *Server) apiRoutes() []apiRoute {
 	svc = append(svc, s.reportRoutes()...)
 	svc = append(svc, s.sessionRoutes()...)
 	svc = append(svc, s.verifyRoutes()...)
+	svc = append(svc, s.checkpointRoutes()...)
 	for _, sr := range svc {
 		routes = append(routes, apiRoute{sr.pattern, sr.handler})
 	}

@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/report"
-	"github.com/celltrack/celltrack/store"
 	"github.com/celltrack/celltrack/web"
 	"github.com/urfave/cli/v2"
 )
@@ -62,9 +62,6 @@ func (rt *runtime) auditCommand() *cli.Command {
 						return lot.Errorf(lot.EUSAGE, "--verifier-file pins the key that checks the --checkpoint files; give --checkpoint too")
 					}
 					if c.IsSet("checkpoint") || c.IsSet("tree-head") {
-						if rt.client != nil {
-							return lot.Errorf(lot.EUSAGE, "`%s --checkpoint` and `--tree-head` do not run through a server yet; run them on the server's machine, without CELLTRACK_SERVER", c.Command.HelpName)
-						}
 						return rt.verifyWithCheckpoints(c)
 					}
 					v, err := rt.verify()
@@ -85,10 +82,19 @@ func (rt *runtime) auditCommand() *cli.Command {
 }
 
 // verify runs `audit verify` on the database, or on the server's.
-func (rt *runtime) verify() (store.Verification, error) {
+func (rt *runtime) verify() (audit.Verification, error) {
 	if rt.client != nil {
-		v, err := web.RemoteVerify(rt.client)
-		return store.Verification{Entries: v.Entries, Records: v.Records, Head: v.Head, Tree: v.Tree, Problems: v.Problems}, err
+		return web.RemoteVerify(rt.client)
 	}
 	return rt.db.Verify()
+}
+
+// checkpoints is the service of checkpoint verifier keys and of checking
+// kept checkpoints: the database, or the server's with --server (to which
+// only verifier keys and checkpoint notes are sent).
+func (rt *runtime) checkpoints() audit.Checkpoints {
+	if rt.client != nil {
+		return web.NewRemoteCheckpoints(rt.client)
+	}
+	return rt.db
 }

@@ -78,7 +78,7 @@ func (rt *runtime) auditKeyCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					k, err := rt.db.RegisterCheckpointKey(actor(c), vkey)
+					k, err := rt.checkpoints().RegisterCheckpointKey(actor(c), vkey)
 					if err != nil {
 						return err
 					}
@@ -109,7 +109,7 @@ func (rt *runtime) auditKeyCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					k, err := rt.db.RotateCheckpointKey(actor(c), pw, vkey, c.String("reason"))
+					k, err := rt.checkpoints().RotateCheckpointKey(actor(c), pw, vkey, c.String("reason"))
 					if err != nil {
 						return err
 					}
@@ -124,7 +124,7 @@ func (rt *runtime) auditKeyCommand() *cli.Command {
 				ArgsUsage:   " ",
 				Description: example("celltrack --user aud audit key list"),
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
-					keys, err := rt.db.CheckpointKeys()
+					keys, err := rt.checkpoints().CheckpointKeys()
 					if err != nil {
 						return err
 					}
@@ -148,7 +148,7 @@ func (rt *runtime) auditKeyCommand() *cli.Command {
 	}
 }
 
-func keyView(k store.CheckpointKey) map[string]any {
+func keyView(k audit.CheckpointKey) map[string]any {
 	return map[string]any{"verifier": k.Verifier, "name": k.Name, "added": k.Added, "added_by": k.AddedBy,
 		"retired": k.Retired, "retired_by": k.RetiredBy, "reason": k.Reason}
 }
@@ -263,9 +263,9 @@ func headView(h audit.Head) map[string]any { return report.HeadView(h) }
 // treeNote is the tree head line every verification prints.
 func treeNote(h audit.Head) string { return report.TreeNote(h) }
 
-// maxCheckpointBytes caps what is read of a checkpoint file: a note of a
-// tree head with a few signatures is a few hundred bytes, always under 4 KB.
-const maxCheckpointBytes = 4096
+// maxCheckpointBytes caps what is read of a checkpoint file
+// (audit.MaxCheckpointBytes), here and when it is sent to a server.
+const maxCheckpointBytes = audit.MaxCheckpointBytes
 
 // checkpointText is how every checkpoint note begins (audit.FormatCheckpoint).
 const checkpointText = "celltrack audit trail "
@@ -279,7 +279,7 @@ const checkpointText = "celltrack audit trail "
 // verification when it cannot be read as one; a link to a folder, a link to
 // nothing and anything but a file or a folder fail too; any other file is
 // clearly not a checkpoint and is listed in skipped with the reason.
-func readKept(paths []string) (kept []store.KeptCheckpoint, skipped []string, err error) {
+func readKept(paths []string) (kept []audit.KeptCheckpoint, skipped []string, err error) {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
@@ -290,7 +290,7 @@ func readKept(paths []string) (kept []store.KeptCheckpoint, skipped []string, er
 			if err != nil {
 				return nil, nil, lot.Errorf(lot.EINVALID, "--checkpoint %s %s; give a checkpoint file, or a folder of them", p, err)
 			}
-			kept = append(kept, store.KeptCheckpoint{Name: p, Note: b})
+			kept = append(kept, audit.KeptCheckpoint{Name: p, Note: b})
 			continue
 		}
 		k, sk, err := readWitness(p, false)
@@ -304,11 +304,11 @@ func readKept(paths []string) (kept []store.KeptCheckpoint, skipped []string, er
 
 // readWitness reads a witness folder by readKept's rules; a folder with no
 // checkpoint is refused unless empty is allowed (a server's new folder).
-func readWitness(p string, empty bool) (kept []store.KeptCheckpoint, skipped []string, err error) {
+func readWitness(p string, empty bool) (kept []audit.KeptCheckpoint, skipped []string, err error) {
 	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 		switch {
 		case err != nil:
-			kept = append(kept, store.KeptCheckpoint{Name: path, Unusable: fmt.Sprintf("cannot be read (%v)", err)})
+			kept = append(kept, audit.KeptCheckpoint{Name: path, Unusable: fmt.Sprintf("cannot be read (%v)", err)})
 			return nil
 		case path == p || d.IsDir():
 			return nil
@@ -316,23 +316,23 @@ func readWitness(p string, empty bool) (kept []store.KeptCheckpoint, skipped []s
 		fi, err := os.Stat(path) // follows a link
 		switch {
 		case err != nil:
-			kept = append(kept, store.KeptCheckpoint{Name: path, Unusable: fmt.Sprintf("is a link to nothing (%v)", err)})
+			kept = append(kept, audit.KeptCheckpoint{Name: path, Unusable: fmt.Sprintf("is a link to nothing (%v)", err)})
 			return nil
 		case fi.IsDir():
-			kept = append(kept, store.KeptCheckpoint{Name: path, Unusable: "is a link to a folder, which is not followed; give it as its own --checkpoint"})
+			kept = append(kept, audit.KeptCheckpoint{Name: path, Unusable: "is a link to a folder, which is not followed; give it as its own --checkpoint"})
 			return nil
 		}
 		b, err := readCheckpointFile(path)
 		named := strings.HasSuffix(d.Name(), ".checkpoint") || strings.HasPrefix(d.Name(), "checkpoint-")
 		switch {
 		case err != nil && (named || !fi.Mode().IsRegular()):
-			kept = append(kept, store.KeptCheckpoint{Name: path, Unusable: err.Error()})
+			kept = append(kept, audit.KeptCheckpoint{Name: path, Unusable: err.Error()})
 		case err != nil:
 			skipped = append(skipped, fmt.Sprintf("%s: %s, so not a checkpoint", path, err))
 		case !named && !strings.HasPrefix(string(b), checkpointText):
 			skipped = append(skipped, fmt.Sprintf("%s: does not begin %q, so not a checkpoint", path, checkpointText))
 		default:
-			kept = append(kept, store.KeptCheckpoint{Name: path, Note: b})
+			kept = append(kept, audit.KeptCheckpoint{Name: path, Note: b})
 		}
 		return nil
 	})
@@ -380,8 +380,8 @@ func readCheckpointFile(path string) ([]byte, error) {
 var pinnedFlag = &cli.StringSliceFlag{Name: "verifier-file", Usage: "check the --checkpoint files against the verifier key in `FILE.pub`, kept outside the database, alone; repeat for more"}
 
 // readPinned reads the --verifier-file keys.
-func readPinned(c *cli.Context) ([]store.PinnedVerifier, error) {
-	var out []store.PinnedVerifier
+func readPinned(c *cli.Context) ([]audit.PinnedVerifier, error) {
+	var out []audit.PinnedVerifier
 	for _, f := range c.StringSlice("verifier-file") {
 		b, err := readCheckpointFile(f) // a regular file, under 4 KB
 		if err != nil {
@@ -394,7 +394,7 @@ func readPinned(c *cli.Context) ([]store.PinnedVerifier, error) {
 		if _, err := note.NewVerifier(v); err != nil {
 			return nil, lot.Errorf(lot.EINVALID, "--verifier-file %s is not a verifier key (want name+hash+key, as `celltrack audit key init` wrote it): %v", f, err)
 		}
-		out = append(out, store.PinnedVerifier{Source: f, Key: v})
+		out = append(out, audit.PinnedVerifier{Source: f, Key: v})
 	}
 	return out, nil
 }
@@ -414,9 +414,9 @@ func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 		if err != nil {
 			return lot.Errorf(lot.EINVALID, "--tree-head: %v", err)
 		}
-		kept = append(kept, store.KeptCheckpoint{Name: report.PrintedHeadName(h), Printed: &h})
+		kept = append(kept, audit.KeptCheckpoint{Name: report.PrintedHeadName(h), Printed: &h})
 	}
-	cv, err := rt.db.VerifyCheckpointsPinned(kept, pinned)
+	cv, err := rt.checkpoints().VerifyCheckpointsPinned(kept, pinned)
 	if err != nil {
 		return err
 	}
@@ -587,7 +587,7 @@ func demoCheckpoint(d *demo) error {
 		return err
 	}
 	d.say("\ncheckpoint: signing key in %s (0600; only its verifier is in the database, registered by alice); %s signs the trail at %d entries", keyFile, out, head.Size)
-	cv, err := d.db.VerifyCheckpoints([]store.KeptCheckpoint{{Name: out, Note: msg}})
+	cv, err := d.db.VerifyCheckpoints([]audit.KeptCheckpoint{{Name: out, Note: msg}})
 	if err != nil {
 		return err
 	}

@@ -29,5 +29,3 @@ require (
 )
 
 replace github.com/ccojocar/zxcvbn-go => ./third_party/zxcvbn-go
-
-replace github.com/klauspost/compress => ./third_party/compress

@@ -1,0 +1,224 @@
+// Package pgtest gives tests a real, empty PostgreSQL database: never a mock.
+//
+// Where a database server comes from, in order:
+//   - CELLTRACK_TEST_POSTGRES, a URL of a server whose user may CREATE
+//     DATABASE (CI sets it, .ci/run): each test gets a fresh database there,
+//     dropped when the test ends;
+//   - else, if PostgreSQL's initdb is on the machine (/usr/lib/postgresql/*/bin
+//     or PATH), one throwaway cluster per test binary, in a temporary
+//     directory, listening only on a Unix socket in that directory, stopped
+//     and removed by Main; as root, initdb and postgres run as the postgres
+//     user (PostgreSQL refuses to run as root);
+//   - else the test is skipped with a message naming the variable — except
+//     under CELLTRACK_CI=1, where a skipped PostgreSQL test would hide a gap,
+//     so it fails.
+//
+// A package using URL calls Main from its TestMain.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnvURL names the variable holding a server URL for tests.
+const EnvURL = "CELLTRACK_TEST_POSTGRES"
+
+var (
+	once    sync.Once
+	server  string // URL of the server's maintenance database
+	skip    string // why there is no server, when there is none
+	cluster *localCluster
+)
+
+// Main runs the tests and stops the throwaway cluster, if one was started.
+// Use it as `func TestMain(m *testing.M) { pgtest.Main(m) }`.
+func Main(m *testing.M) {
+	code := m.Run()
+	if cluster != nil {
+		cluster.stop()
+	}
+	os.Exit(code)
+}
+
+// URL returns the URL of a new empty database, dropped when t ends. Without
+// a server it skips t (or fails it under CELLTRACK_CI=1).
+func URL(t testing.TB) string {
+	t.Helper()
+	once.Do(setup)
+	if server == "" {
+		if os.Getenv("CELLTRACK_CI") == "1" {
+			t.Fatalf("no PostgreSQL for this test under CELLTRACK_CI=1: %s", skip)
+		}
+		t.Skipf("PostgreSQL tests skipped: %s", skip)
+	}
+	return NewDatabase(t, server)
+}
+
+// NewDatabase creates a database with a random name on the server at
+// serverURL and returns its URL; it is dropped when t ends.
+func NewDatabase(t testing.TB, serverURL string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		t.Fatalf("pgtest: connect to the test server: %v", err)
+	}
+	defer conn.Close(ctx)
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "celltrack_test_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("pgtest: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, serverURL)
+		if err != nil {
+			t.Errorf("pgtest: connect to drop %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("pgtest: drop %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		t.Fatalf("pgtest: %s is not a URL: %v", EnvURL, err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func setup() {
+	if s := os.Getenv(EnvURL); s != "" {
+		server = s
+		return
+	}
+	bin := findBin()
+	if bin == "" {
+		skip = "set " + EnvURL + " to the URL of a PostgreSQL server where the user may CREATE DATABASE, or install PostgreSQL (initdb) on this machine"
+		return
+	}
+	c, err := startCluster(bin)
+	if err != nil {
+		skip = fmt.Sprintf("could not start a throwaway PostgreSQL cluster with %s (%v); set %s instead", bin, err, EnvURL)
+		if os.Getenv("CELLTRACK_CI") == "1" {
+			skip = err.Error()
+		}
+		return
+	}
+	cluster = c
+	server = c.url
+}
+
+// findBin returns the directory holding initdb and postgres, newest version
+// first, or "".
+func findBin() string {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d
+		}
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			p = r
+		}
+		d := filepath.Dir(p)
+		if _, err := os.Stat(filepath.Join(d, "postgres")); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
+func version(binDir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return n
+}
+
+type localCluster struct {
+	bin, dir, data, runAs, url string
+}
+
+// startCluster makes a cluster in a new temporary directory and starts it on
+// a Unix socket there.
+func startCluster(bin string) (*localCluster, error) {
+	dir, err := os.MkdirTemp("", "celltrack-pgtest-")
+	if err != nil {
+		return nil, err
+	}
+	c := &localCluster{bin: bin, dir: dir, data: filepath.Join(dir, "data")}
+	owner := ""
+	if os.Geteuid() == 0 {
+		// PostgreSQL refuses to run as root: run it as the postgres user.
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("running as root and there is no postgres user to run the server as: %w", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		c.runAs = "postgres"
+		owner = "postgres"
+	} else {
+		u, err := user.Current()
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		owner = u.Username
+	}
+	if out, err := c.cmd("initdb", "-D", c.data, "-U", owner, "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("initdb: %v: %s", err, out)
+	}
+	opts := fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories=%s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", dir)
+	if out, err := c.cmd("pg_ctl", "-D", c.data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "60", "start").CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "log"))
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("pg_ctl start: %v: %s %s", err, out, log)
+	}
+	c.url = (&url.URL{Scheme: "postgres", User: url.User(owner), Path: "/postgres", RawQuery: "host=" + url.QueryEscape(dir)}).String()
+	return c, nil
+}
+
+func (c *localCluster) cmd(prog string, args ...string) *exec.Cmd {
+	p := filepath.Join(c.bin, prog)
+	if c.runAs != "" {
+		return exec.Command("runuser", append([]string{"-u", c.runAs, "--", p}, args...)...)
+	}
+	return exec.Command(p, args...)
+}
+
+// stop stops the cluster immediately and removes its directory.
+func (c *localCluster) stop() {
+	if out, err := c.cmd("pg_ctl", "-D", c.data, "-m", "immediate", "-w", "stop").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "pgtest: stopping the throwaway cluster in %s: %v: %s\n", c.dir, err, strings.TrimSpace(string(out)))
+	}
+	os.RemoveAll(c.dir)
+}

@@ -74,8 +74,10 @@ func (e *Engine) schemaVersion(ctx context.Context) (int, error) {
 }
 
 // Create makes the celltrack schema in the empty database at rawURL and
-// returns it open. A database that has one already is refused, so init
-// never writes over a site's data.
+// returns it open. A database holding celltrack buckets is refused, so init
+// never writes over a site's data; one whose current schema holds none (an
+// init that failed after Create, or a schema a DBA made with Migrate's SQL)
+// is taken as it is.
 func Create(rawURL string, opts Options) (*Engine, error) {
 	e, err := connect(rawURL, opts)
 	if err != nil {
@@ -86,6 +88,16 @@ func Create(rawURL string, opts Options) (*Engine, error) {
 	if err != nil {
 		e.pool.Close()
 		return nil, err
+	}
+	if have == LatestVersion() {
+		var used bool
+		if err := e.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM kv_buckets)").Scan(&used); err != nil {
+			e.pool.Close()
+			return nil, e.wrap("create", err)
+		}
+		if !used {
+			return e, nil
+		}
 	}
 	if have != 0 {
 		e.pool.Close()

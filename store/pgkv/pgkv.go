@@ -201,36 +201,39 @@ func (e *Engine) Update(fn func(kv.Tx) error) error {
 func (e *Engine) Batch(fn func(kv.Tx) error) error { return e.Update(fn) }
 
 // run runs fn in a transaction, again while the attempt fails for a reason
-// that may pass (busy), at most e.retries more times.
+// that may pass (busy), at most e.retries more times. A read's *kv.Error
+// panic that is not retried, or still fails on the last try, is raised
+// again once the transaction is rolled back, as package kv says: store
+// recovers it where the transaction began.
 func (e *Engine) run(op string, write bool, fn func(kv.Tx) error) error {
-	var err error
 	for attempt := 0; ; attempt++ {
-		err = e.attempt(write, fn)
-		if err == nil {
+		panicked, err := e.attempt(write, fn)
+		switch {
+		case err == nil:
 			return nil
-		}
-		if lockTimeout(err) {
+		case lockTimeout(err):
 			// The lock wait was the whole timeout already: no more tries.
-			return &kv.Error{Busy: true, Op: op + " " + e.desc,
+			err = &kv.Error{Busy: true, Op: op + " " + e.desc,
 				Err: &redacted{fmt.Errorf("another writer held the database for more than %s: %w", e.lockWait, err), e.secrets}}
-		}
-		if !retryable(err) {
-			break
-		}
-		if attempt >= e.retries {
-			return &kv.Error{Busy: true, Op: op + " " + e.desc,
+		case retryable(err) && attempt < e.retries:
+			// Back off with jitter so writers that collided do not collide again.
+			time.Sleep(time.Duration(1+rand.IntN(10<<attempt)) * time.Millisecond)
+			continue
+		case retryable(err):
+			err = &kv.Error{Busy: true, Op: op + " " + e.desc,
 				Err: &redacted{fmt.Errorf("gave up after %d attempts: %w", attempt+1, err), e.secrets}}
 		}
-		// Back off with jitter so writers that collided do not collide again.
-		time.Sleep(time.Duration(1+rand.IntN(10<<attempt)) * time.Millisecond)
+		if panicked {
+			panic(err)
+		}
+		return err
 	}
-	return err
 }
 
 // attempt runs fn once. A *kv.Error panic from a read inside fn becomes the
-// returned error (the transaction is rolled back); any other panic is
-// passed on after the rollback.
-func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (err error) {
+// returned error, with panicked set (the transaction is rolled back); any
+// other panic is passed on after the rollback.
+func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err error) {
 	ctx := context.Background()
 	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	if write {
@@ -238,7 +241,7 @@ func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (err error) {
 	}
 	ptx, err := e.pool.BeginTx(ctx, opts)
 	if err != nil {
-		return &beginError{e.wrap("begin", err)}
+		return false, &beginError{e.wrap("begin", err)}
 	}
 	t := &tx{e: e, ctx: ctx, ptx: ptx, write: write, buckets: map[string]*bucket{}, writes: map[string]int{}}
 	done := false
@@ -249,7 +252,7 @@ func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (err error) {
 		ptx.Rollback(context.Background())
 		if r := recover(); r != nil {
 			if ke, ok := r.(*kv.Error); ok {
-				err = ke
+				panicked, err = true, ke
 				return
 			}
 			panic(r)
@@ -260,32 +263,33 @@ func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (err error) {
 		// statement whose snapshot is taken after the lock is granted.
 		if _, err := ptx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)",
 			fmt.Sprintf("%dms", e.lockWait.Milliseconds()), e.lockKey); err != nil {
-			return e.wrap("lock the database for writing", err)
+			return false, e.wrap("lock the database for writing", err)
 		}
 	}
 	if err := t.loadRegistry(); err != nil {
-		return err
+		return false, err
 	}
 	if err := fn(t); err != nil {
-		return err
-	}
-	if !write {
-		done = true
-		if err := ptx.Commit(ctx); err != nil {
-			return e.wrap("end read", err)
-		}
-		return nil
+		return false, err
 	}
 	done = true
+	if !write {
+		if err := ptx.Commit(ctx); err != nil {
+			return false, e.wrap("end read", err)
+		}
+		return false, nil
+	}
 	if err := ptx.Commit(ctx); err != nil {
-		return &commitError{e.wrap("commit", err)}
+		return false, &commitError{e.wrap("commit", err)}
 	}
 	if t.regChanged {
 		e.mu.Lock()
-		e.gen, e.buckets = t.gen, t.reg
+		if t.gen > e.gen {
+			e.gen, e.buckets = t.gen, t.reg
+		}
 		e.mu.Unlock()
 	}
-	return nil
+	return false, nil
 }
 
 // beginError is a failure to start a transaction: nothing ran, so trying

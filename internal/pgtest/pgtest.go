@@ -19,6 +19,7 @@ package pgtest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net/url"
@@ -60,6 +61,14 @@ func Main(m *testing.M) {
 // a server it skips t (or fails it under CELLTRACK_CI=1).
 func URL(t testing.TB) string {
 	t.Helper()
+	return NewDatabase(t, Server(t))
+}
+
+// Server returns the URL of the test server's maintenance database, starting
+// the throwaway cluster if need be. Without a server it skips t (or fails it
+// under CELLTRACK_CI=1).
+func Server(t testing.TB) string {
+	t.Helper()
 	once.Do(setup)
 	if server == "" {
 		if os.Getenv("CELLTRACK_CI") == "1" {
@@ -67,45 +76,106 @@ func URL(t testing.TB) string {
 		}
 		t.Skipf("PostgreSQL tests skipped: %s", skip)
 	}
-	return NewDatabase(t, server)
+	return server
 }
 
 // NewDatabase creates a database with a random name on the server at
 // serverURL and returns its URL; it is dropped when t ends.
 func NewDatabase(t testing.TB, serverURL string) string {
 	t.Helper()
+	u, drop, err := CreateDatabase(serverURL, "")
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := drop(); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	return u
+}
+
+// CreateDatabase creates a database with a random name on the server at
+// serverURL, a copy of the database template when it is not "", and
+// returns its URL and how to drop it.
+func CreateDatabase(serverURL, template string) (string, func() error, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, serverURL)
 	if err != nil {
-		t.Fatalf("pgtest: connect to the test server: %v", err)
+		return "", nil, fmt.Errorf("connect to the test server: %w", err)
 	}
 	defer conn.Close(ctx)
 	b := make([]byte, 6)
 	rand.Read(b)
 	name := "celltrack_test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: create database: %v", err)
+	sql := "CREATE DATABASE " + name
+	if template != "" {
+		sql += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
 	}
-	t.Cleanup(func() {
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return "", nil, fmt.Errorf("create database: %w", err)
+	}
+	drop := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		conn, err := pgx.Connect(ctx, serverURL)
 		if err != nil {
-			t.Errorf("pgtest: connect to drop %s: %v", name, err)
-			return
+			return fmt.Errorf("connect to drop %s: %w", name, err)
 		}
 		defer conn.Close(ctx)
 		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("pgtest: drop %s: %v", name, err)
+			return fmt.Errorf("drop %s: %w", name, err)
 		}
-	})
+		return nil
+	}
 	u, err := url.Parse(serverURL)
 	if err != nil {
-		t.Fatalf("pgtest: %s is not a URL: %v", EnvURL, err)
+		drop()
+		return "", nil, fmt.Errorf("%s is not a URL: %w", EnvURL, err)
 	}
 	u.Path = "/" + name
-	return u.String()
+	return u.String(), drop, nil
+}
+
+// Name returns the database name in a URL.
+func Name(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(u.Path, "/")
+}
+
+// Digest returns a SHA-256 of every row of every table of the database at
+// dbURL, in a fixed order: equal digests mean nothing was written (a
+// refusal's `dbsnap`/`dbsame` on PostgreSQL).
+func Digest(dbURL string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")
+	if err != nil {
+		return "", err
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, tb := range tables {
+		var d string
+		q := fmt.Sprintf("SELECT coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '') FROM %s t", pgx.Identifier{tb}.Sanitize())
+		if err := conn.QueryRow(ctx, q).Scan(&d); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %s\n", tb, d)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func setup() {

@@ -419,3 +419,10 @@ func appendSecret(s []string, p string) []string {
 	}
 	return s
 }
+
+// Redact returns the URL without its password, as Describe does, for
+// messages about a database not (yet) open.
+func Redact(rawURL string) string {
+	d, _ := redactURL(rawURL)
+	return d
+}

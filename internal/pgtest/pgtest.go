@@ -51,10 +51,57 @@ var (
 // Use it as `func TestMain(m *testing.M) { pgtest.Main(m) }`.
 func Main(m *testing.M) {
 	code := m.Run()
+	Stop()
+	os.Exit(code)
+}
+
+// Stop stops and removes the throwaway cluster, if one was started, and
+// drops the databases Keep kept. Main calls it; a TestMain of its own calls
+// it after m.Run.
+func Stop() {
+	kept.Lock()
+	for _, drop := range kept.drops {
+		drop()
+	}
+	kept.drops = nil
+	kept.Unlock()
 	if cluster != nil {
 		cluster.stop()
+		cluster = nil
 	}
-	os.Exit(code)
+}
+
+var kept struct {
+	sync.Mutex
+	drops []func() error
+}
+
+// Keep drops a database when Stop runs rather than when a test ends (a
+// template shared by the tests of one binary).
+func Keep(drop func() error) {
+	kept.Lock()
+	kept.drops = append(kept.drops, drop)
+	kept.Unlock()
+}
+
+// Recreate replaces the database name on the server at serverURL by a copy
+// of the database template (no one may be connected to either).
+func Recreate(serverURL, name, template string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return fmt.Errorf("connect to the test server: %w", err)
+	}
+	defer conn.Close(ctx)
+	n := pgx.Identifier{name}.Sanitize()
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+n+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop %s: %w", name, err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+n+" TEMPLATE "+pgx.Identifier{template}.Sanitize()); err != nil {
+		return fmt.Errorf("create %s from %s: %w", name, template, err)
+	}
+	return nil
 }
 
 // URL returns the URL of a new empty database, dropped when t ends. Without

@@ -1,7 +1,7 @@
 // Package pgtest gives tests a real, empty PostgreSQL database: never a mock.
 //
 // Where a database server comes from, in order:
-//   - CELLTRACK_TEST_POSTGRES, a URL of a server whose user may CREATE
+//   - CELLTRACK_TEST_POSTGRES, a URL of a server whose user may CREATE ROLE and
 //     DATABASE (CI sets it, .ci/run): each test gets a fresh database there,
 //     dropped when the test ends;
 //   - else, if PostgreSQL's initdb is on the machine (/usr/lib/postgresql/*/bin

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -458,5 +460,95 @@ func TestCursorSeesWritesInTx(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLeastPrivilegeRole runs the grants README "PostgreSQL" documents and
+// checks that the role the sites use can do all celltrack does, and can
+// neither rewrite nor remove the audit trail, even with plain SQL.
+func TestLeastPrivilegeRole(t *testing.T) {
+	owner, u := create(t)
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "roles below are granted neither")
+	_, block, ok2 := strings.Cut(after, "```sql\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README \"PostgreSQL\" has no grants block after the append-only paragraph")
+	}
+	suffix := strings.ToLower(strings.ReplaceAll(uuid.NewString()[:8], "-", ""))
+	app, ownerRole := "celltrack_app_"+suffix, "celltrack_owner_"+suffix
+	sql := strings.NewReplacer("celltrack_app", app, "celltrack_owner", ownerRole,
+		"ON DATABASE celltrack", "ON DATABASE "+pgtest.Name(u)).Replace(block)
+	if err := owner.Update(func(tx kv.Tx) error {
+		for _, b := range []string{"meta", "audit", "lots", "donors"} {
+			if _, err := tx.CreateBucket([]byte(b)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket([]byte("audit")).Put([]byte{0, 0, 0, 0, 0, 0, 0, 1}, []byte("entry 1"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(t, owner, sql); err != nil {
+		t.Fatalf("the README's grants: %v", err)
+	}
+	t.Cleanup(func() {
+		exec(t, owner, "DROP OWNED BY "+app+", "+ownerRole)
+		exec(t, owner, "DROP ROLE "+app+", "+ownerRole)
+	})
+	if err := exec(t, owner, "ALTER ROLE "+app+" PASSWORD 'app-pw'"); err != nil {
+		t.Fatal(err)
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu.User = url.UserPassword(app, "app-pw")
+	e, err := pgkv.Open(pu.String(), pgkv.Options{})
+	if err != nil {
+		t.Fatalf("open as %s: %v", app, err)
+	}
+	defer e.Close()
+	lot := id()
+	err = e.Update(func(tx kv.Tx) error {
+		if err := tx.Bucket([]byte("lots")).Put(lot, fmt.Appendf(nil, `{"din":"G123426000009","number":"L-9","status":"quarantine"}`)); err != nil {
+			return err
+		}
+		if err := tx.Bucket([]byte("audit")).Put([]byte{0, 0, 0, 0, 0, 0, 0, 2}, []byte("entry 2")); err != nil {
+			return err
+		}
+		if err := tx.Bucket([]byte("audit")).Put([]byte{0, 0, 0, 0, 0, 0, 0, 1}, []byte("entry 1")); err != nil {
+			return err // the same bytes again: no change
+		}
+		b, err := tx.CreateBucket([]byte("sessions"))
+		if err != nil {
+			return err
+		}
+		if err := b.Put([]byte("s"), []byte("x")); err != nil {
+			return err
+		}
+		return b.Delete([]byte("s"))
+	})
+	if err != nil {
+		t.Fatalf("what celltrack does, as %s: %v", app, err)
+	}
+	if err := e.Update(func(tx kv.Tx) error {
+		return tx.Bucket([]byte("audit")).Put([]byte{0, 0, 0, 0, 0, 0, 0, 1}, []byte("forged"))
+	}); err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Errorf("rewriting an audit entry as %s: %v", app, err)
+	}
+	for _, q := range []string{
+		"UPDATE audit_entries SET entry = 'forged'",
+		"DELETE FROM audit_entries",
+		"TRUNCATE audit_entries",
+		"DELETE FROM audit_tree",
+		"DELETE FROM pgkv_migrations",
+	} {
+		if _, err := e.Pool().Exec(context.Background(), q); err == nil || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("%s as %s: %v, want permission denied", q, app, err)
+		}
 	}
 }

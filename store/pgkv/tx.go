@@ -198,9 +198,10 @@ func buildQueries(t table) *queries {
 	case t.json:
 		q.put = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) VALUES ($1, $2::text::json) ON CONFLICT (k) DO UPDATE SET %[2]s = excluded.%[2]s", t.name, t.val)
 	case appendOnly[t.name]:
-		// Writing the same bytes again changes nothing; different bytes
-		// reach the append-only trigger, which refuses them.
-		q.put = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET %[2]s = excluded.%[2]s WHERE %[1]s.%[2]s IS DISTINCT FROM excluded.%[2]s", t.name, t.val)
+		// No UPDATE at all (the role the sites use has no UPDATE privilege
+		// on these tables, which ON CONFLICT DO UPDATE would need): a key
+		// already there is compared instead (bucket.Put).
+		q.put = fmt.Sprintf("INSERT INTO %s (k, %s) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING", t.name, t.val)
 	default:
 		q.put = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET %[2]s = excluded.%[2]s", t.name, t.val)
 	}
@@ -276,8 +277,20 @@ func (b *bucket) Put(key, value []byte) error {
 		v = string(value)
 	}
 	b.t.writes[b.name]++
-	if _, err := b.t.ptx.Exec(b.t.ctx, b.q.put, b.args(key, v)...); err != nil {
+	tag, err := b.t.ptx.Exec(b.t.ctx, b.q.put, b.args(key, v)...)
+	if err != nil {
 		return b.t.e.wrap("put into "+b.name, err)
+	}
+	if appendOnly[b.tbl.name] && tag.RowsAffected() == 0 {
+		// The key is there: the same bytes again change nothing; others
+		// would rewrite the trail, which no one may.
+		var old []byte
+		if err := b.t.ptx.QueryRow(b.t.ctx, b.q.get, key).Scan(&old); err != nil {
+			return b.t.e.wrap("put into "+b.name, err)
+		}
+		if !bytes.Equal(old, value) {
+			return b.t.e.wrap("put into "+b.name, fmt.Errorf("%s is append-only: key %x holds a value already, which is never rewritten", b.tbl.name, key))
+		}
 	}
 	return nil
 }

@@ -411,9 +411,24 @@ func testRollback(t *testing.T, e kv.Engine) {
 }
 
 // testSnapshot: a View sees one state, whatever an Update commits meanwhile.
-// (An engine whose writer can wait for open readers, as bbolt does when it
-// grows its memory map, must be opened large enough for this test.)
 func testSnapshot(t *testing.T, e kv.Engine) {
+	// Grow the database first and free the room again: a bbolt writer
+	// that must grow its memory map waits for open readers, and this
+	// test's reader waits for the writer.
+	mustUpdate(t, e, func(tx kv.Tx) error {
+		b, err := tx.CreateBucket([]byte("ballast"))
+		if err != nil {
+			return err
+		}
+		for i := range 256 {
+			if err := b.Put(seqKey(i), make([]byte, 16<<10)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	mustUpdate(t, e, func(tx kv.Tx) error { return tx.DeleteBucket([]byte("ballast")) })
+	fill(t, e, []byte("a"))
 	fill(t, e, []byte("a"))
 	mustView(t, e, func(tx kv.Tx) error {
 		b := tx.Bucket(bkt)

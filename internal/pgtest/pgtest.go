@@ -278,11 +278,21 @@ type localCluster struct {
 	bin, dir, data, runAs, url string
 }
 
+// owner is the file in a cluster's directory naming the test process that
+// started it.
+const owner = "owner.pid"
+
 // startCluster makes a cluster in a new temporary directory and starts it on
-// a Unix socket there.
+// a Unix socket there. Clusters left by test processes that died without
+// stopping theirs (a panic, a timeout) are stopped and removed first.
 func startCluster(bin string) (*localCluster, error) {
+	sweep(bin)
 	dir, err := os.MkdirTemp("", "celltrack-pgtest-")
 	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, owner), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	c := &localCluster{bin: bin, dir: dir, data: filepath.Join(dir, "data")}
@@ -322,6 +332,26 @@ func startCluster(bin string) (*localCluster, error) {
 	}
 	c.url = (&url.URL{Scheme: "postgres", User: url.User(owner), Path: "/postgres", RawQuery: "host=" + url.QueryEscape(dir)}).String()
 	return c, nil
+}
+
+// sweep stops and removes the clusters whose test process is gone.
+func sweep(bin string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "celltrack-pgtest-*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, owner))
+		if err != nil {
+			continue // not one of ours, or still being made
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || !processGone(pid) {
+			continue // its process lives (or cannot be asked)
+		}
+		c := &localCluster{bin: bin, dir: d, data: filepath.Join(d, "data")}
+		if os.Geteuid() == 0 {
+			c.runAs = "postgres"
+		}
+		c.stop()
+	}
 }
 
 func (c *localCluster) cmd(prog string, args ...string) *exec.Cmd {

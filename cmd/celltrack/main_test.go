@@ -249,7 +249,7 @@ func cmdFixture(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	inProcess.Lock()
 	defer inProcess.Unlock()
-	ts.Check(cachedFixture(ts.Getenv("CELLTRACK_DB"), ts.Getenv("CELLTRACK_TEST_HOMES"), args[0], clock))
+	ts.Check(cachedFixture(ts.Getenv("CELLTRACK_DB"), ts.Getenv("CELLTRACK_TEST_HOMES"), args[0], clock, ts.Getenv("CELLTRACK_TEST_PG_SERVER")))
 }
 
 // fixtureCache holds what a fixture made from a given database (its bytes'
@@ -270,9 +270,10 @@ type fixtureResult struct {
 	sessions map[string][]byte // user → session file
 }
 
-func cachedFixture(dbPath, homes, name string, clock func() time.Time) error {
+// On PostgreSQL (TestScriptsOnPostgres) the result is kept as a template
+// database on the server at pgServer, and a story gets a copy of it.
+func cachedFixture(dbPath, homes, name string, clock func() time.Time, pgServer string) error {
 	before := "none"
-	pgServer := os.Getenv("CELLTRACK_TEST_PG_SERVER")
 	if store.IsPostgres(dbPath) {
 		d, err := pgtest.Digest(dbPath)
 		if err != nil {

@@ -87,7 +87,8 @@ func (rt *runtime) upgradeCommand() *cli.Command {
 		ArgsUsage: " ",
 		Description: "Creates the buckets the older file lacks and rebuilds the custody-event indexes from the\n" +
 			"events, in one transaction; every record is kept. The upgrade is noted in the file's meta.\n" +
-			"Take a backup first; a file already up to date is left as it is.\n\n" +
+			"Take a backup first; a file already up to date is left as it is. On PostgreSQL it first\n" +
+			"applies the engine's numbered migrations (README \"PostgreSQL\"), which no other command does.\n\n" +
 			example("celltrack upgrade"),
 		Before: func(c *cli.Context) error {
 			// PostgreSQL: the engine's own schema first, which Open

@@ -156,9 +156,9 @@ func TestStoreOnPostgres(t *testing.T) {
 		t.Fatalf("the store's tests on PostgreSQL: %v\n%s", err, failures(out))
 	}
 	if passed < 100 {
-		t.Fatalf("only %d store tests passed on PostgreSQL", passed)
+		t.Fatalf("only %d store tests and subtests passed on PostgreSQL", passed)
 	}
-	t.Logf("%d store tests passed on PostgreSQL; %d left out (notOnPostgres)", passed, len(notOnPostgres))
+	t.Logf("%d store tests and subtests passed on PostgreSQL; %d tests left out (notOnPostgres)", passed, len(notOnPostgres))
 }
 
 // failures is the lines of a verbose test run that say what failed.

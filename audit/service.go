@@ -47,3 +47,29 @@ func Public(u User) User {
 	u.Hash = ""
 	return u
 }
+
+// Checkpoints is the service of signed checkpoints: the verifier keys the
+// database registers, and the check of kept checkpoints against today's
+// trail. The store implements it on the database; the command line's client
+// of a server implements it over the API. No method takes a signing key:
+// signing stays where the key file is (`audit checkpoint`, the server's
+// --checkpoint-key), and a client never sends one.
+type Checkpoints interface {
+	// RegisterCheckpointKey records the first verifier key (admin):
+	// EINVALID for a value that is not a verifier key (ParseVerifier),
+	// ECONFLICT when a key is already registered, EFORBIDDEN for a role
+	// that may not.
+	RegisterCheckpointKey(actor, verifier string) (CheckpointKey, error)
+	// RotateCheckpointKey retires the active key and registers verifier
+	// in its place, signed with the admin's password and a reason:
+	// EINVALID, EAUTH for a wrong password, ECONFLICT with no key yet or a
+	// key registered before, EFORBIDDEN.
+	RotateCheckpointKey(actor, password, verifier, reason string) (CheckpointKey, error)
+	// CheckpointKeys lists the registered verifier keys, oldest first.
+	CheckpointKeys() ([]CheckpointKey, error)
+	// VerifyCheckpointsPinned runs the whole of `audit verify` and checks
+	// each kept checkpoint against today's trail, with the registered
+	// keys, or with the pinned keys alone when any are given. What it
+	// finds is in the result, not the error.
+	VerifyCheckpointsPinned(kept []KeptCheckpoint, pinned []PinnedVerifier) (CheckpointVerification, error)
+}

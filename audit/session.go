@@ -10,7 +10,6 @@ import (
 
 	zxcvbn "github.com/ccojocar/zxcvbn-go"
 	"github.com/celltrack/celltrack/lot"
-	"golang.org/x/text/cases"
 )
 
 // Settings are the facility's session, lockout and password settings. They
@@ -139,20 +138,24 @@ func AuthorizeSign(u User, meaning string) error {
 // "safely unguessable: moderate protection from offline slow-hash attacks".
 const minStrength = 3
 
-var fold = cases.Fold()
-
 // CheckNewPassword applies NIST SP 800-63B 5.1.1.2 to a new or changed
 // password of user name with printed name fullName: at least MinPassword
 // characters, not containing the user name or any word of the printed name
 // (3 letters or more), and not weak by the zxcvbn estimator (dictionary
-// words, keyboard patterns, repeats, dates). No composition rules.
+// words, keyboard patterns, repeats, dates). No composition rules. The
+// password and the names are compared as printed names are (lot.FoldName:
+// case folded, compatibility forms and look-alike letters read as the
+// letters they print as), so that a name in capitals, full-width letters or
+// Cyrillic look-alikes counts as the name. (golang.org/x/text/cases,
+// used before, initialised its language tables at every start of the
+// binary, ~0.1 ms, for this one check.)
 func CheckNewPassword(password, name, fullName string) error {
 	if n := utf8.RuneCountInString(password); n < MinPassword {
 		return lot.Errorf(lot.EINVALID, "the password is %d characters; use at least %d (a few unrelated words make a long password easy to remember)", n, MinPassword)
 	}
-	folded := fold.String(password)
+	folded := lot.FoldName(password)
 	inputs := []string{name}
-	if name != "" && strings.Contains(folded, fold.String(name)) {
+	if name != "" && strings.Contains(folded, lot.FoldName(name)) {
 		return lot.Errorf(lot.EINVALID, "the password contains the user name %q; choose one that does not", name)
 	}
 	for _, part := range strings.FieldsFunc(fullName, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
@@ -160,7 +163,7 @@ func CheckNewPassword(password, name, fullName string) error {
 			continue
 		}
 		inputs = append(inputs, part)
-		if strings.Contains(folded, fold.String(part)) {
+		if strings.Contains(folded, lot.FoldName(part)) {
 			return lot.Errorf(lot.EINVALID, "the password contains %q from the printed name %q; choose one that does not", part, fullName)
 		}
 	}

@@ -13,6 +13,10 @@ func TestPasswordPolicy(t *testing.T) {
 		{"short-one", "use at least 12"},
 		{"nina-is-on-the-ward-7", "contains the user name"},
 		{"rossi-harbor-lantern", "from the printed name"},
+		{"NINA-is-on-the-ward-7", "contains the user name"},
+		{"ｎｉｎａ-harbor-lantern-7", "contains the user name"}, // full-width letters
+		{"harbor-nіna-lantern-7", "contains the user name"}, // Cyrillic і
+		{"harbor-lantern-ROSSİ-7", "from the printed name"},
 		{"password1234", "too easy to guess"},
 		{"qwertyuiop12", "too easy to guess"},
 		{"aaaaaaaaaaaa", "too easy to guess"},

@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/celltrack/celltrack/lot"
 )
@@ -143,7 +144,7 @@ func ParseDecimal(field, s string) (*big.Rat, error) {
 	if len(t) > 40 {
 		return nil, lot.Errorf(lot.EINVALID, "%s %q is %d characters long; write a decimal such as 95, 0.25 or 2.5e9", field, s, len(t))
 	}
-	m := decimalRE.FindStringSubmatch(t)
+	m := decimalRE().FindStringSubmatch(t)
 	if m == nil {
 		return nil, lot.Errorf(lot.EINVALID, "%s %q is not a number; write a decimal such as 95, 0.25 or 2.5e9", field, s)
 	}
@@ -167,7 +168,11 @@ var decimalMax = new(big.Rat).SetInt64(1_000_000_000_000_000)
 
 // decimalRE is a decimal with an optional exponent (submatch 1): no
 // fractions, hexadecimal or underscores, which big.Rat would also accept.
-var decimalRE = regexp.MustCompile(`^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?([0-9]+))?$`)
+// Compiled at first use, not at every process start: most commands never
+// read a QC value.
+var decimalRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?([0-9]+))?$`)
+})
 
 // FormatDecimal prints r exactly as a decimal, without trailing zeros.
 // Values with more than 9 decimal places (never typed) are rounded.

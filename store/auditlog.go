@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"sync"
@@ -82,22 +81,8 @@ func resolveEntity(tx kv.Tx, ref string) (uuid.UUID, error) {
 	return uuid.Nil, notFound("record", ref, "give a UUID, lot number, DIN, container code, MRN, donor id or user name")
 }
 
-// Verification is the result of `audit verify`.
-type Verification struct {
-	Entries int
-	Records int
-	Head    [32]byte
-	// Tree is the head of the audit tree, recomputed from the entries and
-	// compared with every stored hash of the tree.
-	Tree     audit.Head
-	Problems []string
-}
-
-// OK reports whether nothing was wrong.
-func (v Verification) OK() bool { return len(v.Problems) == 0 }
-
-// HeadHex returns the chain head hash in hex.
-func (v Verification) HeadHex() string { return hex.EncodeToString(v.Head[:]) }
+// Verification is the result of `audit verify` (audit.Verification).
+type Verification = audit.Verification
 
 // recordFinding is a stored record that does not match its audit trail, as
 // a hash job found it: set by no entry (seq 0), or differing from entry seq.

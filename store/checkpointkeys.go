@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -42,18 +41,13 @@ type checkpointKeyRecord struct {
 	Replaces string `json:"replaces,omitempty"`
 }
 
-// CheckpointKey is a verifier key registered in the database.
-type CheckpointKey struct {
-	Verifier  string
-	Name      string
-	Hash      uint32
-	Added     time.Time
-	AddedBy   string
-	Retired   *time.Time
-	RetiredBy string
-	Reason    string
-	Signature *audit.Signature
-}
+// CheckpointKey is a verifier key registered in the database
+// (audit.CheckpointKey).
+type CheckpointKey = audit.CheckpointKey
+
+// The database is the service of signed checkpoints' keys and of checking
+// kept checkpoints; a server serves it to its clients.
+var _ audit.Checkpoints = (*DB)(nil)
 
 func (r checkpointKeyRecord) key() CheckpointKey {
 	k := CheckpointKey{Verifier: r.Verifier, Added: r.Added, AddedBy: r.AddedBy, Retired: r.Retired, RetiredBy: r.RetiredBy, Reason: r.Reason, Signature: r.Signature}
@@ -68,19 +62,6 @@ func (r checkpointKeyRecord) key() CheckpointKey {
 func rotationDigest(old, new, reason string) [32]byte {
 	payload, _ := json.Marshal(struct{ Old, New, Reason string }{old, new, reason})
 	return sha256.Sum256(payload)
-}
-
-// parseVerifier refuses a verifier key that is not in the note format.
-func parseVerifier(flag, vkey string) (note.Verifier, error) {
-	if strings.HasPrefix(vkey, "PRIVATE+KEY+") {
-		// Never echoed: a signing key in a message is a key given away.
-		return nil, lot.Errorf(lot.EINVALID, "%s holds a signing key (PRIVATE+KEY+…), not a verifier key; give the .pub file `celltrack audit key init` wrote beside it, and keep the signing key secret", flag)
-	}
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		return nil, lot.Errorf(lot.EINVALID, "%s %q is not a verifier key (want name+hash+key, as `celltrack audit key init` prints it): %v", flag, vkey, err)
-	}
-	return v, nil
 }
 
 func checkpointKeys(tx kv.Tx) ([]checkpointKeyRecord, error) {
@@ -110,7 +91,7 @@ func activeKey(keys []checkpointKeyRecord) (checkpointKeyRecord, bool) {
 // signed checkpoints (admin only). It is refused with ECONFLICT when a key is
 // already registered: a key is replaced only by RotateCheckpointKey.
 func (db *DB) RegisterCheckpointKey(actor, vkey string) (CheckpointKey, error) {
-	if _, err := parseVerifier("--verifier", vkey); err != nil {
+	if _, err := audit.ParseVerifier("--verifier", vkey); err != nil {
 		return CheckpointKey{}, err
 	}
 	var out CheckpointKey
@@ -138,7 +119,7 @@ const MeaningRotateKey = "rotated the checkpoint key"
 // password and a reason. The retired key is kept so that older checkpoints
 // still verify.
 func (db *DB) RotateCheckpointKey(actor, password, vkey, reason string) (CheckpointKey, error) {
-	if _, err := parseVerifier("--verifier", vkey); err != nil {
+	if _, err := audit.ParseVerifier("--verifier", vkey); err != nil {
 		return CheckpointKey{}, err
 	}
 	if err := lot.ValidateText("--reason", reason, true); err != nil {

@@ -110,53 +110,14 @@ func checkSigner(tx kv.Tx, signer note.Signer) error {
 	return nil
 }
 
-// KeptCheckpoint is a signed checkpoint to check: where it came from (a
-// file name, for messages) and its bytes.
-type KeptCheckpoint struct {
-	Name string
-	Note []byte
-	// Printed, instead of Note, is an unsigned tree head typed from a
-	// printed report, certificate or backup (audit.ParseHead): it is checked
-	// for consistency with today's trail only, and proves nothing about who
-	// made it.
-	Printed *audit.Head
-	// Unusable, instead of Note, says why an entry of a witness folder
-	// that may be a checkpoint could not be read as one (a link to
-	// nothing, not a regular file, too large): it fails like a checkpoint
-	// the trail does not extend, so that nothing in a witness folder is
-	// passed over silently.
-	Unusable string
-}
-
-// CheckpointResult is what verification found of one kept checkpoint.
-type CheckpointResult struct {
-	Name    string
-	Head    audit.Head // zero when the note could not be read
-	Signer  string     // the verifier key that verified it
-	Problem string     // empty when today's tree extends it
-	// Mismatch is set when today's trail does not extend the checkpoint's
-	// tree (not for a signature, facility or key-date problem).
-	Mismatch bool
-	// Ahead is set when the checkpoint is of a larger tree than the trail
-	// has: the trail was cut back, or this file is older than the checkpoint.
-	Ahead bool
-}
-
-// CheckpointVerification is `audit verify --checkpoint`: the whole verify,
-// then every kept checkpoint.
-type CheckpointVerification struct {
-	Verification
-	Checkpoints []CheckpointResult
-	// FirstMismatch bounds the first tree size that no longer matches: the
-	// smallest tree size of a checkpoint the trail does not extend (or of
-	// the missing entries, for a trail shorter than a checkpoint) — an
-	// upper bound, as a checkpoint's root alone cannot show which of its
-	// entries changed. LastMatch is the largest tree size a checkpoint
-	// still proves below it; what changed lies in between. Only tree
-	// mismatches count (Mismatch), not a signature, facility or key-date
-	// problem. Zero when none.
-	FirstMismatch, LastMatch int64
-}
+// The values of checkpoint verification are the domain's (audit), named
+// here too so that the store's code reads as before.
+type (
+	KeptCheckpoint         = audit.KeptCheckpoint
+	CheckpointResult       = audit.CheckpointResult
+	CheckpointVerification = audit.CheckpointVerification
+	PinnedVerifier         = audit.PinnedVerifier
+)
 
 // VerifyCheckpoints runs the whole of `audit verify` and checks each kept
 // checkpoint in the same read transaction: its signature against the
@@ -168,14 +129,6 @@ type CheckpointVerification struct {
 // problem naming the checkpoint and the tree size.
 func (db *DB) VerifyCheckpoints(kept []KeptCheckpoint) (CheckpointVerification, error) {
 	return db.VerifyCheckpointsPinned(kept, nil)
-}
-
-// PinnedVerifier is a checkpoint verifier key given from outside the
-// database (`--verifier-file FILE.pub`): a key record replaced inside the
-// file cannot change what it verifies.
-type PinnedVerifier struct {
-	Source string // where it came from, for messages
-	Key    string // the note verifier key
 }
 
 // VerifyCheckpointsPinned is VerifyCheckpoints with the checkpoints checked

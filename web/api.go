@@ -134,7 +134,7 @@ func decode(r *http.Request, v any) error {
 	return lot.Errorf(lot.EUSAGE, "%s", strictJSONMessage(err, v))
 }
 
-var errTooLarge = tooLarge()
+var errTooLarge = tooLarge(MaxBodyBytes)
 
 // LoginRequest is the body of POST /api/v1/login.
 type LoginRequest struct {

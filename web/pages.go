@@ -83,7 +83,7 @@ func (s *Server) page(fn func(w http.ResponseWriter, r *http.Request, u audit.Us
 func (s *Server) form(w http.ResponseWriter, r *http.Request) bool {
 	if err := r.ParseForm(); err != nil {
 		if bodyTooLarge(err) {
-			s.refuse(w, r, http.StatusRequestEntityTooLarge, tooLarge())
+			s.refuse(w, r, http.StatusRequestEntityTooLarge, tooLarge(MaxBodyBytes))
 		} else {
 			s.refuse(w, r, http.StatusBadRequest, lot.Errorf(lot.EUSAGE, "the form could not be read: %v", err))
 		}

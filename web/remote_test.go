@@ -1,8 +1,13 @@
 package web
 
 import (
+	"bytes"
+	"crypto/rand"
 	"encoding/json"
+	"fmt"
+	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +16,7 @@ import (
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
 	"github.com/google/uuid"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // Domain values cross the API as their plain JSON encoding: each must come
@@ -132,7 +138,85 @@ func roundTripCases(at, local time.Time, id uuid.UUID, din lot.DIN, corr lot.Cor
 		{"audit entry", WireEntry{Entry: audit.Entry{Seq: 7, Time: at, User: "liu", Action: "lot.register", Entity: "lot", ID: id, Prev: []byte(`{"a":1}`), New: []byte(`{"b":2}`), Reason: "r"},
 			PrevHash: [32]byte{1, 2}, Hash: [32]byte{3, 4}, State: true}},
 		{"verification", Verification{Entries: 3, Records: 2, Head: [32]byte{9}, Tree: audit.Head{Facility: "G1234", Size: 3, Root: [32]byte{7}, Time: at}, Problems: []string{"p"}}},
+		{"checkpoint verification", audit.CheckpointVerification{Verification: audit.Verification{Entries: 3, Records: 2, Head: [32]byte{9}, Tree: audit.Head{Facility: "G1234", Size: 3, Root: [32]byte{7}}, Problems: []string{"p"}},
+			Checkpoints:   []audit.CheckpointResult{{Name: "w/a.checkpoint", Head: audit.Head{Facility: "G1234", Size: 2, Root: [32]byte{5}, Time: at}, Signer: "celltrack+0a1b2c3d", Problem: "x", Mismatch: true, Ahead: true}},
+			FirstMismatch: 2, LastMatch: 1}},
+		{"checkpoint keys", []audit.CheckpointKey{{Verifier: "celltrack+0a1b2c3d+AQ", Name: "celltrack", Hash: 0x0a1b2c3d, Added: at, AddedBy: "alice", Retired: &local, RetiredBy: "alice", Reason: "yearly", Signature: &audit.Signature{User: "alice", Time: at, Signed: [32]byte{1}}}}},
+		{"checkpoints request", checkpointsRequest(at)},
 		{"session", SessionView{User: audit.User{Name: "nina"}, Session: audit.Session{User: "nina", Created: at, Expires: local, LastActivity: at, Revoked: true}}},
 		{"facility", FacilityView{FIN: "G1234", ZoneError: APIErrorBody{Code: lot.EINVALID, Message: "m", Exit: 3}}},
+	}
+}
+
+func checkpointsRequest(at time.Time) CheckpointsRequest {
+	return CheckpointsRequest{Kept: []audit.KeptCheckpoint{
+		{Name: "w/a.checkpoint", Note: []byte("celltrack audit trail G1234\n3\n...\n")},
+		{Name: "(printed 3 entries)", Printed: &audit.Head{Size: 3, Root: [32]byte{7}}},
+		{Name: "w/gone.checkpoint", Unusable: "is a link to nothing"},
+	}, Pinned: []audit.PinnedVerifier{{Source: "ck.key.pub", Key: "celltrack+0a1b2c3d+AQ"}}}
+}
+
+// The kept checkpoints reach the server as the command line sent them:
+// the server's strict decoder reads what encoding/json wrote.
+func TestCheckpointsRequestDecodesStrictly(t *testing.T) {
+	want := checkpointsRequest(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
+	b, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got CheckpointsRequest
+	if err := decode(httptest.NewRequest("POST", "/", bytes.NewReader(b)), &got); err != nil {
+		t.Fatalf("decode %s: %v", b, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the server read\n %#v\nfrom\n %s", got, b)
+	}
+}
+
+// recorder is a Caller that keeps every request and answers none.
+type recorder struct{ bodies []string }
+
+func (r *recorder) Call(method, path string, body any) ([]byte, map[string][]string, error) {
+	b, _ := json.Marshal(body)
+	r.bodies = append(r.bodies, method+" "+path+" "+string(b))
+	return nil, nil, lot.Errorf(lot.ENODB, "not sent")
+}
+
+// A signing key given where a verifier key belongs is refused before any
+// request: it never leaves the machine it is on. A checkpoint larger than a
+// local run reads is refused before it is sent.
+func TestRemoteCheckpointsKeepSecretsAndBounds(t *testing.T) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "ward")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	ck := NewRemoteCheckpoints(rec)
+	if _, err := ck.RegisterCheckpointKey("alice", skey); lot.ErrorCode(err) != lot.EINVALID {
+		t.Errorf("register with a signing key: %v, want EINVALID", err)
+	}
+	if _, err := ck.RotateCheckpointKey("alice", "pw", skey, "yearly"); lot.ErrorCode(err) != lot.EINVALID {
+		t.Errorf("rotate to a signing key: %v, want EINVALID", err)
+	}
+	if _, err := ck.VerifyCheckpointsPinned(nil, []audit.PinnedVerifier{{Source: "ck.key", Key: skey}}); lot.ErrorCode(err) != lot.EINVALID {
+		t.Errorf("a signing key pinned: %v, want EINVALID", err)
+	}
+	big := []audit.KeptCheckpoint{{Name: "big.checkpoint", Note: make([]byte, audit.MaxCheckpointBytes+1)}}
+	if _, err := ck.VerifyCheckpointsPinned(big, nil); lot.ErrorCode(err) != lot.EINVALID {
+		t.Errorf("a checkpoint of %d bytes: %v, want EINVALID", audit.MaxCheckpointBytes+1, err)
+	}
+	many := make([]audit.KeptCheckpoint, MaxCheckpointsBytes/audit.MaxCheckpointBytes)
+	for i := range many {
+		many[i] = audit.KeptCheckpoint{Name: fmt.Sprintf("w/%d.checkpoint", i), Note: make([]byte, audit.MaxCheckpointBytes)}
+	}
+	if _, err := ck.VerifyCheckpointsPinned(many, nil); lot.ErrorCode(err) != lot.EUSAGE {
+		t.Errorf("%d checkpoints of 4 KB: %v, want EUSAGE (verify them in parts)", len(many), err)
+	}
+	if len(rec.bodies) != 0 {
+		t.Fatalf("sent to the server: %.300q", rec.bodies)
+	}
+	ck.RegisterCheckpointKey("alice", vkey)
+	if len(rec.bodies) != 1 || strings.Contains(rec.bodies[0], "PRIVATE") || !strings.Contains(rec.bodies[0], vkey) {
+		t.Errorf("a verifier key was sent as %q", rec.bodies)
 	}
 }

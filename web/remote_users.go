@@ -268,13 +268,7 @@ func (s *Server) auditLog(entity string) ([]WireEntry, error) {
 
 // Verification is what `audit verify` found: the entries and records
 // checked, the chain head, the audit tree's head and every problem.
-type Verification struct {
-	Entries  int
-	Records  int
-	Head     [32]byte
-	Tree     audit.Head
-	Problems []string
-}
+type Verification = audit.Verification
 
 // RemoteVerify runs `audit verify` on the server that c calls.
 func RemoteVerify(c Caller) (Verification, error) {

@@ -37,12 +37,9 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		if !s.checkHost(w, r) {
 			return
 		}
-		limit := int64(MaxBodyBytes)
-		if r.Method == http.MethodPost && r.URL.Path == svcPrefix+"/lots/import" {
-			limit = MaxImportBytes
-		}
+		limit := bodyLimit(r)
 		if r.ContentLength > limit {
-			s.refuse(w, r, http.StatusRequestEntityTooLarge, tooLarge())
+			s.refuse(w, r, http.StatusRequestEntityTooLarge, tooLarge(limit))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
@@ -50,8 +47,23 @@ func (s *Server) secure(next http.Handler) http.Handler {
 	})
 }
 
-func tooLarge() error {
-	return lot.Errorf(lot.EINVALID, "the request body is larger than %d bytes; nothing was done", MaxBodyBytes)
+// bodyLimit is how large a request's body may be: MaxBodyBytes, but for
+// the two calls that carry files (a lot import's rows, the kept
+// checkpoints of a verification).
+func bodyLimit(r *http.Request) int64 {
+	if r.Method == http.MethodPost {
+		switch r.URL.Path {
+		case svcPrefix + "/lots/import":
+			return MaxImportBytes
+		case svcPrefix + "/checkpoints/verification":
+			return MaxCheckpointsBytes
+		}
+	}
+	return MaxBodyBytes
+}
+
+func tooLarge(limit int64) error {
+	return lot.Errorf(lot.EINVALID, "the request body is larger than %d bytes; nothing was done", limit)
 }
 
 // requireOrigin refuses a state-changing request that carries neither

@@ -66,18 +66,20 @@ func (rt *runtime) app() *cli.App {
 		},
 	}
 	rt.required = map[*cli.Command][]string{}
-	rt.prepare(app.Commands)
+	rt.prepare(app.Commands, commonFlags(false))
 	return app
 }
 
 // prepare gives every leaf command the common flags, and takes over the
 // check of required flags: urfave/cli would make it before celltrack sees a
-// flag misplaced after an argument, and report the wrong problem.
-func (rt *runtime) prepare(cmds []*cli.Command) {
+// flag misplaced after an argument, and report the wrong problem. The leaf
+// commands share one set of common flags: a process parses one command, and
+// a set for each of the hundred leaves was a tenth of start-up's own work.
+func (rt *runtime) prepare(cmds []*cli.Command, common []cli.Flag) {
 	for _, c := range cmds {
 		c.OnUsageError = usageError
 		if len(c.Subcommands) > 0 {
-			rt.prepare(c.Subcommands)
+			rt.prepare(c.Subcommands, common)
 			continue
 		}
 		for _, f := range c.Flags {
@@ -99,7 +101,7 @@ func (rt *runtime) prepare(cmds []*cli.Command) {
 				}
 			}
 		}
-		c.Flags = append(c.Flags, commonFlags(false)...)
+		c.Flags = append(c.Flags, common...)
 		c.Action = rt.throughServer(c.Action)
 	}
 }

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"encoding/hex"
 	"fmt"
-	"io"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
-	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/report"
 	"github.com/celltrack/celltrack/web"
 	"github.com/urfave/cli/v2"
 )
@@ -31,31 +29,12 @@ func (rt *runtime) auditCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					for i := range es {
-						es[i] = audit.Redact(es[i]) // no output shows a password hash
+					format := "text"
+					if rt.json {
+						format = "json"
 					}
-					views := []map[string]any{}
-					for _, e := range es {
-						views = append(views, entryView(e))
-					}
-					return rt.out(views, func(w io.Writer) {
-						for _, e := range es {
-							fmt.Fprintf(w, "%6d  %s  %-10s %-20s %-9s %s", e.Seq, lot.FormatTime(e.Time), e.User, e.Action, e.Entity, e.ID)
-							if e.Reason != "" {
-								fmt.Fprintf(w, "  reason: %s", e.Reason)
-							}
-							fmt.Fprintln(w)
-							if c.Bool("values") {
-								if e.Prev != nil {
-									fmt.Fprintf(w, "        prev %s\n", e.Prev)
-								}
-								if e.New != nil {
-									fmt.Fprintf(w, "        new  %s\n", e.New)
-								}
-							}
-						}
-						fmt.Fprintf(w, "%d entries\n", len(es))
-					})
+					// The web's audit log page writes the same bytes (report.AuditLog).
+					return report.AuditLog(rt.stdout, es, format, c.Bool("values"))
 				}),
 			},
 			{
@@ -83,20 +62,17 @@ func (rt *runtime) auditCommand() *cli.Command {
 						return lot.Errorf(lot.EUSAGE, "--verifier-file pins the key that checks the --checkpoint files; give --checkpoint too")
 					}
 					if c.IsSet("checkpoint") || c.IsSet("tree-head") {
-						if rt.client != nil {
-							return lot.Errorf(lot.EUSAGE, "`%s --checkpoint` and `--tree-head` do not run through a server yet; run them on the server's machine, without CELLTRACK_SERVER", c.Command.HelpName)
-						}
 						return rt.verifyWithCheckpoints(c)
 					}
 					v, err := rt.verify()
 					if err != nil {
 						return err
 					}
+					rv := report.Verification{Entries: v.Entries, Records: v.Records, Head: v.Head, Tree: v.Tree, Problems: v.Problems}
 					return rt.printVerdict(verdict{name: "audit verify", problems: v.Problems,
-						counts: fmt.Sprintf("%d entries, %d records", v.Entries, v.Records), head: v.HeadHex(),
-						view:   map[string]any{"ok": v.OK(), "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "tree": headView(v.Tree), "problems": v.Problems},
+						counts: rv.Counts(), head: rv.HeadHex(), view: rv.View(),
 						failed: fmt.Sprintf("audit verify failed: %d problem(s); the database was changed outside celltrack — report it to QA", len(v.Problems)),
-						notes:  []string{treeNote(v.Tree)}})
+						notes:  []string{report.TreeNote(v.Tree)}})
 				}),
 			},
 			rt.auditCheckpointCommand(),
@@ -105,16 +81,20 @@ func (rt *runtime) auditCommand() *cli.Command {
 	}
 }
 
-func entryView(e audit.Entry) map[string]any {
-	return map[string]any{"seq": e.Seq, "time": e.Time, "user": e.User, "action": e.Action, "entity": e.Entity, "id": e.ID,
-		"prev": e.Prev, "new": e.New, "reason": e.Reason, "hash": hex.EncodeToString(e.Hash[:]), "prev_hash": hex.EncodeToString(e.PrevHash[:])}
-}
-
 // verify runs `audit verify` on the database, or on the server's.
-func (rt *runtime) verify() (store.Verification, error) {
+func (rt *runtime) verify() (audit.Verification, error) {
 	if rt.client != nil {
-		v, err := web.RemoteVerify(rt.client)
-		return store.Verification{Entries: v.Entries, Records: v.Records, Head: v.Head, Tree: v.Tree, Problems: v.Problems}, err
+		return web.RemoteVerify(rt.client)
 	}
 	return rt.db.Verify()
+}
+
+// checkpoints is the service of checkpoint verifier keys and of checking
+// kept checkpoints: the database, or the server's with --server (to which
+// only verifier keys and checkpoint notes are sent).
+func (rt *runtime) checkpoints() audit.Checkpoints {
+	if rt.client != nil {
+		return web.NewRemoteCheckpoints(rt.client)
+	}
+	return rt.db
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/report"
 	"github.com/celltrack/celltrack/store"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/mod/sumdb/note"
@@ -77,7 +78,7 @@ func (rt *runtime) auditKeyCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					k, err := rt.db.RegisterCheckpointKey(actor(c), vkey)
+					k, err := rt.checkpoints().RegisterCheckpointKey(actor(c), vkey)
 					if err != nil {
 						return err
 					}
@@ -108,7 +109,7 @@ func (rt *runtime) auditKeyCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					k, err := rt.db.RotateCheckpointKey(actor(c), pw, vkey, c.String("reason"))
+					k, err := rt.checkpoints().RotateCheckpointKey(actor(c), pw, vkey, c.String("reason"))
 					if err != nil {
 						return err
 					}
@@ -123,7 +124,7 @@ func (rt *runtime) auditKeyCommand() *cli.Command {
 				ArgsUsage:   " ",
 				Description: example("celltrack --user aud audit key list"),
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
-					keys, err := rt.db.CheckpointKeys()
+					keys, err := rt.checkpoints().CheckpointKeys()
 					if err != nil {
 						return err
 					}
@@ -147,7 +148,7 @@ func (rt *runtime) auditKeyCommand() *cli.Command {
 	}
 }
 
-func keyView(k store.CheckpointKey) map[string]any {
+func keyView(k audit.CheckpointKey) map[string]any {
 	return map[string]any{"verifier": k.Verifier, "name": k.Name, "added": k.Added, "added_by": k.AddedBy,
 		"retired": k.Retired, "retired_by": k.RetiredBy, "reason": k.Reason}
 }
@@ -257,22 +258,14 @@ func (rt *runtime) auditCheckpointCommand() *cli.Command {
 	}
 }
 
-func headView(h audit.Head) map[string]any {
-	v := map[string]any{"facility": h.Facility, "tree_size": h.Size, "root": audit.RootString(h.Root)}
-	if !h.Time.IsZero() {
-		v["time"] = h.Time
-	}
-	return v
-}
+func headView(h audit.Head) map[string]any { return report.HeadView(h) }
 
 // treeNote is the tree head line every verification prints.
-func treeNote(h audit.Head) string {
-	return fmt.Sprintf("tree head: %d entries, root %s", h.Size, audit.RootString(h.Root))
-}
+func treeNote(h audit.Head) string { return report.TreeNote(h) }
 
-// maxCheckpointBytes caps what is read of a checkpoint file: a note of a
-// tree head with a few signatures is a few hundred bytes, always under 4 KB.
-const maxCheckpointBytes = 4096
+// maxCheckpointBytes caps what is read of a checkpoint file
+// (audit.MaxCheckpointBytes), here and when it is sent to a server.
+const maxCheckpointBytes = audit.MaxCheckpointBytes
 
 // checkpointText is how every checkpoint note begins (audit.FormatCheckpoint).
 const checkpointText = "celltrack audit trail "
@@ -286,7 +279,7 @@ const checkpointText = "celltrack audit trail "
 // verification when it cannot be read as one; a link to a folder, a link to
 // nothing and anything but a file or a folder fail too; any other file is
 // clearly not a checkpoint and is listed in skipped with the reason.
-func readKept(paths []string) (kept []store.KeptCheckpoint, skipped []string, err error) {
+func readKept(paths []string) (kept []audit.KeptCheckpoint, skipped []string, err error) {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
@@ -297,7 +290,7 @@ func readKept(paths []string) (kept []store.KeptCheckpoint, skipped []string, er
 			if err != nil {
 				return nil, nil, lot.Errorf(lot.EINVALID, "--checkpoint %s %s; give a checkpoint file, or a folder of them", p, err)
 			}
-			kept = append(kept, store.KeptCheckpoint{Name: p, Note: b})
+			kept = append(kept, audit.KeptCheckpoint{Name: p, Note: b})
 			continue
 		}
 		k, sk, err := readWitness(p, false)
@@ -311,11 +304,11 @@ func readKept(paths []string) (kept []store.KeptCheckpoint, skipped []string, er
 
 // readWitness reads a witness folder by readKept's rules; a folder with no
 // checkpoint is refused unless empty is allowed (a server's new folder).
-func readWitness(p string, empty bool) (kept []store.KeptCheckpoint, skipped []string, err error) {
+func readWitness(p string, empty bool) (kept []audit.KeptCheckpoint, skipped []string, err error) {
 	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 		switch {
 		case err != nil:
-			kept = append(kept, store.KeptCheckpoint{Name: path, Unusable: fmt.Sprintf("cannot be read (%v)", err)})
+			kept = append(kept, audit.KeptCheckpoint{Name: path, Unusable: fmt.Sprintf("cannot be read (%v)", err)})
 			return nil
 		case path == p || d.IsDir():
 			return nil
@@ -323,23 +316,23 @@ func readWitness(p string, empty bool) (kept []store.KeptCheckpoint, skipped []s
 		fi, err := os.Stat(path) // follows a link
 		switch {
 		case err != nil:
-			kept = append(kept, store.KeptCheckpoint{Name: path, Unusable: fmt.Sprintf("is a link to nothing (%v)", err)})
+			kept = append(kept, audit.KeptCheckpoint{Name: path, Unusable: fmt.Sprintf("is a link to nothing (%v)", err)})
 			return nil
 		case fi.IsDir():
-			kept = append(kept, store.KeptCheckpoint{Name: path, Unusable: "is a link to a folder, which is not followed; give it as its own --checkpoint"})
+			kept = append(kept, audit.KeptCheckpoint{Name: path, Unusable: "is a link to a folder, which is not followed; give it as its own --checkpoint"})
 			return nil
 		}
 		b, err := readCheckpointFile(path)
 		named := strings.HasSuffix(d.Name(), ".checkpoint") || strings.HasPrefix(d.Name(), "checkpoint-")
 		switch {
 		case err != nil && (named || !fi.Mode().IsRegular()):
-			kept = append(kept, store.KeptCheckpoint{Name: path, Unusable: err.Error()})
+			kept = append(kept, audit.KeptCheckpoint{Name: path, Unusable: err.Error()})
 		case err != nil:
 			skipped = append(skipped, fmt.Sprintf("%s: %s, so not a checkpoint", path, err))
 		case !named && !strings.HasPrefix(string(b), checkpointText):
 			skipped = append(skipped, fmt.Sprintf("%s: does not begin %q, so not a checkpoint", path, checkpointText))
 		default:
-			kept = append(kept, store.KeptCheckpoint{Name: path, Note: b})
+			kept = append(kept, audit.KeptCheckpoint{Name: path, Note: b})
 		}
 		return nil
 	})
@@ -387,8 +380,8 @@ func readCheckpointFile(path string) ([]byte, error) {
 var pinnedFlag = &cli.StringSliceFlag{Name: "verifier-file", Usage: "check the --checkpoint files against the verifier key in `FILE.pub`, kept outside the database, alone; repeat for more"}
 
 // readPinned reads the --verifier-file keys.
-func readPinned(c *cli.Context) ([]store.PinnedVerifier, error) {
-	var out []store.PinnedVerifier
+func readPinned(c *cli.Context) ([]audit.PinnedVerifier, error) {
+	var out []audit.PinnedVerifier
 	for _, f := range c.StringSlice("verifier-file") {
 		b, err := readCheckpointFile(f) // a regular file, under 4 KB
 		if err != nil {
@@ -401,7 +394,7 @@ func readPinned(c *cli.Context) ([]store.PinnedVerifier, error) {
 		if _, err := note.NewVerifier(v); err != nil {
 			return nil, lot.Errorf(lot.EINVALID, "--verifier-file %s is not a verifier key (want name+hash+key, as `celltrack audit key init` wrote it): %v", f, err)
 		}
-		out = append(out, store.PinnedVerifier{Source: f, Key: v})
+		out = append(out, audit.PinnedVerifier{Source: f, Key: v})
 	}
 	return out, nil
 }
@@ -421,39 +414,15 @@ func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 		if err != nil {
 			return lot.Errorf(lot.EINVALID, "--tree-head: %v", err)
 		}
-		kept = append(kept, store.KeptCheckpoint{Name: fmt.Sprintf("(printed %d entries)", h.Size), Printed: &h})
+		kept = append(kept, audit.KeptCheckpoint{Name: report.PrintedHeadName(h), Printed: &h})
 	}
-	cv, err := rt.db.VerifyCheckpointsPinned(kept, pinned)
+	cv, err := rt.checkpoints().VerifyCheckpointsPinned(kept, pinned)
 	if err != nil {
 		return err
 	}
-	notes := []string{treeNote(cv.Tree)}
+	rcv := checkpointReport(cv, skipped)
 	for _, p := range pinned {
-		notes = append(notes, "checkpoints checked against the verifier key in "+p.Source+" alone")
-	}
-	var views []map[string]any
-	for _, r := range cv.Checkpoints {
-		v := map[string]any{"file": r.Name, "ok": r.Problem == "", "problem": r.Problem}
-		if r.Head.Size > 0 {
-			v["tree_size"], v["root"], v["time"], v["signer"] = r.Head.Size, audit.RootString(r.Head.Root), r.Head.Time, r.Signer
-		}
-		views = append(views, v)
-		if r.Problem == "" {
-			if r.Head.Time.IsZero() {
-				notes = append(notes, fmt.Sprintf("tree head %s: OK — unsigned; today's trail extends it", r.Name))
-				continue
-			}
-			notes = append(notes, fmt.Sprintf("checkpoint %s: OK — tree size %d of %s, signed by %s; today's trail extends it", r.Name, r.Head.Size, lot.FormatTime(r.Head.Time), r.Signer))
-		} else {
-			what := "checkpoint"
-			if r.Head.Time.IsZero() && r.Head.Size > 0 {
-				what = "tree head"
-			}
-			notes = append(notes, fmt.Sprintf("%s %s: FAILED", what, r.Name))
-		}
-	}
-	for _, sk := range skipped {
-		notes = append(notes, "skipped "+sk)
+		rcv.Pinned = append(rcv.Pinned, p.Source)
 	}
 	var bad []string
 	for _, r := range cv.Checkpoints {
@@ -472,11 +441,21 @@ func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 		}
 		failed += "; the database was changed outside celltrack, cut back or replaced by an older file — report it to QA"
 	}
+	// The server's audit verify page writes the same text and JSON
+	// (report.CheckpointVerification).
 	return rt.printVerdict(verdict{name: "audit verify", problems: cv.Problems,
-		counts: fmt.Sprintf("%d entries, %d records, %d checkpoints", cv.Entries, cv.Records, len(cv.Checkpoints)), head: cv.HeadHex(),
-		view: map[string]any{"ok": cv.OK(), "entries": cv.Entries, "records": cv.Records, "head": cv.HeadHex(), "tree": headView(cv.Tree),
-			"checkpoints": views, "skipped": skipped, "first_mismatch": cv.FirstMismatch, "problems": cv.Problems},
-		failed: failed, notes: notes})
+		counts: rcv.Counts(), head: rcv.HeadHex(), view: rcv.View(), failed: failed, notes: rcv.Notes()})
+}
+
+// checkpointReport is cv as package report renders it.
+func checkpointReport(cv store.CheckpointVerification, skipped []string) report.CheckpointVerification {
+	r := report.CheckpointVerification{
+		Verification: report.Verification{Entries: cv.Entries, Records: cv.Records, Head: cv.Head, Tree: cv.Tree, Problems: cv.Problems},
+		Skipped:      skipped, FirstMismatch: cv.FirstMismatch}
+	for _, c := range cv.Checkpoints {
+		r.Checkpoints = append(r.Checkpoints, report.CheckpointCheck{Name: c.Name, Head: c.Head, Signer: c.Signer, Problem: c.Problem})
+	}
+	return r
 }
 
 func (rt *runtime) restoreCommand() *cli.Command {
@@ -608,7 +587,7 @@ func demoCheckpoint(d *demo) error {
 		return err
 	}
 	d.say("\ncheckpoint: signing key in %s (0600; only its verifier is in the database, registered by alice); %s signs the trail at %d entries", keyFile, out, head.Size)
-	cv, err := d.db.VerifyCheckpoints([]store.KeptCheckpoint{{Name: out, Note: msg}})
+	cv, err := d.db.VerifyCheckpoints([]audit.KeptCheckpoint{{Name: out, Note: msg}})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
 	"github.com/urfave/cli/v2"
@@ -61,7 +62,7 @@ func (rt *runtime) checkCommand() *cli.Command {
 // and records v as the checkpoint (or removes it when v failed). It returns
 // what it did, in words; a checkpoint that cannot be written (read-only
 // media, a busy database) is reported, not an error: the check itself ran.
-func (rt *runtime) recordCheckpoint(c *cli.Context, v store.Verification) string {
+func (rt *runtime) recordCheckpoint(c *cli.Context, v audit.Verification) string {
 	rt.db.Close()
 	db, err := store.Open(dbPath(c), store.Options{Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
 	if err == nil {

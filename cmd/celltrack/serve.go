@@ -228,11 +228,13 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 		Zone:        db.FacilityZone,
 		Facility:    db.Facility,
 		UserService: db,
-		Verify: func() (web.Verification, error) {
-			v, err := db.Verify()
-			return web.Verification{Entries: v.Entries, Records: v.Records, Head: v.Head, Tree: v.Tree, Problems: v.Problems}, err
+		Verify:      db.Verify,
+		Checkpoints: db,
+		Reports:     webReports{trace.New(db.ReadTrace)},
+		VerifyTreeHead: func(h audit.Head) (report.CheckpointVerification, error) {
+			cv, err := db.VerifyCheckpointsPinned([]audit.KeptCheckpoint{{Name: report.PrintedHeadName(h), Printed: &h}}, nil)
+			return checkpointReport(cv, nil), err
 		},
-		Reports:  webReports{trace.New(db.ReadTrace)},
 		AuditLog: db,
 		Custody:  store.NewCustodyService(db),
 		Labels:   store.NewLabelService(db),

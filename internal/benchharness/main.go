@@ -39,7 +39,15 @@ func main() {
 	rate := flag.Float64("rate", 2000, "-load: bedside checks a second the clients offer together in the open-loop phase (writes: half)")
 	before := flag.String("before", "", "instead of building: time `patient weigh` and `dose check` of the build at this git `REV` against this tree's, on the database of -db (before.go)")
 	db := flag.String("db", "", "-before: a kept database (…/db-N.db)")
+	startup := flag.String("startup", "", "instead of building: time process start, a read and a write of the build at this git `REV` against this tree's, each on a demo database of its own (startup.go); -runs pairs")
 	flag.Parse()
+	if *startup != "" {
+		if err := startupMain(*startup, *runs); err != nil {
+			fmt.Fprintln(os.Stderr, "benchharness:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *loadDB != "" {
 		if err := loadMain(*loadDB, *clients, *checks, *writes, *cliRuns, *cliPar, *rate); err != nil {
 			fmt.Fprintln(os.Stderr, "benchharness:", err)

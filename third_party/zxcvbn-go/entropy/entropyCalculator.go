@@ -18,9 +18,15 @@ const (
 )
 
 var (
-	startUpperRx = regexp.MustCompile(`^[A-Z][^A-Z]+$`)
-	endUpperRx   = regexp.MustCompile(`^[^A-Z]+[A-Z]$'`)
-	allUpperRx   = regexp.MustCompile(`^[A-Z]+$`)
+	// celltrack patch: the expressions are compiled on first use, not in
+	// init (about 0.05 ms at every process start upstream).
+	upperRxs = sync.OnceValue(func() []*regexp.Regexp {
+		return []*regexp.Regexp{
+			regexp.MustCompile(`^[A-Z][^A-Z]+$`),  // startUpperRx
+			regexp.MustCompile(`^[^A-Z]+[A-Z]$'`), // endUpperRx (upstream's, quote included)
+			regexp.MustCompile(`^[A-Z]+$`),        // allUpperRx
+		}
+	})
 	// celltrack patch: computed on first use (keypad), not at init.
 	keyPadStartingPositions int
 	keyPadAvgDegree         float64
@@ -62,7 +68,7 @@ func extraUpperCaseEntropy(match match.Match) float64 {
 	// so it only doubles the search space (uncapitalized + capitalized): 1 extra bit of entropy.
 	// allcaps and end-capitalized are common enough too, underestimate as 1 extra bit to be safe.
 
-	for _, matcher := range []*regexp.Regexp{startUpperRx, endUpperRx, allUpperRx} {
+	for _, matcher := range upperRxs() {
 		if matcher.MatchString(word) {
 			return float64(1)
 		}

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ccojocar/zxcvbn-go/entropy"
 	"github.com/ccojocar/zxcvbn-go/match"
@@ -15,9 +16,11 @@ const (
 )
 
 var (
-	dateRxYearSuffix    = regexp.MustCompile(`((\d{1,2})(\s|-|\/|\\|_|\.)(\d{1,2})(\s|-|\/|\\|_|\.)(19\d{2}|200\d|201\d|\d{2}))`)
-	dateRxYearPrefix    = regexp.MustCompile(`((19\d{2}|200\d|201\d|\d{2})(\s|-|/|\\|_|\.)(\d{1,2})(\s|-|/|\\|_|\.)(\d{1,2}))`)
-	dateWithOutSepMatch = regexp.MustCompile(`\d{4,8}`)
+	// celltrack patch: the expressions are compiled on first use, not in
+	// init (about 0.08 ms at every process start upstream).
+	dateRxYearSuffix    = lazyRegexp(`((\d{1,2})(\s|-|\/|\\|_|\.)(\d{1,2})(\s|-|\/|\\|_|\.)(19\d{2}|200\d|201\d|\d{2}))`)
+	dateRxYearPrefix    = lazyRegexp(`((19\d{2}|200\d|201\d|\d{2})(\s|-|/|\\|_|\.)(\d{1,2})(\s|-|/|\\|_|\.)(\d{1,2}))`)
+	dateWithOutSepMatch = lazyRegexp(`\d{4,8}`)
 )
 
 // FilterDateSepMatcher can be pass to zxcvbn-go.PasswordStrength to skip that matcher
@@ -69,8 +72,8 @@ func dateSepMatcher(password string) []match.Match {
 func dateSepMatchHelper(password string) []match.DateMatch {
 	var matches []match.DateMatch
 
-	for _, v := range dateRxYearSuffix.FindAllString(password, len(password)) {
-		splitV := dateRxYearSuffix.FindAllStringSubmatch(v, len(v))
+	for _, v := range dateRxYearSuffix().FindAllString(password, len(password)) {
+		splitV := dateRxYearSuffix().FindAllStringSubmatch(v, len(v))
 		i := strings.Index(password, v)
 		j := i + len(v)
 		day, _ := strconv.ParseInt(splitV[0][4], 10, 16)
@@ -80,8 +83,8 @@ func dateSepMatchHelper(password string) []match.DateMatch {
 		matches = append(matches, match)
 	}
 
-	for _, v := range dateRxYearPrefix.FindAllString(password, len(password)) {
-		splitV := dateRxYearPrefix.FindAllStringSubmatch(v, len(v))
+	for _, v := range dateRxYearPrefix().FindAllString(password, len(password)) {
+		splitV := dateRxYearPrefix().FindAllStringSubmatch(v, len(v))
 		i := strings.Index(password, v)
 		j := i + len(v)
 		day, _ := strconv.ParseInt(splitV[0][4], 10, 16)
@@ -138,7 +141,7 @@ func dateWithoutSepMatch(password string) []match.Match {
 
 // TODO Has issues with 6 digit dates
 func dateWithoutSepMatchHelper(password string) (matches []match.DateMatch) {
-	for _, v := range dateWithOutSepMatch.FindAllString(password, len(password)) {
+	for _, v := range dateWithOutSepMatch().FindAllString(password, len(password)) {
 		i := strings.Index(password, v)
 		j := i + len(v)
 		length := len(v)
@@ -204,4 +207,9 @@ func buildDateMatchCandidate(dayMonth, year string, i, j int) dateMatchCandidate
 
 func buildDateMatchCandidateTwo(day, month string, year string, i, j int) dateMatchCandidateTwo {
 	return dateMatchCandidateTwo{Day: day, Month: month, Year: year, I: i, J: j}
+}
+
+// lazyRegexp compiles expr at its first use (celltrack patch).
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

@@ -1,0 +1,137 @@
+package main
+
+// Start-up cost (issue 10's open figure, BENCHMARKS.md): whole `celltrack`
+// processes of this tree and of the build of an earlier revision, each on a
+// demonstration database it built itself (`celltrack demo`), so that two
+// revisions whose schemas differ can be compared. The commands are short —
+// process start with no database, a read and a write — so what differs is
+// mostly what runs before the command's own work: package initialisation,
+// building the command tree, opening the file. Runs are interleaved pairs
+// whose order alternates, as in before.go.
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/celltrack/celltrack/internal/shipbuild"
+)
+
+func startupMain(rev string, runs int) error {
+	work, err := os.MkdirTemp("", "celltrack-startup-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	src, tarFile := filepath.Join(work, "src"), filepath.Join(work, "src.tar")
+	if err := os.Mkdir(src, 0o700); err != nil {
+		return err
+	}
+	for _, c := range [][]string{{"git", "archive", "--format=tar", "-o", tarFile, rev}, {"tar", "-xf", tarFile, "-C", src}} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %v\n%s", strings.Join(c, " "), err, out)
+		}
+	}
+	oldBin, newBin := filepath.Join(work, "celltrack-"+rev), filepath.Join(work, "celltrack")
+	oldBuild := shipbuild.Command(oldBin, "./cmd/celltrack")
+	oldBuild.Dir = src
+	if out, err := oldBuild.CombinedOutput(); err != nil {
+		return fmt.Errorf("build %s: %v\n%s", rev, err, out)
+	}
+	if out, err := shipbuild.Command(newBin, "./cmd/celltrack").CombinedOutput(); err != nil {
+		return fmt.Errorf("build this tree: %v\n%s", err, out)
+	}
+	sizes := [2]int64{}
+	for i, b := range []string{oldBin, newBin} {
+		if fi, err := os.Stat(b); err == nil {
+			sizes[i] = fi.Size()
+		}
+	}
+
+	// Each build makes its own demo database; a build with login sessions
+	// logs aud and nina in (the demo prints its password), one without
+	// acts with --user, as before.go does.
+	type side struct {
+		b        *bench
+		db       string
+		sessions bool
+	}
+	mk := func(name, bin string) (side, error) {
+		dir := filepath.Join(work, name)
+		out, err := exec.Command(bin, "demo", "--dir", dir).CombinedOutput()
+		if err != nil {
+			return side{}, fmt.Errorf("%s demo: %v\n%s", bin, err, out)
+		}
+		s := side{b: &bench{dir: dir, celltrack: bin}, db: filepath.Join(dir, "demo.db")}
+		if m := regexp.MustCompile(`every demo password is "([^"]+)"`).FindSubmatch(out); m != nil && strings.Contains(string(out), "celltrack login") {
+			s.sessions = true
+			for _, u := range []string{"aud", "nina"} {
+				if _, err := s.b.ct(s.db, string(m[1])+"\n", "login", "--password-stdin", u); err != nil {
+					return side{}, err
+				}
+			}
+		}
+		return s, nil
+	}
+	old, err := mk("old", oldBin)
+	if err != nil {
+		return err
+	}
+	now, err := mk("new", newBin)
+	if err != nil {
+		return err
+	}
+
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("# celltrack start-up, %s against this tree, %s\n\n%s, nproc %d; binaries %.1f MB and %.1f MB; %d interleaved pairs; load average at start %s\n\n",
+		rev, time.Now().UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), float64(sizes[0])/1e6, float64(sizes[1])/1e6, runs,
+		strings.Join(strings.Fields(string(load))[:3], " "))
+
+	type timing struct{ wall, cpu []time.Duration }
+	rows := []struct {
+		name     string
+		args     func(r int) []string
+		old, new timing
+	}{
+		{name: "process start: `isbt check` (no database, no session)", args: func(int) []string { return []string{"isbt", "check", "G123426000001"} }},
+		{name: "a read: `lot list`", args: func(int) []string { return []string{"--user", "aud", "lot", "list"} }},
+		{name: "a write: `patient weigh`", args: func(r int) []string {
+			at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r) * time.Minute)
+			return []string{"--user", "nina", "patient", "weigh", "--kg", "62.5", "--at", at.Format(time.RFC3339), "MRN-1001"}
+		}},
+	}
+	for r := 0; r < runs; r++ {
+		for i := range rows {
+			row := &rows[i]
+			pair := []struct {
+				s side
+				t *timing
+			}{{old, &row.old}, {now, &row.new}}
+			if r%2 == 1 {
+				pair[0], pair[1] = pair[1], pair[0]
+			}
+			for k, p := range pair {
+				args := row.args(2*r + k)
+				d, err := p.s.b.ct(p.s.db, "", args...)
+				if err != nil {
+					return err
+				}
+				p.t.wall, p.t.cpu = append(p.t.wall, d), append(p.t.cpu, p.s.b.cpu)
+			}
+		}
+	}
+	load, _ = os.ReadFile("/proc/loadavg")
+	fmt.Printf("wall time (CPU time: user + system), medians; load average at end %s\n\n", strings.Join(strings.Fields(string(load))[:3], " "))
+	fmt.Printf("| command | %s | this tree | ratio wall | ratio CPU |\n|---|---|---|---|---|\n", rev)
+	for _, row := range rows {
+		ow, nw, oc, nc := median(row.old.wall), median(row.new.wall), median(row.old.cpu), median(row.new.cpu)
+		fmt.Printf("| %s | %s (%s) | %s (%s) | %.2f× | %.2f× |\n", row.name, ms(ow), ms(oc), ms(nw), ms(nc),
+			float64(nw)/float64(ow), float64(nc)/float64(oc))
+	}
+	return nil
+}

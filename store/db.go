@@ -174,6 +174,9 @@ const DefaultTimeout = 10 * time.Second
 // opts.Create; a lock held past opts.Timeout is EBUSY; a database written by a
 // newer schema is refused.
 func Open(path string, opts Options) (*DB, error) {
+	if IsPostgres(path) {
+		return openPostgres(path, opts)
+	}
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create:

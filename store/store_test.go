@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +20,7 @@ const testPassword = "amber-falcon-river-9"
 func newTestDB(t testing.TB) *DB {
 	t.Helper()
 	FailedPasswordDelay = 0
-	path := filepath.Join(t.TempDir(), "test.db")
+	path := testDBPath(t)
 	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 	db, err := Open(path, Options{Create: true, Now: func() time.Time { return now }})
 	if err != nil {

@@ -42,8 +42,12 @@ func (s *TraceSnapshot) Now() time.Time { return s.db.now() }
 
 // Database is the database file as a report names it: absolute and
 // cleaned, so that "./../s1/lab.db" typed in one directory still names the
-// file read when the report is read elsewhere.
+// file read when the report is read elsewhere; a PostgreSQL database by its
+// URL without the password.
 func (s *TraceSnapshot) Database() string {
+	if IsPostgres(s.db.Path()) {
+		return s.db.Path()
+	}
 	if abs, err := filepath.Abs(s.db.Path()); err == nil {
 		return abs
 	}

@@ -71,7 +71,9 @@ func Create(path string, opts Options, fin string, admin audit.User, password st
 	u, err := db.initHashed(fin, admin, hash, zone)
 	if err != nil {
 		db.Close()
-		os.Remove(path)
+		if !IsPostgres(path) {
+			os.Remove(path)
+		}
 		return nil, audit.User{}, err
 	}
 	return db, u, nil

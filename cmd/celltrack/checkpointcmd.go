@@ -522,9 +522,9 @@ func (rt *runtime) restoreCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return rt.out(map[string]any{"database": dbPath(c), "from": c.String("from"), "tree": headView(rep.Backup),
+			return rt.out(map[string]any{"database": dbName(c), "from": c.String("from"), "tree": headView(rep.Backup),
 				"replaced": rep.Replaced, "rollback": rep.Rollback}, func(w io.Writer) {
-				fmt.Fprintf(w, "restored %s from %s (%s)\nthe replaced file is kept at %s\n", dbPath(c), c.String("from"), treeNote(rep.Backup), rep.Replaced)
+				fmt.Fprintf(w, "restored %s from %s (%s)\nthe replaced file is kept at %s\n", dbName(c), c.String("from"), treeNote(rep.Backup), rep.Replaced)
 				for _, r := range rep.Rollback {
 					fmt.Fprintf(w, "ROLLBACK: %s\n", r)
 				}

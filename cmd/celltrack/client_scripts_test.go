@@ -39,6 +39,7 @@ var notThroughServer = map[string]string{
 	"cli_init_refusals":                            "init creates database files",
 	"cli_init_refused_leaves_no_file":              "init creates a database file",
 	"db_missing":                                   "a missing database file",
+	"db_postgres_password_never_shown":             "opens a PostgreSQL database of its own",
 	"maint_check_and_backup":                       "check and backup work on the database file",
 	"maint_backup_refuses_existing_file":           "backup writes a file beside the database",
 	"maint_restore_refuses_rollback":               "restore replaces the database file",

@@ -262,6 +262,7 @@ var hostileCatalogue = []hostile{
 	{name: "unknown command", code: 2, args: []string{"lot", "relase", "LOT-UC-1"}, want: []string{"relase"}},
 	{name: "unknown top-level flag", code: 2, args: []string{"--verbose", "lot", "list"}, want: []string{"verbose"}},
 	{name: "init over existing database", code: 3, args: []string{"init", "--facility", "G1234", "--admin", "bob", "--password-stdin"}, stdin: newUserPw, want: []string{"already exists"}},
+	{name: "PostgreSQL URL unreachable, password not shown", code: 10, args: []string{"--db", "postgres://nurse:Hunter-22x@127.0.0.1:1/ct?connect_timeout=2", "lot", "list"}, want: []string{"postgres://nurse@127.0.0.1:1/ct?connect_timeout=2", "PGPASSWORD"}},
 	{name: "init bad facility", code: 3, args: []string{"--db", "$DIR/new.db", "init", "--facility", "G12", "--admin", "bob", "--password-stdin"}, stdin: newUserPw, want: []string{"G12"}},
 	// Time zones (issue 12): only IANA names the embedded database holds.
 	{name: "init unknown time zone", code: 3, args: []string{"--db", "$DIR/new.db", "init", "--facility", "G1234", "--tz", "Asia/Nanjing", "--admin", "bob", "--password-stdin"}, stdin: newUserPw, want: []string{"--tz", "Asia/Nanjing"}},

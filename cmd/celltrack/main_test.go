@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/celltrack/celltrack/internal/pgtest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,6 +132,11 @@ func cmdDBSnap(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 func dbSum(ts *testscript.TestScript) string {
+	if db := ts.Getenv("CELLTRACK_DB"); store.IsPostgres(db) {
+		d, err := pgtest.Digest(db) // every row of every table
+		ts.Check(err)
+		return d
+	}
 	sum := sha256.Sum256([]byte(ts.ReadFile(ts.Getenv("CELLTRACK_DB"))))
 	return hex.EncodeToString(sum[:])
 }
@@ -243,7 +249,7 @@ func cmdFixture(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	inProcess.Lock()
 	defer inProcess.Unlock()
-	ts.Check(cachedFixture(ts.Getenv("CELLTRACK_DB"), ts.Getenv("CELLTRACK_TEST_HOMES"), args[0], clock))
+	ts.Check(cachedFixture(ts.Getenv("CELLTRACK_DB"), ts.Getenv("CELLTRACK_TEST_HOMES"), args[0], clock, ts.Getenv("CELLTRACK_TEST_PG_SERVER")))
 }
 
 // fixtureCache holds what a fixture made from a given database (its bytes'
@@ -260,12 +266,21 @@ var fixtureCache = struct {
 
 type fixtureResult struct {
 	db       []byte
+	template string            // on PostgreSQL: the database holding the result
 	sessions map[string][]byte // user → session file
 }
 
-func cachedFixture(dbPath, homes, name string, clock func() time.Time) error {
+// On PostgreSQL (TestScriptsOnPostgres) the result is kept as a template
+// database on the server at pgServer, and a story gets a copy of it.
+func cachedFixture(dbPath, homes, name string, clock func() time.Time, pgServer string) error {
 	before := "none"
-	if data, err := os.ReadFile(dbPath); err == nil {
+	if store.IsPostgres(dbPath) {
+		d, err := pgtest.Digest(dbPath)
+		if err != nil {
+			return err
+		}
+		before = "postgres:" + d
+	} else if data, err := os.ReadFile(dbPath); err == nil {
 		sum := sha256.Sum256(data)
 		before = hex.EncodeToString(sum[:])
 	}
@@ -282,10 +297,16 @@ func cachedFixture(dbPath, homes, name string, clock func() time.Time) error {
 	fixtureCache.Lock()
 	r, ok := fixtureCache.m[key]
 	fixtureCache.Unlock()
-	if ok {
+	if ok && r.template != "" {
+		if err := pgtest.Recreate(pgServer, pgtest.Name(dbPath), r.template); err != nil {
+			return err
+		}
+	} else if ok {
 		if err := os.WriteFile(dbPath, r.db, 0o600); err != nil {
 			return err
 		}
+	}
+	if ok {
 		for user, data := range r.sessions {
 			p := sessionFile(user)
 			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
@@ -302,7 +323,14 @@ func cachedFixture(dbPath, homes, name string, clock func() time.Time) error {
 	}
 	r = fixtureResult{sessions: map[string][]byte{}}
 	var err error
-	if r.db, err = os.ReadFile(dbPath); err != nil {
+	if store.IsPostgres(dbPath) {
+		tmpl, drop, err := pgtest.CreateDatabase(pgServer, pgtest.Name(dbPath))
+		if err != nil {
+			return err
+		}
+		pgtest.Keep(drop)
+		r.template = pgtest.Name(tmpl)
+	} else if r.db, err = os.ReadFile(dbPath); err != nil {
 		return err
 	}
 	users, _ := os.ReadDir(homes)

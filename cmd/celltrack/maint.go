@@ -49,7 +49,7 @@ func (rt *runtime) checkCommand() *cli.Command {
 				notes = append(notes, "checkpoint: "+checkpoint)
 			}
 			return rt.printVerdict(verdict{name: "check", problems: problems,
-				counts: fmt.Sprintf("pages consistent: %t; audit trail: %d entries, %d records", len(problems) == len(v.Problems), v.Entries, v.Records),
+				counts: pageNote(c, len(problems) == len(v.Problems)) + fmt.Sprintf("audit trail: %d entries, %d records", v.Entries, v.Records),
 				head:   v.HeadHex(),
 				view:   map[string]any{"ok": len(problems) == 0, "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "tree": headView(v.Tree), "problems": problems, "checkpoint": checkpoint},
 				failed: fmt.Sprintf("check failed: %d problem(s); restore the last good backup and report it to QA", len(problems)),
@@ -88,15 +88,26 @@ func (rt *runtime) upgradeCommand() *cli.Command {
 		ArgsUsage: " ",
 		Description: "Creates the buckets the older file lacks and rebuilds the custody-event indexes from the\n" +
 			"events, in one transaction; every record is kept. The upgrade is noted in the file's meta.\n" +
-			"Take a backup first; a file already up to date is left as it is.\n\n" +
+			"Take a backup first; a file already up to date is left as it is. On PostgreSQL it first\n" +
+			"applies the engine's numbered migrations (README \"PostgreSQL\"), which no other command does.\n\n" +
 			example("celltrack upgrade"),
+		Before: func(c *cli.Context) error {
+			// PostgreSQL: the engine's own schema first, which Open
+			// requires to be current (never through a server: refused
+			// there as file-level).
+			if flagValue(c, "server", (*cli.Context).String) != "" {
+				return nil
+			}
+			_, err := store.MigrateEngine(dbPath(c))
+			return err
+		},
 		Action: rt.action(writeDB, 0, func(c *cli.Context) error {
 			v, note, err := rt.db.Schema()
 			if err != nil {
 				return err
 			}
-			return rt.out(map[string]any{"database": dbPath(c), "schema": v, "migration": note}, func(w io.Writer) {
-				fmt.Fprintf(w, "%s is at schema version %d", dbPath(c), v)
+			return rt.out(map[string]any{"database": dbName(c), "schema": v, "migration": note}, func(w io.Writer) {
+				fmt.Fprintf(w, "%s is at schema version %d", dbName(c), v)
 				if note != "" {
 					fmt.Fprintf(w, " (upgraded: %s)", note)
 				}
@@ -145,7 +156,7 @@ func (rt *runtime) backupCommand() *cli.Command {
 					for _, p := range rep.Problems {
 						fmt.Fprintf(w, "PROBLEM: %s\n", p)
 					}
-					fmt.Fprintf(w, "backed up %s to %s (%d bytes), MARKED as taken from a database that failed verification\n", dbPath(c), out, rep.Bytes)
+					fmt.Fprintf(w, "backed up %s to %s (%d bytes), MARKED as taken from a database that failed verification\n", dbName(c), out, rep.Bytes)
 				})
 				return lot.Errorf(lot.ECONFLICT, "backup: the database failed verification (%d problem(s)); the copy %s is marked as such and restore refuses it — report it to QA", len(rep.Problems), out)
 			}
@@ -157,7 +168,7 @@ func (rt *runtime) backupCommand() *cli.Command {
 				view["checkpoint_file"], view["checkpoint"] = out+".checkpoint", string(msg)
 			}
 			return rt.out(view, func(w io.Writer) {
-				fmt.Fprintf(w, "backed up %s to %s (%d bytes); verified: %d entries\n%s\n", dbPath(c), out, rep.Bytes, rep.Entries, treeNote(rep.Head))
+				fmt.Fprintf(w, "backed up %s to %s (%d bytes); verified: %d entries\n%s\n", dbName(c), out, rep.Bytes, rep.Entries, treeNote(rep.Head))
 				if msg != nil {
 					fmt.Fprintf(w, "signed checkpoint written to %s:\n%s", out+".checkpoint", msg)
 				}
@@ -190,4 +201,14 @@ func demoMaint(d *demo) error {
 		return fmt.Errorf("the demo backup failed its check")
 	}
 	return nil
+}
+
+// pageNote is check's word on the page check: a file's pages, or, on
+// PostgreSQL, that there are none of celltrack's to check (the server
+// checks its own: data checksums, amcheck).
+func pageNote(c *cli.Context, ok bool) string {
+	if store.IsPostgres(dbPath(c)) {
+		return "pages: none to check on PostgreSQL (the page check is for the file engine); "
+	}
+	return fmt.Sprintf("pages consistent: %t; ", ok)
 }

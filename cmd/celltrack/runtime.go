@@ -160,6 +160,9 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			}
 			return fn(c)
 		}
+		if why, ok := onlyForFiles[c.Command.HelpName]; ok && store.IsPostgres(dbPath(c)) {
+			return lot.Errorf(lot.EUSAGE, "`%s` is for the file engine, not PostgreSQL (%s): %s", c.Command.HelpName, dbName(c), why)
+		}
 		if mode != noDB {
 			writable := mode == writeDB || mode == authDB
 			db, err := store.Open(dbPath(c), store.Options{ReadOnly: !writable, Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
@@ -221,6 +224,17 @@ func dbPath(c *cli.Context) string {
 		return p
 	}
 	return defaultDB
+}
+
+// dbName is how output names the database: its path, or a PostgreSQL URL
+// without the password (which no message, log or report may show).
+func dbName(c *cli.Context) string { return store.DisplayName(dbPath(c)) }
+
+// onlyForFiles are the commands that act on the database file itself, with
+// what to do on PostgreSQL instead (README "PostgreSQL").
+var onlyForFiles = map[string]string{
+	"celltrack backup":  "it copies a database file; back up PostgreSQL with the server's tools (pg_basebackup and WAL archiving, or pg_dump), as README \"PostgreSQL\" describes",
+	"celltrack restore": "it replaces a database file; restore PostgreSQL with the server's tools (point-in-time recovery or pg_restore into a new database), then run `celltrack audit verify --checkpoint`",
 }
 
 // actor is the acting user: the user of the command's checked session.

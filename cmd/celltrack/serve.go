@@ -152,11 +152,16 @@ func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) 
 		ln = tls.NewListener(ln, tlsConf)
 	}
 	url := scheme + "://" + ln.Addr().String()
-	if err := writeServerFile(db.Path(), serverFile{URL: url, PID: os.Getpid(), Started: time.Now().UTC()}); err != nil {
-		ln.Close()
-		return err
+	// A file's server leaves a marker beside it, so a local command that
+	// finds the file locked can say who holds it; PostgreSQL is shared by
+	// any number of servers and processes, and has no file to mark.
+	if !store.IsPostgres(dbPath(c)) {
+		if err := writeServerFile(db.Path(), serverFile{URL: url, PID: os.Getpid(), Started: time.Now().UTC()}); err != nil {
+			ln.Close()
+			return err
+		}
+		defer os.Remove(serverFilePath(db.Path()))
 	}
-	defer os.Remove(serverFilePath(db.Path()))
 
 	srv := app.HTTPServer(ln.Addr().String())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -42,6 +42,12 @@ func (rt *runtime) sessionFile(dbPath string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if store.IsPostgres(dbPath) {
+		// One session per database whatever the working directory; named
+		// without the password, which must not reach the disk.
+		sum := sha256.Sum256([]byte(store.DisplayName(dbPath)))
+		return filepath.Join(dir, "session-"+hex.EncodeToString(sum[:12])+".json"), nil
+	}
 	abs, err := filepath.Abs(dbPath)
 	if err != nil {
 		return "", fmt.Errorf("absolute path of %s: %w", dbPath, err)
@@ -62,7 +68,7 @@ func (rt *runtime) loadSession(dbPath string) (store.Credentials, string, error)
 	}
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return c, path, lot.Errorf(lot.ESESSION, "not logged in to %s; log in with `celltrack login NAME`", dbPath)
+		return c, path, lot.Errorf(lot.ESESSION, "not logged in to %s; log in with `celltrack login NAME`", store.DisplayName(dbPath))
 	}
 	if err == nil && fi.Mode().Perm()&0o077 != 0 {
 		// Whoever can read the file can act as its user until it expires.
@@ -181,9 +187,9 @@ func (rt *runtime) loginCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return rt.out(sessionView(dbPath(c), info, set), func(w io.Writer) {
+			return rt.out(sessionView(dbName(c), info, set), func(w io.Writer) {
 				fmt.Fprintf(w, "logged in as %s (%s, %s) to %s until %s at the latest; idle after %s\n",
-					info.User.Name, info.User.FullName, info.User.Role, dbPath(c), lot.FormatTime(info.Session.Expires), audit.FormatDuration(set.IdleExpiry))
+					info.User.Name, info.User.FullName, info.User.Role, dbName(c), lot.FormatTime(info.Session.Expires), audit.FormatDuration(set.IdleExpiry))
 			})
 		}),
 	}
@@ -228,7 +234,7 @@ func (rt *runtime) logoutCommand() *cli.Command {
 				return err
 			}
 			return rt.out(map[string]any{"logged_out": u.Name, "ended": true}, func(w io.Writer) {
-				fmt.Fprintf(w, "logged out %s from %s\n", u.Name, dbPath(c))
+				fmt.Fprintf(w, "logged out %s from %s\n", u.Name, dbName(c))
 			})
 		}),
 	}
@@ -246,7 +252,7 @@ func (rt *runtime) whoamiCommand() *cli.Command {
 				return err
 			}
 			var info store.SessionInfo
-			where := dbPath(c)
+			where := dbName(c)
 			if rt.client != nil {
 				if info.User, info.Session, err = web.RemoteSession(rt.client); err != nil {
 					return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"github.com/celltrack/celltrack/internal/pgtest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -255,6 +256,7 @@ type cleanupM struct{ m *testing.M }
 
 func (c cleanupM) Run() int {
 	code := c.m.Run()
+	pgtest.Stop()
 	paths := []string{labOnce.path, binary.path}
 	for _, p := range basePaths {
 		paths = append(paths, p)

@@ -54,8 +54,8 @@ func (rt *runtime) initCommand() *cli.Command {
 				return err
 			}
 			rt.db = db
-			return rt.out(map[string]any{"database": dbPath(c), "facility": fin, "admin": u.Name, "time_zone": zone.String()}, func(w io.Writer) {
-				fmt.Fprintf(w, "created %s for facility %s; admin is %s\n", dbPath(c), fin, u.Name)
+			return rt.out(map[string]any{"database": dbName(c), "facility": fin, "admin": u.Name, "time_zone": zone.String()}, func(w io.Writer) {
+				fmt.Fprintf(w, "created %s for facility %s; admin is %s\n", dbName(c), fin, u.Name)
 				fmt.Fprintf(w, "facility time zone %s: days are counted in it at every site without a zone of its own\n", zone)
 			})
 		}),

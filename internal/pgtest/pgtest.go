@@ -1,0 +1,371 @@
+// Package pgtest gives tests a real, empty PostgreSQL database: never a mock.
+//
+// Where a database server comes from, in order:
+//   - CELLTRACK_TEST_POSTGRES, a URL of a server whose user may CREATE ROLE and
+//     DATABASE (CI sets it, .ci/run): each test gets a fresh database there,
+//     dropped when the test ends;
+//   - else, if PostgreSQL's initdb is on the machine (/usr/lib/postgresql/*/bin
+//     or PATH), one throwaway cluster per test binary, in a temporary
+//     directory, listening only on a Unix socket in that directory, stopped
+//     and removed by Main; as root, initdb and postgres run as the postgres
+//     user (PostgreSQL refuses to run as root);
+//   - else the test is skipped with a message naming the variable — except
+//     under CELLTRACK_CI=1, where a skipped PostgreSQL test would hide a gap,
+//     so it fails.
+//
+// A package using URL calls Main from its TestMain.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnvURL names the variable holding a server URL for tests.
+const EnvURL = "CELLTRACK_TEST_POSTGRES"
+
+var (
+	once    sync.Once
+	server  string // URL of the server's maintenance database
+	skip    string // why there is no server, when there is none
+	cluster *localCluster
+)
+
+// Main runs the tests and stops the throwaway cluster, if one was started.
+// Use it as `func TestMain(m *testing.M) { pgtest.Main(m) }`.
+func Main(m *testing.M) {
+	code := m.Run()
+	Stop()
+	os.Exit(code)
+}
+
+// Stop stops and removes the throwaway cluster, if one was started, and
+// drops the databases Keep kept. Main calls it; a TestMain of its own calls
+// it after m.Run.
+func Stop() {
+	kept.Lock()
+	for _, drop := range kept.drops {
+		drop()
+	}
+	kept.drops = nil
+	kept.Unlock()
+	if cluster != nil {
+		cluster.stop()
+		cluster = nil
+	}
+}
+
+var kept struct {
+	sync.Mutex
+	drops []func() error
+}
+
+// Keep drops a database when Stop runs rather than when a test ends (a
+// template shared by the tests of one binary).
+func Keep(drop func() error) {
+	kept.Lock()
+	kept.drops = append(kept.drops, drop)
+	kept.Unlock()
+}
+
+// Recreate replaces the database name on the server at serverURL by a copy
+// of the database template (no one may be connected to either).
+func Recreate(serverURL, name, template string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return fmt.Errorf("connect to the test server: %w", err)
+	}
+	defer conn.Close(ctx)
+	n := pgx.Identifier{name}.Sanitize()
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+n+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop %s: %w", name, err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+n+" TEMPLATE "+pgx.Identifier{template}.Sanitize()); err != nil {
+		return fmt.Errorf("create %s from %s: %w", name, template, err)
+	}
+	return nil
+}
+
+// URL returns the URL of a new empty database, dropped when t ends. Without
+// a server it skips t (or fails it under CELLTRACK_CI=1).
+func URL(t testing.TB) string {
+	t.Helper()
+	return NewDatabase(t, Server(t))
+}
+
+// Server returns the URL of the test server's maintenance database, starting
+// the throwaway cluster if need be. Without a server it skips t (or fails it
+// under CELLTRACK_CI=1).
+func Server(t testing.TB) string {
+	t.Helper()
+	once.Do(setup)
+	if server == "" {
+		if os.Getenv("CELLTRACK_CI") == "1" {
+			t.Fatalf("no PostgreSQL for this test under CELLTRACK_CI=1: %s", skip)
+		}
+		t.Skipf("PostgreSQL tests skipped: %s", skip)
+	}
+	return server
+}
+
+// NewDatabase creates a database with a random name on the server at
+// serverURL and returns its URL; it is dropped when t ends.
+func NewDatabase(t testing.TB, serverURL string) string {
+	t.Helper()
+	u, drop, err := CreateDatabase(serverURL, "")
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := drop(); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	return u
+}
+
+// CreateDatabase creates a database with a random name on the server at
+// serverURL, a copy of the database template when it is not "", and
+// returns its URL and how to drop it.
+func CreateDatabase(serverURL, template string) (string, func() error, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return "", nil, fmt.Errorf("connect to the test server: %w", err)
+	}
+	defer conn.Close(ctx)
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "celltrack_test_" + hex.EncodeToString(b)
+	sql := "CREATE DATABASE " + name
+	if template != "" {
+		sql += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+	}
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return "", nil, fmt.Errorf("create database: %w", err)
+	}
+	drop := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, serverURL)
+		if err != nil {
+			return fmt.Errorf("connect to drop %s: %w", name, err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop %s: %w", name, err)
+		}
+		return nil
+	}
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		drop()
+		return "", nil, fmt.Errorf("%s is not a URL: %w", EnvURL, err)
+	}
+	u.Path = "/" + name
+	return u.String(), drop, nil
+}
+
+// Name returns the database name in a URL.
+func Name(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(u.Path, "/")
+}
+
+// Digest returns a SHA-256 of every row of every table of the database at
+// dbURL, in a fixed order: equal digests mean nothing was written (a
+// refusal's `dbsnap`/`dbsame` on PostgreSQL).
+func Digest(dbURL string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")
+	if err != nil {
+		return "", err
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, tb := range tables {
+		var d string
+		q := fmt.Sprintf("SELECT coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '') FROM %s t", pgx.Identifier{tb}.Sanitize())
+		if err := conn.QueryRow(ctx, q).Scan(&d); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %s\n", tb, d)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func setup() {
+	if s := os.Getenv(EnvURL); s != "" {
+		server = s
+		return
+	}
+	bin := findBin()
+	if bin == "" {
+		skip = "set " + EnvURL + " to the URL of a PostgreSQL server where the user may CREATE DATABASE, or install PostgreSQL (initdb) on this machine"
+		return
+	}
+	c, err := startCluster(bin)
+	if err != nil {
+		skip = fmt.Sprintf("could not start a throwaway PostgreSQL cluster with %s (%v); set %s instead", bin, err, EnvURL)
+		if os.Getenv("CELLTRACK_CI") == "1" {
+			skip = err.Error()
+		}
+		return
+	}
+	cluster = c
+	server = c.url
+}
+
+// findBin returns the directory holding initdb and postgres, newest version
+// first, or "".
+func findBin() string {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d
+		}
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			p = r
+		}
+		d := filepath.Dir(p)
+		if _, err := os.Stat(filepath.Join(d, "postgres")); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
+func version(binDir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return n
+}
+
+type localCluster struct {
+	bin, dir, data, runAs, url string
+}
+
+// owner is the file in a cluster's directory naming the test process that
+// started it.
+const owner = "owner.pid"
+
+// startCluster makes a cluster in a new temporary directory and starts it on
+// a Unix socket there. Clusters left by test processes that died without
+// stopping theirs (a panic, a timeout) are stopped and removed first.
+func startCluster(bin string) (*localCluster, error) {
+	sweep(bin)
+	dir, err := os.MkdirTemp("", "celltrack-pgtest-")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, owner), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	c := &localCluster{bin: bin, dir: dir, data: filepath.Join(dir, "data")}
+	owner := ""
+	if os.Geteuid() == 0 {
+		// PostgreSQL refuses to run as root: run it as the postgres user.
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("running as root and there is no postgres user to run the server as: %w", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		c.runAs = "postgres"
+		owner = "postgres"
+	} else {
+		u, err := user.Current()
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		owner = u.Username
+	}
+	if out, err := c.cmd("initdb", "-D", c.data, "-U", owner, "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("initdb: %v: %s", err, out)
+	}
+	opts := fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories=%s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", dir)
+	if out, err := c.cmd("pg_ctl", "-D", c.data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "60", "start").CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "log"))
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("pg_ctl start: %v: %s %s", err, out, log)
+	}
+	c.url = (&url.URL{Scheme: "postgres", User: url.User(owner), Path: "/postgres", RawQuery: "host=" + url.QueryEscape(dir)}).String()
+	return c, nil
+}
+
+// sweep stops and removes the clusters whose test process is gone.
+func sweep(bin string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "celltrack-pgtest-*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, owner))
+		if err != nil {
+			continue // not one of ours, or still being made
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || !processGone(pid) {
+			continue // its process lives (or cannot be asked)
+		}
+		c := &localCluster{bin: bin, dir: d, data: filepath.Join(d, "data")}
+		if os.Geteuid() == 0 {
+			c.runAs = "postgres"
+		}
+		c.stop()
+	}
+}
+
+func (c *localCluster) cmd(prog string, args ...string) *exec.Cmd {
+	p := filepath.Join(c.bin, prog)
+	if c.runAs != "" {
+		return exec.Command("runuser", append([]string{"-u", c.runAs, "--", p}, args...)...)
+	}
+	return exec.Command(p, args...)
+}
+
+// stop stops the cluster immediately and removes its directory.
+func (c *localCluster) stop() {
+	if out, err := c.cmd("pg_ctl", "-D", c.data, "-m", "immediate", "-w", "stop").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "pgtest: stopping the throwaway cluster in %s: %v: %s\n", c.dir, err, strings.TrimSpace(string(out)))
+	}
+	os.RemoveAll(c.dir)
+}

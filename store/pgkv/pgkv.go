@@ -1,0 +1,428 @@
+// Package pgkv is the PostgreSQL engine beneath celltrack's store: kv.Engine
+// over github.com/jackc/pgx/v5.
+//
+// Tables. Each record bucket has a table of its own (users, donors, lots,
+// containers, events, …; migrations/0001_init.sql): the key in `k bytea`, the
+// record in `record json` exactly as store wrote it (the audit hashes cover
+// those bytes, which json keeps and jsonb would not), and the columns people
+// query (id, codes, status, times) generated from them. The audit trail is
+// in audit_entries, audit_entity and audit_tree, append-only by trigger.
+// Every other bucket (meta, sessions, the idx_* indexes, and any bucket with
+// no table of its own) lives in one table kv(bucket, k, v). kv_buckets lists
+// the buckets that exist; Tx.Bucket answers from a cached copy, re-read only
+// when kv_generation says another transaction changed it.
+//
+// The model is bbolt's (package kv):
+//   - one writer at a time: Update takes a transaction-scoped advisory lock
+//     first, in READ COMMITTED, so everything it reads after the lock is
+//     granted is the latest committed state and no other celltrack writer
+//     changes it until commit (a REPEATABLE READ snapshot would be taken
+//     before the lock was granted, and miss the writer before);
+//   - View runs in REPEATABLE READ READ ONLY: one snapshot;
+//   - keys are bytea, which compares as memcmp, so ORDER BY k is the
+//     bytewise order;
+//   - serialization failures, deadlocks, a lock not granted within the
+//     lock timeout and a connection lost before commit are retried a
+//     bounded number of times (fn runs again), then reported as a
+//     *kv.Error with Busy set.
+//
+// The schema is versioned by numbered migrations embedded in the binary and
+// applied only by Create (celltrack init) and Migrate (celltrack upgrade);
+// Open refuses a database whose schema is behind or ahead of this binary.
+//
+// A URL's password appears in no message: Describe and every error show the
+// URL without it. PGPASSWORD and ~/.pgpass work as for every libpq client.
+package pgkv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/celltrack/celltrack/store/kv"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// IsURL says whether s names a PostgreSQL database rather than a file.
+func IsURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// Options says how to open a database.
+type Options struct {
+	// LockTimeout is how long a write waits for another writer (and any
+	// other lock) before the attempt counts as busy; 0 means 10 s.
+	LockTimeout time.Duration
+	// Retries is how many times a busy transaction is tried again before
+	// Busy is reported; 0 means 5, negative means none.
+	Retries int
+	// ReadOnly opens for View only; Update is refused.
+	ReadOnly bool
+}
+
+// Engine is an open PostgreSQL database. It implements kv.Engine.
+type Engine struct {
+	pool     *pgxpool.Pool
+	desc     string
+	secrets  []string
+	lockKey  int64
+	lockWait time.Duration
+	retries  int
+	readOnly bool
+
+	mu      sync.RWMutex
+	gen     int64           // the kv_generation the cache reflects; 0: none
+	buckets map[string]bool // names in kv_buckets at gen
+}
+
+var _ kv.Engine = (*Engine)(nil)
+
+// writerLock is the advisory lock key every celltrack writer of a database
+// takes (advisory locks are per database, so one key serves all).
+var writerLock = func() int64 {
+	h := fnv.New64a()
+	h.Write([]byte("celltrack writer"))
+	return int64(h.Sum64())
+}()
+
+// Open connects to the database at rawURL and checks that its schema is
+// exactly this binary's. It never creates or migrates anything.
+func Open(rawURL string, opts Options) (*Engine, error) {
+	e, err := connect(rawURL, opts)
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	have, err := e.schemaVersion(ctx)
+	if err != nil {
+		e.pool.Close()
+		return nil, err
+	}
+	want := LatestVersion()
+	switch {
+	case have == 0:
+		e.pool.Close()
+		return nil, &SchemaError{Desc: e.desc, Have: 0, Want: want}
+	case have != want:
+		e.pool.Close()
+		return nil, &SchemaError{Desc: e.desc, Have: have, Want: want}
+	}
+	return e, nil
+}
+
+// SchemaError is an Open of a database whose schema is not this binary's.
+type SchemaError struct {
+	Desc       string
+	Have, Want int
+}
+
+func (e *SchemaError) Error() string {
+	switch {
+	case e.Have == 0:
+		return fmt.Sprintf("%s has no celltrack schema; create one with `celltrack init`", e.Desc)
+	case e.Have < e.Want:
+		return fmt.Sprintf("%s has PostgreSQL schema %d, this celltrack needs %d; run `celltrack upgrade` first", e.Desc, e.Have, e.Want)
+	default:
+		return fmt.Sprintf("%s has PostgreSQL schema %d, newer than this celltrack's %d; use a newer celltrack", e.Desc, e.Have, e.Want)
+	}
+}
+
+// connect opens the pool without looking at the schema.
+func connect(rawURL string, opts Options) (*Engine, error) {
+	desc, secrets := redactURL(rawURL)
+	cfg, err := pgxpool.ParseConfig(rawURL)
+	if err != nil {
+		return nil, &redacted{fmt.Errorf("open %s: %w", desc, err), secrets}
+	}
+	if cfg.ConnConfig.Password != "" {
+		secrets = appendSecret(secrets, cfg.ConnConfig.Password)
+	}
+	e := &Engine{desc: desc, secrets: secrets, lockKey: writerLock, lockWait: opts.LockTimeout,
+		retries: opts.Retries, readOnly: opts.ReadOnly}
+	if e.lockWait <= 0 {
+		e.lockWait = 10 * time.Second
+	}
+	switch {
+	case e.retries == 0:
+		e.retries = 5
+	case e.retries < 0:
+		e.retries = 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, e.wrap("open", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, e.wrap("open", err)
+	}
+	e.pool = pool
+	return e, nil
+}
+
+// Describe names the database: its URL without the password.
+func (e *Engine) Describe() string { return e.desc }
+
+// Close closes every connection.
+func (e *Engine) Close() error {
+	e.pool.Close()
+	return nil
+}
+
+// Pool is the connection pool, for tests and tools that read the tables.
+func (e *Engine) Pool() *pgxpool.Pool { return e.pool }
+
+// View runs fn in a REPEATABLE READ READ ONLY transaction.
+func (e *Engine) View(fn func(kv.Tx) error) error {
+	return e.run("view", false, fn)
+}
+
+// Update runs fn in a write transaction, serialised with every other
+// celltrack writer of the database by an advisory lock.
+func (e *Engine) Update(fn func(kv.Tx) error) error {
+	if e.readOnly {
+		return &kv.Error{Op: "update " + e.desc, Err: errors.New("the database was opened read-only")}
+	}
+	return e.run("update", true, fn)
+}
+
+// Batch is Update: PostgreSQL has no group commit to share.
+func (e *Engine) Batch(fn func(kv.Tx) error) error { return e.Update(fn) }
+
+// run runs fn in a transaction, again while the attempt fails for a reason
+// that may pass (busy), at most e.retries more times. A read's *kv.Error
+// panic that is not retried, or still fails on the last try, is raised
+// again once the transaction is rolled back, as package kv says: store
+// recovers it where the transaction began.
+func (e *Engine) run(op string, write bool, fn func(kv.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		panicked, err := e.attempt(write, fn)
+		switch {
+		case err == nil:
+			return nil
+		case lockTimeout(err):
+			// The lock wait was the whole timeout already: no more tries.
+			err = &kv.Error{Busy: true, Op: op + " " + e.desc,
+				Err: &redacted{fmt.Errorf("another writer held the database for more than %s: %w", e.lockWait, err), e.secrets}}
+		case retryable(err) && attempt < e.retries:
+			// Back off with jitter so writers that collided do not collide again.
+			time.Sleep(time.Duration(1+rand.IntN(10<<attempt)) * time.Millisecond)
+			continue
+		case retryable(err):
+			err = &kv.Error{Busy: true, Op: op + " " + e.desc,
+				Err: &redacted{fmt.Errorf("gave up after %d attempts: %w", attempt+1, err), e.secrets}}
+		}
+		if panicked {
+			panic(err)
+		}
+		return err
+	}
+}
+
+// attempt runs fn once. A *kv.Error panic from a read inside fn becomes the
+// returned error, with panicked set (the transaction is rolled back); any
+// other panic is passed on after the rollback.
+func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err error) {
+	ctx := context.Background()
+	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	if write {
+		opts = pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite}
+	}
+	ptx, err := e.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return false, &beginError{e.wrap("begin", err)}
+	}
+	t := &tx{e: e, ctx: ctx, ptx: ptx, write: write, buckets: map[string]*bucket{}, writes: map[string]int{}}
+	done := false
+	defer func() {
+		if done {
+			return
+		}
+		ptx.Rollback(context.Background())
+		if r := recover(); r != nil {
+			if ke, ok := r.(*kv.Error); ok {
+				panicked, err = true, ke
+				return
+			}
+			panic(r)
+		}
+	}()
+	if write {
+		// The lock first; only then the registry generation, read by a
+		// statement whose snapshot is taken after the lock is granted.
+		if _, err := ptx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)",
+			fmt.Sprintf("%dms", e.lockWait.Milliseconds()), e.lockKey); err != nil {
+			return false, e.wrap("lock the database for writing", err)
+		}
+	}
+	if err := t.loadRegistry(); err != nil {
+		return false, err
+	}
+	if err := fn(t); err != nil {
+		return false, err
+	}
+	done = true
+	if !write {
+		if err := ptx.Commit(ctx); err != nil {
+			return false, e.wrap("end read", err)
+		}
+		return false, nil
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		return false, &commitError{e.wrap("commit", err)}
+	}
+	if t.regChanged {
+		e.mu.Lock()
+		if t.gen > e.gen {
+			e.gen, e.buckets = t.gen, t.reg
+		}
+		e.mu.Unlock()
+	}
+	return false, nil
+}
+
+// beginError is a failure to start a transaction: nothing ran, so trying
+// again is safe whatever the cause.
+type beginError struct{ err error }
+
+func (b *beginError) Error() string { return b.err.Error() }
+func (b *beginError) Unwrap() error { return b.err }
+
+// commitError is a failure of COMMIT itself. When the connection was lost
+// the outcome is unknown, so it is never retried.
+type commitError struct{ err error }
+
+func (c *commitError) Error() string { return c.err.Error() }
+func (c *commitError) Unwrap() error { return c.err }
+
+// retryable says whether err is worth another attempt of the whole
+// transaction: a serialization failure, a deadlock, a lock not granted in
+// time, or a lost connection anywhere before COMMIT.
+func retryable(err error) bool {
+	var ce *commitError
+	if errors.As(err, &ce) {
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && busyCode(pe.Code)
+	}
+	var be *beginError
+	if errors.As(err, &be) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return busyCode(pe.Code)
+	}
+	return connLost(err)
+}
+
+func lockTimeout(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "55P03"
+}
+
+func busyCode(code string) bool {
+	switch code {
+	case "40001", // serialization_failure
+		"40P01", // deadlock_detected
+		"57P01", // admin_shutdown: the server is restarting
+		"57P02", // crash_shutdown
+		"57P03": // cannot_connect_now: starting up
+		return true
+	}
+	return false
+}
+
+func connLost(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	return errors.As(err, &ne) || errors.As(err, &oe) || pgconn.SafeToRetry(err) ||
+		strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "unexpected EOF")
+}
+
+// wrap makes err an error of this engine, with the password removed from
+// its text.
+func (e *Engine) wrap(op string, err error) error {
+	var ke *kv.Error
+	if errors.As(err, &ke) {
+		return err
+	}
+	return &kv.Error{Op: op + " " + e.desc, Err: &redacted{err, e.secrets}}
+}
+
+// redacted is an error whose text has the secrets replaced.
+type redacted struct {
+	err     error
+	secrets []string
+}
+
+func (r *redacted) Error() string {
+	s := r.err.Error()
+	for _, p := range r.secrets {
+		s = strings.ReplaceAll(s, p, "xxxxx")
+	}
+	return s
+}
+func (r *redacted) Unwrap() error { return r.err }
+
+// redactURL returns the URL without its password (in the user info or a
+// password= parameter) and the spellings of the password to keep out of
+// any message.
+func redactURL(raw string) (string, []string) {
+	var secrets []string
+	// Whatever parses, the text between the user's ":" and "@" is secret.
+	if _, rest, ok := strings.Cut(raw, "://"); ok {
+		auth, _, _ := strings.Cut(rest, "/")
+		if i := strings.LastIndex(auth, "@"); i >= 0 {
+			if _, p, ok := strings.Cut(auth[:i], ":"); ok && p != "" {
+				secrets = appendSecret(secrets, p)
+				if q, err := url.PathUnescape(p); err == nil {
+					secrets = appendSecret(secrets, q)
+				}
+			}
+		}
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// Do not echo a URL we cannot take apart: it may hold a password.
+		scheme, _, _ := strings.Cut(raw, "://")
+		return scheme + "://(a URL celltrack cannot parse)", secrets
+	}
+	if p, ok := u.User.Password(); ok {
+		secrets = appendSecret(secrets, p)
+		u.User = url.User(u.User.Username())
+	}
+	q := u.Query()
+	if p := q.Get("password"); p != "" {
+		secrets = appendSecret(secrets, p)
+		q.Del("password")
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), secrets
+}
+
+func appendSecret(s []string, p string) []string {
+	for _, v := range []string{p, url.QueryEscape(p), url.PathEscape(p)} {
+		if v != "" {
+			s = append(s, v)
+		}
+	}
+	return s
+}
+
+// Redact returns the URL without its password, as Describe does, for
+// messages about a database not (yet) open.
+func Redact(rawURL string) string {
+	d, _ := redactURL(rawURL)
+	return d
+}

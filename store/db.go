@@ -326,9 +326,7 @@ func (db *DB) Check() (errs []error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&damage) // recover must be called by the deferred function itself
 	db.engine.View(func(tx kv.Tx) error {
-		for _, err := range checkPages(tx) {
-			errs = append(errs, err)
-		}
+		errs = append(errs, checkPages(tx)...)
 		return nil
 	})
 	return errs

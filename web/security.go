@@ -38,11 +38,11 @@ func (s *Server) secure(next http.Handler) http.Handler {
 			return
 		}
 		limit := int64(MaxBodyBytes)
-		if r.Method == http.MethodPost && r.URL.Path == svcPrefix+"/lots/import" {
+		if r.Method == http.MethodPost && (r.URL.Path == svcPrefix+"/lots/import" || r.URL.Path == importPath) {
 			limit = MaxImportBytes
 		}
 		if r.ContentLength > limit {
-			s.refuse(w, r, http.StatusRequestEntityTooLarge, tooLarge())
+			s.refuse(w, r, http.StatusRequestEntityTooLarge, tooLargeFor(limit))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
@@ -50,8 +50,10 @@ func (s *Server) secure(next http.Handler) http.Handler {
 	})
 }
 
-func tooLarge() error {
-	return lot.Errorf(lot.EINVALID, "the request body is larger than %d bytes; nothing was done", MaxBodyBytes)
+func tooLarge() error { return tooLargeFor(MaxBodyBytes) }
+
+func tooLargeFor(limit int64) error {
+	return lot.Errorf(lot.EINVALID, "the request body is larger than %d bytes; nothing was done", limit)
 }
 
 // requireOrigin refuses a state-changing request that carries neither

@@ -193,6 +193,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /password", s.page(s.passwordPost))
 	s.mux.HandleFunc("POST /password/expired", s.expiredPost)
 	s.mux.HandleFunc("POST /accounts/{name}/reset", s.page(s.resetPost))
+	s.labRoutes()
 
 	for _, rt := range s.apiRoutes() {
 		s.mux.HandleFunc(rt.pattern, rt.handler)

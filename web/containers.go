@@ -229,6 +229,11 @@ func (s *Server) showContainer(w http.ResponseWriter, r *http.Request, u audit.U
 	d, err := s.containerPageData(u, r.PathValue("ref"))
 	if err != nil {
 		s.logError(r, err)
+		// A refusal (a role that may not) is what the POST is answered
+		// with, even when the container it named cannot be shown either.
+		if refusal != nil {
+			err = refusal
+		}
 		p.Error = lot.ErrorMessage(err)
 		p.Data = scanData{Code: r.PathValue("ref")}
 		s.render(w, statusOf(err), "containers", p)

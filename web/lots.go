@@ -285,6 +285,11 @@ func (s *Server) showLotRef(w http.ResponseWriter, r *http.Request, u audit.User
 	d, err := s.lotPageData(u, ref, trim(spec))
 	if err != nil {
 		s.logError(r, err)
+		// A refusal (a role that may not) is what the POST is answered
+		// with, even when the lot it named cannot be shown either.
+		if refusal != nil {
+			err = refusal
+		}
 		p.Error = lot.ErrorMessage(err)
 		s.render(w, statusOf(err), "lot_missing", p)
 		return

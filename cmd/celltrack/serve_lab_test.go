@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/celltrack/celltrack/audit"
 )
 
 // auditHead is the audit tree's size and root: a refusal leaves both as
@@ -361,5 +363,67 @@ func TestServeLabels(t *testing.T) {
 	st, body = f.post(lab, "/containers/G12342600000101/label-void", url.Values{"reason": {"smudged print"}})
 	if st != http.StatusOK || !strings.Contains(body, "Label voided on container G12342600000101: printed 2, applied 1, voided 1, unused 0") {
 		t.Errorf("void: %d\n%s", st, body)
+	}
+}
+
+// Every lab route for every role, from the permission table: a role that
+// may not is refused with 403 before any value is looked at; a role that
+// may gets past the check to the unknown lot or container (404) or the bad
+// value; nothing is written by anyone.
+func TestServeLabEveryRouteEveryRole(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "custody")
+	users := map[audit.Role]string{audit.Admin: "alice", audit.Lab: "liu", audit.QA: "quinn", audit.Physician: "pat", audit.Nurse: "nina", audit.Auditor: "aud"}
+	const nope = "/containers/G12342600000199"
+	type route struct {
+		path   string
+		action audit.Action
+		form   url.Values
+		past   int // the status of a role that may
+	}
+	routes := []route{
+		{"/register/lot", audit.LotRegister, url.Values{"source": {"uc"}, "cells": {"lots"}}, http.StatusUnprocessableEntity},
+		{"/register/import", audit.LotImport, url.Values{"csv": {"x"}}, http.StatusBadRequest},
+		{"/lots/LOT-NOPE/split", audit.LotSplit, url.Values{"containers": {"1"}, "cells_each": {"1e8"}}, http.StatusNotFound},
+		{"/lots/LOT-NOPE/labels", audit.LabelPrint, url.Values{}, http.StatusNotFound},
+		{nope + "/label-print", audit.LabelPrint, url.Values{}, http.StatusNotFound},
+		{nope + "/label-apply", audit.LabelApply, url.Values{}, http.StatusNotFound},
+		{nope + "/label-void", audit.LabelVoid, url.Values{"reason": {"x"}}, http.StatusNotFound},
+	}
+	for _, m := range []struct {
+		name   string
+		action audit.Action
+	}{{"store", audit.ContainerStore}, {"ship", audit.ContainerShip}, {"receive", audit.ContainerReceive}, {"thaw", audit.ContainerThaw},
+		{"dispense", audit.ContainerDispense}, {"return", audit.ContainerReturn}, {"quarantine", audit.ContainerQuarantine}, {"discard", audit.ContainerDiscard}} {
+		routes = append(routes, route{nope + "/" + m.name, m.action, url.Values{"location": {"x"}, "site": {"CLINIC-A"}, "viability": {"90"},
+			"viable_cells": {"9e7"}, "patient": {"MRN-1001"}, "reason": {"x"}}, http.StatusNotFound})
+	}
+	for _, role := range audit.Roles {
+		t.Run(string(role), func(t *testing.T) {
+			c := f.client()
+			f.login(c, users[role])
+			head := f.auditHead()
+			for _, rt := range routes {
+				want := http.StatusForbidden
+				if audit.Allowed(role, rt.action) {
+					want = rt.past
+				}
+				if st, body := f.post(c, rt.path, rt.form); st != want {
+					t.Errorf("POST %s as %s: %d, want %d\n%s", rt.path, role, st, want, body)
+				}
+			}
+			register := http.StatusForbidden
+			if audit.Allowed(role, audit.LotRegister) {
+				register = http.StatusOK
+			}
+			for path, want := range map[string]int{"/register/lot": register, "/containers": http.StatusOK,
+				"/containers/G12342600000101": http.StatusOK, "/lots/LOT-UC-1": http.StatusOK} {
+				if st, _ := f.get(c, path); st != want {
+					t.Errorf("GET %s as %s: %d, want %d", path, role, st, want)
+				}
+			}
+			if f.auditHead() != head {
+				t.Errorf("%s's requests wrote to the audit trail", role)
+			}
+		})
 	}
 }

@@ -86,7 +86,7 @@ func (s *Server) renderRegisterLot(w http.ResponseWriter, u audit.User, status i
 				d.Problems = append(d.Problems, strings.TrimSpace(l))
 			}
 		}
-		if !strings.Contains(p.Error, "nothing was written") {
+		if status != http.StatusForbidden && !strings.Contains(p.Error, "nothing was written") {
 			p.Error += " — nothing was recorded"
 		}
 	}

@@ -165,6 +165,20 @@ func TestServeLabImport(t *testing.T) {
 	// A form that is not an upload is refused, not read as an empty file.
 	f.refused(lab, "/register/import", url.Values{"csv": {good}}, http.StatusBadRequest, "multipart/form-data")
 
+	// A form is at most 64 KiB; an import file may be larger (the API's
+	// limit for an import, 64 MiB).
+	if st, body := f.post(lab, "/register/lot", url.Values{"location": {strings.Repeat("x", 70<<10)}}); st != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 70 KiB registration form: %d, want 413\n%.300s", st, body)
+	}
+	var big strings.Builder
+	big.WriteString(head)
+	for i := 1; big.Len() <= 70<<10; i++ {
+		fmt.Fprintf(&big, "LOT-B-%04d,uc,D-0001,,1e9,95,100,2026-11-01,2027-11-01\n", i)
+	}
+	if st, body := f.upload(lab, "/register/import", "csv", "big.csv", big.String()); st != http.StatusOK || !strings.Contains(body, "LOT-B-0001") {
+		t.Errorf("a %d-byte import: %d\n%.500s", big.Len(), st, body)
+	}
+
 	st, body := f.upload(lab, "/register/import", "csv", "lots.csv", good)
 	if st != http.StatusOK {
 		t.Fatalf("import: %d\n%s", st, body)
@@ -293,7 +307,7 @@ func TestServeContainerCustody(t *testing.T) {
 	offered(nurse, "the nurse (received, excursion)", []string{}...)
 	offered(lab, "the lab (received, excursion)", "quarantine", "discard")
 	f.refused(nurse, bag+"/thaw", url.Values{"viability": {"91"}, "viable_cells": {"9e7"}}, http.StatusConflict, "temperature excursion")
-	st, body = f.post(lab, bag+"/quarantine", url.Values{"reason": {"logger out of range"}})
+	st, body = f.post(lab, bag+"/quarantine", url.Values{"reason": {"logger out of range <script>alert(1)</script>"}})
 	if st != http.StatusOK || !strings.Contains(body, "is quarantined") {
 		t.Fatalf("quarantine: %d\n%s", st, body)
 	}
@@ -304,7 +318,10 @@ func TestServeContainerCustody(t *testing.T) {
 		t.Errorf("last entry: %s by %s, want container.quarantine by liu", e.Action, e.User)
 	}
 	_, body = f.get(aud, bag)
-	mustContain(t, "journey", body, "Journey (5 step(s))", "courier BioCour #4471", "excursion yes", "reason: logger out of range", "courier BioCour #4471 → nina", "nina → liu")
+	mustContain(t, "journey", body, "Journey (5 step(s))", "courier BioCour #4471", "excursion yes", "reason: logger out of range &lt;script&gt;", "courier BioCour #4471 → nina", "nina → liu")
+	if strings.Contains(body, "<script>") {
+		t.Errorf("a reason's <script> is shown unescaped")
+	}
 
 	// The lab thaws another bag; the lot is not released, so dispensing
 	// is refused with the rule's words.
@@ -409,6 +426,15 @@ func TestServeLabEveryRouteEveryRole(t *testing.T) {
 				}
 				if st, body := f.post(c, rt.path, rt.form); st != want {
 					t.Errorf("POST %s as %s: %d, want %d\n%s", rt.path, role, st, want, body)
+				}
+			}
+			// From another site, every POST is refused before it is read.
+			for _, rt := range routes {
+				req, _ := http.NewRequest(http.MethodPost, f.srv.URL+rt.path, strings.NewReader(rt.form.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Origin", "https://evil.example")
+				if st, _ := f.do(c, req); st != http.StatusForbidden {
+					t.Errorf("POST %s from another site as %s: %d, want 403", rt.path, role, st)
 				}
 			}
 			register := http.StatusForbidden

@@ -21,6 +21,10 @@ import (
 // lot.LabelService with the session's user as the actor, and shows what
 // came back. A role that may not is refused before any value is read.
 
+// The lab's templates, beside the others in pageNames (kept here so that
+// other pages' additions there do not collide with these).
+func init() { pageNames = append(pageNames, "lot_register", "container", "containers") }
+
 // labRoutes are the lab's pages: lot registration and import, split and
 // labels of a lot, and the container pages with their custody moves.
 func (s *Server) labRoutes() {

@@ -15,8 +15,7 @@ import (
 )
 
 // pageNames are the templates of templates/, each rendered inside base.html.
-var pageNames = []string{"login", "bedside", "recorded", "reaction", "reaction_form", "trace", "lots", "lot", "lot_missing", "register", "accounts", "password",
-	"lot_register", "container", "containers"}
+var pageNames = []string{"login", "bedside", "recorded", "reaction", "reaction_form", "trace", "lots", "lot", "lot_missing", "register", "accounts", "password"}
 
 // funcs are the templates' helpers: dates and times as the command line
 // prints them.

@@ -265,7 +265,7 @@ func (s *Server) lotSplit(w http.ResponseWriter, r *http.Request, u audit.User) 
 	}
 	if err != nil {
 		s.logError(r, err)
-		s.showLotRef(w, r, u, ref, "", err, statusOf(err), func(ld *lotData) { ld.SplitEntry = in })
+		s.showLotRef(w, r, u, ref, "", inPageWords(err), statusOf(err), func(ld *lotData) { ld.SplitEntry = in })
 		return
 	}
 	s.showLotRef(w, r, u, ref, "", nil, http.StatusOK, func(ld *lotData) {

@@ -284,6 +284,13 @@ func TestServeContainerCustody(t *testing.T) {
 	f.refused(lab, bag+"/receive", url.Values{"site": {"LAB"}}, http.StatusConflict, "stored and cannot be received")
 	f.refused(nurse, bag+"/thaw", url.Values{"viability": {"91"}, "viable_cells": {"9e7"}}, http.StatusForbidden, "only at a clinic")
 	f.refused(lab, bag+"/thaw", url.Values{"viability": {"120"}, "viable_cells": {"9e7"}}, http.StatusUnprocessableEntity, "viability", "120")
+	// The rules' messages name the fields as the form labels them, not
+	// as the command line's flags.
+	f.refused(lab, bag+"/thaw", url.Values{"viability": {"12"}, "viable_cells": {"9e7"}}, http.StatusUnprocessableEntity,
+		"viable cells 9.00×10^7 is more than 10 % above container G123426000001 01&#39;s 1.00×10^8 cells × viability 12.0 %")
+	if _, body := f.post(lab, bag+"/thaw", url.Values{"viability": {"12"}, "viable_cells": {"9e7"}}); strings.Contains(body, "--") {
+		t.Errorf("a refusal names a command-line flag:\n%s", body)
+	}
 	f.refused(lab, bag+"/thaw", url.Values{"viability": {"91"}, "viable_cells": {"9e7"}, "at": {"yesterday"}}, http.StatusUnprocessableEntity, "thawed at", "yesterday")
 	f.refused(lab, bag+"/discard", url.Values{"reason": {" "}}, http.StatusUnprocessableEntity, "reason")
 	f.refused(lab, bag+"/fly", url.Values{}, http.StatusNotFound, "fly")
@@ -300,6 +307,7 @@ func TestServeContainerCustody(t *testing.T) {
 	}
 	offered(nurse, "the nurse (shipped)", "receive")
 	f.refused(nurse, bag+"/receive", url.Values{"site": {"CLINIC-B"}}, http.StatusConflict, "CLINIC-A", "CLINIC-B")
+	f.refused(nurse, bag+"/receive", url.Values{"site": {"CLINIC-A"}, "excursion": {"maybe"}}, http.StatusUnprocessableEntity, `excursion &#34;maybe&#34; must be yes or no`)
 	st, body = f.post(nurse, bag+"/receive", url.Values{"site": {"CLINIC-A"}, "excursion": {"yes"}})
 	if st != http.StatusOK || !strings.Contains(body, "is received at site CLINIC-A; custodian nina") || !strings.Contains(body, `id="excursion"`) {
 		t.Fatalf("receive: %d\n%s", st, body)

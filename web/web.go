@@ -102,11 +102,13 @@ type Config struct {
 }
 
 // Limits on what a client may send: a bedside form or an API call is a few
-// hundred bytes; nothing celltrack serves takes an upload yet.
+// hundred bytes; only a lot import (the API's, and the lab page's CSV
+// upload) may be larger.
 const (
 	MaxBodyBytes = 64 << 10
 	// MaxImportBytes is the body of a lot import (POST
-	// /api/v1/svc/lots/import): the rows of a CSV file the lab imports.
+	// /api/v1/svc/lots/import, and the page's POST /register/import):
+	// the rows of a CSV file the lab imports.
 	MaxImportBytes    = 64 << 20
 	ReadHeaderTimeout = 5 * time.Second
 	ReadTimeout       = 15 * time.Second

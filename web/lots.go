@@ -28,6 +28,9 @@ type lotsData struct {
 	Statuses, Sources []option
 	Status, Source    string
 	Lots              []lotRow
+	// RegisterURL is the lab's page to register or import lots ("" for
+	// a role that may not).
+	RegisterURL string
 }
 
 var lotStatuses = []option{{"", "every status"}, {string(lot.Quarantine), "quarantine"}, {string(lot.Released), "released"}, {string(lot.Rejected), "rejected"}}
@@ -56,6 +59,7 @@ func lotURL(l lot.Lot) string { return "/lots/" + url.PathEscape(l.Number) }
 func (s *Server) lotsPage(w http.ResponseWriter, r *http.Request, u audit.User) {
 	q := r.URL.Query()
 	d := lotsData{Statuses: lotStatuses, Sources: lotSources, Status: q.Get("status"), Source: q.Get("source")}
+	d.RegisterURL = registerLotLink(u)
 	p := pageData{Title: "Lots", User: u, Nav: "lots"}
 	status := http.StatusOK
 	ls, err := s.lots(u, q)
@@ -102,7 +106,9 @@ func (s *Server) patientMRN(id uuid.UUID) string {
 // containerRow is a container as the lot page lists it.
 type containerRow struct {
 	C       lot.Container
+	URL     string
 	Patient string
+	Labels  lot.LabelCount
 }
 
 // lotData is the lot page.
@@ -141,6 +147,10 @@ type lotData struct {
 
 	// Done is what the last POST recorded, shown above the lot; Rejected
 	// shows it as a stop.
+	// The lab's forms: split into containers, print the labels.
+	CanSplit, CanPrint bool
+	SplitEntry         splitForm // the split form, kept after a refusal
+
 	Done     string
 	Rejected bool
 	DoneSigs []audit.Signature
@@ -170,7 +180,8 @@ func (s *Server) lotPageData(u audit.User, ref, spec string) (lotData, error) {
 	d := lotData{Lot: l, URL: lotURL(l), Status: l.StatusText(s.cfg.Now(), s.restrictedTo(l)), Spec: spec,
 		MeaningApprove: release.MeaningApprove, MeaningReject: release.MeaningReject,
 		CanApprove: audit.Allowed(u.Role, audit.ReleaseApprove), CanReject: audit.Allowed(u.Role, audit.ReleaseReject),
-		CanResult: audit.Allowed(u.Role, audit.ReleaseResult)}
+		CanResult: audit.Allowed(u.Role, audit.ReleaseResult),
+		CanSplit:  audit.Allowed(u.Role, audit.LotSplit), CanPrint: audit.Allowed(u.Role, audit.LabelPrint)}
 	if l.Source == lot.SourceUC {
 		if dn, err := s.cfg.Lots.Donor(l.DonorID.String()); err == nil {
 			d.Source = "donor " + dn.Code
@@ -182,10 +193,20 @@ func (s *Server) lotPageData(u audit.User, ref, spec string) (lotData, error) {
 	if err != nil {
 		return d, err
 	}
+	// The label reconciliation of `label reconcile`, beside each container.
+	_, lcs, counts, err := s.cfg.Labels.Reconcile(l.ID.String())
+	if err != nil {
+		return d, err
+	}
 	for _, c := range cs {
-		row := containerRow{C: c}
+		row := containerRow{C: c, URL: containerURL(c)}
 		if c.PatientID != uuid.Nil {
 			row.Patient = s.patientMRN(c.PatientID)
+		}
+		for i := range lcs {
+			if lcs[i].ID == c.ID {
+				row.Labels = counts[i]
+			}
 		}
 		d.Containers = append(d.Containers, row)
 	}
@@ -254,10 +275,21 @@ func (s *Server) lotPage(w http.ResponseWriter, r *http.Request, u audit.User) {
 // showLot renders the lot page, with a refusal (status) or what was just
 // done; keep fills the forms back in after a refusal.
 func (s *Server) showLot(w http.ResponseWriter, r *http.Request, u audit.User, spec string, refusal error, status int, keep func(*lotData)) {
+	s.showLotRef(w, r, u, r.PathValue("ref"), spec, refusal, status, keep)
+}
+
+// showLotRef is showLot for the lot ref (a lot just registered has no
+// path of its own yet).
+func (s *Server) showLotRef(w http.ResponseWriter, r *http.Request, u audit.User, ref, spec string, refusal error, status int, keep func(*lotData)) {
 	p := pageData{Title: "Lot", User: u, Nav: "lots"}
-	d, err := s.lotPageData(u, r.PathValue("ref"), trim(spec))
+	d, err := s.lotPageData(u, ref, trim(spec))
 	if err != nil {
 		s.logError(r, err)
+		// A refusal (a role that may not) is what the POST is answered
+		// with, even when the lot it named cannot be shown either.
+		if refusal != nil {
+			err = refusal
+		}
 		p.Error = lot.ErrorMessage(err)
 		s.render(w, statusOf(err), "lot_missing", p)
 		return

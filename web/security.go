@@ -48,12 +48,12 @@ func (s *Server) secure(next http.Handler) http.Handler {
 }
 
 // bodyLimit is how large a request's body may be: MaxBodyBytes, but for
-// the two calls that carry files (a lot import's rows, the kept
-// checkpoints of a verification).
+// the calls that carry files (a lot import's rows, through the API or the
+// lab's import page, and the kept checkpoints of a verification).
 func bodyLimit(r *http.Request) int64 {
 	if r.Method == http.MethodPost {
 		switch r.URL.Path {
-		case svcPrefix + "/lots/import":
+		case svcPrefix + "/lots/import", importPath:
 			return MaxImportBytes
 		case svcPrefix + "/checkpoints/verification":
 			return MaxCheckpointsBytes

@@ -109,11 +109,13 @@ type Config struct {
 }
 
 // Limits on what a client may send: a bedside form or an API call is a few
-// hundred bytes; nothing celltrack serves takes an upload yet.
+// hundred bytes; only a lot import (the API's, and the lab page's CSV
+// upload) may be larger.
 const (
 	MaxBodyBytes = 64 << 10
 	// MaxImportBytes is the body of a lot import (POST
-	// /api/v1/svc/lots/import): the rows of a CSV file the lab imports.
+	// /api/v1/svc/lots/import, and the page's POST /register/import):
+	// the rows of a CSV file the lab imports.
 	MaxImportBytes    = 64 << 20
 	ReadHeaderTimeout = 5 * time.Second
 	ReadTimeout       = 15 * time.Second
@@ -201,6 +203,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /password", s.page(s.passwordPost))
 	s.mux.HandleFunc("POST /password/expired", s.expiredPost)
 	s.mux.HandleFunc("POST /accounts/{name}/reset", s.page(s.resetPost))
+	s.labRoutes()
 
 	for _, rt := range s.apiRoutes() {
 		s.mux.HandleFunc(rt.pattern, rt.handler)

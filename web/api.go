@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -64,7 +65,14 @@ func errorBody(err error) APIErrorBody {
 	return APIErrorBody{Code: code, Message: lot.ErrorMessage(err), Exit: exit}
 }
 
-func statusOf(err error) int {
+// statusOf is the HTTP status of err; a throttled refusal (throttle.go)
+// has its own, and sets Retry-After on w.
+func statusOf(w http.ResponseWriter, err error) int {
+	var t *throttled
+	if errors.As(err, &t) {
+		retryAfter(w, err)
+		return t.status
+	}
 	if st, ok := HTTPStatus[lot.ErrorCode(err)]; ok {
 		return st
 	}
@@ -82,7 +90,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeAPIError writes err as the error object with status (0: the code's).
 func writeAPIError(w http.ResponseWriter, status int, err error) {
 	if status == 0 {
-		status = statusOf(err)
+		status = statusOf(w, err)
+	} else {
+		retryAfter(w, err)
 	}
 	writeJSON(w, status, APIError{errorBody(err)})
 }
@@ -227,7 +237,7 @@ func (s *Server) apiDoseCheck(w http.ResponseWriter, r *http.Request, u audit.Us
 	}
 	if err := rep.Err(); err != nil {
 		eb := errorBody(err)
-		writeJSON(w, statusOf(err), CheckResponse{Report: dose.ViewReport(rep), Error: &eb})
+		writeJSON(w, statusOf(w, err), CheckResponse{Report: dose.ViewReport(rep), Error: &eb})
 		return nil
 	}
 	writeJSON(w, http.StatusOK, CheckResponse{Report: dose.ViewReport(rep)})
@@ -246,7 +256,7 @@ func (s *Server) apiDoseAdminister(w http.ResponseWriter, r *http.Request, u aud
 	}
 	if lot.ErrorCode(err) == lot.ENOGO {
 		eb := errorBody(err)
-		writeJSON(w, statusOf(err), CheckResponse{Report: dose.ViewReport(rep), Error: &eb})
+		writeJSON(w, statusOf(w, err), CheckResponse{Report: dose.ViewReport(rep), Error: &eb})
 		return nil
 	}
 	if err != nil {

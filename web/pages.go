@@ -71,7 +71,7 @@ func (s *Server) page(fn func(w http.ResponseWriter, r *http.Request, u audit.Us
 				http.Redirect(w, r, "/login", http.StatusSeeOther)
 				return
 			}
-			s.render(w, statusOf(err), "login", pageData{Title: "Log in",
+			s.render(w, statusOf(w, err), "login", pageData{Title: "Log in",
 				Error: lot.ErrorMessage(err) + " — nothing was done", Data: loginData{}})
 			return
 		}
@@ -111,7 +111,7 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.render(w, statusOf(err), "login", pageData{Title: "Log in", Error: lot.ErrorMessage(err), Data: loginData{User: name}})
+		s.render(w, statusOf(w, err), "login", pageData{Title: "Log in", Error: lot.ErrorMessage(err), Data: loginData{User: name}})
 		return
 	}
 	http.Redirect(w, r, landing(res.User), http.StatusSeeOther)
@@ -177,7 +177,7 @@ func (s *Server) bedsideCheck(w http.ResponseWriter, r *http.Request, u audit.Us
 		// A mis-scan is refused on its own and the bags in hand stay:
 		// it must not replace the right bag, nor stick in the list.
 		if _, err := s.cfg.Lots.Container(code); err != nil {
-			s.showCheck(w, u, mrn, held, vol, "scanned "+lot.ErrorMessage(err), statusOf(err))
+			s.showCheck(w, u, mrn, held, vol, "scanned "+lot.ErrorMessage(err), statusOf(w, err))
 			return
 		}
 	}
@@ -201,7 +201,7 @@ func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held
 			// An unknown wristband is said at once, not after a bag is
 			// scanned; the page asks for the wristband again.
 			if p.Error == "" {
-				p.Error, status = lot.ErrorMessage(err), statusOf(err)
+				p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 			}
 			d.MRN, d.Bags = "", nil
 			p.Data = d
@@ -217,7 +217,7 @@ func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held
 		rep, err := s.check(CheckRequest{MRN: mrn, Containers: held, VolumeML: vol})
 		if err != nil {
 			if p.Error == "" {
-				p.Error, status = lot.ErrorMessage(err), statusOf(err)
+				p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 			}
 		} else {
 			d.Report = &rep
@@ -260,7 +260,7 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 	in, _, err := s.administer(u, req)
 	if err != nil {
 		s.logError(r, err)
-		s.showCheck(w, u, trim(req.MRN), bags(req.Containers), trim(req.VolumeML), lot.ErrorMessage(err), statusOf(err))
+		s.showCheck(w, u, trim(req.MRN), bags(req.Containers), trim(req.VolumeML), lot.ErrorMessage(err), statusOf(w, err))
 		return
 	}
 	s.render(w, http.StatusOK, "recorded", pageData{Title: "Infusion recorded", User: u, Nav: "bedside",
@@ -302,7 +302,7 @@ func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit
 	}
 	if err != nil {
 		s.logError(r, err)
-		s.render(w, statusOf(err), "reaction_form", pageData{Title: "Reaction", User: u, Nav: "bedside", Error: lot.ErrorMessage(err), Data: form})
+		s.render(w, statusOf(w, err), "reaction_form", pageData{Title: "Reaction", User: u, Nav: "bedside", Error: lot.ErrorMessage(err), Data: form})
 		return
 	}
 	s.render(w, http.StatusOK, "reaction", pageData{Title: "Reaction recorded", User: u, Nav: "bedside",
@@ -355,7 +355,7 @@ func (s *Server) tracePage(w http.ResponseWriter, r *http.Request, u audit.User)
 		rep, _, err := s.trace(u, d.Kind, d.Ref, "html")
 		if err != nil {
 			s.logError(r, err)
-			p.Error, status = lot.ErrorMessage(err), statusOf(err)
+			p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 		} else {
 			d.Report, d.Produced = &rep, lot.FormatTime(rep.Produced.At)
 			for _, e := range rep.Events {
@@ -379,6 +379,6 @@ func (s *Server) traceDownload(w http.ResponseWriter, r *http.Request, u audit.U
 	}
 	if err != nil {
 		s.logError(r, err)
-		http.Error(w, lot.ErrorMessage(err), statusOf(err))
+		http.Error(w, lot.ErrorMessage(err), statusOf(w, err))
 	}
 }

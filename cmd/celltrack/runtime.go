@@ -69,6 +69,8 @@ type runtime struct {
 	session *store.SessionInfo
 	// client is set when the command runs through a server (--server).
 	client *serverClient
+	// args is the command line as typed (args[0] the program).
+	args []string
 }
 
 // exit reports err on stderr (as JSON with --json) and returns the exit code.

@@ -153,3 +153,52 @@ func TestClientSameOutputBothModes(t *testing.T) {
 		})
 	}
 }
+
+// Review finding: --user through a server was checked against the user
+// field of the local session file, which anyone can edit, while the server
+// acts on the cookie's session. It is checked against the server's answer
+// of who the session is: an edited file is refused (exit 2) and nothing is
+// done as the user it claims.
+func TestClientUserCheckedByServer(t *testing.T) {
+	dir := t.TempDir()
+	db := baseCopy(t, dir, "")
+	var requests atomic.Int64
+	srv := httptest.NewServer(storyServer(db, &requests))
+	defer srv.Close()
+	cfg := filepath.Join(dir, "home-aud")
+	run := func(stdin string, args ...string) invocation {
+		var out, errb bytes.Buffer
+		code := runEnv(append([]string{"celltrack", "--server", srv.URL}, args...), strings.NewReader(stdin), &out, &errb, fixedClock(), func(k string) string {
+			if k == "CELLTRACK_CONFIG_DIR" {
+				return cfg
+			}
+			return os.Getenv(k)
+		})
+		return invocation{code, out.String(), errb.String()}
+	}
+	if got := run(fixturePassword+"\n", "login", "--password-stdin", "aud"); got.code != 0 {
+		t.Fatalf("login: exit %d %s", got.code, got.stderr)
+	}
+	if got := run("", "--user", "aud", "whoami"); got.code != 0 {
+		t.Fatalf("whoami as aud: exit %d %s", got.code, got.stderr)
+	}
+	files, _ := filepath.Glob(filepath.Join(cfg, "server-*.json"))
+	if len(files) != 1 {
+		t.Fatalf("session files %v, want one", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := regexp.MustCompile(`"user": "aud"`).ReplaceAll(b, []byte(`"user": "nina"`))
+	if bytes.Equal(edited, b) {
+		t.Fatalf("no user field in %s", b)
+	}
+	if err := os.WriteFile(files[0], edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := run("", "--user", "nina", "whoami")
+	if got.code != 2 || !strings.Contains(got.stderr, "the server says its session is aud's") {
+		t.Fatalf("--user nina with a file edited to say nina: exit %d, stderr %q; want 2 naming aud", got.code, got.stderr)
+	}
+}

@@ -24,7 +24,7 @@ import (
 // the same answer from the server as from a local command.
 var ExitCodes = map[string]int{
 	lot.EUSAGE: 2, lot.ESESSION: 2, lot.EINVALID: 3, lot.EFORBIDDEN: 3, lot.ECONFLICT: 3, lot.EAUTH: 3, lot.EPASSWORD: 3,
-	lot.ENOGO: 4, lot.ENOTFOUND: 5, lot.ENODB: 10, lot.EBUSY: 11, lot.EINTERNAL: 1,
+	lot.ENOGO: 4, lot.ENOTFOUND: 5, lot.ENODB: 10, lot.EBUSY: 11, lot.EUNKNOWN: 12, lot.EINTERNAL: 1,
 }
 
 // HTTPStatus is the HTTP status of each error code (README, "Server").

@@ -43,7 +43,7 @@ func readCall[Resp any](s *Server, fn func(r *http.Request) (Resp, error)) http.
 // writeCall is a POST endpoint: the body is decoded strictly into Req, and
 // fn gets the session's user to act as.
 func writeCall[Req, Resp any](s *Server, fn func(u audit.User, r *http.Request, req Req) (Resp, error)) http.HandlerFunc {
-	return authorizedWriteCall(s, audit.LotImport, fn)
+	return authorizedWriteCall(s, "", fn)
 }
 
 // authorizedWriteCall is writeCall for a call whose body may be large (a

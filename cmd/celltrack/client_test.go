@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/pem"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -200,5 +201,72 @@ func TestClientUserCheckedByServer(t *testing.T) {
 	got := run("", "--user", "nina", "whoami")
 	if got.code != 2 || !strings.Contains(got.stderr, "the server says its session is aud's") {
 		t.Fatalf("--user nina with a file edited to say nina: exit %d, stderr %q; want 2 naming aud", got.code, got.stderr)
+	}
+}
+
+// Review finding: an infusion whose answer was lost after the server
+// committed it (a proxy dropping the connection) exited 10 "cannot be
+// reached", inviting a second infusion. A write that reached the server and
+// got no answer exits 12 saying it may have been recorded and how to check;
+// a server never reached still exits 10.
+func TestClientLostAnswerOfWrite(t *testing.T) {
+	dir := t.TempDir()
+	db := baseCopy(t, dir, "bedside")
+	var requests atomic.Int64
+	real := storyServer(db, &requests)
+	// The server records the infusion, then the connection drops before
+	// the answer leaves.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/api/v1/svc/infusions" {
+			rec := httptest.NewRecorder()
+			real.ServeHTTP(rec, r)
+			if rec.Code != http.StatusOK {
+				t.Errorf("the infusion was not recorded: %d %s", rec.Code, rec.Body)
+			}
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn.Close()
+			return
+		}
+		real.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	cfg := filepath.Join(homesOf(db), "nina")
+	rt := &runtime{getenv: func(string) string { return cfg }}
+	local, _ := rt.sessionFile(db)
+	run := func(url, stdin string, args ...string) invocation {
+		cl, err := rt.newServerClient(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		syncSessions(local, cl.path, url)
+		var out, errb bytes.Buffer
+		code := runEnv(append([]string{"celltrack", "--server", url}, args...), strings.NewReader(stdin), &out, &errb, fixedClock(),
+			func(k string) string {
+				if k == "CELLTRACK_CONFIG_DIR" {
+					return cfg
+				}
+				return os.Getenv(k)
+			})
+		return invocation{code, out.String(), errb.String()}
+	}
+	pw2 := fixturePassword + "\n" + fixturePassword + "\n"
+	got := run(srv.URL, pw2, "--user", "nina", "dose", "administer", "--container", "G12342600000101", "--witness", "omar", "--password-stdin", "MRN-1001")
+	if got.code != 12 || !strings.Contains(got.stderr, "may have been recorded") || !strings.Contains(got.stderr, "celltrack schedule show MRN") ||
+		strings.Contains(got.stderr, "cannot be reached") {
+		t.Fatalf("administer whose answer was lost: exit %d, stderr %q; want 12, may have been recorded, schedule show", got.code, got.stderr)
+	}
+	if out := celltrack(db, "", "--user", "nina", "schedule", "show", "MRN-1001"); !strings.Contains(out.stdout, "  given  ") {
+		t.Errorf("the infusion is not in the schedule, so the test proved nothing:\n%s%s", out.stdout, out.stderr)
+	}
+	// A server that is not there: nothing was sent, exit 10.
+	closed := httptest.NewServer(http.NotFoundHandler())
+	url := closed.URL
+	closed.Close()
+	got = run(url, pw2, "--user", "nina", "dose", "check", "--container", "G12342600000101", "MRN-1001")
+	if got.code != 10 || !strings.Contains(got.stderr, "cannot be reached") {
+		t.Errorf("a server not there: exit %d, stderr %q; want 10", got.code, got.stderr)
 	}
 }

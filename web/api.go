@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"io"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -109,7 +110,7 @@ func (s *Server) api(fn func(w http.ResponseWriter, r *http.Request, u audit.Use
 		if err := fn(w, r, u); err != nil {
 			s.logError(r, err)
 			status := 0
-			if err == errTooLarge {
+			if isTooLarge(err) {
 				status = http.StatusRequestEntityTooLarge
 			}
 			writeAPIError(w, status, err)
@@ -133,18 +134,24 @@ func (s *Server) logError(r *http.Request, err error) {
 func decode(r *http.Request, v any) error {
 	// Byte arrays (hashes) and durations read as encoding/json writes them:
 	// the command line's remote services send domain values that way.
-	err := jsonv2.UnmarshalRead(r.Body, v, jsonv2.RejectUnknownMembers(true),
+	// The body is read whole first (it is bounded by the limit the
+	// security middleware set): a body past it is refused naming the
+	// limit, and the value it was reached in, from the part read.
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		var m *http.MaxBytesError
+		if errors.As(err, &m) {
+			return tooLarge(m.Limit, stoppedAt(data))
+		}
+		return lot.Errorf(lot.EUSAGE, "the request body could not be read: %v — nothing was done", err)
+	}
+	err = jsonv2.Unmarshal(data, v, jsonv2.RejectUnknownMembers(true),
 		jsonv1.FormatByteArrayAsArray(true), jsonv1.FormatDurationAsNano(true))
 	if err == nil {
 		return nil
 	}
-	if bodyTooLarge(err) {
-		return errTooLarge
-	}
 	return lot.Errorf(lot.EUSAGE, "%s", strictJSONMessage(err, v))
 }
-
-var errTooLarge = tooLarge()
 
 // LoginRequest is the body of POST /api/v1/login.
 type LoginRequest struct {
@@ -183,7 +190,7 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiFail(w http.ResponseWriter, err error) {
-	if err == errTooLarge {
+	if isTooLarge(err) {
 		writeAPIError(w, http.StatusRequestEntityTooLarge, err)
 		return
 	}

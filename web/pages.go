@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"bytes"
 	"fmt"
 	"html/template"
@@ -82,8 +83,9 @@ func (s *Server) page(fn func(w http.ResponseWriter, r *http.Request, u audit.Us
 // form parses a posted form; false when it was refused (answered already).
 func (s *Server) form(w http.ResponseWriter, r *http.Request) bool {
 	if err := r.ParseForm(); err != nil {
-		if bodyTooLarge(err) {
-			s.refuse(w, r, http.StatusRequestEntityTooLarge, tooLarge())
+		var m *http.MaxBytesError
+		if errors.As(err, &m) {
+			s.refuse(w, r, http.StatusRequestEntityTooLarge, tooLarge(m.Limit, ""))
 		} else {
 			s.refuse(w, r, http.StatusBadRequest, lot.Errorf(lot.EUSAGE, "the form could not be read: %v", err))
 		}

@@ -293,22 +293,31 @@ func (s *Server) apiTrace(w http.ResponseWriter, r *http.Request, u audit.User) 
 	if format == "" {
 		format = "json"
 	}
-	traces := s.cfg.Traces
-	switch fv := r.URL.Query().Get("full_verify"); fv {
-	case "", "false":
-	case "true":
-		if s.cfg.FullTraces == nil {
-			return lot.Errorf(lot.EUSAGE, "full_verify is not offered by this server")
-		}
-		traces = s.cfg.FullTraces
-	default:
-		return lot.Errorf(lot.EUSAGE, "full_verify=%q: give true or false", fv)
+	traces, err := s.tracesFor(r.URL.Query().Get("full_verify"))
+	if err != nil {
+		return err
 	}
 	rep, format, err := s.traceWith(traces, u, r.PathValue("kind"), r.PathValue("ref"), format)
 	if err != nil {
 		return err
 	}
 	return s.sendReport(w, rep, format, false)
+}
+
+// tracesFor is the trace builder a full_verify query value asks for
+// (API and download alike): "" or false the usual, true the one with the
+// whole audit verification; anything else is refused (400).
+func (s *Server) tracesFor(fv string) (Traces, error) {
+	switch fv {
+	case "", "false":
+		return s.cfg.Traces, nil
+	case "true":
+		if s.cfg.FullTraces == nil {
+			return nil, lot.Errorf(lot.EUSAGE, "full_verify is not offered by this server")
+		}
+		return s.cfg.FullTraces, nil
+	}
+	return nil, lot.Errorf(lot.EUSAGE, "full_verify=%q: give true or false", fv)
 }
 
 // trace builds one trace report for u, checking kind and format first.

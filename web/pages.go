@@ -375,7 +375,12 @@ func (s *Server) tracePage(w http.ResponseWriter, r *http.Request, u audit.User)
 
 func (s *Server) traceDownload(w http.ResponseWriter, r *http.Request, u audit.User) {
 	q := r.URL.Query()
-	rep, format, err := s.trace(u, q.Get("kind"), q.Get("ref"), q.Get("format"))
+	traces, err := s.tracesFor(q.Get("full_verify"))
+	var rep report.Report
+	var format string
+	if err == nil {
+		rep, format, err = s.traceWith(traces, u, q.Get("kind"), q.Get("ref"), q.Get("format"))
+	}
 	if err == nil {
 		err = s.sendReport(w, rep, format, true)
 	}

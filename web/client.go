@@ -142,6 +142,10 @@ func (c *Client) Call(method, path string, body any) (data []byte, header http.H
 		if write && sent.Load() {
 			return nil, nil, false, c.lostAnswer(method, path, "", err)
 		}
+		var ua x509.UnknownAuthorityError
+		if errors.As(err, &ua) {
+			return nil, nil, false, lot.Errorf(lot.ENODB, "the server %s cannot be trusted: its certificate is signed by an authority this machine does not know (%v); nothing was sent — set CELLTRACK_SERVER_CA to the PEM file of the CA that signed the server's certificate (ask the server's admin for it)", c.Base, err)
+		}
 		return nil, nil, false, lot.Errorf(lot.ENODB, "the server %s cannot be reached: %v; check the URL, and that `celltrack serve` runs there", c.Base, err)
 	}
 	defer resp.Body.Close()

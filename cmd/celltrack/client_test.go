@@ -39,8 +39,8 @@ func TestClientHTTPSPrivateCA(t *testing.T) {
 		return invocation{code, out.String(), errb.String()}
 	}
 	got := run("", fixturePassword+"\n", "login", "--password-stdin", "aud")
-	if got.code != 10 || !strings.Contains(got.stderr, "certificate") {
-		t.Fatalf("without the CA: exit %d, stderr %q; want 10 naming the certificate", got.code, got.stderr)
+	if got.code != 10 || !strings.Contains(got.stderr, "certificate") || !strings.Contains(got.stderr, "set CELLTRACK_SERVER_CA to the PEM file") {
+		t.Fatalf("without the CA: exit %d, stderr %q; want 10 naming the certificate and CELLTRACK_SERVER_CA", got.code, got.stderr)
 	}
 	if requests.Load() != 0 {
 		t.Fatalf("%d requests reached the server over an unverified connection", requests.Load())

@@ -122,6 +122,16 @@ type ConfirmWeightRequest struct {
 	Password string
 }
 
+// volumeGiven refuses a negative volume in a body: 0 means the computed
+// volume, so a negative one must not quietly become it (the command line
+// refuses --volume-ml 0 or less before it sends anything).
+func volumeGiven(field string, v lot.Tenths) error {
+	if v < 0 {
+		return lot.Errorf(lot.EUSAGE, "%s is %d tenths of a mL (%s mL); it must be more than 0, or 0 (or left out) for the computed volume — nothing was done", field, int64(v), v)
+	}
+	return nil
+}
+
 // CheckRequestBody is the body of POST /api/v1/svc/checks.
 type CheckRequestBody struct {
 	MRN        string
@@ -327,6 +337,9 @@ func (s *Server) doseRoutes() []svcRoute {
 				if err := audit.AuthorizeRead(u); err != nil {
 					return WireReport{}, err
 				}
+				if err := volumeGiven("Volume", q.Volume); err != nil {
+					return WireReport{}, err
+				}
 				rep, err := D().Check(q.MRN, q.Containers, q.Volume)
 				return wireReport(rep), err
 			})},
@@ -340,6 +353,11 @@ func (s *Server) doseRoutes() []svcRoute {
 			})},
 		{"POST " + p + "/infusions", "dose.Service Administer: record an infusion signed by the acting nurse and a witness (their passwords); NO-GO answers the report as the error's result",
 			writeCall(s, func(u audit.User, r *http.Request, q AdministerBody) (Administered, error) {
+				// Before any password is checked: a malformed body costs
+				// no one a wrong-password count.
+				if err := volumeGiven("Volume (in /Administration)", q.Administration.Volume); err != nil {
+					return Administered{}, err
+				}
 				nurse, err := U().Authenticate(u.Name, q.NursePassword, dose.MeaningAdminister)
 				if err != nil {
 					return Administered{}, err

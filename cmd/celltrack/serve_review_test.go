@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -19,5 +20,35 @@ func TestReviewExpiredChangeRefusedWritesNothing(t *testing.T) {
 	}
 	if got := f.auditCount(); got != n {
 		t.Errorf("the refusal wrote %d audit entries; want none", got-n)
+	}
+}
+
+// TestReviewNegativeVolumeRefused (review finding): a negative Volume sent
+// to the service endpoints of the check and the administration was quietly
+// taken as 0, the computed volume. It is refused (400, naming the field)
+// before any password is checked, and nothing is written.
+func TestReviewNegativeVolumeRefused(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "release")
+	c := f.client()
+	f.login(c, "nina")
+	n := f.auditCount()
+	for _, tc := range []struct {
+		path  string
+		body  map[string]any
+		field string
+	}{
+		{"/api/v1/svc/checks", map[string]any{"MRN": "MRN-1001", "Containers": []string{"G12342600000101"}, "Volume": -310}, `Volume is -310 tenths of a mL (-31.0 mL)`},
+		{"/api/v1/svc/infusions", map[string]any{"Administration": map[string]any{"MRN": "MRN-1001", "Containers": []string{"G12342600000101"}, "Volume": -5},
+			"NursePassword": "wrong-password-1", "Witness": "omar", "WitnessPassword": "wrong-password-2"}, `Volume (in /Administration) is -5 tenths`},
+	} {
+		st, m := f.postJSON(c, tc.path, tc.body)
+		e, _ := m["error"].(map[string]any)
+		msg, _ := e["message"].(string)
+		if st != http.StatusBadRequest || !strings.Contains(msg, tc.field) {
+			t.Errorf("%s with a negative volume: %d %v; want 400 naming %q", tc.path, st, m, tc.field)
+		}
+	}
+	if got := f.auditCount(); got != n {
+		t.Errorf("the refusals wrote %d audit entries (a wrong password counted?); want none", got-n)
 	}
 }

@@ -130,6 +130,10 @@ func (rt *runtime) throughServer(next cli.ActionFunc) cli.ActionFunc {
 			return lot.Errorf(lot.EUSAGE, "`%s` does not run through a server (--server or CELLTRACK_SERVER %s) yet; run it where the database is, without CELLTRACK_SERVER",
 				c.Command.HelpName, raw)
 		}
+		cl, err := rt.newServerClient(raw)
+		if err != nil {
+			return err
+		}
 		if db, ok := rt.typedDB(); ok {
 			// CELLTRACK_SERVER often comes from a workstation's profile:
 			// a --db typed for a training copy must not be ignored while
@@ -137,18 +141,15 @@ func (rt *runtime) throughServer(next cli.ActionFunc) cli.ActionFunc {
 			return lot.Errorf(lot.EUSAGE, "--db %s and --server (or CELLTRACK_SERVER) %s both say where the records are: through a server the server's database is used, never a file here; "+
 				"drop --db to work on %s, or unset CELLTRACK_SERVER (and drop --server) to use %s — nothing was done", db, raw, raw, db)
 		}
-		cl, err := rt.newServerClient(raw)
-		if err != nil {
-			return err
-		}
 		rt.client = cl
 		return next(c)
 	}
 }
 
-// typedDB returns the --db typed on the command line, if one was (not
-// CELLTRACK_DB from the environment, which a server's client ignores).
-func (rt *runtime) typedDB() (string, bool) {
+// typedDB returns the --db typed on the command line (the last, which is
+// the one that counts), if one was — not CELLTRACK_DB from the
+// environment, which a server's client ignores.
+func (rt *runtime) typedDB() (db string, typed bool) {
 	for i := 1; i < len(rt.args); i++ {
 		a := rt.args[i]
 		if a == "--" {
@@ -156,16 +157,16 @@ func (rt *runtime) typedDB() (string, bool) {
 		}
 		switch {
 		case a == "--db" || a == "-db":
+			db, typed = "", true
 			if i+1 < len(rt.args) {
-				return rt.args[i+1], true
+				db = rt.args[i+1]
 			}
-			return "", true
 		case strings.HasPrefix(a, "--db="), strings.HasPrefix(a, "-db="):
-			_, v, _ := strings.Cut(a, "=")
-			return v, true
+			_, db, _ = strings.Cut(a, "=")
+			typed = true
 		}
 	}
-	return "", false
+	return db, typed
 }
 
 // usageError reports a flag urfave/cli could not parse as a usage error

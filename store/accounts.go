@@ -7,8 +7,8 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // The account lifecycle (issue 10): each change is one audited write with
@@ -196,7 +196,7 @@ func (db *DB) ChangePassword(actor, old, password string) (audit.User, error) {
 // updateSelf is update for a change every enabled user may make to their
 // own account, which the permission table does not list.
 func (db *DB) updateSelf(actor string, fn func(w *writer) error) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.engine.Update(func(tx kv.Tx) error {
 		u, err := userByName(tx, actor)
 		if err != nil {
 			return err
@@ -216,11 +216,11 @@ func (db *DB) updateSelf(actor string, fn func(w *writer) error) error {
 // periodic review of user access.
 func (db *DB) AccessReview() ([]audit.AccessRow, error) {
 	var rows []audit.AccessRow
-	err := db.view(func(tx *bolt.Tx) (err error) { rows, err = accessRows(tx); return err })
+	err := db.view(func(tx kv.Tx) (err error) { rows, err = accessRows(tx); return err })
 	return rows, err
 }
 
-func accessRows(tx *bolt.Tx) ([]audit.AccessRow, error) {
+func accessRows(tx kv.Tx) ([]audit.AccessRow, error) {
 	var rows []audit.AccessRow
 	pos := map[uuid.UUID]int{}
 	err := tx.Bucket(recordBuckets[kindUser]).ForEach(func(k, v []byte) error {

@@ -9,8 +9,8 @@ import (
 	"sync"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // AuditLog returns the audit entries, oldest first; with a non-empty entity
@@ -18,7 +18,7 @@ import (
 // record's entries.
 func (db *DB) AuditLog(entity string) ([]audit.Entry, error) {
 	var es []audit.Entry
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx kv.Tx) error {
 		b := tx.Bucket(bAudit)
 		if entity == "" {
 			err := b.ForEach(func(k, v []byte) error {
@@ -41,7 +41,7 @@ func (db *DB) AuditLog(entity string) ([]audit.Entry, error) {
 
 // recordEntries returns the audit entries of the record with id, oldest
 // first, found through audit_entity: a record's whole history.
-func recordEntries(tx *bolt.Tx, id uuid.UUID) ([]audit.Entry, error) {
+func recordEntries(tx kv.Tx, id uuid.UUID) ([]audit.Entry, error) {
 	var es []audit.Entry
 	b := tx.Bucket(bAudit)
 	c := tx.Bucket(bAuditEntity).Cursor()
@@ -60,11 +60,11 @@ func recordEntries(tx *bolt.Tx, id uuid.UUID) ([]audit.Entry, error) {
 // refusal wrote nothing.
 func (db *DB) AuditCount() (int, error) {
 	n := 0
-	err := db.view(func(tx *bolt.Tx) error { n = tx.Bucket(bAudit).Stats().KeyN; return nil })
+	err := db.view(func(tx kv.Tx) error { n = tx.Bucket(bAudit).KeyN(); return nil })
 	return n, err
 }
 
-func resolveEntity(tx *bolt.Tx, ref string) (uuid.UUID, error) {
+func resolveEntity(tx kv.Tx, ref string) (uuid.UUID, error) {
 	if u, err := uuid.Parse(ref); err == nil {
 		return u, nil
 	}
@@ -120,7 +120,7 @@ const hashBatch = 256
 // problem.
 func (db *DB) Verify() (Verification, error) {
 	var v Verification
-	err := db.view(func(tx *bolt.Tx) (err error) { v, err = verifyTx(tx); return err })
+	err := db.view(func(tx kv.Tx) (err error) { v, err = verifyTx(tx); return err })
 	return v, err
 }
 
@@ -134,7 +134,7 @@ func (db *DB) Verify() (Verification, error) {
 // checks that decode JSON, the indexes and the signatures, on a goroutine
 // each (startChecks), fed as this one goes. Their problems are sorted with
 // the rest, so the report is the same as if they ran in turn.
-func verifyTx(tx *bolt.Tx) (Verification, error) {
+func verifyTx(tx kv.Tx) (Verification, error) {
 	var v Verification
 	ic := newIndexCheck()
 	is, sis := ic.scratch(), ic.scratch() // for the index check, and the infusions' in the signature check
@@ -294,7 +294,7 @@ func verifyTx(tx *bolt.Tx) (Verification, error) {
 }
 
 // describe names a record for a person: its lot number, code or MRN, and id.
-func describe(tx *bolt.Tx, kind string, id uuid.UUID) string {
+func describe(tx kv.Tx, kind string, id uuid.UUID) string {
 	var r struct {
 		Number, Code, MRN, Name string
 		DIN                     string

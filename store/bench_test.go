@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/kv"
 )
 
 // Benchmarks of the hot paths, so that a regression shows up in
@@ -103,12 +103,12 @@ func BenchmarkVerifyHarnessDB(b *testing.B) {
 	})
 	b.Run("indexes", func(b *testing.B) {
 		for b.Loop() {
-			db.view(func(tx *bolt.Tx) error { verifyIndexes(tx); return nil })
+			db.view(func(tx kv.Tx) error { verifyIndexes(tx); return nil })
 		}
 	})
 	b.Run("signatures", func(b *testing.B) {
 		for b.Loop() {
-			db.view(func(tx *bolt.Tx) error { verifySignatures(tx); return nil })
+			db.view(func(tx kv.Tx) error { verifySignatures(tx); return nil })
 		}
 	})
 }

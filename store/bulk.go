@@ -3,7 +3,7 @@ package store
 import (
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/kv"
 )
 
 // Bulk runs fn, in which every call to db's services shares one write
@@ -20,7 +20,7 @@ func (db *DB) Bulk(fn func() error) (err error) {
 		return fmt.Errorf("store: Bulk inside Bulk")
 	}
 	defer db.recoverDamage(&err)
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.engine.Update(func(tx kv.Tx) error {
 		db.bulk = tx
 		defer func() { db.bulk = nil }()
 		return fn()

@@ -10,8 +10,8 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // A verification checkpoint is the head of the audit trail as the last
@@ -55,7 +55,7 @@ type Checkpoint struct {
 // never moves backwards. It writes only the meta bucket and appends no
 // audit entry.
 func (db *DB) RecordCheckpoint(v Verification) error {
-	return db.bolt.Update(func(tx *bolt.Tx) (err error) {
+	return db.engine.Update(func(tx kv.Tx) (err error) {
 		defer db.recoverDamage(&err)
 		meta := tx.Bucket(bMeta)
 		if !v.OK() || v.Entries == 0 {
@@ -88,7 +88,7 @@ func (db *DB) RecordCheckpoint(v Verification) error {
 }
 
 // recordedCheckpoint reads the checkpoint record, failed or not.
-func recordedCheckpoint(tx *bolt.Tx) (checkpointRecord, bool) {
+func recordedCheckpoint(tx kv.Tx) (checkpointRecord, bool) {
 	var r checkpointRecord
 	v := tx.Bucket(bMeta).Get(metaCheckpoint)
 	if v == nil || json.Unmarshal(v, &r) != nil || r.Seq == 0 {
@@ -100,7 +100,7 @@ func recordedCheckpoint(tx *bolt.Tx) (checkpointRecord, bool) {
 // verifyAgainstCheckpoint compares the trail with the recorded checkpoint,
 // failed or not: a trail shorter than it, or whose entry at it no longer
 // carries the hash check verified, was cut back or rewritten since.
-func verifyAgainstCheckpoint(tx *bolt.Tx, entries int) []string {
+func verifyAgainstCheckpoint(tx kv.Tx, entries int) []string {
 	r, ok := recordedCheckpoint(tx)
 	if !ok {
 		return nil
@@ -117,7 +117,7 @@ func verifyAgainstCheckpoint(tx *bolt.Tx, entries int) []string {
 
 // checkpointOf reads the checkpoint, if the database has a readable one
 // that is not marked failed.
-func checkpointOf(tx *bolt.Tx) (Checkpoint, bool) {
+func checkpointOf(tx kv.Tx) (Checkpoint, bool) {
 	r, ok := recordedCheckpoint(tx)
 	if !ok || r.Failed {
 		return Checkpoint{}, false
@@ -133,7 +133,7 @@ func checkpointOf(tx *bolt.Tx) (Checkpoint, bool) {
 func (db *DB) Checkpoint() (Checkpoint, bool, error) {
 	var cp Checkpoint
 	var ok bool
-	err := db.view(func(tx *bolt.Tx) error { cp, ok = checkpointOf(tx); return nil })
+	err := db.view(func(tx kv.Tx) error { cp, ok = checkpointOf(tx); return nil })
 	return cp, ok, err
 }
 
@@ -164,7 +164,7 @@ type reportVerification struct {
 // which is one reason a report verified from a checkpoint never says PASSED. It returns ok false when
 // the checkpoint's entry is gone or changed: the caller then verifies in
 // full rather than rest on it.
-func verifyReport(tx *bolt.Tx, cp Checkpoint, refs []recordRef) (reportVerification, bool) {
+func verifyReport(tx kv.Tx, cp Checkpoint, refs []recordRef) (reportVerification, bool) {
 	rv := reportVerification{From: cp.Seq}
 	b := tx.Bucket(bAudit)
 	start := b.Get(itob(cp.Seq))
@@ -197,7 +197,7 @@ func verifyReport(tx *bolt.Tx, cp Checkpoint, refs []recordRef) (reportVerificat
 	// One cursor per bucket for the whole report: in a read transaction
 	// bbolt allocates a bucket handle per tx.Bucket and a cursor per Get,
 	// which were most of this check's allocations.
-	vc := &verifyCursors{tx: tx, audit: b.Cursor(), ents: tx.Bucket(bAuditEntity).Cursor(), records: map[string]*bolt.Cursor{}}
+	vc := &verifyCursors{tx: tx, audit: b.Cursor(), ents: tx.Bucket(bAuditEntity).Cursor(), records: map[string]kv.Cursor{}}
 	seen := map[uuid.UUID]bool{}
 	for _, r := range refs {
 		if seen[r.id] {
@@ -213,14 +213,14 @@ func verifyReport(tx *bolt.Tx, cp Checkpoint, refs []recordRef) (reportVerificat
 }
 
 type verifyCursors struct {
-	tx          *bolt.Tx
-	audit, ents *bolt.Cursor
-	records     map[string]*bolt.Cursor
+	tx          kv.Tx
+	audit, ents kv.Cursor
+	records     map[string]kv.Cursor
 	upper       [24]byte
 }
 
 // get1 returns the value stored under key exactly, through cursor c.
-func get1(c *bolt.Cursor, key []byte) []byte {
+func get1(c kv.Cursor, key []byte) []byte {
 	k, v := c.Seek(key)
 	if !bytes.Equal(k, key) {
 		return nil

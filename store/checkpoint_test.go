@@ -7,8 +7,8 @@ import (
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/report"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // checkpointed is the trace story with a passing full verification
@@ -36,7 +36,7 @@ func checkpointed(t *testing.T) (*DB, Checkpoint) {
 // hex editor would, leaving the audit trail alone.
 func tamper(t *testing.T, db *DB, kind string, id uuid.UUID, from, to string) {
 	t.Helper()
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.engine.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(recordBuckets[kind])
 		v := string(b.Get(id[:]))
 		if !strings.Contains(v, from) {
@@ -116,7 +116,7 @@ func TestTraceFromCheckpointFindsTampering(t *testing.T) {
 	})
 	t.Run("an entry after the checkpoint", func(t *testing.T) {
 		db, cp := checkpointed(t)
-		err := db.bolt.Update(func(tx *bolt.Tx) error {
+		err := db.engine.Update(func(tx kv.Tx) error {
 			b := tx.Bucket(bAudit)
 			v := append([]byte(nil), b.Get(itob(cp.Seq+1))...)
 			v[len(v)-2] ^= 1
@@ -135,7 +135,7 @@ func TestTraceFromCheckpointFindsTampering(t *testing.T) {
 	})
 	t.Run("the checkpoint's entry: full verify instead", func(t *testing.T) {
 		db, cp := checkpointed(t)
-		err := db.bolt.Update(func(tx *bolt.Tx) error {
+		err := db.engine.Update(func(tx kv.Tx) error {
 			b := tx.Bucket(bAudit)
 			v := append([]byte(nil), b.Get(itob(cp.Seq))...)
 			v[len(v)-2] ^= 1

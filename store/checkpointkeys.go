@@ -10,8 +10,8 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -83,7 +83,7 @@ func parseVerifier(flag, vkey string) (note.Verifier, error) {
 	return v, nil
 }
 
-func checkpointKeys(tx *bolt.Tx) ([]checkpointKeyRecord, error) {
+func checkpointKeys(tx kv.Tx) ([]checkpointKeyRecord, error) {
 	var out []checkpointKeyRecord
 	err := tx.Bucket(recordBuckets[kindCheckpointKey]).ForEach(func(k, v []byte) error {
 		var r checkpointKeyRecord
@@ -191,7 +191,7 @@ func (db *DB) RotateCheckpointKey(actor, password, vkey, reason string) (Checkpo
 // CheckpointKeys lists the registered verifier keys, oldest first.
 func (db *DB) CheckpointKeys() ([]CheckpointKey, error) {
 	var out []CheckpointKey
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx kv.Tx) error {
 		keys, err := checkpointKeys(tx)
 		for _, k := range keys {
 			out = append(out, k.key())
@@ -204,7 +204,7 @@ func (db *DB) CheckpointKeys() ([]CheckpointKey, error) {
 // verifyCheckpointKeys checks what `audit verify` must of the keys: at most
 // one active key, and each rotation's signature bound to the keys and reason
 // it names.
-func verifyCheckpointKeys(tx *bolt.Tx) []string {
+func verifyCheckpointKeys(tx kv.Tx) []string {
 	keys, err := checkpointKeys(tx)
 	if err != nil {
 		return []string{err.Error()}

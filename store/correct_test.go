@@ -9,7 +9,7 @@ import (
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/kv"
 )
 
 // TestCorrectMRNKeepsEverythingAttached: MRN-2 has weights, a schedule, an
@@ -182,7 +182,7 @@ func TestOpenUpgradesAnOlderFile(t *testing.T) {
 
 func upgradeFrom(t *testing.T, from string) {
 	db := newTestDB(t)
-	path := tamperFile(t, db, func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte(from)) })
+	path := tamperFile(t, db, func(tx kv.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte(from)) })
 	_, err := Open(path, Options{ReadOnly: true, Timeout: time.Second})
 	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "schema version "+from+"; this one reads "+strconv.Itoa(SchemaVersion)) {
 		t.Fatalf("read-only open of a version %s file: %v", from, err)
@@ -191,7 +191,7 @@ func upgradeFrom(t *testing.T, from string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.bolt = up.bolt
+	db.engine = up.engine
 	v, note, err := up.Schema()
 	if err != nil || v != SchemaVersion || !strings.Contains(note, `"from":`+from) || !strings.Contains(note, "7: patient and donor records may carry corrections") {
 		t.Fatalf("schema %d, note %q, %v", v, note, err)

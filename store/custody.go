@@ -5,8 +5,8 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 const kindSite = "site"
@@ -240,7 +240,7 @@ func setDetail(d map[string]string, key, value string) {
 func (s *CustodyService) History(ref string) (lot.Container, []lot.Event, error) {
 	var c lot.Container
 	var es []lot.Event
-	err := s.db.view(func(tx *bolt.Tx) (err error) {
+	err := s.db.view(func(tx kv.Tx) (err error) {
 		if c, err = containerByRef(tx, ref); err != nil {
 			return err
 		}
@@ -284,13 +284,13 @@ func (s *CustodyService) AddSite(actor string, site lot.Site) (lot.Site, error) 
 // Sites lists every site, the home site first.
 func (s *CustodyService) Sites() ([]lot.Site, error) {
 	var ss []lot.Site
-	err := s.db.view(func(tx *bolt.Tx) error {
+	err := s.db.view(func(tx kv.Tx) error {
 		return forEach(tx, kindSite, func(r *siteRecord) { ss = append(ss, r.site()) })
 	})
 	return ss, err
 }
 
-func siteByCode(tx *bolt.Tx, code string) (lot.Site, error) {
+func siteByCode(tx kv.Tx, code string) (lot.Site, error) {
 	var r siteRecord
 	if id, ok := lookup(tx, "idx_site_code", code); ok {
 		if found, err := get(tx, kindSite, id, &r); err != nil || found {
@@ -301,7 +301,7 @@ func siteByCode(tx *bolt.Tx, code string) (lot.Site, error) {
 }
 
 // homeSite is the first site added.
-func homeSite(tx *bolt.Tx) (lot.Site, error) {
+func homeSite(tx kv.Tx) (lot.Site, error) {
 	k, v := tx.Bucket(recordBuckets[kindSite]).Cursor().First()
 	if k == nil || v == nil {
 		return lot.Site{}, lot.Errorf(lot.ECONFLICT, "no site is registered yet; the lab adds the facility's own (home) site first: `celltrack site add --name 'Cell lab' LAB`")

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/celltrack/celltrack/lot"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/kv"
 )
 
 func custodyDB(t *testing.T) (*DB, *CustodyService, []lot.Container) {
@@ -214,7 +214,7 @@ func TestThawOfAContainerWithoutEventsIsRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.engine.Update(func(tx kv.Tx) error {
 		for _, id := range children(tx, "idx_event_container", cs[0].ID) {
 			if err := tx.Bucket([]byte("idx_event_container")).Delete(append(cs[0].ID[:], id[:]...)); err != nil {
 				return err

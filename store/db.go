@@ -1,7 +1,13 @@
-// Package store persists celltrack's domain in one bbolt file. It is the only
-// package that imports bbolt; it implements the service interfaces declared by
-// the domain packages, checks each write against the permission table, and
-// appends the audit entry in the same transaction as the change.
+// Package store persists celltrack's domain. It implements the service
+// interfaces declared by the domain packages, checks each write against the
+// permission table, and appends the audit entry in the same transaction as
+// the change. It holds these rules once, over the storage seam of package
+// store/kv (ordered, transactional buckets); it never touches an engine's own
+// types. The engine beneath is the embedded bbolt file of package
+// store/boltkv, the only package that imports bbolt; what only a file has
+// (the page check, the copy a backup writes, the group-commit delay) store
+// reaches through small interfaces of its own (pageChecker, io.WriterTo) or
+// by opening the file with boltkv.
 //
 // Key schema (every bucket at the root; ids are UUIDv7, 16 bytes, so keys sort
 // by creation time; "+" is concatenation):
@@ -81,9 +87,9 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/boltkv"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 )
 
 // SchemaVersion is the version of the key schema above. A database written by
@@ -131,15 +137,16 @@ var recordBuckets = map[string][]byte{
 
 // DB is an open celltrack database.
 type DB struct {
-	bolt *bolt.DB
-	path string
+	// engine is the storage beneath: the bbolt file (boltkv) today.
+	engine kv.Engine
+	path   string
 	// Now is the clock; tests and the demo replace it.
 	Now func() time.Time
 	// NewID returns a new UUIDv7.
 	NewID func() uuid.UUID
 	// bulk, while Bulk runs, is the one write transaction every service
 	// call shares.
-	bulk *bolt.Tx
+	bulk kv.Tx
 	// creds, on a handle from WithSession, is the session every write
 	// checks in its transaction.
 	creds *Credentials
@@ -181,9 +188,9 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	bdb, err := openBolt(path, &bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly, OpenFile: openFile(opts.Create)})
+	bdb, err := openBolt(path, &boltkv.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly, OpenFile: openFile(opts.Create)})
 	switch {
-	case errors.Is(err, berrors.ErrTimeout):
+	case errors.Is(err, boltkv.ErrTimeout):
 		return nil, lot.Errorf(lot.EBUSY, "database is busy: another celltrack process held %s for more than %s; try again, or raise --lock-timeout", path, opts.Timeout)
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
 		return nil, lot.Errorf(lot.ENODB, "no database at %s (it went away while celltrack opened it); check --db or CELLTRACK_DB", path)
@@ -194,7 +201,7 @@ func Open(path string, opts Options) (*DB, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path, Now: opts.Now, NewID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }}
+	db := &DB{engine: bdb, path: path, Now: opts.Now, NewID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }}
 	if db.Now == nil {
 		db.Now = time.Now
 	}
@@ -242,17 +249,17 @@ func openFile(create bool) func(string, int, os.FileMode) (*os.File, error) {
 
 // openBolt opens the bbolt file; bbolt panics when a writer loads the
 // freelist of a damaged file, which becomes a refusal like any other damage.
-func openBolt(path string, o *bolt.Options) (bdb *bolt.DB, err error) {
+func openBolt(path string, o *boltkv.Options) (bdb *boltkv.Engine, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer (&DB{path: path}).recoverDamage(&err)
-	return bolt.Open(path, 0o600, o)
+	return boltkv.Open(path, o)
 }
 
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.bolt.Close() }
+func (db *DB) Close() error { return db.engine.Close() }
 
 // checkSchema refuses a file that is not a celltrack database, one with a
 // garbled or newer schema version, and — read-only, where it cannot be
@@ -260,7 +267,7 @@ func (db *DB) Close() error { return db.bolt.Close() }
 func (db *DB) checkSchema(readOnly bool) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
-	return db.bolt.View(func(tx *bolt.Tx) error {
+	return db.engine.View(func(tx kv.Tx) error {
 		meta := tx.Bucket(bMeta)
 		if meta == nil {
 			return lot.Errorf(lot.EINVALID, "%s is not a celltrack database (no meta bucket)", db.path)
@@ -284,11 +291,24 @@ func (db *DB) now() time.Time { return db.Now().UTC() }
 // Facility returns the ISBT 128 facility number set at init.
 func (db *DB) Facility() (string, error) {
 	var fin string
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.engine.View(func(tx kv.Tx) error {
 		fin = string(tx.Bucket(bMeta).Get([]byte("facility")))
 		return nil
 	})
 	return fin, err
+}
+
+// pageChecker is a transaction of an engine whose storage has pages to
+// check (boltkv's: bbolt's page-level consistency check).
+type pageChecker interface{ Check() []error }
+
+// checkPages returns every problem the engine's page check finds in tx's
+// storage; an engine without pages has none to find.
+func checkPages(tx kv.Tx) []error {
+	if c, ok := tx.(pageChecker); ok {
+		return c.Check()
+	}
+	return nil
 }
 
 // Check runs bbolt's page-level consistency check and returns every problem;
@@ -302,8 +322,8 @@ func (db *DB) Check() (errs []error) {
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&damage) // recover must be called by the deferred function itself
-	db.bolt.View(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
+	db.engine.View(func(tx kv.Tx) error {
+		for _, err := range checkPages(tx) {
 			errs = append(errs, err)
 		}
 		return nil

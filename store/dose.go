@@ -10,8 +10,8 @@ import (
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Entity kinds of dosing.
@@ -97,7 +97,7 @@ func (w *writer) installProtocols() error {
 }
 
 // protocolVersions returns every version of the protocol called name, oldest first.
-func protocolVersions(tx *bolt.Tx, name string) ([]dose.StoredProtocol, error) {
+func protocolVersions(tx kv.Tx, name string) ([]dose.StoredProtocol, error) {
 	var ps []dose.StoredProtocol
 	prefix := []byte(name + "\x00")
 	c := tx.Bucket([]byte("idx_protocol_name")).Cursor()
@@ -111,7 +111,7 @@ func protocolVersions(tx *bolt.Tx, name string) ([]dose.StoredProtocol, error) {
 	return ps, nil
 }
 
-func protocolByID(tx *bolt.Tx, id uuid.UUID) (dose.StoredProtocol, error) {
+func protocolByID(tx kv.Tx, id uuid.UUID) (dose.StoredProtocol, error) {
 	var r protocolRecord
 	if found, err := get(tx, kindProtocol, id, &r); err != nil || !found {
 		if err == nil {
@@ -123,7 +123,7 @@ func protocolByID(tx *bolt.Tx, id uuid.UUID) (dose.StoredProtocol, error) {
 }
 
 // protocolByName returns version of name, or its latest version when version is 0.
-func protocolByName(tx *bolt.Tx, name string, version int) (dose.StoredProtocol, error) {
+func protocolByName(tx kv.Tx, name string, version int) (dose.StoredProtocol, error) {
 	ps, err := protocolVersions(tx, name)
 	if err != nil {
 		return dose.StoredProtocol{}, err
@@ -156,14 +156,14 @@ func (s *DoseService) AddProtocol(actor string, p dose.Protocol) (dose.StoredPro
 // Protocol returns a version of a protocol (0: the latest).
 func (s *DoseService) Protocol(name string, version int) (dose.StoredProtocol, error) {
 	var p dose.StoredProtocol
-	err := s.db.view(func(tx *bolt.Tx) (err error) { p, err = protocolByName(tx, name, version); return err })
+	err := s.db.view(func(tx kv.Tx) (err error) { p, err = protocolByName(tx, name, version); return err })
 	return p, err
 }
 
 // Protocols lists the latest version of every protocol, by name.
 func (s *DoseService) Protocols() ([]dose.StoredProtocol, error) {
 	var ps []dose.StoredProtocol
-	err := s.db.view(func(tx *bolt.Tx) error {
+	err := s.db.view(func(tx kv.Tx) error {
 		latest := map[string]bool{}
 		c := tx.Bucket([]byte("idx_protocol_name")).Cursor()
 		var names []string
@@ -229,7 +229,7 @@ func (r scheduleRecord) schedule() dose.Schedule {
 }
 
 // coursesOf returns a patient's schedules, oldest first, planned as of now.
-func coursesOf(tx *bolt.Tx, patientID uuid.UUID, now time.Time) ([]dose.Course, error) {
+func coursesOf(tx kv.Tx, patientID uuid.UUID, now time.Time) ([]dose.Course, error) {
 	infs, err := infusionsOfPatient(tx, patientID)
 	if err != nil {
 		return nil, err
@@ -262,7 +262,7 @@ func coursesOf(tx *bolt.Tx, patientID uuid.UUID, now time.Time) ([]dose.Course, 
 }
 
 // activeCourse returns the patient's course that has not ended, if any.
-func activeCourse(tx *bolt.Tx, patientID uuid.UUID, now time.Time) (*dose.Course, error) {
+func activeCourse(tx kv.Tx, patientID uuid.UUID, now time.Time) (*dose.Course, error) {
 	cs, err := coursesOf(tx, patientID, now)
 	if err != nil {
 		return nil, err
@@ -341,7 +341,7 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 
 // lastInfusion returns the patient's latest infusion on any course but the
 // schedule except (uuid.Nil: any course at all), or nil when there is none.
-func lastInfusion(tx *bolt.Tx, patientID, except uuid.UUID) (*dose.Infusion, error) {
+func lastInfusion(tx kv.Tx, patientID, except uuid.UUID) (*dose.Infusion, error) {
 	ins, err := infusionsOfPatient(tx, patientID)
 	if err != nil {
 		return nil, err
@@ -412,7 +412,7 @@ func (s *DoseService) ChangeSchedule(signer audit.User, mrn string, n int, date 
 func (s *DoseService) Courses(mrn string) (lot.Patient, []dose.Course, error) {
 	var cs []dose.Course
 	var p lot.Patient
-	err := s.db.view(func(tx *bolt.Tx) (err error) {
+	err := s.db.view(func(tx kv.Tx) (err error) {
 		if p, err = patientByMRN(tx, mrn); err != nil {
 			return err
 		}
@@ -520,7 +520,7 @@ func (r infusionRecord) infusion() dose.Infusion {
 	return in
 }
 
-func infusionsIn(tx *bolt.Tx, index string, parent uuid.UUID) ([]dose.Infusion, error) {
+func infusionsIn(tx kv.Tx, index string, parent uuid.UUID) ([]dose.Infusion, error) {
 	var ins []dose.Infusion
 	for _, id := range children(tx, index, parent) {
 		var r infusionRecord
@@ -534,13 +534,13 @@ func infusionsIn(tx *bolt.Tx, index string, parent uuid.UUID) ([]dose.Infusion, 
 
 // infusionsOfPatient returns a patient's infusions, oldest first (for the
 // traceability reports).
-func infusionsOfPatient(tx *bolt.Tx, patientID uuid.UUID) ([]dose.Infusion, error) {
+func infusionsOfPatient(tx kv.Tx, patientID uuid.UUID) ([]dose.Infusion, error) {
 	return infusionsIn(tx, "idx_infusion_patient", patientID)
 }
 
 // infusionsOfContainer returns the infusions a container went into (at most
 // one), for the traceability reports.
-func infusionsOfContainer(tx *bolt.Tx, containerID uuid.UUID) ([]dose.Infusion, error) {
+func infusionsOfContainer(tx kv.Tx, containerID uuid.UUID) ([]dose.Infusion, error) {
 	return infusionsIn(tx, "idx_infusion_container", containerID)
 }
 
@@ -548,7 +548,7 @@ func infusionsOfContainer(tx *bolt.Tx, containerID uuid.UUID) ([]dose.Infusion, 
 func (s *DoseService) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]dose.Reaction, error) {
 	var ins []dose.Infusion
 	rs := map[uuid.UUID][]dose.Reaction{}
-	err := s.db.view(func(tx *bolt.Tx) error {
+	err := s.db.view(func(tx kv.Tx) error {
 		p, err := patientByMRN(tx, mrn)
 		if err != nil {
 			return err
@@ -569,7 +569,7 @@ func (s *DoseService) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]do
 // ---- the bedside check
 
 // facts gathers everything the bedside check reads, in tx.
-func facts(tx *bolt.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Tenths) (dose.Facts, *dose.Course, error) {
+func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Tenths) (dose.Facts, *dose.Course, error) {
 	f := dose.Facts{Now: now, Patient: p, Refs: refs, Volume: volume, ConfirmedWeights: map[uuid.UUID]bool{}, UsedWeights: map[uuid.UUID]bool{}}
 	ac, err := activeCourse(tx, p.ID, now)
 	if err != nil {
@@ -609,7 +609,7 @@ func facts(tx *bolt.Tx, now time.Time, p lot.Patient, refs []string, volume lot.
 	return f, ac, nil
 }
 
-func candidate(tx *bolt.Tx, c lot.Container) (dose.Candidate, error) {
+func candidate(tx kv.Tx, c lot.Container) (dose.Candidate, error) {
 	l, err := lotByID(tx, c.LotID)
 	if err != nil {
 		return dose.Candidate{}, err
@@ -639,7 +639,7 @@ func candidate(tx *bolt.Tx, c lot.Container) (dose.Candidate, error) {
 // release (approved or exceptional), release.ViabilityFloor, with that
 // specification version as "name vN"; zero and "" when the lot was never
 // released or the specification has no viability floor.
-func viabilityFloor(tx *bolt.Tx, l lot.Lot) (floor lot.Tenths, spec, waived string, err error) {
+func viabilityFloor(tx kv.Tx, l lot.Lot) (floor lot.Tenths, spec, waived string, err error) {
 	ds, err := lotDispositions(tx, l.ID)
 	if err != nil {
 		return 0, "", "", err
@@ -666,7 +666,7 @@ func viabilityFloor(tx *bolt.Tx, l lot.Lot) (floor lot.Tenths, spec, waived stri
 // (read only). It returns the report; report.Err() is the NO-GO error.
 func (s *DoseService) Check(mrn string, refs []string, volume lot.Tenths) (dose.Report, error) {
 	var r dose.Report
-	err := s.db.view(func(tx *bolt.Tx) error {
+	err := s.db.view(func(tx kv.Tx) error {
 		p, err := patientByMRN(tx, mrn)
 		if err != nil {
 			return err
@@ -815,7 +815,7 @@ func toReactionRecord(r dose.Reaction) reactionRecord {
 
 // reactionsOf returns an infusion's reactions, voided and corrected ones
 // included, in the order they were recorded.
-func reactionsOf(tx *bolt.Tx, infusionID uuid.UUID) ([]dose.Reaction, error) {
+func reactionsOf(tx kv.Tx, infusionID uuid.UUID) ([]dose.Reaction, error) {
 	var rs []dose.Reaction
 	for i, id := range children(tx, "idx_reaction_infusion", infusionID) {
 		var r reactionRecord
@@ -838,7 +838,7 @@ func parseInfusionID(infusion string) (uuid.UUID, error) {
 
 // infusionReactions returns the reactions of the infusion with id, or
 // ENOTFOUND when there is no such infusion.
-func infusionReactions(tx *bolt.Tx, id uuid.UUID, infusion string) ([]dose.Reaction, error) {
+func infusionReactions(tx kv.Tx, id uuid.UUID, infusion string) ([]dose.Reaction, error) {
 	var ir infusionRecord
 	if found, err := get(tx, kindInfusion, id, &ir); err != nil {
 		return nil, err
@@ -928,7 +928,7 @@ func (s *DoseService) VoidReaction(actor, infusion string, seq int, reason strin
 // Calc works out an infusion's dose (read only).
 func (s *DoseService) Calc(req dose.CalcRequest) (dose.CalcResult, error) {
 	var res dose.CalcResult
-	err := s.db.view(func(tx *bolt.Tx) error {
+	err := s.db.view(func(tx kv.Tx) error {
 		now := s.db.now()
 		p, err := patientByMRN(tx, req.MRN)
 		if err != nil {
@@ -1008,7 +1008,7 @@ func (s *DoseService) Calc(req dose.CalcRequest) (dose.CalcResult, error) {
 // product that pass lot.CheckLotUse for the patient, dispensed for the
 // patient or still dispensable (lot.MayBeDispensed). Bags already dispensed for the patient come
 // first, then by lot and number.
-func candidates(tx *bolt.Tx, p lot.Patient, product lot.Source, now time.Time) ([]dose.Source, error) {
+func candidates(tx kv.Tx, p lot.Patient, product lot.Source, now time.Time) ([]dose.Source, error) {
 	var lots []lot.Lot
 	if product == lot.SourceRFib {
 		for _, id := range children(tx, "idx_lot_patient", p.ID) {

@@ -11,7 +11,7 @@ import (
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/kv"
 )
 
 // Test-only helpers that set a lot's status or a bag's thaw and dispense
@@ -23,7 +23,7 @@ import (
 
 func asAdmin(t testing.TB, db *DB, fn func(w *writer) error) {
 	t.Helper()
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.engine.Update(func(tx kv.Tx) error {
 		u, err := userByName(tx, "alice")
 		if err != nil {
 			return err
@@ -166,7 +166,7 @@ func TestBedsideGOAndAdminister(t *testing.T) {
 	if cs[0].Entries[0].Status != dose.Given || cs[0].Entries[0].Given.InfusionID != in.ID {
 		t.Fatalf("schedule entry not given: %+v", cs[0].Entries[0])
 	}
-	err = db.view(func(tx *bolt.Tx) error {
+	err = db.view(func(tx kv.Tx) error {
 		p, _ := patientByMRN(tx, "MRN-1")
 		byP, err := infusionsOfPatient(tx, p.ID)
 		if err != nil || len(byP) != 1 || byP[0].ID != in.ID {
@@ -341,7 +341,7 @@ func TestWeightChangeConfirmedByPhysician(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The signature stores the meaning the password prompt authenticated.
-	err = db.view(func(tx *bolt.Tx) error {
+	err = db.view(func(tx kv.Tx) error {
 		id, ok := lookup(tx, "idx_weight_confirm", string(wt.ID[:]))
 		var r weightConfirmRecord
 		if _, err := get(tx, kindWeightConfirm, id, &r); err != nil || !ok {

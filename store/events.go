@@ -4,8 +4,8 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // eventRecord is the stored form of lot.Event (version 1).
@@ -56,6 +56,6 @@ func (w *writer) appendEvent(c *lot.Container, e lot.Event, action, reason strin
 
 // eventsOf returns the custody events of one container (or, with index
 // idx_event_lot, of one lot), oldest first: UUIDv7 keys sort by time.
-func eventsOf(tx *bolt.Tx, index string, parent uuid.UUID) ([]lot.Event, error) {
+func eventsOf(tx kv.Tx, index string, parent uuid.UUID) ([]lot.Event, error) {
 	return childRecords(tx, index, parent, kindEvent, eventRecord.event)
 }

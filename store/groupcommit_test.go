@@ -9,7 +9,8 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/boltkv"
+	"github.com/celltrack/celltrack/store/kv"
 )
 
 // commits is the number of write transactions committed so far: bbolt
@@ -17,7 +18,7 @@ import (
 func commits(t *testing.T, db *DB) int {
 	t.Helper()
 	var id int
-	if err := db.bolt.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil }); err != nil {
+	if err := db.engine.View(func(tx kv.Tx) error { id = tx.(boltkv.Tx).ID(); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return id

@@ -6,12 +6,12 @@ import (
 
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // handlingRows reads the handling of the infusions f selects, oldest first.
-func handlingRows(tx *bolt.Tx, f dose.HandlingFilter) ([]dose.Handling, error) {
+func handlingRows(tx kv.Tx, f dose.HandlingFilter) ([]dose.Handling, error) {
 	var hs []dose.Handling
 	seen := map[uuid.UUID]bool{}
 	b := tx.Bucket([]byte("idx_event_infused"))
@@ -65,7 +65,7 @@ func handlingRows(tx *bolt.Tx, f dose.HandlingFilter) ([]dose.Handling, error) {
 }
 
 // containerHandling reads a container's thaw record, lot and first storage.
-func containerHandling(tx *bolt.Tx, id uuid.UUID) (dose.Handling, error) {
+func containerHandling(tx kv.Tx, id uuid.UUID) (dose.Handling, error) {
 	var cr containerRecord
 	if found, err := get(tx, kindContainer, id, &cr); err != nil || !found {
 		return dose.Handling{}, fmt.Errorf("container %s: missing or unreadable (%v)", id, err)

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/celltrack/celltrack/trace"
-	bolt "go.etcd.io/bbolt"
 )
 
 // TestHandlingSelectsByStartAndProtocol: the period is [From, To) on the
@@ -34,7 +34,7 @@ func TestHandlingSelectsByStartAndProtocol(t *testing.T) {
 		"protocol and period": {dose.HandlingFilter{Protocol: "sle-uc-d0d7", To: in.Start}, 0},
 	} {
 		var n int
-		err := db.view(func(tx *bolt.Tx) error {
+		err := db.view(func(tx kv.Tx) error {
 			hs, err := handlingRows(tx, c.f)
 			n = len(hs)
 			if err == nil && n == 1 {
@@ -67,7 +67,7 @@ func TestHandlingRowsOfATwoBagInfusion(t *testing.T) {
 	if in.Given != 62_000_000 || len(in.Containers) != 2 || in.Containers[0].Cells != 50_000_000 || in.Containers[1].Cells != 12_000_000 {
 		t.Fatalf("infusion: given %d from %+v", in.Given, in.Containers)
 	}
-	err = db.view(func(tx *bolt.Tx) error {
+	err = db.view(func(tx kv.Tx) error {
 		hs, err := handlingRows(tx, dose.HandlingFilter{})
 		if err != nil {
 			return err

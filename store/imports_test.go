@@ -37,3 +37,43 @@ func TestStoreDoesNotImportReport(t *testing.T) {
 		}
 	}
 }
+
+// TestOnlyBoltkvImportsBbolt holds the storage seam: the store's rules run
+// over package kv's interfaces, and bbolt is one engine beneath them, in
+// store/boltkv — so that a second engine (PostgreSQL) sits beside it
+// without a rule written twice. Only the benchmark harness, which measures
+// bbolt's own floor, imports bbolt besides; tests that tamper with a file
+// as a raw bbolt tool would may too (test files are not listed here). And
+// the seam itself depends on nothing of celltrack's.
+func TestOnlyBoltkvImportsBbolt(t *testing.T) {
+	const mod = "github.com/celltrack/celltrack"
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, mod+"/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) < 10 {
+		t.Fatalf("go list listed only %q", lines)
+	}
+	allowed := func(pkg string) bool {
+		return pkg == mod+"/store/boltkv" || pkg == mod+"/internal/benchharness" || strings.HasPrefix(pkg, mod+"/internal/benchharness/")
+	}
+	seenKV, seenBoltkv := false, false
+	for _, line := range lines {
+		f := strings.Fields(line)
+		pkg, imports := f[0], f[1:]
+		seenKV = seenKV || pkg == mod+"/store/kv"
+		seenBoltkv = seenBoltkv || pkg == mod+"/store/boltkv"
+		for _, imp := range imports {
+			if (imp == "go.etcd.io/bbolt" || strings.HasPrefix(imp, "go.etcd.io/bbolt/")) && !allowed(pkg) {
+				t.Errorf("%s imports %s; only store/boltkv (the embedded engine) may — reach bbolt through package kv's interfaces, or through boltkv", pkg, imp)
+			}
+			if pkg == mod+"/store/kv" && strings.HasPrefix(imp, mod+"/") {
+				t.Errorf("store/kv imports %s; the seam depends on nothing of celltrack's", imp)
+			}
+		}
+	}
+	if !seenKV || !seenBoltkv {
+		t.Errorf("go list did not list store/kv and store/boltkv: is this the module's package list? %q", lines)
+	}
+}

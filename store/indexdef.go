@@ -10,8 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // recordIndex says which index entries the records of one kind have. It is
@@ -230,7 +230,7 @@ func (e *indexEntries) deriveParsed(ix *recordIndex, r *jsonFields, id uuid.UUID
 // rewriteIndexes replaces the index entries of record id of kind, whose
 // stored value was prev before this transaction changed it, with those of
 // its value now: the one way an indexed field changes (a corrected MRN).
-func rewriteIndexes(tx *bolt.Tx, kind string, id uuid.UUID, prev []byte) error {
+func rewriteIndexes(tx kv.Tx, kind string, id uuid.UUID, prev []byte) error {
 	ix := indexOf[kind]
 	var e indexEntries
 	var r jsonFields
@@ -264,7 +264,7 @@ var appendIndexes = map[string]bool{
 	"idx_infusion_container": true, "idx_reaction_infusion": true, "idx_weight_confirm": true,
 }
 
-func writeIndexes(tx *bolt.Tx, kind string, id uuid.UUID) error {
+func writeIndexes(tx kv.Tx, kind string, id uuid.UUID) error {
 	ix := indexOf[kind]
 	var e indexEntries
 	var r jsonFields
@@ -274,7 +274,7 @@ func writeIndexes(tx *bolt.Tx, kind string, id uuid.UUID) error {
 	for _, en := range e.list {
 		b := tx.Bucket([]byte(en.bucket))
 		if appendIndexes[en.bucket] {
-			b.FillPercent = appendFill
+			b.SetFillPercent(appendFill)
 		}
 		if err := b.Put(en.key, en.val); err != nil {
 			return fmt.Errorf("index %s %s in %s: %w", kind, id, en.bucket, err)

@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // TestJSONFieldsReadsAsEncodingJSON: the index definitions read records with
@@ -95,7 +95,7 @@ func TestJSONFieldsReadsAsEncodingJSON(t *testing.T) {
 	// Every member of every record of a database with every kind, read both
 	// ways.
 	db := everyIndexDB(t)
-	db.view(func(tx *bolt.Tx) error {
+	db.view(func(tx kv.Tx) error {
 		for kind, name := range recordBuckets {
 			tx.Bucket(name).ForEach(func(k, v []byte) error {
 				var m map[string]json.RawMessage

@@ -7,8 +7,8 @@ import (
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // A safety-critical write — a release decision, a custody move, an infusion —
@@ -24,8 +24,8 @@ import (
 
 // checkIntact refuses, with ECONFLICT, when one of refs is not stored with
 // exactly the value its latest audit entry set.
-func checkIntact(tx *bolt.Tx, refs ...recordRef) error {
-	vc := &verifyCursors{tx: tx, audit: tx.Bucket(bAudit).Cursor(), ents: tx.Bucket(bAuditEntity).Cursor(), records: map[string]*bolt.Cursor{}}
+func checkIntact(tx kv.Tx, refs ...recordRef) error {
+	vc := &verifyCursors{tx: tx, audit: tx.Bucket(bAudit).Cursor(), ents: tx.Bucket(bAuditEntity).Cursor(), records: map[string]kv.Cursor{}}
 	seen := make(map[uuid.UUID]bool, len(refs))
 	for _, r := range refs {
 		if r.id == uuid.Nil || seen[r.id] {
@@ -50,7 +50,7 @@ func refsOf(kind string, ids ...uuid.UUID) []recordRef {
 
 // lotRecords lists a lot and what its release status was decided on: its
 // QC results and, for a UC lot, its donor and the donor's screenings.
-func lotRecords(tx *bolt.Tx, l lot.Lot) []recordRef {
+func lotRecords(tx kv.Tx, l lot.Lot) []recordRef {
 	refs := append(refsOf(kindLot, l.ID), refsOf(kindResult, children(tx, "idx_result_lot", l.ID)...)...)
 	if l.DonorID != uuid.Nil {
 		refs = append(refs, recordRef{kindDonor, l.DonorID})
@@ -64,7 +64,7 @@ func lotRecords(tx *bolt.Tx, l lot.Lot) []recordRef {
 // the registrant (segregation of duties: their names and roles), and for an
 // exceptional release the patient it is restricted to. A reference that does
 // not resolve is left to the approval's own checks, which name it.
-func approvalRecords(tx *bolt.Tx, a release.Approval, l lot.Lot, qa, registrant audit.User) []recordRef {
+func approvalRecords(tx kv.Tx, a release.Approval, l lot.Lot, qa, registrant audit.User) []recordRef {
 	refs := append(lotRecords(tx, l), recordRef{kindUser, qa.ID}, recordRef{kindUser, registrant.ID})
 	spec := a.Spec
 	if spec == "" {
@@ -98,7 +98,7 @@ func moveRecords(c lot.Container) []recordRef {
 // lot's results (the endotoxin load), its release decisions and the
 // specifications they were judged against (the post-thaw viability floor),
 // and the two signers.
-func bedsideRecords(tx *bolt.Tx, f dose.Facts, ac *dose.Course, signers ...audit.User) []recordRef {
+func bedsideRecords(tx kv.Tx, f dose.Facts, ac *dose.Course, signers ...audit.User) []recordRef {
 	refs := refsOf(kindPatient, f.Patient.ID)
 	refs = append(refs, refsOf(kindInfusion, children(tx, "idx_infusion_patient", f.Patient.ID)...)...)
 	if ac != nil {

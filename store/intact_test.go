@@ -9,8 +9,8 @@ import (
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // refusedIntact checks that err is the refusal of a write resting on a
@@ -154,7 +154,7 @@ func TestCustodyRefusesTamperedLotOrContainer(t *testing.T) {
 func TestAdministerRefusesTamperedRecords(t *testing.T) {
 	idOf := func(t *testing.T, db *DB, index, key string) uuid.UUID {
 		var id uuid.UUID
-		err := db.view(func(tx *bolt.Tx) error {
+		err := db.view(func(tx kv.Tx) error {
 			var ok bool
 			if id, ok = lookup(tx, index, key); !ok {
 				t.Fatalf("no %s in %s", key, index)
@@ -187,7 +187,7 @@ func TestAdministerRefusesTamperedRecords(t *testing.T) {
 	t.Run("weight raised", func(t *testing.T) {
 		db, d := bedside(t, "0.5")
 		var w lot.Weight
-		_ = db.view(func(tx *bolt.Tx) error {
+		_ = db.view(func(tx kv.Tx) error {
 			p, _ := patientByMRN(tx, "MRN-1")
 			ws, err := weightsOf(tx, p.ID)
 			w = ws[len(ws)-1]
@@ -202,7 +202,7 @@ func TestAdministerRefusesTamperedRecords(t *testing.T) {
 	t.Run("facility time zone edited", func(t *testing.T) {
 		db, d := bedside(t, "0.5")
 		var fr facilityRecord
-		_ = db.view(func(tx *bolt.Tx) (err error) { fr, _, err = facilityRec(tx); return err })
+		_ = db.view(func(tx kv.Tx) (err error) { fr, _, err = facilityRec(tx); return err })
 		tamper(t, db, kindFacility, fr.ID, `"tz":"UTC"`, `"tz":"Pacific/Kiritimati"`)
 		n, _ := db.AuditCount()
 		_, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
@@ -248,7 +248,7 @@ func TestAdministerRefusesTamperedReleaseSpec(t *testing.T) {
 		t.Fatal("a bag thawed at 70 % under an 80 % floor is GO")
 	}
 	var specID uuid.UUID
-	_ = db.view(func(tx *bolt.Tx) error {
+	_ = db.view(func(tx kv.Tx) error {
 		specID, _ = lookup(tx, "idx_spec_name", string(specKey("isct-uc-msc", 1)))
 		return nil
 	})

@@ -3,8 +3,8 @@ package store
 import (
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 const kindLabel = "label"
@@ -69,7 +69,7 @@ func (s *LabelService) Print(actor, ref string, render func(lot.LabelSet) error)
 
 // labelSet gathers the lot, the containers to label and, for an autologous
 // lot, its source patient. ref is tried as a lot first, then as a container.
-func labelSet(tx *bolt.Tx, ref string) (lot.LabelSet, error) {
+func labelSet(tx kv.Tx, ref string) (lot.LabelSet, error) {
 	var set lot.LabelSet
 	l, err := lotByRef(tx, ref)
 	if err == nil {
@@ -122,7 +122,7 @@ func labelSet(tx *bolt.Tx, ref string) (lot.LabelSet, error) {
 
 // labelCount returns the label record id and counts of container c; a
 // container never printed for has zero counts and a nil id.
-func labelCount(tx *bolt.Tx, c lot.Container) (uuid.UUID, lot.LabelCount, error) {
+func labelCount(tx kv.Tx, c lot.Container) (uuid.UUID, lot.LabelCount, error) {
 	r := labelRecord{ContainerID: c.ID, LotID: c.LotID}
 	id, ok := lookup(tx, "idx_label_container", string(c.ID[:]))
 	if ok {
@@ -194,7 +194,7 @@ func (s *LabelService) Reconcile(ref string) (lot.Lot, []lot.Container, []lot.La
 	var l lot.Lot
 	var cs []lot.Container
 	var ns []lot.LabelCount
-	err := s.db.view(func(tx *bolt.Tx) (err error) {
+	err := s.db.view(func(tx kv.Tx) (err error) {
 		if l, err = lotByRef(tx, ref); err != nil {
 			return err
 		}

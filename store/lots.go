@@ -9,8 +9,8 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // LotService implements lot.Service on a DB.
@@ -54,11 +54,11 @@ func (s *LotService) AddDonor(actor string, d lot.Donor) (lot.Donor, error) {
 // Donor returns the donor with the given code.
 func (s *LotService) Donor(ref string) (lot.Donor, error) {
 	var d lot.Donor
-	err := s.db.view(func(tx *bolt.Tx) (err error) { d, err = donorByRef(tx, ref); return err })
+	err := s.db.view(func(tx kv.Tx) (err error) { d, err = donorByRef(tx, ref); return err })
 	return d, err
 }
 
-func donorByRef(tx *bolt.Tx, ref string) (lot.Donor, error) {
+func donorByRef(tx kv.Tx, ref string) (lot.Donor, error) {
 	id, ok := lookup(tx, "idx_donor_code", ref)
 	if !ok {
 		if u, err := uuid.Parse(ref); err == nil {
@@ -77,7 +77,7 @@ func donorByRef(tx *bolt.Tx, ref string) (lot.Donor, error) {
 // Donors lists every donor in registration order.
 func (s *LotService) Donors() ([]lot.Donor, error) {
 	var ds []lot.Donor
-	err := s.db.view(func(tx *bolt.Tx) error {
+	err := s.db.view(func(tx kv.Tx) error {
 		return forEach(tx, kindDonor, func(r *donorRecord) { ds = append(ds, r.donor()) })
 	})
 	return ds, err
@@ -159,7 +159,7 @@ func (s *LotService) CorrectPatient(actor, mrn string, fix lot.PatientFix, reaso
 // checkNewMRN refuses (ECONFLICT) correcting patient p's MRN to one that is
 // another patient's MRN, current or former, or differs from one only in
 // letter case. A former MRN of p itself may be its MRN again.
-func checkNewMRN(tx *bolt.Tx, p lot.Patient, mrn string) error {
+func checkNewMRN(tx kv.Tx, p lot.Patient, mrn string) error {
 	if id, ok := lookup(tx, "idx_patient_mrn", mrn); ok {
 		if id == p.ID {
 			return nil
@@ -185,7 +185,7 @@ func checkNewMRN(tx *bolt.Tx, p lot.Patient, mrn string) error {
 
 // formerMRN returns ECONFLICT when mrn, found in idx_patient_mrn for the
 // patient id, is no longer that patient's MRN but a former one, reserved.
-func formerMRN(tx *bolt.Tx, id uuid.UUID, mrn string) error {
+func formerMRN(tx kv.Tx, id uuid.UUID, mrn string) error {
 	p, err := patientByID(tx, id)
 	if err != nil || p.MRN == mrn {
 		return err
@@ -230,7 +230,7 @@ func (s *LotService) CorrectDonor(actor, ref string, fix lot.DonorFix, reason st
 // (MRN-1001 for mrn-1001). It reads every key of idx_patient_mrn, not the
 // records: about 2 ms at 100k patients (BenchmarkMRNFolded), paid once per
 // registration, against a second index to keep in step and verify.
-func mrnFolded(tx *bolt.Tx, mrn string) (string, bool) {
+func mrnFolded(tx kv.Tx, mrn string) (string, bool) {
 	c := tx.Bucket([]byte("idx_patient_mrn")).Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
 		if strings.EqualFold(string(k), mrn) {
@@ -243,11 +243,11 @@ func mrnFolded(tx *bolt.Tx, mrn string) (string, bool) {
 // Patient returns the patient with the given MRN (or UUID).
 func (s *LotService) Patient(mrn string) (lot.Patient, error) {
 	var p lot.Patient
-	err := s.db.view(func(tx *bolt.Tx) (err error) { p, err = patientByMRN(tx, mrn); return err })
+	err := s.db.view(func(tx kv.Tx) (err error) { p, err = patientByMRN(tx, mrn); return err })
 	return p, err
 }
 
-func patientByMRN(tx *bolt.Tx, mrn string) (lot.Patient, error) {
+func patientByMRN(tx kv.Tx, mrn string) (lot.Patient, error) {
 	var r patientRecord
 	id, ok := lookup(tx, "idx_patient_mrn", mrn)
 	if !ok {
@@ -272,7 +272,7 @@ func patientByMRN(tx *bolt.Tx, mrn string) (lot.Patient, error) {
 	return lot.Patient{}, notFound("patient with MRN", mrn, "check the wristband MRN (`celltrack patient list`)")
 }
 
-func patientByID(tx *bolt.Tx, id uuid.UUID) (lot.Patient, error) {
+func patientByID(tx kv.Tx, id uuid.UUID) (lot.Patient, error) {
 	var r patientRecord
 	found, err := get(tx, kindPatient, id, &r)
 	if err == nil && !found {
@@ -284,7 +284,7 @@ func patientByID(tx *bolt.Tx, id uuid.UUID) (lot.Patient, error) {
 // Patients lists every patient in registration order.
 func (s *LotService) Patients() ([]lot.Patient, error) {
 	var ps []lot.Patient
-	err := s.db.view(func(tx *bolt.Tx) error {
+	err := s.db.view(func(tx kv.Tx) error {
 		return forEach(tx, kindPatient, func(r *patientRecord) { ps = append(ps, r.patient()) })
 	})
 	return ps, err
@@ -322,7 +322,7 @@ func (s *LotService) Weigh(actor, mrn string, g lot.Grams, at time.Time) (lot.We
 // Weights returns a patient's weights, oldest measurement first.
 func (s *LotService) Weights(mrn string) ([]lot.Weight, error) {
 	var ws []lot.Weight
-	err := s.db.view(func(tx *bolt.Tx) error {
+	err := s.db.view(func(tx kv.Tx) error {
 		p, err := patientByMRN(tx, mrn)
 		if err != nil {
 			return err
@@ -333,7 +333,7 @@ func (s *LotService) Weights(mrn string) ([]lot.Weight, error) {
 	return ws, err
 }
 
-func weightsOf(tx *bolt.Tx, patient uuid.UUID) ([]lot.Weight, error) {
+func weightsOf(tx kv.Tx, patient uuid.UUID) ([]lot.Weight, error) {
 	return childRecords(tx, "idx_weight_patient", patient, kindWeight, weightRecord.weight)
 }
 
@@ -418,11 +418,11 @@ func (w *writer) nextDIN() (lot.DIN, error) {
 // Lot returns the lot named by ref: lab lot number, DIN or UUID.
 func (s *LotService) Lot(ref string) (lot.Lot, error) {
 	var l lot.Lot
-	err := s.db.view(func(tx *bolt.Tx) (err error) { l, err = lotByRef(tx, ref); return err })
+	err := s.db.view(func(tx kv.Tx) (err error) { l, err = lotByRef(tx, ref); return err })
 	return l, err
 }
 
-func lotByRef(tx *bolt.Tx, ref string) (lot.Lot, error) {
+func lotByRef(tx kv.Tx, ref string) (lot.Lot, error) {
 	id, ok := lookup(tx, "idx_lot_number", ref)
 	if !ok && looksLikeDIN(ref) {
 		din, err := lot.ParseDIN(ref)
@@ -445,7 +445,7 @@ func lotByRef(tx *bolt.Tx, ref string) (lot.Lot, error) {
 	return lot.Lot{}, notFound("lot", ref, "give the lab lot number, the DIN from the label, or the UUID (`celltrack lot list`)")
 }
 
-func lotByID(tx *bolt.Tx, id uuid.UUID) (lot.Lot, error) {
+func lotByID(tx kv.Tx, id uuid.UUID) (lot.Lot, error) {
 	var r lotRecord
 	found, err := get(tx, kindLot, id, &r)
 	if err == nil && !found {
@@ -465,7 +465,7 @@ func looksLikeDIN(ref string) bool {
 // Lots lists lots matching f in registration order.
 func (s *LotService) Lots(f lot.LotFilter) ([]lot.Lot, error) {
 	var ls []lot.Lot
-	err := s.db.view(func(tx *bolt.Tx) error {
+	err := s.db.view(func(tx kv.Tx) error {
 		return forEach(tx, kindLot, func(r *lotRecord) {
 			if (f.Status == "" || r.Status == f.Status) && (f.Source == "" || r.Source == f.Source) {
 				ls = append(ls, r.lot())
@@ -546,11 +546,11 @@ func (s *LotService) SplitLot(actor string, sp lot.Split) ([]lot.Container, erro
 // Container returns the container named by its code or UUID.
 func (s *LotService) Container(ref string) (lot.Container, error) {
 	var c lot.Container
-	err := s.db.view(func(tx *bolt.Tx) (err error) { c, err = containerByRef(tx, ref); return err })
+	err := s.db.view(func(tx kv.Tx) (err error) { c, err = containerByRef(tx, ref); return err })
 	return c, err
 }
 
-func containerByRef(tx *bolt.Tx, ref string) (lot.Container, error) {
+func containerByRef(tx kv.Tx, ref string) (lot.Container, error) {
 	var id uuid.UUID
 	ok := false
 	if u, err := uuid.Parse(ref); err == nil {
@@ -574,7 +574,7 @@ func containerByRef(tx *bolt.Tx, ref string) (lot.Container, error) {
 // Containers lists a lot's containers in number order.
 func (s *LotService) Containers(lotRef string) ([]lot.Container, error) {
 	var cs []lot.Container
-	err := s.db.view(func(tx *bolt.Tx) error {
+	err := s.db.view(func(tx kv.Tx) error {
 		l, err := lotByRef(tx, lotRef)
 		if err != nil {
 			return err
@@ -585,7 +585,7 @@ func (s *LotService) Containers(lotRef string) ([]lot.Container, error) {
 	return cs, err
 }
 
-func containersOf(tx *bolt.Tx, lotID uuid.UUID) ([]lot.Container, error) {
+func containersOf(tx kv.Tx, lotID uuid.UUID) ([]lot.Container, error) {
 	cs, err := childRecords(tx, "idx_container_lot", lotID, kindContainer, containerRecord.container)
 	if err != nil {
 		return nil, err
@@ -595,7 +595,7 @@ func containersOf(tx *bolt.Tx, lotID uuid.UUID) ([]lot.Container, error) {
 }
 
 // forEach decodes every record of kind, in key (creation) order.
-func forEach[R any](tx *bolt.Tx, kind string, fn func(*R)) error {
+func forEach[R any](tx kv.Tx, kind string, fn func(*R)) error {
 	return tx.Bucket(recordBuckets[kind]).ForEach(func(k, v []byte) error {
 		var r R
 		if _, err := get(tx, kind, uuid.UUID(k), &r); err != nil {

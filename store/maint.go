@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"runtime"
@@ -10,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/celltrack/celltrack/lot"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/kv"
 )
 
 // Backup writes a consistent copy of the whole database to a new file at
@@ -25,7 +26,7 @@ func (db *DB) Backup(path string) (int64, error) {
 
 // backup writes the copy from one read transaction, after running before
 // (a verification) in it when given.
-func (db *DB) backup(path string, before func(tx *bolt.Tx) error) (int64, error) {
+func (db *DB) backup(path string, before func(tx kv.Tx) error) (int64, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return 0, lot.Errorf(lot.ECONFLICT, "--out %s already exists; a backup never overwrites a file — choose a new name", path)
@@ -33,13 +34,17 @@ func (db *DB) backup(path string, before func(tx *bolt.Tx) error) (int64, error)
 		return 0, lot.Errorf(lot.EINVALID, "--out %s cannot be created: %v", path, err)
 	}
 	var n int64
-	err = db.view(func(tx *bolt.Tx) (err error) {
+	err = db.view(func(tx kv.Tx) (err error) {
 		if before != nil {
 			if err := before(tx); err != nil {
 				return err
 			}
 		}
-		n, err = tx.WriteTo(f)
+		wt, ok := tx.(io.WriterTo)
+		if !ok {
+			return lot.Errorf(lot.EINVALID, "%s is not a database file, and a backup copies a file; back it up with the database's own tools", db.engine.Describe())
+		}
+		n, err = wt.WriteTo(f)
 		return err
 	})
 	if err == nil {
@@ -67,8 +72,22 @@ func (db *DB) backup(path string, before func(tx *bolt.Tx) error) (int64, error)
 // before it: bbolt reads the file through mmap, and a page read past the end
 // of a truncated file faults, which would otherwise kill the process instead
 // of panicking inside bbolt.
+//
+// A panic carrying a *kv.Error is an engine's read that could not be
+// answered (kv's contract: reads do not return errors): it becomes this
+// call's error, busy (EBUSY, exit 11) when the engine says trying again may
+// succeed.
 func (db *DB) recoverDamage(err *error) {
 	if r := recover(); r != nil {
+		var ke *kv.Error
+		if e, ok := r.(error); ok && errors.As(e, &ke) {
+			if ke.Busy {
+				*err = lot.Errorf(lot.EBUSY, "database is busy: %s could not be read because of other writers (%v); nothing was written — try again", db.path, ke)
+				return
+			}
+			*err = fmt.Errorf("read %s: %w", db.path, ke)
+			return
+		}
 		if panickedInBolt() {
 			*err = lot.Errorf(lot.ECONFLICT, "the database file %s is damaged (%v); nothing was written — run `celltrack check` and restore the last good backup", db.path, r)
 			return

@@ -8,8 +8,8 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Schema versions:
@@ -63,7 +63,7 @@ import (
 
 // schemaOf reads the schema version in meta; a value that is not a positive
 // number was not written by celltrack.
-func schemaOf(tx *bolt.Tx, path string) (int, error) {
+func schemaOf(tx kv.Tx, path string) (int, error) {
 	raw := tx.Bucket(bMeta).Get([]byte("schema"))
 	v, err := strconv.Atoi(string(raw))
 	if err != nil || v < 1 {
@@ -73,7 +73,7 @@ func schemaOf(tx *bolt.Tx, path string) (int, error) {
 }
 
 // missingBuckets lists the key-schema buckets a file lacks.
-func missingBuckets(tx *bolt.Tx) (records []string, indexes []string) {
+func missingBuckets(tx kv.Tx) (records []string, indexes []string) {
 	for _, b := range recordBuckets {
 		if tx.Bucket(b) == nil {
 			records = append(records, string(b))
@@ -88,7 +88,7 @@ func missingBuckets(tx *bolt.Tx) (records []string, indexes []string) {
 }
 
 // needsMigration reports whether a file of schema v lacks anything.
-func needsMigration(tx *bolt.Tx, v int) bool {
+func needsMigration(tx kv.Tx, v int) bool {
 	r, i := missingBuckets(tx)
 	return v < SchemaVersion || len(r)+len(i) > 0
 }
@@ -104,7 +104,7 @@ func (db *DB) migrate() (err error) {
 	// Look first: a write transaction commits a new meta page even when it
 	// changes nothing, and a refused command must leave the file's bytes alone.
 	var needed bool
-	if err := db.bolt.View(func(tx *bolt.Tx) error {
+	if err := db.engine.View(func(tx kv.Tx) error {
 		v, err := schemaOf(tx, db.path)
 		needed = err == nil && needsMigration(tx, v)
 		return err
@@ -119,7 +119,7 @@ func (db *DB) migrate() (err error) {
 	if err != nil {
 		return err
 	}
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.engine.Update(func(tx kv.Tx) error {
 		from, err := schemaOf(tx, db.path)
 		if err != nil || !needsMigration(tx, from) {
 			return err
@@ -142,7 +142,7 @@ func (db *DB) migrate() (err error) {
 				// bookkeeping, empty until someone logs in
 			case ok && kind == kindEvent:
 				rebuildEvents = true
-			case !ok || tx.Bucket(recordBuckets[kind]).Stats().KeyN > 0:
+			case !ok || tx.Bucket(recordBuckets[kind]).KeyN() > 0:
 				return lot.Errorf(lot.ECONFLICT, "%s lacks the bucket %s while its records exist; this celltrack cannot rebuild it — restore the last good backup and report it", db.path, name)
 			}
 			if _, err := tx.CreateBucket([]byte(name)); err != nil {
@@ -202,9 +202,9 @@ var treeBatch = 50_000
 func (db *DB) compressEntries(batch int) (done int64, err error) {
 	next := itob(1)
 	for next != nil {
-		err := db.bolt.Update(func(tx *bolt.Tx) error {
+		err := db.engine.Update(func(tx kv.Tx) error {
 			b := tx.Bucket(bAudit)
-			b.FillPercent = appendFill
+			b.SetFillPercent(appendFill)
 			type kv struct{ k, v []byte }
 			var todo []kv
 			c := b.Cursor()
@@ -242,7 +242,7 @@ func (db *DB) compressEntries(batch int) (done int64, err error) {
 // Schema returns the file's schema version and the meta note of the
 // migration to that version ("" when the file was created at it).
 func (db *DB) Schema() (v int, note string, err error) {
-	err = db.view(func(tx *bolt.Tx) error {
+	err = db.view(func(tx kv.Tx) error {
 		v, err = schemaOf(tx, db.path)
 		note = string(tx.Bucket(bMeta).Get([]byte("migration/" + strconv.Itoa(v))))
 		return err

@@ -12,14 +12,15 @@ import (
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/boltkv"
+	"github.com/celltrack/celltrack/store/kv"
 )
 
 // reopen closes db's file, changes it with fn as an older or foreign program
-// would, and returns the path; db.bolt is reopened by the caller.
-func tamperFile(t *testing.T, db *DB, fn func(tx *bolt.Tx) error) string {
+// would, and returns the path; db.engine is reopened by the caller.
+func tamperFile(t *testing.T, db *DB, fn func(tx kv.Tx) error) string {
 	t.Helper()
-	if err := db.bolt.Update(fn); err != nil {
+	if err := db.engine.Update(fn); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -35,9 +36,9 @@ func TestOpenMigratesAnOlderFile(t *testing.T) {
 	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
 		t.Fatal(err)
 	}
-	count := func(tx *bolt.Tx, name string) int { return tx.Bucket([]byte(name)).Stats().KeyN }
+	count := func(tx kv.Tx, name string) int { return tx.Bucket([]byte(name)).KeyN() }
 	var patients, infused int
-	path := tamperFile(t, db, func(tx *bolt.Tx) error {
+	path := tamperFile(t, db, func(tx kv.Tx) error {
 		patients, infused = count(tx, "idx_event_patient"), count(tx, "idx_event_infused")
 		for _, b := range []string{"idx_event_patient", "idx_event_infused", "audit_tree", "checkpoint_keys"} {
 			if err := tx.DeleteBucket([]byte(b)); err != nil {
@@ -57,12 +58,12 @@ func TestOpenMigratesAnOlderFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("writable open of a version 1 file: %v", err)
 	}
-	db.bolt = up.bolt // newTestDB's cleanup checks and closes it
+	db.engine = up.engine // newTestDB's cleanup checks and closes it
 	v, note, err := up.Schema()
 	if err != nil || v != SchemaVersion || !strings.Contains(note, `"from":1`) || !strings.Contains(note, `"events_reindexed":`) || !strings.Contains(note, `"tree_entries":`) {
 		t.Fatalf("schema %d, note %q, %v", v, note, err)
 	}
-	up.view(func(tx *bolt.Tx) error {
+	up.view(func(tx kv.Tx) error {
 		if p, i := count(tx, "idx_event_patient"), count(tx, "idx_event_infused"); p != patients || i != infused {
 			t.Errorf("rebuilt: %d patient events, %d infused; want %d, %d", p, i, patients, infused)
 		}
@@ -77,9 +78,9 @@ func TestOpenMigratesAnOlderFile(t *testing.T) {
 // is not a number is refused, not read as 0; a missing index whose records
 // exist is refused rather than created empty (lookups would find nothing).
 func TestOpenRefusesAGarbledSchemaAndAnUnrebuildableIndex(t *testing.T) {
-	for name, fn := range map[string]func(tx *bolt.Tx) error{
-		"garbled": func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte("two")) },
-		"index":   func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("idx_donor_code")) },
+	for name, fn := range map[string]func(tx kv.Tx) error{
+		"garbled": func(tx kv.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte("two")) },
+		"index":   func(tx kv.Tx) error { return tx.DeleteBucket([]byte("idx_donor_code")) },
 	} {
 		db := newTestDB(t)
 		path := tamperFile(t, db, fn)
@@ -91,7 +92,7 @@ func TestOpenRefusesAGarbledSchemaAndAnUnrebuildableIndex(t *testing.T) {
 		if lot.ErrorCode(err) != code || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v; want %s %q", name, err, code, want)
 		}
-		if db.bolt, err = bolt.Open(path, 0o600, nil); err != nil {
+		if db.engine, err = boltkv.Open(path, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -111,7 +112,7 @@ func TestEveryIndexHasASource(t *testing.T) {
 // to 4 makes all three, and a session can then be opened on it.
 func TestOpenMigratesAVersion2File(t *testing.T) {
 	db := newTestDB(t)
-	path := tamperFile(t, db, func(tx *bolt.Tx) error {
+	path := tamperFile(t, db, func(tx kv.Tx) error {
 		for _, b := range []string{"sessions", "settings"} {
 			if err := tx.DeleteBucket([]byte(b)); err != nil {
 				return err
@@ -126,7 +127,7 @@ func TestOpenMigratesAVersion2File(t *testing.T) {
 	if err != nil {
 		t.Fatalf("writable open of a version 2 file: %v", err)
 	}
-	db.bolt = up.bolt
+	db.engine = up.engine
 	v, note, err := up.Schema()
 	if err != nil || v != SchemaVersion || !strings.Contains(note, `"from":2`) || !strings.Contains(note, "sessions") {
 		t.Fatalf("schema %d, note %q, %v", v, note, err)
@@ -163,7 +164,7 @@ func TestUpgradeFromVersion2KeepsReactions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := tamperFile(t, db, func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte("2")) })
+	path := tamperFile(t, db, func(tx kv.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte("2")) })
 	if _, err := Open(path, Options{ReadOnly: true, Timeout: time.Second}); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "celltrack upgrade") {
 		t.Fatalf("read-only open of a version 2 file: %v", err)
 	}
@@ -171,7 +172,7 @@ func TestUpgradeFromVersion2KeepsReactions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.bolt = up.bolt
+	db.engine = up.engine
 	if v, note, err := up.Schema(); err != nil || v != SchemaVersion || !strings.Contains(note, `"from":2`) {
 		t.Fatalf("schema %d, note %q, %v", v, note, err)
 	}
@@ -197,7 +198,7 @@ func TestUpgradeBuildsTheTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := tamperFile(t, db, func(tx *bolt.Tx) error {
+	path := tamperFile(t, db, func(tx kv.Tx) error {
 		if err := tx.DeleteBucket(bAuditTree); err != nil {
 			return err
 		}
@@ -222,7 +223,7 @@ func TestUpgradeBuildsTheTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.bolt = up.bolt
+	db.engine = up.engine
 	got, err := up.TreeHead()
 	if err != nil || got != want {
 		t.Fatalf("tree after the upgrade %+v, %v; want %+v", got, err, want)
@@ -278,7 +279,7 @@ func TestUpgradeFromVersion7LeavesEveryHash(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Rewrite the trail as version 7 wrote it, re-chained, with its tree.
-			err = db.bolt.Update(func(tx *bolt.Tx) error {
+			err = db.engine.Update(func(tx kv.Tx) error {
 				b := tx.Bucket(bAudit)
 				var prev [32]byte
 				for i := range before {
@@ -331,12 +332,12 @@ func TestUpgradeFromVersion7LeavesEveryHash(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			db.bolt = up.bolt
+			db.engine = up.engine
 			v, note, _ := up.Schema()
 			if v != SchemaVersion || !strings.Contains(note, `"from":7`) || !strings.Contains(note, fmt.Sprintf(`"entries_compressed":%d`, len(before)-3)) {
 				t.Fatalf("schema %d, note %s", v, note)
 			}
-			err = up.bolt.View(func(tx *bolt.Tx) error {
+			err = up.engine.View(func(tx kv.Tx) error {
 				return tx.Bucket(bAudit).ForEach(func(k, v []byte) error {
 					e := before[btoi(k)-1]
 					if !bytes.HasPrefix(v[113:], []byte{0x28, 0xb5, 0x2f, 0xfd}) || [32]byte(v) != e.Hash {

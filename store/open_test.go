@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/boltkv"
+	"github.com/celltrack/celltrack/store/kv"
 )
 
 func TestOpenRefusals(t *testing.T) {
@@ -33,7 +34,7 @@ func TestOpenRefusals(t *testing.T) {
 	}
 	// A bbolt file that celltrack did not make.
 	other := filepath.Join(dir, "other.db")
-	b, err := bolt.Open(other, 0o600, nil)
+	b, err := boltkv.Open(other, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func TestOpenRefusals(t *testing.T) {
 func TestOpenRefusesNewerSchema(t *testing.T) {
 	db := newTestDB(t)
 	path := db.Path()
-	err := db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte("99")) })
+	err := db.engine.Update(func(tx kv.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte("99")) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		t.Fatalf("newer schema: %v; want ECONFLICT", err)
 	}
 	// Reopen so that newTestDB's cleanup can check and close it.
-	db.bolt, err = bolt.Open(path, 0o600, nil)
+	db.engine, err = boltkv.Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Entity kinds of the release capability.
@@ -202,7 +202,7 @@ func specKey(name string, version int) []byte {
 }
 
 // specVersions returns every version of the named specification, oldest first.
-func specVersions(tx *bolt.Tx, name string) ([]release.Spec, error) {
+func specVersions(tx kv.Tx, name string) ([]release.Spec, error) {
 	var ss []release.Spec
 	prefix := []byte(name + "@")
 	c := tx.Bucket([]byte("idx_spec_name")).Cursor()
@@ -235,7 +235,7 @@ func (w *writer) addSpec(s release.Spec, reason string) (release.Spec, error) {
 	return s, writeIndexes(w.tx, kindSpec, s.ID)
 }
 
-func specByRef(tx *bolt.Tx, ref string) (release.Spec, error) {
+func specByRef(tx kv.Tx, ref string) (release.Spec, error) {
 	name, version, err := release.ParseSpecRef(ref)
 	if err != nil {
 		return release.Spec{}, err
@@ -261,7 +261,7 @@ func specByRef(tx *bolt.Tx, ref string) (release.Spec, error) {
 // Specs lists every version of every specification, by name then version.
 func (s *ReleaseService) Specs() ([]release.Spec, error) {
 	var ss []release.Spec
-	err := s.db.view(func(tx *bolt.Tx) error {
+	err := s.db.view(func(tx kv.Tx) error {
 		return tx.Bucket([]byte("idx_spec_name")).ForEach(func(k, v []byte) error {
 			var r specRecord
 			if _, err := get(tx, kindSpec, uuid.UUID(v), &r); err != nil {
@@ -277,7 +277,7 @@ func (s *ReleaseService) Specs() ([]release.Spec, error) {
 // Spec returns NAME (latest version) or NAME@VERSION.
 func (s *ReleaseService) Spec(ref string) (release.Spec, error) {
 	var sp release.Spec
-	err := s.db.view(func(tx *bolt.Tx) (err error) { sp, err = specByRef(tx, ref); return err })
+	err := s.db.view(func(tx kv.Tx) (err error) { sp, err = specByRef(tx, ref); return err })
 	return sp, err
 }
 
@@ -294,7 +294,7 @@ func (s *ReleaseService) AddSpec(actor string, sp release.Spec) (release.Spec, e
 	return sp, err
 }
 
-func resultsOf(tx *bolt.Tx, lotID uuid.UUID) ([]release.Result, error) {
+func resultsOf(tx kv.Tx, lotID uuid.UUID) ([]release.Result, error) {
 	return childRecords(tx, "idx_result_lot", lotID, kindResult, resultRecord.result)
 }
 
@@ -302,7 +302,7 @@ func resultsOf(tx *bolt.Tx, lotID uuid.UUID) ([]release.Result, error) {
 // 1000, rounded up (contract with the dosing and traceability code). Of
 // several valid results (a database written before release.CheckNewResult)
 // it returns the highest: the dose is never computed from the better one.
-func lotEndotoxin(tx *bolt.Tx, lotID uuid.UUID) (milliEUPerML int64, found bool, err error) {
+func lotEndotoxin(tx kv.Tx, lotID uuid.UUID) (milliEUPerML int64, found bool, err error) {
 	rs, err := resultsOf(tx, lotID)
 	if err != nil {
 		return 0, false, err
@@ -321,7 +321,7 @@ func lotEndotoxin(tx *bolt.Tx, lotID uuid.UUID) (milliEUPerML int64, found bool,
 
 // lotDispositions returns the lot's approve, reject, exception and automatic
 // quarantine decisions with their signatures, oldest first.
-func lotDispositions(tx *bolt.Tx, lotID uuid.UUID) ([]release.Disposition, error) {
+func lotDispositions(tx kv.Tx, lotID uuid.UUID) ([]release.Disposition, error) {
 	return childRecords(tx, "idx_disposition_lot", lotID, kindDisposition, dispositionRecord.disposition)
 }
 
@@ -498,7 +498,7 @@ func (w *writer) requarantine(l lot.Lot, reason string) (release.Requarantine, e
 
 // lookBack lists the lot's infused containers and those to recall
 // (release.LookBack), naming patients by MRN.
-func lookBack(tx *bolt.Tx, l lot.Lot) (infused, recall []string, err error) {
+func lookBack(tx kv.Tx, l lot.Lot) (infused, recall []string, err error) {
 	cs, err := containersOf(tx, l.ID)
 	if err != nil {
 		return nil, nil, err
@@ -522,7 +522,7 @@ func (w *writer) putDisposition(d release.Disposition, reason string) error {
 // Results lists a lot's QC results, voided ones included, in order.
 func (s *ReleaseService) Results(lotRef string) ([]release.Result, error) {
 	var rs []release.Result
-	err := s.db.view(func(tx *bolt.Tx) error {
+	err := s.db.view(func(tx kv.Tx) error {
 		l, err := lotByRef(tx, lotRef)
 		if err != nil {
 			return err
@@ -535,7 +535,7 @@ func (s *ReleaseService) Results(lotRef string) ([]release.Result, error) {
 
 // screeningsOf returns a donor's screenings in the order they were entered
 // (their UUIDv7 ids), numbered 1, 2, ….
-func screeningsOf(tx *bolt.Tx, donorID uuid.UUID) ([]release.Screening, error) {
+func screeningsOf(tx kv.Tx, donorID uuid.UUID) ([]release.Screening, error) {
 	ss, err := childRecords(tx, "idx_screening_donor", donorID, kindScreening, screeningRecord.screening)
 	for i := range ss {
 		ss[i].Seq = i + 1
@@ -597,7 +597,7 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 }
 
 // donorLots returns the donor's lots in the given status.
-func donorLots(tx *bolt.Tx, donorID uuid.UUID, status lot.Status) ([]lot.Lot, error) {
+func donorLots(tx kv.Tx, donorID uuid.UUID, status lot.Status) ([]lot.Lot, error) {
 	var ls []lot.Lot
 	for _, id := range children(tx, "idx_lot_donor", donorID) {
 		l, err := lotByID(tx, id)
@@ -614,7 +614,7 @@ func donorLots(tx *bolt.Tx, donorID uuid.UUID, status lot.Status) ([]lot.Lot, er
 // Screenings lists a donor's screenings, oldest first.
 func (s *ReleaseService) Screenings(donorRef string) ([]release.Screening, error) {
 	var ss []release.Screening
-	err := s.db.view(func(tx *bolt.Tx) error {
+	err := s.db.view(func(tx kv.Tx) error {
 		d, err := donorByRef(tx, donorRef)
 		if err != nil {
 			return err
@@ -627,7 +627,7 @@ func (s *ReleaseService) Screenings(donorRef string) ([]release.Screening, error
 
 // checkScreeningVoid finds the signer, the donor and the screening QA
 // voids, and checks that the signer may and the screening can be voided.
-func checkScreeningVoid(tx *bolt.Tx, qa, donorRef string, seq int, reason string) (lot.Donor, audit.User, []release.Screening, error) {
+func checkScreeningVoid(tx kv.Tx, qa, donorRef string, seq int, reason string) (lot.Donor, audit.User, []release.Screening, error) {
 	u, err := userByName(tx, qa)
 	if err != nil {
 		return lot.Donor{}, u, nil, err
@@ -653,7 +653,7 @@ func checkScreeningVoid(tx *bolt.Tx, qa, donorRef string, seq int, reason string
 // CheckVoidScreening runs every check of VoidScreening except the password,
 // and writes nothing; VoidScreening runs them again when it writes.
 func (s *ReleaseService) CheckVoidScreening(qa, donorRef string, seq int, reason string) error {
-	return s.db.view(func(tx *bolt.Tx) error { _, _, _, err := checkScreeningVoid(tx, qa, donorRef, seq, reason); return err })
+	return s.db.view(func(tx kv.Tx) error { _, _, _, err := checkScreeningVoid(tx, qa, donorRef, seq, reason); return err })
 }
 
 // VoidScreening voids screening #seq of a donor — a mistyped entry — with
@@ -704,7 +704,7 @@ func (s *ReleaseService) VoidScreening(qa, password, donorRef string, seq int, r
 }
 
 // evaluate judges l against the named specification (default: its kind's).
-func (db *DB) evaluate(tx *bolt.Tx, l lot.Lot, specRef string, now time.Time) (release.Evaluation, release.Spec, error) {
+func (db *DB) evaluate(tx kv.Tx, l lot.Lot, specRef string, now time.Time) (release.Evaluation, release.Spec, error) {
 	if specRef == "" {
 		specRef = release.DefaultSpec(l.Source)
 	}
@@ -737,7 +737,7 @@ func (db *DB) evaluate(tx *bolt.Tx, l lot.Lot, specRef string, now time.Time) (r
 // built-in, latest version).
 func (s *ReleaseService) Evaluate(lotRef, spec string) (release.Evaluation, error) {
 	var ev release.Evaluation
-	err := s.db.view(func(tx *bolt.Tx) error {
+	err := s.db.view(func(tx kv.Tx) error {
 		l, err := lotByRef(tx, lotRef)
 		if err != nil {
 			return err
@@ -757,7 +757,7 @@ type approvalPlan struct {
 }
 
 // planApproval checks everything an approval needs, without writing.
-func (db *DB) planApproval(tx *bolt.Tx, a release.Approval, now time.Time) (approvalPlan, error) {
+func (db *DB) planApproval(tx kv.Tx, a release.Approval, now time.Time) (approvalPlan, error) {
 	var p approvalPlan
 	var err error
 	if p.qa, err = userByName(tx, a.QA); err != nil {
@@ -816,7 +816,7 @@ func (s *ReleaseService) CheckApproval(a release.Approval) error {
 	if err := a.Check(); err != nil {
 		return err
 	}
-	return s.db.view(func(tx *bolt.Tx) error { _, err := s.db.planApproval(tx, a, s.db.now()); return err })
+	return s.db.view(func(tx kv.Tx) error { _, err := s.db.planApproval(tx, a, s.db.now()); return err })
 }
 
 // Approve releases a lot (QA role) after checking the evaluation, segregation
@@ -875,7 +875,7 @@ func (s *ReleaseService) Approve(a release.Approval) (release.Disposition, error
 
 // checkReject finds the signer and the lot of a rejection and checks that
 // the signer may reject and the lot may be rejected.
-func checkReject(tx *bolt.Tx, qa, lotRef string) (lot.Lot, audit.User, error) {
+func checkReject(tx kv.Tx, qa, lotRef string) (lot.Lot, audit.User, error) {
 	u, err := userByName(tx, qa)
 	if err != nil {
 		return lot.Lot{}, u, err
@@ -899,7 +899,7 @@ func (s *ReleaseService) CheckReject(qa, lotRef, reason string) error {
 	if err := lot.ValidateText("--reason", reason, true); err != nil {
 		return err
 	}
-	return s.db.view(func(tx *bolt.Tx) error { _, _, err := checkReject(tx, qa, lotRef); return err })
+	return s.db.view(func(tx kv.Tx) error { _, _, err := checkReject(tx, qa, lotRef); return err })
 }
 
 // Reject rejects a lot in quarantine or a released one (QA role, signed); a
@@ -950,7 +950,7 @@ func (s *ReleaseService) Reject(qa, password, lotRef, reason string) (release.Di
 // Dispositions lists a lot's decisions, oldest first.
 func (s *ReleaseService) Dispositions(lotRef string) ([]release.Disposition, error) {
 	var ds []release.Disposition
-	err := s.db.view(func(tx *bolt.Tx) error {
+	err := s.db.view(func(tx kv.Tx) error {
 		l, err := lotByRef(tx, lotRef)
 		if err != nil {
 			return err
@@ -967,7 +967,7 @@ func (s *ReleaseService) Dispositions(lotRef string) ([]release.Disposition, err
 func (s *ReleaseService) Certificate(lotRef string) (release.Certificate, error) {
 	var c release.Certificate
 	now := s.db.now()
-	err := s.db.view(func(tx *bolt.Tx) error {
+	err := s.db.view(func(tx kv.Tx) error {
 		l, err := lotByRef(tx, lotRef)
 		if err != nil {
 			return err

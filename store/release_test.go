@@ -10,7 +10,7 @@ import (
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
 	"github.com/celltrack/celltrack/report"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/kv"
 )
 
 // releasedUC registers LOT-1 and releases it (releaseUC).
@@ -57,7 +57,7 @@ func TestLotEndotoxinAndDispositionsContract(t *testing.T) {
 	if _, _, err := rs.RecordResult("liu", "LOT-1", release.Entry{Assay: "endotoxin", Value: "0.234"}, 13, "re-read plate"); err != nil {
 		t.Fatal(err)
 	}
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx kv.Tx) error {
 		m, found, err := lotEndotoxin(tx, l.ID)
 		if err != nil || !found || m != 234 { // 0.234 EU/mL = 234 mEU/mL
 			t.Errorf("lotEndotoxin = %d %v %v; want 234 true", m, found, err)
@@ -165,7 +165,7 @@ func TestRejectRecordsUnavailableEvaluation(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Remove the built-in specification's index entry behind celltrack's back.
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.engine.Update(func(tx kv.Tx) error {
 		return tx.Bucket([]byte("idx_spec_name")).Delete(specKey(release.DefaultSpec(lot.SourceUC), 1))
 	})
 	if err != nil {

@@ -14,9 +14,9 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/boltkv"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -58,13 +58,13 @@ type BackupReport struct {
 // file was changed or replaced after it was written, and nothing is signed).
 func (db *DB) VerifiedBackup(path string, signer note.Signer) (BackupReport, error) {
 	var rep BackupReport
-	n, err := db.backup(path, func(tx *bolt.Tx) error {
+	n, err := db.backup(path, func(tx kv.Tx) error {
 		if signer != nil {
 			if err := checkSigner(tx, signer); err != nil {
 				return err
 			}
 		}
-		for err := range tx.Check() {
+		for _, err := range checkPages(tx) {
 			rep.Problems = append(rep.Problems, "page check: "+err.Error())
 		}
 		v, err := verifyTx(tx)
@@ -102,9 +102,9 @@ func (db *DB) VerifiedBackup(path string, signer note.Signer) (BackupReport, err
 		return rep, nil
 	}
 	mark, _ := json.Marshal(backupMark{Taken: db.now(), From: db.path, Verified: false, Problems: rep.Problems})
-	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	b, err := boltkv.Open(path, &boltkv.Options{Timeout: time.Second})
 	if err == nil {
-		err = b.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(metaBackup, mark) })
+		err = b.Update(func(tx kv.Tx) error { return tx.Bucket(bMeta).Put(metaBackup, mark) })
 		if cerr := b.Close(); err == nil {
 			err = cerr
 		}
@@ -258,7 +258,7 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		}
 	}()
 	bk, err := Open(tmp, Options{ReadOnly: true, Timeout: opts.Timeout, Now: opts.Now})
-	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrChecksum) {
+	if errors.Is(err, boltkv.ErrInvalid) || errors.Is(err, boltkv.ErrVersionMismatch) || errors.Is(err, boltkv.ErrChecksum) {
 		return rep, lot.Errorf(lot.EINVALID, "--from %s is not a celltrack database (%v); give the backup file `celltrack backup` wrote", opts.From, err)
 	} else if err != nil {
 		return rep, lot.Errorf(lot.ErrorCode(err), "--from %s: %s", opts.From, strings.ReplaceAll(lot.ErrorMessage(err), tmp, opts.From))
@@ -440,7 +440,7 @@ func isDamage(err error) bool {
 	var pe *fs.PathError
 	var errno syscall.Errno
 	switch {
-	case err == nil, errors.Is(err, berrors.ErrTimeout), errors.As(err, &pe), errors.As(err, &errno):
+	case err == nil, errors.Is(err, boltkv.ErrTimeout), errors.As(err, &pe), errors.As(err, &errno):
 		return false
 	case lot.ErrorCode(err) != lot.EINTERNAL:
 		return lot.ErrorCode(err) == lot.ECONFLICT // recoverDamage's
@@ -453,9 +453,9 @@ func isDamage(err error) bool {
 // without a database; every other failure to open is refused with its cause.
 func openLive(path string, opts RestoreOptions) (*liveFile, error) {
 	l := &liveFile{path: path, why: "does not open"}
-	bdb, err := openBolt(path, &bolt.Options{Timeout: opts.Timeout, OpenFile: openFile(false)})
+	bdb, err := openBolt(path, &boltkv.Options{Timeout: opts.Timeout, OpenFile: openFile(false)})
 	switch {
-	case errors.Is(err, berrors.ErrTimeout):
+	case errors.Is(err, boltkv.ErrTimeout):
 		return nil, lot.Errorf(lot.EBUSY, "%s is in use by another celltrack (a server, or another command); stop it before restoring", path)
 	case err != nil && isDamage(err):
 		return l.damaged(opts.Timeout)
@@ -464,9 +464,9 @@ func openLive(path string, opts RestoreOptions) (*liveFile, error) {
 	case err != nil:
 		return nil, lot.Errorf(lot.EINVALID, "%s cannot be opened (%v): that is not damage a backup repairs, so nothing was restored — fix the cause and run restore again", path, err)
 	}
-	db := &DB{bolt: bdb, path: path, Now: opts.Now, NewID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }}
+	db := &DB{engine: bdb, path: path, Now: opts.Now, NewID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }}
 	var foreign bool
-	err = db.view(func(tx *bolt.Tx) error {
+	err = db.view(func(tx kv.Tx) error {
 		if tx.Bucket(bMeta) == nil {
 			foreign = true
 			return nil
@@ -553,7 +553,7 @@ type backupVerification struct {
 // checkpoint, and whether its tree extends the live file's (rep.Live).
 func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport) (backupVerification, error) {
 	var bv backupVerification
-	err := bk.view(func(tx *bolt.Tx) error {
+	err := bk.view(func(tx kv.Tx) error {
 		if mark := tx.Bucket(bMeta).Get(metaBackup); mark != nil {
 			return lot.Errorf(lot.ECONFLICT, "--from %s was taken from a database that failed its verification (%s); it is not restored — choose an earlier backup", opts.From, mark)
 		}
@@ -565,7 +565,7 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport) (backupVerific
 			return lot.Errorf(lot.ECONFLICT, "--from %s: %s (in the backup); restore as an admin the backup knows", opts.From, lot.ErrorMessage(err))
 		}
 		bv.user = u
-		for e := range tx.Check() {
+		for _, e := range checkPages(tx) {
 			bv.problems = append(bv.problems, "page check: "+e.Error())
 		}
 		v, err := verifyTx(tx)

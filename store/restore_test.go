@@ -14,7 +14,8 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/boltkv"
+	"github.com/celltrack/celltrack/store/kv"
 	berrors "go.etcd.io/bbolt/errors"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -39,11 +40,11 @@ func liveAndBackup(t *testing.T) (db *DB, backup string) {
 // reopenBolt reopens db's file (whatever is at its path now) so that
 // newTestDB's cleanup can check and close it.
 func reopenBolt(t *testing.T, db *DB) {
-	b, err := bolt.Open(db.Path(), 0o600, &bolt.Options{Timeout: time.Second})
+	b, err := boltkv.Open(db.Path(), &boltkv.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatalf("reopen %s: %v", db.Path(), err)
 	}
-	db.bolt = b
+	db.engine = b
 }
 
 func restoreOpts(db *DB, from string) RestoreOptions {
@@ -62,9 +63,9 @@ func fileSum(t *testing.T, path string) [32]byte {
 
 // rawUpdate changes the closed database file at path as another program
 // would.
-func rawUpdate(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
+func rawUpdate(t *testing.T, path string, fn func(tx kv.Tx) error) {
 	t.Helper()
-	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	b, err := boltkv.Open(path, &boltkv.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func noReplacedFile(t *testing.T, path string) {
 func TestRestoreRefusesWhatIsNotDamage(t *testing.T) {
 	t.Run("newer schema", func(t *testing.T) {
 		db, backup := liveAndBackup(t)
-		rawUpdate(t, db.Path(), func(tx *bolt.Tx) error {
+		rawUpdate(t, db.Path(), func(tx kv.Tx) error {
 			return tx.Bucket(bMeta).Put([]byte("schema"), []byte(fmt.Sprint(SchemaVersion+1)))
 		})
 		before := fileSum(t, db.Path())
@@ -104,13 +105,13 @@ func TestRestoreRefusesWhatIsNotDamage(t *testing.T) {
 			t.Fatal("the database changed")
 		}
 		noReplacedFile(t, db.Path())
-		rawUpdate(t, db.Path(), func(tx *bolt.Tx) error {
+		rawUpdate(t, db.Path(), func(tx kv.Tx) error {
 			return tx.Bucket(bMeta).Put([]byte("schema"), []byte(fmt.Sprint(SchemaVersion)))
 		})
 	})
 	t.Run("schema before the audit tree", func(t *testing.T) {
 		db, backup := liveAndBackup(t)
-		rawUpdate(t, db.Path(), func(tx *bolt.Tx) error {
+		rawUpdate(t, db.Path(), func(tx kv.Tx) error {
 			if err := tx.DeleteBucket(bAuditTree); err != nil {
 				return err
 			}
@@ -168,7 +169,7 @@ func TestRestoreRefusesWhatIsNotDamage(t *testing.T) {
 	t.Run("bbolt file of another program", func(t *testing.T) {
 		db, backup := liveAndBackup(t)
 		other := filepath.Join(t.TempDir(), "other.db")
-		rawUpdate(t, other, func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("things")); return err })
+		rawUpdate(t, other, func(tx kv.Tx) error { _, err := tx.CreateBucket([]byte("things")); return err })
 		before := fileSum(t, other)
 		_, err := Restore(other, restoreOpts(db, backup))
 		if lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(err.Error(), "not a celltrack database") {
@@ -212,7 +213,7 @@ func TestIsDamage(t *testing.T) {
 // leaves every byte of it.
 func TestRestoreNeverUpgradesTheLiveFile(t *testing.T) {
 	db, backup := liveAndBackup(t)
-	rawUpdate(t, db.Path(), func(tx *bolt.Tx) error {
+	rawUpdate(t, db.Path(), func(tx kv.Tx) error {
 		return tx.Bucket(bMeta).Put([]byte("schema"), []byte(fmt.Sprint(SchemaVersion-1)))
 	})
 	before := fileSum(t, db.Path())

@@ -8,7 +8,7 @@ import (
 
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/kv"
 )
 
 // mistypedReactive has LOT-1 of donor D-1 released, then a screening #2
@@ -130,7 +130,7 @@ func TestVerifyCatchesAnEditedVoidedScreening(t *testing.T) {
 	}
 	ss, _ := rs.Screenings("D-1")
 	var first, second screeningRecord
-	db.view(func(tx *bolt.Tx) error {
+	db.view(func(tx kv.Tx) error {
 		get(tx, kindScreening, ss[0].ID, &first)
 		get(tx, kindScreening, ss[1].ID, &second)
 		return nil

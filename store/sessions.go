@@ -15,8 +15,8 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Login sessions (issue 10). The database keeps, per session, the SHA-256 of
@@ -90,12 +90,12 @@ func touchMAC(key, hash []byte, at time.Time) string {
 // made it.
 func (db *DB) DatabaseID() (string, error) {
 	var id string
-	err := db.view(func(tx *bolt.Tx) error { id = string(tx.Bucket(bMeta).Get(metaDBID)); return nil })
+	err := db.view(func(tx kv.Tx) error { id = string(tx.Bucket(bMeta).Get(metaDBID)); return nil })
 	return id, err
 }
 
 // settingsID is the id of the settings record: the database's identity.
-func settingsID(tx *bolt.Tx) uuid.UUID {
+func settingsID(tx kv.Tx) uuid.UUID {
 	id, _ := uuid.Parse(string(tx.Bucket(bMeta).Get(metaDBID)))
 	return id
 }
@@ -112,7 +112,7 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 	var u audit.User
 	var found bool
 	var set audit.Settings
-	err = db.view(func(tx *bolt.Tx) error {
+	err = db.view(func(tx kv.Tx) error {
 		set = settingsTx(tx)
 		id, ok := lookup(tx, "idx_user_name", name)
 		if !ok {
@@ -168,7 +168,7 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 	}
 	var creds Credentials
 	var info SessionInfo
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.engine.Update(func(tx kv.Tx) error {
 		r, err := userRecordByName(tx, name)
 		if err != nil {
 			return err
@@ -225,7 +225,7 @@ func statusWord(u audit.User, now time.Time) string {
 
 // refusedEvent records an attempt by a disabled or locked account.
 func (db *DB) refusedEvent(u audit.User, action, reason string) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.engine.Update(func(tx kv.Tx) error {
 		w := &writer{db: db, tx: tx, actor: u, now: db.now()}
 		return w.event(kindUser, u.ID, action, reason)
 	})
@@ -238,7 +238,7 @@ func (db *DB) refusedEvent(u audit.User, action, reason string) error {
 func (db *DB) wrongPassword(name string, u audit.User, found bool, action, reason string) error {
 	locked := false
 	var until time.Time
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.engine.Update(func(tx kv.Tx) error {
 		now := db.now()
 		if !found {
 			w := &writer{db: db, tx: tx, actor: audit.User{Name: typedName(name)}, now: now}
@@ -308,7 +308,7 @@ func newPasswordHash(u audit.User, password string) (string, error) {
 	return audit.HashPassword(password)
 }
 
-func userRecordByName(tx *bolt.Tx, name string) (userRecord, error) {
+func userRecordByName(tx kv.Tx, name string) (userRecord, error) {
 	var r userRecord
 	id, ok := lookup(tx, "idx_user_name", name)
 	if !ok {
@@ -318,7 +318,7 @@ func userRecordByName(tx *bolt.Tx, name string) (userRecord, error) {
 	return r, err
 }
 
-func putSession(tx *bolt.Tx, hash []byte, s sessionRecord) error {
+func putSession(tx kv.Tx, hash []byte, s sessionRecord) error {
 	val, err := json.Marshal(s)
 	if err != nil {
 		return err
@@ -326,7 +326,7 @@ func putSession(tx *bolt.Tx, hash []byte, s sessionRecord) error {
 	return tx.Bucket(bSessions).Put(hash, val)
 }
 
-func getSession(tx *bolt.Tx, hash []byte) (sessionRecord, bool, error) {
+func getSession(tx kv.Tx, hash []byte) (sessionRecord, bool, error) {
 	var s sessionRecord
 	v := tx.Bucket(bSessions).Get(hash)
 	if v == nil {
@@ -340,7 +340,7 @@ func getSession(tx *bolt.Tx, hash []byte) (sessionRecord, bool, error) {
 
 // pruneSessions deletes sessions that ended more than a day ago, so the
 // bucket holds about one day of logins.
-func pruneSessions(tx *bolt.Tx, now time.Time) {
+func pruneSessions(tx kv.Tx, now time.Time) {
 	b := tx.Bucket(bSessions)
 	var old [][]byte
 	b.ForEach(func(k, v []byte) error {
@@ -357,7 +357,7 @@ func pruneSessions(tx *bolt.Tx, now time.Time) {
 
 // revokeSessions ends every session of user id (disable, reset, role
 // change, lock).
-func revokeSessions(tx *bolt.Tx, id uuid.UUID) error {
+func revokeSessions(tx kv.Tx, id uuid.UUID) error {
 	b := tx.Bucket(bSessions)
 	type kv struct{ k, v []byte }
 	var upd []kv
@@ -386,7 +386,7 @@ func revokeSessions(tx *bolt.Tx, id uuid.UUID) error {
 // client's activity MACed by its touch key) and its user (existing, enabled,
 // not locked, no password change pending). It returns the session, its key
 // and the user.
-func (db *DB) checkSession(tx *bolt.Tx, c Credentials, withUser bool) (sessionRecord, []byte, audit.User, error) {
+func (db *DB) checkSession(tx kv.Tx, c Credentials, withUser bool) (sessionRecord, []byte, audit.User, error) {
 	user := c.User
 	if user == "" {
 		user = "NAME"
@@ -455,7 +455,7 @@ func (db *DB) SessionOnly(c Credentials) (SessionInfo, Credentials, error) {
 }
 
 func (db *DB) session(c Credentials, withUser bool) (info SessionInfo, next Credentials, err error) {
-	err = db.view(func(tx *bolt.Tx) error {
+	err = db.view(func(tx kv.Tx) error {
 		s, h, u, err := db.checkSession(tx, c, withUser)
 		if err != nil {
 			return err
@@ -490,7 +490,7 @@ func (db *DB) WithSession(c Credentials) *DB {
 
 // touchSession checks the handle's session in a write transaction for
 // actor and moves its last activity to now.
-func (db *DB) touchSession(tx *bolt.Tx, actor string) error {
+func (db *DB) touchSession(tx kv.Tx, actor string) error {
 	if db.creds == nil {
 		return nil
 	}
@@ -508,7 +508,7 @@ func (db *DB) touchSession(tx *bolt.Tx, actor string) error {
 // Logout revokes the session of c and records it in the audit trail.
 func (db *DB) Logout(c Credentials) (audit.User, error) {
 	var u audit.User
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.engine.Update(func(tx kv.Tx) error {
 		s, h, su, err := db.checkSession(tx, c, false)
 		if err != nil {
 			return err
@@ -533,7 +533,7 @@ type settingsRecord struct {
 
 // settingsTx returns the facility's settings, the defaults until an admin
 // changes one.
-func settingsTx(tx *bolt.Tx) audit.Settings {
+func settingsTx(tx kv.Tx) audit.Settings {
 	var r settingsRecord
 	if ok, err := get(tx, kindSettings, settingsID(tx), &r); err != nil || !ok {
 		return audit.DefaultSettings
@@ -544,7 +544,7 @@ func settingsTx(tx *bolt.Tx) audit.Settings {
 // Settings returns the facility's session, lockout and password settings.
 func (db *DB) Settings() (audit.Settings, error) {
 	var s audit.Settings
-	err := db.view(func(tx *bolt.Tx) error { s = settingsTx(tx); return nil })
+	err := db.view(func(tx kv.Tx) error { s = settingsTx(tx); return nil })
 	return s, err
 }
 

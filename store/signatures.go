@@ -10,8 +10,8 @@ import (
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/release"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // A signature is bound to its record: its Signed field is the SHA-256 of
@@ -237,7 +237,7 @@ var signaturesNeeded = map[release.Decision]int{release.Approved: 1, release.Rej
 // stored in and names each record whose signature does not match. It decodes
 // only the signed kinds of record, which are few next to containers and
 // events.
-func verifySignatures(tx *bolt.Tx) []string {
+func verifySignatures(tx kv.Tx) []string {
 	sc, checks := newSignatureCheck(nil)
 	r := startChecks(tx, checks)
 	defer r.stop()
@@ -369,7 +369,7 @@ func newSignatureCheck(indexInfusion func(id uuid.UUID, r *jsonFields)) (*signat
 
 // finish checks the weight confirmations against their weights, in tx, and
 // returns every problem found.
-func (sc *signatureCheck) finish(tx *bolt.Tx) []string {
+func (sc *signatureCheck) finish(tx kv.Tx) []string {
 	problems := sc.signed
 	for i, r := range sc.confirms {
 		var wr weightRecord

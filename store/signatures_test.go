@@ -11,8 +11,8 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // forge changes a stored record with raw bbolt the way a careful attacker
@@ -22,7 +22,7 @@ import (
 // indexes agree; only the signature binding can tell.
 func forge[T any](t *testing.T, db *DB, kind string, id uuid.UUID, edit func(*T)) {
 	t.Helper()
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.engine.Update(func(tx kv.Tx) error {
 		var rec T
 		if found, err := get(tx, kind, id, &rec); err != nil || !found {
 			t.Fatalf("%s %s: found %v, %v", kind, id, found, err)
@@ -133,7 +133,7 @@ func verifyOK(t *testing.T, db *DB) {
 func dispositionOf(t *testing.T, db *DB, number string) dispositionRecord {
 	t.Helper()
 	var r dispositionRecord
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx kv.Tx) error {
 		l, err := lotByRef(tx, number)
 		if err != nil {
 			return err
@@ -202,7 +202,7 @@ func TestVerifyCatchesEditedSignedDosingRecords(t *testing.T) {
 	}
 	verifyOK(t, db)
 	var confirmID uuid.UUID
-	db.view(func(tx *bolt.Tx) error {
+	db.view(func(tx kv.Tx) error {
 		k, _ := tx.Bucket(recordBuckets[kindWeightConfirm]).Cursor().First()
 		confirmID = uuid.UUID(k)
 		return nil
@@ -228,7 +228,7 @@ func TestVerifyCatchesEditedSignedDosingRecords(t *testing.T) {
 	verifyOK(t, db)
 	t.Run("weight confirmation moved to another weight", func(t *testing.T) {
 		var first uuid.UUID
-		db.view(func(tx *bolt.Tx) error {
+		db.view(func(tx kv.Tx) error {
 			p, _ := patientByMRN(tx, "MRN-1")
 			ws, _ := weightsOf(tx, p.ID)
 			first = ws[0].ID
@@ -253,9 +253,9 @@ func TestSignaturesOfEveryKindVerify(t *testing.T) {
 	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", "re-weighed"); err != nil {
 		t.Fatal(err)
 	}
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx kv.Tx) error {
 		for _, kind := range []string{kindInfusion, kindSchedule, kindWeightConfirm} {
-			if tx.Bucket(recordBuckets[kind]).Stats().KeyN == 0 {
+			if tx.Bucket(recordBuckets[kind]).KeyN() == 0 {
 				t.Errorf("no %s record to check", kind)
 			}
 		}
@@ -283,7 +283,7 @@ func TestInfusionSignedAsStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored := func() (val []byte, r infusionRecord) {
-		db.view(func(tx *bolt.Tx) error {
+		db.view(func(tx kv.Tx) error {
 			val = bytes.Clone(tx.Bucket(recordBuckets[kindInfusion]).Get(in.ID[:]))
 			return nil
 		})

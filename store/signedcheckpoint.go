@@ -8,7 +8,7 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/kv"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -27,7 +27,7 @@ import (
 // server writing a checkpoint every few entries may pass verify false: the
 // tree it signs is the one its own writes built. It writes nothing.
 func (db *DB) SignCheckpoint(signer note.Signer, verify bool) (msg []byte, head audit.Head, err error) {
-	err = db.view(func(tx *bolt.Tx) error {
+	err = db.view(func(tx kv.Tx) error {
 		if err := checkSigner(tx, signer); err != nil {
 			return err
 		}
@@ -58,7 +58,7 @@ func (db *DB) SignCheckpoint(signer note.Signer, verify bool) (msg []byte, head 
 // file rolled back, cut or forked since. A checkpoint signed then would stand
 // beside the one it contradicts, as if the trail had always been so.
 func (db *DB) SignCheckpointOver(signer note.Signer, kept []KeptCheckpoint) (msg []byte, head audit.Head, err error) {
-	err = db.view(func(tx *bolt.Tx) error {
+	err = db.view(func(tx kv.Tx) error {
 		if err := checkSigner(tx, signer); err != nil {
 			return err
 		}
@@ -95,7 +95,7 @@ func (db *DB) SignCheckpointOver(signer note.Signer, kept []KeptCheckpoint) (msg
 
 // checkSigner refuses a signer that is not the database's active
 // checkpoint key.
-func checkSigner(tx *bolt.Tx, signer note.Signer) error {
+func checkSigner(tx kv.Tx, signer note.Signer) error {
 	keys, err := checkpointKeys(tx)
 	if err != nil {
 		return err
@@ -185,7 +185,7 @@ type PinnedVerifier struct {
 func (db *DB) VerifyCheckpointsPinned(kept []KeptCheckpoint, pinned []PinnedVerifier) (CheckpointVerification, error) {
 	var cv CheckpointVerification
 	var pinProblems []string
-	err := db.view(func(tx *bolt.Tx) (err error) {
+	err := db.view(func(tx kv.Tx) (err error) {
 		cv.Verification, err = verifyTx(tx)
 		if err != nil {
 			return err
@@ -223,7 +223,7 @@ func (db *DB) VerifyCheckpointsPinned(kept []KeptCheckpoint, pinned []PinnedVeri
 // checkKept checks kept against the tree in tx, with the registered keys,
 // or with the pinned keys alone when any are given; it also returns a
 // problem for each pinned key the database does not register.
-func checkKept(tx *bolt.Tx, kept []KeptCheckpoint, pinned []PinnedVerifier) ([]CheckpointResult, []string, error) {
+func checkKept(tx kv.Tx, kept []KeptCheckpoint, pinned []PinnedVerifier) ([]CheckpointResult, []string, error) {
 	keys, err := checkpointKeys(tx)
 	if err != nil {
 		return nil, nil, err

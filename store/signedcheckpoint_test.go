@@ -11,8 +11,8 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -206,7 +206,7 @@ func TestTruncatedTailCaught(t *testing.T) {
 // entries, when the entry created it), and the tree is cut to match.
 func cut(t *testing.T, db *DB, keep uint64) {
 	t.Helper()
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.engine.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(bAudit)
 		for seq := btoi(lastKey(b)); seq > keep; seq-- {
 			e, err := audit.Decode(b.Get(itob(seq)))
@@ -255,7 +255,7 @@ func cut(t *testing.T, db *DB, keep uint64) {
 	}
 }
 
-func lastKey(b *bolt.Bucket) []byte { k, _ := b.Cursor().Last(); return k }
+func lastKey(b kv.Bucket) []byte { k, _ := b.Cursor().Last(); return k }
 
 // TestRechainedForgeryCaught: a QC result edited, its audit entry rewritten,
 // every later entry re-chained and the tree rebuilt. audit verify alone
@@ -346,7 +346,7 @@ func replaceFile(t *testing.T, db *DB, src string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.bolt = reopened.bolt
+	db.engine = reopened.engine
 }
 
 // TestForkCaught: two files grown apart from one checkpoint each verify
@@ -427,7 +427,7 @@ func TestKeyRotation(t *testing.T) {
 
 func keyID(t *testing.T, db *DB, vkey string) uuid.UUID {
 	var id uuid.UUID
-	db.view(func(tx *bolt.Tx) error {
+	db.view(func(tx kv.Tx) error {
 		keys, _ := checkpointKeys(tx)
 		for _, k := range keys {
 			if k.Verifier == vkey {
@@ -443,7 +443,7 @@ func keyID(t *testing.T, db *DB, vkey string) uuid.UUID {
 // named by audit verify, and a write onto a tree out of step is refused.
 func TestVerifyCatchesAnAlteredTree(t *testing.T) {
 	db := newTestDB(t)
-	err := db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bAuditTree).Put(treeKey(2), make([]byte, 32)) })
+	err := db.engine.Update(func(tx kv.Tx) error { return tx.Bucket(bAuditTree).Put(treeKey(2), make([]byte, 32)) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +451,7 @@ func TestVerifyCatchesAnAlteredTree(t *testing.T) {
 	if v.OK() || !strings.Contains(strings.Join(v.Problems, "\n"), "the audit tree does not match entry") {
 		t.Fatalf("verify: %v", v.Problems)
 	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.engine.Update(func(tx kv.Tx) error {
 		k, _ := tx.Bucket(bAuditTree).Cursor().Last()
 		return tx.Bucket(bAuditTree).Delete(k)
 	})
@@ -527,7 +527,7 @@ func TestKeyDateIsNotATreeMismatch(t *testing.T) {
 // tlogRoot is the root of the first n entries' tree in db.
 func tlogRoot(t *testing.T, db *DB, n int64) (tlog.Hash, error) {
 	var root tlog.Hash
-	err := db.view(func(tx *bolt.Tx) (err error) {
+	err := db.view(func(tx kv.Tx) (err error) {
 		root, err = tlog.TreeHash(n, bucketHashes{tx.Bucket(bAuditTree)})
 		return err
 	})

@@ -10,7 +10,7 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/kv"
 )
 
 const testPassword = "amber-falcon-river-9"
@@ -66,7 +66,7 @@ func registerUC(t testing.TB, db *DB, number string) lot.Lot {
 // celltrack's back, as a tamperer with a hex editor or bbolt tool would.
 func tamperLotStatus(t *testing.T, db *DB, l lot.Lot, status string) {
 	t.Helper()
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.engine.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(recordBuckets[kindLot])
 		var r map[string]any
 		if err := json.Unmarshal(b.Get(l.ID[:]), &r); err != nil {
@@ -98,22 +98,22 @@ func TestVerifyCatchesRecordEditedOutsideCelltrack(t *testing.T) {
 }
 
 func TestVerifyCatchesAlteredAndDeletedAuditEntries(t *testing.T) {
-	for name, tamper := range map[string]func(tx *bolt.Tx) error{
-		"altered entry": func(tx *bolt.Tx) error {
+	for name, tamper := range map[string]func(tx kv.Tx) error{
+		"altered entry": func(tx kv.Tx) error {
 			b := tx.Bucket(bAudit)
 			v := append([]byte(nil), b.Get(itob(3))...)
 			v[len(v)-3] ^= 1
 			return b.Put(itob(3), v)
 		},
-		"deleted entry": func(tx *bolt.Tx) error { return tx.Bucket(bAudit).Delete(itob(2)) },
-		"deleted record": func(tx *bolt.Tx) error {
+		"deleted entry": func(tx kv.Tx) error { return tx.Bucket(bAudit).Delete(itob(2)) },
+		"deleted record": func(tx kv.Tx) error {
 			k, _ := tx.Bucket(recordBuckets[kindDonor]).Cursor().First()
 			return tx.Bucket(recordBuckets[kindDonor]).Delete(k)
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			db := newTestDB(t)
-			if err := db.bolt.Update(tamper); err != nil {
+			if err := db.engine.Update(tamper); err != nil {
 				t.Fatal(err)
 			}
 			v, err := db.Verify()
@@ -211,7 +211,7 @@ func TestMRNDiffersOnlyInCase(t *testing.T) {
 // registration pays, over 100k MRNs in idx_patient_mrn.
 func BenchmarkMRNFolded(b *testing.B) {
 	db := newTestDB(b)
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.engine.Update(func(tx kv.Tx) error {
 		for i := 0; i < 100_000; i++ {
 			if err := tx.Bucket([]byte("idx_patient_mrn")).Put([]byte(fmt.Sprintf("MRN-%07d", i)), make([]byte, 16)); err != nil {
 				return err
@@ -224,7 +224,7 @@ func BenchmarkMRNFolded(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		db.bolt.View(func(tx *bolt.Tx) error {
+		db.engine.View(func(tx kv.Tx) error {
 			if _, ok := mrnFolded(tx, "mrn-0099999"); !ok {
 				b.Fatal("not found")
 			}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/boltkv"
 	"github.com/celltrack/celltrack/trace"
 )
 
@@ -92,7 +93,7 @@ func BenchmarkTraceLotScale(b *testing.B) {
 func benchDB(b *testing.B, n int) *DB {
 	b.Helper()
 	db := traceDB(b)
-	db.bolt.NoSync = true // setup speed only; the traces read
+	db.engine.(*boltkv.Engine).SetNoSync(true) // setup speed only; the traces read
 	s := NewLotService(db)
 	now := db.Now()
 	rows := make([]lot.ImportRow, n)

@@ -17,9 +17,9 @@ import (
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
 	"github.com/celltrack/celltrack/report"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/celltrack/celltrack/trace"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of the trace reports")
@@ -55,7 +55,7 @@ func TestAuditEntityNamesAreTheStoreKinds(t *testing.T) {
 // through the same writer.appendEvent.
 func custody(t testing.TB, db *DB, user, code string, e lot.Event) {
 	t.Helper()
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.engine.Update(func(tx kv.Tx) error {
 		u, err := userByName(tx, user)
 		if err != nil {
 			return err
@@ -332,7 +332,7 @@ func TestTraceRefusals(t *testing.T) {
 // says so, with the problem, in every format.
 func TestTraceStatesFailedVerification(t *testing.T) {
 	db := traceDB(t)
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.engine.Update(func(tx kv.Tx) error {
 		return tx.Bucket(bAudit).Delete(itob(5))
 	})
 	if err != nil {
@@ -503,7 +503,7 @@ func TestTraceReadsOnlyWhatItsIndexesLeadTo(t *testing.T) {
 		}
 		before[name] = m
 	}
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.engine.Update(func(tx kv.Tx) error {
 		for _, b := range recordBuckets {
 			id := uuid.Must(uuid.NewV7())
 			if err := tx.Bucket(b).Put(id[:], []byte("not a record {")); err != nil {

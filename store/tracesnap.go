@@ -11,8 +11,8 @@ import (
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // TraceSnapshot is the read side of the traceability reports (package
@@ -29,12 +29,12 @@ import (
 // The methods are thin: each calls the store's own reader of that record.
 type TraceSnapshot struct {
 	db *DB
-	tx *bolt.Tx
+	tx kv.Tx
 }
 
 // ReadTrace runs fn on a read snapshot of the database.
 func (db *DB) ReadTrace(fn func(*TraceSnapshot) error) error {
-	return db.view(func(tx *bolt.Tx) error { return fn(&TraceSnapshot{db: db, tx: tx}) })
+	return db.view(func(tx kv.Tx) error { return fn(&TraceSnapshot{db: db, tx: tx}) })
 }
 
 // Now is the store's clock (UTC).

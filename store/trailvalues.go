@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // fillValues gives each lean entry of es (audit.Entry.Lean: every state
@@ -18,7 +18,7 @@ import (
 // from es and the record buckets of tx. A value filled is the one `audit
 // verify` checks against the entry's NewSHA: the next entry's Prev is in
 // that entry's hash, the stored record is compared with its last entry.
-func fillValues(tx *bolt.Tx, es []audit.Entry) {
+func fillValues(tx kv.Tx, es []audit.Entry) {
 	pending := map[uuid.UUID]int{}
 	for i := range es {
 		e := &es[i]
@@ -47,7 +47,7 @@ func fillValues(tx *bolt.Tx, es []audit.Entry) {
 // the file's size is compared with (BENCHMARKS.md, "the leaner trail").
 func (db *DB) RecordBytes() (int64, error) {
 	var n int64
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx kv.Tx) error {
 		for _, name := range recordBuckets {
 			err := tx.Bucket(name).ForEach(func(k, v []byte) error {
 				n += int64(len(v))

@@ -7,7 +7,7 @@ import (
 
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/kv"
 )
 
 // TestLeanEntriesReadTheValuesTheySet: since schema 8 a state entry holds
@@ -66,7 +66,7 @@ func TestLeanEntriesReadTheValuesTheySet(t *testing.T) {
 	if lean == 0 || changed < 3 {
 		t.Fatalf("%d lean entries, %d changes: the trail does not exercise the history", lean, changed)
 	}
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.engine.View(func(tx kv.Tx) error {
 		for id, v := range last {
 			found := false
 			for _, b := range recordBuckets {

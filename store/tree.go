@@ -6,7 +6,7 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/kv"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -29,7 +29,7 @@ func treeKey(i int64) []byte {
 // stored hash: the node (level L, k) is stored with record (k+1)·2^L − 1,
 // the last of that record's hashes. It is -1 when the last record's hashes
 // are incomplete.
-func treeSize(tx *bolt.Tx) int64 {
+func treeSize(tx kv.Tx) int64 {
 	b := tx.Bucket(bAuditTree)
 	if b == nil {
 		return 0
@@ -49,7 +49,7 @@ func treeSize(tx *bolt.Tx) int64 {
 
 // bucketHashes reads stored hashes from audit_tree; a missing or short one is
 // an error that names it, not a zero hash.
-type bucketHashes struct{ b *bolt.Bucket }
+type bucketHashes struct{ b kv.Bucket }
 
 func (r bucketHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
@@ -67,7 +67,7 @@ func (r bucketHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // appendTree adds the entry numbered seq, whose hash is h, to the tree. The
 // tree must hold exactly the seq-1 entries before it: a tree out of step with
 // the trail was changed outside celltrack, and a write onto it would bury that.
-func appendTree(tx *bolt.Tx, seq uint64, h [32]byte) error {
+func appendTree(tx kv.Tx, seq uint64, h [32]byte) error {
 	b := tx.Bucket(bAuditTree)
 	n := int64(seq) - 1
 	if size := treeSize(tx); size != n {
@@ -77,7 +77,7 @@ func appendTree(tx *bolt.Tx, seq uint64, h [32]byte) error {
 	if err != nil {
 		return err
 	}
-	b.FillPercent = appendFill
+	b.SetFillPercent(appendFill)
 	base := tlog.StoredHashIndex(0, n)
 	for i, x := range hashes {
 		if err := b.Put(treeKey(base+int64(i)), x[:]); err != nil {
@@ -90,11 +90,11 @@ func appendTree(tx *bolt.Tx, seq uint64, h [32]byte) error {
 // TreeHead returns the head of the audit tree now: its size and root.
 func (db *DB) TreeHead() (audit.Head, error) {
 	var h audit.Head
-	err := db.view(func(tx *bolt.Tx) (err error) { h, err = treeHead(tx); return err })
+	err := db.view(func(tx kv.Tx) (err error) { h, err = treeHead(tx); return err })
 	return h, err
 }
 
-func treeHead(tx *bolt.Tx) (audit.Head, error) {
+func treeHead(tx kv.Tx) (audit.Head, error) {
 	size := treeSize(tx)
 	if size < 0 {
 		return audit.Head{}, lot.Errorf(lot.ECONFLICT, "the audit tree's last stored hashes are incomplete: the tree was changed outside celltrack — run `celltrack check`")
@@ -116,14 +116,14 @@ func treeHead(tx *bolt.Tx) (audit.Head, error) {
 // record and reads the edge back through a search: a third of the chain
 // walk's time, and verify adds millions of records.
 type treeCheck struct {
-	c        *bolt.Cursor
+	c        kv.Cursor
 	k, v     []byte
 	n        int64
 	frontier [64]tlog.Hash // frontier[l]: the last left node completed on level l
 	problem  string        // the first disagreement; one is enough to condemn the tree
 }
 
-func newTreeCheck(tx *bolt.Tx) *treeCheck {
+func newTreeCheck(tx kv.Tx) *treeCheck {
 	t := &treeCheck{c: tx.Bucket(bAuditTree).Cursor()}
 	t.k, t.v = t.c.First()
 	return t
@@ -181,7 +181,7 @@ func (t *treeCheck) finish() []string {
 func (db *DB) buildTree(batch int) (added int64, err error) {
 	for {
 		var done bool
-		err := db.bolt.Update(func(tx *bolt.Tx) error {
+		err := db.engine.Update(func(tx kv.Tx) error {
 			if _, err := tx.CreateBucketIfNotExists(bAuditTree); err != nil {
 				return err
 			}

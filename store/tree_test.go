@@ -10,13 +10,14 @@ import (
 	"testing"
 
 	"github.com/celltrack/celltrack/audit"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/boltkv"
+	"github.com/celltrack/celltrack/store/kv"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
 // retree rebuilds the audit tree from the entries as they are stored, as an
 // attacker who rewrote entries and knows the tree layout would.
-func retree(tx *bolt.Tx) error {
+func retree(tx kv.Tx) error {
 	if err := tx.DeleteBucket(bAuditTree); err != nil {
 		return err
 	}
@@ -45,7 +46,10 @@ func BenchmarkConsistencyProof(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	bdb, err := bolt.Open(filepath.Join(b.TempDir(), "tree.db"), 0o600, &bolt.Options{NoSync: true})
+	bdb, err := boltkv.Open(filepath.Join(b.TempDir(), "tree.db"), nil)
+	if err == nil {
+		bdb.SetNoSync(true)
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,7 +57,7 @@ func BenchmarkConsistencyProof(b *testing.B) {
 	var old tlog.Hash
 	cp := n*2/3 + 7
 	for start := int64(0); start < n; start += 200_000 {
-		err := bdb.Update(func(tx *bolt.Tx) error {
+		err := bdb.Update(func(tx kv.Tx) error {
 			if _, err := tx.CreateBucketIfNotExists(bAuditTree); err != nil {
 				return err
 			}
@@ -75,7 +79,7 @@ func BenchmarkConsistencyProof(b *testing.B) {
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		err := bdb.View(func(tx *bolt.Tx) error {
+		err := bdb.View(func(tx kv.Tx) error {
 			r := bucketHashes{tx.Bucket(bAuditTree)}
 			size := treeSize(tx)
 			root, err := tlog.TreeHash(size, r)
@@ -105,7 +109,7 @@ func TestVerifyCatchesEveryStoredTreeHash(t *testing.T) {
 	}
 	verifyOK(t, db)
 	var size int64
-	db.view(func(tx *bolt.Tx) error { size = treeSize(tx); return nil })
+	db.view(func(tx kv.Tx) error { size = treeSize(tx); return nil })
 	if size < 64 {
 		t.Fatalf("a tree of %d entries has no node of level 6", size)
 	}
@@ -113,7 +117,7 @@ func TestVerifyCatchesEveryStoredTreeHash(t *testing.T) {
 		for i := range tlog.StoredHashCount(n+1) - tlog.StoredHashCount(n) {
 			idx := tlog.StoredHashIndex(0, n) + i
 			var orig []byte
-			flip := func(tx *bolt.Tx) error {
+			flip := func(tx kv.Tx) error {
 				b := tx.Bucket(bAuditTree)
 				v := bytes.Clone(b.Get(treeKey(idx)))
 				if orig == nil {
@@ -124,7 +128,7 @@ func TestVerifyCatchesEveryStoredTreeHash(t *testing.T) {
 				}
 				return b.Put(treeKey(idx), v)
 			}
-			if err := db.bolt.Update(flip); err != nil {
+			if err := db.engine.Update(flip); err != nil {
 				t.Fatal(err)
 			}
 			v, err := db.Verify()
@@ -132,7 +136,7 @@ func TestVerifyCatchesEveryStoredTreeHash(t *testing.T) {
 			if err != nil || v.OK() || !strings.Contains(strings.Join(v.Problems, "\n"), want) {
 				t.Fatalf("stored hash %d (entry %d, level %d) changed: verify says %v %q, want %q", idx, n+1, i, err, v.Problems, want)
 			}
-			if err := db.bolt.Update(flip); err != nil {
+			if err := db.engine.Update(flip); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Entity kinds, as named in the audit trail.
@@ -30,7 +30,7 @@ const (
 // transaction, so a change and its audit entry commit or vanish together.
 type writer struct {
 	db    *DB
-	tx    *bolt.Tx
+	tx    kv.Tx
 	actor audit.User
 	now   time.Time
 	// donors remembers the donors this transaction has read, so that an
@@ -47,7 +47,7 @@ func (db *DB) update(actor string, action audit.Action, fn func(w *writer) error
 		return db.asActor(db.bulk, actor, action, fn)
 	}
 	if db.group && batchable[action] {
-		return db.bolt.Batch(func(tx *bolt.Tx) error {
+		return db.engine.Batch(func(tx kv.Tx) error {
 			// bbolt runs a batch on a goroutine of its own: a fault on
 			// a damaged page there panics too, which bbolt turns into
 			// this call's error and a re-run alone, on this goroutine,
@@ -56,7 +56,7 @@ func (db *DB) update(actor string, action audit.Action, fn func(w *writer) error
 			return db.asActor(tx, actor, action, fn)
 		})
 	}
-	return db.bolt.Update(func(tx *bolt.Tx) error { return db.asActor(tx, actor, action, fn) })
+	return db.engine.Update(func(tx kv.Tx) error { return db.asActor(tx, actor, action, fn) })
 }
 
 // GroupCommit returns a handle on db whose non-signature writes of the
@@ -73,7 +73,9 @@ func (db *DB) update(actor string, action audit.Action, fn func(w *writer) error
 // order. Writes of other actions commit alone, as on db. It sets bbolt's
 // batch delay, shared by every handle: call it once, before serving.
 func (db *DB) GroupCommit() *DB {
-	db.bolt.MaxBatchDelay = groupCommitDelay
+	if e, ok := db.engine.(interface{ SetMaxBatchDelay(time.Duration) }); ok {
+		e.SetMaxBatchDelay(groupCommitDelay)
+	}
 	s := *db
 	s.group = true
 	return &s
@@ -116,7 +118,7 @@ var batchable = map[audit.Action]bool{
 }
 
 // asActor checks actor's permission for action and runs fn as actor in tx.
-func (db *DB) asActor(tx *bolt.Tx, actor string, action audit.Action, fn func(w *writer) error) error {
+func (db *DB) asActor(tx kv.Tx, actor string, action audit.Action, fn func(w *writer) error) error {
 	u, err := userByName(tx, actor)
 	if err != nil {
 		return err
@@ -131,13 +133,13 @@ func (db *DB) asActor(tx *bolt.Tx, actor string, action audit.Action, fn func(w 
 }
 
 // view runs fn in a read-only transaction.
-func (db *DB) view(fn func(tx *bolt.Tx) error) (err error) {
+func (db *DB) view(fn func(tx kv.Tx) error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
 	if db.bulk != nil {
 		return fn(db.bulk)
 	}
-	return db.bolt.View(fn)
+	return db.engine.View(fn)
 }
 
 // put stores rec as the new value of record id of kind, and appends the audit
@@ -145,7 +147,7 @@ func (db *DB) view(fn func(tx *bolt.Tx) error) (err error) {
 // void; it is recorded whenever given.
 func (w *writer) put(kind string, id uuid.UUID, action string, reason string, rec any) error {
 	b := w.tx.Bucket(recordBuckets[kind])
-	b.FillPercent = appendFill
+	b.SetFillPercent(appendFill)
 	val, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encode %s %s: %w", kind, id, err)
@@ -181,9 +183,9 @@ const appendFill = 0.95
 // appendEntry numbers e after the last entry, chains it to that entry's hash
 // and stores it with its per-record index key and its hashes in the audit
 // tree (tree.go).
-func appendEntry(tx *bolt.Tx, e *audit.Entry) error {
+func appendEntry(tx kv.Tx, e *audit.Entry) error {
 	b := tx.Bucket(bAudit)
-	b.FillPercent = appendFill
+	b.SetFillPercent(appendFill)
 	if k, v := b.Cursor().Last(); k != nil {
 		h, err := audit.StoredHash(v)
 		if err != nil {
@@ -207,12 +209,12 @@ func appendEntry(tx *bolt.Tx, e *audit.Entry) error {
 		return err
 	}
 	be := tx.Bucket(bAuditEntity)
-	be.FillPercent = appendFill
+	be.SetFillPercent(appendFill)
 	return be.Put(append(e.ID[:len(e.ID):len(e.ID)], key...), nil)
 }
 
 // get decodes record id of kind into rec, returning false when it is absent.
-func get(tx *bolt.Tx, kind string, id uuid.UUID, rec any) (bool, error) {
+func get(tx kv.Tx, kind string, id uuid.UUID, rec any) (bool, error) {
 	v := tx.Bucket(recordBuckets[kind]).Get(id[:])
 	if v == nil {
 		return false, nil
@@ -224,7 +226,7 @@ func get(tx *bolt.Tx, kind string, id uuid.UUID, rec any) (bool, error) {
 }
 
 // lookup returns the id stored under key in an index bucket.
-func lookup(tx *bolt.Tx, index string, key string) (uuid.UUID, bool) {
+func lookup(tx kv.Tx, index string, key string) (uuid.UUID, bool) {
 	v := tx.Bucket([]byte(index)).Get([]byte(key))
 	if len(v) != 16 {
 		return uuid.Nil, false
@@ -234,7 +236,7 @@ func lookup(tx *bolt.Tx, index string, key string) (uuid.UUID, bool) {
 
 // children returns the ids that follow the 16-byte parent prefix in a
 // composite index whose keys end in a 16-byte child id.
-func children(tx *bolt.Tx, index string, parent uuid.UUID) []uuid.UUID {
+func children(tx kv.Tx, index string, parent uuid.UUID) []uuid.UUID {
 	var ids []uuid.UUID
 	c := tx.Bucket([]byte(index)).Cursor()
 	for k, _ := c.Seek(parent[:]); k != nil && bytes.HasPrefix(k, parent[:]); k, _ = c.Next() {
@@ -260,7 +262,7 @@ func notFound(what, ref, hint string) error {
 
 // childRecords decodes the records of kind listed under parent in a
 // composite index, oldest first, and converts each to its domain type.
-func childRecords[R, T any](tx *bolt.Tx, index string, parent uuid.UUID, kind string, conv func(R) T) ([]T, error) {
+func childRecords[R, T any](tx kv.Tx, index string, parent uuid.UUID, kind string, conv func(R) T) ([]T, error) {
 	var out []T
 	for _, id := range children(tx, index, parent) {
 		var r R

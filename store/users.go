@@ -10,8 +10,8 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // userRecord is the stored form of audit.User (version 1).
@@ -113,7 +113,7 @@ func (db *DB) initHashed(fin string, admin audit.User, hash, zone string) (_ aud
 	defer db.recoverDamage(&err)
 	admin.ID, admin.Role, admin.Hash, admin.CreatedAt, admin.CreatedBy = db.NewID(), audit.Admin, hash, db.now(), admin.Name
 	admin.PasswordChanged = admin.CreatedAt
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.engine.Update(func(tx kv.Tx) error {
 		for _, name := range append([][]byte{bMeta, bAudit, bAuditEntity, bAuditTree, bSessions}, indexBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
@@ -210,7 +210,7 @@ func (db *DB) AddUser(actor string, u audit.User, password, adminPassword string
 // person: a name typed exactly the same is that person's second login (a
 // lab analyst who is also QA); a look-alike would be a second person nobody
 // can tell apart on a signature, or the same person slipping past the check.
-func checkPrintedName(tx *bolt.Tx, fullName string) error {
+func checkPrintedName(tx kv.Tx, fullName string) error {
 	return tx.Bucket(recordBuckets[kindUser]).ForEach(func(k, _ []byte) error {
 		var r userRecord
 		if _, err := get(tx, kindUser, uuid.UUID(k), &r); err != nil {
@@ -256,7 +256,7 @@ func (db *DB) DisableUser(actor, name, reason string) (audit.User, error) {
 // Users lists every user in creation order.
 func (db *DB) Users() ([]audit.User, error) {
 	var us []audit.User
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx kv.Tx) error {
 		return tx.Bucket(recordBuckets[kindUser]).ForEach(func(k, v []byte) error {
 			var r userRecord
 			if _, err := get(tx, kindUser, uuid.UUID(k), &r); err != nil {
@@ -277,7 +277,7 @@ var (
 // User returns the user called name.
 func (db *DB) User(name string) (audit.User, error) {
 	var u audit.User
-	err := db.view(func(tx *bolt.Tx) (err error) { u, err = userByName(tx, name); return err })
+	err := db.view(func(tx kv.Tx) (err error) { u, err = userByName(tx, name); return err })
 	return u, err
 }
 
@@ -296,11 +296,11 @@ func (db *DB) Reader(name string) (audit.User, error) {
 // acting user, so "check --user" would send the user to the wrong flag.
 func (db *DB) Signer(flag, name string) (audit.User, error) {
 	var u audit.User
-	err := db.view(func(tx *bolt.Tx) (err error) { u, err = signerByName(tx, flag, name); return err })
+	err := db.view(func(tx kv.Tx) (err error) { u, err = signerByName(tx, flag, name); return err })
 	return u, err
 }
 
-func signerByName(tx *bolt.Tx, flag, name string) (audit.User, error) {
+func signerByName(tx kv.Tx, flag, name string) (audit.User, error) {
 	if name == "" {
 		return audit.User{}, lot.Errorf(lot.EUSAGE, "%s needs a user NAME", flag)
 	}
@@ -310,7 +310,7 @@ func signerByName(tx *bolt.Tx, flag, name string) (audit.User, error) {
 	return userByName(tx, name)
 }
 
-func userByName(tx *bolt.Tx, name string) (audit.User, error) {
+func userByName(tx kv.Tx, name string) (audit.User, error) {
 	if name == "" {
 		return audit.User{}, lot.Errorf(lot.EFORBIDDEN, "no acting user; give --user NAME or set CELLTRACK_USER")
 	}
@@ -366,7 +366,7 @@ func (db *DB) checkPasswordOf(u audit.User, password, action, reason string) (au
 		return u, err
 	}
 	if u.Failures > 0 {
-		err := db.bolt.Update(func(tx *bolt.Tx) error {
+		err := db.engine.Update(func(tx kv.Tx) error {
 			r, err := userRecordByName(tx, u.Name)
 			if err != nil {
 				return err

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // TestVerifyFastPathsStillSeeBadValues edits stored records with raw bbolt
@@ -19,7 +19,7 @@ import (
 func TestVerifyFastPathsStillSeeBadValues(t *testing.T) {
 	db := everyIndexDB(t)
 	firstID := func(kind string) (id uuid.UUID) {
-		db.view(func(tx *bolt.Tx) error {
+		db.view(func(tx kv.Tx) error {
 			k, _ := tx.Bucket(recordBuckets[kind]).Cursor().First()
 			id = uuid.UUID(k)
 			return nil
@@ -53,7 +53,7 @@ func TestVerifyFastPathsStillSeeBadValues(t *testing.T) {
 			var before []byte
 			rewrite := func(val func([]byte) []byte) {
 				t.Helper()
-				if err := db.bolt.Update(func(tx *bolt.Tx) error {
+				if err := db.engine.Update(func(tx kv.Tx) error {
 					b := tx.Bucket(recordBuckets[tc.kind])
 					return b.Put(tc.id[:], val(bytes.Clone(b.Get(tc.id[:]))))
 				}); err != nil {

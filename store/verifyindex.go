@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // The services read through the indexes: a label scan finds its container
@@ -64,7 +64,7 @@ func (ic *indexCheck) hash(sums []indexSum, pos int, key, val []byte, buf *[]byt
 
 // verifyIndexes returns a problem for every index entry a record lacks and
 // every entry no record has.
-func verifyIndexes(tx *bolt.Tx) []string {
+func verifyIndexes(tx kv.Tx) []string {
 	ic := newIndexCheck()
 	s := ic.scratch()
 	r := startChecks(tx, ic.checks(s, ""))
@@ -147,7 +147,7 @@ func (ic *indexCheck) merge(s *indexScratch) {
 
 // walk sums the entries stored in every index bucket, calling feed now and
 // then so that the worker never waits for values.
-func (ic *indexCheck) walk(tx *bolt.Tx, feed func()) {
+func (ic *indexCheck) walk(tx kv.Tx, feed func()) {
 	for pos, name := range indexBuckets {
 		c := tx.Bucket(name).Cursor()
 		n := 0
@@ -162,7 +162,7 @@ func (ic *indexCheck) walk(tx *bolt.Tx, feed func()) {
 
 // finish names what differs in each bucket whose sums differ; call it
 // after walk and after the worker is done.
-func (ic *indexCheck) finish(tx *bolt.Tx) []string {
+func (ic *indexCheck) finish(tx kv.Tx) []string {
 	problems := ic.unread
 	for i, name := range indexBuckets {
 		if ic.want[i] != ic.got[i] {
@@ -174,7 +174,7 @@ func (ic *indexCheck) finish(tx *bolt.Tx) []string {
 
 // name compares one index bucket with the entries its records give, entry
 // by entry, and names each difference: the bucket, the key and the record.
-func (ic *indexCheck) name(tx *bolt.Tx, bucket string) []string {
+func (ic *indexCheck) name(tx kv.Tx, bucket string) []string {
 	kind := indexSource[bucket]
 	ix := indexOf[kind]
 	type wanted struct {

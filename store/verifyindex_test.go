@@ -10,8 +10,8 @@ import (
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // TestVerifyCatchesRepointedIndex repoints one lot's DIN and lot number at
@@ -20,19 +20,19 @@ import (
 // naming it.
 func TestVerifyCatchesRepointedIndex(t *testing.T) {
 	for name, tc := range map[string]struct {
-		tamper func(tx *bolt.Tx, l1, l2 []byte) error
+		tamper func(tx kv.Tx, l1, l2 []byte) error
 		want   string
 	}{
-		"DIN repointed": {func(tx *bolt.Tx, l1, l2 []byte) error {
+		"DIN repointed": {func(tx kv.Tx, l1, l2 []byte) error {
 			return tx.Bucket([]byte("idx_lot_din")).Put([]byte("G123426000001"), l2)
 		}, `index idx_lot_din: key "G123426000001" points at lot LOT-2 (`},
-		"lot number repointed": {func(tx *bolt.Tx, l1, l2 []byte) error {
+		"lot number repointed": {func(tx kv.Tx, l1, l2 []byte) error {
 			return tx.Bucket([]byte("idx_lot_number")).Put([]byte("LOT-1"), l2)
 		}, `instead of lot LOT-1 (`},
-		"index entry deleted": {func(tx *bolt.Tx, l1, l2 []byte) error {
+		"index entry deleted": {func(tx kv.Tx, l1, l2 []byte) error {
 			return tx.Bucket([]byte("idx_lot_number")).Delete([]byte("LOT-2"))
 		}, `lot LOT-2 (`},
-		"index entry added": {func(tx *bolt.Tx, l1, l2 []byte) error {
+		"index entry added": {func(tx kv.Tx, l1, l2 []byte) error {
 			return tx.Bucket([]byte("idx_lot_number")).Put([]byte("LOT-9"), l1)
 		}, `index idx_lot_number: key "LOT-9" points at lot LOT-1 (`},
 	} {
@@ -42,7 +42,7 @@ func TestVerifyCatchesRepointedIndex(t *testing.T) {
 			if v, err := db.Verify(); err != nil || !v.OK() {
 				t.Fatalf("fresh database: %v %v", err, v.Problems)
 			}
-			if err := db.bolt.Update(func(tx *bolt.Tx) error { return tc.tamper(tx, l1.ID[:], l2.ID[:]) }); err != nil {
+			if err := db.engine.Update(func(tx kv.Tx) error { return tc.tamper(tx, l1.ID[:], l2.ID[:]) }); err != nil {
 				t.Fatal(err)
 			}
 			v, err := db.Verify()
@@ -98,9 +98,9 @@ func everyIndexDB(t *testing.T) *DB {
 	if _, err := NewLabelService(db).Print("liu", bag2, func(lot.LabelSet) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	db.view(func(tx *bolt.Tx) error {
+	db.view(func(tx kv.Tx) error {
 		for _, b := range indexBuckets {
-			if tx.Bucket(b).Stats().KeyN == 0 {
+			if tx.Bucket(b).KeyN() == 0 {
 				t.Errorf("index %s is empty: add a record that has an entry in it to everyIndexDB", b)
 			}
 		}
@@ -120,7 +120,7 @@ func TestVerifyChecksEveryIndex(t *testing.T) {
 	db := everyIndexDB(t)
 	type entry struct{ k, v []byte }
 	first := func(b string) (e entry) {
-		db.view(func(tx *bolt.Tx) error {
+		db.view(func(tx kv.Tx) error {
 			k, v := tx.Bucket([]byte(b)).Cursor().First()
 			e = entry{bytes.Clone(k), bytes.Clone(v)}
 			return nil
@@ -129,7 +129,7 @@ func TestVerifyChecksEveryIndex(t *testing.T) {
 	}
 	// other is an id of another record of some kind, to move an entry to.
 	var other uuid.UUID
-	db.view(func(tx *bolt.Tx) error {
+	db.view(func(tx kv.Tx) error {
 		k, _ := tx.Bucket(recordBuckets[kindSpec]).Cursor().Last()
 		other = uuid.UUID(k)
 		return nil
@@ -150,18 +150,18 @@ func TestVerifyChecksEveryIndex(t *testing.T) {
 		}
 		for _, tc := range []struct {
 			name   string
-			tamper func(b *bolt.Bucket) error
+			tamper func(b kv.Bucket) error
 			want   []string
 		}{
-			{"deleted", func(b *bolt.Bucket) error { return b.Delete(e.k) },
+			{"deleted", func(b kv.Bucket) error { return b.Delete(e.k) },
 				[]string{"is missing from index " + bucket + " (key " + keyText(e.k) + ")", uuid.UUID(owner).String()}},
-			{"stray", func(b *bolt.Bucket) error {
+			{"stray", func(b kv.Bucket) error {
 				if len(e.v) == 0 {
 					return b.Put(append(other[:], nobody[:]...), nil)
 				}
 				return b.Put([]byte("stray"), nobody[:])
 			}, []string{"index " + bucket + ": key ", "which is not stored: it was added outside celltrack"}},
-			{"moved", func(b *bolt.Bucket) error {
+			{"moved", func(b kv.Bucket) error {
 				if err := b.Delete(e.k); err != nil {
 					return err
 				}
@@ -173,12 +173,12 @@ func TestVerifyChecksEveryIndex(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := db.bolt.Update(func(tx *bolt.Tx) error { return tc.tamper(tx.Bucket(name)) }); err != nil {
+				if err := db.engine.Update(func(tx kv.Tx) error { return tc.tamper(tx.Bucket(name)) }); err != nil {
 					t.Fatal(err)
 				}
 				v, err := db.Verify()
 				// Put the bucket back for the next case.
-				if err := db.bolt.Update(func(tx *bolt.Tx) error {
+				if err := db.engine.Update(func(tx kv.Tx) error {
 					b := tx.Bucket(name)
 					b.Delete(moved)
 					b.Delete([]byte("stray"))

@@ -5,8 +5,8 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // valueCheck is a part of `audit verify` that needs only each record's own
@@ -36,9 +36,9 @@ type checkItem struct {
 // checkRunner feeds the records of each check's bucket to the worker.
 type checkRunner struct {
 	checks   []valueCheck
-	tx       *bolt.Tx
+	tx       kv.Tx
 	cur      int // index of the check being fed
-	c        *bolt.Cursor
+	c        kv.Cursor
 	k, v     []byte
 	out      chan []checkItem
 	done     chan any // the worker's panic, or nil
@@ -50,7 +50,7 @@ type checkRunner struct {
 // checkBatchBytes is about how many bytes of values one batch holds.
 const checkBatchBytes = 256 << 10
 
-func startChecks(tx *bolt.Tx, checks []valueCheck) *checkRunner {
+func startChecks(tx kv.Tx, checks []valueCheck) *checkRunner {
 	r := &checkRunner{checks: checks, tx: tx, cur: -1, out: make(chan []checkItem, 4), done: make(chan any, 1)}
 	go func() {
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // it reads the file's map

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // TestStartChecksSeesEveryValue feeds more than one batch (checkBatchBytes)
@@ -16,7 +16,7 @@ func TestStartChecksSeesEveryValue(t *testing.T) {
 	if _, err := NewLotService(db).Import("liu", importRows("W", 1500, db.Now())); err != nil {
 		t.Fatal(err)
 	}
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.view(func(tx kv.Tx) error {
 		kinds := []string{kindLot, kindContainer, kindLot}
 		seen := make([][]uuid.UUID, len(kinds))
 		vals := make([]map[uuid.UUID][]byte, len(kinds))
@@ -73,7 +73,7 @@ func TestStartChecksPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got any
-	db.bolt.View(func(tx *bolt.Tx) error {
+	db.engine.View(func(tx kv.Tx) error {
 		defer func() { got = recover() }()
 		r := startChecks(tx, []valueCheck{{kindLot, func(uuid.UUID, []byte) { panic("check failed") }}})
 		r.wait()

@@ -7,8 +7,8 @@ import (
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Days at the site (issue 12). The facility has one time zone, set at init
@@ -28,7 +28,7 @@ type facilityRecord struct {
 	TZ string    `json:"tz"`
 }
 
-func facilityRec(tx *bolt.Tx) (facilityRecord, bool, error) {
+func facilityRec(tx kv.Tx) (facilityRecord, bool, error) {
 	var r facilityRecord
 	k, _ := tx.Bucket(recordBuckets[kindFacility]).Cursor().First()
 	if k == nil {
@@ -49,7 +49,7 @@ func storedZone(what, name string) (*time.Location, error) {
 }
 
 // facilityZone returns the facility's time zone.
-func facilityZone(tx *bolt.Tx) (*time.Location, error) {
+func facilityZone(tx kv.Tx) (*time.Location, error) {
 	r, ok, err := facilityRec(tx)
 	if err != nil || !ok {
 		return time.UTC, err
@@ -59,7 +59,7 @@ func facilityZone(tx *bolt.Tx) (*time.Location, error) {
 
 // siteZone returns the zone days are counted in at site s, and where it
 // comes from ("site CLINIC-CN", or "facility" when s has none).
-func siteZone(tx *bolt.Tx, s lot.Site) (*time.Location, string, error) {
+func siteZone(tx kv.Tx, s lot.Site) (*time.Location, string, error) {
 	if s.TZ != "" {
 		loc, err := storedZone("site "+s.Code, s.TZ)
 		return loc, "site " + s.Code, err
@@ -70,7 +70,7 @@ func siteZone(tx *bolt.Tx, s lot.Site) (*time.Location, string, error) {
 
 // scheduleZone returns the zone a course counts its days in: its site's, or
 // the facility's.
-func scheduleZone(tx *bolt.Tx, s dose.Schedule) (*time.Location, string, error) {
+func scheduleZone(tx kv.Tx, s dose.Schedule) (*time.Location, string, error) {
 	if s.SiteID == uuid.Nil {
 		loc, err := facilityZone(tx)
 		return loc, "facility", err
@@ -82,7 +82,7 @@ func scheduleZone(tx *bolt.Tx, s dose.Schedule) (*time.Location, string, error) 
 	return siteZone(tx, site)
 }
 
-func siteByID(tx *bolt.Tx, id uuid.UUID) (lot.Site, error) {
+func siteByID(tx kv.Tx, id uuid.UUID) (lot.Site, error) {
 	var r siteRecord
 	found, err := get(tx, kindSite, id, &r)
 	if err == nil && !found {
@@ -95,7 +95,7 @@ func siteByID(tx *bolt.Tx, id uuid.UUID) (lot.Site, error) {
 // set one): the zone screens show times in.
 func (db *DB) FacilityZone() (*time.Location, error) {
 	loc := time.UTC
-	err := db.view(func(tx *bolt.Tx) (err error) {
+	err := db.view(func(tx kv.Tx) (err error) {
 		loc, err = facilityZone(tx)
 		return err
 	})
@@ -118,7 +118,7 @@ func (w *writer) putFacilityZone(zone, action, reason string) error {
 // activeCoursesIn counts the courses not ended whose days are counted in
 // the zone of the site siteID (uuid.Nil: the facility's zone, by every
 // course whose site has none of its own or that names no site).
-func activeCoursesIn(tx *bolt.Tx, siteID uuid.UUID, now time.Time) (int, error) {
+func activeCoursesIn(tx kv.Tx, siteID uuid.UUID, now time.Time) (int, error) {
 	var ids []uuid.UUID
 	err := forEach(tx, kindSchedule, func(r *scheduleRecord) { ids = append(ids, r.PatientID) })
 	if err != nil {

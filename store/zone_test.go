@@ -10,7 +10,7 @@ import (
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
-	bolt "go.etcd.io/bbolt"
+	"github.com/celltrack/celltrack/store/kv"
 )
 
 // zoneDB is newTestDB with a physician (pat), the home site LAB (no zone of
@@ -164,7 +164,7 @@ func migrateWithoutZones(t *testing.T, from int) {
 	if _, err := NewDoseService(db).CreateSchedule("pat", "MRN-1", "sle-uc-single", time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), ""); err != nil {
 		t.Fatal(err)
 	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.engine.Update(func(tx kv.Tx) error {
 		if err := tx.DeleteBucket([]byte("facility")); err != nil {
 			return err
 		}

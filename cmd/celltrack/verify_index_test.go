@@ -12,7 +12,7 @@ import (
 // TestCheckFindsADeletedResultIndexEntry is the reviewer's finding at the
 // command line: a failing sterility result is recorded, then its entry in
 // idx_result_lot is deleted with raw bbolt (standing in for any bbolt tool;
-// no product code outside store imports bbolt). The result is still stored
+// no product code outside store/boltkv imports bbolt). The result is still stored
 // and the chain head is unchanged, but the release evaluation, which reads
 // a lot's results through that index, no longer sees it. check must exit 3
 // and name the index and the result; before, it passed.

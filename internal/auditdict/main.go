@@ -18,8 +18,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/celltrack/celltrack/store/boltkv"
+	"github.com/celltrack/celltrack/store/kv"
 	"github.com/klauspost/compress/dict"
-	bolt "go.etcd.io/bbolt"
 )
 
 // headerLen is the fixed header of a stored audit entry (audit.Encode).
@@ -42,15 +43,15 @@ func main() {
 }
 
 func run(path string, id uint32, out string, want int) error {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	db, err := boltkv.Open(path, &boltkv.Options{ReadOnly: true})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	var samples [][]byte
-	err = db.View(func(tx *bolt.Tx) error {
+	err = db.View(func(tx kv.Tx) error {
 		b := tx.Bucket([]byte("audit"))
-		n := b.Stats().KeyN
+		n := b.KeyN()
 		step := max(n/want, 1)
 		i := 0
 		return b.ForEach(func(k, v []byte) error {

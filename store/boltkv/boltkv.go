@@ -1,0 +1,170 @@
+// Package boltkv is the embedded engine beneath celltrack's store: one bbolt
+// file, behind the storage seam of package kv. It is the only package of
+// celltrack (besides the benchmark harness, which measures bbolt's own
+// floor) that imports bbolt.
+//
+// The adapters are pointer-shaped (a struct of one pointer), so putting one
+// in an interface does not allocate, and a missing bucket is a nil
+// kv.Bucket, not an adapter around a nil *bolt.Bucket.
+//
+// What only a file has — the page check, a copy of the file, the group
+// commit delay, the open options and their errors — is exported here, for
+// store to reach by holding an *Engine or through small interfaces of its
+// own: Tx values of this engine have Check and WriteTo.
+package boltkv
+
+import (
+	"io"
+	"os"
+	"time"
+
+	"github.com/celltrack/celltrack/store/kv"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Errors of opening a file, as bbolt returns them.
+var (
+	// ErrTimeout: another process held the file's lock past Options.Timeout.
+	ErrTimeout = berrors.ErrTimeout
+	// ErrInvalid: the file is not a bbolt database (no valid meta page).
+	ErrInvalid = berrors.ErrInvalid
+	// ErrVersionMismatch: the file is of another bbolt data format.
+	ErrVersionMismatch = berrors.ErrVersionMismatch
+	// ErrChecksum: both meta pages fail their checksum.
+	ErrChecksum = berrors.ErrChecksum
+)
+
+// Options says how to open a file.
+type Options struct {
+	// Timeout is how long to wait for another process's lock (0: forever).
+	Timeout  time.Duration
+	ReadOnly bool
+	// OpenFile, when set, opens the file in place of os.OpenFile.
+	OpenFile func(name string, flag int, perm os.FileMode) (*os.File, error)
+}
+
+// Engine is an open bbolt file.
+type Engine struct {
+	db   *bolt.DB
+	path string
+}
+
+var _ kv.Engine = (*Engine)(nil)
+
+// Open opens the bbolt file at path, mode 0600 when it is created (only
+// when opts.OpenFile lets it be).
+func Open(path string, opts *Options) (*Engine, error) {
+	var o bolt.Options
+	if opts != nil {
+		o = bolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly, OpenFile: opts.OpenFile}
+	}
+	db, err := bolt.Open(path, 0o600, &o)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{db: db, path: path}, nil
+}
+
+// View runs fn in a read-only transaction.
+func (e *Engine) View(fn func(kv.Tx) error) error {
+	return e.db.View(func(t *bolt.Tx) error { return fn(Tx{t}) })
+}
+
+// Update runs fn in a write transaction.
+func (e *Engine) Update(fn func(kv.Tx) error) error {
+	return e.db.Update(func(t *bolt.Tx) error { return fn(Tx{t}) })
+}
+
+// Batch runs fn in a write transaction that concurrent Batch calls may
+// share (bbolt's DB.Batch: fn may run more than once).
+func (e *Engine) Batch(fn func(kv.Tx) error) error {
+	return e.db.Batch(func(t *bolt.Tx) error { return fn(Tx{t}) })
+}
+
+// Close closes the file and releases its lock.
+func (e *Engine) Close() error { return e.db.Close() }
+
+// Describe returns the file's path.
+func (e *Engine) Describe() string { return e.path }
+
+// SetMaxBatchDelay sets how long the first Batch of a group waits for
+// others before its commit starts (bbolt's DB.MaxBatchDelay).
+func (e *Engine) SetMaxBatchDelay(d time.Duration) { e.db.MaxBatchDelay = d }
+
+// SetNoSync turns fsync off (true) or on; for building test and benchmark
+// data only, never for a facility's database.
+func (e *Engine) SetNoSync(v bool) { e.db.NoSync = v }
+
+// Tx is a transaction of this engine.
+type Tx struct{ tx *bolt.Tx }
+
+var _ kv.Tx = Tx{}
+
+// Bucket returns the bucket named name, or nil.
+func (t Tx) Bucket(name []byte) kv.Bucket {
+	if b := t.tx.Bucket(name); b != nil {
+		return bucket{b}
+	}
+	return nil
+}
+
+// CreateBucket makes a new bucket.
+func (t Tx) CreateBucket(name []byte) (kv.Bucket, error) {
+	b, err := t.tx.CreateBucket(name)
+	if err != nil {
+		return nil, err
+	}
+	return bucket{b}, nil
+}
+
+// CreateBucketIfNotExists returns the bucket, made if missing.
+func (t Tx) CreateBucketIfNotExists(name []byte) (kv.Bucket, error) {
+	b, err := t.tx.CreateBucketIfNotExists(name)
+	if err != nil {
+		return nil, err
+	}
+	return bucket{b}, nil
+}
+
+// DeleteBucket removes a bucket.
+func (t Tx) DeleteBucket(name []byte) error { return t.tx.DeleteBucket(name) }
+
+// Writable says whether this is a write transaction.
+func (t Tx) Writable() bool { return t.tx.Writable() }
+
+// ID is bbolt's transaction id.
+func (t Tx) ID() int { return t.tx.ID() }
+
+// Check runs bbolt's page-level consistency check and returns every
+// problem it finds.
+func (t Tx) Check() []error {
+	var errs []error
+	for err := range t.tx.Check() {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// WriteTo writes a consistent copy of the whole file, as of this
+// transaction, to w.
+func (t Tx) WriteTo(w io.Writer) (int64, error) { return t.tx.WriteTo(w) }
+
+type bucket struct{ b *bolt.Bucket }
+
+func (b bucket) Get(key []byte) []byte                    { return b.b.Get(key) }
+func (b bucket) Put(key, value []byte) error              { return b.b.Put(key, value) }
+func (b bucket) Delete(key []byte) error                  { return b.b.Delete(key) }
+func (b bucket) Cursor() kv.Cursor                        { return cursor{b.b.Cursor()} }
+func (b bucket) ForEach(fn func(k, v []byte) error) error { return b.b.ForEach(fn) }
+func (b bucket) KeyN() int                                { return b.b.Stats().KeyN }
+func (b bucket) SetFillPercent(f float64)                 { b.b.FillPercent = f }
+
+type cursor struct{ c *bolt.Cursor }
+
+func (c cursor) First() ([]byte, []byte)           { return c.c.First() }
+func (c cursor) Last() ([]byte, []byte)            { return c.c.Last() }
+func (c cursor) Next() ([]byte, []byte)            { return c.c.Next() }
+func (c cursor) Prev() ([]byte, []byte)            { return c.c.Prev() }
+func (c cursor) Seek(seek []byte) ([]byte, []byte) { return c.c.Seek(seek) }
+func (c cursor) Delete() error                     { return c.c.Delete() }

@@ -317,6 +317,11 @@ func (s *Server) doseRoutes() []svcRoute {
 				if err != nil {
 					return WireCourse{}, err
 				}
+				// The role first: a QA's or an auditor's wrong password
+				// must not count towards a lockout for a call it may not make.
+				if err := audit.Authorize(u, audit.ScheduleChange); err != nil {
+					return WireCourse{}, err
+				}
 				signer, err := U().Authenticate(u.Name, q.Password, dose.MeaningSchedule)
 				if err != nil {
 					return WireCourse{}, err
@@ -326,6 +331,9 @@ func (s *Server) doseRoutes() []svcRoute {
 			})},
 		{"POST " + p + "/patients/{ref}/weights/latest/confirmation", "dose.Service ConfirmWeight: confirm the latest weight, signed with the acting physician's password",
 			writeCall(s, func(u audit.User, r *http.Request, q ConfirmWeightRequest) (lot.Weight, error) {
+				if err := audit.Authorize(u, audit.WeightConfirm); err != nil {
+					return lot.Weight{}, err
+				}
 				signer, err := U().Authenticate(u.Name, q.Password, dose.MeaningConfirmWeight)
 				if err != nil {
 					return lot.Weight{}, err

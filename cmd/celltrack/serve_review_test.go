@@ -52,3 +52,29 @@ func TestReviewNegativeVolumeRefused(t *testing.T) {
 		t.Errorf("the refusals wrote %d audit entries (a wrong password counted?); want none", got-n)
 	}
 }
+
+// TestReviewSignedDoseCallsCheckRoleFirst (review finding 7, the server's
+// side): a schedule change or a weight confirmation by a role that may not
+// make it is refused (403) before its password is checked, so a wrong one
+// is not recorded or counted towards a lockout.
+func TestReviewSignedDoseCallsCheckRoleFirst(t *testing.T) {
+	f := newWebFixture(t, false, "lab")
+	c := f.client()
+	f.login(c, "quinn")
+	n := f.auditCount()
+	for _, tc := range []struct {
+		path string
+		body map[string]any
+	}{
+		{"/api/v1/svc/patients/MRN-1001/courses/active/infusions/2/date", map[string]any{"Date": "2026-12-03T00:00:00Z", "Reason": "febrile", "Password": "not-quinns-password-1"}},
+		{"/api/v1/svc/patients/MRN-1001/weights/latest/confirmation", map[string]any{"Reason": "re-weighed", "Password": "not-quinns-password-1"}},
+	} {
+		st, m := f.postJSON(c, tc.path, tc.body)
+		if st != http.StatusForbidden || exitOf(m) != exitRefused {
+			t.Errorf("%s by QA with a wrong password: %d %v; want 403", tc.path, st, m)
+		}
+	}
+	if got := f.auditCount(); got != n {
+		t.Errorf("the refusals wrote %d audit entries (a wrong password recorded?); want none", got-n)
+	}
+}

@@ -25,6 +25,29 @@ type HandlingFilter struct {
 	From, To time.Time
 }
 
+// HandlingPeriod reads the handling report's period from two dates
+// (YYYY-MM-DD, UTC; empty leaves that end open), both included, as the
+// half-open [From, To) of HandlingFilter. Each front end names its own
+// fields (`--from` on the command line, `from` on a page): EINVALID naming
+// the field and the value for a date that is not one, or a from after to.
+func HandlingPeriod(fromField, from, toField, to string) (start, end time.Time, err error) {
+	if from != "" {
+		if start, err = lot.ParseDate(fromField, from); err != nil {
+			return time.Time{}, time.Time{}, err
+		}
+	}
+	if to != "" {
+		if end, err = lot.ParseDate(toField, to); err != nil {
+			return time.Time{}, time.Time{}, err
+		}
+		end = end.AddDate(0, 0, 1) // the whole day
+	}
+	if !start.IsZero() && !end.IsZero() && !start.Before(end) {
+		return time.Time{}, time.Time{}, lot.Errorf(lot.EINVALID, "%s %s is after %s %s; give the earlier date first", fromField, from, toField, to)
+	}
+	return start, end, nil
+}
+
 // Handling is what happened to one container of one infusion between the
 // freezer and the vein: the handling data MSC trial publications rarely
 // report (storage time, time from thaw to infusion, post-thaw viability,

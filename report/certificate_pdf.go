@@ -23,6 +23,10 @@ import (
 // which carry every character.
 func CertificatePDF(w io.Writer, c release.Certificate) error {
 	pdf := fpdf.New("P", "mm", "A4", "")
+	// Deterministic object order (fpdf orders its catalog from maps
+	// otherwise): the same certificate gives the same bytes, whichever
+	// front end printed it.
+	pdf.SetCatalogSort(true)
 	pdf.SetCreationDate(c.Generated)
 	pdf.SetModificationDate(c.Generated)
 	pdf.SetTitle("Certificate of analysis "+c.Lot.Number, true)

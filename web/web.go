@@ -75,6 +75,10 @@ type Config struct {
 	// Verify runs `audit verify` on the whole database, for the command
 	// line's server mode.
 	Verify func() (Verification, error)
+	// VerifyTreeHead runs `audit verify --tree-head`: the whole verify,
+	// then whether today's trail extends a tree head typed from a printed
+	// report (the auditor's audit verify page).
+	VerifyTreeHead func(h audit.Head) (report.CheckpointVerification, error)
 	// Reports serves `celltrack report` through the server.
 	Reports Reports
 	// Facility is the facility's FIN (ISBT 128), printed on labels.
@@ -192,6 +196,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /bedside/reaction", s.page(s.bedsideReaction))
 	s.mux.HandleFunc("GET /trace", s.page(s.tracePage))
 	s.mux.HandleFunc("GET /trace/download", s.page(s.traceDownload))
+	s.reportPageRoutes()
 	s.mux.HandleFunc("GET /lots", s.page(s.lotsPage))
 	s.mux.HandleFunc("GET /lots/{ref}", s.page(s.lotPage))
 	s.mux.HandleFunc("POST /lots/{ref}/approve", s.page(s.lotApprove))

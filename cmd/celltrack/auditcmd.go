@@ -1,12 +1,10 @@
 package main
 
 import (
-	"encoding/hex"
 	"fmt"
-	"io"
 
-	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/report"
 	"github.com/celltrack/celltrack/store"
 	"github.com/celltrack/celltrack/web"
 	"github.com/urfave/cli/v2"
@@ -31,31 +29,12 @@ func (rt *runtime) auditCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					for i := range es {
-						es[i] = audit.Redact(es[i]) // no output shows a password hash
+					format := "text"
+					if rt.json {
+						format = "json"
 					}
-					views := []map[string]any{}
-					for _, e := range es {
-						views = append(views, entryView(e))
-					}
-					return rt.out(views, func(w io.Writer) {
-						for _, e := range es {
-							fmt.Fprintf(w, "%6d  %s  %-10s %-20s %-9s %s", e.Seq, lot.FormatTime(e.Time), e.User, e.Action, e.Entity, e.ID)
-							if e.Reason != "" {
-								fmt.Fprintf(w, "  reason: %s", e.Reason)
-							}
-							fmt.Fprintln(w)
-							if c.Bool("values") {
-								if e.Prev != nil {
-									fmt.Fprintf(w, "        prev %s\n", e.Prev)
-								}
-								if e.New != nil {
-									fmt.Fprintf(w, "        new  %s\n", e.New)
-								}
-							}
-						}
-						fmt.Fprintf(w, "%d entries\n", len(es))
-					})
+					// The web's audit log page writes the same bytes (report.AuditLog).
+					return report.AuditLog(rt.stdout, es, format, c.Bool("values"))
 				}),
 			},
 			{
@@ -92,22 +71,17 @@ func (rt *runtime) auditCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
+					rv := report.Verification{Entries: v.Entries, Records: v.Records, Head: v.Head, Tree: v.Tree, Problems: v.Problems}
 					return rt.printVerdict(verdict{name: "audit verify", problems: v.Problems,
-						counts: fmt.Sprintf("%d entries, %d records", v.Entries, v.Records), head: v.HeadHex(),
-						view:   map[string]any{"ok": v.OK(), "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "tree": headView(v.Tree), "problems": v.Problems},
+						counts: rv.Counts(), head: rv.HeadHex(), view: rv.View(),
 						failed: fmt.Sprintf("audit verify failed: %d problem(s); the database was changed outside celltrack — report it to QA", len(v.Problems)),
-						notes:  []string{treeNote(v.Tree)}})
+						notes:  []string{report.TreeNote(v.Tree)}})
 				}),
 			},
 			rt.auditCheckpointCommand(),
 			rt.auditKeyCommand(),
 		},
 	}
-}
-
-func entryView(e audit.Entry) map[string]any {
-	return map[string]any{"seq": e.Seq, "time": e.Time, "user": e.User, "action": e.Action, "entity": e.Entity, "id": e.ID,
-		"prev": e.Prev, "new": e.New, "reason": e.Reason, "hash": hex.EncodeToString(e.Hash[:]), "prev_hash": hex.EncodeToString(e.PrevHash[:])}
 }
 
 // verify runs `audit verify` on the database, or on the server's.

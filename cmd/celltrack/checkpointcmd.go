@@ -13,6 +13,7 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/report"
 	"github.com/celltrack/celltrack/store"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/mod/sumdb/note"
@@ -257,18 +258,10 @@ func (rt *runtime) auditCheckpointCommand() *cli.Command {
 	}
 }
 
-func headView(h audit.Head) map[string]any {
-	v := map[string]any{"facility": h.Facility, "tree_size": h.Size, "root": audit.RootString(h.Root)}
-	if !h.Time.IsZero() {
-		v["time"] = h.Time
-	}
-	return v
-}
+func headView(h audit.Head) map[string]any { return report.HeadView(h) }
 
 // treeNote is the tree head line every verification prints.
-func treeNote(h audit.Head) string {
-	return fmt.Sprintf("tree head: %d entries, root %s", h.Size, audit.RootString(h.Root))
-}
+func treeNote(h audit.Head) string { return report.TreeNote(h) }
 
 // maxCheckpointBytes caps what is read of a checkpoint file: a note of a
 // tree head with a few signatures is a few hundred bytes, always under 4 KB.
@@ -421,39 +414,15 @@ func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 		if err != nil {
 			return lot.Errorf(lot.EINVALID, "--tree-head: %v", err)
 		}
-		kept = append(kept, store.KeptCheckpoint{Name: fmt.Sprintf("(printed %d entries)", h.Size), Printed: &h})
+		kept = append(kept, store.KeptCheckpoint{Name: report.PrintedHeadName(h), Printed: &h})
 	}
 	cv, err := rt.db.VerifyCheckpointsPinned(kept, pinned)
 	if err != nil {
 		return err
 	}
-	notes := []string{treeNote(cv.Tree)}
+	rcv := checkpointReport(cv, skipped)
 	for _, p := range pinned {
-		notes = append(notes, "checkpoints checked against the verifier key in "+p.Source+" alone")
-	}
-	var views []map[string]any
-	for _, r := range cv.Checkpoints {
-		v := map[string]any{"file": r.Name, "ok": r.Problem == "", "problem": r.Problem}
-		if r.Head.Size > 0 {
-			v["tree_size"], v["root"], v["time"], v["signer"] = r.Head.Size, audit.RootString(r.Head.Root), r.Head.Time, r.Signer
-		}
-		views = append(views, v)
-		if r.Problem == "" {
-			if r.Head.Time.IsZero() {
-				notes = append(notes, fmt.Sprintf("tree head %s: OK — unsigned; today's trail extends it", r.Name))
-				continue
-			}
-			notes = append(notes, fmt.Sprintf("checkpoint %s: OK — tree size %d of %s, signed by %s; today's trail extends it", r.Name, r.Head.Size, lot.FormatTime(r.Head.Time), r.Signer))
-		} else {
-			what := "checkpoint"
-			if r.Head.Time.IsZero() && r.Head.Size > 0 {
-				what = "tree head"
-			}
-			notes = append(notes, fmt.Sprintf("%s %s: FAILED", what, r.Name))
-		}
-	}
-	for _, sk := range skipped {
-		notes = append(notes, "skipped "+sk)
+		rcv.Pinned = append(rcv.Pinned, p.Source)
 	}
 	var bad []string
 	for _, r := range cv.Checkpoints {
@@ -472,11 +441,21 @@ func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 		}
 		failed += "; the database was changed outside celltrack, cut back or replaced by an older file — report it to QA"
 	}
+	// The server's audit verify page writes the same text and JSON
+	// (report.CheckpointVerification).
 	return rt.printVerdict(verdict{name: "audit verify", problems: cv.Problems,
-		counts: fmt.Sprintf("%d entries, %d records, %d checkpoints", cv.Entries, cv.Records, len(cv.Checkpoints)), head: cv.HeadHex(),
-		view: map[string]any{"ok": cv.OK(), "entries": cv.Entries, "records": cv.Records, "head": cv.HeadHex(), "tree": headView(cv.Tree),
-			"checkpoints": views, "skipped": skipped, "first_mismatch": cv.FirstMismatch, "problems": cv.Problems},
-		failed: failed, notes: notes})
+		counts: rcv.Counts(), head: rcv.HeadHex(), view: rcv.View(), failed: failed, notes: rcv.Notes()})
+}
+
+// checkpointReport is cv as package report renders it.
+func checkpointReport(cv store.CheckpointVerification, skipped []string) report.CheckpointVerification {
+	r := report.CheckpointVerification{
+		Verification: report.Verification{Entries: cv.Entries, Records: cv.Records, Head: cv.Head, Tree: cv.Tree, Problems: cv.Problems},
+		Skipped:      skipped, FirstMismatch: cv.FirstMismatch}
+	for _, c := range cv.Checkpoints {
+		r.Checkpoints = append(r.Checkpoints, report.CheckpointCheck{Name: c.Name, Head: c.Head, Signer: c.Signer, Problem: c.Problem})
+	}
+	return r
 }
 
 func (rt *runtime) restoreCommand() *cli.Command {

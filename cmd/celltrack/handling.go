@@ -63,20 +63,14 @@ func (rt *runtime) reportCommand() *cli.Command {
 				}
 				user := actor(c) // readDB has checked that this user exists and is enabled
 				f := dose.HandlingFilter{Protocol: c.String("protocol")}
-				if c.IsSet("from") {
-					if f.From, err = lot.ParseDate("--from", c.String("from")); err != nil {
+				for _, name := range []string{"from", "to"} {
+					if c.IsSet(name) && c.String(name) == "" { // given, but empty: not an open end
+						_, err := lot.ParseDate("--"+name, "")
 						return err
 					}
 				}
-				if c.IsSet("to") {
-					to, err := lot.ParseDate("--to", c.String("to"))
-					if err != nil {
-						return err
-					}
-					f.To = to.AddDate(0, 0, 1) // the whole day
-				}
-				if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-					return lot.Errorf(lot.EINVALID, "--from %s is after --to %s; give the earlier date first", c.String("from"), c.String("to"))
+				if f.From, f.To, err = dose.HandlingPeriod("--from", c.String("from"), "--to", c.String("to")); err != nil {
+					return err
 				}
 				if rt.client != nil {
 					q := url.Values{"format": {format}, "protocol": {f.Protocol}}

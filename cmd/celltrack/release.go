@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -366,31 +365,17 @@ func (rt *runtime) releaseCertificate(c *cli.Context) error {
 	if rt.json && !c.IsSet("format") {
 		format = "json"
 	}
-	var buf bytes.Buffer
-	switch f := format; f {
-	case "text":
-		err = report.CertificateText(&buf, cert)
-	case "md":
-		err = report.CertificateMarkdown(&buf, cert)
-	case "html":
-		err = report.CertificateHTML(&buf, cert)
+	switch format {
+	case "text", "md", "html", "json":
 	case "pdf":
 		if !c.IsSet("out") {
 			return lot.Errorf(lot.EUSAGE, "--format pdf writes a binary file; give --out FILE")
 		}
-		err = report.CertificatePDF(&buf, cert)
-	case "json":
-		enc := json.NewEncoder(&buf)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(map[string]any{"lot": rt.lotView(cert.Lot), "source": cert.Source, "restricted_to": cert.RestrictedTo,
-			"evaluation": cert.Evaluation, "spec_title": cert.SpecTitle, "dispositions": release.ViewDispositions(cert.Dispositions),
-			"chain_head": cert.ChainHead, "tree_head": cert.TreeHead, "generated": cert.Generated, "results_voided_or_corrected": invalidationViews(release.Invalidated(cert.Results)),
-			"produced": map[string]any{"at": cert.Generated, "by": cert.ProducedBy, "by_name": cert.ProducedByName, "by_role": cert.ProducedByRole,
-				"database": cert.Database, "audit_head": cert.ChainHead, "audit_entries": cert.AuditEntries,
-				"audit_verified": cert.Verified, "audit_problems": cert.AuditProblems}})
 	default:
-		return lot.Errorf(lot.EUSAGE, "--format %q is not a certificate format; use text, md, json, html or pdf", f)
+		return lot.Errorf(lot.EUSAGE, "--format %q is not a certificate format; use text, md, json, html or pdf", format)
 	}
+	var buf bytes.Buffer
+	err = report.RenderCertificate(&buf, cert, format, rt.clock())
 	if err != nil {
 		return err
 	}
@@ -403,23 +388,6 @@ func (rt *runtime) releaseCertificate(c *cli.Context) error {
 	}
 	_, err = rt.stdout.Write(buf.Bytes())
 	return err
-}
-
-// invalidationViews is the JSON of a lot's voided and corrected results:
-// each result with "invalidated" "void" or "corrected", and by which result,
-// when, by whom and why. Never null: an empty list says there are none.
-func invalidationViews(is []release.Invalidation) []map[string]any {
-	v := []map[string]any{}
-	for _, i := range is {
-		how := "void"
-		if i.CorrectedBy > 0 {
-			how = "corrected"
-		}
-		v = append(v, map[string]any{"seq": i.Seq, "assay": i.Assay, "value": i.Value.Text, "unit": i.Value.Unit,
-			"tested": lot.FormatDate(i.Tested), "recorded_by": i.RecordedBy, "recorded_at": i.RecordedAt,
-			"invalidated": how, "corrected_by": i.CorrectedBy, "voided_at": i.VoidedAt, "voided_by": i.VoidedBy, "reason": i.Reason})
-	}
-	return v
 }
 
 func (rt *runtime) releaseSpecCommand() *cli.Command {

@@ -227,7 +227,11 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 			v, err := db.Verify()
 			return web.Verification{Entries: v.Entries, Records: v.Records, Head: v.Head, Tree: v.Tree, Problems: v.Problems}, err
 		},
-		Reports:  webReports{trace.New(db.ReadTrace)},
+		Reports: webReports{trace.New(db.ReadTrace)},
+		VerifyTreeHead: func(h audit.Head) (report.CheckpointVerification, error) {
+			cv, err := db.VerifyCheckpointsPinned([]store.KeptCheckpoint{{Name: report.PrintedHeadName(h), Printed: &h}}, nil)
+			return checkpointReport(cv, nil), err
+		},
 		AuditLog: db,
 		Custody:  store.NewCustodyService(db),
 		Labels:   store.NewLabelService(db),

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"io"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/report"
 )
 
 // verdict is the outcome of a verification (`audit verify`, `check`).
@@ -24,17 +24,7 @@ type verdict struct {
 // the JSON error object with --json, as the README promises.
 func (rt *runtime) printVerdict(v verdict) error {
 	err := rt.out(v.view, func(w io.Writer) {
-		for _, p := range v.problems {
-			fmt.Fprintf(w, "PROBLEM: %s\n", p)
-		}
-		result := "OK"
-		if len(v.problems) > 0 {
-			result = fmt.Sprintf("FAILED (%d problems)", len(v.problems))
-		}
-		fmt.Fprintf(w, "%s: %s — %s\nchain head: %s\n", v.name, result, v.counts, v.head)
-		for _, n := range v.notes {
-			fmt.Fprintln(w, n)
-		}
+		report.WriteVerdict(w, v.name, v.problems, v.counts, v.head, v.notes)
 	})
 	if err == nil && len(v.problems) > 0 {
 		return lot.Errorf(lot.ECONFLICT, "%s", v.failed)

@@ -1,0 +1,486 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
+	"github.com/celltrack/celltrack/report"
+)
+
+// The auditor's pages: every report of the command line besides the traces
+// (/trace) — `report handling`, `report access`, `release certificate`,
+// `audit log` and `audit verify` — each with a download in every format its
+// command writes, rendered by package report exactly as the command writes
+// it for the same database and clock. Every enabled user may read them, as
+// at the command line (reads are open to every role); none writes to the
+// database.
+
+func init() {
+	pageNames = append(pageNames, "reports", "report_handling", "report_access", "report_certificate", "report_auditlog", "report_verify")
+}
+
+// reportPageRoutes adds the auditor's pages to the server's routes.
+func (s *Server) reportPageRoutes() {
+	s.mux.HandleFunc("GET /reports", s.page(s.reportsPage))
+	s.mux.HandleFunc("GET /reports/handling", s.page(s.handlingPage))
+	s.mux.HandleFunc("GET /reports/handling/download", s.page(s.handlingDownload))
+	s.mux.HandleFunc("GET /reports/access", s.page(s.accessPage))
+	s.mux.HandleFunc("GET /reports/access/download", s.page(s.accessDownload))
+	s.mux.HandleFunc("GET /reports/certificate", s.page(s.certificatePage))
+	s.mux.HandleFunc("GET /reports/certificate/download", s.page(s.certificateDownload))
+	s.mux.HandleFunc("GET /reports/audit-log", s.page(s.auditLogPage))
+	s.mux.HandleFunc("GET /reports/audit-log/download", s.page(s.auditLogDownload))
+	s.mux.HandleFunc("GET /reports/audit-verify", s.page(s.verifyPage))
+	s.mux.HandleFunc("GET /reports/audit-verify/download", s.page(s.verifyDownload))
+}
+
+// reportView is a report.Report as a page shows it (templates/partials.html
+// "reportbody"): its provenance, sections, events and downloads.
+type reportView struct {
+	Report    *report.Report
+	Produced  string
+	Events    [][]string
+	Downloads []download
+}
+
+func newReportView(rep *report.Report, downloads []download) reportView {
+	v := reportView{Report: rep, Produced: lot.FormatTime(rep.Produced.At), Downloads: downloads}
+	for _, e := range rep.Events {
+		v.Events = append(v.Events, eventRow(e))
+	}
+	return v
+}
+
+// downloads are the links to base?q&format=F for each of formats.
+func downloads(base string, q url.Values, formats []string) []download {
+	var ds []download
+	for _, f := range formats {
+		v := url.Values{}
+		for k, vs := range q {
+			v[k] = vs
+		}
+		v.Set("format", f)
+		ds = append(ds, download{URL: base + "?" + v.Encode(), Label: f})
+	}
+	return ds
+}
+
+// formatIn is format when it is one of formats, else EUSAGE naming it, as
+// the command line refuses an unknown --format.
+func formatIn(format string, formats []string) (string, error) {
+	for _, f := range formats {
+		if f == format {
+			return f, nil
+		}
+	}
+	return "", lot.Errorf(lot.EUSAGE, "format %q is not offered here; use %s", format, strings.Join(formats, ", "))
+}
+
+// sendFile answers a download: data, rendered in full already, as an
+// attachment named from what the report is (never from the request).
+func (s *Server) sendFile(w http.ResponseWriter, data []byte, format, name string) {
+	w.Header().Set("Content-Type", contentTypes[format])
+	if format == "html" {
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	}
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", safeFileName(name)+"."+extOf(format)))
+	w.Write(data)
+}
+
+// downloadError answers a refused download with its message and the
+// status the API gives the same error.
+func (s *Server) downloadError(w http.ResponseWriter, r *http.Request, err error) {
+	s.logError(r, err)
+	http.Error(w, lot.ErrorMessage(err), statusOf(w, err))
+}
+
+func (s *Server) reportsPage(w http.ResponseWriter, r *http.Request, u audit.User) {
+	s.render(w, http.StatusOK, "reports", pageData{Title: "Reports", User: u, Nav: "reports", Data: nil})
+}
+
+// handlingData is the handling report's page: its filters and the report.
+type handlingData struct {
+	Protocols []option
+	Protocol  string
+	From, To  string
+	View      *reportView
+}
+
+// handlingReport reads the page's filters (the command line's --protocol,
+// --from and --to) and builds the report.
+func (s *Server) handlingReport(u audit.User, q url.Values) (report.Report, error) {
+	if err := audit.AuthorizeRead(u); err != nil {
+		return report.Report{}, err
+	}
+	protocol := strings.TrimSpace(q.Get("protocol"))
+	if err := lot.ValidateText("protocol", protocol, false); err != nil {
+		return report.Report{}, err
+	}
+	from, to, err := dose.HandlingPeriod("from", strings.TrimSpace(q.Get("from")), "to", strings.TrimSpace(q.Get("to")))
+	if err != nil {
+		return report.Report{}, err
+	}
+	return s.cfg.Reports.Handling(u.Name, protocol, from, to)
+}
+
+func (s *Server) handlingPage(w http.ResponseWriter, r *http.Request, u audit.User) {
+	q := r.URL.Query()
+	d := handlingData{Protocol: q.Get("protocol"), From: q.Get("from"), To: q.Get("to")}
+	if ps, err := s.cfg.Doses.Protocols(); err == nil {
+		seen := map[string]bool{}
+		for _, p := range ps {
+			if !seen[p.Name] {
+				seen[p.Name] = true
+				d.Protocols = append(d.Protocols, option{p.Name, p.Name + " — " + p.Title})
+			}
+		}
+	}
+	p := pageData{Title: "Handling report", User: u, Nav: "reports"}
+	status := http.StatusOK
+	rep, err := s.handlingReport(u, q)
+	if err != nil {
+		s.logError(r, err)
+		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
+	} else {
+		filter := url.Values{"protocol": {d.Protocol}, "from": {d.From}, "to": {d.To}}
+		v := newReportView(&rep, downloads("/reports/handling/download", filter, report.Formats))
+		d.View = &v
+	}
+	p.Data = d
+	s.render(w, status, "report_handling", p)
+}
+
+func (s *Server) handlingDownload(w http.ResponseWriter, r *http.Request, u audit.User) {
+	q := r.URL.Query()
+	f, err := report.ParseFormat(q.Get("format"))
+	if err != nil {
+		s.downloadError(w, r, err)
+		return
+	}
+	rep, err := s.handlingReport(u, q)
+	if err == nil {
+		var buf bytes.Buffer
+		if err = report.Render(&buf, rep, f); err == nil {
+			w.Header().Set(ReportHeader, ReportSummary(rep))
+			s.sendFile(w, buf.Bytes(), f, "handling-report")
+			return
+		}
+	}
+	s.downloadError(w, r, err)
+}
+
+func (s *Server) accessReport(u audit.User) (report.Report, error) {
+	if err := audit.AuthorizeRead(u); err != nil {
+		return report.Report{}, err
+	}
+	return s.cfg.Reports.Access(u.Name)
+}
+
+func (s *Server) accessPage(w http.ResponseWriter, r *http.Request, u audit.User) {
+	p := pageData{Title: "User access review", User: u, Nav: "reports"}
+	status := http.StatusOK
+	rep, err := s.accessReport(u)
+	if err != nil {
+		s.logError(r, err)
+		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
+	} else {
+		v := newReportView(&rep, downloads("/reports/access/download", nil, report.Formats))
+		p.Data = &v
+	}
+	s.render(w, status, "report_access", p)
+}
+
+func (s *Server) accessDownload(w http.ResponseWriter, r *http.Request, u audit.User) {
+	f, err := report.ParseFormat(r.URL.Query().Get("format"))
+	if err != nil {
+		s.downloadError(w, r, err)
+		return
+	}
+	rep, err := s.accessReport(u)
+	if err == nil {
+		var buf bytes.Buffer
+		if err = report.Render(&buf, rep, f); err == nil {
+			w.Header().Set(ReportHeader, ReportSummary(rep))
+			s.sendFile(w, buf.Bytes(), f, "access-report")
+			return
+		}
+	}
+	s.downloadError(w, r, err)
+}
+
+// certificateData is the certificate page: the lot asked for and the
+// certificate's text, as `release certificate` prints it.
+type certificateData struct {
+	Lot       string
+	Text      string
+	Verified  bool
+	Downloads []download
+}
+
+// certificate builds the certificate of lot ref as `release certificate`
+// does for u: produced by the session's user.
+func (s *Server) certificate(u audit.User, ref string) (release.Certificate, error) {
+	if err := audit.AuthorizeRead(u); err != nil {
+		return release.Certificate{}, err
+	}
+	if err := lot.ValidateText("lot", ref, true); err != nil {
+		return release.Certificate{}, err
+	}
+	c, err := s.cfg.Releases.Certificate(ref)
+	if err != nil {
+		return c, err
+	}
+	c.ProducedBy, c.ProducedByName, c.ProducedByRole = u.Name, u.FullName, string(u.Role)
+	return c, nil
+}
+
+func (s *Server) certificatePage(w http.ResponseWriter, r *http.Request, u audit.User) {
+	ref := strings.TrimSpace(r.URL.Query().Get("lot"))
+	d := certificateData{Lot: ref}
+	p := pageData{Title: "Certificate of analysis", User: u, Nav: "reports"}
+	status := http.StatusOK
+	if ref != "" {
+		c, err := s.certificate(u, ref)
+		var buf bytes.Buffer
+		if err == nil {
+			err = report.CertificateText(&buf, c)
+		}
+		if err != nil {
+			s.logError(r, err)
+			p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
+		} else {
+			d.Text, d.Verified = buf.String(), c.Verified
+			d.Downloads = downloads("/reports/certificate/download", url.Values{"lot": {ref}}, report.CertificateFormats)
+		}
+	}
+	p.Data = d
+	s.render(w, status, "report_certificate", p)
+}
+
+func (s *Server) certificateDownload(w http.ResponseWriter, r *http.Request, u audit.User) {
+	q := r.URL.Query()
+	f, err := formatIn(q.Get("format"), report.CertificateFormats)
+	if err != nil {
+		s.downloadError(w, r, err)
+		return
+	}
+	c, err := s.certificate(u, strings.TrimSpace(q.Get("lot")))
+	if err == nil {
+		var buf bytes.Buffer
+		if err = report.RenderCertificate(&buf, c, f, s.cfg.Now()); err == nil {
+			s.sendFile(w, buf.Bytes(), f, "certificate-"+c.Lot.Number)
+			return
+		}
+	}
+	s.downloadError(w, r, err)
+}
+
+// auditLogData is the audit log page: its filters and the entries.
+type auditLogData struct {
+	Entity  string
+	Values  bool
+	Entries []auditRow
+	Count   int
+	// Shown is how many of the Count entries the page lists: the last
+	// maxAuditRows; the downloads hold every one, as the command prints.
+	Shown     int
+	Downloads []download
+}
+
+// auditRow is one entry as the page lists it: the columns of `audit log`.
+type auditRow struct {
+	Seq                            uint64
+	Time, User, Action, Entity, ID string
+	Reason                         string
+	Prev, New                      string
+}
+
+// maxAuditRows caps the entries the audit log page lists, so that a
+// database of millions of entries does not become a page of millions of
+// rows; the page says how many it left out.
+const maxAuditRows = 1000
+
+func (s *Server) auditEntries(u audit.User, q url.Values) ([]audit.Entry, bool, error) {
+	if err := audit.AuthorizeRead(u); err != nil {
+		return nil, false, err
+	}
+	entity := strings.TrimSpace(q.Get("entity"))
+	if err := lot.ValidateText("entity", entity, false); err != nil {
+		return nil, false, err
+	}
+	values, err := boolParam("values", q.Get("values"))
+	if err != nil {
+		return nil, false, err
+	}
+	es, err := s.cfg.AuditLog.AuditLog(entity)
+	return es, values, err
+}
+
+// boolParam reads a check box: absent or "false" is false, "true" or "on"
+// true; anything else is EUSAGE naming the field.
+func boolParam(field, v string) (bool, error) {
+	switch v {
+	case "", "false":
+		return false, nil
+	case "true", "on":
+		return true, nil
+	}
+	return false, lot.Errorf(lot.EUSAGE, "%s=%q: give true or false", field, v)
+}
+
+func (s *Server) auditLogPage(w http.ResponseWriter, r *http.Request, u audit.User) {
+	q := r.URL.Query()
+	d := auditLogData{Entity: strings.TrimSpace(q.Get("entity"))}
+	p := pageData{Title: "Audit log", User: u, Nav: "reports"}
+	status := http.StatusOK
+	es, values, err := s.auditEntries(u, q)
+	if err != nil {
+		s.logError(r, err)
+		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
+	} else {
+		d.Values, d.Count = values, len(es)
+		if len(es) > maxAuditRows {
+			es = es[len(es)-maxAuditRows:]
+		}
+		d.Shown = len(es)
+		for _, e := range es {
+			e = audit.Redact(e) // no page shows a password hash
+			row := auditRow{Seq: e.Seq, Time: lot.FormatTime(e.Time), User: e.User, Action: string(e.Action), Entity: string(e.Entity), ID: e.ID.String(), Reason: e.Reason}
+			if values {
+				if e.Prev != nil {
+					row.Prev = string(e.Prev)
+				}
+				if e.New != nil {
+					row.New = string(e.New)
+				}
+			}
+			d.Entries = append(d.Entries, row)
+		}
+		dq := url.Values{"entity": {d.Entity}}
+		if values {
+			dq.Set("values", "true")
+		}
+		d.Downloads = downloads("/reports/audit-log/download", dq, report.AuditLogFormats)
+	}
+	p.Data = d
+	s.render(w, status, "report_auditlog", p)
+}
+
+func (s *Server) auditLogDownload(w http.ResponseWriter, r *http.Request, u audit.User) {
+	q := r.URL.Query()
+	f, err := formatIn(q.Get("format"), report.AuditLogFormats)
+	if err != nil {
+		s.downloadError(w, r, err)
+		return
+	}
+	es, values, err := s.auditEntries(u, q)
+	if err == nil {
+		var buf bytes.Buffer
+		if err = report.AuditLog(&buf, es, f, values); err == nil {
+			name := "audit-log"
+			if e := strings.TrimSpace(q.Get("entity")); e != "" {
+				name += "-" + e
+			}
+			s.sendFile(w, buf.Bytes(), f, name)
+			return
+		}
+	}
+	s.downloadError(w, r, err)
+}
+
+// verifyData is the audit verify page: nothing until it is asked to run (a
+// full verification reads the whole database), then its verdict; with a
+// tree head typed from a printed report, whether today's trail extends it.
+type verifyData struct {
+	Ran       bool
+	TreeHead  string
+	Result    report.Verification
+	Checks    []report.CheckpointCheck
+	Text      string
+	Tree      string
+	Downloads []download
+}
+
+// verifyResult is a verification as the page and its downloads render it.
+type verifyResult interface {
+	Render(w io.Writer, format string) error
+}
+
+// verification runs `audit verify`, or with treeHead `audit verify
+// --tree-head`: EINVALID naming the field for a head that cannot be read.
+func (s *Server) verification(u audit.User, treeHead string) (verifyResult, report.Verification, []report.CheckpointCheck, error) {
+	if err := audit.AuthorizeRead(u); err != nil {
+		return nil, report.Verification{}, nil, err
+	}
+	if treeHead != "" {
+		h, err := audit.ParseHead(treeHead)
+		if err != nil {
+			return nil, report.Verification{}, nil, lot.Errorf(lot.EINVALID, "tree head %q: %v; copy it from the report's \"Audit tree head\" line, e.g. \"306 entries, root XoyP…=\"", treeHead, err)
+		}
+		if s.cfg.VerifyTreeHead == nil {
+			return nil, report.Verification{}, nil, lot.Errorf(lot.EINTERNAL, "this server does not check tree heads")
+		}
+		cv, err := s.cfg.VerifyTreeHead(h)
+		return cv, cv.Verification, cv.Checkpoints, err
+	}
+	if s.cfg.Verify == nil {
+		return nil, report.Verification{}, nil, lot.Errorf(lot.EINTERNAL, "this server does not verify its audit trail")
+	}
+	v, err := s.cfg.Verify()
+	rv := report.Verification{Entries: v.Entries, Records: v.Records, Head: v.Head, Tree: v.Tree, Problems: v.Problems}
+	return rv, rv, nil, err
+}
+
+func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request, u audit.User) {
+	q := r.URL.Query()
+	d := verifyData{TreeHead: strings.TrimSpace(q.Get("tree_head"))}
+	p := pageData{Title: "Audit verify", User: u, Nav: "reports"}
+	status := http.StatusOK
+	run, err := boolParam("run", q.Get("run"))
+	if err == nil && run {
+		var res verifyResult
+		res, d.Result, d.Checks, err = s.verification(u, d.TreeHead)
+		if err == nil {
+			var buf bytes.Buffer
+			res.Render(&buf, "text")
+			d.Ran, d.Text, d.Tree = true, buf.String(), strings.TrimPrefix(report.TreeNote(d.Result.Tree), "tree head: ")
+			dq := url.Values{}
+			if d.TreeHead != "" {
+				dq.Set("tree_head", d.TreeHead)
+			}
+			d.Downloads = downloads("/reports/audit-verify/download", dq, report.VerificationFormats)
+		}
+	}
+	if err != nil {
+		s.logError(r, err)
+		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
+	}
+	p.Data = d
+	s.render(w, status, "report_verify", p)
+}
+
+func (s *Server) verifyDownload(w http.ResponseWriter, r *http.Request, u audit.User) {
+	q := r.URL.Query()
+	f, err := formatIn(q.Get("format"), report.VerificationFormats)
+	if err != nil {
+		s.downloadError(w, r, err)
+		return
+	}
+	res, _, _, err := s.verification(u, strings.TrimSpace(q.Get("tree_head")))
+	if err == nil {
+		var buf bytes.Buffer
+		if err = res.Render(&buf, f); err == nil {
+			s.sendFile(w, buf.Bytes(), f, "audit-verify")
+			return
+		}
+	}
+	s.downloadError(w, r, err)
+}

@@ -24,6 +24,9 @@ const (
 	ENODB     = "no_database"
 	EBUSY     = "busy" // another process holds the database lock
 	EINTERNAL = "internal"
+	// EUNKNOWN: through a server, a write was sent but its answer was
+	// lost: it may or may not have been recorded.
+	EUNKNOWN = "outcome_unknown"
 )
 
 // Error is a refusal written for the person at the keyboard. Code is one of

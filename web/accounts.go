@@ -98,7 +98,7 @@ func (s *Server) renderAccounts(w http.ResponseWriter, u audit.User, status int,
 	vs, err := s.accountViews()
 	if err != nil {
 		p.Error = lot.ErrorMessage(err)
-		status = statusOf(err)
+		status = statusOf(w, err)
 	}
 	if refusal != nil {
 		p.Error = lot.ErrorMessage(refusal) + " — nothing was changed"
@@ -119,7 +119,7 @@ func (s *Server) accountPost(w http.ResponseWriter, r *http.Request, u audit.Use
 	got, err := s.accountAct(u, name, what, r.PostForm.Get("reason"))
 	if err != nil {
 		s.logError(r, err)
-		s.renderAccounts(w, u, statusOf(err), err, "")
+		s.renderAccounts(w, u, statusOf(w, err), err, "")
 		return
 	}
 	s.renderAccounts(w, u, http.StatusOK, nil, "Account "+got.Name+": "+what+" recorded")

@@ -3,7 +3,9 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -23,7 +25,7 @@ import (
 // the same answer from the server as from a local command.
 var ExitCodes = map[string]int{
 	lot.EUSAGE: 2, lot.ESESSION: 2, lot.EINVALID: 3, lot.EFORBIDDEN: 3, lot.ECONFLICT: 3, lot.EAUTH: 3, lot.EPASSWORD: 3,
-	lot.ENOGO: 4, lot.ENOTFOUND: 5, lot.ENODB: 10, lot.EBUSY: 11, lot.EINTERNAL: 1,
+	lot.ENOGO: 4, lot.ENOTFOUND: 5, lot.ENODB: 10, lot.EBUSY: 11, lot.EUNKNOWN: 12, lot.EINTERNAL: 1,
 }
 
 // HTTPStatus is the HTTP status of each error code (README, "Server").
@@ -64,7 +66,14 @@ func errorBody(err error) APIErrorBody {
 	return APIErrorBody{Code: code, Message: lot.ErrorMessage(err), Exit: exit}
 }
 
-func statusOf(err error) int {
+// statusOf is the HTTP status of err; a throttled refusal (throttle.go)
+// has its own, and sets Retry-After on w.
+func statusOf(w http.ResponseWriter, err error) int {
+	var t *throttled
+	if errors.As(err, &t) {
+		retryAfter(w, err)
+		return t.status
+	}
 	if st, ok := HTTPStatus[lot.ErrorCode(err)]; ok {
 		return st
 	}
@@ -82,7 +91,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeAPIError writes err as the error object with status (0: the code's).
 func writeAPIError(w http.ResponseWriter, status int, err error) {
 	if status == 0 {
-		status = statusOf(err)
+		status = statusOf(w, err)
+	} else {
+		retryAfter(w, err)
 	}
 	writeJSON(w, status, APIError{errorBody(err)})
 }
@@ -99,7 +110,7 @@ func (s *Server) api(fn func(w http.ResponseWriter, r *http.Request, u audit.Use
 		if err := fn(w, r, u); err != nil {
 			s.logError(r, err)
 			status := 0
-			if err == errTooLarge {
+			if isTooLarge(err) {
 				status = http.StatusRequestEntityTooLarge
 			}
 			writeAPIError(w, status, err)
@@ -123,18 +134,24 @@ func (s *Server) logError(r *http.Request, err error) {
 func decode(r *http.Request, v any) error {
 	// Byte arrays (hashes) and durations read as encoding/json writes them:
 	// the command line's remote services send domain values that way.
-	err := jsonv2.UnmarshalRead(r.Body, v, jsonv2.RejectUnknownMembers(true),
+	// The body is read whole first (it is bounded by the limit the
+	// security middleware set): a body past it is refused naming the
+	// limit, and the value it was reached in, from the part read.
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		var m *http.MaxBytesError
+		if errors.As(err, &m) {
+			return tooLarge(m.Limit, stoppedAt(data))
+		}
+		return lot.Errorf(lot.EUSAGE, "the request body could not be read: %v — nothing was done", err)
+	}
+	err = jsonv2.Unmarshal(data, v, jsonv2.RejectUnknownMembers(true),
 		jsonv1.FormatByteArrayAsArray(true), jsonv1.FormatDurationAsNano(true))
 	if err == nil {
 		return nil
 	}
-	if bodyTooLarge(err) {
-		return errTooLarge
-	}
 	return lot.Errorf(lot.EUSAGE, "%s", strictJSONMessage(err, v))
 }
-
-var errTooLarge = tooLarge(MaxBodyBytes)
 
 // LoginRequest is the body of POST /api/v1/login.
 type LoginRequest struct {
@@ -173,7 +190,7 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiFail(w http.ResponseWriter, err error) {
-	if err == errTooLarge {
+	if isTooLarge(err) {
 		writeAPIError(w, http.StatusRequestEntityTooLarge, err)
 		return
 	}
@@ -227,7 +244,7 @@ func (s *Server) apiDoseCheck(w http.ResponseWriter, r *http.Request, u audit.Us
 	}
 	if err := rep.Err(); err != nil {
 		eb := errorBody(err)
-		writeJSON(w, statusOf(err), CheckResponse{Report: dose.ViewReport(rep), Error: &eb})
+		writeJSON(w, statusOf(w, err), CheckResponse{Report: dose.ViewReport(rep), Error: &eb})
 		return nil
 	}
 	writeJSON(w, http.StatusOK, CheckResponse{Report: dose.ViewReport(rep)})
@@ -246,7 +263,7 @@ func (s *Server) apiDoseAdminister(w http.ResponseWriter, r *http.Request, u aud
 	}
 	if lot.ErrorCode(err) == lot.ENOGO {
 		eb := errorBody(err)
-		writeJSON(w, statusOf(err), CheckResponse{Report: dose.ViewReport(rep), Error: &eb})
+		writeJSON(w, statusOf(w, err), CheckResponse{Report: dose.ViewReport(rep), Error: &eb})
 		return nil
 	}
 	if err != nil {
@@ -276,22 +293,31 @@ func (s *Server) apiTrace(w http.ResponseWriter, r *http.Request, u audit.User) 
 	if format == "" {
 		format = "json"
 	}
-	traces := s.cfg.Traces
-	switch fv := r.URL.Query().Get("full_verify"); fv {
-	case "", "false":
-	case "true":
-		if s.cfg.FullTraces == nil {
-			return lot.Errorf(lot.EUSAGE, "full_verify is not offered by this server")
-		}
-		traces = s.cfg.FullTraces
-	default:
-		return lot.Errorf(lot.EUSAGE, "full_verify=%q: give true or false", fv)
+	traces, err := s.tracesFor(r.URL.Query().Get("full_verify"))
+	if err != nil {
+		return err
 	}
 	rep, format, err := s.traceWith(traces, u, r.PathValue("kind"), r.PathValue("ref"), format)
 	if err != nil {
 		return err
 	}
 	return s.sendReport(w, rep, format, false)
+}
+
+// tracesFor is the trace builder a full_verify query value asks for
+// (API and download alike): "" or false the usual, true the one with the
+// whole audit verification; anything else is refused (400).
+func (s *Server) tracesFor(fv string) (Traces, error) {
+	switch fv {
+	case "", "false":
+		return s.cfg.Traces, nil
+	case "true":
+		if s.cfg.FullTraces == nil {
+			return nil, lot.Errorf(lot.EUSAGE, "full_verify is not offered by this server")
+		}
+		return s.cfg.FullTraces, nil
+	}
+	return nil, lot.Errorf(lot.EUSAGE, "full_verify=%q: give true or false", fv)
 }
 
 // trace builds one trace report for u, checking kind and format first.

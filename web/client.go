@@ -10,8 +10,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
@@ -128,14 +130,31 @@ func (c *Client) Call(method, path string, body any) (data []byte, header http.H
 	if c.Cookie != "" {
 		req.AddCookie(&http.Cookie{Name: c.CookieName, Value: c.Cookie})
 	}
+	// sent: the request's headers went out on a connection, so the server
+	// may have acted on it whatever happens to the answer.
+	var sent atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		WroteHeaders: func() { sent.Store(true) },
+	}))
+	write := method != http.MethodGet && method != http.MethodHead
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if write && sent.Load() {
+			return nil, nil, false, c.lostAnswer(method, path, "", err)
+		}
+		var ua x509.UnknownAuthorityError
+		if errors.As(err, &ua) {
+			return nil, nil, false, lot.Errorf(lot.ENODB, "the server %s cannot be trusted: its certificate is signed by an authority this machine does not know (%v); nothing was sent — set CELLTRACK_SERVER_CA to the PEM file of the CA that signed the server's certificate (ask the server's admin for it)", c.Base, err)
+		}
 		return nil, nil, false, lot.Errorf(lot.ENODB, "the server %s cannot be reached: %v; check the URL, and that `celltrack serve` runs there", c.Base, err)
 	}
 	defer resp.Body.Close()
 	data, err = io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
-		return nil, nil, false, lot.Errorf(lot.ENODB, "the answer of the server %s was cut off: %v; nothing can be assumed about it — check with `celltrack trace` before repeating a write", c.Base, err)
+		if write {
+			return nil, nil, false, c.lostAnswer(method, path, resp.Status, err)
+		}
+		return nil, nil, false, lot.Errorf(lot.ENODB, "the answer of the server %s was cut off: %v; nothing was written by this read — try again", c.Base, err)
 	}
 	for _, ck := range resp.Cookies() {
 		switch {
@@ -153,6 +172,43 @@ func (c *Client) Call(method, path string, body any) (data []byte, header http.H
 		return nil, nil, renewed, lot.Errorf(lot.EINTERNAL, "the server %s answered %s to %s %s without an error object; is it a celltrack server?", c.Base, resp.Status, method, path)
 	}
 	return data, resp.Header, renewed, &APIFailure{Err: lot.Errorf(ae.Error.Code, "%s", ae.Error.Message), Exit: ae.Error.Exit}
+}
+
+// lostAnswer is the error of a write that reached the server but whose
+// answer did not come back (the connection dropped, the answer was cut
+// off): the server may have recorded it. Repeating it blindly could record
+// an infusion twice, so the person is told to look first (exit 12), and
+// where.
+func (c *Client) lostAnswer(method, path, status string, err error) error {
+	got := "no answer came back"
+	if status != "" {
+		got = "the answer (" + status + ") was cut off"
+	}
+	return lot.Errorf(lot.EUNKNOWN, "the request reached the server %s but %s (%v): it may have been recorded — check before repeating it, with %s (%s %s)",
+		c.Base, got, err, checkHint(path), method, path)
+}
+
+// checkHint names the command that shows whether the write of an API path
+// was recorded.
+func checkHint(path string) string {
+	p, _, _ := strings.Cut(path, "?")
+	switch {
+	case strings.Contains(p, "/reactions"), strings.Contains(p, "/dose/reaction"):
+		return "`celltrack trace patient MRN` (the reactions recorded)"
+	case strings.Contains(p, "/infusions"), strings.Contains(p, "/dose/administer"), strings.Contains(p, "/courses"):
+		return "`celltrack schedule show MRN` (the infusions of the patient's course)"
+	case strings.Contains(p, "/patients"):
+		return "`celltrack patient show MRN`"
+	case strings.Contains(p, "/containers"), strings.Contains(p, "/labels"):
+		return "`celltrack container history CONTAINER`"
+	case strings.Contains(p, "/lots"):
+		return "`celltrack lot show LOT` (and `celltrack release history LOT`)"
+	case strings.Contains(p, "/donors"):
+		return "`celltrack donor show DONOR`"
+	case strings.Contains(p, "/users"), strings.Contains(p, "/password"), strings.Contains(p, "/login"):
+		return "`celltrack user list` or `celltrack whoami`"
+	}
+	return "`celltrack audit log`"
 }
 
 // Login opens a session for name: the cookie is kept in the client. The

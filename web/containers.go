@@ -90,7 +90,7 @@ func (s *Server) containersPage(w http.ResponseWriter, r *http.Request, u audit.
 	if err != nil {
 		s.logError(r, err)
 		p.Error = lot.ErrorMessage(err)
-		s.render(w, statusOf(err), "containers", p)
+		s.render(w, statusOf(w, err), "containers", p)
 		return
 	}
 	http.Redirect(w, r, containerURL(c), http.StatusSeeOther)
@@ -236,7 +236,7 @@ func (s *Server) showContainer(w http.ResponseWriter, r *http.Request, u audit.U
 		}
 		p.Error = lot.ErrorMessage(err)
 		p.Data = scanData{Code: r.PathValue("ref")}
-		s.render(w, statusOf(err), "containers", p)
+		s.render(w, statusOf(w, err), "containers", p)
 		return
 	}
 	if refusal != nil {
@@ -271,7 +271,7 @@ func (s *Server) containerPost(w http.ResponseWriter, r *http.Request, u audit.U
 		return
 	}
 	if err := audit.Authorize(u, mv.Action); err != nil {
-		s.showContainer(w, r, u, err, statusOf(err), nil)
+		s.showContainer(w, r, u, err, statusOf(w, err), nil)
 		return
 	}
 	if !s.form(w, r) {
@@ -289,7 +289,7 @@ func (s *Server) containerPost(w http.ResponseWriter, r *http.Request, u audit.U
 	}
 	if err != nil {
 		s.logError(r, err)
-		s.showContainer(w, r, u, err, statusOf(err), func(d *containerData) { d.Entry = in })
+		s.showContainer(w, r, u, err, statusOf(w, err), func(d *containerData) { d.Entry = in })
 		return
 	}
 	s.showContainer(w, r, u, nil, http.StatusOK, func(d *containerData) {
@@ -344,7 +344,7 @@ func (s *Server) labelPost(w http.ResponseWriter, r *http.Request, u audit.User,
 		return
 	}
 	if err := audit.Authorize(u, action); err != nil {
-		s.showContainer(w, r, u, err, statusOf(err), nil)
+		s.showContainer(w, r, u, err, statusOf(w, err), nil)
 		return
 	}
 	if !s.form(w, r) {
@@ -353,7 +353,7 @@ func (s *Server) labelPost(w http.ResponseWriter, r *http.Request, u audit.User,
 	reason := r.PostForm.Get("reason")
 	c, err := s.findContainer(u, r.PathValue("ref"))
 	if err != nil {
-		s.showContainer(w, r, u, err, statusOf(err), nil)
+		s.showContainer(w, r, u, err, statusOf(w, err), nil)
 		return
 	}
 	var n lot.LabelCount
@@ -362,7 +362,7 @@ func (s *Server) labelPost(w http.ResponseWriter, r *http.Request, u audit.User,
 		pdf, name, err := s.printLabels(u, c.Code(), true)
 		if err != nil {
 			s.logError(r, err)
-			s.showContainer(w, r, u, err, statusOf(err), nil)
+			s.showContainer(w, r, u, err, statusOf(w, err), nil)
 			return
 		}
 		sendPDF(w, pdf, name)
@@ -374,7 +374,7 @@ func (s *Server) labelPost(w http.ResponseWriter, r *http.Request, u audit.User,
 	}
 	if err != nil {
 		s.logError(r, err)
-		s.showContainer(w, r, u, err, statusOf(err), func(d *containerData) { d.Entry.Reason = reason })
+		s.showContainer(w, r, u, err, statusOf(w, err), func(d *containerData) { d.Entry.Reason = reason })
 		return
 	}
 	done := map[string]string{"apply": "applied", "void": "voided"}[what]

@@ -49,6 +49,16 @@ func AllowedHosts(addr, listenPort string, public []string) ([]string, error) {
 			return nil, err
 		}
 		set[h] = true
+		// A browser leaves the scheme's own port out of Host: for
+		// ward7.example.org:443 it sends ward7.example.org, which would get
+		// 421. Both forms are served (80 as well: http on 80, or https
+		// on it, where the browser keeps the port).
+		if name, port, err := net.SplitHostPort(h); err == nil && (port == "443" || port == "80") {
+			if strings.Contains(name, ":") {
+				name = "[" + name + "]"
+			}
+			set[name] = true
+		}
 	}
 	ip := net.ParseIP(host)
 	switch {

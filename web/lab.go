@@ -114,7 +114,7 @@ func (s *Server) registerLotPage(w http.ResponseWriter, r *http.Request, u audit
 func (s *Server) registerLot(w http.ResponseWriter, r *http.Request, u audit.User) {
 	d := s.registerLotData(u)
 	if err := audit.Authorize(u, audit.LotRegister); err != nil {
-		s.renderRegisterLot(w, u, statusOf(err), err, d)
+		s.renderRegisterLot(w, u, statusOf(w, err), err, d)
 		return
 	}
 	if !s.form(w, r) {
@@ -133,7 +133,7 @@ func (s *Server) registerLot(w http.ResponseWriter, r *http.Request, u audit.Use
 	if err != nil {
 		s.logError(r, err)
 		d.Form = in
-		s.renderRegisterLot(w, u, statusOf(err), err, d)
+		s.renderRegisterLot(w, u, statusOf(w, err), err, d)
 		return
 	}
 	s.showLotRef(w, r, u, l.Number, "", nil, http.StatusOK, func(ld *lotData) {
@@ -187,7 +187,7 @@ func registration(in lotForm) (lot.Registration, error) {
 func (s *Server) importLots(w http.ResponseWriter, r *http.Request, u audit.User) {
 	d := s.registerLotData(u)
 	if err := audit.Authorize(u, audit.LotImport); err != nil {
-		s.renderRegisterLot(w, u, statusOf(err), err, d)
+		s.renderRegisterLot(w, u, statusOf(w, err), err, d)
 		return
 	}
 	rows, err := importRows(r)
@@ -197,7 +197,7 @@ func (s *Server) importLots(w http.ResponseWriter, r *http.Request, u audit.User
 	}
 	if err != nil {
 		s.logError(r, err)
-		status := statusOf(err)
+		status := statusOf(w, err)
 		if bodyTooLarge(err) {
 			err = lot.Errorf(lot.EINVALID, "the file is larger than %d bytes; split it and import each part", MaxImportBytes)
 			status = http.StatusRequestEntityTooLarge
@@ -250,7 +250,7 @@ func importRows(r *http.Request) ([]lot.ImportRow, error) {
 func (s *Server) lotSplit(w http.ResponseWriter, r *http.Request, u audit.User) {
 	ref := r.PathValue("ref")
 	if err := audit.Authorize(u, audit.LotSplit); err != nil {
-		s.showLotRef(w, r, u, ref, "", err, statusOf(err), nil)
+		s.showLotRef(w, r, u, ref, "", err, statusOf(w, err), nil)
 		return
 	}
 	if !s.form(w, r) {
@@ -265,7 +265,7 @@ func (s *Server) lotSplit(w http.ResponseWriter, r *http.Request, u audit.User) 
 	}
 	if err != nil {
 		s.logError(r, err)
-		s.showLotRef(w, r, u, ref, "", inPageWords(err), statusOf(err), func(ld *lotData) { ld.SplitEntry = in })
+		s.showLotRef(w, r, u, ref, "", inPageWords(err), statusOf(w, err), func(ld *lotData) { ld.SplitEntry = in })
 		return
 	}
 	s.showLotRef(w, r, u, ref, "", nil, http.StatusOK, func(ld *lotData) {
@@ -307,7 +307,7 @@ func (s *Server) lotLabels(w http.ResponseWriter, r *http.Request, u audit.User)
 	pdf, name, err := s.printLabels(u, ref, false)
 	if err != nil {
 		s.logError(r, err)
-		s.showLotRef(w, r, u, ref, "", err, statusOf(err), nil)
+		s.showLotRef(w, r, u, ref, "", err, statusOf(w, err), nil)
 		return
 	}
 	sendPDF(w, pdf, name)

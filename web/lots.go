@@ -65,7 +65,7 @@ func (s *Server) lotsPage(w http.ResponseWriter, r *http.Request, u audit.User) 
 	ls, err := s.lots(u, q)
 	if err != nil {
 		s.logError(r, err)
-		p.Error, status = lot.ErrorMessage(err), statusOf(err)
+		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 	}
 	now := s.cfg.Now()
 	for _, l := range ls {
@@ -291,7 +291,7 @@ func (s *Server) showLotRef(w http.ResponseWriter, r *http.Request, u audit.User
 			err = refusal
 		}
 		p.Error = lot.ErrorMessage(err)
-		s.render(w, statusOf(err), "lot_missing", p)
+		s.render(w, statusOf(w, err), "lot_missing", p)
 		return
 	}
 	if refusal != nil {
@@ -319,7 +319,7 @@ func (s *Server) lotApprove(w http.ResponseWriter, r *http.Request, u audit.User
 	d, err := s.approve(u, r.PathValue("ref"), req)
 	if err != nil {
 		s.logError(r, err)
-		s.showLot(w, r, u, f.Get("spec"), err, statusOf(err), func(ld *lotData) {
+		s.showLot(w, r, u, f.Get("spec"), err, statusOf(w, err), func(ld *lotData) {
 			if req.Exception {
 				ld.Exc = exceptionForm{Patient: req.Patient, Reason: req.Reason, Physician: req.Physician}
 			}
@@ -346,7 +346,7 @@ func (s *Server) lotReject(w http.ResponseWriter, r *http.Request, u audit.User)
 	d, err := s.reject(u, r.PathValue("ref"), RejectRequest{Reason: f.Get("reason"), Password: f.Get("password")})
 	if err != nil {
 		s.logError(r, err)
-		s.showLot(w, r, u, "", err, statusOf(err), func(ld *lotData) { ld.Reason = f.Get("reason") })
+		s.showLot(w, r, u, "", err, statusOf(w, err), func(ld *lotData) { ld.Reason = f.Get("reason") })
 		return
 	}
 	s.showLot(w, r, u, "", nil, http.StatusOK, func(ld *lotData) {
@@ -369,7 +369,7 @@ func (s *Server) lotResult(w http.ResponseWriter, r *http.Request, u audit.User)
 	res, rq, err := s.recordResult(u, r.PathValue("ref"), req)
 	if err != nil {
 		s.logError(r, err)
-		s.showLot(w, r, u, "", err, statusOf(err), func(ld *lotData) {
+		s.showLot(w, r, u, "", err, statusOf(w, err), func(ld *lotData) {
 			ld.Entry = resultForm(req)
 		})
 		return

@@ -163,7 +163,7 @@ func (s *Server) apiReject(w http.ResponseWriter, r *http.Request, u audit.User)
 // bodyError answers a body that could not be decoded: 413 when it was too
 // large, else the error goes back to the caller to answer.
 func (s *Server) bodyError(w http.ResponseWriter, err error) error {
-	if err == errTooLarge {
+	if isTooLarge(err) {
 		writeAPIError(w, http.StatusRequestEntityTooLarge, err)
 		return nil
 	}

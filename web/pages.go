@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -71,7 +72,7 @@ func (s *Server) page(fn func(w http.ResponseWriter, r *http.Request, u audit.Us
 				http.Redirect(w, r, "/login", http.StatusSeeOther)
 				return
 			}
-			s.render(w, statusOf(err), "login", pageData{Title: "Log in",
+			s.render(w, statusOf(w, err), "login", pageData{Title: "Log in",
 				Error: lot.ErrorMessage(err) + " — nothing was done", Data: loginData{}})
 			return
 		}
@@ -82,8 +83,9 @@ func (s *Server) page(fn func(w http.ResponseWriter, r *http.Request, u audit.Us
 // form parses a posted form; false when it was refused (answered already).
 func (s *Server) form(w http.ResponseWriter, r *http.Request) bool {
 	if err := r.ParseForm(); err != nil {
-		if bodyTooLarge(err) {
-			s.refuse(w, r, http.StatusRequestEntityTooLarge, tooLarge(MaxBodyBytes))
+		var m *http.MaxBytesError
+		if errors.As(err, &m) {
+			s.refuse(w, r, http.StatusRequestEntityTooLarge, tooLarge(m.Limit, ""))
 		} else {
 			s.refuse(w, r, http.StatusBadRequest, lot.Errorf(lot.EUSAGE, "the form could not be read: %v", err))
 		}
@@ -111,7 +113,7 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.render(w, statusOf(err), "login", pageData{Title: "Log in", Error: lot.ErrorMessage(err), Data: loginData{User: name}})
+		s.render(w, statusOf(w, err), "login", pageData{Title: "Log in", Error: lot.ErrorMessage(err), Data: loginData{User: name}})
 		return
 	}
 	http.Redirect(w, r, landing(res.User), http.StatusSeeOther)
@@ -177,7 +179,7 @@ func (s *Server) bedsideCheck(w http.ResponseWriter, r *http.Request, u audit.Us
 		// A mis-scan is refused on its own and the bags in hand stay:
 		// it must not replace the right bag, nor stick in the list.
 		if _, err := s.cfg.Lots.Container(code); err != nil {
-			s.showCheck(w, u, mrn, held, vol, "scanned "+lot.ErrorMessage(err), statusOf(err))
+			s.showCheck(w, u, mrn, held, vol, "scanned "+lot.ErrorMessage(err), statusOf(w, err))
 			return
 		}
 	}
@@ -201,7 +203,7 @@ func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held
 			// An unknown wristband is said at once, not after a bag is
 			// scanned; the page asks for the wristband again.
 			if p.Error == "" {
-				p.Error, status = lot.ErrorMessage(err), statusOf(err)
+				p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 			}
 			d.MRN, d.Bags = "", nil
 			p.Data = d
@@ -217,7 +219,7 @@ func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held
 		rep, err := s.check(CheckRequest{MRN: mrn, Containers: held, VolumeML: vol})
 		if err != nil {
 			if p.Error == "" {
-				p.Error, status = lot.ErrorMessage(err), statusOf(err)
+				p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 			}
 		} else {
 			d.Report = &rep
@@ -260,7 +262,7 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 	in, _, err := s.administer(u, req)
 	if err != nil {
 		s.logError(r, err)
-		s.showCheck(w, u, trim(req.MRN), bags(req.Containers), trim(req.VolumeML), lot.ErrorMessage(err), statusOf(err))
+		s.showCheck(w, u, trim(req.MRN), bags(req.Containers), trim(req.VolumeML), lot.ErrorMessage(err), statusOf(w, err))
 		return
 	}
 	s.render(w, http.StatusOK, "recorded", pageData{Title: "Infusion recorded", User: u, Nav: "bedside",
@@ -302,7 +304,7 @@ func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit
 	}
 	if err != nil {
 		s.logError(r, err)
-		s.render(w, statusOf(err), "reaction_form", pageData{Title: "Reaction", User: u, Nav: "bedside", Error: lot.ErrorMessage(err), Data: form})
+		s.render(w, statusOf(w, err), "reaction_form", pageData{Title: "Reaction", User: u, Nav: "bedside", Error: lot.ErrorMessage(err), Data: form})
 		return
 	}
 	s.render(w, http.StatusOK, "reaction", pageData{Title: "Reaction recorded", User: u, Nav: "bedside",
@@ -355,7 +357,7 @@ func (s *Server) tracePage(w http.ResponseWriter, r *http.Request, u audit.User)
 		rep, _, err := s.trace(u, d.Kind, d.Ref, "html")
 		if err != nil {
 			s.logError(r, err)
-			p.Error, status = lot.ErrorMessage(err), statusOf(err)
+			p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 		} else {
 			d.Report, d.Produced = &rep, lot.FormatTime(rep.Produced.At)
 			for _, e := range rep.Events {
@@ -373,12 +375,17 @@ func (s *Server) tracePage(w http.ResponseWriter, r *http.Request, u audit.User)
 
 func (s *Server) traceDownload(w http.ResponseWriter, r *http.Request, u audit.User) {
 	q := r.URL.Query()
-	rep, format, err := s.trace(u, q.Get("kind"), q.Get("ref"), q.Get("format"))
+	traces, err := s.tracesFor(q.Get("full_verify"))
+	var rep report.Report
+	var format string
+	if err == nil {
+		rep, format, err = s.traceWith(traces, u, q.Get("kind"), q.Get("ref"), q.Get("format"))
+	}
 	if err == nil {
 		err = s.sendReport(w, rep, format, true)
 	}
 	if err != nil {
 		s.logError(r, err)
-		http.Error(w, lot.ErrorMessage(err), statusOf(err))
+		http.Error(w, lot.ErrorMessage(err), statusOf(w, err))
 	}
 }

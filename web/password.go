@@ -82,7 +82,7 @@ func (s *Server) passwordPost(w http.ResponseWriter, r *http.Request, u audit.Us
 	}
 	if err != nil {
 		s.logError(r, err)
-		s.renderPassword(w, u, statusOf(err), passwordData{Name: u.Name}, err)
+		s.renderPassword(w, u, statusOf(w, err), passwordData{Name: u.Name}, err)
 		return
 	}
 	s.renderPassword(w, u, http.StatusOK, passwordData{Name: u.Name, Done: "The password of " + u.Name + " was changed. Use the new one from now on, at every login and signature."}, nil)
@@ -99,7 +99,7 @@ func (s *Server) expiredPost(w http.ResponseWriter, r *http.Request) {
 	res, err := s.loginChange(w, r, name, r.PostForm.Get("password"), np, r.PostForm.Get("repeat"), true)
 	if err != nil {
 		s.logError(r, err)
-		s.renderExpired(w, name, statusOf(err), err)
+		s.renderExpired(w, name, statusOf(w, err), err)
 		return
 	}
 	http.Redirect(w, r, landing(res.User), http.StatusSeeOther)
@@ -117,7 +117,7 @@ func (s *Server) loginChange(w http.ResponseWriter, r *http.Request, name, passw
 			return LoginResult{}, err
 		}
 	}
-	res, err := s.cfg.Sessions.LoginChange(name, password, np)
+	res, err := s.limitedLogin(r, name, func() (LoginResult, error) { return s.cfg.Sessions.LoginChange(name, password, np) })
 	if err != nil {
 		return res, err
 	}
@@ -129,7 +129,7 @@ func (s *Server) loginChange(w http.ResponseWriter, r *http.Request, name, passw
 // a role that may not is refused before any value is looked at.
 func (s *Server) resetPost(w http.ResponseWriter, r *http.Request, u audit.User) {
 	if err := audit.Authorize(u, audit.UserReset); err != nil {
-		s.renderAccounts(w, u, statusOf(err), err, "")
+		s.renderAccounts(w, u, statusOf(w, err), err, "")
 		return
 	}
 	if !s.form(w, r) {
@@ -142,7 +142,7 @@ func (s *Server) resetPost(w http.ResponseWriter, r *http.Request, u audit.User)
 	}
 	if err != nil {
 		s.logError(r, err)
-		s.renderAccounts(w, u, statusOf(err), err, "")
+		s.renderAccounts(w, u, statusOf(w, err), err, "")
 		return
 	}
 	s.renderAccounts(w, u, http.StatusOK, nil, "Account "+name+": password reset to the one-time password you gave; "+name+"'s sessions ended, and the password must be changed at the next login. Give it to the person out of band.")

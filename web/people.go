@@ -66,7 +66,7 @@ func (s *Server) registerDonor(w http.ResponseWriter, r *http.Request, u audit.U
 	if err != nil {
 		s.logError(r, err)
 		d.Donor = req
-		s.renderRegister(w, u, statusOf(err), err, d)
+		s.renderRegister(w, u, statusOf(w, err), err, d)
 		return
 	}
 	d.Done = "Registered donor " + dn.Code + " (delivered " + lot.FormatDate(dn.Delivered) + " at " + dn.Site + ", consent " + lot.FormatDate(dn.Consented) + ")"
@@ -85,7 +85,7 @@ func (s *Server) registerPatient(w http.ResponseWriter, r *http.Request, u audit
 	if err != nil {
 		s.logError(r, err)
 		d.Patient = req
-		s.renderRegister(w, u, statusOf(err), err, d)
+		s.renderRegister(w, u, statusOf(w, err), err, d)
 		return
 	}
 	d.Done = "Registered patient " + p.MRN + " (" + p.Name + ", born " + lot.FormatDate(p.Born) + ", sex " + string(p.Sex) + ")"

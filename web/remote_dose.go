@@ -122,6 +122,16 @@ type ConfirmWeightRequest struct {
 	Password string
 }
 
+// volumeGiven refuses a negative volume in a body: 0 means the computed
+// volume, so a negative one must not quietly become it (the command line
+// refuses --volume-ml 0 or less before it sends anything).
+func volumeGiven(field string, v lot.Tenths) error {
+	if v < 0 {
+		return lot.Errorf(lot.EUSAGE, "%s is %d tenths of a mL (%s mL); it must be more than 0, or 0 (or left out) for the computed volume — nothing was done", field, int64(v), v)
+	}
+	return nil
+}
+
 // CheckRequestBody is the body of POST /api/v1/svc/checks.
 type CheckRequestBody struct {
 	MRN        string
@@ -307,6 +317,11 @@ func (s *Server) doseRoutes() []svcRoute {
 				if err != nil {
 					return WireCourse{}, err
 				}
+				// The role first: a QA's or an auditor's wrong password
+				// must not count towards a lockout for a call it may not make.
+				if err := audit.Authorize(u, audit.ScheduleChange); err != nil {
+					return WireCourse{}, err
+				}
 				signer, err := U().Authenticate(u.Name, q.Password, dose.MeaningSchedule)
 				if err != nil {
 					return WireCourse{}, err
@@ -316,6 +331,9 @@ func (s *Server) doseRoutes() []svcRoute {
 			})},
 		{"POST " + p + "/patients/{ref}/weights/latest/confirmation", "dose.Service ConfirmWeight: confirm the latest weight, signed with the acting physician's password",
 			writeCall(s, func(u audit.User, r *http.Request, q ConfirmWeightRequest) (lot.Weight, error) {
+				if err := audit.Authorize(u, audit.WeightConfirm); err != nil {
+					return lot.Weight{}, err
+				}
 				signer, err := U().Authenticate(u.Name, q.Password, dose.MeaningConfirmWeight)
 				if err != nil {
 					return lot.Weight{}, err
@@ -325,6 +343,9 @@ func (s *Server) doseRoutes() []svcRoute {
 		{"POST " + p + "/checks", "dose.Service Check: the bedside check (nothing is written; a NO-GO is in the report)",
 			writeCall(s, func(u audit.User, r *http.Request, q CheckRequestBody) (WireReport, error) {
 				if err := audit.AuthorizeRead(u); err != nil {
+					return WireReport{}, err
+				}
+				if err := volumeGiven("Volume", q.Volume); err != nil {
 					return WireReport{}, err
 				}
 				rep, err := D().Check(q.MRN, q.Containers, q.Volume)
@@ -340,6 +361,11 @@ func (s *Server) doseRoutes() []svcRoute {
 			})},
 		{"POST " + p + "/infusions", "dose.Service Administer: record an infusion signed by the acting nurse and a witness (their passwords); NO-GO answers the report as the error's result",
 			writeCall(s, func(u audit.User, r *http.Request, q AdministerBody) (Administered, error) {
+				// Before any password is checked: a malformed body costs
+				// no one a wrong-password count.
+				if err := volumeGiven("Volume (in /Administration)", q.Administration.Volume); err != nil {
+					return Administered{}, err
+				}
 				nurse, err := U().Authenticate(u.Name, q.NursePassword, dose.MeaningAdminister)
 				if err != nil {
 					return Administered{}, err

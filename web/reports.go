@@ -99,7 +99,7 @@ func (s *Server) sendFile(w http.ResponseWriter, data []byte, format, name strin
 // status the API gives the same error.
 func (s *Server) downloadError(w http.ResponseWriter, r *http.Request, err error) {
 	s.logError(r, err)
-	http.Error(w, lot.ErrorMessage(err), statusOf(err))
+	http.Error(w, lot.ErrorMessage(err), statusOf(w, err))
 }
 
 func (s *Server) reportsPage(w http.ResponseWriter, r *http.Request, u audit.User) {
@@ -148,7 +148,7 @@ func (s *Server) handlingPage(w http.ResponseWriter, r *http.Request, u audit.Us
 	rep, err := s.handlingReport(u, q)
 	if err != nil {
 		s.logError(r, err)
-		p.Error, status = lot.ErrorMessage(err), statusOf(err)
+		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 	} else {
 		filter := url.Values{"protocol": {d.Protocol}, "from": {d.From}, "to": {d.To}}
 		v := newReportView(&rep, downloads("/reports/handling/download", filter, report.Formats))
@@ -190,7 +190,7 @@ func (s *Server) accessPage(w http.ResponseWriter, r *http.Request, u audit.User
 	rep, err := s.accessReport(u)
 	if err != nil {
 		s.logError(r, err)
-		p.Error, status = lot.ErrorMessage(err), statusOf(err)
+		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 	} else {
 		v := newReportView(&rep, downloads("/reports/access/download", nil, report.Formats))
 		p.Data = &v
@@ -255,7 +255,7 @@ func (s *Server) certificatePage(w http.ResponseWriter, r *http.Request, u audit
 		}
 		if err != nil {
 			s.logError(r, err)
-			p.Error, status = lot.ErrorMessage(err), statusOf(err)
+			p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 		} else {
 			d.Text, d.Verified = buf.String(), c.Verified
 			d.Downloads = downloads("/reports/certificate/download", url.Values{"lot": {ref}}, report.CertificateFormats)
@@ -344,7 +344,7 @@ func (s *Server) auditLogPage(w http.ResponseWriter, r *http.Request, u audit.Us
 	es, values, err := s.auditEntries(u, q)
 	if err != nil {
 		s.logError(r, err)
-		p.Error, status = lot.ErrorMessage(err), statusOf(err)
+		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 	} else {
 		d.Values, d.Count = values, len(es)
 		if len(es) > maxAuditRows {
@@ -461,7 +461,7 @@ func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request, u audit.User
 	}
 	if err != nil {
 		s.logError(r, err)
-		p.Error, status = lot.ErrorMessage(err), statusOf(err)
+		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 	}
 	p.Data = d
 	s.render(w, status, "report_verify", p)

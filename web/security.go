@@ -2,10 +2,12 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // contentSecurityPolicy allows nothing but the server's own stylesheet and
@@ -39,7 +41,7 @@ func (s *Server) secure(next http.Handler) http.Handler {
 		}
 		limit := bodyLimit(r)
 		if r.ContentLength > limit {
-			s.refuse(w, r, http.StatusRequestEntityTooLarge, tooLarge(limit))
+			s.refuse(w, r, http.StatusRequestEntityTooLarge, tooLarge(limit, ""))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
@@ -62,8 +64,44 @@ func bodyLimit(r *http.Request) int64 {
 	return MaxBodyBytes
 }
 
-func tooLarge(limit int64) error {
-	return lot.Errorf(lot.EINVALID, "the request body is larger than %d bytes; nothing was done", limit)
+// tooLargeError is a request body past its limit: 413.
+type tooLargeError struct{ err error }
+
+func (e *tooLargeError) Error() string { return e.err.Error() }
+func (e *tooLargeError) Unwrap() error { return e.err }
+
+// tooLarge refuses a body past limit; at is where in the JSON the limit
+// was reached, when known: a single value that long is named.
+func tooLarge(limit int64, at jsontext.Pointer) error {
+	where := ""
+	if at != "" {
+		where = fmt.Sprintf(" (it was reached inside %s)", fieldWords(at))
+	}
+	return &tooLargeError{lot.Errorf(lot.EINVALID, "the request body is larger than this call takes, %s%s; send less — nothing was done", sizeWords(limit), where)}
+}
+
+// isTooLarge reports whether err is tooLarge's.
+func isTooLarge(err error) bool {
+	var t *tooLargeError
+	return errors.As(err, &t)
+}
+
+// sizeWords says a byte count as people read it: 64 KiB (65536 bytes).
+func sizeWords(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB (%d bytes)", n>>20, n)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB (%d bytes)", n>>10, n)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// bodyTooLarge reports whether err comes from reading past a body's limit
+// (http.MaxBytesReader).
+func bodyTooLarge(err error) bool {
+	var m *http.MaxBytesError
+	return errors.As(err, &m)
 }
 
 // requireOrigin refuses a state-changing request that carries neither
@@ -104,10 +142,4 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, err 
 		return
 	}
 	http.Error(w, lot.ErrorMessage(err), status)
-}
-
-// bodyTooLarge reports whether err comes from reading past MaxBodyBytes.
-func bodyTooLarge(err error) bool {
-	var m *http.MaxBytesError
-	return errors.As(err, &m)
 }

@@ -98,7 +98,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, name, password st
 	if name == "" {
 		return LoginResult{}, lot.Errorf(lot.EUSAGE, "user name is empty; type your user name")
 	}
-	res, err := s.cfg.Sessions.Login(name, password)
+	res, err := s.limitedLogin(r, name, func() (LoginResult, error) { return s.cfg.Sessions.Login(name, password) })
 	if lot.ErrorCode(err) == lot.EPASSWORD {
 		return res, errMustChange(name)
 	}

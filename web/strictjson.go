@@ -1,10 +1,13 @@
 package web
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
+	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -29,7 +32,96 @@ func strictJSONMessage(err error, v any) string {
 		}
 		return msg + " — nothing was done"
 	}
-	return fmt.Sprintf("the request body is not the JSON this call takes: %v — nothing was done", err)
+	if errors.As(err, &sem) {
+		// Worded by the field, never by a Go type (web.LoginRequest,
+		// lot.Tenths mean nothing to the person who sent it).
+		msg := fmt.Sprintf("%s is %s", fieldWords(sem.JSONPointer), jsonKindWords(sem.JSONKind, sem.JSONValue))
+		if want := goTypeWords(sem.GoType); want != "" {
+			msg += "; it must be " + want
+		}
+		return msg + " (see /api/v1/openapi.json) — nothing was done"
+	}
+	if errors.As(err, &syn) {
+		return fmt.Sprintf("the request body is not valid JSON (%s at byte %d) — nothing was done", strings.TrimPrefix(syn.Err.Error(), "jsontext: "), syn.ByteOffset)
+	}
+	return "the request body is not the JSON this call takes — nothing was done"
+}
+
+// fieldWords names the value at p: the key "volume_ml", item 3 of the
+// body, or the body itself.
+func fieldWords(p jsontext.Pointer) string {
+	if p == "" {
+		return "the request body"
+	}
+	last := p.LastToken()
+	if _, err := strconv.Atoi(last); err == nil {
+		return fmt.Sprintf("item %s%s", last, where(p.Parent()))
+	}
+	return fmt.Sprintf("the value of %q%s", last, where(p.Parent()))
+}
+
+// stoppedAt is where in the JSON text data, cut short, reading stopped.
+func stoppedAt(data []byte) jsontext.Pointer {
+	dec := jsontext.NewDecoder(bytes.NewReader(data))
+	for {
+		if _, err := dec.ReadToken(); err != nil {
+			return dec.StackPointer()
+		}
+	}
+}
+
+// jsonKindWords says what was sent: a JSON string "abc", a number 1.23.
+func jsonKindWords(k jsontext.Kind, v jsontext.Value) string {
+	var what string
+	switch k {
+	case '"':
+		what = "a string"
+	case '0':
+		what = "a number"
+	case 't', 'f':
+		what = "true or false"
+	case 'n':
+		what = "null"
+	case '{':
+		what = "an object"
+	case '[':
+		what = "a list"
+	default:
+		return "not what this call takes"
+	}
+	if len(v) > 0 && len(v) <= 40 {
+		what += " " + string(v)
+	}
+	return what
+}
+
+// goTypeWords says what a Go type takes, in JSON's words.
+func goTypeWords(t reflect.Type) string {
+	if t == nil {
+		return ""
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeFor[time.Time]() {
+		return "a time, RFC 3339 (2026-11-25T09:00:00Z)"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return ""
 }
 
 // where names the object holding a key, when it is not the body itself.

@@ -43,7 +43,20 @@ func readCall[Resp any](s *Server, fn func(r *http.Request) (Resp, error)) http.
 // writeCall is a POST endpoint: the body is decoded strictly into Req, and
 // fn gets the session's user to act as.
 func writeCall[Req, Resp any](s *Server, fn func(u audit.User, r *http.Request, req Req) (Resp, error)) http.HandlerFunc {
+	return authorizedWriteCall(s, "", fn)
+}
+
+// authorizedWriteCall is writeCall for a call whose body may be large (a
+// lot import, up to MaxImportBytes): the session's user must be allowed
+// action before a byte of the body is read, so a role that may not gets
+// its 403 at once and costs the server nothing.
+func authorizedWriteCall[Req, Resp any](s *Server, action audit.Action, fn func(u audit.User, r *http.Request, req Req) (Resp, error)) http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request, u audit.User) error {
+		if action != "" {
+			if err := audit.Authorize(u, action); err != nil {
+				return err
+			}
+		}
 		var req Req
 		if err := decode(r, &req); err != nil {
 			return s.bodyError(w, err)
@@ -53,7 +66,7 @@ func writeCall[Req, Resp any](s *Server, fn func(u audit.User, r *http.Request, 
 			// A NO-GO carries what was checked: the error object and
 			// the result beside it.
 			s.logError(r, err)
-			writeJSON(w, statusOf(err), ErrorWithResult[Resp]{errorBody(err), v})
+			writeJSON(w, statusOf(w, err), ErrorWithResult[Resp]{errorBody(err), v})
 			return nil
 		}
 		if err != nil {
@@ -228,7 +241,7 @@ func (s *Server) svcRoutes() []svcRoute {
 				return L().Lots(lot.LotFilter{Status: lot.Status(q.Get("status")), Source: lot.Source(q.Get("source"))})
 			})},
 		{"POST " + p + "/lots/import", "lot.Service Import: register many lots, all or nothing (lab)",
-			writeCall(s, func(u audit.User, r *http.Request, rows []lot.ImportRow) ([]lot.Lot, error) {
+			authorizedWriteCall(s, audit.LotImport, func(u audit.User, r *http.Request, rows []lot.ImportRow) ([]lot.Lot, error) {
 				return L().Import(u.Name, rows)
 			})},
 		{"GET " + p + "/lots/{ref}", "lot.Service Lot: one lot by DIN, number or id",

@@ -106,6 +106,16 @@ type Config struct {
 	// Log receives one line per refused or failed request; nil is the
 	// standard logger.
 	Log *log.Logger
+	// PasswordChecks is how many password checks (argon2id, 19 MiB each)
+	// may run at once (0: MaxPasswordChecks), and PasswordCheckWait how
+	// long a request waits for one to end before it is answered 503 (0:
+	// PasswordCheckWait); throttle.go.
+	PasswordChecks    int
+	PasswordCheckWait time.Duration
+	// OnPasswordCheck, when set, is called as each password check starts
+	// (inside the gate), and the function it returns as the check ends:
+	// tests count the checks in flight with it.
+	OnPasswordCheck func() func()
 }
 
 // Limits on what a client may send: a bedside form or an API call is a few
@@ -138,6 +148,8 @@ type Server struct {
 	handler http.Handler
 	// hosts are the Host header values served (AllowHosts); nil: any.
 	hosts map[string]bool
+	// limits are the failed-login buckets (throttle.go).
+	limits *loginLimits
 }
 
 // New returns the web application's handler, with its security middleware.
@@ -148,7 +160,8 @@ func New(cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = log.Default()
 	}
-	s := &Server{cfg: cfg, pages: parsePages(), mux: http.NewServeMux()}
+	cfg.gate(newPasswordGate(cfg.PasswordChecks, cfg.PasswordCheckWait, cfg.OnPasswordCheck))
+	s := &Server{cfg: cfg, pages: parsePages(), mux: http.NewServeMux(), limits: newLoginLimits()}
 	s.routes()
 	s.handler = s.secure(s.mux)
 	return s

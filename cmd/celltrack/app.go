@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
@@ -28,7 +29,7 @@ func commonFlags(top bool) []cli.Flag {
 		&cli.StringFlag{Name: "user", EnvVars: env("CELLTRACK_USER"), Usage: "assert that the session's user is `NAME`; refused when it is someone else (env CELLTRACK_USER); log in with `celltrack login NAME`"},
 		&cli.DurationFlag{Name: "lock-timeout", Value: store.DefaultTimeout, Usage: "how long to wait while another process holds the database"},
 		&cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON (errors as JSON on stderr)"},
-		&cli.StringFlag{Name: "server", EnvVars: env("CELLTRACK_SERVER"), Usage: "run through the `URL` of a `celltrack serve` (login, logout, dose check/administer/reaction, trace); --db is then not used (env CELLTRACK_SERVER)"},
+		&cli.StringFlag{Name: "server", EnvVars: env("CELLTRACK_SERVER"), Usage: "run through the `URL` of a `celltrack serve`: every command but those on the database file itself (init, check, backup, restore, upgrade, serve, demo, audit key init, audit checkpoint) uses the server's database; a --db typed with it is refused (env CELLTRACK_SERVER)"},
 	}
 }
 
@@ -135,9 +136,39 @@ func (rt *runtime) throughServer(next cli.ActionFunc) cli.ActionFunc {
 		if err != nil {
 			return err
 		}
+		if db, ok := rt.typedDB(); ok {
+			// CELLTRACK_SERVER often comes from a workstation's profile:
+			// a --db typed for a training copy must not be ignored while
+			// the write lands in the server's database.
+			return lot.Errorf(lot.EUSAGE, "--db %s and --server (or CELLTRACK_SERVER) %s both say where the records are: through a server the server's database is used, never a file here; "+
+				"drop --db to work on %s, or unset CELLTRACK_SERVER (and drop --server) to use %s — nothing was done", db, raw, raw, db)
+		}
 		rt.client = cl
 		return next(c)
 	}
+}
+
+// typedDB returns the --db typed on the command line (the last, which is
+// the one that counts), if one was — not CELLTRACK_DB from the
+// environment, which a server's client ignores.
+func (rt *runtime) typedDB() (db string, typed bool) {
+	for i := 1; i < len(rt.args); i++ {
+		a := rt.args[i]
+		if a == "--" {
+			break
+		}
+		switch {
+		case a == "--db" || a == "-db":
+			db, typed = "", true
+			if i+1 < len(rt.args) {
+				db = rt.args[i+1]
+			}
+		case strings.HasPrefix(a, "--db="), strings.HasPrefix(a, "-db="):
+			_, db, _ = strings.Cut(a, "=")
+			typed = true
+		}
+	}
+	return db, typed
 }
 
 // usageError reports a flag urfave/cli could not parse as a usage error

@@ -209,10 +209,21 @@ func (cl *serverClient) useServerSession(c *cli.Context) error {
 	if json.Unmarshal(b, &cl.session) != nil || cl.session.Cookie == "" || cl.session.Server != cl.base {
 		return lot.Errorf(lot.ESESSION, "the session file %s is not one celltrack wrote (it was edited by hand); log in again with `celltrack login NAME`", cl.path)
 	}
-	if want := flagValue(c, "user", (*cli.Context).String); want != "" && want != cl.session.User {
-		return lot.Errorf(lot.EUSAGE, "--user (or CELLTRACK_USER) %s names someone other than the session's user %s; log in as %s with `celltrack login %s`, or drop --user", want, cl.session.User, want, want)
+	// Who the session is, the server says: the file's user field is only
+	// what was written at login, and a file can be copied or edited. The
+	// cookie is what the server acts on, so --user is checked against the
+	// server's answer (GET /api/v1/svc/session, as `whoami`).
+	su, _, err := web.RemoteSession(cl)
+	if err != nil {
+		return err
 	}
-	c.App.Metadata = map[string]any{"user": cl.session.User}
+	if su.Name != cl.session.User {
+		return lot.Errorf(lot.ESESSION, "the session file %s says %s, but the server says its session is %s's (the file was edited or copied); log in again with `celltrack login NAME`", cl.path, cl.session.User, su.Name)
+	}
+	if want := flagValue(c, "user", (*cli.Context).String); want != "" && want != su.Name {
+		return lot.Errorf(lot.EUSAGE, "--user (or CELLTRACK_USER) %s names someone other than the session's user %s; log in as %s with `celltrack login %s`, or drop --user", want, su.Name, want, want)
+	}
+	c.App.Metadata = map[string]any{"user": su.Name}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/pem"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -38,8 +39,8 @@ func TestClientHTTPSPrivateCA(t *testing.T) {
 		return invocation{code, out.String(), errb.String()}
 	}
 	got := run("", fixturePassword+"\n", "login", "--password-stdin", "aud")
-	if got.code != 10 || !strings.Contains(got.stderr, "certificate") {
-		t.Fatalf("without the CA: exit %d, stderr %q; want 10 naming the certificate", got.code, got.stderr)
+	if got.code != 10 || !strings.Contains(got.stderr, "certificate") || !strings.Contains(got.stderr, "set CELLTRACK_SERVER_CA to the PEM file") {
+		t.Fatalf("without the CA: exit %d, stderr %q; want 10 naming the certificate and CELLTRACK_SERVER_CA", got.code, got.stderr)
 	}
 	if requests.Load() != 0 {
 		t.Fatalf("%d requests reached the server over an unverified connection", requests.Load())
@@ -151,5 +152,121 @@ func TestClientSameOutputBothModes(t *testing.T) {
 				t.Errorf("stderr differs\n--- local ---\n%s\n--- server ---\n%s", la, sa)
 			}
 		})
+	}
+}
+
+// Review finding: --user through a server was checked against the user
+// field of the local session file, which anyone can edit, while the server
+// acts on the cookie's session. It is checked against the server's answer
+// of who the session is: an edited file is refused (exit 2) and nothing is
+// done as the user it claims.
+func TestClientUserCheckedByServer(t *testing.T) {
+	dir := t.TempDir()
+	db := baseCopy(t, dir, "")
+	var requests atomic.Int64
+	srv := httptest.NewServer(storyServer(db, &requests))
+	defer srv.Close()
+	cfg := filepath.Join(dir, "home-aud")
+	run := func(stdin string, args ...string) invocation {
+		var out, errb bytes.Buffer
+		code := runEnv(append([]string{"celltrack", "--server", srv.URL}, args...), strings.NewReader(stdin), &out, &errb, fixedClock(), func(k string) string {
+			if k == "CELLTRACK_CONFIG_DIR" {
+				return cfg
+			}
+			return os.Getenv(k)
+		})
+		return invocation{code, out.String(), errb.String()}
+	}
+	if got := run(fixturePassword+"\n", "login", "--password-stdin", "aud"); got.code != 0 {
+		t.Fatalf("login: exit %d %s", got.code, got.stderr)
+	}
+	if got := run("", "--user", "aud", "whoami"); got.code != 0 {
+		t.Fatalf("whoami as aud: exit %d %s", got.code, got.stderr)
+	}
+	files, _ := filepath.Glob(filepath.Join(cfg, "server-*.json"))
+	if len(files) != 1 {
+		t.Fatalf("session files %v, want one", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := regexp.MustCompile(`"user": "aud"`).ReplaceAll(b, []byte(`"user": "nina"`))
+	if bytes.Equal(edited, b) {
+		t.Fatalf("no user field in %s", b)
+	}
+	if err := os.WriteFile(files[0], edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := run("", "--user", "nina", "whoami")
+	if got.code != 2 || !strings.Contains(got.stderr, "the server says its session is aud's") {
+		t.Fatalf("--user nina with a file edited to say nina: exit %d, stderr %q; want 2 naming aud", got.code, got.stderr)
+	}
+}
+
+// Review finding: an infusion whose answer was lost after the server
+// committed it (a proxy dropping the connection) exited 10 "cannot be
+// reached", inviting a second infusion. A write that reached the server and
+// got no answer exits 12 saying it may have been recorded and how to check;
+// a server never reached still exits 10.
+func TestClientLostAnswerOfWrite(t *testing.T) {
+	dir := t.TempDir()
+	db := baseCopy(t, dir, "bedside")
+	var requests atomic.Int64
+	real := storyServer(db, &requests)
+	// The server records the infusion, then the connection drops before
+	// the answer leaves.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/api/v1/svc/infusions" {
+			rec := httptest.NewRecorder()
+			real.ServeHTTP(rec, r)
+			if rec.Code != http.StatusOK {
+				t.Errorf("the infusion was not recorded: %d %s", rec.Code, rec.Body)
+			}
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn.Close()
+			return
+		}
+		real.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	cfg := filepath.Join(homesOf(db), "nina")
+	rt := &runtime{getenv: func(string) string { return cfg }}
+	local, _ := rt.sessionFile(db)
+	run := func(url, stdin string, args ...string) invocation {
+		cl, err := rt.newServerClient(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		syncSessions(local, cl.path, url)
+		var out, errb bytes.Buffer
+		code := runEnv(append([]string{"celltrack", "--server", url}, args...), strings.NewReader(stdin), &out, &errb, fixedClock(),
+			func(k string) string {
+				if k == "CELLTRACK_CONFIG_DIR" {
+					return cfg
+				}
+				return os.Getenv(k)
+			})
+		return invocation{code, out.String(), errb.String()}
+	}
+	pw2 := fixturePassword + "\n" + fixturePassword + "\n"
+	got := run(srv.URL, pw2, "--user", "nina", "dose", "administer", "--container", "G12342600000101", "--witness", "omar", "--password-stdin", "MRN-1001")
+	if got.code != 12 || !strings.Contains(got.stderr, "may have been recorded") || !strings.Contains(got.stderr, "celltrack schedule show MRN") ||
+		strings.Contains(got.stderr, "cannot be reached") {
+		t.Fatalf("administer whose answer was lost: exit %d, stderr %q; want 12, may have been recorded, schedule show", got.code, got.stderr)
+	}
+	if out := celltrack(db, "", "--user", "nina", "schedule", "show", "MRN-1001"); !strings.Contains(out.stdout, "  given  ") {
+		t.Errorf("the infusion is not in the schedule, so the test proved nothing:\n%s%s", out.stdout, out.stderr)
+	}
+	// A server that is not there: nothing was sent, exit 10.
+	closed := httptest.NewServer(http.NotFoundHandler())
+	url := closed.URL
+	closed.Close()
+	got = run(url, pw2, "--user", "nina", "dose", "check", "--container", "G12342600000101", "MRN-1001")
+	if got.code != 10 || !strings.Contains(got.stderr, "cannot be reached") {
+		t.Errorf("a server not there: exit %d, stderr %q; want 10", got.code, got.stderr)
 	}
 }

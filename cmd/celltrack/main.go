@@ -28,7 +28,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() ti
 
 // runEnv is run with the environment read through getenv.
 func runEnv(args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time, getenv func(string) string) (code int) {
-	rt := &runtime{stdin: stdin, stdout: stdout, stderr: stderr, now: now, getenv: getenv}
+	rt := &runtime{stdin: stdin, stdout: stdout, stderr: stderr, now: now, getenv: getenv, args: args}
 	lot.SetDisplayZone(nil) // UTC until the database names the facility's zone
 	// A panic is a bug in celltrack: report it as an internal error (exit 1)
 	// with its value and stack. Left alone, Go would exit 2, which is our

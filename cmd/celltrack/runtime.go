@@ -28,6 +28,7 @@ const (
 	exitNotFound = 5
 	exitNoDB     = 10
 	exitBusy     = 11
+	exitUnknown  = 12
 )
 
 // exitCode maps an error code to the process exit code.
@@ -47,6 +48,8 @@ func exitCode(code string) int {
 		return exitNoDB
 	case lot.EBUSY:
 		return exitBusy
+	case lot.EUNKNOWN:
+		return exitUnknown
 	}
 	return exitInternal
 }
@@ -69,6 +72,8 @@ type runtime struct {
 	session *store.SessionInfo
 	// client is set when the command runs through a server (--server).
 	client *serverClient
+	// args is the command line as typed (args[0] the program).
+	args []string
 }
 
 // exit reports err on stderr (as JSON with --json) and returns the exit code.

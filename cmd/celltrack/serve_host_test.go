@@ -83,6 +83,9 @@ func TestAllowedHosts(t *testing.T) {
 		{"Ward7.Example:8443", "8443", nil, "ward7.example:8443"},
 		{"10.0.0.5:8080", "8080", []string{"ward7.example.org", "Ward7.example.org:8443"}, "10.0.0.5:8080 ward7.example.org ward7.example.org:8443"},
 		{":8443", "8443", []string{"ward7.example.org:8443"}, "ward7.example.org:8443"},
+		// The scheme's own port: browsers send the bare name (review finding).
+		{":8443", "8443", []string{"Ward7.example.org:443"}, "ward7.example.org ward7.example.org:443"},
+		{":8080", "8080", []string{"ward7.example.org:80", "[fd00::5]:443"}, "[fd00::5] [fd00::5]:443 ward7.example.org ward7.example.org:80"},
 		{"0.0.0.0:8443", "8443", []string{"10.0.0.5:8443", "[fd00::5]:8443"}, "10.0.0.5:8443 [fd00::5]:8443"},
 		{":8443", "8443", nil, "refused: --addr :8443 listens on every interface; --public-host NAME[:PORT]"},
 		{"[::]:8443", "8443", nil, "refused: every interface"},

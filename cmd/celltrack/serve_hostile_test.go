@@ -36,4 +36,7 @@ var clientHostile = []hostile{
 	{name: "server for demo", code: 2, args: []string{"--server", "https://ward7.example", "demo", "--dir", "$DIR/demo"}, want: []string{"`celltrack demo`", "does not run through a server"}},
 	{name: "server for audit key init", code: 2, args: []string{"--server", "https://ward7.example", "audit", "key", "init", "--out", "$DIR/k"}, want: []string{"`celltrack audit key init`", "signing key file"}},
 	{name: "server for audit checkpoint", code: 2, args: []string{"--server", "https://ward7.example", "--user", "alice", "audit", "checkpoint", "--key", "$DIR/k"}, want: []string{"`celltrack audit checkpoint`", "key file"}},
+	{name: "server with a typed --db", code: 2, args: []string{"--server", "https://ward7.example", "--db", "$DIR/training.db", "--user", "pat", "patient", "add", "--name", "Training Dummy", "--born", "1980-01-01", "--sex", "F", "MRN-TRAIN-1"},
+		want: []string{"--db", "training.db", "https://ward7.example", "both say where the records are", "nothing was done"}},
+	{name: "server with --db= after the command", code: 2, args: []string{"--server", "https://ward7.example", "--user", "aud", "lot", "list", "--db=$DIR/training.db"}, want: []string{"--db", "training.db", "drop --db"}},
 }

@@ -214,6 +214,9 @@ func TestServeTraceDownloads(t *testing.T) {
 		{"kind=lot&ref=LOT-UC-1&format=" + url.QueryEscape("../../etc/passwd"), http.StatusBadRequest},
 		{"kind=" + url.QueryEscape("../lot") + "&ref=LOT-UC-1&format=pdf", http.StatusBadRequest},
 		{"kind=lot&ref=" + url.QueryEscape("/etc/passwd") + "&format=text", http.StatusNotFound},
+		// As the API (review finding): full_verify is true or false.
+		{"kind=lot&ref=LOT-UC-1&format=text&full_verify=maybe", http.StatusBadRequest},
+		{"kind=lot&ref=LOT-UC-1&format=text&full_verify=true", http.StatusOK},
 	} {
 		st, body := f.get(c, "/trace/download?"+tc.query)
 		if st != tc.want || strings.Contains(body, "root:") {

@@ -40,7 +40,7 @@ func TestServeStrictJSON(t *testing.T) {
 		{"unknown key", "/api/v1/dose/check", `{"mrn":"MRN-1001","bags":["G12342600000101"]}`,
 			[]string{`key "bags" is not one this call takes`, "openapi.json"}},
 		{"two values", "/api/v1/dose/check", `{"mrn":"MRN-1001","containers":["G12342600000101"]} {}`,
-			[]string{"not the JSON this call takes"}},
+			[]string{"the request body is not valid JSON"}},
 		{"duplicate reaction grade", "/api/v1/dose/reaction", `{"infusion":"x","grade":1,"grade":5,"text":"fever"}`,
 			[]string{`key "grade" appears more than once`}},
 	} {

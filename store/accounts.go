@@ -38,7 +38,7 @@ func (db *DB) grantSignature(actor string, role audit.Role, password string) (*a
 	if password == "" {
 		return nil, lot.Errorf(lot.EAUTH, "giving the role %s is an e-signature of the admin: %s's password is needed", role, actor)
 	}
-	u, err = db.checkPasswordOf(u, password, "signature.refused", "wrong password for signature: "+MeaningGrantRole+" "+string(role))
+	u, err = db.signPassword(u, password, "signature.refused", "wrong password for signature: "+MeaningGrantRole+" "+string(role))
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
 	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
 )
@@ -165,7 +167,13 @@ func validateNewUser(u audit.User) error {
 // pass audit.CheckNewPassword. Giving the new account the qa or physician
 // role is an e-signature of the admin: adminPassword is checked (and a wrong
 // one counted towards the admin's lockout).
-func (db *DB) AddUser(actor string, u audit.User, password, adminPassword string) (audit.User, error) {
+//
+// Only the name, printed name and role are taken from u: everything else
+// (id, hash, creation, last login, wrong passwords, lock, disabled, forced
+// change, role grant) is the server's to keep, and a new account starts with
+// none of it, whatever a client sent.
+func (db *DB) AddUser(actor string, req audit.User, password, adminPassword string) (audit.User, error) {
+	u := audit.User{Name: req.Name, FullName: req.FullName, Role: req.Role}
 	if err := validateNewUser(u); err != nil {
 		return audit.User{}, err
 	}
@@ -343,12 +351,59 @@ func (db *DB) Authenticate(name, password, meaning string) (audit.User, error) {
 	if err := audit.AuthorizeSign(u, meaning); err != nil {
 		return u, err
 	}
-	return db.checkPasswordOf(u, password, "signature.refused", "wrong password for signature: "+meaning)
+	// The role is checked before the password: a wrong password of
+	// someone who may not sign this at all is not a failed signature, and
+	// must not count towards their lockout.
+	if a, ok := signatureActions[meaning]; ok {
+		if err := audit.Authorize(u, a); err != nil {
+			return u, err
+		}
+	}
+	return db.signPassword(u, password, "signature.refused", "wrong password for signature: "+meaning)
 }
 
-// checkPasswordOf checks u's password as a signature or re-authentication,
-// counting a wrong one and resetting the count on a right one.
+// signatureActions are the writes a signature's meaning signs for: the
+// signer's role must be allowed the action (audit.Permissions). The
+// physician's co-signature of an exceptional release has no action of its
+// own; release.CheckCoSigner checks that signer before any password.
+var signatureActions = map[string]audit.Action{
+	dose.MeaningAdminister:    audit.DoseAdminister,
+	dose.MeaningWitness:       audit.DoseAdminister,
+	dose.MeaningSchedule:      audit.ScheduleChange,
+	dose.MeaningConfirmWeight: audit.WeightConfirm,
+	release.MeaningApprove:    audit.ReleaseApprove,
+	release.MeaningException:  audit.ReleaseApprove,
+	release.MeaningReject:     audit.ReleaseReject,
+}
+
+// signPassword is checkPasswordOf for an e-signature: a right password
+// that must be changed first (a one-time password from an admin's reset,
+// or one older than the facility's maximum age) does not sign. It is not a
+// wrong password: it is refused with EPASSWORD, counts towards no lockout
+// and writes nothing.
+func (db *DB) signPassword(u audit.User, password, action, reason string) (audit.User, error) {
+	return db.checkPassword(u, password, action, reason, true)
+}
+
+// checkPasswordOf checks u's password as a re-authentication (the current
+// password at a change of it), counting a wrong one and resetting the count
+// on a right one.
 func (db *DB) checkPasswordOf(u audit.User, password, action, reason string) (audit.User, error) {
+	return db.checkPassword(u, password, action, reason, false)
+}
+
+// errSignMustChange refuses a signature with a password that must be
+// changed first, saying whose and how.
+func errSignMustChange(u audit.User, now time.Time, set audit.Settings) error {
+	why := "an admin reset it to a one-time password, which only its owner's own new password replaces"
+	if !u.MustChange {
+		why = fmt.Sprintf("it was set %s, longer ago than the facility's maximum password age of %s", lot.FormatTime(u.PasswordChanged), audit.FormatDuration(set.PasswordMaxAge))
+	}
+	return lot.Errorf(lot.EPASSWORD, "the password of %s must be changed before %s can sign (%s); nothing was signed: %s changes it with `celltrack login %s` (or on the password page of the server), then signs again",
+		u.Name, u.Name, why, u.Name, u.Name)
+}
+
+func (db *DB) checkPassword(u audit.User, password, action, reason string, signing bool) (audit.User, error) {
 	if u.Disabled {
 		return u, lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and cannot sign", u.Name)
 	}
@@ -364,6 +419,15 @@ func (db *DB) checkPasswordOf(u audit.User, password, action, reason string) (au
 			err = lot.Errorf(lot.EAUTH, "wrong password for user %s; nothing was signed (%s)", u.Name, lockNote(err))
 		}
 		return u, err
+	}
+	if signing {
+		set, err := db.Settings()
+		if err != nil {
+			return u, err
+		}
+		if now := db.now(); audit.PasswordExpired(u, now, set) {
+			return u, errSignMustChange(u, now, set)
+		}
 	}
 	if u.Failures > 0 {
 		err := db.engine.Update(func(tx kv.Tx) error {

@@ -224,7 +224,8 @@ func ValidateText(field, s string, required bool) error {
 }
 
 // ValidateCode checks an identifier typed by staff (lot number, MRN, donor
-// code, site or user name): 1–40 characters of letters, digits and - _ . /
+// code, site or user name): 1–40 characters of letters, digits and - _ . /,
+// not starting with '-', and no part between slashes empty, "." or "..".
 func ValidateCode(field, s string) error {
 	if s == "" {
 		return Errorf(EINVALID, "%s is required", field)
@@ -239,6 +240,18 @@ func ValidateCode(field, s string) error {
 	}
 	if strings.HasPrefix(s, "-") {
 		return Errorf(EINVALID, "%s %q may not start with '-'", field, s)
+	}
+	// Through a server an identifier is a segment of a URL's path, which
+	// the server's router cleans ("." and ".." taken as directories, "//"
+	// as "/") before it reads it: such an identifier would name another
+	// record, or none, in every later call.
+	for _, seg := range strings.Split(s, "/") {
+		switch seg {
+		case ".", "..":
+			return Errorf(EINVALID, "%s %q is or holds the path segment %q, which a server's addresses cannot carry; choose one with a letter or digit between the dots and slashes", field, s, seg)
+		case "":
+			return Errorf(EINVALID, "%s %q starts or ends with '/' or holds \"//\", which a server's addresses cannot carry; put a letter or digit on both sides of every '/'", field, s)
+		}
 	}
 	return nil
 }

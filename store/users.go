@@ -157,7 +157,7 @@ func (db *DB) initHashed(fin string, admin audit.User, hash, zone string) (_ aud
 }
 
 func validateNewUser(u audit.User) error {
-	if err := lot.ValidateCode("user name", u.Name); err != nil {
+	if err := audit.ValidateUserName(u.Name); err != nil {
 		return err
 	}
 	return lot.ValidateText("--full-name", u.FullName, true)
@@ -195,6 +195,10 @@ func (db *DB) AddUser(actor string, req audit.User, password, adminPassword stri
 		if _, ok := lookup(w.tx, "idx_user_name", u.Name); ok {
 			return lot.Errorf(lot.ECONFLICT, "user %s already exists; choose another name", u.Name)
 		}
+		if other, ok := userFolded(w.tx, u.Name); ok {
+			return lot.Errorf(lot.ECONFLICT, "user name %s differs from the existing user %s only in letter case; a login typed in another case must never act as another person: if this is %s's second login choose a distinct name (e.g. %s-qa), otherwise another name",
+				u.Name, other, other, other)
+		}
 		if err := checkPrintedName(w.tx, u.FullName); err != nil {
 			return err
 		}
@@ -209,6 +213,20 @@ func (db *DB) AddUser(actor string, req audit.User, password, adminPassword stri
 		return writeIndexes(w.tx, kindUser, u.ID)
 	})
 	return u, err
+}
+
+// userFolded returns an existing user name equal to name under case
+// folding (ALICE for alice), as mrnFolded does for MRNs: user names are
+// ASCII (audit.ValidateUserName), so folding is letter case. It reads the
+// keys of idx_user_name only.
+func userFolded(tx kv.Tx, name string) (string, bool) {
+	c := tx.Bucket([]byte("idx_user_name")).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if strings.EqualFold(string(k), name) {
+			return string(k), true
+		}
+	}
+	return "", false
 }
 
 // checkPrintedName refuses a full name that reads like an existing user's

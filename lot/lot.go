@@ -315,8 +315,14 @@ func (r Registration) Validate(now time.Time) error {
 	if r.Expires.IsZero() {
 		return Errorf(EINVALID, "--expires is required: the lot's expiry date")
 	}
+	if r.Manufactured.Before(EarliestManufacture) {
+		return Errorf(EINVALID, "--manufactured %s is before %s, before any MSC product was made; check the year", FormatDate(r.Manufactured), FormatDate(EarliestManufacture))
+	}
 	if !r.Expires.After(r.Manufactured) {
 		return Errorf(EINVALID, "--expires %s is not after --manufactured %s", FormatDate(r.Expires), FormatDate(r.Manufactured))
+	}
+	if limit := r.Manufactured.AddDate(MaxShelfLifeYears, 0, 0); r.Expires.After(limit) {
+		return Errorf(EINVALID, "--expires %s is more than %d years after --manufactured %s (at most %s); check the year against the lot's stability data", FormatDate(r.Expires), MaxShelfLifeYears, FormatDate(r.Manufactured), FormatDate(limit))
 	}
 	if r.Passage < 0 || r.Passage > 50 {
 		return Errorf(EINVALID, "--passage %d is outside 0–50", r.Passage)

@@ -67,6 +67,20 @@ type User struct {
 	RoleGrant *Signature
 }
 
+// ValidateUserName checks a new login name: an identifier as
+// lot.ValidateCode has it, without '/': a name is one segment of the
+// server's account addresses (/accounts/NAME/disable), and "omar/../quinn"
+// would act on quinn.
+func ValidateUserName(name string) error {
+	if err := lot.ValidateCode("user name", name); err != nil {
+		return err
+	}
+	if strings.Contains(name, "/") {
+		return lot.Errorf(lot.EINVALID, "user name %q contains '/'; use letters, digits and - _ . only", name)
+	}
+	return nil
+}
+
 // Argon2id parameters: OWASP's recommended minimum (19 MiB, 2 passes, 1 lane).
 const (
 	argonTime    = 2

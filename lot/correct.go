@@ -54,8 +54,9 @@ type DonorFix struct {
 	Site      string
 }
 
-// CheckBorn refuses a date of birth in the future or more than 130 years
-// before now: the rule for registering a patient and for correcting one.
+// CheckBorn refuses a date of birth in the future, more than 130 years
+// before now, or before EarliestBirth: the rule for registering a patient
+// and for correcting one.
 func CheckBorn(field string, born, now time.Time) error {
 	if born.After(now) {
 		return Errorf(EINVALID, "%s %s is in the future", field, FormatDate(born))
@@ -63,8 +64,28 @@ func CheckBorn(field string, born, now time.Time) error {
 	if now.Sub(born) > 130*365*24*time.Hour {
 		return Errorf(EINVALID, "%s %s is more than 130 years ago", field, FormatDate(born))
 	}
+	if born.Before(EarliestBirth) {
+		return Errorf(EINVALID, "%s %s is before %s; nobody alive was born then: check the year (a typo such as 1899 for 1989?)", field, FormatDate(born), FormatDate(EarliestBirth))
+	}
 	return nil
 }
+
+// Plausibility bounds of typed dates (review finding 13): a date outside
+// them is a typo, not a record. No living person was born before 1900 (the
+// oldest verified age is 122 years). No MSC product was made before 1990:
+// the first clinical infusions of culture-expanded MSC were in 1995
+// (Lazarus et al., Bone Marrow Transplant 1995;16:557). A lot's shelf life
+// is set by its own stability study, and is far shorter for the products of
+// the seeds (about a year); an expiry more than MaxShelfLifeYears after
+// manufacture is taken for a mistyped year (2200 for 2027) and refused.
+var (
+	EarliestBirth       = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
+	EarliestManufacture = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// MaxShelfLifeYears is the longest a lot may keep from manufacture to
+// expiry, in years.
+const MaxShelfLifeYears = 10
 
 // checkReason refuses a correction without a reason: a regulated record says
 // why it changed.

@@ -48,6 +48,7 @@ func TestCorrectPatient(t *testing.T) {
 		{"same MRN", PatientFix{MRN: "MRN-1001"}, "typo", ECONFLICT, "--mrn MRN-1001 is already", nil},
 		{"born in the future", PatientFix{Born: date("2027-01-01")}, "typo", EINVALID, "--born 2027-01-01 is in the future", nil},
 		{"born 131 years ago", PatientFix{Born: date("1895-01-01")}, "typo", EINVALID, "--born 1895-01-01 is more than 130 years ago", nil},
+		{"born 1899 (review finding 13)", PatientFix{Born: date("1899-12-31")}, "typo", EINVALID, "--born 1899-12-31 is before 1900-01-01", nil},
 		{"an MRN with a space", PatientFix{MRN: "MRN 1010"}, "typo", EINVALID, `--mrn "MRN 1010" contains ' '`, nil},
 		{"a name with a zero-width space", PatientFix{Name: "Mei\u200bChan"}, "typo", EINVALID, "--name", nil},
 		{"sex Q", PatientFix{Sex: "Q"}, "typo", EINVALID, `sex "Q" is not F, M or X`, nil},

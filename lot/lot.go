@@ -224,7 +224,8 @@ func ValidateText(field, s string, required bool) error {
 }
 
 // ValidateCode checks an identifier typed by staff (lot number, MRN, donor
-// code, site or user name): 1–40 characters of letters, digits and - _ . /
+// code, site or user name): 1–40 characters of letters, digits and - _ . /,
+// not starting with '-', and no part between slashes empty, "." or "..".
 func ValidateCode(field, s string) error {
 	if s == "" {
 		return Errorf(EINVALID, "%s is required", field)
@@ -239,6 +240,18 @@ func ValidateCode(field, s string) error {
 	}
 	if strings.HasPrefix(s, "-") {
 		return Errorf(EINVALID, "%s %q may not start with '-'", field, s)
+	}
+	// Through a server an identifier is a segment of a URL's path, which
+	// the server's router cleans ("." and ".." taken as directories, "//"
+	// as "/") before it reads it: such an identifier would name another
+	// record, or none, in every later call.
+	for _, seg := range strings.Split(s, "/") {
+		switch seg {
+		case ".", "..":
+			return Errorf(EINVALID, "%s %q is or holds the path segment %q, which a server's addresses cannot carry; choose one with a letter or digit between the dots and slashes", field, s, seg)
+		case "":
+			return Errorf(EINVALID, "%s %q starts or ends with '/' or holds \"//\", which a server's addresses cannot carry; put a letter or digit on both sides of every '/'", field, s)
+		}
 	}
 	return nil
 }
@@ -302,8 +315,14 @@ func (r Registration) Validate(now time.Time) error {
 	if r.Expires.IsZero() {
 		return Errorf(EINVALID, "--expires is required: the lot's expiry date")
 	}
+	if r.Manufactured.Before(EarliestManufacture) {
+		return Errorf(EINVALID, "--manufactured %s is before %s, before any MSC product was made; check the year", FormatDate(r.Manufactured), FormatDate(EarliestManufacture))
+	}
 	if !r.Expires.After(r.Manufactured) {
 		return Errorf(EINVALID, "--expires %s is not after --manufactured %s", FormatDate(r.Expires), FormatDate(r.Manufactured))
+	}
+	if limit := r.Manufactured.AddDate(MaxShelfLifeYears, 0, 0); r.Expires.After(limit) {
+		return Errorf(EINVALID, "--expires %s is more than %d years after --manufactured %s (at most %s); check the year against the lot's stability data", FormatDate(r.Expires), MaxShelfLifeYears, FormatDate(r.Manufactured), FormatDate(limit))
 	}
 	if r.Passage < 0 || r.Passage > 50 {
 		return Errorf(EINVALID, "--passage %d is outside 0–50", r.Passage)

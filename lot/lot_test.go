@@ -13,6 +13,11 @@ func TestRegistrationValidate(t *testing.T) {
 	if err := good.Validate(now); err != nil {
 		t.Fatalf("a good registration: %v", err)
 	}
+	edge := good
+	edge.Expires = good.Manufactured.AddDate(MaxShelfLifeYears, 0, 0)
+	if err := edge.Validate(now); err != nil {
+		t.Errorf("an expiry exactly %d years after manufacture: %v", MaxShelfLifeYears, err)
+	}
 	for _, tc := range []struct {
 		name   string
 		change func(r *Registration)
@@ -27,6 +32,15 @@ func TestRegistrationValidate(t *testing.T) {
 		{"rfib lot without patient", func(r *Registration) { r.Source, r.Donor = SourceRFib, "" }, "--patient is required for an rfib lot"},
 		{"manufactured tomorrow", func(r *Registration) { r.Manufactured = now.AddDate(0, 0, 1) }, "is in the future"},
 		{"expires before made", func(r *Registration) { r.Expires = r.Manufactured }, "is not after --manufactured"},
+		{"lot number ..", func(r *Registration) { r.Number = ".." }, `path segment ".."`},
+		{"lot number holding ./", func(r *Registration) { r.Number = "LOT/./1" }, `path segment "."`},
+		{"lot number ending in /", func(r *Registration) { r.Number = "LOT/" }, "starts or ends with '/'"},
+		{"manufactured 1900 (review finding 13)", func(r *Registration) {
+			r.Manufactured, r.Expires = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1900, 6, 1, 0, 0, 0, 0, time.UTC)
+		}, "--manufactured 1900-01-01 is before 1990-01-01"},
+		{"manufactured the day before 1990", func(r *Registration) { r.Manufactured = time.Date(1989, 12, 31, 0, 0, 0, 0, time.UTC) }, "is before 1990-01-01"},
+		{"expires 2200", func(r *Registration) { r.Expires = time.Date(2200, 11, 10, 0, 0, 0, 0, time.UTC) }, "--expires 2200-11-10 is more than 10 years after --manufactured 2026-11-10 (at most 2036-11-10)"},
+		{"expires a day past 10 years", func(r *Registration) { r.Expires = time.Date(2036, 11, 11, 0, 0, 0, 0, time.UTC) }, "more than 10 years"},
 		{"passage 51", func(r *Registration) { r.Passage = 51 }, "outside 0–50"},
 		{"cryopreserved tomorrow", func(r *Registration) { r.Cryopreserved = now.AddDate(0, 0, 1) }, "--cryopreserved 2026-11-26 is in the future"},
 		{"cryopreserved before made", func(r *Registration) { r.Cryopreserved = r.Manufactured.AddDate(0, 0, -1) }, "is before --manufactured"},

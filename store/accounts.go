@@ -38,7 +38,7 @@ func (db *DB) grantSignature(actor string, role audit.Role, password string) (*a
 	if password == "" {
 		return nil, lot.Errorf(lot.EAUTH, "giving the role %s is an e-signature of the admin: %s's password is needed", role, actor)
 	}
-	u, err = db.checkPasswordOf(u, password, "signature.refused", "wrong password for signature: "+MeaningGrantRole+" "+string(role))
+	u, err = db.signPassword(u, password, "signature.refused", "wrong password for signature: "+MeaningGrantRole+" "+string(role))
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +168,11 @@ func (db *DB) SetRole(actor, name string, role audit.Role, reason, adminPassword
 
 // ChangePassword changes the acting user's own password: the old one is
 // checked (a wrong one counts towards the lockout), the new one must pass
-// audit.CheckNewPassword.
+// audit.CheckNewPassword. Every other session of the user ends: on a handle
+// from WithSession the session the change is made in is kept; without one
+// (the server's handle, which cannot tell its callers' sessions apart)
+// every session of the user ends, and the server opens a new one for the
+// person who changed it.
 func (db *DB) ChangePassword(actor, old, password string) (audit.User, error) {
 	u, err := db.User(actor)
 	if err != nil {
@@ -188,6 +192,13 @@ func (db *DB) ChangePassword(actor, old, password string) (audit.User, error) {
 		cur := w.actor
 		cur.Hash, cur.PasswordChanged, cur.MustChange = hash, w.now, false
 		u = cur
+		var keep []byte
+		if db.creds != nil {
+			keep = tokenHash(db.creds.Token)
+		}
+		if err := revokeSessionsExcept(w.tx, cur.ID, keep); err != nil {
+			return err
+		}
 		return w.put(kindUser, cur.ID, "user.passwd", "password changed by its owner", toUserRecord(cur))
 	})
 	return u, err

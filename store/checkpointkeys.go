@@ -135,7 +135,7 @@ func (db *DB) RotateCheckpointKey(actor, password, vkey, reason string) (Checkpo
 	// The rotation is the administrator's own signature, as a role grant
 	// is (grantSignature): audit.AuthorizeSign keeps admins from signing
 	// records, not from signing their own administrative acts.
-	if _, err := db.checkPasswordOf(u, password, "signature.refused", "wrong password for signature: "+MeaningRotateKey); err != nil {
+	if _, err := db.signPassword(u, password, "signature.refused", "wrong password for signature: "+MeaningRotateKey); err != nil {
 		return CheckpointKey{}, err
 	}
 	var out CheckpointKey

@@ -523,7 +523,7 @@ func (l *liveFile) authenticate(opts RestoreOptions) error {
 		return err
 	}
 	if !l.old {
-		_, err := l.db.checkPasswordOf(u, opts.Password, "signature.refused", "wrong password for signature: "+MeaningRestore)
+		_, err := l.db.signPassword(u, opts.Password, "signature.refused", "wrong password for signature: "+MeaningRestore)
 		return err
 	}
 	if u.Disabled {

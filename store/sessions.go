@@ -182,6 +182,11 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 		if newHash != "" {
 			u.Hash, u.PasswordChanged, u.MustChange = newHash, now, false
 			reason = "password changed at login"
+			// Sessions the old password opened (alive again once a
+			// password past its maximum age is changed) end with it.
+			if err := revokeSessions(tx, u.ID); err != nil {
+				return err
+			}
 		}
 		w := &writer{db: db, tx: tx, actor: u, now: now}
 		if err := w.put(kindUser, u.ID, "login", reason, toUserRecord(u)); err != nil {
@@ -358,6 +363,13 @@ func pruneSessions(tx kv.Tx, now time.Time) {
 // revokeSessions ends every session of user id (disable, reset, role
 // change, lock).
 func revokeSessions(tx kv.Tx, id uuid.UUID) error {
+	return revokeSessionsExcept(tx, id, nil)
+}
+
+// revokeSessionsExcept ends every session of user id but the one whose
+// token hash is keep (nil: none kept): a password change ends the sessions
+// the old password opened elsewhere, not the one it was made in.
+func revokeSessionsExcept(tx kv.Tx, id uuid.UUID, keep []byte) error {
 	b := tx.Bucket(bSessions)
 	type kv struct{ k, v []byte }
 	var upd []kv
@@ -366,7 +378,7 @@ func revokeSessions(tx kv.Tx, id uuid.UUID) error {
 		if err := json.Unmarshal(v, &s); err != nil {
 			return fmt.Errorf("decode session: %w", err)
 		}
-		if s.UserID == id && !s.Revoked {
+		if s.UserID == id && !s.Revoked && (keep == nil || !hmac.Equal(k, keep)) {
 			s.Revoked = true
 			nv, _ := json.Marshal(s)
 			upd = append(upd, kv{append([]byte(nil), k...), nv})

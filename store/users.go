@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
 	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
 )
@@ -157,7 +159,7 @@ func (db *DB) initHashed(fin string, admin audit.User, hash, zone string) (_ aud
 }
 
 func validateNewUser(u audit.User) error {
-	if err := lot.ValidateCode("user name", u.Name); err != nil {
+	if err := audit.ValidateUserName(u.Name); err != nil {
 		return err
 	}
 	return lot.ValidateText("--full-name", u.FullName, true)
@@ -167,7 +169,13 @@ func validateNewUser(u audit.User) error {
 // pass audit.CheckNewPassword. Giving the new account the qa or physician
 // role is an e-signature of the admin: adminPassword is checked (and a wrong
 // one counted towards the admin's lockout).
-func (db *DB) AddUser(actor string, u audit.User, password, adminPassword string) (audit.User, error) {
+//
+// Only the name, printed name and role are taken from u: everything else
+// (id, hash, creation, last login, wrong passwords, lock, disabled, forced
+// change, role grant) is the server's to keep, and a new account starts with
+// none of it, whatever a client sent.
+func (db *DB) AddUser(actor string, req audit.User, password, adminPassword string) (audit.User, error) {
+	u := audit.User{Name: req.Name, FullName: req.FullName, Role: req.Role}
 	if err := validateNewUser(u); err != nil {
 		return audit.User{}, err
 	}
@@ -189,6 +197,10 @@ func (db *DB) AddUser(actor string, u audit.User, password, adminPassword string
 		if _, ok := lookup(w.tx, "idx_user_name", u.Name); ok {
 			return lot.Errorf(lot.ECONFLICT, "user %s already exists; choose another name", u.Name)
 		}
+		if other, ok := userFolded(w.tx, u.Name); ok {
+			return lot.Errorf(lot.ECONFLICT, "user name %s differs from the existing user %s only in letter case; a login typed in another case must never act as another person: if this is %s's second login choose a distinct name (e.g. %s-qa), otherwise another name",
+				u.Name, other, other, other)
+		}
 		if err := checkPrintedName(w.tx, u.FullName); err != nil {
 			return err
 		}
@@ -203,6 +215,20 @@ func (db *DB) AddUser(actor string, u audit.User, password, adminPassword string
 		return writeIndexes(w.tx, kindUser, u.ID)
 	})
 	return u, err
+}
+
+// userFolded returns an existing user name equal to name under case
+// folding (ALICE for alice), as mrnFolded does for MRNs: user names are
+// ASCII (audit.ValidateUserName), so folding is letter case. It reads the
+// keys of idx_user_name only.
+func userFolded(tx kv.Tx, name string) (string, bool) {
+	c := tx.Bucket([]byte("idx_user_name")).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if strings.EqualFold(string(k), name) {
+			return string(k), true
+		}
+	}
+	return "", false
 }
 
 // checkPrintedName refuses a full name that reads like an existing user's
@@ -345,12 +371,59 @@ func (db *DB) Authenticate(name, password, meaning string) (audit.User, error) {
 	if err := audit.AuthorizeSign(u, meaning); err != nil {
 		return u, err
 	}
-	return db.checkPasswordOf(u, password, "signature.refused", "wrong password for signature: "+meaning)
+	// The role is checked before the password: a wrong password of
+	// someone who may not sign this at all is not a failed signature, and
+	// must not count towards their lockout.
+	if a, ok := signatureActions[meaning]; ok {
+		if err := audit.Authorize(u, a); err != nil {
+			return u, err
+		}
+	}
+	return db.signPassword(u, password, "signature.refused", "wrong password for signature: "+meaning)
 }
 
-// checkPasswordOf checks u's password as a signature or re-authentication,
-// counting a wrong one and resetting the count on a right one.
+// signatureActions are the writes a signature's meaning signs for: the
+// signer's role must be allowed the action (audit.Permissions). The
+// physician's co-signature of an exceptional release has no action of its
+// own; release.CheckCoSigner checks that signer before any password.
+var signatureActions = map[string]audit.Action{
+	dose.MeaningAdminister:    audit.DoseAdminister,
+	dose.MeaningWitness:       audit.DoseAdminister,
+	dose.MeaningSchedule:      audit.ScheduleChange,
+	dose.MeaningConfirmWeight: audit.WeightConfirm,
+	release.MeaningApprove:    audit.ReleaseApprove,
+	release.MeaningException:  audit.ReleaseApprove,
+	release.MeaningReject:     audit.ReleaseReject,
+}
+
+// signPassword is checkPasswordOf for an e-signature: a right password
+// that must be changed first (a one-time password from an admin's reset,
+// or one older than the facility's maximum age) does not sign. It is not a
+// wrong password: it is refused with EPASSWORD, counts towards no lockout
+// and writes nothing.
+func (db *DB) signPassword(u audit.User, password, action, reason string) (audit.User, error) {
+	return db.checkPassword(u, password, action, reason, true)
+}
+
+// checkPasswordOf checks u's password as a re-authentication (the current
+// password at a change of it), counting a wrong one and resetting the count
+// on a right one.
 func (db *DB) checkPasswordOf(u audit.User, password, action, reason string) (audit.User, error) {
+	return db.checkPassword(u, password, action, reason, false)
+}
+
+// errSignMustChange refuses a signature with a password that must be
+// changed first, saying whose and how.
+func errSignMustChange(u audit.User, now time.Time, set audit.Settings) error {
+	why := "an admin reset it to a one-time password, which only its owner's own new password replaces"
+	if !u.MustChange {
+		why = fmt.Sprintf("it was set %s, longer ago than the facility's maximum password age of %s", lot.FormatTime(u.PasswordChanged), audit.FormatDuration(set.PasswordMaxAge))
+	}
+	return lot.Errorf(lot.EPASSWORD, "the password of %s must be changed before %s can sign (%s); nothing was signed: %s changes it with `celltrack login %s` (or on the password page of the server), then signs again",
+		u.Name, u.Name, why, u.Name, u.Name)
+}
+
+func (db *DB) checkPassword(u audit.User, password, action, reason string, signing bool) (audit.User, error) {
 	if u.Disabled {
 		return u, lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and cannot sign", u.Name)
 	}
@@ -366,6 +439,15 @@ func (db *DB) checkPasswordOf(u audit.User, password, action, reason string) (au
 			err = lot.Errorf(lot.EAUTH, "wrong password for user %s; nothing was signed (%s)", u.Name, lockNote(err))
 		}
 		return u, err
+	}
+	if signing {
+		set, err := db.Settings()
+		if err != nil {
+			return u, err
+		}
+		if now := db.now(); audit.PasswordExpired(u, now, set) {
+			return u, errSignMustChange(u, now, set)
+		}
 	}
 	if u.Failures > 0 {
 		err := db.engine.Update(func(tx kv.Tx) error {

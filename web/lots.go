@@ -53,7 +53,7 @@ func lotFilter(q url.Values) (lot.LotFilter, error) {
 	return f, nil
 }
 
-func lotURL(l lot.Lot) string { return "/lots/" + url.PathEscape(l.Number) }
+func lotURL(l lot.Lot) string { return "/lots/" + PathSegment(l.Number) }
 
 // lotsPage lists the lots, as `lot list`, for every user.
 func (s *Server) lotsPage(w http.ResponseWriter, r *http.Request, u audit.User) {

@@ -25,6 +25,8 @@ var funcs = template.FuncMap{
 	"fmtTime":  lot.FormatTime,
 	"upper":    func(v any) string { return strings.ToUpper(fmt.Sprint(v)) },
 	"lookBack": lookBack,
+	// seg escapes a record's name as one segment of a path (PathSegment).
+	"seg": PathSegment,
 	// allowed: whether a role may take an action (audit.Permissions), so
 	// that a page offers only what the user may do.
 	"allowed": func(r audit.Role, a string) bool { return audit.Allowed(r, audit.Action(a)) },

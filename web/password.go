@@ -59,6 +59,19 @@ func (s *Server) renderPassword(w http.ResponseWriter, u audit.User, status int,
 	s.render(w, status, "password", p)
 }
 
+// renewAfterChange opens a new session for name with the password just
+// changed, for the browser or client that changed it: the change ended every
+// session of name (the store cannot tell this request's session from the
+// others the old password opened), and the person who changed it goes on.
+func (s *Server) renewAfterChange(w http.ResponseWriter, name, password string) error {
+	res, err := s.cfg.Sessions.Login(name, password)
+	if err != nil {
+		return err
+	}
+	s.setSessionCookie(w, res.Token)
+	return nil
+}
+
 // renderExpired shows the forced change after a login with a password that
 // must be changed: the only thing the person can do.
 func (s *Server) renderExpired(w http.ResponseWriter, name string, status int, refusal error) {
@@ -79,6 +92,9 @@ func (s *Server) passwordPost(w http.ResponseWriter, r *http.Request, u audit.Us
 	err := checkRepeat(np, r.PostForm.Get("repeat"))
 	if err == nil {
 		_, err = s.cfg.Passwords.ChangePassword(u.Name, r.PostForm.Get("password"), np)
+	}
+	if err == nil {
+		err = s.renewAfterChange(w, u.Name, np)
 	}
 	if err != nil {
 		s.logError(r, err)
@@ -183,6 +199,9 @@ func (s *Server) apiPassword(w http.ResponseWriter, r *http.Request, u audit.Use
 	}
 	got, err := s.cfg.Passwords.ChangePassword(u.Name, req.Password, req.NewPassword)
 	if err != nil {
+		return err
+	}
+	if err := s.renewAfterChange(w, u.Name, req.NewPassword); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, PasswordView{UserView{got.Name, got.FullName, got.Role}, got.PasswordChanged})

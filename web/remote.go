@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -68,6 +69,19 @@ func remotePost[T any](c Caller, path string, body any) (T, error) {
 func seg(ref string) string {
 	if ref == "" {
 		return emptyRef
+	}
+	return PathSegment(ref)
+}
+
+// PathSegment escapes ref as one segment of a URL path: url.PathEscape
+// ('/' as %2F), and "." and ".." with their dots escaped, which
+// url.PathEscape leaves as they are and a router would clean away (the
+// server's ServeMux cleans the escaped path, then unescapes each segment).
+// A record stored before such identifiers were refused stays reachable,
+// and a name like "omar/../quinn" cannot act on quinn.
+func PathSegment(ref string) string {
+	if ref == "." || ref == ".." {
+		return strings.ReplaceAll(ref, ".", "%2E")
 	}
 	return url.PathEscape(ref)
 }

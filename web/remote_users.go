@@ -237,9 +237,21 @@ func (s *Server) userRoutes() []svcRoute {
 			writeCall(s, func(u audit.User, r *http.Request, q SetRoleRequest) (audit.User, error) {
 				return public(U().SetRole(u.Name, refOf(r, "name"), q.Role, q.Reason, q.AdminPassword))
 			})},
-		{"POST " + p + "/password", "audit.Users ChangePassword: the acting user's own password",
-			writeCall(s, func(u audit.User, r *http.Request, q AccountPasswordRequest) (audit.User, error) {
-				return public(U().ChangePassword(u.Name, q.Old, q.Password))
+		{"POST " + p + "/password", "audit.Users ChangePassword: the acting user's own password (every session of the user ends; the answer carries a new one)",
+			s.api(func(w http.ResponseWriter, r *http.Request, u audit.User) error {
+				var q AccountPasswordRequest
+				if err := decode(r, &q); err != nil {
+					return s.bodyError(w, err)
+				}
+				got, err := U().ChangePassword(u.Name, q.Old, q.Password)
+				if err != nil {
+					return err
+				}
+				if err := s.renewAfterChange(w, u.Name, q.Password); err != nil {
+					return err
+				}
+				writeJSON(w, http.StatusOK, audit.Public(got))
+				return nil
 			})},
 		{"GET " + p + "/settings", "audit.Users Settings: session, lockout and password settings",
 			readCall(s, func(r *http.Request) (audit.Settings, error) { return U().Settings() })},

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
@@ -206,6 +207,11 @@ func (rt *runtime) scheduleCommand() *cli.Command {
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
 					date, err := lot.ParseDate("--date", c.String("date"))
 					if err != nil {
+						return err
+					}
+					// Refuse the wrong people before asking for any password
+					// (the store's Authenticate checks the role again).
+					if err := rt.mayAct(actor(c), audit.ScheduleChange); err != nil {
 						return err
 					}
 					pw, err := rt.password(c, actor(c))
@@ -422,6 +428,11 @@ func (rt *runtime) doseCommand() *cli.Command {
 					&cli.BoolFlag{Name: "password-stdin", Usage: "read the signing password from standard input"},
 				},
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
+					// Refuse the wrong people before asking for any password
+					// (the store's Authenticate checks the role again).
+					if err := rt.mayAct(actor(c), audit.WeightConfirm); err != nil {
+						return err
+					}
 					pw, err := rt.password(c, actor(c))
 					if err != nil {
 						return err

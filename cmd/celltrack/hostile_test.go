@@ -476,6 +476,18 @@ var laterHostile = []hostile{
 	{name: "site add duplicate", code: 3, base: "bedside", args: []string{"--user", "liu", "site", "add", "--name", "Again", "CLINIC-A"}, want: []string{"CLINIC-A", "already"}},
 	{name: "site add name not UTF-8", code: 3, args: []string{"--user", "liu", "site", "add", "--name", "Lab \xc3\x28", "LAB"}, want: []string{"--name", "not UTF-8"}},
 	{name: "site add code with space", code: 3, args: []string{"--user", "liu", "site", "add", "--name", "Lab", "CELL LAB"}, want: []string{"CELL LAB"}},
+	// Identifiers are URL path segments through a server, whose router
+	// cleans dot segments and double slashes away (review finding 3).
+	{name: "site add code dot dot", code: 3, args: []string{"--user", "liu", "site", "add", "--name", "Lab", ".."}, want: []string{"site id", `".."`}},
+	{name: "patient add MRN with dot segment", code: 3, args: []string{"--user", "pat", "patient", "add", "--name", "A B", "--born", "1984-03-09", "--sex", "F", "MRN/../1001"}, want: []string{"MRN", "MRN/../1001", `".."`}},
+	{name: "patient add MRN with double slash", code: 3, args: []string{"--user", "pat", "patient", "add", "--name", "A B", "--born", "1984-03-09", "--sex", "F", "MRN//1001"}, want: []string{"MRN", "MRN//1001", "//"}},
+	{name: "lot register number ending in slash", code: 3, args: regUC("--cells", "1e9", "LOT/"), want: []string{"lot number", "LOT/", "'/'"}},
+	{name: "donor add code dot", code: 3, args: []string{"--user", "liu", "donor", "add", "--delivered", "2026-10-30", "--site", "W5", "--consented", "2026-10-12", "."}, want: []string{"donor id", `"."`}},
+	// Dates no record can have (review finding 13).
+	{name: "patient add born 1899", code: 3, args: []string{"--user", "pat", "patient", "add", "--name", "A B", "--born", "1899-06-01", "--sex", "F", "MRN-3001"}, want: []string{"--born", "1899-06-01", "1900-01-01"}},
+	{name: "lot register manufactured 1900", code: 3, args: regWith("--manufactured", "1900-01-01", "--cells", "1e9", "LOT-OLD"), want: []string{"--manufactured", "1900-01-01", "1990-01-01"}},
+	{name: "lot register expires 2200", code: 3, args: regWith("--expires", "2200-11-10", "--cells", "1e9", "LOT-FAR"), want: []string{"--expires", "2200-11-10", "10 years"}},
+	{name: "user add name with slash", code: 3, args: []string{"--user", "alice", "user", "add", "--role", "lab", "--full-name", "Sam Slash", "--password-stdin", "omar/quinn"}, stdin: newUserPw, want: []string{"user name", "omar/quinn", "'/'"}},
 	// labels
 	{name: "label print unknown lot", code: 5, args: []string{"--user", "liu", "label", "print", "--out", "$DIR/l.pdf", "LOT-UC-7"}, want: []string{"LOT-UC-7"}},
 	{name: "label print DIN typo", code: 5, args: []string{"--user", "liu", "label", "print", "--out", "$DIR/l.pdf", "G12342600000105"}, want: []string{"G12342600000105"}},

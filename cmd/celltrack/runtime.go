@@ -298,6 +298,17 @@ func (rt *runtime) users() audit.Users {
 	return rt.db
 }
 
+// mayAct refuses name before any password is asked when the permission
+// table does not give name's role the action (a signature the role may not
+// make): a password typed for nothing is not asked, read or counted.
+func (rt *runtime) mayAct(name string, a audit.Action) error {
+	u, err := rt.users().User(name)
+	if err != nil {
+		return err
+	}
+	return audit.Authorize(u, a)
+}
+
 // auditLog reads the audit trail: the database's, or the server's.
 func (rt *runtime) auditLog() audit.Log {
 	if rt.client != nil {

@@ -31,6 +31,9 @@ func TestServePasswordChange(t *testing.T) {
 	f := newWebFixture(t, false, "lab")
 	c := f.client()
 	f.login(c, "nina")
+	// A second session of nina, opened with the old password elsewhere.
+	elsewhere := f.client()
+	f.login(elsewhere, "nina")
 	st, body := f.get(c, "/password")
 	if st != http.StatusOK {
 		t.Fatalf("password page: %d", st)
@@ -67,6 +70,14 @@ func TestServePasswordChange(t *testing.T) {
 	st, body = f.post(c, "/password", url.Values{"password": {fixturePassword}, "new_password": {newPassword}, "repeat": {newPassword}})
 	if st != http.StatusOK || !strings.Contains(body, "The password of nina was changed") {
 		t.Fatalf("change: %d\n%s", st, body)
+	}
+	// The change ends the other session (review finding 12); the browser
+	// that made it goes on in a new one.
+	if st, _ := f.get(elsewhere, "/api/v1/lots"); st != http.StatusUnauthorized {
+		t.Errorf("the other session after the change: %d, want 401", st)
+	}
+	if st, _ := f.get(c, "/api/v1/lots"); st != http.StatusOK {
+		t.Errorf("the session that changed the password: %d, want 200", st)
 	}
 	if es, _ := f.db.AuditLog("nina"); f.auditCount() != n+2 || es[len(es)-1].Action != "user.passwd" || es[len(es)-1].User != "nina" {
 		for _, e := range es[len(es)-(f.auditCount()-n):] {

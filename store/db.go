@@ -204,7 +204,14 @@ func Open(path string, opts Options) (*DB, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db := &DB{engine: bdb, path: path, Now: opts.Now, NewID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }}
+	return onEngine(bdb, path, opts)
+}
+
+// onEngine is the database on an open engine, named path for people: its
+// schema is checked and, for a writable open, brought up to date (a new one,
+// for init, is left empty). The engine is closed when that fails.
+func onEngine(e kv.Engine, path string, opts Options) (*DB, error) {
+	db := &DB{engine: e, path: path, Now: opts.Now, NewID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }}
 	if db.Now == nil {
 		db.Now = time.Now
 	}
@@ -214,7 +221,7 @@ func Open(path string, opts Options) (*DB, error) {
 			err = db.migrate()
 		}
 		if err != nil {
-			bdb.Close()
+			e.Close()
 			return nil, err
 		}
 	}

@@ -2,12 +2,10 @@ package store
 
 import (
 	"errors"
-	"time"
 
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store/kv"
 	"github.com/celltrack/celltrack/store/pgkv"
-	"github.com/google/uuid"
 )
 
 // IsPostgres says whether path names a PostgreSQL database (a postgres:// or
@@ -40,21 +38,7 @@ func openPostgres(url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, postgresOpenError(url, err)
 	}
-	db := &DB{engine: e, path: e.Describe(), Now: opts.Now, NewID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }}
-	if db.Now == nil {
-		db.Now = time.Now
-	}
-	if !opts.Create {
-		err := db.checkSchema(opts.ReadOnly)
-		if err == nil && !opts.ReadOnly {
-			err = db.migrate()
-		}
-		if err != nil {
-			e.Close()
-			return nil, err
-		}
-	}
-	return db, nil
+	return onEngine(e, e.Describe(), opts)
 }
 
 // postgresOpenError words a failed open for the person at the keyboard,

@@ -59,6 +59,14 @@ func handlingReport(r *report.Report, f dose.HandlingFilter, hs []dose.Handling)
 	case !f.To.IsZero():
 		period = "before " + lot.FormatTime(f.To)
 	}
+	// The subject names the whole selection: it is what the sign-off
+	// sentence and the page footers say the auditor reviewed.
+	switch {
+	case period != "any time" && f.Protocol != "":
+		r.Subject += ", infusions started " + period
+	case period != "any time":
+		r.Subject = "infusions started " + period
+	}
 	r.Question = "How long were the infused cells stored, how soon after thawing were they infused, how viable were they, how many per kg, and over how long?"
 	infusions := map[uuid.UUID]bool{}
 	for _, h := range hs {

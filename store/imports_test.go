@@ -38,14 +38,15 @@ func TestStoreDoesNotImportReport(t *testing.T) {
 	}
 }
 
-// TestOnlyBoltkvImportsBbolt holds the storage seam: the store's rules run
+// TestEachTechnologyHasOneHome holds the storage seam: the store's rules run
 // over package kv's interfaces, and bbolt is one engine beneath them, in
 // store/boltkv — so that a second engine (PostgreSQL) sits beside it
 // without a rule written twice. Only the benchmark harness, which measures
 // bbolt's own floor, imports bbolt besides; tests that tamper with a file
 // as a raw bbolt tool would may too (test files are not listed here). And
-// the seam itself depends on nothing of celltrack's.
-func TestOnlyBoltkvImportsBbolt(t *testing.T) {
+// the seam itself depends on nothing of celltrack's. The same holds for
+// pgx, net/http and urfave/cli, each in its one package.
+func TestEachTechnologyHasOneHome(t *testing.T) {
 	const mod = "github.com/celltrack/celltrack"
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, mod+"/...").CombinedOutput()
 	if err != nil {
@@ -55,8 +56,30 @@ func TestOnlyBoltkvImportsBbolt(t *testing.T) {
 	if len(lines) < 10 {
 		t.Fatalf("go list listed only %q", lines)
 	}
-	allowed := func(pkg string) bool {
-		return pkg == mod+"/store/boltkv" || pkg == mod+"/internal/benchharness" || strings.HasPrefix(pkg, mod+"/internal/benchharness/")
+	// homes lists, for each technology, the only packages that may import
+	// it (a trailing / takes a whole tree): bbolt in the embedded engine,
+	// pgx in the PostgreSQL engine, the HTTP server and its templates in
+	// web, the command line in cmd. Each benchmark or test harness that
+	// measures or starts one of them is listed beside it.
+	homes := []struct {
+		tech, why string
+		pkgs      []string
+	}{
+		{"go.etcd.io/bbolt", "the embedded engine; reach bbolt through package kv's interfaces, or through boltkv",
+			[]string{"/store/boltkv", "/internal/benchharness/"}},
+		{"github.com/jackc/pgx/v5", "the PostgreSQL engine; reach it through package kv's interfaces",
+			[]string{"/store/pgkv", "/internal/pgtest"}},
+		{"net/http", "the web package; front ends other than web reach the server through web's client",
+			[]string{"/web", "/internal/benchharness/"}},
+		{"github.com/urfave/cli/v2", "the command line", []string{"/cmd/celltrack"}},
+	}
+	allowed := func(pkg string, home []string) bool {
+		for _, h := range home {
+			if pkg == mod+h || strings.HasSuffix(h, "/") && (pkg == mod+strings.TrimSuffix(h, "/") || strings.HasPrefix(pkg, mod+h)) {
+				return true
+			}
+		}
+		return false
 	}
 	seenKV, seenBoltkv := false, false
 	for _, line := range lines {
@@ -65,8 +88,10 @@ func TestOnlyBoltkvImportsBbolt(t *testing.T) {
 		seenKV = seenKV || pkg == mod+"/store/kv"
 		seenBoltkv = seenBoltkv || pkg == mod+"/store/boltkv"
 		for _, imp := range imports {
-			if (imp == "go.etcd.io/bbolt" || strings.HasPrefix(imp, "go.etcd.io/bbolt/")) && !allowed(pkg) {
-				t.Errorf("%s imports %s; only store/boltkv (the embedded engine) may — reach bbolt through package kv's interfaces, or through boltkv", pkg, imp)
+			for _, h := range homes {
+				if (imp == h.tech || strings.HasPrefix(imp, h.tech+"/")) && !allowed(pkg, h.pkgs) {
+					t.Errorf("%s imports %s; only %v may (%s)", pkg, imp, h.pkgs, h.why)
+				}
 			}
 			if pkg == mod+"/store/kv" && strings.HasPrefix(imp, mod+"/") {
 				t.Errorf("store/kv imports %s; the seam depends on nothing of celltrack's", imp)

@@ -164,10 +164,25 @@ func TestStoreOnPostgres(t *testing.T) {
 
 // failures is the lines of a verbose test run that say what failed.
 func failures(out []byte) string {
+	// Under -test.v a test's messages come before its "--- FAIL" line: keep
+	// the lines since that test's "=== RUN" (at most 40) and 8 after.
 	var b strings.Builder
+	var since []string
 	keep := 0
 	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "=== RUN") {
+			since = since[:0]
+		}
+		since = append(since, l)
+		if len(since) > 40 {
+			since = since[1:]
+		}
 		if strings.Contains(l, "--- FAIL") || strings.HasPrefix(l, "panic") {
+			if keep == 0 {
+				for _, s := range since[:len(since)-1] {
+					b.WriteString(s + "\n")
+				}
+			}
 			keep = 8
 		}
 		if keep > 0 {

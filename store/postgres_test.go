@@ -142,7 +142,7 @@ func TestStoreOnPostgres(t *testing.T) {
 	// Left out of CI for now: its runs failed in different tests on two of
 	// four CI runs (flaky on PostgreSQL, cause not found yet).
 	if os.Getenv("CELLTRACK_TEST_STORE_ON_POSTGRES") != "1" {
-		t.Skip("the store's tests on PostgreSQL run with CELLTRACK_CI=1 or CELLTRACK_TEST_POSTGRES set (several minutes); pgkv's own tests and TestSameBagFromTwoSites run always")
+		t.Skip("the store's whole suite on PostgreSQL runs only with CELLTRACK_TEST_STORE_ON_POSTGRES=1: it failed in different tests on two of four CI runs and is out of CI until that is understood; pgkv's own tests, kvtest on both engines and TestSameBagFromTwoSites still run")
 	}
 	server := pgtest.Server(t)
 	var names []string

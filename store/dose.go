@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -111,16 +112,28 @@ func protocolVersions(tx kv.Tx, name string) ([]dose.StoredProtocol, error) {
 	return ps, nil
 }
 
+// Every bedside check of a patient on a course reads its protocol version,
+// which is never rewritten once stored: the parsed value is kept
+// (decodedProtocols) and each caller gets a copy of its own.
 func protocolByID(tx kv.Tx, id uuid.UUID) (dose.StoredProtocol, error) {
+	v := tx.Bucket(recordBuckets[kindProtocol]).Get(id[:])
+	if v == nil {
+		return dose.StoredProtocol{}, fmt.Errorf("protocol %s is indexed but not stored", id)
+	}
+	return decodedProtocols.get(id, v)
+}
+
+// decodedProtocols holds protocol records parsed by protocolByID.
+var decodedProtocols = newDecodedCache(func(id uuid.UUID, v []byte) (dose.StoredProtocol, error) {
 	var r protocolRecord
-	if found, err := get(tx, kindProtocol, id, &r); err != nil || !found {
-		if err == nil {
-			err = fmt.Errorf("protocol %s is indexed but not stored", id)
-		}
-		return dose.StoredProtocol{}, err
+	if err := json.Unmarshal(v, &r); err != nil {
+		return dose.StoredProtocol{}, fmt.Errorf("decode %s %s: %w", kindProtocol, id, err)
 	}
 	return r.protocol()
-}
+}, func(p dose.StoredProtocol) dose.StoredProtocol {
+	p.Bands, p.Changes, p.Phases = slices.Clone(p.Bands), slices.Clone(p.Changes), slices.Clone(p.Phases)
+	return p
+})
 
 // protocolByName returns version of name, or its latest version when version is 0.
 func protocolByName(tx kv.Tx, name string, version int) (dose.StoredProtocol, error) {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -284,44 +283,13 @@ func specVersion(tx kv.Tx, name string, version int) (release.Spec, error) {
 }
 
 // decodedSpecs holds specification records decoded by specVersion.
-var decodedSpecs = specCache{m: map[uuid.UUID]decodedSpec{}}
-
-// specCache maps a specification record's id to its stored bytes and their
-// decoded value. A value is used only for the same bytes, so a cache shared
-// by every database of the process (tests open many) cannot answer with
-// another database's record; it is emptied when it reaches maxDecodedSpecs.
-type specCache struct {
-	mu sync.Mutex
-	m  map[uuid.UUID]decodedSpec
-}
-
-type decodedSpec struct {
-	raw  []byte
-	spec release.Spec
-}
-
-const maxDecodedSpecs = 256
-
-func (c *specCache) get(id uuid.UUID, v []byte) (release.Spec, error) {
-	c.mu.Lock()
-	d, ok := c.m[id]
-	c.mu.Unlock()
-	if ok && bytes.Equal(d.raw, v) {
-		return d.spec, nil
-	}
+var decodedSpecs = newDecodedCache(func(id uuid.UUID, v []byte) (release.Spec, error) {
 	var r specRecord
 	if err := json.Unmarshal(v, &r); err != nil {
 		return release.Spec{}, fmt.Errorf("decode %s %s: %w", kindSpec, id, err)
 	}
-	d = decodedSpec{bytes.Clone(v), r.spec()}
-	c.mu.Lock()
-	if len(c.m) >= maxDecodedSpecs {
-		clear(c.m)
-	}
-	c.m[id] = d
-	c.mu.Unlock()
-	return d.spec, nil
-}
+	return r.spec(), nil
+}, nil)
 
 // Specs lists every version of every specification, by name then version.
 func (s *ReleaseService) Specs() ([]release.Spec, error) {

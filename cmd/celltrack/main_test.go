@@ -84,8 +84,8 @@ func scriptParams(dir string) testscript.Params {
 		// through a server: lines where the server's answer is worded
 		// otherwise say so.
 		Condition: func(cond string) (bool, error) {
-			if cond == "server" {
-				return false, nil
+			if cond == "server" || cond == "postgres" {
+				return false, nil // [postgres]: TestScriptsOnPostgres
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -99,6 +99,7 @@ func scriptParams(dir string) testscript.Params {
 			"fixture":   cmdFixture,
 			"golden":    cmdGolden,
 			"dbedit":    cmdDBEdit,
+			"pgdb":      cmdPGDB,
 		},
 	}
 }
@@ -125,27 +126,62 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// cmdDBSnap remembers the database file's bytes; dbsame checks they did not
-// change, which proves a refusal wrote nothing at all.
+// cmdDBSnap remembers the database's bytes (every row of every table on
+// PostgreSQL); dbsame checks they did not change, which proves a refusal
+// wrote nothing at all. Both take the database as an optional argument
+// (default $CELLTRACK_DB): `dbsnap $TARGET` ... `dbsame $TARGET`.
 func cmdDBSnap(ts *testscript.TestScript, neg bool, args []string) {
-	ts.Setenv("DBSNAP", dbSum(ts))
+	ts.Setenv(dbSnapVar(args), dbSum(ts, args))
 }
 
-func dbSum(ts *testscript.TestScript) string {
-	if db := ts.Getenv("CELLTRACK_DB"); store.IsPostgres(db) {
+// dbSnapVar is where dbsnap keeps the sum of the database args names: one
+// variable per database, so a story can watch two.
+func dbSnapVar(args []string) string {
+	if len(args) == 0 {
+		return "DBSNAP"
+	}
+	sum := sha256.Sum256([]byte(args[0]))
+	return "DBSNAP_" + hex.EncodeToString(sum[:6])
+}
+
+func dbSum(ts *testscript.TestScript, args []string) string {
+	db := ts.Getenv("CELLTRACK_DB")
+	if len(args) == 1 {
+		db = args[0]
+	} else if len(args) > 1 {
+		ts.Fatalf("usage: dbsnap [DB] / dbsame [DB]")
+	}
+	if store.IsPostgres(db) {
 		d, err := pgtest.Digest(db) // every row of every table
 		ts.Check(err)
 		return d
 	}
-	sum := sha256.Sum256([]byte(ts.ReadFile(ts.Getenv("CELLTRACK_DB"))))
+	sum := sha256.Sum256([]byte(ts.ReadFile(db)))
 	return hex.EncodeToString(sum[:])
 }
 
 func cmdDBSame(ts *testscript.TestScript, neg bool, args []string) {
-	same := ts.Getenv("DBSNAP") == dbSum(ts)
+	same := ts.Getenv(dbSnapVar(args)) == dbSum(ts, args)
 	if same == neg {
 		ts.Fatalf("database changed since dbsnap: %v", !same)
 	}
+}
+
+// cmdPGDB makes a new empty database on the story's PostgreSQL server and
+// puts its URL in the named variable, for a story that needs a second
+// database (a migration's target): `[postgres] pgdb TARGET`.
+func cmdPGDB(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: pgdb VAR")
+	}
+	server := ts.Getenv("CELLTRACK_TEST_PG_SERVER")
+	if server == "" {
+		ts.Fatalf("pgdb: no PostgreSQL server in this run; guard the line with [postgres]")
+	}
+	u, drop, err := pgtest.CreateDatabase(server, "")
+	ts.Check(err)
+	ts.Defer(func() { drop() })
+	ts.Setenv(args[0], u)
 }
 
 // cmdAuditSize checks the number of audit entries: auditsize 12

@@ -177,7 +177,7 @@ type MigrateReport struct {
 	TargetPages []string
 }
 
-// MeaningMigrate is the audit action of a migration's entry on the target.
+// actionMigrate is the action of the migration's audit entry on the target.
 const actionMigrate = "database.migrate"
 
 // MigrateTo copies this database (opened read-only; actor is the admin of

@@ -56,10 +56,8 @@ func (db *DB) backup(path string, before func(tx kv.Tx) error) (int64, error) {
 			return err
 		}
 		return writeNewFile(path, DefaultTimeout, func(e kv.Engine) error {
-			return e.Update(func(dst kv.Tx) error {
-				_, err := copyTx(tx, dst)
-				return err
-			})
+			_, err := copyInto(tx, e.Update)
+			return err
 		}, nil)
 	})
 	if !snapshot {

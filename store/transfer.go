@@ -72,68 +72,87 @@ func bucketNames(tx kv.Tx) []string {
 	return names
 }
 
-// copyBatch is how many pairs, or about how many bytes, go to the target in
-// one PutMany.
+// copyBatch is how many pairs go to the target in one PutMany; copyChunk
+// about how many bytes of pairs one commit of a new file takes, so that a
+// copy of any size needs bounded memory.
 const (
-	copyBatch      = 2000
-	copyBatchBytes = 4 << 20
+	copyBatch = 2000
+	copyChunk = 64 << 20
 )
 
-// copyTx copies every bucket of src into dst, which must have none of them,
-// and returns how many pairs it copied.
-func copyTx(src, dst kv.Tx) (int, error) {
-	bulk, _ := dst.(bulkPutter)
-	pairs := 0
-	for _, name := range bucketNames(src) {
-		sb := src.Bucket([]byte(name))
-		db, err := dst.CreateBucket([]byte(name))
-		if err != nil {
-			return pairs, fmt.Errorf("create bucket %s in the copy: %w", name, err)
-		}
-		if notCopied[name] {
-			continue
-		}
-		db.SetFillPercent(appendFill) // keys arrive in order
-		var keys, vals [][]byte
-		size := 0
-		flush := func() error {
-			if len(keys) == 0 {
-				return nil
-			}
-			var err error
-			if bulk != nil {
-				err = bulk.PutMany([]byte(name), keys, vals)
-			} else {
-				for i := range keys {
-					if err = db.Put(keys[i], vals[i]); err != nil {
-						break
+// chunk is pairs of one bucket on their way to the target.
+type chunk struct {
+	name       []byte
+	keys, vals [][]byte
+}
+
+// copyInto copies every bucket of src, in key order, through commit, which
+// runs its function in a write transaction of the target: the same one each
+// time (PostgreSQL, where the whole copy is one transaction) or a new one
+// each time (a new file, committed every copyChunk bytes so that memory
+// stays bounded; the file is put in place only when complete). The target
+// must have none of the buckets. It returns how many pairs it copied.
+func copyInto(src kv.Tx, commit func(fn func(dst kv.Tx) error) error) (int, error) {
+	var pending []chunk
+	pairs, size := 0, 0
+	flush := func() error {
+		err := commit(func(dst kv.Tx) error {
+			bulk, _ := dst.(bulkPutter)
+			for _, c := range pending {
+				b := dst.Bucket(c.name)
+				if b == nil {
+					var err error
+					if b, err = dst.CreateBucket(c.name); err != nil {
+						return fmt.Errorf("create bucket %s in the copy: %w", c.name, err)
+					}
+				}
+				b.SetFillPercent(appendFill) // keys arrive in order
+				for i := 0; i < len(c.keys); i += copyBatch {
+					j := min(i+copyBatch, len(c.keys))
+					var err error
+					if bulk != nil {
+						err = bulk.PutMany(c.name, c.keys[i:j], c.vals[i:j])
+					} else {
+						for x := i; x < j && err == nil; x++ {
+							err = b.Put(c.keys[x], c.vals[x])
+						}
+					}
+					if err != nil {
+						return fmt.Errorf("copy bucket %s: %w", c.name, err)
 					}
 				}
 			}
-			if err != nil {
-				return fmt.Errorf("copy bucket %s: %w", name, err)
-			}
-			pairs += len(keys)
-			keys, vals, size = keys[:0:0], vals[:0:0], 0
 			return nil
+		})
+		pending, size = pending[:0], 0
+		return err
+	}
+	for _, name := range bucketNames(src) {
+		pending = append(pending, chunk{name: []byte(name)}) // made even when empty
+		if notCopied[name] {
+			continue
 		}
-		c := sb.Cursor()
+		c := src.Bucket([]byte(name)).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			// The source's bytes are valid only in its transaction, and
 			// the target keeps what it is given until it commits: a copy.
-			keys, vals = append(keys, bytes.Clone(k)), append(vals, append([]byte{}, v...))
-			size += len(k) + len(v)
-			if len(keys) >= copyBatch || size >= copyBatchBytes {
+			last := &pending[len(pending)-1]
+			last.keys, last.vals = append(last.keys, bytes.Clone(k)), append(last.vals, append([]byte{}, v...))
+			pairs++
+			if size += len(k) + len(v); size >= copyChunk {
 				if err := flush(); err != nil {
 					return pairs, err
 				}
+				pending = append(pending, chunk{name: []byte(name)})
 			}
 		}
-		if err := flush(); err != nil {
-			return pairs, err
-		}
 	}
-	return pairs, nil
+	return pairs, flush()
+}
+
+// sameTx is commit for copyInto when the whole copy is one transaction.
+func sameTx(dst kv.Tx) func(func(kv.Tx) error) error {
+	return func(fn func(kv.Tx) error) error { return fn(dst) }
 }
 
 // EngineName names the engine of the database at path for people: "the
@@ -209,14 +228,10 @@ func (db *DB) MigrateTo(to, actor string, timeout time.Duration) (rep MigrateRep
 	}
 	tdb := &DB{path: target, Now: db.Now, NewID: db.NewID}
 	reason := fmt.Sprintf("migrated from %s (%s)", EngineName(db.path), db.engine.Describe())
-	// fill runs in the target's one write transaction, inside the source's
-	// read transaction src.
-	fill := func(src, dst kv.Tx) error {
-		n, err := copyTx(src, dst)
-		if err != nil {
-			return err
-		}
-		rep.Pairs = n
+	// finish runs in the target's last write transaction, once the copy
+	// is in it: the heads compared, the migration's entry, audit verify.
+	finish := func(dst kv.Tx) error {
+		var err error
 		if rep.Copied, err = treeHead(dst); err != nil {
 			return fmt.Errorf("the copy's audit tree: %w", err)
 		}
@@ -257,11 +272,19 @@ func (db *DB) MigrateTo(to, actor string, timeout time.Duration) (rep MigrateRep
 			return err
 		}
 		if IsPostgres(to) {
-			err := pgkv.CreateFilled(to, pgkv.Options{LockTimeout: timeout}, func(dst kv.Tx) error { return fill(src, dst) })
+			err := pgkv.CreateFilled(to, pgkv.Options{LockTimeout: timeout}, func(dst kv.Tx) (err error) {
+				if rep.Pairs, err = copyInto(src, sameTx(dst)); err != nil {
+					return err
+				}
+				return finish(dst)
+			})
 			return migrateTargetError(to, err)
 		}
-		return writeNewFile(to, timeout, func(e kv.Engine) error {
-			return e.Update(func(dst kv.Tx) error { return fill(src, dst) })
+		return writeNewFile(to, timeout, func(e kv.Engine) (err error) {
+			if rep.Pairs, err = copyInto(src, e.Update); err != nil {
+				return err
+			}
+			return e.Update(finish)
 		}, func(tmp string) error {
 			return db.checkTarget(tmp, to, &rep)
 		})

@@ -100,6 +100,8 @@ func scriptParams(dir string) testscript.Params {
 			"golden":    cmdGolden,
 			"dbedit":    cmdDBEdit,
 			"pgdb":      cmdPGDB,
+			"dbsnapat":  cmdDBSnapAt,
+			"dbsameat":  cmdDBSameAt,
 		},
 	}
 }
@@ -126,31 +128,16 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// cmdDBSnap remembers the database's bytes (every row of every table on
-// PostgreSQL); dbsame checks they did not change, which proves a refusal
-// wrote nothing at all. Both take the database as an optional argument
-// (default $CELLTRACK_DB): `dbsnap $TARGET` ... `dbsame $TARGET`.
+// cmdDBSnap remembers the database file's bytes (every row of every table
+// on PostgreSQL); dbsame checks they did not change, which proves a refusal
+// wrote nothing at all. Their arguments are labels for the reader only.
+// dbsnapat DB and dbsameat DB do the same for another database (a
+// migration's target): `dbsnapat $TARGET` ... `dbsameat $TARGET`.
 func cmdDBSnap(ts *testscript.TestScript, neg bool, args []string) {
-	ts.Setenv(dbSnapVar(args), dbSum(ts, args))
+	ts.Setenv("DBSNAP", dbSum(ts, ts.Getenv("CELLTRACK_DB")))
 }
 
-// dbSnapVar is where dbsnap keeps the sum of the database args names: one
-// variable per database, so a story can watch two.
-func dbSnapVar(args []string) string {
-	if len(args) == 0 {
-		return "DBSNAP"
-	}
-	sum := sha256.Sum256([]byte(args[0]))
-	return "DBSNAP_" + hex.EncodeToString(sum[:6])
-}
-
-func dbSum(ts *testscript.TestScript, args []string) string {
-	db := ts.Getenv("CELLTRACK_DB")
-	if len(args) == 1 {
-		db = args[0]
-	} else if len(args) > 1 {
-		ts.Fatalf("usage: dbsnap [DB] / dbsame [DB]")
-	}
+func dbSum(ts *testscript.TestScript, db string) string {
 	if store.IsPostgres(db) {
 		d, err := pgtest.Digest(db) // every row of every table
 		ts.Check(err)
@@ -161,9 +148,33 @@ func dbSum(ts *testscript.TestScript, args []string) string {
 }
 
 func cmdDBSame(ts *testscript.TestScript, neg bool, args []string) {
-	same := ts.Getenv(dbSnapVar(args)) == dbSum(ts, args)
+	same := ts.Getenv("DBSNAP") == dbSum(ts, ts.Getenv("CELLTRACK_DB"))
 	if same == neg {
 		ts.Fatalf("database changed since dbsnap: %v", !same)
+	}
+}
+
+// dbSnapVar is where dbsnapat keeps the sum of the database db: one
+// variable per database.
+func dbSnapVar(db string) string {
+	sum := sha256.Sum256([]byte(db))
+	return "DBSNAP_" + hex.EncodeToString(sum[:6])
+}
+
+func cmdDBSnapAt(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: dbsnapat DB")
+	}
+	ts.Setenv(dbSnapVar(args[0]), dbSum(ts, args[0]))
+}
+
+func cmdDBSameAt(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: dbsameat DB")
+	}
+	same := ts.Getenv(dbSnapVar(args[0])) == dbSum(ts, args[0])
+	if same == neg {
+		ts.Fatalf("database %s changed since dbsnapat: %v", args[0], !same)
 	}
 }
 

@@ -31,6 +31,7 @@ import (
 // (CELLTRACK_SERVER), in the config dir of the user it names.
 func (p procDB) viaServer(url, stdin string, args ...string) *exec.Cmd {
 	cmd := p.command(stdin, args...)
+	cmd.Args = append([]string{p.bin}, args...) // no --db: the server's database is used
 	cmd.Env = append(cmd.Env, "CELLTRACK_SERVER="+url)
 	return cmd
 }

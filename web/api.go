@@ -105,6 +105,7 @@ func (s *Server) api(fn func(w http.ResponseWriter, r *http.Request, u audit.Use
 	return func(w http.ResponseWriter, r *http.Request) {
 		u, err := s.currentUser(w, r)
 		if err != nil {
+			s.logError(r, err)
 			writeAPIError(w, 0, err)
 			return
 		}

@@ -87,6 +87,10 @@ type Engine struct {
 
 var _ kv.Engine = (*Engine)(nil)
 
+// defaultConnectTimeout bounds a new connection when the URL gives no
+// connect_timeout.
+const defaultConnectTimeout = 5 * time.Second
+
 // writerLock is the advisory lock key every celltrack writer of a database
 // takes (advisory locks are per database, so one key serves all).
 var writerLock = func() int64 {
@@ -146,6 +150,13 @@ func connect(rawURL string, opts Options) (*Engine, error) {
 	}
 	if cfg.ConnConfig.Password != "" {
 		secrets = appendSecret(secrets, cfg.ConnConfig.Password)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// Without connect_timeout in the URL a connection to a machine
+		// that does not answer waits for the operating system's TCP
+		// timeout (minutes), for each of a transaction's tries: a request
+		// would hang instead of being told the database is unavailable.
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
 	e := &Engine{desc: desc, secrets: secrets, lockKey: writerLock, lockWait: opts.LockTimeout,
 		retries: opts.Retries, readOnly: opts.ReadOnly}

@@ -553,3 +553,26 @@ func TestLeastPrivilegeRole(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectTimeoutDefault: without connect_timeout in the URL a new
+// connection gives up after 5 s (a machine that does not answer would
+// otherwise hold each try for the system's TCP timeout, minutes); the
+// URL's own value is kept.
+func TestConnectTimeoutDefault(t *testing.T) {
+	e, _ := create(t)
+	if got := e.Pool().Config().ConnConfig.ConnectTimeout; got != 5*time.Second {
+		t.Errorf("connect timeout without connect_timeout: %v, want 5s", got)
+	}
+	sep := "&"
+	if !strings.Contains(e.Describe(), "?") {
+		sep = "?"
+	}
+	f, err := pgkv.Open(e.Describe()+sep+"connect_timeout=7", pgkv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got := f.Pool().Config().ConnConfig.ConnectTimeout; got != 7*time.Second {
+		t.Errorf("connect timeout with connect_timeout=7: %v, want 7s", got)
+	}
+}

@@ -206,7 +206,8 @@ func TestServePostgresStartAndStop(t *testing.T) {
 // once: registrations through the API (four clients), and each of 23 bags
 // taken from the freezer to the patient's vein through the command line as
 // a client (store, ship, receive, thaw, dispense, dose administer with a
-// witness), four nurses at a time. Every acknowledged write is in the
+// witness), four nurses at a time, each infusion's reaction recorded
+// through the other server. Every acknowledged write is in the
 // database afterwards, once; every bag is where its last acknowledged move
 // left it, its infusion recorded exactly once; `check` and `audit verify`
 // pass (one chain). Then two nurses, one at each server, administer the same
@@ -230,6 +231,7 @@ func TestServePostgresTwoServers(t *testing.T) {
 	var mu sync.Mutex
 	var acked []string
 	var failures []string
+	reactions := map[string]string{} // MRN → the infusion a reaction was acknowledged for
 	fail := func(format string, args ...any) {
 		mu.Lock()
 		failures = append(failures, fmt.Sprintf(format, args...))
@@ -272,11 +274,27 @@ func TestServePostgresTwoServers(t *testing.T) {
 					bag.state = step.to
 				}
 				args := []string{"--user", "nina", "dose", "administer", "--container", bag.code, "--witness", "omar", "--password-stdin", bag.mrn}
-				if code, _, errs := runExit(p.viaServer(url, procPassword+procPassword, args...)); code != 0 {
+				code, out, errs := runExit(p.viaServer(url, procPassword+procPassword, args...))
+				if code != 0 {
 					fail("administer %s through %s: exit %d: %s", bag.code, url, code, errs)
 					return
 				}
 				bag.state, bag.infused = lot.Infused, true
+				// A reaction to it, through the other server.
+				id := uuidRE.FindString(out)
+				if id == "" {
+					fail("administer %s printed no infusion id:\n%s", bag.code, out)
+					return
+				}
+				other := servers[(g+1)%2]
+				if code, _, errs := runExit(p.viaServer(other, "", "--user", "nina", "dose", "reaction", "--infusion", id,
+					"--grade", "1", "--text", "transient fever, bag "+bag.code)); code != 0 {
+					fail("reaction to %s through %s: exit %d: %s", id, other, code, errs)
+					return
+				}
+				mu.Lock()
+				reactions[bag.mrn] = id
+				mu.Unlock()
 			}
 		}()
 	}
@@ -294,6 +312,22 @@ func TestServePostgresTwoServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkCrashCustody(t, db, &crashLedger{bags: bags}, "after the load on two servers")
+	ds := store.NewDoseService(db)
+	for mrn, id := range reactions {
+		ins, rs, err := ds.Infusions(mrn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, in := range ins {
+			if in.ID.String() == id {
+				n = len(rs[in.ID])
+			}
+		}
+		if n != 1 {
+			t.Errorf("infusion %s of %s has %d reactions, want the 1 acknowledged", id, mrn, n)
+		}
+	}
 	db.Close()
 	infused := 0
 	for _, bag := range bags {
@@ -304,7 +338,11 @@ func TestServePostgresTwoServers(t *testing.T) {
 	if infused != len(bags) {
 		t.Errorf("%d of %d bags infused", infused, len(bags))
 	}
-	t.Logf("two servers: %d registrations and %d bags moved and infused (%d writes) in %v", len(acked), infused, len(acked)+6*infused, took.Round(time.Millisecond))
+	if len(reactions) != len(bags) {
+		t.Errorf("%d reactions acknowledged, want one per bag (%d)", len(reactions), len(bags))
+	}
+	t.Logf("two servers: %d registrations, %d bags moved and infused, %d reactions (%d writes) in %v",
+		len(acked), infused, len(reactions), len(acked)+6*infused+len(reactions), took.Round(time.Millisecond))
 	checkDatabase(t, p, "after the load on two servers")
 
 	// The same bag, one nurse at each server, at the same moment.
@@ -436,6 +474,8 @@ func TestServePostgresSIGKILL(t *testing.T) {
 	checkDatabase(t, p, "after SIGKILL of a server")
 	t.Logf("%d registrations acknowledged before SIGKILL; %d in the database", len(acked), n)
 }
+
+var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 
 // outcome sorts the answer to a registration sent while the database may be
 // away: acknowledged, refused cleanly (503 with the API's error object, code

@@ -24,7 +24,10 @@
 //   - serialization failures, deadlocks, a lock not granted within the
 //     lock timeout and a connection lost before commit are retried a
 //     bounded number of times (fn runs again), then reported as a
-//     *kv.Error with Busy set.
+//     *kv.Error with Busy set — or Unavailable, when the database could
+//     not be reached or the connection was lost. A connection lost during
+//     COMMIT is never retried (the write may have landed): it is reported
+//     Unavailable and InDoubt.
 //
 // The schema is versioned by numbered migrations embedded in the binary and
 // applied only by Create (celltrack init) and Migrate (celltrack upgrade);

@@ -531,7 +531,8 @@ func TestServePostgresDatabaseTakenAway(t *testing.T) {
 		}
 	}
 	if err := pgtest.Exec(server, "ALTER DATABASE "+name+" ALLOW_CONNECTIONS false",
-		"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '"+name+"' AND pid <> pg_backend_pid()"); err != nil {
+		// With a timeout, pg_terminate_backend waits until each session is gone.
+		"SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = '"+name+"' AND pid <> pg_backend_pid()"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(giveBack)

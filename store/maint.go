@@ -98,14 +98,14 @@ func (db *DB) backup(path string, before func(tx kv.Tx) error) (int64, error) {
 //
 // A panic carrying a *kv.Error is an engine's read that could not be
 // answered (kv's contract: reads do not return errors): it becomes this
-// call's error, busy (EBUSY, exit 11) when the engine says trying again may
-// succeed.
+// call's error, worded by engineError when the engine says why (busy,
+// unavailable, in doubt).
 func (db *DB) recoverDamage(err *error) {
 	if r := recover(); r != nil {
 		var ke *kv.Error
 		if e, ok := r.(error); ok && errors.As(e, &ke) {
-			if ke.Busy {
-				*err = lot.Errorf(lot.EBUSY, "database is busy: %s could not be read because of other writers (%v); nothing was written — try again", db.path, ke)
+			if w := engineError(db.path, e); w != e {
+				*err = w
 				return
 			}
 			*err = fmt.Errorf("read %s: %w", db.path, ke)

@@ -5,6 +5,7 @@
 //
 //	go run ./internal/benchharness                 # 1k and 100k lots, 5 runs each
 //	go run ./internal/benchharness -sizes 1000 -runs 3
+//	go run ./internal/benchharness -sizes 1000,10000 -postgres postgres://…/postgres
 package main
 
 import (
@@ -39,6 +40,8 @@ func main() {
 	rate := flag.Float64("rate", 2000, "-load: bedside checks a second the clients offer together in the open-loop phase (writes: half)")
 	before := flag.String("before", "", "instead of building: time `patient weigh` and `dose check` of the build at this git `REV` against this tree's, on the database of -db (before.go)")
 	db := flag.String("db", "", "-before: a kept database (…/db-N.db)")
+	pgServer := flag.String("postgres", "", "also build each size on the PostgreSQL server at this `URL` (a role that may create databases; the harness creates and drops databases named ctbench_*) and time the same commands there, beside the file")
+	engines := flag.String("engines", "", "which engines to build on: bbolt, postgres or both (comma-separated); default bbolt, and both with -postgres")
 	startup := flag.String("startup", "", "instead of building: time process start, a read and a write of the build at this git `REV` against this tree's, each on a demo database of its own (startup.go); -runs pairs")
 	flag.Parse()
 	if *startup != "" {
@@ -62,7 +65,13 @@ func main() {
 		}
 		return
 	}
-	if err := harness(*sizes, *runs, *keep); err != nil {
+	if *engines == "" {
+		*engines = "bbolt"
+		if *pgServer != "" {
+			*engines = "bbolt,postgres"
+		}
+	}
+	if err := harness(*sizes, *runs, *keep, *engines, *pgServer); err != nil {
 		fmt.Fprintln(os.Stderr, "benchharness:", err)
 		os.Exit(1)
 	}
@@ -71,12 +80,13 @@ func main() {
 type bench struct {
 	dir, celltrack, floor string
 	runs                  int
+	eng                   engine
 	// cpu is the user + system CPU time of the last process timed: unlike
 	// wall time, it does not grow while the process waits for a core.
 	cpu time.Duration
 }
 
-func harness(sizes string, runs int, keep bool) error {
+func harness(sizes string, runs int, keep bool, engines, pgServer string) error {
 	dir, err := os.MkdirTemp("", "celltrack-bench-")
 	if err != nil {
 		return err
@@ -86,8 +96,28 @@ func harness(sizes string, runs int, keep bool) error {
 	} else {
 		fmt.Fprintln(os.Stderr, "benchharness: keeping", dir)
 	}
-	b := &bench{dir: dir, celltrack: filepath.Join(dir, "celltrack"), floor: filepath.Join(dir, "floor"), runs: runs}
-	for pkg, out := range map[string]string{"./cmd/celltrack": b.celltrack, "./internal/benchharness/floor": b.floor} {
+	celltrack, floor := filepath.Join(dir, "celltrack"), filepath.Join(dir, "floor")
+	// Each engine's databases and session files live apart.
+	var benches []*bench
+	for _, e := range strings.Split(engines, ",") {
+		b := &bench{dir: filepath.Join(dir, strings.TrimSpace(e)), celltrack: celltrack, floor: floor, runs: runs}
+		switch strings.TrimSpace(e) {
+		case "bbolt":
+			b.eng = fileEngine{dir: b.dir}
+		case "postgres":
+			if pgServer == "" {
+				return fmt.Errorf("-engines postgres needs -postgres URL")
+			}
+			b.eng = pgEngine{server: pgServer, prefix: "ctbench_"}
+		default:
+			return fmt.Errorf("-engines: %q is neither bbolt nor postgres", e)
+		}
+		if err := os.MkdirAll(b.dir, 0o700); err != nil {
+			return err
+		}
+		benches = append(benches, b)
+	}
+	for pkg, out := range map[string]string{"./cmd/celltrack": celltrack, "./internal/benchharness/floor": floor} {
 		if msg, err := shipbuild.Command(out, pkg).CombinedOutput(); err != nil {
 			return fmt.Errorf("%s: %v\n%s", shipbuild.Line(out, pkg), err, msg)
 		}
@@ -102,61 +132,94 @@ func harness(sizes string, runs int, keep bool) error {
 		if err != nil {
 			return fmt.Errorf("-sizes: %v", err)
 		}
-		r, err := b.size(n)
-		if err != nil {
-			return err
+		for _, b := range benches {
+			r, err := b.size(n)
+			if err != nil {
+				return fmt.Errorf("%s, %d lots: %w", b.eng.label(), n, err)
+			}
+			rs = append(rs, r)
+			fmt.Fprintf(os.Stderr, "benchharness: %s, %d lots done\n", b.eng.label(), n)
 		}
-		rs = append(rs, r)
-		fmt.Fprintf(os.Stderr, "benchharness: %d lots done\n", n)
 	}
 	load, _ = os.ReadFile("/proc/loadavg")
 	fmt.Printf("load average at end %s\n\n", strings.Join(strings.Fields(string(load))[:3], " "))
-	fmt.Println("| lots | custody events | infusions | audit entries | db size | record JSON | db / record JSON | build in-process | single write (patient weigh) | floor: one bbolt commit | write / floor | `lot show` | `audit verify` | verify entries/s | `check` (page check + verify) | import (whole process) | import lots/s | floor: raw puts | import / raw |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| engine | lots | custody events | infusions | audit entries | db size | record JSON | db / record JSON | build in-process | single write (patient weigh) | floor: one commit | write / floor | `lot show` | `audit verify` | verify entries/s | `check` (page check + verify) | import (whole process) | import lots/s | floor: raw puts | import / raw |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
-		fmt.Printf("| %d | %d | %d | %d | %.1f MB | %.1f MB | %.2f× | %.1f s | %s | %s | %.2f× | %s | %s | %.0f | %s | %s | %.0f | %s | %.2f× |\n",
-			r.n, r.events, r.infusions, r.entries, float64(r.size)/1e6, float64(r.records)/1e6, float64(r.size)/float64(r.records), r.build.Seconds(), ms(r.write), ms(r.commit), float64(r.write)/float64(r.commit),
-			ms(r.show), ms(r.verify), float64(r.entries)/r.verify.Seconds(), ms(r.check), ms(r.imp), float64(r.n)/r.imp.Seconds(), ms(r.raw), float64(r.imp)/float64(r.raw))
+		fmt.Printf("| %s | %d | %d | %d | %d | %.1f MB | %.1f MB | %.2f× | %.1f s | %s (%s) | %s (%s) | %.2f× | %s | %s | %.0f | %s | %s (%s) | %.0f | %s | %.2f× |\n",
+			r.engine, r.n, r.events, r.infusions, r.entries, float64(r.size)/1e6, float64(r.records)/1e6, float64(r.size)/float64(r.records), r.build.Seconds(), ms(r.write), ms(r.writeCPU), ms(r.commit), ms(r.commitCPU), float64(r.write)/float64(r.commit),
+			ms(r.show), ms(r.verify), float64(r.entries)/r.verify.Seconds(), ms(r.check), ms(r.imp), ms(r.impCPU), float64(r.n)/r.imp.Seconds(), ms(r.raw), float64(r.imp)/float64(r.raw))
 	}
 	fmt.Println()
 	fmt.Println("wall time (CPU time: user + system) of each process")
 	fmt.Println()
-	fmt.Println("| lots | `dose check` | `trace lot` | `trace patient` | `trace donor` | `trace lot --full-verify` |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| engine | lots | `dose check` | `trace lot` | `trace patient` | `trace donor` | `trace lot --full-verify` |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, r := range rs {
-		fmt.Printf("| %d |", r.n)
+		fmt.Printf("| %s | %d |", r.engine, r.n)
 		for i := range r.reads {
 			fmt.Printf(" %s (%s) |", ms(r.reads[i]), ms(r.readsCPU[i]))
 		}
 		fmt.Printf(" %s |\n", ms(r.fullTrace))
 	}
-	if len(rs) > 1 {
-		small, large := rs[0], rs[len(rs)-1]
-		fmt.Printf("| %d / %d |", large.n, small.n)
-		for i := range large.reads {
-			fmt.Printf(" %.2f× (%.2f×) |", float64(large.reads[i])/float64(small.reads[i]), float64(large.readsCPU[i])/float64(small.readsCPU[i]))
+	// Ratios: the largest size over the smallest on each engine, and
+	// PostgreSQL over bbolt at each size.
+	ratio := func(name string, a, b result) {
+		fmt.Printf("| %s |", name)
+		for i := range a.reads {
+			fmt.Printf(" %.2f× (%.2f×) |", float64(a.reads[i])/float64(b.reads[i]), float64(a.readsCPU[i])/float64(b.readsCPU[i]))
 		}
-		fmt.Printf(" %.2f× |\n", float64(large.fullTrace)/float64(small.fullTrace))
+		fmt.Printf(" %.2f× |\n", float64(a.fullTrace)/float64(b.fullTrace))
+	}
+	byEngine := map[string][]result{}
+	var order []string
+	for _, r := range rs {
+		if byEngine[r.engine] == nil {
+			order = append(order, r.engine)
+		}
+		byEngine[r.engine] = append(byEngine[r.engine], r)
+	}
+	for _, e := range order {
+		if l := byEngine[e]; len(l) > 1 {
+			ratio(fmt.Sprintf("%s | %d / %d", e, l[len(l)-1].n, l[0].n), l[len(l)-1], l[0])
+		}
+	}
+	if len(order) == 2 {
+		a, b := byEngine[order[1]], byEngine[order[0]]
+		for i := range min(len(a), len(b)) {
+			ratio(fmt.Sprintf("%s / %s | %d", order[1], order[0], a[i].n), a[i], b[i])
+		}
+		fmt.Println()
+		fmt.Printf("| lots | single write %s / %s | import %s / %s |\n|---|---|---|\n", order[1], order[0], order[1], order[0])
+		for i := range min(len(a), len(b)) {
+			fmt.Printf("| %d | %.2f× (CPU %.2f×) | %.2f× (CPU %.2f×) |\n", a[i].n, float64(a[i].write)/float64(b[i].write), float64(a[i].writeCPU)/float64(b[i].writeCPU),
+				float64(a[i].imp)/float64(b[i].imp), float64(a[i].impCPU)/float64(b[i].impCPU))
+		}
 	}
 	return nil
 }
 
 // result is one size's figures (medians).
 type result struct {
+	engine                                                  string
 	n, entries, events, infusions                           int
 	size                                                    int64
 	records                                                 int64 // bytes of the records' JSON values (store.RecordBytes)
 	build                                                   time.Duration
 	write, commit, show, verify, check, imp, raw, fullTrace time.Duration
 	reads, readsCPU                                         [4]time.Duration // dose check, trace lot, patient, donor
+	writeCPU, commitCPU, impCPU                             time.Duration    // CPU (user + system) of the same medians' processes
 }
 
 // size builds a database of n lots — users by the binary, donors and sites
 // in-process, the lots by `celltrack lot import`, then the custody events,
 // releases and infusions in-process (build.go) — and times each command on it.
 func (b *bench) size(n int) (result, error) {
-	res := result{n: n}
-	base := filepath.Join(b.dir, fmt.Sprintf("base-%d.db", n))
+	res := result{engine: b.eng.label(), n: n}
+	base, err := b.eng.fresh(fmt.Sprintf("base-%d", n))
+	if err != nil {
+		return res, err
+	}
 	pw := benchPassword + "\n"
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	day := func(d int) time.Time { return today.AddDate(0, 0, d) }
@@ -196,11 +259,16 @@ func (b *bench) size(n int) (result, error) {
 		return res, err
 	}
 	// Import: each run imports into a fresh copy of the base.
-	var importTimes []time.Duration
-	db := filepath.Join(b.dir, fmt.Sprintf("db-%d.db", n))
+	var importTimes, importCPU []time.Duration
+	dbName := fmt.Sprintf("db-%d", n)
+	var db string
 	for r := 0; r < b.runs; r++ {
-		target := filepath.Join(b.dir, fmt.Sprintf("import-%d-%d.db", n, r))
-		if err := copyFile(base, target); err != nil {
+		name := fmt.Sprintf("import-%d-%d", n, r)
+		if r == 0 {
+			name = dbName
+		}
+		target, err := b.eng.copy(fmt.Sprintf("base-%d", n), name)
+		if err != nil {
 			return res, err
 		}
 		if err := b.login(target, "liu"); err != nil {
@@ -210,23 +278,26 @@ func (b *bench) size(n int) (result, error) {
 		if err != nil {
 			return res, err
 		}
-		importTimes = append(importTimes, d)
+		importTimes, importCPU = append(importTimes, d), append(importCPU, b.cpu)
 		if r == 0 {
-			os.Rename(target, db)
+			db = target
 		} else {
-			os.Remove(target)
+			b.eng.remove(name)
 		}
 	}
 	// Raw puts of the same records, each run into a new file.
 	var rawTimes []time.Duration
 	for r := 0; r < b.runs; r++ {
-		f := filepath.Join(b.dir, fmt.Sprintf("raw-%d-%d.db", n, r))
-		d, err := b.timed(exec.Command(b.floor, "puts", f, strconv.Itoa(n)))
+		name := fmt.Sprintf("raw-%d-%d", n, r)
+		if _, err := b.eng.fresh(name); err != nil {
+			return res, err
+		}
+		d, err := b.timed(exec.Command(b.floor, b.eng.floorPuts(name, n)...))
 		if err != nil {
 			return res, err
 		}
 		rawTimes = append(rawTimes, d)
-		os.Remove(f)
+		b.eng.remove(name)
 	}
 	start := time.Now()
 	events, infusions, err := history(db, n, day)
@@ -244,10 +315,10 @@ func (b *bench) size(n int) (result, error) {
 	if res.check, err = b.ct(db, "", "--user", "aud", "check"); err != nil {
 		return res, err
 	}
-	var writes, commits, shows, verifies, fulls []time.Duration
+	var writes, commits, shows, verifies, fulls, writesCPU, commitsCPU []time.Duration
 	var reads, readsCPU [4][]time.Duration
-	floorDB := filepath.Join(b.dir, fmt.Sprintf("floor-%d.db", n))
-	if err := copyFile(db, floorDB); err != nil {
+	floorName := fmt.Sprintf("floor-%d", n)
+	if _, err := b.eng.copy(dbName, floorName); err != nil {
 		return res, err
 	}
 	lotRef := lotNumber(n/2/releasedEvery*releasedEvery + releasedEvery/2)
@@ -265,12 +336,12 @@ func (b *bench) size(n int) (result, error) {
 		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r) * time.Minute).Format(time.RFC3339)
 		write := func() error {
 			d, err := b.ct(db, "", "--user", "nina", "patient", "weigh", "--kg", "62.5", "--at", at, "MRN-1")
-			writes = append(writes, d)
+			writes, writesCPU = append(writes, d), append(writesCPU, b.cpu)
 			return err
 		}
 		commit := func() error {
-			d, err := b.timed(exec.Command(b.floor, "commit", floorDB))
-			commits = append(commits, d)
+			d, err := b.timed(exec.Command(b.floor, b.eng.floorCommit(floorName)...))
+			commits, commitsCPU = append(commits, d), append(commitsCPU, b.cpu)
 			return err
 		}
 		pair := []func() error{write, commit}
@@ -304,13 +375,14 @@ func (b *bench) size(n int) (result, error) {
 		}
 		verifies = append(verifies, d)
 	}
-	os.Remove(floorDB)
-	res.entries, res.size = b.auditEntries(db)
+	b.eng.remove(floorName)
+	res.entries, res.size = b.auditEntries(db), b.eng.size(dbName)
 	if res.records, err = recordBytes(db); err != nil {
 		return res, err
 	}
 	res.write, res.commit, res.imp, res.raw, res.verify = median(writes), median(commits), median(importTimes), median(rawTimes), median(verifies)
 	res.show, res.fullTrace = median(shows), median(fulls)
+	res.writeCPU, res.commitCPU, res.impCPU = median(writesCPU), median(commitsCPU), median(importCPU)
 	for i := range reads {
 		res.reads[i], res.readsCPU[i] = median(reads[i]), median(readsCPU[i])
 	}
@@ -385,7 +457,7 @@ func (b *bench) timed(cmd *exec.Cmd) (time.Duration, error) {
 	return d, nil
 }
 
-func (b *bench) auditEntries(db string) (int, int64) {
+func (b *bench) auditEntries(db string) int {
 	cmd := exec.Command(b.celltrack, "--db", db, "--user", "aud", "--json", "audit", "verify")
 	cmd.Env = append(os.Environ(), "CELLTRACK_USER=", "CELLTRACK_DB=", "CELLTRACK_CONFIG_DIR="+b.configDir([]string{"--user", "aud"}))
 	out, _ := cmd.Output()
@@ -393,8 +465,7 @@ func (b *bench) auditEntries(db string) (int, int64) {
 	if i := bytes.Index(out, []byte(`"entries": `)); i >= 0 {
 		fmt.Sscanf(string(out[i+len(`"entries": `):]), "%d", &entries)
 	}
-	fi, _ := os.Stat(db)
-	return entries, fi.Size()
+	return entries
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -243,7 +243,7 @@ func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err e
 	if err != nil {
 		return false, &beginError{e.wrap("begin", err)}
 	}
-	t := &tx{e: e, ctx: ctx, ptx: ptx, write: write, buckets: map[string]*bucket{}, writes: map[string]int{}}
+	t := &tx{e: e, ctx: ctx, ptx: ptx, write: write, buckets: map[string]*bucket{}, flushes: map[string]int{}}
 	done := false
 	defer func() {
 		if done {
@@ -278,6 +278,12 @@ func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err e
 			return false, e.wrap("end read", err)
 		}
 		return false, nil
+	}
+	// The buffered writes go out first (buffer.go): an error here is a
+	// statement's, before COMMIT, and rolls everything back.
+	if err := t.flushAll(); err != nil {
+		ptx.Rollback(context.Background())
+		return false, err
 	}
 	if err := ptx.Commit(ctx); err != nil {
 		return false, &commitError{e.wrap("commit", err)}

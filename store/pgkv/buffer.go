@@ -1,0 +1,585 @@
+package pgkv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/celltrack/celltrack/store/kv"
+	"github.com/jackc/pgx/v5"
+)
+
+// Writes are buffered. A write transaction's Puts and Deletes are kept in
+// memory, by bucket, and sent to the server together — one multi-row
+// statement per table and kind, in chunks — before COMMIT, before a bucket
+// is counted, and whenever more than flushAt are waiting. A transaction
+// reads its own writes from the buffer: Get looks there first, and a cursor
+// merges the buffer with the table's pages. So a transaction that writes
+// many pairs (an import of 100,000 lots writes ~600,000) costs a few round
+// trips per 10,000 pairs instead of one per pair, and no rule of store's
+// changes: it sees exactly what it would see had every write gone out at
+// once. Nothing else sees the writes before COMMIT in either case.
+//
+// Values Get reads from the server are cached for the rest of the
+// transaction (a write transaction holds the writer lock, a read one reads
+// a snapshot: nothing changes them underneath), so a record read twice is
+// one round trip.
+//
+// A write the server refuses (a constraint, the append-only trigger) is
+// reported by the statement that sends it: by Update, from the commit,
+// rather than by the Put. Every constraint of the schema is deferred to the
+// commit already, so that changes only for the append-only tables.
+
+// flushAt is how many buffered writes a transaction holds before it sends
+// them: enough for a bulk import to go out in large statements, few enough
+// that the buffer stays tens of megabytes.
+var flushAt = 50_000
+
+// chunk is how many pairs one statement carries.
+const chunk = 5_000
+
+// op is one buffered write: a value, or a deletion.
+type op struct {
+	v   []byte
+	del bool
+}
+
+// pending is one bucket's buffered writes: the latest op of each key, and
+// the keys in order (they mostly arrive in order: audit sequence numbers,
+// UUIDv7 ids).
+type pending struct {
+	keys [][]byte
+	ops  map[string]op
+}
+
+func (p *pending) set(k []byte, o op) {
+	if _, ok := p.ops[string(k)]; !ok {
+		if n := len(p.keys); n == 0 || bytes.Compare(p.keys[n-1], k) < 0 {
+			p.keys = append(p.keys, k)
+		} else {
+			i, _ := slices.BinarySearchFunc(p.keys, k, bytes.Compare)
+			p.keys = slices.Insert(p.keys, i, k)
+		}
+	}
+	p.ops[string(k)] = o
+}
+
+func (p *pending) lookup(k []byte) (op, bool) {
+	if p == nil {
+		return op{}, false
+	}
+	o, ok := p.ops[string(k)]
+	return o, ok
+}
+
+// near returns the buffered key nearest k in direction desc: the first key
+// > k (≥ k unless strict), or the last key < k (≤ k). A nil k is the end
+// the direction starts from.
+func (p *pending) near(k []byte, desc, strict bool) ([]byte, op, bool) {
+	if p == nil || len(p.keys) == 0 {
+		return nil, op{}, false
+	}
+	var i int
+	switch {
+	case k == nil && !desc:
+		i = 0
+	case k == nil:
+		i = len(p.keys) - 1
+	case !desc:
+		j, found := slices.BinarySearchFunc(p.keys, k, bytes.Compare)
+		if found && strict {
+			j++
+		}
+		i = j
+	default:
+		j, found := slices.BinarySearchFunc(p.keys, k, bytes.Compare)
+		if found && !strict {
+			i = j
+		} else {
+			i = j - 1
+		}
+	}
+	if i < 0 || i >= len(p.keys) {
+		return nil, op{}, false
+	}
+	return p.keys[i], p.ops[string(p.keys[i])], true
+}
+
+// buildManyQueries adds the multi-row statements of table t to q. Keys and
+// values go as arrays, unnested by the server.
+func buildManyQueries(t table, q *queries, where string, p int, val string) {
+	q.delMany = fmt.Sprintf("DELETE FROM %s WHERE %sk = ANY($%d::bytea[])", t.name, where, p)
+	q.getMany = fmt.Sprintf("SELECT k, %s FROM %s WHERE %sk = ANY($%d::bytea[])", val, t.name, where, p)
+	switch {
+	case t == generic:
+		q.putMany = "INSERT INTO kv (bucket, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v) " +
+			"ON CONFLICT (bucket, k) DO UPDATE SET v = excluded.v"
+	case t.json:
+		q.putMany = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) SELECT u.k, u.v::json FROM unnest($1::bytea[], $2::text[]) AS u(k, v) "+
+			"ON CONFLICT (k) DO UPDATE SET %[2]s = excluded.%[2]s", t.name, t.val)
+	case appendOnly[t.name]:
+		// No UPDATE (bucket.Put): the keys already there come back
+		// missing from RETURNING and are compared instead.
+		q.putMany = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) SELECT u.k, u.v FROM unnest($1::bytea[], $2::bytea[]) AS u(k, v) "+
+			"ON CONFLICT (k) DO NOTHING RETURNING k", t.name, t.val)
+	default:
+		q.putMany = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) SELECT u.k, u.v FROM unnest($1::bytea[], $2::bytea[]) AS u(k, v) "+
+			"ON CONFLICT (k) DO UPDATE SET %[2]s = excluded.%[2]s", t.name, t.val)
+	}
+}
+
+// buffer records a write of bucket name, sending every buffered write when
+// there are more than flushAt.
+func (t *tx) buffer(name string, k []byte, o op) error {
+	p := t.pending[name]
+	if p == nil {
+		if t.pending == nil {
+			t.pending = map[string]*pending{}
+		}
+		p = &pending{ops: map[string]op{}}
+		t.pending[name] = p
+	}
+	p.set(k, o)
+	t.pendingN++
+	if t.pendingN > flushAt {
+		return t.flushAll()
+	}
+	return nil
+}
+
+// drop forgets bucket name's buffered writes and cached values (the bucket
+// is being deleted).
+func (t *tx) drop(name string) {
+	if p := t.pending[name]; p != nil {
+		t.pendingN -= len(p.keys)
+		delete(t.pending, name)
+	}
+	delete(t.cache, name)
+	t.flushes[name]++
+}
+
+// flushAll sends every bucket's buffered writes, in bucket-name order.
+func (t *tx) flushAll() error {
+	names := make([]string, 0, len(t.pending))
+	for n := range t.pending {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := t.flush(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flush sends bucket name's buffered writes: the deletions, then the
+// values, each in statements of at most chunk pairs. The values sent
+// become the bucket's cached values.
+func (t *tx) flush(name string) error {
+	p := t.pending[name]
+	if p == nil {
+		return nil
+	}
+	delete(t.pending, name)
+	t.pendingN -= len(p.keys)
+	t.flushes[name]++
+	b := newBucket(t, name)
+	var dels, putKeys [][]byte
+	var putVals []any
+	for _, k := range p.keys {
+		o := p.ops[string(k)]
+		if o.del {
+			dels = append(dels, k)
+			continue
+		}
+		putKeys = append(putKeys, k)
+		putVals = append(putVals, o.v)
+	}
+	for from := 0; from < len(dels); from += chunk {
+		if _, err := t.ptx.Exec(t.ctx, b.q.delMany, b.args(dels[from:min(from+chunk, len(dels))])...); err != nil {
+			return t.e.wrap("delete from "+name, err)
+		}
+	}
+	for from := 0; from < len(putKeys); from += chunk {
+		ks, vs := putKeys[from:min(from+chunk, len(putKeys))], putVals[from:min(from+chunk, len(putKeys))]
+		if err := b.putMany(ks, vs); err != nil {
+			return err
+		}
+	}
+	c := t.cacheOf(name)
+	for _, k := range p.keys {
+		if o := p.ops[string(k)]; o.del {
+			c[string(k)] = nil
+		} else {
+			c[string(k)] = o.v
+		}
+	}
+	return nil
+}
+
+// putMany writes pairs in one statement. In an append-only table a key
+// already there must hold the same bytes.
+func (b *bucket) putMany(ks [][]byte, vs []any) error {
+	var vals any
+	if b.tbl.json {
+		texts := make([]string, len(vs))
+		for i, v := range vs {
+			texts[i] = string(v.([]byte))
+		}
+		vals = texts
+	} else {
+		bs := make([][]byte, len(vs))
+		for i, v := range vs {
+			bs[i] = v.([]byte)
+		}
+		vals = bs
+	}
+	if !appendOnly[b.tbl.name] {
+		if _, err := b.t.ptx.Exec(b.t.ctx, b.q.putMany, b.args(ks, vals)...); err != nil {
+			return b.t.e.wrap("put into "+b.name, err)
+		}
+		return nil
+	}
+	rows, err := b.t.ptx.Query(b.t.ctx, b.q.putMany, ks, vals)
+	if err != nil {
+		return b.t.e.wrap("put into "+b.name, err)
+	}
+	inserted, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return b.t.e.wrap("put into "+b.name, err)
+	}
+	if len(inserted) == len(ks) {
+		return nil
+	}
+	// Some keys were there: the same bytes again change nothing; others
+	// would rewrite the trail, which no one may.
+	want := make(map[string][]byte, len(ks))
+	for i, k := range ks {
+		want[string(k)] = vs[i].([]byte)
+	}
+	for _, k := range inserted {
+		delete(want, string(k))
+	}
+	there := make([][]byte, 0, len(want))
+	for k := range want {
+		there = append(there, []byte(k))
+	}
+	rows, err = b.t.ptx.Query(b.t.ctx, b.q.getMany, there)
+	if err != nil {
+		return b.t.e.wrap("put into "+b.name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, old []byte
+		if err := rows.Scan(&k, &old); err != nil {
+			return b.t.e.wrap("put into "+b.name, err)
+		}
+		if !bytes.Equal(old, want[string(k)]) {
+			return b.t.e.wrap("put into "+b.name, fmt.Errorf("%s is append-only: key %x holds a value already, which is never rewritten", b.tbl.name, k))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return b.t.e.wrap("put into "+b.name, err)
+	}
+	return nil
+}
+
+func (t *tx) cacheOf(name string) map[string][]byte {
+	c := t.cache[name]
+	if c == nil {
+		if t.cache == nil {
+			t.cache = map[string]map[string][]byte{}
+		}
+		c = map[string][]byte{}
+		t.cache[name] = c
+	}
+	return c
+}
+
+type bucket struct {
+	t    *tx
+	name string
+	tbl  table
+	q    *queries
+}
+
+func newBucket(t *tx, name string) *bucket {
+	tbl := tableFor(name)
+	return &bucket{t: t, name: name, tbl: tbl, q: queryCache[tbl.name]}
+}
+
+// args puts the bucket name first for the generic table.
+func (b *bucket) args(rest ...any) []any {
+	if b.tbl == generic {
+		return append([]any{b.name}, rest...)
+	}
+	return rest
+}
+
+func (b *bucket) Get(key []byte) []byte {
+	if o, ok := b.t.pending[b.name].lookup(key); ok {
+		if o.del {
+			return nil
+		}
+		return o.v
+	}
+	c := b.t.cacheOf(b.name)
+	if v, ok := c[string(key)]; ok {
+		return v
+	}
+	var v []byte
+	err := b.t.ptx.QueryRow(b.t.ctx, b.q.get, b.args(key)...).Scan(&v)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		v = nil
+	case err != nil:
+		b.t.fail("get from "+b.name, err)
+	case v == nil:
+		v = []byte{} // present but empty: not nil, as bbolt
+	}
+	c[string(key)] = v
+	return v
+}
+
+func (b *bucket) Put(key, value []byte) error {
+	switch {
+	case !b.t.write:
+		return ErrTxNotWritable
+	case len(key) == 0:
+		return ErrKeyRequired
+	}
+	if appendOnly[b.tbl.name] {
+		// Written earlier in this transaction: the same rule as for a
+		// key in the table (putMany).
+		if o, ok := b.t.pending[b.name].lookup(key); ok && !o.del && !bytes.Equal(o.v, value) {
+			return b.t.e.wrap("put into "+b.name, fmt.Errorf("%s is append-only: key %x holds a value already, which is never rewritten", b.tbl.name, key))
+		}
+	}
+	// Copies: the buffer outlives the caller's use of its slices.
+	v := make([]byte, len(value)) // never nil: nil would be NULL, and Get returns it
+	copy(v, value)
+	return b.t.buffer(b.name, bytes.Clone(key), op{v: v})
+}
+
+func (b *bucket) Delete(key []byte) error {
+	if !b.t.write {
+		return ErrTxNotWritable
+	}
+	return b.t.buffer(b.name, bytes.Clone(key), op{del: true})
+}
+
+func (b *bucket) KeyN() int {
+	if b.t.pending[b.name] != nil {
+		if err := b.t.flush(b.name); err != nil {
+			panic(err)
+		}
+	}
+	var n int
+	if err := b.t.ptx.QueryRow(b.t.ctx, b.q.count, b.args()...).Scan(&n); err != nil {
+		b.t.fail("count "+b.name, err)
+	}
+	return n
+}
+
+// SetFillPercent is a bbolt page hint; PostgreSQL has nothing to do with it.
+func (b *bucket) SetFillPercent(float64) {}
+
+func (b *bucket) ForEach(fn func(k, v []byte) error) error {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *bucket) Cursor() kv.Cursor { return &cursor{b: b} }
+
+type pair struct{ k, v []byte }
+
+// cursor walks a bucket in key order: the table's pairs, fetched a page at
+// a time in the direction of the move, merged with the transaction's
+// buffered writes (a buffered value replaces the table's, a buffered
+// deletion hides it). Each move starts from the current key, so writes
+// between moves are seen.
+type cursor struct {
+	b   *bucket
+	cur []byte // the current key; nil: none
+	pg  page
+}
+
+// page is a run of the table's pairs as one query returned them, with what
+// it covers: every pair beyond bound (or from it, unless strict) in its
+// direction, up to its last pair, or to the end of the table when end.
+type page struct {
+	pairs  []pair
+	desc   bool
+	bound  []byte // nil: from the end the direction starts at
+	strict bool
+	end    bool
+	stamp  int // the bucket's flushes when fetched; -1: no page
+}
+
+// table returns the table's pair nearest k in direction desc (see
+// pending.near), from the page when it covers k, else from a new one.
+func (c *cursor) table(k []byte, desc, strict bool) (pair, bool) {
+	pg := &c.pg
+	if pg.pairs != nil && pg.stamp == c.b.t.flushes[c.b.name] && pg.desc == desc && covers(pg, k, strict) {
+		if p, ok := nearIn(pg.pairs, k, desc, strict); ok {
+			return p, true
+		}
+		if pg.end {
+			return pair{}, false
+		}
+		// Beyond the page's last pair: a page from k.
+	}
+	var q string
+	switch {
+	case k == nil && !desc:
+		q = c.b.q.first
+	case k == nil:
+		q = c.b.q.last
+	case !desc && strict:
+		q = c.b.q.after
+	case !desc:
+		q = c.b.q.from
+	case strict:
+		q = c.b.q.before
+	default:
+		q = c.b.q.upto
+	}
+	args := c.b.args()
+	if k != nil {
+		args = c.b.args(k)
+	}
+	rows, err := c.b.t.ptx.Query(c.b.t.ctx, q, args...)
+	if err != nil {
+		c.b.t.fail("read "+c.b.name, err)
+	}
+	pairs := make([]pair, 0, pageSize)
+	for rows.Next() {
+		var p pair
+		if err := rows.Scan(&p.k, &p.v); err != nil {
+			rows.Close()
+			c.b.t.fail("read "+c.b.name, err)
+		}
+		if p.v == nil {
+			p.v = []byte{}
+		}
+		pairs = append(pairs, p)
+	}
+	if err := rows.Err(); err != nil {
+		c.b.t.fail("read "+c.b.name, err)
+	}
+	c.pg = page{pairs: pairs, desc: desc, bound: bytes.Clone(k), strict: strict, end: len(pairs) < pageSize, stamp: c.b.t.flushes[c.b.name]}
+	if len(pairs) == 0 {
+		return pair{}, false
+	}
+	return pairs[0], true
+}
+
+// covers says whether every table pair nearest k (strict or not) in the
+// page's direction is in the page or beyond its last pair.
+func covers(pg *page, k []byte, strict bool) bool {
+	if pg.bound == nil {
+		return true
+	}
+	if k == nil {
+		return false
+	}
+	c := bytes.Compare(k, pg.bound)
+	if pg.desc {
+		c = -c
+	}
+	return c > 0 || c == 0 && (strict || !pg.strict)
+}
+
+// nearIn finds the pair nearest k in pairs, which run in direction desc.
+func nearIn(pairs []pair, k []byte, desc, strict bool) (pair, bool) {
+	if k == nil {
+		if len(pairs) == 0 {
+			return pair{}, false
+		}
+		return pairs[0], true
+	}
+	i := sort.Search(len(pairs), func(i int) bool {
+		c := bytes.Compare(pairs[i].k, k)
+		if desc {
+			c = -c
+		}
+		return c > 0 || c == 0 && !strict
+	})
+	if i == len(pairs) {
+		return pair{}, false
+	}
+	return pairs[i], true
+}
+
+// move lands on the pair nearest k in direction desc, of the table and the
+// buffer together.
+func (c *cursor) move(k []byte, desc, strict bool) ([]byte, []byte) {
+	p := c.b.t.pending[c.b.name]
+	for {
+		tp, tok := c.table(k, desc, strict)
+		pk, po, pok := p.near(k, desc, strict)
+		if !tok && !pok {
+			c.cur = nil
+			return nil, nil
+		}
+		usePending := pok
+		if tok && pok {
+			cmp := bytes.Compare(pk, tp.k)
+			if desc {
+				cmp = -cmp
+			}
+			usePending = cmp <= 0 // the buffer's write of the same key wins
+		}
+		if !usePending {
+			c.cur = tp.k
+			return tp.k, tp.v
+		}
+		if po.del {
+			k, strict = pk, true
+			continue
+		}
+		c.cur = pk
+		return pk, po.v
+	}
+}
+
+func (c *cursor) First() (k, v []byte) { return c.move(nil, false, false) }
+func (c *cursor) Last() (k, v []byte)  { return c.move(nil, true, false) }
+
+func (c *cursor) Seek(seek []byte) (k, v []byte) {
+	if seek == nil {
+		seek = []byte{}
+	}
+	return c.move(seek, false, false)
+}
+
+func (c *cursor) Next() (k, v []byte) {
+	if c.cur == nil {
+		return nil, nil
+	}
+	return c.move(c.cur, false, true)
+}
+
+func (c *cursor) Prev() (k, v []byte) {
+	if c.cur == nil {
+		return nil, nil
+	}
+	return c.move(c.cur, true, true)
+}
+
+// Delete removes the pair the cursor is on; the next move goes on from its
+// key.
+func (c *cursor) Delete() error {
+	if c.cur == nil {
+		return errors.New("cursor is not on a key")
+	}
+	return c.b.Delete(c.cur)
+}

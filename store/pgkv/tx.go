@@ -237,4 +237,3 @@ func buildQueries(t table) *queries {
 	buildManyQueries(t, q, where, p, val)
 	return q
 }
-

@@ -112,6 +112,7 @@ func (p *pending) near(k []byte, desc, strict bool) ([]byte, op, bool) {
 func buildManyQueries(t table, q *queries, where string, p int, val string) {
 	q.delMany = fmt.Sprintf("DELETE FROM %s WHERE %sk = ANY($%d::bytea[])", t.name, where, p)
 	q.getMany = fmt.Sprintf("SELECT k, %s FROM %s WHERE %sk = ANY($%d::bytea[])", val, t.name, where, p)
+	q.ahead = fmt.Sprintf("SELECT k, %s FROM %s WHERE %sk >= $%d ORDER BY k LIMIT %d", val, t.name, where, p, readAheadN)
 	switch {
 	case t == generic:
 		q.putMany = "INSERT INTO kv (bucket, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v) " +
@@ -212,9 +213,9 @@ func (t *tx) flush(name string) error {
 	c := t.cacheOf(name)
 	for _, k := range p.keys {
 		if o := p.ops[string(k)]; o.del {
-			c[string(k)] = nil
+			c.vals[string(k)] = nil
 		} else {
-			c[string(k)] = o.v
+			c.vals[string(k)] = o.v
 		}
 	}
 	return nil
@@ -287,13 +288,13 @@ func (b *bucket) putMany(ks [][]byte, vs []any) error {
 	return nil
 }
 
-func (t *tx) cacheOf(name string) map[string][]byte {
+func (t *tx) cacheOf(name string) *getCache {
 	c := t.cache[name]
 	if c == nil {
 		if t.cache == nil {
-			t.cache = map[string]map[string][]byte{}
+			t.cache = map[string]*getCache{}
 		}
-		c = map[string][]byte{}
+		c = &getCache{vals: map[string][]byte{}}
 		t.cache[name] = c
 	}
 	return c
@@ -327,8 +328,14 @@ func (b *bucket) Get(key []byte) []byte {
 		return o.v
 	}
 	c := b.t.cacheOf(b.name)
-	if v, ok := c[string(key)]; ok {
+	if v, ok := c.vals[string(key)]; ok {
 		return v
+	}
+	if c.spanned(key) {
+		return nil
+	}
+	if c.misses++; c.misses > 1 {
+		return b.readAhead(c, key)
 	}
 	var v []byte
 	err := b.t.ptx.QueryRow(b.t.ctx, b.q.get, b.args(key)...).Scan(&v)
@@ -340,8 +347,87 @@ func (b *bucket) Get(key []byte) []byte {
 	case v == nil:
 		v = []byte{} // present but empty: not nil, as bbolt
 	}
-	c[string(key)] = v
+	c.vals[string(key)] = v
 	return v
+}
+
+// readAhead answers a Get of key that the cache cannot with the pairs from
+// key on, readAheadN of them, all cached: records made together have
+// neighbouring keys (UUIDv7 ids, audit sequence numbers, index keys with a
+// common prefix), and a transaction that reads one of them mostly reads
+// the next ones too — a trace reads a lot's bags, each bag's events, each
+// event's audit entries in key order; an import looks up lot numbers and
+// new ids in ascending order. The keys between key and the last pair read
+// (to the table's end when fewer came back) are known absent from then on.
+func (b *bucket) readAhead(c *getCache, key []byte) []byte {
+	rows, err := b.t.ptx.Query(b.t.ctx, b.q.ahead, b.args(key)...)
+	if err != nil {
+		b.t.fail("get from "+b.name, err)
+	}
+	var last []byte
+	n := 0
+	for rows.Next() {
+		var k, v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			rows.Close()
+			b.t.fail("get from "+b.name, err)
+		}
+		if v == nil {
+			v = []byte{}
+		}
+		if _, ok := c.vals[string(k)]; !ok {
+			c.vals[string(k)] = v
+		}
+		last, n = k, n+1
+	}
+	if err := rows.Err(); err != nil {
+		b.t.fail("get from "+b.name, err)
+	}
+	if n < readAheadN {
+		last = nil // to the end
+	}
+	c.addSpan(bytes.Clone(key), last)
+	v, ok := c.vals[string(key)]
+	if !ok {
+		return nil
+	}
+	return v
+}
+
+// readAheadN is how many pairs a read-ahead fetches.
+const readAheadN = 32
+
+// getCache is what a transaction's Gets read of one bucket: values by key
+// (nil: absent), and spans of keys read ahead, inside which a key not in
+// vals is absent. The server's table changes under a transaction only
+// through the transaction's own flushes, which put what they send in vals.
+type getCache struct {
+	vals   map[string][]byte
+	spans  []span
+	misses int
+}
+
+// span is the keys from lo to hi inclusive; a nil hi runs to the end.
+type span struct{ lo, hi []byte }
+
+// maxSpans bounds the spans kept; the oldest go first.
+const maxSpans = 256
+
+func (c *getCache) addSpan(lo, hi []byte) {
+	if len(c.spans) == maxSpans {
+		c.spans = c.spans[1:]
+	}
+	c.spans = append(c.spans, span{lo, hi})
+}
+
+func (c *getCache) spanned(k []byte) bool {
+	for i := len(c.spans) - 1; i >= 0; i-- {
+		s := c.spans[i]
+		if bytes.Compare(k, s.lo) >= 0 && (s.hi == nil || bytes.Compare(k, s.hi) <= 0) {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *bucket) Put(key, value []byte) error {

@@ -42,7 +42,7 @@ type tx struct {
 	flushes map[string]int
 	// cache holds the values Get read from the server, by bucket (nil:
 	// the key is absent), until the table changes.
-	cache map[string]map[string][]byte
+	cache map[string]*getCache
 }
 
 // loadRegistry reads the registry generation and, when the engine's cache
@@ -173,6 +173,8 @@ type queries struct {
 	// putMany, delMany: many pairs in one statement (buffer.go); getMany:
 	// the values of many keys.
 	putMany, delMany, getMany string
+	// ahead: the pairs from a key on, for a Get's read-ahead.
+	ahead string
 }
 
 var queryCache = map[string]*queries{}

@@ -31,7 +31,8 @@ func main() {
 	sizes := flag.String("sizes", "1000,100000", "comma-separated lot counts")
 	runs := flag.Int("runs", 5, "runs per timing; the median is reported")
 	keep := flag.Bool("keep", false, "keep the work directory")
-	loadDB := flag.String("load", "", "instead of building: put `celltrack serve` on this kept database (…/db-N.db) under load (load.go)")
+	loadDB := flag.String("load", "", "instead of building: put `celltrack serve` on this kept database (…/db-N.db) under load (load.go); a kept PostgreSQL database (…/ctbench_db_N URL): -servers servers on it (loadpg.go)")
+	servers := flag.Int("servers", 2, "-load of a PostgreSQL database: `celltrack serve` processes on it, the clients split among them")
 	clients := flag.Int("clients", 50, "-load: concurrent API clients")
 	checks := flag.Int("checks", 20000, "-load: bedside checks sent by the clients")
 	writes := flag.Int("writes", 5000, "-load: reactions written by the clients (and a fifth as many patients)")
@@ -46,6 +47,13 @@ func main() {
 	flag.Parse()
 	if *startup != "" {
 		if err := startupMain(*startup, *runs); err != nil {
+			fmt.Fprintln(os.Stderr, "benchharness:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *loadDB != "" && strings.HasPrefix(*loadDB, "postgres") {
+		if err := loadSharedMain(*loadDB, *servers, *clients, *checks, *writes); err != nil {
 			fmt.Fprintln(os.Stderr, "benchharness:", err)
 			os.Exit(1)
 		}

@@ -99,14 +99,25 @@ func harness(sizes string, runs int, keep bool, engines, pgServer string) error 
 	if err != nil {
 		return err
 	}
+	var benches []*bench
 	if !keep {
 		defer os.RemoveAll(dir)
+		defer func() {
+			// The databases a server keeps: each size's base and result.
+			for _, b := range benches {
+				if _, ok := b.eng.(pgEngine); ok {
+					for _, s := range strings.Split(sizes, ",") {
+						b.eng.remove("base-" + strings.TrimSpace(s))
+						b.eng.remove("db-" + strings.TrimSpace(s))
+					}
+				}
+			}
+		}()
 	} else {
 		fmt.Fprintln(os.Stderr, "benchharness: keeping", dir)
 	}
 	celltrack, floor := filepath.Join(dir, "celltrack"), filepath.Join(dir, "floor")
 	// Each engine's databases and session files live apart.
-	var benches []*bench
 	for _, e := range strings.Split(engines, ",") {
 		b := &bench{dir: filepath.Join(dir, strings.TrimSpace(e)), celltrack: celltrack, floor: floor, runs: runs}
 		switch strings.TrimSpace(e) {

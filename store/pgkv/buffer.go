@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/celltrack/celltrack/store/kv"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Writes are buffered. A write transaction's Puts and Deletes are kept in
@@ -161,114 +163,133 @@ func (t *tx) drop(name string) {
 	t.flushes[name]++
 }
 
-// flushAll sends every bucket's buffered writes, in bucket-name order.
+// flushAll sends every bucket's buffered writes, in bucket-name order, in
+// one pipelined batch (flush).
 func (t *tx) flushAll() error {
 	names := make([]string, 0, len(t.pending))
 	for n := range t.pending {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
-		if err := t.flush(n); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.flush(names...)
 }
 
-// flush sends bucket name's buffered writes: the deletions, then the
-// values, each in statements of at most chunk pairs. The values sent
-// become the bucket's cached values.
-func (t *tx) flush(name string) error {
-	p := t.pending[name]
-	if p == nil {
-		return nil
-	}
-	delete(t.pending, name)
-	t.pendingN -= len(p.keys)
-	t.flushes[name]++
-	b := newBucket(t, name)
-	var dels, putKeys [][]byte
-	var putVals []any
-	for _, k := range p.keys {
-		o := p.ops[string(k)]
-		if o.del {
-			dels = append(dels, k)
+// flush sends the buffered writes of the buckets named: for each, the
+// deletions, then the values, in statements of at most chunk pairs, all
+// queued in one pgx batch (pipelined: one round trip for them all, and one
+// more to prepare those this connection has not run). The values sent
+// become the buckets' cached values.
+func (t *tx) flush(names ...string) error {
+	batch := &pgx.Batch{}
+	var checks []*appendCheck
+	var sent []*pending
+	for _, name := range names {
+		p := t.pending[name]
+		if p == nil {
 			continue
 		}
-		putKeys = append(putKeys, k)
-		putVals = append(putVals, o.v)
-	}
-	for from := 0; from < len(dels); from += chunk {
-		if _, err := t.ptx.Exec(t.ctx, b.q.delMany, b.args(dels[from:min(from+chunk, len(dels))])...); err != nil {
-			return t.e.wrap("delete from "+name, err)
+		delete(t.pending, name)
+		t.pendingN -= len(p.keys)
+		t.flushes[name]++
+		sent = append(sent, p)
+		b := newBucket(t, name)
+		var dels, putKeys [][]byte
+		var putVals [][]byte
+		for _, k := range p.keys {
+			o := p.ops[string(k)]
+			if o.del {
+				dels = append(dels, k)
+				continue
+			}
+			putKeys = append(putKeys, k)
+			putVals = append(putVals, o.v)
 		}
+		for from := 0; from < len(dels); from += chunk {
+			batch.Queue(b.q.delMany, b.args(dels[from:min(from+chunk, len(dels))])...).Exec(func(pgconn.CommandTag) error { return nil })
+		}
+		for from := 0; from < len(putKeys); from += chunk {
+			to := min(from+chunk, len(putKeys))
+			if c := b.queuePuts(batch, putKeys[from:to], putVals[from:to]); c != nil {
+				checks = append(checks, c)
+			}
+		}
+		c := t.cacheOf(name)
+		defer func() {
+			for _, k := range p.keys {
+				if o := p.ops[string(k)]; o.del {
+					c.vals[string(k)] = nil
+				} else {
+					c.vals[string(k)] = o.v
+				}
+			}
+		}()
 	}
-	for from := 0; from < len(putKeys); from += chunk {
-		ks, vs := putKeys[from:min(from+chunk, len(putKeys))], putVals[from:min(from+chunk, len(putKeys))]
-		if err := b.putMany(ks, vs); err != nil {
+	if batch.Len() == 0 {
+		return nil
+	}
+	if err := t.ptx.SendBatch(t.ctx, batch).Close(); err != nil {
+		return t.e.wrap("write "+strings.Join(names, ", "), err)
+	}
+	for _, c := range checks {
+		if err := c.check(); err != nil {
 			return err
-		}
-	}
-	c := t.cacheOf(name)
-	for _, k := range p.keys {
-		if o := p.ops[string(k)]; o.del {
-			c.vals[string(k)] = nil
-		} else {
-			c.vals[string(k)] = o.v
 		}
 	}
 	return nil
 }
 
-// putMany writes pairs in one statement. In an append-only table a key
-// already there must hold the same bytes.
-func (b *bucket) putMany(ks [][]byte, vs []any) error {
-	var vals any
+// queuePuts queues the statement that writes pairs. In an append-only
+// table a key already there must hold the same bytes: the returned check
+// compares them once the batch has run.
+func (b *bucket) queuePuts(batch *pgx.Batch, ks, vs [][]byte) *appendCheck {
+	var vals any = vs
 	if b.tbl.json {
 		texts := make([]string, len(vs))
 		for i, v := range vs {
-			texts[i] = string(v.([]byte))
+			texts[i] = string(v)
 		}
 		vals = texts
-	} else {
-		bs := make([][]byte, len(vs))
-		for i, v := range vs {
-			bs[i] = v.([]byte)
-		}
-		vals = bs
 	}
 	if !appendOnly[b.tbl.name] {
-		if _, err := b.t.ptx.Exec(b.t.ctx, b.q.putMany, b.args(ks, vals)...); err != nil {
-			return b.t.e.wrap("put into "+b.name, err)
-		}
+		batch.Queue(b.q.putMany, b.args(ks, vals)...).Exec(func(pgconn.CommandTag) error { return nil })
 		return nil
 	}
-	rows, err := b.t.ptx.Query(b.t.ctx, b.q.putMany, ks, vals)
-	if err != nil {
-		return b.t.e.wrap("put into "+b.name, err)
-	}
-	inserted, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
-	if err != nil {
-		return b.t.e.wrap("put into "+b.name, err)
-	}
-	if len(inserted) == len(ks) {
+	c := &appendCheck{b: b, ks: ks, vs: vs}
+	batch.Queue(b.q.putMany, ks, vals).Query(func(rows pgx.Rows) error {
+		var err error
+		c.inserted, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		return err
+	})
+	return c
+}
+
+// appendCheck is the comparison of pairs written to an append-only table
+// with what its keys already held.
+type appendCheck struct {
+	b        *bucket
+	ks, vs   [][]byte
+	inserted [][]byte
+}
+
+func (c *appendCheck) check() error {
+	b := c.b
+	if len(c.inserted) == len(c.ks) {
 		return nil
 	}
 	// Some keys were there: the same bytes again change nothing; others
 	// would rewrite the trail, which no one may.
-	want := make(map[string][]byte, len(ks))
-	for i, k := range ks {
-		want[string(k)] = vs[i].([]byte)
+	want := make(map[string][]byte, len(c.ks))
+	for i, k := range c.ks {
+		want[string(k)] = c.vs[i]
 	}
-	for _, k := range inserted {
+	for _, k := range c.inserted {
 		delete(want, string(k))
 	}
 	there := make([][]byte, 0, len(want))
 	for k := range want {
 		there = append(there, []byte(k))
 	}
-	rows, err = b.t.ptx.Query(b.t.ctx, b.q.getMany, there)
+	rows, err := b.t.ptx.Query(b.t.ctx, b.q.getMany, b.t.e.with(b.q.getMany, there)...)
 	if err != nil {
 		return b.t.e.wrap("put into "+b.name, err)
 	}
@@ -286,6 +307,16 @@ func (b *bucket) putMany(ks [][]byte, vs []any) error {
 		return b.t.e.wrap("put into "+b.name, err)
 	}
 	return nil
+}
+
+// maxPages is how many cursor pages a transaction keeps of each bucket.
+const maxPages = 8
+
+// pagesOf is the pages cursors fetched of bucket name in this transaction,
+// the latest last.
+func (t *tx) pagesOf(name string) *[]page {
+	c := t.cacheOf(name)
+	return &c.pages
 }
 
 func (t *tx) cacheOf(name string) *getCache {
@@ -338,7 +369,7 @@ func (b *bucket) Get(key []byte) []byte {
 		return b.readAhead(c, key)
 	}
 	var v []byte
-	err := b.t.ptx.QueryRow(b.t.ctx, b.q.get, b.args(key)...).Scan(&v)
+	err := b.t.ptx.QueryRow(b.t.ctx, b.q.get, b.t.e.with(b.q.get, b.args(key)...)...).Scan(&v)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		v = nil
@@ -360,7 +391,7 @@ func (b *bucket) Get(key []byte) []byte {
 // new ids in ascending order. The keys between key and the last pair read
 // (to the table's end when fewer came back) are known absent from then on.
 func (b *bucket) readAhead(c *getCache, key []byte) []byte {
-	rows, err := b.t.ptx.Query(b.t.ctx, b.q.ahead, b.args(key)...)
+	rows, err := b.t.ptx.Query(b.t.ctx, b.q.ahead, b.t.e.with(b.q.ahead, b.args(key)...)...)
 	if err != nil {
 		b.t.fail("get from "+b.name, err)
 	}
@@ -402,6 +433,7 @@ const readAheadN = 32
 // vals is absent. The server's table changes under a transaction only
 // through the transaction's own flushes, which put what they send in vals.
 type getCache struct {
+	pages  []page // cursor pages (cursor.table)
 	vals   map[string][]byte
 	spans  []span
 	misses int
@@ -464,7 +496,7 @@ func (b *bucket) KeyN() int {
 		}
 	}
 	var n int
-	if err := b.t.ptx.QueryRow(b.t.ctx, b.q.count, b.args()...).Scan(&n); err != nil {
+	if err := b.t.ptx.QueryRow(b.t.ctx, b.q.count, b.t.e.with(b.q.count, b.args()...)...).Scan(&n); err != nil {
 		b.t.fail("count "+b.name, err)
 	}
 	return n
@@ -513,15 +545,28 @@ type page struct {
 // table returns the table's pair nearest k in direction desc (see
 // pending.near), from the page when it covers k, else from a new one.
 func (c *cursor) table(k []byte, desc, strict bool) (pair, bool) {
-	pg := &c.pg
-	if pg.pairs != nil && pg.stamp == c.b.t.flushes[c.b.name] && pg.desc == desc && covers(pg, k, strict) {
+	// The cursor's page, or one another cursor of the bucket fetched in
+	// this transaction (store makes a new cursor for each walk: the audit
+	// chain's Last for each entry appended).
+	stamp := c.b.t.flushes[c.b.name]
+	pages := c.b.t.pagesOf(c.b.name)
+	for i := -1; i < len(*pages); i++ {
+		pg := &c.pg
+		if i >= 0 {
+			pg = &(*pages)[len(*pages)-1-i]
+		}
+		if pg.pairs == nil || pg.stamp != stamp || pg.desc != desc || !covers(pg, k, strict) {
+			continue
+		}
 		if p, ok := nearIn(pg.pairs, k, desc, strict); ok {
+			c.pg = *pg
 			return p, true
 		}
 		if pg.end {
+			c.pg = *pg
 			return pair{}, false
 		}
-		// Beyond the page's last pair: a page from k.
+		// Beyond the page's last pair: another page, or a new one from k.
 	}
 	var q string
 	switch {
@@ -542,7 +587,7 @@ func (c *cursor) table(k []byte, desc, strict bool) (pair, bool) {
 	if k != nil {
 		args = c.b.args(k)
 	}
-	rows, err := c.b.t.ptx.Query(c.b.t.ctx, q, args...)
+	rows, err := c.b.t.ptx.Query(c.b.t.ctx, q, c.b.t.e.with(q, args...)...)
 	if err != nil {
 		c.b.t.fail("read "+c.b.name, err)
 	}
@@ -561,7 +606,11 @@ func (c *cursor) table(k []byte, desc, strict bool) (pair, bool) {
 	if err := rows.Err(); err != nil {
 		c.b.t.fail("read "+c.b.name, err)
 	}
-	c.pg = page{pairs: pairs, desc: desc, bound: bytes.Clone(k), strict: strict, end: len(pairs) < pageSize, stamp: c.b.t.flushes[c.b.name]}
+	c.pg = page{pairs: pairs, desc: desc, bound: bytes.Clone(k), strict: strict, end: len(pairs) < pageSize, stamp: stamp}
+	if len(*pages) == maxPages {
+		*pages = (*pages)[1:]
+	}
+	*pages = append(*pages, c.pg)
 	if len(pairs) == 0 {
 		return pair{}, false
 	}

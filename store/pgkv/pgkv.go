@@ -44,6 +44,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/celltrack/celltrack/store/kv"
@@ -78,6 +79,9 @@ type Engine struct {
 	lockWait time.Duration
 	retries  int
 	readOnly bool
+
+	// uses counts each statement's executions (execMode).
+	uses sync.Map // SQL → *atomic.Int64
 
 	mu      sync.RWMutex
 	gen     int64           // the kv_generation the cache reflects; 0: none
@@ -261,8 +265,7 @@ func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err e
 	if write {
 		// The lock first; only then the registry generation, read by a
 		// statement whose snapshot is taken after the lock is granted.
-		if _, err := ptx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)",
-			fmt.Sprintf("%dms", e.lockWait.Milliseconds()), e.lockKey); err != nil {
+		if _, err := ptx.Exec(ctx, qLock, e.with(qLock, fmt.Sprintf("%dms", e.lockWait.Milliseconds()), e.lockKey)...); err != nil {
 			return false, e.wrap("lock the database for writing", err)
 		}
 	}
@@ -431,4 +434,33 @@ func appendSecret(s []string, p string) []string {
 func Redact(rawURL string) string {
 	d, _ := redactURL(rawURL)
 	return d
+}
+
+// The statements every transaction runs.
+const (
+	qGen  = "SELECT gen FROM kv_generation"
+	qLock = "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)"
+)
+
+// execDirect is how many times a statement runs unprepared before it is
+// prepared. pgx prepares a statement on a connection's first use of it (a
+// round trip of its own) and then runs it by name; a celltrack command is a
+// process of its own, with a new connection, that runs most statements
+// once or twice, so preparing them all would double its round trips. A
+// statement run more often than this (a server's, a long walk's) is
+// prepared and cached per connection as pgx does by default.
+const execDirect = 2
+
+// with puts the execution mode of statement sql before args: unprepared
+// for its first execDirect runs in this process, prepared after.
+func (e *Engine) with(sql string, args ...any) []any {
+	n, _ := e.uses.Load(sql)
+	if n == nil {
+		n, _ = e.uses.LoadOrStore(sql, new(atomic.Int64))
+	}
+	mode := pgx.QueryExecModeCacheStatement
+	if n.(*atomic.Int64).Add(1) <= execDirect {
+		mode = pgx.QueryExecModeExec
+	}
+	return append([]any{mode}, args...)
 }

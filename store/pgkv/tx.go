@@ -49,7 +49,7 @@ type tx struct {
 // is older, the registry itself: one small query per transaction, and a
 // second only after another process created or deleted a bucket.
 func (t *tx) loadRegistry() error {
-	if err := t.ptx.QueryRow(t.ctx, "SELECT gen FROM kv_generation").Scan(&t.gen); err != nil {
+	if err := t.ptx.QueryRow(t.ctx, qGen, t.e.with(qGen)...).Scan(&t.gen); err != nil {
 		return t.e.wrap("read the bucket registry", err)
 	}
 	t.e.mu.RLock()
@@ -133,7 +133,7 @@ func (t *tx) DeleteBucket(name []byte) error {
 	}
 	b := newBucket(t, string(name))
 	t.drop(string(name))
-	if _, err := t.ptx.Exec(t.ctx, b.q.deleteAll, b.args()...); err != nil {
+	if _, err := t.ptx.Exec(t.ctx, b.q.deleteAll, t.e.with(b.q.deleteAll, b.args()...)...); err != nil {
 		return t.e.wrap("delete bucket "+string(name), err)
 	}
 	if _, err := t.ptx.Exec(t.ctx, "DELETE FROM kv_buckets WHERE name = $1", string(name)); err != nil {

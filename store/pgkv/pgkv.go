@@ -239,14 +239,11 @@ func (e *Engine) run(op string, write bool, fn func(kv.Tx) error) error {
 // other panic is passed on after the rollback.
 func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err error) {
 	ctx := context.Background()
-	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	if write {
-		opts = pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite}
-	}
-	ptx, err := e.pool.BeginTx(ctx, opts)
+	conn, err := e.pool.Acquire(ctx)
 	if err != nil {
 		return false, &beginError{e.wrap("begin", err)}
 	}
+	ptx := &connTx{conn: conn}
 	t := &tx{e: e, ctx: ctx, ptx: ptx, write: write, buckets: map[string]*bucket{}, flushes: map[string]int{}}
 	done := false
 	defer func() {
@@ -262,13 +259,32 @@ func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err e
 			panic(r)
 		}
 	}()
+	// BEGIN, for a write the lock, and the registry generation, in one
+	// round trip (a pipelined batch). The lock comes first; the generation
+	// is read by a statement whose snapshot is taken after the lock is
+	// granted.
+	b := &pgx.Batch{}
+	begun := false
+	begin := "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 	if write {
-		// The lock first; only then the registry generation, read by a
-		// statement whose snapshot is taken after the lock is granted.
-		if _, err := ptx.Exec(ctx, qLock, e.with(qLock, fmt.Sprintf("%dms", e.lockWait.Milliseconds()), e.lockKey)...); err != nil {
+		begin = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
+	}
+	b.Queue(begin).Exec(func(pgconn.CommandTag) error { begun = true; return nil })
+	if write {
+		b.Queue(qLock, fmt.Sprintf("%dms", e.lockWait.Milliseconds()), e.lockKey).Exec(func(pgconn.CommandTag) error { return nil })
+	}
+	b.Queue(qGen).QueryRow(func(r pgx.Row) error { return r.Scan(&t.gen) })
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		switch {
+		case !begun:
+			return false, &beginError{e.wrap("begin", err)}
+		case write:
 			return false, e.wrap("lock the database for writing", err)
+		default:
+			return false, e.wrap("read the bucket registry", err)
 		}
 	}
+	ptx.open = true
 	if err := t.loadRegistry(); err != nil {
 		return false, err
 	}
@@ -463,4 +479,69 @@ func (e *Engine) with(sql string, args ...any) []any {
 		mode = pgx.QueryExecModeExec
 	}
 	return append([]any{mode}, args...)
+}
+
+// connTx is a transaction on a connection of the pool begun by a batch of
+// its own (attempt), which pgx.Tx cannot be: BEGIN goes in one round trip
+// with the statements every transaction starts with.
+type connTx struct {
+	conn *pgxpool.Conn
+	open bool // BEGIN succeeded and neither COMMIT nor ROLLBACK was sent
+}
+
+func (c *connTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return c.conn.Exec(ctx, sql, args...)
+}
+
+func (c *connTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return c.conn.Query(ctx, sql, args...)
+}
+
+func (c *connTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return c.conn.QueryRow(ctx, sql, args...)
+}
+
+func (c *connTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	return c.conn.SendBatch(ctx, b)
+}
+
+// Commit ends the transaction and gives the connection back. A transaction
+// that failed is rolled back by the server, which answers COMMIT with
+// ROLLBACK: that is an error here, as in pgx.Tx.
+func (c *connTx) Commit(ctx context.Context) error {
+	if c.conn == nil {
+		return errors.New("commit: the transaction has ended")
+	}
+	tag, err := c.conn.Exec(ctx, "COMMIT")
+	c.open = false
+	c.release()
+	if err != nil {
+		return err
+	}
+	if tag.String() != "COMMIT" {
+		return pgx.ErrTxCommitRollback
+	}
+	return nil
+}
+
+// Rollback ends the transaction, if it has not ended, and gives the
+// connection back (the pool closes a connection left in a transaction).
+func (c *connTx) Rollback(ctx context.Context) error {
+	if c.conn == nil {
+		return nil
+	}
+	var err error
+	if c.open || c.conn.Conn().PgConn().TxStatus() != 'I' {
+		_, err = c.conn.Exec(ctx, "ROLLBACK")
+	}
+	c.open = false
+	c.release()
+	return err
+}
+
+func (c *connTx) release() {
+	if c.conn != nil {
+		c.conn.Release()
+		c.conn = nil
+	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/celltrack/celltrack/store/kv"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // pageSize is how many pairs a cursor fetches at a time, in the direction it
@@ -22,10 +23,21 @@ var (
 	ErrTxNotWritable  = errors.New("tx not writable")
 )
 
+// pgTx is what a transaction uses of its connection: pgx.Tx's methods,
+// implemented by connTx.
+type pgTx interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
 type tx struct {
 	e     *Engine
 	ctx   context.Context
-	ptx   pgx.Tx
+	ptx   pgTx
 	write bool
 
 	gen        int64
@@ -45,13 +57,11 @@ type tx struct {
 	cache map[string]*getCache
 }
 
-// loadRegistry reads the registry generation and, when the engine's cache
-// is older, the registry itself: one small query per transaction, and a
-// second only after another process created or deleted a bucket.
+// loadRegistry takes the registry from the engine's cache when it is of
+// the generation t.gen (which attempt read as the transaction began), else
+// reads it: a second query only after another process created or deleted a
+// bucket.
 func (t *tx) loadRegistry() error {
-	if err := t.ptx.QueryRow(t.ctx, qGen, t.e.with(qGen)...).Scan(&t.gen); err != nil {
-		return t.e.wrap("read the bucket registry", err)
-	}
 	t.e.mu.RLock()
 	gen, reg := t.e.gen, t.e.buckets
 	t.e.mu.RUnlock()

@@ -310,7 +310,7 @@ func (c *appendCheck) check() error {
 }
 
 // maxPages is how many cursor pages a transaction keeps of each bucket.
-const maxPages = 8
+const maxPages = 16
 
 // pagesOf is the pages cursors fetched of bucket name in this transaction,
 // the latest last.
@@ -527,47 +527,105 @@ type pair struct{ k, v []byte }
 type cursor struct {
 	b   *bucket
 	cur []byte // the current key; nil: none
-	pg  page
 }
 
-// page is a run of the table's pairs as one query returned them, with what
-// it covers: every pair beyond bound (or from it, unless strict) in its
-// direction, up to its last pair, or to the end of the table when end.
+// page is a run of the table's pairs as one query returned them, in
+// ascending order, with the keys it covers: every key of the table between
+// lo and hi (each included when loIn, hiIn; nil: no bound on that side) is
+// in pairs. A page fetched going up covers from the key it started at to its
+// last pair (to the end when the query ran out), one fetched going down the
+// same way round, and a Seek's page (around) both sides of the key sought.
+// Pages hold until the bucket's table changes (stamp).
 type page struct {
-	pairs  []pair
-	desc   bool
-	bound  []byte // nil: from the end the direction starts at
-	strict bool
-	end    bool
-	stamp  int // the bucket's flushes when fetched; -1: no page
+	pairs      []pair
+	lo, hi     []byte
+	loIn, hiIn bool
+	stamp      int
+}
+
+// answer finds the table's pair nearest k in direction desc (see
+// pending.near) in the page; known says whether the page can tell.
+func (pg *page) answer(k []byte, desc, strict bool) (p pair, found, known bool) {
+	if !desc {
+		// All keys from k up must be covered, as far as the answer.
+		switch {
+		case pg.lo == nil:
+		case k == nil:
+			return pair{}, false, false
+		default:
+			if c := bytes.Compare(k, pg.lo); c < 0 || c == 0 && !pg.loIn && !strict {
+				return pair{}, false, false
+			}
+		}
+		i := 0
+		if k != nil {
+			i = sort.Search(len(pg.pairs), func(i int) bool {
+				c := bytes.Compare(pg.pairs[i].k, k)
+				return c > 0 || c == 0 && !strict
+			})
+		}
+		if i < len(pg.pairs) {
+			return pg.pairs[i], true, true
+		}
+		return pair{}, false, pg.hi == nil
+	}
+	switch {
+	case pg.hi == nil:
+	case k == nil:
+		return pair{}, false, false
+	default:
+		if c := bytes.Compare(k, pg.hi); c > 0 || c == 0 && !pg.hiIn && !strict {
+			return pair{}, false, false
+		}
+	}
+	j := len(pg.pairs) - 1
+	if k != nil {
+		j = sort.Search(len(pg.pairs), func(i int) bool {
+			c := bytes.Compare(pg.pairs[i].k, k)
+			return c > 0 || c == 0 && strict
+		}) - 1
+	}
+	if j >= 0 {
+		return pg.pairs[j], true, true
+	}
+	return pair{}, false, pg.lo == nil
 }
 
 // table returns the table's pair nearest k in direction desc (see
-// pending.near), from the page when it covers k, else from a new one.
+// pending.near): from a page of the bucket fetched earlier in this
+// transaction by any cursor (store makes a new cursor for each walk: the
+// audit chain's Last for each entry appended, a Seek and Prevs for each
+// record a trace verifies) when one can tell, else from a new page.
 func (c *cursor) table(k []byte, desc, strict bool) (pair, bool) {
-	// The cursor's page, or one another cursor of the bucket fetched in
-	// this transaction (store makes a new cursor for each walk: the audit
-	// chain's Last for each entry appended).
 	stamp := c.b.t.flushes[c.b.name]
 	pages := c.b.t.pagesOf(c.b.name)
-	for i := -1; i < len(*pages); i++ {
-		pg := &c.pg
-		if i >= 0 {
-			pg = &(*pages)[len(*pages)-1-i]
-		}
-		if pg.pairs == nil || pg.stamp != stamp || pg.desc != desc || !covers(pg, k, strict) {
+	for i := len(*pages) - 1; i >= 0; i-- {
+		pg := &(*pages)[i]
+		if pg.stamp != stamp {
 			continue
 		}
-		if p, ok := nearIn(pg.pairs, k, desc, strict); ok {
-			c.pg = *pg
-			return p, true
+		if p, found, known := pg.answer(k, desc, strict); known {
+			return p, found
 		}
-		if pg.end {
-			c.pg = *pg
-			return pair{}, false
-		}
-		// Beyond the page's last pair: another page, or a new one from k.
 	}
+	pg := c.fetch(k, desc, strict)
+	pg.stamp = stamp
+	if len(*pages) == maxPages {
+		*pages = (*pages)[1:]
+	}
+	*pages = append(*pages, pg)
+	p, found, known := pg.answer(k, desc, strict)
+	if !known {
+		// A page fetched for k always answers for k.
+		c.b.t.fail("read "+c.b.name, fmt.Errorf("a page fetched for key %x does not cover it", k))
+	}
+	return p, found
+}
+
+// fetch reads the page the move from k needs: pageSize pairs in its
+// direction, or for a Seek (up from k, k included) aroundN pairs each side
+// of k, so that the Prev that often follows a Seek is answered too.
+func (c *cursor) fetch(k []byte, desc, strict bool) page {
 	var q string
 	switch {
 	case k == nil && !desc:
@@ -577,7 +635,7 @@ func (c *cursor) table(k []byte, desc, strict bool) (pair, bool) {
 	case !desc && strict:
 		q = c.b.q.after
 	case !desc:
-		q = c.b.q.from
+		q = c.b.q.around
 	case strict:
 		q = c.b.q.before
 	default:
@@ -606,52 +664,31 @@ func (c *cursor) table(k []byte, desc, strict bool) (pair, bool) {
 	if err := rows.Err(); err != nil {
 		c.b.t.fail("read "+c.b.name, err)
 	}
-	c.pg = page{pairs: pairs, desc: desc, bound: bytes.Clone(k), strict: strict, end: len(pairs) < pageSize, stamp: stamp}
-	if len(*pages) == maxPages {
-		*pages = (*pages)[1:]
-	}
-	*pages = append(*pages, c.pg)
-	if len(pairs) == 0 {
-		return pair{}, false
-	}
-	return pairs[0], true
-}
-
-// covers says whether every table pair nearest k (strict or not) in the
-// page's direction is in the page or beyond its last pair.
-func covers(pg *page, k []byte, strict bool) bool {
-	if pg.bound == nil {
-		return true
-	}
-	if k == nil {
-		return false
-	}
-	c := bytes.Compare(k, pg.bound)
-	if pg.desc {
-		c = -c
-	}
-	return c > 0 || c == 0 && (strict || !pg.strict)
-}
-
-// nearIn finds the pair nearest k in pairs, which run in direction desc.
-func nearIn(pairs []pair, k []byte, desc, strict bool) (pair, bool) {
-	if k == nil {
-		if len(pairs) == 0 {
-			return pair{}, false
+	pg := page{}
+	switch {
+	case q == c.b.q.around:
+		sort.Slice(pairs, func(i, j int) bool { return bytes.Compare(pairs[i].k, pairs[j].k) < 0 })
+		below := sort.Search(len(pairs), func(i int) bool { return bytes.Compare(pairs[i].k, k) >= 0 })
+		if below == aroundN {
+			pg.lo, pg.loIn = pairs[0].k, true
 		}
-		return pairs[0], true
-	}
-	i := sort.Search(len(pairs), func(i int) bool {
-		c := bytes.Compare(pairs[i].k, k)
-		if desc {
-			c = -c
+		if len(pairs)-below == aroundN {
+			pg.hi, pg.hiIn = pairs[len(pairs)-1].k, true
 		}
-		return c > 0 || c == 0 && !strict
-	})
-	if i == len(pairs) {
-		return pair{}, false
+	case !desc:
+		pg.lo, pg.loIn = bytes.Clone(k), !strict
+		if len(pairs) == pageSize {
+			pg.hi, pg.hiIn = pairs[len(pairs)-1].k, true
+		}
+	default:
+		slices.Reverse(pairs)
+		pg.hi, pg.hiIn = bytes.Clone(k), !strict
+		if len(pairs) == pageSize {
+			pg.lo, pg.loIn = pairs[0].k, true
+		}
 	}
-	return pairs[i], true
+	pg.pairs = pairs
+	return pg
 }
 
 // move lands on the pair nearest k in direction desc, of the table and the

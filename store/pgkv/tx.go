@@ -14,6 +14,9 @@ import (
 // moves.
 const pageSize = 128
 
+// aroundN is how many pairs a Seek's page holds each side of the key.
+const aroundN = 64
+
 // Errors of bbolt's that store may meet in the same places.
 var (
 	ErrBucketExists   = errors.New("bucket already exists")
@@ -180,6 +183,8 @@ type queries struct {
 	// first, last: a page from either end; after, before: a page beyond a
 	// key (exclusive); from, upto: a page from a key (inclusive), up or down.
 	first, last, after, before, from, upto string
+	// around: aroundN pairs from a key up and as many below it (a Seek).
+	around string
 	// putMany, delMany: many pairs in one statement (buffer.go); getMany:
 	// the values of many keys.
 	putMany, delMany, getMany string
@@ -246,6 +251,8 @@ func buildQueries(t table) *queries {
 	}
 	q.first, q.last = page("", "ASC"), page("", "DESC")
 	q.after, q.before, q.from, q.upto = page(">", "ASC"), page("<", "DESC"), page(">=", "ASC"), page("<=", "DESC")
+	q.around = fmt.Sprintf("(SELECT k, %[1]s FROM %[2]s WHERE %[3]sk >= $%[4]d ORDER BY k ASC LIMIT %[5]d) UNION ALL "+
+		"(SELECT k, %[1]s FROM %[2]s WHERE %[3]sk < $%[4]d ORDER BY k DESC LIMIT %[5]d)", val, t.name, where, p, aroundN)
 	buildManyQueries(t, q, where, p, val)
 	return q
 }

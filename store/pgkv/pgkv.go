@@ -274,6 +274,21 @@ func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err e
 		b.Queue(qLock, fmt.Sprintf("%dms", e.lockWait.Milliseconds()), e.lockKey).Exec(func(pgconn.CommandTag) error { return nil })
 	}
 	b.Queue(qGen).QueryRow(func(r pgx.Row) error { return r.Scan(&t.gen) })
+	// The registry too when none is cached (a process's first
+	// transaction), so that it costs no round trip of its own. A read
+	// transaction reads both in one snapshot; a write one after the lock,
+	// which every writer that changes the registry holds.
+	e.mu.RLock()
+	cached := e.gen != 0
+	e.mu.RUnlock()
+	var names []string
+	if !cached {
+		b.Queue(qBuckets).Query(func(rows pgx.Rows) error {
+			var err error
+			names, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			return err
+		})
+	}
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		switch {
 		case !begun:
@@ -285,7 +300,7 @@ func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err e
 		}
 	}
 	ptx.open = true
-	if err := t.loadRegistry(); err != nil {
+	if err := t.loadRegistry(names, !cached); err != nil {
 		return false, err
 	}
 	if err := fn(t); err != nil {
@@ -454,8 +469,9 @@ func Redact(rawURL string) string {
 
 // The statements every transaction runs.
 const (
-	qGen  = "SELECT gen FROM kv_generation"
-	qLock = "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)"
+	qGen     = "SELECT gen FROM kv_generation"
+	qBuckets = "SELECT name FROM kv_buckets"
+	qLock    = "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)"
 )
 
 // execDirect is how many times a statement runs unprepared before it is

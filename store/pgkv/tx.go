@@ -64,7 +64,10 @@ type tx struct {
 // the generation t.gen (which attempt read as the transaction began), else
 // reads it: a second query only after another process created or deleted a
 // bucket.
-func (t *tx) loadRegistry() error {
+//
+// names is the registry when attempt read it with the generation (it does
+// when the engine has none cached: a process's first transaction).
+func (t *tx) loadRegistry(names []string, read bool) error {
 	t.e.mu.RLock()
 	gen, reg := t.e.gen, t.e.buckets
 	t.e.mu.RUnlock()
@@ -72,13 +75,14 @@ func (t *tx) loadRegistry() error {
 		t.reg = reg
 		return nil
 	}
-	rows, err := t.ptx.Query(t.ctx, "SELECT name FROM kv_buckets")
-	if err != nil {
-		return t.e.wrap("read the bucket registry", err)
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return t.e.wrap("read the bucket registry", err)
+	if !read {
+		rows, err := t.ptx.Query(t.ctx, qBuckets)
+		if err != nil {
+			return t.e.wrap("read the bucket registry", err)
+		}
+		if names, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return t.e.wrap("read the bucket registry", err)
+		}
 	}
 	t.reg = make(map[string]bool, len(names))
 	for _, n := range names {

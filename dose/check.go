@@ -358,7 +358,16 @@ func Check(f Facts) Report {
 			srcs = append(srcs, c.Source)
 		}
 	}
-	calc := Calculate(pr, n, w.Grams, srcs, f.Volume)
+	// A negative volume is a typing or wire error: Calculate reads a volume
+	// of zero or less as "draw the computed volume", so it must not get
+	// there quietly. It fails its own check; the dose is computed as if no
+	// volume were given, so the nurse sees what to draw.
+	volume := f.Volume
+	if volume < 0 {
+		add("volume", false, fmt.Sprintf("the infused volume %s mL is negative", volume), "give the volume actually infused, or none to draw the computed volume")
+		volume = 0
+	}
+	calc := Calculate(pr, n, w.Grams, srcs, volume)
 	r.Calc = calc
 	tol := fmt.Sprintf("-%s %%/+%s %%", pr.ToleranceMinus, pr.TolerancePlus)
 	switch {

@@ -353,6 +353,7 @@ func TestCheckBoundaries(t *testing.T) {
 		{"more volume than the bag holds", func(f *Facts) {
 			f.Containers[0].Container.ViableCells, f.Containers[0].Container.VolumeML, f.Volume = 62_000_000, 310, 320
 		}, "volume"},
+		{"a negative volume", func(f *Facts) { f.Volume = -5 }, "volume"},
 		{"post-thaw viability at the release floor", func(f *Facts) {
 			f.Containers[0].Container.ThawViability, f.Containers[0].ViabilityFloor, f.Containers[0].FloorSpec = 800, 800, "isct-uc-msc v1"
 		}, ""},

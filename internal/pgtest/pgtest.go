@@ -21,6 +21,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -35,6 +36,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // EnvURL names the variable holding a server URL for tests.
@@ -94,10 +96,10 @@ func Recreate(serverURL, name, template string) error {
 		return fmt.Errorf("connect to the test server: %w", err)
 	}
 	defer conn.Close(ctx)
-	n := pgx.Identifier{name}.Sanitize()
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+n+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("drop %s: %w", name, err)
+	if err := dropDatabase(ctx, conn, name); err != nil {
+		return err
 	}
+	n := pgx.Identifier{name}.Sanitize()
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+n+" TEMPLATE "+pgx.Identifier{template}.Sanitize()); err != nil {
 		return fmt.Errorf("create %s from %s: %w", name, template, err)
 	}
@@ -171,10 +173,7 @@ func CreateDatabase(serverURL, template string) (string, func() error, error) {
 			return fmt.Errorf("connect to drop %s: %w", name, err)
 		}
 		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			return fmt.Errorf("drop %s: %w", name, err)
-		}
-		return nil
+		return dropDatabase(ctx, conn, name)
 	}
 	u, err := url.Parse(serverURL)
 	if err != nil {
@@ -183,6 +182,39 @@ func CreateDatabase(serverURL, template string) (string, func() error, error) {
 	}
 	u.Path = "/" + name
 	return u.String(), drop, nil
+}
+
+// dropDatabase drops the database name, ending the sessions left on it.
+//
+// WITH (FORCE) ends them only when the test role may signal every one of
+// them, and an autovacuum worker, which the server starts on any database
+// at any moment, belongs to no role: the drop then fails with 42501
+// ("must be a member of the role whose process is being terminated"). That
+// made a random store test fail now and then on a busy server. A plain DROP
+// DATABASE stops an autovacuum worker itself (waiting up to 5 s for it), so
+// on that error, or on 55006 (still in use), drop without FORCE and retry.
+func dropDatabase(ctx context.Context, conn *pgx.Conn, name string) error {
+	n := pgx.Identifier{name}.Sanitize()
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		sql := "DROP DATABASE IF EXISTS " + n + " WITH (FORCE)"
+		if attempt%2 == 1 {
+			sql = "DROP DATABASE IF EXISTS " + n
+		}
+		if _, err = conn.Exec(ctx, sql); err == nil {
+			return nil
+		}
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || (pgErr.Code != "42501" && pgErr.Code != "55006") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("drop %s: %w", name, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("drop %s: %w", name, err)
 }
 
 // Name returns the database name in a URL.

@@ -19,6 +19,8 @@ import (
 type engine interface {
 	// label names the engine in the tables.
 	label() string
+	// path is the path or URL of the database called name.
+	path(name string) string
 	// fresh returns the path or URL of an empty database called name,
 	// removing any earlier one.
 	fresh(name string) (string, error)
@@ -77,6 +79,8 @@ func (p pgEngine) label() string { return "PostgreSQL" }
 func (p pgEngine) dbName(name string) string {
 	return p.prefix + strings.NewReplacer("-", "_", ".", "_").Replace(name)
 }
+
+func (p pgEngine) path(name string) string { return p.url(name) }
 
 func (p pgEngine) url(name string) string {
 	u, err := url.Parse(p.server)

@@ -43,6 +43,7 @@ func main() {
 	db := flag.String("db", "", "-before: a kept database (…/db-N.db)")
 	pgServer := flag.String("postgres", "", "also build each size on the PostgreSQL server at this `URL` (a role that may create databases; the harness creates and drops databases named ctbench_*) and time the same commands there, beside the file")
 	engines := flag.String("engines", "", "which engines to build on: bbolt, postgres or both (comma-separated); default bbolt, and both with -postgres")
+	again := flag.String("again", "", "instead of building: time the import and the commands again, with this tree's build, on the databases a -keep run left in this `DIR` (the same -sizes, -engines and -postgres)")
 	startup := flag.String("startup", "", "instead of building: time process start, a read and a write of the build at this git `REV` against this tree's, each on a demo database of its own (startup.go); -runs pairs")
 	flag.Parse()
 	if *startup != "" {
@@ -79,7 +80,7 @@ func main() {
 			*engines = "bbolt,postgres"
 		}
 	}
-	if err := harness(*sizes, *runs, *keep, *engines, *pgServer); err != nil {
+	if err := harness(*sizes, *runs, *keep, *engines, *pgServer, *again); err != nil {
 		fmt.Fprintln(os.Stderr, "benchharness:", err)
 		os.Exit(1)
 	}
@@ -89,15 +90,22 @@ type bench struct {
 	dir, celltrack, floor string
 	runs                  int
 	eng                   engine
+	// again: the databases are a kept run's (-again); only the import
+	// and the commands are timed again.
+	again bool
 	// cpu is the user + system CPU time of the last process timed: unlike
 	// wall time, it does not grow while the process waits for a core.
 	cpu time.Duration
 }
 
-func harness(sizes string, runs int, keep bool, engines, pgServer string) error {
+func harness(sizes string, runs int, keep bool, engines, pgServer, again string) error {
 	dir, err := os.MkdirTemp("", "celltrack-bench-")
 	if err != nil {
 		return err
+	}
+	if again != "" {
+		os.Remove(dir)
+		dir, keep = again, true
 	}
 	var benches []*bench
 	if !keep {
@@ -119,7 +127,7 @@ func harness(sizes string, runs int, keep bool, engines, pgServer string) error 
 	celltrack, floor := filepath.Join(dir, "celltrack"), filepath.Join(dir, "floor")
 	// Each engine's databases and session files live apart.
 	for _, e := range strings.Split(engines, ",") {
-		b := &bench{dir: filepath.Join(dir, strings.TrimSpace(e)), celltrack: celltrack, floor: floor, runs: runs}
+		b := &bench{dir: filepath.Join(dir, strings.TrimSpace(e)), celltrack: celltrack, floor: floor, runs: runs, again: again != ""}
 		switch strings.TrimSpace(e) {
 		case "bbolt":
 			b.eng = fileEngine{dir: b.dir}
@@ -235,14 +243,17 @@ type result struct {
 // releases and infusions in-process (build.go) — and times each command on it.
 func (b *bench) size(n int) (result, error) {
 	res := result{engine: b.eng.label(), n: n}
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	day := func(d int) time.Time { return today.AddDate(0, 0, d) }
+	date := func(d int) string { return day(d).Format("2006-01-02") }
+	if b.again {
+		return b.measure(n, res, day)
+	}
 	base, err := b.eng.fresh(fmt.Sprintf("base-%d", n))
 	if err != nil {
 		return res, err
 	}
 	pw := benchPassword + "\n"
-	today := time.Now().UTC().Truncate(24 * time.Hour)
-	day := func(d int) time.Time { return today.AddDate(0, 0, d) }
-	date := func(d int) string { return day(d).Format("2006-01-02") }
 	if _, err := b.ct(base, pw, "init", "--facility", "G1234", "--admin", "alice", "--password-stdin"); err != nil {
 		return res, err
 	}
@@ -277,13 +288,21 @@ func (b *bench) size(n int) (result, error) {
 	if err := os.WriteFile(csvPath, csv.Bytes(), 0o600); err != nil {
 		return res, err
 	}
+	return b.measure(n, res, day)
+}
+
+// measure imports the CSV into copies of the base and times the raw floor;
+// builds the history on the first copy (unless again: a kept database has
+// it already); and times each command on it.
+func (b *bench) measure(n int, res result, day func(int) time.Time) (result, error) {
+	csvPath := filepath.Join(b.dir, fmt.Sprintf("lots-%d.csv", n))
 	// Import: each run imports into a fresh copy of the base.
 	var importTimes, importCPU []time.Duration
 	dbName := fmt.Sprintf("db-%d", n)
 	var db string
 	for r := 0; r < b.runs; r++ {
 		name := fmt.Sprintf("import-%d-%d", n, r)
-		if r == 0 {
+		if r == 0 && !b.again {
 			name = dbName
 		}
 		target, err := b.eng.copy(fmt.Sprintf("base-%d", n), name)
@@ -298,11 +317,14 @@ func (b *bench) size(n int) (result, error) {
 			return res, err
 		}
 		importTimes, importCPU = append(importTimes, d), append(importCPU, b.cpu)
-		if r == 0 {
+		if r == 0 && !b.again {
 			db = target
 		} else {
 			b.eng.remove(name)
 		}
+	}
+	if b.again {
+		db = b.eng.path(dbName)
 	}
 	// Raw puts of the same records, each run into a new file.
 	var rawTimes []time.Duration
@@ -318,12 +340,14 @@ func (b *bench) size(n int) (result, error) {
 		rawTimes = append(rawTimes, d)
 		b.eng.remove(name)
 	}
-	start := time.Now()
-	events, infusions, err := history(db, n, day)
-	if err != nil {
-		return res, fmt.Errorf("build: %w", err)
+	if !b.again {
+		start := time.Now()
+		events, infusions, err := history(db, n, day)
+		if err != nil {
+			return res, fmt.Errorf("build: %w", err)
+		}
+		res.build, res.events, res.infusions = time.Since(start), events, infusions
 	}
-	res.build, res.events, res.infusions = time.Since(start), events, infusions
 	// The checkpoint that traces verify from: `celltrack check`, once.
 	// Every timed command runs in a real session: nina (writes, dose
 	// check) and aud (reads) log in as people do, each in a config dir of
@@ -331,8 +355,12 @@ func (b *bench) size(n int) (result, error) {
 	if err := b.login(db, "nina", "aud"); err != nil {
 		return res, err
 	}
-	if res.check, err = b.ct(db, "", "--user", "aud", "check"); err != nil {
-		return res, err
+	if !b.again {
+		// (A kept database has its checkpoint.)
+		var err error
+		if res.check, err = b.ct(db, "", "--user", "aud", "check"); err != nil {
+			return res, err
+		}
 	}
 	var writes, commits, shows, verifies, fulls, writesCPU, commitsCPU []time.Duration
 	var reads, readsCPU [4][]time.Duration
@@ -396,9 +424,11 @@ func (b *bench) size(n int) (result, error) {
 	}
 	b.eng.remove(floorName)
 	res.entries, res.size = b.auditEntries(db), b.eng.size(dbName)
-	if res.records, err = recordBytes(db); err != nil {
+	records, err := recordBytes(db)
+	if err != nil {
 		return res, err
 	}
+	res.records = records
 	res.write, res.commit, res.imp, res.raw, res.verify = median(writes), median(commits), median(importTimes), median(rawTimes), median(verifies)
 	res.show, res.fullTrace = median(shows), median(fulls)
 	res.writeCPU, res.commitCPU, res.impCPU = median(writesCPU), median(commitsCPU), median(importCPU)

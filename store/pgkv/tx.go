@@ -185,8 +185,8 @@ func (t *tx) changeRegistry(name string, exists bool) error {
 type queries struct {
 	get, put, del, count, deleteAll string
 	// first, last: a page from either end; after, before: a page beyond a
-	// key (exclusive); from, upto: a page from a key (inclusive), up or down.
-	first, last, after, before, from, upto string
+	// key (exclusive); upto: a page from a key (inclusive) down.
+	first, last, after, before, upto string
 	// around: aroundN pairs from a key up and as many below it (a Seek).
 	around string
 	// putMany, delMany: many pairs in one statement (buffer.go); getMany:
@@ -254,7 +254,7 @@ func buildQueries(t table) *queries {
 		return fmt.Sprintf("SELECT k, %s FROM %s%s ORDER BY k %s LIMIT %d", val, t.name, w, order, pageSize)
 	}
 	q.first, q.last = page("", "ASC"), page("", "DESC")
-	q.after, q.before, q.from, q.upto = page(">", "ASC"), page("<", "DESC"), page(">=", "ASC"), page("<=", "DESC")
+	q.after, q.before, q.upto = page(">", "ASC"), page("<", "DESC"), page("<=", "DESC")
 	q.around = fmt.Sprintf("(SELECT k, %[1]s FROM %[2]s WHERE %[3]sk >= $%[4]d ORDER BY k ASC LIMIT %[5]d) UNION ALL "+
 		"(SELECT k, %[1]s FROM %[2]s WHERE %[3]sk < $%[4]d ORDER BY k DESC LIMIT %[5]d)", val, t.name, where, p, aroundN)
 	buildManyQueries(t, q, where, p, val)

@@ -60,7 +60,9 @@ func TestEachTechnologyHasOneHome(t *testing.T) {
 	// it (a trailing / takes a whole tree): bbolt in the embedded engine,
 	// pgx in the PostgreSQL engine, the HTTP server and its templates in
 	// web, the command line in cmd. Each benchmark or test harness that
-	// measures or starts one of them is listed beside it.
+	// measures or starts one of them is listed beside it: the benchmark
+	// harness makes and drops its PostgreSQL databases with pgx, and its
+	// floor measures a bare pgx INSERT and COPY on the same server.
 	homes := []struct {
 		tech, why string
 		pkgs      []string
@@ -68,7 +70,7 @@ func TestEachTechnologyHasOneHome(t *testing.T) {
 		{"go.etcd.io/bbolt", "the embedded engine; reach bbolt through package kv's interfaces, or through boltkv",
 			[]string{"/store/boltkv", "/internal/benchharness/"}},
 		{"github.com/jackc/pgx/v5", "the PostgreSQL engine; reach it through package kv's interfaces",
-			[]string{"/store/pgkv", "/internal/pgtest"}},
+			[]string{"/store/pgkv", "/internal/pgtest", "/internal/benchharness/"}},
 		{"net/http", "the web package; front ends other than web reach the server through web's client",
 			[]string{"/web", "/internal/benchharness/"}},
 		{"github.com/urfave/cli/v2", "the command line", []string{"/cmd/celltrack"}},

@@ -131,9 +131,9 @@ func (cfg loadConfig) run() error {
 	var rs []loadResult
 	phase := func(name string, clients []*http.Client, n int, rate float64, path string, body func(int) string, want int) {
 		// A short warm-up per client (connections, caches) is not counted.
-		hammer(srv.url, clients, len(clients), 0, path, body, want, time.Minute)
+		hammer([]string{srv.url}, clients, len(clients), 0, path, body, want, time.Minute)
 		cpu := srv.cpu()
-		r := hammer(srv.url, clients, n, rate, path, body, want, cfg.phaseLimit)
+		r := hammer([]string{srv.url}, clients, n, rate, path, body, want, cfg.phaseLimit)
 		r.name, r.cpu = name, srv.cpu()-cpu
 		rs = append(rs, r)
 		fmt.Fprintf(os.Stderr, "benchharness: %s: %d in %s, RSS %s\n", name, r.n, r.wall.Round(time.Millisecond), srv.memory())
@@ -410,7 +410,8 @@ func post(c *http.Client, url, path, body string) (int, []byte, error) {
 // With rate > 0 the clients send on a schedule instead: request i is due at
 // start + i/rate, client i mod len(clients) sends it, and its latency counts
 // from when it was due.
-func hammer(url string, clients []*http.Client, n int, rate float64, path string, body func(int) string, want int, limit time.Duration) loadResult {
+// Client i sends to urls[i mod len(urls)] (several servers, one database).
+func hammer(urls []string, clients []*http.Client, n int, rate float64, path string, body func(int) string, want int, limit time.Duration) loadResult {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	var next, failed atomic.Int64
@@ -435,7 +436,7 @@ func hammer(url string, clients []*http.Client, n int, rate float64, path string
 					t0 = start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
 					time.Sleep(time.Until(t0))
 				}
-				st, data, err := post(c, url, path, body(i))
+				st, data, err := post(c, urls[ci%len(urls)], path, body(i))
 				d := time.Since(t0)
 				if err != nil || st != want {
 					failed.Add(1)

@@ -5,6 +5,7 @@
 //
 //	go run ./internal/benchharness                 # 1k and 100k lots, 5 runs each
 //	go run ./internal/benchharness -sizes 1000 -runs 3
+//	go run ./internal/benchharness -sizes 1000,10000 -postgres postgres://…/postgres
 package main
 
 import (
@@ -30,7 +31,8 @@ func main() {
 	sizes := flag.String("sizes", "1000,100000", "comma-separated lot counts")
 	runs := flag.Int("runs", 5, "runs per timing; the median is reported")
 	keep := flag.Bool("keep", false, "keep the work directory")
-	loadDB := flag.String("load", "", "instead of building: put `celltrack serve` on this kept database (…/db-N.db) under load (load.go)")
+	loadDB := flag.String("load", "", "instead of building: put `celltrack serve` on this kept database (…/db-N.db) under load (load.go); a kept PostgreSQL database (…/ctbench_db_N URL): -servers servers on it (loadpg.go)")
+	servers := flag.Int("servers", 2, "-load of a PostgreSQL database: `celltrack serve` processes on it, the clients split among them")
 	clients := flag.Int("clients", 50, "-load: concurrent API clients")
 	checks := flag.Int("checks", 20000, "-load: bedside checks sent by the clients")
 	writes := flag.Int("writes", 5000, "-load: reactions written by the clients (and a fifth as many patients)")
@@ -39,10 +41,20 @@ func main() {
 	rate := flag.Float64("rate", 2000, "-load: bedside checks a second the clients offer together in the open-loop phase (writes: half)")
 	before := flag.String("before", "", "instead of building: time `patient weigh` and `dose check` of the build at this git `REV` against this tree's, on the database of -db (before.go)")
 	db := flag.String("db", "", "-before: a kept database (…/db-N.db)")
+	pgServer := flag.String("postgres", "", "also build each size on the PostgreSQL server at this `URL` (a role that may create databases; the harness creates and drops databases named ctbench_*) and time the same commands there, beside the file")
+	engines := flag.String("engines", "", "which engines to build on: bbolt, postgres or both (comma-separated); default bbolt, and both with -postgres")
+	again := flag.String("again", "", "instead of building: time the import and the commands again, with this tree's build, on the databases a -keep run left in this `DIR` (the same -sizes, -engines and -postgres)")
 	startup := flag.String("startup", "", "instead of building: time process start, a read and a write of the build at this git `REV` against this tree's, each on a demo database of its own (startup.go); -runs pairs")
 	flag.Parse()
 	if *startup != "" {
 		if err := startupMain(*startup, *runs); err != nil {
+			fmt.Fprintln(os.Stderr, "benchharness:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *loadDB != "" && strings.HasPrefix(*loadDB, "postgres") {
+		if err := loadSharedMain(*loadDB, *servers, *clients, *checks, *writes); err != nil {
 			fmt.Fprintln(os.Stderr, "benchharness:", err)
 			os.Exit(1)
 		}
@@ -62,7 +74,13 @@ func main() {
 		}
 		return
 	}
-	if err := harness(*sizes, *runs, *keep); err != nil {
+	if *engines == "" {
+		*engines = "bbolt"
+		if *pgServer != "" {
+			*engines = "bbolt,postgres"
+		}
+	}
+	if err := harness(*sizes, *runs, *keep, *engines, *pgServer, *again); err != nil {
 		fmt.Fprintln(os.Stderr, "benchharness:", err)
 		os.Exit(1)
 	}
@@ -71,23 +89,62 @@ func main() {
 type bench struct {
 	dir, celltrack, floor string
 	runs                  int
+	eng                   engine
+	// again: the databases are a kept run's (-again); only the import
+	// and the commands are timed again.
+	again bool
 	// cpu is the user + system CPU time of the last process timed: unlike
 	// wall time, it does not grow while the process waits for a core.
 	cpu time.Duration
 }
 
-func harness(sizes string, runs int, keep bool) error {
+func harness(sizes string, runs int, keep bool, engines, pgServer, again string) error {
 	dir, err := os.MkdirTemp("", "celltrack-bench-")
 	if err != nil {
 		return err
 	}
+	if again != "" {
+		os.Remove(dir)
+		dir, keep = again, true
+	}
+	var benches []*bench
 	if !keep {
 		defer os.RemoveAll(dir)
+		defer func() {
+			// The databases a server keeps: each size's base and result.
+			for _, b := range benches {
+				if _, ok := b.eng.(pgEngine); ok {
+					for _, s := range strings.Split(sizes, ",") {
+						b.eng.remove("base-" + strings.TrimSpace(s))
+						b.eng.remove("db-" + strings.TrimSpace(s))
+					}
+				}
+			}
+		}()
 	} else {
 		fmt.Fprintln(os.Stderr, "benchharness: keeping", dir)
 	}
-	b := &bench{dir: dir, celltrack: filepath.Join(dir, "celltrack"), floor: filepath.Join(dir, "floor"), runs: runs}
-	for pkg, out := range map[string]string{"./cmd/celltrack": b.celltrack, "./internal/benchharness/floor": b.floor} {
+	celltrack, floor := filepath.Join(dir, "celltrack"), filepath.Join(dir, "floor")
+	// Each engine's databases and session files live apart.
+	for _, e := range strings.Split(engines, ",") {
+		b := &bench{dir: filepath.Join(dir, strings.TrimSpace(e)), celltrack: celltrack, floor: floor, runs: runs, again: again != ""}
+		switch strings.TrimSpace(e) {
+		case "bbolt":
+			b.eng = fileEngine{dir: b.dir}
+		case "postgres":
+			if pgServer == "" {
+				return fmt.Errorf("-engines postgres needs -postgres URL")
+			}
+			b.eng = pgEngine{server: pgServer, prefix: "ctbench_"}
+		default:
+			return fmt.Errorf("-engines: %q is neither bbolt nor postgres", e)
+		}
+		if err := os.MkdirAll(b.dir, 0o700); err != nil {
+			return err
+		}
+		benches = append(benches, b)
+	}
+	for pkg, out := range map[string]string{"./cmd/celltrack": celltrack, "./internal/benchharness/floor": floor} {
 		if msg, err := shipbuild.Command(out, pkg).CombinedOutput(); err != nil {
 			return fmt.Errorf("%s: %v\n%s", shipbuild.Line(out, pkg), err, msg)
 		}
@@ -102,65 +159,101 @@ func harness(sizes string, runs int, keep bool) error {
 		if err != nil {
 			return fmt.Errorf("-sizes: %v", err)
 		}
-		r, err := b.size(n)
-		if err != nil {
-			return err
+		for _, b := range benches {
+			r, err := b.size(n)
+			if err != nil {
+				return fmt.Errorf("%s, %d lots: %w", b.eng.label(), n, err)
+			}
+			rs = append(rs, r)
+			fmt.Fprintf(os.Stderr, "benchharness: %s, %d lots done\n", b.eng.label(), n)
 		}
-		rs = append(rs, r)
-		fmt.Fprintf(os.Stderr, "benchharness: %d lots done\n", n)
 	}
 	load, _ = os.ReadFile("/proc/loadavg")
 	fmt.Printf("load average at end %s\n\n", strings.Join(strings.Fields(string(load))[:3], " "))
-	fmt.Println("| lots | custody events | infusions | audit entries | db size | record JSON | db / record JSON | build in-process | single write (patient weigh) | floor: one bbolt commit | write / floor | `lot show` | `audit verify` | verify entries/s | `check` (page check + verify) | import (whole process) | import lots/s | floor: raw puts | import / raw |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| engine | lots | custody events | infusions | audit entries | db size | record JSON | db / record JSON | build in-process | single write (patient weigh) | floor: one commit | write / floor | `lot show` | `audit verify` | verify entries/s | `check` (page check + verify) | import (whole process) | import lots/s | floor: raw puts | import / raw |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
-		fmt.Printf("| %d | %d | %d | %d | %.1f MB | %.1f MB | %.2f× | %.1f s | %s | %s | %.2f× | %s | %s | %.0f | %s | %s | %.0f | %s | %.2f× |\n",
-			r.n, r.events, r.infusions, r.entries, float64(r.size)/1e6, float64(r.records)/1e6, float64(r.size)/float64(r.records), r.build.Seconds(), ms(r.write), ms(r.commit), float64(r.write)/float64(r.commit),
-			ms(r.show), ms(r.verify), float64(r.entries)/r.verify.Seconds(), ms(r.check), ms(r.imp), float64(r.n)/r.imp.Seconds(), ms(r.raw), float64(r.imp)/float64(r.raw))
+		fmt.Printf("| %s | %d | %d | %d | %d | %.1f MB | %.1f MB | %.2f× | %.1f s | %s (%s) | %s (%s) | %.2f× | %s | %s | %.0f | %s | %s (%s) | %.0f | %s | %.2f× |\n",
+			r.engine, r.n, r.events, r.infusions, r.entries, float64(r.size)/1e6, float64(r.records)/1e6, float64(r.size)/float64(r.records), r.build.Seconds(), ms(r.write), ms(r.writeCPU), ms(r.commit), ms(r.commitCPU), float64(r.write)/float64(r.commit),
+			ms(r.show), ms(r.verify), float64(r.entries)/r.verify.Seconds(), ms(r.check), ms(r.imp), ms(r.impCPU), float64(r.n)/r.imp.Seconds(), ms(r.raw), float64(r.imp)/float64(r.raw))
 	}
 	fmt.Println()
 	fmt.Println("wall time (CPU time: user + system) of each process")
 	fmt.Println()
-	fmt.Println("| lots | `dose check` | `trace lot` | `trace patient` | `trace donor` | `trace lot --full-verify` |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| engine | lots | `dose check` | `trace lot` | `trace patient` | `trace donor` | `trace lot --full-verify` |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, r := range rs {
-		fmt.Printf("| %d |", r.n)
+		fmt.Printf("| %s | %d |", r.engine, r.n)
 		for i := range r.reads {
 			fmt.Printf(" %s (%s) |", ms(r.reads[i]), ms(r.readsCPU[i]))
 		}
 		fmt.Printf(" %s |\n", ms(r.fullTrace))
 	}
-	if len(rs) > 1 {
-		small, large := rs[0], rs[len(rs)-1]
-		fmt.Printf("| %d / %d |", large.n, small.n)
-		for i := range large.reads {
-			fmt.Printf(" %.2f× (%.2f×) |", float64(large.reads[i])/float64(small.reads[i]), float64(large.readsCPU[i])/float64(small.readsCPU[i]))
+	// Ratios: the largest size over the smallest on each engine, and
+	// PostgreSQL over bbolt at each size.
+	ratio := func(name string, a, b result) {
+		fmt.Printf("| %s |", name)
+		for i := range a.reads {
+			fmt.Printf(" %.2f× (%.2f×) |", float64(a.reads[i])/float64(b.reads[i]), float64(a.readsCPU[i])/float64(b.readsCPU[i]))
 		}
-		fmt.Printf(" %.2f× |\n", float64(large.fullTrace)/float64(small.fullTrace))
+		fmt.Printf(" %.2f× |\n", float64(a.fullTrace)/float64(b.fullTrace))
+	}
+	byEngine := map[string][]result{}
+	var order []string
+	for _, r := range rs {
+		if byEngine[r.engine] == nil {
+			order = append(order, r.engine)
+		}
+		byEngine[r.engine] = append(byEngine[r.engine], r)
+	}
+	for _, e := range order {
+		if l := byEngine[e]; len(l) > 1 {
+			ratio(fmt.Sprintf("%s | %d / %d", e, l[len(l)-1].n, l[0].n), l[len(l)-1], l[0])
+		}
+	}
+	if len(order) == 2 {
+		a, b := byEngine[order[1]], byEngine[order[0]]
+		for i := range min(len(a), len(b)) {
+			ratio(fmt.Sprintf("%s / %s | %d", order[1], order[0], a[i].n), a[i], b[i])
+		}
+		fmt.Println()
+		fmt.Printf("| lots | single write %s / %s | import %s / %s |\n|---|---|---|\n", order[1], order[0], order[1], order[0])
+		for i := range min(len(a), len(b)) {
+			fmt.Printf("| %d | %.2f× (CPU %.2f×) | %.2f× (CPU %.2f×) |\n", a[i].n, float64(a[i].write)/float64(b[i].write), float64(a[i].writeCPU)/float64(b[i].writeCPU),
+				float64(a[i].imp)/float64(b[i].imp), float64(a[i].impCPU)/float64(b[i].impCPU))
+		}
 	}
 	return nil
 }
 
 // result is one size's figures (medians).
 type result struct {
+	engine                                                  string
 	n, entries, events, infusions                           int
 	size                                                    int64
 	records                                                 int64 // bytes of the records' JSON values (store.RecordBytes)
 	build                                                   time.Duration
 	write, commit, show, verify, check, imp, raw, fullTrace time.Duration
 	reads, readsCPU                                         [4]time.Duration // dose check, trace lot, patient, donor
+	writeCPU, commitCPU, impCPU                             time.Duration    // CPU (user + system) of the same medians' processes
 }
 
 // size builds a database of n lots — users by the binary, donors and sites
 // in-process, the lots by `celltrack lot import`, then the custody events,
 // releases and infusions in-process (build.go) — and times each command on it.
 func (b *bench) size(n int) (result, error) {
-	res := result{n: n}
-	base := filepath.Join(b.dir, fmt.Sprintf("base-%d.db", n))
-	pw := benchPassword + "\n"
+	res := result{engine: b.eng.label(), n: n}
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	day := func(d int) time.Time { return today.AddDate(0, 0, d) }
 	date := func(d int) string { return day(d).Format("2006-01-02") }
+	if b.again {
+		return b.measure(n, res, day)
+	}
+	base, err := b.eng.fresh(fmt.Sprintf("base-%d", n))
+	if err != nil {
+		return res, err
+	}
+	pw := benchPassword + "\n"
 	if _, err := b.ct(base, pw, "init", "--facility", "G1234", "--admin", "alice", "--password-stdin"); err != nil {
 		return res, err
 	}
@@ -195,12 +288,25 @@ func (b *bench) size(n int) (result, error) {
 	if err := os.WriteFile(csvPath, csv.Bytes(), 0o600); err != nil {
 		return res, err
 	}
+	return b.measure(n, res, day)
+}
+
+// measure imports the CSV into copies of the base and times the raw floor;
+// builds the history on the first copy (unless again: a kept database has
+// it already); and times each command on it.
+func (b *bench) measure(n int, res result, day func(int) time.Time) (result, error) {
+	csvPath := filepath.Join(b.dir, fmt.Sprintf("lots-%d.csv", n))
 	// Import: each run imports into a fresh copy of the base.
-	var importTimes []time.Duration
-	db := filepath.Join(b.dir, fmt.Sprintf("db-%d.db", n))
+	var importTimes, importCPU []time.Duration
+	dbName := fmt.Sprintf("db-%d", n)
+	var db string
 	for r := 0; r < b.runs; r++ {
-		target := filepath.Join(b.dir, fmt.Sprintf("import-%d-%d.db", n, r))
-		if err := copyFile(base, target); err != nil {
+		name := fmt.Sprintf("import-%d-%d", n, r)
+		if r == 0 && !b.again {
+			name = dbName
+		}
+		target, err := b.eng.copy(fmt.Sprintf("base-%d", n), name)
+		if err != nil {
 			return res, err
 		}
 		if err := b.login(target, "liu"); err != nil {
@@ -210,30 +316,38 @@ func (b *bench) size(n int) (result, error) {
 		if err != nil {
 			return res, err
 		}
-		importTimes = append(importTimes, d)
-		if r == 0 {
-			os.Rename(target, db)
+		importTimes, importCPU = append(importTimes, d), append(importCPU, b.cpu)
+		if r == 0 && !b.again {
+			db = target
 		} else {
-			os.Remove(target)
+			b.eng.remove(name)
 		}
+	}
+	if b.again {
+		db = b.eng.path(dbName)
 	}
 	// Raw puts of the same records, each run into a new file.
 	var rawTimes []time.Duration
 	for r := 0; r < b.runs; r++ {
-		f := filepath.Join(b.dir, fmt.Sprintf("raw-%d-%d.db", n, r))
-		d, err := b.timed(exec.Command(b.floor, "puts", f, strconv.Itoa(n)))
+		name := fmt.Sprintf("raw-%d-%d", n, r)
+		if _, err := b.eng.fresh(name); err != nil {
+			return res, err
+		}
+		d, err := b.timed(exec.Command(b.floor, b.eng.floorPuts(name, n)...))
 		if err != nil {
 			return res, err
 		}
 		rawTimes = append(rawTimes, d)
-		os.Remove(f)
+		b.eng.remove(name)
 	}
-	start := time.Now()
-	events, infusions, err := history(db, n, day)
-	if err != nil {
-		return res, fmt.Errorf("build: %w", err)
+	if !b.again {
+		start := time.Now()
+		events, infusions, err := history(db, n, day)
+		if err != nil {
+			return res, fmt.Errorf("build: %w", err)
+		}
+		res.build, res.events, res.infusions = time.Since(start), events, infusions
 	}
-	res.build, res.events, res.infusions = time.Since(start), events, infusions
 	// The checkpoint that traces verify from: `celltrack check`, once.
 	// Every timed command runs in a real session: nina (writes, dose
 	// check) and aud (reads) log in as people do, each in a config dir of
@@ -241,13 +355,17 @@ func (b *bench) size(n int) (result, error) {
 	if err := b.login(db, "nina", "aud"); err != nil {
 		return res, err
 	}
-	if res.check, err = b.ct(db, "", "--user", "aud", "check"); err != nil {
-		return res, err
+	if !b.again {
+		// (A kept database has its checkpoint.)
+		var err error
+		if res.check, err = b.ct(db, "", "--user", "aud", "check"); err != nil {
+			return res, err
+		}
 	}
-	var writes, commits, shows, verifies, fulls []time.Duration
+	var writes, commits, shows, verifies, fulls, writesCPU, commitsCPU []time.Duration
 	var reads, readsCPU [4][]time.Duration
-	floorDB := filepath.Join(b.dir, fmt.Sprintf("floor-%d.db", n))
-	if err := copyFile(db, floorDB); err != nil {
+	floorName := fmt.Sprintf("floor-%d", n)
+	if _, err := b.eng.copy(dbName, floorName); err != nil {
 		return res, err
 	}
 	lotRef := lotNumber(n/2/releasedEvery*releasedEvery + releasedEvery/2)
@@ -265,12 +383,12 @@ func (b *bench) size(n int) (result, error) {
 		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r) * time.Minute).Format(time.RFC3339)
 		write := func() error {
 			d, err := b.ct(db, "", "--user", "nina", "patient", "weigh", "--kg", "62.5", "--at", at, "MRN-1")
-			writes = append(writes, d)
+			writes, writesCPU = append(writes, d), append(writesCPU, b.cpu)
 			return err
 		}
 		commit := func() error {
-			d, err := b.timed(exec.Command(b.floor, "commit", floorDB))
-			commits = append(commits, d)
+			d, err := b.timed(exec.Command(b.floor, b.eng.floorCommit(floorName)...))
+			commits, commitsCPU = append(commits, d), append(commitsCPU, b.cpu)
 			return err
 		}
 		pair := []func() error{write, commit}
@@ -304,13 +422,16 @@ func (b *bench) size(n int) (result, error) {
 		}
 		verifies = append(verifies, d)
 	}
-	os.Remove(floorDB)
-	res.entries, res.size = b.auditEntries(db)
-	if res.records, err = recordBytes(db); err != nil {
+	b.eng.remove(floorName)
+	res.entries, res.size = b.auditEntries(db), b.eng.size(dbName)
+	records, err := recordBytes(db)
+	if err != nil {
 		return res, err
 	}
+	res.records = records
 	res.write, res.commit, res.imp, res.raw, res.verify = median(writes), median(commits), median(importTimes), median(rawTimes), median(verifies)
 	res.show, res.fullTrace = median(shows), median(fulls)
+	res.writeCPU, res.commitCPU, res.impCPU = median(writesCPU), median(commitsCPU), median(importCPU)
 	for i := range reads {
 		res.reads[i], res.readsCPU[i] = median(reads[i]), median(readsCPU[i])
 	}
@@ -385,7 +506,7 @@ func (b *bench) timed(cmd *exec.Cmd) (time.Duration, error) {
 	return d, nil
 }
 
-func (b *bench) auditEntries(db string) (int, int64) {
+func (b *bench) auditEntries(db string) int {
 	cmd := exec.Command(b.celltrack, "--db", db, "--user", "aud", "--json", "audit", "verify")
 	cmd.Env = append(os.Environ(), "CELLTRACK_USER=", "CELLTRACK_DB=", "CELLTRACK_CONFIG_DIR="+b.configDir([]string{"--user", "aud"}))
 	out, _ := cmd.Output()
@@ -393,8 +514,7 @@ func (b *bench) auditEntries(db string) (int, int64) {
 	if i := bytes.Index(out, []byte(`"entries": `)); i >= 0 {
 		fmt.Sscanf(string(out[i+len(`"entries": `):]), "%d", &entries)
 	}
-	fi, _ := os.Stat(db)
-	return entries, fi.Size()
+	return entries
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -81,10 +81,17 @@ func (t *tx) PutMany(name []byte, keys, values [][]byte) error {
 		q = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) SELECT k, v FROM unnest($1::bytea[], $2::bytea[]) AS u(k, v)", b.tbl.name, b.tbl.val)
 		args = []any{keys, vs}
 	}
-	t.writes[b.name]++
+	// The bucket's buffered writes (buffer.go) go first, so that they and
+	// these arrive in the order given; what the transaction had cached or
+	// paged of the bucket is stale afterwards.
+	if err := t.flush(b.name); err != nil {
+		return err
+	}
 	if _, err := t.ptx.Exec(t.ctx, q, args...); err != nil {
 		return t.e.wrap("put into "+b.name, err)
 	}
+	delete(t.cache, b.name)
+	t.flushes[b.name]++
 	return nil
 }
 
@@ -164,11 +171,27 @@ func CreateFilled(rawURL string, opts Options, fn func(kv.Tx) error) error {
 			return e.wrap(fmt.Sprintf("apply migration %d (%s)", m.version, m.name), err)
 		}
 	}
-	t := &tx{e: e, ctx: ctx, ptx: ptx, write: true, buckets: map[string]*bucket{}, writes: map[string]int{}}
-	if err := t.loadRegistry(); err != nil {
-		return err
+	t := &tx{e: e, ctx: ctx, ptx: ptx, write: true, buckets: map[string]*bucket{}, flushes: map[string]int{}}
+	if err := ptx.QueryRow(ctx, qGen).Scan(&t.gen); err != nil {
+		return e.wrap("read the bucket registry", err)
+	}
+	rows, err := ptx.Query(ctx, qBuckets)
+	if err != nil {
+		return e.wrap("read the bucket registry", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return e.wrap("read the bucket registry", err)
+	}
+	t.reg = make(map[string]bool, len(names))
+	for _, n := range names {
+		t.reg[n] = true
 	}
 	if err := e.catch(func() error { return fn(t) }); err != nil {
+		return err
+	}
+	// fn's buffered writes go out before COMMIT, as in attempt.
+	if err := t.flushAll(); err != nil {
 		return err
 	}
 	if err := ptx.Commit(ctx); err != nil {

@@ -48,6 +48,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/celltrack/celltrack/store/kv"
@@ -82,6 +83,9 @@ type Engine struct {
 	lockWait time.Duration
 	retries  int
 	readOnly bool
+
+	// uses counts each statement's executions (execMode).
+	uses sync.Map // SQL → *atomic.Int64
 
 	mu      sync.RWMutex
 	gen     int64           // the kv_generation the cache reflects; 0: none
@@ -255,15 +259,12 @@ func (e *Engine) run(op string, write bool, fn func(kv.Tx) error) error {
 // other panic is passed on after the rollback.
 func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err error) {
 	ctx := context.Background()
-	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	if write {
-		opts = pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite}
-	}
-	ptx, err := e.pool.BeginTx(ctx, opts)
+	conn, err := e.pool.Acquire(ctx)
 	if err != nil {
 		return false, &beginError{e.wrap("begin", err)}
 	}
-	t := &tx{e: e, ctx: ctx, ptx: ptx, write: write, buckets: map[string]*bucket{}, writes: map[string]int{}}
+	ptx := &connTx{conn: conn}
+	t := &tx{e: e, ctx: ctx, ptx: ptx, write: write, buckets: map[string]*bucket{}, flushes: map[string]int{}}
 	done := false
 	defer func() {
 		if done {
@@ -278,15 +279,48 @@ func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err e
 			panic(r)
 		}
 	}()
+	// BEGIN, for a write the lock, and the registry generation, in one
+	// round trip (a pipelined batch). The lock comes first; the generation
+	// is read by a statement whose snapshot is taken after the lock is
+	// granted.
+	b := &pgx.Batch{}
+	begun := false
+	begin := "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 	if write {
-		// The lock first; only then the registry generation, read by a
-		// statement whose snapshot is taken after the lock is granted.
-		if _, err := ptx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)",
-			fmt.Sprintf("%dms", e.lockWait.Milliseconds()), e.lockKey); err != nil {
+		begin = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
+	}
+	b.Queue(begin).Exec(func(pgconn.CommandTag) error { begun = true; return nil })
+	if write {
+		b.Queue(qLock, fmt.Sprintf("%dms", e.lockWait.Milliseconds()), e.lockKey).Exec(func(pgconn.CommandTag) error { return nil })
+	}
+	b.Queue(qGen).QueryRow(func(r pgx.Row) error { return r.Scan(&t.gen) })
+	// The registry too when none is cached (a process's first
+	// transaction), so that it costs no round trip of its own. A read
+	// transaction reads both in one snapshot; a write one after the lock,
+	// which every writer that changes the registry holds.
+	e.mu.RLock()
+	cached := e.gen != 0
+	e.mu.RUnlock()
+	var names []string
+	if !cached {
+		b.Queue(qBuckets).Query(func(rows pgx.Rows) error {
+			var err error
+			names, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			return err
+		})
+	}
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		switch {
+		case !begun:
+			return false, &beginError{e.wrap("begin", err)}
+		case write:
 			return false, e.wrap("lock the database for writing", err)
+		default:
+			return false, e.wrap("read the bucket registry", err)
 		}
 	}
-	if err := t.loadRegistry(); err != nil {
+	ptx.open = true
+	if err := t.loadRegistry(names, !cached); err != nil {
 		return false, err
 	}
 	if err := fn(t); err != nil {
@@ -298,6 +332,12 @@ func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err e
 			return false, e.wrap("end read", err)
 		}
 		return false, nil
+	}
+	// The buffered writes go out first (buffer.go): an error here is a
+	// statement's, before COMMIT, and rolls everything back.
+	if err := t.flushAll(); err != nil {
+		ptx.Rollback(context.Background())
+		return false, err
 	}
 	if err := ptx.Commit(ctx); err != nil {
 		return false, &commitError{e.wrap("commit", err)}
@@ -518,4 +558,99 @@ func Cause(err error) string {
 		err = u
 	}
 	return err.Error()
+}
+
+// The statements every transaction runs.
+const (
+	qGen     = "SELECT gen FROM kv_generation"
+	qBuckets = "SELECT name FROM kv_buckets"
+	qLock    = "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)"
+)
+
+// execDirect is how many times a statement runs unprepared before it is
+// prepared. pgx prepares a statement on a connection's first use of it (a
+// round trip of its own) and then runs it by name; a celltrack command is a
+// process of its own, with a new connection, that runs most statements
+// once or twice, so preparing them all would double its round trips. A
+// statement run more often than this (a server's, a long walk's) is
+// prepared and cached per connection as pgx does by default.
+const execDirect = 2
+
+// with puts the execution mode of statement sql before args: unprepared
+// for its first execDirect runs in this process, prepared after.
+func (e *Engine) with(sql string, args ...any) []any {
+	n, _ := e.uses.Load(sql)
+	if n == nil {
+		n, _ = e.uses.LoadOrStore(sql, new(atomic.Int64))
+	}
+	mode := pgx.QueryExecModeCacheStatement
+	if n.(*atomic.Int64).Add(1) <= execDirect {
+		mode = pgx.QueryExecModeExec
+	}
+	return append([]any{mode}, args...)
+}
+
+// connTx is a transaction on a connection of the pool begun by a batch of
+// its own (attempt), which pgx.Tx cannot be: BEGIN goes in one round trip
+// with the statements every transaction starts with.
+type connTx struct {
+	conn *pgxpool.Conn
+	open bool // BEGIN succeeded and neither COMMIT nor ROLLBACK was sent
+}
+
+func (c *connTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return c.conn.Exec(ctx, sql, args...)
+}
+
+func (c *connTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return c.conn.Query(ctx, sql, args...)
+}
+
+func (c *connTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return c.conn.QueryRow(ctx, sql, args...)
+}
+
+func (c *connTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	return c.conn.SendBatch(ctx, b)
+}
+
+// Commit ends the transaction and gives the connection back. A transaction
+// that failed is rolled back by the server, which answers COMMIT with
+// ROLLBACK: that is an error here, as in pgx.Tx.
+func (c *connTx) Commit(ctx context.Context) error {
+	if c.conn == nil {
+		return errors.New("commit: the transaction has ended")
+	}
+	tag, err := c.conn.Exec(ctx, "COMMIT")
+	c.open = false
+	c.release()
+	if err != nil {
+		return err
+	}
+	if tag.String() != "COMMIT" {
+		return pgx.ErrTxCommitRollback
+	}
+	return nil
+}
+
+// Rollback ends the transaction, if it has not ended, and gives the
+// connection back (the pool closes a connection left in a transaction).
+func (c *connTx) Rollback(ctx context.Context) error {
+	if c.conn == nil {
+		return nil
+	}
+	var err error
+	if c.open || c.conn.Conn().PgConn().TxStatus() != 'I' {
+		_, err = c.conn.Exec(ctx, "ROLLBACK")
+	}
+	c.open = false
+	c.release()
+	return err
+}
+
+func (c *connTx) release() {
+	if c.conn != nil {
+		c.conn.Release()
+		c.conn = nil
+	}
 }

@@ -1,18 +1,21 @@
 package pgkv
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 
 	"github.com/celltrack/celltrack/store/kv"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // pageSize is how many pairs a cursor fetches at a time, in the direction it
 // moves.
 const pageSize = 128
+
+// aroundN is how many pairs a Seek's page holds each side of the key.
+const aroundN = 64
 
 // Errors of bbolt's that store may meet in the same places.
 var (
@@ -23,28 +26,48 @@ var (
 	ErrTxNotWritable  = errors.New("tx not writable")
 )
 
+// pgTx is what a transaction uses of its connection: pgx.Tx's methods,
+// implemented by connTx.
+type pgTx interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
 type tx struct {
 	e     *Engine
 	ctx   context.Context
-	ptx   pgx.Tx
+	ptx   pgTx
 	write bool
 
 	gen        int64
 	reg        map[string]bool // the buckets that exist; shared with the engine until changed
 	regChanged bool
 	buckets    map[string]*bucket
-	// writes counts the writes to each bucket, so a cursor knows when its
-	// prefetched page may be stale.
-	writes map[string]int
+	// pending holds a write transaction's writes, by bucket, until they
+	// are sent to the server together (buffer.go); pendingN counts them.
+	pending  map[string]*pending
+	pendingN int
+	// flushes counts the times each bucket's table changed under this
+	// transaction (its pending writes sent, the bucket deleted), so a
+	// cursor knows when its prefetched page may be stale.
+	flushes map[string]int
+	// cache holds the values Get read from the server, by bucket (nil:
+	// the key is absent), until the table changes.
+	cache map[string]*getCache
 }
 
-// loadRegistry reads the registry generation and, when the engine's cache
-// is older, the registry itself: one small query per transaction, and a
-// second only after another process created or deleted a bucket.
-func (t *tx) loadRegistry() error {
-	if err := t.ptx.QueryRow(t.ctx, "SELECT gen FROM kv_generation").Scan(&t.gen); err != nil {
-		return t.e.wrap("read the bucket registry", err)
-	}
+// loadRegistry takes the registry from the engine's cache when it is of
+// the generation t.gen (which attempt read as the transaction began), else
+// reads it: a second query only after another process created or deleted a
+// bucket.
+//
+// names is the registry when attempt read it with the generation (it does
+// when the engine has none cached: a process's first transaction).
+func (t *tx) loadRegistry(names []string, read bool) error {
 	t.e.mu.RLock()
 	gen, reg := t.e.gen, t.e.buckets
 	t.e.mu.RUnlock()
@@ -52,13 +75,14 @@ func (t *tx) loadRegistry() error {
 		t.reg = reg
 		return nil
 	}
-	rows, err := t.ptx.Query(t.ctx, "SELECT name FROM kv_buckets")
-	if err != nil {
-		return t.e.wrap("read the bucket registry", err)
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return t.e.wrap("read the bucket registry", err)
+	if !read {
+		rows, err := t.ptx.Query(t.ctx, qBuckets)
+		if err != nil {
+			return t.e.wrap("read the bucket registry", err)
+		}
+		if names, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return t.e.wrap("read the bucket registry", err)
+		}
 	}
 	t.reg = make(map[string]bool, len(names))
 	for _, n := range names {
@@ -125,14 +149,14 @@ func (t *tx) DeleteBucket(name []byte) error {
 		return ErrBucketNotFound
 	}
 	b := newBucket(t, string(name))
-	if _, err := t.ptx.Exec(t.ctx, b.q.deleteAll, b.args()...); err != nil {
+	t.drop(string(name))
+	if _, err := t.ptx.Exec(t.ctx, b.q.deleteAll, t.e.with(b.q.deleteAll, b.args()...)...); err != nil {
 		return t.e.wrap("delete bucket "+string(name), err)
 	}
 	if _, err := t.ptx.Exec(t.ctx, "DELETE FROM kv_buckets WHERE name = $1", string(name)); err != nil {
 		return t.e.wrap("delete bucket "+string(name), err)
 	}
 	delete(t.buckets, string(name))
-	t.writes[string(name)]++
 	return t.changeRegistry(string(name), false)
 }
 
@@ -160,9 +184,16 @@ func (t *tx) changeRegistry(name string, exists bool) error {
 // is parameter $1 and the others follow.
 type queries struct {
 	get, put, del, count, deleteAll string
-	// first, last: a page from either end; after, before, from: a page
-	// beyond a key (exclusive) or from one (inclusive).
-	first, last, after, before, from string
+	// first, last: a page from either end; after, before: a page beyond a
+	// key (exclusive); upto: a page from a key (inclusive) down.
+	first, last, after, before, upto string
+	// around: aroundN pairs from a key up and as many below it (a Seek).
+	around string
+	// putMany, delMany: many pairs in one statement (buffer.go); getMany:
+	// the values of many keys.
+	putMany, delMany, getMany string
+	// ahead: the pairs from a key on, for a Get's read-ahead.
+	ahead string
 }
 
 var queryCache = map[string]*queries{}
@@ -223,212 +254,9 @@ func buildQueries(t table) *queries {
 		return fmt.Sprintf("SELECT k, %s FROM %s%s ORDER BY k %s LIMIT %d", val, t.name, w, order, pageSize)
 	}
 	q.first, q.last = page("", "ASC"), page("", "DESC")
-	q.after, q.before, q.from = page(">", "ASC"), page("<", "DESC"), page(">=", "ASC")
+	q.after, q.before, q.upto = page(">", "ASC"), page("<", "DESC"), page("<=", "DESC")
+	q.around = fmt.Sprintf("(SELECT k, %[1]s FROM %[2]s WHERE %[3]sk >= $%[4]d ORDER BY k ASC LIMIT %[5]d) UNION ALL "+
+		"(SELECT k, %[1]s FROM %[2]s WHERE %[3]sk < $%[4]d ORDER BY k DESC LIMIT %[5]d)", val, t.name, where, p, aroundN)
+	buildManyQueries(t, q, where, p, val)
 	return q
-}
-
-type bucket struct {
-	t    *tx
-	name string
-	tbl  table
-	q    *queries
-}
-
-func newBucket(t *tx, name string) *bucket {
-	tbl := tableFor(name)
-	return &bucket{t: t, name: name, tbl: tbl, q: queryCache[tbl.name]}
-}
-
-// args puts the bucket name first for the generic table.
-func (b *bucket) args(rest ...any) []any {
-	if b.tbl == generic {
-		return append([]any{b.name}, rest...)
-	}
-	return rest
-}
-
-func (b *bucket) Get(key []byte) []byte {
-	var v []byte
-	err := b.t.ptx.QueryRow(b.t.ctx, b.q.get, b.args(key)...).Scan(&v)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		b.t.fail("get from "+b.name, err)
-	}
-	if v == nil {
-		v = []byte{} // present but empty: not nil, as bbolt
-	}
-	return v
-}
-
-func (b *bucket) Put(key, value []byte) error {
-	switch {
-	case !b.t.write:
-		return ErrTxNotWritable
-	case len(key) == 0:
-		return ErrKeyRequired
-	}
-	var v any = value
-	if value == nil {
-		v = []byte{} // nil would be NULL
-	}
-	if b.tbl.json {
-		v = string(value)
-	}
-	b.t.writes[b.name]++
-	tag, err := b.t.ptx.Exec(b.t.ctx, b.q.put, b.args(key, v)...)
-	if err != nil {
-		return b.t.e.wrap("put into "+b.name, err)
-	}
-	if appendOnly[b.tbl.name] && tag.RowsAffected() == 0 {
-		// The key is there: the same bytes again change nothing; others
-		// would rewrite the trail, which no one may.
-		var old []byte
-		if err := b.t.ptx.QueryRow(b.t.ctx, b.q.get, key).Scan(&old); err != nil {
-			return b.t.e.wrap("put into "+b.name, err)
-		}
-		if !bytes.Equal(old, value) {
-			return b.t.e.wrap("put into "+b.name, fmt.Errorf("%s is append-only: key %x holds a value already, which is never rewritten", b.tbl.name, key))
-		}
-	}
-	return nil
-}
-
-func (b *bucket) Delete(key []byte) error {
-	if !b.t.write {
-		return ErrTxNotWritable
-	}
-	b.t.writes[b.name]++
-	if _, err := b.t.ptx.Exec(b.t.ctx, b.q.del, b.args(key)...); err != nil {
-		return b.t.e.wrap("delete from "+b.name, err)
-	}
-	return nil
-}
-
-func (b *bucket) KeyN() int {
-	var n int
-	if err := b.t.ptx.QueryRow(b.t.ctx, b.q.count, b.args()...).Scan(&n); err != nil {
-		b.t.fail("count "+b.name, err)
-	}
-	return n
-}
-
-// SetFillPercent is a bbolt page hint; PostgreSQL has nothing to do with it.
-func (b *bucket) SetFillPercent(float64) {}
-
-func (b *bucket) ForEach(fn func(k, v []byte) error) error {
-	c := b.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if err := fn(k, v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (b *bucket) Cursor() kv.Cursor { return &cursor{b: b} }
-
-type pair struct{ k, v []byte }
-
-// cursor walks a bucket a page at a time. The page holds pairs in the
-// direction of the last fetch; a write to the bucket through the same
-// transaction makes it stale, and the next move fetches again from the
-// current key.
-type cursor struct {
-	b     *bucket
-	page  []pair
-	i     int  // the current pair in page; -1: none
-	desc  bool // page runs in descending key order
-	full  bool // page is all that is left in its direction
-	stamp int  // b.t.writes[b.name] when page was fetched
-}
-
-func (c *cursor) fetch(query string, desc bool, key []byte) (k, v []byte) {
-	args := c.b.args()
-	if key != nil {
-		args = c.b.args(key)
-	}
-	rows, err := c.b.t.ptx.Query(c.b.t.ctx, query, args...)
-	if err != nil {
-		c.b.t.fail("read "+c.b.name, err)
-	}
-	page := c.page[:0]
-	for rows.Next() {
-		var p pair
-		if err := rows.Scan(&p.k, &p.v); err != nil {
-			rows.Close()
-			c.b.t.fail("read "+c.b.name, err)
-		}
-		if p.v == nil {
-			p.v = []byte{}
-		}
-		page = append(page, p)
-	}
-	if err := rows.Err(); err != nil {
-		c.b.t.fail("read "+c.b.name, err)
-	}
-	c.page, c.desc, c.full, c.stamp = page, desc, len(page) < pageSize, c.b.t.writes[c.b.name]
-	if len(page) == 0 {
-		c.i = -1
-		return nil, nil
-	}
-	c.i = 0
-	return page[0].k, page[0].v
-}
-
-func (c *cursor) current() []byte {
-	if c.i < 0 || c.i >= len(c.page) {
-		return nil
-	}
-	return c.page[c.i].k
-}
-
-func (c *cursor) fresh() bool { return c.stamp == c.b.t.writes[c.b.name] }
-
-func (c *cursor) First() (k, v []byte) { return c.fetch(c.b.q.first, false, nil) }
-func (c *cursor) Last() (k, v []byte)  { return c.fetch(c.b.q.last, true, nil) }
-
-func (c *cursor) Seek(seek []byte) (k, v []byte) {
-	if seek == nil {
-		seek = []byte{}
-	}
-	return c.fetch(c.b.q.from, false, seek)
-}
-
-func (c *cursor) Next() (k, v []byte) { return c.step(false) }
-func (c *cursor) Prev() (k, v []byte) { return c.step(true) }
-
-// step moves one pair in direction desc: within the page when it is fresh
-// and runs that way, else by fetching the next page beyond the current key.
-func (c *cursor) step(desc bool) (k, v []byte) {
-	cur := c.current()
-	if cur == nil {
-		return nil, nil
-	}
-	if c.fresh() && c.desc == desc {
-		if c.i+1 < len(c.page) {
-			c.i++
-			return c.page[c.i].k, c.page[c.i].v
-		}
-		if c.full {
-			c.i = -1
-			return nil, nil
-		}
-	}
-	cur = bytes.Clone(cur)
-	if desc {
-		return c.fetch(c.b.q.before, true, cur)
-	}
-	return c.fetch(c.b.q.after, false, cur)
-}
-
-// Delete removes the pair the cursor is on; the next move goes on from its
-// key.
-func (c *cursor) Delete() error {
-	cur := c.current()
-	if cur == nil {
-		return errors.New("cursor is not on a key")
-	}
-	return c.b.Delete(cur)
 }

@@ -1,11 +1,17 @@
 // Command floor is the benchmark floor of BENCHMARKS.md: the least work a
-// bbolt program can do for the same records, with no celltrack in it. It is
-// a measuring instrument, which is why it may import bbolt outside store.
+// bbolt program — or a pgx program on PostgreSQL — can do for the same
+// records, with no celltrack in it. It is a measuring instrument, which is
+// why it may import bbolt and pgx outside store.
 //
 //	floor commit FILE     open FILE, put one 400-byte record, commit, close
 //	floor puts FILE N     create FILE and put N lot-sized records, with the
 //	                      same index and audit-sized values celltrack writes,
 //	                      in one transaction
+//	floor pginsert URL    connect to URL, INSERT one 400-byte row (one
+//	                      statement, its own transaction), disconnect
+//	floor pgcopy URL N    connect to URL (an empty database) and COPY what
+//	                      `floor puts` writes into tables shaped as
+//	                      celltrack's, in one transaction
 package main
 
 import (
@@ -29,7 +35,20 @@ func main() {
 
 func run(args []string) error {
 	if len(args) < 2 {
-		return fmt.Errorf("usage: floor commit FILE | floor puts FILE N")
+		return fmt.Errorf("usage: floor commit FILE | floor puts FILE N | floor pginsert URL | floor pgcopy URL N")
+	}
+	switch args[0] {
+	case "pginsert":
+		return pgInsert(args[1])
+	case "pgcopy":
+		if len(args) != 3 {
+			return fmt.Errorf("usage: floor pgcopy URL N")
+		}
+		n, err := strconv.Atoi(args[2])
+		if err != nil {
+			return err
+		}
+		return pgCopy(args[1], n)
 	}
 	db, err := bolt.Open(args[1], 0o600, &bolt.Options{Timeout: 10 * time.Second})
 	if err != nil {

@@ -1,0 +1,757 @@
+package pgkv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/celltrack/celltrack/store/kv"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Writes are buffered. A write transaction's Puts and Deletes are kept in
+// memory, by bucket, and sent to the server together — one multi-row
+// statement per table and kind, in chunks — before COMMIT, before a bucket
+// is counted, and whenever more than flushAt are waiting. A transaction
+// reads its own writes from the buffer: Get looks there first, and a cursor
+// merges the buffer with the table's pages. So a transaction that writes
+// many pairs (an import of 100,000 lots writes ~600,000) costs a few round
+// trips per 10,000 pairs instead of one per pair, and no rule of store's
+// changes: it sees exactly what it would see had every write gone out at
+// once. Nothing else sees the writes before COMMIT in either case.
+//
+// Values Get reads from the server are cached for the rest of the
+// transaction (a write transaction holds the writer lock, a read one reads
+// a snapshot: nothing changes them underneath), so a record read twice is
+// one round trip.
+//
+// A write the server refuses (a constraint, the append-only trigger) is
+// reported by the statement that sends it: by Update, from the commit,
+// rather than by the Put. Every constraint of the schema is deferred to the
+// commit already, so that changes only for the append-only tables.
+
+// flushAt is how many buffered writes a transaction holds before it sends
+// them: enough for a bulk import to go out in large statements, few enough
+// that the buffer stays tens of megabytes.
+var flushAt = 50_000
+
+// chunk is how many pairs one statement carries.
+const chunk = 5_000
+
+// op is one buffered write: a value, or a deletion.
+type op struct {
+	v   []byte
+	del bool
+}
+
+// pending is one bucket's buffered writes: the latest op of each key, and
+// the keys in order (they mostly arrive in order: audit sequence numbers,
+// UUIDv7 ids).
+type pending struct {
+	keys [][]byte
+	ops  map[string]op
+}
+
+func (p *pending) set(k []byte, o op) {
+	if _, ok := p.ops[string(k)]; !ok {
+		if n := len(p.keys); n == 0 || bytes.Compare(p.keys[n-1], k) < 0 {
+			p.keys = append(p.keys, k)
+		} else {
+			i, _ := slices.BinarySearchFunc(p.keys, k, bytes.Compare)
+			p.keys = slices.Insert(p.keys, i, k)
+		}
+	}
+	p.ops[string(k)] = o
+}
+
+func (p *pending) lookup(k []byte) (op, bool) {
+	if p == nil {
+		return op{}, false
+	}
+	o, ok := p.ops[string(k)]
+	return o, ok
+}
+
+// near returns the buffered key nearest k in direction desc: the first key
+// > k (≥ k unless strict), or the last key < k (≤ k). A nil k is the end
+// the direction starts from.
+func (p *pending) near(k []byte, desc, strict bool) ([]byte, op, bool) {
+	if p == nil || len(p.keys) == 0 {
+		return nil, op{}, false
+	}
+	var i int
+	switch {
+	case k == nil && !desc:
+		i = 0
+	case k == nil:
+		i = len(p.keys) - 1
+	case !desc:
+		j, found := slices.BinarySearchFunc(p.keys, k, bytes.Compare)
+		if found && strict {
+			j++
+		}
+		i = j
+	default:
+		j, found := slices.BinarySearchFunc(p.keys, k, bytes.Compare)
+		if found && !strict {
+			i = j
+		} else {
+			i = j - 1
+		}
+	}
+	if i < 0 || i >= len(p.keys) {
+		return nil, op{}, false
+	}
+	return p.keys[i], p.ops[string(p.keys[i])], true
+}
+
+// buildManyQueries adds the multi-row statements of table t to q. Keys and
+// values go as arrays, unnested by the server.
+func buildManyQueries(t table, q *queries, where string, p int, val string) {
+	q.delMany = fmt.Sprintf("DELETE FROM %s WHERE %sk = ANY($%d::bytea[])", t.name, where, p)
+	q.getMany = fmt.Sprintf("SELECT k, %s FROM %s WHERE %sk = ANY($%d::bytea[])", val, t.name, where, p)
+	q.ahead = fmt.Sprintf("SELECT k, %s FROM %s WHERE %sk >= $%d ORDER BY k LIMIT %d", val, t.name, where, p, readAheadN)
+	switch {
+	case t == generic:
+		q.putMany = "INSERT INTO kv (bucket, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v) " +
+			"ON CONFLICT (bucket, k) DO UPDATE SET v = excluded.v"
+	case t.json:
+		q.putMany = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) SELECT u.k, u.v::json FROM unnest($1::bytea[], $2::text[]) AS u(k, v) "+
+			"ON CONFLICT (k) DO UPDATE SET %[2]s = excluded.%[2]s", t.name, t.val)
+	case appendOnly[t.name]:
+		// No UPDATE (bucket.Put): the keys already there come back
+		// missing from RETURNING and are compared instead.
+		q.putMany = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) SELECT u.k, u.v FROM unnest($1::bytea[], $2::bytea[]) AS u(k, v) "+
+			"ON CONFLICT (k) DO NOTHING RETURNING k", t.name, t.val)
+	default:
+		q.putMany = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) SELECT u.k, u.v FROM unnest($1::bytea[], $2::bytea[]) AS u(k, v) "+
+			"ON CONFLICT (k) DO UPDATE SET %[2]s = excluded.%[2]s", t.name, t.val)
+	}
+}
+
+// buffer records a write of bucket name, sending every buffered write when
+// there are more than flushAt.
+func (t *tx) buffer(name string, k []byte, o op) error {
+	p := t.pending[name]
+	if p == nil {
+		if t.pending == nil {
+			t.pending = map[string]*pending{}
+		}
+		p = &pending{ops: map[string]op{}}
+		t.pending[name] = p
+	}
+	p.set(k, o)
+	t.pendingN++
+	if t.pendingN > flushAt {
+		return t.flushAll()
+	}
+	return nil
+}
+
+// drop forgets bucket name's buffered writes and cached values (the bucket
+// is being deleted).
+func (t *tx) drop(name string) {
+	if p := t.pending[name]; p != nil {
+		t.pendingN -= len(p.keys)
+		delete(t.pending, name)
+	}
+	delete(t.cache, name)
+	t.flushes[name]++
+}
+
+// flushAll sends every bucket's buffered writes, in bucket-name order, in
+// one pipelined batch (flush).
+func (t *tx) flushAll() error {
+	names := make([]string, 0, len(t.pending))
+	for n := range t.pending {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return t.flush(names...)
+}
+
+// flush sends the buffered writes of the buckets named: for each, the
+// deletions, then the values, in statements of at most chunk pairs, all
+// queued in one pgx batch (pipelined: one round trip for them all, and one
+// more to prepare those this connection has not run). The values sent
+// become the buckets' cached values.
+func (t *tx) flush(names ...string) error {
+	batch := &pgx.Batch{}
+	var checks []*appendCheck
+	var sent []*pending
+	for _, name := range names {
+		p := t.pending[name]
+		if p == nil {
+			continue
+		}
+		delete(t.pending, name)
+		t.pendingN -= len(p.keys)
+		t.flushes[name]++
+		sent = append(sent, p)
+		b := newBucket(t, name)
+		var dels, putKeys [][]byte
+		var putVals [][]byte
+		for _, k := range p.keys {
+			o := p.ops[string(k)]
+			if o.del {
+				dels = append(dels, k)
+				continue
+			}
+			putKeys = append(putKeys, k)
+			putVals = append(putVals, o.v)
+		}
+		for from := 0; from < len(dels); from += chunk {
+			batch.Queue(b.q.delMany, b.args(dels[from:min(from+chunk, len(dels))])...).Exec(func(pgconn.CommandTag) error { return nil })
+		}
+		for from := 0; from < len(putKeys); from += chunk {
+			to := min(from+chunk, len(putKeys))
+			if c := b.queuePuts(batch, putKeys[from:to], putVals[from:to]); c != nil {
+				checks = append(checks, c)
+			}
+		}
+		c := t.cacheOf(name)
+		defer func() {
+			for _, k := range p.keys {
+				if o := p.ops[string(k)]; o.del {
+					c.vals[string(k)] = nil
+				} else {
+					c.vals[string(k)] = o.v
+				}
+			}
+		}()
+	}
+	if batch.Len() == 0 {
+		return nil
+	}
+	if err := t.ptx.SendBatch(t.ctx, batch).Close(); err != nil {
+		return t.e.wrap("write "+strings.Join(names, ", "), err)
+	}
+	for _, c := range checks {
+		if err := c.check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queuePuts queues the statement that writes pairs. In an append-only
+// table a key already there must hold the same bytes: the returned check
+// compares them once the batch has run.
+func (b *bucket) queuePuts(batch *pgx.Batch, ks, vs [][]byte) *appendCheck {
+	var vals any = vs
+	if b.tbl.json {
+		texts := make([]string, len(vs))
+		for i, v := range vs {
+			texts[i] = string(v)
+		}
+		vals = texts
+	}
+	if !appendOnly[b.tbl.name] {
+		batch.Queue(b.q.putMany, b.args(ks, vals)...).Exec(func(pgconn.CommandTag) error { return nil })
+		return nil
+	}
+	c := &appendCheck{b: b, ks: ks, vs: vs}
+	batch.Queue(b.q.putMany, ks, vals).Query(func(rows pgx.Rows) error {
+		var err error
+		c.inserted, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		return err
+	})
+	return c
+}
+
+// appendCheck is the comparison of pairs written to an append-only table
+// with what its keys already held.
+type appendCheck struct {
+	b        *bucket
+	ks, vs   [][]byte
+	inserted [][]byte
+}
+
+func (c *appendCheck) check() error {
+	b := c.b
+	if len(c.inserted) == len(c.ks) {
+		return nil
+	}
+	// Some keys were there: the same bytes again change nothing; others
+	// would rewrite the trail, which no one may.
+	want := make(map[string][]byte, len(c.ks))
+	for i, k := range c.ks {
+		want[string(k)] = c.vs[i]
+	}
+	for _, k := range c.inserted {
+		delete(want, string(k))
+	}
+	there := make([][]byte, 0, len(want))
+	for k := range want {
+		there = append(there, []byte(k))
+	}
+	rows, err := b.t.ptx.Query(b.t.ctx, b.q.getMany, b.t.e.with(b.q.getMany, there)...)
+	if err != nil {
+		return b.t.e.wrap("put into "+b.name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, old []byte
+		if err := rows.Scan(&k, &old); err != nil {
+			return b.t.e.wrap("put into "+b.name, err)
+		}
+		if !bytes.Equal(old, want[string(k)]) {
+			return b.t.e.wrap("put into "+b.name, fmt.Errorf("%s is append-only: key %x holds a value already, which is never rewritten", b.tbl.name, k))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return b.t.e.wrap("put into "+b.name, err)
+	}
+	return nil
+}
+
+// maxPages is how many cursor pages a transaction keeps of each bucket.
+const maxPages = 16
+
+// pagesOf is the pages cursors fetched of bucket name in this transaction,
+// the latest last.
+func (t *tx) pagesOf(name string) *[]page {
+	c := t.cacheOf(name)
+	return &c.pages
+}
+
+func (t *tx) cacheOf(name string) *getCache {
+	c := t.cache[name]
+	if c == nil {
+		if t.cache == nil {
+			t.cache = map[string]*getCache{}
+		}
+		c = &getCache{vals: map[string][]byte{}}
+		t.cache[name] = c
+	}
+	return c
+}
+
+type bucket struct {
+	t    *tx
+	name string
+	tbl  table
+	q    *queries
+}
+
+func newBucket(t *tx, name string) *bucket {
+	tbl := tableFor(name)
+	return &bucket{t: t, name: name, tbl: tbl, q: queryCache[tbl.name]}
+}
+
+// args puts the bucket name first for the generic table.
+func (b *bucket) args(rest ...any) []any {
+	if b.tbl == generic {
+		return append([]any{b.name}, rest...)
+	}
+	return rest
+}
+
+func (b *bucket) Get(key []byte) []byte {
+	if o, ok := b.t.pending[b.name].lookup(key); ok {
+		if o.del {
+			return nil
+		}
+		return o.v
+	}
+	c := b.t.cacheOf(b.name)
+	if v, ok := c.vals[string(key)]; ok {
+		return v
+	}
+	if c.spanned(key) {
+		return nil
+	}
+	if c.misses++; c.misses > 1 {
+		return b.readAhead(c, key)
+	}
+	var v []byte
+	err := b.t.ptx.QueryRow(b.t.ctx, b.q.get, b.t.e.with(b.q.get, b.args(key)...)...).Scan(&v)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		v = nil
+	case err != nil:
+		b.t.fail("get from "+b.name, err)
+	case v == nil:
+		v = []byte{} // present but empty: not nil, as bbolt
+	}
+	c.vals[string(key)] = v
+	return v
+}
+
+// readAhead answers a Get of key that the cache cannot with the pairs from
+// key on, readAheadN of them, all cached: records made together have
+// neighbouring keys (UUIDv7 ids, audit sequence numbers, index keys with a
+// common prefix), and a transaction that reads one of them mostly reads
+// the next ones too — a trace reads a lot's bags, each bag's events, each
+// event's audit entries in key order; an import looks up lot numbers and
+// new ids in ascending order. The keys between key and the last pair read
+// (to the table's end when fewer came back) are known absent from then on.
+func (b *bucket) readAhead(c *getCache, key []byte) []byte {
+	rows, err := b.t.ptx.Query(b.t.ctx, b.q.ahead, b.t.e.with(b.q.ahead, b.args(key)...)...)
+	if err != nil {
+		b.t.fail("get from "+b.name, err)
+	}
+	var last []byte
+	n := 0
+	for rows.Next() {
+		var k, v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			rows.Close()
+			b.t.fail("get from "+b.name, err)
+		}
+		if v == nil {
+			v = []byte{}
+		}
+		if _, ok := c.vals[string(k)]; !ok {
+			c.vals[string(k)] = v
+		}
+		last, n = k, n+1
+	}
+	if err := rows.Err(); err != nil {
+		b.t.fail("get from "+b.name, err)
+	}
+	if n < readAheadN {
+		last = nil // to the end
+	}
+	c.addSpan(bytes.Clone(key), last)
+	v, ok := c.vals[string(key)]
+	if !ok {
+		return nil
+	}
+	return v
+}
+
+// readAheadN is how many pairs a read-ahead fetches.
+const readAheadN = 32
+
+// getCache is what a transaction's Gets read of one bucket: values by key
+// (nil: absent), and spans of keys read ahead, inside which a key not in
+// vals is absent. The server's table changes under a transaction only
+// through the transaction's own flushes, which put what they send in vals.
+type getCache struct {
+	pages  []page // cursor pages (cursor.table)
+	vals   map[string][]byte
+	spans  []span
+	misses int
+}
+
+// span is the keys from lo to hi inclusive; a nil hi runs to the end.
+type span struct{ lo, hi []byte }
+
+// maxSpans bounds the spans kept; the oldest go first.
+const maxSpans = 256
+
+func (c *getCache) addSpan(lo, hi []byte) {
+	if len(c.spans) == maxSpans {
+		c.spans = c.spans[1:]
+	}
+	c.spans = append(c.spans, span{lo, hi})
+}
+
+func (c *getCache) spanned(k []byte) bool {
+	for i := len(c.spans) - 1; i >= 0; i-- {
+		s := c.spans[i]
+		if bytes.Compare(k, s.lo) >= 0 && (s.hi == nil || bytes.Compare(k, s.hi) <= 0) {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *bucket) Put(key, value []byte) error {
+	switch {
+	case !b.t.write:
+		return ErrTxNotWritable
+	case len(key) == 0:
+		return ErrKeyRequired
+	}
+	if appendOnly[b.tbl.name] {
+		// Written earlier in this transaction: the same rule as for a
+		// key in the table (putMany).
+		if o, ok := b.t.pending[b.name].lookup(key); ok && !o.del && !bytes.Equal(o.v, value) {
+			return b.t.e.wrap("put into "+b.name, fmt.Errorf("%s is append-only: key %x holds a value already, which is never rewritten", b.tbl.name, key))
+		}
+	}
+	// Copies: the buffer outlives the caller's use of its slices.
+	v := make([]byte, len(value)) // never nil: nil would be NULL, and Get returns it
+	copy(v, value)
+	return b.t.buffer(b.name, bytes.Clone(key), op{v: v})
+}
+
+func (b *bucket) Delete(key []byte) error {
+	if !b.t.write {
+		return ErrTxNotWritable
+	}
+	return b.t.buffer(b.name, bytes.Clone(key), op{del: true})
+}
+
+func (b *bucket) KeyN() int {
+	if b.t.pending[b.name] != nil {
+		if err := b.t.flush(b.name); err != nil {
+			panic(err)
+		}
+	}
+	var n int
+	if err := b.t.ptx.QueryRow(b.t.ctx, b.q.count, b.t.e.with(b.q.count, b.args()...)...).Scan(&n); err != nil {
+		b.t.fail("count "+b.name, err)
+	}
+	return n
+}
+
+// SetFillPercent is a bbolt page hint; PostgreSQL has nothing to do with it.
+func (b *bucket) SetFillPercent(float64) {}
+
+func (b *bucket) ForEach(fn func(k, v []byte) error) error {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *bucket) Cursor() kv.Cursor { return &cursor{b: b} }
+
+type pair struct{ k, v []byte }
+
+// cursor walks a bucket in key order: the table's pairs, fetched a page at
+// a time in the direction of the move, merged with the transaction's
+// buffered writes (a buffered value replaces the table's, a buffered
+// deletion hides it). Each move starts from the current key, so writes
+// between moves are seen.
+type cursor struct {
+	b   *bucket
+	cur []byte // the current key; nil: none
+}
+
+// page is a run of the table's pairs as one query returned them, in
+// ascending order, with the keys it covers: every key of the table between
+// lo and hi (each included when loIn, hiIn; nil: no bound on that side) is
+// in pairs. A page fetched going up covers from the key it started at to its
+// last pair (to the end when the query ran out), one fetched going down the
+// same way round, and a Seek's page (around) both sides of the key sought.
+// Pages hold until the bucket's table changes (stamp).
+type page struct {
+	pairs      []pair
+	lo, hi     []byte
+	loIn, hiIn bool
+	stamp      int
+}
+
+// answer finds the table's pair nearest k in direction desc (see
+// pending.near) in the page; known says whether the page can tell.
+func (pg *page) answer(k []byte, desc, strict bool) (p pair, found, known bool) {
+	if !desc {
+		// All keys from k up must be covered, as far as the answer.
+		switch {
+		case pg.lo == nil:
+		case k == nil:
+			return pair{}, false, false
+		default:
+			if c := bytes.Compare(k, pg.lo); c < 0 || c == 0 && !pg.loIn && !strict {
+				return pair{}, false, false
+			}
+		}
+		i := 0
+		if k != nil {
+			i = sort.Search(len(pg.pairs), func(i int) bool {
+				c := bytes.Compare(pg.pairs[i].k, k)
+				return c > 0 || c == 0 && !strict
+			})
+		}
+		if i < len(pg.pairs) {
+			return pg.pairs[i], true, true
+		}
+		return pair{}, false, pg.hi == nil
+	}
+	switch {
+	case pg.hi == nil:
+	case k == nil:
+		return pair{}, false, false
+	default:
+		if c := bytes.Compare(k, pg.hi); c > 0 || c == 0 && !pg.hiIn && !strict {
+			return pair{}, false, false
+		}
+	}
+	j := len(pg.pairs) - 1
+	if k != nil {
+		j = sort.Search(len(pg.pairs), func(i int) bool {
+			c := bytes.Compare(pg.pairs[i].k, k)
+			return c > 0 || c == 0 && strict
+		}) - 1
+	}
+	if j >= 0 {
+		return pg.pairs[j], true, true
+	}
+	return pair{}, false, pg.lo == nil
+}
+
+// table returns the table's pair nearest k in direction desc (see
+// pending.near): from a page of the bucket fetched earlier in this
+// transaction by any cursor (store makes a new cursor for each walk: the
+// audit chain's Last for each entry appended, a Seek and Prevs for each
+// record a trace verifies) when one can tell, else from a new page.
+func (c *cursor) table(k []byte, desc, strict bool) (pair, bool) {
+	stamp := c.b.t.flushes[c.b.name]
+	pages := c.b.t.pagesOf(c.b.name)
+	for i := len(*pages) - 1; i >= 0; i-- {
+		pg := &(*pages)[i]
+		if pg.stamp != stamp {
+			continue
+		}
+		if p, found, known := pg.answer(k, desc, strict); known {
+			return p, found
+		}
+	}
+	pg := c.fetch(k, desc, strict)
+	pg.stamp = stamp
+	if len(*pages) == maxPages {
+		*pages = (*pages)[1:]
+	}
+	*pages = append(*pages, pg)
+	p, found, known := pg.answer(k, desc, strict)
+	if !known {
+		// A page fetched for k always answers for k.
+		c.b.t.fail("read "+c.b.name, fmt.Errorf("a page fetched for key %x does not cover it", k))
+	}
+	return p, found
+}
+
+// fetch reads the page the move from k needs: pageSize pairs in its
+// direction, or for a Seek (up from k, k included) aroundN pairs each side
+// of k, so that the Prev that often follows a Seek is answered too.
+func (c *cursor) fetch(k []byte, desc, strict bool) page {
+	var q string
+	switch {
+	case k == nil && !desc:
+		q = c.b.q.first
+	case k == nil:
+		q = c.b.q.last
+	case !desc && strict:
+		q = c.b.q.after
+	case !desc:
+		q = c.b.q.around
+	case strict:
+		q = c.b.q.before
+	default:
+		q = c.b.q.upto
+	}
+	args := c.b.args()
+	if k != nil {
+		args = c.b.args(k)
+	}
+	rows, err := c.b.t.ptx.Query(c.b.t.ctx, q, c.b.t.e.with(q, args...)...)
+	if err != nil {
+		c.b.t.fail("read "+c.b.name, err)
+	}
+	pairs := make([]pair, 0, pageSize)
+	for rows.Next() {
+		var p pair
+		if err := rows.Scan(&p.k, &p.v); err != nil {
+			rows.Close()
+			c.b.t.fail("read "+c.b.name, err)
+		}
+		if p.v == nil {
+			p.v = []byte{}
+		}
+		pairs = append(pairs, p)
+	}
+	if err := rows.Err(); err != nil {
+		c.b.t.fail("read "+c.b.name, err)
+	}
+	pg := page{}
+	switch {
+	case q == c.b.q.around:
+		sort.Slice(pairs, func(i, j int) bool { return bytes.Compare(pairs[i].k, pairs[j].k) < 0 })
+		below := sort.Search(len(pairs), func(i int) bool { return bytes.Compare(pairs[i].k, k) >= 0 })
+		if below == aroundN {
+			pg.lo, pg.loIn = pairs[0].k, true
+		}
+		if len(pairs)-below == aroundN {
+			pg.hi, pg.hiIn = pairs[len(pairs)-1].k, true
+		}
+	case !desc:
+		pg.lo, pg.loIn = bytes.Clone(k), !strict
+		if len(pairs) == pageSize {
+			pg.hi, pg.hiIn = pairs[len(pairs)-1].k, true
+		}
+	default:
+		slices.Reverse(pairs)
+		pg.hi, pg.hiIn = bytes.Clone(k), !strict
+		if len(pairs) == pageSize {
+			pg.lo, pg.loIn = pairs[0].k, true
+		}
+	}
+	pg.pairs = pairs
+	return pg
+}
+
+// move lands on the pair nearest k in direction desc, of the table and the
+// buffer together.
+func (c *cursor) move(k []byte, desc, strict bool) ([]byte, []byte) {
+	p := c.b.t.pending[c.b.name]
+	for {
+		tp, tok := c.table(k, desc, strict)
+		pk, po, pok := p.near(k, desc, strict)
+		if !tok && !pok {
+			c.cur = nil
+			return nil, nil
+		}
+		usePending := pok
+		if tok && pok {
+			cmp := bytes.Compare(pk, tp.k)
+			if desc {
+				cmp = -cmp
+			}
+			usePending = cmp <= 0 // the buffer's write of the same key wins
+		}
+		if !usePending {
+			c.cur = tp.k
+			return tp.k, tp.v
+		}
+		if po.del {
+			k, strict = pk, true
+			continue
+		}
+		c.cur = pk
+		return pk, po.v
+	}
+}
+
+func (c *cursor) First() (k, v []byte) { return c.move(nil, false, false) }
+func (c *cursor) Last() (k, v []byte)  { return c.move(nil, true, false) }
+
+func (c *cursor) Seek(seek []byte) (k, v []byte) {
+	if seek == nil {
+		seek = []byte{}
+	}
+	return c.move(seek, false, false)
+}
+
+func (c *cursor) Next() (k, v []byte) {
+	if c.cur == nil {
+		return nil, nil
+	}
+	return c.move(c.cur, false, true)
+}
+
+func (c *cursor) Prev() (k, v []byte) {
+	if c.cur == nil {
+		return nil, nil
+	}
+	return c.move(c.cur, true, true)
+}
+
+// Delete removes the pair the cursor is on; the next move goes on from its
+// key.
+func (c *cursor) Delete() error {
+	if c.cur == nil {
+		return errors.New("cursor is not on a key")
+	}
+	return c.b.Delete(c.cur)
+}

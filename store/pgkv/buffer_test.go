@@ -1,0 +1,193 @@
+package pgkv_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/celltrack/celltrack/store/kv"
+	"github.com/celltrack/celltrack/store/pgkv"
+)
+
+// TestBufferedWritesAgainstAModel: a write transaction's buffered writes
+// (buffer.go) read back exactly as if each had gone to the server at once.
+// Random Puts, Deletes, Gets and cursor moves in both directions over a
+// table larger than a cursor's page, some writes made while a cursor is
+// out, the buffer sent every 150 writes in the middle of it all; each
+// answer is compared with a sorted map, and the committed table with the
+// map at the end.
+func TestBufferedWritesAgainstAModel(t *testing.T) {
+	defer pgkv.SetFlushAt(150)()
+	e, _ := create(t)
+	key := func(i int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(i)) }
+	model := map[string]string{}
+	mustUpdateKV(t, e, func(tx kv.Tx) error {
+		b, err := tx.CreateBucket([]byte("things"))
+		if err != nil {
+			return err
+		}
+		for i := 0; i < 1000; i += 3 {
+			v := fmt.Sprintf("first %d", i)
+			model[string(key(i))] = v
+			if err := b.Put(key(i), []byte(v)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	// sorted keys of the model; near is the model's answer to a move.
+	sorted := func() []string {
+		ks := make([]string, 0, len(model))
+		for k := range model {
+			ks = append(ks, k)
+		}
+		slices.Sort(ks)
+		return ks
+	}
+	near := func(k string, desc, strict bool) string {
+		ks := sorted()
+		if !desc {
+			for _, m := range ks {
+				if m > k || m == k && !strict {
+					return m
+				}
+			}
+			return ""
+		}
+		for i := len(ks) - 1; i >= 0; i-- {
+			if ks[i] < k || ks[i] == k && !strict {
+				return ks[i]
+			}
+		}
+		return ""
+	}
+	r := rand.New(rand.NewPCG(14, 1))
+	mustUpdateKV(t, e, func(tx kv.Tx) error {
+		b := tx.Bucket([]byte("things"))
+		c := b.Cursor()
+		cur := ""
+		check := func(what string, k, v []byte, want string) {
+			t.Helper()
+			if want == "" {
+				if k != nil {
+					t.Fatalf("%s: %x %q, want the end", what, k, v)
+				}
+				cur = ""
+				return
+			}
+			if string(k) != want || string(v) != model[want] {
+				t.Fatalf("%s: %x %q, want %x %q", what, k, v, want, model[want])
+			}
+			cur = want
+		}
+		for step := 0; step < 3000; step++ {
+			i := r.IntN(1000)
+			switch n := r.IntN(100); {
+			case n < 30:
+				v := fmt.Sprintf("step %d", step)
+				if r.IntN(10) == 0 {
+					v = "" // empty values are values
+				}
+				model[string(key(i))] = v
+				if err := b.Put(key(i), []byte(v)); err != nil {
+					return err
+				}
+			case n < 45:
+				delete(model, string(key(i)))
+				if err := b.Delete(key(i)); err != nil {
+					return err
+				}
+			case n < 55:
+				v := b.Get(key(i))
+				want, ok := model[string(key(i))]
+				if ok != (v != nil) || string(v) != want {
+					t.Fatalf("step %d: Get(%x) = %q, want %q (%v)", step, key(i), v, want, ok)
+				}
+			case n < 57:
+				k, v := c.First()
+				check("First", k, v, near("", false, false))
+			case n < 59:
+				k, v := c.Last()
+				check("Last", k, v, near("\xff\xff\xff", true, false))
+			case n < 63:
+				k, v := c.Seek(key(i))
+				check(fmt.Sprintf("Seek(%x)", key(i)), k, v, near(string(key(i)), false, false))
+			case n < 83:
+				if cur == "" {
+					continue
+				}
+				k, v := c.Next()
+				check(fmt.Sprintf("Next from %x", cur), k, v, near(cur, false, true))
+			case n < 98:
+				if cur == "" {
+					continue
+				}
+				k, v := c.Prev()
+				check(fmt.Sprintf("Prev from %x", cur), k, v, near(cur, true, true))
+			default:
+				if got := b.KeyN(); got != len(model) {
+					t.Fatalf("step %d: KeyN = %d, want %d", step, got, len(model))
+				}
+			}
+		}
+		return nil
+	})
+	e.View(func(tx kv.Tx) error {
+		var got []string
+		tx.Bucket([]byte("things")).ForEach(func(k, v []byte) error {
+			if string(v) != model[string(k)] {
+				t.Errorf("committed %x = %q, want %q", k, v, model[string(k)])
+			}
+			got = append(got, string(k))
+			return nil
+		})
+		if want := sorted(); !slices.Equal(got, want) {
+			t.Errorf("committed %d keys, want %d", len(got), len(want))
+		}
+		return nil
+	})
+}
+
+// TestBufferedAuditRewriteRefused: an audit entry written twice in one
+// transaction with different bytes is refused at the second Put, as it is
+// once committed; the same bytes again are not.
+func TestBufferedAuditRewriteRefused(t *testing.T) {
+	e, _ := create(t)
+	seq := []byte{0, 0, 0, 0, 0, 0, 0, 9}
+	err := e.Update(func(tx kv.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("audit"))
+		if err != nil {
+			return err
+		}
+		if err := b.Put(seq, []byte("entry 9")); err != nil {
+			return err
+		}
+		if err := b.Put(seq, []byte("entry 9")); err != nil {
+			t.Errorf("the same bytes again: %v", err)
+		}
+		if err := b.Put(seq, []byte("forged")); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("a rewrite in the same transaction: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.View(func(tx kv.Tx) error {
+		if v := tx.Bucket([]byte("audit")).Get(seq); !bytes.Equal(v, []byte("entry 9")) {
+			t.Errorf("audit entry 9 = %q", v)
+		}
+		return nil
+	})
+}
+
+func mustUpdateKV(t *testing.T, e kv.Engine, fn func(tx kv.Tx) error) {
+	t.Helper()
+	if err := e.Update(fn); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+}

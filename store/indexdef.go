@@ -38,8 +38,10 @@ var recordIndexes = []recordIndex{
 	{kindUser, []string{"idx_user_name"}, func(e *indexEntries, r *jsonFields) {
 		e.lookup("idx_user_name", r.str("name"))
 	}},
-	{kindDonor, []string{"idx_donor_code"}, func(e *indexEntries, r *jsonFields) {
-		e.lookup("idx_donor_code", r.str("code"))
+	{kindDonor, []string{"idx_donor_code", "idx_donor_code_fold"}, func(e *indexEntries, r *jsonFields) {
+		code := r.str("code")
+		e.lookup("idx_donor_code", code)
+		e.after("idx_donor_code_fold", foldKey(code)) // foldindex.go: a donor id in another letter case is refused
 	}},
 	{kindPatient, []string{"idx_patient_mrn"}, func(e *indexEntries, r *jsonFields) {
 		e.lookup("idx_patient_mrn", r.str("mrn"))
@@ -52,8 +54,10 @@ var recordIndexes = []recordIndex{
 	{kindWeight, []string{"idx_weight_patient"}, func(e *indexEntries, r *jsonFields) {
 		e.child("idx_weight_patient", r.id("patient_id"), nanos(r.time("measured_at")))
 	}},
-	{kindLot, []string{"idx_lot_number", "idx_lot_din", "idx_lot_donor", "idx_lot_patient"}, func(e *indexEntries, r *jsonFields) {
-		e.lookup("idx_lot_number", r.str("number"))
+	{kindLot, []string{"idx_lot_number", "idx_lot_din", "idx_lot_donor", "idx_lot_patient", "idx_lot_number_fold"}, func(e *indexEntries, r *jsonFields) {
+		number := r.str("number")
+		e.lookup("idx_lot_number", number)
+		e.after("idx_lot_number_fold", foldKey(number)) // a lot number in another letter case is refused
 		e.lookup("idx_lot_din", r.str("din"))
 		if lot.Source(r.str("source")) == lot.SourceUC {
 			e.child("idx_lot_donor", r.id("donor_id"))
@@ -79,8 +83,10 @@ var recordIndexes = []recordIndex{
 			e.after("idx_event_infused", nanos(r.time("at")))
 		}
 	}},
-	{kindSite, []string{"idx_site_code"}, func(e *indexEntries, r *jsonFields) {
-		e.lookup("idx_site_code", r.str("code"))
+	{kindSite, []string{"idx_site_code", "idx_site_code_fold"}, func(e *indexEntries, r *jsonFields) {
+		code := r.str("code")
+		e.lookup("idx_site_code", code)
+		e.after("idx_site_code_fold", foldKey(code)) // a site id in another letter case is refused
 	}},
 	{kindLabel, []string{"idx_label_container"}, func(e *indexEntries, r *jsonFields) {
 		c := r.id("container_id")

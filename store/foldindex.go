@@ -57,7 +57,11 @@ func isFoldIndex(bucket string) bool {
 // which no code holds (lot.ValidateCode), so that the key of LOT-1 is no
 // prefix of LOT-10's. The record's id follows.
 func foldKey(code string) []byte {
-	b := make([]byte, 0, len(code)+1+16)
+	return appendFoldKey(make([]byte, 0, len(code)+1+16), code)
+}
+
+// appendFoldKey appends foldKey(code) to b.
+func appendFoldKey(b []byte, code string) []byte {
 	for i := 0; i < len(code); {
 		if c := code[i]; c < utf8.RuneSelf {
 			if 'a' <= c && c <= 'z' {

@@ -492,9 +492,10 @@ func (s *LotService) Import(actor string, rows []lot.ImportRow) ([]lot.Lot, erro
 			number string
 		}
 		seen := make(map[string]firstRow, len(rows)) // by foldKey: two rows in one letter case or in two
+		var key []byte
 		for _, row := range rows {
-			key := string(foldKey(row.Number))
-			if first, dup := seen[key]; dup {
+			key = appendFoldKey(key[:0], row.Number)
+			if first, dup := seen[string(key)]; dup {
 				if first.number == row.Number {
 					problems = append(problems, fmt.Sprintf("line %d: lot_number %q repeats line %d", row.Line, row.Number, first.line))
 				} else {
@@ -502,7 +503,7 @@ func (s *LotService) Import(actor string, rows []lot.ImportRow) ([]lot.Lot, erro
 				}
 				continue
 			}
-			seen[key] = firstRow{row.Line, row.Number}
+			seen[string(key)] = firstRow{row.Line, row.Number}
 			l, err := w.registerLot(row.Registration)
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("line %d: %s", row.Line, lot.ErrorMessage(err)))

@@ -30,6 +30,7 @@
 //	idx_donor_code_fold donor id folded (foldKey: each rune its smallest case-fold, + 0x00) + donor id   empty: a code's letter-case variants
 //	patients           id                             patientRecord JSON
 //	idx_patient_mrn    MRN (current or former)        id
+//	idx_patient_mrn_fold MRN folded (each rune its smallest case-fold) + 0x00 + patient id   empty: an MRN's letter-case variants
 //	weights            id                             weightRecord JSON
 //	idx_weight_patient patient id + measured-at ns BE + id   empty
 //	lots               id                             lotRecord JSON
@@ -96,8 +97,9 @@ import (
 )
 
 // SchemaVersion is the version of the key schema above. A database written by
-// a newer celltrack is refused rather than misread. Version 10: donor ids,
-// lot numbers and site ids are indexed folded too (store/migrate.go).
+// a newer celltrack is refused rather than misread. Version 9: MRNs are
+// indexed folded too, idx_patient_mrn_fold; version 10: donor ids, lot
+// numbers and site ids too (store/migrate.go).
 const SchemaVersion = 10
 
 var (

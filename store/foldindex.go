@@ -203,34 +203,3 @@ func (db *DB) CaseVariants() ([]CaseVariants, error) {
 	err := db.view(func(tx kv.Tx) (err error) { vs, err = caseVariants(tx); return err })
 	return vs, err
 }
-
-// rebuildIndex writes the entries of the index bucket name, new and empty,
-// from every record of kind (recordIndexes), and returns how many it wrote.
-// It puts them after reading the records, not while a cursor walks them.
-func rebuildIndex(tx kv.Tx, kind, name string) (int, error) {
-	ix := indexOf[kind]
-	var e indexEntries
-	var r jsonFields
-	var keys [][]byte
-	err := tx.Bucket(recordBuckets[kind]).ForEach(func(k, v []byte) error {
-		if err := e.derive(ix, &r, uuid.UUID(k), v); err != nil {
-			return err
-		}
-		for _, en := range e.list {
-			if en.bucket == name {
-				keys = append(keys, append([]byte(nil), en.key...))
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	b := tx.Bucket([]byte(name))
-	for _, k := range keys {
-		if err := b.Put(k, nil); err != nil {
-			return 0, fmt.Errorf("index %s: %w", name, err)
-		}
-	}
-	return len(keys), nil
-}

@@ -56,6 +56,12 @@ import (
 //	   are filled to 95 % from then on (appendIndexes); the pages an upgrade
 //	   frees are reused by later writes, the file does not shrink. An older
 //	   celltrack cannot read a compressed entry, so it must refuse the file
+//	9  idx_patient_mrn_fold: every MRN, current or former, folded (case
+//	   folding) + the patient's id, so that a registration finds an MRN
+//	   differing from its own only in letter case without reading every MRN.
+//	   The upgrade builds it from the patient records in its one
+//	   transaction; an older celltrack would register a patient without the
+//	   entry and fail `audit verify`, so it must refuse the file
 //	10 idx_donor_code_fold, idx_lot_number_fold, idx_site_code_fold: every
 //	   donor id, lot number and site id folded (case folding, foldKey) +
 //	   the record's id, so that a new code differing from a registered one
@@ -140,7 +146,7 @@ func (db *DB) migrate() (err error) {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		rebuildEvents := false
+		rebuildEvents, rebuildFold := false, false
 		var rebuildFolds []string
 		// indexSource names the record kind each index is derived from: an
 		// index bucket missing from an older file is created empty only when
@@ -153,6 +159,8 @@ func (db *DB) migrate() (err error) {
 				// bookkeeping, empty until someone logs in
 			case ok && kind == kindEvent:
 				rebuildEvents = true
+			case name == "idx_patient_mrn_fold":
+				rebuildFold = true
 			case isFoldIndex(name):
 				rebuildFolds = append(rebuildFolds, name)
 			case !ok || tx.Bucket(recordBuckets[kind]).KeyN() > 0:
@@ -169,6 +177,12 @@ func (db *DB) migrate() (err error) {
 				return writeIndexes(tx, kindEvent, uuid.UUID(k))
 			})
 			if err != nil {
+				return err
+			}
+		}
+		folded := 0
+		if rebuildFold {
+			if folded, err = rebuildIndex(tx, kindPatient, "idx_patient_mrn_fold"); err != nil {
 				return err
 			}
 		}
@@ -191,6 +205,9 @@ func (db *DB) migrate() (err error) {
 		if from < 8 {
 			steps = append(steps, "8: audit entry bodies stored compressed, every hash unchanged")
 		}
+		if from < 9 {
+			steps = append(steps, "9: idx_patient_mrn_fold built from the patient records")
+		}
 		if from < 10 {
 			steps = append(steps, fmt.Sprintf("10: idx_donor_code_fold, idx_lot_number_fold and idx_site_code_fold built from the records; %d group(s) of codes differing only in letter case kept, each listed in case_variants for QA", len(variants)))
 		}
@@ -203,7 +220,7 @@ func (db *DB) migrate() (err error) {
 		}
 		fields := map[string]any{"from": from, "to": SchemaVersion, "at": db.now(),
 			"created": append(records, indexes...), "events_reindexed": events, "steps": steps,
-			"tree_entries": treeAdded, "entries_compressed": compressed, "codes_folded": codesFolded}
+			"tree_entries": treeAdded, "entries_compressed": compressed, "codes_folded": codesFolded, "mrns_folded": folded}
 		if len(variants) > 0 {
 			var vs []string
 			for _, v := range variants {
@@ -222,6 +239,37 @@ func (db *DB) migrate() (err error) {
 		}
 		return meta.Put([]byte("schema"), []byte(strconv.Itoa(SchemaVersion)))
 	})
+}
+
+// rebuildIndex writes the entries of the index bucket name, new and empty,
+// from every record of kind (recordIndexes), and returns how many it wrote.
+// It puts them after reading the records, not while a cursor walks them.
+func rebuildIndex(tx kv.Tx, kind, name string) (int, error) {
+	ix := indexOf[kind]
+	var e indexEntries
+	var r jsonFields
+	var keys [][]byte
+	err := tx.Bucket(recordBuckets[kind]).ForEach(func(k, v []byte) error {
+		if err := e.derive(ix, &r, uuid.UUID(k), v); err != nil {
+			return err
+		}
+		for _, en := range e.list {
+			if en.bucket == name {
+				keys = append(keys, append([]byte(nil), en.key...))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	b := tx.Bucket([]byte(name))
+	for _, k := range keys {
+		if err := b.Put(k, nil); err != nil {
+			return 0, fmt.Errorf("index %s: %w", name, err)
+		}
+	}
+	return len(keys), nil
 }
 
 // treeBatch is how many entries buildTree adds to the tree per transaction.

@@ -63,6 +63,8 @@ const (
 	AuditKeyRegister Action = "audit.key.register"
 	AuditKeyRotate   Action = "audit.key.rotate"
 	DatabaseRestore  Action = "database.restore"
+	// DatabaseMigrate moves a database to the other engine (issue 14).
+	DatabaseMigrate Action = "database.migrate"
 )
 
 // Permissions is the permission table: which roles may perform each write.
@@ -122,6 +124,9 @@ var Permissions = map[Action][]Role{
 	AuditKeyRegister: {Admin},
 	AuditKeyRotate:   {Admin},
 	DatabaseRestore:  {Admin},
+	// A migration takes the whole database, every patient's records with
+	// it, to another engine: the administrator's, as a restore is.
+	DatabaseMigrate: {Admin},
 }
 
 // Allowed reports whether role may perform a.

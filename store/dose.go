@@ -745,8 +745,15 @@ func (s *DoseService) Check(mrn string, refs []string, volume lot.Tenths) (dose.
 		if err != nil {
 			return err
 		}
-		f, _, err := facts(tx, s.db.now(), p, refs, volume)
+		f, ac, err := facts(tx, s.db.now(), p, refs, volume)
 		if err != nil {
+			return err
+		}
+		// A GO on records someone edited outside celltrack (an infusion
+		// deleted, a bag set back to dispensed) would send the bag to the
+		// patient although administer refuses to record it: the check reads
+		// the same records and checks them against their audit entries too.
+		if err := checkIntact(tx, bedsideRecords(tx, f, ac)...); err != nil {
 			return err
 		}
 		r = dose.Check(f)

@@ -182,6 +182,13 @@ func TestAdministerRefusesTamperedRecords(t *testing.T) {
 			_, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
 			refusedIntact(t, db, n, err, tc.kind+" ")
 			refusedIntact(t, db, n, err, id.String())
+			// The bedside check reads the same records but the signers':
+			// no GO on them (the hostile review: a GO, then administer
+			// refused).
+			if tc.kind != kindUser {
+				_, err = d.Check("MRN-1", []string{bag1}, 0)
+				refusedIntact(t, db, n, err, id.String())
+			}
 		})
 	}
 	t.Run("weight raised", func(t *testing.T) {

@@ -25,7 +25,10 @@ func (db *DB) Backup(path string) (int64, error) {
 }
 
 // backup writes the copy from one read transaction, after running before
-// (a verification) in it when given.
+// (a verification) in it when given. A file is copied as it is (bbolt's
+// WriteTo); any other engine's database — PostgreSQL's — is written as a
+// bbolt file, a snapshot, bucket by bucket through the kv seam (copyTx),
+// from that same read transaction (REPEATABLE READ on PostgreSQL).
 func (db *DB) backup(path string, before func(tx kv.Tx) error) (int64, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
@@ -34,27 +37,47 @@ func (db *DB) backup(path string, before func(tx kv.Tx) error) (int64, error) {
 		return 0, lot.Errorf(lot.EINVALID, "--out %s cannot be created: %v", path, err)
 	}
 	var n int64
+	snapshot := false
 	err = db.view(func(tx kv.Tx) (err error) {
 		if before != nil {
 			if err := before(tx); err != nil {
 				return err
 			}
 		}
-		wt, ok := tx.(io.WriterTo)
-		if !ok {
-			return lot.Errorf(lot.EINVALID, "%s is not a database file, and a backup copies a file; back it up with the database's own tools", db.engine.Describe())
+		if wt, ok := tx.(io.WriterTo); ok {
+			n, err = wt.WriteTo(f)
+			return err
 		}
-		n, err = wt.WriteTo(f)
-		return err
+		// A snapshot: bbolt writes the file itself, so it is written
+		// beside it and put in place of the empty file made above.
+		snapshot = true
+		f.Close()
+		if err := os.Remove(path); err != nil {
+			return err
+		}
+		return writeNewFile(path, DefaultTimeout, func(e kv.Engine) error {
+			_, err := copyInto(tx, e.Update)
+			return err
+		}, nil)
 	})
-	if err == nil {
-		err = f.Sync()
+	if !snapshot {
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err == nil && snapshot {
+		var fi os.FileInfo
+		if fi, err = os.Stat(path); err == nil {
+			n = fi.Size()
+		}
 	}
 	if err != nil {
-		os.Remove(path)
+		if !snapshot { // a snapshot's own file is removed by writeNewFile
+			os.Remove(path)
+		}
 		return 0, fmt.Errorf("backup to %s: %w", path, err)
 	}
 	return n, nil
@@ -75,14 +98,14 @@ func (db *DB) backup(path string, before func(tx kv.Tx) error) (int64, error) {
 //
 // A panic carrying a *kv.Error is an engine's read that could not be
 // answered (kv's contract: reads do not return errors): it becomes this
-// call's error, busy (EBUSY, exit 11) when the engine says trying again may
-// succeed.
+// call's error, worded by engineError when the engine says why (busy,
+// unavailable, in doubt).
 func (db *DB) recoverDamage(err *error) {
 	if r := recover(); r != nil {
 		var ke *kv.Error
 		if e, ok := r.(error); ok && errors.As(e, &ke) {
-			if ke.Busy {
-				*err = lot.Errorf(lot.EBUSY, "database is busy: %s could not be read because of other writers (%v); nothing was written — try again", db.path, ke)
+			if w := engineError(db.path, e); w != e {
+				*err = w
 				return
 			}
 			*err = fmt.Errorf("read %s: %w", db.path, ke)

@@ -38,7 +38,7 @@ func openPostgres(url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, postgresOpenError(url, err)
 	}
-	return onEngine(e, e.Describe(), opts)
+	return onEngine(wordedEngine{e}, e.Describe(), opts)
 }
 
 // postgresOpenError words a failed open for the person at the keyboard,
@@ -74,3 +74,61 @@ func MigrateEngine(path string) ([]int, error) {
 	}
 	return applied, nil
 }
+
+// wordedEngine is a PostgreSQL engine whose failed transactions are worded
+// for the person at the keyboard: busy, unavailable (the database server
+// restarting or out of reach) and in doubt (the connection lost during
+// COMMIT) each get their code and a message saying what to do, instead of
+// an internal error carrying the driver's text. The driver's text stays in
+// the error's chain, for the server's log.
+type wordedEngine struct{ *pgkv.Engine }
+
+func (e wordedEngine) View(fn func(kv.Tx) error) error {
+	return engineError(e.Describe(), e.Engine.View(fn))
+}
+
+func (e wordedEngine) Update(fn func(kv.Tx) error) error {
+	return engineError(e.Describe(), e.Engine.Update(fn))
+}
+
+func (e wordedEngine) Batch(fn func(kv.Tx) error) error {
+	return engineError(e.Describe(), e.Engine.Batch(fn))
+}
+
+// engineError words an engine's *kv.Error that says why the transaction
+// could not run (busy, unavailable, in doubt); any other error is returned
+// as it is.
+func engineError(name string, err error) error {
+	var ke *kv.Error
+	if !errors.As(err, &ke) {
+		return err
+	}
+	var le *lot.Error
+	if errors.As(err, &le) {
+		return err // a refusal inside the transaction, already worded
+	}
+	var w *lot.Error
+	switch {
+	case ke.InDoubt:
+		w = lot.Errorf(lot.EUNKNOWN, "the outcome of this write is unknown: the connection to %s was lost while it was being committed (%s), so it may or may not have been recorded; look before doing it again (the record's history, `celltrack audit log`)",
+			name, pgkv.Cause(ke))
+	case ke.Unavailable:
+		w = lot.Errorf(lot.EBUSY, "database is unavailable: %s cannot be reached (%s); nothing was written — try again in a moment, and tell IT if it lasts",
+			name, pgkv.Cause(ke))
+	case ke.Busy:
+		w = lot.Errorf(lot.EBUSY, "database is busy: other writers held %s (%s); nothing was written — try again", name, pgkv.Cause(ke))
+	default:
+		return err
+	}
+	return &wordedError{w, err}
+}
+
+// wordedError is a refusal (first in the chain, for the person) with the
+// engine's error behind it (its text, for a log).
+type wordedError struct {
+	refusal *lot.Error
+	cause   error
+}
+
+func (e *wordedError) Error() string   { return e.refusal.Message + " [" + e.cause.Error() + "]" }
+func (e *wordedError) Unwrap() []error { return []error{e.refusal, e.cause} }

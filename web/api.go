@@ -41,6 +41,7 @@ var HTTPStatus = map[string]int{
 	lot.ENOGO:      http.StatusConflict,
 	lot.ENODB:      http.StatusServiceUnavailable,
 	lot.EBUSY:      http.StatusServiceUnavailable,
+	lot.EUNKNOWN:   http.StatusServiceUnavailable,
 	lot.EINTERNAL:  http.StatusInternalServerError,
 }
 
@@ -104,6 +105,7 @@ func (s *Server) api(fn func(w http.ResponseWriter, r *http.Request, u audit.Use
 	return func(w http.ResponseWriter, r *http.Request) {
 		u, err := s.currentUser(w, r)
 		if err != nil {
+			s.logError(r, err)
 			writeAPIError(w, 0, err)
 			return
 		}
@@ -119,7 +121,10 @@ func (s *Server) api(fn func(w http.ResponseWriter, r *http.Request, u audit.Use
 }
 
 func (s *Server) logError(r *http.Request, err error) {
-	if lot.ErrorCode(err) == lot.EINTERNAL {
+	// The person gets the message; the log gets the whole chain (the
+	// database's own words when it was out of reach).
+	switch lot.ErrorCode(err) {
+	case lot.EINTERNAL, lot.EBUSY, lot.EUNKNOWN:
 		s.cfg.Log.Printf("%s %s: %v", r.Method, r.URL.Path, err)
 	}
 }

@@ -81,7 +81,14 @@ func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) (audit.User
 	}
 	u, next, err := s.cfg.Sessions.Check(c.Value)
 	if err != nil {
-		s.clearSessionCookie(w)
+		switch lot.ErrorCode(err) {
+		case lot.EBUSY, lot.EUNKNOWN, lot.ENODB, lot.EINTERNAL:
+			// The session could not be checked (the database busy or
+			// out of reach): it may well be alive, and the browser keeps
+			// it for when the database is back.
+		default:
+			s.clearSessionCookie(w)
+		}
 		return u, err
 	}
 	if next != "" {

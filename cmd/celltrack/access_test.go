@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/internal/pgtest"
 )
 
 // writeCommand is one write command as the access-control test runs it: the
@@ -181,6 +182,10 @@ var writeCommands = []writeCommand{
 	{action: audit.DatabaseRestore, base: "keyed", stdin: pw, args: func(u string) []string {
 		return []string{"--user", u, "restore", "--password-stdin", "--from", filepath.Join(filepath.Dir(basePaths["keyed"]), "backup.db")}
 	}},
+	// $PGDB is a new empty PostgreSQL database (skipped without a server).
+	{action: audit.DatabaseMigrate, args: func(u string) []string {
+		return []string{"--user", u, "migrate", "--to", "$PGDB"}
+	}},
 }
 
 const accessSpec = `{"name": "lab-uc", "title": "Lab UC panel", "kinds": ["uc"],
@@ -299,6 +304,9 @@ func runWrite(t *testing.T, dir, db string, wc writeCommand, user string) invoca
 	}
 	args := wc.args(user)
 	for i, a := range args {
+		if a == "$PGDB" {
+			a = pgtest.NewDatabase(t, pgtest.Server(t))
+		}
 		a = strings.ReplaceAll(a, "$DIR/", dir+string(filepath.Separator))
 		args[i] = strings.ReplaceAll(a, "$INFUSION", infusionID)
 	}

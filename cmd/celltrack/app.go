@@ -29,7 +29,7 @@ func commonFlags(top bool) []cli.Flag {
 		&cli.StringFlag{Name: "user", EnvVars: env("CELLTRACK_USER"), Usage: "assert that the session's user is `NAME`; refused when it is someone else (env CELLTRACK_USER); log in with `celltrack login NAME`"},
 		&cli.DurationFlag{Name: "lock-timeout", Value: store.DefaultTimeout, Usage: "how long to wait while another process holds the database"},
 		&cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON (errors as JSON on stderr)"},
-		&cli.StringFlag{Name: "server", EnvVars: env("CELLTRACK_SERVER"), Usage: "run through the `URL` of a `celltrack serve`: every command but those on the database file itself (init, check, backup, restore, upgrade, serve, demo, audit key init, audit checkpoint) uses the server's database; a --db typed with it is refused (env CELLTRACK_SERVER)"},
+		&cli.StringFlag{Name: "server", EnvVars: env("CELLTRACK_SERVER"), Usage: "run through the `URL` of a `celltrack serve`: every command but those on the database file itself (init, check, backup, restore, upgrade, migrate, serve, demo, audit key init, audit checkpoint) uses the server's database; a --db typed with it is refused (env CELLTRACK_SERVER)"},
 	}
 }
 

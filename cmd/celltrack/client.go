@@ -121,6 +121,7 @@ var fileLevel = map[string]string{
 	"celltrack backup":           "it copies the database file to a file beside it",
 	"celltrack restore":          "it replaces the database file, with every celltrack stopped",
 	"celltrack upgrade":          "it migrates the database file, with every celltrack stopped",
+	"celltrack migrate":          "it copies the whole database to a new one on the other engine",
 	"celltrack serve":            "it is the server: it opens the database file",
 	"celltrack demo":             "it builds a demonstration database file of its own",
 	"celltrack audit key init":   "it writes a signing key file, which belongs on the machine that signs",

@@ -45,6 +45,9 @@ var notThroughServer = map[string]string{
 	"maint_restore_refuses_rollback":               "restore replaces the database file",
 	"maint_restore_verified_backup":                "restore replaces the database file",
 	"maint_restore_refuses_what_is_not_damage":     "restore replaces the database file",
+	"maint_backup_postgres_snapshot":               "backup writes a snapshot file of a PostgreSQL database (runs on PostgreSQL only)",
+	"migrate_to_postgres_refusals":                 "migrate copies a whole database (runs on PostgreSQL only)",
+	"migrate_to_file_refusals":                     "migrate copies a whole database (runs on PostgreSQL only)",
 	"demo_builds_and_verifies":                     "demo builds a database file of its own",
 	"demo_custody":                                 "demo builds a database file of its own",
 	"demo_dose":                                    "demo builds a database file of its own",
@@ -70,6 +73,14 @@ var notThroughServer = map[string]string{
 // TestScriptsThroughServer runs the bedside and trace stories through a
 // server.
 func TestScriptsThroughServer(t *testing.T) {
+	p := serverScriptParams(t, serverStories(t, notThroughServer))
+	p.Condition = func(cond string) (bool, error) { return cond == "server", nil }
+	testscript.Run(t, p)
+}
+
+// serverStories are the stories to run through a server: those of
+// testdata/script not left out by any of skip, and the server-only ones.
+func serverStories(t *testing.T, skip ...map[string]string) []string {
 	all, err := filepath.Glob(filepath.Join("testdata", "script", "*.txtar"))
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +88,13 @@ func TestScriptsThroughServer(t *testing.T) {
 	var files []string
 	for _, f := range all {
 		name := strings.TrimSuffix(filepath.Base(f), ".txtar")
-		if _, ok := notThroughServer[name]; !ok {
+		left := false
+		for _, m := range skip {
+			if _, ok := m[name]; ok {
+				left = true
+			}
+		}
+		if !left {
 			files = append(files, f)
 		}
 	}
@@ -91,12 +108,24 @@ func TestScriptsThroughServer(t *testing.T) {
 	if len(files) < 30 {
 		t.Fatalf("only %d stories to run through the server: %v", len(files), files)
 	}
+	return files
+}
+
+// serverScriptParams runs the stories in files with a server started for
+// each on its database (storyServer), after the setup of setup (nil: the
+// stories' own, on a file).
+func serverScriptParams(t *testing.T, files []string, setup ...func(env *testscript.Env) error) testscript.Params {
 	p := scriptParams("testdata/script")
 	p.Dir, p.Files = "", files
 	local := p.Setup
 	p.Setup = func(env *testscript.Env) error {
 		if err := local(env); err != nil {
 			return err
+		}
+		for _, f := range setup {
+			if err := f(env); err != nil {
+				return err
+			}
 		}
 		var requests atomic.Int64
 		srv := httptest.NewServer(storyServer(env.Getenv("CELLTRACK_DB"), &requests))
@@ -110,8 +139,7 @@ func TestScriptsThroughServer(t *testing.T) {
 		env.Setenv("CELLTRACK_TEST_SERVER", srv.URL)
 		return nil
 	}
-	p.Condition = func(cond string) (bool, error) { return cond == "server", nil }
-	testscript.Run(t, p)
+	return p
 }
 
 // inProcess serialises what this process runs against story databases (the

@@ -31,6 +31,7 @@ func (rt *runtime) commands() []*cli.Command {
 		rt.backupCommand(),
 		rt.restoreCommand(),
 		rt.upgradeCommand(),
+		rt.migrateCommand(),
 		rt.serveCommand(),
 		rt.demoCommand(),
 		rt.completionCommand(),

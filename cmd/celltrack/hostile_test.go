@@ -300,6 +300,11 @@ var hostileCatalogue = []hostile{
 	{name: "checkpoint with --force", code: 2, args: []string{"--user", "aud", "audit", "checkpoint", "--key", "$DIR/k.key", "--out", "$DIR/c", "--force"}, want: []string{"--force", "never replaced"}},
 	{name: "restore from a device", code: 3, args: []string{"--user", "alice", "restore", "--password-stdin", "--from", "/dev/zero"}, stdin: pw, want: []string{"--from /dev/zero", "not a regular file"}},
 	{name: "restore reason without rollback", code: 2, args: []string{"--user", "alice", "restore", "--from", "$DIR/in.csv", "--reason", "x"}, files: map[string]string{"in.csv": "x"}, want: []string{"--reason", "--allow-rollback"}},
+	// migrate (issue 14)
+	{name: "migrate file to file", code: 2, args: []string{"--user", "alice", "migrate", "--to", "$DIR/new.db"}, want: []string{"--to", "new.db", "both files", "celltrack backup"}},
+	{name: "migrate to the database itself", code: 2, args: []string{"--user", "alice", "migrate", "--to", "$DB"}, want: []string{"--to", "both files"}},
+	{name: "migrate from a missing file", code: 10, args: []string{"--user", "alice", "migrate", "--from", "$DIR/gone.db", "--to", "postgres://celltrack@127.0.0.1:1/x"}, want: []string{"gone.db"}},
+	{name: "migrate to a URL celltrack cannot parse", code: 10, args: []string{"--user", "alice", "migrate", "--to", "postgres://a:secret-pw@[bad/x"}, want: []string{"--to", "cannot parse", "nothing was written"}},
 
 	// lot import: broken CSV
 	importCSV("", "empty"),

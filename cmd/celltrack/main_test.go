@@ -84,8 +84,8 @@ func scriptParams(dir string) testscript.Params {
 		// through a server: lines where the server's answer is worded
 		// otherwise say so.
 		Condition: func(cond string) (bool, error) {
-			if cond == "server" {
-				return false, nil
+			if cond == "server" || cond == "postgres" {
+				return false, nil // [postgres]: TestScriptsOnPostgres
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -99,6 +99,9 @@ func scriptParams(dir string) testscript.Params {
 			"fixture":   cmdFixture,
 			"golden":    cmdGolden,
 			"dbedit":    cmdDBEdit,
+			"pgdb":      cmdPGDB,
+			"dbsnapat":  cmdDBSnapAt,
+			"dbsameat":  cmdDBSameAt,
 		},
 	}
 }
@@ -125,27 +128,71 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// cmdDBSnap remembers the database file's bytes; dbsame checks they did not
-// change, which proves a refusal wrote nothing at all.
+// cmdDBSnap remembers the database file's bytes (every row of every table
+// on PostgreSQL); dbsame checks they did not change, which proves a refusal
+// wrote nothing at all. Their arguments are labels for the reader only.
+// dbsnapat DB and dbsameat DB do the same for another database (a
+// migration's target): `dbsnapat $TARGET` ... `dbsameat $TARGET`.
 func cmdDBSnap(ts *testscript.TestScript, neg bool, args []string) {
-	ts.Setenv("DBSNAP", dbSum(ts))
+	ts.Setenv("DBSNAP", dbSum(ts, ts.Getenv("CELLTRACK_DB")))
 }
 
-func dbSum(ts *testscript.TestScript) string {
-	if db := ts.Getenv("CELLTRACK_DB"); store.IsPostgres(db) {
+func dbSum(ts *testscript.TestScript, db string) string {
+	if store.IsPostgres(db) {
 		d, err := pgtest.Digest(db) // every row of every table
 		ts.Check(err)
 		return d
 	}
-	sum := sha256.Sum256([]byte(ts.ReadFile(ts.Getenv("CELLTRACK_DB"))))
+	sum := sha256.Sum256([]byte(ts.ReadFile(db)))
 	return hex.EncodeToString(sum[:])
 }
 
 func cmdDBSame(ts *testscript.TestScript, neg bool, args []string) {
-	same := ts.Getenv("DBSNAP") == dbSum(ts)
+	same := ts.Getenv("DBSNAP") == dbSum(ts, ts.Getenv("CELLTRACK_DB"))
 	if same == neg {
 		ts.Fatalf("database changed since dbsnap: %v", !same)
 	}
+}
+
+// dbSnapVar is where dbsnapat keeps the sum of the database db: one
+// variable per database.
+func dbSnapVar(db string) string {
+	sum := sha256.Sum256([]byte(db))
+	return "DBSNAP_" + hex.EncodeToString(sum[:6])
+}
+
+func cmdDBSnapAt(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: dbsnapat DB")
+	}
+	ts.Setenv(dbSnapVar(args[0]), dbSum(ts, args[0]))
+}
+
+func cmdDBSameAt(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: dbsameat DB")
+	}
+	same := ts.Getenv(dbSnapVar(args[0])) == dbSum(ts, args[0])
+	if same == neg {
+		ts.Fatalf("database %s changed since dbsnapat: %v", args[0], !same)
+	}
+}
+
+// cmdPGDB makes a new empty database on the story's PostgreSQL server and
+// puts its URL in the named variable, for a story that needs a second
+// database (a migration's target): `[postgres] pgdb TARGET`.
+func cmdPGDB(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: pgdb VAR")
+	}
+	server := ts.Getenv("CELLTRACK_TEST_PG_SERVER")
+	if server == "" {
+		ts.Fatalf("pgdb: no PostgreSQL server in this run; guard the line with [postgres]")
+	}
+	u, drop, err := pgtest.CreateDatabase(server, "")
+	ts.Check(err)
+	ts.Defer(func() { drop() })
+	ts.Setenv(args[0], u)
 }
 
 // cmdAuditSize checks the number of audit entries: auditsize 12

@@ -73,6 +73,16 @@ func TestScriptsOnPostgres(t *testing.T) {
 		if err := local(env); err != nil {
 			return err
 		}
+		return storyOnPostgres(server)(env)
+	}
+	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
+	testscript.Run(t, p)
+}
+
+// storyOnPostgres gives a story a new database of its own on the
+// PostgreSQL server at server, dropped when the story ends.
+func storyOnPostgres(server string) func(env *testscript.Env) error {
+	return func(env *testscript.Env) error {
 		u, drop, err := pgtest.CreateDatabase(server, "")
 		if err != nil {
 			return err
@@ -82,6 +92,20 @@ func TestScriptsOnPostgres(t *testing.T) {
 		env.Setenv("CELLTRACK_TEST_PG_SERVER", server)
 		return nil
 	}
-	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
+}
+
+// TestScriptsThroughServerOnPostgres runs the stories through a server
+// (TestScriptsThroughServer) whose database is on PostgreSQL: the command
+// line as a client, the server, the second engine, one program. Left out:
+// the stories left out of either run, for their reasons
+// (notThroughServer, notOnPostgres). It runs where TestScriptsOnPostgres
+// runs.
+func TestScriptsThroughServerOnPostgres(t *testing.T) {
+	if os.Getenv("CELLTRACK_CI") != "1" && os.Getenv(pgtest.EnvURL) == "" {
+		t.Skip("the stories through a server on PostgreSQL run with CELLTRACK_CI=1 or CELLTRACK_TEST_POSTGRES set (several minutes)")
+	}
+	server := pgtest.Server(t)
+	p := serverScriptParams(t, serverStories(t, notThroughServer, notOnPostgres), storyOnPostgres(server))
+	p.Condition = func(cond string) (bool, error) { return cond == "server" || cond == "postgres", nil }
 	testscript.Run(t, p)
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/celltrack/celltrack/internal/pgtest"
 	"github.com/celltrack/celltrack/internal/shipbuild"
 )
 
@@ -47,11 +48,15 @@ func celltrackBinary(t *testing.T) string {
 	return binary.path
 }
 
-// procDB is a database file driven through the real binary.
+// procDB is a database file, or a PostgreSQL database, driven through the
+// real binary.
 type procDB struct {
 	t   *testing.T
 	bin string
 	db  string
+	// dir holds the people's config dirs (dir/homes/USER); "" means the
+	// database file's folder.
+	dir string
 }
 
 // command returns the process for one celltrack command line.
@@ -61,8 +66,16 @@ func (p procDB) command(stdin string, args ...string) *exec.Cmd {
 	// Each person at their own workstation: the config dir of the user the
 	// command line names (see TestMain). The sessions are real logins.
 	cmd.Env = append(os.Environ(), "CELLTRACK_USER=", "CELLTRACK_DB=",
-		"CELLTRACK_CONFIG_DIR="+filepath.Join(filepath.Dir(p.db), "homes", commandUser(args, "")))
+		"CELLTRACK_CONFIG_DIR="+filepath.Join(p.homes(), commandUser(args, "")))
 	return cmd
+}
+
+// homes is the folder of the people's config dirs.
+func (p procDB) homes() string {
+	if p.dir != "" {
+		return filepath.Join(p.dir, "homes")
+	}
+	return filepath.Join(filepath.Dir(p.db), "homes")
 }
 
 // must runs a command that has to succeed.
@@ -84,7 +97,23 @@ const procPassword = fixturePassword + "\n"
 // lab user (liu), a nurse (nina), donor D-1 and patient MRN-1. Dates are
 // relative to the real clock, which the binary always uses.
 func newProcDB(t *testing.T) procDB {
-	p := procDB{t: t, bin: celltrackBinary(t), db: filepath.Join(t.TempDir(), "ct.db")}
+	return setUpProcDB(procDB{t: t, bin: celltrackBinary(t), db: filepath.Join(t.TempDir(), "ct.db")})
+}
+
+// newProcPG is newProcDB on a new PostgreSQL database (internal/pgtest).
+func newProcPG(t *testing.T) procDB {
+	return newProcPGAt(t, pgtest.URL(t))
+}
+
+// newProcPGAt is newProcDB on the empty PostgreSQL database at url.
+func newProcPGAt(t *testing.T, url string) procDB {
+	return setUpProcDB(procDB{t: t, bin: celltrackBinary(t), db: url, dir: t.TempDir()})
+}
+
+// setUpProcDB creates p's database and its people, donor and patient.
+func setUpProcDB(p procDB) procDB {
+	t := p.t
+	t.Helper()
 	pw := procPassword
 	p.must(pw, "init", "--facility", "G1234", "--admin", "alice", "--password-stdin")
 	p.must(pw, "login", "--password-stdin", "alice")

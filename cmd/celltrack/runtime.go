@@ -238,8 +238,7 @@ func dbName(c *cli.Context) string { return store.DisplayName(dbPath(c)) }
 // onlyForFiles are the commands that act on the database file itself, with
 // what to do on PostgreSQL instead (README "PostgreSQL").
 var onlyForFiles = map[string]string{
-	"celltrack backup":  "it copies a database file; back up PostgreSQL with the server's tools (pg_basebackup and WAL archiving, or pg_dump), as README \"PostgreSQL\" describes",
-	"celltrack restore": "it replaces a database file; restore PostgreSQL with the server's tools (point-in-time recovery or pg_restore into a new database), then run `celltrack audit verify --checkpoint`",
+	"celltrack restore": "it replaces a database file; to put a backup snapshot onto PostgreSQL, `celltrack migrate --from SNAPSHOT --to` an empty database; to restore PostgreSQL itself, use the server's tools (point-in-time recovery or pg_restore into a new database), then run `celltrack audit verify --checkpoint`",
 }
 
 // actor is the acting user: the user of the command's checked session.

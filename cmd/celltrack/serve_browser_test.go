@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/celltrack/celltrack/internal/pgtest"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -89,7 +90,18 @@ func saveScreenshot(t *testing.T, ctx context.Context, name string, full bool) {
 // patient's trace. Screenshots of the bedside page at tablet (768×1024)
 // and phone (390×844) size are saved, their paths logged.
 func TestServeBrowserBedside(t *testing.T) {
-	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
+	browserBedside(t, newWebFixture(t, false, "lab", "release", "custody", "bedside"), "")
+}
+
+// TestServeBrowserBedsideOnPostgres is TestServeBrowserBedside with the
+// server's database on PostgreSQL (its screenshots are named -postgres).
+func TestServeBrowserBedsideOnPostgres(t *testing.T) {
+	browserBedside(t, newWebFixtureOn(t, pgtest.URL(t), false, "lab", "release", "custody", "bedside"), "-postgres")
+}
+
+// browserBedside is the nurse's and the auditor's session in the browser
+// on f; suffix tells the screenshots apart.
+func browserBedside(t *testing.T, f *webFixture, suffix string) {
 	ctx := newBrowser(t)
 	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -105,7 +117,10 @@ func TestServeBrowserBedside(t *testing.T) {
 		}
 		return s
 	}
-	shot := func(name string) { t.Helper(); saveScreenshot(t, ctx, name, false) }
+	shot := func(name string) {
+		t.Helper()
+		saveScreenshot(t, ctx, strings.Replace(name, ".png", suffix+".png", 1), false)
+	}
 	do("log in as the nurse",
 		chromedp.EmulateViewport(768, 1024),
 		chromedp.Navigate(f.srv.URL+"/"),

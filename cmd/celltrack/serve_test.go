@@ -32,11 +32,21 @@ type webFixture struct {
 
 func newWebFixture(t *testing.T, secure bool, fixtures ...string) *webFixture {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "ct.db")
+	return newWebFixtureOn(t, filepath.Join(t.TempDir(), "ct.db"), secure, fixtures...)
+}
+
+// newWebFixtureOn is newWebFixture on the database at path: a file to
+// create, or an empty PostgreSQL database.
+func newWebFixtureOn(t *testing.T, path string, secure bool, fixtures ...string) *webFixture {
+	t.Helper()
+	homes := filepath.Join(filepath.Dir(path), "homes")
+	if store.IsPostgres(path) {
+		homes = filepath.Join(t.TempDir(), "homes")
+	}
 	now, _ := time.Parse(time.RFC3339, testNow)
 	clock := func() time.Time { return now }
 	for _, f := range fixtures {
-		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), f, clock); err != nil {
+		if err := runFixture(path, homes, f, clock); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -95,7 +95,13 @@ func saveSession(path string, c store.Credentials) error {
 // the same person. Reads check in a read-only transaction and refresh only
 // the session file; writes are checked again inside their transaction.
 func (rt *runtime) useSession(c *cli.Context, db *store.DB, mode access) error {
-	creds, path, err := rt.loadSession(dbPath(c))
+	return rt.useSessionOf(c, dbPath(c), db, mode)
+}
+
+// useSessionOf is useSession on the database at dbAt, opened as db (the
+// source of `celltrack migrate`, which need not be --db).
+func (rt *runtime) useSessionOf(c *cli.Context, dbAt string, db *store.DB, mode access) error {
+	creds, path, err := rt.loadSession(dbAt)
 	if err != nil {
 		return err
 	}

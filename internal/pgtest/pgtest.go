@@ -307,7 +307,7 @@ func version(binDir string) int {
 }
 
 type localCluster struct {
-	bin, dir, data, runAs, url string
+	bin, dir, data, runAs, url, opts string
 }
 
 // owner is the file in a cluster's directory naming the test process that
@@ -356,14 +356,82 @@ func startCluster(bin string) (*localCluster, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %v: %s", err, out)
 	}
-	opts := fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories=%s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", dir)
-	if out, err := c.cmd("pg_ctl", "-D", c.data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "60", "start").CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
+	c.opts = fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories=%s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", dir)
+	if err := c.start(); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("pg_ctl start: %v: %s %s", err, out, log)
+		return nil, err
 	}
 	c.url = (&url.URL{Scheme: "postgres", User: url.User(owner), Path: "/postgres", RawQuery: "host=" + url.QueryEscape(dir)}).String()
 	return c, nil
+}
+
+// start starts the cluster's server and waits until it accepts connections.
+func (c *localCluster) start() error {
+	if out, err := c.cmd("pg_ctl", "-D", c.data, "-l", filepath.Join(c.dir, "log"), "-o", c.opts, "-w", "-t", "60", "start").CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(c.dir, "log"))
+		return fmt.Errorf("pg_ctl start: %v: %s %s", err, out, log)
+	}
+	return nil
+}
+
+// Cluster is a PostgreSQL cluster of one test's own, in a temporary
+// directory, listening only on a Unix socket there: for a test that stops
+// and starts the database server under celltrack, which must never be done
+// to the server other tests share.
+type Cluster struct{ c *localCluster }
+
+// NewCluster starts a cluster of t's own, stopped and removed when t ends.
+// Without initdb on the machine it skips t (or fails it under
+// CELLTRACK_CI=1).
+func NewCluster(t testing.TB) *Cluster {
+	t.Helper()
+	bin := findBin()
+	if bin == "" {
+		if os.Getenv("CELLTRACK_CI") == "1" {
+			t.Fatal("no PostgreSQL initdb on this machine for a cluster of the test's own, under CELLTRACK_CI=1")
+		}
+		t.Skip("PostgreSQL's initdb is not on this machine: no cluster of the test's own to restart")
+	}
+	c, err := startCluster(bin)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(c.stop)
+	return &Cluster{c}
+}
+
+// URL is the URL of the cluster's maintenance database.
+func (c *Cluster) URL() string { return c.c.url }
+
+// Stop shuts the server down (fast: sessions are ended, as by a restart).
+func (c *Cluster) Stop() error {
+	if out, err := c.c.cmd("pg_ctl", "-D", c.c.data, "-m", "fast", "-w", "-t", "60", "stop").CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_ctl stop: %v: %s", err, out)
+	}
+	return nil
+}
+
+// Start starts the stopped server again and waits until it accepts
+// connections.
+func (c *Cluster) Start() error { return c.c.start() }
+
+// Exec runs each statement on the database at dbURL, in its own
+// transaction: for a test that plays the DBA (pg_terminate_backend, ALTER
+// DATABASE).
+func Exec(dbURL string, statements ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	for _, q := range statements {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
 }
 
 // sweep stops and removes the clusters whose test process is gone.

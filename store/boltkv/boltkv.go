@@ -150,6 +150,17 @@ func (t Tx) Check() []error {
 // transaction, to w.
 func (t Tx) WriteTo(w io.Writer) (int64, error) { return t.tx.WriteTo(w) }
 
+// BucketNames lists the buckets at the root, in name order (what
+// `celltrack migrate` and a snapshot backup copy).
+func (t Tx) BucketNames() []string {
+	var names []string
+	t.tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		names = append(names, string(name))
+		return nil
+	})
+	return names
+}
+
 type bucket struct{ b *bolt.Bucket }
 
 func (b bucket) Get(key []byte) []byte                    { return b.b.Get(key) }

@@ -93,8 +93,16 @@ type Error struct {
 	// not granted in time, a serialization failure retried until the
 	// engine gave up): trying again later may succeed.
 	Busy bool
-	Op   string
-	Err  error
+	// Unavailable says the database could not be reached, or the
+	// connection to it was lost (a database server restarting, a network
+	// gone): trying again once it is back may succeed. Nothing was
+	// written, unless InDoubt.
+	Unavailable bool
+	// InDoubt says the connection was lost while COMMIT was under way: the
+	// transaction may or may not be in the database.
+	InDoubt bool
+	Op      string
+	Err     error
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %v", e.Op, e.Err) }

@@ -24,7 +24,10 @@
 //   - serialization failures, deadlocks, a lock not granted within the
 //     lock timeout and a connection lost before commit are retried a
 //     bounded number of times (fn runs again), then reported as a
-//     *kv.Error with Busy set.
+//     *kv.Error with Busy set — or Unavailable, when the database could
+//     not be reached or the connection was lost. A connection lost during
+//     COMMIT is never retried (the write may have landed): it is reported
+//     Unavailable and InDoubt.
 //
 // The schema is versioned by numbered migrations embedded in the binary and
 // applied only by Create (celltrack init) and Migrate (celltrack upgrade);
@@ -42,6 +45,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -85,6 +89,10 @@ type Engine struct {
 }
 
 var _ kv.Engine = (*Engine)(nil)
+
+// defaultConnectTimeout bounds a new connection when the URL gives no
+// connect_timeout.
+const defaultConnectTimeout = 5 * time.Second
 
 // writerLock is the advisory lock key every celltrack writer of a database
 // takes (advisory locks are per database, so one key serves all).
@@ -145,6 +153,13 @@ func connect(rawURL string, opts Options) (*Engine, error) {
 	}
 	if cfg.ConnConfig.Password != "" {
 		secrets = appendSecret(secrets, cfg.ConnConfig.Password)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// Without connect_timeout in the URL a connection to a machine
+		// that does not answer waits for the operating system's TCP
+		// timeout (minutes), for each of a transaction's tries: a request
+		// would hang instead of being told the database is unavailable.
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
 	e := &Engine{desc: desc, secrets: secrets, lockKey: writerLock, lockWait: opts.LockTimeout,
 		retries: opts.Retries, readOnly: opts.ReadOnly}
@@ -220,8 +235,13 @@ func (e *Engine) run(op string, write bool, fn func(kv.Tx) error) error {
 			time.Sleep(time.Duration(1+rand.IntN(10<<attempt)) * time.Millisecond)
 			continue
 		case retryable(err):
-			err = &kv.Error{Busy: true, Op: op + " " + e.desc,
+			// Others in the way (busy), or no database to talk to
+			// (unavailable): either may pass, and the caller says which.
+			down := unavailable(err)
+			err = &kv.Error{Busy: !down, Unavailable: down, Op: op + " " + e.desc,
 				Err: &redacted{fmt.Errorf("gave up after %d attempts: %w", attempt+1, err), e.secrets}}
+		case inDoubt(err):
+			err = &kv.Error{Unavailable: true, InDoubt: true, Op: op + " " + e.desc, Err: &redacted{err, e.secrets}}
 		}
 		if panicked {
 			panic(err)
@@ -308,12 +328,16 @@ func (c *commitError) Unwrap() error { return c.err }
 
 // retryable says whether err is worth another attempt of the whole
 // transaction: a serialization failure, a deadlock, a lock not granted in
-// time, or a lost connection anywhere before COMMIT.
+// time, or a lost connection anywhere before COMMIT. A COMMIT that failed
+// is retried only when the server answered that it rolled back (a
+// serialization failure or deadlock found at commit); a connection lost or
+// terminated during COMMIT leaves the outcome unknown (inDoubt), and doing
+// the write again could record it twice.
 func retryable(err error) bool {
 	var ce *commitError
 	if errors.As(err, &ce) {
 		var pe *pgconn.PgError
-		return errors.As(err, &pe) && busyCode(pe.Code)
+		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 	}
 	var be *beginError
 	if errors.As(err, &be) {
@@ -321,9 +345,50 @@ func retryable(err error) bool {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		return busyCode(pe.Code)
+		return busyCode(pe.Code) || downCode(pe.Code)
 	}
 	return connLost(err)
+}
+
+// inDoubt says whether err is a COMMIT whose outcome is unknown: the
+// connection failed, or the server ended the session (a restart, an
+// administrator's pg_terminate_backend), before it answered.
+func inDoubt(err error) bool {
+	var ce *commitError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Severity == "FATAL" || pe.Severity == "PANIC" || downCode(pe.Code)
+	}
+	return true
+}
+
+// unavailable says whether a retryable err is the database out of reach
+// rather than other writers in the way: no connection could be made, or
+// the one in use was lost or ended by the server.
+func unavailable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return downCode(pe.Code) || pe.Severity == "FATAL"
+	}
+	var be *beginError
+	var cerr *pgconn.ConnectError
+	return errors.As(err, &be) || errors.As(err, &cerr) || connLost(err)
+}
+
+// downCode says whether a SQLSTATE means the server is going, gone or not
+// taking connections: class 08 (connection exception), operator
+// intervention (a shutdown, a terminated backend), too many connections, a
+// database not accepting connections (ALLOW_CONNECTIONS false, 55000 at
+// connect).
+func downCode(code string) bool {
+	switch {
+	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "57P"), code == "53300":
+		return true
+	}
+	return false
 }
 
 func lockTimeout(err error) bool {
@@ -425,4 +490,32 @@ func appendSecret(s []string, p string) []string {
 func Redact(rawURL string) string {
 	d, _ := redactURL(rawURL)
 	return d
+}
+
+// Cause is the short reason behind a failed transaction of this engine, for
+// a message a person reads: the server's own message and SQLSTATE when it
+// answered (`database "x" is not currently accepting connections, SQLSTATE
+// 55000`), else the network's last word (`connection refused`, `unexpected
+// EOF`). It never holds the URL or its password.
+func Cause(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("%s, SQLSTATE %s", pe.Message, pe.Code)
+	}
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Err.Error()
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err.Error()
+	}
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			break
+		}
+		err = u
+	}
+	return err.Error()
 }

@@ -398,7 +398,8 @@ func TestConnectionLostRetried(t *testing.T) {
 	if n := attempts.Load(); n != 2 {
 		t.Errorf("fn ran %d times, want 2", n)
 	}
-	// With no retries allowed the lost connection is reported, as busy.
+	// With no retries allowed the lost connection is reported, as the
+	// database unavailable (not busy: no other writer was in the way).
 	f, err := pgkv.Open(strings.TrimSpace(e.Describe()), pgkv.Options{Retries: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -409,8 +410,8 @@ func TestConnectionLostRetried(t *testing.T) {
 	func() {
 		defer func() {
 			ke, ok := recover().(*kv.Error)
-			if !ok || !ke.Busy {
-				t.Errorf("View on a lost connection without retries raised %v, want a busy *kv.Error", ke)
+			if !ok || !ke.Unavailable || ke.Busy || ke.InDoubt {
+				t.Errorf("View on a lost connection without retries raised %v, want an unavailable *kv.Error", ke)
 			}
 		}()
 		f.View(func(tx kv.Tx) error {
@@ -550,5 +551,28 @@ func TestLeastPrivilegeRole(t *testing.T) {
 		if _, err := e.Pool().Exec(context.Background(), q); err == nil || !strings.Contains(err.Error(), "permission denied") {
 			t.Errorf("%s as %s: %v, want permission denied", q, app, err)
 		}
+	}
+}
+
+// TestConnectTimeoutDefault: without connect_timeout in the URL a new
+// connection gives up after 5 s (a machine that does not answer would
+// otherwise hold each try for the system's TCP timeout, minutes); the
+// URL's own value is kept.
+func TestConnectTimeoutDefault(t *testing.T) {
+	e, _ := create(t)
+	if got := e.Pool().Config().ConnConfig.ConnectTimeout; got != 5*time.Second {
+		t.Errorf("connect timeout without connect_timeout: %v, want 5s", got)
+	}
+	sep := "&"
+	if !strings.Contains(e.Describe(), "?") {
+		sep = "?"
+	}
+	f, err := pgkv.Open(e.Describe()+sep+"connect_timeout=7", pgkv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got := f.Pool().Config().ConnConfig.ConnectTimeout; got != 7*time.Second {
+		t.Errorf("connect timeout with connect_timeout=7: %v, want 7s", got)
 	}
 }

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/store"
+	"github.com/urfave/cli/v2"
+)
+
+// migrateCommand moves a database between the file engine and PostgreSQL
+// (issue 14): the copy, its checks and the entry on the target are the
+// store's (store.DB.MigrateTo); this parses, checks the session on the
+// source and prints.
+func (rt *runtime) migrateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "migrate",
+		Usage:     "move the database, with its whole history, to a new one on the other engine (admin)",
+		ArgsUsage: " ",
+		Description: "Copies every record, index and the whole audit trail (entries, entity links, the Merkle\n" +
+			"tree, checkpoint keys) byte for byte from --from (default: --db) to --to: from a file to an\n" +
+			"empty PostgreSQL database, or from PostgreSQL to a new file. The source must pass the page\n" +
+			"check and `audit verify` in the read transaction that is copied, or nothing is written. The\n" +
+			"target must be new: a file that does not exist, or a PostgreSQL database without tables\n" +
+			"(`createdb`); migrate makes the schema and the copy in one transaction, a file under a\n" +
+			"temporary name linked in only when it verifies, so a failure leaves no half-made target.\n" +
+			"The target's tree head must equal the source's before it is kept; the migration is then the\n" +
+			"target's next audit entry (database.migrate: who, when, from which engine), and the target\n" +
+			"is checked as `celltrack check` does. Needs an admin's session on the source. Sessions are\n" +
+			"not copied: log in to the target with the same name and password. Between two files use\n" +
+			"`celltrack backup`; between two PostgreSQL databases, the server's tools.\n\n" +
+			example("celltrack --db lab.db migrate --to postgres://celltrack@db.example.org/celltrack",
+				"celltrack migrate --from postgres://celltrack@db.example.org/celltrack --to site-b.db"),
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "from", Usage: "the database to move: a `FILE` or a postgres:// URL (default: --db)"},
+			&cli.StringFlag{Name: "to", Required: true, Usage: "the new database: a `FILE` that does not exist, or the postgres:// URL of an empty database"},
+		},
+		Action: rt.action(noDB, 0, func(c *cli.Context) error {
+			from := c.String("from")
+			if from == "" {
+				from = dbPath(c)
+			}
+			to := c.String("to")
+			if err := store.CheckMigration(from, to); err != nil {
+				return err
+			}
+			timeout := flagValue(c, "lock-timeout", (*cli.Context).Duration)
+			db, err := store.Open(from, store.Options{ReadOnly: true, Timeout: timeout, Now: rt.now})
+			if err != nil {
+				return heldByServer(from, err)
+			}
+			rt.db = db
+			if err := rt.useSessionOf(c, from, db, readDB); err != nil {
+				return err
+			}
+			if err := audit.Authorize(rt.session.User, audit.DatabaseMigrate); err != nil {
+				return err
+			}
+			rep, err := db.MigrateTo(to, rt.session.User.Name, timeout)
+			if err != nil {
+				return err
+			}
+			source, target := store.DisplayName(from), store.DisplayName(to)
+			view := map[string]any{
+				"from": source, "to": target, "from_engine": store.EngineName(from), "to_engine": store.EngineName(to),
+				"pairs":  rep.Pairs,
+				"source": map[string]any{"entries": rep.Source.Entries, "records": rep.Source.Records, "head": rep.Source.HeadHex(), "tree": headView(rep.SourceHead)},
+				"copied": map[string]any{"tree": headView(rep.Copied)},
+				"entry":  rep.Entry, "by": rt.session.User.Name,
+				"target": map[string]any{"ok": rep.Target.OK(), "entries": rep.Target.Entries, "records": rep.Target.Records, "head": rep.Target.HeadHex(), "tree": headView(rep.Target.Tree)},
+			}
+			return rt.out(view, func(w io.Writer) {
+				fmt.Fprintf(w, "source %s (%s): audit verify OK — %d entries, %d records; chain head %s\n", source, store.EngineName(from), rep.Source.Entries, rep.Source.Records, rep.Source.HeadHex())
+				fmt.Fprintf(w, "  source %s\n", treeNote(rep.SourceHead))
+				fmt.Fprintf(w, "copied %d keys to %s (%s)\n", rep.Pairs, target, store.EngineName(to))
+				fmt.Fprintf(w, "  target %s (as copied: equal to the source's)\n", treeNote(rep.Copied))
+				fmt.Fprintf(w, "migration recorded on the target as audit entry %d (database.migrate, by %s)\n", rep.Entry, rt.session.User.Name)
+				fmt.Fprintf(w, "target check: OK — %saudit trail: %d entries, %d records; chain head %s\n", targetPages(to), rep.Target.Entries, rep.Target.Records, rep.Target.HeadHex())
+				fmt.Fprintf(w, "  target %s\n", treeNote(rep.Target.Tree))
+				fmt.Fprintf(w, "sessions are not copied: log in to %s with `celltrack --db %s login NAME`\n", target, target)
+			})
+		}),
+	}
+}
+
+// targetPages is the page check's word on the target, as check words it.
+func targetPages(to string) string {
+	if store.IsPostgres(to) {
+		return "pages: none to check on PostgreSQL; "
+	}
+	return "pages consistent: true; "
+}

@@ -1,0 +1,193 @@
+package pgkv
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/celltrack/celltrack/store/kv"
+	"github.com/jackc/pgx/v5"
+)
+
+// This file is what `celltrack migrate` and a snapshot backup need of the
+// engine beyond kv: the list of buckets, many pairs put in one statement,
+// and a new database made and filled in one transaction.
+
+// BucketNames lists the buckets that exist, in name order.
+func (t *tx) BucketNames() []string {
+	names := make([]string, 0, len(t.reg))
+	for n := range t.reg {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// PutMany puts the pairs keys[i], values[i] into the bucket name, which
+// must exist, in one statement (an INSERT from unnest of two arrays)
+// instead of one round trip each: a migration copies hundreds of thousands
+// of pairs. The values go in byte for byte, as Put writes them. A key
+// already there is an error (a unique violation): it is meant for a bucket
+// being filled, not for rewriting one.
+func (t *tx) PutMany(name []byte, keys, values [][]byte) error {
+	switch {
+	case !t.write:
+		return ErrTxNotWritable
+	case len(keys) != len(values):
+		return fmt.Errorf("put many into %s: %d keys but %d values", name, len(keys), len(values))
+	case !t.reg[string(name)]:
+		return ErrBucketNotFound
+	case len(keys) == 0:
+		return nil
+	}
+	for _, k := range keys {
+		if len(k) == 0 {
+			return ErrKeyRequired
+		}
+	}
+	b := newBucket(t, string(name))
+	var (
+		q    string
+		args []any
+	)
+	switch {
+	case b.tbl == generic:
+		vs := make([][]byte, len(values))
+		for i, v := range values {
+			if v == nil {
+				v = []byte{} // nil would be NULL
+			}
+			vs[i] = v
+		}
+		q = "INSERT INTO kv (bucket, k, v) SELECT $1, k, v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v)"
+		args = []any{b.name, keys, vs}
+	case b.tbl.json:
+		// text to json keeps the text exactly (json, unlike jsonb, stores
+		// it as given), which the audit hashes cover.
+		vs := make([]string, len(values))
+		for i, v := range values {
+			vs[i] = string(v)
+		}
+		q = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) SELECT k, v::json FROM unnest($1::bytea[], $2::text[]) AS u(k, v)", b.tbl.name, b.tbl.val)
+		args = []any{keys, vs}
+	default:
+		vs := make([][]byte, len(values))
+		for i, v := range values {
+			if v == nil {
+				v = []byte{}
+			}
+			vs[i] = v
+		}
+		q = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) SELECT k, v FROM unnest($1::bytea[], $2::bytea[]) AS u(k, v)", b.tbl.name, b.tbl.val)
+		args = []any{keys, vs}
+	}
+	t.writes[b.name]++
+	if _, err := t.ptx.Exec(t.ctx, q, args...); err != nil {
+		return t.e.wrap("put into "+b.name, err)
+	}
+	return nil
+}
+
+// EmptyError is CreateFilled's refusal of a database that holds tables.
+type EmptyError struct {
+	Desc   string
+	Tables []string
+}
+
+func (e *EmptyError) Error() string {
+	some := e.Tables
+	if len(some) > 5 {
+		some = some[:5]
+	}
+	return fmt.Sprintf("%s is not empty: it has %d table(s) (%v); a new celltrack database is made only in an empty one — create one with `createdb`", e.Desc, len(e.Tables), some)
+}
+
+// CreateFilled makes the celltrack schema in the empty database at rawURL
+// and fills it with fn, all in ONE transaction: the migrations' tables and
+// everything fn writes commit together or not at all, so a failure half way
+// — fn's error, a lost connection, a refused constraint — leaves the
+// database as it was, with no table. A database with any table in its
+// current schema is refused (*EmptyError) before anything is written.
+// fn runs as the only writer of the new database (the migration lock and
+// the writer lock are held) and at most once: nothing is retried.
+func CreateFilled(rawURL string, opts Options, fn func(kv.Tx) error) error {
+	e, err := connect(rawURL, opts)
+	if err != nil {
+		return err
+	}
+	defer e.pool.Close()
+	ctx := context.Background()
+	tables := func(q interface {
+		Query(context.Context, string, ...any) (pgx.Rows, error)
+	}) ([]string, error) {
+		rows, err := q.Query(ctx, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")
+		if err != nil {
+			return nil, e.wrap("list the tables", err)
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, e.wrap("list the tables", err)
+		}
+		return names, nil
+	}
+	if names, err := tables(e.pool); err != nil {
+		return err
+	} else if len(names) > 0 {
+		return &EmptyError{Desc: e.desc, Tables: names}
+	}
+	ptx, err := e.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite})
+	if err != nil {
+		return e.wrap("begin", err)
+	}
+	defer ptx.Rollback(context.Background())
+	if _, err := ptx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2), pg_advisory_xact_lock($3)",
+		fmt.Sprintf("%dms", e.lockWait.Milliseconds()), migrationLock, e.lockKey); err != nil {
+		return e.wrap("lock the database", err)
+	}
+	// Again under the locks: another process may have made tables since.
+	if names, err := tables(ptx); err != nil {
+		return err
+	} else if len(names) > 0 {
+		return &EmptyError{Desc: e.desc, Tables: names}
+	}
+	if _, err := ptx.Exec(ctx, `CREATE TABLE pgkv_migrations (
+		version integer PRIMARY KEY,
+		name text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return e.wrap("create", err)
+	}
+	for _, m := range migrations() {
+		if _, err := ptx.Exec(ctx, m.sql); err != nil {
+			return e.wrap(fmt.Sprintf("apply migration %d (%s)", m.version, m.name), err)
+		}
+		if _, err := ptx.Exec(ctx, "INSERT INTO pgkv_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
+			return e.wrap(fmt.Sprintf("apply migration %d (%s)", m.version, m.name), err)
+		}
+	}
+	t := &tx{e: e, ctx: ctx, ptx: ptx, write: true, buckets: map[string]*bucket{}, writes: map[string]int{}}
+	if err := t.loadRegistry(); err != nil {
+		return err
+	}
+	if err := e.catch(func() error { return fn(t) }); err != nil {
+		return err
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		return e.wrap("commit", err)
+	}
+	return nil
+}
+
+// catch runs fn, turning a read's *kv.Error panic (package kv) into its
+// error.
+func (e *Engine) catch(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if ke, ok := r.(*kv.Error); ok {
+				err = ke
+				return
+			}
+			panic(r)
+		}
+	}()
+	return fn()
+}

@@ -1,0 +1,151 @@
+package pgkv_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/celltrack/celltrack/internal/pgtest"
+	"github.com/celltrack/celltrack/store/kv"
+	"github.com/celltrack/celltrack/store/pgkv"
+	"github.com/jackc/pgx/v5"
+)
+
+// lotKey is a record key: a UUID's 16 bytes (the lots table derives its id
+// column from it).
+var lotKey = []byte("0123456789abcdef")
+
+type bulk interface {
+	PutMany(bucket []byte, keys, values [][]byte) error
+	BucketNames() []string
+}
+
+// tables counts the tables of the database at u.
+func tables(t *testing.T, u string) int {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var n int
+	if err := c.QueryRow(context.Background(), "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestCreateFilledIsOneTransaction: the schema and what fn writes commit
+// together; a failing fn leaves the database without a table; a database
+// with tables is refused untouched.
+func TestCreateFilledIsOneTransaction(t *testing.T) {
+	u := pgtest.URL(t)
+	boom := errors.New("boom half way")
+	err := pgkv.CreateFilled(u, pgkv.Options{}, func(tx kv.Tx) error {
+		b, err := tx.CreateBucket([]byte("lots"))
+		if err != nil {
+			return err
+		}
+		if err := b.Put(lotKey, []byte(`{"a":1}`)); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("CreateFilled with a failing fn: %v, want its error", err)
+	}
+	if n := tables(t, u); n != 0 {
+		t.Fatalf("a failed CreateFilled left %d tables", n)
+	}
+
+	// Values of every kind of table, byte for byte: a json record with
+	// spacing and key order jsonb would change, an audit entry, the
+	// generic table; and more pairs than one statement would want.
+	record := []byte(`{"z": 1,  "a" : "x"}`)
+	err = pgkv.CreateFilled(u, pgkv.Options{}, func(tx kv.Tx) error {
+		for _, name := range []string{"lots", "audit", "meta"} {
+			if _, err := tx.CreateBucket([]byte(name)); err != nil {
+				return err
+			}
+		}
+		bt := tx.(bulk)
+		var keys, vals [][]byte
+		for i := range 3000 {
+			keys = append(keys, []byte(fmt.Sprintf("k%07d", i)))
+			vals = append(vals, []byte{byte(i), 0, 0xff})
+		}
+		if err := bt.PutMany([]byte("audit"), keys, vals); err != nil {
+			return err
+		}
+		if err := bt.PutMany([]byte("lots"), [][]byte{lotKey}, [][]byte{record}); err != nil {
+			return err
+		}
+		if err := bt.PutMany([]byte("meta"), [][]byte{[]byte("schema"), []byte("empty")}, [][]byte{[]byte("8"), nil}); err != nil {
+			return err
+		}
+		if got := fmt.Sprint(bt.BucketNames()); got != "[audit lots meta]" {
+			t.Errorf("BucketNames: %s", got)
+		}
+		// A key already there is refused, not rewritten.
+		if err := bt.PutMany([]byte("audit"), [][]byte{[]byte("k0000001")}, [][]byte{[]byte("other")}); err == nil {
+			t.Errorf("PutMany over an existing audit key succeeded")
+		}
+		return errors.New("roll back the probe")
+	})
+	if err == nil || tables(t, u) != 0 {
+		t.Fatalf("the probe transaction: %v, %d tables", err, tables(t, u))
+	}
+	err = pgkv.CreateFilled(u, pgkv.Options{}, func(tx kv.Tx) error {
+		for _, name := range []string{"lots", "audit", "meta"} {
+			if _, err := tx.CreateBucket([]byte(name)); err != nil {
+				return err
+			}
+		}
+		bt := tx.(bulk)
+		var keys, vals [][]byte
+		for i := range 3000 {
+			keys = append(keys, []byte(fmt.Sprintf("k%07d", i)))
+			vals = append(vals, []byte{byte(i), 0, 0xff})
+		}
+		if err := bt.PutMany([]byte("audit"), keys, vals); err != nil {
+			return err
+		}
+		if err := bt.PutMany([]byte("lots"), [][]byte{lotKey}, [][]byte{record}); err != nil {
+			return err
+		}
+		return bt.PutMany([]byte("meta"), [][]byte{[]byte("schema"), []byte("empty")}, [][]byte{[]byte("8"), nil})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := pgkv.Open(u, pgkv.Options{})
+	if err != nil {
+		t.Fatalf("open what CreateFilled made: %v", err)
+	}
+	defer e.Close()
+	err = e.View(func(tx kv.Tx) error {
+		if n := tx.Bucket([]byte("audit")).KeyN(); n != 3000 {
+			t.Errorf("audit has %d keys, want 3000", n)
+		}
+		if v := tx.Bucket([]byte("audit")).Get([]byte("k0000258")); !bytes.Equal(v, []byte{2, 0, 0xff}) {
+			t.Errorf("audit k0000258 = %x", v)
+		}
+		if v := tx.Bucket([]byte("lots")).Get(lotKey); !bytes.Equal(v, record) {
+			t.Errorf("the record came back as %q, want %q byte for byte", v, record)
+		}
+		if v := tx.Bucket([]byte("meta")).Get([]byte("empty")); v == nil || len(v) != 0 {
+			t.Errorf("an empty value came back as %v", v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ee *pgkv.EmptyError
+	if err := pgkv.CreateFilled(u, pgkv.Options{}, func(kv.Tx) error { return nil }); !errors.As(err, &ee) {
+		t.Fatalf("CreateFilled of a database with tables: %v, want an EmptyError", err)
+	}
+}

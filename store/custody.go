@@ -271,6 +271,9 @@ func (s *CustodyService) AddSite(actor string, site lot.Site) (lot.Site, error) 
 		if _, ok := lookup(w.tx, "idx_site_code", site.Code); ok {
 			return lot.Errorf(lot.ECONFLICT, "site %s already exists; use another id (`celltrack site list`)", site.Code)
 		}
+		if err := refuseFolded(w.tx, "idx_site_code_fold", site.Code, "`celltrack site list`"); err != nil {
+			return err
+		}
 		k, _ := w.tx.Bucket(recordBuckets[kindSite]).Cursor().First()
 		site.ID, site.Home, site.CreatedAt, site.CreatedBy = w.db.NewID(), k == nil, w.now, w.actor.Name
 		if err := w.put(kindSite, site.ID, string(audit.SiteAdd), "", toSiteRecord(site)); err != nil {

@@ -27,6 +27,7 @@
 //	idx_user_name      name                           id
 //	donors             id                             donorRecord JSON
 //	idx_donor_code     code                           id
+//	idx_donor_code_fold donor id folded (foldKey: each rune its smallest case-fold, + 0x00) + donor id   empty: a code's letter-case variants
 //	patients           id                             patientRecord JSON
 //	idx_patient_mrn    MRN (current or former)        id
 //	idx_patient_mrn_fold MRN folded (each rune its smallest case-fold) + 0x00 + patient id   empty: an MRN's letter-case variants
@@ -34,6 +35,7 @@
 //	idx_weight_patient patient id + measured-at ns BE + id   empty
 //	lots               id                             lotRecord JSON
 //	idx_lot_number     lab lot number                 id
+//	idx_lot_number_fold lot number folded (foldKey) + lot id   empty: a lot number's letter-case variants
 //	idx_lot_din        DIN (13 chars)                 id
 //	idx_lot_donor      donor id + lot id              empty
 //	idx_lot_patient    source patient id + lot id     empty
@@ -45,6 +47,7 @@
 //	idx_event_lot      lot id + event id              empty
 //	sites              id                             siteRecord JSON (the first one added is home)
 //	idx_site_code      site code                      id
+//	idx_site_code_fold site code folded (foldKey) + site id   empty: a site code's letter-case variants
 //	facility           id                             facilityRecord JSON: the facility's time zone (one record; none in a file upgraded from before version 6: UTC)
 //	labels             id                             labelRecord JSON (a container's printed/applied/voided label counts)
 //	idx_label_container container id                  label id
@@ -95,8 +98,9 @@ import (
 
 // SchemaVersion is the version of the key schema above. A database written by
 // a newer celltrack is refused rather than misread. Version 9: MRNs are
-// indexed folded too, idx_patient_mrn_fold (store/migrate.go).
-const SchemaVersion = 9
+// indexed folded too, idx_patient_mrn_fold; version 10: donor ids, lot
+// numbers and site ids too (store/migrate.go).
+const SchemaVersion = 10
 
 var (
 	bMeta        = []byte("meta")

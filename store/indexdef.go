@@ -41,8 +41,10 @@ var recordIndexes = []recordIndex{
 	{kindUser, []string{"idx_user_name"}, func(e *indexEntries, r *jsonFields) {
 		e.lookup("idx_user_name", r.str("name"))
 	}},
-	{kindDonor, []string{"idx_donor_code"}, func(e *indexEntries, r *jsonFields) {
-		e.lookup("idx_donor_code", r.str("code"))
+	{kindDonor, []string{"idx_donor_code", "idx_donor_code_fold"}, func(e *indexEntries, r *jsonFields) {
+		code := r.str("code")
+		e.lookup("idx_donor_code", code)
+		e.afterFold("idx_donor_code_fold", code) // foldindex.go: a donor id in another letter case is refused
 	}},
 	{kindPatient, []string{"idx_patient_mrn", "idx_patient_mrn_fold"}, func(e *indexEntries, r *jsonFields) {
 		mrns := append([]string{r.str("mrn")}, r.strs("former_mrns")...)
@@ -63,8 +65,10 @@ var recordIndexes = []recordIndex{
 	{kindWeight, []string{"idx_weight_patient"}, func(e *indexEntries, r *jsonFields) {
 		e.child("idx_weight_patient", r.id("patient_id"), nanos(r.time("measured_at")))
 	}},
-	{kindLot, []string{"idx_lot_number", "idx_lot_din", "idx_lot_donor", "idx_lot_patient"}, func(e *indexEntries, r *jsonFields) {
-		e.lookup("idx_lot_number", r.str("number"))
+	{kindLot, []string{"idx_lot_number", "idx_lot_din", "idx_lot_donor", "idx_lot_patient", "idx_lot_number_fold"}, func(e *indexEntries, r *jsonFields) {
+		number := r.str("number")
+		e.lookup("idx_lot_number", number)
+		e.afterFold("idx_lot_number_fold", number) // a lot number in another letter case is refused
 		e.lookup("idx_lot_din", r.str("din"))
 		if lot.Source(r.str("source")) == lot.SourceUC {
 			e.child("idx_lot_donor", r.id("donor_id"))
@@ -90,8 +94,10 @@ var recordIndexes = []recordIndex{
 			e.after("idx_event_infused", nanos(r.time("at")))
 		}
 	}},
-	{kindSite, []string{"idx_site_code"}, func(e *indexEntries, r *jsonFields) {
-		e.lookup("idx_site_code", r.str("code"))
+	{kindSite, []string{"idx_site_code", "idx_site_code_fold"}, func(e *indexEntries, r *jsonFields) {
+		code := r.str("code")
+		e.lookup("idx_site_code", code)
+		e.afterFold("idx_site_code_fold", code) // a site id in another letter case is refused
 	}},
 	{kindLabel, []string{"idx_label_container"}, func(e *indexEntries, r *jsonFields) {
 		c := r.id("container_id")
@@ -208,6 +214,15 @@ func (e *indexEntries) lookup(bucket, key string) {
 	e.buf = append(e.buf, key...)
 	e.buf = append(e.buf, e.id[:]...)
 	e.add(bucket, e.buf[start:start+len(key)], e.buf[start+len(key):])
+}
+
+// afterFold adds foldKey(code) + the record's id, with no value: an
+// entry of a folded code index (foldindex.go).
+func (e *indexEntries) afterFold(bucket, code string) {
+	start := len(e.buf)
+	e.buf = appendFoldKey(e.buf, code)
+	e.buf = append(e.buf, e.id[:]...)
+	e.add(bucket, e.buf[start:], nil)
 }
 
 // child adds parent + more + the record's id, with no value.

@@ -43,6 +43,9 @@ func (s *LotService) AddDonor(actor string, d lot.Donor) (lot.Donor, error) {
 		if _, ok := lookup(w.tx, "idx_donor_code", d.Code); ok {
 			return lot.Errorf(lot.ECONFLICT, "donor %s is already registered; use another id or `celltrack donor show %s`", d.Code, d.Code)
 		}
+		if err := refuseFolded(w.tx, "idx_donor_code_fold", d.Code, "`celltrack donor show %s`"); err != nil {
+			return err
+		}
 		d.ID, d.CreatedAt, d.CreatedBy = s.db.NewID(), w.now, w.actor.Name
 		if err := w.put(kindDonor, d.ID, string(audit.DonorAdd), "", toDonorRecord(d)); err != nil {
 			return err
@@ -376,6 +379,9 @@ func (w *writer) registerLot(r lot.Registration) (lot.Lot, error) {
 	if _, ok := lookup(w.tx, "idx_lot_number", r.Number); ok {
 		return lot.Lot{}, lot.Errorf(lot.ECONFLICT, "lot %s is already registered; every lot number is used once", r.Number)
 	}
+	if err := refuseFolded(w.tx, "idx_lot_number_fold", r.Number, "`celltrack lot show %s`"); err != nil {
+		return lot.Lot{}, err
+	}
 	l := lot.Lot{ID: w.db.NewID(), Number: r.Number, Source: r.Source, Cells: r.Cells, Viability: r.Viability,
 		VolumeML: r.VolumeML, Manufactured: r.Manufactured, Expires: r.Expires, Passage: r.Passage,
 		Cryopreserved: r.Cryopreserved, Location: r.Location, Status: lot.Quarantine, CreatedAt: w.now, CreatedBy: w.actor.Name}
@@ -503,13 +509,23 @@ func (s *LotService) Import(actor string, rows []lot.ImportRow) ([]lot.Lot, erro
 	var ls []lot.Lot
 	err := s.db.update(actor, audit.LotImport, func(w *writer) error {
 		var problems []string
-		seen := map[string]int{}
+		type firstRow struct {
+			line   int
+			number string
+		}
+		seen := make(map[string]firstRow, len(rows)) // by foldKey: two rows in one letter case or in two
+		var key []byte
 		for _, row := range rows {
-			if first, dup := seen[row.Number]; dup {
-				problems = append(problems, fmt.Sprintf("line %d: lot_number %q repeats line %d", row.Line, row.Number, first))
+			key = appendFoldKey(key[:0], row.Number)
+			if first, dup := seen[string(key)]; dup {
+				if first.number == row.Number {
+					problems = append(problems, fmt.Sprintf("line %d: lot_number %q repeats line %d", row.Line, row.Number, first.line))
+				} else {
+					problems = append(problems, fmt.Sprintf("line %d: lot_number %q differs from %q on line %d only in letter case; one lot number names one lot: keep one of the rows, or give this lot a distinct number", row.Line, row.Number, first.number, first.line))
+				}
 				continue
 			}
-			seen[row.Number] = row.Line
+			seen[string(key)] = firstRow{row.Line, row.Number}
 			l, err := w.registerLot(row.Registration)
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("line %d: %s", row.Line, lot.ErrorMessage(err)))

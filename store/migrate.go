@@ -62,6 +62,16 @@ import (
 //	   The upgrade builds it from the patient records in its one
 //	   transaction; an older celltrack would register a patient without the
 //	   entry and fail `audit verify`, so it must refuse the file
+//	10 idx_donor_code_fold, idx_lot_number_fold, idx_site_code_fold: every
+//	   donor id, lot number and site id folded (case folding, foldKey) +
+//	   the record's id, so that a new code differing from a registered one
+//	   only in letter case is refused without reading every code. The
+//	   upgrade builds them from the records in its one transaction. A
+//	   file that already holds case variants keeps every record and an
+//	   entry for each; the note lists them ("case_variants") and
+//	   `celltrack upgrade` and `check` print each group for QA. An older
+//	   celltrack would register a code without its entry and fail `audit
+//	   verify`, so it must refuse the file
 //
 // A writable Open migrates an older file in one transaction (migrate) and
 // records it in meta under "migration/" + the new version; a read-only Open
@@ -137,6 +147,7 @@ func (db *DB) migrate() (err error) {
 			}
 		}
 		rebuildEvents, rebuildFold := false, false
+		var rebuildFolds []string
 		// indexSource names the record kind each index is derived from: an
 		// index bucket missing from an older file is created empty only when
 		// it has nothing to index, or rebuilt when a rebuilder exists (the
@@ -150,6 +161,8 @@ func (db *DB) migrate() (err error) {
 				rebuildEvents = true
 			case name == "idx_patient_mrn_fold":
 				rebuildFold = true
+			case isFoldIndex(name):
+				rebuildFolds = append(rebuildFolds, name)
 			case !ok || tx.Bucket(recordBuckets[kind]).KeyN() > 0:
 				return lot.Errorf(lot.ECONFLICT, "%s lacks the bucket %s while its records exist; this celltrack cannot rebuild it — restore the last good backup and report it", db.path, name)
 			}
@@ -173,6 +186,18 @@ func (db *DB) migrate() (err error) {
 				return err
 			}
 		}
+		codesFolded := 0
+		for _, name := range rebuildFolds {
+			n, err := rebuildIndex(tx, indexSource[name], name)
+			if err != nil {
+				return err
+			}
+			codesFolded += n
+		}
+		variants, err := caseVariants(tx)
+		if err != nil {
+			return err
+		}
 		var steps []string
 		if from < 7 {
 			steps = append(steps, "7: patient and donor records may carry corrections, idx_patient_mrn former MRNs; no record of the older file has either, nothing converted")
@@ -183,6 +208,9 @@ func (db *DB) migrate() (err error) {
 		if from < 9 {
 			steps = append(steps, "9: idx_patient_mrn_fold built from the patient records")
 		}
+		if from < 10 {
+			steps = append(steps, fmt.Sprintf("10: idx_donor_code_fold, idx_lot_number_fold and idx_site_code_fold built from the records; %d group(s) of codes differing only in letter case kept, each listed in case_variants for QA", len(variants)))
+		}
 		meta := tx.Bucket(bMeta)
 		if from < 4 && meta.Get(metaDBID) == nil {
 			// Sessions are bound to the database's identity (issue 10).
@@ -192,7 +220,14 @@ func (db *DB) migrate() (err error) {
 		}
 		fields := map[string]any{"from": from, "to": SchemaVersion, "at": db.now(),
 			"created": append(records, indexes...), "events_reindexed": events, "steps": steps,
-			"tree_entries": treeAdded, "entries_compressed": compressed, "mrns_folded": folded}
+			"tree_entries": treeAdded, "entries_compressed": compressed, "codes_folded": codesFolded, "mrns_folded": folded}
+		if len(variants) > 0 {
+			var vs []string
+			for _, v := range variants {
+				vs = append(vs, v.String())
+			}
+			fields["case_variants"] = vs
+		}
 		if from < 6 {
 			// Nothing to rewrite: no site has a zone and no schedule a
 			// site, so every course goes on counting days in UTC.

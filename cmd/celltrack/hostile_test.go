@@ -167,6 +167,9 @@ var hostileCatalogue = []hostile{
 	{name: "donor oversized site", code: 3, args: donorAdd("--delivered", "2026-10-30", "--site", strings.Repeat("s", 5000), "--consented", "2026-10-12", "D-0002"), want: []string{"--site", "5000 characters"}},
 	{name: "donor id with umlaut", code: 3, args: donorAdd("--delivered", "2026-10-30", "--site", "W5", "--consented", "2026-10-12", "D-ü"), want: []string{"donor id", "D-ü"}},
 	{name: "donor missing --delivered", code: 2, args: donorAdd("--site", "W5", "--consented", "2026-10-12", "D-0002"), want: []string{"--delivered"}},
+	{name: "donor id differs only in case", code: 3, args: donorAdd("--delivered", "2026-10-30", "--site", "W5", "--consented", "2026-10-12", "d-0001"), want: []string{"donor id", "d-0001", "D-0001", "letter case"}},
+	{name: "lot number differs only in case", code: 3, args: regUC("--cells", "1e9", "lot-uc-1"), want: []string{"lot number", "lot-uc-1", "LOT-UC-1", "letter case"}},
+	{name: "lot number in mixed case", code: 3, args: regUC("--cells", "1e9", "Lot-Uc-1"), want: []string{"lot number", "Lot-Uc-1", "LOT-UC-1", "letter case"}},
 	{name: "donor added by nurse", code: 3, args: []string{"--user", "nina", "donor", "add", "--delivered", "2026-10-30", "--site", "W5", "--consented", "2026-10-12", "D-0002"}, want: []string{"nina", "donor.add"}},
 
 	// user add / disable
@@ -310,6 +313,8 @@ var hostileCatalogue = []hostile{
 	importCSV("lot_number,source,cells\nA,uc,1e9\n", "viability", "missing"),
 	importCSV("lot_number,lot_number,source\n", `"lot_number"`, "twice"),
 	importCSV(csvHeader+csvGood+"LOT-I-2,uc,D-0001\n", "line 3", "3 fields"),
+	importCSV(csvHeader+csvGood+"lot-i-1,uc,D-0001,,2.5e9,94.5,250,2026-11-10,2027-11-10,4,,LN2-B\n", "line 3", `"lot-i-1"`, `"LOT-I-1" on line 2`, "letter case"),
+	importCSV(csvHeader+"lot-uc-1,uc,D-0001,,2.5e9,94.5,250,2026-11-10,2027-11-10,4,,LN2-B\n", "line 2", "lot-uc-1", "LOT-UC-1", "letter case"),
 	importCSV(csvHeader+csvGood+"LOT-I-2,uc,D-0001,,\"2.5e9,94.5,250,2026-11-10,2027-11-10,4,,LN2\n", "line 3", "broken CSV"),
 	importCSV(csvHeader+csvGood+"LOT-I-2,uc,D-0001,,2.5x9,94.5,250,2026-11-10,2027-11-10,4,,LN2\n", "line 3", "cells", `"2.5x9"`),
 	importCSV(csvHeader+csvGood+"LOT-I-2,uc,D-0001,,2.5e9,94.5,250,2026-02-29,2027-11-10,4,,LN2\n", "line 3", "manufactured", "2026-02-29"),
@@ -479,6 +484,7 @@ var laterHostile = []hostile{
 	{name: "return a stored bag", code: 3, base: "bedside", args: move("liu", "return", "--reason", "unused", "G12342600000201"), want: []string{"G123426000002 01", "stored", "cannot be returned"}},
 	{name: "container history unknown", code: 5, args: []string{"--user", "aud", "container", "history", "G12342600000301"}, want: []string{"G12342600000301"}},
 	{name: "site add duplicate", code: 3, base: "bedside", args: []string{"--user", "liu", "site", "add", "--name", "Again", "CLINIC-A"}, want: []string{"CLINIC-A", "already"}},
+	{name: "site add differs only in case", code: 3, base: "bedside", args: []string{"--user", "liu", "site", "add", "--name", "Again", "clinic-a"}, want: []string{"site id", "clinic-a", "CLINIC-A", "letter case"}},
 	{name: "site add name not UTF-8", code: 3, args: []string{"--user", "liu", "site", "add", "--name", "Lab \xc3\x28", "LAB"}, want: []string{"--name", "not UTF-8"}},
 	{name: "site add code with space", code: 3, args: []string{"--user", "liu", "site", "add", "--name", "Lab", "CELL LAB"}, want: []string{"CELL LAB"}},
 	// Identifiers are URL path segments through a server, whose router

@@ -20,7 +20,9 @@ func (rt *runtime) checkCommand() *cli.Command {
 		Usage:     "check the database file page by page and verify the audit trail",
 		ArgsUsage: " ",
 		Description: "Runs bbolt's page-level consistency check, then `audit verify`. Exits 3 and names\n" +
-			"each problem when either finds one; run it after a crash, a power cut or a restore.\n\n" +
+			"each problem when either finds one; run it after a crash, a power cut or a restore.\n" +
+			"It also prints a WARNING line for each group of lot numbers, donor ids or site ids that\n" +
+			"differ only in letter case (kept from before schema 10; not a failure, QA's to resolve).\n\n" +
 			"When both pass, check then writes a checkpoint (the audit head it verified, and when) to\n" +
 			"the database's meta bucket: traceability reports verify their own records and the chain\n" +
 			"from that checkpoint to the head instead of the whole trail, and say so. When the audit\n" +
@@ -40,10 +42,19 @@ func (rt *runtime) checkCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			variants, err := rt.db.CaseVariants()
+			if err != nil {
+				return err
+			}
 			pagesOK := len(problems) == 0
 			problems = append(problems, v.Problems...)
 			checkpoint := ""
 			notes := []string{treeNote(v.Tree)}
+			// Codes differing only in letter case, kept by the upgrade to
+			// schema 10: not damage, but QA's to resolve.
+			for _, cv := range variants {
+				notes = append(notes, "WARNING: "+cv.String())
+			}
 			if pagesOK && !c.Bool("no-checkpoint") {
 				checkpoint = rt.recordCheckpoint(c, v)
 				notes = append(notes, "checkpoint: "+checkpoint)
@@ -51,11 +62,21 @@ func (rt *runtime) checkCommand() *cli.Command {
 			return rt.printVerdict(verdict{name: "check", problems: problems,
 				counts: pageNote(c, len(problems) == len(v.Problems)) + fmt.Sprintf("audit trail: %d entries, %d records", v.Entries, v.Records),
 				head:   v.HeadHex(),
-				view:   map[string]any{"ok": len(problems) == 0, "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "tree": headView(v.Tree), "problems": problems, "checkpoint": checkpoint},
+				view: map[string]any{"ok": len(problems) == 0, "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "tree": headView(v.Tree), "problems": problems, "checkpoint": checkpoint,
+					"case_variants": variantsView(variants)},
 				failed: fmt.Sprintf("check failed: %d problem(s); restore the last good backup and report it to QA", len(problems)),
 				notes:  notes})
 		}),
 	}
+}
+
+// variantsView is the --json form of the codes differing only in letter
+// case that a database upgraded to schema 10 kept: [] when none.
+func variantsView(vs []store.CaseVariants) []store.CaseVariants {
+	if vs == nil {
+		return []store.CaseVariants{}
+	}
+	return vs
 }
 
 // recordCheckpoint closes the read-only database, reopens it for writing
@@ -88,6 +109,8 @@ func (rt *runtime) upgradeCommand() *cli.Command {
 		ArgsUsage: " ",
 		Description: "Creates the buckets the older file lacks and rebuilds the custody-event indexes from the\n" +
 			"events, in one transaction; every record is kept. The upgrade is noted in the file's meta.\n" +
+			"Lot numbers, donor ids or site ids that an older celltrack let in differing only in letter\n" +
+			"case are all kept; each group is printed as a WARNING line for QA to resolve.\n" +
 			"Take a backup first; a file already up to date is left as it is. On PostgreSQL it first\n" +
 			"applies the engine's numbered migrations (README \"PostgreSQL\"), which no other command does.\n\n" +
 			example("celltrack upgrade"),
@@ -106,12 +129,19 @@ func (rt *runtime) upgradeCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return rt.out(map[string]any{"database": dbName(c), "schema": v, "migration": note}, func(w io.Writer) {
+			variants, err := rt.db.CaseVariants()
+			if err != nil {
+				return err
+			}
+			return rt.out(map[string]any{"database": dbName(c), "schema": v, "migration": note, "case_variants": variantsView(variants)}, func(w io.Writer) {
 				fmt.Fprintf(w, "%s is at schema version %d", dbName(c), v)
 				if note != "" {
 					fmt.Fprintf(w, " (upgraded: %s)", note)
 				}
 				fmt.Fprintln(w)
+				for _, cv := range variants {
+					fmt.Fprintln(w, "WARNING: "+cv.String())
+				}
 			})
 		}),
 	}

@@ -97,6 +97,8 @@ func TestServeLabRegisterLot(t *testing.T) {
 	f.refused(lab, "/register/lot", with("passage", "four"), http.StatusUnprocessableEntity, `passage &#34;four&#34; is not a whole number`)
 	f.refused(lab, "/register/lot", with("donor", "D-9999"), http.StatusNotFound, "D-9999")
 	f.refused(lab, "/register/lot", with("number", "LOT-UC-1"), http.StatusConflict, "LOT-UC-1")
+	// Another letter case is refused as `lot register` refuses it.
+	f.refused(lab, "/register/lot", with("number", "Lot-Uc-1"), http.StatusConflict, "lot number Lot-Uc-1 differs from the registered lot number LOT-UC-1 only in letter case")
 	f.refused(lab, "/register/lot", with("expires", "2026-11-01"), http.StatusUnprocessableEntity, "2026-11-01")
 	// A refused form keeps what was typed.
 	if _, body := f.post(lab, "/register/lot", with("donor", "D-9999")); !strings.Contains(body, `value="D-9999"`) || !strings.Contains(body, `value="LN2-A rack 3"`) {

@@ -41,6 +41,7 @@ func TestServeRegisterDonorAndPatient(t *testing.T) {
 		{with("consented", ""), http.StatusUnprocessableEntity, "consented"},
 		{with("code", "D 0002"), http.StatusUnprocessableEntity, "D 0002"},
 		{with("code", "D-0001"), http.StatusConflict, "D-0001"},
+		{with("code", "d-0001"), http.StatusConflict, "donor id d-0001 differs from the registered donor id D-0001 only in letter case"},
 		{with("site", ""), http.StatusUnprocessableEntity, "site"},
 	} {
 		st, body := f.post(lab, "/register/donor", tc.form)

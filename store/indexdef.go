@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/celltrack/celltrack/lot"
@@ -142,19 +141,7 @@ var recordIndexes = []recordIndex{
 // when strings.EqualFold holds for them, then a 0x00 byte, which no MRN
 // holds (lot.ValidateCode), so that the key of MRN-1 is no prefix of
 // MRN-10's. The patient's id follows.
-func mrnFoldKey(mrn string) []byte {
-	b := make([]byte, 0, len(mrn)+1)
-	for _, r := range mrn {
-		min := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			if f < min {
-				min = f
-			}
-		}
-		b = utf8.AppendRune(b, min)
-	}
-	return append(b, 0)
-}
+func mrnFoldKey(mrn string) []byte { return foldKey(mrn) } // the codes' rule (foldindex.go)
 
 // nanos is a time as the big-endian nanoseconds the time-ordered indexes
 // sort by.

@@ -301,7 +301,7 @@ func (db *DB) now() time.Time { return db.Now().UTC() }
 // Facility returns the ISBT 128 facility number set at init.
 func (db *DB) Facility() (string, error) {
 	var fin string
-	err := db.engine.View(func(tx kv.Tx) error {
+	err := db.view(func(tx kv.Tx) error {
 		fin = string(tx.Bucket(bMeta).Get([]byte("facility")))
 		return nil
 	})

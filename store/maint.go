@@ -77,12 +77,18 @@ func (db *DB) backup(path string, before func(tx kv.Tx) error) (int64, error) {
 // answered (kv's contract: reads do not return errors): it becomes this
 // call's error, busy (EBUSY, exit 11) when the engine says trying again may
 // succeed.
+//
+// A transaction that returns (not panics with) a busy *kv.Error — a write
+// that waited for another writer past the lock timeout, or collided with
+// others until the engine gave up — is EBUSY too: this is the one place
+// where every transaction of either engine passes, so exit 11 and HTTP 503
+// follow wherever a write runs.
 func (db *DB) recoverDamage(err *error) {
 	if r := recover(); r != nil {
 		var ke *kv.Error
 		if e, ok := r.(error); ok && errors.As(e, &ke) {
 			if ke.Busy {
-				*err = lot.Errorf(lot.EBUSY, "database is busy: %s could not be read because of other writers (%v); nothing was written — try again", db.path, ke)
+				*err = db.busy(ke)
 				return
 			}
 			*err = fmt.Errorf("read %s: %w", db.path, ke)
@@ -93,7 +99,19 @@ func (db *DB) recoverDamage(err *error) {
 			return
 		}
 		*err = lot.Errorf(lot.EINTERNAL, "internal error (a bug in celltrack, not damage to %s; nothing was written — please report it with this text): panic: %v\n%s", db.path, r, debug.Stack())
+		return
 	}
+	var ke *kv.Error
+	if *err != nil && lot.ErrorCode(*err) == lot.EINTERNAL && errors.As(*err, &ke) && ke.Busy {
+		*err = db.busy(ke)
+	}
+}
+
+// busy words an engine's busy error for the person at the keyboard: what
+// kept the transaction from running (the engine words it without the
+// driver's raw text), that nothing was written, and what to do.
+func (db *DB) busy(ke *kv.Error) error {
+	return lot.Errorf(lot.EBUSY, "database is busy: %v; nothing was written — try again, or raise --lock-timeout", ke)
 }
 
 // panickedInBolt reports whether the panic being recovered was raised by

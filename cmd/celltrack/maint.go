@@ -70,6 +70,8 @@ func (rt *runtime) recordCheckpoint(c *cli.Context, v audit.Verification) string
 		err = db.RecordCheckpoint(v)
 	}
 	switch {
+	case lot.ErrorCode(err) == lot.EBUSY:
+		return "not recorded: the database was busy (another writer held it longer than --lock-timeout); run check again later — traceability reports verify the whole trail"
 	case err != nil:
 		return "not recorded (" + err.Error() + "); traceability reports verify the whole trail"
 	case !v.OK():

@@ -63,6 +63,10 @@ const (
 	AuditKeyRegister Action = "audit.key.register"
 	AuditKeyRotate   Action = "audit.key.rotate"
 	DatabaseRestore  Action = "database.restore"
+	// DatabaseUpgrade brings a database an older celltrack wrote up to
+	// this one's schema (`celltrack upgrade`): a change to the whole
+	// database, the administrator's.
+	DatabaseUpgrade Action = "database.upgrade"
 )
 
 // Permissions is the permission table: which roles may perform each write.
@@ -122,6 +126,7 @@ var Permissions = map[Action][]Role{
 	AuditKeyRegister: {Admin},
 	AuditKeyRotate:   {Admin},
 	DatabaseRestore:  {Admin},
+	DatabaseUpgrade:  {Admin},
 }
 
 // Allowed reports whether role may perform a.

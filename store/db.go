@@ -165,6 +165,10 @@ type Options struct {
 	Now     func() time.Time
 	// Zone is the facility's IANA time zone, for Create only ("": UTC).
 	Zone string
+	// keepSchema opens for writing but leaves a schema an older
+	// celltrack wrote as it is: OpenForUpgrade, so that Upgrade checks
+	// who asks before anything is changed.
+	keepSchema bool
 }
 
 // DefaultTimeout is how long a command waits for the database lock.
@@ -217,7 +221,7 @@ func onEngine(e kv.Engine, path string, opts Options) (*DB, error) {
 	}
 	if !opts.Create {
 		err := db.checkSchema(opts.ReadOnly)
-		if err == nil && !opts.ReadOnly {
+		if err == nil && !opts.ReadOnly && !opts.keepSchema {
 			err = db.migrate()
 		}
 		if err != nil {

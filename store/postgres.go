@@ -60,17 +60,28 @@ func postgresOpenError(url string, err error) error {
 	return lot.Errorf(lot.ENODB, "cannot open the database %s: %v; check --db or CELLTRACK_DB, that the server runs and that your role may connect (the password comes from PGPASSWORD or ~/.pgpass)", pgkv.Redact(url), err)
 }
 
-// MigrateEngine brings the engine schema of the database at path up to this
-// binary's and says which migrations it applied: for a PostgreSQL URL the
-// numbered migrations of package pgkv (Open refuses a database that lacks
-// them); a file has none, its schema is the store's own (migrate.go).
-func MigrateEngine(path string) ([]int, error) {
-	if !pgkv.IsURL(path) {
-		return nil, nil
+// openPostgresForUpgrade is OpenForUpgrade on PostgreSQL: the engine's
+// migrations first when its schema is behind, then the store on it.
+func openPostgresForUpgrade(url string, opts Options) (*DB, []int, error) {
+	popts := pgkv.Options{LockTimeout: opts.Timeout}
+	e, err := pgkv.Open(url, popts)
+	var applied []int
+	if engineBehind(err) {
+		if applied, err = pgkv.Migrate(url, popts); err == nil {
+			e, err = pgkv.Open(url, popts)
+		}
 	}
-	applied, err := pgkv.Migrate(path, pgkv.Options{})
 	if err != nil {
-		return nil, postgresOpenError(path, err)
+		return nil, applied, postgresOpenError(url, err)
 	}
-	return applied, nil
+	db, err := onEngine(e, e.Describe(), opts)
+	return db, applied, err
+}
+
+// engineBehind says whether err is Open's refusal of a PostgreSQL database
+// whose engine schema is older than this binary's (one `celltrack upgrade`
+// brings up).
+func engineBehind(err error) bool {
+	var se *pgkv.SchemaError
+	return errors.As(err, &se) && se.Have > 0 && se.Have < se.Want
 }

@@ -181,6 +181,9 @@ var writeCommands = []writeCommand{
 	{action: audit.DatabaseRestore, base: "keyed", stdin: pw, args: func(u string) []string {
 		return []string{"--user", u, "restore", "--password-stdin", "--from", filepath.Join(filepath.Dir(basePaths["keyed"]), "backup.db")}
 	}},
+	{action: audit.DatabaseUpgrade, args: func(u string) []string {
+		return []string{"--user", u, "upgrade"}
+	}},
 }
 
 const accessSpec = `{"name": "lab-uc", "title": "Lab UC panel", "kinds": ["uc"],

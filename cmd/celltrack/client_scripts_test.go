@@ -45,6 +45,7 @@ var notThroughServer = map[string]string{
 	"maint_restore_refuses_rollback":               "restore replaces the database file",
 	"maint_restore_verified_backup":                "restore replaces the database file",
 	"maint_restore_refuses_what_is_not_damage":     "restore replaces the database file",
+	"maint_upgrade_admin_only":                     "upgrade migrates the database itself",
 	"demo_builds_and_verifies":                     "demo builds a database file of its own",
 	"demo_custody":                                 "demo builds a database file of its own",
 	"demo_dose":                                    "demo builds a database file of its own",

@@ -46,13 +46,14 @@ func openPostgres(url string, opts Options) (*DB, error) {
 func postgresOpenError(url string, err error) error {
 	var se *pgkv.SchemaError
 	var ee *pgkv.ExistsError
+	var fe *pgkv.ForeignTablesError
 	var ke *kv.Error
 	switch {
 	case errors.As(err, &se) && se.Have == 0:
 		return lot.Errorf(lot.ENODB, "%s", err)
 	case errors.As(err, &se):
 		return lot.Errorf(lot.ECONFLICT, "%s", err)
-	case errors.As(err, &ee):
+	case errors.As(err, &ee), errors.As(err, &fe):
 		return lot.Errorf(lot.ECONFLICT, "%s", err)
 	case errors.As(err, &ke) && ke.Busy:
 		return lot.Errorf(lot.EBUSY, "database is busy: %v; try again, or raise --lock-timeout", err)

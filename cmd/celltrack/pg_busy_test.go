@@ -91,3 +91,42 @@ func TestBusyWriteOnPostgres(t *testing.T) {
 		t.Error("the busy commands changed the database")
 	}
 }
+
+// TestInitRefusesForeignTablesOnPostgres: `init` on a PostgreSQL database
+// that already holds a table celltrack did not make (named patients, as
+// one of its own) exits 3 naming the table, and leaves the database as it
+// was — it was exit 10 "relation already exists", with an empty
+// pgkv_migrations left behind.
+func TestInitRefusesForeignTablesOnPostgres(t *testing.T) {
+	if os.Getenv(pgtest.EnvURL) == "" {
+		t.Skip("needs PostgreSQL: set " + pgtest.EnvURL)
+	}
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE TABLE patients (mrn text PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := pgtest.Digest(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := runEnv([]string{"celltrack", "--db", url, "init", "--facility", "G1234", "--admin", "alice", "--password-stdin"},
+		strings.NewReader(fixturePassword+"\n"), &out, &errb, nil, func(k string) string {
+			if k == "CELLTRACK_CONFIG_DIR" {
+				return t.TempDir()
+			}
+			return os.Getenv(k)
+		})
+	if code != exitRefused || !strings.Contains(errb.String(), "already holds tables celltrack did not make (patients); init needs an empty database") {
+		t.Errorf("init over a foreign table: exit %d, stderr %q; want 3 naming patients", code, errb.String())
+	}
+	if after, err := pgtest.Digest(url); err != nil || after != before {
+		t.Errorf("the refused init changed the database (%v)", err)
+	}
+}

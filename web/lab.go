@@ -131,7 +131,7 @@ func (s *Server) registerLot(w http.ResponseWriter, r *http.Request, u audit.Use
 		l, err = s.cfg.Lots.RegisterLot(u.Name, reg)
 	}
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		d.Form = in
 		s.renderRegisterLot(w, u, statusOf(w, err), err, d)
 		return
@@ -196,7 +196,7 @@ func (s *Server) importLots(w http.ResponseWriter, r *http.Request, u audit.User
 		ls, err = s.cfg.Lots.Import(u.Name, rows)
 	}
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		status := statusOf(w, err)
 		if bodyTooLarge(err) {
 			err = lot.Errorf(lot.EINVALID, "the file is larger than %d bytes; split it and import each part", MaxImportBytes)
@@ -264,7 +264,7 @@ func (s *Server) lotSplit(w http.ResponseWriter, r *http.Request, u audit.User) 
 		cs, err = s.cfg.Lots.SplitLot(u.Name, sp)
 	}
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		s.showLotRef(w, r, u, ref, "", inPageWords(err), statusOf(w, err), func(ld *lotData) { ld.SplitEntry = in })
 		return
 	}
@@ -306,7 +306,7 @@ func (s *Server) lotLabels(w http.ResponseWriter, r *http.Request, u audit.User)
 	ref := r.PathValue("ref")
 	pdf, name, err := s.printLabels(u, ref, false)
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		s.showLotRef(w, r, u, ref, "", err, statusOf(w, err), nil)
 		return
 	}

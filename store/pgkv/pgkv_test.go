@@ -513,7 +513,7 @@ func TestLeastPrivilegeRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, after, ok := strings.Cut(string(readme), "roles below are granted neither")
+	_, after, ok := strings.Cut(string(readme), "**The audit trail is append-only in the database.**")
 	_, block, ok2 := strings.Cut(after, "```sql\n")
 	block, _, ok3 := strings.Cut(block, "```")
 	if !ok || !ok2 || !ok3 {
@@ -589,6 +589,16 @@ func TestLeastPrivilegeRole(t *testing.T) {
 		"DELETE FROM pgkv_migrations",
 	} {
 		if _, err := e.Pool().Exec(context.Background(), q); err == nil || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("%s as %s: %v, want permission denied", q, app, err)
+		}
+	}
+	// The owner can switch the append-only trigger off (README says so, and
+	// what still catches it); the sites' role, which owns nothing, cannot.
+	for _, q := range []string{
+		"ALTER TABLE audit_entries DISABLE TRIGGER ALL",
+		"ALTER TABLE audit_tree DISABLE TRIGGER USER",
+	} {
+		if _, err := e.Pool().Exec(context.Background(), q); err == nil || !strings.Contains(err.Error(), "must be owner") {
 			t.Errorf("%s as %s: %v, want permission denied", q, app, err)
 		}
 	}

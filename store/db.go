@@ -29,6 +29,7 @@
 //	idx_donor_code     code                           id
 //	patients           id                             patientRecord JSON
 //	idx_patient_mrn    MRN (current or former)        id
+//	idx_patient_mrn_fold MRN folded (each rune its smallest case-fold) + 0x00 + patient id   empty: an MRN's letter-case variants
 //	weights            id                             weightRecord JSON
 //	idx_weight_patient patient id + measured-at ns BE + id   empty
 //	lots               id                             lotRecord JSON
@@ -93,9 +94,9 @@ import (
 )
 
 // SchemaVersion is the version of the key schema above. A database written by
-// a newer celltrack is refused rather than misread. Version 8: audit entry
-// bodies are stored compressed (store/migrate.go).
-const SchemaVersion = 8
+// a newer celltrack is refused rather than misread. Version 9: MRNs are
+// indexed folded too, idx_patient_mrn_fold (store/migrate.go).
+const SchemaVersion = 9
 
 var (
 	bMeta        = []byte("meta")

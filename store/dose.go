@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -111,16 +112,28 @@ func protocolVersions(tx kv.Tx, name string) ([]dose.StoredProtocol, error) {
 	return ps, nil
 }
 
+// Every bedside check of a patient on a course reads its protocol version,
+// which is never rewritten once stored: the parsed value is kept
+// (decodedProtocols) and each caller gets a copy of its own.
 func protocolByID(tx kv.Tx, id uuid.UUID) (dose.StoredProtocol, error) {
+	v := tx.Bucket(recordBuckets[kindProtocol]).Get(id[:])
+	if v == nil {
+		return dose.StoredProtocol{}, fmt.Errorf("protocol %s is indexed but not stored", id)
+	}
+	return decodedProtocols.get(id, v)
+}
+
+// decodedProtocols holds protocol records parsed by protocolByID.
+var decodedProtocols = newDecodedCache(func(id uuid.UUID, v []byte) (dose.StoredProtocol, error) {
 	var r protocolRecord
-	if found, err := get(tx, kindProtocol, id, &r); err != nil || !found {
-		if err == nil {
-			err = fmt.Errorf("protocol %s is indexed but not stored", id)
-		}
-		return dose.StoredProtocol{}, err
+	if err := json.Unmarshal(v, &r); err != nil {
+		return dose.StoredProtocol{}, fmt.Errorf("decode %s %s: %w", kindProtocol, id, err)
 	}
 	return r.protocol()
-}
+}, func(p dose.StoredProtocol) dose.StoredProtocol {
+	p.Bands, p.Changes, p.Phases = slices.Clone(p.Bands), slices.Clone(p.Changes), slices.Clone(p.Phases)
+	return p
+})
 
 // protocolByName returns version of name, or its latest version when version is 0.
 func protocolByName(tx kv.Tx, name string, version int) (dose.StoredProtocol, error) {
@@ -234,6 +247,12 @@ func coursesOf(tx kv.Tx, patientID uuid.UUID, now time.Time) ([]dose.Course, err
 	if err != nil {
 		return nil, err
 	}
+	return coursesWith(tx, patientID, now, infs)
+}
+
+// coursesWith is coursesOf given the patient's infusions, infs, read once
+// by a caller that needs them too (the bedside check).
+func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infusion) ([]dose.Course, error) {
 	var cs []dose.Course
 	for _, id := range children(tx, "idx_schedule_patient", patientID) {
 		var r scheduleRecord
@@ -263,7 +282,16 @@ func coursesOf(tx kv.Tx, patientID uuid.UUID, now time.Time) ([]dose.Course, err
 
 // activeCourse returns the patient's course that has not ended, if any.
 func activeCourse(tx kv.Tx, patientID uuid.UUID, now time.Time) (*dose.Course, error) {
-	cs, err := coursesOf(tx, patientID, now)
+	infs, err := infusionsOfPatient(tx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	return activeCourseWith(tx, patientID, now, infs)
+}
+
+// activeCourseWith is activeCourse given the patient's infusions, infs.
+func activeCourseWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infusion) (*dose.Course, error) {
+	cs, err := coursesWith(tx, patientID, now, infs)
 	if err != nil {
 		return nil, err
 	}
@@ -571,7 +599,13 @@ func (s *DoseService) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]do
 // facts gathers everything the bedside check reads, in tx.
 func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Tenths) (dose.Facts, *dose.Course, error) {
 	f := dose.Facts{Now: now, Patient: p, Refs: refs, Volume: volume, ConfirmedWeights: map[uuid.UUID]bool{}, UsedWeights: map[uuid.UUID]bool{}}
-	ac, err := activeCourse(tx, p.ID, now)
+	// The patient's infusions are read once, for the course and for the
+	// weights they used.
+	ins, err := infusionsOfPatient(tx, p.ID)
+	if err != nil {
+		return f, nil, err
+	}
+	ac, err := activeCourseWith(tx, p.ID, now, ins)
 	if err != nil {
 		return f, nil, err
 	}
@@ -587,10 +621,6 @@ func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Ten
 		if _, ok := lookup(tx, "idx_weight_confirm", string(w.ID[:])); ok {
 			f.ConfirmedWeights[w.ID] = true
 		}
-	}
-	ins, err := infusionsOfPatient(tx, p.ID)
-	if err != nil {
-		return f, nil, err
 	}
 	for _, in := range ins {
 		f.UsedWeights[in.WeightID] = true
@@ -621,18 +651,36 @@ func candidate(tx kv.Tx, c lot.Container) (dose.Candidate, error) {
 	if cand.ViabilityFloor, cand.FloorSpec, cand.FloorWaived, err = viabilityFloor(tx, l); err != nil {
 		return cand, err
 	}
-	evs, err := eventsOf(tx, "idx_event_container", c.ID)
-	if err != nil {
+	if cand.DispensedAt, err = lastDispensed(tx, c.ID); err != nil {
 		return cand, err
-	}
-	for _, e := range evs {
-		if e.To == lot.Dispensed {
-			cand.DispensedAt = e.At
-		}
 	}
 	ins, err := infusionsOfContainer(tx, c.ID)
 	cand.Infused = ins
 	return cand, err
+}
+
+// lastDispensed returns the time of the container's last dispensed event
+// (zero when it was never dispensed). Of each custody event it decodes only
+// "to" and, of a dispensed one, "at" (jsonFields, as encoding/json reads
+// them into eventRecord): the bedside check reads nothing else of them, and
+// a bag's history is most of what the check used to decode.
+func lastDispensed(tx kv.Tx, containerID uuid.UUID) (time.Time, error) {
+	var at time.Time
+	var r jsonFields
+	b := tx.Bucket(recordBuckets[kindEvent])
+	for _, id := range children(tx, "idx_event_container", containerID) {
+		v := b.Get(id[:])
+		if v == nil {
+			continue
+		}
+		if r.parse(v); r.err == nil && lot.ContainerState(r.str("to")) == lot.Dispensed {
+			at = r.time("at")
+		}
+		if r.err != nil {
+			return time.Time{}, fmt.Errorf("decode %s %s: %w", kindEvent, id, r.err)
+		}
+	}
+	return at, nil
 }
 
 // viabilityFloor returns the post-thaw viability floor of the lot's latest
@@ -640,16 +688,42 @@ func candidate(tx kv.Tx, c lot.Container) (dose.Candidate, error) {
 // specification version as "name vN"; zero and "" when the lot was never
 // released or the specification has no viability floor.
 func viabilityFloor(tx kv.Tx, l lot.Lot) (floor lot.Tenths, spec, waived string, err error) {
-	ds, err := lotDispositions(tx, l.ID)
-	if err != nil {
-		return 0, "", "", err
-	}
-	for i := len(ds) - 1; i >= 0; i-- {
-		d := ds[i]
-		if d.Decision != release.Approved && d.Decision != release.Exception {
+	// The latest release decides: the decisions are read from the newest
+	// back, each decoding only its "decision" until the release is found,
+	// which alone is decoded whole (its rows and signatures are most of a
+	// disposition's bytes).
+	ids := children(tx, "idx_disposition_lot", l.ID)
+	b := tx.Bucket(recordBuckets[kindDisposition])
+	var r jsonFields
+	for i := len(ids) - 1; i >= 0; i-- {
+		v := b.Get(ids[i][:])
+		if v == nil {
 			continue
 		}
-		sp, err := specByRef(tx, fmt.Sprintf("%s@%d", d.Spec, d.SpecVersion))
+		r.parse(v)
+		dec := release.Decision(r.str("decision"))
+		if r.err != nil {
+			return 0, "", "", fmt.Errorf("decode %s %s: %w", kindDisposition, ids[i], r.err)
+		}
+		if dec != release.Approved && dec != release.Exception {
+			continue
+		}
+		// What ViabilityFloor reads of the release: its specification and,
+		// of an exceptional one, the rows QA accepted failing, with the lot
+		// and date it names them by. Signatures are not decoded.
+		d := release.Disposition{Decision: dec, Spec: r.str("spec"), SpecVersion: r.num("spec_version")}
+		if dec == release.Exception {
+			d.Lot, d.At = r.str("lot"), r.time("at")
+			if rows := r.raw("rows"); rows != nil {
+				if err := json.Unmarshal(rows, &d.Rows); err != nil {
+					r.fail("rows", err)
+				}
+			}
+		}
+		if r.err != nil {
+			return 0, "", "", fmt.Errorf("decode %s %s: %w", kindDisposition, ids[i], r.err)
+		}
+		sp, err := specVersion(tx, d.Spec, d.SpecVersion)
 		if err != nil {
 			return 0, "", "", err
 		}

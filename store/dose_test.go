@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -503,5 +504,47 @@ func TestBedsideThroughReleaseAndCustody(t *testing.T) {
 	}
 	if _, err := cs.Return("liu", bag, "x"); lot.ErrorCode(err) != lot.ECONFLICT {
 		t.Fatalf("returning an infused bag: %v", err)
+	}
+}
+
+// TestProtocolByIDDecodesTheStoredBytes: the protocol a check reads is the
+// stored record's, each caller's copy its own (a change to one does not
+// reach the next caller), and after the bytes under its id change, the new
+// ones are read.
+func TestProtocolByIDDecodesTheStoredBytes(t *testing.T) {
+	db := newTestDB(t)
+	read := func() dose.StoredProtocol {
+		t.Helper()
+		var p dose.StoredProtocol
+		err := db.view(func(tx kv.Tx) (err error) { p, err = protocolByName(tx, "sle-uc-d0d7", 0); return err })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	first := read()
+	if len(first.Phases) == 0 {
+		t.Fatalf("protocol %+v has no phases", first)
+	}
+	count := first.Phases[0].Count
+	first.Phases[0].Count = 99
+	first.Phases = append(first.Phases, dose.Phase{Count: 1})
+	if again := read(); again.Phases[0].Count != count || len(again.Phases) != len(first.Phases)-1 {
+		t.Fatalf("a caller's change reached the next caller: %+v", again.Phases)
+	}
+	err := db.engine.Update(func(tx kv.Tx) error {
+		b := tx.Bucket(recordBuckets[kindProtocol])
+		v := b.Get(first.ID[:])
+		changed := bytes.Replace(v, []byte(fmt.Sprintf(`"created_by":%q`, first.CreatedBy)), []byte(`"created_by":"someone-else"`), 1)
+		if bytes.Equal(changed, v) {
+			t.Fatalf("no created_by in %s", v)
+		}
+		return b.Put(first.ID[:], changed)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got.CreatedBy != "someone-else" {
+		t.Fatalf("after the stored bytes changed: created by %q", got.CreatedBy)
 	}
 }

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/celltrack/celltrack/lot"
@@ -41,12 +44,20 @@ var recordIndexes = []recordIndex{
 	{kindDonor, []string{"idx_donor_code"}, func(e *indexEntries, r *jsonFields) {
 		e.lookup("idx_donor_code", r.str("code"))
 	}},
-	{kindPatient, []string{"idx_patient_mrn"}, func(e *indexEntries, r *jsonFields) {
-		e.lookup("idx_patient_mrn", r.str("mrn"))
+	{kindPatient, []string{"idx_patient_mrn", "idx_patient_mrn_fold"}, func(e *indexEntries, r *jsonFields) {
+		mrns := append([]string{r.str("mrn")}, r.strs("former_mrns")...)
 		// A corrected MRN stays reserved to its patient: it may be on a
 		// wristband or a label (patientByMRN refuses it with the current one).
-		for _, former := range r.strs("former_mrns") {
-			e.lookup("idx_patient_mrn", former)
+		for _, m := range mrns {
+			e.lookup("idx_patient_mrn", m)
+		}
+		// Each MRN folded, once per patient (MRN-1 corrected to mrn-1 folds
+		// to one key): a registration finds a letter-case variant here
+		// (mrnFolded) instead of reading every MRN.
+		for i, m := range mrns {
+			if !slices.ContainsFunc(mrns[:i], func(o string) bool { return strings.EqualFold(o, m) }) {
+				e.after("idx_patient_mrn_fold", mrnFoldKey(m))
+			}
 		}
 	}},
 	{kindWeight, []string{"idx_weight_patient"}, func(e *indexEntries, r *jsonFields) {
@@ -117,6 +128,26 @@ var recordIndexes = []recordIndex{
 		w := r.id("weight_id")
 		e.lookup("idx_weight_confirm", string(w[:]))
 	}},
+}
+
+// mrnFoldKey is the key prefix of mrn in idx_patient_mrn_fold: each rune
+// replaced by the smallest rune of its Unicode simple case-folding orbit
+// (unicode.SimpleFold), so that two MRNs have the same folded form exactly
+// when strings.EqualFold holds for them, then a 0x00 byte, which no MRN
+// holds (lot.ValidateCode), so that the key of MRN-1 is no prefix of
+// MRN-10's. The patient's id follows.
+func mrnFoldKey(mrn string) []byte {
+	b := make([]byte, 0, len(mrn)+1)
+	for _, r := range mrn {
+		min := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < min {
+				min = f
+			}
+		}
+		b = utf8.AppendRune(b, min)
+	}
+	return append(b, 0)
 }
 
 // nanos is a time as the big-endian nanoseconds the time-ordered indexes

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"sort"
@@ -108,7 +109,9 @@ func (s *LotService) AddPatient(actor string, p lot.Patient) (lot.Patient, error
 			}
 			return lot.Errorf(lot.ECONFLICT, "patient %s is already registered; check the MRN or `celltrack patient show %s`", p.MRN, p.MRN)
 		}
-		if other, ok := mrnFolded(w.tx, p.MRN); ok {
+		if other, ok, err := mrnFolded(w.tx, p.MRN, uuid.Nil); err != nil {
+			return err
+		} else if ok {
 			return lot.Errorf(lot.ECONFLICT, "MRN %s differs from the registered MRN %s only in letter case; a wristband read in another case must never reach another person: if this is that patient use %s, otherwise ask the registry for a distinct MRN",
 				p.MRN, other, other)
 		}
@@ -174,13 +177,12 @@ func checkNewMRN(tx kv.Tx, p lot.Patient, mrn string) error {
 		return lot.Errorf(lot.ECONFLICT, "--mrn %s is the MRN of another patient (%s, born %s); an MRN names one person: check the wristband and the hospital record",
 			mrn, other.Name, lot.FormatDate(other.Born))
 	}
-	if other, ok := mrnFolded(tx, mrn); ok {
-		if id, _ := lookup(tx, "idx_patient_mrn", other); id != p.ID {
-			return lot.Errorf(lot.ECONFLICT, "--mrn %s differs from the registered MRN %s only in letter case; a wristband read in another case must never reach another person: ask the registry for a distinct MRN",
-				mrn, other)
-		}
+	other, ok, err := mrnFolded(tx, mrn, p.ID)
+	if err != nil || !ok {
+		return err
 	}
-	return nil
+	return lot.Errorf(lot.ECONFLICT, "--mrn %s differs from the registered MRN %s only in letter case; a wristband read in another case must never reach another person: ask the registry for a distinct MRN",
+		mrn, other)
 }
 
 // formerMRN returns ECONFLICT when mrn, found in idx_patient_mrn for the
@@ -226,18 +228,38 @@ func (s *LotService) CorrectDonor(actor, ref string, fix lot.DonorFix, reason st
 	return d, c, err
 }
 
-// mrnFolded returns a registered MRN equal to mrn under Unicode case folding
-// (MRN-1001 for mrn-1001). It reads every key of idx_patient_mrn, not the
-// records: about 2 ms at 100k patients (BenchmarkMRNFolded), paid once per
-// registration, against a second index to keep in step and verify.
-func mrnFolded(tx kv.Tx, mrn string) (string, bool) {
-	c := tx.Bucket([]byte("idx_patient_mrn")).Cursor()
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		if strings.EqualFold(string(k), mrn) {
-			return string(k), true
+// mrnFolded returns a registered MRN, current or former, equal to mrn under
+// Unicode case folding (MRN-1001 for mrn-1001) that belongs to a patient
+// other than except (uuid.Nil: any patient); of several, the first in byte
+// order. It reads idx_patient_mrn_fold under mrn's folded key and the few
+// patients found there, not every MRN: registration used to read every key
+// of idx_patient_mrn inside its write transaction, ~5 ms of CPU at 100k
+// patients (BENCHMARKS.md, run M).
+func mrnFolded(tx kv.Tx, mrn string, except uuid.UUID) (string, bool, error) {
+	prefix := mrnFoldKey(mrn)
+	var ids []uuid.UUID
+	c := tx.Bucket([]byte("idx_patient_mrn_fold")).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) == len(prefix)+16 {
+			ids = append(ids, uuid.UUID(k[len(prefix):]))
 		}
 	}
-	return "", false
+	var found string
+	for _, id := range ids {
+		if id == except {
+			continue
+		}
+		p, err := patientByID(tx, id)
+		if err != nil {
+			return "", false, err
+		}
+		for _, m := range append([]string{p.MRN}, p.FormerMRNs...) {
+			if strings.EqualFold(m, mrn) && (found == "" || m < found) {
+				found = m
+			}
+		}
+	}
+	return found, found != "", nil
 }
 
 // Patient returns the patient with the given MRN (or UUID).

@@ -56,6 +56,12 @@ import (
 //	   are filled to 95 % from then on (appendIndexes); the pages an upgrade
 //	   frees are reused by later writes, the file does not shrink. An older
 //	   celltrack cannot read a compressed entry, so it must refuse the file
+//	9  idx_patient_mrn_fold: every MRN, current or former, folded (case
+//	   folding) + the patient's id, so that a registration finds an MRN
+//	   differing from its own only in letter case without reading every MRN.
+//	   The upgrade builds it from the patient records in its one
+//	   transaction; an older celltrack would register a patient without the
+//	   entry and fail `audit verify`, so it must refuse the file
 //
 // A writable Open migrates an older file in one transaction (migrate) and
 // records it in meta under "migration/" + the new version; a read-only Open
@@ -171,7 +177,7 @@ func (db *DB) migrate() (err error) {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		rebuildEvents := false
+		rebuildEvents, rebuildFold := false, false
 		// indexSource names the record kind each index is derived from: an
 		// index bucket missing from an older file is created empty only when
 		// it has nothing to index, or rebuilt when a rebuilder exists (the
@@ -183,6 +189,8 @@ func (db *DB) migrate() (err error) {
 				// bookkeeping, empty until someone logs in
 			case ok && kind == kindEvent:
 				rebuildEvents = true
+			case name == "idx_patient_mrn_fold":
+				rebuildFold = true
 			case !ok || tx.Bucket(recordBuckets[kind]).KeyN() > 0:
 				return lot.Errorf(lot.ECONFLICT, "%s lacks the bucket %s while its records exist; this celltrack cannot rebuild it — restore the last good backup and report it", db.path, name)
 			}
@@ -200,12 +208,21 @@ func (db *DB) migrate() (err error) {
 				return err
 			}
 		}
+		folded := 0
+		if rebuildFold {
+			if folded, err = rebuildIndex(tx, kindPatient, "idx_patient_mrn_fold"); err != nil {
+				return err
+			}
+		}
 		var steps []string
 		if from < 7 {
 			steps = append(steps, "7: patient and donor records may carry corrections, idx_patient_mrn former MRNs; no record of the older file has either, nothing converted")
 		}
 		if from < 8 {
 			steps = append(steps, "8: audit entry bodies stored compressed, every hash unchanged")
+		}
+		if from < 9 {
+			steps = append(steps, "9: idx_patient_mrn_fold built from the patient records")
 		}
 		meta := tx.Bucket(bMeta)
 		if from < 4 && meta.Get(metaDBID) == nil {
@@ -216,7 +233,7 @@ func (db *DB) migrate() (err error) {
 		}
 		fields := map[string]any{"from": from, "to": SchemaVersion, "at": db.now(),
 			"created": append(records, indexes...), "events_reindexed": events, "steps": steps,
-			"tree_entries": treeAdded, "entries_compressed": compressed}
+			"tree_entries": treeAdded, "entries_compressed": compressed, "mrns_folded": folded}
 		if from < 6 {
 			// Nothing to rewrite: no site has a zone and no schedule a
 			// site, so every course goes on counting days in UTC.
@@ -228,6 +245,37 @@ func (db *DB) migrate() (err error) {
 		}
 		return meta.Put([]byte("schema"), []byte(strconv.Itoa(SchemaVersion)))
 	})
+}
+
+// rebuildIndex writes the entries of the index bucket name, new and empty,
+// from every record of kind (recordIndexes), and returns how many it wrote.
+// It puts them after reading the records, not while a cursor walks them.
+func rebuildIndex(tx kv.Tx, kind, name string) (int, error) {
+	ix := indexOf[kind]
+	var e indexEntries
+	var r jsonFields
+	var keys [][]byte
+	err := tx.Bucket(recordBuckets[kind]).ForEach(func(k, v []byte) error {
+		if err := e.derive(ix, &r, uuid.UUID(k), v); err != nil {
+			return err
+		}
+		for _, en := range e.list {
+			if en.bucket == name {
+				keys = append(keys, append([]byte(nil), en.key...))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	b := tx.Bucket([]byte(name))
+	for _, k := range keys {
+		if err := b.Put(k, nil); err != nil {
+			return 0, fmt.Errorf("index %s: %w", name, err)
+		}
+	}
+	return len(keys), nil
 }
 
 // treeBatch is how many entries buildTree adds to the tree per transaction.

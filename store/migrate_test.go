@@ -425,3 +425,81 @@ func TestUpgradeIsAdminOnly(t *testing.T) {
 		})
 	}
 }
+
+// TestUpgradeFromVersion8FoldsEveryMRN: a version 8 file has no
+// idx_patient_mrn_fold. The upgrade builds it from the patient records —
+// current and former MRNs, one entry per patient and folded form — after
+// which `audit verify`'s index check passes and a registration is still
+// refused, with the same message, for a letter-case variant of an MRN
+// registered before the upgrade, current or former.
+func TestUpgradeFromVersion8FoldsEveryMRN(t *testing.T) {
+	db := newTestDB(t)
+	s := NewLotService(db)
+	born := db.Now().AddDate(-30, 0, 0)
+	for _, mrn := range []string{"MRN-2", "abc-7"} {
+		if _, err := s.AddPatient("nina", lot.Patient{MRN: mrn, Name: "Other", Born: born, Sex: "M"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// MRN-2 becomes MRN-20 (MRN-2 stays reserved); abc-7 becomes ABC-7,
+	// which folds as abc-7 did: one entry for the two.
+	for _, fix := range [][2]string{{"MRN-2", "MRN-20"}, {"abc-7", "ABC-7"}} {
+		if _, _, err := s.CorrectPatient("nina", fix[0], lot.PatientFix{MRN: fix[1]}, "typo at registration"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want [][]byte
+	path := tamperFile(t, db, func(tx kv.Tx) error {
+		tx.Bucket([]byte("idx_patient_mrn_fold")).ForEach(func(k, _ []byte) error {
+			want = append(want, bytes.Clone(k))
+			return nil
+		})
+		if err := tx.DeleteBucket([]byte("idx_patient_mrn_fold")); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Put([]byte("schema"), []byte("8"))
+	})
+	if len(want) != 4 { // MRN-1; MRN-20 and MRN-2; ABC-7
+		t.Fatalf("before: %d folded entries", len(want))
+	}
+	up, err := Open(path, Options{Timeout: time.Second, Now: db.Now})
+	if err != nil {
+		t.Fatalf("writable open of a version 8 file: %v", err)
+	}
+	db.engine = up.engine // newTestDB's cleanup checks and closes it
+	v, note, err := up.Schema()
+	if err != nil || v != SchemaVersion || !strings.Contains(note, `"from":8`) || !strings.Contains(note, `"mrns_folded":4`) {
+		t.Fatalf("schema %d, note %s, %v", v, note, err)
+	}
+	var got [][]byte
+	up.view(func(tx kv.Tx) error {
+		return tx.Bucket([]byte("idx_patient_mrn_fold")).ForEach(func(k, _ []byte) error {
+			got = append(got, bytes.Clone(k))
+			return nil
+		})
+	})
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("rebuilt index:\n%q\nwant\n%q", got, want)
+	}
+	if vr, _ := up.Verify(); !vr.OK() {
+		t.Fatalf("audit verify after the upgrade: %v", vr.Problems)
+	}
+	us := NewLotService(up)
+	before, _ := up.AuditCount()
+	for mrn, other := range map[string]string{"mrn-1": "MRN-1", "mrn-2": "MRN-2", "Mrn-20": "MRN-20", "aBc-7": "ABC-7"} {
+		_, err := us.AddPatient("nina", lot.Patient{MRN: mrn, Name: "New", Born: born, Sex: "F"})
+		wantMsg := fmt.Sprintf("MRN %s differs from the registered MRN %s only in letter case; a wristband read in another case must never reach another person: if this is that patient use %s, otherwise ask the registry for a distinct MRN", mrn, other, other)
+		if lot.ErrorCode(err) != lot.ECONFLICT || lot.ErrorMessage(err) != wantMsg {
+			t.Errorf("register %s after the upgrade: %v", mrn, err)
+		}
+	}
+	if after, _ := up.AuditCount(); after != before {
+		t.Fatal("a refused registration wrote")
+	}
+	if _, err := us.AddPatient("nina", lot.Patient{MRN: "MRN-200", Name: "New", Born: born, Sex: "F"}); err != nil {
+		t.Fatal(err)
+	}
+	if vr, _ := up.Verify(); !vr.OK() {
+		t.Fatalf("audit verify after a registration: %v", vr.Problems)
+	}
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -258,6 +259,38 @@ func specByRef(tx kv.Tx, ref string) (release.Spec, error) {
 	return release.Spec{}, notFound("specification version", ref, fmt.Sprintf("%s has versions 1–%d", name, ss[len(ss)-1].Version))
 }
 
+// specVersion returns version (> 0) of the named specification, reading
+// that one record through idx_spec_name; when there is none, specByRef's
+// refusal, which lists the versions there are.
+//
+// A specification version is never rewritten, and every bedside check of a
+// released lot reads one, a few kilobytes of JSON: the decoded value is
+// kept (decodedSpecs) and used again while the stored bytes are the same.
+// The caller must not change the slices of the returned value.
+func specVersion(tx kv.Tx, name string, version int) (release.Spec, error) {
+	if id, ok := lookup(tx, "idx_spec_name", string(specKey(name, version))); ok && version > 0 {
+		if v := tx.Bucket(recordBuckets[kindSpec]).Get(id[:]); v != nil {
+			sp, err := decodedSpecs.get(id, v)
+			if err != nil {
+				return release.Spec{}, err
+			}
+			if sp.Name == name && sp.Version == version {
+				return sp, nil
+			}
+		}
+	}
+	return specByRef(tx, fmt.Sprintf("%s@%d", name, version))
+}
+
+// decodedSpecs holds specification records decoded by specVersion.
+var decodedSpecs = newDecodedCache(func(id uuid.UUID, v []byte) (release.Spec, error) {
+	var r specRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return release.Spec{}, fmt.Errorf("decode %s %s: %w", kindSpec, id, err)
+	}
+	return r.spec(), nil
+}, nil)
+
 // Specs lists every version of every specification, by name then version.
 func (s *ReleaseService) Specs() ([]release.Spec, error) {
 	var ss []release.Spec
@@ -303,9 +336,30 @@ func resultsOf(tx kv.Tx, lotID uuid.UUID) ([]release.Result, error) {
 // several valid results (a database written before release.CheckNewResult)
 // it returns the highest: the dose is never computed from the better one.
 func lotEndotoxin(tx kv.Tx, lotID uuid.UUID) (milliEUPerML int64, found bool, err error) {
-	rs, err := resultsOf(tx, lotID)
-	if err != nil {
-		return 0, false, err
+	// Of a lot's dozen results only the endotoxin ones are decoded whole;
+	// of the others only "assay" is read (jsonFields, as encoding/json reads
+	// it into resultRecord).
+	var rs []release.Result
+	var f jsonFields
+	b := tx.Bucket(recordBuckets[kindResult])
+	for _, id := range children(tx, "idx_result_lot", lotID) {
+		v := b.Get(id[:])
+		if v == nil {
+			continue
+		}
+		f.parse(v)
+		assay := release.Assay(f.str("assay"))
+		if f.err != nil {
+			return 0, false, fmt.Errorf("decode %s %s: %w", kindResult, id, f.err)
+		}
+		if assay != "endotoxin" {
+			continue
+		}
+		var r resultRecord
+		if _, err := get(tx, kindResult, id, &r); err != nil {
+			return 0, false, err
+		}
+		rs = append(rs, r.result())
 	}
 	for _, r := range release.Valid(rs)["endotoxin"] {
 		m, err := release.MilliEUPerML(r)

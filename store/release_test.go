@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -391,4 +393,51 @@ func panelWith(marker string, r release.Reactivity) []release.Marker {
 		ms = append(ms, release.Marker{Name: m, Result: res})
 	}
 	return ms
+}
+
+// TestSpecVersionDecodesTheStoredBytes: the bedside check's specification
+// (specVersion) is the stored record's, also after the bytes under its id
+// change (a restored or tampered file read by the same process): the kept
+// decoded value is used only for the bytes it was decoded from. A missing
+// version is refused as specByRef refuses it.
+func TestSpecVersionDecodesTheStoredBytes(t *testing.T) {
+	db := newTestDB(t)
+	read := func() release.Spec {
+		t.Helper()
+		var sp release.Spec
+		err := db.view(func(tx kv.Tx) (err error) { sp, err = specVersion(tx, "isct-uc-msc", 1); return err })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sp
+	}
+	first := read()
+	if first.Name != "isct-uc-msc" || first.Version != 1 || len(first.Criteria) == 0 || read().Title != first.Title {
+		t.Fatalf("spec %+v", first)
+	}
+	err := db.engine.Update(func(tx kv.Tx) error {
+		b := tx.Bucket(recordBuckets[kindSpec])
+		v := b.Get(first.ID[:])
+		changed := bytes.Replace(v, []byte(fmt.Sprintf(`"title":%q`, first.Title)), []byte(`"title":"changed under the cache"`), 1)
+		if bytes.Equal(changed, v) {
+			t.Fatalf("no title in %s", v)
+		}
+		return b.Put(first.ID[:], changed)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got.Title != "changed under the cache" {
+		t.Fatalf("after the stored bytes changed: title %q", got.Title)
+	}
+	err = db.view(func(tx kv.Tx) error {
+		_, err := specVersion(tx, "isct-uc-msc", 7)
+		if lot.ErrorCode(err) != lot.ENOTFOUND || !strings.Contains(err.Error(), "has versions 1–1") {
+			t.Errorf("missing version: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

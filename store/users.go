@@ -220,7 +220,8 @@ func (db *DB) AddUser(actor string, req audit.User, password, adminPassword stri
 // userFolded returns an existing user name equal to name under case
 // folding (ALICE for alice), as mrnFolded does for MRNs: user names are
 // ASCII (audit.ValidateUserName), so folding is letter case. It reads the
-// keys of idx_user_name only.
+// keys of idx_user_name only: a facility has tens of users, not the 100k
+// patients that gave MRNs a folded index of their own.
 func userFolded(tx kv.Tx, name string) (string, bool) {
 	c := tx.Bucket([]byte("idx_user_name")).Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {

@@ -459,7 +459,12 @@ func hammer(url string, clients []*http.Client, n int, rate float64, path string
 
 // ctEnv is ct with more environment (CELLTRACK_SERVER).
 func (b *bench) ctEnv(env []string, db, stdin string, args ...string) (time.Duration, error) {
-	cmd := exec.Command(b.celltrack, append([]string{"--db", db}, args...)...)
+	if !slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "CELLTRACK_SERVER=") }) {
+		// Through a server the server's database is used: celltrack
+		// refuses --db beside CELLTRACK_SERVER.
+		args = append([]string{"--db", db}, args...)
+	}
+	cmd := exec.Command(b.celltrack, args...)
 	cmd.Env = append(append(os.Environ(), "CELLTRACK_USER=", "CELLTRACK_DB=", "CELLTRACK_SERVER=", "CELLTRACK_CONFIG_DIR="+b.configDir(args)), env...)
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)

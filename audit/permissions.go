@@ -65,6 +65,10 @@ const (
 	DatabaseRestore  Action = "database.restore"
 	// DatabaseMigrate moves a database to the other engine (issue 14).
 	DatabaseMigrate Action = "database.migrate"
+	// DatabaseUpgrade brings a database an older celltrack wrote up to
+	// this one's schema (`celltrack upgrade`): a change to the whole
+	// database, the administrator's.
+	DatabaseUpgrade Action = "database.upgrade"
 )
 
 // Permissions is the permission table: which roles may perform each write.
@@ -127,6 +131,7 @@ var Permissions = map[Action][]Role{
 	// A migration takes the whole database, every patient's records with
 	// it, to another engine: the administrator's, as a restore is.
 	DatabaseMigrate: {Admin},
+	DatabaseUpgrade: {Admin},
 }
 
 // Allowed reports whether role may perform a.

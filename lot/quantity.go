@@ -314,6 +314,12 @@ func ParseDate(field, s string) (time.Time, error) {
 	} else if err != nil {
 		return time.Time{}, Errorf(EINVALID, "%s %q is not a date; write it as YYYY-MM-DD, e.g. 2026-11-25", field, s)
 	}
+	if t.IsZero() {
+		// 0001-01-01 is Go's zero time, which every rule reads as "not
+		// given": it would be answered "is required" though a value was
+		// typed.
+		return time.Time{}, Errorf(EINVALID, "%s %q is not a plausible date (year 1); check the year", field, s)
+	}
 	return t, nil
 }
 

@@ -206,7 +206,8 @@ func (db *DB) ChangePassword(actor, old, password string) (audit.User, error) {
 
 // updateSelf is update for a change every enabled user may make to their
 // own account, which the permission table does not list.
-func (db *DB) updateSelf(actor string, fn func(w *writer) error) error {
+func (db *DB) updateSelf(actor string, fn func(w *writer) error) (err error) {
+	defer db.recoverDamage(&err)
 	return db.engine.Update(func(tx kv.Tx) error {
 		u, err := userByName(tx, actor)
 		if err != nil {

@@ -54,7 +54,8 @@ type Checkpoint struct {
 // still compares the trail with it (verifyAgainstCheckpoint): a checkpoint
 // never moves backwards. It writes only the meta bucket and appends no
 // audit entry.
-func (db *DB) RecordCheckpoint(v Verification) error {
+func (db *DB) RecordCheckpoint(v Verification) (err error) {
+	defer db.recoverDamage(&err)
 	return db.engine.Update(func(tx kv.Tx) (err error) {
 		defer db.recoverDamage(&err)
 		meta := tx.Bucket(bMeta)

@@ -170,6 +170,10 @@ type Options struct {
 	Now     func() time.Time
 	// Zone is the facility's IANA time zone, for Create only ("": UTC).
 	Zone string
+	// keepSchema opens for writing but leaves a schema an older
+	// celltrack wrote as it is: OpenForUpgrade, so that Upgrade checks
+	// who asks before anything is changed.
+	keepSchema bool
 }
 
 // DefaultTimeout is how long a command waits for the database lock.
@@ -222,7 +226,7 @@ func onEngine(e kv.Engine, path string, opts Options) (*DB, error) {
 	}
 	if !opts.Create {
 		err := db.checkSchema(opts.ReadOnly)
-		if err == nil && !opts.ReadOnly {
+		if err == nil && !opts.ReadOnly && !opts.keepSchema {
 			err = db.migrate()
 		}
 		if err != nil {
@@ -306,7 +310,7 @@ func (db *DB) now() time.Time { return db.Now().UTC() }
 // Facility returns the ISBT 128 facility number set at init.
 func (db *DB) Facility() (string, error) {
 	var fin string
-	err := db.engine.View(func(tx kv.Tx) error {
+	err := db.view(func(tx kv.Tx) error {
 		fin = string(tx.Bucket(bMeta).Get([]byte("facility")))
 		return nil
 	})

@@ -100,6 +100,12 @@ func (db *DB) backup(path string, before func(tx kv.Tx) error) (int64, error) {
 // answered (kv's contract: reads do not return errors): it becomes this
 // call's error, worded by engineError when the engine says why (busy,
 // unavailable, in doubt).
+//
+// A transaction that returns (not panics with) such a *kv.Error — a write
+// that waited for another writer past the lock timeout, or collided with
+// others until the engine gave up — is worded the same way: this is the one
+// place where every transaction of either engine passes, so exit 11 and
+// HTTP 503 follow wherever a write runs.
 func (db *DB) recoverDamage(err *error) {
 	if r := recover(); r != nil {
 		var ke *kv.Error
@@ -116,6 +122,10 @@ func (db *DB) recoverDamage(err *error) {
 			return
 		}
 		*err = lot.Errorf(lot.EINTERNAL, "internal error (a bug in celltrack, not damage to %s; nothing was written — please report it with this text): panic: %v\n%s", db.path, r, debug.Stack())
+		return
+	}
+	if *err != nil && lot.ErrorCode(*err) == lot.EINTERNAL {
+		*err = engineError(db.path, *err)
 	}
 }
 

@@ -77,6 +77,47 @@ import (
 // records it in meta under "migration/" + the new version; a read-only Open
 // of an older file is refused with what to run.
 
+// OpenForUpgrade opens the database at path for Upgrade: for writing, but
+// with an older store schema left as it is until Upgrade has checked who
+// asks. On PostgreSQL it says which engine migrations (package pgkv) it
+// applied first: only when the engine's schema is behind this binary's,
+// because the store cannot read the users and sessions of an older engine
+// schema, so no session can be checked before them. They change tables, no
+// record and no audit entry, each in one transaction with its bookkeeping,
+// and need a role that may alter the tables (the owner role of README
+// "PostgreSQL"; the role the sites use may not).
+func OpenForUpgrade(path string, opts Options) (*DB, []int, error) {
+	opts.keepSchema, opts.ReadOnly, opts.Create = true, false, false
+	if IsPostgres(path) {
+		return openPostgresForUpgrade(path, opts)
+	}
+	db, err := Open(path, opts)
+	return db, nil, err
+}
+
+// Upgrade brings a database opened by OpenForUpgrade up to this
+// celltrack's schema as actor, who must be allowed audit.DatabaseUpgrade
+// (an admin): checked before anything is changed, so a refusal (EFORBIDDEN)
+// leaves the database untouched. It returns the schema version and the
+// note of the upgrade to it ("" when there was none).
+func (db *DB) Upgrade(actor string) (v int, note string, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer db.recoverDamage(&err)
+	if err := db.view(func(tx kv.Tx) error {
+		u, err := userByName(tx, actor)
+		if err != nil {
+			return err
+		}
+		return audit.Authorize(u, audit.DatabaseUpgrade)
+	}); err != nil {
+		return 0, "", err
+	}
+	if err := db.migrate(); err != nil {
+		return 0, "", err
+	}
+	return db.Schema()
+}
+
 // schemaOf reads the schema version in meta; a value that is not a positive
 // number was not written by celltrack.
 func schemaOf(tx kv.Tx, path string) (int, error) {

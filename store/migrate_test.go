@@ -388,6 +388,44 @@ func TestUpgradeFromVersion7LeavesEveryHash(t *testing.T) {
 	}
 }
 
+// TestUpgradeIsAdminOnly is the review's finding that anyone logged in could
+// upgrade (an auditor upgraded 7→8): on a version 7 database, on the file
+// and on PostgreSQL, Upgrade by a non-admin is EFORBIDDEN and leaves the
+// schema as it was, and an admin's upgrade then brings it up.
+func TestUpgradeIsAdminOnly(t *testing.T) {
+	for _, engine := range []string{"file", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Setenv(envEngine, engine)
+			db := newTestDB(t)
+			path := tamperFile(t, db, func(tx kv.Tx) error {
+				return tx.Bucket(bMeta).Put([]byte("schema"), []byte("7"))
+			})
+			up, _, err := OpenForUpgrade(path, Options{Timeout: time.Second, Now: db.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.engine = up.engine // newTestDB's cleanup checks and closes it
+			before, _, err := up.Schema()
+			if err != nil || before != 7 {
+				t.Fatalf("before: schema %d, %v", before, err)
+			}
+			for _, who := range []string{"nina", "liu"} {
+				_, _, err := up.Upgrade(who)
+				if lot.ErrorCode(err) != lot.EFORBIDDEN || !strings.Contains(err.Error(), "which may not database.upgrade; this needs role admin") {
+					t.Errorf("%s upgrades: %v; want refused", who, err)
+				}
+				if v, _, err := up.Schema(); err != nil || v != 7 {
+					t.Errorf("after %s's refused upgrade: schema %d, %v; want 7, untouched", who, v, err)
+				}
+			}
+			v, note, err := up.Upgrade("alice")
+			if err != nil || v != SchemaVersion || !strings.Contains(note, `"from":7`) {
+				t.Fatalf("alice upgrades: schema %d, note %q, %v", v, note, err)
+			}
+		})
+	}
+}
+
 // TestUpgradeFromVersion8FoldsEveryMRN: a version 8 file has no
 // idx_patient_mrn_fold. The upgrade builds it from the patient records —
 // current and former MRNs, one entry per patient and folded form — after

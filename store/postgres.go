@@ -46,13 +46,14 @@ func openPostgres(url string, opts Options) (*DB, error) {
 func postgresOpenError(url string, err error) error {
 	var se *pgkv.SchemaError
 	var ee *pgkv.ExistsError
+	var fe *pgkv.ForeignTablesError
 	var ke *kv.Error
 	switch {
 	case errors.As(err, &se) && se.Have == 0:
 		return lot.Errorf(lot.ENODB, "%s", err)
 	case errors.As(err, &se):
 		return lot.Errorf(lot.ECONFLICT, "%s", err)
-	case errors.As(err, &ee):
+	case errors.As(err, &ee), errors.As(err, &fe):
 		return lot.Errorf(lot.ECONFLICT, "%s", err)
 	case errors.As(err, &ke) && ke.Busy:
 		return lot.Errorf(lot.EBUSY, "database is busy: %v; try again, or raise --lock-timeout", err)
@@ -60,19 +61,30 @@ func postgresOpenError(url string, err error) error {
 	return lot.Errorf(lot.ENODB, "cannot open the database %s: %v; check --db or CELLTRACK_DB, that the server runs and that your role may connect (the password comes from PGPASSWORD or ~/.pgpass)", pgkv.Redact(url), err)
 }
 
-// MigrateEngine brings the engine schema of the database at path up to this
-// binary's and says which migrations it applied: for a PostgreSQL URL the
-// numbered migrations of package pgkv (Open refuses a database that lacks
-// them); a file has none, its schema is the store's own (migrate.go).
-func MigrateEngine(path string) ([]int, error) {
-	if !pgkv.IsURL(path) {
-		return nil, nil
+// openPostgresForUpgrade is OpenForUpgrade on PostgreSQL: the engine's
+// migrations first when its schema is behind, then the store on it.
+func openPostgresForUpgrade(url string, opts Options) (*DB, []int, error) {
+	popts := pgkv.Options{LockTimeout: opts.Timeout}
+	e, err := pgkv.Open(url, popts)
+	var applied []int
+	if engineBehind(err) {
+		if applied, err = pgkv.Migrate(url, popts); err == nil {
+			e, err = pgkv.Open(url, popts)
+		}
 	}
-	applied, err := pgkv.Migrate(path, pgkv.Options{})
 	if err != nil {
-		return nil, postgresOpenError(path, err)
+		return nil, applied, postgresOpenError(url, err)
 	}
-	return applied, nil
+	db, err := onEngine(e, e.Describe(), opts)
+	return db, applied, err
+}
+
+// engineBehind says whether err is Open's refusal of a PostgreSQL database
+// whose engine schema is older than this binary's (one `celltrack upgrade`
+// brings up).
+func engineBehind(err error) bool {
+	var se *pgkv.SchemaError
+	return errors.As(err, &se) && se.Have > 0 && se.Have < se.Want
 }
 
 // wordedEngine is a PostgreSQL engine whose failed transactions are worded
@@ -116,7 +128,8 @@ func engineError(name string, err error) error {
 		w = lot.Errorf(lot.EBUSY, "database is unavailable: %s cannot be reached (%s); nothing was written — try again in a moment, and tell IT if it lasts",
 			name, pgkv.Cause(ke))
 	case ke.Busy:
-		w = lot.Errorf(lot.EBUSY, "database is busy: other writers held %s (%s); nothing was written — try again", name, pgkv.Cause(ke))
+		// The engine words why without the driver's text (its SQLSTATE).
+		w = lot.Errorf(lot.EBUSY, "database is busy: %v; nothing was written — try again, or raise --lock-timeout", ke)
 	default:
 		return err
 	}

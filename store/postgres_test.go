@@ -8,7 +8,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/internal/pgtest"
 	"github.com/celltrack/celltrack/lot"
@@ -190,4 +192,55 @@ func failures(out []byte) string {
 		}
 	}
 	return b.String()
+}
+
+// TestBusyWriteOnPostgresIsEBUSY is the review's finding: a write that waits
+// for another writer past the lock timeout was exit 1 `internal` with the
+// server's raw SQLSTATE text. Another handle on the database holds its
+// write transaction (and so the writer lock) open; a write, a logout and a
+// checkpoint through a handle with a short lock timeout are each EBUSY, say
+// so in words, and write nothing.
+func TestBusyWriteOnPostgresIsEBUSY(t *testing.T) {
+	t.Setenv(envEngine, "postgres")
+	holder := newTestDB(t)
+	db, err := Open(holder.Path(), Options{Now: holder.Now, Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	before, err := db.Verify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- holder.update("alice", audit.UserAdd, func(*writer) error {
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	busy := map[string]error{}
+	_, busy["patient add"] = NewLotService(db).AddPatient("nina", lot.Patient{MRN: "MRN-2", Name: "Ann", Born: time.Date(1980, 1, 2, 0, 0, 0, 0, time.UTC), Sex: "F"})
+	_, busy["logout"] = db.Logout(Credentials{})
+	busy["checkpoint"] = db.RecordCheckpoint(before)
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for what, err := range busy {
+		msg := lot.ErrorMessage(err)
+		if lot.ErrorCode(err) != lot.EBUSY || !strings.Contains(msg, "database is busy") || strings.Contains(msg, "SQLSTATE") || !strings.Contains(msg, "--lock-timeout") {
+			t.Errorf("%s while another writer holds the database: code %q, %q; want busy, in words, naming --lock-timeout", what, lot.ErrorCode(err), msg)
+		}
+	}
+	after, err := db.Verify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Entries != before.Entries {
+		t.Errorf("the busy writes wrote: %d audit entries before, %d after", before.Entries, after.Entries)
+	}
 }

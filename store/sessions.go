@@ -518,9 +518,10 @@ func (db *DB) touchSession(tx kv.Tx, actor string) error {
 }
 
 // Logout revokes the session of c and records it in the audit trail.
-func (db *DB) Logout(c Credentials) (audit.User, error) {
+func (db *DB) Logout(c Credentials) (_ audit.User, err error) {
+	defer db.recoverDamage(&err)
 	var u audit.User
-	err := db.engine.Update(func(tx kv.Tx) error {
+	err = db.engine.Update(func(tx kv.Tx) error {
 		s, h, su, err := db.checkSession(tx, c, false)
 		if err != nil {
 			return err

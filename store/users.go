@@ -424,7 +424,8 @@ func errSignMustChange(u audit.User, now time.Time, set audit.Settings) error {
 		u.Name, u.Name, why, u.Name, u.Name)
 }
 
-func (db *DB) checkPassword(u audit.User, password, action, reason string, signing bool) (audit.User, error) {
+func (db *DB) checkPassword(u audit.User, password, action, reason string, signing bool) (_ audit.User, err error) {
+	defer db.recoverDamage(&err)
 	if u.Disabled {
 		return u, lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and cannot sign", u.Name)
 	}

@@ -97,7 +97,7 @@ func (s *Server) renderAccounts(w http.ResponseWriter, u audit.User, status int,
 	}
 	vs, err := s.accountViews()
 	if err != nil {
-		p.Error = lot.ErrorMessage(err)
+		p.Error = s.message(err)
 		status = statusOf(w, err)
 	}
 	if refusal != nil {
@@ -118,7 +118,7 @@ func (s *Server) accountPost(w http.ResponseWriter, r *http.Request, u audit.Use
 	name, what := r.PathValue("name"), r.PathValue("action")
 	got, err := s.accountAct(u, name, what, r.PostForm.Get("reason"))
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		s.renderAccounts(w, u, statusOf(w, err), err, "")
 		return
 	}

@@ -2,6 +2,8 @@ package web
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,12 +107,11 @@ func (s *Server) api(fn func(w http.ResponseWriter, r *http.Request, u audit.Use
 	return func(w http.ResponseWriter, r *http.Request) {
 		u, err := s.currentUser(w, r)
 		if err != nil {
-			s.logError(r, err)
-			writeAPIError(w, 0, err)
+			writeAPIError(w, 0, s.logError(r, err))
 			return
 		}
 		if err := fn(w, r, u); err != nil {
-			s.logError(r, err)
+			err = s.logError(r, err)
 			status := 0
 			if isTooLarge(err) {
 				status = http.StatusRequestEntityTooLarge
@@ -120,13 +121,44 @@ func (s *Server) api(fn func(w http.ResponseWriter, r *http.Request, u audit.Use
 	}
 }
 
-func (s *Server) logError(r *http.Request, err error) {
-	// The person gets the message; the log gets the whole chain (the
-	// database's own words when it was out of reach).
-	switch lot.ErrorCode(err) {
-	case lot.EINTERNAL, lot.EBUSY, lot.EUNKNOWN:
-		s.cfg.Log.Printf("%s %s: %v", r.Method, r.URL.Path, err)
+// logError logs an error of the request r in the server's log and returns
+// what the person who asked is shown: a refusal as it is, its message written
+// for them (busy, unavailable and unknown outcomes are logged with the
+// whole chain too: the database's own words when it was out of reach); an
+// internal error — a bug, or the database's own words, which may name
+// tables, URLs or files — as a generic message with a request id, under
+// which the server logs the error itself for the administrator.
+func (s *Server) logError(r *http.Request, err error) error {
+	if err == nil {
+		return nil
 	}
+	where := ""
+	if r != nil {
+		where = " " + r.Method + " " + r.URL.Path
+	}
+	switch lot.ErrorCode(err) {
+	case lot.EBUSY, lot.EUNKNOWN:
+		s.cfg.Log.Printf("%s: %v", strings.TrimSpace(where), err)
+		return err
+	}
+	if lot.ErrorCode(err) != lot.EINTERNAL {
+		return err
+	}
+	id := requestID()
+	s.cfg.Log.Printf("request %s%s: internal error: %v", id, where, err)
+	return lot.Errorf(lot.EINTERNAL, "internal error (request %s): the server could not do this; nothing more is shown here — give your administrator the request id, under which the server logged the details", id)
+}
+
+// message is what a page shows for err (logError, for the places that
+// render without the request at hand).
+func (s *Server) message(err error) string { return lot.ErrorMessage(s.logError(nil, err)) }
+
+// requestID is a short random id that ties a message shown to a person to
+// the server's log line.
+func requestID() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // decode reads a JSON request body into v strictly, with
@@ -187,7 +219,7 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.login(w, r, req.User, req.Password)
 	if err != nil {
-		s.apiFail(w, err)
+		s.apiFail(w, s.logError(r, err))
 		return
 	}
 	u := res.User

@@ -88,7 +88,7 @@ func (s *Server) containersPage(w http.ResponseWriter, r *http.Request, u audit.
 	}
 	c, err := s.findContainer(u, code)
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		p.Error = lot.ErrorMessage(err)
 		s.render(w, statusOf(w, err), "containers", p)
 		return
@@ -228,7 +228,7 @@ func (s *Server) showContainer(w http.ResponseWriter, r *http.Request, u audit.U
 	p := pageData{Title: "Container", User: u, Nav: "containers"}
 	d, err := s.containerPageData(u, r.PathValue("ref"))
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		// A refusal (a role that may not) is what the POST is answered
 		// with, even when the container it named cannot be shown either.
 		if refusal != nil {
@@ -288,7 +288,7 @@ func (s *Server) containerPost(w http.ResponseWriter, r *http.Request, u audit.U
 		c, err = s.move(u, c.ID.String(), mv.To, in)
 	}
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		s.showContainer(w, r, u, err, statusOf(w, err), func(d *containerData) { d.Entry = in })
 		return
 	}
@@ -361,7 +361,7 @@ func (s *Server) labelPost(w http.ResponseWriter, r *http.Request, u audit.User,
 	case audit.LabelPrint:
 		pdf, name, err := s.printLabels(u, c.Code(), true)
 		if err != nil {
-			s.logError(r, err)
+			err = s.logError(r, err)
 			s.showContainer(w, r, u, err, statusOf(w, err), nil)
 			return
 		}
@@ -373,7 +373,7 @@ func (s *Server) labelPost(w http.ResponseWriter, r *http.Request, u audit.User,
 		n, err = s.cfg.Labels.Void(u.Name, c.ID.String(), reason)
 	}
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		s.showContainer(w, r, u, err, statusOf(w, err), func(d *containerData) { d.Entry.Reason = reason })
 		return
 	}

@@ -131,9 +131,9 @@ func (s *Server) registerLot(w http.ResponseWriter, r *http.Request, u audit.Use
 		l, err = s.cfg.Lots.RegisterLot(u.Name, reg)
 	}
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		d.Form = in
-		s.renderRegisterLot(w, u, statusOf(w, err), err, d)
+		s.renderRegisterLot(w, u, statusOf(w, err), inRegisterWords(err), d)
 		return
 	}
 	s.showLotRef(w, r, u, l.Number, "", nil, http.StatusOK, func(ld *lotData) {
@@ -180,6 +180,25 @@ func registration(in lotForm) (lot.Registration, error) {
 	return r, nil
 }
 
+// registerWords names the fields in the registration rules' messages as
+// the form labels them (package lot words them as `lot register`'s flags),
+// as pageWords does for the custody forms.
+var registerWords = strings.NewReplacer(
+	"--manufactured", "Manufactured", "--expires", "Expires", "--cryopreserved", "Cryopreserved",
+	"--donor", "Donor ID", "--patient", "Source patient MRN", "--source", "Product",
+	"--cells", "Cells", "--viability", "Viability", "--volume-ml", "Volume (mL)", "--passage", "Passage",
+	"--location", "Storage location", "--number", "Lot number",
+)
+
+// inRegisterWords rewords a registration refusal with registerWords,
+// keeping its code (and so its HTTP status).
+func inRegisterWords(err error) error {
+	if err == nil || lot.ErrorCode(err) == lot.EINTERNAL {
+		return err
+	}
+	return lot.Errorf(lot.ErrorCode(err), "%s", registerWords.Replace(lot.ErrorMessage(err)))
+}
+
 // importLots registers the lots of an uploaded CSV file, all or nothing, as
 // `lot import`: the file is read as it arrives (never kept on disk), every
 // bad row is listed with its line number, and nothing is written unless
@@ -196,7 +215,7 @@ func (s *Server) importLots(w http.ResponseWriter, r *http.Request, u audit.User
 		ls, err = s.cfg.Lots.Import(u.Name, rows)
 	}
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		status := statusOf(w, err)
 		if bodyTooLarge(err) {
 			err = lot.Errorf(lot.EINVALID, "the file is larger than %d bytes; split it and import each part", MaxImportBytes)
@@ -264,7 +283,7 @@ func (s *Server) lotSplit(w http.ResponseWriter, r *http.Request, u audit.User) 
 		cs, err = s.cfg.Lots.SplitLot(u.Name, sp)
 	}
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		s.showLotRef(w, r, u, ref, "", inPageWords(err), statusOf(w, err), func(ld *lotData) { ld.SplitEntry = in })
 		return
 	}
@@ -306,7 +325,7 @@ func (s *Server) lotLabels(w http.ResponseWriter, r *http.Request, u audit.User)
 	ref := r.PathValue("ref")
 	pdf, name, err := s.printLabels(u, ref, false)
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		s.showLotRef(w, r, u, ref, "", err, statusOf(w, err), nil)
 		return
 	}

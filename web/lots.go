@@ -64,7 +64,7 @@ func (s *Server) lotsPage(w http.ResponseWriter, r *http.Request, u audit.User) 
 	status := http.StatusOK
 	ls, err := s.lots(u, q)
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 	}
 	now := s.cfg.Now()
@@ -223,13 +223,13 @@ func (s *Server) lotPageData(u audit.User, ref, spec string) (lotData, error) {
 	}
 	d.Specs = specOptions(specs, l.Source)
 	if ev, err := s.cfg.Releases.Evaluate(l.ID.String(), spec); err != nil {
-		d.EvalError = lot.ErrorMessage(err)
+		d.EvalError = s.message(err)
 	} else {
 		d.Evaluation = &ev
 	}
 	if d.CanApprove {
 		if err := s.cfg.Releases.CheckApproval(release.Approval{Lot: l.ID.String(), Spec: spec, QA: u.Name}); err != nil {
-			d.ApproveRefusal = lot.ErrorMessage(err)
+			d.ApproveRefusal = s.message(err)
 		}
 		if ev := d.Evaluation; ev != nil && !ev.Pass && l.Status == lot.Quarantine && !l.Expired(s.cfg.Now()) {
 			d.CanException = true
@@ -284,7 +284,7 @@ func (s *Server) showLotRef(w http.ResponseWriter, r *http.Request, u audit.User
 	p := pageData{Title: "Lot", User: u, Nav: "lots"}
 	d, err := s.lotPageData(u, ref, trim(spec))
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		// A refusal (a role that may not) is what the POST is answered
 		// with, even when the lot it named cannot be shown either.
 		if refusal != nil {
@@ -318,7 +318,7 @@ func (s *Server) lotApprove(w http.ResponseWriter, r *http.Request, u audit.User
 		Patient: f.Get("patient"), Reason: f.Get("reason"), Physician: f.Get("physician"), PhysicianPassword: f.Get("physician_password")}
 	d, err := s.approve(u, r.PathValue("ref"), req)
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		s.showLot(w, r, u, f.Get("spec"), err, statusOf(w, err), func(ld *lotData) {
 			if req.Exception {
 				ld.Exc = exceptionForm{Patient: req.Patient, Reason: req.Reason, Physician: req.Physician}
@@ -345,7 +345,7 @@ func (s *Server) lotReject(w http.ResponseWriter, r *http.Request, u audit.User)
 	f := r.PostForm
 	d, err := s.reject(u, r.PathValue("ref"), RejectRequest{Reason: f.Get("reason"), Password: f.Get("password")})
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		s.showLot(w, r, u, "", err, statusOf(w, err), func(ld *lotData) { ld.Reason = f.Get("reason") })
 		return
 	}
@@ -368,7 +368,7 @@ func (s *Server) lotResult(w http.ResponseWriter, r *http.Request, u audit.User)
 	req := ResultRequest{Assay: f.Get("assay"), Value: f.Get("value"), Unit: f.Get("unit"), Method: f.Get("method"), Tested: f.Get("tested")}
 	res, rq, err := s.recordResult(u, r.PathValue("ref"), req)
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		s.showLot(w, r, u, "", err, statusOf(w, err), func(ld *lotData) {
 			ld.Entry = resultForm(req)
 		})

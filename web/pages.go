@@ -75,7 +75,7 @@ func (s *Server) page(fn func(w http.ResponseWriter, r *http.Request, u audit.Us
 				return
 			}
 			s.render(w, statusOf(w, err), "login", pageData{Title: "Log in",
-				Error: lot.ErrorMessage(err) + " — nothing was done", Data: loginData{}})
+				Error: s.message(err) + " — nothing was done", Data: loginData{}})
 			return
 		}
 		fn(w, r, u)
@@ -115,7 +115,7 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.render(w, statusOf(w, err), "login", pageData{Title: "Log in", Error: lot.ErrorMessage(err), Data: loginData{User: name}})
+		s.render(w, statusOf(w, err), "login", pageData{Title: "Log in", Error: s.message(err), Data: loginData{User: name}})
 		return
 	}
 	http.Redirect(w, r, landing(res.User), http.StatusSeeOther)
@@ -181,7 +181,7 @@ func (s *Server) bedsideCheck(w http.ResponseWriter, r *http.Request, u audit.Us
 		// A mis-scan is refused on its own and the bags in hand stay:
 		// it must not replace the right bag, nor stick in the list.
 		if _, err := s.cfg.Lots.Container(code); err != nil {
-			s.showCheck(w, u, mrn, held, vol, "scanned "+lot.ErrorMessage(err), statusOf(w, err))
+			s.showCheck(w, u, mrn, held, vol, "scanned "+s.message(err), statusOf(w, err))
 			return
 		}
 	}
@@ -205,7 +205,7 @@ func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held
 			// An unknown wristband is said at once, not after a bag is
 			// scanned; the page asks for the wristband again.
 			if p.Error == "" {
-				p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
+				p.Error, status = s.message(err), statusOf(w, err)
 			}
 			d.MRN, d.Bags = "", nil
 			p.Data = d
@@ -221,7 +221,7 @@ func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held
 		rep, err := s.check(CheckRequest{MRN: mrn, Containers: held, VolumeML: vol})
 		if err != nil {
 			if p.Error == "" {
-				p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
+				p.Error, status = s.message(err), statusOf(w, err)
 			}
 		} else {
 			d.Report = &rep
@@ -263,7 +263,7 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 		Password: f.Get("password"), Witness: f.Get("witness"), WitnessPassword: f.Get("witness_password")}
 	in, _, err := s.administer(u, req)
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		s.showCheck(w, u, trim(req.MRN), bags(req.Containers), trim(req.VolumeML), lot.ErrorMessage(err), statusOf(w, err))
 		return
 	}
@@ -305,7 +305,7 @@ func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit
 		rc, err = s.reaction(u, ReactionRequest{Infusion: form.Infusion, Grade: grade, Text: f.Get("text")})
 	}
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		s.render(w, statusOf(w, err), "reaction_form", pageData{Title: "Reaction", User: u, Nav: "bedside", Error: lot.ErrorMessage(err), Data: form})
 		return
 	}
@@ -358,7 +358,7 @@ func (s *Server) tracePage(w http.ResponseWriter, r *http.Request, u audit.User)
 	if d.Ref != "" {
 		rep, _, err := s.trace(u, d.Kind, d.Ref, "html")
 		if err != nil {
-			s.logError(r, err)
+			err = s.logError(r, err)
 			p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 		} else {
 			d.Report, d.Produced = &rep, lot.FormatTime(rep.Produced.At)
@@ -387,7 +387,7 @@ func (s *Server) traceDownload(w http.ResponseWriter, r *http.Request, u audit.U
 		err = s.sendReport(w, rep, format, true)
 	}
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		http.Error(w, lot.ErrorMessage(err), statusOf(w, err))
 	}
 }

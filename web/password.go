@@ -97,7 +97,7 @@ func (s *Server) passwordPost(w http.ResponseWriter, r *http.Request, u audit.Us
 		err = s.renewAfterChange(w, u.Name, np)
 	}
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		s.renderPassword(w, u, statusOf(w, err), passwordData{Name: u.Name}, err)
 		return
 	}
@@ -114,7 +114,7 @@ func (s *Server) expiredPost(w http.ResponseWriter, r *http.Request) {
 	name, np := r.PostForm.Get("user"), r.PostForm.Get("new_password")
 	res, err := s.loginChange(w, r, name, r.PostForm.Get("password"), np, r.PostForm.Get("repeat"), true)
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		s.renderExpired(w, name, statusOf(w, err), err)
 		return
 	}
@@ -157,7 +157,7 @@ func (s *Server) resetPost(w http.ResponseWriter, r *http.Request, u audit.User)
 		_, err = s.cfg.Passwords.ResetPassword(u.Name, name, pw, r.PostForm.Get("reason"))
 	}
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		s.renderAccounts(w, u, statusOf(w, err), err, "")
 		return
 	}
@@ -216,7 +216,7 @@ func (s *Server) apiPasswordExpired(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.loginChange(w, r, req.User, req.Password, req.NewPassword, "", false)
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		s.apiFail(w, err)
 		return
 	}

@@ -64,7 +64,7 @@ func (s *Server) registerDonor(w http.ResponseWriter, r *http.Request, u audit.U
 	d := s.registerData(u)
 	dn, err := s.addDonor(u, req)
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		d.Donor = req
 		s.renderRegister(w, u, statusOf(w, err), err, d)
 		return
@@ -83,7 +83,7 @@ func (s *Server) registerPatient(w http.ResponseWriter, r *http.Request, u audit
 	d := s.registerData(u)
 	p, err := s.addPatient(u, req)
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		d.Patient = req
 		s.renderRegister(w, u, statusOf(w, err), err, d)
 		return

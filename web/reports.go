@@ -98,7 +98,7 @@ func (s *Server) sendFile(w http.ResponseWriter, data []byte, format, name strin
 // downloadError answers a refused download with its message and the
 // status the API gives the same error.
 func (s *Server) downloadError(w http.ResponseWriter, r *http.Request, err error) {
-	s.logError(r, err)
+	err = s.logError(r, err)
 	http.Error(w, lot.ErrorMessage(err), statusOf(w, err))
 }
 
@@ -147,7 +147,7 @@ func (s *Server) handlingPage(w http.ResponseWriter, r *http.Request, u audit.Us
 	status := http.StatusOK
 	rep, err := s.handlingReport(u, q)
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 	} else {
 		filter := url.Values{"protocol": {d.Protocol}, "from": {d.From}, "to": {d.To}}
@@ -189,7 +189,7 @@ func (s *Server) accessPage(w http.ResponseWriter, r *http.Request, u audit.User
 	status := http.StatusOK
 	rep, err := s.accessReport(u)
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 	} else {
 		v := newReportView(&rep, downloads("/reports/access/download", nil, report.Formats))
@@ -254,7 +254,7 @@ func (s *Server) certificatePage(w http.ResponseWriter, r *http.Request, u audit
 			err = report.CertificateText(&buf, c)
 		}
 		if err != nil {
-			s.logError(r, err)
+			err = s.logError(r, err)
 			p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 		} else {
 			d.Text, d.Verified = buf.String(), c.Verified
@@ -343,7 +343,7 @@ func (s *Server) auditLogPage(w http.ResponseWriter, r *http.Request, u audit.Us
 	status := http.StatusOK
 	es, values, err := s.auditEntries(u, q)
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 	} else {
 		d.Values, d.Count = values, len(es)
@@ -460,7 +460,7 @@ func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request, u audit.User
 		}
 	}
 	if err != nil {
-		s.logError(r, err)
+		err = s.logError(r, err)
 		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 	}
 	p.Data = d

@@ -65,7 +65,7 @@ func authorizedWriteCall[Req, Resp any](s *Server, action audit.Action, fn func(
 		if lot.ErrorCode(err) == lot.ENOGO {
 			// A NO-GO carries what was checked: the error object and
 			// the result beside it.
-			s.logError(r, err)
+			err = s.logError(r, err)
 			writeJSON(w, statusOf(w, err), ErrorWithResult[Resp]{errorBody(err), v})
 			return nil
 		}

@@ -186,6 +186,9 @@ var writeCommands = []writeCommand{
 	{action: audit.DatabaseMigrate, args: func(u string) []string {
 		return []string{"--user", u, "migrate", "--to", "$PGDB"}
 	}},
+	{action: audit.DatabaseUpgrade, args: func(u string) []string {
+		return []string{"--user", u, "upgrade"}
+	}},
 }
 
 const accessSpec = `{"name": "lab-uc", "title": "Lab UC panel", "kinds": ["uc"],

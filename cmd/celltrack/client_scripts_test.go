@@ -48,6 +48,7 @@ var notThroughServer = map[string]string{
 	"maint_backup_postgres_snapshot":               "backup writes a snapshot file of a PostgreSQL database (runs on PostgreSQL only)",
 	"migrate_to_postgres_refusals":                 "migrate copies a whole database (runs on PostgreSQL only)",
 	"migrate_to_file_refusals":                     "migrate copies a whole database (runs on PostgreSQL only)",
+	"maint_upgrade_admin_only":                     "upgrade migrates the database itself",
 	"demo_builds_and_verifies":                     "demo builds a database file of its own",
 	"demo_custody":                                 "demo builds a database file of its own",
 	"demo_dose":                                    "demo builds a database file of its own",

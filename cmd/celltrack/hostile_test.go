@@ -220,6 +220,7 @@ var hostileCatalogue = []hostile{
 	{name: "uc lot unknown donor", code: 5, args: regWith("--donor", "D-9999", "--cells", "2e9", "LOT-X"), want: []string{"D-9999"}},
 	{name: "uc lot with a patient", code: 3, args: regUC("--cells", "2e9", "--patient", "MRN-2001", "LOT-X"), want: []string{"--patient", "MRN-2001"}},
 	{name: "rfib lot unknown patient", code: 5, args: []string{"--user", "liu", "lot", "register", "--source", "rfib", "--patient", "MRN-7777", "--cells", "1e9", "--viability", "92", "--volume-ml", "100", "--manufactured", "2026-11-10", "--expires", "2027-05-10", "LOT-X"}, want: []string{"MRN-7777"}},
+	{name: "lot manufactured 0001-01-01 (Go's zero time)", code: 3, args: []string{"--user", "liu", "lot", "register", "--source", "uc", "--donor", "D-0001", "--cells", "1e9", "--viability", "92", "--volume-ml", "100", "--manufactured", "0001-01-01", "--expires", "2027-05-10", "LOT-X"}, want: []string{"--manufactured", "0001-01-01", "not a plausible date"}},
 	{name: "rfib lot with a donor", code: 3, args: []string{"--user", "liu", "lot", "register", "--source", "rfib", "--patient", "MRN-2001", "--donor", "D-0001", "--cells", "1e9", "--viability", "92", "--volume-ml", "100", "--manufactured", "2026-11-10", "--expires", "2027-05-10", "LOT-X"}, want: []string{"--donor", "D-0001"}},
 	{name: "lot number duplicate", code: 3, args: regUC("--cells", "2e9", "LOT-UC-1"), want: []string{"LOT-UC-1"}},
 	{name: "lot number with space", code: 3, args: regUC("--cells", "2e9", "LOT UC 2"), want: []string{"lot number", "LOT UC 2"}},

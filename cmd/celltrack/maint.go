@@ -91,6 +91,8 @@ func (rt *runtime) recordCheckpoint(c *cli.Context, v audit.Verification) string
 		err = db.RecordCheckpoint(v)
 	}
 	switch {
+	case lot.ErrorCode(err) == lot.EBUSY:
+		return "not recorded: the database was busy (another writer held it longer than --lock-timeout); run check again later — traceability reports verify the whole trail"
 	case err != nil:
 		return "not recorded (" + err.Error() + "); traceability reports verify the whole trail"
 	case !v.OK():
@@ -111,21 +113,24 @@ func (rt *runtime) upgradeCommand() *cli.Command {
 			"events, in one transaction; every record is kept. The upgrade is noted in the file's meta.\n" +
 			"Lot numbers, donor ids or site ids that an older celltrack let in differing only in letter\n" +
 			"case are all kept; each group is printed as a WARNING line for QA to resolve.\n" +
-			"Take a backup first; a file already up to date is left as it is. On PostgreSQL it first\n" +
-			"applies the engine's numbered migrations (README \"PostgreSQL\"), which no other command does.\n\n" +
+			"Take a backup first; a file already up to date is left as it is. Only an admin may run it,\n" +
+			"checked before anything is changed. On PostgreSQL it first applies the engine's numbered\n" +
+			"migrations when they are behind (README \"Who may do what\"), which no other command does.\n\n" +
 			example("celltrack upgrade"),
-		Before: func(c *cli.Context) error {
-			// PostgreSQL: the engine's own schema first, which Open
-			// requires to be current (never through a server: refused
-			// there as file-level).
-			if flagValue(c, "server", (*cli.Context).String) != "" {
-				return nil
+		Action: rt.action(noDB, 0, func(c *cli.Context) error {
+			// Opened without the store's migration, so that an admin's
+			// session is checked before anything is changed (on
+			// PostgreSQL an engine schema that is behind is migrated
+			// first: store.OpenForUpgrade says why that is safe).
+			db, _, err := store.OpenForUpgrade(dbPath(c), store.Options{Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
+			if err != nil {
+				return heldByServer(dbPath(c), err)
 			}
-			_, err := store.MigrateEngine(dbPath(c))
-			return err
-		},
-		Action: rt.action(writeDB, 0, func(c *cli.Context) error {
-			v, note, err := rt.db.Schema()
+			rt.db = db
+			if err := rt.useSession(c, db, writeDB); err != nil {
+				return err
+			}
+			v, note, err := rt.db.Upgrade(rt.session.User.Name)
 			if err != nil {
 				return err
 			}

@@ -100,6 +100,15 @@ func TestServeLabRegisterLot(t *testing.T) {
 	// Another letter case is refused as `lot register` refuses it.
 	f.refused(lab, "/register/lot", with("number", "Lot-Uc-1"), http.StatusConflict, "lot number Lot-Uc-1 differs from the registered lot number LOT-UC-1 only in letter case")
 	f.refused(lab, "/register/lot", with("expires", "2026-11-01"), http.StatusUnprocessableEntity, "2026-11-01")
+	// The refusals name the form's fields, not `lot register`'s flags, and
+	// a date Go reads as "none" is answered as the value it is.
+	f.refused(lab, "/register/lot", with("expires", "2040-11-20"), http.StatusUnprocessableEntity, "Expires 2040-11-20 is more than 10 years after Manufactured 2026-11-20")
+	f.refused(lab, "/register/lot", with("manufactured", "0001-01-01"), http.StatusUnprocessableEntity, `manufactured &#34;0001-01-01&#34; is not a plausible date`)
+	for _, bad := range []url.Values{with("expires", "2040-11-20"), with("expires", "2026-11-01"), with("cryopreserved", "2026-11-01"), with("donor", "")} {
+		if _, body := f.post(lab, "/register/lot", bad); strings.Contains(body, "--") {
+			t.Errorf("a refusal on /register/lot names a command-line flag:\n%s", body)
+		}
+	}
 	// A refused form keeps what was typed.
 	if _, body := f.post(lab, "/register/lot", with("donor", "D-9999")); !strings.Contains(body, `value="D-9999"`) || !strings.Contains(body, `value="LN2-A rack 3"`) {
 		t.Errorf("the refused form lost what was typed:\n%s", body)

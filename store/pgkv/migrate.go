@@ -117,6 +117,17 @@ func (e *ExistsError) Error() string {
 	return fmt.Sprintf("%s already has a celltrack schema; init creates a new database and never overwrites one", e.Desc)
 }
 
+// ForeignTablesError is a Create of a database that holds tables celltrack
+// did not make.
+type ForeignTablesError struct {
+	Desc   string
+	Tables []string
+}
+
+func (e *ForeignTablesError) Error() string {
+	return fmt.Sprintf("%s already holds tables celltrack did not make (%s); init needs an empty database: use an empty one (CREATE DATABASE), nothing was changed", e.Desc, strings.Join(e.Tables, ", "))
+}
+
 // Migrate brings the schema of the database at rawURL up to this binary's
 // and says which versions it applied (none when it was current). A newer
 // schema is refused.
@@ -149,14 +160,9 @@ func (e *Engine) migrate(ctx context.Context, fresh bool) ([]int, error) {
 		return nil, e.wrap("migrate", err)
 	}
 	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", migrationLock)
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS pgkv_migrations (
-		version integer PRIMARY KEY,
-		name text NOT NULL,
-		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return nil, e.wrap("migrate", err)
-	}
 	var have int
-	if err := conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM pgkv_migrations").Scan(&have); err != nil {
+	err = conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM pgkv_migrations").Scan(&have)
+	if pe := (*pgconn.PgError)(nil); err != nil && !(errors.As(err, &pe) && pe.Code == "42P01") { // 42P01: no such table yet
 		return nil, e.wrap("migrate", err)
 	}
 	ms := migrations()
@@ -166,9 +172,33 @@ func (e *Engine) migrate(ctx context.Context, fresh bool) ([]int, error) {
 	case have > len(ms):
 		return nil, &SchemaError{Desc: e.desc, Have: have, Want: len(ms)}
 	}
+	if fresh {
+		// A table celltrack did not make would collide with the first
+		// migration's, or sit among celltrack's: refused before anything
+		// is written.
+		rows, err := conn.Query(ctx, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'pgkv_migrations' ORDER BY tablename")
+		if err != nil {
+			return nil, e.wrap("migrate", err)
+		}
+		foreign, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, e.wrap("migrate", err)
+		}
+		if len(foreign) > 0 {
+			return nil, &ForeignTablesError{Desc: e.desc, Tables: foreign}
+		}
+	}
 	var applied []int
 	for _, m := range ms[have:] {
+		// The bookkeeping table is made in the migration's own
+		// transaction: a migration that fails leaves nothing behind.
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS pgkv_migrations (
+		version integer PRIMARY KEY,
+		name text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return err
 			}

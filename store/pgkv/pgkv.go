@@ -233,7 +233,7 @@ func (e *Engine) run(op string, write bool, fn func(kv.Tx) error) error {
 		case lockTimeout(err):
 			// The lock wait was the whole timeout already: no more tries.
 			err = &kv.Error{Busy: true, Op: op + " " + e.desc,
-				Err: &redacted{fmt.Errorf("another writer held the database for more than %s: %w", e.lockWait, err), e.secrets}}
+				Err: &busyCause{fmt.Sprintf("another writer held the database for more than %s", e.lockWait), err}}
 		case retryable(err) && attempt < e.retries:
 			// Back off with jitter so writers that collided do not collide again.
 			time.Sleep(time.Duration(1+rand.IntN(10<<attempt)) * time.Millisecond)
@@ -241,9 +241,12 @@ func (e *Engine) run(op string, write bool, fn func(kv.Tx) error) error {
 		case retryable(err):
 			// Others in the way (busy), or no database to talk to
 			// (unavailable): either may pass, and the caller says which.
+			var cause error = &busyCause{fmt.Sprintf("other writers or the server kept it from running; gave up after %d attempts", attempt+1), err}
 			down := unavailable(err)
-			err = &kv.Error{Busy: !down, Unavailable: down, Op: op + " " + e.desc,
-				Err: &redacted{fmt.Errorf("gave up after %d attempts: %w", attempt+1, err), e.secrets}}
+			if down {
+				cause = &redacted{fmt.Errorf("gave up after %d attempts: %w", attempt+1, err), e.secrets}
+			}
+			err = &kv.Error{Busy: !down, Unavailable: down, Op: op + " " + e.desc, Err: cause}
 		case inDoubt(err):
 			err = &kv.Error{Unavailable: true, InDoubt: true, Op: op + " " + e.desc, Err: &redacted{err, e.secrets}}
 		}
@@ -351,6 +354,17 @@ func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err e
 	}
 	return false, nil
 }
+
+// busyCause is why a transaction was busy, in words for people; the
+// driver's error (its SQLSTATE text) stays in the chain for errors.As but
+// out of the message.
+type busyCause struct {
+	why string
+	err error
+}
+
+func (b *busyCause) Error() string { return b.why }
+func (b *busyCause) Unwrap() error { return b.err }
 
 // beginError is a failure to start a transaction: nothing ran, so trying
 // again is safe whatever the cause.

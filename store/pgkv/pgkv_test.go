@@ -16,6 +16,8 @@ import (
 	"github.com/celltrack/celltrack/store/kv/kvtest"
 	"github.com/celltrack/celltrack/store/pgkv"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -98,6 +100,38 @@ func TestOpenChecksSchema(t *testing.T) {
 		if _, err := pgkv.Open(u, pgkv.Options{}); !errors.As(err, &se) || !strings.Contains(err.Error(), "celltrack upgrade") {
 			t.Errorf("Open of an older schema: %v", err)
 		}
+	}
+}
+
+// TestCreateRefusesForeignTables: init on a database that holds a table
+// celltrack did not make (one named like a table of its own, patients) is
+// refused naming it, and leaves the database as it was — no empty
+// pgkv_migrations behind.
+func TestCreateRefusesForeignTables(t *testing.T) {
+	u := pgtest.URL(t)
+	conn, err := pgx.Connect(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), "CREATE TABLE patients (mrn text PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := pgtest.Digest(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = pgkv.Create(u, pgkv.Options{})
+	var fe *pgkv.ForeignTablesError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "already holds tables celltrack did not make (patients)") {
+		t.Fatalf("Create over a foreign table: %v, want ForeignTablesError naming patients", err)
+	}
+	if after, err := pgtest.Digest(u); err != nil || after != before {
+		t.Errorf("the refused Create changed the database (%v)", err)
+	}
+	var n int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_tables WHERE tablename = 'pgkv_migrations'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("pgkv_migrations left behind: %d, %v", n, err)
 	}
 }
 
@@ -356,6 +390,13 @@ func TestBusy(t *testing.T) {
 	if !errors.As(err, &ke) || !ke.Busy {
 		t.Fatalf("Update while another writer holds the database: %v, want a busy *kv.Error", err)
 	}
+	if msg := err.Error(); strings.Contains(msg, "SQLSTATE") || !strings.Contains(msg, "another writer held the database for more than 300ms") {
+		t.Errorf("busy says %q: want the reason in words, without the server's SQLSTATE text", msg)
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "55P03" {
+		t.Errorf("busy error %v: the server's error is no longer in its chain", err)
+	}
 	if ran {
 		t.Error("fn ran without the writer lock")
 	}
@@ -473,7 +514,7 @@ func TestLeastPrivilegeRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, after, ok := strings.Cut(string(readme), "roles below are granted neither")
+	_, after, ok := strings.Cut(string(readme), "**The audit trail is append-only in the database.**")
 	_, block, ok2 := strings.Cut(after, "```sql\n")
 	block, _, ok3 := strings.Cut(block, "```")
 	if !ok || !ok2 || !ok3 {
@@ -549,6 +590,16 @@ func TestLeastPrivilegeRole(t *testing.T) {
 		"DELETE FROM pgkv_migrations",
 	} {
 		if _, err := e.Pool().Exec(context.Background(), q); err == nil || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("%s as %s: %v, want permission denied", q, app, err)
+		}
+	}
+	// The owner can switch the append-only trigger off (README says so, and
+	// what still catches it); the sites' role, which owns nothing, cannot.
+	for _, q := range []string{
+		"ALTER TABLE audit_entries DISABLE TRIGGER ALL",
+		"ALTER TABLE audit_tree DISABLE TRIGGER USER",
+	} {
+		if _, err := e.Pool().Exec(context.Background(), q); err == nil || !strings.Contains(err.Error(), "must be owner") {
 			t.Errorf("%s as %s: %v, want permission denied", q, app, err)
 		}
 	}

@@ -1,0 +1,89 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+)
+
+// oneSession is a Sessions whose one token is an auditor's.
+type oneSession struct{ Sessions }
+
+func (oneSession) Check(token string) (audit.User, string, error) {
+	if token != "t" {
+		return audit.User{}, "", lot.Errorf(lot.ESESSION, "not logged in")
+	}
+	return audit.User{Name: "aud", Role: audit.Auditor}, "", nil
+}
+
+// failingLots answers the lot list with err.
+type failingLots struct {
+	lot.Service
+	err error
+}
+
+func (f failingLots) Lots(lot.LotFilter) ([]lot.Lot, error) { return nil, f.err }
+
+// TestInternalErrorShownGeneric is the review's finding that error pages
+// showed internals to any logged-in user (`read lots postgres://…: ERROR:
+// relation "lots" does not exist (SQLSTATE 42P01)`): an internal error is
+// logged with a request id, and the page and the API show a generic
+// message with that id; a refusal keeps its message.
+func TestInternalErrorShownGeneric(t *testing.T) {
+	internal := errors.New(`read lots postgres://celltrack_app@db/celltrack: ERROR: relation "lots" does not exist (SQLSTATE 42P01)`)
+	var logged bytes.Buffer
+	s := New(Config{Log: log.New(&logged, "", 0), Sessions: oneSession{}, Lots: failingLots{err: internal}})
+	get := func(path string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r.AddCookie(&http.Cookie{Name: "celltrack_session", Value: "t"})
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		return w
+	}
+	idRE := regexp.MustCompile(`internal error \(request ([0-9a-f]{12})\)`)
+	for _, path := range []string{"/lots", "/api/v1/lots"} {
+		logged.Reset()
+		w := get(path)
+		body := w.Body.String()
+		if path == "/api/v1/lots" {
+			var e APIError
+			if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil {
+				t.Fatalf("%s: %v: %s", path, err, body)
+			}
+			body = e.Error.Message
+			if e.Error.Code != lot.EINTERNAL || e.Error.Exit != 1 {
+				t.Errorf("%s: error object %+v", path, e.Error)
+			}
+		}
+		if w.Code != http.StatusInternalServerError {
+			t.Errorf("%s: status %d", path, w.Code)
+		}
+		for _, secret := range []string{"postgres://", "SQLSTATE", "relation", "celltrack_app"} {
+			if strings.Contains(body, secret) {
+				t.Errorf("%s shows %q to the user: %s", path, secret, body)
+			}
+		}
+		m := idRE.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("%s: no request id in %q", path, body)
+		}
+		if !strings.Contains(logged.String(), "request "+m[1]) || !strings.Contains(logged.String(), internal.Error()) {
+			t.Errorf("%s: the log does not hold the error under request %s: %q", path, m[1], logged.String())
+		}
+	}
+
+	// A refusal is shown as it is.
+	s = New(Config{Log: log.New(&logged, "", 0), Sessions: oneSession{}, Lots: failingLots{err: lot.Errorf(lot.ENOTFOUND, "no lot LOT-X; check the number")}})
+	if w := get("/api/v1/lots"); !strings.Contains(w.Body.String(), "no lot LOT-X; check the number") || w.Code != http.StatusNotFound {
+		t.Errorf("a refusal through the API: %d %s", w.Code, w.Body.String())
+	}
+}

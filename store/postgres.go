@@ -121,12 +121,15 @@ func engineError(name string, err error) error {
 	}
 	var w *lot.Error
 	switch {
+	// The database's own words (a pg_hba.conf line, a role or host name)
+	// stay out of the message, which a server shows to whoever asked:
+	// they are in the chain behind it (wordedError), for the log.
 	case ke.InDoubt:
-		w = lot.Errorf(lot.EUNKNOWN, "the outcome of this write is unknown: the connection to %s was lost while it was being committed (%s), so it may or may not have been recorded; look before doing it again (the record's history, `celltrack audit log`)",
-			name, pgkv.Cause(ke))
+		w = lot.Errorf(lot.EUNKNOWN, "the outcome of this write is unknown: the connection to %s was lost while it was being committed, so it may or may not have been recorded; look before doing it again (the record's history, `celltrack audit log`)",
+			name)
 	case ke.Unavailable:
-		w = lot.Errorf(lot.EBUSY, "database is unavailable: %s cannot be reached (%s); nothing was written — try again in a moment, and tell IT if it lasts",
-			name, pgkv.Cause(ke))
+		w = lot.Errorf(lot.EBUSY, "database is unavailable: %s cannot be reached; nothing was written — try again in a moment, and tell IT if it lasts",
+			name)
 	case ke.Busy:
 		// The engine words why without the driver's text (its SQLSTATE).
 		w = lot.Errorf(lot.EBUSY, "database is busy: %v; nothing was written — try again, or raise --lock-timeout", ke)
@@ -134,6 +137,19 @@ func engineError(name string, err error) error {
 		return err
 	}
 	return &wordedError{w, err}
+}
+
+// EngineCause is the database's own reason behind an unavailable database
+// or a lost commit that engineError worded (`connection refused`, `database "x" is not currently accepting
+// connections, SQLSTATE 55000`), "" for any other error: for the person at
+// a command line on this machine, which a server's pages do not show.
+func EngineCause(err error) string {
+	var we *wordedError
+	var ke *kv.Error
+	if !errors.As(err, &we) || !errors.As(we.cause, &ke) || !ke.Unavailable {
+		return "" // busy is worded in full already
+	}
+	return pgkv.Cause(we.cause)
 }
 
 // wordedError is a refusal (first in the chain, for the person) with the

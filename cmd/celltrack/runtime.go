@@ -89,6 +89,9 @@ func (rt *runtime) exit(err error) int {
 		code, err = lot.EUSAGE, lot.Errorf(lot.EUSAGE, "%s; see --help", err.Error())
 	}
 	msg := lot.ErrorMessage(err)
+	if why := store.EngineCause(err); why != "" {
+		msg += " (the database said: " + why + ")"
+	}
 	exit := exitCode(code)
 	// A server's refusal exits with the exit code the server gave.
 	var se *serverError

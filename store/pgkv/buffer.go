@@ -56,8 +56,11 @@ type pending struct {
 	ops  map[string]op
 }
 
-func (p *pending) set(k []byte, o op) {
-	if _, ok := p.ops[string(k)]; !ok {
+// set records o as the latest op of k and reports whether k is new to the
+// buffer (a key written again is still one pair to send).
+func (p *pending) set(k []byte, o op) (added bool) {
+	_, had := p.ops[string(k)]
+	if !had {
 		if n := len(p.keys); n == 0 || bytes.Compare(p.keys[n-1], k) < 0 {
 			p.keys = append(p.keys, k)
 		} else {
@@ -66,6 +69,7 @@ func (p *pending) set(k []byte, o op) {
 		}
 	}
 	p.ops[string(k)] = o
+	return !had
 }
 
 func (p *pending) lookup(k []byte) (op, bool) {
@@ -144,8 +148,9 @@ func (t *tx) buffer(name string, k []byte, o op) error {
 		p = &pending{ops: map[string]op{}}
 		t.pending[name] = p
 	}
-	p.set(k, o)
-	t.pendingN++
+	if p.set(k, o) {
+		t.pendingN++ // counts keys, as flush and drop subtract them
+	}
 	if t.pendingN > flushAt {
 		return t.flushAll()
 	}
@@ -177,12 +182,10 @@ func (t *tx) flushAll() error {
 // flush sends the buffered writes of the buckets named: for each, the
 // deletions, then the values, in statements of at most chunk pairs, all
 // queued in one pgx batch (pipelined: one round trip for them all, and one
-// more to prepare those this connection has not run). The values sent
-// become the buckets' cached values.
+// more to prepare those this connection has not run).
 func (t *tx) flush(names ...string) error {
 	batch := &pgx.Batch{}
 	var checks []*appendCheck
-	var sent []*pending
 	for _, name := range names {
 		p := t.pending[name]
 		if p == nil {
@@ -191,7 +194,10 @@ func (t *tx) flush(names ...string) error {
 		delete(t.pending, name)
 		t.pendingN -= len(p.keys)
 		t.flushes[name]++
-		sent = append(sent, p)
+		// What Get cached of the bucket is dropped rather than filled
+		// with the values sent: a bulk write would otherwise keep every
+		// pair it wrote in memory to the end of the transaction.
+		delete(t.cache, name)
 		b := newBucket(t, name)
 		var dels, putKeys [][]byte
 		var putVals [][]byte
@@ -213,16 +219,6 @@ func (t *tx) flush(names ...string) error {
 				checks = append(checks, c)
 			}
 		}
-		c := t.cacheOf(name)
-		defer func() {
-			for _, k := range p.keys {
-				if o := p.ops[string(k)]; o.del {
-					c.vals[string(k)] = nil
-				} else {
-					c.vals[string(k)] = o.v
-				}
-			}
-		}()
 	}
 	if batch.Len() == 0 {
 		return nil

@@ -409,8 +409,8 @@ func retryable(err error) bool {
 // administrator's pg_terminate_backend), before it answered.
 func inDoubt(err error) bool {
 	var ce *commitError
-	if !errors.As(err, &ce) {
-		return false
+	if !errors.As(err, &ce) || errors.Is(err, pgx.ErrTxCommitRollback) {
+		return false // not a commit, or the server answered it rolled back: nothing was written
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {

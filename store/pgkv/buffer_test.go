@@ -191,3 +191,31 @@ func mustUpdateKV(t *testing.T, e kv.Engine, fn func(tx kv.Tx) error) {
 		t.Fatalf("update: %v", err)
 	}
 }
+
+// TestBufferCountsKeysNotPuts: a key written again is one pair to send, so
+// the count of buffered writes does not grow with it. (It did: an import
+// rewrites one counter per lot, and after flushAt lots the count never fell
+// below flushAt again, so every later Put sent the whole buffer — a round
+// trip per pair.)
+func TestBufferCountsKeysNotPuts(t *testing.T) {
+	defer pgkv.SetFlushAt(100)()
+	e, _ := create(t)
+	mustUpdateKV(t, e, func(tx kv.Tx) error {
+		b, err := tx.CreateBucket([]byte("meta"))
+		if err != nil {
+			return err
+		}
+		for i := 0; i < 1000; i++ {
+			if err := b.Put([]byte("din/26"), []byte(fmt.Sprint(i))); err != nil {
+				return err
+			}
+		}
+		if n := pgkv.Pending(tx); n != 1 {
+			t.Errorf("%d writes pending after 1,000 Puts of one key, want 1", n)
+		}
+		if v := b.Get([]byte("din/26")); string(v) != "999" {
+			t.Errorf("read back %q, want the last value 999", v)
+		}
+		return nil
+	})
+}

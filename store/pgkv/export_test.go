@@ -8,3 +8,6 @@ func SetFlushAt(n int) func() {
 	flushAt = n
 	return func() { flushAt = old }
 }
+
+// Pending is how many keys the write transaction tx holds unsent.
+func Pending(t any) int { return t.(*tx).pendingN }

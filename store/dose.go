@@ -673,7 +673,7 @@ func lastDispensed(tx kv.Tx, containerID uuid.UUID) (time.Time, error) {
 		if v == nil {
 			continue
 		}
-		if r.parse(v); r.err == nil && lot.ContainerState(r.str("to")) == lot.Dispensed {
+		if r.parse(v); r.err == nil && lot.ContainerState(r.need("to")) == lot.Dispensed {
 			at = r.time("at")
 		}
 		if r.err != nil {
@@ -701,7 +701,7 @@ func viabilityFloor(tx kv.Tx, l lot.Lot) (floor lot.Tenths, spec, waived string,
 			continue
 		}
 		r.parse(v)
-		dec := release.Decision(r.str("decision"))
+		dec := release.Decision(r.need("decision"))
 		if r.err != nil {
 			return 0, "", "", fmt.Errorf("decode %s %s: %w", kindDisposition, ids[i], r.err)
 		}

@@ -542,6 +542,17 @@ func (f *jsonFields) str(name string) string {
 	return s
 }
 
+// need is str for a member the reader cannot do without: a record without
+// it fails to decode, rather than reading as "" (a renamed field would
+// otherwise pass for a value, and a rule resting on it be skipped).
+func (f *jsonFields) need(name string) string {
+	if f.err == nil && f.raw(name) == nil {
+		f.fail(name, errors.New("missing"))
+		return ""
+	}
+	return f.str(name)
+}
+
 func (f *jsonFields) id(name string) uuid.UUID {
 	v := f.raw(name)
 	if v == nil {

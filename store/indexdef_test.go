@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/celltrack/celltrack/store/kv"
@@ -130,5 +131,21 @@ func TestAppendIndexesAreIndexBuckets(t *testing.T) {
 		if _, ok := indexPos[name]; !ok {
 			t.Errorf("appendIndexes names %s, which is not an index bucket", name)
 		}
+	}
+}
+
+// TestJSONFieldsNeed: a member a rule rests on (a disposition's decision, a
+// custody event's "to") fails to decode when it is missing, instead of
+// reading as "" and letting the rule be skipped.
+func TestJSONFieldsNeed(t *testing.T) {
+	var r jsonFields
+	if r.parse([]byte(`{"decision":"approved"}`)); r.need("decision") != "approved" || r.err != nil {
+		t.Fatalf("present: %q %v", r.need("decision"), r.err)
+	}
+	if r.parse([]byte(`{"verdict":"approved"}`)); r.need("decision") != "" || r.err == nil || !strings.Contains(r.err.Error(), `"decision"`) {
+		t.Fatalf("missing: err %v, want one naming the member", r.err)
+	}
+	if r.parse([]byte(`{"decision":""}`)); r.need("decision") != "" || r.err != nil {
+		t.Fatalf("present and empty is a value: %v", r.err)
 	}
 }

@@ -45,7 +45,10 @@ var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 // encoder and decoder are built on first use: loading the dictionary costs
 // every process start nothing, and a write, which compresses one entry and
 // reads none, builds no decoder.
-var encoder = sync.OnceValue(func() *zstd.Encoder {
+var encoder = sync.OnceValue(newEntryEncoder)
+
+// newEntryEncoder builds the encoder of entry bodies.
+func newEntryEncoder() *zstd.Encoder {
 	// The fastest level compresses entries with the dictionary within 2 % of
 	// the default one (BENCHMARKS.md, run M), and one small encoder costs
 	// a single write well under a millisecond to set up instead of several.
@@ -56,7 +59,7 @@ var encoder = sync.OnceValue(func() *zstd.Encoder {
 		panic("audit: entry dictionary 1: " + err.Error()) // embedded: a build error, not an input
 	}
 	return enc
-})
+}
 
 var decoder = sync.OnceValue(func() *zstd.Decoder {
 	// An entry body is at most a few records: 64 MiB bounds what a damaged

@@ -66,7 +66,7 @@ func ContainerCode(d DIN, n int) string { return fmt.Sprintf("%s%02d", d, n) }
 // dashes are ignored, a check character may follow the DIN (G1234260000014 01)
 // and a barcode's leading "=" is accepted.
 func ParseContainerCode(s string) (DIN, int, error) {
-	c := strings.ToUpper(strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(s)))
+	c := strings.ToUpper(spacesAndDashes.Replace(strings.TrimSpace(s)))
 	c = strings.TrimPrefix(c, "=")
 	if len(c) != 15 && len(c) != 16 {
 		return DIN{}, 0, Errorf(EINVALID, "container %q is not a container code: it is the 13-character DIN, an optional check character and a 2-digit container number, e.g. G123426000001 01", s)

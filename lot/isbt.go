@@ -51,6 +51,11 @@ func (d DIN) EyeReadable() string {
 	return fmt.Sprintf("%s %02d %06d %c", d.FIN, d.Year, d.Seq, d.Check())
 }
 
+// spacesAndDashes drops the spaces and dashes people type in codes; made
+// once (a Replacer builds its tables on first use, and is safe for
+// concurrent use), not on every code parsed.
+var spacesAndDashes = strings.NewReplacer(" ", "", "-", "")
+
 // ParseDIN reads a DIN as typed from a label or scanned from a barcode: spaces
 // and dashes are ignored, a leading "=" (the barcode's data identifier) and a
 // trailing 2-digit flag after a 13-character DIN from a barcode are accepted,
@@ -58,7 +63,7 @@ func (d DIN) EyeReadable() string {
 // message says exactly which part is wrong.
 func ParseDIN(s string) (DIN, error) {
 	raw := s
-	s = strings.ToUpper(strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(s)))
+	s = strings.ToUpper(spacesAndDashes.Replace(strings.TrimSpace(s)))
 	scanned := strings.HasPrefix(s, "=")
 	s = strings.TrimPrefix(s, "=")
 	if scanned && len(s) == 15 {

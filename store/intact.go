@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/celltrack/celltrack/audit"
@@ -120,17 +121,70 @@ func bedsideRecords(tx kv.Tx, f dose.Facts, ac *dose.Course, signers ...audit.Us
 	for _, c := range f.Containers {
 		refs = append(refs, recordRef{kindContainer, c.Container.ID}, recordRef{kindLot, c.Lot.ID})
 		refs = append(refs, refsOf(kindResult, children(tx, "idx_result_lot", c.Lot.ID)...)...)
-		refs = append(refs, refsOf(kindDisposition, children(tx, "idx_disposition_lot", c.Lot.ID)...)...)
-		if ds, err := lotDispositions(tx, c.Lot.ID); err == nil {
-			for _, d := range ds {
-				if sp, err := specByRef(tx, fmt.Sprintf("%s@%d", d.Spec, d.SpecVersion)); err == nil {
-					refs = append(refs, recordRef{kindSpec, sp.ID})
-				}
-			}
-		}
+		ds := children(tx, "idx_disposition_lot", c.Lot.ID)
+		refs = append(refs, refsOf(kindDisposition, ds...)...)
+		refs = append(refs, dispositionSpecs(tx, ds)...)
 	}
 	for _, u := range signers {
 		refs = append(refs, recordRef{kindUser, u.ID})
 	}
 	return refs
+}
+
+// dispositionSpecs lists the specification versions the dispositions ds
+// were judged against, in their order: of each disposition only "spec" and
+// "spec_version" are read (jsonFields, as encoding/json reads them into
+// dispositionRecord), not its rows and signatures, and the versions are
+// found as specByRef finds them, each decoded through decodedSpecs. As
+// before, a reference that does not resolve is left out, and a lot one of
+// whose dispositions does not decode adds none (the disposition itself is
+// checked, and named first).
+func dispositionSpecs(tx kv.Tx, ds []uuid.UUID) []recordRef {
+	var refs []recordRef
+	var r jsonFields
+	b := tx.Bucket(recordBuckets[kindDisposition])
+	for _, id := range ds {
+		v := b.Get(id[:])
+		if v == nil {
+			continue // decoded as the zero record: no specification
+		}
+		r.parse(v)
+		name, version := r.str("spec"), r.num("spec_version")
+		if r.err != nil {
+			return nil
+		}
+		if sp, ok := specIDByRef(tx, name, version); ok {
+			refs = append(refs, recordRef{kindSpec, sp})
+		}
+	}
+	return refs
+}
+
+// specIDByRef is the id of specByRef(tx, "NAME@VERSION"), false when that
+// refuses: every version of the name is read, as specByRef reads them, but
+// decoded through decodedSpecs, which decodes a version again only when its
+// stored bytes changed.
+func specIDByRef(tx kv.Tx, name string, version int) (uuid.UUID, bool) {
+	name, version, err := release.ParseSpecRef(fmt.Sprintf("%s@%d", name, version))
+	if err != nil || version == 0 {
+		return uuid.Nil, false
+	}
+	prefix := []byte(name + "@")
+	b := tx.Bucket(recordBuckets[kindSpec])
+	var found uuid.UUID
+	ok := false
+	c := tx.Bucket([]byte("idx_spec_name")).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, v = c.Next() {
+		id := uuid.UUID(v)
+		var sp release.Spec // a version not stored reads as the zero record
+		if rv := b.Get(id[:]); rv != nil {
+			if sp, err = decodedSpecs.get(id, rv); err != nil {
+				return uuid.Nil, false
+			}
+		}
+		if !ok && sp.Version == version {
+			found, ok = sp.ID, true
+		}
+	}
+	return found, ok
 }

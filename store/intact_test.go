@@ -1,6 +1,8 @@
 package store
 
 import (
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -259,8 +261,32 @@ func TestAdministerRefusesTamperedReleaseSpec(t *testing.T) {
 		specID, _ = lookup(tx, "idx_spec_name", string(specKey("isct-uc-msc", 1)))
 		return nil
 	})
+	// The check lists the specification versions of the lot's decisions as
+	// specByRef finds them from the decoded dispositions (dispositionSpecs
+	// reads only "spec" and "spec_version").
+	_ = db.view(func(tx kv.Tx) error {
+		ds := children(tx, "idx_disposition_lot", bags[0].LotID)
+		all, err := lotDispositions(tx, bags[0].LotID)
+		if err != nil || len(all) == 0 {
+			t.Fatalf("dispositions: %v %v", all, err)
+		}
+		var want []recordRef
+		for _, d := range all {
+			if sp, err := specByRef(tx, fmt.Sprintf("%s@%d", d.Spec, d.SpecVersion)); err == nil {
+				want = append(want, recordRef{kindSpec, sp.ID})
+			}
+		}
+		if got := dispositionSpecs(tx, ds); !reflect.DeepEqual(got, want) || len(got) == 0 {
+			t.Fatalf("dispositionSpecs: %v, specByRef: %v", got, want)
+		}
+		return nil
+	})
 	tamper(t, db, kindSpec, specID, `"assays":["viability"],"op":"\u003e=","min":"80"`, `"assays":["viability"],"op":"\u003e=","min":"50"`)
 	n, _ := db.AuditCount()
+	// The read-only check refuses too: a spec version decoded before the
+	// edit is decoded again from its new bytes.
+	_, err = d.Check("MRN-1", []string{bag}, 0)
+	refusedIntact(t, db, n, err, "spec isct-uc-msc")
 	_, _, err = d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag}})
 	refusedIntact(t, db, n, err, "spec isct-uc-msc")
 }

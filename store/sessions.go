@@ -331,14 +331,16 @@ func putSession(tx kv.Tx, hash []byte, s sessionRecord) error {
 	return tx.Bucket(bSessions).Put(hash, val)
 }
 
+// getSession reads the session of hash, decoded through decodedSessions:
+// the caller must not change the bytes of its TouchKey.
 func getSession(tx kv.Tx, hash []byte) (sessionRecord, bool, error) {
-	var s sessionRecord
 	v := tx.Bucket(bSessions).Get(hash)
 	if v == nil {
-		return s, false, nil
+		return sessionRecord{}, false, nil
 	}
-	if err := json.Unmarshal(v, &s); err != nil {
-		return s, false, fmt.Errorf("decode session: %w", err)
+	s, err := decodedSessions.get(v)
+	if err != nil {
+		return sessionRecord{}, false, err
 	}
 	return s, true, nil
 }
@@ -432,14 +434,13 @@ func (db *DB) checkSession(tx kv.Tx, c Credentials, withUser bool) (sessionRecor
 	if !withUser {
 		return s, h, audit.User{Name: s.User, ID: s.UserID}, nil
 	}
-	var r userRecord
-	if ok, err := get(tx, kindUser, s.UserID, &r); err != nil || !ok {
+	u, ok, err := userByID(tx, s.UserID)
+	if err != nil || !ok {
 		if err == nil {
 			err = errRelogin(user, "the session's user no longer exists")
 		}
 		return s, nil, audit.User{}, err
 	}
-	u := r.user()
 	if err := audit.CheckLogin(u, now); err != nil {
 		return s, nil, u, err
 	}
@@ -547,8 +548,13 @@ type settingsRecord struct {
 // settingsTx returns the facility's settings, the defaults until an admin
 // changes one.
 func settingsTx(tx kv.Tx) audit.Settings {
-	var r settingsRecord
-	if ok, err := get(tx, kindSettings, settingsID(tx), &r); err != nil || !ok {
+	id := settingsID(tx)
+	v := tx.Bucket(recordBuckets[kindSettings]).Get(id[:])
+	if v == nil {
+		return audit.DefaultSettings
+	}
+	r, err := decodedSettings.get(v)
+	if err != nil {
 		return audit.DefaultSettings
 	}
 	return r.Settings

@@ -48,6 +48,22 @@ func TestSessionRefusals(t *testing.T) {
 			}
 		}, "was ended"},
 		{"not logged in", func(t *testing.T, db *DB, c *Credentials, now *time.Time) { *c = Credentials{} }, "not logged in"},
+		// The session, its user and the settings are decoded once per
+		// stored bytes (bytesMemo), and the fresh check above decoded
+		// them: a lockout, or an idle expiry shortened, is seen at once.
+		{"locked by wrong passwords", func(t *testing.T, db *DB, c *Credentials, now *time.Time) {
+			for i := 0; i < audit.MaxFailures; i++ {
+				db.Login("nina", "not-the-password", nil)
+			}
+		}, "was ended"},
+		{"idle expiry shortened", func(t *testing.T, db *DB, c *Credentials, now *time.Time) {
+			set := audit.DefaultSettings
+			set.IdleExpiry = 5 * time.Minute
+			if err := db.SetSettings("alice", set, "shorter idle expiry on the ward"); err != nil {
+				t.Fatal(err)
+			}
+			*now = now.Add(6 * time.Minute)
+		}, "was idle since"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := newTestDB(t)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -305,13 +306,35 @@ func encodeCreds(c store.Credentials) string {
 }
 
 func decodeCreds(token string) (store.Credentials, error) {
-	var c store.Credentials
+	credsMemo.Lock()
+	c, ok := credsMemo.m[token]
+	credsMemo.Unlock()
+	if ok {
+		return c, nil
+	}
 	b, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil || json.Unmarshal(b, &c) != nil || c.Token == "" {
 		return c, lot.Errorf(lot.ESESSION, "the session cookie is not one this server made; log in again")
 	}
+	credsMemo.Lock()
+	if len(credsMemo.m) >= 4096 {
+		clear(credsMemo.m)
+	}
+	credsMemo.m[token] = c
+	credsMemo.Unlock()
 	return c, nil
 }
+
+// credsMemo keeps cookies decoded: a browser or API client sends the same
+// cookie on every request until its activity moves (at most once a minute),
+// and decoding it (base64, then JSON) is a function of the cookie alone.
+// It decides nothing: the credentials are checked against the database on
+// every request (store.DB.Session), so a revoked, expired or locked session
+// is refused at once. Emptied when it holds 4,096 cookies.
+var credsMemo = struct {
+	sync.Mutex
+	m map[string]store.Credentials
+}{m: map[string]store.Credentials{}}
 
 // serverFile is written beside the database while a server holds it, so
 // that a local command that finds the file locked can say who holds it.

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"log"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -32,6 +34,36 @@ func BenchmarkServeDoseCheckAPI(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
+	benchCheckAPI(b, db, "nina", fixturePassword, `{"mrn":"MRN-1001","containers":["G12342600000101"]}`)
+}
+
+// BenchmarkServeDoseCheckHarnessDB is BenchmarkServeDoseCheckAPI on a
+// database the harness kept (BENCHMARKS.md, "Load on the server"): the
+// check of MRN-CHECK's bag through the API in-process, for a profile of the
+// server's side at 100k lots without the load generator's processes.
+// Skipped unless CELLTRACK_BENCH_DB names the file and CELLTRACK_BENCH_BAG
+// the bag; nina logs in with CELLTRACK_BENCH_PASSWORD (the harness's
+// password). The login writes a session and its audit entry to the file.
+//
+//	CELLTRACK_BENCH_DB=…/db-100000.db CELLTRACK_BENCH_BAG=… CELLTRACK_BENCH_PASSWORD=… \
+//	  go test ./cmd/celltrack -run '^$' -bench ServeDoseCheckHarnessDB -cpu 2 -cpuprofile cpu.out
+func BenchmarkServeDoseCheckHarnessDB(b *testing.B) {
+	path, bag, pw := os.Getenv("CELLTRACK_BENCH_DB"), os.Getenv("CELLTRACK_BENCH_BAG"), os.Getenv("CELLTRACK_BENCH_PASSWORD")
+	if path == "" || bag == "" || pw == "" {
+		b.Skip("CELLTRACK_BENCH_DB, CELLTRACK_BENCH_BAG and CELLTRACK_BENCH_PASSWORD are not set")
+	}
+	db, err := store.Open(path, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	benchCheckAPI(b, db, "nina", pw, fmt.Sprintf(`{"mrn":"MRN-CHECK","containers":[%q]}`, bag))
+}
+
+// benchCheckAPI serves db over loopback, logs user in and sends body to
+// POST /api/v1/dose/check from parallel clients sharing the session, each
+// answer a GO (200).
+func benchCheckAPI(b *testing.B, db *store.DB, user, password, body string) {
 	srv := httptest.NewServer(webApp(db, false, log.New(&bytes.Buffer{}, "", 0)))
 	defer srv.Close()
 	jar, _ := cookiejar.New(nil)
@@ -46,10 +78,9 @@ func BenchmarkServeDoseCheckAPI(b *testing.B) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if st := post("/api/v1/login", `{"user":"nina","password":"`+fixturePassword+`"}`); st != http.StatusOK {
+	if st := post("/api/v1/login", fmt.Sprintf(`{"user":%q,"password":%q}`, user, password)); st != http.StatusOK {
 		b.Fatalf("login: %d", st)
 	}
-	body := `{"mrn":"MRN-1001","containers":["G12342600000101"]}`
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

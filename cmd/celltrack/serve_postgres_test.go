@@ -542,7 +542,7 @@ func TestServePostgresDatabaseTakenAway(t *testing.T) {
 	st, body, err := c.addPatient("DURING")
 	if _, clean, why := outcome(st, body, err); !clean || st != http.StatusServiceUnavailable {
 		t.Errorf("register through the API while the database is away: %s", why+body)
-	} else if !strings.Contains(body, `"exit": 11`) || !strings.Contains(body, "database is unavailable") {
+	} else if e := (APIErrorJSON{}); json.Unmarshal([]byte(body), &e) != nil || e.Error.Exit != 11 || !strings.Contains(e.Error.Message, "database is unavailable") {
 		t.Errorf("register while the database is away: %s", body)
 	}
 	code, _, errs := runExit(p.viaServer(sp.url, "", "--user", "nina", "patient", "add", "--name", "Away", "--born", "1990-01-01", "--sex", "F", "DURING-CLI"))

@@ -212,3 +212,14 @@ func (e *Engine) migrate(ctx context.Context, fresh bool) ([]int, error) {
 	}
 	return applied, nil
 }
+
+// MigrationSQL is the SQL of schema migration version (1 is the first), as
+// Create and Migrate apply it: for a DBA who reviews or applies the schema
+// by hand, and for tests that make a database of an older schema.
+func MigrationSQL(version int) string {
+	ms := migrations()
+	if version < 1 || version > len(ms) {
+		return ""
+	}
+	return ms[version-1].sql
+}

@@ -97,7 +97,7 @@ func TestWrittenColumnsAgreeWithSchema1(t *testing.T) {
 			default:
 				v = map[string]any{"text": fmt.Sprintf("Zoë \"%s\" \\ é %d", f, n), "boolean": n%2 == 0,
 					"timestamp with time zone": fmt.Sprintf("2026-0%d-02T03:04:05.12345678%d+01:00", n, n),
-					"uuid": uuid.Must(uuid.NewV7()).String(), "integer": n, "bigint": int64(n) << 40}[typ]
+					"uuid":                     uuid.Must(uuid.NewV7()).String(), "integer": n, "bigint": int64(n) << 40}[typ]
 			}
 			if v == nil && n != -2 {
 				t.Fatalf("%s.%s: no value for type %s", table, f, typ)

@@ -128,8 +128,7 @@ func buildManyQueries(t table, q *queries, where string, p int, val string) {
 	case appendOnly[t.name]:
 		// No UPDATE (bucket.Put): the keys already there come back
 		// missing from RETURNING and are compared instead.
-		q.putMany = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) SELECT u.k, u.v FROM unnest($1::bytea[], $2::bytea[]) AS u(k, v) "+
-			"ON CONFLICT (k) DO NOTHING RETURNING k", t.name, t.val)
+		q.putMany = trailInsert(t, true)
 	default:
 		q.putMany = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) SELECT u.k, u.v FROM unnest($1::bytea[], $2::bytea[]) AS u(k, v) "+
 			"ON CONFLICT (k) DO UPDATE SET %[2]s = excluded.%[2]s", t.name, t.val)

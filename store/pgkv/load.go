@@ -78,7 +78,7 @@ func (t *tx) PutMany(name []byte, keys, values [][]byte) error {
 			}
 			vs[i] = v
 		}
-		q = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) SELECT k, v FROM unnest($1::bytea[], $2::bytea[]) AS u(k, v)", b.tbl.name, b.tbl.val)
+		q = trailInsert(b.tbl, false)
 		args = []any{keys, vs}
 	}
 	// The bucket's buffered writes (buffer.go) go first, so that they and

@@ -167,3 +167,36 @@ func Tables() map[string]string {
 	}
 	return m
 }
+
+// trailColumns are the columns of the trail's tables besides the key and
+// the value, written with each row from the key (schema 2; schema 1
+// generated them with ct_seq and ct_id): the sequence number of an entry
+// or tree node (the key's 8 bytes, big-endian), the entity of an
+// audit_entity key (its first 16 bytes) and its entry's number (the last
+// 8). The expressions are over s.k.
+var trailColumns = map[string][][2]string{
+	"audit_entries": {{"seq", seqOf("s.k")}},
+	"audit_entity": {{"entity_id", "encode(substring(s.k FROM 1 FOR 16), 'hex')::uuid"},
+		{"seq", seqOf("substring(s.k FROM 17 FOR 8)")}},
+	"audit_tree": {{"idx", seqOf("s.k")}},
+}
+
+func seqOf(k string) string { return fmt.Sprintf("('x' || encode(%s, 'hex'))::bit(64)::bigint", k) }
+
+// trailInsert is the statement that inserts pairs into trail table t from
+// two arrays, $1 the keys and $2 the values, with t's columns from each
+// key. With keep, a key already there is left as it is (the table is
+// append-only) and comes back missing from RETURNING k; without, it is an
+// error.
+func trailInsert(t table, keep bool) string {
+	names, exprs := []string{"k", t.val}, []string{"s.k", "s.v"}
+	for _, c := range trailColumns[t.name] {
+		names, exprs = append(names, c[0]), append(exprs, c[1])
+	}
+	q := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM unnest($1::bytea[], $2::bytea[]) AS s(k, v)",
+		t.name, strings.Join(names, ", "), strings.Join(exprs, ", "))
+	if keep {
+		q += " ON CONFLICT (k) DO NOTHING RETURNING k"
+	}
+	return q
+}

@@ -239,8 +239,13 @@ func onEngine(e kv.Engine, path string, opts Options) (*DB, error) {
 		db.Now = time.Now
 	}
 	if !opts.Create {
-		err := db.checkSchema(opts.ReadOnly)
-		if err == nil && !opts.ReadOnly && !opts.keepSchema {
+		// The schema is read once: migrate looks again (in a transaction
+		// of its own) only when this look says a migration is needed, so
+		// a command on a current database — every command but the first
+		// after an upgrade — pays one read transaction here, not two (on
+		// PostgreSQL each is three round trips).
+		needed, err := db.checkSchema(opts.ReadOnly)
+		if err == nil && needed && !opts.ReadOnly && !opts.keepSchema {
 			err = db.migrate()
 		}
 		if err != nil {
@@ -296,11 +301,12 @@ func (db *DB) Close() error { return db.engine.Close() }
 
 // checkSchema refuses a file that is not a celltrack database, one with a
 // garbled or newer schema version, and — read-only, where it cannot be
-// migrated — one that an older celltrack wrote (see migrate.go).
-func (db *DB) checkSchema(readOnly bool) (err error) {
+// migrated — one that an older celltrack wrote (see migrate.go); needed
+// says whether the schema is older than this celltrack's.
+func (db *DB) checkSchema(readOnly bool) (needed bool, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
-	return db.engine.View(func(tx kv.Tx) error {
+	err = db.engine.View(func(tx kv.Tx) error {
 		meta := tx.Bucket(bMeta)
 		if meta == nil {
 			return lot.Errorf(lot.EINVALID, "%s is not a celltrack database (no meta bucket)", db.path)
@@ -312,11 +318,13 @@ func (db *DB) checkSchema(readOnly bool) (err error) {
 		if v > SchemaVersion {
 			return lot.Errorf(lot.ECONFLICT, "%s has schema version %d, newer than this celltrack (%d); use a newer celltrack", db.path, v, SchemaVersion)
 		}
-		if readOnly && needsMigration(tx, v) {
+		needed = needsMigration(tx, v)
+		if readOnly && needed {
 			return lot.Errorf(lot.ECONFLICT, "%s was written by an older celltrack (schema version %d; this one reads %d) and must be upgraded before it can be read; run `celltrack upgrade` (it keeps every record and records the upgrade; `celltrack login`, which opens the file for writing, upgrades it too)", db.path, v, SchemaVersion)
 		}
 		return nil
 	})
+	return needed, err
 }
 
 func (db *DB) now() time.Time { return db.Now().UTC() }

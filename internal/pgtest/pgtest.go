@@ -17,6 +17,7 @@
 package pgtest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -230,31 +231,44 @@ func Name(dbURL string) string {
 // dbURL, in a fixed order: equal digests mean nothing was written (a
 // refusal's `dbsnap`/`dbsame` on PostgreSQL).
 func Digest(dbURL string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")
-	if err != nil {
-		return "", err
-	}
-	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	ds, err := Digests(dbURL)
 	if err != nil {
 		return "", err
 	}
 	h := sha256.New()
+	for _, d := range ds {
+		fmt.Fprintf(h, "%s %s\n", d[0], d[1])
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Digests returns each table's name and an MD5 of its rows, in name order.
+func Digests(dbURL string) ([][2]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")
+	if err != nil {
+		return nil, err
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	var ds [][2]string
 	for _, tb := range tables {
 		var d string
 		q := fmt.Sprintf("SELECT coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '') FROM %s t", pgx.Identifier{tb}.Sanitize())
 		if err := conn.QueryRow(ctx, q).Scan(&d); err != nil {
-			return "", err
+			return nil, err
 		}
-		fmt.Fprintf(h, "%s %s\n", tb, d)
+		ds = append(ds, [2]string{tb, d})
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return ds, nil
 }
 
 func setup() {
@@ -468,4 +482,54 @@ func (c *localCluster) stop() {
 		fmt.Fprintf(os.Stderr, "pgtest: stopping the throwaway cluster in %s: %v: %s\n", c.dir, err, strings.TrimSpace(string(out)))
 	}
 	os.RemoveAll(c.dir)
+}
+
+// CopyRows copies every row of every table of the database at fromURL into
+// the table of the same name at toURL, in one transaction: the columns the
+// target's table can be given (not the ones it generates), as COPY's text,
+// so a json value arrives byte for byte. The target has the tables already
+// (an older schema, for an upgrade test); skip names tables to leave alone.
+func CopyRows(fromURL, toURL string, skip ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	from, err := pgx.Connect(ctx, fromURL)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer from.Close(ctx)
+	to, err := pgx.Connect(ctx, toURL)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer to.Close(ctx)
+	rows, err := to.Query(ctx, `SELECT c.relname, string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+		FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+		WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+			AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' AND NOT (c.relname = ANY($1))
+		GROUP BY c.relname ORDER BY c.relname`, skip)
+	if err != nil {
+		return err
+	}
+	type table struct{ name, cols string }
+	tables, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (table, error) {
+		var t table
+		return t, r.Scan(&t.name, &t.cols)
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := to.Exec(ctx, "BEGIN"); err != nil {
+		return err
+	}
+	for _, t := range tables {
+		var buf bytes.Buffer
+		if _, err := from.PgConn().CopyTo(ctx, &buf, fmt.Sprintf("COPY %s (%s) TO STDOUT", pgx.Identifier{t.name}.Sanitize(), t.cols)); err != nil {
+			return fmt.Errorf("copy %s out: %w", t.name, err)
+		}
+		if _, err := to.PgConn().CopyFrom(ctx, &buf, fmt.Sprintf("COPY %s (%s) FROM STDIN", pgx.Identifier{t.name}.Sanitize(), t.cols)); err != nil {
+			return fmt.Errorf("copy %s in: %w", t.name, err)
+		}
+	}
+	_, err = to.Exec(ctx, "COMMIT")
+	return err
 }

@@ -124,13 +124,11 @@ func buildManyQueries(t table, q *queries, where string, p int, val string) {
 		q.putMany = "INSERT INTO kv (bucket, k, v) SELECT $1, u.k, u.v FROM unnest($2::bytea[], $3::bytea[]) AS u(k, v) " +
 			"ON CONFLICT (bucket, k) DO UPDATE SET v = excluded.v"
 	case t.json:
-		q.putMany = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) SELECT u.k, u.v::json FROM unnest($1::bytea[], $2::text[]) AS u(k, v) "+
-			"ON CONFLICT (k) DO UPDATE SET %[2]s = excluded.%[2]s", t.name, t.val)
+		q.putMany = jsonInsert(t, true)
 	case appendOnly[t.name]:
 		// No UPDATE (bucket.Put): the keys already there come back
 		// missing from RETURNING and are compared instead.
-		q.putMany = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) SELECT u.k, u.v FROM unnest($1::bytea[], $2::bytea[]) AS u(k, v) "+
-			"ON CONFLICT (k) DO NOTHING RETURNING k", t.name, t.val)
+		q.putMany = trailInsert(t, true)
 	default:
 		q.putMany = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) SELECT u.k, u.v FROM unnest($1::bytea[], $2::bytea[]) AS u(k, v) "+
 			"ON CONFLICT (k) DO UPDATE SET %[2]s = excluded.%[2]s", t.name, t.val)

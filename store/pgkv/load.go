@@ -68,7 +68,7 @@ func (t *tx) PutMany(name []byte, keys, values [][]byte) error {
 		for i, v := range values {
 			vs[i] = string(v)
 		}
-		q = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) SELECT k, v::json FROM unnest($1::bytea[], $2::text[]) AS u(k, v)", b.tbl.name, b.tbl.val)
+		q = jsonInsert(b.tbl, false)
 		args = []any{keys, vs}
 	default:
 		vs := make([][]byte, len(values))
@@ -78,7 +78,7 @@ func (t *tx) PutMany(name []byte, keys, values [][]byte) error {
 			}
 			vs[i] = v
 		}
-		q = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) SELECT k, v FROM unnest($1::bytea[], $2::bytea[]) AS u(k, v)", b.tbl.name, b.tbl.val)
+		q = trailInsert(b.tbl, false)
 		args = []any{keys, vs}
 	}
 	// The bucket's buffered writes (buffer.go) go first, so that they and

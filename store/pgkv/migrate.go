@@ -61,14 +61,21 @@ const migrationLock = int64(0x63656c6c6d696772) // "cellmigr"
 // schemaVersion reads the applied schema version; 0 when the database has
 // no celltrack schema.
 func (e *Engine) schemaVersion(ctx context.Context) (int, error) {
+	return e.schemaVersionAs(ctx, "read the schema version")
+}
+
+// schemaVersionAs is schemaVersion with its failure worded as op. The
+// query goes unprepared: a process runs it once, and preparing it first
+// would cost a round trip of its own.
+func (e *Engine) schemaVersionAs(ctx context.Context, op string) (int, error) {
 	var v int
-	err := e.pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM pgkv_migrations").Scan(&v)
+	err := e.pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM pgkv_migrations", pgx.QueryExecModeSimpleProtocol).Scan(&v)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
 		return 0, nil
 	}
 	if err != nil {
-		return 0, e.wrap("read the schema version", err)
+		return 0, e.wrap(op, err)
 	}
 	return v, nil
 }
@@ -211,4 +218,15 @@ func (e *Engine) migrate(ctx context.Context, fresh bool) ([]int, error) {
 		applied = append(applied, m.version)
 	}
 	return applied, nil
+}
+
+// MigrationSQL is the SQL of schema migration version (1 is the first), as
+// Create and Migrate apply it: for a DBA who reviews or applies the schema
+// by hand, and for tests that make a database of an older schema.
+func MigrationSQL(version int) string {
+	ms := migrations()
+	if version < 1 || version > len(ms) {
+		return ""
+	}
+	return ms[version-1].sql
 }

@@ -1,5 +1,10 @@
 package pgkv
 
+import (
+	"fmt"
+	"strings"
+)
+
 // table says where a bucket's pairs live. A bucket with a table of its own
 // (migrations/0001_init.sql) keeps its key in column k and its value in
 // column val; every other bucket lives in the generic table kv, under
@@ -7,7 +12,8 @@ package pgkv
 type table struct {
 	name string
 	val  string // the value column
-	json bool   // the value column is json: the value goes in as text
+	json bool   // the value column is json: the value goes in as text;
+	// recordColumns has the table's other columns
 }
 
 // generic is the table of buckets without one of their own.
@@ -27,14 +33,121 @@ var tables = map[string]table{
 var appendOnly = map[string]bool{"audit_entries": true, "audit_entity": true, "audit_tree": true}
 
 func init() {
-	for _, b := range []string{
-		"users", "donors", "patients", "weights", "lots", "containers", "events",
-		"sites", "facility", "labels", "specs", "results", "screenings",
-		"dispositions", "protocols", "schedules", "infusions", "reactions",
-		"weight_confirmations", "checkpoint_keys", "settings",
-	} {
+	for b := range recordColumns {
 		tables[b] = table{name: b, val: "record", json: true}
 	}
+}
+
+// col is a column a json table holds beside the record, written with each
+// row from the record (schema 2; schema 1 generated them). field is the
+// record's JSON field; kind says how the column derives from it.
+type col struct {
+	name, field string
+	kind        colKind
+}
+
+type colKind int
+
+const (
+	text   colKind = iota // the field's text
+	flag                  // a boolean, false when absent
+	when                  // a time; Go's zero time (none) is NULL
+	ref                   // a uuid; the zero uuid (none) is NULL
+	int32c                // an integer
+	int64c                // a bigint
+	code                  // containers.code: lot.ContainerCode, the DIN and the two-digit number
+)
+
+// expr is the column's value as SQL over j, the record parsed once as
+// jsonb. They are schema 1's generation expressions
+// (migrations/0001_init.sql) over jsonb instead of json, with ct_time and
+// ct_ref written out so that the planner inlines them (as SQL functions
+// they ran through the function executor for every row):
+// TestWrittenColumnsAgreeWithSchema1 holds each to schema 1's answer.
+func (c col) expr(j string) string {
+	f := fmt.Sprintf("(%s ->> '%s')", j, c.field)
+	switch c.kind {
+	case flag:
+		return fmt.Sprintf("coalesce(%s::boolean, false)", f)
+	case when:
+		return fmt.Sprintf("NULLIF(%s::timestamptz, '0001-01-01T00:00:00Z'::timestamptz)", f)
+	case ref:
+		return fmt.Sprintf("NULLIF(%s::uuid, '00000000-0000-0000-0000-000000000000'::uuid)", f)
+	case int32c:
+		return f + "::integer"
+	case int64c:
+		return f + "::bigint"
+	case code:
+		return fmt.Sprintf("(%[1]s ->> 'din') || lpad(%[1]s ->> 'number', 2, '0')", j)
+	}
+	return f
+}
+
+// recordColumns are the record buckets (store's recordBuckets,
+// store/db.go), each with its own table of the same name, and the columns
+// of each table besides k, record and id (the key as a uuid).
+var recordColumns = map[string][]col{
+	"users": {{"name", "name", text}, {"full_name", "full_name", text}, {"role", "role", text},
+		{"disabled", "disabled", flag}, {"created_at", "created_at", when}},
+	"donors": {{"code", "code", text}, {"site", "site", text}, {"delivered", "delivered", when},
+		{"consented", "consented", when}, {"created_at", "created_at", when}},
+	"patients": {{"mrn", "mrn", text}, {"name", "name", text}, {"born", "born", when},
+		{"sex", "sex", text}, {"created_at", "created_at", when}},
+	"weights": {{"patient_id", "patient_id", ref}, {"grams", "grams", int64c}, {"measured_at", "measured_at", when}},
+	"lots": {{"number", "number", text}, {"din", "din", text}, {"source", "source", text},
+		{"status", "status", text}, {"donor_id", "donor_id", ref}, {"patient_id", "patient_id", ref},
+		{"manufactured", "manufactured", when}, {"expires", "expires", when}, {"created_at", "created_at", when}},
+	"containers": {{"lot_id", "lot_id", ref}, {"din", "din", text}, {"number", "number", int32c},
+		{"code", "", code}, {"state", "state", text}, {"site", "site", text}, {"location", "location", text},
+		{"patient_id", "patient_id", ref}, {"thawed_at", "thawed_at", when}, {"created_at", "created_at", when}},
+	"events": {{"container_id", "container_id", ref}, {"lot_id", "lot_id", ref}, {"from_state", "from", text},
+		{"to_state", "to", text}, {"at", "at", when}, {"by_user", "by", text}, {"site", "site", text},
+		{"patient_id", "patient_id", ref}},
+	"sites":    {{"code", "code", text}, {"name", "name", text}, {"home", "home", flag}},
+	"facility": {{"tz", "tz", text}},
+	"labels": {{"container_id", "container_id", ref}, {"lot_id", "lot_id", ref}, {"printed", "printed", int32c},
+		{"applied", "applied", int32c}, {"voided", "voided", int32c}},
+	"specs": {{"name", "name", text}, {"version", "version", int32c}, {"title", "title", text},
+		{"created_at", "created_at", when}},
+	"results": {{"lot_id", "lot_id", ref}, {"assay", "assay", text}, {"value", "value", text}, {"unit", "unit", text},
+		{"tested", "tested", when}, {"recorded_at", "recorded_at", when}, {"voided_at", "voided_at", when}},
+	"screenings": {{"donor_id", "donor_id", ref}, {"tested", "tested", when}, {"recorded_at", "recorded_at", when},
+		{"voided_at", "voided_at", when}},
+	"dispositions": {{"lot_id", "lot_id", ref}, {"lot", "lot", text}, {"din", "din", text},
+		{"decision", "decision", text}, {"patient_id", "patient_id", ref}},
+	"protocols": {{"name", "name", text}, {"version", "version", int32c}, {"created_at", "created_at", when}},
+	"schedules": {{"patient_id", "patient_id", ref}, {"protocol_id", "protocol_id", ref}, {"protocol", "protocol", text},
+		{"course", "course", int32c}, {"start", "start", when}, {"site", "site", text}},
+	"infusions": {{"patient_id", "patient_id", ref}, {"schedule_id", "schedule_id", ref}, {"weight_id", "weight_id", ref},
+		{"course", "course", int32c}, {"number", "number", int32c}, {"start", "start", when}, {`"end"`, "end", when}},
+	"reactions": {{"infusion_id", "infusion_id", ref}, {"grade", "grade", int32c}, {"at", "at", when},
+		{"voided_at", "voided_at", when}},
+	"weight_confirmations": {{"weight_id", "weight_id", ref}},
+	"checkpoint_keys":      {{"added", "added", when}, {"retired", "retired", when}},
+	"settings":             nil,
+}
+
+// jsonInsert is the statement that inserts the pairs of json table t from
+// two arrays, $1 the keys and $2 the records as text: the record as json
+// (its exact text), id from the key, and every column of t from one jsonb
+// parse of the record (OFFSET 0 keeps the planner from copying the parse
+// into each column's expression). upsert adds the ON CONFLICT clause that
+// rewrites a key's row.
+func jsonInsert(t table, upsert bool) string {
+	names := []string{"k", t.val, "id"}
+	exprs := []string{"s.k", "s.v::json", "encode(s.k, 'hex')::uuid"}
+	set := []string{fmt.Sprintf("%[1]s = excluded.%[1]s", t.val)}
+	for _, c := range recordColumns[t.name] {
+		names = append(names, c.name)
+		exprs = append(exprs, c.expr("s.j"))
+		set = append(set, fmt.Sprintf("%[1]s = excluded.%[1]s", c.name))
+	}
+	q := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM (SELECT u.k, u.v, u.v::jsonb AS j FROM unnest($1::bytea[], $2::text[]) AS u(k, v) OFFSET 0) AS s",
+		t.name, strings.Join(names, ", "), strings.Join(exprs, ", "))
+	if upsert {
+		q += " ON CONFLICT (k) DO UPDATE SET " + strings.Join(set, ", ")
+	}
+	return q
 }
 
 // tableFor returns the table holding bucket name.
@@ -53,4 +166,37 @@ func Tables() map[string]string {
 		m[b] = t.name
 	}
 	return m
+}
+
+// trailColumns are the columns of the trail's tables besides the key and
+// the value, written with each row from the key (schema 2; schema 1
+// generated them with ct_seq and ct_id): the sequence number of an entry
+// or tree node (the key's 8 bytes, big-endian), the entity of an
+// audit_entity key (its first 16 bytes) and its entry's number (the last
+// 8). The expressions are over s.k.
+var trailColumns = map[string][][2]string{
+	"audit_entries": {{"seq", seqOf("s.k")}},
+	"audit_entity": {{"entity_id", "encode(substring(s.k FROM 1 FOR 16), 'hex')::uuid"},
+		{"seq", seqOf("substring(s.k FROM 17 FOR 8)")}},
+	"audit_tree": {{"idx", seqOf("s.k")}},
+}
+
+func seqOf(k string) string { return fmt.Sprintf("('x' || encode(%s, 'hex'))::bit(64)::bigint", k) }
+
+// trailInsert is the statement that inserts pairs into trail table t from
+// two arrays, $1 the keys and $2 the values, with t's columns from each
+// key. With keep, a key already there is left as it is (the table is
+// append-only) and comes back missing from RETURNING k; without, it is an
+// error.
+func trailInsert(t table, keep bool) string {
+	names, exprs := []string{"k", t.val}, []string{"s.k", "s.v"}
+	for _, c := range trailColumns[t.name] {
+		names, exprs = append(names, c[0]), append(exprs, c[1])
+	}
+	q := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM unnest($1::bytea[], $2::bytea[]) AS s(k, v)",
+		t.name, strings.Join(names, ", "), strings.Join(exprs, ", "))
+	if keep {
+		q += " ON CONFLICT (k) DO NOTHING RETURNING k"
+	}
+	return q
 }

@@ -184,7 +184,7 @@ func (t *tx) changeRegistry(name string, exists bool) error {
 // queries are one table's statements. In the generic table the bucket name
 // is parameter $1 and the others follow.
 type queries struct {
-	get, put, del, count, deleteAll string
+	get, del, count, deleteAll string
 	// first, last: a page from either end; after, before: a page beyond a
 	// key (exclusive); upto: a page from a key (inclusive) down.
 	first, last, after, before, upto string
@@ -227,19 +227,6 @@ func buildQueries(t table) *queries {
 	}
 	q := &queries{}
 	q.get = fmt.Sprintf("SELECT %s FROM %s WHERE %sk = $%d", val, t.name, where, p)
-	switch {
-	case t == generic:
-		q.put = "INSERT INTO kv (bucket, k, v) VALUES ($1, $2, $3) ON CONFLICT (bucket, k) DO UPDATE SET v = excluded.v"
-	case t.json:
-		q.put = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) VALUES ($1, $2::text::json) ON CONFLICT (k) DO UPDATE SET %[2]s = excluded.%[2]s", t.name, t.val)
-	case appendOnly[t.name]:
-		// No UPDATE at all (the role the sites use has no UPDATE privilege
-		// on these tables, which ON CONFLICT DO UPDATE would need): a key
-		// already there is compared instead (bucket.Put).
-		q.put = fmt.Sprintf("INSERT INTO %s (k, %s) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING", t.name, t.val)
-	default:
-		q.put = fmt.Sprintf("INSERT INTO %[1]s (k, %[2]s) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET %[2]s = excluded.%[2]s", t.name, t.val)
-	}
 	q.del = fmt.Sprintf("DELETE FROM %s WHERE %sk = $%d", t.name, where, p)
 	all := ""
 	if t == generic {

@@ -1,0 +1,239 @@
+package pgkv_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"testing"
+
+	"github.com/celltrack/celltrack/internal/pgtest"
+	"github.com/celltrack/celltrack/store/kv"
+	"github.com/celltrack/celltrack/store/pgkv"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// schema1Column is a column schema 1 generated from the record or the key: its table,
+// name, SQL type and generation expression.
+type schema1Column struct{ table, name, typ, expr string }
+
+// schema1Columns reads the generated columns of the record tables from a
+// database made with migration 1 alone.
+func schema1Columns(t *testing.T) []schema1Column {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, pgkv.MigrationSQL(1)); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, `SELECT c.relname, quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), pg_get_expr(d.adbin, d.adrelid)
+		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+		WHERE a.attgenerated = 's' AND c.relnamespace = current_schema()::regnamespace
+		ORDER BY c.relname, a.attnum`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols []schema1Column
+	for rows.Next() {
+		var c schema1Column
+		if err := rows.Scan(&c.table, &c.name, &c.typ, &c.expr); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, c)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return cols
+}
+
+var fieldOf = regexp.MustCompile(`'([a-z_]+)'`)
+
+// TestWrittenColumnsAgreeWithSchema1: schema 2 writes the columns people
+// query from the record in pgkv's INSERT (tables.go) where schema 1
+// generated them. For every column of every record table, on records with
+// every field set, set to Go's zero values, JSON null and absent, written
+// by Put, rewritten by Put (the upsert) and written by PutMany, the column
+// holds exactly what schema 1's generation expression gives for the same
+// record; and so do the trail's columns, from the key.
+func TestWrittenColumnsAgreeWithSchema1(t *testing.T) {
+	cols := schema1Columns(t)
+	// Each record field's type, from the columns that read one field.
+	fields := map[string]map[string]string{} // table → field → SQL type
+	for _, c := range cols {
+		if fields[c.table] == nil {
+			fields[c.table] = map[string]string{}
+		}
+		var fs []string
+		for _, m := range fieldOf.FindAllStringSubmatch(c.expr, -1) {
+			fs = append(fs, m[1])
+		}
+		if c.name == "id" || len(fs) != 1 {
+			continue // the key's uuid; containers.code reads din and number, typed by their own columns
+		}
+		fields[c.table][fs[0]] = c.typ
+	}
+	// A record of table with every field set from variant n (distinct
+	// values for distinct n, so the unique constraints hold), or, for the
+	// negative variants, Go's zero values (-1), JSON null (-2), absent (-3).
+	record := func(table string, n int) []byte {
+		r := map[string]any{"v": 1}
+		for f, typ := range fields[table] {
+			var v any
+			switch {
+			case n == -1:
+				v = map[string]any{"text": "", "boolean": false, "timestamp with time zone": "0001-01-01T00:00:00Z",
+					"uuid": uuid.Nil.String(), "integer": 0, "bigint": 0}[typ]
+			case n == -2:
+				v = nil
+			case n == -3:
+				continue
+			default:
+				v = map[string]any{"text": fmt.Sprintf("Zoë \"%s\" \\ é %d", f, n), "boolean": n%2 == 0,
+					"timestamp with time zone": fmt.Sprintf("2026-0%d-02T03:04:05.12345678%d+01:00", n, n),
+					"uuid":                     uuid.Must(uuid.NewV7()).String(), "integer": n, "bigint": int64(n) << 40}[typ]
+			}
+			if v == nil && n != -2 {
+				t.Fatalf("%s.%s: no value for type %s", table, f, typ)
+			}
+			r[f] = v
+		}
+		if table == "containers" && n > 0 {
+			r["din"] = fmt.Sprintf("G12342600000%d", n) // the code is din || two digits
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	e, _ := create(t)
+	// The foreign keys would want the rows the random ids point to; they
+	// are not what this test is about.
+	if err := exec(t, e, `DO $$ DECLARE r record; BEGIN
+		FOR r IN SELECT conrelid::regclass AS tbl, conname FROM pg_constraint WHERE contype = 'f' AND connamespace = current_schema()::regnamespace LOOP
+			EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.tbl, r.conname);
+		END LOOP; END $$`); err != nil {
+		t.Fatal(err)
+	}
+	// The trail's tables: keys of their lengths, the sequence numbers
+	// across the sign bit of a bigint.
+	trail := map[string]string{"audit_entries": "audit", "audit_entity": "audit_entity", "audit_tree": "audit_tree"}
+	trailKey := func(table string, n int) []byte {
+		seq := []byte{byte(n) * 0x3f, 0, 0, 0, 0, 0, 1, byte(n)}
+		if table == "audit_entity" {
+			return append(id(), seq...)
+		}
+		return seq
+	}
+	rewritten := map[string][]byte{}
+	err := e.Update(func(tx kv.Tx) error {
+		for table, bucket := range trail {
+			b, err := tx.CreateBucketIfNotExists([]byte(bucket))
+			if err != nil {
+				return err
+			}
+			for n := 1; n <= 4; n++ {
+				k := trailKey(table, n)
+				if err := b.Put(k, []byte{byte(n)}); err != nil {
+					return err
+				}
+				rewritten[table] = k
+			}
+		}
+		for table := range fields {
+			if trail[table] != "" {
+				continue
+			}
+			b, err := tx.CreateBucket([]byte(table))
+			if err != nil {
+				return err
+			}
+			for _, n := range []int{1, -1, -2, -3} {
+				k := id()
+				if err := b.Put(k, record(table, n)); err != nil {
+					return err
+				}
+				if n == 1 {
+					rewritten[table] = k
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.Update(func(tx kv.Tx) error {
+		bulk := tx.(interface {
+			PutMany(bucket []byte, keys, values [][]byte) error
+		})
+		for table, bucket := range trail {
+			// The same bytes again: nothing changes.
+			if err := tx.Bucket([]byte(bucket)).Put(rewritten[table], []byte{4}); err != nil {
+				return err
+			}
+			if err := bulk.PutMany([]byte(bucket), [][]byte{trailKey(table, 5), trailKey(table, 6)}, [][]byte{{5}, {6}}); err != nil {
+				return err
+			}
+		}
+		for table := range fields {
+			if trail[table] != "" {
+				continue
+			}
+			if err := tx.Bucket([]byte(table)).Put(rewritten[table], record(table, 2)); err != nil {
+				return err
+			}
+			if err := bulk.PutMany([]byte(table), [][]byte{id(), id()}, [][]byte{record(table, 3), record(table, 4)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	checked := map[string]int{}
+	for _, c := range cols {
+		var generated bool
+		if err := e.Pool().QueryRow(ctx, "SELECT attgenerated <> '' FROM pg_attribute WHERE attrelid = $1::regclass AND quote_ident(attname) = $2", c.table, c.name).Scan(&generated); err != nil {
+			t.Fatalf("%s.%s in schema 2: %v", c.table, c.name, err)
+		}
+		if generated {
+			t.Errorf("%s.%s is still generated in schema 2", c.table, c.name)
+		}
+		var rows, differ int
+		q := fmt.Sprintf("SELECT count(*), count(*) FILTER (WHERE %s IS DISTINCT FROM (%s)) FROM %s", c.name, c.expr, c.table)
+		if err := e.Pool().QueryRow(ctx, q).Scan(&rows, &differ); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if rows != 6 || differ != 0 {
+			t.Errorf("%s.%s: %d of %d rows differ from schema 1's %s", c.table, c.name, differ, rows, c.expr)
+			dump, _ := e.Pool().Query(ctx, fmt.Sprintf("SELECT k::text, %s::text, (%s)::text FROM %s WHERE %s IS DISTINCT FROM (%s)", c.name, c.expr, c.table, c.name, c.expr))
+			for dump.Next() {
+				var r, got, want *string
+				dump.Scan(&r, &got, &want)
+				t.Logf("  %v: written %v, schema 1 %v", deref(r), deref(got), deref(want))
+			}
+			dump.Close()
+		}
+		checked[c.table]++
+	}
+	if len(checked) != len(pgkv.Tables()) { // every table of its own
+		t.Errorf("checked the columns of %d tables: %v", len(checked), checked)
+	}
+	t.Logf("%d columns of %d tables", len(cols), len(checked))
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "NULL"
+	}
+	return *s
+}

@@ -1,0 +1,83 @@
+package store
+
+import (
+	"testing"
+
+	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/internal/pgtest"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/pgkv"
+)
+
+// TestPostgresSchema1Upgrades: a database of PostgreSQL schema 1, whose
+// tables generated the columns people query from the records, holding a
+// site's history (users, donors, lots and bags, QC results, a schedule, a
+// dispensed bag, an infusion signed by two nurses), is brought to schema 2
+// by upgrade: every row of every table stays as it was — each record byte
+// for byte, each column as schema 1 generated it, which is also what schema
+// 2 writes for the same history — and `audit verify` passes, before and
+// after a write on the upgraded database.
+func TestPostgresSchema1Upgrades(t *testing.T) {
+	if pgkv.LatestVersion() < 2 {
+		t.Fatal("no schema 2")
+	}
+	t.Setenv(envEngine, "postgres")
+	db, d := bedside(t, "0.5")
+	nina, _ := db.User("nina")
+	omar, _ := db.User("omar")
+	if _, _, err := d.Administer(nina, omar, dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
+		t.Fatal(err)
+	}
+	src, now := db.Path(), db.Now
+	db.Close()
+
+	old := pgtest.URL(t)
+	if err := pgtest.Exec(old, pgkv.MigrationSQL(1),
+		"CREATE TABLE pgkv_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+		"INSERT INTO pgkv_migrations (version, name) VALUES (1, 'init')",
+		"DELETE FROM kv_generation"); err != nil { // CopyRows brings the source's
+		t.Fatal(err)
+	}
+	if err := pgtest.CopyRows(src, old, "pgkv_migrations"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(old, Options{Now: now}); err == nil {
+		t.Fatal("a schema-1 database opened without upgrade")
+	}
+	up, applied, err := OpenForUpgrade(old, Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	if len(applied) != pgkv.LatestVersion()-1 || applied[0] != 2 {
+		t.Errorf("applied %v", applied)
+	}
+	want, err := pgtest.Digests(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgtest.Digests(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("tables: %v, want %v", got, want)
+	}
+	for i := range want {
+		if want[i][0] != "pgkv_migrations" && got[i] != want[i] {
+			t.Errorf("table %s after the upgrade: %s, written by schema 2: %s", got[i][0], got[i][1], want[i][1])
+		}
+	}
+	if v, err := up.Verify(); err != nil || !v.OK() {
+		t.Fatalf("audit verify after the upgrade: %v %v", err, v.Problems)
+	}
+	if _, err := NewLotService(up).Weigh("nina", "MRN-2", 61_500, now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewLotService(up).AddPatient("nina", lot.Patient{MRN: "MRN-3", Name: "Ida", Born: now().AddDate(-40, 0, 0), Sex: "F"}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := up.Verify(); err != nil || !v.OK() {
+		t.Fatalf("audit verify after a write on the upgraded database: %v %v", err, v.Problems)
+	}
+}

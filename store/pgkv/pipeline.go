@@ -25,7 +25,7 @@ import (
 // bucket registry's generation and the first answer.
 //
 // Parameters go as text (strings, integers; their types are the server's
-// inference) or as bytea (byte slices); results come back binary, which for
+// inference) or as bytea (byte slices) and bytea[] (slices of them); results come back binary, which for
 // the columns pgkv reads (bytea, text, bigint) are the bytes themselves or a
 // big-endian integer.
 
@@ -63,6 +63,12 @@ func rawArgs(args []any) (vals [][]byte, oids []uint32, formats []int16, err err
 				v = []byte{} // a nil slice would be NULL
 			}
 			vals, oids, formats = append(vals, v), append(oids, 17), append(formats, 1) // bytea, binary
+		case [][]byte:
+			arr, err := byteaArray(v)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			vals, oids, formats = append(vals, arr), append(oids, 1001), append(formats, 1) // bytea[], binary
 		case int64:
 			vals, oids, formats = append(vals, []byte(strconv.FormatInt(v, 10))), append(oids, 20), append(formats, 0) // int8, text
 		default:

@@ -200,3 +200,83 @@ func TestReadSeesABucketMadeElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefetch: the keys Prefetch reads in one statement are answered by
+// the Gets that follow without the server, present or absent, and a
+// transaction's own buffered writes still win.
+func TestPrefetch(t *testing.T) {
+	e, u := create(t)
+	key := func(i int) []byte { k := make([]byte, 16); k[0], k[15] = 1, byte(i); return k }
+	val := func(i int) string { return fmt.Sprintf(`{"n":%d}`, i) }
+	if err := e.Update(func(tx kv.Tx) error {
+		for _, name := range []string{"things", "settings"} { // the generic table, and one of its own
+			b, err := tx.CreateBucketIfNotExists([]byte(name))
+			if err != nil {
+				return err
+			}
+			for i := range 10 {
+				if err := b.Put(key(i*3), []byte(val(i*3))); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var c turnCounter
+	defer pgkv.SetConfigHook(c.hook)()
+	e2, err := pgkv.Open(u, pgkv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	if err := e2.View(func(tx kv.Tx) error { tx.Bucket([]byte("meta")); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"things", "settings"} {
+		keys := [][]byte{key(3), key(4), key(27), key(12), key(3)}
+		want := map[int]string{3: val(3), 4: "", 27: val(27), 12: val(12)}
+		// In a read transaction, as its first statement (with BEGIN).
+		before := c.n()
+		if err := e2.View(func(tx kv.Tx) error {
+			b := tx.Bucket([]byte(name))
+			kv.Prefetch(b, keys...)
+			for _, k := range keys {
+				w := want[int(k[15])]
+				if v := b.Get(k); string(v) != w || (v == nil) != (w == "") {
+					t.Errorf("%s: Get %x after Prefetch = %q, want %q", name, k, v, w)
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n := c.n() - before; n != 2 {
+			t.Errorf("%s: a Prefetch and Gets of its keys took %d round trips, want 2 (BEGIN with the Prefetch, COMMIT)", name, n)
+		}
+		// In a write transaction, over its own writes.
+		if err := e2.Update(func(tx kv.Tx) error {
+			b := tx.Bucket([]byte(name))
+			if err := b.Put(key(4), []byte(`{"n":"new"}`)); err != nil {
+				return err
+			}
+			if err := b.Delete(key(12)); err != nil {
+				return err
+			}
+			kv.Prefetch(b, keys...)
+			if v := b.Get(key(4)); string(v) != `{"n":"new"}` {
+				t.Errorf("%s: Get 4 = %q, want this transaction's write", name, v)
+			}
+			if v := b.Get(key(12)); v != nil {
+				t.Errorf("%s: Get 12 = %q, want nil (deleted in this transaction)", name, v)
+			}
+			if v := b.Get(key(27)); string(v) != val(27) {
+				t.Errorf("%s: Get 27 = %q", name, v)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

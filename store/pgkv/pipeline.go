@@ -124,7 +124,7 @@ func execRaw(ctx context.Context, pc *pgconn.PgConn, stmts []rawStmt) ([]rawResu
 }
 
 // scanRaw copies the binary values of row into dest: *[]byte, *string,
-// *int or *int64.
+// *bool, *int or *int64.
 func scanRaw(row [][]byte, dest ...any) error {
 	if len(dest) != len(row) {
 		return fmt.Errorf("scan %d columns into %d values", len(row), len(dest))
@@ -139,6 +139,11 @@ func scanRaw(row [][]byte, dest ...any) error {
 				return fmt.Errorf("column %d is NULL", i)
 			}
 			*p = string(v)
+		case *bool:
+			if len(v) != 1 {
+				return fmt.Errorf("column %d: %d bytes is not a binary bool", i, len(v))
+			}
+			*p = v[0] != 0
 		case *int, *int64:
 			var n int64
 			switch len(v) {

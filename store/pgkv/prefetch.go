@@ -1,8 +1,12 @@
 package pgkv
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/celltrack/celltrack/store/kv"
 )
@@ -13,11 +17,16 @@ var _ kv.Prefetcher = (*bucket)(nil)
 const prefetchChunk = 1000
 
 // Prefetch reads the values of the keys no Get of this transaction could
-// answer yet (not buffered, cached, known absent or on a cursor page) in
-// one statement per prefetchChunk keys, and caches them, absent ones as
-// absent: the Gets that follow are answered from the cache. store calls it
-// with the ids an index lists before it reads their records (a patient's
-// infusions, a container's custody events, a lot's results).
+// answer yet (not buffered, cached, known absent or on a cursor page) and
+// caches them, absent ones as absent: the Gets that follow are answered
+// from the cache. store calls it with the ids an index lists before it
+// reads their records (a patient's infusions, a container's custody
+// events, a lot's results).
+//
+// The same statement reads ahead from the smallest of them, as a Get's
+// second miss does (readAhead): the records an index lists for one parent
+// are often the neighbours of those listed for the next (a lot's bags'
+// custody events, made together), and a trace asks for them next.
 func (b *bucket) Prefetch(keys ...[]byte) {
 	c := b.t.cacheOf(b.name)
 	p := b.t.pending[b.name]
@@ -43,6 +52,7 @@ func (b *bucket) Prefetch(keys ...[]byte) {
 	if len(want) < 2 {
 		return // a Get is one round trip too
 	}
+	slices.SortFunc(want, bytes.Compare)
 	for len(want) > 0 {
 		n := min(len(want), prefetchChunk)
 		b.getMany(c, want[:n])
@@ -50,30 +60,68 @@ func (b *bucket) Prefetch(keys ...[]byte) {
 	}
 }
 
-// getMany reads keys into the cache c.
+// prefetchQuery is, per table, the values of many keys ($n, bytea[]) and
+// readAheadN pairs from a key on ($n+1), the second marked false. (Made on
+// first use: the tables are complete only once every init has run.)
+var prefetchQuery = sync.OnceValue(func() map[string]string {
+	m := map[string]string{}
+	for _, t := range append([]table{generic}, tablesList()...) {
+		where, p := "", 1
+		if t == generic {
+			where, p = "bucket = $1 AND ", 2
+		}
+		val := t.val
+		if t.json {
+			val += "::text"
+		}
+		m[t.name] = fmt.Sprintf("SELECT true, k, %[1]s FROM %[2]s WHERE %[3]sk = ANY($%[4]d::bytea[]) UNION ALL "+
+			"(SELECT false, k, %[1]s FROM %[2]s WHERE %[3]sk >= $%[5]d ORDER BY k LIMIT %[6]d)", val, t.name, where, p, p+1, readAheadN)
+	}
+	return m
+})
+
+// getMany reads keys, in order, into the cache c, and the pairs from the
+// first on as a read-ahead does.
 func (b *bucket) getMany(c *getCache, keys [][]byte) {
-	rows, err := b.t.ptx.Query(b.t.ctx, b.q.getMany, b.t.e.with(b.q.getMany, b.args(keys)...)...)
+	q := prefetchQuery()[b.tbl.name]
+	rows, err := b.t.ptx.Query(b.t.ctx, q, b.t.e.with(q, b.args(keys, keys[0])...)...)
 	if err != nil {
 		b.t.fail("get from "+b.name, err)
 	}
 	got := make(map[string][]byte, len(keys))
+	var last []byte
+	ahead := 0
 	for rows.Next() {
+		var asked bool
 		var k, v []byte
-		if err := rows.Scan(&k, &v); err != nil {
+		if err := rows.Scan(&asked, &k, &v); err != nil {
 			rows.Close()
 			b.t.fail("get from "+b.name, err)
 		}
 		if v == nil {
 			v = []byte{} // present but empty: not nil, as bbolt
 		}
-		got[string(k)] = v
+		if asked {
+			got[string(k)] = v
+			continue
+		}
+		if _, ok := c.vals[string(k)]; !ok {
+			c.vals[string(k)] = v
+		}
+		last, ahead = k, ahead+1
 	}
 	if err := rows.Err(); err != nil {
 		b.t.fail("get from "+b.name, err)
 	}
 	for _, k := range keys {
-		c.vals[string(k)] = got[string(k)] // nil: absent
+		if _, ok := c.vals[string(k)]; !ok {
+			c.vals[string(k)] = got[string(k)] // nil: absent
+		}
 	}
+	if ahead < readAheadN {
+		last = nil // to the end
+	}
+	c.addSpan(bytes.Clone(keys[0]), last)
 }
 
 // byteaArray is keys as a binary bytea[] parameter (execRaw).

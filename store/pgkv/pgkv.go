@@ -673,10 +673,13 @@ const (
 // prepared. pgx prepares a statement on a connection's first use of it (a
 // round trip of its own) and then runs it by name; a celltrack command is a
 // process of its own, with a new connection, that runs most statements
-// once or twice, so preparing them all would double its round trips. A
+// a few times, so preparing them all would double its round trips. A
 // statement run more often than this (a server's, a long walk's) is
-// prepared and cached per connection as pgx does by default.
-const execDirect = 2
+// prepared and cached per connection as pgx does by default. Eight: a
+// bedside check at 10k lots ran four statements three to eight times, and
+// each prepare is a round trip, worth more on a loaded machine than the
+// parse and plan of a one-table statement it saves.
+const execDirect = 8
 
 // with puts the execution mode of statement sql before args: unprepared
 // for its first execDirect runs in this process, prepared after.

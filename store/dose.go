@@ -254,7 +254,7 @@ func coursesOf(tx kv.Tx, patientID uuid.UUID, now time.Time) ([]dose.Course, err
 // by a caller that needs them too (the bedside check).
 func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infusion) ([]dose.Course, error) {
 	var cs []dose.Course
-	for _, id := range children(tx, "idx_schedule_patient", patientID) {
+	for _, id := range childrenOf(tx, "idx_schedule_patient", patientID, kindSchedule) {
 		var r scheduleRecord
 		if _, err := get(tx, kindSchedule, id, &r); err != nil {
 			return nil, err
@@ -550,7 +550,7 @@ func (r infusionRecord) infusion() dose.Infusion {
 
 func infusionsIn(tx kv.Tx, index string, parent uuid.UUID) ([]dose.Infusion, error) {
 	var ins []dose.Infusion
-	for _, id := range children(tx, index, parent) {
+	for _, id := range childrenOf(tx, index, parent, kindInfusion) {
 		var r infusionRecord
 		if _, err := get(tx, kindInfusion, id, &r); err != nil {
 			return nil, err
@@ -668,7 +668,7 @@ func lastDispensed(tx kv.Tx, containerID uuid.UUID) (time.Time, error) {
 	var at time.Time
 	var r jsonFields
 	b := tx.Bucket(recordBuckets[kindEvent])
-	for _, id := range children(tx, "idx_event_container", containerID) {
+	for _, id := range childrenOf(tx, "idx_event_container", containerID, kindEvent) {
 		v := b.Get(id[:])
 		if v == nil {
 			continue
@@ -692,7 +692,7 @@ func viabilityFloor(tx kv.Tx, l lot.Lot) (floor lot.Tenths, spec, waived string,
 	// back, each decoding only its "decision" until the release is found,
 	// which alone is decoded whole (its rows and signatures are most of a
 	// disposition's bytes).
-	ids := children(tx, "idx_disposition_lot", l.ID)
+	ids := childrenOf(tx, "idx_disposition_lot", l.ID, kindDisposition)
 	b := tx.Bucket(recordBuckets[kindDisposition])
 	var r jsonFields
 	for i := len(ids) - 1; i >= 0; i-- {
@@ -898,7 +898,7 @@ func toReactionRecord(r dose.Reaction) reactionRecord {
 // included, in the order they were recorded.
 func reactionsOf(tx kv.Tx, infusionID uuid.UUID) ([]dose.Reaction, error) {
 	var rs []dose.Reaction
-	for i, id := range children(tx, "idx_reaction_infusion", infusionID) {
+	for i, id := range childrenOf(tx, "idx_reaction_infusion", infusionID, kindReaction) {
 		var r reactionRecord
 		if _, err := get(tx, kindReaction, id, &r); err != nil {
 			return nil, err
@@ -1092,7 +1092,7 @@ func (s *DoseService) Calc(req dose.CalcRequest) (dose.CalcResult, error) {
 func candidates(tx kv.Tx, p lot.Patient, product lot.Source, now time.Time) ([]dose.Source, error) {
 	var lots []lot.Lot
 	if product == lot.SourceRFib {
-		for _, id := range children(tx, "idx_lot_patient", p.ID) {
+		for _, id := range childrenOf(tx, "idx_lot_patient", p.ID, kindLot) {
 			l, err := lotByID(tx, id)
 			if err != nil {
 				return nil, err

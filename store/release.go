@@ -342,7 +342,7 @@ func lotEndotoxin(tx kv.Tx, lotID uuid.UUID) (milliEUPerML int64, found bool, er
 	var rs []release.Result
 	var f jsonFields
 	b := tx.Bucket(recordBuckets[kindResult])
-	for _, id := range children(tx, "idx_result_lot", lotID) {
+	for _, id := range childrenOf(tx, "idx_result_lot", lotID, kindResult) {
 		v := b.Get(id[:])
 		if v == nil {
 			continue
@@ -653,7 +653,7 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 // donorLots returns the donor's lots in the given status.
 func donorLots(tx kv.Tx, donorID uuid.UUID, status lot.Status) ([]lot.Lot, error) {
 	var ls []lot.Lot
-	for _, id := range children(tx, "idx_lot_donor", donorID) {
+	for _, id := range childrenOf(tx, "idx_lot_donor", donorID, kindLot) {
 		l, err := lotByID(tx, id)
 		if err != nil {
 			return nil, err

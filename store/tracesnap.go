@@ -94,13 +94,13 @@ func (s *TraceSnapshot) ContainerByID(id uuid.UUID) (c lot.Container, found bool
 // LotsOfDonor are the ids of the lots made from a donor's cord
 // (idx_lot_donor), oldest first.
 func (s *TraceSnapshot) LotsOfDonor(donorID uuid.UUID) []uuid.UUID {
-	return children(s.tx, "idx_lot_donor", donorID)
+	return childrenOf(s.tx, "idx_lot_donor", donorID, kindLot)
 }
 
 // LotsOfPatient are the ids of the autologous lots made from a patient's
 // cells (idx_lot_patient), oldest first.
 func (s *TraceSnapshot) LotsOfPatient(patientID uuid.UUID) []uuid.UUID {
-	return children(s.tx, "idx_lot_patient", patientID)
+	return childrenOf(s.tx, "idx_lot_patient", patientID, kindLot)
 }
 
 // ContainersOf are a lot's containers (idx_container_lot), by number.
@@ -118,7 +118,7 @@ func (s *TraceSnapshot) EventsOfContainer(id uuid.UUID) ([]lot.Event, error) {
 // (idx_event_patient), oldest first; each carries the id its index names.
 func (s *TraceSnapshot) EventsOfPatient(id uuid.UUID) ([]lot.Event, error) {
 	var es []lot.Event
-	for _, eid := range children(s.tx, "idx_event_patient", id) {
+	for _, eid := range childrenOf(s.tx, "idx_event_patient", id, kindEvent) {
 		var r eventRecord
 		if _, err := get(s.tx, kindEvent, eid, &r); err != nil {
 			return nil, err

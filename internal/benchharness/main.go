@@ -45,7 +45,9 @@ func main() {
 	engines := flag.String("engines", "", "which engines to build on: bbolt, postgres or both (comma-separated); default bbolt, and both with -postgres")
 	again := flag.String("again", "", "instead of building: time the import and the commands again, with this tree's build, on the databases a -keep run left in this `DIR` (the same -sizes, -engines and -postgres)")
 	startup := flag.String("startup", "", "instead of building: time process start, a read and a write of the build at this git `REV` against this tree's, each on a demo database of its own (startup.go); -runs pairs")
+	prefix := flag.String("pgprefix", "ctbench_", "-postgres: the prefix of the databases' names, so that two harness runs on one server keep apart")
 	flag.Parse()
+	pgPrefix = *prefix
 	if *startup != "" {
 		if err := startupMain(*startup, *runs); err != nil {
 			fmt.Fprintln(os.Stderr, "benchharness:", err)
@@ -85,6 +87,10 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// pgPrefix begins the names of the databases the harness makes on a
+// PostgreSQL server (-pgprefix).
+var pgPrefix = "ctbench_"
 
 type bench struct {
 	dir, celltrack, floor string
@@ -135,7 +141,7 @@ func harness(sizes string, runs int, keep bool, engines, pgServer, again string)
 			if pgServer == "" {
 				return fmt.Errorf("-engines postgres needs -postgres URL")
 			}
-			b.eng = pgEngine{server: pgServer, prefix: "ctbench_"}
+			b.eng = pgEngine{server: pgServer, prefix: pgPrefix}
 		default:
 			return fmt.Errorf("-engines: %q is neither bbolt nor postgres", e)
 		}

@@ -73,6 +73,22 @@ type Bucket interface {
 	SetFillPercent(f float64)
 }
 
+// Prefetcher is a Bucket that can read many keys at once, ahead of the Gets
+// that will ask for them: an engine across a network (pgkv), where each Get
+// it cannot answer from what it holds is a round trip to the server. The
+// Gets that follow answer exactly as without it.
+type Prefetcher interface {
+	Prefetch(keys ...[]byte)
+}
+
+// Prefetch tells b that its keys are about to be read with Get; an engine
+// for which a Get costs no round trip (bbolt) has nothing to do.
+func Prefetch(b Bucket, keys ...[]byte) {
+	if p, ok := b.(Prefetcher); ok {
+		p.Prefetch(keys...)
+	}
+}
+
 // Cursor walks a bucket in key order. Each move returns the key and value it
 // lands on, or nil keys past either end.
 type Cursor interface {

@@ -359,6 +359,9 @@ func (b *bucket) Get(key []byte) []byte {
 	if c.spanned(key) {
 		return nil
 	}
+	if p, ok := fromPages(c.pages, b.t.flushes[b.name], key); ok {
+		return p
+	}
 	if c.misses++; c.misses > 1 {
 		return b.readAhead(c, key)
 	}
@@ -374,6 +377,25 @@ func (b *bucket) Get(key []byte) []byte {
 	}
 	c.vals[string(key)] = v
 	return v
+}
+
+// fromPages answers a Get of key from a cursor page of this transaction
+// that covers it (of the table as it is: stamp): its value, or nil when
+// the page shows it absent.
+func fromPages(pages []page, stamp int, key []byte) ([]byte, bool) {
+	for i := len(pages) - 1; i >= 0; i-- {
+		pg := &pages[i]
+		if pg.stamp != stamp {
+			continue
+		}
+		if p, found, known := pg.answer(key, false, false); known {
+			if found && bytes.Equal(p.k, key) {
+				return p.v, true
+			}
+			return nil, true
+		}
+	}
+	return nil, false
 }
 
 // readAhead answers a Get of key that the cache cannot with the pairs from
@@ -592,6 +614,14 @@ func (pg *page) answer(k []byte, desc, strict bool) (p pair, found, known bool) 
 // record a trace verifies) when one can tell, else from a new page.
 func (c *cursor) table(k []byte, desc, strict bool) (pair, bool) {
 	stamp := c.b.t.flushes[c.b.name]
+	if !desc && !strict && k != nil {
+		// A Seek to a key Get has read (store seeks each record it
+		// verifies against its audit entries, after reading it): that
+		// pair is the answer.
+		if v := c.b.t.cacheOf(c.b.name).vals[string(k)]; v != nil {
+			return pair{bytes.Clone(k), v}, true
+		}
+	}
 	pages := c.b.t.pagesOf(c.b.name)
 	for i := len(*pages) - 1; i >= 0; i-- {
 		pg := &(*pages)[i]

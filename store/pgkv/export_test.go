@@ -1,5 +1,7 @@
 package pgkv
 
+import "github.com/jackc/pgx/v5/pgxpool"
+
 // SetFlushAt makes transactions send their buffered writes after n, for a
 // test of the sends in the middle of a transaction; the returned func
 // restores the default.
@@ -11,3 +13,10 @@ func SetFlushAt(n int) func() {
 
 // Pending is how many keys the write transaction tx holds unsent.
 func Pending(t any) int { return t.(*tx).pendingN }
+
+// SetConfigHook makes every engine opened from now on pass its pool's
+// configuration to hook first; the returned func removes it.
+func SetConfigHook(hook func(*pgxpool.Config)) func() {
+	configHook = hook
+	return func() { configHook = nil }
+}

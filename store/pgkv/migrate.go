@@ -61,21 +61,25 @@ const migrationLock = int64(0x63656c6c6d696772) // "cellmigr"
 // schemaVersion reads the applied schema version; 0 when the database has
 // no celltrack schema.
 func (e *Engine) schemaVersion(ctx context.Context) (int, error) {
-	return e.schemaVersionAs(ctx, "read the schema version")
+	conn, err := e.pool.Acquire(ctx)
+	if err != nil {
+		return 0, e.wrap("read the schema version", err)
+	}
+	defer conn.Release()
+	return e.schemaVersionOn(ctx, conn.Conn())
 }
 
-// schemaVersionAs is schemaVersion with its failure worded as op. The
-// query goes unprepared: a process runs it once, and preparing it first
-// would cost a round trip of its own.
-func (e *Engine) schemaVersionAs(ctx context.Context, op string) (int, error) {
+// schemaVersionOn is schemaVersion on conn, unprepared: a process reads it
+// once, and preparing it would be a round trip of its own.
+func (e *Engine) schemaVersionOn(ctx context.Context, conn *pgx.Conn) (int, error) {
 	var v int
-	err := e.pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM pgkv_migrations", pgx.QueryExecModeSimpleProtocol).Scan(&v)
+	err := conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM pgkv_migrations", pgx.QueryExecModeExec).Scan(&v)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
 		return 0, nil
 	}
 	if err != nil {
-		return 0, e.wrap(op, err)
+		return 0, e.wrap("read the schema version", err)
 	}
 	return v, nil
 }

@@ -96,6 +96,10 @@ type Engine struct {
 
 var _ kv.Engine = (*Engine)(nil)
 
+// configHook, when set (by a test), sees every pool's configuration before
+// the pool is made.
+var configHook func(*pgxpool.Config)
+
 // defaultConnectTimeout bounds a new connection when the URL gives no
 // connect_timeout.
 const defaultConnectTimeout = 5 * time.Second
@@ -111,14 +115,23 @@ var writerLock = func() int64 {
 // Open connects to the database at rawURL and checks that its schema is
 // exactly this binary's. It never creates or migrates anything.
 func Open(rawURL string, opts Options) (*Engine, error) {
-	// No ping: the schema version's query is the first round trip, and
-	// fails as the ping would (worded the same: "open …").
-	e, err := connectNoPing(rawURL, opts)
+	e, err := dial(rawURL, opts)
 	if err != nil {
 		return nil, err
 	}
-	ctx := context.Background()
-	have, err := e.schemaVersionAs(ctx, "open")
+	// No Ping first: the schema version is the first statement, and its
+	// connection failing is reported as Ping's would be ("open …"). A
+	// command is a process of its own, so this is one round trip less for
+	// every command.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := e.pool.Acquire(ctx)
+	if err != nil {
+		e.pool.Close()
+		return nil, e.wrap("open", err)
+	}
+	have, err := e.schemaVersionOn(ctx, conn.Conn())
+	conn.Release()
 	if err != nil {
 		e.pool.Close()
 		return nil, err
@@ -152,10 +165,10 @@ func (e *SchemaError) Error() string {
 	}
 }
 
-// connect opens the pool without looking at the schema, and pings the
-// server.
+// connect opens the pool, and a first connection to check that the
+// database can be reached, without looking at the schema.
 func connect(rawURL string, opts Options) (*Engine, error) {
-	e, err := connectNoPing(rawURL, opts)
+	e, err := dial(rawURL, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -168,9 +181,8 @@ func connect(rawURL string, opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// connectNoPing is connect without the ping: the pool connects on its
-// first use.
-func connectNoPing(rawURL string, opts Options) (*Engine, error) {
+// dial makes the pool; it connects on the first use.
+func dial(rawURL string, opts Options) (*Engine, error) {
 	desc, secrets := redactURL(rawURL)
 	cfg, err := pgxpool.ParseConfig(rawURL)
 	if err != nil {
@@ -185,6 +197,9 @@ func connectNoPing(rawURL string, opts Options) (*Engine, error) {
 		// timeout (minutes), for each of a transaction's tries: a request
 		// would hang instead of being told the database is unavailable.
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	if configHook != nil {
+		configHook(cfg)
 	}
 	e := &Engine{desc: desc, secrets: secrets, lockKey: writerLock, lockWait: opts.LockTimeout,
 		retries: opts.Retries, readOnly: opts.ReadOnly}
@@ -251,6 +266,8 @@ func (e *Engine) run(op string, write bool, fn func(kv.Tx) error) error {
 			// The lock wait was the whole timeout already: no more tries.
 			err = &kv.Error{Busy: true, Op: op + " " + e.desc,
 				Err: &busyCause{fmt.Sprintf("another writer held the database for more than %s", e.lockWait), err}}
+		case errors.Is(err, errRegistryMoved) && attempt < e.retries+2:
+			continue
 		case retryable(err) && attempt < e.retries:
 			// Back off with jitter so writers that collided do not collide again.
 			time.Sleep(time.Duration(1+rand.IntN(10<<attempt)) * time.Millisecond)
@@ -299,51 +316,49 @@ func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err e
 			panic(r)
 		}
 	}()
-	// BEGIN, for a write the lock, and the registry generation, in one
-	// round trip (a pipelined batch). The lock comes first; the generation
-	// is read by a statement whose snapshot is taken after the lock is
-	// granted.
-	b := &pgx.Batch{}
-	begun := false
-	begin := "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-	if write {
-		begin = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
-	}
-	b.Queue(begin).Exec(func(pgconn.CommandTag) error { begun = true; return nil })
-	if write {
-		b.Queue(qLock, fmt.Sprintf("%dms", e.lockWait.Milliseconds()), e.lockKey).Exec(func(pgconn.CommandTag) error { return nil })
-	}
-	b.Queue(qGen).QueryRow(func(r pgx.Row) error { return r.Scan(&t.gen) })
-	// The registry too when none is cached (a process's first
-	// transaction), so that it costs no round trip of its own. A read
-	// transaction reads both in one snapshot; a write one after the lock,
-	// which every writer that changes the registry holds.
 	e.mu.RLock()
 	cached := e.gen != 0
+	gen, reg := e.gen, e.buckets
 	e.mu.RUnlock()
-	var names []string
-	if !cached {
-		b.Queue(qBuckets).Query(func(rows pgx.Rows) error {
-			var err error
-			names, err = pgx.CollectRows(rows, pgx.RowTo[string])
-			return err
-		})
-	}
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		switch {
-		case !begun:
-			return false, &beginError{e.wrap("begin", err)}
-		case write:
-			return false, e.wrap("lock the database for writing", err)
-		default:
-			return false, e.wrap("read the bucket registry", err)
+	if !write && cached {
+		// A read with the registry cached begins with its first
+		// statement (connTx.first): BEGIN, the generation and that
+		// statement in one round trip. Tx.Bucket answers from the cache
+		// meanwhile; when the generation read in the snapshot says the
+		// registry changed since, the attempt is run again with it read
+		// anew (errRegistryMoved).
+		t.gen, t.reg = gen, reg
+		ptx.prelude = []rawStmt{{sql: beginRead}, {sql: qGen}}
+		ptx.begun = func(res []rawResult) error {
+			var g int64
+			if len(res) != 2 || len(res[1].rows) != 1 {
+				return fmt.Errorf("read the bucket registry's generation: %d results", len(res))
+			}
+			if err := scanRaw(res[1].rows[0], &g); err != nil {
+				return fmt.Errorf("read the bucket registry's generation: %w", err)
+			}
+			if g != gen {
+				e.mu.Lock()
+				if e.gen == gen {
+					e.gen, e.buckets = 0, nil
+				}
+				e.mu.Unlock()
+				return errRegistryMoved
+			}
+			return nil
 		}
-	}
-	ptx.open = true
-	if err := t.loadRegistry(names, !cached); err != nil {
+	} else if err := e.begin(ctx, t, ptx, write, cached); err != nil {
 		return false, err
 	}
 	if err := fn(t); err != nil {
+		if ptx.prelude != nil {
+			// fn sent nothing: its answer rests on the cached registry
+			// alone, which must still be the database's.
+			done = true
+			if cerr := ptx.Commit(ctx); errors.Is(cerr, errRegistryMoved) {
+				return false, cerr
+			}
+		}
 		return false, err
 	}
 	done = true
@@ -371,6 +386,62 @@ func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err e
 	}
 	return false, nil
 }
+
+// begin sends BEGIN, for a write the lock, and the registry generation, in
+// one round trip, unprepared (execRaw). The lock comes first; the
+// generation is read by a statement whose snapshot is taken after the lock
+// is granted. The registry too when none is cached (a process's first
+// transaction), so that it costs no round trip of its own. A read
+// transaction reads both in one snapshot; a write one after the lock, which
+// every writer that changes the registry holds.
+func (e *Engine) begin(ctx context.Context, t *tx, ptx *connTx, write, cached bool) error {
+	stmts := []rawStmt{{sql: beginRead}}
+	if write {
+		stmts = []rawStmt{{sql: beginWrite}, {sql: qLock, args: []any{fmt.Sprintf("%dms", e.lockWait.Milliseconds()), e.lockKey}}}
+	}
+	genAt := len(stmts)
+	stmts = append(stmts, rawStmt{sql: qGen})
+	if !cached {
+		stmts = append(stmts, rawStmt{sql: qBuckets})
+	}
+	res, err := execRaw(ctx, ptx.conn.Conn().PgConn(), stmts)
+	if len(res) > 0 {
+		ptx.open = true
+	}
+	if err == nil {
+		if len(res[genAt].rows) != 1 {
+			err = errors.New("kv_generation has no row")
+		} else {
+			err = scanRaw(res[genAt].rows[0], &t.gen)
+		}
+	}
+	switch {
+	case err == nil:
+	case len(res) == 0:
+		return &beginError{e.wrap("begin", err)}
+	case write && len(res) < genAt:
+		return e.wrap("lock the database for writing", err)
+	default:
+		return e.wrap("read the bucket registry", err)
+	}
+	var names []string
+	if !cached {
+		for _, row := range res[genAt+1].rows {
+			var n string
+			if err := scanRaw(row, &n); err != nil {
+				return e.wrap("read the bucket registry", err)
+			}
+			names = append(names, n)
+		}
+	}
+	return t.loadRegistry(names, !cached)
+}
+
+// errRegistryMoved is a read transaction that answered Tx.Bucket from the
+// engine's cached registry and then found, in its snapshot, that another
+// transaction had created or deleted a bucket since: it runs again, with
+// the registry read anew.
+var errRegistryMoved = errors.New("the bucket registry changed since it was cached")
 
 // busyCause is why a transaction was busy, in words for people; the
 // driver's error (its SQLSTATE text) stays in the chain for errors.As but
@@ -593,19 +664,24 @@ func Cause(err error) string {
 
 // The statements every transaction runs.
 const (
-	qGen     = "SELECT gen FROM kv_generation"
-	qBuckets = "SELECT name FROM kv_buckets"
-	qLock    = "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)"
+	beginRead  = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+	beginWrite = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
+	qGen       = "SELECT gen FROM kv_generation"
+	qBuckets   = "SELECT name FROM kv_buckets"
+	qLock      = "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)"
 )
 
 // execDirect is how many times a statement runs unprepared before it is
 // prepared. pgx prepares a statement on a connection's first use of it (a
 // round trip of its own) and then runs it by name; a celltrack command is a
 // process of its own, with a new connection, that runs most statements
-// once or twice, so preparing them all would double its round trips. A
+// a few times, so preparing them all would double its round trips. A
 // statement run more often than this (a server's, a long walk's) is
-// prepared and cached per connection as pgx does by default.
-const execDirect = 2
+// prepared and cached per connection as pgx does by default. Eight: a
+// bedside check at 10k lots ran four statements three to eight times, and
+// each prepare is a round trip, worth more on a loaded machine than the
+// parse and plan of a one-table statement it saves.
+const execDirect = 8
 
 // with puts the execution mode of statement sql before args: unprepared
 // for its first execDirect runs in this process, prepared after.
@@ -623,27 +699,112 @@ func (e *Engine) with(sql string, args ...any) []any {
 
 // connTx is a transaction on a connection of the pool begun by a batch of
 // its own (attempt), which pgx.Tx cannot be: BEGIN goes in one round trip
-// with the statements every transaction starts with.
+// with the statements every transaction starts with, and for a read with
+// its first statement.
 type connTx struct {
 	conn *pgxpool.Conn
 	open bool // BEGIN succeeded and neither COMMIT nor ROLLBACK was sent
+	// prelude is BEGIN and what goes with it, not sent yet: it goes with
+	// the first statement (first); begun checks what it returned.
+	prelude []rawStmt
+	begun   func([]rawResult) error
+}
+
+// first sends the prelude and the statement sql in one round trip and
+// returns the statement's rows, read.
+func (c *connTx) first(ctx context.Context, sql string, args []any) (*memRows, error) {
+	stmts := append(c.prelude, rawStmt{sql: sql, args: args})
+	res, err := execRaw(ctx, c.conn.Conn().PgConn(), stmts)
+	if errors.Is(err, errRawArg) {
+		return nil, err // nothing was sent
+	}
+	n := len(c.prelude)
+	c.prelude = nil
+	if len(res) > 0 {
+		c.open = true
+	}
+	if len(res) < n {
+		return nil, err
+	}
+	if berr := c.begun(res[:n]); berr != nil {
+		return nil, berr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &memRows{res: res[n]}, nil
+}
+
+// beginNow sends the prelude, if it has not gone, by itself.
+func (c *connTx) beginNow(ctx context.Context) error {
+	if c.prelude == nil {
+		return nil
+	}
+	res, err := execRaw(ctx, c.conn.Conn().PgConn(), c.prelude)
+	c.prelude = nil
+	if len(res) > 0 {
+		c.open = true
+	}
+	if err != nil {
+		return err
+	}
+	return c.begun(res)
 }
 
 func (c *connTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := c.beginNow(ctx); err != nil {
+		return pgconn.CommandTag{}, err
+	}
 	return c.conn.Exec(ctx, sql, args...)
 }
 
 func (c *connTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if c.prelude != nil {
+		rows, err := c.first(ctx, sql, args)
+		if !errors.Is(err, errRawArg) {
+			if err != nil {
+				return nil, err
+			}
+			return rows, nil
+		}
+		if err := c.beginNow(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return c.conn.Query(ctx, sql, args...)
 }
 
 func (c *connTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if c.prelude != nil {
+		rows, err := c.first(ctx, sql, args)
+		if !errors.Is(err, errRawArg) {
+			if err != nil {
+				return errRow{err}
+			}
+			return memRow{rows: rows}
+		}
+		if err := c.beginNow(ctx); err != nil {
+			return errRow{err}
+		}
+	}
 	return c.conn.QueryRow(ctx, sql, args...)
 }
 
 func (c *connTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if err := c.beginNow(ctx); err != nil {
+		return errBatch{err}
+	}
 	return c.conn.SendBatch(ctx, b)
 }
+
+// errBatch is the results of a batch that could not be sent.
+type errBatch struct{ err error }
+
+func (b errBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, b.err }
+func (b errBatch) Query() (pgx.Rows, error)         { return nil, b.err }
+func (b errBatch) QueryRow() pgx.Row                { return errRow{b.err} }
+func (b errBatch) Close() error                     { return b.err }
+func (b errBatch) Tx() pgx.Tx                       { return nil }
 
 // Commit ends the transaction and gives the connection back. A transaction
 // that failed is rolled back by the server, which answers COMMIT with
@@ -651,6 +812,22 @@ func (c *connTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 func (c *connTx) Commit(ctx context.Context) error {
 	if c.conn == nil {
 		return errors.New("commit: the transaction has ended")
+	}
+	if c.prelude != nil {
+		// Nothing was read but the cached registry (Tx.Bucket): the
+		// transaction begins, checks its generation and ends in one
+		// round trip.
+		res, err := execRaw(ctx, c.conn.Conn().PgConn(), append(c.prelude, rawStmt{sql: "COMMIT"}))
+		n := len(c.prelude)
+		c.prelude = nil
+		c.release()
+		if len(res) < n {
+			return err
+		}
+		if berr := c.begun(res[:n]); berr != nil {
+			return berr
+		}
+		return err
 	}
 	tag, err := c.conn.Exec(ctx, "COMMIT")
 	c.open = false

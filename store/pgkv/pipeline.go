@@ -1,0 +1,244 @@
+package pgkv
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// Statements sent in one round trip, unprepared, through pgconn.
+//
+// A pgx batch prepares every statement its connection has not prepared yet
+// before it runs them (pgx's default mode): a round trip of its own. A
+// celltrack command is a process with a new connection, so the batch that
+// begins its first transaction paid for two. And a read transaction's BEGIN
+// went in a round trip of its own before its first read. Here the
+// statements that begin a transaction go unprepared in one round trip
+// (execRaw), and a read transaction's BEGIN waits for its first read and
+// goes with it (connTx.first): one round trip for BEGIN, the snapshot, the
+// bucket registry's generation and the first answer.
+//
+// Parameters go as text (strings, integers; their types are the server's
+// inference) or as bytea (byte slices) and bytea[] (slices of them); results come back binary, which for
+// the columns pgkv reads (bytea, text, bigint) are the bytes themselves or a
+// big-endian integer.
+
+// rawStmt is one statement of a raw batch.
+type rawStmt struct {
+	sql  string
+	args []any
+}
+
+// rawResult is what a statement of a raw batch returned: its rows' values,
+// binary, copied out of the connection's buffer (nil: NULL).
+type rawResult struct {
+	tag  pgconn.CommandTag
+	rows [][][]byte
+}
+
+// errRawArg is an argument execRaw cannot send; the caller sends the
+// statement the ordinary way instead.
+var errRawArg = errors.New("argument of a type execRaw does not send")
+
+// rawArgs encodes args for ExecParams, leaving out a leading
+// pgx.QueryExecMode (Engine.with puts one there).
+func rawArgs(args []any) (vals [][]byte, oids []uint32, formats []int16, err error) {
+	if len(args) > 0 {
+		if _, ok := args[0].(pgx.QueryExecMode); ok {
+			args = args[1:]
+		}
+	}
+	for _, a := range args {
+		switch v := a.(type) {
+		case string:
+			vals, oids, formats = append(vals, []byte(v)), append(oids, 0), append(formats, 0)
+		case []byte:
+			if v == nil {
+				v = []byte{} // a nil slice would be NULL
+			}
+			vals, oids, formats = append(vals, v), append(oids, 17), append(formats, 1) // bytea, binary
+		case [][]byte:
+			arr, err := byteaArray(v)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			vals, oids, formats = append(vals, arr), append(oids, 1001), append(formats, 1) // bytea[], binary
+		case int64:
+			vals, oids, formats = append(vals, []byte(strconv.FormatInt(v, 10))), append(oids, 20), append(formats, 0) // int8, text
+		default:
+			return nil, nil, nil, fmt.Errorf("%w: %T", errRawArg, a)
+		}
+	}
+	return vals, oids, formats, nil
+}
+
+// execRaw sends stmts in one round trip and returns their results. When one
+// fails, the results of those before it come back with its error (the
+// server skips the rest): len(results) is the index of the one that failed.
+func execRaw(ctx context.Context, pc *pgconn.PgConn, stmts []rawStmt) ([]rawResult, error) {
+	b := &pgconn.Batch{}
+	for _, s := range stmts {
+		vals, oids, formats, err := rawArgs(s.args)
+		if err != nil {
+			return nil, err
+		}
+		b.ExecParams(s.sql, vals, oids, formats, []int16{1})
+	}
+	mrr := pc.ExecBatch(ctx, b)
+	var results []rawResult
+	var first error
+	for mrr.NextResult() {
+		rr := mrr.ResultReader()
+		var r rawResult
+		for rr.NextRow() {
+			vals := rr.Values()
+			row := make([][]byte, len(vals))
+			for i, v := range vals {
+				if v != nil {
+					row[i] = append(make([]byte, 0, len(v)), v...)
+				}
+			}
+			r.rows = append(r.rows, row)
+		}
+		tag, err := rr.Close()
+		if err != nil {
+			first = err
+			break
+		}
+		r.tag = tag
+		results = append(results, r)
+	}
+	if err := mrr.Close(); err != nil && first == nil {
+		first = err
+	}
+	if first == nil && len(results) != len(stmts) {
+		first = fmt.Errorf("a batch of %d statements returned %d results", len(stmts), len(results))
+	}
+	return results, first
+}
+
+// scanRaw copies the binary values of row into dest: *[]byte, *string,
+// *bool, *int or *int64.
+func scanRaw(row [][]byte, dest ...any) error {
+	if len(dest) != len(row) {
+		return fmt.Errorf("scan %d columns into %d values", len(row), len(dest))
+	}
+	for i, d := range dest {
+		v := row[i]
+		switch p := d.(type) {
+		case *[]byte:
+			*p = v
+		case *string:
+			if v == nil {
+				return fmt.Errorf("column %d is NULL", i)
+			}
+			*p = string(v)
+		case *bool:
+			if len(v) != 1 {
+				return fmt.Errorf("column %d: %d bytes is not a binary bool", i, len(v))
+			}
+			*p = v[0] != 0
+		case *int, *int64:
+			var n int64
+			switch len(v) {
+			case 8:
+				n = int64(binary.BigEndian.Uint64(v))
+			case 4:
+				n = int64(int32(binary.BigEndian.Uint32(v)))
+			case 2:
+				n = int64(int16(binary.BigEndian.Uint16(v)))
+			default:
+				return fmt.Errorf("column %d: %d bytes is not a binary integer", i, len(v))
+			}
+			if q, ok := p.(*int); ok {
+				*q = int(n)
+			} else {
+				*p.(*int64) = n
+			}
+		default:
+			return fmt.Errorf("scan into %T", d)
+		}
+	}
+	return nil
+}
+
+// memRows is a statement's result already read (connTx.first), as pgx.Rows.
+type memRows struct {
+	res  rawResult
+	i    int // the current row is res.rows[i-1]
+	err  error
+	done bool
+}
+
+func (r *memRows) Close()                                       { r.done = true }
+func (r *memRows) Err() error                                   { return r.err }
+func (r *memRows) CommandTag() pgconn.CommandTag                { return r.res.tag }
+func (r *memRows) FieldDescriptions() []pgconn.FieldDescription { return nil }
+func (r *memRows) Conn() *pgx.Conn                              { return nil }
+func (r *memRows) TypeMap() *pgtype.Map                         { return nil }
+
+func (r *memRows) Next() bool {
+	if r.done || r.err != nil || r.i >= len(r.res.rows) {
+		r.done = true
+		return false
+	}
+	r.i++
+	return true
+}
+
+func (r *memRows) Scan(dest ...any) error {
+	if r.i == 0 || r.done {
+		return errors.New("scan without a row")
+	}
+	if err := scanRaw(r.res.rows[r.i-1], dest...); err != nil {
+		r.err, r.done = err, true
+		return err
+	}
+	return nil
+}
+
+func (r *memRows) Values() ([]any, error) {
+	if r.i == 0 {
+		return nil, errors.New("no row")
+	}
+	row := r.res.rows[r.i-1]
+	vals := make([]any, len(row))
+	for i, v := range row {
+		vals[i] = v
+	}
+	return vals, nil
+}
+
+func (r *memRows) RawValues() [][]byte {
+	if r.i == 0 {
+		return nil
+	}
+	return r.res.rows[r.i-1]
+}
+
+// memRow is QueryRow's answer from memRows.
+type memRow struct {
+	rows *memRows
+	err  error
+}
+
+func (r memRow) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	if !r.rows.Next() {
+		return pgx.ErrNoRows
+	}
+	return r.rows.Scan(dest...)
+}
+
+// errRow is a pgx.Row whose query failed.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }

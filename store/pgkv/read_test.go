@@ -1,0 +1,282 @@
+package pgkv_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+
+	"github.com/celltrack/celltrack/store/kv"
+	"github.com/celltrack/celltrack/store/pgkv"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// turnCounter counts round trips on the connections it dialled: a write
+// to the server after reading from it (or the first write) starts one.
+type turnCounter struct {
+	mu    sync.Mutex
+	turns int
+	read  map[net.Conn]bool
+}
+
+func (c *turnCounter) hook(cfg *pgxpool.Config) {
+	dial := cfg.ConnConfig.DialFunc
+	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &countedConn{Conn: nc, c: c}, nil
+	}
+}
+
+func (c *turnCounter) n() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.turns
+}
+
+type countedConn struct {
+	net.Conn
+	c    *turnCounter
+	read bool
+	sent bool
+}
+
+func (cc *countedConn) Write(p []byte) (int, error) {
+	cc.c.mu.Lock()
+	if !cc.sent || cc.read {
+		cc.c.turns++
+	}
+	cc.sent, cc.read = true, false
+	cc.c.mu.Unlock()
+	return cc.Conn.Write(p)
+}
+
+func (cc *countedConn) Read(p []byte) (int, error) {
+	n, err := cc.Conn.Read(p)
+	if n > 0 {
+		cc.c.mu.Lock()
+		cc.read = true
+		cc.c.mu.Unlock()
+	}
+	return n, err
+}
+
+// TestReadRoundTrips counts what a command's reads cost in round trips
+// with the server, as a process of its own does them (a new engine): a
+// read transaction after the first is one round trip for BEGIN and its
+// first read together and one for COMMIT; a Seek to a key Get read, and a
+// Get of a key a cursor page holds, are answered without the server.
+func TestReadRoundTrips(t *testing.T) {
+	e, u := create(t)
+	if err := e.Update(func(tx kv.Tx) error {
+		b, err := tx.CreateBucket([]byte("things"))
+		if err != nil {
+			return err
+		}
+		for i := range 10 {
+			if err := b.Put(fmt.Appendf(nil, "k%02d", i), fmt.Appendf(nil, "v%d", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var c turnCounter
+	defer pgkv.SetConfigHook(c.hook)()
+	before := c.n()
+	e2, err := pgkv.Open(u, pgkv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	open := c.n() - before
+	// Connecting is the startup message and, with a password, the
+	// authentication's exchanges; then the schema version, unprepared.
+	t.Logf("Open: %d round trips", open)
+
+	// The first transaction reads the registry with BEGIN: one round
+	// trip, the Get one, COMMIT one.
+	before = c.n()
+	view := func(fn func(tx kv.Tx)) {
+		t.Helper()
+		if err := e2.View(func(tx kv.Tx) error { fn(tx); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	view(func(tx kv.Tx) {
+		if v := tx.Bucket([]byte("things")).Get([]byte("k03")); string(v) != "v3" {
+			t.Errorf("Get k03 = %q", v)
+		}
+	})
+	if n := c.n() - before; n != 3 {
+		t.Errorf("the first read transaction took %d round trips, want 3 (BEGIN with the registry, a Get, COMMIT)", n)
+	}
+	before = c.n()
+	view(func(tx kv.Tx) {
+		b := tx.Bucket([]byte("things"))
+		if v := b.Get([]byte("k04")); string(v) != "v4" {
+			t.Errorf("Get k04 = %q", v)
+		}
+		// The Seek that verifies a record after reading it.
+		if k, v := b.Cursor().Seek([]byte("k04")); string(k) != "k04" || string(v) != "v4" {
+			t.Errorf("Seek k04 = %q %q", k, v)
+		}
+	})
+	if n := c.n() - before; n != 2 {
+		t.Errorf("a read transaction with a Get and a Seek to its key took %d round trips, want 2 (BEGIN with the Get, COMMIT)", n)
+	}
+	before = c.n()
+	view(func(tx kv.Tx) {
+		b := tx.Bucket([]byte("things"))
+		cur := b.Cursor()
+		n := 0
+		for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
+			n++
+		}
+		if n != 10 {
+			t.Errorf("the cursor walked %d pairs, want 10", n)
+		}
+		// Keys the page holds, and one it shows absent.
+		if v := b.Get([]byte("k07")); string(v) != "v7" {
+			t.Errorf("Get k07 = %q", v)
+		}
+		if v := b.Get([]byte("k07x")); v != nil {
+			t.Errorf("Get k07x = %q, want nil", v)
+		}
+		if v := b.Get([]byte("k99")); v != nil {
+			t.Errorf("Get k99 = %q, want nil", v)
+		}
+	})
+	if n := c.n() - before; n != 2 {
+		t.Errorf("a walk and Gets inside it took %d round trips, want 2 (BEGIN with the first page, COMMIT)", n)
+	}
+}
+
+// TestReadSeesABucketMadeElsewhere: a read transaction answers Tx.Bucket
+// from the registry the engine cached before it sent anything; when
+// another process created (or deleted) a bucket since, the read runs again
+// with the registry read anew, whether or not it sent a statement.
+func TestReadSeesABucketMadeElsewhere(t *testing.T) {
+	e, u := create(t)
+	e2, err := pgkv.Open(u, pgkv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	// e2 caches the registry.
+	if err := e2.View(func(tx kv.Tx) error { tx.Bucket([]byte("meta")); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"fresh1", "fresh2"} {
+		if err := e.Update(func(tx kv.Tx) error {
+			b, err := tx.CreateBucket([]byte(name))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte("k"), []byte("v"))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		if err := e2.View(func(tx kv.Tx) error {
+			b := tx.Bucket([]byte(name))
+			if b == nil {
+				if i == 0 {
+					return fmt.Errorf("no bucket %s", name) // sends nothing
+				}
+				return nil
+			}
+			got = b.Get([]byte("k"))
+			return nil
+		}); err != nil {
+			t.Fatalf("a read after another engine made %s: %v", name, err)
+		}
+		if string(got) != "v" {
+			t.Fatalf("%s/k = %q through an engine that cached the registry before it was made, want v", name, got)
+		}
+	}
+}
+
+// TestPrefetch: the keys Prefetch reads in one statement are answered by
+// the Gets that follow without the server, present or absent, and a
+// transaction's own buffered writes still win.
+func TestPrefetch(t *testing.T) {
+	e, u := create(t)
+	key := func(i int) []byte { k := make([]byte, 16); k[0], k[15] = 1, byte(i); return k }
+	val := func(i int) string { return fmt.Sprintf(`{"n":%d}`, i) }
+	if err := e.Update(func(tx kv.Tx) error {
+		for _, name := range []string{"things", "settings"} { // the generic table, and one of its own
+			b, err := tx.CreateBucketIfNotExists([]byte(name))
+			if err != nil {
+				return err
+			}
+			for i := range 10 {
+				if err := b.Put(key(i*3), []byte(val(i*3))); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var c turnCounter
+	defer pgkv.SetConfigHook(c.hook)()
+	e2, err := pgkv.Open(u, pgkv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	if err := e2.View(func(tx kv.Tx) error { tx.Bucket([]byte("meta")); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"things", "settings"} {
+		keys := [][]byte{key(3), key(4), key(27), key(12), key(3)}
+		want := map[int]string{3: val(3), 4: "", 27: val(27), 12: val(12)}
+		// In a read transaction, as its first statement (with BEGIN).
+		before := c.n()
+		if err := e2.View(func(tx kv.Tx) error {
+			b := tx.Bucket([]byte(name))
+			kv.Prefetch(b, keys...)
+			for _, k := range keys {
+				w := want[int(k[15])]
+				if v := b.Get(k); string(v) != w || (v == nil) != (w == "") {
+					t.Errorf("%s: Get %x after Prefetch = %q, want %q", name, k, v, w)
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n := c.n() - before; n != 2 {
+			t.Errorf("%s: a Prefetch and Gets of its keys took %d round trips, want 2 (BEGIN with the Prefetch, COMMIT)", name, n)
+		}
+		// In a write transaction, over its own writes.
+		if err := e2.Update(func(tx kv.Tx) error {
+			b := tx.Bucket([]byte(name))
+			if err := b.Put(key(4), []byte(`{"n":"new"}`)); err != nil {
+				return err
+			}
+			if err := b.Delete(key(12)); err != nil {
+				return err
+			}
+			kv.Prefetch(b, keys...)
+			if v := b.Get(key(4)); string(v) != `{"n":"new"}` {
+				t.Errorf("%s: Get 4 = %q, want this transaction's write", name, v)
+			}
+			if v := b.Get(key(12)); v != nil {
+				t.Errorf("%s: Get 12 = %q, want nil (deleted in this transaction)", name, v)
+			}
+			if v := b.Get(key(27)); string(v) != val(27) {
+				t.Errorf("%s: Get 27 = %q", name, v)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
+	"github.com/celltrack/celltrack/internal/pgtest"
 	"github.com/rogpeppe/go-internal/testscript"
 	bolt "go.etcd.io/bbolt"
 )
@@ -15,10 +17,16 @@ import (
 //
 // changes, in the one record of bucket lots whose JSON contains the first
 // text, the second text to the third. Only tests open the file with bbolt
-// outside the store package.
+// outside the store package. On PostgreSQL it is a DBA's ad-hoc UPDATE of
+// the record's table (each record bucket has a table of its name, the
+// value in column record), the same edit of the same bytes.
 func cmdDBEdit(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 4 {
 		ts.Fatalf("usage: dbedit BUCKET WHICH OLD NEW")
+	}
+	if db := ts.Getenv("CELLTRACK_DB"); strings.HasPrefix(db, "postgres://") {
+		ts.Check(pgtest.Exec(db, dbEditSQL(args[0], args[1], args[2], args[3])))
+		return
 	}
 	bucket, which, old, new := []byte(args[0]), []byte(args[1]), []byte(args[2]), []byte(args[3])
 	db, err := bolt.Open(ts.Getenv("CELLTRACK_DB"), 0o600, nil)
@@ -47,4 +55,17 @@ func cmdDBEdit(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		return b.Put(key, bytes.Replace(val, old, new, 1))
 	}))
+}
+
+// dbEditSQL is dbedit as one SQL statement: the first occurrence of old in
+// the one record of table bucket whose text contains which becomes new;
+// the statement fails unless exactly one record matches.
+func dbEditSQL(bucket, which, old, new string) string {
+	lit := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	return fmt.Sprintf(`DO $dbedit$ DECLARE n int; BEGIN
+	UPDATE %[1]s SET record = overlay(record::text PLACING %[4]s FROM strpos(record::text, %[3]s) FOR length(%[3]s))::json
+		WHERE strpos(record::text, %[2]s) > 0 AND strpos(record::text, %[3]s) > 0;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n <> 1 THEN RAISE EXCEPTION 'dbedit: %% records of %[1]s contain both texts, want 1', n; END IF;
+END $dbedit$`, `"`+bucket+`"`, lit(which), lit(old), lit(new))
 }

@@ -28,8 +28,6 @@ var notOnPostgres = map[string]string{
 	"audit_verify_checkpoint_catches_rollback":     "takes a backup of the database file to roll back to",
 	"audit_verify_checkpoint_witness_folder":       "takes a backup of the database file",
 	"audit_checkpoint_refused_forged_and_open_key": "edits the database file",
-	"release_tampered_lot_refused":                 "tampers with the file through bbolt (dbedit)",
-	"trace_verify_failed_exit3":                    "tampers with the file through bbolt (dbedit)",
 	"session_other_database":                       "renames the database file",
 	"cli_init_refusals":                            "init refusals worded for a file that exists",
 	// They name the file in their expected output (ct.db), or pass

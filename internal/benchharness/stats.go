@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/store"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -72,8 +74,10 @@ func statsMain(path string) error {
 	}
 	fmt.Printf("| all buckets (%d) | | %s | %s | %.0f %% | | | |\n\n", len(rows), mb(alloc), mb(inuse), 100*float64(inuse)/float64(alloc))
 	s := db.Stats()
-	fmt.Printf("free pages %d (%s MB), pending %d, freelist %s MB; pages in buckets %d; file pages %d\n\n",
-		s.FreePageN, mb(int64(s.FreePageN)*ps), s.PendingPageN, mb(int64(s.FreelistInuse)), pagesInBuckets, fi.Size()/ps)
+	var hwm int64 // the pages bbolt has used: the file beyond them is grown ahead (AllocSize)
+	db.View(func(tx *bolt.Tx) error { hwm = tx.Size(); return nil })
+	fmt.Printf("free pages %d (%s MB), pending %d, freelist %s MB; pages in buckets %d; pages used %d (%s MB); file pages %d\n\n",
+		s.FreePageN, mb(int64(s.FreePageN)*ps), s.PendingPageN, mb(int64(s.FreelistInuse)), pagesInBuckets, hwm/ps, mb(hwm), fi.Size()/ps)
 
 	// The audit trail by entity kind and entry type.
 	type kindRow struct {
@@ -121,6 +125,13 @@ func statsMain(path string) error {
 	if err != nil {
 		return err
 	}
+	var rb int64 // the records' JSON, as store.RecordBytes sums it, on a file of any schema
+	for _, r := range rows {
+		if slices.Contains(store.RecordBucketNames(), r.name) {
+			rb += r.valueBy
+		}
+	}
+	fmt.Printf("\nrecord JSON (the values of the record buckets, as store.RecordBytes) %s MB; the file is %.2f× it, the pages used %.2f× it\n\n", mb(rb), float64(fi.Size())/float64(rb), float64(hwm)/float64(rb))
 	names := make([]string, 0, len(kinds))
 	for k := range kinds {
 		names = append(names, k)

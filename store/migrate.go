@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"runtime/debug"
@@ -10,6 +11,7 @@ import (
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Schema versions:
@@ -72,6 +74,15 @@ import (
 //	   `celltrack upgrade` and `check` print each group for QA. An older
 //	   celltrack would register a code without its entry and fail `audit
 //	   verify`, so it must refuse the file
+//	11 a leaner tree: audit_tree stores the nodes of level 6
+//	   (treeStoredLevel) and above, ~1 hash in 32 entries instead of ~2 per
+//	   entry; a lower node is recomputed from the at most 64 entries under it
+//	   (tree.go, treeHashes). Every hash, root and signed checkpoint is the
+//	   same. The upgrade removes the lower levels of a file's tree in its
+//	   one transaction (pruneTree); on PostgreSQL, where audit_tree is
+//	   append-only, they are kept and still checked by verify, and only new
+//	   entries store less. An older celltrack would find the tree's lower
+//	   hashes missing, so it must refuse the file
 //
 // A writable Open migrates an older file in one transaction (migrate) and
 // records it in meta under "migration/" + the new version; a read-only Open
@@ -239,6 +250,12 @@ func (db *DB) migrate() (err error) {
 		if err != nil {
 			return err
 		}
+		pruned := 0
+		if from < 11 && !IsPostgres(db.path) {
+			if pruned, err = pruneTree(tx); err != nil {
+				return err
+			}
+		}
 		var steps []string
 		if from < 7 {
 			steps = append(steps, "7: patient and donor records may carry corrections, idx_patient_mrn former MRNs; no record of the older file has either, nothing converted")
@@ -252,6 +269,13 @@ func (db *DB) migrate() (err error) {
 		if from < 10 {
 			steps = append(steps, fmt.Sprintf("10: idx_donor_code_fold, idx_lot_number_fold and idx_site_code_fold built from the records; %d group(s) of codes differing only in letter case kept, each listed in case_variants for QA", len(variants)))
 		}
+		if from < 11 {
+			if IsPostgres(db.path) {
+				steps = append(steps, "11: the audit tree stores the nodes of level 6 and above for new entries; the lower hashes of older entries stay in the append-only audit_tree table and are still checked")
+			} else {
+				steps = append(steps, fmt.Sprintf("11: the audit tree keeps the nodes of level 6 and above; %d lower hashes removed, each recomputed from the entries when needed", pruned))
+			}
+		}
 		meta := tx.Bucket(bMeta)
 		if from < 4 && meta.Get(metaDBID) == nil {
 			// Sessions are bound to the database's identity (issue 10).
@@ -261,7 +285,7 @@ func (db *DB) migrate() (err error) {
 		}
 		fields := map[string]any{"from": from, "to": SchemaVersion, "at": db.now(),
 			"created": append(records, indexes...), "events_reindexed": events, "steps": steps,
-			"tree_entries": treeAdded, "entries_compressed": compressed, "codes_folded": codesFolded, "mrns_folded": folded}
+			"tree_entries": treeAdded, "tree_hashes_pruned": pruned, "entries_compressed": compressed, "codes_folded": codesFolded, "mrns_folded": folded}
 		if len(variants) > 0 {
 			var vs []string
 			for _, v := range variants {
@@ -311,6 +335,51 @@ func rebuildIndex(tx kv.Tx, kind, name string) (int, error) {
 		}
 	}
 	return len(keys), nil
+}
+
+// pruneTree removes from audit_tree the hashes of the levels below
+// treeStoredLevel (schema 11) and returns how many it removed. It rewrites
+// the bucket — the stored nodes read first, the bucket deleted and made
+// again — rather than deleting millions of keys one by one, so its pages
+// are filled as an append fills them and the old ones are freed whole. The
+// hashes kept are kept as stored: a tree changed before the upgrade still
+// fails `audit verify`, which recomputes every node from the entries.
+func pruneTree(tx kv.Tx) (int, error) {
+	b := tx.Bucket(bAuditTree)
+	if b == nil {
+		return 0, nil
+	}
+	type pair struct{ k, v []byte }
+	var keep []pair
+	removed := 0
+	err := b.ForEach(func(k, v []byte) error {
+		if len(k) == 8 {
+			if level, _ := tlog.SplitStoredHashIndex(int64(btoi(k))); level < treeStoredLevel {
+				removed++
+				return nil
+			}
+		}
+		// a key of another length is not celltrack's: kept for verify to name
+		keep = append(keep, pair{bytes.Clone(k), bytes.Clone(v)})
+		return nil
+	})
+	if err != nil || removed == 0 {
+		return 0, err
+	}
+	if err := tx.DeleteBucket(bAuditTree); err != nil {
+		return 0, err
+	}
+	nb, err := tx.CreateBucket(bAuditTree)
+	if err != nil {
+		return 0, err
+	}
+	nb.SetFillPercent(appendFill)
+	for _, p := range keep {
+		if err := nb.Put(p.k, p.v); err != nil {
+			return 0, err
+		}
+	}
+	return removed, nil
 }
 
 // treeBatch is how many entries buildTree adds to the tree per transaction.

@@ -588,7 +588,7 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport) (backupVerific
 		bv.head = v.Tree
 		bv.extends = true
 		if l := rep.Live; rep.LiveRead && l.Size > 0 && l.Size <= bv.head.Size {
-			p, err := tlog.ProveTree(bv.head.Size, l.Size, bucketHashes{tx.Bucket(bAuditTree)})
+			p, err := tlog.ProveTree(bv.head.Size, l.Size, newTreeHashes(tx))
 			bv.extends = err == nil && tlog.CheckTree(p, bv.head.Size, bv.head.Root, l.Size, l.Root) == nil
 		}
 		return nil

@@ -215,7 +215,7 @@ func checkKept(tx kv.Tx, kept []KeptCheckpoint, pinned []PinnedVerifier) ([]Chec
 	if err != nil {
 		return nil, nil, err
 	}
-	reader := bucketHashes{tx.Bucket(bAuditTree)}
+	reader := newTreeHashes(tx)
 	var out []CheckpointResult
 	for _, kc := range kept {
 		r := checkOne(kc, verifiers, retired, now, reader, len(pinned) > 0)

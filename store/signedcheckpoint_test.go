@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -440,18 +442,41 @@ func keyID(t *testing.T, db *DB, vkey string) uuid.UUID {
 }
 
 // TestVerifyCatchesAnAlteredTree: a stored tree hash changed or removed is
-// named by audit verify, and a write onto a tree out of step is refused.
+// named by audit verify — a node of a stored level, and one of a lower
+// level stored as before schema 11 — and a write onto a tree out of step is
+// refused.
 func TestVerifyCatchesAnAlteredTree(t *testing.T) {
 	db := newTestDB(t)
-	err := db.engine.Update(func(tx kv.Tx) error { return tx.Bucket(bAuditTree).Put(treeKey(2), make([]byte, 32)) })
-	if err != nil {
+	if _, err := NewLotService(db).Import("liu", importRows("T", 70, db.Now())); err != nil {
 		t.Fatal(err)
 	}
-	v, _ := db.Verify()
-	if v.OK() || !strings.Contains(strings.Join(v.Problems, "\n"), "the audit tree does not match entry") {
-		t.Fatalf("verify: %v", v.Problems)
+	verifyOK(t, db)
+	for _, idx := range []int64{2, tlog.StoredHashIndex(treeStoredLevel, 0)} {
+		var orig []byte
+		err := db.engine.Update(func(tx kv.Tx) error {
+			orig = bytes.Clone(tx.Bucket(bAuditTree).Get(treeKey(idx)))
+			return tx.Bucket(bAuditTree).Put(treeKey(idx), make([]byte, 32))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		level, n := tlog.SplitStoredHashIndex(idx)
+		v, _ := db.Verify()
+		if v.OK() || !strings.Contains(strings.Join(v.Problems, "\n"), fmt.Sprintf("the audit tree does not match entry %d: its stored hash %d differs", (n+1)<<level, idx)) {
+			t.Fatalf("verify with stored hash %d zeroed: %v", idx, v.Problems)
+		}
+		err = db.engine.Update(func(tx kv.Tx) error {
+			if orig == nil {
+				return tx.Bucket(bAuditTree).Delete(treeKey(idx))
+			}
+			return tx.Bucket(bAuditTree).Put(treeKey(idx), orig)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		verifyOK(t, db)
 	}
-	err = db.engine.Update(func(tx kv.Tx) error {
+	err := db.engine.Update(func(tx kv.Tx) error {
 		k, _ := tx.Bucket(bAuditTree).Cursor().Last()
 		return tx.Bucket(bAuditTree).Delete(k)
 	})
@@ -528,7 +553,7 @@ func TestKeyDateIsNotATreeMismatch(t *testing.T) {
 func tlogRoot(t *testing.T, db *DB, n int64) (tlog.Hash, error) {
 	var root tlog.Hash
 	err := db.view(func(tx kv.Tx) (err error) {
-		root, err = tlog.TreeHash(n, bucketHashes{tx.Bucket(bAuditTree)})
+		root, err = tlog.TreeHash(n, newTreeHashes(tx))
 		return err
 	})
 	return root, err

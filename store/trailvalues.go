@@ -61,3 +61,14 @@ func (db *DB) RecordBytes() (int64, error) {
 	})
 	return n, err
 }
+
+// RecordBucketNames returns the names of the record buckets, whose values
+// RecordBytes sums, for a tool that reads a file of an older schema
+// (the benchmark harness's -stats).
+func RecordBucketNames() []string {
+	var names []string
+	for _, b := range recordBuckets {
+		names = append(names, string(b))
+	}
+	return names
+}

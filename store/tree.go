@@ -13,8 +13,20 @@ import (
 // The audit trail is also a Merkle tree (audit.LeafHash, golang.org/x/mod/sumdb/tlog).
 // Its stored hashes live in the bucket audit_tree under their tlog stored-hash
 // index (tlog.StoredHashIndex), 8 bytes big-endian, in the same transaction as
-// the entry that adds them: the keys are dense, 0 … StoredHashCount(size)-1,
-// and arrive in order, so the bucket is filled like the audit bucket.
+// the entry that adds them. Since schema 11 only the nodes of level
+// treeStoredLevel and above are stored: the ones below are a function of at
+// most 2^treeStoredLevel entries' stored hashes, which the trail holds
+// already, and are recomputed from them when a proof or a tree head needs
+// them (treeHashes). The keys arrive in order, so the bucket is filled like
+// the audit bucket. A tree written before schema 11 keeps its lower levels
+// where the upgrade could not remove them (PostgreSQL's audit_tree is
+// append-only); a stored hash of a lower level is read, and checked by
+// verify, like any other.
+
+// treeStoredLevel is the lowest level of the audit tree whose nodes are
+// stored: 6, so that one stored node in 2^6 entries replaces ~2 per entry,
+// and a node recomputed reads at most 64 entries (a few pages).
+const treeStoredLevel = 6
 
 var bAuditTree = []byte("audit_tree")
 
@@ -25,10 +37,12 @@ func treeKey(i int64) []byte {
 	return k
 }
 
-// treeSize returns how many entries the stored tree holds, from its last
+// treeSize returns how many entries the stored tree covers, from its last
 // stored hash: the node (level L, k) is stored with record (k+1)·2^L − 1,
 // the last of that record's hashes. It is -1 when the last record's hashes
-// are incomplete.
+// are incomplete. Since schema 11 the tree stores no hash for the records
+// after the last multiple of 2^treeStoredLevel, so the trail may hold up to
+// 2^treeStoredLevel − 1 entries more (treeInStep).
 func treeSize(tx kv.Tx) int64 {
 	b := tx.Bucket(bAuditTree)
 	if b == nil {
@@ -47,40 +61,104 @@ func treeSize(tx kv.Tx) int64 {
 	return size
 }
 
-// bucketHashes reads stored hashes from audit_tree; a missing or short one is
-// an error that names it, not a zero hash.
-type bucketHashes struct{ b kv.Bucket }
+// trailSize is the number of the trail's last entry: the size of the tree
+// when the trail has no gap (verify checks that it has none).
+func trailSize(tx kv.Tx) int64 {
+	k, _ := tx.Bucket(bAudit).Cursor().Last()
+	return int64(btoi(k))
+}
 
-func (r bucketHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+// treeInStep reports whether a stored tree covering stored entries is the
+// tree of a trail of size entries: it covers every whole block of
+// 2^treeStoredLevel entries the trail has and nothing beyond.
+func treeInStep(stored, size int64) bool {
+	return stored >= 0 && stored <= size && size-stored < 1<<treeStoredLevel
+}
+
+// treeHashes reads the tree's hashes for tlog: a stored one from audit_tree,
+// and one of a level below treeStoredLevel that is not stored recomputed
+// from the stored hashes of the entries under it (trail: the audit bucket).
+// A missing hash it cannot recompute is an error that names it, not a zero
+// hash.
+type treeHashes struct{ tree, trail kv.Bucket }
+
+func newTreeHashes(tx kv.Tx) treeHashes {
+	return treeHashes{tx.Bucket(bAuditTree), tx.Bucket(bAudit)}
+}
+
+func (r treeHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
-	c := r.b.Cursor()
+	c := r.tree.Cursor()
 	for i, x := range indexes {
 		v := get1(c, treeKey(x))
-		if len(v) != tlog.HashSize {
-			return nil, lot.Errorf(lot.ECONFLICT, "the audit tree lacks its stored hash %d: the tree was changed outside celltrack — run `celltrack check`", x)
+		if len(v) == tlog.HashSize {
+			out[i] = tlog.Hash(v)
+			continue
 		}
-		out[i] = tlog.Hash(v)
+		if level, n := tlog.SplitStoredHashIndex(x); v == nil && level < treeStoredLevel && r.trail != nil {
+			h, err := r.node(level, n)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = h
+			continue
+		}
+		return nil, lot.Errorf(lot.ECONFLICT, "the audit tree lacks its stored hash %d: the tree was changed outside celltrack — run `celltrack check`", x)
 	}
 	return out, nil
 }
 
-// appendTree adds the entry numbered seq, whose hash is h, to the tree. The
-// tree must hold exactly the seq-1 entries before it: a tree out of step with
-// the trail was changed outside celltrack, and a write onto it would bury that.
+// node recomputes the tree's node (level, n) from the stored hashes of
+// entries n·2^level + 1 … (n+1)·2^level, as appendTree added them.
+func (r treeHashes) node(level int, n int64) (tlog.Hash, error) {
+	first := uint64(n)<<level + 1
+	var edge [treeStoredLevel]tlog.Hash // edge[l]: the last left node of level l
+	c := r.trail.Cursor()
+	k, v := c.Seek(itob(first))
+	for i := uint64(0); i < 1<<level; i++ {
+		if k == nil || btoi(k) != first+i {
+			return tlog.Hash{}, lot.Errorf(lot.ECONFLICT, "audit entry %d is missing, so the audit tree's node %d of level %d cannot be recomputed: the trail was changed outside celltrack — run `celltrack check`", first+i, n, level)
+		}
+		eh, err := audit.StoredHash(v)
+		if err != nil {
+			return tlog.Hash{}, fmt.Errorf("audit entry %d: %w", first+i, err)
+		}
+		h := audit.LeafHash(eh)
+		l := 0
+		for ; i>>l&1 == 1; l++ {
+			h = tlog.NodeHash(edge[l], h)
+		}
+		if l == level {
+			return h, nil
+		}
+		edge[l] = h
+		k, v = c.Next()
+	}
+	panic("unreachable: the last leaf completes the node")
+}
+
+// appendTree adds the entry numbered seq, whose hash is h, to the tree,
+// storing the nodes of level treeStoredLevel and above that it completes.
+// The stored tree must cover the entries before it (treeInStep): a tree out
+// of step with the trail was changed outside celltrack, and a write onto it
+// would bury that.
 func appendTree(tx kv.Tx, seq uint64, h [32]byte) error {
 	b := tx.Bucket(bAuditTree)
 	n := int64(seq) - 1
-	if size := treeSize(tx); size != n {
+	if size := treeSize(tx); !treeInStep(size, n) {
 		return lot.Errorf(lot.ECONFLICT, "refused: the audit tree holds %d entries but the trail's next entry is %d; the database was changed outside celltrack, so nothing was written — run `celltrack check` and contact the administrator", size, seq)
 	}
-	hashes, err := tlog.StoredHashesForRecordHash(n, audit.LeafHash(h), bucketHashes{b})
+	if (n+1)%(1<<treeStoredLevel) != 0 {
+		return nil // completes no node of a stored level
+	}
+	hashes, err := tlog.StoredHashesForRecordHash(n, audit.LeafHash(h), treeHashes{b, tx.Bucket(bAudit)})
 	if err != nil {
 		return err
 	}
 	b.SetFillPercent(appendFill)
 	base := tlog.StoredHashIndex(0, n)
-	for i, x := range hashes {
-		if err := b.Put(treeKey(base+int64(i)), x[:]); err != nil {
+	for i, x := range hashes[treeStoredLevel:] {
+		if err := b.Put(treeKey(base+int64(treeStoredLevel+i)), x[:]); err != nil {
 			return fmt.Errorf("append audit tree hash: %w", err)
 		}
 	}
@@ -95,11 +173,14 @@ func (db *DB) TreeHead() (audit.Head, error) {
 }
 
 func treeHead(tx kv.Tx) (audit.Head, error) {
-	size := treeSize(tx)
-	if size < 0 {
+	size, stored := trailSize(tx), treeSize(tx)
+	if stored < 0 {
 		return audit.Head{}, lot.Errorf(lot.ECONFLICT, "the audit tree's last stored hashes are incomplete: the tree was changed outside celltrack — run `celltrack check`")
 	}
-	root, err := tlog.TreeHash(size, bucketHashes{tx.Bucket(bAuditTree)})
+	if !treeInStep(stored, size) {
+		return audit.Head{}, lot.Errorf(lot.ECONFLICT, "the audit tree covers %d entries but the trail has %d: the trail or the tree was changed outside celltrack — run `celltrack check`", stored, size)
+	}
+	root, err := tlog.TreeHash(size, newTreeHashes(tx))
 	if err != nil {
 		return audit.Head{}, err
 	}
@@ -107,11 +188,14 @@ func treeHead(tx kv.Tx) (audit.Head, error) {
 }
 
 // treeCheck recomputes the stored tree from the entries while verifyTx walks
-// them in order, comparing each stored hash as it goes. Record n stores its
-// leaf and then, for each trailing 1 bit of n, the node it completes one
-// level up (tlog.StoredHashesForRecordHash); the left half of each such node
-// is the last node completed on that level before it (the right edge of the
-// tree), so the check holds 64 hashes, not the tree. It computes them with
+// them in order, comparing each stored hash as it goes. Record n completes
+// its leaf and then, for each trailing 1 bit of n, the node one level up
+// (tlog.StoredHashesForRecordHash); the left half of each such node is the
+// last node completed on that level before it (the right edge of the tree),
+// so the check holds 64 hashes, not the tree. Every node of level
+// treeStoredLevel and above must be stored; one of a lower level is
+// compared when it is stored (a tree written before schema 11) and
+// recomputed all the same when it is not. It computes them with
 // tlog.NodeHash directly rather than through tlog, which allocates for each
 // record and reads the edge back through a search: a third of the chain
 // walk's time, and verify adds millions of records.
@@ -129,7 +213,7 @@ func newTreeCheck(tx kv.Tx) *treeCheck {
 	return t
 }
 
-// add recomputes the stored hashes of the next entry, whose hash is h, and
+// add recomputes the nodes the next entry, whose hash is h, completes, and
 // compares them with the stored ones.
 func (t *treeCheck) add(seq uint64, h [32]byte) {
 	n := t.n
@@ -141,17 +225,22 @@ func (t *treeCheck) add(seq uint64, h [32]byte) {
 	idx := tlog.StoredHashIndex(0, n)
 	for level := 0; ; level++ {
 		switch {
-		case t.k == nil:
-			t.problem = fmt.Sprintf("the audit tree ends before entry %d: its hashes were removed outside celltrack (run `celltrack upgrade` on a file an older celltrack wrote)", seq)
-			return
-		case len(t.k) != 8 || int64(binary.BigEndian.Uint64(t.k)) != idx:
+		case t.k != nil && (len(t.k) != 8 || int64(binary.BigEndian.Uint64(t.k)) < idx):
 			t.problem = fmt.Sprintf("the audit tree's stored hashes have a gap or a stray key at entry %d: the tree was changed outside celltrack", seq)
 			return
-		case len(t.v) != tlog.HashSize || tlog.Hash(t.v) != x:
-			t.problem = fmt.Sprintf("the audit tree does not match entry %d: its stored hash %d differs from the one recomputed from the entries — the trail or the tree was changed outside celltrack", seq, idx)
+		case t.k != nil && int64(binary.BigEndian.Uint64(t.k)) == idx:
+			if len(t.v) != tlog.HashSize || tlog.Hash(t.v) != x {
+				t.problem = fmt.Sprintf("the audit tree does not match entry %d: its stored hash %d differs from the one recomputed from the entries — the trail or the tree was changed outside celltrack", seq, idx)
+				return
+			}
+			t.k, t.v = t.c.Next()
+		case level >= treeStoredLevel && t.k == nil:
+			t.problem = fmt.Sprintf("the audit tree ends before entry %d: its hashes were removed outside celltrack (run `celltrack upgrade` on a file an older celltrack wrote)", seq)
+			return
+		case level >= treeStoredLevel:
+			t.problem = fmt.Sprintf("the audit tree's stored hashes have a gap or a stray key at entry %d: the tree was changed outside celltrack", seq)
 			return
 		}
-		t.k, t.v = t.c.Next()
 		if n>>level&1 == 0 { // a left node: the next one up is completed later
 			t.frontier[level] = x
 			return
@@ -176,8 +265,10 @@ func (t *treeCheck) finish() []string {
 // batch entries each, so that a file of millions of entries is upgraded in
 // bounded memory; it is what the upgrade to schema 5 runs, and running it
 // again continues where an interrupted run stopped, because each batch
-// commits the entries and their stored hashes together. It returns how many
-// entries it added.
+// commits the entries and their stored hashes together. Each batch but the
+// last ends at a multiple of 2^treeStoredLevel entries, where a stored node
+// marks how far the tree goes (treeSize). It returns how many entries it
+// added.
 func (db *DB) buildTree(batch int) (added int64, err error) {
 	for {
 		var done bool
@@ -189,9 +280,13 @@ func (db *DB) buildTree(batch int) (added int64, err error) {
 			if start < 0 {
 				return lot.Errorf(lot.ECONFLICT, "%s: the audit tree's last stored hashes are incomplete, so it cannot be continued; restore the last good backup", db.path)
 			}
+			end := (start + int64(batch)) >> treeStoredLevel << treeStoredLevel
+			if end <= start {
+				end += 1 << treeStoredLevel
+			}
 			c := tx.Bucket(bAudit).Cursor()
 			n := start
-			for k, v := c.Seek(itob(uint64(start + 1))); k != nil && n < start+int64(batch); k, v = c.Next() {
+			for k, v := c.Seek(itob(uint64(start + 1))); k != nil && n < end; k, v = c.Next() {
 				if btoi(k) != uint64(n+1) {
 					return lot.Errorf(lot.ECONFLICT, "%s: audit entry %d is missing (the next is %d), so the audit tree cannot be built; the trail has a gap — restore the last good backup", db.path, n+1, btoi(k))
 				}
@@ -208,7 +303,7 @@ func (db *DB) buildTree(batch int) (added int64, err error) {
 				n++
 			}
 			added += n - start
-			done = n-start < int64(batch)
+			done = n < end
 			return nil
 		})
 		if err != nil || done {

@@ -46,8 +46,16 @@ func main() {
 	again := flag.String("again", "", "instead of building: time the import and the commands again, with this tree's build, on the databases a -keep run left in this `DIR` (the same -sizes, -engines and -postgres)")
 	startup := flag.String("startup", "", "instead of building: time process start, a read and a write of the build at this git `REV` against this tree's, each on a demo database of its own (startup.go); -runs pairs")
 	prefix := flag.String("pgprefix", "ctbench_", "-postgres: the prefix of the databases' names, so that two harness runs on one server keep apart")
+	stats := flag.String("stats", "", "instead of building: print where the bytes of this database `FILE` go — per bucket, free pages, audit entries per kind (stats.go)")
 	flag.Parse()
 	pgPrefix = *prefix
+	if *stats != "" {
+		if err := statsMain(*stats); err != nil {
+			fmt.Fprintln(os.Stderr, "benchharness:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *startup != "" {
 		if err := startupMain(*startup, *runs); err != nil {
 			fmt.Fprintln(os.Stderr, "benchharness:", err)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // signForm is what the GO page's sign form sends: its hidden fields (the
@@ -171,5 +173,66 @@ func TestServeAPIAdministerBindsTheDoseShown(t *testing.T) {
 	st, m = administer(check())
 	if st != http.StatusCreated || m["volume_ml"] != "35.7" {
 		t.Errorf("the dose shown by the second check: %d %v", st, m)
+	}
+}
+
+// TestServeBrowserBedsideDoseChanged is review 6 in a real browser: the GO
+// page says 34.1 mL; a colleague records 65.0 kg; the nurse and the witness
+// sign on the page they were shown. Nothing is recorded: the page says the
+// dose changed and why, above the new check (35.7 mL) and a new sign form,
+// which then records 35.7 mL. The refusal is saved as a screenshot.
+func TestServeBrowserBedsideDoseChanged(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
+	ctx := newBrowser(t)
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	text := func(id string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
+		if err != nil {
+			t.Fatalf("text of #%s: %v", id, err)
+		}
+		return s
+	}
+	sign := []chromedp.Action[chromedp.Void]{
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword),
+		chromedp.SendKeys(chromedp.ID("witness"), "omar"),
+		chromedp.SendKeys(chromedp.ID("witness_password"), fixturePassword+kb.Enter),
+	}
+	do("log in, scan the wristband and the bag",
+		chromedp.EmulateViewport(768, 1024),
+		chromedp.Navigate(f.srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "nina"),
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("mrn")),
+		chromedp.SendKeys(chromedp.ID("mrn"), "MRN-1001"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("scan")),
+		chromedp.SendKeys(chromedp.ID("scan"), "G12342600000101"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("administer-form")),
+	)
+	if s := text("signed-dose"); !strings.Contains(s, "You sign for 6.2062×10^7 cells in 34.1 mL on 62.0 kg") {
+		t.Fatalf("the sign form says %q", s)
+	}
+	f.reweigh(65_000, testTime(t))
+	n := f.auditCount()
+	do("sign the dose shown", append(sign, chromedp.WaitVisible(chromedp.ID("verdict")))...)
+	saveScreenshot(t, ctx, "celltrack-bedside-dose-changed-768x1024.png", true)
+	if f.auditCount() != n {
+		t.Fatalf("signing a changed dose wrote %d audit entries", f.auditCount()-n)
+	}
+	if e := text("error"); !strings.Contains(e, "the dose changed since the check (weight 65.0 kg") || !strings.Contains(e, "check again") {
+		t.Fatalf("the refusal says %q", e)
+	}
+	if s := text("signed-dose"); !strings.Contains(s, "You sign for 6.4974×10^7 cells in 35.7 mL on 65.0 kg") {
+		t.Fatalf("the new sign form says %q", s)
+	}
+	do("sign the new dose", append(sign, chromedp.WaitVisible(chromedp.ID("recorded")))...)
+	if s := text("main"); !strings.Contains(s, "35.7 mL") {
+		t.Fatalf("recorded page:\n%s", s)
 	}
 }

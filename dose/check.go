@@ -58,6 +58,9 @@ type Facts struct {
 	Containers       []Candidate
 	Refs             []string   // the container references as typed, to name duplicates
 	Volume           lot.Tenths // infused volume, when the nurse gives one
+	// Shown is the dose the check before the signatures showed (zero: none
+	// carried); a dose computed now that differs fails "dose as shown".
+	Shown Shown
 }
 
 // Result is one named check and how it came out.
@@ -116,11 +119,16 @@ func (r Report) Err() error {
 	return lot.Errorf(lot.ENOGO, "%s", b.String())
 }
 
-// LatestWeight returns the most recent weight measured at or before now.
+// LatestWeight returns the most recent weight measured at or before now,
+// counting a weight dated up to lot.ClockSkew after now as measured now:
+// `patient weigh --at` accepts such a time (another device's clock runs
+// ahead), and the patient's newest weight must dose the patient from the
+// moment it is recorded. Skipping it for those minutes gave a GO on the
+// older weight that turned NO-GO (or another dose) minutes later.
 func LatestWeight(ws []lot.Weight, now time.Time) (lot.Weight, int, bool) {
 	idx := -1
 	for i, w := range ws {
-		if !w.MeasuredAt.After(now) && (idx < 0 || !w.MeasuredAt.Before(ws[idx].MeasuredAt)) {
+		if !w.MeasuredAt.After(now.Add(lot.ClockSkew)) && (idx < 0 || !w.MeasuredAt.Before(ws[idx].MeasuredAt)) {
 			idx = i
 		}
 	}
@@ -325,6 +333,9 @@ func Check(f Facts) Report {
 	case age > maxAge:
 		add("weight", false, fmt.Sprintf("%s measured %s is %s old; %s allows %d days", w.Grams, lot.FormatTimeIn(w.MeasuredAt, f.Zone), daysOld(age), pr.Name, pr.MaxWeightAgeDays),
 			"re-weigh the patient with `celltrack patient weigh`")
+	case age < 0:
+		// Said, so that a time ahead of the clock is not read as a typo.
+		add("weight", true, fmt.Sprintf("%s measured %s, %s ahead of now (another device's clock; the newest weight counts)", w.Grams, lot.FormatTimeIn(w.MeasuredAt, f.Zone), minutes(-age)), "")
 	default:
 		add("weight", true, fmt.Sprintf("%s measured %s", w.Grams, lot.FormatTimeIn(w.MeasuredAt, f.Zone)), "")
 	}
@@ -396,6 +407,9 @@ func Check(f Facts) Report {
 		} else {
 			add("dose cap", true, fmt.Sprintf("under the cap of %s", pr.CapCells), "")
 		}
+	}
+	if !f.Shown.IsZero() {
+		r.Checks = append(r.Checks, checkShown(f.Shown, w, calc, f.Zone))
 	}
 	if calc.EndotoxinKnown {
 		lim := pr.EndotoxinMilliEUPerKgH

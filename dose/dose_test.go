@@ -380,6 +380,40 @@ func TestCheckBoundaries(t *testing.T) {
 			f.Protocol = &p
 			f.Containers[0].Container.ViableCells = 75_000_000
 		}, ""},
+		// Review 6: the signatures bind the dose the check showed (31.0 mL,
+		// 6.20×10^7 cells on the 62.0 kg record); a dose computed otherwise
+		// at signing is refused.
+		{"the dose shown is the dose computed", func(f *Facts) { f.Shown = Shown{f.Weights[0].ID, 310, 62_000_000} }, ""},
+		{"a weight recorded since the check", func(f *Facts) {
+			f.Shown = Shown{f.Weights[0].ID, 310, 62_000_000}
+			f.Weights = append(f.Weights, lot.Weight{ID: uuid.New(), Grams: 65_000, MeasuredAt: f.Now.Add(-time.Minute)})
+		}, "dose as shown"},
+		{"the same weight entered again since the check", func(f *Facts) {
+			f.Shown = Shown{f.Weights[0].ID, 310, 62_000_000}
+			f.Weights = append(f.Weights, lot.Weight{ID: uuid.New(), Grams: 62_000, MeasuredAt: f.Now.Add(-time.Minute)})
+		}, "dose as shown"},
+		{"a bag recounted since the check", func(f *Facts) {
+			f.Shown = Shown{f.Weights[0].ID, 310, 62_000_000}
+			f.Containers[0].Container.ViableCells = 95_000_000
+		}, "dose as shown"},
+		{"only the volume shown, and it is the volume computed", func(f *Facts) {
+			f.Shown = Shown{Volume: 310}
+			f.Weights = append(f.Weights, lot.Weight{ID: uuid.New(), Grams: 62_010, MeasuredAt: f.Now.Add(-time.Minute)})
+		}, ""},
+		{"only the volume shown, and the dose moved", func(f *Facts) {
+			f.Shown = Shown{Volume: 310}
+			f.Weights = append(f.Weights, lot.Weight{ID: uuid.New(), Grams: 65_000, MeasuredAt: f.Now.Add(-time.Minute)})
+		}, "dose as shown"},
+		{"a stated volume shown as stated", func(f *Facts) { f.Volume, f.Shown = 300, Shown{f.Weights[0].ID, 300, 60_000_000} }, ""},
+		// Review 6: a weight dated within the clock skew ahead of now is the
+		// newest weight and doses now (+50 % needs a physician at once, not
+		// in five minutes); one beyond the skew was measured after the start.
+		{"a weight dated 5 min ahead counts", func(f *Facts) {
+			f.Weights = append(f.Weights, lot.Weight{ID: uuid.New(), Grams: 93_000, MeasuredAt: f.Now.Add(lot.ClockSkew)})
+		}, "weight change"},
+		{"a weight dated just beyond the skew does not", func(f *Facts) {
+			f.Weights = append(f.Weights, lot.Weight{ID: uuid.New(), Grams: 93_000, MeasuredAt: f.Now.Add(lot.ClockSkew + time.Second)})
+		}, ""},
 		{"a volume over the cap is refused", func(f *Facts) {
 			p := *f.Protocol
 			p.CapCells = 55_000_000
@@ -673,6 +707,57 @@ func TestBandBoundsKeptToTheGram(t *testing.T) {
 		back, err := json.Marshal(p.File())
 		if q, err2 := ParseProtocol(back); err != nil || err2 != nil || q.Bands[0].UpTo != tc.want {
 			t.Errorf("bound %s does not round-trip: %s %v %v", tc.bound, back, err, err2)
+		}
+	}
+}
+
+// TestCheckShownSays: the refusal names the weight the dose now rests on
+// and both doses, so the nurse sees why her syringe no longer matches; the
+// GO check says the dose is the one shown.
+func TestCheckShownSays(t *testing.T) {
+	f := goodFacts(t)
+	f.Shown = ShownBy(Check(f))
+	if want := (Shown{f.Weights[0].ID, 310, 62_000_000}); f.Shown != want {
+		t.Fatalf("ShownBy: %+v, want %+v", f.Shown, want)
+	}
+	f.Weights = append(f.Weights, lot.Weight{ID: uuid.New(), Grams: 65_000, MeasuredAt: f.Now.Add(-time.Minute), RecordedBy: "omar"})
+	r := Check(f)
+	err := r.Err()
+	for _, want := range []string{"dose as shown: the dose changed since the check (weight 65.0 kg measured 2026-11-25 08:59 UTC by omar is the latest)",
+		"it is now 6.50×10^7 cells in 32.5 mL; the check showed 6.20×10^7 cells in 31.0 mL on another weight record", "check again"} {
+		if lot.ErrorCode(err) != lot.ENOGO || !strings.Contains(err.Error(), want) {
+			t.Errorf("NO-GO %v\nwants %q", err, want)
+		}
+	}
+	f.Weights = f.Weights[:1]
+	r = Check(f)
+	if !r.GO || r.Checks[len(r.Checks)-2].Name != "dose as shown" || !strings.HasSuffix(r.Checks[len(r.Checks)-2].Detail, ", as the check showed") {
+		t.Errorf("GO on the dose shown: %+v", r.Checks)
+	}
+	if ShownBy(Report{}) != (Shown{}) {
+		t.Errorf("a report without a dose shows one")
+	}
+}
+
+// TestLatestWeight: the newest weight measured by now, a weight dated up
+// to lot.ClockSkew ahead counting as measured now.
+func TestLatestWeight(t *testing.T) {
+	now := day("2026-11-25").Add(9 * time.Hour)
+	ws := []lot.Weight{{Grams: 80_000, MeasuredAt: now.Add(-time.Hour)}, {Grams: 120_000, MeasuredAt: now.Add(5 * time.Minute)}, {Grams: 70_000, MeasuredAt: now.Add(time.Hour)}}
+	for _, tc := range []struct {
+		at   time.Time
+		want lot.Grams
+	}{
+		{now.Add(-2 * time.Hour), 0},
+		{now.Add(-time.Minute), 80_000},
+		{now.Add(-time.Second), 80_000}, // 120 kg is 5 min 1 s ahead: not yet
+		{now, 120_000},
+		{now.Add(55*time.Minute - time.Second), 120_000},
+		{now.Add(55 * time.Minute), 70_000},
+	} {
+		w, _, ok := LatestWeight(ws, tc.at)
+		if ok != (tc.want != 0) || w.Grams != tc.want {
+			t.Errorf("at %s: %s (%v), want %s", tc.at, w.Grams, ok, tc.want)
 		}
 	}
 }

@@ -34,6 +34,10 @@ type Administration struct {
 	Containers []string
 	Start      time.Time  // zero: now
 	Volume     lot.Tenths // zero: the computed volume
+	// Shown is the dose the check before the signatures showed (zero:
+	// none carried): the infusion is NO-GO when the dose computed at
+	// signing differs from it.
+	Shown Shown
 }
 
 // CalcRequest asks for the working of one infusion.
@@ -95,6 +99,13 @@ type Service interface {
 	// Check runs the bedside check (read only); the report's Err() is the
 	// ENOGO error.
 	Check(mrn string, refs []string, volume lot.Tenths) (Report, error)
+	// CheckAdministration runs the bedside check exactly as Administer
+	// will run it on a (as of its start, on its volume, against the dose
+	// shown), read only; the report's Err() is the ENOGO error. Front ends
+	// call it before they read or check any password, so that a NO-GO is
+	// said first and costs no one a failed attempt. EINVALID for a start
+	// more than lot.ClockSkew ahead or more than 12 hours back.
+	CheckAdministration(a Administration) (Report, error)
 	// Calc works out an infusion's dose (read only).
 	Calc(req CalcRequest) (CalcResult, error)
 	// Administer re-runs the bedside check in the writing transaction and

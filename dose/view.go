@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
 )
 
 // The JSON views below are the --json output of `dose check` and `dose
@@ -22,6 +23,47 @@ type ReportView struct {
 	// TimeZone is the zone of the site that treats the patient: the
 	// checks' times are local there.
 	TimeZone string `json:"time_zone"`
+	// Shown, on a GO, is the dose the check shows, for the signatures to
+	// bind: the API's administer takes it back as "shown".
+	Shown *ShownView `json:"shown,omitempty"`
+}
+
+// ShownView is the dose a GO check shows, as the API answers it and takes
+// it back to sign: the weight record it rests on, the volume to draw and
+// the viable cells in it (an exact integer).
+type ShownView struct {
+	WeightID string `json:"weight_id"`
+	VolumeML string `json:"volume_ml"`
+	Cells    string `json:"cells"`
+}
+
+// ViewShown is the JSON view of a dose shown.
+func ViewShown(s Shown) ShownView {
+	return ShownView{WeightID: s.WeightID.String(), VolumeML: s.Volume.String(), Cells: s.Cells.Exact()}
+}
+
+// Parse reads a dose shown back, naming a bad or missing value by its key
+// under field ("shown"): the signatures may bind nothing less than all
+// three.
+func (v ShownView) Parse(field string) (Shown, error) {
+	var s Shown
+	var err error
+	if v.WeightID == "" || v.VolumeML == "" || v.Cells == "" {
+		return s, lot.Errorf(lot.EUSAGE, "%s needs weight_id, volume_ml and cells, as the GO check answered them (its report's \"shown\"): the signatures bind the dose the signers were shown; nothing was signed", field)
+	}
+	if s.WeightID, err = uuid.Parse(v.WeightID); err != nil {
+		return s, lot.Errorf(lot.EINVALID, "%s.weight_id %q is not a weight record id; send back the one the GO check answered", field, v.WeightID)
+	}
+	if s.Volume, err = lot.ParseTenths(field+".volume_ml", v.VolumeML); err != nil {
+		return s, err
+	}
+	if s.Cells, err = lot.ParseCells(field+".cells", v.Cells); err != nil {
+		return s, err
+	}
+	if s.Volume <= 0 || s.Cells <= 0 {
+		return s, lot.Errorf(lot.EINVALID, "%s shows %s cells in %s mL; a GO check shows more than 0 of both — send back the one it answered", field, v.Cells, v.VolumeML)
+	}
+	return s, nil
 }
 
 // CalcView is the dose working.
@@ -61,6 +103,10 @@ func ViewReport(r Report) ReportView {
 	if r.Calc.Infusion > 0 {
 		c := ViewCalc(r.Calc)
 		v.Calc = &c
+	}
+	if s := ShownBy(r); r.GO && !s.IsZero() {
+		sv := ViewShown(s)
+		v.Shown = &sv
 	}
 	return v
 }

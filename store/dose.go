@@ -762,6 +762,47 @@ func (s *DoseService) Check(mrn string, refs []string, volume lot.Tenths) (dose.
 	return r, err
 }
 
+// administrationFacts reads what the bedside check of a looks at, as of
+// its start (now when it has none; at most lot.ClockSkew ahead and 12 hours
+// back), with its volume and the dose it was shown.
+func administrationFacts(tx kv.Tx, now time.Time, a dose.Administration) (lot.Patient, time.Time, dose.Facts, *dose.Course, error) {
+	p, err := patientByMRN(tx, a.MRN)
+	if err != nil {
+		return p, time.Time{}, dose.Facts{}, nil, err
+	}
+	start := a.Start
+	if start.IsZero() {
+		start = now
+	}
+	if err := lot.CheckNotFuture("--start", start, now); err != nil {
+		return p, start, dose.Facts{}, nil, err
+	}
+	if start.Before(now.Add(-12 * time.Hour)) {
+		return p, start, dose.Facts{}, nil, lot.Errorf(lot.EINVALID, "--start %s must be within the last 12 hours", lot.FormatTime(start))
+	}
+	f, ac, err := facts(tx, start, p, a.Containers, a.Volume)
+	f.Shown = a.Shown
+	return p, start, f, ac, err
+}
+
+// CheckAdministration runs the bedside check of a as Administer will,
+// read only (see dose.Service).
+func (s *DoseService) CheckAdministration(a dose.Administration) (dose.Report, error) {
+	var r dose.Report
+	err := s.db.view(func(tx kv.Tx) error {
+		_, _, f, ac, err := administrationFacts(tx, s.db.now(), a)
+		if err != nil {
+			return err
+		}
+		if err := checkIntact(tx, bedsideRecords(tx, f, ac)...); err != nil {
+			return err
+		}
+		r = dose.Check(f)
+		return nil
+	})
+	return r, err
+}
+
 // Administer records an infusion: it re-runs the whole bedside check inside
 // the writing transaction (nothing can change between check and record) and,
 // on GO, records the infusion with both signatures, marks each container
@@ -788,21 +829,7 @@ func (s *DoseService) Administer(nurse, witness audit.User, a dose.Administratio
 		if err := dose.CheckSigners(nu, wu); err != nil {
 			return err
 		}
-		p, err := patientByMRN(w.tx, a.MRN)
-		if err != nil {
-			return err
-		}
-		start := a.Start
-		if start.IsZero() {
-			start = w.now
-		}
-		if err := lot.CheckNotFuture("--start", start, w.now); err != nil {
-			return err
-		}
-		if start.Before(w.now.Add(-12 * time.Hour)) {
-			return lot.Errorf(lot.EINVALID, "--start %s must be within the last 12 hours", lot.FormatTime(start))
-		}
-		f, ac, err := facts(w.tx, start, p, a.Containers, a.Volume)
+		p, start, f, ac, err := administrationFacts(w.tx, w.now, a)
 		if err != nil {
 			return err
 		}

@@ -280,6 +280,14 @@ type AdministerRequest struct {
 	Password        string `json:"password"`
 	Witness         string `json:"witness"`
 	WitnessPassword string `json:"witness_password"`
+	// Shown is the dose the signers were shown: the "shown" of the GO
+	// check's report, sent back as it came. Required: the server signs no
+	// dose that was not shown, and a dose computed otherwise at signing (a
+	// weight recorded, a bag recounted since the check) is NO-GO.
+	Shown *dose.ShownView `json:"shown,omitempty"`
+	// noShown refuses a request without Shown in its front end's words
+	// (nil: the API's).
+	noShown error
 	// SignersOnly checks the request and both signers (who they are,
 	// their roles) and answers 200 {"signers_ok":true} without a password,
 	// a check or a write: `dose administer` through a server refuses the

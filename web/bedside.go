@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 
@@ -62,9 +63,11 @@ func (s *Server) check(req CheckRequest) (dose.Report, error) {
 }
 
 // administer records an infusion as `dose administer` does: the wrong
-// people are refused before any password is checked; then both passwords,
-// each with its signature's meaning; then the store re-runs the whole check
-// in its writing transaction and writes nothing on NO-GO.
+// people are refused before any password is checked; then the bedside
+// check, against the dose the signers were shown (a NO-GO is said before
+// any password is checked or counted); then both passwords, each with its
+// signature's meaning; then the store re-runs the whole check in its
+// writing transaction and writes nothing on NO-GO.
 func (s *Server) administer(nurse audit.User, req AdministerRequest) (dose.Infusion, dose.Report, error) {
 	mrn, refs, vol, err := req.CheckRequest.parse()
 	if err != nil {
@@ -97,6 +100,12 @@ func (s *Server) administer(nurse audit.User, req AdministerRequest) (dose.Infus
 	if req.SignersOnly {
 		return dose.Infusion{}, dose.Report{}, nil
 	}
+	if a.Shown, err = req.shown(); err != nil {
+		return dose.Infusion{}, dose.Report{}, err
+	}
+	if rep, err := s.cfg.Doses.CheckAdministration(a); err != nil || rep.Err() != nil {
+		return dose.Infusion{}, rep, cmp.Or(err, rep.Err())
+	}
 	if req.Password == "" || req.WitnessPassword == "" {
 		return dose.Infusion{}, dose.Report{}, lot.Errorf(lot.EUSAGE, "both passwords are needed: the nurse's and the witness's; nothing was signed")
 	}
@@ -109,6 +118,18 @@ func (s *Server) administer(nurse audit.User, req AdministerRequest) (dose.Infus
 		return dose.Infusion{}, dose.Report{}, err
 	}
 	return s.cfg.Doses.Administer(n, w, a)
+}
+
+// shown is the dose the signers were shown, which the page and the API
+// must carry: neither signs a dose nobody saw.
+func (req AdministerRequest) shown() (dose.Shown, error) {
+	if req.Shown == nil && req.noShown != nil {
+		return dose.Shown{}, req.noShown
+	}
+	if req.Shown == nil {
+		return dose.ShownView{}.Parse("shown")
+	}
+	return req.Shown.Parse("shown")
 }
 
 func trim(s string) string { return strings.TrimSpace(s) }

@@ -151,6 +151,9 @@ type bedsideData struct {
 	Report            *dose.Report
 	Weight, Deviation string
 	CanAdminister     bool
+	// Shown is the dose a GO check shows, carried by the sign form so that
+	// the signatures bind it (dose.Shown).
+	Shown             dose.ShownView
 	MeaningAdminister string
 	MeaningWitness    string
 }
@@ -227,6 +230,9 @@ func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held
 			d.Report = &rep
 			d.Weight = rep.Weight.Grams.String() + ", measured " + lot.FormatTime(rep.Weight.MeasuredAt) + " by " + rep.Weight.RecordedBy
 			d.Deviation = dose.FormatDeviation(rep.Calc.Deviation)
+			if rep.GO {
+				d.Shown = dose.ViewShown(dose.ShownBy(rep))
+			}
 			// A NO-GO is the page's answer, not a failed request: 200.
 		}
 	} else if mrn == "" && len(held) > 0 {
@@ -260,7 +266,14 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 	}
 	f := r.PostForm
 	req := AdministerRequest{CheckRequest: CheckRequest{MRN: f.Get("mrn"), Containers: f["bag"], VolumeML: f.Get("volume_ml")},
-		Password: f.Get("password"), Witness: f.Get("witness"), WitnessPassword: f.Get("witness_password")}
+		Password: f.Get("password"), Witness: f.Get("witness"), WitnessPassword: f.Get("witness_password"),
+		Shown: &dose.ShownView{WeightID: f.Get("shown_weight"), VolumeML: f.Get("shown_ml"), Cells: f.Get("shown_cells")},
+		// A form from before the page carried the dose, or one made by
+		// hand, names no dose: nothing it could sign was shown.
+		noShown: lot.Errorf(lot.EUSAGE, "this form does not say which dose you were shown; nothing was signed — check the bags again and sign on the GO page")}
+	if *req.Shown == (dose.ShownView{}) {
+		req.Shown = nil
+	}
 	in, _, err := s.administer(u, req)
 	if err != nil {
 		err = s.logError(r, err)

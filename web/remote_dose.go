@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
 	"time"
@@ -132,11 +133,14 @@ func volumeGiven(field string, v lot.Tenths) error {
 	return nil
 }
 
-// CheckRequestBody is the body of POST /api/v1/svc/checks.
+// CheckRequestBody is the body of POST /api/v1/svc/checks: Check, or
+// with a Start or a Shown dose, CheckAdministration.
 type CheckRequestBody struct {
 	MRN        string
 	Containers []string
 	Volume     lot.Tenths
+	Start      time.Time  `json:",omitzero"`
+	Shown      dose.Shown `json:",omitzero"`
 }
 
 // AdministerBody is the body of POST /api/v1/svc/infusions: the acting
@@ -222,7 +226,16 @@ func (r RemoteDoses) ConfirmWeight(signer audit.User, mrn, reason string) (lot.W
 }
 
 func (r RemoteDoses) Check(mrn string, refs []string, volume lot.Tenths) (dose.Report, error) {
-	w, err := remotePost[WireReport](r.c, "/checks", CheckRequestBody{mrn, refs, volume})
+	w, err := remotePost[WireReport](r.c, "/checks", CheckRequestBody{MRN: mrn, Containers: refs, Volume: volume})
+	rep, zerr := w.report()
+	if err == nil {
+		err = zerr
+	}
+	return rep, err
+}
+
+func (r RemoteDoses) CheckAdministration(a dose.Administration) (dose.Report, error) {
+	w, err := remotePost[WireReport](r.c, "/checks", CheckRequestBody{a.MRN, a.Containers, a.Volume, a.Start, a.Shown})
 	rep, zerr := w.report()
 	if err == nil {
 		err = zerr
@@ -348,7 +361,11 @@ func (s *Server) doseRoutes() []svcRoute {
 				if err := volumeGiven("Volume", q.Volume); err != nil {
 					return WireReport{}, err
 				}
-				rep, err := D().Check(q.MRN, q.Containers, q.Volume)
+				if q.Start.IsZero() && q.Shown.IsZero() {
+					rep, err := D().Check(q.MRN, q.Containers, q.Volume)
+					return wireReport(rep), err
+				}
+				rep, err := D().CheckAdministration(dose.Administration{MRN: q.MRN, Containers: q.Containers, Volume: q.Volume, Start: q.Start, Shown: q.Shown})
 				return wireReport(rep), err
 			})},
 		{"POST " + p + "/calculations", "dose.Service Calc: the working of a dose (nothing is written)",
@@ -365,6 +382,11 @@ func (s *Server) doseRoutes() []svcRoute {
 				// no one a wrong-password count.
 				if err := volumeGiven("Volume (in /Administration)", q.Administration.Volume); err != nil {
 					return Administered{}, err
+				}
+				// The bedside rules before any password: a NO-GO counts no
+				// failed attempt (the store checks again as it writes).
+				if rep, err := D().CheckAdministration(q.Administration); err != nil || rep.Err() != nil {
+					return Administered{Report: wireReport(rep)}, cmp.Or(err, rep.Err())
 				}
 				nurse, err := U().Authenticate(u.Name, q.NursePassword, dose.MeaningAdminister)
 				if err != nil {

@@ -344,13 +344,15 @@ func (rt *runtime) doseCommand() *cli.Command {
 			{
 				Name: "administer", Usage: "record an infusion after the check, signed by the nurse and a witness (nurse, physician)", ArgsUsage: "MRN",
 				Description: "Both re-enter their passwords; with --password-stdin the nurse's is the first line and the witness's the second.\n" +
-					"The whole bedside check runs again in the writing transaction; NO-GO writes nothing.\n\n" +
+					"The whole bedside check runs before any password is read, and again in the writing transaction; NO-GO writes nothing.\n" +
+					"--checked-ml binds the infusion to the volume `dose check` showed: NO-GO if the dose computed now is another.\n\n" +
 					example("celltrack --user nina dose administer --container G12342600000101 --witness omar MRN-1001"),
 				Flags: []cli.Flag{
 					&cli.StringSliceFlag{Name: "container", Required: true, Usage: "container `CODE` infused (repeat for several)"},
 					&cli.StringFlag{Name: "witness", Required: true, Usage: "the second clinical `USER` who checked"},
 					&cli.StringFlag{Name: "start", Usage: "start of the infusion (ISO 8601 with zone; default now)"},
 					&cli.StringFlag{Name: "volume-ml", Usage: "volume `V` infused, if not the computed one"},
+					&cli.StringFlag{Name: "checked-ml", Usage: "the volume `V` `dose check` showed (what you drew up); NO-GO if the dose is now another"},
 					&cli.BoolFlag{Name: "password-stdin", Usage: "read the two passwords from standard input, one a line"},
 				},
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
@@ -358,7 +360,11 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					a := dose.Administration{MRN: c.Args().First(), Containers: c.StringSlice("container"), Volume: vol}
+					checked, err := optionalTenths(c, "checked-ml")
+					if err != nil {
+						return err
+					}
+					a := dose.Administration{MRN: c.Args().First(), Containers: c.StringSlice("container"), Volume: vol, Shown: dose.Shown{Volume: checked}}
 					if c.IsSet("start") {
 						if a.Start, err = lot.ParseTime("--start", c.String("start")); err != nil {
 							return err
@@ -375,6 +381,15 @@ func (rt *runtime) doseCommand() *cli.Command {
 					}
 					if err := dose.CheckSigners(nu, wu); err != nil {
 						return err
+					}
+					// Then the bedside rules: a NO-GO is said before any
+					// password is read, and counts no failed attempt.
+					rep, err := rt.doses().CheckAdministration(a)
+					if err != nil {
+						return err
+					}
+					if err := rep.Err(); err != nil {
+						return rt.printCheck(dose.ViewReport(rep), err)
 					}
 					pw1, err := rt.password(c, actor(c)+" (administering)")
 					if err != nil {

@@ -237,7 +237,8 @@ func TestServeBedsideWrongBagThenGo(t *testing.T) {
 		t.Errorf("the check wrote to the audit trail")
 	}
 
-	form := url.Values{"mrn": {"MRN-1001"}, "bag": {"=G12342600000101"}, "password": {fixturePassword}, "witness": {"omar"}, "witness_password": {fixturePassword}}
+	form := signForm(t, body, fixturePassword)
+	form.Set("bag", "=G12342600000101") // as scanned: the store reads the barcode's data too
 	st, body = f.post(c, "/bedside/administer", form)
 	if st != http.StatusOK {
 		t.Fatalf("administer: %d\n%s", st, body)
@@ -297,9 +298,11 @@ func TestServeBedsideRefusals(t *testing.T) {
 	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
 	c := f.client()
 	f.login(c, "nina")
+	_, page := f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-1001"}, "scan": {"G12342600000101"}})
 	n := f.auditCount()
-	st, body := f.post(c, "/bedside/administer", url.Values{"mrn": {"MRN-1001"}, "bag": {"G12342600000101"},
-		"password": {fixturePassword}, "witness": {"nobody"}, "witness_password": {fixturePassword}})
+	form := signForm(t, page, fixturePassword)
+	form.Set("witness", "nobody")
+	st, body := f.post(c, "/bedside/administer", form)
 	if st != http.StatusNotFound {
 		t.Errorf("unknown witness: status %d, want 404", st)
 	}
@@ -307,8 +310,7 @@ func TestServeBedsideRefusals(t *testing.T) {
 	if f.auditCount() != n {
 		t.Errorf("unknown witness wrote %d audit entries", f.auditCount()-n)
 	}
-	st, body = f.post(c, "/bedside/administer", url.Values{"mrn": {"MRN-1001"}, "bag": {"G12342600000101"},
-		"password": {fixturePassword}, "witness": {"omar"}, "witness_password": {"wrong-password"}})
+	st, body = f.post(c, "/bedside/administer", signForm(t, page, "wrong-password"))
 	if st != http.StatusUnauthorized {
 		t.Errorf("wrong witness password: status %d, want 401", st)
 	}
@@ -325,8 +327,7 @@ func TestServeBedsideRefusals(t *testing.T) {
 		t.Errorf("an auditor is offered the administer form")
 	}
 	n = f.auditCount()
-	st, _ = f.post(a, "/bedside/administer", url.Values{"mrn": {"MRN-1001"}, "bag": {"G12342600000101"},
-		"password": {fixturePassword}, "witness": {"omar"}, "witness_password": {fixturePassword}})
+	st, _ = f.post(a, "/bedside/administer", signForm(t, page, fixturePassword))
 	if st != http.StatusForbidden || f.auditCount() != n {
 		t.Errorf("auditor administering: status %d, %d audit entries; want 403 and none", st, f.auditCount()-n)
 	}
@@ -377,7 +378,7 @@ func TestServeAPI(t *testing.T) {
 	}
 	n := f.auditCount()
 	st, m = f.postJSON(c, "/api/v1/dose/administer", map[string]any{"mrn": "MRN-1001", "containers": []string{"G12342600000101"},
-		"password": fixturePassword, "witness": "omar", "witness_password": fixturePassword})
+		"password": fixturePassword, "witness": "omar", "witness_password": fixturePassword, "shown": m["report"].(map[string]any)["shown"]})
 	if st != http.StatusCreated || m["number"] != float64(1) || !strings.HasPrefix(m["witness"].(string), "Omar Haddad (omar, nurse)") {
 		t.Fatalf("administer: %d %v", st, m)
 	}

@@ -18,7 +18,8 @@ func TestServeAdministerTwiceSaysWhatHappened(t *testing.T) {
 	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
 	c := f.client()
 	f.login(c, "nina")
-	form := url.Values{"mrn": {"MRN-1001"}, "bag": {"G12342600000101"}, "password": {fixturePassword}, "witness": {"omar"}, "witness_password": {fixturePassword}}
+	_, page := f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-1001"}, "scan": {"G12342600000101"}})
+	form := signForm(t, page, fixturePassword)
 	st, body := f.post(c, "/bedside/administer", form)
 	if st != http.StatusOK || !strings.Contains(body, ">Recorded<") {
 		t.Fatalf("first administration: %d\n%s", st, body)
@@ -33,7 +34,7 @@ func TestServeAdministerTwiceSaysWhatHappened(t *testing.T) {
 	if st != http.StatusConflict {
 		t.Errorf("second administration on the page: %d, want 409", st)
 	}
-	page := html.UnescapeString(body)
+	page = html.UnescapeString(body)
 	mustContain(t, "the page sent twice", page, `id="already-infused"`, "Already given — do not infuse again.", want+"; do not infuse it again.", ">NO-GO<")
 	// The explanation comes before the consequence (no infusion due).
 	if i, j := strings.Index(page, "container not used"), strings.Index(page, "infusion due"); i < 0 || j < 0 || i > j {
@@ -43,7 +44,8 @@ func TestServeAdministerTwiceSaysWhatHappened(t *testing.T) {
 		t.Errorf("the second administration wrote %d audit entries", f.auditCount()-n)
 	}
 	st, m := f.postJSON(c, "/api/v1/dose/administer", map[string]any{"mrn": "MRN-1001", "containers": []string{"G12342600000101"},
-		"password": fixturePassword, "witness": "omar", "witness_password": fixturePassword})
+		"password": fixturePassword, "witness": "omar", "witness_password": fixturePassword,
+		"shown": map[string]any{"weight_id": form.Get("shown_weight"), "volume_ml": form.Get("shown_ml"), "cells": form.Get("shown_cells")}})
 	e, _ := m["error"].(map[string]any)
 	rep, _ := m["report"].(map[string]any)
 	if st != http.StatusConflict || e["code"] != "no_go" || e["exit"] != float64(4) || rep["already_infused"] != want+"; do not infuse it again" {

@@ -1,0 +1,82 @@
+package dose
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
+)
+
+// Shown is the dose a GO bedside check showed the two people who sign: the
+// weight record it rests on, the volume to draw and the viable cells in
+// it. The signatures bind what was shown, not what is computed when they
+// are given: a weight recorded or a bag recounted between the check and
+// the signatures changes the dose, and the infusion must then be refused
+// rather than recorded as a dose nobody drew up (review 6).
+//
+// A zero field is not compared. The bedside page and the API carry all
+// three; the command line carries the volume the nurse drew up (`dose
+// administer --checked-ml`), the one number of the check she holds in her
+// hand.
+type Shown struct {
+	// WeightID is the weight record the dose was computed on. The record,
+	// not its value: the page shows "62.0 kg, measured … by …" and the
+	// signed infusion stores the record's id, so a re-weighing is a new
+	// dose to check even when it happens to give the same volume.
+	WeightID uuid.UUID
+	// Volume is the total volume to draw, to 0.1 mL: what the nurse draws up.
+	Volume lot.Tenths
+	// Cells is the viable cells given in that volume: what the record says
+	// was given.
+	Cells lot.Cells
+}
+
+// IsZero reports whether nothing shown is carried (nothing to compare).
+func (s Shown) IsZero() bool { return s == Shown{} }
+
+// ShownBy is the dose a report shows: what the sign form of a GO check
+// carries back. It is zero for a report without a dose.
+func ShownBy(r Report) Shown {
+	if r.Calc.Infusion == 0 || r.Weight.ID == uuid.Nil {
+		return Shown{}
+	}
+	return Shown{WeightID: r.Weight.ID, Volume: r.Calc.Volume, Cells: r.Calc.Given}
+}
+
+// checkShown compares the dose computed now (on weight w) with the dose
+// shown at the check: the "dose as shown" check of the bedside check.
+func checkShown(s Shown, w lot.Weight, c Calculation, zone *time.Location) Result {
+	r := Result{Name: "dose as shown"}
+	var then []string
+	if s.Cells != 0 || s.Volume != 0 {
+		then = append(then, cellsIn(s.Cells, s.Volume))
+	}
+	now := fmt.Sprintf("%s on %s measured %s by %s", cellsIn(c.Given, c.Volume), w.Grams, lot.FormatTimeIn(w.MeasuredAt, zone), w.RecordedBy)
+	weightChanged := s.WeightID != uuid.Nil && s.WeightID != w.ID
+	if !weightChanged && (s.Volume == 0 || s.Volume == c.Volume) && (s.Cells == 0 || s.Cells == c.Given) {
+		r.OK, r.Detail = true, now+", as the check showed"
+		return r
+	}
+	if weightChanged {
+		then = append(then, "on another weight record")
+		r.Detail = fmt.Sprintf("the dose changed since the check (weight %s measured %s by %s is the latest): it is now %s; the check showed %s",
+			w.Grams, lot.FormatTimeIn(w.MeasuredAt, zone), w.RecordedBy, cellsIn(c.Given, c.Volume), strings.Join(then, " "))
+	} else {
+		r.Detail = fmt.Sprintf("the dose changed since the check: it is now %s; the check showed %s", now, strings.Join(then, " "))
+	}
+	r.Fix = "check again and sign the dose that check shows; nothing was signed"
+	return r
+}
+
+// cellsIn words a dose as the bedside shows it; a zero part was not shown.
+func cellsIn(cells lot.Cells, v lot.Tenths) string {
+	switch {
+	case cells == 0:
+		return fmt.Sprintf("%s mL", v)
+	case v == 0:
+		return fmt.Sprintf("%s cells", cells)
+	}
+	return fmt.Sprintf("%s cells in %s mL", cells, v)
+}

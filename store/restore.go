@@ -174,6 +174,13 @@ type RestoreReport struct {
 	Live     audit.Head // the replaced file's tree head (zero if unreadable)
 	LiveRead bool
 	Rollback []string // what the backup undoes, when AllowRollback let it
+	// Unproven is set when the replaced file could not be read, so that
+	// whether the backup is older could not be read from it: the restore
+	// then needed --allow-rollback or the kept checkpoints (Witness).
+	Unproven bool
+	// Witness says, when the replaced file could not be read, what the kept
+	// checkpoints showed instead ("" when none were given).
+	Witness string
 }
 
 // Restore replaces the database at path with a verified backup. It refuses
@@ -302,6 +309,23 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 			return rep, lot.Errorf(lot.ECONFLICT, "--from %s is a backup of facility %s, not of --facility %s — nothing was changed", opts.From, rep.Backup.Facility, opts.Facility)
 		}
 	}
+	if !rep.LiveRead {
+		// The replaced file's head cannot be read, so nothing shows how far
+		// its trail had come: the backup may be older (an infusion recorded
+		// since would vanish and its bag be GO again), or another database
+		// of the same facility. Only the kept checkpoints can show it is
+		// not, and then only up to the latest of them.
+		rep.Unproven = true
+		ids := live.dbIDs()
+		switch {
+		case len(ids) > 0 && !contains(ids, bv.dbID):
+			rep.Rollback = append(rep.Rollback, fmt.Sprintf("%s %s, but its readable pages name the database %s, and --from %s is a backup of the database %s: another database of facility %s, whose history is not this one's — everything recorded in %s would vanish", path, live.why, strings.Join(ids, ", "), opts.From, orUnknown(bv.dbID), rep.Backup.Facility, path))
+		case len(opts.Kept) == 0:
+			rep.Rollback = append(rep.Rollback, fmt.Sprintf("how far the trail of %s had come cannot be read, so a rollback cannot be ruled out: any entry made after the backup's %d would vanish", path, rep.Backup.Size))
+		case len(bv.ahead) == 0:
+			rep.Witness = fmt.Sprintf("the backup (%d entries) extends every one of the %d kept checkpoint(s), the latest of %d entries; entries made after that checkpoint cannot be checked", rep.Backup.Size, len(opts.Kept), bv.latestKept)
+		}
+	}
 	if rep.LiveRead {
 		if rep.Live.Facility != rep.Backup.Facility {
 			return rep, lot.Errorf(lot.ECONFLICT, "--from %s is a backup of facility %s; %s is facility %s — nothing was changed", opts.From, rep.Backup.Facility, path, rep.Live.Facility)
@@ -311,6 +335,9 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		} else if !bv.extends {
 			rep.Rollback = append(rep.Rollback, fmt.Sprintf("%s (%d entries) is not a prefix of the backup's trail: the two histories differ", path, rep.Live.Size))
 		}
+	}
+	if len(rep.Rollback) > 0 && !opts.AllowRollback && rep.Unproven {
+		return rep, lot.Errorf(lot.ECONFLICT, "%s %s, so restore cannot show that --from %s is not older than the history it would replace; nothing was changed:\n  %s\nrestoring it could roll the audit trail back; give --checkpoint with the witness folder, or, if a rollback must be accepted, repeat with --allow-rollback --reason \"…\" (the restore, the reason and that a rollback could not be ruled out are recorded)", path, live.why, opts.From, strings.Join(rep.Rollback, "\n  "))
 	}
 	if len(rep.Rollback) > 0 && !opts.AllowRollback {
 		return rep, lot.Errorf(lot.ECONFLICT, "--from %s is older than the history it would replace, so nothing was changed:\n  %s\nrestoring it would roll the audit trail back; if that is what must happen, repeat with --allow-rollback --reason \"…\" (the restore and the reason are recorded)", opts.From, strings.Join(rep.Rollback, "\n  "))
@@ -351,7 +378,12 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	if rep.LiveRead {
 		reason += fmt.Sprintf(" (%d entries, root %s)", rep.Live.Size, audit.RootString(rep.Live.Root))
 	} else {
-		reason += " (unreadable)"
+		reason += " (unreadable: " + live.why + ")"
+		if rep.Witness != "" {
+			reason += "; " + rep.Witness
+		} else {
+			reason += "; a rollback could not be ruled out"
+		}
 	}
 	if len(rep.Rollback) > 0 {
 		reason += "; ROLLBACK allowed: " + opts.Reason + " — " + strings.Join(rep.Rollback, "; ")
@@ -545,7 +577,10 @@ type backupVerification struct {
 	problems []string   // page check, audit verify, kept checkpoints that contradict it
 	ahead    []CheckpointResult
 	head     audit.Head
-	extends  bool // the backup's tree has the live file's as a prefix
+	extends  bool   // the backup's tree has the live file's as a prefix
+	dbID     string // the backup's database identity (meta db_id)
+	// latestKept is the largest tree size of the kept checkpoints.
+	latestKept int64
 }
 
 // verifyBackup verifies the copy bk in one read transaction: its backup
@@ -578,7 +613,9 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport) (backupVerific
 			return err
 		}
 		bv.problems = append(bv.problems, pinProblems...)
+		bv.dbID = string(tx.Bucket(bMeta).Get(metaDBID))
 		for _, r := range results {
+			bv.latestKept = max(bv.latestKept, r.Head.Size)
 			if r.Ahead {
 				bv.ahead = append(bv.ahead, r)
 			} else if r.Problem != "" {
@@ -594,6 +631,34 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport) (backupVerific
 		return nil
 	})
 	return bv, err
+}
+
+// dbIDs is the database identity (meta db_id) the live file names: read
+// from it when it opened, else found in its readable pages (scanDBIDs).
+func (l *liveFile) dbIDs() []string {
+	if l.db != nil {
+		var id string
+		if err := l.db.view(func(tx kv.Tx) error { id = string(tx.Bucket(bMeta).Get(metaDBID)); return nil }); err == nil && id != "" {
+			return []string{id}
+		}
+	}
+	return scanDBIDs(l.path)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(none recorded)"
+	}
+	return s
 }
 
 // sameFile reports whether a and b are one file.

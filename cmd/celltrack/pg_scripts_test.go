@@ -19,17 +19,18 @@ import (
 var notOnPostgres = map[string]string{
 	// The database file itself: backup and restore are for the file
 	// engine (exit 2 on PostgreSQL, story db_postgres_password_never_shown).
-	"maint_check_and_backup":                       "backs up the database file; check's page line differs (no pages on PostgreSQL)",
-	"maint_backup_refuses_existing_file":           "backup writes a copy of the database file",
-	"maint_restore_verified_backup":                "restore replaces the database file",
-	"maint_restore_refuses_rollback":               "restore replaces the database file",
-	"maint_restore_refuses_what_is_not_damage":     "restore replaces the database file",
-	"cli_out_force_never_replaces_database":        "backup writes a copy of the database file",
-	"audit_verify_checkpoint_catches_rollback":     "takes a backup of the database file to roll back to",
-	"audit_verify_checkpoint_witness_folder":       "takes a backup of the database file",
-	"audit_checkpoint_refused_forged_and_open_key": "edits the database file",
-	"session_other_database":                       "renames the database file",
-	"cli_init_refusals":                            "init refusals worded for a file that exists",
+	"maint_check_and_backup":                        "backs up the database file; check's page line differs (no pages on PostgreSQL)",
+	"maint_backup_refuses_existing_file":            "backup writes a copy of the database file",
+	"maint_restore_verified_backup":                 "restore replaces the database file",
+	"maint_restore_refuses_rollback":                "restore replaces the database file",
+	"maint_restore_refuses_what_is_not_damage":      "restore replaces the database file",
+	"maint_restore_damaged_refuses_silent_rollback": "restore replaces the database file",
+	"cli_out_force_never_replaces_database":         "backup writes a copy of the database file",
+	"audit_verify_checkpoint_catches_rollback":      "takes a backup of the database file to roll back to",
+	"audit_verify_checkpoint_witness_folder":        "takes a backup of the database file",
+	"audit_checkpoint_refused_forged_and_open_key":  "edits the database file",
+	"session_other_database":                        "renames the database file",
+	"cli_init_refusals":                             "init refusals worded for a file that exists",
 	// They name the file in their expected output (ct.db), or pass
 	// --db ct.db themselves.
 	"session_plain_config_dir":      "expects the file name ct.db in a message",

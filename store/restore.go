@@ -57,10 +57,22 @@ type BackupReport struct {
 // path is read back and found to have that head (ECONFLICT otherwise: the
 // file was changed or replaced after it was written, and nothing is signed).
 func (db *DB) VerifiedBackup(path string, signer note.Signer) (BackupReport, error) {
+	return db.VerifiedBackupOver(path, signer, nil)
+}
+
+// VerifiedBackupOver is VerifiedBackup for a signer whose checkpoints are
+// kept together (the witness folder, with the backup's own checkpoint):
+// with a signer, a trail that does not extend every checkpoint in kept — a
+// file rolled back, cut or forked since — is refused (ECONFLICT) before
+// anything is written or signed, as SignCheckpointOver refuses it.
+func (db *DB) VerifiedBackupOver(path string, signer note.Signer, kept []KeptCheckpoint) (BackupReport, error) {
 	var rep BackupReport
 	n, err := db.backup(path, func(tx kv.Tx) error {
 		if signer != nil {
 			if err := checkSigner(tx, signer); err != nil {
+				return err
+			}
+			if err := refuseUnextended(tx, kept, "no backup was written and nothing was signed"); err != nil {
 				return err
 			}
 		}

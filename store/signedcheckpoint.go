@@ -69,18 +69,8 @@ func (db *DB) SignCheckpointOver(signer note.Signer, kept []KeptCheckpoint) (msg
 		if !v.OK() {
 			return lot.Errorf(lot.ECONFLICT, "audit verify found %d problem(s) (first: %s); a checkpoint would vouch for a trail changed outside celltrack, so none was signed — run `celltrack audit verify` and report it to QA", len(v.Problems), v.Problems[0])
 		}
-		results, _, err := checkKept(tx, kept, nil)
-		if err != nil {
+		if err := refuseUnextended(tx, kept, "none was signed"); err != nil {
 			return err
-		}
-		var bad []string
-		for _, r := range results {
-			if r.Problem != "" {
-				bad = append(bad, r.Problem)
-			}
-		}
-		if len(bad) > 0 {
-			return lot.Errorf(lot.ECONFLICT, "the trail does not extend %d of the checkpoints already kept, so none was signed (one signed now would stand beside the one it contradicts):\n  %s\nrun `celltrack audit verify --checkpoint` on that folder and report it to QA", len(bad), strings.Join(bad, "\n  "))
 		}
 		head, err = treeHead(tx)
 		return err
@@ -91,6 +81,30 @@ func (db *DB) SignCheckpointOver(signer note.Signer, kept []KeptCheckpoint) (msg
 	head.Time = db.now()
 	msg, err = note.Sign(&note.Note{Text: string(audit.FormatCheckpoint(head))}, signer)
 	return msg, head, err
+}
+
+// refuseUnextended refuses (ECONFLICT) a trail in tx that does not extend
+// every checkpoint in kept — a file rolled back, cut or forked since: what
+// would be signed now would stand beside the checkpoint it contradicts, as
+// if the trail had always been so. done says what was therefore not done.
+func refuseUnextended(tx kv.Tx, kept []KeptCheckpoint, done string) error {
+	if len(kept) == 0 {
+		return nil
+	}
+	results, _, err := checkKept(tx, kept, nil)
+	if err != nil {
+		return err
+	}
+	var bad []string
+	for _, r := range results {
+		if r.Problem != "" {
+			bad = append(bad, r.Problem)
+		}
+	}
+	if len(bad) > 0 {
+		return lot.Errorf(lot.ECONFLICT, "the trail does not extend %d of the checkpoints already kept, so %s (one signed now would stand beside the one it contradicts):\n  %s\nrun `celltrack audit verify --checkpoint` on that folder and report it to QA", len(bad), done, strings.Join(bad, "\n  "))
+	}
+	return nil
 }
 
 // checkSigner refuses a signer that is not the database's active

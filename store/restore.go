@@ -41,6 +41,9 @@ type BackupReport struct {
 	// Checkpoint is the signed checkpoint of Head, when a signer was given
 	// and the source verified.
 	Checkpoint []byte
+	// RolledBack names the kept checkpoints a recorded restore rolled
+	// back over (see SignCheckpointOver).
+	RolledBack []string
 }
 
 // VerifiedBackup verifies the database — bbolt's page check and the whole of
@@ -72,9 +75,11 @@ func (db *DB) VerifiedBackupOver(path string, signer note.Signer, kept []KeptChe
 			if err := checkSigner(tx, signer); err != nil {
 				return err
 			}
-			if err := refuseUnextended(tx, kept, "no backup was written and nothing was signed"); err != nil {
+			rolled, err := refuseUnextended(tx, kept, "no backup was written and nothing was signed")
+			if err != nil {
 				return err
 			}
+			rep.RolledBack = rolled
 		}
 		for _, err := range checkPages(tx) {
 			rep.Problems = append(rep.Problems, "page check: "+err.Error())
@@ -399,6 +404,11 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	}
 	if len(rep.Rollback) > 0 {
 		reason += "; ROLLBACK allowed: " + opts.Reason + " — " + strings.Join(rep.Rollback, "; ")
+	}
+	// The kept checkpoints the backup does not reach, in a form checkKept
+	// reads back: they are then reported as rolled back by this entry.
+	for _, r := range bv.ahead {
+		reason += fmt.Sprintf("; %s tree size %d root %s", rolledOverMark, r.Head.Size, audit.RootString(r.Head.Root))
 	}
 	err = db.update(opts.Actor, audit.DatabaseRestore, func(w *writer) error {
 		return w.event(kindUser, w.actor.ID, "database.restore", reason)

@@ -245,9 +245,12 @@ func (rt *runtime) auditCheckpointCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			msg, head, err := rt.db.SignCheckpointOver(signer, kept)
+			msg, head, rolled, err := rt.db.SignCheckpointOver(signer, kept)
 			if err != nil {
 				return err
+			}
+			for _, r := range rolled {
+				fmt.Fprintf(rt.stderr, "ROLLED BACK: %s\n", r)
 			}
 			view := headView(head)
 			view["note"] = string(msg)
@@ -522,7 +525,7 @@ func checkpointReport(cv store.CheckpointVerification, skipped []string) report.
 		Verification: report.Verification{Entries: cv.Entries, Records: cv.Records, Head: cv.Head, Tree: cv.Tree, Problems: cv.Problems},
 		Skipped:      skipped, FirstMismatch: cv.FirstMismatch}
 	for _, c := range cv.Checkpoints {
-		r.Checkpoints = append(r.Checkpoints, report.CheckpointCheck{Name: c.Name, Head: c.Head, Signer: c.Signer, Problem: c.Problem})
+		r.Checkpoints = append(r.Checkpoints, report.CheckpointCheck{Name: c.Name, Head: c.Head, Signer: c.Signer, Problem: c.Problem, RolledBack: c.RolledBack})
 	}
 	return r
 }

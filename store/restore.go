@@ -191,6 +191,9 @@ type RestoreReport struct {
 	Live     audit.Head // the replaced file's tree head (zero if unreadable)
 	LiveRead bool
 	Rollback []string // what the backup undoes, when AllowRollback let it
+	// Keys says which verifier keys the kept checkpoints were checked
+	// against ("" when none were given).
+	Keys string
 	// Unproven is set when the replaced file could not be read, so that
 	// whether the backup is older could not be read from it: the restore
 	// then needed --allow-rollback or the kept checkpoints (Witness).
@@ -295,7 +298,34 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		}
 	}
 	defer closeBk()
-	bv, err := verifyBackup(bk, opts, rep)
+	var liveKeys []checkpointKeyRecord
+	if live.db != nil {
+		// After a rotation an older backup does not know the newer key
+		// that signed the latest checkpoints; the replaced database does.
+		live.db.view(func(tx kv.Tx) error {
+			liveKeys, _ = checkpointKeys(tx)
+			return nil
+		})
+	} else {
+		// Nor can the damaged one say: the keys pinned from outside are
+		// then trusted though the backup does not register them.
+		for _, p := range opts.Pinned {
+			liveKeys = append(liveKeys, checkpointKeyRecord{Verifier: strings.TrimSpace(p.Key)})
+		}
+	}
+	if len(opts.Kept) > 0 {
+		switch {
+		case len(opts.Pinned) > 0 && live.db != nil:
+			rep.Keys = "the --verifier-file keys alone (each registered by the backup or the replaced database)"
+		case len(opts.Pinned) > 0:
+			rep.Keys = "the --verifier-file keys alone (trusted without the backup registering them, as the replaced database could not be read)"
+		case live.db != nil:
+			rep.Keys = fmt.Sprintf("the verifier keys the backup registers and the %d the replaced database registered", len(liveKeys))
+		default:
+			rep.Keys = "the verifier keys the backup registers (the replaced database could not be read; give --verifier-file for a key registered after the backup)"
+		}
+	}
+	bv, err := verifyBackup(bk, opts, rep, liveKeys)
 	if err != nil {
 		return rep, err
 	}
@@ -310,7 +340,11 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		return rep, lot.Errorf(lot.EAUTH, "wrong password for user %s (checked in the backup %s, as the database does not open); nothing was restored", opts.Actor, opts.From)
 	}
 	if len(bv.problems) > 0 {
-		return rep, lot.Errorf(lot.ECONFLICT, "--from %s fails verification, so it is not restored and nothing was changed:\n  %s", opts.From, strings.Join(bv.problems, "\n  "))
+		keys := ""
+		if rep.Keys != "" {
+			keys = "\n(the kept checkpoints were checked against " + rep.Keys + ")"
+		}
+		return rep, lot.Errorf(lot.ECONFLICT, "--from %s fails verification, so it is not restored and nothing was changed:\n  %s%s", opts.From, strings.Join(bv.problems, "\n  "), keys)
 	}
 	rep.Backup = bv.head
 	for _, r := range bv.ahead {
@@ -608,7 +642,7 @@ type backupVerification struct {
 // verifyBackup verifies the copy bk in one read transaction: its backup
 // mark, the actor, the page check, the whole of `audit verify`, every kept
 // checkpoint, and whether its tree extends the live file's (rep.Live).
-func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport) (backupVerification, error) {
+func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport, liveKeys []checkpointKeyRecord) (backupVerification, error) {
 	var bv backupVerification
 	err := bk.view(func(tx kv.Tx) error {
 		if mark := tx.Bucket(bMeta).Get(metaBackup); mark != nil {
@@ -630,7 +664,7 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport) (backupVerific
 			return err
 		}
 		bv.problems = append(bv.problems, v.Problems...)
-		results, pinProblems, err := checkKept(tx, opts.Kept, opts.Pinned)
+		results, pinProblems, err := checkKeptAlso(tx, opts.Kept, opts.Pinned, liveKeys)
 		if err != nil {
 			return err
 		}

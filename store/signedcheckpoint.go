@@ -205,9 +205,31 @@ func (db *DB) VerifyCheckpointsPinned(kept []KeptCheckpoint, pinned []PinnedVeri
 // or with the pinned keys alone when any are given; it also returns a
 // problem for each pinned key the database does not register.
 func checkKept(tx kv.Tx, kept []KeptCheckpoint, pinned []PinnedVerifier) ([]CheckpointResult, []string, error) {
+	return checkKeptAlso(tx, kept, pinned, nil)
+}
+
+// checkKeptAlso is checkKept with also, verifier key records from outside
+// tx (a restore's replaced database), counted as registered with tx's own:
+// an older backup does not know the key a later rotation registered.
+func checkKeptAlso(tx kv.Tx, kept []KeptCheckpoint, pinned []PinnedVerifier, also []checkpointKeyRecord) ([]CheckpointResult, []string, error) {
 	keys, err := checkpointKeys(tx)
 	if err != nil {
 		return nil, nil, err
+	}
+	own := map[string]bool{}
+	for _, k := range keys {
+		own[k.Verifier] = true
+	}
+	for _, k := range also {
+		if !own[k.Verifier] {
+			keys = append(keys, k)
+		} else if k.Retired != nil { // retired there since the backup
+			for i := range keys {
+				if keys[i].Verifier == k.Verifier && keys[i].Retired == nil {
+					keys[i].Retired = k.Retired
+				}
+			}
+		}
 	}
 	var verifiers []note.Verifier
 	retired := map[string]checkpointKeyRecord{}

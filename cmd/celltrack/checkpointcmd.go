@@ -595,8 +595,11 @@ func (rt *runtime) restoreCommand() *cli.Command {
 				return err
 			}
 			return rt.out(map[string]any{"database": dbName(c), "from": c.String("from"), "tree": headView(rep.Backup),
-				"replaced": rep.Replaced, "rollback": rep.Rollback, "replaced_unreadable": rep.Unproven, "witness": rep.Witness}, func(w io.Writer) {
+				"replaced": rep.Replaced, "rollback": rep.Rollback, "replaced_unreadable": rep.Unproven, "witness": rep.Witness, "checkpoint_keys": rep.Keys}, func(w io.Writer) {
 				fmt.Fprintf(w, "restored %s from %s (%s)\nthe replaced file is kept at %s\n", dbName(c), c.String("from"), treeNote(rep.Backup), rep.Replaced)
+				if rep.Keys != "" {
+					fmt.Fprintf(w, "the kept checkpoints were checked against %s\n", rep.Keys)
+				}
 				if rep.Witness != "" {
 					fmt.Fprintf(w, "the replaced file could not be read; %s\n", rep.Witness)
 				}

@@ -453,12 +453,49 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	return rep, nil
 }
 
+// InterruptedRestore says, when path is missing but a restore's verified
+// copy (path.restoring) and a replaced file (path.replaced-*) lie beside
+// it — a restore stopped between its two renames — what they are and what
+// to do; "" otherwise. The copy was verified before the database was
+// renamed aside, but the restore was never recorded in its trail, so the
+// way back is to put the replaced file back and run restore again.
+func InterruptedRestore(path string) string {
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	tmp := path + ".restoring"
+	if fi, err := os.Lstat(tmp); err != nil || !fi.Mode().IsRegular() {
+		return ""
+	}
+	replaced, _ := filepath.Glob(globEscape(path) + ".replaced-*")
+	if len(replaced) == 0 {
+		return ""
+	}
+	last := replaced[0]
+	for _, r := range replaced[1:] {
+		if fi, err := os.Stat(r); err == nil {
+			if li, err := os.Stat(last); err != nil || fi.ModTime().After(li.ModTime()) {
+				last = r
+			}
+		}
+	}
+	return fmt.Sprintf("a restore was interrupted between its two renames: %s is the backup's copy it had verified, and %s the database it renamed aside (the one most recently changed of %d replaced file(s)); the restore was not recorded. Put the database back with `mv %s %s`, remove %s, and run `celltrack restore` again (it verifies the backup again and records the restore) — or, if %s is the wrong file, check the others first", tmp, last, len(replaced), last, path, tmp, last)
+}
+
+// globEscape escapes the characters filepath.Glob treats as a pattern.
+func globEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`)
+	return r.Replace(s)
+}
+
 // checkLivePath refuses a --db that restore must not rename: a missing
 // file, a directory, a symbolic link (renaming the link would leave the
 // file it points to as the live database) or anything but a regular file.
 func checkLivePath(path string) error {
 	fi, err := os.Lstat(path)
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && InterruptedRestore(path) != "":
+		return lot.Errorf(lot.ENODB, "no database at %s to restore over: %s", path, InterruptedRestore(path))
 	case errors.Is(err, fs.ErrNotExist):
 		return lot.Errorf(lot.ENODB, "no database at %s to restore over; check --db or CELLTRACK_DB (restore replaces an existing database and keeps it; when the file is lost, copy the backup into place and run `celltrack check`)", path)
 	case err != nil:

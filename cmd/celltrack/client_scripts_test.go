@@ -46,6 +46,7 @@ var notThroughServer = map[string]string{
 	"maint_restore_verified_backup":                 "restore replaces the database file",
 	"maint_restore_refuses_what_is_not_damage":      "restore replaces the database file",
 	"maint_restore_damaged_refuses_silent_rollback": "restore replaces the database file",
+	"maint_restore_interrupted_names_files":         "restore replaces the database file",
 	"maint_restore_after_key_rotation":              "restore replaces the database file",
 	"maint_restore_rollback_reported_not_refused":   "restore replaces the database file",
 	"maint_backup_postgres_snapshot":                "backup writes a snapshot file of a PostgreSQL database (runs on PostgreSQL only)",

@@ -25,6 +25,7 @@ var notOnPostgres = map[string]string{
 	"maint_restore_refuses_rollback":                "restore replaces the database file",
 	"maint_restore_refuses_what_is_not_damage":      "restore replaces the database file",
 	"maint_restore_damaged_refuses_silent_rollback": "restore replaces the database file",
+	"maint_restore_interrupted_names_files":         "restore replaces the database file",
 	"maint_restore_after_key_rotation":              "restore replaces the database file",
 	"maint_restore_rollback_reported_not_refused":   "restore replaces the database file",
 	"cli_out_force_never_replaces_database":         "backup writes a copy of the database file",

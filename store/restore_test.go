@@ -383,3 +383,36 @@ func TestRestoreOverDamagedNeedsWitnessOrRollback(t *testing.T) {
 		t.Fatalf("restore with --allow-rollback: %v %+v", err, rep)
 	}
 }
+
+// TestBackupWrittenUnderTemporaryName: the copy is written beside --out
+// under a temporary name and linked into place once complete, so a backup
+// killed midway leaves nothing under the name; one that fails leaves
+// nothing at all.
+func TestBackupWrittenUnderTemporaryName(t *testing.T) {
+	db := newTestDB(t)
+	registerUC(t, db, "LOT-A")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "b.db")
+	_, err := db.backup(out, func(kv.Tx) error {
+		if _, err := os.Lstat(out); err == nil {
+			t.Error("the final name exists while the copy is being written")
+		}
+		if m, _ := filepath.Glob(filepath.Join(dir, ".b.db.writing-*")); len(m) != 1 {
+			t.Errorf("the temporary copy: %v", m)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the backup: %v %v", fi, err)
+	}
+	failed := filepath.Join(dir, "c.db")
+	if _, err := db.backup(failed, func(kv.Tx) error { return errors.New("stop") }); err == nil {
+		t.Fatal("a failing backup succeeded")
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 1 {
+		t.Fatalf("a failed backup left files: %v", left)
+	}
+}

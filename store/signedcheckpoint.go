@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -351,6 +352,13 @@ func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]c
 	} else {
 		h, problem, dated := openSigned(kc, verifiers, retired, &r.Signer, pinned)
 		r.Head = h
+		if problem != "" && !dated && len(verifiers) == 0 {
+			// No key to check it with — after a rollback to before the key
+			// was registered, say. Its signature proves nothing then, but
+			// the tree it states can still show a rollback: say that too.
+			r.Problem = prefix + problem + unverifiedTree(kc.Note, now, reader, &r)
+			return r
+		}
 		if problem != "" && !dated {
 			r.Problem = prefix + problem
 			return r
@@ -390,6 +398,37 @@ func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]c
 		r.Problem = prefix + tree
 	}
 	return r
+}
+
+// unverifiedTree compares the tree a checkpoint states, read without its
+// signature, with today's (now), for a checkpoint no key can verify: the
+// words completing its problem, and r.Mismatch/Head set when the trail is
+// shorter than it or does not extend it.
+func unverifiedTree(msg []byte, now audit.Head, reader tlog.HashReader, r *CheckpointResult) string {
+	i := bytes.Index(msg, []byte("\n\n"))
+	if i < 0 {
+		return ""
+	}
+	h, err := audit.ParseCheckpoint(msg[:i+1])
+	if err != nil || h.Facility != now.Facility {
+		return ""
+	}
+	switch {
+	case h.Size > now.Size:
+		r.Head, r.Mismatch = h, true
+		return fmt.Sprintf("; and, unverified, it states a tree of %d entries, but this trail has only %d: this log is shorter than it — cut back, or an older file put in place (rolled back, perhaps to before the key was registered); check it with --verifier-file and the verifier key kept outside the database", h.Size, now.Size)
+	case h.Size > 0:
+		proof, err := tlog.ProveTree(now.Size, h.Size, reader)
+		if err == nil {
+			err = tlog.CheckTree(proof, now.Size, now.Root, h.Size, h.Root)
+		}
+		if err != nil {
+			r.Head, r.Mismatch = h, true
+			return fmt.Sprintf("; and, unverified, it states a tree of %d entries that this trail differs from: rewritten, forked, or rolled back to before the key was registered; check it with --verifier-file and the verifier key kept outside the database", h.Size)
+		}
+		return fmt.Sprintf("; unverified, it states a tree of %d entries that this trail extends (which proves nothing of who signed it)", h.Size)
+	}
+	return ""
 }
 
 // openSigned opens a checkpoint note with the registered keys and parses

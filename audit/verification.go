@@ -65,6 +65,11 @@ type CheckpointResult struct {
 	// Ahead is set when the checkpoint is of a larger tree than the trail
 	// has: the trail was cut back, or this file is older than the checkpoint.
 	Ahead bool
+	// RolledBack says, when the trail does not extend the checkpoint but a
+	// `database.restore` entry of the trail records rolling back over it
+	// (with --allow-rollback and a reason), which entry and why; the
+	// checkpoint is then reported as rolled back, not as a problem.
+	RolledBack string
 }
 
 // CheckpointVerification is `audit verify --checkpoint`: the whole verify,

@@ -15,6 +15,9 @@ type CheckpointCheck struct {
 	Head    audit.Head // zero when the note could not be read
 	Signer  string     // the verifier key that verified it; "" for a printed head
 	Problem string     // empty when today's trail extends it
+	// RolledBack says which recorded restore rolled back over it, and why,
+	// when today's trail does not extend it for that reason alone.
+	RolledBack string
 }
 
 // CheckpointVerification is what `audit verify --checkpoint` and
@@ -44,6 +47,10 @@ func (cv CheckpointVerification) Notes() []string {
 		notes = append(notes, "checkpoints checked against the verifier key in "+p+" alone")
 	}
 	for _, r := range cv.Checkpoints {
+		if r.Problem == "" && r.RolledBack != "" {
+			notes = append(notes, fmt.Sprintf("checkpoint %s: ROLLED BACK — tree size %d of %s, signed by %s; today's trail does not extend it: %s", r.Name, r.Head.Size, lot.FormatTime(r.Head.Time), r.Signer, r.RolledBack))
+			continue
+		}
 		if r.Problem == "" {
 			if r.Head.Time.IsZero() {
 				notes = append(notes, fmt.Sprintf("tree head %s: OK — unsigned; today's trail extends it", r.Name))
@@ -68,7 +75,7 @@ func (cv CheckpointVerification) Notes() []string {
 func (cv CheckpointVerification) View() map[string]any {
 	var views []map[string]any
 	for _, r := range cv.Checkpoints {
-		v := map[string]any{"file": r.Name, "ok": r.Problem == "", "problem": r.Problem}
+		v := map[string]any{"file": r.Name, "ok": r.Problem == "", "problem": r.Problem, "rolled_back": r.RolledBack}
 		if r.Head.Size > 0 {
 			v["tree_size"], v["root"], v["time"], v["signer"] = r.Head.Size, audit.RootString(r.Head.Root), r.Head.Time, r.Signer
 		}

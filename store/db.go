@@ -202,6 +202,8 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	fi, err := os.Stat(path)
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && !opts.Create && InterruptedRestore(path) != "":
+		return nil, lot.Errorf(lot.ENODB, "no database at %s: %s", path, InterruptedRestore(path))
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
 		return nil, lot.Errorf(lot.ENODB, "no database at %s; check --db or CELLTRACK_DB, or create one with `celltrack init`", path)
 	case err == nil && opts.Create:

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"io"
 	"os"
+	"regexp"
+	"sort"
 )
 
 // bboltMagic is the number bbolt writes into both meta pages of a file.
@@ -26,4 +28,43 @@ func IsDatabaseFile(path string) bool {
 	}
 	m := b[16:20]
 	return binary.LittleEndian.Uint32(m) == bboltMagic || binary.BigEndian.Uint32(m) == bboltMagic
+}
+
+// dbIDPattern is how the database identity (meta "db_id", a UUID in text)
+// lies in a bbolt leaf page: the key's bytes followed by the value's.
+var dbIDPattern = regexp.MustCompile(`db_id([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})`)
+
+// scanDBIDs finds the database identities named in the raw pages of a
+// file bbolt cannot open (its meta pages lost, say): restore compares them
+// with the backup's, so that a backup of another database of the same
+// facility is not put in place as if it were this one's. It reads the file
+// in chunks, without bbolt; nil when none is found or it cannot be read.
+func scanDBIDs(path string) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	const chunk = 1 << 20
+	overlap := len("db_id") + 36 - 1
+	buf := make([]byte, chunk+overlap)
+	seen := map[string]bool{}
+	var ids []string
+	n := 0
+	for {
+		m, err := io.ReadFull(f, buf[n:])
+		n += m
+		for _, sub := range dbIDPattern.FindAllSubmatch(buf[:n], -1) {
+			if id := string(sub[1]); !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+		if err != nil {
+			break
+		}
+		n = copy(buf, buf[n-overlap:n])
+	}
+	sort.Strings(ids)
+	return ids
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -30,12 +31,18 @@ func (db *DB) Backup(path string) (int64, error) {
 // bbolt file, a snapshot, bucket by bucket through the kv seam (copyTx),
 // from that same read transaction (REPEATABLE READ on PostgreSQL).
 func (db *DB) backup(path string, before func(tx kv.Tx) error) (int64, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return 0, lot.Errorf(lot.ECONFLICT, "--out %s already exists; a backup never overwrites a file — choose a new name", path)
-	} else if err != nil {
+	exists := lot.Errorf(lot.ECONFLICT, "--out %s already exists; a backup never overwrites a file — choose a new name", path)
+	if _, err := os.Lstat(path); err == nil {
+		return 0, exists
+	}
+	// Written under a temporary name beside it (0600) and linked into
+	// place once complete: a backup killed or failing midway leaves no
+	// truncated file under the name a later restore would be given.
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".writing-*")
+	if err != nil {
 		return 0, lot.Errorf(lot.EINVALID, "--out %s cannot be created: %v", path, err)
 	}
+	tmp := f.Name()
 	var n int64
 	snapshot := false
 	err = db.view(func(tx kv.Tx) (err error) {
@@ -52,7 +59,7 @@ func (db *DB) backup(path string, before func(tx kv.Tx) error) (int64, error) {
 		// beside it and put in place of the empty file made above.
 		snapshot = true
 		f.Close()
-		if err := os.Remove(path); err != nil {
+		if err := os.Remove(tmp); err != nil {
 			return err
 		}
 		return writeNewFile(path, DefaultTimeout, func(e kv.Engine) error {
@@ -74,9 +81,21 @@ func (db *DB) backup(path string, before func(tx kv.Tx) error) (int64, error) {
 			n = fi.Size()
 		}
 	}
+	if err == nil && !snapshot {
+		if lerr := os.Link(tmp, path); errors.Is(lerr, fs.ErrExist) {
+			err = exists
+		} else if lerr != nil {
+			err = fmt.Errorf("put the backup in place at %s: %w", path, lerr)
+		} else {
+			syncDir(filepath.Dir(path))
+		}
+	}
+	if !snapshot { // a snapshot's own file is removed by writeNewFile
+		os.Remove(tmp)
+	}
 	if err != nil {
-		if !snapshot { // a snapshot's own file is removed by writeNewFile
-			os.Remove(path)
+		if err == exists {
+			return 0, err
 		}
 		return 0, fmt.Errorf("backup to %s: %w", path, err)
 	}

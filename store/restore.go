@@ -41,6 +41,9 @@ type BackupReport struct {
 	// Checkpoint is the signed checkpoint of Head, when a signer was given
 	// and the source verified.
 	Checkpoint []byte
+	// RolledBack names the kept checkpoints a recorded restore rolled
+	// back over (see SignCheckpointOver).
+	RolledBack []string
 }
 
 // VerifiedBackup verifies the database — bbolt's page check and the whole of
@@ -57,12 +60,26 @@ type BackupReport struct {
 // path is read back and found to have that head (ECONFLICT otherwise: the
 // file was changed or replaced after it was written, and nothing is signed).
 func (db *DB) VerifiedBackup(path string, signer note.Signer) (BackupReport, error) {
+	return db.VerifiedBackupOver(path, signer, nil)
+}
+
+// VerifiedBackupOver is VerifiedBackup for a signer whose checkpoints are
+// kept together (the witness folder, with the backup's own checkpoint):
+// with a signer, a trail that does not extend every checkpoint in kept — a
+// file rolled back, cut or forked since — is refused (ECONFLICT) before
+// anything is written or signed, as SignCheckpointOver refuses it.
+func (db *DB) VerifiedBackupOver(path string, signer note.Signer, kept []KeptCheckpoint) (BackupReport, error) {
 	var rep BackupReport
 	n, err := db.backup(path, func(tx kv.Tx) error {
 		if signer != nil {
 			if err := checkSigner(tx, signer); err != nil {
 				return err
 			}
+			rolled, err := refuseUnextended(tx, kept, "no backup was written and nothing was signed")
+			if err != nil {
+				return err
+			}
+			rep.RolledBack = rolled
 		}
 		for _, err := range checkPages(tx) {
 			rep.Problems = append(rep.Problems, "page check: "+err.Error())
@@ -174,6 +191,16 @@ type RestoreReport struct {
 	Live     audit.Head // the replaced file's tree head (zero if unreadable)
 	LiveRead bool
 	Rollback []string // what the backup undoes, when AllowRollback let it
+	// Keys says which verifier keys the kept checkpoints were checked
+	// against ("" when none were given).
+	Keys string
+	// Unproven is set when the replaced file could not be read, so that
+	// whether the backup is older could not be read from it: the restore
+	// then needed --allow-rollback or the kept checkpoints (Witness).
+	Unproven bool
+	// Witness says, when the replaced file could not be read, what the kept
+	// checkpoints showed instead ("" when none were given).
+	Witness string
 }
 
 // Restore replaces the database at path with a verified backup. It refuses
@@ -271,7 +298,34 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		}
 	}
 	defer closeBk()
-	bv, err := verifyBackup(bk, opts, rep)
+	var liveKeys []checkpointKeyRecord
+	if live.db != nil {
+		// After a rotation an older backup does not know the newer key
+		// that signed the latest checkpoints; the replaced database does.
+		live.db.view(func(tx kv.Tx) error {
+			liveKeys, _ = checkpointKeys(tx)
+			return nil
+		})
+	} else {
+		// Nor can the damaged one say: the keys pinned from outside are
+		// then trusted though the backup does not register them.
+		for _, p := range opts.Pinned {
+			liveKeys = append(liveKeys, checkpointKeyRecord{Verifier: strings.TrimSpace(p.Key)})
+		}
+	}
+	if len(opts.Kept) > 0 {
+		switch {
+		case len(opts.Pinned) > 0 && live.db != nil:
+			rep.Keys = "the --verifier-file keys alone (each registered by the backup or the replaced database)"
+		case len(opts.Pinned) > 0:
+			rep.Keys = "the --verifier-file keys alone (trusted without the backup registering them, as the replaced database could not be read)"
+		case live.db != nil:
+			rep.Keys = fmt.Sprintf("the verifier keys the backup registers and the %d the replaced database registered", len(liveKeys))
+		default:
+			rep.Keys = "the verifier keys the backup registers (the replaced database could not be read; give --verifier-file for a key registered after the backup)"
+		}
+	}
+	bv, err := verifyBackup(bk, opts, rep, liveKeys)
 	if err != nil {
 		return rep, err
 	}
@@ -286,7 +340,11 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		return rep, lot.Errorf(lot.EAUTH, "wrong password for user %s (checked in the backup %s, as the database does not open); nothing was restored", opts.Actor, opts.From)
 	}
 	if len(bv.problems) > 0 {
-		return rep, lot.Errorf(lot.ECONFLICT, "--from %s fails verification, so it is not restored and nothing was changed:\n  %s", opts.From, strings.Join(bv.problems, "\n  "))
+		keys := ""
+		if rep.Keys != "" {
+			keys = "\n(the kept checkpoints were checked against " + rep.Keys + ")"
+		}
+		return rep, lot.Errorf(lot.ECONFLICT, "--from %s fails verification, so it is not restored and nothing was changed:\n  %s%s", opts.From, strings.Join(bv.problems, "\n  "), keys)
 	}
 	rep.Backup = bv.head
 	for _, r := range bv.ahead {
@@ -302,6 +360,23 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 			return rep, lot.Errorf(lot.ECONFLICT, "--from %s is a backup of facility %s, not of --facility %s — nothing was changed", opts.From, rep.Backup.Facility, opts.Facility)
 		}
 	}
+	if !rep.LiveRead {
+		// The replaced file's head cannot be read, so nothing shows how far
+		// its trail had come: the backup may be older (an infusion recorded
+		// since would vanish and its bag be GO again), or another database
+		// of the same facility. Only the kept checkpoints can show it is
+		// not, and then only up to the latest of them.
+		rep.Unproven = true
+		ids := live.dbIDs()
+		switch {
+		case len(ids) > 0 && !contains(ids, bv.dbID):
+			rep.Rollback = append(rep.Rollback, fmt.Sprintf("%s %s, but its readable pages name the database %s, and --from %s is a backup of the database %s: another database of facility %s, whose history is not this one's — everything recorded in %s would vanish", path, live.why, strings.Join(ids, ", "), opts.From, orUnknown(bv.dbID), rep.Backup.Facility, path))
+		case len(opts.Kept) == 0:
+			rep.Rollback = append(rep.Rollback, fmt.Sprintf("how far the trail of %s had come cannot be read, so a rollback cannot be ruled out: any entry made after the backup's %d would vanish", path, rep.Backup.Size))
+		case len(bv.ahead) == 0:
+			rep.Witness = fmt.Sprintf("the backup (%d entries) extends every one of the %d kept checkpoint(s), the latest of %d entries; entries made after that checkpoint cannot be checked", rep.Backup.Size, len(opts.Kept), bv.latestKept)
+		}
+	}
 	if rep.LiveRead {
 		if rep.Live.Facility != rep.Backup.Facility {
 			return rep, lot.Errorf(lot.ECONFLICT, "--from %s is a backup of facility %s; %s is facility %s — nothing was changed", opts.From, rep.Backup.Facility, path, rep.Live.Facility)
@@ -311,6 +386,9 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		} else if !bv.extends {
 			rep.Rollback = append(rep.Rollback, fmt.Sprintf("%s (%d entries) is not a prefix of the backup's trail: the two histories differ", path, rep.Live.Size))
 		}
+	}
+	if len(rep.Rollback) > 0 && !opts.AllowRollback && rep.Unproven {
+		return rep, lot.Errorf(lot.ECONFLICT, "%s %s, so restore cannot show that --from %s is not older than the history it would replace; nothing was changed:\n  %s\nrestoring it could roll the audit trail back; give --checkpoint with the witness folder, or, if a rollback must be accepted, repeat with --allow-rollback --reason \"…\" (the restore, the reason and that a rollback could not be ruled out are recorded)", path, live.why, opts.From, strings.Join(rep.Rollback, "\n  "))
 	}
 	if len(rep.Rollback) > 0 && !opts.AllowRollback {
 		return rep, lot.Errorf(lot.ECONFLICT, "--from %s is older than the history it would replace, so nothing was changed:\n  %s\nrestoring it would roll the audit trail back; if that is what must happen, repeat with --allow-rollback --reason \"…\" (the restore and the reason are recorded)", opts.From, strings.Join(rep.Rollback, "\n  "))
@@ -351,10 +429,20 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	if rep.LiveRead {
 		reason += fmt.Sprintf(" (%d entries, root %s)", rep.Live.Size, audit.RootString(rep.Live.Root))
 	} else {
-		reason += " (unreadable)"
+		reason += " (unreadable: " + live.why + ")"
+		if rep.Witness != "" {
+			reason += "; " + rep.Witness
+		} else {
+			reason += "; a rollback could not be ruled out"
+		}
 	}
 	if len(rep.Rollback) > 0 {
 		reason += "; ROLLBACK allowed: " + opts.Reason + " — " + strings.Join(rep.Rollback, "; ")
+	}
+	// The kept checkpoints the backup does not reach, in a form checkKept
+	// reads back: they are then reported as rolled back by this entry.
+	for _, r := range bv.ahead {
+		reason += fmt.Sprintf("; %s tree size %d root %s", rolledOverMark, r.Head.Size, audit.RootString(r.Head.Root))
 	}
 	err = db.update(opts.Actor, audit.DatabaseRestore, func(w *writer) error {
 		return w.event(kindUser, w.actor.ID, "database.restore", reason)
@@ -365,12 +453,49 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	return rep, nil
 }
 
+// InterruptedRestore says, when path is missing but a restore's verified
+// copy (path.restoring) and a replaced file (path.replaced-*) lie beside
+// it — a restore stopped between its two renames — what they are and what
+// to do; "" otherwise. The copy was verified before the database was
+// renamed aside, but the restore was never recorded in its trail, so the
+// way back is to put the replaced file back and run restore again.
+func InterruptedRestore(path string) string {
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	tmp := path + ".restoring"
+	if fi, err := os.Lstat(tmp); err != nil || !fi.Mode().IsRegular() {
+		return ""
+	}
+	replaced, _ := filepath.Glob(globEscape(path) + ".replaced-*")
+	if len(replaced) == 0 {
+		return ""
+	}
+	last := replaced[0]
+	for _, r := range replaced[1:] {
+		if fi, err := os.Stat(r); err == nil {
+			if li, err := os.Stat(last); err != nil || fi.ModTime().After(li.ModTime()) {
+				last = r
+			}
+		}
+	}
+	return fmt.Sprintf("a restore was interrupted between its two renames: %s is the backup's copy it had verified, and %s the database it renamed aside (the one most recently changed of %d replaced file(s)); the restore was not recorded. Put the database back with `mv %s %s`, remove %s, and run `celltrack restore` again (it verifies the backup again and records the restore) — or, if %s is the wrong file, check the others first", tmp, last, len(replaced), last, path, tmp, last)
+}
+
+// globEscape escapes the characters filepath.Glob treats as a pattern.
+func globEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`)
+	return r.Replace(s)
+}
+
 // checkLivePath refuses a --db that restore must not rename: a missing
 // file, a directory, a symbolic link (renaming the link would leave the
 // file it points to as the live database) or anything but a regular file.
 func checkLivePath(path string) error {
 	fi, err := os.Lstat(path)
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && InterruptedRestore(path) != "":
+		return lot.Errorf(lot.ENODB, "no database at %s to restore over: %s", path, InterruptedRestore(path))
 	case errors.Is(err, fs.ErrNotExist):
 		return lot.Errorf(lot.ENODB, "no database at %s to restore over; check --db or CELLTRACK_DB (restore replaces an existing database and keeps it; when the file is lost, copy the backup into place and run `celltrack check`)", path)
 	case err != nil:
@@ -545,13 +670,16 @@ type backupVerification struct {
 	problems []string   // page check, audit verify, kept checkpoints that contradict it
 	ahead    []CheckpointResult
 	head     audit.Head
-	extends  bool // the backup's tree has the live file's as a prefix
+	extends  bool   // the backup's tree has the live file's as a prefix
+	dbID     string // the backup's database identity (meta db_id)
+	// latestKept is the largest tree size of the kept checkpoints.
+	latestKept int64
 }
 
 // verifyBackup verifies the copy bk in one read transaction: its backup
 // mark, the actor, the page check, the whole of `audit verify`, every kept
 // checkpoint, and whether its tree extends the live file's (rep.Live).
-func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport) (backupVerification, error) {
+func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport, liveKeys []checkpointKeyRecord) (backupVerification, error) {
 	var bv backupVerification
 	err := bk.view(func(tx kv.Tx) error {
 		if mark := tx.Bucket(bMeta).Get(metaBackup); mark != nil {
@@ -573,12 +701,14 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport) (backupVerific
 			return err
 		}
 		bv.problems = append(bv.problems, v.Problems...)
-		results, pinProblems, err := checkKept(tx, opts.Kept, opts.Pinned)
+		results, pinProblems, err := checkKeptAlso(tx, opts.Kept, opts.Pinned, liveKeys)
 		if err != nil {
 			return err
 		}
 		bv.problems = append(bv.problems, pinProblems...)
+		bv.dbID = string(tx.Bucket(bMeta).Get(metaDBID))
 		for _, r := range results {
+			bv.latestKept = max(bv.latestKept, r.Head.Size)
 			if r.Ahead {
 				bv.ahead = append(bv.ahead, r)
 			} else if r.Problem != "" {
@@ -594,6 +724,34 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport) (backupVerific
 		return nil
 	})
 	return bv, err
+}
+
+// dbIDs is the database identity (meta db_id) the live file names: read
+// from it when it opened, else found in its readable pages (scanDBIDs).
+func (l *liveFile) dbIDs() []string {
+	if l.db != nil {
+		var id string
+		if err := l.db.view(func(tx kv.Tx) error { id = string(tx.Bucket(bMeta).Get(metaDBID)); return nil }); err == nil && id != "" {
+			return []string{id}
+		}
+	}
+	return scanDBIDs(l.path)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(none recorded)"
+	}
+	return s
 }
 
 // sameFile reports whether a and b are one file.

@@ -343,3 +343,76 @@ func TestBackupSignsOnlyTheVerifiedCopy(t *testing.T) {
 }
 
 func sumOf(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// TestRestoreOverDamagedNeedsWitnessOrRollback: a live file whose meta pages
+// are zeroed cannot show how far its trail had come, so an older backup is
+// refused unless --allow-rollback is given, and the file is left as it was;
+// its data pages still name its database, which the backup shares.
+func TestRestoreOverDamagedNeedsWitnessOrRollback(t *testing.T) {
+	db, backup := liveAndBackup(t)
+	var id string
+	if b, err := Open(backup, Options{ReadOnly: true, Timeout: time.Second}); err == nil {
+		id, _ = b.DatabaseID()
+		b.Close()
+	}
+	raw, err := os.ReadFile(db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := append([]byte(nil), raw...)
+	t.Cleanup(func() { os.WriteFile(db.Path(), good, 0o600) }) // for newTestDB's cleanup
+	clear(raw[:2*4096])
+	if err := os.WriteFile(db.Path(), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := scanDBIDs(db.Path()); len(got) != 1 || got[0] != id || id == "" {
+		t.Fatalf("database ids in the damaged file: %v, want [%s]", got, id)
+	}
+	opts := restoreOpts(db, backup)
+	opts.AllowRollback, opts.Reason = false, ""
+	_, err = Restore(db.Path(), opts)
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "a rollback cannot be ruled out") {
+		t.Fatalf("restore over a damaged file without --allow-rollback: %v", err)
+	}
+	if fileSum(t, db.Path()) != sumOf(raw) {
+		t.Fatal("a refused restore changed the damaged file")
+	}
+	noReplacedFile(t, db.Path())
+	rep, err := Restore(db.Path(), restoreOpts(db, backup))
+	if err != nil || !rep.Unproven || len(rep.Rollback) != 1 {
+		t.Fatalf("restore with --allow-rollback: %v %+v", err, rep)
+	}
+}
+
+// TestBackupWrittenUnderTemporaryName: the copy is written beside --out
+// under a temporary name and linked into place once complete, so a backup
+// killed midway leaves nothing under the name; one that fails leaves
+// nothing at all.
+func TestBackupWrittenUnderTemporaryName(t *testing.T) {
+	db := newTestDB(t)
+	registerUC(t, db, "LOT-A")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "b.db")
+	_, err := db.backup(out, func(kv.Tx) error {
+		if _, err := os.Lstat(out); err == nil {
+			t.Error("the final name exists while the copy is being written")
+		}
+		if m, _ := filepath.Glob(filepath.Join(dir, ".b.db.writing-*")); len(m) != 1 {
+			t.Errorf("the temporary copy: %v", m)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the backup: %v %v", fi, err)
+	}
+	failed := filepath.Join(dir, "c.db")
+	if _, err := db.backup(failed, func(kv.Tx) error { return errors.New("stop") }); err == nil {
+		t.Fatal("a failing backup succeeded")
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 1 {
+		t.Fatalf("a failed backup left files: %v", left)
+	}
+}

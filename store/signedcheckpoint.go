@@ -1,9 +1,13 @@
 package store
 
 import (
+	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/celltrack/celltrack/audit"
@@ -57,7 +61,11 @@ func (db *DB) SignCheckpoint(signer note.Signer, verify bool) (msg []byte, head 
 // refuses (ECONFLICT) to sign a trail that does not extend each of them — a
 // file rolled back, cut or forked since. A checkpoint signed then would stand
 // beside the one it contradicts, as if the trail had always been so.
-func (db *DB) SignCheckpointOver(signer note.Signer, kept []KeptCheckpoint) (msg []byte, head audit.Head, err error) {
+//
+// rolledBack names each kept checkpoint the trail does not extend because
+// a recorded restore rolled back over it (--allow-rollback): not a reason
+// to refuse, but to be said where the signer reports.
+func (db *DB) SignCheckpointOver(signer note.Signer, kept []KeptCheckpoint) (msg []byte, head audit.Head, rolledBack []string, err error) {
 	err = db.view(func(tx kv.Tx) error {
 		if err := checkSigner(tx, signer); err != nil {
 			return err
@@ -69,28 +77,47 @@ func (db *DB) SignCheckpointOver(signer note.Signer, kept []KeptCheckpoint) (msg
 		if !v.OK() {
 			return lot.Errorf(lot.ECONFLICT, "audit verify found %d problem(s) (first: %s); a checkpoint would vouch for a trail changed outside celltrack, so none was signed — run `celltrack audit verify` and report it to QA", len(v.Problems), v.Problems[0])
 		}
-		results, _, err := checkKept(tx, kept, nil)
-		if err != nil {
+		if rolledBack, err = refuseUnextended(tx, kept, "none was signed"); err != nil {
 			return err
-		}
-		var bad []string
-		for _, r := range results {
-			if r.Problem != "" {
-				bad = append(bad, r.Problem)
-			}
-		}
-		if len(bad) > 0 {
-			return lot.Errorf(lot.ECONFLICT, "the trail does not extend %d of the checkpoints already kept, so none was signed (one signed now would stand beside the one it contradicts):\n  %s\nrun `celltrack audit verify --checkpoint` on that folder and report it to QA", len(bad), strings.Join(bad, "\n  "))
 		}
 		head, err = treeHead(tx)
 		return err
 	})
 	if err != nil {
-		return nil, head, err
+		return nil, head, nil, err
 	}
 	head.Time = db.now()
 	msg, err = note.Sign(&note.Note{Text: string(audit.FormatCheckpoint(head))}, signer)
-	return msg, head, err
+	return msg, head, rolledBack, err
+}
+
+// refuseUnextended refuses (ECONFLICT) a trail in tx that does not extend
+// every checkpoint in kept — a file rolled back, cut or forked since: what
+// would be signed now would stand beside the checkpoint it contradicts, as
+// if the trail had always been so. done says what was therefore not done.
+// A checkpoint a recorded restore rolled back over is not refused; it is
+// returned, in words, for the caller to report.
+func refuseUnextended(tx kv.Tx, kept []KeptCheckpoint, done string) (rolledBack []string, err error) {
+	if len(kept) == 0 {
+		return nil, nil
+	}
+	results, _, err := checkKept(tx, kept, nil)
+	if err != nil {
+		return nil, err
+	}
+	var bad []string
+	for _, r := range results {
+		if r.Problem != "" {
+			bad = append(bad, r.Problem)
+		}
+		if r.RolledBack != "" {
+			rolledBack = append(rolledBack, fmt.Sprintf("checkpoint %s (tree size %d): %s", r.Name, r.Head.Size, r.RolledBack))
+		}
+	}
+	if len(bad) > 0 {
+		return nil, lot.Errorf(lot.ECONFLICT, "the trail does not extend %d of the checkpoints already kept, so %s (one signed now would stand beside the one it contradicts):\n  %s\nrun `celltrack audit verify --checkpoint` on that folder and report it to QA", len(bad), done, strings.Join(bad, "\n  "))
+	}
+	return rolledBack, nil
 }
 
 // checkSigner refuses a signer that is not the database's active
@@ -153,7 +180,9 @@ func (db *DB) VerifyCheckpointsPinned(kept []KeptCheckpoint, pinned []PinnedVeri
 	var failing, passing []int64
 	for _, r := range cv.Checkpoints {
 		if r.Problem == "" {
-			passing = append(passing, r.Head.Size)
+			if r.RolledBack == "" { // a checkpoint rolled back over does not match
+				passing = append(passing, r.Head.Size)
+			}
 			continue
 		}
 		cv.Problems = append(cv.Problems, r.Problem)
@@ -177,9 +206,31 @@ func (db *DB) VerifyCheckpointsPinned(kept []KeptCheckpoint, pinned []PinnedVeri
 // or with the pinned keys alone when any are given; it also returns a
 // problem for each pinned key the database does not register.
 func checkKept(tx kv.Tx, kept []KeptCheckpoint, pinned []PinnedVerifier) ([]CheckpointResult, []string, error) {
+	return checkKeptAlso(tx, kept, pinned, nil)
+}
+
+// checkKeptAlso is checkKept with also, verifier key records from outside
+// tx (a restore's replaced database), counted as registered with tx's own:
+// an older backup does not know the key a later rotation registered.
+func checkKeptAlso(tx kv.Tx, kept []KeptCheckpoint, pinned []PinnedVerifier, also []checkpointKeyRecord) ([]CheckpointResult, []string, error) {
 	keys, err := checkpointKeys(tx)
 	if err != nil {
 		return nil, nil, err
+	}
+	own := map[string]bool{}
+	for _, k := range keys {
+		own[k.Verifier] = true
+	}
+	for _, k := range also {
+		if !own[k.Verifier] {
+			keys = append(keys, k)
+		} else if k.Retired != nil { // retired there since the backup
+			for i := range keys {
+				if keys[i].Verifier == k.Verifier && keys[i].Retired == nil {
+					keys[i].Retired = k.Retired
+				}
+			}
+		}
 	}
 	var verifiers []note.Verifier
 	retired := map[string]checkpointKeyRecord{}
@@ -217,12 +268,67 @@ func checkKept(tx kv.Tx, kept []KeptCheckpoint, pinned []PinnedVerifier) ([]Chec
 	}
 	reader := newTreeHashes(tx)
 	var out []CheckpointResult
+	var restores map[rolledOver]string
 	for _, kc := range kept {
 		r := checkOne(kc, verifiers, retired, now, reader, len(pinned) > 0)
 		r.Ahead = r.Mismatch && r.Head.Size > now.Size
+		if r.Mismatch && r.Problem != "" && !strings.Contains(r.Problem, "signed by a key retired") {
+			if restores == nil {
+				if restores, err = restoredOver(tx); err != nil {
+					return nil, nil, err
+				}
+			}
+			if by, ok := restores[rolledOver{r.Head.Size, r.Head.Root}]; ok {
+				r.RolledBack, r.Problem, r.Mismatch, r.Ahead = by, "", false, false
+			}
+		}
 		out = append(out, r)
 	}
 	return out, pinProblems, nil
+}
+
+// rolledOverMark introduces, in a `database.restore` entry's reason, a kept
+// checkpoint the restore rolled back over (--allow-rollback).
+const rolledOverMark = "rolled back over the kept checkpoint of"
+
+var rolledOverRE = regexp.MustCompile(regexp.QuoteMeta(rolledOverMark) + ` tree size (\d+) root ([A-Za-z0-9+/]{43}=)`)
+
+type rolledOver struct {
+	size int64
+	root tlog.Hash
+}
+
+// restoredOver reads the checkpoints the trail's `database.restore`
+// entries record rolling back over, each with what to say of it: the entry
+// and the reason the admin gave. It reads the whole trail, so checkKept
+// calls it only when a checkpoint is not extended.
+func restoredOver(tx kv.Tx) (map[rolledOver]string, error) {
+	out := map[rolledOver]string{}
+	c := tx.Bucket(bAudit).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		e, err := audit.Decode(v)
+		if err != nil || e.Action != "database.restore" {
+			continue // a broken entry is audit verify's to report
+		}
+		why := e.Reason
+		if i := strings.Index(why, "ROLLBACK allowed: "); i >= 0 {
+			why = why[i+len("ROLLBACK allowed: "):]
+			if j := strings.Index(why, " — "); j >= 0 {
+				why = why[:j]
+			}
+		}
+		for _, m := range rolledOverRE.FindAllStringSubmatch(e.Reason, -1) {
+			size, _ := strconv.ParseInt(m[1], 10, 64)
+			root, err := base64.StdEncoding.DecodeString(m[2])
+			if err != nil || len(root) != len(tlog.Hash{}) {
+				continue
+			}
+			var h tlog.Hash
+			copy(h[:], root)
+			out[rolledOver{size, h}] = fmt.Sprintf("rolled back by the restore, entry %d by %s (%s), reason: %s", e.Seq, e.User, lot.FormatTime(e.Time), why)
+		}
+	}
+	return out, nil
 }
 
 // checkOne checks one kept checkpoint against today's tree (now). Only a
@@ -246,6 +352,13 @@ func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]c
 	} else {
 		h, problem, dated := openSigned(kc, verifiers, retired, &r.Signer, pinned)
 		r.Head = h
+		if problem != "" && !dated && len(verifiers) == 0 {
+			// No key to check it with — after a rollback to before the key
+			// was registered, say. Its signature proves nothing then, but
+			// the tree it states can still show a rollback: say that too.
+			r.Problem = prefix + problem + unverifiedTree(kc.Note, now, reader, &r)
+			return r
+		}
 		if problem != "" && !dated {
 			r.Problem = prefix + problem
 			return r
@@ -285,6 +398,37 @@ func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]c
 		r.Problem = prefix + tree
 	}
 	return r
+}
+
+// unverifiedTree compares the tree a checkpoint states, read without its
+// signature, with today's (now), for a checkpoint no key can verify: the
+// words completing its problem, and r.Mismatch/Head set when the trail is
+// shorter than it or does not extend it.
+func unverifiedTree(msg []byte, now audit.Head, reader tlog.HashReader, r *CheckpointResult) string {
+	i := bytes.Index(msg, []byte("\n\n"))
+	if i < 0 {
+		return ""
+	}
+	h, err := audit.ParseCheckpoint(msg[:i+1])
+	if err != nil || h.Facility != now.Facility {
+		return ""
+	}
+	switch {
+	case h.Size > now.Size:
+		r.Head, r.Mismatch = h, true
+		return fmt.Sprintf("; and, unverified, it states a tree of %d entries, but this trail has only %d: this log is shorter than it — cut back, or an older file put in place (rolled back, perhaps to before the key was registered); check it with --verifier-file and the verifier key kept outside the database", h.Size, now.Size)
+	case h.Size > 0:
+		proof, err := tlog.ProveTree(now.Size, h.Size, reader)
+		if err == nil {
+			err = tlog.CheckTree(proof, now.Size, now.Root, h.Size, h.Root)
+		}
+		if err != nil {
+			r.Head, r.Mismatch = h, true
+			return fmt.Sprintf("; and, unverified, it states a tree of %d entries that this trail differs from: rewritten, forked, or rolled back to before the key was registered; check it with --verifier-file and the verifier key kept outside the database", h.Size)
+		}
+		return fmt.Sprintf("; unverified, it states a tree of %d entries that this trail extends (which proves nothing of who signed it)", h.Size)
+	}
+	return ""
 }
 
 // openSigned opens a checkpoint note with the registered keys and parses

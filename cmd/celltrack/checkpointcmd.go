@@ -223,11 +223,14 @@ func (rt *runtime) auditCheckpointCommand() *cli.Command {
 		ArgsUsage: " ",
 		Description: "Runs the whole of `audit verify` first and signs nothing when it fails (exit 3). Keep the\n" +
 			"checkpoint outside the database (another disk, a write-once share, with a printed report);\n" +
-			"`audit verify --checkpoint FILE` later proves the trail still extends it.\n\n" +
+			"`audit verify --checkpoint FILE` later proves the trail still extends it. The checkpoints\n" +
+			"already in the folder of --out (and in each --witness folder) must be extended by this\n" +
+			"trail: one that is not (a file rolled back, cut or forked since) signs nothing (exit 3).\n\n" +
 			example("celltrack --user alice audit checkpoint --key /etc/celltrack/checkpoint.key --out /witness/2026-11-25.checkpoint"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "key", Required: true, Usage: "the signing key `FILE` (from `audit key init`)"},
 			&cli.StringFlag{Name: "out", Usage: "write the checkpoint to a new `FILE` instead of standard output (never replaced)"},
+			witnessFlag,
 			&cli.BoolFlag{Name: "force", Hidden: true},
 		},
 		Action: rt.action(readDB, 0, func(c *cli.Context) error {
@@ -238,9 +241,16 @@ func (rt *runtime) auditCheckpointCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			msg, head, err := rt.db.SignCheckpoint(signer, true)
+			kept, err := readWitnesses(c, c.String("out"))
 			if err != nil {
 				return err
+			}
+			msg, head, rolled, err := rt.db.SignCheckpointOver(signer, kept)
+			if err != nil {
+				return err
+			}
+			for _, r := range rolled {
+				fmt.Fprintf(rt.stderr, "ROLLED BACK: %s\n", r)
 			}
 			view := headView(head)
 			view["note"] = string(msg)
@@ -313,27 +323,7 @@ func readWitness(p string, empty bool) (kept []audit.KeptCheckpoint, skipped []s
 		case path == p || d.IsDir():
 			return nil
 		}
-		fi, err := os.Stat(path) // follows a link
-		switch {
-		case err != nil:
-			kept = append(kept, audit.KeptCheckpoint{Name: path, Unusable: fmt.Sprintf("is a link to nothing (%v)", err)})
-			return nil
-		case fi.IsDir():
-			kept = append(kept, audit.KeptCheckpoint{Name: path, Unusable: "is a link to a folder, which is not followed; give it as its own --checkpoint"})
-			return nil
-		}
-		b, err := readCheckpointFile(path)
-		named := strings.HasSuffix(d.Name(), ".checkpoint") || strings.HasPrefix(d.Name(), "checkpoint-")
-		switch {
-		case err != nil && (named || !fi.Mode().IsRegular()):
-			kept = append(kept, audit.KeptCheckpoint{Name: path, Unusable: err.Error()})
-		case err != nil:
-			skipped = append(skipped, fmt.Sprintf("%s: %s, so not a checkpoint", path, err))
-		case !named && !strings.HasPrefix(string(b), checkpointText):
-			skipped = append(skipped, fmt.Sprintf("%s: does not begin %q, so not a checkpoint", path, checkpointText))
-		default:
-			kept = append(kept, audit.KeptCheckpoint{Name: path, Note: b})
-		}
+		kept, skipped = witnessEntry(path, d, kept, skipped, false)
 		return nil
 	})
 	if err != nil {
@@ -343,6 +333,55 @@ func readWitness(p string, empty bool) (kept []audit.KeptCheckpoint, skipped []s
 		return nil, nil, lot.Errorf(lot.EINVALID, "--checkpoint %s is a folder with no checkpoint files", p)
 	}
 	return kept, skipped, nil
+}
+
+// witnessEntry reads one file of a witness folder by readKept's rules
+// into kept or skipped. With flat (the folder of --out, read without its
+// subfolders), a link to a folder is passed over like a folder.
+func witnessEntry(path string, d fs.DirEntry, kept []audit.KeptCheckpoint, skipped []string, flat bool) ([]audit.KeptCheckpoint, []string) {
+	fi, err := os.Stat(path) // follows a link
+	switch {
+	case err != nil:
+		return append(kept, audit.KeptCheckpoint{Name: path, Unusable: fmt.Sprintf("is a link to nothing (%v)", err)}), skipped
+	case fi.IsDir() && flat:
+		return kept, skipped
+	case fi.IsDir():
+		return append(kept, audit.KeptCheckpoint{Name: path, Unusable: "is a link to a folder, which is not followed; give it as its own --checkpoint"}), skipped
+	}
+	b, err := readCheckpointFile(path)
+	named := strings.HasSuffix(d.Name(), ".checkpoint") || strings.HasPrefix(d.Name(), "checkpoint-")
+	switch {
+	case err != nil && (named || !fi.Mode().IsRegular()):
+		kept = append(kept, audit.KeptCheckpoint{Name: path, Unusable: err.Error()})
+	case err != nil:
+		skipped = append(skipped, fmt.Sprintf("%s: %s, so not a checkpoint", path, err))
+	case !named && !strings.HasPrefix(string(b), checkpointText):
+		skipped = append(skipped, fmt.Sprintf("%s: does not begin %q, so not a checkpoint", path, checkpointText))
+	default:
+		kept = append(kept, audit.KeptCheckpoint{Name: path, Note: b})
+	}
+	return kept, skipped
+}
+
+// readOutFolder reads the checkpoints in the folder a new checkpoint is
+// written to, by readKept's rules but without its subfolders: --out may
+// name a file in a shared folder (the current one, /tmp) whose subfolders
+// are not the witness's. A missing folder holds none.
+func readOutFolder(dir string) ([]audit.KeptCheckpoint, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, lot.Errorf(lot.EINVALID, "the folder of --out, %s, cannot be read to check the checkpoints kept there (%v); nothing was signed", dir, err)
+	}
+	var kept []audit.KeptCheckpoint
+	for _, d := range entries {
+		if d.IsDir() {
+			continue
+		}
+		kept, _ = witnessEntry(filepath.Join(dir, d.Name()), d, kept, nil, true)
+	}
+	return kept, nil
 }
 
 // readCheckpointFile reads a checkpoint file through one handle: a regular
@@ -374,6 +413,39 @@ func readCheckpointFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("is larger than %d bytes (a checkpoint note is under 4 KB)", maxCheckpointBytes)
 	}
 	return b, nil
+}
+
+// witnessFlag is --witness on audit checkpoint and backup: folders of kept
+// checkpoints the trail must extend before anything is signed.
+var witnessFlag = &cli.StringSliceFlag{Name: "witness", Usage: "refuse to sign unless the trail extends every checkpoint kept in this `FOLDER` (the folder of --out is always checked); repeat for more"}
+
+// readWitnesses reads the checkpoints a signing command must not
+// contradict: those in the folder of out (where the new checkpoint goes;
+// none when out is ""; its subfolders are not read) and in each --witness
+// folder, whole, by readKept's rules (nothing there passed over: an
+// unreadable checkpoint refuses too). A folder without checkpoints is
+// allowed: the first one is signed there. A checkpoint in both is checked
+// twice, which does no harm.
+func readWitnesses(c *cli.Context, out string) ([]audit.KeptCheckpoint, error) {
+	var kept []audit.KeptCheckpoint
+	if out != "" {
+		k, err := readOutFolder(filepath.Dir(out))
+		if err != nil {
+			return nil, err
+		}
+		kept = k
+	}
+	for _, d := range c.StringSlice("witness") {
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			return nil, lot.Errorf(lot.EINVALID, "--witness %s is not a folder of kept checkpoints; give the witness folder", d)
+		}
+		k, _, err := readWitness(d, true)
+		if err != nil {
+			return nil, err
+		}
+		kept = append(kept, k...)
+	}
+	return kept, nil
 }
 
 // pinnedFlag is --verifier-file on audit verify and restore.
@@ -453,7 +525,7 @@ func checkpointReport(cv store.CheckpointVerification, skipped []string) report.
 		Verification: report.Verification{Entries: cv.Entries, Records: cv.Records, Head: cv.Head, Tree: cv.Tree, Problems: cv.Problems},
 		Skipped:      skipped, FirstMismatch: cv.FirstMismatch}
 	for _, c := range cv.Checkpoints {
-		r.Checkpoints = append(r.Checkpoints, report.CheckpointCheck{Name: c.Name, Head: c.Head, Signer: c.Signer, Problem: c.Problem})
+		r.Checkpoints = append(r.Checkpoints, report.CheckpointCheck{Name: c.Name, Head: c.Head, Signer: c.Signer, Problem: c.Problem, RolledBack: c.RolledBack})
 	}
 	return r
 }
@@ -523,8 +595,14 @@ func (rt *runtime) restoreCommand() *cli.Command {
 				return err
 			}
 			return rt.out(map[string]any{"database": dbName(c), "from": c.String("from"), "tree": headView(rep.Backup),
-				"replaced": rep.Replaced, "rollback": rep.Rollback}, func(w io.Writer) {
+				"replaced": rep.Replaced, "rollback": rep.Rollback, "replaced_unreadable": rep.Unproven, "witness": rep.Witness, "checkpoint_keys": rep.Keys}, func(w io.Writer) {
 				fmt.Fprintf(w, "restored %s from %s (%s)\nthe replaced file is kept at %s\n", dbName(c), c.String("from"), treeNote(rep.Backup), rep.Replaced)
+				if rep.Keys != "" {
+					fmt.Fprintf(w, "the kept checkpoints were checked against %s\n", rep.Keys)
+				}
+				if rep.Witness != "" {
+					fmt.Fprintf(w, "the replaced file could not be read; %s\n", rep.Witness)
+				}
 				for _, r := range rep.Rollback {
 					fmt.Fprintf(w, "ROLLBACK: %s\n", r)
 				}

@@ -30,18 +30,40 @@ func (rt *runtime) checkCommand() *cli.Command {
 			"moves it backwards: a trail shorter than the checkpoint, or whose entry at it changed,\n" +
 			"fails every later check and audit verify. The check\n" +
 			"itself runs read-only; only the checkpoint is written, in a short transaction afterwards.\n" +
-			"--no-checkpoint writes nothing (a backup, read-only media).\n\n" +
-			example("celltrack check", "celltrack --db backup.db check --no-checkpoint"),
-		Flags: []cli.Flag{&cli.BoolFlag{Name: "no-checkpoint", Usage: "do not record the verified audit head for traceability reports; write nothing"}},
+			"--no-checkpoint writes nothing (a backup, read-only media).\n" +
+			"--checkpoint FILE|FOLDER (the witness folder) also checks, as `audit verify --checkpoint`\n" +
+			"does, that the trail extends every kept checkpoint: an older file copied over the live one\n" +
+			"passes the page check and audit verify, and fails only here.\n\n" +
+			example("celltrack check --checkpoint /witness", "celltrack --db backup.db check --no-checkpoint"),
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "no-checkpoint", Usage: "do not record the verified audit head for traceability reports; write nothing"},
+			&cli.StringSliceFlag{Name: "checkpoint", Usage: "also check the trail extends this kept checkpoint `FILE`, or every one in a folder (the witness folder); repeat for more"},
+			pinnedFlag},
 		Action: rt.action(checkDB, 0, func(c *cli.Context) error {
+			kept, skipped, err := readKept(c.StringSlice("checkpoint"))
+			if err != nil {
+				return err
+			}
+			pinned, err := readPinned(c)
+			if err != nil {
+				return err
+			}
+			if len(pinned) > 0 && len(kept) == 0 {
+				return lot.Errorf(lot.EUSAGE, "--verifier-file pins the key that checks the --checkpoint files; give --checkpoint too")
+			}
 			var problems []string
 			for _, err := range rt.db.Check() {
 				problems = append(problems, "page check: "+err.Error())
 			}
-			v, err := rt.db.Verify()
+			var cv store.CheckpointVerification
+			if len(kept) > 0 {
+				cv, err = rt.db.VerifyCheckpointsPinned(kept, pinned)
+			} else {
+				cv.Verification, err = rt.db.Verify()
+			}
 			if err != nil {
 				return err
 			}
+			v := cv.Verification
 			variants, err := rt.db.CaseVariants()
 			if err != nil {
 				return err
@@ -50,6 +72,13 @@ func (rt *runtime) checkCommand() *cli.Command {
 			problems = append(problems, v.Problems...)
 			checkpoint := ""
 			notes := []string{treeNote(v.Tree)}
+			if len(kept) > 0 {
+				rcv := checkpointReport(cv, skipped)
+				for _, p := range pinned {
+					rcv.Pinned = append(rcv.Pinned, p.Source)
+				}
+				notes = rcv.Notes()
+			}
 			// Codes differing only in letter case, kept by the upgrade to
 			// schema 10: not damage, but QA's to resolve.
 			for _, cv := range variants {
@@ -165,23 +194,33 @@ func (rt *runtime) backupCommand() *cli.Command {
 			"written) it also signs the head of the transaction that wrote the copy, once the copy read\n" +
 			"back has that head, and writes the checkpoint to OUT.checkpoint.\n" +
 			"It never overwrites a file and creates it readable by you only (0600). Restore with\n" +
-			"`celltrack restore --from FILE`.\n\n" +
+			"`celltrack restore --from FILE`.\n" +
+			"With --key, the checkpoints already in the folder of --out (and in each --witness folder)\n" +
+			"must be extended by this trail: one that is not (a file rolled back, cut or forked since)\n" +
+			"refuses the backup with exit 3, and nothing is written or signed.\n\n" +
 			example("celltrack --user alice backup --out /backups/celltrack-2026-11-25.db --key /etc/celltrack/checkpoint.key"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Required: true, Usage: "the new backup `FILE`"},
 			&cli.StringFlag{Name: "key", Usage: "sign the copy's tree head with this signing key `FILE`"},
+			witnessFlag,
 		},
 		Action: rt.action(readDB, 0, func(c *cli.Context) error {
 			var signer note.Signer
+			var kept []audit.KeptCheckpoint
+			out := c.String("out")
 			if c.IsSet("key") {
 				s, err := readSigner("--key", c.String("key"))
 				if err != nil {
 					return err
 				}
 				signer = s
+				if kept, err = readWitnesses(c, out); err != nil {
+					return err
+				}
+			} else if len(c.StringSlice("witness")) > 0 {
+				return lot.Errorf(lot.EUSAGE, "--witness is checked before a checkpoint is signed; give --key too (or `celltrack check --checkpoint FOLDER` to check the trail against it)")
 			}
-			out := c.String("out")
-			rep, err := rt.db.VerifiedBackup(out, signer)
+			rep, err := rt.db.VerifiedBackupOver(out, signer, kept)
 			if err != nil {
 				return err
 			}

@@ -68,9 +68,14 @@ func (k *checkpointer) sign() error {
 	if err != nil {
 		return err
 	}
-	msg, head, err := k.db.SignCheckpointOver(k.signer, kept)
+	msg, head, rolled, err := k.db.SignCheckpointOver(k.signer, kept)
 	if err != nil {
 		return err
+	}
+	if k.last == 0 { // said once, at start
+		for _, r := range rolled {
+			k.log.Printf("checkpoint: ROLLED BACK, not a refusal: %s", r)
+		}
 	}
 	if head.Size == k.last {
 		return nil

@@ -46,7 +46,7 @@ func (rt *runtime) migrateCommand() *cli.Command {
 				return err
 			}
 			timeout := flagValue(c, "lock-timeout", (*cli.Context).Duration)
-			db, err := store.Open(from, store.Options{ReadOnly: true, Timeout: timeout, Now: rt.now})
+			db, err := store.OpenForMigrate(from, store.Options{Timeout: timeout, Now: rt.now})
 			if err != nil {
 				return heldByServer(from, err)
 			}
@@ -68,6 +68,8 @@ func (rt *runtime) migrateCommand() *cli.Command {
 				"source": map[string]any{"entries": rep.Source.Entries, "records": rep.Source.Records, "head": rep.Source.HeadHex(), "tree": headView(rep.SourceHead)},
 				"copied": map[string]any{"tree": headView(rep.Copied)},
 				"entry":  rep.Entry, "by": rt.session.User.Name,
+				"source_marked": map[string]any{"entry": rep.Entry, "writes": "refused from now on"},
+				"stale": staleView(rep.Stale),
 				"target": map[string]any{"ok": rep.Target.OK(), "entries": rep.Target.Entries, "records": rep.Target.Records, "head": rep.Target.HeadHex(), "tree": headView(rep.Target.Tree)},
 			}
 			return rt.out(view, func(w io.Writer) {
@@ -78,10 +80,27 @@ func (rt *runtime) migrateCommand() *cli.Command {
 				fmt.Fprintf(w, "migration recorded on the target as audit entry %d (database.migrate, by %s)\n", rep.Entry, rt.session.User.Name)
 				fmt.Fprintf(w, "target check: OK — %saudit trail: %d entries, %d records; chain head %s\n", targetPages(to), rep.Target.Entries, rep.Target.Records, rep.Target.HeadHex())
 				fmt.Fprintf(w, "  target %s\n", treeNote(rep.Target.Tree))
+				fmt.Fprintf(w, "source %s marked as migrated to %s (its audit entry %d, database.migrate): it refuses every write from now on; reads, check, audit verify, trace and backup still work\n", source, target, rep.Entry)
+				for _, st := range rep.Stale {
+					if st.Removed {
+						fmt.Fprintf(w, "removed %s, a copy a killed migrate left behind\n", st.Path)
+					} else {
+						fmt.Fprintf(w, "WARNING: %s looks like a copy a killed migrate left behind (kept: %s); it holds the whole database: delete it once no celltrack writes it\n", st.Path, st.Kept)
+					}
+				}
 				fmt.Fprintf(w, "sessions are not copied: log in to %s with `celltrack --db %s login NAME`\n", target, target)
 			})
 		}),
 	}
+}
+
+// staleView lists the leftover temporary copies for --json.
+func staleView(st []store.StaleWrite) []map[string]any {
+	v := []map[string]any{}
+	for _, s := range st {
+		v = append(v, map[string]any{"path": s.Path, "removed": s.Removed, "kept": s.Kept})
+	}
+	return v
 }
 
 // targetPages is the page check's word on the target, as check words it.

@@ -30,8 +30,8 @@ type MigratedMark struct {
 	V int `json:"v"`
 	// To names the target for people: a file's absolute path, or a
 	// PostgreSQL URL without its password; Engine is its engine.
-	To     string `json:"to"`
-	Engine string `json:"engine"`
+	To     string    `json:"to"`
+	Engine string    `json:"engine"`
 	At     time.Time `json:"at"`
 	By     string    `json:"by"`
 	// Size and Root are the tree head the target received (the source's

@@ -69,8 +69,8 @@ func (rt *runtime) migrateCommand() *cli.Command {
 				"copied": map[string]any{"tree": headView(rep.Copied)},
 				"entry":  rep.Entry, "by": rt.session.User.Name,
 				"source_marked": map[string]any{"entry": rep.Entry, "writes": "refused from now on"},
-				"stale": staleView(rep.Stale),
-				"target": map[string]any{"ok": rep.Target.OK(), "entries": rep.Target.Entries, "records": rep.Target.Records, "head": rep.Target.HeadHex(), "tree": headView(rep.Target.Tree)},
+				"stale":         staleView(rep.Stale),
+				"target":        map[string]any{"ok": rep.Target.OK(), "entries": rep.Target.Entries, "records": rep.Target.Records, "head": rep.Target.HeadHex(), "tree": headView(rep.Target.Tree)},
 			}
 			return rt.out(view, func(w io.Writer) {
 				fmt.Fprintf(w, "source %s (%s): audit verify OK — %d entries, %d records; chain head %s\n", source, store.EngineName(from), rep.Source.Entries, rep.Source.Records, rep.Source.HeadHex())

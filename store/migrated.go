@@ -3,8 +3,10 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store/kv"
 )
@@ -82,6 +84,53 @@ func (db *DB) Migrated() (m *MigratedMark, err error) {
 	err = db.view(func(tx kv.Tx) (err error) {
 		m, err = migratedMark(tx)
 		return err
+	})
+	return m, err
+}
+
+// actionReopen is the audit action of ReopenMigrated.
+const actionReopen = "database.reopen"
+
+// ReopenMigrated takes the migration mark off this database, so that it
+// takes writes again, as actor, who must be allowed audit.DatabaseMigrate
+// (an admin: reopening is the migration's undo), with a reason, recorded
+// with where the database had gone in a database.reopen entry in the same
+// transaction. It is for a target that was lost or never used: whatever
+// the target recorded since the migration is not here, and working on both
+// again is the double history the mark prevents — the command says so. A
+// database that is not marked is refused (ECONFLICT), as is an empty
+// reason (EUSAGE); nothing is written then.
+func (db *DB) ReopenMigrated(actor, reason string) (m MigratedMark, err error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return m, lot.Errorf(lot.EUSAGE, "--reopen-source needs --reason: why this database takes writes again (the target lost, say)")
+	}
+	defer db.recoverDamage(&err)
+	err = db.engine.Update(func(tx kv.Tx) error {
+		u, err := userByName(tx, actor)
+		if err != nil {
+			return err
+		}
+		if err := audit.Authorize(u, audit.DatabaseMigrate); err != nil {
+			return err
+		}
+		if err := db.touchSession(tx, actor); err != nil {
+			return err
+		}
+		mark, err := migratedMark(tx)
+		if err != nil {
+			return err
+		}
+		if mark == nil {
+			return lot.Errorf(lot.ECONFLICT, "%s was not migrated: it takes writes already, and there is nothing to reopen; nothing was written", db.path)
+		}
+		m = *mark
+		w := &writer{db: db, tx: tx, actor: u, now: db.now(), open: true}
+		note := fmt.Sprintf("reopened for writes after its migration to %s (%s) on %s by %s (entry %d): %s", m.To, m.Engine, lot.FormatTime(m.At), m.By, m.Entry, reason)
+		if err := w.event(kindUser, u.ID, actionReopen, note); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Delete(metaMigrated)
 	})
 	return m, err
 }

@@ -172,6 +172,11 @@ func (rt *runtime) backupCommand() *cli.Command {
 			&cli.StringFlag{Name: "key", Usage: "sign the copy's tree head with this signing key `FILE`"},
 		},
 		Action: rt.action(readDB, 0, func(c *cli.Context) error {
+			// The copy holds every patient's records and every password
+			// hash: checked before anything is written.
+			if err := audit.Authorize(rt.session.User, audit.DatabaseBackup); err != nil {
+				return err
+			}
 			var signer note.Signer
 			if c.IsSet("key") {
 				s, err := readSigner("--key", c.String("key"))

@@ -3,8 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
+	"time"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store"
 	"github.com/urfave/cli/v2"
 )
@@ -34,18 +37,26 @@ func (rt *runtime) migrateCommand() *cli.Command {
 				"celltrack migrate --from postgres://celltrack@db.example.org/celltrack --to site-b.db"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "from", Usage: "the database to move: a `FILE` or a postgres:// URL (default: --db)"},
-			&cli.StringFlag{Name: "to", Required: true, Usage: "the new database: a `FILE` that does not exist, or the postgres:// URL of an empty database"},
+			&cli.StringFlag{Name: "to", Usage: "the new database: a `FILE` that does not exist, or the postgres:// URL of an empty database"},
+			&cli.BoolFlag{Name: "reopen-source", Usage: "take the migration mark off --from (default: --db) so that it takes writes again, with --reason; for a target that was lost"},
+			&cli.StringFlag{Name: "reason", Usage: "why the source is reopened (with --reopen-source)"},
 		},
 		Action: rt.action(noDB, 0, func(c *cli.Context) error {
 			from := c.String("from")
 			if from == "" {
 				from = dbPath(c)
 			}
+			timeout := flagValue(c, "lock-timeout", (*cli.Context).Duration)
+			if c.Bool("reopen-source") {
+				return rt.reopenSource(c, from, timeout)
+			}
+			if c.IsSet("reason") {
+				return lot.Errorf(lot.EUSAGE, "--reason is for --reopen-source; a migration records its own entry")
+			}
 			to := c.String("to")
 			if err := store.CheckMigration(from, to); err != nil {
 				return err
 			}
-			timeout := flagValue(c, "lock-timeout", (*cli.Context).Duration)
 			db, err := store.OpenForMigrate(from, store.Options{Timeout: timeout, Now: rt.now})
 			if err != nil {
 				return heldByServer(from, err)
@@ -92,6 +103,35 @@ func (rt *runtime) migrateCommand() *cli.Command {
 			})
 		}),
 	}
+}
+
+// reopenSource takes the migration mark off the database at from
+// (store.DB.ReopenMigrated): an admin's session on it, and a reason.
+func (rt *runtime) reopenSource(c *cli.Context, from string, timeout time.Duration) error {
+	if c.IsSet("to") {
+		return lot.Errorf(lot.EUSAGE, "--reopen-source takes no --to: it reopens --from (default: --db) %s where it is", store.DisplayName(from))
+	}
+	if strings.TrimSpace(c.String("reason")) == "" {
+		return lot.Errorf(lot.EUSAGE, "--reopen-source needs --reason: why this database takes writes again (the target lost, say)")
+	}
+	db, err := store.OpenForMigrate(from, store.Options{Timeout: timeout, Now: rt.now})
+	if err != nil {
+		return heldByServer(from, err)
+	}
+	rt.db = db
+	if err := rt.useSessionOf(c, from, db, writeDB); err != nil {
+		return err
+	}
+	m, err := rt.db.ReopenMigrated(rt.session.User.Name, c.String("reason"))
+	if err != nil {
+		return err
+	}
+	source := store.DisplayName(from)
+	view := map[string]any{"reopened": source, "was_migrated_to": m.To, "migrated_at": m.At, "migrated_by": m.By, "by": rt.session.User.Name}
+	return rt.out(view, func(w io.Writer) {
+		fmt.Fprintf(w, "%s takes writes again (database.reopen, by %s); it had been migrated to %s on %s by %s\n", source, rt.session.User.Name, m.To, lot.FormatTime(m.At), m.By)
+		fmt.Fprintf(w, "WARNING: whatever %s recorded since then is not here; stop using %s, or the two histories diverge\n", m.To, m.To)
+	})
 }
 
 // staleView lists the leftover temporary copies for --json.

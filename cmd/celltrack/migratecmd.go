@@ -33,8 +33,15 @@ func (rt *runtime) migrateCommand() *cli.Command {
 			"is checked as `celltrack check` does. Needs an admin's session on the source. Sessions are\n" +
 			"not copied: log in to the target with the same name and password. Between two files use\n" +
 			"`celltrack backup`; between two PostgreSQL databases, the server's tools.\n\n" +
+			"Once the target is kept, the source is marked as migrated to it (its own database.migrate\n" +
+			"entry and meta \"migrated\", in the transaction that was copied) and refuses every write from\n" +
+			"then on (exit 3, naming the target); reads, check, audit verify, trace and backup still work.\n" +
+			"--reopen-source --reason takes the mark off (an admin's, audited as database.reopen), for a\n" +
+			"target that was lost. A hidden .NAME.writing-N a killed migrate left beside a file target is\n" +
+			"removed when nobody holds it and it has not changed for a minute, else named.\n\n" +
 			example("celltrack --db lab.db migrate --to postgres://celltrack@db.example.org/celltrack",
-				"celltrack migrate --from postgres://celltrack@db.example.org/celltrack --to site-b.db"),
+				"celltrack migrate --from postgres://celltrack@db.example.org/celltrack --to site-b.db",
+				"celltrack --db lab.db migrate --reopen-source --reason 'the PostgreSQL server was lost (INC-42)'"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "from", Usage: "the database to move: a `FILE` or a postgres:// URL (default: --db)"},
 			&cli.StringFlag{Name: "to", Usage: "the new database: a `FILE` that does not exist, or the postgres:// URL of an empty database"},

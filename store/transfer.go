@@ -325,10 +325,12 @@ func (db *DB) MigrateTo(to, actor string, timeout time.Duration) (rep MigrateRep
 			if err := migrateTargetError(to, err); err != nil {
 				return err
 			}
-			kept = true
+			// A target that fails its check is not kept: its error
+			// says to drop it, and the source stays unmarked.
 			if err := db.checkTarget(to, to, &rep); err != nil {
 				return err
 			}
+			kept = true
 		} else {
 			err := writeNewFile(to, timeout, func(e kv.Engine) (err error) {
 				if rep.Pairs, err = copyInto(src, e.Update); err != nil {

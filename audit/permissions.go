@@ -74,7 +74,8 @@ const (
 	DatabaseUpgrade Action = "database.upgrade"
 )
 
-// Permissions is the permission table: which roles may perform each write.
+// Permissions is the permission table: which roles may perform each write,
+// and database.backup, the one read that takes the whole database away.
 // The README prints it; a test checks every command against it.
 var Permissions = map[Action][]Role{
 	UserAdd:      {Admin},

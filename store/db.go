@@ -90,6 +90,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store/boltkv"
 	"github.com/celltrack/celltrack/store/kv"
@@ -176,6 +177,16 @@ type Options struct {
 	keepSchema bool
 }
 
+// prepareEncoder builds the audit entries' compressor on another core while
+// a writable Open takes the lock and the command checks its session, instead
+// of at its first entry: a write's wall time, not its CPU. A panic here (the
+// embedded dictionary, a build error) is left to the first entry, where
+// sync.OnceValue raises it again on the command's own goroutine.
+func prepareEncoder() {
+	defer func() { _ = recover() }()
+	audit.PrepareEncoder()
+}
+
 // DefaultTimeout is how long a command waits for the database lock.
 const DefaultTimeout = 10 * time.Second
 
@@ -183,6 +194,9 @@ const DefaultTimeout = 10 * time.Second
 // opts.Create; a lock held past opts.Timeout is EBUSY; a database written by a
 // newer schema is refused.
 func Open(path string, opts Options) (*DB, error) {
+	if !opts.ReadOnly {
+		go prepareEncoder()
+	}
 	if IsPostgres(path) {
 		return openPostgres(path, opts)
 	}

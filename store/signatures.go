@@ -270,8 +270,9 @@ func checkSignature(problems *[]string, what string, s audit.Signature, want [32
 }
 
 // scheduleLayout is a schedule as celltrack stores it; the physician signs
-// each of its date changes.
-var scheduleLayout = newRecordLayout[scheduleRecord]("changes")
+// each of its date changes. Built by reflection on first use (audit verify),
+// not at every command's start.
+var scheduleLayout = sync.OnceValue(func() *recordLayout { return newRecordLayout[scheduleRecord]("changes") })
 
 // newSignatureCheck returns the value checks of verifySignatures; they need
 // no transaction and run on startChecks' worker. With indexInfusion, the
@@ -316,7 +317,7 @@ func newSignatureCheck(indexInfusion func(id uuid.UUID, r *jsonFields)) (*signat
 			checkSignature(&sc.signed, what, *r.RoleGrant, roleGrantDigest(r.user()))
 		}},
 		{kindSchedule, func(id uuid.UUID, val []byte) {
-			if fields.parse(val); scheduleLayout.plain(&fields) {
+			if fields.parse(val); scheduleLayout().plain(&fields) {
 				return // it decodes, and without date changes it carries no signature
 			}
 			var r scheduleRecord

@@ -38,12 +38,12 @@ func TestScheduleLayout(t *testing.T) {
 	plain, atSite, changed := storedSchedules(t)
 	var f jsonFields
 	for name, b := range map[string][]byte{"plain": plain, "at a site": atSite} {
-		if f.parse(b); !scheduleLayout.plain(&f) {
+		if f.parse(b); !scheduleLayout().plain(&f) {
 			t.Errorf("%s: %s is decoded to find it has no date change", name, b)
 		}
 	}
 	for name, b := range scheduleVariants(t, plain, changed) {
-		if f.parse([]byte(b)); scheduleLayout.plain(&f) {
+		if f.parse([]byte(b)); scheduleLayout().plain(&f) {
 			t.Errorf("%s: %s is not decoded", name, b)
 		}
 	}
@@ -100,7 +100,7 @@ func TestRecordLayoutAgreesWithTheDecoder(t *testing.T) {
 }
 
 func layoutAgrees(t *testing.T, f *jsonFields, b []byte) {
-	if f.parse(b); !scheduleLayout.plain(f) {
+	if f.parse(b); !scheduleLayout().plain(f) {
 		return
 	}
 	var r scheduleRecord
@@ -127,7 +127,7 @@ func FuzzRecordLayout(f *testing.F) {
 // read is left to the decoder, so a new field of another type in
 // scheduleRecord would silently slow verify down: this names it.
 func TestRecordLayoutKnowsEveryField(t *testing.T) {
-	for _, lf := range scheduleLayout.fields {
+	for _, lf := range scheduleLayout().fields {
 		if lf.valid == nil && !lf.decode {
 			t.Errorf("scheduleRecord's %s is of a type recordLayout does not read", lf.name)
 		}

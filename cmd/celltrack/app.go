@@ -46,7 +46,25 @@ func flagValue[T any](c *cli.Context, name string, get func(*cli.Context, string
 	return get(c, name)
 }
 
-func (rt *runtime) app() *cli.App {
+func (rt *runtime) app() *cli.App { return rt.appFor(nil) }
+
+// appFor is the application for the command line args: when args name a
+// top-level command for certain, only that command's tree is built, since a
+// process runs one command and building all of them was a tenth of a
+// start-up; help, completion, a mistyped command or anything unusual before
+// the command name gets the whole tree, as app does.
+func (rt *runtime) appFor(args []string) *cli.App {
+	var cmds []*cli.Command
+	if name := topCommandName(args); name != "" && name != "completion" {
+		for _, tc := range rt.topCommands() {
+			if tc.name == name {
+				cmds = []*cli.Command{tc.build()}
+			}
+		}
+	}
+	if cmds == nil {
+		cmds = rt.commands()
+	}
 	app := &cli.App{
 		Name:                 "celltrack",
 		Usage:                "track MSC therapy from donor to vein: lots, release, dosing, chain of custody",
@@ -59,7 +77,7 @@ func (rt *runtime) app() *cli.App {
 		CommandNotFound: func(c *cli.Context, name string) {
 			rt.notFound = name
 		},
-		Commands:     rt.commands(),
+		Commands:     cmds,
 		OnUsageError: usageError,
 		Before: func(c *cli.Context) error {
 			rt.json = rt.json || c.Bool("json") // run may have seen --json already
@@ -69,6 +87,34 @@ func (rt *runtime) app() *cli.App {
 	rt.required = map[*cli.Command][]string{}
 	rt.prepare(app.Commands, commonFlags(false))
 	return app
+}
+
+// topCommandName is the top-level command of a command line — its first
+// word after the common flags (commonFlags) and their values — or "" when
+// that is not certain: no word, "--", or any other flag first (--help,
+// --version, shell completion, a mistake), which urfave/cli then handles
+// with the whole tree.
+func topCommandName(args []string) string {
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "" || a == "-" || a == "--":
+			return ""
+		case a[0] != '-':
+			return a
+		}
+		name, _, withValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		switch name {
+		case "db", "user", "lock-timeout", "server":
+			if !withValue {
+				i++ // the value is the next word
+			}
+		case "json": // a bool flag takes no separate value
+		default:
+			return ""
+		}
+	}
+	return ""
 }
 
 // prepare gives every leaf command the common flags, and takes over the

@@ -47,7 +47,7 @@ func runEnv(args []string, stdin io.Reader, stdout, stderr io.Writer, now func()
 			rt.json = true
 		}
 	}
-	err := rt.app().Run(args)
+	err := rt.appFor(args).Run(args)
 	rt.closeDB()
 	return rt.exit(err)
 }

@@ -96,10 +96,17 @@ func startupMain(rev string, runs int) error {
 	rows := []struct {
 		name     string
 		args     func(r int) []string
+		exit     int // the exit code expected
 		old, new timing
 	}{
 		{name: "process start: `isbt check` (no database, no session)", args: func(int) []string { return []string{"isbt", "check", "G123426000001"} }},
 		{name: "a read: `lot list`", args: func(int) []string { return []string{"--user", "aud", "lot", "list"} }},
+		// Every bag of the demo is infused, so the check is NO-GO (exit 4),
+		// but it reads and checks all the same: course, weights, the bag, its
+		// lot's release, its custody.
+		{name: "the bedside check: `dose check` (NO-GO: the bag is infused)", exit: 4, args: func(int) []string {
+			return []string{"--user", "aud", "dose", "check", "--container", "G12342600000212", "MRN-2001"}
+		}},
 		{name: "a write: `patient weigh`", args: func(r int) []string {
 			at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r) * time.Minute)
 			return []string{"--user", "nina", "patient", "weigh", "--kg", "62.5", "--at", at.Format(time.RFC3339), "MRN-1001"}
@@ -117,7 +124,7 @@ func startupMain(rev string, runs int) error {
 			}
 			for k, p := range pair {
 				args := row.args(2*r + k)
-				d, err := p.s.b.ct(p.s.db, "", args...)
+				d, err := p.s.b.ctExit(p.s.db, row.exit, args...)
 				if err != nil {
 					return err
 				}
@@ -134,4 +141,18 @@ func startupMain(rev string, runs int) error {
 			float64(nw)/float64(ow), float64(nc)/float64(oc))
 	}
 	return nil
+}
+
+// ctExit is ct for a command whose expected exit code is want (4: a NO-GO).
+func (b *bench) ctExit(db string, want int, args ...string) (time.Duration, error) {
+	cmd := exec.Command(b.celltrack, append([]string{"--db", db}, args...)...)
+	cmd.Env = append(os.Environ(), "CELLTRACK_USER=", "CELLTRACK_DB=", "CELLTRACK_CONFIG_DIR="+b.configDir(args))
+	d, err := b.timed(cmd)
+	switch {
+	case cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == want:
+		return d, nil
+	case err == nil:
+		return d, fmt.Errorf("%s: exit 0, want %d", strings.Join(cmd.Args, " "), want)
+	}
+	return d, err
 }

@@ -336,7 +336,7 @@ type bucket struct {
 
 func newBucket(t *tx, name string) *bucket {
 	tbl := tableFor(name)
-	return &bucket{t: t, name: name, tbl: tbl, q: queryCache[tbl.name]}
+	return &bucket{t: t, name: name, tbl: tbl, q: queryCache()[tbl.name]}
 }
 
 // args puts the bucket name first for the generic table.

@@ -65,13 +65,17 @@ const (
 	DatabaseRestore  Action = "database.restore"
 	// DatabaseMigrate moves a database to the other engine (issue 14).
 	DatabaseMigrate Action = "database.migrate"
+	// DatabaseBackup copies the whole database to a file (`celltrack
+	// backup`): every patient's records and every password hash with it.
+	DatabaseBackup Action = "database.backup"
 	// DatabaseUpgrade brings a database an older celltrack wrote up to
 	// this one's schema (`celltrack upgrade`): a change to the whole
 	// database, the administrator's.
 	DatabaseUpgrade Action = "database.upgrade"
 )
 
-// Permissions is the permission table: which roles may perform each write.
+// Permissions is the permission table: which roles may perform each write,
+// and database.backup, the one read that takes the whole database away.
 // The README prints it; a test checks every command against it.
 var Permissions = map[Action][]Role{
 	UserAdd:      {Admin},
@@ -132,6 +136,13 @@ var Permissions = map[Action][]Role{
 	// it, to another engine: the administrator's, as a restore is.
 	DatabaseMigrate: {Admin},
 	DatabaseUpgrade: {Admin},
+	// A backup takes the whole database away in one file, password
+	// hashes included: the administrator's, who keeps the backups, and
+	// the auditor's, who takes the history home to check it offline
+	// (issue 14). QA decides releases by reading — every record, report
+	// and `audit verify` is open to every role —, and needs no copy of
+	// everyone's password hashes for it.
+	DatabaseBackup: {Admin, Auditor},
 }
 
 // Allowed reports whether role may perform a.

@@ -78,10 +78,15 @@ func TestAuthorize(t *testing.T) {
 			t.Errorf("Authorize(%s as %s, %s) = %v; want %q", tc.user.Name, tc.user.Role, tc.action, err, tc.msg)
 		}
 	}
-	// An auditor may do no write at all.
+	// An auditor may do no write at all. A backup is not a write — it
+	// copies the database out from a read transaction — and is the
+	// auditor's, who takes the history home (issue 14).
 	for a := range Permissions {
-		if Allowed(Auditor, a) {
+		if Allowed(Auditor, a) && a != DatabaseBackup {
 			t.Errorf("auditors may %s; they must write nothing", a)
 		}
+	}
+	if !Allowed(Auditor, DatabaseBackup) || Allowed(Nurse, DatabaseBackup) || Allowed(QA, DatabaseBackup) {
+		t.Errorf("database.backup is the admin's and the auditor's only: %v", Permissions[DatabaseBackup])
 	}
 }

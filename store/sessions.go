@@ -188,7 +188,7 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 				return err
 			}
 		}
-		w := &writer{db: db, tx: tx, actor: u, now: now}
+		w := &writer{db: db, tx: tx, actor: u, now: now, open: true} // a login is recorded on a migrated database too (migrated.go)
 		if err := w.put(kindUser, u.ID, "login", reason, toUserRecord(u)); err != nil {
 			return err
 		}
@@ -231,7 +231,7 @@ func statusWord(u audit.User, now time.Time) string {
 // refusedEvent records an attempt by a disabled or locked account.
 func (db *DB) refusedEvent(u audit.User, action, reason string) error {
 	return db.engine.Update(func(tx kv.Tx) error {
-		w := &writer{db: db, tx: tx, actor: u, now: db.now()}
+		w := &writer{db: db, tx: tx, actor: u, now: db.now(), open: true} // a security event, recorded on a migrated database too
 		return w.event(kindUser, u.ID, action, reason)
 	})
 }
@@ -246,7 +246,7 @@ func (db *DB) wrongPassword(name string, u audit.User, found bool, action, reaso
 	err := db.engine.Update(func(tx kv.Tx) error {
 		now := db.now()
 		if !found {
-			w := &writer{db: db, tx: tx, actor: audit.User{Name: typedName(name)}, now: now}
+			w := &writer{db: db, tx: tx, actor: audit.User{Name: typedName(name)}, now: now, open: true}
 			return w.event(kindUser, uuid.Nil, action, "unknown user name")
 		}
 		r, err := userRecordByName(tx, name)
@@ -257,7 +257,7 @@ func (db *DB) wrongPassword(name string, u audit.User, found bool, action, reaso
 		if u.Locked(now) {
 			// Wrong passwords sent together, after the one that locked:
 			// each is recorded, none counts again or locks again.
-			w := &writer{db: db, tx: tx, actor: u, now: now}
+			w := &writer{db: db, tx: tx, actor: u, now: now, open: true}
 			return w.event(kindUser, u.ID, action, reason+" while locked")
 		}
 		u.Failures++
@@ -265,7 +265,7 @@ func (db *DB) wrongPassword(name string, u audit.User, found bool, action, reaso
 			u.LockedUntil = now.Add(settingsTx(tx).LockoutDuration)
 			locked, until = true, u.LockedUntil
 		}
-		w := &writer{db: db, tx: tx, actor: u, now: now}
+		w := &writer{db: db, tx: tx, actor: u, now: now, open: true} // security events, recorded on a migrated database too
 		if err := w.put(kindUser, u.ID, action, fmt.Sprintf("%s (%d of %d)", reason, u.Failures, audit.MaxFailures), toUserRecord(u)); err != nil {
 			return err
 		}
@@ -532,7 +532,7 @@ func (db *DB) Logout(c Credentials) (_ audit.User, err error) {
 		if err := putSession(tx, h, s); err != nil {
 			return err
 		}
-		w := &writer{db: db, tx: tx, actor: su, now: db.now()}
+		w := &writer{db: db, tx: tx, actor: su, now: db.now(), open: true} // recorded on a migrated database too
 		return w.event(kindUser, s.UserID, "logout", "")
 	})
 	return u, err

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -194,23 +195,44 @@ type MigrateReport struct {
 	// TargetPages its page check (none on PostgreSQL).
 	Target      Verification
 	TargetPages []string
+	// Stale are the temporary copies of the target a killed migrate left
+	// beside it: removed, or kept and why.
+	Stale []StaleWrite
 }
 
 // actionMigrate is the action of the migration's audit entry on the target.
 const actionMigrate = "database.migrate"
 
-// MigrateTo copies this database (opened read-only; actor is the admin of
-// the checked session, which the command checked) to a new database at to,
-// on the other engine, with its whole history, and records the migration
-// on the target as actor's entry. The source must pass the page check and
-// `audit verify` in the read transaction that is copied, or nothing is
-// written (ECONFLICT). The target must be new: a file that does not exist
-// (written under a temporary name beside it and linked into place only
-// when it verifies) or a PostgreSQL database without tables (the schema and
-// the copy made in one transaction) — else ECONFLICT, untouched. Before the
-// target commits, its tree head must equal the source's and the whole of
-// `audit verify` must pass on it; after, the target is opened again and
-// checked as `celltrack check` would (rep.Target).
+// OpenForMigrate opens the source of a migration for writing, because the
+// migration marks it (migrated.go) in the transaction it copies, without
+// bringing an older schema up: MigrateTo refuses one, as a read-only open
+// did, after the command checked who asks.
+func OpenForMigrate(path string, opts Options) (*DB, error) {
+	opts.keepSchema, opts.ReadOnly, opts.Create = true, false, false
+	return Open(path, opts)
+}
+
+// MigrateTo copies this database (opened by OpenForMigrate; actor is the
+// admin of the checked session, which the command checked) to a new database
+// at to, on the other engine, with its whole history, records the migration
+// on the target as actor's entry, and marks this database as migrated to it
+// (migrated.go), so that it takes no more writes. All of it runs in one
+// write transaction of the source: the source takes no other write between
+// the copy and its mark, and when anything fails before the target is kept
+// the transaction is rolled back and the source is neither marked nor
+// changed. The source must not be marked already, must pass the page check
+// and `audit verify` in that transaction, or nothing is written
+// (ECONFLICT). The target must be new: a file that does not exist (written
+// under a temporary name beside it and linked into place only when it
+// verifies) or a PostgreSQL database without tables (the schema and the copy
+// made in one transaction) — else ECONFLICT, untouched. Before the target
+// commits, its tree head must equal the source's and the whole of `audit
+// verify` must pass on it; after, the target is opened again and checked as
+// `celltrack check` would (rep.Target), and only then is the source marked:
+// its own database.migrate entry (Size+1, as on the target, with the
+// target's name) and the meta mark, committed together. The one failure left
+// between the two databases is the source's commit itself failing after the
+// target was kept: the error says so.
 func (db *DB) MigrateTo(to, actor string, timeout time.Duration) (rep MigrateReport, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
@@ -224,6 +246,13 @@ func (db *DB) MigrateTo(to, actor string, timeout time.Duration) (rep MigrateRep
 	if !IsPostgres(to) {
 		if err := checkNewFile(to); err != nil {
 			return rep, err
+		}
+		rep.Stale = removeStaleWrites(to)
+	}
+	markTo := target
+	if !IsPostgres(to) {
+		if abs, err := filepath.Abs(to); err == nil {
+			markTo = abs
 		}
 	}
 	tdb := &DB{path: target, Now: db.Now, NewID: db.NewID}
@@ -254,7 +283,22 @@ func (db *DB) MigrateTo(to, actor string, timeout time.Duration) (rep MigrateRep
 		}
 		return nil
 	}
-	err = db.engine.View(func(src kv.Tx) error {
+	// kept is set once the target is in place; a source transaction that
+	// runs again after it (an engine's retry) or fails to commit must not
+	// read as "nothing happened".
+	kept := false
+	err = db.engine.Update(func(src kv.Tx) error {
+		if kept {
+			return lot.Errorf(lot.ECONFLICT, "the source's transaction was retried after the target was kept")
+		}
+		if err := refuseIfMigrated(src); err != nil {
+			return lot.Errorf(lot.ECONFLICT, "%s; nothing was written to %s", lot.ErrorMessage(err), target)
+		}
+		if v, err := schemaOf(src, db.path); err != nil {
+			return err
+		} else if needsMigration(src, v) {
+			return lot.Errorf(lot.ECONFLICT, "%s was written by an older celltrack (schema version %d; this one writes %d) and must be upgraded before it is migrated; run `celltrack upgrade` on it first (nothing was written to %s)", db.path, v, SchemaVersion, target)
+		}
 		var problems []string
 		for _, err := range checkPages(src) {
 			problems = append(problems, "page check: "+err.Error())
@@ -278,26 +322,46 @@ func (db *DB) MigrateTo(to, actor string, timeout time.Duration) (rep MigrateRep
 				}
 				return finish(dst)
 			})
-			return migrateTargetError(to, err)
-		}
-		return writeNewFile(to, timeout, func(e kv.Engine) (err error) {
-			if rep.Pairs, err = copyInto(src, e.Update); err != nil {
+			if err := migrateTargetError(to, err); err != nil {
 				return err
 			}
-			return e.Update(finish)
-		}, func(tmp string) error {
-			return db.checkTarget(tmp, to, &rep)
+			// A target that fails its check is not kept: its error
+			// says to drop it, and the source stays unmarked.
+			if err := db.checkTarget(to, to, &rep); err != nil {
+				return err
+			}
+			kept = true
+		} else {
+			err := writeNewFile(to, timeout, func(e kv.Engine) (err error) {
+				if rep.Pairs, err = copyInto(src, e.Update); err != nil {
+					return err
+				}
+				return e.Update(finish)
+			}, func(tmp string) error {
+				return db.checkTarget(tmp, to, &rep)
+			})
+			if err != nil {
+				return err
+			}
+			kept = true
+		}
+		return db.asActor(src, actor, audit.DatabaseMigrate, func(w *writer) error {
+			mark := MigratedMark{V: 1, To: markTo, Engine: EngineName(to), At: w.now, By: w.actor.Name,
+				Size: rep.SourceHead.Size, Root: audit.RootString(rep.SourceHead.Root), Entry: uint64(rep.SourceHead.Size) + 1}
+			if err := w.event(kindUser, w.actor.ID, actionMigrate, fmt.Sprintf("migrated to %s (%s) with %d entries, root %s; this database takes no more writes", markTo, EngineName(to), mark.Size, mark.Root)); err != nil {
+				return err
+			}
+			raw, err := json.Marshal(mark)
+			if err != nil {
+				return err
+			}
+			return src.Bucket(bMeta).Put(metaMigrated, raw)
 		})
 	})
-	if err != nil {
-		return rep, err
+	if err != nil && kept {
+		return rep, lot.Errorf(lot.ECONFLICT, "the target %s was made and checked, but the source %s could not be marked as migrated to it: %s — the source still takes writes: stop using it now, work on %s, and report it", target, db.path, lot.ErrorMessage(err), target)
 	}
-	if IsPostgres(to) {
-		if err := db.checkTarget(to, to, &rep); err != nil {
-			return rep, err
-		}
-	}
-	return rep, nil
+	return rep, err
 }
 
 // checkTarget opens the copy at path (named to for people) read-only and
@@ -399,4 +463,43 @@ func writeNewFile(path string, timeout time.Duration, fill func(kv.Engine) error
 	tmp = ""
 	syncDir(filepath.Dir(path))
 	return nil
+}
+
+// staleAge is how long a temporary file must have been left unchanged
+// before removeStaleWrites takes it for abandoned: a live writer changes
+// its file as it copies, and between creating it and bbolt's lock on it a
+// moment passes in which it is held by nobody.
+const staleAge = time.Minute
+
+// StaleWrite is a temporary copy writeNewFile left behind, beside path:
+// Removed when removeStaleWrites deleted it, else why it was kept.
+type StaleWrite struct {
+	Path    string
+	Removed bool
+	Kept    string
+}
+
+// removeStaleWrites deletes the temporary copies of path that a killed
+// migrate (or PostgreSQL backup) left beside it — each a full copy of the
+// database, patient data and password hashes with it — when nobody holds
+// them and they have not changed for staleAge, and returns what it found.
+func removeStaleWrites(path string) []StaleWrite {
+	names, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+globEscape(filepath.Base(path))+".writing-*"))
+	var found []StaleWrite
+	for _, n := range names {
+		fi, err := os.Lstat(n)
+		switch {
+		case err != nil || !fi.Mode().IsRegular():
+			continue
+		case time.Since(fi.ModTime()) < staleAge:
+			found = append(found, StaleWrite{Path: n, Kept: "changed less than a minute ago: another celltrack may be writing it"})
+		case !abandoned(n):
+			found = append(found, StaleWrite{Path: n, Kept: "another process holds it"})
+		case os.Remove(n) != nil:
+			found = append(found, StaleWrite{Path: n, Kept: "it cannot be removed"})
+		default:
+			found = append(found, StaleWrite{Path: n, Removed: true})
+		}
+	}
+	return found
 }

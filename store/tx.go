@@ -36,6 +36,24 @@ type writer struct {
 	// donors remembers the donors this transaction has read, so that an
 	// import of many lots from one donor decodes the donor once.
 	donors map[string]lot.Donor
+	// open says the database is known not to be migrated away
+	// (migrated.go), or that this writer records only access and security
+	// events (a login, a logout, a wrong password), which a migrated
+	// database still records. A writer checks the mark before its first
+	// entry otherwise.
+	open bool
+}
+
+// checkOpen refuses the write when the database was migrated away.
+func (w *writer) checkOpen() error {
+	if w.open {
+		return nil
+	}
+	if err := refuseIfMigrated(w.tx); err != nil {
+		return err
+	}
+	w.open = true
+	return nil
 }
 
 // update runs fn in a write transaction as actor, after checking that actor
@@ -126,10 +144,16 @@ func (db *DB) asActor(tx kv.Tx, actor string, action audit.Action, fn func(w *wr
 	if err := audit.Authorize(u, action); err != nil {
 		return err
 	}
+	// Checked before the command's own rules run: on a database migrated
+	// away, its outcome (a bedside NO-GO, say) is no longer this
+	// database's to give.
+	if err := refuseIfMigrated(tx); err != nil {
+		return err
+	}
 	if err := db.touchSession(tx, actor); err != nil {
 		return err
 	}
-	return fn(&writer{db: db, tx: tx, actor: u, now: db.now()})
+	return fn(&writer{db: db, tx: tx, actor: u, now: db.now(), open: true})
 }
 
 // view runs fn in a read-only transaction.
@@ -146,6 +170,9 @@ func (db *DB) view(fn func(tx kv.Tx) error) (err error) {
 // entry with the previous value. reason is required by callers that correct or
 // void; it is recorded whenever given.
 func (w *writer) put(kind string, id uuid.UUID, action string, reason string, rec any) error {
+	if err := w.checkOpen(); err != nil {
+		return err
+	}
 	b := w.tx.Bucket(recordBuckets[kind])
 	b.SetFillPercent(appendFill)
 	val, err := json.Marshal(rec)
@@ -171,6 +198,9 @@ func (w *writer) put(kind string, id uuid.UUID, action string, reason string, re
 // event appends an audit entry that records something that happened to a
 // record without changing it (a refused password, a printed report).
 func (w *writer) event(kind string, id uuid.UUID, action, reason string) error {
+	if err := w.checkOpen(); err != nil {
+		return err
+	}
 	return appendEntry(w.tx, &audit.Entry{Time: w.now, User: w.actor.Name, Action: action, Entity: kind, ID: id, Reason: reason})
 }
 

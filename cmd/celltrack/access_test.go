@@ -186,6 +186,9 @@ var writeCommands = []writeCommand{
 	{action: audit.DatabaseMigrate, args: func(u string) []string {
 		return []string{"--user", u, "migrate", "--to", "$PGDB"}
 	}},
+	{action: audit.DatabaseBackup, args: func(u string) []string {
+		return []string{"--user", u, "backup", "--out", "$DIR/copy.db"}
+	}},
 	{action: audit.DatabaseUpgrade, args: func(u string) []string {
 		return []string{"--user", u, "upgrade"}
 	}},

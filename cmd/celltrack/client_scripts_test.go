@@ -66,6 +66,11 @@ var notThroughServer = map[string]string{
 	"session_file_readable_and_logout_user":         "the local session file of a database",
 	"session_none_refused":                          "the local session file of a database",
 	"session_plain_config_dir":                      "the local session file of a database",
+	"migrate_source_refuses_writes":                 "migrate copies a whole database (runs on PostgreSQL only)",
+	"migrate_postgres_source_refuses_writes":        "migrate copies a whole database (runs on PostgreSQL only)",
+	"migrate_source_left_writable":                  "migrate copies a whole database (runs on PostgreSQL only)",
+	"migrate_reopen_source":                         "migrate copies a whole database (runs on PostgreSQL only)",
+	"maint_backup_needs_permission":                 "backup writes a file beside the database",
 	// Refused while the command line is parsed, before any database or
 	// server is used: nothing to send.
 	"cli_flag_after_argument":          "refused while parsing",

@@ -305,6 +305,15 @@ var hostileCatalogue = []hostile{
 	{name: "migrate file to file", code: 2, args: []string{"--user", "alice", "migrate", "--to", "$DIR/new.db"}, want: []string{"--to", "new.db", "both files", "celltrack backup"}},
 	{name: "migrate to the database itself", code: 2, args: []string{"--user", "alice", "migrate", "--to", "$DB"}, want: []string{"--to", "both files"}},
 	{name: "migrate from a missing file", code: 10, args: []string{"--user", "alice", "migrate", "--from", "$DIR/gone.db", "--to", "postgres://celltrack@127.0.0.1:1/x"}, want: []string{"gone.db"}},
+	{name: "migrate without --to", code: 2, args: []string{"--user", "alice", "migrate"}, want: []string{"needs --to"}},
+	{name: "migrate --reason without --reopen-source", code: 2, args: []string{"--user", "alice", "migrate", "--reason", "x", "--to", "postgres://celltrack@127.0.0.1:1/x"}, want: []string{"--reason", "--reopen-source"}},
+	{name: "migrate --reopen-source without --reason", code: 2, args: []string{"--user", "alice", "migrate", "--reopen-source"}, want: []string{"--reopen-source", "--reason"}},
+	{name: "migrate --reopen-source blank --reason", code: 2, args: []string{"--user", "alice", "migrate", "--reopen-source", "--reason", " \t "}, want: []string{"--reopen-source", "--reason"}},
+	{name: "migrate --reopen-source with --to", code: 2, args: []string{"--user", "alice", "migrate", "--reopen-source", "--reason", "x", "--to", "$DIR/x.db"}, want: []string{"--reopen-source", "no --to"}},
+	{name: "migrate --reopen-source not migrated", code: 3, args: []string{"--user", "alice", "migrate", "--reopen-source", "--reason", "target lost"}, want: []string{"was not migrated", "nothing was written"}},
+	{name: "migrate --reopen-source by a nurse", code: 3, args: []string{"--user", "nina", "migrate", "--reopen-source", "--reason", "target lost"}, want: []string{"nina", "database.migrate", "admin"}},
+	{name: "backup by a nurse", code: 3, args: []string{"--user", "nina", "backup", "--out", "$DIR/mine.db"}, want: []string{"nina", "nurse", "database.backup", "admin or auditor"}},
+	{name: "backup by QA", code: 3, args: []string{"--user", "quinn", "backup", "--out", "$DIR/mine.db"}, want: []string{"quinn", "qa", "database.backup"}},
 	{name: "migrate to a URL celltrack cannot parse", code: 10, args: []string{"--user", "alice", "migrate", "--to", "postgres://a:secret-pw@[bad/x"}, want: []string{"--to", "cannot parse", "nothing was written"}},
 
 	// lot import: broken CSV

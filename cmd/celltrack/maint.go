@@ -205,6 +205,11 @@ func (rt *runtime) backupCommand() *cli.Command {
 			witnessFlag,
 		},
 		Action: rt.action(readDB, 0, func(c *cli.Context) error {
+			// The copy holds every patient's records and every password
+			// hash: checked before anything is written.
+			if err := audit.Authorize(rt.session.User, audit.DatabaseBackup); err != nil {
+				return err
+			}
 			var signer note.Signer
 			var kept []audit.KeptCheckpoint
 			out := c.String("out")

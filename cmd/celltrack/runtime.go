@@ -188,6 +188,11 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			} else {
 				fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", lot.ErrorMessage(err))
 			}
+			// A database migrated to the other engine still reads, and
+			// says so in one line; its writes are refused by the store.
+			if m, err := db.Migrated(); err == nil && m != nil && mode != writeDB {
+				fmt.Fprintf(rt.stderr, "celltrack: note: %s\n", m.Note())
+			}
 			if mode != authDB {
 				if err := rt.useSession(c, db, mode); err != nil {
 					return err

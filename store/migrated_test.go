@@ -1,0 +1,188 @@
+package store
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
+)
+
+// markMigrated puts the mark MigrateTo leaves on a source, as if db had
+// been migrated to to: the refusals below need no second engine.
+func markMigrated(t *testing.T, db *DB, to string) {
+	t.Helper()
+	raw, _ := json.Marshal(MigratedMark{V: 1, To: to, Engine: "PostgreSQL", At: db.now(), By: "alice", Size: 9, Root: "x", Entry: 10})
+	if err := db.engine.Update(func(tx kv.Tx) error { return tx.Bucket(bMeta).Put(metaMigrated, raw) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func entryCount(t *testing.T, db *DB) int {
+	t.Helper()
+	v, err := db.Verify()
+	if err != nil || !v.OK() {
+		t.Fatalf("verify: %v %v", err, v.Problems)
+	}
+	return v.Entries
+}
+
+// TestMigratedDatabaseRefusesEveryWrite: on a marked database each kind of
+// write — records, accounts, settings, one's own password, a lot of the
+// lab's — is refused with the mark's words and nothing is written, while a
+// login and a wrong password are still recorded.
+func TestMigratedDatabaseRefusesEveryWrite(t *testing.T) {
+	db := newTestDB(t)
+	const to = "postgres://celltrack@db.example.org/celltrack"
+	markMigrated(t, db, to)
+	now := db.Now()
+	writes := []struct {
+		name string
+		fn   func() error
+	}{
+		{"lot register", func() error {
+			_, err := NewLotService(db).RegisterLot("liu", lot.Registration{Number: "LOT-M-1", Source: lot.SourceUC, Donor: "D-1",
+				Cells: 2_000_000_000, Viability: 950, VolumeML: 1000, Manufactured: now.AddDate(0, 0, -5), Expires: now.AddDate(1, 0, 0)})
+			return err
+		}},
+		{"patient add", func() error {
+			_, err := NewLotService(db).AddPatient("nina", lot.Patient{MRN: "MRN-2", Name: "Hana", Born: now.AddDate(-50, 0, 0), Sex: "F"})
+			return err
+		}},
+		{"user add", func() error {
+			_, err := db.AddUser("alice", audit.User{Name: "omar", FullName: "Omar", Role: audit.Nurse}, testPassword, testPassword)
+			return err
+		}},
+		{"settings set", func() error {
+			s, _ := db.Settings()
+			s.IdleExpiry = 20 * time.Minute
+			return db.SetSettings("alice", s, "longer shifts")
+		}},
+		{"own password", func() error {
+			_, err := db.ChangePassword("nina", testPassword, "cobalt-heron-lake-42")
+			return err
+		}},
+	}
+	for _, w := range writes {
+		t.Run(w.name, func(t *testing.T) {
+			before := entryCount(t, db)
+			err := w.fn()
+			if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), "this database was migrated to "+to) || !strings.Contains(lot.ErrorMessage(err), "nothing was written") {
+				t.Fatalf("got %v, want the migration's refusal", err)
+			}
+			if after := entryCount(t, db); after != before {
+				t.Errorf("the refusal wrote %d entries", after-before)
+			}
+		})
+	}
+	before := entryCount(t, db)
+	if _, _, err := db.Login("nina", testPassword, nil); err != nil {
+		t.Fatalf("login on a migrated database: %v", err)
+	}
+	if _, _, err := db.Login("nina", "wrong-password-1", nil); lot.ErrorCode(err) != lot.EAUTH {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if after := entryCount(t, db); after != before+2 {
+		t.Errorf("a login and a wrong password made %d entries, want 2", after-before)
+	}
+	m, err := db.Migrated()
+	if err != nil || m == nil || m.To != to || !strings.Contains(m.Note(), to) {
+		t.Fatalf("Migrated: %+v %v", m, err)
+	}
+}
+
+// TestReopenMigrated: only an admin, only with a reason, only a marked
+// database; the reopening is an entry and writes work after it.
+func TestReopenMigrated(t *testing.T) {
+	db := newTestDB(t)
+	if _, err := db.ReopenMigrated("alice", "target lost"); lot.ErrorCode(err) != lot.ECONFLICT {
+		t.Fatalf("reopen of a database never migrated: %v", err)
+	}
+	markMigrated(t, db, "/srv/site.db")
+	before := entryCount(t, db)
+	if _, err := db.ReopenMigrated("alice", "  "); lot.ErrorCode(err) != lot.EUSAGE {
+		t.Fatalf("reopen without a reason: %v", err)
+	}
+	if _, err := db.ReopenMigrated("nina", "target lost"); lot.ErrorCode(err) != lot.EFORBIDDEN {
+		t.Fatalf("reopen by a nurse: %v", err)
+	}
+	if after := entryCount(t, db); after != before {
+		t.Fatalf("refused reopens wrote %d entries", after-before)
+	}
+	if m, err := db.ReopenMigrated("alice", "target lost"); err != nil || m.To != "/srv/site.db" {
+		t.Fatalf("reopen: %+v %v", m, err)
+	}
+	log, err := db.AuditLog("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := log[len(log)-1]
+	if last.Action != actionReopen || !strings.Contains(last.Reason, "/srv/site.db") || !strings.Contains(last.Reason, "target lost") {
+		t.Errorf("last entry %s %q", last.Action, last.Reason)
+	}
+	if m, _ := db.Migrated(); m != nil {
+		t.Errorf("still marked: %+v", m)
+	}
+	registerUC(t, db, "LOT-R-1")
+}
+
+// TestRemoveStaleWrites: a copy nobody holds that has not changed for a
+// minute is removed; a fresh one, or one a live bbolt holds, is kept and
+// named; another target's copy is not touched.
+func TestRemoveStaleWrites(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "out.db")
+	old := time.Now().Add(-time.Hour)
+	mk := func(name string, age time.Time) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("copy"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, age, age); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	dead := mk(".out.db.writing-111", old)
+	fresh := mk(".out.db.writing-222", time.Now())
+	other := mk(".other.db.writing-333", old)
+	// A copy being written: a bbolt file its writer holds.
+	live := filepath.Join(dir, ".out.db.writing-444")
+	ldb, err := Open(live, Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ldb.Close()
+	if err := os.Chtimes(live, old, old); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]StaleWrite{}
+	for _, s := range removeStaleWrites(target) {
+		got[s.Path] = s
+	}
+	if len(got) != 3 {
+		t.Errorf("found %v, want 3", got)
+	}
+	if !got[dead].Removed {
+		t.Errorf("the abandoned copy was kept: %+v", got[dead])
+	}
+	if _, err := os.Stat(dead); err == nil {
+		t.Errorf("%s still exists", dead)
+	}
+	for _, p := range []string{fresh, live} {
+		if got[p].Removed || got[p].Kept == "" {
+			t.Errorf("%s: %+v, want kept with a reason", p, got[p])
+		}
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed", p)
+		}
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another target's copy was removed")
+	}
+}

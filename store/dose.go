@@ -739,27 +739,7 @@ func viabilityFloor(tx kv.Tx, l lot.Lot) (floor lot.Tenths, spec, waived string,
 // Check runs the bedside check for the patient and the containers named
 // (read only). It returns the report; report.Err() is the NO-GO error.
 func (s *DoseService) Check(mrn string, refs []string, volume lot.Tenths) (dose.Report, error) {
-	var r dose.Report
-	err := s.db.view(func(tx kv.Tx) error {
-		p, err := patientByMRN(tx, mrn)
-		if err != nil {
-			return err
-		}
-		f, ac, err := facts(tx, s.db.now(), p, refs, volume)
-		if err != nil {
-			return err
-		}
-		// A GO on records someone edited outside celltrack (an infusion
-		// deleted, a bag set back to dispensed) would send the bag to the
-		// patient although administer refuses to record it: the check reads
-		// the same records and checks them against their audit entries too.
-		if err := checkIntact(tx, bedsideRecords(tx, f, ac)...); err != nil {
-			return err
-		}
-		r = dose.Check(f)
-		return nil
-	})
-	return r, err
+	return s.CheckAdministration(dose.Administration{MRN: mrn, Containers: refs, Volume: volume})
 }
 
 // administrationFacts reads what the bedside check of a looks at, as of
@@ -794,6 +774,10 @@ func (s *DoseService) CheckAdministration(a dose.Administration) (dose.Report, e
 		if err != nil {
 			return err
 		}
+		// A GO on records someone edited outside celltrack (an infusion
+		// deleted, a bag set back to dispensed) would send the bag to the
+		// patient although administer refuses to record it: the check reads
+		// the same records and checks them against their audit entries too.
 		if err := checkIntact(tx, bedsideRecords(tx, f, ac)...); err != nil {
 			return err
 		}

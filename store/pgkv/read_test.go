@@ -17,7 +17,6 @@ import (
 type turnCounter struct {
 	mu    sync.Mutex
 	turns int
-	read  map[net.Conn]bool
 }
 
 func (c *turnCounter) hook(cfg *pgxpool.Config) {

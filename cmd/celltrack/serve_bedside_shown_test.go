@@ -220,7 +220,9 @@ func TestServeBrowserBedsideDoseChanged(t *testing.T) {
 	}
 	f.reweigh(65_000, testTime(t))
 	n := f.auditCount()
-	do("sign the dose shown", append(sign, chromedp.WaitVisible(chromedp.ID("verdict")))...)
+	// #error is on the refusal's page only: #verdict was on the GO page too,
+	// so waiting for it raced the form's submission.
+	do("sign the dose shown", append(sign, chromedp.WaitVisible(chromedp.ID("error")), chromedp.WaitVisible(chromedp.ID("verdict")))...)
 	saveScreenshot(t, ctx, "celltrack-bedside-dose-changed-768x1024.png", true)
 	if f.auditCount() != n {
 		t.Fatalf("signing a changed dose wrote %d audit entries", f.auditCount()-n)

@@ -18,6 +18,7 @@ func review7(t *testing.T, name string) testscript.Params {
 	t.Helper()
 	p := scriptParams("testdata/review7/" + name)
 	p.Cmds["rv7delmeta"] = cmdReview7DelMeta
+	p.Cmds["rv7clear"] = cmdReview7Clear
 	return p
 }
 
@@ -31,6 +32,40 @@ func cmdReview7DelMeta(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	defer db.Close()
 	ts.Check(db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Delete([]byte(args[0])) }))
+}
+
+// cmdReview7Clear deletes every key of the named buckets (indexes, which
+// no audit entry covers) at raw bbolt level: rv7clear BUCKET...
+func cmdReview7Clear(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: rv7clear BUCKET...")
+	}
+	db, err := bolt.Open(ts.Getenv("CELLTRACK_DB"), 0o600, nil)
+	ts.Check(err)
+	defer db.Close()
+	ts.Check(db.Update(func(tx *bolt.Tx) error {
+		for _, name := range args {
+			b := tx.Bucket([]byte(name))
+			var keys [][]byte
+			if err := b.ForEach(func(k, _ []byte) error { keys = append(keys, append([]byte(nil), k...)); return nil }); err != nil {
+				return err
+			}
+			for _, k := range keys {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}))
+}
+
+// With the infusion indexes emptied (unaudited rows; on PostgreSQL a DELETE
+// FROM kv by the sites' own role), the bedside check says GO for a second
+// bag for the infusion already given, and administer records a second
+// infusion 1: a double dose. Only audit verify notices.
+func TestReview7IndexDeletedSecondDose(t *testing.T) {
+	testscript.Run(t, review7(t, "index"))
 }
 
 // A weight dated up to 5 min ahead is the newest; a correct weight entered

@@ -48,6 +48,11 @@ type Facts struct {
 	Protocol *Protocol
 	Schedule *Schedule
 	Entries  []Entry
+	// IndexLacks and IndexExtra are the active course's (Course): the
+	// infusions the audited schedule records that the index lacks, and
+	// those the index lists that the schedule does not.
+	IndexLacks []GivenInfusion
+	IndexExtra []GivenInfusion
 	// Weights are the patient's weights, oldest measurement first;
 	// ConfirmedWeights holds the ids of weights a physician confirmed, and
 	// UsedWeights those an earlier infusion of this patient was given with:
@@ -61,6 +66,27 @@ type Facts struct {
 	// Shown is the dose the check before the signatures showed (zero: none
 	// carried); a dose computed now that differs fails "dose as shown".
 	Shown Shown
+}
+
+// IndexDisagreement says how the infusion index disagrees with the audited
+// schedule: the infusions it lacks, and those it lists that the schedule
+// does not record.
+func IndexDisagreement(lacks, extra []GivenInfusion) string {
+	name := func(gs []GivenInfusion) string {
+		var ns []string
+		for _, g := range gs {
+			ns = append(ns, fmt.Sprintf("infusion %d (%s)", g.Number, g.InfusionID))
+		}
+		return strings.Join(ns, ", ")
+	}
+	var parts []string
+	if len(lacks) > 0 {
+		parts = append(parts, "it lacks "+name(lacks))
+	}
+	if len(extra) > 0 {
+		parts = append(parts, "it lists "+name(extra)+", which the schedule does not record")
+	}
+	return "the database's index disagrees with the audited schedule (" + strings.Join(parts, "; ") + ")"
 }
 
 // Result is one named check and how it came out.
@@ -208,6 +234,10 @@ func Check(f Facts) Report {
 			"check the wristband; a physician creates a schedule with `celltrack schedule create`")
 	} else {
 		add("patient scheduled", true, fmt.Sprintf("patient %s (%s) is on %s v%d, course %d", p.MRN, p.Name, f.Protocol.Name, f.Protocol.Version, f.Schedule.Course), "")
+	}
+	if len(f.IndexLacks) > 0 || len(f.IndexExtra) > 0 {
+		add("infusions on record", false, IndexDisagreement(f.IndexLacks, f.IndexExtra),
+			"do not infuse; run `celltrack check` and contact the administrator")
 	}
 	// Containers.
 	if len(f.Containers) == 0 {

@@ -27,8 +27,35 @@ type Schedule struct {
 	SiteID    uuid.UUID
 	Site      string
 	Changes   []DateChange
-	CreatedAt time.Time
-	CreatedBy string
+	// Given lists the infusions recorded on this course, by number, as
+	// `dose administer` records them in the same transaction as the
+	// infusion: the audited account of what was given, which the bedside
+	// check compares with the patient's infusion index (an index row no
+	// audit entry covers can be deleted unnoticed). GivenListed is false for
+	// a course stored before schedules carried the list (schema 13): its
+	// list is made at its next infusion from what the index then holds.
+	Given       []GivenInfusion
+	GivenListed bool
+	CreatedAt   time.Time
+	CreatedBy   string
+}
+
+// GivenInfusion is one infusion a schedule records as given on it.
+type GivenInfusion struct {
+	Number     int
+	InfusionID uuid.UUID
+}
+
+// GivenFrom returns the infusions given on a course as its entries say, by
+// number: the list `dose administer` extends with the infusion it records.
+func GivenFrom(es []Entry) []GivenInfusion {
+	var gs []GivenInfusion
+	for _, e := range es {
+		if e.Status == Given {
+			gs = append(gs, GivenInfusion{Number: e.Number, InfusionID: e.Given.InfusionID})
+		}
+	}
+	return gs
 }
 
 // DateChange moves one planned infusion to another date: a signed, reasoned

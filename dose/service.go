@@ -26,6 +26,12 @@ type Course struct {
 	// or the facility's; ZoneFrom says which ("site CLINIC-CN", "facility").
 	Zone     *time.Location
 	ZoneFrom string
+	// IndexLacks lists the infusions the schedule records as given that the
+	// patient's infusion index does not list; IndexExtra those the index
+	// lists on this course that the schedule does not record. Either means
+	// the database's index disagrees with the audited schedule: NO-GO.
+	IndexLacks []GivenInfusion
+	IndexExtra []GivenInfusion
 }
 
 // Administration is what a nurse asks to record.

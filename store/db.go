@@ -61,7 +61,7 @@
 //	idx_disposition_lot lot id + disposition id       empty
 //	protocols          id                             protocolRecord JSON (spec in the protocol file format)
 //	idx_protocol_name  name + 0x00 + version uint64 BE   id
-//	schedules          id                             scheduleRecord JSON (one course)
+//	schedules          id                             scheduleRecord JSON (one course; v2: infusions given)
 //	idx_schedule_patient patient id + schedule id     empty
 //	infusions          id                             infusionRecord JSON (signed administration)
 //	idx_infusion_patient patient id + infusion id     empty
@@ -100,8 +100,9 @@ import (
 // SchemaVersion is the version of the key schema above. A database written by
 // a newer celltrack is refused rather than misread. Version 9: MRNs are
 // indexed folded too, idx_patient_mrn_fold; version 10: donor ids, lot
-// numbers and site ids too (store/migrate.go).
-const SchemaVersion = 11
+// numbers and site ids too (store/migrate.go); version 13: a schedule record
+// (version 2) lists the infusions given on it.
+const SchemaVersion = 13
 
 var (
 	bMeta        = []byte("meta")

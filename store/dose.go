@@ -220,23 +220,41 @@ type scheduleRecord struct {
 	SiteID          uuid.UUID          `json:"site_id,omitzero"`
 	Site            string             `json:"site,omitempty"`
 	Changes         []dateChangeRecord `json:"changes,omitempty"`
+	Given           []givenRecord      `json:"given,omitempty"`
 	CreatedAt       time.Time          `json:"created_at"`
 	CreatedBy       string             `json:"created_by"`
 }
 
+// givenRecord is an infusion a schedule records as given on it. A schedule
+// record of version 2 (schema 13) carries the list, empty until its first
+// infusion; one of version 1 has none (dose.Schedule.GivenListed).
+type givenRecord struct {
+	Infusion   int       `json:"infusion"`
+	InfusionID uuid.UUID `json:"infusion_id"`
+}
+
 func toScheduleRecord(s dose.Schedule) scheduleRecord {
-	r := scheduleRecord{1, s.ID, s.PatientID, s.ProtocolID, s.Protocol, s.ProtocolVersion, s.Course, s.Start, s.SiteID, s.Site, nil, s.CreatedAt, s.CreatedBy}
+	r := scheduleRecord{1, s.ID, s.PatientID, s.ProtocolID, s.Protocol, s.ProtocolVersion, s.Course, s.Start, s.SiteID, s.Site, nil, nil, s.CreatedAt, s.CreatedBy}
 	for _, c := range s.Changes {
 		r.Changes = append(r.Changes, dateChangeRecord{c.Infusion, c.Date, c.Reason, c.Signature})
+	}
+	if s.GivenListed {
+		r.V = 2
+		for _, g := range s.Given {
+			r.Given = append(r.Given, givenRecord{g.Number, g.InfusionID})
+		}
 	}
 	return r
 }
 
 func (r scheduleRecord) schedule() dose.Schedule {
 	s := dose.Schedule{ID: r.ID, PatientID: r.PatientID, ProtocolID: r.ProtocolID, Protocol: r.Protocol, ProtocolVersion: r.ProtocolVersion,
-		Course: r.Course, Start: r.Start, SiteID: r.SiteID, Site: r.Site, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
+		Course: r.Course, Start: r.Start, SiteID: r.SiteID, Site: r.Site, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy, GivenListed: r.V >= 2}
 	for _, c := range r.Changes {
 		s.Changes = append(s.Changes, dose.DateChange{Infusion: c.Infusion, Date: c.Date, Reason: c.Reason, Signature: c.Signature})
+	}
+	for _, g := range r.Given {
+		s.Given = append(s.Given, dose.GivenInfusion{Number: g.Infusion, InfusionID: g.InfusionID})
 	}
 	return s
 }
@@ -264,20 +282,64 @@ func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infus
 		if err != nil {
 			return nil, err
 		}
-		given := map[int]dose.GivenAt{}
-		for _, in := range infs {
-			if in.ScheduleID == s.ID {
-				given[in.Number] = dose.GivenAt{InfusionID: in.ID, At: in.Start}
-			}
+		given, lacks, extra, err := givenOn(tx, s, infs)
+		if err != nil {
+			return nil, err
 		}
 		loc, from, err := scheduleZone(tx, s)
 		if err != nil {
 			return nil, err
 		}
 		es := dose.Plan(p.Protocol, s, given, now, loc)
-		cs = append(cs, dose.Course{Schedule: s, Protocol: p, Entries: es, Ended: dose.Ended(es), Zone: loc, ZoneFrom: from})
+		cs = append(cs, dose.Course{Schedule: s, Protocol: p, Entries: es, Ended: dose.Ended(es), Zone: loc, ZoneFrom: from,
+			IndexLacks: lacks, IndexExtra: extra})
 	}
 	return cs, nil
+}
+
+// givenOn returns the infusions given on schedule s, by number. A schedule
+// that lists them (dose.Schedule.Given, audited with it) is the account:
+// each listed infusion is taken from infs, the patient's infusions as the
+// index lists them, or read by its id when the index lacks it; lacks names
+// those, extra the infusions the index lists on s that the schedule does
+// not. A schedule stored before the list (GivenListed false) has only the
+// index to go by.
+func givenOn(tx kv.Tx, s dose.Schedule, infs []dose.Infusion) (given map[int]dose.GivenAt, lacks, extra []dose.GivenInfusion, err error) {
+	given = map[int]dose.GivenAt{}
+	if !s.GivenListed {
+		for _, in := range infs {
+			if in.ScheduleID == s.ID {
+				given[in.Number] = dose.GivenAt{InfusionID: in.ID, At: in.Start}
+			}
+		}
+		return given, nil, nil, nil
+	}
+	listed := make(map[uuid.UUID]bool, len(s.Given))
+	for _, g := range s.Given {
+		listed[g.InfusionID] = true
+		at, found := time.Time{}, false
+		for _, in := range infs {
+			if in.ID == g.InfusionID {
+				at, found = in.Start, true
+				break
+			}
+		}
+		if !found {
+			lacks = append(lacks, g)
+			var r infusionRecord
+			if _, err := get(tx, kindInfusion, g.InfusionID, &r); err != nil {
+				return nil, nil, nil, err
+			}
+			at = r.Start // zero when the record is gone too: checkIntact names it
+		}
+		given[g.Number] = dose.GivenAt{InfusionID: g.InfusionID, At: at}
+	}
+	for _, in := range infs {
+		if in.ScheduleID == s.ID && !listed[in.ID] {
+			extra = append(extra, dose.GivenInfusion{Number: in.Number, InfusionID: in.ID})
+		}
+	}
+	return given, lacks, extra, nil
 }
 
 // activeCourse returns the patient's course that has not ended, if any.
@@ -339,7 +401,7 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 			return err
 		}
 		sc := dose.Schedule{ID: w.db.NewID(), PatientID: p.ID, ProtocolID: pr.ID, Protocol: pr.Name, ProtocolVersion: pr.Version,
-			Course: course, Start: dose.Date(start), CreatedAt: w.now, CreatedBy: w.actor.Name}
+			Course: course, Start: dose.Date(start), GivenListed: true, CreatedAt: w.now, CreatedBy: w.actor.Name}
 		if site != "" {
 			st, err := siteByCode(w.tx, site)
 			if err != nil {
@@ -611,6 +673,7 @@ func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Ten
 	}
 	if ac != nil {
 		f.Protocol, f.Schedule, f.Entries, f.Zone = &ac.Protocol.Protocol, &ac.Schedule, ac.Entries, ac.Zone
+		f.IndexLacks, f.IndexExtra = ac.IndexLacks, ac.IndexExtra
 	} else if f.Zone, err = facilityZone(tx); err != nil {
 		return f, nil, err
 	}
@@ -842,6 +905,14 @@ func (s *DoseService) Administer(nurse, witness audit.User, a dose.Administratio
 			return err
 		}
 		if err := writeIndexes(w.tx, kindInfusion, in.ID); err != nil {
+			return err
+		}
+		// The schedule records the infusion given on it, audited with it:
+		// the account the bedside check holds the index to. A course stored
+		// before the list gets it now, from what its entries hold.
+		sc := ac.Schedule
+		sc.Given, sc.GivenListed = append(dose.GivenFrom(ac.Entries), dose.GivenInfusion{Number: in.Number, InfusionID: in.ID}), true
+		if err := w.put(kindSchedule, sc.ID, string(audit.DoseAdminister), "", toScheduleRecord(sc)); err != nil {
 			return err
 		}
 		for i, cand := range f.Containers {

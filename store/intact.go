@@ -104,6 +104,10 @@ func bedsideRecords(tx kv.Tx, f dose.Facts, ac *dose.Course, signers ...audit.Us
 	refs = append(refs, refsOf(kindInfusion, children(tx, "idx_infusion_patient", f.Patient.ID)...)...)
 	if ac != nil {
 		refs = append(refs, recordRef{kindSchedule, ac.Schedule.ID}, recordRef{kindProtocol, ac.Protocol.ID})
+		// The infusions the schedule records as given: the index may lack them.
+		for _, g := range ac.Schedule.Given {
+			refs = append(refs, recordRef{kindInfusion, g.InfusionID})
+		}
 		// The zone the course's days are counted in decides "due today".
 		if ac.Schedule.SiteID != uuid.Nil {
 			refs = append(refs, recordRef{kindSite, ac.Schedule.SiteID})

@@ -276,6 +276,9 @@ func (db *DB) migrate() (err error) {
 				steps = append(steps, fmt.Sprintf("11: the audit tree keeps the nodes of level 6 and above; %d lower hashes removed, each recomputed from the entries when needed", pruned))
 			}
 		}
+		if from < 13 {
+			steps = append(steps, "13: a schedule record (version 2) lists the infusions given on it, audited with each infusion; no record is rewritten: a course started before gets its list at its next infusion, from what the index then holds")
+		}
 		meta := tx.Bucket(bMeta)
 		if from < 4 && meta.Get(metaDBID) == nil {
 			// Sessions are bound to the database's identity (issue 10).

@@ -24,9 +24,9 @@ type Schedule struct {
 	// SiteID and Site name the site that treats the patient on this course
 	// (uuid.Nil and "" when none was given): its days are counted in that
 	// site's time zone, or the facility's when neither is set.
-	SiteID    uuid.UUID
-	Site      string
-	Changes   []DateChange
+	SiteID  uuid.UUID
+	Site    string
+	Changes []DateChange
 	// Given lists the infusions recorded on this course, by number, as
 	// `dose administer` records them in the same transaction as the
 	// infusion: the audited account of what was given, which the bedside

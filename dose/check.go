@@ -1,6 +1,7 @@
 package dose
 
 import (
+	"bytes"
 	"fmt"
 	"math/big"
 	"strings"
@@ -145,16 +146,23 @@ func (r Report) Err() error {
 	return lot.Errorf(lot.ENOGO, "%s", b.String())
 }
 
-// LatestWeight returns the most recent weight measured at or before now,
-// counting a weight dated up to lot.ClockSkew after now as measured now:
-// `patient weigh --at` accepts such a time (another device's clock runs
-// ahead), and the patient's newest weight must dose the patient from the
-// moment it is recorded. Skipping it for those minutes gave a GO on the
-// older weight that turned NO-GO (or another dose) minutes later.
+// LatestWeight returns the weight that counts now: the one measured last
+// (lot.Weight.Counted) at or before now, counting a weight dated up to
+// lot.ClockSkew after now as measured now: `patient weigh --at` accepts
+// such a time (another device's clock runs ahead), and the patient's newest
+// weight must dose the patient from the moment it is recorded. Skipping it
+// for those minutes gave a GO on the older weight that turned NO-GO (or
+// another dose) minutes later. A weight dated ahead counts as measured when
+// it was recorded, so a correction measured and recorded after it wins at
+// once; of two that count as measured at the same time, the one recorded
+// later wins.
 func LatestWeight(ws []lot.Weight, now time.Time) (lot.Weight, int, bool) {
 	idx := -1
 	for i, w := range ws {
-		if !w.MeasuredAt.After(now.Add(lot.ClockSkew)) && (idx < 0 || !w.MeasuredAt.Before(ws[idx].MeasuredAt)) {
+		if w.Counted().After(now.Add(lot.ClockSkew)) {
+			continue
+		}
+		if idx < 0 || laterWeight(w, ws[idx]) {
 			idx = i
 		}
 	}
@@ -162,6 +170,20 @@ func LatestWeight(ws []lot.Weight, now time.Time) (lot.Weight, int, bool) {
 		return lot.Weight{}, -1, false
 	}
 	return ws[idx], idx, true
+}
+
+// laterWeight reports whether a counts after b: measured later (Counted),
+// or at the same time and recorded later (then by id, UUIDv7 in the order
+// they were stored).
+func laterWeight(a, b lot.Weight) bool {
+	ac, bc := a.Counted(), b.Counted()
+	switch {
+	case !ac.Equal(bc):
+		return ac.After(bc)
+	case !a.RecordedAt.Equal(b.RecordedAt):
+		return a.RecordedAt.After(b.RecordedAt)
+	}
+	return bytes.Compare(a.ID[:], b.ID[:]) >= 0
 }
 
 // WeightChangeTooLarge reports whether cur differs from prev by more than
@@ -484,7 +506,7 @@ func referenceWeight(f Facts, idx int) (lot.Weight, string) {
 	cur := f.Weights[idx]
 	var ref, first lot.Weight
 	for i, w := range f.Weights {
-		if i == idx || !w.MeasuredAt.Before(cur.MeasuredAt) {
+		if i == idx || laterWeight(w, cur) {
 			continue
 		}
 		if first.MeasuredAt.IsZero() || w.MeasuredAt.Before(first.MeasuredAt) {

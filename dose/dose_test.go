@@ -761,3 +761,31 @@ func TestLatestWeight(t *testing.T) {
 		}
 	}
 }
+
+// TestLatestWeightDatedAhead: a weight dated ahead of when it was recorded
+// counts as measured when it was recorded, so a correction measured and
+// recorded after it (or at the same time, recorded later) is the one that
+// doses; a weight stored without a recording time keeps the old rule.
+func TestLatestWeightDatedAhead(t *testing.T) {
+	now := day("2026-11-25").Add(9 * time.Hour)
+	id := func(b byte) uuid.UUID { return uuid.UUID{15: b} }
+	ahead := lot.Weight{ID: id(1), Grams: 68_000, MeasuredAt: now.Add(5 * time.Minute), RecordedAt: now}
+	for _, tc := range []struct {
+		name string
+		ws   []lot.Weight
+		at   time.Time
+		want lot.Grams
+	}{
+		{"ahead alone counts at once", []lot.Weight{{ID: id(0), Grams: 62_000, MeasuredAt: now.Add(-time.Hour), RecordedAt: now.Add(-time.Hour)}, ahead}, now, 68_000},
+		{"correction at the same time, recorded after", []lot.Weight{ahead, {ID: id(2), Grams: 62_500, MeasuredAt: now, RecordedAt: now}}, now, 62_500},
+		{"correction a minute later", []lot.Weight{ahead, {ID: id(2), Grams: 62_500, MeasuredAt: now.Add(time.Minute), RecordedAt: now.Add(time.Minute)}}, now.Add(time.Minute), 62_500},
+		{"correction recorded later, same instant", []lot.Weight{{ID: id(3), Grams: 62_500, MeasuredAt: now, RecordedAt: now.Add(time.Second)}, ahead}, now.Add(time.Second), 62_500},
+		{"a weight measured before the ahead one was recorded stays older", []lot.Weight{{ID: id(2), Grams: 62_500, MeasuredAt: now.Add(-time.Minute), RecordedAt: now.Add(time.Minute)}, ahead}, now.Add(time.Minute), 68_000},
+		{"no recording time: dated ahead is newest", []lot.Weight{{ID: id(2), Grams: 62_500, MeasuredAt: now}, {ID: id(1), Grams: 68_000, MeasuredAt: now.Add(5 * time.Minute)}}, now, 68_000},
+	} {
+		w, _, ok := LatestWeight(tc.ws, tc.at)
+		if !ok || w.Grams != tc.want {
+			t.Errorf("%s: %s (%v), want %s", tc.name, w.Grams, ok, tc.want)
+		}
+	}
+}

@@ -398,7 +398,8 @@ const ClockSkew = 5 * time.Minute
 // field and the time — the one rule for thaws, weighings and infusions.
 func CheckNotFuture(field string, t, now time.Time) error {
 	if t.After(now.Add(ClockSkew)) {
-		return Errorf(EINVALID, "%s %s is in the future (now is %s); give the time it actually happened", field, FormatTime(t), FormatTime(now))
+		return Errorf(EINVALID, "%s %s is in the future (now is %s), more than the %d min ahead allowed for another device's clock; give the time it actually happened",
+			field, FormatTime(t), FormatTime(now), int(ClockSkew/time.Minute))
 	}
 	return nil
 }

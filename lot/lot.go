@@ -113,6 +113,21 @@ type Weight struct {
 	Grams      Grams
 	MeasuredAt time.Time
 	RecordedBy string
+	// RecordedAt is when the weight was entered; zero in a weight stored
+	// before schema 13. A weight dated ahead of it (another device's clock,
+	// up to ClockSkew) counts as measured when it was recorded (Counted).
+	RecordedAt time.Time
+}
+
+// Counted is the time a weight counts as measured for dosing: when it was
+// measured, or when it was recorded if it is dated after that (a device's
+// clock ahead), so that a correction measured and recorded after it is the
+// newer weight, not one dated minutes in the future.
+func (w Weight) Counted() time.Time {
+	if !w.RecordedAt.IsZero() && w.MeasuredAt.After(w.RecordedAt) {
+		return w.RecordedAt
+	}
+	return w.MeasuredAt
 }
 
 // Lot is one manufacturing lot of cells.

@@ -335,7 +335,7 @@ func (s *LotService) Weigh(actor, mrn string, g lot.Grams, at time.Time) (lot.We
 		if err != nil {
 			return err
 		}
-		wt = lot.Weight{ID: s.db.NewID(), PatientID: p.ID, Grams: g, MeasuredAt: at.UTC(), RecordedBy: w.actor.Name}
+		wt = lot.Weight{ID: s.db.NewID(), PatientID: p.ID, Grams: g, MeasuredAt: at.UTC(), RecordedBy: w.actor.Name, RecordedAt: w.now.UTC()}
 		if err := w.put(kindWeight, wt.ID, string(audit.PatientWeigh), "", toWeightRecord(wt)); err != nil {
 			return err
 		}

@@ -96,14 +96,15 @@ type weightRecord struct {
 	Grams      lot.Grams `json:"grams"`
 	MeasuredAt time.Time `json:"measured_at"`
 	RecordedBy string    `json:"recorded_by"`
+	RecordedAt time.Time `json:"recorded_at,omitzero"` // since schema 13
 }
 
 func toWeightRecord(w lot.Weight) weightRecord {
-	return weightRecord{1, w.ID, w.PatientID, w.Grams, w.MeasuredAt, w.RecordedBy}
+	return weightRecord{1, w.ID, w.PatientID, w.Grams, w.MeasuredAt, w.RecordedBy, w.RecordedAt}
 }
 
 func (r weightRecord) weight() lot.Weight {
-	return lot.Weight{ID: r.ID, PatientID: r.PatientID, Grams: r.Grams, MeasuredAt: r.MeasuredAt, RecordedBy: r.RecordedBy}
+	return lot.Weight{ID: r.ID, PatientID: r.PatientID, Grams: r.Grams, MeasuredAt: r.MeasuredAt, RecordedBy: r.RecordedBy, RecordedAt: r.RecordedAt}
 }
 
 type lotRecord struct {

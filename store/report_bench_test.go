@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
 )
@@ -131,5 +132,57 @@ func BenchmarkHarnessDB(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkAdminister is one `dose administer`: the bedside check again
+// inside the writing transaction, the infusion, the bag's custody event and
+// (schema 13) the schedule's list of infusions given, each with its audit
+// entry. Each iteration doses a new patient on a new course from a bag
+// dispensed for them, prepared with the timer stopped.
+//
+//	go test ./store -run '^$' -bench Administer
+func BenchmarkAdminister(b *testing.B) {
+	db := benchDB(b, 0)
+	now := db.Now()
+	for _, u := range []audit.User{{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, {Name: "omar", FullName: "Omar", Role: audit.Nurse}} {
+		if _, err := db.AddUser("alice", u, testPassword, testPassword); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s := NewLotService(db)
+	if _, err := s.RegisterLot("liu", lot.Registration{Number: "LOT-ADM", Source: lot.SourceUC, Donor: "D-1", Cells: 1_000_000_000_000,
+		Viability: 950, VolumeML: 100_000, Manufactured: now.AddDate(0, 0, -5), Expires: now.AddDate(1, 0, 0)}); err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := NewReleaseService(db).RecordResult("liu", "LOT-ADM", release.Entry{Assay: "endotoxin", Value: "0.2"}, 0, ""); err != nil {
+		b.Fatal(err)
+	}
+	changeLot(b, db, "LOT-ADM", func(l *lot.Lot) { l.Status = lot.Released })
+	d := NewDoseService(db)
+	nina, omar := mustUser(b, db, "nina"), mustUser(b, db, "omar")
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		i++
+		mrn := fmt.Sprintf("MRN-ADM-%d", i)
+		if _, err := s.AddPatient("nina", lot.Patient{MRN: mrn, Name: "Patient " + mrn, Born: now.AddDate(-40, 0, 0), Sex: "F"}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Weigh("nina", mrn, 62_000, now.Add(-time.Hour)); err != nil {
+			b.Fatal(err)
+		}
+		bags, err := s.SplitLot("liu", lot.Split{Lot: "LOT-ADM", Containers: 1, CellsEach: 100_000_000, VolumeEach: 500})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.CreateSchedule("pat", mrn, "sle-uc-d0d7", now, ""); err != nil {
+			b.Fatal(err)
+		}
+		dispense(b, db, bags[0].Code(), now.Add(-30*time.Minute), 100_000_000, mrn)
+		b.StartTimer()
+		if _, rep, err := d.Administer(nina, omar, dose.Administration{MRN: mrn, Containers: []string{bags[0].Code()}}); err != nil {
+			b.Fatalf("administer: %v %v", err, rep.Failed())
+		}
 	}
 }

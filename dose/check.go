@@ -64,6 +64,9 @@ type Facts struct {
 	Containers       []Candidate
 	Refs             []string   // the container references as typed, to name duplicates
 	Volume           lot.Tenths // infused volume, when the nurse gives one
+	// OldCopy, when not "", says the database was migrated away
+	// (store.MigratedMark.BedsideNote): its check is NO-GO.
+	OldCopy string
 	// Shown is the dose the check before the signatures showed (zero: none
 	// carried); a dose computed now that differs fails "dose as shown".
 	Shown Shown
@@ -256,6 +259,9 @@ func Check(f Facts) Report {
 			"check the wristband; a physician creates a schedule with `celltrack schedule create`")
 	} else {
 		add("patient scheduled", true, fmt.Sprintf("patient %s (%s) is on %s v%d, course %d", p.MRN, p.Name, f.Protocol.Name, f.Protocol.Version, f.Schedule.Course), "")
+	}
+	if f.OldCopy != "" {
+		add("database", false, f.OldCopy, "do not infuse on this check; run the bedside check on the database the site works on now")
 	}
 	if len(f.IndexLacks) > 0 || len(f.IndexExtra) > 0 {
 		add("infusions on record", false, IndexDisagreement(f.IndexLacks, f.IndexExtra),

@@ -661,6 +661,12 @@ func (s *DoseService) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]do
 // facts gathers everything the bedside check reads, in tx.
 func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Tenths) (dose.Facts, *dose.Course, error) {
 	f := dose.Facts{Now: now, Patient: p, Refs: refs, Volume: volume, ConfirmedWeights: map[uuid.UUID]bool{}, UsedWeights: map[uuid.UUID]bool{}}
+	// The old copy of a migrated database: the target's records decide.
+	if m, err := migratedMark(tx); err != nil {
+		return f, nil, err
+	} else if m != nil {
+		f.OldCopy = m.BedsideNote()
+	}
 	// The patient's infusions are read once, for the course and for the
 	// weights they used.
 	ins, err := infusionsOfPatient(tx, p.ID)

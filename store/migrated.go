@@ -49,6 +49,12 @@ func (m MigratedMark) Note() string {
 	return fmt.Sprintf("this database was migrated to %s (%s) on %s by %s; it takes no more writes — this is a read of the old copy; work on %s", m.To, m.Engine, lot.FormatTime(m.At), m.By, m.To)
 }
 
+// BedsideNote is what the bedside check of the old copy says: NO-GO, as
+// the infusion could not be recorded here and the target's records decide.
+func (m MigratedMark) BedsideNote() string {
+	return fmt.Sprintf("this database was migrated to %s (%s) on %s by %s: this is the old copy, which takes no more writes and may be out of date — check on %s", m.To, m.Engine, lot.FormatTime(m.At), m.By, m.To)
+}
+
 // refusal is the error every write on the marked database returns.
 func (m MigratedMark) refusal() error {
 	return lot.Errorf(lot.ECONFLICT, "this database was migrated to %s (%s) on %s by %s (its audit entry %d; the target received entries 1–%d); it takes no more writes and nothing was written — use that database: celltrack --db %s …", m.To, m.Engine, lot.FormatTime(m.At), m.By, m.Entry, m.Size, m.To)

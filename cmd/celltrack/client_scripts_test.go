@@ -70,6 +70,7 @@ var notThroughServer = map[string]string{
 	"migrate_postgres_source_refuses_writes":        "migrate copies a whole database (runs on PostgreSQL only)",
 	"migrate_source_left_writable":                  "migrate copies a whole database (runs on PostgreSQL only)",
 	"migrate_reopen_source":                         "migrate copies a whole database (runs on PostgreSQL only)",
+	"migrate_source_bedside_check_nogo":             "migrate copies a whole database (runs on PostgreSQL only)",
 	"maint_backup_needs_permission":                 "backup writes a file beside the database",
 	// Refused while the command line is parsed, before any database or
 	// server is used: nothing to send.

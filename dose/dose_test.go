@@ -789,3 +789,40 @@ func TestLatestWeightDatedAhead(t *testing.T) {
 		}
 	}
 }
+
+// TestParseCheckedVolume: `dose administer --checked-ml` reads mL to 0.1 mL,
+// and every refusal names the flag, the value and what to type.
+func TestParseCheckedVolume(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want lot.Tenths
+		err  []string
+	}{
+		{"34.1", 341, nil},
+		{" 34.10 ", 341, nil},
+		{"35", 350, nil},
+		{"-1", 0, []string{"--checked-ml -1 is not a volume: a volume is more than 0 mL", "to 0.1 mL", "34.1"}},
+		{"0", 0, []string{"--checked-ml must be more than 0 mL (0 given)", "after \"draw\""}},
+		{"34.15", 0, []string{"--checked-ml 34.15 has more than 1 decimal place", "to 0.1 mL", "for example 34.1"}},
+		{"34.1ml", 0, []string{`--checked-ml "34.1ml" is not a volume in mL`, "the number alone"}},
+		{"+34.1", 0, []string{`--checked-ml "+34.1" is not a volume in mL`}},
+		{"-x", 0, []string{`--checked-ml "-x" is not a volume: a volume has no sign`}},
+	} {
+		v, err := ParseCheckedVolume("--checked-ml", tc.in)
+		if tc.err == nil {
+			if err != nil || v != tc.want {
+				t.Errorf("%q: %s, %v; want %s", tc.in, v, err, tc.want)
+			}
+			continue
+		}
+		if lot.ErrorCode(err) != lot.EINVALID {
+			t.Errorf("%q: %v, want EINVALID", tc.in, err)
+			continue
+		}
+		for _, w := range tc.err {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: %q does not say %q", tc.in, err, w)
+			}
+		}
+	}
+}

@@ -45,6 +45,32 @@ func ShownBy(r Report) Shown {
 	return Shown{WeightID: r.Weight.ID, Volume: r.Calc.Volume, Cells: r.Calc.Given}
 }
 
+// howChecked says what to type for a checked volume.
+const howChecked = "type the volume `dose check` showed after \"draw\", in mL to 0.1 mL, the number alone (for example 34.1)"
+
+// ParseCheckedVolume reads the volume the nurse drew up as the check showed
+// it (`dose administer --checked-ml`): mL to 0.1 mL, more than 0. Zeros after
+// the first decimal change nothing (34.10 is 34.1); every refusal names the
+// flag, the value and what to type.
+func ParseCheckedVolume(field, s string) (lot.Tenths, error) {
+	in := strings.TrimSpace(s)
+	num := strings.TrimPrefix(in, "-")
+	v, err := lot.ParseFixed(field, num, 6)
+	switch {
+	case err != nil && num != in:
+		return 0, lot.Errorf(lot.EINVALID, "%s %q is not a volume: a volume has no sign; %s", field, s, howChecked)
+	case err != nil:
+		return 0, lot.Errorf(lot.EINVALID, "%s %q is not a volume in mL; %s", field, s, howChecked)
+	case in != num && v != 0:
+		return 0, lot.Errorf(lot.EINVALID, "%s %s is not a volume: a volume is more than 0 mL; %s", field, in, howChecked)
+	case v == 0:
+		return 0, lot.Errorf(lot.EINVALID, "%s must be more than 0 mL (%s given); %s", field, in, howChecked)
+	case v%100_000 != 0:
+		return 0, lot.Errorf(lot.EINVALID, "%s %s has more than 1 decimal place: `dose check` shows the volume to 0.1 mL; %s", field, in, howChecked)
+	}
+	return lot.Tenths(v / 100_000), nil
+}
+
 // checkShown compares the dose computed now (on weight w) with the dose
 // shown at the check: the "dose as shown" check of the bedside check.
 func checkShown(s Shown, w lot.Weight, c Calculation, zone *time.Location) Result {
@@ -63,6 +89,12 @@ func checkShown(s Shown, w lot.Weight, c Calculation, zone *time.Location) Resul
 		then = append(then, "on another weight record")
 		r.Detail = fmt.Sprintf("the dose changed since the check (weight %s measured %s by %s is the latest): it is now %s; the check showed %s",
 			w.Grams, lot.FormatTimeIn(w.MeasuredAt, zone), w.RecordedBy, cellsIn(c.Given, c.Volume), strings.Join(then, " "))
+	} else if s.WeightID == uuid.Nil && s.Cells == 0 {
+		// The volume typed alone (`dose administer --checked-ml`): a
+		// mistyped volume and a dose changed since the check read alike.
+		r.Detail = fmt.Sprintf("the volume given (--checked-ml %s mL) does not match the check's: the dose now is %s (a volume mistyped, or a dose changed since your check: a new weight or count)", s.Volume, now)
+		r.Fix = "nothing was signed; run `celltrack dose check` again, draw up the volume it shows after \"draw\" and give that with --checked-ml"
+		return r
 	} else {
 		r.Detail = fmt.Sprintf("the dose changed since the check: it is now %s; the check showed %s", now, strings.Join(then, " "))
 	}

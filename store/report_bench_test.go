@@ -151,14 +151,20 @@ func BenchmarkAdminister(b *testing.B) {
 		}
 	}
 	s := NewLotService(db)
-	if _, err := s.RegisterLot("liu", lot.Registration{Number: "LOT-ADM", Source: lot.SourceUC, Donor: "D-1", Cells: 1_000_000_000_000,
-		Viability: 950, VolumeML: 100_000, Manufactured: now.AddDate(0, 0, -5), Expires: now.AddDate(1, 0, 0)}); err != nil {
-		b.Fatal(err)
+	// A lot holds at most 99 bags: a new released lot every 90 doses.
+	newLot := func(k int) string {
+		number := fmt.Sprintf("LOT-ADM-%d", k)
+		if _, err := s.RegisterLot("liu", lot.Registration{Number: number, Source: lot.SourceUC, Donor: "D-1", Cells: 100_000_000_000,
+			Viability: 950, VolumeML: 10_000, Manufactured: now.AddDate(0, 0, -5), Expires: now.AddDate(1, 0, 0)}); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := NewReleaseService(db).RecordResult("liu", number, release.Entry{Assay: "endotoxin", Value: "0.2"}, 0, ""); err != nil {
+			b.Fatal(err)
+		}
+		changeLot(b, db, number, func(l *lot.Lot) { l.Status = lot.Released })
+		return number
 	}
-	if _, _, err := NewReleaseService(db).RecordResult("liu", "LOT-ADM", release.Entry{Assay: "endotoxin", Value: "0.2"}, 0, ""); err != nil {
-		b.Fatal(err)
-	}
-	changeLot(b, db, "LOT-ADM", func(l *lot.Lot) { l.Status = lot.Released })
+	var number string
 	d := NewDoseService(db)
 	nina, omar := mustUser(b, db, "nina"), mustUser(b, db, "omar")
 	i := 0
@@ -166,13 +172,16 @@ func BenchmarkAdminister(b *testing.B) {
 		b.StopTimer()
 		i++
 		mrn := fmt.Sprintf("MRN-ADM-%d", i)
+		if i%90 == 1 {
+			number = newLot(i / 90)
+		}
 		if _, err := s.AddPatient("nina", lot.Patient{MRN: mrn, Name: "Patient " + mrn, Born: now.AddDate(-40, 0, 0), Sex: "F"}); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := s.Weigh("nina", mrn, 62_000, now.Add(-time.Hour)); err != nil {
 			b.Fatal(err)
 		}
-		bags, err := s.SplitLot("liu", lot.Split{Lot: "LOT-ADM", Containers: 1, CellsEach: 100_000_000, VolumeEach: 500})
+		bags, err := s.SplitLot("liu", lot.Split{Lot: number, Containers: 1, CellsEach: 100_000_000, VolumeEach: 500})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -360,9 +360,11 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					checked, err := optionalTenths(c, "checked-ml")
-					if err != nil {
-						return err
+					var checked lot.Tenths
+					if c.IsSet("checked-ml") {
+						if checked, err = dose.ParseCheckedVolume("--checked-ml", c.String("checked-ml")); err != nil {
+							return err
+						}
 					}
 					a := dose.Administration{MRN: c.Args().First(), Containers: c.StringSlice("container"), Volume: vol, Shown: dose.Shown{Volume: checked}}
 					if c.IsSet("start") {

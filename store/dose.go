@@ -628,6 +628,46 @@ func infusionsOfPatient(tx kv.Tx, patientID uuid.UUID) ([]dose.Infusion, error) 
 	return infusionsIn(tx, "idx_infusion_patient", patientID)
 }
 
+// infusionsRecorded returns a patient's infusions as the index lists them
+// and, besides, those the patient's schedules record as given that the index
+// lacks (dose.Schedule.Given, audited), oldest first: what `schedule show`
+// and the traces list, so that an index row deleted behind celltrack's back
+// hides no infusion from them.
+func infusionsRecorded(tx kv.Tx, patientID uuid.UUID) ([]dose.Infusion, error) {
+	ins, err := infusionsOfPatient(tx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	have := make(map[uuid.UUID]bool, len(ins))
+	for _, in := range ins {
+		have[in.ID] = true
+	}
+	added := false
+	for _, id := range childrenOf(tx, "idx_schedule_patient", patientID, kindSchedule) {
+		var r scheduleRecord
+		if _, err := get(tx, kindSchedule, id, &r); err != nil {
+			return nil, err
+		}
+		for _, g := range r.Given {
+			if have[g.InfusionID] {
+				continue
+			}
+			var ir infusionRecord
+			if found, err := get(tx, kindInfusion, g.InfusionID, &ir); err != nil {
+				return nil, err
+			} else if !found {
+				return nil, fmt.Errorf("infusion %s (%d of schedule %s) is recorded on the schedule but not stored; run `celltrack check`", g.InfusionID, g.Infusion, id)
+			}
+			have[g.InfusionID], added = true, true
+			ins = append(ins, ir.infusion())
+		}
+	}
+	if added {
+		slices.SortFunc(ins, func(a, b dose.Infusion) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	}
+	return ins, nil
+}
+
 // infusionsOfContainer returns the infusions a container went into (at most
 // one), for the traceability reports.
 func infusionsOfContainer(tx kv.Tx, containerID uuid.UUID) ([]dose.Infusion, error) {
@@ -643,7 +683,7 @@ func (s *DoseService) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]do
 		if err != nil {
 			return err
 		}
-		if ins, err = infusionsOfPatient(tx, p.ID); err != nil {
+		if ins, err = infusionsRecorded(tx, p.ID); err != nil {
 			return err
 		}
 		for _, in := range ins {

@@ -130,10 +130,10 @@ func (s *TraceSnapshot) EventsOfPatient(id uuid.UUID) ([]lot.Event, error) {
 	return es, nil
 }
 
-// InfusionsOfPatient are a patient's infusions (idx_infusion_patient),
-// oldest first.
+// InfusionsOfPatient are a patient's infusions (idx_infusion_patient, and
+// those the patient's schedules record that it lacks), oldest first.
 func (s *TraceSnapshot) InfusionsOfPatient(id uuid.UUID) ([]dose.Infusion, error) {
-	return infusionsOfPatient(s.tx, id)
+	return infusionsRecorded(s.tx, id)
 }
 
 // InfusionsOfContainer are the infusions a container went into

@@ -638,6 +638,12 @@ func infusionsRecorded(tx kv.Tx, patientID uuid.UUID) ([]dose.Infusion, error) {
 	if err != nil {
 		return nil, err
 	}
+	return withScheduled(tx, patientID, ins)
+}
+
+// withScheduled adds to ins, the patient's infusions as the index lists
+// them, those the patient's schedules record that ins lacks.
+func withScheduled(tx kv.Tx, patientID uuid.UUID, ins []dose.Infusion) ([]dose.Infusion, error) {
 	have := make(map[uuid.UUID]bool, len(ins))
 	for _, in := range ins {
 		have[in.ID] = true

@@ -105,3 +105,30 @@ func TestScheduleListsInfusionsGiven(t *testing.T) {
 		t.Fatalf("index lists an infusion the schedule does not: %v", rep.Err())
 	}
 }
+
+// TestUpgradeFromVersion12: a file of schema 12 with a course and an
+// infusion upgrades to 13 rewriting no record; its course, stored without
+// a list, gets one at its next infusion (TestScheduleListsInfusionsGiven).
+func TestUpgradeFromVersion12(t *testing.T) {
+	db, _ := bedside(t, "0.5")
+	if err := db.engine.Update(func(tx kv.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte("12")) }); err != nil {
+		t.Fatal(err)
+	}
+	before := storedSchedule(t, db)
+	path, now := db.Path(), db.Now
+	db.Close()
+	up, _, err := OpenForUpgrade(path, Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	v, note, err := up.Upgrade("alice")
+	if err != nil || v != 13 || !strings.Contains(note, `"from":12`) || !strings.Contains(note, "13: a schedule record (version 2) lists the infusions given on it") ||
+		strings.Contains(note, "12: audit entries") {
+		t.Fatalf("upgrade: %d %v %s", v, err, note)
+	}
+	verifyOK(t, up)
+	if after := storedSchedule(t, up); after.V != before.V || len(after.Given) != len(before.Given) {
+		t.Fatalf("the upgrade rewrote the schedule: %+v → %+v", before, after)
+	}
+}

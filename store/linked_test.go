@@ -307,7 +307,7 @@ func TestUpgradeFromVersion11KeepsEveryEntry(t *testing.T) {
 	}
 	defer up.Close()
 	v, note, err := up.Upgrade("alice")
-	if err != nil || v != 12 || !strings.Contains(note, fmt.Sprintf("12: audit entries written from now on store no previous hash and no id in their body; the %d existing entries are kept as they are", len(before))) {
+	if err != nil || v != SchemaVersion || !strings.Contains(note, fmt.Sprintf("12: audit entries written from now on store no previous hash and no id in their body; the %d existing entries are kept as they are", len(before))) {
 		t.Fatalf("upgrade: %d %v %s", v, err, note)
 	}
 	verifyOK(t, up)

@@ -40,6 +40,10 @@ type Administration struct {
 	Containers []string
 	Start      time.Time  // zero: now
 	Volume     lot.Tenths // zero: the computed volume
+	// Recording is set on the check `dose administer` runs before reading
+	// any password: on a database that takes no writes (migrated away) it
+	// is the write's refusal, not a NO-GO report.
+	Recording bool
 	// Shown is the dose the check before the signatures showed (zero:
 	// none carried): the infusion is NO-GO when the dose computed at
 	// signing differs from it.

@@ -885,6 +885,11 @@ func administrationFacts(tx kv.Tx, now time.Time, a dose.Administration) (lot.Pa
 func (s *DoseService) CheckAdministration(a dose.Administration) (dose.Report, error) {
 	var r dose.Report
 	err := s.db.view(func(tx kv.Tx) error {
+		if a.Recording {
+			if err := refuseIfMigrated(tx); err != nil {
+				return err
+			}
+		}
 		_, _, f, ac, err := administrationFacts(tx, s.db.now(), a)
 		if err != nil {
 			return err

@@ -366,7 +366,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 							return err
 						}
 					}
-					a := dose.Administration{MRN: c.Args().First(), Containers: c.StringSlice("container"), Volume: vol, Shown: dose.Shown{Volume: checked}}
+					a := dose.Administration{MRN: c.Args().First(), Containers: c.StringSlice("container"), Volume: vol, Shown: dose.Shown{Volume: checked}, Recording: true}
 					if c.IsSet("start") {
 						if a.Start, err = lot.ParseTime("--start", c.String("start")); err != nil {
 							return err

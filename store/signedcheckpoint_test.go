@@ -683,7 +683,7 @@ func TestRolledBackExcuseCannotBePlanted(t *testing.T) {
 		t.Fatal(err)
 	}
 	reopen()
-	wantFail(t, verifyKept(t, db, cp), "cp1", "removed")
+	wantFail(t, verifyKept(t, db, cp), "cp1", "does not extend it")
 
 	// The words where an older celltrack recorded an admin's --reason or
 	// --from: still not an excuse.
@@ -702,7 +702,7 @@ func TestRolledBackExcuseCannotBePlanted(t *testing.T) {
 		if cv.Checkpoints[0].RolledBack != "" {
 			t.Fatalf("the words in free text excused the checkpoint: %s\n(reason %q)", cv.Checkpoints[0].RolledBack, reason)
 		}
-		wantFail(t, cv, "cp1", "removed")
+		wantFail(t, cv, "cp1", "does not extend it")
 	}
 }
 

@@ -119,8 +119,17 @@ var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &
 // canonicalHash recomputes the hash of a stored entry of at least headerLen
 // bytes over its canonical form.
 func canonicalHash(b []byte) ([32]byte, error) {
+	return canonicalHashLook(b, nil)
+}
+
+// canonicalHashLook is canonicalHash that also shows the entry's JSON body
+// to look, when not nil, before its buffer is reused.
+func canonicalHashLook(b []byte, look func(body []byte)) ([32]byte, error) {
 	raw := b[headerLen:]
 	if len(raw) > 0 && raw[0] == '{' {
+		if look != nil {
+			look(raw)
+		}
 		return sha256.Sum256(b[32:]), nil
 	}
 	bp := bodyBufs.Get().(*[]byte)
@@ -130,6 +139,9 @@ func canonicalHash(b []byte) ([32]byte, error) {
 		return [32]byte{}, err
 	}
 	*bp = body[:0]
+	if look != nil {
+		look(body)
+	}
 	h := sha256.New()
 	h.Write(b[32:headerLen])
 	h.Write(body)

@@ -134,6 +134,9 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 	var found struct {
 		sync.Mutex
 		altered []uint64 // entries whose hash is not that of their content
+		// mentions are the entries that name a database action
+		// (migrationMention), for verifyMigratedMark.
+		mentions []uint64
 		records []recordFinding
 	}
 	b := tx.Bucket(bAudit)
@@ -149,9 +152,15 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 			seqs, vals := seqs, vals
 			hp.do(func() {
 				for i, val := range vals {
-					if !audit.Intact(val) {
+					intact, mentions := audit.IntactMentioning(val, migrationMention)
+					if !intact || mentions {
 						found.Lock()
-						found.altered = append(found.altered, seqs[i])
+						if !intact {
+							found.altered = append(found.altered, seqs[i])
+						}
+						if mentions {
+							found.mentions = append(found.mentions, seqs[i])
+						}
 						found.Unlock()
 					}
 				}
@@ -259,6 +268,14 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 	for _, seq := range found.altered {
 		v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d was altered: its content no longer matches its hash", seq))
 	}
+	if found.mentions == nil {
+		found.mentions = []uint64{} // none: lastMigration reads nothing back
+	}
+	mp, err := verifyMigratedMark(tx, found.mentions)
+	if err != nil {
+		return v, err
+	}
+	v.Problems = append(v.Problems, mp...)
 	for _, f := range found.records {
 		if f.seq == 0 {
 			v.Problems = append(v.Problems, fmt.Sprintf("%s %s is stored but has no audit entry: it was written outside celltrack", f.kind, describe(tx, f.kind, f.id)))

@@ -137,7 +137,7 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 		// mentions are the entries that name a database action
 		// (migrationMention), for verifyMigratedMark.
 		mentions []uint64
-		records []recordFinding
+		records  []recordFinding
 	}
 	b := tx.Bucket(bAudit)
 	// latest holds each record's latest state (verifystate.go).

@@ -63,7 +63,9 @@ func TestMigratedMarkLostIsCaught(t *testing.T) {
 		t.Fatalf("verify with the mark removed: %v %q, want a problem starting %q", err, v.Problems, want)
 	}
 	// A mark naming another entry.
-	raw(func(b kv.Bucket) error { return b.Put(metaMigrated, bytes.Replace(kept, []byte(fmt.Sprintf(`"entry":%d`, entry)), []byte(`"entry":3`), 1)) })
+	raw(func(b kv.Bucket) error {
+		return b.Put(metaMigrated, bytes.Replace(kept, []byte(fmt.Sprintf(`"entry":%d`, entry)), []byte(`"entry":3`), 1))
+	})
 	if v, _ := db.Verify(); v.OK() || !strings.Contains(v.Problems[0], "names audit entry 3") {
 		t.Fatalf("verify with the mark's entry changed: %q", v.Problems)
 	}

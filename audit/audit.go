@@ -174,18 +174,26 @@ func Intact(b []byte) bool {
 	return err == nil && h == [32]byte(b[:32])
 }
 
-// IntactMentioning is Intact that also reports whether the entry's JSON body
-// contains text, read from the one decompression the hash needs: `audit
-// verify` finds so the few entries it must decode (a migration, say)
-// without decoding the rest. mentions is false for an entry whose body
-// cannot be read.
-func IntactMentioning(b, text []byte) (intact, mentions bool) {
+// IntactAction is Intact that also reports whether the entry's action
+// starts with prefix, read from the one decompression the hash needs:
+// `audit verify` finds so the few entries it must decode (a migration,
+// say) without decoding the rest. The body is Entry's JSON, whose fields
+// come in their declared order, so the first "action" key is the entry's
+// own (seq, time and user before it hold no unescaped quote); found is
+// false for an entry whose body cannot be read.
+func IntactAction(b, prefix []byte) (intact, found bool) {
 	if len(b) < headerLen {
 		return false, false
 	}
-	h, err := canonicalHashLook(b, func(body []byte) { mentions = bytes.Contains(body, text) })
-	return err == nil && h == [32]byte(b[:32]), mentions
+	h, err := canonicalHashLook(b, func(body []byte) {
+		if i := bytes.Index(body, actionKey); i >= 0 {
+			found = bytes.HasPrefix(body[i+len(actionKey):], prefix)
+		}
+	})
+	return err == nil && h == [32]byte(b[:32]), found
 }
+
+var actionKey = []byte(`"action":"`)
 
 // StoredHash returns a stored entry's own hash without recomputing it: the
 // next entry chains to it, and verification, not appending, checks it.

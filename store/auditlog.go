@@ -152,7 +152,7 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 			seqs, vals := seqs, vals
 			hp.do(func() {
 				for i, val := range vals {
-					intact, mentions := audit.IntactMentioning(val, migrationMention)
+					intact, mentions := audit.IntactAction(val, migrationMention)
 					if !intact || mentions {
 						found.Lock()
 						if !intact {

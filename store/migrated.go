@@ -152,10 +152,10 @@ func (db *DB) ReopenMigrated(actor, reason string) (m MigratedMark, err error) {
 	return m, err
 }
 
-// migrationMention is text every entry lastMigration looks for holds in its
-// JSON body: the database's own actions (database.migrate, .reopen,
-// .restore, …), few in any trail.
-var migrationMention = []byte(`"action":"database.`)
+// migrationMention starts the action of every entry lastMigration looks
+// for: the database's own actions (database.migrate, .reopen, .restore,
+// …), few in any trail.
+var migrationMention = []byte(`database.`)
 
 // lastMigration returns the trail's last database.migrate or
 // database.reopen entry, nil when it has none. With mentions (the entries

@@ -28,23 +28,34 @@ func TestIntactAction(t *testing.T) {
 		{"the words in a record", Entry{Action: "container.store", User: "liu", Prev: json.RawMessage(`{"action":"database.migrate"}`)}, false},
 	} {
 		tc.e.Time, tc.e.Entity, tc.e.ID, tc.e.Seq = at, "user", uuid.New(), 3
+		tc.e.PrevHash = [32]byte{7}
+		e11 := tc.e
 		enc, err := tc.e.Encode()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if intact, found := IntactAction(enc, prefix); !intact || found != tc.found {
+		if intact, found := IntactAction(enc, tc.e.PrevHash, prefix); !intact || found != tc.found {
 			t.Errorf("%s: intact %v, found %v; want intact, found %v", tc.name, intact, found, tc.found)
 		}
-		body, err := Body(enc)
+		if intact, _ := IntactAction(enc, [32]byte{8}, prefix); intact {
+			t.Errorf("%s: intact after another entry than its own", tc.name)
+		}
+		enc11, err := e11.EncodeSchema11()
 		if err != nil {
 			t.Fatal(err)
 		}
-		legacy := append(append([]byte(nil), enc[:headerLen]...), body...)
-		if intact, found := IntactAction(legacy, prefix); !intact || found != tc.found {
-			t.Errorf("%s, stored as JSON: intact %v, found %v; want intact, found %v", tc.name, intact, found, tc.found)
+		body, err := Body(enc11)
+		if err != nil {
+			t.Fatal(err)
 		}
+		for form, b := range map[string][]byte{"schema 11": enc11, "stored as JSON": append(append([]byte(nil), enc11[:headerLen]...), body...)} {
+			if intact, found := IntactAction(b, [32]byte{}, prefix); !intact || found != tc.found {
+				t.Errorf("%s, %s: intact %v, found %v; want intact, found %v", tc.name, form, intact, found, tc.found)
+			}
+		}
+		legacy := append(append([]byte(nil), enc11[:headerLen]...), body...)
 		legacy[len(legacy)-2] ^= 1
-		if intact, _ := IntactAction(legacy, prefix); intact {
+		if intact, _ := IntactAction(legacy, [32]byte{}, prefix); intact {
 			t.Errorf("%s: an altered entry is intact", tc.name)
 		}
 	}

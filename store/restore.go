@@ -852,7 +852,7 @@ func copyFile(src, dst string) (os.FileInfo, error) {
 	}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return nil, lot.Errorf(lot.ECONFLICT, "%s exists: an earlier restore was interrupted; remove it after checking it is not needed, and run restore again", dst)
+		return nil, lot.Errorf(lot.ECONFLICT, "%s exists: an earlier restore was stopped before it replaced the database, which it left as it was; the file is that restore's copy of its backup (perhaps with the restore recorded in it), never put in place — remove it and run restore again; nothing was restored", dst)
 	} else if err != nil {
 		return nil, fmt.Errorf("create %s: %w", dst, err)
 	}

@@ -97,6 +97,14 @@ func TestRestoreKilledAfterEachStep(t *testing.T) {
 				if action, _, n := lastEntry(t, path); n != liveEntries || action == "database.restore" {
 					t.Fatalf("the database has %d entries (was %d), the last %s", n, liveEntries, action)
 				}
+				// The copy left beside it is named for what it is.
+				_, err := Restore(path, restoreOpts(db, backup))
+				if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), "an earlier restore was stopped before it replaced the database, which it left as it was") {
+					t.Fatalf("restore beside the copy left: %v", err)
+				}
+				if fileSum(t, path) != before {
+					t.Fatal("the refused restore changed the database")
+				}
 			case "interrupted":
 				if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) || len(replaced) != 1 {
 					t.Fatalf("after a kill between the renames: %s: %v; replaced %v", path, err, replaced)

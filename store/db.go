@@ -341,7 +341,7 @@ func openBolt(path string, o *boltkv.Options) (*boltkv.Engine, error) {
 }
 
 // openHook, when a test sets it, is called with the name of each file
-// openBolt opened, before bbolt takes its lock.
+// openBolt (or lockDamaged) opened, before the lock is taken.
 var openHook func(name string)
 
 // reopened counts the opens openBolt made again because the path had come

@@ -207,3 +207,48 @@ func TestRestoreWriterWaitingOnTheLock(t *testing.T) {
 		t.Fatalf("the nurse's patient in the restored file: %v", err)
 	}
 }
+
+// TestRestoreLockOfAReplacedDamagedFile: a restore over a damaged file
+// waited for its lock while another restore put a file in its place. The
+// lock it then gets is that of the file renamed aside: it is refused
+// (EBUSY), not taken as the lock of what the path names now.
+func TestRestoreLockOfAReplacedDamagedFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ct.db")
+	if err := os.WriteFile(path, []byte("damaged"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if err := syscall.Flock(int(holder.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	opened := make(chan struct{})
+	openHook = func(string) { close(opened) }
+	defer func() { openHook = nil }()
+	go func() {
+		unlock, err := lockDamaged(path, 10*time.Second)
+		if unlock != nil {
+			unlock()
+		}
+		got <- err
+	}()
+	// The other restore: its copy renamed into place, then its lock of the
+	// replaced file released.
+	<-opened
+	if err := os.Rename(path, path+".replaced"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("restored"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Flock(int(holder.Fd()), syscall.LOCK_UN)
+	err = <-got
+	if lot.ErrorCode(err) != lot.EBUSY || !strings.Contains(lot.ErrorMessage(err), "was replaced while restore waited for its lock") {
+		t.Fatalf("lock of a file replaced meanwhile: %v", err)
+	}
+}

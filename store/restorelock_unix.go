@@ -20,6 +20,9 @@ func lockDamaged(path string, timeout time.Duration) (func(), error) {
 	if err != nil {
 		return nil, lot.Errorf(lot.EINVALID, "%s cannot be opened to lock it (%v); nothing was restored", path, err)
 	}
+	if openHook != nil {
+		openHook(path)
+	}
 	start := time.Now()
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)

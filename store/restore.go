@@ -718,6 +718,10 @@ type backupVerification struct {
 	head       audit.Head
 	extends    bool   // the backup's tree has the live file's as a prefix
 	dbID       string // the backup's database identity (meta db_id)
+	// first is the hash of the backup's first audit entry (its tree of
+	// size 1), set when it has one.
+	first    tlog.Hash
+	hasFirst bool
 	// latestKept is the largest tree size of the kept checkpoints.
 	latestKept int64
 }
@@ -763,6 +767,10 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport, liveKeys []che
 			}
 		}
 		bv.head = v.Tree
+		if bv.head.Size > 0 {
+			bv.first, err = tlog.TreeHash(1, newTreeHashes(tx))
+			bv.hasFirst = err == nil
+		}
 		bv.extends = true
 		if l := rep.Live; rep.LiveRead && l.Size > 0 && l.Size <= bv.head.Size {
 			p, err := tlog.ProveTree(bv.head.Size, l.Size, newTreeHashes(tx))
@@ -803,11 +811,31 @@ func refuseOtherDatabase(path string, live *liveFile, bv backupVerification, opt
 	if len(ids) == 0 || bv.dbID == "" || contains(ids, bv.dbID) {
 		return nil
 	}
+	if live.db != nil && bv.hasFirst && live.sameFirstEntry(bv.first) {
+		// One history whose identities were made apart: a backup taken
+		// before schema 4 (no db_id) and upgraded apart from the
+		// database. Whether it is older is then judged as for any backup.
+		return nil
+	}
 	what := fmt.Sprintf("%s is the database %s", path, strings.Join(ids, ", "))
 	if live.db == nil {
 		what = fmt.Sprintf("%s %s, but its readable pages name the database %s", path, live.why, strings.Join(ids, ", "))
 	}
 	return lot.Errorf(lot.ECONFLICT, "%s, and --from %s is a backup of the database %s: another database of facility %s, whose history is not this one's — restoring it would replace everything recorded in %s, so it is refused whatever the flags (--allow-rollback covers an older backup of this database only); nothing was changed — give a backup of %s itself", what, opts.From, bv.dbID, bv.head.Facility, path, path)
+}
+
+// sameFirstEntry reports whether the live file's first audit entry hashes
+// to first: an init's first entry (its admin, with a random id, at its time)
+// is its database's own.
+func (l *liveFile) sameFirstEntry(first tlog.Hash) bool {
+	same := false
+	l.db.view(func(tx kv.Tx) error {
+		if h, err := tlog.TreeHash(1, newTreeHashes(tx)); err == nil {
+			same = h == first
+		}
+		return nil
+	})
+	return same
 }
 
 // dbIDs is the database identity (meta db_id) the live file names: read

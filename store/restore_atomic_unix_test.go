@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
 )
 
 // Environment of the child process TestRestoreKilledAfterEachStep starts:
@@ -250,5 +251,50 @@ func TestRestoreLockOfAReplacedDamagedFile(t *testing.T) {
 	err = <-got
 	if lot.ErrorCode(err) != lot.EBUSY || !strings.Contains(lot.ErrorMessage(err), "was replaced while restore waited for its lock") {
 		t.Fatalf("lock of a file replaced meanwhile: %v", err)
+	}
+}
+
+// TestRestoreRefusesAnotherDatabase: a backup of another database (another
+// db_id, another first entry) is refused outright — even with
+// --allow-rollback — naming both identities, and nothing is touched. A
+// backup of this database whose db_id was made apart (one taken before
+// schema 4 and upgraded on its own: the same first entry) is judged as any
+// older backup: a rollback, restored with --allow-rollback.
+func TestRestoreRefusesAnotherDatabase(t *testing.T) {
+	db, backup := liveAndBackup(t)
+	other := newTestDB(t)
+	otherBackup := filepath.Join(t.TempDir(), "other.db")
+	if _, err := other.VerifiedBackup(otherBackup, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := fileSum(t, db.Path())
+	_, err := Restore(db.Path(), restoreOpts(db, otherBackup))
+	msg := lot.ErrorMessage(err)
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(msg, "another database of facility G1234") || !strings.Contains(msg, "refused whatever the flags") {
+		t.Fatalf("restore of another database's backup: %v", err)
+	}
+	for _, p := range []string{db.Path(), otherBackup} {
+		d, err := Open(p, Options{ReadOnly: true, Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id string
+		d.view(func(tx kv.Tx) error { id = string(tx.Bucket(bMeta).Get(metaDBID)); return nil })
+		d.Close()
+		if id == "" || !strings.Contains(msg, id) {
+			t.Fatalf("the refusal does not name the database %s of %s: %s", id, p, msg)
+		}
+	}
+	if fileSum(t, db.Path()) != before {
+		t.Fatal("the database changed")
+	}
+	noReplacedFile(t, db.Path())
+
+	// Its own backup, its db_id made apart.
+	rawUpdate(t, backup, func(tx kv.Tx) error {
+		return tx.Bucket(bMeta).Put(metaDBID, []byte("01900000-0000-7000-8000-000000000000"))
+	})
+	if _, err := Restore(db.Path(), restoreOpts(db, backup)); err != nil {
+		t.Fatalf("restore of this database's backup with a db_id made apart: %v", err)
 	}
 }

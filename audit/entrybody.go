@@ -132,18 +132,28 @@ var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &
 // form; prev, the hash of the entry before, is part of it for a linked
 // entry (audit.go).
 func canonicalHash(b []byte, prev [32]byte) ([32]byte, error) {
+	return canonicalHashLook(b, prev, nil)
+}
+
+// canonicalHashLook is canonicalHash that also shows the entry's JSON body
+// to look, when not nil, before its buffer is reused.
+func canonicalHashLook(b []byte, prev [32]byte, look func(body []byte)) ([32]byte, error) {
 	n := bodyStart(b)
 	if n < 0 {
 		return [32]byte{}, errShort
 	}
-	return hashAt(b, n, prev)
+	return hashAt(b, n, prev, look)
 }
 
 // hashAt is canonicalHash of b read with its body at n: headerLen for the
-// first layout, linkedHeaderLen for the linked one.
-func hashAt(b []byte, n int, prev [32]byte) ([32]byte, error) {
+// first layout, linkedHeaderLen for the linked one; look, when not nil,
+// sees the JSON body.
+func hashAt(b []byte, n int, prev [32]byte, look func(body []byte)) ([32]byte, error) {
 	raw := b[n:]
 	if n == headerLen && len(raw) > 0 && raw[0] == '{' {
+		if look != nil {
+			look(raw)
+		}
 		return sha256.Sum256(b[32:]), nil
 	}
 	bp := bodyBufs.Get().(*[]byte)
@@ -153,6 +163,9 @@ func hashAt(b []byte, n int, prev [32]byte) ([32]byte, error) {
 		return [32]byte{}, err
 	}
 	*bp = body[:0]
+	if look != nil {
+		look(body)
+	}
 	h := sha256.New()
 	if n == linkedHeaderLen {
 		h.Write(prev[:])
@@ -173,7 +186,7 @@ func Ambiguous(b []byte) bool {
 	if !IsLinked(b) || len(b) < headerLen {
 		return false
 	}
-	h, err := hashAt(b, headerLen, [32]byte{})
+	h, err := hashAt(b, headerLen, [32]byte{}, nil)
 	return err == nil && h == [32]byte(b[:32])
 }
 

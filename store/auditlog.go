@@ -176,7 +176,10 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 	var found struct {
 		sync.Mutex
 		altered []alteredEntry // entries whose hash is not that of their content
-		records []recordFinding
+		// mentions are the entries whose action is a database's own
+		// (migrationMention), for verifyMigratedMark.
+		mentions []uint64
+		records  []recordFinding
 	}
 	b := tx.Bucket(bAudit)
 	// latest holds each record's latest state (verifystate.go).
@@ -194,9 +197,15 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 			seqs, vals, prevs := seqs, vals, prevs
 			hp.do(func() {
 				for i, val := range vals {
-					if !audit.Intact(val, prevs[i]) {
+					intact, mentions := audit.IntactAction(val, prevs[i], migrationMention)
+					if !intact || mentions {
 						found.Lock()
-						found.altered = append(found.altered, alteredEntry{seqs[i], audit.IsLinked(val)})
+						if !intact {
+							found.altered = append(found.altered, alteredEntry{seqs[i], audit.IsLinked(val)})
+						}
+						if mentions {
+							found.mentions = append(found.mentions, seqs[i])
+						}
 						found.Unlock()
 					}
 				}
@@ -312,6 +321,14 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 	for _, a := range found.altered {
 		v.Problems = append(v.Problems, a.problem())
 	}
+	if found.mentions == nil {
+		found.mentions = []uint64{} // none: lastMigration reads nothing back
+	}
+	mp, err := verifyMigratedMark(tx, found.mentions)
+	if err != nil {
+		return v, err
+	}
+	v.Problems = append(v.Problems, mp...)
 	for _, f := range found.records {
 		if f.seq == 0 {
 			v.Problems = append(v.Problems, fmt.Sprintf("%s %s is stored but has no audit entry: it was written outside celltrack", f.kind, describe(tx, f.kind, f.id)))

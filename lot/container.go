@@ -60,7 +60,9 @@ type Container struct {
 func (c Container) Code() string { return ContainerCode(c.DIN, c.Number) }
 
 // ContainerCode returns the code of container n of the lot with DIN d.
-func ContainerCode(d DIN, n int) string { return fmt.Sprintf("%s%02d", d, n) }
+func ContainerCode(d DIN, n int) string {
+	return string(appendZeroPadded(d.appendTo(make([]byte, 0, 15)), n, 2))
+}
 
 // ParseContainerCode reads a container code as typed or scanned: spaces and
 // dashes are ignored, a check character may follow the DIN (G1234260000014 01)

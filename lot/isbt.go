@@ -2,6 +2,7 @@ package lot
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -40,7 +41,31 @@ type DIN struct {
 }
 
 // String returns the 13-character DIN without its check character.
-func (d DIN) String() string { return fmt.Sprintf("%s%02d%06d", d.FIN, d.Year, d.Seq) }
+func (d DIN) String() string { return string(d.appendTo(make([]byte, 0, 13))) }
+
+// appendTo appends the DIN as String writes it: the same as
+// fmt's "%s%02d%06d", without fmt's reflection, since traces and the
+// bedside write a code per event they show.
+func (d DIN) appendTo(b []byte) []byte {
+	b = append(b, d.FIN...)
+	return appendZeroPadded(appendZeroPadded(b, d.Year, 2), d.Seq, 6)
+}
+
+// appendZeroPadded appends n in decimal, zero-padded to width digits, as
+// fmt's "%0<width>d" does (a negative number keeps its sign first).
+func appendZeroPadded(b []byte, n, width int) []byte {
+	var buf [20]byte
+	digits := strconv.AppendInt(buf[:0], int64(n), 10)
+	if n < 0 {
+		b = append(b, '-')
+		digits = digits[1:]
+		width--
+	}
+	for i := len(digits); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, digits...)
+}
 
 // Check returns the DIN's check character.
 func (d DIN) Check() byte { return CheckCharacter(d.String()) }

@@ -1,6 +1,7 @@
 package lot
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -99,6 +100,26 @@ func TestValidateFIN(t *testing.T) {
 	for in, ok := range map[string]bool{"G1234": true, "A0000": true, "Z9999": true, "O1234": false, "g1234": false, "G123": false, "G12345": false, "GG234": false, "": false} {
 		if err := ValidateFIN(in); (err == nil) != ok {
 			t.Errorf("ValidateFIN(%q) = %v; want ok=%v", in, err, ok)
+		}
+	}
+}
+
+// TestCodesAsFmtWritesThem pins DIN.String and ContainerCode to the fmt
+// verbs they replaced, for the values a code can hold and beyond.
+func TestCodesAsFmtWritesThem(t *testing.T) {
+	for _, fin := range []string{"G1234", "A9999", ""} {
+		for _, year := range []int{0, 7, 26, 99, 100, -3} {
+			for _, seq := range []int{0, 1, 42, 999999, 1000000, -15} {
+				d := DIN{FIN: fin, Year: year, Seq: seq}
+				if got, want := d.String(), fmt.Sprintf("%s%02d%06d", fin, year, seq); got != want {
+					t.Errorf("DIN%+v.String() = %q, want %q", d, got, want)
+				}
+				for _, n := range []int{0, 1, 9, 10, 99, 100, -1} {
+					if got, want := ContainerCode(d, n), fmt.Sprintf("%s%02d%06d%02d", fin, year, seq, n); got != want {
+						t.Errorf("ContainerCode(%+v, %d) = %q, want %q", d, n, got, want)
+					}
+				}
+			}
 		}
 	}
 }

@@ -30,6 +30,11 @@ import (
 type TraceSnapshot struct {
 	db *DB
 	tx kv.Tx
+	// infusions holds each infusion record decoded in this snapshot: a lot's
+	// trace meets every infusion twice (through its bag, then through its
+	// patient's course for the departures from the protocol), and an
+	// infusion, with its bedside check, is the largest record to decode.
+	infusions map[uuid.UUID]dose.Infusion
 }
 
 // ReadTrace runs fn on a read snapshot of the database.
@@ -133,13 +138,36 @@ func (s *TraceSnapshot) EventsOfPatient(id uuid.UUID) ([]lot.Event, error) {
 // InfusionsOfPatient are a patient's infusions (idx_infusion_patient),
 // oldest first.
 func (s *TraceSnapshot) InfusionsOfPatient(id uuid.UUID) ([]dose.Infusion, error) {
-	return infusionsOfPatient(s.tx, id)
+	return s.infusionsIn("idx_infusion_patient", id)
 }
 
 // InfusionsOfContainer are the infusions a container went into
 // (idx_infusion_container).
 func (s *TraceSnapshot) InfusionsOfContainer(id uuid.UUID) ([]dose.Infusion, error) {
-	return infusionsOfContainer(s.tx, id)
+	return s.infusionsIn("idx_infusion_container", id)
+}
+
+// infusionsIn is store's infusionsIn with each record decoded once per
+// snapshot (the snapshot is one read transaction, so a record cannot change
+// under it).
+func (s *TraceSnapshot) infusionsIn(index string, parent uuid.UUID) ([]dose.Infusion, error) {
+	var ins []dose.Infusion
+	for _, id := range childrenOf(s.tx, index, parent, kindInfusion) {
+		in, ok := s.infusions[id]
+		if !ok {
+			var r infusionRecord
+			if _, err := get(s.tx, kindInfusion, id, &r); err != nil {
+				return nil, err
+			}
+			in = r.infusion()
+			if s.infusions == nil {
+				s.infusions = map[uuid.UUID]dose.Infusion{}
+			}
+			s.infusions[id] = in
+		}
+		ins = append(ins, in)
+	}
+	return ins, nil
 }
 
 // Reactions are an infusion's reactions (idx_reaction_infusion), in order.

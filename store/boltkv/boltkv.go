@@ -16,6 +16,7 @@ package boltkv
 import (
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/celltrack/celltrack/store/kv"
@@ -68,18 +69,18 @@ func Open(path string, opts *Options) (*Engine, error) {
 
 // View runs fn in a read-only transaction.
 func (e *Engine) View(fn func(kv.Tx) error) error {
-	return e.db.View(func(t *bolt.Tx) error { return fn(Tx{t}) })
+	return e.db.View(func(t *bolt.Tx) error { return fn(Tx{t, &opened{}}) })
 }
 
 // Update runs fn in a write transaction.
 func (e *Engine) Update(fn func(kv.Tx) error) error {
-	return e.db.Update(func(t *bolt.Tx) error { return fn(Tx{t}) })
+	return e.db.Update(func(t *bolt.Tx) error { return fn(Tx{tx: t}) })
 }
 
 // Batch runs fn in a write transaction that concurrent Batch calls may
 // share (bbolt's DB.Batch: fn may run more than once).
 func (e *Engine) Batch(fn func(kv.Tx) error) error {
-	return e.db.Batch(func(t *bolt.Tx) error { return fn(Tx{t}) })
+	return e.db.Batch(func(t *bolt.Tx) error { return fn(Tx{tx: t}) })
 }
 
 // Close closes the file and releases its lock.
@@ -97,16 +98,46 @@ func (e *Engine) SetMaxBatchDelay(d time.Duration) { e.db.MaxBatchDelay = d }
 func (e *Engine) SetNoSync(v bool) { e.db.NoSync = v }
 
 // Tx is a transaction of this engine.
-type Tx struct{ tx *bolt.Tx }
+type Tx struct {
+	tx     *bolt.Tx
+	opened *opened // a read-only transaction's buckets; nil in a write transaction
+}
+
+// opened holds the buckets a read-only transaction has opened. bbolt keeps
+// its own such cache in write transactions only, so in a read-only one
+// every Bucket call would seek the root and allocate a bucket and a cursor
+// again — thousands of times in a trace. The lock is for the verification
+// workers that share a transaction's reads.
+type opened struct {
+	mu      sync.Mutex
+	buckets map[string]*bolt.Bucket
+}
 
 var _ kv.Tx = Tx{}
 
 // Bucket returns the bucket named name, or nil.
 func (t Tx) Bucket(name []byte) kv.Bucket {
-	if b := t.tx.Bucket(name); b != nil {
-		return bucket{b}
+	if t.opened == nil {
+		if b := t.tx.Bucket(name); b != nil {
+			return bucket{b}
+		}
+		return nil
 	}
-	return nil
+	o := t.opened
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	b, ok := o.buckets[string(name)]
+	if !ok {
+		b = t.tx.Bucket(name)
+		if o.buckets == nil {
+			o.buckets = make(map[string]*bolt.Bucket, 16)
+		}
+		o.buckets[string(name)] = b
+	}
+	if b == nil {
+		return nil
+	}
+	return bucket{b}
 }
 
 // CreateBucket makes a new bucket.

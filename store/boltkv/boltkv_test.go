@@ -143,10 +143,16 @@ func TestAdaptersDoNotAllocate(t *testing.T) {
 		// allocation, not the adapter's.
 		name, key := []byte("b"), []byte("k")
 		raw := testing.AllocsPerRun(100, func() { btx.Bucket(name).Get(key) })
-		tx := kv.Tx(Tx{btx})
+		tx := kv.Tx(Tx{tx: btx})
 		seam := testing.AllocsPerRun(100, func() { tx.Bucket(name).Get(key) })
 		if seam > raw {
 			t.Errorf("Bucket+Get through the seam: %.0f allocations; bbolt's own: %.0f", seam, raw)
+		}
+		// A read-only transaction of the engine opens each bucket once.
+		cached := kv.Tx(Tx{btx, &opened{}})
+		cached.Bucket(name)
+		if again := testing.AllocsPerRun(100, func() { cached.Bucket(name).Get(key) }); again >= raw {
+			t.Errorf("Bucket+Get again in a read-only transaction: %.0f allocations; bbolt's own: %.0f (the bucket is opened again)", again, raw)
 		}
 		return nil
 	})

@@ -6,6 +6,7 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -50,25 +51,79 @@ func (e *Entry) NewSHA() [32]byte {
 	return sha256.Sum256(e.New)
 }
 
-// Header layout of an encoded entry, in front of its JSON body:
+// Header layouts of an encoded entry, in front of its body. Since schema 12
+// (the linked layout):
+//
+//	hash[32] | id[16] | newSHA[32] | state[1] | body
+//
+// with state 3 for an event and 4 for a lean state entry (Entry.Lean), and a
+// body, always a zstd frame (entrybody.go), of the entry's JSON without its
+// id, which the header holds. The previous entry's hash is not stored: it is
+// that entry's own stored hash, which the caller gives (LinkedIntact,
+// ReadHeader). The hash covers the canonical form
+//
+//	prevHash[32] | id[16] | newSHA[32] | state[1] | JSON
+//
+// so that it still binds the entry to the one before it, and is computed
+// from the stored bytes with no JSON encoding: the header after the hash,
+// the previous hash in front, the body decompressed after it.
+//
+// Before schema 12 (the first layout, kept as written):
 //
 //	hash[32] | prevHash[32] | id[16] | newSHA[32] | state[1] | body
 //
 // state is 0 for an event, 1 for a state entry whose body holds the value it
-// set (before schema 8), 2 for a lean one (Entry.Lean).
-// The fixed header lets `audit verify` walk the chain and match records without
-// decoding JSON. The hash covers the canonical form: everything after itself,
-// with the body as JSON. Since schema 8 the body is stored as a zstd frame of
-// the JSON (entrybody.go); entries written before are stored as JSON and keep
+// set (before schema 8), 2 for a lean one; the hash covers everything after
+// itself, with the body as JSON. Since schema 8 the body is stored as a zstd
+// frame of the JSON; entries written before are stored as JSON and keep
 // verifying as they are, and compressing one keeps its hash.
-const headerLen = 32 + 32 + 16 + 32 + 1
+//
+// The layouts are told apart by their bytes alone (IsLinked): a linked entry
+// has state 3 or 4 at offset 80 and the zstd magic right after it. An entry
+// of the first layout has there the first bytes of its newSHA — zero for an
+// event, a SHA-256 for a state entry — and the upgrade to schema 12 checks
+// that none of a trail's reads as the linked layout (store/migrate.go), so
+// a trail reads the same after it as before.
+const (
+	headerLen       = 32 + 32 + 16 + 32 + 1
+	linkedHeaderLen = 32 + 16 + 32 + 1
+)
 
-// Encode returns the entry's stored form, its body compressed, and sets
-// e.Hash and e.Lean. A state entry is stored lean: its header holds the
-// SHA-256 of New, its body not New itself, which the record holds. The JSON body is canonical: encoding/json writes struct fields in
-// declaration order and the record values are themselves produced by
-// encoding/json.
+// Encode returns the entry's stored form, in the linked layout, its body
+// compressed, and sets e.Hash and e.Lean; e.PrevHash must be the stored
+// hash of the entry before it (zero for the first). A state entry is stored
+// lean: its header holds the SHA-256 of New, its body not New itself, which
+// the record holds. The JSON body is canonical: encoding/json writes struct
+// fields in declaration order and the record values are themselves produced
+// by encoding/json.
 func (e *Entry) Encode() ([]byte, error) {
+	sha := e.NewSHA()
+	e.Lean = e.State
+	b := linkedBody{Seq: e.Seq, Time: e.Time, User: e.User, Action: e.Action, Entity: e.Entity, Prev: e.Prev, Reason: e.Reason}
+	if !e.Lean {
+		b.New = e.New
+	}
+	body, err := json.Marshal(&b)
+	if err != nil {
+		return nil, err
+	}
+	var head [linkedHeaderLen]byte
+	copy(head[32:], e.ID[:])
+	copy(head[48:], sha[:])
+	head[80] = stateLinkedEvent
+	if e.State {
+		head[80] = stateLinkedLean
+	}
+	e.Hash = linkedHash(e.PrevHash, head[32:], body)
+	copy(head[:], e.Hash[:])
+	return compressBody(head[:], body), nil
+}
+
+// EncodeSchema11 returns the entry's stored form in the first layout, as
+// schemas 8 to 11 wrote it, and sets e.Hash and e.Lean. celltrack writes no
+// entry so since schema 12; tests make the trail of a version 11 database
+// with it, to upgrade.
+func (e *Entry) EncodeSchema11() ([]byte, error) {
 	sha := e.NewSHA()
 	e.Lean = e.State
 	stored := *e
@@ -92,8 +147,41 @@ func (e *Entry) Encode() ([]byte, error) {
 	return compressBody(head[:], body), nil
 }
 
-// Decode parses a stored entry, of either body form, without checking its
-// hash.
+// linkedBody is the JSON body of a linked entry: Entry's fields in its
+// order, without the id (the header holds it).
+type linkedBody struct {
+	Seq    uint64          `json:"seq"`
+	Time   time.Time       `json:"time"`
+	User   string          `json:"user"`
+	Action string          `json:"action"`
+	Entity string          `json:"entity"`
+	Prev   json.RawMessage `json:"prev,omitempty"`
+	New    json.RawMessage `json:"new,omitempty"`
+	Reason string          `json:"reason,omitempty"`
+}
+
+// linkedHash is the hash of a linked entry: of prev, the header after the
+// hash (head), and the JSON body.
+func linkedHash(prev [32]byte, head, body []byte) [32]byte {
+	h := sha256.New()
+	h.Write(prev[:])
+	h.Write(head)
+	h.Write(body)
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// IsLinked reports whether b is stored in the linked layout (schema 12 on),
+// whose hash needs the previous entry's hash to be recomputed.
+func IsLinked(b []byte) bool {
+	return len(b) >= linkedHeaderLen+len(zstdMagic) && (b[80] == stateLinkedEvent || b[80] == stateLinkedLean) &&
+		bytes.Equal(b[linkedHeaderLen:linkedHeaderLen+len(zstdMagic)], zstdMagic)
+}
+
+// Decode parses a stored entry, of either layout and body form, without
+// checking its hash. The PrevHash of a linked entry is not stored: Decode
+// leaves it zero, for the caller that knows the entry before to fill.
 func Decode(b []byte) (Entry, error) {
 	var e Entry
 	body, err := Body(b)
@@ -104,17 +192,25 @@ func Decode(b []byte) (Entry, error) {
 		return e, err
 	}
 	copy(e.Hash[:], b)
+	if IsLinked(b) {
+		e.ID = uuid.UUID(b[32:48])
+		e.State, e.Lean = b[80] == stateLinkedLean, b[80] == stateLinkedLean
+		return e, nil
+	}
 	copy(e.PrevHash[:], b[32:])
 	e.State, e.Lean = b[112] != 0, b[112] == stateLean
 	return e, nil
 }
 
-// The header's state byte: an event, a state entry holding its value (before
-// schema 8), or a lean state entry.
+// The header's state byte: in the first layout an event, a state entry
+// holding its value (before schema 8), or a lean state entry; in the linked
+// layout an event or a lean state entry.
 const (
-	stateEvent = 0
-	stateFull  = 1
-	stateLean  = 2
+	stateEvent       = 0
+	stateFull        = 1
+	stateLean        = 2
+	stateLinkedEvent = 3
+	stateLinkedLean  = 4
 )
 
 func stateByte(state, lean bool) byte {
@@ -133,15 +229,22 @@ type Header struct {
 	ID                     uuid.UUID
 	State, Lean            bool     // as in Entry
 	Computed               [32]byte // the hash recomputed from the stored bytes
+	// Linked is true for an entry of the linked layout (schema 12 on):
+	// PrevHash is not stored (zero here), and the link to the entry
+	// before is part of the hash, recomputed with the previous hash given.
+	Linked bool
 }
 
 // ReadHeader reads an entry's header and recomputes its hash from the stored
 // bytes (the body decompressed, not decoded); an entry whose body cannot be
-// read gets a zero Computed, which matches no hash.
-func ReadHeader(b []byte) (Header, error) {
+// read gets a zero Computed, which matches no hash. prev is the stored hash
+// of the entry before (zero for the first): a linked entry's hash covers it,
+// so a Computed equal to Hash checks the link too; an entry of the first
+// layout holds its PrevHash and prev is not used.
+func ReadHeader(b []byte, prev [32]byte) (Header, error) {
 	h, err := ParseHeader(b)
 	if err == nil {
-		h.Computed, _ = canonicalHash(b)
+		h.Computed, _ = canonicalHash(b, prev)
 	}
 	return h, err
 }
@@ -151,6 +254,13 @@ func ReadHeader(b []byte) (Header, error) {
 // does on another core while it walks the chain.
 func ParseHeader(b []byte) (Header, error) {
 	var h Header
+	if IsLinked(b) {
+		copy(h.Hash[:], b)
+		copy(h.ID[:], b[32:])
+		copy(h.NewSHA[:], b[48:])
+		h.State, h.Lean, h.Linked = b[80] == stateLinkedLean, b[80] == stateLinkedLean, true
+		return h, nil
+	}
 	if len(b) < headerLen {
 		return h, errShort
 	}
@@ -163,21 +273,44 @@ func ParseHeader(b []byte) (Header, error) {
 }
 
 // Intact reports whether a stored entry's hash is the one recomputed from
-// its bytes; false for an entry shorter than its header or whose body cannot
-// be read.
-func Intact(b []byte) bool {
-	if len(b) < headerLen {
+// its bytes and, for a linked entry, prev, the stored hash of the entry
+// before (ReadHeader); false for an entry shorter than its header or whose
+// body cannot be read.
+func Intact(b []byte, prev [32]byte) bool {
+	if len(b) < linkedHeaderLen {
 		return false
 	}
-	h, err := canonicalHash(b)
+	h, err := canonicalHash(b, prev)
 	return err == nil && h == [32]byte(b[:32])
 }
+
+// IntactAction is Intact that also reports whether the entry's action
+// starts with prefix, read from the one decompression the hash needs:
+// `audit verify` finds so the few entries it must decode (a migration,
+// say) without decoding the rest. The body is Entry's JSON, whose fields
+// come in their declared order, so the first "action" key is the entry's
+// own, in either layout (seq, time and user before it hold no unescaped
+// quote); found is
+// false for an entry whose body cannot be read. prev is as for Intact.
+func IntactAction(b []byte, prev [32]byte, prefix []byte) (intact, found bool) {
+	if len(b) < linkedHeaderLen {
+		return false, false
+	}
+	h, err := canonicalHashLook(b, prev, func(body []byte) {
+		if i := bytes.Index(body, actionKey); i >= 0 {
+			found = bytes.HasPrefix(body[i+len(actionKey):], prefix)
+		}
+	})
+	return err == nil && h == [32]byte(b[:32]), found
+}
+
+var actionKey = []byte(`"action":"`)
 
 // StoredHash returns a stored entry's own hash without recomputing it: the
 // next entry chains to it, and verification, not appending, checks it.
 func StoredHash(b []byte) ([32]byte, error) {
 	var h [32]byte
-	if len(b) < headerLen {
+	if len(b) < linkedHeaderLen || !IsLinked(b) && len(b) < headerLen {
 		return h, errShort
 	}
 	copy(h[:], b)

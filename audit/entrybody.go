@@ -90,15 +90,27 @@ func compressBody(head, body []byte) []byte {
 // Body returns the JSON body of a stored entry, decompressed when stored
 // compressed (a new slice) or b's own bytes when stored as JSON.
 func Body(b []byte) ([]byte, error) {
-	if len(b) < headerLen {
+	n := bodyStart(b)
+	if n < 0 {
 		return nil, errShort
 	}
-	return body(b, nil)
+	return body(b[n:], nil)
 }
 
-// body is Body with a buffer to decompress into.
-func body(b, buf []byte) ([]byte, error) {
-	raw := b[headerLen:]
+// bodyStart is where the body of a stored entry starts, by its layout, or
+// -1 when b is shorter than its header.
+func bodyStart(b []byte) int {
+	switch {
+	case IsLinked(b):
+		return linkedHeaderLen
+	case len(b) >= headerLen:
+		return headerLen
+	}
+	return -1
+}
+
+// body is Body with the stored body raw and a buffer to decompress into.
+func body(raw, buf []byte) ([]byte, error) {
 	if len(raw) > 0 && raw[0] == '{' {
 		return raw, nil
 	}
@@ -116,26 +128,66 @@ func body(b, buf []byte) ([]byte, error) {
 // of millions of entries does not allocate a body for each.
 var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
-// canonicalHash recomputes the hash of a stored entry of at least headerLen
-// bytes over its canonical form.
-func canonicalHash(b []byte) ([32]byte, error) {
-	raw := b[headerLen:]
-	if len(raw) > 0 && raw[0] == '{' {
+// canonicalHash recomputes the hash of a stored entry over its canonical
+// form; prev, the hash of the entry before, is part of it for a linked
+// entry (audit.go).
+func canonicalHash(b []byte, prev [32]byte) ([32]byte, error) {
+	return canonicalHashLook(b, prev, nil)
+}
+
+// canonicalHashLook is canonicalHash that also shows the entry's JSON body
+// to look, when not nil, before its buffer is reused.
+func canonicalHashLook(b []byte, prev [32]byte, look func(body []byte)) ([32]byte, error) {
+	n := bodyStart(b)
+	if n < 0 {
+		return [32]byte{}, errShort
+	}
+	return hashAt(b, n, prev, look)
+}
+
+// hashAt is canonicalHash of b read with its body at n: headerLen for the
+// first layout, linkedHeaderLen for the linked one; look, when not nil,
+// sees the JSON body.
+func hashAt(b []byte, n int, prev [32]byte, look func(body []byte)) ([32]byte, error) {
+	raw := b[n:]
+	if n == headerLen && len(raw) > 0 && raw[0] == '{' {
+		if look != nil {
+			look(raw)
+		}
 		return sha256.Sum256(b[32:]), nil
 	}
 	bp := bodyBufs.Get().(*[]byte)
 	defer bodyBufs.Put(bp)
-	body, err := body(b, *bp)
+	body, err := body(raw, *bp)
 	if err != nil {
 		return [32]byte{}, err
 	}
 	*bp = body[:0]
+	if look != nil {
+		look(body)
+	}
 	h := sha256.New()
-	h.Write(b[32:headerLen])
+	if n == linkedHeaderLen {
+		h.Write(prev[:])
+	}
+	h.Write(b[32:n])
 	h.Write(body)
 	var sum [32]byte
 	h.Sum(sum[:0])
 	return sum, nil
+}
+
+// Ambiguous reports whether b, an entry intact in the first layout, would
+// read as a linked one (IsLinked): the upgrade to schema 12 refuses a trail
+// holding one, since after it the entry would be read otherwise. An entry
+// that reads as linked and is not intact in the first layout is not
+// ambiguous: it was written linked, or was damaged, which verify names.
+func Ambiguous(b []byte) bool {
+	if !IsLinked(b) || len(b) < headerLen {
+		return false
+	}
+	h, err := hashAt(b, headerLen, [32]byte{}, nil)
+	return err == nil && h == [32]byte(b[:32])
 }
 
 // Compress returns the compressed form of an entry stored with a JSON body,
@@ -146,7 +198,7 @@ func canonicalHash(b []byte) ([32]byte, error) {
 // it is returned, so that what the hash covers cannot change: an entry
 // altered before the upgrade stays exactly as detectable after it.
 func Compress(b []byte) ([]byte, error) {
-	if len(b) <= headerLen || b[headerLen] != '{' {
+	if len(b) <= headerLen || b[headerLen] != '{' || IsLinked(b) {
 		return nil, nil
 	}
 	raw := b[headerLen:]

@@ -26,6 +26,7 @@ func (db *DB) AuditLog(entity string) ([]audit.Entry, error) {
 				return err
 			})
 			fillValues(tx, es)
+			fillPrevHashes(b, es)
 			return err
 		}
 		id, err := resolveEntity(tx, entity)
@@ -52,7 +53,27 @@ func recordEntries(tx kv.Tx, id uuid.UUID) ([]audit.Entry, error) {
 		es = append(es, e)
 	}
 	fillValues(tx, es)
+	fillPrevHashes(b, es)
 	return es, nil
+}
+
+// fillPrevHashes sets the PrevHash of the entries es (in order) that do not
+// store it (the linked layout, schema 12 on): the stored hash of the entry
+// before, the one in es when it is there, else read from the audit bucket b.
+// An entry whose predecessor is missing keeps a zero PrevHash; verify names
+// the gap.
+func fillPrevHashes(b kv.Bucket, es []audit.Entry) {
+	for i := range es {
+		e := &es[i]
+		if e.Seq <= 1 || e.PrevHash != ([32]byte{}) {
+			continue
+		}
+		if i > 0 && es[i-1].Seq == e.Seq-1 {
+			e.PrevHash = es[i-1].Hash
+		} else if v := b.Get(itob(e.Seq - 1)); v != nil {
+			e.PrevHash, _ = audit.StoredHash(v)
+		}
+	}
 }
 
 // AuditCount returns the number of audit entries; tests use it to prove a
@@ -91,6 +112,27 @@ type recordFinding struct {
 	kind string
 	id   uuid.UUID
 	seq  uint64
+}
+
+// alteredEntry is an entry whose hash is not the one recomputed from its
+// bytes, as a hash job found it.
+type alteredEntry struct {
+	seq    uint64
+	linked bool
+}
+
+// problem words it. A linked entry's hash covers the previous entry's hash
+// too, so a mismatch is either: its content changed, or the entry before it
+// was changed, removed or put in another place.
+func (a alteredEntry) problem() string {
+	if a.linked {
+		return alteredLinked(a.seq)
+	}
+	return fmt.Sprintf("audit entry %d was altered: its content no longer matches its hash", a.seq)
+}
+
+func alteredLinked(seq uint64) string {
+	return fmt.Sprintf("audit entry %d was altered, or does not follow entry %d: its content and the previous entry's hash no longer match its hash", seq, seq-1)
 }
 
 // hashBatch is how many entries or records one hash job takes: enough that
@@ -133,8 +175,11 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 	defer hp.close() // the jobs read tx's bytes: none may outlive verifyTx
 	var found struct {
 		sync.Mutex
-		altered []uint64 // entries whose hash is not that of their content
-		records []recordFinding
+		altered []alteredEntry // entries whose hash is not that of their content
+		// mentions are the entries whose action is a database's own
+		// (migrationMention), for verifyMigratedMark.
+		mentions []uint64
+		records  []recordFinding
 	}
 	b := tx.Bucket(bAudit)
 	// latest holds each record's latest state (verifystate.go).
@@ -143,15 +188,24 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 		c := b.Cursor()
 		var prev [32]byte
 		var want uint64 = 1
+		linked := uint64(0) // the first entry of the linked layout
 		tc := newTreeCheck(tx)
-		seqs, vals := make([]uint64, 0, hashBatch), make([][]byte, 0, hashBatch)
+		// Each entry is hashed with the stored hash of the one before it in
+		// the trail, which a linked entry's hash covers.
+		seqs, vals, prevs := make([]uint64, 0, hashBatch), make([][]byte, 0, hashBatch), make([][32]byte, 0, hashBatch)
 		hashEntries := func() {
-			seqs, vals := seqs, vals
+			seqs, vals, prevs := seqs, vals, prevs
 			hp.do(func() {
 				for i, val := range vals {
-					if !audit.Intact(val) {
+					intact, mentions := audit.IntactAction(val, prevs[i], migrationMention)
+					if !intact || mentions {
 						found.Lock()
-						found.altered = append(found.altered, seqs[i])
+						if !intact {
+							found.altered = append(found.altered, alteredEntry{seqs[i], audit.IsLinked(val)})
+						}
+						if mentions {
+							found.mentions = append(found.mentions, seqs[i])
+						}
 						found.Unlock()
 					}
 				}
@@ -167,15 +221,23 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 				v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d: %v", seq, err))
 				continue
 			}
-			if seqs, vals = append(seqs, seq), append(vals, val); len(vals) == hashBatch {
+			if seqs, vals, prevs = append(seqs, seq), append(vals, val), append(prevs, prev); len(vals) == hashBatch {
 				hashEntries()
-				seqs, vals = make([]uint64, 0, hashBatch), make([][]byte, 0, hashBatch)
+				seqs, vals, prevs = make([]uint64, 0, hashBatch), make([][]byte, 0, hashBatch), make([][32]byte, 0, hashBatch)
 			}
 			if seq != want {
 				v.Problems = append(v.Problems, fmt.Sprintf("audit entries %d–%d are missing: the trail has a gap", want, seq-1))
 			}
 			want = seq + 1
-			if h.PrevHash != prev {
+			switch {
+			case h.Linked:
+				// The link is part of the hash, which the jobs check.
+				if linked == 0 {
+					linked = seq
+				}
+			case linked != 0:
+				v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d is stored in the layout of schema 11, after entry %d in that of schema 12: celltrack did not write it", seq, linked))
+			case h.PrevHash != prev:
 				v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d does not follow entry %d: the chain is broken", seq, seq-1))
 			}
 			prev = h.Hash
@@ -256,9 +318,17 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 	if err != nil {
 		return v, err
 	}
-	for _, seq := range found.altered {
-		v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d was altered: its content no longer matches its hash", seq))
+	for _, a := range found.altered {
+		v.Problems = append(v.Problems, a.problem())
 	}
+	if found.mentions == nil {
+		found.mentions = []uint64{} // none: lastMigration reads nothing back
+	}
+	mp, err := verifyMigratedMark(tx, found.mentions)
+	if err != nil {
+		return v, err
+	}
+	v.Problems = append(v.Problems, mp...)
 	for _, f := range found.records {
 		if f.seq == 0 {
 			v.Problems = append(v.Problems, fmt.Sprintf("%s %s is stored but has no audit entry: it was written outside celltrack", f.kind, describe(tx, f.kind, f.id)))

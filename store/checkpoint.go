@@ -168,28 +168,29 @@ type reportVerification struct {
 func verifyReport(tx kv.Tx, cp Checkpoint, refs []recordRef) (reportVerification, bool) {
 	rv := reportVerification{From: cp.Seq}
 	b := tx.Bucket(bAudit)
-	start := b.Get(itob(cp.Seq))
+	c := b.Cursor()
+	start, prev := entryWithPrev(c, cp.Seq)
 	if start == nil {
 		return rv, false
 	}
-	if h, err := audit.ReadHeader(start); err != nil || h.Hash != cp.Hash || h.Computed != cp.Hash {
+	if h, err := audit.ReadHeader(start, prev); err != nil || h.Hash != cp.Hash || h.Computed != cp.Hash {
 		return rv, false
 	}
-	c := b.Cursor()
 	prev, want := cp.Hash, cp.Seq+1
 	rv.Head, rv.HeadSeq = cp.Hash, cp.Seq
-	c.Seek(itob(cp.Seq))
 	for k, val := c.Next(); k != nil; k, val = c.Next() {
 		seq := btoi(k)
-		h, err := audit.ReadHeader(val)
+		h, err := audit.ReadHeader(val, prev)
 		switch {
 		case err != nil:
 			rv.Problems = append(rv.Problems, fmt.Sprintf("audit entry %d: %v", seq, err))
 		case seq != want:
 			rv.Problems = append(rv.Problems, fmt.Sprintf("audit entries %d–%d are missing: the trail has a gap", want, seq-1))
+		case h.Computed != h.Hash && h.Linked:
+			rv.Problems = append(rv.Problems, alteredLinked(seq))
 		case h.Computed != h.Hash:
 			rv.Problems = append(rv.Problems, fmt.Sprintf("audit entry %d was altered: its content no longer matches its hash", seq))
-		case h.PrevHash != prev:
+		case !h.Linked && h.PrevHash != prev:
 			rv.Problems = append(rv.Problems, fmt.Sprintf("audit entry %d does not follow entry %d: the chain is broken", seq, seq-1))
 		}
 		prev, want = h.Hash, seq+1
@@ -229,6 +230,27 @@ func get1(c kv.Cursor, key []byte) []byte {
 	return v
 }
 
+// entryWithPrev returns entry seq, read through cursor c, and the stored
+// hash of entry seq−1, which a linked entry's hash covers: the cursor seeks
+// seq−1 and steps to seq, so that on PostgreSQL both come with one page
+// (one round trip, as reading entry seq alone). A missing entry seq−1
+// gives a zero hash, which no linked entry after the first matches; a
+// missing entry seq gives nil. The cursor is left on entry seq.
+func entryWithPrev(c kv.Cursor, seq uint64) (val []byte, prev [32]byte) {
+	if seq <= 1 {
+		return get1(c, itob(seq)), prev
+	}
+	k, v := c.Seek(itob(seq - 1))
+	if k != nil && btoi(k) == seq-1 {
+		prev, _ = audit.StoredHash(v)
+		k, v = c.Next()
+	}
+	if k == nil || btoi(k) != seq {
+		return nil, prev
+	}
+	return v, prev
+}
+
 // verifyRecord checks one record against its latest state-setting audit
 // entry, found through audit_entity (the entries of one record, in order).
 func (vc *verifyCursors) verifyRecord(r recordRef) string {
@@ -256,10 +278,12 @@ func (vc *verifyCursors) verifyRecord(r recordRef) string {
 	}
 	for ; k != nil && bytes.HasPrefix(k, r.id[:]); k, _ = ents.Prev() {
 		seq := btoi(k[16:])
-		h, err := audit.ReadHeader(get1(vc.audit, k[16:]))
+		h, err := audit.ReadHeader(entryWithPrev(vc.audit, seq))
 		switch {
 		case err != nil:
 			return fmt.Sprintf("audit entry %d of %s: %v", seq, name(), err)
+		case h.Computed != h.Hash && h.Linked:
+			return alteredLinked(seq)
 		case h.Computed != h.Hash:
 			return fmt.Sprintf("audit entry %d was altered: its content no longer matches its hash", seq)
 		case h.ID != r.id:

@@ -85,6 +85,15 @@ import (
 //	   append-only, they are kept and still checked by verify, and only new
 //	   entries store less. An older celltrack would find the tree's lower
 //	   hashes missing, so it must refuse the file
+//	12 an entry header without the stored previous hash (the linked layout,
+//	   audit/audit.go): entries written from then on store neither the
+//	   previous entry's hash (it is that entry's own stored hash, and still
+//	   part of the new entry's hash) nor the record id in their body (the
+//	   header holds it). Existing entries are not rewritten and keep every
+//	   hash; the upgrade checks, in its one transaction, that none of them
+//	   reads as the new layout (linkedLookalikes), so the trail reads the
+//	   same after it. An older celltrack cannot read a linked entry, so it
+//	   must refuse the file
 //
 // An older file is upgraded only by an admin, who proves who they are:
 // `celltrack upgrade` (OpenForUpgrade, Upgrade) or their `celltrack login`
@@ -336,6 +345,12 @@ func (db *DB) migrate(actor audit.User) (err error) {
 				return err
 			}
 		}
+		checked := 0
+		if from < 12 {
+			if checked, err = linkedLookalikes(tx, db.path); err != nil {
+				return err
+			}
+		}
 		var steps []string
 		if from < 7 {
 			steps = append(steps, "7: patient and donor records may carry corrections, idx_patient_mrn former MRNs; no record of the older file has either, nothing converted")
@@ -355,6 +370,9 @@ func (db *DB) migrate(actor audit.User) (err error) {
 			} else {
 				steps = append(steps, fmt.Sprintf("11: the audit tree keeps the nodes of level 6 and above; %d lower hashes removed, each recomputed from the entries when needed", pruned))
 			}
+		}
+		if from < 12 {
+			steps = append(steps, fmt.Sprintf("12: audit entries written from now on store no previous hash and no id in their body; the %d existing entries are kept as they are, every hash unchanged", checked))
 		}
 		meta := tx.Bucket(bMeta)
 		if from < 4 && meta.Get(metaDBID) == nil {
@@ -404,6 +422,24 @@ func upgradeReason(from int, records, indexes, steps []string) string {
 		what = []string{"no change of layout"}
 	}
 	return fmt.Sprintf("schema %d → %d: %s", from, SchemaVersion, strings.Join(what, "; "))
+}
+
+// linkedLookalikes checks, before the upgrade to schema 12, that no entry of
+// the trail, written in the first layout, reads as the linked one
+// (audit.Ambiguous: its newSHA would have to begin with 3 or 4 and the zstd
+// magic, a chance of 2^-39 for each state entry), so that every entry is
+// read after the upgrade as it was before. It returns how many it checked
+// and refuses, naming the entry, when one does.
+func linkedLookalikes(tx kv.Tx, path string) (int, error) {
+	n := 0
+	c := tx.Bucket(bAudit).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if audit.Ambiguous(v) {
+			return n, lot.Errorf(lot.ECONFLICT, "%s: audit entry %d would read as an entry of schema 12 (the first bytes of the SHA-256 of the value it set are those that mark that layout), so this celltrack cannot upgrade the file without changing how the entry is read; keep the file at its version and report it", path, btoi(k))
+		}
+		n++
+	}
+	return n, nil
 }
 
 // rebuildIndex writes the entries of the index bucket name, new and empty,

@@ -3,6 +3,9 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,7 +102,10 @@ const actionReopen = "database.reopen"
 // the target recorded since the migration is not here, and working on both
 // again is the double history the mark prevents — the command says so. A
 // database that is not marked is refused (ECONFLICT), as is an empty
-// reason (EUSAGE); nothing is written then.
+// reason (EUSAGE); nothing is written then. A database whose mark was
+// removed outside celltrack, while its trail's last migration entry says it
+// was migrated away, is reopened as if marked (the entry says so): that is
+// how it passes `audit verify` again.
 func (db *DB) ReopenMigrated(actor, reason string) (m MigratedMark, err error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
@@ -121,16 +127,118 @@ func (db *DB) ReopenMigrated(actor, reason string) (m MigratedMark, err error) {
 		if err != nil {
 			return err
 		}
+		lost := ""
 		if mark == nil {
-			return lot.Errorf(lot.ECONFLICT, "%s was not migrated: it takes writes already, and there is nothing to reopen; nothing was written", db.path)
+			// The mark removed outside celltrack: the trail still says the
+			// database was migrated, and `audit verify` fails until an
+			// admin reopens it, as from a mark.
+			e, err := lastMigration(tx, nil)
+			if err != nil {
+				return err
+			}
+			if e == nil || !migratedAway(*e) {
+				return lot.Errorf(lot.ECONFLICT, "%s was not migrated: it takes writes already, and there is nothing to reopen; nothing was written", db.path)
+			}
+			mark, lost = markOf(*e), " (its mark, meta \"migrated\", had been removed outside celltrack)"
 		}
 		m = *mark
 		w := &writer{db: db, tx: tx, actor: u, now: db.now(), open: true}
-		note := fmt.Sprintf("reopened for writes after its migration to %s (%s) on %s by %s (entry %d): %s", m.To, m.Engine, lot.FormatTime(m.At), m.By, m.Entry, reason)
+		note := fmt.Sprintf("reopened for writes after its migration to %s (%s) on %s by %s (entry %d)%s: %s", m.To, m.Engine, lot.FormatTime(m.At), m.By, m.Entry, lost, reason)
 		if err := w.event(kindUser, u.ID, actionReopen, note); err != nil {
 			return err
 		}
 		return tx.Bucket(bMeta).Delete(metaMigrated)
 	})
 	return m, err
+}
+
+// migrationMention starts the action of every entry lastMigration looks
+// for: the database's own actions (database.migrate, .reopen, .restore,
+// …), few in any trail.
+var migrationMention = []byte(`database.`)
+
+// lastMigration returns the trail's last database.migrate or
+// database.reopen entry, nil when it has none. With mentions (the entries
+// whose body holds migrationMention, as `audit verify` found them while
+// hashing) it decodes those alone; without, it reads back from the end,
+// decoding the events (a migration is no record's state).
+func lastMigration(tx kv.Tx, mentions []uint64) (*audit.Entry, error) {
+	b := tx.Bucket(bAudit)
+	is := func(v []byte) (*audit.Entry, bool) {
+		e, err := audit.Decode(v)
+		if err != nil || (e.Action != actionMigrate && e.Action != actionReopen) {
+			return nil, false // a broken entry is audit verify's to report
+		}
+		return &e, true
+	}
+	if mentions != nil {
+		sort.Slice(mentions, func(i, j int) bool { return mentions[i] > mentions[j] })
+		for _, seq := range mentions {
+			if e, ok := is(b.Get(itob(seq))); ok {
+				return e, nil
+			}
+		}
+		return nil, nil
+	}
+	c := b.Cursor()
+	for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		if h, err := audit.ParseHeader(v); err != nil || h.State {
+			continue
+		}
+		if e, ok := is(v); ok {
+			return e, nil
+		}
+	}
+	return nil, nil
+}
+
+// migratedAway reports whether e is a database's own entry of its migration
+// away (MigrateTo's, "migrated to …"); a target's entry of the same action
+// says where it came from.
+func migratedAway(e audit.Entry) bool {
+	return e.Action == actionMigrate && strings.HasPrefix(e.Reason, "migrated to ")
+}
+
+// migratedToRE reads back the entry MigrateTo writes on the source.
+var migratedToRE = regexp.MustCompile(`^migrated to (.+) \(([^()]+)\) with (\d+) entries, root (\S+); `)
+
+// markOf is the mark the migration entry e was written with.
+func markOf(e audit.Entry) *MigratedMark {
+	m := &MigratedMark{V: 1, To: "(see audit entry " + fmt.Sprint(e.Seq) + ")", Engine: "unknown", At: e.Time, By: e.User, Entry: e.Seq}
+	if p := migratedToRE.FindStringSubmatch(e.Reason); p != nil {
+		m.To, m.Engine, m.Root = p[1], p[2], p[4]
+		m.Size, _ = strconv.ParseInt(p[3], 10, 64)
+	}
+	return m
+}
+
+// verifyMigratedMark is `audit verify`'s check of the mark against the
+// trail, given the entries that mention a database action (lastMigration):
+// a database whose last migration entry says it was migrated away must
+// carry the mark of that entry — without it, it takes writes as if it had
+// never been migrated, the double history the mark prevents — and a mark
+// must have such an entry.
+func verifyMigratedMark(tx kv.Tx, mentions []uint64) ([]string, error) {
+	mark, err := migratedMark(tx)
+	if err != nil {
+		return nil, err
+	}
+	e, err := lastMigration(tx, append([]uint64{}, mentions...))
+	if err != nil {
+		return nil, err
+	}
+	away := e != nil && migratedAway(*e)
+	switch {
+	case away && mark == nil:
+		return []string{fmt.Sprintf("audit entry %d (database.migrate by %s, %s) says this database was migrated to %s and takes no more writes, but its mark (meta \"migrated\") is missing: it was removed outside celltrack, and writes are taken here as if it had never been migrated — work on the target; if this copy must take writes again, an admin runs `celltrack migrate --reopen-source --reason …`, and report it to QA", e.Seq, e.User, lot.FormatTime(e.Time), markOf(*e).To)}, nil
+	case away && mark.Entry != e.Seq:
+		return []string{fmt.Sprintf("the mark (meta \"migrated\") names audit entry %d, but the database.migrate entry of the migration is %d: the mark was changed outside celltrack — report it to QA", mark.Entry, e.Seq)}, nil
+	case !away && mark != nil:
+		last := "the trail has no database.migrate entry"
+		if e != nil {
+			last = fmt.Sprintf("the trail's last migration entry, %d (%s), is not this database's migration away", e.Seq, e.Action)
+		}
+		return []string{fmt.Sprintf("the mark (meta \"migrated\") says this database was migrated to %s (entry %d), but %s: the mark was written outside celltrack — report it to QA", mark.To, mark.Entry, last)}, nil
+	}
+	return nil, nil
 }

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,10 +19,87 @@ import (
 // been migrated to to: the refusals below need no second engine.
 func markMigrated(t *testing.T, db *DB, to string) {
 	t.Helper()
-	raw, _ := json.Marshal(MigratedMark{V: 1, To: to, Engine: "PostgreSQL", At: db.now(), By: "alice", Size: 9, Root: "x", Entry: 10})
-	if err := db.engine.Update(func(tx kv.Tx) error { return tx.Bucket(bMeta).Put(metaMigrated, raw) }); err != nil {
+	err := db.update("alice", audit.DatabaseMigrate, func(w *writer) error {
+		h, err := treeHead(w.tx)
+		if err != nil {
+			return err
+		}
+		m := MigratedMark{V: 1, To: to, Engine: "PostgreSQL", At: w.now, By: "alice", Size: h.Size, Root: audit.RootString(h.Root), Entry: uint64(h.Size) + 1}
+		if err := w.event(kindUser, w.actor.ID, actionMigrate, fmt.Sprintf("migrated to %s (%s) with %d entries, root %s; this database takes no more writes", to, m.Engine, m.Size, m.Root)); err != nil {
+			return err
+		}
+		raw, _ := json.Marshal(m)
+		return w.tx.Bucket(bMeta).Put(metaMigrated, raw)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestMigratedMarkLostIsCaught: the mark lives outside the hash chain, so
+// `audit verify` holds it against the trail: removed behind celltrack's
+// back while the last migration entry says the database was migrated away
+// (it would take writes again, silently), or put there without such an
+// entry, verify fails naming the entry; reopening records that the mark
+// was gone, and verify passes again.
+func TestMigratedMarkLostIsCaught(t *testing.T) {
+	db := newTestDB(t)
+	markMigrated(t, db, "/srv/site.db")
+	v, err := db.Verify()
+	if err != nil || !v.OK() {
+		t.Fatalf("verify of a marked database: %v %v", err, v.Problems)
+	}
+	entry := v.Entries
+	raw := func(fn func(b kv.Bucket) error) {
+		if err := db.engine.Update(func(tx kv.Tx) error { return fn(tx.Bucket(bMeta)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var kept []byte
+	raw(func(b kv.Bucket) error { kept = append(kept, b.Get(metaMigrated)...); return b.Delete(metaMigrated) })
+	v, err = db.Verify()
+	want := fmt.Sprintf("audit entry %d (database.migrate by alice, ", entry)
+	if err != nil || v.OK() || !strings.Contains(v.Problems[0], want) || !strings.Contains(v.Problems[0], "migrated to /srv/site.db") || !strings.Contains(v.Problems[0], "mark (meta \"migrated\") is missing") {
+		t.Fatalf("verify with the mark removed: %v %q, want a problem starting %q", err, v.Problems, want)
+	}
+	// A mark naming another entry.
+	raw(func(b kv.Bucket) error {
+		return b.Put(metaMigrated, bytes.Replace(kept, []byte(fmt.Sprintf(`"entry":%d`, entry)), []byte(`"entry":3`), 1))
+	})
+	if v, _ := db.Verify(); v.OK() || !strings.Contains(v.Problems[0], "names audit entry 3") {
+		t.Fatalf("verify with the mark's entry changed: %q", v.Problems)
+	}
+	raw(func(b kv.Bucket) error { return b.Delete(metaMigrated) })
+
+	m, err := db.ReopenMigrated("alice", "target lost")
+	if err != nil || m.To != "/srv/site.db" || m.Engine != "PostgreSQL" || m.Entry != uint64(entry) {
+		t.Fatalf("reopen without the mark: %+v %v", m, err)
+	}
+	log, _ := db.AuditLog("")
+	if last := log[len(log)-1]; last.Action != actionReopen || !strings.Contains(last.Reason, "had been removed outside celltrack") {
+		t.Fatalf("the reopening: %s %q", last.Action, last.Reason)
+	}
+	if v, err := db.Verify(); err != nil || !v.OK() {
+		t.Fatalf("verify after the reopening: %v %v", err, v.Problems)
+	}
+	if _, err := db.ReopenMigrated("alice", "again"); lot.ErrorCode(err) != lot.ECONFLICT {
+		t.Fatalf("a second reopening: %v", err)
+	}
+
+	// A mark put there with no migration since the reopening.
+	raw(func(b kv.Bucket) error { return b.Put(metaMigrated, kept) })
+	if v, _ := db.Verify(); v.OK() || !strings.Contains(v.Problems[0], "is not this database's migration away: the mark was written outside celltrack") {
+		t.Fatalf("verify with a mark after the reopening: %q", v.Problems)
+	}
+	raw(func(b kv.Bucket) error { return b.Delete(metaMigrated) })
+	fresh := newTestDB(t)
+	if err := fresh.engine.Update(func(tx kv.Tx) error { return tx.Bucket(bMeta).Put(metaMigrated, kept) }); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := fresh.Verify(); v.OK() || !strings.Contains(v.Problems[0], "the trail has no database.migrate entry") {
+		t.Fatalf("verify with a mark and no migration: %q", v.Problems)
+	}
+	fresh.engine.Update(func(tx kv.Tx) error { return tx.Bucket(bMeta).Delete(metaMigrated) })
 }
 
 func entryCount(t *testing.T, db *DB) int {

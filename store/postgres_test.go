@@ -121,6 +121,7 @@ var notOnPostgres = map[string]string{
 	// The file itself: copies, pages, locks, older versions of it.
 	"TestBackup":                          "copies the database file (celltrack backup is for the file engine)",
 	"TestRestore":                         "replaces the database file (celltrack restore is for the file engine)",
+	"TestRolledBackExcuse":                "restores a backup file over the database file (celltrack restore is for the file engine)",
 	"TestIsDamage":                        "damage of a file",
 	"TestATruncatedFileIsDamageNotACrash": "a truncated file",
 	"TestOpenMigrates":                    "builds a file of an older schema; a PostgreSQL database starts at the current one",

@@ -238,6 +238,14 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 			return rep, lot.Errorf(lot.EUSAGE, "--allow-rollback needs --reason: say why entries made since the backup may be undone")
 		}
 	}
+	// The words that record a kept checkpoint rolled back over are the
+	// restore's own: typed into what it records, they would excuse a
+	// checkpoint it never rolled back over (restoredOver).
+	for _, f := range []struct{ name, value string }{{"--reason", opts.Reason}, {"--from", opts.From}} {
+		if strings.Contains(strings.ToLower(f.value), rolledOverMark) {
+			return rep, lot.Errorf(lot.EINVALID, "%s %q contains %q, the words restore records itself for a kept checkpoint it rolled back over; word it otherwise — nothing was restored", f.name, f.value, rolledOverMark)
+		}
+	}
 	if _, err := os.Stat(opts.From); errors.Is(err, fs.ErrNotExist) {
 		return rep, lot.Errorf(lot.ENOTFOUND, "--from %s: no such file; give the backup file `celltrack backup` wrote", opts.From)
 	}
@@ -440,7 +448,10 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		reason += "; ROLLBACK allowed: " + opts.Reason + " — " + strings.Join(rep.Rollback, "; ")
 	}
 	// The kept checkpoints the backup does not reach, in a form checkKept
-	// reads back: they are then reported as rolled back by this entry.
+	// reads back: they are then reported as rolled back by this entry. They
+	// come last, after the rollback's own words, which end in none of them:
+	// only this suffix is read back (restoredOver), so no text an admin
+	// chose — the reason, a file name — can be taken for one.
 	for _, r := range bv.ahead {
 		reason += fmt.Sprintf("; %s tree size %d root %s", rolledOverMark, r.Head.Size, audit.RootString(r.Head.Root))
 	}

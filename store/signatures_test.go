@@ -56,7 +56,7 @@ func forge[T any](t *testing.T, db *DB, kind string, id uuid.UUID, edit func(*T)
 		var seq uint64
 		c := b.Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			if h, err := audit.ReadHeader(v); err == nil && h.ID == id && h.State {
+			if h, err := audit.ParseHeader(v); err == nil && h.ID == id && h.State {
 				seq = btoi(k)
 				break
 			}

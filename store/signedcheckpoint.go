@@ -291,7 +291,9 @@ func checkKeptAlso(tx kv.Tx, kept []KeptCheckpoint, pinned []PinnedVerifier, als
 // checkpoint the restore rolled back over (--allow-rollback).
 const rolledOverMark = "rolled back over the kept checkpoint of"
 
-var rolledOverRE = regexp.MustCompile(regexp.QuoteMeta(rolledOverMark) + ` tree size (\d+) root ([A-Za-z0-9+/]{43}=)`)
+// rolledOverRE is one of them, as Restore appends it at the very end of the
+// entry's reason.
+var rolledOverRE = regexp.MustCompile(`; ` + regexp.QuoteMeta(rolledOverMark) + ` tree size (\d+) root ([A-Za-z0-9+/]{43}=)$`)
 
 type rolledOver struct {
 	size int64
@@ -301,7 +303,11 @@ type rolledOver struct {
 // restoredOver reads the checkpoints the trail's `database.restore`
 // entries record rolling back over, each with what to say of it: the entry
 // and the reason the admin gave. It reads the whole trail, so checkKept
-// calls it only when a checkpoint is not extended.
+// calls it only when a checkpoint is not extended. Only the suffix Restore
+// appends after everything else counts, read from the end: the same words
+// anywhere before it are text an admin chose (the reason, the backup's
+// file name) — an older celltrack recorded them unchecked — and excuse
+// nothing.
 func restoredOver(tx kv.Tx) (map[rolledOver]string, error) {
 	out := map[rolledOver]string{}
 	c := tx.Bucket(bAudit).Cursor()
@@ -317,7 +323,14 @@ func restoredOver(tx kv.Tx) (map[rolledOver]string, error) {
 				why = why[:j]
 			}
 		}
-		for _, m := range rolledOverRE.FindAllStringSubmatch(e.Reason, -1) {
+		rest := e.Reason
+		for {
+			loc := rolledOverRE.FindStringSubmatchIndex(rest)
+			if loc == nil {
+				break
+			}
+			m := []string{rest[loc[0]:loc[1]], rest[loc[2]:loc[3]], rest[loc[4]:loc[5]]}
+			rest = rest[:loc[0]]
 			size, _ := strconv.ParseInt(m[1], 10, 64)
 			root, err := base64.StdEncoding.DecodeString(m[2])
 			if err != nil || len(root) != len(tlog.Hash{}) {

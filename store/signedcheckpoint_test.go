@@ -633,3 +633,118 @@ func TestSwappedKeyRecordCaughtByAPinnedKey(t *testing.T) {
 		t.Fatalf("a pinned registered key: %v %v", err, cv.Problems)
 	}
 }
+
+// TestRolledBackExcuseCannotBePlanted: a kept checkpoint the trail does not
+// extend is excused only by what a restore itself recorded of rolling back
+// over it, never by the same words in text an admin chose. A --reason or a
+// --from naming the mark is refused before anything is touched; an entry
+// that holds the words elsewhere than in the suffix the restore appends (as
+// an older celltrack let an admin write) excuses nothing; the restore that
+// did roll back over the checkpoint, told of it, still does.
+func TestRolledBackExcuseCannotBePlanted(t *testing.T) {
+	db, signer, _ := keyed(t)
+	registerUC(t, db, "LOT-A")
+	backup := filepath.Join(t.TempDir(), "old.db")
+	if _, err := db.VerifiedBackup(backup, nil); err != nil {
+		t.Fatal(err)
+	}
+	registerUC(t, db, "LOT-B")
+	cp := sign(t, db, signer)
+	h, err := db.TreeHead()
+	if err != nil {
+		t.Fatal(err)
+	}
+	planted := fmt.Sprintf("%s tree size %d root %s", rolledOverMark, h.Size, audit.RootString(h.Root))
+	path := db.Path()
+	db.Close()
+	reopen := reopenOnce(t, db)
+
+	before := fileSum(t, path)
+	opts := restoreOpts(db, backup)
+	opts.Reason = "disk failure; " + planted
+	_, err = Restore(path, opts)
+	if lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(err.Error(), "--reason") || !strings.Contains(err.Error(), rolledOverMark) {
+		t.Fatalf("a --reason naming the mark: %v, want EINVALID naming --reason and the words", err)
+	}
+	noReplacedFile(t, path)
+	if fileSum(t, path) != before {
+		t.Fatal("a refused restore changed the database")
+	}
+	opts = restoreOpts(db, filepath.Join(t.TempDir(), "Rolled back over the kept checkpoint of 9.db"))
+	if _, err = Restore(path, opts); lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(err.Error(), "--from") {
+		t.Fatalf("a --from naming the mark: %v, want EINVALID naming --from", err)
+	}
+	noReplacedFile(t, path)
+
+	// The rollback done without the kept checkpoint: nothing excuses it.
+	opts = restoreOpts(db, backup)
+	opts.Reason = "disk failure"
+	if _, err := Restore(path, opts); err != nil {
+		t.Fatal(err)
+	}
+	reopen()
+	wantFail(t, verifyKept(t, db, cp), "cp1", "does not extend it")
+
+	// The words where an older celltrack recorded an admin's --reason or
+	// --from: still not an excuse.
+	for _, reason := range []string{
+		fmt.Sprintf("restored from old.db (1 entries, root x); the replaced file is kept at ct.db.replaced (9 entries, root y); ROLLBACK allowed: %s — ct.db has 9 entries; the backup has 4: entries 5–9 since would vanish from the database", planted),
+		fmt.Sprintf("restored from /b/%s.db (4 entries, root x); the replaced file is kept at ct.db.replaced (4 entries, root x)", planted),
+		fmt.Sprintf("restored from old.db; ROLLBACK allowed: disk — ct.db has 9 entries; the backup has 4; %s and more", planted),
+	} {
+		err := db.update("alice", audit.DatabaseRestore, func(w *writer) error {
+			return w.event(kindUser, w.actor.ID, "database.restore", reason)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cv := verifyKept(t, db, cp)
+		if cv.Checkpoints[0].RolledBack != "" {
+			t.Fatalf("the words in free text excused the checkpoint: %s\n(reason %q)", cv.Checkpoints[0].RolledBack, reason)
+		}
+		wantFail(t, cv, "cp1", "does not extend it")
+	}
+}
+
+// TestRolledBackExcuseRecordedByRestore: a restore told of the kept
+// checkpoint it rolls back over records it, and the checkpoint is then
+// reported as rolled back by that entry, with the admin's reason, not
+// refused.
+func TestRolledBackExcuseRecordedByRestore(t *testing.T) {
+	db, signer, _ := keyed(t)
+	registerUC(t, db, "LOT-A")
+	backup := filepath.Join(t.TempDir(), "old.db")
+	if _, err := db.VerifiedBackup(backup, nil); err != nil {
+		t.Fatal(err)
+	}
+	registerUC(t, db, "LOT-B")
+	cp := sign(t, db, signer)
+	path := db.Path()
+	db.Close()
+	reopen := reopenOnce(t, db)
+	opts := restoreOpts(db, backup)
+	opts.Reason = "disk failure; LOT-B re-entered from paper"
+	opts.Kept = []KeptCheckpoint{{Name: "cp1", Note: cp}}
+	if _, err := Restore(path, opts); err != nil {
+		t.Fatal(err)
+	}
+	reopen()
+	cv := verifyKept(t, db, cp)
+	wantPass(t, cv)
+	if got := cv.Checkpoints[0].RolledBack; !strings.Contains(got, "rolled back by the restore, entry") || !strings.HasSuffix(got, "reason: disk failure; LOT-B re-entered from paper") {
+		t.Fatalf("rolled back: %q", got)
+	}
+}
+
+// reopenOnce returns a function that reopens db's closed file for the rest
+// of the test; if the test ends before calling it, it runs at cleanup, for
+// newTestDB's check.
+func reopenOnce(t *testing.T, db *DB) func() {
+	done := false
+	t.Cleanup(func() {
+		if !done {
+			reopenBolt(t, db)
+		}
+	})
+	return func() { reopenBolt(t, db); done = true }
+}

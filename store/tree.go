@@ -290,7 +290,7 @@ func (db *DB) buildTree(batch int) (added int64, err error) {
 				if btoi(k) != uint64(n+1) {
 					return lot.Errorf(lot.ECONFLICT, "%s: audit entry %d is missing (the next is %d), so the audit tree cannot be built; the trail has a gap — restore the last good backup", db.path, n+1, btoi(k))
 				}
-				h, err := audit.ReadHeader(v)
+				h, err := audit.ParseHeader(v)
 				if err != nil {
 					return fmt.Errorf("audit entry %d: %w", n+1, err)
 				}

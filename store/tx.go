@@ -210,6 +210,11 @@ func (w *writer) event(kind string, id uuid.UUID, action, reason string) error {
 // 100k-lot database twice the size and its import and verify slower.
 const appendFill = 0.95
 
+// encodeEntry is how appendEntry stores an entry: in the linked layout
+// (schema 12). Upgrade tests set it to the layout of schema 11 to make a
+// version 11 trail.
+var encodeEntry = (*audit.Entry).Encode
+
 // appendEntry numbers e after the last entry, chains it to that entry's hash
 // and stores it with its per-record index key and its hashes in the audit
 // tree (tree.go).
@@ -227,7 +232,7 @@ func appendEntry(tx kv.Tx, e *audit.Entry) error {
 		e.Seq = 1
 	}
 	e.Time = e.Time.UTC()
-	enc, err := e.Encode()
+	enc, err := encodeEntry(e)
 	if err != nil {
 		return fmt.Errorf("encode audit entry: %w", err)
 	}

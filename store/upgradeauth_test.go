@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -121,7 +122,7 @@ func TestOpenUpgradesOnlyForAnAdmin(t *testing.T) {
 				t.Fatal(err)
 			}
 			e, login := all[len(all)-2], all[len(all)-1]
-			if e.Action != "database.upgrade" || e.User != "alice" || !strings.HasPrefix(e.Reason, "schema 10 → 11: 11: the audit tree") || login.Action != "login" {
+			if e.Action != "database.upgrade" || e.User != "alice" || !strings.HasPrefix(e.Reason, fmt.Sprintf("schema 10 → %d: 11: the audit tree", SchemaVersion)) || login.Action != "login" {
 				t.Fatalf("the last entries: %+v\n%+v", e, login)
 			}
 			if n := len(upgradeEntries(t, up)); n != 1 {

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"html/template"
+	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
@@ -85,5 +88,41 @@ func TestInternalErrorShownGeneric(t *testing.T) {
 	s = New(Config{Log: log.New(&logged, "", 0), Sessions: oneSession{}, Lots: failingLots{err: lot.Errorf(lot.ENOTFOUND, "no lot LOT-X; check the number")}})
 	if w := get("/api/v1/lots"); !strings.Contains(w.Body.String(), "no lot LOT-X; check the number") || w.Code != http.StatusNotFound {
 		t.Errorf("a refusal through the API: %d %s", w.Code, w.Body.String())
+	}
+}
+
+// TestMigratedBanner: every page of a database migrated to the other
+// engine says so at its top, in the words a local read prints, and the
+// facility answer carries the same line for the command line; a database
+// that was not migrated shows no banner.
+func TestMigratedBanner(t *testing.T) {
+	const note = "this database was migrated to /srv/site.db (the file engine) on 2026-11-25 09:00 UTC by alice; it takes no more writes — this is a read of the old copy; work on /srv/site.db"
+	get := func(s *Server, path string) string {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r.AddCookie(&http.Cookie{Name: "celltrack_session", Value: "t"})
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		return w.Body.String()
+	}
+	cfg := Config{Log: log.New(io.Discard, "", 0), Sessions: oneSession{}, Lots: failingLots{},
+		Facility: func() (string, error) { return "G1234", nil }, Zone: func() (*time.Location, error) { return time.UTC, nil }}
+	plain := New(cfg)
+	cfg.Migrated = func() (string, error) { return note, nil }
+	migrated := New(cfg)
+	banner := `<div class="warning-box" role="status" id="migrated"><strong>Old copy:</strong> ` + template.HTMLEscapeString(note) + `</div>`
+	for _, path := range []string{"/login", "/lots", "/bedside", "/reports"} {
+		if body := get(migrated, path); !strings.Contains(body, banner) {
+			t.Errorf("%s of a migrated database has no banner:\n%s", path, body)
+		}
+		if body := get(plain, path); strings.Contains(body, `id="migrated"`) {
+			t.Errorf("%s of a database not migrated has the banner", path)
+		}
+	}
+	var v FacilityView
+	if err := json.Unmarshal([]byte(get(migrated, "/api/v1/svc/facility")), &v); err != nil || v.Migrated != note || v.FIN != "G1234" {
+		t.Errorf("the facility answer of a migrated database: %+v %v", v, err)
+	}
+	if body := get(plain, "/api/v1/svc/facility"); strings.Contains(body, "migrated") {
+		t.Errorf("the facility answer of a database not migrated: %s", body)
 	}
 }

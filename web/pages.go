@@ -48,11 +48,26 @@ type pageData struct {
 	Nav   string
 	Error string
 	Data  any
+	// Migrated is the note of a database migrated to the other engine,
+	// shown on every page (render sets it).
+	Migrated string
+}
+
+// migratedNote is Config.Migrated's note, "" when there is none to say.
+func (s *Server) migratedNote() (string, error) {
+	if s.cfg.Migrated == nil {
+		return "", nil
+	}
+	return s.cfg.Migrated()
 }
 
 // render executes a page in full before writing, so a template error never
-// sends half a page.
+// sends half a page. A page of a database migrated away says so at its top:
+// what it shows is the old copy, and where to work instead.
 func (s *Server) render(w http.ResponseWriter, status int, name string, p pageData) {
+	if note, err := s.migratedNote(); err == nil {
+		p.Migrated = note
+	}
 	var buf bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&buf, "base", p); err != nil {
 		s.cfg.Log.Printf("render %s: %v", name, err)

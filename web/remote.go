@@ -215,19 +215,34 @@ func RemoteSession(c Caller) (audit.User, audit.Session, error) {
 
 // RemoteFacility is the facility of the server that c calls: its FIN, and
 // its time zone or why that cannot be read.
-func RemoteFacility(c Caller) (fin string, zone *time.Location, zoneErr error, err error) {
+func RemoteFacility(c Caller) (f RemoteFacilityView, err error) {
 	v, err := remoteGet[FacilityView](c, "/facility")
 	if err != nil {
-		return "", nil, nil, err
+		return f, err
 	}
+	f.FIN, f.Migrated = v.FIN, v.Migrated
 	if v.ZoneError.Code != "" {
-		return v.FIN, nil, lot.Errorf(v.ZoneError.Code, "%s", v.ZoneError.Message), nil
+		f.ZoneErr = lot.Errorf(v.ZoneError.Code, "%s", v.ZoneError.Message)
+		return f, nil
 	}
 	loc, lerr := time.LoadLocation(v.Zone)
 	if lerr != nil {
-		return v.FIN, nil, lot.Errorf(lot.EINVALID, "the facility's time zone %q (from the server) is not known on this machine: %v", v.Zone, lerr), nil
+		f.ZoneErr = lot.Errorf(lot.EINVALID, "the facility's time zone %q (from the server) is not known on this machine: %v", v.Zone, lerr)
+		return f, nil
 	}
-	return v.FIN, loc, nil, nil
+	f.Zone = loc
+	return f, nil
+}
+
+// RemoteFacilityView is what RemoteFacility says of the server's database:
+// its facility's FIN; its time zone, or ZoneErr saying why it cannot be
+// used; and the note of a database migrated to the other engine ("" when
+// it was not).
+type RemoteFacilityView struct {
+	FIN      string
+	Zone     *time.Location
+	ZoneErr  error
+	Migrated string
 }
 
 // ContainerHistory answers GET /api/v1/svc/containers/{ref}/history.

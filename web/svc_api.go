@@ -100,6 +100,10 @@ type FacilityView struct {
 	FIN       string       `json:"fin"`
 	Zone      string       `json:"zone,omitempty"`
 	ZoneError APIErrorBody `json:"zone_error,omitzero"`
+	// Migrated is the one line a read of a database that `celltrack
+	// migrate` moved to the other engine prints ("" when it was not): the
+	// command line prints it through a server as it does locally.
+	Migrated string `json:"migrated,omitempty"`
 }
 
 func (s *Server) svcRoutes() []svcRoute {
@@ -185,7 +189,7 @@ func (s *Server) svcRoutes() []svcRoute {
 				return Reconciliation{l, cs, ns}, err
 			})},
 
-		{"GET " + p + "/facility", "the facility: its FIN (for labels) and time zone (in which times are shown)",
+		{"GET " + p + "/facility", "the facility: its FIN (for labels), time zone (in which times are shown) and, on a database migrated to the other engine, the note its reads print",
 			readCall(s, func(r *http.Request) (FacilityView, error) {
 				var v FacilityView
 				if s.cfg.Facility == nil || s.cfg.Zone == nil {
@@ -195,11 +199,15 @@ func (s *Server) svcRoutes() []svcRoute {
 				if err != nil {
 					return v, err
 				}
+				note, err := s.migratedNote()
+				if err != nil {
+					return v, err
+				}
 				loc, err := s.cfg.Zone()
 				if err != nil {
-					return FacilityView{FIN: fin, ZoneError: errorBody(err)}, nil
+					return FacilityView{FIN: fin, ZoneError: errorBody(err), Migrated: note}, nil
 				}
-				return FacilityView{FIN: fin, Zone: loc.String()}, nil
+				return FacilityView{FIN: fin, Zone: loc.String(), Migrated: note}, nil
 			})},
 		{"POST " + p + "/donors", "lot.Service AddDonor: register a donor (lab)",
 			writeCall(s, func(u audit.User, r *http.Request, d lot.Donor) (lot.Donor, error) { return L().AddDonor(u.Name, d) })},

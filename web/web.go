@@ -96,6 +96,11 @@ type Config struct {
 	// Zone is the facility's time zone, in which times are shown (the
 	// command line in server mode shows them as it does locally).
 	Zone func() (*time.Location, error)
+	// Migrated is the one-line note of a database that `celltrack migrate`
+	// moved to the other engine ("" when it was not; nil: never): every
+	// page shows it in a banner, and the facility answer carries it for the
+	// command line, which prints it before a read as it does locally.
+	Migrated func() (string, error)
 	// Health answers /healthz: nil when the database can be read.
 	Health func() error
 	// Secure is true when the server is reached over TLS (directly or

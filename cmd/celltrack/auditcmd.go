@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/celltrack/celltrack/audit"
-	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/report"
 	"github.com/celltrack/celltrack/web"
 	"github.com/urfave/cli/v2"
@@ -58,10 +57,7 @@ func (rt *runtime) auditCommand() *cli.Command {
 					pinnedFlag,
 				},
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
-					if c.IsSet("verifier-file") && !c.IsSet("checkpoint") {
-						return lot.Errorf(lot.EUSAGE, "--verifier-file pins the key that checks the --checkpoint files; give --checkpoint too")
-					}
-					if c.IsSet("checkpoint") || c.IsSet("tree-head") {
+					if c.IsSet("checkpoint") || c.IsSet("tree-head") || c.IsSet("verifier-file") {
 						return rt.verifyWithCheckpoints(c)
 					}
 					v, err := rt.verify()

@@ -471,13 +471,29 @@ func readPinned(c *cli.Context) ([]audit.PinnedVerifier, error) {
 	return out, nil
 }
 
+// readCheckpointFlags reads --checkpoint and --verifier-file, the one way
+// `audit verify`, `check` and `restore` read them, so that the same flags
+// give the same answer and the same message on each: a --verifier-file
+// without --checkpoint is a usage error before any file is read (it pins
+// the key of the checkpoints, and there are none to check); then the kept
+// checkpoints (readKept: skipped names what a witness folder holds that is
+// not one), then the pinned keys (readPinned).
+func readCheckpointFlags(c *cli.Context) (kept []audit.KeptCheckpoint, skipped []string, pinned []audit.PinnedVerifier, err error) {
+	if c.IsSet("verifier-file") && !c.IsSet("checkpoint") {
+		return nil, nil, nil, lot.Errorf(lot.EUSAGE, "--verifier-file pins the key that checks the --checkpoint files; give --checkpoint too")
+	}
+	if kept, skipped, err = readKept(c.StringSlice("checkpoint")); err != nil {
+		return nil, nil, nil, err
+	}
+	if pinned, err = readPinned(c); err != nil {
+		return nil, nil, nil, err
+	}
+	return kept, skipped, pinned, nil
+}
+
 // verifyWithCheckpoints is `audit verify --checkpoint`.
 func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
-	kept, skipped, err := readKept(c.StringSlice("checkpoint"))
-	if err != nil {
-		return err
-	}
-	pinned, err := readPinned(c)
+	kept, skipped, pinned, err := readCheckpointFlags(c)
 	if err != nil {
 		return err
 	}
@@ -570,19 +586,12 @@ func (rt *runtime) restoreCommand() *cli.Command {
 			if err := serverHolds(dbPath(c)); err != nil {
 				return err
 			}
-			kept, skipped, err := readKept(c.StringSlice("checkpoint"))
+			kept, skipped, pinned, err := readCheckpointFlags(c)
 			if err != nil {
 				return err
 			}
 			for _, sk := range skipped {
 				fmt.Fprintf(rt.stderr, "skipped %s\n", sk)
-			}
-			pinned, err := readPinned(c)
-			if err != nil {
-				return err
-			}
-			if len(pinned) > 0 && len(kept) == 0 {
-				return lot.Errorf(lot.EUSAGE, "--verifier-file pins the key that checks the --checkpoint files; give --checkpoint too")
 			}
 			password, err := rt.password(c, admin)
 			if err != nil {

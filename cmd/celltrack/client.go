@@ -259,7 +259,21 @@ func (cl *serverClient) login(name, password string) (web.LoginView, error) {
 		return v, err
 	}
 	cl.session = serverSession{Server: cl.base, User: v.User, CookieName: cl.api.CookieName, Cookie: cl.api.Cookie}
-	return v, saveJSONFile(cl.path, cl.session)
+	if err := saveJSONFile(cl.path, cl.session); err != nil {
+		return v, err
+	}
+	cl.noteMigrated()
+	return v, nil
+}
+
+// noteMigrated prints, as a local login or logout does on its database,
+// the one line of a server's database that was migrated to the other
+// engine. Other commands have it with the facility (runtime.action); a
+// note the server cannot give is left out: it is only a note.
+func (cl *serverClient) noteMigrated() {
+	if f, err := web.RemoteFacility(cl); err == nil && f.Migrated != "" {
+		fmt.Fprintf(cl.rt.stderr, "celltrack: note: %s\n", f.Migrated)
+	}
 }
 
 // logout ends the session on the server and removes the session file. It
@@ -276,6 +290,7 @@ func (cl *serverClient) logout() (string, bool, error) {
 		os.Remove(cl.path)
 		return "", false, lot.Errorf(lot.ESESSION, "the session file %s is not one celltrack wrote (it was edited by hand); it was removed", cl.path)
 	}
+	cl.noteMigrated()
 	data, _, err := cl.call("POST", "/api/v1/logout", nil)
 	var v struct {
 		Ended bool `json:"ended"`

@@ -71,6 +71,41 @@ func dbEditSQL(bucket, which, old, new string) string {
 END $dbedit$`, `"`+bucket+`"`, lit(which), lit(old), lit(new))
 }
 
+// cmdDBDelete deletes one key of a bucket behind celltrack's back, as a raw
+// bbolt tool would:
+//
+//	dbdelete meta migrated
+//
+// On PostgreSQL it is a DBA's DELETE from the kv table, which holds the
+// buckets without a table of their own (meta, sessions, the indexes).
+func cmdDBDelete(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: dbdelete BUCKET KEY")
+	}
+	if db := ts.Getenv("CELLTRACK_DB"); strings.HasPrefix(db, "postgres://") {
+		lit := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+		ts.Check(pgtest.Exec(db, fmt.Sprintf(`DO $dbdelete$ DECLARE n int; BEGIN
+	DELETE FROM kv WHERE bucket = %s AND k = convert_to(%s, 'UTF8');
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n <> 1 THEN RAISE EXCEPTION 'dbdelete: %% keys deleted, want 1', n; END IF;
+END $dbdelete$`, lit(args[0]), lit(args[1]))))
+		return
+	}
+	db, err := bolt.Open(ts.Getenv("CELLTRACK_DB"), 0o600, nil)
+	ts.Check(err)
+	defer db.Close()
+	ts.Check(db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(args[0]))
+		if b == nil {
+			return fmt.Errorf("no bucket %s", args[0])
+		}
+		if b.Get([]byte(args[1])) == nil {
+			return fmt.Errorf("bucket %s has no key %s", args[0], args[1])
+		}
+		return b.Delete([]byte(args[1]))
+	}))
+}
+
 // cmdDBSchema sets the schema version in the story's database's meta to
 // N, as a database an older celltrack wrote carries it: `dbschema 10`.
 // A file of this celltrack's layout with an older number is what the store

@@ -99,6 +99,7 @@ func scriptParams(dir string) testscript.Params {
 			"fixture":   cmdFixture,
 			"golden":    cmdGolden,
 			"dbedit":    cmdDBEdit,
+			"dbdelete":  cmdDBDelete,
 			"pgdb":      cmdPGDB,
 			"dbsnapat":  cmdDBSnapAt,
 			"dbsameat":  cmdDBSameAt,

@@ -39,16 +39,9 @@ func (rt *runtime) checkCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "checkpoint", Usage: "also check the trail extends this kept checkpoint `FILE`, or every one in a folder (the witness folder); repeat for more"},
 			pinnedFlag},
 		Action: rt.action(checkDB, 0, func(c *cli.Context) error {
-			kept, skipped, err := readKept(c.StringSlice("checkpoint"))
+			kept, skipped, pinned, err := readCheckpointFlags(c)
 			if err != nil {
 				return err
-			}
-			pinned, err := readPinned(c)
-			if err != nil {
-				return err
-			}
-			if len(pinned) > 0 && len(kept) == 0 {
-				return lot.Errorf(lot.EUSAGE, "--verifier-file pins the key that checks the --checkpoint files; give --checkpoint too")
 			}
 			var problems []string
 			for _, err := range rt.db.Check() {

@@ -28,6 +28,7 @@ var notOnPostgres = map[string]string{
 	"maint_restore_interrupted_names_files":           "restore replaces the database file",
 	"maint_restore_after_key_rotation":                "restore replaces the database file",
 	"maint_restore_rollback_reported_not_refused":     "restore replaces the database file",
+	"maint_restore_rollback_excuse_cannot_be_planted": "restore replaces the database file",
 	"cli_out_force_never_replaces_database":           "backup writes a copy of the database file",
 	"audit_verify_checkpoint_catches_rollback":        "takes a backup of the database file to roll back to",
 	"audit_verify_checkpoint_witness_folder":          "takes a backup of the database file",

@@ -159,15 +159,20 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 					return err
 				}
 				// Times are shown in the facility's zone, as locally.
-				fin, loc, zerr, err := web.RemoteFacility(rt.client)
+				f, err := web.RemoteFacility(rt.client)
 				if err != nil {
 					return err
 				}
-				rt.client.facility = fin
-				if zerr == nil {
-					lot.SetDisplayZone(loc)
+				rt.client.facility = f.FIN
+				if f.ZoneErr == nil {
+					lot.SetDisplayZone(f.Zone)
 				} else {
-					fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", lot.ErrorMessage(zerr))
+					fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", lot.ErrorMessage(f.ZoneErr))
+				}
+				// The server's database migrated to the other engine: the
+				// same one line as a local read prints.
+				if f.Migrated != "" && mode != writeDB {
+					fmt.Fprintf(rt.stderr, "celltrack: note: %s\n", f.Migrated)
 				}
 			}
 			return fn(c)

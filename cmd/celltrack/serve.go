@@ -219,15 +219,22 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 			ts.FullVerify = true
 			return ts
 		}(),
-		Lots:        store.NewLotService(db),
-		Releases:    store.NewReleaseService(db),
-		Users:       db,
-		Sessions:    webSessions{db},
-		Accounts:    db,
-		Now:         db.Now, // the database's clock: what is locked is decided by it
-		Health:      func() error { _, err := db.Facility(); return err },
-		Zone:        db.FacilityZone,
-		Facility:    db.Facility,
+		Lots:     store.NewLotService(db),
+		Releases: store.NewReleaseService(db),
+		Users:    db,
+		Sessions: webSessions{db},
+		Accounts: db,
+		Now:      db.Now, // the database's clock: what is locked is decided by it
+		Health:   func() error { _, err := db.Facility(); return err },
+		Zone:     db.FacilityZone,
+		Facility: db.Facility,
+		Migrated: func() (string, error) {
+			m, err := db.Migrated()
+			if err != nil || m == nil {
+				return "", err
+			}
+			return m.Note(), nil
+		},
 		UserService: db,
 		Verify:      db.Verify,
 		Checkpoints: db,

@@ -363,22 +363,17 @@ func TestServeBrowserReports(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("from")),
 		chromedp.SendKeys(chromedp.ID("from"), "2026-11-26"),
 		chromedp.SendKeys(chromedp.ID("to"), "2026-11-26"+kb.Enter),
+		// The page showed a report (of any time) before the dates were
+		// sent, so #report proves nothing. Typing sets the fields' value,
+		// not their value attribute: only the answer to the submission
+		// has the dates there.
+		chromedp.WaitVisible(`#from[value="2026-11-26"]`),
+		chromedp.WaitVisible(`#to[value="2026-11-26"]`),
 		chromedp.WaitVisible(chromedp.ID("report")),
 	)
-	// The page showed a report (of any time) before the dates were sent:
-	// #report being visible does not say the submitted one has loaded, so
-	// wait, boundedly, for the selection it asked for.
-	var text string
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		var err error
-		text, err = chromedp.Run(ctx, chromedp.Text(chromedp.ID("report")))
-		if err == nil && strings.Contains(text, "(exclusive)") || time.Now().After(deadline) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("report")))
+	if err != nil {
+		t.Fatal(err)
 	}
 	mustContain(t, "the handling report page", text, "G12342600000101", "G12342600000102", "G12342600000103", "2026-11-26 00:00 UTC to 2026-11-27 00:00 UTC (exclusive)", "Download:", "pdf")
 	href, err := chromedp.Run(ctx, chromedp.AttributeValue(`a.download:last-of-type`, "href"))

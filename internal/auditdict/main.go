@@ -18,12 +18,14 @@ import (
 	"os"
 	"strings"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/store/boltkv"
 	"github.com/celltrack/celltrack/store/kv"
 	"github.com/klauspost/compress/dict"
 )
 
-// headerLen is the fixed header of a stored audit entry (audit.Encode).
+// headerLen is the fixed header of an audit entry stored with its JSON body
+// (before schema 8; the first layout, audit/audit.go), whose body it samples.
 const headerLen = 113
 
 func main() {
@@ -55,7 +57,7 @@ func run(path string, id uint32, out string, want int) error {
 		step := max(n/want, 1)
 		i := 0
 		return b.ForEach(func(k, v []byte) error {
-			if i%step == 0 && len(v) > headerLen && v[headerLen] == '{' {
+			if i%step == 0 && len(v) > headerLen && v[headerLen] == '{' && !audit.IsLinked(v) {
 				samples = append(samples, append([]byte(nil), v[headerLen:]...))
 			}
 			i++

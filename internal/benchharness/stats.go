@@ -116,7 +116,11 @@ func statsMain(path string) error {
 			}
 			r.n++
 			r.stored += int64(len(v))
-			r.header += int64(len(v)) - 113 // the compressed (or JSON) body as stored
+			hl := int64(113) // the header: the linked layout's (schema 12) is 81 bytes
+			if h.Linked {
+				hl = 81
+			}
+			r.header += int64(len(v)) - hl // the compressed (or JSON) body as stored
 			r.json += int64(len(body))
 			r.prev += int64(len(e.Prev))
 			return nil

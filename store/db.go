@@ -89,6 +89,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -227,6 +228,8 @@ func Open(path string, opts Options) (*DB, error) {
 	switch {
 	case errors.Is(err, boltkv.ErrTimeout):
 		return nil, lot.Errorf(lot.EBUSY, "database is busy: another celltrack process held %s for more than %s; try again, or raise --lock-timeout", path, opts.Timeout)
+	case errors.Is(err, fs.ErrNotExist) && !opts.Create && InterruptedRestore(path) != "":
+		return nil, lot.Errorf(lot.ENODB, "no database at %s: %s", path, InterruptedRestore(path))
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
 		return nil, lot.Errorf(lot.ENODB, "no database at %s (it went away while celltrack opened it); check --db or CELLTRACK_DB", path)
 	case errors.Is(err, fs.ErrExist) && opts.Create:
@@ -299,9 +302,67 @@ func openFile(create bool) func(string, int, os.FileMode) (*os.File, error) {
 	}
 }
 
-// openBolt opens the bbolt file; bbolt panics when a writer loads the
+// openBolt opens the bbolt file at path, and makes sure that the file it
+// locked is the one path names once the lock is held. A restore renames the
+// database aside and its verified copy into place while it holds the lock
+// of both; a process that opened the path before then waited on the lock of
+// the file renamed aside, and would otherwise read or write it — a write
+// lost from the database. Such an open is closed and made again, on what
+// the path names now (bounded by o.Timeout, as the waiting is). A file
+// gone from the path is fs.ErrNotExist.
+func openBolt(path string, o *boltkv.Options) (*boltkv.Engine, error) {
+	deadline := time.Now().Add(o.Timeout)
+	for {
+		var opened *os.File
+		oo := *o
+		inner := o.OpenFile
+		if inner == nil {
+			inner = os.OpenFile
+		}
+		oo.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := inner(name, flag, perm)
+			if err == nil {
+				opened = f
+				if openHook != nil {
+					openHook(name)
+				}
+			}
+			return f, err
+		}
+		bdb, err := openBoltOnce(path, &oo)
+		if err != nil || opened == nil {
+			return bdb, err
+		}
+		fi, ferr := opened.Stat()
+		pi, perr := os.Stat(path)
+		if ferr == nil && perr == nil && os.SameFile(fi, pi) {
+			return bdb, nil
+		}
+		bdb.Close()
+		switch {
+		case ferr != nil:
+			return nil, fmt.Errorf("open %s: %w", path, ferr)
+		case perr != nil:
+			return nil, perr
+		}
+		reopened.Add(1)
+		if oo.Timeout = time.Until(deadline); oo.Timeout <= 0 {
+			return nil, boltkv.ErrTimeout
+		}
+	}
+}
+
+// openHook, when a test sets it, is called with the name of each file
+// openBolt (or lockDamaged) opened, before the lock is taken.
+var openHook func(name string)
+
+// reopened counts the opens openBolt made again because the path had come
+// to name another file while it waited for the lock (for tests).
+var reopened atomic.Int64
+
+// openBoltOnce opens the bbolt file; bbolt panics when a writer loads the
 // freelist of a damaged file, which becomes a refusal like any other damage.
-func openBolt(path string, o *boltkv.Options) (bdb *boltkv.Engine, err error) {
+func openBoltOnce(path string, o *boltkv.Options) (bdb *boltkv.Engine, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer (&DB{path: path}).recoverDamage(&err)
 	return boltkv.Open(path, o)

@@ -347,12 +347,18 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		time.Sleep(FailedPasswordDelay)
 		return rep, lot.Errorf(lot.EAUTH, "wrong password for user %s (checked in the backup %s, as the database does not open); nothing was restored", opts.Actor, opts.From)
 	}
+	if err := refuseOtherDatabase(path, live, bv, opts); err != nil {
+		return rep, err
+	}
+	keys := ""
+	if rep.Keys != "" {
+		keys = "\n(the kept checkpoints were checked against " + rep.Keys + ")"
+	}
 	if len(bv.problems) > 0 {
-		keys := ""
-		if rep.Keys != "" {
-			keys = "\n(the kept checkpoints were checked against " + rep.Keys + ")"
-		}
-		return rep, lot.Errorf(lot.ECONFLICT, "--from %s fails verification, so it is not restored and nothing was changed:\n  %s%s", opts.From, strings.Join(bv.problems, "\n  "), keys)
+		return rep, lot.Errorf(lot.ECONFLICT, "--from %s fails verification, so it is not restored and nothing was changed:\n  %s%s", opts.From, strings.Join(append(bv.problems, bv.witness...), "\n  "), keys)
+	}
+	if len(bv.witness) > 0 {
+		return rep, witnessRefusal(opts, bv, keys)
 	}
 	rep.Backup = bv.head
 	for _, r := range bv.ahead {
@@ -375,10 +381,7 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		// of the same facility. Only the kept checkpoints can show it is
 		// not, and then only up to the latest of them.
 		rep.Unproven = true
-		ids := live.dbIDs()
 		switch {
-		case len(ids) > 0 && !contains(ids, bv.dbID):
-			rep.Rollback = append(rep.Rollback, fmt.Sprintf("%s %s, but its readable pages name the database %s, and --from %s is a backup of the database %s: another database of facility %s, whose history is not this one's — everything recorded in %s would vanish", path, live.why, strings.Join(ids, ", "), opts.From, orUnknown(bv.dbID), rep.Backup.Facility, path))
 		case len(opts.Kept) == 0:
 			rep.Rollback = append(rep.Rollback, fmt.Sprintf("how far the trail of %s had come cannot be read, so a rollback cannot be ruled out: any entry made after the backup's %d would vanish", path, rep.Backup.Size))
 		case len(bv.ahead) == 0:
@@ -395,6 +398,11 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 			rep.Rollback = append(rep.Rollback, fmt.Sprintf("%s (%d entries) is not a prefix of the backup's trail: the two histories differ", path, rep.Live.Size))
 		}
 	}
+	if len(rep.Rollback) > 0 && !opts.AllowRollback && rep.Unproven && len(opts.Kept) > 0 {
+		// The witness was given, and it shows the backup is older: it
+		// lacks no checkpoint; the backup lacks the entries they cover.
+		return rep, lot.Errorf(lot.ECONFLICT, "%s %s, and the %d kept checkpoint(s) given with --checkpoint show that --from %s is older than the history it would replace: its %d entries fall short of %d of them, so entries recorded after the backup would vanish; nothing was changed:\n  %s\nrestoring it would roll the audit trail back; give a later backup, one that extends every kept checkpoint, or, if a rollback must be accepted, repeat with --allow-rollback --reason \"…\" (the restore, the reason and the checkpoints rolled back over are recorded)", path, live.why, len(opts.Kept), opts.From, rep.Backup.Size, len(bv.ahead), strings.Join(rep.Rollback, "\n  "))
+	}
 	if len(rep.Rollback) > 0 && !opts.AllowRollback && rep.Unproven {
 		return rep, lot.Errorf(lot.ECONFLICT, "%s %s, so restore cannot show that --from %s is not older than the history it would replace; nothing was changed:\n  %s\nrestoring it could roll the audit trail back; give --checkpoint with the witness folder, or, if a rollback must be accepted, repeat with --allow-rollback --reason \"…\" (the restore, the reason and that a rollback could not be ruled out are recorded)", path, live.why, opts.From, strings.Join(rep.Rollback, "\n  "))
 	}
@@ -402,8 +410,15 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		return rep, lot.Errorf(lot.ECONFLICT, "--from %s is older than the history it would replace, so nothing was changed:\n  %s\nrestoring it would roll the audit trail back; if that is what must happen, repeat with --allow-rollback --reason \"…\" (the restore and the reason are recorded)", opts.From, strings.Join(rep.Rollback, "\n  "))
 	}
 
-	// 3. The swap: the verified copy is renamed over the database after the
-	// database is renamed aside.
+	// 3. The restore is recorded in the verified copy, as its trail's next
+	// entry, BEFORE the copy is put in place, and the copy stays open — its
+	// lock held — across the renames, as the replaced file's lock is held
+	// until they are done: no other celltrack sees the backup in place
+	// without its entry, nor writes to it before that entry (one that
+	// waited on the replaced file's lock opens again what the path names
+	// then; see openBolt). A restore stopped before the first rename leaves
+	// the database as it was; one stopped between the renames leaves the
+	// copy and the replaced file, which InterruptedRestore names.
 	now := opts.Now().UTC()
 	rep.Replaced = fmt.Sprintf("%s.replaced-%s", path, now.Format("20060102T150405Z"))
 	for i := 2; ; i++ { // never over an earlier replaced file
@@ -412,25 +427,13 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		}
 		rep.Replaced = fmt.Sprintf("%s.replaced-%s-%d", path, now.Format("20060102T150405Z"), i)
 	}
-	if fi, err := os.Lstat(tmp); err != nil || !os.SameFile(fi, copied) {
-		return rep, lot.Errorf(lot.ECONFLICT, "%s, the verified copy of --from %s, was replaced while restore verified it; nothing was changed — find out who writes beside the database", tmp, opts.From)
-	}
-	if err := os.Rename(path, rep.Replaced); err != nil {
-		return rep, fmt.Errorf("keep the replaced database as %s: %w", rep.Replaced, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Rename(rep.Replaced, path)
-		return rep, fmt.Errorf("put the backup in place at %s: %w", path, err)
-	}
-	placed = true
-	syncDir(filepath.Dir(path))
 	closeBk()
-	live.close()
-
-	// 4. The restore is the restored trail's next entry.
-	db, err := Open(path, Options{Timeout: opts.Timeout, Now: opts.Now})
+	if err := sameCopy(tmp, copied, opts.From); err != nil {
+		return rep, err
+	}
+	db, err := Open(tmp, Options{Timeout: opts.Timeout, Now: opts.Now})
 	if err != nil {
-		return rep, fmt.Errorf("the backup is in place at %s but could not be opened to record the restore: %w", path, err)
+		return rep, fmt.Errorf("the verified copy %s could not be opened to record the restore, so nothing was changed: %w", tmp, err)
 	}
 	defer db.Close()
 	reason := fmt.Sprintf("restored from %s (%d entries, root %s); the replaced file is kept at %s", opts.From, rep.Backup.Size, audit.RootString(rep.Backup.Root), rep.Replaced)
@@ -459,17 +462,55 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		return w.event(kindUser, w.actor.ID, "database.restore", reason)
 	})
 	if err != nil {
-		return rep, fmt.Errorf("the backup is in place at %s but the restore could not be recorded: %w", path, err)
+		return rep, fmt.Errorf("the restore could not be recorded in the verified copy %s, so nothing was changed: %w", tmp, err)
 	}
+	if testHook != nil {
+		testHook("restore recorded")
+	}
+
+	// 4. The swap: the copy, with its entry, is renamed over the database
+	// after the database is renamed aside.
+	if err := sameCopy(tmp, copied, opts.From); err != nil {
+		return rep, err
+	}
+	if err := os.Rename(path, rep.Replaced); err != nil {
+		return rep, fmt.Errorf("keep the replaced database as %s: %w", rep.Replaced, err)
+	}
+	if testHook != nil {
+		testHook("restore renamed aside")
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Rename(rep.Replaced, path)
+		return rep, fmt.Errorf("put the backup in place at %s: %w", path, err)
+	}
+	placed = true
+	syncDir(filepath.Dir(path))
+	if testHook != nil {
+		testHook("restore placed")
+	}
+	// The replaced file's lock first: whoever waited on it finds the path
+	// names another file and waits for the restored one's, released when
+	// db closes.
+	live.close()
 	return rep, nil
+}
+
+// sameCopy refuses when tmp is no longer the file restore copied the
+// backup to (identity copied): something replaced it beside the database.
+func sameCopy(tmp string, copied os.FileInfo, from string) error {
+	if fi, err := os.Lstat(tmp); err != nil || !os.SameFile(fi, copied) {
+		return lot.Errorf(lot.ECONFLICT, "%s, the verified copy of --from %s, was replaced while restore verified it; nothing was changed — find out who writes beside the database", tmp, from)
+	}
+	return nil
 }
 
 // InterruptedRestore says, when path is missing but a restore's verified
 // copy (path.restoring) and a replaced file (path.replaced-*) lie beside
 // it — a restore stopped between its two renames — what they are and what
-// to do; "" otherwise. The copy was verified before the database was
-// renamed aside, but the restore was never recorded in its trail, so the
-// way back is to put the replaced file back and run restore again.
+// to do; "" otherwise. The copy was verified, and the restore recorded in
+// it, before the database was renamed aside; but whether the copy is
+// intact cannot be known from here, so the way back is to put the replaced
+// file back and run restore again, which verifies the backup anew.
 func InterruptedRestore(path string) string {
 	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
 		return ""
@@ -490,7 +531,7 @@ func InterruptedRestore(path string) string {
 			}
 		}
 	}
-	return fmt.Sprintf("a restore was interrupted between its two renames: %s is the backup's copy it had verified, and %s the database it renamed aside (the one most recently changed of %d replaced file(s)); the restore was not recorded. Put the database back with `mv %s %s`, remove %s, and run `celltrack restore` again (it verifies the backup again and records the restore) — or, if %s is the wrong file, check the others first", tmp, last, len(replaced), last, path, tmp, last)
+	return fmt.Sprintf("a restore was interrupted between its two renames: %s is the backup's copy it had verified, and %s the database it renamed aside (the one most recently changed of %d replaced file(s)); the restore was recorded only in that copy, which was never put in place. Put the database back with `mv %s %s`, remove %s, and run `celltrack restore` again (it verifies the backup again and records the restore) — or, if %s is the wrong file, check the others first", tmp, last, len(replaced), last, path, tmp, last)
 }
 
 // globEscape escapes the characters filepath.Glob treats as a pattern.
@@ -678,11 +719,20 @@ func (l *liveFile) authenticate(opts RestoreOptions) error {
 // backupVerification is what restore found of the copy of the backup.
 type backupVerification struct {
 	user     audit.User // opts.Actor in the backup
-	problems []string   // page check, audit verify, kept checkpoints that contradict it
-	ahead    []CheckpointResult
-	head     audit.Head
-	extends  bool   // the backup's tree has the live file's as a prefix
-	dbID     string // the backup's database identity (meta db_id)
+	problems []string   // the backup's own: page check, audit verify
+	// witness are the problems of the kept checkpoints (one forged, of
+	// another database, contradicting the backup) and of the pinned keys;
+	// failedKept names the checkpoints among them.
+	witness    []string
+	failedKept []string
+	ahead      []CheckpointResult
+	head       audit.Head
+	extends    bool   // the backup's tree has the live file's as a prefix
+	dbID       string // the backup's database identity (meta db_id)
+	// first is the hash of the backup's first audit entry (its tree of
+	// size 1), set when it has one.
+	first    tlog.Hash
+	hasFirst bool
 	// latestKept is the largest tree size of the kept checkpoints.
 	latestKept int64
 }
@@ -716,17 +766,22 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport, liveKeys []che
 		if err != nil {
 			return err
 		}
-		bv.problems = append(bv.problems, pinProblems...)
+		bv.witness = append(bv.witness, pinProblems...)
 		bv.dbID = string(tx.Bucket(bMeta).Get(metaDBID))
 		for _, r := range results {
 			bv.latestKept = max(bv.latestKept, r.Head.Size)
 			if r.Ahead {
 				bv.ahead = append(bv.ahead, r)
 			} else if r.Problem != "" {
-				bv.problems = append(bv.problems, r.Problem)
+				bv.witness = append(bv.witness, r.Problem)
+				bv.failedKept = append(bv.failedKept, r.Name)
 			}
 		}
 		bv.head = v.Tree
+		if bv.head.Size > 0 {
+			bv.first, err = tlog.TreeHash(1, newTreeHashes(tx))
+			bv.hasFirst = err == nil
+		}
 		bv.extends = true
 		if l := rep.Live; rep.LiveRead && l.Size > 0 && l.Size <= bv.head.Size {
 			p, err := tlog.ProveTree(bv.head.Size, l.Size, newTreeHashes(tx))
@@ -735,6 +790,63 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport, liveKeys []che
 		return nil
 	})
 	return bv, err
+}
+
+// witnessRefusal refuses a backup that itself verifies when a kept
+// checkpoint or a pinned key does not check out against it: the message
+// names the checkpoints and says why each fails, not that the backup does.
+func witnessRefusal(opts RestoreOptions, bv backupVerification, keys string) error {
+	var what []string
+	switch n := len(bv.failedKept); {
+	case n == 1:
+		what = append(what, "the kept checkpoint "+bv.failedKept[0]+" does not verify against it")
+	case n > 1:
+		what = append(what, fmt.Sprintf("%d kept checkpoints (%s) do not verify against it", n, strings.Join(bv.failedKept, ", ")))
+	}
+	if pins := len(bv.witness) - len(bv.failedKept); pins > 0 {
+		what = append(what, fmt.Sprintf("%d --verifier-file key(s) are registered neither by it nor by the replaced database", pins))
+	}
+	return lot.Errorf(lot.ECONFLICT, "--from %s passes its own verification (page check and audit verify), but %s — so it is not restored and nothing was changed:\n  %s%s\na checkpoint that does not verify is forged, of another database, or signed with a key neither the backup nor the replaced database registers, and one the backup's trail does not extend contradicts it: find out which before restoring (give the verifier key kept outside the database with --verifier-file; leave out a checkpoint that is not this database's)",
+		opts.From, strings.Join(what, ", and "), strings.Join(bv.witness, "\n  "), keys)
+}
+
+// refuseOtherDatabase refuses, whatever the flags, a backup of another
+// database (another meta db_id: another site's file of the facility, a test
+// or training file): it is not an older state of this database but another
+// history, and putting it in place would replace every patient, bag and
+// infusion recorded here — no --allow-rollback covers that. The live file's
+// identity is read from it, or, when it does not open, from its readable
+// pages; a file (or backup) that names none cannot be compared.
+func refuseOtherDatabase(path string, live *liveFile, bv backupVerification, opts RestoreOptions) error {
+	ids := live.dbIDs()
+	if len(ids) == 0 || bv.dbID == "" || contains(ids, bv.dbID) {
+		return nil
+	}
+	if live.db != nil && bv.hasFirst && live.sameFirstEntry(bv.first) {
+		// One history whose identities were made apart: a backup taken
+		// before schema 4 (no db_id) and upgraded apart from the
+		// database. Whether it is older is then judged as for any backup.
+		return nil
+	}
+	what := fmt.Sprintf("%s is the database %s", path, strings.Join(ids, ", "))
+	if live.db == nil {
+		what = fmt.Sprintf("%s %s, but its readable pages name the database %s", path, live.why, strings.Join(ids, ", "))
+	}
+	return lot.Errorf(lot.ECONFLICT, "%s, and --from %s is a backup of the database %s: another database of facility %s, whose history is not this one's — restoring it would replace everything recorded in %s, so it is refused whatever the flags (--allow-rollback covers an older backup of this database only); nothing was changed — give a backup of %s itself", what, opts.From, bv.dbID, bv.head.Facility, path, path)
+}
+
+// sameFirstEntry reports whether the live file's first audit entry hashes
+// to first: an init's first entry (its admin, with a random id, at its time)
+// is its database's own.
+func (l *liveFile) sameFirstEntry(first tlog.Hash) bool {
+	same := false
+	l.db.view(func(tx kv.Tx) error {
+		if h, err := tlog.TreeHash(1, newTreeHashes(tx)); err == nil {
+			same = h == first
+		}
+		return nil
+	})
+	return same
 }
 
 // dbIDs is the database identity (meta db_id) the live file names: read
@@ -758,13 +870,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func orUnknown(s string) string {
-	if s == "" {
-		return "(none recorded)"
-	}
-	return s
-}
-
 // sameFile reports whether a and b are one file.
 func sameFile(a, b string) bool {
 	fa, err1 := os.Stat(a)
@@ -786,7 +891,7 @@ func copyFile(src, dst string) (os.FileInfo, error) {
 	}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return nil, lot.Errorf(lot.ECONFLICT, "%s exists: an earlier restore was interrupted; remove it after checking it is not needed, and run restore again", dst)
+		return nil, lot.Errorf(lot.ECONFLICT, "%s exists: an earlier restore was stopped before it replaced the database, which it left as it was; the file is that restore's copy of its backup (perhaps with the restore recorded in it), never put in place — remove it and run restore again; nothing was restored", dst)
 	} else if err != nil {
 		return nil, fmt.Errorf("create %s: %w", dst, err)
 	}

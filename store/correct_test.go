@@ -184,10 +184,10 @@ func upgradeFrom(t *testing.T, from string) {
 	db := newTestDB(t)
 	path := tamperFile(t, db, func(tx kv.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte(from)) })
 	_, err := Open(path, Options{ReadOnly: true, Timeout: time.Second})
-	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "schema version "+from+"; this one reads "+strconv.Itoa(SchemaVersion)) {
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "schema version "+from+"; this celltrack needs "+strconv.Itoa(SchemaVersion)) {
 		t.Fatalf("read-only open of a version %s file: %v", from, err)
 	}
-	up, err := Open(path, Options{Timeout: time.Second, Now: db.Now})
+	up, err := openUpgraded(path, Options{Timeout: time.Second, Now: db.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

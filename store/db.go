@@ -88,6 +88,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -161,6 +162,11 @@ type DB struct {
 	// group, on a handle from GroupCommit, lets concurrent writes share
 	// commits (tx.go).
 	group bool
+	// behind, on a handle opened with keepSchema (OpenForUpgrade,
+	// OpenForLogin), is the schema version of a file an older celltrack
+	// wrote, which only an admin upgrades (Upgrade, Login); 0 when the
+	// file is up to date.
+	behind int
 }
 
 // Options says how to open a database.
@@ -174,8 +180,9 @@ type Options struct {
 	// Zone is the facility's IANA time zone, for Create only ("": UTC).
 	Zone string
 	// keepSchema opens for writing but leaves a schema an older
-	// celltrack wrote as it is: OpenForUpgrade, so that Upgrade checks
-	// who asks before anything is changed.
+	// celltrack wrote as it is: OpenForUpgrade and OpenForLogin, so that
+	// Upgrade and Login check who asks before anything is changed. Any
+	// other writable open of an older file is refused (errBehind).
 	keepSchema bool
 }
 
@@ -237,22 +244,27 @@ func Open(path string, opts Options) (*DB, error) {
 }
 
 // onEngine is the database on an open engine, named path for people: its
-// schema is checked and, for a writable open, brought up to date (a new one,
-// for init, is left empty). The engine is closed when that fails.
+// schema is checked (a new one, for init, is left empty). A file an older
+// celltrack wrote is refused, read-only or not, unless opened for an
+// admin to upgrade it (keepSchema): an upgrade is a controlled change, made
+// by an authenticated admin and recorded in the audit trail (migrate), not
+// a side effect of whoever opens the file first. The engine is closed when
+// that fails.
 func onEngine(e kv.Engine, path string, opts Options) (*DB, error) {
 	db := &DB{engine: e, path: path, Now: opts.Now, NewID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }}
 	if db.Now == nil {
 		db.Now = time.Now
 	}
 	if !opts.Create {
-		// The schema is read once: migrate looks again (in a transaction
-		// of its own) only when this look says a migration is needed, so
-		// a command on a current database — every command but the first
-		// after an upgrade — pays one read transaction here, not two (on
-		// PostgreSQL each is three round trips).
-		needed, err := db.checkSchema(opts.ReadOnly)
-		if err == nil && needed && !opts.ReadOnly && !opts.keepSchema {
-			err = db.migrate()
+		// The schema is read once, in one read transaction (on
+		// PostgreSQL three round trips): nothing is written here.
+		v, lacking, err := db.checkSchema()
+		switch {
+		case err != nil:
+		case lacking != nil && opts.keepSchema:
+			db.behind = v
+		case lacking != nil:
+			err = errBehind(path, v, lacking, "")
 		}
 		if err != nil {
 			e.Close()
@@ -363,11 +375,11 @@ func (db *DB) Path() string { return db.path }
 // Close closes the database.
 func (db *DB) Close() error { return db.engine.Close() }
 
-// checkSchema refuses a file that is not a celltrack database, one with a
-// garbled or newer schema version, and — read-only, where it cannot be
-// migrated — one that an older celltrack wrote (see migrate.go); needed
-// says whether the schema is older than this celltrack's.
-func (db *DB) checkSchema(readOnly bool) (needed bool, err error) {
+// checkSchema refuses a file that is not a celltrack database and one with
+// a garbled or newer schema version; it returns the file's version v and,
+// when the file needs an upgrade (see migrate.go), the buckets it lacks
+// (empty, not nil, when it lacks none but is older).
+func (db *DB) checkSchema() (v int, lacking []string, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
 	err = db.engine.View(func(tx kv.Tx) error {
@@ -375,20 +387,35 @@ func (db *DB) checkSchema(readOnly bool) (needed bool, err error) {
 		if meta == nil {
 			return lot.Errorf(lot.EINVALID, "%s is not a celltrack database (no meta bucket)", db.path)
 		}
-		v, err := schemaOf(tx, db.path)
+		v, err = schemaOf(tx, db.path)
 		if err != nil {
 			return err
 		}
 		if v > SchemaVersion {
 			return lot.Errorf(lot.ECONFLICT, "%s has schema version %d, newer than this celltrack (%d); use a newer celltrack", db.path, v, SchemaVersion)
 		}
-		needed = needsMigration(tx, v)
-		if readOnly && needed {
-			return lot.Errorf(lot.ECONFLICT, "%s was written by an older celltrack (schema version %d; this one reads %d) and must be upgraded before it can be read; run `celltrack upgrade` (it keeps every record and records the upgrade; `celltrack login`, which opens the file for writing, upgrades it too)", db.path, v, SchemaVersion)
+		if needsMigration(tx, v) {
+			r, i := missingBuckets(tx)
+			lacking = append(append([]string{}, r...), i...)
 		}
 		return nil
 	})
-	return needed, err
+	return v, lacking, err
+}
+
+// errBehind is the refusal of a command on a file an older celltrack wrote
+// (schema version v), or one of this version lacking buckets of the key
+// schema (lacking): nothing was written, and only an admin upgrades it.
+// more, when not "", says why this attempt in particular did not (a login).
+func errBehind(path string, v int, lacking []string, more string) error {
+	if more != "" {
+		more = " " + more
+	}
+	const how = "An admin upgrades it, a controlled change recorded in the audit trail: `celltrack login NAME` as an admin (it upgrades the file, then logs in) or `celltrack upgrade`; take a backup first — every record is kept"
+	if v == SchemaVersion {
+		return lot.Errorf(lot.ECONFLICT, "%s is at schema version %d but lacks %s of its key schema; nothing was done or written.%s %s, and an index that cannot be rebuilt is refused (then restore the last good backup)", path, v, strings.Join(lacking, ", "), more, how)
+	}
+	return lot.Errorf(lot.ECONFLICT, "%s is at schema version %d; this celltrack needs %d. An older celltrack wrote it, and nothing was done or written.%s %s", path, v, SchemaVersion, more, how)
 }
 
 func (db *DB) now() time.Time { return db.Now().UTC() }

@@ -176,7 +176,7 @@ func TestUpgradeFrom8BuildsFoldedIndexes(t *testing.T) {
 	if _, err := Open(path, Options{ReadOnly: true, Timeout: time.Second}); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "celltrack upgrade") {
 		t.Fatalf("a read of a schema 8 file: %v", err)
 	}
-	up, err := Open(path, Options{Timeout: time.Second, Now: db.Now})
+	up, err := openUpgraded(path, Options{Timeout: time.Second, Now: db.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestUpgradeFrom8KeepsExistingCaseVariants(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	up, err := Open(path, Options{Timeout: time.Second, Now: db.Now})
+	up, err := openUpgraded(path, Options{Timeout: time.Second, Now: db.Now})
 	if err != nil {
 		t.Fatalf("the upgrade of a file with case variants: %v", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
@@ -93,9 +95,13 @@ import (
 //	   same after it. An older celltrack cannot read a linked entry, so it
 //	   must refuse the file
 //
-// A writable Open migrates an older file in one transaction (migrate) and
-// records it in meta under "migration/" + the new version; a read-only Open
-// of an older file is refused with what to run.
+// An older file is upgraded only by an admin, who proves who they are:
+// `celltrack upgrade` (OpenForUpgrade, Upgrade) or their `celltrack login`
+// (OpenForLogin, Login). Every other Open of an older file, read-only or
+// not, is refused before anything is written (errBehind). The upgrade
+// (migrate) records itself in meta under "migration/" + the new version
+// and in one audit entry database.upgrade by that admin, both in its last
+// transaction.
 
 // OpenForUpgrade opens the database at path for Upgrade: for writing, but
 // with an older store schema left as it is until Upgrade has checked who
@@ -115,6 +121,16 @@ func OpenForUpgrade(path string, opts Options) (*DB, []int, error) {
 	return db, nil, err
 }
 
+// OpenForLogin opens the database at path for Login: for writing, with an
+// older store schema left as it is, so that Login upgrades it only for an
+// admin who proves their password and refuses everyone else with nothing
+// written. Unlike OpenForUpgrade it never applies PostgreSQL's engine
+// migrations: those stay `celltrack upgrade`'s, run by the owner role.
+func OpenForLogin(path string, opts Options) (*DB, error) {
+	opts.keepSchema, opts.ReadOnly, opts.Create = true, false, false
+	return Open(path, opts)
+}
+
 // Upgrade brings a database opened by OpenForUpgrade up to this
 // celltrack's schema as actor, who must be allowed audit.DatabaseUpgrade
 // (an admin): checked before anything is changed, so a refusal (EFORBIDDEN)
@@ -123,8 +139,9 @@ func OpenForUpgrade(path string, opts Options) (*DB, []int, error) {
 func (db *DB) Upgrade(actor string) (v int, note string, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
+	var u audit.User
 	if err := db.view(func(tx kv.Tx) error {
-		u, err := userByName(tx, actor)
+		u, err = userByName(tx, actor)
 		if err != nil {
 			return err
 		}
@@ -132,10 +149,68 @@ func (db *DB) Upgrade(actor string) (v int, note string, err error) {
 	}); err != nil {
 		return 0, "", err
 	}
-	if err := db.migrate(); err != nil {
+	if err := db.migrate(u); err != nil {
 		return 0, "", err
 	}
+	db.behind = 0
 	return db.Schema()
+}
+
+// Behind returns the schema version of a file an older celltrack wrote,
+// opened by OpenForUpgrade or OpenForLogin and not yet upgraded; 0 when the
+// database is up to date.
+func (db *DB) Behind() int { return db.behind }
+
+// upgradeAtLogin is Login on a file an older celltrack wrote (db.behind):
+// it upgrades the file as name when name's password is right and name may
+// database.upgrade (an admin whose account is neither disabled nor locked),
+// and refuses everyone else with errBehind, nothing written. The password
+// is checked read-only: recording a wrong one, or counting it towards the
+// lock, would write to the older file, which only an admin's upgrade may
+// do. So that the refusal does not tell a right password from a wrong one,
+// nor an admin's name from anyone else's, every refusal is the same, costs
+// one password check (an unknown name checks a dummy hash, as Login does)
+// and waits FailedPasswordDelay, as a wrong password does on a current file.
+func (db *DB) upgradeAtLogin(name, password string) error {
+	var u audit.User
+	found := false
+	err := db.view(func(tx kv.Tx) error {
+		if tx.Bucket([]byte("idx_user_name")) == nil || tx.Bucket(recordBuckets[kindUser]) == nil {
+			return nil
+		}
+		id, ok := lookup(tx, "idx_user_name", name)
+		if !ok {
+			return nil
+		}
+		var r userRecord
+		var err error
+		found, err = get(tx, kindUser, id, &r)
+		u = r.user()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	hash := dummyHash()
+	if found {
+		hash = u.Hash
+	}
+	ok := audit.CheckPassword(hash, password) && found
+	if !ok || audit.CheckLogin(u, db.now()) != nil || audit.Authorize(u, audit.DatabaseUpgrade) != nil {
+		time.Sleep(FailedPasswordDelay)
+		var lacking []string
+		db.view(func(tx kv.Tx) error {
+			r, i := missingBuckets(tx)
+			lacking = append(r, i...)
+			return nil
+		})
+		return errBehind(db.path, db.behind, lacking, "Only an admin's login, with the right password, upgrades it: a wrong password, an unknown name and a user who may not upgrade all get this answer, and the attempt is not recorded (recording it would write to the older file).")
+	}
+	if err := db.migrate(u); err != nil {
+		return err
+	}
+	db.behind = 0
+	return nil
 }
 
 // schemaOf reads the schema version in meta; a value that is not a positive
@@ -174,8 +249,13 @@ func needsMigration(tx kv.Tx, v int) bool {
 // missing record buckets are created empty (nothing can have been stored in
 // a bucket that did not exist), the event indexes are rebuilt from the
 // events, and any other missing index is created empty only when its records
-// bucket is empty. It records what it did in meta "migration/<version>".
-func (db *DB) migrate() (err error) {
+// bucket is empty. It records what it did in meta "migration/<version>" and
+// in one audit entry database.upgrade by actor (an admin, checked by the
+// caller), both in that last transaction: the steps before it (buildTree,
+// compressEntries) change no schema and resume when interrupted, so a file
+// killed at any point is either at its old schema with no upgrade entry, or
+// upgraded with exactly one.
+func (db *DB) migrate(actor audit.User) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
 	// Look first: a write transaction commits a new meta page even when it
@@ -323,8 +403,28 @@ func (db *DB) migrate() (err error) {
 		if err := meta.Put([]byte("migration/"+strconv.Itoa(SchemaVersion)), note); err != nil {
 			return err
 		}
-		return meta.Put([]byte("schema"), []byte(strconv.Itoa(SchemaVersion)))
+		if err := meta.Put([]byte("schema"), []byte(strconv.Itoa(SchemaVersion))); err != nil {
+			return err
+		}
+		// Recorded on a database migrated to the other engine too (open):
+		// its old copy must be upgraded to be read at all.
+		w := &writer{db: db, tx: tx, actor: actor, now: db.now(), open: true}
+		return w.event(kindUser, actor.ID, string(audit.DatabaseUpgrade), upgradeReason(from, records, indexes, steps))
 	})
+}
+
+// upgradeReason is the reason of an upgrade's audit entry: the versions,
+// then what each step did (the migration note's steps), or the buckets a
+// file of this version lacked.
+func upgradeReason(from int, records, indexes, steps []string) string {
+	what := steps
+	if created := append(append([]string(nil), records...), indexes...); len(created) > 0 {
+		what = append([]string{"created " + strings.Join(created, ", ")}, steps...)
+	}
+	if len(what) == 0 {
+		what = []string{"no change of layout"}
+	}
+	return fmt.Sprintf("schema %d → %d: %s", from, SchemaVersion, strings.Join(what, "; "))
 }
 
 // linkedLookalikes checks, before the upgrade to schema 12, that no entry of

@@ -126,7 +126,7 @@ func TestRestoreRefusesWhatIsNotDamage(t *testing.T) {
 			t.Fatal("the database changed")
 		}
 		noReplacedFile(t, db.Path())
-		up, err := Open(db.Path(), Options{Timeout: time.Second, Now: db.Now}) // upgraded for newTestDB's cleanup
+		up, err := openUpgraded(db.Path(), Options{Timeout: time.Second, Now: db.Now}) // upgraded for newTestDB's cleanup
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -107,8 +107,18 @@ func settingsID(tx kv.Tx) uuid.UUID {
 // count. When the password must be changed (an admin's reset, or older than
 // the facility's maximum age), newPassword is called for the new one, which
 // must pass audit.CheckNewPassword; the login then changes it.
+//
+// On a file an older celltrack wrote (opened with OpenForLogin), an admin's
+// login with the right password upgrades the file first, recorded in the
+// audit trail; anyone else's is refused (ECONFLICT) with nothing written,
+// not even the attempt (upgradeAtLogin says why).
 func (db *DB) Login(name, password string, newPassword func() (string, error)) (_ Credentials, _ SessionInfo, err error) {
 	defer db.recoverDamage(&err)
+	if db.behind != 0 {
+		if err := db.upgradeAtLogin(name, password); err != nil {
+			return Credentials{}, SessionInfo{}, err
+		}
+	}
 	var u audit.User
 	var found bool
 	var set audit.Settings

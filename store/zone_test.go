@@ -175,10 +175,10 @@ func migrateWithoutZones(t *testing.T, from int) {
 	}
 	db.Close()
 	_, err = Open(path, Options{ReadOnly: true, Timeout: time.Second})
-	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), fmt.Sprintf("schema version %d; this one reads %d", from, SchemaVersion)) {
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), fmt.Sprintf("schema version %d; this celltrack needs %d", from, SchemaVersion)) {
 		t.Fatalf("read-only open of a version %d file: %v", from, err)
 	}
-	up, err := Open(path, Options{Timeout: time.Second, Now: func() time.Time { return now }})
+	up, err := openUpgraded(path, Options{Timeout: time.Second, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatalf("writable open of a version %d file: %v", from, err)
 	}

@@ -55,6 +55,7 @@ var notThroughServer = map[string]string{
 	"migrate_to_postgres_refusals":                    "migrate copies a whole database (runs on PostgreSQL only)",
 	"migrate_to_file_refusals":                        "migrate copies a whole database (runs on PostgreSQL only)",
 	"maint_upgrade_admin_only":                        "upgrade migrates the database itself",
+	"maint_upgrade_by_admin_login":                    "an older database file, which no server serves (serve refuses it: the story checks)",
 	"demo_builds_and_verifies":                        "demo builds a database file of its own",
 	"demo_custody":                                    "demo builds a database file of its own",
 	"demo_dose":                                       "demo builds a database file of its own",

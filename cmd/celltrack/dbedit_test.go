@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/celltrack/celltrack/internal/pgtest"
@@ -103,4 +104,32 @@ END $dbdelete$`, lit(args[0]), lit(args[1]))))
 		}
 		return b.Delete([]byte(args[1]))
 	}))
+}
+
+// cmdDBSchema sets the schema version in the story's database's meta to
+// N, as a database an older celltrack wrote carries it: `dbschema 10`.
+// A file of this celltrack's layout with an older number is what the store
+// tests upgrade too (store's upgradeFrom): the upgrade's steps find nothing
+// left to build and record themselves all the same. On PostgreSQL it is
+// the one row of the kv table that holds it.
+func cmdDBSchema(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: dbschema N")
+	}
+	if db := ts.Getenv("CELLTRACK_DB"); strings.HasPrefix(db, "postgres://") {
+		ts.Check(pgtest.Exec(db, fmt.Sprintf("UPDATE kv SET v = convert_to('%d', 'UTF8') WHERE bucket = 'meta' AND k = convert_to('schema', 'UTF8')", atoi(ts, args[0]))))
+		return
+	}
+	db, err := bolt.Open(ts.Getenv("CELLTRACK_DB"), 0o600, nil)
+	ts.Check(err)
+	defer db.Close()
+	ts.Check(db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte(strconv.Itoa(atoi(ts, args[0]))))
+	}))
+}
+
+func atoi(ts *testscript.TestScript, s string) int {
+	n, err := strconv.Atoi(s)
+	ts.Check(err)
+	return n
 }

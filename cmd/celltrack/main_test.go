@@ -103,6 +103,7 @@ func scriptParams(dir string) testscript.Params {
 			"pgdb":      cmdPGDB,
 			"dbsnapat":  cmdDBSnapAt,
 			"dbsameat":  cmdDBSameAt,
+			"dbschema":  cmdDBSchema,
 		},
 	}
 }

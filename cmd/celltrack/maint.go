@@ -124,15 +124,17 @@ func (rt *runtime) recordCheckpoint(c *cli.Context, v audit.Verification) string
 }
 
 // upgradeCommand brings a file written by an older celltrack up to this
-// one's schema. Any writable open does it (store.Open); this command is the
-// one to run when a read says the file must be upgraded.
+// one's schema, as an admin. Only it and an admin's login do it: every
+// other command on an older file is refused (store.Open).
 func (rt *runtime) upgradeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "upgrade",
 		Usage:     "bring a database written by an older celltrack up to this one's schema",
 		ArgsUsage: " ",
 		Description: "Creates the buckets the older file lacks and rebuilds the custody-event indexes from the\n" +
-			"events, in one transaction; every record is kept. The upgrade is noted in the file's meta.\n" +
+			"events, in one transaction; every record is kept. The upgrade is noted in the file's meta\n" +
+			"and recorded in the audit trail (database.upgrade, by you, naming the versions and steps).\n" +
+			"An admin's `celltrack login` upgrades an older file too; every other command is refused.\n" +
 			"Lot numbers, donor ids or site ids that an older celltrack let in differing only in letter\n" +
 			"case are all kept; each group is printed as a WARNING line for QA to resolve.\n" +
 			"Take a backup first; a file already up to date is left as it is. Only an admin may run it,\n" +

@@ -127,9 +127,13 @@ const (
 	// user records: only `celltrack check`, which shows no patient data and
 	// must work when the users bucket is damaged.
 	checkDB
-	// authDB opens for writing without a session: login and logout, which
-	// make and end one.
+	// authDB opens for writing without a session: logout and serve.
 	authDB
+	// loginDB is authDB for login, which makes a session: a file an older
+	// celltrack wrote is opened as it is (store.OpenForLogin), for the
+	// store to upgrade it when an admin proves their password and to refuse
+	// anyone else with nothing written.
+	loginDB
 )
 
 // action wraps a command body: it refuses flags written after arguments and a
@@ -150,7 +154,7 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 		if rt.client != nil && mode != noDB {
 			// Through a server: the server holds the database and checks
 			// the session again; login and logout make and end it.
-			if mode != authDB {
+			if mode != authDB && mode != loginDB {
 				if err := rt.client.useServerSession(c); err != nil {
 					return err
 				}
@@ -177,8 +181,15 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			return lot.Errorf(lot.EUSAGE, "`%s` is for the file engine, not PostgreSQL (%s): %s", c.Command.HelpName, dbName(c), why)
 		}
 		if mode != noDB {
-			writable := mode == writeDB || mode == authDB
-			db, err := store.Open(dbPath(c), store.Options{ReadOnly: !writable, Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
+			writable := mode == writeDB || mode == authDB || mode == loginDB
+			opts := store.Options{ReadOnly: !writable, Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now}
+			var db *store.DB
+			var err error
+			if mode == loginDB {
+				db, err = store.OpenForLogin(dbPath(c), opts)
+			} else {
+				db, err = store.Open(dbPath(c), opts)
+			}
 			if err != nil {
 				return heldByServer(dbPath(c), err)
 			}
@@ -198,7 +209,7 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			if m, err := db.Migrated(); err == nil && m != nil && mode != writeDB {
 				fmt.Fprintf(rt.stderr, "celltrack: note: %s\n", m.Note())
 			}
-			if mode != authDB {
+			if mode != authDB && mode != loginDB {
 				if err := rt.useSession(c, db, mode); err != nil {
 					return err
 				}

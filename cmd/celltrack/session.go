@@ -139,10 +139,13 @@ func (rt *runtime) loginCommand() *cli.Command {
 			"or absolute expiry (12 h), at `celltrack logout`, or when an admin disables, resets or\n" +
 			"changes the account. 5 wrong passwords in a row lock the account (`celltrack settings`).\n" +
 			"When the password must be changed (after `user reset`), the new one is asked next\n" +
-			"(with --password-stdin: a second line).\n\n" +
+			"(with --password-stdin: a second line).\n" +
+			"On a database an older celltrack wrote, an admin's login (right password, role admin)\n" +
+			"upgrades it first, as `celltrack upgrade` does, recorded in the audit trail as\n" +
+			"database.upgrade; anyone else's login is refused (exit 3) with nothing written.\n\n" +
 			example("celltrack login nina"),
 		Flags: []cli.Flag{passwordStdinFlag},
-		Action: rt.action(authDB, 1, func(c *cli.Context) error {
+		Action: rt.action(loginDB, 1, func(c *cli.Context) error {
 			// NAME is explicit: --user and CELLTRACK_USER are not read.
 			name := c.Args().First()
 			if rt.client != nil {
@@ -179,6 +182,7 @@ func (rt *runtime) loginCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			behind := rt.db.Behind()
 			creds, info, err := rt.db.Login(name, pw, func() (string, error) {
 				fmt.Fprintf(rt.stderr, "celltrack: the password of %s must be changed now.\n", name)
 				return rt.password(c, "new password of "+name)
@@ -193,7 +197,28 @@ func (rt *runtime) loginCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return rt.out(sessionView(dbName(c), info, set), func(w io.Writer) {
+			view := sessionView(dbName(c), info, set)
+			var variants []store.CaseVariants
+			if behind != 0 {
+				// The admin's login upgraded the file: said as `celltrack
+				// upgrade` says it, with the codes QA must look at.
+				v, note, err := rt.db.Schema()
+				if err != nil {
+					return err
+				}
+				if variants, err = rt.db.CaseVariants(); err != nil {
+					return err
+				}
+				view["upgraded"] = map[string]any{"from": behind, "schema": v, "migration": note, "case_variants": variantsView(variants)}
+			}
+			return rt.out(view, func(w io.Writer) {
+				if behind != 0 {
+					v, _, _ := rt.db.Schema()
+					fmt.Fprintf(w, "upgraded %s from schema version %d to %d (audit entry database.upgrade by %s)\n", dbName(c), behind, v, info.User.Name)
+					for _, cv := range variants {
+						fmt.Fprintln(w, "WARNING: "+cv.String())
+					}
+				}
 				fmt.Fprintf(w, "logged in as %s (%s, %s) to %s until %s at the latest; idle after %s\n",
 					info.User.Name, info.User.FullName, info.User.Role, dbName(c), lot.FormatTime(info.Session.Expires), audit.FormatDuration(set.IdleExpiry))
 			})

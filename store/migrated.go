@@ -78,13 +78,54 @@ func migratedMark(tx kv.Tx) (*MigratedMark, error) {
 	return &m, nil
 }
 
-// refuseIfMigrated returns the mark's refusal when tx's database is marked.
+// refuseIfMigrated returns the mark's refusal when tx's database is marked,
+// or when its mark was removed outside celltrack while the trail's last
+// entries still say it was migrated away (migratedByTrail).
 func refuseIfMigrated(tx kv.Tx) error {
 	m, err := migratedMark(tx)
-	if err != nil || m == nil {
+	if err != nil {
 		return err
 	}
+	if m == nil {
+		if m = migratedByTrail(tx); m == nil {
+			return nil
+		}
+		return lot.Errorf(lot.ECONFLICT, "%s — its mark (meta \"migrated\") was removed outside celltrack; report it to QA", m.refusal())
+	}
 	return m.refusal()
+}
+
+// trailLookback bounds how many entries migratedByTrail reads back.
+const trailLookback = 256
+
+// migratedByTrail is the mark of the migration away that the trail's last
+// entries record when the meta mark is gone: a database migrated away takes
+// no record write after its database.migrate entry (only access and
+// security events: logins, wrong passwords), so reading back from the end
+// over such events reaches that entry. A state entry (a record written), a
+// database.reopen, or trailLookback events end the walk: nil. A write reads
+// the header of the last entry only, unless that entry is an event. `audit
+// verify` checks the mark against the whole trail (verifyMigratedMark).
+func migratedByTrail(tx kv.Tx) *MigratedMark {
+	c := tx.Bucket(bAudit).Cursor()
+	n := 0
+	for k, v := c.Last(); k != nil && n < trailLookback; k, v = c.Prev() {
+		n++
+		if h, err := audit.ParseHeader(v); err != nil || h.State {
+			return nil
+		}
+		e, err := audit.Decode(v)
+		if err != nil {
+			return nil // a broken entry is audit verify's to report
+		}
+		switch {
+		case migratedAway(e):
+			return markOf(e)
+		case e.Action == actionReopen:
+			return nil
+		}
+	}
+	return nil
 }
 
 // Migrated returns the mark of a database that was migrated to the other

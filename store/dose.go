@@ -611,13 +611,27 @@ func (r infusionRecord) infusion() dose.Infusion {
 }
 
 func infusionsIn(tx kv.Tx, index string, parent uuid.UUID) ([]dose.Infusion, error) {
+	return infusionsMemo(tx, index, parent, nil)
+}
+
+// infusionsMemo is infusionsIn taking each infusion from memo when it is
+// there and adding those it decodes (a nil memo: none kept), for a reader
+// that meets one infusion more than once in a transaction (TraceSnapshot).
+func infusionsMemo(tx kv.Tx, index string, parent uuid.UUID, memo map[uuid.UUID]dose.Infusion) ([]dose.Infusion, error) {
 	var ins []dose.Infusion
 	for _, id := range childrenOf(tx, index, parent, kindInfusion) {
-		var r infusionRecord
-		if _, err := get(tx, kindInfusion, id, &r); err != nil {
-			return nil, err
+		in, ok := memo[id]
+		if !ok {
+			var r infusionRecord
+			if _, err := get(tx, kindInfusion, id, &r); err != nil {
+				return nil, err
+			}
+			in = r.infusion()
+			if memo != nil {
+				memo[id] = in
+			}
 		}
-		ins = append(ins, r.infusion())
+		ins = append(ins, in)
 	}
 	return ins, nil
 }

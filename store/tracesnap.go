@@ -155,23 +155,10 @@ func (s *TraceSnapshot) InfusionsOfContainer(id uuid.UUID) ([]dose.Infusion, err
 // snapshot (the snapshot is one read transaction, so a record cannot change
 // under it).
 func (s *TraceSnapshot) infusionsIn(index string, parent uuid.UUID) ([]dose.Infusion, error) {
-	var ins []dose.Infusion
-	for _, id := range childrenOf(s.tx, index, parent, kindInfusion) {
-		in, ok := s.infusions[id]
-		if !ok {
-			var r infusionRecord
-			if _, err := get(s.tx, kindInfusion, id, &r); err != nil {
-				return nil, err
-			}
-			in = r.infusion()
-			if s.infusions == nil {
-				s.infusions = map[uuid.UUID]dose.Infusion{}
-			}
-			s.infusions[id] = in
-		}
-		ins = append(ins, in)
+	if s.infusions == nil {
+		s.infusions = map[uuid.UUID]dose.Infusion{}
 	}
-	return ins, nil
+	return infusionsMemo(s.tx, index, parent, s.infusions)
 }
 
 // Reactions are an infusion's reactions (idx_reaction_infusion), in order.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"sync"
 )
 
 // bboltMagic is the number bbolt writes into both meta pages of a file.
@@ -32,7 +33,11 @@ func IsDatabaseFile(path string) bool {
 
 // dbIDPattern is how the database identity (meta "db_id", a UUID in text)
 // lies in a bbolt leaf page: the key's bytes followed by the value's.
-var dbIDPattern = regexp.MustCompile(`db_id([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})`)
+// Compiled at first use, as the other patterns of this package: a process
+// start would otherwise pay for each (issue 10).
+var dbIDPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`db_id([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})`)
+})
 
 // scanDBIDs finds the database identities named in the raw pages of a
 // file bbolt cannot open (its meta pages lost, say): restore compares them
@@ -54,7 +59,7 @@ func scanDBIDs(path string) []string {
 	for {
 		m, err := io.ReadFull(f, buf[n:])
 		n += m
-		for _, sub := range dbIDPattern.FindAllSubmatch(buf[:n], -1) {
+		for _, sub := range dbIDPattern().FindAllSubmatch(buf[:n], -1) {
 			if id := string(sub[1]); !seen[id] {
 				seen[id] = true
 				ids = append(ids, id)

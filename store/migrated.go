@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -247,12 +248,15 @@ func migratedAway(e audit.Entry) bool {
 }
 
 // migratedToRE reads back the entry MigrateTo writes on the source.
-var migratedToRE = regexp.MustCompile(`^migrated to (.+) \(([^()]+)\) with (\d+) entries, root (\S+); `)
+// Compiled at first use (dbIDPattern).
+var migratedToRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^migrated to (.+) \(([^()]+)\) with (\d+) entries, root (\S+); `)
+})
 
 // markOf is the mark the migration entry e was written with.
 func markOf(e audit.Entry) *MigratedMark {
 	m := &MigratedMark{V: 1, To: "(see audit entry " + fmt.Sprint(e.Seq) + ")", Engine: "unknown", At: e.Time, By: e.User, Entry: e.Seq}
-	if p := migratedToRE.FindStringSubmatch(e.Reason); p != nil {
+	if p := migratedToRE().FindStringSubmatch(e.Reason); p != nil {
 		m.To, m.Engine, m.Root = p[1], p[2], p[4]
 		m.Size, _ = strconv.ParseInt(p[3], 10, 64)
 	}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
@@ -292,8 +293,10 @@ func checkKeptAlso(tx kv.Tx, kept []KeptCheckpoint, pinned []PinnedVerifier, als
 const rolledOverMark = "rolled back over the kept checkpoint of"
 
 // rolledOverRE is one of them, as Restore appends it at the very end of the
-// entry's reason.
-var rolledOverRE = regexp.MustCompile(`; ` + regexp.QuoteMeta(rolledOverMark) + ` tree size (\d+) root ([A-Za-z0-9+/]{43}=)$`)
+// entry's reason. Compiled at first use (dbIDPattern).
+var rolledOverRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`; ` + regexp.QuoteMeta(rolledOverMark) + ` tree size (\d+) root ([A-Za-z0-9+/]{43}=)$`)
+})
 
 type rolledOver struct {
 	size int64
@@ -325,7 +328,7 @@ func restoredOver(tx kv.Tx) (map[rolledOver]string, error) {
 		}
 		rest := e.Reason
 		for {
-			loc := rolledOverRE.FindStringSubmatchIndex(rest)
+			loc := rolledOverRE().FindStringSubmatchIndex(rest)
 			if loc == nil {
 				break
 			}

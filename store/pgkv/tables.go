@@ -3,6 +3,7 @@ package pgkv
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // table says where a bucket's pairs live. A bucket with a table of its own
@@ -21,22 +22,24 @@ var generic = table{name: "kv", val: "v"}
 
 // tables maps bucket names to their own tables. The record buckets are
 // store's recordBuckets (store/db.go); audit, audit_entity and audit_tree
-// are the append-only trail.
-var tables = map[string]table{
-	"audit":        {name: "audit_entries", val: "entry"},
-	"audit_entity": {name: "audit_entity", val: "v"},
-	"audit_tree":   {name: "audit_tree", val: "hash"},
-}
+// are the append-only trail. It, recordColumns and trailColumns are built
+// at first use: a command on a bbolt file never needs them, and every
+// process start would pay for their maps (issue 10).
+var tables = sync.OnceValue(func() map[string]table {
+	m := map[string]table{
+		"audit":        {name: "audit_entries", val: "entry"},
+		"audit_entity": {name: "audit_entity", val: "v"},
+		"audit_tree":   {name: "audit_tree", val: "hash"},
+	}
+	for b := range recordColumns() {
+		m[b] = table{name: b, val: "record", json: true}
+	}
+	return m
+})
 
 // appendOnly are the tables whose rows are never rewritten (a trigger
 // refuses UPDATE and DELETE); writing the same value again is a no-op.
 var appendOnly = map[string]bool{"audit_entries": true, "audit_entity": true, "audit_tree": true}
-
-func init() {
-	for b := range recordColumns {
-		tables[b] = table{name: b, val: "record", json: true}
-	}
-}
 
 // col is a column a json table holds beside the record, written with each
 // row from the record (schema 2; schema 1 generated them). field is the
@@ -86,46 +89,48 @@ func (c col) expr(j string) string {
 // recordColumns are the record buckets (store's recordBuckets,
 // store/db.go), each with its own table of the same name, and the columns
 // of each table besides k, record and id (the key as a uuid).
-var recordColumns = map[string][]col{
-	"users": {{"name", "name", text}, {"full_name", "full_name", text}, {"role", "role", text},
-		{"disabled", "disabled", flag}, {"created_at", "created_at", when}},
-	"donors": {{"code", "code", text}, {"site", "site", text}, {"delivered", "delivered", when},
-		{"consented", "consented", when}, {"created_at", "created_at", when}},
-	"patients": {{"mrn", "mrn", text}, {"name", "name", text}, {"born", "born", when},
-		{"sex", "sex", text}, {"created_at", "created_at", when}},
-	"weights": {{"patient_id", "patient_id", ref}, {"grams", "grams", int64c}, {"measured_at", "measured_at", when}},
-	"lots": {{"number", "number", text}, {"din", "din", text}, {"source", "source", text},
-		{"status", "status", text}, {"donor_id", "donor_id", ref}, {"patient_id", "patient_id", ref},
-		{"manufactured", "manufactured", when}, {"expires", "expires", when}, {"created_at", "created_at", when}},
-	"containers": {{"lot_id", "lot_id", ref}, {"din", "din", text}, {"number", "number", int32c},
-		{"code", "", code}, {"state", "state", text}, {"site", "site", text}, {"location", "location", text},
-		{"patient_id", "patient_id", ref}, {"thawed_at", "thawed_at", when}, {"created_at", "created_at", when}},
-	"events": {{"container_id", "container_id", ref}, {"lot_id", "lot_id", ref}, {"from_state", "from", text},
-		{"to_state", "to", text}, {"at", "at", when}, {"by_user", "by", text}, {"site", "site", text},
-		{"patient_id", "patient_id", ref}},
-	"sites":    {{"code", "code", text}, {"name", "name", text}, {"home", "home", flag}},
-	"facility": {{"tz", "tz", text}},
-	"labels": {{"container_id", "container_id", ref}, {"lot_id", "lot_id", ref}, {"printed", "printed", int32c},
-		{"applied", "applied", int32c}, {"voided", "voided", int32c}},
-	"specs": {{"name", "name", text}, {"version", "version", int32c}, {"title", "title", text},
-		{"created_at", "created_at", when}},
-	"results": {{"lot_id", "lot_id", ref}, {"assay", "assay", text}, {"value", "value", text}, {"unit", "unit", text},
-		{"tested", "tested", when}, {"recorded_at", "recorded_at", when}, {"voided_at", "voided_at", when}},
-	"screenings": {{"donor_id", "donor_id", ref}, {"tested", "tested", when}, {"recorded_at", "recorded_at", when},
-		{"voided_at", "voided_at", when}},
-	"dispositions": {{"lot_id", "lot_id", ref}, {"lot", "lot", text}, {"din", "din", text},
-		{"decision", "decision", text}, {"patient_id", "patient_id", ref}},
-	"protocols": {{"name", "name", text}, {"version", "version", int32c}, {"created_at", "created_at", when}},
-	"schedules": {{"patient_id", "patient_id", ref}, {"protocol_id", "protocol_id", ref}, {"protocol", "protocol", text},
-		{"course", "course", int32c}, {"start", "start", when}, {"site", "site", text}},
-	"infusions": {{"patient_id", "patient_id", ref}, {"schedule_id", "schedule_id", ref}, {"weight_id", "weight_id", ref},
-		{"course", "course", int32c}, {"number", "number", int32c}, {"start", "start", when}, {`"end"`, "end", when}},
-	"reactions": {{"infusion_id", "infusion_id", ref}, {"grade", "grade", int32c}, {"at", "at", when},
-		{"voided_at", "voided_at", when}},
-	"weight_confirmations": {{"weight_id", "weight_id", ref}},
-	"checkpoint_keys":      {{"added", "added", when}, {"retired", "retired", when}},
-	"settings":             nil,
-}
+var recordColumns = sync.OnceValue(func() map[string][]col {
+	return map[string][]col{
+		"users": {{"name", "name", text}, {"full_name", "full_name", text}, {"role", "role", text},
+			{"disabled", "disabled", flag}, {"created_at", "created_at", when}},
+		"donors": {{"code", "code", text}, {"site", "site", text}, {"delivered", "delivered", when},
+			{"consented", "consented", when}, {"created_at", "created_at", when}},
+		"patients": {{"mrn", "mrn", text}, {"name", "name", text}, {"born", "born", when},
+			{"sex", "sex", text}, {"created_at", "created_at", when}},
+		"weights": {{"patient_id", "patient_id", ref}, {"grams", "grams", int64c}, {"measured_at", "measured_at", when}},
+		"lots": {{"number", "number", text}, {"din", "din", text}, {"source", "source", text},
+			{"status", "status", text}, {"donor_id", "donor_id", ref}, {"patient_id", "patient_id", ref},
+			{"manufactured", "manufactured", when}, {"expires", "expires", when}, {"created_at", "created_at", when}},
+		"containers": {{"lot_id", "lot_id", ref}, {"din", "din", text}, {"number", "number", int32c},
+			{"code", "", code}, {"state", "state", text}, {"site", "site", text}, {"location", "location", text},
+			{"patient_id", "patient_id", ref}, {"thawed_at", "thawed_at", when}, {"created_at", "created_at", when}},
+		"events": {{"container_id", "container_id", ref}, {"lot_id", "lot_id", ref}, {"from_state", "from", text},
+			{"to_state", "to", text}, {"at", "at", when}, {"by_user", "by", text}, {"site", "site", text},
+			{"patient_id", "patient_id", ref}},
+		"sites":    {{"code", "code", text}, {"name", "name", text}, {"home", "home", flag}},
+		"facility": {{"tz", "tz", text}},
+		"labels": {{"container_id", "container_id", ref}, {"lot_id", "lot_id", ref}, {"printed", "printed", int32c},
+			{"applied", "applied", int32c}, {"voided", "voided", int32c}},
+		"specs": {{"name", "name", text}, {"version", "version", int32c}, {"title", "title", text},
+			{"created_at", "created_at", when}},
+		"results": {{"lot_id", "lot_id", ref}, {"assay", "assay", text}, {"value", "value", text}, {"unit", "unit", text},
+			{"tested", "tested", when}, {"recorded_at", "recorded_at", when}, {"voided_at", "voided_at", when}},
+		"screenings": {{"donor_id", "donor_id", ref}, {"tested", "tested", when}, {"recorded_at", "recorded_at", when},
+			{"voided_at", "voided_at", when}},
+		"dispositions": {{"lot_id", "lot_id", ref}, {"lot", "lot", text}, {"din", "din", text},
+			{"decision", "decision", text}, {"patient_id", "patient_id", ref}},
+		"protocols": {{"name", "name", text}, {"version", "version", int32c}, {"created_at", "created_at", when}},
+		"schedules": {{"patient_id", "patient_id", ref}, {"protocol_id", "protocol_id", ref}, {"protocol", "protocol", text},
+			{"course", "course", int32c}, {"start", "start", when}, {"site", "site", text}},
+		"infusions": {{"patient_id", "patient_id", ref}, {"schedule_id", "schedule_id", ref}, {"weight_id", "weight_id", ref},
+			{"course", "course", int32c}, {"number", "number", int32c}, {"start", "start", when}, {`"end"`, "end", when}},
+		"reactions": {{"infusion_id", "infusion_id", ref}, {"grade", "grade", int32c}, {"at", "at", when},
+			{"voided_at", "voided_at", when}},
+		"weight_confirmations": {{"weight_id", "weight_id", ref}},
+		"checkpoint_keys":      {{"added", "added", when}, {"retired", "retired", when}},
+		"settings":             nil,
+	}
+})
 
 // jsonInsert is the statement that inserts the pairs of json table t from
 // two arrays, $1 the keys and $2 the records as text: the record as json
@@ -137,7 +142,7 @@ func jsonInsert(t table, upsert bool) string {
 	names := []string{"k", t.val, "id"}
 	exprs := []string{"s.k", "s.v::json", "encode(s.k, 'hex')::uuid"}
 	set := []string{fmt.Sprintf("%[1]s = excluded.%[1]s", t.val)}
-	for _, c := range recordColumns[t.name] {
+	for _, c := range recordColumns()[t.name] {
 		names = append(names, c.name)
 		exprs = append(exprs, c.expr("s.j"))
 		set = append(set, fmt.Sprintf("%[1]s = excluded.%[1]s", c.name))
@@ -152,7 +157,7 @@ func jsonInsert(t table, upsert bool) string {
 
 // tableFor returns the table holding bucket name.
 func tableFor(name string) table {
-	if t, ok := tables[name]; ok {
+	if t, ok := tables()[name]; ok {
 		return t
 	}
 	return generic
@@ -161,8 +166,8 @@ func tableFor(name string) table {
 // Tables lists the bucket names that have tables of their own, for tests
 // and documentation.
 func Tables() map[string]string {
-	m := make(map[string]string, len(tables))
-	for b, t := range tables {
+	m := make(map[string]string, len(tables()))
+	for b, t := range tables() {
 		m[b] = t.name
 	}
 	return m
@@ -174,12 +179,14 @@ func Tables() map[string]string {
 // or tree node (the key's 8 bytes, big-endian), the entity of an
 // audit_entity key (its first 16 bytes) and its entry's number (the last
 // 8). The expressions are over s.k.
-var trailColumns = map[string][][2]string{
-	"audit_entries": {{"seq", seqOf("s.k")}},
-	"audit_entity": {{"entity_id", "encode(substring(s.k FROM 1 FOR 16), 'hex')::uuid"},
-		{"seq", seqOf("substring(s.k FROM 17 FOR 8)")}},
-	"audit_tree": {{"idx", seqOf("s.k")}},
-}
+var trailColumns = sync.OnceValue(func() map[string][][2]string {
+	return map[string][][2]string{
+		"audit_entries": {{"seq", seqOf("s.k")}},
+		"audit_entity": {{"entity_id", "encode(substring(s.k FROM 1 FOR 16), 'hex')::uuid"},
+			{"seq", seqOf("substring(s.k FROM 17 FOR 8)")}},
+		"audit_tree": {{"idx", seqOf("s.k")}},
+	}
+})
 
 func seqOf(k string) string { return fmt.Sprintf("('x' || encode(%s, 'hex'))::bit(64)::bigint", k) }
 
@@ -190,7 +197,7 @@ func seqOf(k string) string { return fmt.Sprintf("('x' || encode(%s, 'hex'))::bi
 // error.
 func trailInsert(t table, keep bool) string {
 	names, exprs := []string{"k", t.val}, []string{"s.k", "s.v"}
-	for _, c := range trailColumns[t.name] {
+	for _, c := range trailColumns()[t.name] {
 		names, exprs = append(names, c[0]), append(exprs, c[1])
 	}
 	q := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM unnest($1::bytea[], $2::bytea[]) AS s(k, v)",

@@ -210,7 +210,7 @@ var queryCache = sync.OnceValue(func() map[string]*queries {
 
 func tablesList() []table {
 	var l []table
-	for _, t := range tables {
+	for _, t := range tables() {
 		l = append(l, t)
 	}
 	return l

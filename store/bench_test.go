@@ -38,6 +38,18 @@ func BenchmarkWeigh(b *testing.B) {
 	}
 }
 
+// BenchmarkSchemaCheck is what every Open does before a command: the
+// schema version and the buckets of the key schema, in one read-only
+// transaction (issue 10).
+func BenchmarkSchemaCheck(b *testing.B) {
+	db := newTestDB(b)
+	for b.Loop() {
+		if v, lacking, err := db.checkSchema(); err != nil || v != SchemaVersion || len(lacking) > 0 {
+			b.Fatal(v, lacking, err)
+		}
+	}
+}
+
 // BenchmarkImport imports 1000 lots per operation; lots/s is the figure the
 // issue sets a target for (≥ 20,000).
 func BenchmarkImport(b *testing.B) {

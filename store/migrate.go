@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -224,15 +225,26 @@ func schemaOf(tx kv.Tx, path string) (int, error) {
 	return v, nil
 }
 
-// missingBuckets lists the key-schema buckets a file lacks.
+// missingBuckets lists the key-schema buckets a file lacks. Every Open
+// asks, so it looks the ~50 names up in the engine's list of buckets, one
+// walk of bbolt's root, rather than opening each bucket (~30–100 µs;
+// issue 10).
 func missingBuckets(tx kv.Tx) (records []string, indexes []string) {
+	has := func(b []byte) bool { return tx.Bucket(b) != nil }
+	if l, ok := tx.(bucketLister); ok {
+		names := l.BucketNames() // in name order
+		has = func(b []byte) bool {
+			_, found := slices.BinarySearch(names, string(b))
+			return found
+		}
+	}
 	for _, b := range recordBuckets {
-		if tx.Bucket(b) == nil {
+		if !has(b) {
 			records = append(records, string(b))
 		}
 	}
 	for _, b := range append([][]byte{bAudit, bAuditEntity, bSessions}, indexBuckets...) {
-		if tx.Bucket(b) == nil {
+		if !has(b) {
 			indexes = append(indexes, string(b))
 		}
 	}

@@ -184,11 +184,13 @@ func (t Tx) WriteTo(w io.Writer) (int64, error) { return t.tx.WriteTo(w) }
 // BucketNames lists the buckets at the root, in name order (what
 // `celltrack migrate` and a snapshot backup copy).
 func (t Tx) BucketNames() []string {
+	// The root's keys are the buckets' names: a cursor walks them without
+	// opening each bucket, as tx.ForEach would.
 	var names []string
-	t.tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
-		names = append(names, string(name))
-		return nil
-	})
+	c := t.tx.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		names = append(names, string(k))
+	}
 	return names
 }
 

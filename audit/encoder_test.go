@@ -2,7 +2,10 @@ package audit
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -79,5 +82,31 @@ func BenchmarkEncoderFirstEntry(b *testing.B) {
 	for b.Loop() {
 		enc := newEntryEncoder()
 		enc.EncodeAll(body, nil)
+	}
+}
+
+// TestEntryDictsMatchTheirText: each dictionary the binary holds
+// (entrydict_gen.go) is exactly its text of record, entrydict/N.zdict.b64,
+// decoded, and every such text has its constant: a dictionary added or
+// changed without `go generate ./audit` fails here.
+func TestEntryDictsMatchTheirText(t *testing.T) {
+	consts := map[string]string{"1": entryDict1}
+	files, err := filepath.Glob("entrydict/*.zdict.b64")
+	if err != nil || len(files) != len(consts) {
+		t.Fatalf("dictionaries %v (%v), constants for %d: run go generate ./audit and name the new constant here", files, err, len(consts))
+	}
+	for _, f := range files {
+		text, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := base64.StdEncoding.DecodeString(string(text))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		id := strings.TrimSuffix(filepath.Base(f), ".zdict.b64")
+		if c, ok := consts[id]; !ok || c != string(raw) {
+			t.Errorf("%s: the constant entryDict%s (%d bytes) is not its %d bytes decoded; run go generate ./audit", f, id, len(c), len(raw))
+		}
 	}
 }

@@ -5,6 +5,7 @@
 //
 //	go run ./internal/benchharness -sizes 10000 -runs 1 -keep
 //	go run ./internal/auditdict -db /tmp/celltrack-bench-…/db-10000.db -id 1 -out audit/entrydict/1.zdict.b64
+//	go generate ./audit   # the binary holds it as a Go constant (audit/entrydict_gen.go)
 //
 // A dictionary, once entries are written with it, must stay in the binary
 // for ever under its id: a new one gets the next id, and the old ones are

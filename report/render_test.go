@@ -89,6 +89,57 @@ func TestWrap(t *testing.T) {
 	}
 }
 
+// wrapRunes is wrap as it was before it was made to allocate less: the
+// reference FuzzWrap holds it to.
+func wrapRunes(s string, first, rest int) []string {
+	var lines []string
+	width := first
+	var cur []rune
+	for _, word := range strings.Fields(s) {
+		wr := []rune(word)
+		for {
+			need := len(wr)
+			if len(cur) > 0 {
+				need++
+			}
+			if len(cur)+need <= width {
+				if len(cur) > 0 {
+					cur = append(cur, ' ')
+				}
+				cur = append(cur, wr...)
+				break
+			}
+			if len(cur) > 0 {
+				lines, cur, width = append(lines, string(cur)), nil, rest
+				continue
+			}
+			lines, wr, width = append(lines, string(wr[:width])), wr[width:], rest
+		}
+	}
+	if len(cur) > 0 || len(lines) == 0 {
+		lines = append(lines, string(cur))
+	}
+	return lines
+}
+
+// FuzzWrap holds wrap — its shortcut for a line that fits as it is and
+// its byte-offset wrapping — to the plain rune-by-rune wrapping it replaced.
+func FuzzWrap(f *testing.F) {
+	for _, s := range []string{"", "one two", "one  two", " one", "one ", "tab\there", "new\nline", "café au lait",
+		"exactly ten", "0123456789", "01234567890", "a\u00a0b", "x\x7fy", "bad \xff byte", "10→20 ×10^9", "em\u2003space", "ünïcödé wörds", "a-very-long-wörd-that-must-be-cut here", "\xff\xfe\xfd split"} {
+		f.Add(s, 10, 4)
+	}
+	f.Fuzz(func(t *testing.T, s string, first, rest int) {
+		if first < 1 || first > 200 || rest < 1 || rest > 200 {
+			return
+		}
+		got, want := wrap(s, first, rest), wrapRunes(s, first, rest)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") || len(got) != len(want) {
+			t.Errorf("wrap(%q, %d, %d) = %q, want %q", s, first, rest, got, want)
+		}
+	})
+}
+
 func TestCSVOneRowPerEvent(t *testing.T) {
 	r := sample()
 	rows, err := csv.NewReader(strings.NewReader(renderString(t, r, "csv"))).ReadAll()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/celltrack/celltrack/lot"
@@ -216,35 +217,73 @@ func padRight(s string, n int) string {
 
 // wrap breaks s into lines: the first at most first runes wide, the rest at
 // most rest runes. It breaks at spaces, and inside a word (a path, a hash)
-// only when the word alone is too wide.
+// only when the word alone is too wide. A byte that is not UTF-8 becomes
+// U+FFFD.
 func wrap(s string, first, rest int) []string {
+	if fitsAsIs(s, first) {
+		return []string{s}
+	}
+	if !utf8.ValidString(s) {
+		s = strings.Map(func(r rune) rune { return r }, s)
+	}
 	var lines []string
 	width := first
-	var cur []rune
+	var cur strings.Builder
+	n := 0 // runes in cur
 	for _, word := range strings.Fields(s) {
-		wr := []rune(word)
+		wn := utf8.RuneCountInString(word)
 		for {
-			need := len(wr)
-			if len(cur) > 0 {
+			need := wn
+			if n > 0 {
 				need++
 			}
-			if len(cur)+need <= width {
-				if len(cur) > 0 {
-					cur = append(cur, ' ')
+			if n+need <= width {
+				if n > 0 {
+					cur.WriteByte(' ')
 				}
-				cur = append(cur, wr...)
+				cur.WriteString(word)
+				n += need
 				break
 			}
-			if len(cur) > 0 {
-				lines, cur, width = append(lines, string(cur)), nil, rest
+			if n > 0 {
+				lines, width, n = append(lines, cur.String()), rest, 0
+				cur.Reset()
 				continue
 			}
 			// The word alone is wider than a line: cut it.
-			lines, wr, width = append(lines, string(wr[:width])), wr[width:], rest
+			cut := 0
+			for range width {
+				_, size := utf8.DecodeRuneInString(word[cut:])
+				cut += size
+			}
+			lines, word, wn, width = append(lines, word[:cut]), word[cut:], wn-width, rest
 		}
 	}
-	if len(cur) > 0 || len(lines) == 0 {
-		lines = append(lines, string(cur))
+	if n > 0 || len(lines) == 0 {
+		lines = append(lines, cur.String())
 	}
 	return lines
+}
+
+// fitsAsIs reports whether wrap would return s itself as its one line: s
+// is valid UTF-8, at most width runes, and its words are separated by
+// single spaces with none before or after. Most of a report's values are.
+func fitsAsIs(s string, width int) bool {
+	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	n := 0
+	for i, r := range s {
+		switch n++; {
+		case n > width:
+			return false
+		case r == ' ':
+			if s[i-1] == ' ' {
+				return false
+			}
+		case r < ' ', r == utf8.RuneError, r >= utf8.RuneSelf && unicode.IsSpace(r):
+			return false
+		}
+	}
+	return true
 }

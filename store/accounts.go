@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -237,7 +236,7 @@ func accessRows(tx kv.Tx) ([]audit.AccessRow, error) {
 	pos := map[uuid.UUID]int{}
 	err := tx.Bucket(recordBuckets[kindUser]).ForEach(func(k, v []byte) error {
 		var r userRecord
-		if err := json.Unmarshal(v, &r); err != nil {
+		if err := unmarshalRecord(v, &r); err != nil {
 			return fmt.Errorf("decode user: %w", err)
 		}
 		pos[r.ID] = len(rows)
@@ -278,8 +277,8 @@ func accessRows(tx kv.Tx) ([]audit.AccessRow, error) {
 			var before, after struct {
 				Role audit.Role `json:"role"`
 			}
-			json.Unmarshal(e.Prev, &before)
-			json.Unmarshal(e.New, &after)
+			unmarshalRecord(e.Prev, &before)
+			unmarshalRecord(e.New, &after)
 			row.RoleChanges = append(row.RoleChanges, audit.RoleChange{At: e.Time, By: e.User, From: before.Role, To: after.Role, Reason: e.Reason})
 		}
 	}

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -58,17 +57,17 @@ func (c *bytesMemo[T]) get(v []byte) (T, error) {
 
 var (
 	decodedSessions = newBytesMemo(func(v []byte) (s sessionRecord, err error) {
-		if err := json.Unmarshal(v, &s); err != nil {
+		if err := unmarshalRecord(v, &s); err != nil {
 			return s, fmt.Errorf("decode session: %w", err)
 		}
 		return s, nil
 	})
 	decodedUsers = newBytesMemo(func(v []byte) (r userRecord, err error) {
-		err = json.Unmarshal(v, &r)
+		err = unmarshalRecord(v, &r)
 		return r, err
 	})
 	decodedSettings = newBytesMemo(func(v []byte) (r settingsRecord, err error) {
-		err = json.Unmarshal(v, &r)
+		err = unmarshalRecord(v, &r)
 		return r, err
 	})
 )

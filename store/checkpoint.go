@@ -92,7 +92,7 @@ func (db *DB) RecordCheckpoint(v Verification) (err error) {
 func recordedCheckpoint(tx kv.Tx) (checkpointRecord, bool) {
 	var r checkpointRecord
 	v := tx.Bucket(bMeta).Get(metaCheckpoint)
-	if v == nil || json.Unmarshal(v, &r) != nil || r.Seq == 0 {
+	if v == nil || unmarshalRecord(v, &r) != nil || r.Seq == 0 {
 		return checkpointRecord{}, false
 	}
 	return r, true

@@ -68,7 +68,7 @@ func checkpointKeys(tx kv.Tx) ([]checkpointKeyRecord, error) {
 	var out []checkpointKeyRecord
 	err := tx.Bucket(recordBuckets[kindCheckpointKey]).ForEach(func(k, v []byte) error {
 		var r checkpointKeyRecord
-		if err := json.Unmarshal(v, &r); err != nil {
+		if err := unmarshalRecord(v, &r); err != nil {
 			return fmt.Errorf("decode checkpoint key %x: %w", k, err)
 		}
 		out = append(out, r)

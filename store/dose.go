@@ -126,7 +126,7 @@ func protocolByID(tx kv.Tx, id uuid.UUID) (dose.StoredProtocol, error) {
 // decodedProtocols holds protocol records parsed by protocolByID.
 var decodedProtocols = newDecodedCache(func(id uuid.UUID, v []byte) (dose.StoredProtocol, error) {
 	var r protocolRecord
-	if err := json.Unmarshal(v, &r); err != nil {
+	if err := unmarshalRecord(v, &r); err != nil {
 		return dose.StoredProtocol{}, fmt.Errorf("decode %s %s: %w", kindProtocol, id, err)
 	}
 	return r.protocol()
@@ -844,7 +844,7 @@ func viabilityFloor(tx kv.Tx, l lot.Lot) (floor lot.Tenths, spec, waived string,
 		if dec == release.Exception {
 			d.Lot, d.At = r.str("lot"), r.time("at")
 			if rows := r.raw("rows"); rows != nil {
-				if err := json.Unmarshal(rows, &d.Rows); err != nil {
+				if err := unmarshalRecord(rows, &d.Rows); err != nil {
 					r.fail("rows", err)
 				}
 			}

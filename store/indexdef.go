@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -382,7 +381,7 @@ func (f *jsonFields) parse(b []byte) {
 		m := member{name: int32(i + 1), nameEnd: int32(end - 1), ascii: ascii && !escaped}
 		if escaped {
 			var name string // declared here, so that only an escaped name is allocated
-			if err := json.Unmarshal(b[i:end], &name); err != nil {
+			if err := unmarshalRecord(b[i:end], &name); err != nil {
 				f.err = err
 				return
 			}
@@ -536,7 +535,7 @@ func (f *jsonFields) str(name string) string {
 		return string(v[1 : len(v)-1])
 	}
 	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
+	if err := unmarshalRecord(v, &s); err != nil {
 		f.fail(name, err)
 	}
 	return s
@@ -603,7 +602,7 @@ func (f *jsonFields) strs(name string) []string {
 		return nil
 	}
 	var out []string
-	if err := json.Unmarshal(v, &out); err != nil {
+	if err := unmarshalRecord(v, &out); err != nil {
 		f.fail(name, err)
 	}
 	return out

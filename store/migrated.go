@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"sort"
@@ -71,7 +70,7 @@ func migratedMark(tx kv.Tx) (*MigratedMark, error) {
 		return nil, nil
 	}
 	var m MigratedMark
-	if err := json.Unmarshal(raw, &m); err != nil || m.To == "" {
+	if err := unmarshalRecord(raw, &m); err != nil || m.To == "" {
 		// A mark that cannot be read still marks: writing on would be
 		// the double history the mark exists to prevent.
 		return &MigratedMark{To: "(an unreadable target: meta \"migrated\" is " + fmt.Sprintf("%q", raw) + ")", Engine: "unknown", By: "unknown"}, nil

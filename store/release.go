@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -285,7 +284,7 @@ func specVersion(tx kv.Tx, name string, version int) (release.Spec, error) {
 // decodedSpecs holds specification records decoded by specVersion.
 var decodedSpecs = newDecodedCache(func(id uuid.UUID, v []byte) (release.Spec, error) {
 	var r specRecord
-	if err := json.Unmarshal(v, &r); err != nil {
+	if err := unmarshalRecord(v, &r); err != nil {
 		return release.Spec{}, fmt.Errorf("decode %s %s: %w", kindSpec, id, err)
 	}
 	return r.spec(), nil

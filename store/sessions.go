@@ -362,7 +362,7 @@ func pruneSessions(tx kv.Tx, now time.Time) {
 	var old [][]byte
 	b.ForEach(func(k, v []byte) error {
 		var s sessionRecord
-		if json.Unmarshal(v, &s) == nil && now.Sub(s.Expires) > 24*time.Hour {
+		if unmarshalRecord(v, &s) == nil && now.Sub(s.Expires) > 24*time.Hour {
 			old = append(old, append([]byte(nil), k...))
 		}
 		return nil
@@ -387,7 +387,7 @@ func revokeSessionsExcept(tx kv.Tx, id uuid.UUID, keep []byte) error {
 	var upd []kv
 	err := b.ForEach(func(k, v []byte) error {
 		var s sessionRecord
-		if err := json.Unmarshal(v, &s); err != nil {
+		if err := unmarshalRecord(v, &s); err != nil {
 			return fmt.Errorf("decode session: %w", err)
 		}
 		if s.UserID == id && !s.Revoked && (keep == nil || !hmac.Equal(k, keep)) {

@@ -287,7 +287,7 @@ func newSignatureCheck(indexInfusion func(id uuid.UUID, r *jsonFields)) (*signat
 	return sc, []valueCheck{
 		{kindDisposition, func(id uuid.UUID, val []byte) {
 			var r dispositionRecord
-			if err := json.Unmarshal(val, &r); err != nil {
+			if err := unmarshalRecord(val, &r); err != nil {
 				bad(&sc.signed, "disposition %s cannot be decoded: %v", id, err)
 				return
 			}
@@ -303,7 +303,7 @@ func newSignatureCheck(indexInfusion func(id uuid.UUID, r *jsonFields)) (*signat
 		}},
 		{kindUser, func(id uuid.UUID, val []byte) {
 			var r userRecord
-			if err := json.Unmarshal(val, &r); err != nil {
+			if err := unmarshalRecord(val, &r); err != nil {
 				bad(&sc.signed, "user %s cannot be decoded: %v", id, err)
 				return
 			}
@@ -321,7 +321,7 @@ func newSignatureCheck(indexInfusion func(id uuid.UUID, r *jsonFields)) (*signat
 				return // it decodes, and without date changes it carries no signature
 			}
 			var r scheduleRecord
-			if err := json.Unmarshal(val, &r); err != nil {
+			if err := unmarshalRecord(val, &r); err != nil {
 				bad(&sc.signed, "schedule %s cannot be decoded: %v", id, err)
 				return
 			}
@@ -333,7 +333,7 @@ func newSignatureCheck(indexInfusion func(id uuid.UUID, r *jsonFields)) (*signat
 		}},
 		{kindScreening, func(id uuid.UUID, val []byte) {
 			var r screeningRecord
-			if err := json.Unmarshal(val, &r); err != nil {
+			if err := unmarshalRecord(val, &r); err != nil {
 				bad(&sc.signed, "screening %s cannot be decoded: %v", id, err)
 				return
 			}
@@ -347,7 +347,7 @@ func newSignatureCheck(indexInfusion func(id uuid.UUID, r *jsonFields)) (*signat
 		}},
 		{kindWeightConfirm, func(id uuid.UUID, val []byte) {
 			var r weightConfirmRecord
-			if err := json.Unmarshal(val, &r); err != nil {
+			if err := unmarshalRecord(val, &r); err != nil {
 				bad(&sc.signed, "weight confirmation %s cannot be decoded: %v", id, err)
 				return
 			}
@@ -362,7 +362,7 @@ func newSignatureCheck(indexInfusion func(id uuid.UUID, r *jsonFields)) (*signat
 				return
 			}
 			var r infusionRecord
-			if err := json.Unmarshal(val, &r); err != nil {
+			if err := unmarshalRecord(val, &r); err != nil {
 				bad(&sc.infusions, "infusion %s cannot be decoded: %v", id, err)
 				return
 			}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -201,7 +200,7 @@ func (s *TraceSnapshot) Labels(c lot.Container) (uuid.UUID, lot.LabelCount, []lo
 			continue // an event that set no value
 		}
 		var r labelRecord
-		if err := json.Unmarshal(e.New, &r); err != nil {
+		if err := unmarshalRecord(e.New, &r); err != nil {
 			return id, n, nil, fmt.Errorf("label history of container %s: audit entry %d: %w", c.Code(), e.Seq, err)
 		}
 		steps = append(steps, lot.LabelStep{At: e.Time, Action: e.Action, By: e.User, Reason: e.Reason, After: r.count()})

@@ -254,7 +254,7 @@ func get(tx kv.Tx, kind string, id uuid.UUID, rec any) (bool, error) {
 	if v == nil {
 		return false, nil
 	}
-	if err := json.Unmarshal(v, rec); err != nil {
+	if err := unmarshalRecord(v, rec); err != nil {
 		return false, fmt.Errorf("decode %s %s: %w", kind, id, err)
 	}
 	return true, nil

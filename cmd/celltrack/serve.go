@@ -210,10 +210,10 @@ func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) 
 // GOMEMLIMIT says otherwise. The server's live heap between requests is a
 // few megabytes and every request allocates tens of kilobytes, so at Go's
 // default (GOGC=100: collect when the heap doubles) it collected about ten
-// times a second under issue 11's load, and the collections, their write
-// barriers and the preemptions they need were ~15 % of its CPU per check
-// (BENCHMARKS.md). Collecting when the heap is five times the live one
-// (serveGCPercent) does a fifth of them. The limit (serveMemoryLimit)
+// times a second under load (BenchmarkServeDoseCheckHarnessDB with
+// GODEBUG=gctrace=1: 8 % of the CPU in the collector itself, more in its
+// write barriers, assists and preemptions). Collecting when the heap is
+// five times the live one (serveGCPercent) does a fifth of them. The limit (serveMemoryLimit)
 // bounds what that would cost during a burst of logins (argon2id, 19 MiB
 // each, eight at a time: ~150 MiB live, 323 MB RSS at the default in run
 // M): near it the collector works harder instead.

@@ -66,8 +66,9 @@ func BenchmarkServeDoseCheckHarnessDB(b *testing.B) {
 // through the API in-process, for a profile of the server's side of the
 // group commit: parallel clients sharing nina's session record reactions
 // on the infusions of LOT-0000049's patients (P-0000049-000 …), each
-// answered 201 after its commit, fifty at a time. It needs what BenchmarkServeDoseCheckHarnessDB
-// needs, and it writes: give it a copy of the harness's file.
+// answered 201 after its commit, fifty at a time. It needs what
+// BenchmarkServeDoseCheckHarnessDB needs but the bag, and it writes: give
+// it a copy of the harness's file.
 func BenchmarkServeReactionHarnessDB(b *testing.B) {
 	path, pw := os.Getenv("CELLTRACK_BENCH_DB"), os.Getenv("CELLTRACK_BENCH_PASSWORD")
 	if path == "" || pw == "" {
@@ -115,8 +116,8 @@ func benchAPI(b *testing.B, db *store.DB, user, password, path string, want int,
 	defer srv.Close()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	post := func(path, body string) int {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, bytes.NewReader([]byte(body)))
+	post := func(to, data string) int {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+to, bytes.NewReader([]byte(data)))
 		req.Header.Set("Origin", srv.URL)
 		resp, err := c.Do(req)
 		if err != nil {

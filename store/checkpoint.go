@@ -251,6 +251,30 @@ func entryWithPrev(c kv.Cursor, seq uint64) (val []byte, prev [32]byte) {
 	return v, prev
 }
 
+// entryKey is an audit entry as checkedEntries keeps it: its number and
+// the stored hash of the entry before, which a linked entry's hash covers.
+type entryKey struct {
+	seq  uint64
+	prev [32]byte
+}
+
+// checkedEntries keeps the headers verifyRecord reads, their hashes
+// recomputed (audit.ReadHeader). Every bedside check reads the latest
+// entries of each record it rests on — the facility, the course, the lot,
+// its results and releases — and recomputing an entry's hash decompresses
+// its body, which was the largest part of the check's own work: a header
+// is a function of the entry's bytes and the hash before it alone, so the
+// one kept for the same bytes and the same hash before is the one
+// recomputing would give, and an entry altered in any way is hashed anew.
+var checkedEntries = &decodedCache[entryKey, audit.Header]{
+	decode: func(k entryKey, v []byte) (audit.Header, error) { return audit.ReadHeader(v, k.prev) },
+	max:    maxCheckedEntries, m: map[entryKey]decodedValue[audit.Header]{},
+}
+
+// maxCheckedEntries bounds checkedEntries: the latest entries of the
+// records of a few hundred bedside checks, a few hundred bytes each.
+const maxCheckedEntries = 4096
+
 // verifyRecord checks one record against its latest state-setting audit
 // entry, found through audit_entity (the entries of one record, in order).
 func (vc *verifyCursors) verifyRecord(r recordRef) string {
@@ -278,7 +302,8 @@ func (vc *verifyCursors) verifyRecord(r recordRef) string {
 	}
 	for ; k != nil && bytes.HasPrefix(k, r.id[:]); k, _ = ents.Prev() {
 		seq := btoi(k[16:])
-		h, err := audit.ReadHeader(entryWithPrev(vc.audit, seq))
+		ent, prev := entryWithPrev(vc.audit, seq)
+		h, err := checkedEntries.get(entryKey{seq, prev}, ent)
 		switch {
 		case err != nil:
 			return fmt.Sprintf("audit entry %d of %s: %v", seq, name(), err)

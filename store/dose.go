@@ -1082,6 +1082,23 @@ func infusionReactions(tx kv.Tx, id uuid.UUID, infusion string) ([]dose.Reaction
 	return reactionsOf(tx, id)
 }
 
+// infusionReactionCount is len(infusionReactions(tx, id, infusion)) without
+// decoding them: the infusion's reactions counted in idx_reaction_infusion,
+// as reactionsOf numbers them. The infusion must be stored as a JSON object
+// (jsonFields: its members are not decoded); ENOTFOUND when it is not
+// stored.
+func infusionReactionCount(tx kv.Tx, id uuid.UUID, infusion string) (int, error) {
+	v := tx.Bucket(recordBuckets[kindInfusion]).Get(id[:])
+	if v == nil {
+		return 0, notFound("infusion", infusion, "`celltrack schedule show MRN` lists a patient's infusions")
+	}
+	var f jsonFields
+	if f.parse(v); f.err != nil {
+		return 0, fmt.Errorf("decode %s %s: %w", kindInfusion, id, f.err)
+	}
+	return len(children(tx, "idx_reaction_infusion", id)), nil
+}
+
 // RecordReaction records an adverse reaction to an infusion (nurse, physician).
 func (s *DoseService) RecordReaction(actor, infusion string, grade int, text string) (dose.Reaction, error) {
 	return s.recordReaction(actor, infusion, false, 0, grade, text, "")
@@ -1109,11 +1126,20 @@ func (s *DoseService) recordReaction(actor, infusion string, correction bool, co
 		return r, err
 	}
 	err = s.db.update(actor, audit.DoseReaction, func(w *writer) error {
-		rs, err := infusionReactions(w.tx, id, infusion)
+		// A new reaction is numbered after the infusion's others, which
+		// only a correction needs decoded (the one it supersedes): fifty
+		// nurses recording at once decoded every earlier reaction of the
+		// infusion in each write, inside the shared commit.
+		var rs []dose.Reaction
+		n, err := infusionReactionCount(w.tx, id, infusion)
+		if err == nil && correction {
+			rs, err = infusionReactions(w.tx, id, infusion)
+			n = len(rs)
+		}
 		if err != nil {
 			return err
 		}
-		r = dose.Reaction{ID: w.db.NewID(), InfusionID: id, Seq: len(rs) + 1, Grade: grade, Text: text, At: w.now, By: w.actor.Name, Corrects: corrects}
+		r = dose.Reaction{ID: w.db.NewID(), InfusionID: id, Seq: n + 1, Grade: grade, Text: text, At: w.now, By: w.actor.Name, Corrects: corrects}
 		if correction {
 			old, err := dose.FindReaction(rs, infusion, corrects)
 			if err != nil {

@@ -339,6 +339,12 @@ type member struct {
 var errNotObject = errors.New("not a JSON object")
 
 func (f *jsonFields) parse(b []byte) {
+	if f.members == nil {
+		// Room for a record's members in one allocation, not the five
+		// that growing from none takes: most jsonFields parse one or two
+		// records (the bedside check has a dozen of them).
+		f.members = make([]member, 0, 24)
+	}
 	f.b, f.members, f.err = b, f.members[:0], nil
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {

@@ -100,7 +100,8 @@ func moveRecords(c lot.Container) []recordRef {
 // specifications they were judged against (the post-thaw viability floor),
 // and the two signers.
 func bedsideRecords(tx kv.Tx, f dose.Facts, ac *dose.Course, signers ...audit.User) []recordRef {
-	refs := refsOf(kindPatient, f.Patient.ID)
+	// A few dozen: one allocation, not the six that growing one takes.
+	refs := append(make([]recordRef, 0, 48), recordRef{kindPatient, f.Patient.ID})
 	refs = append(refs, refsOf(kindInfusion, children(tx, "idx_infusion_patient", f.Patient.ID)...)...)
 	if ac != nil {
 		refs = append(refs, recordRef{kindSchedule, ac.Schedule.ID}, recordRef{kindProtocol, ac.Protocol.ID})

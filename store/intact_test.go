@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"strings"
@@ -312,4 +313,50 @@ func TestAdministerRefusesTamperedEarlierInfusion(t *testing.T) {
 	n, _ := db.AuditCount()
 	_, _, err = d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag2}})
 	refusedIntact(t, db, n, err, "infusion "+in1.ID.String())
+}
+
+// TestCheckRefusesEntryAlteredAfterAGO: the bedside check keeps the audit
+// entries it has checked (checkedEntries); one altered after a GO — its own
+// bytes, or the hash of the entry before it that its hash covers — is
+// checked anew, and the next check refuses, naming it.
+func TestCheckRefusesEntryAlteredAfterAGO(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tamper func(t *testing.T, db *DB, s uint64)
+	}{
+		{"its entry altered", func(t *testing.T, db *DB, s uint64) {
+			rawSetEntry(t, db, s, reencode(t, db, s, false, func(e *audit.Entry) { e.User = "mallory" }))
+		}},
+		{"the entry before it forged, its hash recomputed", func(t *testing.T, db *DB, s uint64) {
+			rawSetEntry(t, db, s-1, reencode(t, db, s-1, true, func(e *audit.Entry) { e.Reason = "backdated" }))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, d := bedside(t, "0.5")
+			for range 2 { // the second is answered from what the first kept
+				if rep, err := d.Check("MRN-1", []string{bag1}, 0); err != nil || rep.Err() != nil {
+					t.Fatalf("check before: %v %v", err, rep.Err())
+				}
+			}
+			var s uint64
+			if err := db.view(func(tx kv.Tx) error {
+				id, ok := lookup(tx, "idx_lot_number", "LOT-1")
+				if !ok {
+					t.Fatal("no LOT-1")
+				}
+				c := tx.Bucket(bAuditEntity).Cursor()
+				for k, _ := c.Seek(id[:]); k != nil && bytes.HasPrefix(k, id[:]); k, _ = c.Next() {
+					s = btoi(k[16:])
+				}
+				return nil
+			}); err != nil || s < 2 {
+				t.Fatalf("LOT-1's last entry %d: %v", s, err)
+			}
+			tc.tamper(t, db, s)
+			_, err := d.Check("MRN-1", []string{bag1}, 0)
+			if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), alteredLinked(s)) {
+				t.Fatalf("check after: %v; want ECONFLICT naming entry %d", err, s)
+			}
+		})
+	}
 }

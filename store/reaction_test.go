@@ -9,6 +9,8 @@ import (
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/report"
+	"github.com/celltrack/celltrack/store/kv"
+	"github.com/google/uuid"
 )
 
 // infusedWithReactions administers bag1 to MRN-1 and records the reactions
@@ -130,6 +132,8 @@ func TestReactionCorrectionRefusals(t *testing.T) {
 	}{
 		{"unknown infusion", func() error { _, err := d.VoidReaction("nina", unknown, 1, "x"); return err }, lot.ENOTFOUND, "no infusion"},
 		{"not an infusion id", func() error { _, err := d.VoidReaction("nina", "nope", 1, "x"); return err }, lot.EINVALID, `--infusion "nope"`},
+		{"new reaction, unknown infusion", func() error { _, err := d.RecordReaction("nina", unknown, 1, "rash"); return err }, lot.ENOTFOUND, "no infusion"},
+		{"new reaction by an auditor", func() error { _, err := d.RecordReaction("aud", inf, 1, "rash"); return err }, lot.EFORBIDDEN, "may not dose.reaction"},
 		{"seq past the last", func() error { _, err := d.VoidReaction("nina", inf, 4, "x"); return err }, lot.ENOTFOUND, "has reactions #1–#3"},
 		{"seq zero", func() error { _, err := d.CorrectReaction("nina", inf, 0, 1, "rash", "x"); return err }, lot.EINVALID, "--corrects 0 is not a reaction number"},
 		{"void of a void", func() error { _, err := d.VoidReaction("nina", inf, 1, "again"); return err }, lot.ECONFLICT, "reaction #1 of infusion " + inf + " was already voided"},
@@ -183,5 +187,45 @@ func TestReactionRecordedWithoutNumber(t *testing.T) {
 	}
 	if v, err := db.Verify(); err != nil || !v.OK() {
 		t.Fatalf("audit verify: %v %v", err, v.Problems)
+	}
+}
+
+// TestReactionNumberedAfterTheOthers: a new reaction takes the number after
+// the infusion's reactions, corrected and voided ones included, counted
+// through the index (recordReaction decodes none of them); one on an
+// infusion whose stored record is not a JSON object is refused, writing
+// nothing.
+func TestReactionNumberedAfterTheOthers(t *testing.T) {
+	db, d, inf := infusedWithReactions(t, 1, 2)
+	if _, err := d.CorrectReaction("nina", inf, 1, 2, "rash", "grade"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.VoidReaction("nina", inf, 2, "duplicate entry"); err != nil {
+		t.Fatal(err)
+	}
+	for want := 4; want <= 6; want++ {
+		r, err := d.RecordReaction("nina", inf, 1, "fever")
+		if err != nil || r.Seq != want {
+			t.Fatalf("reaction %+v, %v; want #%d", r, err, want)
+		}
+	}
+	_, rs, _ := d.Infusions("MRN-1")
+	for _, list := range rs {
+		for i, r := range list {
+			if r.Seq != i+1 {
+				t.Fatalf("reaction %d of %d is numbered %d", i+1, len(list), r.Seq)
+			}
+		}
+	}
+	in := uuid.MustParse(inf)
+	if err := db.engine.Update(func(tx kv.Tx) error { return tx.Bucket(recordBuckets[kindInfusion]).Put(in[:], []byte("garbage")) }); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := db.AuditCount()
+	if _, err := d.RecordReaction("nina", inf, 1, "fever"); err == nil || !strings.Contains(err.Error(), "decode infusion "+inf) {
+		t.Fatalf("a reaction on an infusion stored as garbage: %v", err)
+	}
+	if after, _ := db.AuditCount(); after != before {
+		t.Fatalf("audit grew from %d to %d on a refusal", before, after)
 	}
 }

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,21 +62,71 @@ func BenchmarkServeDoseCheckHarnessDB(b *testing.B) {
 	benchCheckAPI(b, db, "nina", pw, fmt.Sprintf(`{"mrn":"MRN-CHECK","containers":[%q]}`, bag))
 }
 
+// BenchmarkServeReactionHarnessDB is issue 11's non-signature write
+// through the API in-process, for a profile of the server's side of the
+// group commit: parallel clients sharing nina's session record reactions
+// on the infusions of LOT-0000049's patients (P-0000049-000 …), each
+// answered 201 after its commit, fifty at a time. It needs what
+// BenchmarkServeDoseCheckHarnessDB needs but the bag, and it writes: give
+// it a copy of the harness's file.
+func BenchmarkServeReactionHarnessDB(b *testing.B) {
+	path, pw := os.Getenv("CELLTRACK_BENCH_DB"), os.Getenv("CELLTRACK_BENCH_PASSWORD")
+	if path == "" || pw == "" {
+		b.Skip("CELLTRACK_BENCH_DB and CELLTRACK_BENCH_PASSWORD are not set")
+	}
+	db, err := store.Open(path, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var infusions []string
+	for j := range 98 {
+		ins, _, err := store.NewDoseService(db).Infusions(fmt.Sprintf("P-0000049-%03d", j))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, in := range ins {
+			infusions = append(infusions, in.ID.String())
+		}
+	}
+	if len(infusions) == 0 {
+		b.Fatal("no infusions of P-0000049-… to record reactions on")
+	}
+	// Fifty clients, as the harness's load, so that writes share commits
+	// as they do there (RunParallel's default is one per core).
+	b.SetParallelism(25)
+	var n atomic.Int64
+	benchAPI(b, db, "nina", pw, "/api/v1/dose/reaction", http.StatusCreated, func() string {
+		i := n.Add(1)
+		return fmt.Sprintf(`{"infusion":%q,"grade":1,"text":"bench: fever 38.%d °C"}`, infusions[int(i)%len(infusions)], i%10)
+	})
+}
+
 // benchCheckAPI serves db over loopback, logs user in and sends body to
 // POST /api/v1/dose/check from parallel clients sharing the session, each
 // answer a GO (200).
 func benchCheckAPI(b *testing.B, db *store.DB, user, password, body string) {
+	benchAPI(b, db, user, password, "/api/v1/dose/check", http.StatusOK, func() string { return body })
+}
+
+// benchAPI serves db over loopback, logs user in and sends body() to path
+// from parallel clients sharing the session, each answer want.
+func benchAPI(b *testing.B, db *store.DB, user, password, path string, want int, body func() string) {
 	srv := httptest.NewServer(webApp(db, false, log.New(&bytes.Buffer{}, "", 0)))
 	defer srv.Close()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	post := func(path, body string) int {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, bytes.NewReader([]byte(body)))
+	post := func(to, data string) int {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+to, bytes.NewReader([]byte(data)))
 		req.Header.Set("Origin", srv.URL)
 		resp, err := c.Do(req)
 		if err != nil {
 			b.Fatal(err)
 		}
+		// Read to the end, as the harness's clients do, so the connection
+		// is kept alive and reused: a body closed unread closes it, and the
+		// profile was of dialling and accepting.
+		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		return resp.StatusCode
 	}
@@ -84,8 +136,8 @@ func benchCheckAPI(b *testing.B, db *store.DB, user, password, body string) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if st := post("/api/v1/dose/check", body); st != http.StatusOK {
-				b.Errorf("check: %d", st)
+			if st := post(path, body()); st != want {
+				b.Errorf("%s: %d", path, st)
 				return
 			}
 		}

@@ -60,8 +60,17 @@ var fieldOf = regexp.MustCompile(`'([a-z_]+)'`)
 // every field set, set to Go's zero values, JSON null and absent, written
 // by Put, rewritten by Put (the upsert) and written by PutMany, the column
 // holds exactly what schema 1's generation expression gives for the same
-// record; and so do the trail's columns, from the key.
+// record; and so do the trail's columns, from the key. Twice: every write
+// by INSERT, and by COPY wherever a flush may (copy.go).
 func TestWrittenColumnsAgreeWithSchema1(t *testing.T) {
+	t.Run("insert", testWrittenColumnsAgreeWithSchema1)
+	t.Run("copy", func(t *testing.T) {
+		defer pgkv.SetCopyMin(1)()
+		testWrittenColumnsAgreeWithSchema1(t)
+	})
+}
+
+func testWrittenColumnsAgreeWithSchema1(t *testing.T) {
 	cols := schema1Columns(t)
 	// Each record field's type, from the columns that read one field.
 	fields := map[string]map[string]string{} // table → field → SQL type

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -23,8 +24,9 @@ import (
 // does not find. The keys found go the usual way (queuePuts). The writer
 // lock keeps the table as the look-ups saw it until COPY.
 //
-// The json tables are not sent this way: their columns are computed by the
-// server from the record (jsonInsert), which COPY cannot do.
+// A json table's rows go by COPY too when pgkv can compute their columns
+// itself (copyjson.go); a record it cannot goes by INSERT, whose server
+// computes them (jsonInsert).
 //
 // Small flushes (every command's commit) are sent as before, in one round
 // trip: COPY costs two or three of its own.
@@ -33,8 +35,9 @@ import (
 var copyMin = 256
 
 // copyable says whether t's rows can go by COPY: all their columns are the
-// key, the value and what derives from the key's bytes alone.
-func copyable(t table) bool { return t == generic || appendOnly[t.name] }
+// key, the value and what derives from the key's bytes alone, or (a json
+// table) what jsonRow computes from the record.
+func copyable(t table) bool { return t == generic || appendOnly[t.name] || t.json }
 
 // copyStatement is the COPY statement of t, its columns in the order
 // copyRow writes them.
@@ -49,7 +52,14 @@ func copyStatement(t table) string {
 	case "audit_tree":
 		return "COPY audit_tree (k, hash, idx) FROM STDIN (FORMAT binary)"
 	}
-	panic("pgkv: no COPY for " + t.name)
+	if !t.json {
+		panic("pgkv: no COPY for " + t.name)
+	}
+	names := []string{"k", t.val, "id"}
+	for _, c := range recordColumns()[t.name] {
+		names = append(names, c.name)
+	}
+	return fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", t.name, strings.Join(names, ", "))
 }
 
 // copyKeyOK says whether key k can go by COPY into t: a trail key of the
@@ -69,6 +79,9 @@ func copyKeyOK(t table, k []byte) bool {
 type copyData struct {
 	buf bytes.Buffer
 	n   int
+	// a json table's (copyjson.go): the record's members, a row's bytes
+	members jsonMembers
+	scratch []byte
 }
 
 var copySignature = []byte("PGCOPY\n\xff\r\n\x00")
@@ -78,11 +91,16 @@ func (c *copyData) field(b []byte) {
 	c.buf.Write(b)
 }
 
-// row adds the pair k, v of bucket name in table t. The derived columns are
+// row adds the pair k, v of bucket name in table t, and reports whether it
+// did: a json table's row only when jsonRow computes its columns. The
+// trail's derived columns are
 // what trailInsert computes from the key, in binary: a bigint is its 8
 // bytes big-endian, which is the key's bytes as ('x' || hex)::bit(64)
 // reads them, and a uuid is its 16 bytes.
-func (c *copyData) row(t table, name string, k, v []byte) {
+func (c *copyData) row(t table, name string, k, v []byte) bool {
+	if t.json {
+		return c.jsonRow(t, k, v)
+	}
 	if c.n == 0 {
 		c.buf.Write(copySignature)
 		c.buf.Write(make([]byte, 8)) // flags, header extension length
@@ -110,6 +128,7 @@ func (c *copyData) row(t table, name string, k, v []byte) {
 		c.field(k[:16]) // entity_id
 		c.field(k[16:]) // seq
 	}
+	return true
 }
 
 // send runs the COPY of t's rows.
@@ -208,11 +227,9 @@ func (t *tx) copyPuts(what string, cands []*copyCandidate) error {
 		}
 		var oldK, oldV [][]byte
 		for j, k := range c.ks {
-			if present[i][string(k)] || !copyKeyOK(c.b.tbl, k) {
+			if present[i][string(k)] || !copyKeyOK(c.b.tbl, k) || !d.row(c.b.tbl, c.b.name, k, c.vs[j]) {
 				oldK, oldV = append(oldK, k), append(oldV, c.vs[j])
-				continue
 			}
-			d.row(c.b.tbl, c.b.name, k, c.vs[j])
 		}
 		checks = c.b.queueChunks(batch, checks, oldK, oldV)
 	}

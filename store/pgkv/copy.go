@@ -31,7 +31,8 @@ import (
 // Small flushes (every command's commit) are sent as before, in one round
 // trip: COPY costs two or three of its own.
 
-// copyMin is how many pairs of one table a flush must hold for COPY.
+// copyMin is how many pairs of one bucket a flush must hold to send them
+// by COPY.
 var copyMin = 256
 
 // copyable says whether t's rows can go by COPY: all their columns are the
@@ -39,8 +40,8 @@ var copyMin = 256
 // table) what jsonRow computes from the record.
 func copyable(t table) bool { return t == generic || appendOnly[t.name] || t.json }
 
-// copyStatement is the COPY statement of t, its columns in the order
-// copyRow writes them.
+// copyStatement is the COPY statement of t, its columns in the order row
+// writes them.
 func copyStatement(t table) string {
 	switch t.name {
 	case "kv":
@@ -86,6 +87,15 @@ type copyData struct {
 
 var copySignature = []byte("PGCOPY\n\xff\r\n\x00")
 
+// begin counts a row, after the header when it is the first.
+func (c *copyData) begin() {
+	if c.n == 0 {
+		c.buf.Write(copySignature)
+		c.buf.Write(make([]byte, 8)) // flags, header extension length
+	}
+	c.n++
+}
+
 func (c *copyData) field(b []byte) {
 	c.buf.Write(binary.BigEndian.AppendUint32(nil, uint32(len(b))))
 	c.buf.Write(b)
@@ -101,11 +111,7 @@ func (c *copyData) row(t table, name string, k, v []byte) bool {
 	if t.json {
 		return c.jsonRow(t, k, v)
 	}
-	if c.n == 0 {
-		c.buf.Write(copySignature)
-		c.buf.Write(make([]byte, 8)) // flags, header extension length
-	}
-	c.n++
+	c.begin()
 	var cols []byte
 	switch t.name {
 	case "kv":

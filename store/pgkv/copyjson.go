@@ -384,24 +384,14 @@ func (c *copyData) jsonRow(t table, k, v []byte) bool {
 				return false
 			}
 			runes := []rune(string(num))
-			var padded string
-			if len(runes) >= 2 {
-				padded = string(runes[:2])
-			} else {
-				padded = string(append([]rune{'0'}, runes...)[:2])
-				if len(runes) == 0 {
-					padded = "00"
-				}
+			for len(runes) < 2 {
+				runes = append([]rune{'0'}, runes...)
 			}
-			field(append(append([]byte{}, din...), padded...))
+			field(append(append([]byte{}, din...), string(runes[:2])...))
 		}
 	}
 	c.scratch = r
-	if c.n == 0 {
-		c.buf.Write(copySignature)
-		c.buf.Write(make([]byte, 8))
-	}
-	c.n++
+	c.begin()
 	c.buf.Write(r)
 	return true
 }

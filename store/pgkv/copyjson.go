@@ -298,42 +298,16 @@ func (c *copyData) jsonRow(t table, k, v []byte) bool {
 			default:
 				return false
 			}
-		case when:
-			s, isNull, ok := jsonText(raw)
-			if !ok {
+		case when, ref:
+			b, isNull, ok := stringColumn(raw, col.kind)
+			switch {
+			case !ok:
 				return false
-			}
-			if isNull {
+			case isNull:
 				null()
-				continue
+			default:
+				field(b)
 			}
-			us, ok := rfc3339Micros(s)
-			if !ok {
-				return false
-			}
-			if us == zeroTime {
-				null()
-				continue
-			}
-			field(binary.BigEndian.AppendUint64(nil, uint64(us)))
-		case ref:
-			s, isNull, ok := jsonText(raw)
-			if !ok {
-				return false
-			}
-			if isNull {
-				null()
-				continue
-			}
-			u, ok := uuidBytes(s)
-			if !ok {
-				return false
-			}
-			if u == [16]byte{} {
-				null()
-				continue
-			}
-			field(u[:])
 		case int32c, int64c:
 			if raw == nil || string(raw) == "null" {
 				null()
@@ -394,6 +368,22 @@ func (c *copyData) jsonRow(t table, k, v []byte) bool {
 	c.begin()
 	c.buf.Write(r)
 	return true
+}
+
+// stringColumn is the binary value of a time or uuid column (kind) from
+// raw, a JSON string; null for JSON null, absent, or Go's zero value, which
+// col.expr writes as NULL.
+func stringColumn(raw []byte, kind colKind) (b []byte, null, ok bool) {
+	s, isNull, ok := jsonText(raw)
+	if !ok || isNull {
+		return nil, isNull, ok
+	}
+	if kind == when {
+		us, ok := rfc3339Micros(s)
+		return binary.BigEndian.AppendUint64(nil, uint64(us)), us == zeroTime, ok
+	}
+	u, ok := uuidBytes(s)
+	return u[:], u == [16]byte{}, ok
 }
 
 // uuidBytes parses the 36-character form of a uuid.

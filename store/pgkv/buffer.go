@@ -15,8 +15,9 @@ import (
 
 // Writes are buffered. A write transaction's Puts and Deletes are kept in
 // memory, by bucket, and sent to the server together — one multi-row
-// statement per table and kind, in chunks — before COMMIT, before a bucket
-// is counted, and whenever more than flushAt are waiting. A transaction
+// statement per table and kind, in chunks, or a COPY for many new pairs
+// (copy.go) — before COMMIT, before a bucket is counted, and whenever more
+// than flushAt are waiting. A transaction
 // reads its own writes from the buffer: Get looks there first, and a cursor
 // merges the buffer with the table's pages. So a transaction that writes
 // many pairs (an import of 100,000 lots writes ~600,000) costs a few round
@@ -186,9 +187,9 @@ func (t *tx) flushAll() error {
 // flush sends the buffered writes of the buckets named: for each, the
 // deletions, then the values, in statements of at most chunk pairs, all
 // queued in one pgx batch (pipelined: one round trip for them all, and one
-// more to prepare those this connection has not run). A bucket of the
-// generic table or the trail with copyMin values or more sends its new
-// pairs by COPY instead, after the batch (copy.go).
+// more to prepare those this connection has not run). A bucket with
+// copyMin values or more sends those its table does not hold by COPY
+// instead, after the batch (copy.go).
 func (t *tx) flush(names ...string) error {
 	batch := &pgx.Batch{}
 	var checks []*appendCheck

@@ -220,7 +220,7 @@ func (t *tx) copyPuts(what string, cands []*copyCandidate) error {
 	}
 	// The absent ones go by COPY, one for each table, in the order the
 	// tables first come; the others as usual.
-	var tables []table
+	var order []table
 	data := map[string]*copyData{}
 	batch = &pgx.Batch{}
 	var checks []*appendCheck
@@ -229,7 +229,7 @@ func (t *tx) copyPuts(what string, cands []*copyCandidate) error {
 		if d == nil {
 			d = &copyData{}
 			data[c.b.tbl.name] = d
-			tables = append(tables, c.b.tbl)
+			order = append(order, c.b.tbl)
 		}
 		var oldK, oldV [][]byte
 		for j, k := range c.ks {
@@ -239,7 +239,7 @@ func (t *tx) copyPuts(what string, cands []*copyCandidate) error {
 		}
 		checks = c.b.queueChunks(batch, checks, oldK, oldV)
 	}
-	for _, tbl := range tables {
+	for _, tbl := range order {
 		if err := data[tbl.name].send(t, tbl); err != nil {
 			return t.e.wrap(what, err)
 		}

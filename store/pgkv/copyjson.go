@@ -279,16 +279,6 @@ func (c *copyData) jsonRow(t table, k, v []byte) bool {
 	for _, col := range cols {
 		raw := c.members[col.field]
 		switch col.kind {
-		case text:
-			s, isNull, ok := jsonText(raw)
-			switch {
-			case !ok:
-				return false
-			case isNull:
-				null()
-			default:
-				field(s)
-			}
 		case flag:
 			switch string(raw) {
 			case "true":
@@ -298,7 +288,7 @@ func (c *copyData) jsonRow(t table, k, v []byte) bool {
 			default:
 				return false
 			}
-		case when, ref:
+		case text, when, ref:
 			b, isNull, ok := stringColumn(raw, col.kind)
 			switch {
 			case !ok:
@@ -370,13 +360,13 @@ func (c *copyData) jsonRow(t table, k, v []byte) bool {
 	return true
 }
 
-// stringColumn is the binary value of a time or uuid column (kind) from
-// raw, a JSON string; null for JSON null, absent, or Go's zero value, which
-// col.expr writes as NULL.
+// stringColumn is the binary value of a text, time or uuid column (kind)
+// from raw, a JSON string; null for JSON null, absent, or (a time or uuid)
+// Go's zero value, which col.expr writes as NULL.
 func stringColumn(raw []byte, kind colKind) (b []byte, null, ok bool) {
 	s, isNull, ok := jsonText(raw)
-	if !ok || isNull {
-		return nil, isNull, ok
+	if !ok || isNull || kind == text {
+		return s, isNull, ok
 	}
 	if kind == when {
 		us, ok := rfc3339Micros(s)

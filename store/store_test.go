@@ -233,3 +233,41 @@ func BenchmarkMRNFolded(b *testing.B) {
 		})
 	}
 }
+
+// TestLargeImportAllOrNothing: an import large enough that the engine sends
+// its writes in the middle of the transaction (on PostgreSQL the buffer goes
+// out every 50,000 writes, by COPY: store/pgkv/copy.go) is still refused
+// whole by one bad row at its end, and writes nothing; the same rows
+// without it are imported, and the trail verifies.
+func TestLargeImportAllOrNothing(t *testing.T) {
+	db := newTestDB(t)
+	s := NewLotService(db)
+	rows := importRows("BIG", 10_000, db.Now())
+	bad := rows[len(rows)-1]
+	bad.Line++
+	bad.Number, bad.Donor = "BIG-LAST", "D-404"
+	n, _ := db.AuditCount()
+	_, err := s.Import("liu", append(rows, bad))
+	if want := fmt.Sprintf("line %d: ", bad.Line); !strings.Contains(lot.ErrorMessage(err), want) || !strings.Contains(lot.ErrorMessage(err), "D-404") {
+		t.Fatalf("import with a bad last row: %v, want a refusal naming %q and the donor", err, want)
+	}
+	if m, _ := db.AuditCount(); m != n {
+		t.Errorf("the refused import wrote %d audit entries", m-n)
+	}
+	if ls, err := s.Lots(lot.LotFilter{}); err != nil || len(ls) != 0 {
+		t.Errorf("after the refused import: %d lots (%v), want none", len(ls), err)
+	}
+	if ls, err := s.Import("liu", rows); err != nil || len(ls) != len(rows) {
+		t.Fatalf("import of the good rows: %d lots, %v", len(ls), err)
+	}
+	if ls, err := s.Lots(lot.LotFilter{}); err != nil || len(ls) != len(rows) {
+		t.Errorf("after the import: %d lots (%v), want %d", len(ls), err, len(rows))
+	}
+	v, err := db.Verify()
+	if err != nil || !v.OK() {
+		t.Fatalf("verify after the import: %v %v", err, v.Problems)
+	}
+	if m, _ := db.AuditCount(); v.Entries != m || m <= n {
+		t.Errorf("verify read %d entries of %d (%d before the import)", v.Entries, m, n)
+	}
+}

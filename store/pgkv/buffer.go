@@ -15,8 +15,9 @@ import (
 
 // Writes are buffered. A write transaction's Puts and Deletes are kept in
 // memory, by bucket, and sent to the server together — one multi-row
-// statement per table and kind, in chunks — before COMMIT, before a bucket
-// is counted, and whenever more than flushAt are waiting. A transaction
+// statement per table and kind, in chunks, or a COPY for many new pairs
+// (copy.go) — before COMMIT, before a bucket is counted, and whenever more
+// than flushAt are waiting. A transaction
 // reads its own writes from the buffer: Get looks there first, and a cursor
 // merges the buffer with the table's pages. So a transaction that writes
 // many pairs (an import of 100,000 lots writes ~600,000) costs a few round
@@ -118,6 +119,12 @@ func (p *pending) near(k []byte, desc, strict bool) ([]byte, op, bool) {
 func buildManyQueries(t table, q *queries, where string, p int, val string) {
 	q.delMany = fmt.Sprintf("DELETE FROM %s WHERE %sk = ANY($%d::bytea[])", t.name, where, p)
 	q.getMany = fmt.Sprintf("SELECT k, %s FROM %s WHERE %sk = ANY($%d::bytea[])", val, t.name, where, p)
+	q.has = fmt.Sprintf("SELECT k FROM %s WHERE %sk = ANY($%d::bytea[])", t.name, where, p)
+	all := ""
+	if t == generic {
+		all = " WHERE bucket = $1"
+	}
+	q.maxKey = fmt.Sprintf("SELECT k FROM %s%s ORDER BY k DESC LIMIT 1", t.name, all) // no max(bytea)
 	q.ahead = fmt.Sprintf("SELECT k, %s FROM %s WHERE %sk >= $%d ORDER BY k LIMIT %d", val, t.name, where, p, readAheadN)
 	switch {
 	case t == generic:
@@ -180,10 +187,13 @@ func (t *tx) flushAll() error {
 // flush sends the buffered writes of the buckets named: for each, the
 // deletions, then the values, in statements of at most chunk pairs, all
 // queued in one pgx batch (pipelined: one round trip for them all, and one
-// more to prepare those this connection has not run).
+// more to prepare those this connection has not run). A bucket with
+// copyMin values or more sends those its table does not hold by COPY
+// instead, after the batch (copy.go).
 func (t *tx) flush(names ...string) error {
 	batch := &pgx.Batch{}
 	var checks []*appendCheck
+	var cands []*copyCandidate
 	for _, name := range names {
 		p := t.pending[name]
 		if p == nil {
@@ -211,18 +221,47 @@ func (t *tx) flush(names ...string) error {
 		for from := 0; from < len(dels); from += chunk {
 			batch.Queue(b.q.delMany, b.args(dels[from:min(from+chunk, len(dels))])...).Exec(func(pgconn.CommandTag) error { return nil })
 		}
-		for from := 0; from < len(putKeys); from += chunk {
-			to := min(from+chunk, len(putKeys))
-			if c := b.queuePuts(batch, putKeys[from:to], putVals[from:to]); c != nil {
-				checks = append(checks, c)
-			}
+		if copyable(b.tbl) && len(putKeys) >= copyMin {
+			cands = append(cands, &copyCandidate{b: b, ks: putKeys, vs: putVals})
+			continue
+		}
+		checks = b.queueChunks(batch, checks, putKeys, putVals)
+	}
+	// After the deletions: the largest key of each bucket that may go by
+	// COPY (copy.go).
+	for _, c := range cands {
+		c.queueMax(batch)
+	}
+	what := "write " + strings.Join(names, ", ")
+	if err := t.sendBatch(what, batch, checks); err != nil {
+		return err
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	return t.copyPuts(what, cands)
+}
+
+// queueChunks queues the statements that write pairs ks, vs of b, chunk
+// pairs each, and returns checks with those of the append-only ones added.
+func (b *bucket) queueChunks(batch *pgx.Batch, checks []*appendCheck, ks, vs [][]byte) []*appendCheck {
+	for from := 0; from < len(ks); from += chunk {
+		to := min(from+chunk, len(ks))
+		if c := b.queuePuts(batch, ks[from:to], vs[from:to]); c != nil {
+			checks = append(checks, c)
 		}
 	}
+	return checks
+}
+
+// sendBatch sends batch, if it holds anything, in one round trip, then
+// runs the append-only checks of its writes.
+func (t *tx) sendBatch(what string, batch *pgx.Batch, checks []*appendCheck) error {
 	if batch.Len() == 0 {
 		return nil
 	}
 	if err := t.ptx.SendBatch(t.ctx, batch).Close(); err != nil {
-		return t.e.wrap("write "+strings.Join(names, ", "), err)
+		return t.e.wrap(what, err)
 	}
 	for _, c := range checks {
 		if err := c.check(); err != nil {

@@ -19,9 +19,18 @@ import (
 // table larger than a cursor's page, some writes made while a cursor is
 // out, the buffer sent every 150 writes in the middle of it all; each
 // answer is compared with a sorted map, and the committed table with the
-// map at the end.
+// map at the end. Twice: the buffer sent by INSERT, and by COPY wherever
+// it may (copy.go: a key the table holds is written by INSERT all the same).
 func TestBufferedWritesAgainstAModel(t *testing.T) {
 	defer pgkv.SetFlushAt(150)()
+	t.Run("insert", testBufferedWritesAgainstAModel)
+	t.Run("copy", func(t *testing.T) {
+		defer pgkv.SetCopyMin(1)()
+		testBufferedWritesAgainstAModel(t)
+	})
+}
+
+func testBufferedWritesAgainstAModel(t *testing.T) {
 	e, _ := create(t)
 	key := func(i int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(i)) }
 	model := map[string]string{}
@@ -218,4 +227,97 @@ func TestBufferCountsKeysNotPuts(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestCopiedWrites: pairs sent by COPY (copy.go) land as INSERT would put
+// them. Keys below, among and above those the table holds: the ones there
+// are rewritten in the generic table, left alone in the trail when the
+// bytes are the same, and refused when they are not — the whole
+// transaction then writes nothing, as a trail key of the wrong length,
+// which goes by INSERT and its CHECK.
+func TestCopiedWrites(t *testing.T) {
+	defer pgkv.SetCopyMin(4)()
+	e, _ := create(t)
+	key := func(i int) []byte { return binary.BigEndian.AppendUint64(nil, uint64(i)) }
+	entry := func(i int) []byte { return fmt.Appendf(nil, "entry %d", i) }
+	put := func(tx kv.Tx, bucket string, k, v []byte) error {
+		b, err := tx.CreateBucketIfNotExists([]byte(bucket))
+		if err != nil {
+			return err
+		}
+		return b.Put(k, v)
+	}
+	mustUpdateKV(t, e, func(tx kv.Tx) error {
+		for i := 10; i < 20; i += 2 {
+			if err := put(tx, "things", key(i), []byte("first")); err != nil {
+				return err
+			}
+		}
+		for i := 1; i <= 10; i++ {
+			if err := put(tx, "audit", key(i), entry(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	mustUpdateKV(t, e, func(tx kv.Tx) error {
+		for i := 0; i < 30; i++ {
+			if err := put(tx, "things", key(i), []byte("second")); err != nil {
+				return err
+			}
+		}
+		for i := 1; i <= 20; i++ {
+			if err := put(tx, "audit", key(i), entry(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	state := func() (things, audit map[string]string) {
+		things, audit = map[string]string{}, map[string]string{}
+		e.View(func(tx kv.Tx) error {
+			tx.Bucket([]byte("things")).ForEach(func(k, v []byte) error { things[string(k)] = string(v); return nil })
+			tx.Bucket([]byte("audit")).ForEach(func(k, v []byte) error { audit[string(k)] = string(v); return nil })
+			return nil
+		})
+		return things, audit
+	}
+	things, audit := state()
+	for i := 0; i < 30; i++ {
+		if things[string(key(i))] != "second" {
+			t.Errorf("things %d = %q, want second", i, things[string(key(i))])
+		}
+	}
+	for i := 1; i <= 20; i++ {
+		if audit[string(key(i))] != string(entry(i)) {
+			t.Errorf("audit %d = %q, want %q", i, audit[string(key(i))], entry(i))
+		}
+	}
+	if len(things) != 30 || len(audit) != 20 {
+		t.Fatalf("%d things and %d audit entries, want 30 and 20", len(things), len(audit))
+	}
+	for name, write := range map[string]func(tx kv.Tx) error{
+		"a trail entry rewritten": func(tx kv.Tx) error { return put(tx, "audit", key(5), []byte("forged")) },
+		"a trail key of 7 bytes":  func(tx kv.Tx) error { return put(tx, "audit", key(99)[1:], []byte("short")) },
+	} {
+		err := e.Update(func(tx kv.Tx) error {
+			for i := 30; i < 40; i++ {
+				if err := put(tx, "things", key(i), []byte("third")); err != nil {
+					return err
+				}
+			}
+			for i := 21; i <= 30; i++ {
+				if err := put(tx, "audit", key(i), entry(i)); err != nil {
+					return err
+				}
+			}
+			return write(tx)
+		})
+		if err == nil {
+			t.Errorf("%s: committed", name)
+		}
+		if th, au := state(); len(th) != 30 || len(au) != 20 || au[string(key(5))] != string(entry(5)) {
+			t.Errorf("%s (%v): %d things and %d audit entries after, want 30 and 20 as before", name, err, len(th), len(au))
+		}
+	}
 }

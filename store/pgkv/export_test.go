@@ -20,3 +20,11 @@ func SetConfigHook(hook func(*pgxpool.Config)) func() {
 	configHook = hook
 	return func() { configHook = nil }
 }
+
+// SetCopyMin makes a flush send the pairs of a table by COPY from n of
+// them (copy.go); the returned func restores the default.
+func SetCopyMin(n int) func() {
+	old := copyMin
+	copyMin = n
+	return func() { copyMin = old }
+}

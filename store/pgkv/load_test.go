@@ -3,6 +3,7 @@ package pgkv_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"testing"
@@ -148,4 +149,51 @@ func TestCreateFilledIsOneTransaction(t *testing.T) {
 	if err := pgkv.CreateFilled(u, pgkv.Options{}, func(kv.Tx) error { return nil }); !errors.As(err, &ee) {
 		t.Fatalf("CreateFilled of a database with tables: %v, want an EmptyError", err)
 	}
+}
+
+// TestCreateFilledWritesByCopy: a new database's fn that buffers enough
+// pairs has them sent by COPY (copy.go) on CreateFilled's own transaction,
+// and they read back byte for byte.
+func TestCreateFilledWritesByCopy(t *testing.T) {
+	defer pgkv.SetCopyMin(100)()
+	u := pgtest.URL(t)
+	key := func(i int) []byte { return binary.BigEndian.AppendUint64(nil, uint64(i)) }
+	err := pgkv.CreateFilled(u, pgkv.Options{}, func(tx kv.Tx) error {
+		for _, name := range []string{"audit", "meta"} {
+			b, err := tx.CreateBucket([]byte(name))
+			if err != nil {
+				return err
+			}
+			for i := range 300 {
+				if err := b.Put(key(i), []byte(fmt.Sprintf("%s %d", name, i))); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := pgkv.Open(u, pgkv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.View(func(tx kv.Tx) error {
+		for _, name := range []string{"audit", "meta"} {
+			n := 0
+			tx.Bucket([]byte(name)).ForEach(func(k, v []byte) error {
+				if want := fmt.Sprintf("%s %d", name, n); !bytes.Equal(k, key(n)) || string(v) != want {
+					t.Errorf("%s: pair %d is %x %q, want %x %q", name, n, k, v, key(n), want)
+				}
+				n++
+				return nil
+			})
+			if n != 300 {
+				t.Errorf("%s: %d pairs, want 300", name, n)
+			}
+		}
+		return nil
+	})
 }

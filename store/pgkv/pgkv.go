@@ -7,7 +7,9 @@
 // those bytes, which json keeps and jsonb would not), and the columns people
 // query (id, codes, status, times), which the engine's INSERT writes from
 // one jsonb parse of the record (tables.go; schema 1 generated them, at
-// three times the server's work per row). The audit trail is
+// three times the server's work per row), or, for the many new rows of a
+// bulk write sent by COPY, the engine computes in Go (copy.go,
+// copyjson.go). The audit trail is
 // in audit_entries, audit_entity and audit_tree, append-only by trigger.
 // Every other bucket (meta, sessions, the idx_* indexes, and any bucket with
 // no table of its own) lives in one table kv(bucket, k, v). kv_buckets lists

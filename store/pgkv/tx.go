@@ -193,6 +193,8 @@ type queries struct {
 	// putMany, delMany: many pairs in one statement (buffer.go); getMany:
 	// the values of many keys.
 	putMany, delMany, getMany string
+	// has: which of many keys are there; maxKey: the largest key (copy.go).
+	has, maxKey string
 	// ahead: the pairs from a key on, for a Get's read-ahead.
 	ahead string
 }

@@ -272,7 +272,7 @@ func checkSignature(problems *[]string, what string, s audit.Signature, want [32
 // scheduleLayout is a schedule as celltrack stores it; the physician signs
 // each of its date changes. Built by reflection on first use (audit verify),
 // not at every command's start.
-var scheduleLayout = sync.OnceValue(func() *recordLayout { return newRecordLayout[scheduleRecord]("changes", "given") })
+var scheduleLayout = sync.OnceValue(func() *recordLayout { return newRecordLayout[scheduleRecord]("changes") })
 
 // newSignatureCheck returns the value checks of verifySignatures; they need
 // no transaction and run on startChecks' worker. With indexInfusion, the

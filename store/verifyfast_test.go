@@ -12,7 +12,8 @@ import (
 
 // TestVerifyFastPathsStillSeeBadValues edits stored records with raw bbolt
 // where verify now reads them without encoding/json — an infusion's
-// signatures (signedOf), a schedule without date changes (recordLayout),
+// signatures (signedOf), a schedule without date changes and the infusions
+// given on it (recordLayout, plainArray),
 // an infusion's index entries (derived from the signature check's parse) —
 // and shows each edit still named, as the decoder or the index check names
 // it, besides the record no longer matching its audit entry.
@@ -47,6 +48,10 @@ func TestVerifyFastPathsStillSeeBadValues(t *testing.T) {
 		{"schedule course a string", kindSchedule, schedule, regexp.MustCompile(`"course":[0-9]+`), `"course":"1"`,
 			[]string{"schedule " + schedule.String() + " cannot be decoded"}},
 		{"schedule start not a time", kindSchedule, schedule, regexp.MustCompile(`"start":"[^"]*"`), `"start":"soon"`,
+			[]string{"schedule " + schedule.String() + " cannot be decoded"}},
+		{"schedule given infusion not an id", kindSchedule, schedule, regexp.MustCompile(`"infusion_id":"[^"]*"`), `"infusion_id":"bag 2"`,
+			[]string{"schedule " + schedule.String() + " cannot be decoded"}},
+		{"schedule given infusion a string", kindSchedule, schedule, regexp.MustCompile(`"infusion":[0-9]+`), `"infusion":"1"`,
 			[]string{"schedule " + schedule.String() + " cannot be decoded"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

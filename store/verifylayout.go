@@ -35,8 +35,12 @@ type layoutField struct {
 // newRecordLayout returns the layout of the record struct T, whose fields
 // the caller must decode when present are named in decode.
 func newRecordLayout[T any](decode ...string) *recordLayout {
+	return layoutOf(reflect.TypeFor[T](), decode...)
+}
+
+// layoutOf is newRecordLayout of the struct type t.
+func layoutOf(t reflect.Type, decode ...string) *recordLayout {
 	l := &recordLayout{}
-	t := reflect.TypeFor[T]()
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -62,6 +66,8 @@ func newRecordLayout[T any](decode ...string) *recordLayout {
 			lf.valid = plainInt
 		case f.Type.Kind() == reflect.Bool:
 			lf.valid = func(v []byte) bool { return string(v) == "true" || string(v) == "false" }
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+			lf.valid = layoutOf(f.Type.Elem()).plainArray
 		}
 		l.fields = append(l.fields, lf)
 	}
@@ -93,6 +99,37 @@ func (l *recordLayout) plain(f *jsonFields) bool {
 		next++
 	}
 	return true
+}
+
+// plainArray reports whether v is an array of records each laid out as l,
+// as encoding/json writes a slice of them: [] or [e,e,…], without spaces.
+// Then the decoder reads it into the slice without error. A schedule lists
+// the infusions given on it this way, and decoding every schedule with
+// encoding/json for that list alone was 5 % of verify's CPU.
+func (l *recordLayout) plainArray(v []byte) bool {
+	if len(v) < 2 || v[0] != '[' || v[len(v)-1] != ']' {
+		return false
+	}
+	if len(v) == 2 {
+		return true
+	}
+	var f jsonFields
+	for i := 1; ; {
+		end, ok := skipValue(v, i)
+		if !ok || v[i] != '{' || end >= len(v) {
+			return false
+		}
+		if f.parse(v[i:end]); !l.plain(&f) {
+			return false
+		}
+		switch {
+		case end == len(v)-1:
+			return true
+		case v[end] != ',':
+			return false
+		}
+		i = end + 1
+	}
 }
 
 // validUUID reports whether v is a uuid as uuid.UUID's MarshalText writes

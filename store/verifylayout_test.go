@@ -11,9 +11,9 @@ import (
 )
 
 // storedSchedules are schedules as celltrack stores them (json.Marshal of
-// the record, as tx.go writes it): without date changes, at a site, and
-// with a signed change.
-func storedSchedules(t testing.TB) (plain, atSite, changed []byte) {
+// the record, as tx.go writes it): without date changes, at a site, with
+// a signed change, and (record v2) listing the infusions given on it.
+func storedSchedules(t testing.TB) (plain, atSite, changed, given []byte) {
 	s := dose.Schedule{ID: uuid.New(), PatientID: uuid.New(), ProtocolID: uuid.New(), Protocol: "sle-uc-d0d7", ProtocolVersion: 1, Course: 2,
 		Start: time.Date(2026, 5, 27, 0, 0, 0, 0, time.UTC), CreatedAt: time.Date(2026, 5, 27, 8, 31, 58, 123, time.UTC), CreatedBy: "pat"}
 	marshal := func(s dose.Schedule) []byte {
@@ -28,21 +28,25 @@ func storedSchedules(t testing.TB) (plain, atSite, changed []byte) {
 	atSite = marshal(s)
 	s.Changes = []dose.DateChange{{Infusion: 2, Date: s.Start.AddDate(0, 0, 8), Reason: "fever", Signature: plainSignature()}}
 	changed = marshal(s)
-	return plain, atSite, changed
+	s.Changes, s.GivenListed = nil, true
+	s.Given = []dose.GivenInfusion{{Number: 1, InfusionID: uuid.New()}, {Number: 2, InfusionID: uuid.New()}}
+	given = marshal(s)
+	return plain, atSite, changed, given
 }
 
 // TestScheduleLayout: verify reads a schedule as celltrack stores it
 // without encoding/json, and leaves one with a date change — a signature
 // to check — and every other spelling to the decoder.
 func TestScheduleLayout(t *testing.T) {
-	plain, atSite, changed := storedSchedules(t)
+	plain, atSite, changed, given := storedSchedules(t)
 	var f jsonFields
-	for name, b := range map[string][]byte{"plain": plain, "at a site": atSite} {
+	for name, b := range map[string][]byte{"plain": plain, "at a site": atSite, "given": given,
+		"given empty": []byte(withGiven(string(given), "[]"))} {
 		if f.parse(b); !scheduleLayout().plain(&f) {
 			t.Errorf("%s: %s is decoded to find it has no date change", name, b)
 		}
 	}
-	for name, b := range scheduleVariants(t, plain, changed) {
+	for name, b := range scheduleVariants(t, plain, changed, given) {
 		if f.parse([]byte(b)); scheduleLayout().plain(&f) {
 			t.Errorf("%s: %s is not decoded", name, b)
 		}
@@ -51,8 +55,8 @@ func TestScheduleLayout(t *testing.T) {
 
 // scheduleVariants are spellings of a stored schedule that recordLayout
 // must leave to the decoder.
-func scheduleVariants(t testing.TB, plain, changed []byte) map[string]string {
-	p := string(plain)
+func scheduleVariants(t testing.TB, plain, changed, given []byte) map[string]string {
+	p, g := string(plain), string(given)
 	variants := map[string]string{
 		"a date change":        string(changed),
 		"no date changes":      strings.Replace(p, `,"created_at":`, `,"changes":[],"created_at":`, 1),
@@ -74,13 +78,47 @@ func scheduleVariants(t testing.TB, plain, changed []byte) map[string]string {
 		"escaped name":         strings.Replace(p, `"course":`, `"cours\u0065":`, 1),
 		"cut short":            p[:len(p)-2],
 		"an array":             "[" + p + "]",
+		// The list of infusions given, read by plainArray.
+		"given null":             withGiven(g, "null"),
+		"given an object":        withGiven(g, `{"infusion":1}`),
+		"given a string":         withGiven(g, `"[]"`),
+		"given cut short":        withGiven(g, `[`),
+		"given not closed":       withGiven(g, `[{"infusion":1}`),
+		"given an empty element": withGiven(g, `[{"infusion":1},]`),
+		"given a leading comma":  withGiven(g, `[,{"infusion":1}]`),
+		"given an element null":  withGiven(g, `[null]`),
+		"given two arrays":       withGiven(g, `[{"infusion":1}][]`),
+		"given with a space":     strings.Replace(g, `"given":[{`, `"given":[ {`, 1),
+		"given trailing comma":   strings.Replace(g, `}],"created_at"`, `},],"created_at"`, 1),
+		"given a number in it":   strings.Replace(g, `"given":[{`, `"given":[1,{`, 1),
+		"given an array in it":   strings.Replace(g, `"given":[{`, `"given":[[],{`, 1),
+		"given unclosed":         strings.Replace(g, `}],"created_at"`, `},"created_at"`, 1),
+		"infusion a string":      strings.Replace(g, `"infusion":1,`, `"infusion":"1",`, 1),
+		"infusion a fraction":    strings.Replace(g, `"infusion":2,`, `"infusion":2.5,`, 1),
+		"infusion null":          strings.Replace(g, `"infusion":1,`, `"infusion":null,`, 1),
+		"infusion_id not an id":  strings.Replace(g, `"infusion_id":"`, `"infusion_id":"x`, 1),
+		"infusion_id a number":   withGiven(g, `[{"infusion":1,"infusion_id":7}]`),
+		"infusion twice":         strings.Replace(g, `"infusion":1,`, `"infusion":1,"infusion":1,`, 1),
+		"given a member more":    strings.Replace(g, `"infusion":1,`, `"infusion":1,"bag":1,`, 1),
+		"given out of order":     withGiven(g, `[{"infusion_id":"7bf4af75-1a78-4bee-9bf9-3553bff12eb9","infusion":1}]`),
+		"given capitalised":      strings.Replace(g, `"infusion":1,`, `"Infusion":1,`, 1),
+		"given escaped name":     strings.Replace(g, `"infusion":1,`, `"infusio\u006e":1,`, 1),
+		"given before changes":   strings.Replace(g, `,"created_at":`, `,"changes":[],"created_at":`, 1),
 	}
 	for name, b := range variants {
-		if b == p && name != "a date change" {
+		if (b == p || b == g) && name != "a date change" {
 			t.Fatalf("%s: the test's edit did not apply", name)
 		}
 	}
 	return variants
+}
+
+// withGiven is the stored schedule g with its list of infusions given
+// replaced by the JSON value v.
+func withGiven(g, v string) string {
+	i := strings.Index(g, `"given":`) + len(`"given":`)
+	j := strings.Index(g, `,"created_at":`)
+	return g[:i] + v + g[j:]
 }
 
 // TestRecordLayoutAgreesWithTheDecoder: whenever recordLayout passes a
@@ -88,9 +126,9 @@ func scheduleVariants(t testing.TB, plain, changed []byte) map[string]string {
 // finds no date change — so the signature check skips no signature and
 // hides no record the decoder would refuse.
 func TestRecordLayoutAgreesWithTheDecoder(t *testing.T) {
-	plain, atSite, changed := storedSchedules(t)
-	inputs := []string{string(plain), string(atSite), string(changed)}
-	for _, b := range scheduleVariants(t, plain, changed) {
+	plain, atSite, changed, given := storedSchedules(t)
+	inputs := []string{string(plain), string(atSite), string(changed), string(given)}
+	for _, b := range scheduleVariants(t, plain, changed, given) {
 		inputs = append(inputs, b)
 	}
 	var f jsonFields
@@ -115,10 +153,11 @@ func layoutAgrees(t *testing.T, f *jsonFields, b []byte) {
 // decoder refuses or finds a date change in (go test -fuzz FuzzRecordLayout
 // ./store).
 func FuzzRecordLayout(f *testing.F) {
-	plain, atSite, changed := storedSchedules(f)
+	plain, atSite, changed, given := storedSchedules(f)
 	f.Add(plain)
 	f.Add(atSite)
 	f.Add(changed)
+	f.Add(given)
 	var scratch jsonFields
 	f.Fuzz(func(t *testing.T, b []byte) { layoutAgrees(t, &scratch, b) })
 }

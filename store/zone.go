@@ -169,7 +169,7 @@ func (s *CustodyService) SetFacilityZone(actor, zone, reason string) (lot.ZoneCh
 			ch.Old = r.TZ
 		}
 		if ch.Old == zone {
-			return lot.FieldErrorf("tz", lot.EINVALID, "the time zone %s is already the facility's; nothing to change", zone)
+			return lot.FieldErrorf("tz", lot.EINVALID, "the time zone %s is already the facility's time zone; nothing to change", zone)
 		}
 		if err := w.putFacilityZone(zone, string(audit.ZoneSet), fmt.Sprintf("facility time zone %s → %s: %s", ch.Old, zone, reason)); err != nil {
 			return err
@@ -195,7 +195,7 @@ func (s *CustodyService) SetSiteZone(actor, code, zone, reason string) (lot.Zone
 		}
 		ch.Old, ch.New = site.TZ, zone
 		if site.TZ == zone {
-			return lot.FieldErrorf("tz", lot.EINVALID, "the time zone %s is already that of site %s; nothing to change", zone, code)
+			return lot.FieldErrorf("tz", lot.EINVALID, "the time zone %s is already the time zone of site %s; nothing to change", zone, code)
 		}
 		old := site.TZ
 		if old == "" {

@@ -528,7 +528,7 @@ func (s *LotService) Import(actor string, rows []lot.ImportRow) ([]lot.Lot, erro
 			seen[string(key)] = firstRow{row.Line, row.Number}
 			l, err := w.registerLot(row.Registration)
 			if err != nil {
-				problems = append(problems, fmt.Sprintf("line %d: %s", row.Line, lot.ErrorMessage(err)))
+				problems = append(problems, lot.ImportProblem(row.Line, err))
 				if lot.ErrorCode(err) == lot.EINTERNAL {
 					return err
 				}

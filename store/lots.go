@@ -31,7 +31,7 @@ func (s *LotService) AddDonor(actor string, d lot.Donor) (lot.Donor, error) {
 		return d, lot.OnField("site", err)
 	}
 	if d.Delivered.IsZero() || d.Consented.IsZero() {
-		return d, lot.FieldErrorf("delivered", lot.EINVALID, "the delivery date and the consent date are required: the date of delivery and the date the donor consented")
+		return d, lot.FieldErrorf("delivered", lot.EINVALID, "the delivery date and the consent date are required: when the cord was delivered and when the donor consented")
 	}
 	err := s.db.update(actor, audit.DonorAdd, func(w *writer) error {
 		if d.Delivered.After(w.now) {

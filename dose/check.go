@@ -269,7 +269,7 @@ func Check(f Facts) Report {
 	}
 	// Containers.
 	if len(f.Containers) == 0 {
-		add("container", false, "no container given", "scan the label of each bag with --container")
+		add("container", false, "no container given", "scan the label of each bag")
 	}
 	seen := map[uuid.UUID]bool{}
 	for i, c := range f.Containers {
@@ -315,7 +315,7 @@ func Check(f Facts) Report {
 		case f.Now.Before(c.DispensedAt):
 			// A back-dated --start cannot put the infusion before the hand-over.
 			add(name("container dispensed"), false, fmt.Sprintf("the infusion start %s is before container %s was dispensed at %s", lot.FormatTimeIn(f.Now, f.Zone), code, lot.FormatTimeIn(c.DispensedAt, f.Zone)),
-				"give the real start time of the infusion (--start)")
+				"give the real start time of the infusion")
 		default:
 			add(name("container dispensed"), true, fmt.Sprintf("container %s was dispensed for %s", code, p.MRN), "")
 		}
@@ -327,7 +327,7 @@ func Check(f Facts) Report {
 			case f.Now.Before(ct.ThawedAt):
 				// A back-dated --start before the thaw would read as inside any window.
 				add(name("thaw window"), false, fmt.Sprintf("the infusion start %s is before the bag was thawed at %s", lot.FormatTimeIn(f.Now, f.Zone), lot.FormatTimeIn(ct.ThawedAt, f.Zone)),
-					"give the real start time of the infusion (--start)")
+					"give the real start time of the infusion")
 			case f.Now.Sub(ct.ThawedAt) > limit:
 				add(name("thaw window"), false, fmt.Sprintf("thawed %s, %s ago; the limit is %s", lot.FormatTimeIn(ct.ThawedAt, f.Zone), minutes(f.Now.Sub(ct.ThawedAt)), minutes(limit)),
 					"do not infuse; discard the bag and thaw another")
@@ -443,7 +443,7 @@ func Check(f Facts) Report {
 	case !WithinTolerance(pr, calc) && calc.Short:
 		add("dose", false, fmt.Sprintf("the bags hold %s viable cells, %s fewer than the %s required (%s), outside %s",
 			calc.Held, calc.Required-calc.Held, calc.Required, deviationOutside(pr, calc.Held, calc.Required), tol),
-			"dispense another bag for this patient and name every bag with --container")
+			"dispense another bag for this patient and scan every bag")
 	case !WithinTolerance(pr, calc):
 		add("dose", false, fmt.Sprintf("%s in %s mL is %s from the required %s, outside %s", calc.Given, calc.Volume, deviationOutside(pr, calc.Given, calc.Required), calc.Required, tol),
 			"draw the computed volume (`celltrack dose calc`) or ask the physician")
@@ -451,7 +451,7 @@ func Check(f Facts) Report {
 		add("dose", true, fmt.Sprintf("%s in %s mL, %s from %s (tolerance %s)", calc.Given, calc.Volume, FormatDeviation(calc.Deviation), calc.Working, tol), "")
 	}
 	if f.Volume > calc.Volume {
-		add("volume", false, fmt.Sprintf("--volume-ml %s is more than the bags hold (%s mL)", f.Volume, calc.Volume), "give the volume actually infused")
+		add("volume", false, fmt.Sprintf("the volume %s mL is more than the bags hold (%s mL)", f.Volume, calc.Volume), "give the volume actually infused")
 	}
 	for _, d := range calc.Draws {
 		if d.Draw == 0 && d.Viable > 0 {

@@ -507,7 +507,7 @@ func TestShortBagMessage(t *testing.T) {
 	for _, c := range Check(f).Failed() {
 		if c.Name == "dose" {
 			want := "the bags hold 5.50×10^7 viable cells, 7.00×10^6 fewer than the 6.20×10^7 required (-11.3 %), outside -10.0 %/+10.0 %"
-			if c.Detail != want || c.Fix != "dispense another bag for this patient and name every bag with --container" {
+			if c.Detail != want || c.Fix != "dispense another bag for this patient and scan every bag" {
 				t.Fatalf("%q; %q\nwant %q", c.Detail, c.Fix, want)
 			}
 			return
@@ -542,7 +542,7 @@ func TestCheckDateChange(t *testing.T) {
 		// The bedside review: day 7 moved to 2026-12-05, then day 0 moved to
 		// the same day. Both would be due 2026-12-04 to 2026-12-06.
 		{"day 0 moved onto a moved day 7", d0d7, moved(2, "2026-12-05"), nil, 1, "2026-12-05",
-			"--date 2026-12-05 would close infusion 1's window (±1 days) on 2026-12-06, but infusion 2 is planned 2026-12-05 (window 2026-12-04 to 2026-12-06); two infusions may never be due on one day; choose 2026-12-02 or earlier, or move infusion 2 first"},
+			"the new date 2026-12-05 would close infusion 1's window (±1 days) on 2026-12-06, but infusion 2 is planned 2026-12-05 (window 2026-12-04 to 2026-12-06); two infusions may never be due on one day; choose 2026-12-02 or earlier, or move infusion 2 first"},
 		{"day 0 moved past a moved day 7", d0d7, moved(2, "2026-12-05"), nil, 1, "2026-12-10", "choose 2026-12-02 or earlier"},
 		{"day 0 moved to the last date before a moved day 7", d0d7, moved(2, "2026-12-05"), nil, 1, "2026-12-02", ""},
 		{"day 0 moved one day too close to a moved day 7", d0d7, moved(2, "2026-12-05"), nil, 1, "2026-12-03", "choose 2026-12-02 or earlier"},
@@ -550,7 +550,7 @@ func TestCheckDateChange(t *testing.T) {
 		{"rFib 3 before 4's window", rfib, nil, map[int]GivenAt{1: {At: at("2026-11-25")}, 2: {At: at("2026-12-02")}, 4: {At: at("2026-12-16")}}, 3, "2026-12-10", ""},
 		// Moving 3 later moves 4 with it (4 follows 3), onto a 5 moved before.
 		{"rFib 3 moved later pushes 4 onto a moved 5", rfib, moved(5, "2026-12-24"), nil, 3, "2026-12-15",
-			"--date 2026-12-15 for infusion 3 would give overlapping days: infusion 4 is planned 2026-12-22 (window 2026-12-20 to 2026-12-24), and infusion 5 is planned 2026-12-24 (window 2026-12-22 to 2026-12-26)"},
+			"the new date 2026-12-15 for infusion 3 would give overlapping days: infusion 4 is planned 2026-12-22 (window 2026-12-20 to 2026-12-24), and infusion 5 is planned 2026-12-24 (window 2026-12-22 to 2026-12-26)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now := day("2026-11-25").Add(9 * time.Hour)
@@ -581,7 +581,7 @@ func TestCheckDateChangeAfterEarlierCourse(t *testing.T) {
 		date string
 		want string
 	}{
-		{"2026-11-25", "--date 2026-11-25 would plan infusion 1 on 2026-11-25, too soon after the patient's last infusion of an earlier course on 2026-11-25 (sle-uc-d0d7 course 1, infusion 2); a course of sle-uc-d0d7 keeps 7 days clear of it; choose a date that plans it on 2026-12-02 or later"},
+		{"2026-11-25", "the new date 2026-11-25 would plan infusion 1 on 2026-11-25, too soon after the patient's last infusion of an earlier course on 2026-11-25 (sle-uc-d0d7 course 1, infusion 2); a course of sle-uc-d0d7 keeps 7 days clear of it; choose a date that plans it on 2026-12-02 or later"},
 		{"2026-12-01", "choose a date that plans it on 2026-12-02 or later"},
 		{"2026-12-02", ""},
 	} {

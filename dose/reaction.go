@@ -69,26 +69,27 @@ func (r Reaction) Line() string {
 // ValidateReaction checks a reaction's grade and description.
 func ValidateReaction(grade int, text string) error {
 	if grade < 1 || grade > 5 {
-		return lot.Errorf(lot.EINVALID, "--grade %d is not a CTCAE grade; use 1 (mild) to 5 (death)", grade)
+		return lot.FieldErrorf("grade", lot.EINVALID, "the grade %d is not a CTCAE grade; use 1 (mild) to 5 (death)", grade)
 	}
-	return lot.ValidateText("--text", text, true)
+	return lot.OnField("text", lot.ValidateText("the description", text, true))
 }
 
-// ValidateReactionReason checks the reason for correcting (flag "--corrects")
-// or voiding (flag "--void") reaction #seq: required, and plain text.
-func ValidateReactionReason(flag string, seq int, reason string) error {
+// ValidateReactionReason checks the reason for correcting (field
+// "corrects") or voiding (field "void") reaction #seq: required, and plain
+// text.
+func ValidateReactionReason(field string, seq int, reason string) error {
 	if seq < 1 {
 		// As for QC results (release.CheckResultNumber): a number below 1
 		// is a mistyped value, not a reaction that is missing.
-		return lot.Errorf(lot.EINVALID, "%s %d is not a reaction number: reactions are numbered from 1 within their infusion; see them with `celltrack trace patient MRN`", flag, seq)
+		return lot.FieldErrorf(field, lot.EINVALID, "%d is not a reaction number: reactions are numbered from 1 within their infusion; see them with `celltrack trace patient MRN`", seq)
 	}
 	if strings.TrimSpace(reason) == "" {
-		if flag == "--corrects" {
-			return lot.Errorf(lot.EINVALID, "--reason is required with --corrects: say why reaction #%d was wrong", seq)
+		if field == "corrects" {
+			return lot.FieldErrorf("reason", lot.EINVALID, "the reason is required with a correction: say why reaction #%d was wrong", seq)
 		}
-		return lot.Errorf(lot.EINVALID, "--reason is required with --void: say why reaction #%d is void", seq)
+		return lot.FieldErrorf("reason", lot.EINVALID, "the reason is required to void a reaction: say why reaction #%d is void", seq)
 	}
-	return lot.ValidateText("--reason", reason, true)
+	return lot.OnField("reason", lot.ValidateText("the reason", reason, true))
 }
 
 // FindReaction returns reaction #seq of an infusion's reactions rs (infusion

@@ -221,7 +221,7 @@ func CheckDateChange(p Protocol, s Schedule, es []Entry, now time.Time, n int, d
 		earliest := EarliestCourseStart(p, prev.Start, loc)
 		for _, e := range after {
 			if e.Status != Given && e.Date.Before(earliest) {
-				return lot.Errorf(lot.EINVALID, "--date %s would plan infusion %d on %s, too soon after the patient's last infusion of an earlier course on %s (%s course %d, infusion %d); a course of %s keeps %d days clear of it; choose a date that plans it on %s or later",
+				return lot.FieldErrorf("date", lot.EINVALID, "the new date %s would plan infusion %d on %s, too soon after the patient's last infusion of an earlier course on %s (%s course %d, infusion %d); a course of %s keeps %d days clear of it; choose a date that plans it on %s or later",
 					lot.FormatDate(date), e.Number, lot.FormatDate(e.Date), lot.FormatDateIn(prev.Start, loc), prev.Protocol, prev.Course, prev.Number, p.Name,
 					int(earliest.Sub(DateIn(prev.Start, loc)).Hours()/24), lot.FormatDate(earliest))
 			}
@@ -236,13 +236,13 @@ func CheckDateChange(p Protocol, s Schedule, es []Entry, now time.Time, n int, d
 			}
 			switch {
 			case b.Number == n:
-				return lot.Errorf(lot.EINVALID, "--date %s would open infusion %d's window (±%d days) on %s, but %s; two infusions may never be due on one day; choose %s or later",
+				return lot.FieldErrorf("date", lot.EINVALID, "the new date %s would open infusion %d's window (±%d days) on %s, but %s; two infusions may never be due on one day; choose %s or later",
 					lot.FormatDate(date), n, w, lot.FormatDate(from), describe(a, loc), lot.FormatDate(aTo.AddDate(0, 0, w+1)))
 			case a.Number == n:
-				return lot.Errorf(lot.EINVALID, "--date %s would close infusion %d's window (±%d days) on %s, but %s; two infusions may never be due on one day; choose %s or earlier, or move infusion %d first",
+				return lot.FieldErrorf("date", lot.EINVALID, "the new date %s would close infusion %d's window (±%d days) on %s, but %s; two infusions may never be due on one day; choose %s or earlier, or move infusion %d first",
 					lot.FormatDate(date), n, w, lot.FormatDate(to), describe(b, loc), lot.FormatDate(bFrom.AddDate(0, 0, -w-1)), b.Number)
 			default:
-				return lot.Errorf(lot.EINVALID, "--date %s for infusion %d would give overlapping days: %s, and %s; two infusions may never be due on one day; choose another date or move infusion %d first",
+				return lot.FieldErrorf("date", lot.EINVALID, "the new date %s for infusion %d would give overlapping days: %s, and %s; two infusions may never be due on one day; choose another date or move infusion %d first",
 					lot.FormatDate(date), n, describe(a, loc), describe(b, loc), b.Number)
 			}
 		}
@@ -300,13 +300,13 @@ func EarliestCourseStart(p Protocol, lastGiven time.Time, loc *time.Location) ti
 func CheckCourseStart(p Protocol, start, now time.Time, last *Infusion, loc *time.Location) error {
 	start = Date(start)
 	if today := DateIn(now, loc); start.Before(today) {
-		return lot.Errorf(lot.EINVALID, "--start %s is in the past; a schedule starts today (%s in %s) or later", lot.FormatDate(start), lot.FormatDate(today), lot.ZoneName(loc))
+		return lot.FieldErrorf("start", lot.EINVALID, "the start date %s is in the past; a schedule starts today (%s in %s) or later", lot.FormatDate(start), lot.FormatDate(today), lot.ZoneName(loc))
 	}
 	if last == nil {
 		return nil
 	}
 	if earliest := EarliestCourseStart(p, last.Start, loc); start.Before(earliest) {
-		return lot.Errorf(lot.ECONFLICT, "--start %s is too soon: the patient was last given an infusion on %s (%s course %d, infusion %d), and a course of %s may start %d days after it at the earliest (its shortest interval, or its ±%d-day window clear of that day); choose %s or later",
+		return lot.FieldErrorf("start", lot.ECONFLICT, "the start date %s is too soon: the patient was last given an infusion on %s (%s course %d, infusion %d), and a course of %s may start %d days after it at the earliest (its shortest interval, or its ±%d-day window clear of that day); choose %s or later",
 			lot.FormatDate(start), lot.FormatDateIn(last.Start, loc), last.Protocol, last.Course, last.Number, p.Name,
 			int(earliest.Sub(DateIn(last.Start, loc)).Hours()/24), p.WindowDays, lot.FormatDate(earliest))
 	}

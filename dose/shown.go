@@ -92,8 +92,8 @@ func checkShown(s Shown, w lot.Weight, c Calculation, zone *time.Location) Resul
 	} else if s.WeightID == uuid.Nil && s.Cells == 0 {
 		// The volume typed alone (`dose administer --checked-ml`): a
 		// mistyped volume and a dose changed since the check read alike.
-		r.Detail = fmt.Sprintf("the volume given (--checked-ml %s mL) does not match the check's: the dose now is %s (a volume mistyped, or a dose changed since your check: a new weight or count)", s.Volume, now)
-		r.Fix = "nothing was signed; run `celltrack dose check` again, draw up the volume it shows after \"draw\" and give that with --checked-ml"
+		r.Detail = fmt.Sprintf("the volume given (%s mL) does not match the check's: the dose now is %s (a volume mistyped, or a dose changed since your check: a new weight or count)", s.Volume, now)
+		r.Fix = "nothing was signed; check the dose again, draw up the volume it shows after \"draw\" and give that as the volume given"
 		return r
 	} else {
 		r.Detail = fmt.Sprintf("the dose changed since the check: it is now %s; the check showed %s", now, strings.Join(then, " "))

@@ -96,13 +96,13 @@ type Split struct {
 // all, and never more cells in containers than the lot holds.
 func CheckSplit(l Lot, s Split) error {
 	if s.Containers < 1 {
-		return Errorf(EINVALID, "--containers %d must be at least 1", s.Containers)
+		return FieldErrorf("containers", EINVALID, "the number of containers %d must be at least 1", s.Containers)
 	}
 	if l.Containers+s.Containers > MaxContainers {
-		return Errorf(EINVALID, "--containers %d would give lot %s %d containers; at most %d are allowed", s.Containers, l.Number, l.Containers+s.Containers, MaxContainers)
+		return FieldErrorf("containers", EINVALID, "%d more containers would give lot %s %d containers; at most %d are allowed", s.Containers, l.Number, l.Containers+s.Containers, MaxContainers)
 	}
 	if s.CellsEach <= 0 {
-		return Errorf(EINVALID, "--cells-each is required: the cells in each container")
+		return FieldErrorf("cells-each", EINVALID, "the cells in each container are required")
 	}
 	total := Cells(int64(s.CellsEach) * int64(s.Containers))
 	if l.CellsSplit+total > l.Cells {

@@ -91,14 +91,14 @@ const MaxShelfLifeYears = 10
 // why it changed.
 func checkReason(reason string) error {
 	if strings.TrimSpace(reason) == "" {
-		return Errorf(EINVALID, "--reason is required: say why the record is corrected (e.g. 'name mistyped at registration; wristband reads Mei Chan')")
+		return FieldErrorf("reason", EINVALID, "the reason is required: say why the record is corrected (e.g. 'name mistyped at registration; wristband reads Mei Chan')")
 	}
-	return ValidateText("--reason", reason, true)
+	return OnField("reason", ValidateText("the reason", reason, true))
 }
 
-// unchanged refuses a field whose new value is the one on record.
-func unchanged(flag, value, what string) error {
-	return Errorf(ECONFLICT, "%s %s is already the %s; nothing to correct — give only the fields that are wrong", flag, value, what)
+// unchanged refuses the input field whose new value is the one on record.
+func unchanged(field, value, what string) error {
+	return FieldErrorf(field, ECONFLICT, "%s is already the %s; nothing to correct — give only the fields that are wrong", value, what)
 }
 
 // CorrectPatient applies fix to p as a correction by `by` at now for reason,
@@ -110,35 +110,35 @@ func unchanged(flag, value, what string) error {
 func CorrectPatient(p Patient, fix PatientFix, by, reason string, now time.Time) (Patient, Correction, error) {
 	c := Correction{At: now, By: by, Reason: reason}
 	if fix == (PatientFix{}) {
-		return p, c, Errorf(EINVALID, "nothing to correct: give at least one of --mrn, --name, --born or --sex with the right value")
+		return p, c, Errorf(EINVALID, "nothing to correct: give at least one of the MRN, the name, the date of birth or the sex with the right value")
 	}
 	if err := checkReason(reason); err != nil {
 		return p, c, err
 	}
 	if fix.MRN != "" {
-		if err := ValidateCode("--mrn", fix.MRN); err != nil {
-			return p, c, err
+		if err := ValidateCode("the MRN", fix.MRN); err != nil {
+			return p, c, OnField("mrn", err)
 		}
 		if fix.MRN == p.MRN {
-			return p, c, unchanged("--mrn", fix.MRN, "patient's MRN")
+			return p, c, unchanged("mrn", fix.MRN, "patient's MRN")
 		}
 		c.Changes = append(c.Changes, FieldChange{"MRN", p.MRN, fix.MRN})
 	}
 	if fix.Name != "" {
-		if err := ValidateText("--name", fix.Name, true); err != nil {
-			return p, c, err
+		if err := ValidateText("the name", fix.Name, true); err != nil {
+			return p, c, OnField("name", err)
 		}
 		if fix.Name == p.Name {
-			return p, c, unchanged("--name", `"`+fix.Name+`"`, "patient's name")
+			return p, c, unchanged("name", `"`+fix.Name+`"`, "patient's name")
 		}
 		c.Changes = append(c.Changes, FieldChange{"name", `"` + p.Name + `"`, `"` + fix.Name + `"`})
 	}
 	if !fix.Born.IsZero() {
-		if err := CheckBorn("--born", fix.Born, now); err != nil {
-			return p, c, err
+		if err := CheckBorn("the date of birth", fix.Born, now); err != nil {
+			return p, c, OnField("born", err)
 		}
 		if fix.Born.Equal(p.Born) {
-			return p, c, unchanged("--born", FormatDate(fix.Born), "patient's date of birth")
+			return p, c, unchanged("born", FormatDate(fix.Born), "patient's date of birth")
 		}
 		c.Changes = append(c.Changes, FieldChange{"born", FormatDate(p.Born), FormatDate(fix.Born)})
 	}
@@ -147,7 +147,7 @@ func CorrectPatient(p Patient, fix PatientFix, by, reason string, now time.Time)
 			return p, c, err
 		}
 		if fix.Sex == p.Sex {
-			return p, c, unchanged("--sex", string(fix.Sex), "patient's sex")
+			return p, c, unchanged("sex", string(fix.Sex), "patient's sex")
 		}
 		c.Changes = append(c.Changes, FieldChange{"sex", string(p.Sex), string(fix.Sex)})
 	}
@@ -181,18 +181,18 @@ func CorrectPatient(p Patient, fix PatientFix, by, reason string, now time.Time)
 func CorrectDonor(d Donor, fix DonorFix, by, reason string, now time.Time) (Donor, Correction, error) {
 	c := Correction{At: now, By: by, Reason: reason}
 	if fix == (DonorFix{}) {
-		return d, c, Errorf(EINVALID, "nothing to correct: give at least one of --delivered, --consented or --site with the right value")
+		return d, c, Errorf(EINVALID, "nothing to correct: give at least one of the delivery date, the consent date or the collection site with the right value")
 	}
 	if err := checkReason(reason); err != nil {
 		return d, c, err
 	}
 	dates := []struct {
-		flag, field, what string
-		old               *time.Time
-		new               time.Time
+		field, words, what string
+		old                *time.Time
+		new                time.Time
 	}{
-		{"--delivered", "delivered", "donor's delivery date", &d.Delivered, fix.Delivered},
-		{"--consented", "consented", "donor's consent date", &d.Consented, fix.Consented},
+		{"delivered", "the delivery date", "donor's delivery date", &d.Delivered, fix.Delivered},
+		{"consented", "the consent date", "donor's consent date", &d.Consented, fix.Consented},
 	}
 	q := d
 	for _, x := range dates {
@@ -200,19 +200,19 @@ func CorrectDonor(d Donor, fix DonorFix, by, reason string, now time.Time) (Dono
 			continue
 		}
 		if x.new.After(now) {
-			return d, c, Errorf(EINVALID, "%s %s is in the future", x.flag, FormatDate(x.new))
+			return d, c, FieldErrorf(x.field, EINVALID, "%s %s is in the future", x.words, FormatDate(x.new))
 		}
 		if x.new.Equal(*x.old) {
-			return d, c, unchanged(x.flag, FormatDate(x.new), x.what)
+			return d, c, unchanged(x.field, FormatDate(x.new), x.what)
 		}
 		c.Changes = append(c.Changes, FieldChange{x.field, FormatDate(*x.old), FormatDate(x.new)})
 	}
 	if fix.Site != "" {
-		if err := ValidateText("--site", fix.Site, true); err != nil {
-			return d, c, err
+		if err := ValidateText("the collection site", fix.Site, true); err != nil {
+			return d, c, OnField("site", err)
 		}
 		if fix.Site == d.Site {
-			return d, c, unchanged("--site", `"`+fix.Site+`"`, "donor's collection site")
+			return d, c, unchanged("site", `"`+fix.Site+`"`, "donor's collection site")
 		}
 		c.Changes = append(c.Changes, FieldChange{"site", `"` + d.Site + `"`, `"` + fix.Site + `"`})
 	}

@@ -146,6 +146,17 @@ func parseImportRow(rec []string, col map[string]int) (ImportRow, error) {
 	return row, nil
 }
 
+// ImportProblem words the refusal err of the import row on line. The rules
+// name the field in words ("the cryopreservation date …"); when the refusal
+// names its field, the column of the file that holds it is added.
+func ImportProblem(line int, err error) string {
+	msg := fmt.Sprintf("line %d: %s", line, ErrorMessage(err))
+	if c := strings.ReplaceAll(ErrorField(err), "-", "_"); containsString(ImportColumns, c) {
+		msg += " (column " + c + ")"
+	}
+	return msg
+}
+
 func csvProblem(err error) string {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {

@@ -75,7 +75,7 @@ func CheckShip(c Container, to string) error {
 		return err
 	}
 	if to == c.Site {
-		return Errorf(EINVALID, "--to %s is where container %s already is; ship it to another site", to, c.Label())
+		return FieldErrorf("to", EINVALID, "the destination site %s is where container %s already is; ship it to another site", to, c.Label())
 	}
 	return nil
 }
@@ -119,7 +119,7 @@ func CheckAfterReceipt(c Container, arrival Event, to ContainerState) error {
 	if to != Stored && to != Thawed {
 		return nil
 	}
-	return Errorf(ECONFLICT, "container %s arrived at %s on %s with a temperature excursion; it may not be %s — the lab quarantines it pending investigation (container quarantine --reason ...) or discards it",
+	return Errorf(ECONFLICT, "container %s arrived at %s on %s with a temperature excursion; it may not be %s — the lab quarantines it, with a reason, pending investigation, or discards it",
 		c.Label(), arrival.Site, FormatTime(arrival.At), to)
 }
 
@@ -233,13 +233,13 @@ func CheckThaw(c Container, t Thaw, now, lastMove time.Time) error {
 		return err
 	}
 	if t.Viability <= 0 || t.Viability > 1000 {
-		return Errorf(EINVALID, "--viability %s %% must be more than 0 and at most 100", t.Viability)
+		return FieldErrorf("viability", EINVALID, "the viability %s %% must be more than 0 and at most 100", t.Viability)
 	}
 	if t.ViableCells <= 0 {
-		return Errorf(EINVALID, "--viable-cells is required: the post-thaw viable cell count of the whole container")
+		return FieldErrorf("viable-cells", EINVALID, "the viable cells are required: the post-thaw viable cell count of the whole container")
 	}
 	if t.ViableCells > c.Cells {
-		return Errorf(EINVALID, "--viable-cells %s is more than the %s cells container %s was filled with; recount", t.ViableCells, c.Cells, c.Label())
+		return FieldErrorf("viable-cells", EINVALID, "the viable cells %s are more than the %s cells container %s was filled with; recount", t.ViableCells, c.Cells, c.Label())
 	}
 	// Viable cells are the cells counted after thaw × the viability, so
 	// they cannot be far above the bag's cells × the viability: a count is
@@ -248,14 +248,14 @@ func CheckThaw(c Container, t Thaw, now, lastMove time.Time) error {
 	// rounding (±0.05 %). 12 % viability with 9.1×10^7 viable cells of
 	// 1×10^8 is a typo in one of the two, and refused.
 	if int64(t.ViableCells)*20_000 > int64(c.Cells)*(2*int64(t.Viability)+1)*11 {
-		return Errorf(EINVALID, "--viable-cells %s is more than 10 %% above container %s's %s cells × --viability %s %% = %s viable cells; recount the viable cells or check the viability",
+		return FieldErrorf("viable-cells", EINVALID, "the viable cells %s are more than 10 %% above container %s's %s cells × the viability %s %% = %s viable cells; recount the viable cells or check the viability",
 			t.ViableCells, c.Label(), c.Cells, t.Viability, Cells(int64(c.Cells)*int64(t.Viability)/1000))
 	}
-	if err := CheckNotFuture("--at", t.At, now); err != nil {
-		return err
+	if err := CheckNotFuture("the thaw time", t.At, now); err != nil {
+		return OnField("at", err)
 	}
 	if t.At.Before(lastMove) {
-		return Errorf(EINVALID, "--at %s is before container %s was last moved (%s, %s); give the time it was actually thawed", FormatTime(t.At), c.Label(), c.State, FormatTime(lastMove))
+		return FieldErrorf("at", EINVALID, "the thaw time %s is before container %s was last moved (%s, %s); give the time it was actually thawed", FormatTime(t.At), c.Label(), c.State, FormatTime(lastMove))
 	}
 	return nil
 }
@@ -309,32 +309,32 @@ func (m Move) Validate() error {
 		return Errorf(EINVALID, "an infusion is recorded by the bedside check (dosing), not as a custody move")
 	}
 	checks := []struct {
-		field, value string
-		required     bool
+		field, words, value string
+		required            bool
 	}{
-		{"--location", m.Location, m.To == Stored},
-		{"--courier", m.Courier, false},
-		{"--condition", m.Condition, false},
-		{"--reason", m.Reason, m.To == Discarded || m.To == Quarantined || m.To == Returned},
+		{"location", "the storage location", m.Location, m.To == Stored},
+		{"courier", "the courier", m.Courier, false},
+		{"condition", "the condition", m.Condition, false},
+		{"reason", "the reason", m.Reason, m.To == Discarded || m.To == Quarantined || m.To == Returned},
 	}
 	for _, ch := range checks {
-		if err := ValidateText(ch.field, ch.value, ch.required); err != nil {
-			return err
+		if err := ValidateText(ch.words, ch.value, ch.required); err != nil {
+			return OnField(ch.field, err)
 		}
 	}
 	switch m.To {
 	case Shipped, Received:
-		flag := map[ContainerState]string{Shipped: "--to", Received: "--at"}[m.To]
-		if err := ValidateCode(flag+" site", m.Site); err != nil {
-			return err
+		words := map[ContainerState]string{Shipped: "the destination site", Received: "the receiving site"}[m.To]
+		if err := ValidateCode(words, m.Site); err != nil {
+			return OnField(map[ContainerState]string{Shipped: "to", Received: "at"}[m.To], err)
 		}
 	case Dispensed:
-		if err := ValidateCode("--patient MRN", m.Patient); err != nil {
-			return err
+		if err := ValidateCode("the patient's MRN", m.Patient); err != nil {
+			return OnField("patient", err)
 		}
 	}
 	if m.Excursion != "" && m.Excursion != "yes" && m.Excursion != "no" {
-		return Errorf(EINVALID, "--excursion %q must be yes or no: was the shipping temperature ever out of range?", m.Excursion)
+		return FieldErrorf("excursion", EINVALID, "the excursion %q must be yes or no: was the shipping temperature ever out of range?", m.Excursion)
 	}
 	return nil
 }

@@ -169,9 +169,9 @@ func TestCheckReceiveAndThaw(t *testing.T) {
 		{"a count a little above cells × viability", Thaw{At: now, Viability: 880, ViableCells: 90_000_000}, ""},
 		{"10 % above, within the viability's rounding", Thaw{At: now, Viability: 500, ViableCells: 55_055_000}, ""},
 		{"beyond 10 % above", Thaw{At: now, Viability: 500, ViableCells: 55_055_001},
-			"--viable-cells 5.5055001×10^7 is more than 10 % above container G123426000001 01's 1.00×10^8 cells × --viability 50.0 % = 5.00×10^7 viable cells"},
+			"the viable cells 5.5055001×10^7 are more than 10 % above container G123426000001 01's 1.00×10^8 cells × the viability 50.0 % = 5.00×10^7 viable cells"},
 		{"viable cells far above cells × viability", Thaw{At: now, Viability: 120, ViableCells: 91_000_000},
-			"--viable-cells 9.10×10^7 is more than 10 % above container G123426000001 01's 1.00×10^8 cells × --viability 12.0 % = 1.20×10^7 viable cells; recount"},
+			"the viable cells 9.10×10^7 are more than 10 % above container G123426000001 01's 1.00×10^8 cells × the viability 12.0 % = 1.20×10^7 viable cells; recount"},
 		{"more viable than frozen", Thaw{At: now, Viability: 915, ViableCells: 100_000_001}, "more than the 1.00×10^8 cells"},
 		{"future", Thaw{At: now.Add(time.Hour), Viability: 915, ViableCells: 9e7}, "is in the future"},
 		{"before it was stored", Thaw{At: s.CreatedAt.Add(-time.Hour), Viability: 915, ViableCells: 9e7}, "before container G123426000001 01 was last moved (stored, 2026-11-01 00:00 UTC)"},
@@ -318,8 +318,8 @@ func TestMoveReasonRequired(t *testing.T) {
 	for _, to := range []ContainerState{Discarded, Quarantined, Returned} {
 		for _, reason := range []string{"", "   "} {
 			err := Move{To: to, Reason: reason}.Validate()
-			if ErrorCode(err) != EINVALID || !strings.Contains(ErrorMessage(err), "--reason") {
-				t.Errorf("%s with reason %q: %v; want EINVALID naming --reason", to, reason, err)
+			if ErrorCode(err) != EINVALID || !strings.Contains(ErrorMessage(err), "the reason") || ErrorField(err) != "reason" {
+				t.Errorf("%s with reason %q: %v (field %q); want EINVALID naming the reason, field \"reason\"", to, reason, err, ErrorField(err))
 			}
 		}
 		if err := (Move{To: to, Reason: "infusion postponed"}).Validate(); err != nil {

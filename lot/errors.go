@@ -30,10 +30,15 @@ const (
 )
 
 // Error is a refusal written for the person at the keyboard. Code is one of
-// the E* constants; Message names the field, the bad value and what to do.
+// the E* constants; Message names the field in a person's words, the bad
+// value and what to do, never a front end's syntax (a flag, a form, a
+// command). Field, when the message is about one input, names that input
+// for programs ("mrn", "start", "db", "lock-timeout"): the command line
+// adds its flag for it, the web its form field.
 type Error struct {
 	Code    string
 	Message string
+	Field   string
 }
 
 // Error returns the message.
@@ -42,6 +47,32 @@ func (e *Error) Error() string { return e.Message }
 // Errorf returns an *Error with the given code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldErrorf returns an *Error about the input field, with the given code
+// and a formatted message.
+func FieldErrorf(field, code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Field: field}
+}
+
+// OnField returns err with Field set to field when err is an *Error that
+// names no field yet: a check worded for any caller (ValidateText, say)
+// is then tied to the input it checked. Any other err is returned as is.
+func OnField(field string, err error) error {
+	var e *Error
+	if errors.As(err, &e) && e.Field == "" {
+		return &Error{Code: e.Code, Message: e.Message, Field: field}
+	}
+	return err
+}
+
+// ErrorField returns the Field of the first *Error in err's chain, or "".
+func ErrorField(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, EINTERNAL for

@@ -84,8 +84,8 @@ func CheckApply(c Container, n LabelCount) error {
 // CheckVoid refuses voiding a label of container c unless a printed label is
 // unused: an applied label stays accounted for as applied.
 func CheckVoid(c Container, n LabelCount, reason string) error {
-	if err := ValidateText("--reason", reason, true); err != nil {
-		return err
+	if err := ValidateText("the reason", reason, true); err != nil {
+		return OnField("reason", err)
 	}
 	if n.Unused() < 1 {
 		return Errorf(ECONFLICT, "container %s has no unused printed label to void (printed %d, applied %d, voided %d)",

@@ -297,58 +297,58 @@ func (r Registration) Validate(now time.Time) error {
 	switch r.Source {
 	case SourceUC:
 		if r.Donor == "" {
-			return Errorf(EINVALID, "--donor is required for a uc lot: name the umbilical-cord donor")
+			return FieldErrorf("donor", EINVALID, "the donor ID is required for a uc lot: name the umbilical-cord donor")
 		}
 		if r.Patient != "" {
-			return Errorf(EINVALID, "--patient %q is for autologous rfib lots; a uc lot comes from a --donor", r.Patient)
+			return FieldErrorf("patient", EINVALID, "a source patient (%q) is for autologous rfib lots; a uc lot comes from a donor", r.Patient)
 		}
 	case SourceRFib:
 		if r.Patient == "" {
-			return Errorf(EINVALID, "--patient is required for an rfib lot: name the patient the cells came from (MRN)")
+			return FieldErrorf("patient", EINVALID, "the source patient's MRN is required for an rfib lot: name the patient the cells came from")
 		}
 		if r.Donor != "" {
-			return Errorf(EINVALID, "--donor %q is for uc lots; an rfib lot's source is its --patient", r.Donor)
+			return FieldErrorf("donor", EINVALID, "a donor (%q) is for uc lots; an rfib lot's source is its patient", r.Donor)
 		}
 	default:
-		return Errorf(EINVALID, "--source is required: uc or rfib")
+		return FieldErrorf("source", EINVALID, "the product source is required: uc or rfib")
 	}
 	if r.Cells <= 0 {
-		return Errorf(EINVALID, "--cells is required: the total cells in the lot, e.g. 2.5e9")
+		return FieldErrorf("cells", EINVALID, "the cells are required: the total cells in the lot, e.g. 2.5e9")
 	}
 	if r.Viability <= 0 {
-		return Errorf(EINVALID, "--viability is required: the percentage of viable cells, e.g. 92.5")
+		return FieldErrorf("viability", EINVALID, "the viability is required: the percentage of viable cells, e.g. 92.5")
 	}
 	if r.VolumeML <= 0 {
-		return Errorf(EINVALID, "--volume-ml %s mL is not a lot volume; give the lot's volume in mL, more than 0, e.g. 100", r.VolumeML)
+		return FieldErrorf("volume-ml", EINVALID, "the volume %s mL is not a lot volume; give the lot's volume in mL, more than 0, e.g. 100", r.VolumeML)
 	}
 	if r.Manufactured.IsZero() {
-		return Errorf(EINVALID, "--manufactured is required: the date the lot was manufactured")
+		return FieldErrorf("manufactured", EINVALID, "the manufacture date is required: the date the lot was manufactured")
 	}
 	if r.Manufactured.After(now) {
-		return Errorf(EINVALID, "--manufactured %s is in the future", FormatDate(r.Manufactured))
+		return FieldErrorf("manufactured", EINVALID, "the manufacture date %s is in the future", FormatDate(r.Manufactured))
 	}
 	if r.Expires.IsZero() {
-		return Errorf(EINVALID, "--expires is required: the lot's expiry date")
+		return FieldErrorf("expires", EINVALID, "the expiry date is required: the lot's expiry date")
 	}
 	if r.Manufactured.Before(EarliestManufacture) {
-		return Errorf(EINVALID, "--manufactured %s is before %s, before any MSC product was made; check the year", FormatDate(r.Manufactured), FormatDate(EarliestManufacture))
+		return FieldErrorf("manufactured", EINVALID, "the manufacture date %s is before %s, before any MSC product was made; check the year", FormatDate(r.Manufactured), FormatDate(EarliestManufacture))
 	}
 	if !r.Expires.After(r.Manufactured) {
-		return Errorf(EINVALID, "--expires %s is not after --manufactured %s", FormatDate(r.Expires), FormatDate(r.Manufactured))
+		return FieldErrorf("expires", EINVALID, "the expiry date %s is not after the manufacture date %s", FormatDate(r.Expires), FormatDate(r.Manufactured))
 	}
 	if limit := r.Manufactured.AddDate(MaxShelfLifeYears, 0, 0); r.Expires.After(limit) {
-		return Errorf(EINVALID, "--expires %s is more than %d years after --manufactured %s (at most %s); check the year against the lot's stability data", FormatDate(r.Expires), MaxShelfLifeYears, FormatDate(r.Manufactured), FormatDate(limit))
+		return FieldErrorf("expires", EINVALID, "the expiry date %s is more than %d years after the manufacture date %s (at most %s); check the year against the lot's stability data", FormatDate(r.Expires), MaxShelfLifeYears, FormatDate(r.Manufactured), FormatDate(limit))
 	}
 	if r.Passage < 0 || r.Passage > 50 {
-		return Errorf(EINVALID, "--passage %d is outside 0–50", r.Passage)
+		return FieldErrorf("passage", EINVALID, "the passage %d is outside 0–50", r.Passage)
 	}
 	if r.Cryopreserved.After(now) {
-		return Errorf(EINVALID, "--cryopreserved %s is in the future", FormatDate(r.Cryopreserved))
+		return FieldErrorf("cryopreserved", EINVALID, "the cryopreservation date %s is in the future", FormatDate(r.Cryopreserved))
 	}
 	if !r.Cryopreserved.IsZero() && r.Cryopreserved.Before(r.Manufactured) {
-		return Errorf(EINVALID, "--cryopreserved %s is before --manufactured %s", FormatDate(r.Cryopreserved), FormatDate(r.Manufactured))
+		return FieldErrorf("cryopreserved", EINVALID, "the cryopreservation date %s is before the manufacture date %s", FormatDate(r.Cryopreserved), FormatDate(r.Manufactured))
 	}
-	return ValidateText("--location", r.Location, false)
+	return OnField("location", ValidateText("the storage location", r.Location, false))
 }
 
 // ImportRow is one registration read from an import file, with the line it

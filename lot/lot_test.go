@@ -27,23 +27,23 @@ func TestRegistrationValidate(t *testing.T) {
 		{"lot number shaped like a DIN with dashes", func(r *Registration) { r.Number = "G1234-26-000002-2" }, "has the form of a DIN"},
 		{"lot number shaped like a UUID", func(r *Registration) { r.Number = "01a212be-caab-7665-85ab-86ec8ab3e2e0" }, "has the form of a UUID"},
 		{"lot number with a space", func(r *Registration) { r.Number = "LOT UC 1" }, "use letters, digits"},
-		{"uc lot without donor", func(r *Registration) { r.Donor = "" }, "--donor is required for a uc lot"},
+		{"uc lot without donor", func(r *Registration) { r.Donor = "" }, "the donor ID is required for a uc lot"},
 		{"uc lot naming a patient", func(r *Registration) { r.Patient = "MRN-1001" }, "is for autologous rfib lots"},
-		{"rfib lot without patient", func(r *Registration) { r.Source, r.Donor = SourceRFib, "" }, "--patient is required for an rfib lot"},
+		{"rfib lot without patient", func(r *Registration) { r.Source, r.Donor = SourceRFib, "" }, "the source patient's MRN is required for an rfib lot"},
 		{"manufactured tomorrow", func(r *Registration) { r.Manufactured = now.AddDate(0, 0, 1) }, "is in the future"},
-		{"expires before made", func(r *Registration) { r.Expires = r.Manufactured }, "is not after --manufactured"},
+		{"expires before made", func(r *Registration) { r.Expires = r.Manufactured }, "is not after the manufacture date"},
 		{"lot number ..", func(r *Registration) { r.Number = ".." }, `path segment ".."`},
 		{"lot number holding ./", func(r *Registration) { r.Number = "LOT/./1" }, `path segment "."`},
 		{"lot number ending in /", func(r *Registration) { r.Number = "LOT/" }, "starts or ends with '/'"},
 		{"manufactured 1900 (review finding 13)", func(r *Registration) {
 			r.Manufactured, r.Expires = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1900, 6, 1, 0, 0, 0, 0, time.UTC)
-		}, "--manufactured 1900-01-01 is before 1990-01-01"},
+		}, "the manufacture date 1900-01-01 is before 1990-01-01"},
 		{"manufactured the day before 1990", func(r *Registration) { r.Manufactured = time.Date(1989, 12, 31, 0, 0, 0, 0, time.UTC) }, "is before 1990-01-01"},
-		{"expires 2200", func(r *Registration) { r.Expires = time.Date(2200, 11, 10, 0, 0, 0, 0, time.UTC) }, "--expires 2200-11-10 is more than 10 years after --manufactured 2026-11-10 (at most 2036-11-10)"},
+		{"expires 2200", func(r *Registration) { r.Expires = time.Date(2200, 11, 10, 0, 0, 0, 0, time.UTC) }, "the expiry date 2200-11-10 is more than 10 years after the manufacture date 2026-11-10 (at most 2036-11-10)"},
 		{"expires a day past 10 years", func(r *Registration) { r.Expires = time.Date(2036, 11, 11, 0, 0, 0, 0, time.UTC) }, "more than 10 years"},
 		{"passage 51", func(r *Registration) { r.Passage = 51 }, "outside 0–50"},
-		{"cryopreserved tomorrow", func(r *Registration) { r.Cryopreserved = now.AddDate(0, 0, 1) }, "--cryopreserved 2026-11-26 is in the future"},
-		{"cryopreserved before made", func(r *Registration) { r.Cryopreserved = r.Manufactured.AddDate(0, 0, -1) }, "is before --manufactured"},
+		{"cryopreserved tomorrow", func(r *Registration) { r.Cryopreserved = now.AddDate(0, 0, 1) }, "the cryopreservation date 2026-11-26 is in the future"},
+		{"cryopreserved before made", func(r *Registration) { r.Cryopreserved = r.Manufactured.AddDate(0, 0, -1) }, "is before the manufacture date"},
 	} {
 		r := good
 		tc.change(&r)

@@ -200,14 +200,14 @@ func ParseValue(a Assay, value, unit string) (Value, error) {
 	}
 	if in.unit == "" {
 		if unit != "" {
-			return Value{}, lot.Errorf(lot.EINVALID, "--unit %q: %s is a qualitative assay and takes no unit", unit, a)
+			return Value{}, lot.FieldErrorf("unit", lot.EINVALID, "the unit %q: %s is a qualitative assay and takes no unit", unit, a)
 		}
 		w := strings.ToLower(strings.TrimSpace(value))
 		w = strings.ReplaceAll(w, " ", "-")
 		if w == in.words[0] || w == in.words[1] {
 			return Value{Text: w}, nil
 		}
-		return Value{}, lot.Errorf(lot.EINVALID, "--value %q is not a result of %s; use %s or %s", value, a, in.words[0], in.words[1])
+		return Value{}, lot.FieldErrorf("value", lot.EINVALID, "the value %q is not a result of %s; use %s or %s", value, a, in.words[0], in.words[1])
 	}
 	u := in.unit
 	if unit != "" {
@@ -216,34 +216,35 @@ func ParseValue(a Assay, value, unit string) (Value, error) {
 			return Value{}, err
 		}
 		if u != in.unit {
-			return Value{}, lot.Errorf(lot.EINVALID, "--unit %s does not fit %s, which is measured in %s; convert the result to %s", u, a, in.unit, in.unit)
+			return Value{}, lot.FieldErrorf("unit", lot.EINVALID, "the unit %s does not fit %s, which is measured in %s; convert the result to %s", u, a, in.unit, in.unit)
 		}
 	}
-	r, err := ParseDecimal("--value", value)
+	r, err := ParseDecimal("the value", value)
 	if err != nil {
+		err = lot.OnField("value", err)
 		for _, set := range qualitativeSets {
 			if strings.EqualFold(value, set[0]) || strings.EqualFold(value, set[1]) {
-				return Value{}, lot.Errorf(lot.EINVALID, "--value %q: %s is a number in %s, not a word", value, a, in.unit)
+				return Value{}, lot.FieldErrorf("value", lot.EINVALID, "the value %q: %s is a number in %s, not a word", value, a, in.unit)
 			}
 		}
 		return Value{}, err
 	}
 	if r.Sign() < 0 {
-		return Value{}, lot.Errorf(lot.EINVALID, "--value %s for %s is negative", value, a)
+		return Value{}, lot.FieldErrorf("value", lot.EINVALID, "the value %s for %s is negative", value, a)
 	}
 	if u == Percent && r.Cmp(big.NewRat(100, 1)) > 0 {
-		return Value{}, lot.Errorf(lot.EINVALID, "--value %s %% for %s is over 100 %%", value, a)
+		return Value{}, lot.FieldErrorf("value", lot.EINVALID, "the value %s %% for %s is over 100 %%", value, a)
 	}
 	if in.fractionTrap && r.Sign() > 0 && r.Cmp(big.NewRat(1, 1)) <= 0 {
-		return Value{}, lot.Errorf(lot.EINVALID, "--value %s for %s looks like a fraction, but %s is a percentage (0–100); give %s", value, a, a, FormatDecimal(new(big.Rat).Mul(r, big.NewRat(100, 1))))
+		return Value{}, lot.FieldErrorf("value", lot.EINVALID, "the value %s for %s looks like a fraction, but %s is a percentage (0–100); give %s", value, a, a, FormatDecimal(new(big.Rat).Mul(r, big.NewRat(100, 1))))
 	}
 	// The bedside computes the endotoxin dose in 0.001 EU (dose.Source):
 	// a finer result would be dosed on one value and shown as another.
 	if u == EUPerML && !new(big.Rat).Mul(r, big.NewRat(1000, 1)).IsInt() {
-		return Value{}, lot.Errorf(lot.EINVALID, "--value %s EU/mL for %s has more than 3 decimal places; celltrack keeps endotoxin to 0.001 EU/mL, which the bedside endotoxin dose is computed on: give the result as the assay reports it to 0.001 EU/mL", value, a)
+		return Value{}, lot.FieldErrorf("value", lot.EINVALID, "the value %s EU/mL for %s has more than 3 decimal places; celltrack keeps endotoxin to 0.001 EU/mL, which the bedside endotoxin dose is computed on: give the result as the assay reports it to 0.001 EU/mL", value, a)
 	}
 	if u == CellCount && !r.IsInt() {
-		return Value{}, lot.Errorf(lot.EINVALID, "--value %s for %s is not a whole number of cells", value, a)
+		return Value{}, lot.FieldErrorf("value", lot.EINVALID, "the value %s for %s is not a whole number of cells", value, a)
 	}
 	return Value{Text: FormatDecimal(r), Unit: u}, nil
 }

@@ -98,18 +98,18 @@ type Approval struct {
 func (a Approval) Check() error {
 	if !a.Exception {
 		if a.Patient != "" || a.Physician != "" {
-			return lot.Errorf(lot.EINVALID, "--patient and --physician belong to an exceptional release; add --exception or drop them")
+			return lot.FieldErrorf("exception", lot.EINVALID, "a named patient and a co-signing physician belong to an exceptional release; make the release exceptional or drop them")
 		}
-		return lot.ValidateText("--reason", a.Reason, false)
+		return lot.OnField("reason", lot.ValidateText("the reason", a.Reason, false))
 	}
 	if a.Patient == "" {
-		return lot.Errorf(lot.EINVALID, "an exceptional release is for one named patient; give --patient MRN")
+		return lot.FieldErrorf("patient-mrn", lot.EINVALID, "an exceptional release is for one named patient; give the patient's MRN")
 	}
-	if err := lot.ValidateText("--reason", a.Reason, true); err != nil {
-		return lot.Errorf(lot.EINVALID, "an exceptional release needs --reason: the medical necessity")
+	if err := lot.ValidateText("the reason", a.Reason, true); err != nil {
+		return lot.FieldErrorf("reason", lot.EINVALID, "an exceptional release needs a reason: the medical necessity")
 	}
 	if a.Physician == "" {
-		return lot.Errorf(lot.EFORBIDDEN, "an exceptional release needs a physician's co-signature as well as QA's; give --physician NAME and the physician's password as the second line")
+		return lot.FieldErrorf("co-signer", lot.EFORBIDDEN, "an exceptional release needs a physician's co-signature as well as QA's; give the physician's user name and password")
 	}
 	return nil
 }
@@ -132,10 +132,10 @@ func CheckSegregation(l lot.Lot, signer, registrant audit.User) error {
 // of duties, and an exceptional release needs two.
 func CheckCoSigner(qa, phys audit.User) error {
 	if phys.Role != audit.Physician || phys.Disabled {
-		return lot.Errorf(lot.EFORBIDDEN, "--physician %s has role %s; the co-signature of an exceptional release needs an enabled physician", phys.Name, phys.Role)
+		return lot.FieldErrorf("physician", lot.EFORBIDDEN, "the co-signing physician %s has role %s; the co-signature of an exceptional release needs an enabled physician", phys.Name, phys.Role)
 	}
 	if phys.ID == qa.ID || lot.SameName(phys.FullName, qa.FullName) {
-		return lot.Errorf(lot.EFORBIDDEN, "--physician %s and the QA signer %s have the same printed name %q; an exceptional release needs two different people: another physician must co-sign",
+		return lot.FieldErrorf("physician", lot.EFORBIDDEN, "the co-signing physician %s and the QA signer %s have the same printed name %q; an exceptional release needs two different people: another physician must co-sign",
 			phys.Name, qa.Name, phys.FullName)
 	}
 	return nil
@@ -160,7 +160,7 @@ func CheckApprovable(l lot.Lot, ev Evaluation, exception bool, now time.Time) er
 	}
 	if exception {
 		if ev.Pass {
-			return lot.Errorf(lot.ECONFLICT, "lot %s conforms to %s@%d; approve it normally, without --exception", l.Number, ev.Spec, ev.Version)
+			return lot.FieldErrorf("exception", lot.ECONFLICT, "lot %s conforms to %s@%d; approve it normally, not as an exceptional release", l.Number, ev.Spec, ev.Version)
 		}
 		return nil
 	}

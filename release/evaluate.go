@@ -113,7 +113,7 @@ type Donor struct {
 // fail: the number was entered wrongly, not measured out of range.
 func Evaluate(s Spec, l lot.Lot, results []Result, donor *Donor, now time.Time) (Evaluation, error) {
 	if !s.Covers(l.Source) {
-		return Evaluation{}, lot.Errorf(lot.EINVALID, "specification %s judges %v lots; lot %s is %s — use --spec %s", s.Ref(), s.Kinds, l.Number, l.Source, DefaultSpec(l.Source))
+		return Evaluation{}, lot.FieldErrorf("spec", lot.EINVALID, "specification %s judges %v lots; lot %s is %s — use specification %s", s.Ref(), s.Kinds, l.Number, l.Source, DefaultSpec(l.Source))
 	}
 	ev := Evaluation{Spec: s.Name, Version: s.Version, Lot: l.Number, At: now, Pass: true}
 	valid := Valid(results)

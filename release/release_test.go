@@ -233,7 +233,7 @@ func TestCheckCorrectionAndRejectable(t *testing.T) {
 		t.Errorf("same assay: %v", err)
 	}
 	err := CheckCorrection(old, Result{Assay: "CD73"})
-	if lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), "--corrects 3 is a CD90 result; a correction must be of the same assay, not CD73") {
+	if lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), "the corrected result #3 is a CD90 result; a correction must be of the same assay, not CD73") {
 		t.Errorf("other assay: %v", err)
 	}
 	for _, tc := range []struct {
@@ -400,12 +400,12 @@ func TestCheckScreeningVoid(t *testing.T) {
 		want   string
 	}{
 		{1, "typo", "", ""},
-		{0, "typo", lot.EINVALID, "--void 0 is not a screening number"},
-		{-1, "typo", lot.EINVALID, "--void -1 is not a screening number"},
+		{0, "typo", lot.EINVALID, "0 is not a screening number"},
+		{-1, "typo", lot.EINVALID, "-1 is not a screening number"},
 		{3, "typo", lot.ENOTFOUND, "donor D-1 has no screening #3: it has screenings #1–#2"},
 		{2, "typo", lot.ECONFLICT, "screening #2 of donor D-1 was already voided"},
-		{1, "", lot.EINVALID, "--reason is required: say why screening #1 of donor D-1 is void"},
-		{1, " \t", lot.EINVALID, "--reason is required"},
+		{1, "", lot.EINVALID, "the reason is required: say why screening #1 of donor D-1 is void"},
+		{1, " \t", lot.EINVALID, "the reason is required"},
 	} {
 		_, err := CheckScreeningVoid("D-1", ss, c.seq, c.reason)
 		if c.want == "" {
@@ -442,14 +442,14 @@ func TestCheckNewResult(t *testing.T) {
 	}{
 		{"first sterility result of another lot", entry("sterility", "no-growth", now), 0, "", ""},
 		{"a later passing sterility beside the growth", entry("sterility", "no-growth", now), 0, lot.ECONFLICT,
-			"lot LOT-B already has a valid sterility result, #11 growth (tested 2026-11-17); a lot has one valid result per assay: to replace it give --corrects 11 --reason '...', or void it first with --void 11 --reason '...'"},
+			"lot LOT-B already has a valid sterility result, #11 growth (tested 2026-11-17); a lot has one valid result per assay: to replace it, give a correction of #11 with a reason, or void #11 first, with a reason"},
 		{"an older passing sterility beside the growth", entry("sterility", "no-growth", made), 0, lot.ECONFLICT, "already has a valid sterility result, #11 growth"},
 		{"the growth corrected", entry("sterility", "no-growth", now), 11, "", ""},
 		{"a voided result does not block", entry("mycoplasma", "negative", now), 0, "", ""},
 		{"tested on the day of manufacture", entry("CD90", "98", made), 0, "", ""},
 		{"tested before manufacture", entry("CD90", "98", made.AddDate(0, 0, -1)), 0, lot.EINVALID,
-			"--tested 2026-11-09 is before lot LOT-B was manufactured (2026-11-10); a QC test of the lot cannot predate it — check the date"},
-		{"tested tomorrow", entry("CD90", "98", now.AddDate(0, 0, 1)), 0, lot.EINVALID, "--tested 2026-11-26 is in the future"},
+			"the test date 2026-11-09 is before lot LOT-B was manufactured (2026-11-10); a QC test of the lot cannot predate it — check the date"},
+		{"tested tomorrow", entry("CD90", "98", now.AddDate(0, 0, 1)), 0, lot.EINVALID, "the test date 2026-11-26 is in the future"},
 	} {
 		have := rs
 		if tc.name == "first sterility result of another lot" {
@@ -468,7 +468,7 @@ func TestCheckCurrent(t *testing.T) {
 		t.Errorf("latest version: %v", err)
 	}
 	err := CheckCurrent(v1, v2)
-	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), "--spec isct-uc-msc@1 is superseded: the latest version of isct-uc-msc is 2") {
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), "specification isct-uc-msc@1 is superseded: the latest version of isct-uc-msc is 2") {
 		t.Errorf("superseded version: %v", err)
 	}
 }
@@ -555,9 +555,9 @@ func TestCheckResultNumber(t *testing.T) {
 	for _, tc := range []struct {
 		n    int
 		want string
-	}{{1, ""}, {17, ""}, {0, "--corrects 0 is not a result number"}, {-1, "--corrects -1 is not a result number: results are numbered from 1"}} {
-		err := CheckResultNumber("--corrects", tc.n)
-		if (tc.want == "") != (err == nil) || (err != nil && (lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), tc.want))) {
+	}{{1, ""}, {17, ""}, {0, "0 is not a result number"}, {-1, "-1 is not a result number: results are numbered from 1"}} {
+		err := CheckResultNumber("corrects", tc.n)
+		if (tc.want == "") != (err == nil) || (err != nil && (lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), tc.want) || lot.ErrorField(err) != "corrects")) {
 			t.Errorf("%d: %v, want %q", tc.n, err, tc.want)
 		}
 	}

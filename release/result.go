@@ -129,18 +129,18 @@ func Valid(rs []Result) map[Assay][]Result {
 // lot was manufactured.
 func CheckNewResult(l lot.Lot, rs []Result, r Result, corrects int, now time.Time) error {
 	if r.Tested.After(now) {
-		return lot.Errorf(lot.EINVALID, "--tested %s is in the future; give the date the sample was tested", lot.FormatDate(r.Tested))
+		return lot.FieldErrorf("tested", lot.EINVALID, "the test date %s is in the future; give the date the sample was tested", lot.FormatDate(r.Tested))
 	}
 	if r.Tested.Before(l.Manufactured) {
-		return lot.Errorf(lot.EINVALID, "--tested %s is before lot %s was manufactured (%s); a QC test of the lot cannot predate it — check the date",
+		return lot.FieldErrorf("tested", lot.EINVALID, "the test date %s is before lot %s was manufactured (%s); a QC test of the lot cannot predate it — check the date",
 			lot.FormatDate(r.Tested), l.Number, lot.FormatDate(l.Manufactured))
 	}
 	for _, old := range Valid(rs)[r.Assay] {
 		if old.Seq == corrects {
 			continue
 		}
-		return lot.Errorf(lot.ECONFLICT, "lot %s already has a valid %s result, #%d %s (tested %s); a lot has one valid result per assay: "+
-			"to replace it give --corrects %d --reason '...', or void it first with --void %d --reason '...'",
+		return lot.FieldErrorf("corrects", lot.ECONFLICT, "lot %s already has a valid %s result, #%d %s (tested %s); a lot has one valid result per assay: "+
+			"to replace it, give a correction of #%d with a reason, or void #%d first, with a reason",
 			l.Number, r.Assay, old.Seq, old.Display(), lot.FormatDate(old.Tested), old.Seq, old.Seq)
 	}
 	return nil
@@ -162,14 +162,14 @@ func (e Entry) Check() (Result, error) {
 		return Result{}, err
 	}
 	if strings.TrimSpace(e.Value) == "" {
-		return Result{}, lot.Errorf(lot.EINVALID, "--value is required: the result of %s", a)
+		return Result{}, lot.FieldErrorf("value", lot.EINVALID, "the value is required: the result of %s", a)
 	}
 	v, err := ParseValue(a, e.Value, e.Unit)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := lot.ValidateText("--method", e.Method, false); err != nil {
-		return Result{}, err
+	if err := lot.ValidateText("the method", e.Method, false); err != nil {
+		return Result{}, lot.OnField("method", err)
 	}
 	return Result{Assay: a, Value: v, Method: e.Method, Tested: e.Tested}, nil
 }
@@ -254,7 +254,7 @@ func Current(ss []Screening) *Screening {
 // screening already void (ECONFLICT) and a missing reason (EINVALID).
 func CheckScreeningVoid(donor string, ss []Screening, seq int, reason string) (Screening, error) {
 	if seq < 1 {
-		return Screening{}, lot.Errorf(lot.EINVALID, "--void %d is not a screening number: screenings are numbered from 1; see them with `celltrack donor show %s`", seq, donor)
+		return Screening{}, lot.FieldErrorf("void", lot.EINVALID, "%d is not a screening number: screenings are numbered from 1; see them with `celltrack donor show %s`", seq, donor)
 	}
 	if seq > len(ss) {
 		have := "no screening"
@@ -267,8 +267,8 @@ func CheckScreeningVoid(donor string, ss []Screening, seq int, reason string) (S
 	if s.Voided() {
 		return s, lot.Errorf(lot.ECONFLICT, "screening #%d of donor %s was already voided on %s by %s: %s", seq, donor, lot.FormatTime(s.VoidedAt), s.VoidedBy, s.VoidReason)
 	}
-	if err := lot.ValidateText("--reason", reason, true); err != nil {
-		return s, lot.Errorf(lot.EINVALID, "--reason is required: say why screening #%d of donor %s is void", seq, donor)
+	if err := lot.ValidateText("the reason", reason, true); err != nil {
+		return s, lot.FieldErrorf("reason", lot.EINVALID, "the reason is required: say why screening #%d of donor %s is void", seq, donor)
 	}
 	return s, nil
 }
@@ -370,11 +370,12 @@ func (s Screening) Summary() string {
 	return strings.Join(p, ", ")
 }
 
-// CheckResultNumber refuses a result number n given with flag (--corrects,
-// --void) that is not a result number at all: results are numbered from 1.
-func CheckResultNumber(flag string, n int) error {
+// CheckResultNumber refuses a result number n given for field (the result a
+// correction corrects, "corrects", or the one to void, "void") that is not
+// a result number at all: results are numbered from 1.
+func CheckResultNumber(field string, n int) error {
 	if n < 1 {
-		return lot.Errorf(lot.EINVALID, "%s %d is not a result number: results are numbered from 1; see them with `celltrack release results LOT`", flag, n)
+		return lot.FieldErrorf(field, lot.EINVALID, "%d is not a result number: results are numbered from 1; see them with `celltrack release results LOT`", n)
 	}
 	return nil
 }
@@ -383,7 +384,7 @@ func CheckResultNumber(flag string, n int) error {
 // the same assay: a correction replaces a wrong value, not a missing test.
 func CheckCorrection(old, r Result) error {
 	if old.Assay != r.Assay {
-		return lot.Errorf(lot.EINVALID, "--corrects %d is a %s result; a correction must be of the same assay, not %s", old.Seq, old.Assay, r.Assay)
+		return lot.FieldErrorf("corrects", lot.EINVALID, "the corrected result #%d is a %s result; a correction must be of the same assay, not %s", old.Seq, old.Assay, r.Assay)
 	}
 	return nil
 }

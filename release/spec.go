@@ -133,7 +133,7 @@ func (s Spec) SameContent(o Spec) bool {
 // earlier decisions were judged against.
 func CheckCurrent(s, latest Spec) error {
 	if s.Version != latest.Version {
-		return lot.Errorf(lot.ECONFLICT, "--spec %s is superseded: the latest version of %s is %d; a lot is released only against the current version — give --spec %s (or --spec %s)",
+		return lot.FieldErrorf("spec", lot.ECONFLICT, "specification %s is superseded: the latest version of %s is %d; a lot is released only against the current version — give specification %s (or %s)",
 			s.Ref(), s.Name, latest.Version, latest.Ref(), s.Name)
 	}
 	return nil

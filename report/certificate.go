@@ -41,7 +41,7 @@ func certProvenance(c release.Certificate) []Field {
 	p := Provenance{At: c.Generated, By: c.ProducedBy, ByName: c.ProducedByName, ByRole: c.ProducedByRole,
 		Database: c.Database, AuditHead: c.ChainHead, AuditEntries: c.AuditEntries, AuditTree: c.TreeHead, Verified: c.Verified, Problems: c.AuditProblems}
 	if p.By == "" {
-		p.By = "not stated (no --user given)"
+		p.By = "not stated (no acting user given)"
 	}
 	return provenanceFields(p)
 }

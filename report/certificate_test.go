@@ -202,7 +202,7 @@ func TestCertificateTextFits80ColumnsAndStatesProvenance(t *testing.T) {
 	c.ProducedBy = ""
 	b.Reset()
 	CertificateText(&b, c)
-	if !strings.Contains(b.String(), "not stated (no --user given)") {
+	if !strings.Contains(b.String(), "not stated (no acting user given)") {
 		t.Errorf("a certificate without --user does not say so:\n%s", b.String())
 	}
 }

@@ -19,7 +19,7 @@ func ParseFormat(s string) (string, error) {
 			return f, nil
 		}
 	}
-	return "", lot.Errorf(lot.EUSAGE, "--format %q is not a report format; use one of %s", s, strings.Join(Formats, ", "))
+	return "", lot.FieldErrorf("format", lot.EUSAGE, "%q is not a report format; use one of %s", s, strings.Join(Formats, ", "))
 }
 
 // Render writes r to w in format (one of Formats).

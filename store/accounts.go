@@ -70,7 +70,7 @@ func notOwnLookalike(admin, target audit.User) error {
 // that reads as the admin's own.
 func (db *DB) adminChange(actor, name string, action audit.Action, reason string, fn func(w *writer, u *audit.User) error) (audit.User, error) {
 	var u audit.User
-	if err := lot.ValidateText("--reason", reason, true); err != nil {
+	if err := lot.OnField("reason", lot.ValidateText("the reason", reason, true)); err != nil {
 		return u, err
 	}
 	err := db.update(actor, action, func(w *writer) error {
@@ -142,7 +142,7 @@ func (db *DB) SetRole(actor, name string, role audit.Role, reason, adminPassword
 	if _, err := audit.ParseRole(string(role)); err != nil {
 		return audit.User{}, err
 	}
-	if err := lot.ValidateText("--reason", reason, true); err != nil {
+	if err := lot.OnField("reason", lot.ValidateText("the reason", reason, true)); err != nil {
 		return audit.User{}, err
 	}
 	if name == actor {

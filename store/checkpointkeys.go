@@ -91,8 +91,8 @@ func activeKey(keys []checkpointKeyRecord) (checkpointKeyRecord, bool) {
 // signed checkpoints (admin only). It is refused with ECONFLICT when a key is
 // already registered: a key is replaced only by RotateCheckpointKey.
 func (db *DB) RegisterCheckpointKey(actor, vkey string) (CheckpointKey, error) {
-	if _, err := audit.ParseVerifier("--verifier", vkey); err != nil {
-		return CheckpointKey{}, err
+	if _, err := audit.ParseVerifier("the key", vkey); err != nil {
+		return CheckpointKey{}, lot.OnField("verifier", err)
 	}
 	var out CheckpointKey
 	err := db.update(actor, audit.AuditKeyRegister, func(w *writer) error {
@@ -119,10 +119,10 @@ const MeaningRotateKey = "rotated the checkpoint key"
 // password and a reason. The retired key is kept so that older checkpoints
 // still verify.
 func (db *DB) RotateCheckpointKey(actor, password, vkey, reason string) (CheckpointKey, error) {
-	if _, err := audit.ParseVerifier("--verifier", vkey); err != nil {
-		return CheckpointKey{}, err
+	if _, err := audit.ParseVerifier("the key", vkey); err != nil {
+		return CheckpointKey{}, lot.OnField("verifier", err)
 	}
-	if err := lot.ValidateText("--reason", reason, true); err != nil {
+	if err := lot.OnField("reason", lot.ValidateText("the reason", reason, true)); err != nil {
 		return CheckpointKey{}, err
 	}
 	u, err := db.User(actor)
@@ -150,7 +150,7 @@ func (db *DB) RotateCheckpointKey(actor, password, vkey, reason string) (Checkpo
 		}
 		for _, k := range keys {
 			if k.Verifier == vkey {
-				return lot.Errorf(lot.ECONFLICT, "--verifier %s is already registered (added %s); a rotation needs a new key from `celltrack audit key init`", vkey, lot.FormatTime(k.Added))
+				return lot.FieldErrorf("verifier-key", lot.ECONFLICT, "the verifier key %s is already registered (added %s); a rotation needs a new key pair", vkey, lot.FormatTime(k.Added))
 			}
 		}
 		if err := checkIntact(w.tx, recordRef{kindCheckpointKey, old.ID}); err != nil {

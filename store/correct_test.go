@@ -114,11 +114,11 @@ func TestCorrectPatientRefusals(t *testing.T) {
 		reason, code     string
 		want             string
 	}{
-		{"another patient's MRN", "nina", "MRN-1", lot.PatientFix{MRN: "MRN-22"}, "typo", lot.ECONFLICT, "--mrn MRN-22 is the MRN of another patient (Hana, born"},
+		{"another patient's MRN", "nina", "MRN-1", lot.PatientFix{MRN: "MRN-22"}, "typo", lot.ECONFLICT, "the MRN MRN-22 is the MRN of another patient (Hana, born"},
 		{"another patient's former MRN", "nina", "MRN-1", lot.PatientFix{MRN: "MRN-2"}, "typo", lot.ECONFLICT, "MRN MRN-2 is a former MRN of patient MRN-22"},
-		{"another patient's MRN in other case", "nina", "MRN-1", lot.PatientFix{MRN: "ab-1"}, "typo", lot.ECONFLICT, "--mrn ab-1 differs from the registered MRN AB-1 only in letter case"},
-		{"blank reason", "nina", "MRN-1", lot.PatientFix{Name: "Mei Li"}, " ", lot.EINVALID, "--reason is required"},
-		{"no change", "nina", "MRN-1", lot.PatientFix{Name: "Mei"}, "typo", lot.ECONFLICT, `--name "Mei" is already the patient's name`},
+		{"another patient's MRN in other case", "nina", "MRN-1", lot.PatientFix{MRN: "ab-1"}, "typo", lot.ECONFLICT, "the MRN ab-1 differs from the registered MRN AB-1 only in letter case"},
+		{"blank reason", "nina", "MRN-1", lot.PatientFix{Name: "Mei Li"}, " ", lot.EINVALID, "the reason is required"},
+		{"no change", "nina", "MRN-1", lot.PatientFix{Name: "Mei"}, "typo", lot.ECONFLICT, `"Mei" is already the patient's name`},
 		{"nothing given", "nina", "MRN-1", lot.PatientFix{}, "typo", lot.EINVALID, "nothing to correct"},
 		{"born in the future", "nina", "MRN-1", lot.PatientFix{Born: db.Now().AddDate(0, 0, 1)}, "typo", lot.EINVALID, "is in the future"},
 		{"unknown patient", "nina", "MRN-9", lot.PatientFix{Name: "X"}, "typo", lot.ENOTFOUND, `no patient with MRN "MRN-9"`},

@@ -258,14 +258,14 @@ func (s *CustodyService) AddSite(actor string, site lot.Site) (lot.Site, error) 
 		return site, err
 	}
 	if site.TZ != "" {
-		loc, err := lot.LoadZone("--tz", site.TZ)
+		loc, err := lot.LoadZone("the time zone", site.TZ)
 		if err != nil {
-			return site, err
+			return site, lot.OnField("tz", err)
 		}
 		site.TZ = loc.String()
 	}
-	if err := lot.ValidateText("--name", site.Name, true); err != nil {
-		return site, err
+	if err := lot.ValidateText("the site name", site.Name, true); err != nil {
+		return site, lot.OnField("name", err)
 	}
 	err := s.db.update(actor, audit.SiteAdd, func(w *writer) error {
 		if _, ok := lookup(w.tx, "idx_site_code", site.Code); ok {
@@ -307,7 +307,7 @@ func siteByCode(tx kv.Tx, code string) (lot.Site, error) {
 func homeSite(tx kv.Tx) (lot.Site, error) {
 	k, v := tx.Bucket(recordBuckets[kindSite]).Cursor().First()
 	if k == nil || v == nil {
-		return lot.Site{}, lot.Errorf(lot.ECONFLICT, "no site is registered yet; the lab adds the facility's own (home) site first: `celltrack site add --name 'Cell lab' LAB`")
+		return lot.Site{}, lot.Errorf(lot.ECONFLICT, "no site is registered yet; the lab adds the facility's own (home) site first, with its code and name (e.g. LAB, 'Cell lab')")
 	}
 	var r siteRecord
 	_, err := get(tx, kindSite, uuid.UUID(k), &r)

@@ -214,7 +214,7 @@ func Open(path string, opts Options) (*DB, error) {
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create && InterruptedRestore(path) != "":
 		return nil, lot.Errorf(lot.ENODB, "no database at %s: %s", path, InterruptedRestore(path))
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
-		return nil, lot.Errorf(lot.ENODB, "no database at %s; check --db or CELLTRACK_DB, or create one with `celltrack init`", path)
+		return nil, lot.FieldErrorf("db", lot.ENODB, "no database at %s; check the database path, or initialize a new database there", path)
 	case err == nil && opts.Create:
 		return nil, lot.Errorf(lot.ECONFLICT, "a file already exists at %s; init creates a new database and never overwrites one", path)
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
@@ -228,15 +228,15 @@ func Open(path string, opts Options) (*DB, error) {
 	bdb, err := openBolt(path, &boltkv.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly, OpenFile: openFile(opts.Create)})
 	switch {
 	case errors.Is(err, boltkv.ErrTimeout):
-		return nil, lot.Errorf(lot.EBUSY, "database is busy: another celltrack process held %s for more than %s; try again, or raise --lock-timeout", path, opts.Timeout)
+		return nil, lot.FieldErrorf("lock-timeout", lot.EBUSY, "database is busy: another celltrack process held %s for more than %s; try again, or wait longer for the lock", path, opts.Timeout)
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create && InterruptedRestore(path) != "":
 		return nil, lot.Errorf(lot.ENODB, "no database at %s: %s", path, InterruptedRestore(path))
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
-		return nil, lot.Errorf(lot.ENODB, "no database at %s (it went away while celltrack opened it); check --db or CELLTRACK_DB", path)
+		return nil, lot.FieldErrorf("db", lot.ENODB, "no database at %s (it went away while celltrack opened it); check the database path", path)
 	case errors.Is(err, fs.ErrExist) && opts.Create:
 		return nil, lot.Errorf(lot.ECONFLICT, "a file already exists at %s; init creates a new database and never overwrites one", path)
 	case errors.Is(err, errEmptyFile):
-		return nil, lot.Errorf(lot.EINVALID, "%s is an empty file, not a celltrack database; check --db or CELLTRACK_DB (only `celltrack init` makes a database)", path)
+		return nil, lot.FieldErrorf("db", lot.EINVALID, "%s is an empty file, not a celltrack database; check the database path (only initializing a database makes one)", path)
 	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -145,7 +145,7 @@ func protocolByName(tx kv.Tx, name string, version int) (dose.StoredProtocol, er
 		return dose.StoredProtocol{}, notFound("protocol", name, "list protocols with `celltrack protocol list`")
 	}
 	if version < 0 {
-		return dose.StoredProtocol{}, lot.Errorf(lot.EINVALID, "--version %d is not a version; versions count from 1 (protocol %s has 1–%d)", version, name, len(ps))
+		return dose.StoredProtocol{}, lot.FieldErrorf("version", lot.EINVALID, "the protocol version %d is not a version; versions count from 1 (protocol %s has 1–%d)", version, name, len(ps))
 	}
 	if version == 0 {
 		return ps[len(ps)-1], nil
@@ -450,7 +450,7 @@ func lastInfusion(tx kv.Tx, patientID, except uuid.UUID) (*dose.Infusion, error)
 // has been authenticated by the caller.
 func (s *DoseService) ChangeSchedule(signer audit.User, mrn string, n int, date time.Time, reason string) (dose.Course, error) {
 	var c dose.Course
-	if err := lot.ValidateText("--reason", reason, true); err != nil {
+	if err := lot.OnField("reason", lot.ValidateText("the reason", reason, true)); err != nil {
 		return c, err
 	}
 	err := s.db.update(signer.Name, audit.ScheduleChange, func(w *writer) error {
@@ -466,13 +466,13 @@ func (s *DoseService) ChangeSchedule(signer audit.User, mrn string, n int, date 
 			return lot.Errorf(lot.ECONFLICT, "patient %s has no active schedule to change", mrn)
 		}
 		if n < 1 || n > len(ac.Entries) {
-			return lot.Errorf(lot.EINVALID, "--infusion %d is outside 1–%d of %s", n, len(ac.Entries), ac.Schedule.Protocol)
+			return lot.FieldErrorf("infusion", lot.EINVALID, "infusion %d is outside 1–%d of %s", n, len(ac.Entries), ac.Schedule.Protocol)
 		}
 		if e := ac.Entries[n-1]; e.Status == dose.Given {
 			return lot.Errorf(lot.ECONFLICT, "infusion %d was given %s; a given infusion cannot be moved", n, lot.FormatTimeIn(e.Given.At, ac.Zone))
 		}
 		if today := dose.DateIn(w.now, ac.Zone); dose.Date(date).Before(today) {
-			return lot.Errorf(lot.EINVALID, "--date %s is in the past (today is %s in %s)", lot.FormatDate(date), lot.FormatDate(today), lot.ZoneName(ac.Zone))
+			return lot.FieldErrorf("date", lot.EINVALID, "the new date %s is in the past (today is %s in %s)", lot.FormatDate(date), lot.FormatDate(today), lot.ZoneName(ac.Zone))
 		}
 		prev, err := lastInfusion(w.tx, p.ID, ac.Schedule.ID)
 		if err != nil {
@@ -527,7 +527,7 @@ type weightConfirmRecord struct {
 // accepted for dosing (dose.Check).
 func (s *DoseService) ConfirmWeight(signer audit.User, mrn, reason string) (lot.Weight, error) {
 	var wt lot.Weight
-	if err := lot.ValidateText("--reason", reason, true); err != nil {
+	if err := lot.OnField("reason", lot.ValidateText("the reason", reason, true)); err != nil {
 		return wt, err
 	}
 	err := s.db.update(signer.Name, audit.WeightConfirm, func(w *writer) error {
@@ -883,11 +883,11 @@ func administrationFacts(tx kv.Tx, now time.Time, a dose.Administration) (lot.Pa
 	if start.IsZero() {
 		start = now
 	}
-	if err := lot.CheckNotFuture("--start", start, now); err != nil {
-		return p, start, dose.Facts{}, nil, err
+	if err := lot.CheckNotFuture("the start time", start, now); err != nil {
+		return p, start, dose.Facts{}, nil, lot.OnField("start", err)
 	}
 	if start.Before(now.Add(-12 * time.Hour)) {
-		return p, start, dose.Facts{}, nil, lot.Errorf(lot.EINVALID, "--start %s must be within the last 12 hours", lot.FormatTime(start))
+		return p, start, dose.Facts{}, nil, lot.FieldErrorf("start", lot.EINVALID, "the start time %s must be within the last 12 hours", lot.FormatTime(start))
 	}
 	f, ac, err := facts(tx, start, p, a.Containers, a.Volume)
 	f.Shown = a.Shown
@@ -1061,11 +1061,11 @@ func reactionsOf(tx kv.Tx, infusionID uuid.UUID) ([]dose.Reaction, error) {
 	return rs, nil
 }
 
-// parseInfusionID reads the --infusion flag.
+// parseInfusionID reads an infusion id (field "infusion").
 func parseInfusionID(infusion string) (uuid.UUID, error) {
 	id, err := uuid.Parse(infusion)
 	if err != nil {
-		return id, lot.Errorf(lot.EINVALID, "--infusion %q is not an infusion id; `celltrack schedule show MRN` lists them", infusion)
+		return id, lot.FieldErrorf("infusion", lot.EINVALID, "%q is not an infusion id; the patient's schedule lists them", infusion)
 	}
 	return id, nil
 }
@@ -1108,7 +1108,7 @@ func (s *DoseService) RecordReaction(actor, infusion string, grade int, text str
 // infusion (nurse, physician). The old one stays, marked corrected by the
 // new one's number with who, when and reason, in the same transaction.
 func (s *DoseService) CorrectReaction(actor, infusion string, seq, grade int, text, reason string) (dose.Reaction, error) {
-	if err := dose.ValidateReactionReason("--corrects", seq, reason); err != nil {
+	if err := dose.ValidateReactionReason("corrects", seq, reason); err != nil {
 		return dose.Reaction{}, err
 	}
 	return s.recordReaction(actor, infusion, true, seq, grade, text, reason)
@@ -1162,7 +1162,7 @@ func (s *DoseService) recordReaction(actor, infusion string, correction bool, co
 // (nurse, physician); it stays in the record and in every report.
 func (s *DoseService) VoidReaction(actor, infusion string, seq int, reason string) (dose.Reaction, error) {
 	var r dose.Reaction
-	if err := dose.ValidateReactionReason("--void", seq, reason); err != nil {
+	if err := dose.ValidateReactionReason("void", seq, reason); err != nil {
 		return r, err
 	}
 	id, err := parseInfusionID(infusion)
@@ -1206,7 +1206,7 @@ func (s *DoseService) Calc(req dose.CalcRequest) (dose.CalcResult, error) {
 		res.Entry = dose.Next(ac.Entries)
 		if req.Infusion != 0 {
 			if req.Infusion < 1 || req.Infusion > len(ac.Entries) {
-				return lot.Errorf(lot.EINVALID, "--infusion %d is outside 1–%d of %s", req.Infusion, len(ac.Entries), ac.Protocol.Name)
+				return lot.FieldErrorf("infusion", lot.EINVALID, "infusion %d is outside 1–%d of %s", req.Infusion, len(ac.Entries), ac.Protocol.Name)
 			}
 			res.Entry = ac.Entries[req.Infusion-1]
 		}

@@ -114,8 +114,8 @@ func TestGroupCommitManyWriters(t *testing.T) {
 				t.Errorf("%s: got %v, want ENOTFOUND naming %s", o.what, o.err, arg)
 			}
 		case "future":
-			if lot.ErrorCode(o.err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(o.err), "--at") {
-				t.Errorf("%s: got %v, want EINVALID naming --at", o.what, o.err)
+			if lot.ErrorCode(o.err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(o.err), "the time weighed") || lot.ErrorField(o.err) != "at" {
+				t.Errorf("%s: got %v, want EINVALID naming the time weighed, field at", o.what, o.err)
 			}
 		case "forbidden":
 			if lot.ErrorCode(o.err) != lot.EFORBIDDEN || !strings.Contains(lot.ErrorMessage(o.err), "liu") {

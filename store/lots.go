@@ -27,18 +27,18 @@ func (s *LotService) AddDonor(actor string, d lot.Donor) (lot.Donor, error) {
 	if err := lot.ValidateCode("donor id", d.Code); err != nil {
 		return d, err
 	}
-	if err := lot.ValidateText("--site", d.Site, true); err != nil {
-		return d, err
+	if err := lot.ValidateText("the collection site", d.Site, true); err != nil {
+		return d, lot.OnField("site", err)
 	}
 	if d.Delivered.IsZero() || d.Consented.IsZero() {
-		return d, lot.Errorf(lot.EINVALID, "--delivered and --consented are required: the delivery date and the date the donor consented")
+		return d, lot.FieldErrorf("delivered", lot.EINVALID, "the delivery date and the consent date are required: when the cord was delivered and when the donor consented")
 	}
 	err := s.db.update(actor, audit.DonorAdd, func(w *writer) error {
 		if d.Delivered.After(w.now) {
-			return lot.Errorf(lot.EINVALID, "--delivered %s is in the future", lot.FormatDate(d.Delivered))
+			return lot.FieldErrorf("delivered", lot.EINVALID, "the delivery date %s is in the future", lot.FormatDate(d.Delivered))
 		}
 		if d.Consented.After(w.now) {
-			return lot.Errorf(lot.EINVALID, "--consented %s is in the future", lot.FormatDate(d.Consented))
+			return lot.FieldErrorf("consented", lot.EINVALID, "the consent date %s is in the future", lot.FormatDate(d.Consented))
 		}
 		if _, ok := lookup(w.tx, "idx_donor_code", d.Code); ok {
 			return lot.Errorf(lot.ECONFLICT, "donor %s is already registered; use another id or `celltrack donor show %s`", d.Code, d.Code)
@@ -92,19 +92,19 @@ func (s *LotService) AddPatient(actor string, p lot.Patient) (lot.Patient, error
 	if err := lot.ValidateCode("MRN", p.MRN); err != nil {
 		return p, err
 	}
-	if err := lot.ValidateText("--name", p.Name, true); err != nil {
-		return p, err
+	if err := lot.ValidateText("the name", p.Name, true); err != nil {
+		return p, lot.OnField("name", err)
 	}
 	if p.Born.IsZero() {
-		return p, lot.Errorf(lot.EINVALID, "--born is required: the patient's date of birth")
+		return p, lot.FieldErrorf("born", lot.EINVALID, "the date of birth is required: the patient's date of birth")
 	}
 	p.FormerMRNs, p.Corrections = nil, nil
 	if _, err := lot.ParseSex(string(p.Sex)); err != nil {
 		return p, err
 	}
 	err := s.db.update(actor, audit.PatientAdd, func(w *writer) error {
-		if err := lot.CheckBorn("--born", p.Born, w.now); err != nil {
-			return err
+		if err := lot.CheckBorn("the date of birth", p.Born, w.now); err != nil {
+			return lot.OnField("born", err)
 		}
 		if id, ok := lookup(w.tx, "idx_patient_mrn", p.MRN); ok {
 			if err := formerMRN(w.tx, id, p.MRN); err != nil {
@@ -177,14 +177,14 @@ func checkNewMRN(tx kv.Tx, p lot.Patient, mrn string) error {
 		if err != nil {
 			return err
 		}
-		return lot.Errorf(lot.ECONFLICT, "--mrn %s is the MRN of another patient (%s, born %s); an MRN names one person: check the wristband and the hospital record",
+		return lot.FieldErrorf("mrn", lot.ECONFLICT, "the MRN %s is the MRN of another patient (%s, born %s); an MRN names one person: check the wristband and the hospital record",
 			mrn, other.Name, lot.FormatDate(other.Born))
 	}
 	other, ok, err := mrnFolded(tx, mrn, p.ID)
 	if err != nil || !ok {
 		return err
 	}
-	return lot.Errorf(lot.ECONFLICT, "--mrn %s differs from the registered MRN %s only in letter case; a wristband read in another case must never reach another person: ask the registry for a distinct MRN",
+	return lot.FieldErrorf("mrn", lot.ECONFLICT, "the MRN %s differs from the registered MRN %s only in letter case; a wristband read in another case must never reach another person: ask the registry for a distinct MRN",
 		mrn, other)
 }
 
@@ -318,8 +318,8 @@ func (s *LotService) Patients() ([]lot.Patient, error) {
 // Weigh records a body weight measured at the given time (physician or nurse).
 func (s *LotService) Weigh(actor, mrn string, g lot.Grams, at time.Time) (lot.Weight, error) {
 	var wt lot.Weight
-	if err := lot.CheckWeight("--kg", g); err != nil {
-		return wt, err
+	if err := lot.CheckWeight("the weight", g); err != nil {
+		return wt, lot.OnField("kg", err)
 	}
 	err := s.db.update(actor, audit.PatientWeigh, func(w *writer) error {
 		// at is the caller's: a run again (group commit, tx.go) must see
@@ -328,8 +328,8 @@ func (s *LotService) Weigh(actor, mrn string, g lot.Grams, at time.Time) (lot.We
 		if at.IsZero() {
 			at = w.now
 		}
-		if err := lot.CheckNotFuture("--at", at, w.now); err != nil {
-			return err
+		if err := lot.CheckNotFuture("the time weighed", at, w.now); err != nil {
+			return lot.OnField("at", err)
 		}
 		p, err := patientByMRN(w.tx, mrn)
 		if err != nil {
@@ -528,7 +528,7 @@ func (s *LotService) Import(actor string, rows []lot.ImportRow) ([]lot.Lot, erro
 			seen[string(key)] = firstRow{row.Line, row.Number}
 			l, err := w.registerLot(row.Registration)
 			if err != nil {
-				problems = append(problems, fmt.Sprintf("line %d: %s", row.Line, lot.ErrorMessage(err)))
+				problems = append(problems, lot.ImportProblem(row.Line, err))
 				if lot.ErrorCode(err) == lot.EINTERNAL {
 					return err
 				}

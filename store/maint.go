@@ -31,7 +31,7 @@ func (db *DB) Backup(path string) (int64, error) {
 // bbolt file, a snapshot, bucket by bucket through the kv seam (copyTx),
 // from that same read transaction (REPEATABLE READ on PostgreSQL).
 func (db *DB) backup(path string, before func(tx kv.Tx) error) (int64, error) {
-	exists := lot.Errorf(lot.ECONFLICT, "--out %s already exists; a backup never overwrites a file — choose a new name", path)
+	exists := lot.FieldErrorf("out", lot.ECONFLICT, "the backup file %s already exists; a backup never overwrites a file — choose a new name", path)
 	if _, err := os.Lstat(path); err == nil {
 		return 0, exists
 	}
@@ -40,7 +40,7 @@ func (db *DB) backup(path string, before func(tx kv.Tx) error) (int64, error) {
 	// truncated file under the name a later restore would be given.
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".writing-*")
 	if err != nil {
-		return 0, lot.Errorf(lot.EINVALID, "--out %s cannot be created: %v", path, err)
+		return 0, lot.FieldErrorf("out", lot.EINVALID, "the backup file %s cannot be created: %v", path, err)
 	}
 	tmp := f.Name()
 	var n int64

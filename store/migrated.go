@@ -60,7 +60,7 @@ func (m MigratedMark) BedsideNote() string {
 
 // refusal is the error every write on the marked database returns.
 func (m MigratedMark) refusal() error {
-	return lot.Errorf(lot.ECONFLICT, "this database was migrated to %s (%s) on %s by %s (its audit entry %d; the target received entries 1–%d); it takes no more writes and nothing was written — use that database: celltrack --db %s …", m.To, m.Engine, lot.FormatTime(m.At), m.By, m.Entry, m.Size, m.To)
+	return lot.FieldErrorf("db", lot.ECONFLICT, "this database was migrated to %s (%s) on %s by %s (its audit entry %d; the target received entries 1–%d); it takes no more writes and nothing was written — use that database, %s", m.To, m.Engine, lot.FormatTime(m.At), m.By, m.Entry, m.Size, m.To)
 }
 
 // migratedMark reads the mark of the database of tx; nil when it has none.
@@ -156,7 +156,7 @@ const actionReopen = "database.reopen"
 func (db *DB) ReopenMigrated(actor, reason string) (m MigratedMark, err error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
-		return m, lot.Errorf(lot.EUSAGE, "--reopen-source needs --reason: why this database takes writes again (the target lost, say)")
+		return m, lot.FieldErrorf("reason", lot.EUSAGE, "reopening a migrated database needs a reason: why this database takes writes again (the target lost, say)")
 	}
 	defer db.recoverDamage(&err)
 	err = db.engine.Update(func(tx kv.Tx) error {
@@ -280,7 +280,7 @@ func verifyMigratedMark(tx kv.Tx, mentions []uint64) ([]string, error) {
 	away := e != nil && migratedAway(*e)
 	switch {
 	case away && mark == nil:
-		return []string{fmt.Sprintf("audit entry %d (database.migrate by %s, %s) says this database was migrated to %s and takes no more writes, but its mark (meta \"migrated\") is missing: it was removed outside celltrack, and writes are taken here as if it had never been migrated — work on the target; if this copy must take writes again, an admin runs `celltrack migrate --reopen-source --reason …`, and report it to QA", e.Seq, e.User, lot.FormatTime(e.Time), markOf(*e).To)}, nil
+		return []string{fmt.Sprintf("audit entry %d (database.migrate by %s, %s) says this database was migrated to %s and takes no more writes, but its mark (meta \"migrated\") is missing: it was removed outside celltrack, and writes are taken here as if it had never been migrated — work on the target; if this copy must take writes again, an admin reopens it as the migration's source, with a reason, and report it to QA", e.Seq, e.User, lot.FormatTime(e.Time), markOf(*e).To)}, nil
 	case away && mark.Entry != e.Seq:
 		return []string{fmt.Sprintf("the mark (meta \"migrated\") names audit entry %d, but the database.migrate entry of the migration is %d: the mark was changed outside celltrack — report it to QA", mark.Entry, e.Seq)}, nil
 	case !away && mark != nil:

@@ -56,9 +56,9 @@ func postgresOpenError(url string, err error) error {
 	case errors.As(err, &ee), errors.As(err, &fe):
 		return lot.Errorf(lot.ECONFLICT, "%s", err)
 	case errors.As(err, &ke) && ke.Busy:
-		return lot.Errorf(lot.EBUSY, "database is busy: %v; try again, or raise --lock-timeout", err)
+		return lot.FieldErrorf("lock-timeout", lot.EBUSY, "database is busy: %v; try again, or wait longer for the lock", err)
 	}
-	return lot.Errorf(lot.ENODB, "cannot open the database %s: %v; check --db or CELLTRACK_DB, that the server runs and that your role may connect (the password comes from PGPASSWORD or ~/.pgpass)", pgkv.Redact(url), err)
+	return lot.FieldErrorf("db", lot.ENODB, "cannot open the database %s: %v; check the database URL, that the server runs and that your role may connect (the password comes from PGPASSWORD or ~/.pgpass)", pgkv.Redact(url), err)
 }
 
 // openPostgresForUpgrade is OpenForUpgrade on PostgreSQL: the engine's
@@ -132,7 +132,7 @@ func engineError(name string, err error) error {
 			name)
 	case ke.Busy:
 		// The engine words why without the driver's text (its SQLSTATE).
-		w = lot.Errorf(lot.EBUSY, "database is busy: %v; nothing was written — try again, or raise --lock-timeout", ke)
+		w = lot.FieldErrorf("lock-timeout", lot.EBUSY, "database is busy: %v; nothing was written — try again, or wait longer for the lock", ke)
 	default:
 		return err
 	}

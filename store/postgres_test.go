@@ -233,8 +233,8 @@ func TestBusyWriteOnPostgresIsEBUSY(t *testing.T) {
 	}
 	for what, err := range busy {
 		msg := lot.ErrorMessage(err)
-		if lot.ErrorCode(err) != lot.EBUSY || !strings.Contains(msg, "database is busy") || strings.Contains(msg, "SQLSTATE") || !strings.Contains(msg, "--lock-timeout") {
-			t.Errorf("%s while another writer holds the database: code %q, %q; want busy, in words, naming --lock-timeout", what, lot.ErrorCode(err), msg)
+		if lot.ErrorCode(err) != lot.EBUSY || !strings.Contains(msg, "database is busy") || strings.Contains(msg, "SQLSTATE") || lot.ErrorField(err) != "lock-timeout" {
+			t.Errorf("%s while another writer holds the database: code %q, %q; want busy, in words, about the lock timeout", what, lot.ErrorCode(err), msg)
 		}
 	}
 	after, err := db.Verify()

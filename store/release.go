@@ -390,14 +390,14 @@ func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, cor
 		return r, nil, err
 	}
 	if corrects < 0 {
-		return r, nil, release.CheckResultNumber("--corrects", corrects)
+		return r, nil, release.CheckResultNumber("corrects", corrects)
 	}
 	if corrects > 0 {
-		if err := lot.ValidateText("--reason", reason, true); err != nil {
-			return r, nil, lot.Errorf(lot.EINVALID, "--reason is required with --corrects: say why result #%d was wrong", corrects)
+		if err := lot.ValidateText("the reason", reason, true); err != nil {
+			return r, nil, lot.FieldErrorf("reason", lot.EINVALID, "the reason is required with a correction: say why result #%d was wrong", corrects)
 		}
 	} else if reason != "" {
-		return r, nil, lot.Errorf(lot.EINVALID, "--reason is for a correction; give --corrects N too, or drop --reason")
+		return r, nil, lot.FieldErrorf("corrects", lot.EINVALID, "a reason is for a correction; give the number of the result it corrects too, or drop the reason")
 	}
 	var rq []release.Requarantine
 	err = s.db.update(actor, audit.ReleaseResult, func(w *writer) error {
@@ -503,11 +503,11 @@ func (w *writer) voidResult(l lot.Lot, r release.Result, reason string) ([]relea
 // lot goes back to quarantine in the same transaction.
 func (s *ReleaseService) VoidResult(actor, lotRef string, seq int, reason string) (release.Result, []release.Requarantine, error) {
 	var r release.Result
-	if err := release.CheckResultNumber("--void", seq); err != nil {
+	if err := release.CheckResultNumber("void", seq); err != nil {
 		return r, nil, err
 	}
-	if err := lot.ValidateText("--reason", reason, true); err != nil {
-		return r, nil, lot.Errorf(lot.EINVALID, "--reason is required: say why result #%d is void", seq)
+	if err := lot.ValidateText("the reason", reason, true); err != nil {
+		return r, nil, lot.FieldErrorf("reason", lot.EINVALID, "the reason is required: say why result #%d is void", seq)
 	}
 	var rq []release.Requarantine
 	err := s.db.update(actor, audit.ReleaseResult, func(w *writer) error {
@@ -614,7 +614,7 @@ func (s *ReleaseService) Screen(actor, donorRef string, sc release.Screening) (r
 			sc.Tested = w.now
 		}
 		if sc.Tested.After(w.now) {
-			return lot.Errorf(lot.EINVALID, "--tested %s is in the future", lot.FormatDate(sc.Tested))
+			return lot.FieldErrorf("tested", lot.EINVALID, "the test date %s is in the future", lot.FormatDate(sc.Tested))
 		}
 		sc.ID, sc.DonorID, sc.Consented, sc.RecordedAt, sc.RecordedBy = s.db.NewID(), d.ID, d.Consented, w.now, w.actor.Name
 		earlier, err := screeningsOf(w.tx, d.ID)
@@ -855,7 +855,7 @@ func (db *DB) planApproval(tx kv.Tx, a release.Approval, now time.Time) (approva
 	if err := lot.CheckAutologous(p.lot, p.patient); err != nil {
 		return p, err
 	}
-	if p.phys, err = signerByName(tx, "--physician", a.Physician); err != nil {
+	if p.phys, err = signerByName(tx, "physician", a.Physician); err != nil {
 		return p, err
 	}
 	return p, release.CheckCoSigner(p.qa, p.phys)
@@ -949,7 +949,7 @@ func checkReject(tx kv.Tx, qa, lotRef string) (lot.Lot, audit.User, error) {
 // CheckReject runs every check of Reject except the password, and writes
 // nothing; Reject runs the same checks again in its writing transaction.
 func (s *ReleaseService) CheckReject(qa, lotRef, reason string) error {
-	if err := lot.ValidateText("--reason", reason, true); err != nil {
+	if err := lot.OnField("reason", lot.ValidateText("the reason", reason, true)); err != nil {
 		return err
 	}
 	return s.db.view(func(tx kv.Tx) error { _, _, err := checkReject(tx, qa, lotRef); return err })

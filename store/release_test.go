@@ -319,10 +319,10 @@ func TestResultNumberFromOne(t *testing.T) {
 	db := newTestDB(t)
 	registerUC(t, db, "LOT-1")
 	rs := NewReleaseService(db)
-	if _, _, err := rs.RecordResult("liu", "LOT-1", release.Entry{Assay: "CD90", Value: "97"}, -1, ""); lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), "--corrects -1") {
+	if _, _, err := rs.RecordResult("liu", "LOT-1", release.Entry{Assay: "CD90", Value: "97"}, -1, ""); lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), "-1 is not a result number") || lot.ErrorField(err) != "corrects" {
 		t.Errorf("corrects -1: %v", err)
 	}
-	if _, _, err := rs.VoidResult("liu", "LOT-1", 0, "mix-up"); lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), "--void 0") {
+	if _, _, err := rs.VoidResult("liu", "LOT-1", 0, "mix-up"); lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), "0 is not a result number") || lot.ErrorField(err) != "void" {
 		t.Errorf("void 0: %v", err)
 	}
 	if got, _ := rs.Results("LOT-1"); len(got) != 0 {

@@ -234,26 +234,26 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		opts.Timeout = DefaultTimeout
 	}
 	if opts.AllowRollback {
-		if err := lot.ValidateText("--reason", opts.Reason, true); err != nil {
-			return rep, lot.Errorf(lot.EUSAGE, "--allow-rollback needs --reason: say why entries made since the backup may be undone")
+		if err := lot.ValidateText("the reason", opts.Reason, true); err != nil {
+			return rep, lot.FieldErrorf("reason", lot.EUSAGE, "accepting a rollback needs a reason: say why entries made since the backup may be undone")
 		}
 	}
 	// The words that record a kept checkpoint rolled back over are the
 	// restore's own: typed into what it records, they would excuse a
 	// checkpoint it never rolled back over (restoredOver).
-	for _, f := range []struct{ name, value string }{{"--reason", opts.Reason}, {"--from", opts.From}} {
+	for _, f := range []struct{ field, words, value string }{{"reason", "the reason", opts.Reason}, {"from", "the backup file name", opts.From}} {
 		if strings.Contains(strings.ToLower(f.value), rolledOverMark) {
-			return rep, lot.Errorf(lot.EINVALID, "%s %q contains %q, the words restore records itself for a kept checkpoint it rolled back over; word it otherwise — nothing was restored", f.name, f.value, rolledOverMark)
+			return rep, lot.FieldErrorf(f.field, lot.EINVALID, "%s %q contains %q, the words restore records itself for a kept checkpoint it rolled back over; word it otherwise — nothing was restored", f.words, f.value, rolledOverMark)
 		}
 	}
 	if _, err := os.Stat(opts.From); errors.Is(err, fs.ErrNotExist) {
-		return rep, lot.Errorf(lot.ENOTFOUND, "--from %s: no such file; give the backup file `celltrack backup` wrote", opts.From)
+		return rep, lot.FieldErrorf("from", lot.ENOTFOUND, "the backup file %s: no such file; give the file a backup wrote", opts.From)
 	}
 	if err := checkLivePath(path); err != nil {
 		return rep, err
 	}
 	if sameFile(path, opts.From) {
-		return rep, lot.Errorf(lot.EINVALID, "--from %s is the database itself; give a backup file", opts.From)
+		return rep, lot.FieldErrorf("from", lot.EINVALID, "the backup file %s is the database itself; give a backup file", opts.From)
 	}
 
 	// 1. The live file, locked for the whole restore so that no other
@@ -294,9 +294,9 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	}()
 	bk, err := Open(tmp, Options{ReadOnly: true, Timeout: opts.Timeout, Now: opts.Now})
 	if errors.Is(err, boltkv.ErrInvalid) || errors.Is(err, boltkv.ErrVersionMismatch) || errors.Is(err, boltkv.ErrChecksum) {
-		return rep, lot.Errorf(lot.EINVALID, "--from %s is not a celltrack database (%v); give the backup file `celltrack backup` wrote", opts.From, err)
+		return rep, lot.FieldErrorf("from", lot.EINVALID, "the backup file %s is not a celltrack database (%v); give the file a backup wrote", opts.From, err)
 	} else if err != nil {
-		return rep, lot.Errorf(lot.ErrorCode(err), "--from %s: %s", opts.From, strings.ReplaceAll(lot.ErrorMessage(err), tmp, opts.From))
+		return rep, lot.FieldErrorf("from", lot.ErrorCode(err), "the backup file %s: %s", opts.From, strings.ReplaceAll(lot.ErrorMessage(err), tmp, opts.From))
 	}
 	bkOpen := true
 	closeBk := func() {
@@ -324,13 +324,13 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	if len(opts.Kept) > 0 {
 		switch {
 		case len(opts.Pinned) > 0 && live.db != nil:
-			rep.Keys = "the --verifier-file keys alone (each registered by the backup or the replaced database)"
+			rep.Keys = "the verifier keys given from files alone (each registered by the backup or the replaced database)"
 		case len(opts.Pinned) > 0:
-			rep.Keys = "the --verifier-file keys alone (trusted without the backup registering them, as the replaced database could not be read)"
+			rep.Keys = "the verifier keys given from files alone (trusted without the backup registering them, as the replaced database could not be read)"
 		case live.db != nil:
 			rep.Keys = fmt.Sprintf("the verifier keys the backup registers and the %d the replaced database registered", len(liveKeys))
 		default:
-			rep.Keys = "the verifier keys the backup registers (the replaced database could not be read; give --verifier-file for a key registered after the backup)"
+			rep.Keys = "the verifier keys the backup registers (the replaced database could not be read; give the file of a key registered after the backup)"
 		}
 	}
 	bv, err := verifyBackup(bk, opts, rep, liveKeys)
@@ -355,7 +355,7 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		keys = "\n(the kept checkpoints were checked against " + rep.Keys + ")"
 	}
 	if len(bv.problems) > 0 {
-		return rep, lot.Errorf(lot.ECONFLICT, "--from %s fails verification, so it is not restored and nothing was changed:\n  %s%s", opts.From, strings.Join(append(bv.problems, bv.witness...), "\n  "), keys)
+		return rep, lot.FieldErrorf("from", lot.ECONFLICT, "the backup %s fails verification, so it is not restored and nothing was changed:\n  %s%s", opts.From, strings.Join(append(bv.problems, bv.witness...), "\n  "), keys)
 	}
 	if len(bv.witness) > 0 {
 		return rep, witnessRefusal(opts, bv, keys)
@@ -369,9 +369,9 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		// Nothing to compare the backup's facility with: the admin names it.
 		switch {
 		case opts.Facility == "":
-			return rep, lot.Errorf(lot.ECONFLICT, "%s %s, so the facility of --from %s (%s) cannot be compared with it; if %s is this database's facility, repeat with --facility %s — nothing was changed", path, live.why, opts.From, rep.Backup.Facility, rep.Backup.Facility, rep.Backup.Facility)
+			return rep, lot.FieldErrorf("facility", lot.ECONFLICT, "%s %s, so the facility of the backup %s (%s) cannot be compared with it; if %s is this database's facility, repeat naming the facility, %s — nothing was changed", path, live.why, opts.From, rep.Backup.Facility, rep.Backup.Facility, rep.Backup.Facility)
 		case opts.Facility != rep.Backup.Facility:
-			return rep, lot.Errorf(lot.ECONFLICT, "--from %s is a backup of facility %s, not of --facility %s — nothing was changed", opts.From, rep.Backup.Facility, opts.Facility)
+			return rep, lot.FieldErrorf("facility", lot.ECONFLICT, "the backup %s is a backup of facility %s, not of the facility named, %s — nothing was changed", opts.From, rep.Backup.Facility, opts.Facility)
 		}
 	}
 	if !rep.LiveRead {
@@ -390,7 +390,7 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	}
 	if rep.LiveRead {
 		if rep.Live.Facility != rep.Backup.Facility {
-			return rep, lot.Errorf(lot.ECONFLICT, "--from %s is a backup of facility %s; %s is facility %s — nothing was changed", opts.From, rep.Backup.Facility, path, rep.Live.Facility)
+			return rep, lot.FieldErrorf("from", lot.ECONFLICT, "the backup %s is a backup of facility %s; %s is facility %s — nothing was changed", opts.From, rep.Backup.Facility, path, rep.Live.Facility)
 		}
 		if rep.Live.Size > rep.Backup.Size {
 			rep.Rollback = append(rep.Rollback, fmt.Sprintf("%s has %d entries; the backup has %d: %s since would vanish from the database", path, rep.Live.Size, rep.Backup.Size, EntryRange(rep.Backup.Size+1, rep.Live.Size)))
@@ -401,13 +401,13 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	if len(rep.Rollback) > 0 && !opts.AllowRollback && rep.Unproven && len(opts.Kept) > 0 {
 		// The witness was given, and it shows the backup is older: it
 		// lacks no checkpoint; the backup lacks the entries they cover.
-		return rep, lot.Errorf(lot.ECONFLICT, "%s %s, and the %d kept checkpoint(s) given with --checkpoint show that --from %s is older than the history it would replace: its %d entries fall short of %d of them, so entries recorded after the backup would vanish; nothing was changed:\n  %s\nrestoring it would roll the audit trail back; give a later backup, one that extends every kept checkpoint, or, if a rollback must be accepted, repeat with --allow-rollback --reason \"…\" (the restore, the reason and the checkpoints rolled back over are recorded)", path, live.why, len(opts.Kept), opts.From, rep.Backup.Size, len(bv.ahead), strings.Join(rep.Rollback, "\n  "))
+		return rep, lot.FieldErrorf("allow-rollback", lot.ECONFLICT, "%s %s, and the %d kept checkpoint(s) given show that the backup %s is older than the history it would replace: its %d entries fall short of %d of them, so entries recorded after the backup would vanish; nothing was changed:\n  %s\nrestoring it would roll the audit trail back; give a later backup, one that extends every kept checkpoint, or, if a rollback must be accepted, repeat accepting it, with a reason (the restore, the reason and the checkpoints rolled back over are recorded)", path, live.why, len(opts.Kept), opts.From, rep.Backup.Size, len(bv.ahead), strings.Join(rep.Rollback, "\n  "))
 	}
 	if len(rep.Rollback) > 0 && !opts.AllowRollback && rep.Unproven {
-		return rep, lot.Errorf(lot.ECONFLICT, "%s %s, so restore cannot show that --from %s is not older than the history it would replace; nothing was changed:\n  %s\nrestoring it could roll the audit trail back; give --checkpoint with the witness folder, or, if a rollback must be accepted, repeat with --allow-rollback --reason \"…\" (the restore, the reason and that a rollback could not be ruled out are recorded)", path, live.why, opts.From, strings.Join(rep.Rollback, "\n  "))
+		return rep, lot.FieldErrorf("checkpoint", lot.ECONFLICT, "%s %s, so restore cannot show that the backup %s is not older than the history it would replace; nothing was changed:\n  %s\nrestoring it could roll the audit trail back; give the folder of kept checkpoints as a witness, or, if a rollback must be accepted, repeat accepting it, with a reason (the restore, the reason and that a rollback could not be ruled out are recorded)", path, live.why, opts.From, strings.Join(rep.Rollback, "\n  "))
 	}
 	if len(rep.Rollback) > 0 && !opts.AllowRollback {
-		return rep, lot.Errorf(lot.ECONFLICT, "--from %s is older than the history it would replace, so nothing was changed:\n  %s\nrestoring it would roll the audit trail back; if that is what must happen, repeat with --allow-rollback --reason \"…\" (the restore and the reason are recorded)", opts.From, strings.Join(rep.Rollback, "\n  "))
+		return rep, lot.FieldErrorf("allow-rollback", lot.ECONFLICT, "the backup %s is older than the history it would replace, so nothing was changed:\n  %s\nrestoring it would roll the audit trail back; if that is what must happen, repeat accepting the rollback, with a reason (the restore and the reason are recorded)", opts.From, strings.Join(rep.Rollback, "\n  "))
 	}
 
 	// 3. The restore is recorded in the verified copy, as its trail's next
@@ -499,7 +499,7 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 // backup to (identity copied): something replaced it beside the database.
 func sameCopy(tmp string, copied os.FileInfo, from string) error {
 	if fi, err := os.Lstat(tmp); err != nil || !os.SameFile(fi, copied) {
-		return lot.Errorf(lot.ECONFLICT, "%s, the verified copy of --from %s, was replaced while restore verified it; nothing was changed — find out who writes beside the database", tmp, from)
+		return lot.Errorf(lot.ECONFLICT, "%s, the verified copy of the backup %s, was replaced while restore verified it; nothing was changed — find out who writes beside the database", tmp, from)
 	}
 	return nil
 }
@@ -549,19 +549,19 @@ func checkLivePath(path string) error {
 	case errors.Is(err, fs.ErrNotExist) && InterruptedRestore(path) != "":
 		return lot.Errorf(lot.ENODB, "no database at %s to restore over: %s", path, InterruptedRestore(path))
 	case errors.Is(err, fs.ErrNotExist):
-		return lot.Errorf(lot.ENODB, "no database at %s to restore over; check --db or CELLTRACK_DB (restore replaces an existing database and keeps it; when the file is lost, copy the backup into place and run `celltrack check`)", path)
+		return lot.FieldErrorf("db", lot.ENODB, "no database at %s to restore over; check the database path (restore replaces an existing database and keeps it; when the file is lost, copy the backup into place and check it)", path)
 	case err != nil:
-		return lot.Errorf(lot.EINVALID, "--db %s cannot be examined (%v); nothing was restored", path, err)
+		return lot.FieldErrorf("db", lot.EINVALID, "the database %s cannot be examined (%v); nothing was restored", path, err)
 	case fi.Mode()&fs.ModeSymlink != 0:
 		target, _ := filepath.EvalSymlinks(path)
 		if target == "" {
 			target, _ = os.Readlink(path)
 		}
-		return lot.Errorf(lot.EINVALID, "--db %s is a symbolic link to %s; restore replaces a file by renaming it and would replace only the link, leaving %s in use — give the file itself, --db %s; nothing was restored", path, target, target, target)
+		return lot.FieldErrorf("db", lot.EINVALID, "the database %s is a symbolic link to %s; restore replaces a file by renaming it and would replace only the link, leaving %s in use — give the file itself, %s; nothing was restored", path, target, target, target)
 	case fi.IsDir():
-		return lot.Errorf(lot.EINVALID, "--db %s is a directory, not a database file; restore never replaces a directory — check --db or CELLTRACK_DB", path)
+		return lot.FieldErrorf("db", lot.EINVALID, "the database %s is a directory, not a database file; restore never replaces a directory — check the database path", path)
 	case !fi.Mode().IsRegular():
-		return lot.Errorf(lot.EINVALID, "--db %s is not a regular file (%s); restore replaces only a database file — check --db or CELLTRACK_DB", path, FileKind(fi.Mode()))
+		return lot.FieldErrorf("db", lot.EINVALID, "the database %s is not a regular file (%s); restore replaces only a database file — check the database path", path, FileKind(fi.Mode()))
 	}
 	return nil
 }
@@ -666,7 +666,7 @@ func openLive(path string, opts RestoreOptions) (*liveFile, error) {
 		return nil, err
 	case foreign:
 		db.Close()
-		return nil, lot.Errorf(lot.EINVALID, "%s is a bbolt file but not a celltrack database (no meta bucket); restore replaces only a celltrack database — check --db or CELLTRACK_DB; nothing was restored", path)
+		return nil, lot.FieldErrorf("db", lot.EINVALID, "%s is a bbolt file but not a celltrack database (no meta bucket); restore replaces only a celltrack database — check the database path; nothing was restored", path)
 	case l.schema > SchemaVersion:
 		db.Close()
 		return nil, lot.Errorf(lot.ECONFLICT, "%s has schema version %d, newer than this celltrack (%d): a newer celltrack wrote it, and this one cannot tell what restoring would undo — run restore with that newer celltrack (upgrade this one); nothing was restored", path, l.schema, SchemaVersion)
@@ -744,14 +744,14 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport, liveKeys []che
 	var bv backupVerification
 	err := bk.view(func(tx kv.Tx) error {
 		if mark := tx.Bucket(bMeta).Get(metaBackup); mark != nil {
-			return lot.Errorf(lot.ECONFLICT, "--from %s was taken from a database that failed its verification (%s); it is not restored — choose an earlier backup", opts.From, mark)
+			return lot.FieldErrorf("from", lot.ECONFLICT, "the backup %s was taken from a database that failed its verification (%s); it is not restored — choose an earlier backup", opts.From, mark)
 		}
 		u, err := userByName(tx, opts.Actor)
 		if err != nil {
-			return lot.Errorf(lot.ECONFLICT, "--from %s: %s; the restore is recorded in the restored trail as its admin's, so restore as an admin the backup knows", opts.From, lot.ErrorMessage(err))
+			return lot.Errorf(lot.ECONFLICT, "the backup %s: %s; the restore is recorded in the restored trail as its admin's, so restore as an admin the backup knows", opts.From, lot.ErrorMessage(err))
 		}
 		if err := audit.Authorize(u, audit.DatabaseRestore); err != nil {
-			return lot.Errorf(lot.ECONFLICT, "--from %s: %s (in the backup); restore as an admin the backup knows", opts.From, lot.ErrorMessage(err))
+			return lot.Errorf(lot.ECONFLICT, "the backup %s: %s (in the backup); restore as an admin the backup knows", opts.From, lot.ErrorMessage(err))
 		}
 		bv.user = u
 		for _, e := range checkPages(tx) {
@@ -804,9 +804,9 @@ func witnessRefusal(opts RestoreOptions, bv backupVerification, keys string) err
 		what = append(what, fmt.Sprintf("%d kept checkpoints (%s) do not verify against it", n, strings.Join(bv.failedKept, ", ")))
 	}
 	if pins := len(bv.witness) - len(bv.failedKept); pins > 0 {
-		what = append(what, fmt.Sprintf("%d --verifier-file key(s) are registered neither by it nor by the replaced database", pins))
+		what = append(what, fmt.Sprintf("%d verifier key(s) given from files are registered neither by it nor by the replaced database", pins))
 	}
-	return lot.Errorf(lot.ECONFLICT, "--from %s passes its own verification (page check and audit verify), but %s — so it is not restored and nothing was changed:\n  %s%s\na checkpoint that does not verify is forged, of another database, or signed with a key neither the backup nor the replaced database registers, and one the backup's trail does not extend contradicts it: find out which before restoring (give the verifier key kept outside the database with --verifier-file; leave out a checkpoint that is not this database's)",
+	return lot.FieldErrorf("verifier-file", lot.ECONFLICT, "the backup %s passes its own verification (page check and audit verify), but %s — so it is not restored and nothing was changed:\n  %s%s\na checkpoint that does not verify is forged, of another database, or signed with a key neither the backup nor the replaced database registers, and one the backup's trail does not extend contradicts it: find out which before restoring (give the file of the verifier key kept outside the database; leave out a checkpoint that is not this database's)",
 		opts.From, strings.Join(what, ", and "), strings.Join(bv.witness, "\n  "), keys)
 }
 
@@ -832,7 +832,7 @@ func refuseOtherDatabase(path string, live *liveFile, bv backupVerification, opt
 	if live.db == nil {
 		what = fmt.Sprintf("%s %s, but its readable pages name the database %s", path, live.why, strings.Join(ids, ", "))
 	}
-	return lot.Errorf(lot.ECONFLICT, "%s, and --from %s is a backup of the database %s: another database of facility %s, whose history is not this one's — restoring it would replace everything recorded in %s, so it is refused whatever the flags (--allow-rollback covers an older backup of this database only); nothing was changed — give a backup of %s itself", what, opts.From, bv.dbID, bv.head.Facility, path, path)
+	return lot.FieldErrorf("from", lot.ECONFLICT, "%s, and the backup %s is a backup of the database %s: another database of facility %s, whose history is not this one's — restoring it would replace everything recorded in %s, so it is refused whatever is accepted (accepting a rollback covers an older backup of this database only); nothing was changed — give a backup of %s itself", what, opts.From, bv.dbID, bv.head.Facility, path, path)
 }
 
 // sameFirstEntry reports whether the live file's first audit entry hashes
@@ -883,11 +883,11 @@ func sameFile(a, b string) bool {
 func copyFile(src, dst string) (os.FileInfo, error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return nil, lot.Errorf(lot.EINVALID, "--from %s cannot be read: %v", src, err)
+		return nil, lot.FieldErrorf("from", lot.EINVALID, "the backup file %s cannot be read: %v", src, err)
 	}
 	defer in.Close()
 	if fi, err := in.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil, lot.Errorf(lot.EINVALID, "--from %s is not a regular file; give the backup file `celltrack backup` wrote", src)
+		return nil, lot.FieldErrorf("from", lot.EINVALID, "the backup file %s is not a regular file; give the file a backup wrote", src)
 	}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {

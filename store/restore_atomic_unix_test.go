@@ -270,7 +270,7 @@ func TestRestoreRefusesAnotherDatabase(t *testing.T) {
 	before := fileSum(t, db.Path())
 	_, err := Restore(db.Path(), restoreOpts(db, otherBackup))
 	msg := lot.ErrorMessage(err)
-	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(msg, "another database of facility G1234") || !strings.Contains(msg, "refused whatever the flags") {
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(msg, "another database of facility G1234") || !strings.Contains(msg, "refused whatever is accepted") {
 		t.Fatalf("restore of another database's backup: %v", err)
 	}
 	for _, p := range []string{db.Path(), otherBackup} {

@@ -155,7 +155,7 @@ func TestRestoreRefusesWhatIsNotDamage(t *testing.T) {
 		}
 		before := fileSum(t, db.Path())
 		_, err := Restore(link, restoreOpts(db, backup))
-		if lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(err.Error(), "is a symbolic link to "+db.Path()) || !strings.Contains(err.Error(), "--db "+db.Path()) {
+		if lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(err.Error(), "is a symbolic link to "+db.Path()) || !strings.Contains(err.Error(), "give the file itself, "+db.Path()) || lot.ErrorField(err) != "db" {
 			t.Fatalf("restore over a symbolic link: %v", err)
 		}
 		if fi, err := os.Lstat(link); err != nil || fi.Mode()&fs.ModeSymlink == 0 {

@@ -51,8 +51,8 @@ func TestVoidScreeningRefusals(t *testing.T) {
 	}{
 		{"unknown donor", "quinn", "D-404", "typo", 2, lot.ENOTFOUND, "D-404"},
 		{"number never recorded", "quinn", "D-1", "typo", 3, lot.ENOTFOUND, "donor D-1 has no screening #3"},
-		{"number zero", "quinn", "D-1", "typo", 0, lot.EINVALID, "--void 0"},
-		{"blank reason", "quinn", "D-1", " ", 2, lot.EINVALID, "--reason is required"},
+		{"number zero", "quinn", "D-1", "typo", 0, lot.EINVALID, "0 is not a screening number"},
+		{"blank reason", "quinn", "D-1", " ", 2, lot.EINVALID, "the reason is required"},
 		{"lab may not", "liu", "D-1", "typo", 2, lot.EFORBIDDEN, "which may not donor.screen.void"},
 	} {
 		before, _ := os.ReadFile(db.Path())

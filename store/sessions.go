@@ -166,7 +166,7 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 	var newHash string
 	if audit.PasswordExpired(u, now, set) {
 		if newPassword == nil {
-			return Credentials{}, SessionInfo{}, lot.Errorf(lot.EPASSWORD, "user %s must change the password before logging in; log in at a terminal, or give the new password as a second line with --password-stdin", name)
+			return Credentials{}, SessionInfo{}, lot.FieldErrorf("password-stdin", lot.EPASSWORD, "user %s must change the password before logging in; log in at a terminal, or give the new password with the old one", name)
 		}
 		np, err := newPassword()
 		if err != nil {
@@ -582,7 +582,7 @@ func (db *DB) SetSettings(actor string, s audit.Settings, reason string) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	if err := lot.ValidateText("--reason", reason, true); err != nil {
+	if err := lot.OnField("reason", lot.ValidateText("the reason", reason, true)); err != nil {
 		return err
 	}
 	return db.update(actor, audit.SettingsSet, func(w *writer) error {

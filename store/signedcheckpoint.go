@@ -116,7 +116,7 @@ func refuseUnextended(tx kv.Tx, kept []KeptCheckpoint, done string) (rolledBack 
 		}
 	}
 	if len(bad) > 0 {
-		return nil, lot.Errorf(lot.ECONFLICT, "the trail does not extend %d of the checkpoints already kept, so %s (one signed now would stand beside the one it contradicts):\n  %s\nrun `celltrack audit verify --checkpoint` on that folder and report it to QA", len(bad), done, strings.Join(bad, "\n  "))
+		return nil, lot.Errorf(lot.ECONFLICT, "the trail does not extend %d of the checkpoints already kept, so %s (one signed now would stand beside the one it contradicts):\n  %s\nverify the audit trail against that folder and report it to QA", len(bad), done, strings.Join(bad, "\n  "))
 	}
 	return rolledBack, nil
 }
@@ -133,7 +133,7 @@ func checkSigner(tx kv.Tx, signer note.Signer) error {
 		return lot.Errorf(lot.ECONFLICT, "no checkpoint verifier key is registered in this database; an admin registers the one `celltrack audit key init` printed with `celltrack audit key register`")
 	}
 	if v, err := note.NewVerifier(k.Verifier); err != nil || v.Name() != signer.Name() || v.KeyHash() != signer.KeyHash() {
-		return lot.Errorf(lot.ECONFLICT, "--key is the signing key %s+%08x, but this database verifies checkpoints with %s; sign with the key registered here, or have an admin rotate it", signer.Name(), signer.KeyHash(), k.Verifier)
+		return lot.FieldErrorf("key", lot.ECONFLICT, "the signing key given is %s+%08x, but this database verifies checkpoints with %s; sign with the key registered here, or have an admin rotate it", signer.Name(), signer.KeyHash(), k.Verifier)
 	}
 	return nil
 }
@@ -432,7 +432,7 @@ func unverifiedTree(msg []byte, now audit.Head, reader tlog.HashReader, r *Check
 	switch {
 	case h.Size > now.Size:
 		r.Head, r.Mismatch = h, true
-		return fmt.Sprintf("; and, unverified, it states a tree of %d entries, but this trail has only %d: this log is shorter than it — cut back, or an older file put in place (rolled back, perhaps to before the key was registered); check it with --verifier-file and the verifier key kept outside the database", h.Size, now.Size)
+		return fmt.Sprintf("; and, unverified, it states a tree of %d entries, but this trail has only %d: this log is shorter than it — cut back, or an older file put in place (rolled back, perhaps to before the key was registered); check it against the verifier key kept outside the database, given from its file", h.Size, now.Size)
 	case h.Size > 0:
 		proof, err := tlog.ProveTree(now.Size, h.Size, reader)
 		if err == nil {
@@ -440,7 +440,7 @@ func unverifiedTree(msg []byte, now audit.Head, reader tlog.HashReader, r *Check
 		}
 		if err != nil {
 			r.Head, r.Mismatch = h, true
-			return fmt.Sprintf("; and, unverified, it states a tree of %d entries that this trail differs from: rewritten, forked, or rolled back to before the key was registered; check it with --verifier-file and the verifier key kept outside the database", h.Size)
+			return fmt.Sprintf("; and, unverified, it states a tree of %d entries that this trail differs from: rewritten, forked, or rolled back to before the key was registered; check it against the verifier key kept outside the database, given from its file", h.Size)
 		}
 		return fmt.Sprintf("; unverified, it states a tree of %d entries that this trail extends (which proves nothing of who signed it)", h.Size)
 	}
@@ -465,9 +465,9 @@ func openSigned(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string
 			states = fmt.Sprintf(" It states tree size %d (%s).", uh.Size, lot.FormatTime(uh.Time))
 		}
 		if pinned {
-			return audit.Head{}, fmt.Sprintf("it is signed by the key %s+%08x, which is none of the --verifier-file keys: a forged checkpoint, or one signed with a key you did not pin.%s", s.Name, s.Hash, states), false
+			return audit.Head{}, fmt.Sprintf("it is signed by the key %s+%08x, which is none of the verifier keys given from files: a forged checkpoint, or one signed with a key you did not pin.%s", s.Name, s.Hash, states), false
 		}
-		return audit.Head{}, fmt.Sprintf("it is signed by the key %s+%08x, which is not one this database registered: either the checkpoint is forged, or the database's key record was replaced (check with --verifier-file and the verifier key kept outside the database).%s", s.Name, s.Hash, states), false
+		return audit.Head{}, fmt.Sprintf("it is signed by the key %s+%08x, which is not one this database registered: either the checkpoint is forged, or the database's key record was replaced (check against the verifier key kept outside the database, given from its file).%s", s.Name, s.Hash, states), false
 	case err != nil:
 		return audit.Head{}, fmt.Sprintf("its signature does not verify (%v): the checkpoint was altered or forged", err), false
 	}

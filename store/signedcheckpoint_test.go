@@ -622,7 +622,7 @@ func TestSwappedKeyRecordCaughtByAPinnedKey(t *testing.T) {
 	if !cv.Checkpoints[0].Mismatch || cv.Checkpoints[0].Signer == "" {
 		t.Fatalf("the genuine checkpoint against the pinned key: %+v", cv.Checkpoints[0])
 	}
-	wantFail(t, cv, "theirs", "none of the --verifier-file keys")
+	wantFail(t, cv, "theirs", "none of the verifier keys given from files")
 	if !strings.Contains(strings.Join(cv.Problems, "\n"), "verifier key ck.key.pub (celltrack-G1234+") || !strings.Contains(strings.Join(cv.Problems, "\n"), "is not one this database registered: its key record was replaced") {
 		t.Fatalf("the pinned key's missing registration is not named: %v", cv.Problems)
 	}
@@ -663,16 +663,16 @@ func TestRolledBackExcuseCannotBePlanted(t *testing.T) {
 	opts := restoreOpts(db, backup)
 	opts.Reason = "disk failure; " + planted
 	_, err = Restore(path, opts)
-	if lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(err.Error(), "--reason") || !strings.Contains(err.Error(), rolledOverMark) {
-		t.Fatalf("a --reason naming the mark: %v, want EINVALID naming --reason and the words", err)
+	if lot.ErrorCode(err) != lot.EINVALID || lot.ErrorField(err) != "reason" || !strings.Contains(err.Error(), rolledOverMark) {
+		t.Fatalf("a reason naming the mark: %v, want EINVALID about the reason and naming the words", err)
 	}
 	noReplacedFile(t, path)
 	if fileSum(t, path) != before {
 		t.Fatal("a refused restore changed the database")
 	}
 	opts = restoreOpts(db, filepath.Join(t.TempDir(), "Rolled back over the kept checkpoint of 9.db"))
-	if _, err = Restore(path, opts); lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(err.Error(), "--from") {
-		t.Fatalf("a --from naming the mark: %v, want EINVALID naming --from", err)
+	if _, err = Restore(path, opts); lot.ErrorCode(err) != lot.EINVALID || lot.ErrorField(err) != "from" {
+		t.Fatalf("a backup file name naming the mark: %v, want EINVALID about the backup file", err)
 	}
 	noReplacedFile(t, path)
 

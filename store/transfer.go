@@ -170,11 +170,11 @@ func EngineName(path string) string {
 func CheckMigration(from, to string) error {
 	switch {
 	case to == "":
-		return lot.Errorf(lot.EUSAGE, "migrate needs --to: a new file, or the postgres:// URL of an empty database")
+		return lot.FieldErrorf("to", lot.EUSAGE, "a migration needs a target: a new file, or the postgres:// URL of an empty database")
 	case !IsPostgres(from) && !IsPostgres(to):
-		return lot.Errorf(lot.EUSAGE, "--from %s and --to %s are both files: migrate moves a database between the file engine and PostgreSQL; copy a file with `celltrack backup --out %s`", from, to, to)
+		return lot.FieldErrorf("to", lot.EUSAGE, "the source %s and the target %s are both files: a migration moves a database between the file engine and PostgreSQL; copy a file by backing it up to %s", from, to, to)
 	case IsPostgres(from) && IsPostgres(to):
-		return lot.Errorf(lot.EUSAGE, "--from %s and --to %s are both PostgreSQL databases: migrate moves a database between the file engine and PostgreSQL; copy one PostgreSQL database to another with the server's tools (pg_dump and pg_restore, or CREATE DATABASE … TEMPLATE)", DisplayName(from), DisplayName(to))
+		return lot.FieldErrorf("to", lot.EUSAGE, "the source %s and the target %s are both PostgreSQL databases: a migration moves a database between the file engine and PostgreSQL; copy one PostgreSQL database to another with the server's tools (pg_dump and pg_restore, or CREATE DATABASE … TEMPLATE)", DisplayName(from), DisplayName(to))
 	}
 	return nil
 }
@@ -309,7 +309,7 @@ func (db *DB) MigrateTo(to, actor string, timeout time.Duration) (rep MigrateRep
 		}
 		problems = append(problems, v.Problems...)
 		if len(problems) > 0 {
-			return lot.Errorf(lot.ECONFLICT, "--from %s fails verification, so it is not migrated and nothing was written to %s:\n  %s\nrun `celltrack check` on it and report it to QA", db.path, target, strings.Join(problems, "\n  "))
+			return lot.Errorf(lot.ECONFLICT, "the source %s fails verification, so it is not migrated and nothing was written to %s:\n  %s\ncheck it and report it to QA", db.path, target, strings.Join(problems, "\n  "))
 		}
 		rep.Source = v
 		if rep.SourceHead, err = treeHead(src); err != nil {
@@ -395,13 +395,13 @@ func migrateTargetError(to string, err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &ee):
-		return lot.Errorf(lot.ECONFLICT, "--to %s; nothing was written", ee.Error())
+		return lot.FieldErrorf("to", lot.ECONFLICT, "the target %s; nothing was written", ee.Error())
 	case lot.ErrorCode(err) != lot.EINTERNAL:
 		return err // a refusal of fill's, already worded
 	}
 	perr := postgresOpenError(to, err)
 	if lot.ErrorCode(perr) == lot.ENODB {
-		return lot.Errorf(lot.ENODB, "--to: %s; nothing was written there", lot.ErrorMessage(perr))
+		return lot.FieldErrorf("to", lot.ENODB, "the target: %s; nothing was written there", lot.ErrorMessage(perr))
 	}
 	return perr
 }
@@ -409,12 +409,12 @@ func migrateTargetError(to string, err error) error {
 // checkNewFile refuses a target file that exists, or whose folder does not.
 func checkNewFile(path string) error {
 	if _, err := os.Lstat(path); err == nil {
-		return lot.Errorf(lot.ECONFLICT, "--to %s already exists; migrate writes only a new file and never overwrites one — choose a new name", path)
+		return lot.FieldErrorf("to", lot.ECONFLICT, "the target %s already exists; a migration writes only a new file and never overwrites one — choose a new name", path)
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return lot.Errorf(lot.EINVALID, "--to %s: %v", path, err)
+		return lot.FieldErrorf("to", lot.EINVALID, "the target %s: %v", path, err)
 	}
 	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
-		return lot.Errorf(lot.EINVALID, "--to %s: the folder %s does not exist; create it first", path, filepath.Dir(path))
+		return lot.FieldErrorf("to", lot.EINVALID, "the target %s: the folder %s does not exist; create it first", path, filepath.Dir(path))
 	}
 	return nil
 }

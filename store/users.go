@@ -62,8 +62,8 @@ func Create(path string, opts Options, fin string, admin audit.User, password st
 	if zone == "" {
 		zone = "UTC"
 	}
-	if _, err := lot.LoadZone("--tz", zone); err != nil {
-		return nil, audit.User{}, err
+	if _, err := lot.LoadZone("the time zone", zone); err != nil {
+		return nil, audit.User{}, lot.OnField("tz", err)
 	}
 	opts.Create, opts.ReadOnly = true, false
 	db, err := Open(path, opts)
@@ -162,7 +162,7 @@ func validateNewUser(u audit.User) error {
 	if err := audit.ValidateUserName(u.Name); err != nil {
 		return err
 	}
-	return lot.ValidateText("--full-name", u.FullName, true)
+	return lot.OnField("full-name", lot.ValidateText("the full name", u.FullName, true))
 }
 
 // AddUser creates a user with a password (admin only). The password must
@@ -246,7 +246,7 @@ func checkPrintedName(tx kv.Tx, fullName string) error {
 			return err
 		}
 		if r.FullName != fullName && lot.SameName(r.FullName, fullName) {
-			return lot.Errorf(lot.ECONFLICT, "--full-name %q reads the same as %q, the printed name of user %s, but is typed differently (spacing, punctuation, case or characters); "+
+			return lot.FieldErrorf("full-name", lot.ECONFLICT, "the full name %q reads the same as %q, the printed name of user %s, but is typed differently (spacing, punctuation, case or characters); "+
 				"if it is the same person type it exactly as %q (both logins then count as one person for segregation of duties); "+
 				"if it is another person, add what tells them apart on a signature, e.g. a middle initial", fullName, r.FullName, r.Name, r.FullName)
 		}
@@ -257,7 +257,7 @@ func checkPrintedName(tx kv.Tx, fullName string) error {
 // DisableUser disables a user, who can then do nothing; the record stays.
 func (db *DB) DisableUser(actor, name, reason string) (audit.User, error) {
 	var u audit.User
-	if err := lot.ValidateText("--reason", reason, true); err != nil {
+	if err := lot.OnField("reason", lot.ValidateText("the reason", reason, true)); err != nil {
 		return u, err
 	}
 	err := db.update(actor, audit.UserDisable, func(w *writer) error {
@@ -320,32 +320,33 @@ func (db *DB) Reader(name string) (audit.User, error) {
 	return u, audit.AuthorizeRead(u)
 }
 
-// Signer returns the user named by a co-signer flag (--witness,
-// --physician). An unknown name is ENOTFOUND naming the flag — it is not the
-// acting user, so "check --user" would send the user to the wrong flag.
-func (db *DB) Signer(flag, name string) (audit.User, error) {
+// Signer returns the user named as a co-signer, field "witness" or
+// "physician". An unknown name is ENOTFOUND naming that field — it is not
+// the acting user, so "check the acting user" would send the user to the
+// wrong field.
+func (db *DB) Signer(field, name string) (audit.User, error) {
 	var u audit.User
-	err := db.view(func(tx kv.Tx) (err error) { u, err = signerByName(tx, flag, name); return err })
+	err := db.view(func(tx kv.Tx) (err error) { u, err = signerByName(tx, field, name); return err })
 	return u, err
 }
 
-func signerByName(tx kv.Tx, flag, name string) (audit.User, error) {
+func signerByName(tx kv.Tx, field, name string) (audit.User, error) {
 	if name == "" {
-		return audit.User{}, lot.Errorf(lot.EUSAGE, "%s needs a user NAME", flag)
+		return audit.User{}, lot.FieldErrorf(field, lot.EUSAGE, "the %s needs a user name", field)
 	}
 	if _, ok := lookup(tx, "idx_user_name", name); !ok {
-		return audit.User{}, lot.Errorf(lot.ENOTFOUND, "%s %s: no such user; check the name (an admin lists users with `celltrack user list`)", flag, name)
+		return audit.User{}, lot.FieldErrorf(field, lot.ENOTFOUND, "the %s %s: no such user; check the name (an admin lists the users)", field, name)
 	}
 	return userByName(tx, name)
 }
 
 func userByName(tx kv.Tx, name string) (audit.User, error) {
 	if name == "" {
-		return audit.User{}, lot.Errorf(lot.EFORBIDDEN, "no acting user; give --user NAME or set CELLTRACK_USER")
+		return audit.User{}, lot.FieldErrorf("user", lot.EFORBIDDEN, "no acting user; name the user who acts")
 	}
 	id, ok := lookup(tx, "idx_user_name", name)
 	if !ok {
-		return audit.User{}, lot.Errorf(lot.EFORBIDDEN, "no user %q; check --user or CELLTRACK_USER (an admin lists users with `celltrack user list`)", name)
+		return audit.User{}, lot.FieldErrorf("user", lot.EFORBIDDEN, "no user %q; check the acting user's name (an admin lists the users)", name)
 	}
 	var r userRecord
 	if _, err := get(tx, kindUser, id, &r); err != nil {

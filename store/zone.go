@@ -169,7 +169,7 @@ func (s *CustodyService) SetFacilityZone(actor, zone, reason string) (lot.ZoneCh
 			ch.Old = r.TZ
 		}
 		if ch.Old == zone {
-			return lot.Errorf(lot.EINVALID, "--tz %s is already the facility's time zone; nothing to change", zone)
+			return lot.FieldErrorf("tz", lot.EINVALID, "the time zone %s is already the facility's time zone; nothing to change", zone)
 		}
 		if err := w.putFacilityZone(zone, string(audit.ZoneSet), fmt.Sprintf("facility time zone %s → %s: %s", ch.Old, zone, reason)); err != nil {
 			return err
@@ -195,7 +195,7 @@ func (s *CustodyService) SetSiteZone(actor, code, zone, reason string) (lot.Zone
 		}
 		ch.Old, ch.New = site.TZ, zone
 		if site.TZ == zone {
-			return lot.Errorf(lot.EINVALID, "--tz %s is already the time zone of site %s; nothing to change", zone, code)
+			return lot.FieldErrorf("tz", lot.EINVALID, "the time zone %s is already the time zone of site %s; nothing to change", zone, code)
 		}
 		old := site.TZ
 		if old == "" {
@@ -214,9 +214,9 @@ func (s *CustodyService) SetSiteZone(actor, code, zone, reason string) (lot.Zone
 // checkZoneChange checks a zone change's values and returns the zone's
 // IANA name as stored.
 func checkZoneChange(zone, reason string) (string, error) {
-	loc, err := lot.LoadZone("--tz", zone)
+	loc, err := lot.LoadZone("the time zone", zone)
 	if err != nil {
-		return "", err
+		return "", lot.OnField("tz", err)
 	}
-	return loc.String(), lot.ValidateText("--reason", reason, true)
+	return loc.String(), lot.OnField("reason", lot.ValidateText("the reason", reason, true))
 }

@@ -73,10 +73,10 @@ func TestZoneChangesAreAuditedAndMoveTheDays(t *testing.T) {
 		want         string
 	}{
 		{"a lab user may not", "liu", "CLINIC-CN", "UTC", "wrong zone", lot.EFORBIDDEN, "zone.set"},
-		{"an unknown zone", "alice", "CLINIC-CN", "Asia/Nanjing", "wrong zone", lot.EINVALID, `--tz "Asia/Nanjing" is not a time zone`},
-		{"a bare offset", "alice", "CLINIC-CN", "+08:00", "wrong zone", lot.EINVALID, `--tz "+08:00"`},
+		{"an unknown zone", "alice", "CLINIC-CN", "Asia/Nanjing", "wrong zone", lot.EINVALID, `the time zone "Asia/Nanjing" is not a time zone`},
+		{"a bare offset", "alice", "CLINIC-CN", "+08:00", "wrong zone", lot.EINVALID, `the time zone "+08:00"`},
 		{"the machine's zone", "alice", "CLINIC-CN", "Local", "wrong zone", lot.EINVALID, "machine's zone"},
-		{"no reason", "alice", "CLINIC-CN", "UTC", " ", lot.EINVALID, "--reason"},
+		{"no reason", "alice", "CLINIC-CN", "UTC", " ", lot.EINVALID, "the reason"},
 		{"the same zone", "alice", "CLINIC-CN", "Asia/Shanghai", "again", lot.EINVALID, "already"},
 		{"an unknown site", "alice", "CLINIC-X", "UTC", "wrong zone", lot.ENOTFOUND, "CLINIC-X"},
 	}

@@ -59,6 +59,8 @@ type APIErrorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Exit    int    `json:"exit"`
+	// Field names the input the refusal is about (lot.Error's Field), if one.
+	Field string `json:"field,omitempty"`
 }
 
 func errorBody(err error) APIErrorBody {
@@ -67,7 +69,7 @@ func errorBody(err error) APIErrorBody {
 	if !ok {
 		exit = 1
 	}
-	return APIErrorBody{Code: code, Message: lot.ErrorMessage(err), Exit: exit}
+	return APIErrorBody{Code: code, Message: lot.ErrorMessage(err), Exit: exit, Field: lot.ErrorField(err)}
 }
 
 // statusOf is the HTTP status of err; a throttled refusal (throttle.go)

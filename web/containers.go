@@ -240,7 +240,7 @@ func (s *Server) showContainer(w http.ResponseWriter, r *http.Request, u audit.U
 		return
 	}
 	if refusal != nil {
-		p.Error = lot.ErrorMessage(inPageWords(refusal)) + " — nothing was recorded"
+		p.Error = lot.ErrorMessage(refusal) + " — nothing was recorded"
 	}
 	if keep != nil {
 		keep(&d)
@@ -382,26 +382,4 @@ func (s *Server) labelPost(w http.ResponseWriter, r *http.Request, u audit.User,
 		d.Done = "Label " + done + " on container " + c.Code() + ": printed " + strconv.Itoa(n.Printed) + ", applied " + strconv.Itoa(n.Applied) +
 			", voided " + strconv.Itoa(n.Voided) + ", unused " + strconv.Itoa(n.Unused())
 	})
-}
-
-// pageWords names the fields in the custody, label and split rules'
-// messages as the forms label them: the rules (package lot) still word
-// some fields as the command line's flags. Longer flags come first, so
-// that "--at site" (the receiving site) is not read as "--at" (the thaw).
-var pageWords = strings.NewReplacer(
-	"(container quarantine --reason ...)", "(Quarantine, with a reason)",
-	"--viable-cells", "viable cells", "--viability", "viability",
-	"--at site", "receiving site", "--to site", "destination site", "--at", "thawed at", "--to", "destination site",
-	"--location", "freezer and position", "--courier", "courier", "--condition", "condition", "--excursion", "excursion",
-	"--patient MRN", "patient MRN", "--reason", "reason",
-	"--containers", "containers", "--cells-each", "cells each", "--volume-ml-each", "volume mL each",
-)
-
-// inPageWords rewords a refusal's message with pageWords, keeping its code
-// (and so its HTTP status).
-func inPageWords(err error) error {
-	if err == nil || lot.ErrorCode(err) == lot.EINTERNAL {
-		return err
-	}
-	return lot.Errorf(lot.ErrorCode(err), "%s", pageWords.Replace(lot.ErrorMessage(err)))
 }

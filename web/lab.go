@@ -133,7 +133,7 @@ func (s *Server) registerLot(w http.ResponseWriter, r *http.Request, u audit.Use
 	if err != nil {
 		err = s.logError(r, err)
 		d.Form = in
-		s.renderRegisterLot(w, u, statusOf(w, err), inRegisterWords(err), d)
+		s.renderRegisterLot(w, u, statusOf(w, err), err, d)
 		return
 	}
 	s.showLotRef(w, r, u, l.Number, "", nil, http.StatusOK, func(ld *lotData) {
@@ -178,25 +178,6 @@ func registration(in lotForm) (lot.Registration, error) {
 		}
 	}
 	return r, nil
-}
-
-// registerWords names the fields in the registration rules' messages as
-// the form labels them (package lot words them as `lot register`'s flags),
-// as pageWords does for the custody forms.
-var registerWords = strings.NewReplacer(
-	"--manufactured", "Manufactured", "--expires", "Expires", "--cryopreserved", "Cryopreserved",
-	"--donor", "Donor ID", "--patient", "Source patient MRN", "--source", "Product",
-	"--cells", "Cells", "--viability", "Viability", "--volume-ml", "Volume (mL)", "--passage", "Passage",
-	"--location", "Storage location", "--number", "Lot number",
-)
-
-// inRegisterWords rewords a registration refusal with registerWords,
-// keeping its code (and so its HTTP status).
-func inRegisterWords(err error) error {
-	if err == nil || lot.ErrorCode(err) == lot.EINTERNAL {
-		return err
-	}
-	return lot.Errorf(lot.ErrorCode(err), "%s", registerWords.Replace(lot.ErrorMessage(err)))
 }
 
 // importLots registers the lots of an uploaded CSV file, all or nothing, as
@@ -284,7 +265,7 @@ func (s *Server) lotSplit(w http.ResponseWriter, r *http.Request, u audit.User) 
 	}
 	if err != nil {
 		err = s.logError(r, err)
-		s.showLotRef(w, r, u, ref, "", inPageWords(err), statusOf(w, err), func(ld *lotData) { ld.SplitEntry = in })
+		s.showLotRef(w, r, u, ref, "", err, statusOf(w, err), func(ld *lotData) { ld.SplitEntry = in })
 		return
 	}
 	s.showLotRef(w, r, u, ref, "", nil, http.StatusOK, func(ld *lotData) {

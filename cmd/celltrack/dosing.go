@@ -377,7 +377,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					wu, err := rt.users().Signer("--witness", c.String("witness"))
+					wu, err := rt.users().Signer("witness", c.String("witness"))
 					if err != nil {
 						return err
 					}

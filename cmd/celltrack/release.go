@@ -258,7 +258,7 @@ func (rt *runtime) releaseResult(c *cli.Context) error {
 	)
 	for _, f := range []string{"corrects", "void"} {
 		if c.IsSet(f) {
-			if err := release.CheckResultNumber("--"+f, c.Int(f)); err != nil {
+			if err := release.CheckResultNumber(f, c.Int(f)); err != nil {
 				return err
 			}
 		}

@@ -89,6 +89,10 @@ func (rt *runtime) exit(err error) int {
 		code, err = lot.EUSAGE, lot.Errorf(lot.EUSAGE, "%s; see --help", err.Error())
 	}
 	msg := lot.ErrorMessage(err)
+	field := lot.ErrorField(err)
+	if hint := flagHint(field); hint != "" {
+		msg += " (" + hint + ")"
+	}
 	if why := store.EngineCause(err); why != "" {
 		msg += " (the database said: " + why + ")"
 	}
@@ -99,7 +103,11 @@ func (rt *runtime) exit(err error) int {
 		exit = se.Exit
 	}
 	if rt.json {
-		json.NewEncoder(rt.stderr).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg, "exit": exit}})
+		e := map[string]any{"code": code, "message": msg, "exit": exit}
+		if field != "" {
+			e["field"] = field
+		}
+		json.NewEncoder(rt.stderr).Encode(map[string]any{"error": e})
 	} else {
 		fmt.Fprintf(rt.stderr, "celltrack: %s\n", msg)
 	}

@@ -102,7 +102,7 @@ func TestServeLabRegisterLot(t *testing.T) {
 	f.refused(lab, "/register/lot", with("expires", "2026-11-01"), http.StatusUnprocessableEntity, "2026-11-01")
 	// The refusals name the form's fields, not `lot register`'s flags, and
 	// a date Go reads as "none" is answered as the value it is.
-	f.refused(lab, "/register/lot", with("expires", "2040-11-20"), http.StatusUnprocessableEntity, "Expires 2040-11-20 is more than 10 years after Manufactured 2026-11-20")
+	f.refused(lab, "/register/lot", with("expires", "2040-11-20"), http.StatusUnprocessableEntity, "the expiry date 2040-11-20 is more than 10 years after the manufacture date 2026-11-20")
 	f.refused(lab, "/register/lot", with("manufactured", "0001-01-01"), http.StatusUnprocessableEntity, `manufactured &#34;0001-01-01&#34; is not a plausible date`)
 	for _, bad := range []url.Values{with("expires", "2040-11-20"), with("expires", "2026-11-01"), with("cryopreserved", "2026-11-01"), with("donor", "")} {
 		if _, body := f.post(lab, "/register/lot", bad); strings.Contains(body, "--") {
@@ -298,7 +298,7 @@ func TestServeContainerCustody(t *testing.T) {
 	// The rules' messages name the fields as the form labels them, not
 	// as the command line's flags.
 	f.refused(lab, bag+"/thaw", url.Values{"viability": {"12"}, "viable_cells": {"9e7"}}, http.StatusUnprocessableEntity,
-		"viable cells 9.00×10^7 is more than 10 % above container G123426000001 01&#39;s 1.00×10^8 cells × viability 12.0 %")
+		"the viable cells 9.00×10^7 are more than 10 % above container G123426000001 01&#39;s 1.00×10^8 cells × the viability 12.0 %")
 	if _, body := f.post(lab, bag+"/thaw", url.Values{"viability": {"12"}, "viable_cells": {"9e7"}}); strings.Contains(body, "--") {
 		t.Errorf("a refusal names a command-line flag:\n%s", body)
 	}

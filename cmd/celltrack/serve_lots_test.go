@@ -514,7 +514,7 @@ func TestServeLotExceptionalRelease(t *testing.T) {
 	}{
 		{exc("", "pat", fixturePassword), http.StatusUnprocessableEntity, "one named patient"},
 		{exc("MRN-1001", "", fixturePassword), http.StatusForbidden, "physician&#39;s co-signature"},
-		{exc("MRN-1001", "nina", fixturePassword), http.StatusForbidden, "--physician nina has role nurse"},
+		{exc("MRN-1001", "nina", fixturePassword), http.StatusForbidden, "the co-signing physician nina has role nurse"},
 		{exc("MRN-9999", "pat", fixturePassword), http.StatusNotFound, "MRN-9999"},
 		{exc("MRN-1001", "pat", ""), http.StatusBadRequest, "the physician&#39;s password is empty"},
 	} {
@@ -528,7 +528,8 @@ func TestServeLotExceptionalRelease(t *testing.T) {
 	n = f.auditCount() // the login is recorded
 	st, e := f.postJSON(c, "/api/v1/lots/LOT-UC-1/approve", map[string]any{"exception": true, "patient": "MRN-1001", "reason": "no alternative",
 		"physician": "nina", "password": fixturePassword, "physician_password": fixturePassword})
-	if st != http.StatusForbidden || !strings.Contains(e["error"].(map[string]any)["message"].(string), "--physician nina has role nurse") || f.auditCount() != n {
+	if st != http.StatusForbidden || !strings.Contains(e["error"].(map[string]any)["message"].(string), "the co-signing physician nina has role nurse") ||
+		e["error"].(map[string]any)["field"] != "physician" || f.auditCount() != n {
 		t.Errorf("API exception co-signed by a nurse: %d %v", st, e)
 	}
 	st, body = f.post(c, "/lots/LOT-UC-1/approve", exc("MRN-1001", "pat", fixturePassword))

@@ -1,0 +1,33 @@
+package main
+
+// flagHints words, for the command line, the input a refusal is about
+// (lot.Error's Field): the domain and the store name the field in a
+// person's words and leave the flag, the environment variable and the
+// command to run to the front end. A field not listed is its own flag,
+// --FIELD; one listed as "" has no flag of its own everywhere (the MRN
+// is an argument of `patient add`, --mrn of `patient correct`), and the
+// message alone words it.
+var flagHints = map[string]string{
+	"mrn":            "",
+	"db":             "--db or CELLTRACK_DB",
+	"user":           "--user NAME or CELLTRACK_USER",
+	"infusion":       "--infusion; `celltrack schedule show MRN` lists them",
+	"patient-mrn":    "--patient MRN",
+	"co-signer":      "--physician NAME, and the physician's password as the second line",
+	"verifier-key":   "--verifier; `celltrack audit key init` makes a new key pair",
+	"password-stdin": "--password-stdin, the new password as a second line",
+	"allow-rollback": `--allow-rollback --reason "…"`,
+	"checkpoint":     `--checkpoint FOLDER, or --allow-rollback --reason "…"`,
+}
+
+// flagHint is the flag (or variable, or command) that gives the input
+// field, as flagHints words it, or "" when the refusal names no field.
+func flagHint(field string) string {
+	if field == "" {
+		return ""
+	}
+	if h, ok := flagHints[field]; ok {
+		return h
+	}
+	return "--" + field
+}

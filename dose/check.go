@@ -99,6 +99,11 @@ type Result struct {
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail"`
 	Fix    string `json:"fix,omitempty"` // what to do when it failed
+	// Command is the celltrack command that does Fix, where one does
+	// ("patient weigh"). Fix itself names no front end's syntax: the
+	// command line prints the command after it, a web page shows Fix
+	// alone (issue 11).
+	Command string `json:"command,omitempty"`
 }
 
 // Report is the outcome of the bedside check.
@@ -252,11 +257,15 @@ func Check(f Facts) Report {
 	add := func(name string, ok bool, detail, fix string) {
 		r.Checks = append(r.Checks, Result{Name: name, OK: ok, Detail: detail, Fix: fix})
 	}
+	// fail adds a failed check whose fix a celltrack command does.
+	fail := func(name, detail, fix, command string) {
+		r.Checks = append(r.Checks, Result{Name: name, Detail: detail, Fix: fix, Command: command})
+	}
 	p := f.Patient
 	// Patient and schedule.
 	if f.Schedule == nil || f.Protocol == nil {
-		add("patient scheduled", false, fmt.Sprintf("patient %s (%s) has no active treatment schedule", p.MRN, p.Name),
-			"check the wristband; a physician creates a schedule with `celltrack schedule create`")
+		fail("patient scheduled", fmt.Sprintf("patient %s (%s) has no active treatment schedule", p.MRN, p.Name),
+			"check the wristband; a physician creates a schedule", "schedule create")
 	} else {
 		add("patient scheduled", true, fmt.Sprintf("patient %s (%s) is on %s v%d, course %d", p.MRN, p.Name, f.Protocol.Name, f.Protocol.Version, f.Schedule.Course), "")
 	}
@@ -264,8 +273,8 @@ func Check(f Facts) Report {
 		add("database", false, f.OldCopy, "do not infuse on this check; run the bedside check on the database the site works on now")
 	}
 	if len(f.IndexLacks) > 0 || len(f.IndexExtra) > 0 {
-		add("infusions on record", false, IndexDisagreement(f.IndexLacks, f.IndexExtra),
-			"do not infuse; run `celltrack check` and contact the administrator")
+		fail("infusions on record", IndexDisagreement(f.IndexLacks, f.IndexExtra),
+			"do not infuse; contact the administrator, who checks the database", "check")
 	}
 	// Containers.
 	if len(f.Containers) == 0 {
@@ -307,9 +316,9 @@ func Check(f Facts) Report {
 		case ct.State == lot.Discarded:
 			add(name("container not used"), false, fmt.Sprintf("container %s was discarded", code), "do not use a discarded bag")
 		case ct.State == lot.Thawed:
-			add(name("container dispensed"), false, fmt.Sprintf("container %s is thawed but not dispensed", code), "dispense the bag for this patient first (`celltrack container dispense`)")
+			fail(name("container dispensed"), fmt.Sprintf("container %s is thawed but not dispensed", code), "dispense the bag for this patient first", "container dispense")
 		case ct.State != lot.Dispensed:
-			add(name("container dispensed"), false, fmt.Sprintf("container %s is %s, not thawed and dispensed", code, ct.State), "thaw and dispense the bag for this patient first (`celltrack container dispense`)")
+			fail(name("container dispensed"), fmt.Sprintf("container %s is %s, not thawed and dispensed", code, ct.State), "thaw and dispense the bag for this patient first", "container dispense")
 		case ct.PatientID != p.ID:
 			add(name("container dispensed"), false, fmt.Sprintf("container %s was dispensed for another patient, not %s", code, p.MRN), "STOP: wrong bag for this patient; return it to the pharmacy")
 		case f.Now.Before(c.DispensedAt):
@@ -373,13 +382,13 @@ func Check(f Facts) Report {
 		n := Next(f.Entries)
 		detail := fmt.Sprintf("no infusion is due today (%s in %s); infusion %d is %s, planned %s (window %s to %s)",
 			lot.FormatDateIn(f.Now, f.Zone), lot.ZoneName(f.Zone), n.Number, n.Status, lot.FormatDate(n.Date), lot.FormatDate(n.From), lot.FormatDate(n.To))
-		add("infusion due", false, detail, "do not infuse today; a physician may move the date with `celltrack schedule change`")
+		fail("infusion due", detail, "do not infuse today; a physician may move the date", "schedule change")
 	}
 	// Weight.
 	w, idx, ok := LatestWeight(f.Weights, f.Now)
 	r.Weight = w
 	if !ok {
-		add("weight", false, "no weight recorded", "weigh the patient with `celltrack patient weigh`")
+		fail("weight", "no weight recorded", "weigh the patient", "patient weigh")
 		return finish(r)
 	}
 	age := f.Now.Sub(w.MeasuredAt)
@@ -389,8 +398,8 @@ func Check(f Facts) Report {
 	case implausible != nil:
 		add("weight", false, lot.ErrorMessage(implausible), "re-weigh the patient")
 	case age > maxAge:
-		add("weight", false, fmt.Sprintf("%s measured %s is %s old; %s allows %d days", w.Grams, lot.FormatTimeIn(w.MeasuredAt, f.Zone), daysOld(age), pr.Name, pr.MaxWeightAgeDays),
-			"re-weigh the patient with `celltrack patient weigh`")
+		fail("weight", fmt.Sprintf("%s measured %s is %s old; %s allows %d days", w.Grams, lot.FormatTimeIn(w.MeasuredAt, f.Zone), daysOld(age), pr.Name, pr.MaxWeightAgeDays),
+			"re-weigh the patient", "patient weigh")
 	case age < 0:
 		// Said, so that a time ahead of the clock is not read as a typo.
 		add("weight", true, fmt.Sprintf("%s measured %s, %s ahead of now (another device's clock; the newest weight counts)", w.Grams, lot.FormatTimeIn(w.MeasuredAt, f.Zone), minutes(-age)), "")
@@ -408,8 +417,8 @@ func Check(f Facts) Report {
 		case f.UsedWeights[w.ID]:
 			add("weight change", true, fmt.Sprintf("%s %s, accepted for an earlier infusion", ch, since), "")
 		default:
-			add("weight change", false, fmt.Sprintf("%s is %s %s: more than 10 %%", w.Grams, ch, since),
-				"a physician confirms this weight with `celltrack dose confirm-weight`; entering the same weight again does not clear this (a corrected weight within 10 % of "+ref.Grams.String()+" does)")
+			fail("weight change", fmt.Sprintf("%s is %s %s: more than 10 %%", w.Grams, ch, since),
+				"a physician confirms this weight; entering the same weight again does not clear this (a corrected weight within 10 % of "+ref.Grams.String()+" does)", "dose confirm-weight")
 		}
 	}
 	if len(f.Containers) == 0 {
@@ -445,8 +454,8 @@ func Check(f Facts) Report {
 			calc.Held, calc.Required-calc.Held, calc.Required, deviationOutside(pr, calc.Held, calc.Required), tol),
 			"dispense another bag for this patient and scan every bag")
 	case !WithinTolerance(pr, calc):
-		add("dose", false, fmt.Sprintf("%s in %s mL is %s from the required %s, outside %s", calc.Given, calc.Volume, deviationOutside(pr, calc.Given, calc.Required), calc.Required, tol),
-			"draw the computed volume (`celltrack dose calc`) or ask the physician")
+		fail("dose", fmt.Sprintf("%s in %s mL is %s from the required %s, outside %s", calc.Given, calc.Volume, deviationOutside(pr, calc.Given, calc.Required), calc.Required, tol),
+			"draw the computed volume or ask the physician", "dose calc")
 	default:
 		add("dose", true, fmt.Sprintf("%s in %s mL, %s from %s (tolerance %s)", calc.Given, calc.Volume, FormatDeviation(calc.Deviation), calc.Working, tol), "")
 	}

@@ -522,7 +522,7 @@ func printCalc(w io.Writer, res dose.CalcResult) {
 	if len(res.Failed) > 0 {
 		fmt.Fprintf(w, "  NOT READY: the bedside check would be NO-GO now (%d check(s) failed):\n", len(res.Failed))
 		for _, f := range res.Failed {
-			fmt.Fprintf(w, "    %s: %s\n       → %s\n", f.Name, f.Detail, f.Fix)
+			fmt.Fprintf(w, "    %s: %s\n       → %s\n", f.Name, f.Detail, fixLine(f))
 		}
 	}
 }
@@ -571,7 +571,7 @@ func printReport(w io.Writer, r dose.ReportView) {
 		}
 		fmt.Fprintf(w, "  %s %s: %s\n", mark, c.Name, c.Detail)
 		if !c.OK {
-			fmt.Fprintf(w, "       → %s\n", c.Fix)
+			fmt.Fprintf(w, "       → %s\n", fixLine(c))
 		}
 	}
 	if r.GO && r.Calc != nil {
@@ -666,4 +666,13 @@ func (rt *runtime) doseReaction(c *cli.Context) error {
 		}
 		fmt.Fprintln(w)
 	})
+}
+
+// fixLine is a failed bedside check's fix as the command line words it:
+// the celltrack command that does it, where one does, after the fix.
+func fixLine(c dose.Result) string {
+	if c.Command == "" {
+		return c.Fix
+	}
+	return c.Fix + " (`celltrack " + c.Command + "`)"
 }

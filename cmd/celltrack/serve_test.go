@@ -211,7 +211,10 @@ func TestServeBedsideWrongBagThenGo(t *testing.T) {
 	if st != http.StatusOK {
 		t.Fatalf("wrong bag: %d\n%s", st, body)
 	}
-	mustContain(t, "wrong bag", body, ">NO-GO<", "Do not infuse.", "✗ FAIL", "container dispensed", "→ ", `id="no-plan"`)
+	mustContain(t, "wrong bag", body, ">NO-GO<", "Do not infuse.", "✗ FAIL", "container dispensed", "→ thaw and dispense the bag for this patient first", `id="no-plan"`)
+	if strings.Contains(body, "`celltrack") || strings.Contains(body, "celltrack container") {
+		t.Errorf("the bedside page tells a nurse what to do in the command line's syntax\n%.800s", body)
+	}
 	if strings.Contains(body, "To give") || strings.Contains(body, ">From G12342600000102<") {
 		t.Errorf("a NO-GO shows a volume to draw from the refused bag")
 	}

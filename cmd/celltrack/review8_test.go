@@ -1,0 +1,117 @@
+package main
+
+// Review 8: failing tests, one per finding of the hostile review of what
+// session 7 added (upgrade, backup and restore, the schedule's list of
+// infusions given, weights dated ahead, the linked audit layout, signed
+// checkpoints). Each runs the stories under testdata/review8/NAME with the
+// stories' commands and a few raw bbolt edits an attacker with write access
+// to the file can make.
+
+import (
+	"bytes"
+	be "encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	bolt "go.etcd.io/bbolt"
+)
+
+func review8(t *testing.T, name string) testscript.Params {
+	t.Helper()
+	p := scriptParams("testdata/review8/" + name)
+	p.Cmds["rv7clear"] = cmdReview7Clear
+	p.Cmds["rv8save"] = cmdReview8Save
+	p.Cmds["rv8unwrite"] = cmdReview8Unwrite
+	return p
+}
+
+type review8Saved struct {
+	LastSeq uint64
+	Rows    map[string][]byte // key in hex → value
+}
+
+// cmdReview8Save remembers every row of one bucket and the audit trail's
+// last entry number: rv8save BUCKET.
+func cmdReview8Save(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: rv8save BUCKET")
+	}
+	db, err := bolt.Open(ts.Getenv("CELLTRACK_DB"), 0o600, nil)
+	ts.Check(err)
+	defer db.Close()
+	s := review8Saved{Rows: map[string][]byte{}}
+	ts.Check(db.View(func(tx *bolt.Tx) error {
+		if k, _ := tx.Bucket([]byte("audit")).Cursor().Last(); k != nil {
+			s.LastSeq = be.BigEndian.Uint64(k)
+		}
+		return tx.Bucket([]byte(args[0])).ForEach(func(k, v []byte) error {
+			s.Rows[hex.EncodeToString(k)] = append([]byte(nil), v...)
+			return nil
+		})
+	}))
+	b, err := json.Marshal(s)
+	ts.Check(err)
+	ts.Check(os.WriteFile(filepath.Join(ts.Getenv("WORK"), "rv8-"+args[0]+".json"), b, 0o600))
+}
+
+// cmdReview8Unwrite puts back the rows rv8save remembered (each record as
+// it was) and deletes, for each of them, the audit_entity index rows of the
+// entries written since — the unaudited index the bedside's record check
+// finds a record's latest entry through; the entries themselves stay, so
+// the hash chain is whole: rv8unwrite BUCKET.
+func cmdReview8Unwrite(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: rv8unwrite BUCKET")
+	}
+	var s review8Saved
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(filepath.Join(ts.Getenv("WORK"), "rv8-"+args[0]+".json"))), &s))
+	db, err := bolt.Open(ts.Getenv("CELLTRACK_DB"), 0o600, nil)
+	ts.Check(err)
+	defer db.Close()
+	ts.Check(db.Update(func(tx *bolt.Tx) error {
+		b, ents := tx.Bucket([]byte(args[0])), tx.Bucket([]byte("audit_entity"))
+		for hk, v := range s.Rows {
+			k, err := hex.DecodeString(hk)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(k), v); err != nil {
+				return err
+			}
+			var drop [][]byte
+			c := ents.Cursor()
+			for ek, _ := c.Seek([]byte(k)); ek != nil && bytes.HasPrefix(ek, []byte(k)) && len(ek) == len(k)+8; ek, _ = c.Next() {
+				if be.BigEndian.Uint64(ek[len(k):]) > s.LastSeq {
+					drop = append(drop, append([]byte(nil), ek...))
+				}
+			}
+			for _, ek := range drop {
+				if err := ents.Delete(ek); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}))
+}
+
+// With the infusion indexes emptied as in review 7 and, in addition, the
+// schedule put back to its value before infusion 1 (its list of infusions
+// given empty again) and the audit_entity rows of its later entries
+// deleted, the bedside's record check finds the schedule's earlier entry as
+// its latest and passes it: a second bag is GO for infusion 1 and
+// administer records a second infusion 1. Only audit verify notices.
+func TestReview8ScheduleUnwrittenSecondDose(t *testing.T) {
+	testscript.Run(t, review8(t, "unindex"))
+}
+
+// After that double dose the index rows are put back: the file then holds
+// two infusions 1 for one course, the schedule's audited list names one of
+// them, and audit verify and check must not say OK.
+func TestReview8DoubleDoseLaunderedVerifies(t *testing.T) {
+	testscript.Run(t, review8(t, "launder"))
+}

@@ -12,10 +12,13 @@ import (
 	be "encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/celltrack/celltrack/internal/pgtest"
 	"github.com/rogpeppe/go-internal/testscript"
 	bolt "go.etcd.io/bbolt"
 )
@@ -26,7 +29,20 @@ func review8(t *testing.T, name string) testscript.Params {
 	p.Cmds["rv7clear"] = cmdReview7Clear
 	p.Cmds["rv8save"] = cmdReview8Save
 	p.Cmds["rv8unwrite"] = cmdReview8Unwrite
+	p.Cmds["rv8either"] = cmdReview8Either
 	return p
+}
+
+// cmdReview8Either runs a command whose refusal and success are both
+// acceptable outcomes (what follows it decides): rv8either celltrack ARGS.
+func cmdReview8Either(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: rv8either COMMAND [ARGS...]")
+	}
+	var ee *exec.ExitError
+	if err := ts.Exec(args[0], args[1:]...); err != nil && !errors.As(err, &ee) {
+		ts.Fatalf("%v", err)
+	}
 }
 
 type review8Saved struct {
@@ -114,4 +130,24 @@ func TestReview8ScheduleUnwrittenSecondDose(t *testing.T) {
 // them, and audit verify and check must not say OK.
 func TestReview8DoubleDoseLaunderedVerifies(t *testing.T) {
 	testscript.Run(t, review8(t, "launder"))
+}
+
+// A restore of a backup taken before the migration, over the migrated old
+// copy, reopens it for writes without database.reopen.
+func TestReview8RestoreReopensMigratedCopy(t *testing.T) {
+	if os.Getenv(pgtest.EnvURL) == "" && os.Getenv("CELLTRACK_CI") != "1" {
+		t.Skip("needs PostgreSQL (CELLTRACK_TEST_POSTGRES) for the migrate target")
+	}
+	server := pgtest.Server(t)
+	p := review8(t, "restoremigrated")
+	local := p.Setup
+	p.Setup = func(env *testscript.Env) error {
+		if err := local(env); err != nil {
+			return err
+		}
+		env.Setenv("CELLTRACK_TEST_PG_SERVER", server)
+		return nil
+	}
+	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
+	testscript.Run(t, p)
 }

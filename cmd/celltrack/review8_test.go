@@ -151,3 +151,8 @@ func TestReview8RestoreReopensMigratedCopy(t *testing.T) {
 	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
 	testscript.Run(t, p)
 }
+
+// patient show lists a weight dated ahead after the correction that doses.
+func TestReview8PatientShowWeightAheadLast(t *testing.T) {
+	testscript.Run(t, review8(t, "weightshown"))
+}

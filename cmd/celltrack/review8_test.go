@@ -30,6 +30,7 @@ func review8(t *testing.T, name string) testscript.Params {
 	p.Cmds["rv8save"] = cmdReview8Save
 	p.Cmds["rv8unwrite"] = cmdReview8Unwrite
 	p.Cmds["rv8either"] = cmdReview8Either
+	p.Cmds["rv8schema"] = cmdReview8Schema
 	return p
 }
 
@@ -43,6 +44,20 @@ func cmdReview8Either(ts *testscript.TestScript, neg bool, args []string) {
 	if err := ts.Exec(args[0], args[1:]...); err != nil && !errors.As(err, &ee) {
 		ts.Fatalf("%v", err)
 	}
+}
+
+// cmdReview8Schema sets the schema version in the meta of another file (a
+// backup), as an older celltrack left it: rv8schema FILE N.
+func cmdReview8Schema(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: rv8schema FILE N")
+	}
+	db, err := bolt.Open(args[0], 0o600, nil)
+	ts.Check(err)
+	defer db.Close()
+	ts.Check(db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte(args[1]))
+	}))
 }
 
 type review8Saved struct {
@@ -155,4 +170,10 @@ func TestReview8RestoreReopensMigratedCopy(t *testing.T) {
 // patient show lists a weight dated ahead after the correction that doses.
 func TestReview8PatientShowWeightAheadLast(t *testing.T) {
 	testscript.Run(t, review8(t, "weightshown"))
+}
+
+// A backup taken before an update cannot be restored without being
+// upgraded (written) in place.
+func TestReview8RestoreOlderSchemaBackup(t *testing.T) {
+	testscript.Run(t, review8(t, "olderbackup"))
 }

@@ -31,6 +31,7 @@ func review8(t *testing.T, name string) testscript.Params {
 	p.Cmds["rv8unwrite"] = cmdReview8Unwrite
 	p.Cmds["rv8either"] = cmdReview8Either
 	p.Cmds["rv8schema"] = cmdReview8Schema
+	p.Cmds["rv8meta"] = cmdReview8Meta
 	return p
 }
 
@@ -58,6 +59,20 @@ func cmdReview8Schema(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte(args[1]))
 	}))
+}
+
+// cmdReview8Meta sets one meta value, given in hex, at raw bbolt level:
+// rv8meta KEY HEXVALUE.
+func cmdReview8Meta(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: rv8meta KEY HEXVALUE")
+	}
+	v, err := hex.DecodeString(args[1])
+	ts.Check(err)
+	db, err := bolt.Open(ts.Getenv("CELLTRACK_DB"), 0o600, nil)
+	ts.Check(err)
+	defer db.Close()
+	ts.Check(db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte(args[0]), v) }))
 }
 
 type review8Saved struct {
@@ -176,4 +191,10 @@ func TestReview8PatientShowWeightAheadLast(t *testing.T) {
 // upgraded (written) in place.
 func TestReview8RestoreOlderSchemaBackup(t *testing.T) {
 	testscript.Run(t, review8(t, "olderbackup"))
+}
+
+// A DIN counter set back makes lot register issue a DIN (and bag codes)
+// already issued to another lot.
+func TestReview8DINCounterRolledBack(t *testing.T) {
+	testscript.Run(t, review8(t, "dincounter"))
 }

@@ -198,3 +198,9 @@ func TestReview8RestoreOlderSchemaBackup(t *testing.T) {
 func TestReview8DINCounterRolledBack(t *testing.T) {
 	testscript.Run(t, review8(t, "dincounter"))
 }
+
+// A restore --reason refused for its characters is answered as if no
+// reason had been given.
+func TestReview8RestoreReasonRefusedNamed(t *testing.T) {
+	testscript.Run(t, review8(t, "reasontext"))
+}

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +33,7 @@ func review8(t *testing.T, name string) testscript.Params {
 	p.Cmds["rv8either"] = cmdReview8Either
 	p.Cmds["rv8schema"] = cmdReview8Schema
 	p.Cmds["rv8meta"] = cmdReview8Meta
+	p.Cmds["rv8urlparam"] = cmdReview8URLParam
 	return p
 }
 
@@ -73,6 +75,20 @@ func cmdReview8Meta(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	defer db.Close()
 	ts.Check(db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte(args[0]), v) }))
+}
+
+// cmdReview8URLParam adds a query parameter to the URL held in VAR:
+// rv8urlparam VAR KEY VALUE.
+func cmdReview8URLParam(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: rv8urlparam VAR KEY VALUE")
+	}
+	u, err := url.Parse(ts.Getenv(args[0]))
+	ts.Check(err)
+	q := u.Query()
+	q.Set(args[1], args[2])
+	u.RawQuery = q.Encode()
+	ts.Setenv(args[0], u.String())
 }
 
 type review8Saved struct {
@@ -203,4 +219,24 @@ func TestReview8DINCounterRolledBack(t *testing.T) {
 // reason had been given.
 func TestReview8RestoreReasonRefusedNamed(t *testing.T) {
 	testscript.Run(t, review8(t, "reasontext"))
+}
+
+// A migrate --to URL's sslpassword is stored in the old copy's mark and
+// shown to every reader.
+func TestReview8MigratedNoteShowsSSLPassword(t *testing.T) {
+	if os.Getenv(pgtest.EnvURL) == "" && os.Getenv("CELLTRACK_CI") != "1" {
+		t.Skip("needs PostgreSQL (CELLTRACK_TEST_POSTGRES) for the migrate target")
+	}
+	server := pgtest.Server(t)
+	p := review8(t, "sslpassword")
+	local := p.Setup
+	p.Setup = func(env *testscript.Env) error {
+		if err := local(env); err != nil {
+			return err
+		}
+		env.Setenv("CELLTRACK_TEST_PG_SERVER", server)
+		return nil
+	}
+	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
+	testscript.Run(t, p)
 }

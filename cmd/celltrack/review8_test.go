@@ -240,3 +240,9 @@ func TestReview8MigratedNoteShowsSSLPassword(t *testing.T) {
 	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
 	testscript.Run(t, p)
 }
+
+// A restore refused as a rollback, after the admin's right password,
+// writes the reset of the wrong-password count.
+func TestReview8RestoreRefusedResetsFailures(t *testing.T) {
+	testscript.Run(t, review8(t, "refusalwrites"))
+}

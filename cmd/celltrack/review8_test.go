@@ -246,3 +246,8 @@ func TestReview8MigratedNoteShowsSSLPassword(t *testing.T) {
 func TestReview8RestoreRefusedResetsFailures(t *testing.T) {
 	testscript.Run(t, review8(t, "refusalwrites"))
 }
+
+// audit key rotate --verifier-file with a registered key names --verifier.
+func TestReview8RotateNamesVerifierFile(t *testing.T) {
+	testscript.Run(t, review8(t, "keyflag"))
+}

@@ -251,3 +251,8 @@ func TestReview8RestoreRefusedResetsFailures(t *testing.T) {
 func TestReview8RotateNamesVerifierFile(t *testing.T) {
 	testscript.Run(t, review8(t, "keyflag"))
 }
+
+// An admin's login with a one-time password alone upgrades an older file.
+func TestReview8OneTimePasswordLoginUpgrades(t *testing.T) {
+	testscript.Run(t, review8(t, "otpupgrade"))
+}

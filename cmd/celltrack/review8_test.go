@@ -28,6 +28,7 @@ func review8(t *testing.T, name string) testscript.Params {
 	t.Helper()
 	p := scriptParams("testdata/review8/" + name)
 	p.Cmds["rv7clear"] = cmdReview7Clear
+	p.Cmds["rv7delmeta"] = cmdReview7DelMeta
 	p.Cmds["rv8save"] = cmdReview8Save
 	p.Cmds["rv8unwrite"] = cmdReview8Unwrite
 	p.Cmds["rv8either"] = cmdReview8Either
@@ -255,4 +256,24 @@ func TestReview8RotateNamesVerifierFile(t *testing.T) {
 // An admin's login with a one-time password alone upgrades an older file.
 func TestReview8OneTimePasswordLoginUpgrades(t *testing.T) {
 	testscript.Run(t, review8(t, "otpupgrade"))
+}
+
+// A migrated mark deleted after a login on the old copy goes unnoticed by
+// the write path.
+func TestReview8MarkDeletedAfterALogin(t *testing.T) {
+	if os.Getenv(pgtest.EnvURL) == "" && os.Getenv("CELLTRACK_CI") != "1" {
+		t.Skip("needs PostgreSQL (CELLTRACK_TEST_POSTGRES) for the migrate target")
+	}
+	server := pgtest.Server(t)
+	p := review8(t, "markafterlogin")
+	local := p.Setup
+	p.Setup = func(env *testscript.Env) error {
+		if err := local(env); err != nil {
+			return err
+		}
+		env.Setenv("CELLTRACK_TEST_PG_SERVER", server)
+		return nil
+	}
+	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
+	testscript.Run(t, p)
 }

@@ -277,3 +277,8 @@ func TestReview8MarkDeletedAfterALogin(t *testing.T) {
 	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
 	testscript.Run(t, p)
 }
+
+// A longer backup of a fork is refused as "older".
+func TestReview8ForkCalledOlder(t *testing.T) {
+	testscript.Run(t, review8(t, "forkmessage"))
+}

@@ -282,3 +282,9 @@ func TestReview8MarkDeletedAfterALogin(t *testing.T) {
 func TestReview8ForkCalledOlder(t *testing.T) {
 	testscript.Run(t, review8(t, "forkmessage"))
 }
+
+// --volume-ml (infused) with --checked-ml (drawn, as the check showed) is
+// refused blaming --checked-ml.
+func TestReview8VolumeInfusedBlamesCheckedML(t *testing.T) {
+	testscript.Run(t, review8(t, "checkedml"))
+}

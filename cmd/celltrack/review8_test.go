@@ -35,6 +35,7 @@ func review8(t *testing.T, name string) testscript.Params {
 	p.Cmds["rv8schema"] = cmdReview8Schema
 	p.Cmds["rv8meta"] = cmdReview8Meta
 	p.Cmds["rv8urlparam"] = cmdReview8URLParam
+	p.Cmds["rv8markto"] = cmdReview8MarkTo
 	return p
 }
 
@@ -90,6 +91,30 @@ func cmdReview8URLParam(ts *testscript.TestScript, neg bool, args []string) {
 	q.Set(args[1], args[2])
 	u.RawQuery = q.Encode()
 	ts.Setenv(args[0], u.String())
+}
+
+// cmdReview8MarkTo rewrites the "to" of the meta "migrated" mark at raw
+// bbolt level: rv8markto URL.
+func cmdReview8MarkTo(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: rv8markto URL")
+	}
+	db, err := bolt.Open(ts.Getenv("CELLTRACK_DB"), 0o600, nil)
+	ts.Check(err)
+	defer db.Close()
+	ts.Check(db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket([]byte("meta"))
+		var m map[string]any
+		if err := json.Unmarshal(meta.Get([]byte("migrated")), &m); err != nil {
+			return err
+		}
+		m["to"] = args[0]
+		b, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		return meta.Put([]byte("migrated"), b)
+	}))
 }
 
 type review8Saved struct {
@@ -287,4 +312,24 @@ func TestReview8ForkCalledOlder(t *testing.T) {
 // refused blaming --checked-ml.
 func TestReview8VolumeInfusedBlamesCheckedML(t *testing.T) {
 	testscript.Run(t, review8(t, "checkedml"))
+}
+
+// The migrated mark's target, edited outside celltrack, passes audit
+// verify and sends every reader to another database.
+func TestReview8MarkTargetRedirected(t *testing.T) {
+	if os.Getenv(pgtest.EnvURL) == "" && os.Getenv("CELLTRACK_CI") != "1" {
+		t.Skip("needs PostgreSQL (CELLTRACK_TEST_POSTGRES) for the migrate target")
+	}
+	server := pgtest.Server(t)
+	p := review8(t, "markto")
+	local := p.Setup
+	p.Setup = func(env *testscript.Env) error {
+		if err := local(env); err != nil {
+			return err
+		}
+		env.Setenv("CELLTRACK_TEST_PG_SERVER", server)
+		return nil
+	}
+	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
+	testscript.Run(t, p)
 }

@@ -333,3 +333,9 @@ func TestReview8MarkTargetRedirected(t *testing.T) {
 	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
 	testscript.Run(t, p)
 }
+
+// The older-file message says to take a backup first; backup refuses the
+// older file.
+func TestReview8BackupBeforeUpgradeRefused(t *testing.T) {
+	testscript.Run(t, review8(t, "backupolder"))
+}

@@ -39,6 +39,27 @@ func review8(t *testing.T, name string) testscript.Params {
 	return p
 }
 
+// review8WithTarget is review8 for a story that migrates to PostgreSQL: its
+// pgdb command makes the target on the test server. It skips without one.
+func review8WithTarget(t *testing.T, name string) testscript.Params {
+	t.Helper()
+	if os.Getenv(pgtest.EnvURL) == "" && os.Getenv("CELLTRACK_CI") != "1" {
+		t.Skip("needs PostgreSQL (CELLTRACK_TEST_POSTGRES) for the migrate target")
+	}
+	server := pgtest.Server(t)
+	p := review8(t, name)
+	local := p.Setup
+	p.Setup = func(env *testscript.Env) error {
+		if err := local(env); err != nil {
+			return err
+		}
+		env.Setenv("CELLTRACK_TEST_PG_SERVER", server)
+		return nil
+	}
+	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
+	return p
+}
+
 // cmdReview8Either runs a command whose refusal and success are both
 // acceptable outcomes (what follows it decides): rv8either celltrack ARGS.
 func cmdReview8Either(ts *testscript.TestScript, neg bool, args []string) {
@@ -207,21 +228,7 @@ func TestReview8DoubleDoseLaunderedVerifies(t *testing.T) {
 // A restore of a backup taken before the migration, over the migrated old
 // copy, reopens it for writes without database.reopen.
 func TestReview8RestoreReopensMigratedCopy(t *testing.T) {
-	if os.Getenv(pgtest.EnvURL) == "" && os.Getenv("CELLTRACK_CI") != "1" {
-		t.Skip("needs PostgreSQL (CELLTRACK_TEST_POSTGRES) for the migrate target")
-	}
-	server := pgtest.Server(t)
-	p := review8(t, "restoremigrated")
-	local := p.Setup
-	p.Setup = func(env *testscript.Env) error {
-		if err := local(env); err != nil {
-			return err
-		}
-		env.Setenv("CELLTRACK_TEST_PG_SERVER", server)
-		return nil
-	}
-	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
-	testscript.Run(t, p)
+	testscript.Run(t, review8WithTarget(t, "restoremigrated"))
 }
 
 // patient show lists a weight dated ahead after the correction that doses.
@@ -250,21 +257,7 @@ func TestReview8RestoreReasonRefusedNamed(t *testing.T) {
 // A migrate --to URL's sslpassword is stored in the old copy's mark and
 // shown to every reader.
 func TestReview8MigratedNoteShowsSSLPassword(t *testing.T) {
-	if os.Getenv(pgtest.EnvURL) == "" && os.Getenv("CELLTRACK_CI") != "1" {
-		t.Skip("needs PostgreSQL (CELLTRACK_TEST_POSTGRES) for the migrate target")
-	}
-	server := pgtest.Server(t)
-	p := review8(t, "sslpassword")
-	local := p.Setup
-	p.Setup = func(env *testscript.Env) error {
-		if err := local(env); err != nil {
-			return err
-		}
-		env.Setenv("CELLTRACK_TEST_PG_SERVER", server)
-		return nil
-	}
-	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
-	testscript.Run(t, p)
+	testscript.Run(t, review8WithTarget(t, "sslpassword"))
 }
 
 // A restore refused as a rollback, after the admin's right password,
@@ -286,21 +279,7 @@ func TestReview8OneTimePasswordLoginUpgrades(t *testing.T) {
 // A migrated mark deleted after a login on the old copy goes unnoticed by
 // the write path.
 func TestReview8MarkDeletedAfterALogin(t *testing.T) {
-	if os.Getenv(pgtest.EnvURL) == "" && os.Getenv("CELLTRACK_CI") != "1" {
-		t.Skip("needs PostgreSQL (CELLTRACK_TEST_POSTGRES) for the migrate target")
-	}
-	server := pgtest.Server(t)
-	p := review8(t, "markafterlogin")
-	local := p.Setup
-	p.Setup = func(env *testscript.Env) error {
-		if err := local(env); err != nil {
-			return err
-		}
-		env.Setenv("CELLTRACK_TEST_PG_SERVER", server)
-		return nil
-	}
-	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
-	testscript.Run(t, p)
+	testscript.Run(t, review8WithTarget(t, "markafterlogin"))
 }
 
 // A longer backup of a fork is refused as "older".
@@ -317,21 +296,7 @@ func TestReview8VolumeInfusedBlamesCheckedML(t *testing.T) {
 // The migrated mark's target, edited outside celltrack, passes audit
 // verify and sends every reader to another database.
 func TestReview8MarkTargetRedirected(t *testing.T) {
-	if os.Getenv(pgtest.EnvURL) == "" && os.Getenv("CELLTRACK_CI") != "1" {
-		t.Skip("needs PostgreSQL (CELLTRACK_TEST_POSTGRES) for the migrate target")
-	}
-	server := pgtest.Server(t)
-	p := review8(t, "markto")
-	local := p.Setup
-	p.Setup = func(env *testscript.Env) error {
-		if err := local(env); err != nil {
-			return err
-		}
-		env.Setenv("CELLTRACK_TEST_PG_SERVER", server)
-		return nil
-	}
-	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
-	testscript.Run(t, p)
+	testscript.Run(t, review8WithTarget(t, "markto"))
 }
 
 // The older-file message says to take a backup first; backup refuses the

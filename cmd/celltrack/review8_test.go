@@ -36,6 +36,7 @@ func review8(t *testing.T, name string) testscript.Params {
 	p.Cmds["rv8meta"] = cmdReview8Meta
 	p.Cmds["rv8urlparam"] = cmdReview8URLParam
 	p.Cmds["rv8markto"] = cmdReview8MarkTo
+	p.Cmds["rv8copydbid"] = cmdReview8CopyDBID
 	return p
 }
 
@@ -136,6 +137,26 @@ func cmdReview8MarkTo(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		return meta.Put([]byte("migrated"), b)
 	}))
+}
+
+// cmdReview8CopyDBID writes the db_id of $CELLTRACK_DB into the meta of
+// another file at raw bbolt level: rv8copydbid FILE.
+func cmdReview8CopyDBID(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: rv8copydbid FILE")
+	}
+	var id []byte
+	src, err := bolt.Open(ts.Getenv("CELLTRACK_DB"), 0o600, nil)
+	ts.Check(err)
+	ts.Check(src.View(func(tx *bolt.Tx) error {
+		id = append([]byte(nil), tx.Bucket([]byte("meta")).Get([]byte("db_id"))...)
+		return nil
+	}))
+	ts.Check(src.Close())
+	dst, err := bolt.Open(args[0], 0o600, nil)
+	ts.Check(err)
+	defer dst.Close()
+	ts.Check(dst.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("db_id"), id) }))
 }
 
 type review8Saved struct {
@@ -303,4 +324,10 @@ func TestReview8MarkTargetRedirected(t *testing.T) {
 // older file.
 func TestReview8BackupBeforeUpgradeRefused(t *testing.T) {
 	testscript.Run(t, review8(t, "backupolder"))
+}
+
+// Another database's backup given this database's db_id restores as a
+// mere rollback.
+func TestReview8OtherDatabaseWithThisDBID(t *testing.T) {
+	testscript.Run(t, review8(t, "forgeddbid"))
 }

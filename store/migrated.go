@@ -95,24 +95,30 @@ func refuseIfMigrated(tx kv.Tx) error {
 	return m.refusal()
 }
 
-// trailLookback bounds how many entries migratedByTrail reads back.
-const trailLookback = 256
-
 // migratedByTrail is the mark of the migration away that the trail's last
 // entries record when the meta mark is gone: a database migrated away takes
-// no record write after its database.migrate entry (only access and
-// security events: logins, wrong passwords), so reading back from the end
-// over such events reaches that entry. A state entry (a record written), a
-// database.reopen, or trailLookback events end the walk: nil. A write reads
-// the header of the last entry only, unless that entry is an event. `audit
-// verify` checks the mark against the whole trail (verifyMigratedMark).
+// no record write after its database.migrate entry, only access and
+// security events — logins, logouts, wrong passwords and a right one that
+// resets their count — whose entries set a user record (its last login,
+// its count of wrong passwords) or change none. So reading back from the
+// end over user entries and events reaches that entry; a state entry of
+// any other record, or a database.reopen, ends the walk: nil. There is no
+// bound on how far: however many logins the old copy took since, the
+// migration is found (a bound is how far a reader of the old copy would
+// have to log in to reopen it). A write on an open database reads the
+// header of the last entry only, unless it sets a user record or is an
+// event; then back to the last record write. `audit verify` checks the
+// mark against the whole trail (verifyMigratedMark).
 func migratedByTrail(tx kv.Tx) *MigratedMark {
+	users := tx.Bucket(recordBuckets[kindUser])
 	c := tx.Bucket(bAudit).Cursor()
-	n := 0
-	for k, v := c.Last(); k != nil && n < trailLookback; k, v = c.Prev() {
-		n++
-		if h, err := audit.ParseHeader(v); err != nil || h.State {
+	for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		h, err := audit.ParseHeader(v)
+		if err != nil || (h.State && users.Get(h.ID[:]) == nil) {
 			return nil
+		}
+		if h.State {
+			continue // a user's login, logout or password count
 		}
 		e, err := audit.Decode(v)
 		if err != nil {

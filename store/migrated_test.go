@@ -265,3 +265,34 @@ func TestRemoveStaleWrites(t *testing.T) {
 		t.Errorf("another target's copy was removed")
 	}
 }
+
+// TestMarkRemovedAfterLoginsStillRefuses: the old copy still records
+// logins and wrong passwords, entries that set the user's record; with the
+// mark then removed outside celltrack, the trail read back over them still
+// reaches the migration, and a record write is refused, nothing written
+// (review 8, finding 14).
+func TestMarkRemovedAfterLoginsStillRefuses(t *testing.T) {
+	db := newTestDB(t)
+	markMigrated(t, db, "/srv/site.db")
+	if _, _, err := db.Login("nina", testPassword, nil); err != nil {
+		t.Fatalf("login on a migrated database: %v", err)
+	}
+	if _, _, err := db.Login("liu", "wrong-password-1", nil); lot.ErrorCode(err) != lot.EAUTH {
+		t.Fatalf("wrong password: %v", err)
+	}
+	log, _ := db.AuditLog("")
+	if n := len(log); log[n-1].Action != "login.refused" || log[n-2].Action != "login" {
+		t.Fatalf("the trail's end: %s, %s; want a login and a refused one", log[n-2].Action, log[n-1].Action)
+	}
+	if err := db.engine.Update(func(tx kv.Tx) error { return tx.Bucket(bMeta).Delete(metaMigrated) }); err != nil {
+		t.Fatal(err)
+	}
+	before := len(log)
+	_, err := NewLotService(db).AddPatient("nina", lot.Patient{MRN: "MRN-2", Name: "Hana", Born: db.Now().AddDate(-50, 0, 0), Sex: "F"})
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), "was removed outside celltrack") {
+		t.Fatalf("a write after the mark was removed: %v, want the migration's refusal", err)
+	}
+	if log, _ := db.AuditLog(""); len(log) != before {
+		t.Errorf("the refusal wrote %d entries", len(log)-before)
+	}
+}

@@ -296,3 +296,31 @@ func TestMarkRemovedAfterLoginsStillRefuses(t *testing.T) {
 		t.Errorf("the refusal wrote %d entries", len(log)-before)
 	}
 }
+
+// TestMarkRedirectedIsCaught: the mark's fields are unaudited meta; one
+// rewritten outside celltrack (the target, here) is not what readers and
+// refused writers are sent to — they get the database.migrate entry's —
+// and verify fails naming the field and both values (review 8, finding 17).
+func TestMarkRedirectedIsCaught(t *testing.T) {
+	db := newTestDB(t)
+	const to, evil = "postgres://celltrack@db.example.org/celltrack", "postgres://celltrack@evil.example.org/celltrack"
+	markMigrated(t, db, to)
+	if err := db.engine.Update(func(tx kv.Tx) error {
+		b := tx.Bucket(bMeta)
+		return b.Put(metaMigrated, bytes.Replace(b.Get(metaMigrated), []byte(to), []byte(evil), 1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := db.Migrated()
+	if err != nil || m == nil || m.To != to || !strings.Contains(m.Note(), "work on "+to+" — its mark") || !strings.Contains(m.Note(), "to is "+evil) {
+		t.Fatalf("Migrated of a redirected mark: %+v %v", m, err)
+	}
+	_, err = NewLotService(db).AddPatient("nina", lot.Patient{MRN: "MRN-2", Name: "Hana", Born: db.Now().AddDate(-50, 0, 0), Sex: "F"})
+	if msg := lot.ErrorMessage(err); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(msg, "celltrack --db "+to+" …") || !strings.Contains(msg, "changed outside celltrack") {
+		t.Fatalf("a write on a redirected mark: %v", err)
+	}
+	v, err := db.Verify()
+	if err != nil || v.OK() || !strings.Contains(v.Problems[0], "disagrees with the database.migrate entry") || !strings.Contains(v.Problems[0], "to is "+evil+", audit entry") {
+		t.Fatalf("verify of a redirected mark: %v %q", err, v.Problems)
+	}
+}

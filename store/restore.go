@@ -350,6 +350,9 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	if err := refuseOtherDatabase(path, live, bv, opts); err != nil {
 		return rep, err
 	}
+	if err := refuseReopening(live, bv, opts); err != nil {
+		return rep, err
+	}
 	keys := ""
 	if rep.Keys != "" {
 		keys = "\n(the kept checkpoints were checked against " + rep.Keys + ")"
@@ -735,6 +738,9 @@ type backupVerification struct {
 	hasFirst bool
 	// latestKept is the largest tree size of the kept checkpoints.
 	latestKept int64
+	// marked is set when the backup carries a migration mark (a backup
+	// of the old copy of a migrated database).
+	marked bool
 }
 
 // verifyBackup verifies the copy bk in one read transaction: its backup
@@ -768,6 +774,7 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport, liveKeys []che
 		}
 		bv.witness = append(bv.witness, pinProblems...)
 		bv.dbID = string(tx.Bucket(bMeta).Get(metaDBID))
+		bv.marked = tx.Bucket(bMeta).Get(metaMigrated) != nil
 		for _, r := range results {
 			bv.latestKept = max(bv.latestKept, r.Head.Size)
 			if r.Ahead {
@@ -833,6 +840,33 @@ func refuseOtherDatabase(path string, live *liveFile, bv backupVerification, opt
 		what = fmt.Sprintf("%s %s, but its readable pages name the database %s", path, live.why, strings.Join(ids, ", "))
 	}
 	return lot.Errorf(lot.ECONFLICT, "%s, and --from %s is a backup of the database %s: another database of facility %s, whose history is not this one's — restoring it would replace everything recorded in %s, so it is refused whatever the flags (--allow-rollback covers an older backup of this database only); nothing was changed — give a backup of %s itself", what, opts.From, bv.dbID, bv.head.Facility, path, path)
+}
+
+// refuseReopening refuses, whatever the flags, a backup without the
+// migration mark over the old copy of a migrated database (marked, or its
+// mark removed while its trail says it was migrated away): the restored
+// file would take writes again beside the target — the second history,
+// the double dose, that the mark exists to prevent — with no
+// database.reopen entry saying so. The mark is not carried into the
+// restored file instead: the backup's trail has no database.migrate entry
+// for it to agree with, and what the target recorded since is in neither.
+// Reopening is `migrate --reopen-source`'s, audited with its reason; after
+// it, the restore is judged as any other.
+func refuseReopening(live *liveFile, bv backupVerification, opts RestoreOptions) error {
+	if live.db == nil || bv.marked {
+		return nil
+	}
+	var m *MigratedMark
+	if err := live.db.view(func(tx kv.Tx) (err error) {
+		if m, err = migratedMark(tx); m == nil && err == nil {
+			m = migratedByTrail(tx)
+		}
+		return err
+	}); err != nil || m == nil {
+		return err
+	}
+	return lot.Errorf(lot.ECONFLICT, "%s was migrated to %s (%s) on %s by %s (its audit entry %d, database.migrate): it is the old copy, and the site works on the target; --from %s carries no migration mark (taken before the migration), so restoring it would make the old copy take writes again — a second history beside the target. It is refused whatever the flags; nothing was changed. Work on %s (restore there with its own tools if it needs it); if this copy must take writes again because the target was lost, an admin first runs `celltrack --db %s migrate --reopen-source --reason \"…\"` (audited), then repeats the restore%s",
+		live.path, m.To, m.Engine, lot.FormatTime(m.At), m.By, m.Entry, opts.From, m.To, live.path, m.changedNote())
 }
 
 // sameFirstEntry reports whether the live file's first audit entry hashes

@@ -416,3 +416,36 @@ func TestBackupWrittenUnderTemporaryName(t *testing.T) {
 		t.Fatalf("a failed backup left files: %v", left)
 	}
 }
+
+// TestRestoreOverMigratedCopyRefused: a backup taken before the migration
+// (no mark) put over the old copy would make it take writes again beside
+// the target; refused whatever the flags, naming the migration and
+// --reopen-source, nothing changed. After the audited reopening the same
+// restore is an ordinary rollback (review 8, finding 3).
+func TestRestoreOverMigratedCopyRefused(t *testing.T) {
+	db := newTestDB(t)
+	backup := filepath.Join(t.TempDir(), "before.db")
+	if _, err := db.VerifiedBackup(backup, nil); err != nil {
+		t.Fatal(err)
+	}
+	markMigrated(t, db, "/srv/site.db")
+	db.Close()
+	before := fileSum(t, db.Path())
+	_, err := Restore(db.Path(), restoreOpts(db, backup))
+	if msg := lot.ErrorMessage(err); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(msg, "was migrated to /srv/site.db") || !strings.Contains(msg, "database.migrate") || !strings.Contains(msg, "migrate --reopen-source") || !strings.Contains(msg, "nothing was changed") {
+		t.Fatalf("restore of a pre-migration backup over the old copy: %v", err)
+	}
+	if fileSum(t, db.Path()) != before {
+		t.Fatal("the refused restore changed the database")
+	}
+	noReplacedFile(t, db.Path())
+	reopenBolt(t, db)
+	if _, err := db.ReopenMigrated("alice", "target lost"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	t.Cleanup(func() { reopenBolt(t, db) })
+	if _, err := Restore(db.Path(), restoreOpts(db, backup)); err != nil {
+		t.Fatalf("restore after the reopening: %v", err)
+	}
+}

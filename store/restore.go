@@ -391,14 +391,21 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 			rep.Witness = fmt.Sprintf("the backup (%d entries) extends every one of the %d kept checkpoint(s), the latest of %d entries; entries made after that checkpoint cannot be checked", rep.Backup.Size, len(opts.Kept), bv.latestKept)
 		}
 	}
+	var forkedAt int64 // the first entry the two trails do not share, when they forked
 	if rep.LiveRead {
 		if rep.Live.Facility != rep.Backup.Facility {
 			return rep, lot.Errorf(lot.ECONFLICT, "--from %s is a backup of facility %s; %s is facility %s — nothing was changed", opts.From, rep.Backup.Facility, path, rep.Live.Facility)
 		}
-		if rep.Live.Size > rep.Backup.Size {
+		// Older only when the backup's trail is a prefix of the
+		// database's: a copy that grew apart (a fork) is another history
+		// since the entry where the two part, longer or shorter.
+		n := min(rep.Live.Size, rep.Backup.Size)
+		switch shared := sharedEntries(live.db, bk, n); {
+		case shared < n:
+			forkedAt = shared + 1
+			rep.Rollback = append(rep.Rollback, fmt.Sprintf("%s (%d entries) and the backup (%d entries) share entries 1–%d only: the two histories differ from entry %d on — the database's %s would be replaced by the backup's %s", path, rep.Live.Size, rep.Backup.Size, shared, forkedAt, EntryRange(forkedAt, rep.Live.Size), EntryRange(forkedAt, rep.Backup.Size)))
+		case rep.Live.Size > rep.Backup.Size:
 			rep.Rollback = append(rep.Rollback, fmt.Sprintf("%s has %d entries; the backup has %d: %s since would vanish from the database", path, rep.Live.Size, rep.Backup.Size, EntryRange(rep.Backup.Size+1, rep.Live.Size)))
-		} else if !bv.extends {
-			rep.Rollback = append(rep.Rollback, fmt.Sprintf("%s (%d entries) is not a prefix of the backup's trail: the two histories differ", path, rep.Live.Size))
 		}
 	}
 	if len(rep.Rollback) > 0 && !opts.AllowRollback && rep.Unproven && len(opts.Kept) > 0 {
@@ -408,6 +415,9 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	}
 	if len(rep.Rollback) > 0 && !opts.AllowRollback && rep.Unproven {
 		return rep, lot.Errorf(lot.ECONFLICT, "%s %s, so restore cannot show that --from %s is not older than the history it would replace; nothing was changed:\n  %s\nrestoring it could roll the audit trail back; give --checkpoint with the witness folder, or, if a rollback must be accepted, repeat with --allow-rollback --reason \"…\" (the restore, the reason and that a rollback could not be ruled out are recorded)", path, live.why, opts.From, strings.Join(rep.Rollback, "\n  "))
+	}
+	if forkedAt > 0 && !opts.AllowRollback {
+		return rep, lot.Errorf(lot.ECONFLICT, "--from %s is not an older state of the database but another history from entry %d on (a copy that grew apart), so nothing was changed:\n  %s\nrestoring it would discard the database's entries since entry %d for the backup's; give a backup of this database, or, if that is what must happen, repeat with --allow-rollback --reason \"…\" (the restore and the reason are recorded)", opts.From, forkedAt, strings.Join(rep.Rollback, "\n  "), forkedAt)
 	}
 	if len(rep.Rollback) > 0 && !opts.AllowRollback {
 		return rep, lot.Errorf(lot.ECONFLICT, "--from %s is older than the history it would replace, so nothing was changed:\n  %s\nrestoring it would roll the audit trail back; if that is what must happen, repeat with --allow-rollback --reason \"…\" (the restore and the reason are recorded)", opts.From, strings.Join(rep.Rollback, "\n  "))
@@ -730,7 +740,6 @@ type backupVerification struct {
 	failedKept []string
 	ahead      []CheckpointResult
 	head       audit.Head
-	extends    bool   // the backup's tree has the live file's as a prefix
 	dbID       string // the backup's database identity (meta db_id)
 	// first is the hash of the backup's first audit entry (its tree of
 	// size 1), set when it has one.
@@ -789,11 +798,6 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport, liveKeys []che
 			bv.first, err = tlog.TreeHash(1, newTreeHashes(tx))
 			bv.hasFirst = err == nil
 		}
-		bv.extends = true
-		if l := rep.Live; rep.LiveRead && l.Size > 0 && l.Size <= bv.head.Size {
-			p, err := tlog.ProveTree(bv.head.Size, l.Size, newTreeHashes(tx))
-			bv.extends = err == nil && tlog.CheckTree(p, bv.head.Size, bv.head.Root, l.Size, l.Root) == nil
-		}
 		return nil
 	})
 	return bv, err
@@ -826,13 +830,25 @@ func witnessRefusal(opts RestoreOptions, bv backupVerification, keys string) err
 // pages; a file (or backup) that names none cannot be compared.
 func refuseOtherDatabase(path string, live *liveFile, bv backupVerification, opts RestoreOptions) error {
 	ids := live.dbIDs()
-	if len(ids) == 0 || bv.dbID == "" || contains(ids, bv.dbID) {
-		return nil
+	sameID := len(ids) == 0 || bv.dbID == "" || contains(ids, bv.dbID)
+	if live.db != nil && bv.hasFirst {
+		if same, ok := live.sameFirstEntry(bv.first); ok {
+			if same {
+				// One history whose identities may have been made apart:
+				// a backup taken before schema 4 (no db_id) and upgraded
+				// apart from the database. Whether it is older is then
+				// judged as for any backup.
+				return nil
+			}
+			if sameID {
+				// The db_id is one unaudited meta value, copied at will;
+				// the first audit entry (its init's admin, with a random
+				// id, at its time) is hashed into every later one.
+				return lot.Errorf(lot.ECONFLICT, "--from %s names this database's id (meta db_id %s), but its first audit entry is not %s's: it is another database's history from entry 1 (a db_id is not audited and can be copied) — restoring it would replace everything recorded in %s, so it is refused whatever the flags (--allow-rollback covers an older backup of this database only); nothing was changed — give a backup of %s itself, and report the backup to QA", opts.From, bv.dbID, path, path, path)
+			}
+		}
 	}
-	if live.db != nil && bv.hasFirst && live.sameFirstEntry(bv.first) {
-		// One history whose identities were made apart: a backup taken
-		// before schema 4 (no db_id) and upgraded apart from the
-		// database. Whether it is older is then judged as for any backup.
+	if sameID {
 		return nil
 	}
 	what := fmt.Sprintf("%s is the database %s", path, strings.Join(ids, ", "))
@@ -871,16 +887,47 @@ func refuseReopening(live *liveFile, bv backupVerification, opts RestoreOptions)
 
 // sameFirstEntry reports whether the live file's first audit entry hashes
 // to first: an init's first entry (its admin, with a random id, at its time)
-// is its database's own.
-func (l *liveFile) sameFirstEntry(first tlog.Hash) bool {
-	same := false
+// is its database's own. ok is false when the live file's tree cannot be
+// read.
+func (l *liveFile) sameFirstEntry(first tlog.Hash) (same, ok bool) {
 	l.db.view(func(tx kv.Tx) error {
 		if h, err := tlog.TreeHash(1, newTreeHashes(tx)); err == nil {
-			same = h == first
+			same, ok = h == first, true
 		}
 		return nil
 	})
-	return same
+	return same, ok
+}
+
+// sharedEntries is how many first entries the live file's trail and the
+// backup's have in common (their trees of that size are one), up to n, the
+// smaller of the two sizes: n when one extends the other, less when they
+// forked.
+func sharedEntries(live, bk *DB, n int64) int64 {
+	var shared int64
+	live.view(func(ltx kv.Tx) error {
+		return bk.view(func(btx kv.Tx) error {
+			lh, bh := newTreeHashes(ltx), newTreeHashes(btx)
+			same := func(k int64) bool {
+				a, err1 := tlog.TreeHash(k, lh)
+				b, err2 := tlog.TreeHash(k, bh)
+				return err1 == nil && err2 == nil && a == b
+			}
+			// The trees agree up to the fork and differ from it on.
+			lo, hi := int64(0), n
+			for lo < hi {
+				mid := lo + (hi-lo+1)/2
+				if same(mid) {
+					lo = mid
+				} else {
+					hi = mid - 1
+				}
+			}
+			shared = lo
+			return nil
+		})
+	})
+	return shared
 }
 
 // dbIDs is the database identity (meta db_id) the live file names: read

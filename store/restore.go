@@ -701,7 +701,8 @@ func (l *liveFile) damaged(timeout time.Duration) (*liveFile, error) {
 }
 
 // authenticate checks that opts.Actor is an admin of the live file with
-// the password given. A wrong password counts towards the lockout there —
+// the password given, writing nothing for a right one (a refused restore
+// leaves the file as it was). A wrong password counts towards the lockout there —
 // unless the file is of an older schema: restore writes nothing into a file
 // it may be about to replace, so then the failure only costs the delay.
 func (l *liveFile) authenticate(opts RestoreOptions) error {
@@ -713,7 +714,9 @@ func (l *liveFile) authenticate(opts RestoreOptions) error {
 		return err
 	}
 	if !l.old {
-		_, err := l.db.signPassword(u, opts.Password, "signature.refused", "wrong password for signature: "+MeaningRestore)
+		// A right password resets no count here: the file is replaced
+		// by the restore that is done, and one refused writes nothing.
+		_, err := l.db.provePassword(u, opts.Password, "signature.refused", "wrong password for signature: "+MeaningRestore, true)
 		return err
 	}
 	if u.Disabled {

@@ -234,8 +234,12 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		opts.Timeout = DefaultTimeout
 	}
 	if opts.AllowRollback {
-		if err := lot.ValidateText("--reason", opts.Reason, true); err != nil {
+		if strings.TrimSpace(opts.Reason) == "" {
 			return rep, lot.Errorf(lot.EUSAGE, "--allow-rollback needs --reason: say why entries made since the backup may be undone")
+		}
+		if err := lot.ValidateText("--reason", opts.Reason, true); err != nil {
+			// A reason was given: what is wrong with it, not that it is missing.
+			return rep, lot.Errorf(lot.ErrorCode(err), "%s — nothing was restored", lot.ErrorMessage(err))
 		}
 	}
 	// The words that record a kept checkpoint rolled back over are the

@@ -111,7 +111,7 @@ func (rt *runtime) auditKeyCommand() *cli.Command {
 					}
 					k, err := rt.checkpoints().RotateCheckpointKey(actor(c), pw, vkey, c.String("reason"))
 					if err != nil {
-						return err
+						return asTyped(c, vkey, err)
 					}
 					return rt.out(keyView(k), func(w io.Writer) {
 						fmt.Fprintf(w, "checkpoint verifier key rotated to %s; the old key is retired and still verifies older checkpoints\n", k.Verifier)
@@ -171,6 +171,22 @@ func verifierFlag(c *cli.Context) (string, error) {
 		}
 	}
 	return v, nil
+}
+
+// asTyped names in err the flag the key was typed with: the store names a
+// key as "--verifier KEY", which, read from --verifier-file FILE, is not
+// what the admin typed (review 8, finding 12).
+func asTyped(c *cli.Context, vkey string, err error) error {
+	f := c.String("verifier-file")
+	if f == "" || vkey == "" {
+		return err
+	}
+	msg := lot.ErrorMessage(err)
+	typed := strings.ReplaceAll(msg, "--verifier "+vkey, fmt.Sprintf("--verifier-file %s (key %s)", f, vkey))
+	if typed == msg {
+		return err
+	}
+	return lot.Errorf(lot.ErrorCode(err), "%s", typed)
 }
 
 // writeNew creates path with data, never replacing a file.

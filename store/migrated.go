@@ -187,7 +187,7 @@ func migratedByTrail(tx kv.Tx) *MigratedMark {
 	c := tx.Bucket(bAudit).Cursor()
 	for k, v := c.Last(); k != nil; k, v = c.Prev() {
 		h, err := audit.ParseHeader(v)
-		if err != nil || (h.State && users.Get(h.ID[:]) == nil) {
+		if err != nil || (h.State && (users == nil || users.Get(h.ID[:]) == nil)) {
 			return nil
 		}
 		if h.State {

@@ -45,26 +45,40 @@ type MigratedMark struct {
 	Size  int64  `json:"size"`
 	Root  string `json:"root"`
 	Entry uint64 `json:"entry"`
+	// Changed says how the stored mark disagrees with its audit entry
+	// (changed outside celltrack); empty when they agree. The other fields
+	// are then the entry's, not the mark's (migratedMark).
+	Changed string `json:"-"`
+}
+
+// changedNote is what every line built from the mark adds when the stored
+// mark was changed outside celltrack.
+func (m MigratedMark) changedNote() string {
+	if m.Changed == "" {
+		return ""
+	}
+	return " — " + m.Changed
 }
 
 // Note is the one line a read of a migrated database prints.
 func (m MigratedMark) Note() string {
-	return fmt.Sprintf("this database was migrated to %s (%s) on %s by %s; it takes no more writes — this is a read of the old copy; work on %s", m.To, m.Engine, lot.FormatTime(m.At), m.By, m.To)
+	return fmt.Sprintf("this database was migrated to %s (%s) on %s by %s; it takes no more writes — this is a read of the old copy; work on %s%s", m.To, m.Engine, lot.FormatTime(m.At), m.By, m.To, m.changedNote())
 }
 
 // BedsideNote is what the bedside check of the old copy says: NO-GO, as
 // the infusion could not be recorded here and the target's records decide.
 func (m MigratedMark) BedsideNote() string {
-	return fmt.Sprintf("this database was migrated to %s (%s) on %s by %s: this is the old copy, which takes no more writes and may be out of date — check on %s", m.To, m.Engine, lot.FormatTime(m.At), m.By, m.To)
+	return fmt.Sprintf("this database was migrated to %s (%s) on %s by %s: this is the old copy, which takes no more writes and may be out of date — check on %s%s", m.To, m.Engine, lot.FormatTime(m.At), m.By, m.To, m.changedNote())
 }
 
 // refusal is the error every write on the marked database returns.
 func (m MigratedMark) refusal() error {
-	return lot.FieldErrorf("db", lot.ECONFLICT, "this database was migrated to %s (%s) on %s by %s (its audit entry %d; the target received entries 1–%d); it takes no more writes and nothing was written — use that database, %s", m.To, m.Engine, lot.FormatTime(m.At), m.By, m.Entry, m.Size, m.To)
+	return lot.FieldErrorf("db", lot.ECONFLICT, "this database was migrated to %s (%s) on %s by %s (its audit entry %d; the target received entries 1–%d); it takes no more writes and nothing was written — use that database, %s%s", m.To, m.Engine, lot.FormatTime(m.At), m.By, m.Entry, m.Size, m.To, m.changedNote())
 }
 
-// migratedMark reads the mark of the database of tx; nil when it has none.
-func migratedMark(tx kv.Tx) (*MigratedMark, error) {
+// storedMark reads the mark as stored in meta, unchecked; nil when there
+// is none.
+func storedMark(tx kv.Tx) (*MigratedMark, error) {
 	raw := tx.Bucket(bMeta).Get(metaMigrated)
 	if raw == nil {
 		return nil, nil
@@ -76,6 +90,65 @@ func migratedMark(tx kv.Tx) (*MigratedMark, error) {
 		return &MigratedMark{To: "(an unreadable target: meta \"migrated\" is " + fmt.Sprintf("%q", raw) + ")", Engine: "unknown", By: "unknown"}, nil
 	}
 	return &m, nil
+}
+
+// migratedMark reads the mark of the database of tx; nil when it has none.
+// The mark lives in meta, outside the hash chain, so what it says is taken
+// from the audited database.migrate entry it names (or, when it names none,
+// the trail's last migration away): a target rewritten at raw level would
+// send every reader of the old copy, and every refused writer, to a
+// database someone else controls. A mark that disagrees with its entry
+// still marks; it says so (Changed), and `audit verify` fails on it.
+func migratedMark(tx kv.Tx) (*MigratedMark, error) {
+	m, err := storedMark(tx)
+	if err != nil || m == nil {
+		return m, err
+	}
+	var e *audit.Entry
+	if v := tx.Bucket(bAudit).Get(itob(m.Entry)); v != nil {
+		if d, err := audit.Decode(v); err == nil && migratedAway(d) {
+			e = &d
+		}
+	}
+	if e == nil {
+		if e, err = lastMigration(tx, nil); err != nil {
+			return nil, err
+		}
+		if e != nil && !migratedAway(*e) {
+			e = nil
+		}
+	}
+	if e == nil {
+		m.Changed = "its mark (meta \"migrated\") has no database.migrate entry in the audit trail: it was written outside celltrack; report it to QA"
+		return m, nil
+	}
+	a := markOf(*e)
+	if d := markDiffers(*m, *a); d != "" {
+		a.Changed = fmt.Sprintf("its mark (meta \"migrated\") was changed outside celltrack (%s); what is shown is its audit entry's; report it to QA", d)
+	}
+	return a, nil
+}
+
+// markDiffers names the first field in which the stored mark m differs
+// from a, the mark its audit entry was written with, with both values;
+// empty when they agree.
+func markDiffers(m, a MigratedMark) string {
+	for _, f := range []struct{ name, mark, entry string }{
+		{"to", m.To, a.To},
+		{"engine", m.Engine, a.Engine},
+		{"by", m.By, a.By},
+		{"size", fmt.Sprint(m.Size), fmt.Sprint(a.Size)},
+		{"root", m.Root, a.Root},
+		{"entry", fmt.Sprint(m.Entry), fmt.Sprint(a.Entry)},
+	} {
+		if f.mark != f.entry {
+			return fmt.Sprintf("%s is %s, audit entry %d says %s", f.name, f.mark, a.Entry, f.entry)
+		}
+	}
+	if !m.At.Equal(a.At) {
+		return fmt.Sprintf("at is %s, audit entry %d says %s", lot.FormatTime(m.At), a.Entry, lot.FormatTime(a.At))
+	}
+	return ""
 }
 
 // refuseIfMigrated returns the mark's refusal when tx's database is marked,
@@ -95,24 +168,30 @@ func refuseIfMigrated(tx kv.Tx) error {
 	return m.refusal()
 }
 
-// trailLookback bounds how many entries migratedByTrail reads back.
-const trailLookback = 256
-
 // migratedByTrail is the mark of the migration away that the trail's last
 // entries record when the meta mark is gone: a database migrated away takes
-// no record write after its database.migrate entry (only access and
-// security events: logins, wrong passwords), so reading back from the end
-// over such events reaches that entry. A state entry (a record written), a
-// database.reopen, or trailLookback events end the walk: nil. A write reads
-// the header of the last entry only, unless that entry is an event. `audit
-// verify` checks the mark against the whole trail (verifyMigratedMark).
+// no record write after its database.migrate entry, only access and
+// security events — logins, logouts, wrong passwords and a right one that
+// resets their count — whose entries set a user record (its last login,
+// its count of wrong passwords) or change none. So reading back from the
+// end over user entries and events reaches that entry; a state entry of
+// any other record, or a database.reopen, ends the walk: nil. There is no
+// bound on how far: however many logins the old copy took since, the
+// migration is found (a bound is how far a reader of the old copy would
+// have to log in to reopen it). A write on an open database reads the
+// header of the last entry only, unless it sets a user record or is an
+// event; then back to the last record write. `audit verify` checks the
+// mark against the whole trail (verifyMigratedMark).
 func migratedByTrail(tx kv.Tx) *MigratedMark {
+	users := tx.Bucket(recordBuckets[kindUser])
 	c := tx.Bucket(bAudit).Cursor()
-	n := 0
-	for k, v := c.Last(); k != nil && n < trailLookback; k, v = c.Prev() {
-		n++
-		if h, err := audit.ParseHeader(v); err != nil || h.State {
+	for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		h, err := audit.ParseHeader(v)
+		if err != nil || (h.State && (users == nil || users.Get(h.ID[:]) == nil)) {
 			return nil
+		}
+		if h.State {
+			continue // a user's login, logout or password count
 		}
 		e, err := audit.Decode(v)
 		if err != nil {
@@ -265,11 +344,12 @@ func markOf(e audit.Entry) *MigratedMark {
 // verifyMigratedMark is `audit verify`'s check of the mark against the
 // trail, given the entries that mention a database action (lastMigration):
 // a database whose last migration entry says it was migrated away must
-// carry the mark of that entry — without it, it takes writes as if it had
-// never been migrated, the double history the mark prevents — and a mark
-// must have such an entry.
+// carry the mark of that entry, field for field — without it, it takes
+// writes as if it had never been migrated, the double history the mark
+// prevents; with another target, its readers are sent elsewhere — and a
+// mark must have such an entry.
 func verifyMigratedMark(tx kv.Tx, mentions []uint64) ([]string, error) {
-	mark, err := migratedMark(tx)
+	mark, err := storedMark(tx)
 	if err != nil {
 		return nil, err
 	}
@@ -283,6 +363,12 @@ func verifyMigratedMark(tx kv.Tx, mentions []uint64) ([]string, error) {
 		return []string{fmt.Sprintf("audit entry %d (database.migrate by %s, %s) says this database was migrated to %s and takes no more writes, but its mark (meta \"migrated\") is missing: it was removed outside celltrack, and writes are taken here as if it had never been migrated — work on the target; if this copy must take writes again, an admin reopens it as the migration's source, with a reason, and report it to QA", e.Seq, e.User, lot.FormatTime(e.Time), markOf(*e).To)}, nil
 	case away && mark.Entry != e.Seq:
 		return []string{fmt.Sprintf("the mark (meta \"migrated\") names audit entry %d, but the database.migrate entry of the migration is %d: the mark was changed outside celltrack — report it to QA", mark.Entry, e.Seq)}, nil
+	case away:
+		// Every field, not its presence only: the mark is what readers
+		// of the old copy are told to work on.
+		if d := markDiffers(*mark, *markOf(*e)); d != "" {
+			return []string{fmt.Sprintf("the mark (meta \"migrated\") disagrees with the database.migrate entry %d of the migration: %s — the mark was changed outside celltrack; work on the database the entry names, and report it to QA", e.Seq, d)}, nil
+		}
 	case !away && mark != nil:
 		last := "the trail has no database.migrate entry"
 		if e != nil {

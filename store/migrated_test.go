@@ -265,3 +265,62 @@ func TestRemoveStaleWrites(t *testing.T) {
 		t.Errorf("another target's copy was removed")
 	}
 }
+
+// TestMarkRemovedAfterLoginsStillRefuses: the old copy still records
+// logins and wrong passwords, entries that set the user's record; with the
+// mark then removed outside celltrack, the trail read back over them still
+// reaches the migration, and a record write is refused, nothing written
+// (review 8, finding 14).
+func TestMarkRemovedAfterLoginsStillRefuses(t *testing.T) {
+	db := newTestDB(t)
+	markMigrated(t, db, "/srv/site.db")
+	if _, _, err := db.Login("nina", testPassword, nil); err != nil {
+		t.Fatalf("login on a migrated database: %v", err)
+	}
+	if _, _, err := db.Login("liu", "wrong-password-1", nil); lot.ErrorCode(err) != lot.EAUTH {
+		t.Fatalf("wrong password: %v", err)
+	}
+	log, _ := db.AuditLog("")
+	if n := len(log); log[n-1].Action != "login.refused" || log[n-2].Action != "login" {
+		t.Fatalf("the trail's end: %s, %s; want a login and a refused one", log[n-2].Action, log[n-1].Action)
+	}
+	if err := db.engine.Update(func(tx kv.Tx) error { return tx.Bucket(bMeta).Delete(metaMigrated) }); err != nil {
+		t.Fatal(err)
+	}
+	before := len(log)
+	_, err := NewLotService(db).AddPatient("nina", lot.Patient{MRN: "MRN-2", Name: "Hana", Born: db.Now().AddDate(-50, 0, 0), Sex: "F"})
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), "was removed outside celltrack") {
+		t.Fatalf("a write after the mark was removed: %v, want the migration's refusal", err)
+	}
+	if log, _ := db.AuditLog(""); len(log) != before {
+		t.Errorf("the refusal wrote %d entries", len(log)-before)
+	}
+}
+
+// TestMarkRedirectedIsCaught: the mark's fields are unaudited meta; one
+// rewritten outside celltrack (the target, here) is not what readers and
+// refused writers are sent to — they get the database.migrate entry's —
+// and verify fails naming the field and both values (review 8, finding 17).
+func TestMarkRedirectedIsCaught(t *testing.T) {
+	db := newTestDB(t)
+	const to, evil = "postgres://celltrack@db.example.org/celltrack", "postgres://celltrack@evil.example.org/celltrack"
+	markMigrated(t, db, to)
+	if err := db.engine.Update(func(tx kv.Tx) error {
+		b := tx.Bucket(bMeta)
+		return b.Put(metaMigrated, bytes.Replace(b.Get(metaMigrated), []byte(to), []byte(evil), 1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := db.Migrated()
+	if err != nil || m == nil || m.To != to || !strings.Contains(m.Note(), "work on "+to+" — its mark") || !strings.Contains(m.Note(), "to is "+evil) {
+		t.Fatalf("Migrated of a redirected mark: %+v %v", m, err)
+	}
+	_, err = NewLotService(db).AddPatient("nina", lot.Patient{MRN: "MRN-2", Name: "Hana", Born: db.Now().AddDate(-50, 0, 0), Sex: "F"})
+	if msg := lot.ErrorMessage(err); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(msg, "celltrack --db "+to+" …") || !strings.Contains(msg, "changed outside celltrack") {
+		t.Fatalf("a write on a redirected mark: %v", err)
+	}
+	v, err := db.Verify()
+	if err != nil || v.OK() || !strings.Contains(v.Problems[0], "disagrees with the database.migrate entry") || !strings.Contains(v.Problems[0], "to is "+evil+", audit entry") {
+		t.Fatalf("verify of a redirected mark: %v %q", err, v.Problems)
+	}
+}

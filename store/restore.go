@@ -234,8 +234,12 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		opts.Timeout = DefaultTimeout
 	}
 	if opts.AllowRollback {
-		if err := lot.ValidateText("the reason", opts.Reason, true); err != nil {
+		if strings.TrimSpace(opts.Reason) == "" {
 			return rep, lot.FieldErrorf("reason", lot.EUSAGE, "accepting a rollback needs a reason: say why entries made since the backup may be undone")
+		}
+		if err := lot.ValidateText("the reason", opts.Reason, true); err != nil {
+			// A reason was given: what is wrong with it, not that it is missing.
+			return rep, lot.FieldErrorf("reason", lot.ErrorCode(err), "%s — nothing was restored", lot.ErrorMessage(err))
 		}
 	}
 	// The words that record a kept checkpoint rolled back over are the
@@ -350,6 +354,9 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	if err := refuseOtherDatabase(path, live, bv, opts); err != nil {
 		return rep, err
 	}
+	if err := refuseReopening(live, bv, opts); err != nil {
+		return rep, err
+	}
 	keys := ""
 	if rep.Keys != "" {
 		keys = "\n(the kept checkpoints were checked against " + rep.Keys + ")"
@@ -388,14 +395,21 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 			rep.Witness = fmt.Sprintf("the backup (%d entries) extends every one of the %d kept checkpoint(s), the latest of %d entries; entries made after that checkpoint cannot be checked", rep.Backup.Size, len(opts.Kept), bv.latestKept)
 		}
 	}
+	var forkedAt int64 // the first entry the two trails do not share, when they forked
 	if rep.LiveRead {
 		if rep.Live.Facility != rep.Backup.Facility {
 			return rep, lot.FieldErrorf("from", lot.ECONFLICT, "the backup %s is a backup of facility %s; %s is facility %s — nothing was changed", opts.From, rep.Backup.Facility, path, rep.Live.Facility)
 		}
-		if rep.Live.Size > rep.Backup.Size {
+		// Older only when the backup's trail is a prefix of the
+		// database's: a copy that grew apart (a fork) is another history
+		// since the entry where the two part, longer or shorter.
+		n := min(rep.Live.Size, rep.Backup.Size)
+		switch shared := sharedEntries(live.db, bk, n); {
+		case shared < n:
+			forkedAt = shared + 1
+			rep.Rollback = append(rep.Rollback, fmt.Sprintf("%s (%d entries) and the backup (%d entries) share entries 1–%d only: the two histories differ from entry %d on — the database's %s would be replaced by the backup's %s", path, rep.Live.Size, rep.Backup.Size, shared, forkedAt, EntryRange(forkedAt, rep.Live.Size), EntryRange(forkedAt, rep.Backup.Size)))
+		case rep.Live.Size > rep.Backup.Size:
 			rep.Rollback = append(rep.Rollback, fmt.Sprintf("%s has %d entries; the backup has %d: %s since would vanish from the database", path, rep.Live.Size, rep.Backup.Size, EntryRange(rep.Backup.Size+1, rep.Live.Size)))
-		} else if !bv.extends {
-			rep.Rollback = append(rep.Rollback, fmt.Sprintf("%s (%d entries) is not a prefix of the backup's trail: the two histories differ", path, rep.Live.Size))
 		}
 	}
 	if len(rep.Rollback) > 0 && !opts.AllowRollback && rep.Unproven && len(opts.Kept) > 0 {
@@ -405,6 +419,9 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	}
 	if len(rep.Rollback) > 0 && !opts.AllowRollback && rep.Unproven {
 		return rep, lot.FieldErrorf("checkpoint", lot.ECONFLICT, "%s %s, so restore cannot show that the backup %s is not older than the history it would replace; nothing was changed:\n  %s\nrestoring it could roll the audit trail back; give the folder of kept checkpoints as a witness, or, if a rollback must be accepted, repeat accepting it, with a reason (the restore, the reason and that a rollback could not be ruled out are recorded)", path, live.why, opts.From, strings.Join(rep.Rollback, "\n  "))
+	}
+	if forkedAt > 0 && !opts.AllowRollback {
+		return rep, lot.FieldErrorf("allow-rollback", lot.ECONFLICT, "the backup %s is not an older state of the database but another history from entry %d on (a copy that grew apart), so nothing was changed:\n  %s\nrestoring it would discard the database's entries since entry %d for the backup's; give a backup of this database, or, if that is what must happen, repeat accepting the rollback, with a reason (the restore and the reason are recorded)", opts.From, forkedAt, strings.Join(rep.Rollback, "\n  "), forkedAt)
 	}
 	if len(rep.Rollback) > 0 && !opts.AllowRollback {
 		return rep, lot.FieldErrorf("allow-rollback", lot.ECONFLICT, "the backup %s is older than the history it would replace, so nothing was changed:\n  %s\nrestoring it would roll the audit trail back; if that is what must happen, repeat accepting the rollback, with a reason (the restore and the reason are recorded)", opts.From, strings.Join(rep.Rollback, "\n  "))
@@ -688,7 +705,8 @@ func (l *liveFile) damaged(timeout time.Duration) (*liveFile, error) {
 }
 
 // authenticate checks that opts.Actor is an admin of the live file with
-// the password given. A wrong password counts towards the lockout there —
+// the password given, writing nothing for a right one (a refused restore
+// leaves the file as it was). A wrong password counts towards the lockout there —
 // unless the file is of an older schema: restore writes nothing into a file
 // it may be about to replace, so then the failure only costs the delay.
 func (l *liveFile) authenticate(opts RestoreOptions) error {
@@ -700,7 +718,9 @@ func (l *liveFile) authenticate(opts RestoreOptions) error {
 		return err
 	}
 	if !l.old {
-		_, err := l.db.signPassword(u, opts.Password, "signature.refused", "wrong password for signature: "+MeaningRestore)
+		// A right password resets no count here: the file is replaced
+		// by the restore that is done, and one refused writes nothing.
+		_, err := l.db.provePassword(u, opts.Password, "signature.refused", "wrong password for signature: "+MeaningRestore, true)
 		return err
 	}
 	if u.Disabled {
@@ -727,7 +747,6 @@ type backupVerification struct {
 	failedKept []string
 	ahead      []CheckpointResult
 	head       audit.Head
-	extends    bool   // the backup's tree has the live file's as a prefix
 	dbID       string // the backup's database identity (meta db_id)
 	// first is the hash of the backup's first audit entry (its tree of
 	// size 1), set when it has one.
@@ -735,6 +754,9 @@ type backupVerification struct {
 	hasFirst bool
 	// latestKept is the largest tree size of the kept checkpoints.
 	latestKept int64
+	// marked is set when the backup carries a migration mark (a backup
+	// of the old copy of a migrated database).
+	marked bool
 }
 
 // verifyBackup verifies the copy bk in one read transaction: its backup
@@ -768,6 +790,7 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport, liveKeys []che
 		}
 		bv.witness = append(bv.witness, pinProblems...)
 		bv.dbID = string(tx.Bucket(bMeta).Get(metaDBID))
+		bv.marked = tx.Bucket(bMeta).Get(metaMigrated) != nil
 		for _, r := range results {
 			bv.latestKept = max(bv.latestKept, r.Head.Size)
 			if r.Ahead {
@@ -781,11 +804,6 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport, liveKeys []che
 		if bv.head.Size > 0 {
 			bv.first, err = tlog.TreeHash(1, newTreeHashes(tx))
 			bv.hasFirst = err == nil
-		}
-		bv.extends = true
-		if l := rep.Live; rep.LiveRead && l.Size > 0 && l.Size <= bv.head.Size {
-			p, err := tlog.ProveTree(bv.head.Size, l.Size, newTreeHashes(tx))
-			bv.extends = err == nil && tlog.CheckTree(p, bv.head.Size, bv.head.Root, l.Size, l.Root) == nil
 		}
 		return nil
 	})
@@ -819,13 +837,25 @@ func witnessRefusal(opts RestoreOptions, bv backupVerification, keys string) err
 // pages; a file (or backup) that names none cannot be compared.
 func refuseOtherDatabase(path string, live *liveFile, bv backupVerification, opts RestoreOptions) error {
 	ids := live.dbIDs()
-	if len(ids) == 0 || bv.dbID == "" || contains(ids, bv.dbID) {
-		return nil
+	sameID := len(ids) == 0 || bv.dbID == "" || contains(ids, bv.dbID)
+	if live.db != nil && bv.hasFirst {
+		if same, ok := live.sameFirstEntry(bv.first); ok {
+			if same {
+				// One history whose identities may have been made apart:
+				// a backup taken before schema 4 (no db_id) and upgraded
+				// apart from the database. Whether it is older is then
+				// judged as for any backup.
+				return nil
+			}
+			if sameID {
+				// The db_id is one unaudited meta value, copied at will;
+				// the first audit entry (its init's admin, with a random
+				// id, at its time) is hashed into every later one.
+				return lot.FieldErrorf("from", lot.ECONFLICT, "the backup %s names this database's id (meta db_id %s), but its first audit entry is not %s's: it is another database's history from entry 1 (a db_id is not audited and can be copied) — restoring it would replace everything recorded in %s, so it is refused whatever is accepted (accepting a rollback covers an older backup of this database only); nothing was changed — give a backup of %s itself, and report the backup to QA", opts.From, bv.dbID, path, path, path)
+			}
+		}
 	}
-	if live.db != nil && bv.hasFirst && live.sameFirstEntry(bv.first) {
-		// One history whose identities were made apart: a backup taken
-		// before schema 4 (no db_id) and upgraded apart from the
-		// database. Whether it is older is then judged as for any backup.
+	if sameID {
 		return nil
 	}
 	what := fmt.Sprintf("%s is the database %s", path, strings.Join(ids, ", "))
@@ -835,18 +865,76 @@ func refuseOtherDatabase(path string, live *liveFile, bv backupVerification, opt
 	return lot.FieldErrorf("from", lot.ECONFLICT, "%s, and the backup %s is a backup of the database %s: another database of facility %s, whose history is not this one's — restoring it would replace everything recorded in %s, so it is refused whatever is accepted (accepting a rollback covers an older backup of this database only); nothing was changed — give a backup of %s itself", what, opts.From, bv.dbID, bv.head.Facility, path, path)
 }
 
+// refuseReopening refuses, whatever the flags, a backup without the
+// migration mark over the old copy of a migrated database (marked, or its
+// mark removed while its trail says it was migrated away): the restored
+// file would take writes again beside the target — the second history,
+// the double dose, that the mark exists to prevent — with no
+// database.reopen entry saying so. The mark is not carried into the
+// restored file instead: the backup's trail has no database.migrate entry
+// for it to agree with, and what the target recorded since is in neither.
+// Reopening is `migrate --reopen-source`'s, audited with its reason; after
+// it, the restore is judged as any other.
+func refuseReopening(live *liveFile, bv backupVerification, opts RestoreOptions) error {
+	if live.db == nil || bv.marked {
+		return nil
+	}
+	var m *MigratedMark
+	if err := live.db.view(func(tx kv.Tx) (err error) {
+		if m, err = migratedMark(tx); m == nil && err == nil {
+			m = migratedByTrail(tx)
+		}
+		return err
+	}); err != nil || m == nil {
+		return err
+	}
+	return lot.FieldErrorf("from", lot.ECONFLICT, "%s was migrated to %s (%s) on %s by %s (its audit entry %d, database.migrate): it is the old copy, and the site works on the target; the backup %s carries no migration mark (taken before the migration), so restoring it would make the old copy take writes again — a second history beside the target. It is refused whatever is accepted; nothing was changed. Work on %s (restore there with its own tools if it needs it); if this copy must take writes again because the target was lost, an admin first reopens %s as the migration's source, with a reason (audited), then repeats the restore%s",
+		live.path, m.To, m.Engine, lot.FormatTime(m.At), m.By, m.Entry, opts.From, m.To, live.path, m.changedNote())
+}
+
 // sameFirstEntry reports whether the live file's first audit entry hashes
 // to first: an init's first entry (its admin, with a random id, at its time)
-// is its database's own.
-func (l *liveFile) sameFirstEntry(first tlog.Hash) bool {
-	same := false
+// is its database's own. ok is false when the live file's tree cannot be
+// read.
+func (l *liveFile) sameFirstEntry(first tlog.Hash) (same, ok bool) {
 	l.db.view(func(tx kv.Tx) error {
 		if h, err := tlog.TreeHash(1, newTreeHashes(tx)); err == nil {
-			same = h == first
+			same, ok = h == first, true
 		}
 		return nil
 	})
-	return same
+	return same, ok
+}
+
+// sharedEntries is how many first entries the live file's trail and the
+// backup's have in common (their trees of that size are one), up to n, the
+// smaller of the two sizes: n when one extends the other, less when they
+// forked.
+func sharedEntries(live, bk *DB, n int64) int64 {
+	var shared int64
+	live.view(func(ltx kv.Tx) error {
+		return bk.view(func(btx kv.Tx) error {
+			lh, bh := newTreeHashes(ltx), newTreeHashes(btx)
+			same := func(k int64) bool {
+				a, err1 := tlog.TreeHash(k, lh)
+				b, err2 := tlog.TreeHash(k, bh)
+				return err1 == nil && err2 == nil && a == b
+			}
+			// The trees agree up to the fork and differ from it on.
+			lo, hi := int64(0), n
+			for lo < hi {
+				mid := lo + (hi-lo+1)/2
+				if same(mid) {
+					lo = mid
+				} else {
+					hi = mid - 1
+				}
+			}
+			shared = lo
+			return nil
+		})
+	})
+	return shared
 }
 
 // dbIDs is the database identity (meta db_id) the live file names: read

@@ -416,3 +416,76 @@ func TestBackupWrittenUnderTemporaryName(t *testing.T) {
 		t.Fatalf("a failed backup left files: %v", left)
 	}
 }
+
+// TestRestoreOverMigratedCopyRefused: a backup taken before the migration
+// (no mark) put over the old copy would make it take writes again beside
+// the target; refused whatever the flags, naming the migration and
+// --reopen-source, nothing changed. After the audited reopening the same
+// restore is an ordinary rollback (review 8, finding 3).
+func TestRestoreOverMigratedCopyRefused(t *testing.T) {
+	db := newTestDB(t)
+	backup := filepath.Join(t.TempDir(), "before.db")
+	if _, err := db.VerifiedBackup(backup, nil); err != nil {
+		t.Fatal(err)
+	}
+	markMigrated(t, db, "/srv/site.db")
+	db.Close()
+	before := fileSum(t, db.Path())
+	_, err := Restore(db.Path(), restoreOpts(db, backup))
+	if msg := lot.ErrorMessage(err); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(msg, "was migrated to /srv/site.db") || !strings.Contains(msg, "database.migrate") || !strings.Contains(msg, "migrate --reopen-source") || !strings.Contains(msg, "nothing was changed") {
+		t.Fatalf("restore of a pre-migration backup over the old copy: %v", err)
+	}
+	if fileSum(t, db.Path()) != before {
+		t.Fatal("the refused restore changed the database")
+	}
+	noReplacedFile(t, db.Path())
+	reopenBolt(t, db)
+	if _, err := db.ReopenMigrated("alice", "target lost"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	t.Cleanup(func() { reopenBolt(t, db) })
+	if _, err := Restore(db.Path(), restoreOpts(db, backup)); err != nil {
+		t.Fatalf("restore after the reopening: %v", err)
+	}
+}
+
+// TestRestoreForkIsNotOlder: a backup of a copy that grew apart — here
+// shorter than the database, one entry of its own — is not "older": the
+// refusal names the entry where the two histories part; with
+// --allow-rollback it is restored, recorded as such (review 8, findings
+// 15 and 19).
+func TestRestoreForkIsNotOlder(t *testing.T) {
+	db := newTestDB(t)
+	base := entryCount(t, db)
+	fork := filepath.Join(t.TempDir(), "fork.db")
+	if _, err := db.VerifiedBackup(fork, nil); err != nil {
+		t.Fatal(err)
+	}
+	registerUC(t, db, "LOT-A")
+	registerUC(t, db, "LOT-B")
+	f, err := Open(fork, Options{Now: db.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	registerUC(t, f, "LOT-F")
+	f.Close()
+	db.Close()
+	t.Cleanup(func() { reopenBolt(t, db) })
+	before := fileSum(t, db.Path())
+	opts := restoreOpts(db, fork)
+	opts.AllowRollback = false
+	_, err = Restore(db.Path(), opts)
+	want := fmt.Sprintf("another history from entry %d on", base+1)
+	if msg := lot.ErrorMessage(err); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(msg, want) || strings.Contains(msg, "is older") || !strings.Contains(msg, "the two histories differ") {
+		t.Fatalf("restore of a shorter fork: %v, want %q", err, want)
+	}
+	if fileSum(t, db.Path()) != before {
+		t.Fatal("the refused restore changed the database")
+	}
+	noReplacedFile(t, db.Path())
+	rep, err := Restore(db.Path(), restoreOpts(db, fork))
+	if err != nil || len(rep.Rollback) != 1 || !strings.Contains(rep.Rollback[0], fmt.Sprintf("share entries 1–%d only", base)) {
+		t.Fatalf("restore of the fork with --allow-rollback: %v %q", err, rep.Rollback)
+	}
+}

@@ -222,3 +222,47 @@ func TestUpgradeInterruptedKeepsTheFileOld(t *testing.T) {
 	}
 	verifyOK(t, up)
 }
+
+// TestOneTimePasswordUpgradesOnlyAfterTheNewOne: an admin whose password
+// another admin reset logs in on an older file with that one-time password:
+// without the new password the login is refused and the file is left byte
+// for byte; with it, the file is upgraded and the password changed, in
+// that one login (review 8, finding 13).
+func TestOneTimePasswordUpgradesOnlyAfterTheNewOne(t *testing.T) {
+	db := newTestDB(t)
+	if _, err := db.AddUser("alice", audit.User{Name: "bob", FullName: "Bob", Role: audit.Admin}, testPassword, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	const oneTime, chosen = "copper-temp-pass-881", "maple-orbit-lantern-31"
+	if _, err := db.ResetPassword("bob", "alice", oneTime, "forgot it"); err != nil {
+		t.Fatal(err)
+	}
+	path := tamperFile(t, db, func(tx kv.Tx) error {
+		return tx.Bucket(bMeta).Put([]byte("schema"), []byte("12"))
+	})
+	before := dbSum(t, path)
+	up, err := OpenForLogin(path, Options{Timeout: time.Second, Now: db.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.engine = up.engine // newTestDB's cleanup checks and closes it
+	noLine := func() (string, error) { return "", lot.Errorf(lot.EUSAGE, "no new password given") }
+	if _, _, err := up.Login("alice", oneTime, noLine); lot.ErrorCode(err) != lot.EUSAGE {
+		t.Fatalf("login with the one-time password and no new one: %v", err)
+	}
+	if _, _, err := up.Login("alice", oneTime, nil); lot.ErrorCode(err) != lot.EPASSWORD || !strings.Contains(err.Error(), "nothing was written") {
+		t.Fatalf("login with the one-time password, no way to ask: %v", err)
+	}
+	if dbSum(t, path) != before || up.Behind() == 0 {
+		t.Fatal("a login stopped for the new password upgraded the older file")
+	}
+	if _, _, err := up.Login("alice", oneTime, func() (string, error) { return chosen, nil }); err != nil {
+		t.Fatalf("login with the new password: %v", err)
+	}
+	if up.Behind() != 0 || len(upgradeEntries(t, up)) != 1 {
+		t.Fatalf("after the login: behind %d, %d upgrades", up.Behind(), len(upgradeEntries(t, up)))
+	}
+	if _, _, err := up.Login("alice", chosen, nil); err != nil {
+		t.Fatalf("the new password afterwards: %v", err)
+	}
+}

@@ -427,6 +427,34 @@ func errSignMustChange(u audit.User, now time.Time, set audit.Settings) error {
 
 func (db *DB) checkPassword(u audit.User, password, action, reason string, signing bool) (_ audit.User, err error) {
 	defer db.recoverDamage(&err)
+	if u, err = db.provePassword(u, password, action, reason, signing); err != nil {
+		return u, err
+	}
+	if u.Failures > 0 {
+		err := db.engine.Update(func(tx kv.Tx) error {
+			r, err := userRecordByName(tx, u.Name)
+			if err != nil {
+				return err
+			}
+			cur := r.user()
+			cur.Failures = 0
+			w := &writer{db: db, tx: tx, actor: cur, now: db.now()}
+			return w.put(kindUser, cur.ID, "password.ok", "a right password resets the count of wrong ones", toUserRecord(cur))
+		})
+		if err != nil {
+			return u, err
+		}
+		u.Failures = 0
+	}
+	return u, nil
+}
+
+// provePassword is checkPassword without the reset of the count of wrong
+// passwords: a wrong one is counted (and recorded), a right one writes
+// nothing. Restore's, whose own refusals must leave the database as it was
+// (the file it replaces keeps the count; the restored one has its own).
+func (db *DB) provePassword(u audit.User, password, action, reason string, signing bool) (_ audit.User, err error) {
+	defer db.recoverDamage(&err)
 	if u.Disabled {
 		return u, lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and cannot sign", u.Name)
 	}
@@ -451,22 +479,6 @@ func (db *DB) checkPassword(u audit.User, password, action, reason string, signi
 		if now := db.now(); audit.PasswordExpired(u, now, set) {
 			return u, errSignMustChange(u, now, set)
 		}
-	}
-	if u.Failures > 0 {
-		err := db.engine.Update(func(tx kv.Tx) error {
-			r, err := userRecordByName(tx, u.Name)
-			if err != nil {
-				return err
-			}
-			cur := r.user()
-			cur.Failures = 0
-			w := &writer{db: db, tx: tx, actor: cur, now: db.now()}
-			return w.put(kindUser, cur.ID, "password.ok", "a right password resets the count of wrong ones", toUserRecord(cur))
-		})
-		if err != nil {
-			return u, err
-		}
-		u.Failures = 0
 	}
 	return u, nil
 }

@@ -111,7 +111,7 @@ func (rt *runtime) auditKeyCommand() *cli.Command {
 					}
 					k, err := rt.checkpoints().RotateCheckpointKey(actor(c), pw, vkey, c.String("reason"))
 					if err != nil {
-						return err
+						return asTyped(c, err)
 					}
 					return rt.out(keyView(k), func(w io.Writer) {
 						fmt.Fprintf(w, "checkpoint verifier key rotated to %s; the old key is retired and still verifies older checkpoints\n", k.Verifier)
@@ -171,6 +171,18 @@ func verifierFlag(c *cli.Context) (string, error) {
 		}
 	}
 	return v, nil
+}
+
+// asTyped names in err the flag the key was typed with: a refused key is
+// the store's field "verifier-key", which the command line words as
+// --verifier; read from --verifier-file FILE, the admin typed that
+// (review 8, finding 12).
+func asTyped(c *cli.Context, err error) error {
+	f := c.String("verifier-file")
+	if f == "" || lot.ErrorField(err) != "verifier-key" {
+		return err
+	}
+	return lot.FieldErrorf("verifier-file", lot.ErrorCode(err), "%s — the key in %s", lot.ErrorMessage(err), f)
 }
 
 // writeNew creates path with data, never replacing a file.

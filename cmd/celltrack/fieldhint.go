@@ -15,6 +15,7 @@ var flagHints = map[string]string{
 	"patient-mrn":    "--patient MRN",
 	"co-signer":      "--physician NAME, and the physician's password as the second line",
 	"verifier-key":   "--verifier; `celltrack audit key init` makes a new key pair",
+	"verifier-file":  "--verifier-file; `celltrack audit key init` makes a new key pair",
 	"password-stdin": "--password-stdin, the new password as a second line",
 	"allow-rollback": `--allow-rollback --reason "…"`,
 	"checkpoint":     `--checkpoint FOLDER, or --allow-rollback --reason "…"`,

@@ -119,7 +119,7 @@ func (rt *runtime) reopenSource(c *cli.Context, from string, timeout time.Durati
 		return lot.Errorf(lot.EUSAGE, "--reopen-source takes no --to: it reopens --from (default: --db) %s where it is", store.DisplayName(from))
 	}
 	if strings.TrimSpace(c.String("reason")) == "" {
-		return lot.Errorf(lot.EUSAGE, "--reopen-source needs --reason: why this database takes writes again (the target lost, say)")
+		return lot.FieldErrorf("reason", lot.EUSAGE, "reopening a migrated database needs a reason: why this database takes writes again (the target lost, say)")
 	}
 	db, err := store.OpenForMigrate(from, store.Options{Timeout: timeout, Now: rt.now})
 	if err != nil {

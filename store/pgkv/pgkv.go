@@ -584,9 +584,9 @@ func (r *redacted) Error() string {
 }
 func (r *redacted) Unwrap() error { return r.err }
 
-// redactURL returns the URL without its password (in the user info or a
-// password= parameter) and the spellings of the password to keep out of
-// any message.
+// redactURL returns the URL without its secrets (the password in the user
+// info, and every parameter secretParam names: password=, sslpassword=, …)
+// and the spellings of each to keep out of any message.
 func redactURL(raw string) (string, []string) {
 	var secrets []string
 	// Whatever parses, the text between the user's ":" and "@" is secret.
@@ -611,13 +611,33 @@ func redactURL(raw string) (string, []string) {
 		secrets = appendSecret(secrets, p)
 		u.User = url.User(u.User.Username())
 	}
-	q := u.Query()
-	if p := q.Get("password"); p != "" {
-		secrets = appendSecret(secrets, p)
-		q.Del("password")
+	q, dropped := u.Query(), false
+	for name, values := range q {
+		if !secretParam(name) {
+			continue
+		}
+		for _, p := range values {
+			if p != "" {
+				secrets = appendSecret(secrets, p)
+			}
+		}
+		q.Del(name)
+		dropped = true
+	}
+	if dropped {
 		u.RawQuery = q.Encode()
 	}
 	return u.String(), secrets
+}
+
+// secretParam reports whether the URL parameter name holds a secret:
+// password, and any other whose name says password, secret or token —
+// sslpassword, the passphrase of the client's TLS key, above all. A path
+// to a file holding one (passfile, sslkey) is not itself secret and stays,
+// so that the URL shown still connects.
+func secretParam(name string) bool {
+	n := strings.ToLower(name)
+	return strings.HasSuffix(n, "password") || strings.HasSuffix(n, "passwd") || strings.Contains(n, "secret") || strings.Contains(n, "token")
 }
 
 func appendSecret(s []string, p string) []string {

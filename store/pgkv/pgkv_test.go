@@ -627,3 +627,22 @@ func TestConnectTimeoutDefault(t *testing.T) {
 		t.Errorf("connect timeout with connect_timeout=7: %v, want 7s", got)
 	}
 }
+
+// TestRedactDropsEverySecretParameter: sslpassword (the passphrase of the
+// client's TLS key) and any parameter named as a password, secret or token
+// is dropped like password=, whatever its case; paths and the rest stay, so
+// that the URL shown still connects (review 8, finding 10).
+func TestRedactDropsEverySecretParameter(t *testing.T) {
+	raw := "postgres://ct:pw-user-1@db.example.org:5433/celltrack?sslmode=verify-full&sslpassword=Secret-ssl-55&SSLPassword=Secret-ssl-56&password=pw-param-2&sslkey=/etc/ct/client.key&passfile=/etc/ct/pgpass&host=/run/pg&auth_token=tok-3"
+	got := pgkv.Redact(raw)
+	for _, secret := range []string{"pw-user-1", "Secret-ssl-55", "Secret-ssl-56", "pw-param-2", "tok-3"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("Redact keeps %s: %s", secret, got)
+		}
+	}
+	for _, kept := range []string{"ct@db.example.org:5433/celltrack", "sslmode=verify-full", "sslkey=%2Fetc%2Fct%2Fclient.key", "passfile=", "host=%2Frun%2Fpg"} {
+		if !strings.Contains(got, kept) {
+			t.Errorf("Redact drops %s: %s", kept, got)
+		}
+	}
+}

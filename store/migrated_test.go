@@ -316,7 +316,7 @@ func TestMarkRedirectedIsCaught(t *testing.T) {
 		t.Fatalf("Migrated of a redirected mark: %+v %v", m, err)
 	}
 	_, err = NewLotService(db).AddPatient("nina", lot.Patient{MRN: "MRN-2", Name: "Hana", Born: db.Now().AddDate(-50, 0, 0), Sex: "F"})
-	if msg := lot.ErrorMessage(err); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(msg, "celltrack --db "+to+" …") || !strings.Contains(msg, "changed outside celltrack") {
+	if msg := lot.ErrorMessage(err); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(msg, "use that database, "+to) || !strings.Contains(msg, "changed outside celltrack") {
 		t.Fatalf("a write on a redirected mark: %v", err)
 	}
 	v, err := db.Verify()

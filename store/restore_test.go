@@ -432,7 +432,7 @@ func TestRestoreOverMigratedCopyRefused(t *testing.T) {
 	db.Close()
 	before := fileSum(t, db.Path())
 	_, err := Restore(db.Path(), restoreOpts(db, backup))
-	if msg := lot.ErrorMessage(err); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(msg, "was migrated to /srv/site.db") || !strings.Contains(msg, "database.migrate") || !strings.Contains(msg, "migrate --reopen-source") || !strings.Contains(msg, "nothing was changed") {
+	if msg := lot.ErrorMessage(err); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(msg, "was migrated to /srv/site.db") || !strings.Contains(msg, "database.migrate") || !strings.Contains(msg, "reopens "+db.Path()+" as the migration's source") || !strings.Contains(msg, "nothing was changed") {
 		t.Fatalf("restore of a pre-migration backup over the old copy: %v", err)
 	}
 	if fileSum(t, db.Path()) != before {

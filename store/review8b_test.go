@@ -82,10 +82,6 @@ func TestReview8bRecordJSONLooseTime(t *testing.T) {
 // replaces them. A schedule's given list so edited reads two ways.
 func TestReview8bRecordJSONRepeatedSlice(t *testing.T) {
 	_, _, _, given := storedSchedules(t)
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(given, &members); err != nil {
-		t.Fatal(err)
-	}
 	in := append(bytes.Clone(given[:len(given)-1]), []byte(`,"given":[{}]}`)...)
 	var want, got scheduleRecord
 	werr, gerr := json.Unmarshal(in, &want), unmarshalRecord(in, &got)

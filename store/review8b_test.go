@@ -2,10 +2,10 @@ package store
 
 import (
 	"bytes"
-	"maps"
-	"slices"
 	"encoding/json"
+	"maps"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/celltrack/celltrack/store/kv"

@@ -272,6 +272,7 @@ func coursesOf(tx kv.Tx, patientID uuid.UUID, now time.Time) ([]dose.Course, err
 // by a caller that needs them too (the bedside check).
 func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infusion) ([]dose.Course, error) {
 	var cs []dose.Course
+	var stored []dose.Infusion // read once, for the first schedule stored before the list
 	for _, id := range childrenOf(tx, "idx_schedule_patient", patientID, kindSchedule) {
 		var r scheduleRecord
 		if _, err := get(tx, kindSchedule, id, &r); err != nil {
@@ -282,7 +283,12 @@ func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infus
 		if err != nil {
 			return nil, err
 		}
-		given, lacks, extra, err := givenOn(tx, s, infs)
+		if !s.GivenListed && stored == nil {
+			if stored, err = infusionsStored(tx, patientID); err != nil {
+				return nil, err
+			}
+		}
+		given, lacks, extra, err := givenOn(tx, s, infs, stored)
 		if err != nil {
 			return nil, err
 		}
@@ -302,17 +308,28 @@ func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infus
 // each listed infusion is taken from infs, the patient's infusions as the
 // index lists them, or read by its id when the index lacks it; lacks names
 // those, extra the infusions the index lists on s that the schedule does
-// not. A schedule stored before the list (GivenListed false) has only the
-// index to go by.
-func givenOn(tx kv.Tx, s dose.Schedule, infs []dose.Infusion) (given map[int]dose.GivenAt, lacks, extra []dose.GivenInfusion, err error) {
+// not. A schedule stored before the list (GivenListed false, a course begun
+// before schema 13 and not infused since) has no audited list: its account is
+// stored, the patient's infusion records themselves (infusionsStored, each
+// audited and naming its schedule), and lacks names those on s the index
+// does not list — the index alone is no account (review 8).
+func givenOn(tx kv.Tx, s dose.Schedule, infs, stored []dose.Infusion) (given map[int]dose.GivenAt, lacks, extra []dose.GivenInfusion, err error) {
 	given = map[int]dose.GivenAt{}
 	if !s.GivenListed {
+		indexed := make(map[uuid.UUID]bool, len(infs))
 		for _, in := range infs {
 			if in.ScheduleID == s.ID {
+				indexed[in.ID] = true
 				given[in.Number] = dose.GivenAt{InfusionID: in.ID, At: in.Start}
 			}
 		}
-		return given, nil, nil, nil
+		for _, in := range stored {
+			if in.ScheduleID == s.ID && !indexed[in.ID] {
+				lacks = append(lacks, dose.GivenInfusion{Number: in.Number, InfusionID: in.ID})
+				given[in.Number] = dose.GivenAt{InfusionID: in.ID, At: in.Start}
+			}
+		}
+		return given, lacks, nil, nil
 	}
 	listed := make(map[uuid.UUID]bool, len(s.Given))
 	for _, g := range s.Given {
@@ -640,6 +657,31 @@ func infusionsMemo(tx kv.Tx, index string, parent uuid.UUID, memo map[uuid.UUID]
 // traceability reports).
 func infusionsOfPatient(tx kv.Tx, patientID uuid.UUID) ([]dose.Infusion, error) {
 	return infusionsIn(tx, "idx_infusion_patient", patientID)
+}
+
+// infusionsStored returns a patient's infusions as the infusion records hold
+// them, whatever the indexes say, in key (creation) order: a walk of every
+// infusion record, decoding only those whose bytes hold the patient's id. It
+// is the account of a course stored before its schedule listed the
+// infusions given on it (givenOn); such a course gets its list at its next
+// infusion, so the walk is made only until then.
+func infusionsStored(tx kv.Tx, patientID uuid.UUID) ([]dose.Infusion, error) {
+	ins := []dose.Infusion{} // not nil: read
+	needle := []byte(patientID.String())
+	err := tx.Bucket(recordBuckets[kindInfusion]).ForEach(func(k, v []byte) error {
+		if !bytes.Contains(v, needle) {
+			return nil
+		}
+		var r infusionRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("decode %s %x: %w", kindInfusion, k, err)
+		}
+		if r.PatientID == patientID {
+			ins = append(ins, r.infusion())
+		}
+		return nil
+	})
+	return ins, err
 }
 
 // infusionsRecorded returns a patient's infusions as the index lists them

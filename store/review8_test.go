@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store/kv"
 )
 
@@ -74,5 +75,32 @@ func TestReview8LegacyCourseIndexCutSecondDose(t *testing.T) {
 		if after := auditLen(t, db); after != before {
 			t.Errorf("the refusal wrote %d audit entries", after-before)
 		}
+	}
+}
+
+// Review 8 (finding 7): a split never issues a container code already
+// issued. The lot's count of containers set back (here by an audited
+// rewrite, as a restored or hand-edited record would hold it), the next
+// split would number its bags from 1 again and give them the codes of the
+// bags already labelled; it is refused naming the code, nothing written.
+func TestReview8SplitRefusesIssuedContainerCode(t *testing.T) {
+	db := newTestDB(t)
+	registerUC(t, db, "LOT-1")
+	ls := NewLotService(db)
+	cs, err := ls.SplitLot("liu", lot.Split{Lot: "LOT-1", Containers: 2, CellsEach: 100_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changeLot(t, db, "LOT-1", func(l *lot.Lot) { l.Containers, l.CellsSplit = 0, 0 })
+	before := auditLen(t, db)
+	_, err = ls.SplitLot("liu", lot.Split{Lot: "LOT-1", Containers: 1, CellsEach: 100_000_000})
+	if err == nil {
+		t.Fatalf("a split after the count was set back issued code %s again", cs[0].Code())
+	}
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), cs[0].Code()) || !strings.Contains(err.Error(), "nothing was split") {
+		t.Errorf("refusal %v (code %s): want a conflict naming %s", err, lot.ErrorCode(err), cs[0].Code())
+	}
+	if after := auditLen(t, db); after != before {
+		t.Errorf("the refusal wrote %d audit entries", after-before)
 	}
 }

@@ -467,7 +467,7 @@ func Check(f Facts) Report {
 		}
 	}
 	if !f.Shown.IsZero() {
-		r.Checks = append(r.Checks, checkShown(f.Shown, w, calc, f.Zone))
+		r.Checks = append(r.Checks, checkShown(f.Shown, w, calc, Calculate(pr, n, w.Grams, srcs, 0).Volume, volume, f.Zone))
 	}
 	if calc.EndotoxinKnown {
 		lim := pr.EndotoxinMilliEUPerKgH

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
@@ -344,7 +345,8 @@ func (s *LotService) Weigh(actor, mrn string, g lot.Grams, at time.Time) (lot.We
 	return wt, err
 }
 
-// Weights returns a patient's weights, oldest measurement first.
+// Weights returns a patient's weights in the order they count, the one that
+// doses last (dose.SortWeights): a weight dated ahead counts as recorded.
 func (s *LotService) Weights(mrn string) ([]lot.Weight, error) {
 	var ws []lot.Weight
 	err := s.db.view(func(tx kv.Tx) error {
@@ -355,6 +357,7 @@ func (s *LotService) Weights(mrn string) ([]lot.Weight, error) {
 		ws, err = weightsOf(tx, p.ID)
 		return err
 	})
+	dose.SortWeights(ws)
 	return ws, err
 }
 

@@ -272,7 +272,7 @@ func coursesOf(tx kv.Tx, patientID uuid.UUID, now time.Time) ([]dose.Course, err
 // by a caller that needs them too (the bedside check).
 func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infusion) ([]dose.Course, error) {
 	var cs []dose.Course
-	var stored []dose.Infusion // read once, for the first schedule stored before the list
+	var stored []dose.Infusion // read once, for the first open course stored before the list
 	for _, id := range childrenOf(tx, "idx_schedule_patient", patientID, kindSchedule) {
 		var r scheduleRecord
 		if _, err := get(tx, kindSchedule, id, &r); err != nil {
@@ -283,12 +283,7 @@ func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infus
 		if err != nil {
 			return nil, err
 		}
-		if !s.GivenListed && stored == nil {
-			if stored, err = infusionsStored(tx, patientID); err != nil {
-				return nil, err
-			}
-		}
-		given, lacks, extra, err := givenOn(tx, s, infs, stored)
+		given, lacks, extra, err := givenOn(tx, s, infs, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -297,6 +292,20 @@ func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infus
 			return nil, err
 		}
 		es := dose.Plan(p.Protocol, s, given, now, loc)
+		// A course stored before the list, still open by the index: its
+		// infusion records decide (an index row more can only end it, and an
+		// ended course takes no infusion, so one ended needs no walk).
+		if !s.GivenListed && !dose.Ended(es) {
+			if stored == nil {
+				if stored, err = infusionsStored(tx, patientID); err != nil {
+					return nil, err
+				}
+			}
+			if given, lacks, extra, err = givenOn(tx, s, infs, stored); err != nil {
+				return nil, err
+			}
+			es = dose.Plan(p.Protocol, s, given, now, loc)
+		}
 		cs = append(cs, dose.Course{Schedule: s, Protocol: p, Entries: es, Ended: dose.Ended(es), Zone: loc, ZoneFrom: from,
 			IndexLacks: lacks, IndexExtra: extra})
 	}
@@ -664,7 +673,7 @@ func infusionsOfPatient(tx kv.Tx, patientID uuid.UUID) ([]dose.Infusion, error) 
 // infusion record, decoding only those whose bytes hold the patient's id. It
 // is the account of a course stored before its schedule listed the
 // infusions given on it (givenOn); such a course gets its list at its next
-// infusion, so the walk is made only until then.
+// infusion, so the walk is made only while such a course is open.
 func infusionsStored(tx kv.Tx, patientID uuid.UUID) ([]dose.Infusion, error) {
 	ins := []dose.Infusion{} // not nil: read
 	needle := []byte(patientID.String())

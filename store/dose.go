@@ -272,7 +272,6 @@ func coursesOf(tx kv.Tx, patientID uuid.UUID, now time.Time) ([]dose.Course, err
 // by a caller that needs them too (the bedside check).
 func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infusion) ([]dose.Course, error) {
 	var cs []dose.Course
-	var stored []dose.Infusion // read once, for the first open course stored before the list
 	for _, id := range childrenOf(tx, "idx_schedule_patient", patientID, kindSchedule) {
 		var r scheduleRecord
 		if _, err := get(tx, kindSchedule, id, &r); err != nil {
@@ -296,10 +295,9 @@ func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infus
 		// infusion records decide (an index row more can only end it, and an
 		// ended course takes no infusion, so one ended needs no walk).
 		if !s.GivenListed && !dose.Ended(es) {
-			if stored == nil {
-				if stored, err = infusionsStored(tx, patientID); err != nil {
-					return nil, err
-				}
+			stored, err := infusionsStored(tx, patientID, s.ID)
+			if err != nil {
+				return nil, err
 			}
 			if given, lacks, extra, err = givenOn(tx, s, infs, stored); err != nil {
 				return nil, err
@@ -669,28 +667,49 @@ func infusionsOfPatient(tx kv.Tx, patientID uuid.UUID) ([]dose.Infusion, error) 
 }
 
 // infusionsStored returns a patient's infusions as the infusion records hold
-// them, whatever the indexes say, in key (creation) order: a walk of every
-// infusion record, decoding only those whose bytes hold the patient's id. It
-// is the account of a course stored before its schedule listed the
-// infusions given on it (givenOn); such a course gets its list at its next
-// infusion, so the walk is made only while such a course is open.
-func infusionsStored(tx kv.Tx, patientID uuid.UUID) ([]dose.Infusion, error) {
-	ins := []dose.Infusion{} // not nil: read
+// them, whatever the indexes say, in key (creation) order, from those made
+// about when schedule was (a day before its UUIDv7 time, for a clock set
+// back): an infusion on a course is made after its schedule. It walks the
+// infusion records from there, decoding only those whose bytes hold the
+// patient's id. It is the account of a course stored before its schedule
+// listed the infusions given on it (givenOn); such a course gets its list at
+// its next infusion, so the walk is made only while such a course is open.
+func infusionsStored(tx kv.Tx, patientID, schedule uuid.UUID) ([]dose.Infusion, error) {
+	var ins []dose.Infusion
 	needle := []byte(patientID.String())
-	err := tx.Bucket(recordBuckets[kindInfusion]).ForEach(func(k, v []byte) error {
+	c := tx.Bucket(recordBuckets[kindInfusion]).Cursor()
+	for k, v := c.Seek(idsFrom(schedule, 24*time.Hour)); k != nil; k, v = c.Next() {
 		if !bytes.Contains(v, needle) {
-			return nil
+			continue
 		}
 		var r infusionRecord
 		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("decode %s %x: %w", kindInfusion, k, err)
+			return nil, fmt.Errorf("decode %s %x: %w", kindInfusion, k, err)
 		}
 		if r.PatientID == patientID {
 			ins = append(ins, r.infusion())
 		}
-		return nil
-	})
-	return ins, err
+	}
+	return ins, nil
+}
+
+// idsFrom is the least UUIDv7 key made slack before id was (id's first 48
+// bits are its Unix time in ms); for an id of another version, the first key.
+func idsFrom(id uuid.UUID, slack time.Duration) []byte {
+	from := make([]byte, 16)
+	if id.Version() != 7 {
+		return from
+	}
+	ms := uint64(id[0])<<40 | uint64(id[1])<<32 | uint64(id[2])<<24 | uint64(id[3])<<16 | uint64(id[4])<<8 | uint64(id[5])
+	if d := uint64(slack.Milliseconds()); ms > d {
+		ms -= d
+	} else {
+		ms = 0
+	}
+	for i := range 6 {
+		from[i] = byte(ms >> (40 - 8*i))
+	}
+	return from
 }
 
 // infusionsRecorded returns a patient's infusions as the index lists them

@@ -8,6 +8,7 @@ import (
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store/kv"
+	"github.com/google/uuid"
 )
 
 // Review 8: a course begun before schema 13 (its schedule record of
@@ -102,5 +103,26 @@ func TestReview8SplitRefusesIssuedContainerCode(t *testing.T) {
 	}
 	if after := auditLen(t, db); after != before {
 		t.Errorf("the refusal wrote %d audit entries", after-before)
+	}
+}
+
+// idsFrom seeks the infusion walk of a course stored before schema 13 to
+// the infusions made about when its schedule was: a UUIDv7's first 48 bits
+// less the slack, every key for an id of another version.
+func TestIdsFrom(t *testing.T) {
+	id := uuid.MustParse("01a24222-3c12-79c6-bfdc-7b193f19c34e")
+	from := idsFrom(id, time.Hour)
+	ms := func(b []byte) int64 {
+		var v int64
+		for _, c := range b[:6] {
+			v = v<<8 | int64(c)
+		}
+		return v
+	}
+	if got, want := ms(from), ms(id[:])-3_600_000; got != want || len(from) != 16 || string(from[6:]) != string(make([]byte, 10)) {
+		t.Errorf("idsFrom(%s, 1h) = %x, want ms %d then zeros", id, from, want)
+	}
+	if got := idsFrom(uuid.MustParse("9b2e4c1a-0f3d-4e5a-8b6c-7d8e9f0a1b2c"), time.Hour); string(got) != string(make([]byte, 16)) {
+		t.Errorf("a UUIDv4 seeks to %x, want the first key", got)
 	}
 }

@@ -49,16 +49,22 @@ func TestVerifyAuditEntityListsEveryEntry(t *testing.T) {
 		return nil
 	})
 	seq := btoi(row[16:])
-	rawEntity(t, db, row, true)
-	verifyNames(t, db, "audit_entity does not list audit entry "+itoa(int64(seq))+" (of "+in.ID.String()+")")
-	rawEntity(t, db, row, false)
-	verifyOK(t, db)
-
+	// PostgreSQL's audit_entity is append-only (a trigger refuses DELETE):
+	// there only an added row is tried.
+	pg := IsPostgres(db.Path())
+	if !pg {
+		rawEntity(t, db, row, true)
+		verifyNames(t, db, "audit_entity does not list audit entry "+itoa(int64(seq))+" (of "+in.ID.String()+")")
+		rawEntity(t, db, row, false)
+		verifyOK(t, db)
+	}
 	extra := append(append([]byte(nil), row[:16]...), itob(seq+1000)...)
 	rawEntity(t, db, extra, false)
 	verifyNames(t, db, "is no audit entry's")
-	rawEntity(t, db, extra, true)
-	verifyOK(t, db)
+	if !pg {
+		rawEntity(t, db, extra, true)
+		verifyOK(t, db)
+	}
 }
 
 // Review 8 (finding 2b): an infusion its schedule's audited list does not

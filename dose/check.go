@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -178,6 +179,22 @@ func LatestWeight(ws []lot.Weight, now time.Time) (lot.Weight, int, bool) {
 		return lot.Weight{}, -1, false
 	}
 	return ws[idx], idx, true
+}
+
+// SortWeights orders a patient's weights as they count, oldest first: by
+// Counted (a weight dated ahead of when it was recorded counts as recorded
+// then), as LatestWeight picks the last, so that a list of weights ends with
+// the one that doses (review 8).
+func SortWeights(ws []lot.Weight) {
+	slices.SortStableFunc(ws, func(a, b lot.Weight) int {
+		switch {
+		case laterWeight(a, b) && !laterWeight(b, a):
+			return 1
+		case laterWeight(b, a) && !laterWeight(a, b):
+			return -1
+		}
+		return 0
+	})
 }
 
 // laterWeight reports whether a counts after b: measured later (Counted),
@@ -476,7 +493,7 @@ func Check(f Facts) Report {
 		}
 	}
 	if !f.Shown.IsZero() {
-		r.Checks = append(r.Checks, checkShown(f.Shown, w, calc, f.Zone))
+		r.Checks = append(r.Checks, checkShown(f.Shown, w, calc, Calculate(pr, n, w.Grams, srcs, 0).Volume, volume, f.Zone))
 	}
 	if calc.EndotoxinKnown {
 		lim := pr.EndotoxinMilliEUPerKgH

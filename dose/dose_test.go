@@ -405,6 +405,12 @@ func TestCheckBoundaries(t *testing.T) {
 			f.Weights = append(f.Weights, lot.Weight{ID: uuid.New(), Grams: 65_000, MeasuredAt: f.Now.Add(-time.Minute)})
 		}, "dose as shown"},
 		{"a stated volume shown as stated", func(f *Facts) { f.Volume, f.Shown = 300, Shown{f.Weights[0].ID, 300, 60_000_000} }, ""},
+		// Review 8: --checked-ml is the volume drawn up as the check showed
+		// it; a different volume infused (--volume-ml) is judged by the dose
+		// tolerance, and a drawn volume that is not the check's is refused.
+		{"drawn as shown, a little less infused", func(f *Facts) { f.Volume, f.Shown = 305, Shown{Volume: 310} }, ""},
+		{"drawn otherwise than shown, a volume infused", func(f *Facts) { f.Volume, f.Shown = 305, Shown{Volume: 311} }, "dose as shown"},
+		{"drawn as shown, infused out of tolerance", func(f *Facts) { f.Volume, f.Shown = 200, Shown{Volume: 310} }, "dose"},
 		// Review 6: a weight dated within the clock skew ahead of now is the
 		// newest weight and doses now (+50 % needs a physician at once, not
 		// in five minutes); one beyond the skew was measured after the start.

@@ -72,9 +72,25 @@ func ParseCheckedVolume(field, s string) (lot.Tenths, error) {
 }
 
 // checkShown compares the dose computed now (on weight w) with the dose
-// shown at the check: the "dose as shown" check of the bedside check.
-func checkShown(s Shown, w lot.Weight, c Calculation, zone *time.Location) Result {
+// shown at the check: the "dose as shown" check of the bedside check. draw
+// is the volume the check shows after "draw" (computed, whatever volume is
+// stated); infused the volume stated as infused (`--volume-ml`), 0 when none.
+// The volume typed alone (`--checked-ml`) is what the nurse drew up, so it is
+// held to draw; a different volume infused is judged by the dose tolerance
+// (the "dose" check), not here (review 8).
+func checkShown(s Shown, w lot.Weight, c Calculation, draw, infused lot.Tenths, zone *time.Location) Result {
 	r := Result{Name: "dose as shown"}
+	if s.WeightID == uuid.Nil && s.Cells == 0 && infused > 0 {
+		if s.Volume == draw {
+			r.OK, r.Detail = true, fmt.Sprintf("drawn up %s mL, as the check showed; %s infused (--volume-ml), on %s measured %s by %s",
+				draw, cellsIn(c.Given, c.Volume), w.Grams, lot.FormatTimeIn(w.MeasuredAt, zone), w.RecordedBy)
+			return r
+		}
+		r.Detail = fmt.Sprintf("the volume drawn up (--checked-ml %s mL) does not match the check's: it shows draw %s mL on %s measured %s by %s (a volume mistyped, or a dose changed since your check: a new weight or count); the volume infused is --volume-ml %s mL",
+			s.Volume, draw, w.Grams, lot.FormatTimeIn(w.MeasuredAt, zone), w.RecordedBy, infused)
+		r.Fix = "nothing was signed; run `celltrack dose check` again and give with --checked-ml the volume it shows after \"draw\", with --volume-ml the volume infused"
+		return r
+	}
 	var then []string
 	if s.Cells != 0 || s.Volume != 0 {
 		then = append(then, cellsIn(s.Cells, s.Volume))

@@ -81,5 +81,9 @@ func ViewPatient(p Patient, ws []Weight) map[string]any {
 
 // ViewWeight is a recorded weight.
 func ViewWeight(w Weight) map[string]any {
-	return map[string]any{"id": w.ID, "kg": w.Grams.KgString(), "measured_at": w.MeasuredAt, "recorded_by": w.RecordedBy}
+	v := map[string]any{"id": w.ID, "kg": w.Grams.KgString(), "measured_at": w.MeasuredAt, "recorded_by": w.RecordedBy}
+	if !w.RecordedAt.IsZero() {
+		v["recorded_at"] = w.RecordedAt
+	}
+	return v
 }

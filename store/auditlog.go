@@ -184,6 +184,7 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 	b := tx.Bucket(bAudit)
 	// latest holds each record's latest state (verifystate.go).
 	latest := newStateTable()
+	entities := newEntityPrint() // the audit_entity rows the entries need (verifyentity.go)
 	err := func() error {
 		c := b.Cursor()
 		var prev [32]byte
@@ -242,6 +243,7 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 			}
 			prev = h.Hash
 			tc.add(seq, h.Hash)
+			entities.add(h.ID, k)
 			v.Entries++
 			if h.State {
 				latest.set(h.ID, seq, h.NewSHA)
@@ -309,6 +311,10 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 	}()
 	if err == nil {
 		ic.walk(tx, feed)
+		var ep []string
+		if ep, err = verifyEntityRows(tx, entities); err == nil {
+			v.Problems = append(append(v.Problems, ep...), verifyGivenLists(tx)...)
+		}
 	}
 	hp.wait()
 	ir.wait()

@@ -282,7 +282,7 @@ func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infus
 		if err != nil {
 			return nil, err
 		}
-		given, lacks, extra, err := givenOn(tx, s, infs)
+		given, lacks, extra, err := givenOn(tx, s, infs, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -291,6 +291,19 @@ func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infus
 			return nil, err
 		}
 		es := dose.Plan(p.Protocol, s, given, now, loc)
+		// A course stored before the list, still open by the index: its
+		// infusion records decide (an index row more can only end it, and an
+		// ended course takes no infusion, so one ended needs no walk).
+		if !s.GivenListed && !dose.Ended(es) {
+			stored, err := infusionsStored(tx, patientID, s.ID)
+			if err != nil {
+				return nil, err
+			}
+			if given, lacks, extra, err = givenOn(tx, s, infs, stored); err != nil {
+				return nil, err
+			}
+			es = dose.Plan(p.Protocol, s, given, now, loc)
+		}
 		cs = append(cs, dose.Course{Schedule: s, Protocol: p, Entries: es, Ended: dose.Ended(es), Zone: loc, ZoneFrom: from,
 			IndexLacks: lacks, IndexExtra: extra})
 	}
@@ -302,17 +315,28 @@ func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infus
 // each listed infusion is taken from infs, the patient's infusions as the
 // index lists them, or read by its id when the index lacks it; lacks names
 // those, extra the infusions the index lists on s that the schedule does
-// not. A schedule stored before the list (GivenListed false) has only the
-// index to go by.
-func givenOn(tx kv.Tx, s dose.Schedule, infs []dose.Infusion) (given map[int]dose.GivenAt, lacks, extra []dose.GivenInfusion, err error) {
+// not. A schedule stored before the list (GivenListed false, a course begun
+// before schema 13 and not infused since) has no audited list: its account is
+// stored, the patient's infusion records themselves (infusionsStored, each
+// audited and naming its schedule), and lacks names those on s the index
+// does not list — the index alone is no account (review 8).
+func givenOn(tx kv.Tx, s dose.Schedule, infs, stored []dose.Infusion) (given map[int]dose.GivenAt, lacks, extra []dose.GivenInfusion, err error) {
 	given = map[int]dose.GivenAt{}
 	if !s.GivenListed {
+		indexed := make(map[uuid.UUID]bool, len(infs))
 		for _, in := range infs {
 			if in.ScheduleID == s.ID {
+				indexed[in.ID] = true
 				given[in.Number] = dose.GivenAt{InfusionID: in.ID, At: in.Start}
 			}
 		}
-		return given, nil, nil, nil
+		for _, in := range stored {
+			if in.ScheduleID == s.ID && !indexed[in.ID] {
+				lacks = append(lacks, dose.GivenInfusion{Number: in.Number, InfusionID: in.ID})
+				given[in.Number] = dose.GivenAt{InfusionID: in.ID, At: in.Start}
+			}
+		}
+		return given, lacks, nil, nil
 	}
 	listed := make(map[uuid.UUID]bool, len(s.Given))
 	for _, g := range s.Given {
@@ -640,6 +664,52 @@ func infusionsMemo(tx kv.Tx, index string, parent uuid.UUID, memo map[uuid.UUID]
 // traceability reports).
 func infusionsOfPatient(tx kv.Tx, patientID uuid.UUID) ([]dose.Infusion, error) {
 	return infusionsIn(tx, "idx_infusion_patient", patientID)
+}
+
+// infusionsStored returns a patient's infusions as the infusion records hold
+// them, whatever the indexes say, in key (creation) order, from those made
+// about when schedule was (a day before its UUIDv7 time, for a clock set
+// back): an infusion on a course is made after its schedule. It walks the
+// infusion records from there, decoding only those whose bytes hold the
+// patient's id. It is the account of a course stored before its schedule
+// listed the infusions given on it (givenOn); such a course gets its list at
+// its next infusion, so the walk is made only while such a course is open.
+func infusionsStored(tx kv.Tx, patientID, schedule uuid.UUID) ([]dose.Infusion, error) {
+	var ins []dose.Infusion
+	needle := []byte(patientID.String())
+	c := tx.Bucket(recordBuckets[kindInfusion]).Cursor()
+	for k, v := c.Seek(idsFrom(schedule, 24*time.Hour)); k != nil; k, v = c.Next() {
+		if !bytes.Contains(v, needle) {
+			continue
+		}
+		var r infusionRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return nil, fmt.Errorf("decode %s %x: %w", kindInfusion, k, err)
+		}
+		if r.PatientID == patientID {
+			ins = append(ins, r.infusion())
+		}
+	}
+	return ins, nil
+}
+
+// idsFrom is the least UUIDv7 key made slack before id was (id's first 48
+// bits are its Unix time in ms); for an id of another version, the first key.
+func idsFrom(id uuid.UUID, slack time.Duration) []byte {
+	from := make([]byte, 16)
+	if id.Version() != 7 {
+		return from
+	}
+	ms := uint64(id[0])<<40 | uint64(id[1])<<32 | uint64(id[2])<<24 | uint64(id[3])<<16 | uint64(id[4])<<8 | uint64(id[5])
+	if d := uint64(slack.Milliseconds()); ms > d {
+		ms -= d
+	} else {
+		ms = 0
+	}
+	for i := range 6 {
+		from[i] = byte(ms >> (40 - 8*i))
+	}
+	return from
 }
 
 // infusionsRecorded returns a patient's infusions as the index lists them

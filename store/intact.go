@@ -109,6 +109,13 @@ func bedsideRecords(tx kv.Tx, f dose.Facts, ac *dose.Course, signers ...audit.Us
 		for _, g := range ac.Schedule.Given {
 			refs = append(refs, recordRef{kindInfusion, g.InfusionID})
 		}
+		// A course stored before the list: the infusion records found on it
+		// that the index lacks (givenOn).
+		if !ac.Schedule.GivenListed {
+			for _, g := range ac.IndexLacks {
+				refs = append(refs, recordRef{kindInfusion, g.InfusionID})
+			}
+		}
 		// The zone the course's days are counted in decides "due today".
 		if ac.Schedule.SiteID != uuid.Nil {
 			refs = append(refs, recordRef{kindSite, ac.Schedule.SiteID})

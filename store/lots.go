@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
@@ -344,7 +345,8 @@ func (s *LotService) Weigh(actor, mrn string, g lot.Grams, at time.Time) (lot.We
 	return wt, err
 }
 
-// Weights returns a patient's weights, oldest measurement first.
+// Weights returns a patient's weights in the order they count, the one that
+// doses last (dose.SortWeights): a weight dated ahead counts as recorded.
 func (s *LotService) Weights(mrn string) ([]lot.Weight, error) {
 	var ws []lot.Weight
 	err := s.db.view(func(tx kv.Tx) error {
@@ -355,6 +357,7 @@ func (s *LotService) Weights(mrn string) ([]lot.Weight, error) {
 		ws, err = weightsOf(tx, p.ID)
 		return err
 	})
+	dose.SortWeights(ws)
 	return ws, err
 }
 
@@ -440,7 +443,24 @@ func (w *writer) nextDIN() (lot.DIN, error) {
 	if seq > 999999 {
 		return lot.DIN{}, lot.Errorf(lot.ECONFLICT, "facility %s has issued all 999999 DINs for year %02d", fin, yy)
 	}
-	return lot.DIN{FIN: fin, Year: yy, Seq: int(seq)}, meta.Put(key, itob(seq))
+	din := lot.DIN{FIN: fin, Year: yy, Seq: int(seq)}
+	// The counter is one unaudited meta value: a DIN it gives that a lot
+	// already holds is refused, never issued twice (review 8).
+	if id, ok := lookup(w.tx, "idx_lot_din", din.String()); ok {
+		return lot.DIN{}, lot.Errorf(lot.ECONFLICT, "DIN %s, next by the DIN counter (meta %s), is already issued to lot %s; "+
+			"the counter was set back outside celltrack (or the file restored beside newer labels), so nothing was registered: "+
+			"have an admin run `celltrack audit verify` and restore a sound backup", din.EyeReadable(), key, lotName(w.tx, id))
+	}
+	return din, meta.Put(key, itob(seq))
+}
+
+// lotName is the lab number of lot id, or its id when the record is gone.
+func lotName(tx kv.Tx, id uuid.UUID) string {
+	var r lotRecord
+	if found, err := get(tx, kindLot, id, &r); err != nil || !found {
+		return id.String()
+	}
+	return r.Number
 }
 
 // Lot returns the lot named by ref: lab lot number, DIN or UUID.
@@ -565,6 +585,14 @@ func (s *LotService) SplitLot(actor string, sp lot.Split) ([]lot.Container, erro
 		for i := 1; i <= sp.Containers; i++ {
 			c := lot.Container{ID: s.db.NewID(), LotID: l.ID, DIN: l.DIN, Number: l.Containers + i, Cells: sp.CellsEach,
 				VolumeML: vol, Location: l.Location, Custodian: w.actor.Name, CreatedAt: w.now, CreatedBy: w.actor.Name}
+			// A code already issued is never issued again (the lot's count of
+			// containers, or its DIN, may have been set back).
+			code := lot.ContainerCode(c.DIN, c.Number)
+			if id, ok := lookup(w.tx, "idx_container_code", code); ok {
+				return lot.Errorf(lot.ECONFLICT, "container code %s (container %d of lot %s) is already issued to container %s; "+
+					"the file was changed outside celltrack, so nothing was split: have an admin run `celltrack audit verify` and restore a sound backup",
+					code, c.Number, l.Number, id)
+			}
 			created := lot.Event{To: lot.Created, Location: l.Location, Custodian: w.actor.Name}
 			if err := w.appendEvent(&c, created, string(audit.LotSplit), ""); err != nil {
 				return err

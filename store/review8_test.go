@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store/kv"
+	"github.com/google/uuid"
 )
 
 // Review 8: a course begun before schema 13 (its schedule record of
@@ -74,5 +76,53 @@ func TestReview8LegacyCourseIndexCutSecondDose(t *testing.T) {
 		if after := auditLen(t, db); after != before {
 			t.Errorf("the refusal wrote %d audit entries", after-before)
 		}
+	}
+}
+
+// Review 8 (finding 7): a split never issues a container code already
+// issued. The lot's count of containers set back (here by an audited
+// rewrite, as a restored or hand-edited record would hold it), the next
+// split would number its bags from 1 again and give them the codes of the
+// bags already labelled; it is refused naming the code, nothing written.
+func TestReview8SplitRefusesIssuedContainerCode(t *testing.T) {
+	db := newTestDB(t)
+	registerUC(t, db, "LOT-1")
+	ls := NewLotService(db)
+	cs, err := ls.SplitLot("liu", lot.Split{Lot: "LOT-1", Containers: 2, CellsEach: 100_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changeLot(t, db, "LOT-1", func(l *lot.Lot) { l.Containers, l.CellsSplit = 0, 0 })
+	before := auditLen(t, db)
+	_, err = ls.SplitLot("liu", lot.Split{Lot: "LOT-1", Containers: 1, CellsEach: 100_000_000})
+	if err == nil {
+		t.Fatalf("a split after the count was set back issued code %s again", cs[0].Code())
+	}
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), cs[0].Code()) || !strings.Contains(err.Error(), "nothing was split") {
+		t.Errorf("refusal %v (code %s): want a conflict naming %s", err, lot.ErrorCode(err), cs[0].Code())
+	}
+	if after := auditLen(t, db); after != before {
+		t.Errorf("the refusal wrote %d audit entries", after-before)
+	}
+}
+
+// idsFrom seeks the infusion walk of a course stored before schema 13 to
+// the infusions made about when its schedule was: a UUIDv7's first 48 bits
+// less the slack, every key for an id of another version.
+func TestIdsFrom(t *testing.T) {
+	id := uuid.MustParse("01a24222-3c12-79c6-bfdc-7b193f19c34e")
+	from := idsFrom(id, time.Hour)
+	ms := func(b []byte) int64 {
+		var v int64
+		for _, c := range b[:6] {
+			v = v<<8 | int64(c)
+		}
+		return v
+	}
+	if got, want := ms(from), ms(id[:])-3_600_000; got != want || len(from) != 16 || string(from[6:]) != string(make([]byte, 10)) {
+		t.Errorf("idsFrom(%s, 1h) = %x, want ms %d then zeros", id, from, want)
+	}
+	if got := idsFrom(uuid.MustParse("9b2e4c1a-0f3d-4e5a-8b6c-7d8e9f0a1b2c"), time.Hour); string(got) != string(make([]byte, 16)) {
+		t.Errorf("a UUIDv4 seeks to %x, want the first key", got)
 	}
 }

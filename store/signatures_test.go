@@ -215,9 +215,13 @@ func TestVerifyCatchesEditedSignedDosingRecords(t *testing.T) {
 	})
 	verifyOK(t, db)
 	t.Run("infusion renumbered", func(t *testing.T) {
+		// The schedule's list of infusions given renumbered with it, as a
+		// consistent forgery would (verifyGivenLists holds the two together).
 		forge(t, db, kindInfusion, in.ID, func(r *infusionRecord) { r.Number = 2 })
+		forge(t, db, kindSchedule, c.Schedule.ID, func(r *scheduleRecord) { r.Given[0].Infusion = 2 })
 		onlySignatureProblems(t, db, "infusion "+in.ID.String()+" (sle-uc-d0d7 infusion 2)")
 		forge(t, db, kindInfusion, in.ID, func(r *infusionRecord) { r.Number = 1 })
+		forge(t, db, kindSchedule, c.Schedule.ID, func(r *scheduleRecord) { r.Given[0].Infusion = 1 })
 	})
 	verifyOK(t, db)
 	t.Run("schedule change moved", func(t *testing.T) {

@@ -293,7 +293,11 @@ func (rt *runtime) patientCommand() *cli.Command {
 							fmt.Fprintln(w, "  no weight recorded")
 						}
 						for _, wt := range ws {
-							fmt.Fprintf(w, "  weight %8s  measured %s  by %s\n", wt.Grams, lot.FormatTime(wt.MeasuredAt), wt.RecordedBy)
+							ahead := ""
+							if c := wt.Counted(); !c.Equal(wt.MeasuredAt) {
+								ahead = fmt.Sprintf("  (dated ahead: counts as recorded, %s)", lot.FormatTime(c))
+							}
+							fmt.Fprintf(w, "  weight %8s  measured %s  by %s%s\n", wt.Grams, lot.FormatTime(wt.MeasuredAt), wt.RecordedBy, ahead)
 						}
 					})
 				}),

@@ -82,13 +82,13 @@ func checkShown(s Shown, w lot.Weight, c Calculation, draw, infused lot.Tenths, 
 	r := Result{Name: "dose as shown"}
 	if s.WeightID == uuid.Nil && s.Cells == 0 && infused > 0 {
 		if s.Volume == draw {
-			r.OK, r.Detail = true, fmt.Sprintf("drawn up %s mL, as the check showed; %s infused (--volume-ml), on %s measured %s by %s",
+			r.OK, r.Detail = true, fmt.Sprintf("drawn up %s mL, as the check showed; %s infused, on %s measured %s by %s",
 				draw, cellsIn(c.Given, c.Volume), w.Grams, lot.FormatTimeIn(w.MeasuredAt, zone), w.RecordedBy)
 			return r
 		}
-		r.Detail = fmt.Sprintf("the volume drawn up (--checked-ml %s mL) does not match the check's: it shows draw %s mL on %s measured %s by %s (a volume mistyped, or a dose changed since your check: a new weight or count); the volume infused is --volume-ml %s mL",
+		r.Detail = fmt.Sprintf("the volume drawn up (%s mL) does not match the check's: it shows draw %s mL on %s measured %s by %s (a volume mistyped, or a dose changed since your check: a new weight or count); the volume infused is %s mL",
 			s.Volume, draw, w.Grams, lot.FormatTimeIn(w.MeasuredAt, zone), w.RecordedBy, infused)
-		r.Fix = "nothing was signed; run `celltrack dose check` again and give with --checked-ml the volume it shows after \"draw\", with --volume-ml the volume infused"
+		r.Fix, r.Command = "nothing was signed; check the dose again, and give the volume it shows after \"draw\" as the volume drawn up and the volume infused as it was", "dose check"
 		return r
 	}
 	var then []string

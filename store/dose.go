@@ -683,7 +683,7 @@ func infusionsStored(tx kv.Tx, patientID, schedule uuid.UUID) ([]dose.Infusion, 
 			continue
 		}
 		var r infusionRecord
-		if err := json.Unmarshal(v, &r); err != nil {
+		if err := unmarshalRecord(v, &r); err != nil {
 			return nil, fmt.Errorf("decode %s %x: %w", kindInfusion, k, err)
 		}
 		if r.PatientID == patientID {

@@ -132,7 +132,7 @@ func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) 
 			return err
 		}
 	}
-	serveGC()
+	paceGC()
 	// Behind a TLS proxy (--insecure-http) the browser still speaks HTTPS:
 	// the cookie is Secure there too, so it never travels in clear text.
 	app := webApp(db, tlsConf != nil || c.Bool("insecure-http"), logger)
@@ -206,28 +206,34 @@ func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) 
 	return nil
 }
 
-// serveGC paces the garbage collector for a server, unless GOGC or
-// GOMEMLIMIT says otherwise. The server's live heap between requests is a
+// paceGC paces the garbage collector for a server or a report, unless GOGC
+// or GOMEMLIMIT says otherwise. The server's live heap between requests is a
 // few megabytes and every request allocates tens of kilobytes, so at Go's
 // default (GOGC=100: collect when the heap doubles) it collected about ten
 // times a second under load (BenchmarkServeDoseCheckHarnessDB with
 // GODEBUG=gctrace=1: 8 % of the CPU in the collector itself, more in its
 // write barriers, assists and preemptions). Collecting when the heap is
-// five times the live one (serveGCPercent) does a fifth of them. The limit (serveMemoryLimit)
+// five times the live one (gcPercent) does a fifth of them. The limit (gcMemoryLimit)
 // bounds what that would cost during a burst of logins (argon2id, 19 MiB
 // each, eight at a time: ~150 MiB live, 323 MB RSS at the default in run
 // M): near it the collector works harder instead.
-func serveGC() {
+//
+// A trace is one process that allocates a few megabytes and exits: at the
+// default its 100k `trace lot` collected three times (gctrace: the first
+// goal is 4 MB), about a sixth of its CPU in the collector and its write
+// barriers; at gcPercent the first goal is 16 MB and a trace of a lot with
+// a hundred bags never collects.
+func paceGC() {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	debug.SetGCPercent(serveGCPercent)
-	debug.SetMemoryLimit(serveMemoryLimit)
+	debug.SetGCPercent(gcPercent)
+	debug.SetMemoryLimit(gcMemoryLimit)
 }
 
 const (
-	serveGCPercent   = 400
-	serveMemoryLimit = 384 << 20
+	gcPercent     = 400
+	gcMemoryLimit = 384 << 20
 )
 
 // webApp wires the store's services into the web front end. Their writes

@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// TestServeGC: the server paces the collector (serveGC) unless GOGC or
-// GOMEMLIMIT is set, which then decide alone.
-func TestServeGC(t *testing.T) {
+// TestPaceGC: the server and the traces pace the collector (paceGC) unless
+// GOGC or GOMEMLIMIT is set, which then decide alone.
+func TestPaceGC(t *testing.T) {
 	percent, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1)
 	t.Cleanup(func() { debug.SetGCPercent(percent); debug.SetMemoryLimit(limit) })
 	for _, tc := range []struct {
@@ -15,7 +15,7 @@ func TestServeGC(t *testing.T) {
 		percent                int
 		limit                  int64
 	}{
-		{"neither set", "", "", serveGCPercent, serveMemoryLimit},
+		{"neither set", "", "", gcPercent, gcMemoryLimit},
 		{"GOGC set", "50", "", 100, 1 << 40},
 		{"GOMEMLIMIT set", "", "1GiB", 100, 1 << 40},
 	} {
@@ -24,7 +24,7 @@ func TestServeGC(t *testing.T) {
 			t.Setenv("GOMEMLIMIT", tc.gomemlimit)
 			debug.SetGCPercent(100)
 			debug.SetMemoryLimit(1 << 40)
-			serveGC()
+			paceGC()
 			if p, l := debug.SetGCPercent(100), debug.SetMemoryLimit(1<<40); p != tc.percent || l != tc.limit {
 				t.Errorf("GC percent %d, memory limit %d; want %d, %d", p, l, tc.percent, tc.limit)
 			}

@@ -19,6 +19,9 @@ const labelWidth = 16
 // RenderText writes r as plain text no wider than TextWidth columns.
 func RenderText(w io.Writer, r Report) error {
 	t := &textWriter{}
+	// The events are most of a trace's text (a lot's ~700 take ~220 KB):
+	// room for them at once, not the doubling copies of a growing builder.
+	t.b.Grow(16<<10 + 320*len(r.Events))
 	t.line("CELLTRACK TRACEABILITY REPORT")
 	t.wrapped("", r.Title, "")
 	t.wrapped("", r.Question, "")
@@ -63,9 +66,27 @@ func WriteTextTable(w io.Writer, columns []string, rows [][]string) error {
 	return err
 }
 
-type textWriter struct{ b strings.Builder }
+type textWriter struct {
+	b     strings.Builder
+	parts []byte // an event's particulars, reused from one event to the next
+}
 
-func (t *textWriter) line(s string) { t.b.WriteString(strings.TrimRight(s, " ") + "\n") }
+func (t *textWriter) line(s string) {
+	t.b.WriteString(strings.TrimRight(s, " "))
+	t.b.WriteByte('\n')
+}
+
+// lineAfter writes the line prefix+s, as line does, without joining them
+// first.
+func (t *textWriter) lineAfter(prefix, s string) {
+	if s = strings.TrimRight(s, " "); s == "" {
+		t.line(prefix)
+		return
+	}
+	t.b.WriteString(prefix)
+	t.b.WriteString(s)
+	t.b.WriteByte('\n')
+}
 
 func (t *textWriter) blank() { t.b.WriteString("\n") }
 
@@ -77,19 +98,26 @@ func (t *textWriter) heading(s string) {
 // wrapped writes s after prefix, wrapped at TextWidth; continuation lines
 // start with indent.
 func (t *textWriter) wrapped(prefix, s, indent string) {
-	for i, l := range wrap(s, TextWidth-utf8.RuneCountInString(prefix), TextWidth-utf8.RuneCountInString(indent)) {
+	first := TextWidth - utf8.RuneCountInString(prefix)
+	if fitsAsIs(s, first) { // wrap's one line, s itself
+		t.lineAfter(prefix, s)
+		return
+	}
+	for i, l := range wrap(s, first, TextWidth-utf8.RuneCountInString(indent)) {
 		if i == 0 {
-			t.line(prefix + l)
+			t.lineAfter(prefix, l)
 		} else {
-			t.line(indent + l)
+			t.lineAfter(indent, l)
 		}
 	}
 }
 
+// labelPad is the indent of a field's continuation lines.
+var labelPad = strings.Repeat(" ", labelWidth)
+
 func (t *textWriter) fields(fs []Field) {
 	for _, f := range fs {
-		pad := strings.Repeat(" ", labelWidth)
-		t.wrapped(padRight(f.Label, labelWidth-1)+" ", f.Value, pad)
+		t.wrapped(padRight(f.Label, labelWidth-1)+" ", f.Value, labelPad)
 	}
 }
 
@@ -176,11 +204,18 @@ func (t *textWriter) event(e Event) {
 	if e.Kind == Infusion {
 		move = "INFUSED"
 	}
-	t.wrapped("", fmt.Sprintf("%s %s %s", lot.FormatTime(e.At), e.Container, move), "      ")
-	var parts []string
+	t.wrapped("", lot.FormatTime(e.At)+" "+e.Container+" "+move, "      ")
+	// The particulars, "; "-separated, built in one reused buffer: a lot's
+	// trace writes ~700 of them.
+	p := t.parts[:0]
 	add := func(label, v string) {
 		if v != "" {
-			parts = append(parts, label+" "+v)
+			if len(p) > 0 {
+				p = append(p, "; "...)
+			}
+			p = append(p, label...)
+			p = append(p, ' ')
+			p = append(p, v...)
 		}
 	}
 	add("by", e.By)
@@ -189,11 +224,15 @@ func (t *textWriter) event(e Event) {
 	add("location", e.Location)
 	add("patient", e.Patient)
 	add("reason", e.Reason)
-	if d := e.DetailText(); d != "" {
-		parts = append(parts, d)
+	if len(e.Details) > 0 { // DetailText is then never ""
+		if len(p) > 0 {
+			p = append(p, "; "...)
+		}
+		p = e.appendDetailText(p)
 	}
-	if len(parts) > 0 {
-		t.wrapped("      ", strings.Join(parts, "; "), "      ")
+	t.parts = p
+	if len(p) > 0 {
+		t.wrapped("      ", string(p), "      ")
 	}
 }
 

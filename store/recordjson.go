@@ -21,7 +21,11 @@ import (
 var recordJSON = jsonv1.DefaultOptionsV1()
 
 // unmarshalRecord decodes a stored record (or any JSON encoding/json wrote
-// into the database) into rec.
+// into the database) into rec. Custody events and infusions laid out as
+// encoding/json writes them are read by canonicalDecode (recordcanon.go).
 func unmarshalRecord(v []byte, rec any) error {
+	if canonicalDecode(v, rec) {
+		return nil
+	}
 	return jsonv2.Unmarshal(v, rec, recordJSON)
 }

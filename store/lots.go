@@ -652,9 +652,24 @@ func (s *LotService) Containers(lotRef string) ([]lot.Container, error) {
 }
 
 func containersOf(tx kv.Tx, lotID uuid.UUID) ([]lot.Container, error) {
-	cs, err := childRecords(tx, "idx_container_lot", lotID, kindContainer, containerRecord.container)
-	if err != nil {
-		return nil, err
+	return containersMemo(tx, lotID, nil)
+}
+
+// containersMemo is containersOf adding each container it decodes to memo
+// by the id its index names (a nil memo: none kept), for a reader that
+// meets a container again in the same transaction (TraceSnapshot).
+func containersMemo(tx kv.Tx, lotID uuid.UUID, memo map[uuid.UUID]lot.Container) ([]lot.Container, error) {
+	var cs []lot.Container
+	for _, id := range childrenOf(tx, "idx_container_lot", lotID, kindContainer) {
+		var r containerRecord
+		if _, err := get(tx, kindContainer, id, &r); err != nil {
+			return nil, err
+		}
+		c := r.container()
+		if memo != nil {
+			memo[id] = c
+		}
+		cs = append(cs, c)
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Number < cs[j].Number })
 	return cs, nil

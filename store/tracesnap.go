@@ -34,6 +34,12 @@ type TraceSnapshot struct {
 	// patient's course for the departures from the protocol), and an
 	// infusion, with its bedside check, is the largest record to decode.
 	infusions map[uuid.UUID]dose.Infusion
+	// containers and schedules hold those read in this snapshot, by the
+	// id they were read by: a trace reads a lot's containers, then each
+	// infused bag again, and each infusion's schedule twice, for the
+	// infusion's departures from its protocol.
+	containers map[uuid.UUID]lot.Container
+	schedules  map[uuid.UUID]dose.Schedule
 }
 
 // ReadTrace runs fn on a read snapshot of the database.
@@ -90,6 +96,9 @@ func (s *TraceSnapshot) Container(ref string) (lot.Container, error) {
 
 // ContainerByID is the container with id; found is false when none is stored.
 func (s *TraceSnapshot) ContainerByID(id uuid.UUID) (c lot.Container, found bool, err error) {
+	if c, ok := s.containers[id]; ok {
+		return c, true, nil
+	}
 	var r containerRecord
 	found, err = get(s.tx, kindContainer, id, &r)
 	return r.container(), found, err
@@ -109,7 +118,10 @@ func (s *TraceSnapshot) LotsOfPatient(patientID uuid.UUID) []uuid.UUID {
 
 // ContainersOf are a lot's containers (idx_container_lot), by number.
 func (s *TraceSnapshot) ContainersOf(lotID uuid.UUID) ([]lot.Container, error) {
-	return containersOf(s.tx, lotID)
+	if s.containers == nil {
+		s.containers = map[uuid.UUID]lot.Container{}
+	}
+	return containersMemo(s.tx, lotID, s.containers)
 }
 
 // EventsOfContainer are a container's custody events (idx_event_container),
@@ -211,9 +223,19 @@ func (s *TraceSnapshot) Labels(c lot.Container) (uuid.UUID, lot.LabelCount, []lo
 // Schedule is the course schedule with id; found is false when none is
 // stored.
 func (s *TraceSnapshot) Schedule(id uuid.UUID) (sc dose.Schedule, found bool, err error) {
+	if sc, ok := s.schedules[id]; ok {
+		return sc, true, nil
+	}
 	var r scheduleRecord
-	found, err = get(s.tx, kindSchedule, id, &r)
-	return r.schedule(), found, err
+	if found, err = get(s.tx, kindSchedule, id, &r); !found || err != nil {
+		return r.schedule(), found, err
+	}
+	if s.schedules == nil {
+		s.schedules = map[uuid.UUID]dose.Schedule{}
+	}
+	sc = r.schedule()
+	s.schedules[id] = sc
+	return sc, true, nil
 }
 
 // Protocol is the protocol version with id.

@@ -15,9 +15,10 @@ import (
 )
 
 // canonRecords are the custody events and infusions of a database holding
-// every kind of record, as stored, and two written here with what the
-// stored ones lack: every optional member, escapes, characters beyond
-// ASCII, a repeated detail key cannot be written, so the mutations add it.
+// every kind of record, as stored, and one of each written here with what
+// the stored ones lack: every optional member, strings that encoding/json
+// escapes, characters beyond ASCII, a time with an offset. (A repeated
+// detail key cannot be written; TestCanonicalRecordsOffTheLayout adds one.)
 func canonRecords(t *testing.T) map[string][][]byte {
 	t.Helper()
 	db := everyIndexDB(t)

@@ -411,11 +411,11 @@ func errBehind(path string, v int, lacking []string, more string) error {
 	if more != "" {
 		more = " " + more
 	}
-	const how = "An admin upgrades it, a controlled change recorded in the audit trail: `celltrack login NAME` as an admin (it upgrades the file, then logs in) or `celltrack upgrade`; take a backup first — every record is kept"
+	const how = "An admin upgrades it, a controlled change recorded in the audit trail: log in as an admin, which upgrades the file, then logs in (or upgrade it alone); take a backup first — every record is kept"
 	if v == SchemaVersion {
-		return lot.Errorf(lot.ECONFLICT, "%s is at schema version %d but lacks %s of its key schema; nothing was done or written.%s %s, and an index that cannot be rebuilt is refused (then restore the last good backup)", path, v, strings.Join(lacking, ", "), more, how)
+		return lot.Errorf(lot.ECONFLICT, "%s is at schema version %d but lacks %s of its key schema; nothing was done or written.%s %s, and an index that cannot be rebuilt is refused (then restore the last good backup)", path, v, strings.Join(lacking, ", "), more, how).Run("login NAME")
 	}
-	return lot.Errorf(lot.ECONFLICT, "%s is at schema version %d; this celltrack needs %d. An older celltrack wrote it, and nothing was done or written.%s %s", path, v, SchemaVersion, more, how)
+	return lot.Errorf(lot.ECONFLICT, "%s is at schema version %d; this celltrack needs %d. An older celltrack wrote it, and nothing was done or written.%s %s", path, v, SchemaVersion, more, how).Run("login NAME")
 }
 
 func (db *DB) now() time.Time { return db.Now().UTC() }

@@ -212,7 +212,7 @@ func Open(path string, opts Options) (*DB, error) {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create && InterruptedRestore(path) != "":
-		return nil, lot.Errorf(lot.ENODB, "no database at %s: %s", path, InterruptedRestore(path))
+		return nil, lot.Errorf(lot.ENODB, "no database at %s: %s", path, InterruptedRestore(path)).Run("restore")
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
 		return nil, lot.FieldErrorf("db", lot.ENODB, "no database at %s; check the database path, or initialize a new database there", path)
 	case err == nil && opts.Create:
@@ -230,7 +230,7 @@ func Open(path string, opts Options) (*DB, error) {
 	case errors.Is(err, boltkv.ErrTimeout):
 		return nil, lot.FieldErrorf("lock-timeout", lot.EBUSY, "database is busy: another celltrack process held %s for more than %s; try again, or wait longer for the lock", path, opts.Timeout)
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create && InterruptedRestore(path) != "":
-		return nil, lot.Errorf(lot.ENODB, "no database at %s: %s", path, InterruptedRestore(path))
+		return nil, lot.Errorf(lot.ENODB, "no database at %s: %s", path, InterruptedRestore(path)).Run("restore")
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
 		return nil, lot.FieldErrorf("db", lot.ENODB, "no database at %s (it went away while celltrack opened it); check the database path", path)
 	case errors.Is(err, fs.ErrExist) && opts.Create:

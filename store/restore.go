@@ -564,7 +564,7 @@ func checkLivePath(path string) error {
 	fi, err := os.Lstat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && InterruptedRestore(path) != "":
-		return lot.Errorf(lot.ENODB, "no database at %s to restore over: %s", path, InterruptedRestore(path))
+		return lot.Errorf(lot.ENODB, "no database at %s to restore over: %s", path, InterruptedRestore(path)).Run("restore")
 	case errors.Is(err, fs.ErrNotExist):
 		return lot.FieldErrorf("db", lot.ENODB, "no database at %s to restore over; check the database path (restore replaces an existing database and keeps it; when the file is lost, copy the backup into place and check it)", path)
 	case err != nil:

@@ -300,7 +300,7 @@ func (db *DB) wrongPassword(name string, u audit.User, found bool, action, reaso
 	}
 	time.Sleep(FailedPasswordDelay)
 	if locked {
-		return lot.Errorf(lot.EAUTH, "wrong user name or password; nothing was done, and after %d wrong passwords in a row user %s is locked until %s (an admin can unlock the account)", audit.MaxFailures, name, lot.FormatTime(until)).Run("user unlock " + name)
+		return lot.Errorf(lot.EAUTH, "wrong user name or password; nothing was done, and after %d wrong passwords in a row user %s is locked until %s unless an admin unlocks the account", audit.MaxFailures, name, lot.FormatTime(until)).Run("user unlock " + name)
 	}
 	return lot.Errorf(lot.EAUTH, "wrong user name or password for %s; nothing was done (the attempt is recorded in the audit trail; %d wrong in a row lock the account)", typedName(name), audit.MaxFailures)
 }

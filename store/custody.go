@@ -269,7 +269,7 @@ func (s *CustodyService) AddSite(actor string, site lot.Site) (lot.Site, error) 
 	}
 	err := s.db.update(actor, audit.SiteAdd, func(w *writer) error {
 		if _, ok := lookup(w.tx, "idx_site_code", site.Code); ok {
-			return lot.Errorf(lot.ECONFLICT, "site %s already exists; use another id (the list of sites names them)", site.Code).Run("site list")
+			return lot.Errorf(lot.ECONFLICT, "site %s already exists; use another id, one the list of sites does not show", site.Code).Run("site list")
 		}
 		if err := refuseFolded(w.tx, "idx_site_code_fold", site.Code, "site list"); err != nil {
 			return err

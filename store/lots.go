@@ -490,7 +490,7 @@ func lotByRef(tx kv.Tx, ref string) (lot.Lot, error) {
 			return r.lot(), err
 		}
 	}
-	return lot.Lot{}, notFound("lot", ref, "give the lab lot number, the DIN from the label, or the UUID (the list of lots names them)").Run("lot list")
+	return lot.Lot{}, notFound("lot", ref, "give the lab lot number, the DIN from the label, or the UUID; the list of lots shows them").Run("lot list")
 }
 
 func lotByID(tx kv.Tx, id uuid.UUID) (lot.Lot, error) {
@@ -634,7 +634,7 @@ func containerByRef(tx kv.Tx, ref string) (lot.Container, error) {
 			return r.container(), err
 		}
 	}
-	return lot.Container{}, notFound("container", ref, "scan or type the code on the container label (its lot's list of containers names them)").Run("container list LOT")
+	return lot.Container{}, notFound("container", ref, "scan or type the code on the container label; its lot's list of containers shows them").Run("container list LOT")
 }
 
 // Containers lists a lot's containers in number order.

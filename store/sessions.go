@@ -378,7 +378,7 @@ func userRecordByName(tx kv.Tx, name string) (userRecord, error) {
 	var r userRecord
 	id, ok := lookup(tx, "idx_user_name", name)
 	if !ok {
-		return r, lot.Errorf(lot.ENOTFOUND, "no user %q; check the name (an admin sees it in the list of users)", name).Run("user list")
+		return r, lot.Errorf(lot.ENOTFOUND, "no user %q; check the name, which an admin sees in the list of users", name).Run("user list")
 	}
 	_, err := get(tx, kindUser, id, &r)
 	return r, err

@@ -84,11 +84,11 @@ type Session struct {
 func (s Session) Check(now, lastActivity time.Time, idle time.Duration) error {
 	switch {
 	case s.Revoked:
-		return lot.Errorf(lot.ESESSION, "the session of %s was ended (logout, or an admin disabled, reset or changed the account); log in again with `celltrack login %s`", s.User, s.User)
+		return lot.Errorf(lot.ESESSION, "the session of %s was ended (logout, or an admin disabled, reset or changed the account); log in again", s.User).Run("login " + s.User)
 	case !now.Before(s.Expires):
-		return lot.Errorf(lot.ESESSION, "the session of %s expired at %s (sessions last at most %s); log in again with `celltrack login %s`", s.User, lot.FormatTime(s.Expires), s.Expires.Sub(s.Created), s.User)
+		return lot.Errorf(lot.ESESSION, "the session of %s expired at %s (sessions last at most %s); log in again", s.User, lot.FormatTime(s.Expires), s.Expires.Sub(s.Created)).Run("login " + s.User)
 	case now.Sub(lastActivity) >= idle:
-		return lot.Errorf(lot.ESESSION, "the session of %s was idle since %s, longer than %s; log in again with `celltrack login %s`", s.User, lot.FormatTime(lastActivity), idle, s.User)
+		return lot.Errorf(lot.ESESSION, "the session of %s was idle since %s, longer than %s; log in again", s.User, lot.FormatTime(lastActivity), idle).Run("login " + s.User)
 	}
 	return nil
 }
@@ -103,7 +103,7 @@ func CheckLogin(u User, now time.Time) error {
 		return lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and can do nothing; ask an admin", u.Name)
 	}
 	if u.Locked(now) {
-		return lot.Errorf(lot.EAUTH, "user %s is locked after %d wrong passwords until %s; wait, or ask an admin to run `celltrack user unlock %s`", u.Name, MaxFailures, lot.FormatTime(u.LockedUntil), u.Name)
+		return lot.Errorf(lot.EAUTH, "user %s is locked after %d wrong passwords until %s; wait, or ask an admin to unlock the account", u.Name, MaxFailures, lot.FormatTime(u.LockedUntil)).Run("user unlock " + u.Name)
 	}
 	return nil
 }

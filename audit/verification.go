@@ -116,11 +116,11 @@ type CheckpointKey struct {
 // that a signing key typed by mistake never leaves the machine it is on.
 func ParseVerifier(field, vkey string) (note.Verifier, error) {
 	if strings.HasPrefix(vkey, "PRIVATE+KEY+") {
-		return nil, lot.Errorf(lot.EINVALID, "%s holds a signing key (PRIVATE+KEY+…), not a verifier key; give the .pub file `celltrack audit key init` wrote beside it, and keep the signing key secret", field)
+		return nil, lot.Errorf(lot.EINVALID, "%s holds a signing key (PRIVATE+KEY+…), not a verifier key; give the .pub file written beside it when the key pair was made, and keep the signing key secret", field)
 	}
 	v, err := note.NewVerifier(vkey)
 	if err != nil {
-		return nil, lot.Errorf(lot.EINVALID, "%s %q is not a verifier key (want name+hash+key, as `celltrack audit key init` prints it): %v", field, vkey, err)
+		return nil, lot.Errorf(lot.EINVALID, "%s %q is not a verifier key (want name+hash+key, as printed when the key pair was made): %v", field, vkey, err)
 	}
 	return v, nil
 }

@@ -81,7 +81,7 @@ func ValidateReactionReason(field string, seq int, reason string) error {
 	if seq < 1 {
 		// As for QC results (release.CheckResultNumber): a number below 1
 		// is a mistyped value, not a reaction that is missing.
-		return lot.FieldErrorf(field, lot.EINVALID, "%d is not a reaction number: reactions are numbered from 1 within their infusion; see them with `celltrack trace patient MRN`", seq)
+		return lot.FieldErrorf(field, lot.EINVALID, "%d is not a reaction number: reactions are numbered from 1 within their infusion; the patient's trace lists them", seq).Run("trace patient MRN")
 	}
 	if strings.TrimSpace(reason) == "" {
 		if field == "corrects" {
@@ -112,9 +112,8 @@ func FindReaction(rs []Reaction, infusion string, seq int) (Reaction, error) {
 		}
 		return r, nil
 	}
-	hint := fmt.Sprintf("infusion %s has no reactions recorded", infusion)
-	if len(rs) > 0 {
-		hint = fmt.Sprintf("infusion %s has reactions #1–#%d (`celltrack trace patient MRN` lists them)", infusion, len(rs))
+	if len(rs) == 0 {
+		return Reaction{}, lot.Errorf(lot.ENOTFOUND, "no reaction #%d of infusion %s; infusion %s has no reactions recorded", seq, infusion, infusion)
 	}
-	return Reaction{}, lot.Errorf(lot.ENOTFOUND, "no reaction #%d of infusion %s; %s", seq, infusion, hint)
+	return Reaction{}, lot.Errorf(lot.ENOTFOUND, "no reaction #%d of infusion %s; infusion %s has reactions #1–#%d, which the patient's trace lists", seq, infusion, infusion, len(rs)).Run("trace patient MRN")
 }

@@ -46,7 +46,7 @@ func ShownBy(r Report) Shown {
 }
 
 // howChecked says what to type for a checked volume.
-const howChecked = "type the volume `dose check` showed after \"draw\", in mL to 0.1 mL, the number alone (for example 34.1)"
+const howChecked = "type the volume the bedside check showed after \"draw\", in mL to 0.1 mL, the number alone (for example 34.1)"
 
 // ParseCheckedVolume reads the volume the nurse drew up as the check showed
 // it (`dose administer --checked-ml`): mL to 0.1 mL, more than 0. Zeros after
@@ -66,7 +66,7 @@ func ParseCheckedVolume(field, s string) (lot.Tenths, error) {
 	case v == 0:
 		return 0, lot.Errorf(lot.EINVALID, "%s must be more than 0 mL (%s given); %s", field, in, howChecked)
 	case v%100_000 != 0:
-		return 0, lot.Errorf(lot.EINVALID, "%s %s has more than 1 decimal place: `dose check` shows the volume to 0.1 mL; %s", field, in, howChecked)
+		return 0, lot.Errorf(lot.EINVALID, "%s %s has more than 1 decimal place: the bedside check shows the volume to 0.1 mL; %s", field, in, howChecked)
 	}
 	return lot.Tenths(v / 100_000), nil
 }

@@ -34,11 +34,17 @@ const (
 // value and what to do, never a front end's syntax (a flag, a form, a
 // command). Field, when the message is about one input, names that input
 // for programs ("mrn", "start", "db", "lock-timeout"): the command line
-// adds its flag for it, the web its form field.
+// adds its flag for it, the web its form field. Command, when a celltrack
+// command does the fix the message words ("run the full check", "log in
+// again"), is that command as typed after "celltrack" ("check", "login
+// alice", "schedule show MRN"), like the bedside check's Result.Command:
+// the command line prints it after the message, the API answers it as
+// "command", and a web page shows the message alone.
 type Error struct {
 	Code    string
 	Message string
 	Field   string
+	Command string
 }
 
 // Error returns the message.
@@ -55,13 +61,20 @@ func FieldErrorf(field, code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Field: field}
 }
 
+// Run returns e with Command set to command: the celltrack command that
+// does the fix e's message words.
+func (e *Error) Run(command string) *Error {
+	e.Command = command
+	return e
+}
+
 // OnField returns err with Field set to field when err is an *Error that
 // names no field yet: a check worded for any caller (ValidateText, say)
 // is then tied to the input it checked. Any other err is returned as is.
 func OnField(field string, err error) error {
 	var e *Error
 	if errors.As(err, &e) && e.Field == "" {
-		return &Error{Code: e.Code, Message: e.Message, Field: field}
+		return &Error{Code: e.Code, Message: e.Message, Field: field, Command: e.Command}
 	}
 	return err
 }
@@ -71,6 +84,15 @@ func ErrorField(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Field
+	}
+	return ""
+}
+
+// ErrorCommand returns the Command of the first *Error in err's chain, or "".
+func ErrorCommand(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Command
 	}
 	return ""
 }

@@ -75,8 +75,8 @@ func CheckApply(c Container, n LabelCount) error {
 		return Errorf(ECONFLICT, "container %s already carries its label; a container carries exactly one label", c.Label())
 	}
 	if n.Unused() < 1 {
-		return Errorf(ECONFLICT, "container %s has no unused printed label (printed %d, applied %d, voided %d); print one with `celltrack label print %s`",
-			c.Label(), n.Printed, n.Applied, n.Voided, c.Code())
+		return Errorf(ECONFLICT, "container %s has no unused printed label (printed %d, applied %d, voided %d); print one",
+			c.Label(), n.Printed, n.Applied, n.Voided).Run("label print " + c.Code())
 	}
 	return nil
 }

@@ -139,11 +139,11 @@ func ParseFixed(field, s string, places int) (int64, error) {
 		strings.Trim(frac, "0123456789") != "" || hasDot && frac == "" {
 		return 0, Errorf(EINVALID, "%s %q is not a number; write digits with an optional decimal point, e.g. 62.5", field, s)
 	}
-	if len(frac) > places {
-		return 0, Errorf(EINVALID, "%s %q has more than %d decimal places", field, s, places)
-	}
 	if len(whole) > 12 {
 		return 0, Errorf(EINVALID, "%s %q is too large", field, s)
+	}
+	if len(frac) > places {
+		return 0, tooFine(field, s, whole, frac, places)
 	}
 	frac += strings.Repeat("0", places-len(frac))
 	n, err := strconv.ParseInt(whole+frac, 10, 64)
@@ -151,6 +151,20 @@ func ParseFixed(field, s string, places int) (int64, error) {
 		return 0, Errorf(EINVALID, "%s %q is not a number", field, s)
 	}
 	return n, nil
+}
+
+// tooFine refuses a value (whole.frac) with more decimals than places. It
+// names the two values to that many places either side of it rather than
+// rounding: which one was measured is for the person who measured it.
+func tooFine(field, s, whole, frac string, places int) error {
+	step := FormatFixed(1, places, places)
+	unit := "decimal places"
+	if places == 1 {
+		unit = "decimal place"
+	}
+	low, _ := strconv.ParseInt(whole+frac[:places], 10, 64) // whole has at most 12 digits
+	return Errorf(EINVALID, "%s %q has more than %d %s: it is kept to %s; give it as measured to %s, for example %s or %s",
+		field, s, places, unit, step, step, FormatFixed(low, places, places), FormatFixed(low+1, places, places))
 }
 
 // FormatFixed prints an integer scaled by 10^places with shown decimals.

@@ -134,7 +134,8 @@ func TestParseFixed(t *testing.T) {
 		{"-1", 1, "is not a number"},
 		{"6,2", 1, "is not a number"},
 		{"1e3", 1, "is not a number"},
-		{"62.05", 1, "has more than 1 decimal places"},
+		{"62.05", 1, "has more than 1 decimal place: it is kept to 0.1; give it as measured to 0.1, for example 62.0 or 62.1"},
+		{"0.0625", 3, "has more than 3 decimal places: it is kept to 0.001; give it as measured to 0.001, for example 0.062 or 0.063"},
 		{"1234567890123", 1, "is too large"},
 	} {
 		_, err := ParseFixed("--kg", tc.in, tc.places)

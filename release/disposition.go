@@ -165,8 +165,8 @@ func CheckApprovable(l lot.Lot, ev Evaluation, exception bool, now time.Time) er
 		return nil
 	}
 	if !ev.Pass {
-		return lot.Errorf(lot.ECONFLICT, "lot %s does not conform to %s@%d: %s; nothing was signed (see `celltrack release evaluate %s`)",
-			l.Number, ev.Spec, ev.Version, strings.Join(ev.Failed(), ", "), l.Number)
+		return lot.Errorf(lot.ECONFLICT, "lot %s does not conform to %s@%d: %s; nothing was signed (its evaluation against the specification shows every criterion)",
+			l.Number, ev.Spec, ev.Version, strings.Join(ev.Failed(), ", ")).Run("release evaluate " + l.Number)
 	}
 	return nil
 }

@@ -489,7 +489,7 @@ func TestValidateRequiresTheSafetyPanel(t *testing.T) {
 		name, file, want string // want "" accepts
 	}{
 		{"the reviewer's lax spec: viability only", uc(`{"assay":"viability","op":">=","limit":"50","unit":"%"}`),
-			"specification lax lacks safety criteria every release must check: for uc lots sterility equals no-growth, mycoplasma equals negative, endotoxin with an upper limit (op <= or between), viable-cells with a lower limit (op >= or between); add each as a criterion of its own assay, as the built-in does (`celltrack release spec show isct-uc-msc`)"},
+			"specification lax lacks safety criteria every release must check: for uc lots sterility equals no-growth, mycoplasma equals negative, endotoxin with an upper limit (op <= or between), viable-cells with a lower limit (op >= or between); add each as a criterion of its own assay, as the built-in isct-uc-msc does"},
 		{"the full panel", uc(full), ""},
 		{"between counts as an upper limit", uc(safetyRows + `,{"assay":"endotoxin","op":"between","min":"0","max":"0.5"},` + cells), ""},
 		{"endotoxin with only a floor", uc(safetyRows + `,{"assay":"endotoxin","op":">=","limit":"0"},` + cells), "for uc lots endotoxin with an upper limit"},

@@ -254,14 +254,14 @@ func Current(ss []Screening) *Screening {
 // screening already void (ECONFLICT) and a missing reason (EINVALID).
 func CheckScreeningVoid(donor string, ss []Screening, seq int, reason string) (Screening, error) {
 	if seq < 1 {
-		return Screening{}, lot.FieldErrorf("void", lot.EINVALID, "%d is not a screening number: screenings are numbered from 1; see them with `celltrack donor show %s`", seq, donor)
+		return Screening{}, lot.FieldErrorf("void", lot.EINVALID, "%d is not a screening number: screenings are numbered from 1; the donor's record lists them", seq).Run("donor show " + donor)
 	}
 	if seq > len(ss) {
 		have := "no screening"
 		if len(ss) > 0 {
 			have = fmt.Sprintf("screenings #1–#%d", len(ss))
 		}
-		return Screening{}, lot.Errorf(lot.ENOTFOUND, "donor %s has no screening #%d: it has %s (`celltrack donor show %s`)", donor, seq, have, donor)
+		return Screening{}, lot.Errorf(lot.ENOTFOUND, "donor %s has no screening #%d: it has %s", donor, seq, have).Run("donor show " + donor)
 	}
 	s := ss[seq-1]
 	if s.Voided() {
@@ -375,7 +375,7 @@ func (s Screening) Summary() string {
 // a result number at all: results are numbered from 1.
 func CheckResultNumber(field string, n int) error {
 	if n < 1 {
-		return lot.FieldErrorf(field, lot.EINVALID, "%d is not a result number: results are numbered from 1; see them with `celltrack release results LOT`", n)
+		return lot.FieldErrorf(field, lot.EINVALID, "%d is not a result number: results are numbered from 1; the lot's results list them", n).Run("release results LOT")
 	}
 	return nil
 }

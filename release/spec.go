@@ -347,8 +347,8 @@ func (s *Spec) Validate() error {
 	}
 	if len(missing) > 0 {
 		return lot.Errorf(lot.EINVALID, "specification %s lacks safety criteria every release must check: %s; "+
-			"add each as a criterion of its own assay, as the built-in does (`celltrack release spec show %s`)",
-			s.Name, strings.Join(missing, "; "), DefaultSpec(s.Kinds[0]))
+			"add each as a criterion of its own assay, as the built-in %s does",
+			s.Name, strings.Join(missing, "; "), DefaultSpec(s.Kinds[0])).Run("release spec show " + DefaultSpec(s.Kinds[0]))
 	}
 	return nil
 }

@@ -102,7 +102,7 @@ func (p Provenance) VerifyText() string {
 	case !p.Verified:
 		return "FAILED — this report may rest on records changed outside celltrack; report it to QA"
 	case p.Scope == ScopeReport:
-		return fmt.Sprintf("NOT A FULL VERIFY: the %d records in this report verified against the audit trail; chain verified from entry %d (full verify at %s) to head; run `celltrack audit verify` for the whole database",
+		return fmt.Sprintf("NOT A FULL VERIFY: the %d records in this report verified against the audit trail; chain verified from entry %d (full verify at %s) to head; a full verification of the audit trail covers the whole database",
 			p.RecordsVerified, p.ChainFrom, fullVerifyAt(p))
 	}
 	return "PASSED"

@@ -121,7 +121,7 @@ func (db *DB) UnlockUser(actor, name, reason string) (audit.User, error) {
 func (db *DB) ResetPassword(actor, name, oneTime, reason string) (audit.User, error) {
 	return db.adminChange(actor, name, audit.UserReset, reason, func(w *writer, u *audit.User) error {
 		if u.Name == w.actor.Name {
-			return lot.Errorf(lot.ECONFLICT, "user %s cannot reset their own password; use `celltrack user passwd`", name)
+			return lot.Errorf(lot.ECONFLICT, "user %s cannot reset their own password; change it instead, with the current one", name).Run("user passwd")
 		}
 		if err := audit.CheckNewPassword(oneTime, u.Name, u.FullName); err != nil {
 			return err

@@ -75,7 +75,7 @@ func (db *DB) RecordCheckpoint(v Verification) (err error) {
 		seq := uint64(v.Entries)
 		h, err := audit.StoredHash(tx.Bucket(bAudit).Get(itob(seq)))
 		if err != nil || h != v.Head {
-			return lot.Errorf(lot.ECONFLICT, "audit entry %d no longer has the hash just verified; run `celltrack check` again", seq)
+			return lot.Errorf(lot.ECONFLICT, "audit entry %d no longer has the hash just verified; run the database check again", seq).Run("check")
 		}
 		if r, ok := recordedCheckpoint(tx); ok && r.Seq > seq {
 			return lot.Errorf(lot.ECONFLICT, "the checkpoint is at entry %d, beyond the %d entries just verified; a checkpoint never moves backwards", r.Seq, seq)
@@ -107,11 +107,11 @@ func verifyAgainstCheckpoint(tx kv.Tx, entries int) []string {
 		return nil
 	}
 	if uint64(entries) < r.Seq {
-		return []string{fmt.Sprintf("the trail has %d entries, fewer than the %d that `celltrack check` verified at %s: entries were removed or an older file was put in its place", entries, r.Seq, lot.FormatTime(r.At))}
+		return []string{fmt.Sprintf("the trail has %d entries, fewer than the %d that the database check verified at %s: entries were removed or an older file was put in its place", entries, r.Seq, lot.FormatTime(r.At))}
 	}
 	h, err := audit.StoredHash(tx.Bucket(bAudit).Get(itob(r.Seq)))
 	if err != nil || hex.EncodeToString(h[:]) != r.Hash {
-		return []string{fmt.Sprintf("audit entry %d differs from the one `celltrack check` verified at %s: the trail was rewritten up to it", r.Seq, lot.FormatTime(r.At))}
+		return []string{fmt.Sprintf("audit entry %d differs from the one the database check verified at %s: the trail was rewritten up to it", r.Seq, lot.FormatTime(r.At))}
 	}
 	return nil
 }

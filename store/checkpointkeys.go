@@ -101,7 +101,7 @@ func (db *DB) RegisterCheckpointKey(actor, vkey string) (CheckpointKey, error) {
 			return err
 		}
 		if k, ok := activeKey(keys); ok {
-			return lot.Errorf(lot.ECONFLICT, "a checkpoint verifier key is already registered (%s, by %s at %s); replace it with `celltrack audit key rotate`, which an admin signs with a reason", k.Verifier, k.AddedBy, lot.FormatTime(k.Added))
+			return lot.Errorf(lot.ECONFLICT, "a checkpoint verifier key is already registered (%s, by %s at %s); an admin replaces it instead (a key rotation), signed with a reason", k.Verifier, k.AddedBy, lot.FormatTime(k.Added)).Run("audit key rotate")
 		}
 		r := checkpointKeyRecord{V: 1, ID: w.db.NewID(), Verifier: vkey, Added: w.now, AddedBy: w.actor.Name}
 		out = r.key()
@@ -146,7 +146,7 @@ func (db *DB) RotateCheckpointKey(actor, password, vkey, reason string) (Checkpo
 		}
 		old, ok := activeKey(keys)
 		if !ok {
-			return lot.Errorf(lot.ECONFLICT, "no checkpoint verifier key is registered yet; register the first with `celltrack audit key register`")
+			return lot.Errorf(lot.ECONFLICT, "no checkpoint verifier key is registered yet, so there is none to replace; register the first").Run("audit key register")
 		}
 		for _, k := range keys {
 			if k.Verifier == vkey {

@@ -143,7 +143,7 @@ func (w *writer) lastEvent(c *lot.Container) (lot.Event, error) {
 		return lot.Event{}, err
 	}
 	if len(es) == 0 {
-		return lot.Event{}, lot.Errorf(lot.ECONFLICT, "container %s has no custody events, not even 'created': its history was changed outside celltrack; nothing was written — run `celltrack check` and report it to QA", c.Code())
+		return lot.Event{}, lot.Errorf(lot.ECONFLICT, "container %s has no custody events, not even 'created': its history was changed outside celltrack; nothing was written — run the database check and report it to QA", c.Code()).Run("check")
 	}
 	return es[len(es)-1], nil
 }
@@ -269,9 +269,9 @@ func (s *CustodyService) AddSite(actor string, site lot.Site) (lot.Site, error) 
 	}
 	err := s.db.update(actor, audit.SiteAdd, func(w *writer) error {
 		if _, ok := lookup(w.tx, "idx_site_code", site.Code); ok {
-			return lot.Errorf(lot.ECONFLICT, "site %s already exists; use another id (`celltrack site list`)", site.Code)
+			return lot.Errorf(lot.ECONFLICT, "site %s already exists; use another id, one the list of sites does not show", site.Code).Run("site list")
 		}
-		if err := refuseFolded(w.tx, "idx_site_code_fold", site.Code, "`celltrack site list`"); err != nil {
+		if err := refuseFolded(w.tx, "idx_site_code_fold", site.Code, "site list"); err != nil {
 			return err
 		}
 		k, _ := w.tx.Bucket(recordBuckets[kindSite]).Cursor().First()
@@ -300,7 +300,7 @@ func siteByCode(tx kv.Tx, code string) (lot.Site, error) {
 			return r.site(), err
 		}
 	}
-	return lot.Site{}, notFound("site", code, "check the site id (`celltrack site list`) or add it with `celltrack site add`")
+	return lot.Site{}, notFound("site", code, "check the site id in the list of sites, or an admin adds the site").Run("site list")
 }
 
 // homeSite is the first site added.

@@ -212,7 +212,7 @@ func Open(path string, opts Options) (*DB, error) {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create && InterruptedRestore(path) != "":
-		return nil, lot.Errorf(lot.ENODB, "no database at %s: %s", path, InterruptedRestore(path))
+		return nil, lot.Errorf(lot.ENODB, "no database at %s: %s", path, InterruptedRestore(path)).Run("restore")
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
 		return nil, lot.FieldErrorf("db", lot.ENODB, "no database at %s; check the database path, or initialize a new database there", path)
 	case err == nil && opts.Create:
@@ -230,7 +230,7 @@ func Open(path string, opts Options) (*DB, error) {
 	case errors.Is(err, boltkv.ErrTimeout):
 		return nil, lot.FieldErrorf("lock-timeout", lot.EBUSY, "database is busy: another celltrack process held %s for more than %s; try again, or wait longer for the lock", path, opts.Timeout)
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create && InterruptedRestore(path) != "":
-		return nil, lot.Errorf(lot.ENODB, "no database at %s: %s", path, InterruptedRestore(path))
+		return nil, lot.Errorf(lot.ENODB, "no database at %s: %s", path, InterruptedRestore(path)).Run("restore")
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
 		return nil, lot.FieldErrorf("db", lot.ENODB, "no database at %s (it went away while celltrack opened it); check the database path", path)
 	case errors.Is(err, fs.ErrExist) && opts.Create:
@@ -411,11 +411,11 @@ func errBehind(path string, v int, lacking []string, more string) error {
 	if more != "" {
 		more = " " + more
 	}
-	const how = "An admin upgrades it, a controlled change recorded in the audit trail: `celltrack login NAME` as an admin (it upgrades the file, then logs in) or `celltrack upgrade`; take a backup first — every record is kept"
+	const how = "An admin upgrades it, a controlled change recorded in the audit trail: log in as an admin, which upgrades the file, then logs in (or upgrade it alone); take a backup first — every record is kept"
 	if v == SchemaVersion {
-		return lot.Errorf(lot.ECONFLICT, "%s is at schema version %d but lacks %s of its key schema; nothing was done or written.%s %s, and an index that cannot be rebuilt is refused (then restore the last good backup)", path, v, strings.Join(lacking, ", "), more, how)
+		return lot.Errorf(lot.ECONFLICT, "%s is at schema version %d but lacks %s of its key schema; nothing was done or written.%s %s, and an index that cannot be rebuilt is refused (then restore the last good backup)", path, v, strings.Join(lacking, ", "), more, how).Run("login NAME")
 	}
-	return lot.Errorf(lot.ECONFLICT, "%s is at schema version %d; this celltrack needs %d. An older celltrack wrote it, and nothing was done or written.%s %s", path, v, SchemaVersion, more, how)
+	return lot.Errorf(lot.ECONFLICT, "%s is at schema version %d; this celltrack needs %d. An older celltrack wrote it, and nothing was done or written.%s %s", path, v, SchemaVersion, more, how).Run("login NAME")
 }
 
 func (db *DB) now() time.Time { return db.Now().UTC() }

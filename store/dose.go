@@ -142,7 +142,7 @@ func protocolByName(tx kv.Tx, name string, version int) (dose.StoredProtocol, er
 		return dose.StoredProtocol{}, err
 	}
 	if len(ps) == 0 {
-		return dose.StoredProtocol{}, notFound("protocol", name, "list protocols with `celltrack protocol list`")
+		return dose.StoredProtocol{}, notFound("protocol", name, "the list of protocols names them").Run("protocol list")
 	}
 	if version < 0 {
 		return dose.StoredProtocol{}, lot.FieldErrorf("version", lot.EINVALID, "the protocol version %d is not a version; versions count from 1 (protocol %s has 1–%d)", version, name, len(ps))
@@ -413,8 +413,8 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 		course := 1
 		for _, old := range cs {
 			if !old.Ended {
-				return lot.Errorf(lot.ECONFLICT, "patient %s is on course %d of %s, which has not ended; change it with `celltrack schedule change` or wait until it ends",
-					mrn, old.Schedule.Course, old.Schedule.Protocol)
+				return lot.Errorf(lot.ECONFLICT, "patient %s is on course %d of %s, which has not ended; a physician changes that schedule, or wait until it ends",
+					mrn, old.Schedule.Course, old.Schedule.Protocol).Run("schedule change")
 			}
 			if old.Schedule.Protocol == pr.Name {
 				course = old.Schedule.Course + 1
@@ -746,7 +746,7 @@ func withScheduled(tx kv.Tx, patientID uuid.UUID, ins []dose.Infusion) ([]dose.I
 			if found, err := get(tx, kindInfusion, g.InfusionID, &ir); err != nil {
 				return nil, err
 			} else if !found {
-				return nil, fmt.Errorf("infusion %s (%d of schedule %s) is recorded on the schedule but not stored; run `celltrack check`", g.InfusionID, g.Infusion, id)
+				return nil, lot.Errorf(lot.EINTERNAL, "internal error: infusion %s (%d of schedule %s) is recorded on the schedule but not stored; run the database check", g.InfusionID, g.Infusion, id).Run("check")
 			}
 			have[g.InfusionID], added = true, true
 			ins = append(ins, ir.infusion())
@@ -1147,7 +1147,7 @@ func infusionReactions(tx kv.Tx, id uuid.UUID, infusion string) ([]dose.Reaction
 	if found, err := get(tx, kindInfusion, id, &ir); err != nil {
 		return nil, err
 	} else if !found {
-		return nil, notFound("infusion", infusion, "`celltrack schedule show MRN` lists a patient's infusions")
+		return nil, notFound("infusion", infusion, "the patient's schedule lists their infusions").Run("schedule show MRN")
 	}
 	return reactionsOf(tx, id)
 }
@@ -1160,7 +1160,7 @@ func infusionReactions(tx kv.Tx, id uuid.UUID, infusion string) ([]dose.Reaction
 func infusionReactionCount(tx kv.Tx, id uuid.UUID, infusion string) (int, error) {
 	v := tx.Bucket(recordBuckets[kindInfusion]).Get(id[:])
 	if v == nil {
-		return 0, notFound("infusion", infusion, "`celltrack schedule show MRN` lists a patient's infusions")
+		return 0, notFound("infusion", infusion, "the patient's schedule lists their infusions").Run("schedule show MRN")
 	}
 	var f jsonFields
 	if f.parse(v); f.err != nil {
@@ -1270,7 +1270,7 @@ func (s *DoseService) Calc(req dose.CalcRequest) (dose.CalcResult, error) {
 			return err
 		}
 		if ac == nil {
-			return lot.Errorf(lot.ECONFLICT, "patient %s has no active schedule; a physician creates one with `celltrack schedule create`", req.MRN)
+			return lot.Errorf(lot.ECONFLICT, "patient %s has no active schedule; a physician creates one", req.MRN).Run("schedule create")
 		}
 		res.Course = *ac
 		res.Entry = dose.Next(ac.Entries)
@@ -1286,7 +1286,7 @@ func (s *DoseService) Calc(req dose.CalcRequest) (dose.CalcResult, error) {
 		}
 		var ok bool
 		if res.Weight, _, ok = dose.LatestWeight(ws, now); !ok {
-			return lot.Errorf(lot.ECONFLICT, "patient %s has no weight; weigh with `celltrack patient weigh`", req.MRN)
+			return lot.Errorf(lot.ECONFLICT, "patient %s has no weight; weigh the patient", req.MRN).Run("patient weigh")
 		}
 		if res.Candidates, err = candidates(tx, p, ac.Protocol.Product, now); err != nil {
 			return err

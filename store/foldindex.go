@@ -115,8 +115,8 @@ func refuseFolded(tx kv.Tx, bucket, code, show string) error {
 	if err != nil || !ok {
 		return err
 	}
-	return lot.Errorf(lot.ECONFLICT, "%s %s differs from the registered %s %s only in letter case; one code names one record, and a look-back, recall or shipment typed in another case must never reach another one: if this is that record use %s (%s), otherwise choose a distinct %s; nothing was written",
-		ix.field, code, ix.field, other, other, strings.ReplaceAll(show, "%s", other), ix.field)
+	return lot.Errorf(lot.ECONFLICT, "%s %s differs from the registered %s %s only in letter case; one code names one record, and a look-back, recall or shipment typed in another case must never reach another one: if this is that record use %s, otherwise choose a distinct %s; nothing was written",
+		ix.field, code, ix.field, other, other, ix.field).Run(strings.ReplaceAll(show, "%s", other))
 }
 
 // CaseVariants is a group of registered codes that differ only in letter

@@ -56,9 +56,9 @@ func TestCaseVariantOfACodeRefused(t *testing.T) {
 		alsoDistinct   []string
 		show           string
 	}{
-		{"donor", "donor id", donor, "D-0001", "d-0001", []string{"D-00010", "D-0002"}, "`celltrack donor show D-0001`"},
-		{"lot", "lot number", lotNo, "LOT-UC-1", "Lot-Uc-1", []string{"LOT-UC-10", "LOT_UC_1"}, "`celltrack lot show LOT-UC-1`"},
-		{"site", "site id", site, "CLINIC-A", "clinic-a", []string{"CLINIC-AB", "CLINIC-B"}, "`celltrack site list`"},
+		{"donor", "donor id", donor, "D-0001", "d-0001", []string{"D-00010", "D-0002"}, "donor show D-0001"},
+		{"lot", "lot number", lotNo, "LOT-UC-1", "Lot-Uc-1", []string{"LOT-UC-10", "LOT_UC_1"}, "lot show LOT-UC-1"},
+		{"site", "site id", site, "CLINIC-A", "clinic-a", []string{"CLINIC-AB", "CLINIC-B"}, "site list"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if err := c.add(c.first); err != nil {
@@ -67,7 +67,7 @@ func TestCaseVariantOfACodeRefused(t *testing.T) {
 			n, _ := db.AuditCount()
 			err := c.add(c.variant)
 			want := c.field + " " + c.variant + " differs from the registered " + c.field + " " + c.first + " only in letter case"
-			if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "use "+c.first+" ("+c.show+")") ||
+			if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "use "+c.first+", ") || lot.ErrorCommand(err) != c.show ||
 				!strings.Contains(err.Error(), "otherwise choose a distinct "+c.field) {
 				t.Fatalf("%s beside %s: %v; want ECONFLICT with %q", c.variant, c.first, err, want)
 			}
@@ -173,7 +173,7 @@ func TestUpgradeFrom8BuildsFoldedIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := downgradeTo8(t, db, nil)
-	if _, err := Open(path, Options{ReadOnly: true, Timeout: time.Second}); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "celltrack upgrade") {
+	if _, err := Open(path, Options{ReadOnly: true, Timeout: time.Second}); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "An admin upgrades it") || lot.ErrorCommand(err) != "login NAME" {
 		t.Fatalf("a read of a schema 8 file: %v", err)
 	}
 	up, err := openUpgraded(path, Options{Timeout: time.Second, Now: db.Now})

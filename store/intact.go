@@ -34,7 +34,7 @@ func checkIntact(tx kv.Tx, refs ...recordRef) error {
 		}
 		seen[r.id] = true
 		if p := vc.verifyRecord(r); p != "" {
-			return lot.Errorf(lot.ECONFLICT, "refused: %s; this command rests on it, so nothing was written — run `celltrack check` and contact the administrator", p)
+			return lot.Errorf(lot.ECONFLICT, "refused: %s; this command rests on it, so nothing was written — run the database check and contact the administrator", p).Run("check")
 		}
 	}
 	return nil

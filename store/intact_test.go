@@ -24,7 +24,7 @@ func refusedIntact(t *testing.T, db *DB, entries int, err error, record string) 
 	t.Helper()
 	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), record) ||
 		!strings.Contains(err.Error(), "changed outside celltrack") ||
-		!strings.Contains(err.Error(), "nothing was written — run `celltrack check` and contact the administrator") {
+		!strings.Contains(err.Error(), "nothing was written — run the database check and contact the administrator") || lot.ErrorCommand(err) != "check" {
 		t.Fatalf("got %v; want ECONFLICT naming %s", err, record)
 	}
 	if n, _ := db.AuditCount(); n != entries {

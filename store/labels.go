@@ -90,7 +90,7 @@ func labelSet(tx kv.Tx, ref string) (lot.LabelSet, error) {
 	} else {
 		c, cerr := containerByRef(tx, ref)
 		if lot.ErrorCode(cerr) == lot.EINVALID {
-			return set, notFound("lot or container", ref, "give a lot number, DIN or a container code from its label (`celltrack lot list`)")
+			return set, notFound("lot or container", ref, "give a lot number, DIN or a container code from its label; the list of lots shows them").Run("lot list")
 		} else if cerr != nil {
 			return set, cerr
 		}

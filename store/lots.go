@@ -42,9 +42,9 @@ func (s *LotService) AddDonor(actor string, d lot.Donor) (lot.Donor, error) {
 			return lot.FieldErrorf("consented", lot.EINVALID, "the consent date %s is in the future", lot.FormatDate(d.Consented))
 		}
 		if _, ok := lookup(w.tx, "idx_donor_code", d.Code); ok {
-			return lot.Errorf(lot.ECONFLICT, "donor %s is already registered; use another id or `celltrack donor show %s`", d.Code, d.Code)
+			return lot.Errorf(lot.ECONFLICT, "donor %s is already registered; use another id, or look the donor up", d.Code).Run("donor show " + d.Code)
 		}
-		if err := refuseFolded(w.tx, "idx_donor_code_fold", d.Code, "`celltrack donor show %s`"); err != nil {
+		if err := refuseFolded(w.tx, "idx_donor_code_fold", d.Code, "donor show %s"); err != nil {
 			return err
 		}
 		d.ID, d.CreatedAt, d.CreatedBy = s.db.NewID(), w.now, w.actor.Name
@@ -76,7 +76,7 @@ func donorByRef(tx kv.Tx, ref string) (lot.Donor, error) {
 			return r.donor(), err
 		}
 	}
-	return lot.Donor{}, notFound("donor", ref, "check the donor id (`celltrack donor list`)")
+	return lot.Donor{}, notFound("donor", ref, "check the donor id in the list of donors").Run("donor list")
 }
 
 // Donors lists every donor in registration order.
@@ -111,7 +111,7 @@ func (s *LotService) AddPatient(actor string, p lot.Patient) (lot.Patient, error
 			if err := formerMRN(w.tx, id, p.MRN); err != nil {
 				return err
 			}
-			return lot.Errorf(lot.ECONFLICT, "patient %s is already registered; check the MRN or `celltrack patient show %s`", p.MRN, p.MRN)
+			return lot.Errorf(lot.ECONFLICT, "patient %s is already registered; check the MRN, or look the patient up", p.MRN).Run("patient show " + p.MRN)
 		}
 		if other, ok, err := mrnFolded(w.tx, p.MRN, uuid.Nil); err != nil {
 			return err
@@ -295,7 +295,7 @@ func patientByMRN(tx kv.Tx, mrn string) (lot.Patient, error) {
 			return p, nil
 		}
 	}
-	return lot.Patient{}, notFound("patient with MRN", mrn, "check the wristband MRN (`celltrack patient list`)")
+	return lot.Patient{}, notFound("patient with MRN", mrn, "check the wristband MRN against the list of patients").Run("patient list")
 }
 
 func patientByID(tx kv.Tx, id uuid.UUID) (lot.Patient, error) {
@@ -382,7 +382,7 @@ func (w *writer) registerLot(r lot.Registration) (lot.Lot, error) {
 	if _, ok := lookup(w.tx, "idx_lot_number", r.Number); ok {
 		return lot.Lot{}, lot.Errorf(lot.ECONFLICT, "lot %s is already registered; every lot number is used once", r.Number)
 	}
-	if err := refuseFolded(w.tx, "idx_lot_number_fold", r.Number, "`celltrack lot show %s`"); err != nil {
+	if err := refuseFolded(w.tx, "idx_lot_number_fold", r.Number, "lot show %s"); err != nil {
 		return lot.Lot{}, err
 	}
 	l := lot.Lot{ID: w.db.NewID(), Number: r.Number, Source: r.Source, Cells: r.Cells, Viability: r.Viability,
@@ -449,7 +449,7 @@ func (w *writer) nextDIN() (lot.DIN, error) {
 	if id, ok := lookup(w.tx, "idx_lot_din", din.String()); ok {
 		return lot.DIN{}, lot.Errorf(lot.ECONFLICT, "DIN %s, next by the DIN counter (meta %s), is already issued to lot %s; "+
 			"the counter was set back outside celltrack (or the file restored beside newer labels), so nothing was registered: "+
-			"have an admin run `celltrack audit verify` and restore a sound backup", din.EyeReadable(), key, lotName(w.tx, id))
+			"have an admin verify the audit trail and restore a sound backup", din.EyeReadable(), key, lotName(w.tx, id)).Run("audit verify")
 	}
 	return din, meta.Put(key, itob(seq))
 }
@@ -490,7 +490,7 @@ func lotByRef(tx kv.Tx, ref string) (lot.Lot, error) {
 			return r.lot(), err
 		}
 	}
-	return lot.Lot{}, notFound("lot", ref, "give the lab lot number, the DIN from the label, or the UUID (`celltrack lot list`)")
+	return lot.Lot{}, notFound("lot", ref, "give the lab lot number, the DIN from the label, or the UUID; the list of lots shows them").Run("lot list")
 }
 
 func lotByID(tx kv.Tx, id uuid.UUID) (lot.Lot, error) {
@@ -590,8 +590,8 @@ func (s *LotService) SplitLot(actor string, sp lot.Split) ([]lot.Container, erro
 			code := lot.ContainerCode(c.DIN, c.Number)
 			if id, ok := lookup(w.tx, "idx_container_code", code); ok {
 				return lot.Errorf(lot.ECONFLICT, "container code %s (container %d of lot %s) is already issued to container %s; "+
-					"the file was changed outside celltrack, so nothing was split: have an admin run `celltrack audit verify` and restore a sound backup",
-					code, c.Number, l.Number, id)
+					"the file was changed outside celltrack, so nothing was split: have an admin verify the audit trail and restore a sound backup",
+					code, c.Number, l.Number, id).Run("audit verify")
 			}
 			created := lot.Event{To: lot.Created, Location: l.Location, Custodian: w.actor.Name}
 			if err := w.appendEvent(&c, created, string(audit.LotSplit), ""); err != nil {
@@ -634,7 +634,7 @@ func containerByRef(tx kv.Tx, ref string) (lot.Container, error) {
 			return r.container(), err
 		}
 	}
-	return lot.Container{}, notFound("container", ref, "scan or type the code on the container label (`celltrack container list LOT`)")
+	return lot.Container{}, notFound("container", ref, "scan or type the code on the container label; its lot's list of containers shows them").Run("container list LOT")
 }
 
 // Containers lists a lot's containers in number order.

@@ -137,7 +137,7 @@ func (db *DB) recoverDamage(err *error) {
 			return
 		}
 		if panickedInBolt() {
-			*err = lot.Errorf(lot.ECONFLICT, "the database file %s is damaged (%v); nothing was written — run `celltrack check` and restore the last good backup", db.path, r)
+			*err = lot.Errorf(lot.ECONFLICT, "the database file %s is damaged (%v); nothing was written — run the database check and restore the last good backup", db.path, r).Run("check")
 			return
 		}
 		*err = lot.Errorf(lot.EINTERNAL, "internal error (a bug in celltrack, not damage to %s; nothing was written — please report it with this text): panic: %v\n%s", db.path, r, debug.Stack())

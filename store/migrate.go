@@ -409,7 +409,7 @@ func (db *DB) migrate(actor audit.User) (err error) {
 		if from < 6 {
 			// Nothing to rewrite: no site has a zone and no schedule a
 			// site, so every course goes on counting days in UTC.
-			fields["facility_time_zone"] = "UTC, as every day was counted before version 6; an admin sets the facility's zone with `celltrack site set-tz --facility`"
+			fields["facility_time_zone"] = "UTC, as every day was counted before version 6; an admin sets the facility's zone"
 		}
 		note, _ := json.Marshal(fields)
 		if err := meta.Put([]byte("migration/"+strconv.Itoa(SchemaVersion)), note); err != nil {
@@ -559,7 +559,7 @@ func (db *DB) compressEntries(batch int) (done int64, err error) {
 					continue // compressed already, or damaged: left for audit verify to report
 				}
 				if err != nil {
-					return lot.Errorf(lot.ECONFLICT, "%s: audit entry %d cannot be compressed (%v); run `celltrack audit verify` with the previous celltrack, restore the last good backup and report it", db.path, btoi(k), err)
+					return lot.Errorf(lot.ECONFLICT, "%s: audit entry %d cannot be compressed (%v); verify the audit trail with the previous celltrack, restore the last good backup and report it", db.path, btoi(k), err).Run("audit verify")
 				}
 				todo = append(todo, kv{append([]byte(nil), k...), z})
 			}

@@ -83,7 +83,7 @@ func TestOpenMigratesAnOlderFile(t *testing.T) {
 		t.Fatalf("before: %d patient events, %d infused", patients, infused)
 	}
 	_, err := Open(path, Options{ReadOnly: true, Timeout: time.Second})
-	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), fmt.Sprintf("schema version 1; this celltrack needs %d", SchemaVersion)) || !strings.Contains(err.Error(), "celltrack upgrade") {
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), fmt.Sprintf("schema version 1; this celltrack needs %d", SchemaVersion)) || !strings.Contains(err.Error(), "An admin upgrades it") || lot.ErrorCommand(err) != "login NAME" {
 		t.Fatalf("read-only open of a version 1 file: %v", err)
 	}
 	up, err := openUpgraded(path, Options{Timeout: time.Second, Now: db.Now})
@@ -202,7 +202,7 @@ func TestUpgradeFromVersion2KeepsReactions(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := tamperFile(t, db, func(tx kv.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte("2")) })
-	if _, err := Open(path, Options{ReadOnly: true, Timeout: time.Second}); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "celltrack upgrade") {
+	if _, err := Open(path, Options{ReadOnly: true, Timeout: time.Second}); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "An admin upgrades it") || lot.ErrorCommand(err) != "login NAME" {
 		t.Fatalf("read-only open of a version 2 file: %v", err)
 	}
 	up, err := openUpgraded(path, Options{Timeout: time.Second, Now: db.Now})

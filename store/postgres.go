@@ -50,7 +50,9 @@ func postgresOpenError(url string, err error) error {
 	var ke *kv.Error
 	switch {
 	case errors.As(err, &se) && se.Have == 0:
-		return lot.Errorf(lot.ENODB, "%s", err)
+		return lot.Errorf(lot.ENODB, "%s", err).Run("init")
+	case errors.As(err, &se) && se.Have < se.Want:
+		return lot.Errorf(lot.ECONFLICT, "%s", err).Run("upgrade")
 	case errors.As(err, &se):
 		return lot.Errorf(lot.ECONFLICT, "%s", err)
 	case errors.As(err, &ee), errors.As(err, &fe):
@@ -125,8 +127,8 @@ func engineError(name string, err error) error {
 	// stay out of the message, which a server shows to whoever asked:
 	// they are in the chain behind it (wordedError), for the log.
 	case ke.InDoubt:
-		w = lot.Errorf(lot.EUNKNOWN, "the outcome of this write is unknown: the connection to %s was lost while it was being committed, so it may or may not have been recorded; look before doing it again (the record's history, `celltrack audit log`)",
-			name)
+		w = lot.Errorf(lot.EUNKNOWN, "the outcome of this write is unknown: the connection to %s was lost while it was being committed, so it may or may not have been recorded; look before doing it again (the record's history in the audit log)",
+			name).Run("audit log")
 	case ke.Unavailable:
 		w = lot.Errorf(lot.EBUSY, "database is unavailable: %s cannot be reached; nothing was written — try again in a moment, and tell IT if it lasts",
 			name)

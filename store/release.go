@@ -245,7 +245,7 @@ func specByRef(tx kv.Tx, ref string) (release.Spec, error) {
 		return release.Spec{}, err
 	}
 	if len(ss) == 0 {
-		return release.Spec{}, notFound("specification", name, "list them with `celltrack release spec list`")
+		return release.Spec{}, notFound("specification", name, "the list of specifications names them").Run("release spec list")
 	}
 	if version == 0 {
 		return ss[len(ss)-1], nil
@@ -476,7 +476,7 @@ func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, cor
 
 func findResult(rs []release.Result, l lot.Lot, seq int) (release.Result, error) {
 	if seq < 1 || seq > len(rs) {
-		return release.Result{}, notFound("result", fmt.Sprintf("#%d of lot %s", seq, l.Number), fmt.Sprintf("lot %s has results #1–#%d (`celltrack release results %s`)", l.Number, len(rs), l.Number))
+		return release.Result{}, notFound("result", fmt.Sprintf("#%d of lot %s", seq, l.Number), fmt.Sprintf("lot %s has results #1–#%d, which its results list", l.Number, len(rs))).Run("release results " + l.Number)
 	}
 	r := rs[seq-1]
 	if r.Voided() {

@@ -548,7 +548,7 @@ func InterruptedRestore(path string) string {
 			}
 		}
 	}
-	return fmt.Sprintf("a restore was interrupted between its two renames: %s is the backup's copy it had verified, and %s the database it renamed aside (the one most recently changed of %d replaced file(s)); the restore was recorded only in that copy, which was never put in place. Put the database back with `mv %s %s`, remove %s, and run `celltrack restore` again (it verifies the backup again and records the restore) — or, if %s is the wrong file, check the others first", tmp, last, len(replaced), last, path, tmp, last)
+	return fmt.Sprintf("a restore was interrupted between its two renames: %s is the backup's copy it had verified, and %s the database it renamed aside (the one most recently changed of %d replaced file(s)); the restore was recorded only in that copy, which was never put in place. Put the database back with `mv %s %s`, remove %s, and restore again (it verifies the backup again and records the restore) — or, if %s is the wrong file, check the others first", tmp, last, len(replaced), last, path, tmp, last)
 }
 
 // globEscape escapes the characters filepath.Glob treats as a pattern.
@@ -564,7 +564,7 @@ func checkLivePath(path string) error {
 	fi, err := os.Lstat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && InterruptedRestore(path) != "":
-		return lot.Errorf(lot.ENODB, "no database at %s to restore over: %s", path, InterruptedRestore(path))
+		return lot.Errorf(lot.ENODB, "no database at %s to restore over: %s", path, InterruptedRestore(path)).Run("restore")
 	case errors.Is(err, fs.ErrNotExist):
 		return lot.FieldErrorf("db", lot.ENODB, "no database at %s to restore over; check the database path (restore replaces an existing database and keeps it; when the file is lost, copy the backup into place and check it)", path)
 	case err != nil:
@@ -689,7 +689,7 @@ func openLive(path string, opts RestoreOptions) (*liveFile, error) {
 		return nil, lot.Errorf(lot.ECONFLICT, "%s has schema version %d, newer than this celltrack (%d): a newer celltrack wrote it, and this one cannot tell what restoring would undo — run restore with that newer celltrack (upgrade this one); nothing was restored", path, l.schema, SchemaVersion)
 	case l.noTree:
 		db.Close()
-		return nil, lot.Errorf(lot.ECONFLICT, "%s is of schema version %d, from before the audit tree, so restore cannot tell what the backup would undo; copy it aside, run `celltrack upgrade` on it (it builds the tree and keeps every record), then restore; nothing was restored", path, l.schema)
+		return nil, lot.Errorf(lot.ECONFLICT, "%s is of schema version %d, from before the audit tree, so restore cannot tell what the backup would undo; copy it aside, upgrade the copy (which builds the tree and keeps every record), then restore; nothing was restored", path, l.schema).Run("upgrade")
 	}
 	l.db = db
 	return l, nil

@@ -119,7 +119,7 @@ func TestRestoreRefusesWhatIsNotDamage(t *testing.T) {
 		})
 		before := fileSum(t, db.Path())
 		_, err := Restore(db.Path(), restoreOpts(db, backup))
-		if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "from before the audit tree") || !strings.Contains(err.Error(), "celltrack upgrade") {
+		if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "from before the audit tree") || !strings.Contains(err.Error(), "upgrade the copy") || lot.ErrorCommand(err) != "upgrade" {
 			t.Fatalf("restore over a file without the tree: %v", err)
 		}
 		if fileSum(t, db.Path()) != before {

@@ -69,7 +69,7 @@ type SessionInfo struct {
 
 // errRelogin is the refusal of credentials the database does not know.
 func errRelogin(user, why string) error {
-	return lot.Errorf(lot.ESESSION, "%s; log in again with `celltrack login %s`", why, user)
+	return lot.Errorf(lot.ESESSION, "%s; log in again as %s", why, user).Run("login " + user)
 }
 
 func tokenHash(token string) []byte {
@@ -300,7 +300,7 @@ func (db *DB) wrongPassword(name string, u audit.User, found bool, action, reaso
 	}
 	time.Sleep(FailedPasswordDelay)
 	if locked {
-		return lot.Errorf(lot.EAUTH, "wrong user name or password; nothing was done, and after %d wrong passwords in a row user %s is locked until %s (an admin can run `celltrack user unlock %s`)", audit.MaxFailures, name, lot.FormatTime(until), name)
+		return lot.Errorf(lot.EAUTH, "wrong user name or password; nothing was done, and after %d wrong passwords in a row user %s is locked until %s unless an admin unlocks the account", audit.MaxFailures, name, lot.FormatTime(until)).Run("user unlock " + name)
 	}
 	return lot.Errorf(lot.EAUTH, "wrong user name or password for %s; nothing was done (the attempt is recorded in the audit trail; %d wrong in a row lock the account)", typedName(name), audit.MaxFailures)
 }
@@ -378,7 +378,7 @@ func userRecordByName(tx kv.Tx, name string) (userRecord, error) {
 	var r userRecord
 	id, ok := lookup(tx, "idx_user_name", name)
 	if !ok {
-		return r, lot.Errorf(lot.ENOTFOUND, "no user %q; check the name (an admin lists users with `celltrack user list`)", name)
+		return r, lot.Errorf(lot.ENOTFOUND, "no user %q; check the name, which an admin sees in the list of users", name).Run("user list")
 	}
 	_, err := get(tx, kindUser, id, &r)
 	return r, err
@@ -467,7 +467,7 @@ func (db *DB) checkSession(tx kv.Tx, c Credentials, withUser bool) (sessionRecor
 		user = "NAME"
 	}
 	if c.Token == "" {
-		return sessionRecord{}, nil, audit.User{}, lot.Errorf(lot.ESESSION, "not logged in to this database; log in with `celltrack login NAME`")
+		return sessionRecord{}, nil, audit.User{}, lot.Errorf(lot.ESESSION, "not logged in to this database; log in first").Run("login NAME")
 	}
 	if id := string(tx.Bucket(bMeta).Get(metaDBID)); id == "" || id != c.DatabaseID {
 		return sessionRecord{}, nil, audit.User{}, errRelogin(user, fmt.Sprintf("the session file was made for another database (id %s), not %s (id %s)", c.DatabaseID, db.path, id))

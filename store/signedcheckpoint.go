@@ -42,7 +42,7 @@ func (db *DB) SignCheckpoint(signer note.Signer, verify bool) (msg []byte, head 
 				return err
 			}
 			if !v.OK() {
-				return lot.Errorf(lot.ECONFLICT, "audit verify found %d problem(s) (first: %s); a checkpoint would vouch for a trail changed outside celltrack, so none was signed — run `celltrack audit verify` and report it to QA", len(v.Problems), v.Problems[0])
+				return lot.Errorf(lot.ECONFLICT, "audit verify found %d problem(s) (first: %s); a checkpoint would vouch for a trail changed outside celltrack, so none was signed — verify the audit trail and report it to QA", len(v.Problems), v.Problems[0]).Run("audit verify")
 			}
 		}
 		head, err = treeHead(tx)
@@ -76,7 +76,7 @@ func (db *DB) SignCheckpointOver(signer note.Signer, kept []KeptCheckpoint) (msg
 			return err
 		}
 		if !v.OK() {
-			return lot.Errorf(lot.ECONFLICT, "audit verify found %d problem(s) (first: %s); a checkpoint would vouch for a trail changed outside celltrack, so none was signed — run `celltrack audit verify` and report it to QA", len(v.Problems), v.Problems[0])
+			return lot.Errorf(lot.ECONFLICT, "audit verify found %d problem(s) (first: %s); a checkpoint would vouch for a trail changed outside celltrack, so none was signed — verify the audit trail and report it to QA", len(v.Problems), v.Problems[0]).Run("audit verify")
 		}
 		if rolledBack, err = refuseUnextended(tx, kept, "none was signed"); err != nil {
 			return err
@@ -130,7 +130,7 @@ func checkSigner(tx kv.Tx, signer note.Signer) error {
 	}
 	k, ok := activeKey(keys)
 	if !ok {
-		return lot.Errorf(lot.ECONFLICT, "no checkpoint verifier key is registered in this database; an admin registers the one `celltrack audit key init` printed with `celltrack audit key register`")
+		return lot.Errorf(lot.ECONFLICT, "no checkpoint verifier key is registered in this database; an admin registers the verifier key that was printed when the key pair was made").Run("audit key register")
 	}
 	if v, err := note.NewVerifier(k.Verifier); err != nil || v.Name() != signer.Name() || v.KeyHash() != signer.KeyHash() {
 		return lot.FieldErrorf("key", lot.ECONFLICT, "the signing key given is %s+%08x, but this database verifies checkpoints with %s; sign with the key registered here, or have an admin rotate it", signer.Name(), signer.KeyHash(), k.Verifier)

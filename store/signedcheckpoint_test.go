@@ -171,7 +171,7 @@ func TestForgedCheckpointRefused(t *testing.T) {
 		t.Fatal("a lab user registered a key")
 	}
 	_, vkey2 := newKey(t, "second")
-	if _, err := db.RegisterCheckpointKey("alice", vkey2); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "audit key rotate") {
+	if _, err := db.RegisterCheckpointKey("alice", vkey2); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "an admin replaces it instead (a key rotation)") || lot.ErrorCommand(err) != "audit key rotate" {
 		t.Fatalf("a second registration: %v", err)
 	}
 }
@@ -518,7 +518,7 @@ func TestCheckNeverMovesBackwards(t *testing.T) {
 	// Grown back to the same length with other entries: still caught.
 	registerUC(t, db, "LOT-C")
 	registerUC(t, db, "LOT-D")
-	if v, _ = db.Verify(); v.OK() || !strings.Contains(strings.Join(v.Problems, "\n"), "differs from the one `celltrack check` verified") {
+	if v, _ = db.Verify(); v.OK() || !strings.Contains(strings.Join(v.Problems, "\n"), "differs from the one the database check verified") {
 		t.Fatalf("verify after regrowth: %v", v.Problems)
 	}
 }

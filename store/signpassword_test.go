@@ -67,7 +67,7 @@ func TestSignatureRefusesPasswordThatMustChange(t *testing.T) {
 			if lot.ErrorCode(err) != tc.want || !strings.Contains(err.Error(), tc.wantMsg) {
 				t.Fatalf("got %v; want %s %q", err, tc.want, tc.wantMsg)
 			}
-			if tc.want == lot.EPASSWORD && !strings.Contains(err.Error(), "celltrack login nina") {
+			if tc.want == lot.EPASSWORD && (!strings.Contains(err.Error(), "nina changes it by logging in") || lot.ErrorCommand(err) != "login nina") {
 				t.Errorf("the refusal does not say how to change the password: %v", err)
 			}
 			if got := auditLen(t, db) - n; got != tc.grows {

@@ -292,12 +292,12 @@ func (db *DB) MigrateTo(to, actor string, timeout time.Duration) (rep MigrateRep
 			return lot.Errorf(lot.ECONFLICT, "the source's transaction was retried after the target was kept")
 		}
 		if err := refuseIfMigrated(src); err != nil {
-			return lot.Errorf(lot.ECONFLICT, "%s; nothing was written to %s", lot.ErrorMessage(err), target)
+			return lot.Errorf(lot.ECONFLICT, "%s; nothing was written to %s", lot.ErrorMessage(err), target).Run(lot.ErrorCommand(err))
 		}
 		if v, err := schemaOf(src, db.path); err != nil {
 			return err
 		} else if needsMigration(src, v) {
-			return lot.Errorf(lot.ECONFLICT, "%s was written by an older celltrack (schema version %d; this one writes %d) and must be upgraded before it is migrated; run `celltrack upgrade` on it first (nothing was written to %s)", db.path, v, SchemaVersion, target)
+			return lot.Errorf(lot.ECONFLICT, "%s was written by an older celltrack (schema version %d; this one writes %d) and must be upgraded before it is migrated; an admin upgrades it first (nothing was written to %s)", db.path, v, SchemaVersion, target).Run("upgrade")
 		}
 		var problems []string
 		for _, err := range checkPages(src) {

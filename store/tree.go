@@ -103,7 +103,7 @@ func (r treeHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 			out[i] = h
 			continue
 		}
-		return nil, lot.Errorf(lot.ECONFLICT, "the audit tree lacks its stored hash %d: the tree was changed outside celltrack — run `celltrack check`", x)
+		return nil, lot.Errorf(lot.ECONFLICT, "the audit tree lacks its stored hash %d: the tree was changed outside celltrack — run the database check", x).Run("check")
 	}
 	return out, nil
 }
@@ -117,7 +117,7 @@ func (r treeHashes) node(level int, n int64) (tlog.Hash, error) {
 	k, v := c.Seek(itob(first))
 	for i := uint64(0); i < 1<<level; i++ {
 		if k == nil || btoi(k) != first+i {
-			return tlog.Hash{}, lot.Errorf(lot.ECONFLICT, "audit entry %d is missing, so the audit tree's node %d of level %d cannot be recomputed: the trail was changed outside celltrack — run `celltrack check`", first+i, n, level)
+			return tlog.Hash{}, lot.Errorf(lot.ECONFLICT, "audit entry %d is missing, so the audit tree's node %d of level %d cannot be recomputed: the trail was changed outside celltrack — run the database check", first+i, n, level).Run("check")
 		}
 		eh, err := audit.StoredHash(v)
 		if err != nil {
@@ -146,7 +146,7 @@ func appendTree(tx kv.Tx, seq uint64, h [32]byte) error {
 	b := tx.Bucket(bAuditTree)
 	n := int64(seq) - 1
 	if size := treeSize(tx); !treeInStep(size, n) {
-		return lot.Errorf(lot.ECONFLICT, "refused: the audit tree holds %d entries but the trail's next entry is %d; the database was changed outside celltrack, so nothing was written — run `celltrack check` and contact the administrator", size, seq)
+		return lot.Errorf(lot.ECONFLICT, "refused: the audit tree holds %d entries but the trail's next entry is %d; the database was changed outside celltrack, so nothing was written — run the database check and contact the administrator", size, seq).Run("check")
 	}
 	if (n+1)%(1<<treeStoredLevel) != 0 {
 		return nil // completes no node of a stored level
@@ -175,10 +175,10 @@ func (db *DB) TreeHead() (audit.Head, error) {
 func treeHead(tx kv.Tx) (audit.Head, error) {
 	size, stored := trailSize(tx), treeSize(tx)
 	if stored < 0 {
-		return audit.Head{}, lot.Errorf(lot.ECONFLICT, "the audit tree's last stored hashes are incomplete: the tree was changed outside celltrack — run `celltrack check`")
+		return audit.Head{}, lot.Errorf(lot.ECONFLICT, "the audit tree's last stored hashes are incomplete: the tree was changed outside celltrack — run the database check").Run("check")
 	}
 	if !treeInStep(stored, size) {
-		return audit.Head{}, lot.Errorf(lot.ECONFLICT, "the audit tree covers %d entries but the trail has %d: the trail or the tree was changed outside celltrack — run `celltrack check`", stored, size)
+		return audit.Head{}, lot.Errorf(lot.ECONFLICT, "the audit tree covers %d entries but the trail has %d: the trail or the tree was changed outside celltrack — run the database check", stored, size).Run("check")
 	}
 	root, err := tlog.TreeHash(size, newTreeHashes(tx))
 	if err != nil {
@@ -235,7 +235,7 @@ func (t *treeCheck) add(seq uint64, h [32]byte) {
 			}
 			t.k, t.v = t.c.Next()
 		case level >= treeStoredLevel && t.k == nil:
-			t.problem = fmt.Sprintf("the audit tree ends before entry %d: its hashes were removed outside celltrack (run `celltrack upgrade` on a file an older celltrack wrote)", seq)
+			t.problem = fmt.Sprintf("the audit tree ends before entry %d: its hashes were removed outside celltrack (an older celltrack wrote the file: an admin upgrades it, which builds the tree)", seq)
 			return
 		case level >= treeStoredLevel:
 			t.problem = fmt.Sprintf("the audit tree's stored hashes have a gap or a stray key at entry %d: the tree was changed outside celltrack", seq)

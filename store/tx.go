@@ -291,7 +291,7 @@ func btoi(b []byte) uint64 {
 func itob(n uint64) []byte { return audit.SeqKey(n) }
 
 // notFound is the ENOTFOUND refusal for an unknown reference.
-func notFound(what, ref, hint string) error {
+func notFound(what, ref, hint string) *lot.Error {
 	return lot.Errorf(lot.ENOTFOUND, "no %s %q; %s", what, ref, hint)
 }
 

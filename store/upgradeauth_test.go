@@ -79,7 +79,7 @@ func TestOpenUpgradesOnlyForAnAdmin(t *testing.T) {
 			for _, ro := range []bool{false, true} {
 				_, err := Open(path, Options{ReadOnly: ro, Timeout: time.Second, Now: db.Now})
 				if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "is at schema version 10; this celltrack needs ") ||
-					!strings.Contains(err.Error(), "`celltrack login NAME` as an admin") || !strings.Contains(err.Error(), "`celltrack upgrade`") {
+					!strings.Contains(err.Error(), "log in as an admin, which upgrades the file") || lot.ErrorCommand(err) != "login NAME" {
 					t.Fatalf("open (read-only %v) of a schema 10 database: %v", ro, err)
 				}
 				same("a refused open")

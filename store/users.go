@@ -263,7 +263,7 @@ func (db *DB) DisableUser(actor, name, reason string) (audit.User, error) {
 	err := db.update(actor, audit.UserDisable, func(w *writer) error {
 		var err error
 		if u, err = userByName(w.tx, name); lot.ErrorCode(err) == lot.EFORBIDDEN {
-			return notFound("user", name, "check the name (`celltrack user list`)") // the target, not the actor
+			return notFound("user", name, "check the name in the list of users").Run("user list") // the target, not the actor
 		} else if err != nil {
 			return err
 		}
@@ -421,8 +421,8 @@ func errSignMustChange(u audit.User, now time.Time, set audit.Settings) error {
 	if !u.MustChange {
 		why = fmt.Sprintf("it was set %s, longer ago than the facility's maximum password age of %s", lot.FormatTime(u.PasswordChanged), audit.FormatDuration(set.PasswordMaxAge))
 	}
-	return lot.Errorf(lot.EPASSWORD, "the password of %s must be changed before %s can sign (%s); nothing was signed: %s changes it with `celltrack login %s` (or on the password page of the server), then signs again",
-		u.Name, u.Name, why, u.Name, u.Name)
+	return lot.Errorf(lot.EPASSWORD, "the password of %s must be changed before %s can sign (%s); nothing was signed: %s changes it by logging in (or on the password page of the server), then signs again",
+		u.Name, u.Name, why, u.Name).Run("login " + u.Name)
 }
 
 func (db *DB) checkPassword(u audit.User, password, action, reason string, signing bool) (_ audit.User, err error) {
@@ -467,7 +467,7 @@ func (db *DB) provePassword(u audit.User, password, action, reason string, signi
 	if !audit.CheckPassword(u.Hash, password) {
 		err := db.wrongPassword(u.Name, u, true, action, reason)
 		if lot.ErrorCode(err) == lot.EAUTH {
-			err = lot.Errorf(lot.EAUTH, "wrong password for user %s; nothing was signed (%s)", u.Name, lockNote(err))
+			err = lot.Errorf(lot.EAUTH, "wrong password for user %s; nothing was signed (%s)", u.Name, lockNote(err)).Run(lot.ErrorCommand(err))
 		}
 		return u, err
 	}

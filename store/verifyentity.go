@@ -121,7 +121,7 @@ func entityDiff(tx kv.Tx) ([]string, error) {
 			ps = append(ps, fmt.Sprintf("audit_entity lacks the rows of %d more audit entries", len(missing)-most))
 			break
 		}
-		ps = append(ps, fmt.Sprintf("audit_entity does not list audit entry %d (of %s): its row was deleted outside celltrack, which hides the entry from `audit log --entity` and the bedside's record check", seq, ids[seq]))
+		ps = append(ps, fmt.Sprintf("audit_entity does not list audit entry %d (of %s): its row was deleted outside celltrack, which hides the entry from the record's audit history and the bedside's record check", seq, ids[seq]))
 	}
 	for i, k := range extra {
 		if i == most {

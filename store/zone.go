@@ -43,7 +43,7 @@ func facilityRec(tx kv.Tx) (facilityRecord, bool, error) {
 func storedZone(what, name string) (*time.Location, error) {
 	loc, err := lot.LoadZone(what, name)
 	if err != nil {
-		return nil, lot.Errorf(lot.ECONFLICT, "the stored time zone %q of %s is not a time zone this celltrack knows; run `celltrack check` and contact the administrator", name, what)
+		return nil, lot.Errorf(lot.ECONFLICT, "the stored time zone %q of %s is not a time zone this celltrack knows; run the database check and contact the administrator", name, what).Run("check")
 	}
 	return loc, nil
 }
@@ -86,7 +86,7 @@ func siteByID(tx kv.Tx, id uuid.UUID) (lot.Site, error) {
 	var r siteRecord
 	found, err := get(tx, kindSite, id, &r)
 	if err == nil && !found {
-		err = notFound("site", id.String(), "the database lacks a site a schedule names; run `celltrack check`")
+		err = notFound("site", id.String(), "the database lacks a site a schedule names; run the database check").Run("check")
 	}
 	return r.site(), err
 }

@@ -61,6 +61,9 @@ type APIErrorBody struct {
 	Exit    int    `json:"exit"`
 	// Field names the input the refusal is about (lot.Error's Field), if one.
 	Field string `json:"field,omitempty"`
+	// Command is the celltrack command that does the fix the message
+	// words (lot.Error's Command), if one; a page shows the message alone.
+	Command string `json:"command,omitempty"`
 }
 
 func errorBody(err error) APIErrorBody {
@@ -69,7 +72,7 @@ func errorBody(err error) APIErrorBody {
 	if !ok {
 		exit = 1
 	}
-	return APIErrorBody{Code: code, Message: lot.ErrorMessage(err), Exit: exit, Field: lot.ErrorField(err)}
+	return APIErrorBody{Code: code, Message: lot.ErrorMessage(err), Exit: exit, Field: lot.ErrorField(err), Command: lot.ErrorCommand(err)}
 }
 
 // statusOf is the HTTP status of err; a throttled refusal (throttle.go)

@@ -171,7 +171,7 @@ func (c *Client) Call(method, path string, body any) (data []byte, header http.H
 	if json.Unmarshal(data, &ae) != nil || ae.Error.Code == "" {
 		return nil, nil, renewed, lot.Errorf(lot.EINTERNAL, "the server %s answered %s to %s %s without an error object; is it a celltrack server?", c.Base, resp.Status, method, path)
 	}
-	return data, resp.Header, renewed, &APIFailure{Err: lot.FieldErrorf(ae.Error.Field, ae.Error.Code, "%s", ae.Error.Message), Exit: ae.Error.Exit}
+	return data, resp.Header, renewed, &APIFailure{Err: lot.FieldErrorf(ae.Error.Field, ae.Error.Code, "%s", ae.Error.Message).Run(ae.Error.Command), Exit: ae.Error.Exit}
 }
 
 // lostAnswer is the error of a write that reached the server but whose

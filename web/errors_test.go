@@ -84,10 +84,18 @@ func TestInternalErrorShownGeneric(t *testing.T) {
 		}
 	}
 
-	// A refusal is shown as it is.
-	s = New(Config{Log: log.New(&logged, "", 0), Sessions: oneSession{}, Lots: failingLots{err: lot.Errorf(lot.ENOTFOUND, "no lot LOT-X; check the number")}})
-	if w := get("/api/v1/lots"); !strings.Contains(w.Body.String(), "no lot LOT-X; check the number") || w.Code != http.StatusNotFound {
+	// A refusal is shown as it is: the page words the fix without the
+	// command line's command, which the API answers apart for the
+	// command line through a server (issue 11).
+	s = New(Config{Log: log.New(&logged, "", 0), Sessions: oneSession{}, Lots: failingLots{err: lot.Errorf(lot.ENOTFOUND, "no lot LOT-X; check the number in the list of lots").Run("lot list")}})
+	w := get("/api/v1/lots")
+	var e APIError
+	if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || w.Code != http.StatusNotFound ||
+		e.Error != (APIErrorBody{Code: lot.ENOTFOUND, Message: "no lot LOT-X; check the number in the list of lots", Exit: 5, Command: "lot list"}) {
 		t.Errorf("a refusal through the API: %d %s", w.Code, w.Body.String())
+	}
+	if w := get("/lots"); !strings.Contains(w.Body.String(), "no lot LOT-X; check the number in the list of lots") || strings.Contains(w.Body.String(), "lot list") {
+		t.Errorf("a refusal on a page: %d %s", w.Code, w.Body.String())
 	}
 }
 

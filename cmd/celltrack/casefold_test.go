@@ -50,7 +50,7 @@ func TestUpgradeWarnsOfCaseVariants(t *testing.T) {
 		}
 		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("8"))
 	})
-	if r := celltrack(db, "", "lot", "show", "LOT-UC-1"); r.code != exitRefused || !strings.Contains(r.stderr, "celltrack upgrade") {
+	if r := celltrack(db, "", "lot", "show", "LOT-UC-1"); r.code != exitRefused || !strings.Contains(r.stderr, "An admin upgrades it") || !strings.Contains(r.stderr, "(`celltrack login NAME`)") {
 		t.Fatalf("a read of the schema 8 file: exit %d: %s", r.code, r.stderr)
 	}
 	const warning = "WARNING: lot numbers LOT-UC-1 and lot-uc-1 differ only in letter case (registered before schema 10"

@@ -1,5 +1,11 @@
 package main
 
+import (
+	"strings"
+
+	"github.com/celltrack/celltrack/lot"
+)
+
 // flagHints words, for the command line, the input a refusal is about
 // (lot.Error's Field): the domain and the store name the field in a
 // person's words and leave the flag, the environment variable and the
@@ -31,4 +37,31 @@ func flagHint(field string) string {
 		return h
 	}
 	return "--" + field
+}
+
+// worded is err's message as the command line prints it: with errorHint's
+// flag and command in brackets after it.
+func worded(err error) string {
+	msg := lot.ErrorMessage(err)
+	if hint := errorHint(lot.ErrorField(err), lot.ErrorCommand(err)); hint != "" {
+		msg += " (" + hint + ")"
+	}
+	return msg
+}
+
+// errorHint is what the command line adds to a refusal's message: the
+// flag of its input field (flagHint) and the celltrack command that does
+// the fix the message words (lot.Error's Command), which the rules and
+// the store leave to the front end. A command the flag's hint already
+// names is not repeated.
+func errorHint(field, command string) string {
+	var hints []string
+	h := flagHint(field)
+	if h != "" {
+		hints = append(hints, h)
+	}
+	if command != "" && !strings.Contains(h, "`celltrack "+command+"`") {
+		hints = append(hints, "`celltrack "+command+"`")
+	}
+	return strings.Join(hints, "; ")
 }

@@ -88,11 +88,8 @@ func (rt *runtime) exit(err error) int {
 	if !rt.actionStarted && code == lot.EINTERNAL {
 		code, err = lot.EUSAGE, lot.Errorf(lot.EUSAGE, "%s; see --help", err.Error())
 	}
-	msg := lot.ErrorMessage(err)
-	field := lot.ErrorField(err)
-	if hint := flagHint(field); hint != "" {
-		msg += " (" + hint + ")"
-	}
+	msg := worded(err)
+	field, command := lot.ErrorField(err), lot.ErrorCommand(err)
 	if why := store.EngineCause(err); why != "" {
 		msg += " (the database said: " + why + ")"
 	}
@@ -106,6 +103,9 @@ func (rt *runtime) exit(err error) int {
 		e := map[string]any{"code": code, "message": msg, "exit": exit}
 		if field != "" {
 			e["field"] = field
+		}
+		if command != "" {
+			e["command"] = command
 		}
 		json.NewEncoder(rt.stderr).Encode(map[string]any{"error": e})
 	} else {
@@ -175,7 +175,7 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 				if f.ZoneErr == nil {
 					lot.SetDisplayZone(f.Zone)
 				} else {
-					fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", lot.ErrorMessage(f.ZoneErr))
+					fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", worded(f.ZoneErr))
 				}
 				// The server's database migrated to the other engine: the
 				// same one line as a local read prints.
@@ -210,7 +210,7 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			if loc, err := db.FacilityZone(); err == nil {
 				lot.SetDisplayZone(loc)
 			} else {
-				fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", lot.ErrorMessage(err))
+				fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", worded(err))
 			}
 			// A database migrated to the other engine still reads, and
 			// says so in one line; its writes are refused by the store.

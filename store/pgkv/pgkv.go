@@ -159,9 +159,9 @@ type SchemaError struct {
 func (e *SchemaError) Error() string {
 	switch {
 	case e.Have == 0:
-		return fmt.Sprintf("%s has no celltrack schema; create one with `celltrack init`", e.Desc)
+		return fmt.Sprintf("%s has no celltrack schema; an admin initialises it as a new celltrack database", e.Desc)
 	case e.Have < e.Want:
-		return fmt.Sprintf("%s has PostgreSQL schema %d, this celltrack needs %d; run `celltrack upgrade` first", e.Desc, e.Have, e.Want)
+		return fmt.Sprintf("%s has PostgreSQL schema %d, this celltrack needs %d; an admin upgrades it first", e.Desc, e.Have, e.Want)
 	default:
 		return fmt.Sprintf("%s has PostgreSQL schema %d, newer than this celltrack's %d; use a newer celltrack", e.Desc, e.Have, e.Want)
 	}

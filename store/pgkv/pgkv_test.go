@@ -51,7 +51,7 @@ func TestOpenChecksSchema(t *testing.T) {
 	u := pgtest.URL(t)
 	_, err := pgkv.Open(u, pgkv.Options{})
 	var se *pgkv.SchemaError
-	if !errors.As(err, &se) || !strings.Contains(err.Error(), "celltrack init") {
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "an admin initialises it as a new celltrack database") {
 		t.Fatalf("Open of an empty database: %v, want a SchemaError saying to run init", err)
 	}
 	e, err := pgkv.Create(u, pgkv.Options{})
@@ -97,7 +97,7 @@ func TestOpenChecksSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	if latest > 1 {
-		if _, err := pgkv.Open(u, pgkv.Options{}); !errors.As(err, &se) || !strings.Contains(err.Error(), "celltrack upgrade") {
+		if _, err := pgkv.Open(u, pgkv.Options{}); !errors.As(err, &se) || !strings.Contains(err.Error(), "an admin upgrades it first") {
 			t.Errorf("Open of an older schema: %v", err)
 		}
 	}

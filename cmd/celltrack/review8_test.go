@@ -322,3 +322,15 @@ func TestReview8MarkTargetRedirected(t *testing.T) {
 func TestReview8OtherDatabaseWithThisDBID(t *testing.T) {
 	testscript.Run(t, review8(t, "forgeddbid"))
 }
+
+// A backup taken before an update cannot be restored without being
+// upgraded (written) in place.
+func TestReview8RestoreOlderSchemaBackup(t *testing.T) {
+	testscript.Run(t, review8(t, "olderbackup"))
+}
+
+// The older-file message says to take a backup first; backup refuses the
+// older file.
+func TestReview8BackupBeforeUpgradeRefused(t *testing.T) {
+	testscript.Run(t, review8(t, "backupolder"))
+}

@@ -192,14 +192,22 @@ func (rt *runtime) backupCommand() *cli.Command {
 			"`celltrack restore --from FILE`.\n" +
 			"With --key, the checkpoints already in the folder of --out (and in each --witness folder)\n" +
 			"must be extended by this trail: one that is not (a file rolled back, cut or forked since)\n" +
-			"refuses the backup with exit 3, and nothing is written or signed.\n\n" +
+			"refuses the backup with exit 3, and nothing is written or signed.\n" +
+			"A file an older celltrack wrote (which every other command refuses until an admin upgrades\n" +
+			"it) is backed up as it is, with no session: an admin gives --user and their password (a\n" +
+			"prompt, or --password-stdin), checked without writing; the copy is verified on a scratch\n" +
+			"copy upgraded beside it and removed, and the file is left byte for byte. No --key then.\n\n" +
 			example("celltrack --user alice backup --out /backups/celltrack-2026-11-25.db --key /etc/celltrack/checkpoint.key"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Required: true, Usage: "the new backup `FILE`"},
 			&cli.StringFlag{Name: "key", Usage: "sign the copy's tree head with this signing key `FILE`"},
 			witnessFlag,
+			passwordStdinFlag,
 		},
-		Action: rt.action(readDB, 0, func(c *cli.Context) error {
+		Action: rt.action(backupDB, 0, func(c *cli.Context) error {
+			if rt.db != nil && rt.db.Behind() > 0 {
+				return rt.backupOlder(c)
+			}
 			// The copy holds every patient's records and every password
 			// hash: checked before anything is written.
 			if err := audit.Authorize(rt.session.User, audit.DatabaseBackup); err != nil {
@@ -226,13 +234,7 @@ func (rt *runtime) backupCommand() *cli.Command {
 			}
 			view := map[string]any{"backup": out, "bytes": rep.Bytes, "verified": len(rep.Problems) == 0, "problems": rep.Problems, "tree": headView(rep.Head)}
 			if len(rep.Problems) > 0 {
-				rt.out(view, func(w io.Writer) {
-					for _, p := range rep.Problems {
-						fmt.Fprintf(w, "PROBLEM: %s\n", p)
-					}
-					fmt.Fprintf(w, "backed up %s to %s (%d bytes), MARKED as taken from a database that failed verification\n", dbName(c), out, rep.Bytes)
-				})
-				return lot.Errorf(lot.ECONFLICT, "backup: the database failed verification (%d problem(s)); the copy %s is marked as such and restore refuses it — report it to QA", len(rep.Problems), out)
+				return rt.backupFailed(c, view, rep, out)
 			}
 			msg := rep.Checkpoint
 			if msg != nil {
@@ -249,6 +251,52 @@ func (rt *runtime) backupCommand() *cli.Command {
 			})
 		}),
 	}
+}
+
+// backupOlder backs up a file an older celltrack wrote, which no session
+// opens (only an admin's login upgrades it, and a login writes): the admin
+// names themselves with --user and gives their password, checked without
+// writing, as restore does. The file is left byte for byte.
+func (rt *runtime) backupOlder(c *cli.Context) error {
+	admin := flagValue(c, "user", (*cli.Context).String)
+	if admin == "" {
+		return lot.FieldErrorf("user", lot.EUSAGE, "%s is at schema version %d, older than this celltrack's %d, and is backed up as it is, with no session (a login would write to it): give --user NAME (or CELLTRACK_USER) of an admin, and their password; nothing was written", dbName(c), rt.db.Behind(), store.SchemaVersion)
+	}
+	if c.IsSet("key") {
+		return lot.FieldErrorf("key", lot.EUSAGE, "%s is at schema version %d, older than this celltrack's %d: its tree head is signed once it is upgraded — back it up without --key now, then upgrade it and back it up again with --key; nothing was written", dbName(c), rt.db.Behind(), store.SchemaVersion)
+	}
+	if len(c.StringSlice("witness")) > 0 {
+		return lot.Errorf(lot.EUSAGE, "--witness is checked before a checkpoint is signed; give --key too (or `celltrack check --checkpoint FOLDER` to check the trail against it)")
+	}
+	password, err := rt.password(c, admin)
+	if err != nil {
+		return err
+	}
+	out := c.String("out")
+	rep, err := rt.db.VerifiedBackupOfOlder(out, admin, password)
+	if err != nil {
+		return err
+	}
+	older := fmt.Sprintf("%s is at schema version %d (an older celltrack's); copied as it is, and verified on a copy upgraded to %d, which was then removed", dbName(c), rt.db.Behind(), store.SchemaVersion)
+	view := map[string]any{"backup": out, "bytes": rep.Bytes, "verified": len(rep.Problems) == 0, "problems": rep.Problems, "tree": headView(rep.Head), "schema": rt.db.Behind(), "note": older}
+	if len(rep.Problems) > 0 {
+		return rt.backupFailed(c, view, rep, out)
+	}
+	return rt.out(view, func(w io.Writer) {
+		fmt.Fprintf(w, "backed up %s to %s (%d bytes); verified: %d entries\n%s\n%s\n", dbName(c), out, rep.Bytes, rep.Entries, treeNote(rep.Head), older)
+	})
+}
+
+// backupFailed prints the problems of a source that failed verification
+// and refuses: its copy out was written, marked.
+func (rt *runtime) backupFailed(c *cli.Context, view map[string]any, rep store.BackupReport, out string) error {
+	rt.out(view, func(w io.Writer) {
+		for _, p := range rep.Problems {
+			fmt.Fprintf(w, "PROBLEM: %s\n", p)
+		}
+		fmt.Fprintf(w, "backed up %s to %s (%d bytes), MARKED as taken from a database that failed verification\n", dbName(c), out, rep.Bytes)
+	})
+	return lot.Errorf(lot.ECONFLICT, "backup: the database failed verification (%d problem(s)); the copy %s is marked as such and restore refuses it — report it to QA", len(rep.Problems), out)
 }
 
 // demoMaint backs the demo database up and checks the copy, as an operator

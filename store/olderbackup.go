@@ -27,12 +27,13 @@ import (
 // a login writes): the admin gives their password, checked read-only, as
 // restore checks it.
 
-// OpenToBackUp opens the database file at path read-only for a backup,
-// leaving a schema an older celltrack wrote as it is (Behind says which):
-// a backup of such a file is VerifiedBackupOfOlder's, by an admin's
-// password. Anything else is refused as Open refuses it; on PostgreSQL an
-// older schema is refused too (its backups are the server's tools').
-func OpenToBackUp(path string, opts Options) (*DB, error) {
+// OpenAsIs opens the database file at path read-only, leaving a schema an
+// older celltrack wrote as it is (Behind says which), for a backup or a
+// check of a kept backup: a backup of such a file is VerifiedBackupOfOlder's,
+// by an admin's password. Anything else is refused as Open refuses it; on
+// PostgreSQL an older schema is refused too (its backups are the server's
+// tools').
+func OpenAsIs(path string, opts Options) (*DB, error) {
 	opts.ReadOnly, opts.Create = true, false
 	opts.keepSchema = !IsPostgres(path)
 	return Open(path, opts)
@@ -58,7 +59,7 @@ func proveOlder(u audit.User, password, path string, schema int, now time.Time, 
 }
 
 // VerifiedBackupOfOlder is VerifiedBackup of a file an older celltrack
-// wrote (opened by OpenToBackUp; db.Behind() > 0), as actor, an admin who
+// wrote (opened by OpenAsIs; db.Behind() > 0), as actor, an admin who
 // proves their password, checked without writing anything. The file is
 // read and copied to path as it is, from one read transaction, which also
 // writes a scratch copy beside path; the scratch copy is upgraded as actor

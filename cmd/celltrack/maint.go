@@ -30,34 +30,46 @@ func (rt *runtime) checkCommand() *cli.Command {
 			"moves it backwards: a trail shorter than the checkpoint, or whose entry at it changed,\n" +
 			"fails every later check and audit verify. The check\n" +
 			"itself runs read-only; only the checkpoint is written, in a short transaction afterwards.\n" +
-			"--no-checkpoint writes nothing (a backup, read-only media).\n" +
+			"--no-checkpoint writes nothing (read-only media).\n" +
+			"--backup FILE checks a kept backup instead, read-only, and writes nothing to it or to the\n" +
+			"database: your session is the database's (--db), so nobody logs in to the backup (a login\n" +
+			"would write a session and a login entry into it). The backup is left byte for byte.\n" +
 			"--checkpoint FILE|FOLDER (the witness folder) also checks, as `audit verify --checkpoint`\n" +
 			"does, that the trail extends every kept checkpoint: an older file copied over the live one\n" +
 			"passes the page check and audit verify, and fails only here.\n\n" +
-			example("celltrack check --checkpoint /witness", "celltrack --db backup.db check --no-checkpoint"),
+			example("celltrack check --checkpoint /witness", "celltrack check --backup /backups/ct-2026-11-25.db --checkpoint /witness"),
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "no-checkpoint", Usage: "do not record the verified audit head for traceability reports; write nothing"},
 			&cli.StringSliceFlag{Name: "checkpoint", Usage: "also check the trail extends this kept checkpoint `FILE`, or every one in a folder (the witness folder); repeat for more"},
-			pinnedFlag},
+			pinnedFlag,
+			&cli.StringFlag{Name: "backup", Usage: "check this kept backup `FILE` instead, read-only (as the database's session's user); write nothing"}},
 		Action: rt.action(checkDB, 0, func(c *cli.Context) error {
 			kept, skipped, pinned, err := readCheckpointFlags(c)
 			if err != nil {
 				return err
 			}
+			db, checked := rt.db, dbPath(c)
+			if c.IsSet("backup") {
+				if db, err = rt.openKeptBackup(c); err != nil {
+					return err
+				}
+				defer db.Close()
+				checked = c.String("backup")
+			}
 			var problems []string
-			for _, err := range rt.db.Check() {
+			for _, err := range db.Check() {
 				problems = append(problems, "page check: "+err.Error())
 			}
 			var cv store.CheckpointVerification
 			if len(kept) > 0 {
-				cv, err = rt.db.VerifyCheckpointsPinned(kept, pinned)
+				cv, err = db.VerifyCheckpointsPinned(kept, pinned)
 			} else {
-				cv.Verification, err = rt.db.Verify()
+				cv.Verification, err = db.Verify()
 			}
 			if err != nil {
 				return err
 			}
 			v := cv.Verification
-			variants, err := rt.db.CaseVariants()
+			variants, err := db.CaseVariants()
 			if err != nil {
 				return err
 			}
@@ -77,12 +89,14 @@ func (rt *runtime) checkCommand() *cli.Command {
 			for _, cv := range variants {
 				notes = append(notes, "WARNING: "+cv.String())
 			}
-			if pagesOK && !c.Bool("no-checkpoint") {
+			if c.IsSet("backup") {
+				notes = append(notes, fmt.Sprintf("checked the backup %s read-only, as %s of %s: nothing was written to either", checked, rt.session.User.Name, dbName(c)))
+			} else if pagesOK && !c.Bool("no-checkpoint") {
 				checkpoint = rt.recordCheckpoint(c, v)
 				notes = append(notes, "checkpoint: "+checkpoint)
 			}
 			return rt.printVerdict(verdict{name: "check", problems: problems,
-				counts: pageNote(c, len(problems) == len(v.Problems)) + fmt.Sprintf("audit trail: %d entries, %d records", v.Entries, v.Records),
+				counts: pageNote(checked, len(problems) == len(v.Problems)) + fmt.Sprintf("audit trail: %d entries, %d records", v.Entries, v.Records),
 				head:   v.HeadHex(),
 				view: map[string]any{"ok": len(problems) == 0, "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "tree": headView(v.Tree), "problems": problems, "checkpoint": checkpoint,
 					"case_variants": variantsView(variants)},
@@ -90,6 +104,22 @@ func (rt *runtime) checkCommand() *cli.Command {
 				notes:  notes})
 		}),
 	}
+}
+
+// openKeptBackup opens the backup of check --backup read-only, as it is:
+// the session checked is the database's, so nothing is written to the
+// backup. One an older celltrack wrote is refused, with what to do.
+func (rt *runtime) openKeptBackup(c *cli.Context) (*store.DB, error) {
+	path := c.String("backup")
+	b, err := store.OpenAsIs(path, store.Options{Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
+	if err != nil {
+		return nil, lot.FieldErrorf("backup", lot.ErrorCode(err), "the backup %s: %s", path, lot.ErrorMessage(err))
+	}
+	if v := b.Behind(); v > 0 {
+		b.Close()
+		return nil, lot.FieldErrorf("backup", lot.ECONFLICT, "the backup %s is at schema version %d, older than this celltrack's %d (taken before an update), and this celltrack verifies only its own schema; it was verified when it was taken, and a restore of it upgrades and verifies its own copy, never the backup — to check it now, copy it, log in to the copy as an admin (that upgrades the copy), and check the copy; nothing was written", path, v, store.SchemaVersion)
+	}
+	return b, nil
 }
 
 // variantsView is the --json form of the codes differing only in letter
@@ -328,8 +358,8 @@ func demoMaint(d *demo) error {
 // pageNote is check's word on the page check: a file's pages, or, on
 // PostgreSQL, that there are none of celltrack's to check (the server
 // checks its own: data checksums, amcheck).
-func pageNote(c *cli.Context, ok bool) string {
-	if store.IsPostgres(dbPath(c)) {
+func pageNote(path string, ok bool) string {
+	if store.IsPostgres(path) {
 		return "pages: none to check on PostgreSQL (the page check is for the file engine); "
 	}
 	return fmt.Sprintf("pages consistent: %t; ", ok)

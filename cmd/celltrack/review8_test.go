@@ -334,3 +334,9 @@ func TestReview8RestoreOlderSchemaBackup(t *testing.T) {
 func TestReview8BackupBeforeUpgradeRefused(t *testing.T) {
 	testscript.Run(t, review8(t, "backupolder"))
 }
+
+// Checking a kept backup, as README says to, writes a session and a login
+// entry into it (finding 6, which had no test): check --backup does not.
+func TestReview8CheckBackupLeavesIt(t *testing.T) {
+	testscript.Run(t, review8(t, "checkbackup"))
+}

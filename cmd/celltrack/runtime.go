@@ -143,7 +143,7 @@ const (
 	// anyone else with nothing written.
 	loginDB
 	// backupDB is readDB for backup: a file an older celltrack wrote is
-	// opened as it is (store.OpenToBackUp), read-only, and then no session
+	// opened as it is (store.OpenAsIs), read-only, and then no session
 	// is checked — the command has the admin prove their password instead,
 	// as only an admin's login, which writes, upgrades such a file.
 	backupDB
@@ -202,7 +202,7 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			case loginDB:
 				db, err = store.OpenForLogin(dbPath(c), opts)
 			case backupDB:
-				db, err = store.OpenToBackUp(dbPath(c), opts)
+				db, err = store.OpenAsIs(dbPath(c), opts)
 			default:
 				db, err = store.Open(dbPath(c), opts)
 			}

@@ -145,15 +145,10 @@ func verifyUpgraded(path, actor string, size int64, now func() time.Time) (audit
 	defer s.Close()
 	var head audit.Head
 	var problems []string
-	err = s.view(func(tx kv.Tx) error {
-		for _, e := range checkPages(tx) {
-			problems = append(problems, "page check (upgraded copy): "+e.Error())
-		}
-		v, err := verifyTx(tx)
-		if err != nil {
+	err = s.view(func(tx kv.Tx) (err error) {
+		if _, problems, err = verifyAll(tx); err != nil {
 			return err
 		}
-		problems = append(problems, v.Problems...)
 		head, err = headAt(tx, size)
 		return err
 	})
@@ -161,6 +156,20 @@ func verifyUpgraded(path, actor string, size int64, now func() time.Time) (audit
 		problems = append(problems, lot.ErrorMessage(err))
 	}
 	return head, problems
+}
+
+// verifyAll runs bbolt's page check and the whole of `audit verify` in
+// tx: the verification, and every problem either finds.
+func verifyAll(tx kv.Tx) (Verification, []string, error) {
+	var problems []string
+	for _, e := range checkPages(tx) {
+		problems = append(problems, "page check: "+e.Error())
+	}
+	v, err := verifyTx(tx)
+	if err != nil {
+		return v, problems, err
+	}
+	return v, append(problems, v.Problems...), nil
 }
 
 // headAt is the tree head of tx's first size entries.

@@ -28,6 +28,18 @@ func olderFile(t *testing.T, db *DB) audit.Head {
 	return head
 }
 
+// openAsIs opens the file at path as a backup does, closed when the test
+// ends.
+func openAsIs(t *testing.T, path string, now func() time.Time) *DB {
+	t.Helper()
+	db, err := OpenAsIs(path, Options{Timeout: time.Second, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // noScratch fails when a scratch copy of a backup was left in dir.
 func noScratch(t *testing.T, dir string) {
 	t.Helper()
@@ -48,11 +60,7 @@ func TestBackupOfOlderFile(t *testing.T) {
 	head := olderFile(t, db)
 	path := db.Path()
 	before := fileSum(t, path)
-	o, err := OpenAsIs(path, Options{Timeout: time.Second, Now: db.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
+	o := openAsIs(t, path, db.Now)
 	if o.Behind() != SchemaVersion-1 {
 		t.Fatalf("Behind %d, want %d", o.Behind(), SchemaVersion-1)
 	}
@@ -89,11 +97,7 @@ func TestBackupOfOlderFile(t *testing.T) {
 		t.Fatal("the backup changed the older file")
 	}
 	noScratch(t, dir)
-	b, err := OpenAsIs(out, Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := openAsIs(t, out, db.Now)
 	if b.Behind() != SchemaVersion-1 {
 		t.Fatalf("the backup is at schema %d behind, want the file's %d", b.Behind(), SchemaVersion-1)
 	}
@@ -117,11 +121,7 @@ func TestBackupOfOlderFileMarksAFailingCopy(t *testing.T) {
 	}
 	olderFile(t, db)
 	before := fileSum(t, db.Path())
-	o, err := OpenAsIs(db.Path(), Options{Timeout: time.Second, Now: db.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
+	o := openAsIs(t, db.Path(), db.Now)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "pre-upgrade.db")
 	rep, err := o.VerifiedBackupOfOlder(out, "alice", testPassword)
@@ -132,11 +132,7 @@ func TestBackupOfOlderFileMarksAFailingCopy(t *testing.T) {
 		t.Fatal("the backup changed the older file")
 	}
 	noScratch(t, dir)
-	b, err := OpenAsIs(out, Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := openAsIs(t, out, db.Now)
 	b.view(func(tx kv.Tx) error {
 		if err := refuseMarked(tx, out); err == nil {
 			t.Error("the copy of a failing file is not marked")
@@ -232,16 +228,7 @@ func TestRestoreOlderBackupOverDamagedFile(t *testing.T) {
 	rawUpdate(t, backup, func(tx kv.Tx) error {
 		return tx.Bucket(bMeta).Put([]byte("schema"), []byte(fmt.Sprint(SchemaVersion-1)))
 	})
-	raw, err := os.ReadFile(db.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	good := append([]byte(nil), raw...)
-	t.Cleanup(func() { os.WriteFile(db.Path(), good, 0o600) }) // for newTestDB's cleanup
-	clear(raw[:2*4096])
-	if err := os.WriteFile(db.Path(), raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	raw := damageMetaPages(t, db)
 	kept := fileSum(t, backup)
 	opts := restoreOpts(db, backup)
 	opts.Password = "wrong"

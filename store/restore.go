@@ -80,14 +80,11 @@ func (db *DB) VerifiedBackupOver(path string, signer note.Signer, kept []KeptChe
 			}
 			rep.RolledBack = rolled
 		}
-		for _, err := range checkPages(tx) {
-			rep.Problems = append(rep.Problems, "page check: "+err.Error())
-		}
-		v, err := verifyTx(tx)
+		v, problems, err := verifyAll(tx)
 		if err != nil {
 			return err
 		}
-		rep.Problems = append(rep.Problems, v.Problems...)
+		rep.Problems = append(rep.Problems, problems...)
 		rep.Entries = v.Entries
 		rep.Head, err = treeHead(tx)
 		if err != nil && len(rep.Problems) == 0 {
@@ -761,14 +758,11 @@ func verifyBackup(bk *DB, opts RestoreOptions, upgraded bool, liveKeys []checkpo
 			return lot.Errorf(lot.ECONFLICT, "the backup %s: %s (in the backup); restore as an admin the backup knows", opts.From, lot.ErrorMessage(err))
 		}
 		bv.user = u
-		for _, e := range checkPages(tx) {
-			bv.problems = append(bv.problems, "page check: "+e.Error())
-		}
-		v, err := verifyTx(tx)
+		v, problems, err := verifyAll(tx)
 		if err != nil {
 			return err
 		}
-		bv.problems = append(bv.problems, v.Problems...)
+		bv.problems = problems
 		// The backup's own trail: an older backup's copy ends with the
 		// upgrade restore made, which is no part of what was backed up
 		// (and keeps every hash before it).

@@ -247,3 +247,46 @@ func TestRestoreOlderBackupOverDamagedFile(t *testing.T) {
 		t.Fatal("the restore changed the backup")
 	}
 }
+
+// TestRestoreOlderBackupJudgedByItsOwnTrail: the copy of an older backup
+// ends with the upgrade restore made, entry N+1 of its trail, which is no
+// part of the backup. A kept checkpoint of the database at N+1 entries
+// (what the database had recorded since the backup — its own upgrade,
+// say) is then a checkpoint the backup does not reach, a rollback to be
+// accepted, not one the backup contradicts: it is checked against the
+// backup's N entries, and the restore records rolling back over it.
+func TestRestoreOlderBackupJudgedByItsOwnTrail(t *testing.T) {
+	db, backup := liveAndBackup(t)
+	b := openAsIs(t, backup, db.Now)
+	head, err := b.TreeHead()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	reopenBolt(t, db)
+	var next audit.Head
+	if err := db.view(func(tx kv.Tx) (err error) { next, err = headAt(tx, head.Size+1); return err }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	rawUpdate(t, backup, func(tx kv.Tx) error {
+		return tx.Bucket(bMeta).Put([]byte("schema"), []byte(fmt.Sprint(SchemaVersion-1)))
+	})
+	opts := restoreOpts(db, backup)
+	opts.AllowRollback, opts.Reason = false, ""
+	opts.Kept = []KeptCheckpoint{{Name: "report", Printed: &next}}
+	_, err = Restore(db.Path(), opts)
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "older than the history it would replace") || strings.Contains(err.Error(), "does not verify") {
+		t.Fatalf("a kept checkpoint one entry past the older backup: %v", err)
+	}
+	noReplacedFile(t, db.Path())
+	opts.AllowRollback, opts.Reason = true, "test"
+	rep, err := Restore(db.Path(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("the kept checkpoint report is of %d entries; the backup has %d", head.Size+1, head.Size)
+	if len(rep.Rollback) == 0 || rep.Rollback[0] != want {
+		t.Fatalf("rollback %q, want first %q", rep.Rollback, want)
+	}
+}

@@ -100,10 +100,20 @@ func (rt *runtime) checkCommand() *cli.Command {
 				head:   v.HeadHex(),
 				view: map[string]any{"ok": len(problems) == 0, "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "tree": headView(v.Tree), "problems": problems, "checkpoint": checkpoint,
 					"case_variants": variantsView(variants)},
-				failed: fmt.Sprintf("check failed: %d problem(s); restore the last good backup and report it to QA", len(problems)),
+				failed: checkFailed(c, len(problems)),
 				notes:  notes})
 		}),
 	}
+}
+
+// checkFailed is check's last line when it finds problems: of the
+// database, restore the last good backup; of a kept backup, do not
+// restore that one.
+func checkFailed(c *cli.Context, n int) string {
+	if c.IsSet("backup") {
+		return fmt.Sprintf("check failed: %d problem(s) in the backup %s; do not restore it — choose another backup, and report it to QA", n, c.String("backup"))
+	}
+	return fmt.Sprintf("check failed: %d problem(s); restore the last good backup and report it to QA", n)
 }
 
 // openKeptBackup opens the backup of check --backup read-only, as it is:
@@ -235,6 +245,9 @@ func (rt *runtime) backupCommand() *cli.Command {
 			passwordStdinFlag,
 		},
 		Action: rt.action(backupDB, 0, func(c *cli.Context) error {
+			if len(c.StringSlice("witness")) > 0 && !c.IsSet("key") {
+				return lot.Errorf(lot.EUSAGE, "--witness is checked before a checkpoint is signed; give --key too (or `celltrack check --checkpoint FOLDER` to check the trail against it)")
+			}
 			if rt.db != nil && rt.db.Behind() > 0 {
 				return rt.backupOlder(c)
 			}
@@ -255,8 +268,6 @@ func (rt *runtime) backupCommand() *cli.Command {
 				if kept, err = readWitnesses(c, out); err != nil {
 					return err
 				}
-			} else if len(c.StringSlice("witness")) > 0 {
-				return lot.Errorf(lot.EUSAGE, "--witness is checked before a checkpoint is signed; give --key too (or `celltrack check --checkpoint FOLDER` to check the trail against it)")
 			}
 			rep, err := rt.db.VerifiedBackupOver(out, signer, kept)
 			if err != nil {
@@ -294,9 +305,6 @@ func (rt *runtime) backupOlder(c *cli.Context) error {
 	}
 	if c.IsSet("key") {
 		return lot.FieldErrorf("key", lot.EUSAGE, "%s is at schema version %d, older than this celltrack's %d: its tree head is signed once it is upgraded — back it up without --key now, then upgrade it and back it up again with --key; nothing was written", dbName(c), rt.db.Behind(), store.SchemaVersion)
-	}
-	if len(c.StringSlice("witness")) > 0 {
-		return lot.Errorf(lot.EUSAGE, "--witness is checked before a checkpoint is signed; give --key too (or `celltrack check --checkpoint FOLDER` to check the trail against it)")
 	}
 	password, err := rt.password(c, admin)
 	if err != nil {

@@ -323,14 +323,14 @@ func TestReview8OtherDatabaseWithThisDBID(t *testing.T) {
 	testscript.Run(t, review8(t, "forgeddbid"))
 }
 
-// A backup taken before an update cannot be restored without being
-// upgraded (written) in place.
+// A backup taken before an update could not be restored without being
+// upgraded (written) in place; restore now upgrades its own copy.
 func TestReview8RestoreOlderSchemaBackup(t *testing.T) {
 	testscript.Run(t, review8(t, "olderbackup"))
 }
 
-// The older-file message says to take a backup first; backup refuses the
-// older file.
+// The older-file message says to take a backup first; backup refused the
+// older file. It now backs it up as it is, on an admin's password.
 func TestReview8BackupBeforeUpgradeRefused(t *testing.T) {
 	testscript.Run(t, review8(t, "backupolder"))
 }

@@ -39,6 +39,17 @@ func OpenAsIs(path string, opts Options) (*DB, error) {
 	return Open(path, opts)
 }
 
+// OlderWords says, for a message, how a file of schema v that needs an
+// upgrade (Behind) stands to this celltrack: "at schema version 12, older
+// than this celltrack's 13", or, for one of this version that lacks a
+// bucket of its key schema, that it does.
+func OlderWords(v int) string {
+	if v >= SchemaVersion {
+		return fmt.Sprintf("at schema version %d but lacking buckets of its key schema", v)
+	}
+	return fmt.Sprintf("at schema version %d, older than this celltrack's %d", v, SchemaVersion)
+}
+
 // proveOlder checks, reading only, that u gave their password, on a file
 // of an older schema (db.behind, or schema) that what — "restored",
 // "written" — must not write into: a wrong password is not counted towards
@@ -53,7 +64,7 @@ func proveOlder(u audit.User, password, path string, schema int, now time.Time, 
 	}
 	if !audit.CheckPassword(u.Hash, password) {
 		time.Sleep(FailedPasswordDelay)
-		return lot.Errorf(lot.EAUTH, "wrong password for user %s; nothing was %s (not counted towards the lockout: %s is of schema %d, older than this celltrack's %d, and nothing is written into it)", u.Name, what, path, schema, SchemaVersion)
+		return lot.Errorf(lot.EAUTH, "wrong password for user %s; nothing was %s (not counted towards the lockout: %s is %s, and nothing is written into it)", u.Name, what, path, OlderWords(schema))
 	}
 	return nil
 }
@@ -82,7 +93,7 @@ func (db *DB) VerifiedBackupOfOlder(path, actor, password string) (BackupReport,
 	// The backup holds every password hash, and verifying it means
 	// upgrading a copy: an admin's, as only an admin upgrades.
 	if err := audit.Authorize(u, audit.DatabaseUpgrade); err != nil {
-		return rep, lot.Errorf(lot.ErrorCode(err), "%s; %s is of schema %d, older than this celltrack's %d, and only an admin backs it up (its copy is verified by upgrading it) — ask an admin; nothing was written", lot.ErrorMessage(err), db.path, db.behind, SchemaVersion)
+		return rep, lot.Errorf(lot.ErrorCode(err), "%s; %s is %s, and only an admin backs it up (its copy is verified by upgrading it) — ask an admin; nothing was written", lot.ErrorMessage(err), db.path, OlderWords(db.behind))
 	}
 	if err := proveOlder(u, password, db.path, db.behind, db.now(), "written"); err != nil {
 		return rep, err
@@ -239,7 +250,7 @@ func openBackupCopy(tmp string, unproven bool, opts RestoreOptions, rep *Restore
 		up.Close()
 	}
 	if err != nil {
-		return nil, lot.FieldErrorf("from", lot.ECONFLICT, "the backup %s is of schema %d, older than this celltrack's %d (taken before an update): restore upgrades its own copy of it as %s, recorded in the restored trail, and that failed: %s — restore as an admin the backup knows; nothing was restored, and the backup is left as it was", opts.From, from, SchemaVersion, opts.Actor, strings.ReplaceAll(lot.ErrorMessage(err), tmp, opts.From))
+		return nil, lot.FieldErrorf("from", lot.ECONFLICT, "the backup %s is %s (taken before an update): restore upgrades its own copy of it as %s, recorded in the restored trail, and that failed: %s — restore as an admin the backup knows; nothing was restored, and the backup is left as it was", opts.From, OlderWords(from), opts.Actor, strings.ReplaceAll(lot.ErrorMessage(err), tmp, opts.From))
 	}
 	o.keepSchema = false
 	if bk, err = Open(tmp, o); err != nil {

@@ -290,3 +290,19 @@ func TestRestoreOlderBackupJudgedByItsOwnTrail(t *testing.T) {
 		t.Fatalf("rollback %q, want first %q", rep.Rollback, want)
 	}
 }
+
+// TestOlderWords: a file of this version that needs an upgrade lacks a
+// bucket; it is not called older than itself.
+func TestOlderWords(t *testing.T) {
+	for _, c := range []struct {
+		v    int
+		want string
+	}{
+		{SchemaVersion - 1, fmt.Sprintf("at schema version %d, older than this celltrack's %d", SchemaVersion-1, SchemaVersion)},
+		{SchemaVersion, fmt.Sprintf("at schema version %d but lacking buckets of its key schema", SchemaVersion)},
+	} {
+		if got := OlderWords(c.v); got != c.want {
+			t.Errorf("OlderWords(%d) = %q, want %q", c.v, got, c.want)
+		}
+	}
+}

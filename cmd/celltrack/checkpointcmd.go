@@ -622,7 +622,7 @@ func (rt *runtime) restoreCommand() *cli.Command {
 				"replaced": rep.Replaced, "rollback": rep.Rollback, "replaced_unreadable": rep.Unproven, "witness": rep.Witness, "checkpoint_keys": rep.Keys, "upgraded_from_schema": rep.Upgraded}, func(w io.Writer) {
 				fmt.Fprintf(w, "restored %s from %s (%s)\nthe replaced file is kept at %s\n", dbName(c), c.String("from"), treeNote(rep.Backup), rep.Replaced)
 				if rep.Upgraded > 0 {
-					fmt.Fprintf(w, "the backup is of schema %d (taken before an update): its copy was upgraded to %d as %s (entry %d, database.upgrade) before it was verified; %s is left as it was\n", rep.Upgraded, store.SchemaVersion, admin, rep.Backup.Size+1, c.String("from"))
+					fmt.Fprintf(w, "the backup is %s (taken before an update): its copy was upgraded to %d as %s (entry %d, database.upgrade) before it was verified; %s is left as it was\n", store.OlderWords(rep.Upgraded), store.SchemaVersion, admin, rep.Backup.Size+1, c.String("from"))
 				}
 				if rep.Keys != "" {
 					fmt.Fprintf(w, "the kept checkpoints were checked against %s\n", rep.Keys)

@@ -127,7 +127,7 @@ func (rt *runtime) openKeptBackup(c *cli.Context) (*store.DB, error) {
 	}
 	if v := b.Behind(); v > 0 {
 		b.Close()
-		return nil, lot.FieldErrorf("backup", lot.ECONFLICT, "the backup %s is at schema version %d, older than this celltrack's %d (taken before an update), and this celltrack verifies only its own schema; it was verified when it was taken, and a restore of it upgrades and verifies its own copy, never the backup — to check it now, copy it, log in to the copy as an admin (that upgrades the copy), and check the copy; nothing was written", path, v, store.SchemaVersion)
+		return nil, lot.FieldErrorf("backup", lot.ECONFLICT, "the backup %s is %s (taken before an update), and this celltrack verifies only its own schema; it was verified when it was taken, and a restore of it upgrades and verifies its own copy, never the backup — to check it now, copy it, log in to the copy as an admin (that upgrades the copy), and check the copy; nothing was written", path, store.OlderWords(v))
 	}
 	return b, nil
 }
@@ -301,10 +301,10 @@ func (rt *runtime) backupCommand() *cli.Command {
 func (rt *runtime) backupOlder(c *cli.Context) error {
 	admin := flagValue(c, "user", (*cli.Context).String)
 	if admin == "" {
-		return lot.FieldErrorf("user", lot.EUSAGE, "%s is at schema version %d, older than this celltrack's %d, and is backed up as it is, with no session (a login would write to it): give --user NAME (or CELLTRACK_USER) of an admin, and their password; nothing was written", dbName(c), rt.db.Behind(), store.SchemaVersion)
+		return lot.FieldErrorf("user", lot.EUSAGE, "%s is %s, and is backed up as it is, with no session (a login would write to it): give --user NAME (or CELLTRACK_USER) of an admin, and their password; nothing was written", dbName(c), store.OlderWords(rt.db.Behind()))
 	}
 	if c.IsSet("key") {
-		return lot.FieldErrorf("key", lot.EUSAGE, "%s is at schema version %d, older than this celltrack's %d: its tree head is signed once it is upgraded — back it up without --key now, then upgrade it and back it up again with --key; nothing was written", dbName(c), rt.db.Behind(), store.SchemaVersion)
+		return lot.FieldErrorf("key", lot.EUSAGE, "%s is %s: its tree head is signed once it is upgraded — back it up without --key now, then upgrade it and back it up again with --key; nothing was written", dbName(c), store.OlderWords(rt.db.Behind()))
 	}
 	password, err := rt.password(c, admin)
 	if err != nil {
@@ -315,7 +315,7 @@ func (rt *runtime) backupOlder(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	older := fmt.Sprintf("%s is at schema version %d (an older celltrack's); copied as it is, and verified on a copy upgraded to %d, which was then removed", dbName(c), rt.db.Behind(), store.SchemaVersion)
+	older := fmt.Sprintf("%s is %s; copied as it is, and verified on a copy upgraded to %d, which was then removed", dbName(c), store.OlderWords(rt.db.Behind()), store.SchemaVersion)
 	view := map[string]any{"backup": out, "bytes": rep.Bytes, "verified": len(rep.Problems) == 0, "problems": rep.Problems, "tree": headView(rep.Head), "schema": rt.db.Behind(), "note": older}
 	if len(rep.Problems) > 0 {
 		return rt.backupFailed(c, view, rep, out)

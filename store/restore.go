@@ -207,6 +207,9 @@ type RestoreReport struct {
 // open (permissions, a newer schema, a directory, a symbolic link, a bbolt
 // file that is not celltrack's) is refused with that reason. A live file of
 // an older schema is read, never upgraded: a refused restore writes nothing.
+// A backup of an older schema (taken before an update) is restored through
+// its copy, upgraded as opts.Actor (openBackupCopy) and judged by the trail
+// it held; the backup file itself is never written.
 //
 // The backup is first copied beside the database (path + ".restoring"),
 // and that copy — the very bytes put in place — is what is verified and

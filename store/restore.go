@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -81,14 +80,11 @@ func (db *DB) VerifiedBackupOver(path string, signer note.Signer, kept []KeptChe
 			}
 			rep.RolledBack = rolled
 		}
-		for _, err := range checkPages(tx) {
-			rep.Problems = append(rep.Problems, "page check: "+err.Error())
-		}
-		v, err := verifyTx(tx)
+		v, problems, err := verifyAll(tx)
 		if err != nil {
 			return err
 		}
-		rep.Problems = append(rep.Problems, v.Problems...)
+		rep.Problems = append(rep.Problems, problems...)
 		rep.Entries = v.Entries
 		rep.Head, err = treeHead(tx)
 		if err != nil && len(rep.Problems) == 0 {
@@ -118,18 +114,7 @@ func (db *DB) VerifiedBackupOver(path string, signer note.Signer, kept []KeptChe
 		}
 		return rep, nil
 	}
-	mark, _ := json.Marshal(backupMark{Taken: db.now(), From: db.path, Verified: false, Problems: rep.Problems})
-	b, err := boltkv.Open(path, &boltkv.Options{Timeout: time.Second})
-	if err == nil {
-		err = b.Update(func(tx kv.Tx) error { return tx.Bucket(bMeta).Put(metaBackup, mark) })
-		if cerr := b.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		return rep, fmt.Errorf("mark the backup %s as taken from a database that failed verification: %w", path, err)
-	}
-	return rep, nil
+	return rep, db.markFailedBackup(path, rep.Problems)
 }
 
 // checkCopyHead reads the backup at path back and refuses it unless its
@@ -201,6 +186,11 @@ type RestoreReport struct {
 	// Witness says, when the replaced file could not be read, what the kept
 	// checkpoints showed instead ("" when none were given).
 	Witness string
+	// Upgraded is the schema of a backup an older celltrack wrote (taken
+	// before an update), whose copy restore upgraded as the actor, in
+	// entry Backup.Size+1 of the restored trail; 0 when the backup was
+	// up to date.
+	Upgraded int
 }
 
 // Restore replaces the database at path with a verified backup. It refuses
@@ -217,6 +207,9 @@ type RestoreReport struct {
 // open (permissions, a newer schema, a directory, a symbolic link, a bbolt
 // file that is not celltrack's) is refused with that reason. A live file of
 // an older schema is read, never upgraded: a refused restore writes nothing.
+// A backup of an older schema (taken before an update) is restored through
+// its copy, upgraded as opts.Actor (openBackupCopy) and judged by the trail
+// it held; the backup file itself is never written.
 //
 // The backup is first copied beside the database (path + ".restoring"),
 // and that copy — the very bytes put in place — is what is verified and
@@ -296,11 +289,9 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 			os.Remove(tmp)
 		}
 	}()
-	bk, err := Open(tmp, Options{ReadOnly: true, Timeout: opts.Timeout, Now: opts.Now})
-	if errors.Is(err, boltkv.ErrInvalid) || errors.Is(err, boltkv.ErrVersionMismatch) || errors.Is(err, boltkv.ErrChecksum) {
-		return rep, lot.FieldErrorf("from", lot.EINVALID, "the backup file %s is not a celltrack database (%v); give the file a backup wrote", opts.From, err)
-	} else if err != nil {
-		return rep, lot.FieldErrorf("from", lot.ErrorCode(err), "the backup file %s: %s", opts.From, strings.ReplaceAll(lot.ErrorMessage(err), tmp, opts.From))
+	bk, err := openBackupCopy(tmp, live.db == nil, opts, &rep)
+	if err != nil {
+		return rep, err
 	}
 	bkOpen := true
 	closeBk := func() {
@@ -337,19 +328,20 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 			rep.Keys = "the verifier keys the backup registers (the replaced database could not be read; give the file of a key registered after the backup)"
 		}
 	}
-	bv, err := verifyBackup(bk, opts, rep, liveKeys)
+	bv, err := verifyBackup(bk, opts, rep.Upgraded > 0, liveKeys)
 	if err != nil {
 		return rep, err
 	}
 	if testHook != nil {
 		testHook("restore verified")
 	}
-	if live.db == nil && !audit.CheckPassword(bv.user.Hash, opts.Password) {
+	if live.db == nil && rep.Upgraded == 0 {
 		// The live file cannot be read: the backup's account is the
-		// only one to check. Nothing can count the failure, so it
-		// costs the same delay as any wrong password.
-		time.Sleep(FailedPasswordDelay)
-		return rep, lot.Errorf(lot.EAUTH, "wrong password for user %s (checked in the backup %s, as the database does not open); nothing was restored", opts.Actor, opts.From)
+		// only one to check (an older backup's was, before its copy
+		// was upgraded).
+		if err := proveInBackup(bv.user, opts); err != nil {
+			return rep, err
+		}
 	}
 	if err := refuseOtherDatabase(path, live, bv, opts); err != nil {
 		return rep, err
@@ -454,6 +446,9 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	}
 	defer db.Close()
 	reason := fmt.Sprintf("restored from %s (%d entries, root %s); the replaced file is kept at %s", opts.From, rep.Backup.Size, audit.RootString(rep.Backup.Root), rep.Replaced)
+	if rep.Upgraded > 0 {
+		reason = fmt.Sprintf("restored from %s (%d entries, root %s; of schema %d, its copy upgraded to %d at entry %d); the replaced file is kept at %s", opts.From, rep.Backup.Size, audit.RootString(rep.Backup.Root), rep.Upgraded, SchemaVersion, rep.Backup.Size+1, rep.Replaced)
+	}
 	if rep.LiveRead {
 		reason += fmt.Sprintf(" (%d entries, root %s)", rep.Live.Size, audit.RootString(rep.Live.Root))
 	} else {
@@ -723,17 +718,7 @@ func (l *liveFile) authenticate(opts RestoreOptions) error {
 		_, err := l.db.provePassword(u, opts.Password, "signature.refused", "wrong password for signature: "+MeaningRestore, true)
 		return err
 	}
-	if u.Disabled {
-		return lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and cannot sign", u.Name)
-	}
-	if err := audit.CheckLogin(u, l.db.now()); err != nil {
-		return err
-	}
-	if !audit.CheckPassword(u.Hash, opts.Password) {
-		time.Sleep(FailedPasswordDelay)
-		return lot.Errorf(lot.EAUTH, "wrong password for user %s; nothing was restored (not counted towards the lockout: %s is of schema %d, older than this celltrack's %d, and restore writes nothing into the file it may replace)", u.Name, l.path, l.schema, SchemaVersion)
-	}
-	return nil
+	return proveOlder(u, opts.Password, l.path, l.schema, l.db.now(), "restored")
 }
 
 // backupVerification is what restore found of the copy of the backup.
@@ -762,29 +747,35 @@ type backupVerification struct {
 // verifyBackup verifies the copy bk in one read transaction: its backup
 // mark, the actor, the page check, the whole of `audit verify`, every kept
 // checkpoint, and whether its tree extends the live file's (rep.Live).
-func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport, liveKeys []checkpointKeyRecord) (backupVerification, error) {
+func verifyBackup(bk *DB, opts RestoreOptions, upgraded bool, liveKeys []checkpointKeyRecord) (backupVerification, error) {
 	var bv backupVerification
 	err := bk.view(func(tx kv.Tx) error {
-		if mark := tx.Bucket(bMeta).Get(metaBackup); mark != nil {
-			return lot.FieldErrorf("from", lot.ECONFLICT, "the backup %s was taken from a database that failed its verification (%s); it is not restored — choose an earlier backup", opts.From, mark)
+		if err := refuseMarked(tx, opts.From); err != nil {
+			return err
 		}
 		u, err := userByName(tx, opts.Actor)
 		if err != nil {
-			return lot.Errorf(lot.ECONFLICT, "the backup %s: %s; the restore is recorded in the restored trail as its admin's, so restore as an admin the backup knows", opts.From, lot.ErrorMessage(err))
+			return notInBackup(opts.From, err)
 		}
 		if err := audit.Authorize(u, audit.DatabaseRestore); err != nil {
 			return lot.Errorf(lot.ECONFLICT, "the backup %s: %s (in the backup); restore as an admin the backup knows", opts.From, lot.ErrorMessage(err))
 		}
 		bv.user = u
-		for _, e := range checkPages(tx) {
-			bv.problems = append(bv.problems, "page check: "+e.Error())
-		}
-		v, err := verifyTx(tx)
+		v, problems, err := verifyAll(tx)
 		if err != nil {
 			return err
 		}
-		bv.problems = append(bv.problems, v.Problems...)
-		results, pinProblems, err := checkKeptAlso(tx, opts.Kept, opts.Pinned, liveKeys)
+		bv.problems = problems
+		// The backup's own trail: an older backup's copy ends with the
+		// upgrade restore made, which is no part of what was backed up
+		// (and keeps every hash before it).
+		bv.head = v.Tree
+		if upgraded && v.Tree.Size > 0 {
+			if bv.head, err = headAt(tx, v.Tree.Size-1); err != nil {
+				return err
+			}
+		}
+		results, pinProblems, err := checkKeptAlso(tx, opts.Kept, opts.Pinned, liveKeys, bv.head.Size)
 		if err != nil {
 			return err
 		}
@@ -800,7 +791,6 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport, liveKeys []che
 				bv.failedKept = append(bv.failedKept, r.Name)
 			}
 		}
-		bv.head = v.Tree
 		if bv.head.Size > 0 {
 			bv.first, err = tlog.TreeHash(1, newTreeHashes(tx))
 			bv.hasFirst = err == nil
@@ -808,6 +798,11 @@ func verifyBackup(bk *DB, opts RestoreOptions, rep RestoreReport, liveKeys []che
 		return nil
 	})
 	return bv, err
+}
+
+// notInBackup is restore's refusal of an actor the backup does not know.
+func notInBackup(from string, err error) error {
+	return lot.Errorf(lot.ECONFLICT, "the backup %s: %s; the restore is recorded in the restored trail as its admin's, so restore as an admin the backup knows", from, lot.ErrorMessage(err))
 }
 
 // witnessRefusal refuses a backup that itself verifies when a kept

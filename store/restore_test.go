@@ -355,22 +355,13 @@ func TestRestoreOverDamagedNeedsWitnessOrRollback(t *testing.T) {
 		id, _ = b.DatabaseID()
 		b.Close()
 	}
-	raw, err := os.ReadFile(db.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	good := append([]byte(nil), raw...)
-	t.Cleanup(func() { os.WriteFile(db.Path(), good, 0o600) }) // for newTestDB's cleanup
-	clear(raw[:2*4096])
-	if err := os.WriteFile(db.Path(), raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	raw := damageMetaPages(t, db)
 	if got := scanDBIDs(db.Path()); len(got) != 1 || got[0] != id || id == "" {
 		t.Fatalf("database ids in the damaged file: %v, want [%s]", got, id)
 	}
 	opts := restoreOpts(db, backup)
 	opts.AllowRollback, opts.Reason = false, ""
-	_, err = Restore(db.Path(), opts)
+	_, err := Restore(db.Path(), opts)
 	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "a rollback cannot be ruled out") {
 		t.Fatalf("restore over a damaged file without --allow-rollback: %v", err)
 	}
@@ -382,6 +373,24 @@ func TestRestoreOverDamagedNeedsWitnessOrRollback(t *testing.T) {
 	if err != nil || !rep.Unproven || len(rep.Rollback) != 1 {
 		t.Fatalf("restore with --allow-rollback: %v %+v", err, rep)
 	}
+}
+
+// damageMetaPages clears both meta pages of db's closed file, so that it
+// no longer opens, and returns what the file then holds; the good file is
+// put back for newTestDB's cleanup.
+func damageMetaPages(t *testing.T, db *DB) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := append([]byte(nil), raw...)
+	t.Cleanup(func() { os.WriteFile(db.Path(), good, 0o600) })
+	clear(raw[:2*4096])
+	if err := os.WriteFile(db.Path(), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 // TestBackupWrittenUnderTemporaryName: the copy is written beside --out

@@ -207,13 +207,15 @@ func (db *DB) VerifyCheckpointsPinned(kept []KeptCheckpoint, pinned []PinnedVeri
 // or with the pinned keys alone when any are given; it also returns a
 // problem for each pinned key the database does not register.
 func checkKept(tx kv.Tx, kept []KeptCheckpoint, pinned []PinnedVerifier) ([]CheckpointResult, []string, error) {
-	return checkKeptAlso(tx, kept, pinned, nil)
+	return checkKeptAlso(tx, kept, pinned, nil, 0)
 }
 
 // checkKeptAlso is checkKept with also, verifier key records from outside
 // tx (a restore's replaced database), counted as registered with tx's own:
-// an older backup does not know the key a later rotation registered.
-func checkKeptAlso(tx kv.Tx, kept []KeptCheckpoint, pinned []PinnedVerifier, also []checkpointKeyRecord) ([]CheckpointResult, []string, error) {
+// an older backup does not know the key a later rotation registered. With
+// size > 0 the checkpoints are checked against the trail's first size
+// entries (a restored older backup's, without the upgrade of its copy).
+func checkKeptAlso(tx kv.Tx, kept []KeptCheckpoint, pinned []PinnedVerifier, also []checkpointKeyRecord, size int64) ([]CheckpointResult, []string, error) {
 	keys, err := checkpointKeys(tx)
 	if err != nil {
 		return nil, nil, err
@@ -264,6 +266,9 @@ func checkKeptAlso(tx kv.Tx, kept []KeptCheckpoint, pinned []PinnedVerifier, als
 		}
 	}
 	now, err := treeHead(tx)
+	if err == nil && size > 0 && size < now.Size {
+		now, err = headAt(tx, size)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -573,7 +573,10 @@ func (rt *runtime) restoreCommand() *cli.Command {
 			"link as --db is refused, and a running server (NAME.serve) refuses it with exit 11.\n" +
 			"It needs no session (the database may be too damaged to check one): the admin names\n" +
 			"themselves with --user and gives their password, checked in the database, or in the\n" +
-			"backup when the database does not open.\n\n" +
+			"backup when the database does not open.\n" +
+			"A backup an older celltrack wrote (taken before an update) is restored through its copy,\n" +
+			"upgraded as that admin (recorded in the restored trail, before the restore); the backup\n" +
+			"file itself is never written.\n\n" +
 			example("celltrack --user alice restore --from /backups/2026-11-25.db --checkpoint /witness",
 				"celltrack --user alice restore --from old.db --allow-rollback --reason 'disk failure; entries since re-entered from paper'"),
 		Flags: []cli.Flag{
@@ -616,8 +619,11 @@ func (rt *runtime) restoreCommand() *cli.Command {
 				return err
 			}
 			return rt.out(map[string]any{"database": dbName(c), "from": c.String("from"), "tree": headView(rep.Backup),
-				"replaced": rep.Replaced, "rollback": rep.Rollback, "replaced_unreadable": rep.Unproven, "witness": rep.Witness, "checkpoint_keys": rep.Keys}, func(w io.Writer) {
+				"replaced": rep.Replaced, "rollback": rep.Rollback, "replaced_unreadable": rep.Unproven, "witness": rep.Witness, "checkpoint_keys": rep.Keys, "upgraded_from_schema": rep.Upgraded}, func(w io.Writer) {
 				fmt.Fprintf(w, "restored %s from %s (%s)\nthe replaced file is kept at %s\n", dbName(c), c.String("from"), treeNote(rep.Backup), rep.Replaced)
+				if rep.Upgraded > 0 {
+					fmt.Fprintf(w, "the backup is %s (taken before an update): its copy was upgraded to %d as %s (entry %d, database.upgrade) before it was verified; %s is left as it was\n", store.OlderWords(rep.Upgraded), store.SchemaVersion, admin, rep.Backup.Size+1, c.String("from"))
+				}
 				if rep.Keys != "" {
 					fmt.Fprintf(w, "the kept checkpoints were checked against %s\n", rep.Keys)
 				}

@@ -30,34 +30,46 @@ func (rt *runtime) checkCommand() *cli.Command {
 			"moves it backwards: a trail shorter than the checkpoint, or whose entry at it changed,\n" +
 			"fails every later check and audit verify. The check\n" +
 			"itself runs read-only; only the checkpoint is written, in a short transaction afterwards.\n" +
-			"--no-checkpoint writes nothing (a backup, read-only media).\n" +
+			"--no-checkpoint writes nothing (read-only media).\n" +
+			"--backup FILE checks a kept backup instead, read-only, and writes nothing to it or to the\n" +
+			"database: your session is the database's (--db), so nobody logs in to the backup (a login\n" +
+			"would write a session and a login entry into it). The backup is left byte for byte.\n" +
 			"--checkpoint FILE|FOLDER (the witness folder) also checks, as `audit verify --checkpoint`\n" +
 			"does, that the trail extends every kept checkpoint: an older file copied over the live one\n" +
 			"passes the page check and audit verify, and fails only here.\n\n" +
-			example("celltrack check --checkpoint /witness", "celltrack --db backup.db check --no-checkpoint"),
+			example("celltrack check --checkpoint /witness", "celltrack check --backup /backups/ct-2026-11-25.db --checkpoint /witness"),
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "no-checkpoint", Usage: "do not record the verified audit head for traceability reports; write nothing"},
 			&cli.StringSliceFlag{Name: "checkpoint", Usage: "also check the trail extends this kept checkpoint `FILE`, or every one in a folder (the witness folder); repeat for more"},
-			pinnedFlag},
+			pinnedFlag,
+			&cli.StringFlag{Name: "backup", Usage: "check this kept backup `FILE` instead, read-only (as the database's session's user); write nothing"}},
 		Action: rt.action(checkDB, 0, func(c *cli.Context) error {
 			kept, skipped, pinned, err := readCheckpointFlags(c)
 			if err != nil {
 				return err
 			}
+			db, checked := rt.db, dbPath(c)
+			if c.IsSet("backup") {
+				if db, err = rt.openKeptBackup(c); err != nil {
+					return err
+				}
+				defer db.Close()
+				checked = c.String("backup")
+			}
 			var problems []string
-			for _, err := range rt.db.Check() {
+			for _, err := range db.Check() {
 				problems = append(problems, "page check: "+err.Error())
 			}
 			var cv store.CheckpointVerification
 			if len(kept) > 0 {
-				cv, err = rt.db.VerifyCheckpointsPinned(kept, pinned)
+				cv, err = db.VerifyCheckpointsPinned(kept, pinned)
 			} else {
-				cv.Verification, err = rt.db.Verify()
+				cv.Verification, err = db.Verify()
 			}
 			if err != nil {
 				return err
 			}
 			v := cv.Verification
-			variants, err := rt.db.CaseVariants()
+			variants, err := db.CaseVariants()
 			if err != nil {
 				return err
 			}
@@ -77,19 +89,47 @@ func (rt *runtime) checkCommand() *cli.Command {
 			for _, cv := range variants {
 				notes = append(notes, "WARNING: "+cv.String())
 			}
-			if pagesOK && !c.Bool("no-checkpoint") {
+			if c.IsSet("backup") {
+				notes = append(notes, fmt.Sprintf("checked the backup %s read-only, as %s of %s: nothing was written to either", checked, rt.session.User.Name, dbName(c)))
+			} else if pagesOK && !c.Bool("no-checkpoint") {
 				checkpoint = rt.recordCheckpoint(c, v)
 				notes = append(notes, "checkpoint: "+checkpoint)
 			}
 			return rt.printVerdict(verdict{name: "check", problems: problems,
-				counts: pageNote(c, len(problems) == len(v.Problems)) + fmt.Sprintf("audit trail: %d entries, %d records", v.Entries, v.Records),
+				counts: pageNote(checked, len(problems) == len(v.Problems)) + fmt.Sprintf("audit trail: %d entries, %d records", v.Entries, v.Records),
 				head:   v.HeadHex(),
 				view: map[string]any{"ok": len(problems) == 0, "entries": v.Entries, "records": v.Records, "head": v.HeadHex(), "tree": headView(v.Tree), "problems": problems, "checkpoint": checkpoint,
 					"case_variants": variantsView(variants)},
-				failed: fmt.Sprintf("check failed: %d problem(s); restore the last good backup and report it to QA", len(problems)),
+				failed: checkFailed(c, len(problems)),
 				notes:  notes})
 		}),
 	}
+}
+
+// checkFailed is check's last line when it finds problems: of the
+// database, restore the last good backup; of a kept backup, do not
+// restore that one.
+func checkFailed(c *cli.Context, n int) string {
+	if c.IsSet("backup") {
+		return fmt.Sprintf("check failed: %d problem(s) in the backup %s; do not restore it — choose another backup, and report it to QA", n, c.String("backup"))
+	}
+	return fmt.Sprintf("check failed: %d problem(s); restore the last good backup and report it to QA", n)
+}
+
+// openKeptBackup opens the backup of check --backup read-only, as it is:
+// the session checked is the database's, so nothing is written to the
+// backup. One an older celltrack wrote is refused, with what to do.
+func (rt *runtime) openKeptBackup(c *cli.Context) (*store.DB, error) {
+	path := c.String("backup")
+	b, err := store.OpenAsIs(path, store.Options{Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
+	if err != nil {
+		return nil, lot.FieldErrorf("backup", lot.ErrorCode(err), "the backup %s: %s", path, lot.ErrorMessage(err))
+	}
+	if v := b.Behind(); v > 0 {
+		b.Close()
+		return nil, lot.FieldErrorf("backup", lot.ECONFLICT, "the backup %s is %s (taken before an update), and this celltrack verifies only its own schema; it was verified when it was taken, and a restore of it upgrades and verifies its own copy, never the backup — to check it now, copy it, log in to the copy as an admin (that upgrades the copy), and check the copy; nothing was written", path, store.OlderWords(v))
+	}
+	return b, nil
 }
 
 // variantsView is the --json form of the codes differing only in letter
@@ -192,14 +232,25 @@ func (rt *runtime) backupCommand() *cli.Command {
 			"`celltrack restore --from FILE`.\n" +
 			"With --key, the checkpoints already in the folder of --out (and in each --witness folder)\n" +
 			"must be extended by this trail: one that is not (a file rolled back, cut or forked since)\n" +
-			"refuses the backup with exit 3, and nothing is written or signed.\n\n" +
+			"refuses the backup with exit 3, and nothing is written or signed.\n" +
+			"A file an older celltrack wrote (which every other command refuses until an admin upgrades\n" +
+			"it) is backed up as it is, with no session: an admin gives --user and their password (a\n" +
+			"prompt, or --password-stdin), checked without writing; the copy is verified on a scratch\n" +
+			"copy upgraded beside it and removed, and the file is left byte for byte. No --key then.\n\n" +
 			example("celltrack --user alice backup --out /backups/celltrack-2026-11-25.db --key /etc/celltrack/checkpoint.key"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Required: true, Usage: "the new backup `FILE`"},
 			&cli.StringFlag{Name: "key", Usage: "sign the copy's tree head with this signing key `FILE`"},
 			witnessFlag,
+			passwordStdinFlag,
 		},
-		Action: rt.action(readDB, 0, func(c *cli.Context) error {
+		Action: rt.action(backupDB, 0, func(c *cli.Context) error {
+			if len(c.StringSlice("witness")) > 0 && !c.IsSet("key") {
+				return lot.Errorf(lot.EUSAGE, "--witness is checked before a checkpoint is signed; give --key too (or `celltrack check --checkpoint FOLDER` to check the trail against it)")
+			}
+			if rt.db != nil && rt.db.Behind() > 0 {
+				return rt.backupOlder(c)
+			}
 			// The copy holds every patient's records and every password
 			// hash: checked before anything is written.
 			if err := audit.Authorize(rt.session.User, audit.DatabaseBackup); err != nil {
@@ -217,8 +268,6 @@ func (rt *runtime) backupCommand() *cli.Command {
 				if kept, err = readWitnesses(c, out); err != nil {
 					return err
 				}
-			} else if len(c.StringSlice("witness")) > 0 {
-				return lot.Errorf(lot.EUSAGE, "--witness is checked before a checkpoint is signed; give --key too (or `celltrack check --checkpoint FOLDER` to check the trail against it)")
 			}
 			rep, err := rt.db.VerifiedBackupOver(out, signer, kept)
 			if err != nil {
@@ -226,13 +275,7 @@ func (rt *runtime) backupCommand() *cli.Command {
 			}
 			view := map[string]any{"backup": out, "bytes": rep.Bytes, "verified": len(rep.Problems) == 0, "problems": rep.Problems, "tree": headView(rep.Head)}
 			if len(rep.Problems) > 0 {
-				rt.out(view, func(w io.Writer) {
-					for _, p := range rep.Problems {
-						fmt.Fprintf(w, "PROBLEM: %s\n", p)
-					}
-					fmt.Fprintf(w, "backed up %s to %s (%d bytes), MARKED as taken from a database that failed verification\n", dbName(c), out, rep.Bytes)
-				})
-				return lot.Errorf(lot.ECONFLICT, "backup: the database failed verification (%d problem(s)); the copy %s is marked as such and restore refuses it — report it to QA", len(rep.Problems), out)
+				return rt.backupFailed(c, view, rep, out)
 			}
 			msg := rep.Checkpoint
 			if msg != nil {
@@ -249,6 +292,49 @@ func (rt *runtime) backupCommand() *cli.Command {
 			})
 		}),
 	}
+}
+
+// backupOlder backs up a file an older celltrack wrote, which no session
+// opens (only an admin's login upgrades it, and a login writes): the admin
+// names themselves with --user and gives their password, checked without
+// writing, as restore does. The file is left byte for byte.
+func (rt *runtime) backupOlder(c *cli.Context) error {
+	admin := flagValue(c, "user", (*cli.Context).String)
+	if admin == "" {
+		return lot.FieldErrorf("user", lot.EUSAGE, "%s is %s, and is backed up as it is, with no session (a login would write to it): give --user NAME (or CELLTRACK_USER) of an admin, and their password; nothing was written", dbName(c), store.OlderWords(rt.db.Behind()))
+	}
+	if c.IsSet("key") {
+		return lot.FieldErrorf("key", lot.EUSAGE, "%s is %s: its tree head is signed once it is upgraded — back it up without --key now, then upgrade it and back it up again with --key; nothing was written", dbName(c), store.OlderWords(rt.db.Behind()))
+	}
+	password, err := rt.password(c, admin)
+	if err != nil {
+		return err
+	}
+	out := c.String("out")
+	rep, err := rt.db.VerifiedBackupOfOlder(out, admin, password)
+	if err != nil {
+		return err
+	}
+	older := fmt.Sprintf("%s is %s; copied as it is, and verified on a copy upgraded to %d, which was then removed", dbName(c), store.OlderWords(rt.db.Behind()), store.SchemaVersion)
+	view := map[string]any{"backup": out, "bytes": rep.Bytes, "verified": len(rep.Problems) == 0, "problems": rep.Problems, "tree": headView(rep.Head), "schema": rt.db.Behind(), "note": older}
+	if len(rep.Problems) > 0 {
+		return rt.backupFailed(c, view, rep, out)
+	}
+	return rt.out(view, func(w io.Writer) {
+		fmt.Fprintf(w, "backed up %s to %s (%d bytes); verified: %d entries\n%s\n%s\n", dbName(c), out, rep.Bytes, rep.Entries, treeNote(rep.Head), older)
+	})
+}
+
+// backupFailed prints the problems of a source that failed verification
+// and refuses: its copy out was written, marked.
+func (rt *runtime) backupFailed(c *cli.Context, view map[string]any, rep store.BackupReport, out string) error {
+	rt.out(view, func(w io.Writer) {
+		for _, p := range rep.Problems {
+			fmt.Fprintf(w, "PROBLEM: %s\n", p)
+		}
+		fmt.Fprintf(w, "backed up %s to %s (%d bytes), MARKED as taken from a database that failed verification\n", dbName(c), out, rep.Bytes)
+	})
+	return lot.Errorf(lot.ECONFLICT, "backup: the database failed verification (%d problem(s)); the copy %s is marked as such and restore refuses it — report it to QA", len(rep.Problems), out)
 }
 
 // demoMaint backs the demo database up and checks the copy, as an operator
@@ -280,8 +366,8 @@ func demoMaint(d *demo) error {
 // pageNote is check's word on the page check: a file's pages, or, on
 // PostgreSQL, that there are none of celltrack's to check (the server
 // checks its own: data checksums, amcheck).
-func pageNote(c *cli.Context, ok bool) string {
-	if store.IsPostgres(dbPath(c)) {
+func pageNote(path string, ok bool) string {
+	if store.IsPostgres(path) {
 		return "pages: none to check on PostgreSQL (the page check is for the file engine); "
 	}
 	return fmt.Sprintf("pages consistent: %t; ", ok)

@@ -322,3 +322,21 @@ func TestReview8MarkTargetRedirected(t *testing.T) {
 func TestReview8OtherDatabaseWithThisDBID(t *testing.T) {
 	testscript.Run(t, review8(t, "forgeddbid"))
 }
+
+// A backup taken before an update could not be restored without being
+// upgraded (written) in place; restore now upgrades its own copy.
+func TestReview8RestoreOlderSchemaBackup(t *testing.T) {
+	testscript.Run(t, review8(t, "olderbackup"))
+}
+
+// The older-file message says to take a backup first; backup refused the
+// older file. It now backs it up as it is, on an admin's password.
+func TestReview8BackupBeforeUpgradeRefused(t *testing.T) {
+	testscript.Run(t, review8(t, "backupolder"))
+}
+
+// Checking a kept backup, as README says to, writes a session and a login
+// entry into it (finding 6, which had no test): check --backup does not.
+func TestReview8CheckBackupLeavesIt(t *testing.T) {
+	testscript.Run(t, review8(t, "checkbackup"))
+}

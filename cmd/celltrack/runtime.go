@@ -142,6 +142,11 @@ const (
 	// store to upgrade it when an admin proves their password and to refuse
 	// anyone else with nothing written.
 	loginDB
+	// backupDB is readDB for backup: a file an older celltrack wrote is
+	// opened as it is (store.OpenAsIs), read-only, and then no session
+	// is checked — the command has the admin prove their password instead,
+	// as only an admin's login, which writes, upgrades such a file.
+	backupDB
 )
 
 // action wraps a command body: it refuses flags written after arguments and a
@@ -193,9 +198,12 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			opts := store.Options{ReadOnly: !writable, Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now}
 			var db *store.DB
 			var err error
-			if mode == loginDB {
+			switch mode {
+			case loginDB:
 				db, err = store.OpenForLogin(dbPath(c), opts)
-			} else {
+			case backupDB:
+				db, err = store.OpenAsIs(dbPath(c), opts)
+			default:
 				db, err = store.Open(dbPath(c), opts)
 			}
 			if err != nil {
@@ -217,7 +225,7 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			if m, err := db.Migrated(); err == nil && m != nil && mode != writeDB {
 				fmt.Fprintf(rt.stderr, "celltrack: note: %s\n", m.Note())
 			}
-			if mode != authDB && mode != loginDB {
+			if mode != authDB && mode != loginDB && db.Behind() == 0 {
 				if err := rt.useSession(c, db, mode); err != nil {
 					return err
 				}

@@ -40,6 +40,10 @@ type Log interface {
 	// ("" for all) narrows them to one record: UUID, lot, DIN, container
 	// code, MRN, donor id or user name (ENOTFOUND).
 	AuditLog(entity string) ([]Entry, error)
+	// AuditTail returns the last n entries AuditLog(entity) returns,
+	// oldest first, and how many it returns in all, reading no others: a
+	// page of the newest entries of a trail of millions.
+	AuditTail(entity string, n int) ([]Entry, int, error)
 }
 
 // Public is u as it may leave the database: without its password hash.

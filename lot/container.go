@@ -155,4 +155,8 @@ type Service interface {
 type LotFilter struct {
 	Status Status
 	Source Source
+	// Last, when above 0, keeps only the Last matching lots registered most
+	// recently (still listed in registration order): a page of a
+	// database's newest lots reads those and no others.
+	Last int
 }

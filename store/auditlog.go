@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -39,14 +40,65 @@ func (db *DB) AuditLog(entity string) ([]audit.Entry, error) {
 	return es, err
 }
 
+// AuditTail returns the last n entries of AuditLog(entity), oldest first,
+// and how many AuditLog(entity) has. The whole trail's count is the
+// sequence number of its last entry: entries are numbered from 1 without a
+// gap, which `audit verify` checks.
+func (db *DB) AuditTail(entity string, n int) ([]audit.Entry, int, error) {
+	var es []audit.Entry
+	total := 0
+	err := db.view(func(tx kv.Tx) error {
+		b := tx.Bucket(bAudit)
+		if entity != "" {
+			id, err := resolveEntity(tx, entity)
+			if err != nil {
+				return err
+			}
+			seqs := entitySeqs(tx, id)
+			total = len(seqs)
+			es, err = decodeEntries(tx, seqs[max(0, total-n):])
+			return err
+		}
+		var seqs [][]byte
+		c := b.Cursor()
+		for k, _ := c.Last(); k != nil && len(seqs) < n; k, _ = c.Prev() {
+			if total == 0 {
+				total = int(btoi(k))
+			}
+			seqs = append(seqs, k)
+		}
+		slices.Reverse(seqs)
+		var err error
+		es, err = decodeEntries(tx, seqs)
+		return err
+	})
+	return es, total, err
+}
+
 // recordEntries returns the audit entries of the record with id, oldest
 // first, found through audit_entity: a record's whole history.
 func recordEntries(tx kv.Tx, id uuid.UUID) ([]audit.Entry, error) {
-	var es []audit.Entry
-	b := tx.Bucket(bAudit)
+	return decodeEntries(tx, entitySeqs(tx, id))
+}
+
+// entitySeqs returns the keys of the audit entries of the record with id,
+// oldest first, from its audit_entity rows.
+func entitySeqs(tx kv.Tx, id uuid.UUID) [][]byte {
+	var seqs [][]byte
 	c := tx.Bucket(bAuditEntity).Cursor()
 	for k, _ := c.Seek(id[:]); k != nil && bytes.HasPrefix(k, id[:]); k, _ = c.Next() {
-		e, err := audit.Decode(b.Get(k[16:]))
+		seqs = append(seqs, k[16:])
+	}
+	return seqs
+}
+
+// decodeEntries returns the audit entries with the keys seqs, in their
+// order, with the values and previous hashes they do not store.
+func decodeEntries(tx kv.Tx, seqs [][]byte) ([]audit.Entry, error) {
+	b := tx.Bucket(bAudit)
+	es := make([]audit.Entry, 0, len(seqs))
+	for _, k := range seqs {
+		e, err := audit.Decode(b.Get(k))
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -510,15 +511,34 @@ func looksLikeDIN(ref string) bool {
 	return (len(s) == 13 || len(s) == 14) && s[0] >= 'A' && s[0] <= 'Z' && strings.Trim(s[1:13], "0123456789") == ""
 }
 
-// Lots lists lots matching f in registration order.
+// Lots lists lots matching f in registration order. With f.Last it walks
+// the lots from the newest back (ids are UUIDv7, in registration order)
+// and stops at the f.Last-th match.
 func (s *LotService) Lots(f lot.LotFilter) ([]lot.Lot, error) {
 	var ls []lot.Lot
+	match := func(r *lotRecord) bool {
+		return (f.Status == "" || r.Status == f.Status) && (f.Source == "" || r.Source == f.Source)
+	}
 	err := s.db.view(func(tx kv.Tx) error {
-		return forEach(tx, kindLot, func(r *lotRecord) {
-			if (f.Status == "" || r.Status == f.Status) && (f.Source == "" || r.Source == f.Source) {
+		if f.Last <= 0 {
+			return forEach(tx, kindLot, func(r *lotRecord) {
+				if match(r) {
+					ls = append(ls, r.lot())
+				}
+			})
+		}
+		c := tx.Bucket(recordBuckets[kindLot]).Cursor()
+		for k, _ := c.Last(); k != nil && len(ls) < f.Last; k, _ = c.Prev() {
+			var r lotRecord
+			if _, err := get(tx, kindLot, uuid.UUID(k), &r); err != nil {
+				return err
+			}
+			if match(&r) {
 				ls = append(ls, r.lot())
 			}
-		})
+		}
+		slices.Reverse(ls)
+		return nil
 	})
 	return ls, err
 }

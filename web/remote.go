@@ -183,6 +183,9 @@ func (r RemoteLots) Lots(f lot.LotFilter) ([]lot.Lot, error) {
 	if f.Source != "" {
 		q.Set("source", string(f.Source))
 	}
+	if f.Last > 0 {
+		q.Set("last", itoa(f.Last))
+	}
 	path := "/lots"
 	if len(q) > 0 {
 		path += "?" + q.Encode()

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"sync"
 
 	"github.com/celltrack/celltrack/audit"
@@ -189,6 +190,26 @@ func (r RemoteUsers) AuditLog(entity string) ([]audit.Entry, error) {
 	return es, err
 }
 
+// AuditTail is the answer of GET /audit-tail: the last entries and the
+// count of all.
+type AuditTail struct {
+	Total   int         `json:"total"`
+	Entries []WireEntry `json:"entries"`
+}
+
+func (r RemoteUsers) AuditTail(entity string, n int) ([]audit.Entry, int, error) {
+	q := url.Values{"last": {itoa(n)}}
+	if entity != "" {
+		q.Set("entity", entity)
+	}
+	t, err := remoteGet[AuditTail](r.c, "/audit-tail?"+q.Encode())
+	var es []audit.Entry
+	for _, w := range t.Entries {
+		es = append(es, w.entry())
+	}
+	return es, t.Total, err
+}
+
 // public strips the password hash from a user answered by a call.
 func public(u audit.User, err error) (audit.User, error) { return audit.Public(u), err }
 
@@ -263,6 +284,16 @@ func (s *Server) userRoutes() []svcRoute {
 			readCall(s, func(r *http.Request) ([]WireEntry, error) { return s.auditLog("") })},
 		{"GET " + p + "/audit/{entity}", "audit.Log AuditLog: the audit entries of one record, password hashes redacted",
 			readCall(s, func(r *http.Request) ([]WireEntry, error) { return s.auditLog(refOf(r, "entity")) })},
+		{"GET " + p + "/audit-tail", "audit.Log AuditTail: ?last=N newest entries (of ?entity=), and how many there are, password hashes redacted",
+			readCall(s, func(r *http.Request) (AuditTail, error) {
+				q := r.URL.Query()
+				n, err := countParam("last", q.Get("last"))
+				if err != nil {
+					return AuditTail{}, err
+				}
+				es, total, err := s.cfg.AuditLog.AuditTail(q.Get("entity"), n)
+				return AuditTail{total, wireEntries(es)}, err
+			})},
 	}
 }
 
@@ -270,12 +301,17 @@ func (s *Server) userRoutes() []svcRoute {
 // the server.
 func (s *Server) auditLog(entity string) ([]WireEntry, error) {
 	es, err := s.cfg.AuditLog.AuditLog(entity)
+	return wireEntries(es), err
+}
+
+// wireEntries are es as the API answers them, every password hash redacted.
+func wireEntries(es []audit.Entry) []WireEntry {
 	out := make([]WireEntry, 0, len(es))
 	for _, e := range es {
 		e = audit.Redact(e)
 		out = append(out, WireEntry{e, e.PrevHash, e.Hash, e.State})
 	}
-	return out, err
+	return out
 }
 
 // Verification is what `audit verify` found: the entries and records

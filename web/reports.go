@@ -308,20 +308,18 @@ type auditRow struct {
 // rows; the page says how many it left out.
 const maxAuditRows = 1000
 
-func (s *Server) auditEntries(u audit.User, q url.Values) ([]audit.Entry, bool, error) {
+// auditQuery reads the audit log's filters, for a user who may read: the
+// entity ("" for the whole trail) and whether values are shown.
+func auditQuery(u audit.User, q url.Values) (string, bool, error) {
 	if err := audit.AuthorizeRead(u); err != nil {
-		return nil, false, err
+		return "", false, err
 	}
 	entity := strings.TrimSpace(q.Get("entity"))
 	if err := lot.ValidateText("entity", entity, false); err != nil {
-		return nil, false, err
+		return "", false, err
 	}
 	values, err := boolParam("values", q.Get("values"))
-	if err != nil {
-		return nil, false, err
-	}
-	es, err := s.cfg.AuditLog.AuditLog(entity)
-	return es, values, err
+	return entity, values, err
 }
 
 // boolParam reads a check box: absent or "false" is false, "true" or "on"
@@ -341,16 +339,16 @@ func (s *Server) auditLogPage(w http.ResponseWriter, r *http.Request, u audit.Us
 	d := auditLogData{Entity: strings.TrimSpace(q.Get("entity"))}
 	p := pageData{Title: "Audit log", User: u, Nav: "reports"}
 	status := http.StatusOK
-	es, values, err := s.auditEntries(u, q)
+	entity, values, err := auditQuery(u, q)
+	var es []audit.Entry
+	if err == nil {
+		es, d.Count, err = s.cfg.AuditLog.AuditTail(entity, maxAuditRows)
+	}
 	if err != nil {
 		err = s.logError(r, err)
 		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
 	} else {
-		d.Values, d.Count = values, len(es)
-		if len(es) > maxAuditRows {
-			es = es[len(es)-maxAuditRows:]
-		}
-		d.Shown = len(es)
+		d.Values, d.Shown = values, len(es)
 		for _, e := range es {
 			e = audit.Redact(e) // no page shows a password hash
 			row := auditRow{Seq: e.Seq, Time: lot.FormatTime(e.Time), User: e.User, Action: string(e.Action), Entity: string(e.Entity), ID: e.ID.String(), Reason: e.Reason}
@@ -381,7 +379,11 @@ func (s *Server) auditLogDownload(w http.ResponseWriter, r *http.Request, u audi
 		s.downloadError(w, r, err)
 		return
 	}
-	es, values, err := s.auditEntries(u, q)
+	entity, values, err := auditQuery(u, q)
+	var es []audit.Entry
+	if err == nil {
+		es, err = s.cfg.AuditLog.AuditLog(entity)
+	}
 	if err == nil {
 		var buf bytes.Buffer
 		if err = report.AuditLog(&buf, es, f, values); err == nil {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -243,10 +244,14 @@ func (s *Server) svcRoutes() []svcRoute {
 			writeCall(s, func(u audit.User, r *http.Request, reg lot.Registration) (lot.Lot, error) {
 				return L().RegisterLot(u.Name, reg)
 			})},
-		{"GET " + p + "/lots", "lot.Service Lots: lots, ?status= and ?source= narrow",
+		{"GET " + p + "/lots", "lot.Service Lots: lots, ?status= and ?source= narrow, ?last=N keeps the N newest",
 			readCall(s, func(r *http.Request) ([]lot.Lot, error) {
 				q := r.URL.Query()
-				return L().Lots(lot.LotFilter{Status: lot.Status(q.Get("status")), Source: lot.Source(q.Get("source"))})
+				last, err := countParam("last", q.Get("last"))
+				if err != nil {
+					return nil, err
+				}
+				return L().Lots(lot.LotFilter{Status: lot.Status(q.Get("status")), Source: lot.Source(q.Get("source")), Last: last})
 			})},
 		{"POST " + p + "/lots/import", "lot.Service Import: register many lots, all or nothing (lab)",
 			authorizedWriteCall(s, audit.LotImport, func(u audit.User, r *http.Request, rows []lot.ImportRow) ([]lot.Lot, error) {
@@ -340,4 +345,17 @@ func (s *Server) sessionRoutes() []svcRoute {
 				return nil
 			})},
 	}
+}
+
+// countParam reads an optional count in a query (?last=N): absent is 0,
+// anything but a whole number above 0 is EUSAGE naming the field.
+func countParam(field, v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, lot.FieldErrorf(field, lot.EUSAGE, "%s=%q is not a count: give a whole number above 0, or leave %s out for every one", field, v, field)
+	}
+	return n, nil
 }

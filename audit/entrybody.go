@@ -21,6 +21,14 @@ import (
 // with is never changed or removed; a better one gets the next id, is
 // embedded beside it and given to the decoder too (WithDecoderDicts takes
 // several), and the encoder moves to it.
+//
+// A frame codes its literals with the dictionary's Huffman table when that
+// costs fewer bytes than a table of its own (klauspost/compress 1.20.5 and
+// later; 1.20.4 compared without the new table's own bytes, so nearly every
+// frame with coded literals carried a ~22-byte table). Reading a frame's own
+// table was most of what `audit verify` spent decompressing; a frame that
+// reuses the dictionary's reads none. Frames written before keep their
+// tables: the decoder reads both, and the hash, over the JSON, is the same.
 
 // The dictionaries are Go string constants in entrydict_gen.go, written by
 // `go generate` from entrydict/N.zdict.b64 — the text internal/auditdict

@@ -24,11 +24,14 @@ func (t *tx) BucketNames() []string {
 }
 
 // PutMany puts the pairs keys[i], values[i] into the bucket name, which
-// must exist, in one statement (an INSERT from unnest of two arrays)
-// instead of one round trip each: a migration copies hundreds of thousands
-// of pairs. The values go in byte for byte, as Put writes them. A key
-// already there is an error (a unique violation): it is meant for a bucket
-// being filled, not for rewriting one.
+// must exist, in one statement instead of one round trip each: a migration
+// copies millions of pairs. copyMin pairs or more go by COPY (copy.go),
+// those COPY cannot take (a json record whose columns only the server
+// computes, a trail key of the wrong length) and smaller calls by an INSERT
+// from unnest of two arrays. The values go in byte for byte, as Put writes
+// them. A key already there is an error (a unique violation, from either
+// statement): it is meant for a bucket being filled, not for rewriting one,
+// so no key needs looking up first as a flush's COPY does.
 func (t *tx) PutMany(name []byte, keys, values [][]byte) error {
 	switch {
 	case !t.write:
@@ -46,6 +49,30 @@ func (t *tx) PutMany(name []byte, keys, values [][]byte) error {
 		}
 	}
 	b := newBucket(t, string(name))
+	// The bucket's buffered writes (buffer.go) go first, so that they and
+	// these arrive in the order given; what the transaction had cached or
+	// paged of the bucket is stale afterwards.
+	if err := t.flush(b.name); err != nil {
+		return err
+	}
+	delete(t.cache, b.name)
+	t.flushes[b.name]++
+	if copyable(b.tbl) && len(keys) >= copyMin {
+		d := &copyData{}
+		var restK, restV [][]byte
+		for i, k := range keys {
+			if !copyKeyOK(b.tbl, k) || !d.row(b.tbl, b.name, k, values[i]) {
+				restK, restV = append(restK, k), append(restV, values[i])
+			}
+		}
+		if err := d.send(t, b.tbl); err != nil {
+			return t.e.wrap("put into "+b.name, err)
+		}
+		keys, values = restK, restV
+		if len(keys) == 0 {
+			return nil
+		}
+	}
 	var (
 		q    string
 		args []any
@@ -81,17 +108,9 @@ func (t *tx) PutMany(name []byte, keys, values [][]byte) error {
 		q = trailInsert(b.tbl, false)
 		args = []any{keys, vs}
 	}
-	// The bucket's buffered writes (buffer.go) go first, so that they and
-	// these arrive in the order given; what the transaction had cached or
-	// paged of the bucket is stale afterwards.
-	if err := t.flush(b.name); err != nil {
-		return err
-	}
 	if _, err := t.ptx.Exec(t.ctx, q, args...); err != nil {
 		return t.e.wrap("put into "+b.name, err)
 	}
-	delete(t.cache, b.name)
-	t.flushes[b.name]++
 	return nil
 }
 

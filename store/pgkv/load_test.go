@@ -12,6 +12,7 @@ import (
 	"github.com/celltrack/celltrack/store/kv"
 	"github.com/celltrack/celltrack/store/pgkv"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // lotKey is a record key: a UUID's 16 bytes (the lots table derives its id
@@ -196,4 +197,51 @@ func TestCreateFilledWritesByCopy(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestPutManyByCopyRefusesAKeyThere: PutMany's pairs that go by COPY are
+// refused, as the INSERT refuses them, when a key is in the bucket already
+// (a unique violation; nothing is compared first), for the trail, the
+// generic table and a record table alike.
+func TestPutManyByCopyRefusesAKeyThere(t *testing.T) {
+	defer pgkv.SetCopyMin(1)()
+	u := pgtest.URL(t)
+	record := func(k []byte) []byte {
+		return []byte(fmt.Sprintf(`{"v":1,"id":"%s","code":"D-%x","created_at":"2026-01-02T03:04:05Z"}`, uid(k), k[12:]))
+	}
+	for _, c := range []struct {
+		bucket string
+		key    func(int) []byte
+		value  func([]byte) []byte
+	}{
+		{"audit", func(i int) []byte { return binary.BigEndian.AppendUint64(nil, uint64(i+1)) }, func(k []byte) []byte { return k }},
+		{"meta", func(i int) []byte { return []byte(fmt.Sprintf("key %d", i)) }, func(k []byte) []byte { return k }},
+		{"donors", func(int) []byte { return id() }, record},
+	} {
+		var there, fresh []byte
+		err := pgkv.CreateFilled(u, pgkv.Options{}, func(tx kv.Tx) error {
+			if _, err := tx.CreateBucket([]byte(c.bucket)); err != nil {
+				return err
+			}
+			var ks, vs [][]byte
+			for i := range 3 {
+				ks = append(ks, c.key(i))
+				vs = append(vs, c.value(ks[i]))
+			}
+			there, fresh = ks[1], c.key(3)
+			bt := tx.(bulk)
+			if err := bt.PutMany([]byte(c.bucket), ks, vs); err != nil {
+				t.Errorf("%s: the first PutMany: %v", c.bucket, err)
+				return err
+			}
+			return bt.PutMany([]byte(c.bucket), [][]byte{fresh, there}, [][]byte{c.value(fresh), c.value(there)})
+		})
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "23505" {
+			t.Errorf("%s: PutMany of a key there (%x) beside a new one: %v, want a unique violation", c.bucket, there, err)
+		}
+		if n := tables(t, u); n != 0 {
+			t.Fatalf("%s: the refused fill left %d tables", c.bucket, n)
+		}
+	}
 }

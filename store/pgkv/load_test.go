@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/celltrack/celltrack/internal/pgtest"
@@ -197,6 +198,77 @@ func TestCreateFilledWritesByCopy(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestCreateFilledChecksForeignKeys: CreateFilled sets the schema's foreign
+// keys aside while fn fills the tables and adds them again before COMMIT
+// (dropForeignKeys): a record whose reference is missing is still refused
+// with the foreign-key violation, schema and all rolled back, whether its
+// row went by INSERT or by COPY; and a database it made has every
+// constraint, deferrable and deferred, exactly as one `init` makes.
+func TestCreateFilledChecksForeignKeys(t *testing.T) {
+	donor, lot := id(), id()
+	donorJSON := fmt.Sprintf(`{"v":1,"id":"%s","code":"D-001","created_at":"2026-01-02T03:04:05Z","created_by":"ana"}`, uid(donor))
+	lotJSON := fmt.Sprintf(`{"v":1,"id":"%s","number":"L-1","din":"G123426000001","source":"donor","donor_id":"%s","status":"quarantine","created_at":"2026-01-03T00:00:00Z"}`, uid(lot), uid(donor))
+	fill := func(withDonor bool) func(kv.Tx) error {
+		return func(tx kv.Tx) error {
+			for _, name := range []string{"donors", "lots"} {
+				if _, err := tx.CreateBucket([]byte(name)); err != nil {
+					return err
+				}
+			}
+			bt := tx.(bulk)
+			if withDonor {
+				if err := bt.PutMany([]byte("donors"), [][]byte{donor}, [][]byte{[]byte(donorJSON)}); err != nil {
+					return err
+				}
+			}
+			return bt.PutMany([]byte("lots"), [][]byte{lot}, [][]byte{[]byte(lotJSON)})
+		}
+	}
+	for _, min := range []int{256, 1} { // the lot by INSERT, then by COPY
+		restore := pgkv.SetCopyMin(min)
+		u := pgtest.URL(t)
+		err := pgkv.CreateFilled(u, pgkv.Options{}, fill(false))
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "23503" || pe.ConstraintName != "lots_donor_id_fkey" {
+			t.Errorf("copyMin %d: a lot whose donor is missing: %v, want the foreign-key violation of lots_donor_id_fkey", min, err)
+		}
+		if n := tables(t, u); n != 0 {
+			t.Errorf("copyMin %d: the refused fill left %d tables", min, n)
+		}
+		if err := pgkv.CreateFilled(u, pgkv.Options{}, fill(true)); err != nil {
+			t.Fatalf("copyMin %d: %v", min, err)
+		}
+		restore()
+		v := pgtest.URL(t)
+		made, err := pgkv.Create(v, pgkv.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		made.Close()
+		if filled, want := constraints(t, u), constraints(t, v); !strings.Contains(want, "lots_donor_id_fkey FOREIGN KEY (donor_id) REFERENCES donors(id) DEFERRABLE INITIALLY DEFERRED") || filled != want {
+			t.Errorf("copyMin %d: the constraints of a filled database:\n%s\nof a new one:\n%s", min, filled, want)
+		}
+	}
+}
+
+// constraints lists every constraint of the database at u, one a line:
+// its table, name and definition.
+func constraints(t *testing.T, u string) string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var s string
+	if err := c.QueryRow(ctx, `SELECT string_agg(format('%s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid)), E'\n' ORDER BY conrelid::regclass::text, conname)
+		FROM pg_constraint WHERE connamespace = current_schema()::regnamespace`).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // TestPutManyByCopyRefusesAKeyThere: PutMany's pairs that go by COPY are

@@ -582,6 +582,8 @@ type pair struct{ k, v []byte }
 type cursor struct {
 	b   *bucket
 	cur []byte // the current key; nil: none
+	// up counts the pages this cursor fetched going up (fetch).
+	up int
 }
 
 // page is a run of the table's pairs as one query returned them, in
@@ -686,17 +688,23 @@ func (c *cursor) table(k []byte, desc, strict bool) (pair, bool) {
 }
 
 // fetch reads the page the move from k needs: pageSize pairs in its
-// direction, or for a Seek (up from k, k included) aroundN pairs each side
-// of k, so that the Prev that often follows a Seek is answered too.
+// direction (walkPage going up, once the cursor has fetched walkAfter pages
+// up: a long walk), or for a Seek (up from k, k included) aroundN pairs
+// each side of k, so that the Prev that often follows a Seek is answered too.
 func (c *cursor) fetch(k []byte, desc, strict bool) page {
 	var q string
+	n := pageSize
 	switch {
 	case k == nil && !desc:
 		q = c.b.q.first
+		c.up++
 	case k == nil:
 		q = c.b.q.last
+	case !desc && strict && c.up >= walkAfter:
+		q, n = c.b.q.walk, walkPage
 	case !desc && strict:
 		q = c.b.q.after
+		c.up++
 	case !desc:
 		q = c.b.q.around
 	case strict:
@@ -712,7 +720,7 @@ func (c *cursor) fetch(k []byte, desc, strict bool) page {
 	if err != nil {
 		c.b.t.fail("read "+c.b.name, err)
 	}
-	pairs := make([]pair, 0, pageSize)
+	pairs := make([]pair, 0, n)
 	for rows.Next() {
 		var p pair
 		if err := rows.Scan(&p.k, &p.v); err != nil {
@@ -740,13 +748,13 @@ func (c *cursor) fetch(k []byte, desc, strict bool) page {
 		}
 	case !desc:
 		pg.lo, pg.loIn = bytes.Clone(k), !strict
-		if len(pairs) == pageSize {
+		if len(pairs) == n {
 			pg.hi, pg.hiIn = pairs[len(pairs)-1].k, true
 		}
 	default:
 		slices.Reverse(pairs)
 		pg.hi, pg.hiIn = bytes.Clone(k), !strict
-		if len(pairs) == pageSize {
+		if len(pairs) == n {
 			pg.lo, pg.loIn = pairs[0].k, true
 		}
 	}

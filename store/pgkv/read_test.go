@@ -279,3 +279,69 @@ func TestPrefetch(t *testing.T) {
 		}
 	}
 }
+
+// TestLongWalkFetchesLongPages: a cursor that keeps going up fetches
+// walkPage pairs at a time once it has fetched two pages of pageSize, so a
+// walk over a whole table (audit verify) is one round trip per 1,024 pairs;
+// every pair comes once and in order, and the pages it fetched still answer
+// a Seek and a Prev in the same transaction without the server.
+func TestLongWalkFetchesLongPages(t *testing.T) {
+	e, u := create(t)
+	const n = 3000
+	if err := e.Update(func(tx kv.Tx) error {
+		b, err := tx.CreateBucket([]byte("things"))
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			if err := b.Put(fmt.Appendf(nil, "k%05d", i), fmt.Appendf(nil, "v%d", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var c turnCounter
+	defer pgkv.SetConfigHook(c.hook)()
+	e2, err := pgkv.Open(u, pgkv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	if err := e2.View(func(kv.Tx) error { return nil }); err != nil { // the registry
+		t.Fatal(err)
+	}
+	before := c.n()
+	err = e2.View(func(tx kv.Tx) error {
+		b := tx.Bucket([]byte("things"))
+		i := 0
+		cur := b.Cursor()
+		for k, v := cur.First(); k != nil; k, v = cur.Next() {
+			if want := fmt.Sprintf("k%05d", i); string(k) != want || string(v) != fmt.Sprintf("v%d", i) {
+				t.Fatalf("pair %d of the walk: %q %q, want %s", i, k, v, want)
+			}
+			i++
+		}
+		if i != n {
+			t.Errorf("the walk met %d pairs, want %d", i, n)
+		}
+		// In the second long page (pairs 1,280–2,303), and the pair before.
+		c2 := b.Cursor()
+		if k, _ := c2.Seek([]byte("k01500")); string(k) != "k01500" {
+			t.Errorf("Seek k01500 = %q", k)
+		}
+		if k, _ := c2.Prev(); string(k) != "k01499" {
+			t.Errorf("Prev from k01500 = %q", k)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pages of 128, 128, then 1,024 × 3 (the last one short: the end), and
+	// COMMIT; BEGIN goes with the first.
+	if got := c.n() - before; got != 6 {
+		t.Errorf("a walk over %d pairs, a Seek and a Prev took %d round trips, want 6", n, got)
+	}
+}

@@ -28,17 +28,24 @@ type bulk interface {
 // tables counts the tables of the database at u.
 func tables(t *testing.T, u string) int {
 	t.Helper()
+	var n int
+	scanOne(t, u, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()", &n)
+	return n
+}
+
+// scanOne scans the one row of query q, on its own connection to the
+// database at u, into dest.
+func scanOne(t *testing.T, u, q string, dest ...any) {
+	t.Helper()
 	ctx := context.Background()
 	c, err := pgx.Connect(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close(ctx)
-	var n int
-	if err := c.QueryRow(context.Background(), "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").Scan(&n); err != nil {
-		t.Fatal(err)
+	if err := c.QueryRow(ctx, q).Scan(dest...); err != nil {
+		t.Fatalf("%s: %v", q, err)
 	}
-	return n
 }
 
 // TestCreateFilledIsOneTransaction: the schema and what fn writes commit
@@ -257,17 +264,9 @@ func TestCreateFilledChecksForeignKeys(t *testing.T) {
 // its table, name and definition.
 func constraints(t *testing.T, u string) string {
 	t.Helper()
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
 	var s string
-	if err := c.QueryRow(ctx, `SELECT string_agg(format('%s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid)), E'\n' ORDER BY conrelid::regclass::text, conname)
-		FROM pg_constraint WHERE connamespace = current_schema()::regnamespace`).Scan(&s); err != nil {
-		t.Fatal(err)
-	}
+	scanOne(t, u, `SELECT string_agg(format('%s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid)), E'\n' ORDER BY conrelid::regclass::text, conname)
+		FROM pg_constraint WHERE connamespace = current_schema()::regnamespace`, &s)
 	return s
 }
 

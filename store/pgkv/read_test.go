@@ -223,16 +223,7 @@ func TestPrefetch(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var c turnCounter
-	defer pgkv.SetConfigHook(c.hook)()
-	e2, err := pgkv.Open(u, pgkv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e2.Close()
-	if err := e2.View(func(tx kv.Tx) error { tx.Bucket([]byte("meta")); return nil }); err != nil {
-		t.Fatal(err)
-	}
+	e2, c := countedEngine(t, u)
 	for _, name := range []string{"things", "settings"} {
 		keys := [][]byte{key(3), key(4), key(27), key(12), key(3)}
 		want := map[int]string{3: val(3), 4: "", 27: val(27), 12: val(12)}
@@ -302,18 +293,9 @@ func TestLongWalkFetchesLongPages(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var c turnCounter
-	defer pgkv.SetConfigHook(c.hook)()
-	e2, err := pgkv.Open(u, pgkv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e2.Close()
-	if err := e2.View(func(kv.Tx) error { return nil }); err != nil { // the registry
-		t.Fatal(err)
-	}
+	e2, c := countedEngine(t, u)
 	before := c.n()
-	err = e2.View(func(tx kv.Tx) error {
+	err := e2.View(func(tx kv.Tx) error {
 		b := tx.Bucket([]byte("things"))
 		i := 0
 		cur := b.Cursor()
@@ -344,4 +326,23 @@ func TestLongWalkFetchesLongPages(t *testing.T) {
 	if got := c.n() - before; got != 6 {
 		t.Errorf("a walk over %d pairs, a Seek and a Prev took %d round trips, want 6", n, got)
 	}
+}
+
+// countedEngine opens the database at u as a new process would, its round
+// trips counted, and runs its first transaction (which reads the bucket
+// registry), so that what a test counts after is what a command's later
+// transactions cost.
+func countedEngine(t *testing.T, u string) (*pgkv.Engine, *turnCounter) {
+	t.Helper()
+	c := &turnCounter{}
+	t.Cleanup(pgkv.SetConfigHook(c.hook))
+	e, err := pgkv.Open(u, pgkv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if err := e.View(func(tx kv.Tx) error { tx.Bucket([]byte("meta")); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return e, c
 }

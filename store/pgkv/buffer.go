@@ -582,7 +582,8 @@ type pair struct{ k, v []byte }
 type cursor struct {
 	b   *bucket
 	cur []byte // the current key; nil: none
-	// up counts the pages this cursor fetched going up (fetch).
+	// up counts the pages this cursor fetched going up in a row, from
+	// First or a Next (fetch).
 	up int
 }
 
@@ -689,22 +690,25 @@ func (c *cursor) table(k []byte, desc, strict bool) (pair, bool) {
 
 // fetch reads the page the move from k needs: pageSize pairs in its
 // direction (walkPage going up, once the cursor has fetched walkAfter pages
-// up: a long walk), or for a Seek (up from k, k included) aroundN pairs
+// up in a row: a long walk), or for a Seek (up from k, k included) aroundN pairs
 // each side of k, so that the Prev that often follows a Seek is answered too.
 func (c *cursor) fetch(k []byte, desc, strict bool) page {
 	var q string
 	n := pageSize
+	up := c.up
+	c.up = 0 // a move that does not go on up starts again
 	switch {
 	case k == nil && !desc:
 		q = c.b.q.first
-		c.up++
+		c.up = 1
 	case k == nil:
 		q = c.b.q.last
-	case !desc && strict && c.up >= walkAfter:
+	case !desc && strict && up >= walkAfter:
 		q, n = c.b.q.walk, walkPage
+		c.up = up
 	case !desc && strict:
 		q = c.b.q.after
-		c.up++
+		c.up = up + 1
 	case !desc:
 		q = c.b.q.around
 	case strict:

@@ -703,7 +703,7 @@ func (c *cursor) fetch(k []byte, desc, strict bool) page {
 		c.up = 1
 	case k == nil:
 		q = c.b.q.last
-	case !desc && strict && up >= walkAfter:
+	case !desc && strict && up >= walkAfter && c.b.tbl != generic:
 		q, n = c.b.q.walk, walkPage
 		c.up = up
 	case !desc && strict:

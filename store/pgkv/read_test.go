@@ -1,7 +1,9 @@
 package pgkv_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"sync"
@@ -271,22 +273,27 @@ func TestPrefetch(t *testing.T) {
 	}
 }
 
-// TestLongWalkFetchesLongPages: a cursor that keeps going up fetches
-// walkPage pairs at a time once it has fetched two pages of pageSize, so a
-// walk over a whole table (audit verify) is one round trip per 1,024 pairs;
-// every pair comes once and in order, and the pages it fetched still answer
-// a Seek and a Prev in the same transaction without the server.
+// TestLongWalkFetchesLongPages: a cursor that keeps going up in a table of
+// its own fetches walkPage pairs at a time once it has fetched two pages of
+// pageSize, so a walk over a whole table (audit verify) is one round trip
+// per 1,024 pairs; every pair comes once and in order, and the pages it
+// fetched still answer a Seek and a Prev in the same transaction without
+// the server. The generic table keeps pages of pageSize (tx.go, walkPage).
 func TestLongWalkFetchesLongPages(t *testing.T) {
 	e, u := create(t)
 	const n = 3000
+	key := func(i int) []byte { return binary.BigEndian.AppendUint64(nil, uint64(i+1)) } // a trail key's 8 bytes
+	buckets := []string{"audit", "things"}
 	if err := e.Update(func(tx kv.Tx) error {
-		b, err := tx.CreateBucket([]byte("things"))
-		if err != nil {
-			return err
-		}
-		for i := range n {
-			if err := b.Put(fmt.Appendf(nil, "k%05d", i), fmt.Appendf(nil, "v%d", i)); err != nil {
+		for _, name := range buckets {
+			b, err := tx.CreateBucket([]byte(name))
+			if err != nil {
 				return err
+			}
+			for i := range n {
+				if err := b.Put(key(i), fmt.Appendf(nil, "v%d", i)); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -294,37 +301,41 @@ func TestLongWalkFetchesLongPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	e2, c := countedEngine(t, u)
-	before := c.n()
-	err := e2.View(func(tx kv.Tx) error {
-		b := tx.Bucket([]byte("things"))
-		i := 0
-		cur := b.Cursor()
-		for k, v := cur.First(); k != nil; k, v = cur.Next() {
-			if want := fmt.Sprintf("k%05d", i); string(k) != want || string(v) != fmt.Sprintf("v%d", i) {
-				t.Fatalf("pair %d of the walk: %q %q, want %s", i, k, v, want)
+	// audit: pages of 128, 128, then 1,024 × 3 (the last one short: the
+	// end), and COMMIT; BEGIN goes with the first. things: 24 pages of
+	// 128, a page for the Seek (of the walk's, only the last 16 are kept),
+	// and COMMIT.
+	for name, want := range map[string]int{"audit": 6, "things": 26} {
+		before := c.n()
+		err := e2.View(func(tx kv.Tx) error {
+			b := tx.Bucket([]byte(name))
+			i := 0
+			cur := b.Cursor()
+			for k, v := cur.First(); k != nil; k, v = cur.Next() {
+				if !bytes.Equal(k, key(i)) || string(v) != fmt.Sprintf("v%d", i) {
+					t.Fatalf("%s: pair %d of the walk: %x %q, want %x", name, i, k, v, key(i))
+				}
+				i++
 			}
-			i++
+			if i != n {
+				t.Errorf("%s: the walk met %d pairs, want %d", name, i, n)
+			}
+			// In the second long page (pairs 1,280–2,303), and the pair before.
+			c2 := b.Cursor()
+			if k, _ := c2.Seek(key(1500)); !bytes.Equal(k, key(1500)) {
+				t.Errorf("%s: Seek %x = %x", name, key(1500), k)
+			}
+			if k, _ := c2.Prev(); !bytes.Equal(k, key(1499)) {
+				t.Errorf("%s: Prev from %x = %x", name, key(1500), k)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if i != n {
-			t.Errorf("the walk met %d pairs, want %d", i, n)
+		if got := c.n() - before; got != want {
+			t.Errorf("%s: a walk over %d pairs, a Seek and a Prev took %d round trips, want %d", name, n, got, want)
 		}
-		// In the second long page (pairs 1,280–2,303), and the pair before.
-		c2 := b.Cursor()
-		if k, _ := c2.Seek([]byte("k01500")); string(k) != "k01500" {
-			t.Errorf("Seek k01500 = %q", k)
-		}
-		if k, _ := c2.Prev(); string(k) != "k01499" {
-			t.Errorf("Prev from k01500 = %q", k)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Pages of 128, 128, then 1,024 × 3 (the last one short: the end), and
-	// COMMIT; BEGIN goes with the first.
-	if got := c.n() - before; got != 6 {
-		t.Errorf("a walk over %d pairs, a Seek and a Prev took %d round trips, want 6", n, got)
 	}
 }
 

@@ -582,6 +582,9 @@ type pair struct{ k, v []byte }
 type cursor struct {
 	b   *bucket
 	cur []byte // the current key; nil: none
+	// up counts the pages this cursor fetched going up in a row, from
+	// First or a Next (fetch).
+	up int
 }
 
 // page is a run of the table's pairs as one query returned them, in
@@ -686,17 +689,26 @@ func (c *cursor) table(k []byte, desc, strict bool) (pair, bool) {
 }
 
 // fetch reads the page the move from k needs: pageSize pairs in its
-// direction, or for a Seek (up from k, k included) aroundN pairs each side
-// of k, so that the Prev that often follows a Seek is answered too.
+// direction (walkPage going up, once the cursor has fetched walkAfter pages
+// up in a row: a long walk), or for a Seek (up from k, k included) aroundN pairs
+// each side of k, so that the Prev that often follows a Seek is answered too.
 func (c *cursor) fetch(k []byte, desc, strict bool) page {
 	var q string
+	n := pageSize
+	up := c.up
+	c.up = 0 // a move that does not go on up starts again
 	switch {
 	case k == nil && !desc:
 		q = c.b.q.first
+		c.up = 1
 	case k == nil:
 		q = c.b.q.last
+	case !desc && strict && up >= walkAfter && c.b.tbl != generic:
+		q, n = c.b.q.walk, walkPage
+		c.up = up
 	case !desc && strict:
 		q = c.b.q.after
+		c.up = up + 1
 	case !desc:
 		q = c.b.q.around
 	case strict:
@@ -712,7 +724,7 @@ func (c *cursor) fetch(k []byte, desc, strict bool) page {
 	if err != nil {
 		c.b.t.fail("read "+c.b.name, err)
 	}
-	pairs := make([]pair, 0, pageSize)
+	pairs := make([]pair, 0, n)
 	for rows.Next() {
 		var p pair
 		if err := rows.Scan(&p.k, &p.v); err != nil {
@@ -740,13 +752,13 @@ func (c *cursor) fetch(k []byte, desc, strict bool) page {
 		}
 	case !desc:
 		pg.lo, pg.loIn = bytes.Clone(k), !strict
-		if len(pairs) == pageSize {
+		if len(pairs) == n {
 			pg.hi, pg.hiIn = pairs[len(pairs)-1].k, true
 		}
 	default:
 		slices.Reverse(pairs)
 		pg.hi, pg.hiIn = bytes.Clone(k), !strict
-		if len(pairs) == pageSize {
+		if len(pairs) == n {
 			pg.lo, pg.loIn = pairs[0].k, true
 		}
 	}

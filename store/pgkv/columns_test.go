@@ -63,7 +63,7 @@ var fieldOf = regexp.MustCompile(`'([a-z_]+)'`)
 // by Put, rewritten by Put (the upsert) and written by PutMany, the column
 // holds exactly what schema 1's generation expression gives for the same
 // record; and so do the trail's columns, from the key. Twice: every write
-// by INSERT, and by COPY wherever a flush may (copy.go).
+// by INSERT, and by COPY wherever a flush or PutMany may (copy.go).
 func TestWrittenColumnsAgreeWithSchema1(t *testing.T) {
 	t.Run("insert", testWrittenColumnsAgreeWithSchema1)
 	t.Run("copy", func(t *testing.T) {

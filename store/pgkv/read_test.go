@@ -1,7 +1,9 @@
 package pgkv_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"sync"
@@ -223,16 +225,7 @@ func TestPrefetch(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var c turnCounter
-	defer pgkv.SetConfigHook(c.hook)()
-	e2, err := pgkv.Open(u, pgkv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e2.Close()
-	if err := e2.View(func(tx kv.Tx) error { tx.Bucket([]byte("meta")); return nil }); err != nil {
-		t.Fatal(err)
-	}
+	e2, c := countedEngine(t, u)
 	for _, name := range []string{"things", "settings"} {
 		keys := [][]byte{key(3), key(4), key(27), key(12), key(3)}
 		want := map[int]string{3: val(3), 4: "", 27: val(27), 12: val(12)}
@@ -278,4 +271,89 @@ func TestPrefetch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestLongWalkFetchesLongPages: a cursor that keeps going up in a table of
+// its own fetches walkPage pairs at a time once it has fetched two pages of
+// pageSize, so a walk over a whole table (audit verify) is one round trip
+// per 1,024 pairs; every pair comes once and in order, and the pages it
+// fetched still answer a Seek and a Prev in the same transaction without
+// the server. The generic table keeps pages of pageSize (tx.go, walkPage).
+func TestLongWalkFetchesLongPages(t *testing.T) {
+	e, u := create(t)
+	const n = 3000
+	key := func(i int) []byte { return binary.BigEndian.AppendUint64(nil, uint64(i+1)) } // a trail key's 8 bytes
+	buckets := []string{"audit", "things"}
+	if err := e.Update(func(tx kv.Tx) error {
+		for _, name := range buckets {
+			b, err := tx.CreateBucket([]byte(name))
+			if err != nil {
+				return err
+			}
+			for i := range n {
+				if err := b.Put(key(i), fmt.Appendf(nil, "v%d", i)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e2, c := countedEngine(t, u)
+	// audit: pages of 128, 128, then 1,024 × 3 (the last one short: the
+	// end), and COMMIT; BEGIN goes with the first. things: 24 pages of
+	// 128, a page for the Seek (of the walk's, only the last 16 are kept),
+	// and COMMIT.
+	for name, want := range map[string]int{"audit": 6, "things": 26} {
+		before := c.n()
+		err := e2.View(func(tx kv.Tx) error {
+			b := tx.Bucket([]byte(name))
+			i := 0
+			cur := b.Cursor()
+			for k, v := cur.First(); k != nil; k, v = cur.Next() {
+				if !bytes.Equal(k, key(i)) || string(v) != fmt.Sprintf("v%d", i) {
+					t.Fatalf("%s: pair %d of the walk: %x %q, want %x", name, i, k, v, key(i))
+				}
+				i++
+			}
+			if i != n {
+				t.Errorf("%s: the walk met %d pairs, want %d", name, i, n)
+			}
+			// In the second long page (pairs 1,280–2,303), and the pair before.
+			c2 := b.Cursor()
+			if k, _ := c2.Seek(key(1500)); !bytes.Equal(k, key(1500)) {
+				t.Errorf("%s: Seek %x = %x", name, key(1500), k)
+			}
+			if k, _ := c2.Prev(); !bytes.Equal(k, key(1499)) {
+				t.Errorf("%s: Prev from %x = %x", name, key(1500), k)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.n() - before; got != want {
+			t.Errorf("%s: a walk over %d pairs, a Seek and a Prev took %d round trips, want %d", name, n, got, want)
+		}
+	}
+}
+
+// countedEngine opens the database at u as a new process would, its round
+// trips counted, and runs its first transaction (which reads the bucket
+// registry), so that what a test counts after is what a command's later
+// transactions cost.
+func countedEngine(t *testing.T, u string) (*pgkv.Engine, *turnCounter) {
+	t.Helper()
+	c := &turnCounter{}
+	t.Cleanup(pgkv.SetConfigHook(c.hook))
+	e, err := pgkv.Open(u, pgkv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if err := e.View(func(tx kv.Tx) error { tx.Bucket([]byte("meta")); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return e, c
 }

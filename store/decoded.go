@@ -9,12 +9,13 @@ import (
 
 // decodedCache keeps records the bedside check reads on every call and that
 // are never rewritten once stored — a specification version, a protocol
-// version, an audit entry — decoded: each entry holds the record's stored
-// bytes with their decoded value, and get uses the value only for the same
-// key and the same bytes, decoding anew otherwise. So a cache shared by
-// every database the process opens (tests open many) answers as decoding
-// would, even for a record changed under it by a restore or a raw tool. It
-// is emptied when it holds max records.
+// version, an audit entry — or seldom (a QC result, when it is voided),
+// decoded: each entry holds the record's stored bytes with their decoded
+// value, and get uses the value only for the same key and the same bytes,
+// decoding anew otherwise. So a cache shared by every database the process
+// opens (tests open many) answers as decoding would, even for a record
+// changed under it by a restore or a raw tool. It is emptied when it holds
+// max records.
 type decodedCache[K comparable, T any] struct {
 	decode func(K, []byte) (T, error) // its error says what failed
 	clone  func(T) T                  // a copy the caller may change; nil: the value is shared

@@ -338,6 +338,7 @@ func lotEndotoxin(tx kv.Tx, lotID uuid.UUID) (milliEUPerML int64, found bool, er
 	// Every bedside check of a bag reads its lot's dozen results: each is
 	// taken through endotoxinResults, which decodes a result again only
 	// when its stored bytes changed (a void, an edit).
+	var refused error
 	b := tx.Bucket(recordBuckets[kindResult])
 	for _, id := range childrenOf(tx, "idx_result_lot", lotID, kindResult) {
 		v := b.Get(id[:])
@@ -353,11 +354,19 @@ func lotEndotoxin(tx kv.Tx, lotID uuid.UUID) (milliEUPerML int64, found bool, er
 			continue
 		}
 		if e.err != nil {
-			return 0, false, e.err
+			// Refused after every result is read, as before: a result
+			// that does not decode is named first.
+			if refused == nil {
+				refused = e.err
+			}
+			continue
 		}
 		if !found || e.milli > milliEUPerML {
 			milliEUPerML, found = e.milli, true
 		}
+	}
+	if refused != nil {
+		return 0, false, refused
 	}
 	return milliEUPerML, found, nil
 }

@@ -203,3 +203,29 @@ func upgradeFrom(t *testing.T, from string) {
 		t.Errorf("audit verify after upgrade and correction: %v %v", v.Problems, err)
 	}
 }
+
+// TestKeptPatientIsTheCallersCopy: patientByMRN keeps the record decoded
+// (keptPatients); a caller that changes the former MRNs or a correction's
+// changes it was given — CorrectPatient appends to them — changes its own
+// copy, never what the next reader of the same bytes gets.
+func TestKeptPatientIsTheCallersCopy(t *testing.T) {
+	db, _ := bedside(t, "0.5")
+	if _, _, err := NewLotService(db).CorrectPatient("nina", "MRN-2", lot.PatientFix{MRN: "MRN-20"}, "digits missed at registration"); err != nil {
+		t.Fatal(err)
+	}
+	read := func() lot.Patient {
+		var p lot.Patient
+		if err := db.view(func(tx kv.Tx) (err error) { p, err = patientByMRN(tx, "MRN-20"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	p := read()
+	if len(p.FormerMRNs) != 1 || len(p.Corrections) != 1 || len(p.Corrections[0].Changes) == 0 {
+		t.Fatalf("patient %+v; want one former MRN and one correction", p)
+	}
+	p.FormerMRNs[0], p.Corrections[0].Changes[0].New = "MRN-X", "changed by the caller"
+	if q := read(); q.FormerMRNs[0] != "MRN-2" || q.Corrections[0].Changes[0].New == "changed by the caller" {
+		t.Fatalf("the next read got the caller's changes: %+v", q)
+	}
+}

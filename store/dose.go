@@ -273,8 +273,8 @@ func coursesOf(tx kv.Tx, patientID uuid.UUID, now time.Time) ([]dose.Course, err
 func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infusion) ([]dose.Course, error) {
 	var cs []dose.Course
 	for _, id := range childrenOf(tx, "idx_schedule_patient", patientID, kindSchedule) {
-		var r scheduleRecord
-		if _, err := get(tx, kindSchedule, id, &r); err != nil {
+		r, _, err := getKept(tx, kindSchedule, id, keptSchedules)
+		if err != nil {
 			return nil, err
 		}
 		s := r.schedule()

@@ -275,7 +275,6 @@ func (s *LotService) Patient(mrn string) (lot.Patient, error) {
 }
 
 func patientByMRN(tx kv.Tx, mrn string) (lot.Patient, error) {
-	var r patientRecord
 	id, ok := lookup(tx, "idx_patient_mrn", mrn)
 	if !ok {
 		if u, err := uuid.Parse(mrn); err == nil {
@@ -283,7 +282,7 @@ func patientByMRN(tx kv.Tx, mrn string) (lot.Patient, error) {
 		}
 	}
 	if ok {
-		found, err := get(tx, kindPatient, id, &r)
+		r, found, err := getKept(tx, kindPatient, id, keptPatients)
 		if err != nil {
 			return lot.Patient{}, err
 		}
@@ -363,7 +362,15 @@ func (s *LotService) Weights(mrn string) ([]lot.Weight, error) {
 }
 
 func weightsOf(tx kv.Tx, patient uuid.UUID) ([]lot.Weight, error) {
-	return childRecords(tx, "idx_weight_patient", patient, kindWeight, weightRecord.weight)
+	var ws []lot.Weight
+	for _, id := range childrenOf(tx, "idx_weight_patient", patient, kindWeight) {
+		r, _, err := getKept(tx, kindWeight, id, keptWeights)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, r.weight())
+	}
+	return ws, nil
 }
 
 // RegisterLot registers a lot in quarantine and issues its DIN (lab role).
@@ -495,8 +502,7 @@ func lotByRef(tx kv.Tx, ref string) (lot.Lot, error) {
 }
 
 func lotByID(tx kv.Tx, id uuid.UUID) (lot.Lot, error) {
-	var r lotRecord
-	found, err := get(tx, kindLot, id, &r)
+	r, found, err := getKept(tx, kindLot, id, keptLots)
 	if err == nil && !found {
 		err = fmt.Errorf("lot %s is referenced but missing", id)
 	}
@@ -649,8 +655,7 @@ func containerByRef(tx kv.Tx, ref string) (lot.Container, error) {
 		id, ok = lookup(tx, "idx_container_code", lot.ContainerCode(din, n))
 	}
 	if ok {
-		var r containerRecord
-		if found, err := get(tx, kindContainer, id, &r); err != nil || found {
+		if r, found, err := getKept(tx, kindContainer, id, keptContainers); err != nil || found {
 			return r.container(), err
 		}
 	}

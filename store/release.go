@@ -335,41 +335,76 @@ func resultsOf(tx kv.Tx, lotID uuid.UUID) ([]release.Result, error) {
 // several valid results (a database written before release.CheckNewResult)
 // it returns the highest: the dose is never computed from the better one.
 func lotEndotoxin(tx kv.Tx, lotID uuid.UUID) (milliEUPerML int64, found bool, err error) {
-	// Of a lot's dozen results only the endotoxin ones are decoded whole;
-	// of the others only "assay" is read (jsonFields, as encoding/json reads
-	// it into resultRecord).
-	var rs []release.Result
-	var f jsonFields
+	// Every bedside check of a bag reads its lot's dozen results: each is
+	// taken through endotoxinResults, which decodes a result again only
+	// when its stored bytes changed (a void, an edit).
+	var refused error
 	b := tx.Bucket(recordBuckets[kindResult])
 	for _, id := range childrenOf(tx, "idx_result_lot", lotID, kindResult) {
 		v := b.Get(id[:])
 		if v == nil {
 			continue
 		}
-		f.parse(v)
-		assay := release.Assay(f.str("assay"))
-		if f.err != nil {
-			return 0, false, fmt.Errorf("decode %s %s: %w", kindResult, id, f.err)
-		}
-		if assay != "endotoxin" {
-			continue
-		}
-		var r resultRecord
-		if _, err := get(tx, kindResult, id, &r); err != nil {
-			return 0, false, err
-		}
-		rs = append(rs, r.result())
-	}
-	for _, r := range release.Valid(rs)["endotoxin"] {
-		m, err := release.MilliEUPerML(r)
+		e, err := endotoxinResults.get(id, v)
 		if err != nil {
 			return 0, false, err
 		}
-		if !found || m > milliEUPerML {
-			milliEUPerML, found = m, true
+		// release.Valid(rs)["endotoxin"], one result at a time.
+		if e.assay != "endotoxin" || e.r.Assay != "endotoxin" || e.r.Voided() {
+			continue
+		}
+		if e.err != nil {
+			// Refused after every result is read, as before: a result
+			// that does not decode is named first.
+			if refused == nil {
+				refused = e.err
+			}
+			continue
+		}
+		if !found || e.milli > milliEUPerML {
+			milliEUPerML, found = e.milli, true
 		}
 	}
+	if refused != nil {
+		return 0, false, refused
+	}
 	return milliEUPerML, found, nil
+}
+
+// endotoxinResult is what lotEndotoxin reads of a result record: its assay
+// as jsonFields reads it (encoding/json's reading of "assay") and, of an
+// endotoxin result only, the whole result with release.MilliEUPerML of it
+// (err: its refusal, returned only when the result is valid).
+type endotoxinResult struct {
+	assay release.Assay
+	r     release.Result
+	milli int64
+	err   error
+}
+
+// endotoxinResults holds result records as lotEndotoxin reads them. The
+// value is a function of the stored bytes alone, as decodedCache requires.
+var endotoxinResults = &decodedCache[uuid.UUID, endotoxinResult]{
+	decode: func(id uuid.UUID, v []byte) (endotoxinResult, error) {
+		// Of the others only "assay" is read.
+		var f jsonFields
+		f.parse(v)
+		e := endotoxinResult{assay: release.Assay(f.str("assay"))}
+		if f.err != nil {
+			return e, fmt.Errorf("decode %s %s: %w", kindResult, id, f.err)
+		}
+		if e.assay != "endotoxin" {
+			return e, nil
+		}
+		var r resultRecord
+		if err := unmarshalRecord(v, &r); err != nil {
+			return e, fmt.Errorf("decode %s %s: %w", kindResult, id, err)
+		}
+		e.r = r.result()
+		e.milli, e.err = release.MilliEUPerML(e.r)
+		return e, nil
+	},
+	max: maxCheckedEntries, m: map[uuid.UUID]decodedValue[endotoxinResult]{},
 }
 
 // lotDispositions returns the lot's approve, reject, exception and automatic

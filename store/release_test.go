@@ -53,16 +53,28 @@ func releaseUC(t *testing.T, db *DB, ref string) *ReleaseService {
 func TestLotEndotoxinAndDispositionsContract(t *testing.T) {
 	db := newTestDB(t)
 	rs, l := releasedUC(t, db)
-	// A correction supersedes the first endotoxin result.
+	// Read once before the correction: the voided result's record is
+	// rewritten, and lotEndotoxin, which keeps results decoded
+	// (endotoxinResults), must read it anew.
+	if err := db.view(func(tx kv.Tx) error {
+		if m, found, err := lotEndotoxin(tx, l.ID); err != nil || !found || m != 200 {
+			t.Errorf("lotEndotoxin before the correction = %d %v %v; want 200 true", m, found, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A correction supersedes the first endotoxin result; lower, so that
+	// the voided 0.2 read as still valid would win.
 	// (Results are kept to 0.001 EU/mL, the unit of the dose arithmetic;
 	// release.TestMilliEUPerML covers rounding up a finer stored result.)
-	if _, _, err := rs.RecordResult("liu", "LOT-1", release.Entry{Assay: "endotoxin", Value: "0.234"}, 13, "re-read plate"); err != nil {
+	if _, _, err := rs.RecordResult("liu", "LOT-1", release.Entry{Assay: "endotoxin", Value: "0.134"}, 13, "re-read plate"); err != nil {
 		t.Fatal(err)
 	}
 	err := db.view(func(tx kv.Tx) error {
 		m, found, err := lotEndotoxin(tx, l.ID)
-		if err != nil || !found || m != 234 { // 0.234 EU/mL = 234 mEU/mL
-			t.Errorf("lotEndotoxin = %d %v %v; want 234 true", m, found, err)
+		if err != nil || !found || m != 134 { // 0.134 EU/mL = 134 mEU/mL
+			t.Errorf("lotEndotoxin = %d %v %v; want 134 true", m, found, err)
 		}
 		ds, err := lotDispositions(tx, l.ID)
 		if err != nil || len(ds) != 2 || ds[0].Decision != release.Approved || ds[1].Decision != release.Quarantined {

@@ -348,11 +348,10 @@ func userByName(tx kv.Tx, name string) (audit.User, error) {
 	if !ok {
 		return audit.User{}, lot.FieldErrorf("user", lot.EFORBIDDEN, "no user %q; check the acting user's name (an admin lists the users)", name)
 	}
-	var r userRecord
-	if _, err := get(tx, kindUser, id, &r); err != nil {
-		return audit.User{}, err
-	}
-	return r.user(), nil
+	// Every write reads its actor: through decodedUsers, as the session
+	// check reads the session's user (not stored: the zero user, as get).
+	u, _, err := userByID(tx, id)
+	return u, err
 }
 
 // FailedPasswordDelay is how long a refused password holds the caller, so

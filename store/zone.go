@@ -29,13 +29,11 @@ type facilityRecord struct {
 }
 
 func facilityRec(tx kv.Tx) (facilityRecord, bool, error) {
-	var r facilityRecord
 	k, _ := tx.Bucket(recordBuckets[kindFacility]).Cursor().First()
 	if k == nil {
-		return r, false, nil
+		return facilityRecord{}, false, nil
 	}
-	found, err := get(tx, kindFacility, uuid.UUID(k), &r)
-	return r, found, err
+	return getKept(tx, kindFacility, uuid.UUID(k), keptFacility)
 }
 
 // storedZone loads a zone name read from a record; one this build does not

@@ -316,7 +316,11 @@ func (s *Server) lotApprove(w http.ResponseWriter, r *http.Request, u audit.User
 	f := r.PostForm
 	req := ApproveRequest{Spec: f.Get("spec"), Password: f.Get("password"), Exception: f.Get("exception") == "yes",
 		Patient: f.Get("patient"), Reason: f.Get("reason"), Physician: f.Get("physician"), PhysicianPassword: f.Get("physician_password")}
-	d, err := s.approve(u, r.PathValue("ref"), req)
+	var d release.Disposition
+	err := signerOf(f, u, audit.ReleaseApprove)
+	if err == nil {
+		d, err = s.approve(u, r.PathValue("ref"), req)
+	}
 	if err != nil {
 		err = s.logError(r, err)
 		s.showLot(w, r, u, f.Get("spec"), err, statusOf(w, err), func(ld *lotData) {
@@ -343,7 +347,11 @@ func (s *Server) lotReject(w http.ResponseWriter, r *http.Request, u audit.User)
 		return
 	}
 	f := r.PostForm
-	d, err := s.reject(u, r.PathValue("ref"), RejectRequest{Reason: f.Get("reason"), Password: f.Get("password")})
+	var d release.Disposition
+	err := signerOf(f, u, audit.ReleaseReject)
+	if err == nil {
+		d, err = s.reject(u, r.PathValue("ref"), RejectRequest{Reason: f.Get("reason"), Password: f.Get("password")})
+	}
 	if err != nil {
 		err = s.logError(r, err)
 		s.showLot(w, r, u, "", err, statusOf(w, err), func(ld *lotData) { ld.Reason = f.Get("reason") })

@@ -289,7 +289,11 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 	if *req.Shown == (dose.ShownView{}) {
 		req.Shown = nil
 	}
-	in, _, err := s.administer(u, req)
+	var in dose.Infusion
+	err := signerOf(f, u, audit.DoseAdminister)
+	if err == nil {
+		in, _, err = s.administer(u, req)
+	}
 	if err != nil {
 		err = s.logError(r, err)
 		s.showCheck(w, u, trim(req.MRN), bags(req.Containers), trim(req.VolumeML), lot.ErrorMessage(err), statusOf(w, err))
@@ -418,4 +422,35 @@ func (s *Server) traceDownload(w http.ResponseWriter, r *http.Request, u audit.U
 		err = s.logError(r, err)
 		http.Error(w, lot.ErrorMessage(err), statusOf(w, err))
 	}
+}
+
+// signerField is the hidden input of every page form that asks the
+// session's user for their password (a signature, a password change): the
+// user the form was shown to, whose name its label prints. One browser has
+// one cookie, so a form left open in one tab is sent under whoever logged
+// in since in another; without it the password typed by the person the
+// form named would be checked, and counted or signed, as someone else's.
+const signerField = "signer"
+
+// formSigner refuses, before any password is checked, a form shown to
+// another user than the session's, or one that names nobody (a form made
+// by hand, or one from before the forms carried it).
+func formSigner(f url.Values, u audit.User) error {
+	switch who := strings.TrimSpace(f.Get(signerField)); who {
+	case u.Name:
+		return nil
+	case "":
+		return lot.FieldErrorf(signerField, lot.EUSAGE, "this form does not say whose password it asks for; nothing was signed and no password was checked — open the page again and sign there")
+	default:
+		return lot.FieldErrorf(signerField, lot.ECONFLICT, "this form was for %s; %s is logged in now (in another tab of this browser) — nothing was signed and no password was checked; check again as %s, or log in as %s", who, u.Name, u.Name, who)
+	}
+}
+
+// signerOf is formSigner for an action a role may be refused: a user whose
+// role may not do it is refused for that first (403), as without the form.
+func signerOf(f url.Values, u audit.User, act audit.Action) error {
+	if audit.Authorize(u, act) != nil {
+		return nil
+	}
+	return formSigner(f, u)
 }

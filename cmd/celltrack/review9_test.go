@@ -1,0 +1,154 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// review9Refusal is the refusal shown above a form.
+func review9Refusal(body string) string {
+	if m := regexp.MustCompile(`(?s)id="error">(.*?)</div>`).FindStringSubmatch(body); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// review9Hidden reads the hidden inputs of the bedside sign form, as the
+// browser sends them back.
+func review9SignForm(t *testing.T, body string) url.Values {
+	t.Helper()
+	i := strings.Index(body, `id="administer-form"`)
+	if i < 0 {
+		t.Fatalf("no sign form on the page:\n%s", body)
+	}
+	form := body[i:]
+	form = form[:strings.Index(form, "</form>")]
+	v := url.Values{}
+	for _, m := range regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`).FindAllStringSubmatch(form, -1) {
+		v.Add(m[1], m[2])
+	}
+	return v
+}
+
+// Review 9: two tabs on a shared ward PC. Nurse nina's GO page asks for
+// "Password of Nina Rossi (nina), administering"; before she signs, someone
+// logs in as the physician pat in another tab of the same browser (the
+// cookie is the browser's). Nina's sign form, sent, is signed as pat: the
+// form does not say whose signature it asked for, and the server signs as
+// whoever the cookie names now. The infusion record then carries pat's
+// printed name and meaning "administered the infusion" — a signature pat never
+// gave on a page pat never saw (with real passwords, it is instead a wrong
+// password recorded against pat and counted towards pat's lockout). The
+// form should carry the signer it names and be refused, before any password
+// is checked, when the session's user is another; nothing written.
+func TestReview9SignFormCheckedAsAnotherTabsUser(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
+	// pat's own password, not nina's (the fixture gives everyone one).
+	const patPassword = "quartz-meadow-violin-47"
+	pc := f.client()
+	f.login(pc, "pat")
+	if st, m := f.postJSON(pc, "/api/v1/password", map[string]any{"password": fixturePassword, "new_password": patPassword}); st != http.StatusOK {
+		t.Fatalf("pat's password change: %d %v", st, m)
+	}
+	browser := f.client()
+	f.login(browser, "nina")
+	st, body := f.post(browser, "/bedside/check", url.Values{"mrn": {"MRN-1001"}, "scan": {"G12342600000101"}})
+	if st != http.StatusOK || !strings.Contains(body, "Password of Nina Rossi (nina), administering") {
+		t.Fatalf("nina's GO page: %d\n%s", st, body)
+	}
+	sign := review9SignForm(t, body)
+	// Another tab, same browser: pat logs in.
+	if st, body := f.post(browser, "/login", url.Values{"user": {"pat"}, "password": {patPassword}}); st != http.StatusOK || !strings.Contains(body, "Log out") {
+		t.Fatalf("pat's login: %d\n%s", st, body)
+	}
+	before := f.auditCount()
+	sign.Set("password", fixturePassword) // nina types her own password
+	sign.Set("witness", "omar")
+	sign.Set("witness_password", fixturePassword)
+	st, body = f.post(browser, "/bedside/administer", sign)
+	t.Logf("nina's sign form, sent under pat's session: %d, %s", st, review9Refusal(body))
+	if st == http.StatusOK && strings.Contains(body, `id="recorded"`) {
+		t.Errorf("the sign form nina was shown recorded the infusion as signed by %s",
+			regexp.MustCompile(`[A-Za-z .]+ \((pat|nina), [a-z]+\)`).FindString(body))
+	}
+	if msg := review9Refusal(body); st != http.StatusConflict || !strings.Contains(msg, "this form was for nina; pat is logged in now") || !strings.Contains(msg, "no password was checked") {
+		t.Errorf("nina's sign form under pat's session: %d, refusal %q; want 409 naming both", st, msg)
+	}
+	if after := f.auditCount(); after != before {
+		t.Errorf("the sign form sent under another user's session wrote %d audit entries", after-before)
+	}
+}
+
+// fix9: every page form that asks the session's user for a password
+// carries whom it asked; sent under another user's session it is refused
+// (409) before any password is checked, and one that names nobody (made by
+// hand) is refused too (400) — on QA's approve, exception and reject forms
+// and the password page as on the bedside. Nothing is written.
+func TestReview9PasswordFormsCarryTheirSigner(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	for _, fx := range []string{"lab", "release"} {
+		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), fx, testClockAt()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runCLIOn(t, path, "--user", "alice", "user", "add", "--role", "qa", "--full-name", "Ruth Okoye", "--password-stdin", "ruth")
+	f := newWebFixtureAt(t, path)
+	browser := f.client()
+	f.login(browser, "quinn")
+	_, page := f.get(browser, "/lots/LOT-UC-1")
+	forms := map[string]url.Values{}
+	for _, id := range []string{"approve-form", "reject-form"} {
+		i := strings.Index(page, `id="`+id+`"`)
+		if i < 0 {
+			t.Fatalf("no %s on QA's lot page:\n%s", id, page)
+		}
+		form := page[i : i+strings.Index(page[i:], "</form>")]
+		v := url.Values{}
+		for _, m := range regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`).FindAllStringSubmatch(form, -1) {
+			v.Add(m[1], m[2])
+		}
+		if v.Get("signer") != "quinn" {
+			t.Fatalf("%s names signer %q, want quinn:\n%s", id, v.Get("signer"), form)
+		}
+		v.Set("password", fixturePassword)
+		v.Set("reason", "karyotype abnormal")
+		forms[id] = v
+	}
+	_, pw := f.get(browser, "/password")
+	if !strings.Contains(pw, `<input type="hidden" name="signer" value="quinn">`) {
+		t.Fatalf("the password page names no signer:\n%s", pw)
+	}
+	// Another tab of the same browser: ruth (QA too) logs in.
+	if st, body := f.post(browser, "/login", url.Values{"user": {"ruth"}, "password": {fixturePassword}}); st != http.StatusOK || !strings.Contains(body, "Log out") {
+		t.Fatalf("ruth's login: %d\n%s", st, body)
+	}
+	before := f.auditCount()
+	for _, tc := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/lots/LOT-UC-1/approve", forms["approve-form"]},
+		{"/lots/LOT-UC-1/reject", forms["reject-form"]},
+		{"/password", url.Values{"signer": {"quinn"}, "password": {fixturePassword}, "new_password": {"harbor-lantern-moss-82"}, "repeat": {"harbor-lantern-moss-82"}}},
+	} {
+		st, body := f.post(browser, tc.path, tc.form)
+		if msg := review9Refusal(body); st != http.StatusConflict || !strings.Contains(msg, "this form was for quinn; ruth is logged in now") {
+			t.Errorf("%s: quinn's form under ruth's session: %d, refusal %q; want 409", tc.path, st, msg)
+		}
+		tc.form.Del("signer")
+		st, body = f.post(browser, tc.path, tc.form)
+		if msg := review9Refusal(body); st != http.StatusBadRequest || !strings.Contains(msg, "does not say whose password it asks for") {
+			t.Errorf("%s: a form naming no signer: %d, refusal %q; want 400", tc.path, st, msg)
+		}
+	}
+	if after := f.auditCount(); after != before {
+		t.Errorf("the refused forms wrote %d audit entries", after-before)
+	}
+	if s := f.lotStatus("LOT-UC-1"); s != "quarantine" {
+		t.Errorf("lot LOT-UC-1 is %s after the refused forms", s)
+	}
+}

@@ -152,3 +152,44 @@ func TestReview9PasswordFormsCarryTheirSigner(t *testing.T) {
 		t.Errorf("lot LOT-UC-1 is %s after the refused forms", s)
 	}
 }
+
+// Review 9: the reaction form's answer is a page, not a redirect, so a
+// double click, or a refresh of "Reaction recorded" (the browser offers to
+// send the form again), records the same adverse reaction twice: reaction
+// #1 and #2, both grade 2 "rigors", two audit entries, and the trace and
+// the handling report count two reactions where the patient had one. The
+// administer form is safe against this (the bag is already infused, NO-GO);
+// the reaction form should be too (a one-time token in the form, or a
+// redirect to the recorded reaction), the second send writing nothing.
+func TestReview9ReactionFormSentTwiceRecordsOnce(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
+	c := f.client()
+	f.login(c, "nina")
+	_, body := f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-1001"}, "scan": {"G12342600000101"}})
+	sign := review9SignForm(t, body)
+	sign.Set("password", fixturePassword)
+	sign.Set("witness", "omar")
+	sign.Set("witness_password", fixturePassword)
+	st, body := f.post(c, "/bedside/administer", sign)
+	m := regexp.MustCompile(`name="infusion" value="([^"]+)"`).FindStringSubmatch(body)
+	if st != http.StatusOK || m == nil {
+		t.Fatalf("administer: %d\n%s", st, body)
+	}
+	form := url.Values{"infusion": {m[1]}, "mrn": {"MRN-1001"}, "grade": {"2"}, "text": {"rigors"}}
+	if st, body := f.post(c, "/bedside/reaction", form); st != http.StatusOK || !strings.Contains(body, "Reaction #1") {
+		t.Fatalf("first send: %d\n%s", st, body)
+	}
+	_, trace1 := f.get(c, "/api/v1/trace/patient/MRN-1001?format=text")
+	before := f.auditCount()
+	st, body = f.post(c, "/bedside/reaction", form) // the refresh, or the second click
+	if strings.Contains(body, "Reaction #2") {
+		t.Errorf("the same reaction form sent twice recorded reaction #2 (%d)", st)
+	}
+	if after := f.auditCount(); after != before {
+		t.Errorf("the second send wrote %d audit entries", after-before)
+	}
+	_, trace2 := f.get(c, "/api/v1/trace/patient/MRN-1001?format=text")
+	if n1, n2 := strings.Count(trace1, "rigors"), strings.Count(trace2, "rigors"); n1 == 0 || n2 != n1 {
+		t.Errorf("the patient's trace names the reaction %d times after one send, %d after the second", n1, n2)
+	}
+}

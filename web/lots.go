@@ -479,16 +479,16 @@ func (s *Server) recordResult(u audit.User, ref string, req ResultRequest) (rele
 		return release.Result{}, nil, err
 	}
 	if trim(req.Assay) == "" {
-		return release.Result{}, nil, lot.Errorf(lot.EUSAGE, "assay is empty; choose the assay the result is for")
+		return release.Result{}, nil, lot.FieldErrorf("assay", lot.EUSAGE, "assay is empty; choose the assay the result is for")
 	}
 	if trim(req.Value) == "" {
-		return release.Result{}, nil, lot.Errorf(lot.EUSAGE, "value is empty; type the result (a number, or a word such as pass or negative)")
+		return release.Result{}, nil, lot.FieldErrorf("value", lot.EUSAGE, "value is empty; type the result (a number, or a word such as pass or negative)")
 	}
 	e := release.Entry{Assay: trim(req.Assay), Value: trim(req.Value), Unit: trim(req.Unit), Method: req.Method}
 	if t := trim(req.Tested); t != "" {
 		var err error
 		if e.Tested, err = lot.ParseDate("tested", t); err != nil {
-			return release.Result{}, nil, err
+			return release.Result{}, nil, lot.OnField("tested", err)
 		}
 	}
 	return s.cfg.Releases.RecordResult(u.Name, trim(ref), e, 0, "")

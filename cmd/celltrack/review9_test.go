@@ -17,6 +17,54 @@ func review9Refusal(body string) string {
 	return ""
 }
 
+// Review 9: the API's "field" (README "Who words the fix": where a refusal
+// is about one input, the error carries that input's name and the API
+// answers it as "field") is missing from many refusals about one input.
+// The clearest: a start the API cannot read ("yesterday") has no field,
+// while a start it reads but refuses (in the future) has "start". A
+// program — the command line through a server, which words the flag from
+// "field" — cannot tell which input to fix. Each row is a refusal about
+// exactly one key of the body; nothing may be written.
+func TestReview9APIRefusalNamesItsField(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
+	P := fixturePassword
+	nurse, lab := f.client(), f.client()
+	f.login(nurse, "nina")
+	f.login(lab, "liu")
+	bag := []string{"G12342600000101"}
+	shown := map[string]any{"weight_id": "01a2428c-7516-703d-abac-74ea25891a55", "volume_ml": "34.1", "cells": "62062000"}
+	for _, tc := range []struct {
+		c     *http.Client
+		path  string
+		body  map[string]any
+		field string
+	}{
+		{nurse, "/api/v1/dose/administer", map[string]any{"mrn": "MRN-1001", "containers": bag, "password": P, "witness": "omar", "witness_password": P, "start": "yesterday", "shown": shown}, "start"},
+		{nurse, "/api/v1/dose/check", map[string]any{"mrn": "MRN-1001", "containers": bag, "volume_ml": "abc"}, "volume_ml"},
+		{nurse, "/api/v1/dose/check", map[string]any{"mrn": "", "containers": bag}, "mrn"},
+		{nurse, "/api/v1/dose/check", map[string]any{"mrn": "MRN-X", "containers": bag}, "mrn"},
+		{nurse, "/api/v1/dose/check", map[string]any{"mrn": "MRN-1001", "containers": []string{"G1234260000019"}}, "containers"},
+		{nurse, "/api/v1/patients", map[string]any{"mrn": "MRN-7", "name": "A B", "born": "1980-01-01", "sex": "Q"}, "sex"},
+		{nurse, "/api/v1/patients", map[string]any{"mrn": "MRN 7", "name": "A B", "born": "1980-01-01", "sex": "F"}, "mrn"},
+		{lab, "/api/v1/donors", map[string]any{"code": "D-7", "delivered": "2026-13-01", "site": "x", "consented": "2026-10-01"}, "delivered"},
+		{lab, "/api/v1/lots/LOT-UC-1/results", map[string]any{"assay": "CD999", "value": "1"}, "assay"},
+	} {
+		before := f.auditCount()
+		st, m := f.postJSON(tc.c, tc.path, tc.body)
+		e, _ := m["error"].(map[string]any)
+		if st < 400 || e == nil {
+			t.Errorf("%s %v: %d, not refused: %v", tc.path, tc.body, st, m)
+			continue
+		}
+		if got, _ := e["field"].(string); got != tc.field {
+			t.Errorf("%s, %s=%v: field %q, want %q (message: %s)", tc.path, tc.field, tc.body[tc.field], got, tc.field, e["message"])
+		}
+		if after := f.auditCount(); after != before {
+			t.Errorf("%s: the refusal wrote %d audit entries", tc.path, after-before)
+		}
+	}
+}
+
 // review9Hidden reads the hidden inputs of the bedside sign form, as the
 // browser sends them back.
 func review9SignForm(t *testing.T, body string) url.Values {

@@ -159,7 +159,7 @@ type Entry struct {
 func (e Entry) Check() (Result, error) {
 	a, err := ParseAssay(e.Assay)
 	if err != nil {
-		return Result{}, err
+		return Result{}, lot.OnField("assay", err)
 	}
 	if strings.TrimSpace(e.Value) == "" {
 		return Result{}, lot.FieldErrorf("value", lot.EINVALID, "the value is required: the result of %s", a)

@@ -92,7 +92,7 @@ func (s *LotService) Donors() ([]lot.Donor, error) {
 // AddPatient registers a patient (admin, physician or nurse).
 func (s *LotService) AddPatient(actor string, p lot.Patient) (lot.Patient, error) {
 	if err := lot.ValidateCode("MRN", p.MRN); err != nil {
-		return p, err
+		return p, lot.OnField("mrn", err)
 	}
 	if err := lot.ValidateText("the name", p.Name, true); err != nil {
 		return p, lot.OnField("name", err)
@@ -102,7 +102,7 @@ func (s *LotService) AddPatient(actor string, p lot.Patient) (lot.Patient, error
 	}
 	p.FormerMRNs, p.Corrections = nil, nil
 	if _, err := lot.ParseSex(string(p.Sex)); err != nil {
-		return p, err
+		return p, lot.OnField("sex", err)
 	}
 	err := s.db.update(actor, audit.PatientAdd, func(w *writer) error {
 		if err := lot.CheckBorn("the date of birth", p.Born, w.now); err != nil {

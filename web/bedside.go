@@ -36,18 +36,18 @@ func bags(in []string) []string {
 func (req CheckRequest) parse() (mrn string, refs []string, vol lot.Tenths, err error) {
 	mrn = strings.TrimSpace(req.MRN)
 	if mrn == "" {
-		return "", nil, 0, lot.Errorf(lot.EUSAGE, "MRN is empty; scan the patient's wristband or type the MRN")
+		return "", nil, 0, lot.FieldErrorf("mrn", lot.EUSAGE, "MRN is empty; scan the patient's wristband or type the MRN")
 	}
 	refs = bags(req.Containers)
 	if len(refs) == 0 {
-		return "", nil, 0, lot.Errorf(lot.EUSAGE, "no bag code; scan the label of the bag in your hand or type its code")
+		return "", nil, 0, lot.FieldErrorf("containers", lot.EUSAGE, "no bag code; scan the label of the bag in your hand or type its code")
 	}
 	if v := strings.TrimSpace(req.VolumeML); v != "" {
 		if vol, err = lot.ParseTenths("volume (mL)", v); err != nil {
-			return "", nil, 0, err
+			return "", nil, 0, lot.OnField("volume_ml", err)
 		}
 		if vol <= 0 {
-			return "", nil, 0, lot.Errorf(lot.EINVALID, "volume (mL) %s must be more than 0; leave it empty to infuse the computed volume", v)
+			return "", nil, 0, lot.FieldErrorf("volume_ml", lot.EINVALID, "volume (mL) %s must be more than 0; leave it empty to infuse the computed volume", v)
 		}
 	}
 	return mrn, refs, vol, nil
@@ -59,7 +59,30 @@ func (s *Server) check(req CheckRequest) (dose.Report, error) {
 	if err != nil {
 		return dose.Report{}, err
 	}
-	return s.cfg.Doses.Check(mrn, refs, vol)
+	rep, err := s.cfg.Doses.Check(mrn, refs, vol)
+	return rep, s.checkField(mrn, refs, err)
+}
+
+// checkField names the input a bedside check's refusal is about when the
+// store's lookup did not: the wristband's MRN, or a bag's code. It looks
+// again only on a refusal naming no field, and names one only when the
+// lookup of that input alone refuses in the same words.
+func (s *Server) checkField(mrn string, refs []string, err error) error {
+	if err == nil || lot.ErrorField(err) != "" {
+		return err
+	}
+	same := func(e error) bool {
+		return e != nil && lot.ErrorCode(e) == lot.ErrorCode(err) && lot.ErrorMessage(e) == lot.ErrorMessage(err)
+	}
+	if _, perr := s.cfg.Lots.Patient(mrn); same(perr) {
+		return lot.OnField("mrn", err)
+	}
+	for _, ref := range refs {
+		if _, cerr := s.cfg.Lots.Container(ref); same(cerr) {
+			return lot.OnField("containers", err)
+		}
+	}
+	return err
 }
 
 // administer records an infusion as `dose administer` does: the wrong
@@ -76,7 +99,7 @@ func (s *Server) administer(nurse audit.User, req AdministerRequest) (dose.Infus
 	a := dose.Administration{MRN: mrn, Containers: refs, Volume: vol}
 	if st := strings.TrimSpace(req.Start); st != "" {
 		if a.Start, err = lot.ParseTime("start", st); err != nil {
-			return dose.Infusion{}, dose.Report{}, err
+			return dose.Infusion{}, dose.Report{}, lot.OnField("start", err)
 		}
 	}
 	// A user who may not administer is refused first (403), in the words
@@ -104,7 +127,7 @@ func (s *Server) administer(nurse audit.User, req AdministerRequest) (dose.Infus
 		return dose.Infusion{}, dose.Report{}, err
 	}
 	if rep, err := s.cfg.Doses.CheckAdministration(a); err != nil || rep.Err() != nil {
-		return dose.Infusion{}, rep, cmp.Or(err, rep.Err())
+		return dose.Infusion{}, rep, cmp.Or(s.checkField(mrn, refs, err), rep.Err())
 	}
 	if req.Password == "" || req.WitnessPassword == "" {
 		return dose.Infusion{}, dose.Report{}, lot.Errorf(lot.EUSAGE, "both passwords are needed: the nurse's and the witness's; nothing was signed")

@@ -336,7 +336,11 @@ func (s *Server) lotApprove(w http.ResponseWriter, r *http.Request, u audit.User
 	f := r.PostForm
 	req := ApproveRequest{Spec: f.Get("spec"), Password: f.Get("password"), Exception: f.Get("exception") == "yes",
 		Patient: f.Get("patient"), Reason: f.Get("reason"), Physician: f.Get("physician"), PhysicianPassword: f.Get("physician_password")}
-	d, err := s.approve(u, r.PathValue("ref"), req)
+	var d release.Disposition
+	err := signerOf(f, u, audit.ReleaseApprove)
+	if err == nil {
+		d, err = s.approve(u, r.PathValue("ref"), req)
+	}
 	if err != nil {
 		err = s.logError(r, err)
 		s.showLot(w, r, u, f.Get("spec"), err, statusOf(w, err), func(ld *lotData) {
@@ -363,7 +367,11 @@ func (s *Server) lotReject(w http.ResponseWriter, r *http.Request, u audit.User)
 		return
 	}
 	f := r.PostForm
-	d, err := s.reject(u, r.PathValue("ref"), RejectRequest{Reason: f.Get("reason"), Password: f.Get("password")})
+	var d release.Disposition
+	err := signerOf(f, u, audit.ReleaseReject)
+	if err == nil {
+		d, err = s.reject(u, r.PathValue("ref"), RejectRequest{Reason: f.Get("reason"), Password: f.Get("password")})
+	}
 	if err != nil {
 		err = s.logError(r, err)
 		s.showLot(w, r, u, "", err, statusOf(w, err), func(ld *lotData) { ld.Reason = f.Get("reason") })
@@ -491,16 +499,16 @@ func (s *Server) recordResult(u audit.User, ref string, req ResultRequest) (rele
 		return release.Result{}, nil, err
 	}
 	if trim(req.Assay) == "" {
-		return release.Result{}, nil, lot.Errorf(lot.EUSAGE, "assay is empty; choose the assay the result is for")
+		return release.Result{}, nil, lot.FieldErrorf("assay", lot.EUSAGE, "assay is empty; choose the assay the result is for")
 	}
 	if trim(req.Value) == "" {
-		return release.Result{}, nil, lot.Errorf(lot.EUSAGE, "value is empty; type the result (a number, or a word such as pass or negative)")
+		return release.Result{}, nil, lot.FieldErrorf("value", lot.EUSAGE, "value is empty; type the result (a number, or a word such as pass or negative)")
 	}
 	e := release.Entry{Assay: trim(req.Assay), Value: trim(req.Value), Unit: trim(req.Unit), Method: req.Method}
 	if t := trim(req.Tested); t != "" {
 		var err error
 		if e.Tested, err = lot.ParseDate("tested", t); err != nil {
-			return release.Result{}, nil, err
+			return release.Result{}, nil, lot.OnField("tested", err)
 		}
 	}
 	return s.cfg.Releases.RecordResult(u.Name, trim(ref), e, 0, "")

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/celltrack/celltrack/audit"
@@ -265,8 +266,15 @@ type recordedData struct {
 	Form       reactionForm
 }
 
-// reactionForm is what the reaction form carries: the infusion and patient.
-type reactionForm struct{ Infusion, MRN string }
+// reactionForm is what the reaction form carries: the infusion and patient,
+// and Known, the number of the infusion's last reaction when the form was
+// shown (0: none). A reaction recorded since — the same form sent twice, by
+// a double click or a refresh — makes the form's send a refusal, not a
+// second record; a new reaction is recorded from the form shown after it.
+type reactionForm struct {
+	Infusion, MRN string
+	Known         int
+}
 
 type reactionData struct {
 	MRN      string
@@ -289,7 +297,11 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 	if *req.Shown == (dose.ShownView{}) {
 		req.Shown = nil
 	}
-	in, _, err := s.administer(u, req)
+	var in dose.Infusion
+	err := signerOf(f, u, audit.DoseAdminister)
+	if err == nil {
+		in, _, err = s.administer(u, req)
+	}
 	if err != nil {
 		err = s.logError(r, err)
 		s.showCheck(w, u, trim(req.MRN), bags(req.Containers), trim(req.VolumeML), lot.ErrorMessage(err), statusOf(w, err))
@@ -300,24 +312,48 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 			CanReact: audit.Allowed(u.Role, audit.DoseReaction), Form: reactionForm{Infusion: in.ID.String(), MRN: trim(req.MRN)}}})
 }
 
-// infusionOf refuses a reaction form whose infusion is not one of the
-// patient's it names: the page would confirm a reaction for one patient
-// while the record went to another's infusion.
-func (s *Server) infusionOf(mrn, infusion string) error {
-	ins, _, err := s.cfg.Doses.Infusions(mrn)
+// reactionsOf returns the reactions of the patient's infusion, refusing a
+// reaction form whose infusion is not one of the patient's it names: the
+// page would confirm a reaction for one patient while the record went to
+// another's infusion.
+func (s *Server) reactionsOf(mrn, infusion string) ([]dose.Reaction, error) {
+	ins, rcs, err := s.cfg.Doses.Infusions(mrn)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, in := range ins {
 		if in.ID.String() == infusion {
-			return nil
+			return rcs[in.ID], nil
 		}
 	}
-	return lot.Errorf(lot.ECONFLICT, "infusion %s is not an infusion of patient %s; nothing was recorded — open the reaction form from the patient's recorded infusion", infusion, mrn)
+	return nil, lot.Errorf(lot.ECONFLICT, "infusion %s is not an infusion of patient %s; nothing was recorded — open the reaction form from the patient's recorded infusion", infusion, mrn)
+}
+
+// lastReaction is the reaction of rcs with the highest number, if any.
+func lastReaction(rcs []dose.Reaction) (last dose.Reaction, ok bool) {
+	for _, rc := range rcs {
+		if rc.Seq > last.Seq {
+			last, ok = rc, true
+		}
+	}
+	return last, ok
+}
+
+// resent refuses a reaction form sent after a reaction it did not know of
+// was recorded to the infusion: the same form sent again records nothing.
+func resent(form reactionForm, rcs []dose.Reaction) error {
+	last, ok := lastReaction(rcs)
+	if !ok || last.Seq <= form.Known {
+		return nil
+	}
+	return lot.Errorf(lot.ECONFLICT, "reaction #%d to this infusion (grade %d, %s, by %s at %s) was recorded after this form was shown: a form sent twice (a second click, or a refresh) records nothing, and nothing was recorded now. If the patient has another reaction, record it with the form below",
+		last.Seq, last.Grade, last.Text, last.By, lot.FormatTime(last.At))
 }
 
 // bedsideReaction records an adverse reaction to an infusion, as `dose
-// reaction` does; a refusal is shown above the form, which keeps its place.
+// reaction` does, and sends the browser on to the recorded reaction's page
+// (post/redirect/get: a refresh there shows it again, it does not send the
+// form again). A refusal is shown above the form, which keeps its place.
 func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit.User) {
 	if !s.form(w, r) {
 		return
@@ -325,12 +361,66 @@ func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit
 	f := r.PostForm
 	form := reactionForm{Infusion: trim(f.Get("infusion")), MRN: trim(f.Get("mrn"))}
 	grade, err := parseGrade(f.Get("grade"))
-	if err == nil {
-		err = s.infusionOf(form.MRN, form.Infusion)
+	if k := trim(f.Get("known")); err == nil && k != "" {
+		// A form without it (one from before the forms carried it, or
+		// made by hand) knew of no reaction.
+		if form.Known, err = strconv.Atoi(k); err != nil || form.Known < 0 {
+			err = lot.FieldErrorf("known", lot.EUSAGE, "this form's count of known reactions %q is not a number; nothing was recorded — open the reaction form again from the patient's recorded infusion", k)
+		}
 	}
+	rc, err := s.recordReaction(u, form, grade, f.Get("text"), err)
+	if err != nil {
+		err = s.logError(r, err)
+		if rcs, rerr := s.reactionsOf(form.MRN, form.Infusion); rerr == nil {
+			// The form shown again knows what is recorded now.
+			last, _ := lastReaction(rcs)
+			form.Known = last.Seq
+		}
+		s.render(w, statusOf(w, err), "reaction_form", pageData{Title: "Reaction", User: u, Nav: "bedside", Error: lot.ErrorMessage(err), Data: form})
+		return
+	}
+	http.Redirect(w, r, reactionURL(form.MRN, form.Infusion, rc.Seq), http.StatusSeeOther)
+}
+
+// recordReaction records the form's reaction unless err (from reading the
+// form) or the infusion or a reaction recorded since the form was shown
+// refuses it, as one step for this server.
+func (s *Server) recordReaction(u audit.User, form reactionForm, grade int, text string, err error) (dose.Reaction, error) {
+	if err != nil {
+		return dose.Reaction{}, err
+	}
+	s.reactionMu.Lock()
+	defer s.reactionMu.Unlock()
+	rcs, err := s.reactionsOf(form.MRN, form.Infusion)
+	if err == nil {
+		err = resent(form, rcs)
+	}
+	if err != nil {
+		return dose.Reaction{}, err
+	}
+	return s.reaction(u, ReactionRequest{Infusion: form.Infusion, Grade: grade, Text: text})
+}
+
+// reactionURL is the page of reaction seq to the patient's infusion.
+func reactionURL(mrn, infusion string, seq int) string {
+	return "/bedside/reaction?" + url.Values{"mrn": {mrn}, "infusion": {infusion}, "reaction": {strconv.Itoa(seq)}}.Encode()
+}
+
+// bedsideReactionPage shows a recorded reaction, with the form for another.
+func (s *Server) bedsideReactionPage(w http.ResponseWriter, r *http.Request, u audit.User) {
+	q := r.URL.Query()
+	form := reactionForm{Infusion: trim(q.Get("infusion")), MRN: trim(q.Get("mrn"))}
+	rcs, err := s.reactionsOf(form.MRN, form.Infusion)
 	var rc dose.Reaction
 	if err == nil {
-		rc, err = s.reaction(u, ReactionRequest{Infusion: form.Infusion, Grade: grade, Text: f.Get("text")})
+		last, _ := lastReaction(rcs)
+		form.Known = last.Seq
+		err = lot.FieldErrorf("reaction", lot.ENOTFOUND, "infusion %s of patient %s has no reaction #%s; open the patient's trace to see its reactions", form.Infusion, form.MRN, q.Get("reaction"))
+		for _, x := range rcs {
+			if strconv.Itoa(x.Seq) == trim(q.Get("reaction")) {
+				rc, err = x, nil
+			}
+		}
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -418,4 +508,35 @@ func (s *Server) traceDownload(w http.ResponseWriter, r *http.Request, u audit.U
 		err = s.logError(r, err)
 		http.Error(w, lot.ErrorMessage(err), statusOf(w, err))
 	}
+}
+
+// signerField is the hidden input of every page form that asks the
+// session's user for their password (a signature, a password change): the
+// user the form was shown to, whose name its label prints. One browser has
+// one cookie, so a form left open in one tab is sent under whoever logged
+// in since in another; without it the password typed by the person the
+// form named would be checked, and counted or signed, as someone else's.
+const signerField = "signer"
+
+// formSigner refuses, before any password is checked, a form shown to
+// another user than the session's, or one that names nobody (a form made
+// by hand, or one from before the forms carried it).
+func formSigner(f url.Values, u audit.User) error {
+	switch who := strings.TrimSpace(f.Get(signerField)); who {
+	case u.Name:
+		return nil
+	case "":
+		return lot.FieldErrorf(signerField, lot.EUSAGE, "this form does not say whose password it asks for; nothing was signed and no password was checked — open the page again and sign there")
+	default:
+		return lot.FieldErrorf(signerField, lot.ECONFLICT, "this form was for %s; %s is logged in now (in another tab of this browser) — nothing was signed and no password was checked; check again as %s, or log in as %s", who, u.Name, u.Name, who)
+	}
+}
+
+// signerOf is formSigner for an action a role may be refused: a user whose
+// role may not do it is refused for that first (403), as without the form.
+func signerOf(f url.Values, u audit.User, act audit.Action) error {
+	if audit.Authorize(u, act) != nil {
+		return nil
+	}
+	return formSigner(f, u)
 }

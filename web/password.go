@@ -89,7 +89,10 @@ func (s *Server) passwordPost(w http.ResponseWriter, r *http.Request, u audit.Us
 		return
 	}
 	np := r.PostForm.Get("new_password")
-	err := checkRepeat(np, r.PostForm.Get("repeat"))
+	err := formSigner(r.PostForm, u)
+	if err == nil {
+		err = checkRepeat(np, r.PostForm.Get("repeat"))
+	}
 	if err == nil {
 		_, err = s.cfg.Passwords.ChangePassword(u.Name, r.PostForm.Get("password"), np)
 	}

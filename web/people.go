@@ -101,10 +101,10 @@ func (s *Server) addDonor(u audit.User, req DonorRequest) (lot.Donor, error) {
 	d := lot.Donor{Code: trim(req.Code), Site: req.Site}
 	var err error
 	if d.Delivered, err = lot.ParseDate("delivered", trim(req.Delivered)); err != nil {
-		return d, err
+		return d, lot.OnField("delivered", err)
 	}
 	if d.Consented, err = lot.ParseDate("consented", trim(req.Consented)); err != nil {
-		return d, err
+		return d, lot.OnField("consented", err)
 	}
 	return s.cfg.Lots.AddDonor(u.Name, d)
 }
@@ -117,10 +117,10 @@ func (s *Server) addPatient(u audit.User, req PatientRequest) (lot.Patient, erro
 	p := lot.Patient{MRN: trim(req.MRN), Name: req.Name}
 	var err error
 	if p.Born, err = lot.ParseDate("born", trim(req.Born)); err != nil {
-		return p, err
+		return p, lot.OnField("born", err)
 	}
 	if p.Sex, err = lot.ParseSex(trim(req.Sex)); err != nil {
-		return p, err
+		return p, lot.OnField("sex", err)
 	}
 	return s.cfg.Lots.AddPatient(u.Name, p)
 }

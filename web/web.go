@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -155,6 +156,10 @@ type Server struct {
 	hosts map[string]bool
 	// limits are the failed-login buckets (throttle.go).
 	limits *loginLimits
+	// reactionMu makes the reaction form's check of what it knew and the
+	// record one step: a double click's two sends, handled at once, would
+	// otherwise both find no newer reaction and both record.
+	reactionMu sync.Mutex
 }
 
 // New returns the web application's handler, with its security middleware.
@@ -204,6 +209,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /bedside/check", s.page(s.bedsideCheck))
 	s.mux.HandleFunc("POST /bedside/administer", s.page(s.bedsideAdminister))
 	s.mux.HandleFunc("POST /bedside/reaction", s.page(s.bedsideReaction))
+	s.mux.HandleFunc("GET /bedside/reaction", s.page(s.bedsideReactionPage))
 	s.mux.HandleFunc("GET /trace", s.page(s.tracePage))
 	s.mux.HandleFunc("GET /trace/download", s.page(s.traceDownload))
 	s.reportPageRoutes()

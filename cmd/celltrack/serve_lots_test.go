@@ -95,7 +95,7 @@ func TestServeLotApproveAndReject(t *testing.T) {
 	// From another site, or saying nothing of where it comes from: 403,
 	// nothing signed, even with the right password.
 	for _, origin := range []string{"https://evil.example", ""} {
-		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/lots/LOT-UC-1/approve", strings.NewReader(url.Values{"password": {fixturePassword}}.Encode()))
+		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/lots/LOT-UC-1/approve", strings.NewReader(url.Values{"signer": {"quinn"}, "password": {fixturePassword}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if origin != "" {
 			req.Header.Set("Origin", origin)
@@ -104,23 +104,23 @@ func TestServeLotApproveAndReject(t *testing.T) {
 			t.Errorf("approve with Origin %q: %d, %d entries\n%s", origin, st, f.auditCount()-n, body)
 		}
 	}
-	st, body = f.post(c, "/lots/LOT-UC-1/approve", url.Values{"password": {""}})
+	st, body = f.post(c, "/lots/LOT-UC-1/approve", url.Values{"signer": {"quinn"}, "password": {""}})
 	if st != http.StatusBadRequest || !strings.Contains(body, "password is empty") || f.auditCount() != n {
 		t.Errorf("empty password: %d, %d entries written\n%s", st, f.auditCount()-n, body)
 	}
-	st, body = f.post(c, "/lots/LOT-UC-1/approve", url.Values{"spec": {"no-such-spec"}, "password": {fixturePassword}})
+	st, body = f.post(c, "/lots/LOT-UC-1/approve", url.Values{"signer": {"quinn"}, "spec": {"no-such-spec"}, "password": {fixturePassword}})
 	if st != http.StatusNotFound || !strings.Contains(body, "no-such-spec") || f.auditCount() != n {
 		t.Errorf("unknown spec: %d, %d entries written\n%s", st, f.auditCount()-n, body)
 	}
 	// A wrong password is refused and recorded (the lockout counts it),
 	// and nothing is signed.
-	st, body = f.post(c, "/lots/LOT-UC-1/approve", url.Values{"password": {"not-my-password-1"}})
+	st, body = f.post(c, "/lots/LOT-UC-1/approve", url.Values{"signer": {"quinn"}, "password": {"not-my-password-1"}})
 	if st != http.StatusUnauthorized || f.lotStatus("LOT-UC-1") != "quarantine" || f.auditCount() != n+1 {
 		t.Errorf("wrong password: %d, lot %s, %d entries\n%s", st, f.lotStatus("LOT-UC-1"), f.auditCount()-n, body)
 	}
 
 	n = f.auditCount()
-	st, body = f.post(c, "/lots/LOT-UC-1/approve", url.Values{"spec": {""}, "password": {fixturePassword}})
+	st, body = f.post(c, "/lots/LOT-UC-1/approve", url.Values{"signer": {"quinn"}, "spec": {""}, "password": {fixturePassword}})
 	if st != http.StatusOK {
 		t.Fatalf("approve: %d\n%s", st, body)
 	}
@@ -137,18 +137,18 @@ func TestServeLotApproveAndReject(t *testing.T) {
 	if !strings.Contains(body, "Cannot be approved:") || !strings.Contains(body, "only a lot in quarantine can be approved") || strings.Contains(body, "approve-form") {
 		t.Errorf("released lot's page offers approval:\n%s", body)
 	}
-	st, body = f.post(c, "/lots/LOT-UC-1/approve", url.Values{"password": {"not-my-password-1"}})
+	st, body = f.post(c, "/lots/LOT-UC-1/approve", url.Values{"signer": {"quinn"}, "password": {"not-my-password-1"}})
 	if st != http.StatusConflict || !strings.Contains(body, "LOT-UC-1 is released") || f.auditCount() != n {
 		t.Errorf("approve twice: %d, %d entries\n%s", st, f.auditCount()-n, body)
 	}
 
 	// Reject: the reason is required, checked before the password.
-	st, body = f.post(c, "/lots/LOT-RF-1/reject", url.Values{"reason": {" "}, "password": {"not-my-password-1"}})
+	st, body = f.post(c, "/lots/LOT-RF-1/reject", url.Values{"signer": {"quinn"}, "reason": {" "}, "password": {"not-my-password-1"}})
 	if st != http.StatusUnprocessableEntity || !strings.Contains(body, "reason") || f.auditCount() != n || f.lotStatus("LOT-RF-1") != "quarantine" {
 		t.Errorf("reject without reason: %d, %d entries\n%s", st, f.auditCount()-n, body)
 	}
 	const reason = `karyotype <script>alert(1)</script> abnormal on retest`
-	st, body = f.post(c, "/lots/LOT-RF-1/reject", url.Values{"reason": {reason}, "password": {fixturePassword}})
+	st, body = f.post(c, "/lots/LOT-RF-1/reject", url.Values{"signer": {"quinn"}, "reason": {reason}, "password": {fixturePassword}})
 	if st != http.StatusOK {
 		t.Fatalf("reject: %d\n%s", st, body)
 	}
@@ -161,7 +161,7 @@ func TestServeLotApproveAndReject(t *testing.T) {
 		t.Errorf("lot LOT-RF-1 is %s after rejection", f.lotStatus("LOT-RF-1"))
 	}
 	n = f.auditCount()
-	st, body = f.post(c, "/lots/LOT-RF-1/reject", url.Values{"reason": {"again"}, "password": {fixturePassword}})
+	st, body = f.post(c, "/lots/LOT-RF-1/reject", url.Values{"signer": {"quinn"}, "reason": {"again"}, "password": {fixturePassword}})
 	if st != http.StatusConflict || !strings.Contains(body, "already rejected") || f.auditCount() != n {
 		t.Errorf("reject twice: %d, %d entries\n%s", st, f.auditCount()-n, body)
 	}
@@ -419,7 +419,7 @@ func TestServeLotPageEscapesNames(t *testing.T) {
 	f := newWebFixtureAt(t, path)
 	c := f.client()
 	f.login(c, "qx")
-	st, body := f.post(c, "/lots/LOT-UC-1/approve", url.Values{"password": {fixturePassword}})
+	st, body := f.post(c, "/lots/LOT-UC-1/approve", url.Values{"signer": {"qx"}, "password": {fixturePassword}})
 	if st != http.StatusOK {
 		t.Fatalf("approve: %d\n%s", st, body)
 	}
@@ -458,7 +458,7 @@ func TestServeLotApproveRefusedBeforeSigning(t *testing.T) {
 	if strings.Contains(body, "approve-form") || !strings.Contains(body, "Cannot be approved:") || !strings.Contains(body, "segregation of duties") {
 		t.Errorf("the registrant's namesake is offered the approval:\n%s", body)
 	}
-	st, body := f.post(same, "/lots/LOT-UC-1/approve", url.Values{"password": {fixturePassword}})
+	st, body := f.post(same, "/lots/LOT-UC-1/approve", url.Values{"signer": {"liuqa"}, "password": {fixturePassword}})
 	if st != http.StatusForbidden || !strings.Contains(body, "segregation of duties") || f.auditCount() != n || f.lotStatus("LOT-UC-1") != "quarantine" {
 		t.Errorf("approve by the registrant's namesake: %d, %d entries\n%s", st, f.auditCount()-n, body)
 	}
@@ -503,7 +503,7 @@ func TestServeLotExceptionalRelease(t *testing.T) {
 	}
 
 	exc := func(patient, physician, physPassword string) url.Values {
-		return url.Values{"exception": {"yes"}, "patient": {patient}, "reason": {"refractory flare, no alternative"},
+		return url.Values{"signer": {"quinn"}, "exception": {"yes"}, "patient": {patient}, "reason": {"refractory flare, no alternative"},
 			"physician": {physician}, "password": {fixturePassword}, "physician_password": {physPassword}}
 	}
 	n := f.auditCount()

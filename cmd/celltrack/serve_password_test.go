@@ -54,7 +54,7 @@ func TestServePasswordChange(t *testing.T) {
 		{"wrong current", "not-the-password-1", newPassword, newPassword, http.StatusUnauthorized, 1, "wrong"},
 	} {
 		n := f.auditCount()
-		st, body := f.post(c, "/password", url.Values{"password": {tc.old}, "new_password": {tc.new}, "repeat": {tc.repeat}})
+		st, body := f.post(c, "/password", url.Values{"signer": {"nina"}, "password": {tc.old}, "new_password": {tc.new}, "repeat": {tc.repeat}})
 		page := html.UnescapeString(body)
 		if st != tc.status || !strings.Contains(page, tc.want) || !strings.Contains(page, "nothing was changed") {
 			t.Errorf("%s: %d, want %d with %q:\n%s", tc.name, st, tc.status, tc.want, page)
@@ -67,7 +67,7 @@ func TestServePasswordChange(t *testing.T) {
 		}
 	}
 	n := f.auditCount()
-	st, body = f.post(c, "/password", url.Values{"password": {fixturePassword}, "new_password": {newPassword}, "repeat": {newPassword}})
+	st, body = f.post(c, "/password", url.Values{"signer": {"nina"}, "password": {fixturePassword}, "new_password": {newPassword}, "repeat": {newPassword}})
 	if st != http.StatusOK || !strings.Contains(body, "The password of nina was changed") {
 		t.Fatalf("change: %d\n%s", st, body)
 	}

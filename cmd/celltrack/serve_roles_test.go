@@ -29,7 +29,7 @@ func TestServeEveryRouteEveryRole(t *testing.T) {
 			if audit.Allowed(role, audit.UserReset) {
 				reset = http.StatusNotFound // past the role check, to the unknown user
 			}
-			sign := url.Values{"mrn": {"MRN-1001"}, "bag": {"G12342600000101"}, "password": {fixturePassword}, "witness": {"nobody"}, "witness_password": {fixturePassword}}
+			sign := url.Values{"signer": {users[role]}, "mrn": {"MRN-1001"}, "bag": {"G12342600000101"}, "password": {fixturePassword}, "witness": {"nobody"}, "witness_password": {fixturePassword}}
 			for _, tc := range []struct {
 				name string
 				got  func() int

@@ -315,6 +315,11 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 		if ep, err = verifyEntityRows(tx, entities); err == nil {
 			v.Problems = append(append(v.Problems, ep...), verifyGivenLists(tx)...)
 		}
+		if err == nil {
+			var cp []string
+			cp, err = verifyColumns(tx)
+			v.Problems = append(v.Problems, cp...)
+		}
 	}
 	hp.wait()
 	ir.wait()

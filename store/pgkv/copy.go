@@ -56,9 +56,9 @@ func copyStatement(t table) string {
 	if !t.json {
 		panic("pgkv: no COPY for " + t.name)
 	}
-	names := []string{"k", t.val, "id"}
-	for _, c := range recordColumns()[t.name] {
-		names = append(names, c.name)
+	names := []string{"k", t.val}
+	for _, w := range writtenColumns(t) {
+		names = append(names, w.name)
 	}
 	return fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", t.name, strings.Join(names, ", "))
 }

@@ -142,7 +142,9 @@ const hashBatch = 256
 // Verify recomputes the audit chain and checks that every stored record is
 // exactly the value its latest audit entry set, that no audited record
 // has vanished, and that every signature is bound to the record it is stored
-// in (verifySignatures). It reads the fixed headers of entries only and
+// in (verifySignatures); on PostgreSQL, also that the columns written
+// beside each record say what the record does (verifyColumns). It reads the
+// fixed headers of entries only and
 // decodes no JSON except the few signed kinds of record, or to describe a
 // problem.
 func (db *DB) Verify() (Verification, error) {

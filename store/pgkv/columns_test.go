@@ -326,9 +326,10 @@ func deref(s *string) string {
 
 // TestCheckColumnsUnreadableRecord: a record edited by SQL into one the
 // server cannot compute the columns of (a time that is no time, a \u0000
-// jsonb refuses) fails its table's check statement. CheckColumns reports
+// jsonb refuses) fails the server's check statement. CheckColumns reports
 // those rows as Unreadable and still finds every edited column, of that
-// table's other rows and of the tables after it; the transaction reads on.
+// table's other rows (one whose record only the server computes among
+// them) and of the other tables; the transaction reads on.
 func TestCheckColumnsUnreadableRecord(t *testing.T) {
 	e, _ := create(t)
 	lot := func(k []byte, n int) []byte {
@@ -370,6 +371,12 @@ func TestCheckColumnsUnreadableRecord(t *testing.T) {
 	if err := exec(t, e, `UPDATE containers SET state = 'issued' WHERE k = $1`, cont); err != nil {
 		t.Fatal(err)
 	}
+	// A time in a form only the server computes (copyjson.go), the same
+	// time: only the status differs.
+	otherForm := lots[11]
+	if err := exec(t, e, `UPDATE lots SET record = jsonb_set(record::jsonb, '{expires}', '"2027-01-02 04:04:05+01"')::json, status = 'released' WHERE k = $1`, otherForm); err != nil {
+		t.Fatal(err)
+	}
 	var ms []kv.Mismatch
 	var after []byte
 	err = e.View(func(tx kv.Tx) (err error) {
@@ -391,6 +398,7 @@ func TestCheckColumnsUnreadableRecord(t *testing.T) {
 		fmt.Sprintf(`containers %x state issued→stored ""`, cont),
 		unreadable(badTime, `invalid input syntax for type timestamp with time zone: "x"`),
 		fmt.Sprintf(`lots %x status released→quarantine ""`, edited),
+		fmt.Sprintf(`lots %x status released→quarantine ""`, otherForm),
 		unreadable(badText, `unsupported Unicode escape sequence`),
 	}
 	slices.Sort(got)

@@ -143,7 +143,7 @@ const hashBatch = 256
 // exactly the value its latest audit entry set, that no audited record
 // has vanished, and that every signature is bound to the record it is stored
 // in (verifySignatures); on PostgreSQL, also that the columns written
-// beside each record say what the record does (verifyColumns). It reads the
+// beside each record say what the record does (startColumnCheck). It reads the
 // fixed headers of entries only and
 // decodes no JSON except the few signed kinds of record, or to describe a
 // problem.
@@ -175,6 +175,7 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 	feed := func() { ir.feed(); sr.feed() }
 	hp := startHashPool()
 	defer hp.close() // the jobs read tx's bytes: none may outlive verifyTx
+	columns := startColumnCheck(tx) // beside the walk (verifycolumns.go)
 	var found struct {
 		sync.Mutex
 		altered []alteredEntry // entries whose hash is not that of their content
@@ -317,11 +318,11 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 		if ep, err = verifyEntityRows(tx, entities); err == nil {
 			v.Problems = append(append(v.Problems, ep...), verifyGivenLists(tx)...)
 		}
-		if err == nil {
-			var cp []string
-			cp, err = verifyColumns(tx)
-			v.Problems = append(v.Problems, cp...)
-		}
+	}
+	if err == nil {
+		var cp []string
+		cp, err = columns()
+		v.Problems = append(v.Problems, cp...)
 	}
 	hp.wait()
 	ir.wait()

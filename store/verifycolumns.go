@@ -8,25 +8,35 @@ import (
 	"github.com/google/uuid"
 )
 
-// verifyColumns is verify's check of the columns an engine keeps beside
-// the stored values, derived from them (kv.ColumnChecker): on PostgreSQL,
-// the columns people query, which celltrack writes with each row from the
-// record (lots.status, …). The audit hashes cover the record, not them: a
-// DBA's `UPDATE lots SET status = 'released'` leaves the record as its
-// last entry set it, and only this sees that the rows SQL readers select
-// no longer say what the records do. One problem per column that differs,
+// startColumnCheck starts verify's check of the columns an engine keeps
+// beside the stored values, derived from them (kv.ColumnChecker), and
+// returns what waits for its problems: on PostgreSQL, the columns people
+// query, which celltrack writes with each row from the record
+// (lots.status, …). The audit hashes cover the record, not them: a DBA's
+// `UPDATE lots SET status = 'released'` leaves the record as its last
+// entry set it, and only this sees that the rows SQL readers select no
+// longer say what the records do. One problem per column that differs,
 // naming the table, the row, the column, what it holds and what the
 // record (or the key) gives. An engine without such columns (bbolt) has
-// nothing to check.
-func verifyColumns(tx kv.Tx) ([]string, error) {
+// nothing to check. The check may run beside the caller's reads of tx
+// (pgkv: on a connection of its own, in tx's snapshot).
+func startColumnCheck(tx kv.Tx) func() ([]string, error) {
 	cc, ok := tx.(kv.ColumnChecker)
 	if !ok {
-		return nil, nil
+		return func() ([]string, error) { return nil, nil }
 	}
-	ms, err := cc.CheckColumns()
-	if err != nil {
-		return nil, err
+	wait := cc.StartColumnCheck()
+	return func() ([]string, error) {
+		ms, err := wait()
+		if err != nil {
+			return nil, err
+		}
+		return columnProblems(tx, ms), nil
 	}
+}
+
+// columnProblems words the mismatches of the column check.
+func columnProblems(tx kv.Tx, ms []kv.Mismatch) []string {
 	var problems []string
 	for _, m := range ms {
 		row := rowName(tx, m)
@@ -42,7 +52,7 @@ func verifyColumns(tx kv.Tx) ([]string, error) {
 		problems = append(problems, fmt.Sprintf("%s: column %s of table %s holds %s where %s %s: the column was changed outside celltrack, and SQL readers of %[3]s.%[2]s see %[4]s",
 			row, m.Column, m.Table, sqlValue(m.Found), from, sqlValue(m.Want)))
 	}
-	return problems, nil
+	return problems
 }
 
 // rowName names the row of a mismatch for a person: a record as verify's

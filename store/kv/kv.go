@@ -146,9 +146,11 @@ type Mismatch struct {
 }
 
 // ColumnChecker is a Tx whose engine keeps columns derived from the pairs
-// (pgkv). CheckColumns compares every such column of every row, as the
-// transaction sees them, with what its pair gives, and returns those that
-// differ.
+// (pgkv). StartColumnCheck starts comparing every such column of every
+// row, as the transaction sees them, with what its pair gives, and returns
+// a function that waits for those that differ (called again, it returns
+// the same). It must be called before the transaction ends; the check may
+// run beside the caller's reads.
 type ColumnChecker interface {
-	CheckColumns() ([]Mismatch, error)
+	StartColumnCheck() func() ([]Mismatch, error)
 }

@@ -259,14 +259,14 @@ func testWrittenColumnsAgreeWithSchema1(t *testing.T) {
 	checkSeesEachColumn(t, e, cols, rewritten)
 }
 
-// checkSeesEachColumn: CheckColumns (verify's check of the written
+// checkSeesEachColumn: the column check (verify's check of the written
 // columns) finds nothing in the rows as pgkv wrote them, and, for every
 // column schema 1 generated, an edit of it in one row by SQL (as a DBA
 // would, the trail's trigger off) as exactly that column of that row, the
 // value found and the value schema 1's expression gives.
 func checkSeesEachColumn(t *testing.T, e *pgkv.Engine, cols []schema1Column, rows map[string][]byte) {
 	if ms := checkColumns(t, e); len(ms) != 0 {
-		t.Fatalf("CheckColumns on the rows pgkv wrote: %+v", ms)
+		t.Fatalf("the column check on the rows pgkv wrote: %+v", ms)
 	}
 	ctx := context.Background()
 	conn, err := e.Pool().Acquire(ctx)
@@ -294,24 +294,24 @@ func checkSeesEachColumn(t *testing.T, e *pgkv.Engine, cols []schema1Column, row
 		name := strings.Trim(c.name, `"`)
 		if len(ms) != 1 || ms[0].Table != c.table || ms[0].Column != name || !bytes.Equal(ms[0].Key, k) ||
 			deref(ms[0].Found) != deref(found) || deref(ms[0].Want) != deref(want) || ms[0].FromKey != (c.name == "id" || trail[c.table]) {
-			t.Errorf("%s.%s set to %s (the record gives %s): CheckColumns found %+v", c.table, c.name, deref(found), deref(want), ms)
+			t.Errorf("%s.%s set to %s (the record gives %s): the column check found %+v", c.table, c.name, deref(found), deref(want), ms)
 		}
 		if _, err := conn.Exec(ctx, fmt.Sprintf("UPDATE %s SET %s = %s WHERE k = $1", c.table, c.name, c.expr), k); err != nil {
 			t.Fatalf("restore %s.%s: %v", c.table, c.name, err)
 		}
 	}
 	if ms := checkColumns(t, e); len(ms) != 0 {
-		t.Fatalf("CheckColumns after each column was put back: %+v", ms)
+		t.Fatalf("the column check after each column was put back: %+v", ms)
 	}
 }
 
 var trail = map[string]bool{"audit_entries": true, "audit_entity": true, "audit_tree": true}
 
-// checkColumns runs CheckColumns in a read transaction.
+// checkColumns runs the column check in a read transaction.
 func checkColumns(t *testing.T, e *pgkv.Engine) []kv.Mismatch {
 	t.Helper()
 	var ms []kv.Mismatch
-	if err := e.View(func(tx kv.Tx) (err error) { ms, err = tx.(kv.ColumnChecker).CheckColumns(); return err }); err != nil {
+	if err := e.View(func(tx kv.Tx) (err error) { ms, err = tx.(kv.ColumnChecker).StartColumnCheck()(); return err }); err != nil {
 		t.Fatal(err)
 	}
 	return ms
@@ -324,13 +324,13 @@ func deref(s *string) string {
 	return *s
 }
 
-// TestCheckColumnsUnreadableRecord: a record edited by SQL into one the
+// TestColumnCheckUnreadableRecord: a record edited by SQL into one the
 // server cannot compute the columns of (a time that is no time, a \u0000
-// jsonb refuses) fails the server's check statement. CheckColumns reports
+// jsonb refuses) fails the server's check statement. The column check reports
 // those rows as Unreadable and still finds every edited column, of that
 // table's other rows (one whose record only the server computes among
 // them) and of the other tables; the transaction reads on.
-func TestCheckColumnsUnreadableRecord(t *testing.T) {
+func TestColumnCheckUnreadableRecord(t *testing.T) {
 	e, _ := create(t)
 	lot := func(k []byte, n int) []byte {
 		return fmt.Appendf(nil, `{"v":1,"id":"%s","number":"L-%d","din":"G1234260000%03d","status":"quarantine","expires":"2027-01-02T03:04:05Z"}`, uid(k), n, n)
@@ -380,7 +380,7 @@ func TestCheckColumnsUnreadableRecord(t *testing.T) {
 	var ms []kv.Mismatch
 	var after []byte
 	err = e.View(func(tx kv.Tx) (err error) {
-		if ms, err = tx.(kv.ColumnChecker).CheckColumns(); err != nil {
+		if ms, err = tx.(kv.ColumnChecker).StartColumnCheck()(); err != nil {
 			return err
 		}
 		after = bytes.Clone(tx.Bucket([]byte("lots")).Get(lots[0]))
@@ -404,9 +404,93 @@ func TestCheckColumnsUnreadableRecord(t *testing.T) {
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
-		t.Errorf("CheckColumns found\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		t.Errorf("the column check found\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	if !bytes.Equal(after, lot(lots[0], 0)) {
-		t.Errorf("a read after CheckColumns: %s", after)
+		t.Errorf("a read after the column check: %s", after)
+	}
+}
+
+// TestColumnCheckSnapshot: the column check sees what its transaction
+// sees. A read transaction's runs on a connection of its own in the
+// transaction's snapshot: an edit committed after the transaction began
+// is not in it, one before is — and so with one connection in the pool,
+// where the check runs on the transaction's own. A write transaction's
+// sees its own buffered writes.
+func TestColumnCheckSnapshot(t *testing.T) {
+	e, u := create(t)
+	before, after, mine := id(), id(), id()
+	rec := func(k []byte, n int) []byte {
+		return fmt.Appendf(nil, `{"v":1,"id":"%s","number":"L-%d","din":"G1234260000%03d","status":"quarantine"}`, uid(k), n, n)
+	}
+	err := e.Update(func(tx kv.Tx) error {
+		b, err := tx.CreateBucket([]byte("lots"))
+		if err != nil {
+			return err
+		}
+		if err := b.Put(before, rec(before, 1)); err != nil {
+			return err
+		}
+		return b.Put(after, rec(after, 2))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(t, e, `UPDATE lots SET status = 'released' WHERE k = $1`, before); err != nil {
+		t.Fatal(err)
+	}
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	one, err := pgkv.Open(u+sep+"pool_max_conns=1", pgkv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	keys := func(ms []kv.Mismatch) []string {
+		var ks []string
+		for _, m := range ms {
+			ks = append(ks, fmt.Sprintf("%x %s %s", m.Key, m.Column, deref(m.Found)))
+		}
+		return ks
+	}
+	want := []string{fmt.Sprintf("%x status released", before)}
+	for _, c := range []struct {
+		name string
+		e    *pgkv.Engine
+	}{{"own connection", e}, {"one connection", one}} {
+		var ms []kv.Mismatch
+		err := c.e.View(func(tx kv.Tx) (err error) {
+			tx.Bucket([]byte("lots")).Get(before) // the snapshot is taken
+			if err := exec(t, e, `UPDATE lots SET status = 'released' WHERE k = $1`, after); err != nil {
+				return err
+			}
+			ms, err = tx.(kv.ColumnChecker).StartColumnCheck()()
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := keys(ms); !slices.Equal(got, want) {
+			t.Errorf("%s: the column check found %q, want %q", c.name, got, want)
+		}
+		if err := exec(t, e, `UPDATE lots SET status = 'quarantine' WHERE k = $1`, after); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ms []kv.Mismatch
+	err = e.Update(func(tx kv.Tx) (err error) {
+		if err := tx.Bucket([]byte("lots")).Put(mine, rec(mine, 3)); err != nil {
+			return err
+		}
+		ms, err = tx.(kv.ColumnChecker).StartColumnCheck()()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(ms); !slices.Equal(got, want) {
+		t.Errorf("in a write transaction: the column check found %q, want %q", got, want)
 	}
 }

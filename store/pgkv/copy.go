@@ -96,9 +96,10 @@ func (c *copyData) begin() {
 	c.n++
 }
 
-func (c *copyData) field(b []byte) {
-	c.buf.Write(binary.BigEndian.AppendUint32(nil, uint32(len(b))))
-	c.buf.Write(b)
+// appendField appends b to the row r as a field of COPY's binary format:
+// its length, then its bytes.
+func appendField(r, b []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(r, uint32(len(b))), b...)
 }
 
 // row adds the pair k, v of bucket name in table t, and reports whether it
@@ -125,10 +126,7 @@ func (c *copyData) tuple(t table, name string, k, v []byte) ([]byte, bool) {
 		return c.jsonTuple(t, k, v)
 	}
 	r := c.scratch[:0]
-	field := func(b []byte) {
-		r = binary.BigEndian.AppendUint32(r, uint32(len(b)))
-		r = append(r, b...)
-	}
+	field := func(b []byte) { r = appendField(r, b) }
 	switch t.name {
 	case "kv":
 		r = binary.BigEndian.AppendUint16(r, 3)

@@ -269,10 +269,7 @@ func (c *copyData) jsonTuple(t table, k, v []byte) ([]byte, bool) {
 	cols := recordColumns()[t.name]
 	r := c.scratch[:0]
 	r = binary.BigEndian.AppendUint16(r, uint16(3+len(cols)))
-	field := func(b []byte) {
-		r = binary.BigEndian.AppendUint32(r, uint32(len(b)))
-		r = append(r, b...)
-	}
+	field := func(b []byte) { r = appendField(r, b) }
 	null := func() { r = binary.BigEndian.AppendUint32(r, math.MaxUint32) }
 	field(k)
 	field(v)

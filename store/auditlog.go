@@ -175,7 +175,9 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 	feed := func() { ir.feed(); sr.feed() }
 	hp := startHashPool()
 	defer hp.close() // the jobs read tx's bytes: none may outlive verifyTx
-	columns := startColumnCheck(tx) // beside the walk (verifycolumns.go)
+	// The check of the engine's derived columns runs beside the walk
+	// (verifycolumns.go).
+	columns := startColumnCheck(tx)
 	var found struct {
 		sync.Mutex
 		altered []alteredEntry // entries whose hash is not that of their content

@@ -416,10 +416,10 @@ func TestColumnCheckUnreadableRecord(t *testing.T) {
 // transaction's snapshot: an edit committed after the transaction began
 // is not in it, one before is — and so with one connection in the pool,
 // where the check runs on the transaction's own. A write transaction's
-// sees its own buffered writes.
+// sees its own buffered writes (a rewrite of the edited row's record).
 func TestColumnCheckSnapshot(t *testing.T) {
 	e, u := create(t)
-	before, after, mine := id(), id(), id()
+	before, after := id(), id()
 	rec := func(k []byte, n int) []byte {
 		return fmt.Appendf(nil, `{"v":1,"id":"%s","number":"L-%d","din":"G1234260000%03d","status":"quarantine"}`, uid(k), n, n)
 	}
@@ -458,12 +458,27 @@ func TestColumnCheckSnapshot(t *testing.T) {
 	want := []string{fmt.Sprintf("%x status released", before)}
 	for _, c := range []struct {
 		name string
-		e    *pgkv.Engine
-	}{{"own connection", e}, {"one connection", one}} {
-		var ms []kv.Mismatch
-		err := c.e.View(func(tx kv.Tx) (err error) {
+		run  func(func(kv.Tx) error) error // the transaction
+		prep func(kv.Tx) error             // before the check, in it
+	}{
+		{"own connection", e.View, func(tx kv.Tx) error {
 			tx.Bucket([]byte("lots")).Get(before) // the snapshot is taken
-			if err := exec(t, e, `UPDATE lots SET status = 'released' WHERE k = $1`, after); err != nil {
+			return exec(t, e, `UPDATE lots SET status = 'released' WHERE k = $1`, after)
+		}},
+		{"one connection", one.View, func(tx kv.Tx) error {
+			tx.Bucket([]byte("lots")).Get(before)
+			return exec(t, e, `UPDATE lots SET status = 'released' WHERE k = $1`, after)
+		}},
+		{"write transaction", e.Update, func(tx kv.Tx) error {
+			// before's record says released too, buffered: its row agrees
+			// once the write is sent.
+			want = nil
+			return tx.Bucket([]byte("lots")).Put(before, bytes.Replace(rec(before, 1), []byte("quarantine"), []byte("released"), 1))
+		}},
+	} {
+		var ms []kv.Mismatch
+		err := c.run(func(tx kv.Tx) (err error) {
+			if err := c.prep(tx); err != nil {
 				return err
 			}
 			ms, err = tx.(kv.ColumnChecker).StartColumnCheck()()
@@ -478,19 +493,5 @@ func TestColumnCheckSnapshot(t *testing.T) {
 		if err := exec(t, e, `UPDATE lots SET status = 'quarantine' WHERE k = $1`, after); err != nil {
 			t.Fatal(err)
 		}
-	}
-	var ms []kv.Mismatch
-	err = e.Update(func(tx kv.Tx) (err error) {
-		if err := tx.Bucket([]byte("lots")).Put(mine, rec(mine, 3)); err != nil {
-			return err
-		}
-		ms, err = tx.(kv.ColumnChecker).StartColumnCheck()()
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := keys(ms); !slices.Equal(got, want) {
-		t.Errorf("in a write transaction: the column check found %q, want %q", got, want)
 	}
 }

@@ -66,3 +66,32 @@ func lotID(t *testing.T, db *DB, number string) string {
 	}
 	return l.ID.String()
 }
+
+// TestVerifyWrittenColumnsPGTrailAndUnreadable (PostgreSQL): the trail's
+// columns written from the key are checked too (an edit needs the
+// append-only trigger off, as the tables' owner may), worded with the
+// entry's number; a record edited into one the server cannot compute the
+// columns of is said to be so, beside its hash's problem, not an error of
+// verify.
+func TestVerifyWrittenColumnsPGTrailAndUnreadable(t *testing.T) {
+	t.Setenv(envEngine, "postgres")
+	db, _ := bedside(t, "0.5")
+	id := lotID(t, db, "LOT-1")
+	if err := pgtest.Exec(db.Path(),
+		"ALTER TABLE audit_entries DISABLE TRIGGER USER",
+		"UPDATE audit_entries SET seq = seq + 1000000 WHERE seq = 1",
+		"ALTER TABLE audit_entries ENABLE TRIGGER USER",
+		`UPDATE lots SET record = jsonb_set(record::jsonb, '{expires}', '"x"')::json WHERE number = 'LOT-1'`); err != nil {
+		t.Fatal(err)
+	}
+	p := problemsOf(t, db)
+	for _, want := range []string{
+		`audit entry 1: column seq of table audit_entries holds "1000001" where its key gives "1": the column was changed outside celltrack, and SQL readers of audit_entries.seq see "1000001"`,
+		`lot LOT-1 (` + id + `): the columns of table lots cannot be computed from its record (invalid input syntax for type timestamp with time zone: "x"): the record was changed outside celltrack`,
+		`lot LOT-1 (` + id + `) differs from the value its last audit entry`,
+	} {
+		if !strings.Contains(p, want) {
+			t.Errorf("verify does not say\n%s\nit says\n%s", want, p)
+		}
+	}
+}

@@ -194,7 +194,9 @@ const hashBatch = 256
 // Verify recomputes the audit chain and checks that every stored record is
 // exactly the value its latest audit entry set, that no audited record
 // has vanished, and that every signature is bound to the record it is stored
-// in (verifySignatures). It reads the fixed headers of entries only and
+// in (verifySignatures); on PostgreSQL, also that the columns written
+// beside each record say what the record does (startColumnCheck). It reads the
+// fixed headers of entries only and
 // decodes no JSON except the few signed kinds of record, or to describe a
 // problem.
 func (db *DB) Verify() (Verification, error) {
@@ -225,6 +227,9 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 	feed := func() { ir.feed(); sr.feed() }
 	hp := startHashPool()
 	defer hp.close() // the jobs read tx's bytes: none may outlive verifyTx
+	// The check of the engine's derived columns runs beside the walk
+	// (verifycolumns.go).
+	columns := startColumnCheck(tx)
 	var found struct {
 		sync.Mutex
 		altered []alteredEntry // entries whose hash is not that of their content
@@ -367,6 +372,11 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 		if ep, err = verifyEntityRows(tx, entities); err == nil {
 			v.Problems = append(append(v.Problems, ep...), verifyGivenLists(tx)...)
 		}
+	}
+	if err == nil {
+		var cp []string
+		cp, err = columns()
+		v.Problems = append(v.Problems, cp...)
 	}
 	hp.wait()
 	ir.wait()

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/celltrack/celltrack/internal/pgtest"
+	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store/kv"
 )
 
@@ -111,5 +113,25 @@ func TestReview8bScheduleLayoutAgreesWithRecordReader(t *testing.T) {
 	var r scheduleRecord
 	if err := unmarshalRecord(in, &r); err != nil {
 		t.Errorf("recordLayout passes %s (verify skips it as decodable), which unmarshalRecord refuses: %v", in, err)
+	}
+}
+
+// TestReview8bPGQueriedColumnEditUnseen (PostgreSQL): since schema 2 the
+// columns people query (lots.status, …) are plain columns celltrack writes
+// with each row, no longer generated from the record. A DBA's
+// `UPDATE lots SET status = 'released'` on a rejected lot leaves the record
+// (which the trail hashes) as it was, so audit verify passes, while every
+// SQL reader the README invites (`SELECT … FROM lots WHERE status =
+// 'released'`) sees a released lot. Verify should compare the written
+// columns with the record (or the columns be refused an UPDATE).
+func TestReview8bPGQueriedColumnEditUnseen(t *testing.T) {
+	t.Setenv(envEngine, "postgres")
+	db, _ := bedside(t, "0.5")
+	changeLot(t, db, "LOT-1", func(l *lot.Lot) { l.Status = lot.Rejected })
+	if err := pgtest.Exec(db.Path(), "UPDATE lots SET status = 'released' WHERE number = 'LOT-1'"); err != nil {
+		t.Fatal(err)
+	}
+	if p := problemsOf(t, db); p == "" {
+		t.Errorf("audit verify passes with lots.status of the rejected LOT-1 set to released by SQL")
 	}
 }

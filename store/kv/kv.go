@@ -123,3 +123,34 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %v", e.Op, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
+
+// Mismatch is a column an engine keeps beside a stored value, computed from
+// it when the pair is written, that holds other than the value gives: it
+// was written outside the engine (pgkv's columns people query, written by
+// celltrack with each row, edited by a DBA's UPDATE).
+type Mismatch struct {
+	// Table and Column name the column where the engine keeps it;
+	// Bucket and Key the pair whose row it is in.
+	Table, Column string
+	Bucket        string
+	Key           []byte
+	// FromKey says the column derives from the key, not the value.
+	FromKey bool
+	// Found is what the column holds, Want what the pair gives, as the
+	// engine writes them out; nil is none (SQL's NULL).
+	Found, Want *string
+	// Unreadable, when not empty, says why the engine could not compute
+	// the row's columns from its value at all (Column, Found and Want are
+	// then empty): a value celltrack did not write.
+	Unreadable string
+}
+
+// ColumnChecker is a Tx whose engine keeps columns derived from the pairs
+// (pgkv). StartColumnCheck starts comparing every such column of every
+// row, as the transaction sees them, with what its pair gives, and returns
+// a function that waits for those that differ (called again, it returns
+// the same). It must be called before the transaction ends; the check may
+// run beside the caller's reads.
+type ColumnChecker interface {
+	StartColumnCheck() func() ([]Mismatch, error)
+}

@@ -1,11 +1,13 @@
 package pgkv_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -254,6 +256,65 @@ func testWrittenColumnsAgreeWithSchema1(t *testing.T) {
 		t.Errorf("checked the columns of %d tables: %v", len(checked), checked)
 	}
 	t.Logf("%d columns of %d tables", len(cols), len(checked))
+	checkSeesEachColumn(t, e, cols, rewritten)
+}
+
+// checkSeesEachColumn: the column check (verify's check of the written
+// columns) finds nothing in the rows as pgkv wrote them, and, for every
+// column schema 1 generated, an edit of it in one row by SQL (as a DBA
+// would, the trail's trigger off) as exactly that column of that row, the
+// value found and the value schema 1's expression gives.
+func checkSeesEachColumn(t *testing.T, e *pgkv.Engine, cols []schema1Column, rows map[string][]byte) {
+	if ms := checkColumns(t, e); len(ms) != 0 {
+		t.Fatalf("the column check on the rows pgkv wrote: %+v", ms)
+	}
+	ctx := context.Background()
+	conn, err := e.Pool().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	for table := range trail { // as the tables' owner may
+		if _, err := conn.Exec(ctx, "ALTER TABLE "+table+" DISABLE TRIGGER USER"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := map[string]string{"text": "coalesce(%s || '+', 'edited')", "boolean": "NOT coalesce(%s, false)",
+		"timestamp with time zone": "coalesce(%s + interval '1 day', '2000-01-01Z')", "uuid": "gen_random_uuid()",
+		"integer": "coalesce(%s + 1, 7)", "bigint": "coalesce(%s + 1, 7)"}
+	for _, c := range cols {
+		k := rows[c.table]
+		var found, want *string
+		err := conn.QueryRow(ctx, fmt.Sprintf("UPDATE %[1]s SET %[2]s = %[3]s WHERE k = $1 RETURNING %[2]s::text, (%[4]s)::text",
+			c.table, c.name, strings.ReplaceAll(other[c.typ], "%s", c.name), c.expr), k).Scan(&found, &want)
+		if err != nil {
+			t.Fatalf("edit %s.%s: %v", c.table, c.name, err)
+		}
+		ms := checkColumns(t, e)
+		name := strings.Trim(c.name, `"`)
+		if len(ms) != 1 || ms[0].Table != c.table || ms[0].Column != name || !bytes.Equal(ms[0].Key, k) ||
+			deref(ms[0].Found) != deref(found) || deref(ms[0].Want) != deref(want) || ms[0].FromKey != (c.name == "id" || trail[c.table]) {
+			t.Errorf("%s.%s set to %s (the record gives %s): the column check found %+v", c.table, c.name, deref(found), deref(want), ms)
+		}
+		if _, err := conn.Exec(ctx, fmt.Sprintf("UPDATE %s SET %s = %s WHERE k = $1", c.table, c.name, c.expr), k); err != nil {
+			t.Fatalf("restore %s.%s: %v", c.table, c.name, err)
+		}
+	}
+	if ms := checkColumns(t, e); len(ms) != 0 {
+		t.Fatalf("the column check after each column was put back: %+v", ms)
+	}
+}
+
+var trail = map[string]bool{"audit_entries": true, "audit_entity": true, "audit_tree": true}
+
+// checkColumns runs the column check in a read transaction.
+func checkColumns(t *testing.T, e *pgkv.Engine) []kv.Mismatch {
+	t.Helper()
+	var ms []kv.Mismatch
+	if err := e.View(func(tx kv.Tx) (err error) { ms, err = tx.(kv.ColumnChecker).StartColumnCheck()(); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return ms
 }
 
 func deref(s *string) string {
@@ -261,4 +322,176 @@ func deref(s *string) string {
 		return "NULL"
 	}
 	return *s
+}
+
+// TestColumnCheckUnreadableRecord: a record edited by SQL into one the
+// server cannot compute the columns of (a time that is no time, a \u0000
+// jsonb refuses) fails the server's check statement. The column check reports
+// those rows as Unreadable and still finds every edited column, of that
+// table's other rows (one whose record only the server computes among
+// them) and of the other tables; the transaction reads on.
+func TestColumnCheckUnreadableRecord(t *testing.T) {
+	e, _ := create(t)
+	lot := func(k []byte, n int) []byte {
+		return fmt.Appendf(nil, `{"v":1,"id":"%s","number":"L-%d","din":"G1234260000%03d","status":"quarantine","expires":"2027-01-02T03:04:05Z"}`, uid(k), n, n)
+	}
+	var lots [][]byte
+	cont := id()
+	err := e.Update(func(tx kv.Tx) error {
+		lb, err := tx.CreateBucket([]byte("lots"))
+		if err != nil {
+			return err
+		}
+		for n := range 40 {
+			k := id()
+			lots = append(lots, k)
+			if err := lb.Put(k, lot(k, n)); err != nil {
+				return err
+			}
+		}
+		cb, err := tx.CreateBucket([]byte("containers"))
+		if err != nil {
+			return err
+		}
+		return cb.Put(cont, fmt.Appendf(nil, `{"v":1,"id":"%s","lot_id":"%s","din":"G1234260000000","number":1,"state":"stored"}`, uid(cont), uid(lots[0])))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	badTime, badText, edited := lots[3], lots[29], lots[17]
+	if err := exec(t, e, `UPDATE lots SET record = jsonb_set(record::jsonb, '{expires}', '"x"')::json WHERE k = $1`, badTime); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(t, e, `UPDATE lots SET record = '{"number":"L-29","status":"a\u0000b"}'::json WHERE k = $1`, badText); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(t, e, `UPDATE lots SET status = 'released' WHERE k = $1`, edited); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(t, e, `UPDATE containers SET state = 'issued' WHERE k = $1`, cont); err != nil {
+		t.Fatal(err)
+	}
+	// A time in a form only the server computes (copyjson.go), the same
+	// time: only the status differs.
+	otherForm := lots[11]
+	if err := exec(t, e, `UPDATE lots SET record = jsonb_set(record::jsonb, '{expires}', '"2027-01-02 04:04:05+01"')::json, status = 'released' WHERE k = $1`, otherForm); err != nil {
+		t.Fatal(err)
+	}
+	var ms []kv.Mismatch
+	var after []byte
+	err = e.View(func(tx kv.Tx) (err error) {
+		if ms, err = tx.(kv.ColumnChecker).StartColumnCheck()(); err != nil {
+			return err
+		}
+		after = bytes.Clone(tx.Bucket([]byte("lots")).Get(lots[0]))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range ms {
+		got = append(got, fmt.Sprintf("%s %x %s %s→%s %q", m.Table, m.Key, m.Column, deref(m.Found), deref(m.Want), m.Unreadable))
+	}
+	unreadable := func(k []byte, msg string) string { return fmt.Sprintf("lots %x  NULL→NULL %q", k, msg) }
+	want := []string{
+		fmt.Sprintf(`containers %x state issued→stored ""`, cont),
+		unreadable(badTime, `invalid input syntax for type timestamp with time zone: "x"`),
+		fmt.Sprintf(`lots %x status released→quarantine ""`, edited),
+		fmt.Sprintf(`lots %x status released→quarantine ""`, otherForm),
+		unreadable(badText, `unsupported Unicode escape sequence`),
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("the column check found\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !bytes.Equal(after, lot(lots[0], 0)) {
+		t.Errorf("a read after the column check: %s", after)
+	}
+}
+
+// TestColumnCheckSnapshot: the column check sees what its transaction
+// sees. A read transaction's runs on a connection of its own in the
+// transaction's snapshot: an edit committed after the transaction began
+// is not in it, one before is — and so with one connection in the pool,
+// where the check runs on the transaction's own. A write transaction's
+// sees its own buffered writes (a rewrite of the edited row's record).
+func TestColumnCheckSnapshot(t *testing.T) {
+	e, u := create(t)
+	before, after := id(), id()
+	rec := func(k []byte, n int) []byte {
+		return fmt.Appendf(nil, `{"v":1,"id":"%s","number":"L-%d","din":"G1234260000%03d","status":"quarantine"}`, uid(k), n, n)
+	}
+	err := e.Update(func(tx kv.Tx) error {
+		b, err := tx.CreateBucket([]byte("lots"))
+		if err != nil {
+			return err
+		}
+		if err := b.Put(before, rec(before, 1)); err != nil {
+			return err
+		}
+		return b.Put(after, rec(after, 2))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(t, e, `UPDATE lots SET status = 'released' WHERE k = $1`, before); err != nil {
+		t.Fatal(err)
+	}
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	one, err := pgkv.Open(u+sep+"pool_max_conns=1", pgkv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	keys := func(ms []kv.Mismatch) []string {
+		var ks []string
+		for _, m := range ms {
+			ks = append(ks, fmt.Sprintf("%x %s %s", m.Key, m.Column, deref(m.Found)))
+		}
+		return ks
+	}
+	want := []string{fmt.Sprintf("%x status released", before)}
+	for _, c := range []struct {
+		name string
+		run  func(func(kv.Tx) error) error // the transaction
+		prep func(kv.Tx) error             // before the check, in it
+	}{
+		{"own connection", e.View, func(tx kv.Tx) error {
+			tx.Bucket([]byte("lots")).Get(before) // the snapshot is taken
+			return exec(t, e, `UPDATE lots SET status = 'released' WHERE k = $1`, after)
+		}},
+		{"one connection", one.View, func(tx kv.Tx) error {
+			tx.Bucket([]byte("lots")).Get(before)
+			return exec(t, e, `UPDATE lots SET status = 'released' WHERE k = $1`, after)
+		}},
+		{"write transaction", e.Update, func(tx kv.Tx) error {
+			// before's record says released too, buffered: its row agrees
+			// once the write is sent.
+			want = nil
+			return tx.Bucket([]byte("lots")).Put(before, bytes.Replace(rec(before, 1), []byte("quarantine"), []byte("released"), 1))
+		}},
+	} {
+		var ms []kv.Mismatch
+		err := c.run(func(tx kv.Tx) (err error) {
+			if err := c.prep(tx); err != nil {
+				return err
+			}
+			ms, err = tx.(kv.ColumnChecker).StartColumnCheck()()
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := keys(ms); !slices.Equal(got, want) {
+			t.Errorf("%s: the column check found %q, want %q", c.name, got, want)
+		}
+		if err := exec(t, e, `UPDATE lots SET status = 'quarantine' WHERE k = $1`, after); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -37,7 +37,7 @@ var copyMin = 256
 
 // copyable says whether t's rows can go by COPY: all their columns are the
 // key, the value and what derives from the key's bytes alone, or (a json
-// table) what jsonRow computes from the record.
+// table) what jsonTuple computes from the record.
 func copyable(t table) bool { return t == generic || appendOnly[t.name] || t.json }
 
 // copyStatement is the COPY statement of t, its columns in the order row
@@ -56,9 +56,9 @@ func copyStatement(t table) string {
 	if !t.json {
 		panic("pgkv: no COPY for " + t.name)
 	}
-	names := []string{"k", t.val, "id"}
-	for _, c := range recordColumns()[t.name] {
-		names = append(names, c.name)
+	names := []string{"k", t.val}
+	for _, w := range writtenColumns(t) {
+		names = append(names, w.name)
 	}
 	return fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", t.name, strings.Join(names, ", "))
 }
@@ -96,45 +96,57 @@ func (c *copyData) begin() {
 	c.n++
 }
 
-func (c *copyData) field(b []byte) {
-	c.buf.Write(binary.BigEndian.AppendUint32(nil, uint32(len(b))))
-	c.buf.Write(b)
+// appendField appends b to the row r as a field of COPY's binary format:
+// its length, then its bytes.
+func appendField(r, b []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(r, uint32(len(b))), b...)
 }
 
 // row adds the pair k, v of bucket name in table t, and reports whether it
-// did: a json table's row only when jsonRow computes its columns. The
-// trail's derived columns are
+// did: a json table's row only when jsonTuple computes its columns.
+func (c *copyData) row(t table, name string, k, v []byte) bool {
+	r, ok := c.tuple(t, name, k, v)
+	if !ok {
+		return false
+	}
+	c.begin()
+	c.buf.Write(r)
+	return true
+}
+
+// tuple is the row of the pair k, v of bucket name in table t as COPY
+// sends it: the number of fields, then each field (copyStatement's
+// columns), in c.scratch; ok is false when it is a json table's row whose
+// columns jsonTuple does not compute. The trail's derived columns are
 // what trailInsert computes from the key, in binary: a bigint is its 8
 // bytes big-endian, which is the key's bytes as ('x' || hex)::bit(64)
 // reads them, and a uuid is its 16 bytes.
-func (c *copyData) row(t table, name string, k, v []byte) bool {
+func (c *copyData) tuple(t table, name string, k, v []byte) ([]byte, bool) {
 	if t.json {
-		return c.jsonRow(t, k, v)
+		return c.jsonTuple(t, k, v)
 	}
-	c.begin()
-	var cols []byte
+	r := c.scratch[:0]
+	field := func(b []byte) { r = appendField(r, b) }
 	switch t.name {
 	case "kv":
-		cols = binary.BigEndian.AppendUint16(cols, 3)
-		c.buf.Write(cols)
-		c.field([]byte(name))
-		c.field(k)
-		c.field(v)
+		r = binary.BigEndian.AppendUint16(r, 3)
+		field([]byte(name))
+		field(k)
+		field(v)
 	case "audit_entries", "audit_tree":
-		cols = binary.BigEndian.AppendUint16(cols, 3)
-		c.buf.Write(cols)
-		c.field(k)
-		c.field(v)
-		c.field(k) // seq, idx
+		r = binary.BigEndian.AppendUint16(r, 3)
+		field(k)
+		field(v)
+		field(k) // seq, idx
 	case "audit_entity":
-		cols = binary.BigEndian.AppendUint16(cols, 4)
-		c.buf.Write(cols)
-		c.field(k)
-		c.field(v)
-		c.field(k[:16]) // entity_id
-		c.field(k[16:]) // seq
+		r = binary.BigEndian.AppendUint16(r, 4)
+		field(k)
+		field(v)
+		field(k[:16]) // entity_id
+		field(k[16:]) // seq
 	}
-	return true
+	c.scratch = r
+	return r, true
 }
 
 // send runs the COPY of t's rows.

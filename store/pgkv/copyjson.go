@@ -250,28 +250,26 @@ func intLiteral(raw []byte, lo, hi int64) (int64, bool) {
 	return n, true
 }
 
-// jsonRow adds the row of json table t for key k and record v: k, the
-// record, id and each column of recordColumns, in PostgreSQL's binary
-// format. It reports false, adding nothing, when the key is not 16 bytes
-// or the record has a form it does not compute (see above).
-func (c *copyData) jsonRow(t table, k, v []byte) bool {
+// jsonTuple is the row of json table t for key k and record v as COPY
+// sends it (copyData.tuple): k, the record, id and each column of
+// recordColumns, in PostgreSQL's binary format. ok is false when the key
+// is not 16 bytes or the record has a form it does not compute (see
+// above).
+func (c *copyData) jsonTuple(t table, k, v []byte) ([]byte, bool) {
 	if len(k) != 16 {
-		return false
+		return nil, false
 	}
 	if c.members == nil {
 		c.members = jsonMembers{}
 	}
 	clear(c.members)
 	if !topMembers(v, c.members) {
-		return false
+		return nil, false
 	}
 	cols := recordColumns()[t.name]
 	r := c.scratch[:0]
 	r = binary.BigEndian.AppendUint16(r, uint16(3+len(cols)))
-	field := func(b []byte) {
-		r = binary.BigEndian.AppendUint32(r, uint32(len(b)))
-		r = append(r, b...)
-	}
+	field := func(b []byte) { r = appendField(r, b) }
 	null := func() { r = binary.BigEndian.AppendUint32(r, math.MaxUint32) }
 	field(k)
 	field(v)
@@ -286,13 +284,13 @@ func (c *copyData) jsonRow(t table, k, v []byte) bool {
 			case "false", "null", "":
 				field([]byte{0})
 			default:
-				return false
+				return nil, false
 			}
 		case text, when, ref:
 			b, isNull, ok := stringColumn(raw, col.kind)
 			switch {
 			case !ok:
-				return false
+				return nil, false
 			case isNull:
 				null()
 			default:
@@ -306,13 +304,13 @@ func (c *copyData) jsonRow(t table, k, v []byte) bool {
 			if col.kind == int32c {
 				n, ok := intLiteral(raw, math.MinInt32, math.MaxInt32)
 				if !ok {
-					return false
+					return nil, false
 				}
 				field(binary.BigEndian.AppendUint32(nil, uint32(int32(n))))
 			} else {
 				n, ok := intLiteral(raw, math.MinInt64, math.MaxInt64)
 				if !ok {
-					return false
+					return nil, false
 				}
 				field(binary.BigEndian.AppendUint64(nil, uint64(n)))
 			}
@@ -320,7 +318,7 @@ func (c *copyData) jsonRow(t table, k, v []byte) bool {
 			// din || lpad(number, 2, '0'): NULL when either is.
 			din, dinNull, ok := jsonText(c.members["din"])
 			if !ok {
-				return false
+				return nil, false
 			}
 			numRaw := c.members["number"]
 			var num []byte
@@ -331,12 +329,12 @@ func (c *copyData) jsonRow(t table, k, v []byte) bool {
 			case numRaw[0] == '"':
 				s, _, ok := jsonText(numRaw)
 				if !ok {
-					return false
+					return nil, false
 				}
 				num = s
 			default:
 				if _, ok := intLiteral(numRaw, math.MinInt64, math.MaxInt64); !ok {
-					return false
+					return nil, false
 				}
 				num = numRaw
 			}
@@ -345,7 +343,7 @@ func (c *copyData) jsonRow(t table, k, v []byte) bool {
 				continue
 			}
 			if !utf8.Valid(num) {
-				return false
+				return nil, false
 			}
 			runes := []rune(string(num))
 			for len(runes) < 2 {
@@ -355,9 +353,7 @@ func (c *copyData) jsonRow(t table, k, v []byte) bool {
 		}
 	}
 	c.scratch = r
-	c.begin()
-	c.buf.Write(r)
-	return true
+	return r, true
 }
 
 // stringColumn is the binary value of a text, time or uuid column (kind)

@@ -577,6 +577,17 @@ func TestLeastPrivilegeRole(t *testing.T) {
 	if err != nil {
 		t.Fatalf("what celltrack does, as %s: %v", app, err)
 	}
+	// audit verify's column check: a snapshot exported and imported on a
+	// second connection, every table read.
+	if err := e.View(func(tx kv.Tx) error {
+		ms, err := tx.(kv.ColumnChecker).StartColumnCheck()()
+		if len(ms) != 0 {
+			t.Errorf("the column check as %s: %+v", app, ms)
+		}
+		return err
+	}); err != nil {
+		t.Errorf("the column check as %s: %v", app, err)
+	}
 	if err := e.Update(func(tx kv.Tx) error {
 		return tx.Bucket([]byte("audit")).Put([]byte{0, 0, 0, 0, 0, 0, 0, 1}, []byte("forged"))
 	}); err == nil || !strings.Contains(err.Error(), "append-only") {

@@ -132,20 +132,50 @@ var recordColumns = sync.OnceValue(func() map[string][]col {
 	}
 })
 
+// written is a column pgkv writes with each row of a table besides the key
+// and the value: its name, and its value as SQL over s.k, the key, and (a
+// json table's) s.j, the record parsed once as jsonb. fromKey: it derives
+// from the key alone. The statements that write the columns (jsonInsert,
+// trailInsert; COPY's are computed to the same answers, copyjson.go) and
+// the one that checks them (checkStatement) take them from here.
+type written struct {
+	name, expr string
+	fromKey    bool
+}
+
+// writtenColumns are t's written columns: a json table's id, from the
+// key, and recordColumns; a trail table's trailColumns.
+func writtenColumns(t table) []written {
+	var ws []written
+	if t.json {
+		ws = append(ws, written{"id", "encode(s.k, 'hex')::uuid", true})
+		for _, c := range recordColumns()[t.name] {
+			ws = append(ws, written{c.name, c.expr("s.j"), false})
+		}
+		return ws
+	}
+	for _, c := range trailColumns()[t.name] {
+		ws = append(ws, written{c[0], c[1], true})
+	}
+	return ws
+}
+
 // jsonInsert is the statement that inserts the pairs of json table t from
 // two arrays, $1 the keys and $2 the records as text: the record as json
-// (its exact text), id from the key, and every column of t from one jsonb
-// parse of the record (OFFSET 0 keeps the planner from copying the parse
-// into each column's expression). upsert adds the ON CONFLICT clause that
-// rewrites a key's row.
+// (its exact text) and every written column of t, from the key and one
+// jsonb parse of the record (OFFSET 0 keeps the planner from copying the
+// parse into each column's expression). upsert adds the ON CONFLICT clause
+// that rewrites a key's row.
 func jsonInsert(t table, upsert bool) string {
-	names := []string{"k", t.val, "id"}
-	exprs := []string{"s.k", "s.v::json", "encode(s.k, 'hex')::uuid"}
+	names := []string{"k", t.val}
+	exprs := []string{"s.k", "s.v::json"}
 	set := []string{fmt.Sprintf("%[1]s = excluded.%[1]s", t.val)}
-	for _, c := range recordColumns()[t.name] {
-		names = append(names, c.name)
-		exprs = append(exprs, c.expr("s.j"))
-		set = append(set, fmt.Sprintf("%[1]s = excluded.%[1]s", c.name))
+	for _, w := range writtenColumns(t) {
+		names = append(names, w.name)
+		exprs = append(exprs, w.expr)
+		if !w.fromKey {
+			set = append(set, fmt.Sprintf("%[1]s = excluded.%[1]s", w.name))
+		}
 	}
 	q := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM (SELECT u.k, u.v, u.v::jsonb AS j FROM unnest($1::bytea[], $2::text[]) AS u(k, v) OFFSET 0) AS s",
 		t.name, strings.Join(names, ", "), strings.Join(exprs, ", "))
@@ -197,8 +227,8 @@ func seqOf(k string) string { return fmt.Sprintf("('x' || encode(%s, 'hex'))::bi
 // error.
 func trailInsert(t table, keep bool) string {
 	names, exprs := []string{"k", t.val}, []string{"s.k", "s.v"}
-	for _, c := range trailColumns()[t.name] {
-		names, exprs = append(names, c[0]), append(exprs, c[1])
+	for _, w := range writtenColumns(t) {
+		names, exprs = append(names, w.name), append(exprs, w.expr)
 	}
 	q := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM unnest($1::bytea[], $2::bytea[]) AS s(k, v)",
 		t.name, strings.Join(names, ", "), strings.Join(exprs, ", "))

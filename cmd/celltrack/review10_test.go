@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Review 10: fix9 gave the bedside sign form a hidden signer so that a form
@@ -54,5 +58,35 @@ func TestReview10ReactionFormRecordedAsAnotherTabsUser(t *testing.T) {
 	}
 	if after := f.auditCount(); after != before {
 		t.Errorf("the reaction form sent under another user's session wrote %d audit entries", after-before)
+	}
+}
+
+// Review 10: `check --backup FILE` of a backup that is not there (a typo in
+// its name) answers "no database at FILE; check the database path, or
+// initialize a new database there (--backup)": the advice for a missing
+// --db, given for a kept backup — an admin who follows it runs `celltrack
+// --db FILE init` and makes an empty database under the backup's name.
+// It should say the backup is not there and to check its name (the store's
+// ENODB words the database, not a backup).
+func TestReview10CheckMissingBackupSaysNoInit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), "lab", testClockAt()); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(filepath.Dir(path), "backup-2026-11-25.db")
+	now, _ := time.Parse(time.RFC3339, testNow)
+	args := []string{"--user", "alice", "check", "--backup", missing}
+	var stdout, stderr bytes.Buffer
+	code := runEnv(append([]string{"celltrack", "--db", path}, args...), strings.NewReader(""), &stdout, &stderr,
+		func() time.Time { return now }, personEnv(filepath.Join(filepath.Dir(path), "homes"), args))
+	t.Logf("exit %d: %s", code, stderr.String())
+	if code == 0 {
+		t.Fatalf("check --backup of a missing file passed")
+	}
+	if strings.Contains(stderr.String(), "initialize a new database") {
+		t.Errorf("check --backup of a missing backup advises to initialize a new database there: %s", stderr.String())
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("check --backup made %s", missing)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
@@ -88,5 +89,31 @@ func TestReview10CheckMissingBackupSaysNoInit(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); err == nil {
 		t.Errorf("check --backup made %s", missing)
+	}
+}
+
+// Review 10: GET /api/v1/svc/audit-tail without ?last= is accepted —
+// countParam's own refusal says "leave last out for every one" — but
+// AuditTail(entity, 0) of the whole trail reads nothing and counts
+// nothing: 200 {"total":0,"entries":[]} on a database of dozens of
+// entries. An auditor's client (or the remote CLI) told there are no
+// entries. It should answer every entry and the true count, or refuse a
+// missing last.
+func TestReview10AuditTailWithoutLast(t *testing.T) {
+	f := newWebFixture(t, false, "lab")
+	c := f.client()
+	f.login(c, "aud")
+	want := f.auditCount()
+	st, body := f.get(c, "/api/v1/svc/audit-tail")
+	var tail struct {
+		Total   int              `json:"total"`
+		Entries []map[string]any `json:"entries"`
+	}
+	if err := json.Unmarshal([]byte(body), &tail); err != nil {
+		t.Fatalf("/api/v1/svc/audit-tail: %d %v\n%.400s", st, err, body)
+	}
+	t.Logf("/api/v1/svc/audit-tail: %d, total %d, %d entries; the trail has %d", st, tail.Total, len(tail.Entries), want)
+	if st == http.StatusOK && (tail.Total != want || len(tail.Entries) != want) {
+		t.Errorf("/api/v1/svc/audit-tail without last: 200, total %d and %d entries, the trail has %d", tail.Total, len(tail.Entries), want)
 	}
 }

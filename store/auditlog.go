@@ -61,10 +61,11 @@ func (db *DB) AuditTail(entity string, n int) ([]audit.Entry, int, error) {
 		}
 		var seqs [][]byte
 		c := b.Cursor()
-		for k, _ := c.Last(); k != nil && len(seqs) < n; k, _ = c.Prev() {
-			if total == 0 {
-				total = int(btoi(k))
-			}
+		k, _ := c.Last()
+		if k != nil {
+			total = int(btoi(k))
+		}
+		for ; k != nil && len(seqs) < n; k, _ = c.Prev() {
 			seqs = append(seqs, k)
 		}
 		slices.Reverse(seqs)

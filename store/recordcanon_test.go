@@ -40,8 +40,8 @@ func canonRecords(t *testing.T) map[string][][]byte {
 		Course: 2, Number: 1, Start: at, End: at.Add(time.Hour), WeightID: uuid.New(), Weight: 61_500, Required: 61_500_000,
 		Given: -5, Volume: 0, Deviation: -12, EndotoxinMilliEUPerKgH: 1 << 40,
 		Containers: []infusedContainerRecord{{uuid.New(), uuid.New(), "G12342600000101", 326, 61_940_000}, {uuid.New(), uuid.New(), "G12342600000102", 1, 2}},
-		Checks: []dose.Result{{Name: "weight", OK: false, Detail: "62.0 kg > 5 days", Fix: "re-weigh", Command: "patient weigh"}, {Name: "dose", OK: true, Detail: "ok"}},
-		Nurse:  audit.Signature{UserID: uuid.New(), User: "nina", FullName: "Nina Ä", Role: audit.Nurse, Time: at, Meaning: "administered", Signed: [32]byte{0, 255, 7}},
+		Checks:     []dose.Result{{Name: "weight", OK: false, Detail: "62.0 kg > 5 days", Fix: "re-weigh", Command: "patient weigh"}, {Name: "dose", OK: true, Detail: "ok"}},
+		Nurse:      audit.Signature{UserID: uuid.New(), User: "nina", FullName: "Nina Ä", Role: audit.Nurse, Time: at, Meaning: "administered", Signed: [32]byte{0, 255, 7}},
 	}
 	for kind, r := range map[string]any{kindEvent: ev, kindInfusion: in} {
 		b, err := json.Marshal(r)
@@ -104,25 +104,37 @@ func TestCanonicalRecordsOffTheLayout(t *testing.T) {
 		func(b []byte) []byte { return bytes.Replace(b, []byte(`"by":"`), []byte(`"by":"\u00`), 1) },
 		func(b []byte) []byte { return bytes.Replace(b, []byte(`"by":"`), []byte("\"by\":\"\xff"), 1) },
 		func(b []byte) []byte { return bytes.Replace(b, []byte(`"by":"`), []byte("\"by\":\"\x01"), 1) },
-		func(b []byte) []byte { return bytes.Replace(b, []byte(`"protocol":"`), []byte("\"protocol\":\"\xe2\x82"), 1) },
+		func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"protocol":"`), []byte("\"protocol\":\"\xe2\x82"), 1)
+		},
 		func(b []byte) []byte { return bytes.Replace(b, []byte(`"id":"`), []byte(`"id":"urn:uuid:`), 1) },
 		func(b []byte) []byte { return bytes.Replace(b, []byte(`"id":"`), []byte(`"id":"\u0030`), 1) },
 		func(b []byte) []byte { return bytes.Replace(b, []byte(`Z"`), []byte(`+00:00"`), 1) },
 		func(b []byte) []byte { return bytes.Replace(b, []byte(`Z"`), []byte(`z"`), 1) },
 		func(b []byte) []byte { return bytes.Replace(b, []byte(`T`), []byte(` `), 1) },
-		func(b []byte) []byte { return bytes.Replace(b, []byte(`,"details":{`), []byte(`,"details":{"k":"first",`), 1) },
+		func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`,"details":{`), []byte(`,"details":{"k":"first",`), 1)
+		},
 		func(b []byte) []byte { return bytes.Replace(b, []byte(`}}`), []byte(`,"k":"1","k":"2"}}`), 1) },
-		func(b []byte) []byte { return bytes.Replace(b, []byte(`,"details":{`), []byte(`,"details":null,"x":{`), 1) },
+		func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`,"details":{`), []byte(`,"details":null,"x":{`), 1)
+		},
 		func(b []byte) []byte { return bytes.Replace(b, []byte(`"ok":true`), []byte(`"ok":1`), 1) },
 		func(b []byte) []byte { return bytes.Replace(b, []byte(`"checks":[`), []byte(`"checks":[],"c":[`), 1) },
-		func(b []byte) []byte { return bytes.Replace(b, []byte(`"containers":[`), []byte(`"containers":null,"c":[`), 1) },
+		func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"containers":[`), []byte(`"containers":null,"c":[`), 1)
+		},
 		func(b []byte) []byte { return bytes.Replace(b, []byte(`"Signed":[`), []byte(`"Signed":[256,`), 1) },
 		func(b []byte) []byte { return bytes.Replace(b, []byte(`"Signed":[`), []byte(`"Signed":[1,`), 1) },
 		func(b []byte) []byte { return bytes.Replace(b, []byte(`]}`), []byte(`,1]}`), 1) },
-		func(b []byte) []byte { return bytes.Replace(b, []byte(`,"weight_grams":`), []byte(`,"weight_grams":-`), 1) },
+		func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`,"weight_grams":`), []byte(`,"weight_grams":-`), 1)
+		},
 		func(b []byte) []byte { return bytes.Replace(b, []byte(`"fix":"`), []byte(`"Fix":"`), 1) },
 		func(b []byte) []byte { return bytes.Replace(b, []byte(`,"witness":`), []byte(`,"nurse":`), 1) },
-		func(b []byte) []byte { return bytes.Replace(b, []byte(`,"to":`), []byte(`,"extra":[1,{"a":"}"}],"to":`), 1) },
+		func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`,"to":`), []byte(`,"extra":[1,{"a":"}"}],"to":`), 1)
+		},
 		func(b []byte) []byte { return b[:len(b)-1] },
 		func(b []byte) []byte { return b[:len(b)/2] },
 		func(b []byte) []byte { return append(bytes.Clone(b), '}') },
@@ -170,4 +182,3 @@ func FuzzCanonicalRecord(f *testing.F) {
 		}
 	})
 }
-

@@ -23,7 +23,7 @@ func TestAuditTailIsTheEndOfAuditLog(t *testing.T) {
 		if err != nil || len(all) == 0 {
 			t.Fatalf("AuditLog(%q): %d entries, %v", entity, len(all), err)
 		}
-		for _, n := range []int{1, 2, len(all), len(all) + 5} {
+		for _, n := range []int{0, 1, 2, len(all), len(all) + 5} {
 			es, total, err := db.AuditTail(entity, n)
 			if err != nil {
 				t.Fatalf("AuditTail(%q, %d): %v", entity, n, err)

@@ -71,7 +71,7 @@ func (s *Server) lotsPage(w http.ResponseWriter, r *http.Request, u audit.User) 
 		http.Redirect(w, r, "/lots/"+PathSegment(ref), http.StatusSeeOther)
 		return
 	}
-	ls, err := s.lots(u, q)
+	ls, err := s.lots(u, q, maxLotRows+1) // one more than it lists: are there more?
 	if err != nil {
 		err = s.logError(r, err)
 		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
@@ -92,10 +92,9 @@ func (s *Server) lotsPage(w http.ResponseWriter, r *http.Request, u audit.User) 
 // filters and the find box reach the others.
 const maxLotRows = 1000
 
-// lots reads the newest maxLotRows+1 lots matching the query's filters —
-// one more than the page lists, to know that there are more — for a user
-// who may read.
-func (s *Server) lots(u audit.User, q url.Values) ([]lot.Lot, error) {
+// lots reads the lots matching the query's filters, for a user who may
+// read; with last above 0, only the newest last of them.
+func (s *Server) lots(u audit.User, q url.Values, last int) ([]lot.Lot, error) {
 	if err := audit.AuthorizeRead(u); err != nil {
 		return nil, err
 	}
@@ -103,7 +102,7 @@ func (s *Server) lots(u audit.User, q url.Values) ([]lot.Lot, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.Last = maxLotRows + 1
+	f.Last = last
 	return s.cfg.Lots.Lots(f)
 }
 

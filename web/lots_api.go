@@ -13,7 +13,7 @@ import (
 
 // apiLots is `lot list --json`, with ?status= and ?source=.
 func (s *Server) apiLots(w http.ResponseWriter, r *http.Request, u audit.User) error {
-	ls, err := s.lots(u, r.URL.Query())
+	ls, err := s.lots(u, r.URL.Query(), 0) // every lot, as `lot list --json`
 	if err != nil {
 		return err
 	}

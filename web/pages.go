@@ -274,6 +274,10 @@ type recordedData struct {
 type reactionForm struct {
 	Infusion, MRN string
 	Known         int
+	// Signer is the user the form is shown to, in whose name it records
+	// (signerField): one shown to nina and sent after pat logged in in
+	// another tab is refused, not recorded as pat's (review 10).
+	Signer string
 }
 
 type reactionData struct {
@@ -309,7 +313,7 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 	}
 	s.render(w, http.StatusOK, "recorded", pageData{Title: "Infusion recorded", User: u, Nav: "bedside",
 		Data: recordedData{MRN: trim(req.MRN), Infusion: in, Start: lot.FormatTime(in.Start), End: lot.FormatTime(in.End),
-			CanReact: audit.Allowed(u.Role, audit.DoseReaction), Form: reactionForm{Infusion: in.ID.String(), MRN: trim(req.MRN)}}})
+			CanReact: audit.Allowed(u.Role, audit.DoseReaction), Form: reactionForm{Infusion: in.ID.String(), MRN: trim(req.MRN), Signer: u.Name}}})
 }
 
 // reactionsOf returns the reactions of the patient's infusion, refusing a
@@ -359,8 +363,12 @@ func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit
 		return
 	}
 	f := r.PostForm
-	form := reactionForm{Infusion: trim(f.Get("infusion")), MRN: trim(f.Get("mrn"))}
+	form := reactionForm{Infusion: trim(f.Get("infusion")), MRN: trim(f.Get("mrn")), Signer: u.Name}
 	grade, err := parseGrade(f.Get("grade"))
+	if err == nil && audit.Authorize(u, audit.DoseReaction) == nil {
+		// a role that may not record reactions is refused for that (403)
+		err = formShownTo(f, u, "whom it was shown to", "nothing was recorded", "record the reaction there")
+	}
 	if k := trim(f.Get("known")); err == nil && k != "" {
 		// A form without it (one from before the forms carried it, or
 		// made by hand) knew of no reaction.
@@ -409,7 +417,7 @@ func reactionURL(mrn, infusion string, seq int) string {
 // bedsideReactionPage shows a recorded reaction, with the form for another.
 func (s *Server) bedsideReactionPage(w http.ResponseWriter, r *http.Request, u audit.User) {
 	q := r.URL.Query()
-	form := reactionForm{Infusion: trim(q.Get("infusion")), MRN: trim(q.Get("mrn"))}
+	form := reactionForm{Infusion: trim(q.Get("infusion")), MRN: trim(q.Get("mrn")), Signer: u.Name}
 	rcs, err := s.reactionsOf(form.MRN, form.Infusion)
 	var rc dose.Reaction
 	if err == nil {
@@ -522,13 +530,20 @@ const signerField = "signer"
 // another user than the session's, or one that names nobody (a form made
 // by hand, or one from before the forms carried it).
 func formSigner(f url.Values, u audit.User) error {
+	return formShownTo(f, u, "whose password it asks for", "nothing was signed and no password was checked", "sign there")
+}
+
+// formShownTo refuses a form shown to another user than the session's, or
+// one that names nobody, in the words of what the form does: asks (what
+// the form does not say), nothing (what was not done) and redo.
+func formShownTo(f url.Values, u audit.User, asks, nothing, redo string) error {
 	switch who := strings.TrimSpace(f.Get(signerField)); who {
 	case u.Name:
 		return nil
 	case "":
-		return lot.FieldErrorf(signerField, lot.EUSAGE, "this form does not say whose password it asks for; nothing was signed and no password was checked — open the page again and sign there")
+		return lot.FieldErrorf(signerField, lot.EUSAGE, "this form does not say %s; %s — open the page again and %s", asks, nothing, redo)
 	default:
-		return lot.FieldErrorf(signerField, lot.ECONFLICT, "this form was for %s; %s is logged in now (in another tab of this browser) — nothing was signed and no password was checked; check again as %s, or log in as %s", who, u.Name, u.Name, who)
+		return lot.FieldErrorf(signerField, lot.ECONFLICT, "this form was for %s; %s is logged in now (in another tab of this browser) — %s; check again as %s, or log in as %s", who, u.Name, nothing, u.Name, who)
 	}
 }
 

@@ -288,6 +288,9 @@ func (s *Server) userRoutes() []svcRoute {
 			readCall(s, func(r *http.Request) (AuditTail, error) {
 				q := r.URL.Query()
 				n, err := countParam("last", q.Get("last"))
+				if err == nil && n == 0 {
+					err = lot.FieldErrorf("last", lot.EUSAGE, "last is required: give how many of the newest entries to read, a whole number above 0 (GET /api/v1/svc/audit reads every one)")
+				}
 				if err != nil {
 					return AuditTail{}, err
 				}

@@ -223,7 +223,7 @@ func TestReview9ReactionFormSentTwiceRecordsOnce(t *testing.T) {
 	if st != http.StatusOK || m == nil {
 		t.Fatalf("administer: %d\n%s", st, body)
 	}
-	form := url.Values{"infusion": {m[1]}, "mrn": {"MRN-1001"}, "grade": {"2"}, "text": {"rigors"}}
+	form := url.Values{"infusion": {m[1]}, "mrn": {"MRN-1001"}, "grade": {"2"}, "text": {"rigors"}, "signer": {"nina"}}
 	if st, body := f.post(c, "/bedside/reaction", form); st != http.StatusOK || !strings.Contains(body, "Reaction #1") {
 		t.Fatalf("first send: %d\n%s", st, body)
 	}

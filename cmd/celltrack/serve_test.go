@@ -259,19 +259,19 @@ func TestServeBedsideWrongBagThenGo(t *testing.T) {
 		t.Fatalf("no infusion id on the recorded page")
 	}
 	n0 := f.auditCount()
-	st, body = f.post(c, "/bedside/reaction", url.Values{"infusion": {id[1]}, "mrn": {"MRN-1001"}, "grade": {"7"}, "text": {"fever"}})
+	st, body = f.post(c, "/bedside/reaction", url.Values{"infusion": {id[1]}, "mrn": {"MRN-1001"}, "grade": {"7"}, "text": {"fever"}, "signer": {"nina"}})
 	if st != http.StatusUnprocessableEntity || f.auditCount() != n0 {
 		t.Errorf("grade 7: status %d, %d audit entries; want 422 and none\n%s", st, f.auditCount()-n0, body)
 	}
 	mustContain(t, "grade 7", body, "grade", "7", `id="reaction-form"`)
 	// A form that names another patient than the infusion's is refused:
 	// the page would confirm a reaction for MRN-2001 stored on MRN-1001.
-	st, body = f.post(c, "/bedside/reaction", url.Values{"infusion": {id[1]}, "mrn": {"MRN-2001"}, "grade": {"3"}, "text": {"anaphylaxis"}})
+	st, body = f.post(c, "/bedside/reaction", url.Values{"infusion": {id[1]}, "mrn": {"MRN-2001"}, "grade": {"3"}, "text": {"anaphylaxis"}, "signer": {"nina"}})
 	if st != http.StatusConflict || f.auditCount() != n0 {
 		t.Errorf("reaction naming another patient: status %d, %d audit entries; want 409 and none\n%.300s", st, f.auditCount()-n0, body)
 	}
 	mustContain(t, "another patient", body, "is not an infusion of patient MRN-2001; nothing was recorded")
-	st, body = f.post(c, "/bedside/reaction", url.Values{"infusion": {id[1]}, "mrn": {"MRN-1001"}, "grade": {"1"}, "text": {"transient fever 38.1 °C"}})
+	st, body = f.post(c, "/bedside/reaction", url.Values{"infusion": {id[1]}, "mrn": {"MRN-1001"}, "grade": {"1"}, "text": {"transient fever 38.1 °C"}, "signer": {"nina"}})
 	if st != http.StatusOK || f.auditCount() != n0+1 {
 		t.Fatalf("reaction: %d, %d audit entries\n%s", st, f.auditCount()-n0, body)
 	}

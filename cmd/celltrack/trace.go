@@ -39,7 +39,7 @@ func (rt *runtime) traceCommand() *cli.Command {
 					}
 					return rt.writeRendered(data, sum, format, c.String("out"), c.Bool("force"))
 				}
-				paceGC() // a report is built and rendered in this process, which then exits
+				paceGC()         // a report is built and rendered in this process, which then exits
 				user := actor(c) // readDB has checked that this user exists and is enabled
 				ts := trace.New(rt.db.ReadTrace)
 				ts.FullVerify = c.Bool("full-verify")

@@ -169,15 +169,17 @@ func CheckLotUse(l Lot, p Patient, now time.Time, at ...*time.Location) []UseChe
 	default:
 		add("lot released", true, fmt.Sprintf("lot %s is released", l.Number), "")
 	}
+	// The instant is printed where it falls: at the facility, or, when
+	// the place of use's midnight comes first, there, saying so.
 	exp, loc := l.Expiry(at...)
-	where := "at the facility"
+	where := ""
 	if ZoneName(loc) != ZoneName(l.FacilityZone.Location()) {
-		where = "where it is used (" + ZoneName(loc) + ")"
+		where = ", when its expiry date begins where it is used (" + ZoneName(loc) + ")"
 	}
 	if l.Expired(now, at...) {
-		add("lot not expired", false, fmt.Sprintf("lot %s expired at %s, when its expiry date %s began %s", l.Number, FormatTimeIn(exp, loc), FormatDate(l.Expires), where), "do not use it — discard it with a reason")
+		add("lot not expired", false, fmt.Sprintf("lot %s expired at %s%s", l.Number, FormatTimeIn(exp, loc), where), "do not use it — discard it with a reason")
 	} else {
-		add("lot not expired", true, fmt.Sprintf("lot %s expires %s, when its expiry date %s begins %s", l.Number, FormatTimeIn(exp, loc), FormatDate(l.Expires), where), "")
+		add("lot not expired", true, fmt.Sprintf("lot %s expires %s%s", l.Number, FormatTimeIn(exp, loc), where), "")
 	}
 	return cs
 }

@@ -283,7 +283,11 @@ func (s *Server) containerPost(w http.ResponseWriter, r *http.Request, u audit.U
 		Patient: trim(f.Get("patient")), Reason: f.Get("reason")}
 	// The container is named by the page's path; its UUID is what the
 	// service is given, so a code and its barcode form are one container.
-	c, err := s.findContainer(u, r.PathValue("ref"))
+	err := formFor(f, u, mv.Action)
+	var c lot.Container
+	if err == nil {
+		c, err = s.findContainer(u, r.PathValue("ref"))
+	}
 	if err == nil {
 		c, err = s.move(u, c.ID.String(), mv.To, in)
 	}
@@ -351,7 +355,11 @@ func (s *Server) labelPost(w http.ResponseWriter, r *http.Request, u audit.User,
 		return
 	}
 	reason := r.PostForm.Get("reason")
-	c, err := s.findContainer(u, r.PathValue("ref"))
+	err := formFor(r.PostForm, u, action)
+	var c lot.Container
+	if err == nil {
+		c, err = s.findContainer(u, r.PathValue("ref"))
+	}
 	if err != nil {
 		s.showContainer(w, r, u, err, statusOf(w, err), nil)
 		return
@@ -359,7 +367,7 @@ func (s *Server) labelPost(w http.ResponseWriter, r *http.Request, u audit.User,
 	var n lot.LabelCount
 	switch action {
 	case audit.LabelPrint:
-		pdf, name, err := s.printLabels(u, c.Code(), true)
+		pdf, name, err := s.printForm(r.PostForm, u, c.LotID.String(), c.Code())
 		if err != nil {
 			err = s.logError(r, err)
 			s.showContainer(w, r, u, err, statusOf(w, err), nil)

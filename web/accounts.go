@@ -43,8 +43,8 @@ type AccountView struct {
 	Status    string     `json:"status"`
 	LastLogin string     `json:"last_login"`
 	Failures  int        `json:"failures"`
-	// PasswordSet is when the password was last set, which the reset
-	// form carries (formguard.go).
+	// PasswordSet names the password the account has now, which the
+	// reset form carries (formguard.go).
 	PasswordSet string `json:"-"`
 }
 

@@ -1,14 +1,14 @@
 package web
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
-	"github.com/celltrack/celltrack/release"
 )
 
 // Two things a page form sent from a browser can be that the person who
@@ -21,15 +21,15 @@ import (
 //     under anyone else, before anything is looked at.
 //   - sent again: a second click, a refresh of the answer page or the Back
 //     button sends the same form once more. Where the store would record
-//     the same thing twice (a QC result, a label print, a password reset) or
-//     count it against a person (a password change: the current password it
-//     carries is the old one once the change is made), the form carries the
-//     state it was shown with (shownField) and is refused (409) when that has
-//     moved on. A deliberate second action (a reprint, a retest) is sent from
-//     the page as it is now, which shows the new state. The forms whose
-//     second send the store refuses by state (a custody move, unlock,
-//     disable, enable, a registration under a number already taken) need
-//     nothing more.
+//     the same thing twice or count it against a person (a password change:
+//     the current password it carries is the old one once the change is
+//     made), the form carries the state it was shown with (shownField) and
+//     is refused (409) when that has moved on: a label printed, applied or
+//     voided, a split, a password reset or change. A deliberate second action (a reprint, a further split) is sent
+//     from the page as it is now, which shows the new state. The forms whose
+//     second send the store refuses by state need nothing more: a custody
+//     move, unlock, disable, enable, a registration or an import (its number
+//     is taken), a QC result (a lot has one valid result per assay).
 
 // formFor is formShownTo for a page form that records as the session's user
 // without asking a password. A role that may not do act is refused for that
@@ -42,8 +42,8 @@ func formFor(f url.Values, u audit.User, act audit.Action) error {
 }
 
 // shownField is the hidden input that carries the state a form was shown
-// with, in the words of the form: the labels printed so far, the last QC
-// result, when a password was last set.
+// with, in the words of the form: the labels printed so far, the password
+// its user has.
 const shownField = "shown"
 
 // formStale refuses a form whose shownField is not now, the state the form
@@ -84,31 +84,41 @@ func labelsStale(f url.Values, what string, counts []lot.LabelCount) error {
 	})
 }
 
-// lastResult is the number of the newest QC result of rs, 0 for none: what
-// the result form carries.
-func lastResult(rs []release.Result) (release.Result, string) {
-	var last release.Result
-	for _, r := range rs {
-		if r.Seq > last.Seq {
-			last = r
-		}
-	}
-	return last, strconv.Itoa(last.Seq)
-}
-
-// resultStale refuses a QC result form shown before the newest result of
-// rs was recorded.
-func resultStale(f url.Values, number string, rs []release.Result) error {
-	last, now := lastResult(rs)
-	return formStale(f, now, func(string) error {
-		return lot.FieldErrorf(shownField, lot.ECONFLICT, "QC result #%d of lot %s (%s %s, by %s) was recorded after this form was shown: %s. If this is another result (a retest), record it with the form below",
-			last.Seq, number, last.Assay, last.Display(), last.RecordedBy, resendWords)
+// splitStale refuses a split form shown when the lot had another number of
+// containers than now.
+func splitStale(f url.Values, number string, containers int) error {
+	now := strconv.Itoa(containers)
+	return formStale(f, now, func(shown string) error {
+		return lot.FieldErrorf(shownField, lot.ECONFLICT, "lot %s was split after this page was shown (it showed %s containers, it has %s now): %s. To split more of it, use the form on the page below, which shows the containers made",
+			number, shown, now, resendWords)
 	})
 }
 
-// passwordSet is when u's password was last set, as the forms carry it.
+// labelState is a container's label count as its apply and void forms
+// carry it.
+func labelState(n lot.LabelCount) string {
+	return "printed " + strconv.Itoa(n.Printed) + ", applied " + strconv.Itoa(n.Applied) + ", voided " + strconv.Itoa(n.Voided)
+}
+
+// labelUseStale refuses a label apply or void form shown when container's
+// labels stood otherwise than n: with two labels printed, the same apply
+// sent again would record the second as put on the container too.
+func labelUseStale(f url.Values, container string, n lot.LabelCount) error {
+	now := labelState(n)
+	return formStale(f, now, func(shown string) error {
+		return lot.FieldErrorf(shownField, lot.ECONFLICT, "the labels of container %s changed after this page was shown (it showed %s; now %s): %s. To apply or void another label, use the page below, which shows the labels as they are",
+			container, shown, now, resendWords)
+	})
+}
+
+// passwordSet names the password u has now, as the forms carry it: a
+// digest of its hash, which changes whenever the password is set (every
+// hash has a salt of its own), however close in time two settings are or
+// whatever the clock says, and from which nothing of the password can be
+// learned.
 func passwordSet(u audit.User) string {
-	return u.PasswordChanged.UTC().Format(time.RFC3339Nano)
+	sum := sha256.Sum256([]byte("celltrack password form\x00" + u.Hash))
+	return hex.EncodeToString(sum[:12])
 }
 
 // passwordStale refuses a form that sets u's password (their own change, or

@@ -284,7 +284,7 @@ func (s *Server) lotSplit(w http.ResponseWriter, r *http.Request, u audit.User) 
 	}
 	var cs []lot.Container
 	if err == nil {
-		cs, err = s.cfg.Lots.SplitLot(u.Name, sp)
+		cs, err = s.splitForm(f, u, ref, sp)
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -297,6 +297,26 @@ func (s *Server) lotSplit(w http.ResponseWriter, r *http.Request, u audit.User) 
 			ld.DoneList = append(ld.DoneList, c.Code()+"  "+c.Cells.String()+" cells  "+c.VolumeML.String()+" mL")
 		}
 	})
+}
+
+// splitForm splits the lot ref as sp says unless the split form was shown
+// when the lot had another number of containers (a resend), as one step
+// for this server.
+func (s *Server) splitForm(f url.Values, u audit.User, ref string, sp lot.Split) ([]lot.Container, error) {
+	s.formMu.Lock()
+	defer s.formMu.Unlock()
+	l, err := s.cfg.Lots.Lot(ref)
+	var cs []lot.Container
+	if err == nil {
+		cs, err = s.cfg.Lots.Containers(l.ID.String())
+	}
+	if err == nil {
+		err = splitStale(f, l.Number, len(cs))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.cfg.Lots.SplitLot(u.Name, sp)
 }
 
 // splitForm is the split form as typed, kept after a refusal.
@@ -330,7 +350,12 @@ func (s *Server) lotLabels(w http.ResponseWriter, r *http.Request, u audit.User)
 		return
 	}
 	ref := r.PathValue("ref")
-	pdf, name, err := s.printForm(r.PostForm, u, ref, "")
+	err := formFor(r.PostForm, u, audit.LabelPrint)
+	var pdf []byte
+	var name string
+	if err == nil {
+		pdf, name, err = s.printForm(r.PostForm, u, ref, nil)
+	}
 	if err != nil {
 		err = s.logError(r, err)
 		s.showLotRef(w, r, u, ref, "", err, statusOf(w, err), nil)
@@ -339,33 +364,36 @@ func (s *Server) lotLabels(w http.ResponseWriter, r *http.Request, u audit.User)
 	sendPDF(w, pdf, name)
 }
 
-// printForm prints the labels of a print form (as printLabels) unless the
-// form was shown to another user or when another number of labels had been
-// printed (a resend), as one step for this server. container is the one
-// container the form prints, "" for every container of the lot ref.
-func (s *Server) printForm(f url.Values, u audit.User, ref, container string) ([]byte, string, error) {
-	if err := formFor(f, u, audit.LabelPrint); err != nil {
+// printForm prints the labels of a print form, as printLabels — of every
+// container of the lot ref still in use, or of c alone — unless another
+// number of them had been printed when the form was shown (a resend), as
+// one step for this server.
+func (s *Server) printForm(f url.Values, u audit.User, ref string, c *lot.Container) ([]byte, string, error) {
+	if err := audit.Authorize(u, audit.LabelPrint); err != nil {
 		return nil, "", err
 	}
 	s.formMu.Lock()
 	defer s.formMu.Unlock()
-	if audit.Authorize(u, audit.LabelPrint) == nil {
-		l, cs, counts, err := s.cfg.Labels.Reconcile(ref)
-		what := "lot " + l.Number
-		for i := range cs {
-			if container != "" && cs[i].Code() == container {
-				counts, what = counts[i:i+1], "container "+container
-			}
-		}
-		if err == nil {
-			err = labelsStale(f, what, counts)
-		}
-		if err != nil {
-			return nil, "", err
-		}
+	var what string
+	var counts []lot.LabelCount
+	var err error
+	if c != nil {
+		var n lot.LabelCount
+		n, err = s.containerLabels(*c)
+		what, counts = "container "+c.Code(), []lot.LabelCount{n}
+	} else {
+		var l lot.Lot
+		l, _, counts, err = s.cfg.Labels.Reconcile(ref)
+		what = "lot " + l.Number
 	}
-	if container != "" {
-		return s.printLabels(u, container, true)
+	if err == nil {
+		err = labelsStale(f, what, counts)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if c != nil {
+		return s.printLabels(u, c.Code(), true)
 	}
 	return s.printLabels(u, ref, false)
 }

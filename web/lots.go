@@ -144,9 +144,9 @@ type lotData struct {
 	Evaluation   *release.Evaluation
 	EvalError    string
 	Dispositions []release.Disposition
-	// Printed and LastResult are the state the labels and result forms
-	// were shown with (formguard.go).
-	Printed, LastResult string
+	// Printed is the number of labels printed and Split the number of
+	// containers, which the labels and split forms carry (formguard.go).
+	Printed, Split string
 
 	// The forms, each shown only to a role that may use it.
 	CanApprove, CanReject, CanResult bool
@@ -220,7 +220,7 @@ func (s *Server) lotPageData(u audit.User, ref, spec string) (lotData, error) {
 	if err != nil {
 		return d, err
 	}
-	d.Printed = printedOf(counts)
+	d.Printed, d.Split = printedOf(counts), strconv.Itoa(len(cs))
 	for _, c := range cs {
 		row := containerRow{C: c, URL: containerURL(c)}
 		if c.PatientID != uuid.Nil {
@@ -236,7 +236,6 @@ func (s *Server) lotPageData(u audit.User, ref, spec string) (lotData, error) {
 	if d.Results, err = s.cfg.Releases.Results(l.ID.String()); err != nil {
 		return d, err
 	}
-	_, d.LastResult = lastResult(d.Results)
 	d.Invalidated = release.Invalidated(d.Results)
 	if d.Dispositions, err = s.cfg.Releases.Dispositions(l.ID.String()); err != nil {
 		return d, err
@@ -398,7 +397,12 @@ func (s *Server) lotResult(w http.ResponseWriter, r *http.Request, u audit.User)
 	}
 	f := r.PostForm
 	req := ResultRequest{Assay: f.Get("assay"), Value: f.Get("value"), Unit: f.Get("unit"), Method: f.Get("method"), Tested: f.Get("tested")}
-	res, rq, err := s.resultForm(f, u, r.PathValue("ref"), req)
+	err := formFor(f, u, audit.ReleaseResult)
+	var res release.Result
+	var rq []release.Requarantine
+	if err == nil {
+		res, rq, err = s.recordResult(u, r.PathValue("ref"), req)
+	}
 	if err != nil {
 		err = s.logError(r, err)
 		s.showLot(w, r, u, "", err, statusOf(w, err), func(ld *lotData) {
@@ -413,31 +417,6 @@ func (s *Server) lotResult(w http.ResponseWriter, r *http.Request, u audit.User)
 			ld.DoneList = append(ld.DoneList, lookBack(q.Infused, q.Recall)...)
 		}
 	})
-}
-
-// resultForm records the result form's result unless the form was shown
-// to another user or before a result it does not know of was recorded (a
-// resend), as one step for this server.
-func (s *Server) resultForm(f url.Values, u audit.User, ref string, req ResultRequest) (release.Result, []release.Requarantine, error) {
-	if err := formFor(f, u, audit.ReleaseResult); err != nil {
-		return release.Result{}, nil, err
-	}
-	s.formMu.Lock()
-	defer s.formMu.Unlock()
-	if audit.Authorize(u, audit.ReleaseResult) == nil {
-		l, err := s.cfg.Lots.Lot(ref)
-		var rs []release.Result
-		if err == nil {
-			rs, err = s.cfg.Releases.Results(l.ID.String())
-		}
-		if err == nil {
-			err = resultStale(f, l.Number, rs)
-		}
-		if err != nil {
-			return release.Result{}, nil, err
-		}
-	}
-	return s.recordResult(u, ref, req)
 }
 
 // lookBack words the containers of a lot taken out of use, as the command

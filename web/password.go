@@ -50,7 +50,7 @@ type passwordData struct {
 	Name    string
 	Notice  string
 	Done    string
-	// Shown is when the password was last set, which the change form
+	// Shown names the password the user has now, which the change form
 	// carries (formguard.go).
 	Shown string
 }

@@ -367,7 +367,7 @@ func TestServeLabels(t *testing.T) {
 	f.login(aud, "aud")
 	f.refused(aud, "/lots/LOT-UC-1/labels", url.Values{}, http.StatusForbidden, "label.print")
 	f.refused(aud, "/containers/G12342600000101/label-apply", url.Values{}, http.StatusForbidden, "label.apply")
-	f.refused(lab, "/containers/G12342600000101/label-apply", url.Values{"signer": {"liu"}}, http.StatusConflict, "no unused printed label")
+	f.refused(lab, "/containers/G12342600000101/label-apply", url.Values{"signer": {"liu"}, "shown": {"printed 0, applied 0, voided 0"}}, http.StatusConflict, "no unused printed label")
 	f.refused(lab, "/lots/LOT-NOPE/labels", url.Values{"signer": {"liu"}, "shown": {"0"}}, http.StatusNotFound, "LOT-NOPE")
 
 	// Each label printed is one entry, on its container.

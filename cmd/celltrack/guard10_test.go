@@ -25,6 +25,15 @@ func guard10Fixture(t *testing.T) *webFixture {
 	return newWebFixtureAt(t, path)
 }
 
+// guard10As is guard10Fixture with a browser logged in as user.
+func guard10As(t *testing.T, user string) (*webFixture, *http.Client) {
+	t.Helper()
+	f := guard10Fixture(t)
+	c := f.client()
+	f.login(c, user)
+	return f, c
+}
+
 // guard10Form is the form whose action is path as the browser holds it:
 // the page's hidden inputs with fill typed in.
 func guard10Form(t *testing.T, f *webFixture, c *http.Client, path string, fill url.Values) url.Values {
@@ -121,14 +130,29 @@ func guard10Upload(f *webFixture, c *http.Client, fields url.Values, csv string)
 	return f.do(c, req)
 }
 
+// guard10Resent sends form to path once more, as a second click, a refresh
+// or the Back button sends it: refused (409) with wants, nothing written.
+func guard10Resent(t *testing.T, f *webFixture, c *http.Client, path string, form url.Values, what string, wants ...string) {
+	t.Helper()
+	before := f.auditHead()
+	st, body := f.post(c, path, form)
+	msg := review9Refusal(body)
+	for _, w := range wants {
+		if st != http.StatusConflict || !strings.Contains(msg, w) {
+			t.Errorf("%s: %d, refusal %q; want 409 with %q", what, st, msg, w)
+		}
+	}
+	if after := f.auditHead(); after != before {
+		t.Errorf("%s wrote to the audit trail (%s → %s)", what, before, after)
+	}
+}
+
 // guard10: a label print sent again — a second click, a refresh, the Back
 // button — printed and counted every label again. The second send is
 // refused (409), nothing counted; a reprint from the page as it is now (it
 // shows the labels printed) prints. The same for one container's label.
 func TestGuard10LabelsResentPrintOnce(t *testing.T) {
-	f := guard10Fixture(t)
-	lab := f.client()
-	f.login(lab, "liu")
+	f, lab := guard10As(t, "liu")
 	for _, tc := range []struct {
 		path   string
 		labels int
@@ -144,14 +168,7 @@ func TestGuard10LabelsResentPrintOnce(t *testing.T) {
 		if got := f.auditCount() - n; got != tc.labels {
 			t.Errorf("%s: %d entries, want %d", tc.path, got, tc.labels)
 		}
-		before := f.auditHead()
-		st, body := f.post(lab, tc.path, form)
-		if msg := review9Refusal(body); st != http.StatusConflict || !strings.Contains(msg, "were printed after this page was shown") || !strings.Contains(msg, "reprint") {
-			t.Errorf("%s sent again: %d, refusal %q; want 409", tc.path, st, msg)
-		}
-		if after := f.auditHead(); after != before {
-			t.Errorf("%s sent again counted labels (%s → %s)", tc.path, before, after)
-		}
+		guard10Resent(t, f, lab, tc.path, form, tc.path+" sent again", "were printed after this page was shown", "reprint")
 		// A reprint: the page as it is now.
 		n = f.auditCount()
 		if st, body := f.post(lab, tc.path, guard10Form(t, f, lab, tc.path, nil)); st != http.StatusOK || !strings.HasPrefix(body, "%PDF-") || f.auditCount()-n != tc.labels {
@@ -162,9 +179,7 @@ func TestGuard10LabelsResentPrintOnce(t *testing.T) {
 
 // guard10: the two sends of a double click, handled at once, print once.
 func TestGuard10LabelsDoubleClickPrintsOnce(t *testing.T) {
-	f := guard10Fixture(t)
-	lab := f.client()
-	f.login(lab, "liu")
+	f, lab := guard10As(t, "liu")
 	const path = "/lots/LOT-UC-1/labels"
 	form := guard10Form(t, f, lab, path, nil)
 	n := f.auditCount()
@@ -189,9 +204,7 @@ func TestGuard10LabelsDoubleClickPrintsOnce(t *testing.T) {
 // guard10: a QC result form sent again is refused by the store (a lot has
 // one valid result per assay), nothing written: it needs no state of its own.
 func TestGuard10ResultResentRecordsOnce(t *testing.T) {
-	f := guard10Fixture(t)
-	lab := f.client()
-	f.login(lab, "liu")
+	f, lab := guard10As(t, "liu")
 	const path = "/lots/LOT-UC-1/results"
 	form := guard10Form(t, f, lab, path, url.Values{"assay": {"cd14"}, "value": {"0.8"}, "method": {"flow cytometry"}})
 	n := f.auditCount()
@@ -199,14 +212,7 @@ func TestGuard10ResultResentRecordsOnce(t *testing.T) {
 	if st != http.StatusOK || !strings.Contains(body, "Recorded result #") || f.auditCount() != n+1 {
 		t.Fatalf("record: %d, %d entries\n%s", st, f.auditCount()-n, body)
 	}
-	before := f.auditHead()
-	st, body = f.post(lab, path, form)
-	if msg := review9Refusal(body); st != http.StatusConflict || !strings.Contains(msg, "already has a valid CD14 result") {
-		t.Errorf("the result form sent again: %d, refusal %q; want 409 naming the result", st, msg)
-	}
-	if after := f.auditHead(); after != before {
-		t.Errorf("the result form sent again wrote to the audit trail (%s → %s)", before, after)
-	}
+	guard10Resent(t, f, lab, path, form, "the result form sent again", "already has a valid CD14 result")
 }
 
 // guard10: a split form sent again split the lot again (two more bags of
@@ -215,9 +221,7 @@ func TestGuard10ResultResentRecordsOnce(t *testing.T) {
 // too. Each is refused (409), nothing written; a further split or apply
 // from the page as it is now is made.
 func TestGuard10SplitAndApplyResentRecordOnce(t *testing.T) {
-	f := guard10Fixture(t)
-	lab := f.client()
-	f.login(lab, "liu")
+	f, lab := guard10As(t, "liu")
 	const split = "/lots/LOT-UC-1/split"
 	form := guard10Form(t, f, lab, split, url.Values{"containers": {"2"}, "cells_each": {"1e8"}, "volume_ml_each": {"50"}})
 	n := f.auditCount()
@@ -225,14 +229,7 @@ func TestGuard10SplitAndApplyResentRecordOnce(t *testing.T) {
 		t.Fatalf("split: %d\n%s", st, body)
 	}
 	made := f.auditCount() - n
-	before := f.auditHead()
-	st, body := f.post(lab, split, form)
-	if msg := review9Refusal(body); st != http.StatusConflict || !strings.Contains(msg, "lot LOT-UC-1 was split after this page was shown") {
-		t.Errorf("the split sent again: %d, refusal %q; want 409", st, msg)
-	}
-	if after := f.auditHead(); after != before {
-		t.Errorf("the split sent again wrote to the audit trail (%s → %s)", before, after)
-	}
+	guard10Resent(t, f, lab, split, form, "the split sent again", "lot LOT-UC-1 was split after this page was shown")
 	n = f.auditCount()
 	if st, body := f.post(lab, split, guard10Form(t, f, lab, split, url.Values{"containers": {"2"}, "cells_each": {"1e8"}})); st != http.StatusOK || f.auditCount()-n != made {
 		t.Errorf("a further split from the page: %d, %d entries\n%s", st, f.auditCount()-n, body)
@@ -248,36 +245,20 @@ func TestGuard10SplitAndApplyResentRecordOnce(t *testing.T) {
 	if st, body := f.post(lab, bag+"/label-apply", apply); st != http.StatusOK || !strings.Contains(body, "printed 2, applied 1") {
 		t.Fatalf("apply: %d\n%s", st, body)
 	}
-	before = f.auditHead()
-	st, body = f.post(lab, bag+"/label-apply", apply)
-	if msg := review9Refusal(body); st != http.StatusConflict || !strings.Contains(msg, "the labels of container G12342600000101 changed after this page was shown") {
-		t.Errorf("the apply sent again: %d, refusal %q; want 409", st, msg)
-	}
-	if after := f.auditHead(); after != before {
-		t.Errorf("the apply sent again wrote to the audit trail (%s → %s)", before, after)
-	}
+	guard10Resent(t, f, lab, bag+"/label-apply", apply, "the apply sent again", "the labels of container G12342600000101 changed after this page was shown")
 }
 
 // guard10: an admin's reset sent again recorded a second reset (and set
 // the one-time password again after its owner may have changed it).
 func TestGuard10ResetResentRecordsOnce(t *testing.T) {
-	f := guard10Fixture(t)
-	admin := f.client()
-	f.login(admin, "alice")
+	f, admin := guard10As(t, "alice")
 	const path = "/accounts/nina/reset"
 	form := guard10Form(t, f, admin, path, url.Values{"password": {"tulip-orbit-canyon-31"}, "repeat": {"tulip-orbit-canyon-31"}, "reason": {"forgot it"}})
 	n := f.auditCount()
 	if st, body := f.post(admin, path, form); st != http.StatusOK || f.auditCount() != n+1 {
 		t.Fatalf("reset: %d, %d entries\n%s", st, f.auditCount()-n, body)
 	}
-	before := f.auditHead()
-	st, body := f.post(admin, path, form)
-	if msg := review9Refusal(body); st != http.StatusConflict || !strings.Contains(msg, "the password of nina was set") || !strings.Contains(msg, "after this form was shown") {
-		t.Errorf("the reset sent again: %d, refusal %q; want 409", st, msg)
-	}
-	if after := f.auditHead(); after != before {
-		t.Errorf("the reset sent again wrote to the audit trail (%s → %s)", before, after)
-	}
+	guard10Resent(t, f, admin, path, form, "the reset sent again", "the password of nina was set", "after this form was shown")
 }
 
 // guard10: after a successful password change, the Back button and a
@@ -286,9 +267,7 @@ func TestGuard10ResetResentRecordsOnce(t *testing.T) {
 // before any password is checked, nothing written, and nina's new password
 // still opens a session.
 func TestGuard10PasswordChangeResentCountsNothing(t *testing.T) {
-	f := guard10Fixture(t)
-	nina := f.client()
-	f.login(nina, "nina")
+	f, nina := guard10As(t, "nina")
 	const newPassword = "harbor-lantern-moss-82"
 	form := guard10Form(t, f, nina, "/password", url.Values{"password": {fixturePassword}, "new_password": {newPassword}, "repeat": {newPassword}})
 	n := f.auditCount()
@@ -299,14 +278,7 @@ func TestGuard10PasswordChangeResentCountsNothing(t *testing.T) {
 		t.Fatal("the change wrote nothing")
 	}
 	for range 3 { // more than one resend would lock her out if counted
-		before := f.auditHead()
-		st, body := f.post(nina, "/password", form)
-		if msg := review9Refusal(body); st != http.StatusConflict || !strings.Contains(msg, "the password of nina was changed") || !strings.Contains(msg, "nothing was counted against nina") {
-			t.Errorf("the change sent again: %d, refusal %q; want 409", st, msg)
-		}
-		if after := f.auditHead(); after != before {
-			t.Errorf("the change sent again wrote to the audit trail (%s → %s)", before, after)
-		}
+		guard10Resent(t, f, nina, "/password", form, "the change sent again", "the password of nina was changed", "nothing was counted against nina")
 	}
 	if u, err := f.db.User("nina"); err != nil || u.Failures != 0 {
 		t.Errorf("nina after the resends: %d wrong passwords counted, %v", u.Failures, err)

@@ -25,11 +25,12 @@ import (
 //     the current password it carries is the old one once the change is
 //     made), the form carries the state it was shown with (shownField) and
 //     is refused (409) when that has moved on: a label printed, applied or
-//     voided, a split, a password reset or change. A deliberate second action (a reprint, a further split) is sent
-//     from the page as it is now, which shows the new state. The forms whose
-//     second send the store refuses by state need nothing more: a custody
-//     move, unlock, disable, enable, a registration or an import (its number
-//     is taken), a QC result (a lot has one valid result per assay).
+//     voided, a split, a password reset or change. A deliberate second
+//     action (a reprint, a further split) is sent from the page as it is
+//     now, which shows the new state. The forms whose second send the store
+//     refuses by state need nothing more: a custody move, unlock, disable,
+//     enable, a registration or an import (its number is taken), a QC result
+//     (a lot has one valid result per assay).
 
 // formFor is formShownTo for a page form that records as the session's user
 // without asking a password. A role that may not do act is refused for that

@@ -232,7 +232,8 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 	is, sis := ic.scratch(), ic.scratch() // for the index check, and the infusions' in the signature check
 	ir := startChecks(tx, ic.checks(is, kindInfusion))
 	defer ir.stop() // the checks read tx's bytes: none may outlive verifyTx
-	sc, sigChecks := newSignatureCheck(ic.deriver(kindInfusion, sis))
+	given := newGivenLists()
+	sc, sigChecks := newSignatureCheck(ic.deriver(kindInfusion, sis), given)
 	sr := startChecks(tx, sigChecks)
 	defer sr.stop()
 	feed := func() { ir.feed(); sr.feed() }
@@ -390,7 +391,7 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 		ic.walk(tx, feed)
 		var ep []string
 		if ep, err = verifyEntityRows(tx, entities); err == nil {
-			v.Problems = append(append(v.Problems, ep...), verifyGivenLists(tx)...)
+			v.Problems = append(v.Problems, ep...)
 		}
 	}
 	if err == nil {
@@ -432,6 +433,7 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 	}
 	v.Problems = append(v.Problems, ic.finish(tx)...)
 	v.Problems = append(v.Problems, sc.finish(tx)...)
+	v.Problems = append(v.Problems, given.finish()...)
 	sort.Strings(v.Problems) // map order would make two runs print differently
 	return v, nil
 }

@@ -1,11 +1,13 @@
 package store
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/store/kv"
+	"github.com/google/uuid"
 )
 
 // verifyNames fails unless verify fails naming want.
@@ -87,5 +89,35 @@ func TestVerifyInfusionNotOnItsScheduleList(t *testing.T) {
 	asAdmin(t, db, func(w *writer) error {
 		return w.put(kindSchedule, s.ID, "test.schedule", "list put back", toScheduleRecord(s))
 	})
+	verifyOK(t, db)
+}
+
+// A schedule's list and its infusion records are held to each other both
+// ways: a listed infusion whose record has another number, and a listed
+// infusion no record answers, are named (the list is read from the parse
+// the signature check makes, givenLists).
+func TestVerifyScheduleListNamesWhatItDisagreesWith(t *testing.T) {
+	db, d := bedside(t, "0.5")
+	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyOK(t, db)
+	s := storedSchedule(t, db).schedule()
+	listed := slices.Clone(s.Given)
+	put := func(reason string) {
+		asAdmin(t, db, func(w *writer) error {
+			return w.put(kindSchedule, s.ID, "test.schedule", reason, toScheduleRecord(s))
+		})
+	}
+	s.Given[0].Number = 2
+	put("renumbered")
+	verifyNames(t, db, "schedule "+s.ID.String()+" lists infusion "+in.ID.String()+" as infusion 2, but the infusion record is infusion 1")
+	s.Given = append(slices.Clone(listed), listed[0])
+	s.Given[1].Number, s.Given[1].InfusionID = 2, uuid.New()
+	put("a second infusion listed")
+	verifyNames(t, db, "schedule "+s.ID.String()+" lists infusion "+s.Given[1].InfusionID.String()+" as infusion 2, but no stored infusion record of that schedule has that id")
+	s.Given = listed
+	put("list put back")
 	verifyOK(t, db)
 }

@@ -1169,9 +1169,18 @@ func infusionReactionCount(tx kv.Tx, id uuid.UUID, infusion string) (int, error)
 	return len(children(tx, "idx_reaction_infusion", id)), nil
 }
 
-// RecordReaction records an adverse reaction to an infusion (nurse, physician).
-func (s *DoseService) RecordReaction(actor, infusion string, grade int, text string) (dose.Reaction, error) {
-	return s.recordReaction(actor, infusion, false, 0, grade, text, "")
+// RecordReaction records an adverse reaction to an infusion (nurse,
+// physician). With nr.Known set, the count of reactions its form knew of is
+// checked against the infusion's in the writing transaction (one writer at
+// a time on either engine): of two sends of one form, the second finds the
+// first's reaction and is refused.
+func (s *DoseService) RecordReaction(actor string, nr dose.NewReaction) (dose.Reaction, error) {
+	if nr.Known != nil {
+		if err := dose.CheckKnown(*nr.Known, nil); err != nil {
+			return dose.Reaction{}, err
+		}
+	}
+	return s.recordReaction(actor, nr.Infusion, nr.Known, 0, nr.Grade, nr.Text, "")
 }
 
 // CorrectReaction records a reaction that supersedes reaction #seq of the
@@ -1181,12 +1190,15 @@ func (s *DoseService) CorrectReaction(actor, infusion string, seq, grade int, te
 	if err := dose.ValidateReactionReason("corrects", seq, reason); err != nil {
 		return dose.Reaction{}, err
 	}
-	return s.recordReaction(actor, infusion, true, seq, grade, text, reason)
+	return s.recordReaction(actor, infusion, nil, seq, grade, text, reason)
 }
 
-// recordReaction records a reaction; a correction (its reason already
-// checked) supersedes reaction #corrects.
-func (s *DoseService) recordReaction(actor, infusion string, correction bool, corrects, grade int, text, reason string) (dose.Reaction, error) {
+// recordReaction records a reaction; a correction (corrects > 0, its
+// reason already checked) supersedes reaction #corrects. A reaction with
+// known set (not a correction) is refused when the infusion has more
+// reactions than its form knew of.
+func (s *DoseService) recordReaction(actor, infusion string, known *int, corrects, grade int, text, reason string) (dose.Reaction, error) {
+	correction := corrects > 0
 	var r dose.Reaction
 	if err := dose.ValidateReaction(grade, text); err != nil {
 		return r, err
@@ -1205,6 +1217,13 @@ func (s *DoseService) recordReaction(actor, infusion string, correction bool, co
 		if err == nil && correction {
 			rs, err = infusionReactions(w.tx, id, infusion)
 			n = len(rs)
+		}
+		if err == nil && known != nil && n > *known {
+			// Only a refusal decodes the reactions: to name the one
+			// recorded since.
+			if rs, err = infusionReactions(w.tx, id, infusion); err == nil {
+				err = dose.CheckKnown(*known, rs)
+			}
 		}
 		if err != nil {
 			return err

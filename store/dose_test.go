@@ -192,10 +192,10 @@ func TestBedsideGOAndAdminister(t *testing.T) {
 		!strings.Contains(r.Repeat, "(nina)") || r.Checks[0].Name != "container not used "+bag1 || !strings.Contains(lot.ErrorMessage(r.Err()), "NO-GO: "+want) {
 		t.Fatalf("second use of a bag does not say what happened: %q, first check %+v", r.Repeat, r.Checks[0])
 	}
-	if _, err := d.RecordReaction("nina", in.ID.String(), 1, "transient fever 38.1 °C"); err != nil {
+	if _, err := d.RecordReaction("nina", dose.NewReaction{Infusion: in.ID.String(), Grade: 1, Text: "transient fever 38.1 °C"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.RecordReaction("nina", in.ID.String(), 7, "x"); lot.ErrorCode(err) != lot.EINVALID {
+	if _, err := d.RecordReaction("nina", dose.NewReaction{Infusion: in.ID.String(), Grade: 7, Text: "x"}); lot.ErrorCode(err) != lot.EINVALID {
 		t.Fatalf("grade 7: %v", err)
 	}
 	if v, _ := db.Verify(); !v.OK() {

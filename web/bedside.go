@@ -163,10 +163,16 @@ func trim(s string) string { return strings.TrimSpace(s) }
 // With Corrects (the number of a reaction of the infusion) it records a
 // correction of that reaction, and with Void it voids one without a
 // replacement; both need a Reason, as `dose reaction --corrects/--void`.
+//
+// Known, optional with a new reaction, is how many of the infusion's
+// reactions the form it was entered on knew of (dose.NewReaction): a
+// reaction recorded since refuses it (409, field "known"), so that a
+// form sent twice records once.
 type ReactionRequest struct {
 	Infusion string `json:"infusion"`
 	Grade    int    `json:"grade,omitempty"`
 	Text     string `json:"text,omitempty"`
+	Known    *int   `json:"known,omitempty"`
 	Corrects *int   `json:"corrects,omitempty"`
 	Void     *int   `json:"void,omitempty"`
 	Reason   string `json:"reason,omitempty"`
@@ -187,6 +193,8 @@ func (s *Server) reaction(u audit.User, req ReactionRequest) (dose.Reaction, err
 	switch {
 	case req.Void != nil && (req.Corrects != nil || req.Grade != 0 || req.Text != ""):
 		return dose.Reaction{}, lot.Errorf(lot.EUSAGE, "void voids a reaction without a replacement; grade, text and corrects do not apply (use corrects to replace it)")
+	case req.Known != nil && (req.Void != nil || req.Corrects != nil):
+		return dose.Reaction{}, knownOnlyNew()
 	case req.Void != nil:
 		return s.cfg.Doses.VoidReaction(u.Name, infusion, *req.Void, req.Reason)
 	case req.Corrects != nil:
@@ -194,5 +202,5 @@ func (s *Server) reaction(u audit.User, req ReactionRequest) (dose.Reaction, err
 	case req.Reason != "":
 		return dose.Reaction{}, lot.Errorf(lot.EINVALID, "reason is for a correction or a void; give corrects or void too, or leave reason out")
 	}
-	return s.cfg.Doses.RecordReaction(u.Name, infusion, req.Grade, req.Text)
+	return s.cfg.Doses.RecordReaction(u.Name, dose.NewReaction{Infusion: infusion, Grade: req.Grade, Text: req.Text, Known: req.Known})
 }

@@ -788,7 +788,8 @@ func (s *DoseService) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]do
 
 // ---- the bedside check
 
-// facts gathers everything the bedside check reads, in tx.
+// facts gathers everything the bedside check reads, in tx. A code of refs
+// it cannot find is refused on field "containers", the input that named it.
 func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Tenths) (dose.Facts, *dose.Course, error) {
 	f := dose.Facts{Now: now, Patient: p, Refs: refs, Volume: volume, ConfirmedWeights: map[uuid.UUID]bool{}, UsedWeights: map[uuid.UUID]bool{}}
 	// The old copy of a migrated database: the target's records decide.
@@ -827,7 +828,7 @@ func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Ten
 	for _, ref := range refs {
 		c, err := containerByRef(tx, ref)
 		if err != nil {
-			return f, nil, err
+			return f, nil, lot.OnField("containers", err)
 		}
 		cand, err := candidate(tx, c)
 		if err != nil {
@@ -943,11 +944,12 @@ func (s *DoseService) Check(mrn string, refs []string, volume lot.Tenths) (dose.
 
 // administrationFacts reads what the bedside check of a looks at, as of
 // its start (now when it has none; at most lot.ClockSkew ahead and 12 hours
-// back), with its volume and the dose it was shown.
+// back), with its volume and the dose it was shown. An unknown patient is
+// refused on field "mrn", and an unknown bag on "containers" (facts).
 func administrationFacts(tx kv.Tx, now time.Time, a dose.Administration) (lot.Patient, time.Time, dose.Facts, *dose.Course, error) {
 	p, err := patientByMRN(tx, a.MRN)
 	if err != nil {
-		return p, time.Time{}, dose.Facts{}, nil, err
+		return p, time.Time{}, dose.Facts{}, nil, lot.OnField("mrn", err)
 	}
 	start := a.Start
 	if start.IsZero() {

@@ -548,3 +548,24 @@ func TestProtocolByIDDecodesTheStoredBytes(t *testing.T) {
 		t.Fatalf("after the stored bytes changed: created by %q", got.CreatedBy)
 	}
 }
+
+// TestCheckNamesTheInputNotFound: the bedside check names the input it
+// could not find or read — the wristband's MRN or a bag's code — so that each front
+// end points at it (the page's box, the command's argument or --container).
+func TestCheckNamesTheInputNotFound(t *testing.T) {
+	_, d := bedside(t, "0.5")
+	for _, c := range []struct {
+		name, mrn, bag, code, field string
+	}{
+		{"unknown patient", "MRN-9", bag1, lot.ENOTFOUND, "mrn"},
+		{"unknown bag", "MRN-1", "G12342600000199", lot.ENOTFOUND, "containers"},
+		{"not a bag code", "MRN-1", "nope", lot.EINVALID, "containers"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := d.Check(c.mrn, []string{c.bag}, 0)
+			if lot.ErrorCode(err) != c.code || lot.ErrorField(err) != c.field {
+				t.Fatalf("got %v (%s, field %q), want %s on %q", err, lot.ErrorCode(err), lot.ErrorField(err), c.code, c.field)
+			}
+		})
+	}
+}

@@ -133,8 +133,14 @@ func TestReactionCorrectionRefusals(t *testing.T) {
 	}{
 		{"unknown infusion", func() error { _, err := d.VoidReaction("nina", unknown, 1, "x"); return err }, lot.ENOTFOUND, "no infusion"},
 		{"not an infusion id", func() error { _, err := d.VoidReaction("nina", "nope", 1, "x"); return err }, lot.EINVALID, `"nope" is not an infusion id`},
-		{"new reaction, unknown infusion", func() error { _, err := d.RecordReaction("nina", dose.NewReaction{Infusion: unknown, Grade: 1, Text: "rash"}); return err }, lot.ENOTFOUND, "no infusion"},
-		{"new reaction by an auditor", func() error { _, err := d.RecordReaction("aud", dose.NewReaction{Infusion: inf, Grade: 1, Text: "rash"}); return err }, lot.EFORBIDDEN, "may not dose.reaction"},
+		{"new reaction, unknown infusion", func() error {
+			_, err := d.RecordReaction("nina", dose.NewReaction{Infusion: unknown, Grade: 1, Text: "rash"})
+			return err
+		}, lot.ENOTFOUND, "no infusion"},
+		{"new reaction by an auditor", func() error {
+			_, err := d.RecordReaction("aud", dose.NewReaction{Infusion: inf, Grade: 1, Text: "rash"})
+			return err
+		}, lot.EFORBIDDEN, "may not dose.reaction"},
 		{"seq past the last", func() error { _, err := d.VoidReaction("nina", inf, 4, "x"); return err }, lot.ENOTFOUND, "has reactions #1–#3"},
 		{"seq zero", func() error { _, err := d.CorrectReaction("nina", inf, 0, 1, "rash", "x"); return err }, lot.EINVALID, "0 is not a reaction number"},
 		{"void of a void", func() error { _, err := d.VoidReaction("nina", inf, 1, "again"); return err }, lot.ECONFLICT, "reaction #1 of infusion " + inf + " was already voided"},

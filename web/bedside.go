@@ -59,30 +59,7 @@ func (s *Server) check(req CheckRequest) (dose.Report, error) {
 	if err != nil {
 		return dose.Report{}, err
 	}
-	rep, err := s.cfg.Doses.Check(mrn, refs, vol)
-	return rep, s.checkField(mrn, refs, err)
-}
-
-// checkField names the input a bedside check's refusal is about when the
-// store's lookup did not: the wristband's MRN, or a bag's code. It looks
-// again only on a refusal naming no field, and names one only when the
-// lookup of that input alone refuses in the same words.
-func (s *Server) checkField(mrn string, refs []string, err error) error {
-	if err == nil || lot.ErrorField(err) != "" {
-		return err
-	}
-	same := func(e error) bool {
-		return e != nil && lot.ErrorCode(e) == lot.ErrorCode(err) && lot.ErrorMessage(e) == lot.ErrorMessage(err)
-	}
-	if _, perr := s.cfg.Lots.Patient(mrn); same(perr) {
-		return lot.OnField("mrn", err)
-	}
-	for _, ref := range refs {
-		if _, cerr := s.cfg.Lots.Container(ref); same(cerr) {
-			return lot.OnField("containers", err)
-		}
-	}
-	return err
+	return s.cfg.Doses.Check(mrn, refs, vol)
 }
 
 // administer records an infusion as `dose administer` does: the wrong
@@ -127,7 +104,7 @@ func (s *Server) administer(nurse audit.User, req AdministerRequest) (dose.Infus
 		return dose.Infusion{}, dose.Report{}, err
 	}
 	if rep, err := s.cfg.Doses.CheckAdministration(a); err != nil || rep.Err() != nil {
-		return dose.Infusion{}, rep, cmp.Or(s.checkField(mrn, refs, err), rep.Err())
+		return dose.Infusion{}, rep, cmp.Or(err, rep.Err())
 	}
 	if req.Password == "" || req.WitnessPassword == "" {
 		return dose.Infusion{}, dose.Report{}, lot.Errorf(lot.EUSAGE, "both passwords are needed: the nurse's and the witness's; nothing was signed")

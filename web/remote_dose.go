@@ -309,12 +309,9 @@ func (s *Server) doseRoutes() []svcRoute {
 			readCall(s, func(r *http.Request) ([]dose.StoredProtocol, error) { return D().Protocols() })},
 		{"GET " + p + "/protocols/{name}", "dose.Service Protocol: a version of a protocol (?version=, default the latest)",
 			readCall(s, func(r *http.Request) (dose.StoredProtocol, error) {
-				v := 0
-				if q := r.URL.Query().Get("version"); q != "" {
-					var err error
-					if v, err = atoi("version", q); err != nil {
-						return dose.StoredProtocol{}, err
-					}
+				v, err := intParam("version", r.URL.Query().Get("version"))
+				if err != nil {
+					return dose.StoredProtocol{}, err
 				}
 				return D().Protocol(refOf(r, "name"), v)
 			})},

@@ -82,6 +82,19 @@ type NewReaction struct {
 	Known    *int
 }
 
+// LastReaction is the reaction of rs with the highest number: the count
+// of the infusion's reactions a form shown now knows of is its Seq (0, of
+// the zero Reaction, when there is none).
+func LastReaction(rs []Reaction) Reaction {
+	var last Reaction
+	for _, r := range rs {
+		if r.Seq > last.Seq {
+			last = r
+		}
+	}
+	return last
+}
+
 // CheckKnown refuses a reaction whose form knew of known of the
 // infusion's reactions rs (field "known") when one it did not know of has
 // been recorded since, naming that reaction. A negative count is a bad
@@ -90,12 +103,7 @@ func CheckKnown(known int, rs []Reaction) error {
 	if known < 0 {
 		return lot.FieldErrorf("known", lot.EINVALID, "the count of reactions the form knew of is %d, below 0; nothing was recorded — open the reaction form again from the patient's recorded infusion", known)
 	}
-	var last Reaction
-	for _, r := range rs {
-		if r.Seq > last.Seq {
-			last = r
-		}
-	}
+	last := LastReaction(rs)
 	if last.Seq <= known {
 		return nil
 	}

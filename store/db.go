@@ -232,8 +232,8 @@ func prepareEncoder() {
 const DefaultTimeout = 10 * time.Second
 
 // Open opens the database at path. A missing file is ENODB unless
-// opts.Create, worded for opts.Role; a lock held past opts.Timeout is EBUSY; a database written by a
-// newer schema is refused.
+// opts.Create, worded for opts.Role; a lock held past opts.Timeout is
+// EBUSY; a database written by a newer schema is refused.
 func Open(path string, opts Options) (*DB, error) {
 	if !opts.ReadOnly {
 		go prepareEncoder()

@@ -333,16 +333,6 @@ func (s *Server) reactionsOf(mrn, infusion string) ([]dose.Reaction, error) {
 	return nil, lot.Errorf(lot.ECONFLICT, "infusion %s is not an infusion of patient %s; nothing was recorded — open the reaction form from the patient's recorded infusion", infusion, mrn)
 }
 
-// lastReaction is the reaction of rcs with the highest number, if any.
-func lastReaction(rcs []dose.Reaction) (last dose.Reaction, ok bool) {
-	for _, rc := range rcs {
-		if rc.Seq > last.Seq {
-			last, ok = rc, true
-		}
-	}
-	return last, ok
-}
-
 // bedsideReaction records an adverse reaction to an infusion, as `dose
 // reaction` does, and sends the browser on to the recorded reaction's page
 // (post/redirect/get: a refresh there shows it again, it does not send the
@@ -378,8 +368,7 @@ func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit
 		err = s.logError(r, err)
 		if rcs, rerr := s.reactionsOf(form.MRN, form.Infusion); rerr == nil {
 			// The form shown again knows what is recorded now.
-			last, _ := lastReaction(rcs)
-			form.Known = last.Seq
+			form.Known = dose.LastReaction(rcs).Seq
 		}
 		s.render(w, statusOf(w, err), "reaction_form", pageData{Title: "Reaction", User: u, Nav: "bedside", Error: lot.ErrorMessage(err), Data: form})
 		return
@@ -399,8 +388,7 @@ func (s *Server) bedsideReactionPage(w http.ResponseWriter, r *http.Request, u a
 	rcs, err := s.reactionsOf(form.MRN, form.Infusion)
 	var rc dose.Reaction
 	if err == nil {
-		last, _ := lastReaction(rcs)
-		form.Known = last.Seq
+		form.Known = dose.LastReaction(rcs).Seq
 		err = lot.FieldErrorf("reaction", lot.ENOTFOUND, "infusion %s of patient %s has no reaction #%s; open the patient's trace to see its reactions", form.Infusion, form.MRN, q.Get("reaction"))
 		for _, x := range rcs {
 			if strconv.Itoa(x.Seq) == trim(q.Get("reaction")) {

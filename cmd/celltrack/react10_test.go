@@ -3,7 +3,6 @@ package main
 import (
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -17,12 +16,7 @@ func TestReactionKnownCheckedInTheStore(t *testing.T) {
 	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
 	c := f.client()
 	f.login(c, "nina")
-	body := review9Administer(t, f, c)
-	m := regexp.MustCompile(`name="infusion" value="([^"]+)"`).FindStringSubmatch(body)
-	if m == nil {
-		t.Fatalf("administer: no infusion on the page\n%s", body)
-	}
-	inf := m[1]
+	inf := review9Infusion(t, review9Administer(t, f, c))
 	form := url.Values{"infusion": {inf}, "mrn": {"MRN-1001"}, "grade": {"2"}, "text": {"rigors"}, "signer": {"nina"}, "known": {"0"}}
 	before := f.auditCount()
 	var wg sync.WaitGroup

@@ -392,4 +392,3 @@ func (r RemoteLabels) Reconcile(lotRef string) (lot.Lot, []lot.Container, []lot.
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-

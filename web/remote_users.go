@@ -287,7 +287,7 @@ func (s *Server) userRoutes() []svcRoute {
 		{"GET " + p + "/audit-tail", "audit.Log AuditTail: ?last=N newest entries (of ?entity=), and how many there are, password hashes redacted",
 			readCall(s, func(r *http.Request) (AuditTail, error) {
 				q := r.URL.Query()
-				n, err := countParam("last", q.Get("last"))
+				n, err := intParam("last", q.Get("last"), 1)
 				if err == nil && n == 0 {
 					err = lot.FieldErrorf("last", lot.EUSAGE, "last is required: give how many of the newest entries to read, a whole number above 0 (GET /api/v1/svc/audit reads every one)")
 				}

@@ -160,10 +160,6 @@ type Server struct {
 	hosts map[string]bool
 	// limits are the failed-login buckets (throttle.go).
 	limits *loginLimits
-	// reactionMu makes the reaction form's check of what it knew and the
-	// record one step: a double click's two sends, handled at once, would
-	// otherwise both find no newer reaction and both record.
-	reactionMu sync.Mutex
 }
 
 // New returns the web application's handler, with its security middleware.

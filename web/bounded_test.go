@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,6 +27,13 @@ func (l tailOnly) AuditLog(entity string) ([]audit.Entry, error) {
 		l.t.Errorf("the whole trail was read (AuditLog(\"\"))")
 	}
 	return nil, nil
+}
+
+func (l tailOnly) EachAuditEntry(ctx context.Context, entity string, fn func(audit.Entry) error) error {
+	if entity == "" {
+		l.t.Errorf("the whole trail was read (EachAuditEntry(\"\"))")
+	}
+	return nil
 }
 
 func (l tailOnly) AuditTail(entity string, n int) ([]audit.Entry, int, error) {

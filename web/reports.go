@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,11 +54,45 @@ type reportView struct {
 }
 
 func newReportView(rep *report.Report, downloads []download) reportView {
+	rep = boundTables(rep)
 	v := reportView{Report: rep, Produced: lot.FormatTime(rep.Produced.At), Downloads: downloads}
 	for _, e := range rep.Events {
 		v.Events = append(v.Events, eventRow(e))
 	}
 	return v
+}
+
+// maxReportRows caps the rows a report's page lists in one table: the
+// handling report of the 100k database has a row for each of about
+// 100,000 infused containers, a page of tens of megabytes; its summary
+// (medians and ranges) is over every row, and its downloads hold each.
+const maxReportRows = 1000
+
+// boundTables is rep as a page shows it: a table of more than
+// maxReportRows rows (oldest first, as every report lists them) keeps the
+// newest of them, and its title says how many of how many and that the
+// downloads hold every one. rep itself is left whole.
+func boundTables(rep *report.Report) *report.Report {
+	var cut []report.Section
+	for i, sec := range rep.Sections {
+		if sec.Table == nil || len(sec.Table.Rows) <= maxReportRows {
+			continue
+		}
+		if cut == nil {
+			cut = slices.Clone(rep.Sections)
+		}
+		n := len(sec.Table.Rows)
+		t := *sec.Table
+		t.Rows = t.Rows[n-maxReportRows:]
+		cut[i].Table = &t
+		cut[i].Title = fmt.Sprintf("%s — the newest %d of %d rows (the downloads hold every one)", sec.Title, maxReportRows, n)
+	}
+	if cut == nil {
+		return rep
+	}
+	r := *rep
+	r.Sections = cut
+	return &r
 }
 
 // downloads are the links to base?q&format=F for each of formats.
@@ -153,6 +188,7 @@ func (s *Server) handlingPage(w http.ResponseWriter, r *http.Request, u audit.Us
 	p := pageData{Title: "Handling report", User: u, Nav: "reports"}
 	status := http.StatusOK
 	rep, err := s.handlingReport(r, u, q)
+	answerFrom(w)
 	if err != nil {
 		err = s.logError(r, err)
 		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
@@ -173,6 +209,7 @@ func (s *Server) handlingDownload(w http.ResponseWriter, r *http.Request, u audi
 		return
 	}
 	rep, err := s.handlingReport(r, u, q)
+	answerFrom(w)
 	if err == nil {
 		var buf bytes.Buffer
 		if err = report.Render(&buf, rep, f); err == nil {
@@ -195,6 +232,7 @@ func (s *Server) accessPage(w http.ResponseWriter, r *http.Request, u audit.User
 	p := pageData{Title: "User access review", User: u, Nav: "reports"}
 	status := http.StatusOK
 	rep, err := s.accessReport(r, u)
+	answerFrom(w)
 	if err != nil {
 		err = s.logError(r, err)
 		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
@@ -212,6 +250,7 @@ func (s *Server) accessDownload(w http.ResponseWriter, r *http.Request, u audit.
 		return
 	}
 	rep, err := s.accessReport(r, u)
+	answerFrom(w)
 	if err == nil {
 		var buf bytes.Buffer
 		if err = report.Render(&buf, rep, f); err == nil {
@@ -409,14 +448,13 @@ func (s *Server) auditLogDownload(w http.ResponseWriter, r *http.Request, u audi
 		s.downloadError(w, r, err)
 		return
 	}
-	rc := http.NewResponseController(w)
 	n := 0
 	err = s.cfg.AuditLog.EachAuditEntry(r.Context(), entity, func(e audit.Entry) error {
 		if n == 0 {
 			fileHeaders(w, f, name)
 		}
 		if n%streamDeadlineEvery == 0 {
-			rc.SetWriteDeadline(time.Now().Add(WriteTimeout)) // not every ResponseWriter has one
+			answerFrom(w)
 		}
 		n++
 		return aw.Write(e)
@@ -438,6 +476,17 @@ func (s *Server) auditLogDownload(w http.ResponseWriter, r *http.Request, u audi
 // streamDeadlineEvery is how many entries a streamed download writes
 // between two moves of its write deadline.
 const streamDeadlineEvery = 1024
+
+// answerFrom gives a request's answer WriteTimeout from now to be written.
+// A report's whole verification at 100k takes longer than WriteTimeout on
+// a loaded machine, and the deadline runs from the request's start: the
+// report was built, then its answer refused. The timeout is against a
+// client that reads slowly, not a report that takes long to build (a
+// stopping server's grace bounds that). Not every ResponseWriter has a
+// deadline (a test's recorder): then nothing is done.
+func answerFrom(w http.ResponseWriter) {
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(WriteTimeout))
+}
 
 // verifyData is the audit verify page: nothing until it is asked to run (a
 // full verification reads the whole database), then its verdict; with a
@@ -491,6 +540,7 @@ func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request, u audit.User
 	if err == nil && run {
 		var res verifyResult
 		res, d.Result, d.Checks, err = s.verification(r, u, d.TreeHead)
+		answerFrom(w)
 		if err == nil {
 			var buf bytes.Buffer
 			res.Render(&buf, "text")
@@ -518,6 +568,7 @@ func (s *Server) verifyDownload(w http.ResponseWriter, r *http.Request, u audit.
 		return
 	}
 	res, _, _, err := s.verification(r, u, strings.TrimSpace(q.Get("tree_head")))
+	answerFrom(w)
 	if err == nil {
 		var buf bytes.Buffer
 		if err = res.Render(&buf, f); err == nil {

@@ -289,6 +289,7 @@ func (s *Server) reportRoutes() []svcRoute {
 			if err != nil {
 				return err
 			}
+			answerFrom(w)
 			return s.sendReport(w, rep, f, false)
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -383,6 +384,16 @@ func (s *Server) doseRoutes() []svcRoute {
 				if err := volumeGiven("Volume (in /Administration)", q.Administration.Volume); err != nil {
 					return Administered{}, err
 				}
+				// The signers before any password, as the bedside page and
+				// `dose administer` check them: a witness who is unknown, the
+				// nurse, or may not witness costs no one a wrong-password count.
+				witness, err := U().Signer("witness", strings.TrimSpace(q.Witness))
+				if err != nil {
+					return Administered{}, err
+				}
+				if err := dose.CheckSigners(u, witness); err != nil {
+					return Administered{}, err
+				}
 				// The bedside rules before any password: a NO-GO counts no
 				// failed attempt (the store checks again as it writes).
 				if rep, err := D().CheckAdministration(q.Administration); err != nil || rep.Err() != nil {
@@ -392,7 +403,7 @@ func (s *Server) doseRoutes() []svcRoute {
 				if err != nil {
 					return Administered{}, err
 				}
-				witness, err := U().Authenticate(q.Witness, q.WitnessPassword, dose.MeaningWitness)
+				witness, err = U().Authenticate(witness.Name, q.WitnessPassword, dose.MeaningWitness)
 				if err != nil {
 					return Administered{}, err
 				}

@@ -73,10 +73,10 @@ func (f *flight) describe(now time.Time) []string {
 // the requests in flight get grace to finish. Those still running then are
 // cut: their contexts are cancelled and their connections closed (a
 // download blocked on a client that stopped reading returns too), and Stop
-// waits up to wait for them to return. It returns the requests it cut (as
-// flight.describe names them) and whether every one of them returned: only
-// then may the database be closed (bbolt's Close waits for the read
-// transactions of those that did not).
+// waits up to wait for them to return. It logs each request it cuts before
+// cutting it, and returns them (as flight.describe names them) and whether
+// every one returned: only then may the database be closed (bbolt's Close
+// waits for the read transactions of those that did not).
 func (s *Server) Stop(hs *http.Server, grace, wait time.Duration) (cut []string, returned bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
@@ -84,6 +84,9 @@ func (s *Server) Stop(hs *http.Server, grace, wait time.Duration) (cut []string,
 		return nil, true
 	}
 	cut = s.flight.describe(time.Now())
+	for _, r := range cut {
+		s.cfg.Log.Printf("stopping: cut after %s: %s", grace, r)
+	}
 	s.cutRequests()
 	hs.Close()
 	end := time.Now().Add(wait)

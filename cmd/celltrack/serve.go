@@ -196,10 +196,7 @@ func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) 
 	}
 	fmt.Fprintln(rt.stdout, "celltrack serve: stopping: no new requests; finishing those in flight")
 	grace := c.Duration("stop-grace")
-	cut, returned := app.Stop(srv, grace, cutWait)
-	for _, r := range cut {
-		logger.Printf("stopping: cut after %s: %s", grace, r)
-	}
+	cut, returned := app.Stop(srv, grace, cutWait) // it logs each request it cuts
 	if len(cut) > 0 {
 		fmt.Fprintf(rt.stdout, "celltrack serve: stopping: %d requests still running after %s were cut (the log names each)\n", len(cut), grace)
 	}

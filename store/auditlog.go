@@ -268,6 +268,16 @@ func alteredLinked(seq uint64) string {
 	return fmt.Sprintf("audit entry %d was altered, or does not follow entry %d: its content and the previous entry's hash no longer match its hash", seq, seq-1)
 }
 
+// hashItem is an entry for a hash job: its sequence number, its stored
+// bytes, the stored hash of the entry before it, and whether its header
+// says it sets a record's state.
+type hashItem struct {
+	seq   uint64
+	val   []byte
+	prev  [32]byte
+	state bool
+}
+
 // hashBatch is how many entries or records one hash job takes: enough that
 // queueing a job costs little next to it, few enough to spread the work.
 const hashBatch = 256
@@ -311,7 +321,8 @@ func verifyTxContext(ctx context.Context, tx kv.Tx) (Verification, error) {
 	is, sis := ic.scratch(), ic.scratch() // for the index check, and the infusions' in the signature check
 	ir := startChecks(tx, ic.checks(is, kindInfusion))
 	defer ir.stop() // the checks read tx's bytes: none may outlive verifyTx
-	sc, sigChecks := newSignatureCheck(ic.deriver(kindInfusion, sis))
+	given := newGivenLists()
+	sc, sigChecks := newSignatureCheck(ic.deriver(kindInfusion, sis), given)
 	sr := startChecks(tx, sigChecks)
 	defer sr.stop()
 	feed := func() { ir.feed(); sr.feed() }
@@ -340,19 +351,28 @@ func verifyTxContext(ctx context.Context, tx kv.Tx) (Verification, error) {
 		tc := newTreeCheck(tx)
 		// Each entry is hashed with the stored hash of the one before it in
 		// the trail, which a linked entry's hash covers.
-		seqs, vals, prevs := make([]uint64, 0, hashBatch), make([][]byte, 0, hashBatch), make([][32]byte, 0, hashBatch)
+		batch := make([]hashItem, 0, hashBatch)
 		hashEntries := func() {
-			seqs, vals, prevs := seqs, vals, prevs
+			batch := batch
 			hp.do(func() {
-				for i, val := range vals {
-					intact, mentions := audit.IntactAction(val, prevs[i], migrationMention)
+				for _, it := range batch {
+					// A database's own action is an event, never a
+					// record's state (lastMigration reads back events
+					// only too): a state entry's body, most of a trail,
+					// is not searched for one.
+					var intact, mentions bool
+					if it.state {
+						intact = audit.Intact(it.val, it.prev)
+					} else {
+						intact, mentions = audit.IntactAction(it.val, it.prev, migrationMention)
+					}
 					if !intact || mentions {
 						found.Lock()
 						if !intact {
-							found.altered = append(found.altered, alteredEntry{seqs[i], audit.IsLinked(val)})
+							found.altered = append(found.altered, alteredEntry{it.seq, audit.IsLinked(it.val)})
 						}
 						if mentions {
-							found.mentions = append(found.mentions, seqs[i])
+							found.mentions = append(found.mentions, it.seq)
 						}
 						found.Unlock()
 					}
@@ -372,9 +392,9 @@ func verifyTxContext(ctx context.Context, tx kv.Tx) (Verification, error) {
 				v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d: %v", seq, err))
 				continue
 			}
-			if seqs, vals, prevs = append(seqs, seq), append(vals, val), append(prevs, prev); len(vals) == hashBatch {
+			if batch = append(batch, hashItem{seq, val, prev, h.State}); len(batch) == hashBatch {
 				hashEntries()
-				seqs, vals, prevs = make([]uint64, 0, hashBatch), make([][]byte, 0, hashBatch), make([][32]byte, 0, hashBatch)
+				batch = make([]hashItem, 0, hashBatch)
 			}
 			if seq != want {
 				v.Problems = append(v.Problems, fmt.Sprintf("audit entries %d–%d are missing: the trail has a gap", want, seq-1))
@@ -399,7 +419,7 @@ func verifyTxContext(ctx context.Context, tx kv.Tx) (Verification, error) {
 				latest.set(h.ID, seq, h.NewSHA)
 			}
 		}
-		if len(vals) > 0 {
+		if len(batch) > 0 {
 			hashEntries()
 		}
 		v.Head = prev
@@ -463,7 +483,7 @@ func verifyTxContext(ctx context.Context, tx kv.Tx) (Verification, error) {
 		ic.walk(tx, feed)
 		var ep []string
 		if ep, err = verifyEntityRows(tx, entities); err == nil {
-			v.Problems = append(append(v.Problems, ep...), verifyGivenLists(tx)...)
+			v.Problems = append(v.Problems, ep...)
 		}
 	}
 	if err == nil {
@@ -505,6 +525,7 @@ func verifyTxContext(ctx context.Context, tx kv.Tx) (Verification, error) {
 	}
 	v.Problems = append(v.Problems, ic.finish(tx)...)
 	v.Problems = append(v.Problems, sc.finish(tx)...)
+	v.Problems = append(v.Problems, given.finish()...)
 	sort.Strings(v.Problems) // map order would make two runs print differently
 	return v, nil
 }

@@ -67,10 +67,13 @@ func (db *DB) EachAuditEntry(ctx context.Context, entity string, fn func(audit.E
 			return nil
 		}
 		id, err := resolveEntity(tx, entity)
+		if err != nil {
+			return err
+		}
 		for _, k := range entitySeqs(tx, id) {
 			seqs = append(seqs, btoi(k))
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return err

@@ -289,6 +289,7 @@ func (s *Server) reportRoutes() []svcRoute {
 			if err != nil {
 				return err
 			}
+			answerFrom(w)
 			return s.sendReport(w, rep, f, false)
 		})
 	}
@@ -305,7 +306,9 @@ func (s *Server) reportRoutes() []svcRoute {
 	}
 	return []svcRoute{
 		{"GET " + p + "/reports/access", "report access: the user-access review, rendered in ?format=",
-			render(func(u audit.User, r *http.Request) (report.Report, error) { return s.cfg.Reports.Access(u.Name) })},
+			render(func(u audit.User, r *http.Request) (report.Report, error) {
+				return s.cfg.Reports.Access(r.Context(), u.Name)
+			})},
 		{"GET " + p + "/reports/handling", "report handling: the handling report, rendered in ?format=; ?protocol=, ?from= and ?to= (RFC 3339, to excluded) narrow it",
 			render(func(u audit.User, r *http.Request) (report.Report, error) {
 				from, err := instant(r, "from")
@@ -316,7 +319,7 @@ func (s *Server) reportRoutes() []svcRoute {
 				if err != nil {
 					return report.Report{}, err
 				}
-				return s.cfg.Reports.Handling(u.Name, r.URL.Query().Get("protocol"), from, to)
+				return s.cfg.Reports.Handling(r.Context(), u.Name, r.URL.Query().Get("protocol"), from, to)
 			})},
 	}
 }

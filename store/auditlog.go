@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"slices"
@@ -38,6 +39,88 @@ func (db *DB) AuditLog(entity string) ([]audit.Entry, error) {
 		return err
 	})
 	return es, err
+}
+
+// auditBatch is how many entries EachAuditEntry reads in one read
+// transaction (a variable: tests make batches of a few entries).
+var auditBatch = 8192
+
+// EachAuditEntry calls fn with each entry AuditLog(entity) returns, in its
+// order, reading auditBatch entries at a time, each batch in a read
+// transaction of its own that ends before fn sees them: a download of a
+// trail of millions holds neither all of them in memory nor a transaction
+// open while a slow client reads (a transaction open keeps a server's stop
+// from closing the file). The trail only grows, so the batches are the
+// trail as it was at the first: entries appended meanwhile are left out,
+// and each entry's value is the one it set (fillBatchValues). It ends with
+// ctx's error once ctx is done (checked between batches: a stopping server
+// cuts a long download), and with fn's error.
+func (db *DB) EachAuditEntry(ctx context.Context, entity string, fn func(audit.Entry) error) error {
+	// The entity's entries, or the whole trail's up to its last entry then.
+	var seqs []uint64
+	var last uint64
+	err := db.view(func(tx kv.Tx) error {
+		if entity == "" {
+			if k, _ := tx.Bucket(bAudit).Cursor().Last(); k != nil {
+				last = btoi(k)
+			}
+			return nil
+		}
+		id, err := resolveEntity(tx, entity)
+		if err != nil {
+			return err
+		}
+		for _, k := range entitySeqs(tx, id) {
+			seqs = append(seqs, btoi(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var es []audit.Entry
+	for from, i := uint64(1), 0; ; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := db.view(func(tx kv.Tx) error {
+			b := tx.Bucket(bAudit)
+			es = es[:0]
+			if entity != "" {
+				n := min(auditBatch, len(seqs)-i)
+				for _, seq := range seqs[i : i+n] {
+					e, err := audit.Decode(b.Get(itob(seq)))
+					if err != nil {
+						return err
+					}
+					es = append(es, e)
+				}
+				i += n
+			} else {
+				c := b.Cursor()
+				for k, v := c.Seek(itob(from)); k != nil && btoi(k) <= last && len(es) < auditBatch; k, v = c.Next() {
+					e, err := audit.Decode(v)
+					if err != nil {
+						return err
+					}
+					es = append(es, e)
+				}
+				if len(es) > 0 {
+					from = es[len(es)-1].Seq + 1
+				}
+			}
+			fillPrevHashes(b, es)
+			return fillBatchValues(tx, es)
+		})
+		if err != nil || len(es) == 0 {
+			return err
+		}
+		for _, e := range es {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // AuditTail returns the last n entries of AuditLog(entity), oldest first,
@@ -210,9 +293,13 @@ const hashBatch = 256
 // fixed headers of entries only and
 // decodes no JSON except the few signed kinds of record, or to describe a
 // problem.
-func (db *DB) Verify() (Verification, error) {
+func (db *DB) Verify() (Verification, error) { return db.VerifyContext(context.Background()) }
+
+// VerifyContext is Verify for a request of a server: it ends with ctx's
+// error once ctx is done (a stopping server cuts it).
+func (db *DB) VerifyContext(ctx context.Context) (Verification, error) {
 	var v Verification
-	err := db.view(func(tx kv.Tx) (err error) { v, err = verifyTx(tx); return err })
+	err := db.view(func(tx kv.Tx) (err error) { v, err = verifyTxContext(ctx, tx); return err })
 	return v, err
 }
 
@@ -226,7 +313,12 @@ func (db *DB) Verify() (Verification, error) {
 // checks that decode JSON, the indexes and the signatures, on a goroutine
 // each (startChecks), fed as this one goes. Their problems are sorted with
 // the rest, so the report is the same as if they ran in turn.
-func verifyTx(tx kv.Tx) (Verification, error) {
+func verifyTx(tx kv.Tx) (Verification, error) { return verifyTxContext(context.Background(), tx) }
+
+// verifyTxContext is verifyTx that ends with ctx's error once ctx is done,
+// checked as the chain is walked (every 1,024 entries): the walk of a
+// trail of millions is what keeps a report or a verification long.
+func verifyTxContext(ctx context.Context, tx kv.Tx) (Verification, error) {
 	var v Verification
 	ic := newIndexCheck()
 	is, sis := ic.scratch(), ic.scratch() // for the index check, and the infusions' in the signature check
@@ -292,6 +384,9 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 		}
 		for k, val := c.First(); k != nil; k, val = c.Next() {
 			if v.Entries&1023 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
 				feed()
 			}
 			seq := btoi(k)

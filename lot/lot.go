@@ -185,24 +185,24 @@ func (l Lot) ExpiresAt(at ...*time.Location) time.Time {
 func (l Lot) Expiry(at ...*time.Location) (time.Time, *time.Location) {
 	y, m, d := l.Expires.UTC().Date()
 	loc := l.FacilityZone.Location()
-	first := DayStart(y, m, d, loc)
+	first := dayStart(y, m, d, loc)
 	for _, z := range at {
 		if z == nil {
 			continue
 		}
-		if t := DayStart(y, m, d, z); t.Before(first) {
+		if t := dayStart(y, m, d, z); t.Before(first) {
 			first, loc = t, z
 		}
 	}
 	return first, loc
 }
 
-// DayStart is the first instant of the calendar date y-m-d in loc: its
+// dayStart is the first instant of the calendar date y-m-d in loc: its
 // 00:00, or, where a daylight-saving change skips midnight (Santiago, on
 // the first Sunday of September), the moment the clocks jump to 01:00 —
 // not 23:00 of the day before, which time.Date may give for a time that
 // does not exist.
-func DayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
+func dayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
 	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
 	if t.Day() != d {
 		if _, end := t.ZoneBounds(); !end.IsZero() {

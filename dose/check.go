@@ -308,7 +308,9 @@ func Check(f Facts) Report {
 		seen[c.Container.ID] = true
 		// The lot rules are the ones dispensing applies (lot.CheckLotUse):
 		// a lot re-quarantined or expired after dispensing fails here.
-		for _, u := range lot.CheckLotUse(l, p, f.Now) {
+		// The lot expires at the facility's midnight or the treating
+		// site's, whichever comes first.
+		for _, u := range lot.CheckLotUse(l, p, f.Now, f.Zone) {
 			add(name(u.Name), u.OK, u.Detail, u.Fix)
 		}
 		if f.Protocol != nil && l.Source != f.Protocol.Product {

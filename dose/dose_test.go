@@ -832,3 +832,45 @@ func TestParseCheckedVolume(t *testing.T) {
 		}
 	}
 }
+
+// Review 11, finding 3: a lot expires at 00:00 of its expiry date at the
+// facility or where the patient is treated (Facts.Zone), whichever comes
+// first. At 09:00 UTC on 25 November it is still the 24th in Honolulu (the
+// facility) but already 17:00 on the 25th in Nanjing: a lot expiring on
+// the 25th passes the check at the facility's own site and fails in Nanjing.
+func TestCheckLotExpiresWhereThePatientIsTreated(t *testing.T) {
+	zone := func(name string) *time.Location {
+		loc, err := lot.LoadZone("zone", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loc
+	}
+	for _, tc := range []struct {
+		site   *time.Location
+		go_    bool
+		detail string
+	}{
+		{nil, true, "lot LOT-1 expires 2026-11-25 00:00 -10:00"},
+		{zone("Pacific/Honolulu"), true, "lot LOT-1 expires 2026-11-25 00:00 -10:00"},
+		{zone("Asia/Shanghai"), false, "lot LOT-1 expired at 2026-11-25 00:00 +08:00, when its expiry date begins where it is used (Asia/Shanghai)"},
+	} {
+		f := goodFacts(t)
+		f.Zone = tc.site
+		f.Containers[0].Lot.Expires = day("2026-11-25")
+		f.Containers[0].Lot.FacilityZone = lot.ZoneOf(zone("Pacific/Honolulu"))
+		r := Check(f)
+		var found bool
+		for _, c := range r.Checks {
+			if strings.HasPrefix(c.Name, "lot not expired") {
+				found = true
+				if c.OK != tc.go_ || c.Detail != tc.detail {
+					t.Errorf("treated in %s: %+v, want OK %v, %q", lot.ZoneName(tc.site), c, tc.go_, tc.detail)
+				}
+			}
+		}
+		if !found || (!tc.go_ && r.GO) {
+			t.Errorf("treated in %s: GO %v, lot check found %v", lot.ZoneName(tc.site), r.GO, found)
+		}
+	}
+}

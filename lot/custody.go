@@ -136,9 +136,10 @@ type UseCheck struct {
 // to patient p at now, in the order they matter: an autologous rFib lot goes
 // only to the patient whose cells it holds (the gravest error), the lot is
 // released (an exceptional release only for the one patient it names), and
-// it has not expired. Dispensing and the bedside check both use it, so the
-// two can never disagree.
-func CheckLotUse(l Lot, p Patient, now time.Time) []UseCheck {
+// it has not expired — at the facility nor at the place of use, the zones
+// in at (Lot.ExpiresAt). Dispensing and the bedside check both use it, so
+// the two can never disagree.
+func CheckLotUse(l Lot, p Patient, now time.Time, at ...*time.Location) []UseCheck {
 	var cs []UseCheck
 	add := func(name string, ok bool, detail, fix string) {
 		cs = append(cs, UseCheck{Name: name, OK: ok, Detail: detail, Fix: fix})
@@ -168,17 +169,24 @@ func CheckLotUse(l Lot, p Patient, now time.Time) []UseCheck {
 	default:
 		add("lot released", true, fmt.Sprintf("lot %s is released", l.Number), "")
 	}
-	if l.Expired(now) {
-		add("lot not expired", false, fmt.Sprintf("lot %s expired at %s", l.Number, FormatTime(l.ExpiresAt())), "do not use it — discard it with a reason")
+	// The instant is printed where it falls: at the facility, or, when
+	// the place of use's midnight comes first, there, saying so.
+	exp, loc := l.Expiry(at...)
+	where := ""
+	if ZoneName(loc) != ZoneName(l.FacilityZone.Location()) {
+		where = ", when its expiry date begins where it is used (" + ZoneName(loc) + ")"
+	}
+	if l.Expired(now, at...) {
+		add("lot not expired", false, fmt.Sprintf("lot %s expired at %s%s", l.Number, FormatTimeIn(exp, loc), where), "do not use it — discard it with a reason")
 	} else {
-		add("lot not expired", true, fmt.Sprintf("lot %s expires %s", l.Number, FormatTime(l.ExpiresAt())), "")
+		add("lot not expired", true, fmt.Sprintf("lot %s expires %s%s", l.Number, FormatTimeIn(exp, loc), where), "")
 	}
 	return cs
 }
 
 // UsableFor reports whether every CheckLotUse rule passes.
-func UsableFor(l Lot, p Patient, now time.Time) bool {
-	for _, c := range CheckLotUse(l, p, now) {
+func UsableFor(l Lot, p Patient, now time.Time, at ...*time.Location) bool {
+	for _, c := range CheckLotUse(l, p, now, at...) {
 		if !c.OK {
 			return false
 		}
@@ -187,18 +195,19 @@ func UsableFor(l Lot, p Patient, now time.Time) bool {
 }
 
 // CheckDispense checks the pure rules for handing container c of lot l to
-// patient p at now: the custody state machine, then CheckUsable.
-func CheckDispense(c Container, l Lot, p Patient, now time.Time) error {
+// patient p at now: the custody state machine, then CheckUsable, with the
+// zones of the place of use in at.
+func CheckDispense(c Container, l Lot, p Patient, now time.Time, at ...*time.Location) error {
 	if err := CheckMove(c, Dispensed); err != nil {
 		return err
 	}
-	return CheckUsable(c, l, p, now)
+	return CheckUsable(c, l, p, now, at...)
 }
 
 // CheckUsable returns the first failed CheckLotUse rule for container c as
 // ECONFLICT, or nil when the lot may go to p at now.
-func CheckUsable(c Container, l Lot, p Patient, now time.Time) error {
-	for _, u := range CheckLotUse(l, p, now) {
+func CheckUsable(c Container, l Lot, p Patient, now time.Time, at ...*time.Location) error {
+	for _, u := range CheckLotUse(l, p, now, at...) {
 		if !u.OK {
 			return Errorf(ECONFLICT, "container %s: %s; %s", c.Label(), u.Detail, u.Fix)
 		}

@@ -155,21 +155,61 @@ type Lot struct {
 	CellsSplit   Cells // cells already allocated to containers
 	CreatedAt    time.Time
 	CreatedBy    string
+	// FacilityZone is the facility's time zone as the transaction that
+	// read the lot found it (the store sets it on every lot it returns; it
+	// is not part of the lot's record). The lot expires at 00:00 of its
+	// expiry date there, or earlier where it is used (ExpiresAt).
+	FacilityZone Zone
 }
 
-// Expired reports whether the lot is past its expiry at now. An expired lot is
-// never usable, whatever its status. The expiry is a calendar date: the lot
-// expires when that date begins at the facility (ExpiresAt).
-func (l Lot) Expired(now time.Time) bool {
-	return !l.Expires.IsZero() && !now.Before(l.ExpiresAt())
+// Expired reports whether the lot is past its expiry at now, at the
+// facility or at any place of use in at (ExpiresAt). An expired lot is
+// never usable, whatever its status.
+func (l Lot) Expired(now time.Time, at ...*time.Location) bool {
+	return !l.Expires.IsZero() && !now.Before(l.ExpiresAt(at...))
 }
 
-// ExpiresAt is the instant the lot expires: 00:00 of its expiry date at the
-// facility (the display zone) — in Nanjing 00:00 +08:00, 16:00 UTC the day
-// before, not eight hours into its expiry date.
-func (l Lot) ExpiresAt() time.Time {
+// ExpiresAt is the instant the lot expires. Its expiry is a calendar date,
+// and the lot may not be used once that date has begun at the facility
+// (FacilityZone) or at the place of use (each zone in at: the site that
+// treats the patient, the site a bag is dispensed at), whichever comes
+// first: with the facility at UTC and a clinic in Nanjing, 00:00 +08:00,
+// 16:00 UTC the day before, not eight hours into its expiry date there.
+func (l Lot) ExpiresAt(at ...*time.Location) time.Time {
+	t, _ := l.Expiry(at...)
+	return t
+}
+
+// Expiry is ExpiresAt with the zone whose midnight it is, for printing the
+// instant as the local time where it falls ("2027-11-10 00:00 +08:00").
+func (l Lot) Expiry(at ...*time.Location) (time.Time, *time.Location) {
 	y, m, d := l.Expires.UTC().Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, DisplayZone())
+	loc := l.FacilityZone.Location()
+	first := dayStart(y, m, d, loc)
+	for _, z := range at {
+		if z == nil {
+			continue
+		}
+		if t := dayStart(y, m, d, z); t.Before(first) {
+			first, loc = t, z
+		}
+	}
+	return first, loc
+}
+
+// dayStart is the first instant of the calendar date y-m-d in loc: its
+// 00:00, or, where a daylight-saving change skips midnight (Santiago, on
+// the first Sunday of September), the moment the clocks jump to 01:00 —
+// not 23:00 of the day before, which time.Date may give for a time that
+// does not exist.
+func dayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
+	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	if t.Day() != d {
+		if _, end := t.ZoneBounds(); !end.IsZero() {
+			t = end
+		}
+	}
+	return t
 }
 
 // Usable reports whether the lot's containers may be given at now: released

@@ -1,7 +1,9 @@
 package lot
 
 import (
+	"encoding/json"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -36,11 +38,63 @@ func LoadZone(field, name string) (*time.Location, error) {
 	if err := placeZone(field, name, in); err != nil {
 		return nil, err
 	}
+	if loc, ok := loaded.Load(in); ok {
+		return loc.(*time.Location), nil
+	}
 	loc, err := time.LoadLocation(in)
 	if err != nil {
 		return nil, Errorf(EINVALID, "%s %q is not a time zone in the IANA database; write it as Area/City, e.g. Asia/Shanghai or America/New_York (a fixed offset such as +08:00 is not a zone: it knows no daylight saving)", field, name)
 	}
-	return loc, nil
+	kept, _ := loaded.LoadOrStore(in, loc)
+	return kept.(*time.Location), nil
+}
+
+// loaded holds the zones LoadZone has read, by name: the zone data is
+// compiled in and never changes, and a transaction that reads a lot reads
+// the facility's zone with it, so reading the zone file each time would
+// cost a bedside check tens of microseconds a bag.
+var loaded sync.Map // string → *time.Location
+
+// Zone is a time zone that a value read from the database carries, such
+// as the facility's zone on a Lot. It travels in JSON as its IANA name, so
+// a client of a server reads the same zone the server's transaction read.
+// The zero Zone is UTC.
+type Zone struct{ loc *time.Location }
+
+// ZoneOf is the Zone of loc (nil: UTC). UTC is always the zero Zone, so
+// a lot read locally and one read through a server compare equal.
+func ZoneOf(loc *time.Location) Zone {
+	if loc == nil || loc.String() == "UTC" {
+		return Zone{}
+	}
+	return Zone{loc}
+}
+
+// Location is z's *time.Location, time.UTC for the zero Zone.
+func (z Zone) Location() *time.Location {
+	if z.loc == nil {
+		return time.UTC
+	}
+	return z.loc
+}
+
+// MarshalJSON writes z as its IANA name.
+func (z Zone) MarshalJSON() ([]byte, error) { return json.Marshal(ZoneName(z.loc)) }
+
+// UnmarshalJSON reads an IANA name; "" is UTC, and a name LoadZone refuses
+// is an error, never read as UTC.
+func (z *Zone) UnmarshalJSON(b []byte) error {
+	var name string
+	if err := json.Unmarshal(b, &name); err != nil {
+		return err
+	}
+	if name == "" {
+		*z = Zone{}
+		return nil
+	}
+	loc, err := LoadZone("the time zone", name)
+	*z = ZoneOf(loc)
+	return err
 }
 
 // zoneAreas are the areas of the IANA names of places. The time zone

@@ -211,7 +211,7 @@ func (d *labelDoc) page(set lot.LabelSet, c lot.Container, facility string) erro
 	lines := []string{
 		fmt.Sprintf("Lot %s   container %02d", norm.NFC.String(l.Number), c.Number),
 		fmt.Sprintf("Cells %s   volume %s mL", c.Cells, c.VolumeML),
-		"Expires " + lot.FormatTime(l.ExpiresAt()),
+		"Expires " + expires(l),
 		lot.StorageCondition,
 	}
 	for _, s := range lines {
@@ -272,4 +272,14 @@ func labelBars(pdf *fpdf.Fpdf, bc barcode.Barcode, x, y float64) {
 func labelDark(c color.Color) bool {
 	r, g, b, _ := c.RGBA()
 	return r+g+b < 3*0x8000
+}
+
+// expires is the expiry a label prints: 00:00 of the lot's expiry date at
+// the facility, in the facility's zone ("2027-11-10 00:00 +08:00"). A
+// label is printed at the facility before anyone knows where the bag will
+// be used; at a site east of the facility the bedside check and dispense
+// stop it earlier, at that site's midnight (README "Days at the site").
+func expires(l lot.Lot) string {
+	t, loc := l.Expiry()
+	return lot.FormatTimeIn(t, loc)
 }

@@ -217,7 +217,11 @@ func (w *writer) prepareMove(c *lot.Container, e *lot.Event, m lot.Move) error {
 		if err != nil {
 			return err
 		}
-		if err := lot.CheckDispense(*c, l, p, w.now); err != nil {
+		at, err := useZones(w.tx, *c, p.ID, w.now)
+		if err != nil {
+			return err
+		}
+		if err := lot.CheckDispense(*c, l, p, w.now, at...); err != nil {
 			return err
 		}
 		c.PatientID, e.PatientID = p.ID, p.ID

@@ -1309,7 +1309,7 @@ func (s *DoseService) Calc(req dose.CalcRequest) (dose.CalcResult, error) {
 		if res.Weight, _, ok = dose.LatestWeight(ws, now); !ok {
 			return lot.Errorf(lot.ECONFLICT, "patient %s has no weight; weigh the patient", req.MRN).Run("patient weigh")
 		}
-		if res.Candidates, err = candidates(tx, p, ac.Protocol.Product, now); err != nil {
+		if res.Candidates, err = candidates(tx, p, ac.Protocol.Product, now, ac.Zone); err != nil {
 			return err
 		}
 		var srcs []dose.Source
@@ -1358,8 +1358,9 @@ func (s *DoseService) Calc(req dose.CalcRequest) (dose.CalcResult, error) {
 // candidates lists the containers the patient may receive: of lots of the
 // product that pass lot.CheckLotUse for the patient, dispensed for the
 // patient or still dispensable (lot.MayBeDispensed). Bags already dispensed for the patient come
-// first, then by lot and number.
-func candidates(tx kv.Tx, p lot.Patient, product lot.Source, now time.Time) ([]dose.Source, error) {
+// first, then by lot and number. The lots' expiry is counted at the
+// facility and in the zone the patient is treated in (at).
+func candidates(tx kv.Tx, p lot.Patient, product lot.Source, now time.Time, at *time.Location) ([]dose.Source, error) {
 	var lots []lot.Lot
 	if product == lot.SourceRFib {
 		for _, id := range childrenOf(tx, "idx_lot_patient", p.ID, kindLot) {
@@ -1369,12 +1370,18 @@ func candidates(tx kv.Tx, p lot.Patient, product lot.Source, now time.Time) ([]d
 			}
 			lots = append(lots, l)
 		}
-	} else if err := forEach(tx, kindLot, func(r *lotRecord) { lots = append(lots, r.lot()) }); err != nil {
-		return nil, err
+	} else {
+		zone, err := lotZone(tx)
+		if err != nil {
+			return nil, err
+		}
+		if err := forEach(tx, kindLot, func(r *lotRecord) { lots = append(lots, r.lot(zone)) }); err != nil {
+			return nil, err
+		}
 	}
 	var mine, others []dose.Source
 	for _, l := range lots {
-		if l.Source != product || !lot.UsableFor(l, p, now) {
+		if l.Source != product || !lot.UsableFor(l, p, now, at) {
 			continue
 		}
 		cs, err := containersOf(tx, l.ID)

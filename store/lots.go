@@ -393,9 +393,14 @@ func (w *writer) registerLot(r lot.Registration) (lot.Lot, error) {
 	if err := refuseFolded(w.tx, "idx_lot_number_fold", r.Number, "lot show %s"); err != nil {
 		return lot.Lot{}, err
 	}
+	zone, err := lotZone(w.tx)
+	if err != nil {
+		return lot.Lot{}, err
+	}
 	l := lot.Lot{ID: w.db.NewID(), Number: r.Number, Source: r.Source, Cells: r.Cells, Viability: r.Viability,
 		VolumeML: r.VolumeML, Manufactured: r.Manufactured, Expires: r.Expires, Passage: r.Passage,
-		Cryopreserved: r.Cryopreserved, Location: r.Location, Status: lot.Quarantine, CreatedAt: w.now, CreatedBy: w.actor.Name}
+		Cryopreserved: r.Cryopreserved, Location: r.Location, Status: lot.Quarantine, CreatedAt: w.now, CreatedBy: w.actor.Name,
+		FacilityZone: zone}
 	if r.Source == lot.SourceUC {
 		d, err := w.donor(r.Donor)
 		if err != nil {
@@ -495,7 +500,11 @@ func lotByRef(tx kv.Tx, ref string) (lot.Lot, error) {
 	if ok {
 		var r lotRecord
 		if found, err := get(tx, kindLot, id, &r); err != nil || found {
-			return r.lot(), err
+			if err != nil {
+				return lot.Lot{}, err
+			}
+			zone, err := lotZone(tx)
+			return r.lot(zone), err
 		}
 	}
 	return lot.Lot{}, notFound("lot", ref, "give the lab lot number, the DIN from the label, or the UUID; the list of lots shows them").Run("lot list")
@@ -506,7 +515,11 @@ func lotByID(tx kv.Tx, id uuid.UUID) (lot.Lot, error) {
 	if err == nil && !found {
 		err = fmt.Errorf("lot %s is referenced but missing", id)
 	}
-	return r.lot(), err
+	if err != nil {
+		return lot.Lot{}, err
+	}
+	zone, err := lotZone(tx)
+	return r.lot(zone), err
 }
 
 // looksLikeDIN reports whether ref has the shape of a DIN (letter, then
@@ -526,10 +539,14 @@ func (s *LotService) Lots(f lot.LotFilter) ([]lot.Lot, error) {
 		return (f.Status == "" || r.Status == f.Status) && (f.Source == "" || r.Source == f.Source)
 	}
 	err := s.db.view(func(tx kv.Tx) error {
+		zone, err := lotZone(tx)
+		if err != nil {
+			return err
+		}
 		if f.Last <= 0 {
 			return forEach(tx, kindLot, func(r *lotRecord) {
 				if match(r) {
-					ls = append(ls, r.lot())
+					ls = append(ls, r.lot(zone))
 				}
 			})
 		}
@@ -540,7 +557,7 @@ func (s *LotService) Lots(f lot.LotFilter) ([]lot.Lot, error) {
 				return err
 			}
 			if match(&r) {
-				ls = append(ls, r.lot())
+				ls = append(ls, r.lot(zone))
 			}
 		}
 		slices.Reverse(ls)

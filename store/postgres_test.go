@@ -132,8 +132,9 @@ var notOnPostgres = map[string]string{
 	"TestBusyDatabase":                    "bbolt's file lock: on PostgreSQL any number of processes open the database and writers wait per transaction (pgkv's TestBusy)",
 	"TestGroupCommit":                     "bbolt's group commit (DB.Batch); PostgreSQL has none",
 	// Run by the parent, on PostgreSQL already.
-	"TestStoreOnPostgres":     "the runner itself",
-	"TestSameBagFromTwoSites": "runs on PostgreSQL in the parent",
+	"TestStoreOnPostgres":                        "the runner itself",
+	"TestSameBagFromTwoSites":                    "runs on PostgreSQL in the parent",
+	"TestTwoHandlesOnPostgresAgreeOnALotsExpiry": "runs on PostgreSQL in the parent",
 }
 
 // TestStoreOnPostgres runs the store's tests again, in a child process of

@@ -138,13 +138,16 @@ func toLotRecord(l lot.Lot) lotRecord {
 		l.Containers, l.CellsSplit, l.CreatedAt, l.CreatedBy}
 }
 
-func (r lotRecord) lot() lot.Lot {
+// lot is the lot r holds, read in a transaction that found the facility's
+// zone to be zone (lotZone): the zone its expiry is counted in.
+func (r lotRecord) lot(zone lot.Zone) lot.Lot {
 	din, _ := lot.ParseDIN(r.DIN)
 	return lot.Lot{ID: r.ID, Number: r.Number, DIN: din, Source: r.Source, DonorID: r.DonorID, PatientID: r.PatientID,
 		Cells: r.Cells, Viability: r.Viability, VolumeML: r.VolumeML, Manufactured: r.Manufactured, Expires: r.Expires,
 		Passage: r.Passage, Cryopreserved: r.Cryopreserved, Location: r.Location, Status: r.Status,
 		Exceptional: r.Exceptional, RestrictedTo: r.RestrictedTo,
-		Containers: r.Containers, CellsSplit: r.CellsSplit, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy}
+		Containers: r.Containers, CellsSplit: r.CellsSplit, CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy,
+		FacilityZone: zone}
 }
 
 type containerRecord struct {

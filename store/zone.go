@@ -55,6 +55,40 @@ func facilityZone(tx kv.Tx) (*time.Location, error) {
 	return storedZone("the facility", r.TZ)
 }
 
+// lotZone is the facility's zone as a lot read in tx carries it
+// (lot.Lot.FacilityZone): the expiry instant is a rule of the record,
+// counted in the zone the transaction reads, never in a zone a process
+// read when it started. A stored zone this build does not know is
+// refused: a lot whose expiry instant is unknown is not read as UTC's.
+func lotZone(tx kv.Tx) (lot.Zone, error) {
+	loc, err := facilityZone(tx)
+	return lot.ZoneOf(loc), err
+}
+
+// useZones are the zones of the places where container c is used for
+// patient p at now — the site it is dispensed at and the site of the
+// course that treats p — in which its lot's expiry date begins as well as
+// at the facility's (lot.Lot.ExpiresAt).
+func useZones(tx kv.Tx, c lot.Container, patientID uuid.UUID, now time.Time) ([]*time.Location, error) {
+	var at []*time.Location
+	if c.Site != "" {
+		site, err := siteByCode(tx, c.Site)
+		if err != nil {
+			return nil, err
+		}
+		loc, _, err := siteZone(tx, site)
+		if err != nil {
+			return nil, err
+		}
+		at = append(at, loc)
+	}
+	ac, err := activeCourse(tx, patientID, now)
+	if err != nil || ac == nil {
+		return at, err
+	}
+	return append(at, ac.Zone), nil
+}
+
 // siteZone returns the zone days are counted in at site s, and where it
 // comes from ("site CLINIC-CN", or "facility" when s has none).
 func siteZone(tx kv.Tx, s lot.Site) (*time.Location, string, error) {

@@ -211,3 +211,69 @@ func migrateWithoutZones(t *testing.T, from int) {
 		t.Errorf("bbolt check: %v", err)
 	}
 }
+
+// Review 11, findings 1 and 3: a lot's expiry instant is counted in the
+// facility's zone that the transaction reading the lot finds, never in a
+// zone a process read when it started. setter is the handle that sets the
+// zone (a server's), checker the one that reads the lot and dispenses
+// (the same handle, or another process on the same PostgreSQL database).
+func checkExpiryFollowsTheZoneRead(t *testing.T, setter, checker *DB) {
+	t.Helper()
+	if _, err := NewCustodyService(setter).AddSite("liu", lot.Site{Code: "LAB", Name: "Lab"}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := NewLotService(checker).Lot("LOT-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 20:00 UTC on the eve of the expiry date: 04:00 on it in Nanjing.
+	y, m, d := l.Expires.UTC().Date()
+	now := time.Date(y, m, d-1, 20, 0, 0, 0, time.UTC)
+	setter.Now = func() time.Time { return now }
+	checker.Now = setter.Now
+	dispense(t, setter, "G12342600000102", now.Add(-30*time.Minute), 100_000_000, "")
+	if l, err = NewLotService(checker).Lot("LOT-1"); err != nil || l.Expired(now) || lot.ZoneName(l.FacilityZone.Location()) != "UTC" {
+		t.Fatalf("before the change: %v, zone %s, expired %v", err, lot.ZoneName(l.FacilityZone.Location()), l.Expired(now))
+	}
+	if _, err := NewCustodyService(setter).SetFacilityZone("alice", "Asia/Shanghai", "the facility is in Nanjing"); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = NewLotService(checker).Lot("LOT-1"); err != nil || !l.Expired(now) || lot.ZoneName(l.FacilityZone.Location()) != "Asia/Shanghai" {
+		t.Fatalf("after the change: %v, zone %s, expired %v", err, lot.ZoneName(l.FacilityZone.Location()), l.Expired(now))
+	}
+	ls, err := NewLotService(checker).Lots(lot.LotFilter{})
+	if err != nil || len(ls) == 0 || lot.ZoneName(ls[0].FacilityZone.Location()) != "Asia/Shanghai" {
+		t.Fatalf("lot list: %v %v", ls, err)
+	}
+	before, _ := checker.AuditCount()
+	_, err = NewCustodyService(checker).Dispense("liu", "G12342600000102", "MRN-1")
+	want := fmt.Sprintf("lot LOT-1 expired at %04d-%02d-%02d 00:00 +08:00; do not use it", y, m, d)
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), want) {
+		t.Fatalf("dispense on the expiry date in Nanjing: %v, want ECONFLICT %q", err, want)
+	}
+	if after, _ := checker.AuditCount(); after != before {
+		t.Errorf("the refused dispense wrote %d audit entries", after-before)
+	}
+	c, _, err := NewCustodyService(checker).History("G12342600000102")
+	if err != nil || c.State != lot.Thawed || c.PatientID != (lot.Patient{}).ID {
+		t.Errorf("after the refused dispense: %s for %s, %v", c.State, c.PatientID, err)
+	}
+}
+
+func TestLotExpiryFollowsTheFacilityZoneItsTransactionReads(t *testing.T) {
+	db, _ := bedside(t, "0.5")
+	checkExpiryFollowsTheZoneRead(t, db, db)
+}
+
+// Two servers on one PostgreSQL database: the zone one sets is the zone
+// the other's next transaction counts a lot's expiry in.
+func TestTwoHandlesOnPostgresAgreeOnALotsExpiry(t *testing.T) {
+	t.Setenv(envEngine, "postgres")
+	siteA, _ := bedside(t, "0.5")
+	siteB, err := Open(siteA.Path(), Options{Now: siteA.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer siteB.Close()
+	checkExpiryFollowsTheZoneRead(t, siteA, siteB)
+}

@@ -161,7 +161,15 @@ func (s *Server) svcRoutes() []svcRoute {
 			})},
 		{"POST " + p + "/facility/zone", "lot.CustodyService SetFacilityZone: change the facility's time zone with a reason (admin)",
 			writeCall(s, func(u audit.User, r *http.Request, q ZoneRequest) (lot.ZoneChange, error) {
-				return C().SetFacilityZone(u.Name, q.Zone, q.Reason)
+				ch, err := C().SetFacilityZone(u.Name, q.Zone, q.Reason)
+				if err == nil && s.cfg.Zone != nil {
+					// This server's pages show times in the new zone
+					// from now on, not in the one it read at start.
+					if loc, zerr := s.cfg.Zone(); zerr == nil {
+						lot.SetDisplayZone(loc)
+					}
+				}
+				return ch, err
 			})},
 		{"POST " + p + "/labels/{ref}/set", "lot.LabelService Print, dry: the label set a print would count now (lab); nothing is counted",
 			writeCall(s, func(u audit.User, r *http.Request, _ none) (lot.LabelSet, error) {
@@ -208,6 +216,9 @@ func (s *Server) svcRoutes() []svcRoute {
 				if err != nil {
 					return FacilityView{FIN: fin, ZoneError: errorBody(err), Migrated: note}, nil
 				}
+				// Another server on the same PostgreSQL database may have
+				// changed the zone: this one's pages follow what it read.
+				lot.SetDisplayZone(loc)
 				return FacilityView{FIN: fin, Zone: loc.String(), Migrated: note}, nil
 			})},
 		{"POST " + p + "/donors", "lot.Service AddDonor: register a donor (lab)",

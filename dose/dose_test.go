@@ -834,8 +834,8 @@ func TestParseCheckedVolume(t *testing.T) {
 }
 
 // Review 11, finding 3: a lot expires at 00:00 of its expiry date at the
-// facility or where the patient is treated (Facts.Zone), whichever comes
-// first. At 09:00 UTC on 25 November it is still the 24th in Honolulu (the
+// facility or where the bag is used (Candidate.UsedIn: its site's zone and
+// the course's, as dispensing counts them), whichever comes first. At 09:00 UTC on 25 November it is still the 24th in Honolulu (the
 // facility) but already 17:00 on the 25th in Nanjing: a lot expiring on
 // the 25th passes the check at the facility's own site and fails in Nanjing.
 func TestCheckLotExpiresWhereThePatientIsTreated(t *testing.T) {
@@ -857,6 +857,9 @@ func TestCheckLotExpiresWhereThePatientIsTreated(t *testing.T) {
 	} {
 		f := goodFacts(t)
 		f.Zone = tc.site
+		if tc.site != nil {
+			f.Containers[0].UsedIn = []*time.Location{tc.site}
+		}
 		f.Containers[0].Lot.Expires = day("2026-11-25")
 		f.Containers[0].Lot.FacilityZone = lot.ZoneOf(zone("Pacific/Honolulu"))
 		r := Check(f)

@@ -208,6 +208,10 @@ func (db *DB) AddUser(actor string, req audit.User, password, adminPassword stri
 			return err
 		}
 		u.ID, u.Hash, u.CreatedAt, u.CreatedBy, u.PasswordChanged = db.NewID(), hash, w.now, w.actor.Name, w.now
+		// The admin typed it: it is the admin's secret until its owner
+		// chooses their own at the first login, as after a reset, and signs
+		// nothing until then (21 CFR 11.100(a)).
+		u.MustChange = true
 		u.RoleGrant = w.grant(grant, u)
 		if err := w.put(kindUser, u.ID, string(audit.UserAdd), "", toUserRecord(u)); err != nil {
 			return err

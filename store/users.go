@@ -402,8 +402,8 @@ var signatureActions = map[string]audit.Action{
 }
 
 // signPassword is checkPasswordOf for an e-signature: a right password
-// that must be changed first (a one-time password from an admin's reset,
-// or one older than the facility's maximum age) does not sign. It is not a
+// that must be changed first (a one-time password from an admin's `user
+// add` or reset, or one older than the facility's maximum age) does not sign. It is not a
 // wrong password: it is refused with EPASSWORD, counts towards no lockout
 // and writes nothing.
 func (db *DB) signPassword(u audit.User, password, action, reason string) (audit.User, error) {
@@ -420,7 +420,7 @@ func (db *DB) checkPasswordOf(u audit.User, password, action, reason string) (au
 // errSignMustChange refuses a signature with a password that must be
 // changed first, saying whose and how.
 func errSignMustChange(u audit.User, now time.Time, set audit.Settings) error {
-	why := "an admin reset it to a one-time password, which only its owner's own new password replaces"
+	why := "an admin set it to a one-time password (the first one, at `user add`, or a reset), which only its owner's own new password replaces"
 	if !u.MustChange {
 		why = fmt.Sprintf("it was set %s, longer ago than the facility's maximum password age of %s", lot.FormatTime(u.PasswordChanged), audit.FormatDuration(set.PasswordMaxAge))
 	}

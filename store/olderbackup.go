@@ -57,7 +57,7 @@ func OlderWords(v int) string {
 // FailedPasswordDelay as a counted one does.
 func proveOlder(u audit.User, password, path string, schema int, now time.Time, what string) error {
 	if u.Disabled {
-		return lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and cannot sign", u.Name)
+		return lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and cannot sign; another user signs, or an admin enables the account", u.Name).Run("user enable " + u.Name)
 	}
 	if err := audit.CheckLogin(u, now); err != nil {
 		return err

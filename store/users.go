@@ -459,7 +459,7 @@ func (db *DB) checkPassword(u audit.User, password, action, reason string, signi
 func (db *DB) provePassword(u audit.User, password, action, reason string, signing bool) (_ audit.User, err error) {
 	defer db.recoverDamage(&err)
 	if u.Disabled {
-		return u, lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and cannot sign", u.Name)
+		return u, lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and cannot sign; another user signs, or an admin enables the account", u.Name).Run("user enable " + u.Name)
 	}
 	if err := audit.CheckLogin(u, db.now()); err != nil {
 		if werr := db.refusedEvent(u, action, "signature while locked"); werr != nil {

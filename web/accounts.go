@@ -43,6 +43,9 @@ type AccountView struct {
 	Status    string     `json:"status"`
 	LastLogin string     `json:"last_login"`
 	Failures  int        `json:"failures"`
+	// PasswordSet names the password the account has now, which the
+	// reset form carries (formguard.go).
+	PasswordSet string `json:"-"`
 }
 
 func (s *Server) accountViews() ([]AccountView, error) {
@@ -53,7 +56,7 @@ func (s *Server) accountViews() ([]AccountView, error) {
 	now := s.cfg.Now()
 	vs := []AccountView{}
 	for _, u := range us {
-		v := AccountView{User: u.Name, FullName: u.FullName, Role: u.Role, Status: "active", LastLogin: lot.FormatTime(u.LastLogin), Failures: u.Failures}
+		v := AccountView{User: u.Name, FullName: u.FullName, Role: u.Role, Status: "active", LastLogin: lot.FormatTime(u.LastLogin), Failures: u.Failures, PasswordSet: passwordSet(u)}
 		switch {
 		case u.Disabled:
 			v.Status = "disabled"
@@ -116,7 +119,14 @@ func (s *Server) accountPost(w http.ResponseWriter, r *http.Request, u audit.Use
 		return
 	}
 	name, what := r.PathValue("name"), r.PathValue("action")
-	got, err := s.accountAct(u, name, what, r.PostForm.Get("reason"))
+	var err error
+	if action, ok := accountActions[what]; ok {
+		err = formFor(r.PostForm, u, action)
+	}
+	var got audit.User
+	if err == nil {
+		got, err = s.accountAct(u, name, what, r.PostForm.Get("reason"))
+	}
 	if err != nil {
 		err = s.logError(r, err)
 		s.renderAccounts(w, u, statusOf(w, err), err, "")

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -68,7 +69,10 @@ type containerData struct {
 	CanPrint, CanApply, CanVoid bool
 	LabelRole                   bool
 	Labels                      lot.LabelCount
-	LabelNote                   string
+	// LabelShown is the label count the apply and void forms carry
+	// (formguard.go).
+	LabelShown string
+	LabelNote  string
 
 	Done     string
 	DoneList []string
@@ -163,15 +167,10 @@ func (s *Server) containerPageData(u audit.User, ref string) (containerData, err
 	d.Entry.Site = c.Site // the receiving site: where it was shipped to
 	d.LabelRole = audit.Allowed(u.Role, audit.LabelPrint) || audit.Allowed(u.Role, audit.LabelApply) || audit.Allowed(u.Role, audit.LabelVoid)
 	if d.LabelRole {
-		_, cs, ns, err := s.cfg.Labels.Reconcile(l.ID.String())
-		if err != nil {
+		if d.Labels, err = s.containerLabels(c); err != nil {
 			return d, err
 		}
-		for i := range cs {
-			if cs[i].ID == c.ID {
-				d.Labels = ns[i]
-			}
-		}
+		d.LabelShown = labelState(d.Labels)
 		d.CanPrint = audit.Allowed(u.Role, audit.LabelPrint) && lot.CheckLabel(c) == nil
 		d.CanApply = audit.Allowed(u.Role, audit.LabelApply) && lot.CheckApply(c, d.Labels) == nil
 		d.CanVoid = audit.Allowed(u.Role, audit.LabelVoid) && d.Labels.Unused() > 0
@@ -283,7 +282,11 @@ func (s *Server) containerPost(w http.ResponseWriter, r *http.Request, u audit.U
 		Patient: trim(f.Get("patient")), Reason: f.Get("reason")}
 	// The container is named by the page's path; its UUID is what the
 	// service is given, so a code and its barcode form are one container.
-	c, err := s.findContainer(u, r.PathValue("ref"))
+	err := formFor(f, u, mv.Action)
+	var c lot.Container
+	if err == nil {
+		c, err = s.findContainer(u, r.PathValue("ref"))
+	}
 	if err == nil {
 		c, err = s.move(u, c.ID.String(), mv.To, in)
 	}
@@ -295,6 +298,39 @@ func (s *Server) containerPost(w http.ResponseWriter, r *http.Request, u audit.U
 	s.showContainer(w, r, u, nil, http.StatusOK, func(d *containerData) {
 		d.Done = "Container " + c.Code() + " is " + string(c.State) + " at site " + c.Site + "; custodian " + c.Custodian
 	})
+}
+
+// containerLabels is the label count of c, as `label reconcile` counts it.
+func (s *Server) containerLabels(c lot.Container) (lot.LabelCount, error) {
+	_, cs, ns, err := s.cfg.Labels.Reconcile(c.LotID.String())
+	if err != nil {
+		return lot.LabelCount{}, err
+	}
+	for i := range cs {
+		if cs[i].ID == c.ID {
+			return ns[i], nil
+		}
+	}
+	return lot.LabelCount{}, nil
+}
+
+// labelUseForm applies or voids a label of c (action) unless the form was
+// shown when c's labels stood otherwise (a resend), as one step for this
+// server.
+func (s *Server) labelUseForm(f url.Values, u audit.User, c lot.Container, action audit.Action, reason string) (lot.LabelCount, error) {
+	s.formMu.Lock()
+	defer s.formMu.Unlock()
+	n, err := s.containerLabels(c)
+	if err == nil {
+		err = labelUseStale(f, c.Code(), n)
+	}
+	if err != nil {
+		return n, err
+	}
+	if action == audit.LabelApply {
+		return s.cfg.Labels.Apply(u.Name, c.ID.String())
+	}
+	return s.cfg.Labels.Void(u.Name, c.ID.String(), reason)
 }
 
 // move makes one custody move, reading the form as the command reads its
@@ -351,7 +387,11 @@ func (s *Server) labelPost(w http.ResponseWriter, r *http.Request, u audit.User,
 		return
 	}
 	reason := r.PostForm.Get("reason")
-	c, err := s.findContainer(u, r.PathValue("ref"))
+	err := formFor(r.PostForm, u, action)
+	var c lot.Container
+	if err == nil {
+		c, err = s.findContainer(u, r.PathValue("ref"))
+	}
 	if err != nil {
 		s.showContainer(w, r, u, err, statusOf(w, err), nil)
 		return
@@ -359,7 +399,7 @@ func (s *Server) labelPost(w http.ResponseWriter, r *http.Request, u audit.User,
 	var n lot.LabelCount
 	switch action {
 	case audit.LabelPrint:
-		pdf, name, err := s.printLabels(u, c.Code(), true)
+		pdf, name, err := s.printForm(r.PostForm, u, "", &c)
 		if err != nil {
 			err = s.logError(r, err)
 			s.showContainer(w, r, u, err, statusOf(w, err), nil)
@@ -367,10 +407,8 @@ func (s *Server) labelPost(w http.ResponseWriter, r *http.Request, u audit.User,
 		}
 		sendPDF(w, pdf, name)
 		return
-	case audit.LabelApply:
-		n, err = s.cfg.Labels.Apply(u.Name, c.ID.String())
-	case audit.LabelVoid:
-		n, err = s.cfg.Labels.Void(u.Name, c.ID.String(), reason)
+	default:
+		n, err = s.labelUseForm(r.PostForm, u, c, action, reason)
 	}
 	if err != nil {
 		err = s.logError(r, err)

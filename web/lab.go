@@ -125,7 +125,11 @@ func (s *Server) registerLot(w http.ResponseWriter, r *http.Request, u audit.Use
 		Cells: trim(f.Get("cells")), Viability: trim(f.Get("viability")), VolumeML: trim(f.Get("volume_ml")),
 		Manufactured: trim(f.Get("manufactured")), Expires: trim(f.Get("expires")), Passage: trim(f.Get("passage")),
 		Cryopreserved: trim(f.Get("cryopreserved")), Location: f.Get("location")}
-	reg, err := registration(in)
+	err := formFor(f, u, audit.LotRegister)
+	var reg lot.Registration
+	if err == nil {
+		reg, err = registration(in)
+	}
 	var l lot.Lot
 	if err == nil {
 		l, err = s.cfg.Lots.RegisterLot(u.Name, reg)
@@ -190,7 +194,7 @@ func (s *Server) importLots(w http.ResponseWriter, r *http.Request, u audit.User
 		s.renderRegisterLot(w, u, statusOf(w, err), err, d)
 		return
 	}
-	rows, err := importRows(r)
+	rows, err := importRows(r, func(f url.Values) error { return formFor(f, u, audit.LotImport) })
 	var ls []lot.Lot
 	if err == nil {
 		ls, err = s.cfg.Lots.Import(u.Name, rows)
@@ -213,9 +217,14 @@ func (s *Server) importLots(w http.ResponseWriter, r *http.Request, u audit.User
 	s.renderRegisterLot(w, u, http.StatusOK, nil, d)
 }
 
+// maxImportField bounds each field of the import form beside its file.
+const maxImportField = 1 << 10
+
 // importRows reads the file part "csv" of a multipart form with
-// lot.ParseImport, the parser of `lot import`.
-func importRows(r *http.Request) ([]lot.ImportRow, error) {
+// lot.ParseImport, the parser of `lot import`, once check has passed the
+// form's other fields (those before the file, as a browser sends them in
+// the page's order).
+func importRows(r *http.Request, check func(url.Values) error) ([]lot.ImportRow, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "multipart/form-data" {
 		return nil, lot.Errorf(lot.EUSAGE, "the import is sent as a file upload (multipart/form-data), not %q; choose the file on the page and send it", r.Header.Get("Content-Type"))
 	}
@@ -223,6 +232,7 @@ func importRows(r *http.Request) ([]lot.ImportRow, error) {
 	if err != nil {
 		return nil, lot.Errorf(lot.EUSAGE, "the upload could not be read: %v", err)
 	}
+	fields := url.Values{}
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -235,10 +245,19 @@ func importRows(r *http.Request) ([]lot.ImportRow, error) {
 			return nil, lot.Errorf(lot.EUSAGE, "the upload could not be read: %v", err)
 		}
 		if part.FormName() != "csv" {
+			// A field of the page's form is a few bytes; more is not one.
+			v, err := io.ReadAll(io.LimitReader(part, maxImportField+1))
+			if err != nil || len(v) > maxImportField {
+				return nil, lot.FieldErrorf(part.FormName(), lot.EUSAGE, "the upload's field %q could not be read or is longer than %d bytes; send the file from the page", part.FormName(), maxImportField)
+			}
+			fields.Add(part.FormName(), string(v))
 			continue
 		}
 		if part.FileName() == "" {
 			return nil, lot.Errorf(lot.EUSAGE, "no CSV file was chosen; choose the file to import")
+		}
+		if err := check(fields); err != nil {
+			return nil, err
 		}
 		// A file past MaxImportBytes fails here as a read error that
 		// wraps *http.MaxBytesError (importLots words it).
@@ -258,10 +277,14 @@ func (s *Server) lotSplit(w http.ResponseWriter, r *http.Request, u audit.User) 
 	}
 	f := r.PostForm
 	in := splitForm{Containers: trim(f.Get("containers")), CellsEach: trim(f.Get("cells_each")), VolumeEach: trim(f.Get("volume_ml_each"))}
-	sp, err := split(ref, in)
+	err := formFor(f, u, audit.LotSplit)
+	var sp lot.Split
+	if err == nil {
+		sp, err = split(ref, in)
+	}
 	var cs []lot.Container
 	if err == nil {
-		cs, err = s.cfg.Lots.SplitLot(u.Name, sp)
+		cs, err = s.splitForm(f, u, ref, sp)
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -274,6 +297,26 @@ func (s *Server) lotSplit(w http.ResponseWriter, r *http.Request, u audit.User) 
 			ld.DoneList = append(ld.DoneList, c.Code()+"  "+c.Cells.String()+" cells  "+c.VolumeML.String()+" mL")
 		}
 	})
+}
+
+// splitForm splits the lot ref as sp says unless the split form was shown
+// when the lot had another number of containers (a resend), as one step
+// for this server.
+func (s *Server) splitForm(f url.Values, u audit.User, ref string, sp lot.Split) ([]lot.Container, error) {
+	s.formMu.Lock()
+	defer s.formMu.Unlock()
+	l, err := s.cfg.Lots.Lot(ref)
+	var cs []lot.Container
+	if err == nil {
+		cs, err = s.cfg.Lots.Containers(l.ID.String())
+	}
+	if err == nil {
+		err = splitStale(f, l.Number, len(cs))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.cfg.Lots.SplitLot(u.Name, sp)
 }
 
 // splitForm is the split form as typed, kept after a refusal.
@@ -303,14 +346,56 @@ func split(ref string, in splitForm) (lot.Split, error) {
 // lotLabels prints the labels of every container of a lot still in use, as
 // `label print LOT`, and sends the PDF.
 func (s *Server) lotLabels(w http.ResponseWriter, r *http.Request, u audit.User) {
+	if !s.form(w, r) {
+		return
+	}
 	ref := r.PathValue("ref")
-	pdf, name, err := s.printLabels(u, ref, false)
+	err := formFor(r.PostForm, u, audit.LabelPrint)
+	var pdf []byte
+	var name string
+	if err == nil {
+		pdf, name, err = s.printForm(r.PostForm, u, ref, nil)
+	}
 	if err != nil {
 		err = s.logError(r, err)
 		s.showLotRef(w, r, u, ref, "", err, statusOf(w, err), nil)
 		return
 	}
 	sendPDF(w, pdf, name)
+}
+
+// printForm prints the labels of a print form, as printLabels — of every
+// container of the lot ref still in use, or of c alone — unless another
+// number of them had been printed when the form was shown (a resend), as
+// one step for this server.
+func (s *Server) printForm(f url.Values, u audit.User, ref string, c *lot.Container) ([]byte, string, error) {
+	if err := audit.Authorize(u, audit.LabelPrint); err != nil {
+		return nil, "", err
+	}
+	s.formMu.Lock()
+	defer s.formMu.Unlock()
+	var what string
+	var counts []lot.LabelCount
+	var err error
+	if c != nil {
+		var n lot.LabelCount
+		n, err = s.containerLabels(*c)
+		what, counts = "container "+c.Code(), []lot.LabelCount{n}
+	} else {
+		var l lot.Lot
+		l, _, counts, err = s.cfg.Labels.Reconcile(ref)
+		what = "lot " + l.Number
+	}
+	if err == nil {
+		err = labelsStale(f, what, counts)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if c != nil {
+		return s.printLabels(u, c.Code(), true)
+	}
+	return s.printLabels(u, ref, false)
 }
 
 // printLabels renders and counts labels, as `label print`: the PDF is drawn

@@ -144,6 +144,9 @@ type lotData struct {
 	Evaluation   *release.Evaluation
 	EvalError    string
 	Dispositions []release.Disposition
+	// Printed is the number of labels printed and Split the number of
+	// containers, which the labels and split forms carry (formguard.go).
+	Printed, Split string
 
 	// The forms, each shown only to a role that may use it.
 	CanApprove, CanReject, CanResult bool
@@ -217,6 +220,7 @@ func (s *Server) lotPageData(u audit.User, ref, spec string) (lotData, error) {
 	if err != nil {
 		return d, err
 	}
+	d.Printed, d.Split = printedOf(counts), strconv.Itoa(len(cs))
 	for _, c := range cs {
 		row := containerRow{C: c, URL: containerURL(c)}
 		if c.PatientID != uuid.Nil {
@@ -393,7 +397,12 @@ func (s *Server) lotResult(w http.ResponseWriter, r *http.Request, u audit.User)
 	}
 	f := r.PostForm
 	req := ResultRequest{Assay: f.Get("assay"), Value: f.Get("value"), Unit: f.Get("unit"), Method: f.Get("method"), Tested: f.Get("tested")}
-	res, rq, err := s.recordResult(u, r.PathValue("ref"), req)
+	err := formFor(f, u, audit.ReleaseResult)
+	var res release.Result
+	var rq []release.Requarantine
+	if err == nil {
+		res, rq, err = s.recordResult(u, r.PathValue("ref"), req)
+	}
 	if err != nil {
 		err = s.logError(r, err)
 		s.showLot(w, r, u, "", err, statusOf(w, err), func(ld *lotData) {

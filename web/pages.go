@@ -543,7 +543,7 @@ func formShownTo(f url.Values, u audit.User, asks, nothing, redo string) error {
 	case "":
 		return lot.FieldErrorf(signerField, lot.EUSAGE, "this form does not say %s; %s — open the page again and %s", asks, nothing, redo)
 	default:
-		return lot.FieldErrorf(signerField, lot.ECONFLICT, "this form was for %s; %s is logged in now (in another tab of this browser) — %s; check again as %s, or log in as %s", who, u.Name, nothing, u.Name, who)
+		return lot.FieldErrorf(signerField, lot.ECONFLICT, "this form was for %s; %s is logged in now (in another tab of this browser) — %s; reload the page to go on as %s, or log in as %s again", who, u.Name, nothing, u.Name, who)
 	}
 }
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -49,6 +50,9 @@ type passwordData struct {
 	Name    string
 	Notice  string
 	Done    string
+	// Shown names the password the user has now, which the change form
+	// carries (formguard.go).
+	Shown string
 }
 
 func (s *Server) renderPassword(w http.ResponseWriter, u audit.User, status int, d passwordData, refusal error) {
@@ -80,7 +84,7 @@ func (s *Server) renderExpired(w http.ResponseWriter, name string, status int, r
 }
 
 func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request, u audit.User) {
-	s.renderPassword(w, u, http.StatusOK, passwordData{Name: u.Name}, nil)
+	s.renderPassword(w, u, http.StatusOK, passwordData{Name: u.Name, Shown: passwordSet(u)}, nil)
 }
 
 // passwordPost changes the logged-in user's own password, as `user passwd`.
@@ -93,18 +97,40 @@ func (s *Server) passwordPost(w http.ResponseWriter, r *http.Request, u audit.Us
 	if err == nil {
 		err = checkRepeat(np, r.PostForm.Get("repeat"))
 	}
+	now := u
 	if err == nil {
-		_, err = s.cfg.Passwords.ChangePassword(u.Name, r.PostForm.Get("password"), np)
+		now, err = s.changeForm(r.PostForm, u, np)
 	}
 	if err == nil {
 		err = s.renewAfterChange(w, u.Name, np)
 	}
 	if err != nil {
 		err = s.logError(r, err)
-		s.renderPassword(w, u, statusOf(w, err), passwordData{Name: u.Name}, err)
+		s.renderPassword(w, u, statusOf(w, err), passwordData{Name: u.Name, Shown: passwordSet(now)}, err)
 		return
 	}
-	s.renderPassword(w, u, http.StatusOK, passwordData{Name: u.Name, Done: "The password of " + u.Name + " was changed. Use the new one from now on, at every login and signature."}, nil)
+	s.renderPassword(w, u, http.StatusOK, passwordData{Name: u.Name, Shown: passwordSet(now), Done: "The password of " + u.Name + " was changed. Use the new one from now on, at every login and signature."}, nil)
+}
+
+// changeForm changes u's own password unless the form was shown before it
+// was last set (a resend, whose current password is the one replaced), as
+// one step for this server: nothing is checked or counted then. It returns
+// u's account as it is afterwards, or as it is now when refused.
+func (s *Server) changeForm(f url.Values, u audit.User, np string) (audit.User, error) {
+	s.formMu.Lock()
+	defer s.formMu.Unlock()
+	now, err := s.account(u.Name)
+	if err != nil {
+		return u, err
+	}
+	if err := passwordStale(f, now, true); err != nil {
+		return now, err
+	}
+	got, err := s.cfg.Passwords.ChangePassword(u.Name, f.Get("password"), np)
+	if err != nil {
+		return now, err
+	}
+	return got, nil
 }
 
 // expiredPost is the change a login demanded: the current (one-time)
@@ -155,9 +181,12 @@ func (s *Server) resetPost(w http.ResponseWriter, r *http.Request, u audit.User)
 		return
 	}
 	name, pw := r.PathValue("name"), r.PostForm.Get("password")
-	err := checkRepeat(pw, r.PostForm.Get("repeat"))
+	err := formFor(r.PostForm, u, audit.UserReset)
 	if err == nil {
-		_, err = s.cfg.Passwords.ResetPassword(u.Name, name, pw, r.PostForm.Get("reason"))
+		err = checkRepeat(pw, r.PostForm.Get("repeat"))
+	}
+	if err == nil {
+		err = s.resetForm(r.PostForm, u, name, pw)
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -165,6 +194,26 @@ func (s *Server) resetPost(w http.ResponseWriter, r *http.Request, u audit.User)
 		return
 	}
 	s.renderAccounts(w, u, http.StatusOK, nil, "Account "+name+": password reset to the one-time password you gave; "+name+"'s sessions ended, and the password must be changed at the next login. Give it to the person out of band.")
+}
+
+// resetForm resets name's password unless the reset form was shown before
+// it was last set (a resend), as one step for this server.
+func (s *Server) resetForm(f url.Values, u audit.User, name, pw string) error {
+	s.formMu.Lock()
+	defer s.formMu.Unlock()
+	t, err := s.account(name)
+	switch {
+	case lot.ErrorCode(err) == lot.ENOTFOUND || err == nil && t.Name == u.Name:
+		// No such user, or the admin's own password: the store refuses
+		// either, whatever the form showed.
+		err = nil
+	case err == nil:
+		err = passwordStale(f, t, false)
+	}
+	if err == nil {
+		_, err = s.cfg.Passwords.ResetPassword(u.Name, name, pw, f.Get("reason"))
+	}
+	return err
 }
 
 // PasswordRequest is the body of POST /api/v1/password: the session's user

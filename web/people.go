@@ -62,7 +62,11 @@ func (s *Server) registerDonor(w http.ResponseWriter, r *http.Request, u audit.U
 	f := r.PostForm
 	req := DonorRequest{Code: f.Get("code"), Delivered: f.Get("delivered"), Site: f.Get("site"), Consented: f.Get("consented")}
 	d := s.registerData(u)
-	dn, err := s.addDonor(u, req)
+	err := formFor(f, u, audit.DonorAdd)
+	var dn lot.Donor
+	if err == nil {
+		dn, err = s.addDonor(u, req)
+	}
 	if err != nil {
 		err = s.logError(r, err)
 		d.Donor = req
@@ -81,7 +85,11 @@ func (s *Server) registerPatient(w http.ResponseWriter, r *http.Request, u audit
 	f := r.PostForm
 	req := PatientRequest{MRN: f.Get("mrn"), Name: f.Get("name"), Born: f.Get("born"), Sex: f.Get("sex")}
 	d := s.registerData(u)
-	p, err := s.addPatient(u, req)
+	err := formFor(f, u, audit.PatientAdd)
+	var p lot.Patient
+	if err == nil {
+		p, err = s.addPatient(u, req)
+	}
 	if err != nil {
 		err = s.logError(r, err)
 		d.Patient = req

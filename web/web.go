@@ -152,6 +152,10 @@ type Server struct {
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 	handler http.Handler
+	// formMu makes a page form's check of the state it was shown with
+	// (formguard.go) and its write one step: a double click's two sends,
+	// handled at once, would otherwise both find the state unchanged.
+	formMu sync.Mutex
 	// hosts are the Host header values served (AllowHosts); nil: any.
 	hosts map[string]bool
 	// limits are the failed-login buckets (throttle.go).

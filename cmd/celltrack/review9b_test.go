@@ -28,7 +28,7 @@ func TestReview9RegisterDuplicateShowsNoCommandLine(t *testing.T) {
 	nurse := f.client()
 	f.login(nurse, "nina")
 	before := f.auditCount()
-	st, body := f.post(nurse, "/register/patient", url.Values{"mrn": {"MRN-1001"}, "name": {"Someone Else"}, "born": {"1980-01-01"}, "sex": {"F"}})
+	st, body := f.postPage(nurse, "/register/patient", url.Values{"mrn": {"MRN-1001"}, "name": {"Someone Else"}, "born": {"1980-01-01"}, "sex": {"F"}})
 	msg := review9Refusal(body)
 	if st != http.StatusConflict || !strings.Contains(msg, "MRN-1001") {
 		t.Fatalf("duplicate MRN: %d, refusal %q", st, msg)
@@ -38,7 +38,7 @@ func TestReview9RegisterDuplicateShowsNoCommandLine(t *testing.T) {
 	}
 	lab := f.client()
 	f.login(lab, "liu")
-	st, body = f.post(lab, "/register/donor", url.Values{"code": {"D-0001"}, "delivered": {"2026-11-01"}, "site": {"Maternity"}, "consented": {"2026-10-01"}})
+	st, body = f.postPage(lab, "/register/donor", url.Values{"code": {"D-0001"}, "delivered": {"2026-11-01"}, "site": {"Maternity"}, "consented": {"2026-10-01"}})
 	msg = review9Refusal(body)
 	if st != http.StatusConflict || !strings.Contains(msg, "D-0001") {
 		t.Fatalf("duplicate donor: %d, refusal %q", st, msg)

@@ -221,9 +221,12 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 				fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", worded(err))
 			}
 			// A database migrated to the other engine still reads, and
-			// says so in one line; its writes are refused by the store.
-			if m, err := db.Migrated(); err == nil && m != nil && mode != writeDB {
-				fmt.Fprintf(rt.stderr, "celltrack: note: %s\n", m.Note())
+			// says so in one line; its writes are refused by the store, so
+			// a write does not read the mark here.
+			if mode != writeDB {
+				if m, err := db.Migrated(); err == nil && m != nil {
+					fmt.Fprintf(rt.stderr, "celltrack: note: %s\n", m.Note())
+				}
 			}
 			if mode != authDB && mode != loginDB && db.Behind() == 0 {
 				if err := rt.useSession(c, db, mode); err != nil {

@@ -29,7 +29,7 @@ func (f *webFixture) auditHead() string {
 func (f *webFixture) refused(c *http.Client, path string, form url.Values, status int, wants ...string) {
 	f.t.Helper()
 	before := f.auditHead()
-	st, body := f.post(c, path, form)
+	st, body := f.postPage(c, path, form)
 	if st != status {
 		f.t.Errorf("POST %s %v: %d, want %d\n%s", path, form, st, status, body)
 	}
@@ -44,6 +44,11 @@ func (f *webFixture) upload(c *http.Client, path, field, name, content string) (
 	f.t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
+	for k, vs := range f.formFields(c, path) {
+		for _, v := range vs {
+			mw.WriteField(k, v)
+		}
+	}
 	if name != "" {
 		fw, _ := mw.CreateFormFile(field, name)
 		io.WriteString(fw, content)
@@ -105,17 +110,17 @@ func TestServeLabRegisterLot(t *testing.T) {
 	f.refused(lab, "/register/lot", with("expires", "2040-11-20"), http.StatusUnprocessableEntity, "the expiry date 2040-11-20 is more than 10 years after the manufacture date 2026-11-20")
 	f.refused(lab, "/register/lot", with("manufactured", "0001-01-01"), http.StatusUnprocessableEntity, `manufactured &#34;0001-01-01&#34; is not a plausible date`)
 	for _, bad := range []url.Values{with("expires", "2040-11-20"), with("expires", "2026-11-01"), with("cryopreserved", "2026-11-01"), with("donor", "")} {
-		if _, body := f.post(lab, "/register/lot", bad); strings.Contains(body, "--") {
+		if _, body := f.postPage(lab, "/register/lot", bad); strings.Contains(body, "--") {
 			t.Errorf("a refusal on /register/lot names a command-line flag:\n%s", body)
 		}
 	}
 	// A refused form keeps what was typed.
-	if _, body := f.post(lab, "/register/lot", with("donor", "D-9999")); !strings.Contains(body, `value="D-9999"`) || !strings.Contains(body, `value="LN2-A rack 3"`) {
+	if _, body := f.postPage(lab, "/register/lot", with("donor", "D-9999")); !strings.Contains(body, `value="D-9999"`) || !strings.Contains(body, `value="LN2-A rack 3"`) {
 		t.Errorf("the refused form lost what was typed:\n%s", body)
 	}
 
 	n := f.auditCount()
-	st, body = f.post(lab, "/register/lot", uc)
+	st, body = f.postPage(lab, "/register/lot", uc)
 	if st != http.StatusOK {
 		t.Fatalf("register LOT-UC-2: %d\n%s", st, body)
 	}
@@ -127,7 +132,7 @@ func TestServeLabRegisterLot(t *testing.T) {
 	rf.Set("source", "rfib")
 	rf.Del("donor")
 	rf.Set("patient", "MRN-2001")
-	st, body = f.post(lab, "/register/lot", rf)
+	st, body = f.postPage(lab, "/register/lot", rf)
 	if st != http.StatusOK || !strings.Contains(body, "patient MRN-2001 (Hana Sato) — FOR AUTOLOGOUS USE ONLY") {
 		t.Errorf("register LOT-RF-2: %d\n%s", st, body)
 	}
@@ -178,7 +183,7 @@ func TestServeLabImport(t *testing.T) {
 
 	// A form is at most 64 KiB; an import file may be larger (the API's
 	// limit for an import, 64 MiB).
-	if st, body := f.post(lab, "/register/lot", url.Values{"location": {strings.Repeat("x", 70<<10)}}); st != http.StatusRequestEntityTooLarge {
+	if st, body := f.postPage(lab, "/register/lot", url.Values{"location": {strings.Repeat("x", 70<<10)}}); st != http.StatusRequestEntityTooLarge {
 		t.Errorf("a 70 KiB registration form: %d, want 413\n%.300s", st, body)
 	}
 	var big strings.Builder
@@ -213,11 +218,11 @@ func TestServeLabSplit(t *testing.T) {
 	f.refused(lab, "/lots/LOT-UC-1/split", url.Values{"containers": {"two"}, "cells_each": {"1e8"}}, http.StatusUnprocessableEntity, "containers", "two")
 	f.refused(lab, "/lots/LOT-UC-1/split", url.Values{"containers": {"2"}, "cells_each": {"2e9"}}, http.StatusUnprocessableEntity, "4.00×10^9", "2.10×10^9 cells left to split")
 	f.refused(lab, "/lots/LOT-UC-1/split", url.Values{"containers": {"2"}, "cells_each": {"1e8"}, "volume_ml_each": {"0"}}, http.StatusUnprocessableEntity, "volume mL each 0")
-	if _, body := f.post(lab, "/lots/LOT-UC-1/split", url.Values{"containers": {"2"}, "cells_each": {"2e9"}}); !strings.Contains(body, `value="2e9"`) {
+	if _, body := f.postPage(lab, "/lots/LOT-UC-1/split", url.Values{"containers": {"2"}, "cells_each": {"2e9"}}); !strings.Contains(body, `value="2e9"`) {
 		t.Errorf("the refused split lost what was typed")
 	}
 	n := f.auditCount()
-	st, body := f.post(lab, "/lots/LOT-UC-1/split", url.Values{"containers": {"2"}, "cells_each": {"1e8"}, "volume_ml_each": {"50"}})
+	st, body := f.postPage(lab, "/lots/LOT-UC-1/split", url.Values{"containers": {"2"}, "cells_each": {"1e8"}, "volume_ml_each": {"50"}})
 	if st != http.StatusOK {
 		t.Fatalf("split: %d\n%s", st, body)
 	}
@@ -292,41 +297,41 @@ func TestServeContainerCustody(t *testing.T) {
 	f.refused(aud, bag+"/thaw", url.Values{"viability": {"90"}, "viable_cells": {"9e7"}}, http.StatusForbidden, "container.thaw")
 	f.refused(lab, bag+"/ship", url.Values{"site": {"LAB"}}, http.StatusUnprocessableEntity, "LAB")
 	f.refused(lab, bag+"/ship", url.Values{"site": {"CLINIC-Z"}}, http.StatusNotFound, "CLINIC-Z")
-	f.refused(lab, bag+"/receive", url.Values{"site": {"LAB"}}, http.StatusConflict, "stored and cannot be received")
-	f.refused(nurse, bag+"/thaw", url.Values{"viability": {"91"}, "viable_cells": {"9e7"}}, http.StatusForbidden, "only at a clinic")
+	f.refused(lab, bag+"/receive", url.Values{"signer": {"liu"}, "site": {"LAB"}}, http.StatusConflict, "stored and cannot be received")
+	f.refused(nurse, bag+"/thaw", url.Values{"signer": {"nina"}, "viability": {"91"}, "viable_cells": {"9e7"}}, http.StatusForbidden, "only at a clinic")
 	f.refused(lab, bag+"/thaw", url.Values{"viability": {"120"}, "viable_cells": {"9e7"}}, http.StatusUnprocessableEntity, "viability", "120")
 	// The rules' messages name the fields as the form labels them, not
 	// as the command line's flags.
 	f.refused(lab, bag+"/thaw", url.Values{"viability": {"12"}, "viable_cells": {"9e7"}}, http.StatusUnprocessableEntity,
 		"the viable cells 9.00×10^7 are more than 10 % above container G123426000001 01&#39;s 1.00×10^8 cells × the viability 12.0 %")
-	if _, body := f.post(lab, bag+"/thaw", url.Values{"viability": {"12"}, "viable_cells": {"9e7"}}); strings.Contains(body, "--") {
+	if _, body := f.postPage(lab, bag+"/thaw", url.Values{"viability": {"12"}, "viable_cells": {"9e7"}}); strings.Contains(body, "--") {
 		t.Errorf("a refusal names a command-line flag:\n%s", body)
 	}
 	f.refused(lab, bag+"/thaw", url.Values{"viability": {"91"}, "viable_cells": {"9e7"}, "at": {"yesterday"}}, http.StatusUnprocessableEntity, "thawed at", "yesterday")
 	f.refused(lab, bag+"/discard", url.Values{"reason": {" "}}, http.StatusUnprocessableEntity, "reason")
 	f.refused(lab, bag+"/fly", url.Values{}, http.StatusNotFound, "fly")
-	if _, body := f.post(lab, bag+"/ship", url.Values{"site": {"CLINIC-Z"}, "courier": {"BioCour #4471"}}); !strings.Contains(body, `value="BioCour #4471"`) {
+	if _, body := f.postPage(lab, bag+"/ship", url.Values{"site": {"CLINIC-Z"}, "courier": {"BioCour #4471"}}); !strings.Contains(body, `value="BioCour #4471"`) {
 		t.Errorf("the refused ship form lost what was typed")
 	}
 
 	// Ship, receive with an excursion: store and thaw are then not
 	// offered, and a thaw posted anyway is refused.
 	n := f.auditCount()
-	st, body := f.post(lab, bag+"/ship", url.Values{"site": {"CLINIC-A"}, "courier": {"BioCour #4471"}, "condition": {"dry shipper"}})
+	st, body := f.postPage(lab, bag+"/ship", url.Values{"site": {"CLINIC-A"}, "courier": {"BioCour #4471"}, "condition": {"dry shipper"}})
 	if st != http.StatusOK || !strings.Contains(body, "Container G12342600000101 is shipped at site CLINIC-A; custodian courier BioCour #4471") {
 		t.Fatalf("ship: %d\n%s", st, body)
 	}
 	offered(nurse, "the nurse (shipped)", "receive")
 	f.refused(nurse, bag+"/receive", url.Values{"site": {"CLINIC-B"}}, http.StatusConflict, "CLINIC-A", "CLINIC-B")
 	f.refused(nurse, bag+"/receive", url.Values{"site": {"CLINIC-A"}, "excursion": {"maybe"}}, http.StatusUnprocessableEntity, `excursion &#34;maybe&#34; must be yes or no`)
-	st, body = f.post(nurse, bag+"/receive", url.Values{"site": {"CLINIC-A"}, "excursion": {"yes"}})
+	st, body = f.postPage(nurse, bag+"/receive", url.Values{"site": {"CLINIC-A"}, "excursion": {"yes"}})
 	if st != http.StatusOK || !strings.Contains(body, "is received at site CLINIC-A; custodian nina") || !strings.Contains(body, `id="excursion"`) {
 		t.Fatalf("receive: %d\n%s", st, body)
 	}
 	offered(nurse, "the nurse (received, excursion)", []string{}...)
 	offered(lab, "the lab (received, excursion)", "quarantine", "discard")
-	f.refused(nurse, bag+"/thaw", url.Values{"viability": {"91"}, "viable_cells": {"9e7"}}, http.StatusConflict, "temperature excursion")
-	st, body = f.post(lab, bag+"/quarantine", url.Values{"reason": {"logger out of range <script>alert(1)</script>"}})
+	f.refused(nurse, bag+"/thaw", url.Values{"signer": {"nina"}, "viability": {"91"}, "viable_cells": {"9e7"}}, http.StatusConflict, "temperature excursion")
+	st, body = f.postPage(lab, bag+"/quarantine", url.Values{"reason": {"logger out of range <script>alert(1)</script>"}})
 	if st != http.StatusOK || !strings.Contains(body, "is quarantined") {
 		t.Fatalf("quarantine: %d\n%s", st, body)
 	}
@@ -345,7 +350,7 @@ func TestServeContainerCustody(t *testing.T) {
 	// The lab thaws another bag; the lot is not released, so dispensing
 	// is refused with the rule's words.
 	const bag2 = "/containers/G12342600000102"
-	st, body = f.post(lab, bag2+"/thaw", url.Values{"viability": {"91.5"}, "viable_cells": {"9.1e7"}, "at": {"2026-11-25T09:00Z"}})
+	st, body = f.postPage(lab, bag2+"/thaw", url.Values{"viability": {"91.5"}, "viable_cells": {"9.1e7"}, "at": {"2026-11-25T09:00Z"}})
 	if st != http.StatusOK || !strings.Contains(body, "is thawed") || !strings.Contains(body, "viability 91.5 %") {
 		t.Fatalf("thaw: %d\n%s", st, body)
 	}
@@ -362,14 +367,15 @@ func TestServeLabels(t *testing.T) {
 	f.login(aud, "aud")
 	f.refused(aud, "/lots/LOT-UC-1/labels", url.Values{}, http.StatusForbidden, "label.print")
 	f.refused(aud, "/containers/G12342600000101/label-apply", url.Values{}, http.StatusForbidden, "label.apply")
-	f.refused(lab, "/containers/G12342600000101/label-apply", url.Values{}, http.StatusConflict, "no unused printed label")
-	f.refused(lab, "/lots/LOT-NOPE/labels", url.Values{}, http.StatusNotFound, "LOT-NOPE")
+	f.refused(lab, "/containers/G12342600000101/label-apply", url.Values{"signer": {"liu"}, "shown": {"printed 0, applied 0, voided 0"}}, http.StatusConflict, "no unused printed label")
+	f.refused(lab, "/lots/LOT-NOPE/labels", url.Values{"signer": {"liu"}, "shown": {"0"}}, http.StatusNotFound, "LOT-NOPE")
 
 	// Each label printed is one entry, on its container.
 	print := func(path, file string, labels int) {
 		t.Helper()
 		n := f.auditCount()
-		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+path, nil)
+		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+path, strings.NewReader(f.formFields(lab, path).Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Origin", f.srv.URL)
 		resp, err := lab.Do(req)
 		if err != nil {
@@ -390,13 +396,13 @@ func TestServeLabels(t *testing.T) {
 	if strings.Count(body, "<td>1 / 0 / 0 / 1</td>") != 4 {
 		t.Errorf("after printing, the lot page's counts:\n%s", body)
 	}
-	st, body := f.post(lab, "/containers/G12342600000101/label-apply", url.Values{})
+	st, body := f.postPage(lab, "/containers/G12342600000101/label-apply", url.Values{})
 	if st != http.StatusOK || !strings.Contains(body, "Label applied on container G12342600000101: printed 1, applied 1, voided 0, unused 0") {
 		t.Errorf("apply: %d\n%s", st, body)
 	}
 	print("/containers/G12342600000101/label-print", "G12342600000101-label.pdf", 1)
 	f.refused(lab, "/containers/G12342600000101/label-void", url.Values{"reason": {""}}, http.StatusUnprocessableEntity, "reason")
-	st, body = f.post(lab, "/containers/G12342600000101/label-void", url.Values{"reason": {"smudged print"}})
+	st, body = f.postPage(lab, "/containers/G12342600000101/label-void", url.Values{"reason": {"smudged print"}})
 	if st != http.StatusOK || !strings.Contains(body, "Label voided on container G12342600000101: printed 2, applied 1, voided 1, unused 0") {
 		t.Errorf("void: %d\n%s", st, body)
 	}
@@ -443,7 +449,13 @@ func TestServeLabEveryRouteEveryRole(t *testing.T) {
 				if audit.Allowed(role, rt.action) {
 					want = rt.past
 				}
-				if st, body := f.post(c, rt.path, rt.form); st != want {
+				// A form of the page, which names whom it was shown to
+				// (the unknown lot's and container's pages show none).
+				form := url.Values{"signer": {users[role]}, "shown": {"0"}}
+				for k, v := range rt.form {
+					form[k] = v
+				}
+				if st, body := f.post(c, rt.path, form); st != want {
 					t.Errorf("POST %s as %s: %d, want %d\n%s", rt.path, role, st, want, body)
 				}
 			}

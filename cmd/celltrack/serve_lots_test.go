@@ -194,15 +194,15 @@ func TestServeLotRecordResult(t *testing.T) {
 		{url.Values{"assay": {"CD105"}, "value": {"98.0"}, "tested": {"2026-02-30"}}, http.StatusUnprocessableEntity, "2026-02-30"},
 		{url.Values{"assay": {"CD105"}, "value": {"98.0"}, "tested": {"2030-01-01"}}, http.StatusUnprocessableEntity, "2030-01-01"},
 	} {
-		st, body := f.post(c, "/lots/LOT-UC-1/results", tc.form)
+		st, body := f.postPage(c, "/lots/LOT-UC-1/results", tc.form)
 		if st != tc.status || !strings.Contains(body, tc.want) || f.auditCount() != n {
 			t.Errorf("%v: %d (want %d), %d entries; want %q in\n%s", tc.form, st, tc.status, f.auditCount()-n, tc.want, body)
 		}
 	}
-	_, body = f.post(c, "/lots/LOT-UC-1/results", url.Values{"assay": {"CD105"}, "value": {"0.95"}, "method": {"flow <b>cytometry</b>"}})
+	_, body = f.postPage(c, "/lots/LOT-UC-1/results", url.Values{"assay": {"CD105"}, "value": {"0.95"}, "method": {"flow <b>cytometry</b>"}})
 	mustContain(t, "refused form", body, `value="0.95"`, `<option value="CD105" selected>`, `value="flow &lt;b&gt;cytometry&lt;/b&gt;"`)
 
-	st, body = f.post(c, "/lots/LOT-UC-1/results", url.Values{"assay": {"cd14"}, "value": {"0.8"}, "method": {"flow cytometry"}, "tested": {"2026-11-24"}})
+	st, body = f.postPage(c, "/lots/LOT-UC-1/results", url.Values{"assay": {"cd14"}, "value": {"0.8"}, "method": {"flow cytometry"}, "tested": {"2026-11-24"}})
 	if st != http.StatusOK {
 		t.Fatalf("record: %d\n%s", st, body)
 	}
@@ -253,7 +253,7 @@ func TestServeLotRoutesEveryRole(t *testing.T) {
 					return st
 				}, past(role, audit.ReleaseReject)},
 				{"POST /lots/{ref}/results", func() int {
-					st, _ := f.post(c, "/lots/LOT-UC-1/results", url.Values{"assay": {"CD105"}})
+					st, _ := f.postPage(c, "/lots/LOT-UC-1/results", url.Values{"assay": {"CD105"}})
 					return st
 				}, past(role, audit.ReleaseResult)},
 				{"GET /api/v1/lots", func() int { st, _ := f.get(c, "/api/v1/lots"); return st }, http.StatusOK},

@@ -44,7 +44,7 @@ func TestServeRegisterDonorAndPatient(t *testing.T) {
 		{with("code", "d-0001"), http.StatusConflict, "donor id d-0001 differs from the registered donor id D-0001 only in letter case"},
 		{with("site", ""), http.StatusUnprocessableEntity, "site"},
 	} {
-		st, body := f.post(lab, "/register/donor", tc.form)
+		st, body := f.postPage(lab, "/register/donor", tc.form)
 		if st != tc.status || !strings.Contains(body, tc.want) || !strings.Contains(body, "nothing was recorded") || f.auditCount() != n {
 			t.Errorf("%v: %d (want %d), %d entries; want %q in\n%s", tc.form, st, tc.status, f.auditCount()-n, tc.want, body)
 		}
@@ -52,7 +52,7 @@ func TestServeRegisterDonorAndPatient(t *testing.T) {
 			t.Errorf("%v: the refused form lost what was typed", tc.form)
 		}
 	}
-	st, body = f.post(lab, "/register/donor", good)
+	st, body = f.postPage(lab, "/register/donor", good)
 	if st != http.StatusOK || !strings.Contains(body, "Registered donor D-0002 (delivered 2026-11-01 at Maternity ward 5, consent 2026-10-20)") || f.auditCount() != n+1 {
 		t.Fatalf("donor: %d, %d entries\n%s", st, f.auditCount()-n, body)
 	}
@@ -65,7 +65,7 @@ func TestServeRegisterDonorAndPatient(t *testing.T) {
 	n = f.auditCount()
 	const name = `Ana <script>alert(1)</script> Lima`
 	p := url.Values{"mrn": {"MRN-3001"}, "name": {name}, "born": {"1979-05-02"}, "sex": {"Q"}}
-	st, body = f.post(nurse, "/register/patient", p)
+	st, body = f.postPage(nurse, "/register/patient", p)
 	if st != http.StatusUnprocessableEntity || !strings.Contains(body, `sex &#34;Q&#34; is not F, M or X`) || f.auditCount() != n {
 		t.Errorf("sex Q: %d, %d entries\n%s", st, f.auditCount()-n, body)
 	}
@@ -73,13 +73,13 @@ func TestServeRegisterDonorAndPatient(t *testing.T) {
 		t.Errorf("the refused form does not keep the name as text:\n%s", body)
 	}
 	p.Set("sex", "F")
-	st, body = f.post(nurse, "/register/patient", p)
+	st, body = f.postPage(nurse, "/register/patient", p)
 	if st != http.StatusOK || !strings.Contains(body, "Registered patient MRN-3001 (Ana &lt;script&gt;alert(1)&lt;/script&gt; Lima, born 1979-05-02, sex F)") ||
 		strings.Contains(body, "<script>") || f.auditCount() != n+1 {
 		t.Errorf("patient: %d, %d entries\n%s", st, f.auditCount()-n, body)
 	}
 	n = f.auditCount()
-	if st, body = f.post(nurse, "/register/patient", p); st != http.StatusConflict || !strings.Contains(body, "MRN-3001") || f.auditCount() != n {
+	if st, body = f.postPage(nurse, "/register/patient", p); st != http.StatusConflict || !strings.Contains(body, "MRN-3001") || f.auditCount() != n {
 		t.Errorf("the same MRN again: %d\n%s", st, body)
 	}
 
@@ -133,10 +133,10 @@ func TestServeRegisterEveryRole(t *testing.T) {
 				return http.StatusForbidden
 			}
 			bad := url.Values{"code": {"D-0009"}, "mrn": {"MRN-9"}, "name": {"N"}, "site": {"S"}, "delivered": {"bad"}, "consented": {"bad"}, "born": {"bad"}, "sex": {"F"}}
-			if st, _ := f.post(c, "/register/donor", bad); st != want(donor) {
+			if st, _ := f.postPage(c, "/register/donor", bad); st != want(donor) {
 				t.Errorf("POST /register/donor as %s: %d, want %d", role, st, want(donor))
 			}
-			if st, _ := f.post(c, "/register/patient", bad); st != want(patient) {
+			if st, _ := f.postPage(c, "/register/patient", bad); st != want(patient) {
 				t.Errorf("POST /register/patient as %s: %d, want %d", role, st, want(patient))
 			}
 			if st, _ := f.postJSON(c, "/api/v1/donors", map[string]string{"code": "D-0009", "delivered": "bad"}); st != want(donor) {

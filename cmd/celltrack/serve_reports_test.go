@@ -318,7 +318,7 @@ func TestServeReportRefusals(t *testing.T) {
 	// next download is refused and gives no file.
 	admin := f.client()
 	f.login(admin, "alice")
-	if st, body := f.post(admin, "/accounts/aud/disable", url.Values{"reason": {"left the company"}}); st != http.StatusOK {
+	if st, body := f.postPage(admin, "/accounts/aud/disable", url.Values{"reason": {"left the company"}}); st != http.StatusOK {
 		t.Fatalf("disable aud: %d\n%s", st, body)
 	}
 	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/reports/access/download?format=csv", nil)

@@ -55,7 +55,7 @@ func TestServeEveryRouteEveryRole(t *testing.T) {
 				{"GET /api/v1/trace", func() int { st, _ := f.get(c, "/api/v1/trace/patient/MRN-1001"); return st }, http.StatusOK},
 				{"GET /password", func() int { st, _ := f.get(c, "/password"); return st }, http.StatusOK},
 				{"POST /accounts/{name}/reset", func() int {
-					st, _ := f.post(c, "/accounts/nobody/reset", url.Values{"password": {"tulip-orbit-canyon-31"}, "repeat": {"tulip-orbit-canyon-31"}, "reason": {"x"}})
+					st, _ := f.postPage(c, "/accounts/nobody/reset", url.Values{"signer": {users[role]}, "password": {"tulip-orbit-canyon-31"}, "repeat": {"tulip-orbit-canyon-31"}, "reason": {"x"}})
 					return st
 				}, reset},
 				{"POST /api/v1/users/{name}/reset", func() int {

@@ -343,7 +343,7 @@ func TestServeAccountsPage(t *testing.T) {
 	if st, _ := f.get(nurse, "/accounts"); st != http.StatusForbidden {
 		t.Errorf("GET /accounts as a nurse: %d, want 403", st)
 	}
-	if st, _ := f.post(nurse, "/accounts/omar/unlock", url.Values{"reason": {"x"}}); st != http.StatusForbidden || f.auditCount() != n0 {
+	if st, _ := f.postPage(nurse, "/accounts/omar/unlock", url.Values{"reason": {"x"}}); st != http.StatusForbidden || f.auditCount() != n0 {
 		t.Errorf("unlock by a nurse: %d, %d entries", st, f.auditCount()-n0)
 	}
 	admin := f.client()
@@ -354,10 +354,10 @@ func TestServeAccountsPage(t *testing.T) {
 	if st != http.StatusOK {
 		t.Fatalf("GET /accounts as admin: %d", st)
 	}
-	if st, body := f.post(admin, "/accounts/omar/unlock", url.Values{"reason": {" "}}); st != http.StatusUnprocessableEntity || f.auditCount() != n0 {
+	if st, body := f.postPage(admin, "/accounts/omar/unlock", url.Values{"reason": {" "}}); st != http.StatusUnprocessableEntity || f.auditCount() != n0 {
 		t.Errorf("unlock without a reason: %d, %d entries\n%.300s", st, f.auditCount()-n0, body)
 	}
-	st, body = f.post(admin, "/accounts/omar/unlock", url.Values{"reason": {"locked by a stranger's guesses; confirmed by phone"}})
+	st, body = f.postPage(admin, "/accounts/omar/unlock", url.Values{"reason": {"locked by a stranger's guesses; confirmed by phone"}})
 	if st != http.StatusOK || f.auditCount() != n0+1 {
 		t.Fatalf("unlock: %d, %d entries\n%.300s", st, f.auditCount()-n0, body)
 	}

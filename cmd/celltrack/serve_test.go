@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"html"
 	"io"
 	"log"
 	"net"
@@ -138,6 +139,46 @@ func (f *webFixture) post(c *http.Client, path string, form url.Values) (int, st
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", f.srv.URL)
 	return f.do(c, req)
+}
+
+// postPage posts form to path as a browser sends the page's form: with the
+// hidden inputs of the form whose action is path on the page that shows it
+// (whom it was shown to, the state it was shown with) where form leaves them
+// out. A page that shows no such form (a role that may not, an unknown lot)
+// adds nothing.
+func (f *webFixture) postPage(c *http.Client, path string, form url.Values) (int, string) {
+	f.t.Helper()
+	all := f.formFields(c, path)
+	for k, v := range form {
+		all[k] = v
+	}
+	return f.post(c, path, all)
+}
+
+// formFields are the hidden inputs of the form whose action is path, on
+// the page that shows it.
+func (f *webFixture) formFields(c *http.Client, path string) url.Values {
+	f.t.Helper()
+	page := path[:strings.LastIndex(path, "/")]
+	switch {
+	case strings.HasPrefix(path, "/accounts/"):
+		page = "/accounts"
+	case path == "/password":
+		page = "/password"
+	case path == "/register/lot" || path == "/register/import":
+		page = "/register/lot"
+	}
+	_, body := f.get(c, page)
+	v := url.Values{}
+	i := strings.Index(body, `action="`+path+`"`)
+	if i < 0 {
+		return v
+	}
+	form := body[i : i+strings.Index(body[i:], "</form>")]
+	for _, m := range regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`).FindAllStringSubmatch(form, -1) {
+		v.Add(m[1], html.UnescapeString(m[2]))
+	}
+	return v
 }
 
 func (f *webFixture) get(c *http.Client, path string) (int, string) {

@@ -10,6 +10,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -110,6 +111,8 @@ type bench struct {
 	// cpu is the user + system CPU time of the last process timed: unlike
 	// wall time, it does not grow while the process waits for a core.
 	cpu time.Duration
+	// faults is the minor page faults of the last process timed.
+	faults int64
 }
 
 func harness(sizes string, runs int, keep bool, engines, pgServer, again string) error {
@@ -517,6 +520,7 @@ func (b *bench) timed(cmd *exec.Cmd) (time.Duration, error) {
 	d := time.Since(start)
 	if cmd.ProcessState != nil {
 		b.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		b.faults = minorFaults(cmd.ProcessState)
 	}
 	if err != nil {
 		return d, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, errb.String())
@@ -535,7 +539,7 @@ func (b *bench) auditEntries(db string) int {
 	return entries
 }
 
-func median(ds []time.Duration) time.Duration {
+func median[T cmp.Ordered](ds []T) T {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]

@@ -92,7 +92,10 @@ func startupMain(rev string, runs int) error {
 		rev, time.Now().UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), float64(sizes[0])/1e6, float64(sizes[1])/1e6, runs,
 		strings.Join(strings.Fields(string(load))[:3], " "))
 
-	type timing struct{ wall, cpu []time.Duration }
+	type timing struct {
+		wall, cpu []time.Duration
+		faults    []int64
+	}
 	rows := []struct {
 		name     string
 		args     func(r int) []string
@@ -129,16 +132,17 @@ func startupMain(rev string, runs int) error {
 					return err
 				}
 				p.t.wall, p.t.cpu = append(p.t.wall, d), append(p.t.cpu, p.s.b.cpu)
+				p.t.faults = append(p.t.faults, p.s.b.faults)
 			}
 		}
 	}
 	load, _ = os.ReadFile("/proc/loadavg")
-	fmt.Printf("wall time (CPU time: user + system), medians; load average at end %s\n\n", strings.Join(strings.Fields(string(load))[:3], " "))
-	fmt.Printf("| command | %s | this tree | ratio wall | ratio CPU |\n|---|---|---|---|---|\n", rev)
+	fmt.Printf("wall time (CPU time: user + system), medians; minor page faults, medians (they do not move with load); load average at end %s\n\n", strings.Join(strings.Fields(string(load))[:3], " "))
+	fmt.Printf("| command | %s | this tree | ratio wall | ratio CPU | page faults |\n|---|---|---|---|---|---|\n", rev)
 	for _, row := range rows {
 		ow, nw, oc, nc := median(row.old.wall), median(row.new.wall), median(row.old.cpu), median(row.new.cpu)
-		fmt.Printf("| %s | %s (%s) | %s (%s) | %.2f× | %.2f× |\n", row.name, ms(ow), ms(oc), ms(nw), ms(nc),
-			float64(nw)/float64(ow), float64(nc)/float64(oc))
+		fmt.Printf("| %s | %s (%s) | %s (%s) | %.2f× | %.2f× | %d → %d |\n", row.name, ms(ow), ms(oc), ms(nw), ms(nc),
+			float64(nw)/float64(ow), float64(nc)/float64(oc), median(row.old.faults), median(row.new.faults))
 	}
 	return nil
 }

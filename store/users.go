@@ -165,7 +165,8 @@ func validateNewUser(u audit.User) error {
 	return lot.OnField("full-name", lot.ValidateText("the full name", u.FullName, true))
 }
 
-// AddUser creates a user with a password (admin only). The password must
+// AddUser creates a user with a one-time password (admin only), which the
+// user's first login changes, as after ResetPassword. The password must
 // pass audit.CheckNewPassword. Giving the new account the qa or physician
 // role is an e-signature of the admin: adminPassword is checked (and a wrong
 // one counted towards the admin's lockout).
@@ -173,7 +174,7 @@ func validateNewUser(u audit.User) error {
 // Only the name, printed name and role are taken from u: everything else
 // (id, hash, creation, last login, wrong passwords, lock, disabled, forced
 // change, role grant) is the server's to keep, and a new account starts with
-// none of it, whatever a client sent.
+// none of it but the forced change, whatever a client sent.
 func (db *DB) AddUser(actor string, req audit.User, password, adminPassword string) (audit.User, error) {
 	u := audit.User{Name: req.Name, FullName: req.FullName, Role: req.Role}
 	if err := validateNewUser(u); err != nil {

@@ -404,9 +404,9 @@ var signatureActions = map[string]audit.Action{
 
 // signPassword is checkPasswordOf for an e-signature: a right password
 // that must be changed first (a one-time password from an admin's `user
-// add` or reset, or one older than the facility's maximum age) does not sign. It is not a
-// wrong password: it is refused with EPASSWORD, counts towards no lockout
-// and writes nothing.
+// add` or reset, or one older than the facility's maximum age) does not
+// sign. It is not a wrong password: it is refused with EPASSWORD, counts
+// towards no lockout and writes nothing.
 func (db *DB) signPassword(u audit.User, password, action, reason string) (audit.User, error) {
 	return db.checkPassword(u, password, action, reason, true)
 }

@@ -1,5 +1,7 @@
 package audit
 
+import "context"
+
 // Users is the service of user accounts: looking people up, checking a
 // signature's password and the admin's changes to accounts. The store
 // implements it on the database; the command line's client of a server
@@ -40,6 +42,11 @@ type Log interface {
 	// ("" for all) narrows them to one record: UUID, lot, DIN, container
 	// code, MRN, donor id or user name (ENOTFOUND).
 	AuditLog(entity string) ([]Entry, error)
+	// EachAuditEntry calls fn with each entry AuditLog(entity) returns,
+	// in its order, without holding them all: a download of a trail of
+	// millions. It ends with ctx's error once ctx is done (a stopping
+	// server cuts it), and with fn's.
+	EachAuditEntry(ctx context.Context, entity string, fn func(Entry) error) error
 	// AuditTail returns the last n entries AuditLog(entity) returns,
 	// oldest first, and how many it returns in all, reading no others: a
 	// page of the newest entries of a trail of millions.

@@ -66,6 +66,51 @@ func (r Reaction) Line() string {
 	return fmt.Sprintf("#%d %s", r.Seq, what)
 }
 
+// NewReaction is a reaction to record (Service.RecordReaction): the
+// infusion (its id), the CTCAE grade and what happened.
+//
+// Known, when set, is how many of the infusion's reactions the form the
+// reaction was entered on knew of (the number of its last one, 0 for none):
+// a reaction recorded since is one the form did not know of, and the send
+// is refused (CheckKnown) — the same form sent twice by a double click or
+// a refresh records once, on any number of servers. Nil (the command line,
+// a script) asks for no such check.
+type NewReaction struct {
+	Infusion string
+	Grade    int
+	Text     string
+	Known    *int
+}
+
+// LastReaction is the reaction of rs with the highest number: the count
+// of the infusion's reactions a form shown now knows of is its Seq (0, of
+// the zero Reaction, when there is none).
+func LastReaction(rs []Reaction) Reaction {
+	var last Reaction
+	for _, r := range rs {
+		if r.Seq > last.Seq {
+			last = r
+		}
+	}
+	return last
+}
+
+// CheckKnown refuses a reaction whose form knew of known of the
+// infusion's reactions rs (field "known") when one it did not know of has
+// been recorded since, naming that reaction. A negative count is a bad
+// value, not an old form.
+func CheckKnown(known int, rs []Reaction) error {
+	if known < 0 {
+		return lot.FieldErrorf("known", lot.EINVALID, "the count of reactions the form knew of is %d, below 0; nothing was recorded — open the reaction form again from the patient's recorded infusion", known)
+	}
+	last := LastReaction(rs)
+	if last.Seq <= known {
+		return nil
+	}
+	return lot.FieldErrorf("known", lot.ECONFLICT, "reaction #%d to this infusion (grade %d, %s, by %s at %s) was recorded after this form was shown: a form sent twice (a second click, or a refresh) records nothing, and nothing was recorded now. If the patient has another reaction, record it with a form shown since, which knows of reaction #%d",
+		last.Seq, last.Grade, last.Text, last.By, lot.FormatTime(last.At), last.Seq)
+}
+
 // ValidateReaction checks a reaction's grade and description.
 func ValidateReaction(grade int, text string) error {
 	if grade < 1 || grade > 5 {

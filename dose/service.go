@@ -126,8 +126,12 @@ type Service interface {
 	// Infusions returns a patient's infusions with their reactions.
 	Infusions(mrn string) ([]Infusion, map[uuid.UUID][]Reaction, error)
 	// RecordReaction records an adverse reaction to an infusion (nurse,
-	// physician): EINVALID for a grade outside 1–5 or no text.
-	RecordReaction(actor, infusion string, grade int, text string) (Reaction, error)
+	// physician): EINVALID for a grade outside 1–5 or no text, ENOTFOUND
+	// for an unknown infusion, and with r.Known set CheckKnown's refusals
+	// (field "known": ECONFLICT when a reaction the form did not know of
+	// was recorded since), checked in the writing transaction so that two
+	// sends of one form record once whichever servers handle them.
+	RecordReaction(actor string, r NewReaction) (Reaction, error)
 	// CorrectReaction records a reaction that supersedes reaction #seq of
 	// the infusion, which stays, marked corrected with reason (nurse,
 	// physician): EINVALID for a blank reason or a bad grade or text,

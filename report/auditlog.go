@@ -28,37 +28,90 @@ func EntryView(e audit.Entry) map[string]any {
 // values adds each entry's previous and new values to the text (json always
 // has them). No output shows a password hash: every entry is redacted first.
 func AuditLog(w io.Writer, es []audit.Entry, format string, values bool) error {
-	red := make([]audit.Entry, len(es))
-	for i, e := range es {
-		red[i] = audit.Redact(e)
-	}
-	switch format {
-	case "json":
-		views := []map[string]any{}
-		for _, e := range red {
-			views = append(views, EntryView(e))
-		}
-		return writeIndented(w, views)
-	case "text":
-		for _, e := range red {
-			fmt.Fprintf(w, "%6d  %s  %-10s %-20s %-9s %s", e.Seq, lot.FormatTime(e.Time), e.User, e.Action, e.Entity, e.ID)
-			if e.Reason != "" {
-				fmt.Fprintf(w, "  reason: %s", e.Reason)
-			}
-			fmt.Fprintln(w)
-			if values {
-				if e.Prev != nil {
-					fmt.Fprintf(w, "        prev %s\n", e.Prev)
-				}
-				if e.New != nil {
-					fmt.Fprintf(w, "        new  %s\n", e.New)
-				}
-			}
-		}
-		_, err := fmt.Fprintf(w, "%d entries\n", len(red))
+	aw, err := NewAuditLogWriter(w, format, values)
+	if err != nil {
 		return err
 	}
-	return lot.Errorf(lot.EUSAGE, "format %q is not a format of the audit log; use text or json", format)
+	for _, e := range es {
+		if err := aw.Write(e); err != nil {
+			return err
+		}
+	}
+	return aw.Close()
+}
+
+// AuditLogWriter writes an audit log as AuditLog does, an entry at a time,
+// so that a trail of millions is written without being held: Write each
+// entry, oldest first, then Close, which writes the end (the count, or the
+// JSON array's closing bracket). Nothing is written after an error.
+type AuditLogWriter struct {
+	w      io.Writer
+	format string
+	values bool
+	n      int
+	err    error
+}
+
+// NewAuditLogWriter returns the writer of an audit log in format (text or
+// json): EUSAGE for another.
+func NewAuditLogWriter(w io.Writer, format string, values bool) (*AuditLogWriter, error) {
+	if format != "text" && format != "json" {
+		return nil, lot.Errorf(lot.EUSAGE, "format %q is not a format of the audit log; use text or json", format)
+	}
+	return &AuditLogWriter{w: w, format: format, values: values}, nil
+}
+
+// Write writes entry e, redacted.
+func (a *AuditLogWriter) Write(e audit.Entry) error {
+	if a.err != nil {
+		return a.err
+	}
+	e = audit.Redact(e)
+	if a.format == "json" {
+		// The array writeIndented writes, one element at a time.
+		b, err := json.MarshalIndent(EntryView(e), "  ", "  ")
+		if err != nil {
+			a.err = err
+			return err
+		}
+		sep := ",\n  "
+		if a.n == 0 {
+			sep = "[\n  "
+		}
+		_, a.err = fmt.Fprintf(a.w, "%s%s", sep, b)
+	} else {
+		_, a.err = fmt.Fprintf(a.w, "%6d  %s  %-10s %-20s %-9s %s", e.Seq, lot.FormatTime(e.Time), e.User, e.Action, e.Entity, e.ID)
+		if a.err == nil && e.Reason != "" {
+			_, a.err = fmt.Fprintf(a.w, "  reason: %s", e.Reason)
+		}
+		if a.err == nil {
+			_, a.err = fmt.Fprintln(a.w)
+		}
+		if a.err == nil && a.values && e.Prev != nil {
+			_, a.err = fmt.Fprintf(a.w, "        prev %s\n", e.Prev)
+		}
+		if a.err == nil && a.values && e.New != nil {
+			_, a.err = fmt.Fprintf(a.w, "        new  %s\n", e.New)
+		}
+	}
+	a.n++
+	return a.err
+}
+
+// Close writes the end of the log.
+func (a *AuditLogWriter) Close() error {
+	if a.err != nil {
+		return a.err
+	}
+	switch {
+	case a.format == "text":
+		_, a.err = fmt.Fprintf(a.w, "%d entries\n", a.n)
+	case a.n == 0:
+		_, a.err = io.WriteString(a.w, "[]\n")
+	default:
+		_, a.err = io.WriteString(a.w, "\n]\n")
+	}
+	return a.err
 }
 
 // writeIndented writes v as the command line's --json does: two-space

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"slices"
@@ -38,6 +39,88 @@ func (db *DB) AuditLog(entity string) ([]audit.Entry, error) {
 		return err
 	})
 	return es, err
+}
+
+// auditBatch is how many entries EachAuditEntry reads in one read
+// transaction (a variable: tests make batches of a few entries).
+var auditBatch = 8192
+
+// EachAuditEntry calls fn with each entry AuditLog(entity) returns, in its
+// order, reading auditBatch entries at a time, each batch in a read
+// transaction of its own that ends before fn sees them: a download of a
+// trail of millions holds neither all of them in memory nor a transaction
+// open while a slow client reads (a transaction open keeps a server's stop
+// from closing the file). The trail only grows, so the batches are the
+// trail as it was at the first: entries appended meanwhile are left out,
+// and each entry's value is the one it set (fillBatchValues). It ends with
+// ctx's error once ctx is done (checked between batches: a stopping server
+// cuts a long download), and with fn's error.
+func (db *DB) EachAuditEntry(ctx context.Context, entity string, fn func(audit.Entry) error) error {
+	// The entity's entries, or the whole trail's up to its last entry then.
+	var seqs []uint64
+	var last uint64
+	err := db.view(func(tx kv.Tx) error {
+		if entity == "" {
+			if k, _ := tx.Bucket(bAudit).Cursor().Last(); k != nil {
+				last = btoi(k)
+			}
+			return nil
+		}
+		id, err := resolveEntity(tx, entity)
+		if err != nil {
+			return err
+		}
+		for _, k := range entitySeqs(tx, id) {
+			seqs = append(seqs, btoi(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var es []audit.Entry
+	for from, i := uint64(1), 0; ; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := db.view(func(tx kv.Tx) error {
+			b := tx.Bucket(bAudit)
+			es = es[:0]
+			if entity != "" {
+				n := min(auditBatch, len(seqs)-i)
+				for _, seq := range seqs[i : i+n] {
+					e, err := audit.Decode(b.Get(itob(seq)))
+					if err != nil {
+						return err
+					}
+					es = append(es, e)
+				}
+				i += n
+			} else {
+				c := b.Cursor()
+				for k, v := c.Seek(itob(from)); k != nil && btoi(k) <= last && len(es) < auditBatch; k, v = c.Next() {
+					e, err := audit.Decode(v)
+					if err != nil {
+						return err
+					}
+					es = append(es, e)
+				}
+				if len(es) > 0 {
+					from = es[len(es)-1].Seq + 1
+				}
+			}
+			fillPrevHashes(b, es)
+			return fillBatchValues(tx, es)
+		})
+		if err != nil || len(es) == 0 {
+			return err
+		}
+		for _, e := range es {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // AuditTail returns the last n entries of AuditLog(entity), oldest first,
@@ -188,6 +271,16 @@ func alteredLinked(seq uint64) string {
 	return fmt.Sprintf("audit entry %d was altered, or does not follow entry %d: its content and the previous entry's hash no longer match its hash", seq, seq-1)
 }
 
+// hashItem is an entry for a hash job: its sequence number, its stored
+// bytes, the stored hash of the entry before it, and whether its header
+// says it sets a record's state.
+type hashItem struct {
+	seq   uint64
+	val   []byte
+	prev  [32]byte
+	state bool
+}
+
 // hashBatch is how many entries or records one hash job takes: enough that
 // queueing a job costs little next to it, few enough to spread the work.
 const hashBatch = 256
@@ -200,9 +293,13 @@ const hashBatch = 256
 // fixed headers of entries only and
 // decodes no JSON except the few signed kinds of record, or to describe a
 // problem.
-func (db *DB) Verify() (Verification, error) {
+func (db *DB) Verify() (Verification, error) { return db.VerifyContext(context.Background()) }
+
+// VerifyContext is Verify for a request of a server: it ends with ctx's
+// error once ctx is done (a stopping server cuts it).
+func (db *DB) VerifyContext(ctx context.Context) (Verification, error) {
 	var v Verification
-	err := db.view(func(tx kv.Tx) (err error) { v, err = verifyTx(tx); return err })
+	err := db.view(func(tx kv.Tx) (err error) { v, err = verifyTxContext(ctx, tx); return err })
 	return v, err
 }
 
@@ -216,13 +313,19 @@ func (db *DB) Verify() (Verification, error) {
 // checks that decode JSON, the indexes and the signatures, on a goroutine
 // each (startChecks), fed as this one goes. Their problems are sorted with
 // the rest, so the report is the same as if they ran in turn.
-func verifyTx(tx kv.Tx) (Verification, error) {
+func verifyTx(tx kv.Tx) (Verification, error) { return verifyTxContext(context.Background(), tx) }
+
+// verifyTxContext is verifyTx that ends with ctx's error once ctx is done,
+// checked as the chain is walked (every 1,024 entries): the walk of a
+// trail of millions is what keeps a report or a verification long.
+func verifyTxContext(ctx context.Context, tx kv.Tx) (Verification, error) {
 	var v Verification
 	ic := newIndexCheck()
 	is, sis := ic.scratch(), ic.scratch() // for the index check, and the infusions' in the signature check
 	ir := startChecks(tx, ic.checks(is, kindInfusion))
 	defer ir.stop() // the checks read tx's bytes: none may outlive verifyTx
-	sc, sigChecks := newSignatureCheck(ic.deriver(kindInfusion, sis))
+	given := newGivenLists()
+	sc, sigChecks := newSignatureCheck(ic.deriver(kindInfusion, sis), given)
 	sr := startChecks(tx, sigChecks)
 	defer sr.stop()
 	feed := func() { ir.feed(); sr.feed() }
@@ -251,19 +354,28 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 		tc := newTreeCheck(tx)
 		// Each entry is hashed with the stored hash of the one before it in
 		// the trail, which a linked entry's hash covers.
-		seqs, vals, prevs := make([]uint64, 0, hashBatch), make([][]byte, 0, hashBatch), make([][32]byte, 0, hashBatch)
+		batch := make([]hashItem, 0, hashBatch)
 		hashEntries := func() {
-			seqs, vals, prevs := seqs, vals, prevs
+			batch := batch
 			hp.do(func() {
-				for i, val := range vals {
-					intact, mentions := audit.IntactAction(val, prevs[i], migrationMention)
+				for _, it := range batch {
+					// A database's own action is an event, never a
+					// record's state (lastMigration reads back events
+					// only too): a state entry's body, most of a trail,
+					// is not searched for one.
+					var intact, mentions bool
+					if it.state {
+						intact = audit.Intact(it.val, it.prev)
+					} else {
+						intact, mentions = audit.IntactAction(it.val, it.prev, migrationMention)
+					}
 					if !intact || mentions {
 						found.Lock()
 						if !intact {
-							found.altered = append(found.altered, alteredEntry{seqs[i], audit.IsLinked(val)})
+							found.altered = append(found.altered, alteredEntry{it.seq, audit.IsLinked(it.val)})
 						}
 						if mentions {
-							found.mentions = append(found.mentions, seqs[i])
+							found.mentions = append(found.mentions, it.seq)
 						}
 						found.Unlock()
 					}
@@ -272,6 +384,9 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 		}
 		for k, val := c.First(); k != nil; k, val = c.Next() {
 			if v.Entries&1023 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
 				feed()
 			}
 			seq := btoi(k)
@@ -280,9 +395,9 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 				v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d: %v", seq, err))
 				continue
 			}
-			if seqs, vals, prevs = append(seqs, seq), append(vals, val), append(prevs, prev); len(vals) == hashBatch {
+			if batch = append(batch, hashItem{seq, val, prev, h.State}); len(batch) == hashBatch {
 				hashEntries()
-				seqs, vals, prevs = make([]uint64, 0, hashBatch), make([][]byte, 0, hashBatch), make([][32]byte, 0, hashBatch)
+				batch = make([]hashItem, 0, hashBatch)
 			}
 			if seq != want {
 				v.Problems = append(v.Problems, fmt.Sprintf("audit entries %d–%d are missing: the trail has a gap", want, seq-1))
@@ -307,7 +422,7 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 				latest.set(h.ID, seq, h.NewSHA)
 			}
 		}
-		if len(vals) > 0 {
+		if len(batch) > 0 {
 			hashEntries()
 		}
 		v.Head = prev
@@ -371,7 +486,7 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 		ic.walk(tx, feed)
 		var ep []string
 		if ep, err = verifyEntityRows(tx, entities); err == nil {
-			v.Problems = append(append(v.Problems, ep...), verifyGivenLists(tx)...)
+			v.Problems = append(v.Problems, ep...)
 		}
 	}
 	if err == nil {
@@ -413,6 +528,7 @@ func verifyTx(tx kv.Tx) (Verification, error) {
 	}
 	v.Problems = append(v.Problems, ic.finish(tx)...)
 	v.Problems = append(v.Problems, sc.finish(tx)...)
+	v.Problems = append(v.Problems, given.finish()...)
 	sort.Strings(v.Problems) // map order would make two runs print differently
 	return v, nil
 }

@@ -179,11 +179,43 @@ type Options struct {
 	Now     func() time.Time
 	// Zone is the facility's IANA time zone, for Create only ("": UTC).
 	Zone string
+	// Role is what the file is to the command, for the refusal of a
+	// missing one: the database (field "db", which init makes), or a
+	// KeptBackup (field "backup"), which nothing makes again — its
+	// refusal must not offer to initialize a database under its name.
+	Role FileRole
 	// keepSchema opens for writing but leaves a schema an older
 	// celltrack wrote as it is: OpenForUpgrade and OpenForLogin, so that
 	// Upgrade and Login check who asks before anything is changed. Any
 	// other writable open of an older file is refused (errBehind).
 	keepSchema bool
+}
+
+// FileRole is what a file opened is to the command (Options.Role).
+type FileRole int
+
+const (
+	// TheDatabase is the database the command works on (--db).
+	TheDatabase FileRole = iota
+	// KeptBackup is a backup `celltrack backup --out` wrote, opened to be
+	// checked (`check --backup`).
+	KeptBackup
+)
+
+// missing refuses a file of role r at path that is not there (ENODB), or
+// that went away while it was opened: a database's refusal says whether a
+// restore was interrupted there and offers init; a backup's says to check
+// its name.
+func (r FileRole) missing(path string, wentAway bool) error {
+	switch {
+	case r == KeptBackup:
+		return lot.FieldErrorf("backup", lot.ENODB, "no backup at %s; check the path of the backup file (the one `celltrack backup --out` wrote); nothing was written", path)
+	case InterruptedRestore(path) != "":
+		return lot.Errorf(lot.ENODB, "no database at %s: %s", path, InterruptedRestore(path)).Run("restore")
+	case wentAway:
+		return lot.FieldErrorf("db", lot.ENODB, "no database at %s (it went away while celltrack opened it); check the database path", path)
+	}
+	return lot.FieldErrorf("db", lot.ENODB, "no database at %s; check the database path, or initialize a new database there", path)
 }
 
 // prepareEncoder builds the audit entries' compressor on another core while
@@ -200,8 +232,8 @@ func prepareEncoder() {
 const DefaultTimeout = 10 * time.Second
 
 // Open opens the database at path. A missing file is ENODB unless
-// opts.Create; a lock held past opts.Timeout is EBUSY; a database written by a
-// newer schema is refused.
+// opts.Create, worded for opts.Role; a lock held past opts.Timeout is
+// EBUSY; a database written by a newer schema is refused.
 func Open(path string, opts Options) (*DB, error) {
 	if !opts.ReadOnly {
 		go prepareEncoder()
@@ -211,10 +243,8 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	fi, err := os.Stat(path)
 	switch {
-	case errors.Is(err, fs.ErrNotExist) && !opts.Create && InterruptedRestore(path) != "":
-		return nil, lot.Errorf(lot.ENODB, "no database at %s: %s", path, InterruptedRestore(path)).Run("restore")
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
-		return nil, lot.FieldErrorf("db", lot.ENODB, "no database at %s; check the database path, or initialize a new database there", path)
+		return nil, opts.Role.missing(path, false)
 	case err == nil && opts.Create:
 		return nil, lot.Errorf(lot.ECONFLICT, "a file already exists at %s; init creates a new database and never overwrites one", path)
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
@@ -229,10 +259,8 @@ func Open(path string, opts Options) (*DB, error) {
 	switch {
 	case errors.Is(err, boltkv.ErrTimeout):
 		return nil, lot.FieldErrorf("lock-timeout", lot.EBUSY, "database is busy: another celltrack process held %s for more than %s; try again, or wait longer for the lock", path, opts.Timeout)
-	case errors.Is(err, fs.ErrNotExist) && !opts.Create && InterruptedRestore(path) != "":
-		return nil, lot.Errorf(lot.ENODB, "no database at %s: %s", path, InterruptedRestore(path)).Run("restore")
 	case errors.Is(err, fs.ErrNotExist) && !opts.Create:
-		return nil, lot.FieldErrorf("db", lot.ENODB, "no database at %s (it went away while celltrack opened it); check the database path", path)
+		return nil, opts.Role.missing(path, true)
 	case errors.Is(err, fs.ErrExist) && opts.Create:
 		return nil, lot.Errorf(lot.ECONFLICT, "a file already exists at %s; init creates a new database and never overwrites one", path)
 	case errors.Is(err, errEmptyFile):

@@ -788,7 +788,8 @@ func (s *DoseService) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]do
 
 // ---- the bedside check
 
-// facts gathers everything the bedside check reads, in tx.
+// facts gathers everything the bedside check reads, in tx. A code of refs
+// it cannot find is refused on field "containers", the input that named it.
 func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Tenths) (dose.Facts, *dose.Course, error) {
 	f := dose.Facts{Now: now, Patient: p, Refs: refs, Volume: volume, ConfirmedWeights: map[uuid.UUID]bool{}, UsedWeights: map[uuid.UUID]bool{}}
 	// The old copy of a migrated database: the target's records decide.
@@ -827,7 +828,7 @@ func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Ten
 	for _, ref := range refs {
 		c, err := containerByRef(tx, ref)
 		if err != nil {
-			return f, nil, err
+			return f, nil, lot.OnField("containers", err)
 		}
 		cand, err := candidate(tx, c)
 		if err != nil {
@@ -943,11 +944,12 @@ func (s *DoseService) Check(mrn string, refs []string, volume lot.Tenths) (dose.
 
 // administrationFacts reads what the bedside check of a looks at, as of
 // its start (now when it has none; at most lot.ClockSkew ahead and 12 hours
-// back), with its volume and the dose it was shown.
+// back), with its volume and the dose it was shown. An unknown patient is
+// refused on field "mrn", and an unknown bag on "containers" (facts).
 func administrationFacts(tx kv.Tx, now time.Time, a dose.Administration) (lot.Patient, time.Time, dose.Facts, *dose.Course, error) {
 	p, err := patientByMRN(tx, a.MRN)
 	if err != nil {
-		return p, time.Time{}, dose.Facts{}, nil, err
+		return p, time.Time{}, dose.Facts{}, nil, lot.OnField("mrn", err)
 	}
 	start := a.Start
 	if start.IsZero() {
@@ -1169,9 +1171,18 @@ func infusionReactionCount(tx kv.Tx, id uuid.UUID, infusion string) (int, error)
 	return len(children(tx, "idx_reaction_infusion", id)), nil
 }
 
-// RecordReaction records an adverse reaction to an infusion (nurse, physician).
-func (s *DoseService) RecordReaction(actor, infusion string, grade int, text string) (dose.Reaction, error) {
-	return s.recordReaction(actor, infusion, false, 0, grade, text, "")
+// RecordReaction records an adverse reaction to an infusion (nurse,
+// physician). With nr.Known set, the count of reactions its form knew of is
+// checked against the infusion's in the writing transaction (one writer at
+// a time on either engine): of two sends of one form, the second finds the
+// first's reaction and is refused.
+func (s *DoseService) RecordReaction(actor string, nr dose.NewReaction) (dose.Reaction, error) {
+	if nr.Known != nil {
+		if err := dose.CheckKnown(*nr.Known, nil); err != nil {
+			return dose.Reaction{}, err
+		}
+	}
+	return s.recordReaction(actor, nr.Infusion, nr.Known, 0, nr.Grade, nr.Text, "")
 }
 
 // CorrectReaction records a reaction that supersedes reaction #seq of the
@@ -1181,12 +1192,15 @@ func (s *DoseService) CorrectReaction(actor, infusion string, seq, grade int, te
 	if err := dose.ValidateReactionReason("corrects", seq, reason); err != nil {
 		return dose.Reaction{}, err
 	}
-	return s.recordReaction(actor, infusion, true, seq, grade, text, reason)
+	return s.recordReaction(actor, infusion, nil, seq, grade, text, reason)
 }
 
-// recordReaction records a reaction; a correction (its reason already
-// checked) supersedes reaction #corrects.
-func (s *DoseService) recordReaction(actor, infusion string, correction bool, corrects, grade int, text, reason string) (dose.Reaction, error) {
+// recordReaction records a reaction; a correction (corrects > 0, its
+// reason already checked) supersedes reaction #corrects. A reaction with
+// known set (not a correction) is refused when the infusion has more
+// reactions than its form knew of.
+func (s *DoseService) recordReaction(actor, infusion string, known *int, corrects, grade int, text, reason string) (dose.Reaction, error) {
+	correction := corrects > 0
 	var r dose.Reaction
 	if err := dose.ValidateReaction(grade, text); err != nil {
 		return r, err
@@ -1205,6 +1219,13 @@ func (s *DoseService) recordReaction(actor, infusion string, correction bool, co
 		if err == nil && correction {
 			rs, err = infusionReactions(w.tx, id, infusion)
 			n = len(rs)
+		}
+		if err == nil && known != nil && n > *known {
+			// Only a refusal decodes the reactions: to name the one
+			// recorded since.
+			if rs, err = infusionReactions(w.tx, id, infusion); err == nil {
+				err = dose.CheckKnown(*known, rs)
+			}
 		}
 		if err != nil {
 			return err

@@ -190,10 +190,10 @@ func TestBedsideGOAndAdminister(t *testing.T) {
 		!strings.Contains(r.Repeat, "(nina)") || r.Checks[0].Name != "container not used "+bag1 || !strings.Contains(lot.ErrorMessage(r.Err()), "NO-GO: "+want) {
 		t.Fatalf("second use of a bag does not say what happened: %q, first check %+v", r.Repeat, r.Checks[0])
 	}
-	if _, err := d.RecordReaction("nina", in.ID.String(), 1, "transient fever 38.1 °C"); err != nil {
+	if _, err := d.RecordReaction("nina", dose.NewReaction{Infusion: in.ID.String(), Grade: 1, Text: "transient fever 38.1 °C"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.RecordReaction("nina", in.ID.String(), 7, "x"); lot.ErrorCode(err) != lot.EINVALID {
+	if _, err := d.RecordReaction("nina", dose.NewReaction{Infusion: in.ID.String(), Grade: 7, Text: "x"}); lot.ErrorCode(err) != lot.EINVALID {
 		t.Fatalf("grade 7: %v", err)
 	}
 	if v, _ := db.Verify(); !v.OK() {
@@ -542,5 +542,26 @@ func TestProtocolByIDDecodesTheStoredBytes(t *testing.T) {
 	}
 	if got := read(); got.CreatedBy != "someone-else" {
 		t.Fatalf("after the stored bytes changed: created by %q", got.CreatedBy)
+	}
+}
+
+// TestCheckNamesTheInputNotFound: the bedside check names the input it
+// could not find or read — the wristband's MRN or a bag's code — so that each front
+// end points at it (the page's box, the command's argument or --container).
+func TestCheckNamesTheInputNotFound(t *testing.T) {
+	_, d := bedside(t, "0.5")
+	for _, c := range []struct {
+		name, mrn, bag, code, field string
+	}{
+		{"unknown patient", "MRN-9", bag1, lot.ENOTFOUND, "mrn"},
+		{"unknown bag", "MRN-1", "G12342600000199", lot.ENOTFOUND, "containers"},
+		{"not a bag code", "MRN-1", "nope", lot.EINVALID, "containers"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := d.Check(c.mrn, []string{c.bag}, 0)
+			if lot.ErrorCode(err) != c.code || lot.ErrorField(err) != c.field {
+				t.Fatalf("got %v (%s, field %q), want %s on %q", err, lot.ErrorCode(err), lot.ErrorField(err), c.code, c.field)
+			}
+		})
 	}
 }

@@ -284,10 +284,10 @@ func (db *DB) ReopenMigrated(actor, reason string) (m MigratedMark, err error) {
 var migrationMention = []byte(`database.`)
 
 // lastMigration returns the trail's last database.migrate or
-// database.reopen entry, nil when it has none. With mentions (the entries
-// whose body holds migrationMention, as `audit verify` found them while
-// hashing) it decodes those alone; without, it reads back from the end,
-// decoding the events (a migration is no record's state).
+// database.reopen entry, nil when it has none. With mentions (the events
+// whose action starts with migrationMention, as `audit verify` found them
+// while hashing) it decodes those alone; without, it reads back from the
+// end, decoding the events (a migration is no record's state).
 func lastMigration(tx kv.Tx, mentions []uint64) (*audit.Entry, error) {
 	b := tx.Bucket(bAudit)
 	is := func(v []byte) (*audit.Entry, bool) {

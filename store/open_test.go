@@ -25,6 +25,15 @@ func TestOpenRefusals(t *testing.T) {
 	if _, err := Open(missing, Options{ReadOnly: true}); lot.ErrorCode(err) != lot.ENODB {
 		t.Errorf("missing file, read-only: %v; want ENODB", err)
 	}
+	// A kept backup that is not there is not offered to be initialized:
+	// that would make an empty database under the backup's name.
+	_, err := OpenAsIs(missing, Options{Role: KeptBackup})
+	if lot.ErrorCode(err) != lot.ENODB || lot.ErrorField(err) != "backup" || !strings.Contains(err.Error(), "no backup at "+missing+"; check the path of the backup file") || strings.Contains(err.Error(), "initialize") {
+		t.Errorf("missing backup: %v (field %q); want ENODB on backup, naming the backup, not offering init", err, lot.ErrorField(err))
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("opening a missing backup created it")
+	}
 	db := newTestDB(t)
 	if _, err := Open(db.Path(), Options{Create: true}); lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(err.Error(), "never overwrites") {
 		t.Errorf("create over an existing file: %v; want ECONFLICT", err)

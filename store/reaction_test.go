@@ -24,7 +24,7 @@ func infusedWithReactions(t *testing.T, grades ...int) (*DB, *DoseService, strin
 		t.Fatal(err)
 	}
 	for _, g := range grades {
-		if _, err := d.RecordReaction("nina", in.ID.String(), g, "rash"); err != nil {
+		if _, err := d.RecordReaction("nina", dose.NewReaction{Infusion: in.ID.String(), Grade: g, Text: "rash"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -45,7 +45,7 @@ func TestReactionCorrectedAndVoided(t *testing.T) {
 	if c.Seq != 2 || c.Corrects != 1 || c.Grade != 1 || c.By != "pat" || c.Voided() {
 		t.Fatalf("correction: %+v", c)
 	}
-	if _, err := d.RecordReaction("nina", inf, 2, "fever 38.5 °C"); err != nil {
+	if _, err := d.RecordReaction("nina", dose.NewReaction{Infusion: inf, Grade: 2, Text: "fever 38.5 °C"}); err != nil {
 		t.Fatal(err)
 	}
 	v, err := d.VoidReaction("nina", inf, 3, "entered for the wrong patient")
@@ -129,8 +129,14 @@ func TestReactionCorrectionRefusals(t *testing.T) {
 	}{
 		{"unknown infusion", func() error { _, err := d.VoidReaction("nina", unknown, 1, "x"); return err }, lot.ENOTFOUND, "no infusion"},
 		{"not an infusion id", func() error { _, err := d.VoidReaction("nina", "nope", 1, "x"); return err }, lot.EINVALID, `"nope" is not an infusion id`},
-		{"new reaction, unknown infusion", func() error { _, err := d.RecordReaction("nina", unknown, 1, "rash"); return err }, lot.ENOTFOUND, "no infusion"},
-		{"new reaction by an auditor", func() error { _, err := d.RecordReaction("aud", inf, 1, "rash"); return err }, lot.EFORBIDDEN, "may not dose.reaction"},
+		{"new reaction, unknown infusion", func() error {
+			_, err := d.RecordReaction("nina", dose.NewReaction{Infusion: unknown, Grade: 1, Text: "rash"})
+			return err
+		}, lot.ENOTFOUND, "no infusion"},
+		{"new reaction by an auditor", func() error {
+			_, err := d.RecordReaction("aud", dose.NewReaction{Infusion: inf, Grade: 1, Text: "rash"})
+			return err
+		}, lot.EFORBIDDEN, "may not dose.reaction"},
 		{"seq past the last", func() error { _, err := d.VoidReaction("nina", inf, 4, "x"); return err }, lot.ENOTFOUND, "has reactions #1–#3"},
 		{"seq zero", func() error { _, err := d.CorrectReaction("nina", inf, 0, 1, "rash", "x"); return err }, lot.EINVALID, "0 is not a reaction number"},
 		{"void of a void", func() error { _, err := d.VoidReaction("nina", inf, 1, "again"); return err }, lot.ECONFLICT, "reaction #1 of infusion " + inf + " was already voided"},
@@ -201,7 +207,7 @@ func TestReactionNumberedAfterTheOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for want := 4; want <= 6; want++ {
-		r, err := d.RecordReaction("nina", inf, 1, "fever")
+		r, err := d.RecordReaction("nina", dose.NewReaction{Infusion: inf, Grade: 1, Text: "fever"})
 		if err != nil || r.Seq != want {
 			t.Fatalf("reaction %+v, %v; want #%d", r, err, want)
 		}
@@ -222,10 +228,78 @@ func TestReactionNumberedAfterTheOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := db.AuditCount()
-	if _, err := d.RecordReaction("nina", inf, 1, "fever"); err == nil || !strings.Contains(err.Error(), "decode infusion "+inf) {
+	if _, err := d.RecordReaction("nina", dose.NewReaction{Infusion: inf, Grade: 1, Text: "fever"}); err == nil || !strings.Contains(err.Error(), "decode infusion "+inf) {
 		t.Fatalf("a reaction on an infusion stored as garbage: %v", err)
 	}
 	if after, _ := db.AuditCount(); after != before {
 		t.Fatalf("audit grew from %d to %d on a refusal", before, after)
+	}
+}
+
+// TestReactionFormSentTwice: a reaction entered on a form that knew of the
+// infusion's reactions is recorded; the same form sent again, after its
+// reaction was recorded, is refused in the writing transaction (field
+// "known", ECONFLICT, naming the reaction recorded since) and writes
+// nothing; a negative count is a bad value; with no count (the command
+// line) there is no such check. Two sends of one form at once record one
+// reaction: the check is the store's, not one server's lock.
+func TestReactionFormSentTwice(t *testing.T) {
+	db, d, inf := infusedWithReactions(t, 2)
+	known := func(n int) *int { return &n }
+	r, err := d.RecordReaction("nina", dose.NewReaction{Infusion: inf, Grade: 1, Text: "rigors", Known: known(1)})
+	if err != nil || r.Seq != 2 {
+		t.Fatalf("a form that knew of #1: %+v %v", r, err)
+	}
+	for _, c := range []struct {
+		name  string
+		known int
+		code  string
+		want  string
+	}{
+		{"sent again", 1, lot.ECONFLICT, "reaction #2 to this infusion (grade 1, rigors, by nina at 2026-11-25 09:00 UTC) was recorded after this form was shown"},
+		{"older form", 0, lot.ECONFLICT, "which knows of reaction #2"},
+		{"negative count", -1, lot.EINVALID, "is -1, below 0"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before, _ := db.AuditCount()
+			_, err := d.RecordReaction("nina", dose.NewReaction{Infusion: inf, Grade: 1, Text: "rigors", Known: known(c.known)})
+			if lot.ErrorCode(err) != c.code || lot.ErrorField(err) != "known" || !strings.Contains(lot.ErrorMessage(err), c.want) {
+				t.Fatalf("got %v (%s, field %q), want %s on known containing %q", err, lot.ErrorCode(err), lot.ErrorField(err), c.code, c.want)
+			}
+			if after, _ := db.AuditCount(); after != before {
+				t.Fatalf("audit grew from %d to %d on a refusal", before, after)
+			}
+		})
+	}
+	if r, err := d.RecordReaction("nina", dose.NewReaction{Infusion: inf, Grade: 1, Text: "rigors"}); err != nil || r.Seq != 3 {
+		t.Fatalf("no count: %+v %v", r, err)
+	}
+
+	// Two sends of a form that knew of #3, at once.
+	start := make(chan struct{})
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			<-start
+			_, err := d.RecordReaction("nina", dose.NewReaction{Infusion: inf, Grade: 2, Text: "fever", Known: known(3)})
+			errs <- err
+		}()
+	}
+	close(start)
+	var refused int
+	for range 2 {
+		if err := <-errs; lot.ErrorCode(err) == lot.ECONFLICT && lot.ErrorField(err) == "known" {
+			refused++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, rs, _ := d.Infusions("MRN-1")
+	var n int
+	for _, list := range rs {
+		n += len(list)
+	}
+	if refused != 1 || n != 4 {
+		t.Fatalf("two sends of one form at once: %d refused, %d reactions recorded in all (want 1 refused, 4)", refused, n)
 	}
 }

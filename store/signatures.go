@@ -244,7 +244,7 @@ var signaturesNeeded = map[release.Decision]int{release.Approved: 1, release.Rej
 // only the signed kinds of record, which are few next to containers and
 // events.
 func verifySignatures(tx kv.Tx) []string {
-	sc, checks := newSignatureCheck(nil)
+	sc, checks := newSignatureCheck(nil, nil)
 	r := startChecks(tx, checks)
 	defer r.stop()
 	r.wait()
@@ -277,8 +277,9 @@ var scheduleLayout = sync.OnceValue(func() *recordLayout { return newRecordLayou
 // newSignatureCheck returns the value checks of verifySignatures; they need
 // no transaction and run on startChecks' worker. With indexInfusion, the
 // infusion check also hands it each infusion as it parsed it, so that the
-// index check need not parse the largest records a second time.
-func newSignatureCheck(indexInfusion func(id uuid.UUID, r *jsonFields)) (*signatureCheck, []valueCheck) {
+// index check need not parse the largest records a second time; with
+// given, the schedule and infusion checks hand it theirs (givenLists).
+func newSignatureCheck(indexInfusion func(id uuid.UUID, r *jsonFields), given *givenLists) (*signatureCheck, []valueCheck) {
 	sc := &signatureCheck{}
 	var fields jsonFields // scratch of the schedule and infusion checks, on the worker
 	bad := func(problems *[]string, format string, args ...any) {
@@ -317,7 +318,10 @@ func newSignatureCheck(indexInfusion func(id uuid.UUID, r *jsonFields)) (*signat
 			checkSignature(&sc.signed, what, *r.RoleGrant, roleGrantDigest(r.user()))
 		}},
 		{kindSchedule, func(id uuid.UUID, val []byte) {
-			if fields.parse(val); scheduleLayout().plain(&fields) {
+			if fields.parse(val); given != nil {
+				given.schedule(id, fields)
+			}
+			if scheduleLayout().plain(&fields) {
 				return // it decodes, and without date changes it carries no signature
 			}
 			var r scheduleRecord
@@ -354,7 +358,9 @@ func newSignatureCheck(indexInfusion func(id uuid.UUID, r *jsonFields)) (*signat
 			sc.confirms, sc.confirmIDs = append(sc.confirms, r), append(sc.confirmIDs, id)
 		}},
 		{kindInfusion, func(id uuid.UUID, val []byte) {
-			fields.parse(val)
+			if fields.parse(val); given != nil {
+				given.infusion(id, fields)
+			}
 			if indexInfusion != nil {
 				indexInfusion(id, &fields)
 			}

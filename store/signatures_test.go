@@ -216,7 +216,7 @@ func TestVerifyCatchesEditedSignedDosingRecords(t *testing.T) {
 	verifyOK(t, db)
 	t.Run("infusion renumbered", func(t *testing.T) {
 		// The schedule's list of infusions given renumbered with it, as a
-		// consistent forgery would (verifyGivenLists holds the two together).
+		// consistent forgery would (givenLists holds the two together).
 		forge(t, db, kindInfusion, in.ID, func(r *infusionRecord) { r.Number = 2 })
 		forge(t, db, kindSchedule, c.Schedule.ID, func(r *scheduleRecord) { r.Given[0].Infusion = 2 })
 		onlySignatureProblems(t, db, "infusion "+in.ID.String()+" (sle-uc-d0d7 infusion 2)")
@@ -337,7 +337,7 @@ func TestInfusionSignedAsStored(t *testing.T) {
 	if infusionSignedAsStored(&f, out.Bytes()) {
 		t.Error("an indented infusion passes on its stored bytes")
 	}
-	sc, checks := newSignatureCheck(nil)
+	sc, checks := newSignatureCheck(nil, nil)
 	for _, c := range checks {
 		if c.kind == kindInfusion {
 			c.fn(in.ID, out.Bytes())

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
@@ -29,6 +30,8 @@ import (
 type TraceSnapshot struct {
 	db *DB
 	tx kv.Tx
+	// ctx ends the whole verification of Stamp (ReadTraceContext).
+	ctx context.Context
 	// infusions holds each infusion record decoded in this snapshot: a lot's
 	// trace meets every infusion twice (through its bag, then through its
 	// patient's course for the departures from the protocol), and an
@@ -44,7 +47,14 @@ type TraceSnapshot struct {
 
 // ReadTrace runs fn on a read snapshot of the database.
 func (db *DB) ReadTrace(fn func(*TraceSnapshot) error) error {
-	return db.view(func(tx kv.Tx) error { return fn(&TraceSnapshot{db: db, tx: tx}) })
+	return db.ReadTraceContext(context.Background(), fn)
+}
+
+// ReadTraceContext is ReadTrace for a request of a server: the report's
+// verification ends with ctx's error once ctx is done (a stopping server
+// cuts it).
+func (db *DB) ReadTraceContext(ctx context.Context, fn func(*TraceSnapshot) error) error {
+	return db.view(func(tx kv.Tx) error { return fn(&TraceSnapshot{db: db, tx: tx, ctx: ctx}) })
 }
 
 // Now is the store's clock (UTC).
@@ -291,7 +301,7 @@ func (s *TraceSnapshot) Stamp(refs []audit.Ref, full bool) (audit.Stamp, error) 
 			return st, nil
 		}
 	}
-	v, err := verifyTx(s.tx)
+	v, err := verifyTxContext(s.ctx, s.tx)
 	if err != nil {
 		return audit.Stamp{}, err
 	}

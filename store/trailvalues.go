@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/store/kv"
@@ -19,6 +21,17 @@ import (
 // verify` checks against the entry's NewSHA: the next entry's Prev is in
 // that entry's hash, the stored record is compared with its last entry.
 func fillValues(tx kv.Tx, es []audit.Entry) {
+	for id, j := range fillFromNext(es) {
+		if v := recordValue(tx, es[j].Entity, id); v != nil {
+			es[j].New = v
+		}
+	}
+}
+
+// fillFromNext gives each lean entry of es the Prev of its record's next
+// state entry in es, and returns those left, the last of their record in
+// es: the index of each by its record's id.
+func fillFromNext(es []audit.Entry) map[uuid.UUID]int {
 	pending := map[uuid.UUID]int{}
 	for i := range es {
 		e := &es[i]
@@ -33,13 +46,62 @@ func fillValues(tx kv.Tx, es []audit.Entry) {
 			pending[e.ID] = i
 		}
 	}
-	for id, j := range pending {
-		if b := tx.Bucket(recordBuckets[es[j].Entity]); b != nil {
-			if v := b.Get(id[:]); v != nil {
-				es[j].New = append(json.RawMessage(nil), v...)
-			}
+	return pending
+}
+
+// recordValue is a copy of the stored value of record id of kind; nil when
+// there is none.
+func recordValue(tx kv.Tx, kind string, id uuid.UUID) json.RawMessage {
+	if b := tx.Bucket(recordBuckets[kind]); b != nil {
+		if v := b.Get(id[:]); v != nil {
+			return append(json.RawMessage(nil), v...)
 		}
 	}
+	return nil
+}
+
+// fillBatchValues is fillValues for a batch of the trail (EachAuditEntry),
+// which may end before a record's last entry: a lean entry whose record
+// has a state entry after the batch gets that entry's Prev, found through
+// audit_entity, as fillValues gives it from a whole trail; only a record's
+// last one gets the stored record.
+func fillBatchValues(tx kv.Tx, es []audit.Entry) error {
+	for id, j := range fillFromNext(es) {
+		v, err := nextPrev(tx, id, es[j].Seq)
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			v = recordValue(tx, es[j].Entity, id)
+		}
+		if v != nil {
+			es[j].New = v
+		}
+	}
+	return nil
+}
+
+// nextPrev is the Prev of the first state entry of record id after entry
+// seq (nil when there is none): the value entry seq set.
+func nextPrev(tx kv.Tx, id uuid.UUID, seq uint64) (json.RawMessage, error) {
+	b := tx.Bucket(bAudit)
+	c := tx.Bucket(bAuditEntity).Cursor()
+	for k, _ := c.Seek(append(id[:len(id):len(id)], itob(seq+1)...)); k != nil && bytes.HasPrefix(k, id[:]); k, _ = c.Next() {
+		v := b.Get(k[16:])
+		h, err := audit.ParseHeader(v)
+		if err != nil {
+			return nil, fmt.Errorf("read audit entry %d: %w", btoi(k[16:]), err)
+		}
+		if !h.State {
+			continue
+		}
+		e, err := audit.Decode(v)
+		if err != nil {
+			return nil, err
+		}
+		return e.Prev, nil
+	}
+	return nil, nil
 }
 
 // RecordBytes returns the bytes of the stored records' values — their JSON,

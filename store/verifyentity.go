@@ -133,54 +133,72 @@ func entityDiff(tx kv.Tx) ([]string, error) {
 	return ps, nil
 }
 
-// verifyGivenLists holds each infusion record to the list of infusions given
+// givenLists holds each infusion record to the list of infusions given
 // that its schedule records (version 2), and each listed infusion to its
 // record. Schedules of version 1 (before schema 13) list none and are left
 // alone. The records read are those the chain walk has hashed against their
-// latest entries, reading only a few members (jsonFields).
-func verifyGivenLists(tx kv.Tx) []string {
-	type listed struct {
-		number int
-		seen   bool
+// latest entries. It reads no record itself: the signature check, which
+// parses every schedule and infusion anyway (newSignatureCheck), hands it
+// each one as it parsed it, on its worker — the schedules first, since
+// that check's list has them before the infusions — so that `audit verify`
+// parses neither a second time.
+type givenLists struct {
+	lists    map[uuid.UUID]map[uuid.UUID]*listedInfusion // schedule → infusion → its number on the list
+	problems []string
+}
+
+type listedInfusion struct {
+	number int
+	seen   bool
+}
+
+func newGivenLists() *givenLists {
+	return &givenLists{lists: map[uuid.UUID]map[uuid.UUID]*listedInfusion{}}
+}
+
+// schedule reads the list of schedule id, f as parsed. f is a copy, so
+// that a member it cannot read is no error of the caller's.
+func (g *givenLists) schedule(id uuid.UUID, f jsonFields) {
+	if f.err != nil || f.num("v") < 2 {
+		return // a record that does not parse is named by the other checks
 	}
-	lists := map[uuid.UUID]map[uuid.UUID]*listed{} // schedule → infusion → its number on the list
-	var ps []string
-	var f jsonFields
-	_ = tx.Bucket(recordBuckets[kindSchedule]).ForEach(func(k, v []byte) error {
-		if f.parse(v); f.err != nil || f.num("v") < 2 {
-			return nil // a record that does not parse is named by the other checks
-		}
-		l := map[uuid.UUID]*listed{}
-		for _, g := range f.objects("given") {
-			l[g.id("infusion_id")] = &listed{number: g.num("infusion")}
-		}
-		lists[uuid.UUID(k)] = l
-		return nil
-	})
-	_ = tx.Bucket(recordBuckets[kindInfusion]).ForEach(func(k, v []byte) error {
-		if f.parse(v); f.err != nil {
-			return nil
-		}
-		sched, number := f.id("schedule_id"), f.num("number")
-		l, ok := lists[sched]
-		if !ok {
-			return nil
-		}
-		g := l[uuid.UUID(k)]
-		if g == nil {
-			ps = append(ps, fmt.Sprintf("infusion %s (infusion %d) names schedule %s, whose audited list of infusions given does not list it: the schedule was put back to an older value outside celltrack, and a second infusion %d may be on record", uuid.UUID(k), number, sched, number))
-			return nil
-		}
-		g.seen = true
-		if g.number != number {
-			ps = append(ps, fmt.Sprintf("schedule %s lists infusion %s as infusion %d, but the infusion record is infusion %d: one of them was changed outside celltrack", sched, uuid.UUID(k), g.number, number))
-		}
-		return nil
-	})
-	for sched, l := range lists {
-		for id, g := range l {
-			if !g.seen {
-				ps = append(ps, fmt.Sprintf("schedule %s lists infusion %s as infusion %d, but no stored infusion record of that schedule has that id: it was deleted or changed outside celltrack", sched, id, g.number))
+	l := map[uuid.UUID]*listedInfusion{}
+	for _, o := range f.objects("given") {
+		l[o.id("infusion_id")] = &listedInfusion{number: o.num("infusion")}
+	}
+	g.lists[id] = l
+}
+
+// infusion holds infusion id, f as parsed (a copy, as for schedule), to
+// its schedule's list; every schedule has been read before.
+func (g *givenLists) infusion(id uuid.UUID, f jsonFields) {
+	if f.err != nil {
+		return
+	}
+	sched, number := f.id("schedule_id"), f.num("number")
+	l, ok := g.lists[sched]
+	if !ok {
+		return
+	}
+	li := l[id]
+	if li == nil {
+		g.problems = append(g.problems, fmt.Sprintf("infusion %s (infusion %d) names schedule %s, whose audited list of infusions given does not list it: the schedule was put back to an older value outside celltrack, and a second infusion %d may be on record", id, number, sched, number))
+		return
+	}
+	li.seen = true
+	if li.number != number {
+		g.problems = append(g.problems, fmt.Sprintf("schedule %s lists infusion %s as infusion %d, but the infusion record is infusion %d: one of them was changed outside celltrack", sched, id, li.number, number))
+	}
+}
+
+// finish returns the problems found, with every listed infusion that no
+// infusion record answered; call it after the worker is done.
+func (g *givenLists) finish() []string {
+	ps := g.problems
+	for sched, l := range g.lists {
+		for id, li := range l {
+			if !li.seen {
+				ps = append(ps, fmt.Sprintf("schedule %s lists infusion %s as infusion %d, but no stored infusion record of that schedule has that id: it was deleted or changed outside celltrack", sched, id, li.number))
 			}
 		}
 	}

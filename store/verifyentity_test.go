@@ -1,11 +1,13 @@
 package store
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/store/kv"
+	"github.com/google/uuid"
 )
 
 // verifyNames fails unless verify fails naming want.
@@ -68,7 +70,10 @@ func TestVerifyAuditEntityListsEveryEntry(t *testing.T) {
 }
 
 // Review 8 (finding 2b): an infusion its schedule's audited list does not
-// name is found, even when every record matches its latest audit entry.
+// name is found, even when every record matches its latest audit entry; so
+// are, the other way, a listed infusion whose record has another number
+// and a listed infusion no record answers (givenLists, fed by the parse
+// the signature check makes).
 func TestVerifyInfusionNotOnItsScheduleList(t *testing.T) {
 	db, d := bedside(t, "0.5")
 	in, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
@@ -77,15 +82,23 @@ func TestVerifyInfusionNotOnItsScheduleList(t *testing.T) {
 	}
 	verifyOK(t, db)
 	s := storedSchedule(t, db).schedule()
-	listed := s.Given
+	listed := slices.Clone(s.Given)
+	put := func(reason string) {
+		asAdmin(t, db, func(w *writer) error {
+			return w.put(kindSchedule, s.ID, "test.schedule", reason, toScheduleRecord(s))
+		})
+	}
 	s.Given = nil // v2, an empty list: as put back to before the infusion
-	asAdmin(t, db, func(w *writer) error {
-		return w.put(kindSchedule, s.ID, "test.schedule", "list emptied", toScheduleRecord(s))
-	})
+	put("list emptied")
 	verifyNames(t, db, "infusion "+in.ID.String()+" (infusion 1) names schedule "+s.ID.String()+", whose audited list of infusions given does not list it")
+	s.Given = slices.Clone(listed)
+	s.Given[0].Number = 2
+	put("renumbered")
+	verifyNames(t, db, "schedule "+s.ID.String()+" lists infusion "+in.ID.String()+" as infusion 2, but the infusion record is infusion 1")
+	s.Given = append(slices.Clone(listed), dose.GivenInfusion{Number: 2, InfusionID: uuid.New()})
+	put("a second infusion listed")
+	verifyNames(t, db, "schedule "+s.ID.String()+" lists infusion "+s.Given[1].InfusionID.String()+" as infusion 2, but no stored infusion record of that schedule has that id")
 	s.Given = listed
-	asAdmin(t, db, func(w *writer) error {
-		return w.put(kindSchedule, s.ID, "test.schedule", "list put back", toScheduleRecord(s))
-	})
+	put("list put back")
 	verifyOK(t, db)
 }

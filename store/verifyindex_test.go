@@ -68,7 +68,7 @@ func everyIndexDB(t *testing.T) *DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.RecordReaction("nina", in.ID.String(), 1, "flushing"); err != nil {
+	if _, err := d.RecordReaction("nina", dose.NewReaction{Infusion: in.ID.String(), Grade: 1, Text: "flushing"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, db.Now().Add(-10*time.Minute)); err != nil {

@@ -59,30 +59,7 @@ func (s *Server) check(req CheckRequest) (dose.Report, error) {
 	if err != nil {
 		return dose.Report{}, err
 	}
-	rep, err := s.cfg.Doses.Check(mrn, refs, vol)
-	return rep, s.checkField(mrn, refs, err)
-}
-
-// checkField names the input a bedside check's refusal is about when the
-// store's lookup did not: the wristband's MRN, or a bag's code. It looks
-// again only on a refusal naming no field, and names one only when the
-// lookup of that input alone refuses in the same words.
-func (s *Server) checkField(mrn string, refs []string, err error) error {
-	if err == nil || lot.ErrorField(err) != "" {
-		return err
-	}
-	same := func(e error) bool {
-		return e != nil && lot.ErrorCode(e) == lot.ErrorCode(err) && lot.ErrorMessage(e) == lot.ErrorMessage(err)
-	}
-	if _, perr := s.cfg.Lots.Patient(mrn); same(perr) {
-		return lot.OnField("mrn", err)
-	}
-	for _, ref := range refs {
-		if _, cerr := s.cfg.Lots.Container(ref); same(cerr) {
-			return lot.OnField("containers", err)
-		}
-	}
-	return err
+	return s.cfg.Doses.Check(mrn, refs, vol)
 }
 
 // administer records an infusion as `dose administer` does: the wrong
@@ -127,7 +104,7 @@ func (s *Server) administer(nurse audit.User, req AdministerRequest) (dose.Infus
 		return dose.Infusion{}, dose.Report{}, err
 	}
 	if rep, err := s.cfg.Doses.CheckAdministration(a); err != nil || rep.Err() != nil {
-		return dose.Infusion{}, rep, cmp.Or(s.checkField(mrn, refs, err), rep.Err())
+		return dose.Infusion{}, rep, cmp.Or(err, rep.Err())
 	}
 	if req.Password == "" || req.WitnessPassword == "" {
 		return dose.Infusion{}, dose.Report{}, lot.Errorf(lot.EUSAGE, "both passwords are needed: the nurse's and the witness's; nothing was signed")
@@ -163,10 +140,16 @@ func trim(s string) string { return strings.TrimSpace(s) }
 // With Corrects (the number of a reaction of the infusion) it records a
 // correction of that reaction, and with Void it voids one without a
 // replacement; both need a Reason, as `dose reaction --corrects/--void`.
+//
+// Known, optional with a new reaction, is how many of the infusion's
+// reactions the form it was entered on knew of (dose.NewReaction): a
+// reaction recorded since refuses it (409, field "known"), so that a
+// form sent twice records once.
 type ReactionRequest struct {
 	Infusion string `json:"infusion"`
 	Grade    int    `json:"grade,omitempty"`
 	Text     string `json:"text,omitempty"`
+	Known    *int   `json:"known,omitempty"`
 	Corrects *int   `json:"corrects,omitempty"`
 	Void     *int   `json:"void,omitempty"`
 	Reason   string `json:"reason,omitempty"`
@@ -187,6 +170,8 @@ func (s *Server) reaction(u audit.User, req ReactionRequest) (dose.Reaction, err
 	switch {
 	case req.Void != nil && (req.Corrects != nil || req.Grade != 0 || req.Text != ""):
 		return dose.Reaction{}, lot.Errorf(lot.EUSAGE, "void voids a reaction without a replacement; grade, text and corrects do not apply (use corrects to replace it)")
+	case req.Known != nil && (req.Void != nil || req.Corrects != nil):
+		return dose.Reaction{}, knownOnlyNew()
 	case req.Void != nil:
 		return s.cfg.Doses.VoidReaction(u.Name, infusion, *req.Void, req.Reason)
 	case req.Corrects != nil:
@@ -194,5 +179,5 @@ func (s *Server) reaction(u audit.User, req ReactionRequest) (dose.Reaction, err
 	case req.Reason != "":
 		return dose.Reaction{}, lot.Errorf(lot.EINVALID, "reason is for a correction or a void; give corrects or void too, or leave reason out")
 	}
-	return s.cfg.Doses.RecordReaction(u.Name, infusion, req.Grade, req.Text)
+	return s.cfg.Doses.RecordReaction(u.Name, dose.NewReaction{Infusion: infusion, Grade: req.Grade, Text: req.Text, Known: req.Known})
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,9 +10,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/report"
 )
 
 // tailOnly is an audit log of total entries that fails the test when it is
@@ -26,6 +30,13 @@ func (l tailOnly) AuditLog(entity string) ([]audit.Entry, error) {
 		l.t.Errorf("the whole trail was read (AuditLog(\"\"))")
 	}
 	return nil, nil
+}
+
+func (l tailOnly) EachAuditEntry(ctx context.Context, entity string, fn func(audit.Entry) error) error {
+	if entity == "" {
+		l.t.Errorf("the whole trail was read (EachAuditEntry(\"\"))")
+	}
+	return nil
 }
 
 func (l tailOnly) AuditTail(entity string, n int) ([]audit.Entry, int, error) {
@@ -125,5 +136,46 @@ func TestLotsPageIsBounded(t *testing.T) {
 	s := New(Config{Log: log.New(io.Discard, "", 0), Sessions: oneSession{}, Lots: manyLots{total: 1, asked: &asked}})
 	if w := getAs(s, "/lots?ref=+LOT+1/2+"); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/lots/"+PathSegment("LOT 1/2") {
 		t.Errorf("the find box: %d to %q", w.Code, w.Header().Get("Location"))
+	}
+}
+
+// manyRows is a handling report of rows rows, oldest first, each naming
+// its number.
+type manyRows struct {
+	Reports
+	rows int
+}
+
+func (m manyRows) Handling(ctx context.Context, user, protocol string, from, to time.Time) (report.Report, error) {
+	t := &report.Table{Columns: []string{"Container"}}
+	for i := range m.rows {
+		t.Rows = append(t.Rows, []string{fmt.Sprintf("row-%07d", i)})
+	}
+	return report.Report{Kind: "handling", Title: "Handling of infused cells", Data: t,
+		Sections: []report.Section{{Title: "Selection", Fields: []report.Field{{Label: "Containers", Value: fmt.Sprint(m.rows)}}}, {Title: "Infusions", Table: t}}}, nil
+}
+
+// noProtocols is a dose service with no protocols, for the handling
+// page's choice of one.
+type noProtocols struct{ dose.Service }
+
+func (noProtocols) Protocols() ([]dose.StoredProtocol, error) { return nil, nil }
+
+// TestReportPageIsBounded: the handling report's page of the 100k
+// database listed every one of about 100,000 rows. It lists the newest
+// maxReportRows, says so, and the download holds every row.
+func TestReportPageIsBounded(t *testing.T) {
+	s := New(Config{Log: log.New(io.Discard, "", 0), Sessions: oneSession{}, Reports: manyRows{rows: 2500}, Doses: noProtocols{}})
+	w := getAs(s, "/reports/handling")
+	body := w.Body.String()
+	if w.Code != http.StatusOK || strings.Count(body, "row-") != maxReportRows || !strings.Contains(body, "row-0002499") || strings.Contains(body, "row-0001499") {
+		t.Fatalf("/reports/handling: %d, %d rows listed, want the newest %d\n%.2000s", w.Code, strings.Count(body, "row-"), maxReportRows, body)
+	}
+	if want := fmt.Sprintf("the newest %d of 2500 rows (the downloads hold every one)", maxReportRows); !strings.Contains(body, want) {
+		t.Errorf("the page does not say %q", want)
+	}
+	w = getAs(s, "/reports/handling/download?format=csv")
+	if got := strings.Count(w.Body.String(), "row-"); w.Code != http.StatusOK || got != 2500 {
+		t.Errorf("download: %d, %d rows, want every one (2500)", w.Code, got)
 	}
 }

@@ -333,27 +333,6 @@ func (s *Server) reactionsOf(mrn, infusion string) ([]dose.Reaction, error) {
 	return nil, lot.Errorf(lot.ECONFLICT, "infusion %s is not an infusion of patient %s; nothing was recorded — open the reaction form from the patient's recorded infusion", infusion, mrn)
 }
 
-// lastReaction is the reaction of rcs with the highest number, if any.
-func lastReaction(rcs []dose.Reaction) (last dose.Reaction, ok bool) {
-	for _, rc := range rcs {
-		if rc.Seq > last.Seq {
-			last, ok = rc, true
-		}
-	}
-	return last, ok
-}
-
-// resent refuses a reaction form sent after a reaction it did not know of
-// was recorded to the infusion: the same form sent again records nothing.
-func resent(form reactionForm, rcs []dose.Reaction) error {
-	last, ok := lastReaction(rcs)
-	if !ok || last.Seq <= form.Known {
-		return nil
-	}
-	return lot.Errorf(lot.ECONFLICT, "reaction #%d to this infusion (grade %d, %s, by %s at %s) was recorded after this form was shown: a form sent twice (a second click, or a refresh) records nothing, and nothing was recorded now. If the patient has another reaction, record it with the form below",
-		last.Seq, last.Grade, last.Text, last.By, lot.FormatTime(last.At))
-}
-
 // bedsideReaction records an adverse reaction to an infusion, as `dose
 // reaction` does, and sends the browser on to the recorded reaction's page
 // (post/redirect/get: a refresh there shows it again, it does not send the
@@ -372,41 +351,29 @@ func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit
 	if k := trim(f.Get("known")); err == nil && k != "" {
 		// A form without it (one from before the forms carried it, or
 		// made by hand) knew of no reaction.
-		if form.Known, err = strconv.Atoi(k); err != nil || form.Known < 0 {
+		if form.Known, err = strconv.Atoi(k); err != nil {
 			err = lot.FieldErrorf("known", lot.EUSAGE, "this form's count of known reactions %q is not a number; nothing was recorded — open the reaction form again from the patient's recorded infusion", k)
 		}
 	}
-	rc, err := s.recordReaction(u, form, grade, f.Get("text"), err)
+	if err == nil {
+		// The patient the page names must be the infusion's; the store
+		// checks what the form knew of as it records.
+		_, err = s.reactionsOf(form.MRN, form.Infusion)
+	}
+	var rc dose.Reaction
+	if err == nil {
+		rc, err = s.reaction(u, ReactionRequest{Infusion: form.Infusion, Grade: grade, Text: f.Get("text"), Known: &form.Known})
+	}
 	if err != nil {
 		err = s.logError(r, err)
 		if rcs, rerr := s.reactionsOf(form.MRN, form.Infusion); rerr == nil {
 			// The form shown again knows what is recorded now.
-			last, _ := lastReaction(rcs)
-			form.Known = last.Seq
+			form.Known = dose.LastReaction(rcs).Seq
 		}
 		s.render(w, statusOf(w, err), "reaction_form", pageData{Title: "Reaction", User: u, Nav: "bedside", Error: lot.ErrorMessage(err), Data: form})
 		return
 	}
 	http.Redirect(w, r, reactionURL(form.MRN, form.Infusion, rc.Seq), http.StatusSeeOther)
-}
-
-// recordReaction records the form's reaction unless err (from reading the
-// form) or the infusion or a reaction recorded since the form was shown
-// refuses it, as one step for this server.
-func (s *Server) recordReaction(u audit.User, form reactionForm, grade int, text string, err error) (dose.Reaction, error) {
-	if err != nil {
-		return dose.Reaction{}, err
-	}
-	s.reactionMu.Lock()
-	defer s.reactionMu.Unlock()
-	rcs, err := s.reactionsOf(form.MRN, form.Infusion)
-	if err == nil {
-		err = resent(form, rcs)
-	}
-	if err != nil {
-		return dose.Reaction{}, err
-	}
-	return s.reaction(u, ReactionRequest{Infusion: form.Infusion, Grade: grade, Text: text})
 }
 
 // reactionURL is the page of reaction seq to the patient's infusion.
@@ -421,8 +388,7 @@ func (s *Server) bedsideReactionPage(w http.ResponseWriter, r *http.Request, u a
 	rcs, err := s.reactionsOf(form.MRN, form.Infusion)
 	var rc dose.Reaction
 	if err == nil {
-		last, _ := lastReaction(rcs)
-		form.Known = last.Seq
+		form.Known = dose.LastReaction(rcs).Seq
 		err = lot.FieldErrorf("reaction", lot.ENOTFOUND, "infusion %s of patient %s has no reaction #%s; open the patient's trace to see its reactions", form.Infusion, form.MRN, q.Get("reaction"))
 		for _, x := range rcs {
 			if strconv.Itoa(x.Seq) == trim(q.Get("reaction")) {

@@ -392,11 +392,3 @@ func (r RemoteLabels) Reconcile(lotRef string) (lot.Lot, []lot.Container, []lot.
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-func atoi(name, v string) (int, error) {
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return 0, lot.Errorf(lot.EUSAGE, "%s %q is not a number", name, v)
-	}
-	return n, nil
-}

@@ -160,11 +160,19 @@ type Administered struct {
 	Report   WireReport
 }
 
-// ReactionBody is the body of a reaction recorded, corrected or voided.
+// ReactionBody is the body of a reaction recorded, corrected or voided;
+// Known (dose.NewReaction), optional, is for a reaction recorded.
 type ReactionBody struct {
 	Grade  int
 	Text   string
 	Reason string
+	Known  *int `json:",omitempty"`
+}
+
+// knownOnlyNew refuses known on a correction or a void, which name the
+// reaction they change.
+func knownOnlyNew() error {
+	return lot.FieldErrorf("known", lot.EUSAGE, "known is for a new reaction; a correction or a void names the reaction it changes — leave known out")
 }
 
 func (r RemoteDoses) AddProtocol(_ string, p dose.Protocol) (dose.StoredProtocol, error) {
@@ -277,12 +285,12 @@ func (r RemoteDoses) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]dos
 	return v.Infusions, v.Reactions, err
 }
 
-func (r RemoteDoses) RecordReaction(_, infusion string, grade int, text string) (dose.Reaction, error) {
-	return remotePost[dose.Reaction](r.c, "/infusions/"+seg(infusion)+"/reactions", ReactionBody{Grade: grade, Text: text})
+func (r RemoteDoses) RecordReaction(_ string, nr dose.NewReaction) (dose.Reaction, error) {
+	return remotePost[dose.Reaction](r.c, "/infusions/"+seg(nr.Infusion)+"/reactions", ReactionBody{Grade: nr.Grade, Text: nr.Text, Known: nr.Known})
 }
 
 func (r RemoteDoses) CorrectReaction(_, infusion string, seq, grade int, text, reason string) (dose.Reaction, error) {
-	return remotePost[dose.Reaction](r.c, "/infusions/"+seg(infusion)+"/reactions/"+itoa(seq)+"/correction", ReactionBody{grade, text, reason})
+	return remotePost[dose.Reaction](r.c, "/infusions/"+seg(infusion)+"/reactions/"+itoa(seq)+"/correction", ReactionBody{Grade: grade, Text: text, Reason: reason})
 }
 
 func (r RemoteDoses) VoidReaction(_, infusion string, seq int, reason string) (dose.Reaction, error) {
@@ -302,12 +310,9 @@ func (s *Server) doseRoutes() []svcRoute {
 			readCall(s, func(r *http.Request) ([]dose.StoredProtocol, error) { return D().Protocols() })},
 		{"GET " + p + "/protocols/{name}", "dose.Service Protocol: a version of a protocol (?version=, default the latest)",
 			readCall(s, func(r *http.Request) (dose.StoredProtocol, error) {
-				v := 0
-				if q := r.URL.Query().Get("version"); q != "" {
-					var err error
-					if v, err = atoi("version", q); err != nil {
-						return dose.StoredProtocol{}, err
-					}
+				v, err := intParam("version", r.URL.Query().Get("version"))
+				if err != nil {
+					return dose.StoredProtocol{}, err
 				}
 				return D().Protocol(refOf(r, "name"), v)
 			})},
@@ -417,11 +422,14 @@ func (s *Server) doseRoutes() []svcRoute {
 			})},
 		{"POST " + p + "/infusions/{id}/reactions", "dose.Service RecordReaction: an adverse reaction to an infusion",
 			writeCall(s, func(u audit.User, r *http.Request, q ReactionBody) (dose.Reaction, error) {
-				return D().RecordReaction(u.Name, refOf(r, "id"), q.Grade, q.Text)
+				return D().RecordReaction(u.Name, dose.NewReaction{Infusion: refOf(r, "id"), Grade: q.Grade, Text: q.Text, Known: q.Known})
 			})},
 		{"POST " + p + "/infusions/{id}/reactions/{seq}/correction", "dose.Service CorrectReaction: a reaction that supersedes another, with a reason",
 			writeCall(s, func(u audit.User, r *http.Request, q ReactionBody) (dose.Reaction, error) {
 				seq, err := seqOf(r, "seq")
+				if err == nil && q.Known != nil {
+					err = knownOnlyNew()
+				}
 				if err != nil {
 					return dose.Reaction{}, err
 				}
@@ -430,6 +438,9 @@ func (s *Server) doseRoutes() []svcRoute {
 		{"POST " + p + "/infusions/{id}/reactions/{seq}/void", "dose.Service VoidReaction: mark a reaction void, with a reason",
 			writeCall(s, func(u audit.User, r *http.Request, q ReactionBody) (dose.Reaction, error) {
 				seq, err := seqOf(r, "seq")
+				if err == nil && q.Known != nil {
+					err = knownOnlyNew()
+				}
 				if err != nil {
 					return dose.Reaction{}, err
 				}

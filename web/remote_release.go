@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/celltrack/celltrack/audit"
-	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
 	"github.com/google/uuid"
 )
@@ -171,12 +170,7 @@ func (r RemoteReleases) Certificate(lotRef string) (release.Certificate, error) 
 
 // seqOf is the number in the path wildcard name.
 func seqOf(r *http.Request, name string) (int, error) {
-	v := r.PathValue(name)
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return 0, lot.Errorf(lot.EUSAGE, "%s %q in the path is not a number", name, v)
-	}
-	return n, nil
+	return intParam(name, r.PathValue(name))
 }
 
 func (s *Server) releaseRoutes() []svcRoute {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"sync"
@@ -190,6 +191,24 @@ func (r RemoteUsers) AuditLog(entity string) ([]audit.Entry, error) {
 	return es, err
 }
 
+// EachAuditEntry reads the entries as AuditLog does (the API answers them
+// in one document) and calls fn with each.
+func (r RemoteUsers) EachAuditEntry(ctx context.Context, entity string, fn func(audit.Entry) error) error {
+	es, err := r.AuditLog(entity)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // AuditTail is the answer of GET /audit-tail: the last entries and the
 // count of all.
 type AuditTail struct {
@@ -287,7 +306,7 @@ func (s *Server) userRoutes() []svcRoute {
 		{"GET " + p + "/audit-tail", "audit.Log AuditTail: ?last=N newest entries (of ?entity=), and how many there are, password hashes redacted",
 			readCall(s, func(r *http.Request) (AuditTail, error) {
 				q := r.URL.Query()
-				n, err := countParam("last", q.Get("last"))
+				n, err := intParam("last", q.Get("last"), 1)
 				if err == nil && n == 0 {
 					err = lot.FieldErrorf("last", lot.EUSAGE, "last is required: give how many of the newest entries to read, a whole number above 0 (GET /api/v1/svc/audit reads every one)")
 				}
@@ -334,7 +353,7 @@ func (s *Server) verifyRoutes() []svcRoute {
 				if s.cfg.Verify == nil {
 					return Verification{}, lot.Errorf(lot.EINTERNAL, "this server does not verify its audit trail")
 				}
-				return s.cfg.Verify()
+				return s.cfg.Verify(r.Context())
 			})},
 	}
 }

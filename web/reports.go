@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
@@ -52,11 +54,45 @@ type reportView struct {
 }
 
 func newReportView(rep *report.Report, downloads []download) reportView {
+	rep = boundTables(rep)
 	v := reportView{Report: rep, Produced: lot.FormatTime(rep.Produced.At), Downloads: downloads}
 	for _, e := range rep.Events {
 		v.Events = append(v.Events, eventRow(e))
 	}
 	return v
+}
+
+// maxReportRows caps the rows a report's page lists in one table: the
+// handling report of the 100k database has a row for each of about
+// 100,000 infused containers, a page of tens of megabytes; its summary
+// (medians and ranges) is over every row, and its downloads hold each.
+const maxReportRows = 1000
+
+// boundTables is rep as a page shows it: a table of more than
+// maxReportRows rows (oldest first, as every report lists them) keeps the
+// newest of them, and its title says how many of how many and that the
+// downloads hold every one. rep itself is left whole.
+func boundTables(rep *report.Report) *report.Report {
+	var cut []report.Section
+	for i, sec := range rep.Sections {
+		if sec.Table == nil || len(sec.Table.Rows) <= maxReportRows {
+			continue
+		}
+		if cut == nil {
+			cut = slices.Clone(rep.Sections)
+		}
+		n := len(sec.Table.Rows)
+		t := *sec.Table
+		t.Rows = t.Rows[n-maxReportRows:]
+		cut[i].Table = &t
+		cut[i].Title = fmt.Sprintf("%s — the newest %d of %d rows (the downloads hold every one)", sec.Title, maxReportRows, n)
+	}
+	if cut == nil {
+		return rep
+	}
+	r := *rep
+	r.Sections = cut
+	return &r
 }
 
 // downloads are the links to base?q&format=F for each of formats.
@@ -87,12 +123,18 @@ func formatIn(format string, formats []string) (string, error) {
 // sendFile answers a download: data, rendered in full already, as an
 // attachment named from what the report is (never from the request).
 func (s *Server) sendFile(w http.ResponseWriter, data []byte, format, name string) {
+	fileHeaders(w, format, name)
+	w.Write(data)
+}
+
+// fileHeaders are the headers of a download: its type, and the attachment
+// named from what the report is.
+func fileHeaders(w http.ResponseWriter, format, name string) {
 	w.Header().Set("Content-Type", contentTypes[format])
 	if format == "html" {
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
 	}
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", safeFileName(name)+"."+extOf(format)))
-	w.Write(data)
 }
 
 // downloadError answers a refused download with its message and the
@@ -116,7 +158,7 @@ type handlingData struct {
 
 // handlingReport reads the page's filters (the command line's --protocol,
 // --from and --to) and builds the report.
-func (s *Server) handlingReport(u audit.User, q url.Values) (report.Report, error) {
+func (s *Server) handlingReport(r *http.Request, u audit.User, q url.Values) (report.Report, error) {
 	if err := audit.AuthorizeRead(u); err != nil {
 		return report.Report{}, err
 	}
@@ -128,7 +170,7 @@ func (s *Server) handlingReport(u audit.User, q url.Values) (report.Report, erro
 	if err != nil {
 		return report.Report{}, err
 	}
-	return s.cfg.Reports.Handling(u.Name, protocol, from, to)
+	return s.cfg.Reports.Handling(r.Context(), u.Name, protocol, from, to)
 }
 
 func (s *Server) handlingPage(w http.ResponseWriter, r *http.Request, u audit.User) {
@@ -145,7 +187,8 @@ func (s *Server) handlingPage(w http.ResponseWriter, r *http.Request, u audit.Us
 	}
 	p := pageData{Title: "Handling report", User: u, Nav: "reports"}
 	status := http.StatusOK
-	rep, err := s.handlingReport(u, q)
+	rep, err := s.handlingReport(r, u, q)
+	answerFrom(w)
 	if err != nil {
 		err = s.logError(r, err)
 		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
@@ -165,7 +208,8 @@ func (s *Server) handlingDownload(w http.ResponseWriter, r *http.Request, u audi
 		s.downloadError(w, r, err)
 		return
 	}
-	rep, err := s.handlingReport(u, q)
+	rep, err := s.handlingReport(r, u, q)
+	answerFrom(w)
 	if err == nil {
 		var buf bytes.Buffer
 		if err = report.Render(&buf, rep, f); err == nil {
@@ -177,17 +221,18 @@ func (s *Server) handlingDownload(w http.ResponseWriter, r *http.Request, u audi
 	s.downloadError(w, r, err)
 }
 
-func (s *Server) accessReport(u audit.User) (report.Report, error) {
+func (s *Server) accessReport(r *http.Request, u audit.User) (report.Report, error) {
 	if err := audit.AuthorizeRead(u); err != nil {
 		return report.Report{}, err
 	}
-	return s.cfg.Reports.Access(u.Name)
+	return s.cfg.Reports.Access(r.Context(), u.Name)
 }
 
 func (s *Server) accessPage(w http.ResponseWriter, r *http.Request, u audit.User) {
 	p := pageData{Title: "User access review", User: u, Nav: "reports"}
 	status := http.StatusOK
-	rep, err := s.accessReport(u)
+	rep, err := s.accessReport(r, u)
+	answerFrom(w)
 	if err != nil {
 		err = s.logError(r, err)
 		p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
@@ -204,7 +249,8 @@ func (s *Server) accessDownload(w http.ResponseWriter, r *http.Request, u audit.
 		s.downloadError(w, r, err)
 		return
 	}
-	rep, err := s.accessReport(u)
+	rep, err := s.accessReport(r, u)
+	answerFrom(w)
 	if err == nil {
 		var buf bytes.Buffer
 		if err = report.Render(&buf, rep, f); err == nil {
@@ -372,6 +418,15 @@ func (s *Server) auditLogPage(w http.ResponseWriter, r *http.Request, u audit.Us
 	s.render(w, status, "report_auditlog", p)
 }
 
+// auditLogDownload sends the audit log as it is read, a batch of entries
+// at a time (audit.Log EachAuditEntry): the whole trail at 100k is 2.9M
+// entries, which held in memory and rendered before the first byte went
+// out took gigabytes and outlasted WriteTimeout. Each batch sent moves the
+// write deadline on by WriteTimeout, so a download that progresses is not
+// cut. A refusal before the first entry is answered as any download's; a
+// failure after it (a stopping server cancels the request's context) aborts
+// the response, so the client gets a cut download (no closing bracket, no
+// count), never one that looks whole.
 func (s *Server) auditLogDownload(w http.ResponseWriter, r *http.Request, u audit.User) {
 	q := r.URL.Query()
 	f, err := formatIn(q.Get("format"), report.AuditLogFormats)
@@ -380,22 +435,57 @@ func (s *Server) auditLogDownload(w http.ResponseWriter, r *http.Request, u audi
 		return
 	}
 	entity, values, err := auditQuery(u, q)
-	var es []audit.Entry
-	if err == nil {
-		es, err = s.cfg.AuditLog.AuditLog(entity)
+	if err != nil {
+		s.downloadError(w, r, err)
+		return
 	}
-	if err == nil {
-		var buf bytes.Buffer
-		if err = report.AuditLog(&buf, es, f, values); err == nil {
-			name := "audit-log"
-			if e := strings.TrimSpace(q.Get("entity")); e != "" {
-				name += "-" + e
-			}
-			s.sendFile(w, buf.Bytes(), f, name)
-			return
+	name := "audit-log"
+	if entity != "" {
+		name += "-" + entity
+	}
+	aw, err := report.NewAuditLogWriter(w, f, values)
+	if err != nil {
+		s.downloadError(w, r, err)
+		return
+	}
+	n := 0
+	err = s.cfg.AuditLog.EachAuditEntry(r.Context(), entity, func(e audit.Entry) error {
+		if n == 0 {
+			fileHeaders(w, f, name)
 		}
+		if n%streamDeadlineEvery == 0 {
+			answerFrom(w)
+		}
+		n++
+		return aw.Write(e)
+	})
+	switch {
+	case err != nil && n == 0:
+		s.downloadError(w, r, err)
+	case err != nil:
+		s.logError(r, fmt.Errorf("audit log download cut after %d entries: %w", n, err))
+		panic(http.ErrAbortHandler)
+	default:
+		if n == 0 {
+			fileHeaders(w, f, name)
+		}
+		aw.Close()
 	}
-	s.downloadError(w, r, err)
+}
+
+// streamDeadlineEvery is how many entries a streamed download writes
+// between two moves of its write deadline.
+const streamDeadlineEvery = 1024
+
+// answerFrom gives a request's answer WriteTimeout from now to be written.
+// A report's whole verification at 100k takes longer than WriteTimeout on
+// a loaded machine, and the deadline runs from the request's start: the
+// report was built, then its answer refused. The timeout is against a
+// client that reads slowly, not a report that takes long to build (a
+// stopping server's grace bounds that). Not every ResponseWriter has a
+// deadline (a test's recorder): then nothing is done.
+func answerFrom(w http.ResponseWriter) {
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(WriteTimeout))
 }
 
 // verifyData is the audit verify page: nothing until it is asked to run (a
@@ -418,7 +508,7 @@ type verifyResult interface {
 
 // verification runs `audit verify`, or with treeHead `audit verify
 // --tree-head`: EINVALID naming the field for a head that cannot be read.
-func (s *Server) verification(u audit.User, treeHead string) (verifyResult, report.Verification, []report.CheckpointCheck, error) {
+func (s *Server) verification(r *http.Request, u audit.User, treeHead string) (verifyResult, report.Verification, []report.CheckpointCheck, error) {
 	if err := audit.AuthorizeRead(u); err != nil {
 		return nil, report.Verification{}, nil, err
 	}
@@ -436,7 +526,7 @@ func (s *Server) verification(u audit.User, treeHead string) (verifyResult, repo
 	if s.cfg.Verify == nil {
 		return nil, report.Verification{}, nil, lot.Errorf(lot.EINTERNAL, "this server does not verify its audit trail")
 	}
-	v, err := s.cfg.Verify()
+	v, err := s.cfg.Verify(r.Context())
 	rv := report.Verification{Entries: v.Entries, Records: v.Records, Head: v.Head, Tree: v.Tree, Problems: v.Problems}
 	return rv, rv, nil, err
 }
@@ -449,7 +539,8 @@ func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request, u audit.User
 	run, err := boolParam("run", q.Get("run"))
 	if err == nil && run {
 		var res verifyResult
-		res, d.Result, d.Checks, err = s.verification(u, d.TreeHead)
+		res, d.Result, d.Checks, err = s.verification(r, u, d.TreeHead)
+		answerFrom(w)
 		if err == nil {
 			var buf bytes.Buffer
 			res.Render(&buf, "text")
@@ -476,7 +567,8 @@ func (s *Server) verifyDownload(w http.ResponseWriter, r *http.Request, u audit.
 		s.downloadError(w, r, err)
 		return
 	}
-	res, _, _, err := s.verification(u, strings.TrimSpace(q.Get("tree_head")))
+	res, _, _, err := s.verification(r, u, strings.TrimSpace(q.Get("tree_head")))
+	answerFrom(w)
 	if err == nil {
 		var buf bytes.Buffer
 		if err = res.Render(&buf, f); err == nil {

@@ -247,7 +247,7 @@ func (s *Server) svcRoutes() []svcRoute {
 		{"GET " + p + "/lots", "lot.Service Lots: lots, ?status= and ?source= narrow, ?last=N keeps the N newest",
 			readCall(s, func(r *http.Request) ([]lot.Lot, error) {
 				q := r.URL.Query()
-				last, err := countParam("last", q.Get("last"))
+				last, err := intParam("last", q.Get("last"), 1)
 				if err != nil {
 					return nil, err
 				}
@@ -289,6 +289,7 @@ func (s *Server) reportRoutes() []svcRoute {
 			if err != nil {
 				return err
 			}
+			answerFrom(w)
 			return s.sendReport(w, rep, f, false)
 		})
 	}
@@ -305,7 +306,9 @@ func (s *Server) reportRoutes() []svcRoute {
 	}
 	return []svcRoute{
 		{"GET " + p + "/reports/access", "report access: the user-access review, rendered in ?format=",
-			render(func(u audit.User, r *http.Request) (report.Report, error) { return s.cfg.Reports.Access(u.Name) })},
+			render(func(u audit.User, r *http.Request) (report.Report, error) {
+				return s.cfg.Reports.Access(r.Context(), u.Name)
+			})},
 		{"GET " + p + "/reports/handling", "report handling: the handling report, rendered in ?format=; ?protocol=, ?from= and ?to= (RFC 3339, to excluded) narrow it",
 			render(func(u audit.User, r *http.Request) (report.Report, error) {
 				from, err := instant(r, "from")
@@ -316,7 +319,7 @@ func (s *Server) reportRoutes() []svcRoute {
 				if err != nil {
 					return report.Report{}, err
 				}
-				return s.cfg.Reports.Handling(u.Name, r.URL.Query().Get("protocol"), from, to)
+				return s.cfg.Reports.Handling(r.Context(), u.Name, r.URL.Query().Get("protocol"), from, to)
 			})},
 	}
 }
@@ -347,15 +350,20 @@ func (s *Server) sessionRoutes() []svcRoute {
 	}
 }
 
-// countParam reads an optional count in a query (?last=N): absent is 0,
-// anything but a whole number above 0 is EUSAGE naming the field.
-func countParam(field, v string) (int, error) {
+// intParam reads v, the request's value of field (a query parameter or a
+// path wildcard), as a whole number: "" is 0 (a parameter left out). With
+// a lower bound (least, one at most) a number below it is refused as one
+// that is not a number is: EUSAGE naming the field and the value.
+func intParam(field, v string, least ...int) (int, error) {
 	if v == "" {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		return 0, lot.FieldErrorf(field, lot.EUSAGE, "%s=%q is not a count: give a whole number above 0, or leave %s out for every one", field, v, field)
+	switch {
+	case err != nil && len(least) == 0:
+		return 0, lot.FieldErrorf(field, lot.EUSAGE, "%s %q is not a whole number", field, v)
+	case err != nil || len(least) > 0 && n < least[0]:
+		return 0, lot.FieldErrorf(field, lot.EUSAGE, "%s %q is not a whole number of %d or more", field, v, least[0])
 	}
 	return n, nil
 }

@@ -6,6 +6,7 @@
 package web
 
 import (
+	"context"
 	"embed"
 	"html/template"
 	"io/fs"
@@ -47,13 +48,15 @@ type Traces interface {
 }
 
 // Reports builds the reports across records, as `celltrack report` does:
-// EFORBIDDEN for a user who may not read them.
+// EFORBIDDEN for a user who may not read them. Each reads the whole trail
+// (its full verification): it ends with ctx's error once ctx, the request's,
+// is done (a stopping server cuts it, Stop).
 type Reports interface {
 	// Access is the user-access review.
-	Access(user string) (report.Report, error)
+	Access(ctx context.Context, user string) (report.Report, error)
 	// Handling is the handling report of the infusions of protocol (""
 	// all) started in [from, to) (a zero time leaves that end open).
-	Handling(user, protocol string, from, to time.Time) (report.Report, error)
+	Handling(ctx context.Context, user, protocol string, from, to time.Time) (report.Report, error)
 }
 
 // Config wires the services into the server.
@@ -74,8 +77,9 @@ type Config struct {
 	UserService audit.Users
 	AuditLog    audit.Log
 	// Verify runs `audit verify` on the whole database, for the command
-	// line's server mode.
-	Verify func() (Verification, error)
+	// line's server mode and the audit verify page; it ends with ctx's
+	// error once ctx, the request's, is done.
+	Verify func(ctx context.Context) (Verification, error)
 	// Checkpoints serves the checkpoint verifier keys and `audit verify
 	// --checkpoint` for the command line's server mode.
 	Checkpoints audit.Checkpoints
@@ -160,10 +164,11 @@ type Server struct {
 	hosts map[string]bool
 	// limits are the failed-login buckets (throttle.go).
 	limits *loginLimits
-	// reactionMu makes the reaction form's check of what it knew and the
-	// record one step: a double click's two sends, handled at once, would
-	// otherwise both find no newer reaction and both record.
-	reactionMu sync.Mutex
+	// flight is the requests being served; requests is their base
+	// context, which cutRequests cancels (Stop, stop.go).
+	flight      flight
+	requests    context.Context
+	cutRequests context.CancelFunc
 }
 
 // New returns the web application's handler, with its security middleware.
@@ -176,6 +181,7 @@ func New(cfg Config) *Server {
 	}
 	cfg.gate(newPasswordGate(cfg.PasswordChecks, cfg.PasswordCheckWait, cfg.OnPasswordCheck))
 	s := &Server{cfg: cfg, pages: parsePages(), mux: http.NewServeMux(), limits: newLoginLimits()}
+	s.requests, s.cutRequests = context.WithCancel(context.Background())
 	s.routes()
 	s.handler = s.secure(s.mux)
 	return s
@@ -183,6 +189,8 @@ func New(cfg Config) *Server {
 
 // ServeHTTP serves a request through the security middleware.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.flight.add(r, time.Now())
+	defer s.flight.done(r)
 	s.handler.ServeHTTP(w, r)
 }
 
@@ -198,6 +206,7 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          s.cfg.Log,
+		BaseContext:       s.baseContext,
 	}
 }
 

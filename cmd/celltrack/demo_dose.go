@@ -120,7 +120,7 @@ func demoDosing(d *demo) error {
 			reactTo = in.ID.String()
 		}
 	}
-	if _, err := ds.RecordReaction("nina", reactTo, 1, "transient fever 38.1 °C, resolved in 2 h"); err != nil {
+	if _, err := ds.RecordReaction("nina", dose.NewReaction{Infusion: reactTo, Grade: 1, Text: "transient fever 38.1 °C, resolved in 2 h"}); err != nil {
 		return err
 	}
 	d.say("dose reaction: grade 1 transient fever after MRN-1002's day 0 infusion")

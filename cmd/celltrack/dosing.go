@@ -654,7 +654,7 @@ func (rt *runtime) doseReaction(c *cli.Context) error {
 	} else if c.IsSet("reason") {
 		err = lot.Errorf(lot.EINVALID, "--reason is for a correction or a void; give --corrects N or --void N too, or drop --reason")
 	} else {
-		r, err = rt.doses().RecordReaction(actor(c), infusion, c.Int("grade"), c.String("text"))
+		r, err = rt.doses().RecordReaction(actor(c), dose.NewReaction{Infusion: infusion, Grade: c.Int("grade"), Text: c.String("text")})
 	}
 	if err != nil {
 		return err

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/celltrack/celltrack/audit"
@@ -124,12 +121,12 @@ func checkFailed(c *cli.Context, n int) string {
 // backup. One an older celltrack wrote is refused, with what to do.
 func (rt *runtime) openKeptBackup(c *cli.Context) (*store.DB, error) {
 	path := c.String("backup")
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		// not the --db wording, which offers to initialize a database there
-		return nil, lot.FieldErrorf("backup", lot.ENODB, "no backup at %s; check the path of the backup file (the one `celltrack backup --out` wrote); nothing was written", path)
-	}
-	b, err := store.OpenAsIs(path, store.Options{Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
-	if err != nil {
+	b, err := store.OpenAsIs(path, store.Options{Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now, Role: store.KeptBackup})
+	switch {
+	case err != nil && lot.ErrorField(err) == "backup":
+		return nil, err // a missing backup, which the store words as one
+	case err != nil:
+		// The store's other refusals word the file as a database.
 		return nil, lot.FieldErrorf("backup", lot.ErrorCode(err), "the backup %s: %s", path, lot.ErrorMessage(err))
 	}
 	if v := b.Behind(); v > 0 {

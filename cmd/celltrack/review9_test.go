@@ -99,6 +99,17 @@ func review9Administer(t *testing.T, f *webFixture, c *http.Client) string {
 	return body
 }
 
+// review9Infusion is the id of the infusion the "Infusion recorded" page
+// body shows, which its reaction form sends.
+func review9Infusion(t *testing.T, body string) string {
+	t.Helper()
+	m := regexp.MustCompile(`name="infusion" value="([^"]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("administer: no infusion on the page\n%s", body)
+	}
+	return m[1]
+}
+
 // Review 9: two tabs on a shared ward PC. Nurse nina's GO page asks for
 // "Password of Nina Rossi (nina), administering"; before she signs, someone
 // logs in as the physician pat in another tab of the same browser (the
@@ -230,12 +241,8 @@ func TestReview9ReactionFormSentTwiceRecordsOnce(t *testing.T) {
 	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
 	c := f.client()
 	f.login(c, "nina")
-	body := review9Administer(t, f, c)
-	m := regexp.MustCompile(`name="infusion" value="([^"]+)"`).FindStringSubmatch(body)
-	if m == nil {
-		t.Fatalf("administer: no infusion on the page\n%s", body)
-	}
-	form := url.Values{"infusion": {m[1]}, "mrn": {"MRN-1001"}, "grade": {"2"}, "text": {"rigors"}, "signer": {"nina"}}
+	inf := review9Infusion(t, review9Administer(t, f, c))
+	form := url.Values{"infusion": {inf}, "mrn": {"MRN-1001"}, "grade": {"2"}, "text": {"rigors"}, "signer": {"nina"}}
 	if st, body := f.post(c, "/bedside/reaction", form); st != http.StatusOK || !strings.Contains(body, "Reaction #1") {
 		t.Fatalf("first send: %d\n%s", st, body)
 	}

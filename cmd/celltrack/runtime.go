@@ -74,6 +74,10 @@ type runtime struct {
 	client *serverClient
 	// args is the command line as typed (args[0] the program).
 	args []string
+	// command is the name of the command run, after "celltrack" ("dose
+	// check"), once its action has started: a refusal's field is worded
+	// as that command takes it (flagHint).
+	command string
 }
 
 // exit reports err on stderr (as JSON with --json) and returns the exit code.
@@ -88,7 +92,7 @@ func (rt *runtime) exit(err error) int {
 	if !rt.actionStarted && code == lot.EINTERNAL {
 		code, err = lot.EUSAGE, lot.Errorf(lot.EUSAGE, "%s; see --help", err.Error())
 	}
-	msg := worded(err)
+	msg := worded(rt.command, err)
 	field, command := lot.ErrorField(err), lot.ErrorCommand(err)
 	if why := store.EngineCause(err); why != "" {
 		msg += " (the database said: " + why + ")"
@@ -155,6 +159,7 @@ const (
 func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		rt.actionStarted = true
+		rt.command = strings.TrimPrefix(c.Command.HelpName, "celltrack ")
 		rt.json = flagValue(c, "json", (*cli.Context).Bool)
 		if err := checkArgs(c, nargs); err != nil {
 			return err
@@ -180,7 +185,7 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 				if f.ZoneErr == nil {
 					lot.SetDisplayZone(f.Zone)
 				} else {
-					fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", worded(f.ZoneErr))
+					fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", worded(rt.command, f.ZoneErr))
 				}
 				// The server's database migrated to the other engine: the
 				// same one line as a local read prints.
@@ -218,7 +223,7 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			if loc, err := db.FacilityZone(); err == nil {
 				lot.SetDisplayZone(loc)
 			} else {
-				fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", worded(err))
+				fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", worded(rt.command, err))
 			}
 			// A database migrated to the other engine still reads, and
 			// says so in one line; its writes are refused by the store, so

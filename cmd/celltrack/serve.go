@@ -27,9 +27,14 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// shutdownGrace is how long a stopping server waits for requests in flight
-// (an infusion being signed) before it closes the database anyway.
-const shutdownGrace = 30 * time.Second
+// shutdownGrace is how long a stopping server waits for the requests in
+// flight (an infusion being signed) to finish unless --stop-grace says
+// otherwise; those still running then are cut, and it waits cutWait more
+// for them to end (web.Server.Stop).
+const (
+	shutdownGrace = 30 * time.Second
+	cutWait       = 10 * time.Second
+)
 
 func (rt *runtime) serveCommand() *cli.Command {
 	return &cli.Command{
@@ -51,6 +56,7 @@ func (rt *runtime) serveCommand() *cli.Command {
 			&cli.BoolFlag{Name: "insecure-http", Usage: "allow plain HTTP on a non-loopback address (only behind a TLS proxy on a trusted network)"},
 			&cli.StringFlag{Name: "checkpoint-key", Usage: "sign checkpoints of the audit trail with this signing key `FILE` (from `audit key init`, registered here) while serving"},
 			&cli.StringFlag{Name: "checkpoint-dir", Usage: "write each signed checkpoint as a new file in this `FOLDER` (keep it off the database's disk)"},
+			&cli.DurationFlag{Name: "stop-grace", Value: shutdownGrace, Usage: "at SIGINT or SIGTERM, let the requests in flight finish for this long (at least 1s); those still running then (a long download or report) are cut, each named in the log"},
 			&cli.DurationFlag{Name: "checkpoint-every", Value: time.Hour, Usage: "sign a checkpoint this often (at least 1m) when entries were added; also at start and stop"},
 		},
 		Action: func(c *cli.Context) error {
@@ -61,6 +67,9 @@ func (rt *runtime) serveCommand() *cli.Command {
 			}
 			if err := checkServeAddr(c.String("addr"), tlsConf != nil, c.Bool("insecure-http")); err != nil {
 				return err
+			}
+			if g := c.Duration("stop-grace"); g < time.Second {
+				return lot.FieldErrorf("stop-grace", lot.EUSAGE, "--stop-grace %s is too short: give at least 1s (30s by default), time for an infusion being signed to be recorded", g)
 			}
 			if _, err := web.AllowedHosts(c.String("addr"), "1", c.StringSlice("public-host")); err != nil {
 				return err
@@ -186,10 +195,17 @@ func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) 
 	case <-ctx.Done():
 	}
 	fmt.Fprintln(rt.stdout, "celltrack serve: stopping: no new requests; finishing those in flight")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("stop the server: %w", err)
+	grace := c.Duration("stop-grace")
+	cut, returned := app.Stop(srv, grace, cutWait) // it logs each request it cuts
+	if len(cut) > 0 {
+		fmt.Fprintf(rt.stdout, "celltrack serve: stopping: %d requests still running after %s were cut (the log names each)\n", len(cut), grace)
+	}
+	if !returned {
+		// bbolt's Close would wait for their read transactions for ever.
+		// Every write acknowledged is committed (bbolt commits whole or
+		// not at all), so the file is left as it is, closed by the exit.
+		rt.db = nil
+		return lot.Errorf(lot.EINTERNAL, "stopped, but requests cut after %s had not ended %s later; %s was not closed (every write acknowledged is committed: run `celltrack check`)", grace, cutWait, db.Path())
 	}
 	if err := <-served; err != nil && !errors.Is(err, web.ErrServerClosed) {
 		return fmt.Errorf("serve %s: %w", url, err)
@@ -268,9 +284,9 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 			return m.Note(), nil
 		},
 		UserService: db,
-		Verify:      db.Verify,
+		Verify:      db.VerifyContext,
 		Checkpoints: db,
-		Reports:     webReports{trace.New(db.ReadTrace)},
+		Reports:     webReports{db},
 		VerifyTreeHead: func(h audit.Head) (report.CheckpointVerification, error) {
 			cv, err := db.VerifyCheckpointsPinned([]audit.KeptCheckpoint{{Name: report.PrintedHeadName(h), Printed: &h}}, nil)
 			return checkpointReport(cv, nil), err
@@ -414,12 +430,20 @@ func heldByServer(db string, err error) error {
 		f.PID, lot.FormatTime(f.Started), db, url, url)
 }
 
-// webReports are the reports across records of the trace service, for
-// `celltrack report` through a server.
-type webReports struct{ ts *trace.Service }
+// webReports are the reports across records of the trace service, for the
+// auditor's pages and `celltrack report` through a server: each read in a
+// snapshot that ends with the request's context (a stopping server cuts
+// the report's whole verification).
+type webReports struct{ db *store.DB }
 
-func (r webReports) Access(user string) (report.Report, error) { return r.ts.Access(user) }
+func (r webReports) traces(ctx context.Context) *trace.Service {
+	return trace.New(func(fn func(*store.TraceSnapshot) error) error { return r.db.ReadTraceContext(ctx, fn) })
+}
 
-func (r webReports) Handling(user, protocol string, from, to time.Time) (report.Report, error) {
-	return r.ts.Handling(user, dose.HandlingFilter{Protocol: protocol, From: from, To: to})
+func (r webReports) Access(ctx context.Context, user string) (report.Report, error) {
+	return r.traces(ctx).Access(user)
+}
+
+func (r webReports) Handling(ctx context.Context, user, protocol string, from, to time.Time) (report.Report, error) {
+	return r.traces(ctx).Handling(user, dose.HandlingFilter{Protocol: protocol, From: from, To: to})
 }

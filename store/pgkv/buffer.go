@@ -143,7 +143,8 @@ func buildManyQueries(t table, q *queries, where string, p int, val string) {
 }
 
 // buffer records a write of bucket name, sending every buffered write when
-// there are more than flushAt.
+// there are more than flushAt: on a goroutine of its own when the
+// transaction may (behind.go), else before it returns.
 func (t *tx) buffer(name string, k []byte, o op) error {
 	p := t.pending[name]
 	if p == nil {
@@ -157,6 +158,9 @@ func (t *tx) buffer(name string, k []byte, o op) error {
 		t.pendingN++ // counts keys, as flush and drop subtract them
 	}
 	if t.pendingN > flushAt {
+		if t.behind {
+			return t.sendBehind()
+		}
 		return t.flushAll()
 	}
 	return nil
@@ -173,16 +177,19 @@ func (t *tx) drop(name string) {
 	t.flushes[name]++
 }
 
-// flushAll sends every bucket's buffered writes, in bucket-name order, in
-// one pipelined batch (flush).
-func (t *tx) flushAll() error {
+// pendingNames is the buckets with buffered writes, in name order.
+func (t *tx) pendingNames() []string {
 	names := make([]string, 0, len(t.pending))
 	for n := range t.pending {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return t.flush(names...)
+	return names
 }
+
+// flushAll sends every bucket's buffered writes, in bucket-name order, in
+// one pipelined batch (flush).
+func (t *tx) flushAll() error { return t.flush(t.pendingNames()...) }
 
 // flush sends the buffered writes of the buckets named: for each, the
 // deletions, then the values, in statements of at most chunk pairs, all
@@ -191,21 +198,42 @@ func (t *tx) flushAll() error {
 // copyMin values or more sends those its table does not hold by COPY
 // instead, after the batch (copy.go).
 func (t *tx) flush(names ...string) error {
-	batch := &pgx.Batch{}
-	var checks []*appendCheck
-	var cands []*copyCandidate
+	s := t.take(names...)
+	if err := t.await(); err != nil {
+		return err
+	}
+	return s.run()
+}
+
+// send is the statements of a flush, taken from the buffer (take) and not
+// sent yet. run touches nothing of the transaction but its connection
+// (t.conn), so that it may run while the transaction goes on (behind.go).
+type send struct {
+	t      *tx
+	what   string
+	batch  *pgx.Batch
+	checks []*appendCheck
+	cands  []*copyCandidate
+	// taken is the buffered writes sent, by bucket: while the send runs
+	// behind, Get answers from them (behind.go).
+	taken map[string]*pending
+}
+
+// take moves the buffered writes of the buckets named into a send, and
+// keeps what the transaction knows of their tables true of them with the
+// send in (written).
+func (t *tx) take(names ...string) *send {
+	s := &send{t: t, what: "write " + strings.Join(names, ", "), batch: &pgx.Batch{}, taken: map[string]*pending{}}
 	for _, name := range names {
 		p := t.pending[name]
 		if p == nil {
 			continue
 		}
+		s.taken[name] = p
 		delete(t.pending, name)
 		t.pendingN -= len(p.keys)
 		t.flushes[name]++
-		// What Get cached of the bucket is dropped rather than filled
-		// with the values sent: a bulk write would otherwise keep every
-		// pair it wrote in memory to the end of the transaction.
-		delete(t.cache, name)
+		t.written(name, p)
 		b := newBucket(t, name)
 		var dels, putKeys [][]byte
 		var putVals [][]byte
@@ -219,27 +247,140 @@ func (t *tx) flush(names ...string) error {
 			putVals = append(putVals, o.v)
 		}
 		for from := 0; from < len(dels); from += chunk {
-			batch.Queue(b.q.delMany, b.args(dels[from:min(from+chunk, len(dels))])...).Exec(func(pgconn.CommandTag) error { return nil })
+			s.batch.Queue(b.q.delMany, b.args(dels[from:min(from+chunk, len(dels))])...).Exec(func(pgconn.CommandTag) error { return nil })
 		}
 		if copyable(b.tbl) && len(putKeys) >= copyMin {
-			cands = append(cands, &copyCandidate{b: b, ks: putKeys, vs: putVals})
+			s.cands = append(s.cands, &copyCandidate{b: b, ks: putKeys, vs: putVals})
 			continue
 		}
-		checks = b.queueChunks(batch, checks, putKeys, putVals)
+		s.checks = b.queueChunks(s.batch, s.checks, putKeys, putVals)
 	}
 	// After the deletions: the largest key of each bucket that may go by
 	// COPY (copy.go).
-	for _, c := range cands {
-		c.queueMax(batch)
+	for _, c := range s.cands {
+		c.queueMax(s.batch)
 	}
-	what := "write " + strings.Join(names, ", ")
-	if err := t.sendBatch(what, batch, checks); err != nil {
+	return s
+}
+
+// run sends s.
+func (s *send) run() error {
+	if err := s.t.sendBatch(s.what, s.batch, s.checks); err != nil {
 		return err
 	}
-	if len(cands) == 0 {
+	if len(s.cands) == 0 {
 		return nil
 	}
-	return t.copyPuts(what, cands)
+	return s.t.copyPuts(s.what, s.cands)
+}
+
+// written keeps what the transaction knows of bucket name's table without
+// asking true of it once p, taken from the buffer, is sent: a value Get
+// read of a key p writes becomes p's; a key p writes inside a span read
+// ahead is no longer known absent (sent); a cursor page that none of p's
+// keys falls in holds; and the page at the table's end, when a cursor
+// fetched one, takes in p's last pairs (carry). Every other page is stale
+// (the stamp moves on). Dropping all of it instead would make the next
+// read of the bucket wait for the send.
+func (t *tx) written(name string, p *pending) {
+	c := t.cache[name]
+	if c == nil {
+		return
+	}
+	for _, k := range p.keys {
+		if _, ok := c.vals[string(k)]; ok {
+			if o := p.ops[string(k)]; o.del {
+				c.vals[string(k)] = nil
+			} else {
+				c.vals[string(k)] = o.v
+			}
+		}
+	}
+	if len(c.spans) > 0 {
+		if c.sentN += len(p.keys); c.sentN > maxSent {
+			c.spans, c.sent, c.sentN = nil, nil, 0
+		} else {
+			c.sent = append(c.sent, p.keys)
+		}
+	}
+	stamp := t.flushes[name]
+	var pages []page
+	var end *page
+	for i := range c.pages {
+		pg := &c.pages[i]
+		switch {
+		case pg.stamp != stamp-1:
+		case pg.hi == nil:
+			end = pg // the latest
+		case !touches(p.keys, pg):
+			pg.stamp = stamp
+			pages = append(pages, *pg)
+		}
+	}
+	if end != nil {
+		if pg, ok := carry(end, p, stamp); ok {
+			pages = append(pages, pg)
+		}
+	}
+	c.pages = pages
+}
+
+// touches says whether one of keys (in order) is in pg's span of keys, its
+// ends included either way.
+func touches(keys [][]byte, pg *page) bool {
+	i := 0
+	if pg.lo != nil {
+		i = sort.Search(len(keys), func(i int) bool { return bytes.Compare(keys[i], pg.lo) >= 0 })
+	}
+	return i < len(keys) && (pg.hi == nil || bytes.Compare(keys[i], pg.hi) <= 0)
+}
+
+// maxSent bounds the keys a bucket's cache holds as sent; past it the spans
+// go, and a key not in vals is asked for.
+const maxSent = 1 << 20
+
+// carryN is how many pairs a page carried past a send keeps: enough for
+// the audit tree's hashes of the entries appended since the send began.
+const carryN = 1024
+
+// carry is the page at the table's end once p is in it, from pg, the page
+// at its end before: p's last carryN keys merged into pg's pairs from the
+// first of them on, its last carryN pairs kept. ok is false when pg does
+// not cover that first key (nothing of the table between is known).
+func carry(pg *page, p *pending, stamp int) (page, bool) {
+	ks := p.keys
+	if len(ks) > carryN {
+		ks = ks[len(ks)-carryN:]
+	}
+	lo := ks[0]
+	if pg.lo != nil {
+		if c := bytes.Compare(lo, pg.lo); c < 0 || c == 0 && !pg.loIn {
+			return page{}, false
+		}
+	}
+	i := sort.Search(len(pg.pairs), func(i int) bool { return bytes.Compare(pg.pairs[i].k, lo) >= 0 })
+	pairs := make([]pair, 0, len(pg.pairs)-i+len(ks))
+	for j := 0; i < len(pg.pairs) || j < len(ks); {
+		if j == len(ks) || i < len(pg.pairs) && bytes.Compare(pg.pairs[i].k, ks[j]) < 0 {
+			pairs = append(pairs, pg.pairs[i])
+			i++
+			continue
+		}
+		if i < len(pg.pairs) && bytes.Equal(pg.pairs[i].k, ks[j]) {
+			i++ // the buffered write wins
+		}
+		if o := p.ops[string(ks[j])]; !o.del {
+			pairs = append(pairs, pair{ks[j], o.v})
+		}
+		j++
+	}
+	out := page{lo: lo, loIn: true, stamp: stamp}
+	if len(pairs) > carryN {
+		pairs = pairs[len(pairs)-carryN:]
+		out.lo = pairs[0].k
+	}
+	out.pairs = pairs
+	return out, true
 }
 
 // queueChunks queues the statements that write pairs ks, vs of b, chunk
@@ -255,12 +396,13 @@ func (b *bucket) queueChunks(batch *pgx.Batch, checks []*appendCheck, ks, vs [][
 }
 
 // sendBatch sends batch, if it holds anything, in one round trip, then
-// runs the append-only checks of its writes.
+// runs the append-only checks of its writes: on the connection itself, as
+// part of a send (which may run behind, behind.go).
 func (t *tx) sendBatch(what string, batch *pgx.Batch, checks []*appendCheck) error {
 	if batch.Len() == 0 {
 		return nil
 	}
-	if err := t.ptx.SendBatch(t.ctx, batch).Close(); err != nil {
+	if err := t.conn.SendBatch(t.ctx, batch).Close(); err != nil {
 		return t.e.wrap(what, err)
 	}
 	for _, c := range checks {
@@ -322,7 +464,7 @@ func (c *appendCheck) check() error {
 	for k := range want {
 		there = append(there, []byte(k))
 	}
-	rows, err := b.t.ptx.Query(b.t.ctx, b.q.getMany, b.t.e.with(b.q.getMany, there)...)
+	rows, err := b.t.conn.Query(b.t.ctx, b.q.getMany, b.t.e.with(b.q.getMany, there)...)
 	if err != nil {
 		return b.t.e.wrap("put into "+b.name, err)
 	}
@@ -391,11 +533,19 @@ func (b *bucket) Get(key []byte) []byte {
 		}
 		return o.v
 	}
+	if j := b.t.sending; j != nil {
+		if o, ok := j.taken[b.name].lookup(key); ok {
+			if o.del {
+				return nil
+			}
+			return o.v
+		}
+	}
 	c := b.t.cacheOf(b.name)
 	if v, ok := c.vals[string(key)]; ok {
 		return v
 	}
-	if c.spanned(key) {
+	if c.knowsAbsent(key) {
 		return nil
 	}
 	if p, ok := fromPages(c.pages, b.t.flushes[b.name], key); ok {
@@ -486,12 +636,17 @@ const readAheadN = 32
 // getCache is what a transaction's Gets read of one bucket: values by key
 // (nil: absent), and spans of keys read ahead, inside which a key not in
 // vals is absent. The server's table changes under a transaction only
-// through the transaction's own flushes, which put what they send in vals.
+// through the transaction's own sends, which written keeps it true of.
 type getCache struct {
 	pages  []page // cursor pages (cursor.table)
 	vals   map[string][]byte
 	spans  []span
 	misses int
+	// sent is the keys of the sends since the spans were read (each
+	// send's in order): inside a span they are not known absent
+	// (written); sentN counts them.
+	sent  [][][]byte
+	sentN int
 }
 
 // span is the keys from lo to hi inclusive; a nil hi runs to the end.
@@ -505,6 +660,24 @@ func (c *getCache) addSpan(lo, hi []byte) {
 		c.spans = c.spans[1:]
 	}
 	c.spans = append(c.spans, span{lo, hi})
+}
+
+// knowsAbsent says whether key k is known absent from the table: inside a
+// span read ahead, and not written since by a send.
+func (c *getCache) knowsAbsent(k []byte) bool {
+	if !c.spanned(k) {
+		return false
+	}
+	for _, ks := range c.sent {
+		// Mostly a key past every one sent (an import's next lot).
+		if bytes.Compare(k, ks[len(ks)-1]) > 0 || bytes.Compare(k, ks[0]) < 0 {
+			continue
+		}
+		if _, found := slices.BinarySearchFunc(ks, k, bytes.Compare); found {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *getCache) spanned(k []byte) bool {

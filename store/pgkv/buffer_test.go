@@ -23,14 +23,21 @@ import (
 // it may (copy.go: a key the table holds is written by INSERT all the same).
 func TestBufferedWritesAgainstAModel(t *testing.T) {
 	defer pgkv.SetFlushAt(150)()
-	t.Run("insert", testBufferedWritesAgainstAModel)
+	t.Run("insert", func(t *testing.T) { testBufferedWritesAgainstAModel(t, 14, 1000) })
 	t.Run("copy", func(t *testing.T) {
 		defer pgkv.SetCopyMin(1)()
-		testBufferedWritesAgainstAModel(t)
+		testBufferedWritesAgainstAModel(t, 14, 1000)
 	})
+	// Moves near the table's end, where the page at the end is carried
+	// past each send (written): keys written again there, and walks down
+	// from the end across them.
+	t.Run("end", func(t *testing.T) { testBufferedWritesAgainstAModel(t, 15, 60) })
 }
 
-func testBufferedWritesAgainstAModel(t *testing.T) {
+// testBufferedWritesAgainstAModel writes, reads and walks at random, by
+// seed, the keys from 1000 - span up: a transaction's reads must answer as
+// the model does.
+func testBufferedWritesAgainstAModel(t *testing.T, seed uint64, span int) {
 	e, _ := create(t)
 	key := func(i int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(i)) }
 	model := map[string]string{}
@@ -74,7 +81,7 @@ func testBufferedWritesAgainstAModel(t *testing.T) {
 		}
 		return ""
 	}
-	r := rand.New(rand.NewPCG(14, 1))
+	r := rand.New(rand.NewPCG(seed, 1))
 	mustUpdateKV(t, e, func(tx kv.Tx) error {
 		b := tx.Bucket([]byte("things"))
 		c := b.Cursor()
@@ -94,7 +101,7 @@ func testBufferedWritesAgainstAModel(t *testing.T) {
 			cur = want
 		}
 		for step := 0; step < 3000; step++ {
-			i := r.IntN(1000)
+			i := 1000 - span + r.IntN(span)
 			switch n := r.IntN(100); {
 			case n < 30:
 				v := fmt.Sprintf("step %d", step)
@@ -320,4 +327,57 @@ func TestCopiedWrites(t *testing.T) {
 			t.Errorf("%s (%v): %d things and %d audit entries after, want 30 and 20 as before", name, err, len(th), len(au))
 		}
 	}
+}
+
+// TestSendBehindRefusedRollsBack: writes sent behind the transaction
+// (behind.go) that the server refuses — here a rewrite of a committed audit
+// entry, which the Put cannot see — fail the transaction at its next use of
+// the connection, with the refusal's words, and nothing of it is committed:
+// neither the writes sent before the refused ones nor those after.
+func TestSendBehindRefusedRollsBack(t *testing.T) {
+	defer pgkv.SetFlushAt(10)()
+	e, _ := create(t)
+	seq := []byte{0, 0, 0, 0, 0, 0, 0, 9}
+	mustUpdateKV(t, e, func(tx kv.Tx) error {
+		if _, err := tx.CreateBucket([]byte("things")); err != nil {
+			return err
+		}
+		b, err := tx.CreateBucketIfNotExists([]byte("audit"))
+		if err != nil {
+			return err
+		}
+		return b.Put(seq, []byte("entry 9"))
+	})
+	key := func(i int) []byte { return []byte(fmt.Sprintf("k%04d", i)) }
+	var putErr error
+	err := e.Update(func(tx kv.Tx) error {
+		things, audit := tx.Bucket([]byte("things")), tx.Bucket([]byte("audit"))
+		for i := 0; i < 100; i++ {
+			if i == 5 {
+				if err := audit.Put(seq, []byte("forged")); err != nil {
+					t.Fatalf("the rewrite refused by the Put, not by the server: %v", err)
+				}
+			}
+			if err := things.Put(key(i), []byte("v")); err != nil {
+				putErr = err
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Fatalf("Update = %v, want the append-only refusal", err)
+	}
+	if putErr == nil {
+		t.Errorf("every Put after the refused send succeeded")
+	}
+	e.View(func(tx kv.Tx) error {
+		if v := tx.Bucket([]byte("audit")).Get(seq); !bytes.Equal(v, []byte("entry 9")) {
+			t.Errorf("audit entry 9 = %q", v)
+		}
+		if n := tx.Bucket([]byte("things")).KeyN(); n != 0 {
+			t.Errorf("%d keys of the refused transaction committed", n)
+		}
+		return nil
+	})
 }

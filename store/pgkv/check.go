@@ -139,7 +139,7 @@ func (e *Engine) checkInSnapshot(snap string) (ms []kv.Mismatch, spare bool, err
 		return nil, false, nil
 	}
 	ptx := &connTx{conn: conn, open: true}
-	t := &tx{e: e, ctx: context.Background(), ptx: ptx}
+	t := (&tx{e: e, ctx: context.Background()}).on(ptx)
 	defer ptx.Rollback(context.Background())
 	if _, err := conn.Exec(t.ctx, beginRead+"; SET TRANSACTION SNAPSHOT "+quoteLiteral(snap)); err != nil {
 		return nil, true, e.wrap("check the written columns", err)

@@ -169,9 +169,11 @@ func (c *copyData) send(t *tx, tbl table) error {
 	return nil
 }
 
-// pgConnOf is the connection of t's transaction, begun.
+// pgConnOf is the connection of t's transaction, begun. It does not wait
+// for a send under way (behind.go): a send uses it, and any other user has
+// waited first.
 func pgConnOf(t *tx) (*pgconn.PgConn, error) {
-	switch p := t.ptx.(type) {
+	switch p := t.conn.(type) {
 	case *connTx:
 		if err := p.beginNow(t.ctx); err != nil {
 			return nil, err
@@ -180,7 +182,7 @@ func pgConnOf(t *tx) (*pgconn.PgConn, error) {
 	case pgx.Tx:
 		return p.Conn().PgConn(), nil
 	}
-	return nil, fmt.Errorf("pgkv: COPY on a %T", t.ptx)
+	return nil, fmt.Errorf("pgkv: COPY on a %T", t.conn)
 }
 
 // copyCandidate is one bucket's pairs a flush may send by COPY.

@@ -194,7 +194,7 @@ func CreateFilled(rawURL string, opts Options, fn func(kv.Tx) error) error {
 	if err != nil {
 		return e.wrap("set the foreign keys aside", err)
 	}
-	t := &tx{e: e, ctx: ctx, ptx: ptx, write: true, buckets: map[string]*bucket{}, flushes: map[string]int{}}
+	t := (&tx{e: e, ctx: ctx, write: true, buckets: map[string]*bucket{}, flushes: map[string]int{}}).on(ptx)
 	if err := ptx.QueryRow(ctx, qGen).Scan(&t.gen); err != nil {
 		return e.wrap("read the bucket registry", err)
 	}

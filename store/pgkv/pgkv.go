@@ -303,13 +303,13 @@ func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err e
 		return false, &beginError{e.wrap("begin", err)}
 	}
 	ptx := &connTx{conn: conn}
-	t := &tx{e: e, ctx: ctx, ptx: ptx, write: write, buckets: map[string]*bucket{}, flushes: map[string]int{}}
+	t := (&tx{e: e, ctx: ctx, write: write, behind: write, buckets: map[string]*bucket{}, flushes: map[string]int{}}).on(ptx)
 	done := false
 	defer func() {
 		if done {
 			return
 		}
-		ptx.Rollback(context.Background())
+		t.ptx.Rollback(context.Background()) // after a send under way
 		if r := recover(); r != nil {
 			if ke, ok := r.(*kv.Error); ok {
 				panicked, err = true, ke
@@ -373,10 +373,10 @@ func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err e
 	// The buffered writes go out first (buffer.go): an error here is a
 	// statement's, before COMMIT, and rolls everything back.
 	if err := t.flushAll(); err != nil {
-		ptx.Rollback(context.Background())
+		t.ptx.Rollback(context.Background())
 		return false, err
 	}
-	if err := ptx.Commit(ctx); err != nil {
+	if err := t.ptx.Commit(ctx); err != nil {
 		return false, &commitError{e.wrap("commit", err)}
 	}
 	if t.regChanged {

@@ -41,7 +41,7 @@ func (b *bucket) Prefetch(keys ...[]byte) {
 		if _, ok := p.lookup(k); ok {
 			continue
 		}
-		if _, ok := c.vals[string(k)]; ok || c.spanned(k) {
+		if _, ok := c.vals[string(k)]; ok || c.knowsAbsent(k) {
 			continue
 		}
 		if _, ok := fromPages(c.pages, stamp, k); ok {

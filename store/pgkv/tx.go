@@ -55,10 +55,18 @@ type pgTx interface {
 }
 
 type tx struct {
-	e     *Engine
-	ctx   context.Context
-	ptx   pgTx
-	write bool
+	e   *Engine
+	ctx context.Context
+	// conn is the transaction on its connection; ptx is conn behind
+	// awaitTx, for every use but a send of buffered writes, which may run
+	// behind the transaction (behind.go): behind says it may, sending is
+	// the send under way, sendErr the error of one that failed.
+	conn    pgTx
+	ptx     pgTx
+	behind  bool
+	sending *sendJob
+	sendErr error
+	write   bool
 
 	gen        int64
 	reg        map[string]bool // the buckets that exist; shared with the engine until changed
@@ -111,6 +119,12 @@ func (t *tx) loadRegistry(names []string, read bool) error {
 	}
 	t.e.mu.Unlock()
 	return nil
+}
+
+// on makes conn t's connection.
+func (t *tx) on(conn pgTx) *tx {
+	t.conn, t.ptx = conn, awaitTx{t}
+	return t
 }
 
 // fail ends a read that cannot be answered: reads return no errors (package

@@ -37,6 +37,10 @@ type Candidate struct {
 	// lot below that floor: a post-thaw viability under it is then shown,
 	// not a hard stop.
 	FloorWaived string
+	// UsedIn are the zones of the places the bag is used (its site's and
+	// the course's, as dispensing counts them): its lot expires at the
+	// first 00:00 of its expiry date among them and the facility's.
+	UsedIn []*time.Location
 }
 
 // Facts are everything the bedside check looks at, read in one transaction.
@@ -306,11 +310,10 @@ func Check(f Facts) Report {
 			continue
 		}
 		seen[c.Container.ID] = true
-		// The lot rules are the ones dispensing applies (lot.CheckLotUse):
-		// a lot re-quarantined or expired after dispensing fails here.
-		// The lot expires at the facility's midnight or the treating
-		// site's, whichever comes first.
-		for _, u := range lot.CheckLotUse(l, p, f.Now, f.Zone) {
+		// The lot rules are the ones dispensing applies (lot.CheckLotUse),
+		// in the zones dispensing counts them in (UsedIn): a lot
+		// re-quarantined or expired after dispensing fails here.
+		for _, u := range lot.CheckLotUse(l, p, f.Now, c.UsedIn...) {
 			add(name(u.Name), u.OK, u.Detail, u.Fix)
 		}
 		if f.Protocol != nil && l.Source != f.Protocol.Product {

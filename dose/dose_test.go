@@ -796,6 +796,32 @@ func TestLatestWeightDatedAhead(t *testing.T) {
 	}
 }
 
+// TestParseVolume: a volume stated as infused (`--volume-ml`, the page's
+// and API's volume_ml) is read by the checked volume's rules; a negative
+// one is below the least volume, not "not a number" (review 12, G).
+func TestParseVolume(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want lot.Tenths
+		err  string
+	}{
+		{"36.5", 365, ""},
+		{"0.1", 1, ""},
+		{"-3", 0, "volume (mL) -3 is below the least volume, 0.1 mL; give the volume to draw in mL to 0.1 mL, the number alone (for example 34.1), or leave it out for the computed volume"},
+		{"0", 0, "volume (mL) must be more than 0 mL (0 given); give the volume to draw"},
+		{"abc", 0, `volume (mL) "abc" is not a volume in mL; give the volume to draw`},
+		{"34.15", 0, "volume (mL) 34.15 has more than 1 decimal place"},
+	} {
+		v, err := ParseVolume("volume (mL)", tc.in)
+		switch {
+		case tc.err == "" && (err != nil || v != tc.want):
+			t.Errorf("%q: %s, %v; want %s", tc.in, v, err, tc.want)
+		case tc.err != "" && (lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%q: %v, want EINVALID saying %q", tc.in, err, tc.err)
+		}
+	}
+}
+
 // TestParseCheckedVolume: `dose administer --checked-ml` reads mL to 0.1 mL,
 // and every refusal names the flag, the value and what to type.
 func TestParseCheckedVolume(t *testing.T) {
@@ -807,7 +833,7 @@ func TestParseCheckedVolume(t *testing.T) {
 		{"34.1", 341, nil},
 		{" 34.10 ", 341, nil},
 		{"35", 350, nil},
-		{"-1", 0, []string{"--checked-ml -1 is not a volume: a volume is more than 0 mL", "to 0.1 mL", "34.1"}},
+		{"-1", 0, []string{"--checked-ml -1 is below the least volume, 0.1 mL", "to 0.1 mL", "34.1"}},
 		{"0", 0, []string{"--checked-ml must be more than 0 mL (0 given)", "after \"draw\""}},
 		{"34.15", 0, []string{"--checked-ml 34.15 has more than 1 decimal place", "to 0.1 mL", "for example 34.1"}},
 		{"34.1ml", 0, []string{`--checked-ml "34.1ml" is not a volume in mL`, "the number alone"}},
@@ -834,8 +860,8 @@ func TestParseCheckedVolume(t *testing.T) {
 }
 
 // Review 11, finding 3: a lot expires at 00:00 of its expiry date at the
-// facility or where the patient is treated (Facts.Zone), whichever comes
-// first. At 09:00 UTC on 25 November it is still the 24th in Honolulu (the
+// facility or where the bag is used (Candidate.UsedIn: its site's zone and
+// the course's, as dispensing counts them), whichever comes first. At 09:00 UTC on 25 November it is still the 24th in Honolulu (the
 // facility) but already 17:00 on the 25th in Nanjing: a lot expiring on
 // the 25th passes the check at the facility's own site and fails in Nanjing.
 func TestCheckLotExpiresWhereThePatientIsTreated(t *testing.T) {
@@ -857,6 +883,9 @@ func TestCheckLotExpiresWhereThePatientIsTreated(t *testing.T) {
 	} {
 		f := goodFacts(t)
 		f.Zone = tc.site
+		if tc.site != nil {
+			f.Containers[0].UsedIn = []*time.Location{tc.site}
+		}
 		f.Containers[0].Lot.Expires = day("2026-11-25")
 		f.Containers[0].Lot.FacilityZone = lot.ZoneOf(zone("Pacific/Honolulu"))
 		r := Check(f)

@@ -48,25 +48,43 @@ func ShownBy(r Report) Shown {
 // howChecked says what to type for a checked volume.
 const howChecked = "type the volume the bedside check showed after \"draw\", in mL to 0.1 mL, the number alone (for example 34.1)"
 
+// howStated says what to give for a volume stated as infused.
+const howStated = "give the volume to draw in mL to 0.1 mL, the number alone (for example 34.1), or leave it out for the computed volume"
+
 // ParseCheckedVolume reads the volume the nurse drew up as the check showed
 // it (`dose administer --checked-ml`): mL to 0.1 mL, more than 0. Zeros after
 // the first decimal change nothing (34.10 is 34.1); every refusal names the
 // flag, the value and what to type.
 func ParseCheckedVolume(field, s string) (lot.Tenths, error) {
+	return parseVolume(field, s, howChecked)
+}
+
+// ParseVolume reads a volume stated as infused instead of the computed one
+// (`dose check|administer --volume-ml`, the bedside page's and the API's
+// volume_ml) by the rules of ParseCheckedVolume: the command line, the page
+// and the API refuse the same values in the same words.
+func ParseVolume(field, s string) (lot.Tenths, error) {
+	return parseVolume(field, s, howStated)
+}
+
+// parseVolume reads mL to 0.1 mL, at least 0.1 mL; how says what to give.
+// A negative number is a number: it is refused as below the least volume,
+// not as "not a number".
+func parseVolume(field, s, how string) (lot.Tenths, error) {
 	in := strings.TrimSpace(s)
 	num := strings.TrimPrefix(in, "-")
 	v, err := lot.ParseFixed(field, num, 6)
 	switch {
 	case err != nil && num != in:
-		return 0, lot.Errorf(lot.EINVALID, "%s %q is not a volume: a volume has no sign; %s", field, s, howChecked)
+		return 0, lot.Errorf(lot.EINVALID, "%s %q is not a volume: a volume has no sign; %s", field, s, how)
 	case err != nil:
-		return 0, lot.Errorf(lot.EINVALID, "%s %q is not a volume in mL; %s", field, s, howChecked)
+		return 0, lot.Errorf(lot.EINVALID, "%s %q is not a volume in mL; %s", field, s, how)
 	case in != num && v != 0:
-		return 0, lot.Errorf(lot.EINVALID, "%s %s is not a volume: a volume is more than 0 mL; %s", field, in, howChecked)
+		return 0, lot.Errorf(lot.EINVALID, "%s %s is below the least volume, 0.1 mL; %s", field, in, how)
 	case v == 0:
-		return 0, lot.Errorf(lot.EINVALID, "%s must be more than 0 mL (%s given); %s", field, in, howChecked)
+		return 0, lot.Errorf(lot.EINVALID, "%s must be more than 0 mL (%s given); %s", field, in, how)
 	case v%100_000 != 0:
-		return 0, lot.Errorf(lot.EINVALID, "%s %s has more than 1 decimal place: the bedside check shows the volume to 0.1 mL; %s", field, in, howChecked)
+		return 0, lot.Errorf(lot.EINVALID, "%s %s has more than 1 decimal place: the bedside check shows the volume to 0.1 mL; %s", field, in, how)
 	}
 	return lot.Tenths(v / 100_000), nil
 }

@@ -217,7 +217,11 @@ func (w *writer) prepareMove(c *lot.Container, e *lot.Event, m lot.Move) error {
 		if err != nil {
 			return err
 		}
-		at, err := useZones(w.tx, *c, p.ID, w.now)
+		ac, err := activeCourse(w.tx, p.ID, w.now)
+		if err != nil {
+			return err
+		}
+		at, err := useZones(w.tx, *c, ac)
 		if err != nil {
 			return err
 		}

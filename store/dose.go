@@ -830,7 +830,7 @@ func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Ten
 		if err != nil {
 			return f, nil, lot.OnField("containers", err)
 		}
-		cand, err := candidate(tx, c)
+		cand, err := candidate(tx, c, ac)
 		if err != nil {
 			return f, nil, err
 		}
@@ -839,12 +839,17 @@ func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Ten
 	return f, ac, nil
 }
 
-func candidate(tx kv.Tx, c lot.Container) (dose.Candidate, error) {
+// candidate gathers what the bedside check reads of container c, used
+// under course ac (nil: none).
+func candidate(tx kv.Tx, c lot.Container, ac *dose.Course) (dose.Candidate, error) {
 	l, err := lotByID(tx, c.LotID)
 	if err != nil {
 		return dose.Candidate{}, err
 	}
 	cand := dose.Candidate{Source: dose.Source{Container: c, Lot: l}}
+	if cand.UsedIn, err = useZones(tx, c, ac); err != nil {
+		return cand, err
+	}
 	if cand.EndotoxinMilliEUPerML, cand.EndotoxinFound, err = lotEndotoxin(tx, l.ID); err != nil {
 		return cand, err
 	}
@@ -1309,7 +1314,7 @@ func (s *DoseService) Calc(req dose.CalcRequest) (dose.CalcResult, error) {
 		if res.Weight, _, ok = dose.LatestWeight(ws, now); !ok {
 			return lot.Errorf(lot.ECONFLICT, "patient %s has no weight; weigh the patient", req.MRN).Run("patient weigh")
 		}
-		if res.Candidates, err = candidates(tx, p, ac.Protocol.Product, now, ac.Zone); err != nil {
+		if res.Candidates, err = candidates(tx, p, ac, now); err != nil {
 			return err
 		}
 		var srcs []dose.Source
@@ -1355,12 +1360,14 @@ func (s *DoseService) Calc(req dose.CalcRequest) (dose.CalcResult, error) {
 	return res, err
 }
 
-// candidates lists the containers the patient may receive: of lots of the
-// product that pass lot.CheckLotUse for the patient, dispensed for the
-// patient or still dispensable (lot.MayBeDispensed). Bags already dispensed for the patient come
-// first, then by lot and number. The lots' expiry is counted at the
-// facility and in the zone the patient is treated in (at).
-func candidates(tx kv.Tx, p lot.Patient, product lot.Source, now time.Time, at *time.Location) ([]dose.Source, error) {
+// candidates lists the containers the patient may receive under course ac:
+// of lots of the product that pass lot.CheckLotUse for the patient in the
+// zones the bag is used in (useZones, as dispense and the bedside check
+// count them), dispensed for the patient or still dispensable
+// (lot.MayBeDispensed). Bags already dispensed for the patient come first,
+// then by lot and number.
+func candidates(tx kv.Tx, p lot.Patient, ac *dose.Course, now time.Time) ([]dose.Source, error) {
+	product := ac.Protocol.Product
 	var lots []lot.Lot
 	if product == lot.SourceRFib {
 		for _, id := range childrenOf(tx, "idx_lot_patient", p.ID, kindLot) {
@@ -1379,9 +1386,13 @@ func candidates(tx kv.Tx, p lot.Patient, product lot.Source, now time.Time, at *
 			return nil, err
 		}
 	}
+	// The zones depend on the bag's site only: read once a site.
+	zones := map[string][]*time.Location{}
 	var mine, others []dose.Source
 	for _, l := range lots {
-		if l.Source != product || !lot.UsableFor(l, p, now, at) {
+		// Unusable where the course is, unusable anywhere: most lots stop
+		// here before their containers are read.
+		if l.Source != product || !lot.UsableFor(l, p, now, ac.Zone) {
 			continue
 		}
 		cs, err := containersOf(tx, l.ID)
@@ -1389,10 +1400,25 @@ func candidates(tx kv.Tx, p lot.Patient, product lot.Source, now time.Time, at *
 			return nil, err
 		}
 		for _, c := range cs {
-			switch {
-			case c.State == lot.Dispensed && c.PatientID == p.ID:
+			mineNow := c.State == lot.Dispensed && c.PatientID == p.ID
+			if !mineNow && !lot.MayBeDispensed(c) {
+				continue
+			}
+			at, ok := zones[c.Site]
+			if !ok {
+				if at, err = useZones(tx, c, ac); err != nil {
+					return nil, err
+				}
+				zones[c.Site] = at
+			}
+			// Only the expiry depends on where: the lot's other rules
+			// passed above.
+			if l.Expired(now, at...) {
+				continue
+			}
+			if mineNow {
 				mine = append(mine, dose.Source{Container: c, Lot: l})
-			case lot.MayBeDispensed(c):
+			} else {
 				others = append(others, dose.Source{Container: c, Lot: l})
 			}
 		}

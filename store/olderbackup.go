@@ -50,23 +50,24 @@ func OlderWords(v int) string {
 	return fmt.Sprintf("at schema version %d, older than this celltrack's %d", v, SchemaVersion)
 }
 
-// proveOlder checks, reading only, that u gave their password, on a file
-// of an older schema (db.behind, or schema) that what — "restored",
-// "written" — must not write into: a wrong password is not counted towards
-// the lockout (counting it would write to the file), and costs
-// FailedPasswordDelay as a counted one does.
-func proveOlder(u audit.User, password, path string, schema int, now time.Time, what string) error {
+// proveOlder checks, reading only, that u gave their password, one they
+// may sign with (refuseMustChange), on db, a file of an older schema
+// (db.behind, or schema) at path that what — "restored", "written" — must
+// not write into: a wrong password is not counted towards the lockout
+// (counting it would write to the file), and costs FailedPasswordDelay as
+// a counted one does.
+func (db *DB) proveOlder(u audit.User, password, path string, schema int, what string) error {
 	if u.Disabled {
 		return lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and cannot sign; another user signs, or an admin enables the account", u.Name).Run("user enable " + u.Name)
 	}
-	if err := audit.CheckLogin(u, now); err != nil {
+	if err := audit.CheckLogin(u, db.now()); err != nil {
 		return err
 	}
 	if !audit.CheckPassword(u.Hash, password) {
 		time.Sleep(FailedPasswordDelay)
 		return lot.Errorf(lot.EAUTH, "wrong password for user %s; nothing was %s (not counted towards the lockout: %s is %s, and nothing is written into it)", u.Name, what, path, OlderWords(schema))
 	}
-	return nil
+	return db.refuseMustChange(u)
 }
 
 // VerifiedBackupOfOlder is VerifiedBackup of a file an older celltrack
@@ -95,7 +96,7 @@ func (db *DB) VerifiedBackupOfOlder(path, actor, password string) (BackupReport,
 	if err := audit.Authorize(u, audit.DatabaseUpgrade); err != nil {
 		return rep, lot.Errorf(lot.ErrorCode(err), "%s; %s is %s, and only an admin backs it up (its copy is verified by upgrading it) — ask an admin; nothing was written", lot.ErrorMessage(err), db.path, OlderWords(db.behind))
 	}
-	if err := proveOlder(u, password, db.path, db.behind, db.now(), "written"); err != nil {
+	if err := db.proveOlder(u, password, db.path, db.behind, "written"); err != nil {
 		return rep, err
 	}
 	scratch, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".verifying-*")
@@ -235,7 +236,7 @@ func openBackupCopy(tmp string, unproven bool, opts RestoreOptions, rep *Restore
 	if err == nil && unproven {
 		var u audit.User
 		if u, err = bk.User(opts.Actor); err == nil {
-			err = proveInBackup(u, opts)
+			err = proveInBackup(bk, u, opts)
 		} else {
 			err = notInBackup(opts.From, err)
 		}
@@ -279,13 +280,14 @@ func refuseMarked(tx kv.Tx, from string) error {
 }
 
 // proveInBackup checks opts.Password against u, the actor's account in
-// the backup, when the live file cannot be read: the backup's account is
-// then the only one to check. Nothing can count the failure, so it costs
-// the same delay as any wrong password.
-func proveInBackup(u audit.User, opts RestoreOptions) error {
-	if audit.CheckPassword(u.Hash, opts.Password) {
-		return nil
+// bk, the backup, when the live file cannot be read: the backup's account
+// is then the only one to check, and a password that must be changed
+// there signs no restore (refuseMustChange). Nothing can count a wrong
+// password, so it costs the same delay as any wrong password.
+func proveInBackup(bk *DB, u audit.User, opts RestoreOptions) error {
+	if !audit.CheckPassword(u.Hash, opts.Password) {
+		time.Sleep(FailedPasswordDelay)
+		return lot.Errorf(lot.EAUTH, "wrong password for user %s (checked in the backup %s, as the database does not open); nothing was restored", opts.Actor, opts.From)
 	}
-	time.Sleep(FailedPasswordDelay)
-	return lot.Errorf(lot.EAUTH, "wrong password for user %s (checked in the backup %s, as the database does not open); nothing was restored", opts.Actor, opts.From)
+	return bk.refuseMustChange(u)
 }

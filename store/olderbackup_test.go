@@ -306,3 +306,34 @@ func TestOlderWords(t *testing.T) {
 		}
 	}
 }
+
+// TestBackupOfOlderFileOneTimePasswordSignsNothing: on a file of an older
+// schema the password is checked without writing (proveOlder), and a
+// one-time password an admin typed signs nothing there either, as on a
+// file of this schema (review 12, finding B): EPASSWORD, no backup, the
+// file byte for byte.
+func TestBackupOfOlderFileOneTimePasswordSignsNothing(t *testing.T) {
+	db := newTestDB(t)
+	const otp = "pewter-lagoon-osprey-64"
+	if _, err := db.AddUser("alice", audit.User{Name: "bob", FullName: "Bob Kerr", Role: audit.Admin}, "amber-fjord-cobalt-77", testPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ResetPassword("alice", "bob", otp, "forgot it"); err != nil {
+		t.Fatal(err)
+	}
+	olderFile(t, db)
+	path := db.Path()
+	before := fileSum(t, path)
+	o := openAsIs(t, path, db.Now)
+	out := filepath.Join(t.TempDir(), "pre-upgrade.db")
+	_, err := o.VerifiedBackupOfOlder(out, "bob", otp)
+	if lot.ErrorCode(err) != lot.EPASSWORD || !strings.Contains(err.Error(), "the password of bob must be changed before bob can sign") {
+		t.Errorf("backup of an older file signed with bob's one-time password: %v, want EPASSWORD naming the password to change", err)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("a refused backup wrote %s", out)
+	}
+	if fileSum(t, path) != before {
+		t.Errorf("the refusal changed the older file")
+	}
+}

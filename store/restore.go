@@ -339,7 +339,7 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 		// The live file cannot be read: the backup's account is the
 		// only one to check (an older backup's was, before its copy
 		// was upgraded).
-		if err := proveInBackup(bv.user, opts); err != nil {
+		if err := proveInBackup(bk, bv.user, opts); err != nil {
 			return rep, err
 		}
 	}
@@ -718,7 +718,7 @@ func (l *liveFile) authenticate(opts RestoreOptions) error {
 		_, err := l.db.provePassword(u, opts.Password, "signature.refused", "wrong password for signature: "+MeaningRestore, true)
 		return err
 	}
-	return proveOlder(u, opts.Password, l.path, l.schema, l.db.now(), "restored")
+	return l.db.proveOlder(u, opts.Password, l.path, l.schema, "restored")
 }
 
 // backupVerification is what restore found of the copy of the backup.

@@ -476,15 +476,26 @@ func (db *DB) provePassword(u audit.User, password, action, reason string, signi
 		return u, err
 	}
 	if signing {
-		set, err := db.Settings()
-		if err != nil {
-			return u, err
-		}
-		if now := db.now(); audit.PasswordExpired(u, now, set) {
-			return u, errSignMustChange(u, now, set)
-		}
+		return u, db.refuseMustChange(u)
 	}
 	return u, nil
+}
+
+// refuseMustChange refuses a signature by u, whose account db holds, when
+// the password u gave (checked right) must be changed first
+// (audit.PasswordExpired under db's settings): a one-time password an
+// admin typed, or one past the maximum age, signs nothing — here, in
+// restore's checks of a file it does not write to (proveOlder,
+// proveInBackup), and everywhere else a password signs.
+func (db *DB) refuseMustChange(u audit.User) error {
+	set, err := db.Settings()
+	if err != nil {
+		return err
+	}
+	if now := db.now(); audit.PasswordExpired(u, now, set) {
+		return errSignMustChange(u, now, set)
+	}
+	return nil
 }
 
 // lockNote keeps what wrongPassword said about the lockout.

@@ -65,11 +65,14 @@ func lotZone(tx kv.Tx) (lot.Zone, error) {
 	return lot.ZoneOf(loc), err
 }
 
-// useZones are the zones of the places where container c is used for
-// patient p at now — the site it is dispensed at and the site of the
-// course that treats p — in which its lot's expiry date begins as well as
-// at the facility's (lot.Lot.ExpiresAt).
-func useZones(tx kv.Tx, c lot.Container, patientID uuid.UUID, now time.Time) ([]*time.Location, error) {
+// useZones are the zones of the places where container c is used under
+// course ac (nil: the patient has none) — the site the bag is at (where it
+// is dispensed, and where a dispensed bag is given) and the site of the
+// course — in which its lot's expiry date begins as well as at the
+// facility's (lot.Lot.ExpiresAt). Dispense, the bedside check, administer
+// and the dose calculation's bags all count a lot's expiry in these zones,
+// so one minute at one place gives one answer.
+func useZones(tx kv.Tx, c lot.Container, ac *dose.Course) ([]*time.Location, error) {
 	var at []*time.Location
 	if c.Site != "" {
 		site, err := siteByCode(tx, c.Site)
@@ -82,11 +85,10 @@ func useZones(tx kv.Tx, c lot.Container, patientID uuid.UUID, now time.Time) ([]
 		}
 		at = append(at, loc)
 	}
-	ac, err := activeCourse(tx, patientID, now)
-	if err != nil || ac == nil {
-		return at, err
+	if ac != nil {
+		at = append(at, ac.Zone)
 	}
-	return append(at, ac.Zone), nil
+	return at, nil
 }
 
 // siteZone returns the zone days are counted in at site s, and where it

@@ -43,11 +43,8 @@ func (req CheckRequest) parse() (mrn string, refs []string, vol lot.Tenths, err 
 		return "", nil, 0, lot.FieldErrorf("containers", lot.EUSAGE, "no bag code; scan the label of the bag in your hand or type its code")
 	}
 	if v := strings.TrimSpace(req.VolumeML); v != "" {
-		if vol, err = lot.ParseTenths("volume (mL)", v); err != nil {
+		if vol, err = dose.ParseVolume("volume (mL)", v); err != nil {
 			return "", nil, 0, lot.OnField("volume_ml", err)
-		}
-		if vol <= 0 {
-			return "", nil, 0, lot.FieldErrorf("volume_ml", lot.EINVALID, "volume (mL) %s must be more than 0; leave it empty to infuse the computed volume", v)
 		}
 	}
 	return mrn, refs, vol, nil

@@ -330,7 +330,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					&cli.StringFlag{Name: "volume-ml", Usage: "the volume `V` you will infuse, if not the computed one"},
 				},
 				Action: rt.action(readDB, 1, func(c *cli.Context) error {
-					vol, err := optionalTenths(c, "volume-ml")
+					vol, err := statedVolume(c)
 					if err != nil {
 						return err
 					}
@@ -356,7 +356,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					&cli.BoolFlag{Name: "password-stdin", Usage: "read the two passwords from standard input, one a line"},
 				},
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
-					vol, err := optionalTenths(c, "volume-ml")
+					vol, err := statedVolume(c)
 					if err != nil {
 						return err
 					}
@@ -471,15 +471,13 @@ func (rt *runtime) doseCommand() *cli.Command {
 	}
 }
 
-func optionalTenths(c *cli.Context, name string) (lot.Tenths, error) {
-	if !c.IsSet(name) {
+// statedVolume reads --volume-ml as the bedside page and the API read
+// volume_ml (dose.ParseVolume); 0 when it is not given (the computed volume).
+func statedVolume(c *cli.Context) (lot.Tenths, error) {
+	if !c.IsSet("volume-ml") {
 		return 0, nil
 	}
-	t, err := lot.ParseTenths("--"+name, c.String(name))
-	if err == nil && t <= 0 {
-		err = lot.Errorf(lot.EINVALID, "--%s must be more than 0", name)
-	}
-	return t, err
+	return dose.ParseVolume("--volume-ml", c.String("volume-ml"))
 }
 
 func printCalc(w io.Writer, res dose.CalcResult) {

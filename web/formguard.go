@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -28,10 +29,13 @@ import (
 //     is refused (409) when that has moved on: a label printed, applied or
 //     voided, a split, a password reset or change. A deliberate second
 //     action (a reprint, a further split) is sent from the page as it is
-//     now, which shows the new state. The forms whose second send the store
-//     refuses by state need nothing more: a custody move, unlock, disable,
-//     enable, a registration or an import (its number is taken), a QC result
-//     (a lot has one valid result per assay).
+//     now, which shows the new state. A custody move, unlock, disable,
+//     enable, a QC result, approve and reject carry their record's state
+//     (recordState): a record comes round to a state it was in (stored,
+//     quarantined, stored again), where the store's own rules would take the
+//     old form for a new act. The forms whose second send the store refuses
+//     for good need nothing more: a registration or an import (its number
+//     is taken).
 
 // formFor is formShownTo for a page form that records as the session's user
 // without asking a password. A role that may not do act is refused for that
@@ -194,21 +198,28 @@ func recordStale(f url.Values, what, state, since, todo string) error {
 // again after the change was made: its current password is the one
 // replaced, and checking it would count a wrong password against the
 // account that has just been set up. The page's form carries the password
-// it changes (passwordSet), shown only after the right current password; a
-// form that carries none (one made by hand, an older page) is taken as sent
-// again once the account's password need no longer change. An unknown name
-// is left to the login, which answers it as any wrong name.
-func (s *Server) expiredStale(f url.Values, name string) error {
+// it changes (passwordSet), shown only after the right current password. A
+// form that carries none (made by hand, or a page from before) is taken as
+// sent again when this browser holds the session the change opened (a
+// session of name) and name's password need no longer change; from anyone
+// else it goes to the login as before, so that it tells a stranger nothing
+// of the account. An unknown name is left to the login, which answers it
+// as any wrong name.
+func (s *Server) expiredStale(w http.ResponseWriter, r *http.Request, name string) error {
 	u, err := s.account(name)
 	if err != nil {
 		return nil
 	}
-	changed := lot.FieldErrorf(shownField, lot.ECONFLICT, "the password of %s was changed at %s, after this form was shown: %s — the password it carries was not checked, and nothing was counted against %s. Log in with the new password",
-		u.Name, lot.FormatTime(u.PasswordChanged), resendWords, u.Name)
+	changed := lot.FieldErrorf(shownField, lot.ECONFLICT, "the password of %s was changed after this form was shown: %s — the password it carries was not checked, and nothing was counted against %s. Log in with the new password",
+		u.Name, resendWords, u.Name)
+	f := r.PostForm
 	if strings.TrimSpace(f.Get(shownField)) != "" {
 		return formStale(f, passwordSet(u), func(string) error { return changed })
 	}
 	if u.MustChange || s.cfg.UserService == nil {
+		return nil
+	}
+	if cur, err := s.currentUser(w, r); err != nil || cur.Name != u.Name {
 		return nil
 	}
 	set, err := s.cfg.UserService.Settings()

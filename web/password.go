@@ -158,7 +158,7 @@ func (s *Server) expiredPost(w http.ResponseWriter, r *http.Request) {
 func (s *Server) expiredForm(w http.ResponseWriter, r *http.Request, name, np string) (LoginResult, error) {
 	s.formMu.Lock()
 	defer s.formMu.Unlock()
-	if err := s.expiredStale(r.PostForm, name); err != nil {
+	if err := s.expiredStale(w, r, name); err != nil {
 		return LoginResult{}, err
 	}
 	return s.loginChange(w, r, name, r.PostForm.Get("password"), np, r.PostForm.Get("repeat"), true)

@@ -59,7 +59,8 @@ type User struct {
 	LockedUntil time.Time
 	LastLogin   time.Time
 	// PasswordChanged is when the password was last set; MustChange is set
-	// by an admin's reset: the one-time password must be changed at login.
+	// by an admin's `user add` or reset: the one-time password must be
+	// changed at login.
 	PasswordChanged time.Time
 	MustChange      bool
 	// RoleGrant is the admin's e-signature that gave the account the qa or

@@ -18,8 +18,9 @@ const (
 	EUSAGE     = "usage"     // the command line itself is malformed
 	ESESSION   = "session"   // no live login session: log in again
 	// EPASSWORD: the password is right but must be changed before
-	// anything else (an admin's reset to a one-time password, or older
-	// than the facility allows); no session is opened until it is.
+	// anything else (a one-time password an admin set, the first one or
+	// a reset, or older than the facility allows); no session is opened
+	// until it is.
 	EPASSWORD = "password_change"
 	ENODB     = "no_database"
 	EBUSY     = "busy" // another process holds the database lock

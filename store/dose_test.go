@@ -84,9 +84,7 @@ func bedside(t *testing.T, endotoxin string) (*DB, *DoseService) {
 	db := newTestDB(t)
 	now := db.Now()
 	for _, u := range []audit.User{{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, {Name: "omar", FullName: "Omar", Role: audit.Nurse}} {
-		if _, err := db.AddUser("alice", u, testPassword, testPassword); err != nil {
-			t.Fatal(err)
-		}
+		addTestUser(t, db, u)
 	}
 	s := NewLotService(db)
 	if _, err := s.AddPatient("nina", lot.Patient{MRN: "MRN-2", Name: "Hana", Born: now.AddDate(-50, 0, 0), Sex: "F"}); err != nil {
@@ -424,9 +422,7 @@ func TestSecondCourseAfterTheFirstEnds(t *testing.T) {
 func TestBedsideThroughReleaseAndCustody(t *testing.T) {
 	db := newTestDB(t)
 	for _, u := range []audit.User{{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, {Name: "omar", FullName: "Omar", Role: audit.Nurse}} {
-		if _, err := db.AddUser("alice", u, testPassword, testPassword); err != nil {
-			t.Fatal(err)
-		}
+		addTestUser(t, db, u)
 	}
 	releasedUC(t, db) // LOT-1, endotoxin 0.2 EU/mL
 	bags, err := NewLotService(db).SplitLot("liu", lot.Split{Lot: "LOT-1", Containers: 2, CellsEach: 100_000_000, VolumeEach: 500})

@@ -227,9 +227,7 @@ func TestAdministerRefusesTamperedRecords(t *testing.T) {
 func TestAdministerRefusesTamperedReleaseSpec(t *testing.T) {
 	db := newTestDB(t)
 	for _, u := range []audit.User{{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, {Name: "omar", FullName: "Omar", Role: audit.Nurse}} {
-		if _, err := db.AddUser("alice", u, testPassword, testPassword); err != nil {
-			t.Fatal(err)
-		}
+		addTestUser(t, db, u)
 	}
 	releasedUC(t, db)
 	ls, cs, d := NewLotService(db), NewCustodyService(db), NewDoseService(db)

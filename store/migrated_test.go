@@ -160,6 +160,7 @@ func TestMigratedDatabaseRefusesEveryWrite(t *testing.T) {
 		})
 	}
 	before := entryCount(t, db)
+	laterLogin(db)
 	if _, _, err := db.Login("nina", testPassword, nil); err != nil {
 		t.Fatalf("login on a migrated database: %v", err)
 	}
@@ -274,6 +275,7 @@ func TestRemoveStaleWrites(t *testing.T) {
 func TestMarkRemovedAfterLoginsStillRefuses(t *testing.T) {
 	db := newTestDB(t)
 	markMigrated(t, db, "/srv/site.db")
+	laterLogin(db)
 	if _, _, err := db.Login("nina", testPassword, nil); err != nil {
 		t.Fatalf("login on a migrated database: %v", err)
 	}
@@ -323,4 +325,12 @@ func TestMarkRedirectedIsCaught(t *testing.T) {
 	if err != nil || v.OK() || !strings.Contains(v.Problems[0], "disagrees with the database.migrate entry") || !strings.Contains(v.Problems[0], "to is "+evil+", audit entry") {
 		t.Fatalf("verify of a redirected mark: %v %q", err, v.Problems)
 	}
+}
+
+// laterLogin moves db's clock a minute on, past addTestUser's first login:
+// a login at the very instant of the last one would leave the user's record
+// as it was, and an unchanged record is not written again.
+func laterLogin(db *DB) {
+	later := db.Now().Add(time.Minute)
+	db.Now = func() time.Time { return later }
 }

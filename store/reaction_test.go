@@ -85,9 +85,7 @@ func TestReactionCorrectedAndVoided(t *testing.T) {
 	}
 
 	// Every report format shows the statuses.
-	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword, testPassword); err != nil {
-		t.Fatal(err)
-	}
+	addTestUser(t, db, audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor})
 	rep, err := newTraces(db).Patient("aud", "MRN-1")
 	if err != nil {
 		t.Fatal(err)
@@ -121,9 +119,7 @@ func TestReactionCorrectionRefusals(t *testing.T) {
 	if _, err := d.VoidReaction("nina", inf, 1, "wrong patient"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword, testPassword); err != nil {
-		t.Fatal(err)
-	}
+	addTestUser(t, db, audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor})
 	unknown := "01900000-0000-7000-8000-000000000000"
 	for _, c := range []struct {
 		name string

@@ -26,9 +26,7 @@ func releasedUC(t *testing.T, db *DB) (*ReleaseService, lot.Lot) {
 // lot, screens its donor D-1 negative and has QA user quinn approve it.
 func releaseUC(t *testing.T, db *DB, ref string) *ReleaseService {
 	t.Helper()
-	if _, err := db.AddUser("alice", audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA}, testPassword, testPassword); err != nil {
-		t.Fatal(err)
-	}
+	addTestUser(t, db, audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA})
 	rs := NewReleaseService(db)
 	neg := []release.Marker{}
 	for _, m := range release.ScreenMarkers {
@@ -175,9 +173,7 @@ func TestCertificateStatesFailedVerification(t *testing.T) {
 func TestRejectRecordsUnavailableEvaluation(t *testing.T) {
 	db := newTestDB(t)
 	registerUC(t, db, "LOT-1")
-	if _, err := db.AddUser("alice", audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA}, testPassword, testPassword); err != nil {
-		t.Fatal(err)
-	}
+	addTestUser(t, db, audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA})
 	// Remove the built-in specification's index entry behind celltrack's back.
 	err := db.engine.Update(func(tx kv.Tx) error {
 		return tx.Bucket([]byte("idx_spec_name")).Delete(specKey(release.DefaultSpec(lot.SourceUC), 1))
@@ -371,9 +367,7 @@ func TestExceptionalReleaseOfReactiveDonorSignsKnowingly(t *testing.T) {
 	db := newTestDB(t)
 	registerUC(t, db, "LOT-1")
 	rs := releaseUC(t, db, "LOT-1")
-	if _, err := db.AddUser("alice", audit.User{Name: "pat", FullName: "Pat", Role: audit.Physician}, testPassword, testPassword); err != nil {
-		t.Fatal(err)
-	}
+	addTestUser(t, db, audit.User{Name: "pat", FullName: "Pat", Role: audit.Physician})
 	registerUC(t, db, "LOT-2")
 	if _, _, _, err := rs.Screen("liu", "D-1", release.Screening{Markers: panelWith("HBV", release.Positive)}); err != nil {
 		t.Fatal(err)

@@ -62,9 +62,7 @@ func BenchmarkDoseCheck(b *testing.B) {
 	for _, n := range ns {
 		db := benchDB(b, n)
 		now := db.Now()
-		if _, err := db.AddUser("alice", audit.User{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, testPassword, testPassword); err != nil {
-			b.Fatal(err)
-		}
+		addTestUser(b, db, audit.User{Name: "pat", FullName: "Dr Pat", Role: audit.Physician})
 		s := NewLotService(db)
 		if _, err := s.Weigh("nina", "MRN-2", 62_000, now.Add(-time.Hour)); err != nil {
 			b.Fatal(err)
@@ -146,9 +144,7 @@ func BenchmarkAdminister(b *testing.B) {
 	db := benchDB(b, 0)
 	now := db.Now()
 	for _, u := range []audit.User{{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, {Name: "omar", FullName: "Omar", Role: audit.Nurse}} {
-		if _, err := db.AddUser("alice", u, testPassword, testPassword); err != nil {
-			b.Fatal(err)
-		}
+		addTestUser(b, db, u)
 	}
 	s := NewLotService(db)
 	// A lot holds at most 99 bags: a new released lot every 90 doses.

@@ -15,6 +15,23 @@ import (
 
 const testPassword = "amber-falcon-river-9"
 
+// testFirstPassword is the one-time password alice types when she adds a
+// user; addTestUser's first login replaces it with testPassword.
+const testFirstPassword = "one-time-birch-comet-31"
+
+// addTestUser adds u as alice does and logs u in once, changing the
+// one-time first password to testPassword as its owner must before the
+// account signs anything.
+func addTestUser(t testing.TB, db *DB, u audit.User) {
+	t.Helper()
+	if _, err := db.AddUser("alice", u, testFirstPassword, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.Login(u.Name, testFirstPassword, func() (string, error) { return testPassword, nil }); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // newTestDB opens a fresh database with an admin (alice), a lab user (liu), a
 // donor D-1 and a patient MRN-1, and runs bbolt's consistency check when the
 // test ends (not audit verify: some tests tamper on purpose).
@@ -31,9 +48,7 @@ func newTestDB(t testing.TB) *DB {
 		t.Fatal(err)
 	}
 	for _, u := range []audit.User{{Name: "liu", FullName: "Liu", Role: audit.Lab}, {Name: "nina", FullName: "Nina", Role: audit.Nurse}} {
-		if _, err := db.AddUser("alice", u, testPassword, testPassword); err != nil {
-			t.Fatal(err)
-		}
+		addTestUser(t, db, u)
 	}
 	s := NewLotService(db)
 	if _, err := s.AddDonor("liu", lot.Donor{Code: "D-1", Site: "ward", Delivered: now.AddDate(0, 0, -10), Consented: now.AddDate(0, 0, -20)}); err != nil {

@@ -156,9 +156,7 @@ func traceDB(t testing.TB) *DB {
 	custody(t, db, "nina", rf1, lot.Event{To: lot.Dispensed, At: h(13), Site: "CLINIC-1", Custodian: "nina", PatientID: ids["MRN-RF"]})
 	custody(t, db, "nina", rf1, lot.Event{To: lot.Infused, At: h(14), Site: "CLINIC-1", Custodian: "nina", PatientID: ids["MRN-RF"]})
 	custody(t, db, "liu", "G12342600000201", lot.Event{To: lot.Stored, At: h(15), Site: "LAB", Location: "LN2-B", Custodian: "liu"})
-	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword, testPassword); err != nil {
-		t.Fatal(err)
-	}
+	addTestUser(t, db, audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor})
 	return db
 }
 
@@ -361,9 +359,7 @@ func TestTraceShowsReleaseDecisions(t *testing.T) {
 	if _, _, err := rs.RecordResult("liu", "LOT-1", release.Entry{Assay: "endotoxin", Value: "0.9"}, 13, "re-read plate"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword, testPassword); err != nil {
-		t.Fatal(err)
-	}
+	addTestUser(t, db, audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor})
 	r, err := newTraces(db).Lot("aud", "LOT-1")
 	if err != nil {
 		t.Fatal(err)
@@ -400,9 +396,7 @@ func TestTraceShowsInfusions(t *testing.T) {
 	if _, err := d.RecordReaction("nina", dose.NewReaction{Infusion: in.ID.String(), Grade: 1, Text: "transient fever 38.1 °C"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.AddUser("alice", audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor}, testPassword, testPassword); err != nil {
-		t.Fatal(err)
-	}
+	addTestUser(t, db, audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor})
 	ts := newTraces(db)
 	for name, trace := range map[string]func() (report.Report, error){
 		"lot":       func() (report.Report, error) { return ts.Lot("aud", "LOT-1") },

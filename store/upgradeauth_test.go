@@ -230,9 +230,7 @@ func TestUpgradeInterruptedKeepsTheFileOld(t *testing.T) {
 // that one login (review 8, finding 13).
 func TestOneTimePasswordUpgradesOnlyAfterTheNewOne(t *testing.T) {
 	db := newTestDB(t)
-	if _, err := db.AddUser("alice", audit.User{Name: "bob", FullName: "Bob", Role: audit.Admin}, testPassword, testPassword); err != nil {
-		t.Fatal(err)
-	}
+	addTestUser(t, db, audit.User{Name: "bob", FullName: "Bob", Role: audit.Admin})
 	const oneTime, chosen = "copper-temp-pass-881", "maple-orbit-lantern-31"
 	if _, err := db.ResetPassword("bob", "alice", oneTime, "forgot it"); err != nil {
 		t.Fatal(err)

@@ -165,7 +165,8 @@ func validateNewUser(u audit.User) error {
 	return lot.OnField("full-name", lot.ValidateText("the full name", u.FullName, true))
 }
 
-// AddUser creates a user with a password (admin only). The password must
+// AddUser creates a user with a one-time password (admin only), which the
+// user's first login changes, as after ResetPassword. The password must
 // pass audit.CheckNewPassword. Giving the new account the qa or physician
 // role is an e-signature of the admin: adminPassword is checked (and a wrong
 // one counted towards the admin's lockout).
@@ -173,7 +174,7 @@ func validateNewUser(u audit.User) error {
 // Only the name, printed name and role are taken from u: everything else
 // (id, hash, creation, last login, wrong passwords, lock, disabled, forced
 // change, role grant) is the server's to keep, and a new account starts with
-// none of it, whatever a client sent.
+// none of it but the forced change, whatever a client sent.
 func (db *DB) AddUser(actor string, req audit.User, password, adminPassword string) (audit.User, error) {
 	u := audit.User{Name: req.Name, FullName: req.FullName, Role: req.Role}
 	if err := validateNewUser(u); err != nil {
@@ -208,6 +209,10 @@ func (db *DB) AddUser(actor string, req audit.User, password, adminPassword stri
 			return err
 		}
 		u.ID, u.Hash, u.CreatedAt, u.CreatedBy, u.PasswordChanged = db.NewID(), hash, w.now, w.actor.Name, w.now
+		// The admin typed it: it is the admin's secret until its owner
+		// chooses their own at the first login, as after a reset, and signs
+		// nothing until then (21 CFR 11.100(a)).
+		u.MustChange = true
 		u.RoleGrant = w.grant(grant, u)
 		if err := w.put(kindUser, u.ID, string(audit.UserAdd), "", toUserRecord(u)); err != nil {
 			return err
@@ -398,10 +403,10 @@ var signatureActions = map[string]audit.Action{
 }
 
 // signPassword is checkPasswordOf for an e-signature: a right password
-// that must be changed first (a one-time password from an admin's reset,
-// or one older than the facility's maximum age) does not sign. It is not a
-// wrong password: it is refused with EPASSWORD, counts towards no lockout
-// and writes nothing.
+// that must be changed first (a one-time password from an admin's `user
+// add` or reset, or one older than the facility's maximum age) does not
+// sign. It is not a wrong password: it is refused with EPASSWORD, counts
+// towards no lockout and writes nothing.
 func (db *DB) signPassword(u audit.User, password, action, reason string) (audit.User, error) {
 	return db.checkPassword(u, password, action, reason, true)
 }
@@ -416,7 +421,7 @@ func (db *DB) checkPasswordOf(u audit.User, password, action, reason string) (au
 // errSignMustChange refuses a signature with a password that must be
 // changed first, saying whose and how.
 func errSignMustChange(u audit.User, now time.Time, set audit.Settings) error {
-	why := "an admin reset it to a one-time password, which only its owner's own new password replaces"
+	why := "an admin set it to a one-time password (the first one, at `user add`, or a reset), which only its owner's own new password replaces"
 	if !u.MustChange {
 		why = fmt.Sprintf("it was set %s, longer ago than the facility's maximum password age of %s", lot.FormatTime(u.PasswordChanged), audit.FormatDuration(set.PasswordMaxAge))
 	}

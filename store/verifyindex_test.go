@@ -77,9 +77,7 @@ func everyIndexDB(t *testing.T) *DB {
 	if _, err := d.ConfirmWeight(pat, "MRN-1", "re-weighed twice"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.AddUser("alice", audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA}, testPassword, testPassword); err != nil {
-		t.Fatal(err)
-	}
+	addTestUser(t, db, audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA})
 	rs := NewReleaseService(db)
 	var neg []release.Marker
 	for _, m := range release.ScreenMarkers {

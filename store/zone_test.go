@@ -19,9 +19,7 @@ import (
 func zoneDB(t *testing.T) (*DB, *DoseService) {
 	t.Helper()
 	db := newTestDB(t)
-	if _, err := db.AddUser("alice", audit.User{Name: "pat", FullName: "Dr Pat", Role: audit.Physician}, testPassword, testPassword); err != nil {
-		t.Fatal(err)
-	}
+	addTestUser(t, db, audit.User{Name: "pat", FullName: "Dr Pat", Role: audit.Physician})
 	cs := NewCustodyService(db)
 	for _, s := range []lot.Site{{Code: "LAB", Name: "Lab"}, {Code: "CLINIC-CN", Name: "Nanjing", TZ: "Asia/Shanghai"}} {
 		if _, err := cs.AddSite("liu", s); err != nil {
@@ -154,9 +152,7 @@ func migrateWithoutZones(t *testing.T, from int) {
 		t.Fatal(err)
 	}
 	for _, u := range []audit.User{{Name: "nina", FullName: "Nina", Role: audit.Nurse}, {Name: "pat", FullName: "Pat", Role: audit.Physician}} {
-		if _, err := db.AddUser("alice", u, testPassword, testPassword); err != nil {
-			t.Fatal(err)
-		}
+		addTestUser(t, db, u)
 	}
 	if _, err := NewLotService(db).AddPatient("nina", lot.Patient{MRN: "MRN-1", Name: "Mei", Born: now.AddDate(-40, 0, 0), Sex: "F"}); err != nil {
 		t.Fatal(err)

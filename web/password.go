@@ -29,7 +29,7 @@ type Passwords interface {
 // errMustChange answers a login with a right password that must be changed
 // first: no session is opened, and nothing but the change is offered.
 func errMustChange(name string) error {
-	return lot.Errorf(lot.EPASSWORD, "the password of %s must be changed before anything else (an admin reset it to a one-time password, or it is older than the facility allows); "+
+	return lot.Errorf(lot.EPASSWORD, "the password of %s must be changed before anything else (an admin set it to a one-time password, the first one or a reset, or it is older than the facility allows); "+
 		"choose a new one on the change-password page, or send {\"user\",\"password\",\"new_password\"} to POST /api/v1/password/expired — no session was opened", name)
 }
 
@@ -81,7 +81,7 @@ func (s *Server) renewAfterChange(w http.ResponseWriter, name, password string) 
 // password to change (passwordSet), which the form carries.
 func (s *Server) renderExpired(w http.ResponseWriter, name, shown string, status int, refusal error) {
 	s.renderPassword(w, audit.User{}, status, passwordData{Expired: true, Name: name, Shown: shown,
-		Notice: "The password of " + name + " must be changed before anything else: an admin reset it to a one-time password, or it is older than the facility allows. Type it once more, then a new one twice."}, refusal)
+		Notice: "The password of " + name + " must be changed before anything else: an admin set it to a one-time password, the first one or a reset, or it is older than the facility allows. Type it once more, then a new one twice."}, refusal)
 }
 
 func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request, u audit.User) {

@@ -21,8 +21,8 @@ type Sessions interface {
 	// EFORBIDDEN.
 	Login(name, password string) (LoginResult, error)
 	// LoginChange is Login for a password that must be changed first (an
-	// admin's reset to a one-time password, or one older than the
-	// facility allows; Login answers EPASSWORD): password is the current
+	// admin's one-time password, the first one or a reset, or one older
+	// than the facility allows; Login answers EPASSWORD): password is the current
 	// one, newPassword replaces it in the login's own write, as `celltrack
 	// login` asks for it. A new password the policy refuses is EINVALID
 	// (the store's audit.CheckNewPassword, the command line's words) and

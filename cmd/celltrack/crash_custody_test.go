@@ -109,11 +109,11 @@ var codeRE = regexp.MustCompile(`"code": "(G1234\d{10})"`)
 // patient per bag, weighed and scheduled on sle-uc-d0d7 from today.
 func prepareCustody(t *testing.T, p procDB, l *crashLedger) {
 	pw := procPassword
-	p.must(pw+pw, "--user", "alice", "user", "add", "--role", "qa", "--password-stdin", "quinn")
-	p.must(pw+pw, "--user", "alice", "user", "add", "--role", "physician", "--password-stdin", "pat")
-	p.must(pw, "--user", "alice", "user", "add", "--role", "nurse", "--password-stdin", "omar")
+	p.must(firstPasswordStdin, "--user", "alice", "user", "add", "--role", "qa", "--password-stdin", "quinn")
+	p.must(firstPasswordStdin, "--user", "alice", "user", "add", "--role", "physician", "--password-stdin", "pat")
+	p.must(firstPasswordStdin, "--user", "alice", "user", "add", "--role", "nurse", "--password-stdin", "omar")
 	for _, u := range []string{"quinn", "pat", "omar"} {
-		p.must(pw, "login", "--password-stdin", u)
+		p.must(firstPasswordStdin, "login", "--password-stdin", u)
 	}
 	p.must("", "--user", "liu", "site", "add", "--name", "Cell therapy lab", "LAB")
 	p.must("", "--user", "liu", "site", "add", "--name", "Clinic A", "CLINIC-A")

@@ -27,6 +27,10 @@ type demo struct {
 // demoPassword is every demo user's password; the demo database is a toy.
 const demoPassword = "tulip-orbit-canyon-73"
 
+// demoFirstPassword is the one-time password alice types at each `user
+// add`; every user's first login changes it to demoPassword.
+const demoFirstPassword = "one-time-birch-comet-31"
+
 func (rt *runtime) demoCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "demo",
@@ -119,15 +123,20 @@ func demoFoundation(d *demo) error {
 		{Name: "omar", FullName: "Omar Haddad RN", Role: audit.Nurse},
 		{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor},
 	} {
-		if _, err := as.AddUser("alice", u, demoPassword, demoPassword); err != nil {
+		if _, err := as.AddUser("alice", u, demoFirstPassword, demoPassword); err != nil {
 			return err
 		}
-		d.say("user add: %-6s %s", u.Name, u.Role)
+		d.say("user add: %-6s %s, with a one-time first password", u.Name, u.Role)
 	}
 	if _, err := d.db.Logout(creds); err != nil {
 		return err
 	}
 	d.say("logout: alice; the admin cannot sign, so QA, physicians and nurses sign below with their own passwords")
+	for _, name := range []string{"liu", "quinn", "pat", "nina", "omar", "aud"} {
+		if err := d.firstLogin(name); err != nil {
+			return err
+		}
+	}
 	d.advance(time.Hour)
 	donor, err := d.lots.AddDonor("liu", lot.Donor{Code: "D-0001", Site: "Maternity ward 5",
 		Delivered: day(2026, 8, 28), Consented: day(2026, 8, 14)})
@@ -181,6 +190,21 @@ func demoFoundation(d *demo) error {
 		Cells: 1e9, Viability: 900, VolumeML: 100, Manufactured: day(2026, 8, 30), Expires: day(2027, 8, 30)}); err != nil {
 		d.say("refused as expected: nurse nina tried to register a lot: %s", lot.ErrorMessage(err))
 	}
+	return nil
+}
+
+// firstLogin is a user's first login: the password alice typed at `user
+// add` is one-time (it is the admin's secret and signs nothing), so the
+// login changes it to the user's own, as `celltrack login` asks.
+func (d *demo) firstLogin(name string) error {
+	creds, _, err := d.db.Login(name, demoFirstPassword, func() (string, error) { return demoPassword, nil })
+	if err != nil {
+		return err
+	}
+	if _, err := d.db.Logout(creds); err != nil {
+		return err
+	}
+	d.say("login: %s changes the first password, typed by alice, to one only %s knows (audit: password changed at login)", name, name)
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -249,6 +250,33 @@ func countAudit(path string) (int, error) {
 // policy (audit.CheckNewPassword) and contains no fixture user's name.
 const fixturePassword = "amber-falcon-river-9"
 
+// fixtureFirstPassword is the one-time password alice types at a fixture's
+// `user add`; the user's first login changes it to fixturePassword.
+const fixtureFirstPassword = "one-time-birch-comet-31"
+
+// firstPasswordStdin is the standard input of a `user add` (the one-time
+// password, then alice's own for a signed grant) and of the new user's
+// first login (the one-time password, then fixturePassword).
+const firstPasswordStdin = fixtureFirstPassword + "\n" + fixturePassword + "\n"
+
+// fixtureStdin is the standard input of a fixture line: fixturePassword
+// twice, except that `user add NAME` gives NAME the one-time first password
+// (and alice's own on the second line, for a signed grant) and NAME's first
+// login changes it to fixturePassword, as its owner does. added holds the
+// names added in the run and not yet logged in.
+func fixtureStdin(words []string, added map[string]bool) string {
+	name, user := words[len(words)-1], slices.Index(words, "user")
+	switch {
+	case user >= 0 && user+1 < len(words) && words[user+1] == "add":
+		added[name] = true
+		return firstPasswordStdin
+	case slices.Contains(words, "login") && added[name]:
+		delete(added, name)
+		return firstPasswordStdin
+	}
+	return strings.Repeat(fixturePassword+"\n", 2)
+}
+
 // commandUser is the person a command line is typed by, for the test's
 // per-person config dirs: the --user value, else the NAME of `login NAME`,
 // else CELLTRACK_USER.
@@ -402,6 +430,7 @@ func runFixture(dbPath, homes, name string, clock func() time.Time) error {
 	if err != nil {
 		return err
 	}
+	added := map[string]bool{}
 	for i, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -413,7 +442,7 @@ func runFixture(dbPath, homes, name string, clock func() time.Time) error {
 		}
 		argv := append([]string{"celltrack", "--db", dbPath}, words[1:]...)
 		var stdout, stderr bytes.Buffer
-		stdin := strings.NewReader(strings.Repeat(fixturePassword+"\n", 2))
+		stdin := strings.NewReader(fixtureStdin(words, added))
 		if code := runEnv(argv, stdin, &stdout, &stderr, clock, personEnv(homes, words[1:])); code != 0 {
 			return fmt.Errorf("fixture %s line %d: %s: exit %d: %s", name, i+1, line, code, stderr.String())
 		}

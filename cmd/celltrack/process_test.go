@@ -117,10 +117,10 @@ func setUpProcDB(p procDB) procDB {
 	pw := procPassword
 	p.must(pw, "init", "--facility", "G1234", "--admin", "alice", "--password-stdin")
 	p.must(pw, "login", "--password-stdin", "alice")
-	p.must(pw, "--user", "alice", "user", "add", "--role", "lab", "--password-stdin", "liu")
-	p.must(pw, "--user", "alice", "user", "add", "--role", "nurse", "--password-stdin", "nina")
-	p.must(pw, "login", "--password-stdin", "liu")
-	p.must(pw, "login", "--password-stdin", "nina")
+	p.must(firstPasswordStdin, "--user", "alice", "user", "add", "--role", "lab", "--password-stdin", "liu")
+	p.must(firstPasswordStdin, "--user", "alice", "user", "add", "--role", "nurse", "--password-stdin", "nina")
+	p.must(firstPasswordStdin, "login", "--password-stdin", "liu")
+	p.must(firstPasswordStdin, "login", "--password-stdin", "nina")
 	day := func(d int) string { return time.Now().UTC().AddDate(0, 0, d).Format("2006-01-02") }
 	p.must("", "--user", "liu", "donor", "add", "--delivered", day(-30), "--site", "Ward 5", "--consented", day(-40), "D-1")
 	p.must("", "--user", "nina", "patient", "add", "--name", "Mei Chen", "--born", "1984-03-09", "--sex", "F", "MRN-1")

@@ -87,14 +87,24 @@ func newWebFixtureOpts(t *testing.T, path string, secure bool) *webFixture {
 }
 
 // runCLIOn runs one celltrack command on the database file at path (not
-// yet held by a web fixture), every password line fixturePassword.
+// yet held by a web fixture), with the fixtures' standard input
+// (fixtureStdin); a `user add` is followed by the new user's first login,
+// which changes the one-time password to fixturePassword.
 func runCLIOn(t *testing.T, path string, args ...string) {
 	t.Helper()
 	now, _ := time.Parse(time.RFC3339, testNow)
-	var stdout, stderr bytes.Buffer
-	argv := append([]string{"celltrack", "--db", path}, args...)
-	if code := runEnv(argv, strings.NewReader(strings.Repeat(fixturePassword+"\n", 2)), &stdout, &stderr, func() time.Time { return now }, personEnv(filepath.Join(filepath.Dir(path), "homes"), args)); code != 0 {
-		t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), code, stderr.String())
+	added := map[string]bool{}
+	run := func(args []string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		argv := append([]string{"celltrack", "--db", path}, args...)
+		if code := runEnv(argv, strings.NewReader(fixtureStdin(args, added)), &stdout, &stderr, func() time.Time { return now }, personEnv(filepath.Join(filepath.Dir(path), "homes"), args)); code != 0 {
+			t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), code, stderr.String())
+		}
+	}
+	run(args)
+	for name := range added {
+		run([]string{"login", "--password-stdin", name})
 	}
 }
 

@@ -72,6 +72,8 @@ func (rt *runtime) userCommand() *cli.Command {
 				Usage:     "add a user with a role (admin only)",
 				ArgsUsage: "NAME",
 				Description: "Roles: admin, lab, qa, physician, nurse, auditor.\n\n" +
+					"The password is one-time, as after `user reset`: the admin typed it, so it signs nothing,\n" +
+					"and the user's first login asks for a new one, chosen by the user.\n\n" +
 					"Giving the role qa or physician is an e-signature of the admin: the admin's password is\n" +
 					"asked after the new user's (with --password-stdin: a second line).\n\n" +
 					example("printf 'amber-falcon-river-9\\n' | celltrack user add --role lab --full-name 'Liu Wei' --password-stdin liu"),
@@ -101,7 +103,9 @@ func (rt *runtime) userCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return rt.out(userView(u), func(w io.Writer) { fmt.Fprintf(w, "added user %s (%s)\n", u.Name, u.Role) })
+					return rt.out(userView(u), func(w io.Writer) {
+						fmt.Fprintf(w, "added user %s (%s); the password is one-time: it must be changed at the first login\n", u.Name, u.Role)
+					})
 				}),
 			},
 			{

@@ -29,6 +29,9 @@ const (
 	releasedEvery  = 98
 	bagsPerRelease = 98
 	benchPassword  = "bench-amber-falcon-river-9"
+	// benchFirstPassword is the one-time password alice types at `user
+	// add`; each user's first login changes it to benchPassword.
+	benchFirstPassword = "bench-one-time-birch-comet-31"
 )
 
 func donorCode(i int) string     { return fmt.Sprintf("D-%05d", i/lotsPerDonor) }

@@ -278,8 +278,12 @@ func (b *bench) size(n int) (result, error) {
 		return res, err
 	}
 	for _, u := range [][2]string{{"liu", "lab"}, {"nina", "nurse"}, {"omar", "nurse"}, {"quinn", "qa"}, {"pat", "physician"}, {"aud", "auditor"}} {
-		// qa and physician are granted with alice's signature: her password follows.
-		if _, err := b.ct(base, pw+pw, "--user", "alice", "user", "add", "--role", u[1], "--password-stdin", u[0]); err != nil {
+		// qa and physician are granted with alice's signature: her password
+		// follows the one-time first password, which the user's first login changes.
+		if _, err := b.ct(base, benchFirstPassword+"\n"+pw, "--user", "alice", "user", "add", "--role", u[1], "--password-stdin", u[0]); err != nil {
+			return res, err
+		}
+		if _, err := b.ct(base, benchFirstPassword+"\n"+pw, "login", "--password-stdin", u[0]); err != nil {
 			return res, err
 		}
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
@@ -46,6 +47,9 @@ type AccountView struct {
 	// PasswordSet names the password the account has now, which the
 	// reset form carries (formguard.go).
 	PasswordSet string `json:"-"`
+	// Shown is the account's state the unlock, disable and enable forms
+	// carry (recordState).
+	Shown string `json:"-"`
 }
 
 func (s *Server) accountViews() ([]AccountView, error) {
@@ -57,6 +61,9 @@ func (s *Server) accountViews() ([]AccountView, error) {
 	vs := []AccountView{}
 	for _, u := range us {
 		v := AccountView{User: u.Name, FullName: u.FullName, Role: u.Role, Status: "active", LastLogin: lot.FormatTime(u.LastLogin), Failures: u.Failures, PasswordSet: passwordSet(u)}
+		if v.Shown, _, err = s.recordState(u.ID); err != nil {
+			return nil, err
+		}
 		switch {
 		case u.Disabled:
 			v.Status = "disabled"
@@ -66,6 +73,30 @@ func (s *Server) accountViews() ([]AccountView, error) {
 		vs = append(vs, v)
 	}
 	return vs, nil
+}
+
+// accountForm runs the account action of a form unless it was shown when
+// the account stood otherwise (a resend: an enable form sent again after
+// the account was disabled again, an unlock after a new lockout), as one
+// step for this server.
+func (s *Server) accountForm(f url.Values, u audit.User, name, what string) (audit.User, error) {
+	if action, ok := accountActions[what]; !ok || audit.Authorize(u, action) != nil {
+		return s.accountAct(u, name, what, f.Get("reason")) // refused as it says, before the form's state
+	}
+	s.formMu.Lock()
+	defer s.formMu.Unlock()
+	a, err := s.account(name)
+	if err != nil {
+		return a, err
+	}
+	state, since, err := s.recordState(a.ID)
+	if err == nil {
+		err = recordStale(f, "the account of "+name, state, since, "To "+what+" it, use the page below, which shows the account as it is now")
+	}
+	if err != nil {
+		return a, err
+	}
+	return s.accountAct(u, name, what, f.Get("reason"))
 }
 
 // accountAct runs one account action for u on name.
@@ -125,7 +156,7 @@ func (s *Server) accountPost(w http.ResponseWriter, r *http.Request, u audit.Use
 	}
 	var got audit.User
 	if err == nil {
-		got, err = s.accountAct(u, name, what, r.PostForm.Get("reason"))
+		got, err = s.accountForm(r.PostForm, u, name, what)
 	}
 	if err != nil {
 		err = s.logError(r, err)

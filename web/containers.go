@@ -73,6 +73,9 @@ type containerData struct {
 	// (formguard.go).
 	LabelShown string
 	LabelNote  string
+	// Shown is the container's state the custody forms carry
+	// (recordState).
+	Shown string
 
 	Done     string
 	DoneList []string
@@ -131,6 +134,9 @@ func (s *Server) containerPageData(u audit.User, ref string) (containerData, err
 		if p, err := s.cfg.Lots.Patient(c.PatientID.String()); err == nil {
 			d.Patient += " (" + p.Name + ")"
 		}
+	}
+	if d.Shown, _, err = s.recordState(c.ID); err != nil {
+		return d, err
 	}
 	var last lot.Event
 	for i, e := range es {
@@ -288,7 +294,7 @@ func (s *Server) containerPost(w http.ResponseWriter, r *http.Request, u audit.U
 		c, err = s.findContainer(u, r.PathValue("ref"))
 	}
 	if err == nil {
-		c, err = s.move(u, c.ID.String(), mv.To, in)
+		c, err = s.moveForm(f, u, c, mv.To, in)
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -331,6 +337,22 @@ func (s *Server) labelUseForm(f url.Values, u audit.User, c lot.Container, actio
 		return s.cfg.Labels.Apply(u.Name, c.ID.String())
 	}
 	return s.cfg.Labels.Void(u.Name, c.ID.String(), reason)
+}
+
+// moveForm makes the custody move of a form unless it was shown when c
+// stood otherwise (a resend: the container may have come round to the
+// state the form was shown in since), as one step for this server.
+func (s *Server) moveForm(f url.Values, u audit.User, c lot.Container, to lot.ContainerState, in moveForm) (lot.Container, error) {
+	s.formMu.Lock()
+	defer s.formMu.Unlock()
+	state, since, err := s.recordState(c.ID)
+	if err == nil {
+		err = recordStale(f, "container "+c.Code(), state, since, "To move it, use the page below, which shows the container as it is now")
+	}
+	if err != nil {
+		return c, err
+	}
+	return s.move(u, c.ID.String(), to, in)
 }
 
 // move makes one custody move, reading the form as the command reads its

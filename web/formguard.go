@@ -3,12 +3,14 @@ package web
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
 )
 
 // Two things a page form sent from a browser can be that the person who
@@ -27,10 +29,13 @@ import (
 //     is refused (409) when that has moved on: a label printed, applied or
 //     voided, a split, a password reset or change. A deliberate second
 //     action (a reprint, a further split) is sent from the page as it is
-//     now, which shows the new state. The forms whose second send the store
-//     refuses by state need nothing more: a custody move, unlock, disable,
-//     enable, a registration or an import (its number is taken), a QC result
-//     (a lot has one valid result per assay).
+//     now, which shows the new state. A custody move, unlock, disable,
+//     enable, a QC result, approve and reject carry their record's state
+//     (recordState): a record comes round to a state it was in (stored,
+//     quarantined, stored again), where the store's own rules would take the
+//     old form for a new act. The forms whose second send the store refuses
+//     for good need nothing more: a registration or an import (its number
+//     is taken).
 
 // formFor is formShownTo for a page form that records as the session's user
 // without asking a password. A role that may not do act is refused for that
@@ -148,4 +153,87 @@ func (s *Server) account(name string) (audit.User, error) {
 		}
 	}
 	return audit.User{}, lot.Errorf(lot.ENOTFOUND, "no user %s; the accounts page lists every user", name)
+}
+
+// recordState is the state of a record (a container, an account, a lot) as
+// its forms carry it (shownField): a digest of the record's latest audit
+// entry and of their number, and of more, the parts a record's own entries
+// leave out (a lot's results, each its own record). Every change writes an
+// entry, so the state moves on with each one, even one that brings the
+// record back to a state it was in before (stored, quarantined, stored
+// again; disabled, enabled, disabled again), which the database's own rules
+// cannot tell from the first. since says what the latest entry was, for a
+// refusal. A server given no audit log (a test's) carries the parts alone.
+func (s *Server) recordState(id uuid.UUID, more ...string) (state, since string, err error) {
+	parts := append([]string{id.String()}, more...)
+	if s.cfg.AuditLog != nil {
+		es, n, err := s.cfg.AuditLog.AuditTail(id.String(), 1)
+		if err != nil {
+			return "", "", err
+		}
+		parts = append(parts, strconv.Itoa(n))
+		for _, e := range es {
+			parts = append(parts, strconv.FormatUint(e.Seq, 10), hex.EncodeToString(e.Hash[:]))
+			since = e.Action + " by " + e.User + " at " + lot.FormatTime(e.Time)
+		}
+	}
+	sum := sha256.Sum256([]byte("celltrack record form\x00" + strings.Join(parts, "\x00")))
+	return hex.EncodeToString(sum[:12]), since, nil
+}
+
+// recordStale refuses a form about what (e.g. "container G12342600000101")
+// shown when the record stood otherwise than state, its recordState now:
+// since is the change last recorded, todo what to do instead. A form that
+// carries no state is not a page's (every page form carries it): one made
+// by hand, whose refusals stay the store's and the roles' (a nurse's thaw
+// at the lab, a segregation of duties), as before the forms carried it.
+func recordStale(f url.Values, what, state, since, todo string) error {
+	if strings.TrimSpace(f.Get(shownField)) == "" {
+		return nil
+	}
+	return formStale(f, state, func(string) error {
+		if since != "" {
+			since = " (the last change recorded: " + since + ")"
+		}
+		return lot.FieldErrorf(shownField, lot.ECONFLICT, "%s changed after this page was shown%s: %s. %s",
+			what, since, resendWords, todo)
+	})
+}
+
+// expiredStale refuses the change a login demands (/password/expired) sent
+// again after the change was made: its current password is the one
+// replaced, and checking it would count a wrong password against the
+// account that has just been set up. The page's form carries the password
+// it changes (passwordSet), shown only after the right current password. A
+// form that carries none (made by hand, or a page from before) is taken as
+// sent again when this browser holds the session the change opened (a
+// session of name) and name's password need no longer change; from anyone
+// else it goes to the login as before, so that it tells a stranger nothing
+// of the account. An unknown name is left to the login, which answers it
+// as any wrong name.
+func (s *Server) expiredStale(w http.ResponseWriter, r *http.Request, name string) error {
+	u, err := s.account(name)
+	if err != nil {
+		return nil
+	}
+	changed := lot.FieldErrorf(shownField, lot.ECONFLICT, "the password of %s was changed after this form was shown: %s — the password it carries was not checked, and nothing was counted against %s. Log in with the new password",
+		u.Name, resendWords, u.Name)
+	f := r.PostForm
+	if strings.TrimSpace(f.Get(shownField)) != "" {
+		return formStale(f, passwordSet(u), func(string) error { return changed })
+	}
+	if u.MustChange || s.cfg.UserService == nil {
+		return nil
+	}
+	if cur, err := s.currentUser(w, r); err != nil || cur.Name != u.Name {
+		return nil
+	}
+	set, err := s.cfg.UserService.Settings()
+	if err != nil {
+		return err
+	}
+	if audit.PasswordExpired(u, s.cfg.Now(), set) {
+		return nil
+	}
+	return changed
 }

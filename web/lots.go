@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
@@ -147,6 +148,9 @@ type lotData struct {
 	// Printed is the number of labels printed and Split the number of
 	// containers, which the labels and split forms carry (formguard.go).
 	Printed, Split string
+	// Shown is the lot's state the result, approve, exception and reject
+	// forms carry (lotState).
+	Shown string
 
 	// The forms, each shown only to a role that may use it.
 	CanApprove, CanReject, CanResult bool
@@ -237,6 +241,9 @@ func (s *Server) lotPageData(u audit.User, ref, spec string) (lotData, error) {
 		return d, err
 	}
 	d.Invalidated = release.Invalidated(d.Results)
+	if d.Shown, _, err = s.lotState(l.ID); err != nil {
+		return d, err
+	}
 	if d.Dispositions, err = s.cfg.Releases.Dispositions(l.ID.String()); err != nil {
 		return d, err
 	}
@@ -342,7 +349,10 @@ func (s *Server) lotApprove(w http.ResponseWriter, r *http.Request, u audit.User
 	var d release.Disposition
 	err := signerOf(f, u, audit.ReleaseApprove)
 	if err == nil {
-		d, err = s.approve(u, r.PathValue("ref"), req)
+		err = s.lotForm(f, u, r.PathValue("ref"), audit.ReleaseApprove, "nothing was signed. Review the lot on the page below, which shows its results as they are now, and sign there", func() (err error) {
+			d, err = s.approve(u, r.PathValue("ref"), req)
+			return err
+		})
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -373,7 +383,10 @@ func (s *Server) lotReject(w http.ResponseWriter, r *http.Request, u audit.User)
 	var d release.Disposition
 	err := signerOf(f, u, audit.ReleaseReject)
 	if err == nil {
-		d, err = s.reject(u, r.PathValue("ref"), RejectRequest{Reason: f.Get("reason"), Password: f.Get("password")})
+		err = s.lotForm(f, u, r.PathValue("ref"), audit.ReleaseReject, "nothing was signed. Review the lot on the page below, which shows its results as they are now, and sign there", func() (err error) {
+			d, err = s.reject(u, r.PathValue("ref"), RejectRequest{Reason: f.Get("reason"), Password: f.Get("password")})
+			return err
+		})
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -401,7 +414,10 @@ func (s *Server) lotResult(w http.ResponseWriter, r *http.Request, u audit.User)
 	var res release.Result
 	var rq []release.Requarantine
 	if err == nil {
-		res, rq, err = s.recordResult(u, r.PathValue("ref"), req)
+		err = s.lotForm(f, u, r.PathValue("ref"), audit.ReleaseResult, "To record a result, use the form on the page below, which shows the results as they are now", func() (err error) {
+			res, rq, err = s.recordResult(u, r.PathValue("ref"), req)
+			return err
+		})
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -417,6 +433,60 @@ func (s *Server) lotResult(w http.ResponseWriter, r *http.Request, u audit.User)
 			ld.DoneList = append(ld.DoneList, lookBack(q.Infused, q.Recall)...)
 		}
 	})
+}
+
+// lotForm runs write, the write of a form on the lot ref (a QC result, a
+// release or a rejection), unless the form was shown when the lot stood
+// otherwise (a resend: a result form sent again after its result was
+// voided, an approval sent again after a correction sent the lot back to
+// quarantine), as one step for this server: before any password is
+// checked. todo says what to do then. A role that may not do act is
+// refused by write, as without the form.
+func (s *Server) lotForm(f url.Values, u audit.User, ref string, act audit.Action, todo string, write func() error) error {
+	if audit.Authorize(u, act) != nil {
+		return write()
+	}
+	s.formMu.Lock()
+	defer s.formMu.Unlock()
+	l, err := s.cfg.Lots.Lot(trim(ref))
+	if err != nil {
+		return err
+	}
+	state, since, err := s.lotState(l.ID)
+	if err == nil {
+		err = recordStale(f, "lot "+l.Number, state, since, todo)
+	}
+	if err != nil {
+		return err
+	}
+	return write()
+}
+
+// lotState is the recordState of the lot with id: its own entries (its
+// status), and its QC results, each a record of its own, as the page shows
+// them (recorded, voided or corrected).
+func (s *Server) lotState(id uuid.UUID) (state, since string, err error) {
+	rs, err := s.cfg.Releases.Results(id.String())
+	if err != nil {
+		return "", "", err
+	}
+	var parts []string
+	var last time.Time
+	what := ""
+	for _, r := range rs {
+		parts = append(parts, strconv.Itoa(r.Seq)+" "+r.VoidedAt.UTC().Format(time.RFC3339Nano))
+		if !r.RecordedAt.Before(last) { // of two at one instant, the later number
+			last, what = r.RecordedAt, "result #"+strconv.Itoa(r.Seq)+" recorded by "+r.RecordedBy+" at "+lot.FormatTime(r.RecordedAt)
+		}
+		if !r.VoidedAt.IsZero() && !r.VoidedAt.Before(last) {
+			last, what = r.VoidedAt, "result #"+strconv.Itoa(r.Seq)+" voided by "+r.VoidedBy+" at "+lot.FormatTime(r.VoidedAt)
+		}
+	}
+	state, since, err = s.recordState(id, parts...)
+	if what != "" {
+		since = strings.TrimPrefix(since+"; the last result: "+what, "; ")
+	}
+	return state, since, err
 }
 
 // lookBack words the containers of a lot taken out of use, as the command

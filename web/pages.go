@@ -127,7 +127,11 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 	if lot.ErrorCode(err) == lot.EPASSWORD {
 		// The right password, which must be changed: the change is all
 		// this person is offered, as `celltrack login` asks for it.
-		s.renderExpired(w, name, http.StatusForbidden, nil)
+		shown := ""
+		if a, err := s.account(name); err == nil {
+			shown = passwordSet(a)
+		}
+		s.renderExpired(w, name, shown, http.StatusForbidden, nil)
 		return
 	}
 	if err != nil {

@@ -77,9 +77,10 @@ func (s *Server) renewAfterChange(w http.ResponseWriter, name, password string) 
 }
 
 // renderExpired shows the forced change after a login with a password that
-// must be changed: the only thing the person can do.
-func (s *Server) renderExpired(w http.ResponseWriter, name string, status int, refusal error) {
-	s.renderPassword(w, audit.User{}, status, passwordData{Expired: true, Name: name,
+// must be changed: the only thing the person can do. shown names the
+// password to change (passwordSet), which the form carries.
+func (s *Server) renderExpired(w http.ResponseWriter, name, shown string, status int, refusal error) {
+	s.renderPassword(w, audit.User{}, status, passwordData{Expired: true, Name: name, Shown: shown,
 		Notice: "The password of " + name + " must be changed before anything else: an admin set it to a one-time password, the first one or a reset, or it is older than the facility allows. Type it once more, then a new one twice."}, refusal)
 }
 
@@ -141,13 +142,26 @@ func (s *Server) expiredPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, np := r.PostForm.Get("user"), r.PostForm.Get("new_password")
-	res, err := s.loginChange(w, r, name, r.PostForm.Get("password"), np, r.PostForm.Get("repeat"), true)
+	res, err := s.expiredForm(w, r, name, np)
 	if err != nil {
 		err = s.logError(r, err)
-		s.renderExpired(w, name, statusOf(w, err), err)
+		s.renderExpired(w, name, r.PostForm.Get(shownField), statusOf(w, err), err)
 		return
 	}
 	http.Redirect(w, r, landing(res.User), http.StatusSeeOther)
+}
+
+// expiredForm makes the change of the /password/expired form unless it
+// was sent again after the change was made (expiredStale), as one step for
+// this server: a refused resend checks no password, counts nothing and
+// leaves the browser's session (the one the change opened) alone.
+func (s *Server) expiredForm(w http.ResponseWriter, r *http.Request, name, np string) (LoginResult, error) {
+	s.formMu.Lock()
+	defer s.formMu.Unlock()
+	if err := s.expiredStale(w, r, name); err != nil {
+		return LoginResult{}, err
+	}
+	return s.loginChange(w, r, name, r.PostForm.Get("password"), np, r.PostForm.Get("repeat"), true)
 }
 
 // loginChange ends the browser's session, checks the repeat (when the

@@ -201,8 +201,11 @@ func TestGuard10LabelsDoubleClickPrintsOnce(t *testing.T) {
 	}
 }
 
-// guard10: a QC result form sent again is refused by the store (a lot has
-// one valid result per assay), nothing written: it needs no state of its own.
+// guard10: a QC result form sent again is refused, nothing written. Since
+// review 12 it is refused by the lot's state it carries (the result it
+// recorded is named), not by the store's one valid result per assay, which
+// a void of that result would have lifted
+// (TestReview12VoidedResultRecordedAgainByResentForm).
 func TestGuard10ResultResentRecordsOnce(t *testing.T) {
 	f, lab := guard10As(t, "liu")
 	const path = "/lots/LOT-UC-1/results"
@@ -212,7 +215,7 @@ func TestGuard10ResultResentRecordsOnce(t *testing.T) {
 	if st != http.StatusOK || !strings.Contains(body, "Recorded result #") || f.auditCount() != n+1 {
 		t.Fatalf("record: %d, %d entries\n%s", st, f.auditCount()-n, body)
 	}
-	guard10Resent(t, f, lab, path, form, "the result form sent again", "already has a valid CD14 result")
+	guard10Resent(t, f, lab, path, form, "the result form sent again", "does nothing the second time", "result #")
 }
 
 // guard10: a split form sent again split the lot again (two more bags of

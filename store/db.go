@@ -209,7 +209,7 @@ const (
 func (r FileRole) missing(path string, wentAway bool) error {
 	switch {
 	case r == KeptBackup:
-		return lot.FieldErrorf("backup", lot.ENODB, "no backup at %s; check the path of the backup file (the one `celltrack backup --out` wrote); nothing was written", path)
+		return lot.FieldErrorf("backup", lot.ENODB, "no backup at %s; check the path of the backup file (the file the backup wrote); nothing was written", path)
 	case InterruptedRestore(path) != "":
 		return lot.Errorf(lot.ENODB, "no database at %s: %s", path, InterruptedRestore(path)).Run("restore")
 	case wentAway:

@@ -46,8 +46,8 @@ func reopenForUpgrade(t *testing.T, db *DB) *DB {
 // TestUpgradeFromVersion13KeepsEveryEntry: a version 13 trail (entries in
 // the linked layout) is upgraded to 14 without a byte of it changing and
 // verifies after; entries written afterwards are framed and verify too; a
-// framed entry whose frame is replaced by another frame of the same JSON
-// is named, and so is an entry of the linked layout put after framed ones.
+// framed entry whose frame is replaced by another frame of the same JSON,
+// or has one byte flipped, is named, and so is an entry of the linked layout put after framed ones.
 // Runs on both engines.
 func TestUpgradeFromVersion13KeepsEveryEntry(t *testing.T) {
 	encodeEntry = (*audit.Entry).EncodeSchema13
@@ -111,6 +111,13 @@ func TestUpgradeFromVersion13KeepsEveryEntry(t *testing.T) {
 	got := problemsOf(t, up)
 	if !strings.Contains(got, alteredLinked(s)) || strings.Contains(got, fmt.Sprintf("audit entry %d was", s+1)) || strings.Contains(got, fmt.Sprintf("audit entry %d was", s-1)) {
 		t.Errorf("a frame re-encoded: verify says\n%s", got)
+	}
+	// One byte of the stored frame flipped.
+	flipped := bytes.Clone(old)
+	flipped[headerLen+(len(old)-headerLen)/2] ^= 0x01
+	rawSetEntry(t, up, s, flipped)
+	if got := problemsOf(t, up); !strings.Contains(got, alteredLinked(s)) || strings.Contains(got, fmt.Sprintf("audit entry %d was", s+1)) {
+		t.Errorf("a byte of a frame flipped: verify says\n%s", got)
 	}
 	rawSetEntry(t, up, s, old)
 	verifyOK(t, up)

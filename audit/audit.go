@@ -215,14 +215,7 @@ func linkedHash(prev [32]byte, head, body []byte) [32]byte {
 
 // framedHash is the hash of a framed entry: of prev and the stored bytes
 // after the hash (the header's rest and the frame).
-func framedHash(prev [32]byte, stored []byte) [32]byte {
-	h := sha256.New()
-	h.Write(prev[:])
-	h.Write(stored)
-	var sum [32]byte
-	h.Sum(sum[:0])
-	return sum
-}
+func framedHash(prev [32]byte, stored []byte) [32]byte { return linkedHash(prev, stored, nil) }
 
 // IsLinked reports whether b is stored in the linked layout (schemas 12 and
 // 13) or the framed one (schema 14 on): layouts whose hash needs the
@@ -242,7 +235,7 @@ func IsFramed(b []byte) bool {
 // marks a lean state entry.
 func leanState(s byte) bool { return s == stateLinkedLean || s == stateFramedLean }
 
-// Decode parses a stored entry, of either layout and body form, without
+// Decode parses a stored entry, of any layout and body form, without
 // checking its hash. The PrevHash of a linked entry is not stored: Decode
 // leaves it zero, for the caller that knows the entry before to fill.
 func Decode(b []byte) (Entry, error) {

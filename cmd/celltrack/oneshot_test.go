@@ -102,3 +102,11 @@ func TestManyEntriesNamesCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestGrowStackAllocatesNothing: growStack's frame stays on the stack,
+// where it grows the stack; moved to the heap, it would grow nothing.
+func TestGrowStackAllocatesNothing(t *testing.T) {
+	if n := testing.AllocsPerRun(10, growStack); n != 0 {
+		t.Fatalf("growStack allocates %v times a call: its frame escaped to the heap", n)
+	}
+}

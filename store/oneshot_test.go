@@ -11,8 +11,8 @@ import (
 )
 
 // isRawFrame says whether stored entry b's body is a zstd frame of raw
-// blocks holding its JSON as it is (audit.EncodeRaw): the zstd magic, then
-// a single-segment descriptor, and the JSON 9 or 10 bytes in.
+// blocks holding its JSON as it is (audit.EncodeRaw): the entry ends with
+// its JSON, after the linked header and at most 10 bytes of framing.
 func isRawFrame(t *testing.T, b []byte) bool {
 	t.Helper()
 	body, err := audit.Body(b)

@@ -81,3 +81,17 @@ func TestText11LoginLockoutSameForUnknownName(t *testing.T) {
 		t.Errorf("nina's right password while locked: %d %q; want 401 saying the account is locked", st, msg)
 	}
 }
+
+// The accounts page said new accounts and role changes are made "while the
+// server is stopped"; they run through the server (CELLTRACK_SERVER: story
+// serve_user_add_while_serving), and the page must say so.
+func TestText11AccountsPageSaysAccountsAreAddedThroughTheServer(t *testing.T) {
+	f, admin := guard10As(t, "alice")
+	st, body := f.get(admin, "/accounts")
+	if st != http.StatusOK {
+		t.Fatalf("/accounts: %d", st)
+	}
+	if strings.Contains(body, "server is stopped") || !strings.Contains(body, "<code>celltrack user add</code>") || !strings.Contains(body, "<code>CELLTRACK_SERVER</code>") {
+		t.Errorf("the accounts page does not say that accounts are added through the running server (CELLTRACK_SERVER):\n%.1500s", body)
+	}
+}

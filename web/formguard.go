@@ -223,7 +223,7 @@ func (s *Server) expiredStale(w http.ResponseWriter, r *http.Request, name strin
 		if err != nil && lot.ErrorCode(err) != lot.ENOTFOUND {
 			return err
 		}
-		return lot.FieldErrorf(shownField, lot.ECONFLICT, "this form does not carry the password %q has now: it was set after the form was shown, or the form is not this server's — %s; the password it carries was not checked, and nothing was counted. Log in with the password in use now",
+		return lot.FieldErrorf(shownField, lot.ECONFLICT, "this form was not shown for the password of %q as it is set now (it was set after the form was shown, or the form is not this server's): %s — the password it carries was not checked, and nothing was counted. Log in with the password in use now",
 			name, resendWords)
 	}
 	if err != nil {

@@ -29,7 +29,8 @@ type flight struct {
 }
 
 // inflight is one request being served: when it started, its answer, and
-// whether the grace ended while it ran (cutAt, and how long it had run).
+// whether the grace ended while it ran (cut: which grace, and how long the
+// request had run then).
 type inflight struct {
 	at      time.Time
 	answer  *answer
@@ -145,29 +146,33 @@ func (f *flight) outcomes() []string {
 // (the command line says so, exit 12). A read answered in full was not
 // cut after all.
 func (q *inflight) outcome(r *http.Request, ended bool) string {
-	st := q.answer.status
-	ok := st > 0 && st < 400
-	read := r.Method == http.MethodGet || r.Method == http.MethodHead
-	var what string
-	switch {
-	case !ended:
-		what = "had not ended"
-	case read && ok && !q.answer.failed:
-		what = fmt.Sprintf("answered in full (%d)", st)
-	case read:
-		what = "cut"
-	case ok && !q.answer.failed:
-		what = fmt.Sprintf("committed and answered (%d)", st)
-	case ok:
-		what = fmt.Sprintf("committed, answer not delivered (%d; its connection was closed first)", st)
-	case st >= 400 && st < 500:
-		what = fmt.Sprintf("refused, nothing committed (%d)", st)
-	case st != 0:
-		what = fmt.Sprintf("cut before commit (%d)", st)
-	default:
-		what = "cut before commit (no answer)"
+	what := "had not ended"
+	if ended { // the answer is read only once its handler has returned
+		what = q.answer.outcome(r.Method == http.MethodGet || r.Method == http.MethodHead)
 	}
 	return fmt.Sprintf("%s %s from %s, running %s when the %s grace ended: %s", r.Method, r.URL.Path, r.RemoteAddr, q.running.Round(time.Second), q.grace, what)
+}
+
+// outcome words what became of a cut request that has returned with the
+// answer a: a read's, or a write's.
+func (a *answer) outcome(read bool) string {
+	st := a.status
+	ok := st > 0 && st < 400
+	switch {
+	case read && st != 0 && !a.failed:
+		return fmt.Sprintf("answered in full (%d)", st)
+	case read:
+		return "cut"
+	case ok && !a.failed:
+		return fmt.Sprintf("committed and answered (%d)", st)
+	case ok:
+		return fmt.Sprintf("committed, answer not delivered (%d; its connection was closed first)", st)
+	case st >= 400 && st < 500:
+		return fmt.Sprintf("refused, nothing committed (%d)", st)
+	case st != 0:
+		return fmt.Sprintf("cut before commit (%d)", st)
+	}
+	return "cut before commit (no answer)"
 }
 
 // Stop stops hs, which HTTPServer made to serve s: no new connections;

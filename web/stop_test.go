@@ -42,16 +42,10 @@ func (r slowReports) Access(ctx context.Context, user string) (report.Report, er
 // the background: the status, or 0 when the answer was cut.
 func serveForStop(t *testing.T, s *Server, path string) (*http.Server, <-chan int) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := s.HTTPServer(ln.Addr().String())
-	go hs.Serve(ln)
-	t.Cleanup(func() { hs.Close() })
+	hs, addr := listenForStop(t, s)
 	status := make(chan int, 1)
 	go func() {
-		req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+path, nil)
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
 		req.AddCookie(&http.Cookie{Name: "celltrack_session", Value: "t"})
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -67,6 +61,20 @@ func serveForStop(t *testing.T, s *Server, path string) (*http.Server, <-chan in
 		status <- resp.StatusCode
 	}()
 	return hs, status
+}
+
+// listenForStop serves s on a loopback port through HTTPServer, as
+// `celltrack serve` does: the server and its address.
+func listenForStop(t *testing.T, s *Server) (*http.Server, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := s.HTTPServer(ln.Addr().String())
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	return hs, ln.Addr().String()
 }
 
 // TestStopCutsWhatOutlastsTheGrace is issue 11's stop: a request still
@@ -150,18 +158,12 @@ func TestStopLogsAWriteCommittedAfterTheGraceAsCommitted(t *testing.T) {
 			var logged strings.Builder
 			var mu sync.Mutex
 			s := New(Config{Log: log.New(lockedWriter{&mu, &logged}, "", 0), Sessions: nurseSession{}, Lots: lots})
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			hs := s.HTTPServer(ln.Addr().String())
-			go hs.Serve(ln)
-			t.Cleanup(func() { hs.Close() })
+			hs, addr := listenForStop(t, s)
 			go func() {
 				body := strings.NewReader(`{"mrn":"MRN-9","name":"Ann Lee","born":"1970-01-02","sex":"F"}`)
-				req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/api/v1/patients", body)
+				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/patients", body)
 				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Origin", "http://"+ln.Addr().String())
+				req.Header.Set("Origin", "http://"+addr)
 				req.AddCookie(&http.Cookie{Name: "celltrack_session", Value: "t"})
 				if resp, err := http.DefaultClient.Do(req); err == nil {
 					resp.Body.Close()

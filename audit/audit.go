@@ -113,12 +113,16 @@ const (
 // which the record holds. The JSON body is canonical: encoding/json writes
 // struct fields in declaration order and the record values are themselves
 // produced by encoding/json; the hash, though, is of the frame as stored.
-func (e *Entry) Encode() ([]byte, error) {
+func (e *Entry) Encode() ([]byte, error) { return e.encode(compressBody) }
+
+// encode is Encode with the body framed by frame (compressBody, rawFrame):
+// the hash is of the frame it returns, as stored.
+func (e *Entry) encode(frame func(head, body []byte) []byte) ([]byte, error) {
 	head, body, err := e.linkedParts(stateFramedEvent, stateFramedLean)
 	if err != nil {
 		return nil, err
 	}
-	out := compressBody(head[:], body)
+	out := frame(head[:], body)
 	e.Hash = framedHash(e.PrevHash, out[32:])
 	copy(out, e.Hash[:])
 	return out, nil

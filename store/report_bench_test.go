@@ -120,9 +120,18 @@ func BenchmarkHarnessDB(b *testing.B) {
 		run  func() error
 	}{
 		{"dose-check", func() error { _, err := ds.Check("MRN-CHECK", []string{bag}, 0); return err }},
-		{"trace-lot", func() error { _, err := ts.Lot(context.Background(), "aud", os.Getenv("CELLTRACK_BENCH_LOT")); return err }},
-		{"trace-patient", func() error { _, err := ts.Patient(context.Background(), "aud", os.Getenv("CELLTRACK_BENCH_PATIENT")); return err }},
-		{"trace-donor", func() error { _, err := ts.Donor(context.Background(), "aud", os.Getenv("CELLTRACK_BENCH_DONOR")); return err }},
+		{"trace-lot", func() error {
+			_, err := ts.Lot(context.Background(), "aud", os.Getenv("CELLTRACK_BENCH_LOT"))
+			return err
+		}},
+		{"trace-patient", func() error {
+			_, err := ts.Patient(context.Background(), "aud", os.Getenv("CELLTRACK_BENCH_PATIENT"))
+			return err
+		}},
+		{"trace-donor", func() error {
+			_, err := ts.Donor(context.Background(), "aud", os.Getenv("CELLTRACK_BENCH_DONOR"))
+			return err
+		}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {

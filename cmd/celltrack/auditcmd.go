@@ -119,7 +119,7 @@ func (rt *runtime) listAuditLog(ctx context.Context, entity, format string, valu
 		err = ferr
 	}
 	if err != nil && n > 0 {
-		return lot.Errorf(lot.ErrorCode(err), "the audit log listing is incomplete: it stopped after %d entries (the last printed is #%d): %s; what was printed is not the whole log — list it again",
+		return lot.Wrapf(err, lot.EINTERNAL, "the audit log listing is incomplete: it stopped after %d entries (the last printed is #%d): %s; what was printed is not the whole log — list it again",
 			n, last, lot.ErrorMessage(err)).Run("audit log")
 	}
 	return err

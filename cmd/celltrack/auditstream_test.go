@@ -52,16 +52,7 @@ func TestAuditLogCutShortThroughServer(t *testing.T) {
 	}))
 	defer srv.Close()
 	cfg := filepath.Join(dir, "home-aud")
-	run := func(stdin string, args ...string) invocation {
-		var out, errb bytes.Buffer
-		code := runEnv(append([]string{"celltrack", "--server", srv.URL}, args...), strings.NewReader(stdin), &out, &errb, fixedClock(), func(k string) string {
-			if k == "CELLTRACK_CONFIG_DIR" {
-				return cfg
-			}
-			return os.Getenv(k)
-		})
-		return invocation{code, out.String(), errb.String()}
-	}
+	run := func(stdin string, args ...string) invocation { return runThrough(srv.URL, cfg, stdin, args...) }
 	if got := run(fixturePassword+"\n", "login", "--password-stdin", "aud"); got.code != 0 {
 		t.Fatalf("login: exit %d %s", got.code, got.stderr)
 	}

@@ -23,9 +23,12 @@ type Users interface {
 	Authenticate(name, password, meaning string) (User, error)
 
 	AddUser(actor string, u User, password, adminPassword string) (User, error)
-	DisableUser(actor, name, reason string) (User, error)
-	EnableUser(actor, name, reason string) (User, error)
-	UnlockUser(actor, name, reason string) (User, error)
+	// DisableUser, EnableUser and UnlockUser with seen set refuse the
+	// change (ECONFLICT) when the account has changed since its form was
+	// shown (SeenField); nil asks for no such check.
+	DisableUser(actor, name, reason string, seen *uint64) (User, error)
+	EnableUser(actor, name, reason string, seen *uint64) (User, error)
+	UnlockUser(actor, name, reason string, seen *uint64) (User, error)
 	ResetPassword(actor, name, oneTime, reason string) (User, error)
 	SetRole(actor, name string, role Role, reason, adminPassword string) (User, error)
 	ChangePassword(actor, old, password string) (User, error)

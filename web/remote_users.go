@@ -143,18 +143,18 @@ func (r RemoteUsers) AddUser(_ string, u audit.User, password, adminPassword str
 	return remotePost[audit.User](r.c, "/users", AddUserRequest{u, password, adminPassword})
 }
 
-func (r RemoteUsers) account(name, action, reason string) (audit.User, error) {
-	return remotePost[audit.User](r.c, "/users/"+seg(name)+"/"+action, ReasonRequest{reason})
+func (r RemoteUsers) account(name, action, reason string, seen *uint64) (audit.User, error) {
+	return remotePost[audit.User](r.c, "/users/"+seg(name)+"/"+action, SeenReasonRequest{reason, seen})
 }
 
-func (r RemoteUsers) DisableUser(_, name, reason string) (audit.User, error) {
-	return r.account(name, "disable", reason)
+func (r RemoteUsers) DisableUser(_, name, reason string, seen *uint64) (audit.User, error) {
+	return r.account(name, "disable", reason, seen)
 }
-func (r RemoteUsers) EnableUser(_, name, reason string) (audit.User, error) {
-	return r.account(name, "enable", reason)
+func (r RemoteUsers) EnableUser(_, name, reason string, seen *uint64) (audit.User, error) {
+	return r.account(name, "enable", reason, seen)
 }
-func (r RemoteUsers) UnlockUser(_, name, reason string) (audit.User, error) {
-	return r.account(name, "unlock", reason)
+func (r RemoteUsers) UnlockUser(_, name, reason string, seen *uint64) (audit.User, error) {
+	return r.account(name, "unlock", reason, seen)
 }
 
 func (r RemoteUsers) ResetPassword(_, name, oneTime, reason string) (audit.User, error) {
@@ -235,9 +235,9 @@ func public(u audit.User, err error) (audit.User, error) { return audit.Public(u
 func (s *Server) userRoutes() []svcRoute {
 	p := svcPrefix
 	U := func() audit.Users { return s.cfg.UserService }
-	account := func(do func(us audit.Users, actor, name, reason string) (audit.User, error)) http.HandlerFunc {
-		return writeCall(s, func(u audit.User, r *http.Request, q ReasonRequest) (audit.User, error) {
-			return public(do(U(), u.Name, refOf(r, "name"), q.Reason))
+	account := func(do func(us audit.Users, actor, name, reason string, seen *uint64) (audit.User, error)) http.HandlerFunc {
+		return writeCall(s, func(u audit.User, r *http.Request, q SeenReasonRequest) (audit.User, error) {
+			return public(do(U(), u.Name, refOf(r, "name"), q.Reason, q.Seen))
 		})
 	}
 	return []svcRoute{

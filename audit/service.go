@@ -1,6 +1,10 @@
 package audit
 
-import "context"
+import (
+	"context"
+
+	"github.com/google/uuid"
+)
 
 // Users is the service of user accounts: looking people up, checking a
 // signature's password and the admin's changes to accounts. The store
@@ -54,6 +58,10 @@ type Log interface {
 	// oldest first, and how many it returns in all, reading no others: a
 	// page of the newest entries of a trail of millions.
 	AuditTail(entity string, n int) ([]Entry, int, error)
+	// Seen is the state of the records ids as a form carries it
+	// (SeenField): the number of the latest audit entry about any of
+	// them, 0 for none — what the store checks the form's against.
+	Seen(ids ...uuid.UUID) (uint64, error)
 }
 
 // Public is u as it may leave the database: without its password hash.

@@ -418,7 +418,9 @@ func lotDispositions(tx kv.Tx, lotID uuid.UUID) ([]release.Disposition, error) {
 // a released lot goes back to quarantine. A new result that makes a released
 // lot fail a criterion that did not fail before (release.NewFailures) — a
 // sterility "growth" after an exceptional release signed while sterility was
-// MISSING — sends it back to quarantine too, in the same transaction.
+// MISSING — sends it back to quarantine too, in the same transaction. With
+// e.Seen set, a lot changed since the result's form was shown is refused in
+// the writing transaction (lotSeen).
 func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, corrects int, reason string) (release.Result, []release.Requarantine, error) {
 	r, err := e.Check()
 	if err != nil {
@@ -916,7 +918,9 @@ func (s *ReleaseService) CheckApproval(a release.Approval) error {
 // Approve releases a lot (QA role) after checking the evaluation, segregation
 // of duties and expiry, and the signers' passwords before anything is written.
 // An exceptional release also needs a physician's co-signature and restricts
-// the lot to one patient.
+// the lot to one patient. With a.Seen set, a lot changed since the form was
+// shown is refused before the passwords are checked (CheckApproval), and
+// again in the writing transaction.
 func (s *ReleaseService) Approve(a release.Approval) (release.Disposition, error) {
 	var d release.Disposition
 	if err := s.CheckApproval(a); err != nil {

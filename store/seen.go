@@ -63,6 +63,18 @@ func seenRefusal(tx kv.Tx, seen, last uint64, what, part, todo string) error {
 	return audit.CheckSeen(seen, what, e, part, todo)
 }
 
+// Seen is the state of the records ids as a form carries it
+// (audit.SeenField): the number of the latest audit entry about any of
+// them, 0 for none, read as checkSeen and lotSeen read it.
+func (db *DB) Seen(ids ...uuid.UUID) (uint64, error) {
+	var last uint64
+	err := db.view(func(tx kv.Tx) error {
+		last, _ = lastSeq(tx, ids...)
+		return nil
+	})
+	return last, err
+}
+
 // lastSeq is the number of the latest audit entry about any of the records
 // ids (0 for none) and the record it is about: one seek in audit_entity per
 // record, whose keys are the record's id and the entry's number, so the

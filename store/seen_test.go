@@ -162,6 +162,9 @@ func seenFormRecordsOnce(t *testing.T, servers [2]*DB, c lot.Container) {
 			t.Fatal(err)
 		}
 		release := lot.Move{To: lot.Stored, Location: "LN2-A rack 1", Seen: seenNow(t, db, c.ID)}
+		if got, err := db.Seen(c.ID); err != nil || got != *release.Seen {
+			t.Fatalf("Seen, which the pages carry, = %d %v; the container's trail ends at #%d", got, err, *release.Seen)
+		}
 		if n := sendTwice(t, servers, func(db *DB) error { _, err := custody(db).Move("liu", c.Code(), release); return err }); n != 1 {
 			t.Fatalf("the release form sent to two servers at once recorded %d times, want 1", n)
 		}

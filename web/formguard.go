@@ -168,15 +168,9 @@ func (s *Server) seenOf(ids ...uuid.UUID) (string, error) {
 	if s.cfg.AuditLog == nil {
 		return "", nil
 	}
-	var last uint64
-	for _, id := range ids {
-		es, _, err := s.cfg.AuditLog.AuditTail(id.String(), 1)
-		if err != nil {
-			return "", err
-		}
-		for _, e := range es {
-			last = max(last, e.Seq)
-		}
+	last, err := s.cfg.AuditLog.Seen(ids...)
+	if err != nil {
+		return "", err
 	}
 	return strconv.FormatUint(last, 10), nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
 )
 
 // Signatures are the passwords a command's signers typed, kept by the
@@ -214,6 +215,22 @@ func (r RemoteUsers) EachAuditEntry(ctx context.Context, entity string, fn func(
 type AuditTail struct {
 	Total   int         `json:"total"`
 	Entries []WireEntry `json:"entries"`
+}
+
+// Seen reads the last entry of each record (AuditTail), as a client of
+// the API does.
+func (r RemoteUsers) Seen(ids ...uuid.UUID) (uint64, error) {
+	var last uint64
+	for _, id := range ids {
+		es, _, err := r.AuditTail(id.String(), 1)
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range es {
+			last = max(last, e.Seq)
+		}
+	}
+	return last, nil
 }
 
 func (r RemoteUsers) AuditTail(entity string, n int) ([]audit.Entry, int, error) {

@@ -21,13 +21,13 @@ const SeenField = "seen"
 // seen, now that last, the latest entry about it, is another (ECONFLICT on
 // SeenField, naming last: what changed, by whom and when; part names the
 // record last is about when it is a part of what, e.g. "result #3 (CD14)",
-// else ""). A seen beyond last names no entry of the record: a bad value
+// else ""). A seen of 0 or beyond last names no entry of the record: a bad value
 // (EINVALID). todo says what to do instead.
 func CheckSeen(seen uint64, what string, last Entry, part, todo string) error {
 	switch {
 	case seen == last.Seq:
 		return nil
-	case seen > last.Seq:
+	case seen == 0 || seen > last.Seq:
 		return lot.FieldErrorf(SeenField, lot.EINVALID, "the form says it showed %s as of audit entry #%d, but its last entry is #%d; nothing was done — open %s again and send the form from there", what, seen, last.Seq, what)
 	}
 	if part != "" {

@@ -252,11 +252,11 @@ func (s *Server) releaseRoutes() []svcRoute {
 				a.QA, a.Lot = u.Name, refOf(r, "ref")
 				return R().Approve(a)
 			})},
-		{"POST " + p + "/lots/{ref}/rejection-check", "release.Service CheckReject: every check of a rejection but the password; nothing is written (QA)",
+		{"POST " + p + "/lots/{ref}/rejection-check", "release.Service CheckReject: every check of a rejection but the password; nothing is written (QA); Seen, optional, refuses it once the lot has changed (audit.SeenField)",
 			writeCall(s, func(u audit.User, r *http.Request, q SeenReasonRequest) (Checked, error) {
 				return Checked{true}, R().CheckReject(u.Name, refOf(r, "ref"), q.Reason, q.Seen)
 			})},
-		{"POST " + p + "/lots/{ref}/rejection", "release.Service Reject: reject a lot, signed with the acting QA's password",
+		{"POST " + p + "/lots/{ref}/rejection", "release.Service Reject: reject a lot, signed with the acting QA's password; Seen, optional, refuses it once the lot has changed (audit.SeenField)",
 			writeCall(s, func(u audit.User, r *http.Request, q RejectionRequest) (release.Disposition, error) {
 				return R().Reject(u.Name, q.Password, refOf(r, "ref"), q.Reason, q.Seen)
 			})},

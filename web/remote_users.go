@@ -283,9 +283,9 @@ func (s *Server) userRoutes() []svcRoute {
 			writeCall(s, func(u audit.User, r *http.Request, q AddUserRequest) (audit.User, error) {
 				return public(U().AddUser(u.Name, q.User, q.Password, q.AdminPassword))
 			})},
-		{"POST " + p + "/users/{name}/disable", "audit.Users DisableUser (admin)", account(audit.Users.DisableUser)},
-		{"POST " + p + "/users/{name}/enable", "audit.Users EnableUser (admin)", account(audit.Users.EnableUser)},
-		{"POST " + p + "/users/{name}/unlock", "audit.Users UnlockUser (admin)", account(audit.Users.UnlockUser)},
+		{"POST " + p + "/users/{name}/disable", "audit.Users DisableUser (admin); body: Reason, and Seen, optional, which refuses it once the account has changed (audit.SeenField)", account(audit.Users.DisableUser)},
+		{"POST " + p + "/users/{name}/enable", "audit.Users EnableUser (admin); body: Reason, and Seen, optional, which refuses it once the account has changed (audit.SeenField)", account(audit.Users.EnableUser)},
+		{"POST " + p + "/users/{name}/unlock", "audit.Users UnlockUser (admin); body: Reason, and Seen, optional, which refuses it once the account has changed (audit.SeenField)", account(audit.Users.UnlockUser)},
 		{"POST " + p + "/users/{name}/reset", "audit.Users ResetPassword: a one-time password (admin)",
 			writeCall(s, func(u audit.User, r *http.Request, q AccountPasswordRequest) (audit.User, error) {
 				return public(U().ResetPassword(u.Name, refOf(r, "name"), q.Password, q.Reason))

@@ -118,37 +118,37 @@ func (s *Server) svcRoutes() []svcRoute {
 		})
 	}
 	return []svcRoute{
-		{"POST " + p + "/containers/{ref}/store", "lot.CustodyService Store: put a container into storage (lab); body: Move with Location",
+		{"POST " + p + "/containers/{ref}/store", "lot.CustodyService Store: put a container into storage (lab); body: Move with Location; Seen, optional, refuses it once the container has changed (audit.SeenField)",
 			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
 				return C().Move(u.Name, ref, lot.Move{To: lot.Stored, Location: m.Location, Seen: m.Seen})
 			})},
-		{"POST " + p + "/containers/{ref}/ship", "lot.CustodyService Ship: ship a container to a site (lab)",
+		{"POST " + p + "/containers/{ref}/ship", "lot.CustodyService Ship: ship a container to a site (lab); Seen, optional, refuses it once the container has changed (audit.SeenField)",
 			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
 				m.To = lot.Shipped
 				return C().Move(u.Name, ref, m)
 			})},
-		{"POST " + p + "/containers/{ref}/receive", "lot.CustodyService Receive: receive a shipped container",
+		{"POST " + p + "/containers/{ref}/receive", "lot.CustodyService Receive: receive a shipped container; Seen, optional, refuses it once the container has changed (audit.SeenField)",
 			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
 				m.To = lot.Received
 				return C().Move(u.Name, ref, m)
 			})},
-		{"POST " + p + "/containers/{ref}/thaw", "lot.CustodyService Thaw: record a thaw and the post-thaw numbers; body: Move with Thaw",
+		{"POST " + p + "/containers/{ref}/thaw", "lot.CustodyService Thaw: record a thaw and the post-thaw numbers; body: Move with Thaw; Seen, optional, refuses it once the container has changed (audit.SeenField)",
 			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
 				return C().Move(u.Name, ref, lot.Move{To: lot.Thawed, Thaw: m.Thaw, Seen: m.Seen})
 			})},
-		{"POST " + p + "/containers/{ref}/dispense", "lot.CustodyService Dispense: hand a container over for a patient; body: Move with Patient",
+		{"POST " + p + "/containers/{ref}/dispense", "lot.CustodyService Dispense: hand a container over for a patient; body: Move with Patient; Seen, optional, refuses it once the container has changed (audit.SeenField)",
 			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
 				return C().Move(u.Name, ref, lot.Move{To: lot.Dispensed, Patient: m.Patient, Seen: m.Seen})
 			})},
-		{"POST " + p + "/containers/{ref}/discard", "lot.CustodyService Discard: take a container out of use; body: Move with Reason",
+		{"POST " + p + "/containers/{ref}/discard", "lot.CustodyService Discard: take a container out of use; body: Move with Reason; Seen, optional, refuses it once the container has changed (audit.SeenField)",
 			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
 				return C().Move(u.Name, ref, lot.Move{To: lot.Discarded, Reason: m.Reason, Seen: m.Seen})
 			})},
-		{"POST " + p + "/containers/{ref}/return", "lot.CustodyService Return: bring a dispensed container back; body: Move with Reason",
+		{"POST " + p + "/containers/{ref}/return", "lot.CustodyService Return: bring a dispensed container back; body: Move with Reason; Seen, optional, refuses it once the container has changed (audit.SeenField)",
 			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
 				return C().Move(u.Name, ref, lot.Move{To: lot.Returned, Reason: m.Reason, Seen: m.Seen})
 			})},
-		{"POST " + p + "/containers/{ref}/quarantine", "lot.CustodyService Quarantine: hold a container; body: Move with Reason",
+		{"POST " + p + "/containers/{ref}/quarantine", "lot.CustodyService Quarantine: hold a container; body: Move with Reason; Seen, optional, refuses it once the container has changed (audit.SeenField)",
 			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
 				return C().Move(u.Name, ref, lot.Move{To: lot.Quarantined, Reason: m.Reason, Seen: m.Seen})
 			})},

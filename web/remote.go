@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -27,6 +28,13 @@ import (
 // server client implements it on Client.Call, keeping its session file.
 type Caller interface {
 	Call(method, path string, body any) ([]byte, map[string][]string, error)
+}
+
+// Streamer is a Caller that can hand the body of an answer to fn as it
+// arrives (Client.Stream): a listing too long to hold whole, the audit
+// trail's. A refusal is returned as Call returns it.
+type Streamer interface {
+	Stream(path string, fn func(body io.Reader) error) error
 }
 
 // svcPrefix is where the service endpoints live. They answer domain
@@ -265,6 +273,15 @@ type ReasonRequest struct {
 	Reason string
 }
 
+// SeenReasonRequest is the body of a change of one record with a reason
+// that may carry the record's state its form was shown with
+// (audit.SeenField; omitted: no such check): an account's disable, enable
+// and unlock, a lot's rejection check.
+type SeenReasonRequest struct {
+	Reason string
+	Seen   *uint64 `json:",omitempty"`
+}
+
 // PrintRequest is the body of POST /api/v1/svc/labels/{ref}/print: the
 // containers whose labels the client rendered, in order.
 type PrintRequest struct {
@@ -304,6 +321,14 @@ func NewRemoteCustody(c Caller) RemoteCustody { return RemoteCustody{c} }
 
 func (r RemoteCustody) move(ref, verb string, m lot.Move) (lot.Container, error) {
 	return remotePost[lot.Container](r.c, "/containers/"+seg(ref)+"/"+verb, m)
+}
+
+func (r RemoteCustody) Move(_, ref string, m lot.Move) (lot.Container, error) {
+	if err := m.Validate(); err != nil { // an infusion too, which has no path
+		return lot.Container{}, err
+	}
+	verb, _ := lot.MoveVerb(m.To)
+	return r.move(ref, verb, m)
 }
 
 func (r RemoteCustody) Store(_, ref, location string) (lot.Container, error) {

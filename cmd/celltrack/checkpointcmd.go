@@ -643,7 +643,8 @@ func (rt *runtime) restoreCommand() *cli.Command {
 // database (NAME.serve) names a live server, or cannot be read: the
 // database's lock alone is not enough, since a user who cannot open the
 // file cannot test its lock either. A marker whose process is gone (a
-// server killed without cleaning up) is ignored.
+// server killed without cleaning up), or whose pid another process that
+// started later has, is ignored (serverFile.alive).
 func serverHolds(db string) error {
 	marker := serverFilePath(db)
 	data, err := os.ReadFile(marker)
@@ -657,10 +658,10 @@ func serverHolds(db string) error {
 	if json.Unmarshal(data, &f) != nil || f.PID <= 0 {
 		return lot.Errorf(lot.EBUSY, "%s is not a server marker celltrack wrote, so whether a server holds %s cannot be told; stop any server (or, if none runs, remove %s) before restoring", marker, db, marker)
 	}
-	if !processAlive(f.PID) {
+	if !f.alive() {
 		return nil
 	}
-	return lot.Errorf(lot.EBUSY, "celltrack serve (pid %d, since %s) holds %s; stop that server before restoring — nothing was restored", f.PID, lot.FormatTime(f.Started), db)
+	return lot.Errorf(lot.EBUSY, "celltrack serve (pid %d, since %s) holds %s; stop that server before restoring (or, if no server runs — pid %d is then another process's, after a restart —, remove %s) — nothing was restored", f.PID, lot.FormatTime(f.Started), db, f.PID, marker)
 }
 
 // demoCheckpoint shows signed checkpoints: a signing key made outside the

@@ -50,10 +50,10 @@ func (rt *runtime) auditKeyCommand() *cli.Command {
 						return fmt.Errorf("generate key: %w", err)
 					}
 					out := c.String("out")
-					if err := writeNew(out, skey+"\n", 0o600); err != nil {
+					if err := createNew("out", neverKey, out, skey+"\n", 0o600); err != nil {
 						return err
 					}
-					if err := writeNew(out+".pub", vkey+"\n", 0o644); err != nil {
+					if err := createNew("out", neverVerifier, out+".pub", vkey+"\n", 0o644); err != nil {
 						os.Remove(out)
 						return err
 					}
@@ -185,13 +185,29 @@ func asTyped(c *cli.Context, err error) error {
 	return lot.FieldErrorf("verifier-file", lot.ErrorCode(err), "%s — the key in %s", lot.ErrorMessage(err), f)
 }
 
-// writeNew creates path with data, never replacing a file.
+// What a file celltrack never overwrites is, and why, for createNew's
+// refusal of an existing one.
+const (
+	neverKey        = "a signing key file (a lost signing key cannot be recovered)"
+	neverVerifier   = "the verifier key file written beside a signing key"
+	neverCheckpoint = "a checkpoint file (it may be the only witness that the trail was once longer or different)"
+)
+
+// writeNew creates the checkpoint file path with data, never replacing a
+// file (createNew).
 func writeNew(path, data string, perm os.FileMode) error {
+	return createNew("", neverCheckpoint, path, data, perm)
+}
+
+// createNew creates path with data, never replacing a file: an existing
+// one is refused (ECONFLICT) as what (neverKey, neverCheckpoint, …), naming
+// field, the input that gave the path ("" when none did).
+func createNew(field, what, path, data string, perm os.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if errors.Is(err, fs.ErrExist) {
-		return lot.Errorf(lot.ECONFLICT, "%s already exists; celltrack never overwrites a key or a checkpoint file (a lost signing key cannot be recovered) — choose a new name", path)
+		return lot.FieldErrorf(field, lot.ECONFLICT, "%s already exists; celltrack never overwrites %s — choose a new name; nothing was written", path, what)
 	} else if err != nil {
-		return lot.Errorf(lot.EINVALID, "%s cannot be created: %v", path, err)
+		return lot.FieldErrorf(field, lot.EINVALID, "%s cannot be created: %v", path, err)
 	}
 	err = f.Chmod(perm) // the umask may have narrowed or, for 0644, left it as asked
 	if err == nil {
@@ -202,28 +218,31 @@ func writeNew(path, data string, perm os.FileMode) error {
 	}
 	if err != nil {
 		os.Remove(path)
-		return lot.Errorf(lot.EINVALID, "%s cannot be written: %v", path, err)
+		return lot.FieldErrorf(field, lot.EINVALID, "%s cannot be written: %v", path, err)
 	}
 	return nil
 }
 
-// readSigner reads a signing key file, refusing one that others can read:
-// whoever can read it can sign checkpoints in the facility's name.
+// readSigner reads a signing key file, given with flag, refusing one that
+// others can read: whoever can read it can sign checkpoints in the
+// facility's name. Each refusal names the flag as its field; the command
+// line adds it to the message.
 func readSigner(flag, path string) (note.Signer, error) {
+	field := strings.TrimPrefix(flag, "--")
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, lot.Errorf(lot.EINVALID, "%s %s cannot be read: %v", flag, path, err)
+		return nil, lot.FieldErrorf(field, lot.EINVALID, "the signing key file %s cannot be read: %v", path, err)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, lot.Errorf(lot.EINVALID, "%s %s is readable by others (mode %04o): whoever can read it can sign checkpoints; run chmod 600 %s", flag, path, fi.Mode().Perm(), path)
+		return nil, lot.FieldErrorf(field, lot.EINVALID, "the signing key file %s is readable by others (mode %04o): whoever can read it can sign checkpoints; run chmod 600 %s — nothing was signed", path, fi.Mode().Perm(), path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, lot.Errorf(lot.EINVALID, "%s %s cannot be read: %v", flag, path, err)
+		return nil, lot.FieldErrorf(field, lot.EINVALID, "the signing key file %s cannot be read: %v", path, err)
 	}
 	s, err := note.NewSigner(strings.TrimSpace(string(b)))
 	if err != nil {
-		return nil, lot.Errorf(lot.EINVALID, "%s %s is not a signing key made by `celltrack audit key init` (%v)", flag, path, err)
+		return nil, lot.FieldErrorf(field, lot.EINVALID, "%s is not a signing key made by `celltrack audit key init` (%v)", path, err)
 	}
 	return s, nil
 }
@@ -267,7 +286,7 @@ func (rt *runtime) auditCheckpointCommand() *cli.Command {
 			view := headView(head)
 			view["note"] = string(msg)
 			if out := c.String("out"); out != "" {
-				if err := writeNew(out, string(msg), 0o600); err != nil {
+				if err := createNew("out", neverCheckpoint, out, string(msg), 0o600); err != nil {
 					return err
 				}
 				view["out"] = out
@@ -674,7 +693,7 @@ func demoCheckpoint(d *demo) error {
 		return fmt.Errorf("generate key: %w", err)
 	}
 	keyFile := filepath.Join(d.dir, "checkpoint.key")
-	if err := writeNew(keyFile, skey+"\n", 0o600); err != nil {
+	if err := createNew("", neverKey, keyFile, skey+"\n", 0o600); err != nil {
 		return err
 	}
 	if _, err := d.db.RegisterCheckpointKey("alice", vkey); err != nil {

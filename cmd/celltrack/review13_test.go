@@ -28,12 +28,26 @@ func TestReview13CheckpointRefusalsNameNoField(t *testing.T) {
 	if code, _, stderr := runCLI(path, "--user", "alice", "audit", "checkpoint", "--key", key, "--out", out); code != 0 {
 		t.Fatalf("checkpoint: exit %d: %s", code, stderr)
 	}
+	first, _ := os.ReadFile(out)
+	dbBefore, _ := os.ReadFile(path)
 	if code, _, stderr := runCLI(path, "--json", "--user", "alice", "audit", "checkpoint", "--key", key, "--out", out); code != exitRefused || !strings.Contains(stderr, `"field":"out"`) {
 		t.Errorf("--out an existing checkpoint: exit %d, %s; want exit 3 with \"field\":\"out\" as backup's refusal has", code, stderr)
+	} else if !strings.Contains(stderr, "a checkpoint file") || strings.Contains(stderr, "signing key") {
+		t.Errorf("--out an existing checkpoint gives another file's reason: %s", stderr)
 	}
 	os.Chmod(key, 0o644)
 	if code, _, stderr := runCLI(path, "--json", "--user", "alice", "audit", "checkpoint", "--key", key, "--out", out+"2"); code != exitRefused || !strings.Contains(stderr, `"field":"key"`) {
 		t.Errorf("--key readable by others: exit %d, %s; want exit 3 with \"field\":\"key\"", code, stderr)
+	}
+	// Fixed (fix13b): each refusal writes nothing.
+	if now, _ := os.ReadFile(out); string(now) != string(first) {
+		t.Error("the refused checkpoint changed the existing --out file")
+	}
+	if _, err := os.Lstat(out + "2"); err == nil {
+		t.Error("the checkpoint refused for its key was written")
+	}
+	if now, _ := os.ReadFile(path); string(now) != string(dbBefore) {
+		t.Error("the refused checkpoints changed the database")
 	}
 }
 

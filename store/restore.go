@@ -114,7 +114,15 @@ func (db *DB) VerifiedBackupOver(path string, signer note.Signer, kept []KeptChe
 		}
 		return rep, nil
 	}
-	return rep, db.markFailedBackup(path, rep.Problems)
+	if err := db.markFailedBackup(path, rep.Problems); err != nil {
+		return rep, err
+	}
+	// The mark may grow the file (a copy from PostgreSQL has no page to
+	// spare): the size reported is the file's as it is left.
+	if fi, err := os.Stat(path); err == nil {
+		rep.Bytes = fi.Size()
+	}
+	return rep, nil
 }
 
 // checkCopyHead reads the backup at path back and refuses it unless its

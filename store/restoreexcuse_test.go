@@ -1,7 +1,6 @@
 package store
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,24 +15,8 @@ import (
 // (TestReview13ForgedRestoreEntryExcusesRollbackOnPostgres).
 func TestRolledBackExcuseKeepsItsEngineAcrossMigration(t *testing.T) {
 	to := pgtest.URL(t)
-	db, signer, _ := keyed(t)
-	registerUC(t, db, "LOT-A")
-	backup := filepath.Join(t.TempDir(), "old.db")
-	if _, err := db.VerifiedBackup(backup, nil); err != nil {
-		t.Fatal(err)
-	}
-	registerUC(t, db, "LOT-B")
-	cp := sign(t, db, signer)
-	path := db.Path()
-	db.Close()
-	reopenOnce(t, db) // at cleanup, for newTestDB's check
-	opts := restoreOpts(db, backup)
-	opts.Reason = "disk failure; LOT-B re-entered from paper"
-	opts.Kept = []KeptCheckpoint{{Name: "cp1", Note: cp}}
-	if _, err := Restore(path, opts); err != nil {
-		t.Fatal(err)
-	}
-	src, err := OpenForMigrate(path, Options{Now: db.Now})
+	db, cp, _ := restoredOverCheckpoint(t) // reopened at cleanup, for newTestDB's check
+	src, err := OpenForMigrate(db.Path(), Options{Now: db.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

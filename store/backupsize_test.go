@@ -8,17 +8,18 @@ import (
 	"testing"
 
 	"github.com/celltrack/celltrack/store/kv"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // TestFailedBackupReportsItsMarkedSize is review13's finding F: a backup of
 // a database that fails verification is copied and then marked, and the
 // mark may grow the file (from PostgreSQL, 65536 bytes became 131072); the
 // size reported, and printed by `backup`, is the file's as it is left, on
-// either engine.
+// either engine, and for a file an older celltrack wrote.
 func TestFailedBackupReportsItsMarkedSize(t *testing.T) {
-	for _, engine := range []string{"file", "postgres"} {
+	for _, engine := range []string{"file", "postgres", "older file"} {
 		t.Run(engine, func(t *testing.T) {
-			t.Setenv(envEngine, engine)
+			t.Setenv(envEngine, strings.TrimPrefix(engine, "older "))
 			db := newTestDB(t)
 			for i := range 40 {
 				registerUC(t, db, fmt.Sprintf("LOT-%02d", i))
@@ -43,7 +44,15 @@ func TestFailedBackupReportsItsMarkedSize(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := filepath.Join(t.TempDir(), "snap.db")
-			rep, err := db.VerifiedBackup(out, nil)
+			backup := db.VerifiedBackup
+			if engine == "older file" { // written by an older celltrack: its copy is upgraded to verify it
+				olderFile(t, db)
+				o := openAsIs(t, db.Path(), db.Now)
+				backup = func(out string, _ note.Signer) (BackupReport, error) {
+					return o.VerifiedBackupOfOlder(out, "alice", testPassword)
+				}
+			}
+			rep, err := backup(out, nil)
 			if err != nil || len(rep.Problems) == 0 {
 				t.Fatalf("backup of a tampered database: %v, problems %v", err, rep.Problems)
 			}

@@ -114,15 +114,8 @@ func (db *DB) VerifiedBackupOver(path string, signer note.Signer, kept []KeptChe
 		}
 		return rep, nil
 	}
-	if err := db.markFailedBackup(path, rep.Problems); err != nil {
-		return rep, err
-	}
-	// The mark may grow the file (a copy from PostgreSQL has no page to
-	// spare): the size reported is the file's as it is left.
-	if fi, err := os.Stat(path); err == nil {
-		rep.Bytes = fi.Size()
-	}
-	return rep, nil
+	err = db.markFailedBackup(path, &rep)
+	return rep, err
 }
 
 // checkCopyHead reads the backup at path back and refuses it unless its

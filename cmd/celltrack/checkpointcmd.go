@@ -50,10 +50,10 @@ func (rt *runtime) auditKeyCommand() *cli.Command {
 						return fmt.Errorf("generate key: %w", err)
 					}
 					out := c.String("out")
-					if err := createNew("out", neverKey, out, skey+"\n", 0o600); err != nil {
+					if err := writeNew("out", signingKeyFile, out, skey+"\n", 0o600); err != nil {
 						return err
 					}
-					if err := createNew("out", neverVerifier, out+".pub", vkey+"\n", 0o644); err != nil {
+					if err := writeNew("out", verifierKeyFile, out+".pub", vkey+"\n", 0o644); err != nil {
 						os.Remove(out)
 						return err
 					}
@@ -185,24 +185,18 @@ func asTyped(c *cli.Context, err error) error {
 	return lot.FieldErrorf("verifier-file", lot.ErrorCode(err), "%s — the key in %s", lot.ErrorMessage(err), f)
 }
 
-// What a file celltrack never overwrites is, and why, for createNew's
-// refusal of an existing one.
+// What a file writeNew makes is, and why it never replaces one.
 const (
-	neverKey        = "a signing key file (a lost signing key cannot be recovered)"
-	neverVerifier   = "the verifier key file written beside a signing key"
-	neverCheckpoint = "a checkpoint file (it may be the only witness that the trail was once longer or different)"
+	signingKeyFile  = "a signing key file (a lost signing key cannot be recovered)"
+	verifierKeyFile = "a verifier key file (it belongs to the signing key it was made with)"
+	checkpointFile  = "a checkpoint file (it may be the only witness that the trail was once longer or different)"
 )
 
-// writeNew creates the checkpoint file path with data, never replacing a
-// file (createNew).
-func writeNew(path, data string, perm os.FileMode) error {
-	return createNew("", neverCheckpoint, path, data, perm)
-}
-
-// createNew creates path with data, never replacing a file: an existing
-// one is refused (ECONFLICT) as what (neverKey, neverCheckpoint, …), naming
-// field, the input that gave the path ("" when none did).
-func createNew(field, what, path, data string, perm os.FileMode) error {
+// writeNew creates path with data, never replacing a file: an existing one
+// is refused (ECONFLICT) as what (signingKeyFile, …), naming field, the
+// input that gave the path ("" when none did); the command line adds its
+// flag to the message.
+func writeNew(field, what, path, data string, perm os.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if errors.Is(err, fs.ErrExist) {
 		return lot.FieldErrorf(field, lot.ECONFLICT, "%s already exists; celltrack never overwrites %s — choose a new name; nothing was written", path, what)
@@ -286,7 +280,7 @@ func (rt *runtime) auditCheckpointCommand() *cli.Command {
 			view := headView(head)
 			view["note"] = string(msg)
 			if out := c.String("out"); out != "" {
-				if err := createNew("out", neverCheckpoint, out, string(msg), 0o600); err != nil {
+				if err := writeNew("out", checkpointFile, out, string(msg), 0o600); err != nil {
 					return err
 				}
 				view["out"] = out
@@ -693,7 +687,7 @@ func demoCheckpoint(d *demo) error {
 		return fmt.Errorf("generate key: %w", err)
 	}
 	keyFile := filepath.Join(d.dir, "checkpoint.key")
-	if err := createNew("", neverKey, keyFile, skey+"\n", 0o600); err != nil {
+	if err := writeNew("", signingKeyFile, keyFile, skey+"\n", 0o600); err != nil {
 		return err
 	}
 	if _, err := d.db.RegisterCheckpointKey("alice", vkey); err != nil {
@@ -708,7 +702,7 @@ func demoCheckpoint(d *demo) error {
 		return err
 	}
 	out := filepath.Join(d.dir, "day1.checkpoint")
-	if err := writeNew(out, string(msg), 0o600); err != nil {
+	if err := writeNew("", checkpointFile, out, string(msg), 0o600); err != nil {
 		return err
 	}
 	d.say("\ncheckpoint: signing key in %s (0600; only its verifier is in the database, registered by alice); %s signs the trail at %d entries", keyFile, out, head.Size)

@@ -290,12 +290,6 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 			os.Remove(tmp)
 		}
 	}()
-	// The copy takes the replaced file's owner, group and mode before it
-	// is verified and opened: a restore run as root must not hand the
-	// service's database back as root's, 0600.
-	if err := takeOwnership(tmp, path); err != nil {
-		return rep, err
-	}
 	bk, err := openBackupCopy(tmp, live.db == nil, opts, &rep)
 	if err != nil {
 		return rep, err
@@ -445,6 +439,9 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	}
 	closeBk()
 	if err := sameCopy(tmp, copied, opts.From); err != nil {
+		return rep, err
+	}
+	if err := keepOwner(path, tmp); err != nil {
 		return rep, err
 	}
 	db, err := Open(tmp, Options{Timeout: opts.Timeout, Now: opts.Now})

@@ -7,9 +7,9 @@ import (
 	"os"
 )
 
-// takeOwnership gives the copy a restore puts in place the replaced file's
+// keepOwner gives the copy a restore puts in place the replaced file's
 // mode; ownership is not a file mode on this system.
-func takeOwnership(tmp, live string) error {
+func keepOwner(live, tmp string) error {
 	li, err := os.Lstat(live)
 	if err != nil {
 		return fmt.Errorf("read the mode of %s: %w", live, err)

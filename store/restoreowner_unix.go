@@ -16,14 +16,14 @@ import (
 // root would be.
 var chown = os.Chown
 
-// takeOwnership gives the copy a restore is about to put in place (tmp)
+// keepOwner gives the copy a restore is about to put in place (tmp)
 // the replaced file's owner, group and mode, so that the account that ran
 // the database (a server's own) can open it after a restore run as
 // another (root, under sudo, in an emergency), and a group read an
 // operator gave stays given. It refuses (ECONFLICT, before anything is
 // changed: the caller removes tmp) when it cannot: restore then names the
 // owner to run it as.
-func takeOwnership(tmp, live string) error {
+func keepOwner(live, tmp string) error {
 	li, err := os.Lstat(live)
 	if err != nil {
 		return fmt.Errorf("read the owner of %s: %w", live, err)

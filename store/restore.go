@@ -114,7 +114,8 @@ func (db *DB) VerifiedBackupOver(path string, signer note.Signer, kept []KeptChe
 		}
 		return rep, nil
 	}
-	return rep, db.markFailedBackup(path, rep.Problems)
+	err = db.markFailedBackup(path, &rep)
+	return rep, err
 }
 
 // checkCopyHead reads the backup at path back and refuses it unless its
@@ -438,6 +439,9 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	}
 	closeBk()
 	if err := sameCopy(tmp, copied, opts.From); err != nil {
+		return rep, err
+	}
+	if err := keepOwner(path, tmp); err != nil {
 		return rep, err
 	}
 	db, err := Open(tmp, Options{Timeout: opts.Timeout, Now: opts.Now})

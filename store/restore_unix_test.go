@@ -49,3 +49,34 @@ func TestRestoreLocksADamagedFile(t *testing.T) {
 		t.Fatal("the replaced file is not the damaged one")
 	}
 }
+
+// TestRestoreRefusesWhenItCannotGiveTheFileItsOwner: a restore that cannot
+// give the restored file the replaced file's owner (run as an account that
+// is neither root nor the owner: chown is refused) refuses before anything
+// is changed, naming the owner to run it as, rather than putting in place
+// a file the service account cannot open. Run as root the file keeps its
+// owner, group and mode (TestReview13RestoreAsRootTakesTheFileFromItsOwner
+// in cmd/celltrack).
+func TestRestoreRefusesWhenItCannotGiveTheFileItsOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to give the database to another account")
+	}
+	db, backup := liveAndBackup(t)
+	const service = 65534 // nobody
+	if err := os.Chown(db.Path(), service, service); err != nil {
+		t.Fatal(err)
+	}
+	before := fileSum(t, db.Path())
+	chown = func(string, int, int) error {
+		return &os.PathError{Op: "chown", Path: "x", Err: syscall.EPERM}
+	}
+	t.Cleanup(func() { chown = os.Chown })
+	_, err := Restore(db.Path(), restoreOpts(db, backup))
+	if lot.ErrorCode(err) != lot.ECONFLICT || lot.ErrorField(err) != "db" || !strings.Contains(lot.ErrorMessage(err), "uid 65534") || !strings.Contains(lot.ErrorMessage(err), "run restore as") {
+		t.Fatalf("restore that cannot chown: %v (code %s, field %q); want a conflict on db naming uid 65534 and whom to run it as", err, lot.ErrorCode(err), lot.ErrorField(err))
+	}
+	if fileSum(t, db.Path()) != before {
+		t.Fatal("the database changed")
+	}
+	noReplacedFile(t, db.Path())
+}

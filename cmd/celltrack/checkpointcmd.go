@@ -50,10 +50,10 @@ func (rt *runtime) auditKeyCommand() *cli.Command {
 						return fmt.Errorf("generate key: %w", err)
 					}
 					out := c.String("out")
-					if err := writeNew(out, skey+"\n", 0o600); err != nil {
+					if err := writeNew("out", signingKeyFile, out, skey+"\n", 0o600); err != nil {
 						return err
 					}
-					if err := writeNew(out+".pub", vkey+"\n", 0o644); err != nil {
+					if err := writeNew("out", verifierKeyFile, out+".pub", vkey+"\n", 0o644); err != nil {
 						os.Remove(out)
 						return err
 					}
@@ -185,13 +185,23 @@ func asTyped(c *cli.Context, err error) error {
 	return lot.FieldErrorf("verifier-file", lot.ErrorCode(err), "%s — the key in %s", lot.ErrorMessage(err), f)
 }
 
-// writeNew creates path with data, never replacing a file.
-func writeNew(path, data string, perm os.FileMode) error {
+// What a file writeNew makes is, and why it never replaces one.
+const (
+	signingKeyFile  = "a signing key file (a lost signing key cannot be recovered)"
+	verifierKeyFile = "a verifier key file (it belongs to the signing key it was made with)"
+	checkpointFile  = "a checkpoint file (it may be the only witness that the trail was once longer or different)"
+)
+
+// writeNew creates path with data, never replacing a file: an existing one
+// is refused (ECONFLICT) as what (signingKeyFile, …), naming field, the
+// input that gave the path ("" when none did); the command line adds its
+// flag to the message.
+func writeNew(field, what, path, data string, perm os.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if errors.Is(err, fs.ErrExist) {
-		return lot.Errorf(lot.ECONFLICT, "%s already exists; celltrack never overwrites a key or a checkpoint file (a lost signing key cannot be recovered) — choose a new name", path)
+		return lot.FieldErrorf(field, lot.ECONFLICT, "%s already exists; celltrack never overwrites %s — choose a new name; nothing was written", path, what)
 	} else if err != nil {
-		return lot.Errorf(lot.EINVALID, "%s cannot be created: %v", path, err)
+		return lot.FieldErrorf(field, lot.EINVALID, "%s cannot be created: %v", path, err)
 	}
 	err = f.Chmod(perm) // the umask may have narrowed or, for 0644, left it as asked
 	if err == nil {
@@ -202,28 +212,31 @@ func writeNew(path, data string, perm os.FileMode) error {
 	}
 	if err != nil {
 		os.Remove(path)
-		return lot.Errorf(lot.EINVALID, "%s cannot be written: %v", path, err)
+		return lot.FieldErrorf(field, lot.EINVALID, "%s cannot be written: %v", path, err)
 	}
 	return nil
 }
 
-// readSigner reads a signing key file, refusing one that others can read:
-// whoever can read it can sign checkpoints in the facility's name.
+// readSigner reads a signing key file, given with flag, refusing one that
+// others can read: whoever can read it can sign checkpoints in the
+// facility's name. Each refusal names the flag as its field; the command
+// line adds it to the message.
 func readSigner(flag, path string) (note.Signer, error) {
+	field := strings.TrimPrefix(flag, "--")
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, lot.Errorf(lot.EINVALID, "%s %s cannot be read: %v", flag, path, err)
+		return nil, lot.FieldErrorf(field, lot.EINVALID, "the signing key file %s cannot be read: %v", path, err)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, lot.Errorf(lot.EINVALID, "%s %s is readable by others (mode %04o): whoever can read it can sign checkpoints; run chmod 600 %s", flag, path, fi.Mode().Perm(), path)
+		return nil, lot.FieldErrorf(field, lot.EINVALID, "the signing key file %s is readable by others (mode %04o): whoever can read it can sign checkpoints; run chmod 600 %s — nothing was signed", path, fi.Mode().Perm(), path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, lot.Errorf(lot.EINVALID, "%s %s cannot be read: %v", flag, path, err)
+		return nil, lot.FieldErrorf(field, lot.EINVALID, "the signing key file %s cannot be read: %v", path, err)
 	}
 	s, err := note.NewSigner(strings.TrimSpace(string(b)))
 	if err != nil {
-		return nil, lot.Errorf(lot.EINVALID, "%s %s is not a signing key made by `celltrack audit key init` (%v)", flag, path, err)
+		return nil, lot.FieldErrorf(field, lot.EINVALID, "%s is not a signing key made by `celltrack audit key init` (%v)", path, err)
 	}
 	return s, nil
 }
@@ -267,7 +280,7 @@ func (rt *runtime) auditCheckpointCommand() *cli.Command {
 			view := headView(head)
 			view["note"] = string(msg)
 			if out := c.String("out"); out != "" {
-				if err := writeNew(out, string(msg), 0o600); err != nil {
+				if err := writeNew("out", checkpointFile, out, string(msg), 0o600); err != nil {
 					return err
 				}
 				view["out"] = out
@@ -643,7 +656,8 @@ func (rt *runtime) restoreCommand() *cli.Command {
 // database (NAME.serve) names a live server, or cannot be read: the
 // database's lock alone is not enough, since a user who cannot open the
 // file cannot test its lock either. A marker whose process is gone (a
-// server killed without cleaning up) is ignored.
+// server killed without cleaning up), or whose pid another process that
+// started later has, is ignored (serverFile.alive).
 func serverHolds(db string) error {
 	marker := serverFilePath(db)
 	data, err := os.ReadFile(marker)
@@ -657,10 +671,10 @@ func serverHolds(db string) error {
 	if json.Unmarshal(data, &f) != nil || f.PID <= 0 {
 		return lot.Errorf(lot.EBUSY, "%s is not a server marker celltrack wrote, so whether a server holds %s cannot be told; stop any server (or, if none runs, remove %s) before restoring", marker, db, marker)
 	}
-	if !processAlive(f.PID) {
+	if !f.alive() {
 		return nil
 	}
-	return lot.Errorf(lot.EBUSY, "celltrack serve (pid %d, since %s) holds %s; stop that server before restoring — nothing was restored", f.PID, lot.FormatTime(f.Started), db)
+	return lot.Errorf(lot.EBUSY, "celltrack serve (pid %d, since %s) holds %s; stop that server before restoring (or, if no server runs — pid %d is then another process's, after a restart —, remove %s) — nothing was restored", f.PID, lot.FormatTime(f.Started), db, f.PID, marker)
 }
 
 // demoCheckpoint shows signed checkpoints: a signing key made outside the
@@ -673,7 +687,7 @@ func demoCheckpoint(d *demo) error {
 		return fmt.Errorf("generate key: %w", err)
 	}
 	keyFile := filepath.Join(d.dir, "checkpoint.key")
-	if err := writeNew(keyFile, skey+"\n", 0o600); err != nil {
+	if err := writeNew("", signingKeyFile, keyFile, skey+"\n", 0o600); err != nil {
 		return err
 	}
 	if _, err := d.db.RegisterCheckpointKey("alice", vkey); err != nil {
@@ -688,7 +702,7 @@ func demoCheckpoint(d *demo) error {
 		return err
 	}
 	out := filepath.Join(d.dir, "day1.checkpoint")
-	if err := writeNew(out, string(msg), 0o600); err != nil {
+	if err := writeNew("", checkpointFile, out, string(msg), 0o600); err != nil {
 		return err
 	}
 	d.say("\ncheckpoint: signing key in %s (0600; only its verifier is in the database, registered by alice); %s signs the trail at %d entries", keyFile, out, head.Size)

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/celltrack/celltrack/lot"
+)
+
+// review14 (hostile review of text11, raw14, guard11). Each test fails on
+// main at ae850eb for the reason its comment gives.
+
+// review14 finding B: lot.Decimal refuses a value with leading zeros as
+// "too large" ("00000000000062.5" is 62.5 kg), and every "too large"
+// refusal names no rule and says nothing of what to do, against the house
+// rule that a refusal names the field, the value and what to do.
+func TestReview14DecimalTooLargeIsWrongAndSaysNothingToDo(t *testing.T) {
+	d := lot.Decimal{Places: 2}
+	if n, err := d.Parse("--kg", "00000000000062.5"); err != nil || n != 6250 {
+		t.Errorf("--kg 00000000000062.5: %d %v; want 6250 (62.5 kg, leading zeros add nothing, as trailing ones do)", n, err)
+	}
+	_, err := d.Parse("--kg", "9999999999999")
+	msg := lot.ErrorMessage(err)
+	if err == nil || !strings.Contains(msg, ";") || !(strings.Contains(msg, "write") || strings.Contains(msg, "give") || strings.Contains(msg, "at most")) {
+		t.Errorf("--kg 9999999999999: %q; want a refusal that says the rule and what to give instead", msg)
+	}
+	v := lot.Decimal{Places: 1, Min: 1, Unit: "mL", How: "give the volume in mL"}
+	_, err = v.Parse("--volume-ml", "99999999999999")
+	if msg := lot.ErrorMessage(err); err == nil || !strings.Contains(msg, "give the volume in mL") {
+		t.Errorf("--volume-ml 99999999999999: %q; want the refusal to end with the rule's How, as every other refusal of it does", msg)
+	}
+}
+
+// review14 finding C: the JSON API refuses a seen of -1 or 2^64 saying the
+// value "must be a whole number" — both are whole numbers; the rule broken
+// is "1 or more" / "at most 2^64-1" (the page form's seen says so: 1 or
+// more).
+func TestReview14SeenRefusalNamesTheRule(t *testing.T) {
+	f, admin := guard10As(t, "alice")
+	for _, s := range []string{"-1", "18446744073709551616"} {
+		before := f.auditHead()
+		req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/api/v1/users/nina/disable", strings.NewReader(`{"reason":"on leave","seen":`+s+`}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", f.srv.URL)
+		st, body := f.do(admin, req)
+		if st != http.StatusBadRequest || strings.Contains(body, "must be a whole number") || !strings.Contains(body, "seen") {
+			t.Errorf("seen %s: %d %s; want 400 naming seen and the rule it breaks (a whole number it is)", s, st, body)
+		}
+		if f.auditHead() != before {
+			t.Errorf("seen %s: the refusal wrote to the audit trail", s)
+		}
+	}
+}
+
+// review14 finding A: a stranger's wrong password for a locked account
+// changes nothing of it (counted nothing, "while locked"), yet its audit
+// entry moves the account's seen, so the admin's unlock form from the
+// accounts page is refused 409 — and the refusal blames the account's
+// owner ("the last change recorded: login.refused by nina"). A stranger
+// sending one guess every 30 s (the per-name login limit) keeps every
+// unlock page stale, and tells the admin nina did it.
+func TestReview14StrangerGuessStalesAdminUnlockForm(t *testing.T) {
+	f, admin := guard10As(t, "alice")
+	stranger := f.client()
+	guess := url.Values{"user": {"nina"}, "password": {"guessing-garnet-pony-12"}}
+	for i := 0; i < 5; i++ {
+		f.post(stranger, "/login", guess)
+	}
+	if u, _ := f.db.User("nina"); !u.Locked(f.db.Now()) {
+		t.Fatalf("five wrong passwords did not lock nina")
+	}
+	form := guard10Form(t, f, admin, "/accounts/nina/unlock", url.Values{"reason": {"identity checked by phone"}})
+	f.post(stranger, "/login", guess) // while locked: counts nothing
+	st, body := f.post(admin, "/accounts/nina/unlock", form)
+	if st != http.StatusOK && st != http.StatusSeeOther {
+		t.Errorf("the admin's unlock, sent from the page after a stranger's guess that changed nothing of the account: %d %s; want it made", st, review9Refusal(body))
+	}
+	if strings.Contains(body, "login.refused by nina") {
+		t.Errorf("the refusal blames nina for a stranger's guess: %s", review9Refusal(body))
+	}
+}

@@ -3,10 +3,14 @@ package main
 import (
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/release"
+	"github.com/celltrack/celltrack/store"
 )
 
 // review14 (hostile review of text11, raw14, guard11). Each test fails on
@@ -79,5 +83,57 @@ func TestReview14StrangerGuessStalesAdminUnlockForm(t *testing.T) {
 	}
 	if strings.Contains(body, "login.refused by nina") {
 		t.Errorf("the refusal blames nina for a stranger's guess: %s", review9Refusal(body))
+	}
+}
+
+// review14 finding D: the approve form carries the lot's seen (the lot and
+// its results) and the specification as asked — "" for the kind's latest —
+// but not the version the page evaluated and the signature's meaning names
+// ("against NAME@1"). A new version of the specification added between the
+// page and the signature moves no seen: the form goes through and records a
+// release signed against NAME@2, whose criteria QA never saw evaluated. The
+// exception form likewise: its "does not meet" list is the one shown, the
+// release records the new version's.
+func TestReview14ApproveSignsSpecVersionNotShown(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "release")
+	qa := f.client()
+	f.login(qa, "quinn")
+	const path = "/lots/LOT-UC-1/approve"
+	_, page := f.get(qa, "/lots/LOT-UC-1")
+	m := regexp.MustCompile(`against ([A-Za-z0-9_.-]+)@(\d+)`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("the lot page names no specification version it evaluated against")
+	}
+	form := guard10Form(t, f, qa, path, url.Values{"password": {fixturePassword}})
+	rs := store.NewReleaseService(f.db)
+	sp, err := rs.Spec(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.Criteria[0].Source = "review14: a limit changed after QA opened the page"
+	var added release.Spec
+	for _, who := range []string{"quinn", "alice"} {
+		if added, err = rs.AddSpec(who, sp); err == nil {
+			break
+		}
+	}
+	if err != nil || strconv.Itoa(added.Version) == m[2] {
+		t.Fatalf("adding a new version of %s: %v (version %d)", m[1], err, added.Version)
+	}
+	before := f.auditHead()
+	st, body := f.post(qa, path, form)
+	if st == http.StatusOK && f.lotStatus("LOT-UC-1") == "released" {
+		ds, _ := rs.Dispositions("LOT-UC-1")
+		got := ""
+		if len(ds) > 0 {
+			got = ds[len(ds)-1].Spec + "@" + strconv.Itoa(ds[len(ds)-1].SpecVersion)
+		}
+		if got != m[1]+"@"+m[2] {
+			t.Errorf("the page showed the evaluation against %s@%s and the signature's meaning named it; the form sent after %s@%d was added released the lot against %s — a signature over an evaluation never shown. Want 409 (the form's state moved) with nothing written, or the release against the version shown", m[1], m[2], m[1], added.Version, got)
+		}
+		return
+	}
+	if st != http.StatusConflict || f.auditHead() != before {
+		t.Errorf("approve after a new spec version: %d %s; want 409 with nothing written", st, review9Refusal(body))
 	}
 }

@@ -1,16 +1,23 @@
 package main
 
 import (
+	"log"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
 	"github.com/celltrack/celltrack/store"
+	"github.com/celltrack/celltrack/web"
 )
 
 // review14 (hostile review of text11, raw14, guard11). Each test fails on
@@ -135,5 +142,72 @@ func TestReview14ApproveSignsSpecVersionNotShown(t *testing.T) {
 	}
 	if st != http.StatusConflict || f.auditHead() != before {
 		t.Errorf("approve after a new spec version: %d %s; want 409 with nothing written", st, review9Refusal(body))
+	}
+}
+
+// review14MovingClockFixture is guard10Fixture's database served with a
+// clock that moves a second at each reading (the web fixture's stands
+// still, and a login at the very time of the last one changes nothing of
+// the account, so it writes no entry).
+func review14MovingClockFixture(t *testing.T) *webFixture {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ct.db")
+	for _, fx := range []string{"lab", "release", "custody"} {
+		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), fx, testClockAt()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now, _ := time.Parse(time.RFC3339, testNow)
+	var mu sync.Mutex
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(time.Second)
+		return now
+	}
+	db, err := store.Open(path, store.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &webFixture{t: t, db: db}
+	app := webApp(db, false, log.New(&f.log, "", 0))
+	f.srv = httptest.NewUnstartedServer(app)
+	_, port, _ := net.SplitHostPort(f.srv.Listener.Addr().String())
+	hosts, err := web.AllowedHosts("127.0.0.1:"+port, port, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.AllowHosts(hosts)
+	f.srv.Start()
+	t.Cleanup(func() { f.srv.Close(); db.Close() })
+	return f
+}
+
+// review14 finding A2: every login of an account writes an entry on it, so
+// the admin's disable form is refused (409, "changed after this form was
+// shown … a form sent again") whenever the account logged in between the
+// page and the click. Whoever holds a stolen password keeps the account's
+// disable form stale by logging in in a loop (successful logins are not
+// limited), so the admin cannot disable the compromised account from the
+// page — when disabling matters most. Nothing of what the form decides
+// (enabled, not locked) changed.
+func TestReview14LoginsKeepDisableFormStale(t *testing.T) {
+	f := review14MovingClockFixture(t)
+	admin := f.client()
+	f.login(admin, "alice")
+	form := guard10Form(t, f, admin, "/accounts/nina/disable", url.Values{"reason": {"badge and password stolen"}})
+	before := guard11Seen(t, f, "nina")
+	if st, m := f.postJSON(f.client(), "/api/v1/login", map[string]any{"user": "nina", "password": fixturePassword}); st != http.StatusOK {
+		t.Fatalf("nina's login: %d %v", st, m)
+	}
+	if guard11Seen(t, f, "nina") == before {
+		t.Fatalf("nina's login wrote no entry on her account")
+	}
+	st, body := f.post(admin, "/accounts/nina/disable", form)
+	if st != http.StatusOK && st != http.StatusSeeOther {
+		t.Errorf("the admin's disable of nina, sent from the page after nina's password logged in once more: %d %s; want it made (the account is as the page showed it: enabled)", st, review9Refusal(body))
+	}
+	if u, _ := f.db.User("nina"); !u.Disabled {
+		t.Errorf("nina is still enabled")
 	}
 }

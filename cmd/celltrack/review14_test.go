@@ -211,3 +211,68 @@ func TestReview14LoginsKeepDisableFormStale(t *testing.T) {
 		t.Errorf("nina is still enabled")
 	}
 }
+
+// review14 finding D (exception): the exception form shows "The lot does
+// not meet: viability FAIL (78 %)" and QA's and the physician's signatures
+// are asked for that. A new version of the specification, added before
+// they sign, that the lot fails on one more criterion moves no seen: the
+// form records an exceptional release whose DOES NOT MEET names a
+// nonconformity neither signer was shown.
+func TestReview14ExceptionSignsNonconformityNotShown(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	for _, fx := range []string{"lab", "release"} {
+		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), fx, testClockAt()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runCLIOn(t, path, "--user", "liu", "release", "result", "--corrects", "14", "--reason", "viability re-read", "--assay", "viability", "--value", "78.0", "LOT-UC-1")
+	f := newWebFixtureAt(t, path)
+	qa := f.client()
+	f.login(qa, "quinn")
+	const approve = "/lots/LOT-UC-1/approve"
+	_, page := f.get(qa, "/lots/LOT-UC-1")
+	if !strings.Contains(page, "The lot does not meet: <strong>viability FAIL (78 %)</strong>") {
+		t.Fatalf("the exception form does not show the one criterion not met")
+	}
+	form := guard10Form(t, f, qa, approve, url.Values{"patient": {"MRN-1001"}, "reason": {"refractory flare, no alternative"},
+		"physician": {"pat"}, "password": {fixturePassword}, "physician_password": {fixturePassword}})
+	rs := store.NewReleaseService(f.db)
+	sp, err := rs.Spec("isct-uc-msc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tightened := ""
+	for i, c := range sp.Criteria {
+		if c.Op == release.AtLeast && !strings.EqualFold(c.Name(), "viability") {
+			sp.Criteria[i].Min, tightened = "100", c.Name()
+			break
+		}
+	}
+	if tightened == "" {
+		t.Fatalf("no criterion to tighten in %+v", sp.Criteria)
+	}
+	var added release.Spec
+	for _, who := range []string{"quinn", "alice"} {
+		if added, err = rs.AddSpec(who, sp); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("adding a stricter version: %v", err)
+	}
+	before := f.auditHead()
+	st, body := f.post(qa, approve, form)
+	if st == http.StatusOK && strings.Contains(body, "EXCEPTIONAL RELEASE") {
+		got := ""
+		if m := regexp.MustCompile(`DOES NOT MEET: ([^<]*)`).FindStringSubmatch(body); m != nil {
+			got = m[1]
+		}
+		if got != "viability FAIL (78 %)" {
+			t.Errorf("the form showed \"does not meet: viability FAIL (78 %%)\"; after %s@%d tightened %s, the same form recorded an exceptional release that does not meet %q — signed by QA and the physician over a nonconformity neither was shown. Want 409 (the form's state moved) with nothing written", sp.Name, added.Version, tightened, got)
+		}
+		return
+	}
+	if st != http.StatusConflict || f.auditHead() != before {
+		t.Errorf("exception after a stricter spec version: %d %s; want 409 with nothing written", st, review9Refusal(body))
+	}
+}

@@ -16,6 +16,26 @@ import "github.com/celltrack/celltrack/lot"
 // checked by the record's own rules alone.
 const SeenField = "seen"
 
+// ChangesAccount reports whether an audit entry on an account (its action,
+// and whether it is a state entry) changes what the accounts page shows of
+// it and decides on — an admin's act (add, role, disable, enable, unlock,
+// reset), a password change, a lock when it happens — and so moves the
+// account's SeenField. A login, a right or wrong password (each only moves
+// the last login or the failure count) and a refused attempt while locked
+// or disabled (an event) do not: else a stranger's guess, or a login with
+// a stolen password, would keep the admin's forms for the account stale.
+// Every other state entry on the account counts, so an act added later
+// moves it unless it is named here.
+func ChangesAccount(action string, state bool) bool {
+	switch action {
+	case "user.locked":
+		return true
+	case "login", "password.ok", "login.refused", "signature.refused", "passwd.refused":
+		return false
+	}
+	return state
+}
+
 // CheckSeen refuses a write about what (e.g. "container G12342600000101",
 // "lot LOT-1", "the account of nina") whose form saw it as of audit entry
 // seen, now that last, the latest entry about it, is another (ECONFLICT on

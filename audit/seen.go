@@ -16,6 +16,12 @@ import "github.com/celltrack/celltrack/lot"
 // checked by the record's own rules alone.
 const SeenField = "seen"
 
+// SeenRule is what a seen that is not a whole number a form could carry
+// (text, a fraction, below 0, past 2^64-1) is told, by the page forms and
+// the JSON API alike (400); a whole number that names no entry of the
+// record (0, or past its last) is CheckSeen's (422).
+const SeenRule = "it must be a number from 1 to 18446744073709551615, the number of the record's last audit entry, which its page's form carries — nothing was done: open the page again and send the form from there"
+
 // ChangesAccount reports whether an audit entry on an account (its action,
 // and whether it is a state entry) changes what the accounts page shows of
 // it and decides on — an admin's act (add, role, disable, enable, unlock,

@@ -303,6 +303,7 @@ func (t *tx) written(name string, p *pending) {
 			c.sent = append(c.sent, p.keys)
 		}
 	}
+	c.seeks = nil // of the table before the send
 	stamp := t.flushes[name]
 	var pages []page
 	var end *page
@@ -551,6 +552,12 @@ func (b *bucket) Get(key []byte) []byte {
 	if p, ok := fromPages(c.pages, b.t.flushes[b.name], key); ok {
 		return p
 	}
+	if p, found, known := c.seekAnswer(b.t.flushes[b.name], key, false, false); known {
+		if found && bytes.Equal(p.k, key) {
+			return p.v
+		}
+		return nil
+	}
 	if c.misses++; c.misses > 1 {
 		return b.readAhead(c, key)
 	}
@@ -638,7 +645,8 @@ const readAheadN = 32
 // vals is absent. The server's table changes under a transaction only
 // through the transaction's own sends, which written keeps it true of.
 type getCache struct {
-	pages  []page // cursor pages (cursor.table)
+	pages  []page    // cursor pages (cursor.table)
+	seeks  []seekRun // pages PrefetchSeeks read (seekahead.go)
 	vals   map[string][]byte
 	spans  []span
 	misses int
@@ -846,6 +854,9 @@ func (c *cursor) table(k []byte, desc, strict bool) (pair, bool) {
 		if p, found, known := pg.answer(k, desc, strict); known {
 			return p, found
 		}
+	}
+	if p, found, known := c.b.t.cacheOf(c.b.name).seekAnswer(stamp, k, desc, strict); known {
+		return p, found
 	}
 	pg := c.fetch(k, desc, strict)
 	pg.stamp = stamp

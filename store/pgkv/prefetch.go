@@ -2,6 +2,7 @@ package pgkv
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -38,16 +39,9 @@ func (b *bucket) Prefetch(keys ...[]byte) {
 			continue
 		}
 		seen[string(k)] = true
-		if _, ok := p.lookup(k); ok {
-			continue
+		if !answered(c, p, stamp, k) {
+			want = append(want, k)
 		}
-		if _, ok := c.vals[string(k)]; ok || c.knowsAbsent(k) {
-			continue
-		}
-		if _, ok := fromPages(c.pages, stamp, k); ok {
-			continue
-		}
-		want = append(want, k)
 	}
 	if len(want) < 2 {
 		return // a Get is one round trip too
@@ -58,6 +52,123 @@ func (b *bucket) Prefetch(keys ...[]byte) {
 		b.getMany(c, want[:n])
 		want = want[n:]
 	}
+}
+
+// answered says whether a Get of k can be answered without asking the
+// server: buffered (p), read, known absent, or on a page of the table as it
+// is (stamp).
+func answered(c *getCache, p *pending, stamp int, k []byte) bool {
+	if _, ok := p.lookup(k); ok {
+		return true
+	}
+	if _, ok := c.vals[string(k)]; ok || c.knowsAbsent(k) {
+		return true
+	}
+	if _, ok := fromPages(c.pages, stamp, k); ok {
+		return true
+	}
+	_, _, known := c.seekAnswer(stamp, k, false, false)
+	return known
+}
+
+var _ kv.KeysPrefetcher = (*tx)(nil)
+
+// PrefetchKeys reads the values of keys, of any buckets, that no Get of this
+// transaction could answer yet, in one round trip: a statement per bucket,
+// sent together unprepared (execRaw), with BEGIN when the transaction has
+// not begun. store calls it with the keys a session check and a write's
+// actor check read one after the other (the database identity, the
+// session, the settings, the actor's name, the migration mark).
+func (t *tx) PrefetchKeys(keys ...kv.BucketKey) {
+	ct, ok := t.conn.(*connTx)
+	if !ok {
+		return // a bulk load's transaction (load.go): Get as it comes
+	}
+	type part struct {
+		b    *bucket
+		keys [][]byte
+	}
+	var parts []*part
+	byName := map[string]*part{}
+	n := 0
+	for _, bk := range keys {
+		kb, _ := t.Bucket(bk.Bucket).(*bucket)
+		if kb == nil {
+			continue
+		}
+		if answered(t.cacheOf(kb.name), t.pending[kb.name], t.flushes[kb.name], bk.Key) {
+			continue
+		}
+		pt := byName[kb.name]
+		if pt == nil {
+			pt = &part{b: kb}
+			byName[kb.name] = pt
+			parts = append(parts, pt)
+		}
+		if !slices.ContainsFunc(pt.keys, func(k []byte) bool { return bytes.Equal(k, bk.Key) }) {
+			pt.keys = append(pt.keys, bk.Key)
+			n++
+		}
+	}
+	if n < 2 {
+		return // a Get is one round trip too
+	}
+	stmts := make([]rawStmt, len(parts))
+	for i, pt := range parts {
+		stmts[i] = rawStmt{sql: pt.b.q.getMany, args: pt.b.args(pt.keys)}
+	}
+	if err := t.await(); err != nil {
+		t.fail("get", err)
+	}
+	res, err := ct.many(t.ctx, stmts)
+	if err != nil {
+		t.fail("get", err)
+	}
+	for i, pt := range parts {
+		c := t.cacheOf(pt.b.name)
+		got := make(map[string][]byte, len(res[i].rows))
+		for _, row := range res[i].rows {
+			if len(row) != 2 {
+				t.fail("get from "+pt.b.name, fmt.Errorf("a row of %d columns", len(row)))
+			}
+			v := row[1]
+			if v == nil {
+				v = []byte{} // present but empty: not nil, as bbolt
+			}
+			got[string(row[0])] = v
+		}
+		for _, k := range pt.keys {
+			if _, ok := c.vals[string(k)]; !ok {
+				c.vals[string(k)] = got[string(k)] // nil: absent
+			}
+		}
+	}
+}
+
+// many sends stmts in one round trip, after the prelude when it has not
+// gone, and returns their results.
+func (c *connTx) many(ctx context.Context, stmts []rawStmt) ([]rawResult, error) {
+	n := len(c.prelude)
+	res, err := execRaw(ctx, c.conn.Conn().PgConn(), append(c.prelude[:n:n], stmts...))
+	if errors.Is(err, errRawArg) {
+		return nil, err // nothing was sent
+	}
+	c.prelude = nil
+	if len(res) > c.ended {
+		c.open = true
+	}
+	if n > 0 {
+		if len(res) < n {
+			return nil, err
+		}
+		if berr := c.begun(res[:n]); berr != nil {
+			return nil, berr
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res[n:], nil
 }
 
 // prefetchQuery is, per table, the values of many keys ($n, bytea[]) and

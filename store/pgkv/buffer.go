@@ -193,8 +193,9 @@ func (t *tx) flushAll() error { return t.flush(t.pendingNames()...) }
 
 // flush sends the buffered writes of the buckets named: for each, the
 // deletions, then the values, in statements of at most chunk pairs, all
-// queued in one pgx batch (pipelined: one round trip for them all, and one
-// more to prepare those this connection has not run). A bucket with
+// queued in one pgx batch (pipelined: one round trip for them all, and,
+// unless the batch goes unprepared (rawBatch), one more to prepare those
+// this connection has not run). A bucket with
 // copyMin values or more sends those its table does not hold by COPY
 // instead, after the batch (copy.go).
 func (t *tx) flush(names ...string) error {
@@ -403,8 +404,12 @@ func (t *tx) sendBatch(what string, batch *pgx.Batch, checks []*appendCheck) err
 	if batch.Len() == 0 {
 		return nil
 	}
-	if err := t.conn.SendBatch(t.ctx, batch).Close(); err != nil {
+	if sent, err := t.rawBatch(batch); err != nil {
 		return t.e.wrap(what, err)
+	} else if !sent {
+		if err := t.conn.SendBatch(t.ctx, batch).Close(); err != nil {
+			return t.e.wrap(what, err)
+		}
 	}
 	for _, c := range checks {
 		if err := c.check(); err != nil {

@@ -236,7 +236,20 @@ func (b *bucket) getMany(c *getCache, keys [][]byte) {
 }
 
 // byteaArray is keys as a binary bytea[] parameter (execRaw).
-func byteaArray(keys [][]byte) ([]byte, error) {
+func byteaArray(keys [][]byte) ([]byte, error) { return binaryArray(keys, 17) }
+
+// textArray is texts as a binary text[] parameter (execRaw).
+func textArray(texts []string) ([]byte, error) {
+	elems := make([][]byte, len(texts))
+	for i, s := range texts {
+		elems[i] = []byte(s)
+	}
+	return binaryArray(elems, 25)
+}
+
+// binaryArray is elems, of the type oid elem, as a binary one-dimensional
+// array without NULLs.
+func binaryArray(keys [][]byte, elem uint32) ([]byte, error) {
 	if len(keys) > 1<<20 {
 		return nil, errors.New("too many keys for one array")
 	}
@@ -245,9 +258,9 @@ func byteaArray(keys [][]byte) ([]byte, error) {
 		n += 4 + len(k)
 	}
 	buf := make([]byte, 0, n)
-	buf = binary.BigEndian.AppendUint32(buf, 1)  // dimensions
-	buf = binary.BigEndian.AppendUint32(buf, 0)  // no NULLs
-	buf = binary.BigEndian.AppendUint32(buf, 17) // bytea
+	buf = binary.BigEndian.AppendUint32(buf, 1) // dimensions
+	buf = binary.BigEndian.AppendUint32(buf, 0) // no NULLs
+	buf = binary.BigEndian.AppendUint32(buf, elem)
 	buf = binary.BigEndian.AppendUint32(buf, uint32(len(keys)))
 	buf = binary.BigEndian.AppendUint32(buf, 1) // lower bound
 	for _, k := range keys {

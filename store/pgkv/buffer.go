@@ -567,7 +567,7 @@ func (b *bucket) Get(key []byte) []byte {
 		return b.readAhead(c, key)
 	}
 	var v []byte
-	err := b.t.ptx.QueryRow(b.t.ctx, b.q.get, b.t.e.with(b.q.get, b.args(key)...)...).Scan(&v)
+	err := b.t.queryRow(b.q.get, b.t.e.with(b.q.get, b.args(key)...)).Scan(&v)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		v = nil
@@ -608,7 +608,7 @@ func fromPages(pages []page, stamp int, key []byte) ([]byte, bool) {
 // new ids in ascending order. The keys between key and the last pair read
 // (to the table's end when fewer came back) are known absent from then on.
 func (b *bucket) readAhead(c *getCache, key []byte) []byte {
-	rows, err := b.t.ptx.Query(b.t.ctx, b.q.ahead, b.t.e.with(b.q.ahead, b.args(key)...)...)
+	rows, err := b.t.query(b.q.ahead, b.t.e.with(b.q.ahead, b.args(key)...))
 	if err != nil {
 		b.t.fail("get from "+b.name, err)
 	}
@@ -737,7 +737,7 @@ func (b *bucket) KeyN() int {
 		}
 	}
 	var n int
-	if err := b.t.ptx.QueryRow(b.t.ctx, b.q.count, b.t.e.with(b.q.count, b.args()...)...).Scan(&n); err != nil {
+	if err := b.t.queryRow(b.q.count, b.t.e.with(b.q.count, b.args()...)).Scan(&n); err != nil {
 		b.t.fail("count "+b.name, err)
 	}
 	return n
@@ -909,7 +909,7 @@ func (c *cursor) fetch(k []byte, desc, strict bool) page {
 	if k != nil {
 		args = c.b.args(k)
 	}
-	rows, err := c.b.t.ptx.Query(c.b.t.ctx, q, c.b.t.e.with(q, args...)...)
+	rows, err := c.b.t.query(q, c.b.t.e.with(q, args...))
 	if err != nil {
 		c.b.t.fail("read "+c.b.name, err)
 	}

@@ -327,3 +327,56 @@ func (r *rawResults) QueryRow() pgx.Row {
 
 func (r *rawResults) Close() error { return nil }
 func (r *rawResults) Tx() pgx.Tx   { return nil }
+
+// query runs the read sql with args as Engine.with gives them. Run
+// unprepared (a statement this process has run at most execDirect times),
+// it goes as execRaw sends it, its results binary, when the transaction is
+// attempt's: pgx runs an unprepared statement with its results as text,
+// which for bytea is hex the client decodes again — most of a trace's
+// work in pgx. Prepared statements, and a bulk load's transaction, go
+// through pgx.
+func (t *tx) query(sql string, args []any) (pgx.Rows, error) {
+	if ct, ok := t.conn.(*connTx); ok && len(args) > 0 && args[0] == pgx.QueryExecModeExec {
+		if err := t.await(); err != nil {
+			return nil, err
+		}
+		res, err := ct.many(t.ctx, []rawStmt{{sql: sql, args: args}})
+		if !errors.Is(err, errRawArg) {
+			if err != nil {
+				return nil, err
+			}
+			return &memRows{res: res[0]}, nil
+		}
+	}
+	return t.ptx.Query(t.ctx, sql, args...)
+}
+
+// queryRow is query for a statement of one row at most.
+func (t *tx) queryRow(sql string, args []any) pgx.Row {
+	rows, err := t.query(sql, args)
+	if err != nil {
+		return errRow{err}
+	}
+	if m, ok := rows.(*memRows); ok {
+		return memRow{rows: m}
+	}
+	return pgxRow{rows}
+}
+
+// pgxRow is QueryRow's answer from pgx.Rows, as pgx gives it.
+type pgxRow struct{ rows pgx.Rows }
+
+func (r pgxRow) Scan(dest ...any) error {
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return pgx.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	r.rows.Close()
+	return r.rows.Err()
+}

@@ -195,7 +195,7 @@ var prefetchQuery = sync.OnceValue(func() map[string]string {
 // first on as a read-ahead does.
 func (b *bucket) getMany(c *getCache, keys [][]byte) {
 	q := prefetchQuery()[b.tbl.name]
-	rows, err := b.t.ptx.Query(b.t.ctx, q, b.t.e.with(q, b.args(keys, keys[0])...)...)
+	rows, err := b.t.query(q, b.t.e.with(q, b.args(keys, keys[0])...))
 	if err != nil {
 		b.t.fail("get from "+b.name, err)
 	}

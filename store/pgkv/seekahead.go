@@ -117,7 +117,7 @@ var seekQuery = sync.OnceValue(func() map[string]string {
 // seekMany reads the pages of keys (sorted) into c.seeks.
 func (b *bucket) seekMany(c *getCache, stamp, below, from int, keys [][]byte) {
 	q := seekQuery()[b.tbl.name]
-	rows, err := b.t.ptx.Query(b.t.ctx, q, b.t.e.with(q, b.args(keys, int64(from), int64(below))...)...)
+	rows, err := b.t.query(q, b.t.e.with(q, b.args(keys, int64(from), int64(below))...))
 	if err != nil {
 		b.t.fail("read "+b.name, err)
 	}

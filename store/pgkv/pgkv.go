@@ -139,7 +139,7 @@ func Open(rawURL string, opts Options) (*Engine, error) {
 		e.pool.Close()
 		return nil, e.wrap("open", err)
 	}
-	have, err := e.schemaVersionOn(ctx, conn.Conn())
+	have, err := e.openRegistry(ctx, conn.Conn())
 	conn.Release()
 	if err != nil {
 		e.pool.Close()
@@ -155,6 +155,57 @@ func Open(rawURL string, opts Options) (*Engine, error) {
 		return nil, &SchemaError{Desc: e.desc, Have: have, Want: want}
 	}
 	return e, nil
+}
+
+// openRegistry reads the schema version (schemaVersionOn) and, in the same
+// round trip, the bucket registry and its generation, which the engine
+// caches: the first transaction then begins with its first statement, as
+// every later one does, instead of reading the registry in a round trip of
+// its own. The three statements go before one Sync, so the server runs
+// them in one implicit transaction: the registry is the one of that
+// generation. When the schema is not this binary's the registry is not
+// looked at (an older one may lack its tables): Open refuses it anyway.
+func (e *Engine) openRegistry(ctx context.Context, conn *pgx.Conn) (int, error) {
+	res, err := execRaw(ctx, conn.PgConn(), []rawStmt{{sql: qVersion}, {sql: qGen}, {sql: qBuckets}})
+	var pe *pgconn.PgError
+	switch {
+	case len(res) == 0 && errors.As(err, &pe) && pe.Code == "42P01": // undefined_table
+		return 0, nil
+	case len(res) == 0:
+		return 0, e.wrap("read the schema version", err)
+	}
+	var have int
+	if len(res[0].rows) != 1 {
+		return 0, e.wrap("read the schema version", fmt.Errorf("%d rows", len(res[0].rows)))
+	}
+	if err := scanRaw(res[0].rows[0], &have); err != nil {
+		return 0, e.wrap("read the schema version", err)
+	}
+	if have != LatestVersion() {
+		return have, nil
+	}
+	if err == nil && len(res[1].rows) != 1 {
+		err = errors.New("kv_generation has no row")
+	}
+	if err != nil {
+		return 0, e.wrap("read the bucket registry", err)
+	}
+	var gen int64
+	if err := scanRaw(res[1].rows[0], &gen); err != nil {
+		return 0, e.wrap("read the bucket registry", err)
+	}
+	names := make(map[string]bool, len(res[2].rows))
+	for _, row := range res[2].rows {
+		var n string
+		if err := scanRaw(row, &n); err != nil {
+			return 0, e.wrap("read the bucket registry", err)
+		}
+		names[n] = true
+	}
+	e.mu.Lock()
+	e.gen, e.buckets = gen, names
+	e.mu.Unlock()
+	return have, nil
 }
 
 // SchemaError is an Open of a database whose schema is not this binary's.
@@ -797,6 +848,7 @@ const (
 	beginRead  = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 	beginWrite = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
 	qGen       = "SELECT gen FROM kv_generation"
+	qVersion   = "SELECT coalesce(max(version), 0) FROM pgkv_migrations"
 	qBuckets   = "SELECT name FROM kv_buckets"
 	qLock      = "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)"
 )

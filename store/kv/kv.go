@@ -195,3 +195,19 @@ func PrefetchKeys(tx Tx, keys ...BucketKey) {
 		p.PrefetchKeys(keys...)
 	}
 }
+
+// SeeksPrefetcher is a Tx that can do what SeekPrefetcher does for keys of
+// several buckets at once (pgkv: in one round trip).
+type SeeksPrefetcher interface {
+	PrefetchSeeksIn(below, from int, seeks ...BucketKey)
+}
+
+// PrefetchSeeksIn tells tx that cursors are about to Seek to seeks, each in
+// its bucket, and move within below pairs before and from pairs from each
+// (see SeekPrefetcher); a key of a bucket that does not exist is left out.
+// An engine for which a Seek costs no round trip (bbolt) has nothing to do.
+func PrefetchSeeksIn(tx Tx, below, from int, seeks ...BucketKey) {
+	if p, ok := tx.(SeeksPrefetcher); ok {
+		p.PrefetchSeeksIn(below, from, seeks...)
+	}
+}

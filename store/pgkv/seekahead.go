@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/celltrack/celltrack/store/kv"
+	"github.com/jackc/pgx/v5"
 )
 
 var _ kv.SeekPrefetcher = (*bucket)(nil)
@@ -23,6 +24,73 @@ var _ kv.SeekPrefetcher = (*bucket)(nil)
 func (b *bucket) PrefetchSeeks(below, from int, keys ...[]byte) {
 	from = max(from, 1) // a page answers a Seek only with the pair it lands on
 	below = max(below, 0)
+	want := b.seekWant(keys)
+	if len(want) < 2 {
+		return // a Seek is one round trip too
+	}
+	for len(want) > 0 {
+		n := min(len(want), seekChunk)
+		b.seekMany(below, from, want[:n])
+		want = want[n:]
+	}
+}
+
+var _ kv.SeeksPrefetcher = (*tx)(nil)
+
+// PrefetchSeeksIn is PrefetchSeeks for keys of several buckets, a statement
+// for each bucket, sent together in one round trip (execRaw): store calls
+// it with the index prefixes a bedside check seeks for one container (its
+// custody events, its infusions, its lot's results and dispositions), each
+// in a bucket of its own.
+func (t *tx) PrefetchSeeksIn(below, from int, seeks ...kv.BucketKey) {
+	from, below = max(from, 1), max(below, 0)
+	ct, ok := t.conn.(*connTx)
+	if !ok {
+		return
+	}
+	var parts []*bucket
+	keys := map[*bucket][][]byte{}
+	n := 0
+	for _, s := range seeks {
+		b, _ := t.Bucket(s.Bucket).(*bucket)
+		if b == nil {
+			continue
+		}
+		if _, ok := keys[b]; !ok {
+			parts = append(parts, b)
+		}
+		keys[b] = append(keys[b], s.Key)
+	}
+	stmts := make([]rawStmt, 0, len(parts))
+	var asked []*bucket
+	for _, b := range parts {
+		want := b.seekWant(keys[b])
+		if len(want) == 0 || len(want) > seekChunk {
+			continue
+		}
+		keys[b] = want
+		asked = append(asked, b)
+		stmts = append(stmts, rawStmt{sql: seekQuery()[b.tbl.name], args: b.args(want, int64(from), int64(below))})
+		n += len(want)
+	}
+	if n < 2 {
+		return // a Seek is one round trip too
+	}
+	if err := t.await(); err != nil {
+		t.fail("read", err)
+	}
+	res, err := ct.many(t.ctx, stmts)
+	if err != nil {
+		t.fail("read", err)
+	}
+	for i, b := range asked {
+		b.addSeekRun(below, from, keys[b], &memRows{res: res[i]})
+	}
+}
+
+// seekWant is keys without those a page of this transaction answers a Seek
+// to already, each once, sorted.
+func (b *bucket) seekWant(keys [][]byte) [][]byte {
 	c := b.t.cacheOf(b.name)
 	stamp := b.t.flushes[b.name]
 	var want [][]byte
@@ -40,15 +108,8 @@ func (b *bucket) PrefetchSeeks(below, from int, keys ...[]byte) {
 		}
 		want = append(want, k)
 	}
-	if len(want) < 2 {
-		return // a Seek is one round trip too
-	}
 	slices.SortFunc(want, bytes.Compare)
-	for len(want) > 0 {
-		n := min(len(want), seekChunk)
-		b.seekMany(c, stamp, below, from, want[:n])
-		want = want[n:]
-	}
+	return want
 }
 
 // seekChunk is how many keys one PrefetchSeeks statement asks for: a trace
@@ -114,13 +175,20 @@ var seekQuery = sync.OnceValue(func() map[string]string {
 	return m
 })
 
-// seekMany reads the pages of keys (sorted) into c.seeks.
-func (b *bucket) seekMany(c *getCache, stamp, below, from int, keys [][]byte) {
+// seekMany reads the pages of keys (sorted) into the bucket's cache.
+func (b *bucket) seekMany(below, from int, keys [][]byte) {
 	q := seekQuery()[b.tbl.name]
 	rows, err := b.t.query(q, b.t.e.with(q, b.args(keys, int64(from), int64(below))...))
 	if err != nil {
 		b.t.fail("read "+b.name, err)
 	}
+	b.addSeekRun(below, from, keys, rows)
+}
+
+// addSeekRun keeps the pages rows, seekQuery's answer for keys, hold.
+func (b *bucket) addSeekRun(below, from int, keys [][]byte, rows pgx.Rows) {
+	c := b.t.cacheOf(b.name)
+	stamp := b.t.flushes[b.name]
 	ups := make([][]pair, len(keys))
 	downs := make([][]pair, len(keys))
 	for rows.Next() {

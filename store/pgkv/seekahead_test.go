@@ -38,14 +38,14 @@ func moves(b kv.Bucket, seeks [][]byte, next bool) []string {
 // TestPrefetchSeeks: after PrefetchSeeks, Seeks to its keys and the moves
 // around them answer exactly as without it — keys present and absent, before
 // the first pair and past the last, in the generic table and in tables of
-// their own, over a write transaction's buffered writes — and a read
-// transaction's Seeks and Prevs within what was read cost no round trip of
-// their own.
+// their own, over a write transaction's buffered writes, for one bucket or
+// several (PrefetchSeeksIn) — and a read transaction's Seeks and Prevs
+// within what was read cost no round trip of their own.
 func TestPrefetchSeeks(t *testing.T) {
 	e, u := create(t)
 	key := func(i, j int) []byte { k := make([]byte, 24); k[0], k[15], k[23] = 1, byte(i), byte(j); return k }
 	if err := e.Update(func(tx kv.Tx) error {
-		for _, name := range []string{"things", "audit_entity"} { // the generic table, and one of its own
+		for _, name := range []string{"things", "audit_entity", "meta"} { // the generic table, and one of its own
 			b, err := tx.CreateBucketIfNotExists([]byte(name))
 			if err != nil {
 				return err
@@ -109,6 +109,27 @@ func TestPrefetchSeeks(t *testing.T) {
 				t.Fatal(err)
 			}
 			equalLines(t, name+" (with Next)", got, want)
+		}
+		// Of several buckets at once: the same answers; one round trip
+		// for the Seeks of two buckets and the moves within them.
+		before := c.n()
+		if err := e2.View(func(tx kv.Tx) error {
+			var bks []kv.BucketKey
+			for _, other := range []string{name, "meta", "nothing"} {
+				for _, k := range seeks {
+					bks = append(bks, kv.BucketKey{Bucket: []byte(other), Key: k})
+				}
+			}
+			kv.PrefetchSeeksIn(tx, 3, 1, bks...)
+			got = moves(tx.Bucket([]byte(name)), seeks, false)
+			moves(tx.Bucket([]byte("meta")), seeks, false)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		equalLines(t, name+" (of several buckets)", got, wantNoNext)
+		if n := c.n() - before; n != 1 {
+			t.Errorf("%s: PrefetchSeeksIn of %d keys of two buckets and the moves within them took %d round trips, want 1", name, 2*len(seeks), n)
 		}
 		// In a write transaction, over its own writes (rolled back).
 		write := func(b kv.Bucket) {

@@ -907,26 +907,11 @@ func (c *connTx) take() *pgxpool.Conn {
 // first sends the prelude and the statement sql in one round trip and
 // returns the statement's rows, read.
 func (c *connTx) first(ctx context.Context, sql string, args []any) (*memRows, error) {
-	stmts := append(c.prelude, rawStmt{sql: sql, args: args})
-	res, err := execRaw(ctx, c.conn.Conn().PgConn(), stmts)
-	if errors.Is(err, errRawArg) {
-		return nil, err // nothing was sent
-	}
-	n := len(c.prelude)
-	c.prelude = nil
-	if len(res) > c.ended {
-		c.open = true
-	}
-	if len(res) < n {
-		return nil, err
-	}
-	if berr := c.begun(res[:n]); berr != nil {
-		return nil, berr
-	}
+	res, err := c.many(ctx, []rawStmt{{sql: sql, args: args}})
 	if err != nil {
 		return nil, err
 	}
-	return &memRows{res: res[n]}, nil
+	return &memRows{res: res[0]}, nil
 }
 
 // beginNow sends the prelude, if it has not gone, by itself.

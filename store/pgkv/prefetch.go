@@ -32,26 +32,30 @@ func (b *bucket) Prefetch(keys ...[]byte) {
 	c := b.t.cacheOf(b.name)
 	p := b.t.pending[b.name]
 	stamp := b.t.flushes[b.name]
-	var want [][]byte
-	seen := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		if seen[string(k)] {
-			continue
-		}
-		seen[string(k)] = true
-		if !answered(c, p, stamp, k) {
-			want = append(want, k)
-		}
-	}
+	want := unknown(keys, func(k []byte) bool { return answered(c, p, stamp, k) })
 	if len(want) < 2 {
 		return // a Get is one round trip too
 	}
-	slices.SortFunc(want, bytes.Compare)
 	for len(want) > 0 {
 		n := min(len(want), prefetchChunk)
 		b.getMany(c, want[:n])
 		want = want[n:]
 	}
+}
+
+// unknown is keys, each once and in order, without those known says the
+// transaction can answer already.
+func unknown(keys [][]byte, known func(k []byte) bool) [][]byte {
+	var want [][]byte
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if !seen[string(k)] && !known(k) {
+			want = append(want, k)
+		}
+		seen[string(k)] = true
+	}
+	slices.SortFunc(want, bytes.Compare)
+	return want
 }
 
 // answered says whether a Get of k can be answered without asking the
@@ -175,6 +179,17 @@ func (c *connTx) many(ctx context.Context, stmts []rawStmt) ([]rawResult, error)
 // readAheadN pairs from a key on ($n+1), the second marked false. (Made on
 // first use: the tables are complete only once every init has run.)
 var prefetchQuery = sync.OnceValue(func() map[string]string {
+	return perTable(func(t table, where string, p int, val string) string {
+		return fmt.Sprintf("SELECT true, k, %[1]s FROM %[2]s WHERE %[3]sk = ANY($%[4]d::bytea[]) UNION ALL "+
+			"(SELECT false, k, %[1]s FROM %[2]s WHERE %[3]sk >= $%[5]d ORDER BY k LIMIT %[6]d)", val, t.name, where, p, p+1, readAheadN)
+	})
+})
+
+// perTable is a statement for each table, the generic one's included, by
+// table name: build's, given the WHERE condition's start that names the
+// bucket (in the generic table, parameter $1), the number of the first
+// parameter after it, and the value column as the engine reads it.
+func perTable(build func(t table, where string, p int, val string) string) map[string]string {
 	m := map[string]string{}
 	for _, t := range append([]table{generic}, tablesList()...) {
 		where, p := "", 1
@@ -185,11 +200,10 @@ var prefetchQuery = sync.OnceValue(func() map[string]string {
 		if t.json {
 			val += "::text"
 		}
-		m[t.name] = fmt.Sprintf("SELECT true, k, %[1]s FROM %[2]s WHERE %[3]sk = ANY($%[4]d::bytea[]) UNION ALL "+
-			"(SELECT false, k, %[1]s FROM %[2]s WHERE %[3]sk >= $%[5]d ORDER BY k LIMIT %[6]d)", val, t.name, where, p, p+1, readAheadN)
+		m[t.name] = build(t, where, p, val)
 	}
 	return m
-})
+}
 
 // getMany reads keys, in order, into the cache c, and the pairs from the
 // first on as a read-ahead does.

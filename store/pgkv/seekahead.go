@@ -93,23 +93,13 @@ func (t *tx) PrefetchSeeksIn(below, from int, seeks ...kv.BucketKey) {
 func (b *bucket) seekWant(keys [][]byte) [][]byte {
 	c := b.t.cacheOf(b.name)
 	stamp := b.t.flushes[b.name]
-	var want [][]byte
-	seen := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		if seen[string(k)] {
-			continue
-		}
-		seen[string(k)] = true
+	return unknown(keys, func(k []byte) bool {
 		if _, ok := fromPages(c.pages, stamp, k); ok {
-			continue
+			return true
 		}
-		if _, _, known := c.seekAnswer(stamp, k, false, false); known {
-			continue
-		}
-		want = append(want, k)
-	}
-	slices.SortFunc(want, bytes.Compare)
-	return want
+		_, _, known := c.seekAnswer(stamp, k, false, false)
+		return known
+	})
 }
 
 // seekChunk is how many keys one PrefetchSeeks statement asks for: a trace
@@ -157,22 +147,12 @@ func (c *getCache) seekAnswer(stamp int, k []byte, desc, strict bool) (p pair, f
 // (from 1) and whether it is from the key up. (Made on first use: the
 // tables are complete only once every init has run.)
 var seekQuery = sync.OnceValue(func() map[string]string {
-	m := map[string]string{}
-	for _, t := range append([]table{generic}, tablesList()...) {
-		where, p := "", 1
-		if t == generic {
-			where, p = "bucket = $1 AND ", 2
-		}
-		val := t.val
-		if t.json {
-			val += "::text"
-		}
-		m[t.name] = fmt.Sprintf("SELECT s.i, x.up, x.k, x.v FROM unnest($%[4]d::bytea[]) WITH ORDINALITY AS s(key, i) "+
+	return perTable(func(t table, where string, p int, val string) string {
+		return fmt.Sprintf("SELECT s.i, x.up, x.k, x.v FROM unnest($%[4]d::bytea[]) WITH ORDINALITY AS s(key, i) "+
 			"CROSS JOIN LATERAL ((SELECT true AS up, k, %[1]s AS v FROM %[2]s WHERE %[3]sk >= s.key ORDER BY k ASC LIMIT $%[5]d) UNION ALL "+
 			"(SELECT false, k, %[1]s FROM %[2]s WHERE %[3]sk < s.key ORDER BY k DESC LIMIT $%[6]d)) AS x",
 			val, t.name, where, p, p+1, p+2)
-	}
-	return m
+	})
 })
 
 // seekMany reads the pages of keys (sorted) into the bucket's cache.

@@ -196,7 +196,7 @@ func (w *writer) put(kind string, id uuid.UUID, action string, reason string, re
 	if err := b.Put(id[:], val); err != nil {
 		return fmt.Errorf("put %s %s: %w", kind, id, err)
 	}
-	return appendEntry(w.tx, &audit.Entry{
+	return appendEntry(w.tx, w.db.rawEntries, &audit.Entry{
 		Time: w.now, User: w.actor.Name, Action: action, Entity: kind, ID: id,
 		Prev: prev, New: val, Reason: reason, State: true,
 	})
@@ -208,7 +208,7 @@ func (w *writer) event(kind string, id uuid.UUID, action, reason string) error {
 	if err := w.checkOpen(); err != nil {
 		return err
 	}
-	return appendEntry(w.tx, &audit.Entry{Time: w.now, User: w.actor.Name, Action: action, Entity: kind, ID: id, Reason: reason})
+	return appendEntry(w.tx, w.db.rawEntries, &audit.Entry{Time: w.now, User: w.actor.Name, Action: action, Entity: kind, ID: id, Reason: reason})
 }
 
 // appendFill is the fill percent of buckets whose keys mostly arrive in
@@ -224,8 +224,8 @@ var encodeEntry = (*audit.Entry).Encode
 
 // appendEntry numbers e after the last entry, chains it to that entry's hash
 // and stores it with its per-record index key and its hashes in the audit
-// tree (tree.go).
-func appendEntry(tx kv.Tx, e *audit.Entry) error {
+// tree (tree.go); raw stores its body uncompressed (Options.OneShot).
+func appendEntry(tx kv.Tx, raw bool, e *audit.Entry) error {
 	b := tx.Bucket(bAudit)
 	b.SetFillPercent(appendFill)
 	if k, v := b.Cursor().Last(); k != nil {
@@ -239,7 +239,11 @@ func appendEntry(tx kv.Tx, e *audit.Entry) error {
 		e.Seq = 1
 	}
 	e.Time = e.Time.UTC()
-	enc, err := encodeEntry(e)
+	encode := encodeEntry
+	if raw {
+		encode = (*audit.Entry).EncodeRaw
+	}
+	enc, err := encode(e)
 	if err != nil {
 		return fmt.Errorf("encode audit entry: %w", err)
 	}

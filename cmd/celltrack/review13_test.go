@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -190,5 +192,71 @@ func TestReview13SessionMintedBySQLWritesAsAdmin(t *testing.T) {
 	after, _ := db.TreeHead()
 	if vcode == 0 {
 		t.Errorf("a session minted with one INSERT into kv (no password, no login entry) added admin mallory as alice (trail %d → %d entries, no login between), and audit verify passes:\n%s%s\nwant the session refused (exit 2, nothing written) or verify naming the entries written under a session no login opened", before.Size, after.Size, stderr, vout)
+	}
+}
+
+// review13 finding B: a server that finds, at its stop, that the trail was
+// rolled back under it (a PostgreSQL dump put back while it ran: the trail
+// is now shorter than the checkpoint it signed at start) logs "last
+// checkpoint not written: the trail does not extend …" and exits 0, as after
+// a clean stop; /healthz answered 200 all the while. systemd, a supervisor
+// or an operator's script sees a normal stop; the line that says the
+// history was rolled back is one log line among the access log.
+// Expected: a non-zero exit (3, "failed audit verify … a kept checkpoint
+// the trail no longer extends", README "Exit codes"), as at start.
+func TestReview13ServeStopsWithExit0OverRolledBackTrail(t *testing.T) {
+	dump, err := exec.LookPath("pg_dump")
+	if err != nil {
+		t.Skip("pg_dump not installed")
+	}
+	restore, err := exec.LookPath("pg_restore")
+	if err != nil {
+		t.Skip("pg_restore not installed")
+	}
+	p := newProcPG(t)
+	key := filepath.Join(p.dir, "checkpoint.key")
+	p.must("", "audit", "key", "init", "--name", "celltrack-G1234", "--out", key)
+	p.must("", "--user", "alice", "audit", "key", "register", "--verifier-file", key+".pub")
+	snapshot := filepath.Join(p.dir, "before.dump")
+	if out, err := exec.Command(dump, "-Fc", "-f", snapshot, p.db).CombinedOutput(); err != nil {
+		t.Fatalf("pg_dump: %v\n%s", err, out)
+	}
+	p.must("", "--user", "nina", "patient", "add", "--name", "Ana Lima", "--born", "1990-02-02", "--sex", "F", "MRN-2")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	witness := t.TempDir()
+	cmd := p.command("", "--user", "alice", "serve", "--addr", addr, "--checkpoint-key", key, "--checkpoint-dir", witness)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for healthz("http://"+addr) != 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not come up:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if es, _ := os.ReadDir(witness); len(es) != 1 {
+		t.Fatalf("%d checkpoints at start, want 1:\n%s", len(es), logs.String())
+	}
+	if out, err := exec.Command(restore, "--clean", "--if-exists", "-d", p.db, snapshot).CombinedOutput(); err != nil {
+		t.Fatalf("pg_restore: %v\n%s", err, out)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	if !strings.Contains(logs.String(), "does not extend") {
+		t.Fatalf("setup: the server did not see the rollback at its stop:\n%s", logs.String())
+	}
+	if err == nil {
+		t.Errorf("serve stopped with exit 0 after finding the trail rolled back below the checkpoint it signed at start; want exit 3:\n%s", logs.String())
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/internal/pgtest"
+	bolt "go.etcd.io/bbolt"
 	"github.com/celltrack/celltrack/store"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -258,5 +259,45 @@ func TestReview13ServeStopsWithExit0OverRolledBackTrail(t *testing.T) {
 	}
 	if err == nil {
 		t.Errorf("serve stopped with exit 0 after finding the trail rolled back below the checkpoint it signed at start; want exit 3:\n%s", logs.String())
+	}
+}
+
+// review13 finding D: the facility's ISBT 128 FIN is one unaudited value
+// in meta, read afresh by every DIN issued (nextDIN) and by every release
+// certificate; init's entry mentions it only in its free text. Changed
+// behind celltrack's back (a raw bbolt edit of the file, or on PostgreSQL
+// the sites' role: UPDATE kv SET v = 'G9999' WHERE bucket = 'meta' AND k =
+// 'facility'), the next lot registered is issued DIN G9999 26 …, another
+// facility's number on a bag label — a DIN that ISBT 128 makes unique
+// worldwide now collides with that facility's — and check / audit verify
+// pass. Only a kept signed checkpoint notices (its facility differs), and a
+// database without one shows nothing.
+// Expected: verify fails naming meta "facility" against the facility the
+// trail recorded at init, and no DIN is issued from it.
+func TestReview13FacilityFINChangedOutsideIssuesDINsAndVerifies(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	now, _ := time.Parse(time.RFC3339, testNow)
+	clock := func() time.Time { return now }
+	homes := filepath.Join(filepath.Dir(path), "homes")
+	if err := runFixture(path, homes, "lab", clock); err != nil {
+		t.Fatal(err)
+	}
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("facility"), []byte("G9999")) }); err != nil {
+		t.Fatal(err)
+	}
+	bdb.Close()
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := runEnv(append([]string{"celltrack", "--db", path}, args...), strings.NewReader(""), &out, &errb, clock, personEnv(homes, args))
+		return code, out.String(), errb.String()
+	}
+	code, out, _ := run("--user", "liu", "lot", "register", "--source", "uc", "--donor", "D-0001", "--cells", "1e9", "--viability", "91", "--volume-ml", "62", "--manufactured", "2026-11-20", "--expires", "2027-11-20", "LOT-N")
+	vcode, vout, _ := run("--user", "aud", "audit", "verify")
+	if code == 0 && vcode == 0 {
+		t.Errorf("meta facility set to G9999 outside celltrack: lot register issued %q and audit verify passes:\n%s\nwant verify to fail naming the facility, and no DIN of another facility issued", strings.TrimSpace(out), vout)
 	}
 }

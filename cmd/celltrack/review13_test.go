@@ -301,3 +301,32 @@ func TestReview13FacilityFINChangedOutsideIssuesDINsAndVerifies(t *testing.T) {
 		t.Errorf("meta facility set to G9999 outside celltrack: lot register issued %q and audit verify passes:\n%s\nwant verify to fail naming the facility, and no DIN of another facility issued", strings.TrimSpace(out), vout)
 	}
 }
+
+// review13 finding G (low): refusals of audit checkpoint that are about one
+// input do not name it for programs: --out an existing file (backup's twin
+// refusal carries "field":"out" and "(--out)") and a --key file others can
+// read come back without "field", and the first gives a signing key's
+// reason ("a lost signing key cannot be recovered") for a checkpoint.
+func TestReview13CheckpointRefusalsNameNoField(t *testing.T) {
+	path := newCLIDB(t)
+	dir := filepath.Dir(path)
+	key := filepath.Join(dir, "ck.key")
+	if code, _, stderr := runCLI(path, "audit", "key", "init", "--name", "celltrack-G1234", "--out", key); code != 0 {
+		t.Fatalf("key init: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(path, "--user", "alice", "audit", "key", "register", "--verifier-file", key+".pub"); code != 0 {
+		t.Fatalf("key register: exit %d: %s", code, stderr)
+	}
+	out := filepath.Join(dir, "w", "a.checkpoint")
+	os.MkdirAll(filepath.Dir(out), 0o700)
+	if code, _, stderr := runCLI(path, "--user", "alice", "audit", "checkpoint", "--key", key, "--out", out); code != 0 {
+		t.Fatalf("checkpoint: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(path, "--json", "--user", "alice", "audit", "checkpoint", "--key", key, "--out", out); code != exitRefused || !strings.Contains(stderr, `"field":"out"`) {
+		t.Errorf("--out an existing checkpoint: exit %d, %s; want exit 3 with \"field\":\"out\" as backup's refusal has", code, stderr)
+	}
+	os.Chmod(key, 0o644)
+	if code, _, stderr := runCLI(path, "--json", "--user", "alice", "audit", "checkpoint", "--key", key, "--out", out+"2"); code != exitRefused || !strings.Contains(stderr, `"field":"key"`) {
+		t.Errorf("--key readable by others: exit %d, %s; want exit 3 with \"field\":\"key\"", code, stderr)
+	}
+}

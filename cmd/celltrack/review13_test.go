@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/celltrack/celltrack/internal/pgtest"
-	bolt "go.etcd.io/bbolt"
 	"github.com/celltrack/celltrack/store"
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/note"
 )
 

@@ -66,10 +66,19 @@ func (db *DB) SignCheckpoint(signer note.Signer, verify bool) (msg []byte, head 
 // rolledBack names each kept checkpoint the trail does not extend because
 // a recorded restore rolled back over it (--allow-rollback): not a reason
 // to refuse, but to be said where the signer reports.
+//
+// It also refuses a trail that no longer holds the last entry this process
+// committed (ownHeadLost): the server's own acknowledged writes, gone. Either
+// refusal marks the process as having found the trail rolled back
+// (MarkRolledBack).
 func (db *DB) SignCheckpointOver(signer note.Signer, kept []KeptCheckpoint) (msg []byte, head audit.Head, rolledBack []string, err error) {
 	err = db.view(func(tx kv.Tx) error {
 		if err := checkSigner(tx, signer); err != nil {
 			return err
+		}
+		if lost := db.ownHeadLost(tx); lost != "" {
+			db.MarkRolledBack(lost)
+			return lot.Errorf(lot.ECONFLICT, "%s; so none was signed (one signed now would certify a history without them) — an administrator verifies the trail against the kept checkpoints and restores or investigates, and reports it to QA", lost).Run("audit verify --checkpoint")
 		}
 		v, err := verifyTx(tx)
 		if err != nil {
@@ -79,6 +88,7 @@ func (db *DB) SignCheckpointOver(signer note.Signer, kept []KeptCheckpoint) (msg
 			return lot.Errorf(lot.ECONFLICT, "audit verify found %d problem(s) (first: %s); a checkpoint would vouch for a trail changed outside celltrack, so none was signed — verify the audit trail and report it to QA", len(v.Problems), v.Problems[0]).Run("audit verify")
 		}
 		if rolledBack, err = refuseUnextended(tx, kept, "none was signed"); err != nil {
+			db.MarkRolledBack(lot.ErrorMessage(err))
 			return err
 		}
 		head, err = treeHead(tx)

@@ -132,7 +132,8 @@ func (db *DB) VerifiedBackupOfOlder(path, actor, password string) (BackupReport,
 		rep.Problems = append(rep.Problems, problems...)
 	}
 	if len(rep.Problems) > 0 {
-		return rep, db.markFailedBackup(path, rep.Problems)
+		err := db.markFailedBackup(path, &rep)
+		return rep, err
 	}
 	return rep, nil
 }
@@ -196,9 +197,10 @@ func headAt(tx kv.Tx, size int64) (audit.Head, error) {
 }
 
 // markFailedBackup marks the backup at path as taken from a database that
-// failed its verification, with the problems: restore refuses it.
-func (db *DB) markFailedBackup(path string, problems []string) error {
-	mark, _ := json.Marshal(backupMark{Taken: db.now(), From: db.path, Verified: false, Problems: problems})
+// failed its verification, with rep's problems: restore refuses it. The
+// mark may grow the file: rep.Bytes is its size after.
+func (db *DB) markFailedBackup(path string, rep *BackupReport) error {
+	mark, _ := json.Marshal(backupMark{Taken: db.now(), From: db.path, Verified: false, Problems: rep.Problems})
 	b, err := boltkv.Open(path, &boltkv.Options{Timeout: time.Second})
 	if err == nil {
 		err = b.Update(func(tx kv.Tx) error { return tx.Bucket(bMeta).Put(metaBackup, mark) })
@@ -206,9 +208,14 @@ func (db *DB) markFailedBackup(path string, problems []string) error {
 			err = cerr
 		}
 	}
+	var fi os.FileInfo
+	if err == nil {
+		fi, err = os.Stat(path)
+	}
 	if err != nil {
 		return fmt.Errorf("mark the backup %s as taken from a database that failed verification: %w", path, err)
 	}
+	rep.Bytes = fi.Size()
 	return nil
 }
 

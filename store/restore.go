@@ -114,7 +114,8 @@ func (db *DB) VerifiedBackupOver(path string, signer note.Signer, kept []KeptChe
 		}
 		return rep, nil
 	}
-	return rep, db.markFailedBackup(path, rep.Problems)
+	err = db.markFailedBackup(path, &rep)
+	return rep, err
 }
 
 // checkCopyHead reads the backup at path back and refuses it unless its

@@ -50,10 +50,10 @@ func (rt *runtime) auditKeyCommand() *cli.Command {
 						return fmt.Errorf("generate key: %w", err)
 					}
 					out := c.String("out")
-					if err := writeNew(out, skey+"\n", 0o600); err != nil {
+					if err := writeNew("out", signingKeyFile, out, skey+"\n", 0o600); err != nil {
 						return err
 					}
-					if err := writeNew(out+".pub", vkey+"\n", 0o644); err != nil {
+					if err := writeNew("out", verifierKeyFile, out+".pub", vkey+"\n", 0o644); err != nil {
 						os.Remove(out)
 						return err
 					}
@@ -185,11 +185,24 @@ func asTyped(c *cli.Context, err error) error {
 	return lot.FieldErrorf("verifier-file", lot.ErrorCode(err), "%s — the key in %s", lot.ErrorMessage(err), f)
 }
 
-// writeNew creates path with data, never replacing a file.
-func writeNew(path, data string, perm os.FileMode) error {
+// A file writeNew makes, for the reason it never replaces one.
+const (
+	signingKeyFile  = "a signing key file (a lost signing key cannot be recovered)"
+	verifierKeyFile = "a verifier key file (it belongs to the signing key it was made with)"
+	checkpointFile  = "a checkpoint file (a checkpoint written is evidence of the trail as it was: a new one goes beside it, never in its place)"
+)
+
+// writeNew creates path with data, never replacing a file; what is the
+// kind of file (signingKeyFile, …), and field the input that named path
+// ("" when none did).
+func writeNew(field, what, path, data string, perm os.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if errors.Is(err, fs.ErrExist) {
-		return lot.Errorf(lot.ECONFLICT, "%s already exists; celltrack never overwrites a key or a checkpoint file (a lost signing key cannot be recovered) — choose a new name", path)
+		flag := ""
+		if field != "" {
+			flag = " (--" + field + ")"
+		}
+		return lot.FieldErrorf(field, lot.ECONFLICT, "%s%s already exists; celltrack never overwrites %s — choose a new name", path, flag, what)
 	} else if err != nil {
 		return lot.Errorf(lot.EINVALID, "%s cannot be created: %v", path, err)
 	}
@@ -215,7 +228,7 @@ func readSigner(flag, path string) (note.Signer, error) {
 		return nil, lot.Errorf(lot.EINVALID, "%s %s cannot be read: %v", flag, path, err)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, lot.Errorf(lot.EINVALID, "%s %s is readable by others (mode %04o): whoever can read it can sign checkpoints; run chmod 600 %s", flag, path, fi.Mode().Perm(), path)
+		return nil, lot.FieldErrorf(strings.TrimPrefix(flag, "--"), lot.EINVALID, "%s %s is readable by others (mode %04o): whoever can read it can sign checkpoints; run chmod 600 %s", flag, path, fi.Mode().Perm(), path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -267,7 +280,7 @@ func (rt *runtime) auditCheckpointCommand() *cli.Command {
 			view := headView(head)
 			view["note"] = string(msg)
 			if out := c.String("out"); out != "" {
-				if err := writeNew(out, string(msg), 0o600); err != nil {
+				if err := writeNew("out", checkpointFile, out, string(msg), 0o600); err != nil {
 					return err
 				}
 				view["out"] = out
@@ -673,7 +686,7 @@ func demoCheckpoint(d *demo) error {
 		return fmt.Errorf("generate key: %w", err)
 	}
 	keyFile := filepath.Join(d.dir, "checkpoint.key")
-	if err := writeNew(keyFile, skey+"\n", 0o600); err != nil {
+	if err := writeNew("", signingKeyFile, keyFile, skey+"\n", 0o600); err != nil {
 		return err
 	}
 	if _, err := d.db.RegisterCheckpointKey("alice", vkey); err != nil {
@@ -688,7 +701,7 @@ func demoCheckpoint(d *demo) error {
 		return err
 	}
 	out := filepath.Join(d.dir, "day1.checkpoint")
-	if err := writeNew(out, string(msg), 0o600); err != nil {
+	if err := writeNew("", checkpointFile, out, string(msg), 0o600); err != nil {
 		return err
 	}
 	d.say("\ncheckpoint: signing key in %s (0600; only its verifier is in the database, registered by alice); %s signs the trail at %d entries", keyFile, out, head.Size)

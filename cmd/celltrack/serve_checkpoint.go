@@ -81,7 +81,7 @@ func (k *checkpointer) sign() error {
 		return nil
 	}
 	name := filepath.Join(k.dir, fmt.Sprintf("checkpoint-%s-%d.txt", head.Time.UTC().Format("20060102T150405Z"), head.Size))
-	if err := writeNew(name, string(msg), 0o600); err != nil {
+	if err := writeNew("checkpoint-dir", checkpointFile, name, string(msg), 0o600); err != nil {
 		return err
 	}
 	k.last = head.Size

@@ -441,6 +441,9 @@ func Restore(path string, opts RestoreOptions) (RestoreReport, error) {
 	if err := sameCopy(tmp, copied, opts.From); err != nil {
 		return rep, err
 	}
+	if err := keepOwner(path, tmp); err != nil {
+		return rep, err
+	}
 	db, err := Open(tmp, Options{Timeout: opts.Timeout, Now: opts.Now})
 	if err != nil {
 		return rep, fmt.Errorf("the verified copy %s could not be opened to record the restore, so nothing was changed: %w", tmp, err)

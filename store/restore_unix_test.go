@@ -49,3 +49,29 @@ func TestRestoreLocksADamagedFile(t *testing.T) {
 		t.Fatal("the replaced file is not the damaged one")
 	}
 }
+
+// A restore run as root over the service account's database puts back a
+// file with that owner, group and mode (review13 E), not root's 0600.
+func TestRestoreKeepsTheOwnerAndMode(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to give the file another owner")
+	}
+	db, backup := liveAndBackup(t)
+	const service = 65534
+	if err := os.Chown(db.Path(), service, service); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(db.Path(), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore(db.Path(), restoreOpts(db, backup)); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != service || st.Gid != service || fi.Mode().Perm() != 0o640 {
+		t.Errorf("restored file: uid %d gid %d mode %04o, want %d %d 0640", st.Uid, st.Gid, fi.Mode().Perm(), service, service)
+	}
+}

@@ -96,7 +96,10 @@ const (
 // the record holds. The JSON body is canonical: encoding/json writes struct
 // fields in declaration order and the record values are themselves produced
 // by encoding/json.
-func (e *Entry) Encode() ([]byte, error) {
+func (e *Entry) Encode() ([]byte, error) { return e.encode(compressBody) }
+
+// encode is Encode with the body framed by frame (compressBody, rawFrame).
+func (e *Entry) encode(frame func(head, body []byte) []byte) ([]byte, error) {
 	sha := e.NewSHA()
 	e.Lean = e.State
 	b := linkedBody{Seq: e.Seq, Time: e.Time, User: e.User, Action: e.Action, Entity: e.Entity, Prev: e.Prev, Reason: e.Reason}
@@ -116,7 +119,7 @@ func (e *Entry) Encode() ([]byte, error) {
 	}
 	e.Hash = linkedHash(e.PrevHash, head[32:], body)
 	copy(head[:], e.Hash[:])
-	return compressBody(head[:], body), nil
+	return frame(head[:], body), nil
 }
 
 // EncodeSchema11 returns the entry's stored form in the first layout, as

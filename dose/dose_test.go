@@ -692,7 +692,7 @@ func TestBandBoundsKeptToTheGram(t *testing.T) {
 		{"60.999", 60_999, ""},
 		{"60", 60_000, ""},
 		{"60.05", 60_050, ""},
-		{"60.9999", 0, "more than 3 decimal places"},
+		{"60.9999", 0, "must have at most 3 decimal places"},
 		{"0.5", 0, "outside 1.0–300.0 kg"},
 	} {
 		data := `{"format": 1, "name": "ss-uc-bands", "title": "bands", "source": "test", "product": "uc", "basis": "bands",
@@ -798,7 +798,8 @@ func TestLatestWeightDatedAhead(t *testing.T) {
 
 // TestParseVolume: a volume stated as infused (`--volume-ml`, the page's
 // and API's volume_ml) is read by the checked volume's rules; a negative
-// one is below the least volume, not "not a number" (review 12, G).
+// one is below the least volume, not "not a number" (review 12, G): lot's
+// one parser of exact decimals says the rule, "must be 0.1 mL or more".
 func TestParseVolume(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
@@ -807,10 +808,10 @@ func TestParseVolume(t *testing.T) {
 	}{
 		{"36.5", 365, ""},
 		{"0.1", 1, ""},
-		{"-3", 0, "volume (mL) -3 is below the least volume, 0.1 mL; give the volume to draw in mL to 0.1 mL, the number alone (for example 34.1), or leave it out for the computed volume"},
-		{"0", 0, "volume (mL) must be more than 0 mL (0 given); give the volume to draw"},
-		{"abc", 0, `volume (mL) "abc" is not a volume in mL; give the volume to draw`},
-		{"34.15", 0, "volume (mL) 34.15 has more than 1 decimal place"},
+		{"-3", 0, "volume (mL) -3 mL must be 0.1 mL or more; give the volume to draw in mL to 0.1 mL, the number alone (for example 34.1), or leave it out for the computed volume"},
+		{"0", 0, "volume (mL) 0 mL must be 0.1 mL or more; give the volume to draw"},
+		{"abc", 0, `volume (mL) "abc" is not a number; give the volume to draw`},
+		{"34.15", 0, "volume (mL) 34.15 mL must have at most 1 decimal place: it is kept to 0.1 mL; give the volume to draw"},
 	} {
 		v, err := ParseVolume("volume (mL)", tc.in)
 		switch {
@@ -833,12 +834,12 @@ func TestParseCheckedVolume(t *testing.T) {
 		{"34.1", 341, nil},
 		{" 34.10 ", 341, nil},
 		{"35", 350, nil},
-		{"-1", 0, []string{"--checked-ml -1 is below the least volume, 0.1 mL", "to 0.1 mL", "34.1"}},
-		{"0", 0, []string{"--checked-ml must be more than 0 mL (0 given)", "after \"draw\""}},
-		{"34.15", 0, []string{"--checked-ml 34.15 has more than 1 decimal place", "to 0.1 mL", "for example 34.1"}},
-		{"34.1ml", 0, []string{`--checked-ml "34.1ml" is not a volume in mL`, "the number alone"}},
-		{"+34.1", 0, []string{`--checked-ml "+34.1" is not a volume in mL`}},
-		{"-x", 0, []string{`--checked-ml "-x" is not a volume: a volume has no sign`}},
+		{"-1", 0, []string{"--checked-ml -1 mL must be 0.1 mL or more", "to 0.1 mL", "34.1"}},
+		{"0", 0, []string{"--checked-ml 0 mL must be 0.1 mL or more", "after \"draw\""}},
+		{"34.15", 0, []string{"--checked-ml 34.15 mL must have at most 1 decimal place", "to 0.1 mL", "for example 34.1"}},
+		{"34.1ml", 0, []string{`--checked-ml "34.1ml" is not a number`, "the number alone"}},
+		{"+34.1", 0, []string{`--checked-ml "+34.1" is not a number`}},
+		{"-x", 0, []string{`--checked-ml "-x" is not a number`}},
 	} {
 		v, err := ParseCheckedVolume("--checked-ml", tc.in)
 		if tc.err == nil {

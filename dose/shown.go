@@ -67,26 +67,12 @@ func ParseVolume(field, s string) (lot.Tenths, error) {
 	return parseVolume(field, s, howStated)
 }
 
-// parseVolume reads mL to 0.1 mL, at least 0.1 mL; how says what to give.
-// A negative number is a number: it is refused as below the least volume,
-// not as "not a number".
+// parseVolume reads mL to 0.1 mL, at least 0.1 mL, by lot's one parser of
+// exact decimals; how says what to give. A negative number is a number:
+// it is refused as below the least volume, not as "not a number".
 func parseVolume(field, s, how string) (lot.Tenths, error) {
-	in := strings.TrimSpace(s)
-	num := strings.TrimPrefix(in, "-")
-	v, err := lot.ParseFixed(field, num, 6)
-	switch {
-	case err != nil && num != in:
-		return 0, lot.Errorf(lot.EINVALID, "%s %q is not a volume: a volume has no sign; %s", field, s, how)
-	case err != nil:
-		return 0, lot.Errorf(lot.EINVALID, "%s %q is not a volume in mL; %s", field, s, how)
-	case in != num && v != 0:
-		return 0, lot.Errorf(lot.EINVALID, "%s %s is below the least volume, 0.1 mL; %s", field, in, how)
-	case v == 0:
-		return 0, lot.Errorf(lot.EINVALID, "%s must be more than 0 mL (%s given); %s", field, in, how)
-	case v%100_000 != 0:
-		return 0, lot.Errorf(lot.EINVALID, "%s %s has more than 1 decimal place: the bedside check shows the volume to 0.1 mL; %s", field, in, how)
-	}
-	return lot.Tenths(v / 100_000), nil
+	v, err := lot.Decimal{Places: 1, Min: 1, Unit: "mL", How: how}.Parse(field, s)
+	return lot.Tenths(v), err
 }
 
 // checkShown compares the dose computed now (on weight w) with the dose

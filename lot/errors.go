@@ -46,10 +46,30 @@ type Error struct {
 	Message string
 	Field   string
 	Command string
+	// err is the error Wrapf said more about: its Unwrap.
+	err error
 }
 
 // Error returns the message.
 func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the error e says more about (Wrapf), or nil.
+func (e *Error) Unwrap() error { return e.err }
+
+// Wrapf returns an *Error that says more about err: its message is the
+// formatted one (which words err's own, ErrorMessage), and its code, field
+// and command are err's when err is an *Error, code otherwise. A message
+// rebuilt from another refusal so keeps what a script branches on, the
+// input a front end points to and the command that does the fix; err stays
+// in the chain (errors.Is and As find it).
+func Wrapf(err error, code, format string, args ...any) *Error {
+	w := &Error{Code: code, Message: fmt.Sprintf(format, args...), err: err}
+	var e *Error
+	if errors.As(err, &e) {
+		w.Code, w.Field, w.Command = e.Code, e.Field, e.Command
+	}
+	return w
+}
 
 // Errorf returns an *Error with the given code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {
@@ -75,7 +95,7 @@ func (e *Error) Run(command string) *Error {
 func OnField(field string, err error) error {
 	var e *Error
 	if errors.As(err, &e) && e.Field == "" {
-		return &Error{Code: e.Code, Message: e.Message, Field: field, Command: e.Command}
+		return &Error{Code: e.Code, Message: e.Message, Field: field, Command: e.Command, err: e.err}
 	}
 	return err
 }

@@ -129,42 +129,109 @@ func pow10(n int) int64 {
 	return p
 }
 
-// ParseFixed reads a non-negative decimal such as "62.0" or "31" into an
+// ParseFixed reads a decimal of 0 or more such as "62.0" or "31" into an
 // integer scaled by 10^places, refusing more decimal places than places so
 // that no precision is silently dropped. field names the flag or column.
+// It is Decimal{Places: places}.Parse.
 func ParseFixed(field, s string, places int) (int64, error) {
+	return Decimal{Places: places}.Parse(field, s)
+}
+
+// Decimal is the rule an exact decimal is read by: the one parser of
+// typed quantities, so that every refusal of one names the field, the
+// value and the rule the same way.
+type Decimal struct {
+	// Places is the number of decimals kept: the value is returned scaled
+	// by 10^Places, and a value given finer is refused (zeros past them
+	// change nothing, and are read).
+	Places int
+	// Min is the least value, scaled by 10^Places: 0 refuses a negative
+	// number ("must be 0 or more"), 1 at one place refuses 0.
+	Min int64
+	// Unit follows the values a refusal names ("mL"); "" for none.
+	Unit string
+	// How ends every refusal: what to give instead. "" for each refusal's
+	// own (an example, or the nearest values).
+	How string
+}
+
+// Parse reads s by the rule d. A refusal (EINVALID) names field and the
+// value, and says the rule broken: not a number, too large, "must be MIN or
+// more", "must have at most N decimal places".
+func (d Decimal) Parse(field, s string) (int64, error) {
 	in := strings.TrimSpace(s)
-	whole, frac, hasDot := strings.Cut(in, ".")
-	if in == "" || whole == "" && frac == "" || strings.Trim(whole, "0123456789") != "" ||
+	num, neg := strings.CutPrefix(in, "-")
+	whole, frac, hasDot := strings.Cut(num, ".")
+	if num == "" || whole == "" && frac == "" || strings.Trim(whole, "0123456789") != "" ||
 		strings.Trim(frac, "0123456789") != "" || hasDot && frac == "" {
-		return 0, Errorf(EINVALID, "%s %q is not a number; write digits with an optional decimal point, e.g. 62.5", field, s)
+		return 0, Errorf(EINVALID, "%s %q is not a number; %s", field, s, d.how("write digits with an optional decimal point, e.g. 62.5"))
 	}
 	if len(whole) > 12 {
 		return 0, Errorf(EINVALID, "%s %q is too large", field, s)
 	}
-	if len(frac) > places {
-		return 0, tooFine(field, s, whole, frac, places)
+	// Zeros past the places kept change nothing; any other digit there is
+	// finer than the rule keeps.
+	fine := strings.TrimRight(frac, "0")
+	kept := fine
+	if len(kept) > d.Places {
+		kept = kept[:d.Places]
 	}
-	frac += strings.Repeat("0", places-len(frac))
-	n, err := strconv.ParseInt(whole+frac, 10, 64)
+	n, err := strconv.ParseInt(whole+kept+strings.Repeat("0", d.Places-len(kept)), 10, 64)
 	if err != nil {
-		return 0, Errorf(EINVALID, "%s %q is not a number", field, s)
+		return 0, Errorf(EINVALID, "%s %q is too large", field, s)
+	}
+	finer := len(fine) > d.Places
+	if neg {
+		n = -n
+	}
+	// Below the least value: the value kept, or exactly at it with a
+	// negative remainder beyond the places kept.
+	if n < d.Min || n == d.Min && neg && finer {
+		return 0, Errorf(EINVALID, "%s %s must be %s or more%s", field, d.unit(in), d.unit(minimal(d.Min, d.Places)), d.then())
+	}
+	if finer {
+		step := d.unit(FormatFixed(1, d.Places, d.Places))
+		unit := "decimal places"
+		if d.Places == 1 {
+			unit = "decimal place"
+		}
+		// The nearest values either side, not a rounding: which one was
+		// measured is for the person who measured it.
+		return 0, Errorf(EINVALID, "%s %s must have at most %d %s: it is kept to %s; %s", field, d.unit(in), d.Places, unit, step,
+			d.how(fmt.Sprintf("give it as measured to %s, for example %s or %s", step, FormatFixed(n, d.Places, d.Places), FormatFixed(n+1, d.Places, d.Places))))
 	}
 	return n, nil
 }
 
-// tooFine refuses a value (whole.frac) with more decimals than places. It
-// names the two values to that many places either side of it rather than
-// rounding: which one was measured is for the person who measured it.
-func tooFine(field, s, whole, frac string, places int) error {
-	step := FormatFixed(1, places, places)
-	unit := "decimal places"
-	if places == 1 {
-		unit = "decimal place"
+// minimal prints n, scaled by 10^places, without trailing zeros: 0, 0.1.
+func minimal(n int64, places int) string {
+	v := FormatFixed(n, places, places)
+	if strings.Contains(v, ".") {
+		v = strings.TrimSuffix(strings.TrimRight(v, "0"), ".")
 	}
-	low, _ := strconv.ParseInt(whole+frac[:places], 10, 64) // whole has at most 12 digits
-	return Errorf(EINVALID, "%s %q has more than %d %s: it is kept to %s; give it as measured to %s, for example %s or %s",
-		field, s, places, unit, step, step, FormatFixed(low, places, places), FormatFixed(low+1, places, places))
+	return v
+}
+
+func (d Decimal) unit(v string) string {
+	if d.Unit == "" {
+		return v
+	}
+	return v + " " + d.Unit
+}
+
+func (d Decimal) how(own string) string {
+	if d.How != "" {
+		return d.How
+	}
+	return own
+}
+
+// then is "; " and How, when there is one.
+func (d Decimal) then() string {
+	if d.How != "" {
+		return "; " + d.How
+	}
+	return ""
 }
 
 // FormatFixed prints an integer scaled by 10^places with shown decimals.

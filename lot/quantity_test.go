@@ -131,16 +131,51 @@ func TestParseFixed(t *testing.T) {
 		{"", 1, "is not a number"},
 		{".", 1, "is not a number"},
 		{"62.", 1, "is not a number"},
-		{"-1", 1, "is not a number"},
+		{"-1", 1, "--kg -1 must be 0 or more"},
 		{"6,2", 1, "is not a number"},
 		{"1e3", 1, "is not a number"},
-		{"62.05", 1, "has more than 1 decimal place: it is kept to 0.1; give it as measured to 0.1, for example 62.0 or 62.1"},
-		{"0.0625", 3, "has more than 3 decimal places: it is kept to 0.001; give it as measured to 0.001, for example 0.062 or 0.063"},
+		{"62.05", 1, "--kg 62.05 must have at most 1 decimal place: it is kept to 0.1; give it as measured to 0.1, for example 62.0 or 62.1"},
+		{"0.0625", 3, "--kg 0.0625 must have at most 3 decimal places: it is kept to 0.001; give it as measured to 0.001, for example 0.062 or 0.063"},
 		{"1234567890123", 1, "is too large"},
 	} {
 		_, err := ParseFixed("--kg", tc.in, tc.places)
-		if err == nil || ErrorCode(err) != EINVALID || !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), `"`+tc.in+`"`) {
-			t.Errorf("ParseFixed(%q) = %v; want EINVALID quoting the input, %q", tc.in, err, tc.msg)
+		if err == nil || ErrorCode(err) != EINVALID || !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), `"`+tc.in+`"`) && !strings.Contains(err.Error(), "--kg "+tc.in) {
+			t.Errorf("ParseFixed(%q) = %v; want EINVALID naming the input, %q", tc.in, err, tc.msg)
+		}
+	}
+}
+
+// TestDecimalRules: the one parser of exact decimals (ParseFixed, the
+// volumes of dose) names the field, the value and the rule it breaks; a
+// negative number is a number below the least value, never "not a number"
+// (text11).
+func TestDecimalRules(t *testing.T) {
+	volume := Decimal{Places: 1, Min: 1, Unit: "mL", How: "give the volume in mL"}
+	for _, tc := range []struct {
+		rule Decimal
+		in   string
+		want int64
+		msg  string
+	}{
+		{Decimal{Places: 1}, "62.50", 625, ""}, // zeros past the places kept add nothing
+		{Decimal{Places: 1}, "-0", 0, ""},
+		{Decimal{Places: 1}, "-2.5", 0, "cells -2.5 must be 0 or more"},
+		{Decimal{Places: 1}, "-0.05", 0, "cells -0.05 must be 0 or more"},
+		{Decimal{Places: 3, Min: 500}, "0.4999", 0, "cells 0.4999 must be 0.5 or more"},
+		{Decimal{Places: 3, Min: 500}, "0.5001", 0, "cells 0.5001 must have at most 3 decimal places: it is kept to 0.001; give it as measured to 0.001, for example 0.500 or 0.501"},
+		{volume, "36.5", 365, ""},
+		{volume, "0", 0, "cells 0 mL must be 0.1 mL or more; give the volume in mL"},
+		{volume, "-3", 0, "cells -3 mL must be 0.1 mL or more; give the volume in mL"},
+		{volume, "34.15", 0, "cells 34.15 mL must have at most 1 decimal place: it is kept to 0.1 mL; give the volume in mL"},
+		{volume, "-x", 0, `cells "-x" is not a number; give the volume in mL`},
+		{volume, "+3", 0, `cells "+3" is not a number; give the volume in mL`},
+	} {
+		got, err := tc.rule.Parse("cells", tc.in)
+		switch {
+		case tc.msg == "" && (err != nil || got != tc.want):
+			t.Errorf("%+v.Parse(%q) = %d, %v; want %d", tc.rule, tc.in, got, err, tc.want)
+		case tc.msg != "" && (ErrorCode(err) != EINVALID || ErrorMessage(err) != tc.msg):
+			t.Errorf("%+v.Parse(%q) = %v;\nwant EINVALID %q", tc.rule, tc.in, err, tc.msg)
 		}
 	}
 }

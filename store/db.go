@@ -162,6 +162,9 @@ type DB struct {
 	// group, on a handle from GroupCommit, lets concurrent writes share
 	// commits (tx.go).
 	group bool
+	// rawEntries, from Options.OneShot, stores audit entries uncompressed
+	// (audit.EncodeRaw) instead of with the dictionary encoder.
+	rawEntries bool
 	// behind, on a handle opened with keepSchema (OpenForUpgrade,
 	// OpenForLogin), is the schema version of a file an older celltrack
 	// wrote, which only an admin upgrades (Upgrade, Login); 0 when the
@@ -188,6 +191,13 @@ type Options struct {
 	// KeptBackup (field "backup"), which nothing makes again — its
 	// refusal must not offer to initialize a database under its name.
 	Role FileRole
+	// OneShot says the process writes an entry or two and exits (a
+	// command at the command line): its audit entries' bodies are stored
+	// as zstd frames of raw blocks (audit.EncodeRaw), and no encoder is
+	// built, which costs such a process more than its write. A server,
+	// an import, a bulk load or a migration writes many entries and
+	// leaves it unset, for the dictionary's compression.
+	OneShot bool
 	// keepSchema opens for writing but leaves a schema an older
 	// celltrack wrote as it is: OpenForUpgrade and OpenForLogin, so that
 	// Upgrade and Login check who asks before anything is changed. Any
@@ -239,7 +249,7 @@ const DefaultTimeout = 10 * time.Second
 // opts.Create, worded for opts.Role; a lock held past opts.Timeout is
 // EBUSY; a database written by a newer schema is refused.
 func Open(path string, opts Options) (*DB, error) {
-	if !opts.ReadOnly {
+	if !opts.ReadOnly && !opts.OneShot {
 		go prepareEncoder()
 	}
 	if IsPostgres(path) {
@@ -284,7 +294,7 @@ func Open(path string, opts Options) (*DB, error) {
 // that fails.
 func onEngine(e kv.Engine, path string, opts Options) (*DB, error) {
 	own := &ownHeads{pending: map[kv.Tx]ownHead{}}
-	db := &DB{engine: ownEngine{e, own}, own: own, path: path, Now: opts.Now, NewID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }}
+	db := &DB{engine: ownEngine{e, own}, own: own, path: path, Now: opts.Now, NewID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }, rawEntries: opts.OneShot}
 	if db.Now == nil {
 		db.Now = time.Now
 	}

@@ -94,7 +94,7 @@ func (db *DB) VerifiedBackupOfOlder(path, actor, password string) (BackupReport,
 	// The backup holds every password hash, and verifying it means
 	// upgrading a copy: an admin's, as only an admin upgrades.
 	if err := audit.Authorize(u, audit.DatabaseUpgrade); err != nil {
-		return rep, lot.Errorf(lot.ErrorCode(err), "%s; %s is %s, and only an admin backs it up (its copy is verified by upgrading it) — ask an admin; nothing was written", lot.ErrorMessage(err), db.path, OlderWords(db.behind))
+		return rep, lot.Wrapf(err, lot.EFORBIDDEN, "%s; %s is %s, and only an admin backs it up (its copy is verified by upgrading it) — ask an admin; nothing was written", lot.ErrorMessage(err), db.path, OlderWords(db.behind))
 	}
 	if err := db.proveOlder(u, password, db.path, db.behind, "written"); err != nil {
 		return rep, err

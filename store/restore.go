@@ -124,12 +124,12 @@ func (db *DB) VerifiedBackupOver(path string, signer note.Signer, kept []KeptChe
 func checkCopyHead(path string, want audit.Head) error {
 	b, err := Open(path, Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
-		return lot.Errorf(lot.ECONFLICT, "the backup %s was written and verified, but reading it back failed (%s), so its checkpoint was not signed — the file was changed or replaced after it was written", path, lot.ErrorMessage(err))
+		return lot.Wrapf(err, lot.ECONFLICT, "the backup %s was written and verified, but reading it back failed (%s), so its checkpoint was not signed — the file was changed or replaced after it was written", path, lot.ErrorMessage(err))
 	}
 	defer b.Close()
 	got, err := b.TreeHead()
 	if err != nil {
-		return lot.Errorf(lot.ECONFLICT, "the backup %s was written with the tree head %s, but its tree cannot be read back (%s), so its checkpoint was not signed — the file was changed or replaced after it was written; take the backup again", path, want, lot.ErrorMessage(err))
+		return lot.Wrapf(err, lot.ECONFLICT, "the backup %s was written with the tree head %s, but its tree cannot be read back (%s), so its checkpoint was not signed — the file was changed or replaced after it was written; take the backup again", path, want, lot.ErrorMessage(err))
 	}
 	if got.Size != want.Size || got.Root != want.Root || got.Facility != want.Facility {
 		return lot.Errorf(lot.ECONFLICT, "the backup %s was written with the tree head %s, but the file now has %s, so its checkpoint was not signed — the file was changed or replaced after it was written; take the backup again", path, want, got)
@@ -762,7 +762,7 @@ func verifyBackup(bk *DB, opts RestoreOptions, upgraded bool, liveKeys []checkpo
 			return notInBackup(opts.From, err)
 		}
 		if err := audit.Authorize(u, audit.DatabaseRestore); err != nil {
-			return lot.Errorf(lot.ECONFLICT, "the backup %s: %s (in the backup); restore as an admin the backup knows", opts.From, lot.ErrorMessage(err))
+			return lot.Wrapf(err, lot.ECONFLICT, "the backup %s: %s (in the backup); restore as an admin the backup knows", opts.From, lot.ErrorMessage(err))
 		}
 		bv.user = u
 		v, problems, err := verifyAll(tx)
@@ -804,9 +804,10 @@ func verifyBackup(bk *DB, opts RestoreOptions, upgraded bool, liveKeys []checkpo
 	return bv, err
 }
 
-// notInBackup is restore's refusal of an actor the backup does not know.
+// notInBackup is restore's refusal of an actor the backup does not know:
+// err's, said of the backup (its code and field: the acting user).
 func notInBackup(from string, err error) error {
-	return lot.Errorf(lot.ECONFLICT, "the backup %s: %s; the restore is recorded in the restored trail as its admin's, so restore as an admin the backup knows", from, lot.ErrorMessage(err))
+	return lot.Wrapf(err, lot.ECONFLICT, "the backup %s: %s; the restore is recorded in the restored trail as its admin's, so restore as an admin the backup knows", from, lot.ErrorMessage(err))
 }
 
 // witnessRefusal refuses a backup that itself verifies when a kept

@@ -147,29 +147,28 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 		return Credentials{}, SessionInfo{}, err
 	}
 	now := db.now()
-	// A locked account says so (counting more wrong passwords while it is
-	// locked would only lengthen the lock). A disabled one says so only to
-	// the right password: a wrong one gets the answer an unknown name gets,
-	// so the reply does not tell which accounts exist.
-	refused := func(err error) (Credentials, SessionInfo, error) {
+	// A locked or disabled account says so only to the right password: a
+	// wrong one — the one that locks included — gets the answer an unknown
+	// name gets, after the same argon2id check and the same delay, so the
+	// reply does not tell which accounts exist (a wrong password while
+	// locked is recorded, and counts nothing: wrongPassword).
+	right := false
+	if found {
+		right = audit.CheckPassword(u.Hash, password)
+	} else {
+		audit.CheckPassword(dummyHash(), password)
+	}
+	if !right {
+		if err := db.wrongPassword(name, u, found, "login.refused", "wrong password at login"); lot.ErrorCode(err) != lot.EAUTH {
+			return Credentials{}, SessionInfo{}, err
+		}
+		return Credentials{}, SessionInfo{}, errWrongLogin(name)
+	}
+	if err := audit.CheckLogin(u, now); err != nil {
 		if werr := db.refusedEvent(u, "login.refused", "login while "+statusWord(u, now)); werr != nil {
 			return Credentials{}, SessionInfo{}, werr
 		}
 		return Credentials{}, SessionInfo{}, err
-	}
-	if found && u.Locked(now) {
-		return refused(audit.CheckLogin(u, now))
-	}
-	if !found || !audit.CheckPassword(u.Hash, password) {
-		if !found {
-			// The same work and the same answer as a wrong password, so
-			// that the reply does not tell which names exist.
-			audit.CheckPassword(dummyHash(), password)
-		}
-		return Credentials{}, SessionInfo{}, db.wrongPassword(name, u, found, "login.refused", "wrong password at login")
-	}
-	if err := audit.CheckLogin(u, now); err != nil {
-		return refused(err)
 	}
 	var newHash string
 	if audit.PasswordExpired(u, now, set) {
@@ -302,6 +301,14 @@ func (db *DB) wrongPassword(name string, u audit.User, found bool, action, reaso
 	if locked {
 		return lot.Errorf(lot.EAUTH, "wrong user name or password; nothing was done, and after %d wrong passwords in a row user %s is locked until %s unless an admin unlocks the account", audit.MaxFailures, name, lot.FormatTime(until)).Run("user unlock " + name)
 	}
+	return errWrongLogin(name)
+}
+
+// errWrongLogin is the one answer to a login with an unknown name or a
+// wrong password, whatever the account's state: a login that locks the
+// account, or comes while it is locked, says so only once the right
+// password is given.
+func errWrongLogin(name string) error {
 	return lot.Errorf(lot.EAUTH, "wrong user name or password for %s; nothing was done (the attempt is recorded in the audit trail; %d wrong in a row lock the account)", typedName(name), audit.MaxFailures)
 }
 

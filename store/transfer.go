@@ -292,7 +292,7 @@ func (db *DB) MigrateTo(to, actor string, timeout time.Duration) (rep MigrateRep
 			return lot.Errorf(lot.ECONFLICT, "the source's transaction was retried after the target was kept")
 		}
 		if err := refuseIfMigrated(src); err != nil {
-			return lot.Errorf(lot.ECONFLICT, "%s; nothing was written to %s", lot.ErrorMessage(err), target).Run(lot.ErrorCommand(err))
+			return lot.Wrapf(err, lot.ECONFLICT, "%s; nothing was written to %s", lot.ErrorMessage(err), target)
 		}
 		if v, err := schemaOf(src, db.path); err != nil {
 			return err

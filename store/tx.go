@@ -207,7 +207,7 @@ func (w *writer) event(kind string, id uuid.UUID, action, reason string) error {
 // append appends e (appendEntry) and notes it as the process's own, kept
 // as its last committed entry once the transaction commits (ownhead.go).
 func (w *writer) append(e *audit.Entry) error {
-	if err := appendEntry(w.tx, e); err != nil {
+	if err := appendEntry(w.tx, w.db.rawEntries, e); err != nil {
 		return err
 	}
 	if w.db.own != nil {
@@ -229,8 +229,8 @@ var encodeEntry = (*audit.Entry).Encode
 
 // appendEntry numbers e after the last entry, chains it to that entry's hash
 // and stores it with its per-record index key and its hashes in the audit
-// tree (tree.go).
-func appendEntry(tx kv.Tx, e *audit.Entry) error {
+// tree (tree.go); raw stores its body uncompressed (Options.OneShot).
+func appendEntry(tx kv.Tx, raw bool, e *audit.Entry) error {
 	b := tx.Bucket(bAudit)
 	b.SetFillPercent(appendFill)
 	if k, v := b.Cursor().Last(); k != nil {
@@ -244,7 +244,11 @@ func appendEntry(tx kv.Tx, e *audit.Entry) error {
 		e.Seq = 1
 	}
 	e.Time = e.Time.UTC()
-	enc, err := encodeEntry(e)
+	encode := encodeEntry
+	if raw {
+		encode = (*audit.Entry).EncodeRaw
+	}
+	enc, err := encode(e)
 	if err != nil {
 		return fmt.Errorf("encode audit entry: %w", err)
 	}

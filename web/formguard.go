@@ -209,19 +209,28 @@ func recordStale(f url.Values, what, state, since, todo string) error {
 // sent again when this browser holds the session the change opened (a
 // session of name) and name's password need no longer change; from anyone
 // else it goes to the login as before, so that it tells a stranger nothing
-// of the account. An unknown name is left to the login, which answers it
-// as any wrong name.
+// of the account. A form that carries a password the account does not
+// have now, or names no account, gets one answer, worded for both and given
+// before any password is checked: were an unknown name left to the login,
+// its 401 beside an account's 409 would tell a stranger which names exist.
 func (s *Server) expiredStale(w http.ResponseWriter, r *http.Request, name string) error {
+	f := r.PostForm
 	u, err := s.account(name)
+	if shown := strings.TrimSpace(f.Get(shownField)); shown != "" {
+		if err == nil && shown == passwordSet(u) {
+			return nil
+		}
+		if err != nil && lot.ErrorCode(err) != lot.ENOTFOUND {
+			return err
+		}
+		return lot.FieldErrorf(shownField, lot.ECONFLICT, "this form was not shown for the password of %q as it is set now (it was set after the form was shown, or the form is not this server's): %s — the password it carries was not checked, and nothing was counted. Log in with the password in use now",
+			name, resendWords)
+	}
 	if err != nil {
 		return nil
 	}
 	changed := lot.FieldErrorf(shownField, lot.ECONFLICT, "the password of %s was changed after this form was shown: %s — the password it carries was not checked, and nothing was counted against %s. Log in with the new password",
 		u.Name, resendWords, u.Name)
-	f := r.PostForm
-	if strings.TrimSpace(f.Get(shownField)) != "" {
-		return formStale(f, passwordSet(u), func(string) error { return changed })
-	}
 	if u.MustChange || s.cfg.UserService == nil {
 		return nil
 	}

@@ -7,9 +7,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/report"
 )
 
@@ -39,16 +42,10 @@ func (r slowReports) Access(ctx context.Context, user string) (report.Report, er
 // the background: the status, or 0 when the answer was cut.
 func serveForStop(t *testing.T, s *Server, path string) (*http.Server, <-chan int) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := s.HTTPServer(ln.Addr().String())
-	go hs.Serve(ln)
-	t.Cleanup(func() { hs.Close() })
+	hs, addr := listenForStop(t, s)
 	status := make(chan int, 1)
 	go func() {
-		req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+path, nil)
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
 		req.AddCookie(&http.Cookie{Name: "celltrack_session", Value: "t"})
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -66,6 +63,20 @@ func serveForStop(t *testing.T, s *Server, path string) (*http.Server, <-chan in
 	return hs, status
 }
 
+// listenForStop serves s on a loopback port through HTTPServer, as
+// `celltrack serve` does: the server and its address.
+func listenForStop(t *testing.T, s *Server) (*http.Server, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := s.HTTPServer(ln.Addr().String())
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	return hs, ln.Addr().String()
+}
+
 // TestStopCutsWhatOutlastsTheGrace is issue 11's stop: a request still
 // running when the grace ends has its context cancelled (the report's walk
 // ends), is named as cut, and returns, so that the database can be closed;
@@ -76,7 +87,7 @@ func TestStopCutsWhatOutlastsTheGrace(t *testing.T) {
 	hs, status := serveForStop(t, s, "/reports/access")
 	<-rep.started
 	cut, returned := s.Stop(hs, 100*time.Millisecond, 10*time.Second)
-	if len(cut) != 1 || !strings.HasPrefix(cut[0], "GET /reports/access from 127.0.0.1:") || !returned {
+	if len(cut) != 1 || !strings.HasPrefix(cut[0], "GET /reports/access from 127.0.0.1:") || !strings.HasSuffix(cut[0], "grace ended: cut") || !returned {
 		t.Errorf("Stop: cut %q, returned %v; want the access report cut and returned", cut, returned)
 	}
 	if err := <-rep.ended; err != context.Canceled {
@@ -100,4 +111,103 @@ func TestStopLetsTheQuickFinish(t *testing.T) {
 	if st := <-status; st != http.StatusOK {
 		t.Errorf("the request in flight at the stop got %d, want its answer (200)", st)
 	}
+}
+
+// nurseSession is a session of nina, a nurse, who may register patients.
+type nurseSession struct{ Sessions }
+
+func (nurseSession) Check(token string) (audit.User, string, error) {
+	if token != "t" {
+		return audit.User{}, "", lot.Errorf(lot.ESESSION, "not logged in")
+	}
+	return audit.User{Name: "nina", Role: audit.Nurse}, "", nil
+}
+
+// lateLots commits a patient's registration only once the stop's grace has
+// ended (after release is closed), as a write blocked behind a long commit
+// would: the store does not stop a write at its context.
+type lateLots struct {
+	lot.Service
+	started, release chan struct{}
+	fail             error
+}
+
+func (l lateLots) AddPatient(actor string, p lot.Patient) (lot.Patient, error) {
+	close(l.started)
+	<-l.release
+	return p, l.fail
+}
+
+// review 12 F: the stop's log said "cut" of every request still running
+// when the grace ended, a write that then committed included — an
+// operator reading it would have the nurse register the patient again.
+// The log now says what became of each: a write that commits after the
+// grace, its connection closed first, is "committed, answer not
+// delivered"; one refused after it "refused, nothing committed".
+func TestStopLogsAWriteCommittedAfterTheGraceAsCommitted(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fail error
+		want string
+	}{
+		{"committed", nil, "committed, answer not delivered (201; its connection was closed first)"},
+		{"refused", lot.Errorf(lot.ECONFLICT, "patient MRN-9 exists"), "refused, nothing committed (409)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lots := lateLots{started: make(chan struct{}), release: make(chan struct{}), fail: tc.fail}
+			var logged strings.Builder
+			var mu sync.Mutex
+			s := New(Config{Log: log.New(lockedWriter{&mu, &logged}, "", 0), Sessions: nurseSession{}, Lots: lots})
+			hs, addr := listenForStop(t, s)
+			go func() {
+				body := strings.NewReader(`{"mrn":"MRN-9","name":"Ann Lee","born":"1970-01-02","sex":"F"}`)
+				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/patients", body)
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Origin", "http://"+addr)
+				req.AddCookie(&http.Cookie{Name: "celltrack_session", Value: "t"})
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					resp.Body.Close()
+				}
+			}()
+			<-lots.started
+			// The write commits once the grace has ended and the server
+			// has closed its connection.
+			go func() {
+				for s.flight.count() > 0 {
+					s.flight.mu.Lock()
+					cut := false
+					for _, q := range s.flight.reqs {
+						cut = cut || q.cut
+					}
+					s.flight.mu.Unlock()
+					if cut {
+						time.Sleep(100 * time.Millisecond)
+						close(lots.release)
+						return
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
+			cut, returned := s.Stop(hs, 100*time.Millisecond, 10*time.Second)
+			if len(cut) != 1 || !returned || !strings.HasPrefix(cut[0], "POST /api/v1/patients from 127.0.0.1:") || !strings.HasSuffix(cut[0], "when the 100ms grace ended: "+tc.want) {
+				t.Errorf("Stop: %q, returned %v; want the registration said %q", cut, returned, tc.want)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !strings.Contains(logged.String(), "stopping: POST /api/v1/patients") || strings.Contains(logged.String(), ": cut") {
+				t.Errorf("the log:\n%s", logged.String())
+			}
+		})
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

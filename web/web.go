@@ -189,9 +189,7 @@ func New(cfg Config) *Server {
 
 // ServeHTTP serves a request through the security middleware.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.flight.add(r, time.Now())
-	defer s.flight.done(r)
-	s.handler.ServeHTTP(w, r)
+	s.flight.serve(w, r, s.handler)
 }
 
 // HTTPServer returns an http.Server for addr with every timeout set, so a

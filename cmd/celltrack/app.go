@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,9 +38,17 @@ func commonFlags(top bool) []cli.Flag {
 // typed, else from the top level (which also reads the environment), else
 // the default. (The last context of the lineage is urfave/cli's empty root,
 // which knows no flags: taking the default from it gave --db "".)
+//
+// A context says which flags were set in it (LocalFlagNames: typed, or read
+// from the environment) by looking at those alone. IsSet, which flagValue
+// asked before, looked a flag that was not set up among every flag of the
+// lineage, and urfave/cli runs a regular expression over a flag's name to
+// list its names: 61 of a write's 197 were flagValue's (issue 10; the rest
+// are urfave/cli's own). The common flags have no aliases, so the two say
+// the same of them (TestFlagValueIsIsSetsValue).
 func flagValue[T any](c *cli.Context, name string, get func(*cli.Context, string) T) T {
 	for _, cc := range c.Lineage() {
-		if cc.IsSet(name) {
+		if slices.Contains(cc.LocalFlagNames(), name) {
 			return get(cc, name)
 		}
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -94,6 +96,63 @@ func TestAppForOneCommandIsThatCommand(t *testing.T) {
 	for _, args := range [][]string{{"celltrack"}, {"celltrack", "--help"}, {"celltrack", "help", "lot"}, {"celltrack", "lott", "list"}} {
 		if n := len(newRT().appFor(args).Commands); n != len(whole.Commands) {
 			t.Errorf("%q: %d commands, want the whole tree (%d)", args, n, len(whole.Commands))
+		}
+	}
+}
+
+// TestFlagValueIsIsSetsValue: flagValue, which asks each context of the
+// lineage which flags were set in it, gives every common flag the value the
+// walk with IsSet gave — typed before the command, after it, at both, read
+// from the environment or not set — in a command that carries the common
+// flags and in one that does not (as a group's subcommand does).
+func TestFlagValueIsIsSetsValue(t *testing.T) {
+	byIsSet := func(c *cli.Context, name string) string {
+		for _, cc := range c.Lineage() {
+			if cc.IsSet(name) {
+				return fmt.Sprint(cc.Value(name))
+			}
+		}
+		return fmt.Sprint(c.Value(name))
+	}
+	for _, env := range []map[string]string{nil, {"CELLTRACK_DB": "env.db", "CELLTRACK_USER": "envuser", "CELLTRACK_SERVER": "https://env"}} {
+		for _, args := range [][]string{
+			{"grp", "leaf"},
+			{"--db", "top.db", "--json", "grp", "leaf"},
+			{"grp", "leaf", "--db", "leaf.db", "--user", "u1", "--lock-timeout", "3s"},
+			{"--db", "top.db", "--user", "u0", "grp", "leaf", "--db", "leaf.db", "--json=false"},
+			{"--server", "https://top", "--lock-timeout", "1s", "grp", "bare"},
+			{"grp", "bare"},
+		} {
+			for k, v := range env {
+				t.Setenv(k, v)
+			}
+			if env == nil {
+				for _, k := range []string{"CELLTRACK_DB", "CELLTRACK_USER", "CELLTRACK_SERVER"} {
+					t.Setenv(k, "")
+					os.Unsetenv(k) // restored by t.Setenv
+				}
+			}
+			ran := false
+			check := func(c *cli.Context) error {
+				ran = true
+				for _, name := range []string{"db", "user", "lock-timeout", "json", "server"} {
+					got := fmt.Sprint(flagValue(c, name, func(cc *cli.Context, n string) any { return cc.Value(n) }))
+					if want := byIsSet(c, name); got != want {
+						t.Errorf("%v, environment %v: --%s is %q, by IsSet %q", args, env, name, got, want)
+					}
+				}
+				return nil
+			}
+			app := &cli.App{Name: "celltrack", Flags: commonFlags(true), Commands: []*cli.Command{{
+				Name: "grp",
+				Subcommands: []*cli.Command{
+					{Name: "leaf", Flags: commonFlags(false), Action: check},
+					{Name: "bare", Action: check},
+				},
+			}}}
+			if err := app.Run(append([]string{"celltrack"}, args...)); err != nil || !ran {
+				t.Fatalf("%v: %v (ran %v)", args, err, ran)
+			}
 		}
 	}
 }

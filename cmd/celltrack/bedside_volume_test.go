@@ -13,7 +13,7 @@ import (
 // say it is below the least volume and what to give — not "not a number"
 // — naming the field and the value, and write nothing.
 func TestBedsideNegativeVolumeIsBelowTheLeastVolume(t *testing.T) {
-	const says = "-3 is below the least volume, 0.1 mL; give the volume to draw in mL"
+	const says = "-3 mL must be 0.1 mL or more; give the volume to draw in mL"
 	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
 	nurse := f.client()
 	f.login(nurse, "nina")

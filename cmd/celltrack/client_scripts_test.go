@@ -64,6 +64,7 @@ var notThroughServer = map[string]string{
 	"serve_demo":                                      "starts a server on a demo database file",
 	"serve_signs_checkpoints":                         "starts a server process on the file, with a key file",
 	"serve_held_file_names_server":                    "a local command on a file a server holds",
+	"serve_user_add_while_serving":                    "starts a server process on the file, and a local command on the file it holds",
 	"serve_stop_grace_refused_short":                  "starts a server itself, refused",
 	"audit_checkpoint_refused_forged_and_open_key":    "signs with a second database file, which the story's server does not hold",
 	"session_file_edited":                             "the local session file of a database",

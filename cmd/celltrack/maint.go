@@ -151,7 +151,7 @@ func variantsView(vs []store.CaseVariants) []store.CaseVariants {
 // media, a busy database) is reported, not an error: the check itself ran.
 func (rt *runtime) recordCheckpoint(c *cli.Context, v audit.Verification) string {
 	rt.db.Close()
-	db, err := store.Open(dbPath(c), store.Options{Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
+	db, err := store.Open(dbPath(c), store.Options{OneShot: true, Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
 	if err == nil {
 		rt.db = db
 		err = db.RecordCheckpoint(v)

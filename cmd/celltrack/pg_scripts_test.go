@@ -49,6 +49,7 @@ var notOnPostgres = map[string]string{
 	// any number of servers, there is none, and these stories wait for it.
 	"serve_signs_checkpoints":      "waits for the server's marker file beside the database file",
 	"serve_held_file_names_server": "a local command on a file a server holds",
+	"serve_user_add_while_serving": "a local command on a file a server holds",
 }
 
 // TestScriptsOnPostgres runs the stories on PostgreSQL. It takes minutes

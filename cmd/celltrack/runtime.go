@@ -200,7 +200,7 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 		}
 		if mode != noDB {
 			writable := mode == writeDB || mode == authDB || mode == loginDB
-			opts := store.Options{ReadOnly: !writable, Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now}
+			opts := store.Options{ReadOnly: !writable, OneShot: writable && !manyEntries[c.Command.HelpName], Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now}
 			var db *store.DB
 			var err error
 			switch mode {
@@ -282,6 +282,12 @@ func dbPath(c *cli.Context) string {
 // dbName is how output names the database: its path, or a PostgreSQL URL
 // without the password (which no message, log or report may show).
 func dbName(c *cli.Context) string { return store.DisplayName(dbPath(c)) }
+
+// manyEntries are the commands that write many audit entries in one
+// process, which compress them with the dictionary; every other command
+// writes an entry or two and stores them uncompressed, without building
+// the encoder (store.Options.OneShot).
+var manyEntries = map[string]bool{"celltrack serve": true, "celltrack lot import": true}
 
 // onlyForFiles are the commands that act on the database file itself, with
 // what to do on PostgreSQL instead (README "PostgreSQL").

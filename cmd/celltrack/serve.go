@@ -196,9 +196,9 @@ func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) 
 	}
 	fmt.Fprintln(rt.stdout, "celltrack serve: stopping: no new requests; finishing those in flight")
 	grace := c.Duration("stop-grace")
-	cut, returned := app.Stop(srv, grace, cutWait) // it logs each request it cuts
+	cut, returned := app.Stop(srv, grace, cutWait) // it logs what became of each request it cuts
 	if len(cut) > 0 {
-		fmt.Fprintf(rt.stdout, "celltrack serve: stopping: %d requests still running after %s were cut (the log names each)\n", len(cut), grace)
+		fmt.Fprintf(rt.stdout, "celltrack serve: stopping: %d requests still running after %s were cut (the log says what became of each)\n", len(cut), grace)
 	}
 	if !returned {
 		// bbolt's Close would wait for their read transactions for ever.

@@ -49,7 +49,7 @@ func (rt *runtime) initCommand() *cli.Command {
 			}
 			// store.Create checks everything before it makes the file and
 			// removes a file it made if init fails.
-			db, u, err := store.Create(dbPath(c), store.Options{Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now, Zone: zone.String()}, fin, admin, pw)
+			db, u, err := store.Create(dbPath(c), store.Options{OneShot: true, Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now, Zone: zone.String()}, fin, admin, pw)
 			if err != nil {
 				return err
 			}

@@ -13,7 +13,7 @@ import (
 // A process keeps the head of the trail as of its own last commit that
 // added entries (its number and hash): what it has acknowledged to someone
 // as done. A server's checkpointer holds the trail against it before each
-// checkpoint (checkOwnHead): on PostgreSQL a dump put back under a running
+// checkpoint (ownHeadLost): on PostgreSQL a dump put back under a running
 // server removes writes it acknowledged, and the next writes make a trail
 // of the same length with another history, which every kept checkpoint
 // (signed before those writes) still agrees with. The entry's hash is
@@ -135,18 +135,26 @@ func (db *DB) RolledBackRefusal() error {
 	return db.own.refusal()
 }
 
-// ownHeadLost says, in words, how the trail in tx no longer holds, as its
-// entry of that number, the last entry this process committed: entries it
-// acknowledged were removed (the trail is shorter), or the trail was put
-// back from an older copy and written on since (another entry there now).
-// It is "" while the trail extends it.
-func (db *DB) ownHeadLost(tx kv.Tx) string {
+// ownHead is the last entry this process committed; zero before its
+// first commit that added any. Read it before the transaction it is checked
+// in begins: a commit settled after that transaction's snapshot is not in
+// it, and would look like entries vanished.
+func (db *DB) ownHead() ownHead {
 	if db.own == nil {
-		return ""
+		return ownHead{}
 	}
 	db.own.mu.Lock()
-	own := db.own.done
-	db.own.mu.Unlock()
+	defer db.own.mu.Unlock()
+	return db.own.done
+}
+
+// ownHeadLost says, in words, how the trail in tx no longer holds, as its
+// entry of that number, own, the last entry this process committed
+// (ownHead, read before tx began): entries it acknowledged were removed
+// (the trail is shorter), or the trail was put back from an older copy and
+// written on since (another entry there now). It is "" while the trail
+// extends it.
+func ownHeadLost(tx kv.Tx, own ownHead) string {
 	if own.seq == 0 {
 		return ""
 	}

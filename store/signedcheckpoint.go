@@ -72,11 +72,12 @@ func (db *DB) SignCheckpoint(signer note.Signer, verify bool) (msg []byte, head 
 // refusal marks the process as having found the trail rolled back
 // (MarkRolledBack).
 func (db *DB) SignCheckpointOver(signer note.Signer, kept []KeptCheckpoint) (msg []byte, head audit.Head, rolledBack []string, err error) {
+	own := db.ownHead() // before the transaction: see ownHead
 	err = db.view(func(tx kv.Tx) error {
 		if err := checkSigner(tx, signer); err != nil {
 			return err
 		}
-		if lost := db.ownHeadLost(tx); lost != "" {
+		if lost := ownHeadLost(tx, own); lost != "" {
 			db.MarkRolledBack(lost)
 			return lot.Errorf(lot.ECONFLICT, "%s; so none was signed (one signed now would certify a history without them) — an administrator verifies the trail against the kept checkpoints and restores or investigates, and reports it to QA", lost).Run("audit verify --checkpoint")
 		}

@@ -1,6 +1,10 @@
 package audit
 
-import "context"
+import (
+	"context"
+
+	"github.com/google/uuid"
+)
 
 // Users is the service of user accounts: looking people up, checking a
 // signature's password and the admin's changes to accounts. The store
@@ -23,9 +27,12 @@ type Users interface {
 	Authenticate(name, password, meaning string) (User, error)
 
 	AddUser(actor string, u User, password, adminPassword string) (User, error)
-	DisableUser(actor, name, reason string) (User, error)
-	EnableUser(actor, name, reason string) (User, error)
-	UnlockUser(actor, name, reason string) (User, error)
+	// DisableUser, EnableUser and UnlockUser with seen set refuse the
+	// change (ECONFLICT) when the account has changed since its form was
+	// shown (SeenField); nil asks for no such check.
+	DisableUser(actor, name, reason string, seen *uint64) (User, error)
+	EnableUser(actor, name, reason string, seen *uint64) (User, error)
+	UnlockUser(actor, name, reason string, seen *uint64) (User, error)
 	ResetPassword(actor, name, oneTime, reason string) (User, error)
 	SetRole(actor, name string, role Role, reason, adminPassword string) (User, error)
 	ChangePassword(actor, old, password string) (User, error)
@@ -51,6 +58,10 @@ type Log interface {
 	// oldest first, and how many it returns in all, reading no others: a
 	// page of the newest entries of a trail of millions.
 	AuditTail(entity string, n int) ([]Entry, int, error)
+	// Seen is the state of the records ids as a form carries it
+	// (SeenField): the number of the latest audit entry about any of
+	// them, 0 for none — what the store checks the form's against.
+	Seen(ids ...uuid.UUID) (uint64, error)
 }
 
 // Public is u as it may leave the database: without its password hash.

@@ -35,6 +35,13 @@ var moveVerb = map[ContainerState]string{
 	Infused: "infuse", Discarded: "discard", Returned: "return", Quarantined: "quarantine",
 }
 
+// MoveVerb is the command, and the API's path word, that makes the move to
+// s; ok is false for a state no move reaches.
+func MoveVerb(s ContainerState) (verb string, ok bool) {
+	verb, ok = moveVerb[s]
+	return verb, ok
+}
+
 // Label is how a container is named in messages: the DIN and the container
 // number, as printed on its label ("G123426000001 01").
 func (c Container) Label() string { return fmt.Sprintf("%s %02d", c.DIN, c.Number) }
@@ -307,6 +314,10 @@ type Move struct {
 	Thaw      Thaw   // thawed
 	Patient   string // dispensed: MRN
 	Reason    string // discarded, quarantined, returned (required)
+	// Seen, when set, is the container's state its form was shown with
+	// (audit.SeenField): the move is refused when the container has
+	// changed since. Nil asks for no such check.
+	Seen *uint64 `json:",omitempty"`
 }
 
 // Validate checks the fields a move needs before anything is read or written.
@@ -386,6 +397,10 @@ type CustodyService interface {
 	Discard(actor, ref, reason string) (Container, error)
 	Return(actor, ref, reason string) (Container, error)
 	Quarantine(actor, ref, reason string) (Container, error)
+	// Move makes the move m.To with the values of m, as the methods above
+	// do, and with m.Seen set refuses it (ECONFLICT) when the container
+	// has changed since its form was shown (audit.SeenField).
+	Move(actor, ref string, m Move) (Container, error)
 	// History returns the container and its events, oldest first.
 	History(ref string) (Container, []Event, error)
 

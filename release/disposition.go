@@ -92,6 +92,11 @@ type Approval struct {
 	Reason            string
 	Physician         string
 	PhysicianPassword string
+	// Seen, when set, is the lot's state the decision's form was shown
+	// with (audit.SeenField): the release is refused, before any password
+	// is checked, when the lot or one of its results has changed since.
+	// Nil asks for no such check.
+	Seen *uint64 `json:",omitempty"`
 }
 
 // Check validates the request before any lookup.
@@ -265,8 +270,10 @@ type Service interface {
 	// a decision that is not allowed; Approve and Reject check again.
 	CheckApproval(a Approval) error
 	Approve(a Approval) (Disposition, error)
-	CheckReject(qa, lotRef, reason string) error
-	Reject(qa, password, lotRef, reason string) (Disposition, error)
+	// seen, when set, is the lot's state the rejection's form was shown
+	// with (audit.SeenField), as Approval.Seen.
+	CheckReject(qa, lotRef, reason string, seen *uint64) error
+	Reject(qa, password, lotRef, reason string, seen *uint64) (Disposition, error)
 	Dispositions(lotRef string) ([]Disposition, error)
 	Certificate(lotRef string) (Certificate, error)
 }

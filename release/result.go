@@ -153,6 +153,10 @@ type Entry struct {
 	Unit   string
 	Method string
 	Tested time.Time // zero: now
+	// Seen, when set, is the lot's state the result's form was shown with
+	// (audit.SeenField): the result is refused when the lot or one of its
+	// results has changed since. Nil asks for no such check.
+	Seen *uint64 `json:",omitempty"`
 }
 
 // Check parses the entry into a result (without identity or times).

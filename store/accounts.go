@@ -66,8 +66,9 @@ func notOwnLookalike(admin, target audit.User) error {
 
 // adminChange runs fn on the user called name in an audited write by actor,
 // an admin allowed to perform action, after refusing a change to an account
-// that reads as the admin's own.
-func (db *DB) adminChange(actor, name string, action audit.Action, reason string, fn func(w *writer, u *audit.User) error) (audit.User, error) {
+// that reads as the admin's own, and with seen set one to an account that
+// has changed since its form was shown (checkSeen).
+func (db *DB) adminChange(actor, name string, action audit.Action, reason string, seen *uint64, fn func(w *writer, u *audit.User) error) (audit.User, error) {
 	var u audit.User
 	if err := lot.OnField("reason", lot.ValidateText("the reason", reason, true)); err != nil {
 		return u, err
@@ -78,6 +79,9 @@ func (db *DB) adminChange(actor, name string, action audit.Action, reason string
 			return err
 		}
 		u = r.user()
+		if err := checkSeen(w.tx, seen, "the account of "+u.Name, "Look at the account as it is now and decide again", u.ID); err != nil {
+			return err
+		}
 		if u.Name != w.actor.Name {
 			if err := notOwnLookalike(w.actor, u); err != nil {
 				return err
@@ -92,8 +96,8 @@ func (db *DB) adminChange(actor, name string, action audit.Action, reason string
 }
 
 // EnableUser enables a disabled user again.
-func (db *DB) EnableUser(actor, name, reason string) (audit.User, error) {
-	return db.adminChange(actor, name, audit.UserEnable, reason, func(w *writer, u *audit.User) error {
+func (db *DB) EnableUser(actor, name, reason string, seen *uint64) (audit.User, error) {
+	return db.adminChange(actor, name, audit.UserEnable, reason, seen, func(w *writer, u *audit.User) error {
 		if !u.Disabled {
 			return lot.Errorf(lot.ECONFLICT, "user %s is not disabled", name)
 		}
@@ -104,8 +108,8 @@ func (db *DB) EnableUser(actor, name, reason string) (audit.User, error) {
 
 // UnlockUser lifts a lockout before its time and clears the count of wrong
 // passwords.
-func (db *DB) UnlockUser(actor, name, reason string) (audit.User, error) {
-	return db.adminChange(actor, name, audit.UserUnlock, reason, func(w *writer, u *audit.User) error {
+func (db *DB) UnlockUser(actor, name, reason string, seen *uint64) (audit.User, error) {
+	return db.adminChange(actor, name, audit.UserUnlock, reason, seen, func(w *writer, u *audit.User) error {
 		if !u.Locked(w.now) && u.Failures == 0 {
 			return lot.Errorf(lot.ECONFLICT, "user %s is not locked and has no wrong passwords counted", name)
 		}
@@ -118,7 +122,7 @@ func (db *DB) UnlockUser(actor, name, reason string) (audit.User, error) {
 // next login, clears a lockout and ends the user's sessions. An admin
 // changes their own password with ChangePassword.
 func (db *DB) ResetPassword(actor, name, oneTime, reason string) (audit.User, error) {
-	return db.adminChange(actor, name, audit.UserReset, reason, func(w *writer, u *audit.User) error {
+	return db.adminChange(actor, name, audit.UserReset, reason, nil, func(w *writer, u *audit.User) error {
 		if u.Name == w.actor.Name {
 			return lot.Errorf(lot.ECONFLICT, "user %s cannot reset their own password; change it instead, with the current one", name).Run("user passwd")
 		}
@@ -154,7 +158,7 @@ func (db *DB) SetRole(actor, name string, role audit.Role, reason, adminPassword
 	if err != nil {
 		return audit.User{}, err
 	}
-	return db.adminChange(actor, name, audit.UserRole, reason, func(w *writer, u *audit.User) error {
+	return db.adminChange(actor, name, audit.UserRole, reason, nil, func(w *writer, u *audit.User) error {
 		if u.Role == role {
 			return lot.Errorf(lot.ECONFLICT, "user %s already has role %s", name, role)
 		}

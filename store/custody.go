@@ -92,6 +92,14 @@ func (s *CustodyService) Quarantine(actor, ref, reason string) (lot.Container, e
 	return s.move(actor, ref, lot.Move{To: lot.Quarantined, Reason: reason})
 }
 
+// Move makes the move m.To with the values of m. With m.Seen set, the
+// container's state its form was shown with is checked in the writing
+// transaction (checkSeen): of one form sent twice, on any number of
+// servers, the second finds the first's move and is refused.
+func (s *CustodyService) Move(actor, ref string, m lot.Move) (lot.Container, error) {
+	return s.move(actor, ref, m)
+}
+
 // move checks and records one custody step in one transaction: the event,
 // its indexes, and the container's new state, each with its audit entry.
 func (s *CustodyService) move(actor, ref string, m lot.Move) (lot.Container, error) {
@@ -102,6 +110,9 @@ func (s *CustodyService) move(actor, ref string, m lot.Move) (lot.Container, err
 	var c lot.Container
 	err := s.db.update(actor, action, func(w *writer) (err error) {
 		if c, err = containerByRef(w.tx, ref); err != nil {
+			return err
+		}
+		if err := checkSeen(w.tx, m.Seen, "container "+c.Code(), "Look at the container as it is now and decide again", c.ID); err != nil {
 			return err
 		}
 		if err := checkIntact(w.tx, moveRecords(c)...); err != nil {

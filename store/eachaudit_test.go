@@ -28,7 +28,7 @@ func TestEachAuditEntryIsAuditLog(t *testing.T) {
 		if i%2 == 1 {
 			change = db.EnableUser
 		}
-		if _, err := change("alice", "nina", "leave of absence"); err != nil {
+		if _, err := change("alice", "nina", "leave of absence", nil); err != nil {
 			t.Fatal(err)
 		}
 		registerUC(t, db, fmt.Sprintf("LOT-E%d", i))

@@ -108,8 +108,8 @@ func TestRejectRefusesTamperedLot(t *testing.T) {
 	rs, l := releasedUC(t, db)
 	tamper(t, db, kindLot, l.ID, `"status":"released"`, `"status":"quarantine"`)
 	n, _ := db.AuditCount()
-	refusedIntact(t, db, n, rs.CheckReject("quinn", "LOT-1", "edited"), "lot LOT-1")
-	_, err := rs.Reject("quinn", testPassword, "LOT-1", "edited")
+	refusedIntact(t, db, n, rs.CheckReject("quinn", "LOT-1", "edited", nil), "lot LOT-1")
+	_, err := rs.Reject("quinn", testPassword, "LOT-1", "edited", nil)
 	refusedIntact(t, db, n, err, "lot LOT-1")
 }
 

@@ -135,6 +135,7 @@ var notOnPostgres = map[string]string{
 	"TestStoreOnPostgres":                        "the runner itself",
 	"TestSameBagFromTwoSites":                    "runs on PostgreSQL in the parent",
 	"TestTwoHandlesOnPostgresAgreeOnALotsExpiry": "runs on PostgreSQL in the parent",
+	"TestSeenFormRecordsOnceOnTwoServers":        "runs on PostgreSQL in the parent",
 }
 
 // TestStoreOnPostgres runs the store's tests again, in a child process of

@@ -418,7 +418,9 @@ func lotDispositions(tx kv.Tx, lotID uuid.UUID) ([]release.Disposition, error) {
 // a released lot goes back to quarantine. A new result that makes a released
 // lot fail a criterion that did not fail before (release.NewFailures) — a
 // sterility "growth" after an exceptional release signed while sterility was
-// MISSING — sends it back to quarantine too, in the same transaction.
+// MISSING — sends it back to quarantine too, in the same transaction. With
+// e.Seen set, a lot changed since the result's form was shown is refused in
+// the writing transaction (lotSeen).
 func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, corrects int, reason string) (release.Result, []release.Requarantine, error) {
 	r, err := e.Check()
 	if err != nil {
@@ -438,6 +440,9 @@ func (s *ReleaseService) RecordResult(actor, lotRef string, e release.Entry, cor
 	err = s.db.update(actor, audit.ReleaseResult, func(w *writer) error {
 		l, err := lotByRef(w.tx, lotRef)
 		if err != nil {
+			return err
+		}
+		if err := lotSeen(w.tx, e.Seen, l, "Look at the lot's results as they are now and record the result again if it is still needed"); err != nil {
 			return err
 		}
 		rs, err := resultsOf(w.tx, l.ID)
@@ -857,6 +862,9 @@ func (db *DB) planApproval(tx kv.Tx, a release.Approval, now time.Time) (approva
 	if p.lot, err = lotByRef(tx, a.Lot); err != nil {
 		return p, err
 	}
+	if err := lotSeen(tx, a.Seen, p.lot, reviewAgain); err != nil {
+		return p, err
+	}
 	registrant, err := userByName(tx, p.lot.CreatedBy)
 	if err != nil {
 		return p, err
@@ -910,7 +918,9 @@ func (s *ReleaseService) CheckApproval(a release.Approval) error {
 // Approve releases a lot (QA role) after checking the evaluation, segregation
 // of duties and expiry, and the signers' passwords before anything is written.
 // An exceptional release also needs a physician's co-signature and restricts
-// the lot to one patient.
+// the lot to one patient. With a.Seen set, a lot changed since the form was
+// shown is refused before the passwords are checked (CheckApproval), and
+// again in the writing transaction.
 func (s *ReleaseService) Approve(a release.Approval) (release.Disposition, error) {
 	var d release.Disposition
 	if err := s.CheckApproval(a); err != nil {
@@ -961,9 +971,13 @@ func (s *ReleaseService) Approve(a release.Approval) (release.Disposition, error
 	return d, err
 }
 
+// reviewAgain is what to do when a decision's form saw the lot otherwise.
+const reviewAgain = "Nothing was signed: review the lot's results as they are now and decide again"
+
 // checkReject finds the signer and the lot of a rejection and checks that
-// the signer may reject and the lot may be rejected.
-func checkReject(tx kv.Tx, qa, lotRef string) (lot.Lot, audit.User, error) {
+// the signer may reject and the lot may be rejected, and with seen set that
+// the lot has not changed since the rejection's form was shown.
+func checkReject(tx kv.Tx, qa, lotRef string, seen *uint64) (lot.Lot, audit.User, error) {
 	u, err := userByName(tx, qa)
 	if err != nil {
 		return lot.Lot{}, u, err
@@ -975,6 +989,9 @@ func checkReject(tx kv.Tx, qa, lotRef string) (lot.Lot, audit.User, error) {
 	if err != nil {
 		return l, u, err
 	}
+	if err := lotSeen(tx, seen, l, reviewAgain); err != nil {
+		return l, u, err
+	}
 	if err := checkIntact(tx, append(lotRecords(tx, l), recordRef{kindUser, u.ID})...); err != nil {
 		return l, u, err
 	}
@@ -983,25 +1000,27 @@ func checkReject(tx kv.Tx, qa, lotRef string) (lot.Lot, audit.User, error) {
 
 // CheckReject runs every check of Reject except the password, and writes
 // nothing; Reject runs the same checks again in its writing transaction.
-func (s *ReleaseService) CheckReject(qa, lotRef, reason string) error {
+func (s *ReleaseService) CheckReject(qa, lotRef, reason string, seen *uint64) error {
 	if err := lot.OnField("reason", lot.ValidateText("the reason", reason, true)); err != nil {
 		return err
 	}
-	return s.db.view(func(tx kv.Tx) error { _, _, err := checkReject(tx, qa, lotRef); return err })
+	return s.db.view(func(tx kv.Tx) error { _, _, err := checkReject(tx, qa, lotRef, seen); return err })
 }
 
 // Reject rejects a lot in quarantine or a released one (QA role, signed); a
-// released lot's decision carries its look-back and recall lists.
-func (s *ReleaseService) Reject(qa, password, lotRef, reason string) (release.Disposition, error) {
+// released lot's decision carries its look-back and recall lists. With seen
+// set, a lot changed since the form was shown is refused before the password
+// is checked, and again in the writing transaction.
+func (s *ReleaseService) Reject(qa, password, lotRef, reason string, seen *uint64) (release.Disposition, error) {
 	var d release.Disposition
-	if err := s.CheckReject(qa, lotRef, reason); err != nil {
+	if err := s.CheckReject(qa, lotRef, reason, seen); err != nil {
 		return d, err
 	}
 	if _, err := s.db.Authenticate(qa, password, release.MeaningReject); err != nil {
 		return d, err
 	}
 	err := s.db.update(qa, audit.ReleaseReject, func(w *writer) error {
-		l, u, err := checkReject(w.tx, qa, lotRef)
+		l, u, err := checkReject(w.tx, qa, lotRef, seen)
 		if err != nil {
 			return err
 		}

@@ -185,7 +185,7 @@ func TestRejectRecordsUnavailableEvaluation(t *testing.T) {
 	if _, err := rs.Evaluate("LOT-1", ""); lot.ErrorCode(err) != lot.ENOTFOUND {
 		t.Fatalf("evaluate after removing the spec: %v; want ENOTFOUND", err)
 	}
-	d, err := rs.Reject("quinn", testPassword, "LOT-1", "mycoplasma positive")
+	d, err := rs.Reject("quinn", testPassword, "LOT-1", "mycoplasma positive", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

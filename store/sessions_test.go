@@ -43,7 +43,7 @@ func TestSessionRefusals(t *testing.T) {
 			c.DatabaseID = "0190a0a0-0000-7000-8000-000000000000"
 		}, "made for another database"},
 		{"user disabled", func(t *testing.T, db *DB, c *Credentials, now *time.Time) {
-			if _, err := db.DisableUser("alice", "nina", "left the unit"); err != nil {
+			if _, err := db.DisableUser("alice", "nina", "left the unit", nil); err != nil {
 				t.Fatal(err)
 			}
 		}, "was ended"},
@@ -165,7 +165,7 @@ func TestLockoutAfterFiveWrongPasswords(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		db.Login("nina", "wrong-password-x", nil)
 	}
-	if _, err := db.UnlockUser("alice", "nina", "identity checked"); err != nil {
+	if _, err := db.UnlockUser("alice", "nina", "identity checked", nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := db.Login("nina", testPassword, nil); err != nil {
@@ -256,7 +256,7 @@ func TestRefusedLoginsRecordSafely(t *testing.T) {
 	if strings.ContainsAny(last.User, "\n\x1b") || len(last.User) > 80 || last.Action != "login.refused" {
 		t.Fatalf("the refused login was recorded as user %q, action %s", last.User, last.Action)
 	}
-	if _, err := db.DisableUser("alice", "liu", "left"); err != nil {
+	if _, err := db.DisableUser("alice", "liu", "left", nil); err != nil {
 		t.Fatal(err)
 	}
 	_, _, wrong := db.Login("liu", "not-the-password", nil)

@@ -155,7 +155,7 @@ func TestVerifyCatchesASignatureCopiedToAnotherDisposition(t *testing.T) {
 	db := newTestDB(t)
 	releasedUC(t, db) // LOT-1 approved by quinn
 	registerUC(t, db, "LOT-2")
-	if _, err := NewReleaseService(db).Reject("quinn", testPassword, "LOT-2", "bag leaked"); err != nil {
+	if _, err := NewReleaseService(db).Reject("quinn", testPassword, "LOT-2", "bag leaked", nil); err != nil {
 		t.Fatal(err)
 	}
 	verifyOK(t, db)

@@ -318,7 +318,7 @@ func TestTraceRefusals(t *testing.T) {
 	if after, _ := db.AuditCount(); after != before {
 		t.Errorf("a trace wrote %d audit entries", after-before)
 	}
-	if _, err := db.DisableUser("alice", "aud", "left the company"); err != nil {
+	if _, err := db.DisableUser("alice", "aud", "left the company", nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ts.Donor("aud", "D-1"); lot.ErrorCode(err) != lot.EFORBIDDEN || !strings.Contains(err.Error(), "user aud is disabled") {

@@ -260,7 +260,9 @@ func checkPrintedName(tx kv.Tx, fullName string) error {
 }
 
 // DisableUser disables a user, who can then do nothing; the record stays.
-func (db *DB) DisableUser(actor, name, reason string) (audit.User, error) {
+// With seen set, an account changed since its form was shown is refused
+// (checkSeen).
+func (db *DB) DisableUser(actor, name, reason string, seen *uint64) (audit.User, error) {
 	var u audit.User
 	if err := lot.OnField("reason", lot.ValidateText("the reason", reason, true)); err != nil {
 		return u, err
@@ -270,6 +272,9 @@ func (db *DB) DisableUser(actor, name, reason string) (audit.User, error) {
 		if u, err = userByName(w.tx, name); lot.ErrorCode(err) == lot.EFORBIDDEN {
 			return notFound("user", name, "check the name in the list of users").Run("user list") // the target, not the actor
 		} else if err != nil {
+			return err
+		}
+		if err := checkSeen(w.tx, seen, "the account of "+u.Name, "Look at the account as it is now and decide again", u.ID); err != nil {
 			return err
 		}
 		if u.Disabled {

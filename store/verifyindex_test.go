@@ -87,7 +87,7 @@ func everyIndexDB(t *testing.T) *DB {
 		t.Fatal(err)
 	}
 	registerUC(t, db, "LOT-R")
-	if _, err := rs.Reject("quinn", testPassword, "LOT-R", "mycoplasma positive"); err != nil {
+	if _, err := rs.Reject("quinn", testPassword, "LOT-R", "mycoplasma positive", nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := NewCustodyService(db).AddSite("liu", lot.Site{Code: "LAB", Name: "Cell lab"}); err != nil {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
@@ -18,12 +17,13 @@ import (
 // `user list`) and the admin's actions on one account. Each action returns
 // EFORBIDDEN for a role that may not, EINVALID for a blank reason,
 // ENOTFOUND for an unknown user and ECONFLICT where the account's state
-// forbids it.
+// forbids it, or (with seen set) where the account has changed since its
+// form was shown (audit.SeenField).
 type Accounts interface {
 	Users() ([]audit.User, error)
-	UnlockUser(actor, name, reason string) (audit.User, error)
-	DisableUser(actor, name, reason string) (audit.User, error)
-	EnableUser(actor, name, reason string) (audit.User, error)
+	UnlockUser(actor, name, reason string, seen *uint64) (audit.User, error)
+	DisableUser(actor, name, reason string, seen *uint64) (audit.User, error)
+	EnableUser(actor, name, reason string, seen *uint64) (audit.User, error)
 }
 
 // accountActions are the account actions the page and the API offer, by
@@ -33,6 +33,10 @@ var accountActions = map[string]audit.Action{"unlock": audit.UserUnlock, "disabl
 // AccountRequest is the body of POST /api/v1/users/{name}/{unlock,disable,enable}.
 type AccountRequest struct {
 	Reason string `json:"reason"`
+	// Seen, optional, is the account's state the request was made from
+	// (audit.SeenField): the change is refused (409, field "seen") when
+	// the account has changed since.
+	Seen *uint64 `json:"seen,omitempty"`
 }
 
 // AccountView is an account as the page and the API show it: never its
@@ -47,9 +51,9 @@ type AccountView struct {
 	// PasswordSet names the password the account has now, which the
 	// reset form carries (formguard.go).
 	PasswordSet string `json:"-"`
-	// Shown is the account's state the unlock, disable and enable forms
-	// carry (recordState).
-	Shown string `json:"-"`
+	// Seen is the account's state the unlock, disable and enable forms
+	// carry (audit.SeenField, seenOf).
+	Seen string `json:"-"`
 }
 
 func (s *Server) accountViews() ([]AccountView, error) {
@@ -61,7 +65,7 @@ func (s *Server) accountViews() ([]AccountView, error) {
 	vs := []AccountView{}
 	for _, u := range us {
 		v := AccountView{User: u.Name, FullName: u.FullName, Role: u.Role, Status: "active", LastLogin: lot.FormatTime(u.LastLogin), Failures: u.Failures, PasswordSet: passwordSet(u)}
-		if v.Shown, _, err = s.recordState(u.ID); err != nil {
+		if v.Seen, err = s.seenOf(u.ID); err != nil {
 			return nil, err
 		}
 		switch {
@@ -75,32 +79,9 @@ func (s *Server) accountViews() ([]AccountView, error) {
 	return vs, nil
 }
 
-// accountForm runs the account action of a form unless it was shown when
-// the account stood otherwise (a resend: an enable form sent again after
-// the account was disabled again, an unlock after a new lockout), as one
-// step for this server.
-func (s *Server) accountForm(f url.Values, u audit.User, name, what string) (audit.User, error) {
-	if action, ok := accountActions[what]; !ok || audit.Authorize(u, action) != nil {
-		return s.accountAct(u, name, what, f.Get("reason")) // refused as it says, before the form's state
-	}
-	s.formMu.Lock()
-	defer s.formMu.Unlock()
-	a, err := s.account(name)
-	if err != nil {
-		return a, err
-	}
-	state, since, err := s.recordState(a.ID)
-	if err == nil {
-		err = recordStale(f, "the account of "+name, state, since, "To "+what+" it, use the page below, which shows the account as it is now")
-	}
-	if err != nil {
-		return a, err
-	}
-	return s.accountAct(u, name, what, f.Get("reason"))
-}
-
-// accountAct runs one account action for u on name.
-func (s *Server) accountAct(u audit.User, name, what, reason string) (audit.User, error) {
+// accountAct runs one account action for u on name, refused when the
+// account has changed since seen (nil: no such check).
+func (s *Server) accountAct(u audit.User, name, what, reason string, seen *uint64) (audit.User, error) {
 	action, ok := accountActions[what]
 	if !ok {
 		return audit.User{}, lot.Errorf(lot.ENOTFOUND, "%q is not an account action; use unlock, disable or enable", what)
@@ -110,11 +91,11 @@ func (s *Server) accountAct(u audit.User, name, what, reason string) (audit.User
 	}
 	switch what {
 	case "unlock":
-		return s.cfg.Accounts.UnlockUser(u.Name, name, reason)
+		return s.cfg.Accounts.UnlockUser(u.Name, name, reason, seen)
 	case "disable":
-		return s.cfg.Accounts.DisableUser(u.Name, name, reason)
+		return s.cfg.Accounts.DisableUser(u.Name, name, reason, seen)
 	}
-	return s.cfg.Accounts.EnableUser(u.Name, name, reason)
+	return s.cfg.Accounts.EnableUser(u.Name, name, reason, seen)
 }
 
 type accountsData struct {
@@ -155,8 +136,12 @@ func (s *Server) accountPost(w http.ResponseWriter, r *http.Request, u audit.Use
 		err = formFor(r.PostForm, u, action)
 	}
 	var got audit.User
+	var seen *uint64
 	if err == nil {
-		got, err = s.accountForm(r.PostForm, u, name, what)
+		seen, err = formSeen(r.PostForm)
+	}
+	if err == nil {
+		got, err = s.accountAct(u, name, what, r.PostForm.Get("reason"), seen)
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -189,7 +174,7 @@ func (s *Server) apiAccountAct(w http.ResponseWriter, r *http.Request, u audit.U
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	got, err := s.accountAct(u, name, what, req.Reason)
+	got, err := s.accountAct(u, name, what, req.Reason, req.Seen)
 	if err != nil {
 		return err
 	}

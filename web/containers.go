@@ -73,9 +73,9 @@ type containerData struct {
 	// (formguard.go).
 	LabelShown string
 	LabelNote  string
-	// Shown is the container's state the custody forms carry
-	// (recordState).
-	Shown string
+	// Seen is the container's state the custody forms carry
+	// (audit.SeenField, seenOf).
+	Seen string
 
 	Done     string
 	DoneList []string
@@ -135,7 +135,7 @@ func (s *Server) containerPageData(u audit.User, ref string) (containerData, err
 			d.Patient += " (" + p.Name + ")"
 		}
 	}
-	if d.Shown, _, err = s.recordState(c.ID); err != nil {
+	if d.Seen, err = s.seenOf(c.ID); err != nil {
 		return d, err
 	}
 	var last lot.Event
@@ -293,8 +293,12 @@ func (s *Server) containerPost(w http.ResponseWriter, r *http.Request, u audit.U
 	if err == nil {
 		c, err = s.findContainer(u, r.PathValue("ref"))
 	}
+	var seen *uint64
 	if err == nil {
-		c, err = s.moveForm(f, u, c, mv.To, in)
+		seen, err = formSeen(f)
+	}
+	if err == nil {
+		c, err = s.move(u, c.ID.String(), mv.To, in, seen)
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -339,58 +343,39 @@ func (s *Server) labelUseForm(f url.Values, u audit.User, c lot.Container, actio
 	return s.cfg.Labels.Void(u.Name, c.ID.String(), reason)
 }
 
-// moveForm makes the custody move of a form unless it was shown when c
-// stood otherwise (a resend: the container may have come round to the
-// state the form was shown in since), as one step for this server.
-func (s *Server) moveForm(f url.Values, u audit.User, c lot.Container, to lot.ContainerState, in moveForm) (lot.Container, error) {
-	s.formMu.Lock()
-	defer s.formMu.Unlock()
-	state, since, err := s.recordState(c.ID)
-	if err == nil {
-		err = recordStale(f, "container "+c.Code(), state, since, "To move it, use the page below, which shows the container as it is now")
-	}
-	if err != nil {
-		return c, err
-	}
-	return s.move(u, c.ID.String(), to, in)
-}
-
 // move makes one custody move, reading the form as the command reads its
-// flags.
-func (s *Server) move(u audit.User, id string, to lot.ContainerState, in moveForm) (lot.Container, error) {
-	C := s.cfg.Custody
+// flags, with the container's state the form was shown with (seen), which
+// the store checks in its writing transaction.
+func (s *Server) move(u audit.User, id string, to lot.ContainerState, in moveForm, seen *uint64) (lot.Container, error) {
+	m := lot.Move{To: to, Seen: seen}
 	switch to {
 	case lot.Stored:
-		return C.Store(u.Name, id, in.Location)
+		m.Location = in.Location
 	case lot.Shipped:
-		return C.Ship(u.Name, id, lot.Move{Site: in.Site, Courier: in.Courier, Condition: in.Condition})
+		m.Site, m.Courier, m.Condition = in.Site, in.Courier, in.Condition
 	case lot.Received:
-		return C.Receive(u.Name, id, lot.Move{Site: in.Site, Condition: in.Condition, Excursion: in.Excursion})
+		m.Site, m.Condition, m.Excursion = in.Site, in.Condition, in.Excursion
 	case lot.Thawed:
-		var t lot.Thaw
 		var err error
-		if t.Viability, err = lot.ParsePercent("viability", in.Viability); err != nil {
+		if m.Thaw.Viability, err = lot.ParsePercent("viability", in.Viability); err != nil {
 			return lot.Container{}, err
 		}
-		if t.ViableCells, err = lot.ParseCells("viable cells", in.ViableCells); err != nil {
+		if m.Thaw.ViableCells, err = lot.ParseCells("viable cells", in.ViableCells); err != nil {
 			return lot.Container{}, err
 		}
 		if in.At != "" {
-			if t.At, err = lot.ParseTime("thawed at", in.At); err != nil {
+			if m.Thaw.At, err = lot.ParseTime("thawed at", in.At); err != nil {
 				return lot.Container{}, err
 			}
 		}
-		return C.Thaw(u.Name, id, t)
 	case lot.Dispensed:
-		return C.Dispense(u.Name, id, in.Patient)
-	case lot.Returned:
-		return C.Return(u.Name, id, in.Reason)
-	case lot.Quarantined:
-		return C.Quarantine(u.Name, id, in.Reason)
-	case lot.Discarded:
-		return C.Discard(u.Name, id, in.Reason)
+		m.Patient = in.Patient
+	case lot.Returned, lot.Quarantined, lot.Discarded:
+		m.Reason = in.Reason
+	default:
+		return lot.Container{}, lot.Errorf(lot.EINVALID, "%q is not a custody move", to)
 	}
-	return lot.Container{}, lot.Errorf(lot.EINVALID, "%q is not a custody move", to)
+	return s.cfg.Custody.Move(u.Name, id, m)
 }
 
 // labelPost prints (a PDF download), applies or voids a container's label.

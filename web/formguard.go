@@ -30,12 +30,16 @@ import (
 //     voided, a split, a password reset or change. A deliberate second
 //     action (a reprint, a further split) is sent from the page as it is
 //     now, which shows the new state. A custody move, unlock, disable,
-//     enable, a QC result, approve and reject carry their record's state
-//     (recordState): a record comes round to a state it was in (stored,
-//     quarantined, stored again), where the store's own rules would take the
-//     old form for a new act. The forms whose second send the store refuses
-//     for good need nothing more: a registration or an import (its number
-//     is taken).
+//     enable, a QC result, approve, an exceptional release and reject carry
+//     their record's state in another field (audit.SeenField: the number of
+//     its last audit entry), which the store checks in its writing
+//     transaction, so that it holds with any number of servers: a record
+//     comes round to a state it was in (stored, quarantined, stored again),
+//     where the record's own rules would take the old form for a new act.
+//     The label, split and password forms' states stay this server's
+//     (formMu): a count or a password the page words, checked here.
+//     The forms whose second send the store refuses for good need nothing
+//     more: a registration or an import (its number is taken).
 
 // formFor is formShownTo for a page form that records as the session's user
 // without asking a password. A role that may not do act is refused for that
@@ -155,49 +159,37 @@ func (s *Server) account(name string) (audit.User, error) {
 	return audit.User{}, lot.Errorf(lot.ENOTFOUND, "no user %s; the accounts page lists every user", name)
 }
 
-// recordState is the state of a record (a container, an account, a lot) as
-// its forms carry it (shownField): a digest of the record's latest audit
-// entry and of their number, and of more, the parts a record's own entries
-// leave out (a lot's results, each its own record). Every change writes an
-// entry, so the state moves on with each one, even one that brings the
-// record back to a state it was in before (stored, quarantined, stored
-// again; disabled, enabled, disabled again), which the database's own rules
-// cannot tell from the first. since says what the latest entry was, for a
-// refusal. A server given no audit log (a test's) carries the parts alone.
-func (s *Server) recordState(id uuid.UUID, more ...string) (state, since string, err error) {
-	parts := append([]string{id.String()}, more...)
-	if s.cfg.AuditLog != nil {
-		es, n, err := s.cfg.AuditLog.AuditTail(id.String(), 1)
-		if err != nil {
-			return "", "", err
-		}
-		parts = append(parts, strconv.Itoa(n))
-		for _, e := range es {
-			parts = append(parts, strconv.FormatUint(e.Seq, 10), hex.EncodeToString(e.Hash[:]))
-			since = e.Action + " by " + e.User + " at " + lot.FormatTime(e.Time)
-		}
+// seenOf is the state of the records ids (a container; an account; a lot
+// and its QC results) as their forms carry it (audit.SeenField): the number
+// of the latest audit entry about any of them, which the store checks when
+// the form is sent. A server given no audit log (a test's) gives ""; its
+// forms then carry none, and the records' own rules alone judge them.
+func (s *Server) seenOf(ids ...uuid.UUID) (string, error) {
+	if s.cfg.AuditLog == nil {
+		return "", nil
 	}
-	sum := sha256.Sum256([]byte("celltrack record form\x00" + strings.Join(parts, "\x00")))
-	return hex.EncodeToString(sum[:12]), since, nil
+	last, err := s.cfg.AuditLog.Seen(ids...)
+	if err != nil {
+		return "", err
+	}
+	return strconv.FormatUint(last, 10), nil
 }
 
-// recordStale refuses a form about what (e.g. "container G12342600000101")
-// shown when the record stood otherwise than state, its recordState now:
-// since is the change last recorded, todo what to do instead. A form that
-// carries no state is not a page's (every page form carries it): one made
-// by hand, whose refusals stay the store's and the roles' (a nurse's thaw
-// at the lab, a segregation of duties), as before the forms carried it.
-func recordStale(f url.Values, what, state, since, todo string) error {
-	if strings.TrimSpace(f.Get(shownField)) == "" {
-		return nil
+// formSeen is the record's state a form was shown with (audit.SeenField),
+// for the store to check: nil for a form that carries none (one made by
+// hand, or from a server without an audit log), which the record's own
+// rules alone judge, as the command line's writes.
+func formSeen(f url.Values) (*uint64, error) {
+	v := strings.TrimSpace(f.Get(audit.SeenField))
+	if v == "" {
+		return nil, nil
 	}
-	return formStale(f, state, func(string) error {
-		if since != "" {
-			since = " (the last change recorded: " + since + ")"
-		}
-		return lot.FieldErrorf(shownField, lot.ECONFLICT, "%s changed after this page was shown%s: %s. %s",
-			what, since, resendWords, todo)
-	})
+	n, err := intParam(audit.SeenField, v, 1)
+	if err != nil {
+		return nil, err
+	}
+	seen := uint64(n)
+	return &seen, nil
 }
 
 // expiredStale refuses the change a login demands (/password/expired) sent

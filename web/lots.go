@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
@@ -148,9 +147,10 @@ type lotData struct {
 	// Printed is the number of labels printed and Split the number of
 	// containers, which the labels and split forms carry (formguard.go).
 	Printed, Split string
-	// Shown is the lot's state the result, approve, exception and reject
-	// forms carry (lotState).
-	Shown string
+	// Seen is the lot's state the result, approve, exception and reject
+	// forms carry (audit.SeenField): of the lot and of its QC results,
+	// each a record of its own (recorded, voided or corrected).
+	Seen string
 
 	// The forms, each shown only to a role that may use it.
 	CanApprove, CanReject, CanResult bool
@@ -241,7 +241,11 @@ func (s *Server) lotPageData(u audit.User, ref, spec string) (lotData, error) {
 		return d, err
 	}
 	d.Invalidated = release.Invalidated(d.Results)
-	if d.Shown, _, err = s.lotState(l.ID); err != nil {
+	ids := []uuid.UUID{l.ID}
+	for _, r := range d.Results {
+		ids = append(ids, r.ID)
+	}
+	if d.Seen, err = s.seenOf(ids...); err != nil {
 		return d, err
 	}
 	if d.Dispositions, err = s.cfg.Releases.Dispositions(l.ID.String()); err != nil {
@@ -349,10 +353,10 @@ func (s *Server) lotApprove(w http.ResponseWriter, r *http.Request, u audit.User
 	var d release.Disposition
 	err := signerOf(f, u, audit.ReleaseApprove)
 	if err == nil {
-		err = s.lotForm(f, u, r.PathValue("ref"), audit.ReleaseApprove, "nothing was signed. Review the lot on the page below, which shows its results as they are now, and sign there", func() (err error) {
-			d, err = s.approve(u, r.PathValue("ref"), req)
-			return err
-		})
+		req.Seen, err = formSeen(f)
+	}
+	if err == nil {
+		d, err = s.approve(u, r.PathValue("ref"), req)
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -381,12 +385,13 @@ func (s *Server) lotReject(w http.ResponseWriter, r *http.Request, u audit.User)
 	}
 	f := r.PostForm
 	var d release.Disposition
+	req := RejectRequest{Reason: f.Get("reason"), Password: f.Get("password")}
 	err := signerOf(f, u, audit.ReleaseReject)
 	if err == nil {
-		err = s.lotForm(f, u, r.PathValue("ref"), audit.ReleaseReject, "nothing was signed. Review the lot on the page below, which shows its results as they are now, and sign there", func() (err error) {
-			d, err = s.reject(u, r.PathValue("ref"), RejectRequest{Reason: f.Get("reason"), Password: f.Get("password")})
-			return err
-		})
+		req.Seen, err = formSeen(f)
+	}
+	if err == nil {
+		d, err = s.reject(u, r.PathValue("ref"), req)
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -414,15 +419,15 @@ func (s *Server) lotResult(w http.ResponseWriter, r *http.Request, u audit.User)
 	var res release.Result
 	var rq []release.Requarantine
 	if err == nil {
-		err = s.lotForm(f, u, r.PathValue("ref"), audit.ReleaseResult, "To record a result, use the form on the page below, which shows the results as they are now", func() (err error) {
-			res, rq, err = s.recordResult(u, r.PathValue("ref"), req)
-			return err
-		})
+		req.Seen, err = formSeen(f)
+	}
+	if err == nil {
+		res, rq, err = s.recordResult(u, r.PathValue("ref"), req)
 	}
 	if err != nil {
 		err = s.logError(r, err)
 		s.showLot(w, r, u, "", err, statusOf(w, err), func(ld *lotData) {
-			ld.Entry = resultForm(req)
+			ld.Entry = resultForm{req.Assay, req.Value, req.Unit, req.Method, req.Tested}
 		})
 		return
 	}
@@ -433,60 +438,6 @@ func (s *Server) lotResult(w http.ResponseWriter, r *http.Request, u audit.User)
 			ld.DoneList = append(ld.DoneList, lookBack(q.Infused, q.Recall)...)
 		}
 	})
-}
-
-// lotForm runs write, the write of a form on the lot ref (a QC result, a
-// release or a rejection), unless the form was shown when the lot stood
-// otherwise (a resend: a result form sent again after its result was
-// voided, an approval sent again after a correction sent the lot back to
-// quarantine), as one step for this server: before any password is
-// checked. todo says what to do then. A role that may not do act is
-// refused by write, as without the form.
-func (s *Server) lotForm(f url.Values, u audit.User, ref string, act audit.Action, todo string, write func() error) error {
-	if audit.Authorize(u, act) != nil {
-		return write()
-	}
-	s.formMu.Lock()
-	defer s.formMu.Unlock()
-	l, err := s.cfg.Lots.Lot(trim(ref))
-	if err != nil {
-		return err
-	}
-	state, since, err := s.lotState(l.ID)
-	if err == nil {
-		err = recordStale(f, "lot "+l.Number, state, since, todo)
-	}
-	if err != nil {
-		return err
-	}
-	return write()
-}
-
-// lotState is the recordState of the lot with id: its own entries (its
-// status), and its QC results, each a record of its own, as the page shows
-// them (recorded, voided or corrected).
-func (s *Server) lotState(id uuid.UUID) (state, since string, err error) {
-	rs, err := s.cfg.Releases.Results(id.String())
-	if err != nil {
-		return "", "", err
-	}
-	var parts []string
-	var last time.Time
-	what := ""
-	for _, r := range rs {
-		parts = append(parts, strconv.Itoa(r.Seq)+" "+r.VoidedAt.UTC().Format(time.RFC3339Nano))
-		if !r.RecordedAt.Before(last) { // of two at one instant, the later number
-			last, what = r.RecordedAt, "result #"+strconv.Itoa(r.Seq)+" recorded by "+r.RecordedBy+" at "+lot.FormatTime(r.RecordedAt)
-		}
-		if !r.VoidedAt.IsZero() && !r.VoidedAt.Before(last) {
-			last, what = r.VoidedAt, "result #"+strconv.Itoa(r.Seq)+" voided by "+r.VoidedBy+" at "+lot.FormatTime(r.VoidedAt)
-		}
-	}
-	state, since, err = s.recordState(id, parts...)
-	if what != "" {
-		since = strings.TrimPrefix(since+"; the last result: "+what, "; ")
-	}
-	return state, since, err
 }
 
 // lookBack words the containers of a lot taken out of use, as the command
@@ -516,22 +467,29 @@ type ApproveRequest struct {
 	Reason            string `json:"reason,omitempty"`
 	Physician         string `json:"physician,omitempty"`
 	PhysicianPassword string `json:"physician_password,omitempty"`
+	// Seen, optional, is the lot's state the decision was made from
+	// (audit.SeenField): it is refused (409, field "seen") before any
+	// password is checked when the lot or one of its results has changed
+	// since. ResultRequest and RejectRequest carry it too.
+	Seen *uint64 `json:"seen,omitempty"`
 }
 
 // RejectRequest is the body of POST /api/v1/lots/{ref}/reject.
 type RejectRequest struct {
-	Reason   string `json:"reason"`
-	Password string `json:"password"`
+	Reason   string  `json:"reason"`
+	Password string  `json:"password"`
+	Seen     *uint64 `json:"seen,omitempty"`
 }
 
 // ResultRequest is the body of POST /api/v1/lots/{ref}/results: one QC
 // result, as `release result --assay --value --unit --method --tested`.
 type ResultRequest struct {
-	Assay  string `json:"assay"`
-	Value  string `json:"value"`
-	Unit   string `json:"unit,omitempty"`
-	Method string `json:"method,omitempty"`
-	Tested string `json:"tested,omitempty"`
+	Assay  string  `json:"assay"`
+	Value  string  `json:"value"`
+	Unit   string  `json:"unit,omitempty"`
+	Method string  `json:"method,omitempty"`
+	Tested string  `json:"tested,omitempty"`
+	Seen   *uint64 `json:"seen,omitempty"`
 }
 
 // approve is `release approve` for u: the role, then every check of the
@@ -542,7 +500,7 @@ func (s *Server) approve(u audit.User, ref string, req ApproveRequest) (release.
 		return release.Disposition{}, err
 	}
 	a := release.Approval{Lot: trim(ref), Spec: trim(req.Spec), QA: u.Name, Exception: req.Exception,
-		Patient: trim(req.Patient), Reason: req.Reason, Physician: trim(req.Physician)}
+		Patient: trim(req.Patient), Reason: req.Reason, Physician: trim(req.Physician), Seen: req.Seen}
 	if err := s.cfg.Releases.CheckApproval(a); err != nil {
 		return release.Disposition{}, err
 	}
@@ -561,13 +519,13 @@ func (s *Server) reject(u audit.User, ref string, req RejectRequest) (release.Di
 	if err := audit.Authorize(u, audit.ReleaseReject); err != nil {
 		return release.Disposition{}, err
 	}
-	if err := s.cfg.Releases.CheckReject(u.Name, trim(ref), req.Reason); err != nil {
+	if err := s.cfg.Releases.CheckReject(u.Name, trim(ref), req.Reason, req.Seen); err != nil {
 		return release.Disposition{}, err
 	}
 	if req.Password == "" {
 		return release.Disposition{}, lot.Errorf(lot.EUSAGE, "password is empty; type your password to sign the rejection — nothing was signed")
 	}
-	return s.cfg.Releases.Reject(u.Name, req.Password, trim(ref), req.Reason)
+	return s.cfg.Releases.Reject(u.Name, req.Password, trim(ref), req.Reason, req.Seen)
 }
 
 // recordResult is `release result` (a new result; corrections and voids
@@ -582,7 +540,7 @@ func (s *Server) recordResult(u audit.User, ref string, req ResultRequest) (rele
 	if trim(req.Value) == "" {
 		return release.Result{}, nil, lot.FieldErrorf("value", lot.EUSAGE, "value is empty; type the result (a number, or a word such as pass or negative)")
 	}
-	e := release.Entry{Assay: trim(req.Assay), Value: trim(req.Value), Unit: trim(req.Unit), Method: req.Method}
+	e := release.Entry{Assay: trim(req.Assay), Value: trim(req.Value), Unit: trim(req.Unit), Method: req.Method, Seen: req.Seen}
 	if t := trim(req.Tested); t != "" {
 		var err error
 		if e.Tested, err = lot.ParseDate("tested", t); err != nil {

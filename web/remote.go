@@ -265,6 +265,15 @@ type ReasonRequest struct {
 	Reason string
 }
 
+// SeenReasonRequest is the body of a change of one record with a reason
+// that may carry the record's state its form was shown with
+// (audit.SeenField; omitted: no such check): an account's disable, enable
+// and unlock, a lot's rejection check.
+type SeenReasonRequest struct {
+	Reason string
+	Seen   *uint64 `json:",omitempty"`
+}
+
 // PrintRequest is the body of POST /api/v1/svc/labels/{ref}/print: the
 // containers whose labels the client rendered, in order.
 type PrintRequest struct {
@@ -304,6 +313,14 @@ func NewRemoteCustody(c Caller) RemoteCustody { return RemoteCustody{c} }
 
 func (r RemoteCustody) move(ref, verb string, m lot.Move) (lot.Container, error) {
 	return remotePost[lot.Container](r.c, "/containers/"+seg(ref)+"/"+verb, m)
+}
+
+func (r RemoteCustody) Move(_, ref string, m lot.Move) (lot.Container, error) {
+	if err := m.Validate(); err != nil { // an infusion too, which has no path
+		return lot.Container{}, err
+	}
+	verb, _ := lot.MoveVerb(m.To)
+	return r.move(ref, verb, m)
 }
 
 func (r RemoteCustody) Store(_, ref, location string) (lot.Container, error) {

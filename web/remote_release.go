@@ -70,6 +70,15 @@ type SignedReasonRequest struct {
 	Reason   string
 }
 
+// RejectionRequest is the body of POST /api/v1/svc/lots/{ref}/rejection:
+// a signed decision that may carry the lot's state its form was shown
+// with (audit.SeenField; omitted: no such check).
+type RejectionRequest struct {
+	Password string
+	Reason   string
+	Seen     *uint64 `json:",omitempty"`
+}
+
 // ScreeningVoided answers a screening voided.
 type ScreeningVoided struct {
 	Voided      release.Screening
@@ -151,13 +160,13 @@ func (r RemoteReleases) Approve(a release.Approval) (release.Disposition, error)
 	return remotePost[release.Disposition](r.c, "/lots/"+seg(a.Lot)+"/approval", a)
 }
 
-func (r RemoteReleases) CheckReject(_, lotRef, reason string) error {
-	_, err := remotePost[Checked](r.c, "/lots/"+seg(lotRef)+"/rejection-check", ReasonRequest{reason})
+func (r RemoteReleases) CheckReject(_, lotRef, reason string, seen *uint64) error {
+	_, err := remotePost[Checked](r.c, "/lots/"+seg(lotRef)+"/rejection-check", SeenReasonRequest{reason, seen})
 	return err
 }
 
-func (r RemoteReleases) Reject(_, password, lotRef, reason string) (release.Disposition, error) {
-	return remotePost[release.Disposition](r.c, "/lots/"+seg(lotRef)+"/rejection", SignedReasonRequest{password, reason})
+func (r RemoteReleases) Reject(_, password, lotRef, reason string, seen *uint64) (release.Disposition, error) {
+	return remotePost[release.Disposition](r.c, "/lots/"+seg(lotRef)+"/rejection", RejectionRequest{password, reason, seen})
 }
 
 func (r RemoteReleases) Dispositions(lotRef string) ([]release.Disposition, error) {
@@ -243,13 +252,13 @@ func (s *Server) releaseRoutes() []svcRoute {
 				a.QA, a.Lot = u.Name, refOf(r, "ref")
 				return R().Approve(a)
 			})},
-		{"POST " + p + "/lots/{ref}/rejection-check", "release.Service CheckReject: every check of a rejection but the password; nothing is written (QA)",
-			writeCall(s, func(u audit.User, r *http.Request, q ReasonRequest) (Checked, error) {
-				return Checked{true}, R().CheckReject(u.Name, refOf(r, "ref"), q.Reason)
+		{"POST " + p + "/lots/{ref}/rejection-check", "release.Service CheckReject: every check of a rejection but the password; nothing is written (QA); Seen, optional, refuses it once the lot has changed (audit.SeenField)",
+			writeCall(s, func(u audit.User, r *http.Request, q SeenReasonRequest) (Checked, error) {
+				return Checked{true}, R().CheckReject(u.Name, refOf(r, "ref"), q.Reason, q.Seen)
 			})},
-		{"POST " + p + "/lots/{ref}/rejection", "release.Service Reject: reject a lot, signed with the acting QA's password",
-			writeCall(s, func(u audit.User, r *http.Request, q SignedReasonRequest) (release.Disposition, error) {
-				return R().Reject(u.Name, q.Password, refOf(r, "ref"), q.Reason)
+		{"POST " + p + "/lots/{ref}/rejection", "release.Service Reject: reject a lot, signed with the acting QA's password; Seen, optional, refuses it once the lot has changed (audit.SeenField)",
+			writeCall(s, func(u audit.User, r *http.Request, q RejectionRequest) (release.Disposition, error) {
+				return R().Reject(u.Name, q.Password, refOf(r, "ref"), q.Reason, q.Seen)
 			})},
 		{"GET " + p + "/lots/{ref}/dispositions", "release.Service Dispositions: a lot's signed decisions",
 			readCall(s, func(r *http.Request) ([]release.Disposition, error) { return R().Dispositions(refOf(r, "ref")) })},

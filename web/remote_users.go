@@ -8,6 +8,7 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
 )
 
 // Signatures are the passwords a command's signers typed, kept by the
@@ -143,18 +144,18 @@ func (r RemoteUsers) AddUser(_ string, u audit.User, password, adminPassword str
 	return remotePost[audit.User](r.c, "/users", AddUserRequest{u, password, adminPassword})
 }
 
-func (r RemoteUsers) account(name, action, reason string) (audit.User, error) {
-	return remotePost[audit.User](r.c, "/users/"+seg(name)+"/"+action, ReasonRequest{reason})
+func (r RemoteUsers) account(name, action, reason string, seen *uint64) (audit.User, error) {
+	return remotePost[audit.User](r.c, "/users/"+seg(name)+"/"+action, SeenReasonRequest{reason, seen})
 }
 
-func (r RemoteUsers) DisableUser(_, name, reason string) (audit.User, error) {
-	return r.account(name, "disable", reason)
+func (r RemoteUsers) DisableUser(_, name, reason string, seen *uint64) (audit.User, error) {
+	return r.account(name, "disable", reason, seen)
 }
-func (r RemoteUsers) EnableUser(_, name, reason string) (audit.User, error) {
-	return r.account(name, "enable", reason)
+func (r RemoteUsers) EnableUser(_, name, reason string, seen *uint64) (audit.User, error) {
+	return r.account(name, "enable", reason, seen)
 }
-func (r RemoteUsers) UnlockUser(_, name, reason string) (audit.User, error) {
-	return r.account(name, "unlock", reason)
+func (r RemoteUsers) UnlockUser(_, name, reason string, seen *uint64) (audit.User, error) {
+	return r.account(name, "unlock", reason, seen)
 }
 
 func (r RemoteUsers) ResetPassword(_, name, oneTime, reason string) (audit.User, error) {
@@ -216,6 +217,22 @@ type AuditTail struct {
 	Entries []WireEntry `json:"entries"`
 }
 
+// Seen reads the last entry of each record (AuditTail), as a client of
+// the API does.
+func (r RemoteUsers) Seen(ids ...uuid.UUID) (uint64, error) {
+	var last uint64
+	for _, id := range ids {
+		es, _, err := r.AuditTail(id.String(), 1)
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range es {
+			last = max(last, e.Seq)
+		}
+	}
+	return last, nil
+}
+
 func (r RemoteUsers) AuditTail(entity string, n int) ([]audit.Entry, int, error) {
 	q := url.Values{"last": {itoa(n)}}
 	if entity != "" {
@@ -235,9 +252,9 @@ func public(u audit.User, err error) (audit.User, error) { return audit.Public(u
 func (s *Server) userRoutes() []svcRoute {
 	p := svcPrefix
 	U := func() audit.Users { return s.cfg.UserService }
-	account := func(do func(us audit.Users, actor, name, reason string) (audit.User, error)) http.HandlerFunc {
-		return writeCall(s, func(u audit.User, r *http.Request, q ReasonRequest) (audit.User, error) {
-			return public(do(U(), u.Name, refOf(r, "name"), q.Reason))
+	account := func(do func(us audit.Users, actor, name, reason string, seen *uint64) (audit.User, error)) http.HandlerFunc {
+		return writeCall(s, func(u audit.User, r *http.Request, q SeenReasonRequest) (audit.User, error) {
+			return public(do(U(), u.Name, refOf(r, "name"), q.Reason, q.Seen))
 		})
 	}
 	return []svcRoute{
@@ -266,9 +283,9 @@ func (s *Server) userRoutes() []svcRoute {
 			writeCall(s, func(u audit.User, r *http.Request, q AddUserRequest) (audit.User, error) {
 				return public(U().AddUser(u.Name, q.User, q.Password, q.AdminPassword))
 			})},
-		{"POST " + p + "/users/{name}/disable", "audit.Users DisableUser (admin)", account(audit.Users.DisableUser)},
-		{"POST " + p + "/users/{name}/enable", "audit.Users EnableUser (admin)", account(audit.Users.EnableUser)},
-		{"POST " + p + "/users/{name}/unlock", "audit.Users UnlockUser (admin)", account(audit.Users.UnlockUser)},
+		{"POST " + p + "/users/{name}/disable", "audit.Users DisableUser (admin); body: Reason, and Seen, optional, which refuses it once the account has changed (audit.SeenField)", account(audit.Users.DisableUser)},
+		{"POST " + p + "/users/{name}/enable", "audit.Users EnableUser (admin); body: Reason, and Seen, optional, which refuses it once the account has changed (audit.SeenField)", account(audit.Users.EnableUser)},
+		{"POST " + p + "/users/{name}/unlock", "audit.Users UnlockUser (admin); body: Reason, and Seen, optional, which refuses it once the account has changed (audit.SeenField)", account(audit.Users.UnlockUser)},
 		{"POST " + p + "/users/{name}/reset", "audit.Users ResetPassword: a one-time password (admin)",
 			writeCall(s, func(u audit.User, r *http.Request, q AccountPasswordRequest) (audit.User, error) {
 				return public(U().ResetPassword(u.Name, refOf(r, "name"), q.Password, q.Reason))

@@ -112,40 +112,29 @@ func (s *Server) svcRoutes() []svcRoute {
 	L := func() lot.Service { return s.cfg.Lots }
 	C := func() lot.CustodyService { return s.cfg.Custody }
 	LB := func() lot.LabelService { return s.cfg.Labels }
-	move := func(do func(u audit.User, ref string, m lot.Move) (lot.Container, error)) http.HandlerFunc {
+	// move makes the move to: of the body, the values keep takes (as the
+	// method of the move reads them) and Seen.
+	move := func(to lot.ContainerState, keep func(m lot.Move) lot.Move) http.HandlerFunc {
 		return writeCall(s, func(u audit.User, r *http.Request, m lot.Move) (lot.Container, error) {
-			return do(u, refOf(r, "ref"), m)
+			k := keep(m)
+			k.To, k.Seen = to, m.Seen
+			return C().Move(u.Name, refOf(r, "ref"), k)
 		})
 	}
+	all := func(m lot.Move) lot.Move { return m }
+	reason := func(m lot.Move) lot.Move { return lot.Move{Reason: m.Reason} }
 	return []svcRoute{
-		{"POST " + p + "/containers/{ref}/store", "lot.CustodyService Store: put a container into storage (lab); body: Move with Location",
-			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
-				return C().Store(u.Name, ref, m.Location)
-			})},
-		{"POST " + p + "/containers/{ref}/ship", "lot.CustodyService Ship: ship a container to a site (lab)",
-			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) { return C().Ship(u.Name, ref, m) })},
-		{"POST " + p + "/containers/{ref}/receive", "lot.CustodyService Receive: receive a shipped container",
-			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) { return C().Receive(u.Name, ref, m) })},
-		{"POST " + p + "/containers/{ref}/thaw", "lot.CustodyService Thaw: record a thaw and the post-thaw numbers; body: Move with Thaw",
-			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
-				return C().Thaw(u.Name, ref, m.Thaw)
-			})},
-		{"POST " + p + "/containers/{ref}/dispense", "lot.CustodyService Dispense: hand a container over for a patient; body: Move with Patient",
-			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
-				return C().Dispense(u.Name, ref, m.Patient)
-			})},
-		{"POST " + p + "/containers/{ref}/discard", "lot.CustodyService Discard: take a container out of use; body: Move with Reason",
-			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
-				return C().Discard(u.Name, ref, m.Reason)
-			})},
-		{"POST " + p + "/containers/{ref}/return", "lot.CustodyService Return: bring a dispensed container back; body: Move with Reason",
-			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
-				return C().Return(u.Name, ref, m.Reason)
-			})},
-		{"POST " + p + "/containers/{ref}/quarantine", "lot.CustodyService Quarantine: hold a container; body: Move with Reason",
-			move(func(u audit.User, ref string, m lot.Move) (lot.Container, error) {
-				return C().Quarantine(u.Name, ref, m.Reason)
-			})},
+		{"POST " + p + "/containers/{ref}/store", "lot.CustodyService Store: put a container into storage (lab); body: Move with Location; Seen, optional, refuses it once the container has changed (audit.SeenField)",
+			move(lot.Stored, func(m lot.Move) lot.Move { return lot.Move{Location: m.Location} })},
+		{"POST " + p + "/containers/{ref}/ship", "lot.CustodyService Ship: ship a container to a site (lab); Seen, optional, refuses it once the container has changed (audit.SeenField)", move(lot.Shipped, all)},
+		{"POST " + p + "/containers/{ref}/receive", "lot.CustodyService Receive: receive a shipped container; Seen, optional, refuses it once the container has changed (audit.SeenField)", move(lot.Received, all)},
+		{"POST " + p + "/containers/{ref}/thaw", "lot.CustodyService Thaw: record a thaw and the post-thaw numbers; body: Move with Thaw; Seen, optional, refuses it once the container has changed (audit.SeenField)",
+			move(lot.Thawed, func(m lot.Move) lot.Move { return lot.Move{Thaw: m.Thaw} })},
+		{"POST " + p + "/containers/{ref}/dispense", "lot.CustodyService Dispense: hand a container over for a patient; body: Move with Patient; Seen, optional, refuses it once the container has changed (audit.SeenField)",
+			move(lot.Dispensed, func(m lot.Move) lot.Move { return lot.Move{Patient: m.Patient} })},
+		{"POST " + p + "/containers/{ref}/discard", "lot.CustodyService Discard: take a container out of use; body: Move with Reason; Seen, optional, refuses it once the container has changed (audit.SeenField)", move(lot.Discarded, reason)},
+		{"POST " + p + "/containers/{ref}/return", "lot.CustodyService Return: bring a dispensed container back; body: Move with Reason; Seen, optional, refuses it once the container has changed (audit.SeenField)", move(lot.Returned, reason)},
+		{"POST " + p + "/containers/{ref}/quarantine", "lot.CustodyService Quarantine: hold a container; body: Move with Reason; Seen, optional, refuses it once the container has changed (audit.SeenField)", move(lot.Quarantined, reason)},
 		{"GET " + p + "/containers/{ref}/history", "lot.CustodyService History: a container and its custody events",
 			readCall(s, func(r *http.Request) (ContainerHistory, error) {
 				c, es, err := C().History(refOf(r, "ref"))

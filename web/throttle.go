@@ -196,8 +196,8 @@ func (s gatedReleases) Approve(a release.Approval) (release.Disposition, error) 
 	return gated(s.g, func() (release.Disposition, error) { return s.Service.Approve(a) })
 }
 
-func (s gatedReleases) Reject(qa, password, lotRef, reason string) (release.Disposition, error) {
-	return gated(s.g, func() (release.Disposition, error) { return s.Service.Reject(qa, password, lotRef, reason) })
+func (s gatedReleases) Reject(qa, password, lotRef, reason string, seen *uint64) (release.Disposition, error) {
+	return gated(s.g, func() (release.Disposition, error) { return s.Service.Reject(qa, password, lotRef, reason, seen) })
 }
 
 type voided struct {

@@ -156,9 +156,12 @@ type Server struct {
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 	handler http.Handler
-	// formMu makes a page form's check of the state it was shown with
-	// (formguard.go) and its write one step: a double click's two sends,
-	// handled at once, would otherwise both find the state unchanged.
+	// formMu makes a label, split or password form's check of the state
+	// it was shown with (formguard.go) and its write one step for this
+	// server: a double click's two sends, handled at once, would otherwise
+	// both find the state unchanged. The record forms' state (a custody
+	// move, an account, a lot's result or decision) the store checks in
+	// its writing transaction (audit.SeenField), for every server.
 	formMu sync.Mutex
 	// hosts are the Host header values served (AllowHosts); nil: any.
 	hosts map[string]bool

@@ -57,7 +57,7 @@ func demoRelease(d *demo) error {
 		return err
 	}
 	d.advance(time.Hour)
-	if _, err := rs.Reject("quinn", demoPassword, x.Number, "mycoplasma positive"); err != nil {
+	if _, err := rs.Reject("quinn", demoPassword, x.Number, "mycoplasma positive", nil); err != nil {
 		return err
 	}
 	d.say("release reject: %s rejected by quinn (mycoplasma positive)", x.Number)

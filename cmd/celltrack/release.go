@@ -173,14 +173,14 @@ func (rt *runtime) releaseCommand() *cli.Command {
 					passwordStdinFlag,
 				},
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
-					if err := rt.release().CheckReject(actor(c), c.Args().First(), c.String("reason")); err != nil {
+					if err := rt.release().CheckReject(actor(c), c.Args().First(), c.String("reason"), nil); err != nil {
 						return err
 					}
 					pw, err := rt.password(c, actor(c)+" (QA signature)")
 					if err != nil {
 						return err
 					}
-					d, err := rt.release().Reject(actor(c), pw, c.Args().First(), c.String("reason"))
+					d, err := rt.release().Reject(actor(c), pw, c.Args().First(), c.String("reason"), nil)
 					if err != nil {
 						return err
 					}

@@ -319,7 +319,7 @@ func TestServeLockoutOverHTTP(t *testing.T) {
 	if actions["login.refused"] != 6 || actions["user.locked"] != 1 {
 		t.Errorf("omar's audit entries %v, want 6 login.refused (5 wrong, 1 while locked) and 1 user.locked", actions)
 	}
-	if _, err := f.db.UnlockUser("alice", "omar", "confirmed by phone"); err != nil {
+	if _, err := f.db.UnlockUser("alice", "omar", "confirmed by phone", nil); err != nil {
 		t.Fatal(err)
 	}
 	if st, m := f.postJSON(c, "/api/v1/login", map[string]any{"user": "omar", "password": fixturePassword}); st != http.StatusOK {

@@ -154,7 +154,7 @@ func (rt *runtime) userCommand() *cli.Command {
 				Description: example("celltrack --user alice user disable --reason 'left the unit' liu"),
 				Flags:       []cli.Flag{&cli.StringFlag{Name: "reason", Required: true, Usage: "why the user is disabled"}},
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
-					u, err := rt.users().DisableUser(actor(c), c.Args().First(), c.String("reason"))
+					u, err := rt.users().DisableUser(actor(c), c.Args().First(), c.String("reason"), nil)
 					if err != nil {
 						return err
 					}
@@ -163,12 +163,12 @@ func (rt *runtime) userCommand() *cli.Command {
 			},
 			rt.adminUserCommand("enable", "enable a disabled user again (admin only)", "celltrack user enable --reason 'back from leave' liu",
 				func(c *cli.Context, name, reason string) (audit.User, string, error) {
-					u, err := rt.users().EnableUser(actor(c), name, reason)
+					u, err := rt.users().EnableUser(actor(c), name, reason, nil)
 					return u, "enabled user " + name, err
 				}),
 			rt.adminUserCommand("unlock", "lift a lockout after wrong passwords (admin only)", "celltrack user unlock --reason 'identity checked by phone' nina",
 				func(c *cli.Context, name, reason string) (audit.User, string, error) {
-					u, err := rt.users().UnlockUser(actor(c), name, reason)
+					u, err := rt.users().UnlockUser(actor(c), name, reason, nil)
 					return u, "unlocked user " + name, err
 				}),
 			{

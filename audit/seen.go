@@ -1,0 +1,38 @@
+package audit
+
+import "github.com/celltrack/celltrack/lot"
+
+// SeenField is the field in which a write carries the state its form was
+// shown with: the number of the last audit entry of the record it changes
+// (for a lot: of the lot and of its QC results), as the record's trail
+// (Log.AuditTail) ends when the form is shown. Every change of a record
+// writes an entry, so the number moves on with each one — even one that
+// brings the record back to a state it was in before (stored, quarantined,
+// stored again; disabled, enabled, disabled again), which the record's own
+// rules cannot tell from the first. The store checks it in the writing
+// transaction (CheckSeen), so of one form sent twice, on any number of
+// servers, the first records and the second is refused. A write that
+// carries none (the command line, a script, a hand-made request) is
+// checked by the record's own rules alone.
+const SeenField = "seen"
+
+// CheckSeen refuses a write about what (e.g. "container G12342600000101",
+// "lot LOT-1", "the account of nina") whose form saw it as of audit entry
+// seen, now that last, the latest entry about it, is another (ECONFLICT on
+// SeenField, naming last: what changed, by whom and when; part names the
+// record last is about when it is a part of what, e.g. "result #3 (CD14)",
+// else ""). A seen of 0 or beyond last names no entry of the record: a bad value
+// (EINVALID). todo says what to do instead.
+func CheckSeen(seen uint64, what string, last Entry, part, todo string) error {
+	switch {
+	case seen == last.Seq:
+		return nil
+	case seen == 0 || seen > last.Seq:
+		return lot.FieldErrorf(SeenField, lot.EINVALID, "the form says it showed %s as of audit entry #%d, but its last entry is #%d; nothing was done — open %s again and send the form from there", what, seen, last.Seq, what)
+	}
+	if part != "" {
+		part = " of " + part
+	}
+	return lot.FieldErrorf(SeenField, lot.ECONFLICT, "%s changed after this form was shown (the last change recorded: %s%s by %s at %s, audit entry #%d; the form showed it as of #%d): a form sent again (a second click, a refresh or the Back button) does nothing the second time, and nothing was done now. %s",
+		what, last.Action, part, last.User, lot.FormatTime(last.Time), last.Seq, seen, todo)
+}

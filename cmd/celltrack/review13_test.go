@@ -337,3 +337,29 @@ func TestReview13CheckpointRefusalsNameNoField(t *testing.T) {
 		t.Errorf("--key readable by others: exit %d, %s; want exit 3 with \"field\":\"key\"", code, stderr)
 	}
 }
+
+// review13 finding H (low): a server killed -9 leaves its marker (NAME.serve);
+// after a reboot or a container restart its pid is another process's (pid 1
+// in a container, a shell). restore then refuses with exit 11 "celltrack
+// serve (pid N, since …) holds DB; stop that server" — a server that does
+// not exist, in the emergency restore is for — and, unlike the marker's two
+// other refusals, never says that if no server runs the marker is to be
+// removed. The database's own lock is free (nothing holds it), which restore
+// can test for the admin who can open it.
+// Expected: the live-pid refusal also says what to do when no server runs
+// (remove the marker), or restore sees the lock free and goes on.
+func TestReview13RestoreBlockedByMarkerOfReusedPID(t *testing.T) {
+	path := newCLIDB(t)
+	backup := filepath.Join(filepath.Dir(path), "b.db")
+	if code, _, stderr := runCLI(path, "--user", "alice", "backup", "--out", backup); code != 0 {
+		t.Fatalf("backup: exit %d: %s", code, stderr)
+	}
+	// The marker of a server killed long ago, whose pid is now this test's.
+	if err := writeServerFile(path, serverFile{URL: "http://127.0.0.1:8080", PID: os.Getpid(), Started: time.Now().Add(-48 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLIStdin(path, fixturePassword+"\n", "--user", "alice", "restore", "--from", backup, "--password-stdin")
+	if code == exitBusy && !strings.Contains(stderr, "remove") {
+		t.Errorf("restore refused by the marker of a server that is gone, whose pid another process has: exit %d: %s\nwant it to say what to do when no server runs (remove %s), as the marker's other refusals do", code, stderr, serverFilePath(path))
+	}
+}

@@ -25,6 +25,22 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
+// pgDumpTools is the DBA's pair of tools that puts an older state of a
+// PostgreSQL database back under a running celltrack (pg_dump -Fc, then
+// pg_restore --clean); the test is skipped without them.
+func pgDumpTools(t *testing.T) (dump, restore string) {
+	t.Helper()
+	var paths [2]string
+	for i, name := range []string{"pg_dump", "pg_restore"} {
+		path, err := exec.LookPath(name)
+		if err != nil {
+			t.Skipf("%s not installed", name)
+		}
+		paths[i] = path
+	}
+	return paths[0], paths[1]
+}
+
 // review13 finding A: a server on PostgreSQL signs a checkpoint of a trail
 // from which its own acknowledged write was removed. The server writes a
 // witness checkpoint at size N; it then commits a write (entry N+1) and
@@ -41,14 +57,7 @@ import (
 // Expected: sign refuses (no file), naming the entry the server wrote that
 // the trail no longer holds.
 func TestReview13ServerSignsTrailWithoutItsOwnAcknowledgedWrite(t *testing.T) {
-	dump, err := exec.LookPath("pg_dump")
-	if err != nil {
-		t.Skip("pg_dump not installed")
-	}
-	restore, err := exec.LookPath("pg_restore")
-	if err != nil {
-		t.Skip("pg_restore not installed")
-	}
+	dump, restore := pgDumpTools(t)
 	url := pgtest.URL(t)
 	if err := runFixture(url, filepath.Join(t.TempDir(), "homes"), "lab", nil); err != nil {
 		t.Fatal(err)
@@ -213,14 +222,7 @@ func TestReview13SessionMintedBySQLWritesAsAdmin(t *testing.T) {
 // Expected: a non-zero exit (3, "failed audit verify … a kept checkpoint
 // the trail no longer extends", README "Exit codes"), as at start.
 func TestReview13ServeStopsWithExit0OverRolledBackTrail(t *testing.T) {
-	dump, err := exec.LookPath("pg_dump")
-	if err != nil {
-		t.Skip("pg_dump not installed")
-	}
-	restore, err := exec.LookPath("pg_restore")
-	if err != nil {
-		t.Skip("pg_restore not installed")
-	}
+	dump, restore := pgDumpTools(t)
 	p := newProcPG(t)
 	key := filepath.Join(p.dir, "checkpoint.key")
 	p.must("", "audit", "key", "init", "--name", "celltrack-G1234", "--out", key)

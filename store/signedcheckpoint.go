@@ -405,7 +405,7 @@ func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]c
 		return r
 	case h.Size > now.Size:
 		r.Mismatch = true
-		tree = fmt.Sprintf("it was %s at tree size %d but the trail now has %d entries: %s removed, or an older file was put in place (rolled back); the first tree size that no longer matches is at most %d (a root alone cannot show whether earlier entries changed too; an older kept checkpoint that still matches narrows it down)", made, h.Size, now.Size, EntryRange(now.Size+1, h.Size)+" were", now.Size+1)
+		tree = fmt.Sprintf("it was %s at tree size %d but the trail now has %d entries: %s removed, or an older file was put in place (rolled back); the first tree size that no longer matches is at most %d (a root alone cannot show whether earlier entries changed too; an older kept checkpoint that still matches narrows it down)", made, h.Size, now.Size, removedWords(now.Size+1, h.Size), now.Size+1)
 	case h.Size == 0:
 		if h.Root != (tlog.Hash{}) && h.Root != emptyRoot() {
 			r.Problem = prefix + "it states an empty tree with a root that is not the empty tree's"
@@ -502,6 +502,15 @@ func openSigned(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string
 		}
 	}
 	return h, "", false
+}
+
+// removedWords says entries a to b were removed: "entry 7 was", "entries
+// 7–9 were".
+func removedWords(a, b int64) string {
+	if a == b {
+		return EntryRange(a, b) + " was"
+	}
+	return EntryRange(a, b) + " were"
 }
 
 // EntryRange names the entries a to b: "entry 7", "entries 7–9".

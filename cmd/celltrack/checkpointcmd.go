@@ -673,7 +673,9 @@ func serverHolds(db string) error {
 	if !processAlive(f.PID) {
 		return nil
 	}
-	return lot.Errorf(lot.EBUSY, "celltrack serve (pid %d, since %s) holds %s; stop that server before restoring — nothing was restored", f.PID, lot.FormatTime(f.Started), db)
+	// The pid is alive, but may be another process's by now (the server
+	// killed, the machine or container restarted): say what to do then.
+	return lot.Errorf(lot.EBUSY, "celltrack serve (pid %d, since %s) holds %s; stop that server before restoring — nothing was restored (if no celltrack server runs — one killed without cleaning up, whose pid another process has since — remove %s and run restore again)", f.PID, lot.FormatTime(f.Started), db, marker)
 }
 
 // demoCheckpoint shows signed checkpoints: a signing key made outside the

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"sort"
 	"strconv"
@@ -327,11 +328,27 @@ type rolledOver struct {
 // anywhere before it are text an admin chose (the reason, the backup's
 // file name) — an older celltrack recorded them unchecked — and excuse
 // nothing.
+//
+// Restore exists for the file engine alone: on PostgreSQL a
+// `database.restore` entry after the trail arrived there (its last
+// database.migrate entry as a target; a database made there has none) was
+// not written by restore but appended by someone with the sites' role, and
+// excuses nothing (review13 I).
 func restoredOver(tx kv.Tx) (map[rolledOver]string, error) {
 	out := map[rolledOver]string{}
 	c := tx.Bucket(bAudit).Cursor()
+	found := out                           // where a restore entry's checkpoints go
+	_, onPostgres := tx.(kv.ColumnChecker) // derived columns: pgkv's alone
+	if onPostgres {
+		found = map[rolledOver]string{} // until the trail's arrival shows them a file's
+	}
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		e, err := audit.Decode(v)
+		if err == nil && onPostgres && e.Action == actionMigrate && !migratedAway(e) {
+			maps.Copy(out, found) // written while the trail was a file's, by restore
+			clear(found)
+			continue
+		}
 		if err != nil || e.Action != "database.restore" {
 			continue // a broken entry is audit verify's to report
 		}
@@ -357,7 +374,7 @@ func restoredOver(tx kv.Tx) (map[rolledOver]string, error) {
 			}
 			var h tlog.Hash
 			copy(h[:], root)
-			out[rolledOver{size, h}] = fmt.Sprintf("rolled back by the restore, entry %d by %s (%s), reason: %s", e.Seq, e.User, lot.FormatTime(e.Time), why)
+			found[rolledOver{size, h}] = fmt.Sprintf("rolled back by the restore, entry %d by %s (%s), reason: %s", e.Seq, e.User, lot.FormatTime(e.Time), why)
 		}
 	}
 	return out, nil

@@ -92,6 +92,7 @@ type Checkpoints interface {
 	// VerifyCheckpointsPinned runs the whole of `audit verify` and checks
 	// each kept checkpoint against today's trail, with the registered
 	// keys, or with the pinned keys alone when any are given. What it
-	// finds is in the result, not the error.
-	VerifyCheckpointsPinned(kept []KeptCheckpoint, pinned []PinnedVerifier) (CheckpointVerification, error)
+	// finds is in the result, not the error; it ends with ctx's error once
+	// ctx is done (a stopping server cuts it).
+	VerifyCheckpointsPinned(ctx context.Context, kept []KeptCheckpoint, pinned []PinnedVerifier) (CheckpointVerification, error)
 }

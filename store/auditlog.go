@@ -59,7 +59,7 @@ func (db *DB) EachAuditEntry(ctx context.Context, entity string, fn func(audit.E
 	// The entity's entries, or the whole trail's up to its last entry then.
 	var seqs []uint64
 	var last uint64
-	err := db.view(func(tx kv.Tx) error {
+	err := db.viewContext(ctx, func(tx kv.Tx) error {
 		if entity == "" {
 			if k, _ := tx.Bucket(bAudit).Cursor().Last(); k != nil {
 				last = btoi(k)
@@ -83,7 +83,7 @@ func (db *DB) EachAuditEntry(ctx context.Context, entity string, fn func(audit.E
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := db.view(func(tx kv.Tx) error {
+		err := db.viewContext(ctx, func(tx kv.Tx) error {
 			b := tx.Bucket(bAudit)
 			es = es[:0]
 			if entity != "" {
@@ -299,7 +299,7 @@ func (db *DB) Verify() (Verification, error) { return db.VerifyContext(context.B
 // error once ctx is done (a stopping server cuts it).
 func (db *DB) VerifyContext(ctx context.Context) (Verification, error) {
 	var v Verification
-	err := db.view(func(tx kv.Tx) (err error) { v, err = verifyTxContext(ctx, tx); return err })
+	err := db.viewContext(ctx, func(tx kv.Tx) (err error) { v, err = verifyTxContext(ctx, tx); return err })
 	return v, err
 }
 

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -51,7 +52,7 @@ func tamper(t *testing.T, db *DB, kind string, id uuid.UUID, from, to string) {
 
 func TestTraceVerifiesFromCheckpoint(t *testing.T) {
 	db, cp := checkpointed(t)
-	r, err := newTraces(db).Lot("aud", "LOT-1")
+	r, err := newTraces(db).Lot(context.Background(), "aud", "LOT-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,14 +81,14 @@ func TestTraceVerifiesFromCheckpoint(t *testing.T) {
 	// --full-verify, and a database without a checkpoint, verify in full.
 	full := newTraces(db)
 	full.FullVerify = true
-	if r, err := full.Lot("aud", "LOT-1"); err != nil || r.Produced.Scope != report.ScopeFull || !r.Produced.Verified {
+	if r, err := full.Lot(context.Background(), "aud", "LOT-1"); err != nil || r.Produced.Scope != report.ScopeFull || !r.Produced.Verified {
 		t.Fatalf("full verify: %v %+v", err, r.Produced)
 	}
 	// The handling report does not list its records: it verifies in full.
-	if r, err := newTraces(db).Handling("aud", dose.HandlingFilter{}); err != nil || r.Produced.Scope != report.ScopeFull || !r.Produced.Verified {
+	if r, err := newTraces(db).Handling(context.Background(), "aud", dose.HandlingFilter{}); err != nil || r.Produced.Scope != report.ScopeFull || !r.Produced.Verified {
 		t.Fatalf("handling report: %v %+v", err, r.Produced)
 	}
-	if r, err := newTraces(traceDB(t)).Lot("aud", "LOT-1"); err != nil || r.Produced.Scope != report.ScopeFull || !strings.Contains(render(t, r, "text"), "PASSED") {
+	if r, err := newTraces(traceDB(t)).Lot(context.Background(), "aud", "LOT-1"); err != nil || r.Produced.Scope != report.ScopeFull || !strings.Contains(render(t, r, "text"), "PASSED") {
 		t.Fatalf("no checkpoint: %v %+v", err, r.Produced)
 	}
 }
@@ -103,7 +104,7 @@ func TestTraceFromCheckpointFindsTampering(t *testing.T) {
 	t.Run("a record in the report", func(t *testing.T) {
 		db, _ := checkpointed(t)
 		tamper(t, db, kindLot, lotOf(t, db, "LOT-1").ID, `"viability_tenths_pct":950`, `"viability_tenths_pct":990`)
-		r, err := newTraces(db).Lot("aud", "LOT-1")
+		r, err := newTraces(db).Lot(context.Background(), "aud", "LOT-1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +126,7 @@ func TestTraceFromCheckpointFindsTampering(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := newTraces(db).Donor("aud", "D-1")
+		r, err := newTraces(db).Donor(context.Background(), "aud", "D-1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +145,7 @@ func TestTraceFromCheckpointFindsTampering(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := newTraces(db).Lot("aud", "LOT-1")
+		r, err := newTraces(db).Lot(context.Background(), "aud", "LOT-1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +156,7 @@ func TestTraceFromCheckpointFindsTampering(t *testing.T) {
 	t.Run("a record outside the report: only a full verify sees it", func(t *testing.T) {
 		db, _ := checkpointed(t)
 		tamper(t, db, kindLot, lotOf(t, db, "LOT-X").ID, `"viability_tenths_pct":950`, `"viability_tenths_pct":990`)
-		r, err := newTraces(db).Lot("aud", "LOT-1")
+		r, err := newTraces(db).Lot(context.Background(), "aud", "LOT-1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,7 +175,7 @@ func TestTraceFromCheckpointFindsTampering(t *testing.T) {
 		if _, ok, _ := db.Checkpoint(); ok {
 			t.Fatal("a failed verification left the checkpoint in use")
 		}
-		if r, _ := newTraces(db).Lot("aud", "LOT-1"); r.Produced.Verified || r.Produced.Scope != report.ScopeFull {
+		if r, _ := newTraces(db).Lot(context.Background(), "aud", "LOT-1"); r.Produced.Verified || r.Produced.Scope != report.ScopeFull {
 			t.Fatalf("after the failed check: %+v", r.Produced)
 		}
 	})

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,7 +61,7 @@ func TestCorrectMRNKeepsEverythingAttached(t *testing.T) {
 	if rf, err := s.Lot("RF-1"); err != nil || rf.PatientID != p.ID {
 		t.Errorf("autologous lot's source patient: %v %v", rf.PatientID, err)
 	}
-	tr, err := newTraces(db).Patient("alice", "MRN-20")
+	tr, err := newTraces(db).Patient(context.Background(), "alice", "MRN-20")
 	var titles []string
 	for _, sec := range tr.Sections {
 		titles = append(titles, sec.Title)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"slices"
 	"strconv"
 	"testing"
@@ -80,7 +81,7 @@ func TestHandlingRowsOfATwoBagInfusion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := newTraces(db).Handling("nina", dose.HandlingFilter{})
+	r, err := newTraces(db).Handling(context.Background(), "nina", dose.HandlingFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

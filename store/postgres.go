@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 
 	"github.com/celltrack/celltrack/lot"
@@ -99,6 +100,10 @@ type wordedEngine struct{ *pgkv.Engine }
 
 func (e wordedEngine) View(fn func(kv.Tx) error) error {
 	return engineError(e.Describe(), e.Engine.View(fn))
+}
+
+func (e wordedEngine) ViewContext(ctx context.Context, fn func(kv.Tx) error) error {
+	return engineError(e.Describe(), e.Engine.ViewContext(ctx, fn))
 }
 
 func (e wordedEngine) Update(fn func(kv.Tx) error) error {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -86,7 +87,7 @@ func TestReactionCorrectedAndVoided(t *testing.T) {
 
 	// Every report format shows the statuses.
 	addTestUser(t, db, audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor})
-	rep, err := newTraces(db).Patient("aud", "MRN-1")
+	rep, err := newTraces(db).Patient(context.Background(), "aud", "MRN-1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"testing"
@@ -34,9 +35,9 @@ func BenchmarkTraceCheckpointed(b *testing.B) {
 			trace func(user, ref string) (any, error)
 			ref   string
 		}{
-			{"donor", func(u, r string) (any, error) { return ts.Donor(u, r) }, "D-1"},
-			{"lot", func(u, r string) (any, error) { return ts.Lot(u, r) }, "LOT-1"},
-			{"patient", func(u, r string) (any, error) { return ts.Patient(u, r) }, "MRN-1"},
+			{"donor", func(u, r string) (any, error) { return ts.Donor(context.Background(), u, r) }, "D-1"},
+			{"lot", func(u, r string) (any, error) { return ts.Lot(context.Background(), u, r) }, "LOT-1"},
+			{"patient", func(u, r string) (any, error) { return ts.Patient(context.Background(), u, r) }, "MRN-1"},
 		} {
 			b.Run(fmt.Sprintf("%s/unrelated-lots=%d", c.name, unrelated), func(b *testing.B) {
 				for b.Loop() {
@@ -119,9 +120,18 @@ func BenchmarkHarnessDB(b *testing.B) {
 		run  func() error
 	}{
 		{"dose-check", func() error { _, err := ds.Check("MRN-CHECK", []string{bag}, 0); return err }},
-		{"trace-lot", func() error { _, err := ts.Lot("aud", os.Getenv("CELLTRACK_BENCH_LOT")); return err }},
-		{"trace-patient", func() error { _, err := ts.Patient("aud", os.Getenv("CELLTRACK_BENCH_PATIENT")); return err }},
-		{"trace-donor", func() error { _, err := ts.Donor("aud", os.Getenv("CELLTRACK_BENCH_DONOR")); return err }},
+		{"trace-lot", func() error {
+			_, err := ts.Lot(context.Background(), "aud", os.Getenv("CELLTRACK_BENCH_LOT"))
+			return err
+		}},
+		{"trace-patient", func() error {
+			_, err := ts.Patient(context.Background(), "aud", os.Getenv("CELLTRACK_BENCH_PATIENT"))
+			return err
+		}},
+		{"trace-donor", func() error {
+			_, err := ts.Donor(context.Background(), "aud", os.Getenv("CELLTRACK_BENCH_DONOR"))
+			return err
+		}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {

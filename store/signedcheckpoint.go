@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -168,18 +169,19 @@ type (
 // re-chained, a fork and an older file put in place all fail here, as a
 // problem naming the checkpoint and the tree size.
 func (db *DB) VerifyCheckpoints(kept []KeptCheckpoint) (CheckpointVerification, error) {
-	return db.VerifyCheckpointsPinned(kept, nil)
+	return db.VerifyCheckpointsPinned(context.Background(), kept, nil)
 }
 
 // VerifyCheckpointsPinned is VerifyCheckpoints with the checkpoints checked
 // against the pinned verifier keys alone, not the keys the database
 // registers; a pinned key the database does not register (its key record
-// replaced or removed) is a problem of its own.
-func (db *DB) VerifyCheckpointsPinned(kept []KeptCheckpoint, pinned []PinnedVerifier) (CheckpointVerification, error) {
+// replaced or removed) is a problem of its own. It ends with ctx's error
+// once ctx is done (a stopping server cuts the whole verify).
+func (db *DB) VerifyCheckpointsPinned(ctx context.Context, kept []KeptCheckpoint, pinned []PinnedVerifier) (CheckpointVerification, error) {
 	var cv CheckpointVerification
 	var pinProblems []string
-	err := db.view(func(tx kv.Tx) (err error) {
-		cv.Verification, err = verifyTx(tx)
+	err := db.viewContext(ctx, func(tx kv.Tx) (err error) {
+		cv.Verification, err = verifyTxContext(ctx, tx)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -612,7 +613,7 @@ func TestSwappedKeyRecordCaughtByAPinnedKey(t *testing.T) {
 		t.Fatalf("without a pinned key the attacker's checkpoint passes (that is the attack): %+v", cv.Checkpoints[1])
 	}
 	pinned := []PinnedVerifier{{Source: "ck.key.pub", Key: vkey + "\n"}}
-	cv, err := db.VerifyCheckpointsPinned([]KeptCheckpoint{{Name: "genuine", Note: genuine}, {Name: "theirs", Note: theirs}}, pinned)
+	cv, err := db.VerifyCheckpointsPinned(context.Background(), []KeptCheckpoint{{Name: "genuine", Note: genuine}, {Name: "theirs", Note: theirs}}, pinned)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -628,7 +629,7 @@ func TestSwappedKeyRecordCaughtByAPinnedKey(t *testing.T) {
 	}
 	// Before the swap the same pin passes.
 	db2, signer2, vkey2 := keyed(t)
-	cv, err = db2.VerifyCheckpointsPinned([]KeptCheckpoint{{Name: "cp", Note: sign(t, db2, signer2)}}, []PinnedVerifier{{Source: "k.pub", Key: vkey2}})
+	cv, err = db2.VerifyCheckpointsPinned(context.Background(), []KeptCheckpoint{{Name: "cp", Note: sign(t, db2, signer2)}}, []PinnedVerifier{{Source: "k.pub", Key: vkey2}})
 	if err != nil || !cv.OK() {
 		t.Fatalf("a pinned registered key: %v %v", err, cv.Problems)
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -49,7 +50,7 @@ func BenchmarkTraceStamped(b *testing.B) {
 		db := benchDB(b, unrelated)
 		b.Run(fmt.Sprintf("donor/unrelated-lots=%d", unrelated), func(b *testing.B) {
 			for b.Loop() {
-				if _, err := newTraces(db).Donor("aud", "D-1"); err != nil {
+				if _, err := newTraces(db).Donor(context.Background(), "aud", "D-1"); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -81,7 +82,7 @@ func BenchmarkTraceLotScale(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("stamped/lots=%d", n), func(b *testing.B) {
 			for b.Loop() {
-				if _, err := newTraces(db).Lot("aud", "LOT-1"); err != nil {
+				if _, err := newTraces(db).Lot(context.Background(), "aud", "LOT-1"); err != nil {
 					b.Fatal(err)
 				}
 			}

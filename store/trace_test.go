@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -26,7 +27,7 @@ var update = flag.Bool("update", false, "rewrite the golden files of the trace r
 
 // newTraces is the trace reports of db, as cmd wires them: package trace's
 // builder over this store's read snapshots.
-func newTraces(db *DB) *trace.Service { return trace.New(db.ReadTrace) }
+func newTraces(db *DB) *trace.Service { return trace.New(db.ReadTraceContext) }
 
 // The store's read snapshot is what package trace reads.
 var _ trace.Snapshot = (*TraceSnapshot)(nil)
@@ -201,7 +202,7 @@ func TestTraceGolden(t *testing.T) {
 	ts := newTraces(db)
 	for _, c := range []struct {
 		name  string
-		trace func(user, ref string) (report.Report, error)
+		trace func(ctx context.Context, user, ref string) (report.Report, error)
 		ref   string
 	}{
 		{"donor_lookback", ts.Donor, "D-1"},
@@ -211,7 +212,7 @@ func TestTraceGolden(t *testing.T) {
 		{"container", ts.Container, "G12342600000101"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := c.trace("aud", c.ref)
+			r, err := c.trace(context.Background(), "aud", c.ref)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -237,7 +238,7 @@ func TestTraceGolden(t *testing.T) {
 // MRN-2 is not counted as a recipient.
 func TestTraceLookBackFindsEveryRecipient(t *testing.T) {
 	db := traceDB(t)
-	r, err := newTraces(db).Donor("aud", "D-1")
+	r, err := newTraces(db).Donor(context.Background(), "aud", "D-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +277,7 @@ func TestTraceLookBackFindsEveryRecipient(t *testing.T) {
 		t.Errorf("summary: %v", summary)
 	}
 	// MRN-2's own trace: the bag was dispensed, never infused.
-	pr, err := newTraces(db).Patient("aud", "MRN-2")
+	pr, err := newTraces(db).Patient(context.Background(), "aud", "MRN-2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,12 +305,12 @@ func TestTraceRefusals(t *testing.T) {
 		err  error
 		code string
 	}{
-		"unknown donor":     {func() error { _, err := ts.Donor("aud", "D-404"); return err }(), lot.ENOTFOUND},
-		"unknown patient":   {func() error { _, err := ts.Patient("aud", "MRN-404"); return err }(), lot.ENOTFOUND},
-		"unknown lot":       {func() error { _, err := ts.Lot("aud", "LOT-404"); return err }(), lot.ENOTFOUND},
-		"unknown container": {func() error { _, err := ts.Container("aud", "G12342600009901"); return err }(), lot.ENOTFOUND},
-		"no user":           {func() error { _, err := ts.Donor("", "D-1"); return err }(), lot.EFORBIDDEN},
-		"unknown user":      {func() error { _, err := ts.Donor("mallory", "D-1"); return err }(), lot.EFORBIDDEN},
+		"unknown donor":     {func() error { _, err := ts.Donor(context.Background(), "aud", "D-404"); return err }(), lot.ENOTFOUND},
+		"unknown patient":   {func() error { _, err := ts.Patient(context.Background(), "aud", "MRN-404"); return err }(), lot.ENOTFOUND},
+		"unknown lot":       {func() error { _, err := ts.Lot(context.Background(), "aud", "LOT-404"); return err }(), lot.ENOTFOUND},
+		"unknown container": {func() error { _, err := ts.Container(context.Background(), "aud", "G12342600009901"); return err }(), lot.ENOTFOUND},
+		"no user":           {func() error { _, err := ts.Donor(context.Background(), "", "D-1"); return err }(), lot.EFORBIDDEN},
+		"unknown user":      {func() error { _, err := ts.Donor(context.Background(), "mallory", "D-1"); return err }(), lot.EFORBIDDEN},
 	} {
 		if lot.ErrorCode(c.err) != c.code {
 			t.Errorf("%s: got %v, want %s", name, c.err, c.code)
@@ -321,7 +322,7 @@ func TestTraceRefusals(t *testing.T) {
 	if _, err := db.DisableUser("alice", "aud", "left the company", nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.Donor("aud", "D-1"); lot.ErrorCode(err) != lot.EFORBIDDEN || !strings.Contains(err.Error(), "user aud is disabled") {
+	if _, err := ts.Donor(context.Background(), "aud", "D-1"); lot.ErrorCode(err) != lot.EFORBIDDEN || !strings.Contains(err.Error(), "user aud is disabled") {
 		t.Errorf("disabled user: got %v", err)
 	}
 }
@@ -336,7 +337,7 @@ func TestTraceStatesFailedVerification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := newTraces(db).Donor("aud", "D-1")
+	r, err := newTraces(db).Donor(context.Background(), "aud", "D-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +361,7 @@ func TestTraceShowsReleaseDecisions(t *testing.T) {
 		t.Fatal(err)
 	}
 	addTestUser(t, db, audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor})
-	r, err := newTraces(db).Lot("aud", "LOT-1")
+	r, err := newTraces(db).Lot(context.Background(), "aud", "LOT-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,10 +400,10 @@ func TestTraceShowsInfusions(t *testing.T) {
 	addTestUser(t, db, audit.User{Name: "aud", FullName: "Ada Auditor", Role: audit.Auditor})
 	ts := newTraces(db)
 	for name, trace := range map[string]func() (report.Report, error){
-		"lot":       func() (report.Report, error) { return ts.Lot("aud", "LOT-1") },
-		"patient":   func() (report.Report, error) { return ts.Patient("aud", "MRN-1") },
-		"container": func() (report.Report, error) { return ts.Container("aud", bag1) },
-		"donor":     func() (report.Report, error) { return ts.Donor("aud", "D-1") },
+		"lot":       func() (report.Report, error) { return ts.Lot(context.Background(), "aud", "LOT-1") },
+		"patient":   func() (report.Report, error) { return ts.Patient(context.Background(), "aud", "MRN-1") },
+		"container": func() (report.Report, error) { return ts.Container(context.Background(), "aud", bag1) },
+		"donor":     func() (report.Report, error) { return ts.Donor(context.Background(), "aud", "D-1") },
 	} {
 		r, err := trace()
 		if err != nil {
@@ -443,8 +444,8 @@ func TestTraceFlagsBrokenChainOfIdentity(t *testing.T) {
 	p, _ := NewLotService(db).Patient("MRN-2")
 	custody(t, db, "nina", "G12342600000402", lot.Event{To: lot.Dispensed, Site: "CLINIC-1", Custodian: "nina", PatientID: p.ID})
 	for name, r := range map[string]func() (report.Report, error){
-		"patient MRN-2": func() (report.Report, error) { return newTraces(db).Patient("aud", "MRN-2") },
-		"lot LOT-RF":    func() (report.Report, error) { return newTraces(db).Lot("aud", "LOT-RF") },
+		"patient MRN-2": func() (report.Report, error) { return newTraces(db).Patient(context.Background(), "aud", "MRN-2") },
+		"lot LOT-RF":    func() (report.Report, error) { return newTraces(db).Lot(context.Background(), "aud", "LOT-RF") },
 	} {
 		rep, err := r()
 		if err != nil {
@@ -455,7 +456,7 @@ func TestTraceFlagsBrokenChainOfIdentity(t *testing.T) {
 			t.Errorf("%s: broken chain of identity not reported:\n%s", name, text)
 		}
 	}
-	rep, _ := newTraces(db).Patient("aud", "MRN-RF")
+	rep, _ := newTraces(db).Patient(context.Background(), "aud", "MRN-RF")
 	if strings.Contains(render(t, rep, "text"), "CHAIN OF IDENTITY BROKEN") {
 		t.Error("the source patient's own bag is flagged")
 	}
@@ -543,9 +544,9 @@ func TestTraceListsInfusionDeviations(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, trace := range []func() (report.Report, error){
-				func() (report.Report, error) { return newTraces(db).Patient("nina", "MRN-1") },
-				func() (report.Report, error) { return newTraces(db).Lot("nina", "LOT-1") },
-				func() (report.Report, error) { return newTraces(db).Container("nina", bag1) },
+				func() (report.Report, error) { return newTraces(db).Patient(context.Background(), "nina", "MRN-1") },
+				func() (report.Report, error) { return newTraces(db).Lot(context.Background(), "nina", "LOT-1") },
+				func() (report.Report, error) { return newTraces(db).Container(context.Background(), "nina", bag1) },
 			} {
 				r, err := trace()
 				if err != nil {

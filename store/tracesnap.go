@@ -51,10 +51,10 @@ func (db *DB) ReadTrace(fn func(*TraceSnapshot) error) error {
 }
 
 // ReadTraceContext is ReadTrace for a request of a server: the report's
-// verification ends with ctx's error once ctx is done (a stopping server
-// cuts it).
+// reads — its rows, its verification — end with ctx's error once ctx is
+// done (a stopping server cuts it).
 func (db *DB) ReadTraceContext(ctx context.Context, fn func(*TraceSnapshot) error) error {
-	return db.view(func(tx kv.Tx) error { return fn(&TraceSnapshot{db: db, tx: tx, ctx: ctx}) })
+	return db.viewContext(ctx, func(tx kv.Tx) error { return fn(&TraceSnapshot{db: db, tx: tx, ctx: ctx}) })
 }
 
 // Now is the store's clock (UTC).

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"runtime/debug"
@@ -164,6 +165,18 @@ func (db *DB) view(fn func(tx kv.Tx) error) (err error) {
 		return fn(db.bulk)
 	}
 	return db.engine.View(fn)
+}
+
+// viewContext is view for a read that may be long (a report, a download):
+// once ctx is done the engine ends it (kv.Engine's ViewContext), and it
+// returns an error that wraps ctx's (errors.Is context.Canceled).
+func (db *DB) viewContext(ctx context.Context, fn func(tx kv.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer db.recoverDamage(&err)
+	if db.bulk != nil {
+		return fn(db.bulk)
+	}
+	return db.engine.ViewContext(ctx, fn)
 }
 
 // put stores rec as the new value of record id of kind, and appends the audit

@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -12,8 +13,8 @@ import (
 // access`): every account, its role and status, who created it and when,
 // its role changes, last login, wrong passwords and locks. It verifies the
 // whole audit trail, which it reads.
-func (s *Service) Access(user string) (report.Report, error) {
-	return s.trace(user, true, func(t *tracer) error {
+func (s *Service) Access(ctx context.Context, user string) (report.Report, error) {
+	return s.trace(ctx, user, true, func(t *tracer) error {
 		rows, err := t.s.Accounts()
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"context"
 	"fmt"
 	"math/big"
 	"time"
@@ -17,10 +18,10 @@ import (
 // seeks the period in idx_event_infused and reads only the infusions,
 // containers, lots and custody events of that period. ENOTFOUND for an
 // unknown protocol, EFORBIDDEN for a disabled user.
-func (s *Service) Handling(user string, f dose.HandlingFilter) (report.Report, error) {
+func (s *Service) Handling(ctx context.Context, user string, f dose.HandlingFilter) (report.Report, error) {
 	// The snapshot does not list the records it reads for the rows, for a
 	// report-scoped verification, so this report always verifies in full.
-	return s.trace(user, true, func(t *tracer) error {
+	return s.trace(ctx, user, true, func(t *tracer) error {
 		if f.Protocol != "" {
 			if _, err := t.s.ProtocolNamed(f.Protocol); err != nil {
 				return err

@@ -9,6 +9,7 @@
 package trace
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -95,44 +96,48 @@ type Snapshot interface {
 // `audit verify` (report.ScopeFull), which reads every entry and record of
 // the database.
 type Service struct {
-	read func(func(Snapshot) error) error
+	read func(context.Context, func(Snapshot) error) error
 	// FullVerify makes every report run the whole of `audit verify`.
 	FullVerify bool
 }
 
 // New returns the reports of an engine whose read runs a function on one
-// read snapshot: trace.New(db.ReadTrace) for a store.DB.
-func New[S Snapshot](read func(fn func(S) error) error) *Service {
-	return &Service{read: func(fn func(Snapshot) error) error {
-		return read(func(s S) error { return fn(s) })
+// read snapshot whose reads end with ctx's error once ctx is done:
+// trace.New(db.ReadTraceContext) for a store.DB. Every report takes the
+// context of its reader (a server's request, which a stopping server
+// cancels): a report may walk the whole trail (its full verification, the
+// handling report's rows).
+func New[S Snapshot](read func(ctx context.Context, fn func(S) error) error) *Service {
+	return &Service{read: func(ctx context.Context, fn func(Snapshot) error) error {
+		return read(ctx, func(s S) error { return fn(s) })
 	}}
 }
 
 // Donor is the look-back trace of a donor: every lot made from the donor's
 // cord, every container, every custody event, and every patient who received
 // any of it. ENOTFOUND for an unknown donor, EFORBIDDEN for a disabled user.
-func (s *Service) Donor(user, ref string) (report.Report, error) {
-	return s.trace(user, s.FullVerify, func(t *tracer) error { return t.donor(ref) })
+func (s *Service) Donor(ctx context.Context, user, ref string) (report.Report, error) {
+	return s.trace(ctx, user, s.FullVerify, func(t *tracer) error { return t.donor(ref) })
 }
 
 // Lot is the forward trace of a lot: its source, release decisions,
 // containers, custody events, recipients and infusions.
-func (s *Service) Lot(user, ref string) (report.Report, error) {
-	return s.trace(user, s.FullVerify, func(t *tracer) error { return t.lotTrace(ref) })
+func (s *Service) Lot(ctx context.Context, user, ref string) (report.Report, error) {
+	return s.trace(ctx, user, s.FullVerify, func(t *tracer) error { return t.lotTrace(ref) })
 }
 
 // Patient is the backward trace of a patient: every container dispensed to
 // or infused into the patient, its lot, the lot's donor or source patient,
 // its release decisions and everyone who handled it; and, for an rFib source
 // patient, the lots made from the patient's own cells.
-func (s *Service) Patient(user, mrn string) (report.Report, error) {
-	return s.trace(user, s.FullVerify, func(t *tracer) error { return t.patientTrace(mrn) })
+func (s *Service) Patient(ctx context.Context, user, mrn string) (report.Report, error) {
+	return s.trace(ctx, user, s.FullVerify, func(t *tracer) error { return t.patientTrace(mrn) })
 }
 
 // Container is the trace of one container: its lot and source, its whole
 // journey and who received it.
-func (s *Service) Container(user, ref string) (report.Report, error) {
-	return s.trace(user, s.FullVerify, func(t *tracer) error { return t.containerTrace(ref) })
+func (s *Service) Container(ctx context.Context, user, ref string) (report.Report, error) {
+	return s.trace(ctx, user, s.FullVerify, func(t *tracer) error { return t.containerTrace(ref) })
 }
 
 // Kinds of trace, for Build.
@@ -167,9 +172,9 @@ func Build(s Snapshot, kind, ref string) (report.Report, []audit.Ref, error) {
 // trace runs build and stamps the provenance in one read snapshot, so the
 // audit head and verdict printed are those of the records the report shows.
 // full asks for the whole of `audit verify`.
-func (s *Service) trace(user string, full bool, build func(*tracer) error) (report.Report, error) {
+func (s *Service) trace(ctx context.Context, user string, full bool, build func(*tracer) error) (report.Report, error) {
 	var r report.Report
-	err := s.read(func(snap Snapshot) error {
+	err := s.read(ctx, func(snap Snapshot) error {
 		u, err := snap.User(user)
 		if err != nil {
 			return err

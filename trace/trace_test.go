@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"context"
 	"slices"
 	"strconv"
 	"strings"
@@ -147,7 +148,7 @@ func (m *memSnapshot) Stamp(refs []audit.Ref, full bool) (audit.Stamp, error) {
 }
 
 func (m *memSnapshot) service() *Service {
-	return New(func(fn func(*memSnapshot) error) error { return fn(m) })
+	return New(func(_ context.Context, fn func(*memSnapshot) error) error { return fn(m) })
 }
 
 // lookBack is donor D-1's lot LOT-1 split into two bags: bag 01 dispensed
@@ -242,7 +243,7 @@ func TestTraceVerifiesEveryRecordItShows(t *testing.T) {
 		m := lookBack(t)
 		s := m.service()
 		s.FullVerify = full
-		if _, err := s.Lot("aud", "LOT-1"); err != nil {
+		if _, err := s.Lot(context.Background(), "aud", "LOT-1"); err != nil {
 			t.Fatal(err)
 		}
 		if m.stamped == nil || m.stamped.full != full {
@@ -288,7 +289,7 @@ func TestProvenanceSaysWhatWasVerified(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := lookBack(t)
 			m.stamp = c.stamp
-			r, err := m.service().Lot("aud", "LOT-1")
+			r, err := m.service().Lot(context.Background(), "aud", "LOT-1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -318,7 +319,7 @@ func TestNoReportForADisabledOrUnknownUser(t *testing.T) {
 	for user, code := range map[string]string{"nina": lot.EFORBIDDEN, "mallory": lot.ENOTFOUND} {
 		m := lookBack(t)
 		m.users[1].Disabled = true
-		_, err := m.service().Donor(user, "D-1")
+		_, err := m.service().Donor(context.Background(), user, "D-1")
 		if lot.ErrorCode(err) != code || m.stamped != nil {
 			t.Errorf("%s: %v (code %s, want %s), stamp asked: %v", user, err, lot.ErrorCode(err), code, m.stamped != nil)
 		}
@@ -369,7 +370,7 @@ func TestHandlingRowsOfATwoBagInfusion(t *testing.T) {
 // report.
 func TestHandlingRefusesAnUnknownProtocol(t *testing.T) {
 	m := lookBack(t)
-	if _, err := m.service().Handling("aud", dose.HandlingFilter{Protocol: "nope"}); lot.ErrorCode(err) != lot.ENOTFOUND || m.stamped != nil {
+	if _, err := m.service().Handling(context.Background(), "aud", dose.HandlingFilter{Protocol: "nope"}); lot.ErrorCode(err) != lot.ENOTFOUND || m.stamped != nil {
 		t.Errorf("%v", err)
 	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -370,7 +371,7 @@ func (s *Server) apiTrace(w http.ResponseWriter, r *http.Request, u audit.User) 
 	if err != nil {
 		return err
 	}
-	rep, format, err := s.traceWith(traces, u, r.PathValue("kind"), r.PathValue("ref"), format)
+	rep, format, err := s.traceWith(r.Context(), traces, u, r.PathValue("kind"), r.PathValue("ref"), format)
 	if err != nil {
 		return err
 	}
@@ -394,12 +395,13 @@ func (s *Server) tracesFor(fv string) (Traces, error) {
 }
 
 // trace builds one trace report for u, checking kind and format first.
-func (s *Server) trace(u audit.User, kind, ref, format string) (report.Report, string, error) {
-	return s.traceWith(s.cfg.Traces, u, kind, ref, format)
+func (s *Server) trace(ctx context.Context, u audit.User, kind, ref, format string) (report.Report, string, error) {
+	return s.traceWith(ctx, s.cfg.Traces, u, kind, ref, format)
 }
 
-// traceWith builds one trace report with traces.
-func (s *Server) traceWith(traces Traces, u audit.User, kind, ref, format string) (report.Report, string, error) {
+// traceWith builds one trace report with traces, for a request whose
+// context is ctx.
+func (s *Server) traceWith(ctx context.Context, traces Traces, u audit.User, kind, ref, format string) (report.Report, string, error) {
 	f, err := report.ParseFormat(format)
 	if err != nil {
 		return report.Report{}, "", err
@@ -407,7 +409,7 @@ func (s *Server) traceWith(traces Traces, u audit.User, kind, ref, format string
 	if err := lot.ValidateText("reference", ref, true); err != nil {
 		return report.Report{}, "", err
 	}
-	var build func(user, ref string) (report.Report, error)
+	var build func(ctx context.Context, user, ref string) (report.Report, error)
 	switch kind {
 	case "lot":
 		build = traces.Lot
@@ -420,7 +422,7 @@ func (s *Server) traceWith(traces Traces, u audit.User, kind, ref, format string
 	default:
 		return report.Report{}, "", lot.Errorf(lot.EUSAGE, "trace %q is not a kind of trace; use lot, patient, donor or container", kind)
 	}
-	rep, err := build(u.Name, strings.TrimSpace(ref))
+	rep, err := build(ctx, u.Name, strings.TrimSpace(ref))
 	return rep, f, err
 }
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -118,17 +119,12 @@ func (c *Client) Call(method, path string, body any) (data []byte, header http.H
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, c.Base+path, rd)
+	req, err := c.request(context.Background(), method, path, rd)
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("request %s: %w", path, err)
+		return nil, nil, false, err
 	}
-	req.Header.Set("Origin", c.Base) // the server's cross-origin check
-	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.Cookie != "" {
-		req.AddCookie(&http.Cookie{Name: c.CookieName, Value: c.Cookie})
 	}
 	// sent: the request's headers went out on a connection, so the server
 	// may have acted on it whatever happens to the answer.
@@ -142,11 +138,7 @@ func (c *Client) Call(method, path string, body any) (data []byte, header http.H
 		if write && sent.Load() {
 			return nil, nil, false, c.lostAnswer(method, path, "", err)
 		}
-		var ua x509.UnknownAuthorityError
-		if errors.As(err, &ua) {
-			return nil, nil, false, lot.Errorf(lot.ENODB, "the server %s cannot be trusted: its certificate is signed by an authority this machine does not know (%v); nothing was sent — set CELLTRACK_SERVER_CA to the PEM file of the CA that signed the server's certificate (ask the server's admin for it)", c.Base, err)
-		}
-		return nil, nil, false, lot.Errorf(lot.ENODB, "the server %s cannot be reached: %v; check the URL, and that `celltrack serve` runs there", c.Base, err)
+		return nil, nil, false, c.unreached(err)
 	}
 	defer resp.Body.Close()
 	data, err = io.ReadAll(io.LimitReader(resp.Body, 256<<20))
@@ -156,6 +148,94 @@ func (c *Client) Call(method, path string, body any) (data []byte, header http.H
 		}
 		return nil, nil, false, lot.Errorf(lot.ENODB, "the answer of the server %s was cut off: %v; nothing was written by this read — try again", c.Base, err)
 	}
+	renewed = c.takeCookies(resp)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return data, resp.Header, renewed, nil
+	}
+	err = c.failure(resp, data, method, path)
+	if _, ok := err.(*APIFailure); !ok {
+		return nil, nil, renewed, err
+	}
+	return data, resp.Header, renewed, err
+}
+
+// StreamIdle is how long Stream waits for the next bytes of an answer
+// before it gives up on the server: the whole of a long listing may take
+// minutes, a pause that long means the server is gone.
+var StreamIdle = 90 * time.Second
+
+// Stream sends one GET of the API with the session cookie and hands the
+// body of a 2xx answer to fn as it arrives, for a listing too long to hold
+// (the whole audit trail): no limit on the whole answer's time or size, but
+// one of StreamIdle between two reads. A refusal is returned as Call
+// returns it; renewed is as Call's. fn's error is returned; a body cut
+// short is fn's to tell (its reads fail, or the document ends early).
+func (c *Client) Stream(path string, fn func(body io.Reader) error) (renewed bool, err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	idle := time.AfterFunc(StreamIdle, cancel)
+	defer idle.Stop()
+	req, err := c.request(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return false, err
+	}
+	hc := *c.http
+	hc.Timeout = 0 // the idle timer bounds it
+	resp, err := hc.Do(req)
+	if err != nil {
+		return false, c.unreached(err)
+	}
+	defer resp.Body.Close()
+	renewed = c.takeCookies(resp)
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err != nil {
+			return renewed, lot.Errorf(lot.ENODB, "the answer of the server %s was cut off: %v; nothing was written by this read — try again", c.Base, err)
+		}
+		return renewed, c.failure(resp, data, http.MethodGet, path)
+	}
+	return renewed, fn(idleReader{resp.Body, idle})
+}
+
+// idleReader is a body whose every read puts off t (Stream's idle limit).
+type idleReader struct {
+	r io.Reader
+	t *time.Timer
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.t.Reset(StreamIdle)
+	return n, err
+}
+
+// request is a request of the API to path with the session cookie.
+func (c *Client) request(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("request %s: %w", path, err)
+	}
+	req.Header.Set("Origin", c.Base) // the server's cross-origin check
+	req.Header.Set("Accept", "application/json")
+	if c.Cookie != "" {
+		req.AddCookie(&http.Cookie{Name: c.CookieName, Value: c.Cookie})
+	}
+	return req, nil
+}
+
+// unreached is the error of a request that got no answer before anything
+// could have been acted on.
+func (c *Client) unreached(err error) error {
+	var ua x509.UnknownAuthorityError
+	if errors.As(err, &ua) {
+		return lot.Errorf(lot.ENODB, "the server %s cannot be trusted: its certificate is signed by an authority this machine does not know (%v); nothing was sent — set CELLTRACK_SERVER_CA to the PEM file of the CA that signed the server's certificate (ask the server's admin for it)", c.Base, err)
+	}
+	return lot.Errorf(lot.ENODB, "the server %s cannot be reached: %v; check the URL, and that `celltrack serve` runs there", c.Base, err)
+}
+
+// takeCookies keeps the session cookie an answer sets: a login's, or a
+// renewal of the one held (reported true).
+func (c *Client) takeCookies(resp *http.Response) (renewed bool) {
 	for _, ck := range resp.Cookies() {
 		switch {
 		case c.Cookie == "" && strings.HasSuffix(ck.Name, "celltrack_session") && ck.Value != "":
@@ -164,14 +244,16 @@ func (c *Client) Call(method, path string, body any) (data []byte, header http.H
 			c.Cookie, renewed = ck.Value, true
 		}
 	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return data, resp.Header, renewed, nil
-	}
+	return renewed
+}
+
+// failure is the error of an answer that is not 2xx: its error object.
+func (c *Client) failure(resp *http.Response, data []byte, method, path string) error {
 	var ae APIError
 	if json.Unmarshal(data, &ae) != nil || ae.Error.Code == "" {
-		return nil, nil, renewed, lot.Errorf(lot.EINTERNAL, "the server %s answered %s to %s %s without an error object; is it a celltrack server?", c.Base, resp.Status, method, path)
+		return lot.Errorf(lot.EINTERNAL, "the server %s answered %s to %s %s without an error object; is it a celltrack server?", c.Base, resp.Status, method, path)
 	}
-	return data, resp.Header, renewed, &APIFailure{Err: lot.FieldErrorf(ae.Error.Field, ae.Error.Code, "%s", ae.Error.Message).Run(ae.Error.Command), Exit: ae.Error.Exit}
+	return &APIFailure{Err: lot.FieldErrorf(ae.Error.Field, ae.Error.Code, "%s", ae.Error.Message).Run(ae.Error.Command), Exit: ae.Error.Exit}
 }
 
 // lostAnswer is the error of a write that reached the server but whose

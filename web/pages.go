@@ -452,7 +452,7 @@ func (s *Server) tracePage(w http.ResponseWriter, r *http.Request, u audit.User)
 	p := pageData{Title: "Traces", User: u, Nav: "trace"}
 	status := http.StatusOK
 	if d.Ref != "" {
-		rep, _, err := s.trace(u, d.Kind, d.Ref, "html")
+		rep, _, err := s.trace(r.Context(), u, d.Kind, d.Ref, "html")
 		if err != nil {
 			err = s.logError(r, err)
 			p.Error, status = lot.ErrorMessage(err), statusOf(w, err)
@@ -477,7 +477,7 @@ func (s *Server) traceDownload(w http.ResponseWriter, r *http.Request, u audit.U
 	var rep report.Report
 	var format string
 	if err == nil {
-		rep, format, err = s.traceWith(traces, u, q.Get("kind"), q.Get("ref"), q.Get("format"))
+		rep, format, err = s.traceWith(r.Context(), traces, u, q.Get("kind"), q.Get("ref"), q.Get("format"))
 	}
 	if err == nil {
 		err = s.sendReport(w, rep, format, true)

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -27,6 +28,13 @@ import (
 // server client implements it on Client.Call, keeping its session file.
 type Caller interface {
 	Call(method, path string, body any) ([]byte, map[string][]string, error)
+}
+
+// Streamer is a Caller that can hand the body of an answer to fn as it
+// arrives (Client.Stream): a listing too long to hold whole, the audit
+// trail's. A refusal is returned as Call returns it.
+type Streamer interface {
+	Stream(path string, fn func(body io.Reader) error) error
 }
 
 // svcPrefix is where the service endpoints live. They answer domain

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -78,7 +79,13 @@ func (r RemoteCheckpoints) CheckpointKeys() ([]audit.CheckpointKey, error) {
 	return remoteGet[[]audit.CheckpointKey](r.c, "/checkpoints/keys")
 }
 
-func (r RemoteCheckpoints) VerifyCheckpointsPinned(kept []audit.KeptCheckpoint, pinned []audit.PinnedVerifier) (audit.CheckpointVerification, error) {
+// VerifyCheckpointsPinned asks the server for the verification: ctx is
+// looked at before the request is sent (the server's own request context
+// bounds its verify).
+func (r RemoteCheckpoints) VerifyCheckpointsPinned(ctx context.Context, kept []audit.KeptCheckpoint, pinned []audit.PinnedVerifier) (audit.CheckpointVerification, error) {
+	if err := ctx.Err(); err != nil {
+		return audit.CheckpointVerification{}, err
+	}
 	req := CheckpointsRequest{kept, pinned}
 	if err := req.check(); err != nil {
 		return audit.CheckpointVerification{}, err
@@ -167,7 +174,7 @@ func (s *Server) checkpointRoutes() []svcRoute {
 				if err := q.check(); err != nil {
 					return audit.CheckpointVerification{}, err
 				}
-				return ck.VerifyCheckpointsPinned(q.Kept, q.Pinned)
+				return ck.VerifyCheckpointsPinned(r.Context(), q.Kept, q.Pinned)
 			})},
 	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -198,18 +199,18 @@ func TestRemoteCheckpointsKeepSecretsAndBounds(t *testing.T) {
 	if _, err := ck.RotateCheckpointKey("alice", "pw", skey, "yearly"); lot.ErrorCode(err) != lot.EINVALID {
 		t.Errorf("rotate to a signing key: %v, want EINVALID", err)
 	}
-	if _, err := ck.VerifyCheckpointsPinned(nil, []audit.PinnedVerifier{{Source: "ck.key", Key: skey}}); lot.ErrorCode(err) != lot.EINVALID {
+	if _, err := ck.VerifyCheckpointsPinned(context.Background(), nil, []audit.PinnedVerifier{{Source: "ck.key", Key: skey}}); lot.ErrorCode(err) != lot.EINVALID {
 		t.Errorf("a signing key pinned: %v, want EINVALID", err)
 	}
 	big := []audit.KeptCheckpoint{{Name: "big.checkpoint", Note: make([]byte, audit.MaxCheckpointBytes+1)}}
-	if _, err := ck.VerifyCheckpointsPinned(big, nil); lot.ErrorCode(err) != lot.EINVALID {
+	if _, err := ck.VerifyCheckpointsPinned(context.Background(), big, nil); lot.ErrorCode(err) != lot.EINVALID {
 		t.Errorf("a checkpoint of %d bytes: %v, want EINVALID", audit.MaxCheckpointBytes+1, err)
 	}
 	many := make([]audit.KeptCheckpoint, MaxCheckpointsBytes/audit.MaxCheckpointBytes)
 	for i := range many {
 		many[i] = audit.KeptCheckpoint{Name: fmt.Sprintf("w/%d.checkpoint", i), Note: make([]byte, audit.MaxCheckpointBytes)}
 	}
-	if _, err := ck.VerifyCheckpointsPinned(many, nil); lot.ErrorCode(err) != lot.EUSAGE {
+	if _, err := ck.VerifyCheckpointsPinned(context.Background(), many, nil); lot.ErrorCode(err) != lot.EUSAGE {
 		t.Errorf("%d checkpoints of 4 KB: %v, want EUSAGE (verify them in parts)", len(many), err)
 	}
 	if len(rec.bodies) != 0 {

@@ -520,7 +520,7 @@ func (s *Server) verification(r *http.Request, u audit.User, treeHead string) (v
 		if s.cfg.VerifyTreeHead == nil {
 			return nil, report.Verification{}, nil, lot.Errorf(lot.EINTERNAL, "this server does not check tree heads")
 		}
-		cv, err := s.cfg.VerifyTreeHead(h)
+		cv, err := s.cfg.VerifyTreeHead(r.Context(), h)
 		return cv, cv.Verification, cv.Checkpoints, err
 	}
 	if s.cfg.Verify == nil {

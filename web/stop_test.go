@@ -6,6 +6,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -110,6 +111,108 @@ func TestStopLetsTheQuickFinish(t *testing.T) {
 	}
 	if st := <-status; st != http.StatusOK {
 		t.Errorf("the request in flight at the stop got %d, want its answer (200)", st)
+	}
+}
+
+// blocking is a long read that runs until its request's context is done,
+// as a full-verify trace, a tree head's verify, the handling report's walk
+// or the whole trail's listing does at 100k; it says when it started and
+// with which error its context ended.
+type blocking struct {
+	started chan struct{}
+	ended   chan error
+}
+
+func newBlocking() blocking { return blocking{make(chan struct{}), make(chan error, 1)} }
+
+func (b blocking) run(ctx context.Context) error {
+	close(b.started)
+	<-ctx.Done()
+	b.ended <- ctx.Err()
+	return ctx.Err()
+}
+
+type blockingTraces struct {
+	Traces
+	blocking
+}
+
+func (b blockingTraces) Lot(ctx context.Context, user, ref string) (report.Report, error) {
+	return report.Report{}, b.run(ctx)
+}
+
+type blockingReports struct {
+	Reports
+	blocking
+}
+
+func (b blockingReports) Handling(ctx context.Context, user, protocol string, from, to time.Time) (report.Report, error) {
+	return report.Report{}, b.run(ctx)
+}
+
+// blockingLog answers one entry, then blocks: the server has begun its
+// answer when it is cut.
+type blockingLog struct {
+	audit.Log
+	blocking
+}
+
+func (b blockingLog) EachAuditEntry(ctx context.Context, entity string, fn func(audit.Entry) error) error {
+	if err := fn(audit.Entry{Seq: 1, User: "alice", Action: "init"}); err != nil {
+		return err
+	}
+	return b.run(ctx)
+}
+
+// TestStopCutsEachLongRead: every long read a stopping server must not
+// wait for gets its request's context — a full-verify trace (API and
+// download), audit verify with a tree head, the handling report, the
+// trail's listing of the command line's server mode — so Stop cuts it
+// after the grace and it returns; its client gets no whole answer.
+func TestStopCutsEachLongRead(t *testing.T) {
+	head := "306 entries, root XoyPDkC6siVEyYP0rlSKdiJ6OtcTV1vwCwKjCjdS7AY="
+	for _, c := range []struct {
+		path string
+		wire func(*Config, blocking)
+	}{
+		{"/api/v1/trace/lot/LOT-1?full_verify=true", func(c *Config, b blocking) { c.FullTraces = blockingTraces{blocking: b} }},
+		{"/trace/download?kind=lot&ref=LOT-1&format=text&full_verify=true", func(c *Config, b blocking) { c.FullTraces = blockingTraces{blocking: b} }},
+		{"/reports/audit-verify?run=true&tree_head=" + url.QueryEscape(head), func(c *Config, b blocking) {
+			c.VerifyTreeHead = func(ctx context.Context, h audit.Head) (report.CheckpointVerification, error) {
+				return report.CheckpointVerification{}, b.run(ctx)
+			}
+		}},
+		{"/reports/handling/download?format=csv", func(c *Config, b blocking) { c.Reports = blockingReports{blocking: b} }},
+		{"/api/v1/svc/audit", func(c *Config, b blocking) { c.AuditLog = blockingLog{blocking: b} }},
+	} {
+		t.Run(c.path, func(t *testing.T) {
+			b := newBlocking()
+			cfg := Config{Log: log.New(io.Discard, "", 0), Sessions: oneSession{}}
+			c.wire(&cfg, b)
+			s := New(cfg)
+			hs, status := serveForStop(t, s, c.path)
+			select {
+			case <-b.started:
+			case st := <-status:
+				t.Fatalf("answered %d before the read started", st)
+			}
+			cut, returned := s.Stop(hs, 100*time.Millisecond, 10*time.Second)
+			path, _, _ := strings.Cut(c.path, "?")
+			if len(cut) != 1 || !strings.HasPrefix(cut[0], "GET "+path+" from 127.0.0.1:") || !strings.HasSuffix(cut[0], "grace ended: cut") || !returned {
+				t.Errorf("Stop: cut %q, returned %v; want the request cut and returned", cut, returned)
+			}
+			select {
+			case err := <-b.ended:
+				if err != context.Canceled {
+					t.Errorf("the read's context ended with %v, want context.Canceled", err)
+				}
+			default:
+				t.Errorf("the read's context was not cancelled")
+			}
+			if st := <-status; st == http.StatusOK {
+				t.Errorf("the cut read was answered 200 in full")
+			}
+		})
 	}
 }
 

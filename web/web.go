@@ -39,12 +39,14 @@ type Users interface {
 
 // Traces builds the traceability reports, as `celltrack trace` does. Each
 // method returns ENOTFOUND for an unknown record and EFORBIDDEN for a user
-// who may not read.
+// who may not read. A full-verify trace reads the whole trail: each ends
+// with ctx's error once ctx, the request's, is done (a stopping server cuts
+// it, Stop).
 type Traces interface {
-	Donor(user, ref string) (report.Report, error)
-	Lot(user, ref string) (report.Report, error)
-	Patient(user, mrn string) (report.Report, error)
-	Container(user, ref string) (report.Report, error)
+	Donor(ctx context.Context, user, ref string) (report.Report, error)
+	Lot(ctx context.Context, user, ref string) (report.Report, error)
+	Patient(ctx context.Context, user, mrn string) (report.Report, error)
+	Container(ctx context.Context, user, ref string) (report.Report, error)
 }
 
 // Reports builds the reports across records, as `celltrack report` does:
@@ -85,8 +87,9 @@ type Config struct {
 	Checkpoints audit.Checkpoints
 	// VerifyTreeHead runs `audit verify --tree-head`: the whole verify,
 	// then whether today's trail extends a tree head typed from a printed
-	// report (the auditor's audit verify page).
-	VerifyTreeHead func(h audit.Head) (report.CheckpointVerification, error)
+	// report (the auditor's audit verify page); it ends with ctx's error
+	// once ctx, the request's, is done.
+	VerifyTreeHead func(ctx context.Context, h audit.Head) (report.CheckpointVerification, error)
 	// Reports serves `celltrack report` through the server.
 	Reports Reports
 	// Facility is the facility's FIN (ISBT 128), printed on labels.

@@ -529,7 +529,7 @@ func (rt *runtime) verifyWithCheckpoints(c *cli.Context) error {
 		}
 		kept = append(kept, audit.KeptCheckpoint{Name: report.PrintedHeadName(h), Printed: &h})
 	}
-	cv, err := rt.checkpoints().VerifyCheckpointsPinned(kept, pinned)
+	cv, err := rt.checkpoints().VerifyCheckpointsPinned(c.Context, kept, pinned)
 	if err != nil {
 		return err
 	}

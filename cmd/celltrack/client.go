@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -235,13 +236,29 @@ func (cl *serverClient) useServerSession(c *cli.Context) error {
 func (cl *serverClient) call(method, path string, body any) ([]byte, map[string][]string, error) {
 	cl.api.CookieName, cl.api.Cookie = cl.session.CookieName, cl.session.Cookie
 	data, h, renewed, err := cl.api.Call(method, path, body)
+	cl.keepRenewed(renewed)
+	return data, h, err
+}
+
+// keepRenewed saves the session's cookie in the session file when the
+// server renewed it.
+func (cl *serverClient) keepRenewed(renewed bool) {
 	if renewed {
 		cl.session.Cookie = cl.api.Cookie
 		if serr := saveJSONFile(cl.path, cl.session); serr != nil {
 			fmt.Fprintf(cl.rt.stderr, "celltrack: the renewed session could not be saved: %v\n", serr)
 		}
 	}
-	return data, h, err
+}
+
+// Stream is a GET of the API with the session's cookie whose answer's body
+// fn reads as it arrives (web.Streamer): the audit trail's listing. A
+// renewed cookie is saved as call saves it.
+func (cl *serverClient) Stream(path string, fn func(body io.Reader) error) error {
+	cl.api.CookieName, cl.api.Cookie = cl.session.CookieName, cl.session.Cookie
+	renewed, err := cl.api.Stream(path, fn)
+	cl.keepRenewed(renewed)
+	return err
 }
 
 // Call is call for the remote services (web.Caller): one request of the

@@ -167,16 +167,7 @@ func TestClientUserCheckedByServer(t *testing.T) {
 	srv := httptest.NewServer(storyServer(db, &requests))
 	defer srv.Close()
 	cfg := filepath.Join(dir, "home-aud")
-	run := func(stdin string, args ...string) invocation {
-		var out, errb bytes.Buffer
-		code := runEnv(append([]string{"celltrack", "--server", srv.URL}, args...), strings.NewReader(stdin), &out, &errb, fixedClock(), func(k string) string {
-			if k == "CELLTRACK_CONFIG_DIR" {
-				return cfg
-			}
-			return os.Getenv(k)
-		})
-		return invocation{code, out.String(), errb.String()}
-	}
+	run := func(stdin string, args ...string) invocation { return runThrough(srv.URL, cfg, stdin, args...) }
 	if got := run(fixturePassword+"\n", "login", "--password-stdin", "aud"); got.code != 0 {
 		t.Fatalf("login: exit %d %s", got.code, got.stderr)
 	}
@@ -269,4 +260,18 @@ func TestClientLostAnswerOfWrite(t *testing.T) {
 	if got.code != 10 || !strings.Contains(got.stderr, "cannot be reached") {
 		t.Errorf("a server not there: exit %d, stderr %q; want 10", got.code, got.stderr)
 	}
+}
+
+// runThrough runs one command line in-process through the server at url,
+// at the test clock, with cfg as the person's config folder (where the
+// session file of the server is).
+func runThrough(url, cfg, stdin string, args ...string) invocation {
+	var out, errb bytes.Buffer
+	code := runEnv(append([]string{"celltrack", "--server", url}, args...), strings.NewReader(stdin), &out, &errb, fixedClock(), func(k string) string {
+		if k == "CELLTRACK_CONFIG_DIR" {
+			return cfg
+		}
+		return os.Getenv(k)
+	})
+	return invocation{code, out.String(), errb.String()}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -16,7 +17,7 @@ import (
 // archive or mail) next to the demo database.
 func demoTrace(d *demo) error {
 	d.advance(time.Hour)
-	r, err := trace.New(d.db.ReadTrace).Donor("aud", "D-0001")
+	r, err := trace.New(d.db.ReadTraceContext).Donor(context.Background(), "aud", "D-0001")
 	if err != nil {
 		return err
 	}
@@ -42,7 +43,7 @@ func demoTrace(d *demo) error {
 // demoHandling prints the handling report of the demo's infusions and
 // leaves its CSV next to the database.
 func demoHandling(d *demo) error {
-	r, err := trace.New(d.db.ReadTrace).Handling("aud", dose.HandlingFilter{})
+	r, err := trace.New(d.db.ReadTraceContext).Handling(context.Background(), "aud", dose.HandlingFilter{})
 	if err != nil {
 		return err
 	}

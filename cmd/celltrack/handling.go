@@ -35,7 +35,7 @@ func (rt *runtime) reportCommand() *cli.Command {
 					}
 					return rt.writeRendered(data, sum, format, c.String("out"), c.Bool("force"))
 				}
-				r, err := trace.New(rt.db.ReadTrace).Access(actor(c))
+				r, err := trace.New(rt.db.ReadTraceContext).Access(c.Context, actor(c))
 				if err != nil {
 					return err
 				}
@@ -86,7 +86,7 @@ func (rt *runtime) reportCommand() *cli.Command {
 					}
 					return rt.writeRendered(data, sum, format, c.String("out"), c.Bool("force"))
 				}
-				r, err := trace.New(rt.db.ReadTrace).Handling(user, f)
+				r, err := trace.New(rt.db.ReadTraceContext).Handling(c.Context, user, f)
 				if err != nil {
 					return err
 				}

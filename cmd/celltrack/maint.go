@@ -61,7 +61,7 @@ func (rt *runtime) checkCommand() *cli.Command {
 			}
 			var cv store.CheckpointVerification
 			if len(kept) > 0 {
-				cv, err = db.VerifyCheckpointsPinned(kept, pinned)
+				cv, err = db.VerifyCheckpointsPinned(c.Context, kept, pinned)
 			} else {
 				cv.Verification, err = db.Verify()
 			}

@@ -266,9 +266,9 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 	db = db.GroupCommit()
 	return web.New(web.Config{
 		Doses:  store.NewDoseService(db),
-		Traces: trace.New(db.ReadTrace),
+		Traces: trace.New(db.ReadTraceContext),
 		FullTraces: func() *trace.Service {
-			ts := trace.New(db.ReadTrace)
+			ts := trace.New(db.ReadTraceContext)
 			ts.FullVerify = true
 			return ts
 		}(),
@@ -297,9 +297,9 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 		UserService: db,
 		Verify:      db.VerifyContext,
 		Checkpoints: db,
-		Reports:     webReports{db},
-		VerifyTreeHead: func(h audit.Head) (report.CheckpointVerification, error) {
-			cv, err := db.VerifyCheckpointsPinned([]audit.KeptCheckpoint{{Name: report.PrintedHeadName(h), Printed: &h}}, nil)
+		Reports:     webReports{trace.New(db.ReadTraceContext)},
+		VerifyTreeHead: func(ctx context.Context, h audit.Head) (report.CheckpointVerification, error) {
+			cv, err := db.VerifyCheckpointsPinned(ctx, []audit.KeptCheckpoint{{Name: report.PrintedHeadName(h), Printed: &h}}, nil)
 			return checkpointReport(cv, nil), err
 		},
 		AuditLog: db,
@@ -444,17 +444,9 @@ func heldByServer(db string, err error) error {
 // webReports are the reports across records of the trace service, for the
 // auditor's pages and `celltrack report` through a server: each read in a
 // snapshot that ends with the request's context (a stopping server cuts
-// the report's whole verification).
-type webReports struct{ db *store.DB }
-
-func (r webReports) traces(ctx context.Context) *trace.Service {
-	return trace.New(func(fn func(*store.TraceSnapshot) error) error { return r.db.ReadTraceContext(ctx, fn) })
-}
-
-func (r webReports) Access(ctx context.Context, user string) (report.Report, error) {
-	return r.traces(ctx).Access(user)
-}
+// the report's rows and whole verification).
+type webReports struct{ *trace.Service }
 
 func (r webReports) Handling(ctx context.Context, user, protocol string, from, to time.Time) (report.Report, error) {
-	return r.traces(ctx).Handling(user, dose.HandlingFilter{Protocol: protocol, From: from, To: to})
+	return r.Service.Handling(ctx, user, dose.HandlingFilter{Protocol: protocol, From: from, To: to})
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -16,7 +17,7 @@ import (
 )
 
 func (rt *runtime) traceCommand() *cli.Command {
-	sub := func(name, args, usage, desc string, build func(s *trace.Service, user, ref string) (report.Report, error)) *cli.Command {
+	sub := func(name, args, usage, desc string, build func(s *trace.Service, ctx context.Context, user, ref string) (report.Report, error)) *cli.Command {
 		return &cli.Command{
 			Name:        name,
 			Usage:       usage,
@@ -41,9 +42,9 @@ func (rt *runtime) traceCommand() *cli.Command {
 				}
 				paceGC()         // a report is built and rendered in this process, which then exits
 				user := actor(c) // readDB has checked that this user exists and is enabled
-				ts := trace.New(rt.db.ReadTrace)
+				ts := trace.New(rt.db.ReadTraceContext)
 				ts.FullVerify = c.Bool("full-verify")
-				r, err := build(ts, user, c.Args().First())
+				r, err := build(ts, c.Context, user, c.Args().First())
 				if err != nil {
 					return err
 				}

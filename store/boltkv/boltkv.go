@@ -15,9 +15,11 @@ package boltkv
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/celltrack/celltrack/store/kv"
@@ -73,6 +75,16 @@ func (e *Engine) View(fn func(kv.Tx) error) error {
 	return e.db.View(func(t *bolt.Tx) error { return fn(Tx{t, &opened{}}) })
 }
 
+// ViewContext runs fn in a read-only transaction whose reads end it once
+// ctx is done (kv.Engine): its first read and every kv.CheckEvery-th look
+// at ctx. A ctx done already runs nothing.
+func (e *Engine) ViewContext(ctx context.Context, fn func(kv.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return &kv.Error{Op: "read " + e.path, Err: err}
+	}
+	return e.db.View(func(t *bolt.Tx) error { return fn(Tx{t, &opened{ctx: ctx, path: e.path}}) })
+}
+
 // Update runs fn in a write transaction.
 func (e *Engine) Update(fn func(kv.Tx) error) error {
 	return e.db.Update(func(t *bolt.Tx) error { return fn(Tx{tx: t}) })
@@ -112,6 +124,24 @@ type Tx struct {
 type opened struct {
 	mu      sync.Mutex
 	buckets map[string]*readBucket
+	// ctx, when not nil, ends the reads once it is done (ViewContext);
+	// reads counts them, path names the file in the error.
+	ctx   context.Context
+	reads atomic.Uint32
+	path  string
+}
+
+// read counts one read (a Get, a cursor's move) of the transaction and,
+// at the first and then every kv.CheckEvery-th, ends the transaction with
+// a panic carrying ctx's error once ctx is done: reads return no errors
+// (package kv). A transaction of View has no ctx and counts nothing.
+func (o *opened) read() {
+	if o.ctx == nil || o.reads.Add(1)%kv.CheckEvery != 1 {
+		return
+	}
+	if err := o.ctx.Err(); err != nil {
+		panic(&kv.Error{Op: "read " + o.path, Err: err})
+	}
 }
 
 // readBucket is a bucket of a read-only transaction. bbolt's Bucket.Get
@@ -123,6 +153,7 @@ type opened struct {
 // that cursor.
 type readBucket struct {
 	bucket
+	o  *opened
 	mu sync.Mutex
 	c  *bolt.Cursor
 }
@@ -130,6 +161,7 @@ type readBucket struct {
 // Get returns the value of key, or nil when there is none (or it names a
 // nested bucket), as bolt.Bucket.Get.
 func (b *readBucket) Get(key []byte) []byte {
+	b.o.read()
 	if !b.mu.TryLock() {
 		return b.b.Get(key)
 	}
@@ -161,7 +193,7 @@ func (t Tx) Bucket(name []byte) kv.Bucket {
 	b, ok := o.buckets[string(name)]
 	if !ok {
 		if bb := t.tx.Bucket(name); bb != nil {
-			b = &readBucket{bucket: bucket{bb}}
+			b = &readBucket{bucket: bucket{bb}, o: o}
 		}
 		if o.buckets == nil {
 			o.buckets = make(map[string]*readBucket, 16)
@@ -238,6 +270,23 @@ func (b bucket) ForEach(fn func(k, v []byte) error) error { return b.b.ForEach(f
 func (b bucket) KeyN() int                                { return b.b.Stats().KeyN }
 func (b bucket) SetFillPercent(f float64)                 { b.b.FillPercent = f }
 
+// Cursor is a cursor whose moves are counted (opened.read) in a
+// transaction of ViewContext.
+func (b *readBucket) Cursor() kv.Cursor {
+	if b.o.ctx == nil {
+		return cursor{b.b.Cursor()}
+	}
+	return readCursor{cursor{b.b.Cursor()}, b.o}
+}
+
+// ForEach counts each pair it reads in a transaction of ViewContext.
+func (b *readBucket) ForEach(fn func(k, v []byte) error) error {
+	if b.o.ctx == nil {
+		return b.b.ForEach(fn)
+	}
+	return b.b.ForEach(func(k, v []byte) error { b.o.read(); return fn(k, v) })
+}
+
 type cursor struct{ c *bolt.Cursor }
 
 func (c cursor) First() ([]byte, []byte)           { return c.c.First() }
@@ -246,3 +295,16 @@ func (c cursor) Next() ([]byte, []byte)            { return c.c.Next() }
 func (c cursor) Prev() ([]byte, []byte)            { return c.c.Prev() }
 func (c cursor) Seek(seek []byte) ([]byte, []byte) { return c.c.Seek(seek) }
 func (c cursor) Delete() error                     { return c.c.Delete() }
+
+// readCursor is a cursor of a ViewContext transaction: each move is a read
+// that ends the transaction once its context is done.
+type readCursor struct {
+	cursor
+	o *opened
+}
+
+func (c readCursor) First() ([]byte, []byte)           { c.o.read(); return c.c.First() }
+func (c readCursor) Last() ([]byte, []byte)            { c.o.read(); return c.c.Last() }
+func (c readCursor) Next() ([]byte, []byte)            { c.o.read(); return c.c.Next() }
+func (c readCursor) Prev() ([]byte, []byte)            { c.o.read(); return c.c.Prev() }
+func (c readCursor) Seek(seek []byte) ([]byte, []byte) { c.o.read(); return c.c.Seek(seek) }

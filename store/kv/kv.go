@@ -18,12 +18,22 @@
 //     it (an *Error from an engine is passed on with its Busy flag).
 package kv
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // Engine is an open database.
 type Engine interface {
 	// View runs fn in a read-only transaction.
 	View(fn func(Tx) error) error
+	// ViewContext is View for a read that may be long (a report's walk of
+	// the whole trail, a download): once ctx is done, the transaction's
+	// reads end it — within CheckEvery reads (Gets and cursor moves), or
+	// a read across the network at once — by panicking, as a read that
+	// cannot be answered does, with an *Error whose Err is ctx's error.
+	// Checking costs a count per read and nothing to View.
+	ViewContext(ctx context.Context, fn func(Tx) error) error
 	// Update runs fn in a write transaction, committed when fn returns nil
 	// and rolled back otherwise.
 	Update(fn func(Tx) error) error
@@ -38,6 +48,11 @@ type Engine interface {
 	// without its password).
 	Describe() string
 }
+
+// CheckEvery is how many reads of a ViewContext transaction an engine may
+// make between two looks at its context: a look is cheap, but not free
+// beside a bbolt Get, and a thousand reads take a millisecond or so.
+const CheckEvery = 1024
 
 // Tx is one transaction.
 type Tx interface {

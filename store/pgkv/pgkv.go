@@ -238,7 +238,16 @@ func (e *Engine) Pool() *pgxpool.Pool { return e.pool }
 
 // View runs fn in a REPEATABLE READ READ ONLY transaction.
 func (e *Engine) View(fn func(kv.Tx) error) error {
-	return e.run("view", false, fn)
+	return e.run(context.Background(), "view", false, fn)
+}
+
+// ViewContext is View whose statements carry ctx (kv.Engine): once ctx is
+// done, the next statement — a cursor's next page (at most walkPage rows
+// on), a Get the transaction has not read yet — fails at once, and the
+// transaction ends with ctx's error, not tried again. A ctx done already
+// runs nothing.
+func (e *Engine) ViewContext(ctx context.Context, fn func(kv.Tx) error) error {
+	return e.run(ctx, "view", false, fn)
 }
 
 // Update runs fn in a write transaction, serialised with every other
@@ -247,7 +256,7 @@ func (e *Engine) Update(fn func(kv.Tx) error) error {
 	if e.readOnly {
 		return &kv.Error{Op: "update " + e.desc, Err: errors.New("the database was opened read-only")}
 	}
-	return e.run("update", true, fn)
+	return e.run(context.Background(), "update", true, fn)
 }
 
 // Batch is Update: PostgreSQL has no group commit to share.
@@ -258,12 +267,19 @@ func (e *Engine) Batch(fn func(kv.Tx) error) error { return e.Update(fn) }
 // panic that is not retried, or still fails on the last try, is raised
 // again once the transaction is rolled back, as package kv says: store
 // recovers it where the transaction began.
-func (e *Engine) run(op string, write bool, fn func(kv.Tx) error) error {
+func (e *Engine) run(ctx context.Context, op string, write bool, fn func(kv.Tx) error) error {
 	for attempt := 0; ; attempt++ {
-		panicked, err := e.attempt(write, fn)
+		if err := ctx.Err(); err != nil {
+			return &kv.Error{Op: op + " " + e.desc, Err: err}
+		}
+		panicked, err := e.attempt(ctx, write, fn)
 		switch {
 		case err == nil:
 			return nil
+		case ctx.Err() != nil:
+			// The read was cut (ViewContext): whatever the statement
+			// under way failed with, the cause is the context's.
+			err = &kv.Error{Op: op + " " + e.desc, Err: ctx.Err()}
 		case lockTimeout(err):
 			// The lock wait was the whole timeout already: no more tries.
 			err = &kv.Error{Busy: true, Op: op + " " + e.desc,
@@ -296,8 +312,7 @@ func (e *Engine) run(op string, write bool, fn func(kv.Tx) error) error {
 // attempt runs fn once. A *kv.Error panic from a read inside fn becomes the
 // returned error, with panicked set (the transaction is rolled back); any
 // other panic is passed on after the rollback.
-func (e *Engine) attempt(write bool, fn func(kv.Tx) error) (panicked bool, err error) {
-	ctx := context.Background()
+func (e *Engine) attempt(ctx context.Context, write bool, fn func(kv.Tx) error) (panicked bool, err error) {
 	conn, err := e.pool.Acquire(ctx)
 	if err != nil {
 		return false, &beginError{e.wrap("begin", err)}

@@ -6,6 +6,7 @@ package kvtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -37,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) kv.Engine) {
 		{"KeyN", testKeyN},
 		{"Buckets", testBuckets},
 		{"ReadOnlyTx", testReadOnly},
+		{"ViewContext", testViewContext},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := open(t)
@@ -613,4 +615,69 @@ func testReadOnly(t *testing.T, e kv.Engine) {
 		}
 		return nil
 	})
+}
+
+// testViewContext: a ViewContext whose context is done already runs
+// nothing and returns the context's error; one cancelled while it walks
+// (a stopping server's download) is ended by the engine within
+// kv.CheckEvery reads — by a panic carrying the context's error, as a read
+// that cannot be answered ends — whether it walks a cursor or Gets keys;
+// with a live context it reads everything as View does.
+func testViewContext(t *testing.T, e kv.Engine) {
+	n := 3 * kv.CheckEvery
+	keys := make([][]byte, n)
+	for i := range keys {
+		keys[i] = seqKey(i)
+	}
+	fill(t, e, keys...)
+
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	ran := false
+	if err := e.ViewContext(done, func(kv.Tx) error { ran = true; return nil }); !errors.Is(err, context.Canceled) || ran {
+		t.Errorf("ViewContext with a cancelled context: %v, fn ran %v; want context.Canceled and nothing run", err, ran)
+	}
+
+	seen := 0
+	if err := e.ViewContext(context.Background(), func(tx kv.Tx) error {
+		seen = len(walk(tx.Bucket(bkt).Cursor(), false))
+		return nil
+	}); err != nil || seen != n {
+		t.Errorf("ViewContext with a live context: %d keys, %v; want %d", seen, err, n)
+	}
+
+	for _, how := range []string{"cursor", "get"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		read := 0
+		p := func() (p any) {
+			defer func() { p = recover() }()
+			err := e.ViewContext(ctx, func(tx kv.Tx) error {
+				b := tx.Bucket(bkt)
+				if how == "cursor" {
+					c := b.Cursor()
+					for k, _ := c.First(); k != nil; k, _ = c.Next() {
+						if read++; read == 10 {
+							cancel()
+						}
+					}
+					return nil
+				}
+				for _, k := range keys {
+					if b.Get(k) == nil {
+						return fmt.Errorf("key %x missing", k)
+					}
+					if read++; read == 10 {
+						cancel()
+					}
+				}
+				return nil
+			})
+			return err
+		}()
+		err, _ := p.(error)
+		if !errors.Is(err, context.Canceled) || read > 10+kv.CheckEvery+1 {
+			t.Errorf("%s walk cancelled after 10 of %d keys: %d read, ended with %v; want at most %d and context.Canceled", how, n, read, p, 10+kv.CheckEvery+1)
+		}
+		cancel()
+	}
 }

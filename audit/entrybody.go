@@ -12,10 +12,13 @@ import (
 // or a zstd frame of that JSON (Encode since schema 8), told apart by the
 // first byte: JSON starts with '{', a zstd frame with its magic number. The
 // frames are compressed with a dictionary trained on audit entries
-// (internal/auditdict), whose id each frame names. An entry is hashed over
-// its canonical form — the header after the hash, then the JSON — so the
-// two forms of one entry have the same hash, and an old entry compressed by
-// the upgrade (Compress) keeps the hash the chain and the tree hold.
+// (internal/auditdict), whose id each frame names. An entry of the first and
+// the linked layouts is hashed over its canonical form — the header after
+// the hash, then the JSON — so the two forms of one entry have the same
+// hash, and an old entry compressed by the upgrade (Compress) keeps the hash
+// the chain and the tree hold. An entry of the framed layout (schema 14) is
+// hashed over its frame as stored (audit.go): checking it decompresses
+// nothing, and its frame is never re-encoded.
 //
 // The dictionaries are part of the format: one that entries were written
 // with is never changed or removed; a better one gets the next id, is
@@ -29,6 +32,9 @@ import (
 // table was most of what `audit verify` spent decompressing; a frame that
 // reuses the dictionary's reads none. Frames written before keep their
 // tables: the decoder reads both, and the hash, over the JSON, is the same.
+// A framed entry's hash is over its frame: a frame written differently by
+// another release of the encoder is another, equally valid, entry, and a
+// stored one is never compressed again.
 
 // The dictionaries are Go string constants in entrydict_gen.go, written by
 // `go generate` from entrydict/N.zdict.b64 — the text internal/auditdict
@@ -151,8 +157,9 @@ func canonicalHashLook(b []byte, prev [32]byte, look func(body []byte)) ([32]byt
 }
 
 // hashAt is canonicalHash of b read with its body at n: headerLen for the
-// first layout, linkedHeaderLen for the linked one; look, when not nil,
-// sees the JSON body.
+// first layout, linkedHeaderLen for the linked and framed ones; look, when
+// not nil, sees the JSON body. A framed entry's hash is over its stored
+// bytes: its frame is decompressed only for look.
 func hashAt(b []byte, n int, prev [32]byte, look func(body []byte)) ([32]byte, error) {
 	raw := b[n:]
 	if n == headerLen && len(raw) > 0 && raw[0] == '{' {
@@ -160,6 +167,10 @@ func hashAt(b []byte, n int, prev [32]byte, look func(body []byte)) ([32]byte, e
 			look(raw)
 		}
 		return sha256.Sum256(b[32:]), nil
+	}
+	framed := n == linkedHeaderLen && IsFramed(b)
+	if framed && look == nil {
+		return framedHash(prev, b[32:]), nil
 	}
 	bp := bodyBufs.Get().(*[]byte)
 	defer bodyBufs.Put(bp)
@@ -170,6 +181,9 @@ func hashAt(b []byte, n int, prev [32]byte, look func(body []byte)) ([32]byte, e
 	*bp = body[:0]
 	if look != nil {
 		look(body)
+	}
+	if framed {
+		return framedHash(prev, b[32:]), nil
 	}
 	h := sha256.New()
 	if n == linkedHeaderLen {
@@ -183,10 +197,11 @@ func hashAt(b []byte, n int, prev [32]byte, look func(body []byte)) ([32]byte, e
 }
 
 // Ambiguous reports whether b, an entry intact in the first layout, would
-// read as a linked one (IsLinked): the upgrade to schema 12 refuses a trail
-// holding one, since after it the entry would be read otherwise. An entry
-// that reads as linked and is not intact in the first layout is not
-// ambiguous: it was written linked, or was damaged, which verify names.
+// read as a linked or a framed one (IsLinked): the upgrades to schemas 12
+// and 14 refuse a trail holding one, since after them the entry would be
+// read otherwise. An entry that reads so and is not intact in the first
+// layout is not ambiguous: it was written in that layout, or was damaged,
+// which verify names.
 func Ambiguous(b []byte) bool {
 	if !IsLinked(b) || len(b) < headerLen {
 		return false

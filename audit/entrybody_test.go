@@ -61,7 +61,11 @@ func TestEncodedEntryIsLeanCompressedAndHashedOverItsJSON(t *testing.T) {
 	if [32]byte(stored[80:]) != sha256.Sum256(sampleEntry().New) {
 		t.Fatal("the header does not hold the SHA-256 of the value set")
 	}
-	linked, err := sampleEntry().Encode()
+	linked, err := sampleEntry().EncodeSchema13()
+	if err != nil {
+		t.Fatal(err)
+	}
+	framed, err := sampleEntry().Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +74,7 @@ func TestEncodedEntryIsLeanCompressedAndHashedOverItsJSON(t *testing.T) {
 		b            []byte
 		lean, linked bool
 		new          string
-	}{"schema 12": {linked, true, true, ""}, "schema 8": {stored, true, false, ""}, "before schema 8": {old, false, false, string(e.New)}} {
+	}{"schema 14": {framed, true, true, ""}, "schema 12": {linked, true, true, ""}, "schema 8": {stored, true, false, ""}, "before schema 8": {old, false, false, string(e.New)}} {
 		// Only the linked layout needs the previous hash; a wrong one
 		// breaks it and no other.
 		if !Intact(tc.b, e.PrevHash) || Intact(tc.b, [32]byte{9}) != !tc.linked || IsLinked(tc.b) != tc.linked {
@@ -88,7 +92,7 @@ func TestEncodedEntryIsLeanCompressedAndHashedOverItsJSON(t *testing.T) {
 			t.Fatalf("%s: decoded %+v", name, d)
 		}
 		h, err := ReadHeader(tc.b, e.PrevHash)
-		if err != nil || h.Computed != h.Hash || h.NewSHA != e.NewSHA() || h.Lean != tc.lean || !h.State || h.ID != e.ID || h.Linked != tc.linked {
+		if err != nil || h.Computed != h.Hash || h.NewSHA != e.NewSHA() || h.Lean != tc.lean || !h.State || h.ID != e.ID || h.Linked != tc.linked || h.Framed != (name == "schema 14") || IsFramed(tc.b) != h.Framed {
 			t.Fatalf("%s: header %+v, %v", name, h, err)
 		}
 	}
@@ -115,9 +119,13 @@ func TestEncodedEntryIsLeanCompressedAndHashedOverItsJSON(t *testing.T) {
 		t.Fatalf("event entry: %+v, %v", d, err)
 	}
 	ev = &Entry{Seq: 8, User: "qa", Action: "report.printed", Entity: "lot", ID: e.ID, PrevHash: e.Hash}
-	lev, _ := ev.Encode()
+	lev, _ := ev.EncodeSchema13()
 	if d, err := Decode(lev); err != nil || d.State || d.Lean || lev[80] != stateLinkedEvent || d.ID != e.ID || !Intact(lev, e.Hash) || Intact(lev, [32]byte{}) {
 		t.Fatalf("linked event entry: %+v, %v", d, err)
+	}
+	fev, _ := ev.Encode()
+	if d, err := Decode(fev); err != nil || d.State || d.Lean || fev[80] != stateFramedEvent || d.ID != e.ID || !Intact(fev, e.Hash) || Intact(fev, [32]byte{}) {
+		t.Fatalf("framed event entry: %+v, %v", d, err)
 	}
 }
 

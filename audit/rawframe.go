@@ -6,8 +6,9 @@ import "encoding/binary"
 // the command line — stores each body as a zstd frame of raw blocks: the
 // body's bytes as they are, framed (RFC 8878, section 3.1.1). It is a zstd
 // frame like any other — the same magic, read by the same decoder, hashed
-// over the same decompressed JSON — so the chain, the tree, verify and
-// every reader are unchanged; what it saves is the encoder, whose
+// as stored like every frame of the framed layout (audit.go), and so never
+// compressed afterwards — so the chain, the tree, verify and every reader
+// are unchanged; what it saves is the encoder, whose
 // dictionary tables (two 256 kB match tables) cost such a process more
 // than everything else it writes (issue 10). It costs the compression: a
 // body stored so is its JSON plus 9 bytes of framing (10 from

@@ -54,8 +54,9 @@ func TestRawFrameDecodesToItsBody(t *testing.T) {
 }
 
 // TestEncodeRawIsEncodeUncompressed: an entry encoded with a raw frame has
-// the header, the hash and the JSON body that Encode gives it, and reads
-// and checks the same; only its bytes after the magic differ.
+// the header and the JSON body that Encode gives it, and reads and checks
+// the same; only its bytes after the magic differ, and with them its hash,
+// which is over the frame as stored (the framed layout, schema 14).
 func TestEncodeRawIsEncodeUncompressed(t *testing.T) {
 	for _, e := range []func() *Entry{sampleEntry, func() *Entry {
 		return &Entry{Seq: 8, User: "qa", Action: "report.printed", Entity: "lot", ID: sampleEntry().ID, PrevHash: [32]byte{4}}
@@ -69,7 +70,7 @@ func TestEncodeRawIsEncodeUncompressed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ce.Hash != re.Hash || ce.Lean != re.Lean || !bytes.Equal(raw[:linkedHeaderLen], compressed[:linkedHeaderLen]) {
+		if ce.Hash == re.Hash || re.Hash != [32]byte(raw) || ce.Lean != re.Lean || !bytes.Equal(raw[32:linkedHeaderLen], compressed[32:linkedHeaderLen]) || !IsFramed(raw) {
 			t.Fatalf("%s: raw header % x, compressed % x", re.Action, raw[:linkedHeaderLen], compressed[:linkedHeaderLen])
 		}
 		cb, err1 := Body(compressed)
@@ -85,7 +86,7 @@ func TestEncodeRawIsEncodeUncompressed(t *testing.T) {
 		}
 		d, err := Decode(raw)
 		dc, _ := Decode(compressed)
-		if err != nil || d.Hash != dc.Hash || d.ID != dc.ID || d.Seq != dc.Seq || d.Action != dc.Action || string(d.Prev) != string(dc.Prev) || d.Lean != dc.Lean {
+		if err != nil || d.Hash != re.Hash || dc.Hash != ce.Hash || d.ID != dc.ID || d.Seq != dc.Seq || d.Action != dc.Action || string(d.Prev) != string(dc.Prev) || d.Lean != dc.Lean {
 			t.Fatalf("%s: decoded %+v, want %+v (%v)", re.Action, d, dc, err)
 		}
 		// A byte of the JSON changed in the raw frame breaks the entry.

@@ -350,7 +350,8 @@ func verifyTxContext(ctx context.Context, tx kv.Tx) (Verification, error) {
 		c := b.Cursor()
 		var prev [32]byte
 		var want uint64 = 1
-		linked := uint64(0) // the first entry of the linked layout
+		linked := uint64(0) // the first entry of the linked or the framed layout
+		framed := uint64(0) // the first entry of the framed layout
 		tc := newTreeCheck(tx)
 		// Each entry is hashed with the stored hash of the one before it in
 		// the trail, which a linked entry's hash covers.
@@ -404,13 +405,26 @@ func verifyTxContext(ctx context.Context, tx kv.Tx) (Verification, error) {
 			}
 			want = seq + 1
 			switch {
-			case h.Linked:
+			case h.Framed:
 				// The link is part of the hash, which the jobs check.
+				if framed == 0 {
+					framed = seq
+				}
+				if linked == 0 {
+					linked = seq
+				}
+			case h.Linked && framed != 0:
+				v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d is stored in the layout of schema 12, after entry %d in that of schema 14: celltrack did not write it", seq, framed))
+			case h.Linked:
 				if linked == 0 {
 					linked = seq
 				}
 			case linked != 0:
-				v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d is stored in the layout of schema 11, after entry %d in that of schema 12: celltrack did not write it", seq, linked))
+				later := 12
+				if linked == framed {
+					later = 14
+				}
+				v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d is stored in the layout of schema 11, after entry %d in that of schema %d: celltrack did not write it", seq, linked, later))
 			case h.PrevHash != prev:
 				v.Problems = append(v.Problems, fmt.Sprintf("audit entry %d does not follow entry %d: the chain is broken", seq, seq-1))
 			}

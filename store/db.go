@@ -19,7 +19,7 @@
 //	meta               "din/" + YY                    last DIN sequence issued that year, uint64 BE
 //	meta               "db_id"                        the database's random identity, a UUIDv7 made at init (sessions are bound to it)
 //	meta               "verified"                     checkpoint JSON: head seq + hash of the last passing `celltrack check` (checkpoint.go)
-//	audit              seq uint64 BE                  audit.Entry, encoded (header + zstd-compressed JSON since schema 8, JSON before; lean state entries since 8; since 12 the linked layout: no previous hash, no id in the body)
+//	audit              seq uint64 BE                  audit.Entry, encoded (header + zstd-compressed JSON since schema 8, JSON before; lean state entries since 8; since 12 the linked layout: no previous hash, no id in the body; since 14 the framed layout: hashed over the frame as stored, not the JSON)
 //	audit_entity       id + seq                       empty: the entries of one record
 //	audit_tree         stored-hash index uint64 BE    32-byte hash: the trail as a Merkle tree, tlog stored-hash layout, the nodes of level 6 and above since schema 11 (tree.go)
 //	checkpoint_keys    id                             checkpointKeyRecord JSON: a verifier key of signed checkpoints, active or retired (checkpointkeys.go)
@@ -103,8 +103,10 @@ import (
 // a newer celltrack is refused rather than misread. Version 9: MRNs are
 // indexed folded too, idx_patient_mrn_fold; version 10: donor ids, lot
 // numbers and site ids too (store/migrate.go); version 13: a schedule record
-// (version 2) lists the infusions given on it.
-const SchemaVersion = 13
+// (version 2) lists the infusions given on it; version 14: audit entries are
+// written in the framed layout, whose hash is over the stored frame, so
+// `audit verify` decompresses no state entry (audit/audit.go).
+const SchemaVersion = 14
 
 var (
 	bMeta        = []byte("meta")

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/store/kv"
 )
@@ -107,10 +108,13 @@ func TestScheduleListsInfusionsGiven(t *testing.T) {
 }
 
 // TestUpgradeFromVersion12: a file of schema 12 with a course and an
-// infusion upgrades to 13 rewriting no record; its course, stored without
+// infusion upgrades rewriting no record; its course, stored without
 // a list, gets one at its next infusion (TestScheduleListsInfusionsGiven).
 func TestUpgradeFromVersion12(t *testing.T) {
+	encodeEntry = (*audit.Entry).EncodeSchema13
 	db, _ := bedside(t, "0.5")
+	encodeEntry = (*audit.Entry).Encode
+	defer func() { encodeEntry = (*audit.Entry).Encode }()
 	if err := db.engine.Update(func(tx kv.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte("12")) }); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +127,7 @@ func TestUpgradeFromVersion12(t *testing.T) {
 	}
 	defer up.Close()
 	v, note, err := up.Upgrade("alice")
-	if err != nil || v != 13 || !strings.Contains(note, `"from":12`) || !strings.Contains(note, "13: a schedule record (version 2) lists the infusions given on it") ||
+	if err != nil || v != SchemaVersion || !strings.Contains(note, `"from":12`) || !strings.Contains(note, "13: a schedule record (version 2) lists the infusions given on it") ||
 		strings.Contains(note, "12: audit entries") {
 		t.Fatalf("upgrade: %d %v %s", v, err, note)
 	}

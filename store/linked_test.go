@@ -78,8 +78,11 @@ func reencode(t *testing.T, db *DB, seq uint64, rehash bool, change func(*audit.
 	}
 	change(&e)
 	enc := e.Encode
-	if !audit.IsLinked(old) {
+	switch {
+	case !audit.IsLinked(old):
 		enc = e.EncodeSchema11
+	case !audit.IsFramed(old):
+		enc = e.EncodeSchema13
 	}
 	b, err := enc()
 	if err != nil {
@@ -376,7 +379,7 @@ func TestUpgradeFromVersion11KeepsEveryEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	rawSetEntry(t, up, last, b)
-	if got := problemsOf(t, up); !strings.Contains(got, fmt.Sprintf("audit entry %d is stored in the layout of schema 11, after entry %d in that of schema 12: celltrack did not write it", last, first)) {
+	if got := problemsOf(t, up); !strings.Contains(got, fmt.Sprintf("audit entry %d is stored in the layout of schema 11, after entry %d in that of schema 14: celltrack did not write it", last, first)) {
 		t.Errorf("an old-layout entry after linked ones:\n%s", got)
 	}
 }
@@ -394,16 +397,19 @@ func auditEntries(t *testing.T, db *DB) [][]byte {
 }
 
 // TestCopiesKeepEveryEntryByteForByte: a backup and a migration to the
-// other engine copy a trail of both layouts (entries of schema 11, then
-// linked ones) byte for byte, and the copy verifies. Runs on both engines;
-// the migration needs PostgreSQL either way.
+// other engine copy a trail of the three layouts (entries of schema 11,
+// linked ones of schema 13, then framed ones, whose hash is over their
+// frame) byte for byte, and the copy verifies. Runs on both engines, so
+// the migration is tested both ways; it needs PostgreSQL either way.
 func TestCopiesKeepEveryEntryByteForByte(t *testing.T) {
 	encodeEntry = (*audit.Entry).EncodeSchema11
 	db := newTestDB(t)
 	lotEntries(t, db, "A", 10)
+	encodeEntry = (*audit.Entry).EncodeSchema13
+	lotEntries(t, db, "M", 10)
 	encodeEntry = (*audit.Entry).Encode
 	defer func() { encodeEntry = (*audit.Entry).Encode }()
-	if err := db.engine.Update(func(tx kv.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte("11")) }); err != nil {
+	if err := db.engine.Update(func(tx kv.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), []byte("13")) }); err != nil {
 		t.Fatal(err)
 	}
 	path, now := db.Path(), db.Now
@@ -417,8 +423,12 @@ func TestCopiesKeepEveryEntryByteForByte(t *testing.T) {
 	}
 	lotEntries(t, up, "B", 10)
 	want := auditEntries(t, up)
-	if audit.IsLinked(want[0]) || !audit.IsLinked(want[len(want)-1]) {
-		t.Fatal("the trail does not hold both layouts")
+	layouts := map[string]bool{}
+	for _, b := range want {
+		layouts[fmt.Sprint(audit.IsLinked(b), audit.IsFramed(b))] = true
+	}
+	if audit.IsLinked(want[0]) || !audit.IsFramed(want[len(want)-1]) || len(layouts) != 3 {
+		t.Fatal("the trail does not hold the three layouts")
 	}
 	same := func(t *testing.T, copy *DB) {
 		t.Helper()

@@ -272,10 +272,16 @@ func (db *DB) migrate(actor audit.User) (err error) {
 	defer db.recoverDamage(&err)
 	// Look first: a write transaction commits a new meta page even when it
 	// changes nothing, and a refused command must leave the file's bytes alone.
+	// So the trail is checked for entries a later layout would misread
+	// here, before any step writes.
 	var needed bool
+	checked := 0
 	if err := db.engine.View(func(tx kv.Tx) error {
 		v, err := schemaOf(tx, db.path)
 		needed = err == nil && needsMigration(tx, v)
+		if needed && v < 14 {
+			checked, err = linkedLookalikes(tx, db.path, v)
+		}
 		return err
 	}); err != nil || !needed {
 		return err
@@ -357,12 +363,6 @@ func (db *DB) migrate(actor audit.User) (err error) {
 				return err
 			}
 		}
-		checked := 0
-		if from < 12 {
-			if checked, err = linkedLookalikes(tx, db.path); err != nil {
-				return err
-			}
-		}
 		var steps []string
 		if from < 7 {
 			steps = append(steps, "7: patient and donor records may carry corrections, idx_patient_mrn former MRNs; no record of the older file has either, nothing converted")
@@ -388,6 +388,9 @@ func (db *DB) migrate(actor audit.User) (err error) {
 		}
 		if from < 13 {
 			steps = append(steps, "13: a schedule record (version 2) lists the infusions given on it, audited with each infusion; no record is rewritten: a course started before gets its list at its next infusion, from what the index then holds")
+		}
+		if from < 14 {
+			steps = append(steps, fmt.Sprintf("14: audit entries written from now on are hashed over their compressed body as stored, which audit verify checks without decompressing it; the %d existing entries are kept as they are, every hash unchanged", checked))
 		}
 		meta := tx.Bucket(bMeta)
 		if from < 4 && meta.Get(metaDBID) == nil {
@@ -439,18 +442,25 @@ func upgradeReason(from int, records, indexes, steps []string) string {
 	return fmt.Sprintf("schema %d → %d: %s", from, SchemaVersion, strings.Join(what, "; "))
 }
 
-// linkedLookalikes checks, before the upgrade to schema 12, that no entry of
-// the trail, written in the first layout, reads as the linked one
-// (audit.Ambiguous: its newSHA would have to begin with 3 or 4 and the zstd
-// magic, a chance of 2^-39 for each state entry), so that every entry is
-// read after the upgrade as it was before. It returns how many it checked
-// and refuses, naming the entry, when one does.
-func linkedLookalikes(tx kv.Tx, path string) (int, error) {
+// linkedLookalikes checks, before the upgrades to schemas 12 and 14, that no
+// entry of the trail, written in the first layout, reads as the linked or
+// the framed one (audit.Ambiguous: its newSHA would have to begin with 3, 4,
+// 5 or 6 and the zstd magic, a chance of 2^-38 for each state entry), so
+// that every entry is read after the upgrade as it was before. A trail of
+// schema 12 or 13 (from) was checked for the linked layout by its upgrade,
+// or written in it: only its entries that read as framed are hashed, so
+// the upgrade to 14 decompresses nothing else. It returns how many it
+// checked and refuses, naming the entry, when one does.
+func linkedLookalikes(tx kv.Tx, path string, from int) (int, error) {
 	n := 0
 	c := tx.Bucket(bAudit).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if audit.Ambiguous(v) {
-			return n, lot.Errorf(lot.ECONFLICT, "%s: audit entry %d would read as an entry of schema 12 (the first bytes of the SHA-256 of the value it set are those that mark that layout), so this celltrack cannot upgrade the file without changing how the entry is read; keep the file at its version and report it", path, btoi(k))
+		if (from < 12 || audit.IsFramed(v)) && audit.Ambiguous(v) {
+			schema := 12
+			if audit.IsFramed(v) {
+				schema = 14
+			}
+			return n, lot.Errorf(lot.ECONFLICT, "%s: audit entry %d would read as an entry of schema %d (the first bytes of the SHA-256 of the value it set are those that mark that layout), so this celltrack cannot upgrade the file without changing how the entry is read; keep the file at its version and report it", path, btoi(k), schema)
 		}
 		n++
 	}

@@ -50,28 +50,33 @@ func TestRestoreLocksADamagedFile(t *testing.T) {
 	}
 }
 
-// A restore run as root over the service account's database puts back a
-// file with that owner, group and mode (review13 E), not root's 0600.
-func TestRestoreKeepsTheOwnerAndMode(t *testing.T) {
+// TestRestoreRefusesWhenItCannotGiveTheFileItsOwner: a restore that cannot
+// give the restored file the replaced file's owner (run as an account that
+// is neither root nor the owner: chown is refused) refuses before anything
+// is changed, naming the owner to run it as, rather than putting in place
+// a file the service account cannot open. Run as root the file keeps its
+// owner, group and mode (TestReview13RestoreAsRootTakesTheFileFromItsOwner
+// in cmd/celltrack).
+func TestRestoreRefusesWhenItCannotGiveTheFileItsOwner(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root, to give the file another owner")
+		t.Skip("needs root, to give the database to another account")
 	}
 	db, backup := liveAndBackup(t)
-	const service = 65534
+	const service = 65534 // nobody
 	if err := os.Chown(db.Path(), service, service); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(db.Path(), 0o640); err != nil {
-		t.Fatal(err)
+	before := fileSum(t, db.Path())
+	chown = func(string, int, int) error {
+		return &os.PathError{Op: "chown", Path: "x", Err: syscall.EPERM}
 	}
-	if _, err := Restore(db.Path(), restoreOpts(db, backup)); err != nil {
-		t.Fatal(err)
+	t.Cleanup(func() { chown = os.Chown })
+	_, err := Restore(db.Path(), restoreOpts(db, backup))
+	if lot.ErrorCode(err) != lot.ECONFLICT || lot.ErrorField(err) != "db" || !strings.Contains(lot.ErrorMessage(err), "uid 65534") || !strings.Contains(lot.ErrorMessage(err), "run restore as") {
+		t.Fatalf("restore that cannot chown: %v (code %s, field %q); want a conflict on db naming uid 65534 and whom to run it as", err, lot.ErrorCode(err), lot.ErrorField(err))
 	}
-	fi, err := os.Stat(db.Path())
-	if err != nil {
-		t.Fatal(err)
+	if fileSum(t, db.Path()) != before {
+		t.Fatal("the database changed")
 	}
-	if st := fi.Sys().(*syscall.Stat_t); st.Uid != service || st.Gid != service || fi.Mode().Perm() != 0o640 {
-		t.Errorf("restored file: uid %d gid %d mode %04o, want %d %d 0640", st.Uid, st.Gid, fi.Mode().Perm(), service, service)
-	}
+	noReplacedFile(t, db.Path())
 }

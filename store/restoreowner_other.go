@@ -2,14 +2,20 @@
 
 package store
 
-import "os"
+import (
+	"fmt"
+	"os"
+)
 
-// keepOwner gives the copy to be put in place (tmp) the mode of the
-// database it replaces (path); ownership is the system's own.
-func keepOwner(path, tmp string) error {
-	live, err := os.Stat(path)
+// keepOwner gives the copy a restore puts in place the replaced file's
+// mode; ownership is not a file mode on this system.
+func keepOwner(live, tmp string) error {
+	li, err := os.Lstat(live)
 	if err != nil {
-		return nil
+		return fmt.Errorf("read the mode of %s: %w", live, err)
 	}
-	return os.Chmod(tmp, live.Mode().Perm())
+	if err := os.Chmod(tmp, li.Mode().Perm()); err != nil {
+		return fmt.Errorf("give %s the mode of %s: %w", tmp, live, err)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/rand"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,5 +89,14 @@ func TestReview13ForgedRestoreEntryExcusesRollbackOnPostgres(t *testing.T) {
 	}
 	if r := cv.Checkpoints[0]; r.Problem == "" {
 		t.Errorf("on PostgreSQL, where restore does not exist, an appended database.restore entry excuses the rolled-back checkpoint: %q (verify ok=%v)\nwant the checkpoint still a problem", r.RolledBack, cv.OK())
+	}
+	// Fixed (fix13b): the problem names the entry (the trail's last) and
+	// why it excuses nothing.
+	last, err := back.TreeHead()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cv.Checkpoints[0]; !strings.Contains(r.Problem, fmt.Sprintf("entry %d, a database.restore entry", last.Size)) || !strings.Contains(r.Problem, "where restore does not exist") || cv.OK() {
+		t.Errorf("the checkpoint's problem does not name the appended restore entry: %q (verify ok=%v)", r.Problem, cv.OK())
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"maps"
 	"regexp"
 	"sort"
 	"strconv"
@@ -288,18 +287,20 @@ func checkKeptAlso(tx kv.Tx, kept []KeptCheckpoint, pinned []PinnedVerifier, als
 	}
 	reader := newTreeHashes(tx)
 	var out []CheckpointResult
-	var restores map[rolledOver]string
+	var restores, forged map[rolledOver]string
 	for _, kc := range kept {
 		r := checkOne(kc, verifiers, retired, now, reader, len(pinned) > 0)
 		r.Ahead = r.Mismatch && r.Head.Size > now.Size
 		if r.Mismatch && r.Problem != "" && !strings.Contains(r.Problem, "signed by a key retired") {
 			if restores == nil {
-				if restores, err = restoredOver(tx); err != nil {
+				if restores, forged, err = restoredOver(tx); err != nil {
 					return nil, nil, err
 				}
 			}
 			if by, ok := restores[rolledOver{r.Head.Size, r.Head.Root}]; ok {
 				r.RolledBack, r.Problem, r.Mismatch, r.Ahead = by, "", false, false
+			} else if by, ok := forged[rolledOver{r.Head.Size, r.Head.Root}]; ok {
+				r.Problem += "; " + by
 			}
 		}
 		out = append(out, r)
@@ -331,28 +332,55 @@ type rolledOver struct {
 // file name) — an older celltrack recorded them unchecked — and excuse
 // nothing.
 //
-// Restore exists for the file engine alone: on PostgreSQL a
-// `database.restore` entry after the trail arrived there (its last
-// database.migrate entry as a target; a database made there has none) was
-// not written by restore but appended by someone with the sites' role, and
-// excuses nothing (review13 I).
-func restoredOver(tx kv.Tx) (map[rolledOver]string, error) {
-	out := map[rolledOver]string{}
-	c := tx.Bucket(bAudit).Cursor()
-	found := out                           // where a restore entry's checkpoints go
-	_, onPostgres := tx.(kv.ColumnChecker) // derived columns: pgkv's alone
-	if onPostgres {
-		found = map[rolledOver]string{} // until the trail's arrival shows them a file's
+// Nor does an entry written while the database lived on PostgreSQL, where
+// restore does not exist (review13 I): there it can only have been
+// appended outside celltrack (the sites' role may insert into the audit
+// tables), and it would silence every witness of a rollback a DBA's
+// pg_restore made. Where each entry was written is read from the trail:
+// each `database.migrate` entry a migration writes on its target says the
+// engine it came from ("migrated from PostgreSQL …"), which is the engine
+// of every entry since the one before; the entries after the last one
+// were written on this database's own engine (tx's: the file engine has a
+// page check, PostgreSQL none). Such an entry is returned in forged, in
+// words that name it, for the checkpoint's problem. (Someone able to append
+// entries can append a migrate entry too; the rule stops the one-entry
+// silencing, not a whole forged history, which verify against an older
+// checkpoint still shows.) On the file engine nothing more is required of
+// a restore entry — not the replaced file it names, which an admin may
+// rightly move away: whoever can append to the file can as well rewrite
+// it, which README already treats as total.
+func restoredOver(tx kv.Tx) (genuine, forged map[rolledOver]string, err error) {
+	genuine, forged = map[rolledOver]string{}, map[rolledOver]string{}
+	type excuse struct {
+		over rolledOver
+		by   string
+		seq  uint64
 	}
+	var since []excuse // the restore entries since the last migration
+	settle := func(onPostgres bool) {
+		for _, x := range since {
+			if onPostgres {
+				forged[x.over] = fmt.Sprintf("entry %d, a database.restore entry that claims to have rolled back over it, was written while the database was on PostgreSQL, where restore does not exist — it was not written by celltrack and excuses nothing; report it to QA", x.seq)
+			} else {
+				genuine[x.over] = x.by
+			}
+		}
+		since = since[:0]
+	}
+	c := tx.Bucket(bAudit).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		e, err := audit.Decode(v)
-		if err == nil && onPostgres && e.Action == actionMigrate && !migratedAway(e) {
-			maps.Copy(out, found) // written while the trail was a file's, by restore
-			clear(found)
+		if err != nil {
+			continue // a broken entry is audit verify's to report
+		}
+		if e.Action == actionMigrate {
+			if from, ok := strings.CutPrefix(e.Reason, "migrated from "); ok {
+				settle(strings.HasPrefix(from, "PostgreSQL ")) // EngineName's words
+			}
 			continue
 		}
-		if err != nil || e.Action != "database.restore" {
-			continue // a broken entry is audit verify's to report
+		if e.Action != "database.restore" {
+			continue
 		}
 		why := e.Reason
 		if i := strings.Index(why, "ROLLBACK allowed: "); i >= 0 {
@@ -376,10 +404,12 @@ func restoredOver(tx kv.Tx) (map[rolledOver]string, error) {
 			}
 			var h tlog.Hash
 			copy(h[:], root)
-			found[rolledOver{size, h}] = fmt.Sprintf("rolled back by the restore, entry %d by %s (%s), reason: %s", e.Seq, e.User, lot.FormatTime(e.Time), why)
+			since = append(since, excuse{rolledOver{size, h}, fmt.Sprintf("rolled back by the restore, entry %d by %s (%s), reason: %s", e.Seq, e.User, lot.FormatTime(e.Time), why), e.Seq})
 		}
 	}
-	return out, nil
+	_, onFileEngine := tx.(pageChecker)
+	settle(!onFileEngine)
+	return genuine, forged, nil
 }
 
 // checkOne checks one kept checkpoint against today's tree (now). Only a

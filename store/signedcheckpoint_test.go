@@ -712,6 +712,20 @@ func TestRolledBackExcuseCannotBePlanted(t *testing.T) {
 // reported as rolled back by that entry, with the admin's reason, not
 // refused.
 func TestRolledBackExcuseRecordedByRestore(t *testing.T) {
+	db, cp, reopen := restoredOverCheckpoint(t)
+	reopen()
+	cv := verifyKept(t, db, cp)
+	wantPass(t, cv)
+	if got := cv.Checkpoints[0].RolledBack; !strings.Contains(got, "rolled back by the restore, entry") || !strings.HasSuffix(got, "reason: disk failure; LOT-B re-entered from paper") {
+		t.Fatalf("rolled back: %q", got)
+	}
+}
+
+// restoredOverCheckpoint returns a file database (closed) whose kept
+// checkpoint cp a restore, with a rollback allowed, rolled back over, and
+// the function that reopens the database.
+func restoredOverCheckpoint(t *testing.T) (db *DB, cp []byte, reopen func()) {
+	t.Helper()
 	db, signer, _ := keyed(t)
 	registerUC(t, db, "LOT-A")
 	backup := filepath.Join(t.TempDir(), "old.db")
@@ -719,22 +733,16 @@ func TestRolledBackExcuseRecordedByRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	registerUC(t, db, "LOT-B")
-	cp := sign(t, db, signer)
-	path := db.Path()
+	cp = sign(t, db, signer)
 	db.Close()
-	reopen := reopenOnce(t, db)
+	reopen = reopenOnce(t, db)
 	opts := restoreOpts(db, backup)
 	opts.Reason = "disk failure; LOT-B re-entered from paper"
 	opts.Kept = []KeptCheckpoint{{Name: "cp1", Note: cp}}
-	if _, err := Restore(path, opts); err != nil {
+	if _, err := Restore(db.Path(), opts); err != nil {
 		t.Fatal(err)
 	}
-	reopen()
-	cv := verifyKept(t, db, cp)
-	wantPass(t, cv)
-	if got := cv.Checkpoints[0].RolledBack; !strings.Contains(got, "rolled back by the restore, entry") || !strings.HasSuffix(got, "reason: disk failure; LOT-B re-entered from paper") {
-		t.Fatalf("rolled back: %q", got)
-	}
+	return db, cp, reopen
 }
 
 // reopenOnce returns a function that reopens db's closed file for the rest

@@ -235,9 +235,9 @@ func (w *writer) append(e *audit.Entry) error {
 // 100k-lot database twice the size and its import and verify slower.
 const appendFill = 0.95
 
-// encodeEntry is how appendEntry stores an entry: in the linked layout
-// (schema 12). Upgrade tests set it to the layout of schema 11 to make a
-// version 11 trail.
+// encodeEntry is how appendEntry stores an entry: in the framed layout
+// (schema 14). Upgrade tests set it to the layout of schema 11 or 13 to
+// make a trail of that version.
 var encodeEntry = (*audit.Entry).Encode
 
 // appendEntry numbers e after the last entry, chains it to that entry's hash

@@ -185,26 +185,23 @@ func asTyped(c *cli.Context, err error) error {
 	return lot.FieldErrorf("verifier-file", lot.ErrorCode(err), "%s — the key in %s", lot.ErrorMessage(err), f)
 }
 
-// A file writeNew makes, for the reason it never replaces one.
+// What a file writeNew makes is, and why it never replaces one.
 const (
 	signingKeyFile  = "a signing key file (a lost signing key cannot be recovered)"
 	verifierKeyFile = "a verifier key file (it belongs to the signing key it was made with)"
-	checkpointFile  = "a checkpoint file (a checkpoint written is evidence of the trail as it was: a new one goes beside it, never in its place)"
+	checkpointFile  = "a checkpoint file (it may be the only witness that the trail was once longer or different)"
 )
 
-// writeNew creates path with data, never replacing a file; what is the
-// kind of file (signingKeyFile, …), and field the input that named path
-// ("" when none did).
+// writeNew creates path with data, never replacing a file: an existing one
+// is refused (ECONFLICT) as what (signingKeyFile, …), naming field, the
+// input that gave the path ("" when none did); the command line adds its
+// flag to the message.
 func writeNew(field, what, path, data string, perm os.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if errors.Is(err, fs.ErrExist) {
-		flag := ""
-		if field != "" {
-			flag = " (--" + field + ")"
-		}
-		return lot.FieldErrorf(field, lot.ECONFLICT, "%s%s already exists; celltrack never overwrites %s — choose a new name", path, flag, what)
+		return lot.FieldErrorf(field, lot.ECONFLICT, "%s already exists; celltrack never overwrites %s — choose a new name; nothing was written", path, what)
 	} else if err != nil {
-		return lot.Errorf(lot.EINVALID, "%s cannot be created: %v", path, err)
+		return lot.FieldErrorf(field, lot.EINVALID, "%s cannot be created: %v", path, err)
 	}
 	err = f.Chmod(perm) // the umask may have narrowed or, for 0644, left it as asked
 	if err == nil {
@@ -215,28 +212,31 @@ func writeNew(field, what, path, data string, perm os.FileMode) error {
 	}
 	if err != nil {
 		os.Remove(path)
-		return lot.Errorf(lot.EINVALID, "%s cannot be written: %v", path, err)
+		return lot.FieldErrorf(field, lot.EINVALID, "%s cannot be written: %v", path, err)
 	}
 	return nil
 }
 
-// readSigner reads a signing key file, refusing one that others can read:
-// whoever can read it can sign checkpoints in the facility's name.
+// readSigner reads a signing key file, given with flag, refusing one that
+// others can read: whoever can read it can sign checkpoints in the
+// facility's name. Each refusal names the flag as its field; the command
+// line adds it to the message.
 func readSigner(flag, path string) (note.Signer, error) {
+	field := strings.TrimPrefix(flag, "--")
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, lot.Errorf(lot.EINVALID, "%s %s cannot be read: %v", flag, path, err)
+		return nil, lot.FieldErrorf(field, lot.EINVALID, "the signing key file %s cannot be read: %v", path, err)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, lot.FieldErrorf(strings.TrimPrefix(flag, "--"), lot.EINVALID, "%s %s is readable by others (mode %04o): whoever can read it can sign checkpoints; run chmod 600 %s", flag, path, fi.Mode().Perm(), path)
+		return nil, lot.FieldErrorf(field, lot.EINVALID, "the signing key file %s is readable by others (mode %04o): whoever can read it can sign checkpoints; run chmod 600 %s — nothing was signed", path, fi.Mode().Perm(), path)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, lot.Errorf(lot.EINVALID, "%s %s cannot be read: %v", flag, path, err)
+		return nil, lot.FieldErrorf(field, lot.EINVALID, "the signing key file %s cannot be read: %v", path, err)
 	}
 	s, err := note.NewSigner(strings.TrimSpace(string(b)))
 	if err != nil {
-		return nil, lot.Errorf(lot.EINVALID, "%s %s is not a signing key made by `celltrack audit key init` (%v)", flag, path, err)
+		return nil, lot.FieldErrorf(field, lot.EINVALID, "%s is not a signing key made by `celltrack audit key init` (%v)", path, err)
 	}
 	return s, nil
 }
@@ -656,7 +656,8 @@ func (rt *runtime) restoreCommand() *cli.Command {
 // database (NAME.serve) names a live server, or cannot be read: the
 // database's lock alone is not enough, since a user who cannot open the
 // file cannot test its lock either. A marker whose process is gone (a
-// server killed without cleaning up) is ignored.
+// server killed without cleaning up), or whose pid another process that
+// started later has, is ignored (serverFile.alive).
 func serverHolds(db string) error {
 	marker := serverFilePath(db)
 	data, err := os.ReadFile(marker)
@@ -670,12 +671,10 @@ func serverHolds(db string) error {
 	if json.Unmarshal(data, &f) != nil || f.PID <= 0 {
 		return lot.Errorf(lot.EBUSY, "%s is not a server marker celltrack wrote, so whether a server holds %s cannot be told; stop any server (or, if none runs, remove %s) before restoring", marker, db, marker)
 	}
-	if !processAlive(f.PID) {
+	if !f.alive() {
 		return nil
 	}
-	// The pid is alive, but may be another process's by now (the server
-	// killed, the machine or container restarted): say what to do then.
-	return lot.Errorf(lot.EBUSY, "celltrack serve (pid %d, since %s) holds %s; stop that server before restoring — nothing was restored (if no celltrack server runs — one killed without cleaning up, whose pid another process has since — remove %s and run restore again)", f.PID, lot.FormatTime(f.Started), db, marker)
+	return lot.Errorf(lot.EBUSY, "celltrack serve (pid %d, since %s) holds %s; stop that server before restoring (or, if no server runs — pid %d is then another process's, after a restart —, remove %s) — nothing was restored", f.PID, lot.FormatTime(f.Started), db, f.PID, marker)
 }
 
 // demoCheckpoint shows signed checkpoints: a signing key made outside the

@@ -284,7 +284,7 @@ func (rt *runtime) backupCommand() *cli.Command {
 			msg := rep.Checkpoint
 			if msg != nil {
 				if err := writeNew("out", checkpointFile, out+".checkpoint", string(msg), 0o600); err != nil {
-					return lot.Errorf(lot.ErrorCode(err), "the backup %s is written and verified, but its checkpoint was not: %s", out, lot.ErrorMessage(err))
+					return lot.FieldErrorf("out", lot.ErrorCode(err), "the backup %s is written and verified, but its checkpoint was not: %s", out, lot.ErrorMessage(err))
 				}
 				view["checkpoint_file"], view["checkpoint"] = out+".checkpoint", string(msg)
 			}

@@ -412,6 +412,24 @@ type serverFile struct {
 
 func serverFilePath(db string) string { return db + ".serve" }
 
+// markerSlack is how much later than the marker's time its process may seem
+// to have started: the boot time /proc gives is in whole seconds, and the
+// clock may have been set since.
+const markerSlack = 5 * time.Second
+
+// alive says whether the server the marker names may still run: its pid is
+// alive and, where the system tells when a process started, that process
+// started before the marker was written. A server killed without removing
+// its marker leaves a pid that, after a reboot or a container restart,
+// another process has (pid 1, a shell): that one started after the marker.
+func (f serverFile) alive() bool {
+	if !processAlive(f.PID) {
+		return false
+	}
+	started, ok := processStarted(f.PID)
+	return !ok || f.Started.IsZero() || !started.After(f.Started.Add(markerSlack))
+}
+
 func writeServerFile(db string, f serverFile) error {
 	data, _ := json.Marshal(f)
 	if err := os.WriteFile(serverFilePath(db), append(data, '\n'), 0o600); err != nil {
@@ -433,7 +451,7 @@ func heldByServer(db string, err error) error {
 		return err
 	}
 	var f serverFile
-	if json.Unmarshal(data, &f) != nil || f.PID <= 0 || f.URL == "" || !processAlive(f.PID) {
+	if json.Unmarshal(data, &f) != nil || f.PID <= 0 || f.URL == "" || !f.alive() {
 		return err
 	}
 	url := strings.TrimSpace(f.URL)

@@ -1022,6 +1022,13 @@ func (s *DoseService) CheckAdministration(a dose.Administration) (dose.Report, e
 		r = dose.Check(f)
 		return nil
 	})
+	if why := s.db.RolledBack(); err == nil && why != "" {
+		// The records read may lack infusions the trail lost: a GO on
+		// them could be a second dose.
+		r.Checks = append([]dose.Result{{Name: "audit trail", Detail: "this server found the audit trail rolled back under it (" + why + "): infusions and other records may be missing, so no check on it can be trusted",
+			Fix: "do not infuse on this check; call the administrator, who verifies the trail against the kept checkpoints and restores or investigates"}}, r.Checks...)
+		r.GO = false
+	}
 	return r, err
 }
 

@@ -448,6 +448,7 @@ func verifyTxContext(ctx context.Context, tx kv.Tx) (Verification, error) {
 			v.Tree = th
 		}
 		v.Problems = append(v.Problems, verifyCheckpointKeys(tx)...)
+		v.Problems = append(v.Problems, verifyFacility(tx)...)
 		v.Problems = append(v.Problems, verifyAgainstCheckpoint(tx, v.Entries)...)
 		// latest is complete: from here on the hash jobs read it, and only
 		// the exists flags change.

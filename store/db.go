@@ -172,6 +172,10 @@ type DB struct {
 	// wrote, which only an admin upgrades (Upgrade, Login); 0 when the
 	// file is up to date.
 	behind int
+	// own is the process's own last committed entry, and whether it found
+	// the trail rolled back (ownhead.go); shared by every handle on the
+	// engine. nil on a handle that never serves (a restore's).
+	own *ownHeads
 }
 
 // Options says how to open a database.
@@ -291,7 +295,8 @@ func Open(path string, opts Options) (*DB, error) {
 // a side effect of whoever opens the file first. The engine is closed when
 // that fails.
 func onEngine(e kv.Engine, path string, opts Options) (*DB, error) {
-	db := &DB{engine: e, path: path, Now: opts.Now, NewID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }, rawEntries: opts.OneShot}
+	own := &ownHeads{pending: map[kv.Tx]ownHead{}}
+	db := &DB{engine: ownEngine{e, own}, own: own, path: path, Now: opts.Now, NewID: func() uuid.UUID { return uuid.Must(uuid.NewV7()) }, rawEntries: opts.OneShot}
 	if db.Now == nil {
 		db.Now = time.Now
 	}

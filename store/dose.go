@@ -792,6 +792,11 @@ func (s *DoseService) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]do
 // it cannot find is refused on field "containers", the input that named it.
 func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Tenths) (dose.Facts, *dose.Course, error) {
 	f := dose.Facts{Now: now, Patient: p, Refs: refs, Volume: volume, ConfirmedWeights: map[uuid.UUID]bool{}, UsedWeights: map[uuid.UUID]bool{}}
+	// The patient's indexes it walks, asked for together (one round trip on
+	// PostgreSQL, nothing on bbolt).
+	kv.PrefetchSeeksIn(tx, 0, candidateChildren,
+		kv.BucketKey{Bucket: []byte("idx_infusion_patient"), Key: p.ID[:]}, kv.BucketKey{Bucket: []byte("idx_schedule_patient"), Key: p.ID[:]},
+		kv.BucketKey{Bucket: []byte("idx_weight_patient"), Key: p.ID[:]})
 	// The old copy of a migrated database: the target's records decide.
 	if m, err := migratedMark(tx); err != nil {
 		return f, nil, err
@@ -842,6 +847,13 @@ func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Ten
 // candidate gathers what the bedside check reads of container c, used
 // under course ac (nil: none).
 func candidate(tx kv.Tx, c lot.Container, ac *dose.Course) (dose.Candidate, error) {
+	// What it reads of the container and its lot by key, and the indexes
+	// it walks from their ids, each asked for together (a round trip for
+	// each on PostgreSQL, nothing on bbolt).
+	kv.PrefetchKeys(tx, kv.BucketKey{Bucket: recordBuckets[kindLot], Key: c.LotID[:]}, kv.BucketKey{Bucket: []byte("idx_site_code"), Key: []byte(c.Site)})
+	kv.PrefetchSeeksIn(tx, 0, candidateChildren,
+		kv.BucketKey{Bucket: []byte("idx_result_lot"), Key: c.LotID[:]}, kv.BucketKey{Bucket: []byte("idx_disposition_lot"), Key: c.LotID[:]},
+		kv.BucketKey{Bucket: []byte("idx_event_container"), Key: c.ID[:]}, kv.BucketKey{Bucket: []byte("idx_infusion_container"), Key: c.ID[:]})
 	l, err := lotByID(tx, c.LotID)
 	if err != nil {
 		return dose.Candidate{}, err
@@ -863,6 +875,12 @@ func candidate(tx kv.Tx, c lot.Container, ac *dose.Course) (dose.Candidate, erro
 	cand.Infused = ins
 	return cand, err
 }
+
+// candidateChildren is how many index pairs from each of its ids facts and
+// candidate ask an engine to read ahead: a patient's infusions, schedules
+// and weights, a bag's custody events and infusions, a lot's results and
+// dispositions are mostly fewer (a walk past them reads on as without).
+const candidateChildren = 16
 
 // lastDispensed returns the time of the container's last dispensed event
 // (zero when it was never dispensed). Of each custody event it decodes only
@@ -952,6 +970,15 @@ func (s *DoseService) Check(mrn string, refs []string, volume lot.Tenths) (dose.
 // back), with its volume and the dose it was shown. An unknown patient is
 // refused on field "mrn", and an unknown bag on "containers" (facts).
 func administrationFacts(tx kv.Tx, now time.Time, a dose.Administration) (lot.Patient, time.Time, dose.Facts, *dose.Course, error) {
+	// The keys the check reads that the command names, asked for together
+	// (one round trip on PostgreSQL, nothing on bbolt).
+	keys := []kv.BucketKey{{Bucket: []byte("idx_patient_mrn"), Key: []byte(a.MRN)}, {Bucket: bMeta, Key: metaMigrated}}
+	for _, ref := range a.Containers {
+		if din, n, err := lot.ParseContainerCode(ref); err == nil {
+			keys = append(keys, kv.BucketKey{Bucket: []byte("idx_container_code"), Key: []byte(lot.ContainerCode(din, n))})
+		}
+	}
+	kv.PrefetchKeys(tx, keys...)
 	p, err := patientByMRN(tx, a.MRN)
 	if err != nil {
 		return p, time.Time{}, dose.Facts{}, nil, lot.OnField("mrn", err)
@@ -995,6 +1022,13 @@ func (s *DoseService) CheckAdministration(a dose.Administration) (dose.Report, e
 		r = dose.Check(f)
 		return nil
 	})
+	if why := s.db.RolledBack(); err == nil && why != "" {
+		// The records read may lack infusions the trail lost: a GO on
+		// them could be a second dose.
+		r.Checks = append([]dose.Result{{Name: "audit trail", Detail: "this server found the audit trail rolled back under it (" + why + "): infusions and other records may be missing, so no check on it can be trusted",
+			Fix: "do not infuse on this check; call the administrator, who verifies the trail against the kept checkpoints and restores or investigates"}}, r.Checks...)
+		r.GO = false
+	}
 	return r, err
 }
 

@@ -27,6 +27,7 @@ import (
 // exactly the value its latest audit entry set.
 func checkIntact(tx kv.Tx, refs ...recordRef) error {
 	vc := &verifyCursors{tx: tx, audit: tx.Bucket(bAudit).Cursor(), ents: tx.Bucket(bAuditEntity).Cursor(), records: map[string]kv.Cursor{}, keepSums: true}
+	vc.prefetch(refs)
 	seen := make(map[uuid.UUID]bool, len(refs))
 	for _, r := range refs {
 		if r.id == uuid.Nil || seen[r.id] {

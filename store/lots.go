@@ -444,6 +444,9 @@ func (w *writer) donor(ref string) (lot.Donor, error) {
 // nextDIN issues the next Donation Identification Number of this facility
 // for the current year.
 func (w *writer) nextDIN() (lot.DIN, error) {
+	if err := refuseFacilityChanged(w.tx); err != nil {
+		return lot.DIN{}, err
+	}
 	meta := w.tx.Bucket(bMeta)
 	fin := string(meta.Get([]byte("facility")))
 	yy := w.now.Year() % 100

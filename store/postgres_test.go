@@ -119,9 +119,10 @@ var notOnPostgres = map[string]string{
 	"TestTraceGolden":                                       "the text report wraps the long PostgreSQL URL, so the golden files' <db> placeholder does not fit; the same traces' content is checked on PostgreSQL by the other TestTrace tests",
 	"TestTraceReadsOnlyWhatItsIndexesLeadTo":                "stores a value that is not JSON in a record table (refused by its json column)",
 	// The file itself: copies, pages, locks, older versions of it.
-	"TestBackup":                          "copies the database file (celltrack backup is for the file engine)",
-	"TestRestore":                         "replaces the database file (celltrack restore is for the file engine)",
-	"TestRolledBackExcuse":                "restores a backup file over the database file (celltrack restore is for the file engine)",
+	"TestBackup":           "copies the database file (celltrack backup is for the file engine)",
+	"TestRestore":          "replaces the database file (celltrack restore is for the file engine)",
+	"TestRolledBackExcuse": "restores a backup file over the database file (celltrack restore is for the file engine)",
+	"TestText11RestoreByActorNotInBackupKeepsField": "restores a backup file (celltrack restore is for the file engine)",
 	"TestIsDamage":                        "damage of a file",
 	"TestATruncatedFileIsDamageNotACrash": "a truncated file",
 	"TestOpenMigrates":                    "builds a file of an older schema; a PostgreSQL database starts at the current one",

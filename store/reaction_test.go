@@ -221,7 +221,7 @@ func TestReactionNumberedAfterTheOthers(t *testing.T) {
 			}
 		}
 	}
-	if _, onFile := db.engine.(*boltkv.Engine); !onFile {
+	if _, onFile := db.engine.(ownEngine).Engine.(*boltkv.Engine); !onFile {
 		return // PostgreSQL's json column refuses a record that is not JSON
 	}
 	in := uuid.MustParse(inf)

@@ -476,6 +476,7 @@ func (db *DB) checkSession(tx kv.Tx, c Credentials, withUser bool) (sessionRecor
 	if c.Token == "" {
 		return sessionRecord{}, nil, audit.User{}, lot.Errorf(lot.ESESSION, "not logged in to this database; log in first").Run("login NAME")
 	}
+	kv.PrefetchKeys(tx, sessionKeys(c)...)
 	if id := string(tx.Bucket(bMeta).Get(metaDBID)); id == "" || id != c.DatabaseID {
 		return sessionRecord{}, nil, audit.User{}, errRelogin(user, fmt.Sprintf("the session file was made for another database (id %s), not %s (id %s)", c.DatabaseID, db.path, id))
 	}
@@ -516,6 +517,17 @@ func (db *DB) checkSession(tx kv.Tx, c Credentials, withUser bool) (sessionRecor
 		return s, nil, u, errRelogin(u.Name, "the password of "+u.Name+" must be changed")
 	}
 	return s, h, u, nil
+}
+
+// sessionKeys are the keys checkSession reads before the session's user:
+// the database identity, the session and the settings (whose id is the
+// identity the credentials were made for, the only one they pass with).
+func sessionKeys(c Credentials) []kv.BucketKey {
+	keys := []kv.BucketKey{{Bucket: bMeta, Key: metaDBID}, {Bucket: bSessions, Key: tokenHash(c.Token)}}
+	if id, err := uuid.Parse(c.DatabaseID); err == nil {
+		keys = append(keys, kv.BucketKey{Bucket: recordBuckets[kindSettings], Key: id[:]})
+	}
+	return keys
 }
 
 // touchEvery is how often a read moves the client's last activity.

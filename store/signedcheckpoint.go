@@ -67,10 +67,20 @@ func (db *DB) SignCheckpoint(signer note.Signer, verify bool) (msg []byte, head 
 // rolledBack names each kept checkpoint the trail does not extend because
 // a recorded restore rolled back over it (--allow-rollback): not a reason
 // to refuse, but to be said where the signer reports.
+//
+// It also refuses a trail that no longer holds the last entry this process
+// committed (ownHeadLost): the server's own acknowledged writes, gone. Either
+// refusal marks the process as having found the trail rolled back
+// (MarkRolledBack).
 func (db *DB) SignCheckpointOver(signer note.Signer, kept []KeptCheckpoint) (msg []byte, head audit.Head, rolledBack []string, err error) {
+	own := db.ownHead() // before the transaction: see ownHead
 	err = db.view(func(tx kv.Tx) error {
 		if err := checkSigner(tx, signer); err != nil {
 			return err
+		}
+		if lost := ownHeadLost(tx, own); lost != "" {
+			db.MarkRolledBack(lost)
+			return lot.Errorf(lot.ECONFLICT, "%s; so none was signed (one signed now would certify a history without them) — an administrator verifies the trail against the kept checkpoints and restores or investigates, and reports it to QA", lost).Run("audit verify --checkpoint")
 		}
 		v, err := verifyTx(tx)
 		if err != nil {
@@ -80,6 +90,7 @@ func (db *DB) SignCheckpointOver(signer note.Signer, kept []KeptCheckpoint) (msg
 			return lot.Errorf(lot.ECONFLICT, "audit verify found %d problem(s) (first: %s); a checkpoint would vouch for a trail changed outside celltrack, so none was signed — verify the audit trail and report it to QA", len(v.Problems), v.Problems[0]).Run("audit verify")
 		}
 		if rolledBack, err = refuseUnextended(tx, kept, "none was signed"); err != nil {
+			db.MarkRolledBack(lot.ErrorMessage(err))
 			return err
 		}
 		head, err = treeHead(tx)
@@ -443,7 +454,7 @@ func checkOne(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string]c
 		return r
 	case h.Size > now.Size:
 		r.Mismatch = true
-		tree = fmt.Sprintf("it was %s at tree size %d but the trail now has %d entries: %s removed, or an older file was put in place (rolled back); the first tree size that no longer matches is at most %d (a root alone cannot show whether earlier entries changed too; an older kept checkpoint that still matches narrows it down)", made, h.Size, now.Size, EntryRange(now.Size+1, h.Size)+" were", now.Size+1)
+		tree = fmt.Sprintf("it was %s at tree size %d but the trail now has %d entries: %s removed, or an older file was put in place (rolled back); the first tree size that no longer matches is at most %d (a root alone cannot show whether earlier entries changed too; an older kept checkpoint that still matches narrows it down)", made, h.Size, now.Size, removedWords(now.Size+1, h.Size), now.Size+1)
 	case h.Size == 0:
 		if h.Root != (tlog.Hash{}) && h.Root != emptyRoot() {
 			r.Problem = prefix + "it states an empty tree with a root that is not the empty tree's"
@@ -540,6 +551,15 @@ func openSigned(kc KeptCheckpoint, verifiers []note.Verifier, retired map[string
 		}
 	}
 	return h, "", false
+}
+
+// removedWords says entries a to b were removed: "entry 7 was", "entries
+// 7–9 were".
+func removedWords(a, b int64) string {
+	if a == b {
+		return EntryRange(a, b) + " was"
+	}
+	return EntryRange(a, b) + " were"
 }
 
 // EntryRange names the entries a to b: "entry 7", "entries 7–9".

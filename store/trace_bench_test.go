@@ -94,7 +94,7 @@ func BenchmarkTraceLotScale(b *testing.B) {
 func benchDB(b *testing.B, n int) *DB {
 	b.Helper()
 	db := traceDB(b)
-	db.engine.(*boltkv.Engine).SetNoSync(true) // setup speed only; the traces read
+	db.engine.(ownEngine).Engine.(*boltkv.Engine).SetNoSync(true) // setup speed only; the traces read
 	s := NewLotService(db)
 	now := db.Now()
 	rows := make([]lot.ImportRow, n)

@@ -138,6 +138,13 @@ var batchable = map[audit.Action]bool{
 
 // asActor checks actor's permission for action and runs fn as actor in tx.
 func (db *DB) asActor(tx kv.Tx, actor string, action audit.Action, fn func(w *writer) error) error {
+	// What the checks below read by key, asked for together (one round
+	// trip on PostgreSQL, nothing on bbolt).
+	keys := []kv.BucketKey{{Bucket: []byte("idx_user_name"), Key: []byte(actor)}, {Bucket: bMeta, Key: metaMigrated}}
+	if db.creds != nil && db.creds.Token != "" {
+		keys = append(keys, sessionKeys(*db.creds)...)
+	}
+	kv.PrefetchKeys(tx, keys...)
 	u, err := userByName(tx, actor)
 	if err != nil {
 		return err
@@ -202,7 +209,7 @@ func (w *writer) put(kind string, id uuid.UUID, action string, reason string, re
 	if err := b.Put(id[:], val); err != nil {
 		return fmt.Errorf("put %s %s: %w", kind, id, err)
 	}
-	return appendEntry(w.tx, w.db.rawEntries, &audit.Entry{
+	return w.append(&audit.Entry{
 		Time: w.now, User: w.actor.Name, Action: action, Entity: kind, ID: id,
 		Prev: prev, New: val, Reason: reason, State: true,
 	})
@@ -214,7 +221,19 @@ func (w *writer) event(kind string, id uuid.UUID, action, reason string) error {
 	if err := w.checkOpen(); err != nil {
 		return err
 	}
-	return appendEntry(w.tx, w.db.rawEntries, &audit.Entry{Time: w.now, User: w.actor.Name, Action: action, Entity: kind, ID: id, Reason: reason})
+	return w.append(&audit.Entry{Time: w.now, User: w.actor.Name, Action: action, Entity: kind, ID: id, Reason: reason})
+}
+
+// append appends e (appendEntry) and notes it as the process's own, kept
+// as its last committed entry once the transaction commits (ownhead.go).
+func (w *writer) append(e *audit.Entry) error {
+	if err := appendEntry(w.tx, w.db.rawEntries, e); err != nil {
+		return err
+	}
+	if w.db.own != nil {
+		w.db.own.note(w.tx, e.Seq, e.Hash)
+	}
+	return nil
 }
 
 // appendFill is the fill percent of buckets whose keys mostly arrive in

@@ -316,6 +316,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		if err := s.cfg.Health(); err != nil {
 			s.cfg.Log.Printf("healthz: %v", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
+			if lot.ErrorCode(err) == lot.ECONFLICT {
+				// The server refuses to go on (a trail rolled back under
+				// it): the load balancer's operator reads why.
+				w.Write([]byte(lot.ErrorMessage(err) + "\n"))
+				return
+			}
 			w.Write([]byte("database unavailable\n"))
 			return
 		}

@@ -217,8 +217,13 @@ func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) 
 			logger.Printf("last checkpoint not written: %s", lot.ErrorMessage(err))
 		}
 	}
+	rolled := db.RolledBack()
 	rt.closeDB()
 	fmt.Fprintf(rt.stdout, "celltrack serve: stopped; %s closed\n", db.Path())
+	if rolled != "" {
+		// Not a clean stop: what supervises the server must know.
+		return lot.Errorf(lot.ECONFLICT, "the audit trail was rolled back under this server (%s); it refused writes and answered every bedside check NO-GO since it found that — an administrator verifies the trail against the kept checkpoints and restores or investigates before it serves again", rolled).Run("audit verify --checkpoint")
+	}
 	return nil
 }
 
@@ -273,7 +278,13 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 		Sessions: webSessions{db},
 		Accounts: db,
 		Now:      db.Now, // the database's clock: what is locked is decided by it
-		Health:   func() error { _, err := db.Facility(); return err },
+		Health: func() error {
+			if err := db.RolledBackRefusal(); err != nil {
+				return err // unhealthy: a trail rolled back under it (serve_checkpoint.go)
+			}
+			_, err := db.Facility()
+			return err
+		},
 		Zone:     db.FacilityZone,
 		Facility: db.Facility,
 		Migrated: func() (string, error) {

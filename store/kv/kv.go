@@ -169,3 +169,60 @@ type Mismatch struct {
 type ColumnChecker interface {
 	StartColumnCheck() func() ([]Mismatch, error)
 }
+
+// SeekPrefetcher is a Bucket that can read at once what cursor Seeks to
+// many keys will land on: an engine across a network (pgkv), where each
+// Seek it cannot answer from what it holds is a round trip. For each key it
+// reads up to below pairs before the key and up to from pairs from the key
+// on; a Seek to the key in the same transaction, and Prevs and Nexts within
+// those pairs, are then answered from them, exactly as without it.
+type SeekPrefetcher interface {
+	PrefetchSeeks(below, from int, keys ...[]byte)
+}
+
+// PrefetchSeeks tells b that cursors are about to Seek to keys and move
+// within below pairs before and from pairs from each; an engine for which a
+// Seek costs no round trip (bbolt) has nothing to do. It says whether b
+// read ahead.
+func PrefetchSeeks(b Bucket, below, from int, keys ...[]byte) bool {
+	p, ok := b.(SeekPrefetcher)
+	if ok {
+		p.PrefetchSeeks(below, from, keys...)
+	}
+	return ok
+}
+
+// BucketKey is a key of a bucket.
+type BucketKey struct{ Bucket, Key []byte }
+
+// KeysPrefetcher is a Tx that can read keys of several buckets at once: an
+// engine across a network (pgkv) reads them in one round trip, where each
+// Get would be one. The Gets that follow answer exactly as without it.
+type KeysPrefetcher interface {
+	PrefetchKeys(keys ...BucketKey)
+}
+
+// PrefetchKeys tells tx that keys are about to be read with Get; a key of a
+// bucket that does not exist is left out. An engine for which a Get costs
+// no round trip (bbolt) has nothing to do.
+func PrefetchKeys(tx Tx, keys ...BucketKey) {
+	if p, ok := tx.(KeysPrefetcher); ok {
+		p.PrefetchKeys(keys...)
+	}
+}
+
+// SeeksPrefetcher is a Tx that can do what SeekPrefetcher does for keys of
+// several buckets at once (pgkv: in one round trip).
+type SeeksPrefetcher interface {
+	PrefetchSeeksIn(below, from int, seeks ...BucketKey)
+}
+
+// PrefetchSeeksIn tells tx that cursors are about to Seek to seeks, each in
+// its bucket, and move within below pairs before and from pairs from each
+// (see SeekPrefetcher); a key of a bucket that does not exist is left out.
+// An engine for which a Seek costs no round trip (bbolt) has nothing to do.
+func PrefetchSeeksIn(tx Tx, below, from int, seeks ...BucketKey) {
+	if p, ok := tx.(SeeksPrefetcher); ok {
+		p.PrefetchSeeksIn(below, from, seeks...)
+	}
+}

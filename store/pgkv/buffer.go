@@ -193,8 +193,9 @@ func (t *tx) flushAll() error { return t.flush(t.pendingNames()...) }
 
 // flush sends the buffered writes of the buckets named: for each, the
 // deletions, then the values, in statements of at most chunk pairs, all
-// queued in one pgx batch (pipelined: one round trip for them all, and one
-// more to prepare those this connection has not run). A bucket with
+// queued in one pgx batch (pipelined: one round trip for them all, and,
+// unless the batch goes unprepared (rawBatch), one more to prepare those
+// this connection has not run). A bucket with
 // copyMin values or more sends those its table does not hold by COPY
 // instead, after the batch (copy.go).
 func (t *tx) flush(names ...string) error {
@@ -303,6 +304,7 @@ func (t *tx) written(name string, p *pending) {
 			c.sent = append(c.sent, p.keys)
 		}
 	}
+	c.seeks = nil // of the table before the send
 	stamp := t.flushes[name]
 	var pages []page
 	var end *page
@@ -402,8 +404,12 @@ func (t *tx) sendBatch(what string, batch *pgx.Batch, checks []*appendCheck) err
 	if batch.Len() == 0 {
 		return nil
 	}
-	if err := t.conn.SendBatch(t.ctx, batch).Close(); err != nil {
+	if sent, err := t.rawBatch(batch); err != nil {
 		return t.e.wrap(what, err)
+	} else if !sent {
+		if err := t.conn.SendBatch(t.ctx, batch).Close(); err != nil {
+			return t.e.wrap(what, err)
+		}
 	}
 	for _, c := range checks {
 		if err := c.check(); err != nil {
@@ -551,11 +557,17 @@ func (b *bucket) Get(key []byte) []byte {
 	if p, ok := fromPages(c.pages, b.t.flushes[b.name], key); ok {
 		return p
 	}
+	if p, found, known := c.seekAnswer(b.t.flushes[b.name], key, false, false); known {
+		if found && bytes.Equal(p.k, key) {
+			return p.v
+		}
+		return nil
+	}
 	if c.misses++; c.misses > 1 {
 		return b.readAhead(c, key)
 	}
 	var v []byte
-	err := b.t.ptx.QueryRow(b.t.ctx, b.q.get, b.t.e.with(b.q.get, b.args(key)...)...).Scan(&v)
+	err := b.t.queryRow(b.q.get, b.t.e.with(b.q.get, b.args(key)...)).Scan(&v)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		v = nil
@@ -596,7 +608,7 @@ func fromPages(pages []page, stamp int, key []byte) ([]byte, bool) {
 // new ids in ascending order. The keys between key and the last pair read
 // (to the table's end when fewer came back) are known absent from then on.
 func (b *bucket) readAhead(c *getCache, key []byte) []byte {
-	rows, err := b.t.ptx.Query(b.t.ctx, b.q.ahead, b.t.e.with(b.q.ahead, b.args(key)...)...)
+	rows, err := b.t.query(b.q.ahead, b.t.e.with(b.q.ahead, b.args(key)...))
 	if err != nil {
 		b.t.fail("get from "+b.name, err)
 	}
@@ -638,7 +650,8 @@ const readAheadN = 32
 // vals is absent. The server's table changes under a transaction only
 // through the transaction's own sends, which written keeps it true of.
 type getCache struct {
-	pages  []page // cursor pages (cursor.table)
+	pages  []page    // cursor pages (cursor.table)
+	seeks  []seekRun // pages PrefetchSeeks read (seekahead.go)
 	vals   map[string][]byte
 	spans  []span
 	misses int
@@ -724,7 +737,7 @@ func (b *bucket) KeyN() int {
 		}
 	}
 	var n int
-	if err := b.t.ptx.QueryRow(b.t.ctx, b.q.count, b.t.e.with(b.q.count, b.args()...)...).Scan(&n); err != nil {
+	if err := b.t.queryRow(b.q.count, b.t.e.with(b.q.count, b.args()...)).Scan(&n); err != nil {
 		b.t.fail("count "+b.name, err)
 	}
 	return n
@@ -847,6 +860,9 @@ func (c *cursor) table(k []byte, desc, strict bool) (pair, bool) {
 			return p, found
 		}
 	}
+	if p, found, known := c.b.t.cacheOf(c.b.name).seekAnswer(stamp, k, desc, strict); known {
+		return p, found
+	}
 	pg := c.fetch(k, desc, strict)
 	pg.stamp = stamp
 	if len(*pages) == maxPages {
@@ -893,7 +909,7 @@ func (c *cursor) fetch(k []byte, desc, strict bool) page {
 	if k != nil {
 		args = c.b.args(k)
 	}
-	rows, err := c.b.t.ptx.Query(c.b.t.ctx, q, c.b.t.e.with(q, args...)...)
+	rows, err := c.b.t.query(q, c.b.t.e.with(q, args...))
 	if err != nil {
 		c.b.t.fail("read "+c.b.name, err)
 	}

@@ -1,6 +1,10 @@
 package pgkv
 
-import "github.com/jackc/pgx/v5/pgxpool"
+import (
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
 
 // SetFlushAt makes transactions send their buffered writes after n, for a
 // test of the sends in the middle of a transaction; the returned func
@@ -27,4 +31,12 @@ func SetCopyMin(n int) func() {
 	old := copyMin
 	copyMin = n
 	return func() { copyMin = old }
+}
+
+// SetHeldFor makes a held read transaction end after d (Engine.hold); the
+// returned func restores the default.
+func SetHeldFor(d time.Duration) func() {
+	old := heldFor
+	heldFor = d
+	return func() { heldFor = old }
 }

@@ -73,7 +73,7 @@ func (e *Engine) schemaVersion(ctx context.Context) (int, error) {
 // once, and preparing it would be a round trip of its own.
 func (e *Engine) schemaVersionOn(ctx context.Context, conn *pgx.Conn) (int, error) {
 	var v int
-	err := conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM pgkv_migrations", pgx.QueryExecModeExec).Scan(&v)
+	err := conn.QueryRow(ctx, qVersion, pgx.QueryExecModeExec).Scan(&v)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
 		return 0, nil

@@ -94,6 +94,13 @@ type Engine struct {
 	mu      sync.RWMutex
 	gen     int64           // the kv_generation the cache reflects; 0: none
 	buckets map[string]bool // names in kv_buckets at gen
+
+	// held is a connection whose read transaction fn is done with but
+	// whose COMMIT has not been sent (hold): it goes first in the round
+	// trip that begins the next transaction on it, or after heldFor.
+	heldMu    sync.Mutex
+	held      *pgxpool.Conn
+	heldTimer *time.Timer
 }
 
 var _ kv.Engine = (*Engine)(nil)
@@ -132,7 +139,7 @@ func Open(rawURL string, opts Options) (*Engine, error) {
 		e.pool.Close()
 		return nil, e.wrap("open", err)
 	}
-	have, err := e.schemaVersionOn(ctx, conn.Conn())
+	have, err := e.openRegistry(ctx, conn.Conn())
 	conn.Release()
 	if err != nil {
 		e.pool.Close()
@@ -148,6 +155,57 @@ func Open(rawURL string, opts Options) (*Engine, error) {
 		return nil, &SchemaError{Desc: e.desc, Have: have, Want: want}
 	}
 	return e, nil
+}
+
+// openRegistry reads the schema version (schemaVersionOn) and, in the same
+// round trip, the bucket registry and its generation, which the engine
+// caches: the first transaction then begins with its first statement, as
+// every later one does, instead of reading the registry in a round trip of
+// its own. The three statements go before one Sync, so the server runs
+// them in one implicit transaction: the registry is the one of that
+// generation. When the schema is not this binary's the registry is not
+// looked at (an older one may lack its tables): Open refuses it anyway.
+func (e *Engine) openRegistry(ctx context.Context, conn *pgx.Conn) (int, error) {
+	res, err := execRaw(ctx, conn.PgConn(), []rawStmt{{sql: qVersion}, {sql: qGen}, {sql: qBuckets}})
+	var pe *pgconn.PgError
+	switch {
+	case len(res) == 0 && errors.As(err, &pe) && pe.Code == "42P01": // undefined_table
+		return 0, nil
+	case len(res) == 0:
+		return 0, e.wrap("read the schema version", err)
+	}
+	var have int
+	if len(res[0].rows) != 1 {
+		return 0, e.wrap("read the schema version", fmt.Errorf("%d rows", len(res[0].rows)))
+	}
+	if err := scanRaw(res[0].rows[0], &have); err != nil {
+		return 0, e.wrap("read the schema version", err)
+	}
+	if have != LatestVersion() {
+		return have, nil
+	}
+	if err == nil && len(res[1].rows) != 1 {
+		err = errors.New("kv_generation has no row")
+	}
+	if err != nil {
+		return 0, e.wrap("read the bucket registry", err)
+	}
+	var gen int64
+	if err := scanRaw(res[1].rows[0], &gen); err != nil {
+		return 0, e.wrap("read the bucket registry", err)
+	}
+	names := make(map[string]bool, len(res[2].rows))
+	for _, row := range res[2].rows {
+		var n string
+		if err := scanRaw(row, &n); err != nil {
+			return 0, e.wrap("read the bucket registry", err)
+		}
+		names[n] = true
+	}
+	e.mu.Lock()
+	e.gen, e.buckets = gen, names
+	e.mu.Unlock()
+	return have, nil
 }
 
 // SchemaError is an Open of a database whose schema is not this binary's.
@@ -227,10 +285,90 @@ func dial(rawURL string, opts Options) (*Engine, error) {
 // Describe names the database: its URL without the password.
 func (e *Engine) Describe() string { return e.desc }
 
-// Close closes every connection.
+// Close closes every connection. A held read transaction ends with its
+// connection (the server rolls it back, which for a read is its COMMIT).
 func (e *Engine) Close() error {
+	if conn := e.takeHeld(); conn != nil {
+		conn.Release()
+	}
 	e.pool.Close()
 	return nil
+}
+
+// A read transaction's COMMIT is a round trip of its own that returns
+// nothing a read needs: a REPEATABLE READ READ ONLY transaction has nothing
+// to make durable and cannot fail to commit. A celltrack command runs a
+// few read transactions one after the other (the schema, the facility, the
+// session, then the command's own), so instead of waiting for each COMMIT
+// the connection is held with its read transaction open (hold), and the
+// next transaction sends that COMMIT in the round trip that begins it
+// (acquire, attempt): one round trip less per read transaction. A held
+// connection not taken within heldFor is committed and given back to the
+// pool by a timer, so that a server at rest holds no snapshot open for
+// longer (which would keep PostgreSQL's vacuum from removing dead rows).
+var heldFor = time.Second
+
+// commitHeld is the statement that ends a held read transaction.
+const commitHeld = "COMMIT"
+
+// acquire returns a connection for a transaction: the held one when there
+// is one, with held set (its read transaction is still open), else one
+// from the pool.
+func (e *Engine) acquire(ctx context.Context) (conn *pgxpool.Conn, held bool, err error) {
+	if conn := e.takeHeld(); conn != nil {
+		if !conn.Conn().IsClosed() {
+			return conn, true, nil
+		}
+		conn.Release() // the pool drops a closed connection
+	}
+	conn, err = e.pool.Acquire(ctx)
+	return conn, false, err
+}
+
+// takeHeld takes the held connection, if any.
+func (e *Engine) takeHeld() *pgxpool.Conn {
+	e.heldMu.Lock()
+	defer e.heldMu.Unlock()
+	conn := e.held
+	e.held = nil
+	return conn
+}
+
+// hold keeps conn, whose read transaction is done, for the next
+// transaction; when a connection is held already, conn's transaction is
+// committed and conn given back as without holding.
+func (e *Engine) hold(conn *pgxpool.Conn) error {
+	e.heldMu.Lock()
+	if e.held == nil {
+		e.held = conn
+		if e.heldTimer == nil {
+			e.heldTimer = time.AfterFunc(heldFor, e.endHeld)
+		} else {
+			e.heldTimer.Reset(heldFor)
+		}
+		e.heldMu.Unlock()
+		return nil
+	}
+	e.heldMu.Unlock()
+	return endRead(conn)
+}
+
+// endHeld commits the held read transaction, if any, and gives its
+// connection back to the pool.
+func (e *Engine) endHeld() {
+	if conn := e.takeHeld(); conn != nil {
+		endRead(conn)
+	}
+}
+
+// endRead commits conn's read transaction and gives conn back to the pool
+// (which drops it when COMMIT failed and left it in the transaction).
+func endRead(conn *pgxpool.Conn) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := conn.Exec(ctx, commitHeld)
+	conn.Release()
+	return err
 }
 
 // Pool is the connection pool, for tests and tools that read the tables.
@@ -313,11 +451,17 @@ func (e *Engine) run(ctx context.Context, op string, write bool, fn func(kv.Tx) 
 // returned error, with panicked set (the transaction is rolled back); any
 // other panic is passed on after the rollback.
 func (e *Engine) attempt(ctx context.Context, write bool, fn func(kv.Tx) error) (panicked bool, err error) {
-	conn, err := e.pool.Acquire(ctx)
+	conn, held, err := e.acquire(ctx)
 	if err != nil {
 		return false, &beginError{e.wrap("begin", err)}
 	}
 	ptx := &connTx{conn: conn}
+	// The held read transaction's COMMIT goes first in the round trip
+	// that begins this one (hold).
+	var pre []rawStmt
+	if held {
+		pre = []rawStmt{{sql: commitHeld}}
+	}
 	t := (&tx{e: e, ctx: ctx, write: write, behind: write, buckets: map[string]*bucket{}, flushes: map[string]int{}}).on(ptx)
 	done := false
 	defer func() {
@@ -345,9 +489,11 @@ func (e *Engine) attempt(ctx context.Context, write bool, fn func(kv.Tx) error) 
 		// registry changed since, the attempt is run again with it read
 		// anew (errRegistryMoved).
 		t.gen, t.reg = gen, reg
-		ptx.prelude = []rawStmt{{sql: beginRead}, {sql: qGen}}
+		ptx.prelude = append(pre, rawStmt{sql: beginRead}, rawStmt{sql: qGen})
+		ptx.ended = len(pre)
 		ptx.begun = func(res []rawResult) error {
 			var g int64
+			res = res[len(pre):]
 			if len(res) != 2 || len(res[1].rows) != 1 {
 				return fmt.Errorf("read the bucket registry's generation: %d results", len(res))
 			}
@@ -364,23 +510,34 @@ func (e *Engine) attempt(ctx context.Context, write bool, fn func(kv.Tx) error) 
 			}
 			return nil
 		}
-	} else if err := e.begin(ctx, t, ptx, write, cached); err != nil {
+	} else if err := e.begin(ctx, t, ptx, write, cached, pre); err != nil {
 		return false, err
 	}
 	if err := fn(t); err != nil {
-		if ptx.prelude != nil {
+		switch {
+		case ptx.prelude != nil:
 			// fn sent nothing: its answer rests on the cached registry
 			// alone, which must still be the database's.
 			done = true
 			if cerr := ptx.Commit(ctx); errors.Is(cerr, errRegistryMoved) {
 				return false, cerr
 			}
+		case !write:
+			// A read refused by fn: nothing to roll back.
+			done = true
+			e.hold(ptx.take())
 		}
 		return false, err
 	}
 	done = true
 	if !write {
-		if err := ptx.Commit(ctx); err != nil {
+		if ptx.prelude != nil {
+			if err := ptx.Commit(ctx); err != nil {
+				return false, e.wrap("end read", err)
+			}
+			return false, nil
+		}
+		if err := e.hold(ptx.take()); err != nil {
 			return false, e.wrap("end read", err)
 		}
 		return false, nil
@@ -411,10 +568,12 @@ func (e *Engine) attempt(ctx context.Context, write bool, fn func(kv.Tx) error) 
 // transaction), so that it costs no round trip of its own. A read
 // transaction reads both in one snapshot; a write one after the lock, which
 // every writer that changes the registry holds.
-func (e *Engine) begin(ctx context.Context, t *tx, ptx *connTx, write, cached bool) error {
-	stmts := []rawStmt{{sql: beginRead}}
+//
+// pre goes first: the COMMIT of the connection's held read transaction.
+func (e *Engine) begin(ctx context.Context, t *tx, ptx *connTx, write, cached bool, pre []rawStmt) error {
+	stmts := append(pre, rawStmt{sql: beginRead})
 	if write {
-		stmts = []rawStmt{{sql: beginWrite}, {sql: qLock, args: []any{fmt.Sprintf("%dms", e.lockWait.Milliseconds()), e.lockKey}}}
+		stmts = append(pre, rawStmt{sql: beginWrite}, rawStmt{sql: qLock, args: []any{fmt.Sprintf("%dms", e.lockWait.Milliseconds()), e.lockKey}})
 	}
 	genAt := len(stmts)
 	stmts = append(stmts, rawStmt{sql: qGen})
@@ -422,7 +581,7 @@ func (e *Engine) begin(ctx context.Context, t *tx, ptx *connTx, write, cached bo
 		stmts = append(stmts, rawStmt{sql: qBuckets})
 	}
 	res, err := execRaw(ctx, ptx.conn.Conn().PgConn(), stmts)
-	if len(res) > 0 {
+	if len(res) > len(pre) {
 		ptx.open = true
 	}
 	if err == nil {
@@ -434,7 +593,7 @@ func (e *Engine) begin(ctx context.Context, t *tx, ptx *connTx, write, cached bo
 	}
 	switch {
 	case err == nil:
-	case len(res) == 0:
+	case len(res) <= len(pre):
 		return &beginError{e.wrap("begin", err)}
 	case write && len(res) < genAt:
 		return e.wrap("lock the database for writing", err)
@@ -704,6 +863,7 @@ const (
 	beginRead  = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 	beginWrite = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
 	qGen       = "SELECT gen FROM kv_generation"
+	qVersion   = "SELECT coalesce(max(version), 0) FROM pgkv_migrations"
 	qBuckets   = "SELECT name FROM kv_buckets"
 	qLock      = "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)"
 )
@@ -745,31 +905,28 @@ type connTx struct {
 	// the first statement (first); begun checks what it returned.
 	prelude []rawStmt
 	begun   func([]rawResult) error
+	// ended is how many statements at the prelude's start end a held
+	// read transaction (attempt): the transaction is open once more came
+	// back.
+	ended int
+}
+
+// take ends c's use of its connection, whose transaction is left open,
+// and returns it (Engine.hold).
+func (c *connTx) take() *pgxpool.Conn {
+	conn := c.conn
+	c.conn, c.open = nil, false
+	return conn
 }
 
 // first sends the prelude and the statement sql in one round trip and
 // returns the statement's rows, read.
 func (c *connTx) first(ctx context.Context, sql string, args []any) (*memRows, error) {
-	stmts := append(c.prelude, rawStmt{sql: sql, args: args})
-	res, err := execRaw(ctx, c.conn.Conn().PgConn(), stmts)
-	if errors.Is(err, errRawArg) {
-		return nil, err // nothing was sent
-	}
-	n := len(c.prelude)
-	c.prelude = nil
-	if len(res) > 0 {
-		c.open = true
-	}
-	if len(res) < n {
-		return nil, err
-	}
-	if berr := c.begun(res[:n]); berr != nil {
-		return nil, berr
-	}
+	res, err := c.many(ctx, []rawStmt{{sql: sql, args: args}})
 	if err != nil {
 		return nil, err
 	}
-	return &memRows{res: res[n]}, nil
+	return &memRows{res: res[0]}, nil
 }
 
 // beginNow sends the prelude, if it has not gone, by itself.
@@ -779,7 +936,7 @@ func (c *connTx) beginNow(ctx context.Context) error {
 	}
 	res, err := execRaw(ctx, c.conn.Conn().PgConn(), c.prelude)
 	c.prelude = nil
-	if len(res) > 0 {
+	if len(res) > c.ended {
 		c.open = true
 	}
 	if err != nil {

@@ -456,7 +456,10 @@ func TestConnectionLostRetried(t *testing.T) {
 			}
 		}()
 		f.View(func(tx kv.Tx) error {
-			exec(t, e, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle in transaction'")
+			// A read's BEGIN goes with its first statement (Open cached
+			// the registry): until then its backend is idle, not idle in
+			// a transaction.
+			exec(t, e, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state IN ('idle', 'idle in transaction')")
 			time.Sleep(100 * time.Millisecond)
 			tx.Bucket([]byte("meta")).Get([]byte("schema"))
 			t.Error("Get on a dead connection returned")

@@ -25,7 +25,8 @@ import (
 // bucket registry's generation and the first answer.
 //
 // Parameters go as text (strings, integers; their types are the server's
-// inference) or as bytea (byte slices) and bytea[] (slices of them); results come back binary, which for
+// inference) or as bytea (byte slices), bytea[] (slices of them) and text[]
+// (slices of strings); results come back binary, which for
 // the columns pgkv reads (bytea, text, bigint) are the bytes themselves or a
 // big-endian integer.
 
@@ -69,6 +70,12 @@ func rawArgs(args []any) (vals [][]byte, oids []uint32, formats []int16, err err
 				return nil, nil, nil, err
 			}
 			vals, oids, formats = append(vals, arr), append(oids, 1001), append(formats, 1) // bytea[], binary
+		case []string:
+			arr, err := textArray(v)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			vals, oids, formats = append(vals, arr), append(oids, 1009), append(formats, 1) // text[], binary
 		case int64:
 			vals, oids, formats = append(vals, []byte(strconv.FormatInt(v, 10))), append(oids, 20), append(formats, 0) // int8, text
 		default:
@@ -242,3 +249,134 @@ func (r memRow) Scan(dest ...any) error {
 type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
+
+// rawBatch sends batch as execRaw does — unprepared, in one round trip — when
+// this process has run each of its statements at most execDirect times
+// (Engine.with): a command's one write. A pgx batch prepares the statements
+// its connection has not run first, a round trip of its own before the one
+// that runs them. Each queued statement's function then sees its result as
+// pgx would give it. sent is false, and nothing was sent, when the batch
+// goes as a pgx batch instead: a statement run often (a server's, an
+// import's: prepared and cached by pgx), an argument execRaw does not send,
+// a transaction not begun by attempt (a bulk load's).
+func (t *tx) rawBatch(batch *pgx.Batch) (sent bool, err error) {
+	ct, ok := t.conn.(*connTx)
+	if !ok {
+		return false, nil
+	}
+	stmts := make([]rawStmt, len(batch.QueuedQueries))
+	for i, q := range batch.QueuedQueries {
+		if _, _, _, err := rawArgs(q.Arguments); err != nil {
+			return false, nil
+		}
+		stmts[i] = rawStmt{sql: q.SQL, args: q.Arguments}
+	}
+	for _, st := range stmts {
+		if t.e.with(st.sql)[0] != pgx.QueryExecModeExec {
+			return false, nil
+		}
+	}
+	res, err := ct.many(t.ctx, stmts)
+	if err != nil {
+		return true, err
+	}
+	br := &rawResults{res: res}
+	for _, q := range batch.QueuedQueries {
+		if q.Fn == nil {
+			br.next()
+			continue
+		}
+		if err := q.Fn(br); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// rawResults is a raw batch's results as pgx.BatchResults: each call takes
+// the next statement's.
+type rawResults struct {
+	res []rawResult
+	i   int
+}
+
+var _ pgx.BatchResults = (*rawResults)(nil)
+
+func (r *rawResults) next() (rawResult, error) {
+	if r.i >= len(r.res) {
+		return rawResult{}, fmt.Errorf("a batch of %d results read past its end", len(r.res))
+	}
+	r.i++
+	return r.res[r.i-1], nil
+}
+
+func (r *rawResults) Exec() (pgconn.CommandTag, error) {
+	res, err := r.next()
+	return res.tag, err
+}
+
+func (r *rawResults) Query() (pgx.Rows, error) {
+	res, err := r.next()
+	return &memRows{res: res, err: err}, err
+}
+
+func (r *rawResults) QueryRow() pgx.Row {
+	res, err := r.next()
+	return memRow{rows: &memRows{res: res}, err: err}
+}
+
+func (r *rawResults) Close() error { return nil }
+func (r *rawResults) Tx() pgx.Tx   { return nil }
+
+// query runs the read sql with args as Engine.with gives them. Run
+// unprepared (a statement this process has run at most execDirect times),
+// it goes as execRaw sends it, its results binary, when the transaction is
+// attempt's: pgx runs an unprepared statement with its results as text,
+// which for bytea is hex the client decodes again — most of a trace's
+// work in pgx. Prepared statements, and a bulk load's transaction, go
+// through pgx.
+func (t *tx) query(sql string, args []any) (pgx.Rows, error) {
+	if ct, ok := t.conn.(*connTx); ok && len(args) > 0 && args[0] == pgx.QueryExecModeExec {
+		if err := t.await(); err != nil {
+			return nil, err
+		}
+		res, err := ct.many(t.ctx, []rawStmt{{sql: sql, args: args}})
+		if !errors.Is(err, errRawArg) {
+			if err != nil {
+				return nil, err
+			}
+			return &memRows{res: res[0]}, nil
+		}
+	}
+	return t.ptx.Query(t.ctx, sql, args...)
+}
+
+// queryRow is query for a statement of one row at most.
+func (t *tx) queryRow(sql string, args []any) pgx.Row {
+	rows, err := t.query(sql, args)
+	if err != nil {
+		return errRow{err}
+	}
+	if m, ok := rows.(*memRows); ok {
+		return memRow{rows: m}
+	}
+	return pgxRow{rows}
+}
+
+// pgxRow is QueryRow's answer from pgx.Rows, as pgx gives it.
+type pgxRow struct{ rows pgx.Rows }
+
+func (r pgxRow) Scan(dest ...any) error {
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return pgx.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	r.rows.Close()
+	return r.rows.Err()
+}

@@ -2,6 +2,7 @@ package pgkv
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -31,28 +32,10 @@ func (b *bucket) Prefetch(keys ...[]byte) {
 	c := b.t.cacheOf(b.name)
 	p := b.t.pending[b.name]
 	stamp := b.t.flushes[b.name]
-	var want [][]byte
-	seen := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		if seen[string(k)] {
-			continue
-		}
-		seen[string(k)] = true
-		if _, ok := p.lookup(k); ok {
-			continue
-		}
-		if _, ok := c.vals[string(k)]; ok || c.knowsAbsent(k) {
-			continue
-		}
-		if _, ok := fromPages(c.pages, stamp, k); ok {
-			continue
-		}
-		want = append(want, k)
-	}
+	want := unknown(keys, func(k []byte) bool { return answered(c, p, stamp, k) })
 	if len(want) < 2 {
 		return // a Get is one round trip too
 	}
-	slices.SortFunc(want, bytes.Compare)
 	for len(want) > 0 {
 		n := min(len(want), prefetchChunk)
 		b.getMany(c, want[:n])
@@ -60,10 +43,153 @@ func (b *bucket) Prefetch(keys ...[]byte) {
 	}
 }
 
+// unknown is keys, each once and in order, without those known says the
+// transaction can answer already.
+func unknown(keys [][]byte, known func(k []byte) bool) [][]byte {
+	var want [][]byte
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if !seen[string(k)] && !known(k) {
+			want = append(want, k)
+		}
+		seen[string(k)] = true
+	}
+	slices.SortFunc(want, bytes.Compare)
+	return want
+}
+
+// answered says whether a Get of k can be answered without asking the
+// server: buffered (p), read, known absent, or on a page of the table as it
+// is (stamp).
+func answered(c *getCache, p *pending, stamp int, k []byte) bool {
+	if _, ok := p.lookup(k); ok {
+		return true
+	}
+	if _, ok := c.vals[string(k)]; ok || c.knowsAbsent(k) {
+		return true
+	}
+	if _, ok := fromPages(c.pages, stamp, k); ok {
+		return true
+	}
+	_, _, known := c.seekAnswer(stamp, k, false, false)
+	return known
+}
+
+var _ kv.KeysPrefetcher = (*tx)(nil)
+
+// PrefetchKeys reads the values of keys, of any buckets, that no Get of this
+// transaction could answer yet, in one round trip: a statement per bucket,
+// sent together unprepared (execRaw), with BEGIN when the transaction has
+// not begun. store calls it with the keys a session check and a write's
+// actor check read one after the other (the database identity, the
+// session, the settings, the actor's name, the migration mark).
+func (t *tx) PrefetchKeys(keys ...kv.BucketKey) {
+	ct, ok := t.conn.(*connTx)
+	if !ok {
+		return // a bulk load's transaction (load.go): Get as it comes
+	}
+	type part struct {
+		b    *bucket
+		keys [][]byte
+	}
+	var parts []*part
+	byName := map[string]*part{}
+	n := 0
+	for _, bk := range keys {
+		kb, _ := t.Bucket(bk.Bucket).(*bucket)
+		if kb == nil {
+			continue
+		}
+		if answered(t.cacheOf(kb.name), t.pending[kb.name], t.flushes[kb.name], bk.Key) {
+			continue
+		}
+		pt := byName[kb.name]
+		if pt == nil {
+			pt = &part{b: kb}
+			byName[kb.name] = pt
+			parts = append(parts, pt)
+		}
+		if !slices.ContainsFunc(pt.keys, func(k []byte) bool { return bytes.Equal(k, bk.Key) }) {
+			pt.keys = append(pt.keys, bk.Key)
+			n++
+		}
+	}
+	if n < 2 {
+		return // a Get is one round trip too
+	}
+	stmts := make([]rawStmt, len(parts))
+	for i, pt := range parts {
+		stmts[i] = rawStmt{sql: pt.b.q.getMany, args: pt.b.args(pt.keys)}
+	}
+	if err := t.await(); err != nil {
+		t.fail("get", err)
+	}
+	res, err := ct.many(t.ctx, stmts)
+	if err != nil {
+		t.fail("get", err)
+	}
+	for i, pt := range parts {
+		c := t.cacheOf(pt.b.name)
+		got := make(map[string][]byte, len(res[i].rows))
+		for _, row := range res[i].rows {
+			if len(row) != 2 {
+				t.fail("get from "+pt.b.name, fmt.Errorf("a row of %d columns", len(row)))
+			}
+			v := row[1]
+			if v == nil {
+				v = []byte{} // present but empty: not nil, as bbolt
+			}
+			got[string(row[0])] = v
+		}
+		for _, k := range pt.keys {
+			if _, ok := c.vals[string(k)]; !ok {
+				c.vals[string(k)] = got[string(k)] // nil: absent
+			}
+		}
+	}
+}
+
+// many sends stmts in one round trip, after the prelude when it has not
+// gone, and returns their results.
+func (c *connTx) many(ctx context.Context, stmts []rawStmt) ([]rawResult, error) {
+	n := len(c.prelude)
+	res, err := execRaw(ctx, c.conn.Conn().PgConn(), append(c.prelude[:n:n], stmts...))
+	if errors.Is(err, errRawArg) {
+		return nil, err // nothing was sent
+	}
+	c.prelude = nil
+	if len(res) > c.ended {
+		c.open = true
+	}
+	if n > 0 {
+		if len(res) < n {
+			return nil, err
+		}
+		if berr := c.begun(res[:n]); berr != nil {
+			return nil, berr
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res[n:], nil
+}
+
 // prefetchQuery is, per table, the values of many keys ($n, bytea[]) and
 // readAheadN pairs from a key on ($n+1), the second marked false. (Made on
 // first use: the tables are complete only once every init has run.)
 var prefetchQuery = sync.OnceValue(func() map[string]string {
+	return perTable(func(t table, where string, p int, val string) string {
+		return fmt.Sprintf("SELECT true, k, %[1]s FROM %[2]s WHERE %[3]sk = ANY($%[4]d::bytea[]) UNION ALL "+
+			"(SELECT false, k, %[1]s FROM %[2]s WHERE %[3]sk >= $%[5]d ORDER BY k LIMIT %[6]d)", val, t.name, where, p, p+1, readAheadN)
+	})
+})
+
+// perTable is a statement for each table, the generic one's included, by
+// table name: build's, given the WHERE condition's start that names the
+// bucket (in the generic table, parameter $1), the number of the first
+// parameter after it, and the value column as the engine reads it.
+func perTable(build func(t table, where string, p int, val string) string) map[string]string {
 	m := map[string]string{}
 	for _, t := range append([]table{generic}, tablesList()...) {
 		where, p := "", 1
@@ -74,17 +200,16 @@ var prefetchQuery = sync.OnceValue(func() map[string]string {
 		if t.json {
 			val += "::text"
 		}
-		m[t.name] = fmt.Sprintf("SELECT true, k, %[1]s FROM %[2]s WHERE %[3]sk = ANY($%[4]d::bytea[]) UNION ALL "+
-			"(SELECT false, k, %[1]s FROM %[2]s WHERE %[3]sk >= $%[5]d ORDER BY k LIMIT %[6]d)", val, t.name, where, p, p+1, readAheadN)
+		m[t.name] = build(t, where, p, val)
 	}
 	return m
-})
+}
 
 // getMany reads keys, in order, into the cache c, and the pairs from the
 // first on as a read-ahead does.
 func (b *bucket) getMany(c *getCache, keys [][]byte) {
 	q := prefetchQuery()[b.tbl.name]
-	rows, err := b.t.ptx.Query(b.t.ctx, q, b.t.e.with(q, b.args(keys, keys[0])...)...)
+	rows, err := b.t.query(q, b.t.e.with(q, b.args(keys, keys[0])...))
 	if err != nil {
 		b.t.fail("get from "+b.name, err)
 	}
@@ -125,7 +250,20 @@ func (b *bucket) getMany(c *getCache, keys [][]byte) {
 }
 
 // byteaArray is keys as a binary bytea[] parameter (execRaw).
-func byteaArray(keys [][]byte) ([]byte, error) {
+func byteaArray(keys [][]byte) ([]byte, error) { return binaryArray(keys, 17) }
+
+// textArray is texts as a binary text[] parameter (execRaw).
+func textArray(texts []string) ([]byte, error) {
+	elems := make([][]byte, len(texts))
+	for i, s := range texts {
+		elems[i] = []byte(s)
+	}
+	return binaryArray(elems, 25)
+}
+
+// binaryArray is elems, of the type oid elem, as a binary one-dimensional
+// array without NULLs.
+func binaryArray(keys [][]byte, elem uint32) ([]byte, error) {
 	if len(keys) > 1<<20 {
 		return nil, errors.New("too many keys for one array")
 	}
@@ -134,9 +272,9 @@ func byteaArray(keys [][]byte) ([]byte, error) {
 		n += 4 + len(k)
 	}
 	buf := make([]byte, 0, n)
-	buf = binary.BigEndian.AppendUint32(buf, 1)  // dimensions
-	buf = binary.BigEndian.AppendUint32(buf, 0)  // no NULLs
-	buf = binary.BigEndian.AppendUint32(buf, 17) // bytea
+	buf = binary.BigEndian.AppendUint32(buf, 1) // dimensions
+	buf = binary.BigEndian.AppendUint32(buf, 0) // no NULLs
+	buf = binary.BigEndian.AppendUint32(buf, elem)
 	buf = binary.BigEndian.AppendUint32(buf, uint32(len(keys)))
 	buf = binary.BigEndian.AppendUint32(buf, 1) // lower bound
 	for _, k := range keys {

@@ -16,6 +16,32 @@ import "github.com/celltrack/celltrack/lot"
 // checked by the record's own rules alone.
 const SeenField = "seen"
 
+// SeenRule is what a seen that is not a whole number a form could carry
+// (text, a fraction, below 0, past 2^64-1) is told, by the page forms and
+// the JSON API alike (400); a whole number that names no entry of the
+// record (0, or past its last) is CheckSeen's (422).
+const SeenRule = "it must be a number from 1 to 18446744073709551615, the number of the record's last audit entry, which its page's form carries — nothing was done: open the page again and send the form from there"
+
+// ChangesAccount reports whether an audit entry on an account (its action,
+// and whether it is a state entry) changes what the accounts page shows of
+// it and decides on — an admin's act (add, role, disable, enable, unlock,
+// reset), a password change, a lock when it happens — and so moves the
+// account's SeenField. A login, a right or wrong password (each only moves
+// the last login or the failure count) and a refused attempt while locked
+// or disabled (an event) do not: else a stranger's guess, or a login with
+// a stolen password, would keep the admin's forms for the account stale.
+// Every other state entry on the account counts, so an act added later
+// moves it unless it is named here.
+func ChangesAccount(action string, state bool) bool {
+	switch action {
+	case "user.locked":
+		return true
+	case "login", "password.ok", "login.refused", "signature.refused", "passwd.refused":
+		return false
+	}
+	return state
+}
+
 // CheckSeen refuses a write about what (e.g. "container G12342600000101",
 // "lot LOT-1", "the account of nina") whose form saw it as of audit entry
 // seen, now that last, the latest entry about it, is another (ECONFLICT on

@@ -60,7 +60,8 @@ type Log interface {
 	AuditTail(entity string, n int) ([]Entry, int, error)
 	// Seen is the state of the records ids as a form carries it
 	// (SeenField): the number of the latest audit entry about any of
-	// them, 0 for none — what the store checks the form's against.
+	// them (of an account: the latest that changes it, ChangesAccount),
+	// 0 for none — what the store checks the form's against.
 	Seen(ids ...uuid.UUID) (uint64, error)
 }
 

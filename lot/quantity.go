@@ -156,7 +156,8 @@ type Decimal struct {
 }
 
 // Parse reads s by the rule d. A refusal (EINVALID) names field and the
-// value, and says the rule broken: not a number, too large, "must be MIN or
+// value, and says the rule broken: not a number, too large (past 12 digits
+// before the point, leading zeros not counted), "must be MIN or
 // more", "must have at most N decimal places".
 func (d Decimal) Parse(field, s string) (int64, error) {
 	in := strings.TrimSpace(s)
@@ -166,8 +167,12 @@ func (d Decimal) Parse(field, s string) (int64, error) {
 		strings.Trim(frac, "0123456789") != "" || hasDot && frac == "" {
 		return 0, Errorf(EINVALID, "%s %q is not a number; %s", field, s, d.how("write digits with an optional decimal point, e.g. 62.5"))
 	}
-	if len(whole) > 12 {
-		return 0, Errorf(EINVALID, "%s %q is too large", field, s)
+	// Leading zeros add nothing, as trailing ones past the places do.
+	if whole = strings.TrimLeft(whole, "0"); whole == "" {
+		whole = "0"
+	}
+	if len(whole) > maxWholeDigits {
+		return 0, d.tooLarge(field, s)
 	}
 	// Zeros past the places kept change nothing; any other digit there is
 	// finer than the rule keeps.
@@ -178,7 +183,7 @@ func (d Decimal) Parse(field, s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(whole+kept+strings.Repeat("0", d.Places-len(kept)), 10, 64)
 	if err != nil {
-		return 0, Errorf(EINVALID, "%s %q is too large", field, s)
+		return 0, d.tooLarge(field, s)
 	}
 	finer := len(fine) > d.Places
 	if neg {
@@ -201,6 +206,16 @@ func (d Decimal) Parse(field, s string) (int64, error) {
 			d.how(fmt.Sprintf("give it as measured to %s, for example %s or %s", step, FormatFixed(n, d.Places, d.Places), FormatFixed(n+1, d.Places, d.Places))))
 	}
 	return n, nil
+}
+
+// maxWholeDigits is how many digits a decimal may have before its point.
+const maxWholeDigits = 12
+
+// tooLarge refuses s, past the digits a decimal may have: the limit, and
+// what to give.
+func (d Decimal) tooLarge(field, s string) error {
+	return Errorf(EINVALID, "%s %q is too large: it may have at most %d digits before the decimal point (at most %s); %s", field, s, maxWholeDigits,
+		d.unit(strings.Repeat("9", maxWholeDigits)), d.how("check the value and its unit, and give it again"))
 }
 
 // minimal prints n, scaled by 10^places, without trailing zeros: 0, 0.1.

@@ -314,3 +314,21 @@ func TestFormatTimeShowsZone(t *testing.T) {
 		t.Errorf("FormatTime = %q", got)
 	}
 }
+
+// TestDecimalLeadingZerosAndLimit: leading zeros add nothing (they are not
+// digits "too large"), and past the limit the refusal says it and what to
+// give (review14 B).
+func TestDecimalLeadingZerosAndLimit(t *testing.T) {
+	for in, want := range map[string]int64{"00000000000062.5": 625, "000": 0, "-000.0": 0, "0999999999999": 9999999999990} {
+		if n, err := (Decimal{Places: 1}).Parse("--kg", in); err != nil || n != want {
+			t.Errorf("Parse(%q) = %d %v; want %d", in, n, err, want)
+		}
+	}
+	if n, err := (Decimal{}).Parse("--n", "000"); err != nil || n != 0 {
+		t.Errorf("Parse(000) at no places = %d %v; want 0", n, err)
+	}
+	_, err := Decimal{Places: 1, Unit: "kg"}.Parse("--kg", "0001234567890123")
+	if want := `--kg "0001234567890123" is too large: it may have at most 12 digits before the decimal point (at most 999999999999 kg); check the value and its unit, and give it again`; ErrorMessage(err) != want || ErrorCode(err) != EINVALID {
+		t.Errorf("too large: %v (%s); want %q", err, ErrorCode(err), want)
+	}
+}

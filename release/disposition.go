@@ -97,6 +97,34 @@ type Approval struct {
 	// is checked, when the lot or one of its results has changed since.
 	// Nil asks for no such check.
 	Seen *uint64 `json:",omitempty"`
+	// Shown, when set, is the specification version (NAME@VERSION) the
+	// decision's form showed the lot evaluated against, which its
+	// signature's meaning named: the release is refused (CheckShown),
+	// before any password is checked, when it would be evaluated against
+	// another version (one added since the page). Empty asks for no such
+	// check, as on the command line, which names its specification.
+	Shown string `json:",omitempty"`
+}
+
+// CheckShown refuses a release evaluated against spec when the form that
+// asked for it showed another version (shown, NAME@VERSION; empty: no
+// check), so that no one signs an evaluation they were not shown.
+func CheckShown(shown string, spec Spec) error {
+	if shown == "" {
+		return nil
+	}
+	name, v, err := ParseSpecRef(shown)
+	if err == nil && v == 0 {
+		err = lot.Errorf(lot.EINVALID, "specification %q names no version", shown)
+	}
+	if err != nil {
+		return lot.FieldErrorf("spec_shown", lot.EINVALID, "%s; give the specification version the lot was shown evaluated against, NAME@VERSION (e.g. %s) — nothing was signed", lot.ErrorMessage(err), spec.Ref())
+	}
+	if name != spec.Name || v != spec.Version {
+		return lot.FieldErrorf("spec_shown", lot.ECONFLICT, "the form showed the lot evaluated against %s, but it would now be released against %s (the specification changed after the form was shown) — nothing was signed: reopen the lot's page, review the evaluation against %s and decide again",
+			shown, spec.Ref(), spec.Ref())
+	}
+	return nil
 }
 
 // Check validates the request before any lookup.

@@ -79,7 +79,7 @@ func (db *DB) adminChange(actor, name string, action audit.Action, reason string
 			return err
 		}
 		u = r.user()
-		if err := checkSeen(w.tx, seen, "the account of "+u.Name, "Look at the account as it is now and decide again", u.ID); err != nil {
+		if err := accountSeen(w.tx, seen, u); err != nil {
 			return err
 		}
 		if u.Name != w.actor.Name {

@@ -886,6 +886,9 @@ func (db *DB) planApproval(tx kv.Tx, a release.Approval, now time.Time) (approva
 	if err := release.CheckCurrent(sp, versions[len(versions)-1]); err != nil {
 		return p, err
 	}
+	if err := release.CheckShown(a.Shown, sp); err != nil {
+		return p, err
+	}
 	if err := release.CheckApprovable(p.lot, p.ev, a.Exception, now); err != nil {
 		return p, err
 	}

@@ -16,12 +16,26 @@ import (
 // transaction, where one writer at a time holds the database on either
 // engine, it makes the check and the write one step for every server on
 // the database. A nil seen asks for no check (the command line, a script).
-// It costs one cursor seek; only a refusal decodes an entry, to name it.
+// It costs one cursor seek (for an account, lastSeq's walk back over its
+// logins and refused passwords); a refusal decodes the entry, to name it.
 func checkSeen(tx kv.Tx, seen *uint64, what, todo string, id uuid.UUID) error {
+	return checkSeenOf(tx, seen, what, todo, id, false)
+}
+
+// accountSeen is checkSeen for a write about the account u: its state is
+// its latest entry that changes it (lastSeq).
+func accountSeen(tx kv.Tx, seen *uint64, u audit.User) error {
+	return checkSeenOf(tx, seen, "the account of "+u.Name, "Look at the account as it is now and decide again", u.ID, true)
+}
+
+func checkSeenOf(tx kv.Tx, seen *uint64, what, todo string, id uuid.UUID, account bool) error {
 	if seen == nil {
 		return nil
 	}
-	last, _ := lastSeq(tx, id)
+	last, _, err := lastSeq(tx, account, id)
+	if err != nil {
+		return err
+	}
 	return seenRefusal(tx, *seen, last, what, "", todo)
 }
 
@@ -33,7 +47,10 @@ func lotSeen(tx kv.Tx, seen *uint64, l lot.Lot, todo string) error {
 	if seen == nil {
 		return nil
 	}
-	last, id := lastSeq(tx, append([]uuid.UUID{l.ID}, children(tx, "idx_result_lot", l.ID)...)...)
+	last, id, err := lastSeq(tx, false, append([]uuid.UUID{l.ID}, children(tx, "idx_result_lot", l.ID)...)...)
+	if err != nil {
+		return err
+	}
 	part := ""
 	if last != *seen && id != l.ID {
 		var r resultRecord
@@ -65,22 +82,34 @@ func seenRefusal(tx kv.Tx, seen, last uint64, what, part, todo string) error {
 
 // Seen is the state of the records ids as a form carries it
 // (audit.SeenField): the number of the latest audit entry about any of
-// them, 0 for none, read as checkSeen and lotSeen read it.
+// them that counts (lastSeq: for an account, the latest that changes it),
+// 0 for none, read as checkSeen, accountSeen and lotSeen read it. An id
+// of an account is read as one alone.
 func (db *DB) Seen(ids ...uuid.UUID) (uint64, error) {
 	var last uint64
 	err := db.view(func(tx kv.Tx) error {
-		last, _ = lastSeq(tx, ids...)
-		return nil
+		var err error
+		if len(ids) == 1 && tx.Bucket(recordBuckets[kindUser]).Get(ids[0][:]) != nil {
+			last, _, err = lastSeq(tx, true, ids[0])
+		} else {
+			last, _, err = lastSeq(tx, false, ids...)
+		}
+		return err
 	})
 	return last, err
 }
 
-// lastSeq is the number of the latest audit entry about any of the records
-// ids (0 for none) and the record it is about: one seek in audit_entity per
-// record, whose keys are the record's id and the entry's number, so the
-// record's last key is the one before its id followed by the highest
-// number.
-func lastSeq(tx kv.Tx, ids ...uuid.UUID) (uint64, uuid.UUID) {
+// lastSeq is the state of the records ids as their forms carry it
+// (audit.SeenField) and the record it is about: the number of the latest
+// audit entry about any of them (0 for none) — for an account, the latest
+// that changes it (audit.ChangesAccount), not a login or a refused
+// password. It is the one reading of a record's state, for the pages
+// (DB.Seen) and the writes (checkSeen, lotSeen) alike: one seek in
+// audit_entity per record, whose keys are the record's id and the entry's
+// number, so the record's last key is the one before its id followed by
+// the highest number; an account's walks back from there over the entries
+// that do not count, decoding each (accounts: ids are accounts).
+func lastSeq(tx kv.Tx, accounts bool, ids ...uuid.UUID) (uint64, uuid.UUID, error) {
 	c := tx.Bucket(bAuditEntity).Cursor()
 	var last uint64
 	var of uuid.UUID
@@ -92,11 +121,22 @@ func lastSeq(tx kv.Tx, ids ...uuid.UUID) (uint64, uuid.UUID) {
 		} else {
 			k, _ = c.Prev()
 		}
-		if len(k) == len(end) && bytes.HasPrefix(k, id[:]) {
-			if n := btoi(k[len(id):]); n > last {
+		for ; len(k) == len(end) && bytes.HasPrefix(k, id[:]); k, _ = c.Prev() {
+			n := btoi(k[len(id):])
+			if accounts {
+				e, err := audit.Decode(tx.Bucket(bAudit).Get(itob(n)))
+				if err != nil {
+					return 0, of, fmt.Errorf("audit entry #%d of account %s: %w", n, id, err)
+				}
+				if !audit.ChangesAccount(e.Action, e.State) {
+					continue
+				}
+			}
+			if n > last {
 				last, of = n, id
 			}
+			break
 		}
 	}
-	return last, of
+	return last, of, nil
 }

@@ -220,6 +220,51 @@ func seenFormRecordsOnce(t *testing.T, servers [2]*DB, c lot.Container) {
 		before, _ := db.AuditCount()
 		_, err = db.UnlockUser("alice", "nina", "checked", enable)
 		refusedSeen(t, db, before, err, lot.ECONFLICT, "the account of nina changed")
+
+		// A wrong password and a login change nothing the accounts page
+		// decides on: the account's state does not move with them (review14),
+		// so the admin's disable form from before them is made.
+		if _, err := db.EnableUser("alice", "nina", "found the badge", nil); err != nil {
+			t.Fatal(err)
+		}
+		form, err := db.Seen(nina.ID)
+		if err != nil || form != *seenNow(t, db, nina.ID) {
+			t.Fatalf("Seen after the enable = %d %v; the account's trail ends at #%d", form, err, *seenNow(t, db, nina.ID))
+		}
+		if _, _, err := db.Login("nina", "not-ninas-password", nil); lot.ErrorCode(err) != lot.EAUTH {
+			t.Fatalf("a wrong password: %v", err)
+		}
+		if _, _, err := servers[1].Login("nina", testPassword, nil); err != nil {
+			t.Fatal(err)
+		}
+		if *seenNow(t, db, nina.ID) == form {
+			t.Fatal("the wrong password and the login wrote no entry on the account")
+		}
+		for _, s := range servers {
+			if got, err := s.Seen(nina.ID); err != nil || got != form {
+				t.Fatalf("Seen after a wrong password and a login = %d %v; want #%d, the enable", got, err, form)
+			}
+		}
+		if _, err := db.DisableUser("alice", "nina", "badge stolen", &form); err != nil {
+			t.Fatalf("the disable form shown before nina's login and a wrong password: %v", err)
+		}
+		// A lock moves it: the unlock form from before the lock is refused.
+		if _, err := db.EnableUser("alice", "nina", "new badge", nil); err != nil {
+			t.Fatal(err)
+		}
+		form, _ = db.Seen(nina.ID)
+		for i := 0; i < audit.MaxFailures; i++ {
+			db.Login("nina", "not-ninas-password", nil)
+		}
+		before, _ = db.AuditCount()
+		_, err = db.UnlockUser("alice", "nina", "checked", &form)
+		refusedSeen(t, db, before, err, lot.ECONFLICT, "the last change recorded: user.locked by nina")
+		// A wrong password while locked does not move it again.
+		form, _ = db.Seen(nina.ID)
+		db.Login("nina", "not-ninas-password", nil)
+		if _, err := db.UnlockUser("alice", "nina", "identity checked", &form); err != nil {
+			t.Fatalf("the unlock form shown before a guess while locked: %v", err)
+		}
 	})
 
 	t.Run("lot", func(t *testing.T) {

@@ -274,7 +274,7 @@ func (db *DB) DisableUser(actor, name, reason string, seen *uint64) (audit.User,
 		} else if err != nil {
 			return err
 		}
-		if err := checkSeen(w.tx, seen, "the account of "+u.Name, "Look at the account as it is now and decide again", u.ID); err != nil {
+		if err := accountSeen(w.tx, seen, u); err != nil {
 			return err
 		}
 		if u.Disabled {

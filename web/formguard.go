@@ -184,11 +184,12 @@ func formSeen(f url.Values) (*uint64, error) {
 	if v == "" {
 		return nil, nil
 	}
-	n, err := intParam(audit.SeenField, v, 1)
+	// 0 is a whole number that names no entry: the store's refusal (422),
+	// as for the JSON API.
+	seen, err := strconv.ParseUint(v, 10, 64)
 	if err != nil {
-		return nil, err
+		return nil, lot.FieldErrorf(audit.SeenField, lot.EUSAGE, "the value of %q is %q; %s", audit.SeenField, v, audit.SeenRule)
 	}
-	seen := uint64(n)
 	return &seen, nil
 }
 

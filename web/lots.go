@@ -132,15 +132,18 @@ type containerRow struct {
 
 // lotData is the lot page.
 type lotData struct {
-	Lot          lot.Lot
-	URL          string
-	Status       string
-	Source       string
-	Containers   []containerRow
-	Results      []release.Result
-	Invalidated  []release.Invalidation
-	Specs        []option
-	Spec         string // as asked: NAME, NAME@VERSION or "" for the kind's default
+	Lot         lot.Lot
+	URL         string
+	Status      string
+	Source      string
+	Containers  []containerRow
+	Results     []release.Result
+	Invalidated []release.Invalidation
+	Specs       []option
+	Spec        string // as asked: NAME, NAME@VERSION or "" for the kind's default
+	// SpecShown is the version evaluated (NAME@VERSION), which the approve
+	// and exception forms carry so that they sign against no other.
+	SpecShown    string
 	Evaluation   *release.Evaluation
 	EvalError    string
 	Dispositions []release.Disposition
@@ -259,7 +262,7 @@ func (s *Server) lotPageData(u audit.User, ref, spec string) (lotData, error) {
 	if ev, err := s.cfg.Releases.Evaluate(l.ID.String(), spec); err != nil {
 		d.EvalError = s.message(err)
 	} else {
-		d.Evaluation = &ev
+		d.Evaluation, d.SpecShown = &ev, ev.Spec+"@"+strconv.Itoa(ev.Version)
 	}
 	if d.CanApprove {
 		if err := s.cfg.Releases.CheckApproval(release.Approval{Lot: l.ID.String(), Spec: spec, QA: u.Name}); err != nil {
@@ -348,7 +351,7 @@ func (s *Server) lotApprove(w http.ResponseWriter, r *http.Request, u audit.User
 		return
 	}
 	f := r.PostForm
-	req := ApproveRequest{Spec: f.Get("spec"), Password: f.Get("password"), Exception: f.Get("exception") == "yes",
+	req := ApproveRequest{Spec: f.Get("spec"), SpecShown: f.Get("spec_shown"), Password: f.Get("password"), Exception: f.Get("exception") == "yes",
 		Patient: f.Get("patient"), Reason: f.Get("reason"), Physician: f.Get("physician"), PhysicianPassword: f.Get("physician_password")}
 	var d release.Disposition
 	err := signerOf(f, u, audit.ReleaseApprove)
@@ -472,6 +475,11 @@ type ApproveRequest struct {
 	// password is checked when the lot or one of its results has changed
 	// since. ResultRequest and RejectRequest carry it too.
 	Seen *uint64 `json:"seen,omitempty"`
+	// SpecShown, optional, is the specification version (NAME@VERSION) the
+	// lot was shown evaluated against (the page forms carry it): the
+	// release is refused (409, field spec_shown) before any password is
+	// checked when it would be evaluated against another version.
+	SpecShown string `json:"spec_shown,omitempty"`
 }
 
 // RejectRequest is the body of POST /api/v1/lots/{ref}/reject.
@@ -500,7 +508,7 @@ func (s *Server) approve(u audit.User, ref string, req ApproveRequest) (release.
 		return release.Disposition{}, err
 	}
 	a := release.Approval{Lot: trim(ref), Spec: trim(req.Spec), QA: u.Name, Exception: req.Exception,
-		Patient: trim(req.Patient), Reason: req.Reason, Physician: trim(req.Physician), Seen: req.Seen}
+		Patient: trim(req.Patient), Reason: req.Reason, Physician: trim(req.Physician), Seen: req.Seen, Shown: trim(req.SpecShown)}
 	if err := s.cfg.Releases.CheckApproval(a); err != nil {
 		return release.Disposition{}, err
 	}

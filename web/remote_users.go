@@ -265,20 +265,15 @@ type AuditTail struct {
 	Entries []WireEntry `json:"entries"`
 }
 
-// Seen reads the last entry of each record (AuditTail), as a client of
-// the API does.
+// Seen asks the server (GET /seen), whose store reads a record's state as
+// its writes check it (for an account, its latest entry that changes it,
+// which the trail's last entry is not when a login came after).
 func (r RemoteUsers) Seen(ids ...uuid.UUID) (uint64, error) {
-	var last uint64
+	q := url.Values{}
 	for _, id := range ids {
-		es, _, err := r.AuditTail(id.String(), 1)
-		if err != nil {
-			return 0, err
-		}
-		for _, e := range es {
-			last = max(last, e.Seq)
-		}
+		q.Add("id", id.String())
 	}
-	return last, nil
+	return remoteGet[uint64](r.c, "/seen?"+q.Encode())
 }
 
 func (r RemoteUsers) AuditTail(entity string, n int) ([]audit.Entry, int, error) {
@@ -369,6 +364,21 @@ func (s *Server) userRoutes() []svcRoute {
 		{"GET " + p + "/audit/{entity}", "audit.Log EachAuditEntry: the audit entries of one record, password hashes redacted, streamed as read",
 			s.api(func(w http.ResponseWriter, r *http.Request, u audit.User) error {
 				return s.auditStream(w, r, u, refOf(r, "entity"))
+			})},
+		{"GET " + p + "/seen", "audit.Log Seen: the state of the records ?id= (repeated) as a form carries it (the seen field): the number of the latest audit entry that counts",
+			readCall(s, func(r *http.Request) (uint64, error) {
+				var ids []uuid.UUID
+				for _, v := range r.URL.Query()["id"] {
+					id, err := uuid.Parse(v)
+					if err != nil {
+						return 0, lot.FieldErrorf("id", lot.EUSAGE, "id %q is not a record id; give the UUID of a record", v)
+					}
+					ids = append(ids, id)
+				}
+				if len(ids) == 0 {
+					return 0, lot.FieldErrorf("id", lot.EUSAGE, "id is required: give the UUID of one record or more (?id=…&id=…)")
+				}
+				return s.cfg.AuditLog.Seen(ids...)
 			})},
 		{"GET " + p + "/audit-tail", "audit.Log AuditTail: ?last=N newest entries (of ?entity=), and how many there are, password hashes redacted",
 			readCall(s, func(r *http.Request) (AuditTail, error) {

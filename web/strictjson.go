@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/celltrack/celltrack/audit"
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -36,6 +37,10 @@ func strictJSONMessage(err error, v any) string {
 		// Worded by the field, never by a Go type (web.LoginRequest,
 		// lot.Tenths mean nothing to the person who sent it).
 		msg := fmt.Sprintf("%s is %s", fieldWords(sem.JSONPointer), jsonKindWords(sem.JSONKind, sem.JSONValue))
+		if sem.JSONPointer.LastToken() == audit.SeenField && sem.JSONPointer.Parent() == "" {
+			// The page form's wording of the same rule.
+			return msg + "; " + audit.SeenRule
+		}
 		if want := goTypeWords(sem.GoType); want != "" {
 			msg += "; it must be " + want
 		}

@@ -37,8 +37,16 @@ func guard11Seen(t *testing.T, f *webFixture, ref string) uint64 {
 func TestGuard11APIAndClientCarrySeen(t *testing.T) {
 	f, admin := guard10As(t, "alice")
 
-	// The JSON API.
-	seen := guard11Seen(t, f, "nina")
+	// The JSON API, with the account's state as the page carries it (not
+	// the trail's last entry: a login on it does not count, review14).
+	nina, err := f.db.User("nina")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen, err := f.db.Seen(nina.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	body := map[string]any{"reason": "on leave", "seen": seen}
 	if st, m := f.postJSON(admin, "/api/v1/users/nina/disable", body); st != http.StatusOK {
 		t.Fatalf("disable with the account's state: %d %v", st, m)
@@ -60,6 +68,13 @@ func TestGuard11APIAndClientCarrySeen(t *testing.T) {
 	}
 	if _, err := cl.Login("liu", fixturePassword); err != nil {
 		t.Fatal(err)
+	}
+	// The client reads an account's state as the store does (liu's own
+	// login just now does not count; review14).
+	liu, _ := f.db.User("liu")
+	want, _ := f.db.Seen(liu.ID)
+	if got, err := web.NewRemoteUsers(guard11Caller{cl}, nil).Seen(liu.ID); err != nil || got != want {
+		t.Errorf("the service API's Seen of liu's account: %d %v; the store's is #%d", got, err, want)
 	}
 	custody := web.NewRemoteCustody(guard11Caller{cl})
 	const bag = "G12342600000101"

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"os"
+	"runtime/debug"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
@@ -80,8 +82,27 @@ func (rt *runtime) verify() (audit.Verification, error) {
 	if rt.client != nil {
 		return web.RemoteVerify(rt.client)
 	}
+	boundVerifyMemory()
 	return rt.db.Verify()
 }
+
+// boundVerifyMemory holds a whole-trail verify under issue 13's 256 MiB of
+// anonymous memory, unless GOGC or GOMEMLIMIT says otherwise. Its live heap
+// is the latest-state table (~160 MiB at 100k lots) and the workers'
+// buffers; at Go's default pacing the heap grows to twice the live one
+// before a collection, and the 100k verify peaked at 288–297 MiB of
+// RssAnon (BENCHMARKS.md, run AE). With the soft limit the collector runs
+// more often near it instead: 226 MiB at the peak, the wall time within
+// the runs' spread.
+func boundVerifyMemory() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(verifyMemoryLimit)
+}
+
+// verifyMemoryLimit is the soft memory limit of a local `audit verify`.
+const verifyMemoryLimit = 224 << 20
 
 // checkpoints is the service of checkpoint verifier keys and of checking
 // kept checkpoints: the database, or the server's with --server (to which

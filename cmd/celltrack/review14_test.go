@@ -1,10 +1,7 @@
 package main
 
 import (
-	"log"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -17,7 +14,6 @@ import (
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
 	"github.com/celltrack/celltrack/store"
-	"github.com/celltrack/celltrack/web"
 )
 
 // review14 (hostile review of text11, raw14, guard11). Each test fails on
@@ -165,22 +161,7 @@ func review14MovingClockFixture(t *testing.T) *webFixture {
 		now = now.Add(time.Second)
 		return now
 	}
-	db, err := store.Open(path, store.Options{Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &webFixture{t: t, db: db}
-	app := webApp(db, false, log.New(&f.log, "", 0))
-	f.srv = httptest.NewUnstartedServer(app)
-	_, port, _ := net.SplitHostPort(f.srv.Listener.Addr().String())
-	hosts, err := web.AllowedHosts("127.0.0.1:"+port, port, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app.AllowHosts(hosts)
-	f.srv.Start()
-	t.Cleanup(func() { f.srv.Close(); db.Close() })
-	return f
+	return newWebFixtureOpts(t, path, false, clock)
 }
 
 // review14 finding A2: every login of an account writes an entry on it, so

@@ -51,18 +51,22 @@ func newWebFixtureOn(t *testing.T, path string, secure bool, fixtures ...string)
 			t.Fatal(err)
 		}
 	}
-	return newWebFixtureOpts(t, path, secure)
+	return newWebFixtureOpts(t, path, secure, nil)
 }
 
 // newWebFixtureAt serves a database already built at path.
 func newWebFixtureAt(t *testing.T, path string) *webFixture {
-	return newWebFixtureOpts(t, path, false)
+	return newWebFixtureOpts(t, path, false, nil)
 }
 
-func newWebFixtureOpts(t *testing.T, path string, secure bool) *webFixture {
+// newWebFixtureOpts serves the database at path; clock is the store's,
+// nil for the fixtures' clock standing at testNow.
+func newWebFixtureOpts(t *testing.T, path string, secure bool, clock func() time.Time) *webFixture {
 	t.Helper()
-	now, _ := time.Parse(time.RFC3339, testNow)
-	clock := func() time.Time { return now }
+	if clock == nil {
+		now, _ := time.Parse(time.RFC3339, testNow)
+		clock = func() time.Time { return now }
+	}
 	db, err := store.Open(path, store.Options{Now: clock})
 	if err != nil {
 		t.Fatal(err)

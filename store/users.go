@@ -405,18 +405,6 @@ func errWrongCoSigner(field, name string) error {
 	return lot.FieldErrorf(field, lot.EAUTH, "wrong user name or password for the %s %s; nothing was signed (the attempt is recorded in the audit trail; %d wrong in a row lock the account)", field, typedName(name), audit.MaxFailures)
 }
 
-// signerByName returns the co-signer named in field before any password
-// is checked. An unknown name is ENOTFOUND naming that field.
-func signerByName(tx kv.Tx, field, name string) (audit.User, error) {
-	if name == "" {
-		return audit.User{}, lot.FieldErrorf(field, lot.EUSAGE, "the %s needs a user name", field)
-	}
-	if _, ok := lookup(tx, "idx_user_name", name); !ok {
-		return audit.User{}, lot.FieldErrorf(field, lot.ENOTFOUND, "the %s %s: no such user; check the name (an admin lists the users)", field, name)
-	}
-	return userByName(tx, name)
-}
-
 func userByName(tx kv.Tx, name string) (audit.User, error) {
 	if name == "" {
 		return audit.User{}, lot.FieldErrorf("user", lot.EFORBIDDEN, "no acting user; name the user who acts")
@@ -456,11 +444,15 @@ func (db *DB) Authenticate(name, password, meaning string) (audit.User, error) {
 }
 
 // maySign refuses u a signature with meaning by role: an admin signs
-// nothing, and the signer's role must be allowed the write the meaning
-// signs for (signatureActions).
+// nothing, the co-signer of an exceptional release is a physician, and
+// otherwise the signer's role must be allowed the write the meaning signs
+// for (signatureActions).
 func (db *DB) maySign(u audit.User, meaning string) error {
 	if err := audit.AuthorizeSign(u, meaning); err != nil {
 		return err
+	}
+	if meaning == release.MeaningPhysician {
+		return release.CheckCoSignerRole(u)
 	}
 	if a, ok := signatureActions[meaning]; ok {
 		return audit.Authorize(u, a)
@@ -471,7 +463,7 @@ func (db *DB) maySign(u audit.User, meaning string) error {
 // signatureActions are the writes a signature's meaning signs for: the
 // signer's role must be allowed the action (audit.Permissions). The
 // physician's co-signature of an exceptional release has no action of its
-// own; release.CheckCoSigner checks that signer before any password.
+// own (maySign: release.CheckCoSignerRole).
 var signatureActions = map[string]audit.Action{
 	dose.MeaningAdminister:    audit.DoseAdminister,
 	dose.MeaningWitness:       audit.DoseAdminister,

@@ -81,7 +81,7 @@ func clientClosed(t *testing.T, pg string) {
 			t.Errorf("GET %s withdrawn by its client: answered %d, want 499\n%s", path, w.Code, w.Body)
 		}
 		log := f.log.String()
-		if !regexp.MustCompile(`(?m)^GET ` + regexp.QuoteMeta(p) + ` from [0-9.:]+: 499 the client closed the request before its answer; nothing was written \(.*context canceled\)$`).MatchString(log) ||
+		if !regexp.MustCompile(`(?m)^GET `+regexp.QuoteMeta(p)+` from [0-9.:]+: 499 the client closed the request before its answer; nothing was written \(.*context canceled\)$`).MatchString(log) ||
 			strings.Contains(log, "internal error") {
 			t.Errorf("GET %s withdrawn by its client: the log does not say so, or says internal error:\n%s", path, log)
 		}

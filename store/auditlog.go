@@ -24,9 +24,9 @@ var auditBatch = 8192
 // batch in a read transaction of its own that ends before fn sees them: a
 // download of a trail of millions holds neither all of them in memory nor
 // a transaction open while a slow client reads (a transaction open keeps a
-// server's stop from closing the file). The trail only grows, so the batches are the
-// trail as it was at the first: entries appended meanwhile are left out,
-// and each entry's value is the one it set (fillBatchValues). It ends with
+// server's stop from closing the file). The trail only grows, so the
+// batches are the trail as it was at the first: entries appended meanwhile
+// are left out, and each entry's value is the one it set (fillBatchValues). It ends with
 // ctx's error once ctx is done (checked between batches: a stopping server
 // cuts a long download), and with fn's error.
 func (db *DB) EachAuditEntry(ctx context.Context, entity string, fn func(audit.Entry) error) error {
@@ -98,9 +98,9 @@ func (db *DB) EachAuditEntry(ctx context.Context, entity string, fn func(audit.E
 }
 
 // AuditTail returns the last n entries EachAuditEntry(entity) gives,
-// oldest first, and how many it gives in all. The whole trail's count is the
-// sequence number of its last entry: entries are numbered from 1 without a
-// gap, which `audit verify` checks.
+// oldest first, and how many it gives in all. The whole trail's count is
+// the sequence number of its last entry: entries are numbered from 1
+// without a gap, which `audit verify` checks.
 func (db *DB) AuditTail(entity string, n int) ([]audit.Entry, int, error) {
 	var es []audit.Entry
 	total := 0

@@ -58,7 +58,7 @@ func review14EWitnessPage(t *testing.T, f *webFixture) {
 	if got := f.auditCount() - n; got != 1 {
 		t.Errorf("unknown witness: %d audit entries, want 1", got)
 	}
-	es, err := f.db.AuditLog("")
+	es, err := f.auditLog("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func review14EWitnessPage(t *testing.T, f *webFixture) {
 	if got := f.auditCount() - n; got != 10 {
 		t.Errorf("%d audit entries, want 10 (each refusal and the lock)", got)
 	}
-	if es, err = f.db.AuditLog(""); err != nil {
+	if es, err = f.auditLog(""); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range es[n:] {

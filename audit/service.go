@@ -31,15 +31,17 @@ type Users interface {
 	Authenticate(name, password, meaning string) (User, error)
 
 	AddUser(actor string, u User, password, adminPassword string) (User, error)
-	// DisableUser, EnableUser and UnlockUser with seen set refuse the
-	// change (ECONFLICT) when the account has changed since its form was
-	// shown (SeenField); nil asks for no such check.
+	// DisableUser, EnableUser, UnlockUser, ResetPassword and
+	// ChangePassword with seen set refuse the change (ECONFLICT) when the
+	// account has changed since its form was shown (SeenField) — a
+	// password change before its old password is checked, so a change
+	// sent again counts no wrong password; nil asks for no such check.
 	DisableUser(actor, name, reason string, seen *uint64) (User, error)
 	EnableUser(actor, name, reason string, seen *uint64) (User, error)
 	UnlockUser(actor, name, reason string, seen *uint64) (User, error)
-	ResetPassword(actor, name, oneTime, reason string) (User, error)
+	ResetPassword(actor, name, oneTime, reason string, seen *uint64) (User, error)
 	SetRole(actor, name string, role Role, reason, adminPassword string) (User, error)
-	ChangePassword(actor, old, password string) (User, error)
+	ChangePassword(actor, old, password string, seen *uint64) (User, error)
 
 	// Settings are the facility's session, lockout and password settings;
 	// SetSettings changes them with a reason (admin).

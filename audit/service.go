@@ -18,9 +18,13 @@ type Users interface {
 	User(name string) (User, error)
 	// Users lists every user.
 	Users() ([]User, error)
-	// Signer returns the co-signer named in field (--witness,
-	// --physician): ENOTFOUND naming the field for an unknown name.
-	Signer(field, name string) (User, error)
+	// CoSigner checks the password of the second person named in field
+	// (--witness), someone other than the acting user, for a signature
+	// with meaning: one EAUTH refusal on field, as at the login, for an
+	// unknown name or a wrong password whatever the account's state (a
+	// known account's counted and recorded); what else refuses the
+	// account (disabled, locked, role) is said only to its right password.
+	CoSigner(field, name, password, meaning string) (User, error)
 	// Authenticate checks name's password for a signature with meaning:
 	// EAUTH for a wrong password (counted, and recorded in the audit
 	// trail), EFORBIDDEN for a disabled user or a role that may not sign so.

@@ -130,14 +130,20 @@ func (r RemoteUsers) User(name string) (audit.User, error) {
 
 func (r RemoteUsers) Users() ([]audit.User, error) { return remoteGet[[]audit.User](r.c, "/users") }
 
-func (r RemoteUsers) Signer(field, name string) (audit.User, error) {
-	return remotePost[audit.User](r.c, "/signers", SignerRequest{field, name})
+func (r RemoteUsers) CoSigner(field, name, password, meaning string) (audit.User, error) {
+	u, err := remotePost[audit.User](r.c, "/cosignatures", CoSignRequest{field, name, password, meaning})
+	if err == nil {
+		r.sigs.keep(name, meaning, password)
+	}
+	return u, err
 }
 
-// SignerRequest is the body of POST /api/v1/svc/signers.
-type SignerRequest struct {
-	Field string
-	Name  string
+// CoSignRequest is the body of POST /api/v1/svc/cosignatures.
+type CoSignRequest struct {
+	Field    string
+	Name     string
+	Password string
+	Meaning  string
 }
 
 func (r RemoteUsers) Authenticate(name, password, meaning string) (audit.User, error) {
@@ -294,15 +300,20 @@ func (s *Server) userRoutes() []svcRoute {
 			})},
 		{"GET " + p + "/users/{name}", "audit.Users User: one user, without the password hash",
 			readCall(s, func(r *http.Request) (audit.User, error) { return public(U().User(refOf(r, "name"))) })},
-		{"POST " + p + "/signers", "audit.Users Signer: the co-signer a field names (witness, physician)",
-			writeCall(s, func(u audit.User, r *http.Request, q SignerRequest) (audit.User, error) {
+		{"POST " + p + "/cosignatures", "audit.Users CoSigner: check the password of the co-signer a field names (the witness): one answer for an unknown name and a wrong password, as at the login",
+			writeCall(s, func(u audit.User, r *http.Request, q CoSignRequest) (audit.User, error) {
 				if err := audit.AuthorizeRead(u); err != nil {
 					return audit.User{}, err
 				}
-				return public(U().Signer(q.Field, q.Name))
+				return public(U().CoSigner(q.Field, q.Name, q.Password, q.Meaning))
 			})},
-		{"POST " + p + "/signatures", "audit.Users Authenticate: check a signer's password for a meaning (a wrong one is counted and recorded)",
+		{"POST " + p + "/signatures", "audit.Users Authenticate: check the session user's password for a meaning (a wrong one is counted and recorded); another user's is a co-signature (/cosignatures)",
 			writeCall(s, func(u audit.User, r *http.Request, q SignRequest) (audit.User, error) {
+				if q.User != u.Name {
+					// Authenticate tells a disabled, locked or unknown
+					// account before its password: only to its owner.
+					return public(U().CoSigner("user", q.User, q.Password, q.Meaning))
+				}
 				return public(U().Authenticate(q.User, q.Password, q.Meaning))
 			})},
 		{"POST " + p + "/users", "audit.Users AddUser: add a user (admin; qa and physician need the admin's password)",

@@ -146,6 +146,10 @@ func (s gatedUsers) Authenticate(name, password, meaning string) (audit.User, er
 	return gated(s.g, func() (audit.User, error) { return s.Users.Authenticate(name, password, meaning) })
 }
 
+func (s gatedUsers) CoSigner(field, name, password, meaning string) (audit.User, error) {
+	return gated(s.g, func() (audit.User, error) { return s.Users.CoSigner(field, name, password, meaning) })
+}
+
 type gatedPasswords struct {
 	Passwords
 	g *passwordGate
@@ -169,6 +173,10 @@ type gatedUserService struct {
 
 func (s gatedUserService) Authenticate(name, password, meaning string) (audit.User, error) {
 	return gated(s.g, func() (audit.User, error) { return s.userService.Authenticate(name, password, meaning) })
+}
+
+func (s gatedUserService) CoSigner(field, name, password, meaning string) (audit.User, error) {
+	return gated(s.g, func() (audit.User, error) { return s.userService.CoSigner(field, name, password, meaning) })
 }
 
 func (s gatedUserService) AddUser(actor string, u audit.User, password, adminPassword string) (audit.User, error) {

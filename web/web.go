@@ -34,9 +34,10 @@ type Users interface {
 	// Reader returns name when it may read: an existing, enabled user;
 	// EFORBIDDEN otherwise.
 	Reader(name string) (audit.User, error)
-	// Signer returns the co-signer named in field (the witness): ENOTFOUND
-	// naming the field for an unknown name.
-	Signer(field, name string) (audit.User, error)
+	// CoSigner checks the password of the co-signer named in field (the
+	// witness), as audit.Users CoSigner: one answer for an unknown name
+	// and a wrong password.
+	CoSigner(field, name, password, meaning string) (audit.User, error)
 }
 
 // Traces builds the traceability reports, as `celltrack trace` does. Each

@@ -269,10 +269,15 @@ func (s *send) run() error {
 	if err := s.t.sendBatch(s.what, s.batch, s.checks); err != nil {
 		return err
 	}
-	if len(s.cands) == 0 {
-		return nil
+	if len(s.cands) > 0 {
+		if err := s.t.copyPuts(s.what, s.cands); err != nil {
+			return err
+		}
 	}
-	return s.t.copyPuts(s.what, s.cands)
+	for name, p := range s.taken {
+		s.t.wrote(name, p)
+	}
+	return nil
 }
 
 // written keeps what the transaction knows of bucket name's table without

@@ -1,11 +1,13 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strconv"
 	"testing"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 )
 
@@ -35,8 +37,11 @@ func TestImportSameOnBothEngines(t *testing.T) {
 		if err != nil || !v.OK() {
 			t.Fatalf("%s: audit verify after the import: %v %v", engine, err, v.Problems)
 		}
-		entries, err := db.AuditLog("")
-		if err != nil {
+		var entries []audit.Entry
+		if err := db.EachAuditEntry(context.Background(), "", func(e audit.Entry) error {
+			entries = append(entries, e)
+			return nil
+		}); err != nil {
 			t.Fatal(err)
 		}
 		if len(entries) != before+n {
@@ -56,6 +61,9 @@ func TestImportSameOnBothEngines(t *testing.T) {
 			})
 		}
 		for _, e := range entries[before:] {
+			if e.Action != "lot.register" || len(e.New) == 0 {
+				t.Fatalf("%s: entry %d is %s with %d bytes of record, want lot.register with the lot", engine, e.Seq, e.Action, len(e.New))
+			}
 			got[i] = append(got[i], canon(fmt.Sprintf("entry %d %s %s %s %s %s new %s prev %s reason %q",
 				e.Seq, e.Time.UTC().Format("2006-01-02T15:04:05.999999999Z"), e.User, e.Action, e.Entity, e.ID, e.New, e.Prev, e.Reason)))
 		}

@@ -36,9 +36,9 @@ import (
 // commit already, so that changes only for the append-only tables.
 
 // flushAt is how many buffered writes a transaction holds before it sends
-// them: enough for a bulk import to go out in large statements (two or
-// three COPYs of a few thousand rows), few enough that the server starts
-// on them early. An import's sends go behind it (behind.go): the server
+// them: enough for a bulk import to go out in large statements (a COPY
+// of a thousand rows or more per table), few enough that the server
+// starts on them early. An import's sends go behind it (behind.go): the server
 // takes each while celltrack makes the next, and what is left for the
 // commit to wait on is the last — ~1,400 lots' worth, not up to the
 // ~7,000 that 50,000 writes were (issue 14).

@@ -212,9 +212,10 @@ func (c *copyCandidate) queueMax(batch *pgx.Batch) {
 // is absent, and needs no look-up even when it is below the table's
 // largest key now. That is an import's index of lots by donor (donor id,
 // then lot id), whose keys of each send fall among the last send's: each
-// of them was a look-up (issue 14). A key of PutMany's, which writes around the sends, makes the
-// transaction forget what it knew (forgetAbove); so does mine growing past
-// maxMine, and the next send reads a new floor.
+// of them was a look-up (issue 14). A key of PutMany's, which writes
+// around the sends, makes the transaction forget what it knew
+// (forgetAbove); so does mine growing past maxMine, and the next send
+// reads a new floor.
 type aboveFloor struct {
 	floor []byte
 	mine  map[string]struct{}

@@ -792,11 +792,9 @@ func (s *DoseService) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]do
 // it cannot find is refused on field "containers", the input that named it.
 func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Tenths) (dose.Facts, *dose.Course, error) {
 	f := dose.Facts{Now: now, Patient: p, Refs: refs, Volume: volume, ConfirmedWeights: map[uuid.UUID]bool{}, UsedWeights: map[uuid.UUID]bool{}}
-	// The patient's indexes it walks, asked for together (one round trip on
-	// PostgreSQL, nothing on bbolt).
-	kv.PrefetchSeeksIn(tx, 0, candidateChildren,
-		kv.BucketKey{Bucket: []byte("idx_infusion_patient"), Key: p.ID[:]}, kv.BucketKey{Bucket: []byte("idx_schedule_patient"), Key: p.ID[:]},
-		kv.BucketKey{Bucket: []byte("idx_weight_patient"), Key: p.ID[:]})
+	// What it reads of the patient and of each bag, asked for together
+	// (a few round trips on PostgreSQL, nothing on bbolt).
+	bedsideAhead(tx, p, refs)
 	// The old copy of a migrated database: the target's records decide.
 	if m, err := migratedMark(tx); err != nil {
 		return f, nil, err
@@ -842,6 +840,80 @@ func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Ten
 		f.Containers = append(f.Containers, cand)
 	}
 	return f, ac, nil
+}
+
+// bedsideRecordsAhead tells an engine that reads ahead (pgkv) that the
+// bedside check reads the records of the patient and the bags the
+// command names, once their indexes (read before) give their ids: one
+// round trip for all of them, not one each.
+func bedsideRecordsAhead(tx kv.Tx, mrn string, refs []string) {
+	if !kv.ReadsAhead(tx) {
+		return
+	}
+	var keys []kv.BucketKey
+	if id, ok := lookup(tx, "idx_patient_mrn", mrn); ok {
+		keys = append(keys, kv.BucketKey{Bucket: recordBuckets[kindPatient], Key: id[:]})
+	}
+	for _, ref := range refs {
+		if din, n, err := lot.ParseContainerCode(ref); err == nil {
+			if id, ok := lookup(tx, "idx_container_code", lot.ContainerCode(din, n)); ok {
+				keys = append(keys, kv.BucketKey{Bucket: recordBuckets[kindContainer], Key: id[:]})
+			}
+		}
+	}
+	kv.PrefetchKeys(tx, keys...)
+}
+
+// bedsideAhead tells an engine that reads ahead (pgkv) what facts and
+// candidate read of patient p and the bags refs, in two round trips for
+// all of them: first the indexes they walk from the patient's, the bags'
+// and the lots' ids with the lots and the bags' site codes, then the
+// records those list — the patient's schedules, weights and their
+// confirmations and infusions, each bag's site, custody events and
+// infusions, its lot's results and dispositions. Each read then answers
+// as without; what one level does not find is read as it comes. A bag
+// refs names that cannot be read is left to candidate, which refuses it.
+func bedsideAhead(tx kv.Tx, p lot.Patient, refs []string) {
+	seeks := []kv.BucketKey{{Bucket: []byte("idx_infusion_patient"), Key: p.ID[:]}, {Bucket: []byte("idx_schedule_patient"), Key: p.ID[:]},
+		{Bucket: []byte("idx_weight_patient"), Key: p.ID[:]}}
+	if !kv.ReadsAhead(tx) {
+		return
+	}
+	var cs []lot.Container
+	var keys []kv.BucketKey
+	for _, ref := range refs {
+		c, err := containerByRef(tx, ref)
+		if err != nil {
+			continue
+		}
+		cs = append(cs, c)
+		keys = append(keys, kv.BucketKey{Bucket: recordBuckets[kindLot], Key: c.LotID[:]}, kv.BucketKey{Bucket: []byte("idx_site_code"), Key: []byte(c.Site)})
+		seeks = append(seeks, kv.BucketKey{Bucket: []byte("idx_result_lot"), Key: c.LotID[:]}, kv.BucketKey{Bucket: []byte("idx_disposition_lot"), Key: c.LotID[:]},
+			kv.BucketKey{Bucket: []byte("idx_event_container"), Key: c.ID[:]}, kv.BucketKey{Bucket: []byte("idx_infusion_container"), Key: c.ID[:]})
+	}
+	kv.PrefetchReads(tx, kv.Reads{Keys: keys, From: candidateChildren, Seeks: seeks})
+	keys = keys[:0]
+	add := func(kind string, ids ...uuid.UUID) {
+		for _, id := range ids {
+			keys = append(keys, kv.BucketKey{Bucket: recordBuckets[kind], Key: id[:]})
+		}
+	}
+	add(kindSchedule, children(tx, "idx_schedule_patient", p.ID)...)
+	add(kindInfusion, children(tx, "idx_infusion_patient", p.ID)...)
+	for _, id := range children(tx, "idx_weight_patient", p.ID) {
+		add(kindWeight, id)
+		keys = append(keys, kv.BucketKey{Bucket: []byte("idx_weight_confirm"), Key: id[:]})
+	}
+	for _, c := range cs {
+		if id, ok := lookup(tx, "idx_site_code", c.Site); ok {
+			add(kindSite, id)
+		}
+		add(kindResult, children(tx, "idx_result_lot", c.LotID)...)
+		add(kindDisposition, children(tx, "idx_disposition_lot", c.LotID)...)
+		add(kindEvent, children(tx, "idx_event_container", c.ID)...)
+		add(kindInfusion, children(tx, "idx_infusion_container", c.ID)...)
+	}
+	kv.PrefetchKeys(tx, keys...)
 }
 
 // candidate gathers what the bedside check reads of container c, used
@@ -979,6 +1051,7 @@ func administrationFacts(tx kv.Tx, now time.Time, a dose.Administration) (lot.Pa
 		}
 	}
 	kv.PrefetchKeys(tx, keys...)
+	bedsideRecordsAhead(tx, a.MRN, a.Containers)
 	p, err := patientByMRN(tx, a.MRN)
 	if err != nil {
 		return p, time.Time{}, dose.Facts{}, nil, lot.OnField("mrn", err)

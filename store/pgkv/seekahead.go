@@ -43,49 +43,43 @@ var _ kv.SeeksPrefetcher = (*tx)(nil)
 // custody events, its infusions, its lot's results and dispositions), each
 // in a bucket of its own.
 func (t *tx) PrefetchSeeksIn(below, from int, seeks ...kv.BucketKey) {
-	from, below = max(from, 1), max(below, 0)
-	ct, ok := t.conn.(*connTx)
-	if !ok {
-		return
-	}
+	t.PrefetchReads(kv.Reads{Below: below, From: from, Seeks: seeks})
+}
+
+// seeksPlan is what PrefetchReads reads of seeks: a statement per bucket
+// for the keys no page of this transaction answers a Seek to yet.
+type seeksPlan struct {
+	below, from int
+	asked       []*bucket
+	keys        map[*bucket][][]byte
+	stmts       []rawStmt
+	n           int // seeks asked for
+}
+
+func (t *tx) seeksPlan(below, from int, seeks []kv.BucketKey) seeksPlan {
+	p := seeksPlan{below: max(below, 0), from: max(from, 1), keys: map[*bucket][][]byte{}}
 	var parts []*bucket
-	keys := map[*bucket][][]byte{}
-	n := 0
 	for _, s := range seeks {
 		b, _ := t.Bucket(s.Bucket).(*bucket)
 		if b == nil {
 			continue
 		}
-		if _, ok := keys[b]; !ok {
+		if _, ok := p.keys[b]; !ok {
 			parts = append(parts, b)
 		}
-		keys[b] = append(keys[b], s.Key)
+		p.keys[b] = append(p.keys[b], s.Key)
 	}
-	stmts := make([]rawStmt, 0, len(parts))
-	var asked []*bucket
 	for _, b := range parts {
-		want := b.seekWant(keys[b])
+		want := b.seekWant(p.keys[b])
 		if len(want) == 0 || len(want) > seekChunk {
 			continue
 		}
-		keys[b] = want
-		asked = append(asked, b)
-		stmts = append(stmts, rawStmt{sql: seekQuery()[b.tbl.name], args: b.args(want, int64(from), int64(below))})
-		n += len(want)
+		p.keys[b] = want
+		p.asked = append(p.asked, b)
+		p.stmts = append(p.stmts, rawStmt{sql: seekQuery()[b.tbl.name], args: b.args(want, int64(p.from), int64(p.below))})
+		p.n += len(want)
 	}
-	if n < 2 {
-		return // a Seek is one round trip too
-	}
-	if err := t.await(); err != nil {
-		t.fail("read", err)
-	}
-	res, err := ct.many(t.ctx, stmts)
-	if err != nil {
-		t.fail("read", err)
-	}
-	for i, b := range asked {
-		b.addSeekRun(below, from, keys[b], &memRows{res: res[i]})
-	}
+	return p
 }
 
 // seekWant is keys without those a page of this transaction answers a Seek

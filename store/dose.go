@@ -864,56 +864,134 @@ func bedsideRecordsAhead(tx kv.Tx, mrn string, refs []string) {
 	kv.PrefetchKeys(tx, keys...)
 }
 
-// bedsideAhead tells an engine that reads ahead (pgkv) what facts and
-// candidate read of patient p and the bags refs, in two round trips for
-// all of them: first the indexes they walk from the patient's, the bags'
-// and the lots' ids with the lots and the bags' site codes, then the
-// records those list — the patient's schedules, weights and their
-// confirmations and infusions, each bag's site, custody events and
-// infusions, its lot's results and dispositions. Each read then answers
-// as without; what one level does not find is read as it comes. A bag
-// refs names that cannot be read is left to candidate, which refuses it.
+// bedsideAhead tells an engine that reads ahead (pgkv) what facts,
+// candidate and the check of the records against their audit entries
+// (checkIntact, bedsideRecords) read of patient p and the bags refs, a
+// level at a time, each level in one round trip for all of them: the
+// indexes walked from the patient's, the bags' and the lots' ids with the
+// lots, the bags' site codes and the facility; then the records those list
+// — the patient's schedules, weights and their confirmations and
+// infusions, each bag's site, custody events and infusions, its lot's
+// results and dispositions; then the courses' protocols and the versions
+// of the specifications the dispositions name; then those specifications.
+// With each level go the audit_entity pairs of the records read before it
+// (verifyCursors.prefetch), so that the check's own read of them finds
+// them read. Each read then answers as without; what a level does not
+// find (a record that does not decode, an index longer than read) is read
+// as it comes. A bag refs names that cannot be read is left to candidate,
+// which refuses it.
 func bedsideAhead(tx kv.Tx, p lot.Patient, refs []string) {
-	seeks := []kv.BucketKey{{Bucket: []byte("idx_infusion_patient"), Key: p.ID[:]}, {Bucket: []byte("idx_schedule_patient"), Key: p.ID[:]},
-		{Bucket: []byte("idx_weight_patient"), Key: p.ID[:]}}
 	if !kv.ReadsAhead(tx) {
 		return
 	}
+	var keys, ents []kv.BucketKey
+	add := func(kind string, ids ...uuid.UUID) {
+		for _, id := range ids {
+			keys = append(keys, kv.BucketKey{Bucket: recordBuckets[kind], Key: id[:]})
+		}
+	}
+	checked := func(ids ...uuid.UUID) {
+		for _, id := range ids {
+			ents = append(ents, kv.BucketKey{Bucket: bAuditEntity, Key: entityUpper(id)})
+		}
+	}
+	level := func(seeks ...kv.Seeks) {
+		kv.PrefetchReads(tx, kv.Reads{Keys: keys, Seeks: append(seeks, kv.Seeks{Below: prefetchBelow, From: 1, Keys: ents})})
+		keys, ents = keys[:0], ents[:0]
+	}
+	// The indexes, the lots, the site codes, the facility.
+	idx := []kv.BucketKey{{Bucket: []byte("idx_infusion_patient"), Key: p.ID[:]}, {Bucket: []byte("idx_schedule_patient"), Key: p.ID[:]},
+		{Bucket: []byte("idx_weight_patient"), Key: p.ID[:]}}
+	checked(p.ID)
 	var cs []lot.Container
-	var keys []kv.BucketKey
 	for _, ref := range refs {
 		c, err := containerByRef(tx, ref)
 		if err != nil {
 			continue
 		}
 		cs = append(cs, c)
-		keys = append(keys, kv.BucketKey{Bucket: recordBuckets[kindLot], Key: c.LotID[:]}, kv.BucketKey{Bucket: []byte("idx_site_code"), Key: []byte(c.Site)})
-		seeks = append(seeks, kv.BucketKey{Bucket: []byte("idx_result_lot"), Key: c.LotID[:]}, kv.BucketKey{Bucket: []byte("idx_disposition_lot"), Key: c.LotID[:]},
+		add(kindLot, c.LotID)
+		keys = append(keys, kv.BucketKey{Bucket: []byte("idx_site_code"), Key: []byte(c.Site)})
+		idx = append(idx, kv.BucketKey{Bucket: []byte("idx_result_lot"), Key: c.LotID[:]}, kv.BucketKey{Bucket: []byte("idx_disposition_lot"), Key: c.LotID[:]},
 			kv.BucketKey{Bucket: []byte("idx_event_container"), Key: c.ID[:]}, kv.BucketKey{Bucket: []byte("idx_infusion_container"), Key: c.ID[:]})
+		checked(c.ID, c.LotID)
 	}
-	kv.PrefetchReads(tx, kv.Reads{Keys: keys, From: candidateChildren, Seeks: seeks})
-	keys = keys[:0]
-	add := func(kind string, ids ...uuid.UUID) {
-		for _, id := range ids {
-			keys = append(keys, kv.BucketKey{Bucket: recordBuckets[kind], Key: id[:]})
-		}
+	level(kv.Seeks{From: candidateChildren, Keys: idx},
+		// A Seek to the least key with a pair below asked for: the page
+		// then runs from the table's start, and answers facilityRec's First.
+		kv.Seeks{Below: 1, From: 1, Keys: []kv.BucketKey{{Bucket: recordBuckets[kindFacility], Key: []byte{}}}})
+	// The records the indexes list.
+	if fr, ok, err := facilityRec(tx); err == nil && ok {
+		checked(fr.ID)
 	}
-	add(kindSchedule, children(tx, "idx_schedule_patient", p.ID)...)
-	add(kindInfusion, children(tx, "idx_infusion_patient", p.ID)...)
-	for _, id := range children(tx, "idx_weight_patient", p.ID) {
-		add(kindWeight, id)
+	schedules := children(tx, "idx_schedule_patient", p.ID)
+	add(kindSchedule, schedules...)
+	checked(schedules...)
+	infusions := children(tx, "idx_infusion_patient", p.ID)
+	add(kindInfusion, infusions...)
+	checked(infusions...)
+	weights := children(tx, "idx_weight_patient", p.ID)
+	add(kindWeight, weights...)
+	checked(weights...)
+	for _, id := range weights {
 		keys = append(keys, kv.BucketKey{Bucket: []byte("idx_weight_confirm"), Key: id[:]})
 	}
+	var dispositions []uuid.UUID
 	for _, c := range cs {
 		if id, ok := lookup(tx, "idx_site_code", c.Site); ok {
 			add(kindSite, id)
 		}
-		add(kindResult, children(tx, "idx_result_lot", c.LotID)...)
-		add(kindDisposition, children(tx, "idx_disposition_lot", c.LotID)...)
+		results := children(tx, "idx_result_lot", c.LotID)
+		add(kindResult, results...)
+		checked(results...)
+		ds := children(tx, "idx_disposition_lot", c.LotID)
+		add(kindDisposition, ds...)
+		checked(ds...)
+		dispositions = append(dispositions, ds...)
 		add(kindEvent, children(tx, "idx_event_container", c.ID)...)
 		add(kindInfusion, children(tx, "idx_infusion_container", c.ID)...)
 	}
-	kv.PrefetchKeys(tx, keys...)
+	level()
+	// The courses' protocols, the specifications' versions, the weights'
+	// confirmations.
+	var r jsonFields
+	for _, id := range schedules {
+		if v := tx.Bucket(recordBuckets[kindSchedule]).Get(id[:]); v != nil {
+			if r.parse(v); r.err == nil {
+				if pid, err := uuid.Parse(r.str("protocol_id")); err == nil && r.err == nil {
+					add(kindProtocol, pid)
+					checked(pid)
+				}
+			}
+		}
+	}
+	for _, id := range weights {
+		if cid, ok := lookup(tx, "idx_weight_confirm", string(id[:])); ok {
+			checked(cid)
+		}
+	}
+	var specs []kv.BucketKey
+	for _, id := range dispositions {
+		if v := tx.Bucket(recordBuckets[kindDisposition]).Get(id[:]); v != nil {
+			if r.parse(v); r.err == nil {
+				if name := r.str("spec"); r.err == nil && name != "" {
+					specs = append(specs, kv.BucketKey{Bucket: []byte("idx_spec_name"), Key: []byte(name + "@")})
+				}
+			}
+		}
+	}
+	level(kv.Seeks{From: candidateChildren, Keys: specs})
+	// The specifications.
+	for _, s := range specs {
+		c := tx.Bucket(s.Bucket).Cursor()
+		for k, v := c.Seek(s.Key); k != nil && bytes.HasPrefix(k, s.Key); k, v = c.Next() {
+			if len(v) == 16 {
+				add(kindSpec, uuid.UUID(v))
+				checked(uuid.UUID(v))
+			}
+		}
+	}
+	level()
 }
 
 // candidate gathers what the bedside check reads of container c, used

@@ -227,13 +227,18 @@ func PrefetchSeeksIn(tx Tx, below, from int, seeks ...BucketKey) {
 	}
 }
 
-// Reads is what a transaction is about to read: Keys with Get, and Seeks
-// with cursors that move within Below pairs before and From pairs from each
-// (see SeekPrefetcher).
+// Reads is what a transaction is about to read: Keys with Get, and the
+// Seeks of cursors.
 type Reads struct {
-	Keys        []BucketKey
+	Keys  []BucketKey
+	Seeks []Seeks
+}
+
+// Seeks are cursor Seeks to Keys, each in its bucket, and moves within
+// Below pairs before and From pairs from each (see SeekPrefetcher).
+type Seeks struct {
 	Below, From int
-	Seeks       []BucketKey
+	Keys        []BucketKey
 }
 
 // ReadsPrefetcher is a Tx that can read keys and seeks of several buckets

@@ -100,7 +100,7 @@ func (t *tx) PrefetchReads(r kv.Reads) {
 		return // a bulk load's transaction (load.go): Get as it comes
 	}
 	kp := t.keysPlan(r.Keys)
-	sp := t.seeksPlan(r.Below, r.From, r.Seeks)
+	sp := t.seeksPlan(r.Seeks)
 	if kp.n+sp.n < 2 {
 		return
 	}
@@ -113,8 +113,8 @@ func (t *tx) PrefetchReads(r kv.Reads) {
 		t.fail("read", err)
 	}
 	t.keysApply(kp, res[:len(kp.stmts)])
-	for i, b := range sp.asked {
-		b.addSeekRun(sp.below, sp.from, sp.keys[b], &memRows{res: res[len(kp.stmts)+i]})
+	for i, pt := range sp.parts {
+		pt.b.addSeekRun(pt.below, pt.from, pt.keys, &memRows{res: res[len(kp.stmts)+i]})
 	}
 }
 

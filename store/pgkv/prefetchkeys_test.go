@@ -72,7 +72,8 @@ func TestPrefetchKeys(t *testing.T) {
 	}
 }
 
-// TestPrefetchReads: keys and seeks of several buckets read together are
+// TestPrefetchReads: keys and seeks of several buckets, seeks of two
+// reaches (pairs below and from each key), read together are
 // answered — Gets present and absent, Seeks and the moves within what was
 // read — exactly as without, in one round trip for all of them, where
 // PrefetchKeys and PrefetchSeeksIn take one each; with fewer than two left
@@ -100,12 +101,13 @@ func TestPrefetchReads(t *testing.T) {
 	}
 	keys := []kv.BucketKey{{Bucket: []byte("things"), Key: key(2, 1)}, {Bucket: []byte("things"), Key: key(3, 1)},
 		{Bucket: []byte("meta"), Key: key(5, 2)}, {Bucket: []byte("nothing"), Key: key(5, 1)}}
-	var seeks []kv.BucketKey
+	var seeks, wide []kv.BucketKey
 	var seekKeys [][]byte
 	for i := range 22 {
 		k := append(key(i, 0)[:16:16], 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
 		seekKeys = append(seekKeys, k)
-		seeks = append(seeks, kv.BucketKey{Bucket: []byte("audit_entity"), Key: k}, kv.BucketKey{Bucket: []byte("meta"), Key: k})
+		seeks = append(seeks, kv.BucketKey{Bucket: []byte("audit_entity"), Key: k})
+		wide = append(wide, kv.BucketKey{Bucket: []byte("meta"), Key: k})
 	}
 	read := func(tx kv.Tx) []string {
 		var out []string
@@ -124,7 +126,7 @@ func TestPrefetchReads(t *testing.T) {
 	}
 	before := c.n()
 	if err := e2.View(func(tx kv.Tx) error {
-		kv.PrefetchReads(tx, kv.Reads{Keys: keys, Below: 3, From: 1, Seeks: seeks})
+		kv.PrefetchReads(tx, kv.Reads{Keys: keys, Seeks: []kv.Seeks{{Below: 3, From: 1, Keys: seeks}, {Below: 2, From: 4, Keys: wide}}})
 		got = read(tx)
 		return nil
 	}); err != nil {
@@ -132,7 +134,7 @@ func TestPrefetchReads(t *testing.T) {
 	}
 	equalLines(t, "PrefetchReads", got, want)
 	if n := c.n() - before; n != 1 {
-		t.Errorf("PrefetchReads of %d keys and %d seeks of three buckets and the reads within them took %d round trips, want 1 (the last one's COMMIT, BEGIN and the prefetch)", len(keys), len(seeks), n)
+		t.Errorf("PrefetchReads of %d keys and %d seeks of three buckets, two reaches, and the reads within them took %d round trips, want 1 (the last one's COMMIT, BEGIN and the prefetch)", len(keys), len(seeks)+len(wide), n)
 	}
 	// One key and nothing else: a Get is one round trip too, so nothing
 	// is read ahead, and the Get answers as without.

@@ -43,41 +43,51 @@ var _ kv.SeeksPrefetcher = (*tx)(nil)
 // custody events, its infusions, its lot's results and dispositions), each
 // in a bucket of its own.
 func (t *tx) PrefetchSeeksIn(below, from int, seeks ...kv.BucketKey) {
-	t.PrefetchReads(kv.Reads{Below: below, From: from, Seeks: seeks})
+	t.PrefetchReads(kv.Reads{Seeks: []kv.Seeks{{Below: below, From: from, Keys: seeks}}})
 }
 
 // seeksPlan is what PrefetchReads reads of seeks: a statement per bucket
-// for the keys no page of this transaction answers a Seek to yet.
+// and reach for the keys no page of this transaction answers a Seek to yet.
 type seeksPlan struct {
-	below, from int
-	asked       []*bucket
-	keys        map[*bucket][][]byte
-	stmts       []rawStmt
-	n           int // seeks asked for
+	parts []seekPart
+	stmts []rawStmt
+	n     int // seeks asked for
 }
 
-func (t *tx) seeksPlan(below, from int, seeks []kv.BucketKey) seeksPlan {
-	p := seeksPlan{below: max(below, 0), from: max(from, 1), keys: map[*bucket][][]byte{}}
-	var parts []*bucket
-	for _, s := range seeks {
-		b, _ := t.Bucket(s.Bucket).(*bucket)
-		if b == nil {
-			continue
+type seekPart struct {
+	b           *bucket
+	below, from int
+	keys        [][]byte
+}
+
+func (t *tx) seeksPlan(groups []kv.Seeks) seeksPlan {
+	var p seeksPlan
+	for _, g := range groups {
+		from, below := max(g.From, 1), max(g.Below, 0)
+		var parts []seekPart
+		at := map[*bucket]int{}
+		for _, s := range g.Keys {
+			b, _ := t.Bucket(s.Bucket).(*bucket)
+			if b == nil {
+				continue
+			}
+			i, ok := at[b]
+			if !ok {
+				i = len(parts)
+				at[b] = i
+				parts = append(parts, seekPart{b: b, below: below, from: from})
+			}
+			parts[i].keys = append(parts[i].keys, s.Key)
 		}
-		if _, ok := p.keys[b]; !ok {
-			parts = append(parts, b)
+		for _, pt := range parts {
+			pt.keys = pt.b.seekWant(pt.keys)
+			if len(pt.keys) == 0 || len(pt.keys) > seekChunk {
+				continue
+			}
+			p.parts = append(p.parts, pt)
+			p.stmts = append(p.stmts, rawStmt{sql: seekQuery()[pt.b.tbl.name], args: pt.b.args(pt.keys, int64(from), int64(below))})
+			p.n += len(pt.keys)
 		}
-		p.keys[b] = append(p.keys[b], s.Key)
-	}
-	for _, b := range parts {
-		want := b.seekWant(p.keys[b])
-		if len(want) == 0 || len(want) > seekChunk {
-			continue
-		}
-		p.keys[b] = want
-		p.asked = append(p.asked, b)
-		p.stmts = append(p.stmts, rawStmt{sql: seekQuery()[b.tbl.name], args: b.args(want, int64(p.from), int64(p.below))})
-		p.n += len(want)
 	}
 	return p
 }

@@ -884,25 +884,11 @@ func bedsideAhead(tx kv.Tx, p lot.Patient, refs []string) {
 	if !kv.ReadsAhead(tx) {
 		return
 	}
-	var keys, ents []kv.BucketKey
-	add := func(kind string, ids ...uuid.UUID) {
-		for _, id := range ids {
-			keys = append(keys, kv.BucketKey{Bucket: recordBuckets[kind], Key: id[:]})
-		}
-	}
-	checked := func(ids ...uuid.UUID) {
-		for _, id := range ids {
-			ents = append(ents, kv.BucketKey{Bucket: bAuditEntity, Key: entityUpper(id)})
-		}
-	}
-	level := func(seeks ...kv.Seeks) {
-		kv.PrefetchReads(tx, kv.Reads{Keys: keys, Seeks: append(seeks, kv.Seeks{Below: prefetchBelow, From: 1, Keys: ents})})
-		keys, ents = keys[:0], ents[:0]
-	}
+	a := readAhead{tx: tx}
 	// The indexes, the lots, the site codes, the facility.
 	idx := []kv.BucketKey{{Bucket: []byte("idx_infusion_patient"), Key: p.ID[:]}, {Bucket: []byte("idx_schedule_patient"), Key: p.ID[:]},
 		{Bucket: []byte("idx_weight_patient"), Key: p.ID[:]}}
-	checked(p.ID)
+	a.checked(p.ID)
 	var cs []lot.Container
 	for _, ref := range refs {
 		c, err := containerByRef(tx, ref)
@@ -910,48 +896,40 @@ func bedsideAhead(tx kv.Tx, p lot.Patient, refs []string) {
 			continue
 		}
 		cs = append(cs, c)
-		add(kindLot, c.LotID)
-		keys = append(keys, kv.BucketKey{Bucket: []byte("idx_site_code"), Key: []byte(c.Site)})
+		a.records(kindLot, c.LotID)
+		a.keys = append(a.keys, kv.BucketKey{Bucket: []byte("idx_site_code"), Key: []byte(c.Site)})
 		idx = append(idx, kv.BucketKey{Bucket: []byte("idx_result_lot"), Key: c.LotID[:]}, kv.BucketKey{Bucket: []byte("idx_disposition_lot"), Key: c.LotID[:]},
 			kv.BucketKey{Bucket: []byte("idx_event_container"), Key: c.ID[:]}, kv.BucketKey{Bucket: []byte("idx_infusion_container"), Key: c.ID[:]})
-		checked(c.ID, c.LotID)
+		a.checked(c.ID, c.LotID)
 	}
-	level(kv.Seeks{From: candidateChildren, Keys: idx},
-		// A Seek to the least key with a pair below asked for: the page
-		// then runs from the table's start, and answers facilityRec's First.
-		kv.Seeks{Below: 1, From: 1, Keys: []kv.BucketKey{{Bucket: recordBuckets[kindFacility], Key: []byte{}}}})
+	a.read(kv.Seeks{From: candidateChildren, Keys: idx}, facilitySeek())
 	// The records the indexes list.
 	if fr, ok, err := facilityRec(tx); err == nil && ok {
-		checked(fr.ID)
+		a.checked(fr.ID)
 	}
-	schedules := children(tx, "idx_schedule_patient", p.ID)
-	add(kindSchedule, schedules...)
-	checked(schedules...)
-	infusions := children(tx, "idx_infusion_patient", p.ID)
-	add(kindInfusion, infusions...)
-	checked(infusions...)
-	weights := children(tx, "idx_weight_patient", p.ID)
-	add(kindWeight, weights...)
-	checked(weights...)
+	schedules := a.children("idx_schedule_patient", p.ID, kindSchedule)
+	a.checked(schedules...)
+	infusions := a.children("idx_infusion_patient", p.ID, kindInfusion)
+	a.checked(infusions...)
+	weights := a.children("idx_weight_patient", p.ID, kindWeight)
+	a.checked(weights...)
 	for _, id := range weights {
-		keys = append(keys, kv.BucketKey{Bucket: []byte("idx_weight_confirm"), Key: id[:]})
+		a.keys = append(a.keys, kv.BucketKey{Bucket: []byte("idx_weight_confirm"), Key: id[:]})
 	}
 	var dispositions []uuid.UUID
 	for _, c := range cs {
 		if id, ok := lookup(tx, "idx_site_code", c.Site); ok {
-			add(kindSite, id)
+			a.records(kindSite, id)
 		}
-		results := children(tx, "idx_result_lot", c.LotID)
-		add(kindResult, results...)
-		checked(results...)
-		ds := children(tx, "idx_disposition_lot", c.LotID)
-		add(kindDisposition, ds...)
-		checked(ds...)
+		results := a.children("idx_result_lot", c.LotID, kindResult)
+		a.checked(results...)
+		ds := a.children("idx_disposition_lot", c.LotID, kindDisposition)
+		a.checked(ds...)
 		dispositions = append(dispositions, ds...)
-		add(kindEvent, children(tx, "idx_event_container", c.ID)...)
-		add(kindInfusion, children(tx, "idx_infusion_container", c.ID)...)
+		a.children("idx_event_container", c.ID, kindEvent)
+		a.children("idx_infusion_container", c.ID, kindInfusion)
 	}
-	level()
+	a.read()
 	// The courses' protocols, the specifications' versions, the weights'
 	// confirmations.
 	var r jsonFields
@@ -959,15 +937,15 @@ func bedsideAhead(tx kv.Tx, p lot.Patient, refs []string) {
 		if v := tx.Bucket(recordBuckets[kindSchedule]).Get(id[:]); v != nil {
 			if r.parse(v); r.err == nil {
 				if pid, err := uuid.Parse(r.str("protocol_id")); err == nil && r.err == nil {
-					add(kindProtocol, pid)
-					checked(pid)
+					a.records(kindProtocol, pid)
+					a.checked(pid)
 				}
 			}
 		}
 	}
 	for _, id := range weights {
 		if cid, ok := lookup(tx, "idx_weight_confirm", string(id[:])); ok {
-			checked(cid)
+			a.checked(cid)
 		}
 	}
 	var specs []kv.BucketKey
@@ -980,18 +958,64 @@ func bedsideAhead(tx kv.Tx, p lot.Patient, refs []string) {
 			}
 		}
 	}
-	level(kv.Seeks{From: candidateChildren, Keys: specs})
+	a.read(kv.Seeks{From: candidateChildren, Keys: specs})
 	// The specifications.
 	for _, s := range specs {
 		c := tx.Bucket(s.Bucket).Cursor()
 		for k, v := c.Seek(s.Key); k != nil && bytes.HasPrefix(k, s.Key); k, v = c.Next() {
 			if len(v) == 16 {
-				add(kindSpec, uuid.UUID(v))
-				checked(uuid.UUID(v))
+				a.records(kindSpec, uuid.UUID(v))
+				a.checked(uuid.UUID(v))
 			}
 		}
 	}
-	level()
+	a.read()
+}
+
+// readAhead collects, for an engine that reads ahead (kv.ReadsAhead), what
+// a read transaction reads next, and tells it all at once (read): one
+// round trip for a level of a walk, whatever it holds.
+type readAhead struct {
+	tx   kv.Tx
+	keys []kv.BucketKey
+	ents []kv.BucketKey // audit_entity seeks (verifyCursors.prefetch)
+}
+
+// records adds the records of kind with ids.
+func (a *readAhead) records(kind string, ids ...uuid.UUID) {
+	for _, id := range ids {
+		a.keys = append(a.keys, kv.BucketKey{Bucket: recordBuckets[kind], Key: id[:]})
+	}
+}
+
+// children adds the records of kind an index lists under parent, as read
+// before, and returns their ids.
+func (a *readAhead) children(index string, parent uuid.UUID, kind string) []uuid.UUID {
+	ids := children(a.tx, index, parent)
+	a.records(kind, ids...)
+	return ids
+}
+
+// checked adds the audit_entity pairs verifyRecord reads of the records
+// with ids.
+func (a *readAhead) checked(ids ...uuid.UUID) {
+	for _, id := range ids {
+		a.ents = append(a.ents, kv.BucketKey{Bucket: bAuditEntity, Key: entityUpper(id)})
+	}
+}
+
+// read tells the engine what was added, with seeks, and starts the next
+// level.
+func (a *readAhead) read(seeks ...kv.Seeks) {
+	kv.PrefetchReads(a.tx, kv.Reads{Keys: a.keys, Seeks: append(seeks, kv.Seeks{Below: prefetchBelow, From: 1, Keys: a.ents})})
+	a.keys, a.ents = a.keys[:0], a.ents[:0]
+}
+
+// facilitySeek is the Seek whose page answers facilityRec's First: to the
+// least key, with a pair below it asked for, so that the page runs from the
+// table's start.
+func facilitySeek() kv.Seeks {
+	return kv.Seeks{Below: 1, From: 1, Keys: []kv.BucketKey{{Bucket: recordBuckets[kindFacility], Key: []byte{}}}}
 }
 
 // candidate gathers what the bedside check reads of container c, used

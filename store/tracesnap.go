@@ -430,11 +430,11 @@ func (w *walkAhead) ids(kind, field string, of []uuid.UUID) []uuid.UUID {
 // after lot lotID's containers cs, a level at a time, each in one round
 // trip: the indexes walked from each container and the lot (custody
 // events, infusions, labels, results, release decisions) and the patients
-// the bags were dispensed to; the records those indexes list; the
-// infusions' patients and schedules and each patient's infusion and
-// schedule indexes; the records those list and the schedules' protocols.
-// Each read then answers as without; what a level does not find is read as
-// it comes.
+// the bags were dispensed to; then the records those indexes list. Each
+// read then answers as without; what it does not find is read as it comes.
+// Two more levels (the infusions' patients and schedules, then what the
+// patients' indexes list) took 88 round trips to 33 instead of 41 but cost
+// the client 5–8 ms of CPU more (pgwall12-bench.md), so they are left out.
 func lotAhead(tx kv.Tx, lotID uuid.UUID, cs []lot.Container) {
 	if !kv.ReadsAhead(tx) || len(cs) == 0 {
 		return
@@ -453,28 +453,14 @@ func lotAhead(tx kv.Tx, lotID uuid.UUID, cs []lot.Container) {
 	w.seek("idx_result_lot", lotID)
 	w.seek("idx_disposition_lot", lotID)
 	w.level(facilitySeek())
-	var infusions []uuid.UUID
 	for _, c := range cs {
 		w.children("idx_event_container", c.ID, kindEvent)
-		infusions = append(infusions, w.children("idx_infusion_container", c.ID, kindInfusion)...)
+		w.children("idx_infusion_container", c.ID, kindInfusion)
 		if id, ok := lookup(tx, "idx_label_container", string(c.ID[:])); ok {
 			w.records(kindLabel, id)
 		}
 	}
 	w.children("idx_result_lot", lotID, kindResult)
 	w.children("idx_disposition_lot", lotID, kindDisposition)
-	w.level()
-	patients := w.ids(kindInfusion, "patient_id", infusions)
-	w.records(kindPatient, patients...)
-	schedules := w.ids(kindInfusion, "schedule_id", infusions)
-	w.records(kindSchedule, schedules...)
-	w.seek("idx_infusion_patient", patients...)
-	w.seek("idx_schedule_patient", patients...)
-	w.level()
-	w.records(kindProtocol, w.ids(kindSchedule, "protocol_id", schedules)...)
-	for _, p := range patients {
-		w.children("idx_infusion_patient", p, kindInfusion)
-		w.children("idx_schedule_patient", p, kindSchedule)
-	}
 	w.level()
 }

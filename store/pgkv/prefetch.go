@@ -134,6 +134,7 @@ type keyPart struct {
 func (t *tx) keysPlan(keys []kv.BucketKey) keysPlan {
 	var p keysPlan
 	byName := map[string]int{}
+	asked := map[string]bool{} // bucket NUL key: each key once
 	for _, bk := range keys {
 		kb, _ := t.Bucket(bk.Bucket).(*bucket)
 		if kb == nil {
@@ -148,9 +149,9 @@ func (t *tx) keysPlan(keys []kv.BucketKey) keysPlan {
 			byName[kb.name] = i
 			p.parts = append(p.parts, keyPart{b: kb})
 		}
-		pt := &p.parts[i]
-		if !slices.ContainsFunc(pt.keys, func(k []byte) bool { return bytes.Equal(k, bk.Key) }) {
-			pt.keys = append(pt.keys, bk.Key)
+		if id := kb.name + "\x00" + string(bk.Key); !asked[id] {
+			asked[id] = true
+			p.parts[i].keys = append(p.parts[i].keys, bk.Key)
 			p.n++
 		}
 	}

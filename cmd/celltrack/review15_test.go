@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // review15 (hostile review: two sites on one PostgreSQL database, through
@@ -119,4 +121,76 @@ func TestReview15SplitFormSentToTwoServersSplitsTwice(t *testing.T) {
 		t.Logf("containers of LOT-S: %d (acknowledged splits %d)", n, splits)
 	}
 	t.Log(fmt.Sprintf("%d splits acknowledged", splits))
+}
+
+// review15 finding B: a login checks the password against the user record
+// it read before the argon2id check (store.Login's view), and its writing
+// transaction checks only that the account is not locked or disabled — not
+// that the password it proved is still the account's. A thief who holds
+// nina's password and logs in over and over (successful logins are not
+// rate-limited) at one site's server keeps a live session after nina, at
+// another site's server, changes her password to end the thief's access:
+// the login in flight when the change commits opens a session after the
+// change revoked the others, with the replaced password. The same at the
+// command line and on one server; two servers make the race the normal
+// case (the change and the thief never meet in one process).
+// Expected: a login whose proved password is no longer the account's opens
+// no session (refused as a wrong password, nothing written but that).
+func TestReview15LoginInFlightSurvivesPasswordChange(t *testing.T) {
+	p := newProcPG(t)
+	a, b := p.startServe("--addr", "127.0.0.1:0"), p.startServe("--addr", "127.0.0.1:0")
+	owner := apiLogin(t, a.url, "nina")
+	old := strings.TrimSpace(procPassword)
+	const thieves = 4
+	var mu sync.Mutex
+	var sessions []*apiClient // the thief's logins answered 200
+	changed := make(chan struct{})
+	var wg sync.WaitGroup
+	for range thieves {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				jar, _ := cookiejar.New(nil)
+				c := &apiClient{url: b.url, c: &http.Client{Jar: jar, Timeout: 60 * time.Second}}
+				st, _, err := c.post("/api/v1/login", `{"user":"nina","password":"`+old+`"}`)
+				if err != nil || st != http.StatusOK {
+					// The first refusal ends this thief: 5 wrong ones would
+					// lock nina, and a lock ends every session.
+					return
+				}
+				mu.Lock()
+				sessions = append(sessions, c)
+				mu.Unlock()
+				select {
+				case <-changed:
+					return // one login answered after the change is enough
+				default:
+				}
+			}
+		}()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	st, body, err := owner.post("/api/v1/password", `{"password":"`+old+`","new_password":"quartz-meadow-lantern-58"}`)
+	close(changed)
+	if err != nil || st != http.StatusOK {
+		t.Fatalf("nina's password change at %s: %d %s %v", a.url, st, body, err)
+	}
+	wg.Wait()
+	live := 0
+	for _, c := range sessions {
+		if st, _, _ := c.getPage("/api/v1/lots"); st == http.StatusOK {
+			live++
+		}
+	}
+	t.Logf("%d logins with the old password answered 200 at %s", len(sessions), b.url)
+	if live != 0 {
+		out := p.must("", "--user", "alice", "audit", "log")
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) > 12 {
+			lines = lines[len(lines)-12:]
+		}
+		t.Errorf("%d session(s) opened with nina's replaced password are live after she changed it (the change ends every other session; a login in flight when it committed opened one after it); last audit entries:\n%s",
+			live, strings.Join(lines, "\n"))
+	}
 }

@@ -194,3 +194,45 @@ func TestReview15LoginInFlightSurvivesPasswordChange(t *testing.T) {
 			live, strings.Join(lines, "\n"))
 	}
 }
+
+var labelsShownRE = regexp.MustCompile(`(?s)id="labels-form">.*?name="shown" value="([^"]*)"`)
+
+// review15 finding A, the labels: the lot page's "print the labels" form
+// sent once to each of two servers at the same moment prints every label
+// twice — two PDFs, the count of printed labels doubled — where one server
+// refuses the second send 409 as a resend. A second physical label per bag
+// is what label reconciliation exists to prevent (a spare label can end up
+// on another bag). Expected: one PDF, the other send refused 409 naming
+// "shown", nothing counted for it.
+func TestReview15LabelFormSentToTwoServersPrintsTwice(t *testing.T) {
+	p := newProcPG(t)
+	p.must("", "--user", "liu", "lot", "register", "--source", "uc", "--donor", "D-1", "--cells", "2.5e9", "--viability", "94.5",
+		"--volume-ml", "1250", "--manufactured", dayFromNow(-5), "--expires", dayFromNow(360), "LOT-L")
+	p.must("", "--user", "liu", "lot", "split", "--containers", "2", "--cells-each", "1e8", "--volume-ml-each", "50", "LOT-L")
+	a, b := p.startServe("--addr", "127.0.0.1:0"), p.startServe("--addr", "127.0.0.1:0")
+	la, lb := apiLogin(t, a.url, "liu"), apiLogin(t, b.url, "liu")
+	const tries = 8
+	for try := range tries {
+		st, page, err := la.getPage("/lots/LOT-L")
+		m := labelsShownRE.FindStringSubmatch(page)
+		if err != nil || st != http.StatusOK || m == nil {
+			t.Fatalf("lot page at %s: %d %v (labels form with shown: %v)", a.url, st, err, m != nil)
+		}
+		sts, bodies := sendAtOnce([]*apiClient{la, lb}, "/lots/LOT-L/labels", url.Values{"signer": {"liu"}, "shown": {m[1]}})
+		pdfs := 0
+		for i, st := range sts {
+			switch {
+			case st == http.StatusOK && strings.HasPrefix(bodies[i], "%PDF"):
+				pdfs++
+			case st == http.StatusConflict:
+			default:
+				t.Fatalf("try %d: labels form at server %d: %d\n%.300s", try, i, st, bodies[i])
+			}
+		}
+		if pdfs != 1 {
+			t.Errorf("try %d: the labels form shown with %q printed, sent once to each of two servers on one database at the same moment, printed the labels %d times; want once, the other send refused 409 as a resend (as one server refuses it)\n%s",
+				try, m[1], pdfs, p.must("", "--user", "liu", "label", "reconcile", "LOT-L"))
+			break
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -120,7 +119,7 @@ func TestReview15SplitFormSentToTwoServersSplitsTwice(t *testing.T) {
 	if n := strings.Count(out, `"code"`); n != splits {
 		t.Logf("containers of LOT-S: %d (acknowledged splits %d)", n, splits)
 	}
-	t.Log(fmt.Sprintf("%d splits acknowledged", splits))
+	t.Logf("%d splits acknowledged", splits)
 }
 
 // review15 finding B: a login checks the password against the user record

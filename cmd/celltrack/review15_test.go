@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -232,6 +237,76 @@ func TestReview15LabelFormSentToTwoServersPrintsTwice(t *testing.T) {
 			t.Errorf("try %d: the labels form shown with %q printed, sent once to each of two servers on one database at the same moment, printed the labels %d times; want once, the other send refused 409 as a resend (as one server refuses it)\n%s",
 				try, m[1], pdfs, p.must("", "--user", "liu", "label", "reconcile", "LOT-L"))
 			break
+		}
+	}
+}
+
+// review15 finding C: two servers on one database signing into one
+// witness folder with the database's one key — README's "run the servers
+// with `serve --checkpoint-key` and `--checkpoint-dir` on a folder the
+// database's administrators cannot write" — cannot start in the same
+// second: both sign the same tree at start, the file name is the second and
+// the tree size (checkpoint-20261205T043012Z-124.txt), and the second server
+// finds it taken and stops with exit 3, "choose a new name", a name no one
+// can choose for a server. Both servers start together after every power
+// cut or host reboot. Expected: both start (the checkpoint already there is
+// the same signed tree head — or each server's file gets a name of its own).
+func TestReview15TwoServersOneWitnessFolderCannotStartTogether(t *testing.T) {
+	p := newProcPG(t)
+	dir := t.TempDir()
+	key := filepath.Join(dir, "ck.key")
+	p.must("", "audit", "key", "init", "--out", key)
+	p.must("", "--user", "alice", "audit", "key", "register", "--verifier-file", key+".pub")
+	for try := range 3 {
+		wit := filepath.Join(dir, fmt.Sprintf("witness-%d", try))
+		if err := os.Mkdir(wit, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		type started struct {
+			line, stderr string
+			exit         int
+		}
+		res := make([]started, 2)
+		var ready, start, done sync.WaitGroup
+		start.Add(1)
+		for i := range res {
+			cmd := p.command("", "--user", "alice", "serve", "--addr", "127.0.0.1:0", "--checkpoint-key", key, "--checkpoint-dir", wit)
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			ready.Add(1)
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				ready.Done()
+				start.Wait()
+				if err := cmd.Start(); err != nil {
+					res[i].stderr = err.Error()
+					return
+				}
+				t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+				lines := bufio.NewScanner(stdout)
+				for lines.Scan() {
+					if strings.HasPrefix(lines.Text(), "celltrack serve: ") && strings.Contains(lines.Text(), " at http") {
+						res[i].line = lines.Text()
+						return
+					}
+				}
+				cmd.Wait() // the exit status is read below
+				res[i].stderr, res[i].exit = stderr.String(), cmd.ProcessState.ExitCode()
+			}()
+		}
+		ready.Wait()
+		start.Done()
+		done.Wait()
+		for i, r := range res {
+			if r.line == "" {
+				t.Fatalf("try %d: of two servers started at once on one database with one key and one witness folder, server %d did not start (exit %d): %s",
+					try, i, r.exit, strings.TrimSpace(r.stderr))
+			}
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -27,49 +26,46 @@ func (a *apiClient) postForm(path string, form url.Values) (int, string, error) 
 	req, _ := http.NewRequest(http.MethodPost, a.url+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Origin", a.url)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := a.c.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), nil
+	return a.do(req)
 }
 
 // getPage is the status and body of GET path.
 func (a *apiClient) getPage(path string) (int, string, error) {
-	resp, err := a.c.Get(a.url + path)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), nil
+	req, _ := http.NewRequest(http.MethodGet, a.url+path, nil)
+	return a.do(req)
 }
 
-// sendAtOnce sends one form to each of the clients at the same moment and
-// returns their statuses and bodies.
-func sendAtOnce(cs []*apiClient, path string, form url.Values) ([]int, []string) {
-	sts, bodies := make([]int, len(cs)), make([]string, len(cs))
+// atOnce runs f(0) … f(n-1), each in its own goroutine, released at the
+// same moment, and waits for them.
+func atOnce(n int, f func(i int)) {
 	var ready, start, done sync.WaitGroup
 	start.Add(1)
-	for i, c := range cs {
+	for i := range n {
 		ready.Add(1)
 		done.Add(1)
 		go func() {
 			defer done.Done()
 			ready.Done()
 			start.Wait()
-			st, body, err := c.postForm(path, form)
-			if err != nil {
-				body = err.Error()
-			}
-			sts[i], bodies[i] = st, body
+			f(i)
 		}()
 	}
 	ready.Wait()
 	start.Done()
 	done.Wait()
+}
+
+// sendAtOnce sends one form to each of the clients at the same moment and
+// returns their statuses and bodies.
+func sendAtOnce(cs []*apiClient, path string, form url.Values) ([]int, []string) {
+	sts, bodies := make([]int, len(cs)), make([]string, len(cs))
+	atOnce(len(cs), func(i int) {
+		st, body, err := cs[i].postForm(path, form)
+		if err != nil {
+			body = err.Error()
+		}
+		sts[i], bodies[i] = st, body
+	})
 	return sts, bodies
 }
 
@@ -267,41 +263,30 @@ func TestReview15TwoServersOneWitnessFolderCannotStartTogether(t *testing.T) {
 			exit         int
 		}
 		res := make([]started, 2)
-		var ready, start, done sync.WaitGroup
-		start.Add(1)
-		for i := range res {
+		atOnce(len(res), func(i int) {
 			cmd := p.command("", "--user", "alice", "serve", "--addr", "127.0.0.1:0", "--checkpoint-key", key, "--checkpoint-dir", wit)
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {
-				t.Fatal(err)
+				res[i].stderr = err.Error()
+				return
 			}
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
-			ready.Add(1)
-			done.Add(1)
-			go func() {
-				defer done.Done()
-				ready.Done()
-				start.Wait()
-				if err := cmd.Start(); err != nil {
-					res[i].stderr = err.Error()
+			if err := cmd.Start(); err != nil {
+				res[i].stderr = err.Error()
+				return
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			lines := bufio.NewScanner(stdout)
+			for lines.Scan() {
+				if strings.HasPrefix(lines.Text(), "celltrack serve: ") && strings.Contains(lines.Text(), " at http") {
+					res[i].line = lines.Text()
 					return
 				}
-				t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-				lines := bufio.NewScanner(stdout)
-				for lines.Scan() {
-					if strings.HasPrefix(lines.Text(), "celltrack serve: ") && strings.Contains(lines.Text(), " at http") {
-						res[i].line = lines.Text()
-						return
-					}
-				}
-				cmd.Wait() // the exit status is read below
-				res[i].stderr, res[i].exit = stderr.String(), cmd.ProcessState.ExitCode()
-			}()
-		}
-		ready.Wait()
-		start.Done()
-		done.Wait()
+			}
+			cmd.Wait() // the exit status is read below
+			res[i].stderr, res[i].exit = stderr.String(), cmd.ProcessState.ExitCode()
+		})
 		for i, r := range res {
 			if r.line == "" {
 				t.Fatalf("try %d: of two servers started at once on one database with one key and one witness folder, server %d did not start (exit %d): %s",

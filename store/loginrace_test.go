@@ -1,9 +1,11 @@
 package store
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store/kv"
 )
@@ -57,8 +59,8 @@ func TestLoginRacingPasswordChangeOpensNoSession(t *testing.T) {
 	if n := sessionCount(t, db); n != sessions {
 		t.Errorf("the refused login left %d sessions; %d before", n, sessions)
 	}
-	es, err := db.AuditLog("")
-	if err != nil {
+	var es []audit.Entry
+	if err := db.EachAuditEntry(context.Background(), "", func(e audit.Entry) error { es = append(es, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if after := len(es); after != before+2 { // the change, and the refused login

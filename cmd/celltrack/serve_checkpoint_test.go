@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"log"
 	"os"
@@ -142,5 +143,84 @@ func TestServeCheckpointerRefusesARollback(t *testing.T) {
 	}
 	if es, _ := os.ReadDir(dir); len(es) != 1 {
 		t.Fatalf("%d files in the checkpoint folder, want the 1 from before the rollback", len(es))
+	}
+}
+
+// TestServeCheckpointersShareAFolder (review 15 C): two servers on one
+// database with one key and one witness folder sign the same tree head in
+// the same second — at start after a power cut, and at stop — and each
+// writes its own file: neither stops on the other's name. A file of an
+// older celltrack's name (time and size only) is still read, and one the
+// other server has created but not yet written when the folder is read is
+// read again once written, not held against the trail.
+func TestServeCheckpointersShareAFolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	now, _ := time.Parse(time.RFC3339, testNow)
+	clock := func() time.Time { return now }
+	if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), "lab", clock); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(path, store.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	skey, vkey, _ := note.GenerateKey(rand.Reader, "celltrack-G1234")
+	signer, _ := note.NewSigner(skey)
+	if _, err := db.RegisterCheckpointKey("alice", vkey); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	servers := []*checkpointer{
+		{db: db, signer: signer, dir: dir, every: time.Minute, log: log.New(io.Discard, "", 0)},
+		{db: db, signer: signer, dir: dir, every: time.Minute, log: log.New(io.Discard, "", 0)},
+	}
+	for i, ck := range servers {
+		if err := ck.sign(); err != nil {
+			t.Fatalf("server %d's checkpoint at start, the same tree head in the same second as server 0's: %v", i, err)
+		}
+	}
+	es, _ := os.ReadDir(dir)
+	if len(es) != 2 {
+		t.Fatalf("%d files after two servers signed, want 2", len(es))
+	}
+	// An older celltrack's name: checkpoint-<time>-<size>.txt.
+	first, _ := os.ReadFile(filepath.Join(dir, es[0].Name()))
+	size := servers[0].last
+	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("checkpoint-20261125T090000Z-%d.txt", size)), first, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Another server's file, created and not yet written.
+	pending := filepath.Join(dir, "checkpoint-20261125T090000Z-0-another.txt")
+	if err := os.WriteFile(pending, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		os.WriteFile(pending, first, 0o600)
+	}()
+	set, _ := db.Settings()
+	set.IdleExpiry = 20 * time.Minute
+	if err := db.SetSettings("alice", set, "longer idle time on the ward"); err != nil {
+		t.Fatal(err)
+	}
+	for i, ck := range servers {
+		if err := ck.sign(); err != nil {
+			t.Fatalf("server %d's checkpoint at stop, the same tree head in the same second: %v", i, err)
+		}
+	}
+	if db.RolledBack() != "" {
+		t.Fatalf("a server found the trail rolled back: %s", db.RolledBack())
+	}
+	kept, _, err := readWitness(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != 6 {
+		t.Errorf("the folder's reader read %d checkpoints, want 6 (2 at start, 2 at stop, the older name, the other server's)", len(kept))
+	}
+	cv, err := db.VerifyCheckpoints(kept)
+	if err != nil || !cv.OK() {
+		t.Fatalf("the servers' checkpoints do not verify: %v %+v", err, cv.Problems)
 	}
 }

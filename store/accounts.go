@@ -45,13 +45,17 @@ func (db *DB) grantSignature(actor string, role audit.Role, password string) (*a
 
 // grant returns the admin's signature over the account given the role,
 // bound to who the account is and the role (roleGrantDigest), which
-// `audit verify` recomputes.
-func (w *writer) grant(admin *audit.User, u audit.User) *audit.Signature {
+// `audit verify` recomputes; admin is the acting admin as grantSignature
+// proved the password, refused if it was replaced since (stillProven).
+func (w *writer) grant(admin *audit.User, u audit.User) (*audit.Signature, error) {
 	if admin == nil {
-		return nil
+		return nil, nil
+	}
+	if err := stillProven(w.actor, *admin, "signature.refused"); err != nil {
+		return nil, err
 	}
 	s := w.sign(*admin, MeaningGrantRole+" "+string(u.Role), roleGrantDigest(u))
-	return &s
+	return &s, nil
 }
 
 // notOwnLookalike refuses an admin creating or changing an account whose
@@ -163,7 +167,11 @@ func (db *DB) SetRole(actor, name string, role audit.Role, reason, adminPassword
 			return lot.Errorf(lot.ECONFLICT, "user %s already has role %s", name, role)
 		}
 		u.Role = role
-		u.RoleGrant = w.grant(grant, *u)
+		sig, err := w.grant(grant, *u)
+		if err != nil {
+			return err
+		}
+		u.RoleGrant = sig
 		return revokeSessions(w.tx, u.ID)
 	})
 }
@@ -186,12 +194,18 @@ func (db *DB) ChangePassword(actor, old, password string) (audit.User, error) {
 	if u, err = db.checkPasswordOf(u, old, "passwd.refused", "wrong current password at password change"); err != nil {
 		return u, err
 	}
+	if testHook != nil {
+		testHook("password change: current password checked")
+	}
 	hash, err := newPasswordHash(u, password)
 	if err != nil {
 		return u, err
 	}
 	err = db.updateSelf(actor, func(w *writer) error {
 		cur := w.actor
+		if err := stillProven(cur, u, "passwd.refused"); err != nil {
+			return err
+		}
 		cur.Hash, cur.PasswordChanged, cur.MustChange = hash, w.now, false
 		u = cur
 		var keep []byte
@@ -209,6 +223,7 @@ func (db *DB) ChangePassword(actor, old, password string) (audit.User, error) {
 // updateSelf is update for a change every enabled user may make to their
 // own account, which the permission table does not list.
 func (db *DB) updateSelf(actor string, fn func(w *writer) error) (err error) {
+	defer db.recordReplaced(&err)
 	defer db.recoverDamage(&err)
 	return db.engine.Update(func(tx kv.Tx) error {
 		u, err := userByName(tx, actor)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store/kv"
 )
@@ -75,4 +77,87 @@ func TestLoginRacingPasswordChangeOpensNoSession(t *testing.T) {
 	if _, _, err := db.Login("nina", newPw, nil); err != nil {
 		t.Errorf("login with the new password after the race: %v", err)
 	}
+}
+
+// TestSignatureRacingPasswordChangeIsRefused (review 15 B, the signatures):
+// a signature whose password was proven right against the record read
+// before it, and which writes after the signer's password was changed, is
+// refused in its write transaction as a wrong password is — the same
+// words — recorded, not counted, and nothing else written; and so is a
+// change of one's own password whose current password was replaced by
+// another change meanwhile (two changes sent at once from two sessions).
+func TestSignatureRacingPasswordChangeIsRefused(t *testing.T) {
+	const newPw = "quartz-meadow-lantern-58"
+	lastEntry := func(t *testing.T, db *DB) audit.Entry {
+		t.Helper()
+		es, _, err := db.AuditTail("", 1)
+		if err != nil || len(es) != 1 {
+			t.Fatalf("the last audit entry: %v (%d)", err, len(es))
+		}
+		return es[0]
+	}
+	t.Run("weight confirmation", func(t *testing.T) {
+		db, d := bedside(t, "0.5")
+		if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, db.Now().Add(-10*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		proven, err := db.Authenticate("pat", testPassword, dose.MeaningConfirmWeight)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ChangePassword("pat", testPassword, newPw); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := db.AuditCount()
+		_, err = d.ConfirmWeight(proven, "MRN-1", "re-weighed")
+		_, wrong := db.Authenticate("pat", "not-the-password-9", dose.MeaningConfirmWeight)
+		if lot.ErrorCode(err) != lot.EAUTH || lot.ErrorCode(wrong) != lot.EAUTH || err.Error() != wrong.Error() {
+			t.Fatalf("a signature with a password replaced since it was proven: %v; want a wrong password's answer %v", err, wrong)
+		}
+		es, _, _ := db.AuditTail("", 2)
+		if after, _ := db.AuditCount(); after != before+2 || es[0].Action != "signature.refused" || es[0].User != "pat" || !strings.Contains(es[0].Reason, "replaced password") {
+			t.Fatalf("the refused signature (then a wrong password) appended %d entries, first %s by %s (%q); want 2, the first signature.refused by pat, replaced password", after-before, es[0].Action, es[0].User, es[0].Reason)
+		}
+		if u := mustUser(t, db, "pat"); u.Failures != 1 { // the wrong password's, not the replaced one's
+			t.Errorf("pat has %d failures counted; want 1, the wrong password's", u.Failures)
+		}
+		if proven, err = db.Authenticate("pat", newPw, dose.MeaningConfirmWeight); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.ConfirmWeight(proven, "MRN-1", "re-weighed"); err != nil {
+			t.Errorf("the confirmation signed with the new password: %v", err)
+		}
+	})
+	t.Run("own password change", func(t *testing.T) {
+		db := newTestDB(t)
+		var raced error
+		testHook = func(stage string) {
+			if stage != "password change: current password checked" {
+				return
+			}
+			testHook = nil
+			_, raced = db.ChangePassword("nina", testPassword, newPw)
+		}
+		defer func() { testHook = nil }()
+		before, _ := db.AuditCount()
+		_, err := db.ChangePassword("nina", testPassword, "copper-meadow-lynx-42")
+		if raced != nil {
+			t.Fatalf("the change that won the race: %v", raced)
+		}
+		if lot.ErrorCode(err) != lot.EAUTH || !strings.HasPrefix(lot.ErrorMessage(err), "wrong password for user nina; nothing was signed") {
+			t.Fatalf("a change whose current password was replaced meanwhile: %v; want a wrong current password's answer", err)
+		}
+		if after, _ := db.AuditCount(); after != before+2 {
+			t.Errorf("the two changes appended %d entries; want 2 (the change, the refusal)", after-before)
+		}
+		if e := lastEntry(t, db); e.Action != "passwd.refused" || !strings.Contains(e.Reason, "replaced password") {
+			t.Errorf("the last entry is %s (%q); want passwd.refused, replaced password", e.Action, e.Reason)
+		}
+		if _, _, err := db.Login("nina", newPw, nil); err != nil {
+			t.Errorf("the password of the change that won: %v", err)
+		}
+		if u := mustUser(t, db, "nina"); u.Failures != 0 {
+			t.Errorf("the refused change counted: %d failures", u.Failures)
+		}
+	})
 }

@@ -213,7 +213,11 @@ func (db *DB) AddUser(actor string, req audit.User, password, adminPassword stri
 		// chooses their own at the first login, as after a reset, and signs
 		// nothing until then (21 CFR 11.100(a)).
 		u.MustChange = true
-		u.RoleGrant = w.grant(grant, u)
+		sig, err := w.grant(grant, u)
+		if err != nil {
+			return err
+		}
+		u.RoleGrant = sig
 		if err := w.put(kindUser, u.ID, string(audit.UserAdd), "", toUserRecord(u)); err != nil {
 			return err
 		}

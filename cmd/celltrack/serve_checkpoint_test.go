@@ -17,10 +17,11 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// The server's checkpointer writes a new checkpoint at each tick when
-// entries were added since the last, and none when nothing was; every file
-// it wrote verifies against the trail.
-func TestServeCheckpointerTicks(t *testing.T) {
+// keyedFixture is the lab fixture in a file at the tests' fixed clock, open,
+// with a checkpoint key registered: the database, its path and the key's
+// signer. The caller closes it.
+func keyedFixture(t *testing.T) (*store.DB, string, note.Signer) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "ct.db")
 	now, _ := time.Parse(time.RFC3339, testNow)
 	clock := func() time.Time { return now }
@@ -31,15 +32,24 @@ func TestServeCheckpointerTicks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
 	skey, vkey, err := note.GenerateKey(rand.Reader, "celltrack-G1234")
 	if err != nil {
 		t.Fatal(err)
 	}
 	signer, _ := note.NewSigner(skey)
 	if _, err := db.RegisterCheckpointKey("alice", vkey); err != nil {
+		db.Close()
 		t.Fatal(err)
 	}
+	return db, path, signer
+}
+
+// The server's checkpointer writes a new checkpoint at each tick when
+// entries were added since the last, and none when nothing was; every file
+// it wrote verifies against the trail.
+func TestServeCheckpointerTicks(t *testing.T) {
+	db, _, signer := keyedFixture(t)
+	defer db.Close()
 	dir := t.TempDir()
 	ck := &checkpointer{db: db, signer: signer, dir: dir, every: 20 * time.Millisecond, log: log.New(io.Discard, "", 0)}
 	files := func() int {
@@ -97,21 +107,7 @@ func TestServeCheckpointerTicks(t *testing.T) {
 // not extend them (an older file put in place since): a checkpoint of the
 // rolled-back trail beside the one it contradicts would hide the rollback.
 func TestServeCheckpointerRefusesARollback(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ct.db")
-	now, _ := time.Parse(time.RFC3339, testNow)
-	clock := func() time.Time { return now }
-	if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), "lab", clock); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(path, store.Options{Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	skey, vkey, _ := note.GenerateKey(rand.Reader, "celltrack-G1234")
-	signer, _ := note.NewSigner(skey)
-	if _, err := db.RegisterCheckpointKey("alice", vkey); err != nil {
-		t.Fatal(err)
-	}
+	db, path, signer := keyedFixture(t)
 	old := filepath.Join(t.TempDir(), "old.db")
 	if _, err := db.Backup(old); err != nil {
 		t.Fatal(err)
@@ -131,7 +127,7 @@ func TestServeCheckpointerRefusesARollback(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	db, err = store.Open(path, store.Options{Now: clock})
+	db, err := store.Open(path, store.Options{Now: db.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,22 +150,8 @@ func TestServeCheckpointerRefusesARollback(t *testing.T) {
 // other server has created but not yet written when the folder is read is
 // read again once written, not held against the trail.
 func TestServeCheckpointersShareAFolder(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ct.db")
-	now, _ := time.Parse(time.RFC3339, testNow)
-	clock := func() time.Time { return now }
-	if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), "lab", clock); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(path, store.Options{Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, _, signer := keyedFixture(t)
 	defer db.Close()
-	skey, vkey, _ := note.GenerateKey(rand.Reader, "celltrack-G1234")
-	signer, _ := note.NewSigner(skey)
-	if _, err := db.RegisterCheckpointKey("alice", vkey); err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	servers := []*checkpointer{
 		{db: db, signer: signer, dir: dir, every: time.Minute, log: log.New(io.Discard, "", 0)},

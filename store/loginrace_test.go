@@ -43,7 +43,7 @@ func TestLoginRacingPasswordChangeOpensNoSession(t *testing.T) {
 			return
 		}
 		changed = true
-		if _, err := db.ChangePassword("nina", testPassword, newPw); err != nil {
+		if _, err := db.ChangePassword("nina", testPassword, newPw, nil); err != nil {
 			t.Errorf("nina's change while the login was in flight: %v", err)
 		}
 	}
@@ -105,7 +105,7 @@ func TestSignatureRacingPasswordChangeIsRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.ChangePassword("pat", testPassword, newPw); err != nil {
+		if _, err := db.ChangePassword("pat", testPassword, newPw, nil); err != nil {
 			t.Fatal(err)
 		}
 		before, _ := db.AuditCount()
@@ -136,11 +136,11 @@ func TestSignatureRacingPasswordChangeIsRefused(t *testing.T) {
 				return
 			}
 			testHook = nil
-			_, raced = db.ChangePassword("nina", testPassword, newPw)
+			_, raced = db.ChangePassword("nina", testPassword, newPw, nil)
 		}
 		defer func() { testHook = nil }()
 		before, _ := db.AuditCount()
-		_, err := db.ChangePassword("nina", testPassword, "copper-meadow-lynx-42")
+		_, err := db.ChangePassword("nina", testPassword, "copper-meadow-lynx-42", nil)
 		if raced != nil {
 			t.Fatalf("the change that won the race: %v", raced)
 		}

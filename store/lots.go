@@ -645,11 +645,16 @@ func prefetchDonors(tx kv.Tx, rows []lot.ImportRow) {
 }
 
 // SplitLot divides a lot into containers whose codes derive from the DIN.
+// With sp.Seen, the lot must stand as the form showed it (checkSeen): a
+// split sent again does not split the lot again.
 func (s *LotService) SplitLot(actor string, sp lot.Split) ([]lot.Container, error) {
 	var cs []lot.Container
 	err := s.db.update(actor, audit.LotSplit, func(w *writer) error {
 		l, err := lotByRef(w.tx, sp.Lot)
 		if err != nil {
+			return err
+		}
+		if err := checkSeen(w.tx, sp.Seen, "lot "+l.Number, "To split more of it, use the form on the page as it is now, which shows the containers made", l.ID); err != nil {
 			return err
 		}
 		if err := lot.CheckSplit(l, sp); err != nil {

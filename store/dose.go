@@ -1064,6 +1064,12 @@ func (s *DoseService) Administer(nurse, witness audit.User, a dose.Administratio
 		if err := dose.CheckSigners(nu, wu); err != nil {
 			return err
 		}
+		if err := stillProven(nu, nurse, "signature.refused"); err != nil {
+			return err
+		}
+		if err := stillCoSigner(wu, witness, "witness"); err != nil {
+			return err
+		}
 		p, start, f, ac, err := administrationFacts(w.tx, w.now, a)
 		if err != nil {
 			return err

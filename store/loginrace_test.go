@@ -128,6 +128,35 @@ func TestSignatureRacingPasswordChangeIsRefused(t *testing.T) {
 			t.Errorf("the confirmation signed with the new password: %v", err)
 		}
 	})
+	t.Run("witness of an infusion", func(t *testing.T) {
+		db, d := bedside(t, "0.5")
+		nurse, err := db.Authenticate("nina", testPassword, dose.MeaningAdminister)
+		if err != nil {
+			t.Fatal(err)
+		}
+		witness, err := db.CoSigner("witness", "omar", testPassword, dose.MeaningWitness)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ChangePassword("omar", testPassword, newPw, nil); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := db.AuditCount()
+		_, _, err = d.Administer(nurse, witness, dose.Administration{MRN: "MRN-1", Containers: []string{bag1}})
+		if after, _ := db.AuditCount(); after != before+1 {
+			t.Errorf("the refused infusion appended %d entries; want 1, the refusal", after-before)
+		}
+		if e := lastEntry(t, db); e.Action != "signature.refused" || e.User != "omar" || !strings.Contains(e.Reason, "replaced password") {
+			t.Errorf("the last entry is %s by %s (%q); want signature.refused by omar, replaced password", e.Action, e.User, e.Reason)
+		}
+		_, wrong := db.CoSigner("witness", "omar", "not-the-password-9", dose.MeaningWitness)
+		if lot.ErrorCode(err) != lot.EAUTH || lot.ErrorField(err) != "witness" || err.Error() != wrong.Error() {
+			t.Fatalf("an infusion witnessed with a password replaced since it was proven: %v; want a wrong witness password's answer %v", err, wrong)
+		}
+		if u := mustUser(t, db, "omar"); u.Failures != 1 {
+			t.Errorf("omar has %d failures counted; want 1, the wrong password's", u.Failures)
+		}
+	})
 	t.Run("own password change", func(t *testing.T) {
 		db := newTestDB(t)
 		var raced error

@@ -444,11 +444,14 @@ func (w *writer) donor(ref string) (lot.Donor, error) {
 // nextDIN issues the next Donation Identification Number of this facility
 // for the current year.
 func (w *writer) nextDIN() (lot.DIN, error) {
-	if err := refuseFacilityChanged(w.tx); err != nil {
-		return lot.DIN{}, err
-	}
 	meta := w.tx.Bucket(bMeta)
 	fin := string(meta.Get([]byte("facility")))
+	if !w.finHeld || fin != w.fin {
+		if err := refuseFacilityChanged(w.tx); err != nil {
+			return lot.DIN{}, err
+		}
+		w.fin, w.finHeld = fin, true
+	}
 	yy := w.now.Year() % 100
 	key := []byte(fmt.Sprintf("din/%02d", yy))
 	var seq uint64

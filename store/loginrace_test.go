@@ -68,7 +68,7 @@ func TestLoginRacingPasswordChangeOpensNoSession(t *testing.T) {
 	if after := len(es); after != before+2 { // the change, and the refused login
 		t.Fatalf("the change and the refused login appended %d entries; want 2", after-before)
 	}
-	if got, refused := es[len(es)-2], es[len(es)-1]; got.Action != "user.passwd" || refused.Action != "login.refused" || refused.User != "nina" || !strings.Contains(refused.Reason, "changed while it was checked") {
+	if got, refused := es[len(es)-2], es[len(es)-1]; got.Action != "user.passwd" || refused.Action != "login.refused" || refused.User != "nina" || !strings.Contains(refused.Reason, "replaced password") {
 		t.Errorf("the last entries are %s by %s, %s by %s (%q); want user.passwd, then login.refused by nina saying the password was replaced", got.Action, got.User, refused.Action, refused.User, refused.Reason)
 	}
 	if u, err := db.User("nina"); err != nil || u.Failures != 0 {

@@ -41,18 +41,18 @@ func (e *replacedPassword) Unwrap() error { return e.answer }
 // action is the refusal's audit action (signature.refused, or
 // passwd.refused at the change of one's own password).
 func stillProven(cur, proven audit.User, action string) error {
-	return replaced(cur, proven, action, errWrongSignature(proven.Name, errWrongLogin(proven.Name)))
+	return stillProvenAs(cur, proven, action, errWrongSignature(proven.Name, errWrongLogin(proven.Name)))
 }
 
 // stillCoSigner is stillProven for the second person a signature names in
 // field ("witness", "physician"), whose password CoSigner proved: refused
 // with CoSigner's one answer.
 func stillCoSigner(cur, proven audit.User, field string) error {
-	return replaced(cur, proven, "signature.refused", errWrongCoSigner(field, proven.Name))
+	return stillProvenAs(cur, proven, "signature.refused", errWrongCoSigner(field, proven.Name))
 }
 
-// replaced is stillProven with the answer given.
-func replaced(cur, proven audit.User, action string, answer error) error {
+// stillProvenAs is stillProven with the answer given.
+func stillProvenAs(cur, proven audit.User, action string, answer error) error {
 	if cur.Hash == proven.Hash {
 		return nil
 	}

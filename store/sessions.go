@@ -206,7 +206,7 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 			// their own change must not be locked out for it.
 			replaced = true
 			w := &writer{db: db, tx: tx, actor: u, now: now, open: true}
-			return w.event(kindUser, u.ID, "login.refused", "replaced password at login: the password was changed while it was checked")
+			return w.event(kindUser, u.ID, "login.refused", "replaced password at login: it was changed while it was checked (not counted)")
 		}
 		if err := audit.CheckLogin(u, now); err != nil {
 			return err

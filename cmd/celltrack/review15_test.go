@@ -69,19 +69,16 @@ func sendAtOnce(cs []*apiClient, path string, form url.Values) ([]int, []string)
 	return sts, bodies
 }
 
-var splitShownRE = regexp.MustCompile(`(?s)id="split-form">.*?name="shown" value="([0-9]+)"`)
+var splitSeenRE = regexp.MustCompile(`(?s)id="split-form">.*?name="seen" value="([0-9]+)"`)
 
-// review15 finding A: the split form's guard against a second send (the
-// number of containers the page showed, web/formguard.go splitStale) is
+// review15 finding A: the split form's guard against a second send was
 // checked under a mutex of one server process (Server.formMu), not in the
 // store's writing transaction. On PostgreSQL with two servers — two sites,
 // or one site behind a load balancer that sends a double click's two posts
-// to different servers — the same form sent to both at once is split twice:
-// both servers read N containers, both split, and the lot gets twice the
-// containers the lab meant (each a real, labelled bag with its own DIN
-// suffix). The same form sent twice to ONE server is refused 409 the
-// second time. The label print, apply and void forms share the cause.
-// Expected: one of the two is refused 409 naming "shown", nothing written.
+// to different servers — the same form sent to both at once split the lot
+// twice. The form now carries seen (the lot's last audit entry the page
+// showed), which the store checks in its writing transaction (forms12).
+// Expected: one of the two is refused 409 naming "seen", nothing written.
 func TestReview15SplitFormSentToTwoServersSplitsTwice(t *testing.T) {
 	p := newProcPG(t)
 	p.must("", "--user", "liu", "lot", "register", "--source", "uc", "--donor", "D-1", "--cells", "2.5e9", "--viability", "94.5",
@@ -93,11 +90,11 @@ func TestReview15SplitFormSentToTwoServersSplitsTwice(t *testing.T) {
 	splits := 0
 	for try := range tries {
 		st, page, err := la.getPage("/lots/LOT-S")
-		m := splitShownRE.FindStringSubmatch(page)
+		m := splitSeenRE.FindStringSubmatch(page)
 		if err != nil || st != http.StatusOK || m == nil {
-			t.Fatalf("lot page at %s: %d %v (split form with shown: %v)", a.url, st, err, m != nil)
+			t.Fatalf("lot page at %s: %d %v (split form with seen: %v)", a.url, st, err, m != nil)
 		}
-		form := url.Values{"signer": {"liu"}, "shown": {m[1]}, "containers": {"1"}, "cells_each": {"1e7"}, "volume_ml_each": {"5"}}
+		form := url.Values{"signer": {"liu"}, "seen": {m[1]}, "containers": {"1"}, "cells_each": {"1e7"}, "volume_ml_each": {"5"}}
 		sts, bodies := sendAtOnce([]*apiClient{la, lb}, "/lots/LOT-S/split", form)
 		ok := 0
 		for i, st := range sts {
@@ -111,7 +108,7 @@ func TestReview15SplitFormSentToTwoServersSplitsTwice(t *testing.T) {
 		}
 		splits += ok
 		if ok != 1 {
-			t.Errorf("try %d: the split form shown with %s containers, sent once to each of two servers on one database at the same moment, split the lot %d times; want once, the other send refused 409 as a resend (as one server refuses it)",
+			t.Errorf("try %d: the split form shown at entry %s, sent once to each of two servers on one database at the same moment, split the lot %d times; want once, the other send refused 409 as a resend (as one server refuses it)",
 				try, m[1], ok)
 			break
 		}
@@ -195,7 +192,7 @@ func TestReview15LoginInFlightSurvivesPasswordChange(t *testing.T) {
 	}
 }
 
-var labelsShownRE = regexp.MustCompile(`(?s)id="labels-form">.*?name="shown" value="([^"]*)"`)
+var labelsSeenRE = regexp.MustCompile(`(?s)id="labels-form">.*?name="seen" value="([^"]*)"`)
 
 // review15 finding A, the labels: the lot page's "print the labels" form
 // sent once to each of two servers at the same moment prints every label
@@ -203,7 +200,7 @@ var labelsShownRE = regexp.MustCompile(`(?s)id="labels-form">.*?name="shown" val
 // refuses the second send 409 as a resend. A second physical label per bag
 // is what label reconciliation exists to prevent (a spare label can end up
 // on another bag). Expected: one PDF, the other send refused 409 naming
-// "shown", nothing counted for it.
+// "seen", nothing counted for it.
 func TestReview15LabelFormSentToTwoServersPrintsTwice(t *testing.T) {
 	p := newProcPG(t)
 	p.must("", "--user", "liu", "lot", "register", "--source", "uc", "--donor", "D-1", "--cells", "2.5e9", "--viability", "94.5",
@@ -214,11 +211,11 @@ func TestReview15LabelFormSentToTwoServersPrintsTwice(t *testing.T) {
 	const tries = 8
 	for try := range tries {
 		st, page, err := la.getPage("/lots/LOT-L")
-		m := labelsShownRE.FindStringSubmatch(page)
+		m := labelsSeenRE.FindStringSubmatch(page)
 		if err != nil || st != http.StatusOK || m == nil {
-			t.Fatalf("lot page at %s: %d %v (labels form with shown: %v)", a.url, st, err, m != nil)
+			t.Fatalf("lot page at %s: %d %v (labels form with seen: %v)", a.url, st, err, m != nil)
 		}
-		sts, bodies := sendAtOnce([]*apiClient{la, lb}, "/lots/LOT-L/labels", url.Values{"signer": {"liu"}, "shown": {m[1]}})
+		sts, bodies := sendAtOnce([]*apiClient{la, lb}, "/lots/LOT-L/labels", url.Values{"signer": {"liu"}, "seen": {m[1]}})
 		pdfs := 0
 		for i, st := range sts {
 			switch {
@@ -230,7 +227,7 @@ func TestReview15LabelFormSentToTwoServersPrintsTwice(t *testing.T) {
 			}
 		}
 		if pdfs != 1 {
-			t.Errorf("try %d: the labels form shown with %q printed, sent once to each of two servers on one database at the same moment, printed the labels %d times; want once, the other send refused 409 as a resend (as one server refuses it)\n%s",
+			t.Errorf("try %d: the labels form shown at entry %q, sent once to each of two servers on one database at the same moment, printed the labels %d times; want once, the other send refused 409 as a resend (as one server refuses it)\n%s",
 				try, m[1], pdfs, p.must("", "--user", "liu", "label", "reconcile", "LOT-L"))
 			break
 		}

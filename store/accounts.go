@@ -45,13 +45,17 @@ func (db *DB) grantSignature(actor string, role audit.Role, password string) (*a
 
 // grant returns the admin's signature over the account given the role,
 // bound to who the account is and the role (roleGrantDigest), which
-// `audit verify` recomputes.
-func (w *writer) grant(admin *audit.User, u audit.User) *audit.Signature {
+// `audit verify` recomputes; admin is the acting admin as grantSignature
+// proved the password, refused if it was replaced since (stillProven).
+func (w *writer) grant(admin *audit.User, u audit.User) (*audit.Signature, error) {
 	if admin == nil {
-		return nil
+		return nil, nil
+	}
+	if err := stillProven(w.actor, *admin, "signature.refused"); err != nil {
+		return nil, err
 	}
 	s := w.sign(*admin, MeaningGrantRole+" "+string(u.Role), roleGrantDigest(u))
-	return &s
+	return &s, nil
 }
 
 // notOwnLookalike refuses an admin creating or changing an account whose
@@ -165,7 +169,11 @@ func (db *DB) SetRole(actor, name string, role audit.Role, reason, adminPassword
 			return lot.Errorf(lot.ECONFLICT, "user %s already has role %s", name, role)
 		}
 		u.Role = role
-		u.RoleGrant = w.grant(grant, *u)
+		sig, err := w.grant(grant, *u)
+		if err != nil {
+			return err
+		}
+		u.RoleGrant = sig
 		return revokeSessions(w.tx, u.ID)
 	})
 }
@@ -196,6 +204,9 @@ func (db *DB) ChangePassword(actor, old, password string, seen *uint64) (audit.U
 	if u, err = db.checkPasswordOf(u, old, "passwd.refused", "wrong current password at password change"); err != nil {
 		return u, err
 	}
+	if testHook != nil {
+		testHook("password change: current password checked")
+	}
 	hash, err := newPasswordHash(u, password)
 	if err != nil {
 		return u, err
@@ -205,6 +216,9 @@ func (db *DB) ChangePassword(actor, old, password string, seen *uint64) (audit.U
 		// Again in the writing transaction: of two sends at once, on
 		// any number of servers, one changes it.
 		if err := ownSeen(w.tx, seen, cur); err != nil {
+			return err
+		}
+		if err := stillProven(cur, u, "passwd.refused"); err != nil {
 			return err
 		}
 		cur.Hash, cur.PasswordChanged, cur.MustChange = hash, w.now, false
@@ -230,6 +244,7 @@ func ownSeen(tx kv.Tx, seen *uint64, u audit.User) error {
 // updateSelf is update for a change every enabled user may make to their
 // own account, which the permission table does not list.
 func (db *DB) updateSelf(actor string, fn func(w *writer) error) (err error) {
+	defer db.recordReplaced(&err)
 	defer db.recoverDamage(&err)
 	return db.engine.Update(func(tx kv.Tx) error {
 		u, err := userByName(tx, actor)

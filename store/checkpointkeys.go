@@ -135,11 +135,14 @@ func (db *DB) RotateCheckpointKey(actor, password, vkey, reason string) (Checkpo
 	// The rotation is the administrator's own signature, as a role grant
 	// is (grantSignature): audit.AuthorizeSign keeps admins from signing
 	// records, not from signing their own administrative acts.
-	if _, err := db.signPassword(u, password, "signature.refused", "wrong password for signature: "+MeaningRotateKey); err != nil {
+	if u, err = db.signPassword(u, password, "signature.refused", "wrong password for signature: "+MeaningRotateKey); err != nil {
 		return CheckpointKey{}, err
 	}
 	var out CheckpointKey
 	err = db.update(actor, audit.AuditKeyRotate, func(w *writer) error {
+		if err := stillProven(w.actor, u, "signature.refused"); err != nil {
+			return err
+		}
 		keys, err := checkpointKeys(w.tx)
 		if err != nil {
 			return err

@@ -478,6 +478,9 @@ func (s *DoseService) ChangeSchedule(signer audit.User, mrn string, n int, date 
 		return c, err
 	}
 	err := s.db.update(signer.Name, audit.ScheduleChange, func(w *writer) error {
+		if err := stillProven(w.actor, signer, "signature.refused"); err != nil {
+			return err
+		}
 		p, err := patientByMRN(w.tx, mrn)
 		if err != nil {
 			return err
@@ -555,6 +558,9 @@ func (s *DoseService) ConfirmWeight(signer audit.User, mrn, reason string) (lot.
 		return wt, err
 	}
 	err := s.db.update(signer.Name, audit.WeightConfirm, func(w *writer) error {
+		if err := stillProven(w.actor, signer, "signature.refused"); err != nil {
+			return err
+		}
 		p, err := patientByMRN(w.tx, mrn)
 		if err != nil {
 			return err
@@ -1231,6 +1237,12 @@ func (s *DoseService) Administer(nurse, witness audit.User, a dose.Administratio
 			return err
 		}
 		if err := dose.CheckSigners(nu, wu); err != nil {
+			return err
+		}
+		if err := stillProven(nu, nurse, "signature.refused"); err != nil {
+			return err
+		}
+		if err := stillCoSigner(wu, witness, "witness"); err != nil {
 			return err
 		}
 		p, start, f, ac, err := administrationFacts(w.tx, w.now, a)

@@ -759,12 +759,16 @@ func (s *ReleaseService) VoidScreening(qa, password, donorRef string, seq int, r
 	if err := s.CheckVoidScreening(qa, donorRef, seq, reason); err != nil {
 		return voided, nil, nil, err
 	}
-	if _, err := s.db.Authenticate(qa, password, release.VoidMeaning(seq, reason)); err != nil {
+	signer, err := s.db.Authenticate(qa, password, release.VoidMeaning(seq, reason))
+	if err != nil {
 		return voided, nil, nil, err
 	}
 	err = s.db.update(qa, audit.DonorScreenVoid, func(w *writer) error {
 		d, u, ss, err := checkScreeningVoid(w.tx, qa, donorRef, seq, reason)
 		if err != nil {
+			return err
+		}
+		if err := stillProven(u, signer, "signature.refused"); err != nil {
 			return err
 		}
 		voided = ss[seq-1]
@@ -945,20 +949,30 @@ func (s *ReleaseService) Approve(a release.Approval) (release.Disposition, error
 	if a.Exception {
 		meaning = release.MeaningException
 	}
-	if _, err := s.db.Authenticate(a.QA, a.Password, meaning); err != nil {
+	qa, err := s.db.Authenticate(a.QA, a.Password, meaning)
+	if err != nil {
 		return d, err
 	}
+	var phys audit.User
 	if a.Exception {
 		// The physician's name was typed by QA: one answer for an unknown
 		// name and a wrong password, as for the witness (CoSigner).
-		if _, err := s.db.CoSigner("physician", a.Physician, a.PhysicianPassword, release.MeaningPhysician); err != nil {
+		if phys, err = s.db.CoSigner("physician", a.Physician, a.PhysicianPassword, release.MeaningPhysician); err != nil {
 			return d, err
 		}
 	}
-	err := s.db.update(a.QA, audit.ReleaseApprove, func(w *writer) error {
+	err = s.db.update(a.QA, audit.ReleaseApprove, func(w *writer) error {
 		p, err := s.db.planApproval(w.tx, a, w.now, true)
 		if err != nil {
 			return err
+		}
+		if err := stillProven(p.qa, qa, "signature.refused"); err != nil {
+			return err
+		}
+		if a.Exception {
+			if err := stillCoSigner(p.phys, phys, "physician"); err != nil {
+				return err
+			}
 		}
 		l := p.lot
 		d = release.Disposition{ID: s.db.NewID(), LotID: l.ID, Lot: l.Number, DIN: l.DIN.String(), Decision: release.Approved,
@@ -1033,12 +1047,16 @@ func (s *ReleaseService) Reject(qa, password, lotRef, reason string, seen *uint6
 	if err := s.CheckReject(qa, lotRef, reason, seen); err != nil {
 		return d, err
 	}
-	if _, err := s.db.Authenticate(qa, password, release.MeaningReject); err != nil {
+	signer, err := s.db.Authenticate(qa, password, release.MeaningReject)
+	if err != nil {
 		return d, err
 	}
-	err := s.db.update(qa, audit.ReleaseReject, func(w *writer) error {
+	err = s.db.update(qa, audit.ReleaseReject, func(w *writer) error {
 		l, u, err := checkReject(w.tx, qa, lotRef, seen)
 		if err != nil {
+			return err
+		}
+		if err := stillProven(u, signer, "signature.refused"); err != nil {
 			return err
 		}
 		d = release.Disposition{ID: s.db.NewID(), LotID: l.ID, Lot: l.Number, DIN: l.DIN.String(), Decision: release.Rejected,

@@ -138,8 +138,8 @@ func checkCopyHead(path string, want audit.Head) error {
 }
 
 // testHook, when a test sets it, is called at the named stages of a
-// restore or a backup, so that a test can change files there as an
-// attacker racing the command would.
+// restore, a backup or a login, so that a test can change files or records
+// there as an attacker (or the account's owner) racing the command would.
 var testHook func(stage string)
 
 // MeaningRestore is what the administrator's password confirms at a restore.

@@ -183,14 +183,31 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 			return Credentials{}, SessionInfo{}, err
 		}
 	}
+	if testHook != nil {
+		testHook("login password checked")
+	}
 	var creds Credentials
 	var info SessionInfo
+	replaced := false
+	checked := u.Hash
 	err = db.engine.Update(func(tx kv.Tx) error {
 		r, err := userRecordByName(tx, name)
 		if err != nil {
 			return err
 		}
 		u := r.user()
+		if u.Hash != checked {
+			// The password was changed or reset (at another server, or by
+			// another process) while this login's argon2id check ran: the
+			// password given is the replaced one, and a session it opened
+			// now would outlive the change that ends the others. It is
+			// refused as a wrong password is, in words and delay, but not
+			// counted — it was right a moment ago, and its owner racing
+			// their own change must not be locked out for it.
+			replaced = true
+			w := &writer{db: db, tx: tx, actor: u, now: now, open: true}
+			return w.event(kindUser, u.ID, "login.refused", "replaced password at login: it was changed while it was checked (not counted)")
+		}
 		if err := audit.CheckLogin(u, now); err != nil {
 			return err
 		}
@@ -227,6 +244,10 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 		info = SessionInfo{User: u, Session: s.session(), DatabaseID: creds.DatabaseID}
 		return nil
 	})
+	if err == nil && replaced {
+		time.Sleep(FailedPasswordDelay)
+		return Credentials{}, SessionInfo{}, errWrongLogin(name)
+	}
 	return creds, info, err
 }
 

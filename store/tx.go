@@ -66,6 +66,7 @@ func (w *writer) checkOpen() error {
 // update runs fn in a write transaction as actor, after checking that actor
 // exists, is enabled and may perform action. Any error rolls everything back.
 func (db *DB) update(actor string, action audit.Action, fn func(w *writer) error) (err error) {
+	defer db.recordReplaced(&err)
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
 	if db.bulk != nil {

@@ -213,7 +213,11 @@ func (db *DB) AddUser(actor string, req audit.User, password, adminPassword stri
 		// chooses their own at the first login, as after a reset, and signs
 		// nothing until then (21 CFR 11.100(a)).
 		u.MustChange = true
-		u.RoleGrant = w.grant(grant, u)
+		sig, err := w.grant(grant, u)
+		if err != nil {
+			return err
+		}
+		u.RoleGrant = sig
 		if err := w.put(kindUser, u.ID, string(audit.UserAdd), "", toUserRecord(u)); err != nil {
 			return err
 		}
@@ -554,7 +558,7 @@ func (db *DB) provePassword(u audit.User, password, action, reason string, signi
 	if !audit.CheckPassword(u.Hash, password) {
 		err := db.wrongPassword(u.Name, u, true, action, reason)
 		if lot.ErrorCode(err) == lot.EAUTH {
-			err = lot.Errorf(lot.EAUTH, "wrong password for user %s; nothing was signed (%s)", u.Name, lockNote(err)).Run(lot.ErrorCommand(err))
+			err = errWrongSignature(u.Name, err)
 		}
 		return u, err
 	}

@@ -214,7 +214,7 @@ func (rt *runtime) serve(c *cli.Context, tlsConf *tls.Config, ck *checkpointer) 
 	if ck != nil {
 		// The last checkpoint holds every entry the server wrote.
 		if err := ck.sign(); err != nil {
-			logger.Printf("last checkpoint not written: %s", lot.ErrorMessage(err))
+			ck.log.Printf("last checkpoint not written: %s", lot.ErrorMessage(err))
 		}
 	}
 	rolled := db.RolledBack()

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log"
 	"os"
@@ -28,7 +30,8 @@ type checkpointer struct {
 	dir    string
 	every  time.Duration
 	log    *log.Logger
-	last   int64 // the tree size of the last checkpoint written
+	last   int64  // the tree size of the last checkpoint written
+	writer string // this server's part of its files' names (see sign)
 }
 
 // serveCheckpointer reads --checkpoint-key, --checkpoint-dir and
@@ -64,7 +67,7 @@ func serveCheckpointer(c *cli.Context) (*checkpointer, error) {
 // passed over silently): it signs nothing for a trail that does not extend
 // each of them — a file rolled back or cut since — and says why.
 func (k *checkpointer) sign() error {
-	kept, _, err := readWitness(k.dir, true)
+	kept, err := k.readFolder()
 	if err != nil {
 		return err
 	}
@@ -80,13 +83,44 @@ func (k *checkpointer) sign() error {
 	if head.Size == k.last {
 		return nil
 	}
-	name := filepath.Join(k.dir, fmt.Sprintf("checkpoint-%s-%d.txt", head.Time.UTC().Format("20060102T150405Z"), head.Size))
+	// Servers on one database share the folder (review 15 C): started
+	// together (after a power cut) they sign the same tree head in the same
+	// second, so the time and the size alone named one file for both and
+	// the second stopped on the first's. Each server's files carry a random
+	// part of its own; readers read every file, whatever its name.
+	if k.writer == "" {
+		b := make([]byte, 4)
+		rand.Read(b)
+		k.writer = hex.EncodeToString(b)
+	}
+	name := filepath.Join(k.dir, fmt.Sprintf("checkpoint-%s-%d-%s.txt", head.Time.UTC().Format("20060102T150405Z"), head.Size, k.writer))
 	if err := writeNew("checkpoint-dir", checkpointFile, name, string(msg), 0o600); err != nil {
 		return err
 	}
 	k.last = head.Size
 	k.log.Printf("checkpoint of %d entries written to %s", head.Size, name)
 	return nil
+}
+
+// readFolder reads the checkpoints kept in the folder. An empty file there
+// is most likely one another server sharing the folder has just created and
+// not yet written (writeNew creates, then writes): the folder is read again
+// after a second, once, before it is held against the trail — an empty
+// checkpoint is refused as unreadable, which would stop this server's
+// checkpoints and writes.
+func (k *checkpointer) readFolder() ([]store.KeptCheckpoint, error) {
+	kept, _, err := readWitness(k.dir, true)
+	if err != nil {
+		return nil, err
+	}
+	for _, kc := range kept {
+		if kc.Unusable == "" && len(kc.Note) == 0 {
+			time.Sleep(time.Second)
+			kept, _, err = readWitness(k.dir, true)
+			break
+		}
+	}
+	return kept, err
 }
 
 // run signs every interval until ctx ends. A failure is logged and tried

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"log"
 	"os"
@@ -16,10 +17,11 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// The server's checkpointer writes a new checkpoint at each tick when
-// entries were added since the last, and none when nothing was; every file
-// it wrote verifies against the trail.
-func TestServeCheckpointerTicks(t *testing.T) {
+// keyedFixture is the lab fixture in a file at the tests' fixed clock, open,
+// with a checkpoint key registered: the database, its path and the key's
+// signer. The caller closes it.
+func keyedFixture(t *testing.T) (*store.DB, string, note.Signer) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "ct.db")
 	now, _ := time.Parse(time.RFC3339, testNow)
 	clock := func() time.Time { return now }
@@ -30,15 +32,24 @@ func TestServeCheckpointerTicks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
 	skey, vkey, err := note.GenerateKey(rand.Reader, "celltrack-G1234")
 	if err != nil {
 		t.Fatal(err)
 	}
 	signer, _ := note.NewSigner(skey)
 	if _, err := db.RegisterCheckpointKey("alice", vkey); err != nil {
+		db.Close()
 		t.Fatal(err)
 	}
+	return db, path, signer
+}
+
+// The server's checkpointer writes a new checkpoint at each tick when
+// entries were added since the last, and none when nothing was; every file
+// it wrote verifies against the trail.
+func TestServeCheckpointerTicks(t *testing.T) {
+	db, _, signer := keyedFixture(t)
+	defer db.Close()
 	dir := t.TempDir()
 	ck := &checkpointer{db: db, signer: signer, dir: dir, every: 20 * time.Millisecond, log: log.New(io.Discard, "", 0)}
 	files := func() int {
@@ -96,21 +107,7 @@ func TestServeCheckpointerTicks(t *testing.T) {
 // not extend them (an older file put in place since): a checkpoint of the
 // rolled-back trail beside the one it contradicts would hide the rollback.
 func TestServeCheckpointerRefusesARollback(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ct.db")
-	now, _ := time.Parse(time.RFC3339, testNow)
-	clock := func() time.Time { return now }
-	if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), "lab", clock); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(path, store.Options{Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	skey, vkey, _ := note.GenerateKey(rand.Reader, "celltrack-G1234")
-	signer, _ := note.NewSigner(skey)
-	if _, err := db.RegisterCheckpointKey("alice", vkey); err != nil {
-		t.Fatal(err)
-	}
+	db, path, signer := keyedFixture(t)
 	old := filepath.Join(t.TempDir(), "old.db")
 	if _, err := db.Backup(old); err != nil {
 		t.Fatal(err)
@@ -130,7 +127,7 @@ func TestServeCheckpointerRefusesARollback(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	db, err = store.Open(path, store.Options{Now: clock})
+	db, err := store.Open(path, store.Options{Now: db.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,5 +139,70 @@ func TestServeCheckpointerRefusesARollback(t *testing.T) {
 	}
 	if es, _ := os.ReadDir(dir); len(es) != 1 {
 		t.Fatalf("%d files in the checkpoint folder, want the 1 from before the rollback", len(es))
+	}
+}
+
+// TestServeCheckpointersShareAFolder (review 15 C): two servers on one
+// database with one key and one witness folder sign the same tree head in
+// the same second — at start after a power cut, and at stop — and each
+// writes its own file: neither stops on the other's name. A file of an
+// older celltrack's name (time and size only) is still read, and one the
+// other server has created but not yet written when the folder is read is
+// read again once written, not held against the trail.
+func TestServeCheckpointersShareAFolder(t *testing.T) {
+	db, _, signer := keyedFixture(t)
+	defer db.Close()
+	dir := t.TempDir()
+	servers := []*checkpointer{
+		{db: db, signer: signer, dir: dir, every: time.Minute, log: log.New(io.Discard, "", 0)},
+		{db: db, signer: signer, dir: dir, every: time.Minute, log: log.New(io.Discard, "", 0)},
+	}
+	for i, ck := range servers {
+		if err := ck.sign(); err != nil {
+			t.Fatalf("server %d's checkpoint at start, the same tree head in the same second as server 0's: %v", i, err)
+		}
+	}
+	es, _ := os.ReadDir(dir)
+	if len(es) != 2 {
+		t.Fatalf("%d files after two servers signed, want 2", len(es))
+	}
+	// An older celltrack's name: checkpoint-<time>-<size>.txt.
+	first, _ := os.ReadFile(filepath.Join(dir, es[0].Name()))
+	size := servers[0].last
+	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("checkpoint-20261125T090000Z-%d.txt", size)), first, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Another server's file, created and not yet written.
+	pending := filepath.Join(dir, "checkpoint-20261125T090000Z-0-another.txt")
+	if err := os.WriteFile(pending, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		os.WriteFile(pending, first, 0o600)
+	}()
+	set, _ := db.Settings()
+	set.IdleExpiry = 20 * time.Minute
+	if err := db.SetSettings("alice", set, "longer idle time on the ward"); err != nil {
+		t.Fatal(err)
+	}
+	for i, ck := range servers {
+		if err := ck.sign(); err != nil {
+			t.Fatalf("server %d's checkpoint at stop, the same tree head in the same second: %v", i, err)
+		}
+	}
+	if db.RolledBack() != "" {
+		t.Fatalf("a server found the trail rolled back: %s", db.RolledBack())
+	}
+	kept, _, err := readWitness(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != 6 {
+		t.Errorf("the folder's reader read %d checkpoints, want 6 (2 at start, 2 at stop, the older name, the other server's)", len(kept))
+	}
+	cv, err := db.VerifyCheckpoints(kept)
+	if err != nil || !cv.OK() {
+		t.Fatalf("the servers' checkpoints do not verify: %v %+v", err, cv.Problems)
 	}
 }

@@ -81,6 +81,11 @@ func apiLogin(t *testing.T, url, user string) *apiClient {
 func (a *apiClient) post(path, body string) (int, string, error) {
 	req, _ := http.NewRequest(http.MethodPost, a.url+path, strings.NewReader(body))
 	req.Header.Set("Origin", a.url)
+	return a.do(req)
+}
+
+// do sends req as a and returns the status and the body.
+func (a *apiClient) do(req *http.Request) (int, string, error) {
 	resp, err := a.c.Do(req)
 	if err != nil {
 		return 0, "", err

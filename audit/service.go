@@ -45,17 +45,15 @@ type Users interface {
 
 // Log reads the audit trail.
 type Log interface {
-	// AuditLog returns the entries of the trail, oldest first; entity
-	// ("" for all) narrows them to one record: UUID, lot, DIN, container
-	// code, MRN, donor id or user name (ENOTFOUND).
-	AuditLog(entity string) ([]Entry, error)
-	// EachAuditEntry calls fn with each entry AuditLog(entity) returns,
-	// in its order, without holding them all: a download of a trail of
-	// millions. It ends with ctx's error once ctx is done (a stopping
-	// server cuts it), and with fn's.
+	// EachAuditEntry calls fn with each entry of the trail, oldest first,
+	// without holding them all (a download of a trail of millions);
+	// entity ("" for all) narrows them to one record: UUID, lot, DIN,
+	// container code, MRN, donor id or user name (ENOTFOUND). It ends
+	// with ctx's error once ctx is done (a stopping server cuts it), and
+	// with fn's.
 	EachAuditEntry(ctx context.Context, entity string, fn func(Entry) error) error
-	// AuditTail returns the last n entries AuditLog(entity) returns,
-	// oldest first, and how many it returns in all, reading no others: a
+	// AuditTail returns the last n entries EachAuditEntry(entity) gives,
+	// oldest first, and how many it gives in all, reading no others: a
 	// page of the newest entries of a trail of millions.
 	AuditTail(entity string, n int) ([]Entry, int, error)
 	// Seen is the state of the records ids as a form carries it

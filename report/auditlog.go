@@ -24,26 +24,13 @@ func EntryView(e audit.Entry) map[string]any {
 		"prev": e.Prev, "new": e.New, "reason": e.Reason, "hash": hex.EncodeToString(e.Hash[:]), "prev_hash": hex.EncodeToString(e.PrevHash[:])}
 }
 
-// AuditLog writes es as `audit log` prints them, in format (text or json);
-// values adds each entry's previous and new values to the text (json always
-// has them). No output shows a password hash: every entry is redacted first.
-func AuditLog(w io.Writer, es []audit.Entry, format string, values bool) error {
-	aw, err := NewAuditLogWriter(w, format, values)
-	if err != nil {
-		return err
-	}
-	for _, e := range es {
-		if err := aw.Write(e); err != nil {
-			return err
-		}
-	}
-	return aw.Close()
-}
-
-// AuditLogWriter writes an audit log as AuditLog does, an entry at a time,
-// so that a trail of millions is written without being held: Write each
-// entry, oldest first, then Close, which writes the end (the count, or the
-// JSON array's closing bracket). Nothing is written after an error.
+// AuditLogWriter writes an audit log as `audit log` prints it, an entry at
+// a time, so that a trail of millions is written without being held: Write
+// each entry, oldest first, then Close, which writes the end (the count, or
+// the JSON array's closing bracket). Values adds each entry's previous and
+// new values to the text (json always has them). No output shows a
+// password hash: every entry is redacted first. Nothing is written after
+// an error.
 type AuditLogWriter struct {
 	w      io.Writer
 	format string

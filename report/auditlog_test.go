@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func TestAuditLogWriterIsTheIndentedArray(t *testing.T) {
 		if err := writeIndented(&want, views); err != nil {
 			t.Fatal(err)
 		}
-		if err := AuditLog(&got, es, "json", false); err != nil {
+		if err := writeAuditLog(&got, es, "json", false); err != nil {
 			t.Fatal(err)
 		}
 		if got.String() != want.String() {
@@ -45,7 +46,7 @@ func TestAuditLogWriterIsTheIndentedArray(t *testing.T) {
 		}
 	}
 	var text bytes.Buffer
-	if err := AuditLog(&text, all, "text", true); err != nil {
+	if err := writeAuditLog(&text, all, "text", true); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasSuffix(text.String(), "\n3 entries\n") || strings.Contains(text.String(), "argon2id") {
@@ -54,4 +55,19 @@ func TestAuditLogWriterIsTheIndentedArray(t *testing.T) {
 	if _, err := NewAuditLogWriter(&text, "csv", false); err == nil || !strings.Contains(err.Error(), `"csv"`) {
 		t.Errorf("format csv: %v, want a refusal naming it", err)
 	}
+}
+
+// writeAuditLog writes es through an AuditLogWriter, as a download streams
+// them.
+func writeAuditLog(w io.Writer, es []audit.Entry, format string, values bool) error {
+	aw, err := NewAuditLogWriter(w, format, values)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if err := aw.Write(e); err != nil {
+			return err
+		}
+	}
+	return aw.Close()
 }

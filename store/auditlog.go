@@ -14,45 +14,19 @@ import (
 	"github.com/google/uuid"
 )
 
-// AuditLog returns the audit entries, oldest first; with a non-empty entity
-// reference (a UUID, lot, container, MRN, donor or user name) only that
-// record's entries.
-func (db *DB) AuditLog(entity string) ([]audit.Entry, error) {
-	var es []audit.Entry
-	err := db.view(func(tx kv.Tx) error {
-		b := tx.Bucket(bAudit)
-		if entity == "" {
-			err := b.ForEach(func(k, v []byte) error {
-				e, err := audit.Decode(v)
-				es = append(es, e)
-				return err
-			})
-			fillValues(tx, es)
-			fillPrevHashes(b, es)
-			return err
-		}
-		id, err := resolveEntity(tx, entity)
-		if err != nil {
-			return err
-		}
-		es, err = recordEntries(tx, id)
-		return err
-	})
-	return es, err
-}
-
 // auditBatch is how many entries EachAuditEntry reads in one read
 // transaction (a variable: tests make batches of a few entries).
 var auditBatch = 8192
 
-// EachAuditEntry calls fn with each entry AuditLog(entity) returns, in its
-// order, reading auditBatch entries at a time, each batch in a read
-// transaction of its own that ends before fn sees them: a download of a
-// trail of millions holds neither all of them in memory nor a transaction
-// open while a slow client reads (a transaction open keeps a server's stop
-// from closing the file). The trail only grows, so the batches are the
-// trail as it was at the first: entries appended meanwhile are left out,
-// and each entry's value is the one it set (fillBatchValues). It ends with
+// EachAuditEntry calls fn with each audit entry, oldest first — with a
+// non-empty entity reference (a UUID, lot, container, MRN, donor or user
+// name) only that record's — reading auditBatch entries at a time, each
+// batch in a read transaction of its own that ends before fn sees them: a
+// download of a trail of millions holds neither all of them in memory nor
+// a transaction open while a slow client reads (a transaction open keeps a
+// server's stop from closing the file). The trail only grows, so the
+// batches are the trail as it was at the first: entries appended meanwhile
+// are left out, and each entry's value is the one it set (fillBatchValues). It ends with
 // ctx's error once ctx is done (checked between batches: a stopping server
 // cuts a long download), and with fn's error.
 func (db *DB) EachAuditEntry(ctx context.Context, entity string, fn func(audit.Entry) error) error {
@@ -123,10 +97,10 @@ func (db *DB) EachAuditEntry(ctx context.Context, entity string, fn func(audit.E
 	}
 }
 
-// AuditTail returns the last n entries of AuditLog(entity), oldest first,
-// and how many AuditLog(entity) has. The whole trail's count is the
-// sequence number of its last entry: entries are numbered from 1 without a
-// gap, which `audit verify` checks.
+// AuditTail returns the last n entries EachAuditEntry(entity) gives,
+// oldest first, and how many it gives in all. The whole trail's count is
+// the sequence number of its last entry: entries are numbered from 1
+// without a gap, which `audit verify` checks.
 func (db *DB) AuditTail(entity string, n int) ([]audit.Entry, int, error) {
 	var es []audit.Entry
 	total := 0

@@ -84,6 +84,10 @@ func statusOf(w http.ResponseWriter, err error) int {
 		retryAfter(w, err)
 		return t.status
 	}
+	var c *cancelled
+	if errors.As(err, &c) {
+		return c.status
+	}
 	if st, ok := HTTPStatus[lot.ErrorCode(err)]; ok {
 		return st
 	}
@@ -151,15 +155,20 @@ func (s *Server) api(fn func(w http.ResponseWriter, r *http.Request, u audit.Use
 }
 
 // logError logs an error of the request r in the server's log and returns
-// what the person who asked is shown: a refusal as it is, its message written
-// for them (busy, unavailable and unknown outcomes are logged with the
-// whole chain too: the database's own words when it was out of reach); an
-// internal error — a bug, or the database's own words, which may name
-// tables, URLs or files — as a generic message with a request id, under
-// which the server logs the error itself for the administrator.
+// what the person who asked is shown: a request whose client went away, or
+// that the server's stop cut, as that (cancellation, not an internal
+// error); a refusal as it is, its message written for them (busy,
+// unavailable and unknown outcomes are logged with the whole chain too:
+// the database's own words when it was out of reach); an internal error —
+// a bug, or the database's own words, which may name tables, URLs or
+// files — as a generic message with a request id, under which the server
+// logs the error itself for the administrator.
 func (s *Server) logError(r *http.Request, err error) error {
 	if err == nil {
 		return nil
+	}
+	if c := s.cancellation(r, err); c != nil {
+		return c
 	}
 	where := ""
 	if r != nil {

@@ -26,13 +26,6 @@ type tailOnly struct {
 	total int
 }
 
-func (l tailOnly) AuditLog(entity string) ([]audit.Entry, error) {
-	if entity == "" {
-		l.t.Errorf("the whole trail was read (AuditLog(\"\"))")
-	}
-	return nil, nil
-}
-
 func (l tailOnly) EachAuditEntry(ctx context.Context, entity string, fn func(audit.Entry) error) error {
 	if entity == "" {
 		l.t.Errorf("the whole trail was read (EachAuditEntry(\"\"))")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -183,19 +184,6 @@ func (r RemoteUsers) SetSettings(_ string, s audit.Settings, reason string) erro
 	return err
 }
 
-func (r RemoteUsers) AuditLog(entity string) ([]audit.Entry, error) {
-	path := "/audit"
-	if entity != "" {
-		path = "/audit/" + seg(entity)
-	}
-	ws, err := remoteGet[[]WireEntry](r.c, path)
-	var es []audit.Entry
-	for _, w := range ws {
-		es = append(es, w.entry())
-	}
-	return es, err
-}
-
 // EachAuditEntry reads the entries as the server streams them (GET /audit,
 // auditStream) and calls fn with each as it arrives, holding none: through
 // a Caller that cannot stream, it reads the answer whole first. An answer
@@ -207,23 +195,7 @@ func (r RemoteUsers) EachAuditEntry(ctx context.Context, entity string, fn func(
 	if entity != "" {
 		path = "/audit/" + seg(entity)
 	}
-	st, ok := r.c.(Streamer)
-	if !ok {
-		es, err := r.AuditLog(entity)
-		if err != nil {
-			return err
-		}
-		for _, e := range es {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return st.Stream(svcPrefix+path, func(body io.Reader) error {
+	read := func(body io.Reader) error {
 		n := 0
 		cut := func(err error) error {
 			if errors.Is(err, io.EOF) {
@@ -255,7 +227,15 @@ func (r RemoteUsers) EachAuditEntry(ctx context.Context, entity string, fn func(
 			return cut(err)
 		}
 		return nil
-	})
+	}
+	if st, ok := r.c.(Streamer); ok {
+		return st.Stream(svcPrefix+path, read)
+	}
+	data, _, err := r.c.Call(http.MethodGet, svcPrefix+path, nil)
+	if err != nil {
+		return err
+	}
+	return read(bytes.NewReader(data))
 }
 
 // AuditTail is the answer of GET /audit-tail: the last entries and the

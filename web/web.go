@@ -8,9 +8,11 @@ package web
 import (
 	"context"
 	"embed"
+	"errors"
 	"html/template"
 	"io/fs"
 	"log"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -146,6 +148,45 @@ const (
 	WriteTimeout = 60 * time.Second
 	IdleTimeout  = 120 * time.Second
 )
+
+// StatusClientClosedRequest is the status of a request whose client went
+// away before its answer — nginx's 499 "Client Closed Request", which log
+// readers and monitoring know as no fault of the server's. The log line of
+// such a request says so (cancellation); its answer carries it, should
+// anything still read it.
+const StatusClientClosedRequest = 499
+
+// cancelled is the error of a request that ended because it was
+// withdrawn: its client closed it (StatusClientClosedRequest), or the
+// server's stop cut it (503, Stop logs what became of it).
+type cancelled struct {
+	err    error
+	status int
+}
+
+func (c *cancelled) Error() string { return c.err.Error() }
+func (c *cancelled) Unwrap() error { return c.err }
+
+// cancellation is err as the request r was withdrawn, nil when it was not:
+// r's context is done and err is that — its cancellation (a long read's
+// walk ends with it), or the answer's write to the closed connection
+// (net/http cancels the context as such a write fails). The request's
+// client closed it, unless the server is stopping (Stop cut it). Only a
+// read watches its request's context — a write is committed or not
+// whatever became of its client (stop.go) — so nothing was written by
+// either. The client's is logged here, as what it is rather than an
+// internal error; a cut one Stop logs with the grace that ended.
+func (s *Server) cancellation(r *http.Request, err error) error {
+	var netErr *net.OpError
+	if r == nil || r.Context().Err() == nil || !errors.Is(err, context.Canceled) && !errors.As(err, &netErr) {
+		return nil
+	}
+	if s.requests.Err() != nil {
+		return &cancelled{lot.Errorf(lot.EBUSY, "the server is stopping: this request was cut before its answer; nothing was written — send it again once the server is back"), http.StatusServiceUnavailable}
+	}
+	s.cfg.Log.Printf("%s %s from %s: %d the client closed the request before its answer; nothing was written (%v)", r.Method, r.URL.Path, r.RemoteAddr, StatusClientClosedRequest, err)
+	return &cancelled{lot.Errorf(lot.EUSAGE, "the request was closed by its client before its answer; nothing was written — send it again if it is still wanted"), StatusClientClosedRequest}
+}
 
 //go:embed templates/*.html
 var templateFS embed.FS

@@ -15,7 +15,7 @@ const newPassword = "copper-lantern-meadow-42"
 // lastEntry is the newest audit entry of a user's record.
 func (f *webFixture) lastEntry(user string) audit.Entry {
 	f.t.Helper()
-	es, err := f.db.AuditLog(user)
+	es, err := f.auditLog(user)
 	if err != nil || len(es) == 0 {
 		f.t.Fatalf("audit log of %s: %v", user, err)
 	}
@@ -79,7 +79,7 @@ func TestServePasswordChange(t *testing.T) {
 	if st, _ := f.get(c, "/api/v1/lots"); st != http.StatusOK {
 		t.Errorf("the session that changed the password: %d, want 200", st)
 	}
-	if es, _ := f.db.AuditLog("nina"); f.auditCount() != n+2 || es[len(es)-1].Action != "user.passwd" || es[len(es)-1].User != "nina" {
+	if es, _ := f.auditLog("nina"); f.auditCount() != n+2 || es[len(es)-1].Action != "user.passwd" || es[len(es)-1].User != "nina" {
 		for _, e := range es[len(es)-(f.auditCount()-n):] {
 			t.Logf("%s %s %s", e.User, e.Action, e.Reason)
 		}

@@ -306,7 +306,7 @@ func TestServeLockoutOverHTTP(t *testing.T) {
 	if st, body := f.get(omar, "/api/v1/trace/lot/LOT-UC-1"); st != http.StatusUnauthorized {
 		t.Errorf("the locked user's live session still reads: %d %.200s", st, body)
 	}
-	es, err := f.db.AuditLog("")
+	es, err := f.auditLog("")
 	if err != nil {
 		t.Fatal(err)
 	}

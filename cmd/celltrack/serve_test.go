@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"html"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/store"
 	"github.com/celltrack/celltrack/web"
 )
@@ -135,6 +137,16 @@ func (f *webFixture) auditCount() int {
 		f.t.Fatal(err)
 	}
 	return n
+}
+
+// auditLog is the audit log of entity ("" the whole trail), oldest first.
+func (f *webFixture) auditLog(entity string) ([]audit.Entry, error) {
+	var es []audit.Entry
+	err := f.db.EachAuditEntry(context.Background(), entity, func(e audit.Entry) error {
+		es = append(es, e)
+		return nil
+	})
+	return es, err
 }
 
 func (f *webFixture) post(c *http.Client, path string, form url.Values) (int, string) {

@@ -1,6 +1,10 @@
 package audit
 
-import "github.com/celltrack/celltrack/lot"
+import (
+	"bytes"
+
+	"github.com/celltrack/celltrack/lot"
+)
 
 // SeenField is the field in which a write carries the state its form was
 // shown with: the number of the last audit entry of the record it changes
@@ -61,4 +65,30 @@ func CheckSeen(seen uint64, what string, last Entry, part, todo string) error {
 	}
 	return lot.FieldErrorf(SeenField, lot.ECONFLICT, "%s changed after this form was shown (the last change recorded: %s%s by %s at %s, audit entry #%d; the form showed it as of #%d): a form sent again (a second click, a refresh or the Back button) does nothing the second time, and nothing was done now. %s",
 		what, last.Action, part, last.User, lot.FormatTime(last.Time), last.Seq, seen, todo)
+}
+
+// StoredAction is the action of a stored entry and whether it is a state
+// entry, read without decoding the rest (Decode unmarshals the record's
+// value before and after, most of an account entry's bytes): the body is
+// Entry's JSON, whose first "action" key is the entry's own (IntactAction),
+// and action names need no escape. ChangesAccount is all an account's
+// state asks of the entries it walks back over.
+func StoredAction(b []byte) (action string, state bool, err error) {
+	body, err := Body(b)
+	if err != nil {
+		return "", false, err
+	}
+	i := bytes.Index(body, actionKey)
+	if i < 0 {
+		return "", false, errBody
+	}
+	rest := body[i+len(actionKey):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return "", false, errBody
+	}
+	if IsLinked(b) {
+		return string(rest[:j]), leanState(b[80]), nil
+	}
+	return string(rest[:j]), b[112] != 0, nil
 }

@@ -1,11 +1,13 @@
 package audit
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
 )
 
 // A form's seen is the number of its record's last audit entry: the same
@@ -37,5 +39,45 @@ func TestCheckSeen(t *testing.T) {
 				t.Fatalf("got %v (%s, field %q), want %s on %s containing %q", err, lot.ErrorCode(err), lot.ErrorField(err), c.code, SeenField, c.want)
 			}
 		})
+	}
+}
+
+// TestStoredAction: an entry's action and state are read from its own
+// keys, as Decode reads them, never from the same words in its user,
+// reason or record value, in every stored layout.
+func TestStoredAction(t *testing.T) {
+	at := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []Entry{
+		{Action: "login", User: "nina", State: true, Lean: true},
+		{Action: "user.disable", User: "alice", Reason: `"action":"login"`, State: true, Lean: true},
+		{Action: "login.refused", User: `x","action":"user.reset`},
+		{Action: "user.reset", User: "alice", Prev: json.RawMessage(`{"action":"login"}`), State: true, Lean: true},
+	} {
+		tc.Time, tc.Entity, tc.ID, tc.Seq = at, "user", uuid.New(), 3
+		enc, err := tc.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc11, err := tc.EncodeSchema11()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := tc.EncodeRaw()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for form, b := range map[string][]byte{"framed": enc, "raw frame": raw, "schema 11": enc11} {
+			want, err := Decode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			action, state, err := StoredAction(b)
+			if err != nil || action != tc.Action || action != want.Action || state != want.State {
+				t.Errorf("%s, %s: StoredAction = %q %v %v; Decode reads %q, state %v", tc.Action, form, action, state, err, want.Action, want.State)
+			}
+		}
+	}
+	if _, _, err := StoredAction([]byte("short")); err == nil {
+		t.Error("an entry shorter than its header has an action")
 	}
 }

@@ -18,24 +18,30 @@ type Users interface {
 	User(name string) (User, error)
 	// Users lists every user.
 	Users() ([]User, error)
-	// Signer returns the co-signer named in field (--witness,
-	// --physician): ENOTFOUND naming the field for an unknown name.
-	Signer(field, name string) (User, error)
+	// CoSigner checks the password of the second person named in field
+	// (--witness), someone other than the acting user, for a signature
+	// with meaning: one EAUTH refusal on field, as at the login, for an
+	// unknown name or a wrong password whatever the account's state (a
+	// known account's counted and recorded); what else refuses the
+	// account (disabled, locked, role) is said only to its right password.
+	CoSigner(field, name, password, meaning string) (User, error)
 	// Authenticate checks name's password for a signature with meaning:
 	// EAUTH for a wrong password (counted, and recorded in the audit
 	// trail), EFORBIDDEN for a disabled user or a role that may not sign so.
 	Authenticate(name, password, meaning string) (User, error)
 
 	AddUser(actor string, u User, password, adminPassword string) (User, error)
-	// DisableUser, EnableUser and UnlockUser with seen set refuse the
-	// change (ECONFLICT) when the account has changed since its form was
-	// shown (SeenField); nil asks for no such check.
+	// DisableUser, EnableUser, UnlockUser, ResetPassword and
+	// ChangePassword with seen set refuse the change (ECONFLICT) when the
+	// account has changed since its form was shown (SeenField) — a
+	// password change before its old password is checked, so a change
+	// sent again counts no wrong password; nil asks for no such check.
 	DisableUser(actor, name, reason string, seen *uint64) (User, error)
 	EnableUser(actor, name, reason string, seen *uint64) (User, error)
 	UnlockUser(actor, name, reason string, seen *uint64) (User, error)
-	ResetPassword(actor, name, oneTime, reason string) (User, error)
+	ResetPassword(actor, name, oneTime, reason string, seen *uint64) (User, error)
 	SetRole(actor, name string, role Role, reason, adminPassword string) (User, error)
-	ChangePassword(actor, old, password string) (User, error)
+	ChangePassword(actor, old, password string, seen *uint64) (User, error)
 
 	// Settings are the facility's session, lockout and password settings;
 	// SetSettings changes them with a reason (admin).

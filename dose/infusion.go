@@ -51,6 +51,20 @@ const (
 	MeaningConfirmWeight = "confirmed the weight"
 )
 
+// CheckWitnessName checks, before any password, the witness's name as
+// typed: given, and not the administering user's own. It says nothing else
+// of the witness (who exists, their role or state): only the witness's
+// password may (CheckSigners after it).
+func CheckWitnessName(nurse audit.User, witness string) error {
+	if witness == "" {
+		return lot.FieldErrorf("witness", lot.EUSAGE, "the witness needs a user name; the second clinical user who checked types it with their password")
+	}
+	if witness == nurse.Name {
+		return lot.FieldErrorf("witness", lot.EFORBIDDEN, "the witness %s is the administering user; a second, different person must witness", witness)
+	}
+	return nil
+}
+
 // CheckSigners checks the two people who sign an infusion: two different
 // users, both with a clinical role (physician or nurse), neither disabled.
 // It returns EFORBIDDEN naming the user at fault.

@@ -90,6 +90,11 @@ type Split struct {
 	Containers int
 	CellsEach  Cells
 	VolumeEach Tenths // optional; zero means the lot's volume shared evenly
+	// Seen, optional, is the lot's state the split was asked from
+	// (audit.SeenField: its last audit entry): the split is refused
+	// (ECONFLICT on "seen") once the lot has changed since — a split
+	// form sent again.
+	Seen *uint64 `json:",omitempty"`
 }
 
 // CheckSplit checks that splitting l as asked fits: at most MaxContainers in

@@ -40,6 +40,10 @@ func BarcodeData(c Container) string { return "=" + ContainerCode(c.DIN, c.Numbe
 // that printed labels be accounted for): every printed label is applied,
 // voided, or still unused.
 type LabelCount struct {
+	// ID is the container's label record's, which its label entries in
+	// the audit trail are about (audit.SeenField reads them by it);
+	// uuid.Nil before its first label is printed.
+	ID          uuid.UUID
 	ContainerID uuid.UUID
 	LotID       uuid.UUID
 	Printed     int
@@ -106,11 +110,15 @@ func CheckLabel(c Container) error {
 // LabelService prints, applies and voids container labels and reconciles
 // them per lot. ref is a lot (number, DIN, UUID) or a container (code, UUID).
 // Print passes the label set to render inside the transaction that counts the
-// labels, so a failed render counts nothing. Writes return EFORBIDDEN,
+// labels, so a failed render counts nothing. seen, when not nil, is the
+// state of the labels the form was shown with (audit.SeenField: of a lot,
+// the last audit entry of the lot, its containers and their labels; of a
+// container, of it and its labels): the write is refused (ECONFLICT on
+// "seen") once they have changed since. Writes return EFORBIDDEN,
 // ECONFLICT, EINVALID or ENOTFOUND.
 type LabelService interface {
-	Print(actor, ref string, render func(LabelSet) error) (LabelSet, error)
-	Apply(actor, containerRef string) (LabelCount, error)
-	Void(actor, containerRef, reason string) (LabelCount, error)
+	Print(actor, ref string, seen *uint64, render func(LabelSet) error) (LabelSet, error)
+	Apply(actor, containerRef string, seen *uint64) (LabelCount, error)
+	Void(actor, containerRef, reason string, seen *uint64) (LabelCount, error)
 	Reconcile(lotRef string) (Lot, []Container, []LabelCount, error)
 }

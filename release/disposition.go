@@ -159,13 +159,22 @@ func CheckSegregation(l lot.Lot, signer, registrant audit.User) error {
 	return nil
 }
 
+// CheckCoSignerRole refuses a co-signer of an exceptional release who is
+// not an enabled physician.
+func CheckCoSignerRole(phys audit.User) error {
+	if phys.Role != audit.Physician || phys.Disabled {
+		return lot.FieldErrorf("physician", lot.EFORBIDDEN, "the co-signing physician %s has role %s; the co-signature of an exceptional release needs an enabled physician", phys.Name, phys.Role)
+	}
+	return nil
+}
+
 // CheckCoSigner refuses a physician co-signature of an exceptional release
 // by anyone but an enabled physician who is not the QA signer: two logins
 // with one printed name are one person (lot.SameName), as for segregation
 // of duties, and an exceptional release needs two.
 func CheckCoSigner(qa, phys audit.User) error {
-	if phys.Role != audit.Physician || phys.Disabled {
-		return lot.FieldErrorf("physician", lot.EFORBIDDEN, "the co-signing physician %s has role %s; the co-signature of an exceptional release needs an enabled physician", phys.Name, phys.Role)
+	if err := CheckCoSignerRole(phys); err != nil {
+		return err
 	}
 	if phys.ID == qa.ID || lot.SameName(phys.FullName, qa.FullName) {
 		return lot.FieldErrorf("physician", lot.EFORBIDDEN, "the co-signing physician %s and the QA signer %s have the same printed name %q; an exceptional release needs two different people: another physician must co-sign",

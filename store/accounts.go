@@ -120,9 +120,11 @@ func (db *DB) UnlockUser(actor, name, reason string, seen *uint64) (audit.User, 
 
 // ResetPassword sets a one-time password that its owner must change at the
 // next login, clears a lockout and ends the user's sessions. An admin
-// changes their own password with ChangePassword.
-func (db *DB) ResetPassword(actor, name, oneTime, reason string) (audit.User, error) {
-	return db.adminChange(actor, name, audit.UserReset, reason, nil, func(w *writer, u *audit.User) error {
+// changes their own password with ChangePassword. With seen, the account
+// must stand as the form showed it (accountSeen): a reset sent again
+// records no second reset.
+func (db *DB) ResetPassword(actor, name, oneTime, reason string, seen *uint64) (audit.User, error) {
+	return db.adminChange(actor, name, audit.UserReset, reason, seen, func(w *writer, u *audit.User) error {
 		if u.Name == w.actor.Name {
 			return lot.Errorf(lot.ECONFLICT, "user %s cannot reset their own password; change it instead, with the current one", name).Run("user passwd")
 		}
@@ -174,14 +176,22 @@ func (db *DB) SetRole(actor, name string, role audit.Role, reason, adminPassword
 // from WithSession the session the change is made in is kept; without one
 // (the server's handle, which cannot tell its callers' sessions apart)
 // every session of the user ends, and the server opens a new one for the
-// person who changed it.
-func (db *DB) ChangePassword(actor, old, password string) (audit.User, error) {
+// person who changed it. With seen, the account must stand as the form
+// showed it (ownSeen), checked before the old password is: a change sent
+// again, whose current password is the one it replaced, is refused
+// without counting a wrong password.
+func (db *DB) ChangePassword(actor, old, password string, seen *uint64) (audit.User, error) {
 	u, err := db.User(actor)
 	if err != nil {
 		return u, err
 	}
 	if err := audit.AuthorizeRead(u); err != nil {
 		return u, err
+	}
+	if seen != nil {
+		if err := db.view(func(tx kv.Tx) error { return ownSeen(tx, seen, u) }); err != nil {
+			return u, err
+		}
 	}
 	if u, err = db.checkPasswordOf(u, old, "passwd.refused", "wrong current password at password change"); err != nil {
 		return u, err
@@ -192,6 +202,11 @@ func (db *DB) ChangePassword(actor, old, password string) (audit.User, error) {
 	}
 	err = db.updateSelf(actor, func(w *writer) error {
 		cur := w.actor
+		// Again in the writing transaction: of two sends at once, on
+		// any number of servers, one changes it.
+		if err := ownSeen(w.tx, seen, cur); err != nil {
+			return err
+		}
 		cur.Hash, cur.PasswordChanged, cur.MustChange = hash, w.now, false
 		u = cur
 		var keep []byte
@@ -204,6 +219,12 @@ func (db *DB) ChangePassword(actor, old, password string) (audit.User, error) {
 		return w.put(kindUser, cur.ID, "user.passwd", "password changed by its owner", toUserRecord(cur))
 	})
 	return u, err
+}
+
+// ownSeen is accountSeen for u's change of their own password.
+func ownSeen(tx kv.Tx, seen *uint64, u audit.User) error {
+	return checkSeenOf(tx, seen, "the account of "+u.Name,
+		"The password it carries was not checked, and nothing was counted against "+u.Name+". To change it again, use the form as it is now, with the password in use now", u.ID, true)
 }
 
 // updateSelf is update for a change every enabled user may make to their

@@ -121,23 +121,23 @@ func TestLabelCountsAreStoredAndAudited(t *testing.T) {
 	db, _, cs := custodyDB(t)
 	l := NewLabelService(db)
 	rendered := 0
-	if _, err := l.Print("liu", "LOT-1", func(set lot.LabelSet) error { rendered = len(set.Containers); return nil }); err != nil {
+	if _, err := l.Print("liu", "LOT-1", nil, func(set lot.LabelSet) error { rendered = len(set.Containers); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Print("liu", cs[0].Code(), func(lot.LabelSet) error { return nil }); err != nil {
+	if _, err := l.Print("liu", cs[0].Code(), nil, func(lot.LabelSet) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Apply("liu", cs[0].Code()); err != nil {
+	if _, err := l.Apply("liu", cs[0].Code(), nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Void("liu", cs[0].Code(), "duplicate print"); err != nil {
+	if _, err := l.Void("liu", cs[0].Code(), "duplicate print", nil); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := db.AuditCount()
-	if _, err := l.Void("liu", cs[0].Code(), "again"); lot.ErrorCode(err) != lot.ECONFLICT {
+	if _, err := l.Void("liu", cs[0].Code(), "again", nil); lot.ErrorCode(err) != lot.ECONFLICT {
 		t.Fatalf("void with no unused label: %v", err)
 	}
-	if _, err := l.Print("nina", "LOT-1", func(lot.LabelSet) error { return nil }); lot.ErrorCode(err) != lot.EFORBIDDEN {
+	if _, err := l.Print("nina", "LOT-1", nil, func(lot.LabelSet) error { return nil }); lot.ErrorCode(err) != lot.EFORBIDDEN {
 		t.Fatalf("nurse prints: %v", err)
 	}
 	if after, _ := db.AuditCount(); after != before {

@@ -35,3 +35,24 @@ func TestFacilityFINHeldAgainstInitsEntry(t *testing.T) {
 		t.Errorf("the refused register wrote: %d → %d entries", before.Size, after.Size)
 	}
 }
+
+// An import issues its DINs after one check of the facility's FIN
+// (writer.fin): with meta "facility" changed outside celltrack the first
+// row is refused, naming the FIN, and nothing of the import is written.
+func TestImportRefusedWhenFacilityChanged(t *testing.T) {
+	db := newTestDB(t)
+	if err := db.engine.Update(func(tx kv.Tx) error { return tx.Bucket(bMeta).Put([]byte("facility"), []byte("G9999")) }); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := db.TreeHead()
+	_, err := NewLotService(db).Import("liu", importRows("F", 3, db.Now()))
+	if lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), "line 2:") || !strings.Contains(lot.ErrorMessage(err), "G9999") {
+		t.Errorf("import with meta facility G9999: %v, want the rows refused naming it", err)
+	}
+	if after, _ := db.TreeHead(); after != before {
+		t.Errorf("the refused import wrote: %d → %d entries", before.Size, after.Size)
+	}
+	if ls, err := NewLotService(db).Lots(lot.LotFilter{}); err != nil || len(ls) != 0 {
+		t.Errorf("lots after the refused import: %d, %v", len(ls), err)
+	}
+}

@@ -27,7 +27,7 @@ func toLabelRecord(id uuid.UUID, n lot.LabelCount) labelRecord {
 }
 
 func (r labelRecord) count() lot.LabelCount {
-	return lot.LabelCount{ContainerID: r.ContainerID, LotID: r.LotID, Printed: r.Printed, Applied: r.Applied, Voided: r.Voided}
+	return lot.LabelCount{ID: r.ID, ContainerID: r.ContainerID, LotID: r.LotID, Printed: r.Printed, Applied: r.Applied, Voided: r.Voided}
 }
 
 // LabelService implements lot.LabelService on a DB.
@@ -42,12 +42,26 @@ func NewLabelService(db *DB) *LabelService { return &LabelService{db: db} }
 // container, or every container of a lot still in the chain) and calls render
 // with them in the same transaction, before anything is counted: when render
 // refuses (a character the label font cannot draw, a file that cannot be
-// written), nothing is counted and the database is untouched (lab).
-func (s *LabelService) Print(actor, ref string, render func(lot.LabelSet) error) (lot.LabelSet, error) {
+// written), nothing is counted and the database is untouched (lab). With
+// seen, the labels of ref must stand as the form showed them (labelsSeen).
+func (s *LabelService) Print(actor, ref string, seen *uint64, render func(lot.LabelSet) error) (lot.LabelSet, error) {
 	var set lot.LabelSet
 	err := s.db.update(actor, audit.LabelPrint, func(w *writer) (err error) {
 		if set, err = labelSet(w.tx, ref); err != nil {
 			return err
+		}
+		if seen != nil {
+			lotID, cs, what := uuid.Nil, set.Containers, "container "+set.Containers[0].Code()
+			if l, err := lotByRef(w.tx, ref); err == nil {
+				// A lot's page shows the lot and every container of it.
+				if cs, err = containersOf(w.tx, l.ID); err != nil {
+					return err
+				}
+				lotID, what = l.ID, "lot "+l.Number
+			}
+			if err := labelsSeen(w.tx, seen, what, "To print them again (a reprint), use the print button on the page as it is now, which shows the labels printed so far", lotID, cs...); err != nil {
+				return err
+			}
 		}
 		if err := render(set); err != nil {
 			return err
@@ -120,6 +134,31 @@ func labelSet(tx kv.Tx, ref string) (lot.LabelSet, error) {
 	return set, nil
 }
 
+// labelsSeen is checkSeen for a label form of the containers cs (a
+// container's page: it, lotID uuid.Nil; a lot's: the lot lotID and every
+// container of it): their state is the last audit entry about any of them
+// or their label records (lot.LabelCount.ID).
+func labelsSeen(tx kv.Tx, seen *uint64, what, todo string, lotID uuid.UUID, cs ...lot.Container) error {
+	if seen == nil {
+		return nil
+	}
+	ids := make([]uuid.UUID, 0, 1+2*len(cs))
+	if lotID != uuid.Nil {
+		ids = append(ids, lotID)
+	}
+	for _, c := range cs {
+		ids = append(ids, c.ID)
+		if id, ok := lookup(tx, "idx_label_container", string(c.ID[:])); ok {
+			ids = append(ids, id)
+		}
+	}
+	last, _, err := lastSeq(tx, false, ids...)
+	if err != nil {
+		return err
+	}
+	return seenRefusal(tx, *seen, last, what, "", todo)
+}
+
 // labelCount returns the label record id and counts of container c; a
 // container never printed for has zero counts and a nil id.
 func labelCount(tx kv.Tx, c lot.Container) (uuid.UUID, lot.LabelCount, error) {
@@ -147,8 +186,8 @@ func (w *writer) putLabel(id uuid.UUID, n lot.LabelCount, action, reason string)
 }
 
 // Apply records that a printed label was put on the container (lab).
-func (s *LabelService) Apply(actor, ref string) (lot.LabelCount, error) {
-	return s.change(actor, ref, audit.LabelApply, "", func(c lot.Container, n *lot.LabelCount) error {
+func (s *LabelService) Apply(actor, ref string, seen *uint64) (lot.LabelCount, error) {
+	return s.change(actor, ref, audit.LabelApply, "", seen, func(c lot.Container, n *lot.LabelCount) error {
 		if err := lot.CheckApply(c, *n); err != nil {
 			return err
 		}
@@ -158,8 +197,8 @@ func (s *LabelService) Apply(actor, ref string) (lot.LabelCount, error) {
 }
 
 // Void records that an unused printed label was destroyed, and why (lab).
-func (s *LabelService) Void(actor, ref, reason string) (lot.LabelCount, error) {
-	return s.change(actor, ref, audit.LabelVoid, reason, func(c lot.Container, n *lot.LabelCount) error {
+func (s *LabelService) Void(actor, ref, reason string, seen *uint64) (lot.LabelCount, error) {
+	return s.change(actor, ref, audit.LabelVoid, reason, seen, func(c lot.Container, n *lot.LabelCount) error {
 		if err := lot.CheckVoid(c, *n, reason); err != nil {
 			return err
 		}
@@ -168,11 +207,17 @@ func (s *LabelService) Void(actor, ref, reason string) (lot.LabelCount, error) {
 	})
 }
 
-func (s *LabelService) change(actor, ref string, action audit.Action, reason string, fn func(lot.Container, *lot.LabelCount) error) (lot.LabelCount, error) {
+// change applies or voids a label of the container ref; with seen, its
+// labels must stand as the form showed them (labelsSeen): with two printed,
+// an apply sent again would record the spare as put on too.
+func (s *LabelService) change(actor, ref string, action audit.Action, reason string, seen *uint64, fn func(lot.Container, *lot.LabelCount) error) (lot.LabelCount, error) {
 	var n lot.LabelCount
 	err := s.db.update(actor, action, func(w *writer) error {
 		c, err := containerByRef(w.tx, ref)
 		if err != nil {
+			return err
+		}
+		if err := labelsSeen(w.tx, seen, "container "+c.Code(), "To apply or void another label, use the page as it is now, which shows the labels as they are", uuid.Nil, c); err != nil {
 			return err
 		}
 		id, count, err := labelCount(w.tx, c)

@@ -444,11 +444,14 @@ func (w *writer) donor(ref string) (lot.Donor, error) {
 // nextDIN issues the next Donation Identification Number of this facility
 // for the current year.
 func (w *writer) nextDIN() (lot.DIN, error) {
-	if err := refuseFacilityChanged(w.tx); err != nil {
-		return lot.DIN{}, err
-	}
 	meta := w.tx.Bucket(bMeta)
 	fin := string(meta.Get([]byte("facility")))
+	if !w.finHeld || fin != w.fin {
+		if err := refuseFacilityChanged(w.tx); err != nil {
+			return lot.DIN{}, err
+		}
+		w.fin, w.finHeld = fin, true
+	}
 	yy := w.now.Year() % 100
 	key := []byte(fmt.Sprintf("din/%02d", yy))
 	var seq uint64
@@ -645,11 +648,16 @@ func prefetchDonors(tx kv.Tx, rows []lot.ImportRow) {
 }
 
 // SplitLot divides a lot into containers whose codes derive from the DIN.
+// With sp.Seen, the lot must stand as the form showed it (checkSeen): a
+// split sent again does not split the lot again.
 func (s *LotService) SplitLot(actor string, sp lot.Split) ([]lot.Container, error) {
 	var cs []lot.Container
 	err := s.db.update(actor, audit.LotSplit, func(w *writer) error {
 		l, err := lotByRef(w.tx, sp.Lot)
 		if err != nil {
+			return err
+		}
+		if err := checkSeen(w.tx, sp.Seen, "lot "+l.Number, "To split more of it, use the form on the page as it is now, which shows the containers made", l.ID); err != nil {
 			return err
 		}
 		if err := lot.CheckSplit(l, sp); err != nil {

@@ -143,7 +143,7 @@ func TestMigratedDatabaseRefusesEveryWrite(t *testing.T) {
 			return db.SetSettings("alice", s, "longer shifts")
 		}},
 		{"own password", func() error {
-			_, err := db.ChangePassword("nina", testPassword, "cobalt-heron-lake-42")
+			_, err := db.ChangePassword("nina", testPassword, "cobalt-heron-lake-42", nil)
 			return err
 		}},
 	}

@@ -318,7 +318,7 @@ func TestBackupOfOlderFileOneTimePasswordSignsNothing(t *testing.T) {
 	if _, err := db.AddUser("alice", audit.User{Name: "bob", FullName: "Bob Kerr", Role: audit.Admin}, "amber-fjord-cobalt-77", testPassword); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.ResetPassword("alice", "bob", otp, "forgot it"); err != nil {
+	if _, err := db.ResetPassword("alice", "bob", otp, "forgot it", nil); err != nil {
 		t.Fatal(err)
 	}
 	olderFile(t, db)

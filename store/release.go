@@ -850,7 +850,12 @@ type approvalPlan struct {
 }
 
 // planApproval checks everything an approval needs, without writing.
-func (db *DB) planApproval(tx kv.Tx, a release.Approval, now time.Time) (approvalPlan, error) {
+//
+// Of the co-signing physician, whose name the QA signer types, signed false
+// (before the passwords) judges only that it is not the QA signer's own:
+// the rest is said to the physician's right password (CoSigner), and
+// checked again with signed true, in the writing transaction.
+func (db *DB) planApproval(tx kv.Tx, a release.Approval, now time.Time, signed bool) (approvalPlan, error) {
 	var p approvalPlan
 	var err error
 	if p.qa, err = userByName(tx, a.QA); err != nil {
@@ -901,13 +906,20 @@ func (db *DB) planApproval(tx kv.Tx, a release.Approval, now time.Time) (approva
 	if err := lot.CheckAutologous(p.lot, p.patient); err != nil {
 		return p, err
 	}
-	if p.phys, err = signerByName(tx, "physician", a.Physician); err != nil {
+	if !signed {
+		if a.Physician == p.qa.Name {
+			return p, release.CheckCoSigner(p.qa, p.qa)
+		}
+		return p, nil
+	}
+	if p.phys, err = userByName(tx, a.Physician); err != nil {
 		return p, err
 	}
 	return p, release.CheckCoSigner(p.qa, p.phys)
 }
 
-// CheckApproval runs every check of Approve except the passwords, and writes
+// CheckApproval runs every check of Approve except the passwords and what
+// only the physician's password may tell of the co-signer, and writes
 // nothing, so that a command can refuse a decision that is not allowed
 // before asking anyone to sign. Approve runs the same checks again in its
 // writing transaction.
@@ -915,7 +927,7 @@ func (s *ReleaseService) CheckApproval(a release.Approval) error {
 	if err := a.Check(); err != nil {
 		return err
 	}
-	return s.db.view(func(tx kv.Tx) error { _, err := s.db.planApproval(tx, a, s.db.now()); return err })
+	return s.db.view(func(tx kv.Tx) error { _, err := s.db.planApproval(tx, a, s.db.now(), false); return err })
 }
 
 // Approve releases a lot (QA role) after checking the evaluation, segregation
@@ -937,12 +949,14 @@ func (s *ReleaseService) Approve(a release.Approval) (release.Disposition, error
 		return d, err
 	}
 	if a.Exception {
-		if _, err := s.db.Authenticate(a.Physician, a.PhysicianPassword, release.MeaningPhysician); err != nil {
+		// The physician's name was typed by QA: one answer for an unknown
+		// name and a wrong password, as for the witness (CoSigner).
+		if _, err := s.db.CoSigner("physician", a.Physician, a.PhysicianPassword, release.MeaningPhysician); err != nil {
 			return d, err
 		}
 	}
 	err := s.db.update(a.QA, audit.ReleaseApprove, func(w *writer) error {
-		p, err := s.db.planApproval(w.tx, a, w.now)
+		p, err := s.db.planApproval(w.tx, a, w.now, true)
 		if err != nil {
 			return err
 		}

@@ -108,7 +108,7 @@ func (db *DB) Seen(ids ...uuid.UUID) (uint64, error) {
 // audit_entity per record, whose keys are the record's id and the entry's
 // number, so the record's last key is the one before its id followed by
 // the highest number; an account's walks back from there over the entries
-// that do not count, decoding each (accounts: ids are accounts).
+// that do not count, reading each one's action (accounts: ids are accounts).
 func lastSeq(tx kv.Tx, accounts bool, ids ...uuid.UUID) (uint64, uuid.UUID, error) {
 	c := tx.Bucket(bAuditEntity).Cursor()
 	var last uint64
@@ -124,11 +124,11 @@ func lastSeq(tx kv.Tx, accounts bool, ids ...uuid.UUID) (uint64, uuid.UUID, erro
 		for ; len(k) == len(end) && bytes.HasPrefix(k, id[:]); k, _ = c.Prev() {
 			n := btoi(k[len(id):])
 			if accounts {
-				e, err := audit.Decode(tx.Bucket(bAudit).Get(itob(n)))
+				action, state, err := audit.StoredAction(tx.Bucket(bAudit).Get(itob(n)))
 				if err != nil {
 					return 0, of, fmt.Errorf("audit entry #%d of account %s: %w", n, id, err)
 				}
-				if !audit.ChangesAccount(e.Action, e.State) {
+				if !audit.ChangesAccount(action, state) {
 					continue
 				}
 			}

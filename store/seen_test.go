@@ -48,6 +48,46 @@ func lotSeenNow(t *testing.T, db *DB, ref string) *uint64 {
 	return seenNow(t, db, ids...)
 }
 
+// labelsSeenNow is what a page shows of the labels of lot ref (c nil: the
+// lot page's, of the lot, its containers and their label records) or of
+// container c (of it and its label record), read from the trails, as
+// seenNow: it must be what DB.Seen gives the page for those records.
+func labelsSeenNow(t *testing.T, db *DB, ref string, c *lot.Container) *uint64 {
+	t.Helper()
+	l, cs, ns, err := NewLabelService(db).Reconcile(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []uuid.UUID
+	if c == nil {
+		ids = append(ids, l.ID)
+	}
+	for i := range cs {
+		if c != nil && cs[i].ID != c.ID {
+			continue
+		}
+		ids = append(ids, cs[i].ID)
+		if ns[i].ID != uuid.Nil {
+			ids = append(ids, ns[i].ID)
+		}
+	}
+	seen := seenNow(t, db, ids...)
+	if got, err := db.Seen(ids...); err != nil || got != *seen {
+		t.Fatalf("Seen of the labels of %s = %d %v; their trails end at #%d", ref, got, err, *seen)
+	}
+	return seen
+}
+
+// accountSeenNow is the state of the account id as its forms carry it.
+func accountSeenNow(t *testing.T, db *DB, id uuid.UUID) *uint64 {
+	t.Helper()
+	seen, err := db.Seen(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &seen
+}
+
 // refusedSeen fails the test unless err is the refusal of a form that saw
 // its record otherwise (code on field "seen", the message holding want)
 // and db's audit trail still has before entries.
@@ -267,6 +307,93 @@ func seenFormRecordsOnce(t *testing.T, servers [2]*DB, c lot.Container) {
 		}
 	})
 
+	t.Run("labels", func(t *testing.T) {
+		ls := func(db *DB) *LabelService { return NewLabelService(db) }
+		render := func(lot.LabelSet) error { return nil }
+		// The lot page's print form: the lot, its containers and their
+		// labels (none printed yet).
+		lotForm := labelsSeenNow(t, db, "LOT-1", nil)
+		if n := sendTwice(t, servers, func(db *DB) error { _, err := ls(db).Print("liu", "LOT-1", lotForm, render); return err }); n != 1 {
+			t.Fatalf("the lot's print form sent to two servers at once printed %d times, want 1", n)
+		}
+		for _, s := range servers {
+			before, _ := db.AuditCount()
+			_, err := ls(s).Print("liu", "LOT-1", lotForm, func(lot.LabelSet) error { t.Fatal("a refused print rendered its labels"); return nil })
+			refusedSeen(t, db, before, err, lot.ECONFLICT, "lot LOT-1 changed after this form was shown (the last change recorded: label.print by liu")
+		}
+		// The container page's print form, a reprint of c's label: one to
+		// put on, one spare.
+		cForm := labelsSeenNow(t, db, "LOT-1", &c)
+		if n := sendTwice(t, servers, func(db *DB) error { _, err := ls(db).Print("liu", c.Code(), cForm, render); return err }); n != 1 {
+			t.Fatalf("the container's print form sent to two servers at once printed %d times, want 1", n)
+		}
+		before, _ := db.AuditCount()
+		_, err := ls(servers[1]).Print("liu", c.Code(), cForm, render)
+		refusedSeen(t, db, before, err, lot.ECONFLICT, "container "+c.Code()+" changed after this form was shown (the last change recorded: label.print by liu")
+		// The apply form, sent twice at once, puts one label on: the
+		// spare is not recorded as put on too.
+		apply := labelsSeenNow(t, db, "LOT-1", &c)
+		if n := sendTwice(t, servers, func(db *DB) error { _, err := ls(db).Apply("liu", c.Code(), apply); return err }); n != 1 {
+			t.Fatalf("the apply form sent to two servers at once recorded %d times, want 1", n)
+		}
+		for _, s := range servers {
+			before, _ := db.AuditCount()
+			_, err := ls(s).Apply("liu", c.Code(), apply)
+			refusedSeen(t, db, before, err, lot.ECONFLICT, "container "+c.Code()+" changed after this form was shown (the last change recorded: label.apply by liu")
+		}
+		// The lot's print form from before is stale too: one of its labels
+		// moved on.
+		before, _ = db.AuditCount()
+		_, err = ls(db).Print("liu", "LOT-1", lotForm, render)
+		refusedSeen(t, db, before, err, lot.ECONFLICT, "lot LOT-1 changed after this form was shown (the last change recorded: label.apply by liu")
+		void := labelsSeenNow(t, db, "LOT-1", &c)
+		if _, err := ls(servers[1]).Void("liu", c.Code(), "smudged", void); err != nil {
+			t.Fatal(err)
+		}
+		before, _ = db.AuditCount()
+		_, err = ls(db).Void("liu", c.Code(), "smudged", void)
+		refusedSeen(t, db, before, err, lot.ECONFLICT, "container "+c.Code()+" changed after this form was shown (the last change recorded: label.void by liu")
+		_, _, ns, err := ls(db).Reconcile("LOT-1")
+		if err != nil || ns[0].Printed != 2 || ns[0].Applied != 1 || ns[0].Voided != 1 {
+			t.Fatalf("the labels of %s after the resends: %+v %v; want printed 2, applied 1, voided 1", c.Code(), ns, err)
+		}
+		// Without it (the command line): the labels' own rules.
+		if _, err := ls(servers[1]).Print("liu", c.Code(), nil, render); err != nil {
+			t.Fatalf("a print without a form's state: %v", err)
+		}
+	})
+
+	t.Run("split", func(t *testing.T) {
+		l, err := NewLotService(db).Lot("LOT-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		split := lot.Split{Lot: "LOT-1", Containers: 2, CellsEach: 100_000_000, Seen: seenNow(t, db, l.ID)}
+		if got, err := db.Seen(l.ID); err != nil || got != *split.Seen {
+			t.Fatalf("Seen of the lot = %d %v; its trail ends at #%d", got, err, *split.Seen)
+		}
+		if n := sendTwice(t, servers, func(db *DB) error { _, err := NewLotService(db).SplitLot("liu", split); return err }); n != 1 {
+			t.Fatalf("the split form sent to two servers at once split %d times, want 1", n)
+		}
+		for _, s := range servers {
+			before, _ := db.AuditCount()
+			_, err := NewLotService(s).SplitLot("liu", split)
+			refusedSeen(t, db, before, err, lot.ECONFLICT, "lot LOT-1 changed after this form was shown (the last change recorded: lot.split by liu")
+		}
+		if got, _ := NewLotService(db).Lot("LOT-1"); got.Containers != l.Containers+2 {
+			t.Fatalf("LOT-1 has %d containers after the split and its resends, want %d", got.Containers, l.Containers+2)
+		}
+		// A custody move of a container is not the lot's: a further split
+		// from the page as it is now is made.
+		split.Seen = seenNow(t, db, l.ID)
+		if _, err := NewCustodyService(db).Quarantine("liu", c.Code(), "label check"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := NewLotService(servers[1]).SplitLot("liu", split); err != nil {
+			t.Fatalf("a further split from the page as it is now: %v", err)
+		}
+	})
+
 	t.Run("lot", func(t *testing.T) {
 		rs := func(db *DB) *ReleaseService { return NewReleaseService(db) }
 		// A result form sent twice at once records one result.
@@ -311,6 +438,63 @@ func seenFormRecordsOnce(t *testing.T, servers [2]*DB, c lot.Container) {
 			return err
 		}); n != 1 {
 			t.Fatalf("the rejection form sent to two servers at once signed %d times, want 1", n)
+		}
+	})
+
+	t.Run("password", func(t *testing.T) {
+		// An admin's reset, sent twice at once, resets once; sent again,
+		// it is refused.
+		nina, err := db.User("nina")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// An account's state is its latest entry that changes it (not a
+		// login): what the accounts page carries, db.Seen.
+		reset := accountSeenNow(t, db, nina.ID)
+		const oneTime = "tulip-orbit-canyon-31"
+		if n := sendTwice(t, servers, func(db *DB) error {
+			_, err := db.ResetPassword("alice", "nina", oneTime, "forgot it", reset)
+			return err
+		}); n != 1 {
+			t.Fatalf("the reset form sent to two servers at once reset %d times, want 1", n)
+		}
+		for _, s := range servers {
+			before, _ := db.AuditCount()
+			_, err := s.ResetPassword("alice", "nina", oneTime, "forgot it", reset)
+			refusedSeen(t, db, before, err, lot.ECONFLICT, "the account of nina changed after this form was shown (the last change recorded: user.reset by alice")
+		}
+
+		// liu's own change, sent twice at once, changes once; sent again
+		// (its current password is the one replaced), it is refused before
+		// the password is checked: nothing recorded or counted.
+		liu, err := db.User("liu")
+		if err != nil {
+			t.Fatal(err)
+		}
+		change := accountSeenNow(t, db, liu.ID)
+		const newPassword = "harbor-lantern-moss-82"
+		if n := sendTwice(t, servers, func(db *DB) error { _, err := db.ChangePassword("liu", testPassword, newPassword, change); return err }); n != 1 {
+			t.Fatalf("the password form sent to two servers at once changed it %d times, want 1", n)
+		}
+		for _, s := range servers {
+			for range audit.MaxFailures { // counted, these would lock liu out
+				before, _ := db.AuditCount()
+				_, err := s.ChangePassword("liu", testPassword, newPassword, change)
+				refusedSeen(t, db, before, err, lot.ECONFLICT, "the account of liu changed after this form was shown (the last change recorded: user.passwd by liu")
+				if !strings.Contains(lot.ErrorMessage(err), "nothing was counted against liu") {
+					t.Fatalf("the refusal does not say nothing was counted: %v", err)
+				}
+			}
+		}
+		if u, _ := db.User("liu"); u.Failures != 0 || u.Locked(db.Now()) {
+			t.Fatalf("liu after the resends: %d wrong passwords counted, locked %v", u.Failures, u.Locked(db.Now()))
+		}
+		if _, _, err := servers[1].Login("liu", newPassword, nil); err != nil {
+			t.Fatalf("liu's new password: %v", err)
+		}
+		// Without it (the command line): the old password is checked.
+		if _, err := db.ChangePassword("liu", testPassword, "quiet-meadow-falcon-47", nil); lot.ErrorCode(err) != lot.EAUTH {
+			t.Fatalf("a change without a form's state, with the old password: %v; want EAUTH", err)
 		}
 	})
 

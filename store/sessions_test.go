@@ -236,7 +236,7 @@ func TestLockoutAfterFiveWrongPasswords(t *testing.T) {
 // next login, to one that passes the policy.
 func TestResetForcesChangeAtLogin(t *testing.T) {
 	db := newTestDB(t)
-	if _, err := db.ResetPassword("alice", "nina", "violet-harbor-quartz-5", "forgot it"); err != nil {
+	if _, err := db.ResetPassword("alice", "nina", "violet-harbor-quartz-5", "forgot it", nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := db.Login("nina", "violet-harbor-quartz-5", nil); lot.ErrorCode(err) != lot.EPASSWORD || !strings.Contains(err.Error(), "must change") {

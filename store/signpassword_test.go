@@ -35,7 +35,7 @@ func TestSignatureRefusesPasswordThatMustChange(t *testing.T) {
 		grows    int
 	}{
 		{"one-time password after a reset", func(t *testing.T, db *DB, now *time.Time) string {
-			if _, err := db.ResetPassword("alice", "nina", oneTime, "forgot it"); err != nil {
+			if _, err := db.ResetPassword("alice", "nina", oneTime, "forgot it", nil); err != nil {
 				t.Fatal(err)
 			}
 			return oneTime
@@ -50,7 +50,7 @@ func TestSignatureRefusesPasswordThatMustChange(t *testing.T) {
 			return testPassword
 		}, func(pw string) string { return pw }, lot.EPASSWORD, "maximum password age of 90d", 0},
 		{"wrong password of a reset account is still counted", func(t *testing.T, db *DB, now *time.Time) string {
-			if _, err := db.ResetPassword("alice", "nina", oneTime, "forgot it"); err != nil {
+			if _, err := db.ResetPassword("alice", "nina", oneTime, "forgot it", nil); err != nil {
 				t.Fatal(err)
 			}
 			return oneTime
@@ -198,7 +198,7 @@ func TestPasswordChangeEndsOtherSessions(t *testing.T) {
 	t.Run("own change in a session", func(t *testing.T) {
 		db := newTestDB(t)
 		here, there := login(t, db, testPassword), login(t, db, testPassword)
-		if _, err := db.WithSession(here).ChangePassword("nina", testPassword, newPw); err != nil {
+		if _, err := db.WithSession(here).ChangePassword("nina", testPassword, newPw, nil); err != nil {
 			t.Fatal(err)
 		}
 		if !alive(t, db, here) || alive(t, db, there) {
@@ -208,7 +208,7 @@ func TestPasswordChangeEndsOtherSessions(t *testing.T) {
 	t.Run("own change without a session handle", func(t *testing.T) {
 		db := newTestDB(t)
 		a, b := login(t, db, testPassword), login(t, db, testPassword)
-		if _, err := db.ChangePassword("nina", testPassword, newPw); err != nil {
+		if _, err := db.ChangePassword("nina", testPassword, newPw, nil); err != nil {
 			t.Fatal(err)
 		}
 		if alive(t, db, a) || alive(t, db, b) {
@@ -218,7 +218,7 @@ func TestPasswordChangeEndsOtherSessions(t *testing.T) {
 	t.Run("admin reset", func(t *testing.T) {
 		db := newTestDB(t)
 		a := login(t, db, testPassword)
-		if _, err := db.ResetPassword("alice", "nina", "violet-harbor-quartz-5", "forgot it"); err != nil {
+		if _, err := db.ResetPassword("alice", "nina", "violet-harbor-quartz-5", "forgot it", nil); err != nil {
 			t.Fatal(err)
 		}
 		if alive(t, db, a) {

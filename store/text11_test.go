@@ -22,7 +22,7 @@ func TestText11RestoreByActorNotInBackupKeepsField(t *testing.T) {
 	if _, err := db.AddUser("alice", audit.User{Name: "bob", FullName: "Bob Kerr", Role: audit.Admin}, "pewter-lagoon-osprey-64", testPassword); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.ChangePassword("bob", "pewter-lagoon-osprey-64", pw); err != nil {
+	if _, err := db.ChangePassword("bob", "pewter-lagoon-osprey-64", pw, nil); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

@@ -116,10 +116,10 @@ func traceDB(t testing.TB) *DB {
 	// Labels for LOT-1, one applied; a negative screening of D-1: the
 	// traces show their histories.
 	ls := NewLabelService(db)
-	if _, err := ls.Print("liu", "LOT-1", func(lot.LabelSet) error { return nil }); err != nil {
+	if _, err := ls.Print("liu", "LOT-1", nil, func(lot.LabelSet) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ls.Apply("liu", "G12342600000101"); err != nil {
+	if _, err := ls.Apply("liu", "G12342600000101", nil); err != nil {
 		t.Fatal(err)
 	}
 	var neg []release.Marker

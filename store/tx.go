@@ -43,6 +43,12 @@ type writer struct {
 	// database still records. A writer checks the mark before its first
 	// entry otherwise.
 	open bool
+	// fin is the facility FIN nextDIN last held against the trail's and
+	// found the same (finHeld): a DIN issued with the same meta value is
+	// not checked again — an import issues thousands in one transaction,
+	// and each check decodes init's entry.
+	fin     string
+	finHeld bool
 }
 
 // checkOpen refuses the write when the database was migrated away.

@@ -232,7 +232,7 @@ func TestOneTimePasswordUpgradesOnlyAfterTheNewOne(t *testing.T) {
 	db := newTestDB(t)
 	addTestUser(t, db, audit.User{Name: "bob", FullName: "Bob", Role: audit.Admin})
 	const oneTime, chosen = "copper-temp-pass-881", "maple-orbit-lantern-31"
-	if _, err := db.ResetPassword("bob", "alice", oneTime, "forgot it"); err != nil {
+	if _, err := db.ResetPassword("bob", "alice", oneTime, "forgot it", nil); err != nil {
 		t.Fatal(err)
 	}
 	path := tamperFile(t, db, func(tx kv.Tx) error {

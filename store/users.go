@@ -330,24 +330,79 @@ func (db *DB) Reader(name string) (audit.User, error) {
 	return u, audit.AuthorizeRead(u)
 }
 
-// Signer returns the user named as a co-signer, field "witness" or
-// "physician". An unknown name is ENOTFOUND naming that field — it is not
-// the acting user, so "check the acting user" would send the user to the
-// wrong field.
-func (db *DB) Signer(field, name string) (audit.User, error) {
-	var u audit.User
-	err := db.view(func(tx kv.Tx) (err error) { u, err = signerByName(tx, field, name); return err })
-	return u, err
-}
-
-func signerByName(tx kv.Tx, field, name string) (audit.User, error) {
+// CoSigner checks the password of the second person a signature names in
+// field ("witness", "physician"): somebody other than the session's user,
+// whose name the acting user typed. It answers as the login does (Login):
+// an unknown name, a wrong password, and a wrong password for an account
+// that is locked, disabled or may not sign this get one refusal
+// (errWrongCoSigner), after the same argon2id check and the same delay, so
+// that the acting user learns neither which accounts exist nor that one is
+// locked. Each refusal is recorded: an unknown name as at the login, a
+// wrong password counted towards the lockout (wrongPassword) unless the
+// account is disabled or may not sign this (recorded, not counted, as
+// Authenticate counts no such attempt). Only the right password says what
+// else stands in the way — disabled, locked, a role that may not sign, a
+// password to change first — as only the right password does at the login:
+// whoever typed it is the account's owner.
+func (db *DB) CoSigner(field, name, password, meaning string) (_ audit.User, err error) {
+	defer db.recoverDamage(&err)
 	if name == "" {
 		return audit.User{}, lot.FieldErrorf(field, lot.EUSAGE, "the %s needs a user name", field)
 	}
-	if _, ok := lookup(tx, "idx_user_name", name); !ok {
-		return audit.User{}, lot.FieldErrorf(field, lot.ENOTFOUND, "the %s %s: no such user; check the name (an admin lists the users)", field, name)
+	var u audit.User
+	found := false
+	err = db.view(func(tx kv.Tx) error {
+		id, ok := lookup(tx, "idx_user_name", name)
+		if !ok {
+			return nil
+		}
+		var err error
+		u, _, err = userByID(tx, id)
+		found = err == nil
+		return err
+	})
+	if err != nil {
+		return audit.User{}, err
 	}
-	return userByName(tx, name)
+	right := false
+	if found {
+		right = audit.CheckPassword(u.Hash, password)
+	} else {
+		audit.CheckPassword(dummyHash(), password)
+	}
+	const action = "signature.refused"
+	reason := "wrong password for signature: " + meaning
+	if !right {
+		switch mayNot := db.maySign(u, meaning); {
+		case !found || (!u.Disabled && mayNot == nil):
+			err = db.wrongPassword(name, u, found, action, reason)
+		default:
+			if err = db.refusedEvent(u, action, reason+" (not counted: the account may not sign this)"); err == nil {
+				time.Sleep(FailedPasswordDelay)
+			}
+		}
+		if err != nil && lot.ErrorCode(err) != lot.EAUTH {
+			return audit.User{}, err
+		}
+		return audit.User{}, errWrongCoSigner(field, name)
+	}
+	if err := db.signerState(u, action); err != nil {
+		return u, lot.OnField(field, err)
+	}
+	if err := db.maySign(u, meaning); err != nil {
+		return u, lot.OnField(field, err)
+	}
+	if err := db.refuseMustChange(u); err != nil {
+		return u, lot.OnField(field, err)
+	}
+	return db.resetFailures(u)
+}
+
+// errWrongCoSigner is the one answer to a co-signer's unknown name or wrong
+// password, whatever the account's state, in the login's words
+// (errWrongLogin) on the field that named them.
+func errWrongCoSigner(field, name string) error {
+	return lot.FieldErrorf(field, lot.EAUTH, "wrong user name or password for the %s %s; nothing was signed (the attempt is recorded in the audit trail; %d wrong in a row lock the account)", field, typedName(name), audit.MaxFailures)
 }
 
 func userByName(tx kv.Tx, name string) (audit.User, error) {
@@ -379,24 +434,36 @@ func (db *DB) Authenticate(name, password, meaning string) (audit.User, error) {
 	if err != nil {
 		return u, err
 	}
-	if err := audit.AuthorizeSign(u, meaning); err != nil {
-		return u, err
-	}
 	// The role is checked before the password: a wrong password of
 	// someone who may not sign this at all is not a failed signature, and
 	// must not count towards their lockout.
-	if a, ok := signatureActions[meaning]; ok {
-		if err := audit.Authorize(u, a); err != nil {
-			return u, err
-		}
+	if err := db.maySign(u, meaning); err != nil {
+		return u, err
 	}
 	return db.signPassword(u, password, "signature.refused", "wrong password for signature: "+meaning)
+}
+
+// maySign refuses u a signature with meaning by role: an admin signs
+// nothing, the co-signer of an exceptional release is a physician, and
+// otherwise the signer's role must be allowed the write the meaning signs
+// for (signatureActions).
+func (db *DB) maySign(u audit.User, meaning string) error {
+	if err := audit.AuthorizeSign(u, meaning); err != nil {
+		return err
+	}
+	if meaning == release.MeaningPhysician {
+		return release.CheckCoSignerRole(u)
+	}
+	if a, ok := signatureActions[meaning]; ok {
+		return audit.Authorize(u, a)
+	}
+	return nil
 }
 
 // signatureActions are the writes a signature's meaning signs for: the
 // signer's role must be allowed the action (audit.Permissions). The
 // physician's co-signature of an exceptional release has no action of its
-// own; release.CheckCoSigner checks that signer before any password.
+// own (maySign: release.CheckCoSignerRole).
 var signatureActions = map[string]audit.Action{
 	dose.MeaningAdminister:    audit.DoseAdminister,
 	dose.MeaningWitness:       audit.DoseAdminister,
@@ -439,22 +506,29 @@ func (db *DB) checkPassword(u audit.User, password, action, reason string, signi
 	if u, err = db.provePassword(u, password, action, reason, signing); err != nil {
 		return u, err
 	}
-	if u.Failures > 0 {
-		err := db.engine.Update(func(tx kv.Tx) error {
-			r, err := userRecordByName(tx, u.Name)
-			if err != nil {
-				return err
-			}
-			cur := r.user()
-			cur.Failures = 0
-			w := &writer{db: db, tx: tx, actor: cur, now: db.now()}
-			return w.put(kindUser, cur.ID, "password.ok", "a right password resets the count of wrong ones", toUserRecord(cur))
-		})
-		if err != nil {
-			return u, err
-		}
-		u.Failures = 0
+	return db.resetFailures(u)
+}
+
+// resetFailures resets the count of u's wrong passwords after a right one
+// (one audit entry; none when there were none).
+func (db *DB) resetFailures(u audit.User) (audit.User, error) {
+	if u.Failures == 0 {
+		return u, nil
 	}
+	err := db.engine.Update(func(tx kv.Tx) error {
+		r, err := userRecordByName(tx, u.Name)
+		if err != nil {
+			return err
+		}
+		cur := r.user()
+		cur.Failures = 0
+		w := &writer{db: db, tx: tx, actor: cur, now: db.now()}
+		return w.put(kindUser, cur.ID, "password.ok", "a right password resets the count of wrong ones", toUserRecord(cur))
+	})
+	if err != nil {
+		return u, err
+	}
+	u.Failures = 0
 	return u, nil
 }
 
@@ -464,13 +538,7 @@ func (db *DB) checkPassword(u audit.User, password, action, reason string, signi
 // (the file it replaces keeps the count; the restored one has its own).
 func (db *DB) provePassword(u audit.User, password, action, reason string, signing bool) (_ audit.User, err error) {
 	defer db.recoverDamage(&err)
-	if u.Disabled {
-		return u, lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and cannot sign; another user signs, or an admin enables the account", u.Name).Run("user enable " + u.Name)
-	}
-	if err := audit.CheckLogin(u, db.now()); err != nil {
-		if werr := db.refusedEvent(u, action, "signature while locked"); werr != nil {
-			return u, werr
-		}
+	if err := db.signerState(u, action); err != nil {
 		return u, err
 	}
 	if !audit.CheckPassword(u.Hash, password) {
@@ -484,6 +552,21 @@ func (db *DB) provePassword(u audit.User, password, action, reason string, signi
 		return u, db.refuseMustChange(u)
 	}
 	return u, nil
+}
+
+// signerState refuses a signature by a disabled or locked u; the locked
+// attempt is recorded (as action).
+func (db *DB) signerState(u audit.User, action string) error {
+	if u.Disabled {
+		return lot.Errorf(lot.EFORBIDDEN, "user %s is disabled and cannot sign; another user signs, or an admin enables the account", u.Name).Run("user enable " + u.Name)
+	}
+	if err := audit.CheckLogin(u, db.now()); err != nil {
+		if werr := db.refusedEvent(u, action, "signature while locked"); werr != nil {
+			return werr
+		}
+		return err
+	}
+	return nil
 }
 
 // refuseMustChange refuses a signature by u, whose account db holds, when

@@ -93,7 +93,7 @@ func everyIndexDB(t *testing.T) *DB {
 	if _, err := NewCustodyService(db).AddSite("liu", lot.Site{Code: "LAB", Name: "Cell lab"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewLabelService(db).Print("liu", bag2, func(lot.LabelSet) error { return nil }); err != nil {
+	if _, err := NewLabelService(db).Print("liu", bag2, nil, func(lot.LabelSet) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	db.view(func(tx kv.Tx) error {

@@ -48,11 +48,8 @@ type AccountView struct {
 	Status    string     `json:"status"`
 	LastLogin string     `json:"last_login"`
 	Failures  int        `json:"failures"`
-	// PasswordSet names the password the account has now, which the
-	// reset form carries (formguard.go).
-	PasswordSet string `json:"-"`
-	// Seen is the account's state the unlock, disable and enable forms
-	// carry (audit.SeenField, seenOf).
+	// Seen is the account's state the unlock, disable, enable and reset
+	// forms carry (audit.SeenField, seenOf).
 	Seen string `json:"-"`
 }
 
@@ -64,7 +61,7 @@ func (s *Server) accountViews() ([]AccountView, error) {
 	now := s.cfg.Now()
 	vs := []AccountView{}
 	for _, u := range us {
-		v := AccountView{User: u.Name, FullName: u.FullName, Role: u.Role, Status: "active", LastLogin: lot.FormatTime(u.LastLogin), Failures: u.Failures, PasswordSet: passwordSet(u)}
+		v := AccountView{User: u.Name, FullName: u.FullName, Role: u.Role, Status: "active", LastLogin: lot.FormatTime(u.LastLogin), Failures: u.Failures}
 		if v.Seen, err = s.seenOf(u.ID); err != nil {
 			return nil, err
 		}

@@ -59,12 +59,15 @@ func (s *Server) check(req CheckRequest) (dose.Report, error) {
 	return s.cfg.Doses.Check(mrn, refs, vol)
 }
 
-// administer records an infusion as `dose administer` does: the wrong
-// people are refused before any password is checked; then the bedside
-// check, against the dose the signers were shown (a NO-GO is said before
-// any password is checked or counted); then both passwords, each with its
-// signature's meaning; then the store re-runs the whole check in its
-// writing transaction and writes nothing on NO-GO.
+// administer records an infusion as `dose administer` does: a nurse who
+// may not administer, and a witness who is the nurse, are refused before
+// any password is checked; then the bedside check, against the dose the
+// signers were shown (a NO-GO is said before any password is checked or
+// counted); then both passwords, each with its signature's meaning — the
+// witness's as a co-signature (Users.CoSigner: an unknown name and a wrong
+// password get one answer, and only the witness's right password says the
+// account is disabled, locked or may not witness); then the store re-runs
+// the whole check in its writing transaction and writes nothing on NO-GO.
 func (s *Server) administer(nurse audit.User, req AdministerRequest) (dose.Infusion, dose.Report, error) {
 	mrn, refs, vol, err := req.CheckRequest.parse()
 	if err != nil {
@@ -76,22 +79,14 @@ func (s *Server) administer(nurse audit.User, req AdministerRequest) (dose.Infus
 			return dose.Infusion{}, dose.Report{}, lot.OnField("start", err)
 		}
 	}
-	// A user who may not administer is refused first (403), in the words
-	// of `dose administer` when the witness is known; then the witness
-	// and both roles, as `dose administer` checks them.
-	wu, werr := s.cfg.Users.Signer("witness", strings.TrimSpace(req.Witness))
+	// A user who may not administer is refused first (403); then a
+	// witness who is the nurse. Nothing else is said of the witness before
+	// the witness's password.
 	if err := audit.Authorize(nurse, audit.DoseAdminister); err != nil {
-		if werr == nil {
-			if serr := dose.CheckSigners(nurse, wu); serr != nil {
-				return dose.Infusion{}, dose.Report{}, serr
-			}
-		}
 		return dose.Infusion{}, dose.Report{}, err
 	}
-	if werr != nil {
-		return dose.Infusion{}, dose.Report{}, werr
-	}
-	if err := dose.CheckSigners(nurse, wu); err != nil {
+	witness := strings.TrimSpace(req.Witness)
+	if err := dose.CheckWitnessName(nurse, witness); err != nil {
 		return dose.Infusion{}, dose.Report{}, err
 	}
 	if req.SignersOnly {
@@ -110,7 +105,7 @@ func (s *Server) administer(nurse audit.User, req AdministerRequest) (dose.Infus
 	if err != nil {
 		return dose.Infusion{}, dose.Report{}, err
 	}
-	w, err := s.cfg.Users.Authenticate(wu.Name, req.WitnessPassword, dose.MeaningWitness)
+	w, err := s.cfg.Users.CoSigner("witness", witness, req.WitnessPassword, dose.MeaningWitness)
 	if err != nil {
 		return dose.Infusion{}, dose.Report{}, err
 	}

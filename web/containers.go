@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -69,10 +68,10 @@ type containerData struct {
 	CanPrint, CanApply, CanVoid bool
 	LabelRole                   bool
 	Labels                      lot.LabelCount
-	// LabelShown is the label count the apply and void forms carry
-	// (formguard.go).
-	LabelShown string
-	LabelNote  string
+	// LabelSeen is the state of the container and its labels the label
+	// forms carry (audit.SeenField, labelSeenOf).
+	LabelSeen string
+	LabelNote string
 	// Seen is the container's state the custody forms carry
 	// (audit.SeenField, seenOf).
 	Seen string
@@ -176,7 +175,9 @@ func (s *Server) containerPageData(u audit.User, ref string) (containerData, err
 		if d.Labels, err = s.containerLabels(c); err != nil {
 			return d, err
 		}
-		d.LabelShown = labelState(d.Labels)
+		if d.LabelSeen, err = s.labelSeenOf(nil, []lot.Container{c}, []lot.LabelCount{d.Labels}); err != nil {
+			return d, err
+		}
 		d.CanPrint = audit.Allowed(u.Role, audit.LabelPrint) && lot.CheckLabel(c) == nil
 		d.CanApply = audit.Allowed(u.Role, audit.LabelApply) && lot.CheckApply(c, d.Labels) == nil
 		d.CanVoid = audit.Allowed(u.Role, audit.LabelVoid) && d.Labels.Unused() > 0
@@ -324,23 +325,23 @@ func (s *Server) containerLabels(c lot.Container) (lot.LabelCount, error) {
 	return lot.LabelCount{}, nil
 }
 
-// labelUseForm applies or voids a label of c (action) unless the form was
-// shown when c's labels stood otherwise (a resend), as one step for this
-// server.
-func (s *Server) labelUseForm(f url.Values, u audit.User, c lot.Container, action audit.Action, reason string) (lot.LabelCount, error) {
-	s.formMu.Lock()
-	defer s.formMu.Unlock()
-	n, err := s.containerLabels(c)
-	if err == nil {
-		err = labelUseStale(f, c.Code(), n)
+// labelSeenOf is the state of labels as their forms carry it
+// (audit.SeenField): the number of the latest audit entry about the lot l
+// (nil: a container's page), the containers cs or their label records
+// (counts, of cs in order), which the store reads again (labelsSeen) when
+// the form is sent.
+func (s *Server) labelSeenOf(l *lot.Lot, cs []lot.Container, counts []lot.LabelCount) (string, error) {
+	ids := make([]uuid.UUID, 0, 1+2*len(cs))
+	if l != nil {
+		ids = append(ids, l.ID)
 	}
-	if err != nil {
-		return n, err
+	for i, c := range cs {
+		ids = append(ids, c.ID)
+		if counts[i].ID != uuid.Nil {
+			ids = append(ids, counts[i].ID)
+		}
 	}
-	if action == audit.LabelApply {
-		return s.cfg.Labels.Apply(u.Name, c.ID.String())
-	}
-	return s.cfg.Labels.Void(u.Name, c.ID.String(), reason)
+	return s.seenOf(ids...)
 }
 
 // move makes one custody move, reading the form as the command reads its
@@ -403,19 +404,21 @@ func (s *Server) labelPost(w http.ResponseWriter, r *http.Request, u audit.User,
 		s.showContainer(w, r, u, err, statusOf(w, err), nil)
 		return
 	}
+	seen, err := formSeen(r.PostForm)
 	var n lot.LabelCount
-	switch action {
-	case audit.LabelPrint:
-		pdf, name, err := s.printForm(r.PostForm, u, "", &c)
-		if err != nil {
-			err = s.logError(r, err)
-			s.showContainer(w, r, u, err, statusOf(w, err), nil)
+	switch {
+	case err != nil:
+	case action == audit.LabelPrint:
+		var pdf []byte
+		var name string
+		if pdf, name, err = s.printLabels(u, c.Code(), true, seen); err == nil {
+			sendPDF(w, pdf, name)
 			return
 		}
-		sendPDF(w, pdf, name)
-		return
+	case action == audit.LabelApply:
+		n, err = s.cfg.Labels.Apply(u.Name, c.ID.String(), seen)
 	default:
-		n, err = s.labelUseForm(r.PostForm, u, c, action, reason)
+		n, err = s.cfg.Labels.Void(u.Name, c.ID.String(), reason, seen)
 	}
 	if err != nil {
 		err = s.logError(r, err)

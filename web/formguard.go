@@ -23,21 +23,30 @@ import (
 //     under anyone else, before anything is looked at.
 //   - sent again: a second click, a refresh of the answer page or the Back
 //     button sends the same form once more. Where the store would record
-//     the same thing twice or count it against a person (a password change:
-//     the current password it carries is the old one once the change is
-//     made), the form carries the state it was shown with (shownField) and
-//     is refused (409) when that has moved on: a label printed, applied or
-//     voided, a split, a password reset or change. A deliberate second
-//     action (a reprint, a further split) is sent from the page as it is
-//     now, which shows the new state. A custody move, unlock, disable,
-//     enable, a QC result, approve, an exceptional release and reject carry
-//     their record's state in another field (audit.SeenField: the number of
-//     its last audit entry), which the store checks in its writing
-//     transaction, so that it holds with any number of servers: a record
-//     comes round to a state it was in (stored, quarantined, stored again),
-//     where the record's own rules would take the old form for a new act.
-//     The label, split and password forms' states stay this server's
-//     (formMu): a count or a password the page words, checked here.
+//     the same thing twice or count it against a person, the form carries
+//     the state of its record as the page showed it (audit.SeenField: the
+//     number of the record's last audit entry), which the store checks in
+//     its writing transaction, so that it holds with any number of servers
+//     on one database, and refuses (409, field seen) once the record has
+//     moved on: a custody move; a label printed, applied or voided (the
+//     container and its labels, or for a lot's print the lot, its
+//     containers and their labels: labelSeenOf); a split (the lot); a QC
+//     result, approve, an exceptional release and reject (the lot and its
+//     results); unlock, disable, enable, a password reset and the user's
+//     own password change (the account: audit.ChangesAccount says what
+//     moves it — the change is refused before its current password, the
+//     one it replaced, is checked, so nothing is counted). Every change
+//     writes an entry, so the number moves even when a record comes round
+//     to a state it was in (stored, quarantined, stored again), where the
+//     record's own rules would take the old form for a new act. A
+//     deliberate second act (a reprint, a further split) is sent from the
+//     page as it is now, which carries the new number.
+//     The change a login demands (/password/expired) is made before any
+//     session, by someone who may not have one: it carries the password it
+//     was shown for (shownField, passwordSet: a digest of its hash, which
+//     cannot be guessed, where an entry number could be tried until one
+//     fits, telling a stranger which names are accounts), checked here under
+//     this server's formMu (expiredStale).
 //     The forms whose second send the store refuses for good need nothing
 //     more: a registration or an import (its number is taken).
 
@@ -51,77 +60,14 @@ func formFor(f url.Values, u audit.User, act audit.Action) error {
 	return formShownTo(f, u, "whom it was shown to", "nothing was recorded", "send it from there")
 }
 
-// shownField is the hidden input that carries the state a form was shown
-// with, in the words of the form: the labels printed so far, the password
-// its user has.
+// shownField is the hidden input in which the change a login demands
+// carries the password it was shown for (passwordSet).
 const shownField = "shown"
-
-// formStale refuses a form whose shownField is not now, the state the form
-// would be shown with now: moved says, in a 409, what happened since and
-// what to do. A form that carries no state is one made by hand or one from
-// before the forms carried it: it is refused too (400), as its state cannot
-// be told.
-func formStale(f url.Values, now string, moved func(shown string) error) error {
-	switch shown := strings.TrimSpace(f.Get(shownField)); shown {
-	case now:
-		return nil
-	case "":
-		return lot.FieldErrorf(shownField, lot.EUSAGE, "this form does not say what the page showed when it was opened, so a second send of it cannot be told from the first; nothing was done — open the page again and send the form from there")
-	default:
-		return moved(shown)
-	}
-}
 
 // resendWords end every refusal of a form sent again.
 const resendWords = "a form sent again (a second click, a refresh or the Back button) does nothing the second time, and nothing was done now"
 
-// printedOf is the number of labels printed for counts, as the forms carry it.
-func printedOf(counts []lot.LabelCount) string {
-	var n lot.LabelCount
-	for _, c := range counts {
-		n = n.Add(c)
-	}
-	return strconv.Itoa(n.Printed)
-}
-
-// labelsStale refuses a print form shown when a different number of labels
-// of what (the lot or the container) had been printed than now.
-func labelsStale(f url.Values, what string, counts []lot.LabelCount) error {
-	now := printedOf(counts)
-	return formStale(f, now, func(shown string) error {
-		return lot.FieldErrorf(shownField, lot.ECONFLICT, "labels of %s were printed after this page was shown (it showed %s printed, %s are now): %s. To print them again (a reprint), use the print button on the page below, which shows the labels printed so far",
-			what, shown, now, resendWords)
-	})
-}
-
-// splitStale refuses a split form shown when the lot had another number of
-// containers than now.
-func splitStale(f url.Values, number string, containers int) error {
-	now := strconv.Itoa(containers)
-	return formStale(f, now, func(shown string) error {
-		return lot.FieldErrorf(shownField, lot.ECONFLICT, "lot %s was split after this page was shown (it showed %s containers, it has %s now): %s. To split more of it, use the form on the page below, which shows the containers made",
-			number, shown, now, resendWords)
-	})
-}
-
-// labelState is a container's label count as its apply and void forms
-// carry it.
-func labelState(n lot.LabelCount) string {
-	return "printed " + strconv.Itoa(n.Printed) + ", applied " + strconv.Itoa(n.Applied) + ", voided " + strconv.Itoa(n.Voided)
-}
-
-// labelUseStale refuses a label apply or void form shown when container's
-// labels stood otherwise than n: with two labels printed, the same apply
-// sent again would record the second as put on the container too.
-func labelUseStale(f url.Values, container string, n lot.LabelCount) error {
-	now := labelState(n)
-	return formStale(f, now, func(shown string) error {
-		return lot.FieldErrorf(shownField, lot.ECONFLICT, "the labels of container %s changed after this page was shown (it showed %s; now %s): %s. To apply or void another label, use the page below, which shows the labels as they are",
-			container, shown, now, resendWords)
-	})
-}
-
-// passwordSet names the password u has now, as the forms carry it: a
+// passwordSet names the password u has now, as the expired form carries it: a
 // digest of its hash, which changes whenever the password is set (every
 // hash has a salt of its own), however close in time two settings are or
 // whatever the clock says, and from which nothing of the password can be
@@ -129,20 +75,6 @@ func labelUseStale(f url.Values, container string, n lot.LabelCount) error {
 func passwordSet(u audit.User) string {
 	sum := sha256.Sum256([]byte("celltrack password form\x00" + u.Hash))
 	return hex.EncodeToString(sum[:12])
-}
-
-// passwordStale refuses a form that sets u's password (their own change, or
-// an admin's reset) shown before the password was last set. own: the form is
-// u's own change, whose current password is the one it replaced.
-func passwordStale(f url.Values, u audit.User, own bool) error {
-	return formStale(f, passwordSet(u), func(string) error {
-		if own {
-			return lot.FieldErrorf(shownField, lot.ECONFLICT, "the password of %s was changed at %s, after this form was shown: %s — the password it carries was not checked, and nothing was counted against %s. To change it again, use the form below with the password in use now",
-				u.Name, lot.FormatTime(u.PasswordChanged), resendWords, u.Name)
-		}
-		return lot.FieldErrorf(shownField, lot.ECONFLICT, "the password of %s was set at %s (a reset or its owner's change), after this form was shown: %s. To reset it again, use the form on the page below",
-			u.Name, lot.FormatTime(u.PasswordChanged), resendWords)
-	})
 }
 
 // account is the user called name as the accounts list has it now.

@@ -282,9 +282,12 @@ func (s *Server) lotSplit(w http.ResponseWriter, r *http.Request, u audit.User) 
 	if err == nil {
 		sp, err = split(ref, in)
 	}
+	if err == nil {
+		sp.Seen, err = formSeen(f)
+	}
 	var cs []lot.Container
 	if err == nil {
-		cs, err = s.splitForm(f, u, ref, sp)
+		cs, err = s.cfg.Lots.SplitLot(u.Name, sp)
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -297,26 +300,6 @@ func (s *Server) lotSplit(w http.ResponseWriter, r *http.Request, u audit.User) 
 			ld.DoneList = append(ld.DoneList, c.Code()+"  "+c.Cells.String()+" cells  "+c.VolumeML.String()+" mL")
 		}
 	})
-}
-
-// splitForm splits the lot ref as sp says unless the split form was shown
-// when the lot had another number of containers (a resend), as one step
-// for this server.
-func (s *Server) splitForm(f url.Values, u audit.User, ref string, sp lot.Split) ([]lot.Container, error) {
-	s.formMu.Lock()
-	defer s.formMu.Unlock()
-	l, err := s.cfg.Lots.Lot(ref)
-	var cs []lot.Container
-	if err == nil {
-		cs, err = s.cfg.Lots.Containers(l.ID.String())
-	}
-	if err == nil {
-		err = splitStale(f, l.Number, len(cs))
-	}
-	if err != nil {
-		return nil, err
-	}
-	return s.cfg.Lots.SplitLot(u.Name, sp)
 }
 
 // splitForm is the split form as typed, kept after a refusal.
@@ -351,10 +334,14 @@ func (s *Server) lotLabels(w http.ResponseWriter, r *http.Request, u audit.User)
 	}
 	ref := r.PathValue("ref")
 	err := formFor(r.PostForm, u, audit.LabelPrint)
+	var seen *uint64
+	if err == nil {
+		seen, err = formSeen(r.PostForm)
+	}
 	var pdf []byte
 	var name string
 	if err == nil {
-		pdf, name, err = s.printForm(r.PostForm, u, ref, nil)
+		pdf, name, err = s.printLabels(u, ref, false, seen)
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -364,44 +351,12 @@ func (s *Server) lotLabels(w http.ResponseWriter, r *http.Request, u audit.User)
 	sendPDF(w, pdf, name)
 }
 
-// printForm prints the labels of a print form, as printLabels — of every
-// container of the lot ref still in use, or of c alone — unless another
-// number of them had been printed when the form was shown (a resend), as
-// one step for this server.
-func (s *Server) printForm(f url.Values, u audit.User, ref string, c *lot.Container) ([]byte, string, error) {
-	if err := audit.Authorize(u, audit.LabelPrint); err != nil {
-		return nil, "", err
-	}
-	s.formMu.Lock()
-	defer s.formMu.Unlock()
-	var what string
-	var counts []lot.LabelCount
-	var err error
-	if c != nil {
-		var n lot.LabelCount
-		n, err = s.containerLabels(*c)
-		what, counts = "container "+c.Code(), []lot.LabelCount{n}
-	} else {
-		var l lot.Lot
-		l, _, counts, err = s.cfg.Labels.Reconcile(ref)
-		what = "lot " + l.Number
-	}
-	if err == nil {
-		err = labelsStale(f, what, counts)
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	if c != nil {
-		return s.printLabels(u, c.Code(), true)
-	}
-	return s.printLabels(u, ref, false)
-}
-
 // printLabels renders and counts labels, as `label print`: the PDF is drawn
 // inside the transaction that counts them, so a label that cannot be drawn
-// counts nothing. container names the file after the one container.
-func (s *Server) printLabels(u audit.User, ref string, container bool) ([]byte, string, error) {
+// counts nothing. container names the file after the one container. seen
+// is the labels' state the form was shown with (audit.SeenField), which
+// the store checks in that transaction (nil: no such check).
+func (s *Server) printLabels(u audit.User, ref string, container bool, seen *uint64) ([]byte, string, error) {
 	if err := audit.Authorize(u, audit.LabelPrint); err != nil {
 		return nil, "", err
 	}
@@ -413,7 +368,7 @@ func (s *Server) printLabels(u audit.User, ref string, container bool) ([]byte, 
 		return nil, "", err
 	}
 	var pdf []byte
-	set, err := s.cfg.Labels.Print(u.Name, ref, func(set lot.LabelSet) (err error) {
+	set, err := s.cfg.Labels.Print(u.Name, ref, seen, func(set lot.LabelSet) (err error) {
 		pdf, err = report.Labels(set, fin, s.cfg.Now().UTC())
 		return err
 	})

@@ -147,9 +147,10 @@ type lotData struct {
 	Evaluation   *release.Evaluation
 	EvalError    string
 	Dispositions []release.Disposition
-	// Printed is the number of labels printed and Split the number of
-	// containers, which the labels and split forms carry (formguard.go).
-	Printed, Split string
+	// LabelsSeen is the state of the lot, its containers and their labels
+	// the labels form carries, SplitSeen the lot's the split form carries
+	// (audit.SeenField).
+	LabelsSeen, SplitSeen string
 	// Seen is the lot's state the result, approve, exception and reject
 	// forms carry (audit.SeenField): of the lot and of its QC results,
 	// each a record of its own (recorded, voided or corrected).
@@ -227,7 +228,12 @@ func (s *Server) lotPageData(u audit.User, ref, spec string) (lotData, error) {
 	if err != nil {
 		return d, err
 	}
-	d.Printed, d.Split = printedOf(counts), strconv.Itoa(len(cs))
+	if d.LabelsSeen, err = s.labelSeenOf(&l, lcs, counts); err != nil {
+		return d, err
+	}
+	if d.SplitSeen, err = s.seenOf(l.ID); err != nil {
+		return d, err
+	}
 	for _, c := range cs {
 		row := containerRow{C: c, URL: containerURL(c)}
 		if c.PatientID != uuid.Nil {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -21,9 +20,13 @@ import (
 // ResetPassword sets name's one-time password, which must be changed at the
 // next login (admin only: EFORBIDDEN; EINVALID for a blank reason or a
 // password the policy refuses; ECONFLICT for the admin's own).
+//
+// With seen, either is refused (ECONFLICT on audit.SeenField) once the
+// account has changed since its form was shown: a change before its old
+// password is checked, so that one sent again counts nothing.
 type Passwords interface {
-	ChangePassword(actor, old, password string) (audit.User, error)
-	ResetPassword(actor, name, oneTime, reason string) (audit.User, error)
+	ChangePassword(actor, old, password string, seen *uint64) (audit.User, error)
+	ResetPassword(actor, name, oneTime, reason string, seen *uint64) (audit.User, error)
 }
 
 // errMustChange answers a login with a right password that must be changed
@@ -50,13 +53,23 @@ type passwordData struct {
 	Name    string
 	Notice  string
 	Done    string
-	// Shown names the password the user has now, which the change form
-	// carries (formguard.go).
+	// Shown names the password the user has now, which the change a
+	// login demands carries (formguard.go).
 	Shown string
+	// Seen is the account's state the change form of a logged-in user
+	// carries (audit.SeenField, seenOf).
+	Seen string
 }
 
 func (s *Server) renderPassword(w http.ResponseWriter, u audit.User, status int, d passwordData, refusal error) {
 	p := pageData{Title: "Change password", User: u, Nav: "password", Data: d}
+	if !d.Expired {
+		var err error
+		if d.Seen, err = s.seenOf(u.ID); err != nil {
+			p.Error, status = s.message(err), statusOf(w, err)
+		}
+		p.Data = d
+	}
 	if refusal != nil {
 		p.Error = lot.ErrorMessage(refusal) + " — nothing was changed"
 	}
@@ -85,7 +98,7 @@ func (s *Server) renderExpired(w http.ResponseWriter, name, shown string, status
 }
 
 func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request, u audit.User) {
-	s.renderPassword(w, u, http.StatusOK, passwordData{Name: u.Name, Shown: passwordSet(u)}, nil)
+	s.renderPassword(w, u, http.StatusOK, passwordData{Name: u.Name}, nil)
 }
 
 // passwordPost changes the logged-in user's own password, as `user passwd`.
@@ -93,45 +106,28 @@ func (s *Server) passwordPost(w http.ResponseWriter, r *http.Request, u audit.Us
 	if !s.form(w, r) {
 		return
 	}
-	np := r.PostForm.Get("new_password")
-	err := formSigner(r.PostForm, u)
+	f := r.PostForm
+	np := f.Get("new_password")
+	err := formSigner(f, u)
 	if err == nil {
-		err = checkRepeat(np, r.PostForm.Get("repeat"))
+		err = checkRepeat(np, f.Get("repeat"))
 	}
-	now := u
+	var seen *uint64
 	if err == nil {
-		now, err = s.changeForm(r.PostForm, u, np)
+		seen, err = formSeen(f)
+	}
+	if err == nil {
+		_, err = s.cfg.Passwords.ChangePassword(u.Name, f.Get("password"), np, seen)
 	}
 	if err == nil {
 		err = s.renewAfterChange(w, u.Name, np)
 	}
 	if err != nil {
 		err = s.logError(r, err)
-		s.renderPassword(w, u, statusOf(w, err), passwordData{Name: u.Name, Shown: passwordSet(now)}, err)
+		s.renderPassword(w, u, statusOf(w, err), passwordData{Name: u.Name}, err)
 		return
 	}
-	s.renderPassword(w, u, http.StatusOK, passwordData{Name: u.Name, Shown: passwordSet(now), Done: "The password of " + u.Name + " was changed. Use the new one from now on, at every login and signature."}, nil)
-}
-
-// changeForm changes u's own password unless the form was shown before it
-// was last set (a resend, whose current password is the one replaced), as
-// one step for this server: nothing is checked or counted then. It returns
-// u's account as it is afterwards, or as it is now when refused.
-func (s *Server) changeForm(f url.Values, u audit.User, np string) (audit.User, error) {
-	s.formMu.Lock()
-	defer s.formMu.Unlock()
-	now, err := s.account(u.Name)
-	if err != nil {
-		return u, err
-	}
-	if err := passwordStale(f, now, true); err != nil {
-		return now, err
-	}
-	got, err := s.cfg.Passwords.ChangePassword(u.Name, f.Get("password"), np)
-	if err != nil {
-		return now, err
-	}
-	return got, nil
+	s.renderPassword(w, u, http.StatusOK, passwordData{Name: u.Name, Done: "The password of " + u.Name + " was changed. Use the new one from now on, at every login and signature."}, nil)
 }
 
 // expiredPost is the change a login demanded: the current (one-time)
@@ -194,13 +190,18 @@ func (s *Server) resetPost(w http.ResponseWriter, r *http.Request, u audit.User)
 	if !s.form(w, r) {
 		return
 	}
-	name, pw := r.PathValue("name"), r.PostForm.Get("password")
-	err := formFor(r.PostForm, u, audit.UserReset)
+	f := r.PostForm
+	name, pw := r.PathValue("name"), f.Get("password")
+	err := formFor(f, u, audit.UserReset)
 	if err == nil {
-		err = checkRepeat(pw, r.PostForm.Get("repeat"))
+		err = checkRepeat(pw, f.Get("repeat"))
+	}
+	var seen *uint64
+	if err == nil {
+		seen, err = formSeen(f)
 	}
 	if err == nil {
-		err = s.resetForm(r.PostForm, u, name, pw)
+		_, err = s.cfg.Passwords.ResetPassword(u.Name, name, pw, f.Get("reason"), seen)
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -210,31 +211,15 @@ func (s *Server) resetPost(w http.ResponseWriter, r *http.Request, u audit.User)
 	s.renderAccounts(w, u, http.StatusOK, nil, "Account "+name+": password reset to the one-time password you gave; "+name+"'s sessions ended, and the password must be changed at the next login. Give it to the person out of band.")
 }
 
-// resetForm resets name's password unless the reset form was shown before
-// it was last set (a resend), as one step for this server.
-func (s *Server) resetForm(f url.Values, u audit.User, name, pw string) error {
-	s.formMu.Lock()
-	defer s.formMu.Unlock()
-	t, err := s.account(name)
-	switch {
-	case lot.ErrorCode(err) == lot.ENOTFOUND || err == nil && t.Name == u.Name:
-		// No such user, or the admin's own password: the store refuses
-		// either, whatever the form showed.
-		err = nil
-	case err == nil:
-		err = passwordStale(f, t, false)
-	}
-	if err == nil {
-		_, err = s.cfg.Passwords.ResetPassword(u.Name, name, pw, f.Get("reason"))
-	}
-	return err
-}
-
 // PasswordRequest is the body of POST /api/v1/password: the session's user
-// changes their own password.
+// changes their own password. Seen, optional, is the account's state the
+// change was asked from (audit.SeenField): it is refused (409, field
+// "seen") once the account has changed since, before the password is
+// checked.
 type PasswordRequest struct {
-	Password    string `json:"password"`
-	NewPassword string `json:"new_password"`
+	Password    string  `json:"password"`
+	NewPassword string  `json:"new_password"`
+	Seen        *uint64 `json:"seen,omitempty"`
 }
 
 // ExpiredPasswordRequest is the body of POST /api/v1/password/expired: the
@@ -246,10 +231,14 @@ type ExpiredPasswordRequest struct {
 	NewPassword string `json:"new_password"`
 }
 
-// ResetRequest is the body of POST /api/v1/users/{name}/reset.
+// ResetRequest is the body of POST /api/v1/users/{name}/reset. Seen,
+// optional, is the account's state the reset was asked from
+// (audit.SeenField): it is refused (409, field "seen") once the account
+// has changed since.
 type ResetRequest struct {
-	OneTimePassword string `json:"one_time_password"`
-	Reason          string `json:"reason"`
+	OneTimePassword string  `json:"one_time_password"`
+	Reason          string  `json:"reason"`
+	Seen            *uint64 `json:"seen,omitempty"`
 }
 
 // PasswordView answers a password change: the user and when it changed.
@@ -263,7 +252,7 @@ func (s *Server) apiPassword(w http.ResponseWriter, r *http.Request, u audit.Use
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	got, err := s.cfg.Passwords.ChangePassword(u.Name, req.Password, req.NewPassword)
+	got, err := s.cfg.Passwords.ChangePassword(u.Name, req.Password, req.NewPassword, req.Seen)
 	if err != nil {
 		return err
 	}
@@ -298,7 +287,7 @@ func (s *Server) apiReset(w http.ResponseWriter, r *http.Request, u audit.User) 
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	got, err := s.cfg.Passwords.ResetPassword(u.Name, r.PathValue("name"), req.OneTimePassword, req.Reason)
+	got, err := s.cfg.Passwords.ResetPassword(u.Name, r.PathValue("name"), req.OneTimePassword, req.Reason, req.Seen)
 	if err != nil {
 		return err
 	}

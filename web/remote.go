@@ -273,19 +273,28 @@ type ReasonRequest struct {
 	Reason string
 }
 
+// SeenRequest is the body of a change of one record that may carry the
+// record's state its form was shown with (audit.SeenField; omitted: no
+// such check): a label's apply, a print's label set.
+type SeenRequest struct {
+	Seen *uint64 `json:",omitempty"`
+}
+
 // SeenReasonRequest is the body of a change of one record with a reason
 // that may carry the record's state its form was shown with
 // (audit.SeenField; omitted: no such check): an account's disable, enable
-// and unlock, a lot's rejection check.
+// and unlock, a lot's rejection check, a label's void.
 type SeenReasonRequest struct {
 	Reason string
 	Seen   *uint64 `json:",omitempty"`
 }
 
 // PrintRequest is the body of POST /api/v1/svc/labels/{ref}/print: the
-// containers whose labels the client rendered, in order.
+// containers whose labels the client rendered, in order, and the labels'
+// state the print was asked from (audit.SeenField; omitted: no such check).
 type PrintRequest struct {
 	Containers []uuid.UUID
+	Seen       *uint64 `json:",omitempty"`
 }
 
 // matches refuses a label set other than the one the client rendered: a
@@ -388,27 +397,27 @@ func NewRemoteLabels(c Caller) RemoteLabels { return RemoteLabels{c} }
 // only then has the server count those labels: when render refuses,
 // nothing is counted, as locally; when the count is refused, the error is
 // returned for the caller to remove its file, as locally.
-func (r RemoteLabels) Print(_, ref string, render func(lot.LabelSet) error) (lot.LabelSet, error) {
-	set, err := remotePost[lot.LabelSet](r.c, "/labels/"+seg(ref)+"/set", none{})
+func (r RemoteLabels) Print(_, ref string, seen *uint64, render func(lot.LabelSet) error) (lot.LabelSet, error) {
+	set, err := remotePost[lot.LabelSet](r.c, "/labels/"+seg(ref)+"/set", SeenRequest{seen})
 	if err != nil {
 		return set, err
 	}
 	if err := render(set); err != nil {
 		return set, err
 	}
-	q := PrintRequest{Containers: []uuid.UUID{}}
+	q := PrintRequest{Containers: []uuid.UUID{}, Seen: seen}
 	for _, c := range set.Containers {
 		q.Containers = append(q.Containers, c.ID)
 	}
 	return remotePost[lot.LabelSet](r.c, "/labels/"+seg(ref)+"/print", q)
 }
 
-func (r RemoteLabels) Apply(_, ref string) (lot.LabelCount, error) {
-	return remotePost[lot.LabelCount](r.c, "/labels/"+seg(ref)+"/apply", none{})
+func (r RemoteLabels) Apply(_, ref string, seen *uint64) (lot.LabelCount, error) {
+	return remotePost[lot.LabelCount](r.c, "/labels/"+seg(ref)+"/apply", SeenRequest{seen})
 }
 
-func (r RemoteLabels) Void(_, ref, reason string) (lot.LabelCount, error) {
-	return remotePost[lot.LabelCount](r.c, "/labels/"+seg(ref)+"/void", ReasonRequest{reason})
+func (r RemoteLabels) Void(_, ref, reason string, seen *uint64) (lot.LabelCount, error) {
+	return remotePost[lot.LabelCount](r.c, "/labels/"+seg(ref)+"/void", SeenReasonRequest{reason, seen})
 }
 
 func (r RemoteLabels) Reconcile(lotRef string) (lot.Lot, []lot.Container, []lot.LabelCount, error) {

@@ -389,14 +389,14 @@ func (s *Server) doseRoutes() []svcRoute {
 				if err := volumeGiven("Volume (in /Administration)", q.Administration.Volume); err != nil {
 					return Administered{}, err
 				}
-				// The signers before any password, as the bedside page and
-				// `dose administer` check them: a witness who is unknown, the
-				// nurse, or may not witness costs no one a wrong-password count.
-				witness, err := U().Signer("witness", strings.TrimSpace(q.Witness))
-				if err != nil {
+				// Before any password, as the bedside page and `dose
+				// administer` check them: a nurse who may not administer,
+				// a witness who is the nurse. Nothing else is said of the
+				// witness before the witness's password (CoSigner).
+				if err := audit.Authorize(u, audit.DoseAdminister); err != nil {
 					return Administered{}, err
 				}
-				if err := dose.CheckSigners(u, witness); err != nil {
+				if err := dose.CheckWitnessName(u, strings.TrimSpace(q.Witness)); err != nil {
 					return Administered{}, err
 				}
 				// The bedside rules before any password: a NO-GO counts no
@@ -408,7 +408,7 @@ func (s *Server) doseRoutes() []svcRoute {
 				if err != nil {
 					return Administered{}, err
 				}
-				witness, err = U().Authenticate(witness.Name, q.WitnessPassword, dose.MeaningWitness)
+				witness, err := U().CoSigner("witness", strings.TrimSpace(q.Witness), q.WitnessPassword, dose.MeaningWitness)
 				if err != nil {
 					return Administered{}, err
 				}

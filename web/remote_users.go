@@ -93,11 +93,14 @@ type SetRoleRequest struct {
 	AdminPassword string
 }
 
-// AccountPasswordRequest is the body of a password change or reset.
+// AccountPasswordRequest is the body of a password change or reset; Seen,
+// optional, is the account's state its form was shown with
+// (audit.SeenField).
 type AccountPasswordRequest struct {
 	Old      string `json:",omitempty"`
 	Password string
-	Reason   string `json:",omitempty"`
+	Reason   string  `json:",omitempty"`
+	Seen     *uint64 `json:",omitempty"`
 }
 
 // SettingsRequest is the body of POST /api/v1/svc/settings.
@@ -127,14 +130,20 @@ func (r RemoteUsers) User(name string) (audit.User, error) {
 
 func (r RemoteUsers) Users() ([]audit.User, error) { return remoteGet[[]audit.User](r.c, "/users") }
 
-func (r RemoteUsers) Signer(field, name string) (audit.User, error) {
-	return remotePost[audit.User](r.c, "/signers", SignerRequest{field, name})
+func (r RemoteUsers) CoSigner(field, name, password, meaning string) (audit.User, error) {
+	u, err := remotePost[audit.User](r.c, "/cosignatures", CoSignRequest{field, name, password, meaning})
+	if err == nil {
+		r.sigs.keep(name, meaning, password)
+	}
+	return u, err
 }
 
-// SignerRequest is the body of POST /api/v1/svc/signers.
-type SignerRequest struct {
-	Field string
-	Name  string
+// CoSignRequest is the body of POST /api/v1/svc/cosignatures.
+type CoSignRequest struct {
+	Field    string
+	Name     string
+	Password string
+	Meaning  string
 }
 
 func (r RemoteUsers) Authenticate(name, password, meaning string) (audit.User, error) {
@@ -163,16 +172,16 @@ func (r RemoteUsers) UnlockUser(_, name, reason string, seen *uint64) (audit.Use
 	return r.account(name, "unlock", reason, seen)
 }
 
-func (r RemoteUsers) ResetPassword(_, name, oneTime, reason string) (audit.User, error) {
-	return remotePost[audit.User](r.c, "/users/"+seg(name)+"/reset", AccountPasswordRequest{Password: oneTime, Reason: reason})
+func (r RemoteUsers) ResetPassword(_, name, oneTime, reason string, seen *uint64) (audit.User, error) {
+	return remotePost[audit.User](r.c, "/users/"+seg(name)+"/reset", AccountPasswordRequest{Password: oneTime, Reason: reason, Seen: seen})
 }
 
 func (r RemoteUsers) SetRole(_, name string, role audit.Role, reason, adminPassword string) (audit.User, error) {
 	return remotePost[audit.User](r.c, "/users/"+seg(name)+"/role", SetRoleRequest{role, reason, adminPassword})
 }
 
-func (r RemoteUsers) ChangePassword(_, old, password string) (audit.User, error) {
-	return remotePost[audit.User](r.c, "/password", AccountPasswordRequest{Old: old, Password: password})
+func (r RemoteUsers) ChangePassword(_, old, password string, seen *uint64) (audit.User, error) {
+	return remotePost[audit.User](r.c, "/password", AccountPasswordRequest{Old: old, Password: password, Seen: seen})
 }
 
 func (r RemoteUsers) Settings() (audit.Settings, error) {
@@ -291,15 +300,20 @@ func (s *Server) userRoutes() []svcRoute {
 			})},
 		{"GET " + p + "/users/{name}", "audit.Users User: one user, without the password hash",
 			readCall(s, func(r *http.Request) (audit.User, error) { return public(U().User(refOf(r, "name"))) })},
-		{"POST " + p + "/signers", "audit.Users Signer: the co-signer a field names (witness, physician)",
-			writeCall(s, func(u audit.User, r *http.Request, q SignerRequest) (audit.User, error) {
+		{"POST " + p + "/cosignatures", "audit.Users CoSigner: check the password of the co-signer a field names (the witness): one answer for an unknown name and a wrong password, as at the login",
+			writeCall(s, func(u audit.User, r *http.Request, q CoSignRequest) (audit.User, error) {
 				if err := audit.AuthorizeRead(u); err != nil {
 					return audit.User{}, err
 				}
-				return public(U().Signer(q.Field, q.Name))
+				return public(U().CoSigner(q.Field, q.Name, q.Password, q.Meaning))
 			})},
-		{"POST " + p + "/signatures", "audit.Users Authenticate: check a signer's password for a meaning (a wrong one is counted and recorded)",
+		{"POST " + p + "/signatures", "audit.Users Authenticate: check the session user's password for a meaning (a wrong one is counted and recorded); another user's is a co-signature (/cosignatures)",
 			writeCall(s, func(u audit.User, r *http.Request, q SignRequest) (audit.User, error) {
+				if q.User != u.Name {
+					// Authenticate tells a disabled, locked or unknown
+					// account before its password: only to its owner.
+					return public(U().CoSigner("user", q.User, q.Password, q.Meaning))
+				}
 				return public(U().Authenticate(q.User, q.Password, q.Meaning))
 			})},
 		{"POST " + p + "/users", "audit.Users AddUser: add a user (admin; qa and physician need the admin's password)",
@@ -309,21 +323,21 @@ func (s *Server) userRoutes() []svcRoute {
 		{"POST " + p + "/users/{name}/disable", "audit.Users DisableUser (admin); body: Reason, and Seen, optional, which refuses it once the account has changed (audit.SeenField)", account(audit.Users.DisableUser)},
 		{"POST " + p + "/users/{name}/enable", "audit.Users EnableUser (admin); body: Reason, and Seen, optional, which refuses it once the account has changed (audit.SeenField)", account(audit.Users.EnableUser)},
 		{"POST " + p + "/users/{name}/unlock", "audit.Users UnlockUser (admin); body: Reason, and Seen, optional, which refuses it once the account has changed (audit.SeenField)", account(audit.Users.UnlockUser)},
-		{"POST " + p + "/users/{name}/reset", "audit.Users ResetPassword: a one-time password (admin)",
+		{"POST " + p + "/users/{name}/reset", "audit.Users ResetPassword: a one-time password (admin); Seen, optional, refuses it once the account has changed (audit.SeenField)",
 			writeCall(s, func(u audit.User, r *http.Request, q AccountPasswordRequest) (audit.User, error) {
-				return public(U().ResetPassword(u.Name, refOf(r, "name"), q.Password, q.Reason))
+				return public(U().ResetPassword(u.Name, refOf(r, "name"), q.Password, q.Reason, q.Seen))
 			})},
 		{"POST " + p + "/users/{name}/role", "audit.Users SetRole: another role (admin; qa and physician need the admin's password)",
 			writeCall(s, func(u audit.User, r *http.Request, q SetRoleRequest) (audit.User, error) {
 				return public(U().SetRole(u.Name, refOf(r, "name"), q.Role, q.Reason, q.AdminPassword))
 			})},
-		{"POST " + p + "/password", "audit.Users ChangePassword: the acting user's own password (every session of the user ends; the answer carries a new one)",
+		{"POST " + p + "/password", "audit.Users ChangePassword: the acting user's own password (every session of the user ends; the answer carries a new one); Seen, optional, refuses it once the account has changed, before the old password is checked (audit.SeenField)",
 			s.api(func(w http.ResponseWriter, r *http.Request, u audit.User) error {
 				var q AccountPasswordRequest
 				if err := decode(r, &q); err != nil {
 					return s.bodyError(w, err)
 				}
-				got, err := U().ChangePassword(u.Name, q.Old, q.Password)
+				got, err := U().ChangePassword(u.Name, q.Old, q.Password, q.Seen)
 				if err != nil {
 					return err
 				}

@@ -15,9 +15,6 @@ import (
 // user as the actor (never a name from the body) and encode the result.
 // The remote implementations in remote.go are their clients.
 
-// none is the request of a call without a body (a GET).
-type none struct{}
-
 // svcRoute is one service endpoint and what openapi.json says of it.
 type svcRoute struct {
 	pattern string
@@ -160,26 +157,26 @@ func (s *Server) svcRoutes() []svcRoute {
 				}
 				return ch, err
 			})},
-		{"POST " + p + "/labels/{ref}/set", "lot.LabelService Print, dry: the label set a print would count now (lab); nothing is counted",
-			writeCall(s, func(u audit.User, r *http.Request, _ none) (lot.LabelSet, error) {
+		{"POST " + p + "/labels/{ref}/set", "lot.LabelService Print, dry: the label set a print would count now (lab); nothing is counted; Seen, optional, refuses it once the labels have changed (audit.SeenField)",
+			writeCall(s, func(u audit.User, r *http.Request, q SeenRequest) (lot.LabelSet, error) {
 				var got lot.LabelSet
-				_, err := LB().Print(u.Name, refOf(r, "ref"), func(set lot.LabelSet) error { got = set; return errDryRun })
+				_, err := LB().Print(u.Name, refOf(r, "ref"), q.Seen, func(set lot.LabelSet) error { got = set; return errDryRun })
 				if err == errDryRun {
 					err = nil
 				}
 				return got, err
 			})},
-		{"POST " + p + "/labels/{ref}/print", "lot.LabelService Print: count the labels the client rendered (lab); body: the containers' ids, refused if the set changed since",
+		{"POST " + p + "/labels/{ref}/print", "lot.LabelService Print: count the labels the client rendered (lab); body: the containers' ids, refused if the set changed since, and Seen, optional, which refuses it once the labels have changed (audit.SeenField)",
 			writeCall(s, func(u audit.User, r *http.Request, q PrintRequest) (lot.LabelSet, error) {
-				return LB().Print(u.Name, refOf(r, "ref"), func(set lot.LabelSet) error { return q.matches(set) })
+				return LB().Print(u.Name, refOf(r, "ref"), q.Seen, func(set lot.LabelSet) error { return q.matches(set) })
 			})},
-		{"POST " + p + "/labels/{ref}/apply", "lot.LabelService Apply: a printed label was put on its container (lab)",
-			writeCall(s, func(u audit.User, r *http.Request, _ none) (lot.LabelCount, error) {
-				return LB().Apply(u.Name, refOf(r, "ref"))
+		{"POST " + p + "/labels/{ref}/apply", "lot.LabelService Apply: a printed label was put on its container (lab); Seen, optional, refuses it once the container's labels have changed (audit.SeenField)",
+			writeCall(s, func(u audit.User, r *http.Request, q SeenRequest) (lot.LabelCount, error) {
+				return LB().Apply(u.Name, refOf(r, "ref"), q.Seen)
 			})},
-		{"POST " + p + "/labels/{ref}/void", "lot.LabelService Void: an unused printed label was destroyed (lab)",
-			writeCall(s, func(u audit.User, r *http.Request, q ReasonRequest) (lot.LabelCount, error) {
-				return LB().Void(u.Name, refOf(r, "ref"), q.Reason)
+		{"POST " + p + "/labels/{ref}/void", "lot.LabelService Void: an unused printed label was destroyed (lab); body: Reason, and Seen, optional, which refuses it once the container's labels have changed (audit.SeenField)",
+			writeCall(s, func(u audit.User, r *http.Request, q SeenReasonRequest) (lot.LabelCount, error) {
+				return LB().Void(u.Name, refOf(r, "ref"), q.Reason, q.Seen)
 			})},
 		{"GET " + p + "/lots/{ref}/labels", "lot.LabelService Reconcile: a lot's label counts",
 			readCall(s, func(r *http.Request) (Reconciliation, error) {
@@ -259,7 +256,7 @@ func (s *Server) svcRoutes() []svcRoute {
 			})},
 		{"GET " + p + "/lots/{ref}", "lot.Service Lot: one lot by DIN, number or id",
 			readCall(s, func(r *http.Request) (lot.Lot, error) { return L().Lot(refOf(r, "ref")) })},
-		{"POST " + p + "/lots/{ref}/containers", "lot.Service SplitLot: split a lot into containers (lab)",
+		{"POST " + p + "/lots/{ref}/containers", "lot.Service SplitLot: split a lot into containers (lab); Seen, optional, refuses it once the lot has changed (audit.SeenField)",
 			writeCall(s, func(u audit.User, r *http.Request, sp lot.Split) ([]lot.Container, error) {
 				sp.Lot = refOf(r, "ref")
 				return L().SplitLot(u.Name, sp)

@@ -146,17 +146,21 @@ func (s gatedUsers) Authenticate(name, password, meaning string) (audit.User, er
 	return gated(s.g, func() (audit.User, error) { return s.Users.Authenticate(name, password, meaning) })
 }
 
+func (s gatedUsers) CoSigner(field, name, password, meaning string) (audit.User, error) {
+	return gated(s.g, func() (audit.User, error) { return s.Users.CoSigner(field, name, password, meaning) })
+}
+
 type gatedPasswords struct {
 	Passwords
 	g *passwordGate
 }
 
-func (s gatedPasswords) ChangePassword(actor, old, password string) (audit.User, error) {
-	return gated(s.g, func() (audit.User, error) { return s.Passwords.ChangePassword(actor, old, password) })
+func (s gatedPasswords) ChangePassword(actor, old, password string, seen *uint64) (audit.User, error) {
+	return gated(s.g, func() (audit.User, error) { return s.Passwords.ChangePassword(actor, old, password, seen) })
 }
 
-func (s gatedPasswords) ResetPassword(actor, name, oneTime, reason string) (audit.User, error) {
-	return gated(s.g, func() (audit.User, error) { return s.Passwords.ResetPassword(actor, name, oneTime, reason) })
+func (s gatedPasswords) ResetPassword(actor, name, oneTime, reason string, seen *uint64) (audit.User, error) {
+	return gated(s.g, func() (audit.User, error) { return s.Passwords.ResetPassword(actor, name, oneTime, reason, seen) })
 }
 
 // userService names the embedded audit.Users apart from its method Users.
@@ -171,20 +175,24 @@ func (s gatedUserService) Authenticate(name, password, meaning string) (audit.Us
 	return gated(s.g, func() (audit.User, error) { return s.userService.Authenticate(name, password, meaning) })
 }
 
+func (s gatedUserService) CoSigner(field, name, password, meaning string) (audit.User, error) {
+	return gated(s.g, func() (audit.User, error) { return s.userService.CoSigner(field, name, password, meaning) })
+}
+
 func (s gatedUserService) AddUser(actor string, u audit.User, password, adminPassword string) (audit.User, error) {
 	return gated(s.g, func() (audit.User, error) { return s.userService.AddUser(actor, u, password, adminPassword) })
 }
 
-func (s gatedUserService) ResetPassword(actor, name, oneTime, reason string) (audit.User, error) {
-	return gated(s.g, func() (audit.User, error) { return s.userService.ResetPassword(actor, name, oneTime, reason) })
+func (s gatedUserService) ResetPassword(actor, name, oneTime, reason string, seen *uint64) (audit.User, error) {
+	return gated(s.g, func() (audit.User, error) { return s.userService.ResetPassword(actor, name, oneTime, reason, seen) })
 }
 
 func (s gatedUserService) SetRole(actor, name string, role audit.Role, reason, adminPassword string) (audit.User, error) {
 	return gated(s.g, func() (audit.User, error) { return s.userService.SetRole(actor, name, role, reason, adminPassword) })
 }
 
-func (s gatedUserService) ChangePassword(actor, old, password string) (audit.User, error) {
-	return gated(s.g, func() (audit.User, error) { return s.userService.ChangePassword(actor, old, password) })
+func (s gatedUserService) ChangePassword(actor, old, password string, seen *uint64) (audit.User, error) {
+	return gated(s.g, func() (audit.User, error) { return s.userService.ChangePassword(actor, old, password, seen) })
 }
 
 type gatedReleases struct {

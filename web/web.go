@@ -34,9 +34,10 @@ type Users interface {
 	// Reader returns name when it may read: an existing, enabled user;
 	// EFORBIDDEN otherwise.
 	Reader(name string) (audit.User, error)
-	// Signer returns the co-signer named in field (the witness): ENOTFOUND
-	// naming the field for an unknown name.
-	Signer(field, name string) (audit.User, error)
+	// CoSigner checks the password of the co-signer named in field (the
+	// witness), as audit.Users CoSigner: one answer for an unknown name
+	// and a wrong password.
+	CoSigner(field, name, password, meaning string) (audit.User, error)
 }
 
 // Traces builds the traceability reports, as `celltrack trace` does. Each
@@ -200,10 +201,11 @@ type Server struct {
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 	handler http.Handler
-	// formMu makes a label, split or password form's check of the state
-	// it was shown with (formguard.go) and its write one step for this
-	// server: a double click's two sends, handled at once, would otherwise
-	// both find the state unchanged. The record forms' state (a custody
+	// formMu makes the check of the change a login demands
+	// (/password/expired: the password it was shown for, expiredStale)
+	// and the change one step for this server: a double click's two
+	// sends, handled at once, would otherwise both find the password
+	// unchanged. Every other form's state (a label, a split, a custody
 	// move, an account, a lot's result or decision) the store checks in
 	// its writing transaction (audit.SeenField), for every server.
 	formMu sync.Mutex

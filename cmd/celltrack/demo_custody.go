@@ -65,7 +65,7 @@ func demoCustody(d *demo) error {
 		return err
 	}
 	var pdf []byte
-	set, err := store.NewLabelService(d.db).Print("liu", "LOT-RF-1", func(set lot.LabelSet) (err error) {
+	set, err := store.NewLabelService(d.db).Print("liu", "LOT-RF-1", nil, func(set lot.LabelSet) (err error) {
 		pdf, err = report.Labels(set, fin, d.now)
 		return err
 	})
@@ -80,7 +80,7 @@ func demoCustody(d *demo) error {
 	// The lab puts every printed label on its bag, so the lot's label
 	// reconciliation balances (FACT-JACIE): printed = applied.
 	for _, c := range set.Containers {
-		if _, err := store.NewLabelService(d.db).Apply("liu", c.Code()); err != nil {
+		if _, err := store.NewLabelService(d.db).Apply("liu", c.Code(), nil); err != nil {
 			return err
 		}
 	}

@@ -372,16 +372,19 @@ func (rt *runtime) doseCommand() *cli.Command {
 							return err
 						}
 					}
-					// Refuse the wrong people before asking for any password.
+					// Refuse the wrong nurse, and a witness who is the nurse,
+					// before asking for any password; nothing else is said
+					// of the witness before the witness's password
+					// (CoSigner: one answer for an unknown name and a wrong
+					// password, as at the login).
 					nu, err := rt.users().User(actor(c))
 					if err != nil {
 						return err
 					}
-					wu, err := rt.users().Signer("witness", c.String("witness"))
-					if err != nil {
+					if err := audit.Authorize(nu, audit.DoseAdminister); err != nil {
 						return err
 					}
-					if err := dose.CheckSigners(nu, wu); err != nil {
+					if err := dose.CheckWitnessName(nu, c.String("witness")); err != nil {
 						return err
 					}
 					// Then the bedside rules: a NO-GO is said before any
@@ -405,7 +408,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					witness, err := rt.users().Authenticate(c.String("witness"), pw2, dose.MeaningWitness)
+					witness, err := rt.users().CoSigner("witness", c.String("witness"), pw2, dose.MeaningWitness)
 					if err != nil {
 						return err
 					}

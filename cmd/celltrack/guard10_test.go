@@ -168,7 +168,7 @@ func TestGuard10LabelsResentPrintOnce(t *testing.T) {
 		if got := f.auditCount() - n; got != tc.labels {
 			t.Errorf("%s: %d entries, want %d", tc.path, got, tc.labels)
 		}
-		guard10Resent(t, f, lab, tc.path, form, tc.path+" sent again", "were printed after this page was shown", "reprint")
+		guard10Resent(t, f, lab, tc.path, form, tc.path+" sent again", "changed after this form was shown (the last change recorded: label.print by liu", "reprint")
 		// A reprint: the page as it is now.
 		n = f.auditCount()
 		if st, body := f.post(lab, tc.path, guard10Form(t, f, lab, tc.path, nil)); st != http.StatusOK || !strings.HasPrefix(body, "%PDF-") || f.auditCount()-n != tc.labels {
@@ -232,7 +232,7 @@ func TestGuard10SplitAndApplyResentRecordOnce(t *testing.T) {
 		t.Fatalf("split: %d\n%s", st, body)
 	}
 	made := f.auditCount() - n
-	guard10Resent(t, f, lab, split, form, "the split sent again", "lot LOT-UC-1 was split after this page was shown")
+	guard10Resent(t, f, lab, split, form, "the split sent again", "lot LOT-UC-1 changed after this form was shown (the last change recorded: lot.split by liu")
 	n = f.auditCount()
 	if st, body := f.post(lab, split, guard10Form(t, f, lab, split, url.Values{"containers": {"2"}, "cells_each": {"1e8"}})); st != http.StatusOK || f.auditCount()-n != made {
 		t.Errorf("a further split from the page: %d, %d entries\n%s", st, f.auditCount()-n, body)
@@ -248,7 +248,7 @@ func TestGuard10SplitAndApplyResentRecordOnce(t *testing.T) {
 	if st, body := f.post(lab, bag+"/label-apply", apply); st != http.StatusOK || !strings.Contains(body, "printed 2, applied 1") {
 		t.Fatalf("apply: %d\n%s", st, body)
 	}
-	guard10Resent(t, f, lab, bag+"/label-apply", apply, "the apply sent again", "the labels of container G12342600000101 changed after this page was shown")
+	guard10Resent(t, f, lab, bag+"/label-apply", apply, "the apply sent again", "container G12342600000101 changed after this form was shown (the last change recorded: label.apply by liu")
 }
 
 // guard10: an admin's reset sent again recorded a second reset (and set
@@ -261,7 +261,7 @@ func TestGuard10ResetResentRecordsOnce(t *testing.T) {
 	if st, body := f.post(admin, path, form); st != http.StatusOK || f.auditCount() != n+1 {
 		t.Fatalf("reset: %d, %d entries\n%s", st, f.auditCount()-n, body)
 	}
-	guard10Resent(t, f, admin, path, form, "the reset sent again", "the password of nina was set", "after this form was shown")
+	guard10Resent(t, f, admin, path, form, "the reset sent again", "the account of nina changed after this form was shown (the last change recorded: user.reset by alice")
 }
 
 // guard10: after a successful password change, the Back button and a
@@ -281,7 +281,7 @@ func TestGuard10PasswordChangeResentCountsNothing(t *testing.T) {
 		t.Fatal("the change wrote nothing")
 	}
 	for range 3 { // more than one resend would lock her out if counted
-		guard10Resent(t, f, nina, "/password", form, "the change sent again", "the password of nina was changed", "nothing was counted against nina")
+		guard10Resent(t, f, nina, "/password", form, "the change sent again", "the account of nina changed after this form was shown (the last change recorded: user.passwd by nina", "nothing was counted against nina")
 	}
 	if u, err := f.db.User("nina"); err != nil || u.Failures != 0 {
 		t.Errorf("nina after the resends: %d wrong passwords counted, %v", u.Failures, err)

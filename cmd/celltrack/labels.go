@@ -58,7 +58,7 @@ func (rt *runtime) labelCommand() *cli.Command {
 					// written) counts nothing; if the count then fails to
 					// commit, the file goes too.
 					wrote := false
-					set, err := rt.labelService().Print(actor(c), ref, func(set lot.LabelSet) error {
+					set, err := rt.labelService().Print(actor(c), ref, nil, func(set lot.LabelSet) error {
 						if out == "" {
 							out = set.Lot.Number + "-labels.pdf"
 							if _, _, err := lot.ParseContainerCode(ref); err == nil || ref == set.Containers[0].ID.String() {
@@ -93,7 +93,7 @@ func (rt *runtime) labelCommand() *cli.Command {
 				ArgsUsage:   "CONTAINER",
 				Description: example("celltrack --user liu label apply G12342600000101"),
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
-					n, err := rt.labelService().Apply(actor(c), c.Args().First())
+					n, err := rt.labelService().Apply(actor(c), c.Args().First(), nil)
 					return rt.labelResult(c, n, err, "applied")
 				}),
 			},
@@ -104,7 +104,7 @@ func (rt *runtime) labelCommand() *cli.Command {
 				Description: example("celltrack --user liu label void --reason 'smudged print' G12342600000101"),
 				Flags:       []cli.Flag{&cli.StringFlag{Name: "reason", Required: true, Usage: "why"}},
 				Action: rt.action(writeDB, 1, func(c *cli.Context) error {
-					n, err := rt.labelService().Void(actor(c), c.Args().First(), c.String("reason"))
+					n, err := rt.labelService().Void(actor(c), c.Args().First(), c.String("reason"), nil)
 					return rt.labelResult(c, n, err, "voided")
 				}),
 			},

@@ -367,8 +367,8 @@ func TestServeLabels(t *testing.T) {
 	f.login(aud, "aud")
 	f.refused(aud, "/lots/LOT-UC-1/labels", url.Values{}, http.StatusForbidden, "label.print")
 	f.refused(aud, "/containers/G12342600000101/label-apply", url.Values{}, http.StatusForbidden, "label.apply")
-	f.refused(lab, "/containers/G12342600000101/label-apply", url.Values{"signer": {"liu"}, "shown": {"printed 0, applied 0, voided 0"}}, http.StatusConflict, "no unused printed label")
-	f.refused(lab, "/lots/LOT-NOPE/labels", url.Values{"signer": {"liu"}, "shown": {"0"}}, http.StatusNotFound, "LOT-NOPE")
+	f.refused(lab, "/containers/G12342600000101/label-apply", url.Values{"signer": {"liu"}}, http.StatusConflict, "no unused printed label")
+	f.refused(lab, "/lots/LOT-NOPE/labels", url.Values{"signer": {"liu"}}, http.StatusNotFound, "LOT-NOPE")
 
 	// Each label printed is one entry, on its container.
 	print := func(path, file string, labels int) {
@@ -451,7 +451,7 @@ func TestServeLabEveryRouteEveryRole(t *testing.T) {
 				}
 				// A form of the page, which names whom it was shown to
 				// (the unknown lot's and container's pages show none).
-				form := url.Values{"signer": {users[role]}, "shown": {"0"}}
+				form := url.Values{"signer": {users[role]}}
 				for k, v := range rt.form {
 					form[k] = v
 				}

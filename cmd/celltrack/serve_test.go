@@ -362,8 +362,9 @@ func TestServeBedsideWrongBagThenGo(t *testing.T) {
 }
 
 // A wrong witness password signs nothing (its refusal is recorded, as on
-// the command line); an unknown witness writes nothing; an auditor may check
-// but is not offered the signature form.
+// the command line); an unknown witness gets the same answer, recorded as
+// an unknown name at the login is (review 14 E); an auditor may check but
+// is not offered the signature form.
 func TestServeBedsideRefusals(t *testing.T) {
 	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
 	c := f.client()
@@ -373,18 +374,19 @@ func TestServeBedsideRefusals(t *testing.T) {
 	form := signForm(t, page, fixturePassword)
 	form.Set("witness", "nobody")
 	st, body := f.post(c, "/bedside/administer", form)
-	if st != http.StatusNotFound {
-		t.Errorf("unknown witness: status %d, want 404", st)
+	if st != http.StatusUnauthorized {
+		t.Errorf("unknown witness: status %d, want 401", st)
 	}
-	mustContain(t, "unknown witness", body, "witness nobody: no such user", ">GO<")
-	if f.auditCount() != n {
-		t.Errorf("unknown witness wrote %d audit entries", f.auditCount()-n)
+	mustContain(t, "unknown witness", body, "wrong user name or password for the witness nobody; nothing was signed", ">GO<")
+	if got := f.auditCount() - n; got != 1 {
+		t.Errorf("unknown witness wrote %d audit entries, want 1 (the refused signature)", got)
 	}
+	n = f.auditCount()
 	st, body = f.post(c, "/bedside/administer", signForm(t, page, "wrong-password"))
 	if st != http.StatusUnauthorized {
 		t.Errorf("wrong witness password: status %d, want 401", st)
 	}
-	mustContain(t, "wrong witness password", body, "wrong password for user omar; nothing was signed")
+	mustContain(t, "wrong witness password", body, "wrong user name or password for the witness omar; nothing was signed")
 	if got := f.auditCount() - n; got != 1 {
 		t.Errorf("wrong witness password wrote %d audit entries, want 1 (the refused signature)", got)
 	}

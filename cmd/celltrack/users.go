@@ -185,7 +185,7 @@ func (rt *runtime) userCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					u, err := rt.users().ResetPassword(actor(c), name, pw, c.String("reason"))
+					u, err := rt.users().ResetPassword(actor(c), name, pw, c.String("reason"), nil)
 					if err != nil {
 						return err
 					}
@@ -236,7 +236,7 @@ func (rt *runtime) userCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					u, err := rt.users().ChangePassword(actor(c), old, pw)
+					u, err := rt.users().ChangePassword(actor(c), old, pw, nil)
 					if err != nil {
 						return err
 					}

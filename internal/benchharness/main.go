@@ -194,8 +194,24 @@ func harness(sizes string, runs int, keep bool, engines, pgServer, again string)
 			r.engine, r.n, r.events, r.infusions, r.entries, float64(r.size)/1e6, float64(r.records)/1e6, float64(r.size)/float64(r.records), r.build.Seconds(), ms(r.write), ms(r.writeCPU), ms(r.commit), ms(r.commitCPU), float64(r.write)/float64(r.commit),
 			ms(r.show), ms(r.verify), float64(r.entries)/r.verify.Seconds(), ms(r.check), ms(r.imp), ms(r.impCPU), float64(r.n)/r.imp.Seconds(), ms(r.raw), float64(r.imp)/float64(r.raw))
 	}
+	var server []result
+	for _, r := range rs {
+		if r.impServer > 0 {
+			server = append(server, r)
+		}
+	}
 	fmt.Println()
 	fmt.Println("wall time (CPU time: user + system) of each process")
+	if len(server) > 0 {
+		fmt.Println()
+		fmt.Println("the import's CPU a lot: celltrack's (its rusage), the server's (user + system of the import's backends, /proc; servercpu.go)")
+		fmt.Println()
+		fmt.Println("| engine | lots | import: celltrack's CPU a lot | the server's CPU a lot |")
+		fmt.Println("|---|---|---|---|")
+		for _, r := range server {
+			fmt.Printf("| %s | %d | %.1f µs | %.1f µs |\n", r.engine, r.n, float64(r.impCPU.Microseconds())/float64(r.n), float64(r.impServer.Microseconds())/float64(r.n))
+		}
+	}
 	fmt.Println()
 	fmt.Println("| engine | lots | `dose check` | `trace lot` | `trace patient` | `trace donor` | `trace lot --full-verify` |")
 	fmt.Println("|---|---|---|---|---|---|---|")
@@ -253,6 +269,7 @@ type result struct {
 	write, commit, show, verify, check, imp, raw, fullTrace time.Duration
 	reads, readsCPU                                         [4]time.Duration // dose check, trace lot, patient, donor
 	writeCPU, commitCPU, impCPU                             time.Duration    // CPU (user + system) of the same medians' processes
+	impServer                                               time.Duration    // PostgreSQL: the import's backends' CPU, median (servercpu.go); 0 when not read
 }
 
 // size builds a database of n lots — users by the binary, donors and sites
@@ -318,7 +335,7 @@ func (b *bench) size(n int) (result, error) {
 func (b *bench) measure(n int, res result, day func(int) time.Time) (result, error) {
 	csvPath := filepath.Join(b.dir, fmt.Sprintf("lots-%d.csv", n))
 	// Import: each run imports into a fresh copy of the base.
-	var importTimes, importCPU []time.Duration
+	var importTimes, importCPU, importServer []time.Duration
 	dbName := fmt.Sprintf("db-%d", n)
 	var db string
 	for r := 0; r < b.runs; r++ {
@@ -333,7 +350,14 @@ func (b *bench) measure(n int, res result, day func(int) time.Time) (result, err
 		if err := b.login(target, "liu"); err != nil {
 			return res, err
 		}
+		var server func() time.Duration
+		if p, ok := b.eng.(pgEngine); ok {
+			server = backendCPU(p.dbName(name))
+		}
 		d, err := b.ct(target, "", "--user", "liu", "lot", "import", "--csv", csvPath)
+		if server != nil {
+			importServer = append(importServer, server())
+		}
 		if err != nil {
 			return res, err
 		}
@@ -453,6 +477,9 @@ func (b *bench) measure(n int, res result, day func(int) time.Time) (result, err
 	res.write, res.commit, res.imp, res.raw, res.verify = median(writes), median(commits), median(importTimes), median(rawTimes), median(verifies)
 	res.show, res.fullTrace = median(shows), median(fulls)
 	res.writeCPU, res.commitCPU, res.impCPU = median(writesCPU), median(commitsCPU), median(importCPU)
+	if len(importServer) > 0 {
+		res.impServer = median(importServer)
+	}
 	for i := range reads {
 		res.reads[i], res.readsCPU[i] = median(reads[i]), median(readsCPU[i])
 	}

@@ -12,8 +12,8 @@ import (
 // past flushAt on a goroutine of its own and goes on meanwhile: the next
 // writes are made (by store: records encoded, audit entries hashed and
 // compressed) while the server inserts the last ones, instead of the two
-// taking turns. An import of 100,000 lots sends ~14 such batches of
-// ~50,000 pairs, each one COPY per table.
+// taking turns. An import of 100,000 lots sends ~70 such batches of
+// ~10,000 pairs, each one COPY per table.
 //
 // Nothing else changes for the transaction: every other use of its
 // connection (a Get the buffer and the cache cannot answer, a cursor's

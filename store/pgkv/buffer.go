@@ -36,9 +36,13 @@ import (
 // commit already, so that changes only for the append-only tables.
 
 // flushAt is how many buffered writes a transaction holds before it sends
-// them: enough for a bulk import to go out in large statements, few enough
-// that the buffer stays tens of megabytes.
-var flushAt = 50_000
+// them: enough for a bulk import to go out in large statements (a COPY
+// of a thousand rows or more per table), few enough that the server
+// starts on them early. An import's sends go behind it (behind.go): the server
+// takes each while celltrack makes the next, and what is left for the
+// commit to wait on is the last — ~1,400 lots' worth, not up to the
+// ~7,000 that 50,000 writes were (issue 14).
+var flushAt = 10_000
 
 // chunk is how many pairs one statement carries.
 const chunk = 5_000
@@ -60,17 +64,18 @@ type pending struct {
 // set records o as the latest op of k and reports whether k is new to the
 // buffer (a key written again is still one pair to send).
 func (p *pending) set(k []byte, o op) (added bool) {
-	_, had := p.ops[string(k)]
-	if !had {
-		if n := len(p.keys); n == 0 || bytes.Compare(p.keys[n-1], k) < 0 {
-			p.keys = append(p.keys, k)
-		} else {
-			i, _ := slices.BinarySearchFunc(p.keys, k, bytes.Compare)
-			p.keys = slices.Insert(p.keys, i, k)
-		}
+	n := len(p.ops)
+	p.ops[string(k)] = o // one hash of k: the map grew if k is new
+	if len(p.ops) == n {
+		return false
 	}
-	p.ops[string(k)] = o
-	return !had
+	if n := len(p.keys); n == 0 || bytes.Compare(p.keys[n-1], k) < 0 {
+		p.keys = append(p.keys, k)
+	} else {
+		i, _ := slices.BinarySearchFunc(p.keys, k, bytes.Compare)
+		p.keys = slices.Insert(p.keys, i, k)
+	}
+	return true
 }
 
 func (p *pending) lookup(k []byte) (op, bool) {
@@ -269,10 +274,15 @@ func (s *send) run() error {
 	if err := s.t.sendBatch(s.what, s.batch, s.checks); err != nil {
 		return err
 	}
-	if len(s.cands) == 0 {
-		return nil
+	if len(s.cands) > 0 {
+		if err := s.t.copyPuts(s.what, s.cands); err != nil {
+			return err
+		}
 	}
-	return s.t.copyPuts(s.what, s.cands)
+	for name, p := range s.taken {
+		s.t.wrote(name, p)
+	}
+	return nil
 }
 
 // written keeps what the transaction knows of bucket name's table without

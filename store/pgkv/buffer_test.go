@@ -381,3 +381,58 @@ func TestSendBehindRefusedRollsBack(t *testing.T) {
 		return nil
 	})
 }
+
+// TestCopyKnowsItsOwnKeys: a key below the table's largest goes by COPY
+// without a look-up only when it is above the largest the table held
+// before the transaction's sends and is none the transaction sent
+// (copy.go, aboveFloor). Here, over three sends by COPY: keys below the
+// committed one, keys between keys this transaction sent, its own keys
+// written again, and the committed key written again — a key COPY took
+// for absent that the table held would fail the commit with a unique
+// violation; every value must read back as last written.
+func TestCopyKnowsItsOwnKeys(t *testing.T) {
+	defer pgkv.SetFlushAt(10)()
+	defer pgkv.SetCopyMin(4)()
+	e, _ := create(t)
+	want := map[string]string{"m0": "committed"}
+	mustUpdateKV(t, e, func(tx kv.Tx) error {
+		b, err := tx.CreateBucket([]byte("idx_things"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("m0"), []byte("committed"))
+	})
+	rounds := [][]string{
+		{"a1", "a2", "a3", "a4", "a5", "n1", "n3", "n5", "n7", "n9", "z"},      // below and above m0
+		{"n15", "n35", "n55", "n5", "n7", "m0", "a3", "b1", "b2", "b3", "n95"}, // between, own, committed
+		{"n15", "n2", "n4", "n6", "n8", "a0", "m", "m00", "z", "y", "x"},
+	}
+	mustUpdateKV(t, e, func(tx kv.Tx) error {
+		b := tx.Bucket([]byte("idx_things"))
+		for r, keys := range rounds {
+			for _, k := range keys {
+				v := fmt.Sprintf("round %d", r)
+				want[k] = v
+				if err := b.Put([]byte(k), []byte(v)); err != nil {
+					return err
+				}
+			}
+			if n := pgkv.Pending(tx); n > 10 {
+				t.Fatalf("round %d: %d writes unsent, want them sent past 10", r, n)
+			}
+		}
+		return nil
+	})
+	got := map[string]string{}
+	if err := e.View(func(tx kv.Tx) error {
+		return tx.Bucket([]byte("idx_things")).ForEach(func(k, v []byte) error {
+			got[string(k)] = string(v)
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("the table holds\n%v\nwant\n%v", got, want)
+	}
+}

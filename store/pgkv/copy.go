@@ -203,18 +203,79 @@ func (c *copyCandidate) queueMax(batch *pgx.Batch) {
 	})
 }
 
+// aboveFloor is what a transaction knows of a bucket's table between its
+// sends: floor, the table's largest key of the bucket when a send first
+// read it (nil: it held none), and mine, every key this transaction has
+// written to the table since that is above floor. No one else writes the
+// table while the transaction holds the writer lock, so the table's keys
+// above floor are among mine: a key above floor that is not one of mine
+// is absent, and needs no look-up even when it is below the table's
+// largest key now. That is an import's index of lots by donor (donor id,
+// then lot id), whose keys of each send fall among the last send's: each
+// of them was a look-up (issue 14). A key of PutMany's, which writes
+// around the sends, makes the transaction forget what it knew
+// (forgetAbove); so does mine growing past maxMine, and the next send
+// reads a new floor.
+type aboveFloor struct {
+	floor []byte
+	mine  map[string]struct{}
+}
+
+// maxMine bounds the keys a transaction remembers for each bucket.
+const maxMine = 1 << 20
+
+// absent says whether key k, below the table's largest key, is known
+// absent from it.
+func (a *aboveFloor) absent(k []byte) bool {
+	if a == nil || a.floor != nil && bytes.Compare(k, a.floor) <= 0 {
+		return false
+	}
+	_, ok := a.mine[string(k)]
+	return !ok
+}
+
+// wrote notes that the send wrote the puts of p to bucket name's table,
+// whose floor it knows.
+func (t *tx) wrote(name string, p *pending) {
+	a := t.above[name]
+	if a == nil {
+		return
+	}
+	for _, k := range p.keys {
+		if p.ops[string(k)].del || a.floor != nil && bytes.Compare(k, a.floor) <= 0 {
+			continue
+		}
+		a.mine[string(k)] = struct{}{}
+	}
+	if len(a.mine) > maxMine {
+		delete(t.above, name)
+	}
+}
+
+// forgetAbove forgets what the sends knew of bucket name's table, which
+// is written by other means (PutMany).
+func (t *tx) forgetAbove(name string) { delete(t.above, name) }
+
 // copyPuts writes the candidates' pairs: by COPY those absent from the
 // table, the others as flush writes any pair.
 func (t *tx) copyPuts(what string, cands []*copyCandidate) error {
-	// Keys at or below the bucket's largest may be there: look them up.
+	// Keys at or below the bucket's largest may be there: look up those
+	// not known absent (aboveFloor).
 	batch := &pgx.Batch{}
 	present := make([]map[string]bool, len(cands))
 	for i, c := range cands {
 		present[i] = map[string]bool{}
+		a := t.above[c.b.name]
+		if a == nil {
+			if t.above == nil {
+				t.above = map[string]*aboveFloor{}
+			}
+			t.above[c.b.name] = &aboveFloor{floor: c.max, mine: map[string]struct{}{}}
+		}
 		var maybe [][]byte
 		if c.max != nil {
 			for _, k := range c.ks {
-				if bytes.Compare(k, c.max) <= 0 {
+				if bytes.Compare(k, c.max) <= 0 && !a.absent(k) {
 					maybe = append(maybe, k)
 				}
 			}

@@ -57,6 +57,7 @@ func (t *tx) PutMany(name []byte, keys, values [][]byte) error {
 	}
 	delete(t.cache, b.name)
 	t.flushes[b.name]++
+	t.forgetAbove(b.name)
 	if copyable(b.tbl) && len(keys) >= copyMin {
 		d := &copyData{}
 		var restK, restV [][]byte

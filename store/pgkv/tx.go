@@ -83,6 +83,9 @@ type tx struct {
 	// cache holds the values Get read from the server, by bucket (nil:
 	// the key is absent), until the table changes.
 	cache map[string]*getCache
+	// above is what sends by COPY know of each bucket's table without a
+	// look-up (copy.go); only sends, one at a time, use it.
+	above map[string]*aboveFloor
 }
 
 // loadRegistry takes the registry from the engine's cache when it is of

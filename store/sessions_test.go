@@ -108,7 +108,7 @@ func startedOn(t *testing.T, db *DB, start Start) Started {
 // TestStartReadsWhatEachReadReads: what Open reads for a command in its one
 // read transaction — the facility's zone, the migration mark and the
 // session — is what FacilityZone, Migrated and Session read on their own,
-// and a write's open (no mark asked for) reads no mark.
+// the client's moved activity included.
 func TestStartReadsWhatEachReadReads(t *testing.T) {
 	db := newTestDB(t)
 	now := db.Now()

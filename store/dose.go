@@ -792,11 +792,9 @@ func (s *DoseService) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]do
 // it cannot find is refused on field "containers", the input that named it.
 func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Tenths) (dose.Facts, *dose.Course, error) {
 	f := dose.Facts{Now: now, Patient: p, Refs: refs, Volume: volume, ConfirmedWeights: map[uuid.UUID]bool{}, UsedWeights: map[uuid.UUID]bool{}}
-	// The patient's indexes it walks, asked for together (one round trip on
-	// PostgreSQL, nothing on bbolt).
-	kv.PrefetchSeeksIn(tx, 0, candidateChildren,
-		kv.BucketKey{Bucket: []byte("idx_infusion_patient"), Key: p.ID[:]}, kv.BucketKey{Bucket: []byte("idx_schedule_patient"), Key: p.ID[:]},
-		kv.BucketKey{Bucket: []byte("idx_weight_patient"), Key: p.ID[:]})
+	// What it reads of the patient and of each bag, asked for together
+	// (a few round trips on PostgreSQL, nothing on bbolt).
+	bedsideAhead(tx, p, refs)
 	// The old copy of a migrated database: the target's records decide.
 	if m, err := migratedMark(tx); err != nil {
 		return f, nil, err
@@ -842,6 +840,182 @@ func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Ten
 		f.Containers = append(f.Containers, cand)
 	}
 	return f, ac, nil
+}
+
+// bedsideRecordsAhead tells an engine that reads ahead (pgkv) that the
+// bedside check reads the records of the patient and the bags the
+// command names, once their indexes (read before) give their ids: one
+// round trip for all of them, not one each.
+func bedsideRecordsAhead(tx kv.Tx, mrn string, refs []string) {
+	if !kv.ReadsAhead(tx) {
+		return
+	}
+	var keys []kv.BucketKey
+	if id, ok := lookup(tx, "idx_patient_mrn", mrn); ok {
+		keys = append(keys, kv.BucketKey{Bucket: recordBuckets[kindPatient], Key: id[:]})
+	}
+	for _, ref := range refs {
+		if din, n, err := lot.ParseContainerCode(ref); err == nil {
+			if id, ok := lookup(tx, "idx_container_code", lot.ContainerCode(din, n)); ok {
+				keys = append(keys, kv.BucketKey{Bucket: recordBuckets[kindContainer], Key: id[:]})
+			}
+		}
+	}
+	kv.PrefetchKeys(tx, keys...)
+}
+
+// bedsideAhead tells an engine that reads ahead (pgkv) what facts,
+// candidate and the check of the records against their audit entries
+// (checkIntact, bedsideRecords) read of patient p and the bags refs, a
+// level at a time, each level in one round trip for all of them: the
+// indexes walked from the patient's, the bags' and the lots' ids with the
+// lots, the bags' site codes and the facility; then the records those list
+// — the patient's schedules, weights and their confirmations and
+// infusions, each bag's site, custody events and infusions, its lot's
+// results and dispositions; then the courses' protocols and the versions
+// of the specifications the dispositions name; then those specifications.
+// With each level go the audit_entity pairs of the records read before it
+// (verifyCursors.prefetch), so that the check's own read of them finds
+// them read. Each read then answers as without; what a level does not
+// find (a record that does not decode, an index longer than read) is read
+// as it comes. A bag refs names that cannot be read is left to candidate,
+// which refuses it.
+func bedsideAhead(tx kv.Tx, p lot.Patient, refs []string) {
+	if !kv.ReadsAhead(tx) {
+		return
+	}
+	a := readAhead{tx: tx}
+	// The indexes, the lots, the site codes, the facility.
+	idx := []kv.BucketKey{{Bucket: []byte("idx_infusion_patient"), Key: p.ID[:]}, {Bucket: []byte("idx_schedule_patient"), Key: p.ID[:]},
+		{Bucket: []byte("idx_weight_patient"), Key: p.ID[:]}}
+	a.checked(p.ID)
+	var cs []lot.Container
+	for _, ref := range refs {
+		c, err := containerByRef(tx, ref)
+		if err != nil {
+			continue
+		}
+		cs = append(cs, c)
+		a.records(kindLot, c.LotID)
+		a.keys = append(a.keys, kv.BucketKey{Bucket: []byte("idx_site_code"), Key: []byte(c.Site)})
+		idx = append(idx, kv.BucketKey{Bucket: []byte("idx_result_lot"), Key: c.LotID[:]}, kv.BucketKey{Bucket: []byte("idx_disposition_lot"), Key: c.LotID[:]},
+			kv.BucketKey{Bucket: []byte("idx_event_container"), Key: c.ID[:]}, kv.BucketKey{Bucket: []byte("idx_infusion_container"), Key: c.ID[:]})
+		a.checked(c.ID, c.LotID)
+	}
+	a.read(kv.Seeks{From: candidateChildren, Keys: idx}, facilitySeek())
+	// The records the indexes list.
+	if fr, ok, err := facilityRec(tx); err == nil && ok {
+		a.checked(fr.ID)
+	}
+	schedules := a.children("idx_schedule_patient", p.ID, kindSchedule)
+	a.checked(schedules...)
+	infusions := a.children("idx_infusion_patient", p.ID, kindInfusion)
+	a.checked(infusions...)
+	weights := a.children("idx_weight_patient", p.ID, kindWeight)
+	a.checked(weights...)
+	for _, id := range weights {
+		a.keys = append(a.keys, kv.BucketKey{Bucket: []byte("idx_weight_confirm"), Key: id[:]})
+	}
+	var dispositions []uuid.UUID
+	for _, c := range cs {
+		if id, ok := lookup(tx, "idx_site_code", c.Site); ok {
+			a.records(kindSite, id)
+		}
+		results := a.children("idx_result_lot", c.LotID, kindResult)
+		a.checked(results...)
+		ds := a.children("idx_disposition_lot", c.LotID, kindDisposition)
+		a.checked(ds...)
+		dispositions = append(dispositions, ds...)
+		a.children("idx_event_container", c.ID, kindEvent)
+		a.children("idx_infusion_container", c.ID, kindInfusion)
+	}
+	a.read()
+	// The courses' protocols, the specifications' versions, the weights'
+	// confirmations.
+	var r jsonFields
+	for _, id := range schedules {
+		if v := tx.Bucket(recordBuckets[kindSchedule]).Get(id[:]); v != nil {
+			if r.parse(v); r.err == nil {
+				if pid, err := uuid.Parse(r.str("protocol_id")); err == nil && r.err == nil {
+					a.records(kindProtocol, pid)
+					a.checked(pid)
+				}
+			}
+		}
+	}
+	for _, id := range weights {
+		if cid, ok := lookup(tx, "idx_weight_confirm", string(id[:])); ok {
+			a.checked(cid)
+		}
+	}
+	var specs []kv.BucketKey
+	for _, id := range dispositions {
+		if v := tx.Bucket(recordBuckets[kindDisposition]).Get(id[:]); v != nil {
+			if r.parse(v); r.err == nil {
+				if name := r.str("spec"); r.err == nil && name != "" {
+					specs = append(specs, kv.BucketKey{Bucket: []byte("idx_spec_name"), Key: []byte(name + "@")})
+				}
+			}
+		}
+	}
+	a.read(kv.Seeks{From: candidateChildren, Keys: specs})
+	// The specifications.
+	for _, s := range specs {
+		c := tx.Bucket(s.Bucket).Cursor()
+		for k, v := c.Seek(s.Key); k != nil && bytes.HasPrefix(k, s.Key); k, v = c.Next() {
+			if len(v) == 16 {
+				a.records(kindSpec, uuid.UUID(v))
+				a.checked(uuid.UUID(v))
+			}
+		}
+	}
+	a.read()
+}
+
+// readAhead collects, for an engine that reads ahead (kv.ReadsAhead), what
+// a read transaction reads next, and tells it all at once (read): one
+// round trip for a level of a walk, whatever it holds.
+type readAhead struct {
+	tx   kv.Tx
+	keys []kv.BucketKey
+	ents []kv.BucketKey // audit_entity seeks (verifyCursors.prefetch)
+}
+
+// records adds the records of kind with ids.
+func (a *readAhead) records(kind string, ids ...uuid.UUID) {
+	for _, id := range ids {
+		a.keys = append(a.keys, kv.BucketKey{Bucket: recordBuckets[kind], Key: id[:]})
+	}
+}
+
+// children adds the records of kind an index lists under parent, as read
+// before, and returns their ids.
+func (a *readAhead) children(index string, parent uuid.UUID, kind string) []uuid.UUID {
+	ids := children(a.tx, index, parent)
+	a.records(kind, ids...)
+	return ids
+}
+
+// checked adds the audit_entity pairs verifyRecord reads of the records
+// with ids.
+func (a *readAhead) checked(ids ...uuid.UUID) {
+	for _, id := range ids {
+		a.ents = append(a.ents, kv.BucketKey{Bucket: bAuditEntity, Key: entityUpper(id)})
+	}
+}
+
+// read tells the engine what was added, with seeks, and starts the next
+// level.
+func (a *readAhead) read(seeks ...kv.Seeks) {
+	kv.PrefetchReads(a.tx, kv.Reads{Keys: a.keys, Seeks: append(seeks, kv.Seeks{Below: prefetchBelow, From: 1, Keys: a.ents})})
+	a.keys, a.ents = a.keys[:0], a.ents[:0]
+}
+
+// facilitySeek is the Seek whose page answers facilityRec's First: to the
+// least key, with a pair below it asked for, so that the page runs from the
+// table's start.
+func facilitySeek() kv.Seeks {
+	return kv.Seeks{Below: 1, From: 1, Keys: []kv.BucketKey{{Bucket: recordBuckets[kindFacility], Key: []byte{}}}}
 }
 
 // candidate gathers what the bedside check reads of container c, used
@@ -979,6 +1153,7 @@ func administrationFacts(tx kv.Tx, now time.Time, a dose.Administration) (lot.Pa
 		}
 	}
 	kv.PrefetchKeys(tx, keys...)
+	bedsideRecordsAhead(tx, a.MRN, a.Containers)
 	p, err := patientByMRN(tx, a.MRN)
 	if err != nil {
 		return p, time.Time{}, dose.Facts{}, nil, lot.OnField("mrn", err)

@@ -37,6 +37,8 @@ type TraceSnapshot struct {
 	// patient's course for the departures from the protocol), and an
 	// infusion, with its bedside check, is the largest record to decode.
 	infusions map[uuid.UUID]dose.Infusion
+	// aheadLots are the lots lotAhead has told the engine of.
+	aheadLots map[uuid.UUID]bool
 	// containers and schedules hold those read in this snapshot, by the
 	// id they were read by: a trace reads a lot's containers, then each
 	// infused bag again, and each infusion's schedule twice, for the
@@ -127,11 +129,22 @@ func (s *TraceSnapshot) LotsOfPatient(patientID uuid.UUID) []uuid.UUID {
 }
 
 // ContainersOf are a lot's containers (idx_container_lot), by number.
+//
+// A lot's trace reads next what they and their lot lead to: an engine that
+// reads ahead (pgkv) is told so the first time (lotAhead).
 func (s *TraceSnapshot) ContainersOf(lotID uuid.UUID) ([]lot.Container, error) {
 	if s.containers == nil {
 		s.containers = map[uuid.UUID]lot.Container{}
 	}
-	return containersMemo(s.tx, lotID, s.containers)
+	cs, err := containersMemo(s.tx, lotID, s.containers)
+	if err == nil && !s.aheadLots[lotID] {
+		if s.aheadLots == nil {
+			s.aheadLots = map[uuid.UUID]bool{}
+		}
+		s.aheadLots[lotID] = true
+		lotAhead(s.tx, lotID, cs)
+	}
+	return cs, err
 }
 
 // EventsOfContainer are a container's custody events (idx_event_container),
@@ -142,7 +155,12 @@ func (s *TraceSnapshot) EventsOfContainer(id uuid.UUID) ([]lot.Event, error) {
 
 // EventsOfPatient are the custody events naming a patient
 // (idx_event_patient), oldest first; each carries the id its index names.
+//
+// A patient's trace asks for them first, then for the rest of what the
+// patient's indexes list: an engine that reads ahead (pgkv) is told all of
+// it here (patientAhead).
 func (s *TraceSnapshot) EventsOfPatient(id uuid.UUID) ([]lot.Event, error) {
+	patientAhead(s.tx, id)
 	var es []lot.Event
 	for _, eid := range childrenOf(s.tx, "idx_event_patient", id, kindEvent) {
 		var r eventRecord
@@ -310,4 +328,139 @@ func (s *TraceSnapshot) Stamp(refs []audit.Ref, full bool) (audit.Stamp, error) 
 		st.Tree = v.Tree.String()
 	}
 	return st, nil
+}
+
+// patientAhead tells an engine that reads ahead (pgkv) what a patient's
+// trace reads of patient id, a level at a time, each in one round trip:
+// the indexes walked from the patient (custody events, infusions,
+// schedules, autologous lots) with the facility; the records they list;
+// the containers the events and infusions name, with the index of each
+// infusion's reactions; the containers' lots, the courses' protocols and
+// the indexes walked from each container and lot (custody events,
+// infusions, release decisions); the lots' donors and the records those
+// indexes list. Each read then answers as without; what a level does not
+// find is read as it comes.
+func patientAhead(tx kv.Tx, id uuid.UUID) {
+	if !kv.ReadsAhead(tx) {
+		return
+	}
+	w := walkAhead{readAhead: readAhead{tx: tx}}
+	w.seek("idx_event_patient", id)
+	w.seek("idx_infusion_patient", id)
+	w.seek("idx_schedule_patient", id)
+	w.seek("idx_lot_patient", id)
+	w.level(facilitySeek())
+	events := w.children("idx_event_patient", id, kindEvent)
+	infusions := w.children("idx_infusion_patient", id, kindInfusion)
+	schedules := w.children("idx_schedule_patient", id, kindSchedule)
+	w.children("idx_lot_patient", id, kindLot)
+	w.level()
+	containers := w.ids(kindEvent, "container_id", events)
+	for _, iid := range infusions {
+		if v := tx.Bucket(recordBuckets[kindInfusion]).Get(iid[:]); v != nil {
+			var ir infusionRecord
+			if unmarshalRecord(v, &ir) == nil {
+				for _, c := range ir.infusion().Containers {
+					containers = append(containers, c.ContainerID)
+				}
+			}
+		}
+	}
+	w.records(kindContainer, containers...)
+	w.seek("idx_reaction_infusion", infusions...)
+	w.level()
+	lots := w.ids(kindContainer, "lot_id", containers)
+	w.records(kindLot, lots...)
+	w.records(kindProtocol, w.ids(kindSchedule, "protocol_id", schedules)...)
+	w.seek("idx_event_container", containers...)
+	w.seek("idx_infusion_container", containers...)
+	w.seek("idx_disposition_lot", lots...)
+	w.level()
+	w.records(kindDonor, w.ids(kindLot, "donor_id", lots)...)
+	for _, c := range containers {
+		w.children("idx_event_container", c, kindEvent)
+		w.children("idx_infusion_container", c, kindInfusion)
+	}
+	for _, l := range lots {
+		w.children("idx_disposition_lot", l, kindDisposition)
+	}
+	w.level()
+}
+
+// walkAhead is readAhead for a trace's walk: index seeks from ids, and the
+// ids records read before name.
+type walkAhead struct {
+	readAhead
+	idx []kv.BucketKey
+	r   jsonFields
+}
+
+// seek adds Seeks to the ids in index, reading up to candidateChildren
+// pairs from each.
+func (w *walkAhead) seek(index string, ids ...uuid.UUID) {
+	for _, id := range ids {
+		w.idx = append(w.idx, kv.BucketKey{Bucket: []byte(index), Key: id[:]})
+	}
+}
+
+// level reads what was added, with more, in one round trip.
+func (w *walkAhead) level(more ...kv.Seeks) {
+	w.read(append(more, kv.Seeks{From: candidateChildren, Keys: w.idx})...)
+	w.idx = nil
+}
+
+// ids is field, an id, of each record of kind with ids of (as read
+// before; none where a record is missing or its field is not an id).
+func (w *walkAhead) ids(kind, field string, of []uuid.UUID) []uuid.UUID {
+	var out []uuid.UUID
+	b := w.tx.Bucket(recordBuckets[kind])
+	for _, id := range of {
+		if v := b.Get(id[:]); v != nil {
+			if w.r.parse(v); w.r.err == nil {
+				if u := w.r.id(field); w.r.err == nil && u != uuid.Nil {
+					out = append(out, u)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// lotAhead tells an engine that reads ahead (pgkv) what a lot's trace reads
+// after lot lotID's containers cs, a level at a time, each in one round
+// trip: the indexes walked from each container and the lot (custody
+// events, infusions, labels, results, release decisions) and the patients
+// the bags were dispensed to; then the records those indexes list. Each
+// read then answers as without; what it does not find is read as it comes.
+// Two more levels (the infusions' patients and schedules, then what the
+// patients' indexes list) took 88 round trips to 33 instead of 41 but cost
+// the client 5–8 ms of CPU more (pgwall12-bench.md), so they are left out.
+func lotAhead(tx kv.Tx, lotID uuid.UUID, cs []lot.Container) {
+	if !kv.ReadsAhead(tx) || len(cs) == 0 {
+		return
+	}
+	w := walkAhead{readAhead: readAhead{tx: tx}}
+	ids := make([]uuid.UUID, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+		if c.PatientID != uuid.Nil {
+			w.records(kindPatient, c.PatientID)
+		}
+		w.keys = append(w.keys, kv.BucketKey{Bucket: []byte("idx_label_container"), Key: c.ID[:]})
+	}
+	w.seek("idx_event_container", ids...)
+	w.seek("idx_infusion_container", ids...)
+	w.seek("idx_result_lot", lotID)
+	w.seek("idx_disposition_lot", lotID)
+	w.level(facilitySeek())
+	for _, c := range cs {
+		w.children("idx_event_container", c.ID, kindEvent)
+		w.children("idx_infusion_container", c.ID, kindInfusion)
+		if id, ok := lookup(tx, "idx_label_container", string(c.ID[:])); ok {
+			w.records(kindLabel, id)
+		}
+	}
+	w.children("idx_result_lot", lotID, kindResult)
+	w.children("idx_disposition_lot", lotID, kindDisposition)
+	w.level()
 }

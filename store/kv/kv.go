@@ -226,3 +226,41 @@ func PrefetchSeeksIn(tx Tx, below, from int, seeks ...BucketKey) {
 		p.PrefetchSeeksIn(below, from, seeks...)
 	}
 }
+
+// Reads is what a transaction is about to read: Keys with Get, and the
+// Seeks of cursors.
+type Reads struct {
+	Keys  []BucketKey
+	Seeks []Seeks
+}
+
+// Seeks are cursor Seeks to Keys, each in its bucket, and moves within
+// Below pairs before and From pairs from each (see SeekPrefetcher).
+type Seeks struct {
+	Below, From int
+	Keys        []BucketKey
+}
+
+// ReadsPrefetcher is a Tx that can read keys and seeks of several buckets
+// at once (pgkv: in one round trip, where PrefetchKeys and PrefetchSeeksIn
+// would take one each).
+type ReadsPrefetcher interface {
+	PrefetchReads(r Reads)
+}
+
+// PrefetchReads tells tx what it is about to read (PrefetchKeys and
+// PrefetchSeeksIn at once); an engine for which a read costs no round trip
+// (bbolt) has nothing to do.
+func PrefetchReads(tx Tx, r Reads) {
+	if p, ok := tx.(ReadsPrefetcher); ok {
+		p.PrefetchReads(r)
+	}
+}
+
+// ReadsAhead says whether tx reads ahead what it is told it will read
+// (PrefetchReads): a caller may spare the work of finding what to tell a
+// transaction that does not (bbolt's).
+func ReadsAhead(tx Tx) bool {
+	_, ok := tx.(ReadsPrefetcher)
+	return ok
+}

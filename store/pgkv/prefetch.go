@@ -84,17 +84,57 @@ var _ kv.KeysPrefetcher = (*tx)(nil)
 // actor check read one after the other (the database identity, the
 // session, the settings, the actor's name, the migration mark).
 func (t *tx) PrefetchKeys(keys ...kv.BucketKey) {
+	t.PrefetchReads(kv.Reads{Keys: keys})
+}
+
+var _ kv.ReadsPrefetcher = (*tx)(nil)
+
+// PrefetchReads is PrefetchKeys of r.Keys and PrefetchSeeksIn of r.Seeks
+// together: every statement they need in one round trip, none when fewer
+// than two keys and seeks are left to read (a Get or a Seek is one round
+// trip too). store calls it with what a bedside check reads next of the
+// patient and of each bag, found from what it read before.
+func (t *tx) PrefetchReads(r kv.Reads) {
 	ct, ok := t.conn.(*connTx)
 	if !ok {
 		return // a bulk load's transaction (load.go): Get as it comes
 	}
-	type part struct {
-		b    *bucket
-		keys [][]byte
+	kp := t.keysPlan(r.Keys)
+	sp := t.seeksPlan(r.Seeks)
+	if kp.n+sp.n < 2 {
+		return
 	}
-	var parts []*part
-	byName := map[string]*part{}
-	n := 0
+	stmts := append(kp.stmts, sp.stmts...)
+	if err := t.await(); err != nil {
+		t.fail("read", err)
+	}
+	res, err := ct.many(t.ctx, stmts)
+	if err != nil {
+		t.fail("read", err)
+	}
+	t.keysApply(kp, res[:len(kp.stmts)])
+	for i, pt := range sp.parts {
+		pt.b.addSeekRun(pt.below, pt.from, pt.keys, &memRows{res: res[len(kp.stmts)+i]})
+	}
+}
+
+// keysPlan is what PrefetchReads reads of keys: a statement per bucket for
+// the keys no Get of this transaction could answer yet, each key once.
+type keysPlan struct {
+	parts []keyPart
+	stmts []rawStmt
+	n     int // keys asked for
+}
+
+type keyPart struct {
+	b    *bucket
+	keys [][]byte
+}
+
+func (t *tx) keysPlan(keys []kv.BucketKey) keysPlan {
+	var p keysPlan
+	byName := map[string]int{}
+	asked := map[string]bool{} // bucket NUL key: each key once
 	for _, bk := range keys {
 		kb, _ := t.Bucket(bk.Bucket).(*bucket)
 		if kb == nil {
@@ -103,32 +143,29 @@ func (t *tx) PrefetchKeys(keys ...kv.BucketKey) {
 		if answered(t.cacheOf(kb.name), t.pending[kb.name], t.flushes[kb.name], bk.Key) {
 			continue
 		}
-		pt := byName[kb.name]
-		if pt == nil {
-			pt = &part{b: kb}
-			byName[kb.name] = pt
-			parts = append(parts, pt)
+		i, ok := byName[kb.name]
+		if !ok {
+			i = len(p.parts)
+			byName[kb.name] = i
+			p.parts = append(p.parts, keyPart{b: kb})
 		}
-		if !slices.ContainsFunc(pt.keys, func(k []byte) bool { return bytes.Equal(k, bk.Key) }) {
-			pt.keys = append(pt.keys, bk.Key)
-			n++
+		if id := kb.name + "\x00" + string(bk.Key); !asked[id] {
+			asked[id] = true
+			p.parts[i].keys = append(p.parts[i].keys, bk.Key)
+			p.n++
 		}
 	}
-	if n < 2 {
-		return // a Get is one round trip too
+	p.stmts = make([]rawStmt, len(p.parts))
+	for i, pt := range p.parts {
+		p.stmts[i] = rawStmt{sql: pt.b.q.getMany, args: pt.b.args(pt.keys)}
 	}
-	stmts := make([]rawStmt, len(parts))
-	for i, pt := range parts {
-		stmts[i] = rawStmt{sql: pt.b.q.getMany, args: pt.b.args(pt.keys)}
-	}
-	if err := t.await(); err != nil {
-		t.fail("get", err)
-	}
-	res, err := ct.many(t.ctx, stmts)
-	if err != nil {
-		t.fail("get", err)
-	}
-	for i, pt := range parts {
+	return p
+}
+
+// keysApply caches what p's statements answered: each key's value, nil for
+// one absent.
+func (t *tx) keysApply(p keysPlan, res []rawResult) {
+	for i, pt := range p.parts {
 		c := t.cacheOf(pt.b.name)
 		got := make(map[string][]byte, len(res[i].rows))
 		for _, row := range res[i].rows {

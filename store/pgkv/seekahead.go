@@ -43,49 +43,53 @@ var _ kv.SeeksPrefetcher = (*tx)(nil)
 // custody events, its infusions, its lot's results and dispositions), each
 // in a bucket of its own.
 func (t *tx) PrefetchSeeksIn(below, from int, seeks ...kv.BucketKey) {
-	from, below = max(from, 1), max(below, 0)
-	ct, ok := t.conn.(*connTx)
-	if !ok {
-		return
-	}
-	var parts []*bucket
-	keys := map[*bucket][][]byte{}
-	n := 0
-	for _, s := range seeks {
-		b, _ := t.Bucket(s.Bucket).(*bucket)
-		if b == nil {
-			continue
+	t.PrefetchReads(kv.Reads{Seeks: []kv.Seeks{{Below: below, From: from, Keys: seeks}}})
+}
+
+// seeksPlan is what PrefetchReads reads of seeks: a statement per bucket
+// and reach for the keys no page of this transaction answers a Seek to yet.
+type seeksPlan struct {
+	parts []seekPart
+	stmts []rawStmt
+	n     int // seeks asked for
+}
+
+type seekPart struct {
+	b           *bucket
+	below, from int
+	keys        [][]byte
+}
+
+func (t *tx) seeksPlan(groups []kv.Seeks) seeksPlan {
+	var p seeksPlan
+	for _, g := range groups {
+		from, below := max(g.From, 1), max(g.Below, 0)
+		var parts []seekPart
+		at := map[*bucket]int{}
+		for _, s := range g.Keys {
+			b, _ := t.Bucket(s.Bucket).(*bucket)
+			if b == nil {
+				continue
+			}
+			i, ok := at[b]
+			if !ok {
+				i = len(parts)
+				at[b] = i
+				parts = append(parts, seekPart{b: b, below: below, from: from})
+			}
+			parts[i].keys = append(parts[i].keys, s.Key)
 		}
-		if _, ok := keys[b]; !ok {
-			parts = append(parts, b)
+		for _, pt := range parts {
+			pt.keys = pt.b.seekWant(pt.keys)
+			if len(pt.keys) == 0 || len(pt.keys) > seekChunk {
+				continue
+			}
+			p.parts = append(p.parts, pt)
+			p.stmts = append(p.stmts, rawStmt{sql: seekQuery()[pt.b.tbl.name], args: pt.b.args(pt.keys, int64(from), int64(below))})
+			p.n += len(pt.keys)
 		}
-		keys[b] = append(keys[b], s.Key)
 	}
-	stmts := make([]rawStmt, 0, len(parts))
-	var asked []*bucket
-	for _, b := range parts {
-		want := b.seekWant(keys[b])
-		if len(want) == 0 || len(want) > seekChunk {
-			continue
-		}
-		keys[b] = want
-		asked = append(asked, b)
-		stmts = append(stmts, rawStmt{sql: seekQuery()[b.tbl.name], args: b.args(want, int64(from), int64(below))})
-		n += len(want)
-	}
-	if n < 2 {
-		return // a Seek is one round trip too
-	}
-	if err := t.await(); err != nil {
-		t.fail("read", err)
-	}
-	res, err := ct.many(t.ctx, stmts)
-	if err != nil {
-		t.fail("read", err)
-	}
-	for i, b := range asked {
-		b.addSeekRun(below, from, keys[b], &memRows{res: res[i]})
-	}
+	return p
 }
 
 // seekWant is keys without those a page of this transaction answers a Seek

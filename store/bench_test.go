@@ -44,7 +44,7 @@ func BenchmarkWeigh(b *testing.B) {
 func BenchmarkSchemaCheck(b *testing.B) {
 	db := newTestDB(b)
 	for b.Loop() {
-		if v, lacking, err := db.checkSchema(); err != nil || v != SchemaVersion || len(lacking) > 0 {
+		if v, lacking, err := db.checkSchema(nil, false); err != nil || v != SchemaVersion || len(lacking) > 0 {
 			b.Fatal(v, lacking, err)
 		}
 	}

@@ -172,6 +172,8 @@ type DB struct {
 	// wrote, which only an admin upgrades (Upgrade, Login); 0 when the
 	// file is up to date.
 	behind int
+	// started is what Open read for Options.Start.
+	started *Started
 	// own is the process's own last committed entry, and whether it found
 	// the trail rolled back (ownhead.go); shared by every handle on the
 	// engine. nil on a handle that never serves (a restore's).
@@ -200,6 +202,9 @@ type Options struct {
 	// an import, a bulk load or a migration writes many entries and
 	// leaves it unset, for the dictionary's compression.
 	OneShot bool
+	// Start, when not nil, asks for what a command reads before its own
+	// work, read in the transaction that checks the schema (Started).
+	Start *Start
 	// keepSchema opens for writing but leaves a schema an older
 	// celltrack wrote as it is: OpenForUpgrade and OpenForLogin, so that
 	// Upgrade and Login check who asks before anything is changed. Any
@@ -301,9 +306,10 @@ func onEngine(e kv.Engine, path string, opts Options) (*DB, error) {
 		db.Now = time.Now
 	}
 	if !opts.Create {
-		// The schema is read once, in one read transaction (on
-		// PostgreSQL three round trips): nothing is written here.
-		v, lacking, err := db.checkSchema()
+		// The schema is read once, in one read transaction, with what
+		// the command reads before its own work (opts.Start): nothing
+		// is written here.
+		v, lacking, err := db.checkSchema(opts.Start, opts.keepSchema)
 		switch {
 		case err != nil:
 		case lacking != nil && opts.keepSchema:
@@ -423,8 +429,11 @@ func (db *DB) Close() error { return db.engine.Close() }
 // checkSchema refuses a file that is not a celltrack database and one with
 // a garbled or newer schema version; it returns the file's version v and,
 // when the file needs an upgrade (see migrate.go), the buckets it lacks
-// (empty, not nil, when it lacks none but is older).
-func (db *DB) checkSchema() (v int, lacking []string, err error) {
+// (empty, not nil, when it lacks none but is older). In the same
+// transaction it reads what start asks for (db.started) unless the file is
+// refused: one that needs an upgrade only when keepSchema lets it open,
+// and then without the session.
+func (db *DB) checkSchema(start *Start, keepSchema bool) (v int, lacking []string, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
 	err = db.engine.View(func(tx kv.Tx) error {
@@ -432,6 +441,7 @@ func (db *DB) checkSchema() (v int, lacking []string, err error) {
 		if meta == nil {
 			return lot.Errorf(lot.EINVALID, "%s is not a celltrack database (no meta bucket)", db.path)
 		}
+		kv.PrefetchKeys(tx, startKeys(start)...)
 		v, err = schemaOf(tx, db.path)
 		if err != nil {
 			return err
@@ -442,6 +452,9 @@ func (db *DB) checkSchema() (v int, lacking []string, err error) {
 		if needsMigration(tx, v) {
 			r, i := missingBuckets(tx)
 			lacking = append(append([]string{}, r...), i...)
+		}
+		if start != nil && (lacking == nil || keepSchema) {
+			db.started = db.readStart(tx, start, lacking == nil)
 		}
 		return nil
 	})

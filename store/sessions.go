@@ -569,27 +569,33 @@ func (db *DB) SessionOnly(c Credentials) (SessionInfo, Credentials, error) {
 }
 
 func (db *DB) session(c Credentials, withUser bool) (info SessionInfo, next Credentials, err error) {
-	err = db.view(func(tx kv.Tx) error {
-		s, h, u, err := db.checkSession(tx, c, withUser)
-		if err != nil {
-			return err
-		}
-		now := db.now()
-		next = c
-		// The client's activity moves at most once a minute (or a quarter
-		// of a shorter idle expiry): a burst of reads (a bedside check,
-		// then the schedule) rewrites no file, and a session read more
-		// often than its idle expiry never lapses.
-		every := min(touchEvery, settingsTx(tx).IdleExpiry/4)
-		if now.Sub(c.LastActivity) >= every || now.Before(c.LastActivity) {
-			next.LastActivity = now
-			next.MAC = touchMAC(s.TouchKey, h, now)
-		}
-		info = SessionInfo{User: u, Session: s.session(), DatabaseID: c.DatabaseID}
-		info.Session.LastActivity = now
-		return nil
+	err = db.view(func(tx kv.Tx) (err error) {
+		info, next, err = db.sessionIn(tx, c, withUser)
+		return err
 	})
 	return info, next, err
+}
+
+// sessionIn is session in the read transaction tx (Open's, for Start).
+func (db *DB) sessionIn(tx kv.Tx, c Credentials, withUser bool) (info SessionInfo, next Credentials, err error) {
+	s, h, u, err := db.checkSession(tx, c, withUser)
+	if err != nil {
+		return info, next, err
+	}
+	now := db.now()
+	next = c
+	// The client's activity moves at most once a minute (or a quarter
+	// of a shorter idle expiry): a burst of reads (a bedside check,
+	// then the schedule) rewrites no file, and a session read more
+	// often than its idle expiry never lapses.
+	every := min(touchEvery, settingsTx(tx).IdleExpiry/4)
+	if now.Sub(c.LastActivity) >= every || now.Before(c.LastActivity) {
+		next.LastActivity = now
+		next.MAC = touchMAC(s.TouchKey, h, now)
+	}
+	info = SessionInfo{User: u, Session: s.session(), DatabaseID: c.DatabaseID}
+	info.Session.LastActivity = now
+	return info, next, nil
 }
 
 // WithSession returns a handle on db whose every write first checks c inside

@@ -81,7 +81,66 @@ func TestSessionRefusals(t *testing.T) {
 			if lot.ErrorCode(err) != lot.ESESSION || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v; want ESESSION %q", err, tc.want)
 			}
+			// A command checks the session in the transaction that opens
+			// the database (Options.Start): the same refusal, word for word.
+			st := startedOn(t, db, Start{Credentials: &c, Mark: true})
+			if !st.Checked || st.SessionErr == nil || st.SessionErr.Error() != err.Error() || lot.ErrorCode(st.SessionErr) != lot.ESESSION {
+				t.Fatalf("checked at open: %v (checked %v); Session said %v", st.SessionErr, st.Checked, err)
+			}
 		})
+	}
+}
+
+// startedOn closes db and opens its database again, read-only, asking for
+// start; it returns what the open read.
+func startedOn(t *testing.T, db *DB, start Start) Started {
+	t.Helper()
+	path, now := db.Path(), db.Now
+	db.Close()
+	again, err := Open(path, Options{ReadOnly: true, Now: now, Start: &start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	return again.Started()
+}
+
+// TestStartReadsWhatEachReadReads: what Open reads for a command in its one
+// read transaction — the facility's zone, the migration mark and the
+// session — is what FacilityZone, Migrated and Session read on their own,
+// the client's moved activity included.
+func TestStartReadsWhatEachReadReads(t *testing.T) {
+	db := newTestDB(t)
+	now := db.Now()
+	db.Now = func() time.Time { return now }
+	if _, err := NewCustodyService(db).SetFacilityZone("alice", "Europe/Berlin", "the facility is in Berlin"); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := db.Login("nina", testPassword, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(5 * time.Minute) // the client's activity moves
+	info, next, err := db.Session(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, err := db.FacilityZone()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := startedOn(t, db, Start{Credentials: &c, Mark: true})
+	if st.ZoneErr != nil || st.Zone.String() != loc.String() || loc.String() != "Europe/Berlin" {
+		t.Errorf("zone at open %v (%v); FacilityZone %v", st.Zone, st.ZoneErr, loc)
+	}
+	if st.Mark != nil {
+		t.Errorf("a database never migrated has a mark at open: %+v", st.Mark)
+	}
+	if !st.Checked || st.SessionErr != nil || st.Next != next || st.Session.User.Name != info.User.Name || st.Session.User.Name != "nina" || !st.Session.Session.LastActivity.Equal(now) {
+		t.Errorf("session at open: %+v, next %+v, %v; Session: %+v, next %+v", st.Session, st.Next, st.SessionErr, info, next)
+	}
+	if next == c {
+		t.Error("the client's activity did not move: the test compares nothing")
 	}
 }
 

@@ -150,6 +150,12 @@ func (db *DB) asActor(tx kv.Tx, actor string, action audit.Action, fn func(w *wr
 	keys := []kv.BucketKey{{Bucket: []byte("idx_user_name"), Key: []byte(actor)}, {Bucket: bMeta, Key: metaMigrated}}
 	if db.creds != nil && db.creds.Token != "" {
 		keys = append(keys, sessionKeys(*db.creds)...)
+		// The session's user as Open's check found it (Start): the
+		// record userByName and the session check read next, asked for
+		// with the rest rather than in a round trip of its own.
+		if st := db.started; st != nil && st.Checked && st.SessionErr == nil {
+			keys = append(keys, kv.BucketKey{Bucket: recordBuckets[kindUser], Key: st.Session.User.ID[:]})
+		}
 	}
 	kv.PrefetchKeys(tx, keys...)
 	u, err := userByName(tx, actor)

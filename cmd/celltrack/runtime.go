@@ -201,6 +201,20 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 		if mode != noDB {
 			writable := mode == writeDB || mode == authDB || mode == loginDB
 			opts := store.Options{ReadOnly: !writable, OneShot: writable && !manyEntries[c.Command.HelpName], Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now}
+			// What the command reads before its own work is read in the
+			// one transaction that checks the schema (store.Start): the
+			// facility's zone, the migration mark (a write does not read
+			// it here: the store refuses its write) and the session. The
+			// session file is read first, and what is wrong with it is
+			// said where the check would have said it, after the open.
+			opts.Start = &store.Start{Mark: mode != writeDB}
+			var sess loadedSession
+			if checksSession(mode) {
+				sess = rt.loadSessionFile(dbPath(c))
+				if sess.err == nil {
+					opts.Start.Credentials, opts.Start.SessionOnly = &sess.creds, mode == checkDB
+				}
+			}
 			var db *store.DB
 			var err error
 			switch mode {
@@ -216,31 +230,39 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			}
 			rt.db = db
 			rt.warnWorldReadable(db.Path())
+			st := db.Started()
 			// Screens show local time at the facility; a course's screens
 			// use its treating site's zone. A zone that cannot be read
 			// leaves UTC (every time carries its offset), and the commands
 			// that count days refuse on it themselves.
-			if loc, err := db.FacilityZone(); err == nil {
-				lot.SetDisplayZone(loc)
+			if st.ZoneErr == nil {
+				lot.SetDisplayZone(st.Zone)
 			} else {
-				fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", worded(rt.command, err))
+				fmt.Fprintf(rt.stderr, "celltrack: warning: %s; times below are shown in UTC\n", worded(rt.command, st.ZoneErr))
 			}
 			// A database migrated to the other engine still reads, and
-			// says so in one line; its writes are refused by the store, so
-			// a write does not read the mark here.
-			if mode != writeDB {
-				if m, err := db.Migrated(); err == nil && m != nil {
-					fmt.Fprintf(rt.stderr, "celltrack: note: %s\n", m.Note())
-				}
+			// says so in one line.
+			if st.Mark != nil {
+				fmt.Fprintf(rt.stderr, "celltrack: note: %s\n", st.Mark.Note())
 			}
-			if mode != authDB && mode != loginDB && db.Behind() == 0 {
-				if err := rt.useSession(c, db, mode); err != nil {
+			if checksSession(mode) && db.Behind() == 0 {
+				if sess.err != nil {
+					return sess.err
+				}
+				if err := rt.takeSession(c, sess, st.Session, st.Next, st.SessionErr, db, mode); err != nil {
 					return err
 				}
 			}
 		}
 		return fn(c)
 	}
+}
+
+// checksSession says whether a command opened in mode acts in a login
+// session, checked before its own work: every mode that opens the
+// database but those that make or end one (login, logout, serve).
+func checksSession(mode access) bool {
+	return mode != noDB && mode != authDB && mode != loginDB
 }
 
 // checkArgs refuses anything that looks like a flag after the first

@@ -101,23 +101,45 @@ func (rt *runtime) useSession(c *cli.Context, db *store.DB, mode access) error {
 // useSessionOf is useSession on the database at dbAt, opened as db (the
 // source of `celltrack migrate`, which need not be --db).
 func (rt *runtime) useSessionOf(c *cli.Context, dbAt string, db *store.DB, mode access) error {
-	creds, path, err := rt.loadSession(dbAt)
-	if err != nil {
-		return err
+	sess := rt.loadSessionFile(dbAt)
+	if sess.err != nil {
+		return sess.err
 	}
 	check := db.Session
 	if mode == checkDB {
 		check = db.SessionOnly
 	}
-	info, next, err := check(creds)
+	info, next, err := check(sess.creds)
+	return rt.takeSession(c, sess, info, next, err, db, mode)
+}
+
+// loadedSession is a session file as loadSession read it: its credentials
+// and path, or why it cannot be used.
+type loadedSession struct {
+	creds store.Credentials
+	path  string
+	err   error
+}
+
+func (rt *runtime) loadSessionFile(dbAt string) loadedSession {
+	creds, path, err := rt.loadSession(dbAt)
+	return loadedSession{creds, path, err}
+}
+
+// takeSession makes the user of the session of sess, checked by the store
+// as info, next and err (Session's results), the acting user: --user (or
+// CELLTRACK_USER), when given, must name the same person. The client's
+// moved last activity is saved, and a write's handle checks the session
+// again in its own transaction.
+func (rt *runtime) takeSession(c *cli.Context, sess loadedSession, info store.SessionInfo, next store.Credentials, err error, db *store.DB, mode access) error {
 	if err != nil {
 		return err
 	}
 	if want := flagValue(c, "user", (*cli.Context).String); want != "" && want != info.User.Name {
 		return lot.Errorf(lot.EUSAGE, "--user (or CELLTRACK_USER) %s names someone other than the session's user %s; log in as %s with `celltrack login %s`, or drop --user", want, info.User.Name, want, want)
 	}
-	if next != creds {
-		if err := saveSession(path, next); err != nil {
+	if next != sess.creds {
+		if err := saveSession(sess.path, next); err != nil {
 			return err
 		}
 	}

@@ -16,8 +16,11 @@ import (
 type Users interface {
 	// User returns the user called name: ENOTFOUND.
 	User(name string) (User, error)
-	// Users lists every user.
-	Users() ([]User, error)
+	// Users lists every user as actor may see them (Listed): the staff
+	// directory (name, printed name, role) to a role that does not see
+	// account state (SeesAccountState). EFORBIDDEN for an unknown or
+	// disabled actor.
+	Users(actor string) ([]User, error)
 	// CoSigner checks the password of the second person named in field
 	// (--witness), someone other than the acting user, for a signature
 	// with meaning: one EAUTH refusal on field, as at the login, for an
@@ -73,6 +76,31 @@ type Log interface {
 func Public(u User) User {
 	u.Hash = ""
 	return u
+}
+
+// SeesAccountState reports whether role r may see the state of other
+// people's accounts — disabled, locked, the count of wrong passwords, the
+// last login, the password's age: the admin, who manages the accounts, and
+// the auditor, who inspects access. To anyone else an account's state
+// would undo the one answer a wrong witness or co-signer gets (CoSigner):
+// a nurse who guessed a colleague's password could read in the list that
+// the guesses locked the colleague out.
+func SeesAccountState(r Role) bool { return r == Admin || r == Auditor }
+
+// Directory is u's entry in the staff directory every logged-in user
+// keeps — whom to name as a witness or a physician: its id, login name,
+// printed name and role, and nothing of the account's state.
+func Directory(u User) User {
+	return User{ID: u.ID, Name: u.Name, FullName: u.FullName, Role: u.Role}
+}
+
+// Listed is u as a viewer with role r may see it: Public for a role that
+// sees account state (SeesAccountState), otherwise its Directory entry.
+func Listed(r Role, u User) User {
+	if SeesAccountState(r) {
+		return Public(u)
+	}
+	return Directory(u)
 }
 
 // Checkpoints is the service of signed checkpoints: the verifier keys the

@@ -43,29 +43,32 @@ func ParseRole(s string) (Role, error) {
 // Clinical reports whether the role may care for patients at the bedside.
 func (r Role) Clinical() bool { return r == Physician || r == Nurse }
 
-// User is a person who may act in celltrack.
+// User is a person who may act in celltrack. Its JSON (the server's
+// service API) leaves out the fields at their zero value, so that a
+// directory entry (Directory) carries no field of the account's state,
+// not even a false or empty one.
 type User struct {
 	ID        uuid.UUID
 	Name      string // login name, used with --user
 	FullName  string // printed name shown on signatures
 	Role      Role
-	Disabled  bool
-	Hash      string // argon2id password hash, PHC string format
-	CreatedAt time.Time
-	CreatedBy string
+	Disabled  bool      `json:",omitzero"`
+	Hash      string    `json:",omitzero"` // argon2id password hash, PHC string format
+	CreatedAt time.Time `json:",omitzero"`
+	CreatedBy string    `json:",omitzero"`
 	// Failures counts consecutive wrong passwords (login or signature);
 	// MaxFailures of them set LockedUntil. A right password resets it.
-	Failures    int
-	LockedUntil time.Time
-	LastLogin   time.Time
+	Failures    int       `json:",omitzero"`
+	LockedUntil time.Time `json:",omitzero"`
+	LastLogin   time.Time `json:",omitzero"`
 	// PasswordChanged is when the password was last set; MustChange is set
 	// by an admin's `user add` or reset: the one-time password must be
 	// changed at login.
-	PasswordChanged time.Time
-	MustChange      bool
+	PasswordChanged time.Time `json:",omitzero"`
+	MustChange      bool      `json:",omitzero"`
 	// RoleGrant is the admin's e-signature that gave the account the qa or
 	// physician role, whose signatures release lots and prescribe.
-	RoleGrant *Signature
+	RoleGrant *Signature `json:",omitzero"`
 }
 
 // ValidateUserName checks a new login name: an identifier as

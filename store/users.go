@@ -296,16 +296,26 @@ func (db *DB) DisableUser(actor, name, reason string, seen *uint64) (audit.User,
 	return u, err
 }
 
-// Users lists every user in creation order.
-func (db *DB) Users() ([]audit.User, error) {
+// Users lists every user in creation order as actor may see them
+// (audit.Listed): without password hashes, and to a role that does not see
+// account state only the staff directory. The rule is here, not in a front
+// end, so that `user list`, the server's API and its pages all keep it.
+func (db *DB) Users(actor string) ([]audit.User, error) {
 	var us []audit.User
 	err := db.view(func(tx kv.Tx) error {
+		viewer, err := userByName(tx, actor)
+		if err != nil {
+			return err
+		}
+		if err := audit.AuthorizeRead(viewer); err != nil {
+			return err
+		}
 		return tx.Bucket(recordBuckets[kindUser]).ForEach(func(k, v []byte) error {
 			var r userRecord
 			if _, err := get(tx, kindUser, uuid.UUID(k), &r); err != nil {
 				return err
 			}
-			us = append(us, r.user())
+			us = append(us, audit.Listed(viewer.Role, r.user()))
 			return nil
 		})
 	})

@@ -6,15 +6,26 @@ import (
 	"strings"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/report"
 )
 
 // Access is the user-access review as a report (`celltrack report
 // access`): every account, its role and status, who created it and when,
 // its role changes, last login, wrong passwords and locks. It verifies the
-// whole audit trail, which it reads.
+// whole audit trail, which it reads. It is the admin's and the auditor's
+// (audit.SeesAccountState): to anyone else, EFORBIDDEN, before the trail is
+// read — a nurse would otherwise read in it that her guesses at a
+// witness's password locked the witness out.
 func (s *Service) Access(ctx context.Context, user string) (report.Report, error) {
 	return s.trace(ctx, user, true, func(t *tracer) error {
+		u, err := t.s.User(user)
+		if err != nil {
+			return err
+		}
+		if !audit.SeesAccountState(u.Role) {
+			return lot.Errorf(lot.EFORBIDDEN, "user %s has role %s; the user-access review shows every account's state (locked, disabled, wrong passwords, last login), which only an admin or an auditor sees — `user list` gives everyone the staff directory", u.Name, u.Role)
+		}
 		rows, err := t.s.Accounts()
 		if err != nil {
 			return err

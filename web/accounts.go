@@ -14,13 +14,16 @@ import (
 // reason in the audit trail.
 
 // Accounts is what the accounts page needs of the users: the list (as
-// `user list`) and the admin's actions on one account. Each action returns
+// `user list`, as the acting user may see it: audit.Listed), one account
+// as the store has it (for the server's own checks, never shown) and the
+// admin's actions on one account. Each action returns
 // EFORBIDDEN for a role that may not, EINVALID for a blank reason,
 // ENOTFOUND for an unknown user and ECONFLICT where the account's state
 // forbids it, or (with seen set) where the account has changed since its
 // form was shown (audit.SeenField).
 type Accounts interface {
-	Users() ([]audit.User, error)
+	Users(actor string) ([]audit.User, error)
+	User(name string) (audit.User, error)
 	UnlockUser(actor, name, reason string, seen *uint64) (audit.User, error)
 	DisableUser(actor, name, reason string, seen *uint64) (audit.User, error)
 	EnableUser(actor, name, reason string, seen *uint64) (audit.User, error)
@@ -53,8 +56,9 @@ type AccountView struct {
 	Seen string `json:"-"`
 }
 
-func (s *Server) accountViews() ([]AccountView, error) {
-	us, err := s.cfg.Accounts.Users()
+// accountViews are the accounts as viewer may see them (audit.Listed).
+func (s *Server) accountViews(viewer audit.User) ([]AccountView, error) {
+	us, err := s.cfg.Accounts.Users(viewer.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +111,7 @@ func (s *Server) renderAccounts(w http.ResponseWriter, u audit.User, status int,
 			Error: "user " + u.Name + " has role " + string(u.Role) + "; the accounts page is the admin's"})
 		return
 	}
-	vs, err := s.accountViews()
+	vs, err := s.accountViews(u)
 	if err != nil {
 		p.Error = s.message(err)
 		status = statusOf(w, err)
@@ -152,7 +156,7 @@ func (s *Server) apiAccounts(w http.ResponseWriter, r *http.Request, u audit.Use
 	if err := audit.Authorize(u, audit.UserUnlock); err != nil {
 		return err
 	}
-	vs, err := s.accountViews()
+	vs, err := s.accountViews(u)
 	if err != nil {
 		return err
 	}
@@ -175,13 +179,14 @@ func (s *Server) apiAccountAct(w http.ResponseWriter, r *http.Request, u audit.U
 	if err != nil {
 		return err
 	}
-	return s.writeAccount(w, got.Name, what)
+	return s.writeAccount(w, u, got.Name, what)
 }
 
 // writeAccount answers an account action with the account's view as the
-// accounts listing shows it after the action (after: what was done).
-func (s *Server) writeAccount(w http.ResponseWriter, name, after string) error {
-	vs, err := s.accountViews()
+// accounts listing shows it to viewer after the action (after: what was
+// done).
+func (s *Server) writeAccount(w http.ResponseWriter, viewer audit.User, name, after string) error {
+	vs, err := s.accountViews(viewer)
 	if err != nil {
 		return err
 	}

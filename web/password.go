@@ -291,5 +291,5 @@ func (s *Server) apiReset(w http.ResponseWriter, r *http.Request, u audit.User) 
 	if err != nil {
 		return err
 	}
-	return s.writeAccount(w, got.Name, "its reset")
+	return s.writeAccount(w, u, got.Name, "its reset")
 }

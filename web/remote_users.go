@@ -128,7 +128,11 @@ func (r RemoteUsers) User(name string) (audit.User, error) {
 	return remoteGet[audit.User](r.c, "/users/"+seg(name))
 }
 
-func (r RemoteUsers) Users() ([]audit.User, error) { return remoteGet[[]audit.User](r.c, "/users") }
+// Users asks the server, which lists the users as the session's user may
+// see them (audit.Listed): the session's user is the actor.
+func (r RemoteUsers) Users(_ string) ([]audit.User, error) {
+	return remoteGet[[]audit.User](r.c, "/users")
+}
 
 func (r RemoteUsers) CoSigner(field, name, password, meaning string) (audit.User, error) {
 	u, err := remotePost[audit.User](r.c, "/cosignatures", CoSignRequest{field, name, password, meaning})
@@ -290,16 +294,32 @@ func (s *Server) userRoutes() []svcRoute {
 		})
 	}
 	return []svcRoute{
-		{"GET " + p + "/users", "audit.Users Users: every user, without password hashes",
-			readCall(s, func(r *http.Request) ([]audit.User, error) {
-				us, err := U().Users()
-				for i := range us {
-					us[i] = audit.Public(us[i])
+		{"GET " + p + "/users", "audit.Users Users: every user as the session's user may see them (audit.Listed): without password hashes, and only the staff directory (name, printed name, role) to a role other than admin and auditor",
+			s.api(func(w http.ResponseWriter, r *http.Request, u audit.User) error {
+				us, err := U().Users(u.Name)
+				if err != nil {
+					return err
 				}
-				return us, err
+				writeJSON(w, http.StatusOK, us)
+				return nil
 			})},
-		{"GET " + p + "/users/{name}", "audit.Users User: one user, without the password hash",
-			readCall(s, func(r *http.Request) (audit.User, error) { return public(U().User(refOf(r, "name"))) })},
+		{"GET " + p + "/users/{name}", "audit.Users User: one user, without the password hash; another's account to a role other than admin and auditor only as its directory entry (audit.Listed)",
+			s.api(func(w http.ResponseWriter, r *http.Request, u audit.User) error {
+				if err := audit.AuthorizeRead(u); err != nil {
+					return err
+				}
+				got, err := U().User(refOf(r, "name"))
+				if err != nil {
+					return err
+				}
+				if got.ID == u.ID {
+					got = audit.Public(got) // one's own account, whole
+				} else {
+					got = audit.Listed(u.Role, got)
+				}
+				writeJSON(w, http.StatusOK, got)
+				return nil
+			})},
 		{"POST " + p + "/cosignatures", "audit.Users CoSigner: check the password of the co-signer a field names (the witness): one answer for an unknown name and a wrong password, as at the login",
 			writeCall(s, func(u audit.User, r *http.Request, q CoSignRequest) (audit.User, error) {
 				if err := audit.AuthorizeRead(u); err != nil {

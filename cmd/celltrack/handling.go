@@ -17,10 +17,11 @@ func (rt *runtime) reportCommand() *cli.Command {
 		Usage: "reports across records: handling data of infusions, the user-access review",
 		Subcommands: []*cli.Command{{
 			Name:      "access",
-			Usage:     "the user-access review: every account, role, status, creation, role changes, last login, failed passwords and locks",
+			Usage:     "the user-access review: every account, role, status, creation, role changes, last login, failed passwords and locks (admin, auditor)",
 			ArgsUsage: " ",
 			Description: "The periodic review of user access an inspector asks for (21 CFR 11.10(d), 11.300). CSV has\n" +
-				"one row per account with every column.\n\n" +
+				"one row per account with every column. It is the admin's and the auditor's: the accounts' state\n" +
+				"(locked, disabled, wrong passwords) is not shown to other roles, whose `user list` is the staff directory.\n\n" +
 				example("celltrack report access", "celltrack report access --out access-2026-Q4.pdf"),
 			Flags: []cli.Flag{formatFlag(), outFlag(), forceFlag},
 			Action: rt.action(readDB, 0, func(c *cli.Context) error {

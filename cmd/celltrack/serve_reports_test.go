@@ -241,7 +241,6 @@ func TestServeReportPagesEveryRole(t *testing.T) {
 	pages := map[string][]string{
 		"/reports":                           {`href="/reports/handling"`, `href="/reports/audit-verify"`},
 		"/reports/handling":                  {"Handling report", `href="/reports/handling/download?format=pdf`, "G12342600000102"},
-		"/reports/access":                    {"User access review", `href="/reports/access/download?format=csv`, "<td>quinn</td>"},
 		"/reports/certificate?lot=LOT-UC-1":  {"Certificate of lot LOT-UC-1", `lot=LOT-UC-1`, "format=pdf"},
 		"/reports/audit-log?entity=LOT-UC-1": {"entries of LOT-UC-1", "release.approve", "format=json"},
 		"/reports/audit-verify?run=true":     {"PASSED: no problem found", " entries, root ", "format=text"},
@@ -256,6 +255,20 @@ func TestServeReportPagesEveryRole(t *testing.T) {
 				t.Fatalf("%s: GET %s: %d\n%s", user, page, st, body)
 			}
 			mustContain(t, user+" "+page, body, append(wants, `<a href="/reports" aria-current="page">Reports</a>`)...)
+		}
+		// The user-access review shows every account's state: the admin's
+		// and the auditor's (audit.SeesAccountState), refused to the others.
+		st, body := f.get(c, "/reports/access")
+		if user == "alice" || user == "aud" {
+			if st != http.StatusOK {
+				t.Fatalf("%s: GET /reports/access: %d\n%s", user, st, body)
+			}
+			mustContain(t, user+" /reports/access", body, "User access review", `href="/reports/access/download?format=csv`, "<td>quinn</td>")
+		} else {
+			if st != http.StatusForbidden || strings.Contains(body, "<td>quinn</td>") {
+				t.Errorf("%s: GET /reports/access: %d, want 403 and no account\n%s", user, st, body)
+			}
+			mustContain(t, user+" /reports/access", body, "which only an admin or an auditor sees")
 		}
 		if n := f.auditCount() - before; n != 0 {
 			t.Errorf("%s: the report pages wrote %d audit entries", user, n)

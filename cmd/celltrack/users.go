@@ -109,14 +109,31 @@ func (rt *runtime) userCommand() *cli.Command {
 				}),
 			},
 			{
-				Name:        "list",
-				Usage:       "list users",
-				ArgsUsage:   " ",
-				Description: example("celltrack --user alice user list"),
+				Name:      "list",
+				Usage:     "list users: the staff directory, and to an admin or auditor each account's state",
+				ArgsUsage: " ",
+				Description: "Everyone sees the staff directory: name, role and printed name. Only an admin or an\n" +
+					"auditor sees each account's state too (active, locked, disabled), its last login and its\n" +
+					"password's age.\n\n" +
+					example("celltrack --user alice user list"),
 				Action: rt.action(readDB, 0, func(c *cli.Context) error {
-					us, err := rt.users().Users()
+					viewer, err := rt.users().User(actor(c))
 					if err != nil {
 						return err
+					}
+					us, err := rt.users().Users(viewer.Name)
+					if err != nil {
+						return err
+					}
+					if !audit.SeesAccountState(viewer.Role) {
+						return rt.out(directoryViews(us), func(w io.Writer) {
+							tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+							fmt.Fprintln(tw, "NAME\tROLE\tFULL NAME")
+							for _, u := range us {
+								fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.FullName)
+							}
+							tw.Flush()
+						})
 					}
 					set, err := rt.users().Settings()
 					if err != nil {
@@ -300,6 +317,17 @@ func orDash(t time.Time) string {
 		return "-"
 	}
 	return lot.FormatTime(t)
+}
+
+// directoryViews are the staff directory's entries (audit.Directory) as
+// `user list --json` gives them to a role that does not see account state:
+// no field of the account's state, not even a false or empty one.
+func directoryViews(us []audit.User) []map[string]any {
+	vs := make([]map[string]any, len(us))
+	for i, u := range us {
+		vs[i] = map[string]any{"id": u.ID, "name": u.Name, "full_name": u.FullName, "role": u.Role}
+	}
+	return vs
 }
 
 func userView(u audit.User) map[string]any {

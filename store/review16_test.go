@@ -24,8 +24,8 @@ import (
 func TestReview16CoSignerWrongPasswordsLockEveryAccount(t *testing.T) {
 	for _, c := range []struct{ name, field, meaning string }{
 		{"nina", "physician", release.MeaningPhysician}, // a nurse, as the release's physician
-		{"liu", "witness", dose.MeaningWitness},          // a lab user, as an infusion's witness
-		{"alice", "witness", dose.MeaningWitness},        // the admin, who signs nothing
+		{"liu", "witness", dose.MeaningWitness},         // a lab user, as an infusion's witness
+		{"alice", "witness", dose.MeaningWitness},       // the admin, who signs nothing
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			db := newTestDB(t)

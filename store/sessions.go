@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -252,12 +253,28 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 }
 
 // dummyHash is checked against when the name is unknown, so that an
-// unknown name costs what a wrong password costs.
-// It is made on first use: hashing at start-up would slow every command.
+// unknown name costs what a wrong password costs. A command makes it on
+// first use (hashing at start-up would slow every command); a server
+// makes it before it serves (PrepareUnknownNames), so that its first
+// unknown name does not cost a second argon2id run and stand out by its
+// time from a known name's wrong password.
 var dummyHash = sync.OnceValue(func() string {
 	h, _ := audit.HashPassword("no-such-user-dummy-9f2c")
+	dummyMade.Store(true)
 	return h
 })
+
+// dummyMade is whether dummyHash was made (UnknownNamesPrepared).
+var dummyMade atomic.Bool
+
+// PrepareUnknownNames makes the hash an unknown user name is checked
+// against, at a login or a co-signature, now rather than at the first
+// unknown name: a server calls it at start.
+func PrepareUnknownNames() { dummyHash() }
+
+// UnknownNamesPrepared says whether this process has made the hash an
+// unknown user name is checked against (PrepareUnknownNames).
+func UnknownNamesPrepared() bool { return dummyMade.Load() }
 
 func statusWord(u audit.User, now time.Time) string {
 	if u.Disabled {

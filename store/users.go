@@ -352,9 +352,9 @@ func (db *DB) Reader(name string) (audit.User, error) {
 // (errWrongCoSigner), after the same argon2id check and the same delay, so
 // that the acting user learns neither which accounts exist nor that one is
 // locked. Each refusal is recorded: an unknown name as at the login, a
-// wrong password counted towards the lockout (wrongPassword) unless the
-// account is disabled or may not sign this (recorded, not counted, as
-// Authenticate counts no such attempt). Only the right password says what
+// wrong password counted towards the lockout (wrongPassword) whatever the
+// account's state or role and whatever the meaning asked, as at the login
+// (the caller chooses the meaning). Only the right password says what
 // else stands in the way — disabled, locked, a role that may not sign, a
 // password to change first — as only the right password does at the login:
 // whoever typed it is the account's owner.
@@ -387,15 +387,11 @@ func (db *DB) CoSigner(field, name, password, meaning string) (_ audit.User, err
 	const action = "signature.refused"
 	reason := "wrong password for signature: " + meaning
 	if !right {
-		switch mayNot := db.maySign(u, meaning); {
-		case !found || (!u.Disabled && mayNot == nil):
-			err = db.wrongPassword(name, u, found, action, reason)
-		default:
-			if err = db.refusedEvent(u, action, reason+" (not counted: the account may not sign this)"); err == nil {
-				time.Sleep(FailedPasswordDelay)
-			}
-		}
-		if err != nil && lot.ErrorCode(err) != lot.EAUTH {
+		// Counted whatever the account's role, state or the meaning asked,
+		// as at the login: the meaning is the caller's choice, so an
+		// uncounted refusal for an account that may not sign it would let
+		// anyone logged in guess that account's password without end.
+		if err := db.wrongPassword(name, u, found, action, reason); lot.ErrorCode(err) != lot.EAUTH {
 			return audit.User{}, err
 		}
 		return audit.User{}, errWrongCoSigner(field, name)

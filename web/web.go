@@ -176,10 +176,14 @@ func (c *cancelled) Unwrap() error { return c.err }
 // read watches its request's context — a write is committed or not
 // whatever became of its client (stop.go) — so nothing was written by
 // either. The client's is logged here, as what it is rather than an
-// internal error; a cut one Stop logs with the grace that ended.
+// internal error; a cut one Stop logs with the grace that ended. A write
+// whose outcome is unknown (lot.EUNKNOWN: on PostgreSQL, the database's
+// connection lost while committing, whose *net.OpError is in the chain
+// too) is never taken for one: it may have been recorded, and is answered
+// and logged as that (logError), whatever became of its client.
 func (s *Server) cancellation(r *http.Request, err error) error {
 	var netErr *net.OpError
-	if r == nil || r.Context().Err() == nil || !errors.Is(err, context.Canceled) && !errors.As(err, &netErr) {
+	if r == nil || r.Context().Err() == nil || lot.ErrorCode(err) == lot.EUNKNOWN || !errors.Is(err, context.Canceled) && !errors.As(err, &netErr) {
 		return nil
 	}
 	if s.requests.Err() != nil {

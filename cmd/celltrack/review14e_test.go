@@ -80,9 +80,11 @@ func review14EWitnessPage(t *testing.T, f *webFixture) {
 	if omar.LockedUntil.IsZero() || omar.Failures != 5 {
 		t.Errorf("omar: %d wrong passwords counted, locked until %v; want 5 and locked", omar.Failures, omar.LockedUntil)
 	}
+	// A disabled or non-clinical account's wrong password counts too, as
+	// at the login (review 16 A): uncounted, it would be guessed without end.
 	for _, u := range []string{"pat", "liu"} {
-		if x, _ := f.db.User(u); x.Failures != 0 {
-			t.Errorf("%s: a wrong password counted (%d) for an account that may not witness", u, x.Failures)
+		if x, _ := f.db.User(u); x.Failures != 1 {
+			t.Errorf("%s: %d wrong passwords counted for an account that may not witness, want 1", u, x.Failures)
 		}
 	}
 	// 1 (ghost) + 5 counted + the lock + 1 while locked + pat + liu; no infusion.

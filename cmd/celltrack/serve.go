@@ -263,6 +263,10 @@ const (
 // only once that commit is on disk; signatures commit alone (store/tx.go,
 // GroupCommit).
 func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
+	// The hash an unknown name is checked against is made before the first
+	// request, not by the first unknown name (which would then take two
+	// argon2id runs where a known name's wrong password takes one).
+	store.PrepareUnknownNames()
 	db = db.GroupCommit()
 	return web.New(web.Config{
 		Doses:  store.NewDoseService(db),

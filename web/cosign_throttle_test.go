@@ -241,3 +241,27 @@ func TestExceptionalReleasePhysicianThrottled(t *testing.T) {
 	checks, writes := st.checks, st.writes
 	wantThrottled(t, "exceptional release", approve("qa-pw", "nina"), st, checks, writes, "192.0.2.3")
 }
+
+// The service API's other co-signatures — the witness of POST /infusions,
+// an exceptional release's physician at /lots/{ref}/approval, another
+// user's signature at /signatures — share the same limit.
+func TestServiceCoSignaturesShareLoginAddressLimit(t *testing.T) {
+	now := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+	s, st := newCoSignServer(&now)
+	infusion := func(witness string) *httptest.ResponseRecorder {
+		return send(s, "192.0.2.4", "nina-t", svcPrefix+"/infusions",
+			fmt.Sprintf(`{"Administration":{"MRN":"MRN-1","Containers":["B1"]},"NursePassword":"nurse-pw","Witness":%q,"WitnessPassword":"guess-1"}`, witness), false)
+	}
+	for i := range LoginFailuresPerAddress {
+		if rec := infusion(fmt.Sprintf("acct-%d", i)); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("wrong witness password %d: %d %s", i+1, rec.Code, rec.Body)
+		}
+	}
+	checks, writes := st.checks, st.writes
+	wantThrottled(t, "service infusion", infusion("liu"), st, checks, writes, "192.0.2.4")
+	wantThrottled(t, "service signature for another user", send(s, "192.0.2.4", "nina-t", svcPrefix+"/signatures",
+		fmt.Sprintf(`{"User":"liu","Password":"guess-1","Meaning":%q}`, dose.MeaningWitness), false), st, checks, writes, "192.0.2.4")
+	wantThrottled(t, "service exceptional release", send(s, "192.0.2.4", "quinn-t", svcPrefix+"/lots/LOT-1/approval",
+		`{"Spec":"S","Password":"qa-pw","Exception":true,"Patient":"MRN-1","Reason":"no other product","Physician":"liu","PhysicianPassword":"guess-1"}`, false),
+		st, checks, writes, "192.0.2.4")
+}

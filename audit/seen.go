@@ -74,21 +74,39 @@ func CheckSeen(seen uint64, what string, last Entry, part, todo string) error {
 // and action names need no escape. ChangesAccount is all an account's
 // state asks of the entries it walks back over.
 func StoredAction(b []byte) (action string, state bool, err error) {
-	body, err := Body(b)
+	action, err = storedName(b, actionKey)
 	if err != nil {
 		return "", false, err
 	}
-	i := bytes.Index(body, actionKey)
-	if i < 0 {
-		return "", false, errBody
+	if IsLinked(b) {
+		return action, leanState(b[80]), nil
 	}
-	rest := body[i+len(actionKey):]
+	return action, b[112] != 0, nil
+}
+
+// StoredEntity is the kind of record a stored entry is about (Entry.Entity:
+// "user", "lot", …), read as StoredAction reads the action: the "entity"
+// key follows "action" in Entry's JSON, before the record's values, and a
+// kind needs no escape.
+func StoredEntity(b []byte) (string, error) { return storedName(b, entityKey) }
+
+var entityKey = []byte(`"entity":"`)
+
+// storedName is the value of the first key (`"name":"`) in the JSON body of
+// the stored entry b, up to its closing quote: a name that needs no escape.
+func storedName(b, key []byte) (string, error) {
+	body, err := Body(b)
+	if err != nil {
+		return "", err
+	}
+	i := bytes.Index(body, key)
+	if i < 0 {
+		return "", errBody
+	}
+	rest := body[i+len(key):]
 	j := bytes.IndexByte(rest, '"')
 	if j < 0 {
-		return "", false, errBody
+		return "", errBody
 	}
-	if IsLinked(b) {
-		return string(rest[:j]), leanState(b[80]), nil
-	}
-	return string(rest[:j]), b[112] != 0, nil
+	return string(rest[:j]), nil
 }

@@ -42,8 +42,8 @@ func TestCheckSeen(t *testing.T) {
 	}
 }
 
-// TestStoredAction: an entry's action and state are read from its own
-// keys, as Decode reads them, never from the same words in its user,
+// TestStoredAction: an entry's action, state and entity are read from its
+// own keys, as Decode reads them, never from the same words in its user,
 // reason or record value, in every stored layout.
 func TestStoredAction(t *testing.T) {
 	at := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
@@ -52,8 +52,12 @@ func TestStoredAction(t *testing.T) {
 		{Action: "user.disable", User: "alice", Reason: `"action":"login"`, State: true, Lean: true},
 		{Action: "login.refused", User: `x","action":"user.reset`},
 		{Action: "user.reset", User: "alice", Prev: json.RawMessage(`{"action":"login"}`), State: true, Lean: true},
+		{Action: "patient.weigh", Entity: "patient", User: `x","entity":"user`, Reason: `"entity":"user"`, Prev: json.RawMessage(`{"entity":"user"}`), State: true, Lean: true},
 	} {
-		tc.Time, tc.Entity, tc.ID, tc.Seq = at, "user", uuid.New(), 3
+		if tc.Entity == "" {
+			tc.Entity = "user"
+		}
+		tc.Time, tc.ID, tc.Seq = at, uuid.New(), 3
 		enc, err := tc.Encode()
 		if err != nil {
 			t.Fatal(err)
@@ -75,9 +79,15 @@ func TestStoredAction(t *testing.T) {
 			if err != nil || action != tc.Action || action != want.Action || state != want.State {
 				t.Errorf("%s, %s: StoredAction = %q %v %v; Decode reads %q, state %v", tc.Action, form, action, state, err, want.Action, want.State)
 			}
+			if entity, err := StoredEntity(b); err != nil || entity != tc.Entity || entity != want.Entity {
+				t.Errorf("%s, %s: StoredEntity = %q %v; Decode reads %q", tc.Action, form, entity, err, want.Entity)
+			}
 		}
 	}
 	if _, _, err := StoredAction([]byte("short")); err == nil {
 		t.Error("an entry shorter than its header has an action")
+	}
+	if _, err := StoredEntity([]byte("short")); err == nil {
+		t.Error("an entry shorter than its header has an entity")
 	}
 }

@@ -179,15 +179,15 @@ func refuseIfMigrated(tx kv.Tx) error {
 // bound on how far: however many logins the old copy took since, the
 // migration is found (a bound is how far a reader of the old copy would
 // have to log in to reopen it). A write on an open database reads the
-// header of the last entry only, unless it sets a user record or is an
-// event; then back to the last record write. `audit verify` checks the
+// last entry only (its header, and whose record it sets: setsUser), unless
+// it sets a user record or is an event; then back to the last record write. `audit verify` checks the
 // mark against the whole trail (verifyMigratedMark).
 func migratedByTrail(tx kv.Tx) *MigratedMark {
 	users := tx.Bucket(recordBuckets[kindUser])
 	c := tx.Bucket(bAudit).Cursor()
 	for k, v := c.Last(); k != nil; k, v = c.Prev() {
 		h, err := audit.ParseHeader(v)
-		if err != nil || (h.State && (users == nil || users.Get(h.ID[:]) == nil)) {
+		if err != nil || (h.State && !setsUser(tx, users, v, h)) {
 			return nil
 		}
 		if h.State {
@@ -205,6 +205,23 @@ func migratedByTrail(tx kv.Tx) *MigratedMark {
 		}
 	}
 	return nil
+}
+
+// setsUser reports whether the state entry v, whose header is h, sets a user
+// record. Where a Get is a round trip (PostgreSQL: an engine that reads
+// ahead), the entry's own kind says so (audit.StoredEntity), read from its
+// body — a write's last entry is mostly another record's, and asking the
+// users bucket for its id was a round trip on nearly every write. Where a
+// Get costs nothing (bbolt), the users bucket is asked for h's id, which
+// spares a write the entry decoder's set-up. The two agree: a state entry
+// of kind user is written with its record, and a user record is never
+// deleted.
+func setsUser(tx kv.Tx, users kv.Bucket, v []byte, h audit.Header) bool {
+	if kv.ReadsAhead(tx) {
+		kind, err := audit.StoredEntity(v)
+		return err == nil && kind == kindUser
+	}
+	return users != nil && users.Get(h.ID[:]) != nil
 }
 
 // Migrated returns the mark of a database that was migrated to the other

@@ -334,3 +334,49 @@ func laterLogin(db *DB) {
 	later := db.Now().Add(time.Minute)
 	db.Now = func() time.Time { return later }
 }
+
+// TestSetsUserAgreesWithTheUsersBucket: migratedByTrail tells a user's
+// state entry from another record's by the entry's own kind where a Get is
+// a round trip (PostgreSQL) and by the users bucket where it is not
+// (bbolt); for every state entry of a trail with accounts added, logins,
+// a wrong password, a donor, a patient and a lot, the two say the same.
+func TestSetsUserAgreesWithTheUsersBucket(t *testing.T) {
+	db := newTestDB(t)
+	registerUC(t, db, "LOT-1")
+	laterLogin(db)
+	if _, _, err := db.Login("nina", testPassword, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.Login("liu", "wrong-password-1", nil); lot.ErrorCode(err) != lot.EAUTH {
+		t.Fatalf("wrong password: %v", err)
+	}
+	seen := map[bool]int{}
+	if err := db.view(func(tx kv.Tx) error {
+		users := tx.Bucket(recordBuckets[kindUser])
+		c := tx.Bucket(bAudit).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			h, err := audit.ParseHeader(v)
+			if err != nil {
+				return err
+			}
+			if !h.State {
+				continue
+			}
+			kind, err := audit.StoredEntity(v)
+			if err != nil {
+				return err
+			}
+			byKind, byBucket := kind == kindUser, users.Get(h.ID[:]) != nil
+			if byKind != byBucket || setsUser(tx, users, v, h) != byBucket {
+				t.Errorf("entry %d (%s %s): its kind says a user's %v, the users bucket %v, setsUser %v", btoi(k), kind, h.ID, byKind, byBucket, setsUser(tx, users, v, h))
+			}
+			seen[byBucket]++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if seen[true] == 0 || seen[false] == 0 {
+		t.Fatalf("state entries of users %d, of other records %d: the trail must hold both", seen[true], seen[false])
+	}
+}

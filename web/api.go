@@ -339,7 +339,7 @@ func (s *Server) apiDoseAdminister(w http.ResponseWriter, r *http.Request, u aud
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	in, rep, err := s.administer(u, req)
+	in, rep, err := s.administer(clientAddr(r), u, req)
 	if err == nil && req.SignersOnly {
 		writeJSON(w, http.StatusOK, map[string]bool{"signers_ok": true})
 		return nil

@@ -68,7 +68,9 @@ func (s *Server) check(req CheckRequest) (dose.Report, error) {
 // password get one answer, and only the witness's right password says the
 // account is disabled, locked or may not witness); then the store re-runs
 // the whole check in its writing transaction and writes nothing on NO-GO.
-func (s *Server) administer(nurse audit.User, req AdministerRequest) (dose.Infusion, dose.Report, error) {
+// The passwords are checked under the login's limits of addr (the
+// request's) and the witness's name (limitedCoSign).
+func (s *Server) administer(addr string, nurse audit.User, req AdministerRequest) (dose.Infusion, dose.Report, error) {
 	mrn, refs, vol, err := req.CheckRequest.parse()
 	if err != nil {
 		return dose.Infusion{}, dose.Report{}, err
@@ -101,11 +103,14 @@ func (s *Server) administer(nurse audit.User, req AdministerRequest) (dose.Infus
 	if req.Password == "" || req.WitnessPassword == "" {
 		return dose.Infusion{}, dose.Report{}, lot.Errorf(lot.EUSAGE, "both passwords are needed: the nurse's and the witness's; nothing was signed")
 	}
-	n, err := s.cfg.Users.Authenticate(nurse.Name, req.Password, dose.MeaningAdminister)
-	if err != nil {
-		return dose.Infusion{}, dose.Report{}, err
-	}
-	w, err := s.cfg.Users.CoSigner("witness", witness, req.WitnessPassword, dose.MeaningWitness)
+	var n, w audit.User
+	err = s.limitedCoSign(addr, "witness", witness, func() (err error) {
+		if n, err = s.cfg.Users.Authenticate(nurse.Name, req.Password, dose.MeaningAdminister); err != nil {
+			return err
+		}
+		w, err = s.cfg.Users.CoSigner("witness", witness, req.WitnessPassword, dose.MeaningWitness)
+		return err
+	})
 	if err != nil {
 		return dose.Infusion{}, dose.Report{}, err
 	}

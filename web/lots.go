@@ -365,7 +365,7 @@ func (s *Server) lotApprove(w http.ResponseWriter, r *http.Request, u audit.User
 		req.Seen, err = formSeen(f)
 	}
 	if err == nil {
-		d, err = s.approve(u, r.PathValue("ref"), req)
+		d, err = s.approve(clientAddr(r), u, r.PathValue("ref"), req)
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -508,8 +508,10 @@ type ResultRequest struct {
 
 // approve is `release approve` for u: the role, then every check of the
 // decision (CheckApproval), then the passwords — QA's, and for an
-// exceptional release the physician's — which Approve checks and records.
-func (s *Server) approve(u audit.User, ref string, req ApproveRequest) (release.Disposition, error) {
+// exceptional release the physician's — which Approve checks and records,
+// an exceptional release's under the login's limits of addr (the
+// request's) and the physician's name (limitedCoSign).
+func (s *Server) approve(addr string, u audit.User, ref string, req ApproveRequest) (release.Disposition, error) {
 	if err := audit.Authorize(u, audit.ReleaseApprove); err != nil {
 		return release.Disposition{}, err
 	}
@@ -525,7 +527,20 @@ func (s *Server) approve(u audit.User, ref string, req ApproveRequest) (release.
 		return release.Disposition{}, lot.Errorf(lot.EUSAGE, "the physician's password is empty; physician %s co-signs an exceptional release with their password — nothing was signed", a.Physician)
 	}
 	a.Password, a.PhysicianPassword = req.Password, req.PhysicianPassword
-	return s.cfg.Releases.Approve(a)
+	return s.approveLimited(addr, a)
+}
+
+// approveLimited is Approve, an exceptional release's under the login's
+// limits of addr and the physician's name (limitedCoSign).
+func (s *Server) approveLimited(addr string, a release.Approval) (d release.Disposition, err error) {
+	if !a.Exception {
+		return s.cfg.Releases.Approve(a)
+	}
+	err = s.limitedCoSign(addr, "physician", a.Physician, func() (err error) {
+		d, err = s.cfg.Releases.Approve(a)
+		return err
+	})
+	return d, err
 }
 
 // reject is `release reject` for u.

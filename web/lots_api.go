@@ -134,7 +134,7 @@ func (s *Server) apiApprove(w http.ResponseWriter, r *http.Request, u audit.User
 	if err := decode(r, &req); err != nil {
 		return s.bodyError(w, err)
 	}
-	d, err := s.approve(u, r.PathValue("ref"), req)
+	d, err := s.approve(clientAddr(r), u, r.PathValue("ref"), req)
 	if err != nil {
 		return err
 	}

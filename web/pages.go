@@ -308,7 +308,7 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 	var in dose.Infusion
 	err := signerOf(f, u, audit.DoseAdminister)
 	if err == nil {
-		in, _, err = s.administer(u, req)
+		in, _, err = s.administer(clientAddr(r), u, req)
 	}
 	if err != nil {
 		err = s.logError(r, err)

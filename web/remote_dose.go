@@ -404,11 +404,15 @@ func (s *Server) doseRoutes() []svcRoute {
 				if rep, err := D().CheckAdministration(q.Administration); err != nil || rep.Err() != nil {
 					return Administered{Report: wireReport(rep)}, cmp.Or(err, rep.Err())
 				}
-				nurse, err := U().Authenticate(u.Name, q.NursePassword, dose.MeaningAdminister)
-				if err != nil {
-					return Administered{}, err
-				}
-				witness, err := U().CoSigner("witness", strings.TrimSpace(q.Witness), q.WitnessPassword, dose.MeaningWitness)
+				// Both passwords under the login's limits (limitedCoSign).
+				var nurse, witness audit.User
+				err := s.limitedCoSign(clientAddr(r), "witness", strings.TrimSpace(q.Witness), func() (err error) {
+					if nurse, err = U().Authenticate(u.Name, q.NursePassword, dose.MeaningAdminister); err != nil {
+						return err
+					}
+					witness, err = U().CoSigner("witness", strings.TrimSpace(q.Witness), q.WitnessPassword, dose.MeaningWitness)
+					return err
+				})
 				if err != nil {
 					return Administered{}, err
 				}

@@ -250,7 +250,7 @@ func (s *Server) releaseRoutes() []svcRoute {
 		{"POST " + p + "/lots/{ref}/approval", "release.Service Approve: release a lot, signed with the acting QA's password (and a physician's for an exception)",
 			writeCall(s, func(u audit.User, r *http.Request, a release.Approval) (release.Disposition, error) {
 				a.QA, a.Lot = u.Name, refOf(r, "ref")
-				return R().Approve(a)
+				return s.approveLimited(clientAddr(r), a)
 			})},
 		{"POST " + p + "/lots/{ref}/rejection-check", "release.Service CheckReject: every check of a rejection but the password; nothing is written (QA); Seen, optional, refuses it once the lot has changed (audit.SeenField)",
 			writeCall(s, func(u audit.User, r *http.Request, q SeenReasonRequest) (Checked, error) {

@@ -325,14 +325,14 @@ func (s *Server) userRoutes() []svcRoute {
 				if err := audit.AuthorizeRead(u); err != nil {
 					return audit.User{}, err
 				}
-				return public(U().CoSigner(q.Field, q.Name, q.Password, q.Meaning))
+				return coSigner(s, clientAddr(r), U(), q.Field, q.Name, q.Password, q.Meaning)
 			})},
 		{"POST " + p + "/signatures", "audit.Users Authenticate: check the session user's password for a meaning (a wrong one is counted and recorded); another user's is a co-signature (/cosignatures)",
 			writeCall(s, func(u audit.User, r *http.Request, q SignRequest) (audit.User, error) {
 				if q.User != u.Name {
 					// Authenticate tells a disabled, locked or unknown
 					// account before its password: only to its owner.
-					return public(U().CoSigner("user", q.User, q.Password, q.Meaning))
+					return coSigner(s, clientAddr(r), U(), "user", q.User, q.Password, q.Meaning)
 				}
 				return public(U().Authenticate(q.User, q.Password, q.Meaning))
 			})},
@@ -488,4 +488,15 @@ func (s *Server) verifyRoutes() []svcRoute {
 				return s.cfg.Verify(r.Context())
 			})},
 	}
+}
+
+// coSigner is us's CoSigner under the login's limits of addr and the typed
+// name (limitedCoSign), answered as public.
+func coSigner(s *Server, addr string, us audit.Users, field, name, password, meaning string) (audit.User, error) {
+	var u audit.User
+	err := s.limitedCoSign(addr, field, name, func() (err error) {
+		u, err = us.CoSigner(field, name, password, meaning)
+		return err
+	})
+	return public(u, err)
 }

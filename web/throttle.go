@@ -29,7 +29,10 @@ import (
 //   - the login limits: failed logins take a token from a bucket of their
 //     client address and one of the user name they gave (known or not); an
 //     empty bucket answers 429 with Retry-After (code auth, exit 3, as a
-//     locked account) before any password is looked at.
+//     locked account) before any password is looked at. A refused
+//     co-signer (a witness, an exceptional release's physician) takes from
+//     the same buckets, by the acting user's address and the name typed,
+//     and is refused as a login when one is empty (limitedCoSign).
 
 // Defaults of the password gate and the login limits (Config overrides
 // the gate's; README, "Server").
@@ -322,17 +325,50 @@ func take(m map[string]*rate.Limiter, key string, now time.Time, every rate.Limi
 // bucket is empty, a token taken when the password is wrong, the name
 // unknown or the account locked or disabled.
 func (s *Server) limitedLogin(r *http.Request, name string, login func() (LoginResult, error)) (LoginResult, error) {
-	addr := clientAddr(r)
+	var res LoginResult
+	err := s.limited(clientAddr(r), name, refusedCheck, func() (err error) {
+		res, err = login()
+		return err
+	})
+	return res, err
+}
+
+// limitedCoSign runs check, which checks the password of the co-signer
+// named in field (the witness, an exceptional release's physician) and
+// may check the acting user's own first, under the login's limits of the
+// address and of the typed name — the same buckets as the login's, so that
+// a logged-in user cannot spray guesses across accounts as co-signers: an
+// empty bucket refuses at once, with the login's 429, before any password
+// is checked or anything recorded; a token is taken when the co-signer is
+// refused (wrong password or unknown name, or the right password of a
+// locked, disabled account or one that may not sign), not when the acting
+// user's own password is.
+func (s *Server) limitedCoSign(addr, field, name string, check func() error) error {
+	return s.limited(addr, name, func(err error) bool {
+		return refusedCheck(err) && lot.ErrorField(err) == field
+	}, check)
+}
+
+// limited runs check under the login limits of addr and name, taking a
+// token from both when refused(err).
+func (s *Server) limited(addr, name string, refused func(error) bool, check func() error) error {
 	if err := s.limits.allowed(s.cfg.Now(), addr, name); err != nil {
-		return LoginResult{}, err
+		return err
 	}
-	res, err := login()
+	err := check()
+	var t *throttled
+	if refused(err) && !errors.As(err, &t) {
+		s.limits.failed(s.cfg.Now(), addr, name)
+	}
+	return err
+}
+
+// refusedCheck is a password check's refusal: wrong, unknown, locked,
+// disabled.
+func refusedCheck(err error) bool {
 	switch lot.ErrorCode(err) {
 	case lot.EAUTH, lot.EFORBIDDEN:
-		var t *throttled
-		if !errors.As(err, &t) {
-			s.limits.failed(s.cfg.Now(), addr, name)
-		}
+		return true
 	}
-	return res, err
+	return false
 }

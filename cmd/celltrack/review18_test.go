@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // Review 18 (findings in /work/s13/review18-findings.md): the web app as
@@ -179,4 +182,55 @@ func r18error(body string) string {
 		return ""
 	}
 	return html.UnescapeString(strings.Join(strings.Fields(regexp.MustCompile(`<[^>]+>`).ReplaceAllString(m[1], " ")), " "))
+}
+
+// Review 18, finding E: on the GO page the field "Volume to infuse, mL"
+// (under "Volume other than the computed one") sits above the sign form
+// but belongs to the scan form. A nurse who drew less than computed (33.0
+// mL of the 34.1) opens it, types 33.0, then types the two passwords and
+// presses "Sign and record the infusion": the sign form sends the volume
+// it was rendered with (the computed one), so 34.1 mL is recorded and
+// signed, with no word about the 33.0 still shown in the field. The
+// record says a volume the nurse did not give. The volume on the page
+// when signing should be the one signed, or the signature refused
+// ("press Check to see the dose for 33.0 mL first"), nothing recorded.
+func TestReview18BrowserVolumeTypedOnGOPageIsNotWhatIsSigned(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
+	ctx := newBrowser(t)
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	do("the nurse's GO page",
+		chromedp.EmulateViewport(820, 1180),
+		chromedp.Navigate(f.srv.URL+"/login"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "nina"),
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("mrn")),
+		chromedp.SendKeys(chromedp.ID("mrn"), "MRN-1001"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("scan")),
+		chromedp.SendKeys(chromedp.ID("scan"), "G12342600000101"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("administer-form")),
+	)
+	do("type the volume drawn, then sign",
+		chromedp.Click(chromedp.CSS("#scan-form summary")),
+		chromedp.WaitVisible(chromedp.ID("volume_ml")),
+		chromedp.SendKeys(chromedp.ID("volume_ml"), "33.0"),
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword),
+		chromedp.SendKeys(chromedp.ID("witness"), "omar"),
+		chromedp.SendKeys(chromedp.ID("witness_password"), fixturePassword),
+	)
+	saveScreenshot(t, ctx, "review18-volume-typed-before-sign-820x1180.png", true)
+	do("sign", chromedp.Click(chromedp.CSS("#administer-form button[type=submit]")), chromedp.WaitVisible(chromedp.ID("main")))
+	main, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveScreenshot(t, ctx, "review18-volume-signed-820x1180.png", true)
+	if strings.Contains(main, "in 34.1 mL") && strings.Contains(main, "Recorded") {
+		t.Errorf("33.0 mL was typed in the page's volume field when the nurse signed, and 34.1 mL was recorded without a word:\n%s", main)
+	}
 }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"html"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -232,5 +235,68 @@ func TestReview18BrowserVolumeTypedOnGOPageIsNotWhatIsSigned(t *testing.T) {
 	saveScreenshot(t, ctx, "review18-volume-signed-820x1180.png", true)
 	if strings.Contains(main, "in 34.1 mL") && strings.Contains(main, "Recorded") {
 		t.Errorf("33.0 mL was typed in the page's volume field when the nurse signed, and 34.1 mL was recorded without a word:\n%s", main)
+	}
+}
+
+// Review 18, finding F: the web bedside mixes two zones on one page, and
+// the recorded infusion is dated in the wrong one. The rFib patient
+// MRN-2001 is treated at a clinic in Nanjing (as
+// zone_nanjing_schedule_and_dose_check.txtar: facility in UTC, site
+// CLINIC-CN in Asia/Shanghai, 17:00 UTC = 01:00 on the 26th there). `dose
+// check` shows every time in Nanjing's zone ("measured 2026-11-25 16:05
+// +08:00"; `dose administer` "2026-11-26 01:00 +08:00 to …"), as the
+// README says the bedside check does. The web page's checks say "+08:00"
+// too, but its "Weight used" line and the "You sign for … on 62.0 kg,
+// measured …" sentence above the passwords say "2026-11-25 08:05 UTC", and
+// the "Recorded" page dates the infusion "2026-11-25 17:00 UTC to …": the
+// 25th, while in Nanjing, where the course counts its days, it was given on
+// the 26th.
+func TestReview18WebBedsideShowsTheTreatingSitesZone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	homes := filepath.Join(filepath.Dir(path), "homes")
+	at17, _ := time.Parse(time.RFC3339, "2026-11-25T17:00:00Z")
+	clock := func() time.Time { return at17 }
+	for _, fx := range []string{"lab", "release", "custody", "bedside"} {
+		if err := runFixture(path, homes, fx, clock); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{
+		{"--user", "liu", "site", "add", "--name", "Nanjing Drum Tower Hospital", "--tz", "Asia/Shanghai", "CLINIC-CN"},
+		{"--user", "pat", "schedule", "create", "--protocol", "ss-rfib-12", "--start", "2026-11-28", "--site", "CLINIC-CN", "MRN-2001"},
+		{"--user", "liu", "container", "thaw", "--viability", "93.4", "--viable-cells", "7.0e7", "G12342600000201"},
+		{"--user", "liu", "container", "dispense", "--patient", "MRN-2001", "G12342600000201"},
+	} {
+		var stdout, stderr bytes.Buffer
+		argv := append([]string{"celltrack", "--db", path}, args...)
+		if code := runEnv(argv, strings.NewReader(""), &stdout, &stderr, clock, personEnv(homes, args)); code != 0 {
+			t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), code, stderr.String())
+		}
+	}
+	f := newWebFixtureOpts(t, path, false, clock)
+	c := f.client()
+	f.login(c, "nina")
+	_, body := f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-2001"}, "scan": {"G12342600000201"}})
+	if !strings.Contains(body, `id="administer-form"`) {
+		t.Fatalf("MRN-2001 with bag 201 is not GO:\n%s", r18visible(body))
+	}
+	page := html.UnescapeString(r18visible(body))
+	if !strings.Contains(page, "thawed 2026-11-26 01:00 +08:00") {
+		t.Fatalf("the checks are not in Nanjing's zone as `dose check` shows them:\n%s", page)
+	}
+	if strings.Contains(page, " UTC") {
+		i := strings.Index(page, " UTC")
+		t.Errorf("the bedside page of a patient treated in Nanjing shows a time in UTC beside the checks' +08:00: …%s…", page[max(0, i-80):i+4])
+	}
+	sign := review9SignForm(t, body)
+	sign.Set("password", fixturePassword)
+	sign.Set("witness", "omar")
+	sign.Set("witness_password", fixturePassword)
+	st, rec := f.post(c, "/bedside/administer", sign)
+	if st != http.StatusOK || !strings.Contains(rec, `id="recorded"`) {
+		t.Fatalf("administer: %d\n%s", st, r18visible(rec))
+	}
+	if recorded := html.UnescapeString(r18visible(rec)); !strings.Contains(recorded, "2026-11-26 01:00 +08:00 to") {
+		t.Errorf("the Recorded page does not date the infusion in Nanjing's zone (as `dose administer` prints 2026-11-26 01:00 +08:00 to …): %s", recorded)
 	}
 }

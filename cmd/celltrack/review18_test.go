@@ -300,3 +300,27 @@ func TestReview18WebBedsideShowsTheTreatingSitesZone(t *testing.T) {
 		t.Errorf("the Recorded page does not date the infusion in Nanjing's zone (as `dose administer` prints 2026-11-26 01:00 +08:00 to …): %s", recorded)
 	}
 }
+
+// Review 18, finding G: the accounts page loses the reason typed when a
+// password reset is refused. alice resets pat's forgotten password: the
+// one-time password, its repeat (mistyped), and the reason the audit
+// entry keeps ("forgotten; identity checked at the desk, ticket 4411").
+// The refusal names the repeat, and the page comes back with the reason
+// empty as well as the passwords: the reason must be typed again.
+func TestReview18AccountResetRefusalKeepsTheReason(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
+	c := f.client()
+	f.login(c, "alice")
+	reason := "forgotten; identity checked at the desk, ticket 4411"
+	before := f.auditCount()
+	st, body := f.postPage(c, "/accounts/pat/reset", url.Values{"password": {"quartz-lantern-ember-44"}, "repeat": {"quartz-lantern-ember-45"}, "reason": {reason}})
+	if st == http.StatusOK && r18error(body) == "" {
+		t.Fatalf("a reset with a mistyped repeat was not refused: %d", st)
+	}
+	if after := f.auditCount(); after != before {
+		t.Fatalf("the refused reset wrote %d audit entries", after-before)
+	}
+	if !strings.Contains(body, `value="`+html.EscapeString(reason)+`"`) && !strings.Contains(body, `value="`+reason+`"`) {
+		t.Errorf("the reason typed is gone after the refusal (%s); the form: %s", r18error(body), regexp.MustCompile(`<input id="reason-reset-pat"[^>]*>`).FindString(body))
+	}
+}

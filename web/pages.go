@@ -202,9 +202,13 @@ func (s *Server) bedsideCheck(w http.ResponseWriter, r *http.Request, u audit.Us
 	scan := bags([]string{f.Get("scan")})
 	for _, code := range scan {
 		// A mis-scan is refused on its own and the bags in hand stay:
-		// it must not replace the right bag, nor stick in the list.
+		// it must not replace the right bag, nor stick in the list. The
+		// check is not run again under it: a refused scan never leaves
+		// a verdict on the screen — the GO shown before it may be
+		// another patient's, and the nurse stands at the bed scanned.
 		if _, err := s.cfg.Lots.Container(code); err != nil {
-			s.showCheck(w, u, mrn, held, vol, "scanned "+s.message(err), statusOf(w, err))
+			err = s.scannedWristband(mrn, code, err)
+			s.showScan(w, u, mrn, held, vol, "scanned "+s.message(err), statusOf(w, err))
 			return
 		}
 	}
@@ -217,9 +221,36 @@ func (s *Server) bedsideCheck(w http.ResponseWriter, r *http.Request, u audit.Us
 	s.showCheck(w, u, mrn, held, vol, "", http.StatusOK)
 }
 
+// scannedWristband is the refusal of a scan into the bag field that is no
+// container (err, the container lookup's) when it is a patient's MRN: a
+// wristband, which the nurse must be told is one — whose, and that the
+// check on the page is for patient mrn — not that it is a malformed DIN.
+// Any other scan keeps err.
+func (s *Server) scannedWristband(mrn, code string, err error) error {
+	pt, perr := s.cfg.Lots.Patient(code)
+	if perr != nil {
+		return err
+	}
+	cur, cerr := s.cfg.Lots.Patient(mrn)
+	if cerr == nil && cur.ID == pt.ID {
+		return lot.FieldErrorf("scan", lot.EINVALID, "%s is the wristband of %s, the patient of this check, not a bag; scan the label of the bag in your hand", code, pt.Name)
+	}
+	return lot.FieldErrorf("scan", lot.EINVALID, "%s is the wristband of %s, not a bag; this check is for %s %s — press Another patient to start %s's check", code, pt.Name, mrn, cur.Name, pt.Name)
+}
+
 // showCheck runs the check for the page and renders it, with a refusal
 // from an earlier step (a wrong password) shown above it.
 func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held []string, vol, refusal string, status int) {
+	s.bedside(w, u, mrn, held, vol, refusal, status, true)
+}
+
+// showScan renders the page of a refused scan: the patient and the bags in
+// hand, without running the check (no verdict under the refusal).
+func (s *Server) showScan(w http.ResponseWriter, u audit.User, mrn string, held []string, vol, refusal string, status int) {
+	s.bedside(w, u, mrn, held, vol, refusal, status, false)
+}
+
+func (s *Server) bedside(w http.ResponseWriter, u audit.User, mrn string, held []string, vol, refusal string, status int, run bool) {
 	d := s.bedsideData(u, mrn, held, vol)
 	p := pageData{Title: "Bedside check", User: u, Nav: "bedside", Error: refusal}
 	if mrn != "" {
@@ -240,7 +271,7 @@ func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held
 			d.Patient += " (MRN now " + pt.MRN + ")"
 		}
 	}
-	if mrn != "" && len(held) > 0 {
+	if mrn != "" && len(held) > 0 && run {
 		rep, err := s.check(CheckRequest{MRN: mrn, Containers: held, VolumeML: vol})
 		if err != nil {
 			if p.Error == "" {

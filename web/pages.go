@@ -171,6 +171,9 @@ type bedsideData struct {
 	Report            *dose.Report
 	Weight, Deviation string
 	CanAdminister     bool
+	// Signing is a GO shown to one who may record it: the page has the
+	// sign form, which owns the volume field.
+	Signing bool
 	// Shown is the dose a GO check shows, carried by the sign form so that
 	// the signatures bind it (dose.Shown).
 	Shown             dose.ShownView
@@ -241,17 +244,19 @@ func (s *Server) scannedWristband(mrn, code string, err error) error {
 // showCheck runs the check for the page and renders it, with a refusal
 // from an earlier step (a wrong password) shown above it.
 func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held []string, vol, refusal string, status int) {
-	s.bedside(w, u, mrn, held, vol, refusal, status, true)
+	s.bedside(w, u, s.bedsideData(u, mrn, held, vol), refusal, status, true)
 }
 
 // showScan renders the page of a refused scan: the patient and the bags in
 // hand, without running the check (no verdict under the refusal).
 func (s *Server) showScan(w http.ResponseWriter, u audit.User, mrn string, held []string, vol, refusal string, status int) {
-	s.bedside(w, u, mrn, held, vol, refusal, status, false)
+	s.bedside(w, u, s.bedsideData(u, mrn, held, vol), refusal, status, false)
 }
 
-func (s *Server) bedside(w http.ResponseWriter, u audit.User, mrn string, held []string, vol, refusal string, status int, run bool) {
-	d := s.bedsideData(u, mrn, held, vol)
+// bedside renders the page d, running the check when run (and the patient
+// and a bag are known).
+func (s *Server) bedside(w http.ResponseWriter, u audit.User, d bedsideData, refusal string, status int, run bool) {
+	mrn, held, vol := d.MRN, d.Bags, d.VolumeML
 	p := pageData{Title: "Bedside check", User: u, Nav: "bedside", Error: refusal}
 	if mrn != "" {
 		pt, err := s.cfg.Lots.Patient(mrn)
@@ -283,6 +288,7 @@ func (s *Server) bedside(w http.ResponseWriter, u audit.User, mrn string, held [
 			d.Deviation = dose.FormatDeviation(rep.Calc.Deviation)
 			if rep.GO {
 				d.Shown = dose.ViewShown(dose.ShownBy(rep))
+				d.Signing = d.CanAdminister
 			}
 			// A NO-GO is the page's answer, not a failed request: 200.
 		}
@@ -338,6 +344,9 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 	}
 	var in dose.Infusion
 	err := signerOf(f, u, audit.DoseAdminister)
+	if err == nil && req.Shown != nil {
+		err = typedVolumeShown(req.VolumeML, req.Shown.VolumeML)
+	}
 	if err == nil {
 		in, _, err = s.administer(clientAddr(r), u, req)
 	}
@@ -349,6 +358,27 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 	s.render(w, http.StatusOK, "recorded", pageData{Title: "Infusion recorded", User: u, Nav: "bedside",
 		Data: recordedData{MRN: trim(req.MRN), Infusion: in, Start: lot.FormatTime(in.Start), End: lot.FormatTime(in.End),
 			CanReact: audit.Allowed(u.Role, audit.DoseReaction), Form: reactionForm{Infusion: in.ID.String(), MRN: trim(req.MRN), Signer: u.Name}}})
+}
+
+// typedVolumeShown refuses a signature sent with a volume in the page's
+// volume field (typed, "" for the computed one) other than the volume of
+// the dose the page showed (shown): the volume on the screen when signing
+// is the one signed, so a volume typed after the check is never recorded
+// without its check being read, nor the computed one recorded in its place.
+// The page is then shown with the check for the volume typed.
+func typedVolumeShown(typed, shown string) error {
+	typed = trim(typed)
+	if typed == "" {
+		return nil
+	}
+	t, err := dose.ParseVolume("volume (mL)", typed)
+	if err != nil {
+		return lot.OnField("volume_ml", err)
+	}
+	if v, err := dose.ParseVolume("shown volume", shown); err == nil && v == t {
+		return nil
+	}
+	return lot.FieldErrorf("volume_ml", lot.ECONFLICT, "the volume field says %s mL, but the dose you were shown is for %s mL; nothing was signed — the page now shows the check for %s mL: read it, then sign again", t, shown, t)
 }
 
 // reactionsOf returns the reactions of the patient's infusion, refusing a

@@ -284,7 +284,7 @@ func (s *Server) bedside(w http.ResponseWriter, u audit.User, d bedsideData, ref
 			}
 		} else {
 			d.Report = &rep
-			d.Weight = rep.Weight.Grams.String() + ", measured " + lot.FormatTime(rep.Weight.MeasuredAt) + " by " + rep.Weight.RecordedBy
+			d.Weight = rep.Weight.Grams.String() + ", measured " + lot.FormatTimeIn(rep.Weight.MeasuredAt, rep.Zone) + " by " + rep.Weight.RecordedBy
 			d.Deviation = dose.FormatDeviation(rep.Calc.Deviation)
 			if rep.GO {
 				d.Shown = dose.ViewShown(dose.ShownBy(rep))
@@ -299,12 +299,15 @@ func (s *Server) bedside(w http.ResponseWriter, u audit.User, d bedsideData, ref
 	s.render(w, status, "bedside", p)
 }
 
+// recordedData is the recorded infusion; its times (Start, End and the
+// signatures') are local to the treating site, as the bedside check's.
 type recordedData struct {
-	MRN        string
-	Infusion   dose.Infusion
-	Start, End string
-	CanReact   bool
-	Form       reactionForm
+	MRN                  string
+	Infusion             dose.Infusion
+	Start, End           string
+	NurseSig, WitnessSig string
+	CanReact             bool
+	Form                 reactionForm
 }
 
 // reactionForm is what the reaction form carries: the infusion and patient,
@@ -343,12 +346,13 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 		req.Shown = nil
 	}
 	var in dose.Infusion
+	var rep dose.Report
 	err := signerOf(f, u, audit.DoseAdminister)
 	if err == nil && req.Shown != nil {
 		err = typedVolumeShown(req.VolumeML, req.Shown.VolumeML)
 	}
 	if err == nil {
-		in, _, err = s.administer(clientAddr(r), u, req)
+		in, rep, err = s.administer(clientAddr(r), u, req)
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -356,7 +360,8 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 		return
 	}
 	s.render(w, http.StatusOK, "recorded", pageData{Title: "Infusion recorded", User: u, Nav: "bedside",
-		Data: recordedData{MRN: trim(req.MRN), Infusion: in, Start: lot.FormatTime(in.Start), End: lot.FormatTime(in.End),
+		Data: recordedData{MRN: trim(req.MRN), Infusion: in, Start: lot.FormatTimeIn(in.Start, rep.Zone), End: lot.FormatTimeIn(in.End, rep.Zone),
+			NurseSig: in.Nurse.StringIn(rep.Zone), WitnessSig: in.Witness.StringIn(rep.Zone),
 			CanReact: audit.Allowed(u.Role, audit.DoseReaction), Form: reactionForm{Infusion: in.ID.String(), MRN: trim(req.MRN), Signer: u.Name}}})
 }
 

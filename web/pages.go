@@ -322,6 +322,9 @@ type reactionForm struct {
 	// (signerField): one shown to nina and sent after pat logged in in
 	// another tab is refused, not recorded as pat's (review 10).
 	Signer string
+	// Grade and Text are what was typed, kept on a refused form; Patient
+	// names whose infusion it is (the name the MRN is registered to).
+	Grade, Text, Patient string
 }
 
 type reactionData struct {
@@ -440,10 +443,23 @@ func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit
 			// The form shown again knows what is recorded now.
 			form.Known = dose.LastReaction(rcs).Seq
 		}
+		// A grade-3 reaction described in a hurry is not to be retyped
+		// from memory, on a page that must say whose infusion it is.
+		form.Grade, form.Text = trim(f.Get("grade")), f.Get("text")
+		form.Patient = s.patientName(form.MRN)
 		s.render(w, statusOf(w, err), "reaction_form", pageData{Title: "Reaction", User: u, Nav: "bedside", Error: lot.ErrorMessage(err), Data: form})
 		return
 	}
 	http.Redirect(w, r, reactionURL(form.MRN, form.Infusion, rc.Seq), http.StatusSeeOther)
+}
+
+// patientName is the name of the patient mrn names, "" when none does.
+func (s *Server) patientName(mrn string) string {
+	pt, err := s.cfg.Lots.Patient(mrn)
+	if err != nil {
+		return ""
+	}
+	return pt.Name
 }
 
 // reactionURL is the page of reaction seq to the patient's infusion.
@@ -468,6 +484,7 @@ func (s *Server) bedsideReactionPage(w http.ResponseWriter, r *http.Request, u a
 	}
 	if err != nil {
 		err = s.logError(r, err)
+		form.Patient = s.patientName(form.MRN)
 		s.render(w, statusOf(w, err), "reaction_form", pageData{Title: "Reaction", User: u, Nav: "bedside", Error: lot.ErrorMessage(err), Data: form})
 		return
 	}

@@ -176,7 +176,9 @@ type bedsideData struct {
 	Signing bool
 	// Shown is the dose a GO check shows, carried by the sign form so that
 	// the signatures bind it (dose.Shown).
-	Shown             dose.ShownView
+	Shown dose.ShownView
+	// Witness is the witness's user name typed on a refused signature.
+	Witness           string
 	MeaningAdminister string
 	MeaningWitness    string
 }
@@ -359,7 +361,11 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 	}
 	if err != nil {
 		err = s.logError(r, err)
-		s.showCheck(w, u, trim(req.MRN), bags(req.Containers), trim(req.VolumeML), lot.ErrorMessage(err), statusOf(w, err))
+		// The passwords are typed again; the witness's name stays, as
+		// the physician's does on the QA exception form.
+		d := s.bedsideData(u, trim(req.MRN), bags(req.Containers), trim(req.VolumeML))
+		d.Witness = trim(req.Witness)
+		s.bedside(w, u, d, lot.ErrorMessage(err), statusOf(w, err), true)
 		return
 	}
 	s.render(w, http.StatusOK, "recorded", pageData{Title: "Infusion recorded", User: u, Nav: "bedside",

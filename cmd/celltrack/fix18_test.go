@@ -75,3 +75,33 @@ func TestFix18OwnWristbandScannedAsBag(t *testing.T) {
 		t.Errorf("the refused scan wrote %d audit entries", after-before)
 	}
 }
+
+// Fix 18 (review 18, finding G): a refused password reset names the
+// account it was for and comes back open on that account's row, the
+// reason kept and the passwords not; a refused disable keeps its reason.
+func TestFix18AccountRefusalNamesTheAccountAndStaysOpen(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
+	c := f.client()
+	f.login(c, "alice")
+	before := f.auditCount()
+	_, body := f.postPage(c, "/accounts/pat/reset", url.Values{"password": {"quartz-lantern-ember-44"}, "repeat": {"quartz-lantern-ember-45"}, "reason": {"ticket 4411"}})
+	if msg := r18error(body); !strings.HasPrefix(msg, "Refused: reset of pat: ") {
+		t.Errorf("the refused reset does not name the account: %q", msg)
+	}
+	if !regexp.MustCompile(`<details class="reset" open><summary>Reset password…</summary>\s*<form method="post" action="/accounts/pat/reset"`).MatchString(body) {
+		t.Errorf("pat's reset form is not open after its refusal")
+	}
+	if regexp.MustCompile(`<details class="reset" open><summary>Reset password…</summary>\s*<form method="post" action="/accounts/(omar|nina)/`).MatchString(body) {
+		t.Errorf("another account's reset form is open after pat's refusal")
+	}
+	if strings.Contains(body, "quartz-lantern-ember-4") {
+		t.Errorf("the refused page echoes the passwords typed")
+	}
+	_, body = f.postPage(c, "/accounts/omar/disable", url.Values{"reason": {"badge lost"}, "seen": {"not-a-number"}})
+	if m := regexp.MustCompile(`<input id="reason-disable-omar"[^>]*>`).FindString(body); !strings.Contains(m, `value="badge lost"`) {
+		t.Errorf("the refused disable lost its reason: %s (%s)", m, r18error(body))
+	}
+	if after := f.auditCount(); after != before {
+		t.Errorf("the refused account actions wrote %d audit entries", after-before)
+	}
+}

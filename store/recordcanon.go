@@ -188,54 +188,38 @@ func (c *canonReader) array(elem func()) (null bool) {
 
 // canonicalDecode decodes v into rec when rec is a record canonReader
 // reads and is zero (the general decoder would merge into a value already
-// there), and v is laid out as encoding/json writes it; ok false otherwise,
+// there), and v is laid out as encoding/json writes it; false otherwise,
 // with rec untouched.
-func canonicalDecode(v []byte, rec any) (ok bool) {
+func canonicalDecode(v []byte, rec any) bool {
 	switch r := rec.(type) {
 	case *eventRecord:
-		if reflect.ValueOf(r).Elem().IsZero() {
-			var e eventRecord
-			if ok = e.readCanonical(v); ok {
-				*r = e
-			}
-		}
+		return readZero(r, v, (*eventRecord).readCanonical)
 	case *infusionRecord:
-		if reflect.ValueOf(r).Elem().IsZero() {
-			var in infusionRecord
-			if ok = in.readCanonical(v); ok {
-				*r = in
-			}
-		}
+		return readZero(r, v, (*infusionRecord).readCanonical)
 	case *facilityRecord:
-		if *r == (facilityRecord{}) {
-			var f facilityRecord
-			if ok = f.readCanonical(v); ok {
-				*r = f
-			}
-		}
+		return readZero(r, v, (*facilityRecord).readCanonical)
 	case *sessionRecord:
-		if reflect.ValueOf(r).Elem().IsZero() {
-			var s sessionRecord
-			if ok = s.readCanonical(v); ok {
-				*r = s
-			}
-		}
+		return readZero(r, v, (*sessionRecord).readCanonical)
 	case *userRecord:
-		if reflect.ValueOf(r).Elem().IsZero() {
-			var u userRecord
-			if ok = u.readCanonical(v); ok {
-				*r = u
-			}
-		}
+		return readZero(r, v, (*userRecord).readCanonical)
 	case *patientRecord:
-		if reflect.ValueOf(r).Elem().IsZero() {
-			var p patientRecord
-			if ok = p.readCanonical(v); ok {
-				*r = p
-			}
-		}
+		return readZero(r, v, (*patientRecord).readCanonical)
 	}
-	return ok
+	return false
+}
+
+// readZero reads v into *r by read when *r is zero, leaving *r untouched
+// when read gives up.
+func readZero[R any](r *R, v []byte, read func(*R, []byte) bool) bool {
+	if !reflect.ValueOf(r).Elem().IsZero() {
+		return false
+	}
+	var x R
+	if !read(&x, v) {
+		return false
+	}
+	*r = x
+	return true
 }
 
 // The facility, the session and its user are read by every command a

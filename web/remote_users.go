@@ -394,7 +394,7 @@ func (s *Server) userRoutes() []svcRoute {
 				}
 				return s.cfg.AuditLog.Seen(ids...)
 			})},
-		{"GET " + p + "/audit-tail", "audit.Log AuditTail: ?last=N newest entries (of ?entity=), and how many there are, password hashes redacted",
+		{"GET " + p + "/audit-tail", `audit.Log AuditTail: the newest ?last=N entries of the trail (of ?entity=, a record), oldest first, and how many there are: {"total", "entries"}; password hashes redacted`,
 			readCall(s, func(r *http.Request) (AuditTail, error) {
 				q := r.URL.Query()
 				n, err := intParam("last", q.Get("last"), 1)

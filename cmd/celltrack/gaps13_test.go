@@ -1,13 +1,25 @@
 package main
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/celltrack/celltrack/internal/pgtest"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store"
 	"github.com/celltrack/celltrack/web"
+	"github.com/google/uuid"
 )
 
 // A witness refused by the login's limits (web's limitedCoSign), through a
@@ -84,5 +96,109 @@ func coSignThrottledThroughServer(t *testing.T, p procDB) {
 	// The bag was not infused.
 	if h := p.mustVia(srv.url, "", "--user", "nina", "container", "history", bag.code); !strings.Contains(h, "dispensed") || strings.Contains(h, "infused") {
 		t.Errorf("container history after the throttled administrations:\n%s", h)
+	}
+}
+
+// The sites' role on PostgreSQL (README "PostgreSQL", the grants block):
+// celltrack's own login writes the session row through it, so it must
+// INSERT into kv — without that grant a login is refused and writes
+// nothing. And nothing in the database tells a forged session row from
+// one a login wrote: the token hash is no obstacle, the forger picks the
+// token. A row built from what the role can read (the user's id, the
+// database's id) opens a session for the admin with no password and no
+// login entry (review13 C; README "What the sites' role can do").
+func TestSitesRoleWritesSessionsOnPostgres(t *testing.T) {
+	p := newProcPG(t)
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "**The audit trail is append-only in the database.**")
+	_, block, ok2 := strings.Cut(after, "```sql\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README \"PostgreSQL\" has no grants block after the append-only paragraph")
+	}
+	suffix := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	app, owner := "celltrack_app_"+suffix, "celltrack_owner_"+suffix
+	grants := strings.NewReplacer("celltrack_app", app, "celltrack_owner", owner,
+		"ON DATABASE celltrack", "ON DATABASE "+pgtest.Name(p.db)).Replace(block)
+	if err := pgtest.Exec(p.db, grants, "ALTER ROLE "+app+" PASSWORD 'app-pw'"); err != nil {
+		t.Fatalf("the README's grants: %v", err)
+	}
+	t.Cleanup(func() { pgtest.Exec(p.db, "DROP OWNED BY "+app+", "+owner, "DROP ROLE "+app+", "+owner) })
+	u, err := url.Parse(p.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(app, "app-pw")
+	site := procDB{t: t, bin: p.bin, db: u.String(), dir: p.dir}
+
+	entries := func() int {
+		var v struct{ Entries int }
+		out := p.must("", "--user", "alice", "--json", "audit", "verify")
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("audit verify --json: %v\n%s", err, out)
+		}
+		return v.Entries
+	}
+	// Without INSERT on kv the sites cannot log in: the session row is
+	// celltrack's own write through this role.
+	if err := pgtest.Exec(p.db, "REVOKE INSERT ON kv FROM "+app); err != nil {
+		t.Fatal(err)
+	}
+	before := entries()
+	code, _, errs := runExit(site.command(procPassword, "login", "--password-stdin", "nina"))
+	if code == 0 || !strings.Contains(errs, "permission denied") {
+		t.Errorf("login as the sites' role without INSERT on kv: exit %d, want a refusal naming the permission\n%s", code, errs)
+	}
+	if n := entries(); n != before {
+		t.Errorf("the refused login wrote %d audit entries", n-before)
+	}
+	if err := pgtest.Exec(p.db, "GRANT INSERT ON kv TO "+app); err != nil {
+		t.Fatal(err)
+	}
+	site.must(procPassword, "login", "--password-stdin", "nina")
+
+	// A session row written with plain SQL through the sites' role, for
+	// alice, from what the role reads: it is taken for a login's.
+	const token = "forged-token-chosen-by-whoever-holds-the-role"
+	key := []byte("a touch key the forger chose too")
+	if err := pgtest.Exec(u.String(), fmt.Sprintf(`INSERT INTO kv (bucket, k, v)
+		SELECT 'sessions', sha256('%s'::bytea), convert_to(json_build_object('v', 1, 'user_id', id, 'user', name,
+			'created', now(), 'expires', now() + interval '1 hour', 'last_activity', now(),
+			'touch_key', '%s')::text, 'UTF8') FROM users WHERE name = 'alice'`, token, base64.StdEncoding.EncodeToString(key))); err != nil {
+		t.Fatalf("insert a session row as the sites' role: %v", err)
+	}
+	db, err := store.Open(p.db, store.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbID, err := db.DatabaseID()
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().UTC()
+	h := sha256.Sum256([]byte(token))
+	m := hmac.New(sha256.New, key)
+	m.Write(h[:])
+	m.Write([]byte(at.Format(time.RFC3339Nano)))
+	rt := &runtime{getenv: func(k string) string {
+		if k == "CELLTRACK_CONFIG_DIR" {
+			return filepath.Join(site.homes(), "alice")
+		}
+		return ""
+	}}
+	path, err := rt.sessionFile(site.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := saveSession(path, store.Credentials{DatabaseID: dbID, User: "alice", Token: token, LastActivity: at, MAC: hex.EncodeToString(m.Sum(nil))}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runExit(site.command("", "--user", "alice", "whoami"))
+	if code != 0 || !strings.Contains(out, "alice") {
+		t.Errorf("a session row forged through the sites' role was refused (exit %d): if sessions are now kept where the role cannot forge them, update README \"What the sites' role can do\"\n%s%s", code, out, errs)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -200,5 +201,39 @@ func TestSitesRoleWritesSessionsOnPostgres(t *testing.T) {
 	code, out, errs := runExit(site.command("", "--user", "alice", "whoami"))
 	if code != 0 || !strings.Contains(out, "alice") {
 		t.Errorf("a session row forged through the sites' role was refused (exit %d): if sessions are now kept where the role cannot forge them, update README \"What the sites' role can do\"\n%s%s", code, out, errs)
+	}
+}
+
+// The audit log page, its download and the service API read the trail as
+// the logged-in user may (audit.Shown): a nurse gets no entry of another
+// person's account — omar's wrong passwords and lock — on the page, in the
+// download, from /api/v1/svc/audit or /audit-tail, and is refused his
+// account by name; the auditor reads them all.
+func TestAuditLogPagesShowAccountEntriesToAdminAndAuditor(t *testing.T) {
+	f := newWebFixture(t, false, "lab")
+	omar := f.client()
+	for range 5 {
+		if st, _ := f.post(omar, "/login", url.Values{"user": {"omar"}, "password": {"not-omars-password"}}); st == http.StatusOK {
+			t.Fatal("a wrong password logged omar in")
+		}
+	}
+	nina, aud := f.client(), f.client()
+	f.login(nina, "nina")
+	f.login(aud, "aud")
+	pages := []string{"/reports/audit-log", "/reports/audit-log/download?format=json", "/api/v1/svc/audit", "/api/v1/svc/audit-tail?last=1000"}
+	for _, p := range pages {
+		st, body := f.get(aud, p)
+		if st != http.StatusOK || !strings.Contains(body, "login.refused") || !strings.Contains(body, "user.locked") {
+			t.Errorf("the auditor's %s: %d, without omar's wrong passwords and lock", p, st)
+		}
+		st, body = f.get(nina, p)
+		if st != http.StatusOK || strings.Contains(body, "login.refused") || strings.Contains(body, "user.locked") || !strings.Contains(body, "lot.register") {
+			t.Errorf("the nurse's %s: %d, want the records' entries and no other account's", p, st)
+		}
+	}
+	for _, p := range []string{"/reports/audit-log?entity=omar", "/api/v1/svc/audit/omar", "/api/v1/svc/audit-tail?last=5&entity=omar"} {
+		if st, body := f.get(nina, p); st != http.StatusForbidden || !strings.Contains(body, "only an admin or an auditor sees") {
+			t.Errorf("the nurse's %s: %d, want 403 naming who may\n%.300s", p, st, body)
+		}
 	}
 }

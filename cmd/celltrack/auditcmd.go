@@ -116,9 +116,8 @@ func (rt *runtime) checkpoints() audit.Checkpoints {
 
 // listAuditLog prints the audit log of entity ("" the whole trail) as
 // reader may read it (audit.Shown), in format as it is read, an entry at a
-// time (audit.Log EachAuditEntry: the
-// database's batches, or the server's streamed answer), holding none: the
-// whole trail at 100k is 2.9M entries. The web's download writes the same
+// time (audit.Log EachAuditEntry: the database's batches, or the server's
+// streamed answer), holding none: the whole trail at 100k is 2.9M entries. The web's download writes the same
 // bytes (report.AuditLogWriter). A listing that fails after its first
 // entry was printed — a server's answer cut off, a server stopping — ends
 // without its last line (the count, or the JSON array's closing bracket)

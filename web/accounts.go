@@ -112,6 +112,15 @@ type accountTyped struct {
 	User, Action, Reason string
 }
 
+// ReasonFor is the reason typed on the refused form for action on user,
+// "" on every other form.
+func (t accountTyped) ReasonFor(user, action string) string {
+	if t.User != user || t.Action != action {
+		return ""
+	}
+	return t.Reason
+}
+
 func (s *Server) renderAccounts(w http.ResponseWriter, u audit.User, status int, refusal error, done string) {
 	s.renderAccountsTyped(w, u, status, refusal, done, accountTyped{})
 }

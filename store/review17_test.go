@@ -1,10 +1,13 @@
 package store
 
 import (
+	"context"
+
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 )
 
@@ -48,5 +51,51 @@ func TestReview17WeightConfirmationSignsAWeightThePhysicianNeverSaw(t *testing.T
 	}
 	if r, _ := d.Check("MRN-1", []string{bag1}, 0); r.GO && r.Calc.Required == 27_000_000 {
 		t.Errorf("the bedside check is GO for %s cells on 27.0 kg, a weight no physician was shown (the patient weighs 72.0 kg)", r.Calc.Required)
+	}
+}
+
+// review17 finding B: a time-zone change rewrites the deviations of
+// infusions given before it. An infusion given at 09:00 UTC on its planned
+// day, 2026-11-25, under a facility counting days in UTC (the bedside check
+// said "infusion due … planned 2026-11-25"), is listed in every trace after
+// `site set-tz --facility --tz Pacific/Honolulu --reason 'init left UTC'`
+// (README's own example of the change) as a deviation: "infusion 1 given on
+// 2026-11-24, 1 day(s) earlier than planned". The demo shows both ways on
+// the donor trace of D-0001: MRN-1002's "1 day later" deviation vanishes and
+// an "earlier" one appears for MRN-1001 — the same records, another list of
+// deviations, and nothing in the report says the days were recounted.
+// README says courses under way count their days in the new zone "from
+// then on" and "given infusions are history"; an ended course's plan
+// (schedule show) and the trace's deviations are recounted as well.
+// Expected: a given infusion's day, and so its deviation, is judged in the
+// zone the bedside check judged it in (the one in force when it was
+// given), and a report an auditor signed last month lists the same
+// deviations today.
+func TestReview17ZoneChangeRewritesPastDeviations(t *testing.T) {
+	db, d := bedside(t, "0.5")
+	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
+		t.Fatal(err)
+	}
+	deviations := func() []string {
+		t.Helper()
+		r, err := newTraces(db).Patient(context.Background(), "nina", "MRN-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, dv := range r.Deviations {
+			got = append(got, dv.Kind+": "+dv.Detail)
+		}
+		return got
+	}
+	before := deviations()
+	if len(before) != 0 {
+		t.Fatalf("setup: the infusion given on its planned day has deviations %q", before)
+	}
+	if _, err := NewCustodyService(db).SetFacilityZone("alice", "Pacific/Honolulu", "init left UTC; the unit is in Honolulu"); err != nil {
+		t.Fatal(err)
+	}
+	if after := deviations(); len(after) != 0 {
+		t.Errorf("after the facility's zone was changed, the patient trace lists deviations %q for an infusion given on its planned day as the bedside check counted it; want none, as before the change", after)
 	}
 }

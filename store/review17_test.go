@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 
 	"strings"
 	"testing"
@@ -97,5 +98,41 @@ func TestReview17ZoneChangeRewritesPastDeviations(t *testing.T) {
 	}
 	if after := deviations(); len(after) != 0 {
 		t.Errorf("after the facility's zone was changed, the patient trace lists deviations %q for an infusion given on its planned day as the bedside check counted it; want none, as before the change", after)
+	}
+}
+
+// review17 finding D: the backward trace shows the weight an infusion was
+// dosed on as a bare number ("Weight used 68.3 kg") — not when it was
+// measured, by whom, nor the physician's signed confirmation the bedside
+// check let it through on ("+10.2 % … confirmed by a physician"). The
+// confirmation is an e-signature the dose rests on (audit.WeightConfirm,
+// "confirmed the weight 68.3 kg of MRN-1"), and the only record of who
+// overrode the 10 % gate; an auditor tracing a wrong dose back from the
+// patient finds it in no format of the trace (text, md, csv, json, html,
+// pdf all render the same report), only by reading the audit log.
+// Expected: the infusion's section names its weight record (measured when,
+// recorded by whom) and, when one was needed, the confirmation's signer,
+// time, meaning and reason.
+func TestReview17PatientTraceOmitsTheWeightConfirmation(t *testing.T) {
+	db, d := bedside(t, "0.5")
+	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, db.Now().Add(-10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", "re-weighed twice, fluid overload"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := newTraces(db).Patient(context.Background(), "nina", "MRN-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := fmt.Sprintf("%+v", r)
+	if !strings.Contains(all, "68.3 kg") {
+		t.Fatalf("setup: the trace does not show the weight used at all")
+	}
+	if !strings.Contains(all, "Dr Pat") || !strings.Contains(all, "fluid overload") {
+		t.Errorf("the patient trace of an infusion dosed on a weight a physician confirmed (+10.2 %%) names neither the physician (Dr Pat) nor the reason; want the confirmation's signature and reason beside the weight used")
 	}
 }

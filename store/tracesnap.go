@@ -45,6 +45,9 @@ type TraceSnapshot struct {
 	// infusion's departures from its protocol.
 	containers map[uuid.UUID]lot.Container
 	schedules  map[uuid.UUID]dose.Schedule
+	// zones holds the zone history of each site read (uuid.Nil: the
+	// facility's alone), which every infusion of its courses consults.
+	zones map[uuid.UUID]zonesOf
 }
 
 // ReadTrace runs fn on a read snapshot of the database.
@@ -277,10 +280,22 @@ func (s *TraceSnapshot) ProtocolNamed(name string) (dose.StoredProtocol, error) 
 	return protocolByName(s.tx, name, 0)
 }
 
-// Zone is the time zone a schedule's days are counted in (its site's).
-func (s *TraceSnapshot) Zone(sc dose.Schedule) (*time.Location, error) {
-	loc, _, err := scheduleZone(s.tx, sc)
-	return loc, err
+// Zones is the time zone a schedule's days were counted in at an instant
+// (its site's, or the facility's, as they were then), read from the zone
+// changes' audit entries once per site in this snapshot.
+func (s *TraceSnapshot) Zones(sc dose.Schedule) (dose.ZoneAt, error) {
+	if z, ok := s.zones[sc.SiteID]; ok {
+		return z.At, nil
+	}
+	z, err := scheduleZones(s.tx, sc)
+	if err != nil {
+		return nil, err
+	}
+	if s.zones == nil {
+		s.zones = map[uuid.UUID]zonesOf{}
+	}
+	s.zones[sc.SiteID] = z
+	return z.At, nil
 }
 
 // Handling is the handling of every container of the infusions f selects,

@@ -254,3 +254,104 @@ func checkZoneChange(zone, reason string) (string, error) {
 	}
 	return loc.String(), lot.OnField("reason", lot.ValidateText("the reason", reason, true))
 }
+
+// zonesOf are the zones a course's days have been counted in, over time:
+// the zone changes of its site and of the facility are audited records
+// with a time (`site set-tz`), so the zone in force at an instant is read
+// from the few audit entries of those two records (audit_entity, an index
+// seek on either engine), never from a scan of the trail. A given
+// infusion's day is counted in the zone in force when it was given — the
+// day its bedside check judged — so that a later zone change does not
+// recount history (review 17 B); "today" and the days still to come are
+// counted in the zone in force now.
+type zonesOf struct {
+	site     []zoneSpan // the site's zone from each of its versions ("" is the facility's); nil without a site
+	facility []zoneSpan // the facility's; before its first, UTC
+}
+
+// zoneSpan is a zone in force from since until the next span's since.
+type zoneSpan struct {
+	since time.Time
+	tz    string
+	init  bool // the record's first version, written at init
+}
+
+// scheduleZones returns the zone history of course s's days (zonesOf).
+func scheduleZones(tx kv.Tx, s dose.Schedule) (zonesOf, error) {
+	var z zonesOf
+	var err error
+	if r, ok, ferr := facilityRec(tx); ferr != nil {
+		return z, ferr
+	} else if ok {
+		if z.facility, err = zoneSpans(tx, kindFacility, r.ID, func(v []byte) (string, error) {
+			var fr facilityRecord
+			err := unmarshalRecord(v, &fr)
+			return fr.TZ, err
+		}); err != nil {
+			return z, err
+		}
+		// A facility record made by a zone change rather than at init (a
+		// file from before schema 6, or an init without --tz) counted its
+		// days in UTC before it.
+		if len(z.facility) > 0 && !z.facility[0].init {
+			z.facility = append([]zoneSpan{{tz: "UTC"}}, z.facility...)
+		}
+	}
+	if s.SiteID != uuid.Nil {
+		z.site, err = zoneSpans(tx, kindSite, s.SiteID, func(v []byte) (string, error) {
+			var sr siteRecord
+			err := unmarshalRecord(v, &sr)
+			return sr.TZ, err
+		})
+	}
+	return z, err
+}
+
+// zoneSpans reads the zone of each version of record id of kind from its
+// audit entries, oldest first, keeping only the versions that changed it.
+func zoneSpans(tx kv.Tx, kind string, id uuid.UUID, tzOf func([]byte) (string, error)) ([]zoneSpan, error) {
+	es, err := recordEntries(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	var spans []zoneSpan
+	for _, e := range es {
+		if !e.State || len(e.New) == 0 {
+			continue
+		}
+		tz, err := tzOf(e.New)
+		if err != nil {
+			return nil, fmt.Errorf("zone history of %s %s: audit entry %d: %w", kind, id, e.Seq, err)
+		}
+		if n := len(spans); n == 0 || spans[n-1].tz != tz {
+			spans = append(spans, zoneSpan{since: e.Time, tz: tz, init: e.Action == "init"})
+		}
+	}
+	return spans, nil
+}
+
+// at returns the zone name in force at t among spans: the last that began
+// before t, or the first when none did (a record's first version is its
+// zone from the start); ok is false when spans is empty. A change is in
+// force after its instant: an infusion recorded at the very instant of a
+// zone change (a clock's resolution apart) was judged before it.
+func at(spans []zoneSpan, t time.Time) (tz string, ok bool) {
+	for i, s := range spans {
+		if i > 0 && !s.since.Before(t) {
+			break
+		}
+		tz, ok = s.tz, true
+	}
+	return tz, ok
+}
+
+// At returns the zone a course's days were counted in at instant t.
+func (z zonesOf) At(t time.Time) (*time.Location, error) {
+	if tz, ok := at(z.site, t); ok && tz != "" {
+		return storedZone("a site", tz)
+	}
+	if tz, ok := at(z.facility, t); ok {
+		return storedZone("the facility", tz)
+	}
+	return time.UTC, nil
+}

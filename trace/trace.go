@@ -71,8 +71,10 @@ type Snapshot interface {
 	// ProtocolNamed is the latest version of a protocol: ENOTFOUND for an
 	// unknown name.
 	ProtocolNamed(name string) (dose.StoredProtocol, error)
-	// Zone is the time zone a schedule's days are counted in.
-	Zone(s dose.Schedule) (*time.Location, error)
+	// Zones is the time zone a schedule's days were counted in at an
+	// instant: a given infusion's day is counted in the zone in force when
+	// it was given.
+	Zones(s dose.Schedule) (dose.ZoneAt, error)
 
 	// Handling is the handling of the infusions f selects, oldest first.
 	Handling(f dose.HandlingFilter) ([]dose.Handling, error)

@@ -208,6 +208,27 @@ func (s *TraceSnapshot) Reactions(infusionID uuid.UUID) ([]dose.Reaction, error)
 	return reactionsOf(s.tx, infusionID)
 }
 
+// Weight is the weight record with id (an infusion's weight used), with
+// the physician's confirmation of it when one was signed
+// (idx_weight_confirm); found is false when no weight is stored.
+func (s *TraceSnapshot) Weight(id uuid.UUID) (w lot.Weight, conf *dose.WeightConfirmation, found bool, err error) {
+	var r weightRecord
+	if found, err = get(s.tx, kindWeight, id, &r); !found || err != nil {
+		return w, nil, found, err
+	}
+	if cid, ok := lookup(s.tx, "idx_weight_confirm", string(id[:])); ok {
+		var cr weightConfirmRecord
+		ok, err := get(s.tx, kindWeightConfirm, cid, &cr)
+		if err != nil {
+			return w, nil, true, err
+		}
+		if ok {
+			conf = &dose.WeightConfirmation{ID: cr.ID, WeightID: cr.WeightID, Reason: cr.Reason, Signature: cr.Signature}
+		}
+	}
+	return r.weight(), conf, true, nil
+}
+
 // Dispositions are a lot's release decisions (idx_disposition_lot), oldest
 // first.
 func (s *TraceSnapshot) Dispositions(lotID uuid.UUID) ([]release.Disposition, error) {

@@ -94,3 +94,38 @@ func pdfText(t *testing.T, pdf []byte) string {
 	}
 	return string(out)
 }
+
+// A course under way when the facility's zone changes keeps the day its
+// given infusion was judged on and counts its days to come from that day,
+// in the new zone (review 17 B): infusion 1 was given at 09:00 UTC on
+// 2026-11-25, its planned day as the UTC facility counted it; in
+// Pacific/Honolulu that instant is 23:00 on the 24th, which would plan day
+// 7 on 1 December. Today is counted in Honolulu.
+func TestZoneChangeKeepsAGivenDayAndPlansTheRestInTheNewZone(t *testing.T) {
+	db, d := bedside(t, "0.5")
+	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewCustodyService(db).SetFacilityZone("alice", "Pacific/Honolulu", "init left UTC; the unit is in Honolulu"); err != nil {
+		t.Fatal(err)
+	}
+	db.Now = func() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }
+	_, cs, err := d.Courses("MRN-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 || len(cs[0].Entries) != 2 {
+		t.Fatalf("courses %+v", cs)
+	}
+	c := cs[0]
+	if lot.ZoneName(c.Zone) != "Pacific/Honolulu" || c.Ended {
+		t.Errorf("the course counts its days in %s (ended %t); want Pacific/Honolulu, under way", lot.ZoneName(c.Zone), c.Ended)
+	}
+	one, two := c.Entries[0], c.Entries[1]
+	if got := lot.FormatDate(one.Given.Day); got != "2026-11-25" {
+		t.Errorf("infusion 1 was given on %s; want 2026-11-25, the day its bedside check counted in UTC", got)
+	}
+	if got := lot.FormatDate(two.Date); got != "2026-12-02" || two.Status != dose.Planned {
+		t.Errorf("infusion 2 is %s on %s; want planned on 2026-12-02 (7 days after 2026-11-25)", two.Status, got)
+	}
+}

@@ -1,10 +1,6 @@
 package pgkv
 
-import (
-	"fmt"
-
-	"github.com/celltrack/celltrack/store/kv"
-)
+import "github.com/celltrack/celltrack/store/kv"
 
 // endsPlan is what PrefetchReads reads of kv.Reads.Ends: for each bucket
 // end no page of this transaction answers yet, the statement a cursor's
@@ -69,17 +65,7 @@ func (t *tx) endKnown(b *bucket, last bool) bool {
 // moves would have fetched.
 func (t *tx) endsApply(p endsPlan, res []rawResult) {
 	for i, pt := range p.parts {
-		pairs := make([]pair, 0, len(res[i].rows))
-		for _, row := range res[i].rows {
-			if len(row) != 2 {
-				t.fail("read "+pt.b.name, fmt.Errorf("a row of %d columns", len(row)))
-			}
-			v := row[1]
-			if v == nil {
-				v = []byte{} // present but empty: not nil, as bbolt
-			}
-			pairs = append(pairs, pair{row[0], v})
-		}
+		pairs := t.rawPairs("read "+pt.b.name, res[i])
 		t.keepPage(pt.b.name, pt.stamp, pageOf(pairs, nil, pt.last, false, pageSize))
 	}
 }

@@ -175,15 +175,8 @@ func (t *tx) keysApply(p keysPlan, res []rawResult) {
 	for i, pt := range p.parts {
 		c := t.cacheOf(pt.b.name)
 		got := make(map[string][]byte, len(res[i].rows))
-		for _, row := range res[i].rows {
-			if len(row) != 2 {
-				t.fail("get from "+pt.b.name, fmt.Errorf("a row of %d columns", len(row)))
-			}
-			v := row[1]
-			if v == nil {
-				v = []byte{} // present but empty: not nil, as bbolt
-			}
-			got[string(row[0])] = v
+		for _, p := range t.rawPairs("get from "+pt.b.name, res[i]) {
+			got[string(p.k)] = p.v
 		}
 		for _, k := range pt.keys {
 			if _, ok := c.vals[string(k)]; !ok {
@@ -191,6 +184,23 @@ func (t *tx) keysApply(p keysPlan, res []rawResult) {
 			}
 		}
 	}
+}
+
+// rawPairs is the key and value of each row of r, a value present but
+// empty not nil (as bbolt's); a row of another shape fails op.
+func (t *tx) rawPairs(op string, r rawResult) []pair {
+	pairs := make([]pair, 0, len(r.rows))
+	for _, row := range r.rows {
+		if len(row) != 2 {
+			t.fail(op, fmt.Errorf("a row of %d columns", len(row)))
+		}
+		v := row[1]
+		if v == nil {
+			v = []byte{}
+		}
+		pairs = append(pairs, pair{row[0], v})
+	}
+	return pairs
 }
 
 // many sends stmts in one round trip, after the prelude when it has not

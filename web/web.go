@@ -104,6 +104,11 @@ type Config struct {
 	Passwords Passwords
 	// Sessions opens, checks and ends logins.
 	Sessions Sessions
+	// Start, when set, checks the session of token as Sessions.Check does
+	// and, the session passed, reads the facility, in one read transaction
+	// (GET /api/v1/svc/start; start.go). Nil: the session is checked and
+	// the facility read as for their own endpoints.
+	Start func(token string) (Started, error)
 	// Zone is the facility's time zone, in which times are shown (the
 	// command line in server mode shows them as it does locally).
 	Zone func() (*time.Location, error)
@@ -340,6 +345,7 @@ func (s *Server) apiRoutes() []apiRoute {
 	svc = append(svc, s.doseRoutes()...)
 	svc = append(svc, s.reportRoutes()...)
 	svc = append(svc, s.sessionRoutes()...)
+	svc = append(svc, s.startRoutes()...)
 	svc = append(svc, s.verifyRoutes()...)
 	svc = append(svc, s.checkpointRoutes()...)
 	for _, sr := range svc {

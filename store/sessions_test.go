@@ -113,13 +113,14 @@ func startedOn(t *testing.T, db *DB, start Start) Started {
 	return again.Started()
 }
 
-// TestStartReadsWhatEachReadReads: what Open reads for a command in its one
-// read transaction — the facility's zone, the migration mark and the
-// session — is what FacilityZone, Migrated and Session read on their own,
-// the client's moved activity included.
-func TestStartReadsWhatEachReadReads(t *testing.T) {
-	db := newTestDB(t)
-	now := db.Now()
+// berlinSession is a database whose facility is in Berlin and nina's
+// session on it, checked five minutes after her login (the client's
+// activity moved: next differs from c), with the zone read on its own; now
+// is the database's clock, fixed.
+func berlinSession(t *testing.T) (db *DB, c Credentials, info SessionInfo, next Credentials, loc *time.Location, now time.Time) {
+	t.Helper()
+	db = newTestDB(t)
+	now = db.Now()
 	db.Now = func() time.Time { return now }
 	if _, err := NewCustodyService(db).SetFacilityZone("alice", "Europe/Berlin", "the facility is in Berlin"); err != nil {
 		t.Fatal(err)
@@ -129,14 +130,23 @@ func TestStartReadsWhatEachReadReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(5 * time.Minute) // the client's activity moves
-	info, next, err := db.Session(c)
+	info, next, err = db.Session(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc, err := db.FacilityZone()
+	loc, err = db.FacilityZone()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return db, c, info, next, loc, now
+}
+
+// TestStartReadsWhatEachReadReads: what Open reads for a command in its one
+// read transaction — the facility's zone, the migration mark and the
+// session — is what FacilityZone, Migrated and Session read on their own,
+// the client's moved activity included.
+func TestStartReadsWhatEachReadReads(t *testing.T) {
+	db, c, info, next, loc, now := berlinSession(t)
 	st := startedOn(t, db, Start{Credentials: &c, Mark: true})
 	if st.ZoneErr != nil || st.Zone.String() != loc.String() || loc.String() != "Europe/Berlin" {
 		t.Errorf("zone at open %v (%v); FacilityZone %v", st.Zone, st.ZoneErr, loc)
@@ -160,26 +170,8 @@ func TestStartReadsWhatEachReadReads(t *testing.T) {
 // be, which the next check reads ahead (sessionUsers), is a hint only: a
 // wrong one still gives the session's own user.
 func TestServedStartReadsWhatEachReadReads(t *testing.T) {
-	db := newTestDB(t)
-	now := db.Now()
-	db.Now = func() time.Time { return now }
-	if _, err := NewCustodyService(db).SetFacilityZone("alice", "Europe/Berlin", "the facility is in Berlin"); err != nil {
-		t.Fatal(err)
-	}
-	c, _, err := db.Login("nina", testPassword, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now = now.Add(5 * time.Minute) // the client's activity moves
-	info, next, err := db.Session(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, c, info, next, loc, now := berlinSession(t)
 	fin, err := db.Facility()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loc, err := db.FacilityZone()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -177,6 +177,7 @@ func (rt *runtime) lotCommand() *cli.Command {
 					if fi, err := f.Stat(); err == nil && rt.stderrIsTerminal() {
 						r = &progressReader{r: f, total: fi.Size(), w: rt.stderr}
 					}
+					paceGC() // a one-transaction import allocates ~2 KB a lot and exits
 					rows, err := lot.ParseImport(r)
 					if err != nil {
 						return err

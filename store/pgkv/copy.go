@@ -99,9 +99,9 @@ func (c *copyData) begin() {
 
 // grow makes room in c's buffer for the rows of cand at once: grown as
 // they came, a send's ~1 MB of rows was copied over again as it doubled
-// (3 % of an import's CPU, issue 14). A row is its pair, at most the
-// bucket's name and the key again, the field count and lengths, and a json
-// table's columns (estimated: the text ones repeat the record's).
+// (3 % of an import's CPU, issue 14). A row is its pair, the field count
+// and lengths, and the bucket's name and the key again (kv, the trail) or
+// a json table's columns (estimated: ten at most, the text ones short).
 func (c *copyData) grow(cand *copyCandidate) {
 	extra := 2 + 4*4 + len(cand.b.name)
 	if cand.b.tbl.json {

@@ -60,11 +60,16 @@ type Log interface {
 	// container code, MRN, donor id or user name (ENOTFOUND). It ends
 	// with ctx's error once ctx is done (a stopping server cuts it), and
 	// with fn's.
-	EachAuditEntry(ctx context.Context, entity string, fn func(Entry) error) error
-	// AuditTail returns the last n entries EachAuditEntry(entity) gives,
-	// oldest first, and how many it gives in all, reading no others: a
-	// page of the newest entries of a trail of millions.
-	AuditTail(entity string, n int) ([]Entry, int, error)
+	// The entries are those actor may read (Shown): another person's
+	// account entries only to the admin and the auditor — the whole trail
+	// leaves them out for anyone else, and an entity that is another
+	// person's account is refused (EFORBIDDEN).
+	EachAuditEntry(ctx context.Context, actor, entity string, fn func(Entry) error) error
+	// AuditTail returns the last n entries EachAuditEntry(actor, entity)
+	// gives, oldest first, and how many it gives in all, reading no others
+	// but the accounts' entries it leaves out: a page of the newest
+	// entries of a trail of millions.
+	AuditTail(actor, entity string, n int) ([]Entry, int, error)
 	// Seen is the state of the records ids as a form carries it
 	// (SeenField): the number of the latest audit entry about any of
 	// them (of an account: the latest that changes it, ChangesAccount),
@@ -86,6 +91,23 @@ func Public(u User) User {
 // a nurse who guessed a colleague's password could read in the list that
 // the guesses locked the colleague out.
 func SeesAccountState(r Role) bool { return r == Admin || r == Auditor }
+
+// AboutAccount reports whether entry e is about an account: every entry on
+// a user (EntityUser) — a login or logout, a wrong password at a login, as
+// a signature or a co-signature, a lock, an admin's act on the account,
+// whose values hold its state, and the database's events an admin records
+// on their own account (init, database.upgrade, .restore, .migrate). All of
+// them, an action added later included: the store finds them by the
+// account's id alone (its audit_entity keys), reading none.
+func AboutAccount(e Entry) bool { return e.Entity == EntityUser }
+
+// Shown reports whether viewer reads entry e in the audit log: another
+// person's account entries (AboutAccount) tell its state as Listed would,
+// so only a role that sees account state (SeesAccountState) reads them;
+// one's own account's entries everyone does.
+func Shown(viewer User, e Entry) bool {
+	return SeesAccountState(viewer.Role) || !AboutAccount(e) || (e.ID == viewer.ID && e.ID != uuid.Nil)
+}
 
 // Directory is u's entry in the staff directory every logged-in user
 // keeps — whom to name as a witness or a physician: its id, login name,

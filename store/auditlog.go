@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store/kv"
 	"github.com/google/uuid"
 )
@@ -28,19 +29,27 @@ var auditBatch = 8192
 // batches are the trail as it was at the first: entries appended meanwhile
 // are left out, and each entry's value is the one it set (fillBatchValues). It ends with
 // ctx's error once ctx is done (checked between batches: a stopping server
-// cuts a long download), and with fn's error.
-func (db *DB) EachAuditEntry(ctx context.Context, entity string, fn func(audit.Entry) error) error {
+// cuts a long download), and with fn's error. The entries are those actor
+// may read (audit.Shown): to a role that does not see account state the
+// whole trail leaves out other people's account entries, and another
+// person's account as the entity is refused (auditEntity).
+func (db *DB) EachAuditEntry(ctx context.Context, actor, entity string, fn func(audit.Entry) error) error {
 	// The entity's entries, or the whole trail's up to its last entry then.
 	var seqs []uint64
 	var last uint64
+	var viewer audit.User
 	err := db.viewContext(ctx, func(tx kv.Tx) error {
+		var err error
+		if viewer, err = auditViewer(tx, actor); err != nil {
+			return err
+		}
 		if entity == "" {
 			if k, _ := tx.Bucket(bAudit).Cursor().Last(); k != nil {
 				last = btoi(k)
 			}
 			return nil
 		}
-		id, err := resolveEntity(tx, entity)
+		id, err := auditEntity(tx, viewer, entity)
 		if err != nil {
 			return err
 		}
@@ -90,6 +99,9 @@ func (db *DB) EachAuditEntry(ctx context.Context, entity string, fn func(audit.E
 			return err
 		}
 		for _, e := range es {
+			if !audit.Shown(viewer, e) {
+				continue
+			}
 			if err := fn(e); err != nil {
 				return err
 			}
@@ -97,17 +109,74 @@ func (db *DB) EachAuditEntry(ctx context.Context, entity string, fn func(audit.E
 	}
 }
 
-// AuditTail returns the last n entries EachAuditEntry(entity) gives,
-// oldest first, and how many it gives in all. The whole trail's count is
-// the sequence number of its last entry: entries are numbered from 1
-// without a gap, which `audit verify` checks.
-func (db *DB) AuditTail(entity string, n int) ([]audit.Entry, int, error) {
+// auditViewer is actor, who reads the audit log: an existing, enabled user.
+func auditViewer(tx kv.Tx, actor string) (audit.User, error) {
+	u, err := userByName(tx, actor)
+	if err != nil {
+		return u, err
+	}
+	return u, audit.AuthorizeRead(u)
+}
+
+// auditEntity resolves the entity reference ref of an audit log listing
+// for viewer: another person's account (or the entries of unknown names
+// at a login, the nil UUID) is refused to a role that does not see account
+// state, whose entries would tell it (audit.Shown).
+func auditEntity(tx kv.Tx, viewer audit.User, ref string) (uuid.UUID, error) {
+	id, err := resolveEntity(tx, ref)
+	if err != nil || audit.SeesAccountState(viewer.Role) || id == viewer.ID {
+		return id, err
+	}
+	if id == uuid.Nil || tx.Bucket(recordBuckets[kindUser]).Get(id[:]) != nil {
+		return id, lot.FieldErrorf("entity", lot.EFORBIDDEN, "the audit entries of the account %s tell its state (logins, wrong passwords, locks), which only an admin or an auditor sees; user %s has role %s — your own account's entries are yours to read, and `user list` gives everyone the staff directory", ref, viewer.Name, viewer.Role)
+	}
+	return id, nil
+}
+
+// hiddenSeqs are the numbers of the entries of the trail viewer may not
+// read (audit.Shown): none for a role that sees account state, else the
+// entries about other people's accounts, found through the accounts'
+// audit_entity keys (every entry on a user is keyed there under its id, a
+// name no account has under the nil UUID) without reading an entry.
+func hiddenSeqs(tx kv.Tx, viewer audit.User) (map[uint64]bool, error) {
+	if audit.SeesAccountState(viewer.Role) {
+		return nil, nil
+	}
+	ids := []uuid.UUID{uuid.Nil} // a login refused for an unknown name
+	err := tx.Bucket(recordBuckets[kindUser]).ForEach(func(k, _ []byte) error {
+		if id := uuid.UUID(k); id != viewer.ID {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	hidden := map[uint64]bool{}
+	for _, id := range ids {
+		for _, k := range entitySeqs(tx, id) {
+			hidden[btoi(k)] = true
+		}
+	}
+	return hidden, nil
+}
+
+// AuditTail returns the last n entries EachAuditEntry(actor, entity)
+// gives, oldest first, and how many it gives in all. The whole trail's
+// count is the sequence number of its last entry (entries are numbered
+// from 1 without a gap, which `audit verify` checks), less the entries
+// actor may not read (hiddenSeqs).
+func (db *DB) AuditTail(actor, entity string, n int) ([]audit.Entry, int, error) {
 	var es []audit.Entry
 	total := 0
 	err := db.view(func(tx kv.Tx) error {
 		b := tx.Bucket(bAudit)
+		viewer, err := auditViewer(tx, actor)
+		if err != nil {
+			return err
+		}
 		if entity != "" {
-			id, err := resolveEntity(tx, entity)
+			id, err := auditEntity(tx, viewer, entity)
 			if err != nil {
 				return err
 			}
@@ -116,17 +185,22 @@ func (db *DB) AuditTail(entity string, n int) ([]audit.Entry, int, error) {
 			es, err = decodeEntries(tx, seqs[max(0, total-n):])
 			return err
 		}
+		hidden, err := hiddenSeqs(tx, viewer)
+		if err != nil {
+			return err
+		}
 		var seqs [][]byte
 		c := b.Cursor()
 		k, _ := c.Last()
 		if k != nil {
-			total = int(btoi(k))
+			total = int(btoi(k)) - len(hidden)
 		}
 		for ; k != nil && len(seqs) < n; k, _ = c.Prev() {
-			seqs = append(seqs, k)
+			if !hidden[btoi(k)] {
+				seqs = append(seqs, k)
+			}
 		}
 		slices.Reverse(seqs)
-		var err error
 		es, err = decodeEntries(tx, seqs)
 		return err
 	})

@@ -55,7 +55,7 @@ func TestLongReadsEndWithTheirContext(t *testing.T) {
 				}},
 				{"audit verify", func(ctx context.Context) error { _, err := db.VerifyContext(ctx); return err }},
 				{"audit log", func(ctx context.Context) error {
-					return db.EachAuditEntry(ctx, "", func(audit.Entry) error { return nil })
+					return db.EachAuditEntry(ctx, "alice", "", func(audit.Entry) error { return nil })
 				}},
 			}
 			before, err := db.AuditCount()

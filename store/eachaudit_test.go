@@ -62,7 +62,7 @@ func TestEachAuditEntryIsAuditLog(t *testing.T) {
 		for _, batch := range []int{1, 2, 3, 7, len(want) + 1} {
 			auditBatch = batch
 			var got []audit.Entry
-			err := db.EachAuditEntry(context.Background(), entity, func(e audit.Entry) error {
+			err := db.EachAuditEntry(context.Background(), "alice", entity, func(e audit.Entry) error {
 				got = append(got, e)
 				return nil
 			})
@@ -77,14 +77,14 @@ func TestEachAuditEntryIsAuditLog(t *testing.T) {
 			}
 		}
 	}
-	if err := db.EachAuditEntry(context.Background(), "LOT-NONE", func(audit.Entry) error { return nil }); lot.ErrorCode(err) != lot.ENOTFOUND {
+	if err := db.EachAuditEntry(context.Background(), "alice", "LOT-NONE", func(audit.Entry) error { return nil }); lot.ErrorCode(err) != lot.ENOTFOUND {
 		t.Errorf("EachAuditEntry of no such record: %v, want ENOTFOUND", err)
 	}
 
 	auditBatch = 2
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
-	err = db.EachAuditEntry(ctx, "", func(audit.Entry) error {
+	err = db.EachAuditEntry(ctx, "alice", "", func(audit.Entry) error {
 		if n++; n == 3 {
 			cancel() // a stopping server
 		}
@@ -94,7 +94,7 @@ func TestEachAuditEntryIsAuditLog(t *testing.T) {
 		t.Errorf("cancelled after the 3rd entry: %d entries, %v; want the rest of that batch (4) and context.Canceled", n, err)
 	}
 	stop := errors.New("client gone")
-	if err := db.EachAuditEntry(context.Background(), "", func(audit.Entry) error { return stop }); err != stop {
+	if err := db.EachAuditEntry(context.Background(), "alice", "", func(audit.Entry) error { return stop }); err != stop {
 		t.Errorf("fn's error: %v", err)
 	}
 }

@@ -38,7 +38,7 @@ func TestImportSameOnBothEngines(t *testing.T) {
 			t.Fatalf("%s: audit verify after the import: %v %v", engine, err, v.Problems)
 		}
 		var entries []audit.Entry
-		if err := db.EachAuditEntry(context.Background(), "", func(e audit.Entry) error {
+		if err := db.EachAuditEntry(context.Background(), "alice", "", func(e audit.Entry) error {
 			entries = append(entries, e)
 			return nil
 		}); err != nil {

@@ -62,7 +62,7 @@ func TestLoginRacingPasswordChangeOpensNoSession(t *testing.T) {
 		t.Errorf("the refused login left %d sessions; %d before", n, sessions)
 	}
 	var es []audit.Entry
-	if err := db.EachAuditEntry(context.Background(), "", func(e audit.Entry) error { es = append(es, e); return nil }); err != nil {
+	if err := db.EachAuditEntry(context.Background(), "alice", "", func(e audit.Entry) error { es = append(es, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if after := len(es); after != before+2 { // the change, and the refused login
@@ -90,7 +90,7 @@ func TestSignatureRacingPasswordChangeIsRefused(t *testing.T) {
 	const newPw = "quartz-meadow-lantern-58"
 	lastEntry := func(t *testing.T, db *DB) audit.Entry {
 		t.Helper()
-		es, _, err := db.AuditTail("", 1)
+		es, _, err := db.AuditTail("alice", "", 1)
 		if err != nil || len(es) != 1 {
 			t.Fatalf("the last audit entry: %v (%d)", err, len(es))
 		}
@@ -114,7 +114,7 @@ func TestSignatureRacingPasswordChangeIsRefused(t *testing.T) {
 		if lot.ErrorCode(err) != lot.EAUTH || lot.ErrorCode(wrong) != lot.EAUTH || err.Error() != wrong.Error() {
 			t.Fatalf("a signature with a password replaced since it was proven: %v; want a wrong password's answer %v", err, wrong)
 		}
-		es, _, _ := db.AuditTail("", 2)
+		es, _, _ := db.AuditTail("alice", "", 2)
 		if after, _ := db.AuditCount(); after != before+2 || es[0].Action != "signature.refused" || es[0].User != "pat" || !strings.Contains(es[0].Reason, "replaced password") {
 			t.Fatalf("the refused signature (then a wrong password) appended %d entries, first %s by %s (%q); want 2, the first signature.refused by pat, replaced password", after-before, es[0].Action, es[0].User, es[0].Reason)
 		}

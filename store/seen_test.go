@@ -18,7 +18,7 @@ func seenNow(t *testing.T, db *DB, ids ...uuid.UUID) *uint64 {
 	t.Helper()
 	var last uint64
 	for _, id := range ids {
-		es, _, err := db.AuditTail(id.String(), 1)
+		es, _, err := db.AuditTail("alice", id.String(), 1)
 		if err != nil {
 			t.Fatal(err)
 		}

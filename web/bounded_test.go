@@ -26,7 +26,7 @@ type tailOnly struct {
 	total int
 }
 
-func (l tailOnly) EachAuditEntry(ctx context.Context, entity string, fn func(audit.Entry) error) error {
+func (l tailOnly) EachAuditEntry(ctx context.Context, _, entity string, fn func(audit.Entry) error) error {
 	if entity == "" {
 		l.t.Errorf("the whole trail was read (EachAuditEntry(\"\"))")
 	}
@@ -35,7 +35,7 @@ func (l tailOnly) EachAuditEntry(ctx context.Context, entity string, fn func(aud
 
 func (l tailOnly) Seen(...uuid.UUID) (uint64, error) { return uint64(l.total), nil }
 
-func (l tailOnly) AuditTail(entity string, n int) ([]audit.Entry, int, error) {
+func (l tailOnly) AuditTail(_, entity string, n int) ([]audit.Entry, int, error) {
 	var es []audit.Entry
 	for seq := max(1, l.total-n+1); seq <= l.total; seq++ {
 		es = append(es, audit.Entry{Seq: uint64(seq), User: "liu", Action: "lot.register", Entity: "lot"})

@@ -123,8 +123,9 @@ func (s *Server) apiRecordResult(w http.ResponseWriter, r *http.Request, u audit
 	return nil
 }
 
-// apiApprove is `release approve --json` (without --exception): 201 with
-// the signed disposition.
+// apiApprove is `release approve --json`, an exceptional release's
+// (--exception, with the physician's co-signature) included: 201 with the
+// signed disposition.
 func (s *Server) apiApprove(w http.ResponseWriter, r *http.Request, u audit.User) error {
 	// A role that may not is refused before the body is read.
 	if err := audit.Authorize(u, audit.ReleaseApprove); err != nil {

@@ -36,7 +36,7 @@ func TestRemoteAuditEntriesWithoutStreaming(t *testing.T) {
 		{"first entry cut", whole[:10], 0, lot.ENODB},
 	} {
 		var got []uint64
-		err := NewRemoteUsers(answering{c.body}, nil).EachAuditEntry(context.Background(), "", func(e audit.Entry) error {
+		err := NewRemoteUsers(answering{c.body}, nil).EachAuditEntry(context.Background(), "", "", func(e audit.Entry) error {
 			got = append(got, e.Seq)
 			return nil
 		})

@@ -202,8 +202,9 @@ func (r RemoteUsers) SetSettings(_ string, s audit.Settings, reason string) erro
 // a Caller that cannot stream, it reads the answer whole first. An answer
 // cut short — the connection dropped, the server stopped, the array
 // without its closing bracket — ends with ENODB saying how many entries
-// came; fn has had those.
-func (r RemoteUsers) EachAuditEntry(ctx context.Context, entity string, fn func(audit.Entry) error) error {
+// came; fn has had those. The server reads them as the session's user
+// (audit.Shown), whoever actor names.
+func (r RemoteUsers) EachAuditEntry(ctx context.Context, _, entity string, fn func(audit.Entry) error) error {
 	path := "/audit"
 	if entity != "" {
 		path = "/audit/" + seg(entity)
@@ -269,7 +270,8 @@ func (r RemoteUsers) Seen(ids ...uuid.UUID) (uint64, error) {
 	return remoteGet[uint64](r.c, "/seen?"+q.Encode())
 }
 
-func (r RemoteUsers) AuditTail(entity string, n int) ([]audit.Entry, int, error) {
+// AuditTail asks the server, which reads as the session's user.
+func (r RemoteUsers) AuditTail(_, entity string, n int) ([]audit.Entry, int, error) {
 	q := url.Values{"last": {itoa(n)}}
 	if entity != "" {
 		q.Set("entity", entity)
@@ -373,9 +375,9 @@ func (s *Server) userRoutes() []svcRoute {
 			writeCall(s, func(u audit.User, r *http.Request, q SettingsRequest) (Checked, error) {
 				return Checked{true}, U().SetSettings(u.Name, q.Settings, q.Reason)
 			})},
-		{"GET " + p + "/audit", "audit.Log EachAuditEntry: every audit entry, password hashes redacted, streamed as read (an answer cut short has no closing bracket)",
+		{"GET " + p + "/audit", "audit.Log EachAuditEntry: every audit entry the session's user may read (another person's account entries only to admin and auditor, audit.Shown), password hashes redacted, streamed as read (an answer cut short has no closing bracket)",
 			s.api(func(w http.ResponseWriter, r *http.Request, u audit.User) error { return s.auditStream(w, r, u, "") })},
-		{"GET " + p + "/audit/{entity}", "audit.Log EachAuditEntry: the audit entries of one record, password hashes redacted, streamed as read",
+		{"GET " + p + "/audit/{entity}", "audit.Log EachAuditEntry: the audit entries of one record, password hashes redacted, streamed as read; another person's account is refused (403) but to admin and auditor (audit.Shown)",
 			s.api(func(w http.ResponseWriter, r *http.Request, u audit.User) error {
 				return s.auditStream(w, r, u, refOf(r, "entity"))
 			})},
@@ -394,8 +396,8 @@ func (s *Server) userRoutes() []svcRoute {
 				}
 				return s.cfg.AuditLog.Seen(ids...)
 			})},
-		{"GET " + p + "/audit-tail", "audit.Log AuditTail: ?last=N newest entries (of ?entity=), and how many there are, password hashes redacted",
-			readCall(s, func(r *http.Request) (AuditTail, error) {
+		{"GET " + p + "/audit-tail", `audit.Log AuditTail: the newest ?last=N entries of the trail (of ?entity=, a record) the session's user may read (audit.Shown, as /audit), oldest first, and how many there are: {"total", "entries"}; password hashes redacted`,
+			readAsCall(s, func(u audit.User, r *http.Request) (AuditTail, error) {
 				q := r.URL.Query()
 				n, err := intParam("last", q.Get("last"), 1)
 				if err == nil && n == 0 {
@@ -404,7 +406,7 @@ func (s *Server) userRoutes() []svcRoute {
 				if err != nil {
 					return AuditTail{}, err
 				}
-				es, total, err := s.cfg.AuditLog.AuditTail(q.Get("entity"), n)
+				es, total, err := s.cfg.AuditLog.AuditTail(u.Name, q.Get("entity"), n)
 				return AuditTail{total, wireEntries(es)}, err
 			})},
 	}
@@ -426,7 +428,7 @@ func (s *Server) auditStream(w http.ResponseWriter, r *http.Request, u audit.Use
 	}
 	enc := json.NewEncoder(w)
 	n := 0
-	err := s.cfg.AuditLog.EachAuditEntry(r.Context(), entity, func(e audit.Entry) error {
+	err := s.cfg.AuditLog.EachAuditEntry(r.Context(), u.Name, entity, func(e audit.Entry) error {
 		sep := ","
 		if n == 0 {
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -388,7 +388,7 @@ func (s *Server) auditLogPage(w http.ResponseWriter, r *http.Request, u audit.Us
 	entity, values, err := auditQuery(u, q)
 	var es []audit.Entry
 	if err == nil {
-		es, d.Count, err = s.cfg.AuditLog.AuditTail(entity, maxAuditRows)
+		es, d.Count, err = s.cfg.AuditLog.AuditTail(u.Name, entity, maxAuditRows)
 	}
 	if err != nil {
 		err = s.logError(r, err)
@@ -449,7 +449,7 @@ func (s *Server) auditLogDownload(w http.ResponseWriter, r *http.Request, u audi
 		return
 	}
 	n := 0
-	err = s.cfg.AuditLog.EachAuditEntry(r.Context(), entity, func(e audit.Entry) error {
+	err = s.cfg.AuditLog.EachAuditEntry(r.Context(), u.Name, entity, func(e audit.Entry) error {
 		if n == 0 {
 			fileHeaders(w, f, name)
 		}

@@ -157,7 +157,7 @@ type blockingLog struct {
 	blocking
 }
 
-func (b blockingLog) EachAuditEntry(ctx context.Context, entity string, fn func(audit.Entry) error) error {
+func (b blockingLog) EachAuditEntry(ctx context.Context, _, entity string, fn func(audit.Entry) error) error {
 	if err := fn(audit.Entry{Seq: 1, User: "alice", Action: "init"}); err != nil {
 		return err
 	}

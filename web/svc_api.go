@@ -25,11 +25,17 @@ type svcRoute struct {
 // readCall is a GET endpoint: the session's user must be one who may read
 // (an existing, enabled user), as a local read command checks.
 func readCall[Resp any](s *Server, fn func(r *http.Request) (Resp, error)) http.HandlerFunc {
+	return readAsCall(s, func(_ audit.User, r *http.Request) (Resp, error) { return fn(r) })
+}
+
+// readAsCall is readCall for a read whose answer depends on who reads
+// (the audit log: audit.Shown): fn gets the session's user.
+func readAsCall[Resp any](s *Server, fn func(u audit.User, r *http.Request) (Resp, error)) http.HandlerFunc {
 	return s.api(func(w http.ResponseWriter, r *http.Request, u audit.User) error {
 		if err := audit.AuthorizeRead(u); err != nil {
 			return err
 		}
-		v, err := fn(r)
+		v, err := fn(u, r)
 		if err != nil {
 			return err
 		}

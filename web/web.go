@@ -14,6 +14,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -335,17 +336,17 @@ func (s *Server) apiRoutes() []apiRoute {
 		{"POST /api/v1/password/expired", s.apiPasswordExpired},
 		{"POST /api/v1/users/{name}/reset", s.api(s.apiReset)},
 	}
-	svc := append(s.svcRoutes(), s.releaseRoutes()...)
-	svc = append(svc, s.userRoutes()...)
-	svc = append(svc, s.doseRoutes()...)
-	svc = append(svc, s.reportRoutes()...)
-	svc = append(svc, s.sessionRoutes()...)
-	svc = append(svc, s.verifyRoutes()...)
-	svc = append(svc, s.checkpointRoutes()...)
-	for _, sr := range svc {
+	for _, sr := range s.serviceRoutes() {
 		routes = append(routes, apiRoute{sr.pattern, sr.handler})
 	}
 	return routes
+}
+
+// serviceRoutes are the service endpoints (/api/v1/svc/…), each with the
+// summary openapi.json gives it.
+func (s *Server) serviceRoutes() []svcRoute {
+	return slices.Concat(s.svcRoutes(), s.releaseRoutes(), s.userRoutes(), s.doseRoutes(), s.reportRoutes(),
+		s.sessionRoutes(), s.verifyRoutes(), s.checkpointRoutes())
 }
 
 //go:embed openapi.json

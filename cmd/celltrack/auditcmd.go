@@ -33,7 +33,7 @@ func (rt *runtime) auditCommand() *cli.Command {
 					if rt.json {
 						format = "json"
 					}
-					return rt.listAuditLog(c.Context, c.String("entity"), format, c.Bool("values"))
+					return rt.listAuditLog(c.Context, actor(c), c.String("entity"), format, c.Bool("values"))
 				}),
 			},
 			{
@@ -114,22 +114,22 @@ func (rt *runtime) checkpoints() audit.Checkpoints {
 	return rt.db
 }
 
-// listAuditLog prints the audit log of entity ("" the whole trail) in
-// format as it is read, an entry at a time (audit.Log EachAuditEntry: the
-// database's batches, or the server's streamed answer), holding none: the
-// whole trail at 100k is 2.9M entries. The web's download writes the same
+// listAuditLog prints the audit log of entity ("" the whole trail) as
+// reader may read it (audit.Shown), in format as it is read, an entry at a
+// time (audit.Log EachAuditEntry: the database's batches, or the server's
+// streamed answer), holding none: the whole trail at 100k is 2.9M entries. The web's download writes the same
 // bytes (report.AuditLogWriter). A listing that fails after its first
 // entry was printed — a server's answer cut off, a server stopping — ends
 // without its last line (the count, or the JSON array's closing bracket)
 // and with an error that says the listing printed is incomplete.
-func (rt *runtime) listAuditLog(ctx context.Context, entity, format string, values bool) error {
+func (rt *runtime) listAuditLog(ctx context.Context, reader, entity, format string, values bool) error {
 	out := bufio.NewWriterSize(rt.stdout, 64<<10)
 	aw, err := report.NewAuditLogWriter(out, format, values)
 	if err != nil {
 		return err
 	}
 	n, last := 0, uint64(0)
-	err = rt.auditLog().EachAuditEntry(ctx, entity, func(e audit.Entry) error {
+	err = rt.auditLog().EachAuditEntry(ctx, reader, entity, func(e audit.Entry) error {
 		n, last = n+1, e.Seq
 		return aw.Write(e)
 	})

@@ -108,6 +108,11 @@ var codeRE = regexp.MustCompile(`"code": "(G1234\d{10})"`)
 // passes isct-uc-msc, is released and split into crashBags bags, and one
 // patient per bag, weighed and scheduled on sle-uc-d0d7 from today.
 func prepareCustody(t *testing.T, p procDB, l *crashLedger) {
+	prepareBags(t, p, l, crashBags)
+}
+
+// prepareBags is prepareCustody with n bags (and n patients).
+func prepareBags(t *testing.T, p procDB, l *crashLedger, n int) {
 	pw := procPassword
 	p.must(firstPasswordStdin, "--user", "alice", "user", "add", "--role", "qa", "--password-stdin", "quinn")
 	p.must(firstPasswordStdin, "--user", "alice", "user", "add", "--role", "physician", "--password-stdin", "pat")
@@ -127,10 +132,10 @@ func prepareCustody(t *testing.T, p procDB, l *crashLedger) {
 		p.must("", "--user", "liu", "release", "result", "--assay", r[0], "--value", r[1], "LOT-REL")
 	}
 	p.must(pw, "--user", "quinn", "release", "approve", "--spec", "isct-uc-msc", "--password-stdin", "LOT-REL")
-	p.must("", "--user", "liu", "lot", "split", "--containers", fmt.Sprint(crashBags), "--cells-each", "1e8", "--volume-ml-each", "50", "LOT-REL")
+	p.must("", "--user", "liu", "lot", "split", "--containers", fmt.Sprint(n), "--cells-each", "1e8", "--volume-ml-each", "50", "LOT-REL")
 	ms := codeRE.FindAllStringSubmatch(p.must("", "--user", "alice", "--json", "container", "list", "LOT-REL"), -1)
-	if len(ms) != crashBags {
-		t.Fatalf("container list LOT-REL shows %d bags, want %d", len(ms), crashBags)
+	if len(ms) != n {
+		t.Fatalf("container list LOT-REL shows %d bags, want %d", len(ms), n)
 	}
 	for k, m := range ms {
 		mrn := fmt.Sprintf("MRN-C-%d", k)

@@ -22,7 +22,7 @@ func (g guard11Caller) Call(method, path string, body any) ([]byte, map[string][
 // a page carries it (the field "seen").
 func guard11Seen(t *testing.T, f *webFixture, ref string) uint64 {
 	t.Helper()
-	es, _, err := f.db.AuditTail(ref, 1)
+	es, _, err := f.db.AuditTail("alice", ref, 1)
 	if err != nil || len(es) != 1 {
 		t.Fatalf("the audit tail of %s: %v %v", ref, es, err)
 	}

@@ -142,7 +142,7 @@ func (f *webFixture) auditCount() int {
 // auditLog is the audit log of entity ("" the whole trail), oldest first.
 func (f *webFixture) auditLog(entity string) ([]audit.Entry, error) {
 	var es []audit.Entry
-	err := f.db.EachAuditEntry(context.Background(), entity, func(e audit.Entry) error {
+	err := f.db.EachAuditEntry(context.Background(), "alice", entity, func(e audit.Entry) error {
 		es = append(es, e)
 		return nil
 	})

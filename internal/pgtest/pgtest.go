@@ -227,6 +227,21 @@ func Name(dbURL string) string {
 	return strings.TrimPrefix(u.Path, "/")
 }
 
+// SitesRoleGrants returns the grants block of README "PostgreSQL" (the
+// SQL after the append-only paragraph), for roles app and owner in place of
+// celltrack_app and celltrack_owner, on database: the tests run the grants
+// the README tells a DBA to run, not a copy of them.
+func SitesRoleGrants(readme []byte, app, owner, database string) (string, error) {
+	_, after, ok := strings.Cut(string(readme), "**The audit trail is append-only in the database.**")
+	_, block, ok2 := strings.Cut(after, "```sql\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		return "", errors.New("README \"PostgreSQL\" has no grants block after the append-only paragraph")
+	}
+	return strings.NewReplacer("celltrack_app", app, "celltrack_owner", owner,
+		"ON DATABASE celltrack", "ON DATABASE "+database).Replace(block), nil
+}
+
 // Digest returns a SHA-256 of every row of every table of the database at
 // dbURL, in a fixed order: equal digests mean nothing was written (a
 // refusal's `dbsnap`/`dbsame` on PostgreSQL).

@@ -430,11 +430,51 @@ func userRecordByName(tx kv.Tx, name string) (userRecord, error) {
 }
 
 func putSession(tx kv.Tx, hash []byte, s sessionRecord) error {
-	val, err := json.Marshal(s)
+	val, err := s.marshal()
 	if err != nil {
 		return err
 	}
 	return tx.Bucket(bSessions).Put(hash, val)
+}
+
+// marshal is json.Marshal(r), byte for byte (TestSessionMarshalAsEncodingJSON),
+// without the reflection encoding/json spends on a type the first time: every
+// write of a session rewrites its session, and a one-shot process writes
+// one (issue 10).
+func (r sessionRecord) marshal() ([]byte, error) {
+	b := make([]byte, 0, 256)
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, int64(r.V), 10)
+	b = append(b, `,"user_id":"`...)
+	b = append(b, r.UserID.String()...)
+	b = append(b, `","user":`...)
+	user, err := json.Marshal(r.User)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, user...)
+	for _, t := range []struct {
+		name string
+		at   time.Time
+	}{{`,"created":`, r.Created}, {`,"expires":`, r.Expires}, {`,"last_activity":`, r.LastActivity}} {
+		at, err := t.at.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("json: error calling MarshalJSON for type time.Time: %w", err)
+		}
+		b = append(append(b, t.name...), at...)
+	}
+	if r.Revoked {
+		b = append(b, `,"revoked":true`...)
+	}
+	b = append(b, `,"touch_key":`...)
+	if r.TouchKey == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '"')
+		b = base64.StdEncoding.AppendEncode(b, r.TouchKey)
+		b = append(b, '"')
+	}
+	return append(b, '}'), nil
 }
 
 // getSession reads the session of hash, decoded through decodedSessions:

@@ -1,12 +1,15 @@
 package store
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/google/uuid"
 )
 
 // TestSessionRefusals: each way a session stops being good is refused with
@@ -364,5 +367,43 @@ func TestShortIdleExpiryKeptByReads(t *testing.T) {
 	now = now.Add(61 * time.Second)
 	if _, _, err := db.Session(c); lot.ErrorCode(err) != lot.ESESSION {
 		t.Fatalf("61 s without a read: %v", err)
+	}
+}
+
+// TestSessionMarshalAsEncodingJSON: a session is written as encoding/json
+// writes it, byte for byte — strings it escapes, every time zone and
+// fraction, with and without the optional members — so canonReader reads
+// what putSession wrote and a file written before reads the same.
+func TestSessionMarshalAsEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 3, 1, 9, 30, 0, 123, time.FixedZone("", -5*3600-1800))
+	recs := []sessionRecord{
+		{},
+		{TouchKey: []byte{}},
+		{V: 1, UserID: uuid.New(), User: "nina", Created: at.UTC(), Expires: at.Add(12 * time.Hour), LastActivity: at.Add(time.Nanosecond), TouchKey: make([]byte, 32)},
+		{V: -7, User: "Zoë <a> & \"b\" \\ \t \u2028 \xff", Created: at.Truncate(time.Second), Revoked: true, TouchKey: []byte{0, 1, 2, 250, 251}},
+	}
+	for i := range 50 {
+		key := make([]byte, i)
+		for j := range key {
+			key[j] = byte(i * j)
+		}
+		recs = append(recs, sessionRecord{V: i, UserID: uuid.New(), User: string(rune(i * 37)), LastActivity: at.Add(time.Duration(i) * 1234567 * time.Microsecond), Revoked: i%3 == 0, TouchKey: key})
+	}
+	for _, r := range recs {
+		want, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.marshal()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("session %+v:\nencoding/json %s\nmarshal       %s (%v)", r, want, got, err)
+		}
+	}
+	bad := sessionRecord{Expires: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if _, werr := json.Marshal(bad); werr == nil {
+		t.Fatal("encoding/json wrote a year past 9999")
+	}
+	if _, err := bad.marshal(); err == nil {
+		t.Error("marshal wrote a year past 9999; encoding/json refuses it")
 	}
 }

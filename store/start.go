@@ -49,9 +49,18 @@ func (db *DB) Started() Started {
 	return *db.started
 }
 
-// startKeys are the keys Open's read transaction reads by key for s, the
-// schema version's included: asked for together (one round trip on
-// PostgreSQL, nothing on bbolt).
+// startReads is what Open's read transaction reads for s, the schema
+// version included: asked for together (one round trip on PostgreSQL,
+// nothing on bbolt) — by key, and the facility's record, the first of its
+// bucket (facilityRec), for the zone.
+func startReads(s *Start) kv.Reads {
+	if s == nil {
+		return kv.Reads{Keys: startKeys(s)}
+	}
+	return kv.Reads{Keys: startKeys(s), Ends: []kv.End{{Bucket: recordBuckets[kindFacility]}}}
+}
+
+// startKeys are the keys Open's read transaction reads by key for s.
 func startKeys(s *Start) []kv.BucketKey {
 	keys := []kv.BucketKey{{Bucket: bMeta, Key: []byte("schema")}}
 	if s == nil {

@@ -523,6 +523,18 @@ func (t *tx) pagesOf(name string) *[]page {
 	return &c.pages
 }
 
+// keepPage keeps pg, fetched of bucket name while its table was as stamp
+// says, for the cursors of this transaction; the oldest page goes when
+// maxPages are kept.
+func (t *tx) keepPage(name string, stamp int, pg page) {
+	pg.stamp = stamp
+	pages := t.pagesOf(name)
+	if len(*pages) == maxPages {
+		*pages = (*pages)[1:]
+	}
+	*pages = append(*pages, pg)
+}
+
 func (t *tx) cacheOf(name string) *getCache {
 	c := t.cache[name]
 	if c == nil {
@@ -887,11 +899,7 @@ func (c *cursor) table(k []byte, desc, strict bool) (pair, bool) {
 		return p, found
 	}
 	pg := c.fetch(k, desc, strict)
-	pg.stamp = stamp
-	if len(*pages) == maxPages {
-		*pages = (*pages)[1:]
-	}
-	*pages = append(*pages, pg)
+	c.b.t.keepPage(c.b.name, stamp, pg)
 	p, found, known := pg.answer(k, desc, strict)
 	if !known {
 		// A page fetched for k always answers for k.
@@ -951,10 +959,9 @@ func (c *cursor) fetch(k []byte, desc, strict bool) page {
 	if err := rows.Err(); err != nil {
 		c.b.t.fail("read "+c.b.name, err)
 	}
-	pg := page{}
-	switch {
-	case q == c.b.q.around:
+	if q == c.b.q.around {
 		sort.Slice(pairs, func(i, j int) bool { return bytes.Compare(pairs[i].k, pairs[j].k) < 0 })
+		pg := page{pairs: pairs}
 		below := sort.Search(len(pairs), func(i int) bool { return bytes.Compare(pairs[i].k, k) >= 0 })
 		if below == aroundN {
 			pg.lo, pg.loIn = pairs[0].k, true
@@ -962,12 +969,21 @@ func (c *cursor) fetch(k []byte, desc, strict bool) page {
 		if len(pairs)-below == aroundN {
 			pg.hi, pg.hiIn = pairs[len(pairs)-1].k, true
 		}
-	case !desc:
+		return pg
+	}
+	return pageOf(pairs, k, desc, strict, n)
+}
+
+// pageOf is the page of pairs, in the order a query of at most n pairs
+// returned them, for a move from k in direction desc (not a Seek's).
+func pageOf(pairs []pair, k []byte, desc, strict bool, n int) page {
+	pg := page{}
+	if !desc {
 		pg.lo, pg.loIn = bytes.Clone(k), !strict
 		if len(pairs) == n {
 			pg.hi, pg.hiIn = pairs[len(pairs)-1].k, true
 		}
-	default:
+	} else {
 		slices.Reverse(pairs)
 		pg.hi, pg.hiIn = bytes.Clone(k), !strict
 		if len(pairs) == n {

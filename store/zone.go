@@ -29,8 +29,11 @@ type facilityRecord struct {
 	TZ string    `json:"tz"`
 }
 
+// facilityRec is the facility's record, the first of its bucket: a Seek to
+// the empty key, which is First, and which a read ahead of that Seek
+// answers (DB.ServedStart's).
 func facilityRec(tx kv.Tx) (facilityRecord, bool, error) {
-	k, _ := tx.Bucket(recordBuckets[kindFacility]).Cursor().First()
+	k, _ := tx.Bucket(recordBuckets[kindFacility]).Cursor().Seek([]byte{})
 	if k == nil {
 		return facilityRecord{}, false, nil
 	}

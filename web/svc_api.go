@@ -191,28 +191,7 @@ func (s *Server) svcRoutes() []svcRoute {
 			})},
 
 		{"GET " + p + "/facility", "the facility: its FIN (for labels), time zone (in which times are shown) and, on a database migrated to the other engine, the note its reads print",
-			readCall(s, func(r *http.Request) (FacilityView, error) {
-				var v FacilityView
-				if s.cfg.Facility == nil || s.cfg.Zone == nil {
-					return v, lot.Errorf(lot.EINTERNAL, "this server does not say its facility")
-				}
-				fin, err := s.cfg.Facility()
-				if err != nil {
-					return v, err
-				}
-				note, err := s.migratedNote()
-				if err != nil {
-					return v, err
-				}
-				loc, err := s.cfg.Zone()
-				if err != nil {
-					return FacilityView{FIN: fin, ZoneError: errorBody(err), Migrated: note}, nil
-				}
-				// Another server on the same PostgreSQL database may have
-				// changed the zone: this one's pages follow what it read.
-				lot.SetDisplayZone(loc)
-				return FacilityView{FIN: fin, Zone: loc.String(), Migrated: note}, nil
-			})},
+			readCall(s, func(r *http.Request) (FacilityView, error) { return s.facilityView() })},
 		{"POST " + p + "/donors", "lot.Service AddDonor: register a donor (lab)",
 			writeCall(s, func(u audit.User, r *http.Request, d lot.Donor) (lot.Donor, error) { return L().AddDonor(u.Name, d) })},
 		{"GET " + p + "/donors", "lot.Service Donors: every donor",

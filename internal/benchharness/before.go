@@ -48,6 +48,11 @@ func beforeMain(rev, db string, runs int) error {
 	if out, err := shipbuild.Command(newBin, "./cmd/celltrack").CombinedOutput(); err != nil {
 		return fmt.Errorf("build this tree: %v\n%s", err, out)
 	}
+	for _, b := range []string{oldBin, newBin} {
+		if err := rewrite(b); err != nil { // both cached alike (startup.go)
+			return err
+		}
+	}
 	now := &bench{dir: work, celltrack: newBin}
 	old := &bench{dir: filepath.Join(work, "old"), celltrack: oldBin}
 	if err := now.login(db, "nina", "aud"); err != nil {

@@ -290,7 +290,26 @@ func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infus
 		if err != nil {
 			return nil, err
 		}
-		es := dose.Plan(p.Protocol, s, given, now, loc)
+		var zones *zonesOf
+		plan := func() ([]dose.Entry, error) {
+			if len(given) > 0 && zones == nil {
+				z, err := scheduleZones(tx, s)
+				if err != nil {
+					return nil, err
+				}
+				zones = &z
+			}
+			if zones != nil {
+				if err := dose.GivenDays(given, zones.At); err != nil {
+					return nil, err
+				}
+			}
+			return dose.Plan(p.Protocol, s, given, now, loc), nil
+		}
+		es, err := plan()
+		if err != nil {
+			return nil, err
+		}
 		// A course stored before the list, still open by the index: its
 		// infusion records decide (an index row more can only end it, and an
 		// ended course takes no infusion, so one ended needs no walk).
@@ -302,7 +321,9 @@ func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infus
 			if given, lacks, extra, err = givenOn(tx, s, infs, stored); err != nil {
 				return nil, err
 			}
-			es = dose.Plan(p.Protocol, s, given, now, loc)
+			if es, err = plan(); err != nil {
+				return nil, err
+			}
 		}
 		cs = append(cs, dose.Course{Schedule: s, Protocol: p, Entries: es, Ended: dose.Ended(es), Zone: loc, ZoneFrom: from,
 			IndexLacks: lacks, IndexExtra: extra})

@@ -79,7 +79,7 @@ func dispense(t testing.TB, db *DB, code string, thawed time.Time, viable lot.Ce
 // bags of 1×10^8 cells in 50.0 mL; bag 01 thawed 30 minutes ago with 1×10^8
 // viable cells (2.0×10^6/mL) and dispensed for MRN-1. MRN-2 is an rFib
 // source patient with lot RF-1.
-func bedside(t *testing.T, endotoxin string) (*DB, *DoseService) {
+func bedside(t testing.TB, endotoxin string) (*DB, *DoseService) {
 	t.Helper()
 	db := newTestDB(t)
 	now := db.Now()

@@ -262,10 +262,16 @@ func printEntries(w io.Writer, co dose.Course) {
 		switch {
 		case e.Status == dose.Given:
 			given = lot.FormatTimeIn(e.Given.At, co.Zone) + "  infusion " + e.Given.InfusionID.String()
+			if day := e.Given.DayIn(co.Zone); !day.Equal(dose.DateIn(e.Given.At, co.Zone)) {
+				// The zone changed since: the day stays the one its
+				// bedside check counted.
+				given += fmt.Sprintf("  (on %s in the zone in force then)", lot.FormatDate(day))
+			}
 		case e.FromPrevious:
 			// Say why the date is not the one first planned.
 			prev := co.Entries[i-1]
-			given = fmt.Sprintf("(%d days after infusion %d, given %s)", e.Date.Sub(dose.DateIn(prev.Given.At, co.Zone))/(24*time.Hour), prev.Number, lot.FormatDateIn(prev.Given.At, co.Zone))
+			day := prev.Given.DayIn(co.Zone)
+			given = fmt.Sprintf("(%d days after infusion %d, given %s)", e.Date.Sub(day)/(24*time.Hour), prev.Number, lot.FormatDate(day))
 		}
 		fmt.Fprintf(tw, "  %d\t%s\t%s – %s\t%s\t%s\t%s\n", e.Number, lot.FormatDate(e.Date), lot.FormatDate(e.From), lot.FormatDate(e.To), e.Dose, e.Status, given)
 	}
@@ -279,6 +285,7 @@ func courseView(co dose.Course) map[string]any {
 			"window_to": lot.FormatDate(e.To), "dose": e.Dose, "status": e.Status}
 		if e.Status == dose.Given {
 			v["infusion"], v["given_at"], v["given_at_local"] = e.Given.InfusionID, e.Given.At, lot.FormatTimeIn(e.Given.At, co.Zone)
+			v["given_on"] = lot.FormatDate(e.Given.DayIn(co.Zone))
 		} else if e.FromPrevious {
 			v["follows_given_infusion"] = e.Number - 1
 		}

@@ -442,8 +442,12 @@ func (rt *runtime) doseCommand() *cli.Command {
 			},
 			{
 				Name: "confirm-weight", Usage: "confirm a patient's latest weight after a change of more than 10 % (physician, signed)", ArgsUsage: "MRN",
-				Description: example("celltrack --user pat dose confirm-weight --reason 're-weighed: fluid loss after diuretics' MRN-1001"),
+				Description: "--kg is the weight you confirm, as `dose check` showed it (\"FAIL weight change: 72.0 kg is +16.1 % …\"). If the\n" +
+					"latest weight is another (recorded since you looked), nothing is signed and the refusal names it: review it and\n" +
+					"confirm again.\n\n" +
+					example("celltrack --user pat dose confirm-weight --kg 72.0 --reason 're-weighed: fluid overload' MRN-1001"),
 				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "kg", Required: true, Usage: "the weight you confirm, in kg, as the check showed it (for example 72.0)"},
 					&cli.StringFlag{Name: "reason", Required: true, Usage: "why the change is real"},
 					&cli.BoolFlag{Name: "password-stdin", Usage: "read the signing password from standard input"},
 				},
@@ -451,6 +455,10 @@ func (rt *runtime) doseCommand() *cli.Command {
 					// Refuse the wrong people before asking for any password
 					// (the store's Authenticate checks the role again).
 					if err := rt.mayAct(actor(c), audit.WeightConfirm); err != nil {
+						return err
+					}
+					kg, err := dose.ParseKgShown("--kg", c.String("kg"))
+					if err != nil {
 						return err
 					}
 					pw, err := rt.password(c, actor(c))
@@ -461,7 +469,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					wt, err := rt.doses().ConfirmWeight(u, c.Args().First(), c.String("reason"))
+					wt, err := rt.doses().ConfirmWeight(u, c.Args().First(), dose.WeightShown{Grams: kg}, c.String("reason"))
 					if err != nil {
 						return err
 					}

@@ -461,6 +461,20 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
+					shown := dose.WeightShown{Grams: kg}
+					// A weight recorded since the physician looked is said
+					// before the password, as a NO-GO is before the
+					// administer's: it costs no attempt. The store checks
+					// again in the writing transaction.
+					ws, err := rt.lots().Weights(c.Args().First())
+					if err != nil {
+						return err
+					}
+					if latest, _, ok := dose.LatestWeight(ws, rt.clock()); ok {
+						if err := dose.CheckWeightShown(shown, latest, c.Args().First()); err != nil {
+							return err
+						}
+					}
 					pw, err := rt.password(c, actor(c))
 					if err != nil {
 						return err
@@ -469,7 +483,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					wt, err := rt.doses().ConfirmWeight(u, c.Args().First(), dose.WeightShown{Grams: kg}, c.String("reason"))
+					wt, err := rt.doses().ConfirmWeight(u, c.Args().First(), shown, c.String("reason"))
 					if err != nil {
 						return err
 					}

@@ -44,7 +44,7 @@ func TestReview17WeightConfirmationSignsAWeightThePhysicianNeverSaw(t *testing.T
 	if _, err := ls.Weigh("omar", "MRN-1", 27_000, db.Now().Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	wt, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", "re-weighed: fluid overload, 72.0 kg is real")
+	wt, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", dose.WeightShown{ID: shown.ID, Grams: shown.Grams}, "re-weighed: fluid overload, 72.0 kg is real")
 	if err == nil && wt.ID != shown.ID {
 		t.Errorf("the physician was shown %s (weight %s) and signed a confirmation of %s (weight %s) recorded after; want the confirmation refused, nothing written, because the latest weight is not the one shown",
 			shown.Grams, shown.ID, wt.Grams, wt.ID)
@@ -117,7 +117,7 @@ func TestReview17PatientTraceOmitsTheWeightConfirmation(t *testing.T) {
 	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, db.Now().Add(-10*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", "re-weighed twice, fluid overload"); err != nil {
+	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", dose.WeightShown{Grams: 68_300}, "re-weighed twice, fluid overload"); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {

@@ -130,9 +130,13 @@ type PatientCorrected struct {
 }
 
 // WeighRequest is the body of POST /api/v1/svc/patients/{ref}/weights.
+// Kg is the weight in kilograms as a decimal string ("62.0", "8.35"), read
+// as `patient weigh --kg` reads it (lot.ParseWeightKg): whole grams here let
+// a client's 6200 meant as 62 kg record a plausible 6.2 kg, and a weight to
+// the gram pass that every other front end refuses (review 17).
 type WeighRequest struct {
-	Grams lot.Grams
-	At    time.Time
+	Kg string
+	At time.Time
 }
 
 func (r RemoteLots) AddDonor(_ string, d lot.Donor) (lot.Donor, error) {
@@ -168,7 +172,7 @@ func (r RemoteLots) CorrectPatient(_, mrn string, fix lot.PatientFix, reason str
 }
 
 func (r RemoteLots) Weigh(_ string, mrn string, g lot.Grams, at time.Time) (lot.Weight, error) {
-	return remotePost[lot.Weight](r.c, "/patients/"+seg(mrn)+"/weights", WeighRequest{g, at})
+	return remotePost[lot.Weight](r.c, "/patients/"+seg(mrn)+"/weights", WeighRequest{g.KgString(), at})
 }
 
 func (r RemoteLots) Weights(mrn string) ([]lot.Weight, error) {

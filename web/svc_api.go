@@ -216,9 +216,13 @@ func (s *Server) svcRoutes() []svcRoute {
 				pt, c, err := L().CorrectPatient(u.Name, refOf(r, "ref"), q.Fix, q.Reason)
 				return PatientCorrected{pt, c}, err
 			})},
-		{"POST " + p + "/patients/{ref}/weights", "lot.Service Weigh: record a body weight",
+		{"POST " + p + "/patients/{ref}/weights", "lot.Service Weigh: record a body weight, Kg in kilograms as a decimal string (\"62.0\"), as `patient weigh --kg` takes it",
 			writeCall(s, func(u audit.User, r *http.Request, q WeighRequest) (lot.Weight, error) {
-				return L().Weigh(u.Name, refOf(r, "ref"), q.Grams, q.At)
+				g, err := lot.ParseWeightKg("Kg", q.Kg)
+				if err != nil {
+					return lot.Weight{}, lot.OnField("Kg", err)
+				}
+				return L().Weigh(u.Name, refOf(r, "ref"), g, q.At)
 			})},
 		{"GET " + p + "/patients/{ref}/weights", "lot.Service Weights: a patient's weights",
 			readCall(s, func(r *http.Request) ([]lot.Weight, error) { return L().Weights(refOf(r, "ref")) })},

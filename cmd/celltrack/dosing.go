@@ -449,8 +449,12 @@ func (rt *runtime) doseCommand() *cli.Command {
 			},
 			{
 				Name: "confirm-weight", Usage: "confirm a patient's latest weight after a change of more than 10 % (physician, signed)", ArgsUsage: "MRN",
-				Description: example("celltrack --user pat dose confirm-weight --reason 're-weighed: fluid loss after diuretics' MRN-1001"),
+				Description: "--kg is the weight you confirm, as `dose check` showed it (\"FAIL weight change: 72.0 kg is +16.1 % …\"). If the\n" +
+					"latest weight is another (recorded since you looked), nothing is signed and the refusal names it: review it and\n" +
+					"confirm again.\n\n" +
+					example("celltrack --user pat dose confirm-weight --kg 72.0 --reason 're-weighed: fluid overload' MRN-1001"),
 				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "kg", Required: true, Usage: "the weight you confirm, in kg, as the check showed it (for example 72.0)"},
 					&cli.StringFlag{Name: "reason", Required: true, Usage: "why the change is real"},
 					&cli.BoolFlag{Name: "password-stdin", Usage: "read the signing password from standard input"},
 				},
@@ -460,6 +464,24 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err := rt.mayAct(actor(c), audit.WeightConfirm); err != nil {
 						return err
 					}
+					kg, err := dose.ParseKgShown("--kg", c.String("kg"))
+					if err != nil {
+						return err
+					}
+					shown := dose.WeightShown{Grams: kg}
+					// A weight recorded since the physician looked is said
+					// before the password, as a NO-GO is before the
+					// administer's: it costs no attempt. The store checks
+					// again in the writing transaction.
+					ws, err := rt.lots().Weights(c.Args().First())
+					if err != nil {
+						return err
+					}
+					if latest, _, ok := dose.LatestWeight(ws, rt.clock()); ok {
+						if err := dose.CheckWeightShown(shown, latest, c.Args().First()); err != nil {
+							return err
+						}
+					}
 					pw, err := rt.password(c, actor(c))
 					if err != nil {
 						return err
@@ -468,7 +490,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					wt, err := rt.doses().ConfirmWeight(u, c.Args().First(), c.String("reason"))
+					wt, err := rt.doses().ConfirmWeight(u, c.Args().First(), shown, c.String("reason"))
 					if err != nil {
 						return err
 					}

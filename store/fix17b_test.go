@@ -25,7 +25,7 @@ func TestPatientTraceShowsTheWeightConfirmationInEveryFormat(t *testing.T) {
 	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, measured); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", "re-weighed twice, fluid overload"); err != nil {
+	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", dose.WeightShown{Grams: 68_300}, "re-weighed twice, fluid overload"); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {

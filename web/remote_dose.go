@@ -378,7 +378,7 @@ func (s *Server) doseRoutes() []svcRoute {
 				c, err := D().ChangeSchedule(signer, refOf(r, "ref"), n, q.Date, q.Reason)
 				return wireCourse(c), err
 			})},
-		{"POST " + p + "/patients/{ref}/weights/latest/confirmation", "dose.Service ConfirmWeight: confirm the latest weight, named by WeightID and/or Kg as shown (409 when the latest weight is another), signed with the acting physician's password",
+		{"POST " + p + "/patients/{ref}/weights/latest/confirmation", "dose.Service ConfirmWeight: confirm the latest weight, named by WeightID and/or Kg as the physician was shown it (409, nothing written, when the latest weight is another), signed with the acting physician's password",
 			writeCall(s, func(u audit.User, r *http.Request, q ConfirmWeightRequest) (lot.Weight, error) {
 				if err := audit.Authorize(u, audit.WeightConfirm); err != nil {
 					return lot.Weight{}, err

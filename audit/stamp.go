@@ -23,6 +23,9 @@ const (
 	EntitySchedule    = "schedule"
 	EntityInfusion    = "infusion"
 	EntityReaction    = "reaction"
+	EntityWeight      = "weight"
+	// EntityWeightConfirmation is a physician's confirmation of a weight.
+	EntityWeightConfirmation = "weight_confirmation"
 )
 
 // Ref is one record a report shows: its kind (an Entity name) and id.

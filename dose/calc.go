@@ -153,7 +153,7 @@ func Calculate(p Protocol, n int, w lot.Grams, srcs []Source, volume lot.Tenths)
 			d.Draw = min(d.Draw, d.Volume)
 			remaining = new(big.Rat).Sub(remaining, take)
 		}
-		cells := new(big.Rat).SetFrac64(int64(d.Draw)*int64(d.Viable), int64(d.Volume))
+		cells := d.drawn()
 		given.Add(given, cells)
 		d.Cells = lot.Cells(roundRat(cells))
 		c.Volume += d.Draw
@@ -194,12 +194,33 @@ func deviation(given *big.Rat, required lot.Cells) lot.Tenths {
 
 // WithinTolerance reports whether the given cells are inside the protocol's
 // tolerance around the required dose: required × (1 − minus%) ≤ given ≤
-// required × (1 + plus%), compared exactly.
+// required × (1 + plus%), compared exactly: on the cells drawn (ExactGiven),
+// not on Given rounded to a whole cell, which may round a dose a fraction
+// of a cell outside onto the limit (review 17).
 func WithinTolerance(p Protocol, c Calculation) bool {
-	lo := int64(c.Required) * int64(1000-p.ToleranceMinus)
-	hi := int64(c.Required) * int64(1000+p.TolerancePlus)
-	g := int64(c.Given) * 1000
-	return g >= lo && g <= hi
+	g := new(big.Rat).Mul(c.ExactGiven(), big.NewRat(1000, 1))
+	lo := big.NewRat(int64(c.Required)*int64(1000-p.ToleranceMinus), 1)
+	hi := big.NewRat(int64(c.Required)*int64(1000+p.TolerancePlus), 1)
+	return g.Cmp(lo) >= 0 && g.Cmp(hi) <= 0
+}
+
+// ExactGiven is the viable cells in the drawn volumes exactly, as a
+// fraction: what every limit is judged on. Given is it rounded to a whole
+// cell, for the record and the screen. It is worked out from the draws, so
+// a Calculation that crossed the wire (the API's report) gives the same.
+func (c Calculation) ExactGiven() *big.Rat {
+	given := new(big.Rat)
+	for _, d := range c.Draws {
+		if d.Viable > 0 && d.Volume > 0 {
+			given.Add(given, d.drawn())
+		}
+	}
+	return given
+}
+
+// drawn is the viable cells in the volume drawn from d, exactly.
+func (d Draw) drawn() *big.Rat {
+	return new(big.Rat).SetFrac64(int64(d.Draw)*int64(d.Viable), int64(d.Volume))
 }
 
 // BandOf returns the index of the weight band w falls in: the first whose
@@ -254,7 +275,7 @@ func roundRat(r *big.Rat) int64 {
 // overCap reports whether drawing d.Draw from d after the cells already
 // given would take the total above cap.
 func overCap(given *big.Rat, d Draw, cap lot.Cells) bool {
-	total := new(big.Rat).Add(given, new(big.Rat).SetFrac64(int64(d.Draw)*int64(d.Viable), int64(d.Volume)))
+	total := new(big.Rat).Add(given, d.drawn())
 	return total.Cmp(big.NewRat(int64(cap), 1)) > 0
 }
 

@@ -237,13 +237,15 @@ func FormatWeightChange(prev, cur lot.Grams) string {
 }
 
 // percentBeside prints exact, a signed percentage, to 0.1 %, or with as
-// many more decimals (up to 6) as it takes for the number shown to fall on
-// the same side of limit as the verdict: beyond it when over, within it
-// otherwise. A rounded number must never contradict the check it explains
-// (issue 12).
+// many more decimals as it takes for the number shown to fall on the same
+// side of limit as the verdict: beyond it when over, within it otherwise. A
+// rounded number must never contradict the check it explains (issue 12). A
+// dose a fraction of a cell outside its tolerance is a few parts in 10^10
+// beyond it (review 17), so the decimals are not capped at six; 30 is past
+// any exact fraction of cells, mL and grams celltrack keeps.
 func percentBeside(exact, limit *big.Rat, over bool) string {
 	s := exact.FloatString(1)
-	for places := 2; places <= 6; places++ {
+	for places := 2; places <= 30; places++ {
 		shown, _ := new(big.Rat).SetString(s)
 		if (new(big.Rat).Abs(shown).Cmp(limit) > 0) == over {
 			break
@@ -258,12 +260,14 @@ func percentBeside(exact, limit *big.Rat, over bool) string {
 
 // deviationOutside prints the deviation of given from required for a dose
 // outside p's tolerance, so that it reads outside: -10.04 % against a
-// tolerance of -10 % is shown -10.04 %, never -10.0 %.
-func deviationOutside(p Protocol, given, required lot.Cells) string {
+// tolerance of -10 % is shown -10.04 %, never -10.0 %. given is exact (the
+// cells drawn, Calculation.ExactGiven, or the cells the bags hold).
+func deviationOutside(p Protocol, given *big.Rat, required lot.Cells) string {
 	if required <= 0 {
 		return FormatDeviation(0)
 	}
-	exact := big.NewRat((int64(given)-int64(required))*100, int64(required))
+	exact := new(big.Rat).Sub(given, big.NewRat(int64(required), 1))
+	exact.Mul(exact, big.NewRat(100, int64(required)))
 	limit := big.NewRat(int64(p.TolerancePlus), 10)
 	if exact.Sign() < 0 {
 		limit = big.NewRat(int64(p.ToleranceMinus), 10)
@@ -473,10 +477,10 @@ func Check(f Facts) Report {
 	switch {
 	case !WithinTolerance(pr, calc) && calc.Short:
 		add("dose", false, fmt.Sprintf("the bags hold %s viable cells, %s fewer than the %s required (%s), outside %s",
-			calc.Held, calc.Required-calc.Held, calc.Required, deviationOutside(pr, calc.Held, calc.Required), tol),
+			calc.Held, calc.Required-calc.Held, calc.Required, deviationOutside(pr, big.NewRat(int64(calc.Held), 1), calc.Required), tol),
 			"dispense another bag for this patient and scan every bag")
 	case !WithinTolerance(pr, calc):
-		fail("dose", fmt.Sprintf("%s in %s mL is %s from the required %s, outside %s", calc.Given, calc.Volume, deviationOutside(pr, calc.Given, calc.Required), calc.Required, tol),
+		fail("dose", fmt.Sprintf("%s in %s mL is %s from the required %s, outside %s", calc.Given, calc.Volume, deviationOutside(pr, calc.ExactGiven(), calc.Required), calc.Required, tol),
 			"draw the computed volume or ask the physician", "dose calc")
 	default:
 		add("dose", true, fmt.Sprintf("%s in %s mL, %s from %s (tolerance %s)", calc.Given, calc.Volume, FormatDeviation(calc.Deviation), calc.Working, tol), "")
@@ -491,8 +495,14 @@ func Check(f Facts) Report {
 		}
 	}
 	if pr.CapCells > 0 {
-		if calc.Given > pr.CapCells {
-			add("dose cap", false, fmt.Sprintf("%s is above the cap of %s per infusion", calc.Given, pr.CapCells), "draw less; the cap is a hard limit")
+		// Judged on the exact cells drawn, as the tolerance is: a dose a
+		// fraction of a cell above the cap rounds onto it (review 17).
+		if exact := calc.ExactGiven(); exact.Cmp(big.NewRat(int64(pr.CapCells), 1)) > 0 {
+			given := calc.Given.String()
+			if calc.Given <= pr.CapCells {
+				given += " (exactly " + exact.FloatString(1) + " cells)"
+			}
+			add("dose cap", false, fmt.Sprintf("%s is above the cap of %s per infusion", given, pr.CapCells), "draw less; the cap is a hard limit")
 		} else {
 			add("dose cap", true, fmt.Sprintf("under the cap of %s", pr.CapCells), "")
 		}

@@ -35,8 +35,9 @@ const (
 //
 // Rounding a draw to 0.1 mL is the plan, not a departure; nor is a dose
 // capped by the protocol.
-// Days are counted in loc, the zone of the site that treats the patient, as
-// the schedule's were.
+// Days are counted in loc, the zone of the site that treats the patient as
+// it was when in was given (the zone its bedside check counted in); e is
+// planned with the days of the infusions before counted likewise.
 func Departures(p Protocol, e Entry, in Infusion, planned Calculation, loc *time.Location) []Departure {
 	var ds []Departure
 	tol := fmt.Sprintf("-%s %%/+%s %%", p.ToleranceMinus, p.TolerancePlus)

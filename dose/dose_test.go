@@ -2,6 +2,7 @@ package dose
 
 import (
 	"encoding/json"
+	"math/big"
 	"reflect"
 	"strings"
 	"testing"
@@ -306,7 +307,7 @@ func TestDeviationOutside(t *testing.T) {
 		{65_200_000, 62_000_000, "+5.2 %"},
 		{55_799_999, 62_000_000, "-10.000002 %"},
 	} {
-		if got := deviationOutside(p, tc.given, tc.required); got != tc.want {
+		if got := deviationOutside(p, big.NewRat(int64(tc.given), 1), tc.required); got != tc.want {
 			t.Errorf("%s of %s: %q, want %q", tc.given, tc.required, got, tc.want)
 		}
 	}
@@ -425,6 +426,20 @@ func TestCheckBoundaries(t *testing.T) {
 			p.CapCells = 55_000_000
 			f.Protocol = &p
 			f.Containers[0].Container.ViableCells, f.Volume = 75_000_000, 367
+		}, "dose cap"},
+		// Review 17: the limits are judged on the exact cells drawn, not on
+		// them rounded to a whole cell. 20.0 mL of 139,499,999 cells in
+		// 50.0 mL is 55,799,999.6 cells, under 90 % of 6.2×10^7; 20.0 mL of
+		// 155,000,001 is 62,000,000.4, over a cap of 6.2×10^7. Rounded, both
+		// fell on the limit and passed.
+		{"a fraction of a cell under the tolerance is outside", func(f *Facts) {
+			f.Containers[0].Container.ViableCells, f.Volume = 139_499_999, 200
+		}, "dose"},
+		{"a fraction of a cell over the cap is refused", func(f *Facts) {
+			p := *f.Protocol
+			p.CapCells = 62_000_000
+			f.Protocol = &p
+			f.Containers[0].Container.ViableCells, f.Volume = 155_000_001, 200
 		}, "dose cap"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -82,6 +82,42 @@ const (
 type GivenAt struct {
 	InfusionID uuid.UUID
 	At         time.Time
+	// Day is the calendar date it was given on where the patient was
+	// treated, counted in the zone in force at At (midnight UTC, as
+	// DateIn): the day its bedside check judged. A zone changed since
+	// does not recount it — given infusions are history (review 17 B).
+	// Zero: At counted in the zone the plan is made in.
+	Day time.Time
+}
+
+// DayIn returns the day g was given on: Day, or At counted in loc when
+// Day is not known.
+func (g GivenAt) DayIn(loc *time.Location) time.Time {
+	if !g.Day.IsZero() {
+		return g.Day
+	}
+	return DateIn(g.At, loc)
+}
+
+// ZoneAt returns the time zone a course's days were counted in at instant
+// t (its site's, or the facility's, as they were then).
+type ZoneAt func(t time.Time) (*time.Location, error)
+
+// GivenDays sets the Day of each infusion in given: the day it was given
+// on in the zone in force then, zoneAt.
+func GivenDays(given map[int]GivenAt, zoneAt ZoneAt) error {
+	for n, g := range given {
+		if g.At.IsZero() {
+			continue
+		}
+		loc, err := zoneAt(g.At)
+		if err != nil {
+			return err
+		}
+		g.Day = DateIn(g.At, loc)
+		given[n] = g
+	}
+	return nil
 }
 
 // Entry is one planned infusion of a schedule.
@@ -118,9 +154,10 @@ func DateIn(t time.Time, loc *time.Location) time.Time {
 
 // Plan lays out every infusion of schedule s under protocol p as of now,
 // given the infusions already recorded (by infusion number), counting days
-// in loc, the time zone of the site that treats the patient: "today" and
-// the day an infusion was given are calendar days there. Infusion 1 is on
-// the start date; each later one is the phase's interval after the one
+// in loc, the time zone of the site that treats the patient: "today" is a
+// calendar day there, and so is the day an infusion was given unless its
+// GivenAt.Day names the day in the zone in force then. Infusion 1 is on the
+// start date; each later one is the phase's interval after the one
 // before — after its actual date when the protocol follows actual dates and
 // it was given, otherwise after its planned date. A signed date change
 // overrides the date of its infusion, and later ones follow from it.
@@ -134,7 +171,7 @@ func Plan(p Protocol, s Schedule, given map[int]GivenAt, now time.Time, loc *tim
 		case n == 1:
 			e.Date = Date(s.Start)
 		case p.FollowActual && !given[n-1].At.IsZero():
-			e.Date = DateIn(given[n-1].At, loc).AddDate(0, 0, p.interval(n))
+			e.Date = given[n-1].DayIn(loc).AddDate(0, 0, p.interval(n))
 			e.FromPrevious = true
 		default:
 			e.Date = prev.AddDate(0, 0, p.interval(n))
@@ -254,7 +291,7 @@ func CheckDateChange(p Protocol, s Schedule, es []Entry, now time.Time, n int, d
 // (in loc), or its window.
 func days(e Entry, loc *time.Location) (from, to time.Time) {
 	if e.Status == Given {
-		d := DateIn(e.Given.At, loc)
+		d := e.Given.DayIn(loc)
 		return d, d
 	}
 	return e.From, e.To
@@ -263,7 +300,7 @@ func days(e Entry, loc *time.Location) (from, to time.Time) {
 // describe says which days an entry takes, for a refusal.
 func describe(e Entry, loc *time.Location) string {
 	if e.Status == Given {
-		return fmt.Sprintf("infusion %d was given %s", e.Number, lot.FormatDateIn(e.Given.At, loc))
+		return fmt.Sprintf("infusion %d was given %s", e.Number, lot.FormatDate(e.Given.DayIn(loc)))
 	}
 	return fmt.Sprintf("infusion %d is planned %s (window %s to %s)", e.Number, lot.FormatDate(e.Date), lot.FormatDate(e.From), lot.FormatDate(e.To))
 }

@@ -102,9 +102,11 @@ type Service interface {
 	// Courses returns every course of a patient, oldest first, as of now.
 	Courses(mrn string) (lot.Patient, []Course, error)
 	// ConfirmWeight signs the patient's latest weight (physician,
-	// MeaningConfirmWeight): ECONFLICT without a weight or when it is
-	// already confirmed.
-	ConfirmWeight(signer audit.User, mrn, reason string) (lot.Weight, error)
+	// MeaningConfirmWeight) when it is the weight shown
+	// (CheckWeightShown): EUSAGE when shown names none, ECONFLICT without a
+	// weight, when the latest weight is not the one shown, or when it is
+	// already confirmed — writing nothing.
+	ConfirmWeight(signer audit.User, mrn string, shown WeightShown, reason string) (lot.Weight, error)
 
 	// Check runs the bedside check (read only); the report's Err() is the
 	// ENOGO error.

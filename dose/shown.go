@@ -132,3 +132,50 @@ func cellsIn(cells lot.Cells, v lot.Tenths) string {
 	}
 	return fmt.Sprintf("%s cells in %s mL", cells, v)
 }
+
+// WeightShown is the weight a physician confirms (`dose confirm-weight`,
+// MeaningConfirmWeight), as it was shown to them: the weight record (ID),
+// its value (Grams), or both. The confirmation signs that weight and no
+// other: a weight recorded between the NO-GO the physician read and the
+// signature — a colleague's re-weighing, a transposed 72.0 typed as 27.0 —
+// is not confirmed in its place (review 17). The API carries the record's
+// id (and may carry the value); the command line carries the value, the one
+// number of the check a physician at a terminal can type (`--kg 72.0`):
+// the signature's meaning is that value ("confirmed the weight 72.0 kg of
+// MRN-1"), so the same value entered again is the weight the physician
+// attests to.
+type WeightShown struct {
+	ID    uuid.UUID
+	Grams lot.Grams
+}
+
+// howKgShown says what to give for the weight a confirmation names.
+const howKgShown = "type the weight as the check showed it, in kg, the number alone (for example 72.0)"
+
+// ParseKgShown reads the value of the weight a physician confirms (`dose
+// confirm-weight --kg`, the API's Kg): kg to the gram, so that any weight
+// kept can be named (weights are kept to 10 g, some older ones to the gram).
+func ParseKgShown(field, s string) (lot.Grams, error) {
+	g, err := lot.Decimal{Places: 3, Min: 1, Unit: "kg", How: howKgShown}.Parse(field, s)
+	return lot.Grams(g), err
+}
+
+// CheckWeightShown refuses a confirmation of latest, the patient's latest
+// weight, unless it is the weight the physician named: EUSAGE (field
+// "weight") when s names none, ECONFLICT (field "weight") when latest is
+// another record or value, saying which weight is the latest now, so the
+// physician reviews it and confirms again.
+func CheckWeightShown(s WeightShown, latest lot.Weight, mrn string) error {
+	if s == (WeightShown{}) {
+		return lot.FieldErrorf("weight", lot.EUSAGE, "the confirmation does not name the weight you confirm; give the weight the check showed you, in kg — nothing was signed")
+	}
+	if (s.ID == uuid.Nil || s.ID == latest.ID) && (s.Grams == 0 || s.Grams == latest.Grams) {
+		return nil
+	}
+	named := "weight record " + s.ID.String()
+	if s.Grams != 0 {
+		named = s.Grams.String()
+	}
+	return lot.FieldErrorf("weight", lot.ECONFLICT, "the latest weight of %s is now %s measured %s, recorded by %s — not the %s you named; nothing was signed: review it and confirm again",
+		mrn, latest.Grams, lot.FormatTime(latest.MeasuredAt), latest.RecordedBy, named).Run("dose check")
+}

@@ -289,6 +289,35 @@ type Dose struct {
 	// Bags are what each container gave, with its lot's source: in an
 	// infusion from two donors' bags, each donor's share.
 	Bags []DoseBag `json:"bags,omitempty"`
+	// WeightRecord is the weight record the dose was computed on; nil for
+	// an infusion that names none.
+	WeightRecord *DoseWeight `json:"weight_record,omitempty"`
+}
+
+// DoseWeight is the weight an infusion was dosed on as a trace shows it:
+// when it was measured and who recorded it, and the physician's signed
+// confirmation when one was given — the signature that lets a weight that
+// changed more than 10 % dose the patient (review 17 D).
+type DoseWeight struct {
+	ID         string    `json:"id"`
+	Weight     string    `json:"weight"`
+	MeasuredAt time.Time `json:"measured_at"`
+	RecordedBy string    `json:"recorded_by"`
+	RecordedAt time.Time `json:"recorded_at,omitzero"` // zero for a weight stored before schema 13
+	// Confirmation is the physician's signature (who, when, meaning) and
+	// ConfirmReason the reason given; nil and "" when none was signed.
+	Confirmation  *Signature `json:"confirmation,omitempty"`
+	ConfirmReason string     `json:"confirmation_reason,omitempty"`
+}
+
+// Measured says when the weight was measured and by whom it was recorded:
+// "2026-11-25 08:50 UTC by nina (recorded 2026-11-25 09:00 UTC)".
+func (w DoseWeight) Measured() string {
+	s := lot.FormatTime(w.MeasuredAt) + " by " + w.RecordedBy
+	if !w.RecordedAt.IsZero() && !w.RecordedAt.Equal(w.MeasuredAt) {
+		s += " (recorded " + lot.FormatTime(w.RecordedAt) + ")"
+	}
+	return s
 }
 
 // DoseBag is what one container gave to an infusion.

@@ -441,7 +441,7 @@ func (db *DB) checkSchema(start *Start, keepSchema bool) (v int, lacking []strin
 		if meta == nil {
 			return lot.Errorf(lot.EINVALID, "%s is not a celltrack database (no meta bucket)", db.path)
 		}
-		kv.PrefetchKeys(tx, startKeys(start)...)
+		kv.PrefetchReads(tx, startReads(start))
 		v, err = schemaOf(tx, db.path)
 		if err != nil {
 			return err

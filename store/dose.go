@@ -290,7 +290,26 @@ func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infus
 		if err != nil {
 			return nil, err
 		}
-		es := dose.Plan(p.Protocol, s, given, now, loc)
+		var zones *zonesOf
+		plan := func() ([]dose.Entry, error) {
+			if len(given) > 0 && zones == nil {
+				z, err := scheduleZones(tx, s)
+				if err != nil {
+					return nil, err
+				}
+				zones = &z
+			}
+			if zones != nil {
+				if err := dose.GivenDays(given, zones.At); err != nil {
+					return nil, err
+				}
+			}
+			return dose.Plan(p.Protocol, s, given, now, loc), nil
+		}
+		es, err := plan()
+		if err != nil {
+			return nil, err
+		}
 		// A course stored before the list, still open by the index: its
 		// infusion records decide (an index row more can only end it, and an
 		// ended course takes no infusion, so one ended needs no walk).
@@ -302,7 +321,9 @@ func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infus
 			if given, lacks, extra, err = givenOn(tx, s, infs, stored); err != nil {
 				return nil, err
 			}
-			es = dose.Plan(p.Protocol, s, given, now, loc)
+			if es, err = plan(); err != nil {
+				return nil, err
+			}
 		}
 		cs = append(cs, dose.Course{Schedule: s, Protocol: p, Entries: es, Ended: dose.Ended(es), Zone: loc, ZoneFrom: from,
 			IndexLacks: lacks, IndexExtra: extra})
@@ -551,11 +572,16 @@ type weightConfirmRecord struct {
 
 // ConfirmWeight records a physician's signed confirmation of the patient's
 // latest weight, needed when it changed more than 10 % since the last weight
-// accepted for dosing (dose.Check).
-func (s *DoseService) ConfirmWeight(signer audit.User, mrn, reason string) (lot.Weight, error) {
+// accepted for dosing (dose.Check). It confirms the weight shown and no
+// other (dose.CheckWeightShown, in the writing transaction): a weight
+// recorded since the physician looked is refused, nothing written.
+func (s *DoseService) ConfirmWeight(signer audit.User, mrn string, shown dose.WeightShown, reason string) (lot.Weight, error) {
 	var wt lot.Weight
 	if err := lot.OnField("reason", lot.ValidateText("the reason", reason, true)); err != nil {
 		return wt, err
+	}
+	if shown == (dose.WeightShown{}) {
+		return wt, dose.CheckWeightShown(shown, wt, mrn)
 	}
 	err := s.db.update(signer.Name, audit.WeightConfirm, func(w *writer) error {
 		if err := stillProven(w.actor, signer, "signature.refused"); err != nil {
@@ -572,6 +598,9 @@ func (s *DoseService) ConfirmWeight(signer audit.User, mrn, reason string) (lot.
 		var ok bool
 		if wt, _, ok = dose.LatestWeight(ws, w.now); !ok {
 			return lot.Errorf(lot.ECONFLICT, "patient %s has no weight to confirm; weigh first", mrn)
+		}
+		if err := dose.CheckWeightShown(shown, wt, mrn); err != nil {
+			return err
 		}
 		if _, done := lookup(w.tx, "idx_weight_confirm", string(wt.ID[:])); done {
 			return lot.Errorf(lot.ECONFLICT, "the weight %s measured %s is already confirmed", wt.Grams, lot.FormatTime(wt.MeasuredAt))

@@ -13,6 +13,7 @@ import (
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
 	"github.com/celltrack/celltrack/store/kv"
+	"github.com/google/uuid"
 )
 
 // Test-only helpers that set a lot's status or a bag's thaw and dispense
@@ -79,7 +80,7 @@ func dispense(t testing.TB, db *DB, code string, thawed time.Time, viable lot.Ce
 // bags of 1×10^8 cells in 50.0 mL; bag 01 thawed 30 minutes ago with 1×10^8
 // viable cells (2.0×10^6/mL) and dispensed for MRN-1. MRN-2 is an rFib
 // source patient with lot RF-1.
-func bedside(t *testing.T, endotoxin string) (*DB, *DoseService) {
+func bedside(t testing.TB, endotoxin string) (*DB, *DoseService) {
 	t.Helper()
 	db := newTestDB(t)
 	now := db.Now()
@@ -332,10 +333,10 @@ func TestWeightChangeConfirmedByPhysician(t *testing.T) {
 	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, db.Now().Add(-10*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.ConfirmWeight(mustUser(t, db, "nina"), "MRN-1", "re-weighed"); lot.ErrorCode(err) != lot.EFORBIDDEN {
+	if _, err := d.ConfirmWeight(mustUser(t, db, "nina"), "MRN-1", dose.WeightShown{Grams: 68_300}, "re-weighed"); lot.ErrorCode(err) != lot.EFORBIDDEN {
 		t.Fatalf("nurse confirming: %v", err)
 	}
-	wt, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", "re-weighed twice, fluid overload")
+	wt, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", dose.WeightShown{Grams: 68_300}, "re-weighed twice, fluid overload")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,6 +361,58 @@ func TestWeightChangeConfirmedByPhysician(t *testing.T) {
 	}
 }
 
+// TestWeightConfirmationNamesTheWeightShown: the physician's confirmation
+// names the weight the check showed (review 17): by its value (the command
+// line's --kg) or its record (the API's WeightID). A weight recorded since
+// — here a transposed 27.0 after the 72.0 shown — is refused with the
+// latest weight named, and nothing is written.
+func TestWeightConfirmationNamesTheWeightShown(t *testing.T) {
+	db, d := bedside(t, "0.5")
+	ls := NewLotService(db)
+	shown, err := ls.Weigh("nina", "MRN-1", 72_000, db.Now().Add(-20*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	later, err := ls.Weigh("omar", "MRN-1", 27_000, db.Now().Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pat := mustUser(t, db, "pat")
+	for _, tc := range []struct {
+		name  string
+		named dose.WeightShown
+		code  string
+	}{
+		{"no weight named", dose.WeightShown{}, lot.EUSAGE},
+		{"the value shown, another weight since", dose.WeightShown{Grams: 72_000}, lot.ECONFLICT},
+		{"the record shown, another weight since", dose.WeightShown{ID: shown.ID}, lot.ECONFLICT},
+		{"the latest record with another value", dose.WeightShown{ID: later.ID, Grams: 72_000}, lot.ECONFLICT},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := auditLen(t, db)
+			_, err := d.ConfirmWeight(pat, "MRN-1", tc.named, "re-weighed: fluid overload")
+			if lot.ErrorCode(err) != tc.code || lot.ErrorField(err) != "weight" {
+				t.Fatalf("%v (code %s, field %q); want %s on the field weight", err, lot.ErrorCode(err), lot.ErrorField(err), tc.code)
+			}
+			if tc.code == lot.ECONFLICT && !strings.Contains(err.Error(), "the latest weight of MRN-1 is now 27.0 kg") || !strings.Contains(err.Error(), "nothing was signed") {
+				t.Errorf("the refusal does not say which weight is latest and that nothing was signed: %v", err)
+			}
+			if n := auditLen(t, db); n != before {
+				t.Errorf("a refused confirmation wrote %d audit entries", n-before)
+			}
+		})
+	}
+	for _, named := range []dose.WeightShown{{ID: later.ID}, {Grams: 27_000}} {
+		wt, err := d.ConfirmWeight(pat, "MRN-1", named, "re-weighed: fluid overload")
+		if err == nil && wt.ID != later.ID {
+			t.Fatalf("confirmed %s, want the latest weight %s", wt.ID, later.ID)
+		}
+		if named.ID != uuid.Nil && err != nil || named.ID == uuid.Nil && lot.ErrorCode(err) != lot.ECONFLICT {
+			t.Fatalf("naming %+v, the latest weight: %v (the first confirms it, the second finds it confirmed)", named, err)
+		}
+	}
+}
+
 // TestWeightChangeFromTheLastInfusion: on day 7 the change is measured from
 // the weight infusion 1 was given with, so weighing the changed weight
 // again does not clear it (the bedside review: 62.0 → 82.0 → 82.0 was GO).
@@ -381,7 +434,7 @@ func TestWeightChangeFromTheLastInfusion(t *testing.T) {
 		!strings.Contains(lot.ErrorMessage(r.Err()), "82.0 kg is +32.3 % since 62.0 kg on 2026-11-25 (the weight an earlier infusion was given with)") {
 		t.Fatalf("82.0 kg entered twice after 62.0 kg: %v %v %v", err, failed(r), r.Err())
 	}
-	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", "re-weighed twice, fluid overload"); err != nil {
+	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", dose.WeightShown{Grams: 82_000}, "re-weighed twice, fluid overload"); err != nil {
 		t.Fatal(err)
 	}
 	if r, _ := d.Check("MRN-1", []string{bag2}, 0); !r.GO || r.Calc.Required != 82_000_000 {

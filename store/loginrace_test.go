@@ -109,7 +109,7 @@ func TestSignatureRacingPasswordChangeIsRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		before, _ := db.AuditCount()
-		_, err = d.ConfirmWeight(proven, "MRN-1", "re-weighed")
+		_, err = d.ConfirmWeight(proven, "MRN-1", dose.WeightShown{Grams: 68_300}, "re-weighed")
 		_, wrong := db.Authenticate("pat", "not-the-password-9", dose.MeaningConfirmWeight)
 		if lot.ErrorCode(err) != lot.EAUTH || lot.ErrorCode(wrong) != lot.EAUTH || err.Error() != wrong.Error() {
 			t.Fatalf("a signature with a password replaced since it was proven: %v; want a wrong password's answer %v", err, wrong)
@@ -124,7 +124,7 @@ func TestSignatureRacingPasswordChangeIsRefused(t *testing.T) {
 		if proven, err = db.Authenticate("pat", newPw, dose.MeaningConfirmWeight); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.ConfirmWeight(proven, "MRN-1", "re-weighed"); err != nil {
+		if _, err := d.ConfirmWeight(proven, "MRN-1", dose.WeightShown{Grams: 68_300}, "re-weighed"); err != nil {
 			t.Errorf("the confirmation signed with the new password: %v", err)
 		}
 	})

@@ -81,6 +81,14 @@ type ownEngine struct {
 func (e ownEngine) Update(fn func(kv.Tx) error) error { return e.write(e.Engine.Update, fn) }
 func (e ownEngine) Batch(fn func(kv.Tx) error) error  { return e.write(e.Engine.Batch, fn) }
 
+func (e ownEngine) UpdateReading(first kv.Reads, fn func(kv.Tx) error) error {
+	return e.write(func(fn func(kv.Tx) error) error { return kv.UpdateReading(e.Engine, first, fn) }, fn)
+}
+
+func (e ownEngine) BatchReading(first kv.Reads, fn func(kv.Tx) error) error {
+	return e.write(func(fn func(kv.Tx) error) error { return kv.BatchReading(e.Engine, first, fn) }, fn)
+}
+
 func (e ownEngine) write(run func(func(kv.Tx) error) error, fn func(kv.Tx) error) (err error) {
 	if err := e.own.refusal(); err != nil {
 		return err

@@ -110,6 +110,14 @@ func (e wordedEngine) Update(fn func(kv.Tx) error) error {
 	return engineError(e.Describe(), e.Engine.Update(fn))
 }
 
+func (e wordedEngine) UpdateReading(first kv.Reads, fn func(kv.Tx) error) error {
+	return engineError(e.Describe(), e.Engine.UpdateReading(first, fn))
+}
+
+func (e wordedEngine) BatchReading(first kv.Reads, fn func(kv.Tx) error) error {
+	return engineError(e.Describe(), e.Engine.BatchReading(first, fn))
+}
+
 func (e wordedEngine) Batch(fn func(kv.Tx) error) error {
 	return engineError(e.Describe(), e.Engine.Batch(fn))
 }

@@ -581,6 +581,7 @@ func (db *DB) checkSession(tx kv.Tx, c Credentials, withUser bool) (sessionRecor
 	if !withUser {
 		return s, h, audit.User{Name: s.User, ID: s.UserID}, nil
 	}
+	sessionUsers.put(h, s.UserID)
 	u, ok, err := userByID(tx, s.UserID)
 	if err != nil || !ok {
 		if err == nil {
@@ -600,12 +601,52 @@ func (db *DB) checkSession(tx kv.Tx, c Credentials, withUser bool) (sessionRecor
 // sessionKeys are the keys checkSession reads before the session's user:
 // the database identity, the session and the settings (whose id is the
 // identity the credentials were made for, the only one they pass with).
+// With them goes the record of the user this process last found the
+// session to be (sessionUsers), whose key the session holds.
 func sessionKeys(c Credentials) []kv.BucketKey {
-	keys := []kv.BucketKey{{Bucket: bMeta, Key: metaDBID}, {Bucket: bSessions, Key: tokenHash(c.Token)}}
+	h := tokenHash(c.Token)
+	keys := []kv.BucketKey{{Bucket: bMeta, Key: metaDBID}, {Bucket: bSessions, Key: h}}
 	if id, err := uuid.Parse(c.DatabaseID); err == nil {
 		keys = append(keys, kv.BucketKey{Bucket: recordBuckets[kindSettings], Key: id[:]})
 	}
+	if id, ok := sessionUsers.get(h); ok {
+		keys = append(keys, kv.BucketKey{Bucket: recordBuckets[kindUser], Key: id[:]})
+	}
 	return keys
+}
+
+// sessionUsers remembers, by session key, the user id of each session this
+// process checked, so that the next check of the same session asks for
+// the user's record with the session's own (sessionKeys): a server checks
+// the session of every request, and on PostgreSQL that is one round trip
+// instead of two. It is a hint for reading ahead, never an answer: the
+// record checked is the one of the user id the session holds when it is
+// read, and a hint that is wrong or missing costs only the round trip it
+// would have saved. Emptied when it holds 4,096 sessions.
+var sessionUsers = hintMap{m: map[string]uuid.UUID{}}
+
+type hintMap struct {
+	sync.Mutex
+	m map[string]uuid.UUID
+}
+
+func (h *hintMap) get(k []byte) (uuid.UUID, bool) {
+	h.Lock()
+	defer h.Unlock()
+	id, ok := h.m[string(k)]
+	return id, ok
+}
+
+func (h *hintMap) put(k []byte, id uuid.UUID) {
+	h.Lock()
+	defer h.Unlock()
+	if old, ok := h.m[string(k)]; ok && old == id {
+		return
+	}
+	if len(h.m) >= 4096 {
+		clear(h.m)
+	}
+	h.m[string(k)] = id
 }
 
 // touchEvery is how often a read moves the client's last activity.

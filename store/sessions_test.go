@@ -86,6 +86,11 @@ func TestSessionRefusals(t *testing.T) {
 			}
 			// A command checks the session in the transaction that opens
 			// the database (Options.Start): the same refusal, word for word.
+			// A command through a server has it checked with the facility
+			// (ServedStart): the same refusal, and nothing else read.
+			if sv, serr := db.ServedStart(c); serr == nil || serr.Error() != err.Error() || lot.ErrorCode(serr) != lot.ESESSION || sv.FIN != "" || sv.Zone != nil {
+				t.Fatalf("checked with the facility: %v, %+v; Session said %v", serr, sv, err)
+			}
 			st := startedOn(t, db, Start{Credentials: &c, Mark: true})
 			if !st.Checked || st.SessionErr == nil || st.SessionErr.Error() != err.Error() || lot.ErrorCode(st.SessionErr) != lot.ESESSION {
 				t.Fatalf("checked at open: %v (checked %v); Session said %v", st.SessionErr, st.Checked, err)
@@ -108,13 +113,14 @@ func startedOn(t *testing.T, db *DB, start Start) Started {
 	return again.Started()
 }
 
-// TestStartReadsWhatEachReadReads: what Open reads for a command in its one
-// read transaction — the facility's zone, the migration mark and the
-// session — is what FacilityZone, Migrated and Session read on their own,
-// the client's moved activity included.
-func TestStartReadsWhatEachReadReads(t *testing.T) {
-	db := newTestDB(t)
-	now := db.Now()
+// berlinSession is a database whose facility is in Berlin and nina's
+// session on it, checked five minutes after her login (the client's
+// activity moved: next differs from c), with the zone read on its own; now
+// is the database's clock, fixed.
+func berlinSession(t *testing.T) (db *DB, c Credentials, info SessionInfo, next Credentials, loc *time.Location, now time.Time) {
+	t.Helper()
+	db = newTestDB(t)
+	now = db.Now()
 	db.Now = func() time.Time { return now }
 	if _, err := NewCustodyService(db).SetFacilityZone("alice", "Europe/Berlin", "the facility is in Berlin"); err != nil {
 		t.Fatal(err)
@@ -124,14 +130,23 @@ func TestStartReadsWhatEachReadReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(5 * time.Minute) // the client's activity moves
-	info, next, err := db.Session(c)
+	info, next, err = db.Session(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc, err := db.FacilityZone()
+	loc, err = db.FacilityZone()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return db, c, info, next, loc, now
+}
+
+// TestStartReadsWhatEachReadReads: what Open reads for a command in its one
+// read transaction — the facility's zone, the migration mark and the
+// session — is what FacilityZone, Migrated and Session read on their own,
+// the client's moved activity included.
+func TestStartReadsWhatEachReadReads(t *testing.T) {
+	db, c, info, next, loc, now := berlinSession(t)
 	st := startedOn(t, db, Start{Credentials: &c, Mark: true})
 	if st.ZoneErr != nil || st.Zone.String() != loc.String() || loc.String() != "Europe/Berlin" {
 		t.Errorf("zone at open %v (%v); FacilityZone %v", st.Zone, st.ZoneErr, loc)
@@ -141,6 +156,54 @@ func TestStartReadsWhatEachReadReads(t *testing.T) {
 	}
 	if !st.Checked || st.SessionErr != nil || st.Next != next || st.Session.User.Name != info.User.Name || st.Session.User.Name != "nina" || !st.Session.Session.LastActivity.Equal(now) {
 		t.Errorf("session at open: %+v, next %+v, %v; Session: %+v, next %+v", st.Session, st.Next, st.SessionErr, info, next)
+	}
+	if next == c {
+		t.Error("the client's activity did not move: the test compares nothing")
+	}
+}
+
+// TestServedStartReadsWhatEachReadReads: what a server reads for a command
+// of the command line before its own request, in one read transaction —
+// the session checked, the facility's number, zone and migration mark — is
+// what Session, Facility, FacilityZone and Migrated read on their own, the
+// client's moved activity included; the user a session was last found to
+// be, which the next check reads ahead (sessionUsers), is a hint only: a
+// wrong one still gives the session's own user.
+func TestServedStartReadsWhatEachReadReads(t *testing.T) {
+	db, c, info, next, loc, now := berlinSession(t)
+	fin, err := db.Facility()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark, err := db.Migrated()
+	if err != nil || mark != nil {
+		t.Fatalf("a database never migrated: mark %+v, %v", mark, err)
+	}
+	alice, err := db.User("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := tokenHash(c.Token)
+	if id, ok := sessionUsers.get(h); !ok || id != info.User.ID {
+		t.Errorf("after a check the session's user is not kept to read ahead: %v %v, want %v", id, ok, info.User.ID)
+	}
+	for _, hint := range []string{"the session's own", "another user's"} {
+		if hint == "another user's" {
+			sessionUsers.put(h, alice.ID)
+		}
+		sv, err := db.ServedStart(c)
+		if err != nil || sv.FacilityErr != nil || sv.ZoneErr != nil {
+			t.Fatalf("with %s user read ahead: %v, facility %v, zone %v", hint, err, sv.FacilityErr, sv.ZoneErr)
+		}
+		if sv.FIN != fin || fin == "" || sv.Zone.String() != loc.String() || loc.String() != "Europe/Berlin" || sv.Mark != nil {
+			t.Errorf("with %s user read ahead, the facility: %q %v %+v; on their own %q %v", hint, sv.FIN, sv.Zone, sv.Mark, fin, loc)
+		}
+		if sv.Next != next || sv.Session.User.Name != "nina" || sv.Session.User.ID != info.User.ID || sv.Session.User.Role != info.User.Role || !sv.Session.Session.LastActivity.Equal(now) {
+			t.Errorf("with %s user read ahead, the session: %+v, next %+v; Session: %+v, next %+v", hint, sv.Session, sv.Next, info, next)
+		}
+	}
+	if id, _ := sessionUsers.get(h); id != info.User.ID {
+		t.Errorf("a wrong user read ahead was kept: %v", id)
 	}
 	if next == c {
 		t.Error("the client's activity did not move: the test compares nothing")

@@ -197,7 +197,7 @@ func TestVerifyCatchesEditedSignedDosingRecords(t *testing.T) {
 	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, db.Now().Add(-10*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.ConfirmWeight(pat, "MRN-1", "re-weighed twice"); err != nil {
+	if _, err := d.ConfirmWeight(pat, "MRN-1", dose.WeightShown{Grams: 68_300}, "re-weighed twice"); err != nil {
 		t.Fatal(err)
 	}
 	verifyOK(t, db)
@@ -254,7 +254,7 @@ func TestSignaturesOfEveryKindVerify(t *testing.T) {
 	if _, err := d.ChangeSchedule(mustUser(t, db, "pat"), "MRN-1", 2, db.Now().AddDate(0, 0, 8), "febrile"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", "re-weighed"); err != nil {
+	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", dose.WeightShown{Grams: 62_000}, "re-weighed"); err != nil {
 		t.Fatal(err)
 	}
 	err := db.view(func(tx kv.Tx) error {

@@ -49,9 +49,18 @@ func (db *DB) Started() Started {
 	return *db.started
 }
 
-// startKeys are the keys Open's read transaction reads by key for s, the
-// schema version's included: asked for together (one round trip on
-// PostgreSQL, nothing on bbolt).
+// startReads is what Open's read transaction reads for s, the schema
+// version included: asked for together (one round trip on PostgreSQL,
+// nothing on bbolt) — by key, and the facility's record, the first of its
+// bucket (facilityRec), for the zone.
+func startReads(s *Start) kv.Reads {
+	if s == nil {
+		return kv.Reads{Keys: startKeys(s)}
+	}
+	return kv.Reads{Keys: startKeys(s), Ends: []kv.End{{Bucket: recordBuckets[kindFacility]}}}
+}
+
+// startKeys are the keys Open's read transaction reads by key for s.
 func startKeys(s *Start) []kv.BucketKey {
 	keys := []kv.BucketKey{{Bucket: bMeta, Key: []byte("schema")}}
 	if s == nil {
@@ -96,4 +105,61 @@ func (db *DB) readStart(tx kv.Tx, s *Start, current bool) *Started {
 		}()
 	}
 	return st
+}
+
+// Served is what a command through a server reads before its own request
+// (DB.ServedStart): the session checked, and the facility.
+type Served struct {
+	// Session and Next are Session's results.
+	Session SessionInfo
+	Next    Credentials
+	// FIN is the facility's ISBT 128 facility number (Facility).
+	FIN string
+	// Zone is the facility's time zone (FacilityZone), nil when ZoneErr
+	// says why it cannot be read.
+	Zone    *time.Location
+	ZoneErr error
+	// Mark is the migration mark (Migrated), nil when there is none.
+	Mark *MigratedMark
+	// FacilityErr is why the facility's number or the mark could not be
+	// read, as Facility or Migrated would have failed.
+	FacilityErr error
+}
+
+// ServedStart is, in one read transaction, what a command through a server
+// reads before its own request (web's GET /api/v1/svc/start): c checked as
+// Session checks it and then, the session passed, the facility's FIN, zone
+// and migration mark, all asked for together: on PostgreSQL one round trip
+// once this process has checked the session before (sessionUsers; two on
+// the first), where a request for the session and one for the facility
+// took nine. The error is Session's: the session refused, or the database
+// not read; the facility's are Served's.
+func (db *DB) ServedStart(c Credentials) (s Served, err error) {
+	err = db.view(func(tx kv.Tx) (err error) {
+		if c.Token != "" {
+			// The facility's record: a Seek to the empty key
+			// (facilityRec).
+			kv.PrefetchReads(tx, kv.Reads{
+				Keys:  append(sessionKeys(c), kv.BucketKey{Bucket: bMeta, Key: []byte("facility")}, kv.BucketKey{Bucket: bMeta, Key: metaMigrated}),
+				Seeks: []kv.Seeks{{From: 1, Keys: []kv.BucketKey{{Bucket: recordBuckets[kindFacility], Key: []byte{}}}}},
+			})
+		}
+		if s.Session, s.Next, err = db.sessionIn(tx, c, true); err != nil {
+			return err
+		}
+		func() {
+			defer db.recoverDamage(&s.FacilityErr)
+			s.FIN = string(tx.Bucket(bMeta).Get([]byte("facility")))
+			s.Mark, s.FacilityErr = migratedMark(tx)
+		}()
+		func() {
+			defer db.recoverDamage(&s.ZoneErr)
+			s.Zone, s.ZoneErr = facilityZone(tx)
+		}()
+		if s.ZoneErr != nil {
+			s.Zone = nil
+		}
+		return nil
+	})
+	return s, err
 }

@@ -45,6 +45,9 @@ type TraceSnapshot struct {
 	// infusion's departures from its protocol.
 	containers map[uuid.UUID]lot.Container
 	schedules  map[uuid.UUID]dose.Schedule
+	// zones holds the zone history of each site read (uuid.Nil: the
+	// facility's alone), which every infusion of its courses consults.
+	zones map[uuid.UUID]zonesOf
 }
 
 // ReadTrace runs fn on a read snapshot of the database.
@@ -205,6 +208,27 @@ func (s *TraceSnapshot) Reactions(infusionID uuid.UUID) ([]dose.Reaction, error)
 	return reactionsOf(s.tx, infusionID)
 }
 
+// Weight is the weight record with id (an infusion's weight used), with
+// the physician's confirmation of it when one was signed
+// (idx_weight_confirm); found is false when no weight is stored.
+func (s *TraceSnapshot) Weight(id uuid.UUID) (w lot.Weight, conf *dose.WeightConfirmation, found bool, err error) {
+	var r weightRecord
+	if found, err = get(s.tx, kindWeight, id, &r); !found || err != nil {
+		return w, nil, found, err
+	}
+	if cid, ok := lookup(s.tx, "idx_weight_confirm", string(id[:])); ok {
+		var cr weightConfirmRecord
+		ok, err := get(s.tx, kindWeightConfirm, cid, &cr)
+		if err != nil {
+			return w, nil, true, err
+		}
+		if ok {
+			conf = &dose.WeightConfirmation{ID: cr.ID, WeightID: cr.WeightID, Reason: cr.Reason, Signature: cr.Signature}
+		}
+	}
+	return r.weight(), conf, true, nil
+}
+
 // Dispositions are a lot's release decisions (idx_disposition_lot), oldest
 // first.
 func (s *TraceSnapshot) Dispositions(lotID uuid.UUID) ([]release.Disposition, error) {
@@ -277,10 +301,22 @@ func (s *TraceSnapshot) ProtocolNamed(name string) (dose.StoredProtocol, error) 
 	return protocolByName(s.tx, name, 0)
 }
 
-// Zone is the time zone a schedule's days are counted in (its site's).
-func (s *TraceSnapshot) Zone(sc dose.Schedule) (*time.Location, error) {
-	loc, _, err := scheduleZone(s.tx, sc)
-	return loc, err
+// Zones is the time zone a schedule's days were counted in at an instant
+// (its site's, or the facility's, as they were then), read from the zone
+// changes' audit entries once per site in this snapshot.
+func (s *TraceSnapshot) Zones(sc dose.Schedule) (dose.ZoneAt, error) {
+	if z, ok := s.zones[sc.SiteID]; ok {
+		return z.At, nil
+	}
+	z, err := scheduleZones(s.tx, sc)
+	if err != nil {
+		return nil, err
+	}
+	if s.zones == nil {
+		s.zones = map[uuid.UUID]zonesOf{}
+	}
+	s.zones[sc.SiteID] = z
+	return z.At, nil
 }
 
 // Handling is the handling of every container of the infusions f selects,

@@ -72,8 +72,11 @@ func (db *DB) update(actor string, action audit.Action, fn func(w *writer) error
 	if db.bulk != nil {
 		return db.asActor(db.bulk, actor, action, fn)
 	}
+	// What asActor reads first goes with BEGIN and the lock where that
+	// saves a round trip (PostgreSQL: kv.ReadingWriter).
+	first := db.actorReads(actor)
 	if db.group && batchable[action] {
-		return db.engine.Batch(func(tx kv.Tx) error {
+		return kv.BatchReading(db.engine, first, func(tx kv.Tx) error {
 			// bbolt runs a batch on a goroutine of its own: a fault on
 			// a damaged page there panics too, which bbolt turns into
 			// this call's error and a re-run alone, on this goroutine,
@@ -82,7 +85,7 @@ func (db *DB) update(actor string, action audit.Action, fn func(w *writer) error
 			return db.asActor(tx, actor, action, fn)
 		})
 	}
-	return db.engine.Update(func(tx kv.Tx) error { return db.asActor(tx, actor, action, fn) })
+	return kv.UpdateReading(db.engine, first, func(tx kv.Tx) error { return db.asActor(tx, actor, action, fn) })
 }
 
 // GroupCommit returns a handle on db whose non-signature writes of the
@@ -143,10 +146,15 @@ var batchable = map[audit.Action]bool{
 	audit.LabelApply: true, audit.LabelVoid: true, audit.DoseReaction: true,
 }
 
-// asActor checks actor's permission for action and runs fn as actor in tx.
-func (db *DB) asActor(tx kv.Tx, actor string, action audit.Action, fn func(w *writer) error) error {
-	// What the checks below read by key, asked for together (one round
-	// trip on PostgreSQL, nothing on bbolt).
+// actorReads is what asActor reads for actor before fn runs — the actor,
+// the migration mark, the session — and what the write's chain append
+// reads: the last page of the trail and of its tree, which the migration
+// check (migratedByTrail) reads too (appendEntry, appendTree). Asked for
+// together: one round trip on PostgreSQL, with BEGIN and the lock
+// (kv.UpdateReading), nothing on bbolt. They are read after the write lock
+// is granted, as where they are used, so the append stays serialised
+// with every other writer's.
+func (db *DB) actorReads(actor string) kv.Reads {
 	keys := []kv.BucketKey{{Bucket: []byte("idx_user_name"), Key: []byte(actor)}, {Bucket: bMeta, Key: metaMigrated}}
 	if db.creds != nil && db.creds.Token != "" {
 		keys = append(keys, sessionKeys(*db.creds)...)
@@ -157,7 +165,14 @@ func (db *DB) asActor(tx kv.Tx, actor string, action audit.Action, fn func(w *wr
 			keys = append(keys, kv.BucketKey{Bucket: recordBuckets[kindUser], Key: st.Session.User.ID[:]})
 		}
 	}
-	kv.PrefetchKeys(tx, keys...)
+	return kv.Reads{Keys: keys, Ends: []kv.End{{Bucket: bAudit, Last: true}, {Bucket: bAuditTree, Last: true}}}
+}
+
+// asActor checks actor's permission for action and runs fn as actor in tx.
+func (db *DB) asActor(tx kv.Tx, actor string, action audit.Action, fn func(w *writer) error) error {
+	// Read already when update told the engine (kv.UpdateReading); a
+	// bulk transaction's, or a Batch's on bbolt, are read here.
+	kv.PrefetchReads(tx, db.actorReads(actor))
 	u, err := userByName(tx, actor)
 	if err != nil {
 		return err

@@ -74,7 +74,7 @@ func everyIndexDB(t *testing.T) *DB {
 	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, db.Now().Add(-10*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.ConfirmWeight(pat, "MRN-1", "re-weighed twice"); err != nil {
+	if _, err := d.ConfirmWeight(pat, "MRN-1", dose.WeightShown{Grams: 68_300}, "re-weighed twice"); err != nil {
 		t.Fatal(err)
 	}
 	addTestUser(t, db, audit.User{Name: "quinn", FullName: "Quinn", Role: audit.QA})

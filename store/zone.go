@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -28,8 +29,11 @@ type facilityRecord struct {
 	TZ string    `json:"tz"`
 }
 
+// facilityRec is the facility's record, the first of its bucket: a Seek to
+// the empty key, which is First, and which a read ahead of that Seek
+// answers (DB.ServedStart's).
 func facilityRec(tx kv.Tx) (facilityRecord, bool, error) {
-	k, _ := tx.Bucket(recordBuckets[kindFacility]).Cursor().First()
+	k, _ := tx.Bucket(recordBuckets[kindFacility]).Cursor().Seek([]byte{})
 	if k == nil {
 		return facilityRecord{}, false, nil
 	}
@@ -253,4 +257,139 @@ func checkZoneChange(zone, reason string) (string, error) {
 		return "", lot.OnField("tz", err)
 	}
 	return loc.String(), lot.OnField("reason", lot.ValidateText("the reason", reason, true))
+}
+
+// zonesOf are the zones a course's days have been counted in, over time:
+// the zone changes of its site and of the facility are audited records
+// with a time (`site set-tz`), so the zone in force at an instant is read
+// from the few audit entries of those two records (audit_entity, an index
+// seek on either engine), never from a scan of the trail. A given
+// infusion's day is counted in the zone in force when it was given — the
+// day its bedside check judged — so that a later zone change does not
+// recount history (review 17 B); "today" and the days still to come are
+// counted in the zone in force now.
+type zonesOf struct {
+	site     []zoneSpan // the site's zone from each of its versions ("" is the facility's); nil without a site
+	facility []zoneSpan // the facility's; before its first, UTC
+}
+
+// zoneSpan is a zone in force from since until the next span's since.
+type zoneSpan struct {
+	since time.Time
+	tz    string
+	init  bool           // the record's first version, written at init
+	loc   *time.Location // tz loaded (nil for "": a site counting in the facility's)
+	err   error          // why tz could not be loaded, said when it is used
+}
+
+// scheduleZones returns the zone history of course s's days (zonesOf).
+func scheduleZones(tx kv.Tx, s dose.Schedule) (zonesOf, error) {
+	var z zonesOf
+	var err error
+	if r, ok, ferr := facilityRec(tx); ferr != nil {
+		return z, ferr
+	} else if ok {
+		if z.facility, err = zoneSpans(tx, kindFacility, r.ID, "the facility", func(v []byte) (string, error) {
+			var fr facilityRecord
+			err := unmarshalRecord(v, &fr)
+			return fr.TZ, err
+		}); err != nil {
+			return z, err
+		}
+		// A facility record made by a zone change rather than at init (a
+		// file from before schema 6, or an init without --tz) counted its
+		// days in UTC before it.
+		if len(z.facility) > 0 && !z.facility[0].init {
+			z.facility = append([]zoneSpan{{tz: "UTC", loc: time.UTC}}, z.facility...)
+		}
+	}
+	if s.SiteID != uuid.Nil {
+		z.site, err = zoneSpans(tx, kindSite, s.SiteID, "site "+s.Site, func(v []byte) (string, error) {
+			var sr siteRecord
+			err := unmarshalRecord(v, &sr)
+			return sr.TZ, err
+		})
+	}
+	return z, err
+}
+
+// zoneHistories holds the zone history of each record read (zoneSpans), by
+// record id, with the key and stored hash of the last audit entry it was
+// read from: every bedside check of a course with an infusion given reads
+// it, and it changes only with a new entry of its record. The hash chains
+// the whole trail before it, so another database's record with the same
+// id (a copy that went its own way) does not match.
+var zoneHistories sync.Map // uuid.UUID → zoneHistory
+
+type zoneHistory struct {
+	last  string
+	hash  [32]byte
+	spans []zoneSpan
+}
+
+// zoneSpans reads the zone of each version of record id of kind (named
+// what) from its audit entries, oldest first, keeping only the versions
+// that changed it.
+func zoneSpans(tx kv.Tx, kind string, id uuid.UUID, what string, tzOf func([]byte) (string, error)) ([]zoneSpan, error) {
+	seqs := entitySeqs(tx, id)
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	last := string(seqs[len(seqs)-1])
+	hash, err := audit.StoredHash(tx.Bucket(bAudit).Get(seqs[len(seqs)-1]))
+	if err != nil {
+		return nil, fmt.Errorf("zone history of %s %s: %w", kind, id, err)
+	}
+	if h, ok := zoneHistories.Load(id); ok && h.(zoneHistory).last == last && h.(zoneHistory).hash == hash {
+		return h.(zoneHistory).spans, nil
+	}
+	es, err := decodeEntries(tx, seqs)
+	if err != nil {
+		return nil, err
+	}
+	var spans []zoneSpan
+	for _, e := range es {
+		if !e.State || len(e.New) == 0 {
+			continue
+		}
+		tz, err := tzOf(e.New)
+		if err != nil {
+			return nil, fmt.Errorf("zone history of %s %s: audit entry %d: %w", kind, id, e.Seq, err)
+		}
+		if n := len(spans); n == 0 || spans[n-1].tz != tz {
+			sp := zoneSpan{since: e.Time, tz: tz, init: e.Action == "init"}
+			if tz != "" {
+				sp.loc, sp.err = storedZone(what, tz)
+			}
+			spans = append(spans, sp)
+		}
+	}
+	zoneHistories.Store(id, zoneHistory{last, hash, spans})
+	return spans, nil
+}
+
+// at returns the span in force at t among spans: the last that began
+// before t, or the first when none did (a record's first version is its
+// zone from the start); ok is false when spans is empty. A change is in
+// force after its instant: an infusion recorded at the very instant of a
+// zone change (a clock's resolution apart) was judged before it.
+func at(spans []zoneSpan, t time.Time) (sp zoneSpan, ok bool) {
+	for i, s := range spans {
+		if i > 0 && !s.since.Before(t) {
+			break
+		}
+		sp, ok = s, true
+	}
+	return sp, ok
+}
+
+// At returns the zone a course's days were counted in at instant t.
+func (z zonesOf) At(t time.Time) (*time.Location, error) {
+	if sp, ok := at(z.site, t); ok && sp.tz != "" {
+		return sp.loc, sp.err
+	}
+	if sp, ok := at(z.facility, t); ok {
+		return sp.loc, sp.err
+	}
+	return time.UTC, nil
 }

@@ -167,7 +167,16 @@ func (t *tracer) departures(in dose.Infusion, d report.Dose) error {
 			given[x.Number] = dose.GivenAt{InfusionID: x.ID, At: x.Start}
 		}
 	}
-	loc, err := t.s.Zone(sr)
+	// Every day is counted as the bedside check counted it: in the zone in
+	// force then, not in one set since (review 17 B).
+	zoneAt, err := t.s.Zones(sr)
+	if err != nil {
+		return err
+	}
+	if err := dose.GivenDays(given, zoneAt); err != nil {
+		return err
+	}
+	loc, err := zoneAt(in.Start)
 	if err != nil {
 		return err
 	}

@@ -60,6 +60,9 @@ type Snapshot interface {
 	InfusionsOfPatient(id uuid.UUID) ([]dose.Infusion, error)
 	InfusionsOfContainer(id uuid.UUID) ([]dose.Infusion, error)
 	Reactions(infusionID uuid.UUID) ([]dose.Reaction, error)
+	// Weight is a weight record with the physician's confirmation of it,
+	// if one was signed; found is false when none is stored.
+	Weight(id uuid.UUID) (w lot.Weight, conf *dose.WeightConfirmation, found bool, err error)
 	Dispositions(lotID uuid.UUID) ([]release.Disposition, error)
 	Results(lotID uuid.UUID) ([]release.Result, error)
 	Screenings(donorID uuid.UUID) ([]release.Screening, error)
@@ -71,8 +74,10 @@ type Snapshot interface {
 	// ProtocolNamed is the latest version of a protocol: ENOTFOUND for an
 	// unknown name.
 	ProtocolNamed(name string) (dose.StoredProtocol, error)
-	// Zone is the time zone a schedule's days are counted in.
-	Zone(s dose.Schedule) (*time.Location, error)
+	// Zones is the time zone a schedule's days were counted in at an
+	// instant: a given infusion's day is counted in the zone in force when
+	// it was given.
+	Zones(s dose.Schedule) (dose.ZoneAt, error)
 
 	// Handling is the handling of the infusions f selects, oldest first.
 	Handling(f dose.HandlingFilter) ([]dose.Handling, error)
@@ -850,6 +855,9 @@ func (t *tracer) infusion(in dose.Infusion) (report.Dose, error) {
 	if perKg, ok := in.CellsPerKg(); ok {
 		d.CellsPerKg = perKg.String()
 	}
+	if d.WeightRecord, err = t.weight(in); err != nil {
+		return d, err
+	}
 	for _, c := range in.Containers {
 		l, err := t.lotOf(c.LotID)
 		if err != nil {
@@ -893,6 +901,41 @@ func (t *tracer) checkIdentity(l lot.Lot, c lot.Container, p lot.Patient, to lot
 	t.identity = append(t.identity, []string{c.Code(), l.Number, src.MRN, p.MRN, string(to), lot.FormatTime(at)})
 }
 
+// weight returns the weight record infusion in was dosed on, with the
+// physician's confirmation of it when one was signed; nil when the infusion
+// names no weight record.
+func (t *tracer) weight(in dose.Infusion) (*report.DoseWeight, error) {
+	if in.WeightID == uuid.Nil {
+		return nil, nil
+	}
+	w, conf, found, err := t.s.Weight(in.WeightID)
+	if err != nil {
+		return nil, err
+	} else if !found {
+		return nil, fmt.Errorf("weight %s of infusion %s is referenced but missing", in.WeightID, in.ID)
+	}
+	t.saw(audit.EntityWeight, w.ID)
+	dw := &report.DoseWeight{ID: w.ID.String(), Weight: w.Grams.String(), MeasuredAt: w.MeasuredAt, RecordedBy: w.RecordedBy, RecordedAt: w.RecordedAt}
+	if conf != nil {
+		t.saw(audit.EntityWeightConfirmation, conf.ID)
+		sg := reportSignature(conf.Signature)
+		dw.Confirmation, dw.ConfirmReason = &sg, conf.Reason
+	}
+	return dw, nil
+}
+
+// weightFields are the weight record's lines of an infusion's section.
+func weightFields(w *report.DoseWeight) []report.Field {
+	if w == nil {
+		return nil
+	}
+	fs := []report.Field{field("Weight measured", w.Measured())}
+	if w.Confirmation != nil {
+		fs = append(fs, field("Weight signed", signatureText(*w.Confirmation)+"; reason: "+w.ConfirmReason))
+	}
+	return fs
+}
+
 // doseDetails adds the infusion's dose and signatures to the details of the
 // custody event that recorded it (the cells and volume drawn from this
 // container).
@@ -910,6 +953,13 @@ func doseDetails(d report.Dose, ev map[string]string) map[string]string {
 	}
 	if len(d.Reactions) > 0 {
 		m["reactions"] = strings.Join(d.Reactions, " | ")
+	}
+	if w := d.WeightRecord; w != nil {
+		m["weight"] = w.Weight
+		m["weight_measured"] = w.MeasuredAt.UTC().Format(time.RFC3339) + " by " + w.RecordedBy
+		if c := w.Confirmation; c != nil {
+			m["weight_confirmed"] = fmt.Sprintf("%s (%s) %s: %s; reason: %s", c.FullName, c.By, c.At.UTC().Format(time.RFC3339), c.Meaning, w.ConfirmReason)
+		}
 	}
 	return m
 }
@@ -1042,8 +1092,9 @@ func doseSection(d report.Dose) report.Section {
 			fs = append(fs, field("From bag", fmt.Sprintf("%s gave %s viable cells (%s), %s mL; lot %s, %s", b.Container, b.Cells, b.CellsExact, b.VolumeML, b.Lot, b.Source)))
 		}
 	}
-	fs = append(fs, field("Cells/kg", orDash(d.CellsPerKg)),
-		field("Weight used", d.Weight), field("Volume", d.VolumeML+" mL"),
+	fs = append(fs, field("Cells/kg", orDash(d.CellsPerKg)), field("Weight used", d.Weight))
+	fs = append(fs, weightFields(d.WeightRecord)...)
+	fs = append(fs, field("Volume", d.VolumeML+" mL"),
 		field("Nurse", signatureText(d.Nurse)), field("Witness", signatureText(d.Witness)))
 	if len(d.Reactions) == 0 {
 		fs = append(fs, field("Reactions", "none recorded"))

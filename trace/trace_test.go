@@ -120,16 +120,21 @@ func (m *memSnapshot) EventsOfPatient(id uuid.UUID) ([]lot.Event, error) {
 func (m *memSnapshot) InfusionsOfPatient(uuid.UUID) ([]dose.Infusion, error)   { return nil, nil }
 func (m *memSnapshot) InfusionsOfContainer(uuid.UUID) ([]dose.Infusion, error) { return nil, nil }
 func (m *memSnapshot) Reactions(uuid.UUID) ([]dose.Reaction, error)            { return nil, nil }
-func (m *memSnapshot) Dispositions(uuid.UUID) ([]release.Disposition, error)   { return nil, nil }
-func (m *memSnapshot) Results(uuid.UUID) ([]release.Result, error)             { return nil, nil }
-func (m *memSnapshot) Screenings(uuid.UUID) ([]release.Screening, error)       { return nil, nil }
+func (m *memSnapshot) Weight(uuid.UUID) (lot.Weight, *dose.WeightConfirmation, bool, error) {
+	return lot.Weight{}, nil, false, nil
+}
+func (m *memSnapshot) Dispositions(uuid.UUID) ([]release.Disposition, error) { return nil, nil }
+func (m *memSnapshot) Results(uuid.UUID) ([]release.Result, error)           { return nil, nil }
+func (m *memSnapshot) Screenings(uuid.UUID) ([]release.Screening, error)     { return nil, nil }
 func (m *memSnapshot) Schedule(uuid.UUID) (dose.Schedule, bool, error) {
 	return dose.Schedule{}, false, nil
 }
 func (m *memSnapshot) Protocol(uuid.UUID) (dose.StoredProtocol, error) {
 	return dose.StoredProtocol{}, nil
 }
-func (m *memSnapshot) Zone(dose.Schedule) (*time.Location, error)            { return time.UTC, nil }
+func (m *memSnapshot) Zones(dose.Schedule) (dose.ZoneAt, error) {
+	return func(time.Time) (*time.Location, error) { return time.UTC, nil }, nil
+}
 func (m *memSnapshot) Handling(dose.HandlingFilter) ([]dose.Handling, error) { return nil, nil }
 func (m *memSnapshot) Accounts() ([]audit.AccessRow, error)                  { return nil, nil }
 func (m *memSnapshot) Settings() audit.Settings                              { return audit.Settings{} }

@@ -130,9 +130,13 @@ type PatientCorrected struct {
 }
 
 // WeighRequest is the body of POST /api/v1/svc/patients/{ref}/weights.
+// Kg is the weight in kilograms as a decimal string ("62.0", "8.35"), read
+// as `patient weigh --kg` reads it (lot.ParseWeightKg): whole grams here let
+// a client's 6200 meant as 62 kg record a plausible 6.2 kg, and a weight to
+// the gram pass that every other front end refuses (review 17).
 type WeighRequest struct {
-	Grams lot.Grams
-	At    time.Time
+	Kg string
+	At time.Time
 }
 
 func (r RemoteLots) AddDonor(_ string, d lot.Donor) (lot.Donor, error) {
@@ -168,7 +172,7 @@ func (r RemoteLots) CorrectPatient(_, mrn string, fix lot.PatientFix, reason str
 }
 
 func (r RemoteLots) Weigh(_ string, mrn string, g lot.Grams, at time.Time) (lot.Weight, error) {
-	return remotePost[lot.Weight](r.c, "/patients/"+seg(mrn)+"/weights", WeighRequest{g, at})
+	return remotePost[lot.Weight](r.c, "/patients/"+seg(mrn)+"/weights", WeighRequest{g.KgString(), at})
 }
 
 func (r RemoteLots) Weights(mrn string) ([]lot.Weight, error) {
@@ -226,23 +230,40 @@ func RemoteSession(c Caller) (audit.User, audit.Session, error) {
 
 // RemoteFacility is the facility of the server that c calls: its FIN, and
 // its time zone or why that cannot be read.
-func RemoteFacility(c Caller) (f RemoteFacilityView, err error) {
+func RemoteFacility(c Caller) (RemoteFacilityView, error) {
 	v, err := remoteGet[FacilityView](c, "/facility")
 	if err != nil {
-		return f, err
+		return RemoteFacilityView{}, err
 	}
+	return remoteFacility(v), nil
+}
+
+// RemoteStart is what a command through the server that c calls reads
+// before its own request, in one request (GET /api/v1/svc/start): the
+// session's user, as RemoteSession has it, and the facility, as
+// RemoteFacility says it.
+func RemoteStart(c Caller) (audit.User, RemoteFacilityView, error) {
+	v, err := remoteGet[StartView](c, "/start")
+	if err != nil {
+		return v.User, RemoteFacilityView{}, err
+	}
+	return v.User, remoteFacility(v.Facility), nil
+}
+
+// remoteFacility is the facility a server answered, its zone loaded here.
+func remoteFacility(v FacilityView) (f RemoteFacilityView) {
 	f.FIN, f.Migrated = v.FIN, v.Migrated
 	if v.ZoneError.Code != "" {
 		f.ZoneErr = lot.Errorf(v.ZoneError.Code, "%s", v.ZoneError.Message)
-		return f, nil
+		return f
 	}
 	loc, lerr := time.LoadLocation(v.Zone)
 	if lerr != nil {
 		f.ZoneErr = lot.Errorf(lot.EINVALID, "the facility's time zone %q (from the server) is not known on this machine: %v", v.Zone, lerr)
-		return f, nil
+		return f
 	}
 	f.Zone = loc
-	return f, nil
+	return f
 }
 
 // RemoteFacilityView is what RemoteFacility says of the server's database:

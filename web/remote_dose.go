@@ -118,10 +118,36 @@ type ScheduleChangeRequest struct {
 }
 
 // ConfirmWeightRequest is the body of POST
-// /api/v1/svc/patients/{ref}/weights/latest/confirmation.
+// /api/v1/svc/patients/{ref}/weights/latest/confirmation. It names the
+// weight the physician was shown (dose.WeightShown): WeightID, the weight
+// record's id (GET …/weights, or the check's report's Weight.ID), and/or
+// Kg, its value in kg as a decimal string ("72.0", as `dose confirm-weight
+// --kg` takes it). At least one is required; the confirmation is refused
+// (409, nothing written) when the patient's latest weight is not the one
+// named.
 type ConfirmWeightRequest struct {
+	WeightID uuid.UUID
+	Kg       string
 	Reason   string
 	Password string
+}
+
+// weightShown reads the weight a confirmation names, before any password
+// is read: a body that names none, or a Kg that is no weight, costs the
+// physician no failed attempt.
+func (q ConfirmWeightRequest) weightShown() (dose.WeightShown, error) {
+	shown := dose.WeightShown{ID: q.WeightID}
+	if q.Kg != "" {
+		g, err := dose.ParseKgShown("Kg", q.Kg)
+		if err != nil {
+			return shown, lot.OnField("Kg", err)
+		}
+		shown.Grams = g
+	}
+	if shown == (dose.WeightShown{}) {
+		return shown, lot.FieldErrorf("WeightID", lot.EUSAGE, "the confirmation names no weight: give WeightID, the id of the weight record you were shown (GET …/weights lists them), or Kg, its value in kg as shown (\"72.0\") — nothing was done")
+	}
+	return shown, nil
 }
 
 // volumeGiven refuses a negative volume in a body: 0 means the computed
@@ -226,12 +252,16 @@ func (r RemoteDoses) Courses(mrn string) (lot.Patient, []dose.Course, error) {
 	return v.Patient, cs, err
 }
 
-func (r RemoteDoses) ConfirmWeight(signer audit.User, mrn, reason string) (lot.Weight, error) {
+func (r RemoteDoses) ConfirmWeight(signer audit.User, mrn string, shown dose.WeightShown, reason string) (lot.Weight, error) {
 	pw, err := r.sigs.signature(signer, dose.MeaningConfirmWeight)
 	if err != nil {
 		return lot.Weight{}, err
 	}
-	return remotePost[lot.Weight](r.c, "/patients/"+seg(mrn)+"/weights/latest/confirmation", ConfirmWeightRequest{reason, pw})
+	q := ConfirmWeightRequest{WeightID: shown.ID, Reason: reason, Password: pw}
+	if shown.Grams != 0 {
+		q.Kg = shown.Grams.KgString()
+	}
+	return remotePost[lot.Weight](r.c, "/patients/"+seg(mrn)+"/weights/latest/confirmation", q)
 }
 
 func (r RemoteDoses) Check(mrn string, refs []string, volume lot.Tenths) (dose.Report, error) {
@@ -348,16 +378,20 @@ func (s *Server) doseRoutes() []svcRoute {
 				c, err := D().ChangeSchedule(signer, refOf(r, "ref"), n, q.Date, q.Reason)
 				return wireCourse(c), err
 			})},
-		{"POST " + p + "/patients/{ref}/weights/latest/confirmation", "dose.Service ConfirmWeight: confirm the latest weight, signed with the acting physician's password",
+		{"POST " + p + "/patients/{ref}/weights/latest/confirmation", "dose.Service ConfirmWeight: confirm the latest weight, named by WeightID and/or Kg as the physician was shown it (409, nothing written, when the latest weight is another), signed with the acting physician's password",
 			writeCall(s, func(u audit.User, r *http.Request, q ConfirmWeightRequest) (lot.Weight, error) {
 				if err := audit.Authorize(u, audit.WeightConfirm); err != nil {
+					return lot.Weight{}, err
+				}
+				shown, err := q.weightShown()
+				if err != nil {
 					return lot.Weight{}, err
 				}
 				signer, err := U().Authenticate(u.Name, q.Password, dose.MeaningConfirmWeight)
 				if err != nil {
 					return lot.Weight{}, err
 				}
-				return D().ConfirmWeight(signer, refOf(r, "ref"), q.Reason)
+				return D().ConfirmWeight(signer, refOf(r, "ref"), shown, q.Reason)
 			})},
 		{"POST " + p + "/checks", "dose.Service Check: the bedside check (nothing is written; a NO-GO is in the report)",
 			writeCall(s, func(u audit.User, r *http.Request, q CheckRequestBody) (WireReport, error) {

@@ -101,7 +101,7 @@ func roundTripCases(at, local time.Time, id uuid.UUID, din lot.DIN, corr lot.Cor
 			PatientID: id, ThawedAt: local, ThawViability: 912, ViableCells: 91_200_000, CreatedAt: at, CreatedBy: "liu"}},
 		{"donor correction", DonorCorrected{Donor: lot.Donor{Code: "D"}, Correction: corr}},
 		{"patient fix", CorrectPatientRequest{Fix: lot.PatientFix{MRN: "M", Name: "N", Born: at, Sex: "X"}, Reason: "r"}},
-		{"weigh", WeighRequest{Grams: 8350, At: local}},
+		{"weigh", WeighRequest{Kg: "8.35", At: local}},
 		{"move", lot.Move{To: lot.Shipped, Location: "L", Site: "S", Courier: "C", Condition: "dry", Excursion: "no", Thaw: lot.Thaw{At: at, Viability: 915, ViableCells: 91_000_000}, Patient: "M", Reason: "R"}},
 		{"history", ContainerHistory{Container: lot.Container{ID: id, DIN: din}, Events: []lot.Event{{ID: id, ContainerID: id, LotID: id, From: lot.Stored, To: lot.Shipped,
 			At: at, By: "liu", Site: "LAB", Location: "L", Custodian: "liu", PatientID: id, Reason: "r", Details: map[string]string{"courier": "BioCour #4471"}}}}},

@@ -75,11 +75,17 @@ func (s *Server) clearSessionCookie(w http.ResponseWriter) {
 // against the database on every request (a user disabled since login can
 // do nothing), and keeps the cookie's token current.
 func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) (audit.User, error) {
+	return s.checkedUser(w, r, s.cfg.Sessions.Check)
+}
+
+// checkedUser is currentUser with the session checked by check (Sessions.Check,
+// or a read that checks it with more: Config.Start).
+func (s *Server) checkedUser(w http.ResponseWriter, r *http.Request, check func(token string) (audit.User, string, error)) (audit.User, error) {
 	c, err := r.Cookie(s.cookieName())
 	if err != nil || c.Value == "" {
 		return audit.User{}, lot.Errorf(lot.ESESSION, "not logged in; log in first (the login page, or POST /api/v1/login)")
 	}
-	u, next, err := s.cfg.Sessions.Check(c.Value)
+	u, next, err := check(c.Value)
 	if err != nil {
 		switch lot.ErrorCode(err) {
 		case lot.EBUSY, lot.EUNKNOWN, lot.ENODB, lot.EINTERNAL:

@@ -191,28 +191,7 @@ func (s *Server) svcRoutes() []svcRoute {
 			})},
 
 		{"GET " + p + "/facility", "the facility: its FIN (for labels), time zone (in which times are shown) and, on a database migrated to the other engine, the note its reads print",
-			readCall(s, func(r *http.Request) (FacilityView, error) {
-				var v FacilityView
-				if s.cfg.Facility == nil || s.cfg.Zone == nil {
-					return v, lot.Errorf(lot.EINTERNAL, "this server does not say its facility")
-				}
-				fin, err := s.cfg.Facility()
-				if err != nil {
-					return v, err
-				}
-				note, err := s.migratedNote()
-				if err != nil {
-					return v, err
-				}
-				loc, err := s.cfg.Zone()
-				if err != nil {
-					return FacilityView{FIN: fin, ZoneError: errorBody(err), Migrated: note}, nil
-				}
-				// Another server on the same PostgreSQL database may have
-				// changed the zone: this one's pages follow what it read.
-				lot.SetDisplayZone(loc)
-				return FacilityView{FIN: fin, Zone: loc.String(), Migrated: note}, nil
-			})},
+			readCall(s, func(r *http.Request) (FacilityView, error) { return s.facilityView() })},
 		{"POST " + p + "/donors", "lot.Service AddDonor: register a donor (lab)",
 			writeCall(s, func(u audit.User, r *http.Request, d lot.Donor) (lot.Donor, error) { return L().AddDonor(u.Name, d) })},
 		{"GET " + p + "/donors", "lot.Service Donors: every donor",
@@ -237,9 +216,13 @@ func (s *Server) svcRoutes() []svcRoute {
 				pt, c, err := L().CorrectPatient(u.Name, refOf(r, "ref"), q.Fix, q.Reason)
 				return PatientCorrected{pt, c}, err
 			})},
-		{"POST " + p + "/patients/{ref}/weights", "lot.Service Weigh: record a body weight",
+		{"POST " + p + "/patients/{ref}/weights", "lot.Service Weigh: record a body weight, Kg in kilograms as a decimal string (\"62.0\"), as `patient weigh --kg` takes it",
 			writeCall(s, func(u audit.User, r *http.Request, q WeighRequest) (lot.Weight, error) {
-				return L().Weigh(u.Name, refOf(r, "ref"), q.Grams, q.At)
+				g, err := lot.ParseWeightKg("Kg", q.Kg)
+				if err != nil {
+					return lot.Weight{}, lot.OnField("Kg", err)
+				}
+				return L().Weigh(u.Name, refOf(r, "ref"), g, q.At)
 			})},
 		{"GET " + p + "/patients/{ref}/weights", "lot.Service Weights: a patient's weights",
 			readCall(s, func(r *http.Request) ([]lot.Weight, error) { return L().Weights(refOf(r, "ref")) })},

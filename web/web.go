@@ -105,6 +105,11 @@ type Config struct {
 	Passwords Passwords
 	// Sessions opens, checks and ends logins.
 	Sessions Sessions
+	// Start, when set, checks the session of token as Sessions.Check does
+	// and, the session passed, reads the facility, in one read transaction
+	// (GET /api/v1/svc/start; start.go). Nil: the session is checked and
+	// the facility read as for their own endpoints.
+	Start func(token string) (Started, error)
 	// Zone is the facility's time zone, in which times are shown (the
 	// command line in server mode shows them as it does locally).
 	Zone func() (*time.Location, error)
@@ -346,7 +351,7 @@ func (s *Server) apiRoutes() []apiRoute {
 // summary openapi.json gives it.
 func (s *Server) serviceRoutes() []svcRoute {
 	return slices.Concat(s.svcRoutes(), s.releaseRoutes(), s.userRoutes(), s.doseRoutes(), s.reportRoutes(),
-		s.sessionRoutes(), s.verifyRoutes(), s.checkpointRoutes())
+		s.sessionRoutes(), s.startRoutes(), s.verifyRoutes(), s.checkpointRoutes())
 }
 
 //go:embed openapi.json

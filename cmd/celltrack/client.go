@@ -199,34 +199,36 @@ func (rt *runtime) newServerClient(raw string) (*serverClient, error) {
 }
 
 // useServerSession loads the session file of this server and checks --user
-// (or CELLTRACK_USER) against its user, as a local command does.
-func (cl *serverClient) useServerSession(c *cli.Context) error {
+// (or CELLTRACK_USER) against its user, as a local command does. It
+// returns the server's facility, asked for in the same request.
+func (cl *serverClient) useServerSession(c *cli.Context) (web.RemoteFacilityView, error) {
 	b, err := os.ReadFile(cl.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return lot.Errorf(lot.ESESSION, "not logged in to %s; log in with `celltrack login NAME`", cl.base)
+		return web.RemoteFacilityView{}, lot.Errorf(lot.ESESSION, "not logged in to %s; log in with `celltrack login NAME`", cl.base)
 	}
 	if err != nil {
-		return fmt.Errorf("read session file: %w", err)
+		return web.RemoteFacilityView{}, fmt.Errorf("read session file: %w", err)
 	}
 	if json.Unmarshal(b, &cl.session) != nil || cl.session.Cookie == "" || cl.session.Server != cl.base {
-		return lot.Errorf(lot.ESESSION, "the session file %s is not one celltrack wrote (it was edited by hand); log in again with `celltrack login NAME`", cl.path)
+		return web.RemoteFacilityView{}, lot.Errorf(lot.ESESSION, "the session file %s is not one celltrack wrote (it was edited by hand); log in again with `celltrack login NAME`", cl.path)
 	}
 	// Who the session is, the server says: the file's user field is only
 	// what was written at login, and a file can be copied or edited. The
 	// cookie is what the server acts on, so --user is checked against the
-	// server's answer (GET /api/v1/svc/session, as `whoami`).
-	su, _, err := web.RemoteSession(cl)
+	// server's answer (GET /api/v1/svc/start, whose user is the one GET
+	// /api/v1/svc/session gives `whoami`), which brings the facility too.
+	su, f, err := web.RemoteStart(cl)
 	if err != nil {
-		return err
+		return f, err
 	}
 	if su.Name != cl.session.User {
-		return lot.Errorf(lot.ESESSION, "the session file %s says %s, but the server says its session is %s's (the file was edited or copied); log in again with `celltrack login NAME`", cl.path, cl.session.User, su.Name)
+		return f, lot.Errorf(lot.ESESSION, "the session file %s says %s, but the server says its session is %s's (the file was edited or copied); log in again with `celltrack login NAME`", cl.path, cl.session.User, su.Name)
 	}
 	if want := flagValue(c, "user", (*cli.Context).String); want != "" && want != su.Name {
-		return lot.Errorf(lot.EUSAGE, "--user (or CELLTRACK_USER) %s names someone other than the session's user %s; log in as %s with `celltrack login %s`, or drop --user", want, su.Name, want, want)
+		return f, lot.Errorf(lot.EUSAGE, "--user (or CELLTRACK_USER) %s names someone other than the session's user %s; log in as %s with `celltrack login %s`, or drop --user", want, su.Name, want, want)
 	}
 	c.App.Metadata = map[string]any{"user": su.Name}
-	return nil
+	return f, nil
 }
 
 // call sends one API request with the session's cookie. The answer's body

@@ -262,10 +262,16 @@ func printEntries(w io.Writer, co dose.Course) {
 		switch {
 		case e.Status == dose.Given:
 			given = lot.FormatTimeIn(e.Given.At, co.Zone) + "  infusion " + e.Given.InfusionID.String()
+			if day := e.Given.DayIn(co.Zone); !day.Equal(dose.DateIn(e.Given.At, co.Zone)) {
+				// The zone changed since: the day stays the one its
+				// bedside check counted.
+				given += fmt.Sprintf("  (on %s in the zone in force then)", lot.FormatDate(day))
+			}
 		case e.FromPrevious:
 			// Say why the date is not the one first planned.
 			prev := co.Entries[i-1]
-			given = fmt.Sprintf("(%d days after infusion %d, given %s)", e.Date.Sub(dose.DateIn(prev.Given.At, co.Zone))/(24*time.Hour), prev.Number, lot.FormatDateIn(prev.Given.At, co.Zone))
+			day := prev.Given.DayIn(co.Zone)
+			given = fmt.Sprintf("(%d days after infusion %d, given %s)", e.Date.Sub(day)/(24*time.Hour), prev.Number, lot.FormatDate(day))
 		}
 		fmt.Fprintf(tw, "  %d\t%s\t%s – %s\t%s\t%s\t%s\n", e.Number, lot.FormatDate(e.Date), lot.FormatDate(e.From), lot.FormatDate(e.To), e.Dose, e.Status, given)
 	}
@@ -279,6 +285,7 @@ func courseView(co dose.Course) map[string]any {
 			"window_to": lot.FormatDate(e.To), "dose": e.Dose, "status": e.Status}
 		if e.Status == dose.Given {
 			v["infusion"], v["given_at"], v["given_at_local"] = e.Given.InfusionID, e.Given.At, lot.FormatTimeIn(e.Given.At, co.Zone)
+			v["given_on"] = lot.FormatDate(e.Given.DayIn(co.Zone))
 		} else if e.FromPrevious {
 			v["follows_given_infusion"] = e.Number - 1
 		}
@@ -442,8 +449,12 @@ func (rt *runtime) doseCommand() *cli.Command {
 			},
 			{
 				Name: "confirm-weight", Usage: "confirm a patient's latest weight after a change of more than 10 % (physician, signed)", ArgsUsage: "MRN",
-				Description: example("celltrack --user pat dose confirm-weight --reason 're-weighed: fluid loss after diuretics' MRN-1001"),
+				Description: "--kg is the weight you confirm, as `dose check` showed it (\"FAIL weight change: 72.0 kg is +16.1 % …\"). If the\n" +
+					"latest weight is another (recorded since you looked), nothing is signed and the refusal names it: review it and\n" +
+					"confirm again.\n\n" +
+					example("celltrack --user pat dose confirm-weight --kg 72.0 --reason 're-weighed: fluid overload' MRN-1001"),
 				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "kg", Required: true, Usage: "the weight you confirm, in kg, as the check showed it (for example 72.0)"},
 					&cli.StringFlag{Name: "reason", Required: true, Usage: "why the change is real"},
 					&cli.BoolFlag{Name: "password-stdin", Usage: "read the signing password from standard input"},
 				},
@@ -453,6 +464,24 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err := rt.mayAct(actor(c), audit.WeightConfirm); err != nil {
 						return err
 					}
+					kg, err := dose.ParseKgShown("--kg", c.String("kg"))
+					if err != nil {
+						return err
+					}
+					shown := dose.WeightShown{Grams: kg}
+					// A weight recorded since the physician looked is said
+					// before the password, as a NO-GO is before the
+					// administer's: it costs no attempt. The store checks
+					// again in the writing transaction.
+					ws, err := rt.lots().Weights(c.Args().First())
+					if err != nil {
+						return err
+					}
+					if latest, _, ok := dose.LatestWeight(ws, rt.clock()); ok {
+						if err := dose.CheckWeightShown(shown, latest, c.Args().First()); err != nil {
+							return err
+						}
+					}
 					pw, err := rt.password(c, actor(c))
 					if err != nil {
 						return err
@@ -461,7 +490,7 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					wt, err := rt.doses().ConfirmWeight(u, c.Args().First(), c.String("reason"))
+					wt, err := rt.doses().ConfirmWeight(u, c.Args().First(), shown, c.String("reason"))
 					if err != nil {
 						return err
 					}

@@ -39,6 +39,8 @@ var commandHints = map[string]map[string]string{
 	"dose administer": {"mrn": "", "containers": "--container CODE"},
 	"dose calc":       {"mrn": "", "containers": "--container CODE"},
 	"patient correct": {"mrn": "--mrn"},
+	// The weight a confirmation names is its value on the command line.
+	"dose confirm-weight": {"weight": "--kg"},
 }
 
 // flagHint is the flag (or variable, or command) that gives the input

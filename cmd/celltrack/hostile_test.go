@@ -577,7 +577,7 @@ var laterHostile = []hostile{
 	{name: "reaction void and corrects together", code: 2, base: "infused", args: react("--void", "1", "--corrects", "1", "--reason", "x"), want: []string{"--void", "--corrects does not apply"}},
 	{name: "reaction void blank reason", code: 3, base: "infused", args: react("--void", "1", "--reason", " \t "), want: []string{"the reason is required to void a reaction", "(--reason)"}},
 	{name: "reaction correction reason not UTF-8", code: 3, base: "infused", args: react("--corrects", "1", "--grade", "1", "--text", "rash", "--reason", "typo \xff"), want: []string{"--reason", "not UTF-8"}},
-	{name: "confirm weight unknown patient", code: 5, stdin: pw, args: []string{"--user", "pat", "dose", "confirm-weight", "--reason", "re-weighed", "--password-stdin", "MRN-4040"}, want: []string{"MRN-4040"}},
+	{name: "confirm weight unknown patient", code: 5, stdin: pw, args: []string{"--user", "pat", "dose", "confirm-weight", "--kg", "62.0", "--reason", "re-weighed", "--password-stdin", "MRN-4040"}, want: []string{"MRN-4040"}},
 
 	// trace and reports
 	{name: "trace lot unknown", code: 5, args: []string{"--user", "aud", "trace", "lot", "LOT-UC-4"}, want: []string{"LOT-UC-4"}},

@@ -173,11 +173,8 @@ func (rt *runtime) action(mode access, nargs int, fn func(c *cli.Context) error)
 			// Through a server: the server holds the database and checks
 			// the session again; login and logout make and end it.
 			if mode != authDB && mode != loginDB {
-				if err := rt.client.useServerSession(c); err != nil {
-					return err
-				}
 				// Times are shown in the facility's zone, as locally.
-				f, err := web.RemoteFacility(rt.client)
+				f, err := rt.client.useServerSession(c)
 				if err != nil {
 					return err
 				}

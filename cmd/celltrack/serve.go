@@ -280,6 +280,7 @@ func webApp(db *store.DB, secure bool, logger *log.Logger) *web.Server {
 		Releases: store.NewReleaseService(db),
 		Users:    db,
 		Sessions: webSessions{db},
+		Start:    webSessions{db}.Start,
 		Accounts: db,
 		Now:      db.Now, // the database's clock: what is locked is decided by it
 		Health: func() error {
@@ -350,6 +351,27 @@ func (s webSessions) Check(token string) (audit.User, string, error) {
 		return info.User, encodeCreds(next), nil
 	}
 	return info.User, "", nil
+}
+
+// Start checks the session of token as Check does and reads the facility
+// in the same read transaction (store.DB.ServedStart).
+func (s webSessions) Start(token string) (web.Started, error) {
+	c, err := decodeCreds(token)
+	if err != nil {
+		return web.Started{}, err
+	}
+	sv, err := s.db.ServedStart(c)
+	st := web.Started{User: sv.Session.User, FIN: sv.FIN, Zone: sv.Zone, ZoneErr: sv.ZoneErr, FacilityErr: sv.FacilityErr}
+	if err != nil {
+		return st, err
+	}
+	if sv.Next != c {
+		st.Next = encodeCreds(sv.Next)
+	}
+	if sv.Mark != nil {
+		st.Migrated = sv.Mark.Note()
+	}
+	return st, nil
 }
 
 func (s webSessions) Info(token string) (audit.User, audit.Session, error) {

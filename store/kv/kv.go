@@ -227,11 +227,20 @@ func PrefetchSeeksIn(tx Tx, below, from int, seeks ...BucketKey) {
 	}
 }
 
-// Reads is what a transaction is about to read: Keys with Get, and the
-// Seeks of cursors.
+// Reads is what a transaction is about to read: Keys with Get, the
+// Seeks of cursors, and the Ends of buckets cursors go to.
 type Reads struct {
 	Keys  []BucketKey
 	Seeks []Seeks
+	Ends  []End
+}
+
+// End is a cursor's move to the First (Last false) or the Last pair of
+// Bucket, and the moves on from there within a page (pgkv: the page that
+// move would fetch); a bucket that does not exist is left out.
+type End struct {
+	Bucket []byte
+	Last   bool
 }
 
 // Seeks are cursor Seeks to Keys, each in its bucket, and moves within
@@ -255,6 +264,34 @@ func PrefetchReads(tx Tx, r Reads) {
 	if p, ok := tx.(ReadsPrefetcher); ok {
 		p.PrefetchReads(r)
 	}
+}
+
+// ReadingWriter is an Engine that can begin a write transaction with what
+// its function reads first (pgkv: BEGIN, the write lock and those reads in
+// one round trip): Update and Batch told so. The function runs once they
+// are read, in the transaction, as in Update and Batch.
+type ReadingWriter interface {
+	UpdateReading(first Reads, fn func(Tx) error) error
+	BatchReading(first Reads, fn func(Tx) error) error
+}
+
+// UpdateReading is e.Update(fn), told that fn reads first first (see
+// ReadingWriter); an engine for which a read costs no round trip (bbolt)
+// has nothing to do with it.
+func UpdateReading(e Engine, first Reads, fn func(Tx) error) error {
+	if w, ok := e.(ReadingWriter); ok {
+		return w.UpdateReading(first, fn)
+	}
+	return e.Update(fn)
+}
+
+// BatchReading is e.Batch(fn), told that fn reads first first (see
+// UpdateReading).
+func BatchReading(e Engine, first Reads, fn func(Tx) error) error {
+	if w, ok := e.(ReadingWriter); ok {
+		return w.BatchReading(first, fn)
+	}
+	return e.Batch(fn)
 }
 
 // ReadsAhead says whether tx reads ahead what it is told it will read

@@ -357,11 +357,19 @@ const carryN = 1024
 
 // carry is the page at the table's end once p is in it, from pg, the page
 // at its end before: p's last carryN keys merged into pg's pairs from the
-// first of them on, its last carryN pairs kept. ok is false when pg does
-// not cover that first key (nothing of the table between is known).
+// first of them on — from pg's first pair when those are all of p's keys —
+// its last carryN pairs kept. ok is false when pg does not cover that
+// first key (nothing of the table between is known).
+//
+// A send of a few keys keeps the pairs before them: the audit tree's
+// (~one key in 32 entries, ~40 a send of an import) — a node completed
+// reads its left sibling, written sends ago, and a page cut at the last
+// send's first key sent that Seek to the server, to wait there for the
+// send under way (issue 14: two or three waits in a 10k import).
 func carry(pg *page, p *pending, stamp int) (page, bool) {
 	ks := p.keys
-	if len(ks) > carryN {
+	whole := len(ks) <= carryN
+	if !whole {
 		ks = ks[len(ks)-carryN:]
 	}
 	lo := ks[0]
@@ -370,7 +378,13 @@ func carry(pg *page, p *pending, stamp int) (page, bool) {
 			return page{}, false
 		}
 	}
-	i := sort.Search(len(pg.pairs), func(i int) bool { return bytes.Compare(pg.pairs[i].k, lo) >= 0 })
+	out := page{lo: lo, loIn: true, stamp: stamp}
+	i := 0
+	if whole {
+		out.lo, out.loIn = pg.lo, pg.loIn // every key of p is merged: pg's pairs before them stand
+	} else {
+		i = sort.Search(len(pg.pairs), func(i int) bool { return bytes.Compare(pg.pairs[i].k, lo) >= 0 })
+	}
 	pairs := make([]pair, 0, len(pg.pairs)-i+len(ks))
 	for j := 0; i < len(pg.pairs) || j < len(ks); {
 		if j == len(ks) || i < len(pg.pairs) && bytes.Compare(pg.pairs[i].k, ks[j]) < 0 {
@@ -386,10 +400,9 @@ func carry(pg *page, p *pending, stamp int) (page, bool) {
 		}
 		j++
 	}
-	out := page{lo: lo, loIn: true, stamp: stamp}
 	if len(pairs) > carryN {
 		pairs = pairs[len(pairs)-carryN:]
-		out.lo = pairs[0].k
+		out.lo, out.loIn = pairs[0].k, true
 	}
 	out.pairs = pairs
 	return out, true
@@ -508,6 +521,18 @@ const maxPages = 16
 func (t *tx) pagesOf(name string) *[]page {
 	c := t.cacheOf(name)
 	return &c.pages
+}
+
+// keepPage keeps pg, fetched of bucket name while its table was as stamp
+// says, for the cursors of this transaction; the oldest page goes when
+// maxPages are kept.
+func (t *tx) keepPage(name string, stamp int, pg page) {
+	pg.stamp = stamp
+	pages := t.pagesOf(name)
+	if len(*pages) == maxPages {
+		*pages = (*pages)[1:]
+	}
+	*pages = append(*pages, pg)
 }
 
 func (t *tx) cacheOf(name string) *getCache {
@@ -874,11 +899,7 @@ func (c *cursor) table(k []byte, desc, strict bool) (pair, bool) {
 		return p, found
 	}
 	pg := c.fetch(k, desc, strict)
-	pg.stamp = stamp
-	if len(*pages) == maxPages {
-		*pages = (*pages)[1:]
-	}
-	*pages = append(*pages, pg)
+	c.b.t.keepPage(c.b.name, stamp, pg)
 	p, found, known := pg.answer(k, desc, strict)
 	if !known {
 		// A page fetched for k always answers for k.
@@ -938,10 +959,9 @@ func (c *cursor) fetch(k []byte, desc, strict bool) page {
 	if err := rows.Err(); err != nil {
 		c.b.t.fail("read "+c.b.name, err)
 	}
-	pg := page{}
-	switch {
-	case q == c.b.q.around:
+	if q == c.b.q.around {
 		sort.Slice(pairs, func(i, j int) bool { return bytes.Compare(pairs[i].k, pairs[j].k) < 0 })
+		pg := page{pairs: pairs}
 		below := sort.Search(len(pairs), func(i int) bool { return bytes.Compare(pairs[i].k, k) >= 0 })
 		if below == aroundN {
 			pg.lo, pg.loIn = pairs[0].k, true
@@ -949,12 +969,21 @@ func (c *cursor) fetch(k []byte, desc, strict bool) page {
 		if len(pairs)-below == aroundN {
 			pg.hi, pg.hiIn = pairs[len(pairs)-1].k, true
 		}
-	case !desc:
+		return pg
+	}
+	return pageOf(pairs, k, desc, strict, n)
+}
+
+// pageOf is the page of pairs, in the order a query of at most n pairs
+// returned them, for a move from k in direction desc (not a Seek's).
+func pageOf(pairs []pair, k []byte, desc, strict bool, n int) page {
+	pg := page{}
+	if !desc {
 		pg.lo, pg.loIn = bytes.Clone(k), !strict
 		if len(pairs) == n {
 			pg.hi, pg.hiIn = pairs[len(pairs)-1].k, true
 		}
-	default:
+	} else {
 		slices.Reverse(pairs)
 		pg.hi, pg.hiIn = bytes.Clone(k), !strict
 		if len(pairs) == n {

@@ -436,3 +436,63 @@ func TestCopyKnowsItsOwnKeys(t *testing.T) {
 		t.Errorf("the table holds\n%v\nwant\n%v", got, want)
 	}
 }
+
+// TestCopyStreamsRows: a COPY's rows are made as the server reads them
+// (copy.go, stream), many reads of one COPY for a large send. Two buckets
+// of the generic table share one COPY; keys the table holds, among them,
+// go by INSERT instead, their new values replacing the old: every value
+// must read back as last written, none lost or doubled between reads.
+func TestCopyStreamsRows(t *testing.T) {
+	defer pgkv.SetCopyMin(4)()
+	e, _ := create(t)
+	key := func(i int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(i)) }
+	val := func(b string, i, round int) []byte {
+		return fmt.Appendf(nil, "%s %d round %d %s", b, i, round, strings.Repeat("x", 200))
+	}
+	buckets := []string{"idx_a", "idx_b"}
+	mustUpdateKV(t, e, func(tx kv.Tx) error {
+		for _, name := range buckets {
+			b, err := tx.CreateBucket([]byte(name))
+			if err != nil {
+				return err
+			}
+			for i := 0; i < 3000; i += 97 {
+				if err := b.Put(key(i), val(name, i, 0)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	mustUpdateKV(t, e, func(tx kv.Tx) error {
+		for _, name := range buckets {
+			b := tx.Bucket([]byte(name))
+			for i := 0; i < 3000; i++ {
+				if err := b.Put(key(i), val(name, i, 1)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err := e.View(func(tx kv.Tx) error {
+		for _, name := range buckets {
+			n := 0
+			if err := tx.Bucket([]byte(name)).ForEach(func(k, v []byte) error {
+				if i := int(binary.BigEndian.Uint32(k)); !bytes.Equal(v, val(name, i, 1)) {
+					t.Errorf("%s %d = %.30q…, want round 1", name, i, v)
+				}
+				n++
+				return nil
+			}); err != nil {
+				return err
+			}
+			if n != 3000 {
+				t.Errorf("%s holds %d keys, want 3000", name, n)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

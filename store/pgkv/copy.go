@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
+	"io"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -154,12 +156,35 @@ func (c *copyData) send(t *tx, tbl table) error {
 	if c.n == 0 {
 		return nil
 	}
-	c.buf.Write([]byte{0xff, 0xff}) // the trailer
+	c.buf.Write(copyTrailer)
+	return c.copyFrom(t, tbl, &c.buf)
+}
+
+var copyTrailer = []byte{0xff, 0xff}
+
+// stream runs the COPY of tbl with the rows next adds to c, each added as
+// COPY reads them (64 KiB at a time), so that the server inserts the
+// first while the next are made: made all before the first went out, a
+// send's rows (~1 MB a table) left the server idle meanwhile (issue 14),
+// and their buffer held them all. next adds at most one row and reports
+// whether it looked at a pair; a table none of whose pairs makes a row
+// gets no COPY.
+func (c *copyData) stream(t *tx, tbl table, next func(*copyData) bool) error {
+	for c.n == 0 {
+		if !next(c) {
+			return nil
+		}
+	}
+	return c.copyFrom(t, tbl, &rowReader{c: c, next: next})
+}
+
+// copyFrom runs the COPY of tbl reading r, which gives c's rows.
+func (c *copyData) copyFrom(t *tx, tbl table, r io.Reader) error {
 	pc, err := pgConnOf(t)
 	if err != nil {
 		return err
 	}
-	tag, err := pc.CopyFrom(t.ctx, &c.buf, copyStatement(tbl))
+	tag, err := pc.CopyFrom(t.ctx, r, copyStatement(tbl))
 	if err != nil {
 		return err
 	}
@@ -167,6 +192,35 @@ func (c *copyData) send(t *tx, tbl table) error {
 		return fmt.Errorf("COPY into %s wrote %d rows of %d", tbl.name, tag.RowsAffected(), c.n)
 	}
 	return nil
+}
+
+// rowReader reads c's rows as next makes them (stream), then the trailer.
+// pgconn reads it on a goroutine of its own and has done so before
+// CopyFrom returns without an error; a panic there would end the process,
+// so it fails the COPY instead, as one on the send's goroutine fails the
+// send (behind.go).
+type rowReader struct {
+	c    *copyData
+	next func(*copyData) bool
+	done bool
+}
+
+func (r *rowReader) Read(p []byte) (n int, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			n, err = 0, fmt.Errorf("pgkv: making a COPY row panicked: %v", x)
+		}
+	}()
+	for !r.done && r.c.buf.Len() < len(p) {
+		if !r.next(r.c) {
+			r.done = true
+			r.c.buf.Write(copyTrailer)
+		}
+	}
+	if r.c.buf.Len() == 0 {
+		return 0, io.EOF
+	}
+	return r.c.buf.Read(p)
 }
 
 // pgConnOf is the connection of t's transaction, begun. It does not wait
@@ -215,11 +269,21 @@ func (c *copyCandidate) queueMax(batch *pgx.Batch) {
 // of them was a look-up (issue 14). A key of PutMany's, which writes
 // around the sends, makes the transaction forget what it knew
 // (forgetAbove); so does mine growing past maxMine, and the next send
-// reads a new floor.
+// reads a new floor. mine holds the keys' hashes (mineHash), not their
+// bytes: a map of strings made a string of every key an import sends
+// (wrote was 5 % of a 10k import's CPU, issue 14); a key whose hash is one
+// of mine's by chance only gets the look-up it would have had without
+// aboveFloor.
 type aboveFloor struct {
 	floor []byte
-	mine  map[string]struct{}
+	mine  map[uint64]struct{}
 }
+
+// mineSeed seeds mineHash.
+var mineSeed = maphash.MakeSeed()
+
+// mineHash is key k as aboveFloor.mine holds it.
+func mineHash(k []byte) uint64 { return maphash.Bytes(mineSeed, k) }
 
 // maxMine bounds the keys a transaction remembers for each bucket.
 const maxMine = 1 << 20
@@ -230,7 +294,7 @@ func (a *aboveFloor) absent(k []byte) bool {
 	if a == nil || a.floor != nil && bytes.Compare(k, a.floor) <= 0 {
 		return false
 	}
-	_, ok := a.mine[string(k)]
+	_, ok := a.mine[mineHash(k)]
 	return !ok
 }
 
@@ -245,7 +309,7 @@ func (t *tx) wrote(name string, p *pending) {
 		if p.ops[string(k)].del || a.floor != nil && bytes.Compare(k, a.floor) <= 0 {
 			continue
 		}
-		a.mine[string(k)] = struct{}{}
+		a.mine[mineHash(k)] = struct{}{}
 	}
 	if len(a.mine) > maxMine {
 		delete(t.above, name)
@@ -270,7 +334,7 @@ func (t *tx) copyPuts(what string, cands []*copyCandidate) error {
 			if t.above == nil {
 				t.above = map[string]*aboveFloor{}
 			}
-			t.above[c.b.name] = &aboveFloor{floor: c.max, mine: map[string]struct{}{}}
+			t.above[c.b.name] = &aboveFloor{floor: c.max, mine: map[uint64]struct{}{}}
 		}
 		var maybe [][]byte
 		if c.max != nil {
@@ -294,30 +358,44 @@ func (t *tx) copyPuts(what string, cands []*copyCandidate) error {
 		return err
 	}
 	// The absent ones go by COPY, one for each table, in the order the
-	// tables first come; the others as usual.
+	// tables first come, each row made as COPY reads it (stream): the
+	// server inserts a send's first rows while celltrack makes the next.
+	// The others go as usual, after.
 	var order []table
-	data := map[string]*copyData{}
+	of := map[string][]int{} // a table's candidates
+	for i, c := range cands {
+		if of[c.b.tbl.name] == nil {
+			order = append(order, c.b.tbl)
+		}
+		of[c.b.tbl.name] = append(of[c.b.tbl.name], i)
+	}
+	oldK, oldV := make([][][]byte, len(cands)), make([][][]byte, len(cands))
+	for _, tbl := range order {
+		is, x, j := of[tbl.name], 0, 0 // the next pair: cands[is[x]]'s j-th
+		next := func(d *copyData) bool {
+			for ; x < len(is); x, j = x+1, 0 {
+				i := is[x]
+				c := cands[i]
+				if j == len(c.ks) {
+					continue
+				}
+				k, v := c.ks[j], c.vs[j]
+				j++
+				if present[i][string(k)] || !copyKeyOK(tbl, k) || !d.row(tbl, c.b.name, k, v) {
+					oldK[i], oldV[i] = append(oldK[i], k), append(oldV[i], v)
+				}
+				return true
+			}
+			return false
+		}
+		if err := (&copyData{}).stream(t, tbl, next); err != nil {
+			return t.e.wrap(what, err)
+		}
+	}
 	batch = &pgx.Batch{}
 	var checks []*appendCheck
 	for i, c := range cands {
-		d := data[c.b.tbl.name]
-		if d == nil {
-			d = &copyData{}
-			data[c.b.tbl.name] = d
-			order = append(order, c.b.tbl)
-		}
-		var oldK, oldV [][]byte
-		for j, k := range c.ks {
-			if present[i][string(k)] || !copyKeyOK(c.b.tbl, k) || !d.row(c.b.tbl, c.b.name, k, c.vs[j]) {
-				oldK, oldV = append(oldK, k), append(oldV, c.vs[j])
-			}
-		}
-		checks = c.b.queueChunks(batch, checks, oldK, oldV)
-	}
-	for _, tbl := range order {
-		if err := data[tbl.name].send(t, tbl); err != nil {
-			return t.e.wrap(what, err)
-		}
+		checks = c.b.queueChunks(batch, checks, oldK[i], oldV[i])
 	}
 	return t.sendBatch(what, batch, checks)
 }

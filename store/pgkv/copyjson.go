@@ -23,13 +23,27 @@ import (
 // backend CPU with the parse, 135 ms with the columns given).
 // TestWrittenColumnsAgreeWithSchema1 holds both ways to schema 1.
 
-// jsonMembers are the top-level members of a JSON object: each name's last
-// value (as a jsonb object keeps it), raw.
-type jsonMembers map[string][]byte
+// jsonMembers are the top-level members of a JSON object, raw, in order.
+// A slice, not a map: a record has a dozen members, and a map made a
+// string of every name of every row an import sends (issue 14).
+type jsonMembers []jsonMember
 
-// topMembers splits the object rec into its members; ok is false when rec
-// is not a valid JSON object of names without escapes.
-func topMembers(rec []byte, m jsonMembers) bool {
+type jsonMember struct{ name, raw []byte }
+
+// get is the last value of member name (as a jsonb object keeps it), nil
+// when absent.
+func (m jsonMembers) get(name string) []byte {
+	for i := len(m) - 1; i >= 0; i-- {
+		if string(m[i].name) == name {
+			return m[i].raw
+		}
+	}
+	return nil
+}
+
+// topMembers appends the members of the object rec to m; ok is false when
+// rec is not a valid JSON object of names without escapes.
+func topMembers(rec []byte, m *jsonMembers) bool {
 	if !json.Valid(rec) || !utf8.Valid(rec) {
 		return false
 	}
@@ -62,7 +76,7 @@ func topMembers(rec []byte, m jsonMembers) bool {
 		if n <= 0 {
 			return false
 		}
-		m[string(name)] = rec[i : i+n]
+		*m = append(*m, jsonMember{name, rec[i : i+n]})
 		i = skipSpace(rec, i+n)
 		if i >= len(rec) {
 			return false
@@ -259,11 +273,8 @@ func (c *copyData) jsonTuple(t table, k, v []byte) ([]byte, bool) {
 	if len(k) != 16 {
 		return nil, false
 	}
-	if c.members == nil {
-		c.members = jsonMembers{}
-	}
-	clear(c.members)
-	if !topMembers(v, c.members) {
+	c.members = c.members[:0]
+	if !topMembers(v, &c.members) {
 		return nil, false
 	}
 	cols := recordColumns()[t.name]
@@ -275,7 +286,7 @@ func (c *copyData) jsonTuple(t table, k, v []byte) ([]byte, bool) {
 	field(v)
 	field(k) // id: the key's 16 bytes are the uuid's
 	for _, col := range cols {
-		raw := c.members[col.field]
+		raw := c.members.get(col.field)
 		switch col.kind {
 		case flag:
 			switch string(raw) {
@@ -316,11 +327,11 @@ func (c *copyData) jsonTuple(t table, k, v []byte) ([]byte, bool) {
 			}
 		case code:
 			// din || lpad(number, 2, '0'): NULL when either is.
-			din, dinNull, ok := jsonText(c.members["din"])
+			din, dinNull, ok := jsonText(c.members.get("din"))
 			if !ok {
 				return nil, false
 			}
-			numRaw := c.members["number"]
+			numRaw := c.members.get("number")
 			var num []byte
 			switch {
 			case numRaw == nil || string(numRaw) == "null":

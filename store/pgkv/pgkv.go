@@ -376,7 +376,7 @@ func (e *Engine) Pool() *pgxpool.Pool { return e.pool }
 
 // View runs fn in a REPEATABLE READ READ ONLY transaction.
 func (e *Engine) View(fn func(kv.Tx) error) error {
-	return e.run(context.Background(), "view", false, fn)
+	return e.run(context.Background(), "view", false, nil, fn)
 }
 
 // ViewContext is View whose statements carry ctx (kv.Engine): once ctx is
@@ -385,7 +385,7 @@ func (e *Engine) View(fn func(kv.Tx) error) error {
 // transaction ends with ctx's error, not tried again. A ctx done already
 // runs nothing.
 func (e *Engine) ViewContext(ctx context.Context, fn func(kv.Tx) error) error {
-	return e.run(ctx, "view", false, fn)
+	return e.run(ctx, "view", false, nil, fn)
 }
 
 // Update runs fn in a write transaction, serialised with every other
@@ -394,23 +394,41 @@ func (e *Engine) Update(fn func(kv.Tx) error) error {
 	if e.readOnly {
 		return &kv.Error{Op: "update " + e.desc, Err: errors.New("the database was opened read-only")}
 	}
-	return e.run(context.Background(), "update", true, fn)
+	return e.run(context.Background(), "update", true, nil, fn)
 }
 
 // Batch is Update: PostgreSQL has no group commit to share.
 func (e *Engine) Batch(fn func(kv.Tx) error) error { return e.Update(fn) }
+
+var _ kv.ReadingWriter = (*Engine)(nil)
+
+// UpdateReading is Update told what fn reads first: BEGIN, the lock, the
+// registry's generation and those reads go in one round trip (with the
+// registry cached: after a process's first transaction), one less than
+// BEGIN alone and then the reads; fn runs once they are answered.
+func (e *Engine) UpdateReading(first kv.Reads, fn func(kv.Tx) error) error {
+	if e.readOnly {
+		return e.Update(fn)
+	}
+	return e.run(context.Background(), "update", true, &first, fn)
+}
+
+// BatchReading is UpdateReading, as Batch is Update.
+func (e *Engine) BatchReading(first kv.Reads, fn func(kv.Tx) error) error {
+	return e.UpdateReading(first, fn)
+}
 
 // run runs fn in a transaction, again while the attempt fails for a reason
 // that may pass (busy), at most e.retries more times. A read's *kv.Error
 // panic that is not retried, or still fails on the last try, is raised
 // again once the transaction is rolled back, as package kv says: store
 // recovers it where the transaction began.
-func (e *Engine) run(ctx context.Context, op string, write bool, fn func(kv.Tx) error) error {
+func (e *Engine) run(ctx context.Context, op string, write bool, first *kv.Reads, fn func(kv.Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return &kv.Error{Op: op + " " + e.desc, Err: err}
 		}
-		panicked, err := e.attempt(ctx, write, fn)
+		panicked, err := e.attempt(ctx, write, first, fn)
 		switch {
 		case err == nil:
 			return nil
@@ -450,7 +468,7 @@ func (e *Engine) run(ctx context.Context, op string, write bool, fn func(kv.Tx) 
 // attempt runs fn once. A *kv.Error panic from a read inside fn becomes the
 // returned error, with panicked set (the transaction is rolled back); any
 // other panic is passed on after the rollback.
-func (e *Engine) attempt(ctx context.Context, write bool, fn func(kv.Tx) error) (panicked bool, err error) {
+func (e *Engine) attempt(ctx context.Context, write bool, first *kv.Reads, fn func(kv.Tx) error) (panicked bool, err error) {
 	conn, held, err := e.acquire(ctx)
 	if err != nil {
 		return false, &beginError{e.wrap("begin", err)}
@@ -481,37 +499,35 @@ func (e *Engine) attempt(ctx context.Context, write bool, fn func(kv.Tx) error) 
 	cached := e.gen != 0
 	gen, reg := e.gen, e.buckets
 	e.mu.RUnlock()
-	if !write && cached {
+	switch {
+	case !write && cached:
 		// A read with the registry cached begins with its first
 		// statement (connTx.first): BEGIN, the generation and that
 		// statement in one round trip. Tx.Bucket answers from the cache
 		// meanwhile; when the generation read in the snapshot says the
 		// registry changed since, the attempt is run again with it read
 		// anew (errRegistryMoved).
-		t.gen, t.reg = gen, reg
-		ptx.prelude = append(pre, rawStmt{sql: beginRead}, rawStmt{sql: qGen})
-		ptx.ended = len(pre)
-		ptx.begun = func(res []rawResult) error {
-			var g int64
-			res = res[len(pre):]
-			if len(res) != 2 || len(res[1].rows) != 1 {
-				return fmt.Errorf("read the bucket registry's generation: %d results", len(res))
-			}
-			if err := scanRaw(res[1].rows[0], &g); err != nil {
-				return fmt.Errorf("read the bucket registry's generation: %w", err)
-			}
-			if g != gen {
-				e.mu.Lock()
-				if e.gen == gen {
-					e.gen, e.buckets = 0, nil
-				}
-				e.mu.Unlock()
-				return errRegistryMoved
-			}
-			return nil
+		t.begunWith(pre, gen, reg, rawStmt{sql: beginRead})
+	case first != nil && cached:
+		// A write told what it reads first (UpdateReading) sends BEGIN,
+		// the lock, the generation and those reads in one round trip,
+		// and runs fn once they are answered: fn runs with the lock
+		// held, as after begin. The server runs them in order, so the
+		// reads are made after the lock is granted, each with a
+		// snapshot of its own taken then (READ COMMITTED).
+		t.begunWith(pre, gen, reg, rawStmt{sql: beginWrite}, e.lockStmt())
+		if err := t.readFirst(*first); err != nil {
+			return false, err
 		}
-	} else if err := e.begin(ctx, t, ptx, write, cached, pre); err != nil {
-		return false, err
+	default:
+		if err := e.begin(ctx, t, ptx, write, cached, pre); err != nil {
+			return false, err
+		}
+		if first != nil {
+			if err := t.readFirst(*first); err != nil {
+				return false, err
+			}
+		}
 	}
 	if err := fn(t); err != nil {
 		switch {
@@ -573,7 +589,7 @@ func (e *Engine) attempt(ctx context.Context, write bool, fn func(kv.Tx) error) 
 func (e *Engine) begin(ctx context.Context, t *tx, ptx *connTx, write, cached bool, pre []rawStmt) error {
 	stmts := append(pre, rawStmt{sql: beginRead})
 	if write {
-		stmts = append(pre, rawStmt{sql: beginWrite}, rawStmt{sql: qLock, args: []any{fmt.Sprintf("%dms", e.lockWait.Milliseconds()), e.lockKey}})
+		stmts = append(pre, rawStmt{sql: beginWrite}, e.lockStmt())
 	}
 	genAt := len(stmts)
 	stmts = append(stmts, rawStmt{sql: qGen})
@@ -611,6 +627,64 @@ func (e *Engine) begin(ctx context.Context, t *tx, ptx *connTx, write, cached bo
 		}
 	}
 	return t.loadRegistry(names, !cached)
+}
+
+// begunWith makes t begin with its first statement: begin (BEGIN, and
+// what goes with it) after pre, then the registry's generation, checked to
+// be gen, whose registry reg t answers from meanwhile (errRegistryMoved
+// when it is not, and the engine's cached registry is dropped).
+func (t *tx) begunWith(pre []rawStmt, gen int64, reg map[string]bool, begin ...rawStmt) {
+	e, ptx := t.e, t.conn.(*connTx)
+	t.gen, t.reg = gen, reg
+	ptx.prelude = append(append(pre[:len(pre):len(pre)], begin...), rawStmt{sql: qGen})
+	ptx.ended = len(pre)
+	want := len(begin) + 1
+	ptx.begun = func(res []rawResult) error {
+		var g int64
+		res = res[len(pre):]
+		if len(res) != want || len(res[want-1].rows) != 1 {
+			return fmt.Errorf("read the bucket registry's generation: %d results", len(res))
+		}
+		if err := scanRaw(res[want-1].rows[0], &g); err != nil {
+			return fmt.Errorf("read the bucket registry's generation: %w", err)
+		}
+		if g != gen {
+			e.mu.Lock()
+			if e.gen == gen {
+				e.gen, e.buckets = 0, nil
+			}
+			e.mu.Unlock()
+			return errRegistryMoved
+		}
+		return nil
+	}
+}
+
+// readFirst reads r (PrefetchReads) before a write's fn runs, with BEGIN
+// and the lock when they have not gone (begunWith), or they alone when r
+// leaves fewer than two reads to make: the transaction has begun when it
+// returns nil. A read that fails is its error, not a panic.
+func (t *tx) readFirst(r kv.Reads) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			ke, ok := p.(*kv.Error)
+			if !ok {
+				panic(p)
+			}
+			err = ke
+		}
+	}()
+	t.PrefetchReads(r)
+	if err := t.conn.(*connTx).beginNow(t.ctx); err != nil {
+		return t.e.wrap("begin", err)
+	}
+	return nil
+}
+
+// lockStmt takes the lock every celltrack writer of the database holds
+// until its transaction ends, waiting at most e.lockWait for it.
+func (e *Engine) lockStmt() rawStmt {
+	return rawStmt{sql: qLock, args: []any{fmt.Sprintf("%dms", e.lockWait.Milliseconds()), e.lockKey}}
 }
 
 // errRegistryMoved is a read transaction that answered Tx.Bucket from the

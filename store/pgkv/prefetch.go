@@ -90,10 +90,14 @@ func (t *tx) PrefetchKeys(keys ...kv.BucketKey) {
 var _ kv.ReadsPrefetcher = (*tx)(nil)
 
 // PrefetchReads is PrefetchKeys of r.Keys and PrefetchSeeksIn of r.Seeks
-// together: every statement they need in one round trip, none when fewer
-// than two keys and seeks are left to read (a Get or a Seek is one round
-// trip too). store calls it with what a bedside check reads next of the
-// patient and of each bag, found from what it read before.
+// together, with the page of each of r.Ends a cursor's First or Last would
+// fetch: every statement they need in one round trip, none when fewer
+// than two keys, seeks and ends are left to read (a Get, a Seek or a Last
+// is one round trip too). store calls it with what a bedside check reads
+// next of the patient and of each bag, found from what it read before, and
+// with what every write reads before its own work: the session, the
+// actor, and the ends of the audit trail and its tree, which the chain's
+// append and the migration check read.
 func (t *tx) PrefetchReads(r kv.Reads) {
 	ct, ok := t.conn.(*connTx)
 	if !ok {
@@ -101,10 +105,11 @@ func (t *tx) PrefetchReads(r kv.Reads) {
 	}
 	kp := t.keysPlan(r.Keys)
 	sp := t.seeksPlan(r.Seeks)
-	if kp.n+sp.n < 2 {
+	ep := t.endsPlan(r.Ends)
+	if kp.n+sp.n+len(ep.stmts) < 2 {
 		return
 	}
-	stmts := append(kp.stmts, sp.stmts...)
+	stmts := append(append(kp.stmts, sp.stmts...), ep.stmts...)
 	if err := t.await(); err != nil {
 		t.fail("read", err)
 	}
@@ -113,9 +118,11 @@ func (t *tx) PrefetchReads(r kv.Reads) {
 		t.fail("read", err)
 	}
 	t.keysApply(kp, res[:len(kp.stmts)])
+	res = res[len(kp.stmts):]
 	for i, pt := range sp.parts {
-		pt.b.addSeekRun(pt.below, pt.from, pt.keys, &memRows{res: res[len(kp.stmts)+i]})
+		pt.b.addSeekRun(pt.below, pt.from, pt.keys, &memRows{res: res[i]})
 	}
+	t.endsApply(ep, res[len(sp.stmts):])
 }
 
 // keysPlan is what PrefetchReads reads of keys: a statement per bucket for
@@ -168,15 +175,8 @@ func (t *tx) keysApply(p keysPlan, res []rawResult) {
 	for i, pt := range p.parts {
 		c := t.cacheOf(pt.b.name)
 		got := make(map[string][]byte, len(res[i].rows))
-		for _, row := range res[i].rows {
-			if len(row) != 2 {
-				t.fail("get from "+pt.b.name, fmt.Errorf("a row of %d columns", len(row)))
-			}
-			v := row[1]
-			if v == nil {
-				v = []byte{} // present but empty: not nil, as bbolt
-			}
-			got[string(row[0])] = v
+		for _, p := range t.rawPairs("get from "+pt.b.name, res[i]) {
+			got[string(p.k)] = p.v
 		}
 		for _, k := range pt.keys {
 			if _, ok := c.vals[string(k)]; !ok {
@@ -184,6 +184,23 @@ func (t *tx) keysApply(p keysPlan, res []rawResult) {
 			}
 		}
 	}
+}
+
+// rawPairs is the key and value of each row of r, a value present but
+// empty not nil (as bbolt's); a row of another shape fails op.
+func (t *tx) rawPairs(op string, r rawResult) []pair {
+	pairs := make([]pair, 0, len(r.rows))
+	for _, row := range r.rows {
+		if len(row) != 2 {
+			t.fail(op, fmt.Errorf("a row of %d columns", len(row)))
+		}
+		v := row[1]
+		if v == nil {
+			v = []byte{}
+		}
+		pairs = append(pairs, pair{row[0], v})
+	}
+	return pairs
 }
 
 // many sends stmts in one round trip, after the prelude when it has not

@@ -359,3 +359,57 @@ func countedEngine(t *testing.T, u string) (*pgkv.Engine, *turnCounter) {
 	}
 	return e, c
 }
+
+// TestEndPageKeepsEarlierSends: a Seek to a key a send of this
+// transaction wrote several sends ago, near the table's end, is answered
+// from the page at the end that each send carries (written, carry) — not
+// by the server, where on an import it waited for the send under way (the
+// audit tree's left siblings, issue 14) — and so is one to a key the page
+// held before the sends.
+func TestEndPageKeepsEarlierSends(t *testing.T) {
+	defer pgkv.SetFlushAt(10)()
+	e, u := create(t)
+	mustUpdateKV(t, e, func(tx kv.Tx) error {
+		b, err := tx.CreateBucket([]byte("things"))
+		if err != nil {
+			return err
+		}
+		for i := range 100 {
+			if err := b.Put(fmt.Appendf(nil, "k%03d", i), fmt.Appendf(nil, "v%d", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var c turnCounter
+	defer pgkv.SetConfigHook(c.hook)()
+	e2, err := pgkv.Open(u, pgkv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	mustUpdateKV(t, e2, func(tx kv.Tx) error {
+		b := tx.Bucket([]byte("things"))
+		if k, _ := b.Cursor().Last(); string(k) != "k099" {
+			t.Fatalf("Last = %q, want k099", k)
+		}
+		// Six sends of 11 keys each, above the table's.
+		for i := 100; i < 166; i++ {
+			if err := b.Put(fmt.Appendf(nil, "k%03d", i), fmt.Appendf(nil, "w%d", i)); err != nil {
+				return err
+			}
+		}
+		b.KeyN() // sends the rest and waits: nothing under way below
+		for _, want := range []string{"k100", "k110", "k098"} {
+			before := c.n()
+			k, v := b.Cursor().Seek([]byte(want))
+			if string(k) != want || len(v) == 0 {
+				t.Errorf("Seek %s = %q %q", want, k, v)
+			}
+			if n := c.n() - before; n != 0 {
+				t.Errorf("Seek %s took %d round trips, want 0: the page at the end lost it", want, n)
+			}
+		}
+		return nil
+	})
+}

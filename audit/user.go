@@ -150,5 +150,11 @@ type Signature struct {
 
 // String prints a signature as it appears on screens and reports.
 func (s Signature) String() string {
-	return fmt.Sprintf("%s (%s, %s) %s — %s", s.FullName, s.User, s.Role, lot.FormatTime(s.Time), s.Meaning)
+	return s.StringIn(lot.DisplayZone())
+}
+
+// StringIn prints a signature as String does, its time local in loc: the
+// zone of the site where it was signed at the bedside.
+func (s Signature) StringIn(loc *time.Location) string {
+	return fmt.Sprintf("%s (%s, %s) %s — %s", s.FullName, s.User, s.Role, lot.FormatTimeIn(s.Time, loc), s.Meaning)
 }

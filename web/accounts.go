@@ -102,9 +102,32 @@ func (s *Server) accountAct(u audit.User, name, what, reason string, seen *uint6
 type accountsData struct {
 	Accounts []AccountView
 	Done     string
+	Typed    accountTyped
+}
+
+// accountTyped is the form a refusal answers: the account and action it
+// was for, and the reason typed, which the form shown again keeps (open,
+// for a reset) — never the passwords.
+type accountTyped struct {
+	User, Action, Reason string
+}
+
+// ReasonFor is the reason typed on the refused form for action on user,
+// "" on every other form.
+func (t accountTyped) ReasonFor(user, action string) string {
+	if t.User != user || t.Action != action {
+		return ""
+	}
+	return t.Reason
 }
 
 func (s *Server) renderAccounts(w http.ResponseWriter, u audit.User, status int, refusal error, done string) {
+	s.renderAccountsTyped(w, u, status, refusal, done, accountTyped{})
+}
+
+// renderAccountsTyped renders the accounts page; a refusal of typed's
+// form names its action and account.
+func (s *Server) renderAccountsTyped(w http.ResponseWriter, u audit.User, status int, refusal error, done string, typed accountTyped) {
 	p := pageData{Title: "Accounts", User: u, Nav: "accounts"}
 	if !audit.Allowed(u.Role, audit.UserUnlock) {
 		s.render(w, http.StatusForbidden, "accounts", pageData{Title: "Accounts", User: u, Nav: "accounts",
@@ -118,8 +141,11 @@ func (s *Server) renderAccounts(w http.ResponseWriter, u audit.User, status int,
 	}
 	if refusal != nil {
 		p.Error = lot.ErrorMessage(refusal) + " — nothing was changed"
+		if typed.User != "" {
+			p.Error = typed.Action + " of " + typed.User + ": " + p.Error
+		}
 	}
-	p.Data = accountsData{Accounts: vs, Done: done}
+	p.Data = accountsData{Accounts: vs, Done: done, Typed: typed}
 	s.render(w, status, "accounts", p)
 }
 
@@ -146,7 +172,11 @@ func (s *Server) accountPost(w http.ResponseWriter, r *http.Request, u audit.Use
 	}
 	if err != nil {
 		err = s.logError(r, err)
-		s.renderAccounts(w, u, statusOf(w, err), err, "")
+		var typed accountTyped
+		if _, ok := accountActions[what]; ok {
+			typed = accountTyped{User: name, Action: what, Reason: r.PostForm.Get("reason")}
+		}
+		s.renderAccountsTyped(w, u, statusOf(w, err), err, "", typed)
 		return
 	}
 	s.renderAccounts(w, u, http.StatusOK, nil, "Account "+got.Name+": "+what+" recorded")

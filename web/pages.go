@@ -171,9 +171,14 @@ type bedsideData struct {
 	Report            *dose.Report
 	Weight, Deviation string
 	CanAdminister     bool
+	// Signing is a GO shown to one who may record it: the page has the
+	// sign form, which owns the volume field.
+	Signing bool
 	// Shown is the dose a GO check shows, carried by the sign form so that
 	// the signatures bind it (dose.Shown).
-	Shown             dose.ShownView
+	Shown dose.ShownView
+	// Witness is the witness's user name typed on a refused signature.
+	Witness           string
 	MeaningAdminister string
 	MeaningWitness    string
 }
@@ -202,9 +207,13 @@ func (s *Server) bedsideCheck(w http.ResponseWriter, r *http.Request, u audit.Us
 	scan := bags([]string{f.Get("scan")})
 	for _, code := range scan {
 		// A mis-scan is refused on its own and the bags in hand stay:
-		// it must not replace the right bag, nor stick in the list.
+		// it must not replace the right bag, nor stick in the list. The
+		// check is not run again under it: a refused scan never leaves
+		// a verdict on the screen — the GO shown before it may be
+		// another patient's, and the nurse stands at the bed scanned.
 		if _, err := s.cfg.Lots.Container(code); err != nil {
-			s.showCheck(w, u, mrn, held, vol, "scanned "+s.message(err), statusOf(w, err))
+			err = s.scannedWristband(mrn, code, err)
+			s.showScan(w, u, mrn, held, vol, "scanned "+s.message(err), statusOf(w, err))
 			return
 		}
 	}
@@ -217,10 +226,39 @@ func (s *Server) bedsideCheck(w http.ResponseWriter, r *http.Request, u audit.Us
 	s.showCheck(w, u, mrn, held, vol, "", http.StatusOK)
 }
 
+// scannedWristband is the refusal of a scan into the bag field that is no
+// container (err, the container lookup's) when it is a patient's MRN: a
+// wristband, which the nurse must be told is one — whose, and that the
+// check on the page is for patient mrn — not that it is a malformed DIN.
+// Any other scan keeps err.
+func (s *Server) scannedWristband(mrn, code string, err error) error {
+	pt, perr := s.cfg.Lots.Patient(code)
+	if perr != nil {
+		return err
+	}
+	cur, cerr := s.cfg.Lots.Patient(mrn)
+	if cerr == nil && cur.ID == pt.ID {
+		return lot.FieldErrorf("scan", lot.EINVALID, "%s is the wristband of %s, the patient of this check, not a bag; scan the label of the bag in your hand", code, pt.Name)
+	}
+	return lot.FieldErrorf("scan", lot.EINVALID, "%s is the wristband of %s, not a bag; this check is for %s %s — press Another patient to start %s's check", code, pt.Name, mrn, cur.Name, pt.Name)
+}
+
 // showCheck runs the check for the page and renders it, with a refusal
 // from an earlier step (a wrong password) shown above it.
 func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held []string, vol, refusal string, status int) {
-	d := s.bedsideData(u, mrn, held, vol)
+	s.bedside(w, u, s.bedsideData(u, mrn, held, vol), refusal, status, true)
+}
+
+// showScan renders the page of a refused scan: the patient and the bags in
+// hand, without running the check (no verdict under the refusal).
+func (s *Server) showScan(w http.ResponseWriter, u audit.User, mrn string, held []string, vol, refusal string, status int) {
+	s.bedside(w, u, s.bedsideData(u, mrn, held, vol), refusal, status, false)
+}
+
+// bedside renders the page d, running the check when run (and the patient
+// and a bag are known).
+func (s *Server) bedside(w http.ResponseWriter, u audit.User, d bedsideData, refusal string, status int, run bool) {
+	mrn, held, vol := d.MRN, d.Bags, d.VolumeML
 	p := pageData{Title: "Bedside check", User: u, Nav: "bedside", Error: refusal}
 	if mrn != "" {
 		pt, err := s.cfg.Lots.Patient(mrn)
@@ -240,7 +278,7 @@ func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held
 			d.Patient += " (MRN now " + pt.MRN + ")"
 		}
 	}
-	if mrn != "" && len(held) > 0 {
+	if mrn != "" && len(held) > 0 && run {
 		rep, err := s.check(CheckRequest{MRN: mrn, Containers: held, VolumeML: vol})
 		if err != nil {
 			if p.Error == "" {
@@ -248,10 +286,11 @@ func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held
 			}
 		} else {
 			d.Report = &rep
-			d.Weight = rep.Weight.Grams.String() + ", measured " + lot.FormatTime(rep.Weight.MeasuredAt) + " by " + rep.Weight.RecordedBy
+			d.Weight = rep.Weight.Grams.String() + ", measured " + lot.FormatTimeIn(rep.Weight.MeasuredAt, rep.Zone) + " by " + rep.Weight.RecordedBy
 			d.Deviation = dose.FormatDeviation(rep.Calc.Deviation)
 			if rep.GO {
 				d.Shown = dose.ViewShown(dose.ShownBy(rep))
+				d.Signing = d.CanAdminister
 			}
 			// A NO-GO is the page's answer, not a failed request: 200.
 		}
@@ -262,12 +301,15 @@ func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held
 	s.render(w, status, "bedside", p)
 }
 
+// recordedData is the recorded infusion; its times (Start, End and the
+// signatures') are local to the treating site, as the bedside check's.
 type recordedData struct {
-	MRN        string
-	Infusion   dose.Infusion
-	Start, End string
-	CanReact   bool
-	Form       reactionForm
+	MRN                  string
+	Infusion             dose.Infusion
+	Start, End           string
+	NurseSig, WitnessSig string
+	CanReact             bool
+	Form                 reactionForm
 }
 
 // reactionForm is what the reaction form carries: the infusion and patient,
@@ -282,6 +324,9 @@ type reactionForm struct {
 	// (signerField): one shown to nina and sent after pat logged in in
 	// another tab is refused, not recorded as pat's (review 10).
 	Signer string
+	// Grade and Text are what was typed, kept on a refused form; Patient
+	// names whose infusion it is (the name the MRN is registered to).
+	Grade, Text, Patient string
 }
 
 type reactionData struct {
@@ -306,18 +351,48 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 		req.Shown = nil
 	}
 	var in dose.Infusion
+	var rep dose.Report
 	err := signerOf(f, u, audit.DoseAdminister)
+	if err == nil && req.Shown != nil {
+		err = typedVolumeShown(req.VolumeML, req.Shown.VolumeML)
+	}
 	if err == nil {
-		in, _, err = s.administer(clientAddr(r), u, req)
+		in, rep, err = s.administer(clientAddr(r), u, req)
 	}
 	if err != nil {
 		err = s.logError(r, err)
-		s.showCheck(w, u, trim(req.MRN), bags(req.Containers), trim(req.VolumeML), lot.ErrorMessage(err), statusOf(w, err))
+		// The passwords are typed again; the witness's name stays, as
+		// the physician's does on the QA exception form.
+		d := s.bedsideData(u, trim(req.MRN), bags(req.Containers), trim(req.VolumeML))
+		d.Witness = trim(req.Witness)
+		s.bedside(w, u, d, lot.ErrorMessage(err), statusOf(w, err), true)
 		return
 	}
 	s.render(w, http.StatusOK, "recorded", pageData{Title: "Infusion recorded", User: u, Nav: "bedside",
-		Data: recordedData{MRN: trim(req.MRN), Infusion: in, Start: lot.FormatTime(in.Start), End: lot.FormatTime(in.End),
+		Data: recordedData{MRN: trim(req.MRN), Infusion: in, Start: lot.FormatTimeIn(in.Start, rep.Zone), End: lot.FormatTimeIn(in.End, rep.Zone),
+			NurseSig: in.Nurse.StringIn(rep.Zone), WitnessSig: in.Witness.StringIn(rep.Zone),
 			CanReact: audit.Allowed(u.Role, audit.DoseReaction), Form: reactionForm{Infusion: in.ID.String(), MRN: trim(req.MRN), Signer: u.Name}}})
+}
+
+// typedVolumeShown refuses a signature sent with a volume in the page's
+// volume field (typed, "" for the computed one) other than the volume of
+// the dose the page showed (shown): the volume on the screen when signing
+// is the one signed, so a volume typed after the check is never recorded
+// without its check being read, nor the computed one recorded in its place.
+// The page is then shown with the check for the volume typed.
+func typedVolumeShown(typed, shown string) error {
+	typed = trim(typed)
+	if typed == "" {
+		return nil
+	}
+	t, err := dose.ParseVolume("volume (mL)", typed)
+	if err != nil {
+		return lot.OnField("volume_ml", err)
+	}
+	if v, err := dose.ParseVolume("shown volume", shown); err == nil && v == t {
+		return nil
+	}
+	return lot.FieldErrorf("volume_ml", lot.ECONFLICT, "the volume field says %s mL, but the dose you were shown is for %s mL; nothing was signed — the page now shows the check for %s mL: read it, then sign again", t, shown, t)
 }
 
 // reactionsOf returns the reactions of the patient's infusion, refusing a
@@ -374,10 +449,23 @@ func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit
 			// The form shown again knows what is recorded now.
 			form.Known = dose.LastReaction(rcs).Seq
 		}
+		// A grade-3 reaction described in a hurry is not to be retyped
+		// from memory, on a page that must say whose infusion it is.
+		form.Grade, form.Text = trim(f.Get("grade")), f.Get("text")
+		form.Patient = s.patientName(form.MRN)
 		s.render(w, statusOf(w, err), "reaction_form", pageData{Title: "Reaction", User: u, Nav: "bedside", Error: lot.ErrorMessage(err), Data: form})
 		return
 	}
 	http.Redirect(w, r, reactionURL(form.MRN, form.Infusion, rc.Seq), http.StatusSeeOther)
+}
+
+// patientName is the name of the patient mrn names, "" when none does.
+func (s *Server) patientName(mrn string) string {
+	pt, err := s.cfg.Lots.Patient(mrn)
+	if err != nil {
+		return ""
+	}
+	return pt.Name
 }
 
 // reactionURL is the page of reaction seq to the patient's infusion.
@@ -402,6 +490,7 @@ func (s *Server) bedsideReactionPage(w http.ResponseWriter, r *http.Request, u a
 	}
 	if err != nil {
 		err = s.logError(r, err)
+		form.Patient = s.patientName(form.MRN)
 		s.render(w, statusOf(w, err), "reaction_form", pageData{Title: "Reaction", User: u, Nav: "bedside", Error: lot.ErrorMessage(err), Data: form})
 		return
 	}

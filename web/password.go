@@ -205,7 +205,7 @@ func (s *Server) resetPost(w http.ResponseWriter, r *http.Request, u audit.User)
 	}
 	if err != nil {
 		err = s.logError(r, err)
-		s.renderAccounts(w, u, statusOf(w, err), err, "")
+		s.renderAccountsTyped(w, u, statusOf(w, err), err, "", accountTyped{User: name, Action: "reset", Reason: f.Get("reason")})
 		return
 	}
 	s.renderAccounts(w, u, http.StatusOK, nil, "Account "+name+": password reset to the one-time password you gave; "+name+"'s sessions ended, and the password must be changed at the next login. Give it to the person out of band.")

@@ -233,7 +233,15 @@ func TestServeBrowserBedsideDoseChanged(t *testing.T) {
 	if s := text("signed-dose"); !strings.Contains(s, "You sign for 6.4974×10^7 cells in 35.7 mL on 65.0 kg") {
 		t.Fatalf("the new sign form says %q", s)
 	}
-	do("sign the new dose", append(sign, chromedp.WaitVisible(chromedp.ID("recorded")))...)
+	// The witness's name stays on the refused page (review 18 C): the
+	// passwords are typed again, the name is not.
+	if w, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("witness"))); err != nil || w != "omar" {
+		t.Fatalf("the witness's name on the refused page is %q (%v), want omar kept", w, err)
+	}
+	do("sign the new dose",
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword),
+		chromedp.SendKeys(chromedp.ID("witness_password"), fixturePassword+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("recorded")))
 	if s := text("main"); !strings.Contains(s, "35.7 mL") {
 		t.Fatalf("recorded page:\n%s", s)
 	}

@@ -1,0 +1,61 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/lot"
+)
+
+// review19 finding A (fix17b): an infusion recorded with a --start before
+// a zone change (administer takes a start up to 12 hours back) is judged by
+// its bedside check in the zone in force at recording, but its history —
+// schedule show's given day, every trace's deviations — counts it in the
+// zone in force at its start. Steps: the facility (UTC) is set to
+// Pacific/Honolulu at 09:10 UTC on 2026-11-25, set back to UTC at 09:40
+// ("Honolulu was a mistake"); at 10:00 the nurse records infusion 1 with
+// --start 09:30. The check counts 09:30 in UTC, 2026-11-25, the planned
+// day: GO, signed. The patient trace then lists "given 1 day earlier than
+// planned" (09:30 UTC is 23:30 on the 24th in Honolulu) and schedule show
+// says it was given on the 24th — a day no check ever judged, on a record
+// two nurses signed as on time. Expected: the day the check judged is the
+// day the history keeps (README: "the day its bedside check judged").
+func TestReview19BackdatedStartAcrossAZoneChangeIsJudgedTwoWays(t *testing.T) {
+	db, d := bedside(t, "0.5")
+	at := func(h, m int) { db.Now = func() time.Time { return time.Date(2026, 11, 25, h, m, 0, 0, time.UTC) } }
+	cs := NewCustodyService(db)
+	at(9, 10)
+	if _, err := cs.SetFacilityZone("alice", "Pacific/Honolulu", "the unit is in Honolulu"); err != nil {
+		t.Fatal(err)
+	}
+	at(9, 40)
+	if _, err := cs.SetFacilityZone("alice", "UTC", "Honolulu was a mistake: the unit is in London"); err != nil {
+		t.Fatal(err)
+	}
+	at(10, 0)
+	start := time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)
+	a := dose.Administration{MRN: "MRN-1", Containers: []string{bag1}, Start: start}
+	r, err := d.CheckAdministration(a)
+	if err != nil || !r.GO {
+		t.Fatalf("setup: the check of infusion 1 started 09:30 UTC on its planned day: %v %v", err, failed(r))
+	}
+	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), a); err != nil {
+		t.Fatal(err)
+	}
+	_, courses, err := d.Courses("MRN-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lot.FormatDate(courses[0].Entries[0].Given.DayIn(courses[0].Zone)); got != "2026-11-25" {
+		t.Errorf("schedule show: infusion 1 given on %s; its bedside check judged it on 2026-11-25 (GO, signed)", got)
+	}
+	tr, err := newTraces(db).Patient(context.Background(), "nina", "MRN-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dv := range tr.Deviations {
+		t.Errorf("the trace lists a deviation the GO check never saw: %s: %s", dv.Kind, dv.Detail)
+	}
+}

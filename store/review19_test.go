@@ -59,3 +59,51 @@ func TestReview19BackdatedStartAcrossAZoneChangeIsJudgedTwoWays(t *testing.T) {
 		t.Errorf("the trace lists a deviation the GO check never saw: %s: %s", dv.Kind, dv.Detail)
 	}
 }
+
+// review19 finding B (fix17b): a zone change and an infusion at the same
+// instant — the clock of a test, a coarse clock, or two writes a clock tick
+// apart — are ordered by the history against the order they were written.
+// zonesOf's at() puts a change "in force after its instant", so an infusion
+// recorded at the instant of a change is counted in the zone before it;
+// but the infusion's bedside check ran after the change was committed, in
+// the new zone. Steps: at 09:00 UTC on 2026-11-25 the facility (UTC) is set
+// to Pacific/Honolulu; then, at the same instant, infusion 1 (planned
+// 2026-11-25, window 24–26) is checked and recorded. The check counts
+// 09:00 UTC in Honolulu: 2026-11-24, a day early, inside the window, GO.
+// The history counts it in UTC: schedule show says given 2026-11-25 and the
+// trace lists no deviation — the day-early infusion the check judged is
+// gone from every report. Expected: the history counts the infusion in the
+// zone its check counted it in (the change was written first).
+func TestReview19ZoneChangeAtTheInstantOfAnInfusionIsUndoneInHistory(t *testing.T) {
+	db, d := bedside(t, "0.5")
+	if _, err := NewCustodyService(db).SetFacilityZone("alice", "Pacific/Honolulu", "the unit is in Honolulu"); err != nil {
+		t.Fatal(err)
+	}
+	a := dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}
+	r, err := d.CheckAdministration(a)
+	if err != nil || !r.GO {
+		t.Fatalf("setup: %v %v", err, failed(r))
+	}
+	// The check counts today, 09:00 UTC, in the zone of its report.
+	checked := lot.ZoneName(r.Zone) + ": today " + lot.FormatDate(dose.DateIn(db.Now(), r.Zone))
+	if checked != "Pacific/Honolulu: today 2026-11-24" {
+		t.Fatalf("setup: the check counted %s; want Pacific/Honolulu: today 2026-11-24", checked)
+	}
+	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), a); err != nil {
+		t.Fatal(err)
+	}
+	_, courses, err := d.Courses("MRN-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lot.FormatDate(courses[0].Entries[0].Given.DayIn(courses[0].Zone)); got != "2026-11-24" {
+		t.Errorf("schedule show: infusion 1 given on %s; its bedside check (%s) counted it on 2026-11-24, in the zone written before it", got, checked)
+	}
+	tr, err := newTraces(db).Patient(context.Background(), "nina", "MRN-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Deviations) == 0 {
+		t.Errorf("the trace lists no deviation for an infusion its check counted a day early (%s)", checked)
+	}
+}

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"html"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +54,61 @@ func TestReview19APIStaleWeightConfirmationCountsAWrongPassword(t *testing.T) {
 	}
 	if got := f.auditCount(); got != n {
 		t.Errorf("the confirmation that could never be written wrote %d audit entries (a wrong password counted against pat)", got-n)
+	}
+}
+
+// review19 finding E (fix18, review 18 F): fix18 put the bedside's times in
+// the treating site's zone — the weight line, the sign sentence, the
+// Recorded page — but the next page of the same flow, the reaction the
+// nurse records from the Recorded page, is dated in the facility's zone.
+// Steps: review 18 F's Nanjing story (facility UTC, site CLINIC-CN in
+// Asia/Shanghai, 17:00 UTC): the Recorded page says "2026-11-26 01:00
+// +08:00 to …"; the nurse records a grade-2 reaction from its form; the
+// "Recorded" reaction page says "2026-11-25 17:00 UTC by nina" — the
+// previous day, in a zone no other line of the flow uses. Expected: the
+// reaction's time in the zone of the site treating the patient, as the
+// infusion's.
+func TestReview19ReactionPageAfterANanjingInfusionIsInUTC(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ct.db")
+	homes := filepath.Join(filepath.Dir(path), "homes")
+	at17, _ := time.Parse(time.RFC3339, "2026-11-25T17:00:00Z")
+	clock := func() time.Time { return at17 }
+	for _, fx := range []string{"lab", "release", "custody", "bedside"} {
+		if err := runFixture(path, homes, fx, clock); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{
+		{"--user", "liu", "site", "add", "--name", "Nanjing Drum Tower Hospital", "--tz", "Asia/Shanghai", "CLINIC-CN"},
+		{"--user", "pat", "schedule", "create", "--protocol", "ss-rfib-12", "--start", "2026-11-28", "--site", "CLINIC-CN", "MRN-2001"},
+		{"--user", "liu", "container", "thaw", "--viability", "93.4", "--viable-cells", "7.0e7", "G12342600000201"},
+		{"--user", "liu", "container", "dispense", "--patient", "MRN-2001", "G12342600000201"},
+	} {
+		var stdout, stderr bytes.Buffer
+		argv := append([]string{"celltrack", "--db", path}, args...)
+		if code := runEnv(argv, strings.NewReader(""), &stdout, &stderr, clock, personEnv(homes, args)); code != 0 {
+			t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), code, stderr.String())
+		}
+	}
+	f := newWebFixtureOpts(t, path, false, clock)
+	c := f.client()
+	f.login(c, "nina")
+	_, body := f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-2001"}, "scan": {"G12342600000201"}})
+	sign := review9SignForm(t, body)
+	sign.Set("password", fixturePassword)
+	sign.Set("witness", "omar")
+	sign.Set("witness_password", fixturePassword)
+	st, rec := f.post(c, "/bedside/administer", sign)
+	if st != http.StatusOK || !strings.Contains(html.UnescapeString(r18visible(rec)), "2026-11-26 01:00 +08:00 to") {
+		t.Fatalf("setup: administer: %d\n%s", st, r18visible(rec))
+	}
+	inf := review9Infusion(t, rec)
+	st, page := f.post(c, "/bedside/reaction", url.Values{"infusion": {inf}, "mrn": {"MRN-2001"}, "known": {"0"}, "grade": {"2"}, "text": {"rigors 40 min in"}, "signer": {"nina"}})
+	shown := html.UnescapeString(r18visible(page))
+	if st != http.StatusOK || !strings.Contains(shown, "Reaction #1") {
+		t.Fatalf("setup: reaction: %d\n%s", st, shown)
+	}
+	if !strings.Contains(shown, "2026-11-26 01:00 +08:00") || strings.Contains(shown, " UTC") {
+		t.Errorf("the reaction to an infusion given in Nanjing at 2026-11-26 01:00 +08:00 is dated in another zone: %s", shown)
 	}
 }

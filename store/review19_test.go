@@ -107,3 +107,39 @@ func TestReview19ZoneChangeAtTheInstantOfAnInfusionIsUndoneInHistory(t *testing.
 		t.Errorf("the trace lists no deviation for an infusion its check counted a day early (%s)", checked)
 	}
 }
+
+// review19 finding G (fix17b, review 17 D): the trace shows, under an
+// infusion, "the physician's signed confirmation" of the weight it was
+// dosed on — any confirmation of that weight record, whenever it was
+// signed. Steps: infusion 1 is given at 09:00 on 62.0 kg, a weight that
+// needed no confirmation (GO, no physician involved); at 11:00 the
+// physician confirms the same 62.0 kg record (ConfirmWeight does not ask
+// whether a confirmation is needed, and the weight is still the latest).
+// The patient trace now shows under infusion 1 "Weight signed: Dr Pat …
+// confirmed the weight 62.0 kg" — an infusion's record gains, after it was
+// given, a signature that had no part in it, and reads as if a physician
+// let its weight through. Expected: the trace of an infusion shows the
+// confirmation only when it was signed before the infusion (the one the
+// bedside check could have counted); a later one is not the infusion's.
+func TestReview19TraceAttachesALaterWeightConfirmationToAnEarlierInfusion(t *testing.T) {
+	db, d := bedside(t, "0.5")
+	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Now = func() time.Time { return time.Date(2026, 11, 25, 11, 0, 0, 0, time.UTC) }
+	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", dose.WeightShown{Grams: 62_000}, "re-weighed after the infusion"); err != nil {
+		t.Fatalf("setup: the physician confirms 62.0 kg after the infusion: %v", err)
+	}
+	tr, err := newTraces(db).Patient(context.Background(), "nina", "MRN-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Infusions) != 1 || tr.Infusions[0].WeightRecord == nil {
+		t.Fatalf("setup: the trace's infusion carries no weight record: %+v", tr.Infusions)
+	}
+	in := tr.Infusions[0]
+	if c := in.WeightRecord.Confirmation; c != nil {
+		t.Errorf("the trace of infusion 1, given %s, shows the weight confirmation %s signed at %s — after it was given, by a physician its check never needed",
+			lot.FormatTime(in.Start), c.By, lot.FormatTime(c.At))
+	}
+}

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"html"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -35,17 +33,8 @@ func TestReview19APIStaleWeightConfirmationCountsAWrongPassword(t *testing.T) {
 	f.login(nina, "nina")
 	f.login(omar, "omar")
 	f.login(pat, "pat")
-	weigh := func(c *http.Client, kg string, at time.Time) string {
-		t.Helper()
-		st, m := f.postJSON(c, "/api/v1/svc/patients/MRN-1001/weights", map[string]any{"Kg": kg, "At": at})
-		id, _ := m["ID"].(string)
-		if st != http.StatusOK || id == "" {
-			t.Fatalf("weigh %s kg: %d %v", kg, st, m)
-		}
-		return id
-	}
-	shown := weigh(nina, "72.0", now.Add(-20*time.Minute))
-	weigh(omar, "27.0", now.Add(-time.Minute))
+	shown := apiWeigh(t, f, nina, "72.0", now.Add(-20*time.Minute))
+	apiWeigh(t, f, omar, "27.0", now.Add(-time.Minute))
 	n := f.auditCount()
 	st, m := f.postJSON(pat, "/api/v1/svc/patients/MRN-1001/weights/latest/confirmation",
 		map[string]any{"WeightID": shown, "Reason": "re-weighed: fluid overload", "Password": "not-pats-password-1"})
@@ -69,30 +58,7 @@ func TestReview19APIStaleWeightConfirmationCountsAWrongPassword(t *testing.T) {
 // reaction's time in the zone of the site treating the patient, as the
 // infusion's.
 func TestReview19ReactionPageAfterANanjingInfusionIsInUTC(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ct.db")
-	homes := filepath.Join(filepath.Dir(path), "homes")
-	at17, _ := time.Parse(time.RFC3339, "2026-11-25T17:00:00Z")
-	clock := func() time.Time { return at17 }
-	for _, fx := range []string{"lab", "release", "custody", "bedside"} {
-		if err := runFixture(path, homes, fx, clock); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, args := range [][]string{
-		{"--user", "liu", "site", "add", "--name", "Nanjing Drum Tower Hospital", "--tz", "Asia/Shanghai", "CLINIC-CN"},
-		{"--user", "pat", "schedule", "create", "--protocol", "ss-rfib-12", "--start", "2026-11-28", "--site", "CLINIC-CN", "MRN-2001"},
-		{"--user", "liu", "container", "thaw", "--viability", "93.4", "--viable-cells", "7.0e7", "G12342600000201"},
-		{"--user", "liu", "container", "dispense", "--patient", "MRN-2001", "G12342600000201"},
-	} {
-		var stdout, stderr bytes.Buffer
-		argv := append([]string{"celltrack", "--db", path}, args...)
-		if code := runEnv(argv, strings.NewReader(""), &stdout, &stderr, clock, personEnv(homes, args)); code != 0 {
-			t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), code, stderr.String())
-		}
-	}
-	f := newWebFixtureOpts(t, path, false, clock)
-	c := f.client()
-	f.login(c, "nina")
+	f, c := nanjingBedside(t)
 	_, body := f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-2001"}, "scan": {"G12342600000201"}})
 	sign := review9SignForm(t, body)
 	sign.Set("password", fixturePassword)

@@ -39,4 +39,9 @@ func TestReview19CapNoGoPrintsTheExactDoseOnTheCap(t *testing.T) {
 	if strings.Contains(cap.Detail, "exactly 100000000.0 cells") || !strings.Contains(cap.Detail, "exactly") {
 		t.Errorf("the cap's NO-GO explains itself with a number on the cap: %q", cap.Detail)
 	}
+	// 100,000,000.024 to two decimals is 100000000.02, above the cap: no
+	// more decimals than it takes.
+	if !strings.Contains(cap.Detail, "(exactly 100000000.02 cells) is above the cap") {
+		t.Errorf("the cap's NO-GO does not print the exact dose to the fewest decimals that read above the cap: %q", cap.Detail)
+	}
 }

@@ -236,14 +236,24 @@ func FormatWeightChange(prev, cur lot.Grams) string {
 	return percentBeside(big.NewRat(int64(cur-prev)*100, int64(prev)), big.NewRat(WeightChangeConfirmTenths, 10), WeightChangeTooLarge(prev, cur))
 }
 
-// percentBeside prints exact, a signed percentage, to 0.1 %, or with as
-// many more decimals as it takes for the number shown to fall on the same
-// side of limit as the verdict: beyond it when over, within it otherwise. A
+// percentBeside prints exact, a signed percentage, as decimalBeside does.
+func percentBeside(exact, limit *big.Rat, over bool) string {
+	s := decimalBeside(exact, limit, over)
+	if exact.Sign() > 0 {
+		s = "+" + s
+	}
+	return s + " %"
+}
+
+// decimalBeside prints exact to one decimal, or with as many more decimals
+// as it takes for the number shown to fall on the same side of limit (in
+// magnitude) as the verdict: beyond it when over, within it otherwise. A
 // rounded number must never contradict the check it explains (issue 12). A
 // dose a fraction of a cell outside its tolerance is a few parts in 10^10
 // beyond it (review 17), so the decimals are not capped at six; 30 is past
-// any exact fraction of cells, mL and grams celltrack keeps.
-func percentBeside(exact, limit *big.Rat, over bool) string {
+// any exact fraction of cells, mL and grams celltrack keeps. It serves the
+// tolerance's percentages and the cap's exact cells (review 19 F).
+func decimalBeside(exact, limit *big.Rat, over bool) string {
 	s := exact.FloatString(1)
 	for places := 2; places <= 30; places++ {
 		shown, _ := new(big.Rat).SetString(s)
@@ -252,10 +262,7 @@ func percentBeside(exact, limit *big.Rat, over bool) string {
 		}
 		s = exact.FloatString(places)
 	}
-	if exact.Sign() > 0 {
-		s = "+" + s
-	}
-	return s + " %"
+	return s
 }
 
 // deviationOutside prints the deviation of given from required for a dose
@@ -497,10 +504,13 @@ func Check(f Facts) Report {
 	if pr.CapCells > 0 {
 		// Judged on the exact cells drawn, as the tolerance is: a dose a
 		// fraction of a cell above the cap rounds onto it (review 17).
-		if exact := calc.ExactGiven(); exact.Cmp(big.NewRat(int64(pr.CapCells), 1)) > 0 {
+		// The exact figure is printed with as many decimals as it takes
+		// to read above the cap (review 19 F).
+		capCells := big.NewRat(int64(pr.CapCells), 1)
+		if exact := calc.ExactGiven(); exact.Cmp(capCells) > 0 {
 			given := calc.Given.String()
 			if calc.Given <= pr.CapCells {
-				given += " (exactly " + exact.FloatString(1) + " cells)"
+				given += " (exactly " + decimalBeside(exact, capCells, true) + " cells)"
 			}
 			add("dose cap", false, fmt.Sprintf("%s is above the cap of %s per infusion", given, pr.CapCells), "draw less; the cap is a hard limit")
 		} else {

@@ -179,3 +179,16 @@ func CheckWeightShown(s WeightShown, latest lot.Weight, mrn string) error {
 	return lot.FieldErrorf("weight", lot.ECONFLICT, "the latest weight of %s is now %s measured %s, recorded by %s — not the %s you named; nothing was signed: review it and confirm again",
 		mrn, latest.Grams, lot.FormatTime(latest.MeasuredAt), latest.RecordedBy, named).Run("dose check")
 }
+
+// CheckWeightsShown is CheckWeightShown against the latest of ws, the
+// patient's weights, at now, for a caller that has not yet read the
+// signer's password: a weight recorded since the physician looked is said
+// before the password, so it costs no failed attempt (`dose
+// confirm-weight`, the API's confirmation). Patients with no weight pass;
+// the store's ConfirmWeight checks again in the writing transaction.
+func CheckWeightsShown(s WeightShown, ws []lot.Weight, now time.Time, mrn string) error {
+	if latest, _, ok := LatestWeight(ws, now); ok {
+		return CheckWeightShown(s, latest, mrn)
+	}
+	return nil
+}

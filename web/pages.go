@@ -9,11 +9,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/dose"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/report"
+	"github.com/google/uuid"
 )
 
 // pageNames are the templates of templates/, each rendered inside base.html.
@@ -395,21 +397,21 @@ func typedVolumeShown(typed, shown string) error {
 	return lot.FieldErrorf("volume_ml", lot.ECONFLICT, "the volume field says %s mL, but the dose you were shown is for %s mL; nothing was signed — the page now shows the check for %s mL: read it, then sign again", t, shown, t)
 }
 
-// reactionsOf returns the reactions of the patient's infusion, refusing a
+// reactionsOf returns the patient's infusion and its reactions, refusing a
 // reaction form whose infusion is not one of the patient's it names: the
 // page would confirm a reaction for one patient while the record went to
 // another's infusion.
-func (s *Server) reactionsOf(mrn, infusion string) ([]dose.Reaction, error) {
+func (s *Server) reactionsOf(mrn, infusion string) (dose.Infusion, []dose.Reaction, error) {
 	ins, rcs, err := s.cfg.Doses.Infusions(mrn)
 	if err != nil {
-		return nil, err
+		return dose.Infusion{}, nil, err
 	}
 	for _, in := range ins {
 		if in.ID.String() == infusion {
-			return rcs[in.ID], nil
+			return in, rcs[in.ID], nil
 		}
 	}
-	return nil, lot.Errorf(lot.ECONFLICT, "infusion %s is not an infusion of patient %s; nothing was recorded — open the reaction form from the patient's recorded infusion", infusion, mrn)
+	return dose.Infusion{}, nil, lot.Errorf(lot.ECONFLICT, "infusion %s is not an infusion of patient %s; nothing was recorded — open the reaction form from the patient's recorded infusion", infusion, mrn)
 }
 
 // bedsideReaction records an adverse reaction to an infusion, as `dose
@@ -437,7 +439,7 @@ func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit
 	if err == nil {
 		// The patient the page names must be the infusion's; the store
 		// checks what the form knew of as it records.
-		_, err = s.reactionsOf(form.MRN, form.Infusion)
+		_, _, err = s.reactionsOf(form.MRN, form.Infusion)
 	}
 	var rc dose.Reaction
 	if err == nil {
@@ -445,7 +447,7 @@ func (s *Server) bedsideReaction(w http.ResponseWriter, r *http.Request, u audit
 	}
 	if err != nil {
 		err = s.logError(r, err)
-		if rcs, rerr := s.reactionsOf(form.MRN, form.Infusion); rerr == nil {
+		if _, rcs, rerr := s.reactionsOf(form.MRN, form.Infusion); rerr == nil {
 			// The form shown again knows what is recorded now.
 			form.Known = dose.LastReaction(rcs).Seq
 		}
@@ -477,7 +479,7 @@ func reactionURL(mrn, infusion string, seq int) string {
 func (s *Server) bedsideReactionPage(w http.ResponseWriter, r *http.Request, u audit.User) {
 	q := r.URL.Query()
 	form := reactionForm{Infusion: trim(q.Get("infusion")), MRN: trim(q.Get("mrn")), Signer: u.Name}
-	rcs, err := s.reactionsOf(form.MRN, form.Infusion)
+	in, rcs, err := s.reactionsOf(form.MRN, form.Infusion)
 	var rc dose.Reaction
 	if err == nil {
 		form.Known = dose.LastReaction(rcs).Seq
@@ -495,7 +497,22 @@ func (s *Server) bedsideReactionPage(w http.ResponseWriter, r *http.Request, u a
 		return
 	}
 	s.render(w, http.StatusOK, "reaction", pageData{Title: "Reaction recorded", User: u, Nav: "bedside",
-		Data: reactionData{MRN: form.MRN, Reaction: rc, At: lot.FormatTime(rc.At), Form: form}})
+		Data: reactionData{MRN: form.MRN, Reaction: rc, At: s.timeOfCourse(form.MRN, in.ScheduleID, rc.At), Form: form}})
+}
+
+// timeOfCourse prints t in the zone course schedule of the patient counts
+// its days in — the treating site's, as the bedside check and the Recorded
+// page print the infusion (review 19 E) — or in the facility's when the
+// course cannot be read.
+func (s *Server) timeOfCourse(mrn string, schedule uuid.UUID, t time.Time) string {
+	if _, cs, err := s.cfg.Doses.Courses(mrn); err == nil {
+		for _, c := range cs {
+			if c.Schedule.ID == schedule && c.Zone != nil {
+				return lot.FormatTimeIn(t, c.Zone)
+			}
+		}
+	}
+	return lot.FormatTime(t)
 }
 
 type option struct{ Value, Label string }

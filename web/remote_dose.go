@@ -387,6 +387,18 @@ func (s *Server) doseRoutes() []svcRoute {
 				if err != nil {
 					return lot.Weight{}, err
 				}
+				// A weight recorded since the physician looked is the
+				// 409 before the password is read, as on the command line
+				// (review 19 D): a mistyped password must not count an
+				// attempt at a confirmation that could never be written.
+				// The store checks again in the writing transaction.
+				ws, err := s.cfg.Lots.Weights(refOf(r, "ref"))
+				if err != nil {
+					return lot.Weight{}, err
+				}
+				if err := dose.CheckWeightsShown(shown, ws, s.cfg.Now(), refOf(r, "ref")); err != nil {
+					return lot.Weight{}, err
+				}
 				signer, err := U().Authenticate(u.Name, q.Password, dose.MeaningConfirmWeight)
 				if err != nil {
 					return lot.Weight{}, err

@@ -477,10 +477,8 @@ func (rt *runtime) doseCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					if latest, _, ok := dose.LatestWeight(ws, rt.clock()); ok {
-						if err := dose.CheckWeightShown(shown, latest, c.Args().First()); err != nil {
-							return err
-						}
+					if err := dose.CheckWeightsShown(shown, ws, rt.clock(), c.Args().First()); err != nil {
+						return err
 					}
 					pw, err := rt.password(c, actor(c))
 					if err != nil {

@@ -29,17 +29,8 @@ func TestReview17APIConfirmationNamesTheWeightShown(t *testing.T) {
 	f.login(nina, "nina")
 	f.login(omar, "omar")
 	f.login(pat, "pat")
-	weigh := func(c *http.Client, kg string, at time.Time) string {
-		t.Helper()
-		st, m := f.postJSON(c, "/api/v1/svc/patients/MRN-1001/weights", map[string]any{"Kg": kg, "At": at})
-		id, _ := m["ID"].(string)
-		if st != http.StatusOK || id == "" {
-			t.Fatalf("weigh %s kg: %d %v", kg, st, m)
-		}
-		return id
-	}
-	shown := weigh(nina, "72.0", now.Add(-20*time.Minute))
-	since := weigh(omar, "27.0", now.Add(-time.Minute))
+	shown := apiWeigh(t, f, nina, "72.0", now.Add(-20*time.Minute))
+	since := apiWeigh(t, f, omar, "27.0", now.Add(-time.Minute))
 	path := "/api/v1/svc/patients/MRN-1001/weights/latest/confirmation"
 	n := f.auditCount()
 	for _, tc := range []struct {
@@ -102,4 +93,16 @@ func TestReview17APIWeighTakesKg(t *testing.T) {
 	if g, _ := m["Grams"].(float64); st != http.StatusOK || g != 62_050 {
 		t.Fatalf("62.05 kg: %d %v", st, m)
 	}
+}
+
+// apiWeigh records kg for MRN-1001 at at through the service API as the
+// user logged in on c, and returns the weight record's id.
+func apiWeigh(t *testing.T, f *webFixture, c *http.Client, kg string, at time.Time) string {
+	t.Helper()
+	st, m := f.postJSON(c, "/api/v1/svc/patients/MRN-1001/weights", map[string]any{"Kg": kg, "At": at})
+	id, _ := m["ID"].(string)
+	if st != http.StatusOK || id == "" {
+		t.Fatalf("weigh %s kg: %d %v", kg, st, m)
+	}
+	return id
 }

@@ -252,30 +252,7 @@ func TestReview18BrowserVolumeTypedOnGOPageIsNotWhatIsSigned(t *testing.T) {
 // 25th, while in Nanjing, where the course counts its days, it was given on
 // the 26th.
 func TestReview18WebBedsideShowsTheTreatingSitesZone(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ct.db")
-	homes := filepath.Join(filepath.Dir(path), "homes")
-	at17, _ := time.Parse(time.RFC3339, "2026-11-25T17:00:00Z")
-	clock := func() time.Time { return at17 }
-	for _, fx := range []string{"lab", "release", "custody", "bedside"} {
-		if err := runFixture(path, homes, fx, clock); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, args := range [][]string{
-		{"--user", "liu", "site", "add", "--name", "Nanjing Drum Tower Hospital", "--tz", "Asia/Shanghai", "CLINIC-CN"},
-		{"--user", "pat", "schedule", "create", "--protocol", "ss-rfib-12", "--start", "2026-11-28", "--site", "CLINIC-CN", "MRN-2001"},
-		{"--user", "liu", "container", "thaw", "--viability", "93.4", "--viable-cells", "7.0e7", "G12342600000201"},
-		{"--user", "liu", "container", "dispense", "--patient", "MRN-2001", "G12342600000201"},
-	} {
-		var stdout, stderr bytes.Buffer
-		argv := append([]string{"celltrack", "--db", path}, args...)
-		if code := runEnv(argv, strings.NewReader(""), &stdout, &stderr, clock, personEnv(homes, args)); code != 0 {
-			t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), code, stderr.String())
-		}
-	}
-	f := newWebFixtureOpts(t, path, false, clock)
-	c := f.client()
-	f.login(c, "nina")
+	f, c := nanjingBedside(t)
 	_, body := f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-2001"}, "scan": {"G12342600000201"}})
 	if !strings.Contains(body, `id="administer-form"`) {
 		t.Fatalf("MRN-2001 with bag 201 is not GO:\n%s", r18visible(body))
@@ -323,4 +300,36 @@ func TestReview18AccountResetRefusalKeepsTheReason(t *testing.T) {
 	if !strings.Contains(body, `value="`+html.EscapeString(reason)+`"`) && !strings.Contains(body, `value="`+reason+`"`) {
 		t.Errorf("the reason typed is gone after the refusal (%s); the form: %s", r18error(body), regexp.MustCompile(`<input id="reason-reset-pat"[^>]*>`).FindString(body))
 	}
+}
+
+// nanjingBedside is review 18 F's Nanjing story at 17:00 UTC — facility in
+// UTC, site CLINIC-CN in Asia/Shanghai treating MRN-2001, bag 201 thawed
+// and dispensed for it — served, with nina logged in on c.
+func nanjingBedside(t *testing.T) (*webFixture, *http.Client) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ct.db")
+	homes := filepath.Join(filepath.Dir(path), "homes")
+	at17, _ := time.Parse(time.RFC3339, "2026-11-25T17:00:00Z")
+	clock := func() time.Time { return at17 }
+	for _, fx := range []string{"lab", "release", "custody", "bedside"} {
+		if err := runFixture(path, homes, fx, clock); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{
+		{"--user", "liu", "site", "add", "--name", "Nanjing Drum Tower Hospital", "--tz", "Asia/Shanghai", "CLINIC-CN"},
+		{"--user", "pat", "schedule", "create", "--protocol", "ss-rfib-12", "--start", "2026-11-28", "--site", "CLINIC-CN", "MRN-2001"},
+		{"--user", "liu", "container", "thaw", "--viability", "93.4", "--viable-cells", "7.0e7", "G12342600000201"},
+		{"--user", "liu", "container", "dispense", "--patient", "MRN-2001", "G12342600000201"},
+	} {
+		var stdout, stderr bytes.Buffer
+		argv := append([]string{"celltrack", "--db", path}, args...)
+		if code := runEnv(argv, strings.NewReader(""), &stdout, &stderr, clock, personEnv(homes, args)); code != 0 {
+			t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), code, stderr.String())
+		}
+	}
+	f := newWebFixtureOpts(t, path, false, clock)
+	c := f.client()
+	f.login(c, "nina")
+	return f, c
 }

@@ -48,6 +48,15 @@ type TraceSnapshot struct {
 	// zones holds the zone history of each site read (uuid.Nil: the
 	// facility's alone), which every infusion of its courses consults.
 	zones map[uuid.UUID]zonesOf
+	// recorded holds the first audit entry of each record sought
+	// (recordedSeq): each infusion of a course counts the days of all the
+	// course's infusions.
+	recorded map[uuid.UUID]recordedAt
+}
+
+type recordedAt struct {
+	seq uint64
+	ok  bool
 }
 
 // ReadTrace runs fn on a read snapshot of the database.
@@ -301,12 +310,12 @@ func (s *TraceSnapshot) ProtocolNamed(name string) (dose.StoredProtocol, error) 
 	return protocolByName(s.tx, name, 0)
 }
 
-// Zones is the time zone a schedule's days were counted in at an instant
-// (its site's, or the facility's, as they were then), read from the zone
-// changes' audit entries once per site in this snapshot.
+// Zones is the time zone a schedule's days were counted in when an
+// infusion was recorded (its site's, or the facility's, as they were then),
+// read from the zone changes' audit entries once per site in this snapshot.
 func (s *TraceSnapshot) Zones(sc dose.Schedule) (dose.ZoneAt, error) {
 	if z, ok := s.zones[sc.SiteID]; ok {
-		return z.At, nil
+		return z.given(s.recordedSeq), nil
 	}
 	z, err := scheduleZones(s.tx, sc)
 	if err != nil {
@@ -316,7 +325,20 @@ func (s *TraceSnapshot) Zones(sc dose.Schedule) (dose.ZoneAt, error) {
 		s.zones = map[uuid.UUID]zonesOf{}
 	}
 	s.zones[sc.SiteID] = z
-	return z.At, nil
+	return z.given(s.recordedSeq), nil
+}
+
+// recordedSeq is recordedSeq, once per record in this snapshot.
+func (s *TraceSnapshot) recordedSeq(id uuid.UUID) (uint64, bool) {
+	r, ok := s.recorded[id]
+	if !ok {
+		r.seq, r.ok = recordedSeq(s.tx, id)
+		if s.recorded == nil {
+			s.recorded = map[uuid.UUID]recordedAt{}
+		}
+		s.recorded[id] = r
+	}
+	return r.seq, r.ok
 }
 
 // Handling is the handling of every container of the infusions f selects,

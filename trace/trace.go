@@ -74,9 +74,9 @@ type Snapshot interface {
 	// ProtocolNamed is the latest version of a protocol: ENOTFOUND for an
 	// unknown name.
 	ProtocolNamed(name string) (dose.StoredProtocol, error)
-	// Zones is the time zone a schedule's days were counted in at an
-	// instant: a given infusion's day is counted in the zone in force when
-	// it was given.
+	// Zones is the time zone a schedule's days were counted in when an
+	// infusion was recorded: a given infusion's day is counted in the zone
+	// its bedside check counted it in.
 	Zones(s dose.Schedule) (dose.ZoneAt, error)
 
 	// Handling is the handling of the infusions f selects, oldest first.

@@ -133,7 +133,7 @@ func (m *memSnapshot) Protocol(uuid.UUID) (dose.StoredProtocol, error) {
 	return dose.StoredProtocol{}, nil
 }
 func (m *memSnapshot) Zones(dose.Schedule) (dose.ZoneAt, error) {
-	return func(time.Time) (*time.Location, error) { return time.UTC, nil }, nil
+	return func(dose.GivenAt) (*time.Location, error) { return time.UTC, nil }, nil
 }
 func (m *memSnapshot) Handling(dose.HandlingFilter) ([]dose.Handling, error) { return nil, nil }
 func (m *memSnapshot) Accounts() ([]audit.AccessRow, error)                  { return nil, nil }

@@ -50,7 +50,7 @@ type TraceSnapshot struct {
 	zones map[uuid.UUID]zonesOf
 	// recorded holds the first audit entry of each record sought
 	// (recordedSeq): each infusion of a course counts the days of all the
-	// course's infusions.
+	// course's infusions, and is weighed against its weight's confirmation.
 	recorded map[uuid.UUID]recordedAt
 }
 
@@ -217,15 +217,17 @@ func (s *TraceSnapshot) Reactions(infusionID uuid.UUID) ([]dose.Reaction, error)
 	return reactionsOf(s.tx, infusionID)
 }
 
-// Weight is the weight record with id (an infusion's weight used), with
-// the physician's confirmation of it when one was signed
-// (idx_weight_confirm); found is false when no weight is stored.
-func (s *TraceSnapshot) Weight(id uuid.UUID) (w lot.Weight, conf *dose.WeightConfirmation, found bool, err error) {
+// Weight is the weight record with id that infusion infusionID was dosed
+// on, with the physician's confirmation of it (idx_weight_confirm) when
+// that was written before the infusion — in the audit trail's order, the
+// one its bedside check, run in the infusion's write, could count; found
+// is false when no weight is stored.
+func (s *TraceSnapshot) Weight(id, infusionID uuid.UUID) (w lot.Weight, conf *dose.WeightConfirmation, found bool, err error) {
 	var r weightRecord
 	if found, err = get(s.tx, kindWeight, id, &r); !found || err != nil {
 		return w, nil, found, err
 	}
-	if cid, ok := lookup(s.tx, "idx_weight_confirm", string(id[:])); ok {
+	if cid, ok := lookup(s.tx, "idx_weight_confirm", string(id[:])); ok && s.recordedBefore(cid, infusionID) {
 		var cr weightConfirmRecord
 		ok, err := get(s.tx, kindWeightConfirm, cid, &cr)
 		if err != nil {
@@ -339,6 +341,14 @@ func (s *TraceSnapshot) recordedSeq(id uuid.UUID) (uint64, bool) {
 		s.recorded[id] = r
 	}
 	return r.seq, r.ok
+}
+
+// recordedBefore says whether record a was written before record b, by
+// their first audit entries; a record the trail has no entry of is not.
+func (s *TraceSnapshot) recordedBefore(a, b uuid.UUID) bool {
+	sa, oka := s.recordedSeq(a)
+	sb, okb := s.recordedSeq(b)
+	return oka && okb && sa < sb
 }
 
 // Handling is the handling of every container of the infusions f selects,

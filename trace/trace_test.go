@@ -120,7 +120,7 @@ func (m *memSnapshot) EventsOfPatient(id uuid.UUID) ([]lot.Event, error) {
 func (m *memSnapshot) InfusionsOfPatient(uuid.UUID) ([]dose.Infusion, error)   { return nil, nil }
 func (m *memSnapshot) InfusionsOfContainer(uuid.UUID) ([]dose.Infusion, error) { return nil, nil }
 func (m *memSnapshot) Reactions(uuid.UUID) ([]dose.Reaction, error)            { return nil, nil }
-func (m *memSnapshot) Weight(uuid.UUID) (lot.Weight, *dose.WeightConfirmation, bool, error) {
+func (m *memSnapshot) Weight(uuid.UUID, uuid.UUID) (lot.Weight, *dose.WeightConfirmation, bool, error) {
 	return lot.Weight{}, nil, false, nil
 }
 func (m *memSnapshot) Dispositions(uuid.UUID) ([]release.Disposition, error) { return nil, nil }

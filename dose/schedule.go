@@ -83,9 +83,10 @@ type GivenAt struct {
 	InfusionID uuid.UUID
 	At         time.Time
 	// Day is the calendar date it was given on where the patient was
-	// treated, counted in the zone in force at At (midnight UTC, as
-	// DateIn): the day its bedside check judged. A zone changed since
-	// does not recount it — given infusions are history (review 17 B).
+	// treated, At counted in the zone in force when it was recorded
+	// (midnight UTC, as DateIn): the day its bedside check judged. A zone
+	// changed since does not recount it — given infusions are history
+	// (review 17 B).
 	// Zero: At counted in the zone the plan is made in.
 	Day time.Time
 }
@@ -99,18 +100,20 @@ func (g GivenAt) DayIn(loc *time.Location) time.Time {
 	return DateIn(g.At, loc)
 }
 
-// ZoneAt returns the time zone a course's days were counted in at instant
-// t (its site's, or the facility's, as they were then).
-type ZoneAt func(t time.Time) (*time.Location, error)
+// ZoneAt returns the time zone a course's days were counted in when
+// infusion g was recorded (its site's, or the facility's, as they were
+// then): the zone its bedside check counted it in, also for a start
+// recorded after the fact.
+type ZoneAt func(g GivenAt) (*time.Location, error)
 
 // GivenDays sets the Day of each infusion in given: the day it was given
-// on in the zone in force then, zoneAt.
+// on in the zone its check counted it in, zoneAt.
 func GivenDays(given map[int]GivenAt, zoneAt ZoneAt) error {
 	for n, g := range given {
 		if g.At.IsZero() {
 			continue
 		}
-		loc, err := zoneAt(g.At)
+		loc, err := zoneAt(g)
 		if err != nil {
 			return err
 		}

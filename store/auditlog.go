@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sort"
@@ -222,6 +223,16 @@ func entitySeqs(tx kv.Tx, id uuid.UUID) [][]byte {
 		seqs = append(seqs, k[16:])
 	}
 	return seqs
+}
+
+// recordedSeq is the sequence of the first audit entry of record id, the
+// one that wrote it; ok is false when the trail has none.
+func recordedSeq(tx kv.Tx, id uuid.UUID) (uint64, bool) {
+	k, _ := tx.Bucket(bAuditEntity).Cursor().Seek(id[:])
+	if len(k) != len(id)+8 || !bytes.HasPrefix(k, id[:]) {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(k[len(id):]), true
 }
 
 // decodeEntries returns the audit entries with the keys seqs, in their

@@ -300,7 +300,8 @@ func coursesWith(tx kv.Tx, patientID uuid.UUID, now time.Time, infs []dose.Infus
 				zones = &z
 			}
 			if zones != nil {
-				if err := dose.GivenDays(given, zones.At); err != nil {
+				prefetchRecorded(tx, given)
+				if err := dose.GivenDays(given, zones.given(func(id uuid.UUID) (uint64, bool) { return recordedSeq(tx, id) })); err != nil {
 					return nil, err
 				}
 			}

@@ -48,6 +48,15 @@ type TraceSnapshot struct {
 	// zones holds the zone history of each site read (uuid.Nil: the
 	// facility's alone), which every infusion of its courses consults.
 	zones map[uuid.UUID]zonesOf
+	// recorded holds the first audit entry of each record sought
+	// (recordedSeq): each infusion of a course counts the days of all the
+	// course's infusions, and is weighed against its weight's confirmation.
+	recorded map[uuid.UUID]recordedAt
+}
+
+type recordedAt struct {
+	seq uint64
+	ok  bool
 }
 
 // ReadTrace runs fn on a read snapshot of the database.
@@ -208,15 +217,17 @@ func (s *TraceSnapshot) Reactions(infusionID uuid.UUID) ([]dose.Reaction, error)
 	return reactionsOf(s.tx, infusionID)
 }
 
-// Weight is the weight record with id (an infusion's weight used), with
-// the physician's confirmation of it when one was signed
-// (idx_weight_confirm); found is false when no weight is stored.
-func (s *TraceSnapshot) Weight(id uuid.UUID) (w lot.Weight, conf *dose.WeightConfirmation, found bool, err error) {
+// Weight is the weight record with id that infusion infusionID was dosed
+// on, with the physician's confirmation of it (idx_weight_confirm) when
+// that was written before the infusion — in the audit trail's order, the
+// one its bedside check, run in the infusion's write, could count; found
+// is false when no weight is stored.
+func (s *TraceSnapshot) Weight(id, infusionID uuid.UUID) (w lot.Weight, conf *dose.WeightConfirmation, found bool, err error) {
 	var r weightRecord
 	if found, err = get(s.tx, kindWeight, id, &r); !found || err != nil {
 		return w, nil, found, err
 	}
-	if cid, ok := lookup(s.tx, "idx_weight_confirm", string(id[:])); ok {
+	if cid, ok := lookup(s.tx, "idx_weight_confirm", string(id[:])); ok && s.recordedBefore(cid, infusionID) {
 		var cr weightConfirmRecord
 		ok, err := get(s.tx, kindWeightConfirm, cid, &cr)
 		if err != nil {
@@ -301,12 +312,12 @@ func (s *TraceSnapshot) ProtocolNamed(name string) (dose.StoredProtocol, error) 
 	return protocolByName(s.tx, name, 0)
 }
 
-// Zones is the time zone a schedule's days were counted in at an instant
-// (its site's, or the facility's, as they were then), read from the zone
-// changes' audit entries once per site in this snapshot.
+// Zones is the time zone a schedule's days were counted in when an
+// infusion was recorded (its site's, or the facility's, as they were then),
+// read from the zone changes' audit entries once per site in this snapshot.
 func (s *TraceSnapshot) Zones(sc dose.Schedule) (dose.ZoneAt, error) {
 	if z, ok := s.zones[sc.SiteID]; ok {
-		return z.At, nil
+		return z.given(s.recordedSeq), nil
 	}
 	z, err := scheduleZones(s.tx, sc)
 	if err != nil {
@@ -316,7 +327,28 @@ func (s *TraceSnapshot) Zones(sc dose.Schedule) (dose.ZoneAt, error) {
 		s.zones = map[uuid.UUID]zonesOf{}
 	}
 	s.zones[sc.SiteID] = z
-	return z.At, nil
+	return z.given(s.recordedSeq), nil
+}
+
+// recordedSeq is recordedSeq, once per record in this snapshot.
+func (s *TraceSnapshot) recordedSeq(id uuid.UUID) (uint64, bool) {
+	r, ok := s.recorded[id]
+	if !ok {
+		r.seq, r.ok = recordedSeq(s.tx, id)
+		if s.recorded == nil {
+			s.recorded = map[uuid.UUID]recordedAt{}
+		}
+		s.recorded[id] = r
+	}
+	return r.seq, r.ok
+}
+
+// recordedBefore says whether record a was written before record b, by
+// their first audit entries; a record the trail has no entry of is not.
+func (s *TraceSnapshot) recordedBefore(a, b uuid.UUID) bool {
+	sa, oka := s.recordedSeq(a)
+	sb, okb := s.recordedSeq(b)
+	return oka && okb && sa < sb
 }
 
 // Handling is the handling of every container of the infusions f selects,

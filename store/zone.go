@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -261,25 +262,31 @@ func checkZoneChange(zone, reason string) (string, error) {
 
 // zonesOf are the zones a course's days have been counted in, over time:
 // the zone changes of its site and of the facility are audited records
-// with a time (`site set-tz`), so the zone in force at an instant is read
-// from the few audit entries of those two records (audit_entity, an index
-// seek on either engine), never from a scan of the trail. A given
-// infusion's day is counted in the zone in force when it was given — the
-// day its bedside check judged — so that a later zone change does not
-// recount history (review 17 B); "today" and the days still to come are
-// counted in the zone in force now.
+// (`site set-tz`), so the zone in force when an infusion was recorded is
+// read from the few audit entries of those two records (audit_entity, an
+// index seek on either engine), never from a scan of the trail. A given
+// infusion's day is counted in the zone in force when it was recorded —
+// the zone its bedside check, run in the same write, counted it in, which
+// is the day the check judged — so that a later zone change does not
+// recount history (review 17 B). "When" is the order of the audit trail,
+// not a time: the change's entry precedes the infusion's or follows it,
+// also at the same instant (review 19 B), and a --start backdated across
+// a change is counted in the zone the check counted it in, the one in
+// force at recording (review 19 A). "Today" and the days still to come
+// are counted in the zone in force now.
 type zonesOf struct {
 	site     []zoneSpan // the site's zone from each of its versions ("" is the facility's); nil without a site
 	facility []zoneSpan // the facility's; before its first, UTC
 }
 
-// zoneSpan is a zone in force from since until the next span's since.
+// zoneSpan is a zone in force from audit entry seq until the next span's
+// (seq 0: from the start of the trail).
 type zoneSpan struct {
-	since time.Time
-	tz    string
-	init  bool           // the record's first version, written at init
-	loc   *time.Location // tz loaded (nil for "": a site counting in the facility's)
-	err   error          // why tz could not be loaded, said when it is used
+	seq  uint64
+	tz   string
+	init bool           // the record's first version, written at init
+	loc  *time.Location // tz loaded (nil for "": a site counting in the facility's)
+	err  error          // why tz could not be loaded, said when it is used
 }
 
 // scheduleZones returns the zone history of course s's days (zonesOf).
@@ -357,7 +364,7 @@ func zoneSpans(tx kv.Tx, kind string, id uuid.UUID, what string, tzOf func([]byt
 			return nil, fmt.Errorf("zone history of %s %s: audit entry %d: %w", kind, id, e.Seq, err)
 		}
 		if n := len(spans); n == 0 || spans[n-1].tz != tz {
-			sp := zoneSpan{since: e.Time, tz: tz, init: e.Action == "init"}
+			sp := zoneSpan{seq: e.Seq, tz: tz, init: e.Action == "init"}
 			if tz != "" {
 				sp.loc, sp.err = storedZone(what, tz)
 			}
@@ -368,14 +375,12 @@ func zoneSpans(tx kv.Tx, kind string, id uuid.UUID, what string, tzOf func([]byt
 	return spans, nil
 }
 
-// at returns the span in force at t among spans: the last that began
-// before t, or the first when none did (a record's first version is its
-// zone from the start); ok is false when spans is empty. A change is in
-// force after its instant: an infusion recorded at the very instant of a
-// zone change (a clock's resolution apart) was judged before it.
-func at(spans []zoneSpan, t time.Time) (sp zoneSpan, ok bool) {
+// at returns the span in force after audit entry seq among spans: the
+// last that began before it, or the first when none did (a record's first
+// version is its zone from the start); ok is false when spans is empty.
+func at(spans []zoneSpan, seq uint64) (sp zoneSpan, ok bool) {
 	for i, s := range spans {
-		if i > 0 && !s.since.Before(t) {
+		if i > 0 && s.seq > seq {
 			break
 		}
 		sp, ok = s, true
@@ -383,13 +388,39 @@ func at(spans []zoneSpan, t time.Time) (sp zoneSpan, ok bool) {
 	return sp, ok
 }
 
-// At returns the zone a course's days were counted in at instant t.
-func (z zonesOf) At(t time.Time) (*time.Location, error) {
-	if sp, ok := at(z.site, t); ok && sp.tz != "" {
+// after returns the zone a course's days were counted in by a write after
+// audit entry seq.
+func (z zonesOf) after(seq uint64) (*time.Location, error) {
+	if sp, ok := at(z.site, seq); ok && sp.tz != "" {
 		return sp.loc, sp.err
 	}
-	if sp, ok := at(z.facility, t); ok {
+	if sp, ok := at(z.facility, seq); ok {
 		return sp.loc, sp.err
 	}
 	return time.UTC, nil
+}
+
+// given is z as a dose.ZoneAt: the zone infusion g's bedside check counted
+// it in, the one in force when its record was written, by recorded (a
+// recordedSeq). An infusion the trail has no entry of (a damaged trail,
+// which the database check names) is counted in the zone in force now.
+func (z zonesOf) given(recorded func(uuid.UUID) (uint64, bool)) dose.ZoneAt {
+	return func(g dose.GivenAt) (*time.Location, error) {
+		seq, ok := recorded(g.InfusionID)
+		if !ok {
+			seq = math.MaxUint64
+		}
+		return z.after(seq)
+	}
+}
+
+// prefetchRecorded tells an engine across a network (pgkv) that
+// recordedSeq is about to seek the first audit entry of each infusion in
+// given: one round trip for all of them.
+func prefetchRecorded(tx kv.Tx, given map[int]dose.GivenAt) {
+	keys := make([][]byte, 0, len(given))
+	for _, g := range given {
+		keys = append(keys, g.InfusionID[:])
+	}
+	kv.PrefetchSeeks(tx.Bucket(bAuditEntity), 0, 1, keys...)
 }

@@ -168,7 +168,8 @@ func (t *tracer) departures(in dose.Infusion, d report.Dose) error {
 		}
 	}
 	// Every day is counted as the bedside check counted it: in the zone in
-	// force then, not in one set since (review 17 B).
+	// force when the infusion was recorded, not in one set since (review
+	// 17 B, 19 A).
 	zoneAt, err := t.s.Zones(sr)
 	if err != nil {
 		return err
@@ -176,7 +177,7 @@ func (t *tracer) departures(in dose.Infusion, d report.Dose) error {
 	if err := dose.GivenDays(given, zoneAt); err != nil {
 		return err
 	}
-	loc, err := zoneAt(in.Start)
+	loc, err := zoneAt(dose.GivenAt{InfusionID: in.ID, At: in.Start})
 	if err != nil {
 		return err
 	}

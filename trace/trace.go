@@ -60,9 +60,11 @@ type Snapshot interface {
 	InfusionsOfPatient(id uuid.UUID) ([]dose.Infusion, error)
 	InfusionsOfContainer(id uuid.UUID) ([]dose.Infusion, error)
 	Reactions(infusionID uuid.UUID) ([]dose.Reaction, error)
-	// Weight is a weight record with the physician's confirmation of it,
-	// if one was signed; found is false when none is stored.
-	Weight(id uuid.UUID) (w lot.Weight, conf *dose.WeightConfirmation, found bool, err error)
+	// Weight is the weight record infusion infusionID was dosed on, with
+	// the physician's confirmation of it if one was signed before the
+	// infusion was recorded (the one its bedside check could count); found
+	// is false when none is stored.
+	Weight(id, infusionID uuid.UUID) (w lot.Weight, conf *dose.WeightConfirmation, found bool, err error)
 	Dispositions(lotID uuid.UUID) ([]release.Disposition, error)
 	Results(lotID uuid.UUID) ([]release.Result, error)
 	Screenings(donorID uuid.UUID) ([]release.Screening, error)
@@ -74,9 +76,9 @@ type Snapshot interface {
 	// ProtocolNamed is the latest version of a protocol: ENOTFOUND for an
 	// unknown name.
 	ProtocolNamed(name string) (dose.StoredProtocol, error)
-	// Zones is the time zone a schedule's days were counted in at an
-	// instant: a given infusion's day is counted in the zone in force when
-	// it was given.
+	// Zones is the time zone a schedule's days were counted in when an
+	// infusion was recorded: a given infusion's day is counted in the zone
+	// its bedside check counted it in.
 	Zones(s dose.Schedule) (dose.ZoneAt, error)
 
 	// Handling is the handling of the infusions f selects, oldest first.
@@ -902,13 +904,14 @@ func (t *tracer) checkIdentity(l lot.Lot, c lot.Container, p lot.Patient, to lot
 }
 
 // weight returns the weight record infusion in was dosed on, with the
-// physician's confirmation of it when one was signed; nil when the infusion
-// names no weight record.
+// physician's confirmation of it when one was signed before the infusion
+// was recorded — one signed after had no part in it (review 19 G); nil
+// when the infusion names no weight record.
 func (t *tracer) weight(in dose.Infusion) (*report.DoseWeight, error) {
 	if in.WeightID == uuid.Nil {
 		return nil, nil
 	}
-	w, conf, found, err := t.s.Weight(in.WeightID)
+	w, conf, found, err := t.s.Weight(in.WeightID, in.ID)
 	if err != nil {
 		return nil, err
 	} else if !found {

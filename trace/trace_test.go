@@ -120,7 +120,7 @@ func (m *memSnapshot) EventsOfPatient(id uuid.UUID) ([]lot.Event, error) {
 func (m *memSnapshot) InfusionsOfPatient(uuid.UUID) ([]dose.Infusion, error)   { return nil, nil }
 func (m *memSnapshot) InfusionsOfContainer(uuid.UUID) ([]dose.Infusion, error) { return nil, nil }
 func (m *memSnapshot) Reactions(uuid.UUID) ([]dose.Reaction, error)            { return nil, nil }
-func (m *memSnapshot) Weight(uuid.UUID) (lot.Weight, *dose.WeightConfirmation, bool, error) {
+func (m *memSnapshot) Weight(uuid.UUID, uuid.UUID) (lot.Weight, *dose.WeightConfirmation, bool, error) {
 	return lot.Weight{}, nil, false, nil
 }
 func (m *memSnapshot) Dispositions(uuid.UUID) ([]release.Disposition, error) { return nil, nil }
@@ -133,7 +133,7 @@ func (m *memSnapshot) Protocol(uuid.UUID) (dose.StoredProtocol, error) {
 	return dose.StoredProtocol{}, nil
 }
 func (m *memSnapshot) Zones(dose.Schedule) (dose.ZoneAt, error) {
-	return func(time.Time) (*time.Location, error) { return time.UTC, nil }, nil
+	return func(dose.GivenAt) (*time.Location, error) { return time.UTC, nil }, nil
 }
 func (m *memSnapshot) Handling(dose.HandlingFilter) ([]dose.Handling, error) { return nil, nil }
 func (m *memSnapshot) Accounts() ([]audit.AccessRow, error)                  { return nil, nil }

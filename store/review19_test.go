@@ -168,7 +168,9 @@ func TestReview19NewCourseStartCountsTheLastInfusionInTodaysZone(t *testing.T) {
 	if _, _, err := d.Administer(nina, omar, dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
 		t.Fatal(err)
 	}
-	at := func(day, h, m int) { db.Now = func() time.Time { return time.Date(2026, 12, day, h, m, 0, 0, time.UTC) } }
+	at := func(day, h, m int) {
+		db.Now = func() time.Time { return time.Date(2026, 12, day, h, m, 0, 0, time.UTC) }
+	}
 	at(2, 8, 30)
 	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 62_000, db.Now()); err != nil {
 		t.Fatal(err)

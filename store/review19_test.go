@@ -163,23 +163,7 @@ func TestReview19TraceAttachesALaterWeightConfirmationToAnEarlierInfusion(t *tes
 // refused (ECONFLICT on start), the last infusion's day the one history
 // keeps.
 func TestReview19NewCourseStartCountsTheLastInfusionInTodaysZone(t *testing.T) {
-	db, d := bedside(t, "0.5")
-	nina, omar := mustUser(t, db, "nina"), mustUser(t, db, "omar")
-	if _, _, err := d.Administer(nina, omar, dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
-		t.Fatal(err)
-	}
-	at := func(day, h, m int) {
-		db.Now = func() time.Time { return time.Date(2026, 12, day, h, m, 0, 0, time.UTC) }
-	}
-	at(2, 8, 30)
-	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 62_000, db.Now()); err != nil {
-		t.Fatal(err)
-	}
-	dispense(t, db, bag2, db.Now(), 100_000_000, "MRN-1")
-	at(2, 9, 0)
-	if _, _, err := d.Administer(nina, omar, dose.Administration{MRN: "MRN-1", Containers: []string{bag2}}); err != nil {
-		t.Fatalf("setup: infusion 2 on 2026-12-02: %v", err)
-	}
+	db, d, at := d0d7EndsOnTheSecond(t, 9)
 	at(2, 9, 30)
 	if _, err := NewCustodyService(db).SetFacilityZone("alice", "Pacific/Honolulu", "the unit is in Honolulu"); err != nil {
 		t.Fatal(err)

@@ -577,7 +577,7 @@ func TestCheckDateChange(t *testing.T) {
 			now := day("2026-11-25").Add(9 * time.Hour)
 			s := Schedule{Start: day("2026-11-25"), Changes: tc.changes}
 			es := Plan(tc.p, s, tc.given, now, time.UTC)
-			err := CheckDateChange(tc.p, s, es, now, tc.n, day(tc.date), nil, time.UTC)
+			err := CheckDateChange(tc.p, s, es, now, tc.n, day(tc.date), nil, time.Time{}, time.UTC)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -607,7 +607,7 @@ func TestCheckDateChangeAfterEarlierCourse(t *testing.T) {
 		{"2026-12-02", ""},
 	} {
 		t.Run(tc.date, func(t *testing.T) {
-			err := CheckDateChange(d0d7, s, es, now, 1, day(tc.date), prev, time.UTC)
+			err := CheckDateChange(d0d7, s, es, now, 1, day(tc.date), prev, day("2026-11-25"), time.UTC)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -616,7 +616,7 @@ func TestCheckDateChangeAfterEarlierCourse(t *testing.T) {
 			}
 		})
 	}
-	if err := CheckDateChange(d0d7, s, es, now, 1, day("2026-11-25"), nil, time.UTC); err != nil {
+	if err := CheckDateChange(d0d7, s, es, now, 1, day("2026-11-25"), nil, time.Time{}, time.UTC); err != nil {
 		t.Fatalf("with no earlier course the same move is allowed: %v", err)
 	}
 }
@@ -645,7 +645,7 @@ func TestCheckCourseStart(t *testing.T) {
 		{"ss-rfib-12", last, "2026-12-03", ""}, // its shortest interval is weekly
 	} {
 		t.Run(tc.protocol+" "+tc.start, func(t *testing.T) {
-			err := CheckCourseStart(builtin(t, tc.protocol), day(tc.start), now, tc.last, time.UTC)
+			err := CheckCourseStart(builtin(t, tc.protocol), day(tc.start), now, tc.last, day("2026-11-26"), time.UTC)
 			if lot.ErrorCode(err) != tc.want {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}

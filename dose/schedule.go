@@ -241,11 +241,13 @@ func Next(es []Entry) Entry {
 // otherwise — for every pair, whether or not the other infusion was moved
 // before. Otherwise two infusions could be due, and given, on one day. Two
 // infusions already given are history and not compared. prev is the
-// patient's last infusion on an earlier course, or nil: no infusion of this
-// course may then be planned before EarliestCourseStart after it, the rule
-// CheckCourseStart applies when the course is created. Days are counted in
-// loc, the zone of the site that treats the patient.
-func CheckDateChange(p Protocol, s Schedule, es []Entry, now time.Time, n int, date time.Time, prev *Infusion, loc *time.Location) error {
+// patient's last infusion on an earlier course, or nil, and prevDay the day
+// it was given on where s treats the patient, counted in the zone in force
+// when it was given (as GivenAt.Day): no infusion of this course may then be
+// planned before EarliestCourseStart after it, the rule CheckCourseStart
+// applies when the course is created. The other days are counted in loc,
+// the zone of the site that treats the patient.
+func CheckDateChange(p Protocol, s Schedule, es []Entry, now time.Time, n int, date time.Time, prev *Infusion, prevDay time.Time, loc *time.Location) error {
 	date = Date(date)
 	given := map[int]GivenAt{}
 	for _, e := range es {
@@ -258,12 +260,12 @@ func CheckDateChange(p Protocol, s Schedule, es []Entry, now time.Time, n int, d
 	w := p.WindowDays
 	from, to := date.AddDate(0, 0, -w), date.AddDate(0, 0, w)
 	if prev != nil {
-		earliest := EarliestCourseStart(p, prev.Start, loc)
+		earliest := EarliestCourseStart(p, prevDay)
 		for _, e := range after {
 			if e.Status != Given && e.Date.Before(earliest) {
 				return lot.FieldErrorf("date", lot.EINVALID, "the new date %s would plan infusion %d on %s, too soon after the patient's last infusion of an earlier course on %s (%s course %d, infusion %d); a course of %s keeps %d days clear of it; choose a date that plans it on %s or later",
-					lot.FormatDate(date), e.Number, lot.FormatDate(e.Date), lot.FormatDateIn(prev.Start, loc), prev.Protocol, prev.Course, prev.Number, p.Name,
-					int(earliest.Sub(DateIn(prev.Start, loc)).Hours()/24), lot.FormatDate(earliest))
+					lot.FormatDate(date), e.Number, lot.FormatDate(e.Date), lot.FormatDate(prevDay), prev.Protocol, prev.Course, prev.Number, p.Name,
+					int(earliest.Sub(Date(prevDay)).Hours()/24), lot.FormatDate(earliest))
 			}
 		}
 	}
@@ -321,13 +323,15 @@ func (p Protocol) MinInterval() int {
 }
 
 // EarliestCourseStart returns the first date a new course of p may start
-// after the patient's last infusion (given on the day lastGiven, on any
-// course; its day counted in loc): its shortest interval later, as if the
-// new course's first infusion were the next infusion of a course, and never
-// so early that the first infusion's window (±WindowDays) opens on or before
+// after the patient's last infusion (on any course), given on lastDay — its
+// day where the new course treats the patient, counted in the zone in force
+// when it was given (as GivenAt.Day), so that a zone changed since does not
+// move it (review 19 H): its shortest interval later, as if the new
+// course's first infusion were the next infusion of a course, and never so
+// early that the first infusion's window (±WindowDays) opens on or before
 // that day.
-func EarliestCourseStart(p Protocol, lastGiven time.Time, loc *time.Location) time.Time {
-	return DateIn(lastGiven, loc).AddDate(0, 0, max(p.MinInterval(), p.WindowDays+1))
+func EarliestCourseStart(p Protocol, lastDay time.Time) time.Time {
+	return Date(lastDay).AddDate(0, 0, max(p.MinInterval(), p.WindowDays+1))
 }
 
 // CheckCourseStart checks the start date of a new course of p as of now: not
@@ -335,9 +339,10 @@ func EarliestCourseStart(p Protocol, lastGiven time.Time, loc *time.Location) ti
 // before it was prescribed is recorded by no course), and, when the patient
 // was given an infusion before (last, on any course), not before
 // EarliestCourseStart — otherwise a second full dose could be due the day the
-// first course ended. "Today" and the day of the last infusion are calendar
-// days in loc, the zone of the site that will treat the patient.
-func CheckCourseStart(p Protocol, start, now time.Time, last *Infusion, loc *time.Location) error {
+// first course ended. lastDay is the day last was given on
+// (EarliestCourseStart: in the zone in force then); "today" is the calendar
+// day in loc, the zone of the site that will treat the patient.
+func CheckCourseStart(p Protocol, start, now time.Time, last *Infusion, lastDay time.Time, loc *time.Location) error {
 	start = Date(start)
 	if today := DateIn(now, loc); start.Before(today) {
 		return lot.FieldErrorf("start", lot.EINVALID, "the start date %s is in the past; a schedule starts today (%s in %s) or later", lot.FormatDate(start), lot.FormatDate(today), lot.ZoneName(loc))
@@ -345,10 +350,10 @@ func CheckCourseStart(p Protocol, start, now time.Time, last *Infusion, loc *tim
 	if last == nil {
 		return nil
 	}
-	if earliest := EarliestCourseStart(p, last.Start, loc); start.Before(earliest) {
+	if earliest := EarliestCourseStart(p, lastDay); start.Before(earliest) {
 		return lot.FieldErrorf("start", lot.ECONFLICT, "the start date %s is too soon: the patient was last given an infusion on %s (%s course %d, infusion %d), and a course of %s may start %d days after it at the earliest (its shortest interval, or its ±%d-day window clear of that day); choose %s or later",
-			lot.FormatDate(start), lot.FormatDateIn(last.Start, loc), last.Protocol, last.Course, last.Number, p.Name,
-			int(earliest.Sub(DateIn(last.Start, loc)).Hours()/24), p.WindowDays, lot.FormatDate(earliest))
+			lot.FormatDate(start), lot.FormatDate(lastDay), last.Protocol, last.Course, last.Number, p.Name,
+			int(earliest.Sub(Date(lastDay)).Hours()/24), p.WindowDays, lot.FormatDate(earliest))
 	}
 	return nil
 }

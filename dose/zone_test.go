@@ -153,7 +153,7 @@ func TestCourseRulesCountDaysAtTheSite(t *testing.T) {
 				&Infusion{Start: nanjing7, Protocol: "sle-uc-single", Course: 1, Number: 1}, ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				err := CheckCourseStart(single, day(tc.start), tc.now, tc.last, tc.loc)
+				err := CheckCourseStart(single, day(tc.start), tc.now, tc.last, day("2026-12-10"), tc.loc)
 				switch {
 				case tc.want == "" && err != nil:
 					t.Fatalf("refused: %v", err)
@@ -170,11 +170,11 @@ func TestCourseRulesCountDaysAtTheSite(t *testing.T) {
 		now := utc(t, "2026-12-10T02:00:00Z")
 		given := map[int]GivenAt{1: {At: nanjing7}}
 		es := Plan(d0d7, s, given, now, shanghai)
-		if err := CheckDateChange(d0d7, s, es, now, 2, day("2026-12-11"), nil, shanghai); err == nil ||
+		if err := CheckDateChange(d0d7, s, es, now, 2, day("2026-12-11"), nil, time.Time{}, shanghai); err == nil ||
 			!strings.Contains(err.Error(), "infusion 1 was given 2026-12-10") {
 			t.Fatalf("moving infusion 2 to the 11th: %v, want a refusal naming the local day 2026-12-10", err)
 		}
-		if err := CheckDateChange(d0d7, s, es, now, 2, day("2026-12-12"), nil, shanghai); err != nil {
+		if err := CheckDateChange(d0d7, s, es, now, 2, day("2026-12-12"), nil, time.Time{}, shanghai); err != nil {
 			t.Fatalf("moving infusion 2 to the 12th: %v", err)
 		}
 	})

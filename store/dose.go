@@ -442,10 +442,6 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 				course = old.Schedule.Course + 1
 			}
 		}
-		last, err := lastInfusion(w.tx, p.ID, uuid.Nil)
-		if err != nil {
-			return err
-		}
 		sc := dose.Schedule{ID: w.db.NewID(), PatientID: p.ID, ProtocolID: pr.ID, Protocol: pr.Name, ProtocolVersion: pr.Version,
 			Course: course, Start: dose.Date(start), GivenListed: true, CreatedAt: w.now, CreatedBy: w.actor.Name}
 		if site != "" {
@@ -459,7 +455,11 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 		if err != nil {
 			return err
 		}
-		if err := dose.CheckCourseStart(pr.Protocol, start, w.now, last, loc); err != nil {
+		last, lastDay, err := lastInfusion(w.tx, p.ID, sc)
+		if err != nil {
+			return err
+		}
+		if err := dose.CheckCourseStart(pr.Protocol, start, w.now, last, lastDay, loc); err != nil {
 			return err
 		}
 		if err := w.put(kindSchedule, sc.ID, string(audit.ScheduleCreate), "", toScheduleRecord(sc)); err != nil {
@@ -475,20 +475,35 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 	return c, err
 }
 
-// lastInfusion returns the patient's latest infusion on any course but the
-// schedule except (uuid.Nil: any course at all), or nil when there is none.
-func lastInfusion(tx kv.Tx, patientID, except uuid.UUID) (*dose.Infusion, error) {
+// lastInfusion returns the patient's latest infusion on any course but s
+// (a course being created has none), or nil when there is none, and the day
+// it was given on where s treats the patient: counted in the zone s's days
+// were counted in when it was recorded (zonesOf.given, as coursesWith's
+// GivenDays count a course's own given days), so that a zone changed since
+// does not move it (review 19 H) — on one site, the day history keeps.
+func lastInfusion(tx kv.Tx, patientID uuid.UUID, s dose.Schedule) (*dose.Infusion, time.Time, error) {
 	ins, err := infusionsOfPatient(tx, patientID)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	var last *dose.Infusion
 	for i := range ins {
-		if ins[i].ScheduleID != except && (last == nil || ins[i].Start.After(last.Start)) {
+		if ins[i].ScheduleID != s.ID && (last == nil || ins[i].Start.After(last.Start)) {
 			last = &ins[i]
 		}
 	}
-	return last, nil
+	if last == nil {
+		return nil, time.Time{}, nil
+	}
+	z, err := scheduleZones(tx, s)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	loc, err := z.given(func(id uuid.UUID) (uint64, bool) { return recordedSeq(tx, id) })(dose.GivenAt{InfusionID: last.ID, At: last.Start})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return last, dose.DateIn(last.Start, loc), nil
 }
 
 // ChangeSchedule moves infusion n of the patient's active course to date, a
@@ -523,11 +538,11 @@ func (s *DoseService) ChangeSchedule(signer audit.User, mrn string, n int, date 
 		if today := dose.DateIn(w.now, ac.Zone); dose.Date(date).Before(today) {
 			return lot.FieldErrorf("date", lot.EINVALID, "the new date %s is in the past (today is %s in %s)", lot.FormatDate(date), lot.FormatDate(today), lot.ZoneName(ac.Zone))
 		}
-		prev, err := lastInfusion(w.tx, p.ID, ac.Schedule.ID)
+		prev, prevDay, err := lastInfusion(w.tx, p.ID, ac.Schedule)
 		if err != nil {
 			return err
 		}
-		if err := dose.CheckDateChange(ac.Protocol.Protocol, ac.Schedule, ac.Entries, w.now, n, date, prev, ac.Zone); err != nil {
+		if err := dose.CheckDateChange(ac.Protocol.Protocol, ac.Schedule, ac.Entries, w.now, n, date, prev, prevDay, ac.Zone); err != nil {
 			return err
 		}
 		sc := ac.Schedule

@@ -143,3 +143,45 @@ func TestReview19TraceAttachesALaterWeightConfirmationToAnEarlierInfusion(t *tes
 			lot.FormatTime(in.Start), c.By, lot.FormatTime(c.At))
 	}
 }
+
+// review19 finding H (fix17b): a new course's earliest start is counted
+// from the last infusion's day recounted in the zone of today, not the day
+// history keeps for it. fix17b keeps a given infusion's day in the zone in
+// force when it was given (schedule show, traces, the course's own plan),
+// but dose.EarliestCourseStart (CreateSchedule's CheckCourseStart, and
+// ChangeSchedule's check against an earlier course) still does
+// DateIn(last.Start, loc) with the zone now. Steps: MRN-1's course of
+// sle-uc-d0d7 ends with infusion 2 at 09:00 UTC on 2026-12-02 (UTC
+// facility: given on the 2nd, as schedule show keeps it); at 09:30 the
+// facility is set to Pacific/Honolulu; at 10:00 the physician creates a
+// course of sle-uc-single starting 2026-12-03. The rule ("never so early
+// that the first infusion's window (±1 day) opens on or before that day")
+// makes the 4th the earliest; counted in Honolulu the last infusion was on
+// the 1st, so the 3rd is accepted — its window opens on the 2nd, the day
+// history says the last dose was given: a second full dose may be due the
+// day the first course ended, which the rule exists to prevent. Expected:
+// refused (ECONFLICT on start), the last infusion's day the one history
+// keeps.
+func TestReview19NewCourseStartCountsTheLastInfusionInTodaysZone(t *testing.T) {
+	db, d, at := d0d7EndsOnTheSecond(t, 9)
+	at(2, 9, 30)
+	if _, err := NewCustodyService(db).SetFacilityZone("alice", "Pacific/Honolulu", "the unit is in Honolulu"); err != nil {
+		t.Fatal(err)
+	}
+	at(2, 10, 0)
+	_, cs, err := d.Courses("MRN-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cs[0].Ended || lot.FormatDate(cs[0].Entries[1].Given.DayIn(cs[0].Zone)) != "2026-12-02" {
+		t.Fatalf("setup: the course is not ended with infusion 2 kept on 2026-12-02: ended %t, %+v", cs[0].Ended, cs[0].Entries[1].Given)
+	}
+	before := auditLen(t, db)
+	_, err = d.CreateSchedule("pat", "MRN-1", "sle-uc-single", time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC), "")
+	if lot.ErrorCode(err) != lot.ECONFLICT {
+		t.Errorf("a course of sle-uc-single starting 2026-12-03, its window opening on 2026-12-02, the day the last infusion was given as history keeps it: %v; want ECONFLICT (earliest 2026-12-04)", err)
+	}
+	if n := auditLen(t, db); err != nil && n != before {
+		t.Errorf("the refusal wrote %d entries", n-before)
+	}
+}

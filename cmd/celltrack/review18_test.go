@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"html"
 	"net/http"
 	"net/url"
@@ -227,7 +228,16 @@ func TestReview18BrowserVolumeTypedOnGOPageIsNotWhatIsSigned(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("witness_password"), fixturePassword),
 	)
 	saveScreenshot(t, ctx, "review18-volume-typed-before-sign-820x1180.png", true)
-	do("sign", chromedp.Click(chromedp.CSS("#administer-form button[type=submit]")), chromedp.WaitVisible(chromedp.ID("main")))
+	// The page the signature answers is a new document: wait for it, not
+	// for the GO page's own #main, which a fast check found before the
+	// browser had left it (the Text below then hung until the deadline).
+	do("sign",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`document.body.setAttribute("data-before-sign", "1"), true`)(ctx, tg)
+			return err
+		}),
+		chromedp.Click(chromedp.CSS("#administer-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("body:not([data-before-sign]) #main")))
 	main, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("main")))
 	if err != nil {
 		t.Fatal(err)

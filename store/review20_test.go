@@ -1,0 +1,73 @@
+package store
+
+import (
+	"testing"
+	"time"
+
+	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/lot"
+)
+
+// review20 finding A: the lockout (issue 10, 21 CFR 11.300(d)) is meant to
+// stop password guessing after 5 wrong passwords in a row. A locked
+// account still has every login's password checked, and the right one is
+// answered differently from a wrong one ("user nina is locked … until"
+// against "wrong user name or password"). Whoever locked the account keeps
+// guessing, unbounded, and learns the password the moment they hit it;
+// they log in when the lock runs out. Steps (CLI, bbolt or PostgreSQL):
+// five wrong `celltrack login nina`, then any number more — a wrong one
+// answers "wrong user name or password for nina", nina's right one answers
+// "user nina is locked after 5 wrong passwords until …". Expected: while
+// the account is locked, the right password and a wrong one get the same
+// answer (no oracle), so the lock bounds the guesses as the issue asks.
+func TestReview20LockedAccountIsNoPasswordOracle(t *testing.T) {
+	db := newTestDB(t)
+	addTestUser(t, db, audit.User{Name: "nora", FullName: "Nora Quist", Role: audit.Nurse})
+	for i := 0; i < audit.MaxFailures; i++ {
+		db.Login("nora", "wrong-guess-tulip-1", nil)
+	}
+	if u, err := db.User("nora"); err != nil || !u.Locked(db.now()) {
+		t.Fatalf("setup: nora is not locked after %d wrong passwords: %v", audit.MaxFailures, err)
+	}
+	_, _, wrong := db.Login("nora", "wrong-guess-tulip-2", nil)
+	_, _, right := db.Login("nora", testPassword, nil)
+	if wrong == nil || right == nil {
+		t.Fatalf("a login while locked succeeded: wrong %v, right %v", wrong, right)
+	}
+	if lot.ErrorCode(right) != lot.ErrorCode(wrong) || right.Error() != wrong.Error() {
+		t.Errorf("while nora is locked the right password is told apart from a wrong one, so guessing goes on past the lock:\n right: %v\n wrong: %v", right, wrong)
+	}
+}
+
+// review20 finding B: "an admin cannot create or change an account whose
+// printed name folds to its own" (issue 10) stops "Alice Adams" and its
+// spellings, but not the same name in the order every hospital roster
+// prints it, "Adams, Alice": alice (admin) creates a qa account with that
+// printed name, and its approvals read "Adams, Alice (la4, qa)" — the
+// admin's second login, signing what the admin may not. Steps:
+// `celltrack user add --role qa --full-name 'Adams, Alice' la4` as alice
+// ("Alice Adams") → added. Expected: refused as "Alice Adams" is, nothing
+// written.
+func TestReview20AdminCannotAddOwnNameInverted(t *testing.T) {
+	FailedPasswordDelay = 0
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	db, err := Open(testDBPath(t), Options{Create: true, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Init("G1234", audit.User{Name: "alice", FullName: "Alice Adams"}, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AddUser("alice", audit.User{Name: "alice2", FullName: "Alice Adams", Role: audit.QA}, testFirstPassword, testPassword); err == nil {
+		t.Fatal("setup: the admin's own printed name, typed exactly, is accepted")
+	}
+	before, _ := db.AuditCount()
+	_, err = db.AddUser("alice", audit.User{Name: "la4", FullName: "Adams, Alice", Role: audit.QA}, testFirstPassword, testPassword)
+	if err == nil {
+		t.Errorf("alice (Alice Adams, admin) created a qa account printed %q: her own name, a second login of herself", "Adams, Alice")
+	}
+	if after, _ := db.AuditCount(); err != nil && after != before {
+		t.Errorf("the refusal wrote %d audit entries", after-before)
+	}
+}

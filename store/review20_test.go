@@ -71,3 +71,46 @@ func TestReview20AdminCannotAddOwnNameInverted(t *testing.T) {
 		t.Errorf("the refusal wrote %d audit entries", after-before)
 	}
 }
+
+// review20 finding C: the absolute expiry is a facility setting (issue
+// 10), but a change to it reaches only sessions opened afterwards: each
+// session keeps the expiry computed at its login. An idle expiry that is
+// shortened ends idle sessions at once (TestSessionRefusals); an absolute
+// expiry shortened from 12 h to 1 h — after a stolen laptop, say — leaves
+// every open session alive for the rest of its 12 hours. Steps: nina logs
+// in at 10:25 (`whoami`: expires 22:25); alice runs `celltrack settings set
+// --absolute 1h --idle 5m --reason …`; nina's `whoami` shows "after 5m
+// idle" (the new idle) but still "expires 22:25" (the old absolute), and
+// her session works at 12:30. Expected: a session ends at its start plus
+// the facility's absolute expiry in force, as it ends at the idle expiry
+// in force.
+func TestReview20ShortenedAbsoluteExpiryEndsOpenSessions(t *testing.T) {
+	db := newTestDB(t)
+	now := db.Now()
+	db.Now = func() time.Time { return now }
+	c, _, err := db.Login("liu", testPassword, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := db.Settings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.AbsoluteExpiry = time.Hour
+	if err := db.SetSettings("alice", set, "a laptop was stolen: sessions end after an hour"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 12; i++ { // active every 10 minutes for two hours
+		now = now.Add(10 * time.Minute)
+		next := c
+		if _, next, err = db.Session(c); err != nil {
+			break
+		}
+		c = next
+	}
+	if err == nil {
+		t.Errorf("liu's session, opened at %s, still works at %s although the facility's absolute expiry is now 1h", lot.FormatTime(now.Add(-2*time.Hour)), lot.FormatTime(now))
+	} else if lot.ErrorCode(err) != lot.ESESSION {
+		t.Errorf("the session after the absolute expiry: %v; want a session refusal", err)
+	}
+}

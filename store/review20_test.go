@@ -72,7 +72,7 @@ func TestReview20AdminCannotAddOwnNameInverted(t *testing.T) {
 	}
 }
 
-// review20 finding C: the absolute expiry is a facility setting (issue
+// review20 finding D: the absolute expiry is a facility setting (issue
 // 10), but a change to it reaches only sessions opened afterwards: each
 // session keeps the expiry computed at its login. An idle expiry that is
 // shortened ends idle sessions at once (TestSessionRefusals); an absolute
@@ -115,7 +115,7 @@ func TestReview20ShortenedAbsoluteExpiryEndsOpenSessions(t *testing.T) {
 	}
 }
 
-// review20 finding F: the user-access review (`report access`, issue 10:
+// review20 finding C: the user-access review (`report access`, issue 10:
 // "failed attempts and locks") counts only the wrong passwords that moved
 // the lockout counter. Those typed while the account was locked — each one
 // an audit entry ("wrong password at login while locked"), and the right

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// review20 finding H: `settings set` reads "Nd" by multiplying N days in
+// review20 finding I: `settings set` reads "Nd" by multiplying N days in
 // int64 nanoseconds without a bound, so a number of days past 106,751 (292
 // years) wraps around: `--password-max-age 213506d` (585 years — "never",
 // in a hurry) is stored as 2 days 0 h 25 min and every password of the

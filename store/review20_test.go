@@ -72,7 +72,7 @@ func TestReview20AdminCannotAddOwnNameInverted(t *testing.T) {
 	}
 }
 
-// review20 finding D: the absolute expiry is a facility setting (issue
+// review20 finding E: the absolute expiry is a facility setting (issue
 // 10), but a change to it reaches only sessions opened afterwards: each
 // session keeps the expiry computed at its login. An idle expiry that is
 // shortened ends idle sessions at once (TestSessionRefusals); an absolute

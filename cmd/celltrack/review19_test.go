@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Review 19 (findings in /work/s13/review19-findings.md): hostile review of
@@ -27,14 +26,7 @@ import (
 // Expected: the 409 naming the latest weight, before the password is read,
 // nothing written — as the command line does.
 func TestReview19APIStaleWeightConfirmationCountsAWrongPassword(t *testing.T) {
-	f := newWebFixture(t, false, "lab")
-	now := testTime(t)
-	nina, omar, pat := f.client(), f.client(), f.client()
-	f.login(nina, "nina")
-	f.login(omar, "omar")
-	f.login(pat, "pat")
-	shown := apiWeigh(t, f, nina, "72.0", now.Add(-20*time.Minute))
-	apiWeigh(t, f, omar, "27.0", now.Add(-time.Minute))
+	f, pat, shown, _ := staleWeightFixture(t)
 	n := f.auditCount()
 	st, m := f.postJSON(pat, "/api/v1/svc/patients/MRN-1001/weights/latest/confirmation",
 		map[string]any{"WeightID": shown, "Reason": "re-weighed: fluid overload", "Password": "not-pats-password-1"})

@@ -236,6 +236,37 @@ func (f *webFixture) login(c *http.Client, user string) {
 	}
 }
 
+// staleWeightFixture is the API's stale-weight story (review 17 A, review
+// 19 D) on the lab fixture: nina records 72.0 kg for MRN-1001 20 minutes
+// ago (the weight the physician's screen shows, its record shown), then
+// omar 27.0 kg a minute ago (its record since); pat, the physician, is
+// logged in on the client returned and has signed nothing.
+func staleWeightFixture(t *testing.T) (f *webFixture, pat *http.Client, shown, since string) {
+	t.Helper()
+	f = newWebFixture(t, false, "lab")
+	now := testTime(t)
+	nina, omar := f.client(), f.client()
+	pat = f.client()
+	f.login(nina, "nina")
+	f.login(omar, "omar")
+	f.login(pat, "pat")
+	shown = apiWeigh(t, f, nina, "72.0", now.Add(-20*time.Minute))
+	since = apiWeigh(t, f, omar, "27.0", now.Add(-time.Minute))
+	return f, pat, shown, since
+}
+
+// apiWeigh records kg for MRN-1001 at at through the service API as the
+// user logged in on c, and returns the weight record's id.
+func apiWeigh(t *testing.T, f *webFixture, c *http.Client, kg string, at time.Time) string {
+	t.Helper()
+	st, m := f.postJSON(c, "/api/v1/svc/patients/MRN-1001/weights", map[string]any{"Kg": kg, "At": at})
+	id, _ := m["ID"].(string)
+	if st != http.StatusOK || id == "" {
+		t.Fatalf("weigh %s kg: %d %v", kg, st, m)
+	}
+	return id
+}
+
 func mustContain(t *testing.T, what, body string, wants ...string) {
 	t.Helper()
 	for _, w := range wants {

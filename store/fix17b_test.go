@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,21 +19,7 @@ import (
 // confirmation (who, when, meaning, reason) that let a change of more than
 // 10 % through, in every format an auditor may be handed (review 17 D).
 func TestPatientTraceShowsTheWeightConfirmationInEveryFormat(t *testing.T) {
-	db, d := bedside(t, "0.5")
-	measured := db.Now().Add(-10 * time.Minute)
-	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, measured); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", dose.WeightShown{Grams: 68_300}, "re-weighed twice, fluid overload"); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := newTraces(db).Patient(context.Background(), "nina", "MRN-1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, measured := confirmedWeightTrace(t)
 	if len(r.Infusions) != 1 || r.Infusions[0].WeightRecord == nil || r.Infusions[0].WeightRecord.Confirmation == nil {
 		t.Fatalf("the trace's infusion carries no weight record with its confirmation: %+v", r.Infusions)
 	}

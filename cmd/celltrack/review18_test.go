@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/chromedp/chromedp/kb"
 )
 
 // Review 18 (findings in /work/s13/review18-findings.md): the web app as
@@ -201,24 +200,9 @@ func r18error(body string) string {
 func TestReview18BrowserVolumeTypedOnGOPageIsNotWhatIsSigned(t *testing.T) {
 	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
 	ctx := newBrowser(t)
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	do("the nurse's GO page",
-		chromedp.EmulateViewport(820, 1180),
-		chromedp.Navigate(f.srv.URL+"/login"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "nina"),
-		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("mrn")),
-		chromedp.SendKeys(chromedp.ID("mrn"), "MRN-1001"+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("scan")),
-		chromedp.SendKeys(chromedp.ID("scan"), "G12342600000101"+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("administer-form")),
-	)
+	do := browserSteps(t, ctx)
+	do("the page at 820×1180", chromedp.EmulateViewport(820, 1180))
+	do("the nurse's GO page", scanToGO(f.srv.URL+"/login", "G12342600000101")...)
 	do("type the volume drawn, then sign",
 		chromedp.Click(chromedp.CSS("#scan-form summary")),
 		chromedp.WaitVisible(chromedp.ID("volume_ml")),

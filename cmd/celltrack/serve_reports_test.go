@@ -357,19 +357,10 @@ func TestServeBrowserReports(t *testing.T) {
 	path := lookbackDB(t)
 	f, _ := serveAt(t, path, reportsNow)
 	ctx := newBrowser(t)
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	do("log in as the auditor",
-		chromedp.EmulateViewport(1280, 800),
-		chromedp.Navigate(f.srv.URL+"/"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "aud"),
-		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("kind")),
+	do := browserSteps(t, ctx)
+	do("the page at 1280×800", chromedp.EmulateViewport(1280, 800))
+	do("log in as the auditor", logIn(f.srv.URL+"/", "aud", chromedp.WaitVisible(chromedp.ID("kind")))...)
+	do("the handling report of 2026-11-26",
 		chromedp.Click(`a[href="/reports"]`),
 		chromedp.WaitVisible(`a[href="/reports/handling"]`),
 		chromedp.Click(`a[href="/reports/handling"]`),

@@ -2,14 +2,12 @@ package store
 
 import (
 	"bytes"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/internal/pdftest"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/report"
 )
@@ -32,7 +30,7 @@ func TestPatientTraceShowsTheWeightConfirmationInEveryFormat(t *testing.T) {
 		out := b.String()
 		switch format {
 		case "pdf":
-			out = pdfText(t, b.Bytes())
+			out = pdftest.Text(t, b.Bytes())
 		case "csv":
 			out = strings.ReplaceAll(out, "T", " ") // RFC 3339 times
 			wants := append([]string(nil), wants...)
@@ -60,24 +58,6 @@ func checkAll(t *testing.T, format, out string, wants []string) {
 			t.Errorf("the %s trace lacks %q", format, w)
 		}
 	}
-}
-
-// pdfText is the text of a PDF as pdftotext (poppler-utils) extracts it.
-func pdfText(t *testing.T, pdf []byte) string {
-	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		t.Skip("pdftotext is not installed (Debian: apt-get install poppler-utils): the PDF is not checked")
-	}
-	path := filepath.Join(t.TempDir(), "trace.pdf")
-	if err := os.WriteFile(path, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, path, "-").CombinedOutput()
-	if err != nil {
-		t.Fatalf("pdftotext: %v\n%s", err, out)
-	}
-	return string(out)
 }
 
 // A course under way when the facility's zone changes keeps the day its

@@ -113,11 +113,7 @@ func TestReview18WitnessNameKeptAfterAWrongWitnessPassword(t *testing.T) {
 	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
 	c := f.client()
 	f.login(c, "nina")
-	sign := review9SignForm(t, review18GO(t, f, c))
-	sign.Set("password", fixturePassword)
-	sign.Set("witness", "omar")
-	sign.Set("witness_password", "not-omars-password-1")
-	st, body := f.post(c, "/bedside/administer", sign)
+	st, body := f.post(c, "/bedside/administer", signForm(t, review18GO(t, f, c), "not-omars-password-1"))
 	if st == http.StatusOK || strings.Contains(body, `id="recorded"`) {
 		t.Fatalf("a wrong witness password was not refused: %d", st)
 	}
@@ -259,11 +255,7 @@ func TestReview18WebBedsideShowsTheTreatingSitesZone(t *testing.T) {
 		i := strings.Index(page, " UTC")
 		t.Errorf("the bedside page of a patient treated in Nanjing shows a time in UTC beside the checks' +08:00: …%s…", page[max(0, i-80):i+4])
 	}
-	sign := review9SignForm(t, body)
-	sign.Set("password", fixturePassword)
-	sign.Set("witness", "omar")
-	sign.Set("witness_password", fixturePassword)
-	st, rec := f.post(c, "/bedside/administer", sign)
+	st, rec := f.post(c, "/bedside/administer", signForm(t, body, fixturePassword))
 	if st != http.StatusOK || !strings.Contains(rec, `id="recorded"`) {
 		t.Fatalf("administer: %d\n%s", st, r18visible(rec))
 	}

@@ -52,11 +52,7 @@ func TestReview19APIStaleWeightConfirmationCountsAWrongPassword(t *testing.T) {
 func TestReview19ReactionPageAfterANanjingInfusionIsInUTC(t *testing.T) {
 	f, c := nanjingBedside(t)
 	_, body := f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-2001"}, "scan": {"G12342600000201"}})
-	sign := review9SignForm(t, body)
-	sign.Set("password", fixturePassword)
-	sign.Set("witness", "omar")
-	sign.Set("witness_password", fixturePassword)
-	st, rec := f.post(c, "/bedside/administer", sign)
+	st, rec := f.post(c, "/bedside/administer", signForm(t, body, fixturePassword))
 	if st != http.StatusOK || !strings.Contains(html.UnescapeString(r18visible(rec)), "2026-11-26 01:00 +08:00 to") {
 		t.Fatalf("setup: administer: %d\n%s", st, r18visible(rec))
 	}

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"html"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,24 +12,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
-
-// signForm is what the GO page's sign form sends: its hidden fields (the
-// patient, the bags, the dose shown) with the two signatures.
-func signForm(t *testing.T, page, witnessPassword string) url.Values {
-	t.Helper()
-	form := regexp.MustCompile(`(?s)<form method="post" action="/bedside/administer".*?</form>`).FindString(page)
-	if form == "" {
-		t.Fatalf("no sign form on the page:\n%.600s", page)
-	}
-	v := url.Values{}
-	for _, h := range regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`).FindAllStringSubmatch(form, -1) {
-		v.Add(h[1], html.UnescapeString(h[2]))
-	}
-	v.Set("password", fixturePassword)
-	v.Set("witness", "omar")
-	v.Set("witness_password", witnessPassword)
-	return v
-}
 
 // reweigh records a weight as a colleague at another terminal does.
 func (f *webFixture) reweigh(g lot.Grams, at time.Time) {

@@ -236,6 +236,33 @@ func (f *webFixture) login(c *http.Client, user string) {
 	}
 }
 
+// signForm is what the GO page's sign form sends: its hidden fields (the
+// patient, the bags, the dose shown) with the two signatures, nina's and
+// her witness omar's (with witnessPassword).
+func signForm(t *testing.T, page, witnessPassword string) url.Values {
+	t.Helper()
+	v := review9SignForm(t, page)
+	v.Set("password", fixturePassword)
+	v.Set("witness", "omar")
+	v.Set("witness_password", witnessPassword)
+	return v
+}
+
+// review9SignForm reads the hidden inputs of the bedside sign form (the
+// patient, the bags, the dose shown), as the browser sends them back.
+func review9SignForm(t *testing.T, body string) url.Values {
+	t.Helper()
+	form := regexp.MustCompile(`(?s)<form method="post" action="/bedside/administer".*?</form>`).FindString(body)
+	if form == "" {
+		t.Fatalf("no sign form on the page:\n%.600s", body)
+	}
+	v := url.Values{}
+	for _, m := range regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`).FindAllStringSubmatch(form, -1) {
+		v.Add(m[1], html.UnescapeString(m[2]))
+	}
+	return v
+}
+
 // staleWeightFixture is the API's stale-weight story (review 17 A, review
 // 19 D) on the lab fixture: nina records 72.0 kg for MRN-1001 20 minutes
 // ago (the weight the physician's screen shows, its record shown), then

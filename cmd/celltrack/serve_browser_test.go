@@ -364,14 +364,7 @@ func TestServeBrowserLab(t *testing.T) {
 // viability fails: it names what the lot does not meet and both
 // signatures' meanings; a screenshot at tablet width is saved.
 func TestServeBrowserQAExceptionForm(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ct.db")
-	for _, fx := range []string{"lab", "release"} {
-		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), fx, testClockAt()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	runCLIOn(t, path, "--user", "liu", "release", "result", "--corrects", "14", "--reason", "viability re-read", "--assay", "viability", "--value", "78.0", "LOT-UC-1")
-	f := newWebFixtureAt(t, path)
+	f := nonconformingLotFixture(t)
 	ctx := newBrowser(t)
 	do := browserSteps(t, ctx)
 	do("the page at 768×1024", chromedp.EmulateViewport(768, 1024))

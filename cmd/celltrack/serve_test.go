@@ -263,6 +263,22 @@ func review9SignForm(t *testing.T, body string) url.Values {
 	return v
 }
 
+// nonconformingLotFixture serves the lab and release fixtures with LOT-UC-1's
+// viability re-read as 78.0 % (result 14 corrected): a lot in quarantine that
+// fails its specification on viability alone, the case of an exceptional
+// release.
+func nonconformingLotFixture(t *testing.T) *webFixture {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ct.db")
+	for _, fx := range []string{"lab", "release"} {
+		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), fx, testClockAt()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runCLIOn(t, path, "--user", "liu", "release", "result", "--corrects", "14", "--reason", "viability re-read", "--assay", "viability", "--value", "78.0", "LOT-UC-1")
+	return newWebFixtureAt(t, path)
+}
+
 // staleWeightFixture is the API's stale-weight story (review 17 A, review
 // 19 D) on the lab fixture: nina records 72.0 kg for MRN-1001 20 minutes
 // ago (the weight the physician's screen shows, its record shown), then

@@ -529,14 +529,16 @@ func getSession(tx kv.Tx, hash []byte) (sessionRecord, bool, error) {
 	return s, true, nil
 }
 
-// pruneSessions deletes sessions that ended more than a day ago, so the
-// bucket holds about one day of logins.
+// pruneSessions deletes sessions that ended — at the absolute expiry in
+// force (checkSession) — more than a day ago, so the bucket holds about
+// one day of logins.
 func pruneSessions(tx kv.Tx, now time.Time) {
 	b := tx.Bucket(bSessions)
+	abs := settingsTx(tx).AbsoluteExpiry
 	var old [][]byte
 	b.ForEach(func(k, v []byte) error {
 		var s sessionRecord
-		if unmarshalRecord(v, &s) == nil && now.Sub(s.Expires) > 24*time.Hour {
+		if unmarshalRecord(v, &s) == nil && now.Sub(s.Created.Add(abs)) > 24*time.Hour {
 			old = append(old, append([]byte(nil), k...))
 		}
 		return nil
@@ -613,6 +615,11 @@ func (db *DB) checkSession(tx kv.Tx, c Credentials, withUser bool) (sessionRecor
 		last = c.LastActivity
 	}
 	set := settingsTx(tx)
+	// The facility's absolute expiry in force ends the session, as its
+	// idle expiry in force does: shortened after an incident, it ends the
+	// sessions already open (review 20, finding E); lengthened, it
+	// lengthens them. What the login stored is the expiry at the time.
+	s.Expires = s.Created.Add(set.AbsoluteExpiry)
 	if err := s.session().Check(now, last, set.IdleExpiry); err != nil {
 		return s, nil, audit.User{}, err
 	}

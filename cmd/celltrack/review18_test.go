@@ -220,7 +220,7 @@ func TestReview18BrowserVolumeTypedOnGOPageIsNotWhatIsSigned(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("administer-form")),
 	)
 	do("type the volume drawn, then sign",
-		chromedp.Click(chromedp.CSS("#scan-form summary")),
+		chromedp.Click(chromedp.CSS("details:has(#volume_ml) summary")), // in the sign form
 		chromedp.WaitVisible(chromedp.ID("volume_ml")),
 		chromedp.SendKeys(chromedp.ID("volume_ml"), "33.0"),
 		chromedp.SendKeys(chromedp.ID("password"), fixturePassword),

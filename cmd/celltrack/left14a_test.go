@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image/png"
 	"strings"
 	"testing"
 
@@ -326,4 +328,81 @@ func TestLeft14aBrowserPagesAtPhoneWidth(t *testing.T) {
 		}
 		do("log out", chromedp.Click(chromedp.CSS(".logout button")), chromedp.WaitVisible(chromedp.ID("user")))
 	}
+}
+
+// A table or report wider than its box at phone width (the lot page's
+// three tables, the trace's, the certificate's text) scrolls sideways in
+// its box, and must show it: with the content hidden, the box's right edge
+// is shaded, its left edge (nothing to the left yet) is not.
+func TestLeft14aBrowserWideBoxesShowTheyScroll(t *testing.T) {
+	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
+	ctx, do := l14Browser(t)
+	l14Login(f, do, "aud", l14Phone)
+	for _, p := range []string{"/lots/LOT-UC-1", "/trace?kind=lot&ref=LOT-UC-1", "/reports/certificate?lot=LOT-UC-1"} {
+		do("open "+p, chromedp.EmulateViewport(l14Phone[0], l14Phone[1]), chromedp.Navigate(f.srv.URL+p), chromedp.WaitVisible(chromedp.ID("main")))
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(() => {
+			const boxes = [...document.querySelectorAll("main *")].filter(el => { const ox = getComputedStyle(el).overflowX; return (ox === "auto" || ox === "scroll") && el.scrollWidth > el.clientWidth + 1; });
+			boxes.forEach((b, i) => b.setAttribute("data-l14-wide", i));
+			return boxes.length;
+		})()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Fatalf("%s at 360 px has no box wider than its content: this test no longer looks at anything", p)
+		}
+		do("scroll to the first", chromedp.ScrollIntoView(chromedp.CSS(`[data-l14-wide="0"]`)))
+		saveScreenshot(t, ctx, "wide"+strings.NewReplacer("/", "-", "?", "-", "&", "-", "=", "-").Replace(p)+"-360x740.png", false)
+		for i := range n {
+			sel := fmt.Sprintf(`[data-l14-wide="%d"]`, i)
+			do("scroll to "+sel, chromedp.ScrollIntoView(chromedp.CSS(sel)))
+			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+				const box = document.querySelector('`+sel+`');
+				for (const c of box.children) c.style.visibility = "hidden";
+				box.style.color = "transparent";
+				return true;
+			})()`)); err != nil {
+				t.Fatal(err)
+			}
+			shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			left, right, err := l14EdgeShade(shot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s box %d: darkest at the left edge %d, at the right edge %d (of 255)", p, i, left, right)
+			if right > 200 {
+				t.Errorf("%s at 360 px: box %d is wider inside than on the screen and its right edge is not shaded (darkest %d of 255)", p, i, right)
+			}
+			if left < 230 {
+				t.Errorf("%s at 360 px: box %d is shaded on its left edge (darkest %d of 255) with nothing to its left", p, i, left)
+			}
+		}
+	}
+}
+
+// l14EdgeShade is the darkest grey (0 black, 255 white) in the 3-pixel
+// columns at the left and right edges of the PNG shot, over its middle
+// half (away from the box's own borders and corners).
+func l14EdgeShade(shot []byte) (left, right int, err error) {
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		return 0, 0, err
+	}
+	b := img.Bounds()
+	darkest := func(x0, x1 int) int {
+		min := 255
+		for x := x0; x < x1; x++ {
+			for y := b.Min.Y + b.Dy()/4; y < b.Max.Y-b.Dy()/4; y++ {
+				r, g, bl, _ := img.At(x, y).RGBA()
+				if v := int((r + g + bl) / 3 >> 8); v < min {
+					min = v
+				}
+			}
+		}
+		return min
+	}
+	return darkest(b.Min.X+1, b.Min.X+4), darkest(b.Max.X-4, b.Max.X-1), nil
 }

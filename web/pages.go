@@ -310,8 +310,9 @@ func patientLine(mrn string, pt lot.Patient) string {
 }
 
 // recordedData is the recorded infusion, with the patient it was given to
-// (Patient, patientLine) for the nurse to read back; its times (Start, End and the
-// signatures') are local to the treating site, as the bedside check's.
+// (Patient, patientLine) for the nurse to read back; its times (Start, End
+// and the signatures') are local to the treating site, as the bedside
+// check's.
 type recordedData struct {
 	MRN, Patient         string
 	Infusion             dose.Infusion

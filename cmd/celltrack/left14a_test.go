@@ -49,6 +49,18 @@ func l14Login(f *webFixture, do func(string, ...chromedp.Action[chromedp.Void]),
 	)
 }
 
+// l14GO has the nurse logged in on the bedside page check MRN-1001 with
+// bag 01, which is GO, with the keyboard as a wedge scanner types.
+func l14GO(do func(string, ...chromedp.Action[chromedp.Void])) {
+	do("the GO page",
+		chromedp.WaitVisible(chromedp.ID("mrn")),
+		chromedp.SendKeys(chromedp.ID("mrn"), "MRN-1001"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("scan")),
+		chromedp.SendKeys(chromedp.ID("scan"), "G12342600000101"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("administer-form")),
+	)
+}
+
 // l14Submit runs the steps that send a form (click) and waits for the page
 // that answers it: a new document, not the old page's #main.
 func l14Submit(do func(string, ...chromedp.Action[chromedp.Void]), step string, click chromedp.Action[chromedp.Void]) {
@@ -93,13 +105,7 @@ func TestLeft14aBrowserCheckKeepsTheTypedVolume(t *testing.T) {
 	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
 	ctx, do := l14Browser(t)
 	l14Login(f, do, "nina", l14Phone)
-	do("the GO page",
-		chromedp.WaitVisible(chromedp.ID("mrn")),
-		chromedp.SendKeys(chromedp.ID("mrn"), "MRN-1001"+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("scan")),
-		chromedp.SendKeys(chromedp.ID("scan"), "G12342600000101"+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("administer-form")),
-	)
+	l14GO(do)
 	l14Shot(t, ctx, "bedside-go", true, l14Ward, l14Phone)
 	do("type the passwords, the witness, and 33.0 mL in the volume field",
 		chromedp.SendKeys(chromedp.ID("password"), fixturePassword),
@@ -271,12 +277,8 @@ func TestLeft14aBrowserRecordedNamesThePatient(t *testing.T) {
 	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
 	ctx, do := l14Browser(t)
 	l14Login(f, do, "nina", l14Ward)
-	do("the GO page, signed",
-		chromedp.WaitVisible(chromedp.ID("mrn")),
-		chromedp.SendKeys(chromedp.ID("mrn"), "MRN-1001"+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("scan")),
-		chromedp.SendKeys(chromedp.ID("scan"), "G12342600000101"+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("administer-form")),
+	l14GO(do)
+	do("sign",
 		chromedp.SendKeys(chromedp.ID("password"), fixturePassword),
 		chromedp.SendKeys(chromedp.ID("witness"), "omar"),
 		chromedp.SendKeys(chromedp.ID("witness_password"), fixturePassword+kb.Enter),

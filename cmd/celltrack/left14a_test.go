@@ -310,9 +310,10 @@ func TestLeft14aBrowserPagesAtPhoneWidth(t *testing.T) {
 	} {
 		l14Login(f, do, u.name, l14Phone)
 		for _, p := range u.pages {
-			do("open "+p, chromedp.EmulateViewport(l14Phone[0], l14Phone[1]), chromedp.Navigate(f.srv.URL+p), chromedp.WaitVisible(chromedp.ID("main")))
-			name := u.name + strings.NewReplacer("/", "-", "?", "-", "&", "-", "=", "-").Replace(p)
-			saveScreenshot(t, ctx, "sweep-"+name+"-360x740.png", true)
+			do("open "+p, chromedp.EmulateViewport(l14Ward[0], l14Ward[1]), chromedp.Navigate(f.srv.URL+p), chromedp.WaitVisible(chromedp.ID("main")))
+			name := "sweep-" + u.name + strings.NewReplacer("/", "-", "?", "-", "&", "-", "=", "-").Replace(p)
+			l14Shot(t, ctx, name, false, l14Ward)
+			l14Shot(t, ctx, name, true, l14Phone)
 			clipped, err := chromedp.Run(ctx, chromedp.Evaluate[string](l14Clipped))
 			if err != nil {
 				t.Fatal(err)

@@ -477,10 +477,12 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 
 // lastInfusion returns the patient's latest infusion on any course but s
 // (a course being created has none), or nil when there is none, and the day
-// it was given on where s treats the patient: counted in the zone s's days
-// were counted in when it was recorded (zonesOf.given, as coursesWith's
-// GivenDays count a course's own given days), so that a zone changed since
-// does not move it (review 19 H) — on one site, the day history keeps.
+// a course s keeps clear of it (dose.LastInfusionDay): the later of its day
+// on its own course and its day where s treats the patient, each counted in
+// the zone in force at that site when it was recorded (zonesOf.given, as
+// coursesWith's GivenDays count a course's own given days), so that a zone
+// changed since does not move it (review 19 H), and a site in another zone
+// does not count it a day earlier than its own course's history keeps it.
 func lastInfusion(tx kv.Tx, patientID uuid.UUID, s dose.Schedule) (*dose.Infusion, time.Time, error) {
 	ins, err := infusionsOfPatient(tx, patientID)
 	if err != nil {
@@ -495,15 +497,26 @@ func lastInfusion(tx kv.Tx, patientID uuid.UUID, s dose.Schedule) (*dose.Infusio
 	if last == nil {
 		return nil, time.Time{}, nil
 	}
-	z, err := scheduleZones(tx, s)
+	r, found, err := getKept(tx, kindSchedule, last.ScheduleID, keptSchedules)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	loc, err := z.given(func(id uuid.UUID) (uint64, bool) { return recordedSeq(tx, id) })(dose.GivenAt{InfusionID: last.ID, At: last.Start})
-	if err != nil {
-		return nil, time.Time{}, err
+	if !found {
+		return nil, time.Time{}, lot.Errorf(lot.EINTERNAL, "internal error: infusion %s names schedule %s, which is not stored; run the database check", last.ID, last.ScheduleID).Run("check")
 	}
-	return last, dose.DateIn(last.Start, loc), nil
+	var days [2]time.Time
+	for i, sc := range []dose.Schedule{r.schedule(), s} {
+		z, err := scheduleZones(tx, sc)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		loc, err := z.given(func(id uuid.UUID) (uint64, bool) { return recordedSeq(tx, id) })(dose.GivenAt{InfusionID: last.ID, At: last.Start})
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		days[i] = dose.DateIn(last.Start, loc)
+	}
+	return last, dose.LastInfusionDay(days[0], days[1]), nil
 }
 
 // ChangeSchedule moves infusion n of the patient's active course to date, a

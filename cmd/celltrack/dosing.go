@@ -469,15 +469,12 @@ func (rt *runtime) doseCommand() *cli.Command {
 						return err
 					}
 					shown := dose.WeightShown{Grams: kg}
-					// A weight recorded since the physician looked is said
-					// before the password, as a NO-GO is before the
-					// administer's: it costs no attempt. The store checks
-					// again in the writing transaction.
-					ws, err := rt.lots().Weights(c.Args().First())
-					if err != nil {
-						return err
-					}
-					if err := dose.CheckWeightsShown(shown, ws, rt.clock(), c.Args().First()); err != nil {
+					// A weight recorded since the physician looked, or one
+					// no check needs confirmed, is said before the password,
+					// as a NO-GO is before the administer's: it costs no
+					// attempt. The store checks again in the writing
+					// transaction.
+					if _, err := rt.doses().CheckConfirmWeight(c.Args().First(), shown); err != nil {
 						return err
 					}
 					pw, err := rt.password(c, actor(c))

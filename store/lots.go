@@ -315,9 +315,13 @@ func patientByMRN(tx kv.Tx, mrn string) (lot.Patient, error) {
 // database that held such MRNs before the refusal (then only the exact MRN
 // reaches a patient). ok is false when no MRN folds to mrn.
 func patientByFoldedMRN(tx kv.Tx, mrn string) (lot.Patient, bool, error) {
+	b := tx.Bucket([]byte("idx_patient_mrn_fold"))
+	if b == nil {
+		return lot.Patient{}, false, nil // a file before schema 9, read only to be upgraded
+	}
 	prefix := mrnFoldKey(mrn)
 	var ps []lot.Patient
-	c := tx.Bucket([]byte("idx_patient_mrn_fold")).Cursor()
+	c := b.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		if len(k) != len(prefix)+16 {
 			continue

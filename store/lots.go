@@ -241,16 +241,8 @@ func (s *LotService) CorrectDonor(actor, ref string, fix lot.DonorFix, reason st
 // of idx_patient_mrn inside its write transaction, ~5 ms of CPU at 100k
 // patients (BENCHMARKS.md, run M).
 func mrnFolded(tx kv.Tx, mrn string, except uuid.UUID) (string, bool, error) {
-	prefix := mrnFoldKey(mrn)
-	var ids []uuid.UUID
-	c := tx.Bucket([]byte("idx_patient_mrn_fold")).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		if len(k) == len(prefix)+16 {
-			ids = append(ids, uuid.UUID(k[len(prefix):]))
-		}
-	}
 	var found string
-	for _, id := range ids {
+	for _, id := range mrnFoldedIDs(tx, mrn) {
 		if id == except {
 			continue
 		}
@@ -301,6 +293,25 @@ func patientByMRN(tx kv.Tx, mrn string) (lot.Patient, error) {
 	return lot.Patient{}, notFound("patient with MRN", mrn, "check the wristband MRN against the list of patients").Run("patient list")
 }
 
+// mrnFoldedIDs returns the ids of the patients with an MRN, current or
+// former, equal to mrn under case folding (idx_patient_mrn_fold), one per
+// patient.
+func mrnFoldedIDs(tx kv.Tx, mrn string) []uuid.UUID {
+	b := tx.Bucket([]byte("idx_patient_mrn_fold"))
+	if b == nil {
+		return nil // a file before schema 9, read only to be upgraded
+	}
+	prefix := mrnFoldKey(mrn)
+	var ids []uuid.UUID
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) == len(prefix)+16 {
+			ids = append(ids, uuid.UUID(k[len(prefix):]))
+		}
+	}
+	return ids
+}
+
 // patientByFoldedMRN answers an MRN typed or scanned in another letter case
 // (mrn-1001: Caps Lock, a scanner's setting) with the patient whose MRN it
 // is, as a bag code is read in any case. It is that patient's and no one
@@ -315,18 +326,9 @@ func patientByMRN(tx kv.Tx, mrn string) (lot.Patient, error) {
 // database that held such MRNs before the refusal (then only the exact MRN
 // reaches a patient). ok is false when no MRN folds to mrn.
 func patientByFoldedMRN(tx kv.Tx, mrn string) (lot.Patient, bool, error) {
-	b := tx.Bucket([]byte("idx_patient_mrn_fold"))
-	if b == nil {
-		return lot.Patient{}, false, nil // a file before schema 9, read only to be upgraded
-	}
-	prefix := mrnFoldKey(mrn)
 	var ps []lot.Patient
-	c := b.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		if len(k) != len(prefix)+16 {
-			continue
-		}
-		p, err := patientByID(tx, uuid.UUID(k[len(prefix):]))
+	for _, id := range mrnFoldedIDs(tx, mrn) {
+		p, err := patientByID(tx, id)
 		if err != nil {
 			return lot.Patient{}, false, err
 		}

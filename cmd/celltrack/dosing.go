@@ -451,7 +451,8 @@ func (rt *runtime) doseCommand() *cli.Command {
 				Name: "confirm-weight", Usage: "confirm a patient's latest weight after a change of more than 10 % (physician, signed)", ArgsUsage: "MRN",
 				Description: "--kg is the weight you confirm, as `dose check` showed it (\"FAIL weight change: 72.0 kg is +16.1 % …\"). If the\n" +
 					"latest weight is another (recorded since you looked), nothing is signed and the refusal names it: review it and\n" +
-					"confirm again.\n\n" +
+					"confirm again. A weight no bedside check needs confirmed — the patient's first, one within 10 % of the weight\n" +
+					"its change is measured from, one an infusion was given on — is refused before the password, nothing signed.\n\n" +
 					example("celltrack --user pat dose confirm-weight --kg 72.0 --reason 're-weighed: fluid overload' MRN-1001"),
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "kg", Required: true, Usage: "the weight you confirm, in kg, as the check showed it (for example 72.0)"},

@@ -303,7 +303,7 @@ func (s *Server) bedside(w http.ResponseWriter, u audit.User, d bedsideData, ref
 // name, date of birth and sex, and the current MRN after a correction.
 func patientLine(mrn string, pt lot.Patient) string {
 	line := pt.Name + ", born " + lot.FormatDate(pt.Born) + ", sex " + string(pt.Sex)
-	if pt.MRN != mrn {
+	if !strings.EqualFold(pt.MRN, mrn) { // mrn-1001 is MRN-1001's wristband in another case, not a corrected MRN
 		line += " (MRN now " + pt.MRN + ")"
 	}
 	return line

@@ -16,49 +16,32 @@ import (
 // 19, in a real browser at phone (360×740) and ward-PC (1280×900) width.
 // The screenshots go to CELLTRACK_SCREENSHOTS, for a person to look at.
 //
-// l14Browser and l14Login are this file's own browser steps (the shared
-// browser helpers are being refactored on another branch).
+// The browser steps are serve_browser_test.go's (browserSteps, logIn,
+// scanToGO), with the screen size set first.
 
 var (
 	l14Phone = [2]int64{360, 740}
 	l14Ward  = [2]int64{1280, 900}
 )
 
-// l14Browser starts a browser for f's server; do runs steps, failing the
-// test with the step's name.
+// l14Browser starts a browser; do runs steps (browserSteps).
 func l14Browser(t *testing.T) (context.Context, func(step string, actions ...chromedp.Action[chromedp.Void])) {
 	t.Helper()
 	ctx := newBrowser(t)
-	return ctx, func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
+	return ctx, browserSteps(t, ctx)
 }
 
-// l14Login logs user in on the login page at size.
+// l14Login logs user in (logIn) with the screen at size.
 func l14Login(f *webFixture, do func(string, ...chromedp.Action[chromedp.Void]), user string, size [2]int64) {
-	do("log in as "+user,
-		chromedp.EmulateViewport(size[0], size[1]),
-		chromedp.Navigate(f.srv.URL+"/login"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), user),
-		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
-		chromedp.WaitVisible(chromedp.CSS("header.top .logout")),
-	)
+	do("log in as "+user, append([]chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(size[0], size[1])},
+		logIn(f.srv.URL+"/login", user, chromedp.WaitVisible(chromedp.CSS("header.top .logout")))...)...)
 }
 
-// l14GO has the nurse logged in on the bedside page check MRN-1001 with
-// bag 01, which is GO, with the keyboard as a wedge scanner types.
-func l14GO(do func(string, ...chromedp.Action[chromedp.Void])) {
-	do("the GO page",
-		chromedp.WaitVisible(chromedp.ID("mrn")),
-		chromedp.SendKeys(chromedp.ID("mrn"), "MRN-1001"+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("scan")),
-		chromedp.SendKeys(chromedp.ID("scan"), "G12342600000101"+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("administer-form")),
-	)
+// l14GO is nina's GO page for MRN-1001 and bag 01 (scanToGO), the screen
+// at size.
+func l14GO(f *webFixture, do func(string, ...chromedp.Action[chromedp.Void]), size [2]int64) {
+	do("the GO page", append([]chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(size[0], size[1])},
+		scanToGO(f.srv.URL+"/login", "G12342600000101")...)...)
 }
 
 // l14Submit runs the steps that send a form (click) and waits for the page
@@ -85,15 +68,6 @@ func l14Shot(t *testing.T, ctx context.Context, name string, full bool, sizes ..
 	}
 }
 
-func l14Text(t *testing.T, ctx context.Context, sel string) string {
-	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		t.Fatalf("text of %s: %v", sel, err)
-	}
-	return s
-}
-
 // The bedside's GO page, volume field: nina drew 33.0 mL, not the computed
 // 34.1, types it and presses the Check button beside the field to see the
 // dose for it before anyone signs (the passwords already typed). The
@@ -104,8 +78,8 @@ func l14Text(t *testing.T, ctx context.Context, sel string) string {
 func TestLeft14aBrowserCheckKeepsTheTypedVolume(t *testing.T) {
 	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
 	ctx, do := l14Browser(t)
-	l14Login(f, do, "nina", l14Phone)
-	l14GO(do)
+	text := browserText[chromedp.CSS](t, ctx)
+	l14GO(f, do, l14Phone)
 	l14Shot(t, ctx, "bedside-go", true, l14Ward, l14Phone)
 	do("type the passwords, the witness, and 33.0 mL in the volume field",
 		chromedp.SendKeys(chromedp.ID("password"), fixturePassword),
@@ -135,17 +109,17 @@ func TestLeft14aBrowserCheckKeepsTheTypedVolume(t *testing.T) {
 	if after := f.auditCount(); after != before {
 		t.Errorf("pressing %s wrote %d audit entries", label, after-before)
 	}
-	if s := l14Text(t, ctx, "#main"); strings.Contains(s, "Recorded") {
+	if s := text(chromedp.CSS("#main")); strings.Contains(s, "Recorded") {
 		t.Fatalf("pressing %s recorded the infusion:\n%s", label, s)
 	}
 	v, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("volume_ml")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if verdict := l14Text(t, ctx, "#verdict"); v != "33.0" || !strings.Contains(verdict, "in 33.0 mL") {
+	if verdict := text(chromedp.CSS("#verdict")); v != "33.0" || !strings.Contains(verdict, "in 33.0 mL") {
 		t.Errorf("after 33.0 mL was typed and %q pressed, the field says %q and the verdict:\n%s", label, v, verdict)
 	}
-	if signed := l14Text(t, ctx, "#signed-dose"); !strings.Contains(signed, "in 33.0 mL") {
+	if signed := text(chromedp.CSS("#signed-dose")); !strings.Contains(signed, "in 33.0 mL") {
 		t.Errorf("the sign form does not sign for 33.0 mL: %s", signed)
 	}
 	for id, want := range map[string]string{"witness": "omar", "password": "", "witness_password": ""} {
@@ -276,8 +250,8 @@ func TestLeft14aBrowserAuditLogAtPhoneWidth(t *testing.T) {
 func TestLeft14aBrowserRecordedNamesThePatient(t *testing.T) {
 	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
 	ctx, do := l14Browser(t)
-	l14Login(f, do, "nina", l14Ward)
-	l14GO(do)
+	text := browserText[chromedp.CSS](t, ctx)
+	l14GO(f, do, l14Ward)
 	do("sign",
 		chromedp.SendKeys(chromedp.ID("password"), fixturePassword),
 		chromedp.SendKeys(chromedp.ID("witness"), "omar"),
@@ -285,7 +259,7 @@ func TestLeft14aBrowserRecordedNamesThePatient(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("recorded")),
 	)
 	l14Shot(t, ctx, "recorded", false, l14Ward, l14Phone)
-	head := l14Text(t, ctx, "#recorded")
+	head := text(chromedp.CSS("#recorded"))
 	for _, want := range []string{"MRN-1001", "Mei Chen", "G12342600000101"} {
 		if !strings.Contains(head, want) {
 			t.Errorf("the Recorded page's heading section does not name %s:\n%s", want, head)

@@ -311,7 +311,9 @@ const whileLocked = " while locked"
 // "while locked until …", not checked), and the caller answers as to a
 // wrong password. Were the password checked, the right one would be told
 // apart from a wrong one, and the lock would not bound the guessing (review
-// 20, finding A); the owner learns of the lock from an admin or `user list`.
+// 20, finding A); the owner learns of the lock from the answer's "or the
+// account is locked", from an admin or the auditor (`user list`), or from
+// the session's end when the lock came at a signature.
 func (db *DB) lockedAttempt(u audit.User, password, action, what string) error {
 	audit.CheckPassword(dummyHash(), password)
 	err := db.refusedEvent(u, action, what+whileLocked+" until "+lot.FormatTime(u.LockedUntil)+": not checked")

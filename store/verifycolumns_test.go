@@ -95,3 +95,40 @@ func TestVerifyWrittenColumnsPGTrailAndUnreadable(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyCatchesEditedLotIndexColumnsPG: on PostgreSQL the lot index
+// buckets are read from the lots row's columns (pgkv.Derived), so the way to
+// repoint a lot's DIN, number or donor there is an UPDATE of lots, outside
+// celltrack. verify names the edited column and the index entry it moved,
+// and changes nothing.
+func TestVerifyCatchesEditedLotIndexColumnsPG(t *testing.T) {
+	t.Setenv(envEngine, "postgres")
+	for _, c := range []struct{ name, sql, column, bucket string }{
+		{"DIN", "UPDATE lots SET din = 'G999999999999' WHERE number = 'LOT-1'", "din", "idx_lot_din"},
+		{"number", "UPDATE lots SET number = 'LOT-9' WHERE number = 'LOT-1'", "number", "idx_lot_number"},
+		{"donor", "UPDATE lots SET donor_id = NULL WHERE number = 'LOT-1'", "donor_id", "idx_lot_donor"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db, _ := bedside(t, "0.5")
+			if p := problemsOf(t, db); p != "" {
+				t.Fatalf("verify before the edit: %s", p)
+			}
+			if err := pgtest.Exec(db.Path(), c.sql); err != nil {
+				t.Fatal(err)
+			}
+			before, err := pgtest.Digest(db.Path())
+			if err != nil {
+				t.Fatal(err)
+			}
+			all := problemsOf(t, db)
+			for _, w := range []string{"column " + c.column + " of table lots holds ", "index " + c.bucket} {
+				if !strings.Contains(all, w) {
+					t.Errorf("verify did not say %q; it said:\n%s", w, all)
+				}
+			}
+			if after, err := pgtest.Digest(db.Path()); err != nil || after != before {
+				t.Errorf("verify changed the database (%v)", err)
+			}
+		})
+	}
+}

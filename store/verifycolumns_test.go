@@ -34,13 +34,7 @@ func TestVerifyWrittenColumnsPG(t *testing.T) {
 			if p := problemsOf(t, db); p != "" {
 				t.Fatalf("verify before the edit: %s", p)
 			}
-			if err := pgtest.Exec(db.Path(), c.sql); err != nil {
-				t.Fatal(err)
-			}
-			before, err := pgtest.Digest(db.Path())
-			if err != nil {
-				t.Fatal(err)
-			}
+			before := editOutside(t, db, c.sql)
 			v, err := db.Verify()
 			if err != nil {
 				t.Fatal(err)
@@ -55,6 +49,20 @@ func TestVerifyWrittenColumnsPG(t *testing.T) {
 			}
 		})
 	}
+}
+
+// editOutside runs sql on db's PostgreSQL database, as a DBA's edit, and
+// returns the database's digest after it.
+func editOutside(t *testing.T, db *DB, sql string) string {
+	t.Helper()
+	if err := pgtest.Exec(db.Path(), sql); err != nil {
+		t.Fatal(err)
+	}
+	d, err := pgtest.Digest(db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // lotID is the id of lot number.
@@ -113,13 +121,7 @@ func TestVerifyCatchesEditedLotIndexColumnsPG(t *testing.T) {
 			if p := problemsOf(t, db); p != "" {
 				t.Fatalf("verify before the edit: %s", p)
 			}
-			if err := pgtest.Exec(db.Path(), c.sql); err != nil {
-				t.Fatal(err)
-			}
-			before, err := pgtest.Digest(db.Path())
-			if err != nil {
-				t.Fatal(err)
-			}
+			before := editOutside(t, db, c.sql)
 			all := problemsOf(t, db)
 			for _, w := range []string{"column " + c.column + " of table lots holds ", "index " + c.bucket} {
 				if !strings.Contains(all, w) {

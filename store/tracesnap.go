@@ -542,8 +542,8 @@ func (w *walkAhead) recorded(ids ...uuid.UUID) {
 	}
 }
 
-// infused adds what a trace reads of each of the infusions with ids (as
-// read before) besides the records its indexes list: its weight record and
+// infused adds what a patient's trace reads of each of the infusions with
+// ids (as read before; a patient's are few) besides the records its indexes list: its weight record and
 // the index of that weight's confirmation, its course, its first audit
 // entry (recordedSeq: the zone its days were counted in), the index of its
 // reactions and its patient's indexes of infusions and courses (the
@@ -647,14 +647,17 @@ func (w *walkAhead) ids(kind, field string, of []uuid.UUID) []uuid.UUID {
 // after lot lotID's containers cs, a level at a time, each in one round
 // trip: the indexes walked from each container and the lot (custody
 // events, infusions, labels, results, release decisions) and the patients
-// the bags were dispensed to; then the records those indexes list; then
-// what each infusion leads to (infused, infusedNext: its weight, course,
-// reactions, first audit entry and its patient's other infusions and
-// courses). Each read then answers as without; what it does not find is
-// read as it comes. The last two levels took a 100k lot of 98 infused bags
-// from 64 round trips to 18 (trace14-bench.md); in session 12 they had cost
-// a fresh CLI process 5–8 ms of CPU (pgwall12-bench.md), which a server,
-// warm, does not pay again.
+// the bags were dispensed to; then the records those indexes list. Each
+// read then answers as without; what it does not find is read as it comes.
+// It stops there. Two more levels (what each infusion leads to: infused,
+// infusedNext, as a patient's trace reads them) took a 100k lot of 98
+// infused bags from 64 round trips to 18, but made it slower on a server
+// (trace14-bench.md), as two more levels had for a command in session 12
+// (pgwall12-bench.md): PostgreSQL finds each of a few hundred keys of a
+// read-ahead by an index descent of its own, where the reads as they come
+// find the bags' weights, courses, audit entries and their patients'
+// indexes side by side (their ids were made together), a page of them in
+// each round trip.
 func lotAhead(tx kv.Tx, lotID uuid.UUID, cs []lot.Container) {
 	if !kv.ReadsAhead(tx) || len(cs) == 0 {
 		return
@@ -682,16 +685,5 @@ func lotAhead(tx kv.Tx, lotID uuid.UUID, cs []lot.Container) {
 	}
 	w.children("idx_result_lot", lotID, kindResult)
 	w.children("idx_disposition_lot", lotID, kindDisposition)
-	w.level()
-	var infusions []uuid.UUID
-	for _, c := range cs {
-		infusions = append(infusions, children(tx, "idx_infusion_container", c.ID)...)
-	}
-	if len(infusions) == 0 {
-		return
-	}
-	next := w.infused(infusions)
-	w.level()
-	w.infusedNext(next)
 	w.level()
 }

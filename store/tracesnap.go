@@ -139,30 +139,7 @@ func (s *TraceSnapshot) Patient(mrn string) (lot.Patient, error) { return patien
 func (s *TraceSnapshot) PatientByID(id uuid.UUID) (lot.Patient, error) { return patientByID(s.tx, id) }
 
 // Lot is the lot with number, DIN or id ref: ENOTFOUND otherwise.
-//
-// A lot's trace reads next its source and its containers' index: an
-// engine that reads ahead (pgkv) is told so, to read both in one round
-// trip, the index as far as lotContainersAhead bags.
-func (s *TraceSnapshot) Lot(ref string) (lot.Lot, error) {
-	l, err := lotByRef(s.tx, ref)
-	if err == nil && kv.ReadsAhead(s.tx) {
-		var keys []kv.BucketKey
-		if l.DonorID != uuid.Nil {
-			keys = append(keys, kv.BucketKey{Bucket: recordBuckets[kindDonor], Key: l.DonorID[:]})
-		}
-		if l.PatientID != uuid.Nil {
-			keys = append(keys, kv.BucketKey{Bucket: recordBuckets[kindPatient], Key: l.PatientID[:]})
-		}
-		kv.PrefetchReads(s.tx, kv.Reads{Keys: keys, Seeks: []kv.Seeks{{From: lotContainersAhead,
-			Keys: []kv.BucketKey{{Bucket: []byte("idx_container_lot"), Key: l.ID[:]}}}}})
-	}
-	return l, err
-}
-
-// lotContainersAhead is how many pairs of idx_container_lot a lot's trace
-// reads ahead from the lot's id: a lot split into more bags than that reads
-// the rest as it comes.
-const lotContainersAhead = 256
+func (s *TraceSnapshot) Lot(ref string) (lot.Lot, error) { return lotByRef(s.tx, ref) }
 
 // LotByID is the lot with id; an error when none is stored.
 func (s *TraceSnapshot) LotByID(id uuid.UUID) (lot.Lot, error) { return lotByID(s.tx, id) }

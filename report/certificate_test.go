@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/celltrack/celltrack/audit"
+	"github.com/celltrack/celltrack/internal/pdftest"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/release"
 )
@@ -229,7 +230,7 @@ func certRender(t *testing.T, c release.Certificate, format string) string {
 	}
 	s := b.String()
 	if format == "pdf" {
-		s = pdftotext(t, b.Bytes())
+		s = pdftest.Text(t, b.Bytes())
 	}
 	return strings.Join(strings.Fields(s), " ")
 }

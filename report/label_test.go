@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/celltrack/celltrack/internal/pdftest"
 	"github.com/celltrack/celltrack/lot"
 )
 
@@ -131,7 +132,7 @@ func TestLabelsRefuseCharactersTheFontLacks(t *testing.T) {
 // and the bottom (yMax) of every word pdftotext -bbox finds, in points.
 func extractPDFWordBoxes(t *testing.T, pdf []byte) [][3]float64 {
 	t.Helper()
-	out := pdftotext(t, pdf, "-bbox")
+	out := pdftest.Text(t, pdf, "-bbox")
 	var boxes [][3]float64
 	for _, m := range regexp.MustCompile(`<word xMin="([0-9.]+)" yMin="[0-9.]+" xMax="([0-9.]+)" yMax="([0-9.]+)"`).FindAllStringSubmatch(out, -1) {
 		var box [3]float64

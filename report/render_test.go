@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/celltrack/celltrack/internal/pdftest"
 	"github.com/celltrack/celltrack/lot"
 )
 
@@ -253,29 +254,11 @@ func TestHTMLInChromium(t *testing.T) {
 }
 
 // extractPDFText returns the text pdftotext (Debian poppler-utils) extracts from a
-// PDF, pages separated by form feeds; the test is skipped with a message when
-// the tool is missing (.ci/run installs it).
+// PDF with its layout, pages separated by form feeds; the test is skipped with a
+// message when the tool is missing (.ci/run installs it).
 func extractPDFText(t *testing.T, pdf []byte) string {
 	t.Helper()
-	return pdftotext(t, pdf, "-layout")
-}
-
-// pdftotext runs pdftotext with flags on pdf and returns what it writes.
-func pdftotext(t *testing.T, pdf []byte, flags ...string) string {
-	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		t.Skip("pdftotext is not installed (Debian: apt-get install poppler-utils; .ci/run installs it): the PDF is not checked")
-	}
-	path := filepath.Join(t.TempDir(), "out.pdf")
-	if err := os.WriteFile(path, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, append(flags, path, "-")...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("pdftotext: %v\n%s", err, out)
-	}
-	return string(out)
+	return pdftest.Text(t, pdf, "-layout")
 }
 
 // TestPDFDrawsRowsTallerThanAPage: an infusion with thirty long reactions

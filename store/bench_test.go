@@ -87,12 +87,12 @@ func BenchmarkVerify(b *testing.B) {
 	b.ReportMetric(float64(entries)/b.Elapsed().Seconds(), "entries/s")
 }
 
-// BenchmarkVerifyHarnessDB verifies a database kept by the harness
-// (`go run ./internal/benchharness -sizes 10000 -keep`: ~283,000 entries,
-// 479 MB), skipped unless CELLTRACK_BENCH_DB names its file. Its
-// sub-benchmarks split `audit verify` into its parts: the whole, the chain
-// and record check alone, the index check and the signature check.
-func BenchmarkVerifyHarnessDB(b *testing.B) {
+// harnessDB opens read-only the database the benchmark harness built and
+// kept (`go run ./internal/benchharness -keep`) that CELLTRACK_BENCH_DB
+// names, closed when the benchmark ends; it skips the benchmark when the
+// variable is not set.
+func harnessDB(b *testing.B) *DB {
+	b.Helper()
 	path := os.Getenv("CELLTRACK_BENCH_DB")
 	if path == "" {
 		b.Skip("CELLTRACK_BENCH_DB is not set")
@@ -101,7 +101,17 @@ func BenchmarkVerifyHarnessDB(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+// BenchmarkVerifyHarnessDB verifies a database kept by the harness
+// (`go run ./internal/benchharness -sizes 10000 -keep`: ~283,000 entries,
+// 479 MB), skipped unless CELLTRACK_BENCH_DB names its file. Its
+// sub-benchmarks split `audit verify` into its parts: the whole, the chain
+// and record check alone, the index check and the signature check.
+func BenchmarkVerifyHarnessDB(b *testing.B) {
+	db := harnessDB(b)
 	b.Run("all", func(b *testing.B) {
 		entries := 0
 		for b.Loop() {

@@ -2,15 +2,12 @@ package store
 
 import (
 	"bytes"
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/celltrack/celltrack/dose"
+	"github.com/celltrack/celltrack/internal/pdftest"
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/report"
 )
@@ -20,21 +17,7 @@ import (
 // confirmation (who, when, meaning, reason) that let a change of more than
 // 10 % through, in every format an auditor may be handed (review 17 D).
 func TestPatientTraceShowsTheWeightConfirmationInEveryFormat(t *testing.T) {
-	db, d := bedside(t, "0.5")
-	measured := db.Now().Add(-10 * time.Minute)
-	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, measured); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", dose.WeightShown{Grams: 68_300}, "re-weighed twice, fluid overload"); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := newTraces(db).Patient(context.Background(), "nina", "MRN-1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, measured := confirmedWeightTrace(t)
 	if len(r.Infusions) != 1 || r.Infusions[0].WeightRecord == nil || r.Infusions[0].WeightRecord.Confirmation == nil {
 		t.Fatalf("the trace's infusion carries no weight record with its confirmation: %+v", r.Infusions)
 	}
@@ -47,7 +30,7 @@ func TestPatientTraceShowsTheWeightConfirmationInEveryFormat(t *testing.T) {
 		out := b.String()
 		switch format {
 		case "pdf":
-			out = pdfText(t, b.Bytes())
+			out = pdftest.Text(t, b.Bytes())
 		case "csv":
 			out = strings.ReplaceAll(out, "T", " ") // RFC 3339 times
 			wants := append([]string(nil), wants...)
@@ -75,24 +58,6 @@ func checkAll(t *testing.T, format, out string, wants []string) {
 			t.Errorf("the %s trace lacks %q", format, w)
 		}
 	}
-}
-
-// pdfText is the text of a PDF as pdftotext (poppler-utils) extracts it.
-func pdfText(t *testing.T, pdf []byte) string {
-	t.Helper()
-	bin, err := exec.LookPath("pdftotext")
-	if err != nil {
-		t.Skip("pdftotext is not installed (Debian: apt-get install poppler-utils): the PDF is not checked")
-	}
-	path := filepath.Join(t.TempDir(), "trace.pdf")
-	if err := os.WriteFile(path, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(bin, path, "-").CombinedOutput()
-	if err != nil {
-		t.Fatalf("pdftotext: %v\n%s", err, out)
-	}
-	return string(out)
 }
 
 // A course under way when the facility's zone changes keeps the day its

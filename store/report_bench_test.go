@@ -104,15 +104,7 @@ func BenchmarkDoseCheck(b *testing.B) {
 // ./internal/benchharness -keep); skipped unless CELLTRACK_BENCH_DB names
 // its file. The harness prints the command with the references to trace.
 func BenchmarkHarnessDB(b *testing.B) {
-	path := os.Getenv("CELLTRACK_BENCH_DB")
-	if path == "" {
-		b.Skip("CELLTRACK_BENCH_DB is not set")
-	}
-	db, err := Open(path, Options{ReadOnly: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := harnessDB(b)
 	ts, ds := newTraces(db), NewDoseService(db)
 	bag := os.Getenv("CELLTRACK_BENCH_BAG")
 	for _, c := range []struct {

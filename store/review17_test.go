@@ -113,20 +113,7 @@ func TestReview17ZoneChangeRewritesPastDeviations(t *testing.T) {
 // recorded by whom) and, when one was needed, the confirmation's signer,
 // time, meaning and reason.
 func TestReview17PatientTraceOmitsTheWeightConfirmation(t *testing.T) {
-	db, d := bedside(t, "0.5")
-	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, db.Now().Add(-10*time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", dose.WeightShown{Grams: 68_300}, "re-weighed twice, fluid overload"); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
-		t.Fatal(err)
-	}
-	r, err := newTraces(db).Patient(context.Background(), "nina", "MRN-1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, _ := confirmedWeightTrace(t)
 	all := fmt.Sprintf("%+v", r)
 	if !strings.Contains(all, "68.3 kg") {
 		t.Fatalf("setup: the trace does not show the weight used at all")

@@ -29,6 +29,31 @@ var update = flag.Bool("update", false, "rewrite the golden files of the trace r
 // builder over this store's read snapshots.
 func newTraces(db *DB) *trace.Service { return trace.New(db.ReadTraceContext) }
 
+// confirmedWeightTrace is review 17 D's story on the bedside state: nina
+// weighs MRN-1 68.3 kg ten minutes ago (+10.2 % on the 62.0 kg before), Dr
+// Pat signs the confirmation the 10 % gate asks for ("re-weighed twice,
+// fluid overload"), and nina gives bag 01 witnessed by omar. It returns
+// MRN-1's patient trace and when the 68.3 kg was measured.
+func confirmedWeightTrace(t *testing.T) (report.Report, time.Time) {
+	t.Helper()
+	db, d := bedside(t, "0.5")
+	measured := db.Now().Add(-10 * time.Minute)
+	if _, err := NewLotService(db).Weigh("nina", "MRN-1", 68_300, measured); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", dose.WeightShown{Grams: 68_300}, "re-weighed twice, fluid overload"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := newTraces(db).Patient(context.Background(), "nina", "MRN-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, measured
+}
+
 // The store's read snapshot is what package trace reads, and is told
 // which trace it serves (TraceSnapshot.Prepare).
 var (

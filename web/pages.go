@@ -276,7 +276,7 @@ func (s *Server) bedside(w http.ResponseWriter, u audit.User, d bedsideData, ref
 			return
 		}
 		d.Patient = pt.Name + ", born " + lot.FormatDate(pt.Born) + ", sex " + string(pt.Sex)
-		if pt.MRN != mrn {
+		if !strings.EqualFold(pt.MRN, mrn) { // mrn-1001 is MRN-1001's wristband in another case, not a corrected MRN
 			d.Patient += " (MRN now " + pt.MRN + ")"
 		}
 	}

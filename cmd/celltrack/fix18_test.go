@@ -20,11 +20,8 @@ func TestFix18SignWithAVolumeOtherThanTheCheckedIsRefusedThenChecked(t *testing.
 	if m := regexp.MustCompile(`<input id="volume_ml" [^>]*>`).FindString(body); !strings.Contains(m, `form="administer-form"`) {
 		t.Errorf("the GO page's volume field is not the sign form's: %s", m)
 	}
-	sign := review9SignForm(t, body)
+	sign := signForm(t, body, fixturePassword)
 	sign.Set("volume_ml", "33.0")
-	sign.Set("password", fixturePassword)
-	sign.Set("witness", "omar")
-	sign.Set("witness_password", fixturePassword)
 	before := f.auditCount()
 	st, body := f.post(c, "/bedside/administer", sign)
 	if st != http.StatusConflict || strings.Contains(body, `id="recorded"`) {
@@ -39,11 +36,8 @@ func TestFix18SignWithAVolumeOtherThanTheCheckedIsRefusedThenChecked(t *testing.
 	if !strings.Contains(body, "Give 6.006×10^7 cells in 33.0 mL") || !strings.Contains(body, `id="administer-form"`) {
 		t.Fatalf("the refused page does not show the check for 33.0 mL with its sign form:\n%s", r18visible(body))
 	}
-	again := review9SignForm(t, body)
+	again := signForm(t, body, fixturePassword)
 	again.Set("volume_ml", "33.0")
-	again.Set("password", fixturePassword)
-	again.Set("witness", "omar")
-	again.Set("witness_password", fixturePassword)
 	if st, body := f.post(c, "/bedside/administer", again); st != http.StatusOK || !strings.Contains(r18visible(body), "in 33.0 mL") {
 		t.Fatalf("signing the check for 33.0 mL: %d\n%s", st, r18visible(body))
 	}

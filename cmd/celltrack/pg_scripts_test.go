@@ -74,15 +74,21 @@ func TestScriptsOnPostgres(t *testing.T) {
 	sort.Strings(files)
 	p := scriptParams("testdata/script")
 	p.Dir, p.Files = "", files
+	testscript.Run(t, onPostgres(p, storyOnPostgres(server)))
+}
+
+// onPostgres is p with setup run after p's own Setup, and the condition
+// [postgres] true: the stories of p, run against a PostgreSQL server.
+func onPostgres(p testscript.Params, setup func(env *testscript.Env) error) testscript.Params {
 	local := p.Setup
 	p.Setup = func(env *testscript.Env) error {
 		if err := local(env); err != nil {
 			return err
 		}
-		return storyOnPostgres(server)(env)
+		return setup(env)
 	}
 	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
-	testscript.Run(t, p)
+	return p
 }
 
 // storyOnPostgres gives a story a new database of its own on the

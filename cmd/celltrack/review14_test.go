@@ -200,14 +200,7 @@ func TestReview14LoginsKeepDisableFormStale(t *testing.T) {
 // form records an exceptional release whose DOES NOT MEET names a
 // nonconformity neither signer was shown.
 func TestReview14ExceptionSignsNonconformityNotShown(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ct.db")
-	for _, fx := range []string{"lab", "release"} {
-		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), fx, testClockAt()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	runCLIOn(t, path, "--user", "liu", "release", "result", "--corrects", "14", "--reason", "viability re-read", "--assay", "viability", "--value", "78.0", "LOT-UC-1")
-	f := newWebFixtureAt(t, path)
+	f := nonconformingLotFixture(t)
 	qa := f.client()
 	f.login(qa, "quinn")
 	const approve = "/lots/LOT-UC-1/approve"

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 // errorOf is the error object of an API answer: its code, field and message.
@@ -23,14 +22,7 @@ func errorOf(m map[string]any) (code, field, msg string) {
 // weight 400 before the password is read; nothing is written. The latest
 // weight named by its record is confirmed.
 func TestReview17APIConfirmationNamesTheWeightShown(t *testing.T) {
-	f := newWebFixture(t, false, "lab")
-	now := testTime(t)
-	nina, omar, pat := f.client(), f.client(), f.client()
-	f.login(nina, "nina")
-	f.login(omar, "omar")
-	f.login(pat, "pat")
-	shown := apiWeigh(t, f, nina, "72.0", now.Add(-20*time.Minute))
-	since := apiWeigh(t, f, omar, "27.0", now.Add(-time.Minute))
+	f, pat, shown, since := staleWeightFixture(t)
 	path := "/api/v1/svc/patients/MRN-1001/weights/latest/confirmation"
 	n := f.auditCount()
 	for _, tc := range []struct {
@@ -93,16 +85,4 @@ func TestReview17APIWeighTakesKg(t *testing.T) {
 	if g, _ := m["Grams"].(float64); st != http.StatusOK || g != 62_050 {
 		t.Fatalf("62.05 kg: %d %v", st, m)
 	}
-}
-
-// apiWeigh records kg for MRN-1001 at at through the service API as the
-// user logged in on c, and returns the weight record's id.
-func apiWeigh(t *testing.T, f *webFixture, c *http.Client, kg string, at time.Time) string {
-	t.Helper()
-	st, m := f.postJSON(c, "/api/v1/svc/patients/MRN-1001/weights", map[string]any{"Kg": kg, "At": at})
-	id, _ := m["ID"].(string)
-	if st != http.StatusOK || id == "" {
-		t.Fatalf("weigh %s kg: %d %v", kg, st, m)
-	}
-	return id
 }

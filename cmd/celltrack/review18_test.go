@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/chromedp/chromedp/kb"
 )
 
 // Review 18 (findings in /work/s13/review18-findings.md): the web app as
@@ -114,11 +113,7 @@ func TestReview18WitnessNameKeptAfterAWrongWitnessPassword(t *testing.T) {
 	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
 	c := f.client()
 	f.login(c, "nina")
-	sign := review9SignForm(t, review18GO(t, f, c))
-	sign.Set("password", fixturePassword)
-	sign.Set("witness", "omar")
-	sign.Set("witness_password", "not-omars-password-1")
-	st, body := f.post(c, "/bedside/administer", sign)
+	st, body := f.post(c, "/bedside/administer", signForm(t, review18GO(t, f, c), "not-omars-password-1"))
 	if st == http.StatusOK || strings.Contains(body, `id="recorded"`) {
 		t.Fatalf("a wrong witness password was not refused: %d", st)
 	}
@@ -201,24 +196,9 @@ func r18error(body string) string {
 func TestReview18BrowserVolumeTypedOnGOPageIsNotWhatIsSigned(t *testing.T) {
 	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
 	ctx := newBrowser(t)
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	do("the nurse's GO page",
-		chromedp.EmulateViewport(820, 1180),
-		chromedp.Navigate(f.srv.URL+"/login"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "nina"),
-		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("mrn")),
-		chromedp.SendKeys(chromedp.ID("mrn"), "MRN-1001"+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("scan")),
-		chromedp.SendKeys(chromedp.ID("scan"), "G12342600000101"+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("administer-form")),
-	)
+	do := browserSteps(t, ctx)
+	do("the page at 820×1180", chromedp.EmulateViewport(820, 1180))
+	do("the nurse's GO page", scanToGO(f.srv.URL+"/login", "G12342600000101")...)
 	do("type the volume drawn, then sign",
 		chromedp.Click(chromedp.CSS("#scan-form summary")),
 		chromedp.WaitVisible(chromedp.ID("volume_ml")),
@@ -275,11 +255,7 @@ func TestReview18WebBedsideShowsTheTreatingSitesZone(t *testing.T) {
 		i := strings.Index(page, " UTC")
 		t.Errorf("the bedside page of a patient treated in Nanjing shows a time in UTC beside the checks' +08:00: …%s…", page[max(0, i-80):i+4])
 	}
-	sign := review9SignForm(t, body)
-	sign.Set("password", fixturePassword)
-	sign.Set("witness", "omar")
-	sign.Set("witness_password", fixturePassword)
-	st, rec := f.post(c, "/bedside/administer", sign)
+	st, rec := f.post(c, "/bedside/administer", signForm(t, body, fixturePassword))
 	if st != http.StatusOK || !strings.Contains(rec, `id="recorded"`) {
 		t.Fatalf("administer: %d\n%s", st, r18visible(rec))
 	}

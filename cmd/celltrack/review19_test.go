@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Review 19 (findings in /work/s13/review19-findings.md): hostile review of
@@ -27,14 +26,7 @@ import (
 // Expected: the 409 naming the latest weight, before the password is read,
 // nothing written — as the command line does.
 func TestReview19APIStaleWeightConfirmationCountsAWrongPassword(t *testing.T) {
-	f := newWebFixture(t, false, "lab")
-	now := testTime(t)
-	nina, omar, pat := f.client(), f.client(), f.client()
-	f.login(nina, "nina")
-	f.login(omar, "omar")
-	f.login(pat, "pat")
-	shown := apiWeigh(t, f, nina, "72.0", now.Add(-20*time.Minute))
-	apiWeigh(t, f, omar, "27.0", now.Add(-time.Minute))
+	f, pat, shown, _ := staleWeightFixture(t)
 	n := f.auditCount()
 	st, m := f.postJSON(pat, "/api/v1/svc/patients/MRN-1001/weights/latest/confirmation",
 		map[string]any{"WeightID": shown, "Reason": "re-weighed: fluid overload", "Password": "not-pats-password-1"})
@@ -60,11 +52,7 @@ func TestReview19APIStaleWeightConfirmationCountsAWrongPassword(t *testing.T) {
 func TestReview19ReactionPageAfterANanjingInfusionIsInUTC(t *testing.T) {
 	f, c := nanjingBedside(t)
 	_, body := f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-2001"}, "scan": {"G12342600000201"}})
-	sign := review9SignForm(t, body)
-	sign.Set("password", fixturePassword)
-	sign.Set("witness", "omar")
-	sign.Set("witness_password", fixturePassword)
-	st, rec := f.post(c, "/bedside/administer", sign)
+	st, rec := f.post(c, "/bedside/administer", signForm(t, body, fixturePassword))
 	if st != http.StatusOK || !strings.Contains(html.UnescapeString(r18visible(rec)), "2026-11-26 01:00 +08:00 to") {
 		t.Fatalf("setup: administer: %d\n%s", st, r18visible(rec))
 	}

@@ -80,17 +80,7 @@ func TestReview7IndexDeletedSecondDoseOnPostgres(t *testing.T) {
 	if os.Getenv(pgtest.EnvURL) == "" && os.Getenv("CELLTRACK_CI") != "1" {
 		t.Skip("needs PostgreSQL (CELLTRACK_TEST_POSTGRES)")
 	}
-	server := pgtest.Server(t)
-	p := review7(t, "index")
-	local := p.Setup
-	p.Setup = func(env *testscript.Env) error {
-		if err := local(env); err != nil {
-			return err
-		}
-		return storyOnPostgres(server)(env)
-	}
-	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
-	testscript.Run(t, p)
+	testscript.Run(t, onPostgres(review7(t, "index"), storyOnPostgres(pgtest.Server(t))))
 }
 
 // A weight dated up to 5 min ahead is the newest; a correct weight entered

@@ -48,17 +48,10 @@ func review8WithTarget(t *testing.T, name string) testscript.Params {
 		t.Skip("needs PostgreSQL (CELLTRACK_TEST_POSTGRES) for the migrate target")
 	}
 	server := pgtest.Server(t)
-	p := review8(t, name)
-	local := p.Setup
-	p.Setup = func(env *testscript.Env) error {
-		if err := local(env); err != nil {
-			return err
-		}
+	return onPostgres(review8(t, name), func(env *testscript.Env) error {
 		env.Setenv("CELLTRACK_TEST_PG_SERVER", server)
 		return nil
-	}
-	p.Condition = func(cond string) (bool, error) { return cond == "postgres", nil }
-	return p
+	})
 }
 
 // cmdReview8Either runs a command whose refusal and success are both

@@ -65,34 +65,13 @@ func TestReview9APIRefusalNamesItsField(t *testing.T) {
 	}
 }
 
-// review9Hidden reads the hidden inputs of the bedside sign form, as the
-// browser sends them back.
-func review9SignForm(t *testing.T, body string) url.Values {
-	t.Helper()
-	i := strings.Index(body, `id="administer-form"`)
-	if i < 0 {
-		t.Fatalf("no sign form on the page:\n%s", body)
-	}
-	form := body[i:]
-	form = form[:strings.Index(form, "</form>")]
-	v := url.Values{}
-	for _, m := range regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`).FindAllStringSubmatch(form, -1) {
-		v.Add(m[1], m[2])
-	}
-	return v
-}
-
 // review9Administer has nina, logged in on c, check MRN-1001's bag
 // G12342600000101 on the bedside page and sign its infusion with omar as
 // witness; it returns the "Infusion recorded" page.
 func review9Administer(t *testing.T, f *webFixture, c *http.Client) string {
 	t.Helper()
 	_, body := f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-1001"}, "scan": {"G12342600000101"}})
-	sign := review9SignForm(t, body)
-	sign.Set("password", fixturePassword)
-	sign.Set("witness", "omar")
-	sign.Set("witness_password", fixturePassword)
-	st, body := f.post(c, "/bedside/administer", sign)
+	st, body := f.post(c, "/bedside/administer", signForm(t, body, fixturePassword))
 	if st != http.StatusOK {
 		t.Fatalf("administer: %d\n%s", st, body)
 	}

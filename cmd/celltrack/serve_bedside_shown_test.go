@@ -1,10 +1,8 @@
 package main
 
 import (
-	"html"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,24 +12,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
-
-// signForm is what the GO page's sign form sends: its hidden fields (the
-// patient, the bags, the dose shown) with the two signatures.
-func signForm(t *testing.T, page, witnessPassword string) url.Values {
-	t.Helper()
-	form := regexp.MustCompile(`(?s)<form method="post" action="/bedside/administer".*?</form>`).FindString(page)
-	if form == "" {
-		t.Fatalf("no sign form on the page:\n%.600s", page)
-	}
-	v := url.Values{}
-	for _, h := range regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`).FindAllStringSubmatch(form, -1) {
-		v.Add(h[1], html.UnescapeString(h[2]))
-	}
-	v.Set("password", fixturePassword)
-	v.Set("witness", "omar")
-	v.Set("witness_password", witnessPassword)
-	return v
-}
 
 // reweigh records a weight as a colleague at another terminal does.
 func (f *webFixture) reweigh(g lot.Grams, at time.Time) {
@@ -184,37 +164,15 @@ func TestServeAPIAdministerBindsTheDoseShown(t *testing.T) {
 func TestServeBrowserBedsideDoseChanged(t *testing.T) {
 	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
 	ctx := newBrowser(t)
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	text := func(id string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
-		if err != nil {
-			t.Fatalf("text of #%s: %v", id, err)
-		}
-		return s
-	}
+	do := browserSteps(t, ctx)
+	text := browserText[chromedp.ID](t, ctx)
 	sign := []chromedp.Action[chromedp.Void]{
 		chromedp.SendKeys(chromedp.ID("password"), fixturePassword),
 		chromedp.SendKeys(chromedp.ID("witness"), "omar"),
 		chromedp.SendKeys(chromedp.ID("witness_password"), fixturePassword+kb.Enter),
 	}
-	do("log in, scan the wristband and the bag",
-		chromedp.EmulateViewport(768, 1024),
-		chromedp.Navigate(f.srv.URL+"/"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "nina"),
-		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("mrn")),
-		chromedp.SendKeys(chromedp.ID("mrn"), "MRN-1001"+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("scan")),
-		chromedp.SendKeys(chromedp.ID("scan"), "G12342600000101"+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("administer-form")),
-	)
+	do("the page at 768×1024", chromedp.EmulateViewport(768, 1024))
+	do("log in, scan the wristband and the bag", scanToGO(f.srv.URL+"/", "G12342600000101")...)
 	if s := text("signed-dose"); !strings.Contains(s, "You sign for 6.2062×10^7 cells in 34.1 mL on 62.0 kg") {
 		t.Fatalf("the sign form says %q", s)
 	}

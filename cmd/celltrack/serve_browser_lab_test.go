@@ -22,20 +22,8 @@ import (
 func TestServeBrowserLabPages(t *testing.T) {
 	f := newWebFixture(t, false, "lab", "custody")
 	ctx := newBrowser(t)
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
+	do := browserSteps(t, ctx)
+	text := browserText[chromedp.CSS](t, ctx)
 	// shots saves the page as it is at both sizes, then goes back to the
 	// tablet.
 	shots := func(name string) {
@@ -51,14 +39,8 @@ func TestServeBrowserLabPages(t *testing.T) {
 		t.Fatalf("allow downloads: %v", err)
 	}
 
-	do("log in as the lab",
-		chromedp.EmulateViewport(768, 1024),
-		chromedp.Navigate(f.srv.URL+"/"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "liu"),
-		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("lots")),
-	)
+	do("the page at 768×1024", chromedp.EmulateViewport(768, 1024))
+	do("log in as the lab", logIn(f.srv.URL+"/", "liu", chromedp.WaitVisible(chromedp.ID("lots")))...)
 	do("open the registration from the lot list",
 		chromedp.Focus(chromedp.ID("register-lot")),
 		chromedp.KeyEvent(kb.Enter),

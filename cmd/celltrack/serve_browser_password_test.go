@@ -17,13 +17,10 @@ func TestServeBrowserPasswordReset(t *testing.T) {
 	f := newWebFixture(t, false, "lab", "release", "custody", "bedside")
 	ctx := newBrowser(t)
 	shot := func(name string) { t.Helper(); saveScreenshot(t, ctx, name, false) }
+	do := browserSteps(t, ctx)
+	do("the page at 768×1024", chromedp.EmulateViewport(768, 1024))
+	do("log in as the admin", logIn(f.srv.URL+"/login", "alice", chromedp.WaitVisible(chromedp.CSS("nav")))...)
 	err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(768, 1024),
-		chromedp.Navigate(f.srv.URL+"/login"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "alice"),
-		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
-		chromedp.WaitVisible(chromedp.CSS("nav")),
 		chromedp.Navigate(f.srv.URL+"/accounts"),
 		chromedp.WaitVisible(chromedp.ID("account-nina")),
 		// The reset form is folded away under its summary: Enter opens it.

@@ -83,6 +83,58 @@ func saveScreenshot(t *testing.T, ctx context.Context, name string, full bool) {
 	t.Logf("screenshot: %s", p)
 }
 
+// browserSteps returns do, which runs actions in ctx as one step of a
+// browser test and fails the test naming the step when one of them fails.
+func browserSteps(t *testing.T, ctx context.Context) func(step string, actions ...chromedp.Action[chromedp.Void]) {
+	return func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+}
+
+// browserText returns text, which reads the text of the element sel (an
+// element id with chromedp.ID, a selector with chromedp.CSS) in ctx and
+// fails the test when it cannot.
+func browserText[S chromedp.ID | chromedp.CSS](t *testing.T, ctx context.Context) func(sel S) string {
+	return func(sel S) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(sel))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+}
+
+// logIn is the steps of logging user in with the fixtures' password by the
+// keyboard: open page (the login page, or a page that sends there), type
+// the name and the password and Enter, then wait for landing, the element
+// of the page the user's role starts on.
+func logIn(page, user string, landing chromedp.Action[chromedp.Void]) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(page),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), user),
+		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
+		landing,
+	}
+}
+
+// scanToGO is the bedside fixture's nurse at the bedside by the keyboard
+// (a wedge scanner types the code and Enter): nina logs in from page,
+// scans MRN-1001's wristband, then bag, and the steps wait for the GO
+// page's sign form.
+func scanToGO(page, bag string) []chromedp.Action[chromedp.Void] {
+	return append(logIn(page, "nina", chromedp.WaitVisible(chromedp.ID("mrn"))),
+		chromedp.SendKeys(chromedp.ID("mrn"), "MRN-1001"+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("scan")),
+		chromedp.SendKeys(chromedp.ID("scan"), bag+kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("administer-form")),
+	)
+}
+
 // The bedside in a real browser, with the keyboard only (a wedge scanner
 // types the code and Enter): the nurse logs in, scans the wristband, scans
 // the wrong bag and sees NO-GO with its reason, scans the right one and
@@ -103,32 +155,14 @@ func TestServeBrowserBedsideOnPostgres(t *testing.T) {
 // on f; suffix tells the screenshots apart.
 func browserBedside(t *testing.T, f *webFixture, suffix string) {
 	ctx := newBrowser(t)
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	text := func(id string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID(id)))
-		if err != nil {
-			t.Fatalf("text of #%s: %v", id, err)
-		}
-		return s
-	}
+	do := browserSteps(t, ctx)
+	text := browserText[chromedp.ID](t, ctx)
 	shot := func(name string) {
 		t.Helper()
 		saveScreenshot(t, ctx, strings.Replace(name, ".png", suffix+".png", 1), false)
 	}
-	do("log in as the nurse",
-		chromedp.EmulateViewport(768, 1024),
-		chromedp.Navigate(f.srv.URL+"/"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "nina"),
-		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("mrn")),
-	)
+	do("the page at 768×1024", chromedp.EmulateViewport(768, 1024))
+	do("log in as the nurse", logIn(f.srv.URL+"/", "nina", chromedp.WaitVisible(chromedp.ID("mrn")))...)
 	do("scan the wristband",
 		chromedp.SendKeys(chromedp.ID("mrn"), "MRN-1001"+kb.Enter),
 		chromedp.WaitVisible(chromedp.ID("scan")),
@@ -207,18 +241,12 @@ func TestServeBrowserEscapesNames(t *testing.T) {
 	runCLIOn(t, path, "--user", "pat", "patient", "add", "--name", img, "--born", "1990-01-01", "--sex", "F", "MRN-666")
 	f := newWebFixtureAt(t, path)
 	ctx := newBrowser(t)
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(f.srv.URL+"/login"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "xss"),
-		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("ref")),
+	do := browserSteps(t, ctx)
+	do("log in as the auditor xss", logIn(f.srv.URL+"/login", "xss", chromedp.WaitVisible(chromedp.ID("ref")))...)
+	do("MRN-666's trace",
 		chromedp.Navigate(f.srv.URL+"/trace?kind=patient&ref=MRN-666"),
 		chromedp.WaitVisible(chromedp.ID("report")),
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
 	title, err := chromedp.Run(ctx, chromedp.Title())
 	if err != nil {
 		t.Fatal(err)
@@ -251,29 +279,12 @@ func TestServeBrowserEscapesNames(t *testing.T) {
 func TestServeBrowserQALotPage(t *testing.T) {
 	f := newWebFixture(t, false, "lab", "release")
 	ctx := newBrowser(t)
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
+	do := browserSteps(t, ctx)
+	text := browserText[chromedp.CSS](t, ctx)
 	shot := func(name string, full bool) { t.Helper(); saveScreenshot(t, ctx, name, full) }
-	do("log in as QA",
-		chromedp.EmulateViewport(768, 1024),
-		chromedp.Navigate(f.srv.URL+"/"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "quinn"),
-		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("lots")), // QA starts on the lots
-	)
+	do("the page at 768×1024", chromedp.EmulateViewport(768, 1024))
+	// QA starts on the lots.
+	do("log in as QA", logIn(f.srv.URL+"/", "quinn", chromedp.WaitVisible(chromedp.ID("lots")))...)
 	do("filter to the lots in quarantine, by keyboard",
 		chromedp.SetValue(chromedp.ID("status"), "quarantine"),
 		chromedp.Focus(chromedp.CSS(`#lot-filter button`)),
@@ -313,29 +324,11 @@ func TestServeBrowserQALotPage(t *testing.T) {
 func TestServeBrowserLab(t *testing.T) {
 	f := newWebFixture(t, false, "lab")
 	ctx := newBrowser(t)
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
+	do := browserSteps(t, ctx)
+	text := browserText[chromedp.CSS](t, ctx)
 	shot := func(name string) { t.Helper(); saveScreenshot(t, ctx, name, true) }
-	do("log in as the lab",
-		chromedp.EmulateViewport(768, 1024),
-		chromedp.Navigate(f.srv.URL+"/"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "liu"),
-		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("lots")),
-	)
+	do("the page at 768×1024", chromedp.EmulateViewport(768, 1024))
+	do("log in as the lab", logIn(f.srv.URL+"/", "liu", chromedp.WaitVisible(chromedp.ID("lots")))...)
 	do("register a donor",
 		chromedp.Focus(chromedp.CSS(`nav a[href="/register"]`)),
 		chromedp.KeyEvent(kb.Enter),
@@ -371,29 +364,16 @@ func TestServeBrowserLab(t *testing.T) {
 // viability fails: it names what the lot does not meet and both
 // signatures' meanings; a screenshot at tablet width is saved.
 func TestServeBrowserQAExceptionForm(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ct.db")
-	for _, fx := range []string{"lab", "release"} {
-		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), fx, testClockAt()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	runCLIOn(t, path, "--user", "liu", "release", "result", "--corrects", "14", "--reason", "viability re-read", "--assay", "viability", "--value", "78.0", "LOT-UC-1")
-	f := newWebFixtureAt(t, path)
+	f := nonconformingLotFixture(t)
 	ctx := newBrowser(t)
-	err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(768, 1024),
-		chromedp.Navigate(f.srv.URL+"/login"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "quinn"),
-		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("lots")),
+	do := browserSteps(t, ctx)
+	do("the page at 768×1024", chromedp.EmulateViewport(768, 1024))
+	do("log in as QA", logIn(f.srv.URL+"/login", "quinn", chromedp.WaitVisible(chromedp.ID("lots")))...)
+	do("LOT-UC-1's exception form",
 		chromedp.Navigate(f.srv.URL+"/lots/LOT-UC-1"),
 		chromedp.WaitVisible(chromedp.ID("exception-form")),
 		chromedp.ScrollIntoView(chromedp.ID("approve")),
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
 	form, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("exception-form")))
 	if err != nil {
 		t.Fatal(err)
@@ -417,27 +397,18 @@ func TestServeBrowserAccounts(t *testing.T) {
 		f.postJSON(stranger, "/api/v1/login", map[string]any{"user": "omar", "password": "not-the-password"})
 	}
 	ctx := newBrowser(t)
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(f.srv.URL+"/login"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "alice"),
-		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
-		chromedp.WaitVisible(chromedp.CSS("nav")),
+	do := browserSteps(t, ctx)
+	do("log in as the admin", logIn(f.srv.URL+"/login", "alice", chromedp.WaitVisible(chromedp.CSS("nav")))...)
+	do("the accounts page",
 		chromedp.Navigate(f.srv.URL+"/accounts"),
 		chromedp.WaitVisible(chromedp.ID("accounts")),
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
 	shot := func(name string) { t.Helper(); saveScreenshot(t, ctx, name, false) }
 	shot("celltrack-accounts-768x1024.png")
-	err = chromedp.Do(ctx,
+	do("unlock omar",
 		chromedp.SendKeys(chromedp.ID("reason-unlock-omar"), "locked by guesses; confirmed by phone"+kb.Enter),
 		chromedp.WaitVisible(chromedp.ID("done")),
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
 	done, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("done")))
 	if err != nil || !strings.Contains(done, "Account omar: unlock recorded") {
 		t.Fatalf("after unlocking: %q %v", done, err)

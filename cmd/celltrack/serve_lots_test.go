@@ -481,14 +481,7 @@ func testClockAt() func() time.Time {
 // signed by QA and the physician with the meanings that name the patient
 // and the criteria not met.
 func TestServeLotExceptionalRelease(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ct.db")
-	for _, fx := range []string{"lab", "release"} {
-		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), fx, testClockAt()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	runCLIOn(t, path, "--user", "liu", "release", "result", "--corrects", "14", "--reason", "viability re-read", "--assay", "viability", "--value", "78.0", "LOT-UC-1")
-	f := newWebFixtureAt(t, path)
+	f := nonconformingLotFixture(t)
 	c := f.client()
 	f.login(c, "quinn")
 	_, body := f.get(c, "/lots/LOT-UC-1")

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"log"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/celltrack/celltrack/store"
-	"github.com/celltrack/celltrack/web"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -58,23 +53,8 @@ func lookbackDB(t *testing.T) string {
 func serveAt(t *testing.T, path, now string) (f *webFixture, stop func()) {
 	t.Helper()
 	tm, _ := time.Parse(time.RFC3339, now)
-	db, err := store.Open(path, store.Options{Now: func() time.Time { return tm }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f = &webFixture{t: t, db: db}
-	app := webApp(db, false, log.New(&f.log, "", 0))
-	f.srv = httptest.NewUnstartedServer(app)
-	_, port, _ := net.SplitHostPort(f.srv.Listener.Addr().String())
-	hosts, err := web.AllowedHosts("127.0.0.1:"+port, port, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app.AllowHosts(hosts)
-	f.srv.Start()
-	stop = func() { f.srv.Close(); db.Close() }
-	t.Cleanup(stop)
-	return f, stop
+	f = newWebFixtureOpts(t, path, false, func() time.Time { return tm })
+	return f, func() { f.srv.Close(); f.db.Close() }
 }
 
 // cliAt runs one celltrack command on path at the clock now, as user's
@@ -357,19 +337,10 @@ func TestServeBrowserReports(t *testing.T) {
 	path := lookbackDB(t)
 	f, _ := serveAt(t, path, reportsNow)
 	ctx := newBrowser(t)
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-	}
-	do("log in as the auditor",
-		chromedp.EmulateViewport(1280, 800),
-		chromedp.Navigate(f.srv.URL+"/"),
-		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SendKeys(chromedp.ID("user"), "aud"),
-		chromedp.SendKeys(chromedp.ID("password"), fixturePassword+kb.Enter),
-		chromedp.WaitVisible(chromedp.ID("kind")),
+	do := browserSteps(t, ctx)
+	do("the page at 1280×800", chromedp.EmulateViewport(1280, 800))
+	do("log in as the auditor", logIn(f.srv.URL+"/", "aud", chromedp.WaitVisible(chromedp.ID("kind")))...)
+	do("the handling report of 2026-11-26",
 		chromedp.Click(`a[href="/reports"]`),
 		chromedp.WaitVisible(`a[href="/reports/handling"]`),
 		chromedp.Click(`a[href="/reports/handling"]`),

@@ -236,6 +236,80 @@ func (f *webFixture) login(c *http.Client, user string) {
 	}
 }
 
+// signForm is what the GO page's sign form sends: its hidden fields (the
+// patient, the bags, the dose shown) with the two signatures, nina's and
+// her witness omar's (with witnessPassword).
+func signForm(t *testing.T, page, witnessPassword string) url.Values {
+	t.Helper()
+	v := review9SignForm(t, page)
+	v.Set("password", fixturePassword)
+	v.Set("witness", "omar")
+	v.Set("witness_password", witnessPassword)
+	return v
+}
+
+// review9SignForm reads the hidden inputs of the bedside sign form (the
+// patient, the bags, the dose shown), as the browser sends them back.
+func review9SignForm(t *testing.T, body string) url.Values {
+	t.Helper()
+	form := regexp.MustCompile(`(?s)<form method="post" action="/bedside/administer".*?</form>`).FindString(body)
+	if form == "" {
+		t.Fatalf("no sign form on the page:\n%.600s", body)
+	}
+	v := url.Values{}
+	for _, m := range regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`).FindAllStringSubmatch(form, -1) {
+		v.Add(m[1], html.UnescapeString(m[2]))
+	}
+	return v
+}
+
+// nonconformingLotFixture serves the lab and release fixtures with LOT-UC-1's
+// viability re-read as 78.0 % (result 14 corrected): a lot in quarantine that
+// fails its specification on viability alone, the case of an exceptional
+// release.
+func nonconformingLotFixture(t *testing.T) *webFixture {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ct.db")
+	for _, fx := range []string{"lab", "release"} {
+		if err := runFixture(path, filepath.Join(filepath.Dir(path), "homes"), fx, testClockAt()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runCLIOn(t, path, "--user", "liu", "release", "result", "--corrects", "14", "--reason", "viability re-read", "--assay", "viability", "--value", "78.0", "LOT-UC-1")
+	return newWebFixtureAt(t, path)
+}
+
+// staleWeightFixture is the API's stale-weight story (review 17 A, review
+// 19 D) on the lab fixture: nina records 72.0 kg for MRN-1001 20 minutes
+// ago (the weight the physician's screen shows, its record shown), then
+// omar 27.0 kg a minute ago (its record since); pat, the physician, is
+// logged in on the client returned and has signed nothing.
+func staleWeightFixture(t *testing.T) (f *webFixture, pat *http.Client, shown, since string) {
+	t.Helper()
+	f = newWebFixture(t, false, "lab")
+	now := testTime(t)
+	nina, omar := f.client(), f.client()
+	pat = f.client()
+	f.login(nina, "nina")
+	f.login(omar, "omar")
+	f.login(pat, "pat")
+	shown = apiWeigh(t, f, nina, "72.0", now.Add(-20*time.Minute))
+	since = apiWeigh(t, f, omar, "27.0", now.Add(-time.Minute))
+	return f, pat, shown, since
+}
+
+// apiWeigh records kg for MRN-1001 at at through the service API as the
+// user logged in on c, and returns the weight record's id.
+func apiWeigh(t *testing.T, f *webFixture, c *http.Client, kg string, at time.Time) string {
+	t.Helper()
+	st, m := f.postJSON(c, "/api/v1/svc/patients/MRN-1001/weights", map[string]any{"Kg": kg, "At": at})
+	id, _ := m["ID"].(string)
+	if st != http.StatusOK || id == "" {
+		t.Fatalf("weigh %s kg: %d %v", kg, st, m)
+	}
+	return id
+}
+
 func mustContain(t *testing.T, what, body string, wants ...string) {
 	t.Helper()
 	for _, w := range wants {

@@ -45,6 +45,7 @@ func main() {
 	pgServer := flag.String("postgres", "", "also build each size on the PostgreSQL server at this `URL` (a role that may create databases; the harness creates and drops databases named ctbench_*) and time the same commands there, beside the file")
 	engines := flag.String("engines", "", "which engines to build on: bbolt, postgres or both (comma-separated); default bbolt, and both with -postgres")
 	again := flag.String("again", "", "instead of building: time the import and the commands again, with this tree's build, on the databases a -keep run left in this `DIR` (the same -sizes, -engines and -postgres)")
+	startupLinks := flag.Bool("startup-links", false, "-startup: build REV linking every library package this tree links beyond it, so the two builds run the same package inits (links.go)")
 	startup := flag.String("startup", "", "instead of building: time process start, a read and a write of the build at this git `REV` against this tree's, each on a demo database of its own (startup.go); -runs pairs")
 	prefix := flag.String("pgprefix", "ctbench_", "-postgres: the prefix of the databases' names, so that two harness runs on one server keep apart")
 	stats := flag.String("stats", "", "instead of building: print where the bytes of this database `FILE` go — per bucket, free pages, audit entries per kind (stats.go)")
@@ -58,7 +59,7 @@ func main() {
 		return
 	}
 	if *startup != "" {
-		if err := startupMain(*startup, *runs); err != nil {
+		if err := startupMain(*startup, *runs, *startupLinks); err != nil {
 			fmt.Fprintln(os.Stderr, "benchharness:", err)
 			os.Exit(1)
 		}

@@ -22,7 +22,7 @@ import (
 	"github.com/celltrack/celltrack/internal/shipbuild"
 )
 
-func startupMain(rev string, runs int) error {
+func startupMain(rev string, runs int, links bool) error {
 	work, err := os.MkdirTemp("", "celltrack-startup-")
 	if err != nil {
 		return err
@@ -40,6 +40,16 @@ func startupMain(rev string, runs int) error {
 	oldBin, newBin := filepath.Join(work, "celltrack-"+rev), filepath.Join(work, "celltrack")
 	oldBuild := shipbuild.Command(oldBin, "./cmd/celltrack")
 	oldBuild.Dir = src
+	oldName := rev
+	if links {
+		pkgs, err := linkAlike(src)
+		if err != nil {
+			return err
+		}
+		oldBuild.Env = append(oldBuild.Env, "GOFLAGS=-mod=mod")
+		oldName = fmt.Sprintf("%s + %d packages", rev, len(pkgs))
+		fmt.Printf("%s is built linking what this tree links beyond it (links.go): %s\n\n", rev, strings.Join(pkgs, " "))
+	}
 	if out, err := oldBuild.CombinedOutput(); err != nil {
 		return fmt.Errorf("build %s: %v\n%s", rev, err, out)
 	}
@@ -141,7 +151,7 @@ func startupMain(rev string, runs int) error {
 	}
 	load, _ = os.ReadFile("/proc/loadavg")
 	fmt.Printf("wall time (CPU time: user + system), medians; minor page faults, medians (they do not move with load); load average at end %s\n\n", strings.Join(strings.Fields(string(load))[:3], " "))
-	fmt.Printf("| command | %s | this tree | ratio wall | ratio CPU | page faults |\n|---|---|---|---|---|---|\n", rev)
+	fmt.Printf("| command | %s | this tree | ratio wall | ratio CPU | page faults |\n|---|---|---|---|---|---|\n", oldName)
 	for _, row := range rows {
 		ow, nw, oc, nc := median(row.old.wall), median(row.new.wall), median(row.old.cpu), median(row.new.cpu)
 		fmt.Printf("| %s | %s (%s) | %s (%s) | %.2f× | %.2f× | %d → %d |\n", row.name, ms(ow), ms(oc), ms(nw), ms(nc),

@@ -520,12 +520,13 @@ func (w *walkAhead) recorded(ids ...uuid.UUID) {
 }
 
 // infused adds what a patient's trace reads of each of the infusions with
-// ids (as read before; a patient's are few) besides the records its indexes list: its weight record and
-// the index of that weight's confirmation, its course, its first audit
-// entry (recordedSeq: the zone its days were counted in), the index of its
-// reactions and its patient's indexes of infusions and courses (the
-// course's other days), with the facility's audit_entity pairs (its zone
-// history). The next level (infusedNext) reads what those lead to.
+// ids (as read before; a patient's are few) besides the records its
+// indexes list: its weight record and the index of that weight's
+// confirmation, its course, its first audit entry (recordedSeq: the zone
+// its days were counted in), the index of its reactions and its patient's
+// indexes of infusions and courses (the course's other days), with the
+// facility's audit_entity pairs (its zone history). The next level
+// (infusedNext) reads what those lead to.
 func (w *walkAhead) infused(ids []uuid.UUID) (next infusedAhead) {
 	b := w.tx.Bucket(recordBuckets[kindInfusion])
 	patients := map[uuid.UUID]bool{}
@@ -577,10 +578,10 @@ type infusedAhead struct {
 }
 
 // infusedNext adds what the infusions infused read lead to: their
-// reactions, the protocols of their courses, the confirmations of their weights with the first
-// audit entry of each, the patients' other infusions and courses with the
-// first audit entry of each infusion, and the facility's last audit entry
-// (its zone history's key).
+// reactions, the protocols of their courses, the confirmations of their
+// weights with the first audit entry of each, the patients' other
+// infusions and courses with the first audit entry of each infusion, and
+// the facility's last audit entry (its zone history's key).
 func (w *walkAhead) infusedNext(n infusedAhead) {
 	for _, id := range n.infusions {
 		w.children("idx_reaction_infusion", id, kindReaction)
@@ -628,7 +629,7 @@ func (w *walkAhead) ids(kind, field string, of []uuid.UUID) []uuid.UUID {
 // read then answers as without; what it does not find is read as it comes.
 // It stops there. Two more levels (what each infusion leads to: infused,
 // infusedNext, as a patient's trace reads them) took a 100k lot of 98
-// infused bags from 64 round trips to 18, but made it slower on a server
+// infused bags from 64 round trips to 16–18, but made it slower on a server
 // (trace14-bench.md), as two more levels had for a command in session 12
 // (pgwall12-bench.md): PostgreSQL finds each of a few hundred keys of a
 // read-ahead by an index descent of its own, where the reads as they come

@@ -54,8 +54,24 @@ func confirmedWeightTrace(t *testing.T) (report.Report, time.Time) {
 	return r, measured
 }
 
-// The store's read snapshot is what package trace reads.
-var _ trace.Snapshot = (*TraceSnapshot)(nil)
+// The store's read snapshot is what package trace reads, and is told
+// which trace it serves (TraceSnapshot.Prepare).
+var (
+	_ trace.Snapshot = (*TraceSnapshot)(nil)
+	_ trace.Preparer = (*TraceSnapshot)(nil)
+)
+
+// TestTraceKindsAreTheStoreKinds: package trace names the trace it asks a
+// snapshot to prepare for by its kind, which Prepare reads as the store
+// kind of the record traced.
+func TestTraceKindsAreTheStoreKinds(t *testing.T) {
+	for trace, kind := range map[string]string{trace.KindLot: kindLot, trace.KindPatient: kindPatient,
+		trace.KindDonor: kindDonor, trace.KindContainer: kindContainer} {
+		if trace != kind {
+			t.Errorf("trace kind %q is store kind %q", trace, kind)
+		}
+	}
+}
 
 // TestAuditEntityNamesAreTheStoreKinds: a report names the records it shows
 // by audit entity name (audit.Ref), which the store verifies in the bucket

@@ -71,6 +71,37 @@ func (db *DB) ReadTraceContext(ctx context.Context, fn func(*TraceSnapshot) erro
 	return db.viewContext(ctx, func(tx kv.Tx) error { return fn(&TraceSnapshot{db: db, tx: tx, ctx: ctx}) })
 }
 
+// Prepare tells an engine that reads ahead (pgkv), before a trace's first
+// read, what the trace of kind (a store kind: "lot", "patient", "donor",
+// "container", as package trace names them) from ref by user reads whatever
+// it finds, in the one round trip that begins the snapshot: the index key
+// ref is looked up by, the facility (a lot's zone, a course's days), the
+// checkpoint and the facility's name (the stamp), and the first pages of
+// idx_user_name and of the users — the user who traces and the handlers
+// the report names, every user of most databases. Each read then answers
+// as without; a user past those pages is read as it comes.
+func (s *TraceSnapshot) Prepare(user, kind, ref string) {
+	if !kv.ReadsAhead(s.tx) {
+		return
+	}
+	keys := []kv.BucketKey{{Bucket: bMeta, Key: metaCheckpoint}, {Bucket: bMeta, Key: []byte("facility")},
+		{Bucket: []byte("idx_user_name"), Key: []byte(user)}}
+	switch kind {
+	case kindLot:
+		keys = append(keys, kv.BucketKey{Bucket: []byte("idx_lot_number"), Key: []byte(ref)})
+	case kindPatient:
+		keys = append(keys, kv.BucketKey{Bucket: []byte("idx_patient_mrn"), Key: []byte(ref)})
+	case kindDonor:
+		keys = append(keys, kv.BucketKey{Bucket: []byte("idx_donor_code"), Key: []byte(ref)})
+	case kindContainer:
+		if din, n, err := lot.ParseContainerCode(ref); err == nil {
+			keys = append(keys, kv.BucketKey{Bucket: []byte("idx_container_code"), Key: []byte(lot.ContainerCode(din, n))})
+		}
+	}
+	kv.PrefetchReads(s.tx, kv.Reads{Keys: keys, Seeks: []kv.Seeks{facilitySeek()},
+		Ends: []kv.End{{Bucket: []byte("idx_user_name")}, {Bucket: recordBuckets[kindUser]}}})
+}
+
 // Now is the store's clock (UTC).
 func (s *TraceSnapshot) Now() time.Time { return s.db.now() }
 
@@ -435,8 +466,9 @@ func patientAhead(tx kv.Tx, id uuid.UUID) {
 		}
 	}
 	w.records(kindContainer, containers...)
-	w.seek("idx_reaction_infusion", infusions...)
+	next := w.infused(infusions)
 	w.level()
+	w.infusedNext(next)
 	lots := w.ids(kindContainer, "lot_id", containers)
 	w.records(kindLot, lots...)
 	w.records(kindProtocol, w.ids(kindSchedule, "protocol_id", schedules)...)
@@ -460,7 +492,10 @@ func patientAhead(tx kv.Tx, id uuid.UUID) {
 type walkAhead struct {
 	readAhead
 	idx []kv.BucketKey
-	r   jsonFields
+	// firsts are audit_entity Seeks to records' ids: the first entry of
+	// each, which recordedSeq reads.
+	firsts []kv.BucketKey
+	r      jsonFields
 }
 
 // seek adds Seeks to the ids in index, reading up to candidateChildren
@@ -473,8 +508,100 @@ func (w *walkAhead) seek(index string, ids ...uuid.UUID) {
 
 // level reads what was added, with more, in one round trip.
 func (w *walkAhead) level(more ...kv.Seeks) {
-	w.read(append(more, kv.Seeks{From: candidateChildren, Keys: w.idx})...)
-	w.idx = nil
+	w.read(append(more, kv.Seeks{From: candidateChildren, Keys: w.idx}, kv.Seeks{From: 1, Keys: w.firsts})...)
+	w.idx, w.firsts = nil, nil
+}
+
+// recorded adds the Seeks recordedSeq makes for the records with ids.
+func (w *walkAhead) recorded(ids ...uuid.UUID) {
+	for _, id := range ids {
+		w.firsts = append(w.firsts, kv.BucketKey{Bucket: bAuditEntity, Key: id[:]})
+	}
+}
+
+// infused adds what a patient's trace reads of each of the infusions with
+// ids (as read before; a patient's are few) besides the records its
+// indexes list: its weight record and the index of that weight's
+// confirmation, its course, its first audit entry (recordedSeq: the zone
+// its days were counted in), the index of its reactions and its patient's
+// indexes of infusions and courses (the course's other days), with the
+// facility's audit_entity pairs (its zone history). The next level
+// (infusedNext) reads what those lead to.
+func (w *walkAhead) infused(ids []uuid.UUID) (next infusedAhead) {
+	b := w.tx.Bucket(recordBuckets[kindInfusion])
+	patients := map[uuid.UUID]bool{}
+	for _, id := range ids {
+		v := b.Get(id[:])
+		if v == nil {
+			continue
+		}
+		if w.r.parse(v); w.r.err != nil {
+			continue
+		}
+		weight, schedule, patient := w.r.id("weight_id"), w.r.id("schedule_id"), w.r.id("patient_id")
+		if w.r.err != nil {
+			w.r.err = nil
+			continue
+		}
+		if weight != uuid.Nil {
+			w.records(kindWeight, weight)
+			w.keys = append(w.keys, kv.BucketKey{Bucket: []byte("idx_weight_confirm"), Key: weight[:]})
+			next.weights = append(next.weights, weight)
+		}
+		if schedule != uuid.Nil {
+			w.records(kindSchedule, schedule)
+			next.schedules = append(next.schedules, schedule)
+		}
+		if patient != uuid.Nil && !patients[patient] {
+			patients[patient] = true
+			w.seek("idx_infusion_patient", patient)
+			w.seek("idx_schedule_patient", patient)
+			next.patients = append(next.patients, patient)
+		}
+		w.seek("idx_reaction_infusion", id)
+		w.recorded(id)
+		next.infusions = append(next.infusions, id)
+	}
+	if len(ids) > 0 {
+		if f, ok, err := facilityRec(w.tx); err == nil && ok {
+			w.seek(string(bAuditEntity), f.ID)
+			next.facility = f.ID
+		}
+	}
+	return next
+}
+
+// infusedAhead is what infused found for the level after it.
+type infusedAhead struct {
+	infusions, weights, schedules, patients []uuid.UUID
+	facility                                uuid.UUID
+}
+
+// infusedNext adds what the infusions infused read lead to: their
+// reactions, the protocols of their courses, the confirmations of their
+// weights with the first audit entry of each, the patients' other
+// infusions and courses with the first audit entry of each infusion, and
+// the facility's last audit entry (its zone history's key).
+func (w *walkAhead) infusedNext(n infusedAhead) {
+	for _, id := range n.infusions {
+		w.children("idx_reaction_infusion", id, kindReaction)
+	}
+	w.records(kindProtocol, w.ids(kindSchedule, "protocol_id", n.schedules)...)
+	for _, id := range n.weights {
+		if cid, ok := lookup(w.tx, "idx_weight_confirm", string(id[:])); ok {
+			w.records(kindWeightConfirm, cid)
+			w.recorded(cid)
+		}
+	}
+	for _, p := range n.patients {
+		w.recorded(w.children("idx_infusion_patient", p, kindInfusion)...)
+		w.children("idx_schedule_patient", p, kindSchedule)
+	}
+	if n.facility != uuid.Nil {
+		if seqs := entitySeqs(w.tx, n.facility); len(seqs) > 0 {
+			w.keys = append(w.keys, kv.BucketKey{Bucket: bAudit, Key: seqs[len(seqs)-1]})
+		}
+	}
 }
 
 // ids is field, an id, of each record of kind with ids of (as read
@@ -500,9 +627,15 @@ func (w *walkAhead) ids(kind, field string, of []uuid.UUID) []uuid.UUID {
 // events, infusions, labels, results, release decisions) and the patients
 // the bags were dispensed to; then the records those indexes list. Each
 // read then answers as without; what it does not find is read as it comes.
-// Two more levels (the infusions' patients and schedules, then what the
-// patients' indexes list) took 88 round trips to 33 instead of 41 but cost
-// the client 5–8 ms of CPU more (pgwall12-bench.md), so they are left out.
+// It stops there. Two more levels (what each infusion leads to: infused,
+// infusedNext, as a patient's trace reads them) took a 100k lot of 98
+// infused bags from 64 round trips to 16–18, but made it slower on a server
+// (trace14-bench.md), as two more levels had for a command in session 12
+// (pgwall12-bench.md): PostgreSQL finds each of a few hundred keys of a
+// read-ahead by an index descent of its own, where the reads as they come
+// find the bags' weights, courses, audit entries and their patients'
+// indexes side by side (their ids were made together), a page of them in
+// each round trip.
 func lotAhead(tx kv.Tx, lotID uuid.UUID, cs []lot.Container) {
 	if !kv.ReadsAhead(tx) || len(cs) == 0 {
 		return

@@ -88,9 +88,17 @@ func newTreeHashes(tx kv.Tx) treeHashes {
 
 func (r treeHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
+	// tlog asks for all of a tree head's hashes at once (one per peak of
+	// the tree, a dozen or so): an engine across a network reads them in
+	// one round trip rather than one each.
+	keys := make([][]byte, len(indexes))
+	for i, x := range indexes {
+		keys[i] = treeKey(x)
+	}
+	kv.PrefetchSeeks(r.tree, 0, 1, keys...)
 	c := r.tree.Cursor()
 	for i, x := range indexes {
-		v := get1(c, treeKey(x))
+		v := get1(c, keys[i])
 		if len(v) == tlog.HashSize {
 			out[i] = tlog.Hash(v)
 			continue

@@ -34,13 +34,7 @@ func TestVerifyWrittenColumnsPG(t *testing.T) {
 			if p := problemsOf(t, db); p != "" {
 				t.Fatalf("verify before the edit: %s", p)
 			}
-			if err := pgtest.Exec(db.Path(), c.sql); err != nil {
-				t.Fatal(err)
-			}
-			before, err := pgtest.Digest(db.Path())
-			if err != nil {
-				t.Fatal(err)
-			}
+			before := editOutside(t, db, c.sql)
 			v, err := db.Verify()
 			if err != nil {
 				t.Fatal(err)
@@ -55,6 +49,20 @@ func TestVerifyWrittenColumnsPG(t *testing.T) {
 			}
 		})
 	}
+}
+
+// editOutside runs sql on db's PostgreSQL database, as a DBA's edit, and
+// returns the database's digest after it.
+func editOutside(t *testing.T, db *DB, sql string) string {
+	t.Helper()
+	if err := pgtest.Exec(db.Path(), sql); err != nil {
+		t.Fatal(err)
+	}
+	d, err := pgtest.Digest(db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // lotID is the id of lot number.
@@ -93,5 +101,36 @@ func TestVerifyWrittenColumnsPGTrailAndUnreadable(t *testing.T) {
 		if !strings.Contains(p, want) {
 			t.Errorf("verify does not say\n%s\nit says\n%s", want, p)
 		}
+	}
+}
+
+// TestVerifyCatchesEditedLotIndexColumnsPG: on PostgreSQL the lot index
+// buckets are read from the lots row's columns (pgkv.Derived), so the way to
+// repoint a lot's DIN, number or donor there is an UPDATE of lots, outside
+// celltrack. verify names the edited column and the index entry it moved,
+// and changes nothing.
+func TestVerifyCatchesEditedLotIndexColumnsPG(t *testing.T) {
+	t.Setenv(envEngine, "postgres")
+	for _, c := range []struct{ name, sql, column, bucket string }{
+		{"DIN", "UPDATE lots SET din = 'G999999999999' WHERE number = 'LOT-1'", "din", "idx_lot_din"},
+		{"number", "UPDATE lots SET number = 'LOT-9' WHERE number = 'LOT-1'", "number", "idx_lot_number"},
+		{"donor", "UPDATE lots SET donor_id = NULL WHERE number = 'LOT-1'", "donor_id", "idx_lot_donor"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db, _ := bedside(t, "0.5")
+			if p := problemsOf(t, db); p != "" {
+				t.Fatalf("verify before the edit: %s", p)
+			}
+			before := editOutside(t, db, c.sql)
+			all := problemsOf(t, db)
+			for _, w := range []string{"column " + c.column + " of table lots holds ", "index " + c.bucket} {
+				if !strings.Contains(all, w) {
+					t.Errorf("verify did not say %q; it said:\n%s", w, all)
+				}
+			}
+			if after, err := pgtest.Digest(db.Path()); err != nil || after != before {
+				t.Errorf("verify changed the database (%v)", err)
+			}
+		})
 	}
 }

@@ -19,7 +19,7 @@ import (
 // read — a nurse would otherwise read in it that her guesses at a
 // witness's password locked the witness out.
 func (s *Service) Access(ctx context.Context, user string) (report.Report, error) {
-	return s.trace(ctx, user, true, func(t *tracer) error {
+	return s.trace(ctx, user, true, "", "", func(t *tracer) error {
 		u, err := t.s.User(user)
 		if err != nil {
 			return err

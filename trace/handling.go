@@ -21,7 +21,7 @@ import (
 func (s *Service) Handling(ctx context.Context, user string, f dose.HandlingFilter) (report.Report, error) {
 	// The snapshot does not list the records it reads for the rows, for a
 	// report-scoped verification, so this report always verifies in full.
-	return s.trace(ctx, user, true, func(t *tracer) error {
+	return s.trace(ctx, user, true, "", "", func(t *tracer) error {
 		if f.Protocol != "" {
 			if _, err := t.s.ProtocolNamed(f.Protocol); err != nil {
 				return err

@@ -93,6 +93,14 @@ type Snapshot interface {
 	Stamp(refs []audit.Ref, full bool) (audit.Stamp, error)
 }
 
+// Preparer is a Snapshot that can be told, before a trace's first read,
+// which trace user asks for (kind, KindLot …, and its ref): one that reads
+// across a network (store on PostgreSQL) reads ahead at once what every
+// trace reads first. The reads that follow answer exactly as without.
+type Preparer interface {
+	Prepare(user, kind, ref string)
+}
+
 // Service builds the reports over an engine's read snapshots. The
 // provenance block it stamps on every report says whether the trail was
 // intact when it was produced: when the database has a checkpoint (the head
@@ -124,13 +132,13 @@ func New[S Snapshot](read func(ctx context.Context, fn func(S) error) error) *Se
 // cord, every container, every custody event, and every patient who received
 // any of it. ENOTFOUND for an unknown donor, EFORBIDDEN for a disabled user.
 func (s *Service) Donor(ctx context.Context, user, ref string) (report.Report, error) {
-	return s.trace(ctx, user, s.FullVerify, func(t *tracer) error { return t.donor(ref) })
+	return s.trace(ctx, user, s.FullVerify, KindDonor, ref, func(t *tracer) error { return t.donor(ref) })
 }
 
 // Lot is the forward trace of a lot: its source, release decisions,
 // containers, custody events, recipients and infusions.
 func (s *Service) Lot(ctx context.Context, user, ref string) (report.Report, error) {
-	return s.trace(ctx, user, s.FullVerify, func(t *tracer) error { return t.lotTrace(ref) })
+	return s.trace(ctx, user, s.FullVerify, KindLot, ref, func(t *tracer) error { return t.lotTrace(ref) })
 }
 
 // Patient is the backward trace of a patient: every container dispensed to
@@ -138,13 +146,13 @@ func (s *Service) Lot(ctx context.Context, user, ref string) (report.Report, err
 // its release decisions and everyone who handled it; and, for an rFib source
 // patient, the lots made from the patient's own cells.
 func (s *Service) Patient(ctx context.Context, user, mrn string) (report.Report, error) {
-	return s.trace(ctx, user, s.FullVerify, func(t *tracer) error { return t.patientTrace(mrn) })
+	return s.trace(ctx, user, s.FullVerify, KindPatient, mrn, func(t *tracer) error { return t.patientTrace(mrn) })
 }
 
 // Container is the trace of one container: its lot and source, its whole
 // journey and who received it.
 func (s *Service) Container(ctx context.Context, user, ref string) (report.Report, error) {
-	return s.trace(ctx, user, s.FullVerify, func(t *tracer) error { return t.containerTrace(ref) })
+	return s.trace(ctx, user, s.FullVerify, KindContainer, ref, func(t *tracer) error { return t.containerTrace(ref) })
 }
 
 // Kinds of trace, for Build.
@@ -178,10 +186,16 @@ func Build(s Snapshot, kind, ref string) (report.Report, []audit.Ref, error) {
 
 // trace runs build and stamps the provenance in one read snapshot, so the
 // audit head and verdict printed are those of the records the report shows.
-// full asks for the whole of `audit verify`.
-func (s *Service) trace(ctx context.Context, user string, full bool, build func(*tracer) error) (report.Report, error) {
+// full asks for the whole of `audit verify`. kind and ref name the trace
+// (KindLot and the lot's reference, …; "" for a report of another kind),
+// which a snapshot that is told so before the first read (Preparer) reads
+// ahead with what every trace reads.
+func (s *Service) trace(ctx context.Context, user string, full bool, kind, ref string, build func(*tracer) error) (report.Report, error) {
 	var r report.Report
 	err := s.read(ctx, func(snap Snapshot) error {
+		if p, ok := snap.(Preparer); ok && kind != "" {
+			p.Prepare(user, kind, ref)
+		}
 		u, err := snap.User(user)
 		if err != nil {
 			return err

@@ -204,7 +204,7 @@ func (t *tx) flushAll() error { return t.flush(t.pendingNames()...) }
 // copyMin values or more sends those its table does not hold by COPY
 // instead, after the batch (copy.go).
 func (t *tx) flush(names ...string) error {
-	s := t.take(names...)
+	s := t.take(withSource(names)...)
 	if err := t.await(); err != nil {
 		return err
 	}
@@ -241,6 +241,9 @@ func (t *tx) take(names ...string) *send {
 		t.flushes[name]++
 		t.written(name, p)
 		b := newBucket(t, name)
+		if b.tbl.derived {
+			continue // the lots rows carry the pairs (derivedTables)
+		}
 		var dels, putKeys [][]byte
 		var putVals [][]byte
 		for _, k := range p.keys {
@@ -267,6 +270,30 @@ func (t *tx) take(names ...string) *send {
 		c.queueMax(s.batch)
 	}
 	return s
+}
+
+// withSource is names with the table the derived buckets among them are
+// read from: their pairs show in their views once its rows are sent.
+func withSource(names []string) []string {
+	for _, n := range names {
+		if tableFor(n).derived && !slices.Contains(names, derivedFrom) {
+			return append(slices.Clip(names), derivedFrom)
+		}
+	}
+	return names
+}
+
+// sourceChanged forgets what the transaction read of the derived buckets:
+// their table changed other than by a send that carried their pairs
+// (PutMany, DeleteBucket).
+func (t *tx) sourceChanged(name string) {
+	if name != derivedFrom {
+		return
+	}
+	for d := range derivedTables {
+		delete(t.cache, d)
+		t.flushes[d]++
+	}
 }
 
 // run sends s.

@@ -134,12 +134,13 @@ func testWrittenColumnsAgreeWithSchema1(t *testing.T) {
 		return b
 	}
 	e, _ := create(t)
-	// The foreign keys would want the rows the random ids point to; they
-	// are not what this test is about.
+	// The foreign keys (and the triggers that check a lot's donor, schema
+	// 4) would want the rows the random ids point to; they are not what
+	// this test is about.
 	if err := exec(t, e, `DO $$ DECLARE r record; BEGIN
 		FOR r IN SELECT conrelid::regclass AS tbl, conname FROM pg_constraint WHERE contype = 'f' AND connamespace = current_schema()::regnamespace LOOP
 			EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.tbl, r.conname);
-		END LOOP; END $$`); err != nil {
+		END LOOP; END $$; ALTER TABLE lots DISABLE TRIGGER USER`); err != nil {
 		t.Fatal(err)
 	}
 	// The trail's tables: keys of their lengths, the sequence numbers

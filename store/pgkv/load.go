@@ -49,6 +49,9 @@ func (t *tx) PutMany(name []byte, keys, values [][]byte) error {
 		}
 	}
 	b := newBucket(t, string(name))
+	if b.tbl.derived {
+		return nil // the lots rows, put with PutMany too, carry them (derivedTables)
+	}
 	// The bucket's buffered writes (buffer.go) go first, so that they and
 	// these arrive in the order given; what the transaction had cached or
 	// paged of the bucket is stale afterwards.
@@ -58,6 +61,7 @@ func (t *tx) PutMany(name []byte, keys, values [][]byte) error {
 	delete(t.cache, b.name)
 	t.flushes[b.name]++
 	t.forgetAbove(b.name)
+	t.sourceChanged(b.name)
 	if copyable(b.tbl) && len(keys) >= copyMin {
 		d := &copyData{}
 		var restK, restV [][]byte

@@ -254,7 +254,7 @@ func TestCreateFilledChecksForeignKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		made.Close()
-		if filled, want := constraints(t, u), constraints(t, v); !strings.Contains(want, "lots_donor_id_fkey FOREIGN KEY (donor_id) REFERENCES donors(id) DEFERRABLE INITIALLY DEFERRED") || filled != want {
+		if filled, want := constraints(t, u), constraints(t, v); !strings.Contains(want, "lots_patient_id_fkey FOREIGN KEY (patient_id) REFERENCES patients(id) DEFERRABLE INITIALLY DEFERRED") || filled != want {
 			t.Errorf("copyMin %d: the constraints of a filled database:\n%s\nof a new one:\n%s", min, filled, want)
 		}
 	}

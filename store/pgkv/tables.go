@@ -15,6 +15,9 @@ type table struct {
 	val  string // the value column
 	json bool   // the value column is json: the value goes in as text;
 	// recordColumns has the table's other columns
+	// derived: a view over another table (derivedTables), read as a table
+	// of its own and never written.
+	derived bool
 }
 
 // generic is the table of buckets without one of their own.
@@ -185,9 +188,37 @@ func jsonInsert(t table, upsert bool) string {
 	return q
 }
 
+// derivedTables are the buckets read from views over the lots table
+// (migrations/0003_lot_index_views.sql): lot index buckets whose every pair
+// derives from a lots row's columns, which pgkv writes with the row. store
+// writes their pairs as it does on bbolt; pgkv keeps them in the buffer, so
+// that the transaction reads its own writes until they are sent, and sends
+// nothing for them: the lots rows sent with them (a lot's record is put
+// before its index entries, in the same flush or an earlier one) are what
+// the views then show. derivedFrom is the table they are read from.
+var derivedTables = map[string]table{
+	"idx_lot_number":      {name: "idx_lot_number", val: "v", derived: true},
+	"idx_lot_number_fold": {name: "idx_lot_number_fold", val: "v", derived: true},
+	"idx_lot_din":         {name: "idx_lot_din", val: "v", derived: true},
+	"idx_lot_donor":       {name: "idx_lot_donor", val: "v", derived: true},
+}
+
+const derivedFrom = "lots"
+
+// Derived says whether bucket name is read from a view over the lots table
+// (derivedTables): a Put or Delete of it changes nothing in the database,
+// only what the transaction reads until its writes are sent.
+func Derived(name string) bool {
+	_, ok := derivedTables[name]
+	return ok
+}
+
 // tableFor returns the table holding bucket name.
 func tableFor(name string) table {
 	if t, ok := tables()[name]; ok {
+		return t
+	}
+	if t, ok := derivedTables[name]; ok {
 		return t
 	}
 	return generic

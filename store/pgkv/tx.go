@@ -184,8 +184,12 @@ func (t *tx) DeleteBucket(name []byte) error {
 	}
 	b := newBucket(t, string(name))
 	t.drop(string(name))
-	if _, err := t.ptx.Exec(t.ctx, b.q.deleteAll, t.e.with(b.q.deleteAll, b.args()...)...); err != nil {
-		return t.e.wrap("delete bucket "+string(name), err)
+	// A derived bucket's view stays: its pairs are the lots' (derivedTables).
+	if !b.tbl.derived {
+		if _, err := t.ptx.Exec(t.ctx, b.q.deleteAll, t.e.with(b.q.deleteAll, b.args()...)...); err != nil {
+			return t.e.wrap("delete bucket "+string(name), err)
+		}
+		t.sourceChanged(b.name)
 	}
 	if _, err := t.ptx.Exec(t.ctx, "DELETE FROM kv_buckets WHERE name = $1", string(name)); err != nil {
 		return t.e.wrap("delete bucket "+string(name), err)
@@ -245,9 +249,13 @@ var queryCache = sync.OnceValue(func() map[string]*queries {
 	return m
 })
 
+// tablesList is the tables of their own and the derived ones (views).
 func tablesList() []table {
 	var l []table
 	for _, t := range tables() {
+		l = append(l, t)
+	}
+	for _, t := range derivedTables {
 		l = append(l, t)
 	}
 	return l

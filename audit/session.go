@@ -84,7 +84,9 @@ type Session struct {
 func (s Session) Check(now, lastActivity time.Time, idle time.Duration) error {
 	switch {
 	case s.Revoked:
-		return lot.Errorf(lot.ESESSION, "the session of %s was ended (logout, or an admin disabled, reset or changed the account); log in again", s.User).Run("login " + s.User)
+		// A lock ends the sessions too (5 wrong passwords, at a login or a
+		// signature): the only admin locked out learns here to wait.
+		return lot.Errorf(lot.ESESSION, "the session of %s was ended (logout; an admin disabled, reset or changed the account; or %d wrong passwords in a row locked it — then wait for the lockout to end, or ask an admin to unlock it); log in again", s.User, MaxFailures).Run("login " + s.User)
 	case !now.Before(s.Expires):
 		return lot.Errorf(lot.ESESSION, "the session of %s expired at %s (sessions last at most %s); log in again", s.User, lot.FormatTime(s.Expires), s.Expires.Sub(s.Created)).Run("login " + s.User)
 	case now.Sub(lastActivity) >= idle:

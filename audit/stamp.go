@@ -61,7 +61,8 @@ func (s Stamp) OK() bool { return len(s.Problems) == 0 }
 type AccessRow struct {
 	User        User
 	RoleChanges []RoleChange
-	Failures    int // wrong passwords in the whole trail
+	Failures    int // refused passwords in the whole trail, those while locked included
+	WhileLocked int // of Failures, those typed while the account was locked
 	Locks       int
 	Logins      int
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/celltrack/celltrack/audit"
@@ -308,7 +309,16 @@ func countAccess(row *audit.AccessRow, e audit.Entry) {
 	case "login":
 		row.Logins++
 	case "login.refused", "signature.refused", "passwd.refused":
-		if e.State {
+		// Every refused password: those counted towards the lockout (they
+		// change the account) and those typed while it was locked (an
+		// entry of their own, not checked: lockedAttempt), which the
+		// review also shows apart — guessing that went on during a lock.
+		// A replaced password (right a moment ago) is neither.
+		switch {
+		case strings.Contains(e.Reason, whileLocked):
+			row.Failures++
+			row.WhileLocked++
+		case e.State:
 			row.Failures++
 		}
 	case "user.locked":

@@ -1340,7 +1340,7 @@ func (s *DoseService) Administer(nurse, witness audit.User, a dose.Administratio
 		if err := stillProven(nu, nurse, "signature.refused"); err != nil {
 			return err
 		}
-		if err := stillCoSigner(wu, witness, "witness"); err != nil {
+		if err := stillCoSigner(w.tx, wu, witness, "witness"); err != nil {
 			return err
 		}
 		p, start, f, ac, err := administrationFacts(w.tx, w.now, a)

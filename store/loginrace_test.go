@@ -55,8 +55,8 @@ func TestLoginRacingPasswordChangeOpensNoSession(t *testing.T) {
 		t.Fatal("the login never reached the hook between its check and its write")
 	}
 	testHook = nil
-	if lot.ErrorCode(err) != lot.EAUTH || err.Error() != errWrongLogin("nina").Error() {
-		t.Fatalf("a login with the password replaced while it was checked: %v; want a wrong password's answer %q", err, errWrongLogin("nina"))
+	if lot.ErrorCode(err) != lot.EAUTH || err.Error() != errWrongLogin("nina", audit.DefaultSettings.LockoutDuration).Error() {
+		t.Fatalf("a login with the password replaced while it was checked: %v; want a wrong password's answer %q", err, errWrongLogin("nina", audit.DefaultSettings.LockoutDuration))
 	}
 	if n := sessionCount(t, db); n != sessions {
 		t.Errorf("the refused login left %d sessions; %d before", n, sessions)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/celltrack/celltrack/audit"
 	"github.com/celltrack/celltrack/lot"
+	"github.com/celltrack/celltrack/store/kv"
 )
 
 // A password is proven outside the transaction that writes what it signs:
@@ -41,14 +42,14 @@ func (e *replacedPassword) Unwrap() error { return e.answer }
 // action is the refusal's audit action (signature.refused, or
 // passwd.refused at the change of one's own password).
 func stillProven(cur, proven audit.User, action string) error {
-	return stillProvenAs(cur, proven, action, errWrongSignature(proven.Name, errWrongLogin(proven.Name)))
+	return stillProvenAs(cur, proven, action, errWrongSignature(proven.Name, lot.Errorf(lot.EAUTH, "wrong password")))
 }
 
 // stillCoSigner is stillProven for the second person a signature names in
 // field ("witness", "physician"), whose password CoSigner proved: refused
-// with CoSigner's one answer.
-func stillCoSigner(cur, proven audit.User, field string) error {
-	return stillProvenAs(cur, proven, "signature.refused", errWrongCoSigner(field, proven.Name))
+// with CoSigner's one answer (the lockout duration read in tx).
+func stillCoSigner(tx kv.Tx, cur, proven audit.User, field string) error {
+	return stillProvenAs(cur, proven, "signature.refused", errWrongCoSigner(field, proven.Name, settingsTx(tx).LockoutDuration))
 }
 
 // stillProvenAs is stillProven with the answer given.

@@ -970,7 +970,7 @@ func (s *ReleaseService) Approve(a release.Approval) (release.Disposition, error
 			return err
 		}
 		if a.Exception {
-			if err := stillCoSigner(p.phys, phys, "physician"); err != nil {
+			if err := stillCoSigner(w.tx, p.phys, phys, "physician"); err != nil {
 				return err
 			}
 		}

@@ -148,11 +148,19 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 		return Credentials{}, SessionInfo{}, err
 	}
 	now := db.now()
-	// A locked or disabled account says so only to the right password: a
-	// wrong one — the one that locks included — gets the answer an unknown
-	// name gets, after the same argon2id check and the same delay, so the
-	// reply does not tell which accounts exist (a wrong password while
-	// locked is recorded, and counts nothing: wrongPassword).
+	// A locked account's password is not checked (lockedAttempt): the
+	// right one and a wrong one get the answer an unknown name gets, so the
+	// lock bounds the guesses (21 CFR 11.300(d)) and the reply tells
+	// neither the password nor which accounts exist or are locked. A
+	// wrong password — the one that locks included — gets that answer too,
+	// after the same argon2id check and the same delay. A disabled
+	// account says so only to the right password.
+	if found && u.Locked(now) {
+		if err := db.lockedAttempt(u, password, "login.refused", "password at login"); err != nil {
+			return Credentials{}, SessionInfo{}, err
+		}
+		return Credentials{}, SessionInfo{}, errWrongLogin(name, set.LockoutDuration)
+	}
 	right := false
 	if found {
 		right = audit.CheckPassword(u.Hash, password)
@@ -163,7 +171,7 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 		if err := db.wrongPassword(name, u, found, "login.refused", "wrong password at login"); lot.ErrorCode(err) != lot.EAUTH {
 			return Credentials{}, SessionInfo{}, err
 		}
-		return Credentials{}, SessionInfo{}, errWrongLogin(name)
+		return Credentials{}, SessionInfo{}, errWrongLogin(name, set.LockoutDuration)
 	}
 	if err := audit.CheckLogin(u, now); err != nil {
 		if werr := db.refusedEvent(u, "login.refused", "login while "+statusWord(u, now)); werr != nil {
@@ -247,7 +255,7 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 	})
 	if err == nil && replaced {
 		time.Sleep(FailedPasswordDelay)
-		return Credentials{}, SessionInfo{}, errWrongLogin(name)
+		return Credentials{}, SessionInfo{}, errWrongLogin(name, set.LockoutDuration)
 	}
 	return creds, info, err
 }
@@ -291,6 +299,31 @@ func (db *DB) refusedEvent(u audit.User, action, reason string) error {
 	})
 }
 
+// whileLocked ends the reason of every refused attempt at the password of
+// a locked account, so that the access review counts them
+// (countAccess); older entries say "… while locked" or "… while locked
+// until …" too.
+const whileLocked = " while locked"
+
+// lockedAttempt refuses a password typed for u, whose account is locked,
+// without checking it: the argon2id run is the unknown name's (so the
+// time tells nothing either), one audit entry records the attempt (what,
+// "while locked until …", not checked), and the caller answers as to a
+// wrong password. Were the password checked, the right one would be told
+// apart from a wrong one, and the lock would not bound the guessing (review
+// 20, finding A); the owner learns of the lock from the answer's "or the
+// account is locked", from an admin or the auditor (`user list`), or from
+// the session's end when the lock came at a signature.
+func (db *DB) lockedAttempt(u audit.User, password, action, what string) error {
+	audit.CheckPassword(dummyHash(), password)
+	err := db.refusedEvent(u, action, what+whileLocked+" until "+lot.FormatTime(u.LockedUntil)+": not checked")
+	if err != nil {
+		return err
+	}
+	time.Sleep(FailedPasswordDelay)
+	return nil
+}
+
 // wrongPassword records a wrong password for name (u when found): one audit
 // entry, and a second when it locks the account. It waits
 // FailedPasswordDelay and returns the refusal, worded the same for an
@@ -298,8 +331,10 @@ func (db *DB) refusedEvent(u audit.User, action, reason string) error {
 func (db *DB) wrongPassword(name string, u audit.User, found bool, action, reason string) error {
 	locked := false
 	var until time.Time
+	lockout := audit.DefaultSettings.LockoutDuration
 	err := db.engine.Update(func(tx kv.Tx) error {
 		now := db.now()
+		lockout = settingsTx(tx).LockoutDuration
 		if !found {
 			w := &writer{db: db, tx: tx, actor: audit.User{Name: typedName(name)}, now: now, open: true}
 			return w.event(kindUser, uuid.Nil, action, "unknown user name")
@@ -313,11 +348,11 @@ func (db *DB) wrongPassword(name string, u audit.User, found bool, action, reaso
 			// Wrong passwords sent together, after the one that locked:
 			// each is recorded, none counts again or locks again.
 			w := &writer{db: db, tx: tx, actor: u, now: now, open: true}
-			return w.event(kindUser, u.ID, action, reason+" while locked")
+			return w.event(kindUser, u.ID, action, reason+whileLocked)
 		}
 		u.Failures++
 		if u.Failures >= audit.MaxFailures {
-			u.LockedUntil = now.Add(settingsTx(tx).LockoutDuration)
+			u.LockedUntil = now.Add(lockout)
 			locked, until = true, u.LockedUntil
 		}
 		w := &writer{db: db, tx: tx, actor: u, now: now, open: true} // security events, recorded on a migrated database too
@@ -339,15 +374,20 @@ func (db *DB) wrongPassword(name string, u audit.User, found bool, action, reaso
 	if locked {
 		return lot.Errorf(lot.EAUTH, "wrong user name or password; nothing was done, and after %d wrong passwords in a row user %s is locked until %s unless an admin unlocks the account", audit.MaxFailures, name, lot.FormatTime(until)).Run("user unlock " + name)
 	}
-	return errWrongLogin(name)
+	return errWrongLogin(name, lockout)
 }
 
-// errWrongLogin is the one answer to a login with an unknown name or a
-// wrong password, whatever the account's state: a login that locks the
-// account, or comes while it is locked, says so only once the right
-// password is given.
-func errWrongLogin(name string) error {
-	return lot.Errorf(lot.EAUTH, "wrong user name or password for %s; nothing was done (the attempt is recorded in the audit trail; %d wrong in a row lock the account)", typedName(name), audit.MaxFailures)
+// errWrongLogin is the one answer to a login with an unknown name, a wrong
+// password, or any password of a locked account (lockedAttempt), the
+// facility's lockout duration named: what to do is the same — check the
+// name and the password, or wait, or ask an admin to unlock.
+func errWrongLogin(name string, lockout time.Duration) error {
+	return lot.Errorf(lot.EAUTH, "wrong user name or password for %s, or the account is locked; nothing was done (%s)", typedName(name), lockoutNote(lockout))
+}
+
+// lockoutNote is what every refused password says of the lockout.
+func lockoutNote(lockout time.Duration) string {
+	return fmt.Sprintf("the attempt is recorded in the audit trail; %d wrong in a row lock the account for %s: then wait, or ask an admin to unlock it", audit.MaxFailures, audit.FormatDuration(lockout))
 }
 
 // typedName is a user name as typed at a refused login, for the audit
@@ -491,14 +531,16 @@ func getSession(tx kv.Tx, hash []byte) (sessionRecord, bool, error) {
 	return s, true, nil
 }
 
-// pruneSessions deletes sessions that ended more than a day ago, so the
-// bucket holds about one day of logins.
+// pruneSessions deletes sessions that ended — at the absolute expiry in
+// force (checkSession) — more than a day ago, so the bucket holds about
+// one day of logins.
 func pruneSessions(tx kv.Tx, now time.Time) {
 	b := tx.Bucket(bSessions)
+	abs := settingsTx(tx).AbsoluteExpiry
 	var old [][]byte
 	b.ForEach(func(k, v []byte) error {
 		var s sessionRecord
-		if unmarshalRecord(v, &s) == nil && now.Sub(s.Expires) > 24*time.Hour {
+		if unmarshalRecord(v, &s) == nil && now.Sub(s.Created.Add(abs)) > 24*time.Hour {
 			old = append(old, append([]byte(nil), k...))
 		}
 		return nil
@@ -575,6 +617,11 @@ func (db *DB) checkSession(tx kv.Tx, c Credentials, withUser bool) (sessionRecor
 		last = c.LastActivity
 	}
 	set := settingsTx(tx)
+	// The facility's absolute expiry in force ends the session, as its
+	// idle expiry in force does: shortened after an incident, it ends the
+	// sessions already open (review 20, finding E); lengthened, it
+	// lengthens them. What the login stored is the expiry at the time.
+	s.Expires = s.Created.Add(set.AbsoluteExpiry)
 	if err := s.session().Check(now, last, set.IdleExpiry); err != nil {
 		return s, nil, audit.User{}, err
 	}

@@ -280,8 +280,15 @@ func TestLockoutAfterFiveWrongPasswords(t *testing.T) {
 	if after, _ := db.AuditCount(); after != before+6 { // five failures and one lock
 		t.Errorf("5 failures appended %d entries; want 6", after-before)
 	}
-	if _, _, err := db.Login("nina", testPassword, nil); lot.ErrorCode(err) != lot.EAUTH || !strings.Contains(err.Error(), "is locked") {
-		t.Fatalf("right password while locked: %v", err)
+	// While locked the password is not checked: the right one gets the
+	// answer a wrong one and an unknown name get (review 20, finding A).
+	_, _, errRight := db.Login("nina", testPassword, nil)
+	_, _, errLockedWrong := db.Login("nina", "wrong-password-x", nil)
+	if lot.ErrorCode(errRight) != lot.EAUTH || errRight.Error() != errWrong.Error() || errLockedWrong.Error() != errWrong.Error() {
+		t.Fatalf("while locked: right password %v, wrong one %v; want both %v", errRight, errLockedWrong, errWrong)
+	}
+	if !strings.Contains(errRight.Error(), "or the account is locked") || !strings.Contains(errRight.Error(), "for 15m: then wait, or ask an admin to unlock it") {
+		t.Errorf("the one answer does not say the account may be locked, for how long, and what to do: %v", errRight)
 	}
 	now = now.Add(16 * time.Minute)
 	if _, _, err := db.Login("nina", testPassword, nil); err != nil {

@@ -347,17 +347,19 @@ func (db *DB) Reader(name string) (audit.User, error) {
 // CoSigner checks the password of the second person a signature names in
 // field ("witness", "physician"): somebody other than the session's user,
 // whose name the acting user typed. It answers as the login does (Login):
-// an unknown name, a wrong password, and a wrong password for an account
-// that is locked, disabled or may not sign this get one refusal
-// (errWrongCoSigner), after the same argon2id check and the same delay, so
-// that the acting user learns neither which accounts exist nor that one is
-// locked. Each refusal is recorded: an unknown name as at the login, a
-// wrong password counted towards the lockout (wrongPassword) whatever the
-// account's state or role and whatever the meaning asked, as at the login
-// (the caller chooses the meaning). Only the right password says what
-// else stands in the way — disabled, locked, a role that may not sign, a
-// password to change first — as only the right password does at the login:
-// whoever typed it is the account's owner.
+// an unknown name, a wrong password, any password of a locked account (not
+// checked: lockedAttempt), and a wrong password for an account that is
+// disabled or may not sign this get one refusal (errWrongCoSigner), after
+// the same argon2id check and the same delay, so that the acting user
+// learns neither which accounts exist nor that one is locked, nor — once
+// locked — whether a guess was right. Each refusal is recorded: an unknown
+// name as at the login, a wrong password counted towards the lockout
+// (wrongPassword) whatever the account's state or role and whatever the
+// meaning asked, as at the login (the caller chooses the meaning). Only
+// the right password of an account that is not locked says what else
+// stands in the way — disabled, a role that may not sign, a password to
+// change first — as only the right password does at the login: whoever
+// typed it is the account's owner, and five wrong guesses lock it.
 func (db *DB) CoSigner(field, name, password, meaning string) (_ audit.User, err error) {
 	defer db.recoverDamage(&err)
 	if name == "" {
@@ -365,7 +367,9 @@ func (db *DB) CoSigner(field, name, password, meaning string) (_ audit.User, err
 	}
 	var u audit.User
 	found := false
+	var lockout time.Duration
 	err = db.view(func(tx kv.Tx) error {
+		lockout = settingsTx(tx).LockoutDuration
 		id, ok := lookup(tx, "idx_user_name", name)
 		if !ok {
 			return nil
@@ -378,13 +382,19 @@ func (db *DB) CoSigner(field, name, password, meaning string) (_ audit.User, err
 	if err != nil {
 		return audit.User{}, err
 	}
+	const action = "signature.refused"
+	if found && u.Locked(db.now()) {
+		if err := db.lockedAttempt(u, password, action, "password for signature: "+meaning); err != nil {
+			return audit.User{}, err
+		}
+		return audit.User{}, errWrongCoSigner(field, name, lockout)
+	}
 	right := false
 	if found {
 		right = audit.CheckPassword(u.Hash, password)
 	} else {
 		audit.CheckPassword(dummyHash(), password)
 	}
-	const action = "signature.refused"
 	reason := "wrong password for signature: " + meaning
 	if !right {
 		// Counted whatever the account's role, state or the meaning asked,
@@ -394,7 +404,7 @@ func (db *DB) CoSigner(field, name, password, meaning string) (_ audit.User, err
 		if err := db.wrongPassword(name, u, found, action, reason); lot.ErrorCode(err) != lot.EAUTH {
 			return audit.User{}, err
 		}
-		return audit.User{}, errWrongCoSigner(field, name)
+		return audit.User{}, errWrongCoSigner(field, name, lockout)
 	}
 	if err := db.signerState(u, action); err != nil {
 		return u, lot.OnField(field, err)
@@ -408,11 +418,11 @@ func (db *DB) CoSigner(field, name, password, meaning string) (_ audit.User, err
 	return db.resetFailures(u)
 }
 
-// errWrongCoSigner is the one answer to a co-signer's unknown name or wrong
-// password, whatever the account's state, in the login's words
-// (errWrongLogin) on the field that named them.
-func errWrongCoSigner(field, name string) error {
-	return lot.FieldErrorf(field, lot.EAUTH, "wrong user name or password for the %s %s; nothing was signed (the attempt is recorded in the audit trail; %d wrong in a row lock the account)", field, typedName(name), audit.MaxFailures)
+// errWrongCoSigner is the one answer to a co-signer's unknown name, wrong
+// password or locked account, in the login's words (errWrongLogin) on the
+// field that named them.
+func errWrongCoSigner(field, name string, lockout time.Duration) error {
+	return lot.FieldErrorf(field, lot.EAUTH, "wrong user name or password for the %s %s, or the account is locked; nothing was signed (%s)", field, typedName(name), lockoutNote(lockout))
 }
 
 func userByName(tx kv.Tx, name string) (audit.User, error) {

@@ -38,7 +38,7 @@ func review14EWitnessPage(t *testing.T, f *webFixture) {
 	c := f.client()
 	f.login(c, "nina")
 	_, page := f.post(c, "/bedside/check", url.Values{"mrn": {"MRN-1001"}, "scan": {"G12342600000101"}})
-	const want = "wrong user name or password for the witness ghost; nothing was signed (the attempt is recorded in the audit trail; 5 wrong in a row lock the account)"
+	const want = "wrong user name or password for the witness ghost, or the account is locked; nothing was signed (the attempt is recorded in the audit trail; 5 wrong in a row lock the account for 15m: then wait, or ask an admin to unlock it)"
 
 	// refused posts the form naming witness with a wrong password, and
 	// returns the status and the page with the name put back to ghost.

@@ -58,8 +58,9 @@ func TestReview9RegisterDuplicateShowsNoCommandLine(t *testing.T) {
 // CELLTRACK_SERVER) — the accounts page's Unlock is the web's way, which is
 // why the page exists (README "/accounts"). The page should point to the
 // admin's accounts page, not to a command line. (Since text11 only the
-// right password is told of the lock — a wrong one gets the unknown name's
-// answer — so the seventh login here is omar's own.)
+// right password was told of the lock; since review 20 A not even that —
+// the seventh login here, omar's own right password, gets the one answer,
+// which says the account may be locked and what to do.)
 func TestReview9WebLockoutPointsToAccountsPage(t *testing.T) {
 	f := newWebFixture(t, false, "lab")
 	c := f.client()
@@ -80,8 +81,8 @@ func TestReview9WebLockoutPointsToAccountsPage(t *testing.T) {
 			t.Errorf("login page after wrong password %d shows command-line syntax %q: %s", i+1, cli, msg)
 		}
 	}
-	if !strings.Contains(msgs[6], "locked") {
-		t.Errorf("the right password while locked is not told the account is locked: %s", msgs[6])
+	if !strings.Contains(msgs[6], "or the account is locked") || !strings.Contains(msgs[6], "ask an admin to unlock it") || msgs[6] != msgs[5] {
+		t.Errorf("the right password while locked does not get the one answer, saying the account may be locked and what to do:\n right: %s\n wrong: %s", msgs[6], msgs[5])
 	}
 }
 

@@ -451,7 +451,7 @@ func TestServeBedsideRefusals(t *testing.T) {
 	if st != http.StatusUnauthorized {
 		t.Errorf("unknown witness: status %d, want 401", st)
 	}
-	mustContain(t, "unknown witness", body, "wrong user name or password for the witness nobody; nothing was signed", ">GO<")
+	mustContain(t, "unknown witness", body, "wrong user name or password for the witness nobody, or the account is locked; nothing was signed", ">GO<")
 	if got := f.auditCount() - n; got != 1 {
 		t.Errorf("unknown witness wrote %d audit entries, want 1 (the refused signature)", got)
 	}
@@ -460,7 +460,7 @@ func TestServeBedsideRefusals(t *testing.T) {
 	if st != http.StatusUnauthorized {
 		t.Errorf("wrong witness password: status %d, want 401", st)
 	}
-	mustContain(t, "wrong witness password", body, "wrong user name or password for the witness omar; nothing was signed")
+	mustContain(t, "wrong witness password", body, "wrong user name or password for the witness omar, or the account is locked; nothing was signed")
 	if got := f.auditCount() - n; got != 1 {
 		t.Errorf("wrong witness password wrote %d audit entries, want 1 (the refused signature)", got)
 	}

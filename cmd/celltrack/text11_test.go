@@ -48,8 +48,9 @@ func TestText11ExpiredPasswordFormSameForUnknownName(t *testing.T) {
 // locked, said "is locked until" where an unknown name got "wrong user
 // name or password" (and the locked one answered without checking the
 // password): five guesses told a stranger the account exists. The page
-// and the API's login must answer both alike; the right password is told
-// of the lock.
+// and the API's login must answer both alike. Since review 20 (finding A)
+// the right password while locked is not checked and gets that same
+// answer too — told apart, it let guessing go on through the lock.
 func TestText11LoginLockoutSameForUnknownName(t *testing.T) {
 	f := guard10Fixture(t)
 	page := func(name string) (int, string) {
@@ -73,12 +74,23 @@ func TestText11LoginLockoutSameForUnknownName(t *testing.T) {
 	if u, err := f.db.User("nina"); err != nil || u.LockedUntil.IsZero() {
 		t.Fatalf("nina after 6 wrong passwords: not locked (%v)", err)
 	}
-	if st, msg := func() (int, string) {
+	right := func(path string) (int, string) {
+		if path == "/login" {
+			st, body := f.post(f.client(), "/login", url.Values{"user": {"nina"}, "password": {fixturePassword}})
+			return st, strings.TrimSpace(review9Refusal(body))
+		}
 		st, m := f.postJSON(f.client(), "/api/v1/login", map[string]any{"user": "nina", "password": fixturePassword})
 		msg, _ := m["error"].(map[string]any)["message"].(string)
 		return st, msg
-	}(); st != http.StatusUnauthorized || !strings.Contains(msg, "nina is locked") {
-		t.Errorf("nina's right password while locked: %d %q; want 401 saying the account is locked", st, msg)
+	}
+	stP, p := right("/login")
+	stU, u := page("nobody")
+	sameBut(t, "nina's right password while locked, at the page", stP, p, stU, u)
+	stA, a := right("/api/v1/login")
+	stU, u = api("nobody")
+	sameBut(t, "nina's right password while locked, at the API", stA, a, stU, u)
+	if stA != http.StatusUnauthorized || !strings.Contains(a, "or the account is locked") {
+		t.Errorf("nina's right password while locked: %d %q; want 401 saying the account may be locked", stA, a)
 	}
 }
 

@@ -52,7 +52,7 @@ var (
 	PasswordMaxAgeBounds = Bounds{"password max age", 24 * time.Hour, 5 * 365 * 24 * time.Hour}
 )
 
-// String is the range as a setting is typed: 1m–24h.
+// String is the range as a setting is typed (FormatDuration): 1m–1d.
 func (b Bounds) String() string { return FormatDuration(b.Min) + "–" + FormatDuration(b.Max) }
 
 func (b Bounds) check(d time.Duration) error {

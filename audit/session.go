@@ -38,29 +38,47 @@ var DefaultSettings = Settings{IdleExpiry: 15 * time.Minute, AbsoluteExpiry: 12 
 // signature, lock an account (21 CFR 11.300(d)).
 const MaxFailures = 5
 
+// Bounds is the range a duration setting may take.
+type Bounds struct {
+	Field    string // as messages name it: "idle expiry"
+	Min, Max time.Duration
+}
+
+// The range of each duration setting (Validate).
+var (
+	IdleBounds           = Bounds{"idle expiry", time.Minute, 24 * time.Hour}
+	AbsoluteBounds       = Bounds{"absolute expiry", 5 * time.Minute, 7 * 24 * time.Hour}
+	LockoutBounds        = Bounds{"lockout duration", time.Minute, 24 * time.Hour}
+	PasswordMaxAgeBounds = Bounds{"password max age", 24 * time.Hour, 5 * 365 * 24 * time.Hour}
+)
+
+// String is the range as a setting is typed (FormatDuration): 1m–1d.
+func (b Bounds) String() string { return FormatDuration(b.Min) + "–" + FormatDuration(b.Max) }
+
+func (b Bounds) check(d time.Duration) error {
+	if d < b.Min || d > b.Max {
+		return lot.Errorf(lot.EINVALID, "%s %s is outside %s–%s; give a duration such as 15m or 12h", b.Field, d, b.Min, b.Max)
+	}
+	return nil
+}
+
 // Validate refuses settings that would make sessions meaningless or lock
 // people out for good.
 func (s Settings) Validate() error {
-	check := func(field string, d, lo, hi time.Duration) error {
-		if d < lo || d > hi {
-			return lot.Errorf(lot.EINVALID, "%s %s is outside %s–%s; give a duration such as 15m or 12h", field, d, lo, hi)
-		}
-		return nil
-	}
-	if err := check("idle expiry", s.IdleExpiry, time.Minute, 24*time.Hour); err != nil {
+	if err := IdleBounds.check(s.IdleExpiry); err != nil {
 		return err
 	}
-	if err := check("absolute expiry", s.AbsoluteExpiry, 5*time.Minute, 7*24*time.Hour); err != nil {
+	if err := AbsoluteBounds.check(s.AbsoluteExpiry); err != nil {
 		return err
 	}
 	if s.IdleExpiry > s.AbsoluteExpiry {
 		return lot.Errorf(lot.EINVALID, "idle expiry %s is longer than absolute expiry %s; make it shorter", s.IdleExpiry, s.AbsoluteExpiry)
 	}
-	if err := check("lockout duration", s.LockoutDuration, time.Minute, 24*time.Hour); err != nil {
+	if err := LockoutBounds.check(s.LockoutDuration); err != nil {
 		return err
 	}
 	if s.PasswordMaxAge != 0 {
-		if err := check("password max age", s.PasswordMaxAge, 24*time.Hour, 5*365*24*time.Hour); err != nil {
+		if err := PasswordMaxAgeBounds.check(s.PasswordMaxAge); err != nil {
 			return err
 		}
 	}

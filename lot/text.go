@@ -1,6 +1,7 @@
 package lot
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 
@@ -144,4 +145,83 @@ var latinLookalikes = map[rune]rune{
 // and the witness check treat them as one person.
 func SameName(a, b string) bool {
 	return foldName(a, false) == foldName(b, false) || foldName(a, true) == foldName(b, true)
+}
+
+// MayBeSameName reports whether printed names a and b may name the same
+// person once read the ways a signature block or a roster prints a name,
+// beyond SameName: in any word order ("Adams, Alice" is Alice Adams),
+// without titles and post-nominals ("Dr Alice Adams, MD" is Alice Adams;
+// nameTitles), without accents ("Alicé" is Alice), and with the Latin
+// look-alikes of UTS #39 that a font blurs read as one letter (1, I and
+// l; 0 and o; rn and m; vv and w: "Al1ce Adarns" is Alice Adams).
+//
+// It is broader than SameName on purpose, and for one use: an admin
+// creating or changing an account that may be the admin's own
+// (store.notOwnLookalike). There a false match costs the admin asking
+// another admin, and a miss lets the admin sign under a second login. It
+// is not used where a match refuses a real person or a real witness
+// (checkPrintedName, segregation of duties): "Wei Liu" and "Liu Wei", or
+// "Carl" and "Cari", are different people there.
+func MayBeSameName(a, b string) bool {
+	if SameName(a, b) {
+		return true
+	}
+	for _, drop := range []bool{false, true} {
+		if ka := nameKey(a, drop); ka != "" && ka == nameKey(b, drop) {
+			return true
+		}
+	}
+	return false
+}
+
+// nameTitles are the titles and post-nominals MayBeSameName leaves out, as
+// foldName and nameKey print them (case folded, dots and spaces dropped:
+// "Ph.D." is phd). Generational suffixes (Jr, Sr, II) are kept: they name
+// another person. So are the ones that are also common family names (Do,
+// Ma, Pa). A role written into a printed name ("Alice Adams (admin)", as
+// the demo does) is left out as a title is.
+var nameTitles = map[string]bool{
+	"dr": true, "doctor": true, "prof": true, "professor": true, "mr": true, "mrs": true, "ms": true,
+	"miss": true, "mx": true, "sir": true, "dame": true, "rev": true, "sister": true, "nurse": true,
+	"md": true, "phd": true, "dphil": true, "mbbs": true, "mbchb": true, "frcp": true, "frcs": true,
+	"frcpath": true, "facp": true, "facs": true, "pharmd": true, "rph": true, "rn": true, "bsn": true,
+	"msn": true, "aprn": true, "np": true, "lpn": true, "cna": true, "pac": true, "mt": true, "mls": true,
+	"mlt": true, "cls": true, "ascp": true, "sbb": true, "mba": true, "mph": true, "msc": true,
+	"bsc": true, "esq": true,
+	// a role written into the printed name, as the demo's "Alice Adams (admin)"
+	"admin": true, "administrator": true, "qa": true, "physician": true,
+}
+
+// nameKey is the form MayBeSameName compares: name folded (foldName, with
+// punctuation dropped or read as spaces), accents removed, titles left
+// out (unless that leaves nothing), each word's look-alike letters read as
+// one, the words sorted.
+func nameKey(s string, drop bool) string {
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case '1', '|':
+			return 'l'
+		case '0':
+			return 'o'
+		}
+		return r
+	}, norm.NFKC.String(s))
+	s = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Mn, r) {
+			return -1
+		}
+		return r
+	}, norm.NFD.String(foldName(s, drop)))
+	words := strings.Fields(s)
+	kept := slices.DeleteFunc(slices.Clone(words), func(w string) bool { return nameTitles[w] })
+	if len(kept) == 0 {
+		kept = words
+	}
+	for i, w := range kept {
+		w = strings.ReplaceAll(w, "i", "l")
+		w = strings.ReplaceAll(w, "rn", "m")
+		kept[i] = strings.ReplaceAll(w, "vv", "w")
+	}
+	slices.Sort(kept)
+	return strings.Join(kept, " ")
 }

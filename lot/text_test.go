@@ -155,3 +155,52 @@ func TestSameName(t *testing.T) {
 		}
 	}
 }
+
+// TestMayBeSameName: the broader comparison of an admin's own name with an
+// account the admin creates or changes (review 20, finding B) folds word
+// order, titles, accents and Latin look-alikes, and still tells apart names
+// that differ in a letter, an initial or a generational suffix.
+func TestMayBeSameName(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"Alice Adams", "Alice Adams", true},
+		{"Alice Adams", "ALICE  ADAMS", true},
+		{"Alice Adams", "Adams, Alice", true}, // the roster's order
+		{"Alice Adams", "Adams,Alice", true},
+		{"Alice Adams", "ADAMS Alice", true},
+		{"Alice Adams", "Dr Alice Adams", true},
+		{"Alice Adams", "Dr. Alice Adams, M.D.", true},
+		{"Alice Adams", "Adams, Alice, PhD", true},
+		{"Alice Adams", "Alice Adams RN", true},
+		{"Alice Adams", "Prof. Adams Alice MT(ASCP)", true},
+		{"Alice Adams", "Alicé Adams", true},
+		{"Alice Adams", "Alice Adarns", true}, // rn for m
+		{"Alice Adams", "Al1ce Adams", true},  // 1 for i
+		{"Alice Adams", "AIice Adams", true},  // capital I for l
+		{"Alice Adams", "A|ice Adams", true},
+		{"Olga Owens", "0lga 0wens", true},
+		{"Wendy Vance", "VVendy Vance", true},
+		{"Nina Rossi RN", "Rossi, Nina", true},        // the admin's own title is left out too
+		{"Liu Wei", "Wei Liu", true},                  // could be one person: another admin decides
+		{"Dr", "Dr", true},                            // a name that is all title is compared whole
+		{"Alice Adams (admin)", "Adams, Alice", true}, // the demo's admin
+		{"Alice Adams", "Alice Adams Jr", false},
+		{"Alice Adams", "Alice B. Adams", false},
+		{"Alice Adams", "Alice Adam", false},
+		{"Alice Adams", "Alicia Adams", false},
+		{"Alice Adams", "Alice Adams 2", false},
+		{"Alice Adams", "Dr", false},
+		{"Alice Adams", "Alice", false},
+		{"Alice Adams", "Adams", false},
+		{"Alice Adams", "Do Alice Adams", false}, // Do is also a family name
+	} {
+		if got := MayBeSameName(tc.a, tc.b); got != tc.same {
+			t.Errorf("MayBeSameName(%q, %q) = %v; want %v (keys %q and %q)", tc.a, tc.b, got, tc.same, nameKey(tc.a, true), nameKey(tc.b, true))
+		}
+		if got := MayBeSameName(tc.b, tc.a); got != tc.same {
+			t.Errorf("MayBeSameName(%q, %q) = %v; want %v (not symmetric)", tc.b, tc.a, got, tc.same)
+		}
+	}
+}

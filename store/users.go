@@ -206,7 +206,7 @@ func (db *DB) AddUser(actor string, req audit.User, password, adminPassword stri
 			return err
 		}
 		if err := notOwnLookalike(w.actor, u); err != nil {
-			return err
+			return lot.OnField("full-name", err)
 		}
 		u.ID, u.Hash, u.CreatedAt, u.CreatedBy, u.PasswordChanged = db.NewID(), hash, w.now, w.actor.Name, w.now
 		// The admin typed it: it is the admin's secret until its owner

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -78,19 +81,51 @@ func (rt *runtime) settingsCommand() *cli.Command {
 	}
 }
 
-// parseSettingDuration reads 30m, 12h, 90d or off.
+// settingBounds is the range of each duration flag of `settings set`.
+var settingBounds = map[string]audit.Bounds{
+	"idle": audit.IdleBounds, "absolute": audit.AbsoluteBounds,
+	"lockout": audit.LockoutBounds, "password-max-age": audit.PasswordMaxAgeBounds,
+}
+
+// maxDays is the longest day count a time.Duration holds (292 years).
+const maxDays = int64(math.MaxInt64 / (24 * time.Hour))
+
+// parseSettingDuration reads 30m, 12h, 90d or off. A number too large for
+// a duration is refused naming the value typed and the setting's range,
+// never read wrapped around (review 20, finding I: 213506d was 2 days):
+// a day count past maxDays, one strconv cannot read, or an hour, minute …
+// count time.ParseDuration refuses as too large.
 func parseSettingDuration(flag, v string) (time.Duration, error) {
 	if flag == "password-max-age" && (v == "off" || v == "0") {
 		return 0, nil
 	}
 	if n, ok := strings.CutSuffix(v, "d"); ok {
-		if d, err := strconv.Atoi(n); err == nil && d > 0 {
-			return time.Duration(d) * 24 * time.Hour, nil
+		days, err := strconv.ParseInt(n, 10, 64)
+		switch {
+		case errors.Is(err, strconv.ErrRange) || (err == nil && (days > maxDays || days < -maxDays)):
+			return 0, settingTooLarge(flag, v)
+		case err == nil && days > 0:
+			return time.Duration(days) * 24 * time.Hour, nil
 		}
 	} else if d, err := time.ParseDuration(v); err == nil {
 		return d, nil
+	} else if regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`).MatchString(v) {
+		// Written as a duration, refused by time.ParseDuration: too large.
+		return 0, settingTooLarge(flag, v)
 	}
 	return 0, lot.Errorf(lot.EUSAGE, "--%s %q is not a duration; write it like 30m, 12h or 90d", flag, v)
+}
+
+// settingTooLarge refuses a --flag value v larger than any duration, as
+// Validate words a value out of range; the flag is the field (the command
+// line adds "(--flag)").
+func settingTooLarge(flag, v string) error {
+	b := settingBounds[flag]
+	off := ""
+	if flag == "password-max-age" {
+		off = ", or off"
+	}
+	return lot.FieldErrorf(flag, lot.EINVALID, "%s %q is more than a duration holds (%dd); give one within %s%s", b.Field, v, maxDays, b, off)
 }
 
 func settingsView(s audit.Settings) map[string]any {

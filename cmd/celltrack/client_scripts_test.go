@@ -62,6 +62,7 @@ var notThroughServer = map[string]string{
 	"demo_json":                                       "demo builds a database file of its own",
 	"trace_demo_reports":                              "demo builds a database file of its own",
 	"review20_demo_again_commands_need_login":         "demo builds a database file of its own",
+	"demo_again_lines_run_as_printed":                 "demo builds a database file of its own",
 	"review20_db_url_scheme_case_shows_password":      "a --db typed at a workstation without a server",
 	"serve_demo":                                      "starts a server on a demo database file",
 	"serve_signs_checkpoints":                         "starts a server process on the file, with a key file",

@@ -172,6 +172,11 @@ func (rt *runtime) throughServer(next cli.ActionFunc) cli.ActionFunc {
 			if next == nil {
 				return nil
 			}
+			if !noDatabase[c.Command.HelpName] {
+				if err := store.CheckLocation("db", dbPath(c)); err != nil {
+					return err
+				}
+			}
 			return next(c)
 		}
 		rt.actionStarted = true
@@ -196,7 +201,7 @@ func (rt *runtime) throughServer(next cli.ActionFunc) cli.ActionFunc {
 			// a --db typed for a training copy must not be ignored while
 			// the write lands in the server's database.
 			return lot.Errorf(lot.EUSAGE, "--db %s and --server (or CELLTRACK_SERVER) %s both say where the records are: through a server the server's database is used, never a file here; "+
-				"drop --db to work on %s, or unset CELLTRACK_SERVER (and drop --server) to use %s — nothing was done", db, raw, raw, db)
+				"drop --db to work on %s, or unset CELLTRACK_SERVER (and drop --server) to use %s — nothing was done", store.DisplayName(db), raw, raw, store.DisplayName(db))
 		}
 		rt.client = cl
 		return next(c)

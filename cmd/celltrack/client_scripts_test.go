@@ -42,6 +42,7 @@ var notThroughServer = map[string]string{
 	"db_postgres_password_never_shown":                "opens a PostgreSQL database of its own",
 	"db_postgres_scheme_any_case":                     "a --db typed at a workstation without a server",
 	"review20_db_url_with_server_shows_password":      "sets CELLTRACK_SERVER of its own: --db beside it is refused before anything is sent",
+	"cli_init_folder_missing":                         "init creates a database file",
 	"maint_check_and_backup":                          "check and backup work on the database file",
 	"maint_backup_refuses_existing_file":              "backup writes a file beside the database",
 	"maint_restore_refuses_rollback":                  "restore replaces the database file",

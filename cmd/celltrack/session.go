@@ -168,13 +168,14 @@ func (rt *runtime) loginCommand() *cli.Command {
 			example("celltrack login nina"),
 		Flags: []cli.Flag{passwordStdinFlag},
 		Action: rt.action(loginDB, 1, func(c *cli.Context) error {
-			// NAME is who logs in; --user (or CELLTRACK_USER), when
-			// given, must name the same person, as at every other
-			// command: else the session opened here would be refused by
-			// the next command anyway.
+			// NAME is who logs in. A --user typed on the same command
+			// line must name the same person, as at every other command
+			// (else the session opened here is refused by the next one
+			// anyway). CELLTRACK_USER is not read here: it is the shell's
+			// standing setting, and login is how the acting user changes.
 			name := c.Args().First()
-			if want := flagValue(c, "user", (*cli.Context).String); want != "" && want != name {
-				return lot.FieldErrorf("user", lot.EUSAGE, "--user (or CELLTRACK_USER) %s names someone other than %s, who is logging in; nothing was done — log in as %s with `celltrack login %s`, or drop --user (and unset CELLTRACK_USER) to log in as %s", want, name, want, want, name)
+			if want, ok := rt.typed("user"); ok && want != name {
+				return lot.FieldErrorf("user", lot.EUSAGE, "--user %s names someone other than %s, who is logging in; nothing was done — log in as %s with `celltrack login %s`, or drop --user to log in as %s", want, name, want, want, name)
 			}
 			if rt.client != nil {
 				pw, err := rt.password(c, name)

@@ -322,11 +322,30 @@ func (p Protocol) MinInterval() int {
 	return m
 }
 
+// LastInfusionDay is the day a new course keeps clear of the patient's
+// last infusion (EarliestCourseStart, CheckCourseStart, CheckDateChange):
+// the later of its day on its own course (onCourse: counted in the zone of
+// the site that course treated the patient at, in force when it was given,
+// the day that course's history keeps) and its day where the new course
+// treats the patient (atSite: counted in that site's zone, likewise). One
+// infusion falls on two days at two sites whose zones are a day apart
+// (Pacific/Honolulu and Pacific/Kiritimati at the same instant); counting
+// the later keeps the new course clear of the day on either count, and the
+// refusal never names a day before the one the old course's `schedule
+// show` keeps.
+func LastInfusionDay(onCourse, atSite time.Time) time.Time {
+	onCourse, atSite = Date(onCourse), Date(atSite)
+	if atSite.After(onCourse) {
+		return atSite
+	}
+	return onCourse
+}
+
 // EarliestCourseStart returns the first date a new course of p may start
-// after the patient's last infusion (on any course), given on lastDay — its
-// day where the new course treats the patient, counted in the zone in force
-// when it was given (as GivenAt.Day), so that a zone changed since does not
-// move it (review 19 H): its shortest interval later, as if the new
+// after the patient's last infusion (on any course), given on lastDay
+// (LastInfusionDay: counted in the zones in force when it was given, so
+// that a zone changed since does not move it, review 19 H): its shortest
+// interval later, as if the new
 // course's first infusion were the next infusion of a course, and never so
 // early that the first infusion's window (±WindowDays) opens on or before
 // that day.

@@ -102,11 +102,18 @@ type Service interface {
 	// Courses returns every course of a patient, oldest first, as of now.
 	Courses(mrn string) (lot.Patient, []Course, error)
 	// ConfirmWeight signs the patient's latest weight (physician,
-	// MeaningConfirmWeight) when it is the weight shown
-	// (CheckWeightShown): EUSAGE when shown names none, ECONFLICT without a
-	// weight, when the latest weight is not the one shown, or when it is
-	// already confirmed — writing nothing.
+	// MeaningConfirmWeight) when it is the weight shown and a bedside
+	// check needs the confirmation (CheckWeightConfirmation): EUSAGE when
+	// shown names none, ECONFLICT without a weight, when the latest weight
+	// is not the one shown, when it is already confirmed, or when no check
+	// needs it (within 10 %, the first weight, or dosed on before) —
+	// writing nothing.
 	ConfirmWeight(signer audit.User, mrn string, shown WeightShown, reason string) (lot.Weight, error)
+	// CheckConfirmWeight runs every check of ConfirmWeight but the
+	// signature, read only, and returns the weight it would confirm. Front
+	// ends call it before they read the physician's password, so that a
+	// confirmation that could not be written costs no attempt.
+	CheckConfirmWeight(mrn string, shown WeightShown) (lot.Weight, error)
 
 	// Check runs the bedside check (read only); the report's Err() is the
 	// ENOGO error.

@@ -180,15 +180,42 @@ func CheckWeightShown(s WeightShown, latest lot.Weight, mrn string) error {
 		mrn, latest.Grams, lot.FormatTime(latest.MeasuredAt), latest.RecordedBy, named).Run("dose check")
 }
 
-// CheckWeightsShown is CheckWeightShown against the latest of ws, the
-// patient's weights, at now, for a caller that has not yet read the
-// signer's password: a weight recorded since the physician looked is said
-// before the password, so it costs no failed attempt (`dose
-// confirm-weight`, the API's confirmation). Patients with no weight pass;
-// the store's ConfirmWeight checks again in the writing transaction.
-func CheckWeightsShown(s WeightShown, ws []lot.Weight, now time.Time, mrn string) error {
-	if latest, _, ok := LatestWeight(ws, now); ok {
-		return CheckWeightShown(s, latest, mrn)
+// CheckWeightConfirmation checks a physician's confirmation of the
+// patient's latest weight, named as shown, against what the bedside check
+// makes of that weight (f's Now, Weights, ConfirmedWeights and
+// UsedWeights, as Check reads them), and returns that weight. It refuses,
+// with ECONFLICT on field "weight" and nothing signed: no weight at all;
+// a latest weight other than the one named (CheckWeightShown); one already
+// confirmed; and a confirmation no check needs — the weight an earlier
+// infusion was given on (accepted for dosing), the patient's first weight
+// (there is no change to confirm) or a weight within 10 % of the one its
+// change is measured from (referenceWeight). A signature that lets nothing
+// through would read, in a trace or an audit, as a physician's decision
+// that a 10 % change is real when there was none. Front ends run it (the
+// service's CheckConfirmWeight) before they read the password, and the
+// store again in the writing transaction (ConfirmWeight).
+func CheckWeightConfirmation(s WeightShown, f Facts, mrn string) (lot.Weight, error) {
+	w, idx, ok := LatestWeight(f.Weights, f.Now)
+	if !ok {
+		return w, lot.FieldErrorf("weight", lot.ECONFLICT, "patient %s has no weight to confirm; weigh first", mrn).Run("patient weigh")
 	}
-	return nil
+	if err := CheckWeightShown(s, w, mrn); err != nil {
+		return w, err
+	}
+	what := fmt.Sprintf("the weight %s of %s measured %s", w.Grams, mrn, lot.FormatTime(w.MeasuredAt))
+	if f.ConfirmedWeights[w.ID] {
+		return w, lot.FieldErrorf("weight", lot.ECONFLICT, "%s is already confirmed; nothing was signed", what)
+	}
+	if f.UsedWeights[w.ID] {
+		return w, lot.FieldErrorf("weight", lot.ECONFLICT, "%s needs no confirmation: an earlier infusion was given on it, which accepted it for dosing; nothing was signed", what)
+	}
+	ref, from := referenceWeight(f, idx)
+	switch {
+	case ref.Grams == 0:
+		return w, lot.FieldErrorf("weight", lot.ECONFLICT, "%s needs no confirmation: it is the patient's first weight, so there is no change to confirm, and the bedside check doses on it as it is; nothing was signed", what)
+	case !WeightChangeTooLarge(ref.Grams, w.Grams):
+		return w, lot.FieldErrorf("weight", lot.ECONFLICT, "%s needs no confirmation: it is %s since %s measured %s (%s), within 10 %%, and the bedside check doses on it as it is; a physician confirms a weight only when `dose check` fails \"weight change\" — nothing was signed",
+			what, FormatWeightChange(ref.Grams, w.Grams), ref.Grams, lot.FormatTime(ref.MeasuredAt), from).Run("dose check")
+	}
+	return w, nil
 }

@@ -212,3 +212,19 @@ func TestCheckShowsSiteTime(t *testing.T) {
 		t.Errorf("weight: %q, want %q", weight, want)
 	}
 }
+
+// TestLastInfusionDayIsTheLaterCount: the day a new course keeps clear of
+// the last infusion is the later of its day on its own course and its day
+// at the new course's site — Kiritimati's 2nd beside Honolulu's 1st for one
+// instant, whichever of the two treated the patient before.
+func TestLastInfusionDayIsTheLaterCount(t *testing.T) {
+	for _, tc := range []struct{ onCourse, atSite, want string }{
+		{"2026-12-02", "2026-12-01", "2026-12-02"}, // old course in Kiritimati, new at Honolulu
+		{"2026-12-01", "2026-12-02", "2026-12-02"}, // old course in Honolulu, new at Kiritimati
+		{"2026-12-02", "2026-12-02", "2026-12-02"}, // one zone
+	} {
+		if got := LastInfusionDay(day(tc.onCourse), day(tc.atSite)); !got.Equal(day(tc.want)) {
+			t.Errorf("LastInfusionDay(%s on its course, %s at the site) = %s, want %s", tc.onCourse, tc.atSite, got.Format(time.DateOnly), tc.want)
+		}
+	}
+}

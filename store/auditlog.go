@@ -294,6 +294,9 @@ func resolveEntity(tx kv.Tx, ref string) (uuid.UUID, error) {
 	if c, err := containerByRef(tx, ref); err == nil {
 		return c.ID, nil
 	}
+	if ids := mrnFoldedIDs(tx, ref); len(ids) == 1 { // an MRN in another letter case, as patientByMRN reads it
+		return ids[0], nil
+	}
 	return uuid.Nil, notFound("record", ref, "give a UUID, lot number, DIN, container code, MRN, donor id or user name")
 }
 

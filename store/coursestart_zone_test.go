@@ -14,7 +14,20 @@ import (
 // clock to h:m UTC on day of December 2026.
 func d0d7EndsOnTheSecond(t *testing.T, h int) (*DB, *DoseService, func(day, h, m int)) {
 	t.Helper()
+	return d0d7EndsOnTheSecondIn(t, "", h)
+}
+
+// d0d7EndsOnTheSecondIn is d0d7EndsOnTheSecond with the facility's zone
+// set to tz ("": UTC) before infusion 1, so the course's days are counted
+// there.
+func d0d7EndsOnTheSecondIn(t *testing.T, tz string, h int) (*DB, *DoseService, func(day, h, m int)) {
+	t.Helper()
 	db, d := bedside(t, "0.5")
+	if tz != "" {
+		if _, err := NewCustodyService(db).SetFacilityZone("alice", tz, "the unit's zone"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	nina, omar := mustUser(t, db, "nina"), mustUser(t, db, "omar")
 	if _, _, err := d.Administer(nina, omar, dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
 		t.Fatal(err)
@@ -93,5 +106,49 @@ func TestNewCourseAtAnotherSiteCountsTheLastInfusionThere(t *testing.T) {
 	}
 	if _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-single", time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC), "CLINIC-CN"); err != nil {
 		t.Errorf("a course at CLINIC-CN starting 2026-12-05: %v", err)
+	}
+}
+
+// TestNewCourseAtASiteADayBehindKeepsTheOldCoursesDay: a new course at a
+// site whose zone counts the last infusion a day earlier than its own
+// course did keeps clear of the later day (dose.LastInfusionDay). MRN-1's
+// course of sle-uc-d0d7 is counted in Pacific/Kiritimati (UTC+14) and ends
+// with infusion 2 at 09:00 UTC on 2026-12-02: 23:00 on the 2nd there, as its
+// `schedule show` keeps it; at CLINIC-HNL (Pacific/Honolulu, UTC-10) the
+// same instant is 23:00 on the 1st. A course of sle-uc-single at CLINIC-HNL
+// starting on the 3rd would open its window on the 2nd, the day the old
+// course gave that dose: refused by `schedule create` and by a `schedule
+// change` moving a course to it, naming 2026-12-02; nothing written.
+func TestNewCourseAtASiteADayBehindKeepsTheOldCoursesDay(t *testing.T) {
+	db, d, at := d0d7EndsOnTheSecondIn(t, "Pacific/Kiritimati", 9)
+	if _, err := NewCustodyService(db).AddSite("liu", lot.Site{Code: "CLINIC-HNL", Name: "Honolulu", TZ: "Pacific/Honolulu"}); err != nil {
+		t.Fatal(err)
+	}
+	_, old, err := d.Courses("MRN-1")
+	if err != nil || len(old) != 1 || !old[0].Ended || len(old[0].Entries) != 2 || !old[0].Entries[1].Given.Day.Equal(time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("setup: the old course keeps infusion 2 on 2026-12-02 in Kiritimati: %+v, %v", old, err)
+	}
+	at(2, 9, 30)
+	before := auditLen(t, db)
+	_, err = d.CreateSchedule("pat", "MRN-1", "sle-uc-single", time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC), "CLINIC-HNL")
+	if lot.ErrorCode(err) != lot.ECONFLICT || !strings.Contains(lot.ErrorMessage(err), "last given an infusion on 2026-12-02") ||
+		!strings.Contains(lot.ErrorMessage(err), "choose 2026-12-04 or later") {
+		t.Errorf("a course at CLINIC-HNL starting 2026-12-03: %v; want ECONFLICT naming 2026-12-02 (its day on the old course) and 2026-12-04", err)
+	}
+	if n := auditLen(t, db); n != before {
+		t.Errorf("the refusal wrote %d entries", n-before)
+	}
+	if _, err := d.CreateSchedule("pat", "MRN-1", "sle-uc-single", time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC), "CLINIC-HNL"); err != nil {
+		t.Fatalf("a course at CLINIC-HNL starting 2026-12-04: %v", err)
+	}
+	pat := mustUser(t, db, "pat")
+	before = auditLen(t, db)
+	_, err = d.ChangeSchedule(pat, "MRN-1", 1, time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC), "moved for the test")
+	if lot.ErrorCode(err) != lot.EINVALID || !strings.Contains(lot.ErrorMessage(err), "last infusion of an earlier course on 2026-12-02") ||
+		!strings.Contains(lot.ErrorMessage(err), "on 2026-12-04 or later") {
+		t.Errorf("moving the new course to 2026-12-03: %v; want EINVALID naming 2026-12-02 and 2026-12-04", err)
+	}
+	if n := auditLen(t, db); n != before {
+		t.Errorf("the refusal wrote %d entries", n-before)
 	}
 }

@@ -477,10 +477,12 @@ func (s *DoseService) CreateSchedule(actor, mrn, protocol string, start time.Tim
 
 // lastInfusion returns the patient's latest infusion on any course but s
 // (a course being created has none), or nil when there is none, and the day
-// it was given on where s treats the patient: counted in the zone s's days
-// were counted in when it was recorded (zonesOf.given, as coursesWith's
-// GivenDays count a course's own given days), so that a zone changed since
-// does not move it (review 19 H) — on one site, the day history keeps.
+// a course s keeps clear of it (dose.LastInfusionDay): the later of its day
+// on its own course and its day where s treats the patient, each counted in
+// the zone in force at that site when it was recorded (zonesOf.given, as
+// coursesWith's GivenDays count a course's own given days), so that a zone
+// changed since does not move it (review 19 H), and a site in another zone
+// does not count it a day earlier than its own course's history keeps it.
 func lastInfusion(tx kv.Tx, patientID uuid.UUID, s dose.Schedule) (*dose.Infusion, time.Time, error) {
 	ins, err := infusionsOfPatient(tx, patientID)
 	if err != nil {
@@ -495,15 +497,26 @@ func lastInfusion(tx kv.Tx, patientID uuid.UUID, s dose.Schedule) (*dose.Infusio
 	if last == nil {
 		return nil, time.Time{}, nil
 	}
-	z, err := scheduleZones(tx, s)
+	r, found, err := getKept(tx, kindSchedule, last.ScheduleID, keptSchedules)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	loc, err := z.given(func(id uuid.UUID) (uint64, bool) { return recordedSeq(tx, id) })(dose.GivenAt{InfusionID: last.ID, At: last.Start})
-	if err != nil {
-		return nil, time.Time{}, err
+	if !found {
+		return nil, time.Time{}, lot.Errorf(lot.EINTERNAL, "internal error: infusion %s names schedule %s, which is not stored; run the database check", last.ID, last.ScheduleID).Run("check")
 	}
-	return last, dose.DateIn(last.Start, loc), nil
+	var days [2]time.Time
+	for i, sc := range []dose.Schedule{r.schedule(), s} {
+		z, err := scheduleZones(tx, sc)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		loc, err := z.given(func(id uuid.UUID) (uint64, bool) { return recordedSeq(tx, id) })(dose.GivenAt{InfusionID: last.ID, At: last.Start})
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		days[i] = dose.DateIn(last.Start, loc)
+	}
+	return last, dose.LastInfusionDay(days[0], days[1]), nil
 }
 
 // ChangeSchedule moves infusion n of the patient's active course to date, a
@@ -589,8 +602,10 @@ type weightConfirmRecord struct {
 // ConfirmWeight records a physician's signed confirmation of the patient's
 // latest weight, needed when it changed more than 10 % since the last weight
 // accepted for dosing (dose.Check). It confirms the weight shown and no
-// other (dose.CheckWeightShown, in the writing transaction): a weight
-// recorded since the physician looked is refused, nothing written.
+// other, and only when a bedside check needs it
+// (dose.CheckWeightConfirmation, in the writing transaction): a weight
+// recorded since the physician looked, or one no check needs confirmed, is
+// refused, nothing written.
 func (s *DoseService) ConfirmWeight(signer audit.User, mrn string, shown dose.WeightShown, reason string) (lot.Weight, error) {
 	var wt lot.Weight
 	if err := lot.OnField("reason", lot.ValidateText("the reason", reason, true)); err != nil {
@@ -607,28 +622,53 @@ func (s *DoseService) ConfirmWeight(signer audit.User, mrn string, shown dose.We
 		if err != nil {
 			return err
 		}
-		ws, err := weightsOf(w.tx, p.ID)
-		if err != nil {
+		if wt, err = weightToConfirm(w.tx, w.now, p, shown); err != nil {
 			return err
-		}
-		var ok bool
-		if wt, _, ok = dose.LatestWeight(ws, w.now); !ok {
-			return lot.Errorf(lot.ECONFLICT, "patient %s has no weight to confirm; weigh first", mrn)
-		}
-		if err := dose.CheckWeightShown(shown, wt, mrn); err != nil {
-			return err
-		}
-		if _, done := lookup(w.tx, "idx_weight_confirm", string(wt.ID[:])); done {
-			return lot.Errorf(lot.ECONFLICT, "the weight %s measured %s is already confirmed", wt.Grams, lot.FormatTime(wt.MeasuredAt))
 		}
 		r := weightConfirmRecord{V: 1, ID: w.db.NewID(), WeightID: wt.ID, Reason: reason}
-		r.Signature = w.sign(w.actor, fmt.Sprintf("%s %s of %s", dose.MeaningConfirmWeight, wt.Grams, mrn), weightDigest(toWeightRecord(wt)))
+		// The MRN as registered, not as typed (a wristband read in
+		// another letter case finds the same patient).
+		r.Signature = w.sign(w.actor, fmt.Sprintf("%s %s of %s", dose.MeaningConfirmWeight, wt.Grams, p.MRN), weightDigest(toWeightRecord(wt)))
 		if err := w.put(kindWeightConfirm, r.ID, string(audit.WeightConfirm), reason, r); err != nil {
 			return err
 		}
 		return writeIndexes(w.tx, kindWeightConfirm, r.ID)
 	})
 	return wt, err
+}
+
+// CheckConfirmWeight runs every check of ConfirmWeight but the signature,
+// read only (see dose.Service).
+func (s *DoseService) CheckConfirmWeight(mrn string, shown dose.WeightShown) (lot.Weight, error) {
+	var wt lot.Weight
+	if shown == (dose.WeightShown{}) {
+		return wt, dose.CheckWeightShown(shown, wt, mrn)
+	}
+	err := s.db.view(func(tx kv.Tx) error {
+		p, err := patientByMRN(tx, mrn)
+		if err != nil {
+			return err
+		}
+		wt, err = weightToConfirm(tx, s.db.now(), p, shown)
+		return err
+	})
+	return wt, err
+}
+
+// weightToConfirm returns patient p's latest weight as of now when a
+// confirmation of it, named as shown, may be signed
+// (dose.CheckWeightConfirmation on the weights and what accepted them, as
+// the bedside check reads them).
+func weightToConfirm(tx kv.Tx, now time.Time, p lot.Patient, shown dose.WeightShown) (lot.Weight, error) {
+	ins, err := infusionsOfPatient(tx, p.ID)
+	if err != nil {
+		return lot.Weight{}, err
+	}
+	f := dose.Facts{Now: now, Patient: p}
+	if err := weightFacts(tx, &f, ins); err != nil {
+		return lot.Weight{}, err
+	}
+	return dose.CheckWeightConfirmation(shown, f, p.MRN)
 }
 
 // ---- infusions
@@ -839,10 +879,31 @@ func (s *DoseService) Infusions(mrn string) ([]dose.Infusion, map[uuid.UUID][]do
 
 // ---- the bedside check
 
+// weightFacts fills f's Weights, the patient's, and what accepted them for
+// dosing: ConfirmedWeights (a physician's confirmation) and UsedWeights
+// (an infusion of ins, the patient's, was given on it) — what the bedside
+// check and a weight confirmation judge a weight by.
+func weightFacts(tx kv.Tx, f *dose.Facts, ins []dose.Infusion) error {
+	var err error
+	if f.Weights, err = weightsOf(tx, f.Patient.ID); err != nil {
+		return err
+	}
+	f.ConfirmedWeights, f.UsedWeights = map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
+	for _, w := range f.Weights {
+		if _, ok := lookup(tx, "idx_weight_confirm", string(w.ID[:])); ok {
+			f.ConfirmedWeights[w.ID] = true
+		}
+	}
+	for _, in := range ins {
+		f.UsedWeights[in.WeightID] = true
+	}
+	return nil
+}
+
 // facts gathers everything the bedside check reads, in tx. A code of refs
 // it cannot find is refused on field "containers", the input that named it.
 func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Tenths) (dose.Facts, *dose.Course, error) {
-	f := dose.Facts{Now: now, Patient: p, Refs: refs, Volume: volume, ConfirmedWeights: map[uuid.UUID]bool{}, UsedWeights: map[uuid.UUID]bool{}}
+	f := dose.Facts{Now: now, Patient: p, Refs: refs, Volume: volume}
 	// What it reads of the patient and of each bag, asked for together
 	// (a few round trips on PostgreSQL, nothing on bbolt).
 	bedsideAhead(tx, p, refs)
@@ -868,16 +929,8 @@ func facts(tx kv.Tx, now time.Time, p lot.Patient, refs []string, volume lot.Ten
 	} else if f.Zone, err = facilityZone(tx); err != nil {
 		return f, nil, err
 	}
-	if f.Weights, err = weightsOf(tx, p.ID); err != nil {
+	if err := weightFacts(tx, &f, ins); err != nil {
 		return f, nil, err
-	}
-	for _, w := range f.Weights {
-		if _, ok := lookup(tx, "idx_weight_confirm", string(w.ID[:])); ok {
-			f.ConfirmedWeights[w.ID] = true
-		}
-	}
-	for _, in := range ins {
-		f.UsedWeights[in.WeightID] = true
 	}
 	for _, ref := range refs {
 		c, err := containerByRef(tx, ref)

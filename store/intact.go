@@ -79,8 +79,8 @@ func approvalRecords(tx kv.Tx, a release.Approval, l lot.Lot, qa, registrant aud
 		if id, ok := lookup(tx, "idx_user_name", a.Physician); ok {
 			refs = append(refs, recordRef{kindUser, id})
 		}
-		if id, ok := lookup(tx, "idx_patient_mrn", a.Patient); ok {
-			refs = append(refs, recordRef{kindPatient, id})
+		if p, err := patientByMRN(tx, a.Patient); err == nil { // in any letter case, as the approval reads it
+			refs = append(refs, recordRef{kindPatient, p.ID})
 		}
 	}
 	return refs

@@ -241,16 +241,8 @@ func (s *LotService) CorrectDonor(actor, ref string, fix lot.DonorFix, reason st
 // of idx_patient_mrn inside its write transaction, ~5 ms of CPU at 100k
 // patients (BENCHMARKS.md, run M).
 func mrnFolded(tx kv.Tx, mrn string, except uuid.UUID) (string, bool, error) {
-	prefix := mrnFoldKey(mrn)
-	var ids []uuid.UUID
-	c := tx.Bucket([]byte("idx_patient_mrn_fold")).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		if len(k) == len(prefix)+16 {
-			ids = append(ids, uuid.UUID(k[len(prefix):]))
-		}
-	}
 	var found string
-	for _, id := range ids {
+	for _, id := range mrnFoldedIDs(tx, mrn) {
 		if id == except {
 			continue
 		}
@@ -295,7 +287,75 @@ func patientByMRN(tx kv.Tx, mrn string) (lot.Patient, error) {
 			return p, nil
 		}
 	}
+	if p, ok, err := patientByFoldedMRN(tx, mrn); err != nil || ok {
+		return p, err
+	}
 	return lot.Patient{}, notFound("patient with MRN", mrn, "check the wristband MRN against the list of patients").Run("patient list")
+}
+
+// mrnFoldedIDs returns the ids of the patients with an MRN, current or
+// former, equal to mrn under case folding (idx_patient_mrn_fold), one per
+// patient.
+func mrnFoldedIDs(tx kv.Tx, mrn string) []uuid.UUID {
+	b := tx.Bucket([]byte("idx_patient_mrn_fold"))
+	if b == nil {
+		return nil // a file before schema 9, read only to be upgraded
+	}
+	prefix := mrnFoldKey(mrn)
+	var ids []uuid.UUID
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) == len(prefix)+16 {
+			ids = append(ids, uuid.UUID(k[len(prefix):]))
+		}
+	}
+	return ids
+}
+
+// patientByFoldedMRN answers an MRN typed or scanned in another letter case
+// (mrn-1001: Caps Lock, a scanner's setting) with the patient whose MRN it
+// is, as a bag code is read in any case. It is that patient's and no one
+// else's: registration and `patient correct --mrn` refuse an MRN that
+// differs from another patient's, current or former, only in letter case
+// (mrnFolded), so a folded MRN names one person. The patient is answered
+// with the MRN as registered, which every command shows and every record
+// keeps (a custody event, a release decision); nothing typed is stored.
+// It refuses (ENOTFOUND), naming the value typed and what it matches: a
+// folded match that is only a former MRN (as patientByMRN refuses the exact
+// one, naming the MRN now), and several patients, possible only in a
+// database that held such MRNs before the refusal (then only the exact MRN
+// reaches a patient). ok is false when no MRN folds to mrn.
+func patientByFoldedMRN(tx kv.Tx, mrn string) (lot.Patient, bool, error) {
+	var ps []lot.Patient
+	for _, id := range mrnFoldedIDs(tx, mrn) {
+		p, err := patientByID(tx, id)
+		if err != nil {
+			return lot.Patient{}, false, err
+		}
+		ps = append(ps, p)
+	}
+	switch {
+	case len(ps) == 0:
+		return lot.Patient{}, false, nil
+	case len(ps) > 1:
+		var named []string
+		for _, p := range ps {
+			named = append(named, fmt.Sprintf("MRN %s (%s, born %s)", p.MRN, p.Name, lot.FormatDate(p.Born)))
+		}
+		return lot.Patient{}, true, lot.Errorf(lot.ENOTFOUND, "no patient has MRN %s exactly, and it differs only in letter case from the MRNs of %d patients, %s, registered before such MRNs were refused: type the MRN exactly as the hospital record shows it, letter case included",
+			mrn, len(ps), joinAnd(named)).Run("patient list")
+	}
+	p := ps[0]
+	if strings.EqualFold(p.MRN, mrn) {
+		return p, true, nil
+	}
+	for _, f := range p.FormerMRNs {
+		if strings.EqualFold(f, mrn) {
+			return lot.Patient{}, true, lot.Errorf(lot.ENOTFOUND, "no patient has MRN %s now: %s was corrected to %s %s; use %s, and replace any wristband or label that still shows %s",
+				mrn, f, p.MRN, correctedWhen(p, f), p.MRN, f)
+		}
+	}
+	return lot.Patient{}, false, fmt.Errorf("index idx_patient_mrn_fold: patient %s holds no MRN %s in any letter case", p.ID, mrn)
 }
 
 func patientByID(tx kv.Tx, id uuid.UUID) (lot.Patient, error) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,14 +122,22 @@ func TestReview19ZoneChangeAtTheInstantOfAnInfusionIsUndoneInHistory(t *testing.
 // let its weight through. Expected: the trace of an infusion shows the
 // confirmation only when it was signed before the infusion (the one the
 // bedside check could have counted); a later one is not the infusion's.
+// Since left14b the later confirmation is not even written: no check needs
+// a weight an infusion was given on confirmed (dose.CheckWeightConfirmation),
+// so it is refused, nothing written, and the trace stays as it was.
 func TestReview19TraceAttachesALaterWeightConfirmationToAnEarlierInfusion(t *testing.T) {
 	db, d := bedside(t, "0.5")
 	if _, _, err := d.Administer(mustUser(t, db, "nina"), mustUser(t, db, "omar"), dose.Administration{MRN: "MRN-1", Containers: []string{bag1}}); err != nil {
 		t.Fatal(err)
 	}
 	db.Now = func() time.Time { return time.Date(2026, 11, 25, 11, 0, 0, 0, time.UTC) }
-	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", dose.WeightShown{Grams: 62_000}, "re-weighed after the infusion"); err != nil {
-		t.Fatalf("setup: the physician confirms 62.0 kg after the infusion: %v", err)
+	before := auditLen(t, db)
+	if _, err := d.ConfirmWeight(mustUser(t, db, "pat"), "MRN-1", dose.WeightShown{Grams: 62_000}, "re-weighed after the infusion"); lot.ErrorCode(err) != lot.ECONFLICT ||
+		!strings.Contains(lot.ErrorMessage(err), "an earlier infusion was given on it") {
+		t.Fatalf("the physician confirms 62.0 kg after an infusion was given on it: %v; want ECONFLICT, no check needs it", err)
+	}
+	if n := auditLen(t, db); n != before {
+		t.Errorf("the refused confirmation wrote %d entries", n-before)
 	}
 	tr, err := newTraces(db).Patient(context.Background(), "nina", "MRN-1")
 	if err != nil {

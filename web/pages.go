@@ -225,7 +225,12 @@ func (s *Server) bedsideCheck(w http.ResponseWriter, r *http.Request, u audit.Us
 	case len(scan) > 0:
 		held = scan
 	}
-	s.showCheck(w, u, mrn, held, vol, "", http.StatusOK)
+	d := s.bedsideData(u, mrn, held, vol)
+	// "Check this volume" sends the sign form here: the volume typed is
+	// checked and kept, and the witness's name stays for the signature
+	// (the passwords it carries are not read; nothing is recorded).
+	d.Witness = trim(f.Get("witness"))
+	s.bedside(w, u, d, "", http.StatusOK, true)
 }
 
 // scannedWristband is the refusal of a scan into the bag field that is no
@@ -243,12 +248,6 @@ func (s *Server) scannedWristband(mrn, code string, err error) error {
 		return lot.FieldErrorf("scan", lot.EINVALID, "%s is the wristband of %s, the patient of this check, not a bag; scan the label of the bag in your hand", code, pt.Name)
 	}
 	return lot.FieldErrorf("scan", lot.EINVALID, "%s is the wristband of %s, not a bag; this check is for %s %s — press Another patient to start %s's check", code, pt.Name, mrn, cur.Name, pt.Name)
-}
-
-// showCheck runs the check for the page and renders it, with a refusal
-// from an earlier step (a wrong password) shown above it.
-func (s *Server) showCheck(w http.ResponseWriter, u audit.User, mrn string, held []string, vol, refusal string, status int) {
-	s.bedside(w, u, s.bedsideData(u, mrn, held, vol), refusal, status, true)
 }
 
 // showScan renders the page of a refused scan: the patient and the bags in
@@ -275,10 +274,7 @@ func (s *Server) bedside(w http.ResponseWriter, u audit.User, d bedsideData, ref
 			s.render(w, status, "bedside", p)
 			return
 		}
-		d.Patient = pt.Name + ", born " + lot.FormatDate(pt.Born) + ", sex " + string(pt.Sex)
-		if pt.MRN != mrn {
-			d.Patient += " (MRN now " + pt.MRN + ")"
-		}
+		d.Patient = patientLine(mrn, pt)
 	}
 	if mrn != "" && len(held) > 0 && run {
 		rep, err := s.check(CheckRequest{MRN: mrn, Containers: held, VolumeML: vol})
@@ -303,10 +299,22 @@ func (s *Server) bedside(w http.ResponseWriter, u audit.User, d bedsideData, ref
 	s.render(w, status, "bedside", p)
 }
 
-// recordedData is the recorded infusion; its times (Start, End and the
-// signatures') are local to the treating site, as the bedside check's.
+// patientLine is who the MRN mrn names, to read against the wristband:
+// name, date of birth and sex, and the current MRN after a correction.
+func patientLine(mrn string, pt lot.Patient) string {
+	line := pt.Name + ", born " + lot.FormatDate(pt.Born) + ", sex " + string(pt.Sex)
+	if !strings.EqualFold(pt.MRN, mrn) { // mrn-1001 is MRN-1001's wristband in another case, not a corrected MRN
+		line += " (MRN now " + pt.MRN + ")"
+	}
+	return line
+}
+
+// recordedData is the recorded infusion, with the patient it was given to
+// (Patient, patientLine) for the nurse to read back; its times (Start, End
+// and the signatures') are local to the treating site, as the bedside
+// check's.
 type recordedData struct {
-	MRN                  string
+	MRN, Patient         string
 	Infusion             dose.Infusion
 	Start, End           string
 	NurseSig, WitnessSig string
@@ -370,10 +378,17 @@ func (s *Server) bedsideAdminister(w http.ResponseWriter, r *http.Request, u aud
 		s.bedside(w, u, d, lot.ErrorMessage(err), statusOf(w, err), true)
 		return
 	}
-	s.render(w, http.StatusOK, "recorded", pageData{Title: "Infusion recorded", User: u, Nav: "bedside",
-		Data: recordedData{MRN: trim(req.MRN), Infusion: in, Start: lot.FormatTimeIn(in.Start, rep.Zone), End: lot.FormatTimeIn(in.End, rep.Zone),
-			NurseSig: in.Nurse.StringIn(rep.Zone), WitnessSig: in.Witness.StringIn(rep.Zone),
-			CanReact: audit.Allowed(u.Role, audit.DoseReaction), Form: reactionForm{Infusion: in.ID.String(), MRN: trim(req.MRN), Signer: u.Name}}})
+	rd := recordedData{MRN: trim(req.MRN), Infusion: in, Start: lot.FormatTimeIn(in.Start, rep.Zone), End: lot.FormatTimeIn(in.End, rep.Zone),
+		NurseSig: in.Nurse.StringIn(rep.Zone), WitnessSig: in.Witness.StringIn(rep.Zone),
+		CanReact: audit.Allowed(u.Role, audit.DoseReaction), Form: reactionForm{Infusion: in.ID.String(), MRN: trim(req.MRN), Signer: u.Name}}
+	if pt, err := s.cfg.Lots.Patient(rd.MRN); err != nil {
+		// The infusion is recorded: a failed look-up of the name is
+		// said in its place, beside the MRN and the bags.
+		rd.Patient = "the patient's name could not be read: " + s.message(err)
+	} else {
+		rd.Patient = patientLine(rd.MRN, pt)
+	}
+	s.render(w, http.StatusOK, "recorded", pageData{Title: "Infusion recorded", User: u, Nav: "bedside", Data: rd})
 }
 
 // typedVolumeShown refuses a signature sent with a volume in the page's

@@ -124,7 +124,9 @@ type ScheduleChangeRequest struct {
 // Kg, its value in kg as a decimal string ("72.0", as `dose confirm-weight
 // --kg` takes it). At least one is required; the confirmation is refused
 // (409, nothing written) when the patient's latest weight is not the one
-// named.
+// named, or when no bedside check needs it confirmed
+// (dose.CheckWeightConfirmation). POST …/confirmation-check takes the same
+// body without the password and runs those checks alone.
 type ConfirmWeightRequest struct {
 	WeightID uuid.UUID
 	Kg       string
@@ -264,6 +266,14 @@ func (r RemoteDoses) ConfirmWeight(signer audit.User, mrn string, shown dose.Wei
 	return remotePost[lot.Weight](r.c, "/patients/"+seg(mrn)+"/weights/latest/confirmation", q)
 }
 
+func (r RemoteDoses) CheckConfirmWeight(mrn string, shown dose.WeightShown) (lot.Weight, error) {
+	q := ConfirmWeightRequest{WeightID: shown.ID}
+	if shown.Grams != 0 {
+		q.Kg = shown.Grams.KgString()
+	}
+	return remotePost[lot.Weight](r.c, "/patients/"+seg(mrn)+"/weights/latest/confirmation-check", q)
+}
+
 func (r RemoteDoses) Check(mrn string, refs []string, volume lot.Tenths) (dose.Report, error) {
 	w, err := remotePost[WireReport](r.c, "/checks", CheckRequestBody{MRN: mrn, Containers: refs, Volume: volume})
 	rep, zerr := w.report()
@@ -378,7 +388,7 @@ func (s *Server) doseRoutes() []svcRoute {
 				c, err := D().ChangeSchedule(signer, refOf(r, "ref"), n, q.Date, q.Reason)
 				return wireCourse(c), err
 			})},
-		{"POST " + p + "/patients/{ref}/weights/latest/confirmation", "dose.Service ConfirmWeight: confirm the latest weight, named by WeightID and/or Kg as the physician was shown it (409, nothing written, when the latest weight is another), signed with the acting physician's password",
+		{"POST " + p + "/patients/{ref}/weights/latest/confirmation-check", "dose.Service CheckConfirmWeight: every check of a weight confirmation but the password (409 when the latest weight is another or no bedside check needs it confirmed); nothing is written (physician)",
 			writeCall(s, func(u audit.User, r *http.Request, q ConfirmWeightRequest) (lot.Weight, error) {
 				if err := audit.Authorize(u, audit.WeightConfirm); err != nil {
 					return lot.Weight{}, err
@@ -387,16 +397,24 @@ func (s *Server) doseRoutes() []svcRoute {
 				if err != nil {
 					return lot.Weight{}, err
 				}
-				// A weight recorded since the physician looked is the
-				// 409 before the password is read, as on the command line
-				// (review 19 D): a mistyped password must not count an
-				// attempt at a confirmation that could never be written.
-				// The store checks again in the writing transaction.
-				ws, err := s.cfg.Lots.Weights(refOf(r, "ref"))
+				return D().CheckConfirmWeight(refOf(r, "ref"), shown)
+			})},
+		{"POST " + p + "/patients/{ref}/weights/latest/confirmation", "dose.Service ConfirmWeight: confirm the latest weight, named by WeightID and/or Kg as the physician was shown it (409, nothing written, when the latest weight is another or no bedside check needs it confirmed), signed with the acting physician's password",
+			writeCall(s, func(u audit.User, r *http.Request, q ConfirmWeightRequest) (lot.Weight, error) {
+				if err := audit.Authorize(u, audit.WeightConfirm); err != nil {
+					return lot.Weight{}, err
+				}
+				shown, err := q.weightShown()
 				if err != nil {
 					return lot.Weight{}, err
 				}
-				if err := dose.CheckWeightsShown(shown, ws, s.cfg.Now(), refOf(r, "ref")); err != nil {
+				// A weight recorded since the physician looked, or one no
+				// check needs confirmed, is the 409 before the password is
+				// read, as on the command line (review 19 D): a mistyped
+				// password must not count an attempt at a confirmation that
+				// could never be written. The store checks again in the
+				// writing transaction.
+				if _, err := D().CheckConfirmWeight(refOf(r, "ref"), shown); err != nil {
 					return lot.Weight{}, err
 				}
 				signer, err := U().Authenticate(u.Name, q.Password, dose.MeaningConfirmWeight)

@@ -157,8 +157,8 @@ var writeCommands = []writeCommand{
 	{action: audit.ScheduleChange, base: "bedside", stdin: pw, args: func(u string) []string {
 		return []string{"--user", u, "schedule", "change", "--infusion", "2", "--date", "2026-12-03", "--reason", "febrile on day 7", "--password-stdin", "MRN-1001"}
 	}},
-	{action: audit.WeightConfirm, stdin: pw, args: func(u string) []string {
-		return []string{"--user", u, "dose", "confirm-weight", "--kg", "62.0", "--reason", "re-weighed twice", "--password-stdin", "MRN-1001"}
+	{action: audit.WeightConfirm, base: "reweighed", stdin: pw, args: func(u string) []string {
+		return []string{"--user", u, "dose", "confirm-weight", "--kg", "70.0", "--reason", "re-weighed twice", "--password-stdin", "MRN-1001"}
 	}},
 	{action: audit.DoseAdminister, base: "bedside", stdin: pw2, args: func(u string) []string {
 		witness := "omar"

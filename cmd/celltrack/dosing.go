@@ -451,7 +451,8 @@ func (rt *runtime) doseCommand() *cli.Command {
 				Name: "confirm-weight", Usage: "confirm a patient's latest weight after a change of more than 10 % (physician, signed)", ArgsUsage: "MRN",
 				Description: "--kg is the weight you confirm, as `dose check` showed it (\"FAIL weight change: 72.0 kg is +16.1 % …\"). If the\n" +
 					"latest weight is another (recorded since you looked), nothing is signed and the refusal names it: review it and\n" +
-					"confirm again.\n\n" +
+					"confirm again. A weight no bedside check needs confirmed — the patient's first, one within 10 % of the weight\n" +
+					"its change is measured from, one an infusion was given on — is refused before the password, nothing signed.\n\n" +
 					example("celltrack --user pat dose confirm-weight --kg 72.0 --reason 're-weighed: fluid overload' MRN-1001"),
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "kg", Required: true, Usage: "the weight you confirm, in kg, as the check showed it (for example 72.0)"},
@@ -469,15 +470,12 @@ func (rt *runtime) doseCommand() *cli.Command {
 						return err
 					}
 					shown := dose.WeightShown{Grams: kg}
-					// A weight recorded since the physician looked is said
-					// before the password, as a NO-GO is before the
-					// administer's: it costs no attempt. The store checks
-					// again in the writing transaction.
-					ws, err := rt.lots().Weights(c.Args().First())
-					if err != nil {
-						return err
-					}
-					if err := dose.CheckWeightsShown(shown, ws, rt.clock(), c.Args().First()); err != nil {
+					// A weight recorded since the physician looked, or one
+					// no check needs confirmed, is said before the password,
+					// as a NO-GO is before the administer's: it costs no
+					// attempt. The store checks again in the writing
+					// transaction.
+					if _, err := rt.doses().CheckConfirmWeight(c.Args().First(), shown); err != nil {
 						return err
 					}
 					pw, err := rt.password(c, actor(c))

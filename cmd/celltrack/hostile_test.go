@@ -107,7 +107,7 @@ var hostileCatalogue = []hostile{
 	{name: "weight time US format", code: 3, args: weigh("--kg", "62", "--at", "11/25/2026", "MRN-1001"), want: []string{"--at", "11/25/2026"}},
 	{name: "weight time Feb 30", code: 3, args: weigh("--kg", "62", "--at", "2026-02-30T08:00Z", "MRN-1001"), want: []string{"--at", "2026-02-30T08:00Z"}},
 	{name: "weight unknown MRN", code: 5, args: weigh("--kg", "62", "MRN-9999"), want: []string{"MRN-9999"}},
-	{name: "weight MRN typo lower case", code: 5, args: weigh("--kg", "62", "mrn-1001"), want: []string{"mrn-1001"}},
+	{name: "weight MRN typo lower case", code: 5, args: weigh("--kg", "62", "mrn-1009"), want: []string{"mrn-1009"}}, // mrn-1001 is MRN-1001 (patient_mrn_letter_case_finds_the_patient)
 	{name: "weight flag after MRN", code: 2, args: weigh("MRN-1001", "--kg", "62"), want: []string{"--kg", "MRN-1001"}},
 	{name: "weight missing --kg", code: 2, args: weigh("MRN-1001"), want: []string{"--kg"}},
 	{name: "weight missing MRN", code: 2, args: weigh("--kg", "62"), want: []string{"MRN"}},

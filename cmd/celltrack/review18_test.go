@@ -200,7 +200,7 @@ func TestReview18BrowserVolumeTypedOnGOPageIsNotWhatIsSigned(t *testing.T) {
 	do("the page at 820×1180", chromedp.EmulateViewport(820, 1180))
 	do("the nurse's GO page", scanToGO(f.srv.URL+"/login", "G12342600000101")...)
 	do("type the volume drawn, then sign",
-		chromedp.Click(chromedp.CSS("#scan-form summary")),
+		chromedp.Click(chromedp.CSS("details:has(#volume_ml) summary")), // in the sign form
 		chromedp.WaitVisible(chromedp.ID("volume_ml")),
 		chromedp.SendKeys(chromedp.ID("volume_ml"), "33.0"),
 		chromedp.SendKeys(chromedp.ID("password"), fixturePassword),

@@ -111,6 +111,10 @@ var accessBases = map[string]struct {
 		{"--user", "alice", "user", "add", "--role", "nurse", "--full-name", "Dora Diaz", "--password-stdin", "dora"}},
 		refused: [][]string{{"login", "--password-stdin", "dora"}}},
 	"release": {fixtures: []string{"lab", "release"}},
+	// reweighed: the lab with MRN-1001 re-weighed at 70.0 kg, +12.9 % since
+	// her 62.0 kg: a weight a physician's confirmation is needed for.
+	"reweighed": {fixtures: []string{"lab"}, steps: [][]string{
+		{"--user", "nina", "patient", "weigh", "--kg", "70.0", "--at", "2026-11-25T08:30Z", "MRN-1001"}}},
 	// keyed: the lab with a registered checkpoint key and a backup of it,
 	// $BASE/backup.db (restore, key rotation).
 	"keyed": {fixtures: []string{"lab"}, steps: [][]string{

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store/kv"
@@ -10,16 +11,50 @@ import (
 )
 
 // IsPostgres says whether path names a PostgreSQL database (a postgres:// or
-// postgresql:// URL) rather than a file.
+// postgresql:// URL, the scheme in any case) rather than a file.
 func IsPostgres(path string) bool { return pgkv.IsURL(path) }
 
 // DisplayName is how messages name the database at path: a file's path, or
-// a URL without its password.
+// a URL without its password — any URL (`scheme://user:password@…`), not
+// only a PostgreSQL one, so that a misspelt scheme does not print the
+// password it carries. Every message that names a database names it so.
 func DisplayName(path string) string {
-	if pgkv.IsURL(path) {
+	if pgkv.IsURL(path) || hasScheme(path) {
 		return pgkv.Redact(path)
 	}
 	return path
+}
+
+// CheckLocation refuses a database location given as flag (db, from, to)
+// that is a URL but not a PostgreSQL one (`postgress://…`, `mysql://…`):
+// taken for a file path it would be "no database at …", or a file made
+// under a folder named after the scheme by init. The refusal names it
+// without its password. A file whose path starts with letters and "://"
+// is still reachable as ./PATH.
+func CheckLocation(flag, path string) error {
+	if !hasScheme(path) || pgkv.IsURL(path) {
+		return nil
+	}
+	return lot.FieldErrorf(flag, lot.EUSAGE, "--%s %s is a URL but not a PostgreSQL one: a PostgreSQL database is named by a postgres:// or postgresql:// URL, a file by its path; correct the URL's scheme (a file whose path looks like a URL is written ./PATH); nothing was done",
+		flag, DisplayName(path))
+}
+
+// hasScheme says whether s starts with a URL scheme and "://" (RFC 3986
+// §3.1: a letter, then letters, digits, "+", "-" or ".").
+func hasScheme(s string) bool {
+	scheme, _, ok := strings.Cut(s, "://")
+	if !ok || scheme == "" {
+		return false
+	}
+	for i, r := range scheme {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case i > 0 && (r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.'):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // openPostgres opens the PostgreSQL database at url: its engine schema must

@@ -168,6 +168,12 @@ func EngineName(path string) string {
 // CheckMigration refuses a migration between two databases of one engine,
 // before anything is opened, saying what to use instead.
 func CheckMigration(from, to string) error {
+	if err := CheckLocation("from", from); err != nil {
+		return err
+	}
+	if err := CheckLocation("to", to); err != nil {
+		return err
+	}
 	switch {
 	case to == "":
 		return lot.FieldErrorf("to", lot.EUSAGE, "a migration needs a target: a new file, or the postgres:// URL of an empty database")

@@ -172,6 +172,11 @@ func (rt *runtime) throughServer(next cli.ActionFunc) cli.ActionFunc {
 			if next == nil {
 				return nil
 			}
+			if !noDatabase[c.Command.HelpName] {
+				if err := store.CheckLocation("db", dbPath(c)); err != nil {
+					return err
+				}
+			}
 			return next(c)
 		}
 		rt.actionStarted = true
@@ -191,39 +196,40 @@ func (rt *runtime) throughServer(next cli.ActionFunc) cli.ActionFunc {
 		if err != nil {
 			return err
 		}
-		if db, ok := rt.typedDB(); ok {
+		if db, ok := rt.typed("db"); ok {
 			// CELLTRACK_SERVER often comes from a workstation's profile:
 			// a --db typed for a training copy must not be ignored while
 			// the write lands in the server's database.
 			return lot.Errorf(lot.EUSAGE, "--db %s and --server (or CELLTRACK_SERVER) %s both say where the records are: through a server the server's database is used, never a file here; "+
-				"drop --db to work on %s, or unset CELLTRACK_SERVER (and drop --server) to use %s — nothing was done", db, raw, raw, db)
+				"drop --db to work on %s, or unset CELLTRACK_SERVER (and drop --server) to use %s — nothing was done", store.DisplayName(db), raw, raw, store.DisplayName(db))
 		}
 		rt.client = cl
 		return next(c)
 	}
 }
 
-// typedDB returns the --db typed on the command line (the last, which is
-// the one that counts), if one was — not CELLTRACK_DB from the
-// environment, which a server's client ignores.
-func (rt *runtime) typedDB() (db string, typed bool) {
+// typed returns the value of the common flag --name (db, user) typed on
+// the command line (the last, which is the one that counts), if one was —
+// not its environment variable (CELLTRACK_DB, which a server's client
+// ignores; CELLTRACK_USER, which login does not read).
+func (rt *runtime) typed(name string) (value string, typed bool) {
 	for i := 1; i < len(rt.args); i++ {
 		a := rt.args[i]
 		if a == "--" {
 			break
 		}
 		switch {
-		case a == "--db" || a == "-db":
-			db, typed = "", true
+		case a == "--"+name || a == "-"+name:
+			value, typed = "", true
 			if i+1 < len(rt.args) {
-				db = rt.args[i+1]
+				value = rt.args[i+1]
 			}
-		case strings.HasPrefix(a, "--db="), strings.HasPrefix(a, "-db="):
-			_, db, _ = strings.Cut(a, "=")
+		case strings.HasPrefix(a, "--"+name+"="), strings.HasPrefix(a, "-"+name+"="):
+			_, value, _ = strings.Cut(a, "=")
 			typed = true
 		}
 	}
-	return db, typed
+	return value, typed
 }
 
 // usageError reports a flag urfave/cli could not parse as a usage error

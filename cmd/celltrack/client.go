@@ -296,8 +296,9 @@ func (cl *serverClient) noteMigrated() {
 }
 
 // logout ends the session on the server and removes the session file. It
-// reports whether the server still had the session.
-func (cl *serverClient) logout() (string, bool, error) {
+// reports whether the server still had the session. check sees the
+// session's user first and may refuse, with nothing sent or removed.
+func (cl *serverClient) logout(check func(user string) error) (string, bool, error) {
 	b, err := os.ReadFile(cl.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", false, lot.Errorf(lot.ESESSION, "not logged in to %s; log in with `celltrack login NAME`", cl.base)
@@ -308,6 +309,9 @@ func (cl *serverClient) logout() (string, bool, error) {
 	if json.Unmarshal(b, &cl.session) != nil || cl.session.Cookie == "" {
 		os.Remove(cl.path)
 		return "", false, lot.Errorf(lot.ESESSION, "the session file %s is not one celltrack wrote (it was edited by hand); it was removed", cl.path)
+	}
+	if err := check(cl.session.User); err != nil {
+		return "", false, err
 	}
 	cl.noteMigrated()
 	data, _, err := cl.call("POST", "/api/v1/logout", nil)

@@ -36,7 +36,7 @@ func demoTrace(d *demo) error {
 		}
 		d.say("trace report written: %s", path)
 	}
-	d.say("(again at any time: celltrack --db %s --user aud trace donor --out FILE.pdf D-0001)", d.db.Path())
+	d.say("(again at any time: %s trace donor --out FILE.pdf D-0001)", againAsAud(d.db.Path()))
 	return demoHandling(d)
 }
 
@@ -60,6 +60,14 @@ func demoHandling(d *demo) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	d.say("handling report written: %s", path)
-	d.say("(again at any time: celltrack --db %s --user aud report handling --out FILE.csv)", d.db.Path())
+	d.say("(again at any time: %s report handling --out FILE.csv)", againAsAud(d.db.Path()))
 	return nil
+}
+
+// againAsAud is the start of a command line that runs a report of the demo
+// database again as the auditor, as printed: the login first (the demo
+// leaves no session open: its clock is simulated, and a session is the
+// user's own to open), then the command.
+func againAsAud(path string) string {
+	return fmt.Sprintf("celltrack --db %s login aud && celltrack --db %s", path, path)
 }

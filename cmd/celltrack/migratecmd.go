@@ -53,6 +53,9 @@ func (rt *runtime) migrateCommand() *cli.Command {
 			if from == "" {
 				from = dbPath(c)
 			}
+			if err := store.CheckLocation("from", from); err != nil {
+				return err
+			}
 			timeout := flagValue(c, "lock-timeout", (*cli.Context).Duration)
 			if c.Bool("reopen-source") {
 				return rt.reopenSource(c, from, timeout)

@@ -482,7 +482,7 @@ func heldByServer(db string, err error) error {
 	}
 	url := strings.TrimSpace(f.URL)
 	return lot.Errorf(lot.EBUSY, "database is busy: celltrack serve (pid %d, since %s) holds %s and serves it at %s; use it there (CELLTRACK_SERVER=%s runs every command but the file-level ones through it), or stop that server first",
-		f.PID, lot.FormatTime(f.Started), db, url, url)
+		f.PID, lot.FormatTime(f.Started), store.DisplayName(db), url, url)
 }
 
 // webReports are the reports across records of the trace service, for the

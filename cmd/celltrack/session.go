@@ -168,8 +168,15 @@ func (rt *runtime) loginCommand() *cli.Command {
 			example("celltrack login nina"),
 		Flags: []cli.Flag{passwordStdinFlag},
 		Action: rt.action(loginDB, 1, func(c *cli.Context) error {
-			// NAME is explicit: --user and CELLTRACK_USER are not read.
+			// NAME is who logs in. A --user typed on the same command
+			// line must name the same person, as at every other command
+			// (else the session opened here is refused by the next one
+			// anyway). CELLTRACK_USER is not read here: it is the shell's
+			// standing setting, and login is how the acting user changes.
 			name := c.Args().First()
+			if want, ok := rt.typed("user"); ok && want != name {
+				return lot.FieldErrorf("user", lot.EUSAGE, "--user %s names someone other than %s, who is logging in; nothing was done — log in as %s with `celltrack login %s`, or drop --user to log in as %s", want, name, want, want, name)
+			}
 			if rt.client != nil {
 				pw, err := rt.password(c, name)
 				if err != nil {
@@ -256,7 +263,7 @@ func (rt *runtime) logoutCommand() *cli.Command {
 		Description: example("celltrack logout"),
 		Action: rt.action(authDB, 0, func(c *cli.Context) error {
 			if rt.client != nil {
-				user, ended, err := rt.client.logout()
+				user, ended, err := rt.client.logout(func(user string) error { return logoutUser(c, user) })
 				if err != nil {
 					return err
 				}
@@ -273,8 +280,8 @@ func (rt *runtime) logoutCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if want := flagValue(c, "user", (*cli.Context).String); want != "" && want != creds.User {
-				return lot.Errorf(lot.EUSAGE, "--user (or CELLTRACK_USER) %s names someone other than the session's user %s; nothing was done — drop --user to log %s out", want, creds.User, creds.User)
+			if err := logoutUser(c, creds.User); err != nil {
+				return err
 			}
 			u, err := rt.db.Logout(creds)
 			os.Remove(path)
@@ -291,6 +298,16 @@ func (rt *runtime) logoutCommand() *cli.Command {
 			})
 		}),
 	}
+}
+
+// logoutUser refuses a logout whose --user (or CELLTRACK_USER) names
+// someone other than user, the session's: the same answer on a database
+// here and through a server.
+func logoutUser(c *cli.Context, user string) error {
+	if want := flagValue(c, "user", (*cli.Context).String); want != "" && want != user {
+		return lot.FieldErrorf("user", lot.EUSAGE, "--user (or CELLTRACK_USER) %s names someone other than the session's user %s; nothing was done — drop --user to log %s out", want, user, user)
+	}
+	return nil
 }
 
 func (rt *runtime) whoamiCommand() *cli.Command {

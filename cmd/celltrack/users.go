@@ -1,8 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -37,6 +41,9 @@ func (rt *runtime) initCommand() *cli.Command {
 			}
 			zone, err := lot.LoadZone("--tz", c.String("tz"))
 			if err != nil {
+				return err
+			}
+			if err := folderExists(dbPath(c)); err != nil {
 				return err
 			}
 			admin := audit.User{Name: c.String("admin"), FullName: c.String("full-name")}
@@ -332,4 +339,22 @@ func directoryViews(us []audit.User) []map[string]any {
 
 func userView(u audit.User) map[string]any {
 	return map[string]any{"id": u.ID, "name": u.Name, "full_name": u.FullName, "role": u.Role, "disabled": u.Disabled, "created_at": u.CreatedAt}
+}
+
+// folderExists refuses, before any password is asked, an init whose --db
+// file would go in a folder that does not exist (a mistyped path): init
+// makes the database file, never the folders above it.
+func folderExists(path string) error {
+	if store.IsPostgres(path) {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return lot.FieldErrorf("db", lot.EINVALID, "--db %s: the folder %s does not exist; check the path, or make the folder first (mkdir -p %s) — nothing was created", path, dir, dir)
+	case err == nil && !fi.IsDir():
+		return lot.FieldErrorf("db", lot.EINVALID, "--db %s: %s is a file, not a folder; check the path — nothing was created", path, dir)
+	}
+	return nil // any other error is the open's to report
 }

@@ -61,9 +61,34 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// IsURL says whether s names a PostgreSQL database rather than a file.
+// IsURL says whether s names a PostgreSQL database rather than a file: a
+// postgres:// or postgresql:// URL, the scheme in any case (`Postgres://`,
+// `POSTGRESQL://`), as URL schemes are case-insensitive (RFC 3986 §3.1) and
+// documents and password managers capitalise them.
 func IsURL(s string) bool {
-	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+	_, ok := schemeEnd(s)
+	return ok
+}
+
+// schemeEnd is the length of s's postgres:// or postgresql:// prefix, in
+// any case, and whether it has one.
+func schemeEnd(s string) (int, bool) {
+	for _, p := range []string{"postgres://", "postgresql://"} {
+		if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
+			return len(p), true
+		}
+	}
+	return 0, false
+}
+
+// lowerScheme is rawURL with its scheme in lower case, which the driver
+// needs to read it as a URL (pgx compares the prefix case-sensitively and
+// would read `Postgres://…` as a list of key=value settings).
+func lowerScheme(rawURL string) string {
+	if n, ok := schemeEnd(rawURL); ok {
+		return strings.ToLower(rawURL[:n]) + rawURL[n:]
+	}
+	return rawURL
 }
 
 // Options says how to open a database.
@@ -243,6 +268,7 @@ func connect(rawURL string, opts Options) (*Engine, error) {
 
 // dial makes the pool; it connects on the first use.
 func dial(rawURL string, opts Options) (*Engine, error) {
+	rawURL = lowerScheme(rawURL)
 	desc, secrets := redactURL(rawURL)
 	cfg, err := pgxpool.ParseConfig(rawURL)
 	if err != nil {

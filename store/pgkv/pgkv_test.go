@@ -656,3 +656,32 @@ func TestRedactDropsEverySecretParameter(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemeInAnyCase: a URL's scheme is case-insensitive (RFC 3986 §3.1),
+// so `Postgres://` and `POSTGRESQL://` name a PostgreSQL database — and
+// connect, though the driver reads only a lower-case scheme as a URL — and
+// are described in lower case without the password (review 20, H).
+func TestSchemeInAnyCase(t *testing.T) {
+	for s, want := range map[string]bool{
+		"postgres://h/d": true, "Postgres://h/d": true, "POSTGRESQL://h/d": true, "pOsTgReSqL://h/d": true,
+		"postgres:/h/d": false, "postgress://h/d": false, "Postgres": false, "lab.db": false, "./postgres://x": false,
+	} {
+		if got := pgkv.IsURL(s); got != want {
+			t.Errorf("IsURL(%q) = %v, want %v", s, got, want)
+		}
+	}
+	_, u := create(t)
+	scheme, rest, _ := strings.Cut(u, "://")
+	upper := strings.ToUpper(scheme) + "://" + rest
+	e, err := pgkv.Open(upper, pgkv.Options{})
+	if err != nil {
+		t.Fatalf("open %s: %v", pgkv.Redact(upper), err)
+	}
+	defer e.Close()
+	if want := pgkv.Redact(u); e.Describe() != want {
+		t.Errorf("Describe of the URL with scheme %s: %q, want %q", strings.ToUpper(scheme), e.Describe(), want)
+	}
+	if err := e.View(func(kv.Tx) error { return nil }); err != nil {
+		t.Errorf("read through %s://: %v", strings.ToUpper(scheme), err)
+	}
+}

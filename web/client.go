@@ -69,10 +69,10 @@ func (e *APIFailure) Unwrap() error { return e.Err }
 func NewClient(raw string, caPEM []byte, caName string) (*Client, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, lot.Errorf(lot.EUSAGE, "--server (or CELLTRACK_SERVER) %q is not a server URL; give http(s)://HOST:PORT as `celltrack serve` printed it", raw)
+		return nil, lot.Errorf(lot.EUSAGE, "--server (or CELLTRACK_SERVER) %q is not a server URL; give http(s)://HOST:PORT as `celltrack serve` printed it", shownURL(raw, u))
 	}
 	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return nil, lot.Errorf(lot.EUSAGE, "--server (or CELLTRACK_SERVER) %q: give only the scheme, host and port (e.g. https://ward.example:8443), no user, path or query", raw)
+		return nil, lot.Errorf(lot.EUSAGE, "--server (or CELLTRACK_SERVER) %q: give only the scheme, host and port (e.g. https://ward.example:8443), no user, path or query", shownURL(raw, u))
 	}
 	base := u.Scheme + "://" + u.Host
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -316,4 +316,17 @@ func IsAPIFailure(err error) (*APIFailure, bool) {
 	var f *APIFailure
 	ok := errors.As(err, &f)
 	return f, ok
+}
+
+// shownURL is a --server value as a message may print it: without the
+// password of a user part (url.URL.Redacted), and, when it does not parse,
+// without anything between "://" and an "@".
+func shownURL(raw string, u *url.URL) string {
+	if u != nil {
+		return u.Redacted()
+	}
+	if i, j := strings.Index(raw, "://"), strings.LastIndex(raw, "@"); i >= 0 && j > i {
+		return raw[:i+3] + "xxxxx" + raw[j:]
+	}
+	return raw
 }

@@ -3,6 +3,7 @@ package pgkv_test
 import (
 	"bytes"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -143,6 +144,53 @@ func TestIdleReadNoPing(t *testing.T) {
 	}
 	time.Sleep(1200 * time.Millisecond)
 	read()
+	// Several idle connections, all ended by the server, and a read with
+	// one retry: its first attempt meets a dead connection, its second is
+	// pinged, so that the pool drops the dead ones instead of handing out
+	// the next.
+	e3, err := pgkv.Open(u, pgkv.Options{Retries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e3.Close()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 3 {
+		wg.Go(func() {
+			<-start
+			if err := e3.View(func(tx kv.Tx) error {
+				tx.Bucket([]byte("things")).Get([]byte("k"))
+				time.Sleep(50 * time.Millisecond) // the three at once: three connections
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for deadline := time.Now().Add(10 * time.Second); e3.Pool().Stat().AcquiredConns() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the held read transaction did not end within 10 s")
+		}
+	}
+	if n := e3.Pool().Stat().IdleConns(); n < 2 {
+		t.Fatalf("%d idle connections, want at least 2 for this test", n)
+	}
+	if err := exec(t, e, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1200 * time.Millisecond)
+	func() {
+		defer func() { // a read's failure is raised as a *kv.Error panic
+			if r := recover(); r != nil {
+				t.Errorf("a read with one retry after the server ended every idle connection: %v", r)
+			}
+		}()
+		if err := e3.View(func(tx kv.Tx) error { tx.Bucket([]byte("things")).Get([]byte("k")); return nil }); err != nil {
+			t.Errorf("a read with one retry after the server ended every idle connection: %v", err)
+		}
+	}()
 	// A write's connection is pinged as before: one round trip more
 	// after the pause than right after another write.
 	write := func() int {

@@ -40,3 +40,48 @@ func TestReview21AdminOwnNameWithInitialOrSuffix(t *testing.T) {
 		}
 	}
 }
+
+// TestReview21RestoredAbsoluteExpiryRevivesEndedSession (review 21, finding
+// B): fix20a ends open sessions when the admin shortens the absolute expiry
+// ("a laptop was stolen"), but only by reading the expiry in force at each
+// use (checkSession): once the admin sets it back, the session ended by the
+// shortening — the stolen laptop's — works again, hours after it was
+// refused. A session the facility's expiry ended should stay ended.
+func TestReview21RestoredAbsoluteExpiryRevivesEndedSession(t *testing.T) {
+	db := newTestDB(t)
+	now := db.Now()
+	db.Now = func() time.Time { return now }
+	c, _, err := db.Login("liu", testPassword, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := now
+	set, err := db.Settings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	was := set.AbsoluteExpiry
+	set.AbsoluteExpiry = time.Hour
+	if err := db.SetSettings("alice", set, "a laptop was stolen: sessions end after an hour"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ { // active every 10 minutes until the 1h expiry ends the session
+		now = now.Add(10 * time.Minute)
+		_, next, err := db.Session(c)
+		if err != nil {
+			if lot.ErrorCode(err) != lot.ESESSION || i < 5 {
+				t.Fatalf("liu's session after %d minutes: %v; want ended by the 1h absolute expiry after an hour", (i+1)*10, err)
+			}
+			break
+		}
+		c = next
+	}
+	set.AbsoluteExpiry = was
+	if err := db.SetSettings("alice", set, "incident closed: back to the usual expiry"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.Session(c); err == nil {
+		t.Errorf("liu's session, ended at %s by the 1h absolute expiry, works again at %s once the expiry is set back to %s",
+			lot.FormatTime(opened.Add(time.Hour)), lot.FormatTime(now), was)
+	}
+}

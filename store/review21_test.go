@@ -80,7 +80,7 @@ func TestReview21RestoredAbsoluteExpiryRevivesEndedSession(t *testing.T) {
 	if err := db.SetSettings("alice", set, "incident closed: back to the usual expiry"); err != nil {
 		t.Fatal(err)
 	}
-	now = now.Add(5 * time.Minute)
+	now = now.Add(time.Minute) // within the idle expiry of liu's last use (09:50)
 	if _, _, err := db.Session(c); err == nil {
 		t.Errorf("liu's session, ended at %s by the 1h absolute expiry, works again at %s once the expiry is set back to %s",
 			lot.FormatTime(opened.Add(time.Hour)), lot.FormatTime(now), was)

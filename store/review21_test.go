@@ -18,16 +18,7 @@ import (
 // (forbidden, exit 3, nothing written), as "Adams, Alice" is; on main each
 // is created, and the admin can then witness her own signatures.
 func TestReview21AdminOwnNameWithInitialOrSuffix(t *testing.T) {
-	FailedPasswordDelay = 0
-	now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
-	db, err := Open(testDBPath(t), Options{Create: true, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Init("G1234", audit.User{Name: "alice", FullName: "Alice Adams"}, testPassword); err != nil {
-		t.Fatal(err)
-	}
+	db := newAliceAdamsDB(t, time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC))
 	for i, full := range []string{"Alice M. Adams", "A. Adams", "Alice Adams 2", "Alice Adams (nights)"} {
 		name := []string{"am1", "am2", "am3", "am4"}[i]
 		before, _ := db.AuditCount()

@@ -243,7 +243,9 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 		if _, err := rand.Read(key); err != nil {
 			return fmt.Errorf("session key: %w", err)
 		}
-		s := sessionRecord{V: 1, UserID: u.ID, User: u.Name, Created: now, Expires: now.Add(set.AbsoluteExpiry), LastActivity: now, TouchKey: key}
+		// The expiry in force as the session is written: a shortening
+		// committed since the view above capped the sessions then open.
+		s := sessionRecord{V: 1, UserID: u.ID, User: u.Name, Created: now, Expires: now.Add(settingsTx(tx).AbsoluteExpiry), LastActivity: now, TouchKey: key}
 		creds = Credentials{DatabaseID: string(tx.Bucket(bMeta).Get(metaDBID)), User: u.Name, Token: base64.RawURLEncoding.EncodeToString(token), LastActivity: now}
 		h := tokenHash(creds.Token)
 		creds.MAC = touchMAC(key, h, now)
@@ -531,8 +533,49 @@ func getSession(tx kv.Tx, hash []byte) (sessionRecord, bool, error) {
 	return s, true, nil
 }
 
-// pruneSessions deletes sessions that ended — at the absolute expiry in
-// force (checkSession) — more than a day ago, so the bucket holds about
+// sessionExpires is when s ends, the absolute expiry abs in force: the
+// earlier of its stored expiry and its login plus abs (checkSession).
+func sessionExpires(s sessionRecord, abs time.Duration) time.Time {
+	if in := s.Created.Add(abs); in.Before(s.Expires) {
+		return in
+	}
+	return s.Expires
+}
+
+// capSessions, in the write transaction that shortens the facility's
+// absolute expiry to abs, stores in every open session the expiry the new
+// setting gives it when earlier than its own: a session ended by the
+// shorter expiry stays ended when the setting is lengthened again (review
+// 21, finding B).
+func capSessions(tx kv.Tx, abs time.Duration) error {
+	b := tx.Bucket(bSessions)
+	type kv struct{ k, v []byte }
+	var upd []kv
+	err := b.ForEach(func(k, v []byte) error {
+		var s sessionRecord
+		if err := unmarshalRecord(v, &s); err != nil {
+			return fmt.Errorf("decode session: %w", err)
+		}
+		if e := sessionExpires(s, abs); !s.Revoked && e.Before(s.Expires) {
+			s.Expires = e
+			nv, err := s.marshal()
+			if err != nil {
+				return err
+			}
+			upd = append(upd, kv{append([]byte(nil), k...), nv})
+		}
+		return nil
+	})
+	for _, x := range upd {
+		if err == nil {
+			err = b.Put(x.k, x.v)
+		}
+	}
+	return err
+}
+
+// pruneSessions deletes sessions that ended — at their absolute expiry
+// (sessionExpires) — more than a day ago, so the bucket holds about
 // one day of logins.
 func pruneSessions(tx kv.Tx, now time.Time) {
 	b := tx.Bucket(bSessions)
@@ -540,7 +583,7 @@ func pruneSessions(tx kv.Tx, now time.Time) {
 	var old [][]byte
 	b.ForEach(func(k, v []byte) error {
 		var s sessionRecord
-		if unmarshalRecord(v, &s) == nil && now.Sub(s.Created.Add(abs)) > 24*time.Hour {
+		if unmarshalRecord(v, &s) == nil && now.Sub(sessionExpires(s, abs)) > 24*time.Hour {
 			old = append(old, append([]byte(nil), k...))
 		}
 		return nil
@@ -617,11 +660,13 @@ func (db *DB) checkSession(tx kv.Tx, c Credentials, withUser bool) (sessionRecor
 		last = c.LastActivity
 	}
 	set := settingsTx(tx)
-	// The facility's absolute expiry in force ends the session, as its
-	// idle expiry in force does: shortened after an incident, it ends the
-	// sessions already open (review 20, finding E); lengthened, it
-	// lengthens them. What the login stored is the expiry at the time.
-	s.Expires = s.Created.Add(set.AbsoluteExpiry)
+	// A session ends at the earliest absolute expiry in force during its
+	// life: the one its login stored, capped by SetSettings when the
+	// facility shortened it since (review 21, finding B), or the one in
+	// force now when shorter (review 20, finding E). Lengthening the
+	// setting never revives a session a shorter one ended, nor lengthens
+	// an open one.
+	s.Expires = sessionExpires(s, set.AbsoluteExpiry)
 	if err := s.session().Check(now, last, set.IdleExpiry); err != nil {
 		return s, nil, audit.User{}, err
 	}
@@ -828,6 +873,11 @@ func (db *DB) SetSettings(actor string, s audit.Settings, reason string) error {
 		return err
 	}
 	return db.update(actor, audit.SettingsSet, func(w *writer) error {
+		if s.AbsoluteExpiry < settingsTx(w.tx).AbsoluteExpiry {
+			if err := capSessions(w.tx, s.AbsoluteExpiry); err != nil {
+				return err
+			}
+		}
 		return w.put(kindSettings, settingsID(w.tx), string(audit.SettingsSet), reason, settingsRecord{V: 1, Settings: s})
 	})
 }

@@ -42,8 +42,12 @@ type sessionRecord struct {
 	Created      time.Time `json:"created"`
 	Expires      time.Time `json:"expires"`
 	LastActivity time.Time `json:"last_activity"`
-	Revoked      bool      `json:"revoked,omitempty"`
-	TouchKey     []byte    `json:"touch_key"`
+	// ActiveSince, when set, is the time the session's last activity must
+	// be at or after: a shorter idle expiry ended it otherwise, before
+	// SetSettings lengthened the setting (capSessions).
+	ActiveSince time.Time `json:"active_since,omitzero"`
+	Revoked     bool      `json:"revoked,omitempty"`
+	TouchKey    []byte    `json:"touch_key"`
 }
 
 func (r sessionRecord) session() audit.Session {
@@ -505,6 +509,13 @@ func (r sessionRecord) marshal() ([]byte, error) {
 		}
 		b = append(append(b, t.name...), at...)
 	}
+	if !r.ActiveSince.IsZero() {
+		at, err := r.ActiveSince.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("json: error calling MarshalJSON for type time.Time: %w", err)
+		}
+		b = append(append(b, `,"active_since":`...), at...)
+	}
 	if r.Revoked {
 		b = append(b, `,"revoked":true`...)
 	}
@@ -542,12 +553,21 @@ func sessionExpires(s sessionRecord, abs time.Duration) time.Time {
 	return s.Expires
 }
 
-// capSessions, in the write transaction that shortens the facility's
-// absolute expiry to abs, stores in every open session the expiry the new
-// setting gives it when earlier than its own: a session ended by the
-// shorter expiry stays ended when the setting is lengthened again (review
-// 21, finding B).
-func capSessions(tx kv.Tx, abs time.Duration) error {
+// capSessions, in the write transaction that changes the facility's
+// expiries from old to new at now, stores in every open session what ends
+// it under the settings in force so far, so that a session a shorter
+// expiry ended stays ended when the setting is lengthened again (review 21,
+// finding B): a changed absolute expiry caps its Expires at its login plus
+// the shorter of the two (the old one too: a session a build before this
+// one left uncapped is capped before the setting is lengthened); a lengthened
+// idle expiry sets its ActiveSince to now less the old idle expiry, when
+// its last activity as the database saw it is earlier (the client's, from
+// reads, is known only at the next check).
+func capSessions(tx kv.Tx, now time.Time, old, new audit.Settings) error {
+	if new.AbsoluteExpiry == old.AbsoluteExpiry && new.IdleExpiry <= old.IdleExpiry {
+		return nil
+	}
+	abs, since := min(old.AbsoluteExpiry, new.AbsoluteExpiry), now.Add(-old.IdleExpiry)
 	b := tx.Bucket(bSessions)
 	type kv struct{ k, v []byte }
 	var upd []kv
@@ -556,8 +576,17 @@ func capSessions(tx kv.Tx, abs time.Duration) error {
 		if err := unmarshalRecord(v, &s); err != nil {
 			return fmt.Errorf("decode session: %w", err)
 		}
-		if e := sessionExpires(s, abs); !s.Revoked && e.Before(s.Expires) {
-			s.Expires = e
+		if s.Revoked {
+			return nil
+		}
+		changed := false
+		if e := sessionExpires(s, abs); e.Before(s.Expires) {
+			s.Expires, changed = e, true
+		}
+		if new.IdleExpiry > old.IdleExpiry && now.Before(s.Expires) && s.LastActivity.Before(since) && s.ActiveSince.Before(since) {
+			s.ActiveSince, changed = since, true
+		}
+		if changed {
 			nv, err := s.marshal()
 			if err != nil {
 				return err
@@ -669,6 +698,9 @@ func (db *DB) checkSession(tx kv.Tx, c Credentials, withUser bool) (sessionRecor
 	s.Expires = sessionExpires(s, set.AbsoluteExpiry)
 	if err := s.session().Check(now, last, set.IdleExpiry); err != nil {
 		return s, nil, audit.User{}, err
+	}
+	if last.Before(s.ActiveSince) {
+		return s, nil, audit.User{}, lot.Errorf(lot.ESESSION, "the session of %s was idle since %s, longer than the idle expiry in force then (a longer one set since revives no session); log in again", s.User, lot.FormatTime(last)).Run("login " + s.User)
 	}
 	if !withUser {
 		return s, h, audit.User{Name: s.User, ID: s.UserID}, nil
@@ -873,10 +905,8 @@ func (db *DB) SetSettings(actor string, s audit.Settings, reason string) error {
 		return err
 	}
 	return db.update(actor, audit.SettingsSet, func(w *writer) error {
-		if s.AbsoluteExpiry < settingsTx(w.tx).AbsoluteExpiry {
-			if err := capSessions(w.tx, s.AbsoluteExpiry); err != nil {
-				return err
-			}
+		if err := capSessions(w.tx, w.now, settingsTx(w.tx), s); err != nil {
+			return err
 		}
 		return w.put(kindSettings, settingsID(w.tx), string(audit.SettingsSet), reason, settingsRecord{V: 1, Settings: s})
 	})

@@ -568,6 +568,24 @@ func capSessions(tx kv.Tx, now time.Time, old, new audit.Settings) error {
 		return nil
 	}
 	abs, since := min(old.AbsoluteExpiry, new.AbsoluteExpiry), now.Add(-old.IdleExpiry)
+	return updateSessions(tx, func(_ []byte, s *sessionRecord) bool {
+		if s.Revoked {
+			return false
+		}
+		changed := false
+		if e := sessionExpires(*s, abs); e.Before(s.Expires) {
+			s.Expires, changed = e, true
+		}
+		if new.IdleExpiry > old.IdleExpiry && now.Before(s.Expires) && s.LastActivity.Before(since) && s.ActiveSince.Before(since) {
+			s.ActiveSince, changed = since, true
+		}
+		return changed
+	})
+}
+
+// updateSessions calls change on every session in tx and writes back those
+// it changed (true).
+func updateSessions(tx kv.Tx, change func(key []byte, s *sessionRecord) bool) error {
 	b := tx.Bucket(bSessions)
 	type kv struct{ k, v []byte }
 	var upd []kv
@@ -576,17 +594,7 @@ func capSessions(tx kv.Tx, now time.Time, old, new audit.Settings) error {
 		if err := unmarshalRecord(v, &s); err != nil {
 			return fmt.Errorf("decode session: %w", err)
 		}
-		if s.Revoked {
-			return nil
-		}
-		changed := false
-		if e := sessionExpires(s, abs); e.Before(s.Expires) {
-			s.Expires, changed = e, true
-		}
-		if new.IdleExpiry > old.IdleExpiry && now.Before(s.Expires) && s.LastActivity.Before(since) && s.ActiveSince.Before(since) {
-			s.ActiveSince, changed = since, true
-		}
-		if changed {
+		if change(k, &s) {
 			nv, err := s.marshal()
 			if err != nil {
 				return err
@@ -632,27 +640,13 @@ func revokeSessions(tx kv.Tx, id uuid.UUID) error {
 // token hash is keep (nil: none kept): a password change ends the sessions
 // the old password opened elsewhere, not the one it was made in.
 func revokeSessionsExcept(tx kv.Tx, id uuid.UUID, keep []byte) error {
-	b := tx.Bucket(bSessions)
-	type kv struct{ k, v []byte }
-	var upd []kv
-	err := b.ForEach(func(k, v []byte) error {
-		var s sessionRecord
-		if err := unmarshalRecord(v, &s); err != nil {
-			return fmt.Errorf("decode session: %w", err)
-		}
+	return updateSessions(tx, func(k []byte, s *sessionRecord) bool {
 		if s.UserID == id && !s.Revoked && (keep == nil || !hmac.Equal(k, keep)) {
 			s.Revoked = true
-			nv, _ := json.Marshal(s)
-			upd = append(upd, kv{append([]byte(nil), k...), nv})
+			return true
 		}
-		return nil
+		return false
 	})
-	for _, x := range upd {
-		if err == nil {
-			err = b.Put(x.k, x.v)
-		}
-	}
-	return err
 }
 
 // checkSession checks credentials in tx: the database identity, the

@@ -170,3 +170,25 @@ func FuzzParseContainerCode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMayBeSameName: the admin look-alike check is symmetric, covers
+// SameName, and a name of two or more words with a number added still
+// reads as that name (review 21, finding A).
+func FuzzMayBeSameName(f *testing.F) {
+	for _, c := range [][2]string{{"Alice Adams", "Adams, Alice"}, {"Ian Hill", "Lan Hill"}, {"Ian Hill", "lan Hill"}, {"Mark Ali", "Mark All"},
+		{"Alice Adams", "A. Adams"}, {"Al1ce Adarns", "AIice Adams"}, {"İan Hill", "Ian Hill"}, {"Dr", "Dr"}, {"", "x"}, {"rn", "m"}, {"Dr MD", "x"}} {
+		f.Add(c[0], c[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if MayBeSameName(a, b) != MayBeSameName(b, a) {
+			t.Fatalf("MayBeSameName(%q, %q) = %v but reversed %v", a, b, MayBeSameName(a, b), MayBeSameName(b, a))
+		}
+		if SameName(a, b) && !MayBeSameName(a, b) {
+			t.Fatalf("SameName(%q, %q) but not MayBeSameName", a, b)
+		}
+		// three words kept: a's two or more, and the 2 (not all titles)
+		if len(nameWords(a+" 2", false)) >= 3 && !MayBeSameName(a, a+" 2") {
+			t.Fatalf("MayBeSameName(%q, %q) = false; a number added tells the name apart", a, a+" 2")
+		}
+	})
+}

@@ -1,7 +1,6 @@
 package lot
 
 import (
-	"slices"
 	"strings"
 	"unicode"
 
@@ -149,37 +148,130 @@ func SameName(a, b string) bool {
 
 // MayBeSameName reports whether printed names a and b may name the same
 // person once read the ways a signature block or a roster prints a name,
-// beyond SameName: in any word order ("Adams, Alice" is Alice Adams),
-// without titles and post-nominals ("Dr Alice Adams, MD" is Alice Adams;
-// nameTitles), without accents ("Alicé" is Alice), and with the Latin
-// look-alikes of UTS #39 that a font blurs read as one letter (1, I and
-// l; 0 and o; rn and m; vv and w: "Al1ce Adarns" is Alice Adams).
+// beyond SameName. The rule: after folding (nameWords: punctuation, accents,
+// titles and post-nominals, Cyrillic and Greek look-alikes, and the Latin
+// look-alikes of UTS #39 that a font blurs — I, l, 1 and |; 0 and O; rn and
+// m; vv and w — read on the name as typed, then case), a and b may be one
+// person when two words of one match two words of the other, in any order,
+// one of them in full (the family name) and the other in full or as its
+// initial (the given name), whatever other words either has: middle names
+// or initials, numbers, generational suffixes, notes in parentheses.
+// "Adams, Alice", "Alice M. Adams", "A. Adams", "Alice Adams 2", "Alice
+// Adams (nights)", "Alice B. Adams MD", "Alice Adams II", "Dr Alice Adarns"
+// and "AIice Adams" may all be Alice Adams; "Alice", "Alicia Adams",
+// "Alice Adam", "Lan Hill" for "Ian Hill" (a capital L looks like no I)
+// are not. Names of one word match that word.
 //
 // It is broader than SameName on purpose, and for one use: an admin
 // creating or changing an account that may be the admin's own
 // (store.notOwnLookalike). There a false match costs the admin asking
 // another admin, and a miss lets the admin sign under a second login. It
 // is not used where a match refuses a real person or a real witness
-// (checkPrintedName, segregation of duties): "Wei Liu" and "Liu Wei", or
-// "Carl" and "Cari", are different people there.
+// (checkPrintedName, segregation of duties): "Wei Liu" and "Liu Wei",
+// "Alice Adams" and "Alice Adams Jr", are different people there.
 func MayBeSameName(a, b string) bool {
 	if SameName(a, b) {
 		return true
 	}
 	for _, drop := range []bool{false, true} {
-		if ka := nameKey(a, drop); ka != "" && ka == nameKey(b, drop) {
+		if wordsMayMatch(nameWords(a, drop), nameWords(b, drop)) {
 			return true
 		}
 	}
 	return false
 }
 
+// wordsMayMatch is MayBeSameName's rule on folded words: one word each,
+// matching; or two disjoint pairs of words, one pair matching in full and
+// the other in full or as an initial.
+func wordsMayMatch(a, b [][]rune) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	if len(a) == 1 && len(b) == 1 {
+		return wordMatch(a[0], b[0])
+	}
+	for i := range a {
+		for j := range b {
+			if !wordMatch(a[i], b[j]) {
+				continue
+			}
+			for k := range a {
+				for m := range b {
+					if k != i && m != j && (wordMatch(a[k], b[m]) || initialOf(a[k], b[m]) || initialOf(b[m], a[k])) {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// wordMatch reports whether folded words x and y read alike, letter by
+// letter (runeMatch).
+func wordMatch(x, y []rune) bool {
+	if len(x) != len(y) {
+		return false
+	}
+	for i := range x {
+		if !runeMatch(x[i], y[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// initialOf reports whether folded word x is an initial of word y: a single
+// letter reading as y's first.
+func initialOf(x, y []rune) bool {
+	return len(x) == 1 && len(y) > 1 && runeMatch(x[0], y[0])
+}
+
+// The letters a font blurs into one stroke, as nameWords marks them on the
+// name as typed: a capital I, a small l, and 1 or | (which also blur with
+// a small i). A capital I is also the letter i and a small l the letter l
+// (case), but a capital L and a small i look like no I or l: so "AIice"
+// may be "Alice" and "lan" may be "Ian", but "Lan" is not "Ian" and "Ali"
+// is not "All". The relation is not transitive, so words are compared
+// letter by letter (runeMatch), not folded to one key. The marks are
+// private-use code points, which NFKC and case folding leave alone; a name
+// typed with one of them (it prints as nothing or a box) has it read as a
+// stroke, which can only refuse more.
+const (
+	strokeCapitalI = '\uE049' // I as typed: the letter i, or a stroke
+	strokeSmallL   = '\uE06C' // l as typed: the letter l, or a stroke
+	strokeOnly     = '\uE031' // 1 or | as typed: a stroke only
+)
+
+// runeMatch reports whether folded letters x and y read alike: the same
+// letter once case is folded, both a stroke, or a 1 or | and a letter i
+// ("Al1ce" is Alice).
+func runeMatch(x, y rune) bool {
+	stroke := func(r rune) bool { return r == strokeCapitalI || r == strokeSmallL || r == strokeOnly }
+	return letterOf(x) == letterOf(y) || stroke(x) && stroke(y) ||
+		x == strokeOnly && letterOf(y) == 'i' || y == strokeOnly && letterOf(x) == 'i'
+}
+
+// letterOf is the letter a folded rune is once case is folded: a marked
+// capital I is i, a marked small l is l.
+func letterOf(r rune) rune {
+	switch r {
+	case strokeCapitalI:
+		return 'i'
+	case strokeSmallL:
+		return 'l'
+	}
+	return r
+}
+
 // nameTitles are the titles and post-nominals MayBeSameName leaves out, as
-// foldName and nameKey print them (case folded, dots and spaces dropped:
-// "Ph.D." is phd). Generational suffixes (Jr, Sr, II) are kept: they name
-// another person. So are the ones that are also common family names (Do,
-// Ma, Pa). A role written into a printed name ("Alice Adams (admin)", as
-// the demo does) is left out as a title is.
+// nameWords prints them (case folded, dots and spaces dropped: "Ph.D." is
+// phd). A role written into a printed name ("Alice Adams (admin)", as the
+// demo does) is left out as a title is. Since any other word is allowed
+// beside the two that match, leaving titles out matters where a title
+// would be taken for a given name: "Dr Adams" and "Dr Alice Adams" share
+// only the family name.
 var nameTitles = map[string]bool{
 	"dr": true, "doctor": true, "prof": true, "professor": true, "mr": true, "mrs": true, "ms": true,
 	"miss": true, "mx": true, "sir": true, "dame": true, "rev": true, "sister": true, "nurse": true,
@@ -192,36 +284,48 @@ var nameTitles = map[string]bool{
 	"admin": true, "administrator": true, "qa": true, "physician": true,
 }
 
-// nameKey is the form MayBeSameName compares: name folded (foldName, with
-// punctuation dropped or read as spaces), accents removed, titles left
-// out (unless that leaves nothing), each word's look-alike letters read as
-// one, the words sorted.
-func nameKey(s string, drop bool) string {
+// nameWords is the form MayBeSameName compares: the look-alikes read on the
+// name as typed (after NFKC) — a capital I, a small l, 1 and | marked as
+// strokes (runeMatch), 0 read as o, rn as m, vv as w and VV as W — then
+// folded as foldName folds (punctuation dropped or read as spaces, case
+// folded, Cyrillic and Greek look-alikes read as Latin), accents removed,
+// and titles left out (unless that leaves nothing).
+func nameWords(s string, drop bool) [][]rune {
 	s = strings.Map(func(r rune) rune {
 		switch r {
+		case 'I', 'І', 'Ι': // Latin, Cyrillic and Greek capital I
+			return strokeCapitalI
+		case 'l':
+			return strokeSmallL
 		case '1', '|':
-			return 'l'
+			return strokeOnly
 		case '0':
 			return 'o'
 		}
 		return r
 	}, norm.NFKC.String(s))
+	s = strings.NewReplacer("rn", "m", "vv", "w", "VV", "W").Replace(s)
 	s = strings.Map(func(r rune) rune {
 		if unicode.Is(unicode.Mn, r) {
 			return -1
 		}
 		return r
 	}, norm.NFD.String(foldName(s, drop)))
-	words := strings.Fields(s)
-	kept := slices.DeleteFunc(slices.Clone(words), func(w string) bool { return nameTitles[w] })
+	var words, kept [][]rune
+	for _, w := range strings.Fields(s) {
+		words = append(words, []rune(w))
+		title := strings.Map(func(r rune) rune {
+			if r == strokeOnly {
+				return '1'
+			}
+			return letterOf(r)
+		}, w)
+		if !nameTitles[title] {
+			kept = append(kept, []rune(w))
+		}
+	}
 	if len(kept) == 0 {
-		kept = words
+		return words
 	}
-	for i, w := range kept {
-		w = strings.ReplaceAll(w, "i", "l")
-		w = strings.ReplaceAll(w, "rn", "m")
-		kept[i] = strings.ReplaceAll(w, "vv", "w")
-	}
-	slices.Sort(kept)
-	return strings.Join(kept, " ")
+	return kept
 }

@@ -157,9 +157,11 @@ func TestSameName(t *testing.T) {
 }
 
 // TestMayBeSameName: the broader comparison of an admin's own name with an
-// account the admin creates or changes (review 20, finding B) folds word
-// order, titles, accents and Latin look-alikes, and still tells apart names
-// that differ in a letter, an initial or a generational suffix.
+// account the admin creates or changes (review 20, finding B; review 21,
+// findings A and C) folds word order, titles, accents and Latin look-alikes
+// read as typed, and lets other words through beside a family name and a
+// given name (or its initial); it still tells apart names that differ in a
+// letter of either, and a capital L or a small i from the stroke of I and l.
 func TestMayBeSameName(t *testing.T) {
 	for _, tc := range []struct {
 		a, b string
@@ -180,24 +182,47 @@ func TestMayBeSameName(t *testing.T) {
 		{"Alice Adams", "Al1ce Adams", true},  // 1 for i
 		{"Alice Adams", "AIice Adams", true},  // capital I for l
 		{"Alice Adams", "A|ice Adams", true},
+		{"Alice Adams", "alice adams", true},
 		{"Olga Owens", "0lga 0wens", true},
 		{"Wendy Vance", "VVendy Vance", true},
+		{"Ian Hill", "lan Hill", true}, // small l for capital I
+		{"Ian Hill", "Hill, lan", true},
 		{"Nina Rossi RN", "Rossi, Nina", true},        // the admin's own title is left out too
 		{"Liu Wei", "Wei Liu", true},                  // could be one person: another admin decides
 		{"Dr", "Dr", true},                            // a name that is all title is compared whole
+		{"Cher", "CHER", true},                        // a name of one word
 		{"Alice Adams (admin)", "Adams, Alice", true}, // the demo's admin
-		{"Alice Adams", "Alice Adams Jr", false},
-		{"Alice Adams", "Alice B. Adams", false},
+		// review 21, finding A: other words beside the two that match
+		{"Alice Adams", "Alice M. Adams", true},
+		{"Alice Adams", "A. Adams", true},
+		{"Alice Adams", "Adams, A.", true},
+		{"Alice Adams", "Alice Adams 2", true},
+		{"Alice Adams", "Alice Adams (nights)", true},
+		{"Alice Adams", "Alice B. Adams MD", true},
+		{"Alice Adams", "Alice Adams II", true},
+		{"Alice Adams", "Alice Adams Jr", true},
+		{"Alice Adams", "Do Alice Adams", true},
+		{"Alice Adams", "Mary Alice Adams", true},
+		{"Alice M. Adams", "A. Adams", true}, // the admin's name has the extra word
 		{"Alice Adams", "Alice Adam", false},
 		{"Alice Adams", "Alicia Adams", false},
-		{"Alice Adams", "Alice Adams 2", false},
+		{"Alice Adams", "Alice Brown", false},
+		{"Alice Adams", "B. Adams", false},
+		{"Alice Adams", "Adams Adams", false},
+		{"Alice Adams", "A. A.", false},
 		{"Alice Adams", "Dr", false},
 		{"Alice Adams", "Alice", false},
 		{"Alice Adams", "Adams", false},
-		{"Alice Adams", "Do Alice Adams", false}, // Do is also a family name
+		{"Alice Adams", "Alice, RN", false},
+		// review 21, finding C: look-alikes are read as typed, then case
+		{"Ian Hill", "Lan Hill", false}, // a capital L looks like no I
+		{"Mark Ali", "Mark All", false}, // a small i looks like no l
+		{"Eli Ross", "Ell Ross", false},
+		{"Alice Adams", "ALICE ADAMS", true},
+		{"ALICE ADAMS", "AIICE ADAMS", false}, // capitals: I and L do not blur
 	} {
 		if got := MayBeSameName(tc.a, tc.b); got != tc.same {
-			t.Errorf("MayBeSameName(%q, %q) = %v; want %v (keys %q and %q)", tc.a, tc.b, got, tc.same, nameKey(tc.a, true), nameKey(tc.b, true))
+			t.Errorf("MayBeSameName(%q, %q) = %v; want %v (words %q and %q)", tc.a, tc.b, got, tc.same, nameWords(tc.a, false), nameWords(tc.b, false))
 		}
 		if got := MayBeSameName(tc.b, tc.a); got != tc.same {
 			t.Errorf("MayBeSameName(%q, %q) = %v; want %v (not symmetric)", tc.b, tc.a, got, tc.same)

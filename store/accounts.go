@@ -60,14 +60,16 @@ func (w *writer) grant(admin *audit.User, u audit.User) (*audit.Signature, error
 }
 
 // notOwnLookalike refuses an admin creating or changing an account whose
-// printed name may be the admin's own (lot.MayBeSameName: in any word
-// order, with titles, accents or look-alike letters): a second account of
-// the admin could sign what the admin may not. It is the one check of
+// printed name may be the admin's own (lot.MayBeSameName: the admin's
+// family name and given name or its initial, in any word order, whatever
+// other words — a middle initial, a number, a suffix, a note — with
+// titles, accents or look-alike letters): a second account of the admin
+// could sign what the admin may not. It is the one check of
 // every path that creates or changes an account (AddUser, adminChange).
 func notOwnLookalike(admin, target audit.User) error {
 	if target.Name != admin.Name && lot.MayBeSameName(admin.FullName, target.FullName) {
 		return lot.Errorf(lot.EFORBIDDEN, "user %s's printed name %q reads as the admin's own (%s, %q): an admin cannot create or change an account of their own; ask another admin "+
-			"(printed names are compared in any word order, without titles such as Dr or RN, accents, or look-alike letters such as rn for m or 1 for l)", target.Name, target.FullName, admin.Name, admin.FullName)
+			"(printed names are compared in any word order, without titles such as Dr or RN, accents, or look-alike letters such as rn for m or 1 for l; the same family name with the same given name or its initial reads as one person whatever other words, such as a middle initial, a number or a suffix, either has)", target.Name, target.FullName, admin.Name, admin.FullName)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -17,16 +18,7 @@ import (
 // writes nothing; another admin may do it. bbolt, and PostgreSQL with
 // CELLTRACK_TEST_ENGINE=postgres.
 func TestAdminOwnNameInAnyForm(t *testing.T) {
-	FailedPasswordDelay = 0
-	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-	db, err := Open(testDBPath(t), Options{Create: true, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Init("G1234", audit.User{Name: "alice", FullName: "Alice Adams"}, testPassword); err != nil {
-		t.Fatal(err)
-	}
+	db := newAliceAdamsDB(t, time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	unchanged := func(what string, f func() error) {
 		t.Helper()
 		before, _ := db.AuditCount()
@@ -38,7 +30,9 @@ func TestAdminOwnNameInAnyForm(t *testing.T) {
 			t.Errorf("%s: the refusal wrote %d audit entries", what, after-before)
 		}
 	}
-	for _, full := range []string{"Adams, Alice", "ADAMS Alice", "Dr Alice Adams", "Adams, Alice, MD", "Alice Adarns", "Al1ce Adams", "Alicé Adams"} {
+	for _, full := range []string{"Adams, Alice", "ADAMS Alice", "Dr Alice Adams", "Adams, Alice, MD", "Alice Adarns", "Al1ce Adams", "Alicé Adams",
+		// review 21, finding A: other words beside the family and given name
+		"Alice M. Adams", "A. Adams", "Alice Adams 2", "Alice Adams (nights)", "Alice B. Adams MD", "Alice Adams II"} {
 		unchanged("user add --full-name "+full, func() error {
 			_, err := db.AddUser("alice", audit.User{Name: "la4", FullName: full, Role: audit.QA}, testFirstPassword, testPassword)
 			if err != nil && (lot.ErrorField(err) != "full-name" || !strings.Contains(err.Error(), "user la4's printed name "+`"`+full+`"`)) {
@@ -49,6 +43,12 @@ func TestAdminOwnNameInAnyForm(t *testing.T) {
 	}
 	if _, err := db.User("la4"); err == nil {
 		t.Errorf("la4 exists after every refusal: %v", err)
+	}
+	// Other people of her family name or her given name are not her.
+	for i, full := range []string{"Alicia Adams", "B. Adams", "Alice Brown"} {
+		if _, err := db.AddUser("alice", audit.User{Name: fmt.Sprintf("other%d", i), FullName: full, Role: audit.Nurse}, testFirstPassword, testPassword); err != nil {
+			t.Errorf("alice (Alice Adams) adds %q: %v; another person", full, err)
+		}
 	}
 
 	// Another admin creates the account (it may be another person; or
@@ -80,5 +80,47 @@ func TestAdminOwnNameInAnyForm(t *testing.T) {
 	})
 	if u, err := db.User("la5"); err != nil || u.Role != audit.Lab {
 		t.Errorf("la5 after alice's refused changes: %+v, %v", u, err)
+	}
+}
+
+// newAliceAdamsDB opens a new database whose one user is the admin alice,
+// printed "Alice Adams", at the time now: the set-up of the tests of the
+// admin's own look-alike (lot.MayBeSameName).
+func newAliceAdamsDB(t *testing.T, now time.Time) *DB {
+	t.Helper()
+	FailedPasswordDelay = 0
+	db, err := Open(testDBPath(t), Options{Create: true, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Init("G1234", audit.User{Name: "alice", FullName: "Alice Adams"}, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// TestAdminLookalikeReadAsTyped (review 21, finding C): a sole admin named
+// Ian Hill adds the nurse Lan Hill (a capital L looks like no I), but not
+// "lan Hill" (a small l looks like the capital I).
+func TestAdminLookalikeReadAsTyped(t *testing.T) {
+	FailedPasswordDelay = 0
+	db, err := Open(testDBPath(t), Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Init("G1234", audit.User{Name: "ian", FullName: "Ian Hill"}, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := db.AuditCount()
+	if _, err := db.AddUser("ian", audit.User{Name: "lan2", FullName: "lan Hill", Role: audit.Nurse}, testFirstPassword, testPassword); lot.ErrorCode(err) != lot.EFORBIDDEN || lot.ErrorField(err) != "full-name" {
+		t.Errorf("ian (Ian Hill) adds \"lan Hill\": %v; want refused as the admin's own, field full-name", err)
+	}
+	if after, _ := db.AuditCount(); after != before {
+		t.Errorf("the refusal wrote %d audit entries", after-before)
+	}
+	if _, err := db.AddUser("ian", audit.User{Name: "lan", FullName: "Lan Hill", Role: audit.Nurse}, testFirstPassword, testPassword); err != nil {
+		t.Errorf("ian (Ian Hill) adds the nurse \"Lan Hill\": %v; another person", err)
 	}
 }

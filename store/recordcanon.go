@@ -255,6 +255,9 @@ func (r *sessionRecord) readCanonical(b []byte) bool {
 	r.Expires = c.time()
 	c.lit(`,"last_activity":`)
 	r.LastActivity = c.time()
+	if c.has(`,"active_since":`) {
+		r.ActiveSince = c.time()
+	}
 	if c.has(`,"revoked":`) {
 		r.Revoked = c.bool()
 	}

@@ -68,7 +68,8 @@ func canonRecords(t *testing.T) map[string][][]byte {
 		kindPatient: {patientRecord{V: 1, ID: uuid.New(), MRN: "MRN-<1>", Name: "Zoë \"Q\"", Born: at, Sex: "F", CreatedAt: at, CreatedBy: "nina",
 			FormerMRNs: []string{"MRN-0", "MRN-\u00e4"}}, patientRecord{FormerMRNs: []string{}}},
 		"session": {sessionRecord{V: 1, UserID: uuid.New(), User: "zoë", Created: at, Expires: at.Add(time.Hour), LastActivity: at, Revoked: true,
-			TouchKey: []byte{0, 1, 2, 250, 251, 252, 253}}, sessionRecord{TouchKey: []byte{}}, sessionRecord{TouchKey: []byte{9}}},
+			TouchKey: []byte{0, 1, 2, 250, 251, 252, 253}}, sessionRecord{TouchKey: []byte{}},
+			sessionRecord{V: 1, User: "liu", Created: at, Expires: at.Add(time.Hour), LastActivity: at, ActiveSince: at.Add(-5 * time.Minute), TouchKey: []byte{1}}, sessionRecord{TouchKey: []byte{9}}},
 	}
 	for kind, rs := range written {
 		for _, r := range rs {

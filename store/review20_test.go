@@ -49,21 +49,12 @@ func TestReview20LockedAccountIsNoPasswordOracle(t *testing.T) {
 // ("Alice Adams") → added. Expected: refused as "Alice Adams" is, nothing
 // written.
 func TestReview20AdminCannotAddOwnNameInverted(t *testing.T) {
-	FailedPasswordDelay = 0
-	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-	db, err := Open(testDBPath(t), Options{Create: true, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Init("G1234", audit.User{Name: "alice", FullName: "Alice Adams"}, testPassword); err != nil {
-		t.Fatal(err)
-	}
+	db := newAliceAdamsDB(t, time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	if _, err := db.AddUser("alice", audit.User{Name: "alice2", FullName: "Alice Adams", Role: audit.QA}, testFirstPassword, testPassword); err == nil {
 		t.Fatal("setup: the admin's own printed name, typed exactly, is accepted")
 	}
 	before, _ := db.AuditCount()
-	_, err = db.AddUser("alice", audit.User{Name: "la4", FullName: "Adams, Alice", Role: audit.QA}, testFirstPassword, testPassword)
+	_, err := db.AddUser("alice", audit.User{Name: "la4", FullName: "Adams, Alice", Role: audit.QA}, testFirstPassword, testPassword)
 	if err == nil {
 		t.Errorf("alice (Alice Adams, admin) created a qa account printed %q: her own name, a second login of herself", "Adams, Alice")
 	}

@@ -42,8 +42,12 @@ type sessionRecord struct {
 	Created      time.Time `json:"created"`
 	Expires      time.Time `json:"expires"`
 	LastActivity time.Time `json:"last_activity"`
-	Revoked      bool      `json:"revoked,omitempty"`
-	TouchKey     []byte    `json:"touch_key"`
+	// ActiveSince, when set, is the time the session's last activity must
+	// be at or after: a shorter idle expiry ended it otherwise, before
+	// SetSettings lengthened the setting (capSessions).
+	ActiveSince time.Time `json:"active_since,omitzero"`
+	Revoked     bool      `json:"revoked,omitempty"`
+	TouchKey    []byte    `json:"touch_key"`
 }
 
 func (r sessionRecord) session() audit.Session {
@@ -243,7 +247,9 @@ func (db *DB) Login(name, password string, newPassword func() (string, error)) (
 		if _, err := rand.Read(key); err != nil {
 			return fmt.Errorf("session key: %w", err)
 		}
-		s := sessionRecord{V: 1, UserID: u.ID, User: u.Name, Created: now, Expires: now.Add(set.AbsoluteExpiry), LastActivity: now, TouchKey: key}
+		// The expiry in force as the session is written: a shortening
+		// committed since the view above capped the sessions then open.
+		s := sessionRecord{V: 1, UserID: u.ID, User: u.Name, Created: now, Expires: now.Add(settingsTx(tx).AbsoluteExpiry), LastActivity: now, TouchKey: key}
 		creds = Credentials{DatabaseID: string(tx.Bucket(bMeta).Get(metaDBID)), User: u.Name, Token: base64.RawURLEncoding.EncodeToString(token), LastActivity: now}
 		h := tokenHash(creds.Token)
 		creds.MAC = touchMAC(key, h, now)
@@ -503,6 +509,13 @@ func (r sessionRecord) marshal() ([]byte, error) {
 		}
 		b = append(append(b, t.name...), at...)
 	}
+	if !r.ActiveSince.IsZero() {
+		at, err := r.ActiveSince.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("json: error calling MarshalJSON for type time.Time: %w", err)
+		}
+		b = append(append(b, `,"active_since":`...), at...)
+	}
 	if r.Revoked {
 		b = append(b, `,"revoked":true`...)
 	}
@@ -531,8 +544,75 @@ func getSession(tx kv.Tx, hash []byte) (sessionRecord, bool, error) {
 	return s, true, nil
 }
 
-// pruneSessions deletes sessions that ended — at the absolute expiry in
-// force (checkSession) — more than a day ago, so the bucket holds about
+// sessionExpires is when s ends, the absolute expiry abs in force: the
+// earlier of its stored expiry and its login plus abs (checkSession).
+func sessionExpires(s sessionRecord, abs time.Duration) time.Time {
+	if in := s.Created.Add(abs); in.Before(s.Expires) {
+		return in
+	}
+	return s.Expires
+}
+
+// capSessions, in the write transaction that changes the facility's
+// expiries from old to new at now, stores in every open session what ends
+// it under the settings in force so far, so that a session a shorter
+// expiry ended stays ended when the setting is lengthened again (review 21,
+// finding B): a changed absolute expiry caps its Expires at its login plus
+// the shorter of the two (the old one too: a session a build before this
+// one left uncapped is capped before the setting is lengthened); a lengthened
+// idle expiry sets its ActiveSince to now less the old idle expiry, when
+// its last activity as the database saw it is earlier (the client's, from
+// reads, is known only at the next check).
+func capSessions(tx kv.Tx, now time.Time, old, new audit.Settings) error {
+	if new.AbsoluteExpiry == old.AbsoluteExpiry && new.IdleExpiry <= old.IdleExpiry {
+		return nil
+	}
+	abs, since := min(old.AbsoluteExpiry, new.AbsoluteExpiry), now.Add(-old.IdleExpiry)
+	return updateSessions(tx, func(_ []byte, s *sessionRecord) bool {
+		if s.Revoked {
+			return false
+		}
+		changed := false
+		if e := sessionExpires(*s, abs); e.Before(s.Expires) {
+			s.Expires, changed = e, true
+		}
+		if new.IdleExpiry > old.IdleExpiry && now.Before(s.Expires) && s.LastActivity.Before(since) && s.ActiveSince.Before(since) {
+			s.ActiveSince, changed = since, true
+		}
+		return changed
+	})
+}
+
+// updateSessions calls change on every session in tx and writes back those
+// it changed (true).
+func updateSessions(tx kv.Tx, change func(key []byte, s *sessionRecord) bool) error {
+	b := tx.Bucket(bSessions)
+	type kv struct{ k, v []byte }
+	var upd []kv
+	err := b.ForEach(func(k, v []byte) error {
+		var s sessionRecord
+		if err := unmarshalRecord(v, &s); err != nil {
+			return fmt.Errorf("decode session: %w", err)
+		}
+		if change(k, &s) {
+			nv, err := s.marshal()
+			if err != nil {
+				return err
+			}
+			upd = append(upd, kv{append([]byte(nil), k...), nv})
+		}
+		return nil
+	})
+	for _, x := range upd {
+		if err == nil {
+			err = b.Put(x.k, x.v)
+		}
+	}
+	return err
+}
+
+// pruneSessions deletes sessions that ended — at their absolute expiry
+// (sessionExpires) — more than a day ago, so the bucket holds about
 // one day of logins.
 func pruneSessions(tx kv.Tx, now time.Time) {
 	b := tx.Bucket(bSessions)
@@ -540,7 +620,7 @@ func pruneSessions(tx kv.Tx, now time.Time) {
 	var old [][]byte
 	b.ForEach(func(k, v []byte) error {
 		var s sessionRecord
-		if unmarshalRecord(v, &s) == nil && now.Sub(s.Created.Add(abs)) > 24*time.Hour {
+		if unmarshalRecord(v, &s) == nil && now.Sub(sessionExpires(s, abs)) > 24*time.Hour {
 			old = append(old, append([]byte(nil), k...))
 		}
 		return nil
@@ -560,27 +640,13 @@ func revokeSessions(tx kv.Tx, id uuid.UUID) error {
 // token hash is keep (nil: none kept): a password change ends the sessions
 // the old password opened elsewhere, not the one it was made in.
 func revokeSessionsExcept(tx kv.Tx, id uuid.UUID, keep []byte) error {
-	b := tx.Bucket(bSessions)
-	type kv struct{ k, v []byte }
-	var upd []kv
-	err := b.ForEach(func(k, v []byte) error {
-		var s sessionRecord
-		if err := unmarshalRecord(v, &s); err != nil {
-			return fmt.Errorf("decode session: %w", err)
-		}
+	return updateSessions(tx, func(k []byte, s *sessionRecord) bool {
 		if s.UserID == id && !s.Revoked && (keep == nil || !hmac.Equal(k, keep)) {
 			s.Revoked = true
-			nv, _ := json.Marshal(s)
-			upd = append(upd, kv{append([]byte(nil), k...), nv})
+			return true
 		}
-		return nil
+		return false
 	})
-	for _, x := range upd {
-		if err == nil {
-			err = b.Put(x.k, x.v)
-		}
-	}
-	return err
 }
 
 // checkSession checks credentials in tx: the database identity, the
@@ -617,13 +683,18 @@ func (db *DB) checkSession(tx kv.Tx, c Credentials, withUser bool) (sessionRecor
 		last = c.LastActivity
 	}
 	set := settingsTx(tx)
-	// The facility's absolute expiry in force ends the session, as its
-	// idle expiry in force does: shortened after an incident, it ends the
-	// sessions already open (review 20, finding E); lengthened, it
-	// lengthens them. What the login stored is the expiry at the time.
-	s.Expires = s.Created.Add(set.AbsoluteExpiry)
+	// A session ends at the earliest absolute expiry in force during its
+	// life: the one its login stored, capped by SetSettings when the
+	// facility shortened it since (review 21, finding B), or the one in
+	// force now when shorter (review 20, finding E). Lengthening the
+	// setting never revives a session a shorter one ended, nor lengthens
+	// an open one.
+	s.Expires = sessionExpires(s, set.AbsoluteExpiry)
 	if err := s.session().Check(now, last, set.IdleExpiry); err != nil {
 		return s, nil, audit.User{}, err
+	}
+	if last.Before(s.ActiveSince) {
+		return s, nil, audit.User{}, lot.Errorf(lot.ESESSION, "the session of %s was idle since %s, longer than the idle expiry in force then (a longer one set since revives no session); log in again", s.User, lot.FormatTime(last)).Run("login " + s.User)
 	}
 	if !withUser {
 		return s, h, audit.User{Name: s.User, ID: s.UserID}, nil
@@ -828,6 +899,9 @@ func (db *DB) SetSettings(actor string, s audit.Settings, reason string) error {
 		return err
 	}
 	return db.update(actor, audit.SettingsSet, func(w *writer) error {
+		if err := capSessions(w.tx, w.now, settingsTx(w.tx), s); err != nil {
+			return err
+		}
 		return w.put(kindSettings, settingsID(w.tx), string(audit.SettingsSet), reason, settingsRecord{V: 1, Settings: s})
 	})
 }

@@ -450,6 +450,7 @@ func TestSessionMarshalAsEncodingJSON(t *testing.T) {
 		{},
 		{TouchKey: []byte{}},
 		{V: 1, UserID: uuid.New(), User: "nina", Created: at.UTC(), Expires: at.Add(12 * time.Hour), LastActivity: at.Add(time.Nanosecond), TouchKey: make([]byte, 32)},
+		{V: 2, User: "liu", Created: at, Expires: at.Add(time.Hour), LastActivity: at, ActiveSince: at.Add(time.Minute).UTC(), TouchKey: []byte{7}},
 		{V: -7, User: "Zoë <a> & \"b\" \\ \t \u2028 \xff", Created: at.Truncate(time.Second), Revoked: true, TouchKey: []byte{0, 1, 2, 250, 251}},
 	}
 	for i := range 50 {

@@ -284,6 +284,7 @@ func dial(rawURL string, opts Options) (*Engine, error) {
 		// would hang instead of being told the database is unavailable.
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
+	cfg.ShouldPing = shouldPing
 	if configHook != nil {
 		configHook(cfg)
 	}
@@ -339,16 +340,50 @@ const commitHeld = "COMMIT"
 
 // acquire returns a connection for a transaction: the held one when there
 // is one, with held set (its read transaction is still open), else one
-// from the pool.
-func (e *Engine) acquire(ctx context.Context) (conn *pgxpool.Conn, held bool, err error) {
+// from the pool. A read's first attempt, which is tried again on a lost
+// connection (retries), takes one from the pool without the ping (noPing);
+// ping is set for a write and for a read's later attempts.
+func (e *Engine) acquire(ctx context.Context, ping bool) (conn *pgxpool.Conn, held bool, err error) {
 	if conn := e.takeHeld(); conn != nil {
 		if !conn.Conn().IsClosed() {
 			return conn, true, nil
 		}
 		conn.Release() // the pool drops a closed connection
 	}
+	if !ping && e.retries > 0 {
+		ctx = context.WithValue(ctx, noPing{}, true)
+	}
 	conn, err = e.pool.Acquire(ctx)
 	return conn, false, err
+}
+
+// noPing, in the context of a pool's Acquire, says that the connection is
+// for a read that is tried again when its connection turns out lost.
+//
+// The pool pings a connection idle for over a second before handing it
+// out (pgxpool's default): a round trip of its own, before the first of a
+// request that comes after a pause — every request of a server used by
+// people rather than a script. A read needs no such check: a connection
+// the server closed meanwhile fails the read's first round trip, which
+// sent nothing that changes anything, and the read is run again on another
+// connection (retryable: a lost connection, as when the server restarted
+// under a held one; the pool drops the dead one). That next attempt is
+// pinged as before, so that after a restart pgxpool drops every dead idle
+// connection (it tries up to MaxConns of them) rather than each costing
+// one of the read's attempts. With no retries
+// (Options.Retries < 0) the ping stays, so that a dead idle connection is
+// not reported as the database unavailable. A write keeps pgxpool's
+// default: issue 14 is about reads through a server, and a write's first
+// round trip takes the writer lock.
+type noPing struct{}
+
+// shouldPing is the pool's ShouldPing: pgxpool's default (idle for over a
+// second) but for a read's connection (noPing).
+func shouldPing(ctx context.Context, p pgxpool.ShouldPingParams) bool {
+	if ctx.Value(noPing{}) != nil {
+		return false
+	}
+	return p.IdleDuration > time.Second
 }
 
 // takeHeld takes the held connection, if any.
@@ -454,7 +489,7 @@ func (e *Engine) run(ctx context.Context, op string, write bool, first *kv.Reads
 		if err := ctx.Err(); err != nil {
 			return &kv.Error{Op: op + " " + e.desc, Err: err}
 		}
-		panicked, err := e.attempt(ctx, write, first, fn)
+		panicked, err := e.attempt(ctx, write, attempt > 0, first, fn)
 		switch {
 		case err == nil:
 			return nil
@@ -494,8 +529,8 @@ func (e *Engine) run(ctx context.Context, op string, write bool, first *kv.Reads
 // attempt runs fn once. A *kv.Error panic from a read inside fn becomes the
 // returned error, with panicked set (the transaction is rolled back); any
 // other panic is passed on after the rollback.
-func (e *Engine) attempt(ctx context.Context, write bool, first *kv.Reads, fn func(kv.Tx) error) (panicked bool, err error) {
-	conn, held, err := e.acquire(ctx)
+func (e *Engine) attempt(ctx context.Context, write, again bool, first *kv.Reads, fn func(kv.Tx) error) (panicked bool, err error) {
+	conn, held, err := e.acquire(ctx, write || again)
 	if err != nil {
 		return false, &beginError{e.wrap("begin", err)}
 	}

@@ -172,6 +172,12 @@ type DB struct {
 	// wrote, which only an admin upgrades (Upgrade, Login); 0 when the
 	// file is up to date.
 	behind int
+	// engineUpgrade, on a PostgreSQL handle opened by OpenForUpgrade, says
+	// which engine migrations it applied ("PostgreSQL engine schema 2 → 5:
+	// …"; "" when none), for the audit entry of the admin's Upgrade;
+	// engineRecorded says that entry is written.
+	engineUpgrade  string
+	engineRecorded bool
 	// started is what Open read for Options.Start.
 	started *Started
 	// own is the process's own last committed entry, and whether it found

@@ -154,6 +154,9 @@ func (db *DB) Upgrade(actor string) (v int, note string, err error) {
 		return 0, "", err
 	}
 	db.behind = 0
+	if err := db.recordEngineUpgrade(u); err != nil {
+		return 0, "", err
+	}
 	return db.Schema()
 }
 
@@ -294,7 +297,8 @@ func (db *DB) migrate(actor audit.User) (err error) {
 	if err != nil {
 		return err
 	}
-	return db.engine.Update(func(tx kv.Tx) error {
+	wrote := false
+	err = db.engine.Update(func(tx kv.Tx) error {
 		from, err := schemaOf(tx, db.path)
 		if err != nil || !needsMigration(tx, from) {
 			return err
@@ -423,10 +427,39 @@ func (db *DB) migrate(actor audit.User) (err error) {
 		}
 		// Recorded on a database migrated to the other engine too (open):
 		// its old copy must be upgraded to be read at all.
+		reason := upgradeReason(from, records, indexes, steps)
+		if db.engineUpgrade != "" {
+			reason = db.engineUpgrade + "; then store " + reason
+		}
 		w := &writer{db: db, tx: tx, actor: actor, now: db.now(), open: true}
-		return w.event(kindUser, actor.ID, string(audit.DatabaseUpgrade), upgradeReason(from, records, indexes, steps))
+		wrote = true
+		return w.event(kindUser, actor.ID, string(audit.DatabaseUpgrade), reason)
 	})
+	db.engineRecorded = db.engineRecorded || err == nil && wrote
+	return err
 }
+
+// recordEngineUpgrade writes the audit entry database.upgrade by actor for
+// the engine migrations OpenForUpgrade applied, when the store's own
+// upgrade (migrate) did not name them: its schema was already current.
+func (db *DB) recordEngineUpgrade(actor audit.User) error {
+	if db.engineUpgrade == "" || db.engineRecorded {
+		return nil
+	}
+	err := db.engine.Update(func(tx kv.Tx) error {
+		w := &writer{db: db, tx: tx, actor: actor, now: db.now(), open: true}
+		return w.event(kindUser, actor.ID, string(audit.DatabaseUpgrade), db.engineUpgrade+"; store schema already current")
+	})
+	if err == nil {
+		db.engineRecorded = true
+	}
+	return err
+}
+
+// EngineUpgrade names the PostgreSQL engine migrations OpenForUpgrade
+// applied, each with what it did ("" when none): what the audit entry of
+// the admin's Upgrade records.
+func (db *DB) EngineUpgrade() string { return db.engineUpgrade }
 
 // upgradeReason is the reason of an upgrade's audit entry: the versions,
 // then what each step did (the migration note's steps), or the buckets a

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/celltrack/celltrack/lot"
@@ -105,7 +106,10 @@ func openPostgresForUpgrade(url string, opts Options) (*DB, []int, error) {
 	popts := pgkv.Options{LockTimeout: opts.Timeout}
 	e, err := pgkv.Open(url, popts)
 	var applied []int
-	if engineBehind(err) {
+	var se *pgkv.SchemaError
+	from := 0
+	if engineBehind(err) && errors.As(err, &se) {
+		from = se.Have
 		if applied, err = pgkv.Migrate(url, popts); err == nil {
 			e, err = pgkv.Open(url, popts)
 		}
@@ -114,7 +118,24 @@ func openPostgresForUpgrade(url string, opts Options) (*DB, []int, error) {
 		return nil, applied, postgresOpenError(url, err)
 	}
 	db, err := onEngine(e, e.Describe(), opts)
+	if err == nil {
+		db.engineUpgrade = engineUpgradeReason(from, applied)
+	}
 	return db, applied, err
+}
+
+// engineUpgradeReason names the engine migrations applied from schema
+// from, each with what it did (pgkv.MigrationSummary): the reason, or its
+// first part, of the upgrade's audit entry; "" when none was applied.
+func engineUpgradeReason(from int, applied []int) string {
+	if len(applied) == 0 {
+		return ""
+	}
+	steps := make([]string, len(applied))
+	for i, v := range applied {
+		steps[i] = fmt.Sprintf("%d: %s", v, pgkv.MigrationSummary(v))
+	}
+	return fmt.Sprintf("PostgreSQL engine schema %d → %d: %s", from, applied[len(applied)-1], strings.Join(steps, "; "))
 }
 
 // engineBehind says whether err is Open's refusal of a PostgreSQL database

@@ -43,6 +43,23 @@ func TestReview22EngineUpgradeIsRecorded(t *testing.T) {
 	if last.User != "alice" || !strings.Contains(last.Reason, "engine") {
 		t.Errorf("the upgrade's entry does not name the engine migrations %v: by %s, %q", applied, last.User, last.Reason)
 	}
+	// Each migration is named with what it did, in its SQL file's words.
+	for _, want := range []string{"PostgreSQL engine schema 1 → ", "3: the lot index buckets are read from the lots table", "4: a lot's donor is checked once per statement"} {
+		if !strings.Contains(last.Reason, want) {
+			t.Errorf("the upgrade's entry lacks %q: %q", want, last.Reason)
+		}
+	}
+	if up.EngineUpgrade() == "" || !strings.Contains(last.Reason, up.EngineUpgrade()) {
+		t.Errorf("EngineUpgrade %q, the entry's reason %q", up.EngineUpgrade(), last.Reason)
+	}
+	// A second upgrade applies nothing and records nothing again.
+	n := len(after)
+	if _, _, err := up.Upgrade("alice"); err != nil {
+		t.Fatal(err)
+	}
+	if again := upgradeEntries(t, up); len(again) != n {
+		t.Errorf("a second Upgrade on the same handle wrote %d more database.upgrade entries", len(again)-n)
+	}
 }
 
 // TestReview22DonorDeleteNamesDonors is review 22's finding B. Schema 4

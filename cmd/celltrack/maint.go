@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -195,23 +196,39 @@ func (rt *runtime) upgradeCommand() *cli.Command {
 				return heldByServer(dbPath(c), err)
 			}
 			rt.db = db
+			// The engine migrations are applied already, refused or not:
+			// a refusal says so (they are in pgkv_migrations, and the
+			// admin's upgrade records them only when it applies them).
+			engine := db.EngineUpgrade()
+			refused := func(err error) error {
+				var le *lot.Error
+				if engine == "" || !errors.As(err, &le) {
+					return err
+				}
+				said := *le
+				said.Message += " (this upgrade had already applied the PostgreSQL engine migrations, which are recorded in the table pgkv_migrations and in no audit entry: " + engine + ")"
+				return &said
+			}
 			if err := rt.useSession(c, db, writeDB); err != nil {
-				return err
+				return refused(err)
 			}
 			v, note, err := rt.db.Upgrade(rt.session.User.Name)
 			if err != nil {
-				return err
+				return refused(err)
 			}
 			variants, err := rt.db.CaseVariants()
 			if err != nil {
 				return err
 			}
-			return rt.out(map[string]any{"database": dbName(c), "schema": v, "migration": note, "case_variants": variantsView(variants)}, func(w io.Writer) {
+			return rt.out(map[string]any{"database": dbName(c), "schema": v, "migration": note, "engine_migration": engine, "case_variants": variantsView(variants)}, func(w io.Writer) {
 				fmt.Fprintf(w, "%s is at schema version %d", dbName(c), v)
 				if note != "" {
 					fmt.Fprintf(w, " (upgraded: %s)", note)
 				}
 				fmt.Fprintln(w)
+				if engine != "" {
+					fmt.Fprintf(w, "upgraded %s (recorded in the audit trail, database.upgrade)\n", engine)
+				}
 				for _, cv := range variants {
 					fmt.Fprintln(w, "WARNING: "+cv.String())
 				}

@@ -96,6 +96,7 @@ import (
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store/boltkv"
 	"github.com/celltrack/celltrack/store/kv"
+	"github.com/celltrack/celltrack/store/pgkv"
 	"github.com/google/uuid"
 )
 
@@ -178,6 +179,12 @@ type DB struct {
 	// engineRecorded says that entry is written.
 	engineUpgrade  string
 	engineRecorded bool
+	// engineFrom, on a PostgreSQL handle opened by OpenForUpgrade, is the
+	// engine schema that is behind this binary's (0 when current): the
+	// engine is open for reading only until Upgrade has checked who asks
+	// and applied the migrations (upgradeEngine) with engineOpts.
+	engineFrom int
+	engineOpts pgkv.Options
 	// started is what Open read for Options.Start.
 	started *Started
 	// own is the process's own last committed entry, and whether it found

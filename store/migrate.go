@@ -106,13 +106,10 @@ import (
 
 // OpenForUpgrade opens the database at path for Upgrade: for writing, but
 // with an older store schema left as it is until Upgrade has checked who
-// asks. On PostgreSQL it says which engine migrations (package pgkv) it
-// applied first: only when the engine's schema is behind this binary's,
-// because the store cannot read the users and sessions of an older engine
-// schema, so no session can be checked before them. They change tables, no
-// record and no audit entry, each in one transaction with its bookkeeping,
-// and need a role that may alter the tables (the owner role of README
-// "PostgreSQL"; the role the sites use may not).
+// asks. On PostgreSQL an engine schema (package pgkv) that is behind this
+// binary's is opened for reading only: the users and sessions read the
+// same through it, and Upgrade applies its migrations after the check
+// (upgradeEngine). The []int is nil: no engine migration is applied here.
 func OpenForUpgrade(path string, opts Options) (*DB, []int, error) {
 	opts.keepSchema, opts.ReadOnly, opts.Create = true, false, false
 	if IsPostgres(path) {
@@ -135,7 +132,8 @@ func OpenForLogin(path string, opts Options) (*DB, error) {
 // Upgrade brings a database opened by OpenForUpgrade up to this
 // celltrack's schema as actor, who must be allowed audit.DatabaseUpgrade
 // (an admin): checked before anything is changed, so a refusal (EFORBIDDEN)
-// leaves the database untouched. It returns the schema version and the
+// leaves the database untouched; on PostgreSQL it then applies the engine
+// migrations that are behind, named in its audit entry. It returns the schema version and the
 // note of the upgrade to it ("" when there was none).
 func (db *DB) Upgrade(actor string) (v int, note string, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -148,6 +146,9 @@ func (db *DB) Upgrade(actor string) (v int, note string, err error) {
 		}
 		return audit.Authorize(u, audit.DatabaseUpgrade)
 	}); err != nil {
+		return 0, "", err
+	}
+	if err := db.upgradeEngine(); err != nil {
 		return 0, "", err
 	}
 	if err := db.migrate(u); err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -183,39 +182,28 @@ func (rt *runtime) upgradeCommand() *cli.Command {
 			"Lot numbers, donor ids or site ids that an older celltrack let in differing only in letter\n" +
 			"case are all kept; each group is printed as a WARNING line for QA to resolve.\n" +
 			"Take a backup first; a file already up to date is left as it is. Only an admin may run it,\n" +
-			"checked before anything is changed. On PostgreSQL it first applies the engine's numbered\n" +
-			"migrations when they are behind (README \"Who may do what\"), which no other command does.\n\n" +
+			"checked before anything is changed. On PostgreSQL it also applies the engine's numbered\n" +
+			"migrations when they are behind (README \"Who may do what\"), which no other command does,\n" +
+			"and names them in its output and its audit entry.\n\n" +
 			example("celltrack upgrade"),
 		Action: rt.action(noDB, 0, func(c *cli.Context) error {
-			// Opened without the store's migration, so that an admin's
-			// session is checked before anything is changed (on
-			// PostgreSQL an engine schema that is behind is migrated
-			// first: store.OpenForUpgrade says why that is safe).
+			// Opened without the store's migration and, on PostgreSQL,
+			// with an engine schema that is behind opened for reading
+			// only, so that an admin's session is checked before anything
+			// is changed.
 			db, _, err := store.OpenForUpgrade(dbPath(c), store.Options{Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
 			if err != nil {
 				return heldByServer(dbPath(c), err)
 			}
 			rt.db = db
-			// The engine migrations are applied already, refused or not:
-			// a refusal says so (they are in pgkv_migrations, and the
-			// admin's upgrade records them only when it applies them).
-			engine := db.EngineUpgrade()
-			refused := func(err error) error {
-				var le *lot.Error
-				if engine == "" || !errors.As(err, &le) {
-					return err
-				}
-				said := *le
-				said.Message += " (this upgrade had already applied the PostgreSQL engine migrations, which are recorded in the table pgkv_migrations and in no audit entry: " + engine + ")"
-				return &said
-			}
 			if err := rt.useSession(c, db, writeDB); err != nil {
-				return refused(err)
+				return err
 			}
 			v, note, err := rt.db.Upgrade(rt.session.User.Name)
 			if err != nil {
-				return refused(err)
+				return err
 			}
+			engine := rt.db.EngineUpgrade()
 			variants, err := rt.db.CaseVariants()
 			if err != nil {
 				return err

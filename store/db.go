@@ -174,7 +174,7 @@ type DB struct {
 	// file is up to date.
 	behind int
 	// engineUpgrade, on a PostgreSQL handle opened by OpenForUpgrade, says
-	// which engine migrations it applied ("PostgreSQL engine schema 2 → 5:
+	// which engine migrations its Upgrade applied ("PostgreSQL engine schema 2 → 5:
 	// …"; "" when none), for the audit entry of the admin's Upgrade;
 	// engineRecorded says that entry is written.
 	engineUpgrade  string

@@ -133,8 +133,9 @@ func OpenForLogin(path string, opts Options) (*DB, error) {
 // celltrack's schema as actor, who must be allowed audit.DatabaseUpgrade
 // (an admin): checked before anything is changed, so a refusal (EFORBIDDEN)
 // leaves the database untouched; on PostgreSQL it then applies the engine
-// migrations that are behind, named in its audit entry. It returns the schema version and the
-// note of the upgrade to it ("" when there was none).
+// migrations that are behind, named in its audit entry. It returns the
+// schema version and the note of the upgrade to it ("" when there was
+// none).
 func (db *DB) Upgrade(actor string) (v int, note string, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
@@ -441,7 +442,7 @@ func (db *DB) migrate(actor audit.User) (err error) {
 }
 
 // recordEngineUpgrade writes the audit entry database.upgrade by actor for
-// the engine migrations OpenForUpgrade applied, when the store's own
+// the engine migrations Upgrade applied (upgradeEngine), when the store's own
 // upgrade (migrate) did not name them: its schema was already current.
 func (db *DB) recordEngineUpgrade(actor audit.User) error {
 	if db.engineUpgrade == "" || db.engineRecorded {
@@ -457,9 +458,8 @@ func (db *DB) recordEngineUpgrade(actor audit.User) error {
 	return err
 }
 
-// EngineUpgrade names the PostgreSQL engine migrations OpenForUpgrade
-// applied, each with what it did ("" when none): what the audit entry of
-// the admin's Upgrade records.
+// EngineUpgrade names the PostgreSQL engine migrations Upgrade applied,
+// each with what it did ("" when none): what its audit entry records.
 func (db *DB) EngineUpgrade() string { return db.engineUpgrade }
 
 // upgradeReason is the reason of an upgrade's audit entry: the versions,

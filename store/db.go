@@ -96,6 +96,7 @@ import (
 	"github.com/celltrack/celltrack/lot"
 	"github.com/celltrack/celltrack/store/boltkv"
 	"github.com/celltrack/celltrack/store/kv"
+	"github.com/celltrack/celltrack/store/pgkv"
 	"github.com/google/uuid"
 )
 
@@ -172,6 +173,18 @@ type DB struct {
 	// wrote, which only an admin upgrades (Upgrade, Login); 0 when the
 	// file is up to date.
 	behind int
+	// engineUpgrade, on a PostgreSQL handle opened by OpenForUpgrade, says
+	// which engine migrations its Upgrade applied ("PostgreSQL engine schema 2 → 5:
+	// …"; "" when none), for the audit entry of the admin's Upgrade;
+	// engineRecorded says that entry is written.
+	engineUpgrade  string
+	engineRecorded bool
+	// engineFrom, on a PostgreSQL handle opened by OpenForUpgrade, is the
+	// engine schema that is behind this binary's (0 when current): the
+	// engine is open for reading only until Upgrade has checked who asks
+	// and applied the migrations (upgradeEngine) with engineOpts.
+	engineFrom int
+	engineOpts pgkv.Options
 	// started is what Open read for Options.Start.
 	started *Started
 	// own is the process's own last committed entry, and whether it found

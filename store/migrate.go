@@ -106,13 +106,10 @@ import (
 
 // OpenForUpgrade opens the database at path for Upgrade: for writing, but
 // with an older store schema left as it is until Upgrade has checked who
-// asks. On PostgreSQL it says which engine migrations (package pgkv) it
-// applied first: only when the engine's schema is behind this binary's,
-// because the store cannot read the users and sessions of an older engine
-// schema, so no session can be checked before them. They change tables, no
-// record and no audit entry, each in one transaction with its bookkeeping,
-// and need a role that may alter the tables (the owner role of README
-// "PostgreSQL"; the role the sites use may not).
+// asks. On PostgreSQL an engine schema (package pgkv) that is behind this
+// binary's is opened for reading only: the users and sessions read the
+// same through it, and Upgrade applies its migrations after the check
+// (upgradeEngine). The []int is nil: no engine migration is applied here.
 func OpenForUpgrade(path string, opts Options) (*DB, []int, error) {
 	opts.keepSchema, opts.ReadOnly, opts.Create = true, false, false
 	if IsPostgres(path) {
@@ -135,8 +132,10 @@ func OpenForLogin(path string, opts Options) (*DB, error) {
 // Upgrade brings a database opened by OpenForUpgrade up to this
 // celltrack's schema as actor, who must be allowed audit.DatabaseUpgrade
 // (an admin): checked before anything is changed, so a refusal (EFORBIDDEN)
-// leaves the database untouched. It returns the schema version and the
-// note of the upgrade to it ("" when there was none).
+// leaves the database untouched; on PostgreSQL it then applies the engine
+// migrations that are behind, named in its audit entry. It returns the
+// schema version and the note of the upgrade to it ("" when there was
+// none).
 func (db *DB) Upgrade(actor string) (v int, note string, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer db.recoverDamage(&err)
@@ -150,10 +149,16 @@ func (db *DB) Upgrade(actor string) (v int, note string, err error) {
 	}); err != nil {
 		return 0, "", err
 	}
+	if err := db.upgradeEngine(); err != nil {
+		return 0, "", err
+	}
 	if err := db.migrate(u); err != nil {
 		return 0, "", err
 	}
 	db.behind = 0
+	if err := db.recordEngineUpgrade(u); err != nil {
+		return 0, "", err
+	}
 	return db.Schema()
 }
 
@@ -294,7 +299,8 @@ func (db *DB) migrate(actor audit.User) (err error) {
 	if err != nil {
 		return err
 	}
-	return db.engine.Update(func(tx kv.Tx) error {
+	wrote := false
+	err = db.engine.Update(func(tx kv.Tx) error {
 		from, err := schemaOf(tx, db.path)
 		if err != nil || !needsMigration(tx, from) {
 			return err
@@ -423,10 +429,38 @@ func (db *DB) migrate(actor audit.User) (err error) {
 		}
 		// Recorded on a database migrated to the other engine too (open):
 		// its old copy must be upgraded to be read at all.
+		reason := upgradeReason(from, records, indexes, steps)
+		if db.engineUpgrade != "" {
+			reason = db.engineUpgrade + "; then store " + reason
+		}
 		w := &writer{db: db, tx: tx, actor: actor, now: db.now(), open: true}
-		return w.event(kindUser, actor.ID, string(audit.DatabaseUpgrade), upgradeReason(from, records, indexes, steps))
+		wrote = true
+		return w.event(kindUser, actor.ID, string(audit.DatabaseUpgrade), reason)
 	})
+	db.engineRecorded = db.engineRecorded || err == nil && wrote
+	return err
 }
+
+// recordEngineUpgrade writes the audit entry database.upgrade by actor for
+// the engine migrations Upgrade applied (upgradeEngine), when the store's own
+// upgrade (migrate) did not name them: its schema was already current.
+func (db *DB) recordEngineUpgrade(actor audit.User) error {
+	if db.engineUpgrade == "" || db.engineRecorded {
+		return nil
+	}
+	err := db.engine.Update(func(tx kv.Tx) error {
+		w := &writer{db: db, tx: tx, actor: actor, now: db.now(), open: true}
+		return w.event(kindUser, actor.ID, string(audit.DatabaseUpgrade), db.engineUpgrade+"; store schema already current")
+	})
+	if err == nil {
+		db.engineRecorded = true
+	}
+	return err
+}
+
+// EngineUpgrade names the PostgreSQL engine migrations Upgrade applied,
+// each with what it did ("" when none): what its audit entry records.
+func (db *DB) EngineUpgrade() string { return db.engineUpgrade }
 
 // upgradeReason is the reason of an upgrade's audit entry: the versions,
 // then what each step did (the migration note's steps), or the buckets a

@@ -37,6 +37,9 @@ func TestPostgresUpgradeKeepsTheSitesRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := up.Upgrade("alice"); err != nil {
+		t.Fatal(err)
+	}
 	up.Close()
 
 	u, err := url.Parse(old)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/celltrack/celltrack/lot"
@@ -99,22 +100,70 @@ func postgresOpenError(url string, err error) error {
 	return lot.FieldErrorf("db", lot.ENODB, "cannot open the database %s: %v; check the database URL, that the server runs and that your role may connect (the password comes from PGPASSWORD or ~/.pgpass)", pgkv.Redact(url), err)
 }
 
-// openPostgresForUpgrade is OpenForUpgrade on PostgreSQL: the engine's
-// migrations first when its schema is behind, then the store on it.
+// openPostgresForUpgrade is OpenForUpgrade on PostgreSQL. An engine whose
+// schema is behind is opened for reading only (its users and sessions
+// read as on the current schema); Upgrade applies its migrations once it
+// has checked who asks (upgradeEngine).
 func openPostgresForUpgrade(url string, opts Options) (*DB, []int, error) {
 	popts := pgkv.Options{LockTimeout: opts.Timeout}
 	e, err := pgkv.Open(url, popts)
-	var applied []int
-	if engineBehind(err) {
-		if applied, err = pgkv.Migrate(url, popts); err == nil {
-			e, err = pgkv.Open(url, popts)
-		}
+	var se *pgkv.SchemaError
+	from := 0
+	if engineBehind(err) && errors.As(err, &se) {
+		from = se.Have
+		e, err = pgkv.Open(url, pgkv.Options{LockTimeout: opts.Timeout, ReadOnly: true, Behind: true})
 	}
 	if err != nil {
-		return nil, applied, postgresOpenError(url, err)
+		return nil, nil, postgresOpenError(url, err)
 	}
 	db, err := onEngine(e, e.Describe(), opts)
-	return db, applied, err
+	if err != nil {
+		e.Close()
+		return nil, nil, err
+	}
+	db.engineFrom, db.engineOpts = from, popts
+	return db, nil, nil
+}
+
+// upgradeEngine applies the engine migrations of a database opened by
+// OpenForUpgrade with its engine schema behind, and goes on on the engine
+// they bring up: Upgrade's, after it has checked who asks. What it applied
+// goes into the upgrade's audit entry (engineUpgrade).
+func (db *DB) upgradeEngine() error {
+	if db.engineFrom == 0 {
+		return nil
+	}
+	applied, err := pgkv.Migrate(db.path, db.engineOpts)
+	if err != nil {
+		if len(applied) > 0 {
+			return fmt.Errorf("%w (%s applied before it, recorded in the table pgkv_migrations only)", postgresOpenError(db.path, err), engineUpgradeReason(db.engineFrom, applied))
+		}
+		return postgresOpenError(db.path, err)
+	}
+	e, err := pgkv.Open(db.path, db.engineOpts)
+	if err != nil {
+		return postgresOpenError(db.path, err)
+	}
+	old := db.engine
+	db.engine = ownEngine{e, db.own}
+	old.Close()
+	db.engineUpgrade = engineUpgradeReason(db.engineFrom, applied)
+	db.engineFrom = 0
+	return nil
+}
+
+// engineUpgradeReason names the engine migrations applied from schema
+// from, each with what it did (pgkv.MigrationSummary): the reason, or its
+// first part, of the upgrade's audit entry; "" when none was applied.
+func engineUpgradeReason(from int, applied []int) string {
+	if len(applied) == 0 {
+		return ""
+	}
+	steps := make([]string, len(applied))
+	for i, v := range applied {
+		steps[i] = fmt.Sprintf("%d: %s", v, pgkv.MigrationSummary(v))
+	}
+	return fmt.Sprintf("PostgreSQL engine schema %d → %d: %s", from, applied[len(applied)-1], strings.Join(steps, "; "))
 }
 
 // engineBehind says whether err is Open's refusal of a PostgreSQL database

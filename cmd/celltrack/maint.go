@@ -182,14 +182,15 @@ func (rt *runtime) upgradeCommand() *cli.Command {
 			"Lot numbers, donor ids or site ids that an older celltrack let in differing only in letter\n" +
 			"case are all kept; each group is printed as a WARNING line for QA to resolve.\n" +
 			"Take a backup first; a file already up to date is left as it is. Only an admin may run it,\n" +
-			"checked before anything is changed. On PostgreSQL it first applies the engine's numbered\n" +
-			"migrations when they are behind (README \"Who may do what\"), which no other command does.\n\n" +
+			"checked before anything is changed. On PostgreSQL it also applies the engine's numbered\n" +
+			"migrations when they are behind (README \"Who may do what\"), which no other command does,\n" +
+			"and names them in its output and its audit entry.\n\n" +
 			example("celltrack upgrade"),
 		Action: rt.action(noDB, 0, func(c *cli.Context) error {
-			// Opened without the store's migration, so that an admin's
-			// session is checked before anything is changed (on
-			// PostgreSQL an engine schema that is behind is migrated
-			// first: store.OpenForUpgrade says why that is safe).
+			// Opened without the store's migration and, on PostgreSQL,
+			// with an engine schema that is behind opened for reading
+			// only, so that an admin's session is checked before anything
+			// is changed.
 			db, _, err := store.OpenForUpgrade(dbPath(c), store.Options{Timeout: flagValue(c, "lock-timeout", (*cli.Context).Duration), Now: rt.now})
 			if err != nil {
 				return heldByServer(dbPath(c), err)
@@ -202,16 +203,20 @@ func (rt *runtime) upgradeCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			engine := rt.db.EngineUpgrade()
 			variants, err := rt.db.CaseVariants()
 			if err != nil {
 				return err
 			}
-			return rt.out(map[string]any{"database": dbName(c), "schema": v, "migration": note, "case_variants": variantsView(variants)}, func(w io.Writer) {
+			return rt.out(map[string]any{"database": dbName(c), "schema": v, "migration": note, "engine_migration": engine, "case_variants": variantsView(variants)}, func(w io.Writer) {
 				fmt.Fprintf(w, "%s is at schema version %d", dbName(c), v)
 				if note != "" {
 					fmt.Fprintf(w, " (upgraded: %s)", note)
 				}
 				fmt.Fprintln(w)
+				if engine != "" {
+					fmt.Fprintf(w, "upgraded %s (recorded in the audit trail, database.upgrade)\n", engine)
+				}
 				for _, cv := range variants {
 					fmt.Fprintln(w, "WARNING: "+cv.String())
 				}

@@ -224,6 +224,31 @@ func (e *Engine) migrate(ctx context.Context, fresh bool) ([]int, error) {
 	return applied, nil
 }
 
+// MigrationSummary is what schema migration version did, in the words of
+// the first sentence of its SQL file's header ("-- celltrack on
+// PostgreSQL, schema 3: the lot index buckets are read from …"), without
+// the "schema N:" lead: for the audit entry of the upgrade that applied
+// it. "" for a version this binary does not have.
+func MigrationSummary(version int) string {
+	sql := MigrationSQL(version)
+	var words []string
+	for _, line := range strings.Split(sql, "\n") {
+		text, ok := strings.CutPrefix(strings.TrimSpace(line), "--")
+		if !ok || strings.TrimSpace(text) == "" {
+			break
+		}
+		words = append(words, strings.TrimSpace(text))
+	}
+	head := strings.Join(words, " ")
+	if _, after, ok := strings.Cut(head, fmt.Sprintf("schema %d: ", version)); ok {
+		head = after
+	}
+	if i := strings.Index(head, ". "); i >= 0 {
+		head = head[:i]
+	}
+	return strings.TrimSuffix(head, ".")
+}
+
 // MigrationSQL is the SQL of schema migration version (1 is the first), as
 // Create and Migrate apply it: for a DBA who reviews or applies the schema
 // by hand, and for tests that make a database of an older schema.

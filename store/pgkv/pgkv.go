@@ -101,6 +101,11 @@ type Options struct {
 	Retries int
 	// ReadOnly opens for View only; Update is refused.
 	ReadOnly bool
+	// Behind lets Open open a database whose schema is older than this
+	// binary's (not one without any), for View only: so that the users
+	// and sessions, whose tables every schema has alike, are read before
+	// Migrate is run for them.
+	Behind bool
 }
 
 // Engine is an open PostgreSQL database. It implements kv.Engine.
@@ -175,6 +180,8 @@ func Open(rawURL string, opts Options) (*Engine, error) {
 	case have == 0:
 		e.pool.Close()
 		return nil, &SchemaError{Desc: e.desc, Have: 0, Want: want}
+	case have < want && opts.Behind:
+		e.readOnly = true
 	case have != want:
 		e.pool.Close()
 		return nil, &SchemaError{Desc: e.desc, Have: have, Want: want}

@@ -396,6 +396,7 @@ func verifyTxContext(ctx context.Context, tx kv.Tx) (Verification, error) {
 	// The check of the engine's derived columns runs beside the walk
 	// (verifycolumns.go).
 	columns := startColumnCheck(tx)
+	var changed map[uuid.UUID]bool // records whose columns differ, for ic.finish
 	var found struct {
 		sync.Mutex
 		altered []alteredEntry // entries whose hash is not that of their content
@@ -568,7 +569,7 @@ func verifyTxContext(ctx context.Context, tx kv.Tx) (Verification, error) {
 	}
 	if err == nil {
 		var cp []string
-		cp, err = columns()
+		cp, changed, err = columns()
 		v.Problems = append(v.Problems, cp...)
 	}
 	hp.wait()
@@ -603,7 +604,7 @@ func verifyTxContext(ctx context.Context, tx kv.Tx) (Verification, error) {
 			v.Problems = append(v.Problems, fmt.Sprintf("%s %s was set by audit entry %d but is no longer stored: it was deleted outside celltrack", e.Entity, st.id, st.seq))
 		}
 	}
-	v.Problems = append(v.Problems, ic.finish(tx)...)
+	v.Problems = append(v.Problems, ic.finish(tx, changed)...)
 	v.Problems = append(v.Problems, sc.finish(tx)...)
 	v.Problems = append(v.Problems, given.finish()...)
 	sort.Strings(v.Problems) // map order would make two runs print differently

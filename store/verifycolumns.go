@@ -20,19 +20,40 @@ import (
 // record (or the key) gives. An engine without such columns (bbolt) has
 // nothing to check. The check may run beside the caller's reads of tx
 // (pgkv: on a connection of its own, in tx's snapshot).
-func startColumnCheck(tx kv.Tx) func() ([]string, error) {
+//
+// It also returns the records whose row's columns differ (changed): an
+// index bucket the engine reads from those columns (kv.DerivedReader)
+// differs for them as a consequence, which indexCheck.finish does not
+// report a second time.
+func startColumnCheck(tx kv.Tx) func() (problems []string, changed map[uuid.UUID]bool, err error) {
 	cc, ok := tx.(kv.ColumnChecker)
 	if !ok {
-		return func() ([]string, error) { return nil, nil }
+		return func() ([]string, map[uuid.UUID]bool, error) { return nil, nil, nil }
 	}
 	wait := cc.StartColumnCheck()
-	return func() ([]string, error) {
+	return func() ([]string, map[uuid.UUID]bool, error) {
 		ms, err := wait()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return columnProblems(tx, ms), nil
+		changed := map[uuid.UUID]bool{}
+		for _, m := range ms {
+			if isRecordBucket(m.Bucket) && len(m.Key) == len(uuid.UUID{}) {
+				changed[uuid.UUID(m.Key)] = true
+			}
+		}
+		return columnProblems(tx, ms), changed, nil
 	}
+}
+
+// isRecordBucket says whether bucket holds records (recordBuckets).
+func isRecordBucket(bucket string) bool {
+	for _, name := range recordBuckets {
+		if string(name) == bucket {
+			return true
+		}
+	}
+	return false
 }
 
 // columnProblems words the mismatches of the column check.

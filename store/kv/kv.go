@@ -170,6 +170,15 @@ type ColumnChecker interface {
 	StartColumnCheck() func() ([]Mismatch, error)
 }
 
+// DerivedReader is a Tx whose engine reads some buckets from the columns
+// of a record bucket instead of storing their pairs (pgkv: the lot index
+// buckets are views over lots, which refuse every write). Such a bucket
+// cannot be edited apart from its source: it differs from what the records
+// give only where a column of the source does, which ColumnChecker names.
+type DerivedReader interface {
+	Derived(bucket string) bool
+}
+
 // SeekPrefetcher is a Bucket that can read at once what cursor Seeks to
 // many keys will land on: an engine across a network (pgkv), where each
 // Seek it cannot answer from what it holds is a round trip. For each key it

@@ -3,6 +3,7 @@ package pgkv_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/celltrack/celltrack/store/kv"
@@ -100,8 +101,19 @@ func TestLotDonorChecked(t *testing.T) {
 		t.Errorf("%d donor checks left queued", n)
 	}
 	hex := fmt.Sprintf(`'\x%x'`, donor)
-	refused("DELETE of a donor a lot names", exec(t, e, "DELETE FROM donors WHERE k = "+hex))
-	refused("a donor's id changed", exec(t, e, "UPDATE donors SET id = gen_random_uuid() WHERE k = "+hex))
+	// Refused in the words the foreign key used for this direction
+	// (schema 6): the statement on donors, not an insert on lots.
+	for what, q := range map[string]string{
+		"DELETE of a donor a lot names": "DELETE FROM donors WHERE k = " + hex,
+		"a donor's id changed":          "UPDATE donors SET id = gen_random_uuid() WHERE k = " + hex,
+	} {
+		err := exec(t, e, q)
+		refused(what, err)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && (!strings.HasPrefix(pe.Message, `update or delete on table "donors"`) || !strings.Contains(pe.Detail, "is still referenced from table \"lots\"")) {
+			t.Errorf("%s: refused as %q (%s), want the foreign key's words for a donor that a lot still names", what, pe.Message, pe.Detail)
+		}
+	}
 	refused("TRUNCATE donors (and screenings, whose foreign key would refuse it)", exec(t, e, "TRUNCATE donors, screenings"))
 	if n := count("donors"); n != 301 {
 		t.Errorf("%d donors, want 301", n)

@@ -213,6 +213,9 @@ func Derived(name string) bool {
 	return ok
 }
 
+// Derived says whether bucket is read from a view over lots (kv.DerivedReader).
+func (t *tx) Derived(bucket string) bool { return Derived(bucket) }
+
 // tableFor returns the table holding bucket name.
 func tableFor(name string) table {
 	if t, ok := tables()[name]; ok {

@@ -18,7 +18,7 @@
 -- lots_donor_id_fkey. Schema 4 is released: its functions are replaced
 -- here, not edited there.
 
-ALTER TABLE ct_ref_checks ADD COLUMN gone boolean NOT NULL DEFAULT false;
+ALTER TABLE ct_ref_checks ADD COLUMN IF NOT EXISTS gone boolean NOT NULL DEFAULT false;
 
 CREATE OR REPLACE FUNCTION ct_lot_donor_check() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

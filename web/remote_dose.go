@@ -341,6 +341,21 @@ func (s *Server) doseRoutes() []svcRoute {
 	p := svcPrefix
 	D := func() dose.Service { return s.cfg.Doses }
 	U := func() audit.Users { return s.cfg.UserService }
+	// checkConfirm is every check of a weight confirmation but the
+	// password: the role, the weight as shown, and the service's own check
+	// (the confirmation-check route answers with it; the confirmation
+	// makes it before it reads the password).
+	checkConfirm := func(u audit.User, r *http.Request, q ConfirmWeightRequest) (dose.WeightShown, lot.Weight, error) {
+		if err := audit.Authorize(u, audit.WeightConfirm); err != nil {
+			return dose.WeightShown{}, lot.Weight{}, err
+		}
+		shown, err := q.weightShown()
+		if err != nil {
+			return dose.WeightShown{}, lot.Weight{}, err
+		}
+		w, err := D().CheckConfirmWeight(refOf(r, "ref"), shown)
+		return shown, w, err
+	}
 	return []svcRoute{
 		{"POST " + p + "/protocols", "dose.Service AddProtocol: a new version of a protocol (physician)",
 			writeCall(s, func(u audit.User, r *http.Request, pr dose.Protocol) (dose.StoredProtocol, error) {
@@ -390,31 +405,19 @@ func (s *Server) doseRoutes() []svcRoute {
 			})},
 		{"POST " + p + "/patients/{ref}/weights/latest/confirmation-check", "dose.Service CheckConfirmWeight: every check of a weight confirmation but the password (409 when the latest weight is another or no bedside check needs it confirmed); nothing is written (physician)",
 			writeCall(s, func(u audit.User, r *http.Request, q ConfirmWeightRequest) (lot.Weight, error) {
-				if err := audit.Authorize(u, audit.WeightConfirm); err != nil {
-					return lot.Weight{}, err
-				}
-				shown, err := q.weightShown()
-				if err != nil {
-					return lot.Weight{}, err
-				}
-				return D().CheckConfirmWeight(refOf(r, "ref"), shown)
+				_, w, err := checkConfirm(u, r, q)
+				return w, err
 			})},
 		{"POST " + p + "/patients/{ref}/weights/latest/confirmation", "dose.Service ConfirmWeight: confirm the latest weight, named by WeightID and/or Kg as the physician was shown it (409, nothing written, when the latest weight is another or no bedside check needs it confirmed), signed with the acting physician's password",
 			writeCall(s, func(u audit.User, r *http.Request, q ConfirmWeightRequest) (lot.Weight, error) {
-				if err := audit.Authorize(u, audit.WeightConfirm); err != nil {
-					return lot.Weight{}, err
-				}
-				shown, err := q.weightShown()
-				if err != nil {
-					return lot.Weight{}, err
-				}
 				// A weight recorded since the physician looked, or one no
 				// check needs confirmed, is the 409 before the password is
 				// read, as on the command line (review 19 D): a mistyped
 				// password must not count an attempt at a confirmation that
 				// could never be written. The store checks again in the
 				// writing transaction.
-				if _, err := D().CheckConfirmWeight(refOf(r, "ref"), shown); err != nil {
+				shown, _, err := checkConfirm(u, r, q)
+				if err != nil {
 					return lot.Weight{}, err
 				}
 				signer, err := U().Authenticate(u.Name, q.Password, dose.MeaningConfirmWeight)
